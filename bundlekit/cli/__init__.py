@@ -1,0 +1,45 @@
+"""The ``bundlekit`` command line: thin click commands over the workflow layers."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bundlekit import __version__
+from bundlekit.cli.common import BundleGroup
+
+__all__ = ["main", "cli"]
+
+
+@click.group(cls=BundleGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bundlekit")
+def cli() -> None:
+    """Move releases across an air gap as signed, sealed bundles, and bring receipts back.
+
+    Start with `bundlekit init --zone dev --home ./dev`, then `bundlekit --help` on any command.
+    """
+
+
+def _register() -> None:
+    # Each module adds its commands to `cli`; imported here so that `cli` is complete.
+    import importlib
+
+    for name in ("zone_cmds", "bundle_cmds", "import_cmds", "deploy_cmds", "render_cmd",
+                 "receipt_cmds", "transport_cmds"):
+        try:
+            importlib.import_module(f"bundlekit.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bundlekit.cli.{name}":
+                raise
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="bundlekit", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

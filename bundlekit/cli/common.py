@@ -1,0 +1,140 @@
+"""Reusable click options and the single place where errors become exit codes.
+
+Every command takes ``--home`` (default ``$BUNDLEKIT_HOME``, else ``~/.bundlekit``);
+commands with machine-readable output take ``--json``. :class:`BundleGroup` catches
+:class:`~bundlekit.errors.BundleError` for every subcommand, prints it (as
+``{"error": {...}}`` on stdout under ``--json``, else on stderr) and exits with the
+family's code. Nothing else in the CLI catches errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from bundlekit.errors import BundleError, exit_code_for
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_HOME = "~/.bundlekit"
+
+
+def resolve_home(value: str | None) -> Path:
+    raw = value or os.environ.get("BUNDLEKIT_HOME") or DEFAULT_HOME
+    return Path(raw).expanduser()
+
+
+def home_option(f: F) -> F:
+    return click.option(
+        "--home",
+        "home",
+        type=click.Path(file_okay=False, path_type=str),
+        default=None,
+        help="The zone's home folder (default: $BUNDLEKIT_HOME, else ~/.bundlekit).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(f)
+
+
+def quiet_option(f: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")(f)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def wants_json(ctx: click.Context) -> bool:
+    c: click.Context | None = ctx
+    while c is not None:
+        if c.params.get("as_json"):
+            return True
+        c = c.parent
+    return False
+
+
+def report_error(ctx: click.Context | None, err: BundleError) -> int:
+    if ctx is not None and wants_json(ctx):
+        emit_json({"error": err.to_dict()})
+    else:
+        click.echo(f"error [{err.code}]: {err.message}", err=True)
+    return exit_code_for(err)
+
+
+class BundleGroup(click.Group):
+    """A click group whose subcommands' BundleErrors become clean messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BundleError as err:
+            leaf = _deepest_context(ctx)
+            sys.exit(report_error(leaf, err))
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Keep example epilogs verbatim (click would rewrap them).
+        if self.epilog:
+            formatter.write_paragraph()
+            for line in self.epilog.splitlines():
+                formatter.write_text(line) if line.strip() else formatter.write_paragraph()
+
+
+_last_ctx: list[click.Context] = []
+
+
+def _deepest_context(ctx: click.Context) -> click.Context:
+    return _last_ctx[-1] if _last_ctx else ctx
+
+
+class BundleCommand(click.Command):
+    """A command that records its context (for --json error output) and prints examples verbatim."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _last_ctx.append(ctx)
+        return super().invoke(ctx)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog:
+            formatter.write_paragraph()
+            formatter.write_text("Example:")
+            with formatter.indentation():
+                for line in self.epilog.strip("\n").splitlines():
+                    formatter.write_text(line)
+
+
+BundleGroup.command_class = BundleCommand
+BundleGroup.group_class = BundleGroup
+
+
+class Progress:
+    """Progress on stderr, only when stderr is a terminal and not --quiet."""
+
+    def __init__(self, label: str, total: int | None, quiet: bool = False) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.enabled = (not quiet) and sys.stderr.isatty()
+        self._last = -1
+
+    def advance(self, n: int) -> None:
+        if not self.enabled:
+            return
+        self.done += n
+        if self.total:
+            pct = int(self.done * 100 / self.total)
+            if pct != self._last:
+                self._last = pct
+                sys.stderr.write(f"\r{self.label}: {pct:3d}% ({self.done >> 20} MiB)")
+                sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._last >= 0:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -1,0 +1,421 @@
+"""The bundle container: byte layout, streaming writer and reader (spec/bundle-format.md §3).
+
+Layout (all integers big-endian)::
+
+    header      32 bytes   magic(8) major(u16) minor(u16) kind(u8) reserved(3, zero)
+                           blobs_length(u64) manifest_length(u64)
+    blobs       blobs_length bytes: zstd frames, back to back, as listed in the manifest
+    manifest    manifest_length bytes: canonical msgpack (see codec.py)
+    signatures  96-byte records to the end of the file: public key(32) || Ed25519 signature(64)
+
+The signed message is ``header || manifest``, exactly as stored; signatures sit beside it
+so an approver can add one without changing what was signed. The bundle digest
+(SHA-256 of the signed message) names a bundle independently of its signatures.
+
+The reader never trusts a length it has not checked against the file size, and it hands out
+the manifest bytes only as bytes: parsing is the caller's move, after signature checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import zstandard
+
+from bundlekit.errors import FormatError, VerificationError
+from bundlekit.fsutil import CHUNK, AtomicFile
+
+__all__ = [
+    "MAGIC",
+    "FORMAT_MAJOR",
+    "FORMAT_MINOR",
+    "KINDS",
+    "HEADER_SIZE",
+    "SIGNATURE_RECORD",
+    "Limits",
+    "Header",
+    "BlobRecord",
+    "SignatureRecord",
+    "BundleFile",
+    "BundleWriter",
+    "stream_blob",
+]
+
+MAGIC = b"\x89BDL\r\n\x1a\n"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+KINDS = {1: "release", 2: "receipt"}
+KIND_CODES = {v: k for k, v in KINDS.items()}
+HEADER_SIZE = 32
+SIGNATURE_RECORD = 96
+_HEADER = struct.Struct(">8sHHB3sQQ")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a reader refuses to go beyond, whatever a (possibly signed) manifest says."""
+
+    max_manifest: int = 16 * 1024 * 1024
+    max_signatures: int = 32
+    max_blobs: int = 100_000
+    max_blob_size: int = 1 << 42  # 4 TiB of decompressed data per blob
+    max_window: int = 1 << 23  # zstd window: bounds the decoder's memory
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    major: int
+    minor: int
+    kind: str
+    blobs_length: int
+    manifest_length: int
+
+    def to_bytes(self) -> bytes:
+        return _HEADER.pack(MAGIC, self.major, self.minor, KIND_CODES[self.kind], b"\0\0\0",
+                            self.blobs_length, self.manifest_length)
+
+    @classmethod
+    def parse(cls, data: bytes, where: str) -> "Header":
+        if len(data) < HEADER_SIZE:
+            raise FormatError(f"{where}: file is {len(data)} bytes, shorter than the {HEADER_SIZE}-byte "
+                              "header; it is not a bundle or it was truncated", code="truncated")
+        magic, major, minor, kind, reserved, blobs_len, man_len = _HEADER.unpack(data[:HEADER_SIZE])
+        if magic != MAGIC:
+            raise FormatError(f"{where}: not a bundlekit bundle (bad magic bytes)", code="not_a_bundle")
+        if major != FORMAT_MAJOR:
+            raise FormatError(
+                f"{where}: bundle format version {major}.{minor}; this bundlekit reads version "
+                f"{FORMAT_MAJOR}.x. Use a bundlekit release that supports format {major}.",
+                code="unsupported_version",
+            )
+        if kind not in KINDS:
+            raise FormatError(f"{where}: unknown bundle kind byte {kind}", code="malformed")
+        if reserved != b"\0\0\0":
+            raise FormatError(f"{where}: reserved header bytes are not zero", code="malformed")
+        return cls(major, minor, KINDS[kind], blobs_len, man_len)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRecord:
+    """Where a blob sits and what it must hash to (manifest ``blobs[]``)."""
+
+    digest: str  # SHA-256 of the decompressed content: the content address
+    size: int  # decompressed size
+    offset: int  # from the start of the blobs section
+    length: int  # stored (compressed) length
+    stored_sha256: str
+    encoding: str = "zstd"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"digest": self.digest, "size": self.size, "offset": self.offset, "length": self.length,
+                "stored_sha256": self.stored_sha256, "encoding": self.encoding}
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRecord:
+    public_key: bytes
+    signature: bytes
+
+
+class BundleFile:
+    """An open bundle: header, manifest bytes and signature records, lengths checked.
+
+    Opening reads only the header, the manifest and the signatures (a seek past the
+    blobs), so its cost does not grow with package size.
+    """
+
+    def __init__(self, path: Path | str, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.path = Path(path)
+        self.limits = limits
+        where = str(self.path)
+        try:
+            self._fh: BinaryIO = open(self.path, "rb")
+        except FileNotFoundError:
+            raise FormatError(f"{where}: no such file", code="not_found") from None
+        except IsADirectoryError:
+            raise FormatError(f"{where}: is a folder, not a bundle file", code="not_a_bundle") from None
+        try:
+            self._open(where)
+        except BaseException:
+            self._fh.close()
+            raise
+
+    def _open(self, where: str) -> None:
+        size = os.fstat(self._fh.fileno()).st_size
+        self.header = Header.parse(self._fh.read(HEADER_SIZE), where)
+        h = self.header
+        if h.manifest_length == 0 or h.manifest_length > self.limits.max_manifest:
+            raise FormatError(f"{where}: manifest length {h.manifest_length} is outside 1..{self.limits.max_manifest}",
+                              code="limit_exceeded")
+        sig_start = HEADER_SIZE + h.blobs_length + h.manifest_length
+        sig_len = size - sig_start
+        if sig_len < SIGNATURE_RECORD:
+            raise FormatError(f"{where}: file is {size} bytes but the header promises at least "
+                              f"{sig_start + SIGNATURE_RECORD}; the bundle is truncated", code="truncated")
+        if sig_len % SIGNATURE_RECORD:
+            raise FormatError(f"{where}: {sig_len % SIGNATURE_RECORD} stray byte(s) at the end of the signature "
+                              "section (truncated or appended data)", code="trailing_bytes")
+        if sig_len // SIGNATURE_RECORD > self.limits.max_signatures:
+            raise FormatError(f"{where}: more than {self.limits.max_signatures} signatures", code="limit_exceeded")
+        self.file_size = size
+        self.blobs_start = HEADER_SIZE
+        self._fh.seek(HEADER_SIZE + h.blobs_length)
+        self.manifest_bytes = self._read_exact(h.manifest_length, where)
+        raw = self._read_exact(sig_len, where)
+        self.signatures = tuple(
+            SignatureRecord(raw[i:i + 32], raw[i + 32:i + SIGNATURE_RECORD])
+            for i in range(0, sig_len, SIGNATURE_RECORD)
+        )
+        self.signed_message = self.header.to_bytes() + self.manifest_bytes
+        self.digest = hashlib.sha256(self.signed_message).hexdigest()
+
+    def _read_exact(self, n: int, where: str) -> bytes:
+        data = self._fh.read(n)
+        if len(data) != n:
+            raise FormatError(f"{where}: truncated", code="truncated")
+        return data
+
+    def read_stored(self, offset: int, length: int) -> "_Section":
+        """A bounded reader over ``length`` stored bytes at ``offset`` in the blobs section."""
+        return _Section(self._fh, self.blobs_start + offset, length)
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "BundleFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Section:
+    def __init__(self, fh: BinaryIO, start: int, length: int) -> None:
+        self._fh, self._pos, self._left = fh, start, length
+
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
+        while self._left > 0:
+            self._fh.seek(self._pos)
+            data = self._fh.read(min(size, self._left))
+            if not data:
+                raise FormatError("blob section ends early", code="truncated")
+            self._pos += len(data)
+            self._left -= len(data)
+            yield data
+
+
+
+def check_blob_layout(blobs: list[BlobRecord], blobs_length: int, limits: Limits, where: str) -> None:
+    """Blobs must tile the blobs section exactly: in order, no gap, no overlap, nothing unlisted."""
+    if len(blobs) > limits.max_blobs:
+        raise FormatError(f"{where}: {len(blobs)} blobs, more than the limit {limits.max_blobs}", code="limit_exceeded")
+    pos = 0
+    for i, b in enumerate(blobs):
+        if b.offset != pos:
+            raise VerificationError(f"{where}: blobs[{i}] starts at {b.offset}, expected {pos} (gap or overlap)",
+                                    code="blob_layout")
+        if b.size > limits.max_blob_size:
+            raise FormatError(f"{where}: blobs[{i}] declares {b.size} bytes, above the limit "
+                              f"{limits.max_blob_size}", code="limit_exceeded")
+        pos += b.length
+    if pos != blobs_length:
+        raise VerificationError(f"{where}: the manifest lists {pos} blob bytes but the header has "
+                                f"{blobs_length}; unlisted or missing data", code="blob_layout")
+
+
+def stream_blob(bundle: BundleFile, blob: BlobRecord, sink: Callable[[bytes], object] | None = None,
+                where: str = "blob") -> None:
+    """Check one blob in a single bounded pass; feed decompressed bytes to ``sink``.
+
+    The frame header is checked first (declared size must equal the signed size, window
+    within limits); decompression stops at signed size + 1 byte; then both the stored and
+    the content SHA-256 must match. Callers must not use what ``sink`` received until this
+    returns: it raises on any mismatch.
+    """
+    limits = bundle.limits
+    stored = hashlib.sha256()
+    content = hashlib.sha256()
+    produced = 0
+    section = bundle.read_stored(blob.offset, blob.length)
+    if blob.encoding == "identity":
+        for chunk in section.chunks():
+            stored.update(chunk)
+            content.update(chunk)
+            produced += len(chunk)
+            if sink:
+                sink(chunk)
+    elif blob.encoding == "zstd":
+        source = _HashingReader(section.chunks(), stored)
+        head = source.peek()
+        if head is not None:
+            _check_frame_header(head, blob, limits, where)
+        dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window)
+        # stream_reader bounds each read's *output*, so a tiny frame that expands to GBs
+        # costs one chunk of memory and stops at the signed size + 1 byte.
+        reader = dctx.stream_reader(source, read_size=CHUNK, read_across_frames=False)
+        try:
+            while True:
+                out = reader.read(CHUNK)
+                if not out:
+                    break
+                produced += len(out)
+                if produced > blob.size:
+                    raise VerificationError(f"{where}: decompresses to more than the signed {blob.size} bytes",
+                                            code="blob_size_mismatch")
+                content.update(out)
+                if sink:
+                    sink(out)
+        except zstandard.ZstdError as err:
+            raise VerificationError(f"{where}: compressed data is corrupt ({err})", code="blob_corrupt") from None
+        if source.drain():
+            raise VerificationError(f"{where}: bytes after the end of the zstd frame", code="blob_corrupt")
+    else:
+        raise FormatError(f"{where}: unknown encoding {blob.encoding!r}", code="malformed")
+    if stored.hexdigest() != blob.stored_sha256:
+        raise VerificationError(f"{where}: stored bytes do not match the signed SHA-256 (altered or spliced)",
+                                code="blob_hash_mismatch")
+    if produced != blob.size:
+        raise VerificationError(f"{where}: {produced} bytes, the manifest says {blob.size}", code="blob_size_mismatch")
+    if content.hexdigest() != blob.digest:
+        raise VerificationError(f"{where}: content does not match its signed digest", code="blob_hash_mismatch")
+
+
+def _check_frame_header(chunk: bytes, blob: BlobRecord, limits: Limits, where: str) -> None:
+    try:
+        params = zstandard.get_frame_parameters(chunk)
+    except zstandard.ZstdError as err:
+        raise VerificationError(f"{where}: not a zstd frame ({err})", code="blob_corrupt") from None
+    if params.window_size > limits.max_window:
+        raise VerificationError(f"{where}: zstd window {params.window_size} exceeds the limit {limits.max_window}",
+                                code="limit_exceeded")
+    declared = params.content_size
+    if declared != zstandard.CONTENTSIZE_UNKNOWN and declared != blob.size:
+        raise VerificationError(f"{where}: zstd frame declares {declared} bytes, the manifest signs {blob.size}",
+                                code="blob_size_mismatch")
+
+
+class BundleWriter:
+    """Writes a bundle in one streaming pass, atomically (nothing at ``path`` until commit)."""
+
+    def __init__(self, path: Path | str, kind: str, *, level: int = 3, threads: int | None = None) -> None:
+        if kind not in KIND_CODES:
+            raise ValueError(kind)
+        self.kind = kind
+        self._out = AtomicFile(path)
+        self._out.write(b"\0" * HEADER_SIZE)
+        self._pos = 0
+        self._blobs: dict[str, BlobRecord] = {}
+        # threads >= 1 always selects zstd's multi-threaded mode, whose output does not
+        # depend on the worker count: bundles are reproducible across machines.
+        workers = threads if threads is not None else max(1, min(os.cpu_count() or 1, 8))
+        self._cctx = zstandard.ZstdCompressor(level=level, threads=workers, write_content_size=True,
+                                              write_checksum=False)
+
+    @property
+    def blobs(self) -> list[BlobRecord]:
+        return sorted(self._blobs.values(), key=lambda b: b.offset)
+
+    def add_blob(self, src: BinaryIO, size: int, progress: Callable[[int], None] | None = None) -> BlobRecord:
+        """Compress ``size`` bytes from ``src`` into the bundle; identical content is stored once."""
+        start = self._pos
+        content = hashlib.sha256()
+        stored = hashlib.sha256()
+        out = self._out.file
+        counted = 0
+        writer = _HashingWriter(out, stored)
+        with self._cctx.stream_writer(writer, size=size, closefd=False, write_size=CHUNK) as zw:
+            while True:
+                data = src.read(4 * CHUNK)
+                if not data:
+                    break
+                counted += len(data)
+                if counted > size:
+                    break
+                content.update(data)
+                zw.write(data)
+                if progress:
+                    progress(len(data))
+        if counted != size:
+            raise FormatError(f"input changed while reading: expected {size} bytes, read {counted}",
+                              code="input_changed")
+        digest = content.hexdigest()
+        if digest in self._blobs:
+            out.seek(HEADER_SIZE + start)
+            out.truncate()
+            return self._blobs[digest]
+        rec = BlobRecord(digest, size, start, writer.count, stored.hexdigest())
+        self._pos += writer.count
+        self._blobs[digest] = rec
+        return rec
+
+    def finish(self, manifest_bytes: bytes, signers: list[Callable[[bytes], SignatureRecord]]) -> str:
+        """Write manifest and signatures, then the header; commit. Returns the bundle digest."""
+        header = Header(FORMAT_MAJOR, FORMAT_MINOR, self.kind, self._pos, len(manifest_bytes)).to_bytes()
+        message = header + manifest_bytes
+        f = self._out.file
+        f.seek(HEADER_SIZE + self._pos)
+        f.write(manifest_bytes)
+        for signer in signers:
+            rec = signer(message)
+            f.write(rec.public_key + rec.signature)
+        f.truncate()
+        f.seek(0)
+        f.write(header)
+        self._out.commit()
+        return hashlib.sha256(message).hexdigest()
+
+    def abort(self) -> None:
+        self._out.discard()
+
+
+class _HashingReader:
+    """A file-like view of stored chunks that hashes every byte handed to the decoder."""
+
+    def __init__(self, chunks: Iterator[bytes], h: "hashlib._Hash") -> None:
+        self._chunks = chunks
+        self._h = h
+        self._buf = b""
+
+    def peek(self) -> bytes | None:
+        if not self._buf:
+            self._buf = next(self._chunks, b"")
+        return self._buf or None
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._buf:
+            self._buf = next(self._chunks, b"")
+        if n < 0 or n >= len(self._buf):
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:n], self._buf[n:]
+        self._h.update(data)
+        return data
+
+    def drain(self) -> int:
+        """Hash what the decoder left unconsumed; return how many bytes that was."""
+        left = 0
+        while data := self.read(CHUNK):
+            left += len(data)
+        return left
+
+
+class _HashingWriter:
+    def __init__(self, out: BinaryIO, h: "hashlib._Hash") -> None:
+        self._out, self._h, self.count = out, h, 0
+
+    def write(self, data: bytes) -> int:
+        self._h.update(data)
+        self._out.write(data)
+        self.count += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass

@@ -1,0 +1,315 @@
+"""Manifest models: the signed description of a bundle (spec/bundle-format.md §4).
+
+``parse_manifest(bytes)`` is the only way from bytes to a :class:`Manifest`: strict
+msgpack decoding, JSON Schema validation (``bundlekit/schemas/manifest.schema.json``),
+then semantic checks (blob layout, package/blob cross references, sequence/expiry
+order). A :class:`Manifest` that exists is valid. Pure: no files, no clock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping
+
+import jsonschema
+
+from bundlekit.errors import FormatError
+from bundlekit.format import codec
+from bundlekit.format.container import BlobRecord
+
+__all__ = [
+    "FORMAT_ID",
+    "SCOPE_DIMENSIONS",
+    "ZoneRef",
+    "Step",
+    "Variable",
+    "Placeholder",
+    "OutputRef",
+    "PackageRef",
+    "Manifest",
+    "parse_manifest",
+    "manifest_schema",
+    "schema_errors",
+]
+
+FORMAT_ID = "bundlekit/1"
+SCOPE_DIMENSIONS = ("environment", "role", "machine", "step", "channel", "tenant")
+
+Scope = Mapping[str, tuple[str, ...]]
+
+
+@lru_cache(maxsize=None)
+def manifest_schema() -> dict[str, Any]:
+    text = resources.files("bundlekit").joinpath("schemas/manifest.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
+    """Every schema violation as ``key.path: problem``, sorted for stable output."""
+    validator = jsonschema.Draft202012Validator(schema)
+    out = []
+    for err in validator.iter_errors(data):
+        path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        out.append(f"{path}: {err.message}")
+    return sorted(out)
+
+
+def _scope(d: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(d[k]) for k in SCOPE_DIMENSIONS if k in d}
+
+
+def scope_to_dict(scope: Scope) -> dict[str, list[str]]:
+    return {k: sorted(v) for k, v in scope.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRef:
+    zone_id: str
+    name: str
+    key_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"zone_id": self.zone_id, "name": self.name, "key_id": self.key_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    type: str
+    roles: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()
+    condition: str = "success"
+    enabled: bool = True
+    syntax: str | None = None
+    script: str | None = None
+    package: str | None = None
+    substitute: tuple[str, ...] = ()
+    timeout: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type, "roles": list(self.roles),
+                             "environments": list(self.environments), "condition": self.condition,
+                             "enabled": self.enabled}
+        for k in ("syntax", "script", "package", "timeout"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = v
+        if self.substitute:
+            d["substitute"] = list(self.substitute)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Step":
+        return cls(name=d["name"], type=d["type"], roles=tuple(d.get("roles", ())),
+                   environments=tuple(d.get("environments", ())), condition=d.get("condition", "success"),
+                   enabled=d.get("enabled", True), syntax=d.get("syntax"), script=d.get("script"),
+                   package=d.get("package"), substitute=tuple(d.get("substitute", ())), timeout=d.get("timeout"))
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A release variable. Sensitive ones carry ``sealed`` (base64) and never ``value``."""
+
+    name: str
+    scope: Scope = field(default_factory=dict)
+    sensitive: bool = False
+    value: str | None = None
+    sealed: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "scope": scope_to_dict(self.scope), "sensitive": self.sensitive}
+        if self.sensitive:
+            d["sealed"] = self.sealed
+        else:
+            d["value"] = self.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Variable":
+        return cls(d["name"], _scope(d["scope"]), d["sensitive"], d.get("value"), d.get("sealed"))
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """A variable whose value only the destination zone knows (a variable template)."""
+
+    name: str
+    scope: Scope = field(default_factory=dict)
+    sensitive: bool = False
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "scope": scope_to_dict(self.scope), "sensitive": self.sensitive}
+        if self.description:
+            d["description"] = self.description
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Placeholder":
+        return cls(d["name"], _scope(d["scope"]), d["sensitive"], d.get("description"))
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
+    """A reference to an output variable, bound at deploy time."""
+
+    step: str
+    name: str
+    reference: str
+    used_in: tuple[str, ...]
+    machine: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"step": self.step, "name": self.name, "reference": self.reference,
+                             "used_in": list(self.used_in)}
+        if self.machine is not None:
+            d["machine"] = self.machine
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "OutputRef":
+        return cls(d["step"], d["name"], d["reference"], tuple(d["used_in"]), d.get("machine"))
+
+
+@dataclass(frozen=True, slots=True)
+class PackageRef:
+    """A package: included (its bytes are a blob) or by reference (id, version, hash only)."""
+
+    id: str
+    version: str
+    file: str
+    size: int
+    sha256: str
+    included: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "file": self.file, "size": self.size,
+                "sha256": self.sha256, "included": self.included}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PackageRef":
+        return cls(d["id"], d["version"], d["file"], d["size"], d["sha256"], d["included"])
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    kind: str
+    bundle_id: str
+    source: ZoneRef
+    destination: ZoneRef
+    sequence: int
+    created: int
+    expires: int
+    blobs: tuple[BlobRecord, ...]
+    project: Mapping[str, str] = field(default_factory=dict)
+    release: Mapping[str, str] = field(default_factory=dict)
+    steps: tuple[Step, ...] = ()
+    variables: tuple[Variable, ...] = ()
+    placeholders: tuple[Placeholder, ...] = ()
+    output_refs: tuple[OutputRef, ...] = ()
+    packages: tuple[PackageRef, ...] = ()
+    rotations: tuple[Mapping[str, Any], ...] = ()
+    #: The whole decoded manifest, including fields of later minor versions and of other kinds.
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = dict(self.raw)
+        d.update({
+            "format": FORMAT_ID, "kind": self.kind, "bundle_id": self.bundle_id,
+            "source": self.source.to_dict(), "destination": self.destination.to_dict(),
+            "sequence": self.sequence, "created": self.created, "expires": self.expires,
+            "blobs": [b.to_dict() for b in self.blobs],
+        })
+        if self.kind == "release":
+            d.update({
+                "project": dict(self.project), "release": dict(self.release),
+                "steps": [s.to_dict() for s in self.steps],
+                "variables": [v.to_dict() for v in self.variables],
+                "placeholders": [p.to_dict() for p in self.placeholders],
+                "output_refs": [o.to_dict() for o in self.output_refs],
+                "packages": [p.to_dict() for p in self.packages],
+            })
+        if self.rotations:
+            d["rotations"] = [dict(r) for r in self.rotations]
+        return d
+
+    def encode(self) -> bytes:
+        return codec.encode(self.to_dict())
+
+    def blob_for(self, digest: str) -> BlobRecord | None:
+        for b in self.blobs:
+            if b.digest == digest:
+                return b
+        return None
+
+
+def _zone(d: Mapping[str, Any]) -> ZoneRef:
+    return ZoneRef(d["zone_id"], d["name"], d["key_id"])
+
+
+def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
+    """Validate a decoded manifest and build the model (schema, then cross references)."""
+    errors = schema_errors(manifest_schema(), d)
+    if errors:
+        shown = "; ".join(errors[:5]) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
+        raise FormatError(f"{where}: invalid manifest: {shown}", code="invalid_manifest", details=errors)
+    blobs = tuple(BlobRecord(b["digest"], b["size"], b["offset"], b["length"], b["stored_sha256"],
+                             b["encoding"]) for b in d["blobs"])
+    m = Manifest(
+        kind=d["kind"], bundle_id=d["bundle_id"], source=_zone(d["source"]), destination=_zone(d["destination"]),
+        sequence=d["sequence"], created=d["created"], expires=d["expires"], blobs=blobs,
+        project=dict(d.get("project", {})), release=dict(d.get("release", {})),
+        steps=tuple(Step.from_dict(s) for s in d.get("steps", ())),
+        variables=tuple(Variable.from_dict(v) for v in d.get("variables", ())),
+        placeholders=tuple(Placeholder.from_dict(p) for p in d.get("placeholders", ())),
+        output_refs=tuple(OutputRef.from_dict(o) for o in d.get("output_refs", ())),
+        packages=tuple(PackageRef.from_dict(p) for p in d.get("packages", ())),
+        rotations=tuple(d.get("rotations", ())),
+        raw=d,
+    )
+    _cross_check(m, where)
+    return m
+
+
+def _cross_check(m: Manifest, where: str) -> None:
+    if m.expires <= m.created:
+        raise FormatError(f"{where}: expires ({m.expires}) is not after created ({m.created})", code="invalid_manifest")
+    digests = [b.digest for b in m.blobs]
+    if len(set(digests)) != len(digests):
+        raise FormatError(f"{where}: the same blob is listed twice", code="invalid_manifest")
+    referenced = set()
+    for i, p in enumerate(m.packages):
+        if p.included:
+            blob = m.blob_for(p.sha256)
+            if blob is None:
+                raise FormatError(f"{where}: packages[{i}] ({p.id} {p.version}) is marked included but no blob "
+                                  "has its digest", code="invalid_manifest")
+            if blob.size != p.size:
+                raise FormatError(f"{where}: packages[{i}] size {p.size} differs from its blob's {blob.size}",
+                                  code="invalid_manifest")
+            referenced.add(p.sha256)
+    keys = [(p.id.lower(), p.version.lower()) for p in m.packages]
+    if len(set(keys)) != len(keys):
+        raise FormatError(f"{where}: a package id and version is listed twice", code="invalid_manifest")
+    if m.kind == "release":
+        extra = set(digests) - referenced
+        if extra:
+            raise FormatError(f"{where}: blob(s) {sorted(extra)[:3]} are not referenced by any package "
+                              "(unlisted data is refused)", code="unreferenced_blob")
+        names = [s.name.lower() for s in m.steps]
+        if len(set(names)) != len(names):
+            raise FormatError(f"{where}: two steps share a name", code="invalid_manifest")
+
+
+def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:
+    """Bytes (already signature-checked by the caller) to a validated :class:`Manifest`."""
+    obj = codec.decode(data, what=where)
+    if not isinstance(obj, dict):
+        raise FormatError(f"{where}: the manifest is not a map", code="invalid_manifest")
+    fmt = obj.get("format")
+    if fmt != FORMAT_ID:
+        raise FormatError(f"{where}: format {fmt!r}; this bundlekit reads {FORMAT_ID!r}", code="unsupported_version")
+    return from_dict(obj, where)

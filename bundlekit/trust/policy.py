@@ -1,0 +1,118 @@
+"""Who may sign what: signature counting and source policy (pure; no I/O, no clock).
+
+Rules (spec/bundle-format.md §6):
+
+* Every signature record in a bundle must verify against the public key it carries;
+  one bad record refuses the whole bundle (``signature_invalid``), so no byte of the
+  signature section can change unnoticed.
+* The source is the trusted zone whose current zone key signed. Without one: ``untrusted``.
+* The threshold counts *distinct* keys that are trusted for that source (its zone key plus
+  the approvers added with ``trust add-signer``) and not revoked. Unknown keys are ignored.
+  The zone key is always required: approvers add to it, never replace it.
+* Policy globs (spaces, projects, environments) limit what a source may send.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from bundlekit.errors import TrustError, VerificationError
+from bundlekit.format.container import SignatureRecord
+from bundlekit.format.crypto import key_id, verify_signature
+
+__all__ = ["SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePolicy:
+    spaces: tuple[str, ...] = ("*",)
+    projects: tuple[str, ...] = ("*",)
+    environments: tuple[str, ...] = ("*",)
+    threshold: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spaces": list(self.spaces), "projects": list(self.projects),
+                "environments": list(self.environments), "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SourcePolicy":
+        return cls(tuple(d.get("spaces", ("*",))), tuple(d.get("projects", ("*",))),
+                   tuple(d.get("environments", ("*",))), int(d.get("threshold", 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedSource:
+    zone_id: str
+    name: str
+    zone_keys: frozenset[bytes]
+    signers: frozenset[bytes] = frozenset()
+    policy: SourcePolicy = field(default_factory=SourcePolicy)
+
+
+def verify_records(message: bytes, records: Sequence[SignatureRecord], kind: str, where: str) -> list[bytes]:
+    """Check every record; return the distinct public keys that signed ``message``."""
+    if not records:
+        raise VerificationError(f"{where}: the bundle carries no signature", code="signature_missing")
+    keys: list[bytes] = []
+    for i, rec in enumerate(records):
+        if not verify_signature(rec.public_key, kind, message, rec.signature):
+            raise VerificationError(
+                f"{where}: signature {i + 1} of {len(records)} (key {key_id('ed25519', rec.public_key)}) does not "
+                f"match the {kind} manifest: the bundle was altered or the signature is damaged",
+                code="signature_invalid")
+        if rec.public_key not in keys:
+            keys.append(rec.public_key)
+    return keys
+
+
+def select_source(signed_by: Iterable[bytes], sources: Iterable[TrustedSource], revoked: frozenset[str],
+                  where: str) -> TrustedSource:
+    """The trusted zone whose (non-revoked) zone key signed; refuses when there is none."""
+    signed = list(signed_by)
+    revoked_hits = [k for k in signed if key_id("ed25519", k) in revoked]
+    for src in sources:
+        for k in signed:
+            if k in src.zone_keys and key_id("ed25519", k) not in revoked:
+                return src
+    if revoked_hits:
+        raise TrustError(f"{where}: signed with revoked key {key_id('ed25519', revoked_hits[0])}; ask the source "
+                         "zone to export again with its current key", code="key_revoked")
+    ids = ", ".join(key_id("ed25519", k) for k in signed)
+    raise TrustError(f"{where}: no trusted zone signed this bundle (signer keys: {ids}). Add the source's identity "
+                     "card with `bundlekit trust add CARD`.", code="untrusted")
+
+
+def count_approvals(signed_by: Iterable[bytes], source: TrustedSource, revoked: frozenset[str]) -> int:
+    trusted = source.zone_keys | source.signers
+    return len({k for k in signed_by if k in trusted and key_id("ed25519", k) not in revoked})
+
+
+def check_threshold(signed_by: Sequence[bytes], source: TrustedSource, revoked: frozenset[str], where: str) -> int:
+    n = count_approvals(signed_by, source, revoked)
+    if n < source.policy.threshold:
+        raise TrustError(f"{where}: {n} distinct trusted signature(s), zone {source.name!r} requires "
+                         f"{source.policy.threshold}; have approvers add theirs with `bundlekit sign`",
+                         code="threshold_not_met")
+    return n
+
+
+def _match(value: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+
+
+def check_policy(source: TrustedSource, *, space: str, project: str, project_slug: str,
+                 environments: Iterable[str], where: str) -> None:
+    """Refuse (``policy_denied``) a bundle for a space/project/environment its source may not send."""
+    p = source.policy
+    if not _match(space, p.spaces):
+        raise TrustError(f"{where}: zone {source.name!r} may not send space {space!r} (allowed: "
+                         f"{', '.join(p.spaces)})", code="policy_denied")
+    if not (_match(project, p.projects) or _match(project_slug, p.projects)):
+        raise TrustError(f"{where}: zone {source.name!r} may not send project {project!r} (allowed: "
+                         f"{', '.join(p.projects)})", code="policy_denied")
+    for env in environments:
+        if not _match(env, p.environments):
+            raise TrustError(f"{where}: zone {source.name!r} may not send releases for environment {env!r} "
+                             f"(allowed: {', '.join(p.environments)})", code="policy_denied")

@@ -1,0 +1,148 @@
+"""A zone's home folder: its keys, its identity and its state database.
+
+Layout::
+
+    HOME/
+      zone.json              name, zone id, created (public)
+      keys/signing.key       Ed25519 private key, raw 32 bytes, mode 0600
+      keys/sealing.key       X25519 private key, raw 32 bytes, mode 0600
+      state.db               SQLite state (trust store, sequences, records)
+      packages/              content-addressed package store (sha256/ab/cdef...)
+      outbox/                receipts waiting to travel back
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from bundlekit.errors import StateError
+from bundlekit.format.card import IdentityCard
+from bundlekit.format.crypto import key_id, raw_private, raw_public
+from bundlekit.fsutil import atomic_write_bytes, fsync_dir
+from bundlekit.zone import state
+
+__all__ = ["Zone", "init_zone", "open_zone"]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneInfo:
+    name: str
+    zone_id: str
+    created: int
+
+
+class Zone:
+    """An opened zone home. Keys are loaded lazily; the database connection is shared."""
+
+    def __init__(self, home: Path, info: ZoneInfo) -> None:
+        self.home = home
+        self.info = info
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def zone_id(self) -> str:
+        return self.info.zone_id
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = state.connect(self.home / "state.db")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "Zone":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self._read_key("signing.key"))
+
+    def sealing_key(self) -> X25519PrivateKey:
+        return X25519PrivateKey.from_private_bytes(self._read_key("sealing.key"))
+
+    def _read_key(self, name: str) -> bytes:
+        path = self.home / "keys" / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise StateError(f"{path}: key file missing; the zone home is incomplete", code="key_missing") from None
+        if len(data) != 32:
+            raise StateError(f"{path}: not a 32-byte key file", code="key_invalid")
+        return data
+
+    @property
+    def signing_key_id(self) -> str:
+        return key_id("ed25519", raw_public(self.signing_key()))
+
+    @property
+    def sealing_key_id(self) -> str:
+        return key_id("x25519", raw_public(self.sealing_key()))
+
+    def card(self) -> IdentityCard:
+        return IdentityCard(self.name, self.zone_id, raw_public(self.signing_key()),
+                            raw_public(self.sealing_key()), self.info.created)
+
+    def card_bytes(self) -> bytes:
+        return self.card().render(self.signing_key())
+
+
+def init_zone(home: Path, name: str, now: int) -> Zone:
+    """Create a new zone home; refuses to touch an existing zone or a non-empty folder."""
+    IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
+    if (home / "zone.json").exists() or (home / "state.db").exists() or (home / "keys").exists():
+        raise StateError(f"{home}: already holds a zone; refusing to overwrite it. Use another --home.",
+                         code="zone_exists")
+    if home.exists() and any(home.iterdir()):
+        raise StateError(f"{home}: folder is not empty; choose an empty or new folder for the zone home",
+                         code="home_not_empty")
+    home.mkdir(parents=True, exist_ok=True)
+    keys = home / "keys"
+    keys.mkdir(mode=0o700)
+    signing = Ed25519PrivateKey.generate()
+    sealing = X25519PrivateKey.generate()
+    atomic_write_bytes(keys / "signing.key", raw_private(signing), mode=0o600)
+    atomic_write_bytes(keys / "sealing.key", raw_private(sealing), mode=0o600)
+    info = ZoneInfo(name, secrets.token_hex(16), now)
+    conn = state.connect(home / "state.db", create=True)
+    with state.transaction(conn):
+        for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+    conn.close()
+    atomic_write_bytes(home / "zone.json", (json.dumps(
+        {"name": info.name, "zone_id": info.zone_id, "created": info.created}, indent=2) + "\n").encode())
+    fsync_dir(home)
+    return Zone(home, info)
+
+
+def open_zone(home: Path) -> Zone:
+    path = home / "zone.json"
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        info = ZoneInfo(str(data["name"]), str(data["zone_id"]), int(data["created"]))
+    except FileNotFoundError:
+        raise StateError(f"{home}: not a zone home (no zone.json). Create one with "
+                         "`bundlekit init --zone NAME --home DIR`, or pass the right --home / BUNDLEKIT_HOME.",
+                         code="not_a_zone") from None
+    except (ValueError, KeyError, TypeError):
+        raise StateError(f"{path}: damaged zone file", code="state_damaged") from None
+    if not os.access(home / "state.db", os.R_OK):
+        raise StateError(f"{home}: state.db missing or unreadable", code="not_a_zone")
+    return Zone(home, info)

@@ -1,0 +1,100 @@
+"""The zone's SQLite state: schema, migrations and the transaction helper.
+
+Rollback-journal mode with ``synchronous=FULL``: a committed import survives power loss,
+and a read never creates files in the home (a refused import leaves it byte-identical).
+Every state change is one ``BEGIN IMMEDIATE`` ... ``COMMIT``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from bundlekit.errors import StateError
+
+__all__ = ["connect", "transaction", "SCHEMA_VERSION"]
+
+SCHEMA = [
+    # version 1: zone identity, trust store, outgoing sequences, export records
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE trusted_zones (
+        zone_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        card BLOB NOT NULL,
+        sealing_key BLOB NOT NULL,
+        policy TEXT NOT NULL,
+        added INTEGER NOT NULL
+    );
+    CREATE TABLE trusted_keys (
+        key_id TEXT NOT NULL,
+        zone_id TEXT NOT NULL REFERENCES trusted_zones(zone_id) ON DELETE CASCADE,
+        public_key BLOB NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('zone', 'signer')),
+        label TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        PRIMARY KEY (key_id, zone_id)
+    );
+    CREATE TABLE revoked_keys (key_id TEXT PRIMARY KEY, revoked INTEGER NOT NULL, reason TEXT NOT NULL);
+    CREATE TABLE outgoing (dest_zone_id TEXT PRIMARY KEY, last_sequence INTEGER NOT NULL);
+    CREATE TABLE exports (
+        bundle_id TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        dest_zone_id TEXT NOT NULL,
+        dest_name TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        project TEXT NOT NULL,
+        project_slug TEXT NOT NULL,
+        space TEXT NOT NULL,
+        release TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        exported_at INTEGER NOT NULL,
+        path TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(SCHEMA)
+
+
+def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open the state database, migrating it to the current schema when writable."""
+    if not create and not path.exists():
+        raise StateError(f"{path}: no state database; is this a zone home? Create one with "
+                         "`bundlekit init --zone NAME --home DIR`", code="not_a_zone")
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StateError(f"{path}: state schema {version} is newer than this bundlekit understands "
+                         f"({SCHEMA_VERSION}); upgrade bundlekit", code="state_too_new")
+    if version < SCHEMA_VERSION:
+        with transaction(conn):
+            for i in range(version, SCHEMA_VERSION):
+                for stmt in _statements(SCHEMA[i]):
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return conn
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One atomic state change: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on any error)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")

@@ -1,0 +1,99 @@
+"""The trust store in the zone's state: trusted zones, their keys, approvers and revocations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bundlekit.errors import InputError, StateError
+from bundlekit.format.card import IdentityCard
+from bundlekit.format.crypto import key_id
+from bundlekit.trust.policy import SourcePolicy, TrustedSource
+from bundlekit.zone import state
+from bundlekit.zone.home import Zone
+
+__all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "sources", "revoked_key_ids"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrustEntry:
+    name: str
+    zone_id: str
+    signing_key_id: str
+    sealing_key_id: str
+    sealing_key: bytes
+    policy: SourcePolicy
+    signers: tuple[tuple[str, str], ...]  # (key id, label)
+    added: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "zone_id": self.zone_id, "signing_key_id": self.signing_key_id,
+                "sealing_key_id": self.sealing_key_id, "policy": self.policy.to_dict(),
+                "signers": [{"key_id": k, "name": n} for k, n in self.signers], "added": self.added}
+
+
+def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: int) -> TrustEntry:
+    if card.zone_id == zone.zone_id:
+        raise InputError(f"card {card.name!r} is this zone's own identity; trust the other zone's card",
+                         code="self_trust")
+    if policy.threshold < 1:
+        raise InputError("--threshold must be at least 1", code="invalid_policy")
+    db = zone.db
+    existing = db.execute("SELECT name, zone_id FROM trusted_zones WHERE zone_id = ? OR name = ?",
+                          (card.zone_id, card.name)).fetchone()
+    if existing is not None:
+        raise StateError(f"zone {existing['name']!r} is already trusted; `bundlekit trust remove {existing['name']}` "
+                         "first to replace it", code="already_trusted")
+    with state.transaction(db):
+        db.execute("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added) VALUES (?,?,?,?,?,?)",
+                   (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now))
+        db.execute("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
+                   (card.signing_key_id, card.zone_id, card.signing_key, "zone", card.name, now))
+    return get_zone(zone, card.name)
+
+
+def get_zone(zone: Zone, name: str) -> TrustEntry:
+    row = zone.db.execute("SELECT * FROM trusted_zones WHERE name = ? OR zone_id = ?", (name, name)).fetchone()
+    if row is None:
+        raise StateError(f"no trusted zone named {name!r} in {zone.home}; see `bundlekit trust list`",
+                         code="unknown_zone")
+    return _entry(zone, row)
+
+
+def _entry(zone: Zone, row: Any) -> TrustEntry:
+    keys = zone.db.execute("SELECT key_id, role, label FROM trusted_keys WHERE zone_id = ? ORDER BY added, key_id",
+                           (row["zone_id"],)).fetchall()
+    zone_keys = [k["key_id"] for k in keys if k["role"] == "zone"]
+    return TrustEntry(row["name"], row["zone_id"], zone_keys[-1] if zone_keys else "",
+                      key_id("x25519", row["sealing_key"]), row["sealing_key"],
+                      SourcePolicy.from_dict(json.loads(row["policy"])),
+                      tuple((k["key_id"], k["label"]) for k in keys if k["role"] == "signer"), row["added"])
+
+
+def list_zones(zone: Zone) -> list[TrustEntry]:
+    return [_entry(zone, r) for r in zone.db.execute("SELECT * FROM trusted_zones ORDER BY name")]
+
+
+def remove_zone(zone: Zone, name: str) -> TrustEntry:
+    entry = get_zone(zone, name)
+    with state.transaction(zone.db):
+        zone.db.execute("DELETE FROM trusted_zones WHERE zone_id = ?", (entry.zone_id,))
+    return entry
+
+
+def revoked_key_ids(zone: Zone) -> frozenset[str]:
+    return frozenset(r[0] for r in zone.db.execute("SELECT key_id FROM revoked_keys"))
+
+
+def sources(zone: Zone) -> list[TrustedSource]:
+    out = []
+    for row in zone.db.execute("SELECT * FROM trusted_zones ORDER BY name"):
+        keys = zone.db.execute("SELECT public_key, role FROM trusted_keys WHERE zone_id = ?",
+                               (row["zone_id"],)).fetchall()
+        out.append(TrustedSource(
+            row["zone_id"], row["name"],
+            frozenset(bytes(k["public_key"]) for k in keys if k["role"] == "zone"),
+            frozenset(bytes(k["public_key"]) for k in keys if k["role"] == "signer"),
+            SourcePolicy.from_dict(json.loads(row["policy"]))))
+    return out

@@ -1,0 +1,63 @@
+"""Identity cards: a card loads only exactly as its zone signed it."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from bundlekit.errors import BundleError, InputError, VerificationError
+from bundlekit.format.card import IdentityCard, parse_card
+from bundlekit.format.crypto import raw_public
+
+
+def _card() -> tuple[IdentityCard, bytes]:
+    sk = Ed25519PrivateKey.generate()
+    card = IdentityCard("prod", "ab" * 16, raw_public(sk), raw_public(X25519PrivateKey.generate()), 1700000000)
+    return card, card.render(sk)
+
+
+def test_card_round_trip() -> None:
+    card, data = _card()
+    assert parse_card(data, "prod.card") == card
+
+
+def test_altered_card_refused_at_every_byte() -> None:
+    _, data = _card()
+    for i in range(len(data)):
+        altered = bytearray(data)
+        altered[i] ^= 0x01
+        with pytest.raises(BundleError):
+            parse_card(bytes(altered), "prod.card")
+
+
+def test_card_with_swapped_sealing_key_refused_as_altered() -> None:
+    card, data = _card()
+    other = IdentityCard(card.name, card.zone_id, card.signing_key, raw_public(X25519PrivateKey.generate()),
+                         card.created)
+    forged = other.body() + data[data.rindex(b"signature: "):]
+    with pytest.raises(VerificationError) as info:
+        parse_card(forged, "prod.card")
+    assert info.value.code == "card_invalid"
+
+
+def test_card_signed_by_another_key_refused() -> None:
+    card, _ = _card()
+    impostor = Ed25519PrivateKey.generate()
+    forged = IdentityCard(card.name, card.zone_id, raw_public(impostor), card.sealing_key, card.created)
+    data = forged.render(impostor).replace(b"signing-key: ed25519:", b"signing-key: ed25519:", 1)
+    # A self-consistent card for a different key is a different identity, not the same zone.
+    assert parse_card(data, "x").signing_key != card.signing_key
+
+
+def test_truncated_and_extended_cards_refused() -> None:
+    _, data = _card()
+    for bad in (data[:-1], data + b"\n", data + b"extra: 1\n", b"", b"\xff\xfe"):
+        with pytest.raises(BundleError):
+            parse_card(bad, "prod.card")
+
+
+def test_not_a_card_message_says_how_to_make_one() -> None:
+    with pytest.raises(InputError) as info:
+        parse_card(b"hello\n", "x.card")
+    assert "bundlekit identity" in info.value.message

@@ -1,0 +1,74 @@
+"""The manifest codec: canonical msgpack, and every lenient-parser trick refused."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+from hypothesis import given
+
+from bundlekit.errors import FormatError
+from bundlekit.format import codec
+from tests.strategies import json_like
+
+
+@given(json_like)
+def test_round_trip_is_identity(value: object) -> None:
+    assert codec.decode(codec.encode(value)) == value
+
+
+@given(json_like)
+def test_encoding_is_canonical_and_unique(value: object) -> None:
+    data = codec.encode(value)
+    assert codec.encode(codec.decode(data)) == data
+
+
+def _raises(data: bytes, code: str) -> None:
+    with pytest.raises(FormatError) as info:
+        codec.decode(data)
+    assert info.value.code == code, info.value.message
+
+
+def test_duplicate_map_key_refused() -> None:
+    _raises(b"\x82\xa1a\x01\xa1a\x02", "duplicate_key")
+
+
+def test_trailing_byte_refused() -> None:
+    _raises(codec.encode({"a": 1}) + b"\x00", "trailing_bytes")
+
+
+def test_truncated_value_refused() -> None:
+    _raises(codec.encode({"a": "hello"})[:-2], "truncated")
+
+
+def test_huge_array_header_refused_without_allocating() -> None:
+    _raises(b"\xdd\xff\xff\xff\xff", "malformed")
+
+
+def test_huge_string_header_refused() -> None:
+    _raises(b"\xdb\xff\xff\xff\xf0abc", "truncated")
+
+
+def test_deep_nesting_refused() -> None:
+    data = b"\x91" * 200 + b"\x00"
+    with pytest.raises(FormatError):
+        codec.decode(data)
+
+
+def test_widened_integer_is_non_canonical() -> None:
+    _raises(b"\xcd\x00\x01", "non_canonical")  # 1 as uint16
+
+
+def test_unsorted_keys_are_non_canonical() -> None:
+    _raises(msgpack.packb({"b": 1, "a": 2}), "non_canonical")
+
+
+def test_binary_and_float_types_refused() -> None:
+    with pytest.raises(FormatError):
+        codec.decode(msgpack.packb(b"raw", use_bin_type=True))
+    with pytest.raises(FormatError):
+        codec.decode(msgpack.packb(1.5))
+
+
+def test_non_string_map_key_refused() -> None:
+    with pytest.raises(FormatError):
+        codec.decode(b"\x81\x01\x02")

@@ -1,0 +1,15 @@
+"""Hypothesis strategies shared by the test suite (one place, as attrs/httpx do)."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**64 - 1),
+                    st.text(max_size=40))
+json_like = st.recursive(
+    scalars,
+    lambda children: st.one_of(st.lists(children, max_size=5),
+                               st.dictionaries(st.text(max_size=10), children, max_size=5)),
+    max_leaves=30,
+)
+labels = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=30)
