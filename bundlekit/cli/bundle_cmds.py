@@ -1,0 +1,131 @@
+"""`export`, `inspect` and `verify`: making a bundle and checking one."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import Progress, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration
+from bundlekit.format.crypto import key_id
+from bundlekit.format.manifest import Manifest
+from bundlekit.importer.verify import read_unverified, verify_bundle
+from bundlekit.zone.home import open_zone
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def summary(m: Manifest, digest: str, signers: list[str]) -> dict[str, Any]:
+    """The public, secret-free description of a bundle (what `inspect` prints)."""
+    out: dict[str, Any] = {
+        "kind": m.kind, "format": "bundlekit/1", "bundle_id": m.bundle_id, "digest": digest,
+        "source": m.source.to_dict(), "destination": m.destination.to_dict(), "sequence": m.sequence,
+        "created": m.created, "expires": m.expires, "signers": signers,
+    }
+    if m.kind == "release":
+        out.update({
+            "project": dict(m.project), "release": dict(m.release),
+            "steps": [{"name": s.name, "type": s.type, "roles": list(s.roles)} for s in m.steps],
+            "packages": [p.to_dict() for p in m.packages],
+            "variables": [{"name": v.name, "scope": {k: list(x) for k, x in v.scope.items()},
+                           "sensitive": v.sensitive, "value": "<sealed>" if v.sensitive else v.value}
+                          for v in m.variables],
+            "placeholders": [p.to_dict() for p in m.placeholders],
+            "output_refs": [o.to_dict() for o in m.output_refs],
+        })
+    return out
+
+
+@cli.command(epilog="bundlekit export release.toml --to prod -o acme-1.4.0.bundle --home ./dev --expires 14d")
+@click.argument("release_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "to", required=True, help="The trusted destination zone's name.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@click.option("--expires", default=None, help="Validity, like 12h, 30d, 2w (default 30d).")
+@click.option("--sequence", type=int, default=None, help="Pin the sequence number (reproducible exports).")
+@quiet_option
+@json_option
+def export(release_file: Path, to: str, output: Path, home: str | None, expires: str | None, sequence: int | None,
+           quiet: bool, as_json: bool) -> None:
+    """Turn a release file into one signed bundle for a trusted zone."""
+    expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
+    with open_zone(resolve_home(home)) as z:
+        prog = Progress("export", None, quiet)
+        try:
+            res = export_release(z, release_file, to, output, now=int(time.time()), expires_in=expires_in,
+                                 sequence=sequence, progress=prog.advance)
+        finally:
+            prog.close()
+    m = res.manifest
+    if as_json:
+        emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,
+                   "bundle_id": m.bundle_id, "destination": m.destination.name, "expires": m.expires})
+    else:
+        click.echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
+        click.echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {_when(m.expires)}")
+
+
+@cli.command(epilog="bundlekit inspect acme-1.4.0.bundle --json")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+def inspect(bundle: Path, as_json: bool) -> None:
+    """Show what a bundle holds without any keys (nothing is verified; see `verify`)."""
+    bf, m = read_unverified(bundle)
+    with bf:
+        signers = [key_id("ed25519", s.public_key) for s in bf.signatures]
+        info = summary(m, bf.digest, signers)
+    info["verified"] = False
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{m.kind} bundle, format bundlekit/1 (unverified: use `bundlekit verify` in the destination zone)")
+    click.echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
+    click.echo(f"  sequence {m.sequence}, created {_when(m.created)}, expires {_when(m.expires)}")
+    click.echo(f"  digest {bf.digest}")
+    click.echo(f"  signers: {', '.join(signers)}")
+    if m.kind == "release":
+        click.echo(f"  project {m.project['name']} ({m.project['slug']}) in space {m.project['space']}")
+        click.echo(f"  release {m.release['version']} on channel {m.release['channel']}")
+        for s in m.steps:
+            click.echo(f"  step    {s.name} [{s.type}] roles {', '.join(s.roles) or '-'}")
+        for p in m.packages:
+            click.echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..."
+                       + ("" if p.included else " (by reference)"))
+        for v in m.variables:
+            scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())
+            click.echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "
+                       + ("<sealed>" if v.sensitive else repr(v.value)))
+        for p in m.placeholders:
+            click.echo(f"  needs   {p.name}{' (sensitive)' if p.sensitive else ''}: value supplied in the destination")
+        for o in m.output_refs:
+            click.echo(f"  output  {o.reference} used in {', '.join(o.used_in)}")
+
+
+@cli.command(epilog="bundlekit verify acme-1.4.0.bundle --home ./prod")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@quiet_option
+@json_option
+def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
+    """Check signatures, trust, destination, expiry and every blob of a bundle."""
+    with open_zone(resolve_home(home)) as z:
+        prog = Progress("verify", None, quiet)
+        try:
+            v = verify_bundle(z, bundle, now=int(time.time()), progress=prog.advance)
+        finally:
+            prog.close()
+    m = v.manifest
+    if as_json:
+        emit_json({"verified": True, "digest": v.digest, "kind": m.kind, "source": v.source.name,
+                   "sequence": m.sequence, "signers": list(v.signer_key_ids), "approvals": v.approvals,
+                   "blobs": len(m.blobs), "expires": m.expires})
+    else:
+        click.echo(f"OK: {m.kind} bundle from {v.source.name}, sequence {m.sequence}, {len(m.blobs)} blob(s) checked, "
+                   f"{v.approvals} trusted signature(s); expires {_when(m.expires)}")

@@ -1,0 +1,152 @@
+"""Export: a release file becomes one signed, sealed, zstd-compressed bundle.
+
+Plan, then apply: the release file is validated and the destination resolved first;
+the sequence number is reserved in one transaction (a failed export burns a number, it
+never reuses one); packages then stream into the bundle in bounded chunks; the manifest is
+signed with the zone's key and the file appears under its final name only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from bundlekit.errors import InputError
+from bundlekit.format import crypto
+from bundlekit.format.container import BundleWriter, SignatureRecord
+from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
+from bundlekit.export.releasefile import ReleaseSpec, load_release
+from bundlekit.zone import state, truststore
+from bundlekit.zone.home import Zone
+
+__all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
+
+DEFAULT_EXPIRY = 30 * 86400
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text)
+    if not m or int(m.group(1)) <= 0:
+        raise InputError(f"--expires {text!r}: use a positive number with a unit, like 12h, 30d or 2w",
+                         code="invalid_duration")
+    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+def reference_time(now: int) -> int:
+    """Creation time: SOURCE_DATE_EPOCH when set (reproducible builds), else now."""
+    sde = os.environ.get("SOURCE_DATE_EPOCH")
+    if sde is None:
+        return now
+    if not sde.isdigit():
+        raise InputError(f"SOURCE_DATE_EPOCH={sde!r} is not a whole number of seconds", code="invalid_input")
+    return int(sde)
+
+
+def bundle_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
+    msg = f"bundlekit bundle id\n{source_zone}\n{dest_zone}\n{sequence}".encode()
+    return hashlib.sha256(msg).hexdigest()[:32]
+
+
+def seal_label(kind: str, name: str, scope: dict[str, list[str]]) -> str:
+    parts = ";".join(f"{k}={','.join(v)}" for k, v in sorted(scope.items()))
+    return f"{kind}:{name.lower()}|{parts}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    path: Path
+    digest: str
+    manifest: Manifest
+    size: int
+
+
+def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: int, expires_in: int = DEFAULT_EXPIRY,
+                   sequence: int | None = None, progress: Callable[[int], None] | None = None) -> ExportResult:
+    spec = load_release(release_file)
+    dest = truststore.get_zone(zone, to)
+    if sequence is not None and sequence < 1:
+        raise InputError(f"--sequence {sequence}: must be 1 or more", code="invalid_input")
+    created = reference_time(now)
+    seq = _reserve_sequence(zone, dest.zone_id, sequence)
+    bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, seq)
+    signing = zone.signing_key()
+    writer = BundleWriter(out, "release")
+    try:
+        packages = _add_packages(writer, spec, progress)
+        variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)
+        manifest = Manifest(
+            kind="release", bundle_id=bundle_id,
+            source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
+            destination=ZoneRef(dest.zone_id, dest.name, dest.sealing_key_id),
+            sequence=seq, created=created, expires=created + expires_in, blobs=tuple(writer.blobs),
+            project=spec.project, release=spec.release, steps=spec.steps, variables=variables,
+            placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
+            raw={"format": FORMAT_ID},
+        )
+        body = manifest.encode()
+
+        def signer(message: bytes) -> SignatureRecord:
+            return SignatureRecord(crypto.raw_public(signing), crypto.sign(signing, "release", message))
+
+        digest = writer.finish(body, [signer])
+    except BaseException:
+        writer.abort()
+        raise
+    with state.transaction(zone.db):
+        zone.db.execute(
+            "INSERT OR REPLACE INTO exports(bundle_id, digest, dest_zone_id, dest_name, sequence, project, "
+            "project_slug, space, release, channel, created, expires, exported_at, path) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
+             spec.project["space"], spec.release["version"], spec.release["channel"], created,
+             created + expires_in, now, str(out.resolve())))
+    return ExportResult(out, digest, manifest, out.stat().st_size)
+
+
+def _reserve_sequence(zone: Zone, dest_zone_id: str, pinned: int | None) -> int:
+    db = zone.db
+    with state.transaction(db):
+        row = db.execute("SELECT last_sequence FROM outgoing WHERE dest_zone_id = ?", (dest_zone_id,)).fetchone()
+        last = row[0] if row else 0
+        seq = pinned if pinned is not None else last + 1
+        db.execute("INSERT INTO outgoing(dest_zone_id, last_sequence) VALUES (?, ?) "
+                   "ON CONFLICT(dest_zone_id) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence)",
+                   (dest_zone_id, seq))
+    return seq
+
+
+def _add_packages(writer: BundleWriter, spec: ReleaseSpec,
+                  progress: Callable[[int], None] | None) -> tuple[PackageRef, ...]:
+    out = []
+    for p in spec.packages:
+        if p.path is None:
+            assert p.sha256 is not None and p.size is not None
+            out.append(PackageRef(p.id, p.version, p.file_name, p.size, p.sha256, included=False))
+            continue
+        with open(p.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            blob = writer.add_blob(fh, size, progress)
+        out.append(PackageRef(p.id, p.version, p.file_name, blob.size, blob.digest, included=True))
+    return tuple(out)
+
+
+def _variables(spec: ReleaseSpec, bundle_id: str, recipient: bytes,
+               recipient_key_id: str) -> tuple[tuple[Variable, ...], tuple[Placeholder, ...]]:
+    variables, placeholders = [], []
+    for v in spec.variables:
+        if v.placeholder:
+            placeholders.append(Placeholder(v.name, v.scope, v.sensitive, v.description))
+        elif v.sensitive:
+            assert v.value is not None
+            label = seal_label("variable", v.name, scope_to_dict(v.scope))
+            sealed = crypto.seal(recipient, v.value.encode("utf-8"), crypto.seal_ad(bundle_id, recipient_key_id, label))
+            variables.append(Variable(v.name, v.scope, True, None, crypto.b64(sealed)))
+        else:
+            variables.append(Variable(v.name, v.scope, False, v.value, None))
+    return tuple(variables), tuple(placeholders)
+

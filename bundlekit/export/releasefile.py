@@ -1,0 +1,240 @@
+"""The release file (TOML): parse, validate and resolve into a :class:`ReleaseSpec`.
+
+Errors name the file, the key path (``steps[1].package``) and the problem. Package paths
+are resolved relative to the release file and must stay inside its folder (no absolute
+paths, no ``..``, no symlink that leads outside). Validation also refuses what would make
+a deploy a coin toss: duplicate step names, a package step naming an unknown package, two
+values of one variable that could match the same deployment with equal specificity, and
+output-variable references to steps that do not exist.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import tarfile
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from bundlekit.errors import InputError
+from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
+
+__all__ = ["ReleaseSpec", "PackageSource", "VariableSpec", "load_release", "slugify", "OUTPUT_REF"]
+
+OUTPUT_REF = re.compile(r"^octopus\.action\[(?P<step>[^\]]+)\]\.output(?:\[(?P<machine>[^\]]+)\])?\.(?P<name>.+)$",
+                        re.IGNORECASE)
+_SCAN_LIMIT = 16 * 1024 * 1024
+
+
+@lru_cache(maxsize=None)
+def release_schema() -> dict[str, Any]:
+    text = resources.files("bundlekit").joinpath("schemas/release-file.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100]
+    return slug or "project"
+
+
+@dataclass(frozen=True, slots=True)
+class PackageSource:
+    id: str
+    version: str
+    path: Path | None  # None: listed by reference
+    sha256: str | None = None
+    size: int | None = None
+
+    @property
+    def file_name(self) -> str:
+        return self.path.name if self.path else f"{self.id}.{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class VariableSpec:
+    name: str
+    value: str | None
+    sensitive: bool
+    placeholder: bool
+    scope: dict[str, tuple[str, ...]]
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseSpec:
+    path: Path
+    project: dict[str, str]
+    release: dict[str, str]
+    packages: tuple[PackageSource, ...]
+    steps: tuple[Step, ...]
+    variables: tuple[VariableSpec, ...]
+    output_refs: tuple[OutputRef, ...] = field(default=())
+
+
+def _fail(path: Path, where: str, problem: str, code: str = "invalid_release") -> InputError:
+    return InputError(f"{path}: {where}: {problem}", code=code)
+
+
+def load_release(path: Path) -> ReleaseSpec:
+    """Read and validate a release file; every problem names the file and key path."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: release file not found", code="not_found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; pass the release TOML file", code="not_found") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not valid TOML: {err}", code="invalid_release") from None
+    errors = schema_errors(release_schema(), doc)
+    if errors:
+        raise InputError(f"{path}: " + "; ".join(errors[:8]), code="invalid_release", details=errors)
+    base = path.parent.resolve()
+    project = {"name": doc["project"]["name"], "slug": doc["project"].get("slug") or slugify(doc["project"]["name"]),
+               "space": doc["project"].get("space", "Default")}
+    release = {"version": doc["release"]["version"], "channel": doc["release"].get("channel", "Default"),
+               "notes": doc["release"].get("notes", "")}
+    packages = tuple(_package(path, base, i, p) for i, p in enumerate(doc.get("packages", [])))
+    seen: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(packages):
+        key = (p.id.lower(), p.version.lower())
+        if key in seen:
+            raise _fail(path, f"packages[{i}]", f"{p.id} {p.version} is already listed at packages[{seen[key]}]")
+        seen[key] = i
+    steps = tuple(_step(path, i, s, packages) for i, s in enumerate(doc.get("steps", [])))
+    names: dict[str, int] = {}
+    for i, s in enumerate(steps):
+        if s.name.lower() in names:
+            raise _fail(path, f"steps[{i}].name", f"{s.name!r} is already the name of steps[{names[s.name.lower()]}]")
+        names[s.name.lower()] = i
+    variables = tuple(_variable(v) for v in doc.get("variables", []))
+    _check_ambiguity(path, variables)
+    spec = ReleaseSpec(path, project, release, packages, steps, variables)
+    return ReleaseSpec(path, project, release, packages, steps, variables, _output_refs(spec))
+
+
+def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource:
+    if "file" not in p:
+        return PackageSource(p["id"], p["version"], None, p["sha256"], p["size"])
+    rel = p["file"]
+    where = f"packages[{i}].file"
+    pure = PurePosixPath(rel)
+    if "\\" in rel or "\0" in rel or re.match(r"^[A-Za-z]:", rel) or pure.is_absolute():
+        raise _fail(path, where, f"{rel!r} must be a relative path with '/' separators", "unsafe_path")
+    if ".." in pure.parts:
+        raise _fail(path, where, f"{rel!r} must not contain '..'", "unsafe_path")
+    target = (base / pure).resolve()
+    if base not in target.parents:
+        raise _fail(path, where, f"{rel!r} resolves outside the release folder {base}", "unsafe_path")
+    if not target.is_file():
+        raise _fail(path, where, f"{rel!r}: no such file next to the release file", "not_found")
+    return PackageSource(p["id"], p["version"], target)
+
+
+def _step(path: Path, i: int, s: dict[str, Any], packages: tuple[PackageSource, ...]) -> Step:
+    if s["type"] == "package" and not any(p.id.lower() == s["package"].lower() for p in packages):
+        raise _fail(path, f"steps[{i}].package", f"no package with id {s['package']!r} in [[packages]]")
+    return Step(name=s["name"], type=s["type"], roles=tuple(s.get("roles", ())),
+                environments=tuple(s.get("environments", ())), condition=s.get("condition", "success"),
+                enabled=s.get("enabled", True), syntax=s.get("syntax"), script=s.get("script"),
+                package=s.get("package"), substitute=tuple(s.get("substitute", ())), timeout=s.get("timeout"))
+
+
+def _variable(v: dict[str, Any]) -> VariableSpec:
+    scope = {}
+    for dim in SCOPE_DIMENSIONS:
+        if dim in v.get("scope", {}):
+            val = v["scope"][dim]
+            scope[dim] = tuple(sorted({val} if isinstance(val, str) else set(val)))
+    return VariableSpec(v["name"], v.get("value"), bool(v.get("sensitive", False)), bool(v.get("placeholder", False)),
+                        scope, v.get("description"))
+
+
+def _check_ambiguity(path: Path, variables: tuple[VariableSpec, ...]) -> None:
+    from bundlekit.substitution.scoping import ScopedValue, ambiguities
+
+    scoped = [ScopedValue(v.name, v.value, v.sensitive, {k: frozenset(x) for k, x in v.scope.items()})
+              for v in variables]
+    pairs = ambiguities(scoped)
+    if pairs:
+        a, b = pairs[0]
+        dims = ", ".join(f"{k}={sorted(x)}" for k, x in sorted(a.scope.items())) or "unscoped"
+        raise InputError(
+            f"{path}: variables: {a.name!r} has two values that can both apply with equal precedence ({dims}); "
+            "make their scopes disjoint or more specific", code="ambiguous_variable",
+            details=[{"name": a.name, "scope": {k: sorted(x) for k, x in a.scope.items()}} for a, _ in pairs])
+
+
+def _output_refs(spec: ReleaseSpec) -> tuple[OutputRef, ...]:
+    """Every ``Octopus.Action[Step].Output.X`` reference in scripts, values and substituted files."""
+    from bundlekit.substitution import references
+
+    found: dict[tuple[str, str | None, str], set[str]] = {}
+    texts: list[tuple[str, str]] = []
+    for s in spec.steps:
+        if s.script:
+            texts.append((f"step {s.name!r} script", s.script))
+    for v in spec.variables:
+        if v.value:
+            texts.append((f"variable {v.name!r}", v.value))
+    for s in spec.steps:
+        if s.type == "package" and s.substitute:
+            pkg = next(p for p in spec.packages if p.id.lower() == (s.package or "").lower())
+            if pkg.path is not None:
+                texts.extend(_substituted_texts(spec.path, pkg.path, s))
+    step_names = {s.name.lower(): s.name for s in spec.steps}
+    for where, text in texts:
+        try:
+            names = references(text)
+        except Exception as err:
+            raise InputError(f"{spec.path}: {where}: {err}", code="template_syntax") from None
+        for name in names:
+            m = OUTPUT_REF.match(name)
+            if not m:
+                continue
+            step = m.group("step")
+            if step.lower() not in step_names:
+                raise InputError(f"{spec.path}: {where}: output reference #{{{name}}} names step {step!r}, which "
+                                 "is not in [[steps]]", code="unknown_output_step")
+            key = (step_names[step.lower()], m.group("machine"), m.group("name"))
+            found.setdefault(key, set()).add(where)
+    return tuple(OutputRef(step, name, f"Octopus.Action[{step}].Output" + (f"[{mach}]" if mach else "") + f".{name}",
+                           tuple(sorted(used)), mach)
+                 for (step, mach, name), used in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1] or "",
+                                                                                       kv[0][2])))
+
+
+def _substituted_texts(path: Path, archive: Path, step: Step) -> list[tuple[str, str]]:
+    """Read (bounded) the members of a package that the step will substitute, without extracting."""
+    out: list[tuple[str, str]] = []
+
+    def wanted(member: str) -> bool:
+        return any(fnmatch.fnmatchcase(member, pat) or member == pat for pat in step.substitute)
+
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    if not info.is_dir() and wanted(info.filename) and info.file_size <= _SCAN_LIMIT:
+                        with zf.open(info) as fh:
+                            out.append((f"{archive.name}:{info.filename}",
+                                        fh.read(_SCAN_LIMIT).decode("utf-8", "replace")))
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                for m in tf:
+                    if m.isfile() and wanted(m.name) and m.size <= _SCAN_LIMIT:
+                        fh = tf.extractfile(m)
+                        if fh is not None:
+                            out.append((f"{archive.name}:{m.name}", fh.read(_SCAN_LIMIT).decode("utf-8", "replace")))
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
+        raise InputError(f"{path}: package {archive.name}: cannot read it to scan substituted files ({err})",
+                         code="invalid_package") from None
+    return out
+

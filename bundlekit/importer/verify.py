@@ -1,0 +1,127 @@
+"""Verify a bundle against this zone: the first phase of every import, and `bundlekit verify`.
+
+Order matters (spec §6): lengths, then every signature over the exact stored bytes, then
+the trusted source and threshold, and only then is the manifest parsed; then destination,
+expiry and every blob (size and both hashes) in one bounded streaming pass. Nothing here
+writes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from bundlekit.errors import TrustError, VerificationError
+from bundlekit.format.container import BundleFile, check_blob_layout, stream_blob
+from bundlekit.format.crypto import key_id
+from bundlekit.format.manifest import Manifest, parse_manifest
+from bundlekit.trust.policy import TrustedSource, check_threshold, select_source, verify_records
+from bundlekit.zone import truststore
+from bundlekit.zone.home import Zone
+
+__all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified"]
+
+#: How far in the future a bundle's creation time may lie (clock skew between zones).
+MAX_CLOCK_SKEW = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedBundle:
+    path: Path
+    digest: str
+    manifest: Manifest
+    source: TrustedSource
+    signer_key_ids: tuple[str, ...]
+    approvals: int
+
+
+def read_unverified(path: Path) -> tuple[BundleFile, Manifest]:
+    """For `inspect`: the manifest without any trust decision (the caller must say so)."""
+    bundle = BundleFile(path)
+    try:
+        return bundle, parse_manifest(bundle.manifest_bytes, f"{path}: manifest")
+    except BaseException:
+        bundle.close()
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class Verifier:
+    """What a verifier knows: its own identity, whom it trusts, which keys are revoked, and now."""
+
+    zone_id: str
+    zone_name: str
+    sealing_key_id: str
+    sources: tuple[TrustedSource, ...]
+    revoked: frozenset[str]
+    now: int
+
+
+def verifier_for(zone: Zone, now: int) -> Verifier:
+    return Verifier(zone.zone_id, zone.name, zone.sealing_key_id, tuple(truststore.sources(zone)),
+                    truststore.revoked_key_ids(zone), now)
+
+
+def verify_bundle(zone: Zone, path: Path, *, now: int, check_blobs: bool = True,
+                  progress: Callable[[int], None] | None = None,
+                  sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None) -> VerifiedBundle:
+    """Verify a bundle file for ``zone``; raise on the first refusal."""
+    return check_bundle(verifier_for(zone, now), path, check_blobs=check_blobs, progress=progress,
+                        sink_for=sink_for)
+
+
+def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
+                 progress: Callable[[int], None] | None = None,
+                 sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None) -> VerifiedBundle:
+    """The verification itself, independent of any zone home (test vectors use it directly).
+
+    ``sink_for(digest)`` may receive each blob's decompressed bytes; the caller must not use
+    them unless this returns.
+    """
+    where = str(path)
+    now = v.now
+    with BundleFile(path) as bundle:
+        kind = bundle.header.kind
+        signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
+        revoked = v.revoked
+        source = select_source(signed_by, v.sources, revoked, where)
+        manifest = parse_manifest(bundle.manifest_bytes, f"{where}: manifest")
+        if manifest.kind != kind:
+            raise VerificationError(f"{where}: header says {kind!r}, manifest says {manifest.kind!r}",
+                                    code="kind_mismatch")
+        if manifest.source.zone_id != source.zone_id:
+            raise TrustError(f"{where}: signed by zone {source.name!r} but claims to come from zone "
+                             f"{manifest.source.name!r} ({manifest.source.zone_id})", code="source_mismatch")
+        signer_ids = tuple(key_id("ed25519", k) for k in signed_by)
+        if manifest.source.key_id not in signer_ids:
+            raise TrustError(f"{where}: the manifest names signing key {manifest.source.key_id}, which did not sign "
+                             "it", code="source_mismatch")
+        if manifest.destination.zone_id != v.zone_id:
+            raise VerificationError(
+                f"{where}: addressed to zone {manifest.destination.name!r} ({manifest.destination.zone_id}), "
+                f"this is zone {v.zone_name!r} ({v.zone_id}); carry it to the right zone",
+                code="wrong_destination")
+        if kind == "release" and manifest.destination.key_id != v.sealing_key_id:
+            raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
+                                    f"is {v.sealing_key_id}", code="wrong_destination")
+        if now >= manifest.expires:
+            raise VerificationError(f"{where}: expired at {manifest.expires} (now {now}); ask the source zone "
+                                    "for a fresh export", code="expired")
+        if manifest.created > now + MAX_CLOCK_SKEW:
+            raise VerificationError(f"{where}: created in the future ({manifest.created}, now {now}); check the "
+                                    "clocks of both zones", code="not_yet_valid")
+        approvals = check_threshold(signed_by, source, revoked, where)
+        check_blob_layout(list(manifest.blobs), bundle.header.blobs_length, bundle.limits, where)
+        if check_blobs:
+            for i, blob in enumerate(manifest.blobs):
+                sink = sink_for(blob.digest) if sink_for else None
+
+                def feed(data: bytes, _sink: Callable[[bytes], object] | None = sink) -> None:
+                    if _sink:
+                        _sink(data)
+                    if progress:
+                        progress(len(data))
+
+                stream_blob(bundle, blob, feed, where=f"{where}: blobs[{i}]")
+        return VerifiedBundle(path, bundle.digest, manifest, source, signer_ids, approvals)

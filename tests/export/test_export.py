@@ -1,0 +1,231 @@
+"""Export, inspect and verify through the Python API: integrity, secrecy, determinism."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from bundlekit.errors import BundleError, InputError
+from bundlekit.export.exporter import export_release
+from bundlekit.format.container import HEADER_SIZE, BundleFile
+from bundlekit.importer.verify import read_unverified, verify_bundle
+from tests.conftest import CANARY, RELEASE, Zones
+
+
+def _export(z: Zones, out: Path, release: Path = RELEASE, **kw: object) -> Path:
+    export_release(z.dev, release, "prod", out, now=int(time.time()), **kw)  # type: ignore[arg-type]
+    return out
+
+
+def test_exported_bundle_verifies_in_destination(zones: Zones, tmp_path: Path) -> None:
+    b = _export(zones, tmp_path / "a.bundle")
+    v = verify_bundle(zones.prod, b, now=int(time.time()))
+    assert v.manifest.project["name"] == "Acme Web"
+    assert v.manifest.sequence == 1
+    assert [p.id for p in v.manifest.packages] == ["Acme.Web"]
+    assert {o.reference for o in v.manifest.output_refs} == {
+        "Octopus.Action[Run migrations].Output.SchemaVersion"}
+    assert [p.name for p in v.manifest.placeholders] == ["Acme.ApiKey"]
+
+
+def test_output_refs_found_in_scripts_values_and_substituted_files(zones: Zones, tmp_path: Path) -> None:
+    m = verify_bundle(zones.prod, _export(zones, tmp_path / "a.bundle"), now=int(time.time())).manifest
+    used = next(o for o in m.output_refs if o.name == "SchemaVersion").used_in
+    assert any("Smoke test" in u for u in used)
+    assert any("appsettings.json" in u for u in used)
+
+
+def test_sequence_grows_per_destination(zones: Zones, tmp_path: Path) -> None:
+    seqs = [verify_bundle(zones.prod, _export(zones, tmp_path / f"{i}.bundle"), now=int(time.time())).manifest.sequence
+            for i in range(3)]
+    assert seqs == [1, 2, 3]
+
+
+def test_canary_secret_absent_from_bundle_in_every_encoding(zones: Zones, tmp_path: Path) -> None:
+    data = _export(zones, tmp_path / "a.bundle").read_bytes()
+    raw = CANARY.encode()
+    forms = [raw, raw.hex().encode(), raw.hex().upper().encode(), CANARY.encode("utf-16-le")]
+    for shift in range(3):  # base64 of the secret at every alignment
+        enc = base64.b64encode(b"x" * shift + raw)[4 if shift else 0:-4]
+        forms.append(enc)
+    for form in forms:
+        assert form not in data, form
+
+
+def test_every_single_byte_flip_is_refused(zones: Zones, tmp_path: Path) -> None:
+    b = _export(zones, tmp_path / "a.bundle")
+    good = b.read_bytes()
+    bad = tmp_path / "bad.bundle"
+    now = int(time.time())
+    for i in range(len(good)):
+        data = bytearray(good)
+        data[i] ^= 0x01
+        bad.write_bytes(bytes(data))
+        with pytest.raises(BundleError) as info:
+            verify_bundle(zones.prod, bad, now=now)
+        assert info.value.exit_code == 3, (i, info.value.code)
+
+
+def test_every_truncation_and_extension_is_refused(zones: Zones, tmp_path: Path) -> None:
+    good = _export(zones, tmp_path / "a.bundle").read_bytes()
+    bad = tmp_path / "bad.bundle"
+    now = int(time.time())
+    cases = [good[:n] for n in range(len(good))] + [good + b"\0", good + b"\0" * 96, good + os.urandom(96)]
+    for data in cases:
+        bad.write_bytes(data)
+        with pytest.raises(BundleError) as info:
+            verify_bundle(zones.prod, bad, now=now)
+        assert info.value.exit_code == 3
+
+
+def test_bundle_for_another_zone_is_refused(zones: Zones, tmp_path: Path) -> None:
+    from bundlekit.format.card import parse_card
+    from bundlekit.trust.policy import SourcePolicy
+    from bundlekit.zone import truststore
+    from bundlekit.zone.home import init_zone
+
+    bundle = _export(zones, tmp_path / "x.bundle")
+    other = init_zone(tmp_path / "other", "other", 0)
+    with pytest.raises(BundleError) as info:
+        verify_bundle(other, bundle, now=int(time.time()))
+    assert info.value.code == "untrusted"
+    truststore.add_zone(other, parse_card(zones.dev.card_bytes(), "dev.card"), SourcePolicy(), 0)
+    with pytest.raises(BundleError) as info:
+        verify_bundle(other, bundle, now=int(time.time()))
+    assert info.value.code == "wrong_destination"
+    other.close()
+
+
+def test_expired_bundle_refused(zones: Zones, tmp_path: Path) -> None:
+    b = _export(zones, tmp_path / "a.bundle", expires_in=60)
+    with pytest.raises(BundleError) as info:
+        verify_bundle(zones.prod, b, now=int(time.time()) + 61)
+    assert info.value.code == "expired"
+
+
+def test_spliced_blob_from_another_bundle_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    pkg = release_dir / "packages" / "Acme.Web.1.4.0.zip"
+    pkg.write_bytes(os.urandom(5000))
+    a = _export(zones, tmp_path / "a.bundle", release=release_dir / "release.toml").read_bytes()
+    pkg.write_bytes(os.urandom(5000))
+    b = _export(zones, tmp_path / "b.bundle", release=release_dir / "release.toml").read_bytes()
+    blen = int.from_bytes(a[16:24], "big")
+    assert blen == int.from_bytes(b[16:24], "big")  # incompressible: same stored length
+    spliced = tmp_path / "spliced.bundle"
+    spliced.write_bytes(a[:HEADER_SIZE] + b[HEADER_SIZE:HEADER_SIZE + blen] + a[HEADER_SIZE + blen:])
+    with pytest.raises(BundleError) as info:
+        verify_bundle(zones.prod, spliced, now=int(time.time()))
+    assert info.value.code == "blob_hash_mismatch"
+
+
+def test_inspect_reads_no_blob_bytes(zones: Zones, tmp_path: Path) -> None:
+    b = _export(zones, tmp_path / "a.bundle")
+    data = bytearray(b.read_bytes())
+    blen = int.from_bytes(data[16:24], "big")
+    data[HEADER_SIZE:HEADER_SIZE + blen] = b"\xff" * blen  # destroy every blob byte
+    b.write_bytes(bytes(data))
+    bf, m = read_unverified(b)
+    bf.close()
+    assert m.packages[0].id == "Acme.Web"
+
+
+def _no_secrets(release_dir: Path) -> Path:
+    text = (release_dir / "release.toml").read_text()
+    blocks = text.split("[[variables]]")
+    kept = [blk for blk in blocks[1:] if "sensitive = true" not in blk]
+    (release_dir / "release.toml").write_text(blocks[0] + "".join("[[variables]]" + k for k in kept))
+    return release_dir / "release.toml"
+
+
+def test_export_is_reproducible_with_source_date_epoch(zones: Zones, release_dir: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    release = _no_secrets(release_dir)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    a = _export(zones, tmp_path / "a.bundle", release=release, sequence=7).read_bytes()
+    time.sleep(1.1)
+    b = _export(zones, tmp_path / "b.bundle", release=release, sequence=7).read_bytes()
+    assert a == b
+    c = _export(zones, tmp_path / "c.bundle", release=release, sequence=8).read_bytes()
+    assert c != a
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../outside.zip", "packages/../../x.zip", "C:/x.zip",
+                                 "packages\\Acme.zip"])
+def test_package_path_escaping_release_folder_refused(zones: Zones, release_dir: Path, tmp_path: Path,
+                                                      bad: str) -> None:
+    release = release_dir / "release.toml"
+    release.write_text(release.read_text().replace('file = "packages/Acme.Web.1.4.0.zip"', f"file = {bad!r}"))
+    with pytest.raises(InputError) as info:
+        _export(zones, tmp_path / "a.bundle", release=release)
+    assert info.value.code == "unsafe_path"
+    assert "packages[0].file" in info.value.message
+    assert not (tmp_path / "a.bundle").exists()
+
+
+def test_package_symlink_leading_outside_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.zip"
+    outside.write_bytes(b"PK")
+    link = release_dir / "packages" / "Acme.Web.1.4.0.zip"
+    link.unlink()
+    link.symlink_to(outside)
+    with pytest.raises(InputError) as info:
+        _export(zones, tmp_path / "a.bundle", release=release_dir / "release.toml")
+    assert info.value.code == "unsafe_path"
+
+
+def test_release_file_errors_name_file_and_key_path(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    release = release_dir / "release.toml"
+    release.write_text(release.read_text().replace('type = "package"', 'type = "pakage"', 1))
+    with pytest.raises(InputError) as info:
+        _export(zones, tmp_path / "a.bundle", release=release)
+    assert str(release) in info.value.message and "steps.1.type" in info.value.message
+
+
+def test_ambiguous_variable_scopes_refused_at_export(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    release = release_dir / "release.toml"
+    release.write_text(release.read_text() + '\n[[variables]]\nname = "acme.db.name"\nvalue = "other"\n'
+                       'scope = { environment = ["Production", "Test"] }\n')
+    with pytest.raises(InputError) as info:
+        _export(zones, tmp_path / "a.bundle", release=release)
+    assert info.value.code == "ambiguous_variable"
+
+
+def test_output_reference_to_unknown_step_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    release = release_dir / "release.toml"
+    release.write_text(release.read_text() + '\n[[variables]]\nname = "X"\n'
+                       'value = "#{Octopus.Action[No such step].Output.Y}"\n')
+    with pytest.raises(InputError) as info:
+        _export(zones, tmp_path / "a.bundle", release=release)
+    assert info.value.code == "unknown_output_step"
+
+
+def test_export_to_untrusted_zone_refused_and_writes_nothing(zones: Zones, tmp_path: Path) -> None:
+    with pytest.raises(BundleError) as info:
+        export_release(zones.dev, RELEASE, "nowhere", tmp_path / "a.bundle", now=0)
+    assert info.value.code == "unknown_zone"
+    assert not (tmp_path / "a.bundle").exists()
+
+
+def test_package_by_reference_has_no_blob(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    release = release_dir / "release.toml"
+    release.write_text(release.read_text() + '\n[[packages]]\nid = "Acme.Tools"\nversion = "2.0.0"\n'
+                       f'sha256 = "{"ab" * 32}"\nsize = 123\n')
+    b = _export(zones, tmp_path / "a.bundle", release=release)
+    m = verify_bundle(zones.prod, b, now=int(time.time())).manifest
+    ref = next(p for p in m.packages if p.id == "Acme.Tools")
+    assert not ref.included and m.blob_for(ref.sha256) is None
+    with BundleFile(b) as bf:
+        assert len(m.blobs) == 1 and bf.header.blobs_length == m.blobs[0].length
+
+
+def test_copy_of_home_unchanged_by_verify(zones: Zones, tmp_path: Path) -> None:
+    from tests.conftest import tree_digest
+
+    b = _export(zones, tmp_path / "a.bundle")
+    before = tree_digest(zones.prod.home)
+    verify_bundle(zones.prod, b, now=int(time.time()))
+    assert tree_digest(zones.prod.home) == before
