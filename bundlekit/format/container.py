@@ -316,8 +316,12 @@ class BundleWriter:
         # threads >= 1 always selects zstd's multi-threaded mode, whose output does not
         # depend on the worker count: bundles are reproducible across machines.
         workers = threads if threads is not None else max(1, min(os.cpu_count() or 1, 8))
-        self._cctx = zstandard.ZstdCompressor(level=level, threads=workers, write_content_size=True,
-                                              write_checksum=False)
+        # An explicit 2 MiB window and 2 MiB jobs bound the compressor's memory (about 8 MiB
+        # per worker) and keep the output a function of the input alone.
+        params = zstandard.ZstdCompressionParameters.from_level(
+            level, threads=workers, job_size=2 << 20, window_log=21, write_content_size=True,
+            write_checksum=False)
+        self._cctx = zstandard.ZstdCompressor(compression_params=params)
 
     @property
     def blobs(self) -> list[BlobRecord]:
@@ -333,7 +337,7 @@ class BundleWriter:
         writer = _HashingWriter(out, stored)
         with self._cctx.stream_writer(writer, size=size, closefd=False, write_size=CHUNK) as zw:
             while True:
-                data = src.read(4 * CHUNK)
+                data = src.read(CHUNK)
                 if not data:
                     break
                 counted += len(data)

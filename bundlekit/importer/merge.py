@@ -1,0 +1,537 @@
+"""The pure three-way merge that secure-zone import uses (normative text: ``spec/merge.md``).
+
+This module owns the identity of merged entries (:func:`variable_key`, lowercased step names
+and package ids), the merge rules, and the plan (:class:`MergePlan`) that import shows
+before it applies anything. It does no I/O: the caller converts its models into plain-data
+snapshots (BASE = the incoming snapshot as last imported, LOCAL = the zone's current copy,
+INCOMING = the new bundle) and converts ``MergePlan.result`` back.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from bundlekit.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from bundlekit.importer.merge_policy import MergePolicy
+
+__all__ = [
+    "ABSENT",
+    "KINDS",
+    "MASK",
+    "STRATEGIES",
+    "Change",
+    "Conflict",
+    "MergePlan",
+    "Snapshot",
+    "make_snapshot",
+    "parse_variable_key",
+    "three_way_merge",
+    "variable_key",
+]
+
+Snapshot = dict[str, Any]
+KINDS = ("variable", "step", "step_property", "step_order", "package")
+STRATEGIES = ("fail", "keep-local", "take-incoming")
+MASK = "********"
+ORDER_KEY = "step_order"
+_SECTIONS = ("variables", "steps", "step_order", "packages")
+_ESCAPED = "%[];,="
+
+
+class _Absent:
+    """Marks an entry or property that does not exist on one side (distinct from ``None``)."""
+
+    __slots__ = ()
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Absent:
+        return self
+
+
+ABSENT: Any = _Absent()
+
+
+# ---------------------------------------------------------------- identity
+
+
+def _esc(text: str) -> str:
+    return "".join(f"%{ord(c):02X}" if c in _ESCAPED else c for c in text)
+
+
+def _unesc(text: str) -> str:
+    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _canonical_scope(scope: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    if not isinstance(scope, Mapping):
+        raise InputError("variable scope must be an object of dimension -> list of values",
+                         code="invalid_snapshot")
+    merged: dict[str, set[str]] = {}
+    for dim, values in scope.items():
+        # a bare string is a Sequence too; accepting it would scope on its characters
+        if not isinstance(dim, str) or isinstance(values, str | bytes) or not isinstance(values, Sequence) \
+                or not all(isinstance(v, str) for v in values):
+            raise InputError(f"variable scope dimension {dim!r} must map to a list of strings",
+                             code="invalid_snapshot")
+        merged.setdefault(dim.lower(), set()).update(v.lower() for v in values)
+    return {dim: sorted(vals) for dim, vals in sorted(merged.items()) if vals}
+
+
+def variable_key(name: str, scope: Mapping[str, Sequence[str]]) -> str:
+    """The identity of a variable: lowercased name plus canonical scope, e.g.
+    ``acme.url[environment=production,test;role=web]`` (see spec/merge.md, "Identity")."""
+    if not isinstance(name, str) or not name:
+        raise InputError("variable name must be a non-empty string", code="invalid_snapshot")
+    canon = _canonical_scope(scope)
+    if not canon:
+        return _esc(name.lower())
+    dims = ";".join(f"{_esc(d)}={','.join(_esc(v) for v in vals)}" for d, vals in canon.items())
+    return f"{_esc(name.lower())}[{dims}]"
+
+
+def parse_variable_key(key: str) -> tuple[str, dict[str, list[str]]]:
+    """Inverse of :func:`variable_key`: (lowercased name, canonical scope)."""
+    name, sep, rest = key.partition("[")
+    scope: dict[str, list[str]] = {}
+    if sep:
+        for part in rest.rstrip("]").split(";"):
+            dim, _, vals = part.partition("=")
+            scope[_unesc(dim)] = [_unesc(v) for v in vals.split(",")]
+    return _unesc(name), scope
+
+
+# ---------------------------------------------------------------- snapshot checks
+
+
+def _bad(side: str, path: str, expected: str) -> InputError:
+    return InputError(
+        f"{side} snapshot: {path} must be {expected}; fix the conversion of the {side} project "
+        "into a merge snapshot (spec/merge.md, 'Snapshots')",
+        code="invalid_snapshot", details={"side": side, "path": path})
+
+
+def _section(snap: Mapping[str, Any], name: str, side: str) -> Mapping[str, Any]:
+    value = snap.get(name, {})
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise _bad(side, name, "an object keyed by identity")
+    for key, entry in value.items():
+        if not isinstance(entry, Mapping):
+            raise _bad(side, f"{name}[{key!r}]", "an object")
+    return value
+
+
+def _normalize(snap: Mapping[str, Any] | None, side: str) -> Snapshot:
+    """Check a snapshot's shape and identities and return a private deep copy."""
+    if snap is None:
+        return {"variables": {}, "steps": {}, "step_order": [], "packages": {}}
+    if not isinstance(snap, Mapping):
+        raise _bad(side, "(top level)", "an object")
+    unknown = sorted(set(snap) - set(_SECTIONS), key=str)
+    if unknown:
+        raise _bad(side, repr(unknown[0]), f"absent (known sections: {', '.join(_SECTIONS)})")
+    variables, steps, packages = (_section(snap, n, side) for n in ("variables", "steps", "packages"))
+    for key, var in variables.items():
+        for field, types, what in (("name", str, "a string"), ("sensitive", bool, "true or false"),
+                                   ("placeholder", bool, "true or false")):
+            if (field == "name" or field in var) and not isinstance(var.get(field), types):
+                raise _bad(side, f"variables[{key!r}].{field}", what)
+        try:
+            expected = variable_key(var["name"], var.get("scope", {}))
+        except InputError as exc:
+            raise _bad(side, f"variables[{key!r}]", f"a valid variable ({exc.message})") from None
+        if key != expected:
+            raise _bad(side, f"variables[{key!r}]", f"keyed by variable_key(name, scope) = {expected!r}")
+    for section, field in (("steps", "name"), ("packages", "id")):
+        for key, entry in (steps if section == "steps" else packages).items():
+            ident = entry.get(field)
+            if not isinstance(ident, str) or not ident:
+                raise _bad(side, f"{section}[{key!r}].{field}", "a non-empty string")
+            if key != ident.lower():
+                raise _bad(side, f"{section}[{key!r}]", f"keyed by the lowercased {field} {ident.lower()!r}")
+    order = snap.get("step_order", [])
+    if isinstance(order, str) or not isinstance(order, Sequence) or not all(isinstance(k, str) for k in order) \
+            or sorted(order) != sorted(steps) or len(set(order)) != len(order):
+        raise _bad(side, "step_order", "a list naming every key of 'steps' exactly once")
+    return copy.deepcopy({
+        "variables": {k: dict(v) for k, v in variables.items()},
+        "steps": {k: dict(v) for k, v in steps.items()},
+        "step_order": list(order),
+        "packages": {k: dict(v) for k, v in packages.items()},
+    })
+
+
+def make_snapshot(variables: Iterable[Mapping[str, Any]] = (), steps: Iterable[Mapping[str, Any]] = (),
+                  packages: Iterable[Mapping[str, Any]] = ()) -> Snapshot:
+    """Build a snapshot from entry lists (steps in process order), computing every key.
+
+    Two entries with the same identity are refused (``duplicate_identity``): a merge cannot
+    tell which one the other side's entry corresponds to.
+    """
+    out: Snapshot = {"variables": {}, "steps": {}, "step_order": [], "packages": {}}
+    for section, entries in (("variables", variables), ("steps", steps), ("packages", packages)):
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                raise _bad("built", section, "a list of objects")
+            if section == "variables":
+                key = variable_key(entry.get("name"), entry.get("scope", {}))  # type: ignore[arg-type]
+            else:
+                key = str(entry.get("name" if section == "steps" else "id", "")).lower()
+            if key in out[section]:
+                raise InputError(f"two {section} have the identity {key!r}; names are case-insensitive and "
+                                 "scopes order-insensitive, so rename or merge one of them",
+                                 code="duplicate_identity", details={"section": section, "key": key})
+            out[section][key] = copy.deepcopy(dict(entry))
+    out["step_order"] = list(out["steps"])
+    return _normalize(out, "built")
+
+
+# ---------------------------------------------------------------- plan model
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON-value equality that, unlike ``==``, tells ``True`` from ``1`` and ``1`` from ``1.0``."""
+    if a is b:
+        return True
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and bool(a == b)
+
+
+def _masked(value: Any, kind: str, sensitive: bool, mask: bool) -> Any:
+    if mask and sensitive and kind == "variable" and isinstance(value, Mapping) \
+            and value.get("value") is not None:
+        return {**value, "value": MASK}
+    return value
+
+
+def _sides_dict(kind: str, sensitive: bool, mask: bool, **sides: Any) -> dict[str, Any]:
+    # an absent side is left out, so that JSON can tell "absent" from a null value
+    return {name: _masked(v, kind, sensitive, mask) for name, v in sides.items() if v is not ABSENT}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One line of the plan: what applying it does to LOCAL (``keep`` lines change nothing)."""
+
+    kind: str
+    key: str
+    prop: str | None
+    action: str
+    origin: str
+    base: Any
+    local: Any
+    incoming: Any
+    result: Any
+    sensitive: bool
+
+    def to_dict(self, mask: bool = True) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "prop": self.prop, "action": self.action,
+                "origin": self.origin, "sensitive": self.sensitive,
+                **_sides_dict(self.kind, self.sensitive, mask, base=self.base, local=self.local,
+                              incoming=self.incoming, result=self.result)}
+
+
+def _fmt(value: Any, field: str | None, sensitive: bool, mask: bool) -> str:
+    if value is ABSENT:
+        return "(absent)"
+    if mask and sensitive and field == "value" and value is not None:
+        return MASK
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Different changes to the same slot on the two sides.
+
+    ``rule`` names what decided it (a policy rule, the policy default or the strategy);
+    ``resolution`` is ``keep-local``/``take-incoming`` for resolved conflicts, else ``None``.
+    """
+
+    kind: str
+    key: str
+    prop: str | None
+    base: Any
+    local: Any
+    incoming: Any
+    sensitive: bool
+    rule: str | None = None
+    resolution: str | None = None
+
+    def _label(self) -> str:
+        if self.kind == "step_order":
+            return "order of steps"
+        entry = next((e for e in (self.local, self.incoming, self.base) if isinstance(e, Mapping)), {})
+        if self.kind == "variable":
+            name, scope = entry.get("name", self.key), entry.get("scope") or {}
+            dims = "; ".join(f"{d}={','.join(v)}" for d, v in sorted(scope.items()) if v)
+            return f"{name!r}" + (f" ({dims})" if dims else "")
+        if self.kind == "step_property":
+            return f"{self.key!r} property {self.prop!r}"
+        return repr(entry.get("name" if self.kind == "step" else "id", self.key))
+
+    def describe(self, mask: bool = True) -> str:
+        """One readable line; sensitive values appear as ``********`` unless ``mask`` is false."""
+        if self.kind == "step_order":
+            what = "reordered differently on both sides"
+        elif self.base is ABSENT:
+            what = "added on both sides with different content"
+        elif self.local is ABSENT:
+            what = "removed locally but changed in incoming"
+        elif self.incoming is ABSENT:
+            what = "removed in incoming but changed locally"
+        else:
+            what = "changed differently on both sides"
+        sides = (("base", self.base), ("local", self.local), ("incoming", self.incoming))
+        if self.kind in ("variable", "step", "package"):  # whole entries: show only the fields that differ
+            fields = sorted({f for _, v in sides if v is not ABSENT for f in v})
+            parts = []
+            for f in fields:
+                vals = [v.get(f, ABSENT) if v is not ABSENT else ABSENT for _, v in sides]
+                if not all(_same(vals[0], x) for x in vals[1:]):
+                    parts.append(f"{f}: " + ", ".join(
+                        f"{n} {_fmt(x, f, self.sensitive, mask)}" for (n, _), x in zip(sides, vals)))
+            detail = "; ".join(parts)
+        else:
+            detail = ", ".join(f"{n} {_fmt(v, None, False, mask)}" for n, v in sides)
+        text = f"{self.kind} {self._label()}: {what} ({detail})"
+        if self.resolution:
+            return text + f"; resolved {self.resolution}" + (f" by {self.rule}" if self.rule else "")
+        return text + (f"; {self.rule} says fail" if self.rule else "; unresolved")
+
+    def to_dict(self, mask: bool = True) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "prop": self.prop, "sensitive": self.sensitive,
+                "rule": self.rule, "resolution": self.resolution, "message": self.describe(mask),
+                **_sides_dict(self.kind, self.sensitive, mask, base=self.base, local=self.local,
+                              incoming=self.incoming)}
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    """The merged snapshot plus every line a person needs to approve it.
+
+    ``conflicts`` holds unresolved conflicts (the caller refuses to apply a plan that has
+    any); ``result`` then keeps LOCAL's side of each of them.
+    """
+
+    result: Snapshot
+    changes: tuple[Change, ...]
+    conflicts: tuple[Conflict, ...]
+    resolved: tuple[Conflict, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts
+
+    def to_dict(self, mask: bool = True) -> dict[str, Any]:
+        summary: dict[str, int] = {a: 0 for a in ("add", "remove", "update", "keep")}
+        for c in self.changes:
+            summary[c.action] += 1
+        result = copy.deepcopy(self.result)
+        for var in result["variables"].values():
+            if mask and var.get("sensitive") is True and var.get("value") is not None:
+                var["value"] = MASK
+        return {"ok": self.ok, "summary": {**summary, "conflicts": len(self.conflicts),
+                                           "resolved": len(self.resolved)},
+                "changes": [c.to_dict(mask) for c in self.changes],
+                "conflicts": [c.to_dict(mask) for c in self.conflicts],
+                "resolved": [c.to_dict(mask) for c in self.resolved],
+                "result": result}
+
+
+# ---------------------------------------------------------------- the merge
+
+
+def _action(before: Any, after: Any) -> str:
+    return "add" if before is ABSENT else "remove" if after is ABSENT else "update"
+
+
+def _outcome(b: Any, l: Any, i: Any) -> str:  # noqa: E741 - b/l/i mirror BASE/LOCAL/INCOMING
+    if _same(l, i):
+        return "unchanged" if _same(b, l) else "agreed"
+    if _same(i, b):
+        return "local"
+    if _same(l, b):
+        return "incoming"
+    return "conflict"
+
+
+def _with_binding(entry: Any, local: Mapping[str, Any]) -> Any:
+    if entry is ABSENT:
+        return ABSENT
+    out = dict(entry)
+    for field in ("value", "placeholder"):
+        if field in local:
+            out[field] = local[field]
+        else:
+            out.pop(field, None)
+    return out
+
+
+def _binding_applies(b: Any, l: Any, i: Any) -> bool:  # noqa: E741
+    """Incoming is an unbound placeholder and the zone bound a value of its own (spec: Placeholders)."""
+    if not (isinstance(l, Mapping) and isinstance(i, Mapping)):
+        return False
+    if i.get("placeholder") is not True or i.get("value") is not None or l.get("value") is None:
+        return False
+    from_dev = isinstance(b, Mapping) and b.get("placeholder") is not True and _same(b.get("value"), l["value"])
+    return not from_dev
+
+
+class _Merger:
+    def __init__(self, strategy: str, strategy_label: str | None, policy: MergePolicy | None) -> None:
+        self.strategy, self.strategy_label, self.policy = strategy, strategy_label, policy
+        self.changes: list[Change] = []
+        self.conflicts: list[Conflict] = []
+        self.resolved: list[Conflict] = []
+
+    def decide(self, conflict: Conflict) -> str:
+        rule = self.policy.match(conflict) if self.policy is not None else None
+        resolution, label = (rule.resolution, rule.label) if rule else (self.strategy, self.strategy_label)
+        if resolution == "fail":
+            self.conflicts.append(replace(conflict, rule=label))
+        else:
+            self.resolved.append(replace(conflict, rule=label, resolution=resolution))
+        return resolution
+
+    def line(self, kind: str, key: str, prop: str | None, action: str, origin: str,
+             shown: tuple[Any, Any, Any], result: Any, sensitive: bool) -> None:
+        self.changes.append(Change(kind, key, prop, action, origin, *shown, result, sensitive))
+
+    def slot(self, kind: str, key: str, prop: str | None, b: Any, l: Any, i: Any,  # noqa: E741
+             sensitive: bool = False, shown: tuple[Any, Any, Any] | None = None,
+             binding: bool = False) -> Any:
+        """Merge one slot and record its line; returns the result (ABSENT = not present)."""
+        shown = shown or (b, l, i)
+        out = _outcome(b, l, i)
+        if out == "agreed":
+            self.line(kind, key, prop, "keep", "local" if binding else "both", shown, l, sensitive)
+        elif out == "local" and binding and not _same(shown[2], shown[0]):
+            # without the placeholder rule this would have been a conflict or an overwrite
+            self.line(kind, key, prop, "keep", "local", shown, l, sensitive)
+        elif out == "incoming":
+            self.line(kind, key, prop, _action(l, i), "incoming", shown, i, sensitive)
+            return i
+        elif out == "conflict":
+            resolution = self.decide(Conflict(kind, key, prop, *shown, sensitive))
+            if resolution == "take-incoming":
+                self.line(kind, key, prop, _action(l, i), "resolved:take-incoming", shown, i, sensitive)
+                return i
+            if resolution == "keep-local":
+                self.line(kind, key, prop, "keep", "resolved:keep-local", shown, l, sensitive)
+        return l
+
+    def variable(self, key: str, b: Any, l: Any, i: Any) -> Any:  # noqa: E741
+        sensitive = any(isinstance(e, Mapping) and e.get("sensitive") is True for e in (b, l, i))
+        if _binding_applies(b, l, i):
+            return self.slot("variable", key, None, _with_binding(b, l), l, _with_binding(i, l),
+                             sensitive, shown=(b, l, i), binding=True)
+        return self.slot("variable", key, None, b, l, i, sensitive)
+
+    def package(self, key: str, b: Any, l: Any, i: Any) -> Any:  # noqa: E741
+        return self.slot("package", key, None, b, l, i)
+
+    def step(self, key: str, b: Any, l: Any, i: Any) -> Any:  # noqa: E741
+        if l is ABSENT or i is ABSENT or (b is ABSENT and _same(l, i)):
+            return self.slot("step", key, None, b, l, i)
+        # both sides have the step: merge property by property; a step added on both sides
+        # is merged against an empty base, so only properties that really differ conflict
+        base = {} if b is ABSENT else b
+        result: dict[str, Any] = {}
+        for prop in dict.fromkeys([*l, *i, *base]):
+            value = self.slot("step_property", key, prop, base.get(prop, ABSENT), l.get(prop, ABSENT),
+                              i.get(prop, ABSENT))
+            if value is not ABSENT:
+                result[prop] = value
+        return result
+
+    def order(self, bo: list[str], lo: list[str], io: list[str], kept: set[str]) -> list[str]:
+        """Order the result's steps (spec/merge.md, 'Step order')."""
+        shared = set(bo) & set(lo) & set(io)
+        sb, sl, si = ([k for k in o if k in shared] for o in (bo, lo, io))
+        out, resolution = _outcome(sb, sl, si), None
+        spine = si if out == "incoming" else sl
+        if out == "conflict":
+            resolution = self.decide(Conflict("step_order", ORDER_KEY, None, bo, lo, io, False))
+            spine = si if resolution == "take-incoming" else sl
+        pos = {k: n for n, k in enumerate(spine)}
+        gaps: dict[int, list[list[str]]] = {}
+        for side in (lo, io):
+            runs: dict[int, list[str]] = {}
+            gap = 0
+            for k in side:
+                if k in shared:
+                    gap = pos[k] + 1
+                elif k in kept:
+                    runs.setdefault(gap, []).append(k)
+            for g, run in runs.items():
+                gaps.setdefault(g, []).append(run)
+        result: list[str] = []
+        placed: set[str] = set()
+        for g in range(len(spine) + 1):
+            if g:
+                result.append(spine[g - 1])
+            # runs inserted at the same place by both sides go in key order, so the merge
+            # is symmetric; a step both sides added goes where it first appears
+            for run in sorted(gaps.get(g, [])):
+                for k in run:
+                    if k not in placed:
+                        placed.add(k)
+                        result.append(k)
+        if not _same(result, lo):
+            origin = f"resolved:{resolution}" if resolution in STRATEGIES[1:] else "incoming"
+            self.line("step_order", ORDER_KEY, None, "update" if lo else "add", origin,
+                      (bo, lo, io), result, False)
+        elif resolution == "keep-local" or out == "agreed":
+            origin = "resolved:keep-local" if resolution else "both"
+            self.line("step_order", ORDER_KEY, None, "keep", origin, (bo, lo, io), result, False)
+        return result
+
+
+def three_way_merge(base: Snapshot | None, local: Snapshot | None, incoming: Snapshot, *,
+                    strategy: str | None = None, policy: MergePolicy | None = None) -> MergePlan:
+    """Merge INCOMING into LOCAL against BASE; pure, never raises for conflicts.
+
+    ``None`` for base or local is the empty snapshot (first import: every entry is an add).
+    Conflicts are decided by the first matching policy rule, else by ``strategy``, else by
+    the policy's ``default``, else ``fail`` (unresolved: LOCAL's side is kept in ``result``).
+    """
+    label: str | None = f"strategy {strategy}"
+    if strategy is None and policy is not None and policy.default is not None:
+        strategy, label = policy.default, f"{policy.source} default"
+    strategy = strategy or "fail"
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown conflict strategy {strategy!r}; use one of {', '.join(STRATEGIES)}",
+                         code="invalid_strategy")
+    if incoming is None:
+        raise _bad("incoming", "(top level)", "a snapshot, not None")
+    b, l, i = _normalize(base, "base"), _normalize(local, "local"), _normalize(incoming, "incoming")  # noqa: E741
+    # an unresolved conflict is labelled only when a policy rule said "fail" explicitly
+    m = _Merger(strategy, label if strategy != "fail" else None, policy)
+    result: Snapshot = {"variables": {}, "steps": {}, "step_order": [], "packages": {}}
+    for section, merge in (("variables", m.variable), ("packages", m.package), ("steps", m.step)):
+        for key in sorted(set(b[section]) | set(l[section]) | set(i[section])):
+            sides = (b[section].get(key, ABSENT), l[section].get(key, ABSENT), i[section].get(key, ABSENT))
+            value = merge(key, *sides)
+            if value is not ABSENT:
+                result[section][key] = value
+    result["step_order"] = m.order(b["step_order"], l["step_order"], i["step_order"], set(result["steps"]))
+    result["steps"] = {k: result["steps"][k] for k in result["step_order"]}
+    return MergePlan(copy.deepcopy(result), tuple(m.changes), tuple(m.conflicts), tuple(m.resolved))
