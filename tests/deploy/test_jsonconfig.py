@@ -1,0 +1,129 @@
+"""Structured JSON configuration variables: key paths, types, formatting, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bundlekit.deploy.jsonconfig import replace_json_values
+from bundlekit.errors import DeployError
+
+APPSETTINGS = """{
+  "ConnectionStrings": {
+    "Default": "Server=dev;Database=app"
+  },
+  "Logging": {"Level": "Debug", "Verbose": true, "Retention": 7, "Ratio": 0.5},
+  "Servers": [{"Name": "a", "Port": 80}, {"Name": "b", "Port": 81}],
+  "Feature": null,
+  "Nested": {"Keep": "me", "Deep": {"X": 1}}
+}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "appsettings.json"
+    path.write_text(APPSETTINGS)
+    return path
+
+
+def test_key_paths_are_matched_case_insensitively_and_reported_as_spelled_in_the_file(config: Path) -> None:
+    replaced = replace_json_values(config, {"connectionstrings:default": "Server=prod", "Unrelated": "x"})
+    assert replaced == ["ConnectionStrings:Default"]
+    assert json.loads(config.read_text())["ConnectionStrings"]["Default"] == "Server=prod"
+
+
+def test_array_elements_are_addressed_by_index(config: Path) -> None:
+    assert replace_json_values(config, {"Servers:1:Name": "web-02", "Servers:5:Name": "nope"}) == ["Servers:1:Name"]
+    servers = json.loads(config.read_text())["Servers"]
+    assert servers == [{"Name": "a", "Port": 80}, {"Name": "web-02", "Port": 81}]
+
+
+def test_numbers_and_bools_keep_their_type_when_the_text_reads_as_one(config: Path) -> None:
+    replace_json_values(config, {"Logging:Verbose": "False", "Logging:Retention": "30",
+                                 "Logging:Ratio": "0.75", "Servers:0:Port": "8080"})
+    data = json.loads(config.read_text())
+    assert data["Logging"]["Verbose"] is False
+    assert data["Logging"]["Retention"] == 30 and isinstance(data["Logging"]["Retention"], int)
+    assert data["Logging"]["Ratio"] == 0.75
+    assert data["Servers"][0]["Port"] == 8080
+
+
+def test_text_that_does_not_read_as_the_old_type_becomes_a_string(config: Path) -> None:
+    replace_json_values(config, {"Logging:Verbose": "sometimes", "Logging:Retention": "a week",
+                                 "ConnectionStrings:Default": "42"})
+    data = json.loads(config.read_text())
+    assert data["Logging"]["Verbose"] == "sometimes"
+    assert data["Logging"]["Retention"] == "a week"
+    assert data["ConnectionStrings"]["Default"] == "42"  # a string stays a string
+
+
+def test_a_variable_holding_json_replaces_a_whole_object_and_wins_over_children(config: Path) -> None:
+    replaced = replace_json_values(config, {"Nested": '{"New": [1, 2]}', "Nested:Keep": "ignored",
+                                            "Feature": "true"})
+    data = json.loads(config.read_text())
+    assert data["Nested"] == {"New": [1, 2]}
+    assert data["Feature"] is True
+    assert replaced == ["Feature", "Nested"]
+
+
+def test_key_order_indent_and_final_newline_are_preserved(config: Path) -> None:
+    replace_json_values(config, {"Logging:Level": "Warning"})
+    text = config.read_text()
+    assert list(json.loads(text)) == ["ConnectionStrings", "Logging", "Servers", "Feature", "Nested"]
+    assert text.startswith('{\n  "ConnectionStrings": {\n    "Default"')
+    assert text.endswith("}\n")
+
+
+def test_compact_files_stay_on_one_line_and_unicode_stays_readable(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text('{"a":{"b":"x"},"c":1}')
+    replace_json_values(path, {"a:b": "wört"})
+    assert path.read_text() == '{"a": {"b": "wört"}, "c": 1}'
+
+
+def test_byte_order_mark_and_file_mode_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"A": "1"}')
+    os.chmod(path, 0o640)
+    replace_json_values(path, {"A": "2"})
+    assert path.read_bytes() == b'\xef\xbb\xbf{"A": "2"}'
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_nothing_matching_leaves_the_file_byte_identical(config: Path) -> None:
+    before = config.read_bytes()
+    stat_before = config.stat()
+    assert replace_json_values(config, {"Missing:Key": "x"}) == []
+    assert config.read_bytes() == before and config.stat().st_mtime_ns == stat_before.st_mtime_ns
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b'{"a": 1,}', "invalid JSON at line 1"),
+        (b'{"a": 1, "a": 2}', "appears twice"),
+        (b'{"a": NaN}', "NaN is not valid JSON"),
+        (b'\xff\xfe{"a": 1}', "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_invalid_json_is_refused_naming_the_file_and_leaving_it_untouched(tmp_path: Path, content: bytes,
+                                                                         words: str) -> None:
+    path = tmp_path / "broken.json"
+    path.write_bytes(content)
+    with pytest.raises(DeployError) as caught:
+        replace_json_values(path, {"a": "2"})
+    assert caught.value.code == "invalid_json_config"
+    assert str(path) in caught.value.message and words in caught.value.message
+    assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.json"]
+
+
+def test_missing_file_is_a_deploy_error(tmp_path: Path) -> None:
+    with pytest.raises(DeployError) as caught:
+        replace_json_values(tmp_path / "absent.json", {"a": "b"})
+    assert caught.value.code == "json_config_unreadable"

@@ -1,0 +1,92 @@
+"""Masker: every secret region is hidden, short values are not, and it stays fast."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bundlekit.deploy.masking import MASK, Masker
+
+
+def test_every_occurrence_of_a_secret_is_masked() -> None:
+    masker = Masker(["hunter22"])
+    assert masker.mask("a hunter22 b hunter22") == f"a {MASK} b {MASK}"
+
+
+def test_values_of_three_characters_or_fewer_are_not_masked() -> None:
+    masker = Masker(["abc", "1", ""])
+    assert masker.mask("abc 1 abcd") == "abc 1 abcd"
+    assert masker.secret_count == 0
+
+
+def test_four_character_values_are_masked() -> None:
+    assert Masker(["abcd"]).mask("xabcdx") == f"x{MASK}x"
+
+
+def test_a_shorter_secret_inside_a_longer_one_does_not_leak_its_suffix() -> None:
+    masker = Masker(["pass", "password123"])
+    assert masker.mask("pw=password123;") == f"pw={MASK};"
+
+
+def test_secrets_overlapping_at_different_offsets_leave_no_fragment() -> None:
+    masker = Masker(["abcdef", "defghi"])
+    masked = masker.mask("xxabcdefghiyy")
+    assert masked == f"xx{MASK}yy"
+    for fragment in ("abc", "def", "ghi"):
+        assert fragment not in masked
+
+
+def test_secret_added_later_is_masked_from_then_on() -> None:
+    masker = Masker()
+    assert masker.mask("token-12345") == "token-12345"
+    masker.add("token-12345")
+    assert masker.mask("token-12345") == MASK
+
+
+def test_each_long_line_of_a_multiline_secret_is_masked_on_its_own() -> None:
+    pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkq\nab\n-----END KEY-----"
+    masker = Masker([pem])
+    log = "line1\nMIIEvQIBADANBgkq\nab\n"
+    assert masker.mask(log) == f"line1\n{MASK}\nab\n"
+    assert masker.mask("  MIIEvQIBADANBgkq  ") == f"  {MASK}  "
+    assert masker.mask(pem) == MASK
+
+
+def test_unicode_secrets_are_masked_in_text_and_in_utf8_bytes() -> None:
+    masker = Masker(["mötörhead-ü"])
+    assert masker.mask("x mötörhead-ü y") == f"x {MASK} y"
+    data = "é mötörhead-ü é".encode()
+    assert masker.mask_bytes(data) == f"é {MASK} é".encode()
+
+
+def test_mask_bytes_handles_overlaps_and_leaves_other_bytes_alone() -> None:
+    masker = Masker(["abcdef", "defghi"])
+    assert masker.mask_bytes(b"\xff\x00abcdefghi\xfe") == b"\xff\x00" + MASK.encode() + b"\xfe"
+    assert Masker().mask_bytes(b"\xffabcdef") == b"\xffabcdef"
+
+
+def test_regex_metacharacters_in_secrets_are_literal() -> None:
+    masker = Masker(["a.b*c(d)"])
+    assert masker.mask("aXbbbc(d) a.b*c(d)") == f"aXbbbc(d) {MASK}"
+
+
+def test_megabytes_of_log_with_many_secrets_are_masked_completely() -> None:
+    secrets = [f"secret-value-{i:04d}" for i in range(200)]
+    masker = Masker(secrets)
+    line = "INFO nothing to see here, just a long ordinary log line 0123456789\n"
+    log = line * 30_000 + " ".join(secrets) + "\n" + line * 1000
+    masked = masker.mask(log)
+    assert not any(secret in masked for secret in secrets)
+    assert masked.count(MASK) == len(secrets)
+    assert masked.startswith(line * 30_000)
+    assert masked.endswith(line * 1000)
+
+
+@given(
+    secret=st.text(min_size=4, max_size=12),
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+)
+def test_a_secret_never_survives_masking(secret: str, before: str, after: str) -> None:
+    masked = Masker([secret]).mask(before + secret + after)
+    assert secret not in masked
