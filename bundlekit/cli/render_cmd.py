@@ -1,0 +1,137 @@
+"""``bundlekit render``: substitute variables into a file (or stdin) and print the result.
+
+A thin command over :mod:`bundlekit.substitution`: it reads the template and the
+variables, passes the current time for ``NowDate``, and writes the text to stdout
+unchanged (no newline added). Unresolved names are an error (exit 1, code
+``unresolved_variables``) unless ``--allow-missing``. It needs no zone home.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.errors import InputError, UsageError
+from bundlekit.substitution import VariableDictionary, render
+
+__all__ = ["render_command"]
+
+MAX_TEMPLATE_BYTES = 16 * 1024 * 1024  # a template is read whole; bigger files are refused
+MAX_VARIABLES_BYTES = 64 * 1024 * 1024
+
+_EXAMPLE = """\
+bundlekit render web.config --var Db.Host=db01 > web.prod.config
+bundlekit render app.json --variables prod.json --sensitive Db.Password
+echo '#{Name | ToUpper}' | bundlekit render - --allow-missing"""
+
+
+def _read_limited(stream: BinaryIO, limit: int, what: str) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(
+            f"{what} is larger than {limit // (1024 * 1024)} MiB; split it into smaller files",
+            code="input_too_large",
+        )
+    return data
+
+
+def _decode(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{what} is not UTF-8 text (byte {exc.start} is invalid); save it as UTF-8",
+            code="not_utf8",
+        ) from None
+
+
+def _read_template(source: str) -> str:
+    if source == "-":
+        return _decode(_read_limited(sys.stdin.buffer, MAX_TEMPLATE_BYTES, "standard input"), "standard input")
+    path = Path(source)
+    try:
+        with path.open("rb") as fh:
+            data = _read_limited(fh, MAX_TEMPLATE_BYTES, f"template {source}")
+    except FileNotFoundError:
+        raise InputError(f"template {source} does not exist; check the path", code="file_not_found") from None
+    except IsADirectoryError:
+        raise InputError(f"template {source} is a folder; give a file", code="file_not_found") from None
+    except OSError as exc:
+        raise InputError(f"cannot read template {source}: {exc.strerror}", code="unreadable") from None
+    return _decode(data, f"template {source}")
+
+
+def _load_variables_file(source: str, into: dict[str, str]) -> None:
+    try:
+        with open(source, "rb") as fh:
+            data = _read_limited(fh, MAX_VARIABLES_BYTES, f"variables file {source}")
+    except FileNotFoundError:
+        raise InputError(f"variables file {source} does not exist; check the path", code="file_not_found") from None
+    except OSError as exc:
+        raise InputError(f"cannot read variables file {source}: {exc.strerror}", code="unreadable") from None
+    try:
+        parsed = json.loads(_decode(data, f"variables file {source}"))
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"variables file {source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            'expected an object like {"Name": "value"}',
+            code="invalid_variables_file",
+        ) from None
+    if not isinstance(parsed, dict):
+        raise InputError(
+            f'variables file {source} must hold a JSON object of name -> value, like {{"Name": "value"}}, '
+            f"not a {type(parsed).__name__}",
+            code="invalid_variables_file",
+        )
+    for name, value in parsed.items():
+        if not name.strip():
+            raise InputError(f"variables file {source} has an empty variable name", code="invalid_variables_file")
+        # A non-string value is kept as its JSON text, so objects and arrays can be indexed.
+        into[name] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@cli.command("render", epilog=_EXAMPLE)
+@click.argument("source", metavar="[FILE|-]", required=False, default="-")
+@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Define a variable (repeatable; wins over --variables).")
+@click.option("--variables", "variables_file", metavar="FILE.json",
+              help="A JSON object of name -> value; non-string values are stored as their JSON text.")
+@click.option("--allow-missing", is_flag=True,
+              help="Leave unresolved #{...} tokens in place instead of failing (as Octopus does).")
+@click.option("--sensitive", "sensitive_names", multiple=True, metavar="NAME",
+              help="Mark a variable as sensitive (repeatable); a warning is printed if the output contains one.")
+def render_command(
+    source: str, var_pairs: tuple[str, ...], variables_file: str | None, allow_missing: bool,
+    sensitive_names: tuple[str, ...],
+) -> None:
+    """Substitute #{...} variables into FILE (or stdin with '-' or no FILE) and print the result.
+
+    The syntax is Octopus Deploy's (Octostache): #{Name}, filters such as #{Name | ToUpper},
+    #{if}/#{unless}/#{each} blocks, and ##{ for a literal #{. See spec/substitution.md.
+    """
+    values: dict[str, str] = {}
+    if variables_file is not None:
+        _load_variables_file(variables_file, values)
+    for pair in var_pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--var {pair!r} must look like NAME=VALUE", code="bad_var")
+        values[name] = value
+    variables = VariableDictionary(values, sensitive=sensitive_names)
+    template = _read_template(source)
+    result = render(template, variables, allow_missing=allow_missing, now=datetime.now().astimezone())
+    out = sys.stdout.buffer  # bytes, so line endings are written exactly as rendered
+    out.write(result.text.encode("utf-8"))
+    out.flush()
+    if result.missing:
+        click.echo(f"warning: left in place (undefined): {', '.join(result.missing)}", err=True)
+    for problem in result.problems:
+        click.echo(f"warning: {problem}", err=True)
+    if result.sensitive:
+        click.echo("warning: the output contains sensitive values; do not log or share it", err=True)

@@ -1,0 +1,425 @@
+"""Evaluate a parsed template against a :class:`VariableDictionary`.
+
+One :class:`_Evaluator` per call: it resolves names (locals of ``#{each}`` first, then
+the dictionary, then inside JSON values), evaluates variable values recursively with
+cycle detection, applies filters, and records what it could not resolve. It never
+touches the filesystem or the clock (the reference time for ``NowDate`` is passed in).
+
+Allow-missing mode (Octostache's behaviour) leaves a token it cannot evaluate in place
+and lists the names in :attr:`RenderResult.missing`; strict mode raises a
+:class:`SubstitutionError` naming every one of them after evaluating the whole template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from bundlekit.substitution import jsonvalues as js
+from bundlekit.substitution.errors import (
+    CYCLE,
+    FILTER_FAILED,
+    SYNTAX,
+    TOO_DEEP,
+    TOO_LARGE,
+    UNRESOLVED,
+    SubstitutionError,
+    line_column,
+)
+from bundlekit.substitution.filters import FilterFailure, apply_filter
+from bundlekit.substitution.items import Item, Scope, Steps, collection_items, indexed_items, is_word
+from bundlekit.substitution.parser import ParseFailure, parse_name, parse_template
+from bundlekit.substitution.syntax import Each, Expr, Ident, If, Literal, Node, Subst, Symbol, Text
+from bundlekit.substitution.variables import Key, VariableDictionary, _Entry, path_display, path_key
+
+__all__ = ["RenderResult", "render", "render_strict", "evaluate", "syntax_error"]
+
+MAX_VARIABLE_DEPTH = 48  # a value referring to a value ... this deep is refused, not a RecursionError
+MAX_TEXT = 32 * 1024 * 1024  # characters; a template that expands beyond this is refused
+
+_FIRST = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "First")))
+_LAST = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "Last")))
+_INDEX = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "Index")))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderResult:
+    text: str
+    missing: tuple[str, ...]  # every unresolved name (deduplicated, in order of first use)
+    used: frozenset[str]  # lowercased names referenced (directly or via recursion)
+    sensitive: bool  # True if any sensitive value was read while rendering (so the caller masks it)
+    problems: tuple[str, ...] = ()  # tokens left in place for another reason (a filter failed)
+
+
+def syntax_error(text: str, failure: ParseFailure, label: str) -> SubstitutionError:
+    line, column = line_column(text, failure.pos)
+    return SubstitutionError(
+        f"{label}: syntax error at line {line}, column {column}: {failure.reason}. "
+        "Fix the template, or write '##{' where a literal '#{' is meant",
+        code=SYNTAX,
+        details={"line": line, "column": column, "reason": failure.reason},
+    )
+
+
+def render(
+    template: str, variables: VariableDictionary, *, allow_missing: bool = True, now: datetime | None = None
+) -> RenderResult:
+    """Render ``template``. Strict mode (``allow_missing=False``) raises on anything unresolved."""
+    if not isinstance(template, str):
+        raise SubstitutionError(f"a template is text, not {type(template).__name__}", code=SYNTAX)
+    skipped: list[ParseFailure] = []
+    try:
+        nodes = parse_template(template, recover=allow_missing, skipped=skipped)
+    except ParseFailure as failure:
+        raise syntax_error(template, failure, "template") from None
+    ev = _Evaluator(variables, now)
+    for skip in skipped:
+        line, column = line_column(template, skip.pos)
+        ev.problems.append(f"template, line {line}, column {column}: token left as text: {skip.reason}")
+    text = ev.guarded(lambda: ev.run(nodes, template, "template"))
+    if not allow_missing:
+        ev.raise_if_incomplete()
+    return ev.result(text)
+
+
+def render_strict(template: str, variables: VariableDictionary, *, now: datetime | None = None) -> str:
+    """The rendered text; raises SubstitutionError(code="unresolved_variables") naming every missing name."""
+    return render(template, variables, allow_missing=False, now=now).text
+
+
+def evaluate(name: str, variables: VariableDictionary, *, now: datetime | None = None) -> RenderResult:
+    """A variable's fully evaluated value (allow-missing semantics; an undefined name gives '')."""
+    ev = _Evaluator(variables, now)
+    path = parse_name(name) if isinstance(name, str) else None
+
+    def run() -> str:
+        if path is None:
+            entry = variables._entry_by_name(name)
+            if entry is None:
+                ev.miss([("r", str(name).strip())])
+                return ""
+            return ev.value_of(entry, ())
+        value = ev.resolve_global(list(path), ())
+        if not isinstance(value, str):
+            ev.miss(list(path))
+            return ""
+        return value
+
+    return ev.result(ev.guarded(run))
+
+
+def _truthy(value: str) -> bool:
+    return value not in ("", "0") and value.strip().casefold() not in ("no", "false")
+
+
+class _Evaluator:
+    def __init__(self, variables: VariableDictionary, now: datetime | None) -> None:
+        self.vars = variables
+        self.now = now
+        self.missing: dict[str, str] = {}  # folded name -> name as first written
+        self.used: set[str] = set()
+        self.sensitive = False
+        self.problems: list[str] = []
+        self.failures = 0  # tokens left in place so far; lets a caller see if a nested part failed
+        self._stack: list[tuple[Key, str]] = []
+        self._where: list[tuple[str, str]] = []
+        self._memo: dict[Key, tuple[str, int]] = {}
+        self._parsed: dict[str, tuple[Node, ...] | None] = {}
+        self._raw_json: dict[Key, Any] = {}
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def guarded(self, run: Any) -> str:
+        try:
+            result: str = run()
+        except RecursionError:
+            raise SubstitutionError(
+                "the template nests too deeply to evaluate; flatten nested blocks or variable references",
+                code=TOO_DEEP,
+            ) from None
+        return result
+
+    def result(self, text: str) -> RenderResult:
+        return RenderResult(text, tuple(self.missing.values()), frozenset(self.used), self.sensitive,
+                            tuple(self.problems))
+
+    def raise_if_incomplete(self) -> None:
+        if self.missing:
+            names = list(self.missing.values())
+            also = f" Also: {'; '.join(self.problems)}" if self.problems else ""
+            raise SubstitutionError(
+                f"{len(names)} variable reference(s) could not be resolved: {', '.join(names)}. "
+                f"Define these variables, or allow missing values (as 'bundlekit render --allow-missing' does) "
+                f"where leaving the tokens in place is intended.{also}",
+                code=UNRESOLVED,
+                details=names,
+            )
+        if self.problems:
+            raise SubstitutionError(
+                "a filter could not be applied: " + "; ".join(self.problems),
+                code=FILTER_FAILED,
+                details=list(self.problems),
+            )
+
+    def miss(self, steps: Steps) -> None:
+        display = path_display(tuple(steps))
+        self.missing.setdefault(display.casefold(), display)
+        self.failures += 1
+
+    def problem(self, pos: int, message: str) -> None:
+        label, text = self._where[-1] if self._where else ("template", "")
+        line, column = line_column(text, pos)
+        self.problems.append(f"{label}, line {line}, column {column}: {message}")
+        self.failures += 1
+
+    def touch(self, entry: _Entry) -> None:
+        self.used.add(path_display(entry.key))
+        if entry.sensitive:
+            self.sensitive = True
+
+    # -- nodes -----------------------------------------------------------------------------
+    def run(self, nodes: Sequence[Node], text: str, label: str) -> str:
+        self._where.append((label, text))
+        try:
+            return self.nodes(nodes, ())
+        finally:
+            self._where.pop()
+
+    def nodes(self, nodes: Sequence[Node], scopes: tuple[Scope, ...]) -> str:
+        text = "".join([self.node(n, scopes) for n in nodes])
+        if len(text) > MAX_TEXT:
+            raise SubstitutionError(
+                f"rendering expands to more than {MAX_TEXT} characters; check for values that repeat each other",
+                code=TOO_LARGE,
+            )
+        return text
+
+    def node(self, n: Node, scopes: tuple[Scope, ...]) -> str:
+        if isinstance(n, Text):
+            return n.text
+        if isinstance(n, Subst):
+            value = self.expr(n.expr, scopes)
+            return n.source if value is None else value
+        if isinstance(n, If):
+            return self.conditional(n, scopes)
+        return self.each(n, scopes)
+
+    def conditional(self, n: If, scopes: tuple[Scope, ...]) -> str:
+        cond = n.cond
+        left = self.test_value(cond.left, scopes)
+        if cond.op is None:
+            truth = _truthy(left)
+        else:
+            if isinstance(cond.right, Symbol):
+                right = self.test_value(cond.right, scopes)
+            else:
+                right = cond.right or ""
+            truth = (left == right) == (cond.op == "==")
+        if n.negate:
+            truth = not truth
+        return self.nodes(n.then if truth else n.otherwise, scopes)
+
+    def each(self, n: Each, scopes: tuple[Scope, ...]) -> str:
+        items = self.collection(n.collection, scopes)
+        out: list[str] = []
+        for i, item in enumerate(items):
+            specials = {
+                _FIRST: "True" if i == 0 else "False",
+                _LAST: "True" if i == len(items) - 1 else "False",
+                _INDEX: str(i),
+            }
+            out.append(self.nodes(n.body, (*scopes, Scope(n.var.casefold(), item, specials))))
+        return "".join(out)
+
+    def expr(self, expr: Expr, scopes: tuple[Scope, ...]) -> str | None:
+        value: str | None = None
+        if expr.head is not None:
+            value = self.lookup(expr.head, scopes)
+            if value is None:
+                return None
+        for f in expr.filters:
+            options: list[str] = []
+            for opt in f.options:
+                if isinstance(opt, Literal):
+                    options.append(opt.text)
+                    continue
+                before = self.failures
+                text = self.node(opt.node, scopes)
+                if self.failures != before:
+                    return None  # a nested option could not be evaluated: leave the whole token
+                options.append(text)
+            try:
+                value = apply_filter(f.name, value, options, self.now)
+            except FilterFailure as exc:
+                self.problem(f.pos, f"filter {f.name}: {exc}")
+                return None
+        return value
+
+    # -- names -----------------------------------------------------------------------------
+    def steps(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> Steps | None:
+        out: Steps = []
+        for step in symbol.steps:
+            if isinstance(step, Ident):
+                out.append(("i", step.text))
+                continue
+            literal = step.literal
+            if literal is not None:
+                out.append(("x", literal))
+                continue
+            pieces: list[str] = []
+            for part in step.parts:
+                if isinstance(part, str):
+                    pieces.append(part)
+                    continue
+                value = self.expr(part, scopes)
+                if value is None:
+                    return None
+                pieces.append(value)
+            out.append(("x", "".join(pieces).strip()))
+        return out
+
+    def lookup(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> str | None:
+        """A name written for output: unresolved -> recorded (JSON gaps render as '')."""
+        steps = self.steps(symbol, scopes)
+        if steps is None:
+            return None
+        found = self.resolve(steps, scopes)
+        if found is None or found is js.ABSENT:
+            self.miss(steps)
+            return None if found is None else ""
+        return str(found)
+
+    def test_value(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> str:
+        """A name in a condition: undefined is '' (false), not an error."""
+        steps = self.steps(symbol, scopes)
+        if steps is None:
+            return ""
+        found = self.resolve(steps, scopes)
+        return found if isinstance(found, str) else ""
+
+    def resolve(self, steps: Steps, scopes: tuple[Scope, ...]) -> Any:
+        key = path_key(tuple(steps))
+        for scope in reversed(scopes):
+            if key in scope.specials:
+                return scope.specials[key]
+            if is_word(steps[0], scope.var):
+                found = scope.item.value(self, steps[1:], scopes)
+                if found is not None:
+                    return found
+        return self.resolve_global(steps, scopes)
+
+    def resolve_global(self, steps: Steps, scopes: tuple[Scope, ...]) -> Any:
+        """str, None (undefined) or js.ABSENT (inside a JSON value, but no such member)."""
+        key = path_key(tuple(steps))
+        self.used.add(path_display(key))
+        entry = self.vars._entry(key)
+        if entry is not None:
+            return self.value_of(entry, scopes)
+        for j, (kind, text) in enumerate(steps):
+            if kind == "x" and text == "*":  # Octostache's wildcard: the first member
+                members = self.vars._members(key[:j])
+                if members:
+                    return self.resolve_global([*steps[:j], ("x", members[0][1]), *steps[j + 1 :]], scopes)
+                break
+        for k in range(len(steps) - 1, 0, -1):
+            root = self.vars._entry(key[:k])
+            if root is None:
+                continue
+            found = self.json_of(root, scopes)
+            if found is None:
+                continue
+            data, evaluated = found
+            node = js.walk(data, [text for _, text in steps[k:]])
+            if node is js.ABSENT:
+                return js.ABSENT
+            text = js.to_text(node)
+            if evaluated:
+                return text
+            return self.eval_text(text, key, path_display(tuple(steps)), scopes)
+        return None
+
+    def collection(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> list[Item]:
+        """What #{each} iterates: undefined is an empty list, not an error."""
+        steps = self.steps(symbol, scopes)
+        if steps is None:
+            return []
+        for scope in reversed(scopes):
+            if is_word(steps[0], scope.var):
+                found = scope.item.members(self, steps[1:], scopes)
+                if found is not None:
+                    return found
+        return self.collection_global(steps, scopes)
+
+    def collection_global(self, steps: Steps, scopes: tuple[Scope, ...]) -> list[Item]:
+        key = path_key(tuple(steps))
+        members = self.vars._members(key)
+        if members:
+            self.used.add(path_display(key))
+            return indexed_items(steps, members)
+        value = self.resolve_global(steps, scopes)
+        if not isinstance(value, str) or not value:
+            return []
+        return collection_items(value)
+
+    # -- values ----------------------------------------------------------------------------
+    def value_of(self, entry: _Entry, scopes: tuple[Scope, ...]) -> str:
+        self.touch(entry)
+        return self.eval_text(entry.value, entry.key, entry.name, scopes)
+
+    def json_of(self, entry: _Entry, scopes: tuple[Scope, ...]) -> tuple[Any, bool] | None:
+        """The JSON in a variable: parsed raw when it is JSON as written (templates inside
+        strings are evaluated when read, so a member may refer to a sibling), else parsed
+        after evaluating the whole value (JSON built by a template)."""
+        self.touch(entry)
+        if entry.key not in self._raw_json:
+            raw_data = js.parse_container(entry.value)
+            self._raw_json[entry.key] = None if raw_data is not None and js.has_templated_keys(raw_data) else raw_data
+        raw = self._raw_json[entry.key]
+        if raw is not None:
+            return raw, False
+        if "#" not in entry.value:
+            return None
+        data = js.parse_container(self.value_of(entry, scopes))
+        return (data, True) if data is not None else None
+
+    def eval_text(self, text: str, key: Key, display: str, scopes: tuple[Scope, ...]) -> str:
+        if "#" not in text:
+            return text
+        memo_ok = not scopes  # with #{each} locals in scope a value may read them: no memo
+        if memo_ok and key in self._memo:
+            value, failures = self._memo[key]
+            self.failures += failures
+            return value
+        for i, (seen, _) in enumerate(self._stack):
+            if seen == key:
+                cycle = [name for _, name in self._stack[i:]] + [display]
+                raise SubstitutionError(
+                    f"variable cycle: {' -> '.join(cycle)}; a value must not refer back to itself",
+                    code=CYCLE,
+                    details=cycle,
+                )
+        if len(self._stack) >= MAX_VARIABLE_DEPTH:
+            raise SubstitutionError(
+                f"variables refer to each other more than {MAX_VARIABLE_DEPTH} levels deep "
+                f"(at {display}); flatten the chain",
+                code=TOO_DEEP,
+            )
+        if text not in self._parsed:
+            try:
+                self._parsed[text] = parse_template(text)
+            except ParseFailure:
+                self._parsed[text] = None  # not a template: the value is used as written
+        nodes = self._parsed[text]
+        if nodes is None:
+            return text
+        before = self.failures
+        self._stack.append((key, display))
+        self._where.append((f"value of {display}", text))
+        try:
+            value = self.nodes(nodes, scopes)
+        finally:
+            self._stack.pop()
+            self._where.pop()
+        if memo_ok:
+            self._memo[key] = (value, self.failures - before)
+        return value

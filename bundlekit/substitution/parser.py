@@ -1,0 +1,407 @@
+"""Template text -> syntax tree (Octostache grammar), with an optional recovering mode.
+
+Grammar (normative text in ``spec/substitution.md``)::
+
+    template   = { text | token }
+    token      = "#{" ( if-block | each-block | expr ) "}"
+    if-block   = ("if" | "unless") WS cond "}" template ["#{else}" template] "#{/if}" | "#{/unless}"
+    each-block = "each" WS name WS "in" WS symbol "}" template "#{/each}"
+    cond       = symbol [ ("==" | "!=") ( '"' chars '"' | '\\"' chars '\\"' | symbol ) ]
+    expr       = [symbol] { "|" filter { option } }
+    symbol     = ident { "." ident | "[" index "]" }
+    option     = bare-word | '"' chars '"' | '\\"' chars '\\"' | token
+
+Text rules (Octostache's): ``##{`` is a literal ``#{``; ``##`` right before ``#{`` is one
+``#``; any other ``#`` is text. Strict parsing raises :class:`ParseFailure` at the first
+error; recovering parsing (``recover=True``) leaves a top-level token that does not parse
+as literal text and carries on, as Octostache does with ``haltOnError: false``.
+"""
+
+from __future__ import annotations
+
+from bundlekit.substitution.syntax import (
+    Cond,
+    Each,
+    Expr,
+    Filter,
+    Ident,
+    If,
+    Index,
+    Literal,
+    Nested,
+    Node,
+    Option,
+    Step,
+    Subst,
+    Symbol,
+    Text,
+)
+
+__all__ = ["ParseFailure", "parse_template", "parse_name", "MAX_NESTING"]
+
+MAX_NESTING = 100  # blocks and nested tokens; deeper is refused, never a RecursionError
+_IDENT_EXTRA = frozenset("_-:/~()")
+_CLOSERS = ("else", "/if", "/unless", "/each")
+
+
+class ParseFailure(Exception):
+    """Internal: the text does not follow the grammar. ``pos`` is where it went wrong."""
+
+    def __init__(self, pos: int, reason: str) -> None:
+        super().__init__(reason)
+        self.pos = pos
+        self.reason = reason
+
+
+def _ident_char(c: str, allow_ws: bool) -> bool:
+    return c.isalnum() or c in _IDENT_EXTRA or (allow_ws and c.isspace())
+
+
+def parse_template(
+    text: str, *, recover: bool = False, skipped: list[ParseFailure] | None = None
+) -> tuple[Node, ...]:
+    """Parse a whole template. Raises ParseFailure unless ``recover``; when recovering,
+    each token left as text is appended to ``skipped`` (if given)."""
+    parser = _Parser(text)
+    parser.skipped = skipped if skipped is not None else []
+    return parser.template(recover)
+
+
+def parse_name(name: str) -> tuple[tuple[str, str], ...] | None:
+    """A variable name as path steps (("i", ident) / ("x", index)), or None if it is not a path.
+
+    Names that are not paths (say ``a$b``) are still stored, but no template can refer to them.
+    """
+    p = _Parser(name)
+    try:
+        p.ws()
+        sym = p.symbol()
+        p.ws()
+    except ParseFailure:
+        return None
+    if p.pos != len(name):
+        return None
+    steps: list[tuple[str, str]] = []
+    for step in sym.steps:
+        if isinstance(step, Ident):
+            steps.append(("i", step.text))
+        else:
+            key = step.literal
+            if key is None:
+                return None
+            steps.append(("x", key))
+    return tuple(steps)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.n = len(text)
+        self.pos = 0
+        self.depth = 0
+        self.skipped: list[ParseFailure] = []
+
+    # -- helpers ---------------------------------------------------------------------
+    def peek(self) -> str | None:
+        return self.s[self.pos] if self.pos < self.n else None
+
+    def ws(self) -> None:
+        while self.pos < self.n and self.s[self.pos].isspace():
+            self.pos += 1
+
+    def expect(self, ch: str, opener: int, what: str) -> None:
+        if self.peek() != ch:
+            found = "end of text" if self.pos >= self.n else repr(self.s[self.pos])
+            raise ParseFailure(self.pos if self.pos < self.n else opener, f"expected '{ch}' {what}, found {found}")
+        self.pos += 1
+
+    def _enter(self, at: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ParseFailure(at, f"nesting deeper than {MAX_NESTING} levels")
+
+    # -- text level -------------------------------------------------------------------
+    def template(self, recover: bool) -> tuple[Node, ...]:
+        nodes, _ = self.block(frozenset(), recover, 0)
+        return tuple(nodes)
+
+    def closer_at(self, i: int) -> tuple[str, int] | None:
+        """If a closing tag (#{else}, #{/if}, ...) starts at i: its name and end offset."""
+        j = i + 2
+        while j < self.n and self.s[j].isspace():
+            j += 1
+        for tag in _CLOSERS:
+            if self.s[j : j + len(tag)].lower() == tag:
+                k = j + len(tag)
+                while k < self.n and self.s[k].isspace():
+                    k += 1
+                if k < self.n and self.s[k] == "}":
+                    return tag, k + 1
+        return None
+
+    def block(self, closers: frozenset[str], recover: bool, opener: int) -> tuple[list[Node], str | None]:
+        s = self.s
+        nodes_typed: list[Node] = []
+        buf: list[str] = []
+
+        def flush() -> None:
+            if buf:
+                nodes_typed.append(Text("".join(buf)))
+                buf.clear()
+
+        while self.pos < self.n:
+            i = self.pos
+            if s[i] != "#":
+                j = s.find("#", i)
+                j = self.n if j < 0 else j
+                buf.append(s[i:j])
+                self.pos = j
+                continue
+            if i + 1 >= self.n:
+                buf.append("#")
+                self.pos += 1
+            elif s.startswith("##", i) and s.startswith("#{", i + 2):
+                buf.append("#")
+                self.pos += 2
+            elif s.startswith("##{", i):
+                buf.append("#{")
+                self.pos += 3
+            elif s[i + 1] != "{":
+                buf.append(s[i : i + 2])
+                self.pos += 2
+            else:
+                tag = self.closer_at(i)
+                if tag is not None:
+                    name, end = tag
+                    if name in closers:
+                        flush()
+                        self.pos = end
+                        return nodes_typed, name
+                    if recover:
+                        self.skipped.append(ParseFailure(i, f"'#{{{name}}}' has no matching opening block"))
+                        buf.append("#{")
+                        self.pos = i + 2
+                        continue
+                    if closers:
+                        expected = " or ".join(f"#{{{c}}}" for c in sorted(closers))
+                        raise ParseFailure(i, f"'#{{{name}}}' does not close the open block (expected {expected})")
+                    raise ParseFailure(i, f"'#{{{name}}}' has no matching opening block")
+                if recover:
+                    try:
+                        node = self.token()
+                    except ParseFailure as failure:
+                        self.skipped.append(ParseFailure(i, failure.reason))  # report where the token began
+                        self.depth = 0
+                        buf.append("#{")
+                        self.pos = i + 2
+                        continue
+                else:
+                    node = self.token()
+                flush()
+                nodes_typed.append(node)
+        if closers:
+            want = " or ".join(f"#{{{c}}}" for c in sorted(c for c in closers if c != "else"))
+            raise ParseFailure(opener, f"block is never closed (expected {want})")
+        flush()
+        return nodes_typed, None
+
+    # -- tokens -----------------------------------------------------------------------
+    def token(self) -> Node:
+        start = self.pos
+        self._enter(start)
+        try:
+            self.pos += 2
+            if self.peek() == "/":  # "#{/" only ever starts a closing tag
+                raise ParseFailure(start, "unknown closing tag (expected #{/if}, #{/unless} or #{/each})")
+            after_delim = self.pos
+            self.ws()
+            kw = self.keyword()
+            if kw in ("if", "unless"):
+                return self.conditional(start, kw)
+            if kw == "each":
+                return self.each(start)
+            self.pos = after_delim
+            expr = self.expression(start)
+            self.ws()
+            self.expect("}", start, "to close '#{'")
+            return Subst(expr, self.s[start : self.pos], start)
+        finally:
+            self.depth -= 1
+
+    def keyword(self) -> str | None:
+        for kw in ("if", "unless", "each"):
+            end = self.pos + len(kw)
+            if self.s[self.pos : end].lower() == kw and end < self.n and self.s[end].isspace():
+                self.pos = end
+                self.ws()
+                return kw
+        return None
+
+    def conditional(self, start: int, kw: str) -> If:
+        left = self.symbol()
+        self.ws()
+        op: str | None = None
+        right: str | Symbol | None = None
+        if self.s.startswith("==", self.pos) or self.s.startswith("!=", self.pos):
+            op = self.s[self.pos : self.pos + 2]
+            self.pos += 2
+            self.ws()
+            if self.s.startswith('\\"', self.pos):
+                right = self.escaped_quoted()
+            elif self.peek() == '"':
+                right = self.quoted()
+            else:
+                right = self.symbol()
+            self.ws()
+        self.expect("}", start, f"to close '#{{{kw} ...'")
+        closer = "/" + kw
+        then, tag = self.block(frozenset({"else", closer}), False, start)
+        otherwise: list[Node] = []
+        if tag == "else":
+            otherwise, _ = self.block(frozenset({closer}), False, start)
+        return If(Cond(left, op, right), kw == "unless", tuple(then), tuple(otherwise), start)
+
+    def each(self, start: int) -> Each:
+        name_at = self.pos
+        var = self.word()
+        if not var:
+            raise ParseFailure(name_at, "expected an item name after 'each'")
+        mark = self.pos
+        self.ws()
+        if self.pos == mark or self.s[self.pos : self.pos + 2].lower() != "in" or not (
+            self.pos + 2 < self.n and self.s[self.pos + 2].isspace()
+        ):
+            raise ParseFailure(self.pos, "expected 'in' in '#{each item in Collection}'")
+        self.pos += 2
+        self.ws()
+        coll = self.symbol()
+        self.ws()
+        self.expect("}", start, "to close '#{each ...'")
+        body, _ = self.block(frozenset({"/each"}), False, start)
+        return Each(var, coll, tuple(body), start)
+
+    # -- expressions ------------------------------------------------------------------
+    def expression(self, start: int) -> Expr:
+        self.ws()
+        head = None if self.peek() == "|" else self.symbol()
+        self.ws()
+        filters: list[Filter] = []
+        while self.peek() == "|":
+            fpos = self.pos
+            self.pos += 1
+            self.ws()
+            name = self.word()
+            if not name:
+                raise ParseFailure(self.pos, "expected a filter name after '|'")
+            filters.append(Filter(name, tuple(self.options(start)), fpos))
+        return Expr(head, tuple(filters))
+
+    def options(self, start: int) -> list[Option]:
+        out: list[Option] = []
+        while True:
+            self.ws()
+            c = self.peek()
+            if c is None:
+                raise ParseFailure(start, "unterminated '#{' (expected '}')")
+            if c in "|}":
+                return out
+            if self.s.startswith("#{", self.pos):
+                out.append(Nested(self.token()))
+            elif self.s.startswith('\\"', self.pos):
+                out.append(Literal(self.escaped_quoted()))
+            elif c == '"':
+                out.append(Literal(self.quoted()))
+            else:
+                out.append(Literal(self.bare()))
+
+    def bare(self) -> str:
+        i = self.pos
+        while i < self.n:
+            c = self.s[i]
+            if c.isspace() or c in '|}"' or self.s.startswith("#{", i):
+                break
+            i += 1
+        word, self.pos = self.s[self.pos : i], i
+        return word
+
+    def quoted(self) -> str:
+        open_at = self.pos
+        end = self.s.find('"', self.pos + 1)
+        if end < 0:
+            raise ParseFailure(open_at, "unterminated quoted text (missing '\"')")
+        text, self.pos = self.s[self.pos + 1 : end], end + 1
+        return text
+
+    def escaped_quoted(self) -> str:
+        open_at = self.pos
+        end = self.s.find('\\"', self.pos + 2)
+        if end < 0:
+            raise ParseFailure(open_at, "unterminated quoted text (missing '\\\"')")
+        text, self.pos = self.s[self.pos + 2 : end], end + 2
+        return text
+
+    def word(self) -> str:
+        i = self.pos
+        while i < self.n and _ident_char(self.s[i], False):
+            i += 1
+        word, self.pos = self.s[self.pos : i], i
+        return word
+
+    def ident(self) -> str:
+        at = self.pos
+        i = self.pos
+        while i < self.n and _ident_char(self.s[i], True):
+            i += 1
+        text = self.s[self.pos : i].strip()
+        self.pos = i
+        if not text:
+            found = "end of text" if i >= self.n else repr(self.s[i])
+            raise ParseFailure(at, f"expected a variable name, found {found}")
+        return text
+
+    def symbol(self) -> Symbol:
+        at = self.pos
+        steps: list[Step] = [Ident(self.ident())]
+        while True:
+            c = self.peek()
+            if c == ".":
+                self.pos += 1
+                steps.append(Ident(self.ident()))
+            elif c == "[":
+                steps.append(self.index())
+            else:
+                return Symbol(tuple(steps), at)
+
+    def index(self) -> Index:
+        open_at = self.pos
+        self.pos += 1
+        parts: list[str | Expr] = []
+        buf: list[str] = []
+        depth = 0
+        while True:
+            if self.pos >= self.n:
+                raise ParseFailure(open_at, "unterminated '[' (missing ']')")
+            c = self.s[self.pos]
+            if self.s.startswith("#{", self.pos):
+                if buf:
+                    parts.append("".join(buf))
+                    buf.clear()
+                node = self.token()
+                if not isinstance(node, Subst):
+                    raise ParseFailure(self.pos, "only '#{Name}' substitutions may appear inside '[...]'")
+                parts.append(node.expr)
+                continue
+            if c == "}":
+                raise ParseFailure(open_at, "unterminated '[' (missing ']')")
+            if c == "[":
+                depth += 1
+            elif c == "]":
+                if depth == 0:
+                    self.pos += 1
+                    break
+                depth -= 1
+            buf.append(c)
+            self.pos += 1
+        if buf:
+            parts.append("".join(buf))
+        return Index(tuple(parts))

@@ -1,0 +1,88 @@
+"""Which variable names a template refers to, found without evaluating anything.
+
+For export-time scans (which variables must travel with a release) and preflight
+summaries. Names are returned as first written. A name with a computed index
+(``Password[#{User}]``) is returned as its static prefix (``Password``) together with the
+names inside the index; a returned name stands for itself and its members (``N[...]``,
+``N.x``). Names local to an ``#{each}`` body (the item name and
+``Octopus.Template.Each.*``) are not references. Parsing is recovering, like
+allow-missing rendering: text that is not a token is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from bundlekit.substitution.parser import parse_template
+from bundlekit.substitution.syntax import Each, Expr, Ident, If, Index, Nested, Node, Subst, Symbol
+from bundlekit.substitution.variables import path_display
+
+__all__ = ["references"]
+
+_EACH_SPECIAL = ("octopus", "template", "each")
+
+
+def references(template: str) -> set[str]:
+    """Names ``template`` refers to, deduplicated case-insensitively."""
+    found: dict[str, str] = {}
+    _walk(parse_template(template, recover=True), frozenset(), found)
+    return set(found.values())
+
+
+def _add(found: dict[str, str], display: str) -> None:
+    if display:
+        found.setdefault(display.casefold(), display)
+
+
+def _walk(nodes: Sequence[Node], local: frozenset[str], found: dict[str, str]) -> None:
+    for node in nodes:
+        if isinstance(node, Subst):
+            _expr(node.expr, local, found)
+        elif isinstance(node, If):
+            _symbol(node.cond.left, local, found)
+            if isinstance(node.cond.right, Symbol):
+                _symbol(node.cond.right, local, found)
+            _walk(node.then, local, found)
+            _walk(node.otherwise, local, found)
+        elif isinstance(node, Each):
+            _symbol(node.collection, local, found)
+            _walk(node.body, local | {node.var.casefold()}, found)
+
+
+def _expr(expr: Expr, local: frozenset[str], found: dict[str, str]) -> None:
+    if expr.head is not None:
+        _symbol(expr.head, local, found)
+    for f in expr.filters:
+        for option in f.options:
+            if isinstance(option, Nested):
+                _walk((option.node,), local, found)
+
+
+def _symbol(symbol: Symbol, local: frozenset[str], found: dict[str, str]) -> None:
+    first = symbol.steps[0]
+    assert isinstance(first, Ident)
+    if local and first.text.casefold() in local:
+        _inner(symbol, local, found)
+        return
+    words = [s.text.casefold() for s in symbol.steps[:3] if isinstance(s, Ident)]
+    if local and tuple(words) == _EACH_SPECIAL:
+        return
+    static: list[tuple[str, str]] = []
+    for step in symbol.steps:
+        if isinstance(step, Ident):
+            static.append(("i", step.text))
+            continue
+        key = step.literal
+        if key is None:
+            break
+        static.append(("x", key))
+    _add(found, path_display(tuple(static)))
+    _inner(symbol, local, found)
+
+
+def _inner(symbol: Symbol, local: frozenset[str], found: dict[str, str]) -> None:
+    for step in symbol.steps:
+        if isinstance(step, Index):
+            for part in step.parts:
+                if isinstance(part, Expr):
+                    _expr(part, local, found)
