@@ -9,12 +9,19 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import emit_json, home_option, json_option, resolve_home
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bundlekit.errors import InputError
 from bundlekit.format.card import parse_card
+from bundlekit.format.container import SignatureRecord, add_signature
+from bundlekit.format.crypto import key_id, raw_public
+from bundlekit.format.crypto import sign as crypto_sign
+from bundlekit.format.keyfile import parse_private, parse_public, render_private, render_public
 from bundlekit.fsutil import atomic_write_bytes
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.home import init_zone, open_zone
+from bundlekit.zone.rotation import rotate_key
 
 
 @cli.command(epilog="bundlekit init --zone prod --home /srv/bundlekit/prod")
@@ -115,3 +122,96 @@ def trust_remove(name: str, home: str | None, as_json: bool) -> None:
         emit_json({"removed": entry.to_dict()})
     else:
         click.echo(f"no longer trusting zone {entry.name} ({entry.zone_id})")
+
+
+@trust.command("add-signer", epilog="bundlekit trust add-signer alice.pub --for dev --home ./prod")
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--for", "source", required=True, help="The trusted zone whose threshold this key counts towards.")
+@home_option
+@json_option
+def trust_add_signer(public_key: Path, source: str, home: str | None, as_json: bool) -> None:
+    """Let an approver's key count towards a source zone's signature threshold."""
+    approver = parse_public(public_key.read_bytes(), str(public_key))
+    with open_zone(resolve_home(home)) as z:
+        entry = truststore.add_signer(z, source, approver, int(time.time()))
+    if as_json:
+        emit_json(entry.to_dict())
+    else:
+        click.echo(f"approver {approver.name} ({approver.key_id}) now counts for zone {entry.name} "
+                   f"(threshold {entry.policy.threshold})")
+
+
+@trust.command("revoke", epilog="bundlekit trust revoke 017dae5126e0eb6b27878d9aa5d1e294 --home ./prod")
+@click.argument("key_id")
+@click.option("--reason", default="revoked by operator", show_default=True)
+@home_option
+@json_option
+def trust_revoke(key_id: str, reason: str, home: str | None, as_json: bool) -> None:
+    """Refuse a signing key (zone or approver) from now on."""
+    with open_zone(resolve_home(home)) as z:
+        truststore.revoke(z, key_id, reason, int(time.time()))
+    if as_json:
+        emit_json({"revoked": key_id, "reason": reason})
+    else:
+        click.echo(f"revoked key {key_id}; bundles signed only by it are refused")
+
+
+@cli.group(epilog="bundlekit keys new --name alice -o alice")
+def keys() -> None:
+    """Approvers' personal signing keys."""
+
+
+@keys.command("new", epilog="bundlekit keys new --name alice -o alice   # writes alice.key and alice.pub")
+@click.option("--name", required=True, help="The approver's name, shown in trust lists.")
+@click.option("-o", "--output", "prefix", required=True, type=click.Path(path_type=Path),
+              help="Prefix of the two files written: PREFIX.key (private, 0600) and PREFIX.pub.")
+@json_option
+def keys_new(name: str, prefix: Path, as_json: bool) -> None:
+    """Make an approver's Ed25519 key pair."""
+    priv_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    for p in (priv_path, pub_path):
+        if p.exists():
+            raise InputError(f"{p} already exists; refusing to overwrite a key", code="file_exists")
+    key = Ed25519PrivateKey.generate()
+    pub = render_public(name, key)
+    atomic_write_bytes(priv_path, render_private(name, key), mode=0o600)
+    atomic_write_bytes(pub_path, pub)
+    kid = parse_public(pub, str(pub_path)).key_id
+    if as_json:
+        emit_json({"name": name, "key_id": kid, "private": str(priv_path), "public": str(pub_path)})
+    else:
+        click.echo(f"wrote {priv_path} (keep it secret) and {pub_path}; key id {kid}")
+
+
+@cli.command(epilog="bundlekit sign acme-1.4.0.bundle --key alice.key")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+def sign(bundle: Path, key_file: Path, as_json: bool) -> None:
+    """Add an approver's signature to a bundle (what was signed does not change)."""
+    name, key = parse_private(key_file.read_bytes(), str(key_file))
+
+    def make(message: bytes, kind: str) -> SignatureRecord:
+        return SignatureRecord(raw_public(key), crypto_sign(key, kind, message))
+
+    added, digest = add_signature(bundle, make)
+    kid = key_id("ed25519", raw_public(key))
+    if as_json:
+        emit_json({"bundle": str(bundle), "digest": digest, "signer": name, "key_id": kid, "added": added})
+    else:
+        click.echo(f"{'added' if added else 'already had'} the signature of {name} ({kid}) on {bundle}")
+
+
+@cli.command("rotate-key", epilog="bundlekit rotate-key --home ./dev")
+@home_option
+@json_option
+def rotate_key_cmd(home: str | None, as_json: bool) -> None:
+    """Replace this zone's signing key; later bundles carry a statement signed by old and new keys."""
+    with open_zone(resolve_home(home)) as z:
+        st = rotate_key(z, int(time.time()))
+    old, new = key_id("ed25519", st.old_key), key_id("ed25519", st.new_key)
+    if as_json:
+        emit_json({"old_key_id": old, "new_key_id": new, "issued": st.issued})
+    else:
+        click.echo(f"rotated signing key {old} -> {new}; the next bundles carry the rotation statement. "
+                   "Hand out a fresh identity card (`bundlekit identity`) to zones that trust you anew.")

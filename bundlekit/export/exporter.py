@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bundlekit.errors import InputError
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.zone import state, truststore
+from bundlekit.zone.rotation import active_rotations
 from bundlekit.zone.home import Zone
 
 __all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
@@ -52,11 +55,6 @@ def bundle_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
     return hashlib.sha256(msg).hexdigest()[:32]
 
 
-def seal_label(kind: str, name: str, scope: dict[str, list[str]]) -> str:
-    parts = ";".join(f"{k}={','.join(v)}" for k, v in sorted(scope.items()))
-    return f"{kind}:{name.lower()}|{parts}"
-
-
 @dataclass(frozen=True, slots=True)
 class ExportResult:
     path: Path
@@ -75,6 +73,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: i
     seq = _reserve_sequence(zone, dest.zone_id, sequence)
     bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, seq)
     signing = zone.signing_key()
+    rotations = active_rotations(zone, now)
     writer = BundleWriter(out, "release")
     try:
         packages = _add_packages(writer, spec, progress)
@@ -86,14 +85,17 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: i
             sequence=seq, created=created, expires=created + expires_in, blobs=tuple(writer.blobs),
             project=spec.project, release=spec.release, steps=spec.steps, variables=variables,
             placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
+            rotations=tuple(st.to_dict() for st, _ in rotations),
             raw={"format": FORMAT_ID},
         )
         body = manifest.encode()
 
-        def signer(message: bytes) -> SignatureRecord:
-            return SignatureRecord(crypto.raw_public(signing), crypto.sign(signing, "release", message))
+        def signer_for(key: Ed25519PrivateKey) -> Callable[[bytes], SignatureRecord]:
+            return lambda message: SignatureRecord(crypto.raw_public(key), crypto.sign(key, "release", message))
 
-        digest = writer.finish(body, [signer])
+        # Retired keys co-sign while their rotation statements ride along (see zone/rotation.py).
+        signers = [signer_for(signing)] + [signer_for(k) for _, k in rotations if k is not None]
+        digest = writer.finish(body, signers)
     except BaseException:
         writer.abort()
         raise
@@ -143,7 +145,7 @@ def _variables(spec: ReleaseSpec, bundle_id: str, recipient: bytes,
             placeholders.append(Placeholder(v.name, v.scope, v.sensitive, v.description))
         elif v.sensitive:
             assert v.value is not None
-            label = seal_label("variable", v.name, scope_to_dict(v.scope))
+            label = crypto.seal_label("variable", v.name, scope_to_dict(v.scope))
             sealed = crypto.seal(recipient, v.value.encode("utf-8"), crypto.seal_ad(bundle_id, recipient_key_id, label))
             variables.append(Variable(v.name, v.scope, True, None, crypto.b64(sealed)))
         else:

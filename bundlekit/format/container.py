@@ -423,3 +423,31 @@ class _HashingWriter:
 
     def flush(self) -> None:
         pass
+
+
+def add_signature(path: Path | str, sign_message: Callable[[bytes, str], SignatureRecord]) -> tuple[bool, str]:
+    """Append one signature record to a bundle, atomically (the signed bytes do not change).
+
+    ``sign_message(message, kind)`` makes the record. Existing records must all verify first
+    (nobody should co-sign a damaged bundle). Returns (added, digest); signing twice with
+    one key adds nothing.
+    """
+    from bundlekit.format.crypto import verify_signature
+
+    path = Path(path)
+    with BundleFile(path) as bundle:
+        kind = bundle.header.kind
+        for i, rec in enumerate(bundle.signatures):
+            if not verify_signature(rec.public_key, kind, bundle.signed_message, rec.signature):
+                raise VerificationError(f"{path}: existing signature {i + 1} does not verify; refusing to co-sign a "
+                                        "damaged bundle", code="signature_invalid")
+        new = sign_message(bundle.signed_message, kind)
+        if any(rec.public_key == new.public_key for rec in bundle.signatures):
+            return False, bundle.digest
+        if len(bundle.signatures) + 1 > bundle.limits.max_signatures:
+            raise FormatError(f"{path}: already has {len(bundle.signatures)} signatures", code="limit_exceeded")
+        with AtomicFile(path) as out, open(path, "rb") as src:
+            while data := src.read(CHUNK):
+                out.write(data)
+            out.write(new.public_key + new.signature)
+        return True, bundle.digest

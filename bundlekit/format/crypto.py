@@ -39,6 +39,7 @@ __all__ = [
     "seal",
     "open_sealed",
     "seal_ad",
+    "seal_label",
     "b64",
     "unb64",
 ]
@@ -90,9 +91,27 @@ def sign(private: Ed25519PrivateKey, kind: str, message: bytes) -> bytes:
     return private.sign(DOMAINS[kind] + message)
 
 
+_P = 2**255 - 19
+# y-coordinates of the Ed25519 points of small order (1, 2, 4, 8). A "public key" of small
+# order can make a forged signature verify under cofactorless checks; such keys are refused.
+_SMALL_ORDER_Y = {
+    0, 1, _P - 1,
+    int.from_bytes(bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little"),
+    int.from_bytes(bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), "little"),
+}
+
+
+def acceptable_public_key(public: bytes) -> bool:
+    """Canonical encoding and not a small-order point."""
+    if len(public) != 32:
+        return False
+    y = int.from_bytes(public[:31] + bytes([public[31] & 0x7F]), "little")
+    return y < _P and y not in _SMALL_ORDER_Y
+
+
 def verify_signature(public: bytes, kind: str, message: bytes, signature: bytes) -> bool:
     """True when ``signature`` is ``public``'s Ed25519 signature of ``message`` in ``kind``'s domain."""
-    if len(public) != 32 or len(signature) != 64:
+    if len(signature) != 64 or not acceptable_public_key(public):
         return False
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, DOMAINS[kind] + message)
@@ -106,6 +125,12 @@ def seal_ad(bundle_id: str, recipient_key_id: str, label: str) -> bytes:
     parts = [SEAL_AD_DOMAIN, bundle_id.encode(), recipient_key_id.encode(), label.encode("utf-8")]
     # Length-prefix every part so no two different triples give the same bytes.
     return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+
+
+def seal_label(kind: str, name: str, scope: dict[str, list[str]]) -> str:
+    """The label a sealed value is bound to (spec §7): kind, lowercased name and canonical scope."""
+    parts = ";".join(f"{k}={','.join(v)}" for k, v in sorted(scope.items()))
+    return f"{kind}:{name.lower()}|{parts}"
 
 
 def _derive(shared: bytes, epk: bytes, rpk: bytes) -> bytes:

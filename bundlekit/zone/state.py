@@ -56,6 +56,56 @@ SCHEMA = [
         path TEXT NOT NULL
     );
     """,
+    # version 2: secure-zone import (projects, releases, packages, anti-rollback, secrets at rest, rotation)
+    """
+    CREATE TABLE incoming (source_zone_id TEXT PRIMARY KEY, last_sequence INTEGER NOT NULL,
+                           last_digest TEXT NOT NULL);
+    CREATE TABLE imports (
+        digest TEXT PRIMARY KEY,
+        bundle_id TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        project_slug TEXT NOT NULL,
+        release TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        plan TEXT NOT NULL
+    );
+    CREATE TABLE projects (
+        slug TEXT PRIMARY KEY COLLATE NOCASE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        space TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        local TEXT NOT NULL,
+        base TEXT NOT NULL,
+        updated INTEGER NOT NULL
+    );
+    CREATE TABLE releases (
+        project_slug TEXT NOT NULL COLLATE NOCASE,
+        version TEXT NOT NULL COLLATE NOCASE,
+        channel TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        bundle_id TEXT NOT NULL,
+        bundle_digest TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        content_digest TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        output_refs TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        PRIMARY KEY (project_slug, version)
+    );
+    CREATE TABLE packages (
+        id TEXT NOT NULL COLLATE NOCASE,
+        version TEXT NOT NULL COLLATE NOCASE,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        PRIMARY KEY (id, version)
+    );
+    CREATE TABLE secrets (fingerprint TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+    CREATE TABLE rotations (new_key_id TEXT PRIMARY KEY, statement TEXT NOT NULL, issued INTEGER NOT NULL);
+    """,
 ]
 SCHEMA_VERSION = len(SCHEMA)
 

@@ -9,6 +9,7 @@ from typing import Any
 from bundlekit.errors import InputError, StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id
+from bundlekit.format.keyfile import ApproverKey
 from bundlekit.trust.policy import SourcePolicy, TrustedSource
 from bundlekit.zone import state
 from bundlekit.zone.home import Zone
@@ -97,3 +98,26 @@ def sources(zone: Zone) -> list[TrustedSource]:
             frozenset(bytes(k["public_key"]) for k in keys if k["role"] == "signer"),
             SourcePolicy.from_dict(json.loads(row["policy"]))))
     return out
+
+
+def add_signer(zone: Zone, source: str, approver: ApproverKey, now: int) -> TrustEntry:
+    entry = get_zone(zone, source)
+    exists = zone.db.execute("SELECT 1 FROM trusted_keys WHERE key_id = ? AND zone_id = ?",
+                             (approver.key_id, entry.zone_id)).fetchone()
+    if exists:
+        raise StateError(f"key {approver.key_id} already counts for zone {entry.name}", code="already_trusted")
+    with state.transaction(zone.db):
+        zone.db.execute("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) "
+                        "VALUES (?,?,?,?,?,?)", (approver.key_id, entry.zone_id, approver.public, "signer",
+                                                 approver.name, now))
+    return get_zone(zone, source)
+
+
+def revoke(zone: Zone, kid: str, reason: str, now: int) -> None:
+    kid = kid.strip().lower()
+    if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
+        raise InputError(f"{kid!r} is not a key id (32 hex characters, as `bundlekit trust list` shows)",
+                         code="invalid_input")
+    with state.transaction(zone.db):
+        zone.db.execute("INSERT OR REPLACE INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?)",
+                        (kid, now, reason))

@@ -1,0 +1,243 @@
+"""`import`, `releases`, `show`, `variables`, `steps`: the secure zone's side of a release."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import Progress, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.errors import ConflictError
+from bundlekit.importer.importer import import_bundle
+from bundlekit.importer.merge_policy import load_policy
+from bundlekit.zone import projects
+from bundlekit.zone.home import open_zone
+
+
+def _when(ts: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(ts))
+
+
+@cli.command("import", epilog="bundlekit import acme-1.4.0.bundle --home ./prod --dry-run\n"
+                              "bundlekit import acme-1.4.0.bundle --home ./prod --on-conflict keep-local")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@home_option
+@click.option("--on-conflict", "on_conflict", type=click.Choice(["fail", "keep-local", "take-incoming"]),
+              default=None, help="How to resolve conflicts with local changes (default: fail).")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A TOML file of per-rule conflict resolutions.")
+@click.option("--replace", is_flag=True, help="Overwrite an imported release version with different content.")
+@click.option("--dry-run", is_flag=True, help="Verify and print the merge plan; change nothing.")
+@quiet_option
+@json_option
+def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | None, policy_file: Path | None,
+               replace: bool, dry_run: bool, quiet: bool, as_json: bool) -> None:
+    """Verify a bundle and merge it into this zone, atomically."""
+    policy = load_policy(policy_file) if policy_file else None
+    with open_zone(resolve_home(home)) as z:
+        path = _single_bundle(paths, z.home)
+        prog = Progress("import", None, quiet)
+        try:
+            plan = import_bundle(z, path, now=int(time.time()), strategy=on_conflict, policy=policy,
+                                 replace=replace, dry_run=dry_run, progress=prog.advance)
+        finally:
+            prog.close()
+    info = plan.to_dict()
+    info["dry_run"] = dry_run
+    conflicts = plan.merge.conflicts if plan.merge else ()
+    if as_json:
+        emit_json(info)
+    elif plan.noop:
+        click.echo(f"{path}: {plan.noop_reason}")
+    else:
+        m = plan.manifest
+        verb = "would import" if dry_run else "imported"
+        click.echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name} "
+                   f"(sequence {m.sequence})")
+        assert plan.merge is not None
+        for c in plan.merge.changes:
+            if c.action != "keep":
+                label = c.key + (f".{c.prop}" if c.prop else "")
+                click.echo(f"  {c.action:<7} {c.kind:<13} {label}  ({c.origin})")
+        for c in plan.merge.resolved:
+            click.echo(f"  resolved  {c.describe(mask=True)}")
+        for c in conflicts:
+            click.echo(f"  CONFLICT  {c.describe(mask=True)}")
+        if plan.new_packages:
+            click.echo(f"  packages: {', '.join(plan.new_packages)}")
+    if dry_run and conflicts:
+        raise SystemExit(ConflictError.exit_code)
+
+
+def _single_bundle(paths: tuple[Path, ...], home: Path) -> Path:
+    if len(paths) == 1 and paths[0].is_file():
+        return paths[0]
+    from bundlekit.cli.transport_glue import bundle_from_volumes
+
+    return bundle_from_volumes(paths, home)
+
+
+@cli.group(epilog="bundlekit releases list --home ./prod --json")
+def releases() -> None:
+    """Releases imported into this zone."""
+
+
+@releases.command("list", epilog="bundlekit releases list --home ./prod")
+@home_option
+@json_option
+def releases_list(home: str | None, as_json: bool) -> None:
+    """List imported releases."""
+    with open_zone(resolve_home(home)) as z:
+        rows = projects.list_releases(z)
+    if as_json:
+        emit_json({"releases": rows})
+        return
+    if not rows:
+        click.echo("no releases imported yet; see `bundlekit import --help`")
+    for r in rows:
+        click.echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} from {r['source'] or '?'} "
+                   f"seq {r['sequence']}  imported {_when(r['imported_at'])}")
+
+
+@cli.command(epilog="bundlekit show acme-web 1.4.0 --home ./prod --json")
+@click.argument("project")
+@click.argument("version", required=False)
+@home_option
+@json_option
+def show(project: str, version: str | None, home: str | None, as_json: bool) -> None:
+    """Show a project (by name or slug) and one of its releases (default: the latest)."""
+    with open_zone(resolve_home(home)) as z:
+        p = projects.find_project(z, project)
+        rel = projects.get_release(z, p, version)
+        variables = projects.variable_rows(p)
+    steps = [dict(p.local["steps"][k]) for k in p.local["step_order"]]
+    info = {"project": {"name": p.name, "slug": p.slug, "space": p.space},
+            "release": {k: v for k, v in rel.items() if k != "snapshot"},
+            "steps": [{"name": s["name"], "type": s["type"], "roles": s.get("roles", []),
+                       "enabled": s.get("enabled", True)} for s in steps],
+            "packages": list(rel["snapshot"]["packages"].values()), "variables": variables}
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{p.name} ({p.slug}) in space {p.space}")
+    click.echo(f"release {rel['version']} on {rel['channel']}, sequence {rel['sequence']}, imported "
+               f"{_when(rel['imported_at'])}")
+    if rel["notes"]:
+        click.echo(f"  notes: {rel['notes']}")
+    for s in info["steps"]:
+        click.echo(f"  step {s['name']} [{s['type']}] roles {', '.join(s['roles']) or '-'}"
+                   + ("" if s["enabled"] else "  (disabled)"))
+    for pk in info["packages"]:
+        click.echo(f"  package {pk['id']} {pk['version']} sha256 {pk['sha256'][:16]}...")
+    for v in variables:
+        click.echo(f"  var {_var_line(v)}")
+
+
+def _var_line(v: dict) -> str:  # type: ignore[type-arg]
+    scope = " ".join(f"{k}={','.join(x)}" for k, x in v["scope"].items())
+    value = "<unbound>" if v["value"] is None else repr(v["value"]) if not v["sensitive"] else v["value"]
+    return f"{v['name']}{' [' + scope + ']' if scope else ''} = {value}  ({v['origin']})"
+
+
+scope_options = [
+    click.option("--environment", multiple=True, help="Scope to an environment (repeatable)."),
+    click.option("--role", multiple=True, help="Scope to a target role (repeatable)."),
+    click.option("--machine", multiple=True, help="Scope to a target (repeatable)."),
+]
+
+
+def with_scope(f):  # type: ignore[no-untyped-def]
+    for opt in reversed(scope_options):
+        f = opt(f)
+    return f
+
+
+@cli.group(epilog="bundlekit variables set acme-web Acme.ApiKey 'k-123' --sensitive --home ./prod")
+def variables() -> None:
+    """A project's variables in this zone, including values only production knows."""
+
+
+@variables.command("list", epilog="bundlekit variables list acme-web --home ./prod --json")
+@click.argument("project")
+@home_option
+@json_option
+def variables_list(project: str, home: str | None, as_json: bool) -> None:
+    """List a project's variables (sensitive values masked)."""
+    with open_zone(resolve_home(home)) as z:
+        p = projects.find_project(z, project)
+        rows = projects.variable_rows(p)
+    if as_json:
+        emit_json({"project": p.name, "variables": rows})
+    else:
+        for v in rows:
+            click.echo(_var_line(v))
+
+
+@variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey 'k-123' --sensitive --home ./prod")
+@click.argument("project")
+@click.argument("name")
+@click.argument("value")
+@click.option("--sensitive", is_flag=True, help="Store sealed at rest; never printed.")
+@with_scope
+@home_option
+@json_option
+def variables_set(project: str, name: str, value: str, sensitive: bool, environment: tuple[str, ...],
+                  role: tuple[str, ...], machine: tuple[str, ...], home: str | None, as_json: bool) -> None:
+    """Set a variable (or bind a placeholder) in this zone's copy of the project."""
+    with open_zone(resolve_home(home)) as z:
+        res = projects.set_variable(z, project, name, value, sensitive=sensitive, environment=environment,
+                                    role=role, machine=machine, now=int(time.time()))
+    if as_json:
+        emit_json(res)
+    else:
+        click.echo(f"set {res['name']} in {res['project']}" + (" (sensitive, sealed at rest)" if res["sensitive"] else ""))
+
+
+@variables.command("unset", epilog="bundlekit variables unset acme-web Acme.ApiKey --home ./prod")
+@click.argument("project")
+@click.argument("name")
+@with_scope
+@home_option
+@json_option
+def variables_unset(project: str, name: str, environment: tuple[str, ...], role: tuple[str, ...],
+                    machine: tuple[str, ...], home: str | None, as_json: bool) -> None:
+    """Remove a local value (a placeholder becomes unbound again)."""
+    with open_zone(resolve_home(home)) as z:
+        res = projects.unset_variable(z, project, name, environment=environment, role=role, machine=machine,
+                                      now=int(time.time()))
+    if as_json:
+        emit_json(res)
+    else:
+        click.echo(f"unset {name} in {res['project']}" + (" (placeholder now unbound)" if res["unbound"] else ""))
+
+
+@cli.group(epilog="bundlekit steps disable acme-web 'Smoke test' --home ./prod")
+def steps() -> None:
+    """Enable or disable a project's steps in this zone."""
+
+
+def _step_toggle(enabled: bool):  # type: ignore[no-untyped-def]
+    verb = "enable" if enabled else "disable"
+
+    @steps.command(verb, epilog=f"bundlekit steps {verb} acme-web 'Smoke test' --home ./prod")
+    @click.argument("project")
+    @click.argument("step")
+    @home_option
+    @json_option
+    def toggle(project: str, step: str, home: str | None, as_json: bool) -> None:
+        with open_zone(resolve_home(home)) as z:
+            res = projects.set_step_enabled(z, project, step, enabled, int(time.time()))
+        if as_json:
+            emit_json(res)
+        else:
+            click.echo(f"{verb}d step {res['step']!r} of {res['project']}")
+
+    toggle.__doc__ = f"{verb.capitalize()} a step in this zone's copy of the project."
+    toggle.help = toggle.__doc__
+    return toggle
+
+
+_step_toggle(True)
+_step_toggle(False)

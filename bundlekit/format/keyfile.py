@@ -1,0 +1,118 @@
+"""Approver key files and key rotation statements (pure; the caller does the I/O).
+
+Approver keys (``bundlekit keys new``) are two short text files::
+
+    PREFIX.key   bundlekit signing key v1 / name: alice / key: ed25519:<base64 private>   (mode 0600)
+    PREFIX.pub   bundlekit public key v1 / name: alice / key: ed25519:<base64 public>
+
+A rotation statement says "zone Z's signing key OLD is replaced by NEW"; it is signed by
+both keys over ``DOMAIN(rotation) || canonical msgpack {zone_id, old_key, new_key, issued}``,
+so neither a thief of the new key alone nor of the old key alone can forge one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bundlekit.errors import InputError, VerificationError
+from bundlekit.format import codec
+from bundlekit.format.crypto import b64, key_id, raw_private, raw_public, sign, unb64, verify_signature
+
+__all__ = ["ApproverKey", "render_private", "render_public", "parse_private", "parse_public",
+           "RotationStatement", "make_rotation", "parse_rotation"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ApproverKey:
+    name: str
+    public: bytes
+
+    @property
+    def key_id(self) -> str:
+        return key_id("ed25519", self.public)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InputError(f"key name {name!r}: use 1-64 letters, digits, spaces, '.', '_', '@' or '-'",
+                         code="invalid_key_name")
+
+
+def render_private(name: str, key: Ed25519PrivateKey) -> bytes:
+    _check_name(name)
+    return f"bundlekit signing key v1\nname: {name}\nkey: ed25519:{b64(raw_private(key))}\n".encode()
+
+
+def render_public(name: str, key: Ed25519PrivateKey) -> bytes:
+    _check_name(name)
+    return f"bundlekit public key v1\nname: {name}\nkey: ed25519:{b64(raw_public(key))}\n".encode()
+
+
+def _parse(data: bytes, where: str, header: str) -> tuple[str, bytes]:
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        lines = []
+    if len(lines) != 4 or lines[0] != header or lines[3] != "" or not lines[1].startswith("name: ") \
+            or not lines[2].startswith("key: ed25519:"):
+        raise InputError(f"{where}: not a {header!r} file", code="invalid_key_file")
+    name = lines[1][len("name: "):]
+    _check_name(name)
+    return name, unb64(lines[2][len("key: ed25519:"):], f"{where}: key", 32)
+
+
+def parse_private(data: bytes, where: str) -> tuple[str, Ed25519PrivateKey]:
+    name, raw = _parse(data, where, "bundlekit signing key v1")
+    return name, Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def parse_public(data: bytes, where: str) -> ApproverKey:
+    name, raw = _parse(data, where, "bundlekit public key v1")
+    return ApproverKey(name, raw)
+
+
+@dataclass(frozen=True, slots=True)
+class RotationStatement:
+    zone_id: str
+    old_key: bytes
+    new_key: bytes
+    issued: int
+    old_signature: bytes
+    new_signature: bytes
+
+    def body(self) -> bytes:
+        return codec.encode({"zone_id": self.zone_id, "old_key": b64(self.old_key), "new_key": b64(self.new_key),
+                             "issued": self.issued})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"zone_id": self.zone_id, "old_key": b64(self.old_key), "new_key": b64(self.new_key),
+                "issued": self.issued, "old_signature": b64(self.old_signature),
+                "new_signature": b64(self.new_signature)}
+
+
+def make_rotation(zone_id: str, old: Ed25519PrivateKey, new: Ed25519PrivateKey, issued: int) -> RotationStatement:
+    unsigned = RotationStatement(zone_id, raw_public(old), raw_public(new), issued, b"", b"")
+    body = unsigned.body()
+    return RotationStatement(zone_id, unsigned.old_key, unsigned.new_key, issued, sign(old, "rotation", body),
+                             sign(new, "rotation", body))
+
+
+def parse_rotation(d: Mapping[str, Any], where: str) -> RotationStatement:
+    """A rotation statement whose two signatures both verify; anything else is refused."""
+    try:
+        st = RotationStatement(d["zone_id"], unb64(d["old_key"], "old_key", 32), unb64(d["new_key"], "new_key", 32),
+                               int(d["issued"]), unb64(d["old_signature"], "old_signature", 64),
+                               unb64(d["new_signature"], "new_signature", 64))
+    except (KeyError, TypeError, ValueError):
+        raise VerificationError(f"{where}: malformed key rotation statement", code="rotation_invalid") from None
+    body = st.body()
+    if not (verify_signature(st.old_key, "rotation", body, st.old_signature)
+            and verify_signature(st.new_key, "rotation", body, st.new_signature)):
+        raise VerificationError(f"{where}: key rotation statement is not signed by both keys", code="rotation_invalid")
+    return st

@@ -1,0 +1,231 @@
+"""Secure-zone import of a release bundle: plan (verify, decide, merge), then apply atomically.
+
+``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob,
+streamed into staging), then decides: anti-rollback, trust policy, package identity,
+release identity and the three-way merge. It changes no state. ``apply_import`` moves the
+verified blobs into the content-addressed store and commits everything else in one SQLite
+transaction. A refused import leaves the home as it was; staging is removed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from bundlekit.errors import ConflictError, TrustError, VerificationError
+from bundlekit.format import crypto
+from bundlekit.format.keyfile import parse_rotation
+from bundlekit.format.manifest import Manifest, scope_to_dict
+from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
+from bundlekit.importer.merge_policy import MergePolicy
+from bundlekit.importer.snapshot import content_digest, incoming_snapshot
+from bundlekit.importer.verify import VerifiedBundle, verify_bundle
+from bundlekit.trust.policy import check_policy
+from bundlekit.zone import secrets, state
+from bundlekit.zone.home import Zone
+from bundlekit.zone.rotation import apply_rotations
+from bundlekit.zone.store import PackageStore, Staging
+
+__all__ = ["ImportPlan", "plan_import", "apply_import", "import_bundle", "bundle_environments"]
+
+
+@dataclass
+class ImportPlan:
+    verified: VerifiedBundle
+    noop: bool = False
+    noop_reason: str = ""
+    merge: MergePlan | None = None
+    snapshot: Snapshot | None = None
+    content_digest: str = ""
+    replaces_release: bool = False
+    new_packages: list[str] = field(default_factory=list)
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    staging: Staging | None = field(default=None, repr=False)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.verified.manifest
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        out: dict[str, Any] = {
+            "bundle": str(self.verified.path), "digest": self.verified.digest, "source": self.verified.source.name,
+            "sequence": m.sequence, "project": m.project.get("name"), "release": m.release.get("version"),
+            "noop": self.noop,
+        }
+        if self.noop:
+            out["reason"] = self.noop_reason
+        if self.merge is not None:
+            out["merge"] = self.merge.to_dict(mask=True)
+            out["new_packages"] = self.new_packages
+            out["replaces_release"] = self.replaces_release
+        return out
+
+
+def bundle_environments(m: Manifest) -> set[str]:
+    """Every environment a release names (scopes and step filters): what trust policy checks."""
+    envs: set[str] = set()
+    for v in list(m.variables) + list(m.placeholders):
+        envs.update(v.scope.get("environment", ()))
+    for s in m.steps:
+        envs.update(s.environments)
+    return envs
+
+
+def plan_import(zone: Zone, path: Path, *, now: int, strategy: str | None = None,
+                policy: MergePolicy | None = None, replace: bool = False,
+                progress: Callable[[int], None] | None = None) -> ImportPlan:
+    store = PackageStore(zone.home)
+    Staging.sweep(zone.home)
+    staging = Staging(zone.home, store)
+    try:
+        verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for)
+        plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace)
+    except BaseException:
+        staging.cleanup()
+        raise
+    plan.staging = staging
+    if plan.noop:
+        staging.cleanup()
+    return plan
+
+
+def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: MergePolicy | None,
+            replace: bool) -> ImportPlan:
+    m = v.manifest
+    where = str(v.path)
+    db = zone.db
+    if m.kind != "release":
+        raise VerificationError(f"{where}: a {m.kind} bundle; release import expects a release", code="wrong_kind")
+    if db.execute("SELECT 1 FROM imports WHERE digest = ?", (v.digest,)).fetchone():
+        return ImportPlan(v, noop=True, noop_reason="already imported (identical bundle); nothing to do")
+    row = db.execute("SELECT last_sequence, last_digest FROM incoming WHERE source_zone_id = ?",
+                     (v.source.zone_id,)).fetchone()
+    if row is not None and m.sequence < row[0]:
+        raise VerificationError(f"{where}: sequence {m.sequence} from zone {v.source.name!r} is older than the last "
+                                f"imported ({row[0]}); refusing a rollback or replay", code="rollback")
+    if row is not None and m.sequence == row[0]:
+        raise VerificationError(f"{where}: sequence {m.sequence} from zone {v.source.name!r} was already imported "
+                                "with different content; refusing", code="sequence_reused")
+    check_policy(v.source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
+                 environments=bundle_environments(m), where=where)
+    store = PackageStore(zone.home)
+    new_packages = []
+    for p in m.packages:
+        known = db.execute("SELECT sha256 FROM packages WHERE id = ? AND version = ?", (p.id, p.version)).fetchone()
+        if known is not None and known[0] != p.sha256:
+            raise VerificationError(f"{where}: package {p.id} {p.version} has SHA-256 {p.sha256[:16]}..., but this "
+                                    f"zone already holds {p.id} {p.version} with {known[0][:16]}...; a package "
+                                    "version is immutable: publish a new version", code="package_mismatch")
+        if not p.included and not store.has(p.sha256):
+            raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone does "
+                                    "not have it; export it with its file", code="package_missing")
+        if known is None:
+            new_packages.append(f"{p.id} {p.version}")
+    project = db.execute("SELECT source_zone_id, local, base FROM projects WHERE slug = ?",
+                         (m.project["slug"],)).fetchone()
+    if project is not None and project["source_zone_id"] != v.source.zone_id:
+        raise TrustError(f"{where}: project {m.project['slug']!r} in this zone comes from another source zone; "
+                         "refusing to let a second source change it", code="policy_denied")
+    secret_values, refs = _open_secrets(zone, m, where)
+    snap = incoming_snapshot(m, lambda i: refs[i])
+    digest = content_digest(m, snap)
+    existing = db.execute("SELECT content_digest FROM releases WHERE project_slug = ? AND version = ?",
+                          (m.project["slug"], m.release["version"])).fetchone()
+    replaces = existing is not None and existing[0] != digest
+    if replaces and not replace:
+        raise ConflictError(f"{where}: release {m.release['version']} of {m.project['name']} is already imported with "
+                            "different content; pass --replace to overwrite it", code="release_exists")
+    base = json.loads(project["base"]) if project else None
+    local = json.loads(project["local"]) if project else None
+    merge = three_way_merge(base, local, snap, strategy=strategy, policy=policy)
+    return ImportPlan(v, merge=merge, snapshot=snap, content_digest=digest, replaces_release=replaces,
+                      new_packages=new_packages, secret_values=secret_values)
+
+
+def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], dict[int, str]]:
+    """Unseal every sensitive value (proving it was sealed for this zone and bundle)."""
+    key = zone.sealing_key()
+    values: dict[str, str] = {}
+    refs: dict[int, str] = {}
+    for i, v in enumerate(m.variables):
+        if not v.sensitive:
+            continue
+        label = crypto.seal_label("variable", v.name, scope_to_dict(v.scope))
+        ad = crypto.seal_ad(m.bundle_id, m.destination.key_id, label)
+        plain = crypto.open_sealed(key, crypto.unb64(v.sealed or "", f"{where}: variables[{i}].sealed"), ad,
+                                   f"{where}: variable {v.name!r}").decode("utf-8")
+        ref = secrets.fingerprint(zone, plain)
+        values[ref] = plain
+        refs[i] = ref
+    return values, refs
+
+
+def apply_import(zone: Zone, plan: ImportPlan, *, now: int) -> None:
+    """Commit a plan: blobs into the store, then one transaction for all state."""
+    if plan.noop:
+        return
+    assert plan.merge is not None and plan.snapshot is not None and plan.staging is not None
+    if plan.merge.conflicts:
+        raise ConflictError("unresolved conflicts", code="conflict")
+    m = plan.manifest
+    v = plan.verified
+    db = zone.db
+    try:
+        plan.staging.commit()
+    finally:
+        plan.staging.cleanup()
+    with state.transaction(db):
+        for value in plan.secret_values.values():
+            secrets.store(zone, value)
+        apply_rotations(zone, v.source.zone_id, [parse_rotation(r, str(v.path)) for r in m.rotations], now)
+        for p in m.packages:
+            db.execute("INSERT OR IGNORE INTO packages(id, version, sha256, size, file, added) VALUES (?,?,?,?,?,?)",
+                       (p.id, p.version, p.sha256, p.size, p.file, now))
+        slug = m.project["slug"]
+        db.execute(
+            "INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT(slug) DO UPDATE SET name = excluded.name, space = excluded.space, local = excluded.local, "
+            "base = excluded.base, updated = excluded.updated",
+            (slug, m.project["name"], m.project["space"], v.source.zone_id, json.dumps(plan.merge.result),
+             json.dumps(plan.snapshot), now))
+        db.execute(
+            "INSERT OR REPLACE INTO releases(project_slug, version, channel, notes, source_zone_id, bundle_id, "
+            "bundle_digest, sequence, content_digest, snapshot, output_refs, imported_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (slug, m.release["version"], m.release["channel"], m.release["notes"], v.source.zone_id, m.bundle_id,
+             v.digest, m.sequence, plan.content_digest, json.dumps(plan.snapshot),
+             json.dumps([o.to_dict() for o in m.output_refs]), now))
+        db.execute("INSERT INTO incoming(source_zone_id, last_sequence, last_digest) VALUES (?,?,?) "
+                   "ON CONFLICT(source_zone_id) DO UPDATE SET last_sequence = excluded.last_sequence, "
+                   "last_digest = excluded.last_digest", (v.source.zone_id, m.sequence, v.digest))
+        db.execute("INSERT INTO imports(digest, bundle_id, source_zone_id, sequence, project_slug, release, "
+                   "imported_at, plan) VALUES (?,?,?,?,?,?,?,?)",
+                   (v.digest, m.bundle_id, v.source.zone_id, m.sequence, slug, m.release["version"], now,
+                    json.dumps(plan.merge.to_dict(mask=True)["summary"])))
+
+
+def import_bundle(zone: Zone, path: Path, *, now: int, strategy: str | None = None,
+                  policy: MergePolicy | None = None, replace: bool = False, dry_run: bool = False,
+                  progress: Callable[[int], None] | None = None) -> ImportPlan:
+    """Plan, refuse on conflicts (unless dry run), apply."""
+    plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace, progress=progress)
+    if plan.noop:
+        return plan
+    assert plan.merge is not None
+    if dry_run:
+        if plan.staging:
+            plan.staging.cleanup()
+        return plan
+    if plan.merge.conflicts:
+        if plan.staging:
+            plan.staging.cleanup()
+        lines = [c.describe(mask=True) for c in plan.merge.conflicts]
+        raise ConflictError(
+            f"{path}: {len(lines)} conflict(s) between local changes and the incoming release; nothing was changed. "
+            "Re-run with --on-conflict keep-local|take-incoming or a --policy file:\n  " + "\n  ".join(lines),
+            code="conflict", details=[c.to_dict(mask=True) for c in plan.merge.conflicts])
+    apply_import(zone, plan, now=now)
+    return plan

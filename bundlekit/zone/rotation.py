@@ -1,0 +1,76 @@
+"""Key rotation, both sides: issuing a statement (source) and applying one (receiver).
+
+The source zone keeps its retired signing keys in ``keys/retired/`` for
+:data:`ROTATION_WINDOW`: bundles exported in that window carry the rotation statements
+and are co-signed by the retired keys, so a receiver that has not yet seen the rotation
+still recognises the zone, learns the new key from the statement, and from then on
+refuses the old key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bundlekit.format.crypto import key_id, raw_private, raw_public
+from bundlekit.format.keyfile import RotationStatement, make_rotation, parse_rotation
+from bundlekit.fsutil import atomic_write_bytes
+from bundlekit.zone import state
+from bundlekit.zone.home import Zone
+
+__all__ = ["ROTATION_WINDOW", "rotate_key", "active_rotations", "apply_rotations"]
+
+ROTATION_WINDOW = 90 * 86400
+
+
+def rotate_key(zone: Zone, now: int) -> RotationStatement:
+    """Replace the zone's signing key; the old one is retired (kept to co-sign for a while)."""
+    old = zone.signing_key()
+    new = Ed25519PrivateKey.generate()
+    statement = make_rotation(zone.zone_id, old, new, now)
+    retired = zone.home / "keys" / "retired"
+    retired.mkdir(mode=0o700, exist_ok=True)
+    atomic_write_bytes(retired / f"{key_id('ed25519', raw_public(old))}.key", raw_private(old), mode=0o600)
+    with state.transaction(zone.db):
+        zone.db.execute("INSERT INTO rotations(new_key_id, statement, issued) VALUES (?, ?, ?)",
+                        (key_id("ed25519", raw_public(new)), json.dumps(statement.to_dict()), now))
+        # The new key becomes the zone's key only when the statement is safely recorded.
+        atomic_write_bytes(zone.home / "keys" / "signing.key", raw_private(new), mode=0o600)
+    return statement
+
+
+def active_rotations(zone: Zone, now: int) -> list[tuple[RotationStatement, Ed25519PrivateKey | None]]:
+    """Statements to carry in a bundle exported now, each with its retired key (to co-sign)."""
+    out = []
+    for row in zone.db.execute("SELECT statement FROM rotations WHERE issued > ? ORDER BY issued",
+                               (now - ROTATION_WINDOW,)):
+        st = parse_rotation(json.loads(row[0]), "rotation statement")
+        path: Path = zone.home / "keys" / "retired" / f"{key_id('ed25519', st.old_key)}.key"
+        key = Ed25519PrivateKey.from_private_bytes(path.read_bytes()) if path.exists() else None
+        out.append((st, key))
+    return out
+
+
+def apply_rotations(zone: Zone, source_zone_id: str, statements: list[RotationStatement], now: int) -> list[str]:
+    """Receiver side, inside the import transaction: trust each new key, retire each old one."""
+    applied = []
+    db = zone.db
+    for st in sorted(statements, key=lambda s: s.issued):
+        if st.zone_id != source_zone_id:
+            continue
+        old_id, new_id = key_id("ed25519", st.old_key), key_id("ed25519", st.new_key)
+        known_old = db.execute("SELECT 1 FROM trusted_keys WHERE key_id = ? AND zone_id = ? AND role = 'zone'",
+                               (old_id, source_zone_id)).fetchone()
+        known_new = db.execute("SELECT 1 FROM trusted_keys WHERE key_id = ? AND zone_id = ?",
+                               (new_id, source_zone_id)).fetchone()
+        if known_old is None or known_new is not None:
+            continue
+        label = db.execute("SELECT name FROM trusted_zones WHERE zone_id = ?", (source_zone_id,)).fetchone()[0]
+        db.execute("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
+                   (new_id, source_zone_id, st.new_key, "zone", label, now))
+        db.execute("INSERT OR IGNORE INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?)",
+                   (old_id, now, f"rotated to {new_id}"))
+        applied.append(new_id)
+    return applied

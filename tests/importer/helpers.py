@@ -1,0 +1,59 @@
+"""Helpers for import tests: export a variant of the fixture release, sign, snapshot state."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bundlekit.export.exporter import export_release
+from bundlekit.format import crypto
+from bundlekit.format.container import SignatureRecord, add_signature
+from tests.conftest import RELEASE, Zones
+
+
+def export(z: Zones, out: Path, release: Path = RELEASE, **kw: Any) -> Path:
+    export_release(z.dev, release, "prod", out, now=int(time.time()), **kw)
+    return out
+
+
+def cosign(bundle: Path, key: Ed25519PrivateKey) -> None:
+    add_signature(bundle, lambda msg, kind: SignatureRecord(crypto.raw_public(key), crypto.sign(key, kind, msg)))
+
+
+def duplicate_last_signature(bundle: Path) -> None:
+    data = bundle.read_bytes()
+    bundle.write_bytes(data + data[-96:])
+
+
+def edit_release(release_dir: Path, old: str, new: str) -> Path:
+    path = release_dir / "release.toml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+STATE_QUERIES = {
+    "projects": "SELECT slug, name, space, source_zone_id, local, base FROM projects ORDER BY slug",
+    "releases": "SELECT project_slug, version, bundle_digest, sequence, content_digest, snapshot FROM releases "
+                "ORDER BY project_slug, version",
+    "packages": "SELECT id, version, sha256 FROM packages ORDER BY id, version",
+    "incoming": "SELECT * FROM incoming ORDER BY source_zone_id",
+    "imports": "SELECT digest, sequence, project_slug, release FROM imports ORDER BY digest",
+    "secrets": "SELECT fingerprint FROM secrets ORDER BY fingerprint",
+    "trusted_keys": "SELECT key_id, zone_id, role FROM trusted_keys ORDER BY key_id",
+    "revoked_keys": "SELECT key_id FROM revoked_keys ORDER BY key_id",
+}
+
+
+def zone_state(home: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The zone's logical state (timestamps left out), read with a fresh connection."""
+    conn = sqlite3.connect(str(home / "state.db"))
+    try:
+        return {name: [tuple(r) for r in conn.execute(q)] for name, q in STATE_QUERIES.items()}
+    finally:
+        conn.close()

@@ -1,0 +1,62 @@
+"""SIGKILL the import at many points: the zone is exactly before or after, and re-running converges."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import Zones
+from tests.importer.helpers import export, zone_state
+
+RUNNER = Path(__file__).with_name("crash_runner.py")
+
+
+def _run(kill_at: int, bundle: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(RUNNER), str(kill_at), "import", str(bundle), "--home", str(home)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+
+
+def _integrity_ok(home: Path) -> bool:
+    conn = sqlite3.connect(str(home / "state.db"))
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def test_import_killed_anywhere_is_before_or_after_and_converges(zones: Zones, tmp_path: Path) -> None:
+    bundle = export(zones, tmp_path / "a.bundle")
+    zones.close()
+    pristine = tmp_path / "pristine"
+    shutil.copytree(zones.prod.home, pristine)
+    before = zone_state(pristine)
+    # Reference: a clean import, counting events.
+    ref_home = tmp_path / "ref"
+    shutil.copytree(pristine, ref_home)
+    r = _run(0, bundle, ref_home)
+    assert r.returncode == 0, r.stderr
+    total = int(re.search(r"EVENTS (\d+)", r.stderr).group(1))  # type: ignore[union-attr]
+    after = zone_state(ref_home)
+    assert after != before
+    points = sorted({max(1, total * i // 26) for i in range(1, 26)} | {total - 3, total - 2, total - 1})
+    outcomes = {"before": 0, "after": 0}
+    for n in points:
+        home = tmp_path / f"crash-{n}"
+        shutil.copytree(pristine, home)
+        r = _run(n, bundle, home)
+        assert r.returncode == -9, (n, r.returncode, r.stderr[-500:])
+        assert _integrity_ok(home), n
+        got = zone_state(home)
+        assert got in (before, after), f"half an import after a kill at event {n}/{total}"
+        outcomes["before" if got == before else "after"] += 1
+        rerun = _run(0, bundle, home)
+        assert rerun.returncode == 0, rerun.stderr
+        assert zone_state(home) == after
+        for sha in (row[2] for row in after["packages"]):
+            assert (home / "packages" / "sha256" / sha[:2] / sha).is_file()
+        shutil.rmtree(home)
+    assert outcomes["before"] > 0 and outcomes["after"] > 0, outcomes

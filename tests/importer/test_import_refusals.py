@@ -1,0 +1,149 @@
+"""Secure-zone import: every refusal, named after the threat it stops; the home stays byte-identical."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from bundlekit.errors import BundleError
+from bundlekit.importer.importer import import_bundle
+from bundlekit.trust.policy import SourcePolicy
+from tests.conftest import Zones, make_zones, run_cli, tree_digest
+from tests.importer.helpers import edit_release, export, zone_state
+
+
+def _refused(z: Zones, bundle: Path, code: str | set[str], exit_code: int = 3, **kw: object) -> BundleError:
+    before = tree_digest(z.prod.home)
+    with pytest.raises(BundleError) as info:
+        import_bundle(z.prod, bundle, now=int(time.time()), **kw)  # type: ignore[arg-type]
+    assert info.value.code in ({code} if isinstance(code, str) else code), info.value.message
+    assert info.value.exit_code == exit_code
+    assert tree_digest(z.prod.home) == before
+    return info.value
+
+
+def test_first_import_stores_project_release_and_packages(zones: Zones, tmp_path: Path) -> None:
+    plan = import_bundle(zones.prod, export(zones, tmp_path / "a.bundle"), now=int(time.time()))
+    assert not plan.noop
+    st = zone_state(zones.prod.home)
+    assert [r[0] for r in st["projects"]] == ["acme-web"]
+    assert [(r[0], r[1]) for r in st["releases"]] == [("acme-web", "1.4.0")]
+    assert [(r[0], r[1]) for r in st["packages"]] == [("Acme.Web", "1.4.0")]
+    sha = st["packages"][0][2]
+    assert (zones.prod.home / "packages" / "sha256" / sha[:2] / sha).is_file()
+    assert not (zones.prod.home / "staging").exists()
+
+
+def test_identical_reimport_is_a_noop(zones: Zones, tmp_path: Path) -> None:
+    b = export(zones, tmp_path / "a.bundle")
+    import_bundle(zones.prod, b, now=int(time.time()))
+    before = tree_digest(zones.prod.home)
+    plan = import_bundle(zones.prod, b, now=int(time.time()))
+    assert plan.noop and "already imported" in plan.noop_reason
+    assert tree_digest(zones.prod.home) == before
+    r = run_cli("import", b, "--json", home=zones.prod.home)
+    assert r.returncode == 0 and json.loads(r.stdout)["noop"] is True
+
+
+def test_import_rollback_refused(zones: Zones, tmp_path: Path) -> None:
+    v1 = export(zones, tmp_path / "v1.bundle")
+    v2 = export(zones, tmp_path / "v2.bundle")
+    import_bundle(zones.prod, v2, now=int(time.time()))
+    _refused(zones, v1, "rollback")
+
+
+def test_import_same_sequence_different_bytes_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    a = export(zones, tmp_path / "a.bundle", sequence=5)
+    rel = edit_release(release_dir, 'notes = "', 'notes = "changed. ')
+    b = export(zones, tmp_path / "b.bundle", release=rel, sequence=5)
+    import_bundle(zones.prod, a, now=int(time.time()))
+    _refused(zones, b, "sequence_reused")
+
+
+def test_import_expired_refused(zones: Zones, tmp_path: Path) -> None:
+    b = export(zones, tmp_path / "a.bundle", expires_in=60)
+    before = tree_digest(zones.prod.home)
+    with pytest.raises(BundleError) as info:
+        import_bundle(zones.prod, b, now=int(time.time()) + 120)
+    assert info.value.code == "expired" and tree_digest(zones.prod.home) == before
+
+
+def test_import_wrong_destination_refused(tmp_path: Path) -> None:
+    from bundlekit.format.card import parse_card
+    from bundlekit.zone import truststore
+    from bundlekit.zone.home import init_zone
+
+    z = make_zones(tmp_path / "a")
+    other = init_zone(tmp_path / "other", "other", 0)
+    truststore.add_zone(other, parse_card(z.dev.card_bytes(), "dev.card"), SourcePolicy(), 0)
+    b = export(z, tmp_path / "a.bundle")
+    before = tree_digest(other.home)
+    with pytest.raises(BundleError) as info:
+        import_bundle(other, b, now=int(time.time()))
+    assert info.value.code == "wrong_destination" and info.value.exit_code == 3
+    assert tree_digest(other.home) == before
+
+
+def test_import_tampered_bundle_refused_and_nothing_staged(zones: Zones, tmp_path: Path) -> None:
+    b = export(zones, tmp_path / "a.bundle")
+    data = bytearray(b.read_bytes())
+    data[40] ^= 0xFF  # inside the package blob
+    b.write_bytes(bytes(data))
+    _refused(zones, b, {"blob_corrupt", "blob_hash_mismatch"})
+
+
+def test_import_package_mismatch_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    import_bundle(zones.prod, export(zones, tmp_path / "a.bundle"), now=int(time.time()))
+    (release_dir / "packages" / "Acme.Web.1.4.0.zip").write_bytes(b"PK different bytes, same id and version")
+    rel = edit_release(release_dir, 'version = "1.4.0"\nchannel', 'version = "1.4.1"\nchannel')
+    _refused(zones, export(zones, tmp_path / "b.bundle", release=rel), "package_mismatch")
+
+
+def test_import_package_by_reference_missing_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    rel = release_dir / "release.toml"
+    rel.write_text(rel.read_text() + f'\n[[packages]]\nid = "Acme.Tools"\nversion = "2.0.0"\nsha256 = "{"cd" * 32}"\n'
+                   'size = 10\n')
+    _refused(zones, export(zones, tmp_path / "a.bundle", release=rel), "package_missing")
+
+
+def test_import_same_release_version_different_content_needs_replace(zones: Zones, release_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    import_bundle(zones.prod, export(zones, tmp_path / "a.bundle"), now=int(time.time()))
+    rel = edit_release(release_dir, 'notes = "', 'notes = "re-cut: ')
+    b = export(zones, tmp_path / "b.bundle", release=rel)
+    _refused(zones, b, "release_exists", exit_code=4)
+    plan = import_bundle(zones.prod, b, now=int(time.time()), replace=True)
+    assert plan.replaces_release
+
+
+def test_import_policy_denied_project(tmp_path: Path) -> None:
+    z = make_zones(tmp_path, policy=SourcePolicy(projects=("billing-*",)))
+    _refused(z, export(z, tmp_path / "a.bundle"), "policy_denied")
+
+
+def test_import_policy_denied_environment(tmp_path: Path) -> None:
+    z = make_zones(tmp_path, policy=SourcePolicy(environments=("Staging",)))
+    _refused(z, export(z, tmp_path / "a.bundle"), "policy_denied")
+
+
+def test_import_policy_denied_space(tmp_path: Path) -> None:
+    z = make_zones(tmp_path, policy=SourcePolicy(spaces=("Payments",)))
+    _refused(z, export(z, tmp_path / "a.bundle"), "policy_denied")
+
+
+def test_import_policy_globs_allow(tmp_path: Path) -> None:
+    z = make_zones(tmp_path, policy=SourcePolicy(projects=("acme-*",), environments=("Prod*",)))
+    assert not import_bundle(z.prod, export(z, tmp_path / "a.bundle"), now=int(time.time())).noop
+
+
+def test_import_cli_refusal_exit_code_and_json(zones: Zones, tmp_path: Path) -> None:
+    v1 = export(zones, tmp_path / "v1.bundle")
+    v2 = export(zones, tmp_path / "v2.bundle")
+    assert run_cli("import", v2, home=zones.prod.home).returncode == 0
+    before = tree_digest(zones.prod.home)
+    r = run_cli("import", v1, "--json", home=zones.prod.home)
+    assert r.returncode == 3 and json.loads(r.stdout)["error"]["code"] == "rollback"
+    assert tree_digest(zones.prod.home) == before

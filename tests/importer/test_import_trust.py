@@ -1,0 +1,151 @@
+"""Signature thresholds, approvers, key rotation and revocation at import time."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bundlekit.errors import BundleError
+from bundlekit.format.crypto import key_id, raw_public
+from bundlekit.format.keyfile import ApproverKey
+from bundlekit.importer.importer import import_bundle
+from bundlekit.trust.policy import SourcePolicy
+from bundlekit.zone import truststore
+from bundlekit.zone.rotation import rotate_key
+from tests.conftest import make_zones, run_cli, tree_digest
+from tests.importer.helpers import cosign, duplicate_last_signature, export
+
+ALICE = Ed25519PrivateKey.generate()
+BOB = Ed25519PrivateKey.generate()
+MALLORY = Ed25519PrivateKey.generate()
+
+
+@pytest.mark.parametrize(
+    "threshold, cosigners, duplicate, revoke_alice, expect",
+    [
+        (1, [], False, False, "ok"),
+        (2, [], False, False, "threshold_not_met"),
+        (2, [ALICE], False, False, "ok"),
+        (2, [], True, False, "threshold_not_met"),          # the zone key twice counts once
+        (3, [ALICE], True, False, "threshold_not_met"),     # alice twice counts once
+        (3, [ALICE, BOB], False, False, "ok"),
+        (2, [MALLORY], False, False, "threshold_not_met"),  # unknown keys are ignored, never counted
+        (3, [ALICE, MALLORY, BOB], False, False, "ok"),
+        (2, [ALICE], False, True, "threshold_not_met"),     # a revoked approver no longer counts
+    ],
+    ids=["1-of-1", "2-needs-approver", "zone+alice", "zone-twice", "alice-twice", "zone+alice+bob",
+         "unknown-ignored", "unknown-among-known", "revoked-approver"],
+)
+def test_threshold_table(tmp_path: Path, threshold: int, cosigners: list[Ed25519PrivateKey], duplicate: bool,
+                         revoke_alice: bool, expect: str) -> None:
+    z = make_zones(tmp_path, policy=SourcePolicy(threshold=threshold))
+    for name, key in (("alice", ALICE), ("bob", BOB)):
+        truststore.add_signer(z.prod, "dev", ApproverKey(name, raw_public(key)), 0)
+    if revoke_alice:
+        truststore.revoke(z.prod, key_id("ed25519", raw_public(ALICE)), "left the company", 0)
+    b = export(z, tmp_path / "a.bundle")
+    for key in cosigners:
+        cosign(b, key)
+    if duplicate:
+        duplicate_last_signature(b)
+    if expect == "ok":
+        assert not import_bundle(z.prod, b, now=int(time.time())).noop
+    else:
+        before = tree_digest(z.prod.home)
+        with pytest.raises(BundleError) as info:
+            import_bundle(z.prod, b, now=int(time.time()))
+        assert info.value.code == expect and info.value.exit_code == 3
+        assert tree_digest(z.prod.home) == before
+
+
+def test_approvers_alone_without_zone_key_are_untrusted(tmp_path: Path) -> None:
+    from bundlekit.format.container import HEADER_SIZE, BundleFile
+
+    z = make_zones(tmp_path, policy=SourcePolicy(threshold=2))
+    truststore.add_signer(z.prod, "dev", ApproverKey("alice", raw_public(ALICE)), 0)
+    b = export(z, tmp_path / "a.bundle")
+    cosign(b, ALICE)
+    with BundleFile(b) as bf:
+        keep = bf.signatures[1]
+        body_end = HEADER_SIZE + bf.header.blobs_length + bf.header.manifest_length
+    b.write_bytes(b.read_bytes()[:body_end] + keep.public_key + keep.signature)  # drop the zone's signature
+    with pytest.raises(BundleError) as info:
+        import_bundle(z.prod, b, now=int(time.time()))
+    assert info.value.code == "untrusted"
+
+
+def test_sign_cli_adds_approver_signature_without_changing_digest(tmp_path: Path) -> None:
+    import json
+
+    z = make_zones(tmp_path, policy=SourcePolicy(threshold=2))
+    b = export(z, tmp_path / "a.bundle")
+    r = run_cli("keys", "new", "--name", "alice", "-o", tmp_path / "alice")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "alice.key").stat().st_mode & 0o777 == 0o600
+    digest_before = json.loads(run_cli("inspect", b, "--json").stdout)["digest"]
+    r = run_cli("sign", b, "--key", tmp_path / "alice.key", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["added"] is True
+    again = run_cli("sign", b, "--key", tmp_path / "alice.key", "--json")
+    assert json.loads(again.stdout)["added"] is False
+    assert json.loads(run_cli("inspect", b, "--json").stdout)["digest"] == digest_before
+    z.close()
+    r = run_cli("import", b, "--json", home=z.prod.home)
+    assert r.returncode == 3 and json.loads(r.stdout)["error"]["code"] == "threshold_not_met"
+    assert run_cli("trust", "add-signer", tmp_path / "alice.pub", "--for", "dev", home=z.prod.home).returncode == 0
+    r = run_cli("import", b, "--json", home=z.prod.home)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_key_rotation_accepts_new_key_and_refuses_old(tmp_path: Path) -> None:
+    z = make_zones(tmp_path)
+    old_signing = z.dev.signing_key()
+    import_bundle(z.prod, export(z, tmp_path / "1.bundle"), now=int(time.time()))
+    st = rotate_key(z.dev, int(time.time()))
+    assert z.dev.signing_key_id == key_id("ed25519", st.new_key)
+    b2 = export(z, tmp_path / "2.bundle")  # carries the statement, co-signed by the retired key
+    import_bundle(z.prod, b2, now=int(time.time()))
+    ids = {r[0] for r in z.prod.db.execute("SELECT key_id FROM trusted_keys WHERE role = 'zone'")}
+    assert key_id("ed25519", st.new_key) in ids
+    revoked = {r[0] for r in z.prod.db.execute("SELECT key_id FROM revoked_keys")}
+    assert key_id("ed25519", st.old_key) in revoked
+    # A bundle signed only by the old key is now refused.
+    from bundlekit.format import crypto
+    from bundlekit.format.container import HEADER_SIZE, BundleFile, SignatureRecord
+
+    b3 = export(z, tmp_path / "3.bundle")
+    with BundleFile(b3) as bf:
+        end = HEADER_SIZE + bf.header.blobs_length + bf.header.manifest_length
+        msg = bf.signed_message
+    rec = SignatureRecord(raw_public(old_signing), crypto.sign(old_signing, "release", msg))
+    b3.write_bytes(b3.read_bytes()[:end] + rec.public_key + rec.signature)
+    before = tree_digest(z.prod.home)
+    with pytest.raises(BundleError) as info:
+        import_bundle(z.prod, b3, now=int(time.time()))
+    assert info.value.code in {"key_revoked", "source_mismatch"}
+    assert tree_digest(z.prod.home) == before
+
+
+def test_forged_rotation_statement_refused(tmp_path: Path) -> None:
+    import json
+
+    z = make_zones(tmp_path)
+    st = rotate_key(z.dev, int(time.time()))
+    forged = dict(st.to_dict())
+    forged["new_signature"] = forged["old_signature"]
+    z.dev.db.execute("UPDATE rotations SET statement = ?", (json.dumps(forged),))
+    with pytest.raises(BundleError) as info:
+        export(z, tmp_path / "a.bundle")
+    assert info.value.code == "rotation_invalid"
+
+
+def test_revoked_zone_key_refused_at_once(tmp_path: Path) -> None:
+    z = make_zones(tmp_path)
+    b = export(z, tmp_path / "a.bundle")
+    r = run_cli("trust", "revoke", z.dev.signing_key_id, home=z.prod.home)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(BundleError) as info:
+        import_bundle(z.prod, b, now=int(time.time()))
+    assert info.value.code == "key_revoked" and info.value.exit_code == 3
