@@ -106,6 +106,30 @@ SCHEMA = [
     CREATE TABLE secrets (fingerprint TEXT PRIMARY KEY, sealed BLOB NOT NULL);
     CREATE TABLE rotations (new_key_id TEXT PRIMARY KEY, statement TEXT NOT NULL, issued INTEGER NOT NULL);
     """,
+    # version 3: deployment targets and deployment records
+    """
+    CREATE TABLE targets (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        environment TEXT NOT NULL COLLATE NOCASE,
+        roles TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        root TEXT NOT NULL,
+        added INTEGER NOT NULL
+    );
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        project_slug TEXT NOT NULL COLLATE NOCASE,
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        bundle_digest TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started REAL NOT NULL,
+        ended REAL,
+        record TEXT NOT NULL,
+        outputs TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(SCHEMA)
 

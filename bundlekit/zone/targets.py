@@ -1,0 +1,78 @@
+"""The zone's deployment targets (for now: folders on this machine) and their environments."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bundlekit.deploy.targets import LocalFolderTarget, Target
+from bundlekit.errors import InputError, StateError
+from bundlekit.zone import state
+from bundlekit.zone.home import Zone
+
+__all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "targets_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRecord:
+    name: str
+    environment: str
+    roles: tuple[str, ...]
+    kind: str
+    root: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "environment": self.environment, "roles": list(self.roles), "kind": self.kind,
+                "root": self.root}
+
+    def open(self) -> Target:
+        # The one place a target kind becomes an implementation; an SSH target adds a branch here.
+        if self.kind == "local":
+            return LocalFolderTarget(self.name, self.environment, frozenset(self.roles), Path(self.root))
+        raise StateError(f"target {self.name!r} has unknown kind {self.kind!r}", code="unknown_target_kind")
+
+
+def _row(r: Any) -> TargetRecord:
+    return TargetRecord(r["name"], r["environment"], tuple(json.loads(r["roles"])), r["kind"], r["root"])
+
+
+def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path, now: int) -> TargetRecord:
+    if not name.strip() or not environment.strip():
+        raise InputError("target name and --environment must not be empty", code="invalid_input")
+    if not roles:
+        raise InputError("give the target at least one --role", code="invalid_input")
+    root = root.expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise InputError(f"--root {root}: exists and is not a folder", code="invalid_input")
+    if zone.db.execute("SELECT 1 FROM targets WHERE name = ?", (name,)).fetchone():
+        raise StateError(f"target {name!r} already exists; `bundlekit targets remove {name}` first",
+                         code="target_exists")
+    root.mkdir(parents=True, exist_ok=True)
+    with state.transaction(zone.db):
+        zone.db.execute("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
+                        (name, environment, json.dumps(sorted(set(roles))), "local", str(root), now))
+    return list_targets(zone, name=name)[0]
+
+
+def list_targets(zone: Zone, *, environment: str | None = None, name: str | None = None) -> list[TargetRecord]:
+    sql, args = "SELECT * FROM targets", []
+    if environment is not None:
+        sql, args = sql + " WHERE environment = ?", [environment]
+    elif name is not None:
+        sql, args = sql + " WHERE name = ?", [name]
+    return [_row(r) for r in zone.db.execute(sql + " ORDER BY environment, name", args)]
+
+
+def remove_target(zone: Zone, name: str) -> TargetRecord:
+    found = list_targets(zone, name=name)
+    if not found:
+        raise StateError(f"no target named {name!r}; see `bundlekit targets list`", code="unknown_target")
+    with state.transaction(zone.db):
+        zone.db.execute("DELETE FROM targets WHERE name = ?", (name,))
+    return found[0]
+
+
+def targets_for(zone: Zone, environment: str) -> list[Target]:
+    return [t.open() for t in list_targets(zone, environment=environment)]
