@@ -1,0 +1,156 @@
+"""The dashboard as a terminal grid: one row per project, one column per (zone, environment).
+
+Each cell reads ``1.4.0 exported 3h ago`` on its first line and ``prev ok 1.3.0`` on the
+second when an earlier release succeeded there. Columns are as wide as their content and
+shrink (cells end in ``…``) to fit ``width``; columns that still do not fit are listed in a
+note instead of being cut in half. Every string that came from a project, a zone or a
+release has its control characters replaced, so a hostile name cannot drive the terminal
+with escape sequences. Colour (ANSI) only when the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from bundlekit.dashboard.view import CellView, DashboardView, cell_time, format_utc, relative_age
+
+__all__ = ["render_text"]
+
+_SEP = "  "
+_MIN_COL = 10
+_ELLIPSIS = "…"
+_COLORS = {"succeeded": "32", "failed": "31", "partial": "33", "exported": "36", "running": "34"}
+_RESET = "\x1b[0m"
+
+
+def render_text(view: DashboardView, now: float, width: int | None = None, color: bool = False) -> str:
+    """The grid as text ending in a newline; no line is wider than ``width`` columns."""
+    title = f"Zone {_clean(view.zone_name)} ({_clean(view.zone_id)}), generated {format_utc(view.generated)}"
+    if not view.projects or not view.columns:
+        lines = [title, "", f"Nothing to show yet: no release has been exported or deployed from zone "
+                             f"{_clean(view.zone_name)}. Export one with `bundlekit export`, deploy it, "
+                             "then run this again."]
+        return _finish(lines, width)
+
+    headers = ["Project"] + [f"{_clean(z)}/{_clean(e)}" for z, e in view.columns]
+    rows: list[list[list[str]]] = []  # row -> column -> lines
+    states: list[list[str | None]] = []
+    for project in view.projects:
+        cells = [[_clean(project.name)]]
+        row_states: list[str | None] = [None]
+        for cell in project.cells:
+            cells.append(_cell_lines(cell, now))
+            row_states.append(cell.latest.state if cell and cell.latest else None)
+        rows.append(cells)
+        states.append(row_states)
+
+    widths = [max([_width(headers[i])] + [_width(line) for row in rows for line in row[i]])
+              for i in range(len(headers))]
+    shown = _fit_columns(widths, width)
+    hidden = headers[shown:]
+    if width is not None and sum(widths[:shown]) + len(_SEP) * (shown - 1) > width:
+        color = False  # even the project column is too wide: lines get cut, and a cut escape would bleed
+
+    out = [title, ""]
+    out.append(_join([_pad(_truncate(headers[i], widths[i]), widths[i]) for i in range(shown)]))
+    out.append(_join(["-" * widths[i] for i in range(shown)]))
+    multi = any(len(col) > 1 for row in rows for col in row)
+    for r, row in enumerate(rows):
+        if multi and r:
+            out.append("")
+        for k in range(max(len(col) for col in row)):
+            parts = []
+            for i in range(shown):
+                text = _pad(_truncate(row[i][k], widths[i]) if k < len(row[i]) else "", widths[i])
+                state = states[r][i]
+                if color and k == 0 and state in _COLORS:
+                    text = f"\x1b[{_COLORS[state]}m{text}{_RESET}"
+                parts.append(text)
+            out.append(_join(parts))
+    if hidden:
+        out.append("")
+        out.append(f"{len(hidden)} more column(s) not shown: {', '.join(hidden)}; widen the terminal "
+                   "or use --json.")
+    return _finish(out, width, colored=color)
+
+
+def _cell_lines(cell: CellView | None, now: float) -> list[str]:
+    if cell is None or cell.latest is None:
+        return ["-"]
+    latest = cell.latest
+    when = cell_time(cell)
+    first = f"{_clean(latest.release)} {latest.state}"
+    if when is not None:
+        age = relative_age(when, now)
+        first += f", started {age}" if latest.state == "running" else f" {age}"
+    lines = [first]
+    prev = cell.previous_success
+    if prev is not None and prev.deployment_id != latest.deployment_id:
+        lines.append(f"prev ok {_clean(prev.release)}")
+    return lines
+
+
+def _fit_columns(widths: list[int], limit: int | None) -> int:
+    """Shrink the widest columns (never below their minimum) until the row fits ``limit``;
+    returns how many leading columns are shown. ``widths`` is changed in place."""
+    if limit is None:
+        return len(widths)
+
+    def total(n: int) -> int:
+        return sum(widths[:n]) + len(_SEP) * (n - 1)
+
+    while total(len(widths)) > limit:
+        i = max(range(len(widths)), key=lambda j: widths[j])
+        if widths[i] <= _MIN_COL:
+            break
+        widths[i] -= 1
+    shown = len(widths)
+    while shown > 1 and total(shown) > limit:
+        shown -= 1
+    return shown
+
+
+def _finish(lines: list[str], width: int | None, colored: bool = False) -> str:
+    if width is not None:
+        # Only the fallback for absurdly narrow terminals: the grid itself already fits.
+        lines = [line if colored and "\x1b[" in line else _truncate(line, width) for line in lines]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _join(parts: list[str]) -> str:
+    return _SEP.join(parts)
+
+
+def _clean(s: str) -> str:
+    """Replace control and format characters (ESC, CR, bidi overrides) so text cannot steer
+    the terminal or reorder what is shown."""
+    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch for ch in s)
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _width(s: str) -> int:
+    return sum(_char_width(ch) for ch in s)
+
+
+def _truncate(s: str, width: int) -> str:
+    if _width(s) <= width:
+        return s
+    if width <= 0:
+        return ""
+    out, used = [], 0
+    for ch in s:
+        w = _char_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + _ELLIPSIS
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * max(0, width - _width(s))

@@ -1,0 +1,365 @@
+"""The dashboard view model: what a person is shown about a zone's deployments.
+
+A builder (another module) reads a zone's SQLite state into these frozen models;
+the renderers (:mod:`.text`, :mod:`.html`) and the server (:mod:`.server`) turn them into
+a terminal grid, a self-contained HTML page or JSON. Nothing here reads files or the clock:
+the reference time is always passed in.
+
+A model that exists is valid: states come from a fixed vocabulary, grid rows line up with
+the columns, and an :class:`OutputView` marked sensitive can only ever hold the mask, so no
+renderer and no JSON export can show a secret (``docs/decisions/050-dashboard-view-model.md``).
+``from_dict`` turns anything malformed into an :class:`~bundlekit.errors.InputError` with
+code ``dashboard_view_invalid`` naming the key path.
+
+The small formatting helpers at the end (ages, durations, UTC times) are shared by both
+renderers so the terminal and the browser say the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from bundlekit.errors import InputError
+
+__all__ = [
+    "MASK",
+    "STEP_STATES",
+    "DEPLOYMENT_STATES",
+    "OutputView",
+    "StepView",
+    "DeploymentView",
+    "CellView",
+    "ProjectRow",
+    "DashboardView",
+    "relative_age",
+    "format_duration",
+    "format_utc",
+    "cell_time",
+]
+
+MASK = "********"
+STEP_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut", "Pending")
+DEPLOYMENT_STATES = ("exported", "succeeded", "failed", "partial", "running")
+
+_CODE = "dashboard_view_invalid"
+
+
+def _invalid(where: str, expected: str) -> InputError:
+    return InputError(
+        f"dashboard view: {where}: expected {expected}. The view is produced by "
+        "`bundlekit dashboard --json`; regenerate it rather than editing it by hand.",
+        code=_CODE,
+    )
+
+
+# -- typed accessors for from_dict: every failure names the key path ----------------------
+
+def _map(d: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(d, Mapping):
+        raise _invalid(where, "an object")
+    return d
+
+
+def _get(d: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in d:
+        raise _invalid(f"{where}.{key}", "a value (the key is missing)")
+    return d[key]
+
+
+def _str(d: Mapping[str, Any], key: str, where: str) -> str:
+    v = _get(d, key, where)
+    if not isinstance(v, str):
+        raise _invalid(f"{where}.{key}", "a string")
+    return v
+
+
+def _opt_str(d: Mapping[str, Any], key: str, where: str) -> str | None:
+    v = d.get(key)
+    if v is not None and not isinstance(v, str):
+        raise _invalid(f"{where}.{key}", "a string or null")
+    return v
+
+
+def _opt_time(d: Mapping[str, Any], key: str, where: str) -> float | None:
+    v = d.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _invalid(f"{where}.{key}", "a Unix time in seconds or null")
+    return float(v)
+
+
+def _list(d: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    v = _get(d, key, where)
+    if not isinstance(v, list):
+        raise _invalid(f"{where}.{key}", "a list")
+    return v
+
+
+def _check_time(value: float | None, where: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value)):
+        raise _invalid(where, "a Unix time in seconds or None")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputView:
+    """An output variable a step set. ``value`` is :data:`MASK` whenever ``sensitive``."""
+
+    name: str
+    value: str
+    sensitive: bool
+
+    def __post_init__(self) -> None:
+        # Defence in depth: even if a caller forgets to mask, the model cannot carry the secret.
+        if self.sensitive and self.value != MASK:
+            object.__setattr__(self, "value", MASK)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "sensitive": self.sensitive}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "output") -> "OutputView":
+        d = _map(d, where)
+        sensitive = _get(d, "sensitive", where)
+        if not isinstance(sensitive, bool):
+            raise _invalid(f"{where}.sensitive", "true or false")
+        return cls(_str(d, "name", where), _str(d, "value", where), sensitive)
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """One step on one target (``target`` None: the step ran once, not on a target)."""
+
+    step: str
+    target: str | None
+    state: str
+    started: float | None
+    ended: float | None
+    exit_code: int | None
+    log: str
+    outputs: tuple[OutputView, ...]
+    reason: str | None
+
+    def __post_init__(self) -> None:
+        if self.state not in STEP_STATES:
+            raise _invalid(f"step {self.step!r}.state", f"one of {', '.join(STEP_STATES)}, not {self.state!r}")
+        _check_time(self.started, f"step {self.step!r}.started")
+        _check_time(self.ended, f"step {self.step!r}.ended")
+        if self.exit_code is not None and (isinstance(self.exit_code, bool) or not isinstance(self.exit_code, int)):
+            raise _invalid(f"step {self.step!r}.exit_code", "an integer or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "target": self.target, "state": self.state, "started": self.started,
+                "ended": self.ended, "exit_code": self.exit_code, "log": self.log,
+                "outputs": [o.to_dict() for o in self.outputs], "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "step") -> "StepView":
+        d = _map(d, where)
+        code = d.get("exit_code")
+        if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
+            raise _invalid(f"{where}.exit_code", "an integer or null")
+        state = _str(d, "state", where)
+        if state not in STEP_STATES:
+            raise _invalid(f"{where}.state", f"one of {', '.join(STEP_STATES)}")
+        outputs = tuple(OutputView.from_dict(o, f"{where}.outputs[{i}]")
+                        for i, o in enumerate(_list(d, "outputs", where)))
+        return cls(_str(d, "step", where), _opt_str(d, "target", where), state, _opt_time(d, "started", where),
+                   _opt_time(d, "ended", where), code, _str(d, "log", where), outputs,
+                   _opt_str(d, "reason", where))
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentView:
+    """One release sent to (or deployed in) one (zone, environment)."""
+
+    deployment_id: str
+    project: str
+    project_slug: str
+    release: str
+    zone: str
+    environment: str
+    state: str
+    started: float | None
+    ended: float | None
+    steps: tuple[StepView, ...]
+    receipt_received: float | None
+
+    def __post_init__(self) -> None:
+        if self.state not in DEPLOYMENT_STATES:
+            raise _invalid(f"deployment {self.deployment_id!r}.state",
+                           f"one of {', '.join(DEPLOYMENT_STATES)}, not {self.state!r}")
+        for name in ("started", "ended", "receipt_received"):
+            _check_time(getattr(self, name), f"deployment {self.deployment_id!r}.{name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"deployment_id": self.deployment_id, "project": self.project, "project_slug": self.project_slug,
+                "release": self.release, "zone": self.zone, "environment": self.environment, "state": self.state,
+                "started": self.started, "ended": self.ended, "steps": [s.to_dict() for s in self.steps],
+                "receipt_received": self.receipt_received}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "deployment") -> "DeploymentView":
+        d = _map(d, where)
+        state = _str(d, "state", where)
+        if state not in DEPLOYMENT_STATES:
+            raise _invalid(f"{where}.state", f"one of {', '.join(DEPLOYMENT_STATES)}")
+        steps = tuple(StepView.from_dict(s, f"{where}.steps[{i}]") for i, s in enumerate(_list(d, "steps", where)))
+        return cls(_str(d, "deployment_id", where), _str(d, "project", where), _str(d, "project_slug", where),
+                   _str(d, "release", where), _str(d, "zone", where), _str(d, "environment", where), state,
+                   _opt_time(d, "started", where), _opt_time(d, "ended", where), steps,
+                   _opt_time(d, "receipt_received", where))
+
+
+@dataclass(frozen=True, slots=True)
+class CellView:
+    """One grid cell: the latest deployment there and the previous successful one."""
+
+    zone: str
+    environment: str
+    latest: DeploymentView | None
+    previous_success: DeploymentView | None
+    exported_at: float | None
+
+    def __post_init__(self) -> None:
+        _check_time(self.exported_at, f"cell {self.zone}/{self.environment}.exported_at")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"zone": self.zone, "environment": self.environment,
+                "latest": self.latest.to_dict() if self.latest else None,
+                "previous_success": self.previous_success.to_dict() if self.previous_success else None,
+                "exported_at": self.exported_at}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "cell") -> "CellView":
+        d = _map(d, where)
+        latest, prev = d.get("latest"), d.get("previous_success")
+        return cls(_str(d, "zone", where), _str(d, "environment", where),
+                   DeploymentView.from_dict(latest, f"{where}.latest") if latest is not None else None,
+                   DeploymentView.from_dict(prev, f"{where}.previous_success") if prev is not None else None,
+                   _opt_time(d, "exported_at", where))
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRow:
+    """A grid row; ``cells`` line up with :attr:`DashboardView.columns` (None: not deployed there)."""
+
+    name: str
+    slug: str
+    cells: tuple[CellView | None, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "slug": self.slug,
+                "cells": [c.to_dict() if c is not None else None for c in self.cells]}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "project") -> "ProjectRow":
+        d = _map(d, where)
+        cells = tuple(CellView.from_dict(c, f"{where}.cells[{i}]") if c is not None else None
+                      for i, c in enumerate(_list(d, "cells", where)))
+        return cls(_str(d, "name", where), _str(d, "slug", where), cells)
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardView:
+    """Everything one zone's dashboard shows, as of ``generated`` (Unix seconds)."""
+
+    zone_name: str
+    zone_id: str
+    generated: float
+    columns: tuple[tuple[str, str], ...]
+    projects: tuple[ProjectRow, ...]
+    deployments: tuple[DeploymentView, ...]
+
+    def __post_init__(self) -> None:
+        _check_time(self.generated, "generated")
+        for row in self.projects:
+            if len(row.cells) != len(self.columns):
+                raise _invalid(f"project {row.slug!r}.cells",
+                               f"{len(self.columns)} cells, one per column, not {len(row.cells)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"zone_name": self.zone_name, "zone_id": self.zone_id, "generated": self.generated,
+                "columns": [list(c) for c in self.columns], "projects": [p.to_dict() for p in self.projects],
+                "deployments": [d.to_dict() for d in self.deployments]}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "dashboard") -> "DashboardView":
+        d = _map(d, where)
+        generated = _opt_time(d, "generated", where)
+        if generated is None:
+            raise _invalid(f"{where}.generated", "a Unix time in seconds")
+        columns = []
+        for i, c in enumerate(_list(d, "columns", where)):
+            if not (isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c)):
+                raise _invalid(f"{where}.columns[{i}]", "a [zone, environment] pair of strings")
+            columns.append((c[0], c[1]))
+        projects = tuple(ProjectRow.from_dict(p, f"{where}.projects[{i}]")
+                         for i, p in enumerate(_list(d, "projects", where)))
+        deployments = tuple(DeploymentView.from_dict(x, f"{where}.deployments[{i}]")
+                            for i, x in enumerate(_list(d, "deployments", where)))
+        return cls(_str(d, "zone_name", where), _str(d, "zone_id", where), generated, tuple(columns),
+                   projects, deployments)
+
+
+# -- shared formatting -----------------------------------------------------------------------
+
+def relative_age(then: float, now: float) -> str:
+    """``"just now"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``; a time ahead of ``now`` (zones'
+    clocks differ) reads ``"in 3h"`` rather than a negative age."""
+    delta = now - then
+    if abs(delta) < 60:
+        return "just now"
+    span = _span(abs(delta))
+    return f"{span} ago" if delta > 0 else f"in {span}"
+
+
+def _span(seconds: float) -> str:
+    # Rounded, and promoted to the next unit when rounding reaches it: 59.6 min reads "1h".
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)}m"
+    hours = round(seconds / 3600)
+    if hours < 24:
+        return f"{hours}h"
+    days = round(seconds / 86400)
+    if days < 60:
+        return f"{days}d"
+    return f"{round(seconds / (86400 * 30))}mo"
+
+
+def format_duration(started: float | None, ended: float | None) -> str:
+    """``"850ms"``, ``"42s"``, ``"3m 05s"``, ``"1h 02m"``; ``""`` when either end is unknown."""
+    if started is None or ended is None or ended < started:
+        return ""
+    d = ended - started
+    if d < 1:
+        return f"{int(d * 1000)}ms"
+    s = int(d)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def format_utc(t: float) -> str:
+    """An absolute time people in any zone read the same way: ``2024-05-01 12:00 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+def cell_time(cell: CellView) -> float | None:
+    """The moment a cell's age is measured from: export time while awaiting a receipt, else
+    when the deployment ended (or started, while it runs)."""
+    d = cell.latest
+    if d is None:
+        return None
+    if d.state == "exported":
+        return cell.exported_at if cell.exported_at is not None else d.started
+    if d.state == "running":
+        return d.started
+    return d.ended if d.ended is not None else d.started

@@ -1,0 +1,215 @@
+"""The HTML page: hostile text stays text, secrets never appear, hooks on every cell, and
+nothing is loaded from anywhere."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bundlekit.dashboard.html import CSP, LOG_TAIL_CHARS, deployment_anchor, render_html
+from bundlekit.dashboard.view import MASK, CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
+
+from .dom import Node, grid_cells, parse
+from .sample import EXPECTED_CELLS, NOW, SECRET, sample_view
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&amp;'
+ATTR_BREAK = '" onmouseover="alert(1)" x="'
+
+
+def hostile_view() -> DashboardView:
+    step = StepView(HOSTILE, HOSTILE, "Failed", NOW - 60, NOW - 50, 2, f"line 1\n{HOSTILE}\n</pre><b>bold</b>\n",
+                    (OutputView(HOSTILE, HOSTILE, False), OutputView("Token", SECRET, True)), HOSTILE)
+    dep = DeploymentView(HOSTILE, HOSTILE, ATTR_BREAK, HOSTILE, HOSTILE, ATTR_BREAK, "failed", NOW - 60, NOW - 50,
+                         (step,), None)
+    cell = CellView(HOSTILE, ATTR_BREAK, dep, replace(dep, deployment_id="other", release=HOSTILE), NOW - 70)
+    return DashboardView(HOSTILE, HOSTILE, NOW, ((HOSTILE, ATTR_BREAK),),
+                         (ProjectRow(HOSTILE, ATTR_BREAK, (cell,)),), (dep,))
+
+
+def test_hostile_strings_are_escaped_everywhere() -> None:
+    page = render_html(hostile_view(), NOW)
+    assert "<script" not in page.lower()
+    assert "<img" not in page.lower()
+    assert "<b>" not in page
+    doc = parse(page)
+    assert not doc.by_tag("script") and not doc.by_tag("img") and not doc.by_tag("b")
+    assert all(not k.startswith("on") for n in doc.iter() for k in n.attrs), "an event handler attribute leaked"
+    assert doc.by_class("pname")[0].text() == HOSTILE
+    assert HOSTILE in doc.by_tag("pre")[0].text()
+    assert "</pre><b>bold</b>" in doc.by_tag("pre")[0].text()
+    assert doc.by_tag("title")[0].text() == f"Deployments \u00b7 zone {HOSTILE}"
+
+
+def test_attribute_values_cannot_be_broken_out_of() -> None:
+    doc = parse(render_html(hostile_view(), NOW))
+    (cell,) = grid_cells(doc).values()
+    assert cell.attrs["data-project"] == ATTR_BREAK
+    assert cell.attrs["data-environment"] == ATTR_BREAK
+    assert cell.attrs["data-zone"] == HOSTILE
+    assert "onmouseover" not in cell.attrs
+
+
+def test_sensitive_output_values_never_appear_even_if_the_model_was_given_one() -> None:
+    page = render_html(hostile_view(), NOW)
+    assert SECRET not in page
+    doc = parse(page)
+    masked = doc.by_class("sensitive")
+    assert masked and all(m.text() == MASK for m in masked)
+
+
+def test_non_sensitive_outputs_are_shown() -> None:
+    doc = parse(render_html(sample_view(), NOW))
+    texts = [li.text() for ul in doc.by_class("outputs") for li in ul.by_tag("li")]
+    assert "Port = 8080" in texts
+    assert f"DbPassword = {MASK}" in texts
+
+
+def test_every_grid_cell_has_its_hooks_state_and_release() -> None:
+    doc = parse(render_html(sample_view(), NOW))
+    cells = grid_cells(doc)
+    assert set(cells) == set(EXPECTED_CELLS)
+    for key, (state, release) in EXPECTED_CELLS.items():
+        cell = cells[key]
+        assert cell.attrs["data-state"] == state, key
+        rel = cell.by_class("release")
+        assert [r.text() for r in rel] == ([release] if release else []), key
+
+
+def test_state_is_written_as_text_not_only_colour() -> None:
+    cells = grid_cells(parse(render_html(sample_view(), NOW)))
+    words = {"succeeded": "Succeeded", "failed": "Failed", "partial": "Partial", "exported": "Awaiting receipt",
+             "running": "Running", "none": "Not deployed"}
+    for key, (state, _release) in EXPECTED_CELLS.items():
+        assert words[state] in cells[key].by_class("state")[0].text(), key
+
+
+def test_cells_show_age_and_previous_success() -> None:
+    cells = grid_cells(parse(render_html(sample_view(), NOW)))
+    exported = cells[("acme-web", "prod", "Production")]
+    assert exported.by_class("age")[0].text() == "exported 3h ago"
+    assert exported.by_class("prev")[0].text() == "previous: 1.3.0"
+    assert cells[("billing-api", "prod", "Staging")].by_class("age")[0].text().strip() == "3h ago"
+    assert not cells[("acme-web", "dev", "Development")].by_class("prev")  # previous is the latest itself
+
+
+def test_every_cell_links_to_its_deployment_section() -> None:
+    doc = parse(render_html(sample_view(), NOW))
+    links = [a for cell in grid_cells(doc).values() for a in cell.by_tag("a")]
+    assert len(links) == 7
+    for a in links:
+        target = doc.by_id((a.attrs["href"] or "")[1:])
+        assert target is not None and target.tag == "section"
+
+
+def test_odd_deployment_ids_get_a_safe_anchor_that_still_links() -> None:
+    doc = parse(render_html(hostile_view(), NOW))
+    anchor = deployment_anchor(HOSTILE)
+    assert re.fullmatch(r"deployment-h[0-9a-f]{16}", anchor)
+    assert grid_cells(doc).popitem()[1].by_tag("a")[0].attrs["href"] == "#" + anchor
+    assert doc.by_id(anchor) is not None
+
+
+_EXTERNAL = re.compile(r"""\b(?:src|href|action|poster|srcset|data|formaction)\s*=\s*(?!["']?#)""", re.I)
+
+
+def test_page_is_self_contained() -> None:
+    page = render_html(sample_view(), NOW)
+    assert not _EXTERNAL.findall(page), "an attribute loads or links something outside the page"
+    assert not re.search(r"https?://|//[a-z]|url\(|@import|@font-face", page, re.I)
+    for tag in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "<base"):
+        assert tag not in page.lower()
+    meta = [m for m in parse(page).by_tag("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
+    assert meta and meta[0].attrs["content"] == CSP
+
+
+def test_steps_table_has_one_row_per_step_and_target() -> None:
+    doc = parse(render_html(sample_view(), NOW))
+    section = doc.by_id(deployment_anchor("dep-0010"))  # Billing 2.0.3 partial in Production
+    assert section is not None
+    rows = [r for r in section.by_tag("tr") if "step" in (r.attrs.get("class") or "").split()]
+    cols = [[td.text() for td in r.by_tag("td")][:5] for r in rows]
+    assert cols[0] == ["Deploy API", "web-01", "Success", "44s", "0"]
+    assert cols[1][:4] == ["Deploy API", "web-02", "Timed outtimed out after 90 s", "1m 30s"]
+    assert cols[1][4] == ""
+    headers = [th.text() for th in section.by_tag("th")]
+    assert headers[:5] == ["Step", "Target", "State", "Duration", "Exit code"]
+    assert all(th.attrs.get("scope") == "col" for th in section.by_tag("th"))
+
+
+def test_failed_step_logs_are_open_and_others_collapsed() -> None:
+    doc = parse(render_html(sample_view(), NOW))
+    section = doc.by_id(deployment_anchor("dep-0007"))
+    assert section is not None
+    (details,) = section.by_tag("details")
+    assert "open" in details.attrs
+    assert "already exists" in details.by_tag("pre")[0].text()
+    ok = doc.by_id(deployment_anchor("dep-0006"))
+    assert ok is not None and all("open" not in d.attrs for d in ok.by_tag("details"))
+
+
+def test_exported_deployment_says_it_awaits_the_receipt() -> None:
+    section = parse(render_html(sample_view(), NOW)).by_id(deployment_anchor("dep-0005"))
+    assert section is not None
+    assert "awaiting the signed receipt from zone prod" in section.text()
+    assert "Exported2024-05-01 09:00 UTC (3h ago)" in section.text()
+
+
+def test_huge_log_shows_its_tail_and_says_what_was_left_out() -> None:
+    log = "first line\n" + "x" * (LOG_TAIL_CHARS * 3) + "\nthe error at the end\n"
+    step = StepView("Big", None, "Failed", NOW - 9, NOW, 1, log, (), None)
+    dep = DeploymentView("d1", "P", "p", "1.0", "prod", "Production", "failed", NOW - 9, NOW, (step,), None)
+    view = DashboardView("dev", "z", NOW, (("prod", "Production"),),
+                         (ProjectRow("P", "p", (CellView("prod", "Production", dep, None, None),)),), (dep,))
+    page = render_html(view, NOW)
+    assert "the error at the end" in page and "first line" not in page
+    assert len(page) < LOG_TAIL_CHARS + 50_000
+    assert f"{len(log) - LOG_TAIL_CHARS:,} earlier characters not shown" in page
+
+
+def test_terminal_control_bytes_in_logs_are_cleaned() -> None:
+    log = "\x1b[31mred\x1b[0m done\r\nprogress 10%\rprogress 100%\nnul\x00byte lone\udc80surrogate\n"
+    step = StepView("S", None, "Failed", None, None, 1, log, (), None)
+    dep = DeploymentView("d1", "P", "p", "1.0", "prod", "Production", "failed", None, None, (step,), None)
+    view = DashboardView("dev", "z", NOW, (("prod", "Production"),),
+                         (ProjectRow("P", "p", (CellView("prod", "Production", dep, None, None),)),), (dep,))
+    page = render_html(view, NOW)
+    page.encode("utf-8")  # a lone surrogate would make this raise
+    pre = parse(page).by_tag("pre")[0].text()
+    assert pre == "red done\nprogress 10%\nprogress 100%\nnul\ufffdbyte lone\ufffdsurrogate\n"
+
+
+def test_empty_dashboard_page_explains_what_to_do() -> None:
+    page = render_html(DashboardView("dev", "z-1", NOW, (), (), ()), NOW)
+    doc = parse(page)
+    assert not grid_cells(doc)
+    assert "bundlekit export" in doc.by_class("empty")[0].text()
+
+
+def test_header_names_the_zone_and_generation_time() -> None:
+    doc = parse(render_html(sample_view(), NOW))
+    header: Node = doc.by_tag("header")[0]
+    assert "zone dev" in header.text()
+    assert "2024-05-01 12:00 UTC" in header.text()
+    assert [li.text().strip() for li in header.by_tag("li")] == [
+        "\u2716 1 failed", "\u25d1 1 partial", "\u25b6 1 running", "\u25f7 1 awaiting receipt", "\u2714 3 succeeded"]
+
+
+plain_text = st.text(st.characters(blacklist_categories=("Cs", "Cc"),
+                                   blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
+                     min_size=1, max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(plain_text, plain_text)
+def test_any_project_name_and_log_come_back_as_the_same_text(name: str, log: str) -> None:
+    step = StepView("S", None, "Failed", None, None, 1, log, (), None)
+    dep = DeploymentView("d1", name, "p", "1.0", "prod", "Production", "failed", None, None, (step,), None)
+    view = DashboardView("dev", "z", NOW, (("prod", "Production"),),
+                         (ProjectRow(name, "p", (CellView("prod", "Production", dep, None, None),)),), (dep,))
+    doc = parse(render_html(view, NOW))
+    assert doc.by_class("pname")[0].text() == name
+    assert doc.by_tag("pre")[0].text() == log
+    assert not doc.by_tag("script")
