@@ -21,6 +21,7 @@ The order is always the same (``docs/decisions/042-safe-package-extraction.md``)
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import lzma
 import os
@@ -34,6 +35,7 @@ import unicodedata
 import urllib.parse
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -41,7 +43,7 @@ from typing import IO, BinaryIO
 from bundlekit.errors import DeployError
 from bundlekit.fsutil import CHUNK, fsync_dir
 
-__all__ = ["extract_package", "DEFAULT_MAX_TOTAL_BYTES", "DEFAULT_MAX_MEMBERS"]
+__all__ = ["extract_package", "read_members", "member_matches", "DEFAULT_MAX_TOTAL_BYTES", "DEFAULT_MAX_MEMBERS"]
 
 #: Default cap on the sum of uncompressed member sizes (declared and actual).
 DEFAULT_MAX_TOTAL_BYTES = 8 << 30
@@ -515,3 +517,113 @@ def _swap_in(staging: Path, dest: Path, dest_exists: bool) -> None:
         raise
     fsync_dir(parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- reading in place
+
+
+def _pattern_parts(pattern: str) -> list[str]:
+    if (not isinstance(pattern, str) or not pattern or pattern.startswith("/") or "\\" in pattern
+            or "\0" in pattern or ".." in pattern.split("/")):
+        raise DeployError(
+            f"file pattern {pattern!r} must be relative to the package folder, without "
+            "'..', '\\' or NUL (for example 'config/*.json').",
+            code="invalid_file_pattern",
+        )
+    return [part for part in pattern.split("/") if part not in ("", ".")]
+
+
+def _glob_match(parts: list[str], names: list[str]) -> bool:
+    """``pathlib.Path.glob`` semantics on a file path: case-sensitive, ``**`` = any folders."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(_glob_match(parts[1:], names[skip:]) for skip in range(len(names)))
+    return bool(names) and fnmatch.fnmatchcase(names[0], parts[0]) and _glob_match(parts[1:], names[1:])
+
+
+def member_matches(name: str, patterns: Sequence[str]) -> bool:
+    """Whether the member path ``name`` matches one of ``patterns`` (as :func:`read_members` does)."""
+    parts = name.split("/")
+    return any(_glob_match(_pattern_parts(pattern), parts) for pattern in patterns)
+
+
+def read_members(archive: Path, patterns: Sequence[str], max_bytes: int) -> list[tuple[str, str]]:
+    """The text of every file member matching ``patterns``, read without extracting anything.
+
+    The archive gets the same checks as :func:`extract_package` (one unsafe member refuses
+    the whole package), so a member read here is exactly the file extraction would write.
+    Patterns match like ``Path.glob`` on the extracted folder. Returns ``(relative path,
+    text)`` sorted by path; a UTF-8 byte order mark is dropped. A matching member larger
+    than ``max_bytes`` is ``member_too_large``; one that is not UTF-8 is ``member_not_text``.
+    """
+    compiled = [_pattern_parts(pattern) for pattern in patterns]
+    archive = Path(archive)
+    budget = _Budget(DEFAULT_MAX_TOTAL_BYTES, DEFAULT_MAX_MEMBERS)
+    try:
+        handle: BinaryIO = open(archive, "rb")
+    except OSError as error:
+        raise DeployError(f"cannot read package {archive}: {error.strerror}.",
+                          code="package_unreadable") from None
+    with handle:
+        kind = _detect(archive, handle.read(512))
+        handle.seek(0)
+        try:
+            archive_obj: zipfile.ZipFile | tarfile.TarFile
+            if kind == "zip":
+                archive_obj = zipfile.ZipFile(handle)
+            else:
+                archive_obj = tarfile.open(fileobj=handle, mode="r:gz" if kind == "tar.gz" else "r:")
+            with archive_obj:
+                if isinstance(archive_obj, zipfile.ZipFile):
+                    members = _zip_members(archive_obj, archive.name.lower().endswith(".nupkg"), budget)
+                else:
+                    members = _tar_members(archive_obj, budget)
+                _check_layout(members)
+                wanted = [m for m in members if not m.is_dir and not m.skip
+                          and any(_glob_match(parts, m.name.split("/")) for parts in compiled)]
+                return sorted((m.name, _member_text(archive, archive_obj, m, max_bytes)) for m in wanted)
+        except _Refusal as problem:
+            raise _refuse(archive, problem) from None
+        except _CORRUPTION as error:
+            raise _corrupt(archive, error) from None
+        except OSError as error:
+            raise DeployError(f"cannot read package {archive}: {error.strerror or error}.",
+                              code="package_unreadable") from None
+
+
+def _member_text(archive: Path, archive_obj: zipfile.ZipFile | tarfile.TarFile, member: _Member,
+                 max_bytes: int) -> str:
+    if member.size > max_bytes:
+        raise DeployError(
+            f"package {archive}: member {member.name!r} is {member.size} bytes, above the "
+            f"{max_bytes}-byte limit for files read for substitution.",
+            code="member_too_large", details={"archive": str(archive), "member": member.name},
+        )
+    if isinstance(archive_obj, zipfile.ZipFile):
+        assert isinstance(member.ref, zipfile.ZipInfo)
+        stream: IO[bytes] | None = archive_obj.open(member.ref)
+    else:
+        assert isinstance(member.ref, tarfile.TarInfo)
+        stream = archive_obj.extractfile(member.ref)
+    if stream is None:  # pragma: no cover - only links/devices, refused by the member checks
+        raise _Refusal(member.name, "is not a regular file")
+    data = bytearray()
+    with stream:
+        while chunk := stream.read(CHUNK):
+            data += chunk
+            # Count what the decompressor produces, whatever the header declared.
+            if len(data) > member.size:
+                raise _Refusal(member.name, f"expands beyond its declared size of {member.size} bytes")
+    if len(data) != member.size:
+        raise _Refusal(member.name, f"is shorter than its declared size ({len(data)} of {member.size} bytes)",
+                       code="corrupt_package")
+    raw = bytes(data[3:]) if data.startswith(b"\xef\xbb\xbf") else bytes(data)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DeployError(
+            f"package {archive}: member {member.name!r} is not UTF-8 text, so variables cannot be "
+            "substituted in it. Remove it from the step's substitution patterns.",
+            code="member_not_text", details={"archive": str(archive), "member": member.name},
+        ) from None

@@ -1,0 +1,239 @@
+"""The deploy engine's inputs and results: what to deploy, and what happened.
+
+This module owns the typed boundary of the deploy workflow. A :class:`DeployRequest` (built
+by the zone from its SQLite state) says which release goes to which environment with which
+variables, packages and targets; a :class:`DeploymentRecord` says what every step did on
+every target. Both are frozen and validated on construction, so a request that exists can
+be planned. Sensitive values arrive decrypted in :class:`VariableInput` and leave, still
+clear, in a record's output variables; neither ever shows them in a ``repr`` and
+:meth:`DeploymentRecord.to_dict` masks them unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from bundlekit.deploy.masking import MASK
+from bundlekit.deploy.service_messages import OutputVariable
+from bundlekit.deploy.targets import Target
+from bundlekit.errors import DeployError
+from bundlekit.format.manifest import Step
+from bundlekit.substitution.scoping import DIMENSIONS
+
+__all__ = [
+    "PackageInput",
+    "VariableInput",
+    "DeployRequest",
+    "StepRun",
+    "DeploymentRecord",
+    "SOURCES",
+    "RUN_STATES",
+]
+
+#: Where a variable value comes from; a later entry beats an earlier one at equal scope.
+SOURCES = ("release", "placeholder", "local")
+#: The states of one step on one target.
+RUN_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut")
+#: Run states that make the deployment fail.
+FAILED_STATES = frozenset({"Failed", "Canceled", "TimedOut"})
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_EMPTY_SCOPE: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+
+def _invalid(message: str) -> DeployError:
+    return DeployError(message, code="invalid_deploy_request")
+
+
+def _text(owner: str, label: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(f"{owner}: {label} must be non-empty text.")
+
+
+@dataclass(frozen=True, slots=True)
+class PackageInput:
+    """A package archive in the zone's package store, with the hash the release pinned."""
+
+    id: str
+    version: str
+    path: Path
+    sha256: str
+    file_name: str
+
+    def __post_init__(self) -> None:
+        for label in ("id", "version", "file_name"):
+            _text("package", label, getattr(self, label))
+        if not isinstance(self.sha256, str) or not _SHA256.match(self.sha256):
+            raise _invalid(f"package {self.id!r}: sha256 must be 64 lower-case hex digits.")
+        object.__setattr__(self, "path", Path(self.path))
+
+
+@dataclass(frozen=True, slots=True)
+class VariableInput:
+    """One value of a variable with its scope. ``value`` None is a placeholder nobody bound."""
+
+    name: str
+    value: str | None
+    sensitive: bool = False
+    scope: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY_SCOPE)
+    source: str = "release"
+
+    def __post_init__(self) -> None:
+        _text("variable", "name", self.name)
+        if self.value is not None and not isinstance(self.value, str):
+            raise _invalid(f"variable {self.name!r}: the value must be text or None (unbound).")
+        if self.source not in SOURCES:
+            raise _invalid(f"variable {self.name!r}: source {self.source!r} is not one of {', '.join(SOURCES)}.")
+        clean: dict[str, frozenset[str]] = {}
+        for dim, values in dict(self.scope).items():
+            if dim not in DIMENSIONS:
+                raise _invalid(f"variable {self.name!r}: unknown scope dimension {dim!r} "
+                               f"(expected one of {', '.join(DIMENSIONS)}).")
+            if isinstance(values, str) or not values or not all(isinstance(v, str) and v for v in values):
+                raise _invalid(f"variable {self.name!r}: scope {dim!r} must be a non-empty set of names.")
+            clean[dim] = frozenset(values)
+        object.__setattr__(self, "scope", MappingProxyType(clean))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.value, self.sensitive, frozenset(self.scope.items()), self.source))
+
+    def __repr__(self) -> str:
+        shown = MASK if self.sensitive and self.value is not None else self.value
+        scope = {dim: sorted(values) for dim, values in self.scope.items()}
+        return (f"VariableInput(name={self.name!r}, value={shown!r}, sensitive={self.sensitive}, "
+                f"scope={scope!r}, source={self.source!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class DeployRequest:
+    """Everything one deployment needs; ``targets`` are the environment's targets.
+
+    ``zone_target`` runs steps without roles ("run on the zone"); a plan with such a step
+    and no zone target is refused in the preflight.
+    """
+
+    deployment_id: str
+    project_name: str
+    project_slug: str
+    space: str
+    release_version: str
+    channel: str
+    environment: str
+    steps: tuple[Step, ...]
+    packages: tuple[PackageInput, ...]
+    variables: tuple[VariableInput, ...]
+    targets: tuple[Target, ...]
+    now: datetime
+    tenant: str | None = None
+    script_timeout: float = 3600.0
+    zone_target: Target | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.deployment_id, str) or not _SAFE_ID.match(self.deployment_id):
+            raise _invalid(f"deployment id {self.deployment_id!r} must use letters, digits, '.', '_', '+' "
+                           "or '-', starting with a letter or digit.")
+        for label in ("project_name", "project_slug", "space", "release_version", "channel", "environment"):
+            _text("deployment", label, getattr(self, label))
+        if self.tenant is not None:
+            _text("deployment", "tenant", self.tenant)
+        if not isinstance(self.now, datetime):
+            raise _invalid("deployment: now must be a datetime (the reference time for date filters).")
+        if not isinstance(self.script_timeout, (int, float)) or not self.script_timeout > 0:
+            raise _invalid(f"deployment: script_timeout must be a positive number of seconds, "
+                           f"not {self.script_timeout!r}.")
+        for label in ("steps", "packages", "variables", "targets"):
+            object.__setattr__(self, label, tuple(getattr(self, label)))
+        _unique("step", [s.name for s in self.steps])
+        _unique("target", [t.name for t in self.targets])
+        _unique("package", [p.id for p in self.packages])
+        for kind, items, cls in (("step", self.steps, Step), ("package", self.packages, PackageInput),
+                                 ("variable", self.variables, VariableInput), ("target", self.targets, Target)):
+            for item in items:
+                if not isinstance(item, cls):
+                    raise _invalid(f"deployment: every {kind} must be a {cls.__name__}, not {type(item).__name__}.")
+        if self.zone_target is not None and not isinstance(self.zone_target, Target):
+            raise _invalid("deployment: zone_target must be a Target.")
+
+
+def _unique(kind: str, names: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for name in names:
+        _text(kind, "name", name)
+        folded = name.casefold()
+        if folded in seen:
+            raise _invalid(f"deployment: two {kind}s are named {seen[folded]!r} and {name!r}; "
+                           f"{kind} names must differ (case-insensitively).")
+        seen[folded] = name
+
+
+@dataclass(frozen=True, slots=True)
+class StepRun:
+    """What one step did on one target (``target`` None: on the zone). ``log`` is masked."""
+
+    step: str
+    target: str | None
+    state: str
+    started: float | None
+    ended: float | None
+    exit_code: int | None
+    log: str
+    outputs: tuple[OutputVariable, ...]
+    reason: str | None
+
+    def __post_init__(self) -> None:
+        if self.state not in RUN_STATES:
+            raise ValueError(f"unknown run state {self.state!r}; expected one of {RUN_STATES}")
+
+    @property
+    def failed(self) -> bool:
+        return self.state in FAILED_STATES
+
+    def to_dict(self, mask: bool = True) -> dict[str, Any]:
+        return {
+            "step": self.step, "target": self.target, "state": self.state,
+            "started": self.started, "ended": self.ended, "exit_code": self.exit_code,
+            "reason": self.reason, "log": self.log,
+            "outputs": [{"name": o.name, "value": MASK if (mask and o.sensitive) else o.value,
+                         "sensitive": o.sensitive} for o in self.outputs],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """The outcome of a deployment: ``Success`` only when no run failed, timed out or was canceled.
+
+    Sensitive output values are kept (the caller seals them for the receipt);
+    ``to_dict(mask=True)`` and ``repr`` never show them.
+    """
+
+    deployment_id: str
+    project_slug: str
+    release_version: str
+    environment: str
+    state: str
+    started: float
+    ended: float
+    runs: tuple[StepRun, ...]
+
+    def __post_init__(self) -> None:
+        if self.state not in ("Success", "Failed"):
+            raise ValueError(f"unknown deployment state {self.state!r}")
+
+    def to_dict(self, mask: bool = True) -> dict[str, Any]:
+        return {
+            "deployment_id": self.deployment_id, "project_slug": self.project_slug,
+            "release_version": self.release_version, "environment": self.environment,
+            "state": self.state, "started": self.started, "ended": self.ended,
+            "runs": [run.to_dict(mask) for run in self.runs],
+        }
+
+    def outputs(self) -> list[tuple[str, str | None, OutputVariable]]:
+        """Every output variable set, in the order set: (step, target, variable)."""
+        return [(run.step, run.target, output) for run in self.runs for output in run.outputs]

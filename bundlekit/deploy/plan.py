@@ -1,0 +1,506 @@
+"""The deploy preflight: where every step runs, and proof that every variable resolves.
+
+This module owns :func:`build_plan`, a pure function of a :class:`DeployRequest` apart from
+reading the package archives (hashed, and the files a step substitutes read in place,
+never extracted). It decides, step by step, on which targets each step runs or why it is
+skipped; then, for every (step, target) pair, it renders what that run will render (the
+script, the package files to substitute, the JSON configuration values) against the
+variables that run will see, and collects every reference that cannot be resolved. Any
+problem refuses the deployment before anything runs. The plan holds names, never values,
+so :meth:`DeployPlan.to_dict` is safe to print (``--dry-run``). Rules: ``spec/deploy.md``.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bundlekit.deploy.archive import member_matches, read_members
+from bundlekit.deploy.context import (
+    CURRENT_INSTALL_DIR,
+    build_dictionary,
+    fold_name,
+    parse_output_ref,
+    scope_context,
+    system_variables,
+    winners,
+)
+from bundlekit.deploy.model import DeployRequest, PackageInput
+from bundlekit.deploy.runner import SUPPORTED_SYNTAXES
+from bundlekit.deploy.targets import MAX_TEMPLATE_BYTES, Target
+from bundlekit.errors import DeployError, VerificationError
+from bundlekit.fsutil import CHUNK
+from bundlekit.format.manifest import Step
+from bundlekit.substitution import RenderResult, SubstitutionError, VariableDictionary, references, render
+from bundlekit.substitution.engine import syntax_error
+from bundlekit.substitution.parser import ParseFailure, parse_template
+from bundlekit.substitution.scoping import ScopedValue
+
+__all__ = ["build_plan", "DeployPlan", "PlannedRun", "verify_package", "json_config_patterns",
+           "PHASES", "CONDITIONS"]
+
+STEP_TYPES = ("script", "package")
+CONDITIONS = ("success", "failure", "always")
+#: Scripts a package may carry at its root, run in this order (see spec/deploy.md §6).
+PHASES = ("PreDeploy", "Deploy", "PostDeploy")
+SCRIPT_SYNTAX = {".sh": "bash", ".py": "python"}
+#: What an output variable of an earlier step stands for while planning (its value comes later).
+OUTPUT_PLACEHOLDER = "(output known at run time)"
+INSTALL_PLACEHOLDER = "(installation folder)"
+_MAX_LISTED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """One step on one target (``target`` None: on the zone), to run or skipped with a reason."""
+
+    step: str
+    target: str | None
+    action: str  # "run" | "skip"
+    reason: str | None
+    step_type: str
+    condition: str
+    variables: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+    output_refs: tuple[str, ...] = ()
+    substitute_files: tuple[str, ...] = ()
+    json_config: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    package_scripts: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "target": self.target, "action": self.action, "reason": self.reason,
+            "type": self.step_type, "condition": self.condition, "variables": list(self.variables),
+            "sensitive_variables": list(self.sensitive), "output_refs": list(self.output_refs),
+            "substitute_files": list(self.substitute_files),
+            "json_config": {file: list(keys) for file, keys in self.json_config},
+            "package_scripts": list(self.package_scripts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeployPlan:
+    """The preflight's result: every run in execution order. Names only, never values."""
+
+    deployment_id: str
+    project_slug: str
+    release_version: str
+    channel: str
+    environment: str
+    tenant: str | None
+    runs: tuple[PlannedRun, ...]
+    packages: tuple[tuple[str, str, str], ...] = field(default=())  # (id, version, sha256) verified
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deployment_id": self.deployment_id, "project_slug": self.project_slug,
+            "release_version": self.release_version, "channel": self.channel,
+            "environment": self.environment, "tenant": self.tenant,
+            "packages": [{"id": i, "version": v, "sha256": h} for i, v, h in self.packages],
+            "runs": [run.to_dict() for run in self.runs],
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def json_config_patterns(step: Step, environment: str) -> list[str]:
+    """The files JSON configuration variables apply to (decision 047)."""
+    chosen = [p for p in step.substitute if p.lower().endswith(".json")]
+    return chosen + ["appsettings.json", f"appsettings.{glob.escape(environment)}.json"]
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+_SCRIPT_PATTERNS = [_any_case(phase + ext) for phase in PHASES for ext in SCRIPT_SYNTAX]
+
+
+def verify_package(package: PackageInput) -> None:
+    """Stream the archive and compare its SHA-256 with the one the release pinned."""
+    digest = hashlib.sha256()
+    try:
+        with open(package.path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    except OSError as error:
+        raise DeployError(
+            f"package {package.id} {package.version}: cannot read {package.path}: {error.strerror}. "
+            "Import the release again to restore the package store.",
+            code="package_missing", details={"package": package.id, "path": str(package.path)},
+        ) from None
+    if digest.hexdigest() != package.sha256:
+        raise VerificationError(
+            f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
+            "release pinned; the package store was changed. Nothing was run; import the release again.",
+            code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
+        )
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _json_paths(text: str, package: PackageInput, file: str, step: str) -> set[str]:
+    """Every key path (``A:B:0``, case-folded) of a JSON file."""
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise _DuplicateKey(f"key {key!r} appears twice in one object")
+            out[key] = value
+        return out
+
+    try:
+        document = json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, _DuplicateKey, RecursionError) as error:
+        raise DeployError(
+            f"step {step!r}: {file} in package {package.id} {package.version} is not valid JSON "
+            f"({str(error) or 'nested too deeply'}), so JSON configuration variables cannot be applied. "
+            "Fix the file in the package. Nothing was run.",
+            code="invalid_json_config", details={"step": step, "file": file},
+        ) from None
+    paths: set[str] = set()
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        prefix, node = stack.pop()
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            path = f"{prefix}:{key}" if prefix else str(key)
+            paths.add(path.casefold())
+            stack.append((path, child))
+    return paths
+
+
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    name: str
+    step: str
+    target: str | None
+    where: str
+    hint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "step": self.step, "target": self.target, "where": self.where,
+                "hint": self.hint}
+
+
+# --------------------------------------------------------------------------- one run
+
+
+class _Run:
+    """Renders what one (step, target) run will render and records what does not resolve."""
+
+    def __init__(self, request: DeployRequest, step: Step, target: Target | None, package: PackageInput | None,
+                 status: dict[str, tuple[int, frozenset[str] | None, str | None]], index: int) -> None:
+        self.request, self.step, self.target, self.index, self.status = request, step, target, index, status
+        ctx = scope_context(request, step, target)
+        self.chosen: dict[str, ScopedValue] = winners(request.variables, ctx, step=step.name, target=target)
+        self.dictionary: VariableDictionary = build_dictionary(
+            self.chosen, system_variables(request, step, target, package), None, None)
+        if package is not None:
+            self.dictionary.set(CURRENT_INSTALL_DIR, INSTALL_PLACEHOLDER)
+        self.missing: list[_Missing] = []
+        self.syntax: list[dict[str, Any]] = []
+        self.used: set[str] = set()
+        self.outputs: dict[str, str] = {}  # folded -> output reference as written
+        self._refs: dict[str, set[str]] = {}
+
+    @property
+    def target_name(self) -> str | None:
+        return self.target.name if self.target is not None else None
+
+    def check(self, where: str, text: str) -> RenderResult | None:
+        try:
+            parse_template(text)
+        except ParseFailure as failure:
+            error = syntax_error(text, failure, where)
+            self.syntax.append({"step": self.step.name, "target": self.target_name, "where": where,
+                                "message": error.message})
+            return None
+        try:
+            result = self._render(text)
+        except SubstitutionError as error:  # a cycle, or a value that expands without bound
+            raise DeployError(
+                f"step {self.step.name!r} {_on(self.target_name)}, {where}: {error.message}. Nothing was run.",
+                code=error.code, details={"step": self.step.name, "target": self.target_name, "where": where},
+            ) from None
+        self.used |= result.used
+        for name in result.missing:
+            self._attribute(name, where, text, result)
+        return result
+
+    def missing_variable(self, name: str, where: str) -> None:
+        self.missing.append(_Missing(name, self.step.name, self.target_name, where, self._hint(name)))
+
+    def _render(self, text: str) -> RenderResult:
+        while True:
+            result = render(text, self.dictionary, now=self.request.now)
+            added = False
+            for name in result.missing:
+                if parse_output_ref(name) is not None and fold_name(name) not in self.outputs \
+                        and self._output_problem(name) is None:
+                    self.dictionary.set(name, OUTPUT_PLACEHOLDER)
+                    self.outputs[fold_name(name)] = name
+                    added = True
+            if not added:
+                return result
+
+    def _references(self, text: str) -> set[str]:
+        if text not in self._refs:
+            self._refs[text] = {fold_name(r) for r in references(text)}
+        return self._refs[text]
+
+    def _attribute(self, name: str, where: str, text: str, result: RenderResult) -> None:
+        """Say where ``name`` is written: the template itself, or the value of a variable it reads."""
+        folded = fold_name(name)
+        spelled = {fold_name(n): n for n in self.dictionary.names()}
+        owners = []
+        for used in sorted(result.used):
+            raw = self.dictionary.get_raw(used) if used in spelled else None
+            if raw is not None and "#" in raw and folded in self._references(raw):
+                owners.append(spelled[used])
+        if folded in self._references(text) or not owners:
+            self.missing_variable(name, where)
+        for owner in owners:
+            self.missing_variable(name, f"variable {owner}")
+
+    def _output_problem(self, name: str) -> str | None:
+        ref = parse_output_ref(name)
+        assert ref is not None
+        found = self.status.get(ref.step.casefold())
+        if found is None:
+            return f"there is no step named {ref.step!r}"
+        index, machines, skipped = found
+        if skipped is not None:
+            return f"step {ref.step!r} is skipped in this deployment ({skipped})"
+        if index == self.index:
+            return "a step cannot read its own output variables, only later steps can"
+        if index > self.index:
+            return f"step {ref.step!r} runs after this step; output variables flow to later steps only"
+        if ref.machine is not None and (machines is None or ref.machine.casefold() not in machines):
+            return f"step {ref.step!r} does not run on a target named {ref.machine!r}"
+        return None
+
+    def _hint(self, name: str) -> str:
+        if parse_output_ref(name) is not None:
+            return self._output_problem(name) or "output variable"
+        chosen = self.chosen.get(fold_name(name))
+        if chosen is not None and chosen.value is None:
+            return "a placeholder with no value in this zone: bind a value for it"
+        if any(fold_name(v.name) == fold_name(name) for v in self.request.variables):
+            return "defined, but no value is scoped to this step, target and environment"
+        return "not defined"
+
+    def planned(self, **extra: Any) -> PlannedRun:
+        spelled = {fold_name(n): n for n in self.dictionary.names()}
+        names = sorted({spelled[u] for u in self.used if u in spelled}, key=str.casefold)
+        return PlannedRun(
+            step=self.step.name, target=self.target_name, action="run", reason=None,
+            step_type=self.step.type, condition=self.step.condition, variables=tuple(names),
+            sensitive=tuple(n for n in names if self.dictionary.is_sensitive(n)),
+            output_refs=tuple(sorted(self.outputs.values(), key=str.casefold)), **extra,
+        )
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def _skip_reason(step: Step, environment: str) -> str | None:
+    if not step.enabled:
+        return "the step is disabled"
+    if step.environments and environment.casefold() not in {e.casefold() for e in step.environments}:
+        return (f"the step is limited to environment(s) {', '.join(step.environments)}; "
+                f"this deployment is to {environment}")
+    return None
+
+
+def _check_step(step: Step, request: DeployRequest) -> PackageInput | None:
+    def bad(why: str) -> DeployError:
+        return DeployError(f"step {step.name!r}: {why}. Nothing was run.", code="invalid_step",
+                           details={"step": step.name})
+
+    if step.type not in STEP_TYPES:
+        raise bad(f"type {step.type!r} is not one of {', '.join(STEP_TYPES)}")
+    if step.condition not in CONDITIONS:
+        raise bad(f"condition {step.condition!r} is not one of {', '.join(CONDITIONS)}")
+    if step.timeout is not None and not (isinstance(step.timeout, (int, float)) and step.timeout > 0):
+        raise bad(f"timeout {step.timeout!r} must be a positive number of seconds")
+    if step.type == "script":
+        if step.syntax not in SUPPORTED_SYNTAXES or not isinstance(step.script, str):
+            raise bad(f"a script step needs a script and a syntax ({', '.join(SUPPORTED_SYNTAXES)})")
+        return None
+    for package in request.packages:
+        if step.package is not None and package.id.casefold() == step.package.casefold():
+            return package
+    raise DeployError(f"step {step.name!r} deploys package {step.package!r}, which this release does not "
+                      "carry. Nothing was run.", code="unknown_package", details={"step": step.name})
+
+
+def _targets_for(step: Step, request: DeployRequest) -> list[Target | None]:
+    if not step.roles:
+        if request.zone_target is None:
+            raise DeployError(f"step {step.name!r} has no roles, so it runs on the zone, but no zone target "
+                              "was given. Nothing was run.", code="no_zone_target", details={"step": step.name})
+        return [None]
+    chosen: list[Target | None] = [t for t in request.targets if t.has_role(step.roles)]
+    if not chosen:
+        raise DeployError(
+            f"step {step.name!r} runs on targets with role(s) {', '.join(step.roles)}, but no target in "
+            f"{request.environment} has one. Add a target with that role, or disable the step. Nothing was run.",
+            code="no_targets_for_roles", details={"step": step.name, "roles": list(step.roles)},
+        )
+    return chosen
+
+
+def _package_files(step: Step, package: PackageInput, environment: str) -> tuple[dict[str, str], set[str],
+                                                                                   set[str], list[str]]:
+    """The package's texts this step needs: substituted files, JSON config files, scripts."""
+    json_patterns = json_config_patterns(step, environment)
+    texts = dict(read_members(package.path, [*step.substitute, *json_patterns, *_SCRIPT_PATTERNS],
+                              MAX_TEMPLATE_BYTES))
+    substituted = {name for name in texts if member_matches(name, step.substitute)}
+    json_files = {name for name in texts if member_matches(name, json_patterns)}
+    scripts: list[str] = []
+    for phase in PHASES:
+        found = [name for name in texts if "/" not in name
+                 and any(name.casefold() == (phase + ext).casefold() for ext in SCRIPT_SYNTAX)]
+        if len(found) > 1:
+            raise DeployError(
+                f"package {package.id} {package.version} has more than one {phase} script "
+                f"({', '.join(sorted(found))}); keep one. Nothing was run.",
+                code="ambiguous_package_script", details={"step": step.name, "files": sorted(found)},
+            )
+        scripts.extend(found)
+    return texts, substituted, json_files, scripts
+
+
+def _plan_package_run(run: _Run, package: PackageInput, texts: dict[str, str], substituted: set[str],
+                      json_files: set[str], scripts: list[str]) -> PlannedRun:
+    rendered: dict[str, RenderResult | None] = {}
+    for name in sorted(substituted):
+        rendered[name] = run.check(f"file {name}", texts[name])
+    colon = [v for v in run.chosen.values() if ":" in v.name]
+    json_config: list[tuple[str, tuple[str, ...]]] = []
+    checked: set[str] = set()
+    for name in sorted(json_files) if colon else ():
+        result = rendered.get(name)
+        if name in substituted and result is None:
+            continue  # a syntax error, already reported
+        try:
+            paths = _json_paths(result.text if result is not None else texts[name], package, name, run.step.name)
+        except DeployError:
+            if result is not None and result.missing:
+                continue  # a token left in place broke the JSON; the missing names are reported
+            raise
+        keys = tuple(sorted((v.name for v in colon if v.name.casefold() in paths), key=str.casefold))
+        if not keys:
+            continue
+        json_config.append((name, keys))
+        for value in (v for v in colon if v.name in keys):
+            if value.value is None:
+                run.missing_variable(value.name, f"file {name}")
+            elif value.name not in checked:
+                checked.add(value.name)
+                run.used.add(fold_name(value.name))
+                run.check(f"variable {value.name}", value.value)
+    return run.planned(substitute_files=tuple(sorted(substituted)), json_config=tuple(json_config),
+                       package_scripts=tuple(scripts))
+
+
+def _on(target: str | None) -> str:
+    return f"on {target}" if target is not None else "on the zone"
+
+
+def _unresolved_error(request: DeployRequest, missing: list[_Missing]) -> DeployError:
+    unique: dict[tuple[str, str, str | None, str], _Missing] = {}
+    for item in missing:
+        unique.setdefault((fold_name(item.name), item.step, item.target, item.where), item)
+    items = list(unique.values())
+    names = sorted({item.name for item in items}, key=str.casefold)
+    lines = [f"  - {item.name} in step {item.step!r} {_on(item.target)}, {item.where}: {item.hint}"
+             for item in items[:_MAX_LISTED]]
+    if len(items) > _MAX_LISTED:
+        lines.append(f"  ... and {len(items) - _MAX_LISTED} more (see details)")
+    return DeployError(
+        f"deployment {request.deployment_id} of {request.project_name} {request.release_version} to "
+        f"{request.environment} cannot start: {len(names)} variable(s) cannot be resolved "
+        f"({', '.join(names)}). Nothing was run.\n" + "\n".join(lines),
+        code="unresolved_variables",
+        details=[item.to_dict() for item in items],
+    )
+
+
+def build_plan(request: DeployRequest) -> DeployPlan:
+    """Plan ``request`` or raise :class:`DeployError` (exit 5) before anything has run.
+
+    Codes: ``unresolved_variables`` (``details``: every ``{name, step, target, where,
+    hint}``), ``template_syntax``, ``ambiguous_variable``, ``invalid_step``,
+    ``unknown_package``, ``no_targets_for_roles``, ``no_zone_target``,
+    ``target_wrong_environment``, ``invalid_json_config``, ``ambiguous_package_script``,
+    ``package_missing``, archive refusals; ``package_hash_mismatch`` is a VerificationError.
+    """
+    for machine in request.targets:
+        if machine.environment.casefold() != request.environment.casefold():
+            raise DeployError(
+                f"target {machine.name!r} belongs to environment {machine.environment!r}, not "
+                f"{request.environment!r}. Nothing was run.",
+                code="target_wrong_environment", details={"target": machine.name},
+            )
+    # First pass: who runs where, so output references can be judged against every step.
+    status: dict[str, tuple[int, frozenset[str] | None, str | None]] = {}
+    layout: list[tuple[Step, str | None, list[Target | None], PackageInput | None]] = []
+    for index, step in enumerate(request.steps):
+        reason = _skip_reason(step, request.environment)
+        if reason is not None:
+            layout.append((step, reason, [], None))
+            status[step.name.casefold()] = (index, None, reason)
+            continue
+        package = _check_step(step, request)
+        targets = _targets_for(step, request)
+        machines = None if targets == [None] else frozenset(t.name.casefold() for t in targets if t is not None)
+        layout.append((step, None, targets, package))
+        status[step.name.casefold()] = (index, machines, None)
+
+    verified: dict[str, PackageInput] = {}
+    for _, _, _, package in layout:
+        if package is not None and package.id not in verified:
+            verify_package(package)
+            verified[package.id] = package
+
+    runs: list[PlannedRun] = []
+    missing: list[_Missing] = []
+    syntax: list[dict[str, Any]] = []
+    for index, (step, reason, targets, package) in enumerate(layout):
+        if reason is not None:
+            runs.append(PlannedRun(step.name, None, "skip", reason, step.type, step.condition))
+            continue
+        files = _package_files(step, package, request.environment) if package is not None else None
+        for target in targets:
+            run = _Run(request, step, target, package, status, index)
+            if package is None:
+                run.check("script", step.script or "")
+                runs.append(run.planned())
+            else:
+                assert files is not None
+                runs.append(_plan_package_run(run, package, *files))
+            missing.extend(run.missing)
+            syntax.extend(run.syntax)
+    if syntax:
+        raise DeployError(
+            "deployment cannot start: template syntax errors. Nothing was run.\n"
+            + "\n".join(f"  - step {s['step']!r} {_on(s['target'])}: {s['message']}" for s in syntax),
+            code="template_syntax", details=syntax,
+        )
+    if missing:
+        raise _unresolved_error(request, missing)
+    return DeployPlan(
+        deployment_id=request.deployment_id, project_slug=request.project_slug,
+        release_version=request.release_version, channel=request.channel, environment=request.environment,
+        tenant=request.tenant, runs=tuple(runs),
+        packages=tuple((p.id, p.version, p.sha256) for p in verified.values()),
+    )

@@ -1,0 +1,125 @@
+"""The secret canary: a sensitive value, values built from it and sensitive outputs never leak.
+
+Searched in every log, reason, record dict, repr, event and error the deploy engine makes.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bundlekit.deploy.engine import execute
+from bundlekit.deploy.plan import build_plan
+from bundlekit.deploy.targets import LocalFolderTarget
+from bundlekit.errors import DeployError
+from tests.conftest import CANARY
+from tests.deploy.test_engine import API_KEY, acme_request
+from tests.deploy.test_plan import refusal, request_for, script, var, web_db
+
+SECRET = "canary-s3cr3t-9f8e7d"
+OUTPUT_SECRET = "out-secret-4242-zz"
+MAKE_OUTPUT_SECRET = "$(printf 'out-secret-%s-zz' 4242)"  # made at run time: not in any script text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeakyTarget(LocalFolderTarget):
+    """A target whose errors quote a secret, as a remote target's connection error might."""
+
+    def prepare_workdir(self, step: str, deployment_id: str) -> Path:
+        if step == "Leaky":
+            raise DeployError(f"ssh deploy@{self.name} failed: Permission denied for password {SECRET}",
+                              code="target_unreachable")
+        return LocalFolderTarget.prepare_workdir(self, step, deployment_id)
+
+
+def forms(secret: str) -> list[str]:
+    return [secret, base64.b64encode(secret.encode()).decode(), secret.upper(), secret.encode().hex()]
+
+
+def test_a_sensitive_value_and_everything_built_from_it_is_masked_everywhere(tmp_path: Path) -> None:
+    web, db = web_db(tmp_path)
+    leaky = LeakyTarget("web-02", "Production", frozenset({"web"}), tmp_path / "web-02")
+    steps = [
+        # Prints the output secret before any step declared it sensitive: hidden by the final pass.
+        script("Early", f'echo "early: {MAKE_OUTPUT_SECRET}"', roles=("db",)),
+        script("Use", "set -x\n"
+                      "echo \"raw #{Db.Password} b64 #{Db.Password | ToBase64} up #{Db.Password | ToUpper}\"\n"
+                      "echo \"conn #{Conn}\"\n"
+                      "echo \"helper $(get_octopusvariable Db.Password) $(get_octopusvariable Conn)\"\n"
+                      "echo \"only via the helper: $(get_octopusvariable Encoded)\"\n"
+                      f'set_octopusvariable Token "{MAKE_OUTPUT_SECRET}" -sensitive\n'
+                      f'echo "after: {MAKE_OUTPUT_SECRET}"\n'
+                      f"echo {SECRET.encode().hex()}\n"),
+        script("Read", "print('token', '#{Octopus.Action[Use].Output[web-01].Token}')\n"
+                       "print('derived', '#{Token.Url}')\n"
+                       "print('helper', get_octopusvariable('Octopus.Action[Use].Output.Token'))\n"
+                       "raise SystemExit('failing with #{Db.Password}')", syntax="python"),
+        script("Leaky", "true", condition="always"),
+    ]
+    variables = [var("Db.Password", SECRET, True), var("Conn", "Server=db;Password=#{Db.Password};Pool=1"),
+                 var("Encoded", "enc:#{Db.Password | ToBase64}"),
+                 var("Token.Url", "https://api/?t=#{Octopus.Action[Use].Output.Token}")]
+    request = request_for(steps, variables, targets=(web, db, leaky))
+    events: list[dict[str, Any]] = []
+    plan = build_plan(request)
+    record = execute(plan, request, on_event=events.append)
+
+    use = [r for r in record.runs if r.step == "Use" and r.target == "web-01"][0]
+    assert "raw ******** b64 ******** up ********" in use.log
+    assert "conn ********" in use.log and "helper ******** ********" in use.log
+    assert "only via the helper: ********" in use.log
+    assert "after: ********" in use.log and "[sensitive output variable 'Token' set]" in use.log
+    read = [r for r in record.runs if r.step == "Read" and r.target == "web-01"][0]
+    assert "token ********" in read.log and "derived ********" in read.log and "helper ********" in read.log
+    assert read.state == "Failed" and "failing with ********" in read.log
+    leaky_run = [r for r in record.runs if r.step == "Leaky" and r.target == "web-02"][0]
+    assert leaky_run.state == "Failed" and "Permission denied for password ********" in (leaky_run.reason or "")
+    assert "early: ********" in record.runs[0].log
+
+    shown = [json.dumps(record.to_dict()), repr(record), json.dumps(events), json.dumps(plan.to_dict()),
+             repr(plan), repr(request)] + [r.log + (r.reason or "") for r in record.runs] + [repr(r) for r in
+                                                                                          record.runs]
+    for text in shown:
+        for form in forms(SECRET)[:3] + [OUTPUT_SECRET]:
+            assert form not in text
+    # The hex form was printed by the script itself, not rendered by bundlekit: not masked (040).
+    assert SECRET.encode().hex() in use.log
+    # The record keeps the sensitive output for the caller to seal, but only when asked.
+    unmasked = json.dumps(record.to_dict(mask=False))
+    assert OUTPUT_SECRET in unmasked and SECRET not in unmasked
+    assert [o.value for _, _, o in record.outputs() if o.name == "Token"] == [OUTPUT_SECRET, OUTPUT_SECRET]
+    for target in (web, db):
+        for path in (target.root / ".bundlekit-work").rglob("*"):
+            assert not path.is_file() or SECRET.encode() not in path.read_bytes()
+
+
+def test_the_fixture_release_leaks_neither_its_password_nor_the_bound_api_key(tmp_path: Path) -> None:
+    request = acme_request(tmp_path)
+    events: list[dict[str, Any]] = []
+    record = execute(build_plan(request), request, on_event=events.append)
+    assert record.state == "Success"
+    token = [o for _, _, o in record.outputs() if o.name == "MigrationToken"][0]
+    assert token.value == f"tok-{CANARY}" and token.sensitive
+    for text in (json.dumps(record.to_dict()), repr(record), json.dumps(events)):
+        assert CANARY not in text and API_KEY not in text and "tok-" not in text
+
+
+def test_preflight_errors_name_variables_never_values(tmp_path: Path) -> None:
+    request = request_for([script("A", "echo #{Conn} #{Missing.Thing}")],
+                          [var("Conn", "pw=#{Db.Password};#{Also.Missing}"), var("Db.Password", SECRET, True)],
+                          targets=web_db(tmp_path))
+    error = refusal(request)
+    text = error.message + json.dumps(error.to_dict())
+    assert "Missing.Thing" in text and "Also.Missing" in text and SECRET not in text
+
+
+@pytest.mark.parametrize("short", ["abc", "x"])
+def test_values_shorter_than_four_characters_are_not_masked_like_octopus(tmp_path: Path, short: str) -> None:
+    request = request_for([script("A", "echo value=#{Pin}")], [var("Pin", short, True)], targets=web_db(tmp_path))
+    record = execute(build_plan(request), request)
+    assert f"value={short}" in record.runs[0].log
