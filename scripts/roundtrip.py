@@ -1,8 +1,10 @@
 """The main job: the round trip on the shipped fixtures, through the real CLI.
 
 Creates two zones (dev and prod) under ./work/roundtrip, exchanges identity cards, exports
-the fixture release from dev to prod, inspects and verifies it in prod. Every command it
-runs is printed, so this doubles as a walkthrough.
+the fixture release from dev to prod, carries it (a plain file copy), imports it in prod,
+binds the value only production knows, deploys to two local folder targets, carries the
+signed receipt back, imports it in dev and writes the dashboard. Every command it runs is
+printed, so this doubles as a walkthrough.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ def bk(*args: object) -> str:
     cmd = [sys.executable, "-m", "bundlekit", *map(str, args)]
     shown = "bundlekit " + " ".join(shlex.quote(str(a)) for a in args)
     print(f"\n$ {shown}", flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sys.stdout.write(proc.stdout)
-    sys.stderr.write(proc.stderr)
     if proc.returncode != 0:
         print(f"round trip failed at: {shown} (exit {proc.returncode})", file=sys.stderr)
         sys.exit(proc.returncode)
@@ -45,8 +46,26 @@ def main() -> None:
     bk("trust", "add", WORK / "dev.card", "--home", prod)
     bk("export", RELEASE, "--to", "prod", "-o", bundle, "--home", dev)
     bk("inspect", bundle)
-    bk("verify", bundle, "--home", prod)
+    carried = WORK / "prod-inbox" / bundle.name
+    carried.parent.mkdir()
+    shutil.copyfile(bundle, carried)  # the carry: removable media, or `bundlekit media` / `bundlekit diode`
+    bk("verify", carried, "--home", prod)
+    bk("import", carried, "--home", prod)
+    bk("variables", "set", "acme-web", "Acme.ApiKey", "prod-only-api-key", "--sensitive", "--home", prod)
+    bk("targets", "add", "db-01", "--environment", "Production", "--role", "db", "--root", WORK / "targets" / "db-01",
+       "--home", prod)
+    bk("targets", "add", "web-01", "--environment", "Production", "--role", "web", "--root",
+       WORK / "targets" / "web-01", "--home", prod)
+    bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--home", prod, "--dry-run")
+    receipt = WORK / "media" / "receipt.bundle"
+    bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--home", prod, "--receipt-out", receipt)
+    bk("import", receipt, "--home", dev)
+    bk("outputs", "acme-web", "--zone", "prod", "--home", dev)
+    bk("dashboard", "--home", dev)
+    html = WORK / "dashboard.html"
+    bk("dashboard", "--home", dev, "--html", html)
     print(f"\nround trip complete; everything is under {WORK}")
+    print(f"dashboard: {html}")
 
 
 if __name__ == "__main__":

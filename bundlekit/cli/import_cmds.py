@@ -11,7 +11,9 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import Progress, emit_json, home_option, json_option, quiet_option, resolve_home
 from bundlekit.errors import ConflictError
 from bundlekit.importer.importer import import_bundle
+from bundlekit.format.container import BundleFile
 from bundlekit.importer.merge_policy import load_policy
+from bundlekit.receipt.ingest import ReceiptImport, import_receipt
 from bundlekit.zone import projects
 from bundlekit.zone.home import open_zone
 
@@ -38,6 +40,14 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     policy = load_policy(policy_file) if policy_file else None
     with open_zone(resolve_home(home)) as z:
         path = _single_bundle(paths, z.home)
+        if _kind(path) == "receipt":
+            prog = Progress("receipt", None, quiet)
+            try:
+                rec = import_receipt(z, path, now=int(time.time()), dry_run=dry_run, progress=prog.advance)
+            finally:
+                prog.close()
+            _report_receipt(rec, dry_run, as_json)
+            return
         prog = Progress("import", None, quiet)
         try:
             plan = import_bundle(z, path, now=int(time.time()), strategy=on_conflict, policy=policy,
@@ -69,6 +79,27 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             click.echo(f"  packages: {', '.join(plan.new_packages)}")
     if dry_run and conflicts:
         raise SystemExit(ConflictError.exit_code)
+
+
+def _kind(path: Path) -> str:
+    with BundleFile(path) as bf:
+        return bf.header.kind
+
+
+def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool) -> None:
+    info = rec.to_dict()
+    info["dry_run"] = dry_run
+    if as_json:
+        emit_json(info)
+        return
+    if rec.noop:
+        click.echo(f"{rec.verified.path}: already imported (identical receipt); nothing to do")
+        return
+    verb = "would record" if dry_run else "recorded"
+    for d in info["deployments"]:
+        known = " (already known)" if d["deployment_id"] in rec.already_known else ""
+        click.echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "
+                   f"in {rec.verified.source.name}: {d['state']}{known}")
 
 
 def _single_bundle(paths: tuple[Path, ...], home: Path) -> Path:

@@ -212,6 +212,8 @@ class Manifest:
     output_refs: tuple[OutputRef, ...] = ()
     packages: tuple[PackageRef, ...] = ()
     rotations: tuple[Mapping[str, Any], ...] = ()
+    receipts: tuple[Mapping[str, Any], ...] = ()
+    inventory: tuple[Mapping[str, Any], ...] = ()
     #: The whole decoded manifest, including fields of later minor versions and of other kinds.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -234,6 +236,9 @@ class Manifest:
             })
         if self.rotations:
             d["rotations"] = [dict(r) for r in self.rotations]
+        if self.kind == "receipt":
+            d["receipts"] = [dict(r) for r in self.receipts]
+            d["inventory"] = [dict(i) for i in self.inventory]
         return d
 
     def encode(self) -> bytes:
@@ -268,6 +273,8 @@ def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
         output_refs=tuple(OutputRef.from_dict(o) for o in d.get("output_refs", ())),
         packages=tuple(PackageRef.from_dict(p) for p in d.get("packages", ())),
         rotations=tuple(d.get("rotations", ())),
+        receipts=tuple(d.get("receipts", ())),
+        inventory=tuple(d.get("inventory", ())),
         raw=d,
     )
     _cross_check(m, where)
@@ -294,11 +301,21 @@ def _cross_check(m: Manifest, where: str) -> None:
     keys = [(p.id.lower(), p.version.lower()) for p in m.packages]
     if len(set(keys)) != len(keys):
         raise FormatError(f"{where}: a package id and version is listed twice", code="invalid_manifest")
+    if m.kind == "receipt":
+        referenced |= {run["log"] for r in m.receipts for run in r["runs"] if "log" in run}
+        ids = [r["deployment_id"] for r in m.receipts]
+        if len(set(ids)) != len(ids):
+            raise FormatError(f"{where}: a deployment is listed twice", code="invalid_manifest")
+    extra = set(digests) - referenced
+    if extra:
+        raise FormatError(f"{where}: blob(s) {sorted(extra)[:3]} are not referenced by the manifest "
+                          "(unlisted data is refused)", code="unreferenced_blob")
+    if m.kind == "receipt":
+        missing = referenced - set(digests)
+        if missing:
+            raise FormatError(f"{where}: log blob(s) {sorted(missing)[:3]} are referenced but not included",
+                              code="invalid_manifest")
     if m.kind == "release":
-        extra = set(digests) - referenced
-        if extra:
-            raise FormatError(f"{where}: blob(s) {sorted(extra)[:3]} are not referenced by any package "
-                              "(unlisted data is refused)", code="unreferenced_blob")
         names = [s.name.lower() for s in m.steps]
         if len(set(names)) != len(names):
             raise FormatError(f"{where}: two steps share a name", code="invalid_manifest")

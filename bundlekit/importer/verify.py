@@ -102,7 +102,7 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
                 f"{where}: addressed to zone {manifest.destination.name!r} ({manifest.destination.zone_id}), "
                 f"this is zone {v.zone_name!r} ({v.zone_id}); carry it to the right zone",
                 code="wrong_destination")
-        if kind == "release" and manifest.destination.key_id != v.sealing_key_id:
+        if manifest.destination.key_id != v.sealing_key_id:
             raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
                                     f"is {v.sealing_key_id}", code="wrong_destination")
         if now >= manifest.expires:

@@ -130,6 +130,48 @@ SCHEMA = [
         outputs TEXT NOT NULL
     );
     """,
+    # version 4: receipts (outbox on the secure side, received deployments on the source side)
+    """
+    CREATE TABLE outbox (
+        deployment_id TEXT PRIMARY KEY,
+        dest_zone_id TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        packed_in TEXT
+    );
+    CREATE TABLE receipt_files (
+        path TEXT PRIMARY KEY,
+        bundle_id TEXT NOT NULL,
+        dest_zone_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        deployments TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE logs (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE remote_deployments (
+        source_zone_id TEXT NOT NULL,
+        deployment_id TEXT NOT NULL,
+        bundle_id TEXT NOT NULL,
+        receipt_bundle_id TEXT NOT NULL,
+        project_slug TEXT NOT NULL COLLATE NOCASE,
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started REAL NOT NULL,
+        ended REAL NOT NULL,
+        entry TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        PRIMARY KEY (source_zone_id, deployment_id)
+    );
+    CREATE TABLE inventory (
+        zone_id TEXT NOT NULL,
+        id TEXT NOT NULL COLLATE NOCASE,
+        version TEXT NOT NULL COLLATE NOCASE,
+        sha256 TEXT NOT NULL,
+        reported INTEGER NOT NULL,
+        PRIMARY KEY (zone_id, id, version)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(SCHEMA)
 

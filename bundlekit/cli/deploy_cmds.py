@@ -1,0 +1,191 @@
+"""`targets`, `deploy` and `deployments`: running an imported release in this zone."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.deploy.service import deploy as run_deploy
+from bundlekit.errors import DeployError, StateError
+from bundlekit.zone.home import open_zone
+from bundlekit.zone.targets import add_target, list_targets, remove_target
+
+
+@cli.group(epilog="bundlekit targets add web-01 --environment Production --role web --root /srv/web-01 --home ./prod")
+def targets() -> None:
+    """Deployment targets of this zone (for now: folders on this machine)."""
+
+
+@targets.command("add", epilog="bundlekit targets add web-01 --environment Production --role web --root /srv/web-01 "
+                              "--home ./prod")
+@click.argument("name")
+@click.option("--environment", required=True, help="The environment the target belongs to.")
+@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable); steps run on matching roles.")
+@click.option("--root", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The target's application root folder.")
+@home_option
+@json_option
+def targets_add(name: str, environment: str, roles: tuple[str, ...], root: Path, home: str | None,
+                as_json: bool) -> None:
+    """Add a target: a folder that packages are installed into and scripts run for."""
+    with open_zone(resolve_home(home)) as z:
+        t = add_target(z, name, environment, roles, root, int(time.time()))
+    if as_json:
+        emit_json(t.to_dict())
+    else:
+        click.echo(f"added target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.root}")
+
+
+@targets.command("list", epilog="bundlekit targets list --home ./prod --json")
+@home_option
+@json_option
+def targets_list(home: str | None, as_json: bool) -> None:
+    """List targets by environment."""
+    with open_zone(resolve_home(home)) as z:
+        rows = list_targets(z)
+    if as_json:
+        emit_json({"targets": [t.to_dict() for t in rows]})
+        return
+    if not rows:
+        click.echo("no targets; add one with `bundlekit targets add`")
+    for t in rows:
+        click.echo(f"{t.environment:<14} {t.name:<16} roles {','.join(t.roles):<16} {t.root}")
+
+
+@targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")
+@click.argument("name")
+@home_option
+@json_option
+def targets_remove(name: str, home: str | None, as_json: bool) -> None:
+    """Remove a target (its folder is left as it is)."""
+    with open_zone(resolve_home(home)) as z:
+        t = remove_target(z, name)
+    if as_json:
+        emit_json({"removed": t.to_dict()})
+    else:
+        click.echo(f"removed target {t.name}; its folder {t.root} was left in place")
+
+
+def _progress(quiet: bool, as_json: bool):  # type: ignore[no-untyped-def]
+    if quiet or as_json:
+        return None
+
+    def show(event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        where = f" on {event['target']}" if event.get("target") else ""
+        if kind == "run_started":
+            click.echo(f"  > {event['step']}{where}", err=True)
+        elif kind == "run_finished":
+            click.echo(f"  {'ok' if event['state'] == 'Success' else event['state']:<8} {event['step']}{where}", err=True)
+        elif kind == "run_skipped":
+            click.echo(f"  skipped  {event['step']}{where}", err=True)
+    return show
+
+
+@cli.command(epilog="bundlekit deploy acme-web 1.4.0 --environment Production --home ./prod\n"
+                    "bundlekit deploy acme-web 1.4.0 --environment Production --home ./prod --dry-run --json")
+@click.argument("project")
+@click.argument("version")
+@click.option("--environment", required=True, help="The environment to deploy to.")
+@home_option
+@click.option("--dry-run", is_flag=True, help="Run the preflight and print the plan; run nothing.")
+@click.option("--receipt-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the signed receipt bundle to FILE (otherwise it waits in the outbox).")
+@quiet_option
+@json_option
+def deploy(project: str, version: str, environment: str, home: str | None, dry_run: bool, receipt_out: Path | None,
+           quiet: bool, as_json: bool) -> None:
+    """Deploy an imported release to an environment's targets."""
+    with open_zone(resolve_home(home)) as z:
+        outcome = run_deploy(z, project, version, environment, now=time.time(), dry_run=dry_run,
+                             receipt_out=receipt_out, on_event=_progress(quiet, as_json))
+    if dry_run:
+        if as_json:
+            emit_json({"dry_run": True, "plan": outcome.plan.to_dict()})
+        else:
+            click.echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
+                       f"to {environment}:")
+            for r in outcome.plan.runs:
+                where = r.target or "(zone)"
+                extra = f" ({r.reason})" if r.reason else ""
+                click.echo(f"  {r.action:<6} {r.step} on {where}{extra}")
+        return
+    rec = outcome.record
+    assert rec is not None
+    if as_json:
+        out = rec.to_dict(mask=True)
+        out["receipt"] = str(outcome.receipt.path) if outcome.receipt else None
+        emit_json(out)
+    else:
+        click.echo(f"deployment {rec.deployment_id}: {outcome.request.project_name} {rec.release_version} to "
+                   f"{environment}: {rec.state}")
+        for r in rec.runs:
+            click.echo(f"  {r.state:<9} {r.step} on {r.target or '(zone)'}" + (f": {r.reason}" if r.reason else ""))
+        if outcome.receipt:
+            click.echo(f"receipt written to {outcome.receipt.path}")
+        else:
+            click.echo("receipt queued in the outbox (`bundlekit outbox pack -o FILE` to carry it back)")
+    if rec.state != "Success":
+        failed = next((r for r in rec.runs if r.failed), None)
+        raise DeployError(f"deployment {rec.deployment_id} failed" + (f" at step {failed.step!r} on "
+                          f"{failed.target or 'the zone'}" if failed else "") + "; see `bundlekit deployments show "
+                          f"{rec.deployment_id}`", code="deploy_failed",
+                          details={"deployment_id": rec.deployment_id, "state": rec.state})
+
+
+@cli.group(epilog="bundlekit deployments list --home ./prod")
+def deployments() -> None:
+    """Deployments recorded in this zone."""
+
+
+@deployments.command("list", epilog="bundlekit deployments list --home ./prod --json")
+@home_option
+@json_option
+def deployments_list(home: str | None, as_json: bool) -> None:
+    """List deployments, newest first."""
+    with open_zone(resolve_home(home)) as z:
+        rows = z.db.execute("SELECT id, project_slug, release, environment, state, started, ended FROM deployments "
+                            "ORDER BY started DESC").fetchall()
+    items = [dict(r) for r in rows]
+    if as_json:
+        emit_json({"deployments": items})
+        return
+    if not items:
+        click.echo("no deployments yet")
+    for d in items:
+        when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(d["started"]))
+        click.echo(f"{d['id']:<16} {d['project_slug']:<20} {d['release']:<10} {d['environment']:<12} "
+                   f"{d['state']:<9} {when}")
+
+
+@deployments.command("show", epilog="bundlekit deployments show Deployments-1 --home ./prod")
+@click.argument("deployment_id")
+@home_option
+@json_option
+def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> None:
+    """Show one deployment: every step and target, logs and output variables (sensitive masked)."""
+    with open_zone(resolve_home(home)) as z:
+        row = z.db.execute("SELECT * FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+    if row is None:
+        raise StateError(f"no deployment {deployment_id!r}; see `bundlekit deployments list`",
+                         code="unknown_deployment")
+    record = json.loads(row["record"])
+    if as_json:
+        emit_json({"id": row["id"], "state": row["state"], "environment": row["environment"],
+                   "release": row["release"], "project": row["project_slug"], "record": record})
+        return
+    click.echo(f"{row['id']}: {row['project_slug']} {row['release']} to {row['environment']}: {row['state']}")
+    for r in record.get("runs", []):
+        click.echo(f"\n== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"
+                   + (f" (exit {r['exit_code']})" if r["exit_code"] is not None else ""))
+        for o in r["outputs"]:
+            click.echo(f"   output {o['name']} = {o['value']}")
+        if r["log"]:
+            sys.stdout.write("   " + r["log"].rstrip().replace("\n", "\n   ") + "\n")

@@ -1,0 +1,145 @@
+"""`outbox`, `outputs`, `dashboard` and `serve`: what travels back, and what the dashboard shows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import emit_json, home_option, json_option, resolve_home
+from bundlekit.dashboard.html import render_html
+from bundlekit.dashboard.model import build_view
+from bundlekit.dashboard.server import serve as serve_dashboard
+from bundlekit.dashboard.text import render_text
+from bundlekit.errors import StateError
+from bundlekit.fsutil import atomic_write_bytes
+from bundlekit.receipt.ingest import reveal_output
+from bundlekit.receipt.outbox import list_outbox, pack
+from bundlekit.zone import truststore
+from bundlekit.zone.home import open_zone
+
+
+@cli.group(epilog="bundlekit outbox pack --home ./prod -o receipts.bundle")
+def outbox() -> None:
+    """Receipts waiting to travel back to the zones releases came from."""
+
+
+@outbox.command("list", epilog="bundlekit outbox list --home ./prod --json")
+@home_option
+@json_option
+def outbox_list(home: str | None, as_json: bool) -> None:
+    """List receipts not yet packed, and receipt files written."""
+    with open_zone(resolve_home(home)) as z:
+        info = list_outbox(z)
+    if as_json:
+        emit_json(info)
+        return
+    if not info["pending"]:
+        click.echo("no receipts waiting to be packed")
+    for e in info["pending"]:
+        click.echo(f"pending  {e['deployment_id']:<16} {e['project']} {e['release']} to {e['environment']}: "
+                   f"{e['state']} (for {e['destination']})")
+    for f in info["files"]:
+        click.echo(f"written  {f['path']} (sequence {f['sequence']}, {len(f['deployments'])} deployment(s))")
+
+
+@outbox.command("pack", epilog="bundlekit outbox pack --home ./prod -o receipts.bundle")
+@home_option
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "to", default=None, help="Only receipts for this zone (needed when several zones wait).")
+@json_option
+def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -> None:
+    """Pack every receipt not yet packed into one signed receipt bundle."""
+    with open_zone(resolve_home(home)) as z:
+        rf = pack(z, output, to=to, now=int(time.time()))
+    if as_json:
+        emit_json({"path": str(rf.path), "digest": rf.digest, "sequence": rf.sequence,
+                   "deployments": list(rf.deployments)})
+    else:
+        click.echo(f"packed {len(rf.deployments)} receipt(s) into {rf.path} (sequence {rf.sequence})")
+
+
+@cli.command(epilog="bundlekit outputs acme-web --zone prod --home ./dev --reveal")
+@click.argument("project")
+@click.option("--zone", "zone_name", required=True, help="The zone whose deployments reported the outputs.")
+@home_option
+@click.option("--reveal", is_flag=True, help="Unseal sensitive outputs (sealed to this zone's key).")
+@json_option
+def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_json: bool) -> None:
+    """Output variables that came back in receipts: the latest deployment per environment."""
+    with open_zone(resolve_home(home)) as z:
+        source = truststore.get_zone(z, zone_name)
+        rows = z.db.execute("SELECT * FROM remote_deployments WHERE source_zone_id = ? AND project_slug IN "
+                            "(SELECT project_slug FROM exports WHERE lower(project) = lower(?) OR "
+                            "lower(project_slug) = lower(?)) ORDER BY started",
+                            (source.zone_id, project, project)).fetchall()
+        latest: dict[str, dict] = {}  # type: ignore[type-arg]
+        for r in rows:
+            latest[r["environment"]] = json.loads(r["entry"])
+        result = []
+        for env, e in sorted(latest.items()):
+            for run in e["runs"]:
+                for o in run["outputs"]:
+                    if o["sensitive"]:
+                        value = reveal_output(z, e["deployment_id"], run["step"], run.get("target"), o) if reveal \
+                            else "********"
+                    else:
+                        value = o["value"]
+                    result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],
+                                   "step": run["step"], "target": run.get("target"), "name": o["name"],
+                                   "sensitive": o["sensitive"], "value": value})
+    if not latest:
+        raise StateError(f"no receipt from zone {zone_name!r} reports a deployment of {project!r}",
+                         code="no_outputs")
+    if as_json:
+        emit_json({"project": project, "zone": zone_name, "outputs": result})
+        return
+    for o in result:
+        click.echo(f"{o['environment']:<12} {o['release']:<8} Octopus.Action[{o['step']}].Output"
+                   + (f"[{o['target']}]" if o["target"] else "") + f".{o['name']} = {o['value']}")
+
+
+@cli.command(epilog="bundlekit dashboard --home ./dev\nbundlekit dashboard --home ./dev --html dashboard.html")
+@home_option
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one self-contained HTML file instead of the terminal table.")
+@json_option
+def dashboard(home: str | None, html_file: Path | None, as_json: bool) -> None:
+    """The deployment dashboard: projects x (zone, environment), latest release and state."""
+    now = time.time()
+    with open_zone(resolve_home(home)) as z:
+        view = build_view(z, now)
+    if html_file is not None:
+        atomic_write_bytes(html_file, render_html(view, now).encode("utf-8"))
+        if as_json:
+            emit_json({"html": str(html_file.resolve())})
+        else:
+            click.echo(f"dashboard written to {html_file.resolve()}")
+        return
+    if as_json:
+        emit_json(view.to_dict())
+        return
+    width = shutil.get_terminal_size((120, 40)).columns
+    click.echo(render_text(view, now, width=width), nl=False)
+
+
+@cli.command(epilog="bundlekit serve --home ./dev --port 8080")
+@home_option
+@click.option("--port", type=int, default=8080, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+def serve(home: str | None, port: int) -> None:
+    """Serve the dashboard on 127.0.0.1, re-reading the zone's state on every request."""
+    zone_home = resolve_home(home)
+    open_zone(zone_home).close()  # fail early on a wrong --home
+
+    def build():  # type: ignore[no-untyped-def]
+        with open_zone(zone_home) as z:
+            return build_view(z, time.time())
+
+    def ready(p: int) -> None:
+        click.echo(f"serving the dashboard on http://127.0.0.1:{p}/ (Ctrl-C to stop)", err=True)
+
+    serve_dashboard(build, "127.0.0.1", port, ready=ready)

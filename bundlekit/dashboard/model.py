@@ -1,0 +1,127 @@
+"""Build the dashboard view model from a zone's state.
+
+On a source zone the grid shows what came back in receipts (and what was exported and is
+still awaiting one); on a secure zone it shows its own deployments. Columns are
+(zone, environment). A release exported to a zone but not yet reported deployed appears as
+``exported`` in that zone's columns where it is newer than the latest deployment, or in a
+``(awaiting)`` column when the zone has reported no deployment of the project yet.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import zstandard
+
+from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
+from bundlekit.zone.home import Zone
+
+__all__ = ["build_view", "AWAITING"]
+
+AWAITING = "(awaiting)"
+MASK = "********"
+
+
+def _log(zone: Zone, digest: str | None, cache: dict[str, str]) -> str:
+    if not digest:
+        return ""
+    if digest not in cache:
+        row = zone.db.execute("SELECT data FROM logs WHERE digest = ?", (digest,)).fetchone()
+        cache[digest] = zstandard.ZstdDecompressor().decompress(bytes(row[0])).decode("utf-8", "replace") if row else ""
+    return cache[digest]
+
+
+def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
+    if record_state == "Success":
+        return "succeeded"
+    by_step: dict[str, set[str]] = {}
+    for r in runs:
+        by_step.setdefault(r["step"], set()).add(r["state"])
+    mixed = any("Success" in states and states & {"Failed", "TimedOut", "Canceled"} for states in by_step.values())
+    return "partial" if mixed else "failed"
+
+
+def _remote(zone: Zone, row: Any, zone_name: str, cache: dict[str, str]) -> DeploymentView:
+    e = json.loads(row["entry"])
+    steps = tuple(StepView(
+        step=r["step"], target=r.get("target"), state=r["state"],
+        started=r["started_ms"] / 1000 if "started_ms" in r else None,
+        ended=r["ended_ms"] / 1000 if "ended_ms" in r else None, exit_code=r.get("exit_code"),
+        log=_log(zone, r.get("log"), cache),
+        outputs=tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"])
+                      for o in r["outputs"]),
+        reason=r.get("reason")) for r in e["runs"])
+    return DeploymentView(deployment_id=e["deployment_id"], project=e["project"]["name"],
+                          project_slug=e["project"]["slug"], release=e["release"], zone=zone_name,
+                          environment=e["environment"], state=_state(e["state"], e["runs"]),
+                          started=e["started_ms"] / 1000, ended=e["ended_ms"] / 1000, steps=steps,
+                          receipt_received=float(row["received"]))
+
+
+def _local(row: Any, zone_name: str, project_name: str) -> DeploymentView:
+    rec = json.loads(row["record"])
+    steps = tuple(StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"],
+                           ended=r["ended"], exit_code=r["exit_code"], log=r["log"],
+                           outputs=tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"])
+                                         for o in r["outputs"]), reason=r["reason"]) for r in rec["runs"])
+    return DeploymentView(deployment_id=row["id"], project=project_name, project_slug=row["project_slug"],
+                          release=row["release"], zone=zone_name, environment=row["environment"],
+                          state=_state(row["state"], rec["runs"]), started=row["started"], ended=row["ended"],
+                          steps=steps, receipt_received=None)
+
+
+def build_view(zone: Zone, now: float) -> DashboardView:
+    db = zone.db
+    cache: dict[str, str] = {}
+    zone_names = {r["zone_id"]: r["name"] for r in db.execute("SELECT zone_id, name FROM trusted_zones")}
+    deployments: list[DeploymentView] = []
+    for row in db.execute("SELECT * FROM remote_deployments ORDER BY started"):
+        deployments.append(_remote(zone, row, zone_names.get(row["source_zone_id"], row["source_zone_id"]), cache))
+    project_names = {r["slug"]: r["name"] for r in db.execute("SELECT slug, name FROM projects")}
+    for row in db.execute("SELECT * FROM deployments ORDER BY started"):
+        deployments.append(_local(row, zone.name, project_names.get(row["project_slug"], row["project_slug"])))
+    exports = db.execute("SELECT project, project_slug, release, dest_name, exported_at FROM exports "
+                         "ORDER BY exported_at").fetchall()
+    names = {d.project_slug: d.project for d in deployments}
+    names.update({e["project_slug"]: e["project"] for e in exports})
+    columns = sorted({(d.zone, d.environment) for d in deployments})
+    latest_export: dict[tuple[str, str], Any] = {}
+    for e in exports:
+        latest_export[(e["project_slug"], e["dest_name"])] = e
+    for (slug, dest), e in latest_export.items():
+        if not any(d.project_slug == slug and d.zone == dest for d in deployments):
+            columns.append((dest, AWAITING))
+    columns = sorted(set(columns))
+    rows = []
+    pending_views: list[DeploymentView] = []
+    for slug in sorted(names, key=lambda s: names[s].lower()):
+        cells: list[CellView | None] = []
+        for zname, env in columns:
+            mine = [d for d in deployments if d.project_slug == slug and d.zone == zname and d.environment == env]
+            latest = mine[-1] if mine else None
+            prev = next((d for d in reversed(mine[:-1]) if d.state == "succeeded"), None) if mine else None
+            exp = latest_export.get((slug, zname))
+            exported_at = None
+            if exp is not None and (latest is None and env == AWAITING or
+                                    latest is not None and (latest.started or 0) < exp["exported_at"]
+                                    and exp["release"] != latest.release):
+                exported_at = float(exp["exported_at"])
+            if latest is None and exported_at is None:
+                cells.append(None)
+                continue
+            if exported_at is not None:
+                assert exp is not None
+                pending = DeploymentView(deployment_id=f"export-{slug}-{exp['release']}-{zname}-{env}", project=names[slug],
+                                         project_slug=slug, release=exp["release"], zone=zname, environment=env,
+                                         state="exported", started=None, ended=None, steps=(), receipt_received=None)
+                prev_ok = latest if latest is not None and latest.state == "succeeded" else prev
+                pending_views.append(pending)
+                cells.append(CellView(zname, env, pending, prev_ok, exported_at))
+            else:
+                cells.append(CellView(zname, env, latest, prev, None))
+        rows.append(ProjectRow(names[slug], slug, tuple(cells)))
+    return DashboardView(zone_name=zone.name, zone_id=zone.zone_id, generated=now, columns=tuple(columns),
+                         projects=tuple(rows),
+                         deployments=tuple(pending_views) + tuple(sorted(deployments, key=lambda d: d.started or 0,
+                                                                         reverse=True)))
