@@ -1,0 +1,78 @@
+"""Deploy failures through the real CLI: caught in preflight, or failed and reported as failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, tree_digest
+from tests.dashboard.dom import grid_cells, parse
+from tests.dashboard.test_browser import ARTIFACTS, run_chromium
+from tests.e2e.world import World, json_of, make_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    w = make_world(tmp_path_factory.mktemp("fail"))
+    w.cli("import", w.export("acme-1.4.0.bundle"), home=w.prod)
+    return w
+
+
+def test_unbound_placeholder_stops_deploy_before_anything_runs(world: World) -> None:
+    targets = world.root / "targets"
+    before = tree_digest(targets)
+    r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=world.prod)
+    assert r.returncode == 5
+    err = json_of(r.stdout)["error"]
+    assert err["code"] == "unresolved_variables" and "Acme.ApiKey" in err["message"]
+    assert any(d["name"] == "Acme.ApiKey" for d in err["details"])
+    assert tree_digest(targets) == before
+    listed = json_of(run_cli("deployments", "list", "--json", home=world.prod).stdout)
+    assert listed["deployments"] == []
+
+
+def test_dry_run_prints_plan_and_runs_nothing(world: World) -> None:
+    world.cli("variables", "set", "acme-web", "Acme.ApiKey", "k-dry-run", "--sensitive", home=world.prod)
+    before = tree_digest(world.root / "targets")
+    r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", "--json", home=world.prod)
+    assert r.returncode == 0, r.stderr
+    plan = json_of(r.stdout)["plan"]
+    assert [(x["step"], x["target"]) for x in plan["runs"]] == [
+        ("Run migrations", "db-01"), ("Deploy web", "web-01"), ("Smoke test", "web-01")]
+    assert "k-dry-run" not in r.stdout
+    assert tree_digest(world.root / "targets") == before
+
+
+def test_failed_deploy_shows_failed_with_failing_step_on_source_dashboard(world: World) -> None:
+    world.set_version("1.4.0", "1.5.0")
+    rel = world.release_dir / "release.toml"
+    rel.write_text(rel.read_text().replace('assert schema == "42", schema', 'assert schema == "43", schema'))
+    world.cli("import", world.export("acme-1.5.0.bundle"), home=world.prod)
+    receipt = world.root / "media" / "receipt-fail.bundle"
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Production", "--receipt-out", receipt,
+                home=world.prod)
+    assert r.returncode == 5 and "deploy_failed" in r.stderr and receipt.exists()
+    world.cli("import", receipt, home=world.dev)
+    view = json_of(run_cli("dashboard", "--json", home=world.dev).stdout)
+    row = next(p for p in view["projects"] if p["slug"] == "acme-web")
+    cell = row["cells"][view["columns"].index(["prod", "Production"])]
+    assert cell["latest"]["state"] == "failed" and cell["latest"]["release"] == "1.5.0"
+    steps = {s["step"]: s for s in cell["latest"]["steps"]}
+    assert steps["Smoke test"]["state"] == "Failed" and "AssertionError" in steps["Smoke test"]["log"]
+    text = run_cli("dashboard", home=world.dev).stdout
+    assert "failed" in text and "1.5.0" in text
+
+
+def test_browser_shows_the_real_round_trip_dashboard(world: World, tmp_path: Path) -> None:
+    page = world.root / "dashboard.html"
+    assert run_cli("dashboard", "--html", page, home=world.dev).returncode == 0
+    doc = parse(run_chromium(tmp_path, "--dump-dom", page.as_uri()))
+    cells = grid_cells(doc)
+    cell = cells[("acme-web", "prod", "Production")]
+    assert cell.attrs["data-state"] == "failed"
+    assert [r.text() for r in cell.by_class("release")] == ["1.5.0"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "roundtrip-dashboard.png"
+    run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,900", page.as_uri())
+    assert shot.stat().st_size > 10_000
