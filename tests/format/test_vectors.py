@@ -47,7 +47,8 @@ def test_vector(path: Path) -> None:
     expect = _expectation(path)
     if expect == "ok":
         result = check_bundle(_verifier(), path)
-        assert result.manifest.kind == "release"
+        kind_line = path.with_suffix(".expect").read_text().splitlines()[1]
+        assert kind_line == f"kind: {result.manifest.kind}"
     else:
         code = expect.split()[1]
         with pytest.raises(BundleError) as info:
@@ -67,6 +68,21 @@ def test_valid_vector_secret_opens_only_with_its_binding() -> None:
         open_sealed(key, sealed, seal_ad(m.bundle_id, m.destination.key_id, "variable:other|"), "x")
     with pytest.raises(BundleError):
         open_sealed(key, sealed, seal_ad("0" * 32, m.destination.key_id, "variable:db.password|"), "x")
+
+
+def test_valid_receipt_vector_output_opens_only_for_its_deployment() -> None:
+    from bundlekit.format.crypto import seal_label
+
+    m = check_bundle(_verifier(), VECTORS / "valid-receipt.bundle").manifest
+    run = m.receipts[0]["runs"][0]
+    token = next(o for o in run["outputs"] if o["sensitive"])
+    key = X25519PrivateKey.from_private_bytes(unb64(KEYS["verifier"]["sealing_private"], "key", 32))
+    label = seal_label("output", "Migrate/db-01/Token", {})
+    ad = seal_ad("deployment:Deployments-1", m.destination.key_id, label)
+    assert open_sealed(key, unb64(token["sealed"], "t"), ad, "Token") == b"vector-output-secret"
+    with pytest.raises(BundleError):
+        open_sealed(key, unb64(token["sealed"], "t"), seal_ad("deployment:Deployments-2", m.destination.key_id,
+                                                             label), "Token")
 
 
 def test_zstd_bomb_refused_with_small_memory() -> None:

@@ -1,0 +1,178 @@
+"""`media split|check|join` and `diode send|receive`: carrying bundles across the gap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import emit_json, json_option
+from bundlekit.errors import TransportError, UsageError
+from bundlekit.transport._util import keep_freed_memory, parse_size
+from bundlekit.transport.channel import SpoolChannel, UdpChannel, parse_address
+from bundlekit.transport.diode_receive import DEFAULT_IDLE_TIMEOUT, receive
+from bundlekit.transport.diode_send import DEFAULT_RATE, DEFAULT_REDUNDANCY, SendOptions, send
+from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, check, join, split
+from bundlekit.transport.volume import parse_header
+
+
+@cli.group(epilog="Example:\n  bundlekit media split app.bundle --out /media/usb1 --parity 1\n"
+                  "  bundlekit media check /media/usb1 /media/usb2\n"
+                  "  bundlekit media join /media/usb1 /media/usb2 -o app.bundle")
+def media() -> None:
+    """Carry a bundle on removable media as self-checking volumes (optionally with parity)."""
+
+
+@media.command("split", epilog="bundlekit media split app.bundle --volume-size 700M --out ./vols --parity 2")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--volume-size", "volume_size", default=str(DEFAULT_VOLUME_SIZE), show_default=True,
+              help="Largest volume file, header included: bytes or K/M/G (powers of 1024). "
+                   "The default fits FAT32 (4 GiB - 1).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the volumes into.")
+@click.option("--parity", type=int, default=0, show_default=True,
+              help="Parity volumes: any N missing or damaged volumes can be rebuilt.")
+@json_option
+def media_split(bundle: Path, volume_size: str, out: Path, parity: int, as_json: bool) -> None:
+    """Cut a bundle into volumes that each name the bundle and carry their own SHA-256."""
+    size = parse_size(volume_size, what="--volume-size")
+    if size > DEFAULT_VOLUME_SIZE:
+        click.echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
+                   "bytes, the default); use exFAT or NTFS media", err=True)
+    paths = split(bundle, out, size, parity)
+    vols = []
+    for p in paths:
+        with open(p, "rb") as f:
+            h = parse_header(f.read(512))
+        vols.append({"path": str(p), "index": h.index, "kind": "parity" if h.is_parity else "data",
+                     "size": p.stat().st_size, "payload_sha256": h.payload_sha256.hex()})
+    if as_json:
+        emit_json({"bundle": h.name, "size": h.bundle_size, "sha256": h.bundle_sha256.hex(),
+                   "data_volumes": h.data_count, "parity_volumes": h.parity_count, "volumes": vols})
+        return
+    click.echo(f"split {h.name} ({h.bundle_size} bytes, sha256 {h.bundle_sha256.hex()}) into "
+               f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
+    for v in vols:
+        click.echo(f"  {v['path']}  ({v['size']} bytes)")
+
+
+@media.command("check", epilog="bundlekit media check /media/usb1 /media/usb2 --json")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def media_check(dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Check every volume in the folders; exit 0 only if the bundle can be joined."""
+    report = check(list(dirs))
+    if not as_json:
+        for v in report.volumes:
+            label = v.label or "volume"
+            click.echo(f"  {v.status:<10} {label:<26} {v.path}" + (f"  ({v.detail})" if v.detail else ""))
+        for i in report.missing:
+            click.echo(f"  {'missing':<10} {report.label(i)}")
+    if not report.joinable:
+        raise TransportError(report.message, code=report.code or "volumes_incomplete", details=report.to_dict())
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(report.message)
+
+
+@media.command("join", epilog="bundlekit media join /media/usb1 /media/usb2 -o acme-1.4.0.bundle")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the rebuilt bundle (appears only if its SHA-256 matches).")
+@json_option
+def media_join(dirs: tuple[Path, ...], output: Path, as_json: bool) -> None:
+    """Rebuild the bundle from volumes in any order, using parity for missing or damaged ones."""
+    path = join(list(dirs), output)
+    if as_json:
+        emit_json({"path": str(path), "size": path.stat().st_size})
+    else:
+        click.echo(f"joined {path} ({path.stat().st_size} bytes, SHA-256 checked)")
+
+
+@cli.group(epilog="Example:\n  bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox\n"
+                  "  bundlekit diode send app.bundle --to 10.0.0.2:5005 --repeat 1")
+def diode() -> None:
+    """Send bundles one way through a data diode (UDP, or a folder the diode mirrors)."""
+
+
+def _rate(text: str) -> int:
+    return parse_size(text, what="--rate")
+
+
+@diode.command("send", epilog="bundlekit diode send app.bundle --to 10.0.0.2:5005 --rate 50M --repeat 1")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "to", default=None, help="Receiver's HOST:PORT (UDP).")
+@click.option("--rate", "rate", default=str(DEFAULT_RATE), show_default=True,
+              help="Pace in bytes per second (K/M/G = powers of 1024; 0 = unpaced).")
+@click.option("--redundancy", type=float, default=DEFAULT_REDUNDANCY, show_default=True,
+              help="Repair symbols as a fraction of source symbols per block (0.15 = 15% extra).")
+@click.option("--repeat", type=int, default=0, show_default=True,
+              help="Send the whole carousel N more times, with fresh repair symbols each time.")
+@click.option("--spool", "spool", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Write frames as files into this folder instead of UDP.")
+@json_option
+def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: float, repeat: int,
+               spool: Path | None, as_json: bool) -> None:
+    """Send files as a paced, forward-error-corrected carousel; nothing ever comes back."""
+    if (to is None) == (spool is None):
+        raise UsageError("give exactly one of --to HOST:PORT (UDP) or --spool DIR", code="usage")
+    opts = SendOptions(rate=_rate(rate), redundancy=redundancy, repeat=repeat)
+    keep_freed_memory()
+    channel: UdpChannel | SpoolChannel
+    if to is not None:
+        channel = UdpChannel.sender(*parse_address(to, option="--to"))
+    else:
+        assert spool is not None
+        channel = SpoolChannel.for_sending(spool)
+    try:
+        report = send(list(files), channel, opts)
+    finally:
+        channel.close()
+    d = report.to_dict()
+    if as_json:
+        emit_json(d)
+        return
+    click.echo(f"sent {len(report.files)} file(s) in session {report.session}: {report.frames} frames, "
+               f"{report.wire_bytes} bytes in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
+
+
+@diode.command("receive", epilog="bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox --json")
+@click.option("--listen", "listen", default=None, help="HOST:PORT to receive UDP on (port 0 picks one).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for received files (created if missing).")
+@click.option("--idle-timeout", "idle_timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, show_default=True,
+              help="Stop after this many seconds without a valid frame.")
+@click.option("--spool", "spool", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Read frame files from this folder instead of UDP.")
+@json_option
+def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Path | None, as_json: bool) -> None:
+    """Receive files until the sender falls silent; keep only files whose SHA-256 matches."""
+    if (listen is None) == (spool is None):
+        raise UsageError("give exactly one of --listen HOST:PORT (UDP) or --spool DIR", code="usage")
+    if idle_timeout < 0:
+        raise UsageError(f"--idle-timeout {idle_timeout}: expected seconds >= 0", code="usage")
+    out.mkdir(parents=True, exist_ok=True)
+    keep_freed_memory()
+    channel: UdpChannel | SpoolChannel
+    if listen is not None:
+        udp = UdpChannel.listener(*parse_address(listen, option="--listen"))
+        host, port = udp.address
+        click.echo(f"listening on {host}:{port}", err=True)
+        channel = udp
+    else:
+        assert spool is not None
+        channel = SpoolChannel.for_receiving(spool)
+        click.echo(f"watching {spool}", err=True)
+    try:
+        report = receive(channel, out, idle_timeout=idle_timeout)
+    finally:
+        channel.close()
+    report.raise_for_status()
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    for f in report.files:
+        click.echo(f"  {f.status:<16} {f.name}  ({f.size} bytes, sha256 {f.sha256})")
+    click.echo(f"received {len(report.files)} file(s) intact")

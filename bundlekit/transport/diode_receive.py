@@ -1,0 +1,482 @@
+"""The diode receiver: frames in any order, with loss and junk -> files whose whole SHA-256 matches.
+
+The receiver never answers. It follows one session at a time (the first it hears; another
+is taken up once every file of the current one is finished, or when the current one has
+been silent for the idle timeout while another is talking), drops frames that fail the
+CRC or contradict what the object already said, and keeps per block only the symbols it
+has not seen. Symbols wait in memory up to ``memory_budget`` bytes; beyond that the
+oldest unfinished blocks spill to a file next to the output, so memory is bounded
+whatever the file size. A block is decoded as soon as it has enough symbols and written
+at its offset in a hidden ``.part`` file; the whole-file SHA-256 is computed as blocks
+complete in order, and the file gets its announced name only if that digest matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from bundlekit.errors import InputError
+from bundlekit.fsutil import CHUNK, fsync_dir
+from bundlekit.transport._util import name_problem
+from bundlekit.transport.channel import FrameSource
+from bundlekit.transport.diode_report import FileResult, ReceiveReport
+from bundlekit.transport.fec import BlockDecoder
+from bundlekit.transport.frames import (
+    CRC_RESIDUE, DATA_HEADER_SIZE, MAGIC, TYPE_ANNOUNCE, TYPE_DATA, Announce, FrameError, ObjectInfo, data_frame_size,
+    parse_announce, parse_common,
+)
+
+__all__ = ["Receiver", "ReceiveReport", "FileResult", "receive", "DEFAULT_MEMORY_BUDGET", "DEFAULT_IDLE_TIMEOUT"]
+
+DEFAULT_MEMORY_BUDGET = 64 << 20
+DEFAULT_IDLE_TIMEOUT = 30.0
+_MAX_OPEN_OBJECTS = 1024
+_MAX_BLOCKS = 1 << 24
+_crc32 = zlib.crc32
+
+
+class _Block:
+    __slots__ = ("packets", "esis", "spill", "spilled", "need", "decoder")
+
+    def __init__(self, k: int) -> None:
+        self.packets: list[bytes] = []
+        self.esis: set[bytes] | None = set()
+        self.spill: list[tuple[int, int]] = []
+        self.spilled = 0
+        self.need = k
+        self.decoder: BlockDecoder | None = None
+
+
+class _Object:
+    __slots__ = ("info", "session", "announce", "fd", "part", "spill_fd", "spill_path", "spill_end", "done",
+                 "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks")
+
+    def __init__(self, info: ObjectInfo) -> None:
+        self.info = info
+        self.session = info.session.hex()
+        self.announce: Announce | None = None
+        self.fd = -1
+        self.part: Path | None = None
+        self.spill_fd = -1
+        self.spill_path: Path | None = None
+        self.spill_end = 0
+        self.nblocks = info.block_count
+        self.done = bytearray(self.nblocks)
+        self.remaining = self.nblocks
+        self.blocks: dict[int, _Block] = {}
+        self.hasher = hashlib.sha256()
+        self.next_hash = 0
+        self.result: FileResult | None = None
+        self.frame_len = data_frame_size(info.symbol_size)
+
+
+class Receiver:
+    """Feed it frames (:meth:`feed`); it writes finished files into ``out_dir``; :meth:`finish` reports."""
+
+    def __init__(self, out_dir: Path, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.out = Path(out_dir)
+        if not self.out.is_dir():
+            raise InputError(f"--out {out_dir}: not a folder; create it first", code="out_dir_missing")
+        self.budget = memory_budget
+        self.clock = clock
+        self.session: bytes | None = None
+        self.session_count: dict[bytes, int] = {}
+        self.objects: dict[bytes, _Object] = {}          # 34-byte header key -> object
+        self.by_id: dict[tuple[bytes, int], _Object] = {}
+        self.ignored: dict[bytes, None] = {}
+        self.active: dict[tuple[_Object, int], None] = {}  # blocks with symbols in memory, oldest first
+        self.buffered = 0
+        self.peak = 0
+        self.counts = dict.fromkeys(("valid", "garbage", "corrupt", "duplicate", "other_session", "inconsistent",
+                                     "after_complete", "surplus", "blocks_decoded", "blocks_spilled",
+                                     "decode_retries"), 0)
+        self.first_at: float | None = None
+        self.last_done_at: float | None = None
+        self.other_last: float | None = None
+        self.results: list[FileResult] = []
+        self.n_valid = 0
+
+    # ---------------------------------------------------------------- frames
+    def feed(self, frame: bytes) -> bool:
+        """Take one datagram; True if it was a valid frame of the session being followed."""
+        # The hot path: one CRC call, one dict lookup, one set insert, one slice per symbol.
+        if frame[:4] != MAGIC or len(frame) < 48:
+            self.counts["garbage"] += 1
+            return False
+        if _crc32(frame) != CRC_RESIDUE:
+            self.counts["corrupt"] += 1
+            return False
+        obj = self.objects.get(frame[6:40])
+        if obj is None:
+            obj = self._admit(frame)
+            if obj is None:
+                return False
+        self.n_valid += 1
+        if frame[4] != TYPE_DATA or frame[5]:
+            return self._other_frame(obj, frame)
+        if obj.result is not None:
+            self.counts["after_complete"] += 1
+            return True
+        block = int.from_bytes(frame[40:44], "big")
+        if len(frame) != obj.frame_len or frame[DATA_HEADER_SIZE] or block >= obj.nblocks:
+            self.counts["inconsistent"] += 1
+            return True
+        if obj.done[block]:
+            self.counts["surplus"] += 1  # more symbols of a block already rebuilt
+            return True
+        st = obj.blocks.get(block)
+        if st is None:
+            st = obj.blocks[block] = _Block(obj.info.block_source_symbols(block))
+        esis = st.esis
+        if esis is not None:
+            esi = frame[45:48]
+            if esi in esis:
+                self.counts["duplicate"] += 1
+                return True
+            esis.add(esi)
+        pkt = frame[DATA_HEADER_SIZE:-4]
+        if st.decoder is not None:
+            out = st.decoder.feed((pkt,))
+            if out is not None:
+                self._block_done(obj, block, st, out)
+            return True
+        packets = st.packets
+        if not packets:
+            self.active[(obj, block)] = None
+        packets.append(pkt)
+        self.buffered += obj.frame_len
+        if len(packets) + st.spilled >= st.need:
+            self._try_decode(obj, block, st)
+        if self.buffered > self.budget:
+            self._evict()
+        return True
+
+    def feed_many(self, frames: Iterable[bytes]) -> bool:
+        """Take a batch of datagrams; True if any was a valid frame of the followed session.
+
+        Same result as calling :meth:`feed` on each; the common case (a new symbol of an
+        open block) is handled inline with local names, everything else goes to :meth:`feed`.
+        """
+        fresh = False
+        valid = 0
+        get_obj = self.objects.get
+        active = self.active
+        crc = _crc32
+        for frame in frames:
+            if frame[:4] != MAGIC or frame[4] != TYPE_DATA or frame[5] or crc(frame) != CRC_RESIDUE:
+                fresh = self.feed(frame) or fresh
+                continue
+            obj = get_obj(frame[6:40])
+            if obj is None or obj.result is not None or len(frame) != obj.frame_len or frame[DATA_HEADER_SIZE]:
+                fresh = self.feed(frame) or fresh
+                continue
+            block = int.from_bytes(frame[40:44], "big")
+            st = obj.blocks.get(block) if block < obj.nblocks and not obj.done[block] else None
+            if st is None or st.esis is None or st.decoder is not None or frame[45:48] in st.esis:
+                fresh = self.feed(frame) or fresh
+                continue
+            st.esis.add(frame[45:48])
+            packets = st.packets
+            if not packets:
+                active[(obj, block)] = None
+            packets.append(frame[DATA_HEADER_SIZE:-4])
+            valid += 1
+            fresh = True
+            self.buffered += obj.frame_len
+            if len(packets) + st.spilled >= st.need:
+                self._try_decode(obj, block, st)
+            if self.buffered > self.budget:
+                self._evict()
+        self.n_valid += valid
+        return fresh
+
+    def _other_frame(self, obj: _Object, frame: bytes) -> bool:
+        if frame[4] == TYPE_ANNOUNCE and not frame[5]:
+            if obj.announce is None:
+                self._take_announce(obj, frame)
+        else:
+            self.counts["inconsistent"] += 1
+        return True
+
+    def _admit(self, frame: bytes) -> _Object | None:
+        key = frame[6:40]
+        if key in self.ignored:
+            self.counts["other_session"] += 1
+            self.other_last = self.clock()
+            return None
+        try:
+            _ftype, info = parse_common(frame)
+        except FrameError:
+            self.counts["inconsistent"] += 1
+            return None
+        if self.session is None:
+            self.session = info.session
+        if info.session != self.session:
+            self.counts["other_session"] += 1
+            self.other_last = self.clock()
+            if len(self.ignored) > 4096:
+                self.ignored.clear()
+            self.ignored[key] = None
+            return None
+        if info.block_count > _MAX_BLOCKS:
+            self.counts["inconsistent"] += 1  # no real object has 16 M blocks; refuse the bookkeeping
+            return None
+        ident = (info.session, info.object_id)
+        known = self.session_count.get(info.session)
+        if known is not None and info.object_id >= known:
+            self.counts["inconsistent"] += 1
+            return None
+        if ident in self.by_id or sum(1 for o in self.by_id.values() if o.result is None) >= _MAX_OPEN_OBJECTS:
+            # Same object id with other geometry or digest: a buggy or hostile sender. First one wins.
+            self.counts["inconsistent"] += 1
+            return None
+        obj = _Object(info)
+        self.objects[key] = obj
+        self.by_id[ident] = obj
+        if self.first_at is None:
+            self.first_at = self.clock()
+        try:
+            free = shutil.disk_usage(self.out).free
+        except OSError:
+            free = info.size
+        if info.size > free:
+            self._conclude(obj, "rejected", f"{info.size} bytes do not fit in the {free} bytes free in {self.out}")
+            return obj
+        fd, part = tempfile.mkstemp(prefix=f".bkd-{obj.session}-{info.object_id}-", suffix=".part", dir=self.out)
+        obj.fd, obj.part = fd, Path(part)
+        if obj.nblocks == 0:
+            self._maybe_finish(obj)
+        return obj
+
+    def _take_announce(self, obj: _Object, frame: bytes) -> None:
+        try:
+            a = parse_announce(frame, obj.info)
+        except FrameError:
+            self.counts["inconsistent"] += 1
+            return
+        obj.announce = a
+        self.session_count[obj.info.session] = a.object_count
+        problem = name_problem(a.name)
+        if problem and obj.result is None:
+            self._conclude(obj, "rejected", f"announced name {a.name!r} refused: {problem}")
+            return
+        self._maybe_finish(obj)
+
+    # ---------------------------------------------------------------- blocks
+    def _gather(self, obj: _Object, st: _Block) -> list[bytes]:
+        plen = obj.frame_len - DATA_HEADER_SIZE - 4
+        packets: list[bytes] = []
+        for off, n in st.spill:
+            raw = os.pread(obj.spill_fd, n * plen, off)
+            packets.extend(raw[i * plen:(i + 1) * plen] for i in range(len(raw) // plen))
+        if st.esis is None or st.spill:
+            seen: set[bytes] = set()
+            unique = []
+            for p in packets + st.packets:
+                e = p[1:4]
+                if e not in seen:
+                    seen.add(e)
+                    unique.append(p)
+            st.esis = seen
+            return unique
+        return st.packets
+
+    def _try_decode(self, obj: _Object, block: int, st: _Block) -> None:
+        if self.buffered > self.peak:
+            self.peak = self.buffered
+        before = len(st.packets)
+        packets = self._gather(obj, st)
+        self.buffered += (len(packets) - before) * obj.frame_len
+        if before == 0 and packets:
+            self.active[(obj, block)] = None
+        st.packets, st.spill, st.spilled = packets, [], 0
+        if len(packets) < st.need:
+            return  # duplicates inflated the count; wait for more
+        dec = BlockDecoder(obj.info.block_length(block), obj.info.symbol_size)
+        out = dec.feed(packets)
+        if out is None:
+            # Rare (RaptorQ needs K plus, now and then, one or two): keep the decoder, feed it as more arrive.
+            self.counts["decode_retries"] += 1
+            st.decoder = dec
+            self.buffered -= len(packets) * obj.frame_len
+            st.packets = []
+            self.active.pop((obj, block), None)
+            return
+        self._block_done(obj, block, st, out)
+
+    def _block_done(self, obj: _Object, block: int, st: _Block, data: bytes) -> None:
+        self.counts["blocks_decoded"] += 1
+        self.buffered -= len(st.packets) * obj.frame_len
+        self.active.pop((obj, block), None)
+        del obj.blocks[block]
+        bsize = obj.info.block_bytes
+        os.pwrite(obj.fd, data, block * bsize)
+        obj.done[block] = 1
+        obj.remaining -= 1
+        if block == obj.next_hash:
+            obj.hasher.update(data)
+            obj.next_hash += 1
+            while obj.next_hash < obj.nblocks and obj.done[obj.next_hash]:
+                b = obj.next_hash
+                obj.hasher.update(os.pread(obj.fd, obj.info.block_length(b), b * bsize))
+                obj.next_hash += 1
+        if obj.remaining == 0:
+            self._maybe_finish(obj)
+
+    def _evict(self) -> None:
+        """Spill the oldest unfinished blocks' symbols to disk until under budget."""
+        self.peak = max(self.peak, self.buffered)
+        while self.buffered > self.budget * 3 // 4 and self.active:
+            obj, block = next(iter(self.active))
+            del self.active[(obj, block)]
+            st = obj.blocks.get(block)
+            if st is None or not st.packets:
+                continue
+            if obj.spill_fd < 0:
+                fd, path = tempfile.mkstemp(prefix=f".bkd-{obj.session}-{obj.info.object_id}-", suffix=".spill",
+                                            dir=self.out)
+                obj.spill_fd, obj.spill_path = fd, Path(path)
+            raw = b"".join(st.packets)
+            os.pwrite(obj.spill_fd, raw, obj.spill_end)
+            st.spill.append((obj.spill_end, len(st.packets)))
+            obj.spill_end += len(raw)
+            st.spilled += len(st.packets)
+            self.buffered -= len(st.packets) * obj.frame_len
+            st.packets = []
+            st.esis = None  # counted, not deduplicated, until the block is gathered again
+            self.counts["blocks_spilled"] += 1
+
+    # ---------------------------------------------------------------- objects
+    def _maybe_finish(self, obj: _Object) -> None:
+        if obj.remaining or obj.announce is None or obj.result is not None:
+            return
+        a = obj.announce
+        os.ftruncate(obj.fd, obj.info.size)
+        while obj.next_hash < obj.nblocks:  # only if blocks completed out of order at the very end
+            b = obj.next_hash
+            obj.hasher.update(os.pread(obj.fd, obj.info.block_length(b), b * obj.info.block_bytes))
+            obj.next_hash += 1
+        if obj.hasher.digest() != a.sha256:
+            self._conclude(obj, "digest_mismatch", "the rebuilt file does not match the announced SHA-256")
+            return
+        final = self.out / a.name
+        if final.exists() or final.is_symlink():
+            same = final.is_file() and not final.is_symlink() and _file_digest(final) == a.sha256
+            self._conclude(obj, "already_present" if same else "name_conflict",
+                           "an identical file is already there" if same
+                           else f"{final} already exists with other content; it was left alone")
+            return
+        os.fsync(obj.fd)
+        os.close(obj.fd)
+        obj.fd = -1
+        assert obj.part is not None
+        os.replace(obj.part, final)
+        obj.part = None
+        fsync_dir(self.out)
+        self.last_done_at = self.clock()
+        self._conclude(obj, "complete", "", path=final)
+
+    def _conclude(self, obj: _Object, status: str, detail: str, path: Path | None = None) -> None:
+        missing = obj.done.count(0)
+        missing_bytes = missing * obj.info.block_bytes
+        if missing and not obj.done[-1]:
+            missing_bytes -= obj.info.block_bytes - obj.info.block_length(obj.nblocks - 1)
+        a = obj.announce
+        obj.result = FileResult(
+            session=obj.session, object_id=obj.info.object_id, name=a.name if a else None, size=obj.info.size,
+            sha256=a.sha256.hex() if a else None, status=status, path=str(path) if path else None,
+            blocks_total=obj.nblocks, blocks_missing=missing, bytes_missing=missing_bytes, detail=detail)
+        self.results.append(obj.result)
+        for block in list(obj.blocks):
+            st = obj.blocks.pop(block)
+            self.buffered -= len(st.packets) * obj.frame_len
+            self.active.pop((obj, block), None)
+        self._cleanup(obj)
+        count = self.session_count.get(obj.info.session)
+        if (count is not None and obj.info.session == self.session
+                and all((self.session, i) in self.by_id and self.by_id[(self.session, i)].result is not None
+                        for i in range(count))):
+            self._unlock()  # every file of this session is finished: the next session may be followed
+
+    def _unlock(self) -> None:
+        self.session = None
+        self.ignored.clear()
+
+    def _cleanup(self, obj: _Object) -> None:
+        for fd in (obj.fd, obj.spill_fd):
+            if fd >= 0:
+                os.close(fd)
+        obj.fd = obj.spill_fd = -1
+        for p in (obj.part, obj.spill_path):
+            if p is not None:
+                p.unlink(missing_ok=True)
+        obj.part = obj.spill_path = None
+
+    def abandon_session(self) -> None:
+        """Give up the followed session (silent too long): report its unfinished files, follow the next."""
+        for obj in list(self.by_id.values()):
+            if obj.result is None and obj.info.session == self.session:
+                self._unfinished(obj)
+        self._unlock()
+
+    def _unfinished(self, obj: _Object) -> None:
+        if obj.announce is None and obj.remaining == 0:
+            self._conclude(obj, "incomplete", "every block arrived but no announcement (name and SHA-256)")
+        else:
+            self._conclude(obj, "incomplete", "")
+
+    def finish(self) -> ReceiveReport:
+        for obj in list(self.by_id.values()):
+            if obj.result is None:
+                self._unfinished(obj)
+        self.peak = max(self.peak, self.buffered)
+        self.counts["valid"] = self.n_valid
+        seconds = (self.last_done_at - self.first_at) if (self.first_at is not None and self.last_done_at) else 0.0
+        return ReceiveReport(tuple(self.results), dict(self.counts), seconds, self.peak)
+
+
+def _file_digest(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.digest()
+
+
+def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+            memory_budget: int = DEFAULT_MEMORY_BUDGET, clock: Callable[[], float] = time.monotonic) -> ReceiveReport:
+    """Receive until ``idle_timeout`` seconds pass without a valid frame of the followed session."""
+    rx = Receiver(out_dir, memory_budget=memory_budget, clock=clock)
+    poll = min(0.2, idle_timeout) if idle_timeout > 0 else 0.0
+    last = clock()
+    feed_many = rx.feed_many
+    batch_of = getattr(source, "recv_batch", None)
+    if batch_of is None:
+        def batch_of(timeout: float) -> list[bytes]:
+            frame = source.recv(timeout)
+            return [frame] if frame is not None else []
+    try:
+        while True:
+            batch = batch_of(poll)
+            if batch:
+                if feed_many(batch):
+                    last = clock()
+                continue
+            now = clock()
+            if now - last >= idle_timeout:
+                if rx.other_last is not None and now - rx.other_last < max(idle_timeout, poll):
+                    rx.abandon_session()  # another sender is talking: follow it
+                    last = now
+                    continue
+                break
+    finally:
+        report = rx.finish()
+    return report

@@ -1,0 +1,73 @@
+"""What a diode receiver reports: one result per file heard, frame counters, and the refusal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bundlekit.errors import TransportError
+
+__all__ = ["FileResult", "ReceiveReport", "OK_STATUSES"]
+
+#: A file with one of these statuses is intact under its announced name.
+OK_STATUSES = ("complete", "already_present")
+
+
+@dataclass(slots=True, frozen=True)
+class FileResult:
+    session: str
+    object_id: int
+    name: str | None
+    size: int
+    sha256: str | None
+    status: str  # complete | already_present | incomplete | digest_mismatch | name_conflict | rejected
+    path: str | None
+    blocks_total: int
+    blocks_missing: int
+    bytes_missing: int
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session": self.session, "object_id": self.object_id, "name": self.name, "size": self.size,
+                "sha256": self.sha256, "status": self.status, "path": self.path, "blocks_total": self.blocks_total,
+                "blocks_missing": self.blocks_missing, "bytes_missing": self.bytes_missing, "detail": self.detail}
+
+
+@dataclass(slots=True, frozen=True)
+class ReceiveReport:
+    files: tuple[FileResult, ...]
+    frames: dict[str, int]
+    transfer_seconds: float
+    peak_buffered_bytes: int
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.files) and all(f.ok for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "files": [f.to_dict() for f in self.files], "frames": dict(self.frames),
+                "transfer_seconds": round(self.transfer_seconds, 3), "peak_buffered_bytes": self.peak_buffered_bytes}
+
+    def raise_for_status(self) -> None:
+        """Raise TransportError(incomplete / nothing_received) unless every file arrived intact."""
+        if not self.files:
+            raise TransportError("nothing was received: no valid frame arrived before the idle timeout; check the "
+                                 "sender's --to address, the listen address and the diode", code="nothing_received",
+                                 details=self.to_dict())
+        bad = [f for f in self.files if not f.ok]
+        if bad:
+            parts = []
+            for f in bad:
+                what = f.name or f"object {f.object_id} of session {f.session}"
+                if f.status == "incomplete":
+                    parts.append(f"{what}: {f.blocks_missing} of {f.blocks_total} blocks "
+                                 f"({f.bytes_missing} bytes) missing{'; ' + f.detail if f.detail else ''}")
+                else:
+                    parts.append(f"{what}: {f.status} ({f.detail})")
+            raise TransportError("not every file arrived intact (nothing partial was kept): " + "; ".join(parts)
+                                 + ". Send again with more --redundancy or --repeat", code="incomplete",
+                                 details=self.to_dict())

@@ -1,0 +1,359 @@
+"""Removable media: cut a bundle into self-describing volumes (plus optional parity) and join them back.
+
+``split`` streams the bundle once, writing every data volume under a temporary name and
+hashing on a worker thread; the headers (which need the whole-file SHA-256) are written
+last, then every volume is renamed into place. ``join`` copies the data volumes of the
+set found by :func:`~bundlekit.transport.media_scan.find_volume_set` into an
+:class:`~bundlekit.fsutil.AtomicFile`, checking each payload as it goes; a missing or
+damaged data volume is rebuilt stripe by stripe from parity, and the result is renamed
+into place only if its whole SHA-256 matches. Memory stays at a few chunks per volume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from bundlekit.errors import InputError, TransportError, UsageError
+from bundlekit.fsutil import CHUNK, AtomicFile, fsync_dir
+from bundlekit.transport._util import EarlyFlush, HashPipe, check_file_name
+from bundlekit.transport.erasure import StripeCodec
+from bundlekit.transport.media_scan import (
+    MediaReport, VolumeFile, VolumeSet, check, find_volume_set, is_volume_dir, payload_digest, volume_label,
+)
+from bundlekit.transport.volume import (
+    CODE_NONE, CODE_RS_CAUCHY, HEADER_SIZE, MAX_PARITY_SET, MAX_VOLUMES, VolumeHeader, data_payload_length,
+    layout_for, stripe_length,
+)
+
+__all__ = [
+    "DEFAULT_VOLUME_SIZE", "STRIPE_CHUNK", "split", "check", "join", "join_to_temp", "find_volume_set",
+    "is_volume_dir", "volume_names", "MediaReport", "VolumeSet",
+]
+
+#: FAT32's largest file, header included.
+DEFAULT_VOLUME_SIZE = (4 << 30) - 1
+#: Bytes of each volume in one parity stripe: bounds memory at (k + m) * STRIPE_CHUNK.
+STRIPE_CHUNK = 1 << 20
+
+
+def volume_names(name: str, data_count: int, parity_count: int) -> list[str]:
+    w = max(3, len(str(data_count)))
+    pw = max(2, len(str(parity_count)))
+    names = [f"{name}.{j + 1:0{w}d}-of-{data_count:0{w}d}.bkvol" for j in range(data_count)]
+    names += [f"{name}.parity{p + 1:0{pw}d}-of-{parity_count:0{pw}d}.bkvol" for p in range(parity_count)]
+    return names
+
+
+class _Staged:
+    """A volume being written under a temporary name in its final folder (renamed by ``publish``)."""
+
+    def __init__(self, out_dir: Path, final: str) -> None:
+        self.final = out_dir / final
+        fd, tmp = tempfile.mkstemp(prefix=f".{final}.", suffix=".tmp", dir=out_dir)
+        os.fchmod(fd, 0o644)
+        self.tmp = Path(tmp)
+        self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self.file.write(bytes(HEADER_SIZE))  # placeholder until the whole-file digest is known
+        self.hasher = hashlib.sha256()
+
+    def finish(self, header: VolumeHeader) -> None:
+        self.file.seek(0)
+        self.file.write(header.encode())
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+
+    def publish(self) -> Path:
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        try:
+            self.file.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _open_bundle(bundle: Path) -> tuple[BinaryIO, int]:
+    try:
+        f = open(bundle, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{bundle}: no such file; pass the bundle to split", code="bundle_not_found") from None
+    except IsADirectoryError:
+        raise InputError(f"{bundle}: is a folder, not a bundle file", code="bundle_not_found") from None
+    except OSError as exc:
+        raise InputError(f"{bundle}: cannot be read ({exc.strerror})", code="bundle_unreadable") from None
+    return f, os.fstat(f.fileno()).st_size
+
+
+def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, parity: int = 0) -> list[Path]:
+    """Cut ``bundle`` into volumes of at most ``volume_size`` bytes (header included) in ``out_dir``.
+
+    With ``parity`` N > 0, N parity volumes are added so that any N missing or damaged
+    volumes can be rebuilt. Returns the volume paths, data first. Output is deterministic:
+    the same bundle and options give byte-identical volumes.
+    """
+    bundle, out_dir = Path(bundle), Path(out_dir)
+    name = check_file_name(bundle.name, where=str(bundle))
+    nominal = volume_size - HEADER_SIZE
+    if nominal < 1:
+        raise UsageError(f"volume size {volume_size} leaves no room for data after the {HEADER_SIZE}-byte "
+                         f"header; use at least {HEADER_SIZE + 1} bytes (for example 64K)",
+                         code="volume_size_too_small")
+    if parity < 0:
+        raise UsageError(f"--parity {parity}: expected 0 or more parity volumes", code="invalid_parity")
+    src, size = _open_bundle(bundle)
+    with src:
+        k = layout_for(size, nominal)
+        limit = MAX_PARITY_SET if parity else MAX_VOLUMES
+        if k + parity > limit:
+            raise UsageError(f"{bundle}: {size} bytes in {volume_size}-byte volumes makes {k} data + {parity} "
+                             f"parity volumes, more than the {limit} allowed; choose a larger --volume-size",
+                             code="too_many_volumes")
+        names = volume_names(name, k, parity)
+        clash = [n for n in names if (out_dir / n).exists()]
+        if clash:
+            raise InputError(f"{out_dir}: already holds {clash[0]}" + (f" and {len(clash) - 1} more" if len(clash) > 1
+                                                                      else "")
+                             + "; split into an empty folder or remove the old volumes", code="output_exists")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        chunk = max(1, min(STRIPE_CHUNK, stripe_length(size, nominal, k))) if parity else 0
+        staged: list[_Staged] = []
+        try:
+            whole = hashlib.sha256()
+            # Two hashing threads: the whole-file and the per-volume SHA-256 run side by side.
+            with HashPipe() as pipe, HashPipe() as whole_pipe, EarlyFlush() as flusher:
+                for j in range(k):
+                    st = _Staged(out_dir, names[j])
+                    staged.append(st)
+                    _copy_exact(src, st.file, data_payload_length(size, nominal, k, j), pipe, st.hasher,
+                                whole_pipe, whole, flusher, what=str(bundle))
+                flusher.settle()
+                if src.read(1):
+                    raise InputError(f"{bundle}: grew while it was being split; split it again once it is "
+                                     "complete", code="bundle_changed")
+                if parity:
+                    for p in range(parity):
+                        staged.append(_Staged(out_dir, names[k + p]))
+                    pipe.drain()  # data volumes fully written before the parity pass reads them back
+                    _write_parity(staged[:k], staged[k:], size, nominal, chunk, pipe)
+                pipe.drain()
+                whole_pipe.drain()
+            digest = whole.digest()
+            for j, st in enumerate(staged):
+                st.finish(VolumeHeader(
+                    index=j, data_count=k, parity_count=parity, chunk_size=chunk, bundle_size=size,
+                    bundle_sha256=digest, nominal_payload=nominal,
+                    payload_length=(stripe_length(size, nominal, k) if j >= k
+                                    else data_payload_length(size, nominal, k, j)),
+                    payload_sha256=st.hasher.digest(), name=name, code=CODE_RS_CAUCHY if parity else CODE_NONE))
+        except BaseException:
+            for st in staged:
+                st.discard()
+            raise
+        paths: list[Path] = []
+        try:
+            for st in staged:
+                paths.append(st.publish())
+        except OSError:
+            for st in staged[len(paths):]:
+                st.tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            fsync_dir(out_dir)
+        return paths
+
+
+def _copy_exact(src: BinaryIO, dst: BinaryIO, length: int, pipe: HashPipe, hasher: "hashlib._Hash",
+                whole_pipe: HashPipe, whole: "hashlib._Hash", flusher: EarlyFlush, *, what: str) -> None:
+    remaining = length
+    fd = dst.fileno()
+    while remaining:
+        data = src.read(min(CHUNK, remaining))
+        if not data:
+            raise InputError(f"{what}: shrank while it was being read; try again once it is complete",
+                             code="bundle_changed")
+        dst.write(data)
+        pipe.feed(data, hasher)
+        whole_pipe.feed(data, whole)
+        flusher.wrote(fd, len(data))
+        remaining -= len(data)
+
+
+def _read_chunk(f: BinaryIO, payload_length: int, offset: int, length: int) -> bytes:
+    """Chunk of a payload at ``offset``, zero-padded to ``length`` past the payload's end."""
+    want = max(0, min(length, payload_length - offset))
+    data = os.pread(f.fileno(), want, HEADER_SIZE + offset) if want else b""
+    if len(data) != want:
+        raise TransportError(f"{getattr(f, 'name', 'volume')}: shorter than its header says", code="volume_damaged")
+    return data + bytes(length - want) if want < length else data
+
+
+def _write_parity(data: Sequence[_Staged], parity: Sequence[_Staged], size: int, nominal: int, chunk: int,
+                  pipe: HashPipe) -> None:
+    k = len(data)
+    codec = StripeCodec(k, len(parity))
+    span = stripe_length(size, nominal, k)
+    for st in data:
+        st.file.flush()
+    for off in range(0, span, chunk):
+        c = min(chunk, span - off)
+        chunks = [_read_chunk(st.file, data_payload_length(size, nominal, k, j), off, c) for j, st in enumerate(data)]
+        for st, pchunk in zip(parity, codec.encode(chunks)):
+            st.file.write(pchunk)
+            pipe.feed(pchunk, st.hasher)
+
+
+def join(dirs: Sequence[Path], out: Path) -> Path:
+    """Rebuild the bundle from the volumes in ``dirs`` into ``out``; nothing appears at ``out`` on failure."""
+    vs = find_volume_set([Path(d) for d in dirs])
+    h = vs.header
+    k, size, nominal = h.data_count, h.bundle_size, h.nominal_payload
+    with AtomicFile(Path(out)) as af:
+        f = af.file
+        if _join_fast(vs, f):
+            return Path(out)
+        # Something is missing or wrong: check volume by volume, then rebuild from parity.
+        f.seek(0)
+        f.truncate(0)
+        whole = hashlib.sha256()
+        good: dict[int, VolumeFile] = {}
+        lost: list[int] = []
+        with HashPipe() as pipe:
+            for j in range(k):
+                before = whole.copy()
+                for cand in vs.candidates.get(j, ()):
+                    if cand.problem is not None:
+                        continue
+                    f.seek(j * nominal)
+                    vh = hashlib.sha256()
+                    ok = _copy_payload(cand, f, pipe, (whole, vh))
+                    pipe.drain()
+                    assert cand.header is not None
+                    if ok and vh.digest() == cand.header.payload_sha256:
+                        good[j] = cand
+                        break
+                    whole = before.copy()  # this copy was bad: forget what it fed
+                else:
+                    lost.append(j)
+        if lost:
+            _rebuild(vs, f, lost, good)
+            whole = _rehash(f, size)
+        f.truncate(size)
+        if whole.digest() != h.bundle_sha256:
+            raise TransportError(f"the joined {h.name} does not match the SHA-256 its volumes name "
+                                 f"({h.bundle_sha256.hex()}); nothing was written to {out}; run `bundlekit media "
+                                 "check` and copy the damaged volumes again", code="bundle_digest_mismatch")
+    return Path(out)
+
+
+def _join_fast(vs: VolumeSet, dst: BinaryIO) -> bool:
+    """The common case in one pass and one hash: every data volume present and the whole digest right.
+
+    Per-volume digests only matter for finding what to repair, so they are skipped here.
+    """
+    h = vs.header
+    plan = []
+    for j in range(h.data_count):
+        usable = [c for c in vs.candidates.get(j, ()) if c.problem is None]
+        if not usable:
+            return False
+        plan.append(usable[0])
+    whole = hashlib.sha256()
+    with HashPipe() as pipe, EarlyFlush() as flusher:
+        for v in plan:
+            if not _copy_payload(v, dst, pipe, (whole,), flusher):
+                pipe.drain()
+                return False
+        pipe.drain()
+    if whole.digest() != h.bundle_sha256:
+        return False
+    dst.truncate(h.bundle_size)
+    return True
+
+
+def _copy_payload(v: VolumeFile, dst: BinaryIO, pipe: HashPipe, hashers: tuple[hashlib._Hash, ...],
+                  flusher: EarlyFlush | None = None) -> bool:
+    assert v.header is not None
+    remaining = v.header.payload_length
+    fd = dst.fileno()
+    try:
+        with open(v.path, "rb") as src:
+            src.seek(HEADER_SIZE)
+            while remaining:
+                data = src.read(min(CHUNK, remaining))
+                if not data:
+                    return False
+                dst.write(data)
+                pipe.feed(data, *hashers)
+                if flusher is not None:
+                    flusher.wrote(fd, len(data))
+                remaining -= len(data)
+    except OSError:
+        return False
+    return True
+
+
+def _rebuild(vs: VolumeSet, dst: BinaryIO, lost: list[int], good: dict[int, VolumeFile]) -> None:
+    h = vs.header
+    k, m = h.data_count, h.parity_count
+    available: dict[int, VolumeFile] = dict(good)
+    for p in range(k, k + m):
+        if len(available) >= k:
+            break
+        for cand in vs.candidates.get(p, ()):
+            if cand.problem is None and cand.header is not None and payload_digest(cand) == cand.header.payload_sha256:
+                available[p] = cand
+                break
+    if len(available) < k:
+        unavailable = [i for i in range(k + m) if i not in available]
+        raise TransportError(
+            f"{h.name} cannot be joined: " + ", ".join(volume_label(i, k, m) for i in lost)
+            + f" missing or damaged and only {len(available) - len(good)} usable parity volume(s) of {m}; "
+            "run `bundlekit media check` to see which volumes to copy again",
+            code="volumes_incomplete", details={"unavailable": unavailable})
+    codec = StripeCodec(k, m)
+    chosen = sorted(available)[:k]
+    span = stripe_length(h.bundle_size, h.nominal_payload, k)
+    files = {i: open(available[i].path, "rb") for i in chosen}
+    try:
+        for off in range(0, span, h.chunk_size):
+            c = min(h.chunk_size, span - off)
+            chunks = {}
+            for i, fh in files.items():
+                hdr = available[i].header
+                assert hdr is not None
+                chunks[i] = _read_chunk(fh, hdr.payload_length, off, c)
+            rebuilt = codec.decode(chunks, c)
+            for j in lost:
+                plen = data_payload_length(h.bundle_size, h.nominal_payload, k, j)
+                if off < plen:
+                    dst.seek(j * h.nominal_payload + off)
+                    dst.write(rebuilt[j][:min(c, plen - off)])
+    finally:
+        for fh in files.values():
+            fh.close()
+
+
+def _rehash(f: BinaryIO, size: int) -> "hashlib._Hash":
+    f.flush()
+    h = hashlib.sha256()
+    off = 0
+    while off < size:
+        data = os.pread(f.fileno(), min(CHUNK, size - off), off)
+        if not data:
+            break
+        h.update(data)
+        off += len(data)
+    return h
+
+
+def join_to_temp(dirs: Sequence[Path], tmp_dir: Path) -> Path:
+    """Join the volume set in ``dirs`` into ``tmp_dir`` under the bundle's original name (for import)."""
+    vs = find_volume_set([Path(d) for d in dirs])
+    return join(dirs, Path(tmp_dir) / vs.name)
