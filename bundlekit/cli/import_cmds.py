@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
+from bundlekit.cli.transport_glue import bundle_path
 from bundlekit.cli.common import Progress, emit_json, home_option, json_option, quiet_option, resolve_home
 from bundlekit.errors import ConflictError
 from bundlekit.importer.importer import import_bundle
@@ -38,8 +39,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
                replace: bool, dry_run: bool, quiet: bool, as_json: bool) -> None:
     """Verify a bundle and merge it into this zone, atomically."""
     policy = load_policy(policy_file) if policy_file else None
-    with open_zone(resolve_home(home)) as z:
-        path = _single_bundle(paths, z.home)
+    with open_zone(resolve_home(home)) as z, bundle_path(paths) as path:
         if _kind(path) == "receipt":
             prog = Progress("receipt", None, quiet)
             try:
@@ -100,14 +100,6 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool) -> None:
         known = " (already known)" if d["deployment_id"] in rec.already_known else ""
         click.echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "
                    f"in {rec.verified.source.name}: {d['state']}{known}")
-
-
-def _single_bundle(paths: tuple[Path, ...], home: Path) -> Path:
-    if len(paths) == 1 and paths[0].is_file():
-        return paths[0]
-    from bundlekit.cli.transport_glue import bundle_from_volumes
-
-    return bundle_from_volumes(paths, home)
 
 
 @cli.group(epilog="bundlekit releases list --home ./prod --json")
