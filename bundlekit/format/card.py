@@ -1,4 +1,4 @@
-"""Identity cards: a zone's public identity, self-signed, exchanged by hand (spec §7).
+"""Identity cards: a zone's public identity, self-signed, exchanged by hand (spec/bundle-format.md §6.5).
 
 A card is a short UTF-8 text file, readable by the people who carry it::
 

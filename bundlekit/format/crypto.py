@@ -128,7 +128,7 @@ def seal_ad(bundle_id: str, recipient_key_id: str, label: str) -> bytes:
 
 
 def seal_label(kind: str, name: str, scope: dict[str, list[str]]) -> str:
-    """The label a sealed value is bound to (spec §7): kind, lowercased name and canonical scope."""
+    """The label a sealed value is bound to (spec §8): kind, lowercased name and canonical scope."""
     parts = ";".join(f"{k}={','.join(v)}" for k, v in sorted(scope.items()))
     return f"{kind}:{name.lower()}|{parts}"
 

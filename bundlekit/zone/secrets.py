@@ -1,6 +1,6 @@
 """Sensitive values at rest in a zone: sealed to the zone's own key, compared by fingerprint.
 
-A sensitive value is stored once, sealed (same construction as bundles, spec §7) to the
+A sensitive value is stored once, sealed (same construction as bundles, spec §8) to the
 zone's X25519 key, under its *fingerprint*: a keyed hash (HMAC-SHA256 with a key derived
 from the zone's sealing key) so equal values compare equal in snapshots and merges without
 ever being readable there, and nobody without the zone's key can test guesses against it.
