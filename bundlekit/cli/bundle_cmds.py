@@ -102,8 +102,8 @@ def inspect(bundle: Path, as_json: bool) -> None:
             scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())
             click.echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "
                        + ("<sealed>" if v.sensitive else repr(v.value)))
-        for p in m.placeholders:
-            click.echo(f"  needs   {p.name}{' (sensitive)' if p.sensitive else ''}: value supplied in the destination")
+        for ph in m.placeholders:
+            click.echo(f"  needs   {ph.name}{' (sensitive)' if ph.sensitive else ''}: value supplied in the destination")
         for o in m.output_refs:
             click.echo(f"  output  {o.reference} used in {', '.join(o.used_in)}")
 

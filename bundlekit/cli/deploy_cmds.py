@@ -126,8 +126,9 @@ def deploy(project: str, version: str, environment: str, home: str | None, dry_r
     else:
         click.echo(f"deployment {rec.deployment_id}: {outcome.request.project_name} {rec.release_version} to "
                    f"{environment}: {rec.state}")
-        for r in rec.runs:
-            click.echo(f"  {r.state:<9} {r.step} on {r.target or '(zone)'}" + (f": {r.reason}" if r.reason else ""))
+        for run in rec.runs:
+            click.echo(f"  {run.state:<9} {run.step} on {run.target or '(zone)'}"
+                       + (f": {run.reason}" if run.reason else ""))
         if outcome.receipt:
             click.echo(f"receipt written to {outcome.receipt.path}")
         else:

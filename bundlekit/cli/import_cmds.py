@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -71,10 +72,10 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             if c.action != "keep":
                 label = c.key + (f".{c.prop}" if c.prop else "")
                 click.echo(f"  {c.action:<7} {c.kind:<13} {label}  ({c.origin})")
-        for c in plan.merge.resolved:
-            click.echo(f"  resolved  {c.describe(mask=True)}")
-        for c in conflicts:
-            click.echo(f"  CONFLICT  {c.describe(mask=True)}")
+        for r in plan.merge.resolved:
+            click.echo(f"  resolved  {r.describe(mask=True)}")
+        for conflict in conflicts:
+            click.echo(f"  CONFLICT  {conflict.describe(mask=True)}")
         if plan.new_packages:
             click.echo(f"  packages: {', '.join(plan.new_packages)}")
     if dry_run and conflicts:
@@ -136,7 +137,7 @@ def show(project: str, version: str | None, home: str | None, as_json: bool) -> 
         rel = projects.get_release(z, p, version)
         variables = projects.variable_rows(p)
     steps = [dict(p.local["steps"][k]) for k in p.local["step_order"]]
-    info = {"project": {"name": p.name, "slug": p.slug, "space": p.space},
+    info: dict[str, Any] = {"project": {"name": p.name, "slug": p.slug, "space": p.space},
             "release": {k: v for k, v in rel.items() if k != "snapshot"},
             "steps": [{"name": s["name"], "type": s["type"], "roles": s.get("roles", []),
                        "enabled": s.get("enabled", True)} for s in steps],

@@ -10,19 +10,16 @@ output-variable references to steps that do not exist.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
-import tarfile
 import tomllib
-import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bundlekit.errors import InputError
+from bundlekit.errors import BundleError, InputError
 from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
 
 __all__ = ["ReleaseSpec", "PackageSource", "VariableSpec", "load_release", "slugify", "OUTPUT_REF"]
@@ -191,10 +188,7 @@ def _output_refs(spec: ReleaseSpec) -> tuple[OutputRef, ...]:
                 texts.extend(_substituted_texts(spec.path, pkg.path, s))
     step_names = {s.name.lower(): s.name for s in spec.steps}
     for where, text in texts:
-        try:
-            names = references(text)
-        except Exception as err:
-            raise InputError(f"{spec.path}: {where}: {err}", code="template_syntax") from None
+        names = references(text)
         for name in names:
             m = OUTPUT_REF.match(name)
             if not m:
@@ -212,29 +206,16 @@ def _output_refs(spec: ReleaseSpec) -> tuple[OutputRef, ...]:
 
 
 def _substituted_texts(path: Path, archive: Path, step: Step) -> list[tuple[str, str]]:
-    """Read (bounded) the members of a package that the step will substitute, without extracting."""
-    out: list[tuple[str, str]] = []
+    """Read the members of a package that the step will substitute, without extracting.
 
-    def wanted(member: str) -> bool:
-        return any(fnmatch.fnmatchcase(member, pat) or member == pat for pat in step.substitute)
+    Uses the deploy's own reader, so export scans exactly the files a deploy will substitute,
+    and an unsafe package is refused here already, in the dev zone.
+    """
+    from bundlekit.deploy.archive import read_members
 
     try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    if not info.is_dir() and wanted(info.filename) and info.file_size <= _SCAN_LIMIT:
-                        with zf.open(info) as fh:
-                            out.append((f"{archive.name}:{info.filename}",
-                                        fh.read(_SCAN_LIMIT).decode("utf-8", "replace")))
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                for m in tf:
-                    if m.isfile() and wanted(m.name) and m.size <= _SCAN_LIMIT:
-                        fh = tf.extractfile(m)
-                        if fh is not None:
-                            out.append((f"{archive.name}:{m.name}", fh.read(_SCAN_LIMIT).decode("utf-8", "replace")))
-    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
-        raise InputError(f"{path}: package {archive.name}: cannot read it to scan substituted files ({err})",
-                         code="invalid_package") from None
-    return out
-
+        members = read_members(archive, list(step.substitute), _SCAN_LIMIT)
+    except BundleError as err:
+        raise InputError(f"{path}: step {step.name!r}: package {archive.name}: {err.message}",
+                         code=err.code) from None
+    return [(f"{archive.name}:{name}", text) for name, text in members]

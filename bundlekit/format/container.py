@@ -260,7 +260,7 @@ def stream_blob(bundle: BundleFile, blob: BlobRecord, sink: Callable[[bytes], ob
         dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window)
         # stream_reader bounds each read's *output*, so a tiny frame that expands to GBs
         # costs one chunk of memory and stops at the signed size + 1 byte.
-        reader = dctx.stream_reader(source, read_size=CHUNK, read_across_frames=False)
+        reader = dctx.stream_reader(source, read_size=CHUNK, read_across_frames=False)  # type: ignore[arg-type]
         try:
             while True:
                 out = reader.read(CHUNK)
@@ -335,7 +335,8 @@ class BundleWriter:
         out = self._out.file
         counted = 0
         writer = _HashingWriter(out, stored)
-        with self._cctx.stream_writer(writer, size=size, closefd=False, write_size=CHUNK) as zw:
+        with self._cctx.stream_writer(writer, size=size, closefd=False,  # type: ignore[arg-type]
+                                      write_size=CHUNK) as zw:
             while True:
                 data = src.read(CHUNK)
                 if not data:

@@ -109,6 +109,8 @@ def test_expired_bundle_refused(zones: Zones, tmp_path: Path) -> None:
 
 def test_spliced_blob_from_another_bundle_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     pkg = release_dir / "packages" / "Acme.Web.1.4.0.zip"
+    release = release_dir / "release.toml"  # random bytes are no archive: nothing to scan for substitution
+    release.write_text(release.read_text().replace('substitute = ["appsettings.json", "index.html"]\n', ""))
     pkg.write_bytes(os.urandom(5000))
     a = _export(zones, tmp_path / "a.bundle", release=release_dir / "release.toml").read_bytes()
     pkg.write_bytes(os.urandom(5000))
