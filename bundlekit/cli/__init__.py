@@ -22,16 +22,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    # Each module adds its commands to `cli`; imported here so that `cli` is complete.
-    import importlib
-
-    for name in ("zone_cmds", "bundle_cmds", "import_cmds", "deploy_cmds", "render_cmd",
-                 "receipt_cmds", "transport_cmds"):
-        try:
-            importlib.import_module(f"bundlekit.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bundlekit.cli.{name}":
-                raise
+    # Each module adds its commands to `cli` when imported; importing them here completes it.
+    from bundlekit.cli import (bundle_cmds, deploy_cmds, import_cmds, receipt_cmds,  # noqa: F401
+                               render_cmd, transport_cmds, zone_cmds)
 
 
 _register()

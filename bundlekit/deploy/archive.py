@@ -427,14 +427,8 @@ def extract_package(
     archive = Path(archive)
     dest = Path(dest).absolute()
     budget = _Budget(max_total_bytes, max_members)
-    try:
-        handle: BinaryIO = open(archive, "rb")
-    except OSError as error:
-        raise DeployError(f"cannot read package {archive}: {error.strerror}.",
-                          code="package_unreadable") from None
+    handle, kind = _open_archive(archive)
     with handle:
-        kind = _detect(archive, handle.read(512))
-        handle.seek(0)
         dest_exists = _check_destination(dest, replace)
         nupkg = archive.name.lower().endswith(".nupkg")
         archive_obj: zipfile.ZipFile | tarfile.TarFile
@@ -548,6 +542,22 @@ def member_matches(name: str, patterns: Sequence[str]) -> bool:
     return any(_glob_match(_pattern_parts(pattern), parts) for pattern in patterns)
 
 
+def _open_archive(archive: Path) -> tuple[BinaryIO, str]:
+    """Open a package for reading and detect its kind from its first bytes."""
+    try:
+        handle: BinaryIO = open(archive, "rb")
+    except OSError as error:
+        raise DeployError(f"cannot read package {archive}: {error.strerror}.",
+                          code="package_unreadable") from None
+    try:
+        kind = _detect(archive, handle.read(512))
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    return handle, kind
+
+
 def read_members(archive: Path, patterns: Sequence[str], max_bytes: int) -> list[tuple[str, str]]:
     """The text of every file member matching ``patterns``, read without extracting anything.
 
@@ -560,14 +570,8 @@ def read_members(archive: Path, patterns: Sequence[str], max_bytes: int) -> list
     compiled = [_pattern_parts(pattern) for pattern in patterns]
     archive = Path(archive)
     budget = _Budget(DEFAULT_MAX_TOTAL_BYTES, DEFAULT_MAX_MEMBERS)
-    try:
-        handle: BinaryIO = open(archive, "rb")
-    except OSError as error:
-        raise DeployError(f"cannot read package {archive}: {error.strerror}.",
-                          code="package_unreadable") from None
+    handle, kind = _open_archive(archive)
     with handle:
-        kind = _detect(archive, handle.read(512))
-        handle.seek(0)
         try:
             archive_obj: zipfile.ZipFile | tarfile.TarFile
             if kind == "zip":

@@ -129,3 +129,24 @@ def test_trust_remove_then_verify_untrusted(world: dict[str, Path], tmp_path: Pa
     assert run_cli("trust", "remove", "dev", home=prod2).returncode == 0
     r = run_cli("verify", world["bundle"], "--json", home=prod2)
     assert r.returncode == 3 and json.loads(r.stdout)["error"]["code"] == "untrusted"
+
+
+def test_every_command_in_the_tree_has_help_with_an_example() -> None:
+    import click
+
+    from bundlekit.cli import cli
+
+    def walk(cmd: click.Command, path: list[str]) -> list[list[str]]:
+        out = [path]
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                out += walk(sub, path + [name])
+        return out
+
+    paths = [p for p in walk(cli, []) if p]
+    assert len(paths) > 30
+    for path in paths:
+        cmd: click.Command = cli
+        for name in path:
+            cmd = cmd.commands[name]  # type: ignore[attr-defined]
+        assert cmd.epilog and "bundlekit " in cmd.epilog, f"`bundlekit {' '.join(path)} --help` lacks an example"
