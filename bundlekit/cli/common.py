@@ -127,12 +127,13 @@ class Progress:
         if not self.enabled:
             return
         self.done += n
-        if self.total:
-            pct = int(self.done * 100 / self.total)
-            if pct != self._last:
-                self._last = pct
-                sys.stderr.write(f"\r{self.label}: {pct:3d}% ({self.done >> 20} MiB)")
-                sys.stderr.flush()
+        # Redraw at most once per percent (or per 16 MiB when the total is unknown).
+        step = int(self.done * 100 / self.total) if self.total else self.done >> 24
+        if step != self._last:
+            self._last = step
+            shown = f"{step:3d}% " if self.total else ""
+            sys.stderr.write(f"\r{self.label}: {shown}{self.done >> 20} MiB")
+            sys.stderr.flush()
 
     def close(self) -> None:
         if self.enabled and self._last >= 0:

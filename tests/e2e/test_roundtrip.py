@@ -157,3 +157,26 @@ def test_receipt_signature_never_passes_as_a_release(trip: World, tmp_path: Path
     fake.write_bytes(bytes(data))
     r = run_cli("verify", fake, "--json", home=trip.dev)
     assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "signature_invalid"
+
+
+def test_serve_cli_serves_the_dashboard_on_loopback(trip: World) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "serve", "--home", str(trip.dev), "--port", "0"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))  # type: ignore[union-attr]
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read().decode()
+        assert 'data-project="acme-web"' in page and CANARY not in page
+        data = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/dashboard.json", timeout=30).read())
+        assert data["zone_name"] == "dev"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
