@@ -97,7 +97,11 @@ def test_import_tampered_bundle_refused_and_nothing_staged(zones: Zones, tmp_pat
 
 def test_import_package_mismatch_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "a.bundle"), now=int(time.time()))
-    (release_dir / "packages" / "Acme.Web.1.4.0.zip").write_bytes(b"PK different bytes, same id and version")
+    import zipfile
+
+    with zipfile.ZipFile(release_dir / "packages" / "Acme.Web.1.4.0.zip", "w") as zf:  # other bytes, same id+version
+        zf.writestr("appsettings.json", "{}")
+        zf.writestr("index.html", "rebuilt")
     rel = edit_release(release_dir, 'version = "1.4.0"\nchannel', 'version = "1.4.1"\nchannel')
     _refused(zones, export(zones, tmp_path / "b.bundle", release=rel), "package_mismatch")
 
