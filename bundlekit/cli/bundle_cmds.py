@@ -50,26 +50,31 @@ def summary(m: Manifest, digest: str, signers: list[str]) -> dict[str, Any]:
 @home_option
 @click.option("--expires", default=None, help="Validity, like 12h, 30d, 2w (default 30d).")
 @click.option("--sequence", type=int, default=None, help="Pin the sequence number (reproducible exports).")
+@click.option("--full", is_flag=True, help="Include every package, even those the destination reported holding.")
 @quiet_option
 @json_option
 def export(release_file: Path, to: str, output: Path, home: str | None, expires: str | None, sequence: int | None,
-           quiet: bool, as_json: bool) -> None:
+           full: bool, quiet: bool, as_json: bool) -> None:
     """Turn a release file into one signed bundle for a trusted zone."""
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
     with open_zone(resolve_home(home)) as z:
         prog = Progress("export", None, quiet)
         try:
             res = export_release(z, release_file, to, output, now=int(time.time()), expires_in=expires_in,
-                                 sequence=sequence, progress=prog.advance)
+                                 sequence=sequence, progress=prog.advance, delta=not full)
         finally:
             prog.close()
     m = res.manifest
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,
-                   "bundle_id": m.bundle_id, "destination": m.destination.name, "expires": m.expires})
+                   "bundle_id": m.bundle_id, "destination": m.destination.name, "expires": m.expires,
+                   "by_reference": [f"{p.id} {p.version}" for p in m.packages if not p.included]})
     else:
         click.echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
         click.echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {_when(m.expires)}")
+        for p in m.packages:
+            if not p.included:
+                click.echo(f"  {p.id} {p.version} by reference (the destination already holds it)")
 
 
 @cli.command(epilog="bundlekit inspect acme-1.4.0.bundle --json")

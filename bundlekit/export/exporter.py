@@ -64,7 +64,8 @@ class ExportResult:
 
 
 def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: int, expires_in: int = DEFAULT_EXPIRY,
-                   sequence: int | None = None, progress: Callable[[int], None] | None = None) -> ExportResult:
+                   sequence: int | None = None, progress: Callable[[int], None] | None = None,
+                   delta: bool = True) -> ExportResult:
     spec = load_release(release_file)
     dest = truststore.get_zone(zone, to)
     if sequence is not None and sequence < 1:
@@ -76,7 +77,8 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: i
     rotations = active_rotations(zone, now)
     writer = BundleWriter(out, "release")
     try:
-        packages = _add_packages(writer, spec, progress)
+        reported = _reported_inventory(zone, dest.zone_id) if delta else {}
+        packages = _add_packages(writer, spec, progress, reported)
         variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)
         manifest = Manifest(
             kind="release", bundle_id=bundle_id,
@@ -122,14 +124,38 @@ def _reserve_sequence(zone: Zone, dest_zone_id: str, pinned: int | None) -> int:
     return seq
 
 
-def _add_packages(writer: BundleWriter, spec: ReleaseSpec,
-                  progress: Callable[[int], None] | None) -> tuple[PackageRef, ...]:
+def _reported_inventory(zone: Zone, dest_zone_id: str) -> dict[tuple[str, str], str]:
+    """What the destination's receipts said it holds: (id, version) -> sha256."""
+    rows = zone.db.execute("SELECT id, version, sha256 FROM inventory WHERE zone_id = ?", (dest_zone_id,))
+    return {(r[0].lower(), r[1].lower()): r[2] for r in rows}
+
+
+def _file_sha256(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while data := fh.read(1 << 20):
+            h.update(data)
+            size += len(data)
+    return h.hexdigest(), size
+
+
+def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[int], None] | None,
+                  reported: dict[tuple[str, str], str]) -> tuple[PackageRef, ...]:
     out = []
     for p in spec.packages:
         if p.path is None:
             assert p.sha256 is not None and p.size is not None
             out.append(PackageRef(p.id, p.version, p.file_name, p.size, p.sha256, included=False))
             continue
+        known = reported.get((p.id.lower(), p.version.lower()))
+        if known is not None:
+            # The destination reported holding this id+version; if the bytes are the same, send a
+            # reference only (a delta export). Different bytes still travel, and are refused there.
+            digest, size = _file_sha256(p.path)
+            if digest == known:
+                out.append(PackageRef(p.id, p.version, p.file_name, size, digest, included=False))
+                continue
         with open(p.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             blob = writer.add_blob(fh, size, progress)
