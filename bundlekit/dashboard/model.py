@@ -35,6 +35,8 @@ def _log(zone: Zone, digest: str | None, cache: dict[str, str]) -> str:
 def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
     if record_state == "Success":
         return "succeeded"
+    if record_state == "Executing":  # still running, or the process died before recording the outcome
+        return "running"
     by_step: dict[str, set[str]] = {}
     for r in runs:
         by_step.setdefault(r["step"], set()).add(r["state"])
@@ -61,6 +63,7 @@ def _remote(zone: Zone, row: Any, zone_name: str, cache: dict[str, str]) -> Depl
 
 def _local(row: Any, zone_name: str, project_name: str) -> DeploymentView:
     rec = json.loads(row["record"])
+    rec.setdefault("runs", [])
     steps = tuple(StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"],
                            ended=r["ended"], exit_code=r["exit_code"], log=r["log"],
                            outputs=tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"])

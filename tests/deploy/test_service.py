@@ -66,3 +66,19 @@ def test_a_locally_disabled_step_is_skipped(tmp_path: Path) -> None:
     assert out.record is not None
     smoke = [r for r in out.record.runs if r.step == "Smoke test"]
     assert smoke and all(r.state == "Skipped" for r in smoke)
+
+
+def test_dashboard_of_the_secure_zone_shows_its_own_deployments_and_a_running_one(tmp_path: Path) -> None:
+    from bundlekit.dashboard.model import build_view
+
+    z = _ready(tmp_path)
+    add_target(z.prod, "db-01", "Production", ("db",), tmp_path / "t" / "db-01", 0)
+    add_target(z.prod, "web-01", "Production", ("web",), tmp_path / "t" / "web-01", 0)
+    deploy(z.prod, "acme-web", "1.4.0", "Production", now=time.time())
+    # A deployment whose process died before recording its outcome stays visible as running.
+    z.prod.db.execute("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, "
+                      "state, started, ended, record, outputs) VALUES ('Deployments-9', 'acme-web', '1.4.0', "
+                      "'Staging', 'x', 'y', 'Executing', ?, NULL, '{}', '[]')", (time.time(),))
+    view = build_view(z.prod, time.time())
+    states = {(c.zone, c.environment): c.latest.state for row in view.projects for c in row.cells if c and c.latest}
+    assert states == {("prod", "Production"): "succeeded", ("prod", "Staging"): "running"}
