@@ -59,7 +59,10 @@ def get_release(zone: Zone, project: ProjectRecord, version: str | None) -> dict
         row = zone.db.execute("SELECT * FROM releases WHERE project_slug = ? AND version = ?",
                               (project.slug, version)).fetchone()
     if row is None:
-        raise StateError(f"project {project.name!r} has no release {version or '(none imported)'}",
+        known = [r[0] for r in zone.db.execute("SELECT version FROM releases WHERE project_slug = ? "
+                                               "ORDER BY imported_at", (project.slug,))]
+        hint = f"; imported: {', '.join(known)}" if known else "; import a release bundle first"
+        raise StateError(f"project {project.name!r} has no release {version or '(none imported)'}{hint}",
                          code="unknown_release")
     return {"version": row["version"], "channel": row["channel"], "notes": row["notes"],
             "sequence": row["sequence"], "bundle_digest": row["bundle_digest"], "bundle_id": row["bundle_id"],
