@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.deploy.engine import execute
-from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, VariableInput
+from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
 from bundlekit.deploy.targets import LocalFolderTarget
 from bundlekit.errors import DeployError
@@ -29,7 +29,10 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.store import PackageStore
 from bundlekit.zone.targets import targets_for
 
-__all__ = ["DeployOutcome", "prepare", "deploy"]
+__all__ = ["DeployOutcome", "prepare", "deploy", "PREFLIGHT"]
+
+#: The step name under which a deployment refused by its preflight is recorded and reported.
+PREFLIGHT = "(preflight)"
 
 
 @dataclass
@@ -98,23 +101,43 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
 def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: float, dry_run: bool = False,
            receipt_out: Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None) -> DeployOutcome:
     request = prepare(zone, project_ref, version, environment, now=now)
-    plan = build_plan(request)  # raises unresolved_variables (exit 5) before anything runs
-    if dry_run:
-        return DeployOutcome(request, plan)
     project = projects.find_project(zone, project_ref)
     release = projects.get_release(zone, project, version)
+    try:
+        plan = build_plan(request)  # unresolved_variables (exit 5) before anything runs
+    except DeployError as err:
+        if not dry_run:
+            # Nothing ran, but the source must still learn that this deployment did not happen.
+            failed = DeploymentRecord(request.deployment_id, project.slug, release["version"], environment, "Failed",
+                                      now, now, (StepRun(PREFLIGHT, None, "Failed", now, now, None, "", (),
+                                                         f"[{err.code}] {err.message}"),))
+            _record(zone, project, release, request, failed, now, receipt_out)
+        raise
+    if dry_run:
+        return DeployOutcome(request, plan)
     with state.transaction(zone.db):
         zone.db.execute("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, "
                         "bundle_digest, state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (request.deployment_id, project.slug, release["version"], environment,
                          project.source_zone_id, release["bundle_digest"], "Executing", now, None, "{}", "[]"))
     record = execute(plan, request, on_event=on_event)  # type: ignore[arg-type]
+    receipt = _record(zone, project, release, request, record, now, receipt_out)
+    return DeployOutcome(request, plan, record, receipt)
+
+
+def _record(zone: Zone, project: projects.ProjectRecord, release: dict[str, Any], request: DeployRequest,
+            record: DeploymentRecord, now: float, receipt_out: Path | None) -> ReceiptFile | None:
+    """Store the outcome (sensitive outputs sealed at rest) and queue its receipt entry."""
     dest = zone.db.execute("SELECT sealing_key FROM trusted_zones WHERE zone_id = ?",
                            (project.source_zone_id,)).fetchone()
     entry, logs = make_entry(record, release=release,
                              project={"name": project.name, "slug": project.slug, "space": project.space},
                              recipient_public=bytes(dest[0]), recipient_key_id=key_id("x25519", bytes(dest[0])))
     with state.transaction(zone.db):
+        zone.db.execute("INSERT OR IGNORE INTO deployments(id, project_slug, release, environment, source_zone_id, "
+                        "bundle_digest, state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (request.deployment_id, project.slug, release["version"], request.environment,
+                         project.source_zone_id, release["bundle_digest"], "Executing", now, None, "{}", "[]"))
         outputs = []
         for step, target, o in record.outputs():
             value = secrets.store(zone, o.value) if o.sensitive else o.value
@@ -131,4 +154,4 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
         bundle_id = zone.db.execute("SELECT bundle_id FROM receipt_files WHERE path = ?",
                                     (str(receipt_out.resolve()),)).fetchone()[0]
         mark_packed(zone, receipt, bundle_id)
-    return DeployOutcome(request, plan, record, receipt)
+    return receipt

@@ -35,6 +35,13 @@ def output_seal_ad(deployment_id: str, recipient_key_id: str, step: str, target:
     return crypto.seal_ad(f"deployment:{deployment_id}", recipient_key_id, label)
 
 
+def _clip(text: str | None, limit: int = 9000) -> str | None:
+    """Reasons are bounded in the format (spec: 10 000 characters); keep the start, say so."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + " ... (truncated)"
+
+
 def _ms(t: float | None) -> int | None:
     return None if t is None else int(round(t * 1000))
 
@@ -49,7 +56,7 @@ def make_entry(record: DeploymentRecord, *, release: dict[str, Any], project: di
         if run.target is not None:
             r["target"] = run.target
         for key, value in (("started_ms", _ms(run.started)), ("ended_ms", _ms(run.ended)),
-                           ("exit_code", run.exit_code), ("reason", run.reason)):
+                           ("exit_code", run.exit_code), ("reason", _clip(run.reason))):
             if value is not None:
                 r[key] = value
         if run.log:
