@@ -9,6 +9,7 @@ printed, so this doubles as a walkthrough.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "work" / "roundtrip"
+WORK = Path(os.environ.get("BUNDLEKIT_ROUNDTRIP_DIR") or ROOT / "work" / "roundtrip")
 RELEASE = ROOT / "fixtures" / "acme" / "release.toml"
 
 
