@@ -16,7 +16,7 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.format.container import BundleFile
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.receipt.ingest import ReceiptImport, import_receipt
-from bundlekit.zone import projects
+from bundlekit.importer import projects
 from bundlekit.zone.home import open_zone
 
 

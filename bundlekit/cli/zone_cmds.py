@@ -79,8 +79,6 @@ def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: t
     """Trust another zone's identity card."""
     parsed = parse_card(card.read_bytes(), str(card))
     policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold)
-    if threshold < 1:
-        raise InputError("--threshold must be at least 1", code="invalid_policy")
     with open_zone(resolve_home(home)) as z:
         entry = truststore.add_zone(z, parsed, policy, int(time.time()))
     if as_json:

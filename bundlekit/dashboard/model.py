@@ -12,23 +12,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import zstandard
-
-from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
+from bundlekit.dashboard.view import MASK, CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
 from bundlekit.zone.home import Zone
+from bundlekit.zone.logs import get_log
 
 __all__ = ["build_view", "AWAITING"]
 
 AWAITING = "(awaiting)"
-MASK = "********"
 
 
 def _log(zone: Zone, digest: str | None, cache: dict[str, str]) -> str:
     if not digest:
         return ""
     if digest not in cache:
-        row = zone.db.execute("SELECT data FROM logs WHERE digest = ?", (digest,)).fetchone()
-        cache[digest] = zstandard.ZstdDecompressor().decompress(bytes(row[0])).decode("utf-8", "replace") if row else ""
+        cache[digest] = (get_log(zone.db, digest) or b"").decode("utf-8", "replace")
     return cache[digest]
 
 

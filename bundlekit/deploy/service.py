@@ -18,18 +18,19 @@ from typing import Any, Callable
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
-from bundlekit.deploy.targets import LocalFolderTarget
-from bundlekit.errors import DeployError
+from bundlekit.deploy.targets import LocalFolderTarget, Target
+from bundlekit.errors import DeployError, StateError
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Step
 from bundlekit.receipt.build import ReceiptFile, make_entry, queue_entry, write_receipt
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import projects, secrets, state, truststore
+from bundlekit.importer import projects
+from bundlekit.zone import secrets, state, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.store import PackageStore
-from bundlekit.zone.targets import targets_for
+from bundlekit.zone.targets import TargetRecord, list_targets
 
-__all__ = ["DeployOutcome", "prepare", "deploy", "PREFLIGHT"]
+__all__ = ["DeployOutcome", "prepare", "deploy", "open_target", "PREFLIGHT"]
 
 #: The step name under which a deployment refused by its preflight is recorded and reported.
 PREFLIGHT = "(preflight)"
@@ -41,6 +42,13 @@ class DeployOutcome:
     plan: DeployPlan
     record: DeploymentRecord | None = None
     receipt: ReceiptFile | None = None
+
+
+def open_target(record: TargetRecord) -> Target:
+    """The one place a recorded target kind becomes an implementation (an SSH target adds a branch)."""
+    if record.kind == "local":
+        return LocalFolderTarget(record.name, record.environment, frozenset(record.roles), Path(record.root))
+    raise StateError(f"target {record.name!r} has unknown kind {record.kind!r}", code="unknown_target_kind")
 
 
 def _next_id(zone: Zone) -> str:
@@ -86,7 +94,7 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
     store = PackageStore(zone.home)
     packages = tuple(PackageInput(p["id"], p["version"], store.path(p["sha256"]), p["sha256"], p["file"])
                      for p in snap["packages"].values())
-    targets = tuple(targets_for(zone, environment))
+    targets = tuple(open_target(t) for t in list_targets(zone, environment=environment))
     if not targets:
         raise DeployError(f"no targets in environment {environment!r}; add one with `bundlekit targets add NAME "
                           f"--environment {environment} --role ROLE --root DIR`", code="no_targets")
@@ -116,13 +124,19 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     if dry_run:
         return DeployOutcome(request, plan)
     with state.transaction(zone.db):
-        zone.db.execute("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, "
-                        "bundle_digest, state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (request.deployment_id, project.slug, release["version"], environment,
-                         project.source_zone_id, release["bundle_digest"], "Executing", now, None, "{}", "[]"))
+        _insert_running(zone, project, release, request, now)
     record = execute(plan, request, on_event=on_event)  # type: ignore[arg-type]
     receipt = _record(zone, project, release, request, record, now, receipt_out)
     return DeployOutcome(request, plan, record, receipt)
+
+
+def _insert_running(zone: Zone, project: projects.ProjectRecord, release: dict[str, Any], request: DeployRequest,
+                    now: float) -> None:
+    """The deployment's row in state ``Executing`` (inside the caller's transaction; idempotent)."""
+    zone.db.execute("INSERT OR IGNORE INTO deployments(id, project_slug, release, environment, source_zone_id, "
+                    "bundle_digest, state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (request.deployment_id, project.slug, release["version"], request.environment,
+                     project.source_zone_id, release["bundle_digest"], "Executing", now, None, "{}", "[]"))
 
 
 def _record(zone: Zone, project: projects.ProjectRecord, release: dict[str, Any], request: DeployRequest,
@@ -134,10 +148,7 @@ def _record(zone: Zone, project: projects.ProjectRecord, release: dict[str, Any]
                              project={"name": project.name, "slug": project.slug, "space": project.space},
                              recipient_public=bytes(dest[0]), recipient_key_id=key_id("x25519", bytes(dest[0])))
     with state.transaction(zone.db):
-        zone.db.execute("INSERT OR IGNORE INTO deployments(id, project_slug, release, environment, source_zone_id, "
-                        "bundle_digest, state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (request.deployment_id, project.slug, release["version"], request.environment,
-                         project.source_zone_id, release["bundle_digest"], "Executing", now, None, "{}", "[]"))
+        _insert_running(zone, project, release, request, now)  # a preflight refusal has no row yet
         outputs = []
         for step, target, o in record.outputs():
             value = secrets.store(zone, o.value) if o.sensitive else o.value
@@ -151,7 +162,5 @@ def _record(zone: Zone, project: projects.ProjectRecord, release: dict[str, Any]
         from bundlekit.receipt.outbox import mark_packed
 
         receipt = write_receipt(zone, project.source_zone_id, [request.deployment_id], receipt_out, now=int(now))
-        bundle_id = zone.db.execute("SELECT bundle_id FROM receipt_files WHERE path = ?",
-                                    (str(receipt_out.resolve()),)).fetchone()[0]
-        mark_packed(zone, receipt, bundle_id)
+        mark_packed(zone, receipt)
     return receipt

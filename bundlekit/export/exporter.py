@@ -24,6 +24,7 @@ from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placehold
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.zone import state, truststore
 from bundlekit.zone.rotation import active_rotations
+from bundlekit.zone.sequences import reserve_outgoing
 from bundlekit.zone.home import Zone
 
 __all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
@@ -71,7 +72,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: i
     if sequence is not None and sequence < 1:
         raise InputError(f"--sequence {sequence}: must be 1 or more", code="invalid_input")
     created = reference_time(now)
-    seq = _reserve_sequence(zone, dest.zone_id, sequence)
+    seq = reserve_outgoing(zone.db, dest.zone_id, sequence)
     bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, seq)
     signing = zone.signing_key()
     rotations = active_rotations(zone, now)
@@ -110,18 +111,6 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: i
              spec.project["space"], spec.release["version"], spec.release["channel"], created,
              created + expires_in, now, str(out.resolve())))
     return ExportResult(out, digest, manifest, out.stat().st_size)
-
-
-def _reserve_sequence(zone: Zone, dest_zone_id: str, pinned: int | None) -> int:
-    db = zone.db
-    with state.transaction(db):
-        row = db.execute("SELECT last_sequence FROM outgoing WHERE dest_zone_id = ?", (dest_zone_id,)).fetchone()
-        last = row[0] if row else 0
-        seq = pinned if pinned is not None else last + 1
-        db.execute("INSERT INTO outgoing(dest_zone_id, last_sequence) VALUES (?, ?) "
-                   "ON CONFLICT(dest_zone_id) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence)",
-                   (dest_zone_id, seq))
-    return seq
 
 
 def _reported_inventory(zone: Zone, dest_zone_id: str) -> dict[tuple[str, str], str]:

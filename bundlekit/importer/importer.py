@@ -23,7 +23,7 @@ from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.snapshot import content_digest, incoming_snapshot
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import secrets, state
+from bundlekit.zone import secrets, sequences, state
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
 from bundlekit.zone.store import PackageStore, Staging
@@ -99,16 +99,14 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     db = zone.db
     if m.kind != "release":
         raise VerificationError(f"{where}: a {m.kind} bundle; release import expects a release", code="wrong_kind")
-    if db.execute("SELECT 1 FROM imports WHERE digest = ?", (v.digest,)).fetchone():
+    if sequences.already_imported(db, v.digest):
         return ImportPlan(v, noop=True, noop_reason="already imported (identical bundle); nothing to do")
-    row = db.execute("SELECT last_sequence, last_digest FROM incoming WHERE source_zone_id = ?",
-                     (v.source.zone_id,)).fetchone()
-    if row is not None and m.sequence < row[0]:
-        raise VerificationError(f"{where}: sequence {m.sequence} from zone {v.source.name!r} is older than the last "
-                                f"imported ({row[0]}); refusing a rollback or replay", code="rollback")
-    if row is not None and m.sequence == row[0]:
-        raise VerificationError(f"{where}: sequence {m.sequence} from zone {v.source.name!r} was already imported "
-                                "with different content; refusing", code="sequence_reused")
+    sequences.check_incoming(
+        db, v.source.zone_id, m.sequence, older_code="rollback",
+        older=f"{where}: sequence {m.sequence} from zone {v.source.name!r} is older than the last imported "
+              "({last}); refusing a rollback or replay",
+        reused=f"{where}: sequence {m.sequence} from zone {v.source.name!r} was already imported with different "
+               "content; refusing")
     check_policy(v.source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
                  environments=bundle_environments(m), where=where)
     store = PackageStore(zone.home)
@@ -198,13 +196,9 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: int) -> None:
             (slug, m.release["version"], m.release["channel"], m.release["notes"], v.source.zone_id, m.bundle_id,
              v.digest, m.sequence, plan.content_digest, json.dumps(plan.snapshot),
              json.dumps([o.to_dict() for o in m.output_refs]), now))
-        db.execute("INSERT INTO incoming(source_zone_id, last_sequence, last_digest) VALUES (?,?,?) "
-                   "ON CONFLICT(source_zone_id) DO UPDATE SET last_sequence = excluded.last_sequence, "
-                   "last_digest = excluded.last_digest", (v.source.zone_id, m.sequence, v.digest))
-        db.execute("INSERT INTO imports(digest, bundle_id, source_zone_id, sequence, project_slug, release, "
-                   "imported_at, plan) VALUES (?,?,?,?,?,?,?,?)",
-                   (v.digest, m.bundle_id, v.source.zone_id, m.sequence, slug, m.release["version"], now,
-                    json.dumps(plan.merge.to_dict(mask=True)["summary"])))
+        sequences.record_incoming(db, v.source.zone_id, m.sequence, v.digest, bundle_id=m.bundle_id,
+                                  source_zone_id=v.source.zone_id, project_slug=slug, release=m.release["version"],
+                                  now=now, plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
 
 
 def import_bundle(zone: Zone, path: Path, *, now: int, strategy: str | None = None,

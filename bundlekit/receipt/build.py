@@ -22,6 +22,8 @@ from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
 from bundlekit.zone import state
+from bundlekit.zone.logs import get_log, put_log
+from bundlekit.zone.sequences import reserve_outgoing
 from bundlekit.zone.home import Zone
 
 __all__ = ["RECEIPT_EXPIRY", "output_seal_ad", "make_entry", "queue_entry", "write_receipt", "ReceiptFile"]
@@ -85,20 +87,10 @@ def make_entry(record: DeploymentRecord, *, release: dict[str, Any], project: di
 
 def queue_entry(zone: Zone, dest_zone_id: str, entry: dict[str, Any], logs: dict[str, bytes], now: int) -> None:
     """Put an entry in the outbox (call inside the caller's transaction)."""
-    import zstandard
-
     for digest, data in logs.items():
-        zone.db.execute("INSERT OR IGNORE INTO logs(digest, data) VALUES (?, ?)",
-                        (digest, zstandard.ZstdCompressor(level=9).compress(data)))
+        put_log(zone.db, digest, data)
     zone.db.execute("INSERT INTO outbox(deployment_id, dest_zone_id, entry, created) VALUES (?,?,?,?)",
                     (entry["deployment_id"], dest_zone_id, json.dumps(entry), now))
-
-
-def _log_bytes(zone: Zone, digest: str) -> bytes:
-    import zstandard
-
-    row = zone.db.execute("SELECT data FROM logs WHERE digest = ?", (digest,)).fetchone()
-    return zstandard.ZstdDecompressor().decompress(bytes(row[0]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +99,7 @@ class ReceiptFile:
     digest: str
     sequence: int
     deployments: tuple[str, ...]
+    bundle_id: str
 
 
 def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: int) -> ReceiptFile:
@@ -117,12 +110,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     for dep in deployment_ids:
         row = db.execute("SELECT entry FROM outbox WHERE deployment_id = ?", (dep,)).fetchone()
         entries.append(json.loads(row[0]))
-    key = f"receipt/{dest_zone_id}"
-    with state.transaction(db):
-        row = db.execute("SELECT last_sequence FROM outgoing WHERE dest_zone_id = ?", (key,)).fetchone()
-        seq = (row[0] if row else 0) + 1
-        db.execute("INSERT INTO outgoing(dest_zone_id, last_sequence) VALUES (?, ?) ON CONFLICT(dest_zone_id) "
-                   "DO UPDATE SET last_sequence = excluded.last_sequence", (key, seq))
+    seq = reserve_outgoing(db, f"receipt/{dest_zone_id}")
     bundle_id = hashlib.sha256(f"bundlekit receipt id\n{zone.zone_id}\n{dest_zone_id}\n{seq}".encode()).hexdigest()[:32]
     inventory = [{"id": r[0], "version": r[1], "sha256": r[2]}
                  for r in db.execute("SELECT id, version, sha256 FROM packages ORDER BY id, version")]
@@ -130,7 +118,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     writer = BundleWriter(out, "receipt")
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
-            data = _log_bytes(zone, digest)
+            data = get_log(db, digest) or b""
             writer.add_blob(io.BytesIO(data), len(data))
         manifest = Manifest(
             kind="receipt", bundle_id=bundle_id,
@@ -147,4 +135,4 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
         db.execute("INSERT OR REPLACE INTO receipt_files(path, bundle_id, dest_zone_id, sequence, deployments, "
                    "created) VALUES (?,?,?,?,?,?)", (str(out.resolve()), bundle_id, dest_zone_id, seq,
                                                     json.dumps(deployment_ids), now))
-    return ReceiptFile(out, digest, seq, tuple(deployment_ids))
+    return ReceiptFile(out, digest, seq, tuple(deployment_ids), bundle_id)

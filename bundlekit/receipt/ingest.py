@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import zstandard
-
 from bundlekit.errors import VerificationError
 from bundlekit.format import crypto
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
-from bundlekit.zone import state
+from bundlekit.zone import sequences, state
+from bundlekit.zone.logs import put_log
 from bundlekit.zone.home import Zone
 
 __all__ = ["ReceiptImport", "import_receipt", "reveal_output"]
@@ -57,16 +56,15 @@ def import_receipt(zone: Zone, path: Path, *, now: int, dry_run: bool = False,
     db = zone.db
     if m.kind != "receipt":
         raise VerificationError(f"{where}: expected a receipt bundle, found {m.kind}", code="wrong_kind")
-    if db.execute("SELECT 1 FROM imports WHERE digest = ?", (v.digest,)).fetchone():
+    if sequences.already_imported(db, v.digest):
         return ReceiptImport(v, noop=True)
     key = f"receipt/{v.source.zone_id}"
-    row = db.execute("SELECT last_sequence FROM incoming WHERE source_zone_id = ?", (key,)).fetchone()
-    if row is not None and m.sequence < row[0]:
-        raise VerificationError(f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than "
-                                f"the last received ({row[0]}); refusing a replayed receipt", code="replay")
-    if row is not None and m.sequence == row[0]:
-        raise VerificationError(f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already "
-                                "received with other content", code="sequence_reused")
+    sequences.check_incoming(
+        db, key, m.sequence, older_code="replay",
+        older=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than the last received "
+              "({last}); refusing a replayed receipt",
+        reused=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already received with "
+               "other content")
     result = ReceiptImport(v)
     for i, e in enumerate(m.receipts):
         rb = e["release_bundle"]
@@ -81,10 +79,9 @@ def import_receipt(zone: Zone, path: Path, *, now: int, dry_run: bool = False,
         (result.already_known if known else result.recorded).append(e["deployment_id"])
     if dry_run:
         return result
-    cctx = zstandard.ZstdCompressor(level=9)
     with state.transaction(db):
         for digest, buf in logs.items():
-            db.execute("INSERT OR IGNORE INTO logs(digest, data) VALUES (?, ?)", (digest, cctx.compress(buf.getvalue())))
+            put_log(db, digest, buf.getvalue())
         for e in m.receipts:
             if e["deployment_id"] not in result.recorded:
                 continue
@@ -99,13 +96,9 @@ def import_receipt(zone: Zone, path: Path, *, now: int, dry_run: bool = False,
         for item in m.inventory:
             db.execute("INSERT OR REPLACE INTO inventory(zone_id, id, version, sha256, reported) VALUES (?,?,?,?,?)",
                        (v.source.zone_id, item["id"], item["version"], item["sha256"], now))
-        db.execute("INSERT INTO incoming(source_zone_id, last_sequence, last_digest) VALUES (?,?,?) "
-                   "ON CONFLICT(source_zone_id) DO UPDATE SET last_sequence = excluded.last_sequence, "
-                   "last_digest = excluded.last_digest", (key, m.sequence, v.digest))
-        db.execute("INSERT INTO imports(digest, bundle_id, source_zone_id, sequence, project_slug, release, "
-                   "imported_at, plan) VALUES (?,?,?,?,?,?,?,?)",
-                   (v.digest, m.bundle_id, v.source.zone_id, m.sequence, "", "", now,
-                    json.dumps({"receipt": result.recorded})))
+        sequences.record_incoming(db, key, m.sequence, v.digest, bundle_id=m.bundle_id,
+                                  source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
+                                  plan=json.dumps({"receipt": result.recorded}))
     return result
 
 

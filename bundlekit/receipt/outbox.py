@@ -31,10 +31,10 @@ def list_outbox(zone: Zone) -> dict[str, Any]:
             "packed": [e for e in entries if e["packed_in"] is not None], "files": files}
 
 
-def mark_packed(zone: Zone, receipt: ReceiptFile, bundle_id: str) -> None:
+def mark_packed(zone: Zone, receipt: ReceiptFile) -> None:
     with state.transaction(zone.db):
         for dep in receipt.deployments:
-            zone.db.execute("UPDATE outbox SET packed_in = ? WHERE deployment_id = ?", (bundle_id, dep))
+            zone.db.execute("UPDATE outbox SET packed_in = ? WHERE deployment_id = ?", (receipt.bundle_id, dep))
 
 
 def pack(zone: Zone, out: Path, *, to: str | None, now: int) -> ReceiptFile:
@@ -53,7 +53,5 @@ def pack(zone: Zone, out: Path, *, to: str | None, now: int) -> ReceiptFile:
                          code="usage")
     dest = dests.pop()
     receipt = write_receipt(zone, dest, [r["deployment_id"] for r in rows], out, now=now)
-    bundle_id = zone.db.execute("SELECT bundle_id FROM receipt_files WHERE path = ?",
-                                (str(out.resolve()),)).fetchone()[0]
-    mark_packed(zone, receipt, bundle_id)
+    mark_packed(zone, receipt)
     return receipt

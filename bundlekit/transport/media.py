@@ -23,7 +23,7 @@ from bundlekit.fsutil import CHUNK, AtomicFile, fsync_dir
 from bundlekit.transport._util import EarlyFlush, HashPipe, check_file_name
 from bundlekit.transport.erasure import StripeCodec
 from bundlekit.transport.media_scan import (
-    MediaReport, VolumeFile, VolumeSet, check, find_volume_set, is_volume_dir, payload_digest, volume_label,
+    MediaReport, VolumeFile, VolumeSet, check, find_volume_set, is_volume_dir, payload_digest, read_payload, volume_label,
 )
 from bundlekit.transport.volume import (
     CODE_NONE, CODE_RS_CAUCHY, HEADER_SIZE, MAX_PARITY_SET, MAX_VOLUMES, VolumeHeader, data_payload_length,
@@ -279,24 +279,15 @@ def _join_fast(vs: VolumeSet, dst: BinaryIO) -> bool:
 
 def _copy_payload(v: VolumeFile, dst: BinaryIO, pipe: HashPipe, hashers: tuple[hashlib._Hash, ...],
                   flusher: EarlyFlush | None = None) -> bool:
-    assert v.header is not None
-    remaining = v.header.payload_length
     fd = dst.fileno()
-    try:
-        with open(v.path, "rb") as src:
-            src.seek(HEADER_SIZE)
-            while remaining:
-                data = src.read(min(CHUNK, remaining))
-                if not data:
-                    return False
-                dst.write(data)
-                pipe.feed(data, *hashers)
-                if flusher is not None:
-                    flusher.wrote(fd, len(data))
-                remaining -= len(data)
-    except OSError:
-        return False
-    return True
+
+    def copy(data: bytes) -> None:
+        dst.write(data)
+        pipe.feed(data, *hashers)
+        if flusher is not None:
+            flusher.wrote(fd, len(data))
+
+    return read_payload(v, copy)
 
 
 def _rebuild(vs: VolumeSet, dst: BinaryIO, lost: list[int], good: dict[int, VolumeFile]) -> None:

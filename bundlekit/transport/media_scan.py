@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bundlekit.errors import InputError, TransportError
 from bundlekit.fsutil import CHUNK
@@ -21,7 +21,7 @@ from bundlekit.transport.volume import HEADER_SIZE, MAGIC, VolumeHeader, parse_h
 
 __all__ = [
     "VolumeFile", "VolumeSet", "VolumeStatus", "Duplicate", "BundleSeen", "MediaReport",
-    "scan", "find_volume_set", "check", "payload_digest", "is_volume_dir", "volume_label",
+    "scan", "find_volume_set", "check", "payload_digest", "read_payload", "is_volume_dir", "volume_label",
 ]
 
 
@@ -208,10 +208,9 @@ def find_volume_set(dirs: Sequence[Path]) -> VolumeSet:
     return vs
 
 
-def payload_digest(v: VolumeFile) -> bytes | None:
-    """SHA-256 of a volume's payload, or None if the file is shorter than its header says."""
+def read_payload(v: VolumeFile, consume: Callable[[bytes], object]) -> bool:
+    """Feed a volume's payload to ``consume`` in bounded chunks; False if short or unreadable."""
     assert v.header is not None
-    h = hashlib.sha256()
     remaining = v.header.payload_length
     try:
         with open(v.path, "rb") as f:
@@ -219,12 +218,18 @@ def payload_digest(v: VolumeFile) -> bytes | None:
             while remaining:
                 chunk = f.read(min(CHUNK, remaining))
                 if not chunk:
-                    return None
-                h.update(chunk)
+                    return False
+                consume(chunk)
                 remaining -= len(chunk)
     except OSError:
-        return None
-    return h.digest()
+        return False
+    return True
+
+
+def payload_digest(v: VolumeFile) -> bytes | None:
+    """SHA-256 of a volume's payload, or None if the file is shorter than its header says."""
+    h = hashlib.sha256()
+    return h.digest() if read_payload(v, h.update) else None
 
 
 @dataclass(slots=True, frozen=True)

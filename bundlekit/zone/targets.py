@@ -1,4 +1,8 @@
-"""The zone's deployment targets (for now: folders on this machine) and their environments."""
+"""The zone's deployment targets as recorded in its state (kind, environment, roles, root).
+
+Turning a record into something that runs steps is the deploy layer's job
+(``bundlekit.deploy.service.open_target``).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundlekit.deploy.targets import LocalFolderTarget, Target
 from bundlekit.errors import InputError, StateError
 from bundlekit.zone import state
 from bundlekit.zone.home import Zone
 
-__all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "targets_for"]
+__all__ = ["TargetRecord", "add_target", "list_targets", "remove_target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +29,6 @@ class TargetRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "environment": self.environment, "roles": list(self.roles), "kind": self.kind,
                 "root": self.root}
-
-    def open(self) -> Target:
-        # The one place a target kind becomes an implementation; an SSH target adds a branch here.
-        if self.kind == "local":
-            return LocalFolderTarget(self.name, self.environment, frozenset(self.roles), Path(self.root))
-        raise StateError(f"target {self.name!r} has unknown kind {self.kind!r}", code="unknown_target_kind")
 
 
 def _row(r: Any) -> TargetRecord:
@@ -73,6 +70,3 @@ def remove_target(zone: Zone, name: str) -> TargetRecord:
         zone.db.execute("DELETE FROM targets WHERE name = ?", (name,))
     return found[0]
 
-
-def targets_for(zone: Zone, environment: str) -> list[Target]:
-    return [t.open() for t in list_targets(zone, environment=environment)]

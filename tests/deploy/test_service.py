@@ -12,7 +12,7 @@ from bundlekit.deploy.service import deploy
 from bundlekit.errors import BundleError
 from bundlekit.importer.importer import import_bundle
 from bundlekit.trust.policy import SourcePolicy
-from bundlekit.zone import projects
+from bundlekit.importer import projects
 from bundlekit.zone.targets import add_target
 from tests.conftest import CANARY, make_zones
 from tests.importer.helpers import export

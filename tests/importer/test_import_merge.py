@@ -11,7 +11,7 @@ import pytest
 from bundlekit.errors import ConflictError
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
-from bundlekit.zone import projects
+from bundlekit.importer import projects
 from tests.conftest import CANARY, Zones, run_cli, tree_digest
 from tests.importer.helpers import edit_release, export
 

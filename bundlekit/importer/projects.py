@@ -1,4 +1,4 @@
-"""Projects and releases held by a zone, and the local edits production makes to them.
+"""Projects and releases a zone imported, and the local edits production makes to them.
 
 The project's *local* snapshot is the zone's working copy: imports merge into it, and
 ``variables set|unset`` and ``steps enable|disable`` edit it, each in one transaction. A
