@@ -5,12 +5,17 @@
     python3 tasks.py test        # the test suite
 
 Each creates ./.venv (once; again when pyproject.toml changes) and installs bundlekit into it.
+The test suite also needs a few Debian packages (a real headless Chromium, a real OpenSSH server,
+a real PostgreSQL): `test` installs the missing ones with apt-get when run as root, and otherwise
+stops before anything runs with the one command to run first.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -36,10 +41,45 @@ def ensure_venv() -> None:
     stamp.write_text(want)
 
 
+def _present(*paths: str) -> bool:
+    return any(shutil.which(p) if "/" not in p else glob.glob(p) for p in paths)
+
+
+#: Debian package -> whether it is already there. The tests start these servers themselves on
+#: 127.0.0.1 with throwaway data folders; they only need the programs.
+SYSTEM_PACKAGES = {
+    "chromium": lambda: _present("chromium", "/usr/bin/chromium"),
+    "openssh-server": lambda: _present("/usr/sbin/sshd", "sshd"),
+    "postgresql": lambda: _present("/usr/lib/postgresql/*/bin/initdb", "initdb"),
+}
+
+
+def ensure_system_packages() -> bool:
+    """Install the Debian packages the tests use; False (with one clear line) when we cannot."""
+    missing = [name for name, present in SYSTEM_PACKAGES.items() if not present()]
+    if not missing:
+        return True
+    command = "apt-get install -y " + " ".join(missing)
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(f"the tests need {', '.join(missing)}: run `sudo {command}` (Debian/Ubuntu) first, then this "
+              "command again", file=sys.stderr)
+        return False
+    print(f"installing the system packages the tests use: {' '.join(missing)}", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    quiet = {"stdout": subprocess.DEVNULL}
+    if (subprocess.run(["apt-get", "update", "-qq"], env=env, **quiet).returncode != 0
+            or subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env, **quiet).returncode != 0):
+        print(f"could not install {', '.join(missing)} with apt-get; run `{command}` by hand", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("roundtrip", "test"):
         print(__doc__)
         return 2
+    if argv[0] == "test" and not ensure_system_packages():
+        return 1
     ensure_venv()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if argv[0] == "roundtrip":

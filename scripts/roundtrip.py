@@ -33,6 +33,15 @@ def bk(*args: object) -> str:
     return proc.stdout
 
 
+def carry(src: Path, dest: Path) -> None:
+    """The carry across the gap, printed like every other step (here a plain copy; on real
+    media `bundlekit media split|join`, across a diode `bundlekit diode send|receive`)."""
+    print(f"\n$ mkdir -p {shlex.quote(str(dest.parent))} && cp {shlex.quote(str(src))} {shlex.quote(str(dest))}",
+          flush=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+
+
 def main() -> None:
     if WORK.exists():
         shutil.rmtree(WORK)
@@ -48,8 +57,7 @@ def main() -> None:
     bk("export", RELEASE, "--to", "prod", "-o", bundle, "--home", dev)
     bk("inspect", bundle)
     carried = WORK / "prod-inbox" / bundle.name
-    carried.parent.mkdir()
-    shutil.copyfile(bundle, carried)  # the carry: removable media, or `bundlekit media` / `bundlekit diode`
+    carry(bundle, carried)
     bk("verify", carried, "--home", prod)
     bk("import", carried, "--home", prod)
     bk("variables", "set", "acme-web", "Acme.ApiKey", "prod-only-api-key", "--sensitive", "--home", prod)
