@@ -1,60 +1,79 @@
-"""Regenerate the code table of spec/errors.md from the source (run after adding an error code).
+"""Regenerate the tables of spec/errors.md from the registry (bundlekit/error_codes.py).
 
-    python scripts/gen_errors.py          # rewrites the table between the markers
+    python scripts/gen_errors.py          # rewrites the tables between the markers
     python scripts/gen_errors.py --check  # exit 1 if spec/errors.md is out of date
+    python scripts/gen_errors.py --spec FILE [--check]   # another copy of the file
+
+The prose around the markers is kept as written; only the family table, the code table
+and the alias table come from the registry.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bundlekit.error_codes import ALIASES, FAMILIES, REGISTRY  # noqa: E402
+
 SPEC = ROOT / "spec" / "errors.md"
-BEGIN, END = "<!-- codes:begin -->", "<!-- codes:end -->"
-EXIT = {"UsageError": 2, "FormatError": 3, "VerificationError": 3, "TrustError": 3, "ConflictError": 4,
-        "DeployError": 5}
-FAMILY = {"UsageError": "usage", "InputError": "input", "FormatError": "format", "VerificationError": "verification",
-          "TrustError": "trust", "ConflictError": "conflict", "DeployError": "deploy", "TransportError": "transport",
-          "StateError": "state", "SubstitutionError": "input", "BundleError": "other"}
 
 
-def collect() -> dict[str, tuple[set[str], set[str]]]:
-    codes: dict[str, tuple[set[str], set[str]]] = {}
-    for path in sorted((ROOT / "bundlekit").rglob("*.py")):
-        text = path.read_text()
-        for m in re.finditer(r'code="([a-z_]+)"', text):
-            before = text[max(0, m.start() - 1500):m.start()]
-            classes = re.findall(r"\b([A-Z][A-Za-z]*Error)\(", before)
-            cls = classes[-1] if classes else "BundleError"
-            fams, mods = codes.setdefault(m.group(1), (set(), set()))
-            fams.add(cls)
-            mods.add(str(path.relative_to(ROOT / "bundlekit").with_suffix("")).replace("/", "."))
-    return codes
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
-def table() -> str:
-    lines = ["| code | family | exit | raised in |", "|---|---|---|---|"]
-    for code, (classes, mods) in sorted(collect().items()):
-        fams = sorted({FAMILY.get(c, "other") for c in classes})
-        exits = sorted({str(EXIT.get(c, 1)) for c in classes})
-        lines.append(f"| `{code}` | {', '.join(fams)} | {', '.join(exits)} | {', '.join(sorted(mods))} |")
+def families() -> str:
+    lines = ["| family | exit | meaning |", "|---|---|---|"]
+    for name, (code, meaning) in sorted(FAMILIES.items(), key=lambda kv: (kv[1][0], kv[0])):
+        lines.append(f"| {name} | {code} | {_cell(meaning)} |")
     return "\n".join(lines)
 
 
-def main() -> int:
-    text = SPEC.read_text()
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    new = text[:start] + "\n" + table() + "\n" + text[end:]
-    if "--check" in sys.argv:
+def codes() -> str:
+    lines = ["| code | family | exit | meaning | a user can cause it | home changes | formerly |",
+             "|---|---|---|---|---|---|---|"]
+    order = list(FAMILIES)
+    for e in sorted(REGISTRY.values(), key=lambda e: (order.index(e.family), e.code)):
+        user = "yes" if e.user_causable else f"no: {_cell(e.internal)}"
+        formerly = ", ".join(f"`{a}`" for a in e.aliases)
+        lines.append(f"| `{e.code}` | {e.family} | {e.exit_code} | {_cell(e.meaning)} | {user} | "
+                     f"{e.exception} | {formerly} |")
+    return "\n".join(lines)
+
+
+def aliases() -> str:
+    lines = ["| old code | now |", "|---|---|"]
+    for old, new in ALIASES.items():
+        lines.append(f"| `{old}` | {', '.join(f'`{n}`' for n in new)} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {"families": families, "codes": codes, "aliases": aliases}
+
+
+def generate(text: str) -> str:
+    for name, make in SECTIONS.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        start, stop = text.index(begin) + len(begin), text.index(end)
+        text = text[:start] + "\n" + make() + "\n" + text[stop:]
+    return text
+
+
+def main(argv: list[str]) -> int:
+    spec = Path(argv[argv.index("--spec") + 1]) if "--spec" in argv else SPEC
+    text = spec.read_text("utf-8")
+    new = generate(text)
+    if "--check" in argv:
         if new != text:
-            print("spec/errors.md is out of date: run python scripts/gen_errors.py", file=sys.stderr)
+            print(f"{spec} is out of date: run python scripts/gen_errors.py", file=sys.stderr)
             return 1
         return 0
-    SPEC.write_text(new)
+    spec.write_text(new, "utf-8")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -121,7 +121,7 @@ def render_command(
     for pair in var_pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--var {pair!r} must look like NAME=VALUE", code="bad_var")
+            raise UsageError(f"--var {pair!r} must look like NAME=VALUE", code="invalid_var")
         values[name] = value
     variables = VariableDictionary(values, sensitive=sensitive_names)
     template = _read_template(source)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from bundlekit.errors import UsageError
+from bundlekit.errors import InputError, UsageError
 from bundlekit.transport.media import join_to_temp
 from bundlekit.transport.media_scan import is_volume_dir
 
@@ -24,7 +24,7 @@ def bundle_path(paths: tuple[Path, ...]) -> Iterator[Path]:
     """One bundle file from a file argument, or from one or more media volume folders."""
     missing = [p for p in paths if not p.exists()]
     if missing:
-        raise UsageError(f"{missing[0]}: no such file or folder", code="not_found")
+        raise InputError(f"{missing[0]}: no such file or folder", code="bundle_not_found")
     if len(paths) == 1 and paths[0].is_file():
         yield paths[0]
         return

@@ -9,7 +9,7 @@ A model that exists is valid: states come from a fixed vocabulary, grid rows lin
 the columns, and an :class:`OutputView` marked sensitive can only ever hold the mask, so no
 renderer and no JSON export can show a secret (``docs/decisions/050-dashboard-view-model.md``).
 ``from_dict`` turns anything malformed into an :class:`~bundlekit.errors.InputError` with
-code ``dashboard_view_invalid`` naming the key path.
+code ``invalid_dashboard_view`` naming the key path.
 
 The small formatting helpers at the end (ages, durations, UTC times) are shared by both
 renderers so the terminal and the browser say the same thing.
@@ -44,7 +44,7 @@ MASK = "********"
 STEP_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut", "Pending")
 DEPLOYMENT_STATES = ("exported", "succeeded", "failed", "partial", "running")
 
-_CODE = "dashboard_view_invalid"
+_CODE = "invalid_dashboard_view"
 
 
 def _invalid(where: str, expected: str) -> InputError:

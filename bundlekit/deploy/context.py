@@ -96,7 +96,7 @@ def winners(variables: Iterable[VariableInput], ctx: ScopeContext, *, step: str,
         except SubstitutionError as error:
             raise DeployError(
                 f"step {step!r} {where_label(target)}: {error.message}. Nothing was run.",
-                code="ambiguous_variable",
+                code="preflight_ambiguous_variable",
                 details={"name": candidates[0].name, "step": step,
                          "target": target.name if target is not None else None},
             ) from None

@@ -41,7 +41,8 @@ from bundlekit.deploy.service_messages import OutputVariable
 from bundlekit.deploy.targets import Target
 from bundlekit.errors import BundleError, DeployError
 from bundlekit.format.manifest import Step
-from bundlekit.substitution import VariableDictionary, evaluate, render_strict
+from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render_strict
+from bundlekit.substitution.errors import UNRESOLVED
 
 __all__ = ["execute"]
 
@@ -224,10 +225,10 @@ class _Executor:
     def json_value(self, name: str, dictionary: VariableDictionary) -> str:
         result = evaluate(name, dictionary, now=self.request.now)
         if result.missing:
-            raise DeployError(
+            raise SubstitutionError(
                 f"JSON configuration variable {name!r} refers to {', '.join(result.missing)}, which "
                 "is not defined for this run (an output variable that was never set?).",
-                code="unresolved_variables", details=list(result.missing),
+                code=UNRESOLVED, details=list(result.missing),
             )
         if result.sensitive:
             self.masker.add(result.text)

@@ -36,6 +36,7 @@ from bundlekit.fsutil import CHUNK
 from bundlekit.format.manifest import Step
 from bundlekit.substitution import RenderResult, SubstitutionError, VariableDictionary, references, render
 from bundlekit.substitution.engine import syntax_error
+from bundlekit.substitution.errors import CYCLE, TOO_DEEP, TOO_LARGE
 from bundlekit.substitution.parser import ParseFailure, parse_template
 from bundlekit.substitution.scoping import ScopedValue
 
@@ -131,7 +132,7 @@ def verify_package(package: PackageInput) -> None:
         raise DeployError(
             f"package {package.id} {package.version}: cannot read {package.path}: {error.strerror}. "
             "Import the release again to restore the package store.",
-            code="package_missing", details={"package": package.id, "path": str(package.path)},
+            code="package_unreadable", details={"package": package.id, "path": str(package.path)},
         ) from None
     if digest.hexdigest() != package.sha256:
         raise VerificationError(
@@ -139,6 +140,15 @@ def verify_package(package: PackageInput) -> None:
             "release pinned; the package store was changed. Nothing was run; import the release again.",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
+
+
+#: The deploy family's code for an engine refusal met while rendering in the preflight
+#: (spec/deploy.md, "Preflight"; the engine's code travels as the alias).
+PREFLIGHT_CODES = {
+    CYCLE: "preflight_variable_cycle",
+    TOO_DEEP: "preflight_substitution_too_deep",
+    TOO_LARGE: "preflight_substitution_too_large",
+}
 
 
 class _DuplicateKey(Exception):
@@ -225,9 +235,12 @@ class _Run:
         try:
             result = self._render(text)
         except SubstitutionError as error:  # a cycle, or a value that expands without bound
+            code = PREFLIGHT_CODES.get(error.code)
+            if code is None:
+                raise
             raise DeployError(
                 f"step {self.step.name!r} {_on(self.target_name)}, {where}: {error.message}. Nothing was run.",
-                code=error.code, details={"step": self.step.name, "target": self.target_name, "where": where},
+                code=code, details={"step": self.step.name, "target": self.target_name, "where": where},
             ) from None
         self.used |= result.used
         for name in result.missing:
@@ -430,7 +443,7 @@ def _unresolved_error(request: DeployRequest, missing: list[_Missing]) -> Deploy
         f"deployment {request.deployment_id} of {request.project_name} {request.release_version} to "
         f"{request.environment} cannot start: {len(names)} variable(s) cannot be resolved "
         f"({', '.join(names)}). Nothing was run.\n" + "\n".join(lines),
-        code="unresolved_variables",
+        code="preflight_unresolved_variables",
         details=[item.to_dict() for item in items],
     )
 
@@ -438,11 +451,12 @@ def _unresolved_error(request: DeployRequest, missing: list[_Missing]) -> Deploy
 def build_plan(request: DeployRequest) -> DeployPlan:
     """Plan ``request`` or raise :class:`DeployError` (exit 5) before anything has run.
 
-    Codes: ``unresolved_variables`` (``details``: every ``{name, step, target, where,
-    hint}``), ``template_syntax``, ``ambiguous_variable``, ``invalid_step``,
-    ``unknown_package``, ``no_targets_for_roles``, ``no_zone_target``,
-    ``target_wrong_environment``, ``invalid_json_config``, ``ambiguous_package_script``,
-    ``package_missing``, archive refusals; ``package_hash_mismatch`` is a VerificationError.
+    Codes: ``preflight_unresolved_variables`` (``details``: every ``{name, step, target,
+    where, hint}``), ``preflight_template_syntax``, ``preflight_ambiguous_variable``, the
+    other :data:`PREFLIGHT_CODES`, ``invalid_step``, ``unknown_package``,
+    ``no_targets_for_roles``, ``no_zone_target``, ``target_wrong_environment``,
+    ``invalid_json_config``, ``ambiguous_package_script``, ``package_unreadable``, archive
+    refusals; ``package_hash_mismatch`` is a VerificationError.
     """
     for machine in request.targets:
         if machine.environment.casefold() != request.environment.casefold():
@@ -494,7 +508,7 @@ def build_plan(request: DeployRequest) -> DeployPlan:
         raise DeployError(
             "deployment cannot start: template syntax errors. Nothing was run.\n"
             + "\n".join(f"  - step {s['step']!r} {_on(s['target'])}: {s['message']}" for s in syntax),
-            code="template_syntax", details=syntax,
+            code="preflight_template_syntax", details=syntax,
         )
     if missing:
         raise _unresolved_error(request, missing)

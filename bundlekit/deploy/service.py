@@ -19,7 +19,7 @@ from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
 from bundlekit.deploy.targets import LocalFolderTarget, Target
-from bundlekit.errors import DeployError, StateError
+from bundlekit.errors import DeployError, StateError, TrustError
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Step
 from bundlekit.receipt.build import ReceiptFile, make_entry, queue_entry, write_receipt
@@ -79,8 +79,8 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
     release = projects.get_release(zone, project, version)
     source = next((s for s in truststore.sources(zone) if s.zone_id == project.source_zone_id), None)
     if source is None:
-        raise DeployError(f"project {project.name!r} came from a zone this zone no longer trusts; refusing to deploy",
-                          code="policy_denied")
+        raise TrustError(f"project {project.name!r} came from a zone this zone no longer trusts; refusing to deploy",
+                         code="policy_denied")
     check_policy(source, space=project.space, project=project.name, project_slug=project.slug,
                  environments=[environment], where=f"deploy {project.name} {version}")
     snap = release["snapshot"]

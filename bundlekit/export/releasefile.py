@@ -83,9 +83,9 @@ def load_release(path: Path) -> ReleaseSpec:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: release file not found", code="not_found") from None
+        raise InputError(f"{path}: release file not found", code="file_not_found") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; pass the release TOML file", code="not_found") from None
+        raise InputError(f"{path}: is a folder; pass the release TOML file", code="file_not_found") from None
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
@@ -131,7 +131,7 @@ def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource
     if base not in target.parents:
         raise _fail(path, where, f"{rel!r} resolves outside the release folder {base}", "unsafe_path")
     if not target.is_file():
-        raise _fail(path, where, f"{rel!r}: no such file next to the release file", "not_found")
+        raise _fail(path, where, f"{rel!r}: no such file next to the release file", "file_not_found")
     return PackageSource(p["id"], p["version"], target)
 
 
@@ -215,7 +215,8 @@ def _substituted_texts(path: Path, archive: Path, step: Step) -> list[tuple[str,
 
     try:
         members = read_members(archive, list(step.substitute), _SCAN_LIMIT)
-    except BundleError as err:
+    except BundleError as err:  # the deploy's refusal, reported as the release file's problem
         raise InputError(f"{path}: step {step.name!r}: package {archive.name}: {err.message}",
-                         code=err.code) from None
+                         code="package_refused",
+                         details={"cause": err.code, **(err.details if isinstance(err.details, dict) else {})}) from None
     return [(f"{archive.name}:{name}", text) for name, text in members]

@@ -71,7 +71,7 @@ class IdentityCard:
 
 
 def parse_card(data: bytes, where: str) -> IdentityCard:
-    """Load a card, refusing any alteration (``card_invalid``) or malformed line."""
+    """Load a card, refusing any alteration (``invalid_card``) or malformed line."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -104,8 +104,8 @@ def parse_card(data: bytes, where: str) -> IdentityCard:
         raise InputError(f"{where}: malformed identity card ({err})", code="invalid_card") from None
     body = data[: data.rindex(b"signature: ")]
     if body != card.body() or not verify_signature(signing, "identity", body, sig):
-        raise VerificationError(f"{where}: the card's self-signature does not match its contents; it was altered. "
-                                "Ask the zone's operators for a fresh card.", code="card_invalid")
+        raise InputError(f"{where}: the card's self-signature does not match its contents; it was altered. "
+                         "Ask the zone's operators for a fresh card.", code="invalid_card")
     return card
 
 

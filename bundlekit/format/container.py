@@ -139,7 +139,7 @@ class BundleFile:
         try:
             self._fh: BinaryIO = open(self.path, "rb")
         except FileNotFoundError:
-            raise FormatError(f"{where}: no such file", code="not_found") from None
+            raise InputError(f"{where}: no such file", code="bundle_not_found") from None
         except IsADirectoryError:
             raise FormatError(f"{where}: is a folder, not a bundle file", code="not_a_bundle") from None
         try:
@@ -294,8 +294,8 @@ def _check_frame_header(chunk: bytes, blob: BlobRecord, limits: Limits, where: s
     except zstandard.ZstdError as err:
         raise VerificationError(f"{where}: not a zstd frame ({err})", code="blob_corrupt") from None
     if params.window_size > limits.max_window:
-        raise VerificationError(f"{where}: zstd window {params.window_size} exceeds the limit {limits.max_window}",
-                                code="limit_exceeded")
+        raise FormatError(f"{where}: zstd window {params.window_size} exceeds the limit {limits.max_window}",
+                          code="limit_exceeded")
     declared = params.content_size
     if declared != zstandard.CONTENTSIZE_UNKNOWN and declared != blob.size:
         raise VerificationError(f"{where}: zstd frame declares {declared} bytes, the manifest signs {blob.size}",
@@ -441,7 +441,7 @@ def add_signature(path: Path | str, sign_message: Callable[[bytes, str], Signatu
         for i, rec in enumerate(bundle.signatures):
             if not verify_signature(rec.public_key, kind, bundle.signed_message, rec.signature):
                 raise VerificationError(f"{path}: existing signature {i + 1} does not verify; refusing to co-sign a "
-                                        "damaged bundle", code="signature_invalid")
+                                        "damaged bundle", code="invalid_signature")
         new = sign_message(bundle.signed_message, kind)
         if any(rec.public_key == new.public_key for rec in bundle.signatures):
             return False, bundle.digest

@@ -135,7 +135,7 @@ def seal_label(kind: str, name: str, scope: dict[str, list[str]]) -> str:
 
 def _derive(shared: bytes, epk: bytes, rpk: bytes) -> bytes:
     if hmac.compare_digest(shared, b"\x00" * 32):
-        raise VerificationError("sealed value uses a low-order ephemeral key", code="seal_invalid")
+        raise VerificationError("sealed value uses a low-order ephemeral key", code="invalid_seal")
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=epk + rpk, info=SEAL_INFO).derive(shared)
 
 
@@ -154,14 +154,14 @@ def seal(recipient_public: bytes, plaintext: bytes, ad: bytes,
 
 
 def open_sealed(recipient: X25519PrivateKey, sealed: bytes, ad: bytes, what: str) -> bytes:
-    """Open a value sealed with :func:`seal`; any mismatch raises ``seal_invalid``."""
+    """Open a value sealed with :func:`seal`; any mismatch raises ``invalid_seal``."""
     if len(sealed) < 32 + 16:
-        raise VerificationError(f"{what}: sealed value too short", code="seal_invalid")
+        raise VerificationError(f"{what}: sealed value too short", code="invalid_seal")
     epk, ct = sealed[:32], sealed[32:]
     try:
         shared = recipient.exchange(X25519PublicKey.from_public_bytes(epk))
     except ValueError:
-        raise VerificationError(f"{what}: invalid ephemeral key", code="seal_invalid") from None
+        raise VerificationError(f"{what}: invalid ephemeral key", code="invalid_seal") from None
     key = _derive(shared, epk, raw_public(recipient))
     try:
         return ChaCha20Poly1305(key).decrypt(_ZERO_NONCE, ct, ad)
@@ -169,5 +169,5 @@ def open_sealed(recipient: X25519PrivateKey, sealed: bytes, ad: bytes, what: str
         raise VerificationError(
             f"{what}: cannot be opened with this zone's sealing key (tampered, or sealed for another "
             "zone or bundle)",
-            code="seal_invalid",
+            code="invalid_seal",
         ) from None

@@ -110,9 +110,9 @@ def parse_rotation(d: Mapping[str, Any], where: str) -> RotationStatement:
                                int(d["issued"]), unb64(d["old_signature"], "old_signature", 64),
                                unb64(d["new_signature"], "new_signature", 64))
     except (KeyError, TypeError, ValueError):
-        raise VerificationError(f"{where}: malformed key rotation statement", code="rotation_invalid") from None
+        raise VerificationError(f"{where}: malformed key rotation statement", code="invalid_rotation") from None
     body = st.body()
     if not (verify_signature(st.old_key, "rotation", body, st.old_signature)
             and verify_signature(st.new_key, "rotation", body, st.new_signature)):
-        raise VerificationError(f"{where}: key rotation statement is not signed by both keys", code="rotation_invalid")
+        raise VerificationError(f"{where}: key rotation statement is not signed by both keys", code="invalid_rotation")
     return st

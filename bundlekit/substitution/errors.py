@@ -36,8 +36,6 @@ AMBIGUOUS = "ambiguous_variable"
 class SubstitutionError(InputError):
     """A template or a variable could not be evaluated (exit 1)."""
 
-    default_code = SYNTAX
-
 
 def line_column(text: str, pos: int) -> tuple[int, int]:
     """1-based line and column of offset ``pos`` in ``text`` (for messages)."""

@@ -32,7 +32,6 @@ class VolumeFile:
     path: Path
     header: VolumeHeader | None
     problem: str | None = None
-    problem_code: str | None = None
 
 
 def volume_label(index: int, data_count: int, parity_count: int) -> str:
@@ -60,19 +59,18 @@ def _read_volume(path: Path) -> VolumeFile | None:
             raw = f.read(HEADER_SIZE)
             size = os.fstat(f.fileno()).st_size
     except OSError as exc:
-        return VolumeFile(path, None, f"cannot be read: {exc.strerror}", "volume_unreadable")
+        return VolumeFile(path, None, f"cannot be read: {exc.strerror}")
     if not raw.startswith(MAGIC):
         return None
     try:
         header = parse_header(raw)
     except TransportError as exc:
-        return VolumeFile(path, None, exc.message, exc.code)
+        return VolumeFile(path, None, exc.message)
     expected = HEADER_SIZE + header.payload_length
     if size < expected:
-        return VolumeFile(path, header, f"truncated: {size} bytes, the header promises {expected}",
-                          "volume_damaged")
+        return VolumeFile(path, header, f"truncated: {size} bytes, the header promises {expected}")
     if size > expected:
-        return VolumeFile(path, header, f"{size - expected} unexpected bytes after the payload", "volume_damaged")
+        return VolumeFile(path, header, f"{size - expected} unexpected bytes after the payload")
     return VolumeFile(path, header)
 
 

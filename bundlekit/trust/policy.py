@@ -3,7 +3,7 @@
 Rules (spec/bundle-format.md §6):
 
 * Every signature record in a bundle must verify against the public key it carries;
-  one bad record refuses the whole bundle (``signature_invalid``), so no byte of the
+  one bad record refuses the whole bundle (``invalid_signature``), so no byte of the
   signature section can change unnoticed.
 * The source is the trusted zone whose current zone key signed. Without one: ``untrusted``.
 * The threshold counts *distinct* keys that are trusted for that source (its zone key plus
@@ -61,7 +61,7 @@ def verify_records(message: bytes, records: Sequence[SignatureRecord], kind: str
             raise VerificationError(
                 f"{where}: signature {i + 1} of {len(records)} (key {key_id('ed25519', rec.public_key)}) does not "
                 f"match the {kind} manifest: the bundle was altered or the signature is damaged",
-                code="signature_invalid")
+                code="invalid_signature")
         if rec.public_key not in keys:
             keys.append(rec.public_key)
     return keys

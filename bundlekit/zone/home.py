@@ -85,7 +85,7 @@ class Zone:
         except FileNotFoundError:
             raise StateError(f"{path}: key file missing; the zone home is incomplete", code="key_missing") from None
         if len(data) != 32:
-            raise StateError(f"{path}: not a 32-byte key file", code="key_invalid")
+            raise StateError(f"{path}: not a 32-byte key file", code="invalid_zone_key")
         return data
 
     @property

@@ -63,8 +63,11 @@ def test_altered_card_refused_by_trust_add(world: dict[str, Path], tmp_path: Pat
     bad = tmp_path / "bad.card"
     bad.write_bytes(card.replace(b"name: dev", b"name: dew"))
     r = run_cli("trust", "add", bad, "--json", home=tmp_path / "nohome")
-    assert r.returncode == 3
-    assert json.loads(r.stdout)["error"]["code"] == "card_invalid"
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["error"] == {"code": "invalid_card", "aliases": ["card_invalid"],
+                                             "message": f"{bad}: the card's self-signature does not match its "
+                                                        "contents; it was altered. Ask the zone's operators for a "
+                                                        "fresh card."}
 
 
 def test_inspect_needs_no_keys_and_hides_secrets(world: dict[str, Path]) -> None:

@@ -123,7 +123,7 @@ def test_a_failing_view_builder_gives_500_with_its_code_and_the_server_keeps_ser
     def flaky() -> DashboardView:
         calls.append(1)
         if len(calls) == 1:
-            raise StateError("the zone's state database is locked; retry", code="state_locked")
+            raise StateError("the zone's state database is locked; retry", code="state_damaged")
         if len(calls) == 2:
             raise RuntimeError("boom")
         return sample_view()
@@ -132,7 +132,7 @@ def test_a_failing_view_builder_gives_500_with_its_code_and_the_server_keeps_ser
         first = get(port, "/")
         second = get(port, "/")
         third = get(port, "/")
-    assert first[0] == 500 and b"state_locked" in first[2]
+    assert first[0] == 500 and b"state_damaged" in first[2]
     assert second[0] == 500 and b"boom" not in second[2]  # internals stay on the operator's terminal
     assert third[0] == 200
 

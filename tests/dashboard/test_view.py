@@ -69,14 +69,14 @@ def test_sensitive_output_never_holds_the_secret_even_if_the_builder_forgets_to_
 def test_unknown_deployment_state_is_refused_with_a_stable_code() -> None:
     with pytest.raises(InputError) as e:
         DeploymentView("d1", "P", "p", "1.0", "prod", "Production", "done", None, None, (), None)
-    assert e.value.code == "dashboard_view_invalid"
+    assert e.value.code == "invalid_dashboard_view"
     assert "exported" in e.value.message  # names what is allowed
 
 
 def test_unknown_step_state_is_refused() -> None:
     with pytest.raises(InputError) as e:
         StepView("Deploy", None, "Executing", None, None, None, "", (), None)
-    assert e.value.code == "dashboard_view_invalid"
+    assert e.value.code == "invalid_dashboard_view"
 
 
 def test_row_with_a_cell_count_other_than_the_columns_is_refused() -> None:
@@ -101,7 +101,7 @@ def test_malformed_json_view_names_the_key_path(mutate: Any, path: str) -> None:
     mutate(d)
     with pytest.raises(InputError) as e:
         DashboardView.from_dict(d)
-    assert e.value.code == "dashboard_view_invalid"
+    assert e.value.code == "invalid_dashboard_view"
     assert path in e.value.message
 
 

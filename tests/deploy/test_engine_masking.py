@@ -33,7 +33,7 @@ class LeakyTarget(LocalFolderTarget):
     def prepare_workdir(self, step: str, deployment_id: str) -> Path:
         if step == "Leaky":
             raise DeployError(f"ssh deploy@{self.name} failed: Permission denied for password {SECRET}",
-                              code="target_unreachable")
+                              code="workdir_unusable")
         return LocalFolderTarget.prepare_workdir(self, step, deployment_id)
 
 

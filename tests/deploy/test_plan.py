@@ -72,7 +72,7 @@ def refusal(request: DeployRequest) -> DeployError:
 
 
 def missing_of(error: DeployError) -> set[tuple[str, str, str | None, str]]:
-    assert error.code == "unresolved_variables"
+    assert error.code == "preflight_unresolved_variables"
     return {(d["name"], d["step"], d["target"], d["where"]) for d in error.details}
 
 
@@ -184,7 +184,7 @@ def test_references_in_conditions_and_untaken_branches_are_not_required(tmp_path
 
 def test_a_template_syntax_error_is_refused_in_the_preflight(tmp_path: Path) -> None:
     error = refusal(request_for([script("A", "echo #{if X}never closed")], targets=web_db(tmp_path)))
-    assert error.code == "template_syntax" and "'A'" in error.message
+    assert error.code == "preflight_template_syntax" and "'A'" in error.message
 
 
 # ----------------------------------------------------------------------------- output references
@@ -279,10 +279,10 @@ def test_an_ambiguous_tie_is_refused_naming_the_step_and_target(tmp_path: Path) 
                                                                                              role={"web", "db"})],
                           targets=web_db(tmp_path))
     error = refusal(request)
-    assert error.code == "ambiguous_variable" and "'A' on web-01" in error.message
+    assert error.code == "preflight_ambiguous_variable" and "'A' on web-01" in error.message
 
 
 def test_a_variable_cycle_is_refused_in_the_preflight_naming_the_run(tmp_path: Path) -> None:
     error = refusal(request_for([script("A", "echo #{A}")], [var("A", "x#{B}"), var("B", "#{A}")],
                                 targets=web_db(tmp_path)))
-    assert error.code == "variable_cycle" and "'A' on web-01, script" in error.message
+    assert error.code == "preflight_variable_cycle" and "'A' on web-01, script" in error.message

@@ -25,14 +25,14 @@ def test_unbound_placeholder_stops_deploy_before_anything_runs(world: World) -> 
     r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=world.prod)
     assert r.returncode == 5
     err = json_of(r.stdout)["error"]
-    assert err["code"] == "unresolved_variables" and "Acme.ApiKey" in err["message"]
+    assert err["code"] == "preflight_unresolved_variables" and "Acme.ApiKey" in err["message"]
     assert any(d["name"] == "Acme.ApiKey" for d in err["details"])
     assert tree_digest(targets) == before
     listed = json_of(run_cli("deployments", "list", "--json", home=world.prod).stdout)["deployments"]
     assert [d["state"] for d in listed] == ["Failed"]  # recorded, and reported back, although nothing ran
     shown = json_of(run_cli("deployments", "show", listed[0]["id"], "--json", home=world.prod).stdout)
     [run] = shown["record"]["runs"]
-    assert run["step"] == "(preflight)" and "unresolved_variables" in run["reason"] and "Acme.ApiKey" in run["reason"]
+    assert run["step"] == "(preflight)" and "[preflight_unresolved_variables]" in run["reason"] and "Acme.ApiKey" in run["reason"]
     pending = json_of(run_cli("outbox", "list", "--json", home=world.prod).stdout)["pending"]
     assert [(e["deployment_id"], e["state"]) for e in pending] == [(listed[0]["id"], "Failed")]
 

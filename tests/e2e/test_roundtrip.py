@@ -156,7 +156,7 @@ def test_receipt_signature_never_passes_as_a_release(trip: World, tmp_path: Path
     fake = tmp_path / "fake.bundle"
     fake.write_bytes(bytes(data))
     r = run_cli("verify", fake, "--json", home=trip.dev)
-    assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "signature_invalid"
+    assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "invalid_signature"
 
 
 def test_serve_cli_serves_the_dashboard_on_loopback(trip: World) -> None:

@@ -138,7 +138,7 @@ def test_forged_rotation_statement_refused(tmp_path: Path) -> None:
     z.dev.db.execute("UPDATE rotations SET statement = ?", (json.dumps(forged),))
     with pytest.raises(BundleError) as info:
         export(z, tmp_path / "a.bundle")
-    assert info.value.code == "rotation_invalid"
+    assert info.value.code == "invalid_rotation"
 
 
 def test_revoked_zone_key_refused_at_once(tmp_path: Path) -> None:

@@ -67,9 +67,9 @@ def test_invalid_variables_file_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 1 and b"line 1" in done.stderr
 
 
-def test_bad_var_is_a_usage_error() -> None:
+def test_var_without_equals_is_a_usage_error() -> None:
     done = run("--var", "NoEquals", stdin=b"x")
-    assert done.returncode == 2 and b"bad_var" in done.stderr
+    assert done.returncode == 2 and b"invalid_var" in done.stderr
 
 
 def test_syntax_error_exits_1_with_line_and_column() -> None:

@@ -1,0 +1,351 @@
+"""The one registry of error codes: code -> family -> exit code -> one-line meaning.
+
+Every :class:`~bundlekit.errors.BundleError` is constructed with a code listed here, and
+the class raised must be the code's family (the constructor checks both). The exit code
+of a failing command comes from here, per code; ``spec/errors.md`` is generated from this
+table (``python scripts/gen_errors.py``). Decisions 100-102 record the rules.
+
+Each entry also says whether a user can cause the error through the command line; when
+no user can, ``internal`` gives the reason in a few words. ``aliases`` are the codes the
+same refusal had in earlier releases: the ``--json`` error object lists them under
+``"aliases"`` so scripts that match on an old code keep working. ``exception`` names the
+documented exception to "a refused operation leaves the home unchanged", if any.
+
+Naming (decision 101): lower snake case; a value that fails validation is
+``invalid_<what>``, never ``<what>_invalid``; a thing that is absent or differs is
+``<what>_missing`` / ``<what>_mismatch``; a refusal of the deploy preflight that the
+substitution engine also reports elsewhere is ``preflight_<engine code>``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+__all__ = ["FAMILIES", "ErrorCode", "REGISTRY", "ALIASES", "lookup"]
+
+#: Family -> (exit code, what the family means). The exit codes are the README's.
+FAMILIES: Mapping[str, tuple[int, str]] = MappingProxyType({
+    "usage": (2, "the command line is wrong"),
+    "input": (1, "a user-supplied file or value is invalid: a release file, card, key file, template, policy"),
+    "format": (3, "the bytes do not follow the bundle format"),
+    "verification": (3, "integrity or authenticity failed: signature, hash, size, expiry, destination, sequence"),
+    "trust": (3, "the signer or source is not trusted, or its policy forbids what it sent"),
+    "conflict": (4, "incoming changes conflict with local state"),
+    "deploy": (5, "a deployment could not start (preflight) or did not succeed"),
+    "transport": (1, "media volumes or a diode transfer are incomplete or damaged"),
+    "state": (1, "the zone's home is missing, already exists, lacks what was asked for, or is damaged"),
+})
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+#: Why a preflight refusal is not "nothing changed" (see spec/deploy.md, "Preflight").
+_PREFLIGHT = "preflight"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """One registered code.
+
+    ``internal`` is empty when a user can cause the error through the CLI, else why not.
+    ``exception`` is empty, ``"preflight"`` (without ``--dry-run`` a refused deployment is
+    recorded as Failed and queued for the source zone) or ``"deployment"`` (a deployment
+    that ran is recorded whatever its outcome).
+    """
+
+    code: str
+    family: str
+    meaning: str
+    internal: str = ""
+    aliases: tuple[str, ...] = ()
+    exception: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.code):
+            raise ValueError(f"error code {self.code!r}: lower snake case only")
+        if self.family not in FAMILIES:
+            raise ValueError(f"error code {self.code!r}: unknown family {self.family!r}")
+        if not self.meaning or "\n" in self.meaning:
+            raise ValueError(f"error code {self.code!r}: the meaning is one line")
+        if self.code in self.aliases or any(not _NAME.match(a) for a in self.aliases):
+            raise ValueError(f"error code {self.code!r}: bad aliases {self.aliases!r}")
+        if self.exception not in ("", _PREFLIGHT, "deployment"):
+            raise ValueError(f"error code {self.code!r}: unknown exception {self.exception!r}")
+
+    @property
+    def exit_code(self) -> int:
+        return FAMILIES[self.family][0]
+
+    @property
+    def user_causable(self) -> bool:
+        return not self.internal
+
+
+def _build(*entries: ErrorCode) -> tuple[Mapping[str, ErrorCode], Mapping[str, tuple[str, ...]]]:
+    codes: dict[str, ErrorCode] = {}
+    aliases: dict[str, list[str]] = {}
+    for e in entries:
+        if e.code in codes:
+            raise ValueError(f"error code {e.code!r} is registered twice")
+        codes[e.code] = e
+        for old in e.aliases:
+            aliases.setdefault(old, []).append(e.code)
+    return (MappingProxyType(dict(sorted(codes.items()))),
+            MappingProxyType({old: tuple(new) for old, new in sorted(aliases.items())}))
+
+
+_E = ErrorCode
+_RACE = "a file changing while it is read; a race, not an input"
+_LIB = "library callers only; the CLI never passes this value"
+_DEEP = "defence in depth: the preflight refuses the same package or file first"
+
+REGISTRY, ALIASES = _build(
+    # -- usage (exit 2) ----------------------------------------------------------------------
+    _E("usage", "usage", "options that cannot go together, or one that is needed is missing"),
+    _E("invalid_var", "usage", "a --var is not NAME=VALUE", aliases=("bad_var",)),
+    _E("invalid_address", "usage", "a HOST:PORT option is malformed or the host does not resolve"),
+    _E("invalid_fec_parameters", "usage", "diode block, interleave or announce settings are not positive",
+       internal=_LIB),
+    _E("invalid_file_name", "usage", "a file to carry has a name the other side could not create safely"),
+    _E("invalid_max_requests", "usage", "the dashboard server's request limit is not a positive integer",
+       internal=_LIB),
+    _E("invalid_parity", "usage", "--parity is negative"),
+    _E("invalid_port", "usage", "--port is not 0-65535"),
+    _E("invalid_rate", "usage", "the diode send rate is negative",
+       internal="--rate is parsed as a size first, which refuses a negative value (invalid_size)"),
+    _E("invalid_redundancy", "usage", "--redundancy is outside 0..10"),
+    _E("invalid_repeat", "usage", "--repeat is outside 0..1000"),
+    _E("invalid_size", "usage", "a size option is not bytes or a K/M/G/T size"),
+    _E("invalid_strategy", "usage", "an unknown conflict strategy",
+       internal="the CLI offers --on-conflict as a fixed choice list"),
+    _E("invalid_symbol_size", "usage", "the diode symbol size is not a multiple of 8 within the limit",
+       internal=_LIB),
+    _E("duplicate_name", "usage", "two files to send through the diode have the same name"),
+    _E("no_files", "usage", "nothing to send through the diode", internal="the CLI requires at least one FILE"),
+    _E("non_loopback", "usage", "the dashboard server was asked to listen beyond loopback",
+       internal="`bundlekit serve` always listens on 127.0.0.1"),
+    _E("port_unavailable", "usage", "the dashboard server cannot listen on the port (in use or not allowed)"),
+    _E("too_many_volumes", "usage", "the bundle would need more media volumes than the format allows"),
+    _E("volume_size_too_small", "usage", "--volume-size leaves no room for data after the volume header"),
+
+    # -- input (exit 1) ----------------------------------------------------------------------
+    _E("invalid_input", "input", "a value given on the command line is empty or out of range"),
+    _E("ambiguous_variable", "input", "two values of a variable apply with equal precedence and no tie-break"),
+    _E("bundle_changed", "input", "the bundle changed size while it was being split", internal=_RACE),
+    _E("bundle_not_found", "input", "the bundle file (or folder of volumes) given does not exist or is a folder",
+       aliases=("not_found",)),
+    _E("bundle_unreadable", "input", "the bundle file exists but cannot be read"),
+    _E("duplicate_identity", "input", "two variables, steps or packages of one snapshot have the same identity",
+       internal="release files and imported releases are checked for duplicates before a merge sees them"),
+    _E("file_changed", "input", "a file shrank while it was being sent through the diode", internal=_RACE),
+    _E("file_exists", "input", "an output file already exists and is never overwritten (keys)"),
+    _E("file_not_found", "input", "an input file (release file, template, package, file to send) does not exist",
+       aliases=("not_found",)),
+    _E("file_unreadable", "input", "a file to send exists but cannot be read"),
+    _E("input_too_large", "input", "a template or variables file is above the size `render` reads"),
+    _E("invalid_card", "input", "an identity card is malformed or its self-signature does not match (altered)",
+       aliases=("card_invalid",)),
+    _E("invalid_dashboard_view", "input", "a dashboard view document does not have the documented shape",
+       aliases=("dashboard_view_invalid",),
+       internal="views are built from the zone's state; library callers only load one from JSON"),
+    _E("invalid_duration", "input", "--expires is not a positive duration like 12h, 30d or 2w"),
+    _E("invalid_key_file", "input", "an approver key file is not a bundlekit key file"),
+    _E("invalid_key_name", "input", "an approver's name has characters a key file cannot carry"),
+    _E("invalid_policy", "input", "a trust or merge policy is invalid (bad threshold, bad policy file)"),
+    _E("invalid_release", "input", "a release file is not valid TOML or breaks the release file schema"),
+    _E("invalid_snapshot", "input", "a merge snapshot does not have the documented shape",
+       internal="snapshots are built from verified manifests and the zone's state, never read from users"),
+    _E("invalid_variable", "input", "a variable has an empty name, a non-text value or a malformed scope",
+       internal="release files are checked against their schema first; `render` refuses empty names earlier"),
+    _E("invalid_variables_file", "input", "a --variables file is not a JSON object of non-empty names"),
+    _E("invalid_zone_name", "input", "a zone name has characters other than letters, digits, '.', '_', '-'"),
+    _E("not_utf8", "input", "a template or variables file is not UTF-8 text"),
+    _E("out_dir_missing", "input", "the diode receiver's output folder is not a folder",
+       internal="`diode receive` creates --out before the receiver starts"),
+    _E("output_exists", "input", "the output folder already holds volumes of that name"),
+    _E("package_refused", "input", "export read a package the way a deploy would and refused it "
+                                   "(details.cause is the deploy's code)"),
+    _E("self_trust", "input", "a zone was asked to trust its own identity card"),
+    _E("spool_dir_missing", "input", "the --spool folder does not exist"),
+    _E("unknown_output_step", "input", "an output variable reference names a step the release does not have"),
+    _E("unreadable", "input", "a template or variables file exists but cannot be read"),
+    _E("unsafe_path", "input", "a path in the release file is absolute, climbs out with '..' or leaves its folder"),
+    _E("volume_dir_missing", "input", "a folder of media volumes given does not exist"),
+    # the substitution engine (spec/substitution.md), also `bundlekit render`
+    _E("template_syntax", "input", "a template does not parse"),
+    _E("unresolved_variables", "input", "a template refers to variables that have no value"),
+    _E("filter_failed", "input", "a filter could not be applied to its input (bad base64, bad arguments)"),
+    _E("variable_cycle", "input", "variables refer to each other in a cycle"),
+    _E("substitution_too_deep", "input", "templates or variable references nest beyond the depth limit"),
+    _E("substitution_too_large", "input", "a rendering expands beyond the size limit"),
+
+    # -- format (exit 3) ---------------------------------------------------------------------
+    _E("malformed", "format", "bytes of the bundle are not what the format allows at that place"),
+    _E("truncated", "format", "the bundle ends before the format says it should"),
+    _E("trailing_bytes", "format", "bytes follow the last part of the bundle or of a manifest"),
+    _E("not_a_bundle", "format", "the file is not a bundlekit bundle (bad magic) or is a folder"),
+    _E("unsupported_version", "format", "the bundle or manifest format version is newer than this bundlekit"),
+    _E("limit_exceeded", "format", "the bundle declares more data, blobs or signatures than the limits allow"),
+    _E("duplicate_key", "format", "a manifest map repeats a key"),
+    _E("non_canonical", "format", "the manifest is not in canonical encoding"),
+    _E("invalid_manifest", "format", "the manifest breaks its schema or its internal rules"),
+    _E("unreferenced_blob", "format", "the bundle carries data that the manifest does not reference"),
+    _E("input_changed", "format", "a package changed while it was being exported", internal=_RACE),
+
+    # -- verification (exit 3) ---------------------------------------------------------------
+    _E("blob_corrupt", "verification", "a blob's compressed data is corrupt"),
+    _E("blob_hash_mismatch", "verification", "a blob's bytes do not match the signed SHA-256"),
+    _E("blob_layout", "verification", "blobs overlap, leave gaps or do not fill the blob section"),
+    _E("blob_size_mismatch", "verification", "a blob decompresses to a size other than the signed one"),
+    _E("invalid_signature", "verification", "a signature does not match the manifest: altered or damaged",
+       aliases=("signature_invalid",)),
+    _E("signature_missing", "verification", "the bundle carries no signature"),
+    _E("invalid_seal", "verification", "a sealed value cannot be opened with this zone's key",
+       aliases=("seal_invalid",),
+       internal="sealed values sit in the signed manifest, so altering one fails the signature first"),
+    _E("invalid_rotation", "verification", "a key rotation statement is malformed or not signed by both keys",
+       aliases=("rotation_invalid",),
+       internal="the statement travels inside the signed manifest; `rotate-key` writes only valid ones"),
+    _E("expired", "verification", "the bundle's validity ended"),
+    _E("not_yet_valid", "verification", "the bundle was created in the future (clock skew or tampering)"),
+    _E("kind_mismatch", "verification", "the header's kind differs from the manifest's kind"),
+    _E("wrong_destination", "verification", "the bundle is addressed or sealed to another zone"),
+    _E("wrong_kind", "verification", "a release was given where a receipt was expected, or the reverse",
+       internal="the CLI dispatches on the header kind, which verification ties to the manifest (kind_mismatch)"),
+    _E("package_hash_mismatch", "verification", "a stored package no longer matches the SHA-256 its release pinned"),
+    _E("package_mismatch", "verification", "a package id and version arrives with other bytes than the zone holds"),
+    _E("package_missing", "verification", "a package listed by reference is not in this zone's package store"),
+    _E("rollback", "verification", "the bundle's sequence is older than the last imported from its source"),
+    _E("replay", "verification", "the receipt's sequence is older than the last imported from its zone"),
+    _E("sequence_reused", "verification", "the sequence was already imported with different content"),
+    _E("unknown_bundle", "verification", "a receipt answers a release bundle this zone never exported"),
+
+    # -- trust (exit 3) ----------------------------------------------------------------------
+    _E("untrusted", "trust", "no trusted zone signed the bundle"),
+    _E("key_revoked", "trust", "the bundle is signed with a revoked key"),
+    _E("threshold_not_met", "trust", "fewer distinct trusted signatures than the source's threshold"),
+    _E("policy_denied", "trust", "the source's policy does not allow this space, project or environment"),
+    _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
+
+    # -- conflict (exit 4) -------------------------------------------------------------------
+    _E("conflict", "conflict", "incoming changes conflict with local changes; nothing was changed"),
+    _E("release_exists", "conflict", "this release version was imported with different content"),
+
+    # -- deploy (exit 5) ---------------------------------------------------------------------
+    _E("deploy_failed", "deploy", "the deployment ran and a step failed, timed out or was canceled",
+       exception="deployment"),
+    _E("preflight_unresolved_variables", "deploy", "the preflight found variable references without a value",
+       aliases=("unresolved_variables",), exception=_PREFLIGHT),
+    _E("preflight_template_syntax", "deploy", "the preflight found a template that does not parse",
+       aliases=("template_syntax",), exception=_PREFLIGHT),
+    _E("preflight_ambiguous_variable", "deploy", "two values of a variable apply equally to a step and target",
+       aliases=("ambiguous_variable",), exception=_PREFLIGHT),
+    _E("preflight_variable_cycle", "deploy", "the preflight found variables that refer to each other in a cycle",
+       aliases=("variable_cycle",), exception=_PREFLIGHT),
+    _E("preflight_substitution_too_deep", "deploy", "the preflight found variable references nested too deeply",
+       aliases=("substitution_too_deep",), exception=_PREFLIGHT),
+    _E("preflight_substitution_too_large", "deploy", "the preflight found a rendering that expands beyond the limit",
+       aliases=("substitution_too_large",), exception=_PREFLIGHT),
+    _E("no_targets", "deploy", "the environment has no deployment targets"),
+    _E("no_targets_for_roles", "deploy", "no target in the environment has a role a step runs on",
+       exception=_PREFLIGHT),
+    _E("no_zone_target", "deploy", "a step without roles runs on the zone, but no zone target was given",
+       internal="`bundlekit deploy` always supplies the zone target"),
+    _E("target_wrong_environment", "deploy", "a target given to the plan belongs to another environment",
+       internal="`bundlekit deploy` selects the targets by environment"),
+    _E("invalid_step", "deploy", "a step's type, condition, timeout or script is not valid",
+       internal="release files and manifests are schema-checked before a deploy sees a step"),
+    _E("unknown_package", "deploy", "a step deploys a package the release does not carry",
+       internal="release files and manifests are checked for it before a deploy sees the step"),
+    _E("invalid_deploy_request", "deploy", "a deploy request is not well formed", internal=_LIB),
+    _E("plan_mismatch", "deploy", "a plan was executed with a request it was not built from", internal=_LIB),
+    _E("ambiguous_package_script", "deploy", "a package has more than one script for one deployment phase",
+       exception=_PREFLIGHT),
+    _E("invalid_json_config", "deploy", "a JSON configuration file in the package is not valid JSON",
+       exception=_PREFLIGHT),
+    _E("package_unreadable", "deploy", "a package in the zone's store cannot be read",
+       aliases=("package_missing",), exception=_PREFLIGHT),
+    _E("corrupt_package", "deploy", "a package archive is damaged or truncated", exception=_PREFLIGHT),
+    _E("unsupported_package", "deploy", "a package is not a zip, nupkg, tar or tar.gz, or uses an unsupported "
+                                        "feature", exception=_PREFLIGHT),
+    _E("package_format_mismatch", "deploy", "a package's name claims another archive format than its content",
+       exception=_PREFLIGHT),
+    _E("unsafe_package", "deploy", "a package member could escape its folder, is a link or device, or is a bomb",
+       exception=_PREFLIGHT),
+    _E("member_too_large", "deploy", "a package file to substitute is above the size limit", exception=_PREFLIGHT),
+    _E("member_not_text", "deploy", "a package file to substitute is not UTF-8 text", exception=_PREFLIGHT),
+    _E("invalid_file_pattern", "deploy", "a substitution file pattern is absolute, climbs out or has NUL",
+       internal="release files refuse such patterns (unsafe_path) before a deploy sees them"),
+    _E("already_deployed", "deploy", "the package's destination folder exists and replacing was not asked for",
+       internal="deployments always replace the package folder they install"),
+    _E("unsafe_destination", "deploy", "a package's destination is a link or not a folder", exception="deployment"),
+    _E("extract_failed", "deploy", "extracting a package failed (space, permissions)", exception="deployment"),
+    _E("invalid_name", "deploy", "a package id, version or deployment id cannot be a folder name",
+       internal="manifests restrict package ids and versions to folder-safe names"),
+    _E("invalid_target", "deploy", "a target has an empty name, environment or role",
+       internal="`targets add` refuses these first (invalid_input)"),
+    _E("path_outside_target", "deploy", "a path resolved outside the target's root",
+       internal="the engine only builds paths under the target root"),
+    _E("workdir_unusable", "deploy", "a step's working folder cannot be created or used", exception="deployment"),
+    _E("interpreter_missing", "deploy", "the script's interpreter is not installed on the target",
+       exception="deployment"),
+    _E("unsupported_syntax", "deploy", "a script syntax bundlekit cannot run",
+       internal="release files and manifests allow only the supported syntaxes"),
+    _E("invalid_script_options", "deploy", "a script timeout or log limit is not positive", internal=_LIB),
+    _E("invalid_environment", "deploy", "a script environment variable name or value is not valid text",
+       internal="variable names and values are text without NUL from the release file on"),
+    _E("substitution_failed", "deploy", "a file to substitute cannot be read or written on the target",
+       exception="deployment"),
+    _E("substitution_file_too_large", "deploy", "an installed file to substitute is above the size limit",
+       internal=_DEEP),
+    _E("substitution_file_not_text", "deploy", "an installed file to substitute is not UTF-8 text", internal=_DEEP),
+    _E("json_config_unreadable", "deploy", "a JSON configuration file cannot be read on the target",
+       exception="deployment"),
+    _E("json_config_unwritable", "deploy", "a JSON configuration file cannot be written on the target",
+       exception="deployment"),
+
+    # -- transport (exit 1) ------------------------------------------------------------------
+    _E("volume_damaged", "transport", "a media volume's header or payload is damaged"),
+    _E("volume_unsupported", "transport", "a media volume uses a newer volume format"),
+    _E("volumes_incomplete", "transport", "too many volumes are missing or damaged to join the bundle"),
+    _E("volumes_mixed", "transport", "the folders hold volumes of several bundles and none is the clear majority"),
+    _E("no_volumes", "transport", "the folders hold no bundlekit volumes"),
+    _E("bundle_digest_mismatch", "transport", "the joined bundle does not match the digest its volumes name"),
+    _E("parity_unavailable", "transport", "the erasure-code library for parity volumes is missing or misbehaves",
+       internal="a property of this machine's installation, not of any input"),
+    _E("nothing_received", "transport", "no valid diode frame arrived before the idle timeout"),
+    _E("incomplete", "transport", "not every file sent through the diode arrived intact"),
+    _E("listen_failed", "transport", "the diode receiver cannot listen on the address"),
+    _E("send_failed", "transport", "the diode sender cannot send to the address"),
+
+    # -- state (exit 1) ----------------------------------------------------------------------
+    _E("not_a_zone", "state", "the home is not a zone home (no zone file or state database)"),
+    _E("zone_exists", "state", "the home already holds a zone"),
+    _E("home_not_empty", "state", "the folder for a new zone is not empty"),
+    _E("state_damaged", "state", "the zone's zone.json is damaged"),
+    _E("state_too_new", "state", "the state database was written by a newer bundlekit"),
+    _E("key_missing", "state", "one of the zone's key files is missing"),
+    _E("invalid_zone_key", "state", "one of the zone's key files is not a 32-byte key", aliases=("key_invalid",)),
+    _E("secret_missing", "state", "a sensitive value the state refers to is missing from the zone",
+       internal="secrets and their references are written in one transaction"),
+    _E("already_trusted", "state", "the zone or approver key is already trusted"),
+    _E("unknown_zone", "state", "no trusted zone has that name"),
+    _E("unknown_project", "state", "no project has that name or slug in this zone"),
+    _E("unknown_release", "state", "the project has no imported release of that version"),
+    _E("unknown_step", "state", "the project has no step of that name"),
+    _E("unknown_variable", "state", "the project has no local variable with that name and scope"),
+    _E("unknown_target", "state", "no deployment target has that name"),
+    _E("unknown_target_kind", "state", "a recorded target has a kind this bundlekit cannot open",
+       internal="only a newer bundlekit records other kinds; state_too_new refuses its state first"),
+    _E("unknown_deployment", "state", "no deployment has that id"),
+    _E("target_exists", "state", "a target of that name already exists"),
+    _E("outbox_empty", "state", "no receipt is waiting to be packed"),
+    _E("no_outputs", "state", "no receipt from that zone reports a deployment of the project"),
+)
+
+
+def lookup(code: str) -> ErrorCode | None:
+    """The registered entry for ``code``, or None."""
+    return REGISTRY.get(code)
