@@ -41,7 +41,7 @@ from bundlekit.deploy.service_messages import OutputVariable
 from bundlekit.deploy.targets import Target
 from bundlekit.errors import BundleError, DeployError
 from bundlekit.format.manifest import Step
-from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render_strict
+from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
 from bundlekit.substitution.errors import UNRESOLVED
 
 __all__ = ["execute"]
@@ -132,10 +132,11 @@ class _Executor:
             self.masker.add(secret)
         return values
 
-    def render(self, template: str, dictionary: VariableDictionary) -> str:
+    def render(self, template: str, dictionary: VariableDictionary, *, lenient: bool = False) -> str:
+        """Strict rendering; ``lenient`` (substituted files) leaves a ``#{`` that is not a token as text."""
         for secret in token_secrets(template, dictionary, self.request.now):
             self.masker.add(secret)
-        return render_strict(template, dictionary, now=self.request.now)
+        return render(template, dictionary, allow_missing=False, lenient_syntax=lenient, now=self.request.now).text
 
     # -- one run ------------------------------------------------------------------------
     def run(self, step: Step, planned: PlannedRun) -> StepRun:
@@ -210,7 +211,7 @@ class _Executor:
             return
         if planned.substitute_files:
             done = target.substitute_files(folder, [glob.escape(f) for f in planned.substitute_files],
-                                           lambda text: self.render(text, dictionary))
+                                           lambda text: self.render(text, dictionary, lenient=True))
             run.note(f"substituted variables in {', '.join(done) or 'no files'}")
         if planned.json_config:
             names = sorted({key for _, keys in planned.json_config for key in keys})

@@ -224,14 +224,17 @@ class _Run:
     def target_name(self) -> str | None:
         return self.target.name if self.target is not None else None
 
-    def check(self, where: str, text: str) -> RenderResult | None:
-        try:
-            parse_template(text)
-        except ParseFailure as failure:
-            error = syntax_error(text, failure, where)
-            self.syntax.append({"step": self.step.name, "target": self.target_name, "where": where,
-                                "message": error.message})
-            return None
+    def check(self, where: str, text: str, *, lenient: bool = False) -> RenderResult | None:
+        """Render ``text`` as this run will; ``lenient`` for a substituted file, where a
+        ``#{`` that is not a token stays as text (Octopus's rule) instead of being an error."""
+        if not lenient:
+            try:
+                parse_template(text)
+            except ParseFailure as failure:
+                error = syntax_error(text, failure, where)
+                self.syntax.append({"step": self.step.name, "target": self.target_name, "where": where,
+                                    "message": error.message})
+                return None
         try:
             result = self._render(text)
         except SubstitutionError as error:  # a cycle, or a value that expands without bound
@@ -396,7 +399,7 @@ def _plan_package_run(run: _Run, package: PackageInput, texts: dict[str, str], s
                       json_files: set[str], scripts: list[str]) -> PlannedRun:
     rendered: dict[str, RenderResult | None] = {}
     for name in sorted(substituted):
-        rendered[name] = run.check(f"file {name}", texts[name])
+        rendered[name] = run.check(f"file {name}", texts[name], lenient=True)
     colon = [v for v in run.chosen.values() if ":" in v.name]
     json_config: list[tuple[str, tuple[str, ...]]] = []
     checked: set[str] = set()

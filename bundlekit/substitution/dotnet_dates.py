@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["DateFormatError", "format_dotnet"]
+__all__ = ["DateFormatError", "format_dotnet", "KINDS"]
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
@@ -41,38 +41,49 @@ class DateFormatError(ValueError):
     """The format string is not a valid .NET date format."""
 
 
-def format_dotnet(moment: datetime, fmt: str | None, *, utc: bool) -> str:
-    """Render ``moment`` like .NET's ``DateTime.ToString(fmt)``.
+#: The kinds of a .NET date value: what the round-trip form and ``K`` print after the time.
+KINDS = ("unspecified", "utc", "offset")
+
+
+def format_dotnet(moment: datetime, fmt: str | None, *, utc: bool = False, kind: str | None = None) -> str:
+    """Render ``moment`` like .NET's ``DateTime.ToString(fmt)`` / ``DateTimeOffset.ToString(fmt)``.
 
     ``utc`` selects the ``NowDateUtc`` flavour: ``moment`` is converted to UTC and the
     round-trip and ``K`` forms end in ``Z``. Otherwise ``moment`` is shown in its own offset
     with no offset suffix (.NET's Unspecified kind); ``zzz`` still prints its offset.
+    ``kind="offset"`` formats a DateTimeOffset: the round-trip form and ``K`` end in the
+    offset (``+02:00``). Raises :class:`DateFormatError` for a format .NET would refuse.
     """
+    kind = kind or ("utc" if utc else "unspecified")
+    utc = kind == "utc"
     if utc:
         moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     if fmt is None or fmt in ("O", "o"):
-        base = _custom(moment, "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffff", utc)
-        return base + _kind_suffix(moment, utc)
+        base = _custom(moment, "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffff", kind)
+        return base + _kind_suffix(moment, kind)
     if len(fmt) == 1:
         if fmt in ("R", "r"):
             return _custom(moment.astimezone(timezone.utc) if moment.tzinfo else moment,
-                           "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'", utc)
+                           "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'", kind)
         if fmt == "u":
             shown = moment.astimezone(timezone.utc) if moment.tzinfo else moment
-            return _custom(shown, "yyyy'-'MM'-'dd HH':'mm':'ss'Z'", utc)
+            return _custom(shown, "yyyy'-'MM'-'dd HH':'mm':'ss'Z'", kind)
         if fmt == "U":
             shown = moment.astimezone(timezone.utc) if moment.tzinfo else moment
-            return _custom(shown, "dddd, dd MMMM yyyy HH:mm:ss", utc)
+            return _custom(shown, "dddd, dd MMMM yyyy HH:mm:ss", kind)
         if fmt in _STANDARD:
-            return _custom(moment, _STANDARD[fmt], utc)
+            return _custom(moment, _STANDARD[fmt], kind)
         raise DateFormatError(f"'{fmt}' is not a standard .NET date format")
-    return _custom(moment, fmt, utc)
+    return _custom(moment, fmt, kind)
 
 
-def _kind_suffix(moment: datetime, utc: bool) -> str:
+def _kind_suffix(moment: datetime, kind: str) -> str:
     # NowDate is a local time of .NET's "Unspecified" kind: round-trip form and K carry no
-    # offset (as Octostache prints it); NowDateUtc is of "Utc" kind and ends in Z.
-    return "Z" if utc else ""
+    # offset (as Octostache prints it); NowDateUtc is of "Utc" kind and ends in Z; a
+    # DateTimeOffset ends in its offset.
+    if kind == "offset":
+        return _offset(moment, 3)
+    return "Z" if kind == "utc" else ""
 
 
 def _offset(moment: datetime, width: int) -> str:
@@ -87,7 +98,7 @@ def _offset(moment: datetime, width: int) -> str:
     return f"{sign}{hours:02d}:{mins:02d}"
 
 
-def _custom(moment: datetime, fmt: str, utc: bool) -> str:
+def _custom(moment: datetime, fmt: str, kind: str) -> str:
     out: list[str] = []
     i, n = 0, len(fmt)
     if n == 2 and fmt[0] == "%":  # "%d": a custom specifier standing alone
@@ -117,12 +128,12 @@ def _custom(moment: datetime, fmt: str, utc: bool) -> str:
         j = i
         while j < n and fmt[j] == c:
             j += 1
-        out.append(_field(moment, c, j - i, out, utc))
+        out.append(_field(moment, c, j - i, out, kind))
         i = j
     return "".join(out)
 
 
-def _field(m: datetime, c: str, count: int, out: list[str], utc: bool) -> str:
+def _field(m: datetime, c: str, count: int, out: list[str], kind: str) -> str:
     if c == "d":
         if count == 1:
             return str(m.day)
@@ -167,4 +178,4 @@ def _field(m: datetime, c: str, count: int, out: list[str], utc: bool) -> str:
     if c == "z":
         return _offset(m, min(count, 3))
     # "K": the kind of the value
-    return _kind_suffix(m, utc)
+    return _kind_suffix(m, kind)

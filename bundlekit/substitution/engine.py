@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from bundlekit.substitution import jsonvalues as js
+from bundlekit.substitution.calc import evaluate_calc, format_number, parse_number
 from bundlekit.substitution.errors import (
     CYCLE,
     FILTER_FAILED,
@@ -30,7 +31,7 @@ from bundlekit.substitution.errors import (
 from bundlekit.substitution.filters import FilterFailure, apply_filter
 from bundlekit.substitution.items import Item, Scope, Steps, collection_items, indexed_items, is_word
 from bundlekit.substitution.parser import ParseFailure, parse_name, parse_template
-from bundlekit.substitution.syntax import Each, Expr, Ident, If, Literal, Node, Subst, Symbol, Text
+from bundlekit.substitution.syntax import Calc, Each, Expr, Ident, If, Literal, Node, Operand, Subst, Symbol, Text
 from bundlekit.substitution.variables import Key, VariableDictionary, _Entry, path_display, path_key
 
 __all__ = ["RenderResult", "render", "render_strict", "evaluate", "syntax_error"]
@@ -43,13 +44,29 @@ _LAST = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "Las
 _INDEX = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "Index")))
 
 
+class _JsonSelfReference(Exception):
+    """Internal: a path into a JSON value leads back to itself; the path is unresolved, not a cycle."""
+
+
 @dataclass(frozen=True, slots=True)
 class RenderResult:
+    """What a rendering produced and what it could not do.
+
+    ``text``: the output. ``missing``: every unresolved name (deduplicated, in order of first
+    use). ``used``: the case-folded names looked up, directly or through other values.
+    ``sensitive``: a sensitive value was read (the caller masks the text). ``problems``: a
+    message with line and column for each token left in place for another reason (a filter
+    failed). ``skipped``: tokens that do not parse and were left as text (recovering parse
+    only). ``absent``: paths into JSON values whose member does not exist (rendered empty).
+    """
+
     text: str
-    missing: tuple[str, ...]  # every unresolved name (deduplicated, in order of first use)
-    used: frozenset[str]  # lowercased names referenced (directly or via recursion)
-    sensitive: bool  # True if any sensitive value was read while rendering (so the caller masks it)
-    problems: tuple[str, ...] = ()  # tokens left in place for another reason (a filter failed)
+    missing: tuple[str, ...]
+    used: frozenset[str]
+    sensitive: bool
+    problems: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
 
 
 def syntax_error(text: str, failure: ParseFailure, label: str) -> SubstitutionError:
@@ -63,20 +80,31 @@ def syntax_error(text: str, failure: ParseFailure, label: str) -> SubstitutionEr
 
 
 def render(
-    template: str, variables: VariableDictionary, *, allow_missing: bool = True, now: datetime | None = None
+    template: str, variables: VariableDictionary, *, allow_missing: bool = True, now: datetime | None = None,
+    lenient_syntax: bool | None = None,
 ) -> RenderResult:
-    """Render ``template``. Strict mode (``allow_missing=False``) raises on anything unresolved."""
+    """Render ``template``. Strict mode (``allow_missing=False``) raises on anything unresolved.
+
+    ``lenient_syntax`` (default: the same as ``allow_missing``) leaves a token that does not
+    parse as text, listed in :attr:`RenderResult.skipped`, instead of raising
+    ``template_syntax``: what Octopus does in substituted files, where a ``#{`` may belong
+    to the file's own language. Raises :class:`SubstitutionError`.
+    """
     if not isinstance(template, str):
         raise SubstitutionError(f"a template is text, not {type(template).__name__}", code=SYNTAX)
-    skipped: list[ParseFailure] = []
+    lenient = allow_missing if lenient_syntax is None else lenient_syntax
+    failures: list[ParseFailure] = []
     try:
-        nodes = parse_template(template, recover=allow_missing, skipped=skipped)
+        nodes = parse_template(template, recover=lenient, skipped=failures)
     except ParseFailure as failure:
         raise syntax_error(template, failure, "template") from None
     ev = _Evaluator(variables, now)
-    for skip in skipped:
+    for skip in failures:
         line, column = line_column(template, skip.pos)
-        ev.problems.append(f"template, line {line}, column {column}: token left as text: {skip.reason}")
+        message = f"template, line {line}, column {column}: token left as text: {skip.reason}"
+        ev.skipped.append(message)
+        if allow_missing:
+            ev.problems.append(message)
     text = ev.guarded(lambda: ev.run(nodes, template, "template"))
     if not allow_missing:
         ev.raise_if_incomplete()
@@ -101,6 +129,10 @@ def evaluate(name: str, variables: VariableDictionary, *, now: datetime | None =
                 return ""
             return ev.value_of(entry, ())
         value = ev.resolve_global(list(path), ())
+        if value is js.ABSENT:
+            display = path_display(path)
+            ev.absent.setdefault(display.casefold(), display)
+            return ""
         if not isinstance(value, str):
             ev.miss(list(path))
             return ""
@@ -121,8 +153,10 @@ class _Evaluator:
         self.used: set[str] = set()
         self.sensitive = False
         self.problems: list[str] = []
+        self.skipped: list[str] = []
+        self.absent: dict[str, str] = {}
         self.failures = 0  # tokens left in place so far; lets a caller see if a nested part failed
-        self._stack: list[tuple[Key, str]] = []
+        self._stack: list[tuple[Key, str, bool]] = []  # (key, name, read through a JSON value)
         self._where: list[tuple[str, str]] = []
         self._memo: dict[Key, tuple[str, int]] = {}
         self._parsed: dict[str, tuple[Node, ...] | None] = {}
@@ -141,7 +175,7 @@ class _Evaluator:
 
     def result(self, text: str) -> RenderResult:
         return RenderResult(text, tuple(self.missing.values()), frozenset(self.used), self.sensitive,
-                            tuple(self.problems))
+                            tuple(self.problems), tuple(self.skipped), tuple(self.absent.values()))
 
     def raise_if_incomplete(self) -> None:
         if self.missing:
@@ -202,18 +236,27 @@ class _Evaluator:
             return n.source if value is None else value
         if isinstance(n, If):
             return self.conditional(n, scopes)
+        if isinstance(n, Calc):
+            return self.calc(n, scopes)
         return self.each(n, scopes)
+
+    def operand(self, side: Operand, scopes: tuple[Scope, ...]) -> str | None:
+        """One side of a condition: a literal, a name (undefined is ''), or a filtered expression."""
+        if isinstance(side, str):
+            return side
+        if side.head is not None and not side.filters:
+            return self.test_value(side.head, scopes)
+        return self.expr(side, scopes)
 
     def conditional(self, n: If, scopes: tuple[Scope, ...]) -> str:
         cond = n.cond
-        left = self.test_value(cond.left, scopes)
+        left = self.operand(cond.left, scopes)
+        right = "" if cond.right is None else self.operand(cond.right, scopes)
+        if left is None or right is None:
+            return n.source  # a filter in the condition failed: the block stays as written (Octostache)
         if cond.op is None:
             truth = _truthy(left)
         else:
-            if isinstance(cond.right, Symbol):
-                right = self.test_value(cond.right, scopes)
-            else:
-                right = cond.right or ""
             truth = (left == right) == (cond.op == "==")
         if n.negate:
             truth = not truth
@@ -230,6 +273,28 @@ class _Evaluator:
             }
             out.append(self.nodes(n.body, (*scopes, Scope(n.var.casefold(), item, specials))))
         return "".join(out)
+
+    def calc(self, n: Calc, scopes: tuple[Scope, ...]) -> str:
+        def number(symbol: Symbol) -> float | None:
+            steps = self.steps(symbol, scopes)
+            if steps is None:
+                return None
+            found = self.resolve(steps, scopes)
+            if found is None or found is js.ABSENT:
+                self.miss(steps)
+                return None
+            parsed = parse_number(str(found))
+            if parsed is None:
+                self.problem(symbol.pos, f"calc: the value of {path_display(tuple(steps))} is not a number")
+            return parsed
+
+        result = evaluate_calc(n.expr, number)
+        if result is None:
+            return n.source
+        if isinstance(result, str):  # a reason: division by zero
+            self.problem(n.pos, f"calc: {result}")
+            return n.source
+        return format_number(result)
 
     def expr(self, expr: Expr, scopes: tuple[Scope, ...]) -> str | None:
         value: str | None = None
@@ -284,9 +349,13 @@ class _Evaluator:
         if steps is None:
             return None
         found = self.resolve(steps, scopes)
-        if found is None or found is js.ABSENT:
+        if found is js.ABSENT:  # a member a JSON value does not have renders empty, as in Octostache
+            display = path_display(tuple(steps))
+            self.absent.setdefault(display.casefold(), display)
+            return ""
+        if found is None:
             self.miss(steps)
-            return None if found is None else ""
+            return None
         return str(found)
 
     def test_value(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> str:
@@ -325,17 +394,20 @@ class _Evaluator:
             root = self.vars._entry(key[:k])
             if root is None:
                 continue
-            found = self.json_of(root, scopes)
-            if found is None:
-                continue
-            data, evaluated = found
-            node = js.walk(data, [text for _, text in steps[k:]])
-            if node is js.ABSENT:
-                return js.ABSENT
-            text = js.to_text(node)
-            if evaluated:
-                return text
-            return self.eval_text(text, key, path_display(tuple(steps)), scopes)
+            try:
+                found = self.json_of(root, scopes)
+                if found is None:
+                    continue
+                data, evaluated = found
+                node = js.walk(data, [text for _, text in steps[k:]])
+                if node is js.ABSENT:
+                    return js.ABSENT
+                text = js.to_text(node)
+                if evaluated:
+                    return text
+                return self.eval_text(text, key, path_display(tuple(steps)), scopes, via_json=True)
+            except _JsonSelfReference:
+                return None  # the path leads back into itself: unresolved, as in Octostache
         return None
 
     def collection(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> list[Item]:
@@ -362,9 +434,9 @@ class _Evaluator:
         return collection_items(value)
 
     # -- values ----------------------------------------------------------------------------
-    def value_of(self, entry: _Entry, scopes: tuple[Scope, ...]) -> str:
+    def value_of(self, entry: _Entry, scopes: tuple[Scope, ...], via_json: bool = False) -> str:
         self.touch(entry)
-        return self.eval_text(entry.value, entry.key, entry.name, scopes)
+        return self.eval_text(entry.value, entry.key, entry.name, scopes, via_json)
 
     def json_of(self, entry: _Entry, scopes: tuple[Scope, ...]) -> tuple[Any, bool] | None:
         """The JSON in a variable: parsed raw when it is JSON as written (templates inside
@@ -379,10 +451,13 @@ class _Evaluator:
             return raw, False
         if "#" not in entry.value:
             return None
-        data = js.parse_container(self.value_of(entry, scopes))
+        data = js.parse_container(self.value_of(entry, scopes, via_json=True))
         return (data, True) if data is not None else None
 
-    def eval_text(self, text: str, key: Key, display: str, scopes: tuple[Scope, ...]) -> str:
+    def eval_text(self, text: str, key: Key, display: str, scopes: tuple[Scope, ...], via_json: bool = False) -> str:
+        """A value evaluated as a template. A name met again while it is being evaluated is a
+        cycle (``variable_cycle``), unless the loop passes through a JSON value: a path
+        into a value that leads back into it is only unresolved (Octostache's rule)."""
         if "#" not in text:
             return text
         memo_ok = not scopes  # with #{each} locals in scope a value may read them: no memo
@@ -390,9 +465,11 @@ class _Evaluator:
             value, failures = self._memo[key]
             self.failures += failures
             return value
-        for i, (seen, _) in enumerate(self._stack):
+        for i, (seen, _, _) in enumerate(self._stack):
             if seen == key:
-                cycle = [name for _, name in self._stack[i:]] + [display]
+                if via_json or any(json_step for _, _, json_step in self._stack[i:]):
+                    raise _JsonSelfReference()
+                cycle = [name for _, name, _ in self._stack[i:]] + [display]
                 raise SubstitutionError(
                     f"variable cycle: {' -> '.join(cycle)}; a value must not refer back to itself",
                     code=CYCLE,
@@ -413,7 +490,7 @@ class _Evaluator:
         if nodes is None:
             return text
         before = self.failures
-        self._stack.append((key, display))
+        self._stack.append((key, display, via_json))
         self._where.append((f"value of {display}", text))
         try:
             value = self.nodes(nodes, scopes)

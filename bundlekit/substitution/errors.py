@@ -21,6 +21,7 @@ __all__ = [
     "INVALID_VARIABLE",
     "AMBIGUOUS",
     "line_column",
+    "FilterFailure",
 ]
 
 UNRESOLVED = "unresolved_variables"
@@ -35,6 +36,11 @@ AMBIGUOUS = "ambiguous_variable"
 
 class SubstitutionError(InputError):
     """A template or a variable could not be evaluated (exit 1)."""
+
+
+class FilterFailure(Exception):
+    """Internal: a filter cannot be applied to this value with these options. The engine
+    leaves the token in place (allow-missing mode) or reports ``filter_failed``."""
 
 
 def line_column(text: str, pos: int) -> tuple[int, int]:

@@ -18,16 +18,16 @@ from typing import Callable
 from urllib.parse import quote
 
 from bundlekit.substitution.dotnet_dates import DateFormatError, format_dotnet
+from bundlekit.substitution.errors import FilterFailure
+from bundlekit.substitution.filters_dates import add_days, add_hours, format_value
+from bundlekit.substitution.uri_parts import uri_part
+from bundlekit.substitution.versions import VERSION_FILTERS
 from bundlekit.substitution.markdown import markdown_to_html
 
 __all__ = ["FilterFailure", "apply_filter", "filter_names"]
 
 FilterFn = Callable[[str | None, list[str], datetime | None], str]
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
-
-
-class FilterFailure(Exception):
-    """The filter cannot be applied to this value with these options."""
 
 
 def apply_filter(name: str, value: str | None, options: list[str], now: datetime | None) -> str:
@@ -105,16 +105,17 @@ def _truncate(v: str | None, o: list[str], _n: datetime | None) -> str:
     if not o:
         raise FilterFailure("needs a length, as in Truncate 10")
     length = _int(o[0], "length")
-    return text[:length] + "..." if length < len(text) else text
+    suffix = o[1] if len(o) > 1 else "..."  # Octostache: a second option replaces the ellipsis
+    return text[:length] + suffix if length < len(text) else text
 
 
 def _substring(v: str | None, o: list[str], _n: datetime | None) -> str:
     text = _need(v)
     _count(o, 1, 2)
     start, length = (0, _int(o[0], "length")) if len(o) == 1 else (_int(o[0], "start"), _int(o[1], "length"))
-    if start + length > len(text):
-        raise FilterFailure(f"range {start}+{length} is past the end of a {len(text)}-character value")
-    return text[start : start + length]
+    if start > len(text):
+        raise FilterFailure(f"start {start} is past the end of a {len(text)}-character value")
+    return text[start : start + length]  # a length past the end gives what is left (Octostache)
 
 
 # -- regular expressions (.NET dialect, translated) --------------------------------------
@@ -401,6 +402,7 @@ for _name, _fn in (
     ("PropertiesValueEscape", _properties(False)), ("Markdown", _markdown), ("MarkdownToHtml", _markdown),
     ("Indent", _indent), ("Md5", _hash("md5")), ("Sha1", _hash("sha1")), ("Sha256", _hash("sha256")),
     ("Sha384", _hash("sha384")), ("Sha512", _hash("sha512")), ("NowDate", _now(False)),
-    ("NowDateUtc", _now(True)),
+    ("NowDateUtc", _now(True)), ("Format", format_value), ("AddHours", add_hours), ("AddDays", add_days),
+    ("UriPart", uri_part), *VERSION_FILTERS,
 ):
     _register(_name, _fn)

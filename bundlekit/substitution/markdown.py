@@ -3,7 +3,8 @@
 Octostache uses a full CommonMark library; bundlekit implements the subset release notes
 use: ATX headings, paragraphs, ``-``/``*``/``+`` and ``1.`` lists, fenced code blocks,
 inline code, ``**strong**``/``__strong__``, ``*em*``/``_em_``, ``~~strike~~``,
-``[text](url)`` links and bare ``http(s)://`` autolinks. Text is HTML-escaped. Output has
+``[text](url)`` links, bare ``http(s)://`` autolinks and pipe tables (``|a|b|`` over a
+``|-|-|`` delimiter row, as GitHub writes them). Text is HTML-escaped. Output has
 one block per line, Markdig style (``<p><em>yeah!</em></p>`` + newline).
 """
 
@@ -24,6 +25,7 @@ _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _EM_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)")
 _EM_UNDER = re.compile(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 
 
 def _escape(text: str) -> str:
@@ -47,6 +49,37 @@ def _inline(text: str) -> str:
     text = _EM_UNDER.sub(r"<em>\1</em>", text)
     text = _STRIKE.sub(r"<del>\1</del>", text)
     return re.sub("\x00(\\d+)\x00", lambda m: saved[int(m.group(1))], text)
+
+
+def _cells(line: str) -> list[str]:
+    text = line.strip()
+    text = text[1:] if text.startswith("|") else text
+    text = text[:-1] if text.endswith("|") and not text.endswith("\\|") else text
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", text)]
+
+
+def _align(cell: str) -> str:
+    cell = cell.strip()
+    if cell.startswith(":") and cell.endswith(":"):
+        return ' style="text-align: center;"'
+    if cell.endswith(":"):
+        return ' style="text-align: right;"'
+    return ' style="text-align: left;"' if cell.startswith(":") else ""
+
+
+def _table(header: str, delimiter: str, rows: list[str]) -> list[str]:
+    """A pipe table as Markdig writes it: one tag per line."""
+    aligns = [_align(cell) for cell in _cells(delimiter)]
+    width = len(aligns)
+
+    def row(line: str, tag: str) -> list[str]:
+        cells = (_cells(line) + [""] * width)[:width]
+        return ["<tr>", *(f"<{tag}{aligns[k]}>{_inline(cell)}</{tag}>" for k, cell in enumerate(cells)), "</tr>"]
+
+    out = ["<table>", "<thead>", *row(header, "th"), "</thead>"]
+    if rows:
+        out += ["<tbody>", *(line for r in rows for line in row(r, "td")), "</tbody>"]
+    return out + ["</table>"]
 
 
 def markdown_to_html(source: str) -> str:
@@ -86,6 +119,16 @@ def markdown_to_html(source: str) -> str:
             code = _escape("\n".join(body) + "\n") if body else ""
             out.append(f"<pre><code{lang}>{code}</code></pre>")
             i += 1
+            continue
+        if "|" in line and not para and i + 1 < len(lines) and _TABLE_DELIMITER.match(lines[i + 1]) \
+                and "|" in lines[i + 1] and len(_cells(line)) == len(_cells(lines[i + 1])):
+            end_list()
+            rows: list[str] = []
+            i += 2
+            while i < len(lines) and lines[i].strip() and "|" in lines[i]:
+                rows.append(lines[i])
+                i += 1
+            out.extend(_table(line, lines[i - len(rows) - 1], rows))
             continue
         heading = _HEADING.match(line)
         bullet = _BULLET.match(line)

@@ -3,10 +3,14 @@
 Grammar (normative text in ``spec/substitution.md``)::
 
     template   = { text | token }
-    token      = "#{" ( if-block | each-block | expr ) "}"
-    if-block   = ("if" | "unless") WS cond "}" template ["#{else}" template] "#{/if}" | "#{/unless}"
+    token      = "#{" ( if-block | each-block | calc | expr ) "}"
+    if-block   = "if" WS cond "}" template { "#{elseif" WS cond "}" template }
+                 ["#{else}" template] "#{/if}"
+               | "unless" WS cond "}" template ["#{else}" template] "#{/unless}"
     each-block = "each" WS name WS "in" WS symbol "}" template "#{/each}"
-    cond       = symbol [ ("==" | "!=") ( '"' chars '"' | '\\"' chars '\\"' | symbol ) ]
+    calc       = "calc" WS sum
+    cond       = operand [ ("==" | "!=") operand ]
+    operand    = '"' chars '"' | '\\"' chars '\\"' | expr
     expr       = [symbol] { "|" filter { option } }
     symbol     = ident { "." ident | "[" index "]" }
     option     = bare-word | '"' chars '"' | '\\"' chars '\\"' | token
@@ -20,6 +24,9 @@ as literal text and carries on, as Octostache does with ``haltOnError: false``.
 from __future__ import annotations
 
 from bundlekit.substitution.syntax import (
+    Calc,
+    CalcOp,
+    CalcTerm,
     Cond,
     Each,
     Expr,
@@ -30,6 +37,8 @@ from bundlekit.substitution.syntax import (
     Literal,
     Nested,
     Node,
+    Num,
+    Operand,
     Option,
     Step,
     Subst,
@@ -40,7 +49,7 @@ from bundlekit.substitution.syntax import (
 __all__ = ["ParseFailure", "parse_template", "parse_name", "MAX_NESTING"]
 
 MAX_NESTING = 100  # blocks and nested tokens; deeper is refused, never a RecursionError
-_IDENT_EXTRA = frozenset("_-:/~()")
+_IDENT_EXTRA = frozenset("_-:/~()@")
 _CLOSERS = ("else", "/if", "/unless", "/each")
 
 
@@ -125,11 +134,18 @@ class _Parser:
         nodes, _ = self.block(frozenset(), recover, 0)
         return tuple(nodes)
 
-    def closer_at(self, i: int) -> tuple[str, int] | None:
-        """If a closing tag (#{else}, #{/if}, ...) starts at i: its name and end offset."""
+    def closer_at(self, i: int, closers: frozenset[str] = frozenset()) -> tuple[str, int] | None:
+        """If a closing tag (#{else}, #{/if}, ...) starts at i: its name and end offset.
+
+        ``#{elseif X}`` counts only where an ``#{if}`` can take it (``"elseif"`` in
+        ``closers``); its end offset is where the condition starts. Elsewhere it is a token.
+        """
         j = i + 2
         while j < self.n and self.s[j].isspace():
             j += 1
+        if "elseif" in closers and self.s[j : j + 6].lower() == "elseif" and j + 6 < self.n \
+                and self.s[j + 6].isspace():
+            return "elseif", j + 6
         for tag in _CLOSERS:
             if self.s[j : j + len(tag)].lower() == tag:
                 k = j + len(tag)
@@ -170,7 +186,7 @@ class _Parser:
                 buf.append(s[i : i + 2])
                 self.pos += 2
             else:
-                tag = self.closer_at(i)
+                tag = self.closer_at(i, closers)
                 if tag is not None:
                     name, end = tag
                     if name in closers:
@@ -220,6 +236,8 @@ class _Parser:
                 return self.conditional(start, kw)
             if kw == "each":
                 return self.each(start)
+            if kw == "calc":
+                return self.calc(start)
             self.pos = after_delim
             expr = self.expression(start)
             self.ws()
@@ -229,7 +247,7 @@ class _Parser:
             self.depth -= 1
 
     def keyword(self) -> str | None:
-        for kw in ("if", "unless", "each"):
+        for kw in ("if", "unless", "each", "calc"):
             end = self.pos + len(kw)
             if self.s[self.pos : end].lower() == kw and end < self.n and self.s[end].isspace():
                 self.pos = end
@@ -238,28 +256,48 @@ class _Parser:
         return None
 
     def conditional(self, start: int, kw: str) -> If:
-        left = self.symbol()
+        cond = self.condition(start, kw)
+        closer = "/" + kw
+        # #{elseif} belongs to #{if} only: #{unless} would make a chain's meaning ambiguous (Octostache).
+        closers = frozenset({"else", closer, "elseif"} if kw == "if" else {"else", closer})
+        then, tag = self.block(closers, False, start)
+        chain: list[tuple[Cond, list[Node], int]] = []
+        while tag == "elseif":
+            at = self.pos
+            self.ws()
+            clause = self.condition(start, "elseif")
+            body, tag = self.block(closers, False, start)
+            chain.append((clause, body, at))
+        otherwise: tuple[Node, ...] = ()
+        if tag == "else":
+            rest, _ = self.block(frozenset({closer}), False, start)
+            otherwise = tuple(rest)
+        source = self.s[start : self.pos]
+        for clause, body, at in reversed(chain):  # an elseif chain is nested ifs in the else branches
+            otherwise = (If(clause, False, tuple(body), otherwise, at, source),)
+        return If(cond, kw == "unless", tuple(then), otherwise, start, source)
+
+    def condition(self, start: int, kw: str) -> Cond:
+        """``operand [== | != operand]`` up to and including the closing ``}``."""
+        left = self.operand(start)
         self.ws()
         op: str | None = None
-        right: str | Symbol | None = None
+        right: Operand | None = None
         if self.s.startswith("==", self.pos) or self.s.startswith("!=", self.pos):
             op = self.s[self.pos : self.pos + 2]
             self.pos += 2
             self.ws()
-            if self.s.startswith('\\"', self.pos):
-                right = self.escaped_quoted()
-            elif self.peek() == '"':
-                right = self.quoted()
-            else:
-                right = self.symbol()
+            right = self.operand(start)
             self.ws()
         self.expect("}", start, f"to close '#{{{kw} ...'")
-        closer = "/" + kw
-        then, tag = self.block(frozenset({"else", closer}), False, start)
-        otherwise: list[Node] = []
-        if tag == "else":
-            otherwise, _ = self.block(frozenset({closer}), False, start)
-        return If(Cond(left, op, right), kw == "unless", tuple(then), tuple(otherwise), start)
+        return Cond(left, op, right)
+
+    def operand(self, start: int) -> Operand:
+        if self.s.startswith('\\"', self.pos):
+            return self.escaped_quoted()
+        if self.peek() == '"':
+            return self.quoted()
+        return self.expression(start, in_condition=True)
 
     def each(self, start: int) -> Each:
         name_at = self.pos
@@ -281,7 +319,7 @@ class _Parser:
         return Each(var, coll, tuple(body), start)
 
     # -- expressions ------------------------------------------------------------------
-    def expression(self, start: int) -> Expr:
+    def expression(self, start: int, in_condition: bool = False) -> Expr:
         self.ws()
         head = None if self.peek() == "|" else self.symbol()
         self.ws()
@@ -293,10 +331,10 @@ class _Parser:
             name = self.word()
             if not name:
                 raise ParseFailure(self.pos, "expected a filter name after '|'")
-            filters.append(Filter(name, tuple(self.options(start)), fpos))
+            filters.append(Filter(name, tuple(self.options(start, in_condition)), fpos))
         return Expr(head, tuple(filters))
 
-    def options(self, start: int) -> list[Option]:
+    def options(self, start: int, in_condition: bool = False) -> list[Option]:
         out: list[Option] = []
         while True:
             self.ws()
@@ -305,6 +343,8 @@ class _Parser:
                 raise ParseFailure(start, "unterminated '#{' (expected '}')")
             if c in "|}":
                 return out
+            if in_condition and (self.s.startswith("==", self.pos) or self.s.startswith("!=", self.pos)):
+                return out  # the comparison of a condition ends the filter's options
             if self.s.startswith("#{", self.pos):
                 out.append(Nested(self.token()))
             elif self.s.startswith('\\"', self.pos):
@@ -358,6 +398,61 @@ class _Parser:
             found = "end of text" if i >= self.n else repr(self.s[i])
             raise ParseFailure(at, f"expected a variable name, found {found}")
         return text
+
+    # -- #{calc} ------------------------------------------------------------------------
+    def calc(self, start: int) -> Calc:
+        expr = self.calc_sum()
+        self.ws()
+        self.expect("}", start, "to close '#{calc ...'")
+        return Calc(expr, self.s[start : self.pos], start)
+
+    def calc_sum(self) -> CalcTerm:
+        left = self.calc_product()
+        while True:
+            self.ws()
+            c = self.peek()
+            if c not in ("+", "-"):
+                return left
+            self.pos += 1
+            left = CalcOp(left, c, self.calc_product())
+
+    def calc_product(self) -> CalcTerm:
+        left = self.calc_factor()
+        while True:
+            self.ws()
+            c = self.peek()
+            if c not in ("*", "/"):
+                return left
+            self.pos += 1
+            left = CalcOp(left, c, self.calc_factor())
+
+    def calc_factor(self) -> CalcTerm:
+        self.ws()
+        c = self.peek()
+        if c == "(":
+            self.pos += 1
+            inner = self.calc_sum()
+            self.ws()
+            self.expect(")", self.pos, "to close '(' in '#{calc ...'")
+            return inner
+        if c is not None and c.isdigit():
+            i = self.pos
+            while i < self.n and self.s[i].isdigit():
+                i += 1
+            if i + 1 < self.n and self.s[i] == "." and self.s[i + 1].isdigit():
+                i += 1
+                while i < self.n and self.s[i].isdigit():
+                    i += 1
+            number, self.pos = float(self.s[self.pos : i]), i
+            return Num(number)
+        if c == "{":  # {Name}: a name that contains '-' or '/' and would read as an operator
+            self.pos += 1
+            self.ws()
+            sym = self.symbol()
+            self.ws()
+            self.expect("}", self.pos, "to close '{' around a name in '#{calc ...'")
+            return sym
+        return self.symbol()
 
     def symbol(self) -> Symbol:
         at = self.pos

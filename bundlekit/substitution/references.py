@@ -14,7 +14,21 @@ from __future__ import annotations
 from typing import Sequence
 
 from bundlekit.substitution.parser import parse_template
-from bundlekit.substitution.syntax import Each, Expr, Ident, If, Index, Nested, Node, Subst, Symbol
+from bundlekit.substitution.syntax import (
+    Calc,
+    CalcOp,
+    CalcTerm,
+    Each,
+    Expr,
+    Ident,
+    If,
+    Index,
+    Nested,
+    Node,
+    Operand,
+    Subst,
+    Symbol,
+)
 from bundlekit.substitution.variables import path_display
 
 __all__ = ["references"]
@@ -39,14 +53,29 @@ def _walk(nodes: Sequence[Node], local: frozenset[str], found: dict[str, str]) -
         if isinstance(node, Subst):
             _expr(node.expr, local, found)
         elif isinstance(node, If):
-            _symbol(node.cond.left, local, found)
-            if isinstance(node.cond.right, Symbol):
-                _symbol(node.cond.right, local, found)
+            _operand(node.cond.left, local, found)
+            if node.cond.right is not None:
+                _operand(node.cond.right, local, found)
             _walk(node.then, local, found)
             _walk(node.otherwise, local, found)
+        elif isinstance(node, Calc):
+            _calc(node.expr, local, found)
         elif isinstance(node, Each):
             _symbol(node.collection, local, found)
             _walk(node.body, local | {node.var.casefold()}, found)
+
+
+def _operand(side: Operand, local: frozenset[str], found: dict[str, str]) -> None:
+    if isinstance(side, Expr):
+        _expr(side, local, found)
+
+
+def _calc(term: CalcTerm, local: frozenset[str], found: dict[str, str]) -> None:
+    if isinstance(term, Symbol):
+        _symbol(term, local, found)
+    elif isinstance(term, CalcOp):
+        _calc(term.left, local, found)
+        _calc(term.right, local, found)
 
 
 def _expr(expr: Expr, local: frozenset[str], found: dict[str, str]) -> None:

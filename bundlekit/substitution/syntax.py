@@ -1,9 +1,10 @@
 """The parsed form of a template: immutable nodes produced by the parser.
 
 A template is a tuple of nodes: literal :class:`Text`, a :class:`Subst` (``#{expr}``),
-an :class:`If` block (``#{if}``/``#{unless}``) or an :class:`Each` block. An expression
-is an optional :class:`Symbol` (a dotted/indexed variable path) followed by filters.
-Positions are offsets into the parsed text, for error messages.
+an :class:`If` block (``#{if}``/``#{unless}``, with ``#{elseif}`` folded into nested ifs),
+an :class:`Each` block or a :class:`Calc` (``#{calc 2*A+1}``). An expression is an
+optional :class:`Symbol` (a dotted/indexed variable path) followed by filters. Positions
+are offsets into the parsed text, for error messages.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ __all__ = [
     "Expr",
     "Text",
     "Subst",
+    "Operand",
     "Cond",
     "If",
     "Each",
+    "Num",
+    "CalcOp",
+    "CalcTerm",
+    "Calc",
     "Node",
 ]
 
@@ -100,11 +106,15 @@ class Subst:
     pos: int
 
 
+#: One side of a condition: a quoted literal (``str``) or an expression (a name, maybe filtered).
+Operand = Union[str, Expr]
+
+
 @dataclass(frozen=True, slots=True)
 class Cond:
-    left: Symbol
+    left: Operand
     op: str | None  # None (truthiness), "==" or "!="
-    right: str | Symbol | None  # a literal string or another variable
+    right: Operand | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +124,7 @@ class If:
     then: tuple["Node", ...]
     otherwise: tuple["Node", ...]
     pos: int
+    source: str = ""  # the whole block as written: what is left in place when a condition fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,4 +135,32 @@ class Each:
     pos: int
 
 
-Node = Union[Text, Subst, If, Each]
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A number written in a ``#{calc}`` expression."""
+
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class CalcOp:
+    """``left op right`` in a ``#{calc}`` expression; ``op`` is one of ``+ - * /``."""
+
+    left: "CalcTerm"
+    op: str
+    right: "CalcTerm"
+
+
+CalcTerm = Union[Num, Symbol, CalcOp]
+
+
+@dataclass(frozen=True, slots=True)
+class Calc:
+    """``#{calc EXPR}``: arithmetic over numbers and variables whose values are numbers."""
+
+    expr: CalcTerm
+    source: str
+    pos: int
+
+
+Node = Union[Text, Subst, If, Each, Calc]

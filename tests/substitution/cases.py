@@ -29,6 +29,7 @@ class Case:
     strict: bool = False
     missing: tuple[str, ...] | None = None
     no_clock: bool = False
+    absent: tuple[str, ...] | None = None
 
 
 CASES: list[Case] = []
@@ -120,7 +121,14 @@ err("cycle-in-allow-missing-mode", "#{Foo}", {"Foo": "#{Foo}"}, CYCLE, strict=Fa
 err("cycle-via-if", "#{if A}x#{/if}", {"A": "#{A}"}, CYCLE, strict=False)
 err("cycle-via-index", "#{P[#{K}]}", {"K": "#{K}"}, CYCLE, strict=False)
 err("cycle-via-filter-option", "#{B}", {"B": "#{X | Replace #{B} y}", "X": "x"}, CYCLE, strict=False)
-err("cycle-via-json-leaf", "#{Cfg.a}", {"Cfg": '{"a": "#{Cfg.a}"}'}, CYCLE, strict=False)
+c("json-member-refers-to-itself", "#{Cfg.a}", {"Cfg": '{"a": "#{Cfg.a}"}'}, "#{Cfg.a}", missing=("Cfg.a",))  # O
+c("json-members-refer-to-each-other", "#{Cfg.a}", {"Cfg": '{"a": "<#{Cfg.b}>", "b": "#{Cfg.a}"}'}, "<#{Cfg.a}>",
+  missing=("Cfg.a",))  # O
+c("value-refers-to-own-member", "#{X}", {"X": "#{X.Y}"}, "#{X.Y}", missing=("X.Y",))  # O
+c("value-refers-to-own-indexed-member", "#{V}", {"V": "#{V[#{k}]}", "k": "q"}, "#{V[#{k}]}", missing=("V[q]",))  # O
+err("json-value-refers-to-itself-whole", "#{Cfg.a}", {"Cfg": '{"a": "#{Cfg}"}'}, CYCLE, strict=False)  # B
+err("cycle-through-json-leaf-to-variables", "#{Cfg.a}", {"Cfg": '{"a": "#{P}"}', "P": "#{Q}", "Q": "#{P}"}, CYCLE,
+    strict=False)
 err("cycle-case-insensitive", "#{a}", {"A": "#{b}", "B": "#{A}"}, CYCLE, strict=False)
 
 # -- indexers ----------------------------------------------------------------------------
@@ -181,8 +189,10 @@ c("filter-substring-none", "#{foo | Substring}", {"foo": "ababa"}, "#{foo | Subs
 c("filter-substring-too-many", "#{foo | Substring 1 2 3}", {"foo": "ababa"}, "#{foo | Substring 1 2 3}")  # O
 c("filter-substring-non-numeric", "#{foo | Substring a}", {"foo": OD}, "#{foo | Substring a}")  # O
 c("filter-substring-non-numeric-length", "#{foo | Substring 0 a}", {"foo": OD}, "#{foo | Substring 0 a}")  # O
-c("filter-substring-length-out-of-range", "#{foo | Substring 20}", {"foo": OD}, "#{foo | Substring 20}")  # O
-c("filter-substring-range-out-of-range", "#{foo | Substring 8 7}", {"foo": OD}, "#{foo | Substring 8 7}")  # O
+c("filter-substring-length-past-end-truncates", "#{foo | Substring 20}", {"foo": OD}, OD)  # O
+c("filter-substring-start-at-end-is-empty", "[#{foo | Substring 14 5}]", {"foo": OD}, "[]")  # O
+c("filter-substring-start-past-end", "#{foo | Substring 20 5}", {"foo": OD}, "#{foo | Substring 20 5}")  # O
+c("filter-substring-range-past-end-truncates", "#{foo | Substring 8 7}", {"foo": OD}, "Deploy")  # O
 c("filter-substring-negative", "#{foo | Substring -1}", {"foo": OD}, "#{foo | Substring -1}")  # O
 c("filter-substring-negative-length", "#{foo | Substring 0 -1}", {"foo": OD}, "#{foo | Substring 0 -1}")  # O
 c("filter-substring-empty", "[#{foo | Substring 0 0}]", {"foo": OD}, "[]")
@@ -334,7 +344,59 @@ c("append-empty-head-needs-option", "#{ | Append}", {}, "#{ | Append}")  # O
 c("append-options-joined", '#{Foo | Append value1 " " value2}', {"Foo": "bar"}, "barvalue1 value2")  # O
 c("append-nested-option", '#{Foo | Append " " #{Foo} " " value}', {"Foo": "bar"}, "bar bar value")  # O
 c("append-undefined-named-head-is-missing", "#{Nope | Append x}", {}, "#{Nope | Append x}", missing=("Nope",))  # B
-c("format-filter-not-supported", "#{A | Format C}", {"A": "1"}, "#{A | Format C}")  # B
+c("format-currency-invariant", "#{A | Format C}", {"A": "1234.5"}, "¤1,234.50")  # B (invariant culture)
+c("format-fixed", "#{A | Format F3}", {"A": "2.5"}, "2.500")
+c("format-fixed-rounds-half-away", "#{A | Format F0}", {"A": "2.5"}, "3")
+c("format-number-grouping", "#{A | Format N1}", {"A": "-1234567.25"}, "-1,234,567.3")
+c("format-percent", "#{A | Format P0}", {"A": "0.256"}, "26 %")
+c("format-custom-zero-pad", '#{A | Format "0000.00"}', {"A": "3.14159"}, "0003.14")
+c("format-custom-optional-digits", '#{A | Format "#,##0.##"}', {"A": "1234.5"}, "1,234.5")
+c("format-custom-sections", '#{A | Format "0;(0);zero"}', {"A": "-7"}, "(7)")
+c("format-custom-sections-zero", '#{A | Format "0;(0);zero"}', {"A": "0"}, "zero")
+c("format-int-hex", "#{A | Format Int32 X4}", {"A": "255"}, "00FF")
+c("format-int-decimal-pad", "#{A | Format Int D5}", {"A": "-42"}, "-00042")
+c("format-int-rejects-fraction", "#{A | Format Int32 D}", {"A": "1.5"}, "#{A | Format Int32 D}")
+c("format-decimal-rejects-hex", "#{A | Format Decimal X}", {"A": "1.5"}, "#{A | Format Decimal X}")
+c("format-double-exponent", "#{A | Format Double E2}", {"A": "12345"}, "1.23E+004")
+c("format-double-general", "#{A | Format Double G}", {"A": "0.1"}, "0.1")
+c("format-date-iso", '#{D | Format "yyyy-MM-ddTHH:mm"}', {"D": "2031-02-14T18:40:00Z"}, "2031-02-14T18:40")
+c("format-date-us-invariant", "#{D | Format DateTime yyyy-MM-dd}", {"D": "02/14/2031 6:40 PM"}, "2031-02-14")
+c("format-datetimeoffset-keeps-offset", "#{D | Format DateTimeOffset o}", {"D": "2031-02-14T18:40:00-05:00"},
+  "2031-02-14T18:40:00.0000000-05:00")
+c("format-datetime-converts-to-local", '#{D | Format DateTime "HH:mm zzz"}', {"D": "2031-02-14T18:40:00Z"},
+  "20:40 +02:00")  # B: "local" is the reference time's offset
+c("format-unknown-type", "#{A | Format Money C}", {"A": "1"}, "#{A | Format Money C}")
+c("format-not-a-date-or-number", "#{A | Format yyyy}", {"A": "soon"}, "#{A | Format yyyy}")
+c("format-invalid-date-pattern", "#{D | Format Date %}", {"D": "2031-02-14"}, "#{D | Format Date %}")
+c("addhours-utc-keeps-z", "#{D | AddHours 1}", {"D": "2031-02-14T23:30:00Z"}, "2031-02-15T00:30:00.0000000Z")
+c("adddays-negative-fraction", '#{D | AddDays "-0.5"}', {"D": "2031-02-14 12:00"}, "2031-02-14T00:00:00.0000000")
+c("addhours-invalid-date", "#{D | AddHours 1}", {"D": "2031-02-30"}, "#{D | AddHours 1}")
+c("uripart-port-non-default", "#{U | UriPart Authority}|#{U | UriPart Port}|#{U | UriPart IsDefaultPort}",
+  {"U": "http://Build.Example:8080/x"}, "build.example:8080|8080|false")
+c("uripart-ipv4-loopback", "#{U | UriPart HostNameType}|#{U | UriPart IsLoopback}", {"U": "http://127.0.0.1/"},
+  "IPv4|true")
+c("uripart-ipv6", "#{U | UriPart Host}|#{U | UriPart DnsSafeHost}|#{U | UriPart HostNameType}",
+  {"U": "https://[::1]:8443/"}, "[::1]|::1|IPv6")
+c("uripart-path-unescaped", "#{U | UriPart Path}|#{U | UriPart AbsolutePath}", {"U": "https://h/a%20b"},
+  "/a b|/a%20b")
+c("uripart-relative-is-not-absolute", "#{U | UriPart IsAbsoluteUri}", {"U": "docs/page"}, "false")
+c("uripart-not-a-uri-returned", "#{U | UriPart Host}", {"U": "http://bad port:x/"}, "http://bad port:x/")
+c("uripart-needs-value", "#{Nope | UriPart Host}", {}, "#{Nope | UriPart Host}", missing=("Nope",))
+c("version-whitespace-tolerated", "#{V | VersionMinor}", {"V": " 1. 2 .3"}, "2")
+c("version-metadata-only", "#{V | VersionMetadata}|#{V | VersionPreRelease}", {"V": "1.0+build.5"}, "build.5|")
+c("version-invalid", "#{V | VersionMajor}", {"V": "1.2.3%beta"}, "#{V | VersionMajor}")
+c("version-space-before-prerelease", "#{V | VersionPreRelease}", {"V": "1.2.3 beta"}, "beta")
+c("version-empty", "[#{V | VersionMajor}]", {"V": ""}, "[#{V | VersionMajor}]")
+c("calc-division-by-zero-left-in-place", "#{calc 1/Zero}", {"Zero": "0"}, "#{calc 1/Zero}")
+c("calc-not-a-number-left-in-place", "#{calc N+1}", {"N": "ten"}, "#{calc N+1}")
+c("calc-value-is-template", "#{calc N*2}", {"N": "#{M}", "M": "21"}, "42")
+c("calc-spaces", "#{calc  ( 1 + 2 ) * X }", {"X": "3"}, "9")
+c("calc-negative-zero", "#{calc 0*-1}", {}, "#{calc 0*-1}")
+c("calc-large-integral", "#{calc 1000000*1000000*1000}", {}, "1E+15")
+c("calc-large-fraction", "#{calc 1234567890123456.5*10}", {}, "1.2345678901234564E+16")
+c("calc-small", "#{calc 1/100000}", {}, "1E-05")
+c("calc-keyword-case", "#{CALC 2*2}", {}, "4")
+err("calc-unclosed", "#{calc (1+2}", {}, SYNTAX)
 c("prepend", "#{Foo | Prepend x y}", {"Foo": "bar"}, "xybar")  # O
 c("prepend-needs-option", "#{ | Prepend}", {}, "#{ | Prepend}")  # O
 c("startswith-true", "#{Foo | StartsWith abc}", {"Foo": "abc def"}, "true")  # O
@@ -496,8 +558,8 @@ c("each-json-inner-array", "#{each i in Cfg.Items}#{i}#{/each}", {"Cfg": '{"Item
 c("each-json-nested-each", "#{each s in Servers}#{each r in s.Roles}#{s.Name}:#{r} #{/each}#{/each}",
   {"Servers": '[{"Name": "a", "Roles": ["web", "db"]}, {"Name": "b", "Roles": ["web"]}]'}, "a:web a:db b:web ")
 c("each-json-missing-member", "#{each s in Servers}[#{s.Nope}]#{/each}", {"Servers": '[{"Name": "a"}]'}, "[]",
-  missing=("s.Nope",))
-c("each-json-scalar-element-path", "#{each s in L}[#{s.x}]#{/each}", {"L": "[1]"}, "[]", missing=("s.x",))
+  missing=(), absent=("s.Nope",))
+c("each-json-scalar-element-path", "#{each s in L}[#{s.x}]#{/each}", {"L": "[1]"}, "[]", missing=(), absent=("s.x",))
 c("each-from-templated-value", "#{each a in L}#{a}#{/each}", {"L": "#{A},#{B}", "A": "1", "B": "2"}, "12")
 c("each-first-last-single", "#{each a in L}#{Octopus.Template.Each.First}#{Octopus.Template.Each.Last}#{/each}",
   {"L": "x"}, "TrueTrue")
@@ -535,9 +597,9 @@ c("json-number-as-written", "#{Test.N}/#{Test.I}", {"Test": J}, "15.21/12")
 c("json-booleans", "#{Test.T}/#{Test.F}", {"Test": J}, "True/False")
 c("json-null-empty", "Alpha#{Test.Z}bet", {"Test": J}, "Alphabet", missing=())  # O
 c("json-empty-string", "[#{Test.E}]", {"Test": J}, "[]")
-c("json-missing-member-empty", "Alpha#{Test.NotBar}bet", {"Test": J}, "Alphabet", missing=("Test.NotBar",))  # O
-c("json-out-of-bounds-empty", "Alpha#{Test[4]}bet", {"Test": "[2,3,5,8]"}, "Alphabet", missing=("Test[4]",))  # O
-err("json-missing-member-strict", "#{Test.NotBar}", {"Test": J}, UNRESOLVED)  # B
+c("json-missing-member-empty", "Alpha#{Test.NotBar}bet", {"Test": J}, "Alphabet", missing=(), absent=("Test.NotBar",))  # O
+c("json-out-of-bounds-empty", "Alpha#{Test[4]}bet", {"Test": "[2,3,5,8]"}, "Alphabet", missing=(), absent=("Test[4]",))  # O
+c("json-missing-member-strict", "[#{Test.NotBar}]", {"Test": J}, "[]", strict=True, absent=("Test.NotBar",))  # B
 c("json-top-level-array", "#{Servers[0].Name}", {"Servers": '[{"Name": "web01"}]'}, "web01")
 c("json-config-port", "#{Config.Db.Port}", {"Config": '{"Db": {"Port": 5432}}'}, "5432")
 c("json-case-insensitive-member", "#{Config.db.port}", {"Config": '{"Db": {"Port": 5432}}'}, "5432")  # B
@@ -548,12 +610,16 @@ c("json-template-in-string", "#{Cfg.Url}", {"Cfg": '{"Url": "http://#{Host}/"}',
 c("json-built-by-template", "#{Test[Foo]}|#{Test.Foo}|#{Test[#{Prop}]}",
   {"Prop": "Foo", "Val": "Bar", "Test": '{"#{Prop}": "#{Val}"}'}, "Bar|Bar|Bar")  # O
 c("json-invalid-left-in-place", "#{Test.Name}", {"Test": "{Name: NoComma}"}, "#{Test.Name}", missing=("Test.Name",))  # O
-c("json-lax-keys-not-json", "#{Test.Name}", {"Test": "{Name: \"x\"}"}, "#{Test.Name}", missing=("Test.Name",))  # B
+c("json-lax-unquoted-keys", "#{Test.Name}", {"Test": "{Name: \"x\"}"}, "x")  # O (Json.NET reads it)
+c("json-lax-single-quotes-comments-trailing-comma", "#{T.a}|#{T.b[1]}",
+  {"T": "{ 'a': 'one', // first\n b: [1, 2,], /* end */ }"}, "one|2")
+c("json-lax-unquoted-value-is-not-json", "#{T.a}", {"T": "{a: one}"}, "#{T.a}", missing=("T.a",))
+c("json-lax-nan-is-not-json", "#{T.a}", {"T": "{a: NaN}"}, "#{T.a}", missing=("T.a",))
 c("json-with-filter", "#{Cfg.Name | ToUpper}", {"Cfg": '{"Name": "abc"}'}, "ABC")
 c("json-null-with-filter", "Alpha#{Foo.Bar | ToUpper}bet", {"Foo": '{"Bar": null}'}, "Alphabet")  # O
 c("json-array-of-arrays", "#{M[1][0]}", {"M": "[[1,2],[3,4]]"}, "3")
-c("json-non-integer-array-index", "[#{M[x]}]", {"M": "[1]"}, "[]", missing=("M[x]",))
-c("json-into-scalar", "[#{Cfg.a.b}]", {"Cfg": '{"a": 5}'}, "[]", missing=("Cfg.a.b",))
+c("json-non-integer-array-index", "[#{M[x]}]", {"M": "[1]"}, "[]", missing=(), absent=("M[x]",))
+c("json-into-scalar", "[#{Cfg.a.b}]", {"Cfg": '{"a": 5}'}, "[]", missing=(), absent=("Cfg.a.b",))
 c("json-whole-value", "#{Cfg}", {"Cfg": '{"a": 1}'}, '{"a": 1}')
 c("json-unicode-kept", "#{Cfg.a}", {"Cfg": '{"a": "\\u00e9t\\u00e9"}'}, "été")
 c("json-nested-variable-root", "#{Cfg.Db.Port}", {"Cfg": '{"Db": #{Db}}', "Db": '{"Port": 1}'}, "1")
@@ -607,3 +673,28 @@ err("strict-syntax-before-missing", "#{Missing} #{", {}, SYNTAX)
 c("strict-success", "#{A | ToUpper} #{if B}b#{/if}#{each x in L}#{x}#{/each}", {"A": "a", "B": "1", "L": "1,2"},
   "A b12", strict=True)
 c("strict-missing-in-skipped-branch-ok", "#{if F}#{Nope}#{/if}ok", {"F": "false"}, "ok", strict=True)
+
+# -- conditions with filters and literals, elseif ----------------------------------------------
+c("if-filter-left", '#{if A | ToLower == "x"}y#{/if}', {"A": "X"}, "y")  # O
+c("if-literal-left", '#{if "x" == A}y#{/if}', {"A": "x"}, "y")  # O
+c("if-filter-both-sides", "#{if A | Trim == B | ToLower}y#{/if}", {"A": " x ", "B": "X"}, "y")  # O
+c("if-filter-truthy", "#{if A | Contains b}y#{else}n#{/if}", {"A": "abc"}, "y")
+c("if-spaces-around-pipes", '#{if A  |  ToUpper  ==  "X"}y#{/if}', {"A": "x"}, "y")  # O
+c("if-escaped-literal", '#{if A == \\"a b\\"}y#{/if}', {"A": "a b"}, "y")  # O
+c("if-literal-both-sides", '#{if "a" == "a"}y#{/if}', {}, "y")
+c("if-filter-failure-leaves-block", "#{if A | Nope}y#{else}n#{/if}", {"A": "1"}, "#{if A | Nope}y#{else}n#{/if}")  # O
+c("if-filter-on-missing-leaves-block", '#{if Gone | ToUpper == "X"}y#{/if}', {}, '#{if Gone | ToUpper == "X"}y#{/if}',
+  missing=("Gone",))  # O
+err("if-filter-failure-strict", "#{if A | Nope}y#{/if}", {"A": "1"}, FILTER)
+c("elseif-chain", '#{if A == "1"}one#{elseif A == "2"}two#{elseif A == "3"}three#{else}many#{/if}', {"A": "3"},
+  "three")  # O
+c("elseif-with-spaces-in-tag", "#{if A}a#{ elseif B}b#{/if}", {"A": "no", "B": "yes"}, "b")
+c("elseif-unknown-filter-leaves-chain", "#{if A}a#{elseif B | Nope}b#{/if}", {"A": "no", "B": "x"},
+  "#{if A}a#{elseif B | Nope}b#{/if}")
+c("elseif-outside-if-is-a-name", "#{elseif X}", {"elseif X": "v"}, "v")
+err("elseif-in-unless-refused", '#{unless A}a#{elseif B == "x"}b#{/unless}', {}, SYNTAX)  # O
+c("elseif-after-else-is-a-name", "#{if A}a#{else}b#{elseif C}c#{/if}", {"A": "no"}, "b#{elseif C}c",
+  missing=("elseif C",))  # O
+c("name-with-at-sign", "#{@type}|#{a@b}", {"@type": "t", "a@b": "x"}, "t|x")  # O
+c("truncate-suffix", '#{A | Truncate 2 "~"}', {"A": "abcd"}, "ab~")  # O
+c("truncate-empty-suffix", '#{A | Truncate 2 ""}', {"A": "abcd"}, "ab")  # O

@@ -33,6 +33,8 @@ def test_case(case: Case) -> None:
     assert result.text == case.expect
     if case.missing is not None:
         assert result.missing == case.missing
+    if case.absent is not None:
+        assert result.absent == case.absent
     if case.strict:
         return
     # The same template in strict mode: an error exactly when something was left unresolved.
