@@ -28,7 +28,7 @@ NOT_ERROR_CODES = frozenset({
 #: value those carry where they are made, so these add no code of their own.
 FORWARDED = {
     ("bundlekit/cli/transport_cmds.py", "report.code"),  # MediaReport.code, built in media_scan
-    ("bundlekit/deploy/archive.py", "problem.code"),  # _Refusal(code=...), scanned at each raise
+    ("bundlekit/package/archive.py", "problem.code"),  # _Refusal(code=...), scanned at each raise
     ("bundlekit/format/codec.py", "err.code"),  # a FormatError from the decoder's own hook, re-raised
 }
 

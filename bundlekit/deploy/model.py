@@ -1,12 +1,14 @@
 """The deploy engine's inputs and results: what to deploy, and what happened.
 
 This module owns the typed boundary of the deploy workflow. A :class:`DeployRequest` (built
-by the zone from its SQLite state) says which release goes to which environment with which
-variables, packages and targets; a :class:`DeploymentRecord` says what every step did on
-every target. Both are frozen and validated on construction, so a request that exists can
-be planned. Sensitive values arrive decrypted in :class:`VariableInput` and leave, still
-clear, in a record's output variables; neither ever shows them in a ``repr`` and
-:meth:`DeploymentRecord.to_dict` masks them unless told otherwise.
+from the zone's state by ``deploy/service.py``) says which release goes to which environment
+with which variables, packages and targets; a :class:`DeployPlan` (made by
+``deploy/plan.py``) says where each step runs; a :class:`DeploymentRecord` says what every
+step did on every target. All are frozen; requests and records are validated on
+construction, so a request that exists can be planned. Sensitive values arrive decrypted in
+:class:`VariableInput` and leave, still clear, in a record's output variables; neither ever
+shows them in a ``repr`` and :meth:`DeploymentRecord.to_dict` masks them unless told
+otherwise.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ __all__ = [
     "DeployRequest",
     "StepRun",
     "DeploymentRecord",
+    "PlannedRun",
+    "DeployPlan",
     "SOURCES",
     "RUN_STATES",
 ]
@@ -237,3 +241,54 @@ class DeploymentRecord:
     def outputs(self) -> list[tuple[str, str | None, OutputVariable]]:
         """Every output variable set, in the order set: (step, target, variable)."""
         return [(run.step, run.target, output) for run in self.runs for output in run.outputs]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """One step on one target (``target`` None: on the zone), to run or skipped with a reason."""
+
+    step: str
+    target: str | None
+    action: str  # "run" | "skip"
+    reason: str | None
+    step_type: str
+    condition: str
+    variables: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+    output_refs: tuple[str, ...] = ()
+    substitute_files: tuple[str, ...] = ()
+    json_config: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    package_scripts: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "target": self.target, "action": self.action, "reason": self.reason,
+            "type": self.step_type, "condition": self.condition, "variables": list(self.variables),
+            "sensitive_variables": list(self.sensitive), "output_refs": list(self.output_refs),
+            "substitute_files": list(self.substitute_files),
+            "json_config": {file: list(keys) for file, keys in self.json_config},
+            "package_scripts": list(self.package_scripts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeployPlan:
+    """The preflight's result: every run in execution order. Names only, never values."""
+
+    deployment_id: str
+    project_slug: str
+    release_version: str
+    channel: str
+    environment: str
+    tenant: str | None
+    runs: tuple[PlannedRun, ...]
+    packages: tuple[tuple[str, str, str], ...] = field(default=())  # (id, version, sha256) verified
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deployment_id": self.deployment_id, "project_slug": self.project_slug,
+            "release_version": self.release_version, "channel": self.channel,
+            "environment": self.environment, "tenant": self.tenant,
+            "packages": [{"id": i, "version": v, "sha256": h} for i, v, h in self.packages],
+            "runs": [run.to_dict() for run in self.runs],
+        }

@@ -15,10 +15,10 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from bundlekit.deploy.archive import member_matches, read_members
+from bundlekit.package.archive import member_matches, read_members
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     build_dictionary,
@@ -28,7 +28,7 @@ from bundlekit.deploy.context import (
     system_variables,
     winners,
 )
-from bundlekit.deploy.model import DeployRequest, PackageInput
+from bundlekit.deploy.model import DeployPlan, DeployRequest, PackageInput, PlannedRun
 from bundlekit.deploy.runner import SUPPORTED_SYNTAXES
 from bundlekit.deploy.targets import MAX_TEMPLATE_BYTES, Target
 from bundlekit.errors import DeployError, VerificationError
@@ -52,57 +52,6 @@ SCRIPT_SYNTAX = {".sh": "bash", ".py": "python"}
 OUTPUT_PLACEHOLDER = "(output known at run time)"
 INSTALL_PLACEHOLDER = "(installation folder)"
 _MAX_LISTED = 50
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRun:
-    """One step on one target (``target`` None: on the zone), to run or skipped with a reason."""
-
-    step: str
-    target: str | None
-    action: str  # "run" | "skip"
-    reason: str | None
-    step_type: str
-    condition: str
-    variables: tuple[str, ...] = ()
-    sensitive: tuple[str, ...] = ()
-    output_refs: tuple[str, ...] = ()
-    substitute_files: tuple[str, ...] = ()
-    json_config: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    package_scripts: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step, "target": self.target, "action": self.action, "reason": self.reason,
-            "type": self.step_type, "condition": self.condition, "variables": list(self.variables),
-            "sensitive_variables": list(self.sensitive), "output_refs": list(self.output_refs),
-            "substitute_files": list(self.substitute_files),
-            "json_config": {file: list(keys) for file, keys in self.json_config},
-            "package_scripts": list(self.package_scripts),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class DeployPlan:
-    """The preflight's result: every run in execution order. Names only, never values."""
-
-    deployment_id: str
-    project_slug: str
-    release_version: str
-    channel: str
-    environment: str
-    tenant: str | None
-    runs: tuple[PlannedRun, ...]
-    packages: tuple[tuple[str, str, str], ...] = field(default=())  # (id, version, sha256) verified
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "deployment_id": self.deployment_id, "project_slug": self.project_slug,
-            "release_version": self.release_version, "channel": self.channel,
-            "environment": self.environment, "tenant": self.tenant,
-            "packages": [{"id": i, "version": v, "sha256": h} for i, v, h in self.packages],
-            "runs": [run.to_dict() for run in self.runs],
-        }
 
 
 # --------------------------------------------------------------------------- helpers
@@ -443,7 +392,7 @@ def _unresolved_error(request: DeployRequest, missing: list[_Missing]) -> Deploy
     if len(items) > _MAX_LISTED:
         lines.append(f"  ... and {len(items) - _MAX_LISTED} more (see details)")
     return DeployError(
-        f"deployment {request.deployment_id} of {request.project_name} {request.release_version} to "
+        f"deployment of {request.project_name} {request.release_version} to "
         f"{request.environment} cannot start: {len(names)} variable(s) cannot be resolved "
         f"({', '.join(names)}). Nothing was run.\n" + "\n".join(lines),
         code="preflight_unresolved_variables",

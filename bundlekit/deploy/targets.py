@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 
-from bundlekit.deploy.archive import extract_package
+from bundlekit.package.extract import extract_package
 from bundlekit.deploy.jsonconfig import replace_json_values
 from bundlekit.deploy.masking import Masker
 from bundlekit.deploy.runner import ScriptResult, run_script

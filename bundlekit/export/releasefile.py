@@ -211,7 +211,7 @@ def _substituted_texts(path: Path, archive: Path, step: Step) -> list[tuple[str,
     Uses the deploy's own reader, so export scans exactly the files a deploy will substitute,
     and an unsafe package is refused here already, in the dev zone.
     """
-    from bundlekit.deploy.archive import read_members
+    from bundlekit.package.archive import read_members
 
     try:
         members = read_members(archive, list(step.substitute), _SCAN_LIMIT)

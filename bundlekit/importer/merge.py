@@ -1,22 +1,34 @@
 """The pure three-way merge that secure-zone import uses (normative text: ``spec/merge.md``).
 
-This module owns the identity of merged entries (:func:`variable_key`, lowercased step names
-and package ids), the merge rules, and the plan (:class:`MergePlan`) that import shows
-before it applies anything. It does no I/O: the caller converts its models into plain-data
-snapshots (BASE = the incoming snapshot as last imported, LOCAL = the zone's current copy,
-INCOMING = the new bundle) and converts ``MergePlan.result`` back.
+This module owns the merge rules and the plan (:class:`MergePlan`) that import shows before
+it applies anything; the identity of merged entries and the snapshot shape live in
+``importer/merge_model.py`` (re-exported here). It does no I/O: the caller converts its
+models into plain-data snapshots (BASE = the incoming snapshot as last imported, LOCAL =
+the zone's current copy, INCOMING = the new bundle) and converts ``MergePlan.result`` back.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from bundlekit.errors import InputError, UsageError
+from bundlekit.errors import UsageError
+from bundlekit.importer.merge_model import (
+    ABSENT,
+    KINDS,
+    MASK,
+    ORDER_KEY,
+    STRATEGIES,
+    Snapshot,
+    make_snapshot,
+    normalize_snapshot,
+    parse_variable_key,
+    snapshot_error,
+    variable_key,
+)
 
 if TYPE_CHECKING:
     from bundlekit.importer.merge_policy import MergePolicy
@@ -35,170 +47,6 @@ __all__ = [
     "three_way_merge",
     "variable_key",
 ]
-
-Snapshot = dict[str, Any]
-KINDS = ("variable", "step", "step_property", "step_order", "package")
-STRATEGIES = ("fail", "keep-local", "take-incoming")
-MASK = "********"
-ORDER_KEY = "step_order"
-_SECTIONS = ("variables", "steps", "step_order", "packages")
-_ESCAPED = "%[];,="
-
-
-class _Absent:
-    """Marks an entry or property that does not exist on one side (distinct from ``None``)."""
-
-    __slots__ = ()
-    _instance: _Absent | None = None
-
-    def __new__(cls) -> _Absent:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Absent:
-        return self
-
-
-ABSENT: Any = _Absent()
-
-
-# ---------------------------------------------------------------- identity
-
-
-def _esc(text: str) -> str:
-    return "".join(f"%{ord(c):02X}" if c in _ESCAPED else c for c in text)
-
-
-def _unesc(text: str) -> str:
-    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
-
-
-def _canonical_scope(scope: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    if not isinstance(scope, Mapping):
-        raise InputError("variable scope must be an object of dimension -> list of values",
-                         code="invalid_snapshot")
-    merged: dict[str, set[str]] = {}
-    for dim, values in scope.items():
-        # a bare string is a Sequence too; accepting it would scope on its characters
-        if not isinstance(dim, str) or isinstance(values, str | bytes) or not isinstance(values, Sequence) \
-                or not all(isinstance(v, str) for v in values):
-            raise InputError(f"variable scope dimension {dim!r} must map to a list of strings",
-                             code="invalid_snapshot")
-        merged.setdefault(dim.lower(), set()).update(v.lower() for v in values)
-    return {dim: sorted(vals) for dim, vals in sorted(merged.items()) if vals}
-
-
-def variable_key(name: str, scope: Mapping[str, Sequence[str]]) -> str:
-    """The identity of a variable: lowercased name plus canonical scope, e.g.
-    ``acme.url[environment=production,test;role=web]`` (see spec/merge.md, "Identity")."""
-    if not isinstance(name, str) or not name:
-        raise InputError("variable name must be a non-empty string", code="invalid_snapshot")
-    canon = _canonical_scope(scope)
-    if not canon:
-        return _esc(name.lower())
-    dims = ";".join(f"{_esc(d)}={','.join(_esc(v) for v in vals)}" for d, vals in canon.items())
-    return f"{_esc(name.lower())}[{dims}]"
-
-
-def parse_variable_key(key: str) -> tuple[str, dict[str, list[str]]]:
-    """Inverse of :func:`variable_key`: (lowercased name, canonical scope)."""
-    name, sep, rest = key.partition("[")
-    scope: dict[str, list[str]] = {}
-    if sep:
-        for part in rest.rstrip("]").split(";"):
-            dim, _, vals = part.partition("=")
-            scope[_unesc(dim)] = [_unesc(v) for v in vals.split(",")]
-    return _unesc(name), scope
-
-
-# ---------------------------------------------------------------- snapshot checks
-
-
-def _bad(side: str, path: str, expected: str) -> InputError:
-    return InputError(
-        f"{side} snapshot: {path} must be {expected}; fix the conversion of the {side} project "
-        "into a merge snapshot (spec/merge.md, 'Snapshots')",
-        code="invalid_snapshot", details={"side": side, "path": path})
-
-
-def _section(snap: Mapping[str, Any], name: str, side: str) -> Mapping[str, Any]:
-    value = snap.get(name, {})
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise _bad(side, name, "an object keyed by identity")
-    for key, entry in value.items():
-        if not isinstance(entry, Mapping):
-            raise _bad(side, f"{name}[{key!r}]", "an object")
-    return value
-
-
-def _normalize(snap: Mapping[str, Any] | None, side: str) -> Snapshot:
-    """Check a snapshot's shape and identities and return a private deep copy."""
-    if snap is None:
-        return {"variables": {}, "steps": {}, "step_order": [], "packages": {}}
-    if not isinstance(snap, Mapping):
-        raise _bad(side, "(top level)", "an object")
-    unknown = sorted(set(snap) - set(_SECTIONS), key=str)
-    if unknown:
-        raise _bad(side, repr(unknown[0]), f"absent (known sections: {', '.join(_SECTIONS)})")
-    variables, steps, packages = (_section(snap, n, side) for n in ("variables", "steps", "packages"))
-    for key, var in variables.items():
-        for field, types, what in (("name", str, "a string"), ("sensitive", bool, "true or false"),
-                                   ("placeholder", bool, "true or false")):
-            if (field == "name" or field in var) and not isinstance(var.get(field), types):
-                raise _bad(side, f"variables[{key!r}].{field}", what)
-        try:
-            expected = variable_key(var["name"], var.get("scope", {}))
-        except InputError as exc:
-            raise _bad(side, f"variables[{key!r}]", f"a valid variable ({exc.message})") from None
-        if key != expected:
-            raise _bad(side, f"variables[{key!r}]", f"keyed by variable_key(name, scope) = {expected!r}")
-    for section, field in (("steps", "name"), ("packages", "id")):
-        for key, entry in (steps if section == "steps" else packages).items():
-            ident = entry.get(field)
-            if not isinstance(ident, str) or not ident:
-                raise _bad(side, f"{section}[{key!r}].{field}", "a non-empty string")
-            if key != ident.lower():
-                raise _bad(side, f"{section}[{key!r}]", f"keyed by the lowercased {field} {ident.lower()!r}")
-    order = snap.get("step_order", [])
-    if isinstance(order, str) or not isinstance(order, Sequence) or not all(isinstance(k, str) for k in order) \
-            or sorted(order) != sorted(steps) or len(set(order)) != len(order):
-        raise _bad(side, "step_order", "a list naming every key of 'steps' exactly once")
-    return copy.deepcopy({
-        "variables": {k: dict(v) for k, v in variables.items()},
-        "steps": {k: dict(v) for k, v in steps.items()},
-        "step_order": list(order),
-        "packages": {k: dict(v) for k, v in packages.items()},
-    })
-
-
-def make_snapshot(variables: Iterable[Mapping[str, Any]] = (), steps: Iterable[Mapping[str, Any]] = (),
-                  packages: Iterable[Mapping[str, Any]] = ()) -> Snapshot:
-    """Build a snapshot from entry lists (steps in process order), computing every key.
-
-    Two entries with the same identity are refused (``duplicate_identity``): a merge cannot
-    tell which one the other side's entry corresponds to.
-    """
-    out: Snapshot = {"variables": {}, "steps": {}, "step_order": [], "packages": {}}
-    for section, entries in (("variables", variables), ("steps", steps), ("packages", packages)):
-        for entry in entries:
-            if not isinstance(entry, Mapping):
-                raise _bad("built", section, "a list of objects")
-            if section == "variables":
-                key = variable_key(entry.get("name"), entry.get("scope", {}))  # type: ignore[arg-type]
-            else:
-                key = str(entry.get("name" if section == "steps" else "id", "")).lower()
-            if key in out[section]:
-                raise InputError(f"two {section} have the identity {key!r}; names are case-insensitive and "
-                                 "scopes order-insensitive, so rename or merge one of them",
-                                 code="duplicate_identity", details={"section": section, "key": key})
-            out[section][key] = copy.deepcopy(dict(entry))
-    out["step_order"] = list(out["steps"])
-    return _normalize(out, "built")
-
 
 # ---------------------------------------------------------------- plan model
 
@@ -521,8 +369,8 @@ def three_way_merge(base: Snapshot | None, local: Snapshot | None, incoming: Sna
         raise UsageError(f"unknown conflict strategy {strategy!r}; use one of {', '.join(STRATEGIES)}",
                          code="invalid_strategy")
     if incoming is None:
-        raise _bad("incoming", "(top level)", "a snapshot, not None")
-    b, l, i = _normalize(base, "base"), _normalize(local, "local"), _normalize(incoming, "incoming")  # noqa: E741
+        raise snapshot_error("incoming", "(top level)", "a snapshot, not None")
+    b, l, i = normalize_snapshot(base, "base"), normalize_snapshot(local, "local"), normalize_snapshot(incoming, "incoming")  # noqa: E741
     # an unresolved conflict is labelled only when a policy rule said "fail" explicitly
     m = _Merger(strategy, label if strategy != "fail" else None, policy)
     result: Snapshot = {"variables": {}, "steps": {}, "step_order": [], "packages": {}}

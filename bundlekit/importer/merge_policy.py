@@ -15,7 +15,8 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from bundlekit.errors import InputError
-from bundlekit.importer.merge import KINDS, STRATEGIES, Conflict, parse_variable_key
+from bundlekit.importer.merge import Conflict
+from bundlekit.importer.merge_model import KINDS, STRATEGIES, parse_variable_key
 
 __all__ = ["MAX_POLICY_BYTES", "RULE_KINDS", "MergePolicy", "PolicyRule", "load_policy"]
 

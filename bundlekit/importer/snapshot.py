@@ -11,7 +11,7 @@ import json
 from typing import Any, Callable
 
 from bundlekit.format.manifest import Manifest
-from bundlekit.importer.merge import Snapshot, make_snapshot
+from bundlekit.importer.merge_model import Snapshot, make_snapshot
 
 __all__ = ["incoming_snapshot", "content_digest", "empty_snapshot"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.deploy.archive import read_members
+from bundlekit.package.archive import read_members
 from bundlekit.deploy.targets import LocalFolderTarget
 from bundlekit.errors import DeployError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.deploy.archive import extract_package
+from bundlekit.package.extract import extract_package
 from bundlekit.errors import DeployError
 
 # ----------------------------------------------------------------------------- builders
