@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import emit_json, home_option, json_option, quiet_option, resolve_home
 from bundlekit.deploy.service import deploy as run_deploy
 from bundlekit.errors import DeployError, StateError
+from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.home import open_zone
 from bundlekit.zone.targets import add_target, list_targets, remove_target
 
@@ -49,7 +49,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], root: Path,
 def targets_list(home: str | None, as_json: bool) -> None:
     """List targets by environment."""
     with open_zone(resolve_home(home)) as z:
-        rows = list_targets(z)
+        rows = list_targets(z.db)
     if as_json:
         emit_json({"targets": [t.to_dict() for t in rows]})
         return
@@ -152,9 +152,7 @@ def deployments() -> None:
 def deployments_list(home: str | None, as_json: bool) -> None:
     """List deployments, newest first."""
     with open_zone(resolve_home(home)) as z:
-        rows = z.db.execute("SELECT id, project_slug, release, environment, state, started, ended FROM deployments "
-                            "ORDER BY started DESC").fetchall()
-    items = [dict(r) for r in rows]
+        items = list_deployments(z.db)
     if as_json:
         emit_json({"deployments": items})
         return
@@ -173,11 +171,11 @@ def deployments_list(home: str | None, as_json: bool) -> None:
 def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> None:
     """Show one deployment: every step and target, logs and output variables (sensitive masked)."""
     with open_zone(resolve_home(home)) as z:
-        row = z.db.execute("SELECT * FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+        row = get_deployment(z.db, deployment_id)
     if row is None:
         raise StateError(f"no deployment {deployment_id!r}; see `bundlekit deployments list`",
                          code="unknown_deployment")
-    record = json.loads(row["record"])
+    record = row["record"]
     if as_json:
         emit_json({"id": row["id"], "state": row["state"], "environment": row["environment"],
                    "release": row["release"], "project": row["project_slug"], "record": record})

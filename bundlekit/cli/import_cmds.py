@@ -16,7 +16,8 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.format.container import BundleFile
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.receipt.ingest import ReceiptImport, import_receipt
-from bundlekit.importer import projects
+from bundlekit.importer import edits
+from bundlekit.zone import projects
 from bundlekit.zone.home import open_zone
 
 
@@ -114,7 +115,7 @@ def releases() -> None:
 def releases_list(home: str | None, as_json: bool) -> None:
     """List imported releases."""
     with open_zone(resolve_home(home)) as z:
-        rows = projects.list_releases(z)
+        rows = projects.list_releases(z.db)
     if as_json:
         emit_json({"releases": rows})
         return
@@ -133,9 +134,9 @@ def releases_list(home: str | None, as_json: bool) -> None:
 def show(project: str, version: str | None, home: str | None, as_json: bool) -> None:
     """Show a project (by name or slug) and one of its releases (default: the latest)."""
     with open_zone(resolve_home(home)) as z:
-        p = projects.find_project(z, project)
-        rel = projects.get_release(z, p, version)
-        variables = projects.variable_rows(p)
+        p = projects.find_project(z.db, project, z.name)
+        rel = projects.get_release(z.db, p, version)
+        variables = edits.variable_rows(p)
     steps = [dict(p.local["steps"][k]) for k in p.local["step_order"]]
     info: dict[str, Any] = {"project": {"name": p.name, "slug": p.slug, "space": p.space},
             "release": {k: v for k, v in rel.items() if k != "snapshot"},
@@ -190,8 +191,8 @@ def variables() -> None:
 def variables_list(project: str, home: str | None, as_json: bool) -> None:
     """List a project's variables (sensitive values masked)."""
     with open_zone(resolve_home(home)) as z:
-        p = projects.find_project(z, project)
-        rows = projects.variable_rows(p)
+        p = projects.find_project(z.db, project, z.name)
+        rows = edits.variable_rows(p)
     if as_json:
         emit_json({"project": p.name, "variables": rows})
     else:
@@ -211,7 +212,7 @@ def variables_set(project: str, name: str, value: str, sensitive: bool, environm
                   role: tuple[str, ...], machine: tuple[str, ...], home: str | None, as_json: bool) -> None:
     """Set a variable (or bind a placeholder) in this zone's copy of the project."""
     with open_zone(resolve_home(home)) as z:
-        res = projects.set_variable(z, project, name, value, sensitive=sensitive, environment=environment,
+        res = edits.set_variable(z, project, name, value, sensitive=sensitive, environment=environment,
                                     role=role, machine=machine, now=int(time.time()))
     if as_json:
         emit_json(res)
@@ -229,7 +230,7 @@ def variables_unset(project: str, name: str, environment: tuple[str, ...], role:
                     machine: tuple[str, ...], home: str | None, as_json: bool) -> None:
     """Remove a local value (a placeholder becomes unbound again)."""
     with open_zone(resolve_home(home)) as z:
-        res = projects.unset_variable(z, project, name, environment=environment, role=role, machine=machine,
+        res = edits.unset_variable(z, project, name, environment=environment, role=role, machine=machine,
                                       now=int(time.time()))
     if as_json:
         emit_json(res)
@@ -252,7 +253,7 @@ def _step_toggle(enabled: bool):  # type: ignore[no-untyped-def]
     @json_option
     def toggle(project: str, step: str, home: str | None, as_json: bool) -> None:
         with open_zone(resolve_home(home)) as z:
-            res = projects.set_step_enabled(z, project, step, enabled, int(time.time()))
+            res = edits.set_step_enabled(z, project, step, enabled, int(time.time()))
         if as_json:
             emit_json(res)
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -15,11 +14,9 @@ from bundlekit.dashboard.html import render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.server import serve as serve_dashboard
 from bundlekit.dashboard.text import render_text
-from bundlekit.errors import StateError
 from bundlekit.fsutil import atomic_write_bytes
-from bundlekit.receipt.ingest import reveal_output
+from bundlekit.receipt.ingest import reported_outputs
 from bundlekit.receipt.outbox import list_outbox, pack
-from bundlekit.zone import truststore
 from bundlekit.zone.home import open_zone
 
 
@@ -72,29 +69,7 @@ def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -
 def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_json: bool) -> None:
     """Output variables that came back in receipts: the latest deployment per environment."""
     with open_zone(resolve_home(home)) as z:
-        source = truststore.get_zone(z, zone_name)
-        rows = z.db.execute("SELECT * FROM remote_deployments WHERE source_zone_id = ? AND project_slug IN "
-                            "(SELECT project_slug FROM exports WHERE lower(project) = lower(?) OR "
-                            "lower(project_slug) = lower(?)) ORDER BY started",
-                            (source.zone_id, project, project)).fetchall()
-        latest: dict[str, dict] = {}  # type: ignore[type-arg]
-        for r in rows:
-            latest[r["environment"]] = json.loads(r["entry"])
-        result = []
-        for env, e in sorted(latest.items()):
-            for run in e["runs"]:
-                for o in run["outputs"]:
-                    if o["sensitive"]:
-                        value = reveal_output(z, e["deployment_id"], run["step"], run.get("target"), o) if reveal \
-                            else "********"
-                    else:
-                        value = o["value"]
-                    result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],
-                                   "step": run["step"], "target": run.get("target"), "name": o["name"],
-                                   "sensitive": o["sensitive"], "value": value})
-    if not latest:
-        raise StateError(f"no receipt from zone {zone_name!r} reports a deployment of {project!r}",
-                         code="no_outputs")
+        result = reported_outputs(z, project, zone_name, reveal=reveal)
     if as_json:
         emit_json({"project": project, "zone": zone_name, "outputs": result})
         return

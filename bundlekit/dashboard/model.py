@@ -9,10 +9,12 @@ still awaiting one); on a secure zone it shows its own deployments. Columns are
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bundlekit.dashboard.view import MASK, CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
+from bundlekit.zone import exports, projects, remote, truststore
+from bundlekit.zone.deployments import deployments_by_start
+from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 
@@ -21,11 +23,11 @@ __all__ = ["build_view", "AWAITING"]
 AWAITING = "(awaiting)"
 
 
-def _log(zone: Zone, digest: str | None, cache: dict[str, str]) -> str:
+def _log(db: Reader, digest: str | None, cache: dict[str, str]) -> str:
     if not digest:
         return ""
     if digest not in cache:
-        cache[digest] = (get_log(zone.db, digest) or b"").decode("utf-8", "replace")
+        cache[digest] = (get_log(db, digest) or b"").decode("utf-8", "replace")
     return cache[digest]
 
 
@@ -41,13 +43,13 @@ def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
     return "partial" if mixed else "failed"
 
 
-def _remote(zone: Zone, row: Any, zone_name: str, cache: dict[str, str]) -> DeploymentView:
-    e = json.loads(row["entry"])
+def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> DeploymentView:
+    e = row["entry"]
     steps = tuple(StepView(
         step=r["step"], target=r.get("target"), state=r["state"],
         started=r["started_ms"] / 1000 if "started_ms" in r else None,
         ended=r["ended_ms"] / 1000 if "ended_ms" in r else None, exit_code=r.get("exit_code"),
-        log=_log(zone, r.get("log"), cache),
+        log=_log(db, r.get("log"), cache),
         outputs=tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"])
                       for o in r["outputs"]),
         reason=r.get("reason")) for r in e["runs"])
@@ -58,8 +60,8 @@ def _remote(zone: Zone, row: Any, zone_name: str, cache: dict[str, str]) -> Depl
                           receipt_received=float(row["received"]))
 
 
-def _local(row: Any, zone_name: str, project_name: str) -> DeploymentView:
-    rec = json.loads(row["record"])
+def _local(row: Row, zone_name: str, project_name: str) -> DeploymentView:
+    rec = dict(row["record"])
     rec.setdefault("runs", [])
     steps = tuple(StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"],
                            ended=r["ended"], exit_code=r["exit_code"], log=r["log"],
@@ -72,22 +74,28 @@ def _local(row: Any, zone_name: str, project_name: str) -> DeploymentView:
 
 
 def build_view(zone: Zone, now: float) -> DashboardView:
-    db = zone.db
+    """The dashboard of ``zone`` at ``now`` (Unix seconds), read from one consistent state."""
+    with zone.db.read() as db:
+        return _build(zone, db, now)
+
+
+def _build(zone: Zone, db: Reader, now: float) -> DashboardView:
     cache: dict[str, str] = {}
-    zone_names = {r["zone_id"]: r["name"] for r in db.execute("SELECT zone_id, name FROM trusted_zones")}
+    zone_names = truststore.zone_names(db)
     deployments: list[DeploymentView] = []
-    for row in db.execute("SELECT * FROM remote_deployments ORDER BY started"):
-        deployments.append(_remote(zone, row, zone_names.get(row["source_zone_id"], row["source_zone_id"]), cache))
-    project_names = {r["slug"]: r["name"] for r in db.execute("SELECT slug, name FROM projects")}
-    for row in db.execute("SELECT * FROM deployments ORDER BY started"):
-        deployments.append(_local(row, zone.name, project_names.get(row["project_slug"], row["project_slug"])))
-    exports = db.execute("SELECT project, project_slug, release, dest_name, exported_at FROM exports "
-                         "ORDER BY exported_at").fetchall()
+    for row in remote.remote_deployments(db):
+        source: str = row["source_zone_id"]
+        deployments.append(_remote(db, row, zone_names.get(source, source), cache))
+    project_names = projects.project_names(db)
+    for row in deployments_by_start(db):
+        slug: str = row["project_slug"]
+        deployments.append(_local(row, zone.name, project_names.get(slug, slug)))
+    exported = exports.list_exports(db)
     names = {d.project_slug: d.project for d in deployments}
-    names.update({e["project_slug"]: e["project"] for e in exports})
+    names.update({e["project_slug"]: e["project"] for e in exported})
     columns = sorted({(d.zone, d.environment) for d in deployments})
     latest_export: dict[tuple[str, str], Any] = {}
-    for e in exports:
+    for e in exported:
         latest_export[(e["project_slug"], e["dest_name"])] = e
     for (slug, dest), e in latest_export.items():
         if not any(d.project_slug == slug and d.zone == dest for d in deployments):

@@ -1,9 +1,12 @@
 """Export: a release file becomes one signed, sealed, zstd-compressed bundle.
 
-Plan, then apply: the release file is validated and the destination resolved first;
-the sequence number is reserved in one transaction (a failed export burns a number, it
-never reuses one); packages then stream into the bundle in bounded chunks; the manifest is
-signed with the zone's key and the file appears under its final name only when complete.
+Plan, then apply: the release file, the destination and the rotation statements to carry
+are checked first; packages then stream into the bundle's temporary file in bounded chunks
+(no lock held). One transaction then allocates the sequence number, seals the sensitive
+values to the destination (their binding names the bundle id, which the number decides),
+signs the manifest and records the export; only after it commits does the file appear
+under its final name. A refused export consumes no number; a crash after the commit burns
+one (recorded, never reused) and leaves no bundle.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
 from bundlekit.export.releasefile import ReleaseSpec, load_release
-from bundlekit.zone import state, truststore
-from bundlekit.zone.rotation import active_rotations
-from bundlekit.zone.sequences import reserve_outgoing
+from bundlekit.zone import exports, sequences, truststore
+from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.home import Zone
+from bundlekit.zone.rotation import active_rotations
 
 __all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
 
@@ -67,56 +70,55 @@ class ExportResult:
 def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: int, expires_in: int = DEFAULT_EXPIRY,
                    sequence: int | None = None, progress: Callable[[int], None] | None = None,
                    delta: bool = True) -> ExportResult:
+    """Write the release ``release_file`` describes as a bundle for zone ``to`` at ``out``.
+
+    ``now`` and ``expires_in`` are seconds; ``sequence`` pins the number (it never lowers the
+    zone's high-water mark); ``delta`` leaves out packages the destination reported holding.
+    Raises ``InputError`` (release file, ``--sequence``), ``StateError`` ``unknown_zone``,
+    ``VerificationError`` ``invalid_rotation``; on any error nothing is recorded and ``out``
+    is untouched.
+    """
     spec = load_release(release_file)
     dest = truststore.get_zone(zone, to)
     if sequence is not None and sequence < 1:
         raise InputError(f"--sequence {sequence}: must be 1 or more", code="invalid_input")
     created = reference_time(now)
-    seq = reserve_outgoing(zone.db, dest.zone_id, sequence)
-    bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, seq)
     signing = zone.signing_key()
     rotations = active_rotations(zone, now)
+    reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     writer = BundleWriter(out, "release")
     try:
-        reported = _reported_inventory(zone, dest.zone_id) if delta else {}
         packages = _add_packages(writer, spec, progress, reported)
-        variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)
-        manifest = Manifest(
-            kind="release", bundle_id=bundle_id,
-            source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
-            destination=ZoneRef(dest.zone_id, dest.name, dest.sealing_key_id),
-            sequence=seq, created=created, expires=created + expires_in, blobs=tuple(writer.blobs),
-            project=spec.project, release=spec.release, steps=spec.steps, variables=variables,
-            placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
-            rotations=tuple(st.to_dict() for st, _ in rotations),
-            raw={"format": FORMAT_ID},
-        )
-        body = manifest.encode()
-
-        def signer_for(key: Ed25519PrivateKey) -> Callable[[bytes], SignatureRecord]:
-            return lambda message: SignatureRecord(crypto.raw_public(key), crypto.sign(key, "release", message))
-
-        # Retired keys co-sign while their rotation statements ride along (see zone/rotation.py).
-        signers = [signer_for(signing)] + [signer_for(k) for _, k in rotations if k is not None]
-        digest = writer.finish(body, signers)
+        with zone.db.transaction() as tx:
+            seq = sequences.next_outgoing(tx, dest.zone_id, sequence)
+            bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, seq)
+            variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)
+            manifest = Manifest(
+                kind="release", bundle_id=bundle_id,
+                source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
+                destination=ZoneRef(dest.zone_id, dest.name, dest.sealing_key_id),
+                sequence=seq, created=created, expires=created + expires_in, blobs=tuple(writer.blobs),
+                project=spec.project, release=spec.release, steps=spec.steps, variables=variables,
+                placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
+                rotations=tuple(st.to_dict() for st, _ in rotations),
+                raw={"format": FORMAT_ID},
+            )
+            # Retired keys co-sign while their rotation statements ride along (see zone/rotation.py).
+            signers = [_signer_for(signing)] + [_signer_for(k) for _, k in rotations if k is not None]
+            digest = writer.finish(manifest.encode(), signers, commit=False)
+            exports.record_export(tx, ExportRecord(
+                bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
+                spec.project["space"], spec.release["version"], spec.release["channel"], created,
+                created + expires_in, now, str(out.resolve())))
+        writer.commit()
     except BaseException:
         writer.abort()
         raise
-    with state.transaction(zone.db):
-        zone.db.execute(
-            "INSERT OR REPLACE INTO exports(bundle_id, digest, dest_zone_id, dest_name, sequence, project, "
-            "project_slug, space, release, channel, created, expires, exported_at, path) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
-             spec.project["space"], spec.release["version"], spec.release["channel"], created,
-             created + expires_in, now, str(out.resolve())))
     return ExportResult(out, digest, manifest, out.stat().st_size)
 
 
-def _reported_inventory(zone: Zone, dest_zone_id: str) -> dict[tuple[str, str], str]:
-    """What the destination's receipts said it holds: (id, version) -> sha256."""
-    rows = zone.db.execute("SELECT id, version, sha256 FROM inventory WHERE zone_id = ?", (dest_zone_id,))
-    return {(r[0].lower(), r[1].lower()): r[2] for r in rows}
+def _signer_for(key: Ed25519PrivateKey) -> Callable[[bytes], SignatureRecord]:
+    return lambda message: SignatureRecord(crypto.raw_public(key), crypto.sign(key, "release", message))
 
 
 def _file_sha256(path: Path) -> tuple[str, int]:

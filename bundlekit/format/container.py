@@ -361,8 +361,13 @@ class BundleWriter:
         self._blobs[digest] = rec
         return rec
 
-    def finish(self, manifest_bytes: bytes, signers: list[Callable[[bytes], SignatureRecord]]) -> str:
-        """Write manifest and signatures, then the header; commit. Returns the bundle digest."""
+    def finish(self, manifest_bytes: bytes, signers: list[Callable[[bytes], SignatureRecord]], *,
+               commit: bool = True) -> str:
+        """Write manifest and signatures, then the header; commit. Returns the bundle digest.
+
+        With ``commit=False`` the complete bundle stays under its temporary name until
+        :meth:`commit` (so a caller can record it first) or :meth:`abort`.
+        """
         header = Header(FORMAT_MAJOR, FORMAT_MINOR, self.kind, self._pos, len(manifest_bytes)).to_bytes()
         message = header + manifest_bytes
         f = self._out.file
@@ -374,8 +379,13 @@ class BundleWriter:
         f.truncate()
         f.seek(0)
         f.write(header)
-        self._out.commit()
+        if commit:
+            self._out.commit()
         return hashlib.sha256(message).hexdigest()
+
+    def commit(self) -> Path:
+        """Move the finished bundle to its final name (fsync, rename, fsync the folder)."""
+        return self._out.commit()
 
     def abort(self) -> None:
         self._out.discard()

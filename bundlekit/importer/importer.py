@@ -2,9 +2,10 @@
 
 ``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob,
 streamed into staging), then decides: anti-rollback, trust policy, package identity,
-release identity and the three-way merge. It changes no state. ``apply_import`` moves the
-verified blobs into the content-addressed store and commits everything else in one SQLite
-transaction. A refused import leaves the home as it was; staging is removed.
+release identity, rotation statements and the three-way merge. It changes no state.
+``apply_import`` can no longer refuse: it moves the verified blobs into the
+content-addressed store and commits everything else in one transaction. A refused import
+leaves the home as it was; staging is removed.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from typing import Any, Callable
 
 from bundlekit.errors import ConflictError, TrustError, VerificationError
 from bundlekit.format import crypto
-from bundlekit.format.keyfile import parse_rotation
+from bundlekit.format.keyfile import RotationStatement, parse_rotation
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.snapshot import content_digest, incoming_snapshot
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import secrets, sequences, state
+from bundlekit.zone import packages, projects, secrets, sequences
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
 from bundlekit.zone.store import PackageStore, Staging
@@ -42,6 +43,7 @@ class ImportPlan:
     replaces_release: bool = False
     new_packages: list[str] = field(default_factory=list)
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    rotations: list[RotationStatement] = field(default_factory=list)
     staging: Staging | None = field(default=None, repr=False)
 
     @property
@@ -109,38 +111,39 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
                "content; refusing")
     check_policy(v.source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
                  environments=bundle_environments(m), where=where)
+    # Rotation statements are checked here, not while applying: nothing may refuse after the
+    # first blob has moved into the package store.
+    rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
     store = PackageStore(zone.home)
     new_packages = []
     for p in m.packages:
-        known = db.execute("SELECT sha256 FROM packages WHERE id = ? AND version = ?", (p.id, p.version)).fetchone()
-        if known is not None and known[0] != p.sha256:
+        known = packages.recorded_digest(db, p.id, p.version)
+        if known is not None and known != p.sha256:
             raise VerificationError(f"{where}: package {p.id} {p.version} has SHA-256 {p.sha256[:16]}..., but this "
-                                    f"zone already holds {p.id} {p.version} with {known[0][:16]}...; a package "
+                                    f"zone already holds {p.id} {p.version} with {known[:16]}...; a package "
                                     "version is immutable: publish a new version", code="package_mismatch")
         if not p.included and not store.has(p.sha256):
             raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone does "
                                     "not have it; export it with its file", code="package_missing")
         if known is None:
             new_packages.append(f"{p.id} {p.version}")
-    project = db.execute("SELECT source_zone_id, local, base FROM projects WHERE slug = ?",
-                         (m.project["slug"],)).fetchone()
-    if project is not None and project["source_zone_id"] != v.source.zone_id:
+    project = projects.project_for_import(db, m.project["slug"])
+    if project is not None and project.source_zone_id != v.source.zone_id:
         raise TrustError(f"{where}: project {m.project['slug']!r} in this zone comes from another source zone; "
                          "refusing to let a second source change it", code="policy_denied")
     secret_values, refs = _open_secrets(zone, m, where)
     snap = incoming_snapshot(m, lambda i: refs[i])
     digest = content_digest(m, snap)
-    existing = db.execute("SELECT content_digest FROM releases WHERE project_slug = ? AND version = ?",
-                          (m.project["slug"], m.release["version"])).fetchone()
-    replaces = existing is not None and existing[0] != digest
+    existing = projects.release_content_digest(db, m.project["slug"], m.release["version"])
+    replaces = existing is not None and existing != digest
     if replaces and not replace:
         raise ConflictError(f"{where}: release {m.release['version']} of {m.project['name']} is already imported with "
                             "different content; pass --replace to overwrite it", code="release_exists")
-    base = json.loads(project["base"]) if project else None
-    local = json.loads(project["local"]) if project else None
+    base = project.base if project else None
+    local = project.local if project else None
     merge = three_way_merge(base, local, snap, strategy=strategy, policy=policy)
     return ImportPlan(v, merge=merge, snapshot=snap, content_digest=digest, replaces_release=replaces,
-                      new_packages=new_packages, secret_values=secret_values)
+                      new_packages=new_packages, secret_values=secret_values, rotations=rotations)
 
 
 def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], dict[int, str]]:
@@ -170,35 +173,22 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: int) -> None:
         raise ConflictError("unresolved conflicts", code="conflict")
     m = plan.manifest
     v = plan.verified
-    db = zone.db
     try:
         plan.staging.commit()
     finally:
         plan.staging.cleanup()
-    with state.transaction(db):
+    with zone.db.transaction() as tx:
         for value in plan.secret_values.values():
-            secrets.store(zone, value)
-        apply_rotations(zone, v.source.zone_id, [parse_rotation(r, str(v.path)) for r in m.rotations], now)
-        for p in m.packages:
-            db.execute("INSERT OR IGNORE INTO packages(id, version, sha256, size, file, added) VALUES (?,?,?,?,?,?)",
-                       (p.id, p.version, p.sha256, p.size, p.file, now))
-        slug = m.project["slug"]
-        db.execute(
-            "INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES (?,?,?,?,?,?,?) "
-            "ON CONFLICT(slug) DO UPDATE SET name = excluded.name, space = excluded.space, local = excluded.local, "
-            "base = excluded.base, updated = excluded.updated",
-            (slug, m.project["name"], m.project["space"], v.source.zone_id, json.dumps(plan.merge.result),
-             json.dumps(plan.snapshot), now))
-        db.execute(
-            "INSERT OR REPLACE INTO releases(project_slug, version, channel, notes, source_zone_id, bundle_id, "
-            "bundle_digest, sequence, content_digest, snapshot, output_refs, imported_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (slug, m.release["version"], m.release["channel"], m.release["notes"], v.source.zone_id, m.bundle_id,
-             v.digest, m.sequence, plan.content_digest, json.dumps(plan.snapshot),
-             json.dumps([o.to_dict() for o in m.output_refs]), now))
-        sequences.record_incoming(db, v.source.zone_id, m.sequence, v.digest, bundle_id=m.bundle_id,
-                                  source_zone_id=v.source.zone_id, project_slug=slug, release=m.release["version"],
-                                  now=now, plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
+            secrets.store(zone, tx, value)
+        apply_rotations(tx, v.source.zone_id, plan.rotations, now)
+        packages.add_packages(tx, m.packages, now)
+        projects.record_release(tx, m, source_zone_id=v.source.zone_id, bundle_digest=v.digest,
+                                content_digest=plan.content_digest, local=plan.merge.result, base=plan.snapshot,
+                                now=now)
+        sequences.record_incoming(tx, v.source.zone_id, m.sequence, v.digest, bundle_id=m.bundle_id,
+                                  source_zone_id=v.source.zone_id, project_slug=m.project["slug"],
+                                  release=m.release["version"], now=now,
+                                  plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
 
 
 def import_bundle(zone: Zone, path: Path, *, now: int, strategy: str | None = None,

@@ -6,27 +6,30 @@ code, the masked log (a compressed blob), and the output variables, sensitive on
 to the *source* zone's key (only the source can read them). Entries wait in the outbox;
 a receipt bundle (kind ``receipt``, its own signature domain and sequence per destination)
 carries one or many of them.
+
+Direction of the dependency: the deploy workflow calls this module (to build an entry from
+its record and queue it, and for ``deploy --receipt-out``); this module never imports the
+deploy package. It reads a deployment's outcome through the :class:`DeploymentOutcome`
+protocol, which ``bundlekit.deploy.model.DeploymentRecord`` satisfies (decision 111).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Sequence
 
-from bundlekit.deploy.model import DeploymentRecord
+from bundlekit.errors import StateError
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
-from bundlekit.zone import state
-from bundlekit.zone.logs import get_log, put_log
-from bundlekit.zone.sequences import reserve_outgoing
+from bundlekit.zone import outbox, packages, sequences, truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.logs import get_log
 
-__all__ = ["RECEIPT_EXPIRY", "output_seal_ad", "make_entry", "queue_entry", "write_receipt", "ReceiptFile"]
+__all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile"]
 
 RECEIPT_EXPIRY = 365 * 86400
 
@@ -48,7 +51,58 @@ def _ms(t: float | None) -> int | None:
     return None if t is None else int(round(t * 1000))
 
 
-def make_entry(record: DeploymentRecord, *, release: dict[str, Any], project: dict[str, str],
+class OutputValue(Protocol):
+    """One output variable a run set (plain value; sealed here when ``sensitive``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def sensitive(self) -> bool: ...
+
+
+class RunOutcome(Protocol):
+    """What one step did on one target (``target`` None: on the zone); times in Unix seconds."""
+
+    @property
+    def step(self) -> str: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def started(self) -> float | None: ...
+    @property
+    def ended(self) -> float | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def log(self) -> str: ...
+    @property
+    def outputs(self) -> Sequence[OutputValue]: ...
+
+
+class DeploymentOutcome(Protocol):
+    """A finished deployment as a receipt needs it (``spec/deploy.md`` section 9, *Records*)."""
+
+    @property
+    def deployment_id(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def started(self) -> float: ...
+    @property
+    def ended(self) -> float: ...
+    @property
+    def runs(self) -> Sequence[RunOutcome]: ...
+
+
+def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: dict[str, str],
                recipient_public: bytes, recipient_key_id: str) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The receipt entry for a deployment, and its logs by digest (already masked by the engine)."""
     logs: dict[str, bytes] = {}
@@ -85,14 +139,6 @@ def make_entry(record: DeploymentRecord, *, release: dict[str, Any], project: di
     return entry, logs
 
 
-def queue_entry(zone: Zone, dest_zone_id: str, entry: dict[str, Any], logs: dict[str, bytes], now: int) -> None:
-    """Put an entry in the outbox (call inside the caller's transaction)."""
-    for digest, data in logs.items():
-        put_log(zone.db, digest, data)
-    zone.db.execute("INSERT INTO outbox(deployment_id, dest_zone_id, entry, created) VALUES (?,?,?,?)",
-                    (entry["deployment_id"], dest_zone_id, json.dumps(entry), now))
-
-
 @dataclass(frozen=True, slots=True)
 class ReceiptFile:
     path: Path
@@ -102,37 +148,48 @@ class ReceiptFile:
     bundle_id: str
 
 
+def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
+    """The bundle id of the receipt ``sequence`` from ``source_zone`` to ``dest_zone``."""
+    return hashlib.sha256(f"bundlekit receipt id\n{source_zone}\n{dest_zone}\n{sequence}".encode()).hexdigest()[:32]
+
+
 def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: int) -> ReceiptFile:
-    """Sign a receipt bundle carrying the given outbox entries to the destination zone."""
-    db = zone.db
-    dest = db.execute("SELECT name, sealing_key FROM trusted_zones WHERE zone_id = ?", (dest_zone_id,)).fetchone()
-    entries = []
-    for dep in deployment_ids:
-        row = db.execute("SELECT entry FROM outbox WHERE deployment_id = ?", (dep,)).fetchone()
-        entries.append(json.loads(row[0]))
-    seq = reserve_outgoing(db, f"receipt/{dest_zone_id}")
-    bundle_id = hashlib.sha256(f"bundlekit receipt id\n{zone.zone_id}\n{dest_zone_id}\n{seq}".encode()).hexdigest()[:32]
-    inventory = [{"id": r[0], "version": r[1], "sha256": r[2]}
-                 for r in db.execute("SELECT id, version, sha256 FROM packages ORDER BY id, version")]
+    """Sign a receipt bundle carrying the given outbox entries to zone ``dest_zone_id``.
+
+    Checks first (``StateError`` ``unknown_zone`` when the destination is no longer trusted,
+    ``unknown_deployment`` when an id has no entry for it), then writes the logs, then one
+    transaction allocates the receipt's sequence, records the file and marks the entries
+    packed; the file appears at ``out`` once that transaction has committed. On any error
+    nothing is recorded and ``out`` is untouched.
+    """
+    dest = truststore.entry_for_id(zone.db, dest_zone_id)
+    if dest is None:
+        raise StateError(f"receipts wait for zone {dest_zone_id}, which this zone no longer trusts; trust its card "
+                         "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
+    entries = outbox.entries(zone.db, dest_zone_id, deployment_ids)
+    inventory = packages.inventory(zone.db)
     signing = zone.signing_key()
     writer = BundleWriter(out, "receipt")
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
-            data = get_log(db, digest) or b""
+            data = get_log(zone.db, digest) or b""
             writer.add_blob(io.BytesIO(data), len(data))
-        manifest = Manifest(
-            kind="receipt", bundle_id=bundle_id,
-            source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
-            destination=ZoneRef(dest_zone_id, dest["name"], crypto.key_id("x25519", bytes(dest["sealing_key"]))),
-            sequence=seq, created=now, expires=now + RECEIPT_EXPIRY, blobs=tuple(writer.blobs),
-            receipts=tuple(entries), inventory=tuple(inventory), raw={"format": FORMAT_ID})
-        digest = writer.finish(manifest.encode(), [lambda m: SignatureRecord(crypto.raw_public(signing),
-                                                                            crypto.sign(signing, "receipt", m))])
+        with zone.db.transaction() as tx:
+            seq = sequences.next_outgoing(tx, sequences.receipt_key(dest_zone_id))
+            bundle_id = receipt_id_for(zone.zone_id, dest_zone_id, seq)
+            manifest = Manifest(
+                kind="receipt", bundle_id=bundle_id,
+                source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
+                destination=ZoneRef(dest_zone_id, dest.name, dest.sealing_key_id),
+                sequence=seq, created=now, expires=now + RECEIPT_EXPIRY, blobs=tuple(writer.blobs),
+                receipts=tuple(entries), inventory=tuple(inventory), raw={"format": FORMAT_ID})
+            digest = writer.finish(manifest.encode(), [lambda m: SignatureRecord(
+                crypto.raw_public(signing), crypto.sign(signing, "receipt", m))], commit=False)
+            outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,
+                                       sequence=seq, deployment_ids=deployment_ids, now=now)
+            outbox.mark_packed(tx, bundle_id, deployment_ids)
+        writer.commit()
     except BaseException:
         writer.abort()
         raise
-    with state.transaction(db):
-        db.execute("INSERT OR REPLACE INTO receipt_files(path, bundle_id, dest_zone_id, sequence, deployments, "
-                   "created) VALUES (?,?,?,?,?,?)", (str(out.resolve()), bundle_id, dest_zone_id, seq,
-                                                    json.dumps(deployment_ids), now))
     return ReceiptFile(out, digest, seq, tuple(deployment_ids), bundle_id)

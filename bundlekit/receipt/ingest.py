@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from bundlekit.errors import VerificationError
+from bundlekit.errors import StateError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
-from bundlekit.zone import sequences, state
-from bundlekit.zone.logs import put_log
+from bundlekit.zone import exports, remote, sequences, truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.logs import put_log
 
-__all__ = ["ReceiptImport", "import_receipt", "reveal_output"]
+__all__ = ["ReceiptImport", "import_receipt", "reveal_output", "reported_outputs"]
 
 
 @dataclass
@@ -58,7 +58,7 @@ def import_receipt(zone: Zone, path: Path, *, now: int, dry_run: bool = False,
         raise VerificationError(f"{where}: expected a receipt bundle, found {m.kind}", code="wrong_kind")
     if sequences.already_imported(db, v.digest):
         return ReceiptImport(v, noop=True)
-    key = f"receipt/{v.source.zone_id}"
+    key = sequences.receipt_key(v.source.zone_id)
     sequences.check_incoming(
         db, key, m.sequence, older_code="replay",
         older=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than the last received "
@@ -68,35 +68,22 @@ def import_receipt(zone: Zone, path: Path, *, now: int, dry_run: bool = False,
     result = ReceiptImport(v)
     for i, e in enumerate(m.receipts):
         rb = e["release_bundle"]
-        issued = db.execute("SELECT 1 FROM exports WHERE bundle_id = ? AND digest = ? AND dest_zone_id = ?",
-                            (rb["bundle_id"], rb["digest"], v.source.zone_id)).fetchone()
-        if issued is None:
+        if not exports.was_exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id):
             raise VerificationError(
                 f"{where}: receipts[{i}] (deployment {e['deployment_id']}) answers release bundle "
                 f"{rb['bundle_id']} which this zone never exported to {v.source.name!r}", code="unknown_bundle")
-        known = db.execute("SELECT 1 FROM remote_deployments WHERE source_zone_id = ? AND deployment_id = ?",
-                           (v.source.zone_id, e["deployment_id"])).fetchone()
+        known = remote.is_recorded(db, v.source.zone_id, e["deployment_id"])
         (result.already_known if known else result.recorded).append(e["deployment_id"])
     if dry_run:
         return result
-    with state.transaction(db):
+    with db.transaction() as tx:
         for digest, buf in logs.items():
-            put_log(db, digest, buf.getvalue())
+            put_log(tx, digest, buf.getvalue())
         for e in m.receipts:
-            if e["deployment_id"] not in result.recorded:
-                continue
-            db.execute(
-                "INSERT INTO remote_deployments(source_zone_id, deployment_id, bundle_id, receipt_bundle_id, "
-                "project_slug, release, environment, state, started, ended, entry, received) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (v.source.zone_id, e["deployment_id"], e["release_bundle"]["bundle_id"], m.bundle_id,
-                 e["project"]["slug"], e["release"], e["environment"], e["state"], e["started_ms"] / 1000,
-                 e["ended_ms"] / 1000, json.dumps(e), now))
-        db.execute("DELETE FROM inventory WHERE zone_id = ?", (v.source.zone_id,))
-        for item in m.inventory:
-            db.execute("INSERT OR REPLACE INTO inventory(zone_id, id, version, sha256, reported) VALUES (?,?,?,?,?)",
-                       (v.source.zone_id, item["id"], item["version"], item["sha256"], now))
-        sequences.record_incoming(db, key, m.sequence, v.digest, bundle_id=m.bundle_id,
+            if e["deployment_id"] in result.recorded:
+                remote.record_remote(tx, v.source.zone_id, m.bundle_id, e, now)
+        exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
+        sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
                                   plan=json.dumps({"receipt": result.recorded}))
     return result
@@ -107,3 +94,33 @@ def reveal_output(zone: Zone, deployment_id: str, step: str, target: str | None,
     ad = output_seal_ad(deployment_id, zone.sealing_key_id, step, target, output["name"])
     sealed = crypto.unb64(output["sealed"], f"output {output['name']}")
     return crypto.open_sealed(zone.sealing_key(), sealed, ad, f"output {output['name']}").decode("utf-8")
+
+
+def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool = False) -> list[dict[str, Any]]:
+    """The output variables zone ``zone_name`` reported for ``project`` (name or slug): for each
+    environment, those of the latest deployment reported there.
+
+    Items: {environment, deployment_id, release, step, target, name, sensitive, value};
+    a sensitive value is ``********`` unless ``reveal`` (then unsealed with this zone's key).
+    Raises ``StateError`` ``unknown_zone``, or ``no_outputs`` when no receipt reports the project.
+    """
+    source = truststore.get_zone(zone, zone_name)
+    latest: dict[str, dict[str, Any]] = {}
+    for e in remote.reported_for_project(zone.db, source.zone_id, project):
+        latest[e["environment"]] = e
+    if not latest:
+        raise StateError(f"no receipt from zone {zone_name!r} reports a deployment of {project!r}",
+                         code="no_outputs")
+    result = []
+    for env, e in sorted(latest.items()):
+        for run in e["runs"]:
+            for o in run["outputs"]:
+                if o["sensitive"]:
+                    value = reveal_output(zone, e["deployment_id"], run["step"], run.get("target"), o) if reveal \
+                        else "********"
+                else:
+                    value = o["value"]
+                result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],
+                               "step": run["step"], "target": run.get("target"), "name": o["name"],
+                               "sensitive": o["sensitive"], "value": value})
+    return result

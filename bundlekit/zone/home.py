@@ -6,7 +6,7 @@ Layout::
       zone.json              name, zone id, created (public)
       keys/signing.key       Ed25519 private key, raw 32 bytes, mode 0600
       keys/sealing.key       X25519 private key, raw 32 bytes, mode 0600
-      state.db               SQLite state (trust store, sequences, records)
+      state.db               SQLite state (trust store, sequences, records; see zone/db.py)
       packages/              content-addressed package store (sha256/ab/cdef...)
       outbox/                receipts waiting to travel back
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,8 @@ from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.fsutil import atomic_write_bytes, fsync_dir
-from bundlekit.zone import state
+from bundlekit.zone.db import Database
+from bundlekit.zone.state import open_state, state_path
 
 __all__ = ["Zone", "init_zone", "open_zone"]
 
@@ -40,12 +40,12 @@ class ZoneInfo:
 
 
 class Zone:
-    """An opened zone home. Keys are loaded lazily; the database connection is shared."""
+    """An opened zone home. Keys are loaded lazily; the state database is opened on first use."""
 
     def __init__(self, home: Path, info: ZoneInfo) -> None:
         self.home = home
         self.info = info
-        self._conn: sqlite3.Connection | None = None
+        self._db: Database | None = None
 
     @property
     def name(self) -> str:
@@ -56,15 +56,16 @@ class Zone:
         return self.info.zone_id
 
     @property
-    def db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = state.connect(self.home / "state.db")
-        return self._conn
+    def db(self) -> Database:
+        """The zone's state (``zone/db.py``): reads, ``read()`` snapshots, ``transaction()`` writes."""
+        if self._db is None:
+            self._db = open_state(self.home)
+        return self._db
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self) -> "Zone":
         return self
@@ -107,7 +108,7 @@ class Zone:
 def init_zone(home: Path, name: str, now: int) -> Zone:
     """Create a new zone home; refuses to touch an existing zone or a non-empty folder."""
     IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
-    if (home / "zone.json").exists() or (home / "state.db").exists() or (home / "keys").exists():
+    if (home / "zone.json").exists() or state_path(home).exists() or (home / "keys").exists():
         raise StateError(f"{home}: already holds a zone; refusing to overwrite it. Use another --home.",
                          code="zone_exists")
     if home.exists() and any(home.iterdir()):
@@ -121,11 +122,13 @@ def init_zone(home: Path, name: str, now: int) -> Zone:
     atomic_write_bytes(keys / "signing.key", raw_private(signing), mode=0o600)
     atomic_write_bytes(keys / "sealing.key", raw_private(sealing), mode=0o600)
     info = ZoneInfo(name, secrets.token_hex(16), now)
-    conn = state.connect(home / "state.db", create=True)
-    with state.transaction(conn):
-        for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
-            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
-    conn.close()
+    db = open_state(home, create=True)
+    try:
+        with db.transaction() as tx:
+            for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
+                tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+    finally:
+        db.close()
     atomic_write_bytes(home / "zone.json", (json.dumps(
         {"name": info.name, "zone_id": info.zone_id, "created": info.created}, indent=2) + "\n").encode())
     fsync_dir(home)
@@ -143,6 +146,6 @@ def open_zone(home: Path) -> Zone:
                          code="not_a_zone") from None
     except (ValueError, KeyError, TypeError):
         raise StateError(f"{path}: damaged zone file", code="state_damaged") from None
-    if not os.access(home / "state.db", os.R_OK):
+    if not os.access(state_path(home), os.R_OK):
         raise StateError(f"{home}: state.db missing or unreadable", code="not_a_zone")
     return Zone(home, info)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import zstandard
+
+from bundlekit.zone.db import Reader, Writer
 
 __all__ = ["put_log", "get_log"]
 
 
-def put_log(db: sqlite3.Connection, digest: str, data: bytes) -> None:
-    """Store a log once (call inside the caller's transaction)."""
-    db.execute("INSERT OR IGNORE INTO logs(digest, data) VALUES (?, ?)",
-               (digest, zstandard.ZstdCompressor(level=9).compress(data)))
+def put_log(tx: Writer, digest: str, data: bytes) -> None:
+    """Store a log once (inside the caller's transaction); ``digest`` is the SHA-256 of ``data``."""
+    tx.run("INSERT INTO logs(digest, data) VALUES (?, ?) ON CONFLICT(digest) DO NOTHING",
+           (digest, zstandard.ZstdCompressor(level=9).compress(data)))
 
 
-def get_log(db: sqlite3.Connection, digest: str) -> bytes | None:
-    row = db.execute("SELECT data FROM logs WHERE digest = ?", (digest,)).fetchone()
-    return None if row is None else zstandard.ZstdDecompressor().decompress(bytes(row[0]))
+def get_log(db: Reader, digest: str) -> bytes | None:
+    """The log stored under ``digest``, or ``None``."""
+    data = db.scalar("SELECT data FROM logs WHERE digest = ?", (digest,))
+    return None if data is None else zstandard.ZstdDecompressor().decompress(bytes(data))

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import RotationStatement, make_rotation, parse_rotation
 from bundlekit.fsutil import atomic_write_bytes
-from bundlekit.zone import state
+from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 
 __all__ = ["ROTATION_WINDOW", "rotate_key", "active_rotations", "apply_rotations"]
@@ -33,44 +33,49 @@ def rotate_key(zone: Zone, now: int) -> RotationStatement:
     retired = zone.home / "keys" / "retired"
     retired.mkdir(mode=0o700, exist_ok=True)
     atomic_write_bytes(retired / f"{key_id('ed25519', raw_public(old))}.key", raw_private(old), mode=0o600)
-    with state.transaction(zone.db):
-        zone.db.execute("INSERT INTO rotations(new_key_id, statement, issued) VALUES (?, ?, ?)",
-                        (key_id("ed25519", raw_public(new)), json.dumps(statement.to_dict()), now))
+    with zone.db.transaction() as tx:
+        tx.run("INSERT INTO rotations(new_key_id, statement, issued) VALUES (?, ?, ?)",
+               (key_id("ed25519", raw_public(new)), json.dumps(statement.to_dict()), now))
         # The new key becomes the zone's key only when the statement is safely recorded.
         atomic_write_bytes(zone.home / "keys" / "signing.key", raw_private(new), mode=0o600)
     return statement
 
 
 def active_rotations(zone: Zone, now: int) -> list[tuple[RotationStatement, Ed25519PrivateKey | None]]:
-    """Statements to carry in a bundle exported now, each with its retired key (to co-sign)."""
+    """Statements to carry in a bundle exported now, each with its retired key (to co-sign).
+
+    Every statement is checked (``invalid_rotation``) before anything is written.
+    """
     out = []
-    for row in zone.db.execute("SELECT statement FROM rotations WHERE issued > ? ORDER BY issued",
-                               (now - ROTATION_WINDOW,)):
-        st = parse_rotation(json.loads(row[0]), "rotation statement")
+    for row in zone.db.all("SELECT statement FROM rotations WHERE issued > ? ORDER BY issued",
+                           (now - ROTATION_WINDOW,)):
+        st = parse_rotation(json.loads(row["statement"]), "rotation statement")
         path: Path = zone.home / "keys" / "retired" / f"{key_id('ed25519', st.old_key)}.key"
         key = Ed25519PrivateKey.from_private_bytes(path.read_bytes()) if path.exists() else None
         out.append((st, key))
     return out
 
 
-def apply_rotations(zone: Zone, source_zone_id: str, statements: list[RotationStatement], now: int) -> list[str]:
-    """Receiver side, inside the import transaction: trust each new key, retire each old one."""
+def apply_rotations(tx: Writer, source_zone_id: str, statements: list[RotationStatement], now: int) -> list[str]:
+    """Receiver side, inside the import transaction: trust each new key, retire each old one.
+
+    ``statements`` are already parsed and checked (the import plan does it); returns the new key ids.
+    """
     applied = []
-    db = zone.db
     for st in sorted(statements, key=lambda s: s.issued):
         if st.zone_id != source_zone_id:
             continue
         old_id, new_id = key_id("ed25519", st.old_key), key_id("ed25519", st.new_key)
-        known_old = db.execute("SELECT 1 FROM trusted_keys WHERE key_id = ? AND zone_id = ? AND role = 'zone'",
-                               (old_id, source_zone_id)).fetchone()
-        known_new = db.execute("SELECT 1 FROM trusted_keys WHERE key_id = ? AND zone_id = ?",
-                               (new_id, source_zone_id)).fetchone()
-        if known_old is None or known_new is not None:
+        known_old = tx.one("SELECT 1 AS hit FROM trusted_keys WHERE key_id = ? AND zone_id = ? AND role = 'zone'",
+                           (old_id, source_zone_id))
+        known_new = tx.one("SELECT 1 AS hit FROM trusted_keys WHERE key_id = ? AND zone_id = ?",
+                           (new_id, source_zone_id))
+        label = tx.scalar("SELECT name FROM trusted_zones WHERE zone_id = ?", (source_zone_id,))
+        if known_old is None or known_new is not None or label is None:
             continue
-        label = db.execute("SELECT name FROM trusted_zones WHERE zone_id = ?", (source_zone_id,)).fetchone()[0]
-        db.execute("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
-                   (new_id, source_zone_id, st.new_key, "zone", label, now))
-        db.execute("INSERT OR IGNORE INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?)",
-                   (old_id, now, f"rotated to {new_id}"))
+        tx.run("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
+               (new_id, source_zone_id, st.new_key, "zone", label, now))
+        tx.run("INSERT INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?) ON CONFLICT(key_id) DO NOTHING",
+               (old_id, now, f"rotated to {new_id}"))
         applied.append(new_id)
     return applied

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bundlekit.errors import StateError
 from bundlekit.format import crypto
+from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 
 __all__ = ["PREFIX", "fingerprint", "store", "reveal", "is_secret_ref"]
@@ -42,18 +43,18 @@ def _ad(zone: Zone, ref: str) -> bytes:
     return crypto.seal_ad("at-rest", zone.sealing_key_id, ref)
 
 
-def store(zone: Zone, value: str) -> str:
-    """Seal ``value`` at rest (call inside the caller's transaction); return its reference."""
+def store(zone: Zone, tx: Writer, value: str) -> str:
+    """Seal ``value`` at rest (inside the caller's transaction ``tx``); return its reference."""
     ref = fingerprint(zone, value)
-    row = zone.db.execute("SELECT 1 FROM secrets WHERE fingerprint = ?", (ref,)).fetchone()
-    if row is None:
+    if tx.one("SELECT 1 AS hit FROM secrets WHERE fingerprint = ?", (ref,)) is None:
         sealed = crypto.seal(crypto.raw_public(zone.sealing_key()), value.encode("utf-8"), _ad(zone, ref))
-        zone.db.execute("INSERT INTO secrets(fingerprint, sealed) VALUES (?, ?)", (ref, sealed))
+        tx.run("INSERT INTO secrets(fingerprint, sealed) VALUES (?, ?)", (ref, sealed))
     return ref
 
 
 def reveal(zone: Zone, ref: str) -> str:
-    row = zone.db.execute("SELECT sealed FROM secrets WHERE fingerprint = ?", (ref,)).fetchone()
-    if row is None:
+    """The value behind ``ref``; raises ``StateError`` ``secret_missing`` if it is not stored."""
+    sealed = zone.db.scalar("SELECT sealed FROM secrets WHERE fingerprint = ?", (ref,))
+    if sealed is None:
         raise StateError(f"sensitive value {ref[:20]}... is missing from the zone's state", code="secret_missing")
-    return crypto.open_sealed(zone.sealing_key(), bytes(row[0]), _ad(zone, ref), "stored secret").decode("utf-8")
+    return crypto.open_sealed(zone.sealing_key(), bytes(sealed), _ad(zone, ref), "stored secret").decode("utf-8")

@@ -2,9 +2,10 @@
 
 ``HOME/packages/sha256/ab/<digest>`` holds package bytes, named by their SHA-256, so the
 store is a cache that can only grow by content that was verified: a file lands there only
-by rename from staging after its blob passed every check. The SQLite ``packages`` table
-(id, version -> digest) is the state; a crash between moving a file into the store and
-committing the transaction leaves an unreferenced file, harmless and reused on re-run.
+by rename from staging after its blob passed every check. The ``packages`` table
+(``zone/packages.py``: id, version -> digest) is the state; a crash between moving a file
+into the store and committing the transaction leaves an unreferenced file, harmless and
+reused on re-run.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.errors import InputError, StateError
-from bundlekit.zone import state
+from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 
 __all__ = ["TargetRecord", "add_target", "list_targets", "remove_target"]
@@ -31,7 +31,7 @@ class TargetRecord:
                 "root": self.root}
 
 
-def _row(r: Any) -> TargetRecord:
+def _row(r: Row) -> TargetRecord:
     return TargetRecord(r["name"], r["environment"], tuple(json.loads(r["roles"])), r["kind"], r["root"])
 
 
@@ -43,30 +43,31 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
     root = root.expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise InputError(f"--root {root}: exists and is not a folder", code="invalid_input")
-    if zone.db.execute("SELECT 1 FROM targets WHERE name = ?", (name,)).fetchone():
+    if list_targets(zone.db, name=name):
         raise StateError(f"target {name!r} already exists; `bundlekit targets remove {name}` first",
                          code="target_exists")
     root.mkdir(parents=True, exist_ok=True)
-    with state.transaction(zone.db):
-        zone.db.execute("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
-                        (name, environment, json.dumps(sorted(set(roles))), "local", str(root), now))
-    return list_targets(zone, name=name)[0]
+    with zone.db.transaction() as tx:
+        tx.run("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
+               (name, environment, json.dumps(sorted(set(roles))), "local", str(root), now))
+    return list_targets(zone.db, name=name)[0]
 
 
-def list_targets(zone: Zone, *, environment: str | None = None, name: str | None = None) -> list[TargetRecord]:
+def list_targets(db: Reader, *, environment: str | None = None, name: str | None = None) -> list[TargetRecord]:
+    """Targets ordered by environment and name; only one environment's, or the one named, when given."""
     sql, args = "SELECT * FROM targets", []
     if environment is not None:
         sql, args = sql + " WHERE environment = ?", [environment]
     elif name is not None:
         sql, args = sql + " WHERE name = ?", [name]
-    return [_row(r) for r in zone.db.execute(sql + " ORDER BY environment, name", args)]
+    return [_row(r) for r in db.all(sql + " ORDER BY environment, name", args)]
 
 
 def remove_target(zone: Zone, name: str) -> TargetRecord:
-    found = list_targets(zone, name=name)
+    found = list_targets(zone.db, name=name)
     if not found:
         raise StateError(f"no target named {name!r}; see `bundlekit targets list`", code="unknown_target")
-    with state.transaction(zone.db):
-        zone.db.execute("DELETE FROM targets WHERE name = ?", (name,))
+    with zone.db.transaction() as tx:
+        tx.run("DELETE FROM targets WHERE name = ?", (name,))
     return found[0]
 

@@ -1,4 +1,8 @@
-"""The trust store in the zone's state: trusted zones, their keys, approvers and revocations."""
+"""The trust store in the zone's state: trusted zones, their keys, approvers and revocations.
+
+Functions taking a :class:`Zone` are whole operations (they check, then write in their own
+transaction); :func:`entry_for_id` and :func:`zone_names` read through any ``Reader``.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import ApproverKey
 from bundlekit.trust.policy import SourcePolicy, TrustedSource
-from bundlekit.zone import state
+from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 
-__all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "sources", "revoked_key_ids"]
+__all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "entry_for_id", "zone_names", "sources",
+           "revoked_key_ids", "add_signer", "revoke"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,31 +45,42 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: int) -> 
                          code="self_trust")
     if policy.threshold < 1:
         raise InputError("--threshold must be at least 1", code="invalid_policy")
-    db = zone.db
-    existing = db.execute("SELECT name, zone_id FROM trusted_zones WHERE zone_id = ? OR name = ?",
-                          (card.zone_id, card.name)).fetchone()
-    if existing is not None:
-        raise StateError(f"zone {existing['name']!r} is already trusted; `bundlekit trust remove {existing['name']}` "
-                         "first to replace it", code="already_trusted")
-    with state.transaction(db):
-        db.execute("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added) VALUES (?,?,?,?,?,?)",
-                   (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now))
-        db.execute("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
-                   (card.signing_key_id, card.zone_id, card.signing_key, "zone", card.name, now))
+    with zone.db.transaction() as tx:
+        existing = tx.one("SELECT name, zone_id FROM trusted_zones WHERE zone_id = ? OR name = ?",
+                          (card.zone_id, card.name))
+        if existing is not None:
+            raise StateError(f"zone {existing['name']!r} is already trusted; `bundlekit trust remove "
+                             f"{existing['name']}` first to replace it", code="already_trusted")
+        tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added) VALUES (?,?,?,?,?,?)",
+               (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now))
+        tx.run("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
+               (card.signing_key_id, card.zone_id, card.signing_key, "zone", card.name, now))
     return get_zone(zone, card.name)
 
 
 def get_zone(zone: Zone, name: str) -> TrustEntry:
-    row = zone.db.execute("SELECT * FROM trusted_zones WHERE name = ? OR zone_id = ?", (name, name)).fetchone()
+    """A trusted zone by name (case-insensitive) or zone id; ``StateError`` ``unknown_zone`` if none."""
+    row = zone.db.one("SELECT * FROM trusted_zones WHERE name = ? OR zone_id = ?", (name, name))
     if row is None:
         raise StateError(f"no trusted zone named {name!r} in {zone.home}; see `bundlekit trust list`",
                          code="unknown_zone")
-    return _entry(zone, row)
+    return _entry(zone.db, row)
 
 
-def _entry(zone: Zone, row: Any) -> TrustEntry:
-    keys = zone.db.execute("SELECT key_id, role, label FROM trusted_keys WHERE zone_id = ? ORDER BY added, key_id",
-                           (row["zone_id"],)).fetchall()
+def entry_for_id(db: Reader, zone_id: str) -> TrustEntry | None:
+    """The trusted zone with this zone id, or ``None`` (it was never trusted, or was removed)."""
+    row = db.one("SELECT * FROM trusted_zones WHERE zone_id = ?", (zone_id,))
+    return None if row is None else _entry(db, row)
+
+
+def zone_names(db: Reader) -> dict[str, str]:
+    """zone id -> name of every trusted zone."""
+    return {r["zone_id"]: r["name"] for r in db.all("SELECT zone_id, name FROM trusted_zones")}
+
+
+def _entry(db: Reader, row: Row) -> TrustEntry:
+    keys = db.all("SELECT key_id, role, label FROM trusted_keys WHERE zone_id = ? ORDER BY added, key_id",
+                  (row["zone_id"],))
     zone_keys = [k["key_id"] for k in keys if k["role"] == "zone"]
     return TrustEntry(row["name"], row["zone_id"], zone_keys[-1] if zone_keys else "",
                       key_id("x25519", row["sealing_key"]), row["sealing_key"],
@@ -73,25 +89,24 @@ def _entry(zone: Zone, row: Any) -> TrustEntry:
 
 
 def list_zones(zone: Zone) -> list[TrustEntry]:
-    return [_entry(zone, r) for r in zone.db.execute("SELECT * FROM trusted_zones ORDER BY name")]
+    return [_entry(zone.db, r) for r in zone.db.all("SELECT * FROM trusted_zones ORDER BY name")]
 
 
 def remove_zone(zone: Zone, name: str) -> TrustEntry:
     entry = get_zone(zone, name)
-    with state.transaction(zone.db):
-        zone.db.execute("DELETE FROM trusted_zones WHERE zone_id = ?", (entry.zone_id,))
+    with zone.db.transaction() as tx:
+        tx.run("DELETE FROM trusted_zones WHERE zone_id = ?", (entry.zone_id,))
     return entry
 
 
 def revoked_key_ids(zone: Zone) -> frozenset[str]:
-    return frozenset(r[0] for r in zone.db.execute("SELECT key_id FROM revoked_keys"))
+    return frozenset(r["key_id"] for r in zone.db.all("SELECT key_id FROM revoked_keys"))
 
 
 def sources(zone: Zone) -> list[TrustedSource]:
     out = []
-    for row in zone.db.execute("SELECT * FROM trusted_zones ORDER BY name"):
-        keys = zone.db.execute("SELECT public_key, role FROM trusted_keys WHERE zone_id = ?",
-                               (row["zone_id"],)).fetchall()
+    for row in zone.db.all("SELECT * FROM trusted_zones ORDER BY name"):
+        keys = zone.db.all("SELECT public_key, role FROM trusted_keys WHERE zone_id = ?", (row["zone_id"],))
         out.append(TrustedSource(
             row["zone_id"], row["name"],
             frozenset(bytes(k["public_key"]) for k in keys if k["role"] == "zone"),
@@ -102,14 +117,12 @@ def sources(zone: Zone) -> list[TrustedSource]:
 
 def add_signer(zone: Zone, source: str, approver: ApproverKey, now: int) -> TrustEntry:
     entry = get_zone(zone, source)
-    exists = zone.db.execute("SELECT 1 FROM trusted_keys WHERE key_id = ? AND zone_id = ?",
-                             (approver.key_id, entry.zone_id)).fetchone()
-    if exists:
-        raise StateError(f"key {approver.key_id} already counts for zone {entry.name}", code="already_trusted")
-    with state.transaction(zone.db):
-        zone.db.execute("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) "
-                        "VALUES (?,?,?,?,?,?)", (approver.key_id, entry.zone_id, approver.public, "signer",
-                                                 approver.name, now))
+    with zone.db.transaction() as tx:
+        if tx.one("SELECT 1 AS hit FROM trusted_keys WHERE key_id = ? AND zone_id = ?",
+                  (approver.key_id, entry.zone_id)):
+            raise StateError(f"key {approver.key_id} already counts for zone {entry.name}", code="already_trusted")
+        tx.run("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
+               (approver.key_id, entry.zone_id, approver.public, "signer", approver.name, now))
     return get_zone(zone, source)
 
 
@@ -118,6 +131,6 @@ def revoke(zone: Zone, kid: str, reason: str, now: int) -> None:
     if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
         raise InputError(f"{kid!r} is not a key id (32 hex characters, as `bundlekit trust list` shows)",
                          code="invalid_input")
-    with state.transaction(zone.db):
-        zone.db.execute("INSERT OR REPLACE INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?)",
-                        (kid, now, reason))
+    with zone.db.transaction() as tx:
+        tx.run("INSERT INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?) ON CONFLICT(key_id) "
+               "DO UPDATE SET revoked = excluded.revoked, reason = excluded.reason", (kid, now, reason))

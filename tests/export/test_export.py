@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +16,8 @@ from bundlekit.errors import BundleError, InputError
 from bundlekit.export.exporter import export_release
 from bundlekit.format.container import HEADER_SIZE, BundleFile
 from bundlekit.importer.verify import read_unverified, verify_bundle
-from tests.conftest import CANARY, RELEASE, Zones
+from bundlekit.zone.rotation import rotate_key
+from tests.conftest import CANARY, RELEASE, Zones, tree_digest
 
 
 def _export(z: Zones, out: Path, release: Path = RELEASE, **kw: object) -> Path:
@@ -231,3 +235,37 @@ def test_copy_of_home_unchanged_by_verify(zones: Zones, tmp_path: Path) -> None:
     before = tree_digest(zones.prod.home)
     verify_bundle(zones.prod, b, now=int(time.time()))
     assert tree_digest(zones.prod.home) == before
+
+
+def test_export_refused_by_an_invalid_rotation_statement_leaves_the_home_as_it_was(zones: Zones,
+                                                                                   tmp_path: Path) -> None:
+    st = rotate_key(zones.dev, int(time.time()))
+    forged = dict(st.to_dict(), new_signature=st.to_dict()["old_signature"])
+    with zones.dev.db.transaction() as tx:
+        tx.run("UPDATE rotations SET statement = ?", (json.dumps(forged),))
+    zones.close()
+    before = tree_digest(zones.dev.home)
+    out = tmp_path / "out"
+    with pytest.raises(BundleError) as info:
+        _export(zones, out / "a.bundle")
+    assert info.value.code == "invalid_rotation" and info.value.exit_code == 3
+    assert tree_digest(zones.dev.home) == before  # no outgoing sequence, no export row
+    assert not out.exists() or not list(out.iterdir())
+    # The refused export consumed no number: once the statement is valid, the next export is sequence 1.
+    with zones.dev.db.transaction() as tx:
+        tx.run("UPDATE rotations SET statement = ?", (json.dumps(st.to_dict()),))
+    b = _export(zones, out / "a.bundle")
+    assert verify_bundle(zones.prod, b, now=int(time.time())).manifest.sequence == 1
+
+
+def test_parallel_exports_never_share_a_sequence_number(zones: Zones, tmp_path: Path) -> None:
+    zones.close()
+    procs = [subprocess.Popen([sys.executable, "-m", "bundlekit", "export", str(RELEASE), "--to", "prod", "-o",
+                               str(tmp_path / f"{i}.bundle"), "--home", str(zones.dev.home), "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    sequences = sorted(json.loads(out)["sequence"] for out, _ in results)
+    assert sequences == [1, 2, 3, 4]
+    recorded = zones.dev.db.all("SELECT sequence FROM exports ORDER BY sequence")
+    assert [r["sequence"] for r in recorded] == [1, 2, 3, 4]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.export.exporter import export_release
-from bundlekit.format import crypto
-from bundlekit.format.container import SignatureRecord, add_signature
+from bundlekit.format import codec, crypto
+from bundlekit.format.container import HEADER_SIZE, BundleFile, Header, SignatureRecord, add_signature
+from bundlekit.format.manifest import from_dict
 from tests.conftest import RELEASE, Zones
 
 
@@ -57,3 +58,19 @@ def zone_state(home: Path) -> dict[str, list[tuple[Any, ...]]]:
         return {name: [tuple(r) for r in conn.execute(q)] for name, q in STATE_QUERIES.items()}
     finally:
         conn.close()
+
+
+def resign(bundle: Path, out: Path, keys: list[Ed25519PrivateKey], edit: Callable[[dict[str, Any]], None]) -> Path:
+    """Write ``out``: ``bundle`` with its manifest changed by ``edit`` and signed afresh by ``keys``
+    (what a source zone holding those keys could produce)."""
+    with BundleFile(bundle) as bf:
+        header = bf.header
+        doc = codec.decode(bf.manifest_bytes)
+    edit(doc)
+    manifest = from_dict(doc).encode()
+    head = Header(header.major, header.minor, header.kind, header.blobs_length, len(manifest)).to_bytes()
+    blobs = bundle.read_bytes()[HEADER_SIZE:HEADER_SIZE + header.blobs_length]
+    message = head + manifest
+    signatures = b"".join(crypto.raw_public(k) + crypto.sign(k, header.kind, message) for k in keys)
+    out.write_bytes(head + blobs + manifest + signatures)
+    return out

@@ -11,7 +11,8 @@ import pytest
 from bundlekit.errors import ConflictError
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
-from bundlekit.importer import projects
+from bundlekit.importer import edits
+from bundlekit.zone import projects
 from tests.conftest import CANARY, Zones, run_cli, tree_digest
 from tests.importer.helpers import edit_release, export
 
@@ -25,12 +26,12 @@ def _bump(release_dir: Path) -> None:
 
 
 def _local(z: Zones) -> dict:  # type: ignore[type-arg]
-    return projects.find_project(z.prod, "acme-web").local
+    return projects.find_project(z.prod.db, "acme-web", "prod").local
 
 
 def test_placeholder_binding_survives_next_import(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
-    projects.set_variable(zones.prod, "Acme Web", "Acme.ApiKey", "prod-api-key", sensitive=True, now=_now())
+    edits.set_variable(zones.prod, "Acme Web", "Acme.ApiKey", "prod-api-key", sensitive=True, now=_now())
     rel = edit_release(release_dir, 'version = "1.4.0"\nchannel', 'version = "1.5.0"\nchannel')
     import_bundle(zones.prod, export(zones, tmp_path / "2.bundle", release=rel), now=_now())
     entry = _local(zones)["variables"]["acme.apikey"]
@@ -39,7 +40,7 @@ def test_placeholder_binding_survives_next_import(zones: Zones, release_dir: Pat
 
 def test_disabled_step_survives_script_change(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
-    projects.set_step_enabled(zones.prod, "acme-web", "Smoke test", False, _now())
+    edits.set_step_enabled(zones.prod, "acme-web", "Smoke test", False, _now())
     _bump(release_dir)
     rel = edit_release(release_dir, 'print(f"smoke test', 'print(f"SMOKE test')
     import_bundle(zones.prod, export(zones, tmp_path / "2.bundle", release=rel), now=_now())
@@ -50,7 +51,7 @@ def test_disabled_step_survives_script_change(zones: Zones, release_dir: Path, t
 def test_conflicting_change_fails_with_masked_conflict_and_changes_nothing(zones: Zones, release_dir: Path,
                                                                           tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
-    projects.set_variable(zones.prod, "acme-web", "Acme.Db.Password", "prod-only-password", sensitive=True,
+    edits.set_variable(zones.prod, "acme-web", "Acme.Db.Password", "prod-only-password", sensitive=True,
                           now=_now())
     _bump(release_dir)
     rel = edit_release(release_dir, f'value = "{CANARY}"', 'value = "dev-rotated-password"')
@@ -75,7 +76,7 @@ def test_conflicting_change_fails_with_masked_conflict_and_changes_nothing(zones
 
 def test_take_incoming_and_policy_file(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
-    projects.set_variable(zones.prod, "acme-web", "Acme.Db.Name", "prod_local", environment=("Production",),
+    edits.set_variable(zones.prod, "acme-web", "Acme.Db.Name", "prod_local", environment=("Production",),
                           now=_now())
     _bump(release_dir)
     rel = edit_release(release_dir, 'value = "acme_prod"', 'value = "acme_prod_v2"')

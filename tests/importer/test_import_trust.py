@@ -10,13 +10,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.errors import BundleError
 from bundlekit.format.crypto import key_id, raw_public
-from bundlekit.format.keyfile import ApproverKey
+from bundlekit.format.keyfile import ApproverKey, make_rotation
 from bundlekit.importer.importer import import_bundle
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.rotation import rotate_key
-from tests.conftest import make_zones, run_cli, tree_digest
-from tests.importer.helpers import cosign, duplicate_last_signature, export
+from tests.conftest import Zones, make_zones, run_cli, tree_digest
+from tests.importer.helpers import cosign, duplicate_last_signature, export, resign
 
 ALICE = Ed25519PrivateKey.generate()
 BOB = Ed25519PrivateKey.generate()
@@ -107,9 +107,9 @@ def test_key_rotation_accepts_new_key_and_refuses_old(tmp_path: Path) -> None:
     assert z.dev.signing_key_id == key_id("ed25519", st.new_key)
     b2 = export(z, tmp_path / "2.bundle")  # carries the statement, co-signed by the retired key
     import_bundle(z.prod, b2, now=int(time.time()))
-    ids = {r[0] for r in z.prod.db.execute("SELECT key_id FROM trusted_keys WHERE role = 'zone'")}
+    ids = {r["key_id"] for r in z.prod.db.all("SELECT key_id FROM trusted_keys WHERE role = 'zone'")}
     assert key_id("ed25519", st.new_key) in ids
-    revoked = {r[0] for r in z.prod.db.execute("SELECT key_id FROM revoked_keys")}
+    revoked = truststore.revoked_key_ids(z.prod)
     assert key_id("ed25519", st.old_key) in revoked
     # A bundle signed only by the old key is now refused.
     from bundlekit.format import crypto
@@ -135,7 +135,8 @@ def test_forged_rotation_statement_refused(tmp_path: Path) -> None:
     st = rotate_key(z.dev, int(time.time()))
     forged = dict(st.to_dict())
     forged["new_signature"] = forged["old_signature"]
-    z.dev.db.execute("UPDATE rotations SET statement = ?", (json.dumps(forged),))
+    with z.dev.db.transaction() as tx:
+        tx.run("UPDATE rotations SET statement = ?", (json.dumps(forged),))
     with pytest.raises(BundleError) as info:
         export(z, tmp_path / "a.bundle")
     assert info.value.code == "invalid_rotation"
@@ -149,3 +150,21 @@ def test_revoked_zone_key_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(BundleError) as info:
         import_bundle(z.prod, b, now=int(time.time()))
     assert info.value.code == "key_revoked" and info.value.exit_code == 3
+
+
+def test_import_refused_by_an_invalid_rotation_statement_leaves_the_home_byte_identical(zones: Zones,
+                                                                                       tmp_path: Path) -> None:
+    good = export(zones, tmp_path / "a.bundle")
+    st = make_rotation(zones.dev.zone_id, zones.dev.signing_key(), Ed25519PrivateKey.generate(), int(time.time()))
+    bad = dict(st.to_dict(), new_signature=st.to_dict()["old_signature"])
+    forged = resign(good, tmp_path / "b.bundle", [zones.dev.signing_key()],
+                    lambda doc: doc.__setitem__("rotations", [bad]))
+    zones.close()
+    before = tree_digest(zones.prod.home)
+    with pytest.raises(BundleError) as info:
+        import_bundle(zones.prod, forged, now=int(time.time()))
+    assert info.value.code == "invalid_rotation" and info.value.exit_code == 3
+    assert "rotations[0]" in info.value.message
+    assert tree_digest(zones.prod.home) == before  # no blob in the package store, no state
+    import_bundle(zones.prod, good, now=int(time.time()))
+    assert (zones.prod.home / "packages").is_dir()

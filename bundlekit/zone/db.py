@@ -1,0 +1,161 @@
+"""The one interface between bundlekit and a zone's state database, whatever the engine.
+
+Every SQL statement bundlekit runs lives in ``bundlekit/zone/`` and goes through the three
+types here; workflows and the CLI call the zone's repository modules (``truststore``,
+``sequences``, ``exports``, ``projects``, ``packages``, ``targets``, ``deployments``,
+``outbox``, ``remote``, ``logs``, ``secrets``, ``rotation``) and never see a connection.
+
+* :class:`Reader` runs queries: :meth:`~Reader.one`, :meth:`~Reader.all`, :meth:`~Reader.scalar`.
+* :class:`Writer` is a :class:`Reader` that can also change rows (:meth:`~Writer.run`). The
+  only way to get one is :meth:`Database.transaction`, so a function that takes a ``Writer``
+  can only run inside its caller's transaction.
+* :class:`Database` is one open state database. It is itself a :class:`Reader` for single,
+  independent reads; :meth:`~Database.read` gives a consistent snapshot over several reads;
+  :meth:`~Database.transaction` is one atomic write.
+
+Rules every backend keeps (the SQLite one in ``zone/sqlite.py``; a PostgreSQL one adds a
+module beside it and a branch in ``zone/state.py``):
+
+* **Writers are serialised.** A write transaction takes the database's write lock when it
+  *begins* (SQLite: ``BEGIN IMMEDIATE`` with a busy timeout; PostgreSQL: a transaction-scoped
+  advisory lock), so a read-then-write inside one transaction (allocate the next sequence
+  number, check then record) can never interleave with another process's.
+* **All or nothing.** Leaving the ``with`` block normally commits; any exception rolls back
+  and propagates. Transactions do not nest (a programming error, refused at once).
+* **Rows are mappings** from column name to value (``dict``): name the columns, alias
+  computed ones (``SELECT COUNT(*) AS n``), never index by position. Blobs come back as
+  ``bytes``.
+
+SQL written for this interface stays portable between SQLite (3.35+) and PostgreSQL (12+):
+``?`` placeholders only (a backend rewrites them in one place, :meth:`Database.sql`), no
+literal ``%`` or ``?`` inside statements, ``INSERT ... ON CONFLICT (...) DO NOTHING | DO
+UPDATE SET col = excluded.col`` instead of ``INSERT OR ...``, ``CASE`` instead of
+two-argument ``max``/``min``, and no engine-specific functions or pragmas outside a backend
+module. Schema text uses the type tokens of ``zone/schema.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+__all__ = ["Row", "Params", "Reader", "Writer", "Database"]
+
+#: One result row: column name -> value.
+Row = dict[str, Any]
+#: Positional parameters for the ``?`` placeholders of one statement.
+Params = Sequence[Any]
+
+
+class Reader(ABC):
+    """Something that answers queries: a database, a read snapshot or a write transaction."""
+
+    @abstractmethod
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Every row of ``sql`` (``?`` placeholders bound to ``params``), in the query's order."""
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        """The first row of ``sql``, or ``None`` when there is none."""
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Params = (), default: Any = None) -> Any:
+        """The first column of the first row, or ``default`` when there is no row."""
+        row = self.one(sql, params)
+        return default if row is None else next(iter(row.values()))
+
+
+class Writer(Reader):
+    """A :class:`Reader` inside an open write transaction; only :meth:`Database.transaction` makes one."""
+
+    @abstractmethod
+    def run(self, sql: str, params: Params = ()) -> int:
+        """Run one ``INSERT``/``UPDATE``/``DELETE``; returns the number of rows it changed."""
+
+
+_S = TypeVar("_S", bound=Reader)
+
+
+class Database(Reader):
+    """One open state database (a SQLite file today). Not shared between threads.
+
+    ``location`` names it for messages (a path, or a URL without its password).
+    """
+
+    location: str
+
+    @abstractmethod
+    def _begin_write(self) -> Writer:
+        """Start a write transaction holding the database's write lock; return its writer."""
+
+    @abstractmethod
+    def _begin_read(self) -> Reader:
+        """Start a read-only transaction that sees one consistent snapshot."""
+
+    @abstractmethod
+    def _commit(self) -> None:
+        """Commit the open transaction."""
+
+    @abstractmethod
+    def _rollback(self) -> None:
+        """Roll the open transaction back (never raises for a transaction already aborted)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; an open transaction is rolled back."""
+
+    @abstractmethod
+    def ddl(self, script: str) -> list[str]:
+        """The statements of a schema script from ``zone/schema.py``, type tokens replaced."""
+
+    @abstractmethod
+    def schema_version(self, db: Reader) -> int:
+        """The schema version recorded in the database (0 for an empty one)."""
+
+    @abstractmethod
+    def set_schema_version(self, tx: Writer, version: int) -> None:
+        """Record ``version`` as the database's schema version (inside the migration's transaction)."""
+
+    def sql(self, statement: str) -> str:
+        """``statement`` in the driver's parameter style; SQLite takes ``?`` as it is."""
+        return statement
+
+    _in_transaction = False
+
+    def transaction(self) -> AbstractContextManager[Writer]:
+        """One atomic state change: commit on normal exit, roll back on any exception.
+
+        Takes the write lock at once, so the checks made inside the block still hold when it
+        commits. Raises ``RuntimeError`` if a transaction is already open on this database.
+        """
+        return self._open(self._begin_write)
+
+    def read(self) -> AbstractContextManager[Reader]:
+        """Several reads that see one consistent state (no write lock is taken)."""
+        return self._open(self._begin_read)
+
+    @contextmanager
+    def _open(self, begin: Callable[[], _S]) -> Iterator[_S]:
+        if self._in_transaction:
+            raise RuntimeError(f"{self.location}: a transaction is already open on this connection; "
+                               "transactions do not nest")
+        session = begin()
+        self._in_transaction = True
+        try:
+            yield session
+        except BaseException:
+            self._finish(self._rollback)
+            raise
+        self._finish(self._commit)
+
+    def _finish(self, end: Callable[[], None]) -> None:
+        try:
+            end()
+        finally:
+            self._in_transaction = False
+
+    @property
+    def in_transaction(self) -> bool:
+        """True between the start and the end of :meth:`transaction` or :meth:`read`."""
+        return self._in_transaction

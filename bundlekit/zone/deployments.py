@@ -1,0 +1,73 @@
+"""Deployments this zone ran, as recorded in its state.
+
+A deployment id (``Deployments-N``, Octopus's form) is allocated from a counter inside the
+transaction that first records the deployment, so two processes never share one and a
+number is never handed out twice. A deployment is recorded ``Executing`` before its first
+step runs and gets its final state, masked record and outputs (sensitive ones as
+``secret:`` references) when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bundlekit.zone.db import Reader, Row, Writer
+
+__all__ = ["ID_PREFIX", "peek_next_id", "allocate_id", "insert_running", "finish", "get_deployment",
+           "list_deployments", "deployments_by_start"]
+
+ID_PREFIX = "Deployments-"
+_COUNTER = "deployment"
+
+
+def peek_next_id(db: Reader) -> str:
+    """The id the next deployment will probably get (for a dry run's plan; never recorded)."""
+    return f"{ID_PREFIX}{int(db.scalar('SELECT value FROM counters WHERE name = ?', (_COUNTER,), 0)) + 1}"
+
+
+def allocate_id(tx: Writer) -> str:
+    """Allocate the next deployment id (inside the transaction that records the deployment)."""
+    value = int(tx.scalar("SELECT value FROM counters WHERE name = ?", (_COUNTER,), 0)) + 1
+    tx.run("INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+           (_COUNTER, value))
+    return f"{ID_PREFIX}{value}"
+
+
+def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release: str, environment: str,
+                   source_zone_id: str, bundle_digest: str, started: float) -> None:
+    """Record a deployment in state ``Executing`` (``started``: Unix seconds); idempotent."""
+    tx.run("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, state, "
+           "started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+           (deployment_id, project_slug, release, environment, source_zone_id, bundle_digest, "Executing", started,
+            None, "{}", "[]"))
+
+
+def finish(tx: Writer, deployment_id: str, *, state: str, ended: float, record: dict[str, Any],
+           outputs: list[dict[str, Any]]) -> None:
+    """Record how a deployment ended: its final state, its masked record and its outputs."""
+    tx.run("UPDATE deployments SET state = ?, ended = ?, record = ?, outputs = ? WHERE id = ?",
+           (state, ended, json.dumps(record), json.dumps(outputs), deployment_id))
+
+
+def get_deployment(db: Reader, deployment_id: str) -> Row | None:
+    """One deployment's row (``record`` and ``outputs`` parsed from JSON), or ``None``."""
+    row = db.one("SELECT * FROM deployments WHERE id = ?", (deployment_id,))
+    if row is not None:
+        row["record"] = json.loads(row["record"])
+        row["outputs"] = json.loads(row["outputs"])
+    return row
+
+
+def list_deployments(db: Reader) -> list[Row]:
+    """Every deployment, newest first: id, project_slug, release, environment, state, started, ended."""
+    return db.all("SELECT id, project_slug, release, environment, state, started, ended FROM deployments "
+                  "ORDER BY started DESC")
+
+
+def deployments_by_start(db: Reader) -> list[Row]:
+    """Every deployment's full row, oldest first (``record`` parsed from JSON)."""
+    rows = db.all("SELECT * FROM deployments ORDER BY started")
+    for row in rows:
+        row["record"] = json.loads(row["record"])
+    return rows

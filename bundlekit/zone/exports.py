@@ -1,0 +1,76 @@
+"""What a source zone sent, and what its destinations reported holding.
+
+``exports`` has one row per release bundle written (the receipt import checks that every
+entry answers one of them; the dashboard shows releases awaiting a receipt). ``inventory``
+is, per destination zone, the package list its latest receipt reported; later exports
+leave out a package the destination already holds with the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from bundlekit.zone.db import Reader, Row, Writer
+
+__all__ = ["ExportRecord", "record_export", "was_exported", "list_exports", "reported_inventory",
+           "replace_inventory"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """One release bundle written: times are Unix seconds, ``path`` the absolute output path."""
+
+    bundle_id: str
+    digest: str
+    dest_zone_id: str
+    dest_name: str
+    sequence: int
+    project: str
+    project_slug: str
+    space: str
+    release: str
+    channel: str
+    created: int
+    expires: int
+    exported_at: int
+    path: str
+
+
+def record_export(tx: Writer, rec: ExportRecord) -> None:
+    """Record a written bundle (inside the transaction that allocated its sequence)."""
+    tx.run("INSERT INTO exports(bundle_id, digest, dest_zone_id, dest_name, sequence, project, project_slug, space, "
+           "release, channel, created, expires, exported_at, path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+           "ON CONFLICT(bundle_id) DO UPDATE SET digest = excluded.digest, dest_name = excluded.dest_name, "
+           "project = excluded.project, project_slug = excluded.project_slug, space = excluded.space, "
+           "release = excluded.release, channel = excluded.channel, created = excluded.created, "
+           "expires = excluded.expires, exported_at = excluded.exported_at, path = excluded.path",
+           (rec.bundle_id, rec.digest, rec.dest_zone_id, rec.dest_name, rec.sequence, rec.project, rec.project_slug,
+            rec.space, rec.release, rec.channel, rec.created, rec.expires, rec.exported_at, rec.path))
+
+
+def was_exported(db: Reader, bundle_id: str, digest: str, dest_zone_id: str) -> bool:
+    """True if this zone wrote the bundle ``bundle_id`` with ``digest`` for ``dest_zone_id``."""
+    return db.one("SELECT 1 AS hit FROM exports WHERE bundle_id = ? AND digest = ? AND dest_zone_id = ?",
+                  (bundle_id, digest, dest_zone_id)) is not None
+
+
+def list_exports(db: Reader) -> list[Row]:
+    """Every export, oldest first: project, project_slug, release, dest_zone_id, dest_name, exported_at."""
+    return db.all("SELECT project, project_slug, release, dest_zone_id, dest_name, exported_at FROM exports "
+                  "ORDER BY exported_at, sequence")
+
+
+def reported_inventory(db: Reader, zone_id: str) -> dict[tuple[str, str], str]:
+    """What zone ``zone_id``'s receipts said it holds: (id, version), lower case -> sha256."""
+    rows = db.all("SELECT id, version, sha256 FROM inventory WHERE zone_id = ?", (zone_id,))
+    return {(r["id"].lower(), r["version"].lower()): r["sha256"] for r in rows}
+
+
+def replace_inventory(tx: Writer, zone_id: str, items: Iterable[Mapping[str, Any]], now: int) -> None:
+    """Replace what zone ``zone_id`` holds by ``items`` ({id, version, sha256}) from its latest receipt."""
+    tx.run("DELETE FROM inventory WHERE zone_id = ?", (zone_id,))
+    for item in items:
+        tx.run("INSERT INTO inventory(zone_id, id, version, sha256, reported) VALUES (?,?,?,?,?) "
+               "ON CONFLICT(zone_id, id, version) DO UPDATE SET sha256 = excluded.sha256, "
+               "reported = excluded.reported", (zone_id, item["id"], item["version"], item["sha256"], now))

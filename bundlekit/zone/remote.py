@@ -1,0 +1,47 @@
+"""Deployments other zones reported in receipts (the source side of the round trip).
+
+One row per (reporting zone, deployment id); an entry seen again in a later receipt is
+left as first recorded. ``entry`` is the receipt entry as it arrived (``spec`` §receipts).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from bundlekit.zone.db import Reader, Row, Writer
+
+__all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project"]
+
+
+def is_recorded(db: Reader, source_zone_id: str, deployment_id: str) -> bool:
+    """True if zone ``source_zone_id`` already reported ``deployment_id``."""
+    return db.one("SELECT 1 AS hit FROM remote_deployments WHERE source_zone_id = ? AND deployment_id = ?",
+                  (source_zone_id, deployment_id)) is not None
+
+
+def record_remote(tx: Writer, source_zone_id: str, receipt_bundle_id: str, entry: Mapping[str, Any],
+                  now: int) -> None:
+    """Record one receipt entry from ``source_zone_id`` (inside the receipt import's transaction)."""
+    tx.run("INSERT INTO remote_deployments(source_zone_id, deployment_id, bundle_id, receipt_bundle_id, project_slug, "
+           "release, environment, state, started, ended, entry, received) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+           (source_zone_id, entry["deployment_id"], entry["release_bundle"]["bundle_id"], receipt_bundle_id,
+            entry["project"]["slug"], entry["release"], entry["environment"], entry["state"],
+            entry["started_ms"] / 1000, entry["ended_ms"] / 1000, json.dumps(entry), now))
+
+
+def remote_deployments(db: Reader) -> list[Row]:
+    """Every reported deployment, oldest first: source_zone_id, received and the parsed ``entry``."""
+    rows = db.all("SELECT source_zone_id, received, entry FROM remote_deployments ORDER BY started")
+    for row in rows:
+        row["entry"] = json.loads(row["entry"])
+    return rows
+
+
+def reported_for_project(db: Reader, source_zone_id: str, project_ref: str) -> list[dict[str, Any]]:
+    """The entries zone ``source_zone_id`` reported for a project this zone exported (by name or
+    slug, case-insensitive), oldest first."""
+    rows = db.all("SELECT entry FROM remote_deployments WHERE source_zone_id = ? AND project_slug IN "
+                  "(SELECT project_slug FROM exports WHERE lower(project) = lower(?) OR "
+                  "lower(project_slug) = lower(?)) ORDER BY started", (source_zone_id, project_ref, project_ref))
+    return [json.loads(r["entry"]) for r in rows]

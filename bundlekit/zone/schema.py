@@ -1,0 +1,211 @@
+"""The schema of a zone's state, as an ordered list of migrations (one path for every engine).
+
+Migration ``i`` (0-based) takes a database from schema version ``i`` to ``i + 1``. They are
+applied in order, all pending ones in one write transaction, and the version reached is
+recorded by the backend (SQLite: ``PRAGMA user_version``). A database newer than this
+bundlekit is refused (``state_too_new``); nothing is ever rewritten in place: a change is a
+new migration at the end.
+
+Type tokens keep one text for every engine; a backend maps them (``Database.ddl``):
+``{int}`` a 64-bit integer, ``{float}`` a double, ``{bytes}`` a byte string, ``{nocase}`` the
+collation that compares ASCII letters case-insensitively (names, slugs, versions). ``TEXT``
+is text everywhere.
+"""
+
+from __future__ import annotations
+
+from bundlekit.errors import StateError
+from bundlekit.zone.db import Database
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+MIGRATIONS: list[str] = [
+    # version 1: zone identity, trust store, outgoing sequences, export records
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE trusted_zones (
+        zone_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE {nocase},
+        card {bytes} NOT NULL,
+        sealing_key {bytes} NOT NULL,
+        policy TEXT NOT NULL,
+        added {int} NOT NULL
+    );
+    CREATE TABLE trusted_keys (
+        key_id TEXT NOT NULL,
+        zone_id TEXT NOT NULL REFERENCES trusted_zones(zone_id) ON DELETE CASCADE,
+        public_key {bytes} NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('zone', 'signer')),
+        label TEXT NOT NULL,
+        added {int} NOT NULL,
+        PRIMARY KEY (key_id, zone_id)
+    );
+    CREATE TABLE revoked_keys (key_id TEXT PRIMARY KEY, revoked {int} NOT NULL, reason TEXT NOT NULL);
+    CREATE TABLE outgoing (dest_zone_id TEXT PRIMARY KEY, last_sequence {int} NOT NULL);
+    CREATE TABLE exports (
+        bundle_id TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        dest_zone_id TEXT NOT NULL,
+        dest_name TEXT NOT NULL,
+        sequence {int} NOT NULL,
+        project TEXT NOT NULL,
+        project_slug TEXT NOT NULL,
+        space TEXT NOT NULL,
+        release TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created {int} NOT NULL,
+        expires {int} NOT NULL,
+        exported_at {int} NOT NULL,
+        path TEXT NOT NULL
+    );
+    """,
+    # version 2: secure-zone import (projects, releases, packages, anti-rollback, secrets at rest, rotation)
+    """
+    CREATE TABLE incoming (source_zone_id TEXT PRIMARY KEY, last_sequence {int} NOT NULL,
+                           last_digest TEXT NOT NULL);
+    CREATE TABLE imports (
+        digest TEXT PRIMARY KEY,
+        bundle_id TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        sequence {int} NOT NULL,
+        project_slug TEXT NOT NULL,
+        release TEXT NOT NULL,
+        imported_at {int} NOT NULL,
+        plan TEXT NOT NULL
+    );
+    CREATE TABLE projects (
+        slug TEXT PRIMARY KEY {nocase},
+        name TEXT NOT NULL {nocase},
+        space TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        local TEXT NOT NULL,
+        base TEXT NOT NULL,
+        updated {int} NOT NULL
+    );
+    CREATE TABLE releases (
+        project_slug TEXT NOT NULL {nocase},
+        version TEXT NOT NULL {nocase},
+        channel TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        bundle_id TEXT NOT NULL,
+        bundle_digest TEXT NOT NULL,
+        sequence {int} NOT NULL,
+        content_digest TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        output_refs TEXT NOT NULL,
+        imported_at {int} NOT NULL,
+        PRIMARY KEY (project_slug, version)
+    );
+    CREATE TABLE packages (
+        id TEXT NOT NULL {nocase},
+        version TEXT NOT NULL {nocase},
+        sha256 TEXT NOT NULL,
+        size {int} NOT NULL,
+        file TEXT NOT NULL,
+        added {int} NOT NULL,
+        PRIMARY KEY (id, version)
+    );
+    CREATE TABLE secrets (fingerprint TEXT PRIMARY KEY, sealed {bytes} NOT NULL);
+    CREATE TABLE rotations (new_key_id TEXT PRIMARY KEY, statement TEXT NOT NULL, issued {int} NOT NULL);
+    """,
+    # version 3: deployment targets and deployment records
+    """
+    CREATE TABLE targets (
+        name TEXT PRIMARY KEY {nocase},
+        environment TEXT NOT NULL {nocase},
+        roles TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        root TEXT NOT NULL,
+        added {int} NOT NULL
+    );
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        project_slug TEXT NOT NULL {nocase},
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        bundle_digest TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started {float} NOT NULL,
+        ended {float},
+        record TEXT NOT NULL,
+        outputs TEXT NOT NULL
+    );
+    """,
+    # version 4: receipts (outbox on the secure side, received deployments on the source side)
+    """
+    CREATE TABLE outbox (
+        deployment_id TEXT PRIMARY KEY,
+        dest_zone_id TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        created {int} NOT NULL,
+        packed_in TEXT
+    );
+    CREATE TABLE receipt_files (
+        path TEXT PRIMARY KEY,
+        bundle_id TEXT NOT NULL,
+        dest_zone_id TEXT NOT NULL,
+        sequence {int} NOT NULL,
+        deployments TEXT NOT NULL,
+        created {int} NOT NULL
+    );
+    CREATE TABLE logs (digest TEXT PRIMARY KEY, data {bytes} NOT NULL);
+    CREATE TABLE remote_deployments (
+        source_zone_id TEXT NOT NULL,
+        deployment_id TEXT NOT NULL,
+        bundle_id TEXT NOT NULL,
+        receipt_bundle_id TEXT NOT NULL,
+        project_slug TEXT NOT NULL {nocase},
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started {float} NOT NULL,
+        ended {float} NOT NULL,
+        entry TEXT NOT NULL,
+        received {int} NOT NULL,
+        PRIMARY KEY (source_zone_id, deployment_id)
+    );
+    CREATE TABLE inventory (
+        zone_id TEXT NOT NULL,
+        id TEXT NOT NULL {nocase},
+        version TEXT NOT NULL {nocase},
+        sha256 TEXT NOT NULL,
+        reported {int} NOT NULL,
+        PRIMARY KEY (zone_id, id, version)
+    );
+    """,
+    # version 5: counters allocated inside the transaction that uses them (deployment ids)
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value {int} NOT NULL);
+    INSERT INTO counters(name, value)
+        SELECT 'deployment', COALESCE(MAX(CAST(substr(id, 13) AS {int})), 0) FROM deployments
+        WHERE substr(id, 1, 12) = 'Deployments-';
+    """,
+]
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: Database) -> None:
+    """Bring ``db`` to :data:`SCHEMA_VERSION`; a database already there is only read.
+
+    Raises ``StateError`` ``state_too_new`` for a database written by a newer bundlekit.
+    """
+    if _checked_version(db, db.schema_version(db)) == SCHEMA_VERSION:
+        return
+    with db.transaction() as tx:
+        version = _checked_version(db, db.schema_version(tx))  # another process may have migrated it
+        for script in MIGRATIONS[version:]:
+            for statement in db.ddl(script):
+                tx.run(statement)
+        if version < SCHEMA_VERSION:
+            db.set_schema_version(tx, SCHEMA_VERSION)
+
+
+def _checked_version(db: Database, version: int) -> int:
+    if version > SCHEMA_VERSION:
+        raise StateError(f"{db.location}: state schema {version} is newer than this bundlekit understands "
+                         f"({SCHEMA_VERSION}); upgrade bundlekit", code="state_too_new")
+    return version

@@ -1,0 +1,86 @@
+"""Writing receipt bundles: what is checked before anything is written, and what one transaction records."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bundlekit.deploy.service import deploy
+from bundlekit.errors import BundleError
+from bundlekit.importer import edits
+from bundlekit.importer.importer import import_bundle
+from bundlekit.receipt.build import write_receipt
+from bundlekit.receipt.outbox import list_outbox, pack
+from bundlekit.zone.targets import add_target
+from tests.conftest import Zones, make_zones, run_cli, tree_digest
+from tests.importer.helpers import export
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> Iterator[tuple[Zones, str]]:
+    """A prod zone with one finished deployment waiting in its outbox; returns (zones, deployment id)."""
+    z = make_zones(tmp_path)
+    import_bundle(z.prod, export(z, tmp_path / "a.bundle"), now=int(time.time()))
+    edits.set_variable(z.prod, "acme-web", "Acme.ApiKey", "k-456789", sensitive=True, now=int(time.time()))
+    add_target(z.prod, "db-01", "Production", ("db",), tmp_path / "t" / "db-01", 0)
+    add_target(z.prod, "web-01", "Production", ("web",), tmp_path / "t" / "web-01", 0)
+    out = deploy(z.prod, "acme-web", "1.4.0", "Production", now=time.time())
+    assert out.record is not None
+    yield z, out.record.deployment_id
+    z.close()
+
+
+def _refused(z: Zones, call, code: str, out: Path) -> None:  # type: ignore[no-untyped-def]
+    z.prod.close()
+    before = tree_digest(z.prod.home)
+    with pytest.raises(BundleError) as info:
+        call()
+    assert info.value.code == code and info.value.exit_code == 1, info.value
+    assert tree_digest(z.prod.home) == before
+    assert not out.exists() and not list(out.parent.glob(f".{out.name}.*"))
+
+
+def test_receipt_for_an_unknown_destination_is_refused_cleanly(deployed: tuple[Zones, str], tmp_path: Path) -> None:
+    z, dep = deployed
+    out = tmp_path / "r" / "receipt.bundle"
+    out.parent.mkdir()
+    _refused(z, lambda: write_receipt(z.prod, "0" * 32, [dep], out, now=int(time.time())), "unknown_zone", out)
+
+
+def test_receipt_for_a_deployment_missing_from_the_outbox_is_refused_cleanly(deployed: tuple[Zones, str],
+                                                                             tmp_path: Path) -> None:
+    z, _ = deployed
+    out = tmp_path / "r" / "receipt.bundle"
+    out.parent.mkdir()
+    _refused(z, lambda: write_receipt(z.prod, z.dev.zone_id, ["Deployments-99"], out, now=int(time.time())),
+             "unknown_deployment", out)
+
+
+def test_outbox_pack_after_the_source_was_untrusted_is_refused_and_changes_nothing(deployed: tuple[Zones, str],
+                                                                                    tmp_path: Path) -> None:
+    z, dep = deployed
+    z.close()
+    assert run_cli("trust", "remove", "dev", home=z.prod.home).returncode == 0
+    before = tree_digest(z.prod.home)
+    out = tmp_path / "r" / "receipt.bundle"
+    r = run_cli("outbox", "pack", "-o", out, "--json", home=z.prod.home)
+    assert r.returncode == 1 and json.loads(r.stdout)["error"]["code"] == "unknown_zone", r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert tree_digest(z.prod.home) == before and not out.exists()
+    assert [e["deployment_id"] for e in list_outbox(z.prod)["pending"]] == [dep]
+
+
+def test_packing_records_the_file_and_marks_entries_in_one_step(deployed: tuple[Zones, str], tmp_path: Path) -> None:
+    z, dep = deployed
+    rf = pack(z.prod, tmp_path / "receipt.bundle", to=None, now=int(time.time()))
+    assert rf.sequence == 1 and rf.deployments == (dep,) and rf.path.is_file()
+    listed = list_outbox(z.prod)
+    assert listed["pending"] == [] and [e["deployment_id"] for e in listed["packed"]] == [dep]
+    assert [(f["sequence"], f["deployments"]) for f in listed["files"]] == [(1, [dep])]
+    with pytest.raises(BundleError) as info:
+        pack(z.prod, tmp_path / "again.bundle", to=None, now=int(time.time()))
+    assert info.value.code == "outbox_empty"

@@ -1,0 +1,157 @@
+"""The zone's data layer: transactions, snapshots, migrations and allocation, on real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from bundlekit.errors import BundleError
+from bundlekit.zone import deployments, sequences
+from bundlekit.zone.schema import MIGRATIONS, SCHEMA_VERSION
+from bundlekit.zone.sqlite import SQLiteDatabase
+from bundlekit.zone.state import open_state
+
+
+@pytest.fixture
+def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    d = open_state(tmp_path, create=True)
+    yield d
+    d.close()
+
+
+def test_a_transaction_that_raises_leaves_nothing_behind(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ZeroDivisionError):
+        with db.transaction() as tx:
+            sequences.next_outgoing(tx, "zone-a")
+            1 / 0
+    assert db.scalar("SELECT COUNT(*) AS n FROM outgoing") == 0
+    with db.transaction() as tx:
+        assert sequences.next_outgoing(tx, "zone-a") == 1
+
+
+def test_transactions_do_not_nest(db) -> None:  # type: ignore[no-untyped-def]
+    with db.transaction():
+        with pytest.raises(RuntimeError, match="do not nest"):
+            with db.transaction():
+                pass
+    with db.transaction() as tx:  # the outer one ended cleanly; the database is usable
+        tx.run("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+    assert db.one("SELECT value FROM meta WHERE key = 'k'") == {"value": "v"}
+
+
+def test_rows_are_named_mappings_and_blobs_are_bytes(db) -> None:  # type: ignore[no-untyped-def]
+    with db.transaction() as tx:
+        tx.run("INSERT INTO logs(digest, data) VALUES (?, ?)", ("d", b"\x00\x01"))
+    row = db.one("SELECT digest, data FROM logs")
+    assert row == {"digest": "d", "data": b"\x00\x01"} and isinstance(row["data"], bytes)
+    assert db.scalar("SELECT data FROM logs WHERE digest = ?", ("missing",), default="none") == "none"
+
+
+def test_a_read_snapshot_does_not_see_a_later_commit(tmp_path: Path) -> None:
+    reader = open_state(tmp_path, create=True)
+    done = threading.Event()
+
+    def write() -> None:
+        writer = open_state(tmp_path)
+        try:
+            with writer.transaction() as tx:
+                tx.run("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+        finally:
+            writer.close()
+        done.set()
+
+    try:
+        with reader.read() as snap:
+            assert snap.scalar("SELECT COUNT(*) AS n FROM meta") == 0
+            t = threading.Thread(target=write)
+            t.start()
+            t.join(0.3)  # rollback-journal mode: the commit waits for the snapshot to end
+            assert snap.scalar("SELECT COUNT(*) AS n FROM meta") == 0
+        t.join(30)
+        assert done.is_set() and reader.scalar("SELECT COUNT(*) AS n FROM meta") == 1
+    finally:
+        reader.close()
+
+
+def test_a_second_writer_waits_for_the_first_and_gets_the_next_number(tmp_path: Path) -> None:
+    first = open_state(tmp_path, create=True)
+    got: list[int] = []
+
+    def second() -> None:
+        other = open_state(tmp_path)
+        try:
+            with other.transaction() as tx:
+                got.append(sequences.next_outgoing(tx, "z"))
+        finally:
+            other.close()
+
+    try:
+        with first.transaction() as tx:
+            got.append(sequences.next_outgoing(tx, "z"))
+            t = threading.Thread(target=second)
+            t.start()
+            t.join(0.3)
+            assert t.is_alive() and got == [1]  # blocked at BEGIN IMMEDIATE, not reading a stale number
+        t.join(30)
+        assert got == [1, 2]
+    finally:
+        first.close()
+
+
+def test_a_pinned_sequence_never_lowers_the_high_water_mark(db) -> None:  # type: ignore[no-untyped-def]
+    with db.transaction() as tx:
+        assert sequences.next_outgoing(tx, "z", pinned=5) == 5
+        assert sequences.next_outgoing(tx, "z", pinned=2) == 2
+        assert sequences.next_outgoing(tx, "z") == 6
+
+
+def test_a_state_written_by_a_newer_bundlekit_is_refused(tmp_path: Path) -> None:
+    open_state(tmp_path, create=True).close()
+    conn = sqlite3.connect(str(tmp_path / "state.db"))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(BundleError) as info:
+        open_state(tmp_path)
+    assert info.value.code == "state_too_new" and "upgrade bundlekit" in info.value.message
+
+
+def test_a_missing_state_is_not_a_zone(tmp_path: Path) -> None:
+    with pytest.raises(BundleError) as info:
+        open_state(tmp_path)
+    assert info.value.code == "not_a_zone"
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_migrating_an_older_state_continues_its_deployment_ids(tmp_path: Path) -> None:
+    old = SQLiteDatabase(tmp_path / "state.db")
+    with old.transaction() as tx:  # a home written before deployment ids were allocated (schema 4)
+        for script in MIGRATIONS[:4]:
+            for statement in old.ddl(script):
+                tx.run(statement)
+        old.set_schema_version(tx, 4)
+        for n in (1, 2, 7):
+            deployments.insert_running(tx, f"Deployments-{n}", project_slug="p", release="1", environment="E",
+                                       source_zone_id="z", bundle_digest="d", started=float(n))
+    old.close()
+    db = open_state(tmp_path)
+    try:
+        assert db.schema_version(db) == SCHEMA_VERSION
+        assert deployments.peek_next_id(db) == "Deployments-8"
+        with db.transaction() as tx:
+            assert deployments.allocate_id(tx) == "Deployments-8"
+        assert deployments.peek_next_id(db) == "Deployments-9"
+    finally:
+        db.close()
+
+
+def test_deployment_ids_are_not_reused_after_a_rolled_back_recording(db) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuntimeError):
+        with db.transaction() as tx:
+            assert deployments.allocate_id(tx) == "Deployments-1"
+            raise RuntimeError("recording failed")
+    with db.transaction() as tx:
+        assert deployments.allocate_id(tx) == "Deployments-1"  # nothing was recorded, nothing was taken
+        assert deployments.allocate_id(tx) == "Deployments-2"
