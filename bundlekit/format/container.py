@@ -27,7 +27,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
-from bundlekit.errors import FormatError, VerificationError
+from bundlekit.errors import FormatError, InputError, VerificationError
 from bundlekit.fsutil import CHUNK, AtomicFile
 
 __all__ = [
