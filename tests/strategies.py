@@ -13,3 +13,7 @@ json_like = st.recursive(
     max_leaves=30,
 )
 labels = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=30)
+#: Valid names (tokens) as bundlekit.core.names defines them: zone, package id and version, slug.
+names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+@-]{0,19}", fullmatch=True).filter(
+    lambda s: not s.endswith(".") and s.split(".", 1)[0].lower() not in
+    {"con", "prn", "aux", "nul", *(f"{k}{d}" for k in ("com", "lpt") for d in "0123456789")})

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import Progress, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.common import (Progress, echo, echo_field, emit_json, home_option, json_option, quiet_option,
+                                  resolve_home)
+from bundlekit.core import clock
+from bundlekit.core.clock import utc_text
 from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest
 from bundlekit.importer.verify import read_unverified, verify_bundle
 from bundlekit.zone.home import open_zone
-
-
-def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def summary(m: Manifest, digest: str, signers: list[str]) -> dict[str, Any]:
@@ -60,7 +57,7 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
     with open_zone(resolve_home(home)) as z:
         prog = Progress("export", None, quiet)
         try:
-            res = export_release(z, release_file, to, output, now=int(time.time()), expires_in=expires_in,
+            res = export_release(z, release_file, to, output, now=clock.now(), expires_in=expires_in,
                                  sequence=sequence, progress=prog.advance, delta=not full)
         finally:
             prog.close()
@@ -70,11 +67,11 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
                    "bundle_id": m.bundle_id, "destination": m.destination.name, "expires": m.expires,
                    "by_reference": [f"{p.id} {p.version}" for p in m.packages if not p.included]})
     else:
-        click.echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
-        click.echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {_when(m.expires)}")
+        echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
+        echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {utc_text(m.expires)}")
         for p in m.packages:
             if not p.included:
-                click.echo(f"  {p.id} {p.version} by reference (the destination already holds it)")
+                echo(f"  {p.id} {p.version} by reference (the destination already holds it)")
 
 
 @cli.command(epilog="bundlekit inspect acme-1.4.0.bundle --json")
@@ -90,27 +87,29 @@ def inspect(bundle: Path, as_json: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    click.echo(f"{m.kind} bundle, format bundlekit/1 (unverified: use `bundlekit verify` in the destination zone)")
-    click.echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
-    click.echo(f"  sequence {m.sequence}, created {_when(m.created)}, expires {_when(m.expires)}")
-    click.echo(f"  digest {bf.digest}")
-    click.echo(f"  signers: {', '.join(signers)}")
+    echo(f"{m.kind} bundle, format bundlekit/1 (unverified: use `bundlekit verify` in the destination zone)")
+    echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
+    echo(f"  sequence {m.sequence}, created {utc_text(m.created)}, expires {utc_text(m.expires)}")
+    echo(f"  digest {bf.digest}")
+    echo(f"  signers: {', '.join(signers)}")
     if m.kind == "release":
-        click.echo(f"  project {m.project['name']} ({m.project['slug']}) in space {m.project['space']}")
-        click.echo(f"  release {m.release['version']} on channel {m.release['channel']}")
+        echo(f"  project {m.project['name']} ({m.project['slug']}) in space {m.project['space']}")
+        echo(f"  release {m.release['version']} on channel {m.release['channel']}")
+        if m.release.get("notes"):
+            echo_field("notes", m.release["notes"], indent="  ")
         for s in m.steps:
-            click.echo(f"  step    {s.name} [{s.type}] roles {', '.join(s.roles) or '-'}")
+            echo(f"  step    {s.name} [{s.type}] roles {', '.join(s.roles) or '-'}")
         for p in m.packages:
-            click.echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..."
+            echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..."
                        + ("" if p.included else " (by reference)"))
         for v in m.variables:
             scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())
-            click.echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "
+            echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "
                        + ("<sealed>" if v.sensitive else repr(v.value)))
         for ph in m.placeholders:
-            click.echo(f"  needs   {ph.name}{' (sensitive)' if ph.sensitive else ''}: value supplied in the destination")
+            echo(f"  needs   {ph.name}{' (sensitive)' if ph.sensitive else ''}: value supplied in the destination")
         for o in m.output_refs:
-            click.echo(f"  output  {o.reference} used in {', '.join(o.used_in)}")
+            echo(f"  output  {o.reference} used in {', '.join(o.used_in)}")
 
 
 @cli.command(epilog="bundlekit verify acme-1.4.0.bundle --home ./prod")
@@ -123,7 +122,7 @@ def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
     with open_zone(resolve_home(home)) as z:
         prog = Progress("verify", None, quiet)
         try:
-            v = verify_bundle(z, bundle, now=int(time.time()), progress=prog.advance)
+            v = verify_bundle(z, bundle, now=clock.now(), progress=prog.advance)
         finally:
             prog.close()
     m = v.manifest
@@ -132,5 +131,5 @@ def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
                    "sequence": m.sequence, "signers": list(v.signer_key_ids), "approvals": v.approvals,
                    "blobs": len(m.blobs), "expires": m.expires})
     else:
-        click.echo(f"OK: {m.kind} bundle from {v.source.name}, sequence {m.sequence}, {len(m.blobs)} blob(s) checked, "
-                   f"{v.approvals} trusted signature(s); expires {_when(m.expires)}")
+        echo(f"OK: {m.kind} bundle from {v.source.name}, sequence {m.sequence}, {len(m.blobs)} blob(s) checked, "
+                   f"{v.approvals} trusted signature(s); expires {utc_text(m.expires)}")

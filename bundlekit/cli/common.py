@@ -1,15 +1,19 @@
-"""Reusable click options and the single place where errors become exit codes.
+"""Reusable click options, the one way commands print, and where errors become exit codes.
 
 Every command takes ``--home`` (default ``$BUNDLEKIT_HOME``, else ``~/.bundlekit``);
 commands with machine-readable output take ``--json``. :class:`BundleGroup` catches
 :class:`~bundlekit.errors.BundleError` for every subcommand, prints it (as
 ``{"error": {...}}`` on stdout under ``--json``, else on stderr) and exits with the
 family's code. Nothing else in the CLI catches errors.
+
+Commands print through :func:`echo`, :func:`echo_text` and :func:`emit_json`, never
+``click.echo`` directly: text in a line can come from a bundle, a receipt or a script, and
+these show its control characters and escape sequences escaped
+(:mod:`bundlekit.core.text`), so nothing printed can steer the operator's terminal.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
+from bundlekit.core.text import dumps, terminal_text
 from bundlekit.errors import BundleError, exit_code_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,7 +53,32 @@ def quiet_option(f: F) -> F:
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))
+    """Print ``obj`` as JSON on stdout: exact, with unsafe characters and ``<>&`` as ``\\u`` escapes."""
+    click.echo(dumps(obj, indent=2, sort_keys=True))
+
+
+def echo(line: str = "", *, err: bool = False) -> None:
+    """Print one line for a person (stdout, or stderr with ``err``). Everything unsafe in it,
+    line feeds included, is shown escaped: a value cannot forge another line of output."""
+    click.echo(terminal_text(line), err=err)
+
+
+def echo_field(label: str, text: str, *, indent: str = "") -> None:
+    """``label: text`` on one line, or ``label:`` and the text indented below it when the text
+    has several lines (release notes)."""
+    body = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    if "\n" in body:
+        echo(f"{indent}{label}:")
+        echo_text(body, indent=indent + "  ")
+    else:
+        echo(f"{indent}{label}: {body}")
+
+
+def echo_text(text: str, *, indent: str = "", err: bool = False) -> None:
+    """Print multi-line untrusted text (notes, logs), each line after ``indent``; line feeds
+    and tabs are kept, everything else unsafe is shown escaped."""
+    lines = terminal_text(text, multiline=True).rstrip("\n").split("\n")
+    click.echo("\n".join(indent + line for line in lines), err=err)
 
 
 def wants_json(ctx: click.Context) -> bool:
@@ -64,7 +94,7 @@ def report_error(ctx: click.Context | None, err: BundleError) -> int:
     if ctx is not None and wants_json(ctx):
         emit_json({"error": err.to_dict()})
     else:
-        click.echo(f"error [{err.code}]: {err.message}", err=True)
+        click.echo(f"error [{err.code}]: {terminal_text(err.message, multiline=True)}", err=True)
     return exit_code_for(err)
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.common import echo, echo_text, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.core import clock
+from bundlekit.core.clock import utc_text
 from bundlekit.deploy.service import deploy as run_deploy
 from bundlekit.errors import DeployError, StateError
 from bundlekit.zone.deployments import get_deployment, list_deployments
@@ -36,11 +36,11 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], root: Path,
                 as_json: bool) -> None:
     """Add a target: a folder that packages are installed into and scripts run for."""
     with open_zone(resolve_home(home)) as z:
-        t = add_target(z, name, environment, roles, root, int(time.time()))
+        t = add_target(z, name, environment, roles, root, clock.now())
     if as_json:
         emit_json(t.to_dict())
     else:
-        click.echo(f"added target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.root}")
+        echo(f"added target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.root}")
 
 
 @targets.command("list", epilog="bundlekit targets list --home ./prod --json")
@@ -54,9 +54,9 @@ def targets_list(home: str | None, as_json: bool) -> None:
         emit_json({"targets": [t.to_dict() for t in rows]})
         return
     if not rows:
-        click.echo("no targets; add one with `bundlekit targets add`")
+        echo("no targets; add one with `bundlekit targets add`")
     for t in rows:
-        click.echo(f"{t.environment:<14} {t.name:<16} roles {','.join(t.roles):<16} {t.root}")
+        echo(f"{t.environment:<14} {t.name:<16} roles {','.join(t.roles):<16} {t.root}")
 
 
 @targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")
@@ -70,7 +70,7 @@ def targets_remove(name: str, home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"removed": t.to_dict()})
     else:
-        click.echo(f"removed target {t.name}; its folder {t.root} was left in place")
+        echo(f"removed target {t.name}; its folder {t.root} was left in place")
 
 
 def _progress(quiet: bool, as_json: bool):  # type: ignore[no-untyped-def]
@@ -81,11 +81,11 @@ def _progress(quiet: bool, as_json: bool):  # type: ignore[no-untyped-def]
         kind = event.get("event")
         where = f" on {event['target']}" if event.get("target") else ""
         if kind == "run_started":
-            click.echo(f"  > {event['step']}{where}", err=True)
+            echo(f"  > {event['step']}{where}", err=True)
         elif kind == "run_finished":
-            click.echo(f"  {'ok' if event['state'] == 'Success' else event['state']:<8} {event['step']}{where}", err=True)
+            echo(f"  {'ok' if event['state'] == 'Success' else event['state']:<8} {event['step']}{where}", err=True)
         elif kind == "run_skipped":
-            click.echo(f"  skipped  {event['step']}{where}", err=True)
+            echo(f"  skipped  {event['step']}{where}", err=True)
     return show
 
 
@@ -104,18 +104,18 @@ def deploy(project: str, version: str, environment: str, home: str | None, dry_r
            quiet: bool, as_json: bool) -> None:
     """Deploy an imported release to an environment's targets."""
     with open_zone(resolve_home(home)) as z:
-        outcome = run_deploy(z, project, version, environment, now=time.time(), dry_run=dry_run,
+        outcome = run_deploy(z, project, version, environment, now=clock.now(), dry_run=dry_run,
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json))
     if dry_run:
         if as_json:
             emit_json({"dry_run": True, "plan": outcome.plan.to_dict()})
         else:
-            click.echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
+            echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
                        f"to {environment}:")
             for r in outcome.plan.runs:
                 where = r.target or "(zone)"
                 extra = f" ({r.reason})" if r.reason else ""
-                click.echo(f"  {r.action:<6} {r.step} on {where}{extra}")
+                echo(f"  {r.action:<6} {r.step} on {where}{extra}")
         return
     rec = outcome.record
     assert rec is not None
@@ -124,15 +124,15 @@ def deploy(project: str, version: str, environment: str, home: str | None, dry_r
         out["receipt"] = str(outcome.receipt.path) if outcome.receipt else None
         emit_json(out)
     else:
-        click.echo(f"deployment {rec.deployment_id}: {outcome.request.project_name} {rec.release_version} to "
+        echo(f"deployment {rec.deployment_id}: {outcome.request.project_name} {rec.release_version} to "
                    f"{environment}: {rec.state}")
         for run in rec.runs:
-            click.echo(f"  {run.state:<9} {run.step} on {run.target or '(zone)'}"
+            echo(f"  {run.state:<9} {run.step} on {run.target or '(zone)'}"
                        + (f": {run.reason}" if run.reason else ""))
         if outcome.receipt:
-            click.echo(f"receipt written to {outcome.receipt.path}")
+            echo(f"receipt written to {outcome.receipt.path}")
         else:
-            click.echo("receipt queued in the outbox (`bundlekit outbox pack -o FILE` to carry it back)")
+            echo("receipt queued in the outbox (`bundlekit outbox pack -o FILE` to carry it back)")
     if rec.state != "Success":
         failed = next((r for r in rec.runs if r.failed), None)
         raise DeployError(f"deployment {rec.deployment_id} failed" + (f" at step {failed.step!r} on "
@@ -157,10 +157,10 @@ def deployments_list(home: str | None, as_json: bool) -> None:
         emit_json({"deployments": items})
         return
     if not items:
-        click.echo("no deployments yet")
+        echo("no deployments yet")
     for d in items:
-        when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(d["started"]))
-        click.echo(f"{d['id']:<16} {d['project_slug']:<20} {d['release']:<10} {d['environment']:<12} "
+        when = utc_text(d["started"])
+        echo(f"{d['id']:<16} {d['project_slug']:<20} {d['release']:<10} {d['environment']:<12} "
                    f"{d['state']:<9} {when}")
 
 
@@ -180,11 +180,11 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
         emit_json({"id": row["id"], "state": row["state"], "environment": row["environment"],
                    "release": row["release"], "project": row["project_slug"], "record": record})
         return
-    click.echo(f"{row['id']}: {row['project_slug']} {row['release']} to {row['environment']}: {row['state']}")
+    echo(f"{row['id']}: {row['project_slug']} {row['release']} to {row['environment']}: {row['state']}")
     for r in record.get("runs", []):
-        click.echo(f"\n== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"
+        echo(f"\n== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"
                    + (f" (exit {r['exit_code']})" if r["exit_code"] is not None else ""))
         for o in r["outputs"]:
-            click.echo(f"   output {o['name']} = {o['value']}")
+            echo(f"   output {o['name']} = {o['value']}")
         if r["log"]:
-            sys.stdout.write("   " + r["log"].rstrip().replace("\n", "\n   ") + "\n")
+            echo_text(r["log"], indent="   ")

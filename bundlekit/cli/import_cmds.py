@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bundlekit.cli import cli
+from bundlekit.cli.common import (Progress, echo, echo_field, emit_json, home_option, json_option, quiet_option,
+                                  resolve_home)
 from bundlekit.cli.transport_glue import bundle_path
-from bundlekit.cli.common import Progress, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.core import clock
+from bundlekit.core.clock import utc_text
 from bundlekit.errors import ConflictError
-from bundlekit.importer.importer import import_bundle
 from bundlekit.format.container import BundleFile
+from bundlekit.importer import edits
+from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.receipt.ingest import ReceiptImport, import_receipt
-from bundlekit.importer import edits
 from bundlekit.zone import projects
 from bundlekit.zone.home import open_zone
-
-
-def _when(ts: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(ts))
 
 
 @cli.command("import", epilog="bundlekit import acme-1.4.0.bundle --home ./prod --dry-run\n"
@@ -45,14 +43,14 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         if _kind(path) == "receipt":
             prog = Progress("receipt", None, quiet)
             try:
-                rec = import_receipt(z, path, now=int(time.time()), dry_run=dry_run, progress=prog.advance)
+                rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=prog.advance)
             finally:
                 prog.close()
             _report_receipt(rec, dry_run, as_json)
             return
         prog = Progress("import", None, quiet)
         try:
-            plan = import_bundle(z, path, now=int(time.time()), strategy=on_conflict, policy=policy,
+            plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
                                  replace=replace, dry_run=dry_run, progress=prog.advance)
         finally:
             prog.close()
@@ -62,23 +60,23 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     if as_json:
         emit_json(info)
     elif plan.noop:
-        click.echo(f"{path}: {plan.noop_reason}")
+        echo(f"{path}: {plan.noop_reason}")
     else:
         m = plan.manifest
         verb = "would import" if dry_run else "imported"
-        click.echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name} "
+        echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name} "
                    f"(sequence {m.sequence})")
         assert plan.merge is not None
         for c in plan.merge.changes:
             if c.action != "keep":
                 label = c.key + (f".{c.prop}" if c.prop else "")
-                click.echo(f"  {c.action:<7} {c.kind:<13} {label}  ({c.origin})")
+                echo(f"  {c.action:<7} {c.kind:<13} {label}  ({c.origin})")
         for r in plan.merge.resolved:
-            click.echo(f"  resolved  {r.describe(mask=True)}")
+            echo(f"  resolved  {r.describe(mask=True)}")
         for conflict in conflicts:
-            click.echo(f"  CONFLICT  {conflict.describe(mask=True)}")
+            echo(f"  CONFLICT  {conflict.describe(mask=True)}")
         if plan.new_packages:
-            click.echo(f"  packages: {', '.join(plan.new_packages)}")
+            echo(f"  packages: {', '.join(plan.new_packages)}")
     if dry_run and conflicts:
         raise SystemExit(ConflictError.exit_code)
 
@@ -95,12 +93,12 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool) -> None:
         emit_json(info)
         return
     if rec.noop:
-        click.echo(f"{rec.verified.path}: already imported (identical receipt); nothing to do")
+        echo(f"{rec.verified.path}: already imported (identical receipt); nothing to do")
         return
     verb = "would record" if dry_run else "recorded"
     for d in info["deployments"]:
         known = " (already known)" if d["deployment_id"] in rec.already_known else ""
-        click.echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "
+        echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "
                    f"in {rec.verified.source.name}: {d['state']}{known}")
 
 
@@ -120,10 +118,10 @@ def releases_list(home: str | None, as_json: bool) -> None:
         emit_json({"releases": rows})
         return
     if not rows:
-        click.echo("no releases imported yet; see `bundlekit import --help`")
+        echo("no releases imported yet; see `bundlekit import --help`")
     for r in rows:
-        click.echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} from {r['source'] or '?'} "
-                   f"seq {r['sequence']}  imported {_when(r['imported_at'])}")
+        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} from {r['source'] or '?'} "
+                   f"seq {r['sequence']}  imported {utc_text(r['imported_at'])}")
 
 
 @cli.command(epilog="bundlekit show acme-web 1.4.0 --home ./prod --json")
@@ -146,18 +144,18 @@ def show(project: str, version: str | None, home: str | None, as_json: bool) -> 
     if as_json:
         emit_json(info)
         return
-    click.echo(f"{p.name} ({p.slug}) in space {p.space}")
-    click.echo(f"release {rel['version']} on {rel['channel']}, sequence {rel['sequence']}, imported "
-               f"{_when(rel['imported_at'])}")
+    echo(f"{p.name} ({p.slug}) in space {p.space}")
+    echo(f"release {rel['version']} on {rel['channel']}, sequence {rel['sequence']}, imported "
+               f"{utc_text(rel['imported_at'])}")
     if rel["notes"]:
-        click.echo(f"  notes: {rel['notes']}")
+        echo_field("notes", rel["notes"], indent="  ")
     for s in info["steps"]:
-        click.echo(f"  step {s['name']} [{s['type']}] roles {', '.join(s['roles']) or '-'}"
+        echo(f"  step {s['name']} [{s['type']}] roles {', '.join(s['roles']) or '-'}"
                    + ("" if s["enabled"] else "  (disabled)"))
     for pk in info["packages"]:
-        click.echo(f"  package {pk['id']} {pk['version']} sha256 {pk['sha256'][:16]}...")
+        echo(f"  package {pk['id']} {pk['version']} sha256 {pk['sha256'][:16]}...")
     for v in variables:
-        click.echo(f"  var {_var_line(v)}")
+        echo(f"  var {_var_line(v)}")
 
 
 def _var_line(v: dict) -> str:  # type: ignore[type-arg]
@@ -197,7 +195,7 @@ def variables_list(project: str, home: str | None, as_json: bool) -> None:
         emit_json({"project": p.name, "variables": rows})
     else:
         for v in rows:
-            click.echo(_var_line(v))
+            echo(_var_line(v))
 
 
 @variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey 'k-123' --sensitive --home ./prod")
@@ -213,11 +211,11 @@ def variables_set(project: str, name: str, value: str, sensitive: bool, environm
     """Set a variable (or bind a placeholder) in this zone's copy of the project."""
     with open_zone(resolve_home(home)) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, environment=environment,
-                                    role=role, machine=machine, now=int(time.time()))
+                                    role=role, machine=machine, now=clock.now())
     if as_json:
         emit_json(res)
     else:
-        click.echo(f"set {res['name']} in {res['project']}" + (" (sensitive, sealed at rest)" if res["sensitive"] else ""))
+        echo(f"set {res['name']} in {res['project']}" + (" (sensitive, sealed at rest)" if res["sensitive"] else ""))
 
 
 @variables.command("unset", epilog="bundlekit variables unset acme-web Acme.ApiKey --home ./prod")
@@ -231,11 +229,11 @@ def variables_unset(project: str, name: str, environment: tuple[str, ...], role:
     """Remove a local value (a placeholder becomes unbound again)."""
     with open_zone(resolve_home(home)) as z:
         res = edits.unset_variable(z, project, name, environment=environment, role=role, machine=machine,
-                                      now=int(time.time()))
+                                      now=clock.now())
     if as_json:
         emit_json(res)
     else:
-        click.echo(f"unset {name} in {res['project']}" + (" (placeholder now unbound)" if res["unbound"] else ""))
+        echo(f"unset {name} in {res['project']}" + (" (placeholder now unbound)" if res["unbound"] else ""))
 
 
 @cli.group(epilog="bundlekit steps disable acme-web 'Smoke test' --home ./prod")
@@ -253,11 +251,11 @@ def _step_toggle(enabled: bool):  # type: ignore[no-untyped-def]
     @json_option
     def toggle(project: str, step: str, home: str | None, as_json: bool) -> None:
         with open_zone(resolve_home(home)) as z:
-            res = edits.set_step_enabled(z, project, step, enabled, int(time.time()))
+            res = edits.set_step_enabled(z, project, step, enabled, clock.now())
         if as_json:
             emit_json(res)
         else:
-            click.echo(f"{verb}d step {res['step']!r} of {res['project']}")
+            echo(f"{verb}d step {res['step']!r} of {res['project']}")
 
     toggle.__doc__ = f"{verb.capitalize()} a step in this zone's copy of the project."
     toggle.help = toggle.__doc__

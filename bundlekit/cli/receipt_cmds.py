@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.core import clock
+from bundlekit.core.atomic import write_atomic
 from bundlekit.dashboard.html import render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.server import serve as serve_dashboard
 from bundlekit.dashboard.text import render_text
-from bundlekit.fsutil import atomic_write_bytes
 from bundlekit.receipt.ingest import reported_outputs
 from bundlekit.receipt.outbox import list_outbox, pack
 from bundlekit.zone.home import open_zone
@@ -36,12 +36,12 @@ def outbox_list(home: str | None, as_json: bool) -> None:
         emit_json(info)
         return
     if not info["pending"]:
-        click.echo("no receipts waiting to be packed")
+        echo("no receipts waiting to be packed")
     for e in info["pending"]:
-        click.echo(f"pending  {e['deployment_id']:<16} {e['project']} {e['release']} to {e['environment']}: "
+        echo(f"pending  {e['deployment_id']:<16} {e['project']} {e['release']} to {e['environment']}: "
                    f"{e['state']} (for {e['destination']})")
     for f in info["files"]:
-        click.echo(f"written  {f['path']} (sequence {f['sequence']}, {len(f['deployments'])} deployment(s))")
+        echo(f"written  {f['path']} (sequence {f['sequence']}, {len(f['deployments'])} deployment(s))")
 
 
 @outbox.command("pack", epilog="bundlekit outbox pack --home ./prod -o receipts.bundle")
@@ -52,12 +52,12 @@ def outbox_list(home: str | None, as_json: bool) -> None:
 def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -> None:
     """Pack every receipt not yet packed into one signed receipt bundle."""
     with open_zone(resolve_home(home)) as z:
-        rf = pack(z, output, to=to, now=int(time.time()))
+        rf = pack(z, output, to=to, now=clock.now())
     if as_json:
         emit_json({"path": str(rf.path), "digest": rf.digest, "sequence": rf.sequence,
                    "deployments": list(rf.deployments)})
     else:
-        click.echo(f"packed {len(rf.deployments)} receipt(s) into {rf.path} (sequence {rf.sequence})")
+        echo(f"packed {len(rf.deployments)} receipt(s) into {rf.path} (sequence {rf.sequence})")
 
 
 @cli.command(epilog="bundlekit outputs acme-web --zone prod --home ./dev --reveal")
@@ -74,7 +74,7 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_jso
         emit_json({"project": project, "zone": zone_name, "outputs": result})
         return
     for o in result:
-        click.echo(f"{o['environment']:<12} {o['release']:<8} Octopus.Action[{o['step']}].Output"
+        echo(f"{o['environment']:<12} {o['release']:<8} Octopus.Action[{o['step']}].Output"
                    + (f"[{o['target']}]" if o["target"] else "") + f".{o['name']} = {o['value']}")
 
 
@@ -85,21 +85,21 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_jso
 @json_option
 def dashboard(home: str | None, html_file: Path | None, as_json: bool) -> None:
     """The deployment dashboard: projects x (zone, environment), latest release and state."""
-    now = time.time()
+    now = clock.now()
     with open_zone(resolve_home(home)) as z:
         view = build_view(z, now)
     if html_file is not None:
-        atomic_write_bytes(html_file, render_html(view, now).encode("utf-8"))
+        write_atomic(html_file, render_html(view, now).encode("utf-8"))
         if as_json:
             emit_json({"html": str(html_file.resolve())})
         else:
-            click.echo(f"dashboard written to {html_file.resolve()}")
+            echo(f"dashboard written to {html_file.resolve()}")
         return
     if as_json:
         emit_json(view.to_dict())
         return
     width = shutil.get_terminal_size((120, 40)).columns
-    click.echo(render_text(view, now, width=width), nl=False)
+    click.echo(render_text(view, now, width=width), nl=False)  # escapes what it shows itself
 
 
 @cli.command(epilog="bundlekit serve --home ./dev --port 8080")
@@ -112,9 +112,9 @@ def serve(home: str | None, port: int) -> None:
 
     def build():  # type: ignore[no-untyped-def]
         with open_zone(zone_home) as z:
-            return build_view(z, time.time())
+            return build_view(z, clock.now())
 
     def ready(p: int) -> None:
-        click.echo(f"serving the dashboard on http://127.0.0.1:{p}/ (Ctrl-C to stop)", err=True)
+        echo(f"serving the dashboard on http://127.0.0.1:{p}/ (Ctrl-C to stop)", err=True)
 
     serve_dashboard(build, "127.0.0.1", port, ready=ready)

@@ -17,6 +17,7 @@ from typing import BinaryIO
 import click
 
 from bundlekit.cli import cli
+from bundlekit.cli.common import echo
 from bundlekit.errors import InputError, UsageError
 from bundlekit.substitution import VariableDictionary, render
 
@@ -130,8 +131,8 @@ def render_command(
     out.write(result.text.encode("utf-8"))
     out.flush()
     if result.missing:
-        click.echo(f"warning: left in place (undefined): {', '.join(result.missing)}", err=True)
+        echo(f"warning: left in place (undefined): {', '.join(result.missing)}", err=True)
     for problem in result.problems:
-        click.echo(f"warning: {problem}", err=True)
+        echo(f"warning: {problem}", err=True)
     if result.sensitive:
-        click.echo("warning: the output contains sensitive values; do not log or share it", err=True)
+        echo("warning: the output contains sensitive values; do not log or share it", err=True)

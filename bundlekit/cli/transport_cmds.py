@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import emit_json, json_option
+from bundlekit.cli.common import echo, emit_json, json_option
 from bundlekit.errors import TransportError, UsageError
 from bundlekit.transport._util import keep_freed_memory, parse_size
 from bundlekit.transport.channel import SpoolChannel, UdpChannel, parse_address
@@ -38,7 +38,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, as_json:
     """Cut a bundle into volumes that each name the bundle and carry their own SHA-256."""
     size = parse_size(volume_size, what="--volume-size")
     if size > DEFAULT_VOLUME_SIZE:
-        click.echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
+        echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
                    "bytes, the default); use exFAT or NTFS media", err=True)
     paths = split(bundle, out, size, parity)
     vols = []
@@ -51,10 +51,10 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, as_json:
         emit_json({"bundle": h.name, "size": h.bundle_size, "sha256": h.bundle_sha256.hex(),
                    "data_volumes": h.data_count, "parity_volumes": h.parity_count, "volumes": vols})
         return
-    click.echo(f"split {h.name} ({h.bundle_size} bytes, sha256 {h.bundle_sha256.hex()}) into "
+    echo(f"split {h.name} ({h.bundle_size} bytes, sha256 {h.bundle_sha256.hex()}) into "
                f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
     for v in vols:
-        click.echo(f"  {v['path']}  ({v['size']} bytes)")
+        echo(f"  {v['path']}  ({v['size']} bytes)")
 
 
 @media.command("check", epilog="bundlekit media check /media/usb1 /media/usb2 --json")
@@ -66,15 +66,15 @@ def media_check(dirs: tuple[Path, ...], as_json: bool) -> None:
     if not as_json:
         for v in report.volumes:
             label = v.label or "volume"
-            click.echo(f"  {v.status:<10} {label:<26} {v.path}" + (f"  ({v.detail})" if v.detail else ""))
+            echo(f"  {v.status:<10} {label:<26} {v.path}" + (f"  ({v.detail})" if v.detail else ""))
         for i in report.missing:
-            click.echo(f"  {'missing':<10} {report.label(i)}")
+            echo(f"  {'missing':<10} {report.label(i)}")
     if not report.joinable:
         raise TransportError(report.message, code=report.code or "volumes_incomplete", details=report.to_dict())
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(report.message)
+        echo(report.message)
 
 
 @media.command("join", epilog="bundlekit media join /media/usb1 /media/usb2 -o acme-1.4.0.bundle")
@@ -88,7 +88,7 @@ def media_join(dirs: tuple[Path, ...], output: Path, as_json: bool) -> None:
     if as_json:
         emit_json({"path": str(path), "size": path.stat().st_size})
     else:
-        click.echo(f"joined {path} ({path.stat().st_size} bytes, SHA-256 checked)")
+        echo(f"joined {path} ({path.stat().st_size} bytes, SHA-256 checked)")
 
 
 @cli.group(epilog="Example:\n  bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox\n"
@@ -134,7 +134,7 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
     if as_json:
         emit_json(d)
         return
-    click.echo(f"sent {len(report.files)} file(s) in session {report.session}: {report.frames} frames, "
+    echo(f"sent {len(report.files)} file(s) in session {report.session}: {report.frames} frames, "
                f"{report.wire_bytes} bytes in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
 
 
@@ -159,12 +159,12 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
     if listen is not None:
         udp = UdpChannel.listener(*parse_address(listen, option="--listen"))
         host, port = udp.address
-        click.echo(f"listening on {host}:{port}", err=True)
+        echo(f"listening on {host}:{port}", err=True)
         channel = udp
     else:
         assert spool is not None
         channel = SpoolChannel.for_receiving(spool)
-        click.echo(f"watching {spool}", err=True)
+        echo(f"watching {spool}", err=True)
     try:
         report = receive(channel, out, idle_timeout=idle_timeout)
     finally:
@@ -174,5 +174,5 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
         emit_json(report.to_dict())
         return
     for f in report.files:
-        click.echo(f"  {f.status:<16} {f.name}  ({f.size} bytes, sha256 {f.sha256})")
-    click.echo(f"received {len(report.files)} file(s) intact")
+        echo(f"  {f.status:<16} {f.name}  ({f.size} bytes, sha256 {f.sha256})")
+    echo(f"received {len(report.files)} file(s) intact")

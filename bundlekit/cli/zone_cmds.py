@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bundlekit.core.atomic import write_atomic
 from bundlekit.errors import InputError
 from bundlekit.format.card import parse_card
 from bundlekit.format.container import SignatureRecord, add_signature
 from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import parse_private, parse_public, render_private, render_public
-from bundlekit.fsutil import atomic_write_bytes
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.home import init_zone, open_zone
@@ -30,14 +30,14 @@ from bundlekit.zone.rotation import rotate_key
 @json_option
 def init(zone_name: str, home: str | None, as_json: bool) -> None:
     """Create a zone: signing and sealing keys, a zone id and the state database."""
-    z = init_zone(resolve_home(home), zone_name, int(time.time()))
+    z = init_zone(resolve_home(home), zone_name, clock.now())
     info = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home), "signing_key_id": z.signing_key_id,
             "sealing_key_id": z.sealing_key_id}
     if as_json:
         emit_json(info)
     else:
-        click.echo(f"created zone {z.name} ({z.zone_id}) in {z.home}")
-        click.echo(f"next: bundlekit identity --home {z.home} -o {z.name}.card")
+        echo(f"created zone {z.name} ({z.zone_id}) in {z.home}")
+        echo(f"next: bundlekit identity --home {z.home} -o {z.name}.card")
 
 
 @cli.command(epilog="bundlekit identity --home ./dev -o dev.card")
@@ -49,10 +49,10 @@ def identity(home: str | None, output: Path) -> None:
     with open_zone(resolve_home(home)) as z:
         data = z.card_bytes()
     if str(output) == "-":
-        click.echo(data.decode(), nl=False)
+        click.echo(data.decode(), nl=False)  # the card's exact bytes: its signature covers them
     else:
-        atomic_write_bytes(output, data)
-        click.echo(f"wrote identity card of zone {z.name} to {output}", err=True)
+        write_atomic(output, data)
+        echo(f"wrote identity card of zone {z.name} to {output}", err=True)
 
 
 @cli.group(epilog="bundlekit trust add prod.card --home ./dev\nbundlekit trust list --home ./dev --json")
@@ -80,11 +80,11 @@ def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: t
     parsed = parse_card(card.read_bytes(), str(card))
     policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold)
     with open_zone(resolve_home(home)) as z:
-        entry = truststore.add_zone(z, parsed, policy, int(time.time()))
+        entry = truststore.add_zone(z, parsed, policy, clock.now())
     if as_json:
         emit_json(entry.to_dict())
     else:
-        click.echo(f"trusting zone {entry.name} ({entry.zone_id}), signing key {entry.signing_key_id}")
+        echo(f"trusting zone {entry.name} ({entry.zone_id}), signing key {entry.signing_key_id}")
 
 
 @trust.command("list", epilog="bundlekit trust list --home ./prod --json")
@@ -98,14 +98,14 @@ def trust_list(home: str | None, as_json: bool) -> None:
         emit_json({"zones": [e.to_dict() for e in entries]})
         return
     if not entries:
-        click.echo("no trusted zones; add one with `bundlekit trust add CARD`")
+        echo("no trusted zones; add one with `bundlekit trust add CARD`")
     for e in entries:
         p = e.policy
-        click.echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  threshold {p.threshold}  "
+        echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  threshold {p.threshold}  "
                    f"spaces {','.join(p.spaces)}  projects {','.join(p.projects)}  "
                    f"environments {','.join(p.environments)}")
         for kid, label in e.signers:
-            click.echo(f"{'':<16} approver {label} ({kid})")
+            echo(f"{'':<16} approver {label} ({kid})")
 
 
 @trust.command("remove", epilog="bundlekit trust remove dev --home ./prod")
@@ -119,7 +119,7 @@ def trust_remove(name: str, home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"removed": entry.to_dict()})
     else:
-        click.echo(f"no longer trusting zone {entry.name} ({entry.zone_id})")
+        echo(f"no longer trusting zone {entry.name} ({entry.zone_id})")
 
 
 @trust.command("add-signer", epilog="bundlekit trust add-signer alice.pub --for dev --home ./prod")
@@ -131,11 +131,11 @@ def trust_add_signer(public_key: Path, source: str, home: str | None, as_json: b
     """Let an approver's key count towards a source zone's signature threshold."""
     approver = parse_public(public_key.read_bytes(), str(public_key))
     with open_zone(resolve_home(home)) as z:
-        entry = truststore.add_signer(z, source, approver, int(time.time()))
+        entry = truststore.add_signer(z, source, approver, clock.now())
     if as_json:
         emit_json(entry.to_dict())
     else:
-        click.echo(f"approver {approver.name} ({approver.key_id}) now counts for zone {entry.name} "
+        echo(f"approver {approver.name} ({approver.key_id}) now counts for zone {entry.name} "
                    f"(threshold {entry.policy.threshold})")
 
 
@@ -147,11 +147,11 @@ def trust_add_signer(public_key: Path, source: str, home: str | None, as_json: b
 def trust_revoke(key_id: str, reason: str, home: str | None, as_json: bool) -> None:
     """Refuse a signing key (zone or approver) from now on."""
     with open_zone(resolve_home(home)) as z:
-        truststore.revoke(z, key_id, reason, int(time.time()))
+        truststore.revoke(z, key_id, reason, clock.now())
     if as_json:
         emit_json({"revoked": key_id, "reason": reason})
     else:
-        click.echo(f"revoked key {key_id}; bundles signed only by it are refused")
+        echo(f"revoked key {key_id}; bundles signed only by it are refused")
 
 
 @cli.group(epilog="bundlekit keys new --name alice -o alice")
@@ -172,13 +172,13 @@ def keys_new(name: str, prefix: Path, as_json: bool) -> None:
             raise InputError(f"{p} already exists; refusing to overwrite a key", code="file_exists")
     key = Ed25519PrivateKey.generate()
     pub = render_public(name, key)
-    atomic_write_bytes(priv_path, render_private(name, key), mode=0o600)
-    atomic_write_bytes(pub_path, pub)
+    write_atomic(priv_path, render_private(name, key), mode=0o600)
+    write_atomic(pub_path, pub)
     kid = parse_public(pub, str(pub_path)).key_id
     if as_json:
         emit_json({"name": name, "key_id": kid, "private": str(priv_path), "public": str(pub_path)})
     else:
-        click.echo(f"wrote {priv_path} (keep it secret) and {pub_path}; key id {kid}")
+        echo(f"wrote {priv_path} (keep it secret) and {pub_path}; key id {kid}")
 
 
 @cli.command(epilog="bundlekit sign acme-1.4.0.bundle --key alice.key")
@@ -197,7 +197,7 @@ def sign(bundle: Path, key_file: Path, as_json: bool) -> None:
     if as_json:
         emit_json({"bundle": str(bundle), "digest": digest, "signer": name, "key_id": kid, "added": added})
     else:
-        click.echo(f"{'added' if added else 'already had'} the signature of {name} ({kid}) on {bundle}")
+        echo(f"{'added' if added else 'already had'} the signature of {name} ({kid}) on {bundle}")
 
 
 @cli.command("rotate-key", epilog="bundlekit rotate-key --home ./dev")
@@ -206,10 +206,10 @@ def sign(bundle: Path, key_file: Path, as_json: bool) -> None:
 def rotate_key_cmd(home: str | None, as_json: bool) -> None:
     """Replace this zone's signing key; later bundles carry a statement signed by old and new keys."""
     with open_zone(resolve_home(home)) as z:
-        st = rotate_key(z, int(time.time()))
+        st = rotate_key(z, clock.now())
     old, new = key_id("ed25519", st.old_key), key_id("ed25519", st.new_key)
     if as_json:
         emit_json({"old_key_id": old, "new_key_id": new, "issued": st.issued})
     else:
-        click.echo(f"rotated signing key {old} -> {new}; the next bundles carry the rotation statement. "
+        echo(f"rotated signing key {old} -> {new}; the next bundles carry the rotation statement. "
                    "Hand out a fresh identity card (`bundlekit identity`) to zones that trust you anew.")

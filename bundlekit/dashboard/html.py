@@ -4,7 +4,7 @@ The page must work from a USB stick on an offline machine, so it has no external
 (no fonts, scripts, images or stylesheets), inline CSS only, no JavaScript (details open
 with ``<details>``), and a Content-Security-Policy ``<meta>`` that forbids loading
 anything even if some text slipped through. Every string from a project, release, step,
-target, output or log is HTML-escaped, control characters are replaced, and a sensitive
+target, output or log is HTML-escaped, control characters are shown escaped, and a sensitive
 output is always printed as the mask, whatever the model holds
 (``docs/decisions/051-dashboard-html.md``).
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from html import escape
 from itertools import chain
 
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.text import MASK, html_text
 from bundlekit.dashboard.view import (
-    MASK,
     CellView,
     DashboardView,
     DeploymentView,
@@ -49,19 +49,12 @@ _STEP_CLASS = {"Success": "succeeded", "Failed": "failed", "TimedOut": "failed",
                "Skipped": "muted", "Pending": "muted"}
 _STEP_LABELS = {"TimedOut": "Timed out"}
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
-# C0/C1 controls (but tab and newline), lone surrogates (unencodable), bidi overrides (spoofing).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}")
 
 
-def _clean(s: str) -> str:
-    return _UNSAFE.sub("\ufffd", s)
-
-
 def _e(s: str) -> str:
-    """Escape text for element content and quoted attributes."""
-    return escape(_clean(s), quote=True)
+    """Escape one line of untrusted text for element content and quoted attributes."""
+    return html_text(s, multiline=False)
 
 
 def deployment_anchor(deployment_id: str) -> str:
@@ -76,7 +69,7 @@ def _time(t: float, now: float, text: str | None = None) -> str:
     return f'<time datetime="{iso}" title="{format_utc(t)}">{_e(text or relative_age(t, now))}</time>'
 
 
-def render_html(view: DashboardView, now: float) -> str:
+def render_html(view: DashboardView, now: EpochSeconds) -> str:
     """The whole page as a string (UTF-8 when written)."""
     sections = _sections(view)
     anchors = {d.deployment_id for d in sections}
@@ -228,13 +221,13 @@ def _step(s: StepView) -> str:
     if len(log) > LOG_TAIL_CHARS:
         omitted = len(log) - LOG_TAIL_CHARS
         log = log[-LOG_TAIL_CHARS:]
-    log = _ANSI.sub("", log.replace("\r\n", "\n").replace("\r", "\n"))
+    log = log.replace("\r\n", "\n").replace("\r", "\n")
     lines = log.count("\n") + (0 if log.endswith("\n") else 1)
     note = f'<p class="omitted">{omitted:,} earlier characters not shown.</p>' if omitted else ""
     opened = " open" if cls == "failed" else ""
     where = f" on {_e(s.target)}" if s.target is not None else ""
     return (row + f'<tr class="log-row"><td colspan="6"><details{opened}><summary>Log of {_e(s.step)}{where} '
-            f'({lines} line{"s" if lines != 1 else ""})</summary>{note}<pre>{_e(log)}</pre></details></td></tr>')
+            f'({lines} line{"s" if lines != 1 else ""})</summary>{note}<pre>{html_text(log)}</pre></details></td></tr>')
 
 
 def _head(title: str) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bundlekit.dashboard.view import MASK, CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.text import MASK
+from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
 from bundlekit.zone import exports, projects, remote, truststore
 from bundlekit.zone.deployments import deployments_by_start
 from bundlekit.zone.db import Reader, Row
@@ -73,7 +75,7 @@ def _local(row: Row, zone_name: str, project_name: str) -> DeploymentView:
                           steps=steps, receipt_received=None)
 
 
-def build_view(zone: Zone, now: float) -> DashboardView:
+def build_view(zone: Zone, now: EpochSeconds) -> DashboardView:
     """The dashboard of ``zone`` at ``now`` (Unix seconds), read from one consistent state."""
     with zone.db.read() as db:
         return _build(zone, db, now)

@@ -12,15 +12,15 @@ never cached (``docs/decisions/052-dashboard-server.md``).
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from bundlekit.core import clock
+from bundlekit.core.text import dumps
 from bundlekit.dashboard.html import CSP, render_html
 from bundlekit.dashboard.view import DashboardView
 from bundlekit.errors import BundleError, UsageError
@@ -173,11 +173,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             view = self.server.build_view()
             if path == "/":
-                body = render_html(view, time.time()).encode("utf-8", "replace")
+                body = render_html(view, clock.now()).encode("utf-8", "replace")
                 ctype = "text/html; charset=utf-8"
             else:
-                body = (json.dumps(view.to_dict(), indent=2, sort_keys=True) + "\n").encode("ascii")
-                ctype = "application/json"
+                # Exact data, but nothing in it can open a tag or steer a terminal.
+                body = (dumps(view.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
+                ctype = "application/json"  # UTF-8 by definition (RFC 8259)
         except BundleError as err:
             self._send(500, "text/plain; charset=utf-8", f"error [{err.code}]: {err.message}\n".encode(), send_body)
             return

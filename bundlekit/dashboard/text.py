@@ -4,7 +4,7 @@ Each cell reads ``1.4.0 exported 3h ago`` on its first line and ``prev ok 1.3.0`
 second when an earlier release succeeded there. Columns are as wide as their content and
 shrink (cells end in ``…``) to fit ``width``; columns that still do not fit are listed in a
 note instead of being cut in half. Every string that came from a project, a zone or a
-release has its control characters replaced, so a hostile name cannot drive the terminal
+release has its control characters shown escaped, so a hostile name cannot drive the terminal
 with escape sequences. Colour (ANSI) only when the caller asks for it.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.text import terminal_text
 from bundlekit.dashboard.view import CellView, DashboardView, cell_time, format_utc, relative_age
 
 __all__ = ["render_text"]
@@ -23,7 +25,7 @@ _COLORS = {"succeeded": "32", "failed": "31", "partial": "33", "exported": "36",
 _RESET = "\x1b[0m"
 
 
-def render_text(view: DashboardView, now: float, width: int | None = None, color: bool = False) -> str:
+def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None, color: bool = False) -> str:
     """The grid as text ending in a newline; no line is wider than ``width`` columns."""
     title = f"Zone {_clean(view.zone_name)} ({_clean(view.zone_id)}), generated {format_utc(view.generated)}"
     if not view.projects or not view.columns:
@@ -122,9 +124,10 @@ def _join(parts: list[str]) -> str:
 
 
 def _clean(s: str) -> str:
-    """Replace control and format characters (ESC, CR, bidi overrides) so text cannot steer
-    the terminal or reorder what is shown."""
-    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch for ch in s)
+    """One line of untrusted text with control characters, escape sequences and bidi controls
+    shown escaped (:func:`bundlekit.core.text.terminal_text`), so it cannot steer the terminal
+    or reorder what is shown."""
+    return terminal_text(s)
 
 
 def _char_width(ch: str) -> int:

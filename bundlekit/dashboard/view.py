@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from bundlekit.core.text import MASK
 from bundlekit.errors import InputError
 
 __all__ = [
-    "MASK",
     "STEP_STATES",
     "DEPLOYMENT_STATES",
     "OutputView",
@@ -40,7 +40,6 @@ __all__ = [
     "cell_time",
 ]
 
-MASK = "********"
 STEP_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut", "Pending")
 DEPLOYMENT_STATES = ("exported", "succeeded", "failed", "partial", "running")
 

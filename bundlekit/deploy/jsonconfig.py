@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.atomic import AtomicFile
 from bundlekit.errors import DeployError
-from bundlekit.fsutil import AtomicFile
 
 __all__ = ["replace_json_values", "MAX_JSON_CONFIG_BYTES"]
 

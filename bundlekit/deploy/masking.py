@@ -20,10 +20,9 @@ import re
 from collections.abc import Iterable
 from typing import AnyStr
 
-__all__ = ["Masker", "MASK", "MIN_SECRET_LENGTH"]
+from bundlekit.core.text import MASK  # what a masked region becomes (the same string Octopus prints)
 
-#: What a masked region becomes (the same string Octopus prints).
-MASK = "********"
+__all__ = ["Masker", "MIN_SECRET_LENGTH"]
 
 #: Values shorter than this are not masked (too common to be secret, would shred logs).
 MIN_SECRET_LENGTH = 4

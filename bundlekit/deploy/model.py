@@ -21,7 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bundlekit.deploy.masking import MASK
+from bundlekit.core.names import check_name
+from bundlekit.core.text import MASK
 from bundlekit.deploy.service_messages import OutputVariable
 from bundlekit.deploy.targets import Target
 from bundlekit.errors import DeployError
@@ -47,7 +48,6 @@ RUN_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut")
 #: Run states that make the deployment fail.
 FAILED_STATES = frozenset({"Failed", "Canceled", "TimedOut"})
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _EMPTY_SCOPE: Mapping[str, frozenset[str]] = MappingProxyType({})
 
@@ -140,9 +140,7 @@ class DeployRequest:
     zone_target: Target | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.deployment_id, str) or not _SAFE_ID.match(self.deployment_id):
-            raise _invalid(f"deployment id {self.deployment_id!r} must use letters, digits, '.', '_', '+' "
-                           "or '-', starting with a letter or digit.")
+        check_name(self.deployment_id, what="deployment id", error=DeployError, code="invalid_deploy_request")
         for label in ("project_name", "project_slug", "space", "release_version", "channel", "environment"):
             _text("deployment", label, getattr(self, label))
         if self.tenant is not None:

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bundlekit.package.archive import member_matches, read_members
+from bundlekit.core.atomic import CHUNK
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     build_dictionary,
@@ -32,8 +32,8 @@ from bundlekit.deploy.model import DeployPlan, DeployRequest, PackageInput, Plan
 from bundlekit.deploy.runner import SUPPORTED_SYNTAXES
 from bundlekit.deploy.targets import MAX_TEMPLATE_BYTES, Target
 from bundlekit.errors import DeployError, VerificationError
-from bundlekit.fsutil import CHUNK
 from bundlekit.format.manifest import Step
+from bundlekit.package.archive import member_matches, read_members
 from bundlekit.substitution import RenderResult, SubstitutionError, VariableDictionary, references, render
 from bundlekit.substitution.engine import syntax_error
 from bundlekit.substitution.errors import CYCLE, TOO_DEEP, TOO_LARGE

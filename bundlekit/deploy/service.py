@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from bundlekit.core.clock import EpochSeconds, to_datetime
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
@@ -99,7 +99,7 @@ def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> _R
     return _Release(project, release, entry)
 
 
-def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now: float) -> DeployRequest:
+def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds) -> DeployRequest:
     """The request for deploying ``version`` of a project to ``environment`` (``now``: Unix seconds).
 
     Its deployment id is the one the next deployment will probably get; :func:`deploy`
@@ -111,7 +111,7 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
     return _request(zone, _resolve(zone, project_ref, version, environment), environment, now)
 
 
-def _request(zone: Zone, what: _Release, environment: str, now: float) -> DeployRequest:
+def _request(zone: Zone, what: _Release, environment: str, now: EpochSeconds) -> DeployRequest:
     project, release = what.project, what.release
     snap = release["snapshot"]
     local_steps = project.local["steps"]
@@ -133,10 +133,10 @@ def _request(zone: Zone, what: _Release, environment: str, now: float) -> Deploy
         deployment_id=deployments.peek_next_id(zone.db), project_name=project.name, project_slug=project.slug,
         space=project.space, release_version=release["version"], channel=release["channel"], environment=environment,
         steps=tuple(steps), packages=packages, variables=_variables(zone, project), targets=targets,
-        now=datetime.fromtimestamp(now, timezone.utc), zone_target=zone_target)
+        now=to_datetime(now), zone_target=zone_target)
 
 
-def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: float, dry_run: bool = False,
+def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds, dry_run: bool = False,
            receipt_out: Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None) -> DeployOutcome:
     """Plan, record, run and report one deployment (``now``: Unix seconds).
 
@@ -172,7 +172,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out))
 
 
-def _insert_running(tx: Writer, what: _Release, environment: str, now: float) -> str:
+def _insert_running(tx: Writer, what: _Release, environment: str, now: EpochSeconds) -> str:
     """Allocate the deployment's id and record it ``Executing``; returns the id."""
     deployment_id = deployments.allocate_id(tx)
     deployments.insert_running(tx, deployment_id, project_slug=what.project.slug, release=what.release["version"],
@@ -181,7 +181,7 @@ def _insert_running(tx: Writer, what: _Release, environment: str, now: float) ->
     return deployment_id
 
 
-def _record(zone: Zone, tx: Writer, what: _Release, record: DeploymentRecord, now: float) -> None:
+def _record(zone: Zone, tx: Writer, what: _Release, record: DeploymentRecord, now: EpochSeconds) -> None:
     """Store the outcome (sensitive outputs sealed at rest) and queue its receipt entry, in ``tx``."""
     project = what.project
     entry, logs = make_entry(record, release=what.release,
@@ -196,7 +196,7 @@ def _record(zone: Zone, tx: Writer, what: _Release, record: DeploymentRecord, no
     outbox.queue_entry(tx, project.source_zone_id, entry, logs, int(now))
 
 
-def _write_receipt(zone: Zone, what: _Release, deployment_id: str, now: float,
+def _write_receipt(zone: Zone, what: _Release, deployment_id: str, now: EpochSeconds,
                    receipt_out: Path | None) -> ReceiptFile | None:
     if receipt_out is None:
         return None

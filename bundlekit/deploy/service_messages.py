@@ -20,6 +20,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from bundlekit.core.text import MASK, terminal_text
+
 __all__ = [
     "OutputVariable",
     "ScannedLine",
@@ -57,7 +59,7 @@ class OutputVariable:
 
     def __repr__(self) -> str:
         # Never put a sensitive value in a repr: reprs end up in tracebacks and logs.
-        shown = "'********'" if self.sensitive else repr(self.value)
+        shown = repr(MASK) if self.sensitive else repr(self.value)
         return f"OutputVariable(name={self.name!r}, value={shown}, sensitive={self.sensitive})"
 
 
@@ -141,9 +143,8 @@ def _parse_attributes(attrs: str) -> OutputVariable:
 
 def _note(variable: OutputVariable) -> str:
     kind = "sensitive output variable" if variable.sensitive else "output variable"
-    # A decoded name may hold control characters; a note must stay on one printable line.
-    shown = "".join(ch if ch.isprintable() else "?" for ch in variable.name)
-    return f"[{kind} '{shown}' set]"
+    # A decoded name may hold control characters; a note must stay on one harmless line.
+    return f"[{kind} '{terminal_text(variable.name)}' set]"
 
 
 def scan_line(line: str) -> ScannedLine:

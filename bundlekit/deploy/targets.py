@@ -17,14 +17,15 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath, PurePosixPath
+from pathlib import Path, PurePath
 
-from bundlekit.package.extract import extract_package
+from bundlekit.core.atomic import AtomicFile
+from bundlekit.core.names import check_name, check_path
 from bundlekit.deploy.jsonconfig import replace_json_values
 from bundlekit.deploy.masking import Masker
 from bundlekit.deploy.runner import ScriptResult, run_script
 from bundlekit.errors import DeployError
-from bundlekit.fsutil import AtomicFile
+from bundlekit.package.extract import extract_package
 
 __all__ = ["Target", "LocalFolderTarget", "WORK_FOLDER"]
 
@@ -32,7 +33,6 @@ __all__ = ["Target", "LocalFolderTarget", "WORK_FOLDER"]
 WORK_FOLDER = ".bundlekit-work"
 #: Text files rewritten by substitution are read whole; larger ones are refused.
 MAX_TEMPLATE_BYTES = 32 << 20
-_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 
 
 class Target(ABC):
@@ -91,13 +91,8 @@ class Target(ABC):
 
 
 def _component(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not _SAFE_COMPONENT.match(value):
-        raise DeployError(
-            f"{kind} {value!r} cannot be used as a folder name: use letters, digits, '.', '_', '+' "
-            "or '-', starting with a letter or digit (at most 200 characters).",
-            code="invalid_name",
-        )
-    return value
+    # Package ids, versions and deployment ids become folder names on the target.
+    return check_name(value, what=kind, error=DeployError, code="invalid_name")
 
 
 def _step_folder(step: str) -> str:
@@ -172,14 +167,8 @@ class LocalFolderTarget(Target):
         base = self._inside(folder, "folder")
         found: dict[str, Path] = {}
         for pattern in patterns:
-            pure = PurePosixPath(pattern)
-            if (not pattern or pure.is_absolute() or ".." in pure.parts
-                    or "\\" in pattern or "\0" in pattern):
-                raise DeployError(
-                    f"file pattern {pattern!r} must be relative to the package folder, without "
-                    "'..', '\\' or NUL (for example 'config/*.json').",
-                    code="invalid_file_pattern",
-                )
+            check_path(pattern, what="file pattern", glob=True, normalise=True, error=DeployError,
+                       code="invalid_file_pattern")
             for match in base.glob(pattern):
                 # Links could lead out of the package; only real files inside it are touched.
                 if match.is_symlink() or not match.is_file():

@@ -16,9 +16,10 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem
 from bundlekit.errors import BundleError, InputError
 from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
 
@@ -36,8 +37,14 @@ def release_schema() -> dict[str, Any]:
 
 
 def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100]
-    return slug or "project"
+    """The slug Octopus would derive from a project name: lowercase words joined by '-'.
+
+    Always a valid name (:mod:`bundlekit.core.names`): a Windows device name gets a suffix.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100].strip("-")
+    if not slug:
+        return "project"
+    return f"{slug}-project" if is_reserved(slug) else slug
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,12 @@ def _fail(path: Path, where: str, problem: str, code: str = "invalid_release") -
     return InputError(f"{path}: {where}: {problem}", code=code)
 
 
+def _check_name(path: Path, where: str, value: str) -> None:
+    problem = name_problem(value)
+    if problem:
+        raise _fail(path, where, f"{value!r} {problem}; {NAME_RULE}")
+
+
 def load_release(path: Path) -> ReleaseSpec:
     """Read and validate a release file; every problem names the file and key path."""
     try:
@@ -96,6 +109,7 @@ def load_release(path: Path) -> ReleaseSpec:
     base = path.parent.resolve()
     project = {"name": doc["project"]["name"], "slug": doc["project"].get("slug") or slugify(doc["project"]["name"]),
                "space": doc["project"].get("space", "Default")}
+    _check_name(path, "project.slug", project["slug"])
     release = {"version": doc["release"]["version"], "channel": doc["release"].get("channel", "Default"),
                "notes": doc["release"].get("notes", "")}
     packages = tuple(_package(path, base, i, p) for i, p in enumerate(doc.get("packages", [])))
@@ -118,16 +132,16 @@ def load_release(path: Path) -> ReleaseSpec:
 
 
 def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource:
+    for key in ("id", "version"):  # both become folder names on every target
+        _check_name(path, f"packages[{i}].{key}", p[key])
     if "file" not in p:
         return PackageSource(p["id"], p["version"], None, p["sha256"], p["size"])
     rel = p["file"]
     where = f"packages[{i}].file"
-    pure = PurePosixPath(rel)
-    if "\\" in rel or "\0" in rel or re.match(r"^[A-Za-z]:", rel) or pure.is_absolute():
-        raise _fail(path, where, f"{rel!r} must be a relative path with '/' separators", "unsafe_path")
-    if ".." in pure.parts:
-        raise _fail(path, where, f"{rel!r} must not contain '..'", "unsafe_path")
-    target = (base / pure).resolve()
+    problem = path_problem(rel, normalise=True)
+    if problem:
+        raise _fail(path, where, f"{rel!r} {problem}; {PATH_RULE}, relative to the release file", "unsafe_path")
+    target = (base / normalise_path(rel)).resolve()
     if base not in target.parents:
         raise _fail(path, where, f"{rel!r} resolves outside the release folder {base}", "unsafe_path")
     if not target.is_file():

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bundlekit.core.names import check_name
 from bundlekit.errors import InputError, VerificationError
 from bundlekit.format.crypto import b64, key_id, raw_public, sign, unb64, verify_signature
 
@@ -29,7 +30,6 @@ __all__ = ["IdentityCard", "parse_card"]
 
 HEADER = "bundlekit identity card v1"
 _FIELDS = ("name", "zone-id", "signing-key", "sealing-key", "created")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -42,9 +42,7 @@ class IdentityCard:
     created: int
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise InputError(f"zone name {self.name!r}: use 1-64 letters, digits, '.', '_' or '-'",
-                             code="invalid_zone_name")
+        check_name(self.name, what="zone name", error=InputError, code="invalid_zone_name")
         if not _HEX32.match(self.zone_id) or len(self.signing_key) != 32 or len(self.sealing_key) != 32:
             raise InputError("identity card: malformed zone id or key", code="invalid_card")
 

@@ -27,8 +27,8 @@ from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
+from bundlekit.core.atomic import CHUNK, AtomicFile
 from bundlekit.errors import FormatError, InputError, VerificationError
-from bundlekit.fsutil import CHUNK, AtomicFile
 
 __all__ = [
     "MAGIC",

@@ -12,20 +12,18 @@ so neither a thief of the new key alone nor of the old key alone can forge one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bundlekit.core.names import check_name
 from bundlekit.errors import InputError, VerificationError
 from bundlekit.format import codec
 from bundlekit.format.crypto import b64, key_id, raw_private, raw_public, sign, unb64, verify_signature
 
 __all__ = ["ApproverKey", "render_private", "render_public", "parse_private", "parse_public",
            "RotationStatement", "make_rotation", "parse_rotation"]
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +37,7 @@ class ApproverKey:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME.match(name):
-        raise InputError(f"key name {name!r}: use 1-64 letters, digits, spaces, '.', '_', '@' or '-'",
-                         code="invalid_key_name")
+    check_name(name, what="key name", error=InputError, code="invalid_key_name")
 
 
 def render_private(name: str, key: Ed25519PrivateKey) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import jsonschema
 
+from bundlekit.core.names import check_file_name, check_name, check_path
 from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from bundlekit.format.container import BlobRecord
@@ -281,7 +282,30 @@ def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
     return m
 
 
+def _check_names(m: Manifest, where: str) -> None:
+    """Every name and path in the manifest that becomes a file, folder or key somewhere follows
+    :mod:`bundlekit.core.names` (spec/bundle-format.md §4.1), checked before anything is used."""
+    def name(value: object, field: str) -> None:
+        check_name(value, what=f"{where}: {field}", error=FormatError, code="invalid_manifest")
+
+    name(m.source.name, "source.name")
+    name(m.destination.name, "destination.name")
+    for i, p in enumerate(m.packages):
+        name(p.id, f"packages[{i}].id")
+        name(p.version, f"packages[{i}].version")
+        check_file_name(p.file, what=f"{where}: packages[{i}].file", error=FormatError, code="invalid_manifest")
+    if m.kind == "release":
+        name(m.project.get("slug"), "project.slug")
+        for i, s in enumerate(m.steps):
+            for j, pattern in enumerate(s.substitute):
+                check_path(pattern, what=f"{where}: steps[{i}].substitute[{j}]", glob=True, normalise=True,
+                           error=FormatError, code="invalid_manifest")
+    for i, r in enumerate(m.receipts):
+        name(r.get("deployment_id"), f"receipts[{i}].deployment_id")
+
+
 def _cross_check(m: Manifest, where: str) -> None:
+    _check_names(m, where)
     if m.expires <= m.created:
         raise FormatError(f"{where}: expires ({m.expires}) is not after created ({m.created})", code="invalid_manifest")
     digests = [b.digest for b in m.blobs]

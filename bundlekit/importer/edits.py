@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bundlekit.core.text import MASK
 from bundlekit.errors import InputError, StateError
-from bundlekit.importer.merge_model import MASK, variable_key
+from bundlekit.importer.merge_model import variable_key
 from bundlekit.zone import secrets
 from bundlekit.zone.home import Zone
 from bundlekit.zone.projects import ProjectRecord, find_project, save_local

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from bundlekit.core.text import MASK
 from bundlekit.errors import UsageError
 from bundlekit.importer.merge_model import (
     ABSENT,
     KINDS,
-    MASK,
     ORDER_KEY,
     STRATEGIES,
     Snapshot,
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ABSENT",
     "KINDS",
-    "MASK",
     "STRATEGIES",
     "Change",
     "Conflict",

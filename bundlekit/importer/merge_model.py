@@ -18,7 +18,6 @@ from bundlekit.errors import InputError
 __all__ = [
     "ABSENT",
     "KINDS",
-    "MASK",
     "ORDER_KEY",
     "STRATEGIES",
     "Snapshot",
@@ -32,7 +31,6 @@ __all__ = [
 Snapshot = dict[str, Any]
 KINDS = ("variable", "step", "step_property", "step_order", "package")
 STRATEGIES = ("fail", "keep-local", "take-incoming")
-MASK = "********"
 ORDER_KEY = "step_order"
 _SECTIONS = ("variables", "steps", "step_order", "packages")
 _ESCAPED = "%[];,="

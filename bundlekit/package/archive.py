@@ -16,10 +16,8 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import lzma
-import re
 import stat
 import tarfile
-import unicodedata
 import urllib.parse
 import zipfile
 import zlib
@@ -28,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from bundlekit.core.atomic import CHUNK
+from bundlekit.core.names import check_path, fold, normalise_path, path_problem
 from bundlekit.errors import DeployError
-from bundlekit.fsutil import CHUNK
 
 __all__ = ["read_members", "member_matches", "DEFAULT_MAX_TOTAL_BYTES", "DEFAULT_MAX_MEMBERS"]
 
@@ -37,8 +36,6 @@ __all__ = ["read_members", "member_matches", "DEFAULT_MAX_TOTAL_BYTES", "DEFAULT
 DEFAULT_MAX_TOTAL_BYTES = 8 << 30
 #: Default cap on the number of members (files and folders).
 DEFAULT_MAX_MEMBERS = 100_000
-_MAX_COMPONENT_BYTES = 255
-_DRIVE = re.compile(r"^[A-Za-z]:")
 _ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 _TAR_FILE_TYPES = {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE}
 _TAR_TYPE_NAMES = {
@@ -93,32 +90,14 @@ def _refuse(archive: Path, problem: _Refusal) -> DeployError:
 def _safe_name(raw: str) -> str:
     """The normalised relative path of a member name, or a _Refusal saying why it is unsafe.
 
-    Returns "" for an entry naming the package root itself (``./``), which is skipped.
+    The rules are :mod:`bundlekit.core.names`'s for relative paths; ``.`` components and a
+    ``./`` prefix are normalised away. Returns "" for an entry naming the package root itself
+    (``./``), which is skipped.
     """
-    if raw == "":
-        raise _Refusal(raw, "has an empty name")
-    if "\0" in raw:
-        raise _Refusal(raw, "contains a NUL character")
-    if "\\" in raw:
-        raise _Refusal(raw, "contains a backslash, a path separator on Windows")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
-        raise _Refusal(raw, "contains a control character")
-    if raw.startswith("/"):
-        raise _Refusal(raw, "is an absolute path")
-    parts = [part for part in raw.split("/") if part not in ("", ".")]
-    for part in parts:
-        if part == "..":
-            raise _Refusal(raw, "has a '..' component that climbs out of the package folder")
-        if _DRIVE.match(part):
-            raise _Refusal(raw, "starts with a drive letter")
-        if len(part.encode("utf-8", "surrogateescape")) > _MAX_COMPONENT_BYTES:
-            raise _Refusal(raw, f"has a path component longer than {_MAX_COMPONENT_BYTES} bytes")
-    return "/".join(parts)
-
-
-def _fold(name: str) -> str:
-    """The name as a case-insensitive, Unicode-normalising file system sees it."""
-    return unicodedata.normalize("NFC", name).casefold()
+    problem = path_problem(raw, normalise=True)
+    if problem:
+        raise _Refusal(raw, problem)
+    return normalise_path(raw)
 
 
 def _check_layout(members: list[_Member]) -> None:
@@ -127,7 +106,7 @@ def _check_layout(members: list[_Member]) -> None:
     files: dict[str, str] = {}
     folders: dict[str, str] = {}  # folded folder path (explicit or implied) -> spelling
     for member in members:
-        folded = _fold(member.name)
+        folded = fold(member.name)
         if folded in spelled:
             other = spelled[folded]
             if other == member.name:
@@ -142,7 +121,7 @@ def _check_layout(members: list[_Member]) -> None:
         parts = member.name.split("/")
         for depth in range(1, len(parts)):
             prefix = "/".join(parts[:depth])
-            folded_prefix = _fold(prefix)
+            folded_prefix = fold(prefix)
             seen = folders.setdefault(folded_prefix, prefix)
             if seen != prefix:
                 raise _Refusal(
@@ -309,14 +288,9 @@ def _checked_members(archive: Path, archive_obj: zipfile.ZipFile | tarfile.TarFi
 
 
 def _pattern_parts(pattern: str) -> list[str]:
-    if (not isinstance(pattern, str) or not pattern or pattern.startswith("/") or "\\" in pattern
-            or "\0" in pattern or ".." in pattern.split("/")):
-        raise DeployError(
-            f"file pattern {pattern!r} must be relative to the package folder, without "
-            "'..', '\\' or NUL (for example 'config/*.json').",
-            code="invalid_file_pattern",
-        )
-    return [part for part in pattern.split("/") if part not in ("", ".")]
+    path = check_path(pattern, what="file pattern", glob=True, normalise=True, error=DeployError,
+                      code="invalid_file_pattern")
+    return path.split("/") if path else []
 
 
 def _glob_match(parts: list[str], names: list[str]) -> bool:

@@ -24,8 +24,8 @@ import zipfile
 from pathlib import Path
 from typing import IO
 
+from bundlekit.core.atomic import CHUNK, fsync_dir
 from bundlekit.errors import DeployError
-from bundlekit.fsutil import CHUNK, fsync_dir
 from bundlekit.package.archive import (
     _CORRUPTION,
     DEFAULT_MAX_MEMBERS,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from bundlekit.core.text import MASK
 from bundlekit.errors import StateError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
@@ -117,7 +118,7 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
             for o in run["outputs"]:
                 if o["sensitive"]:
                     value = reveal_output(zone, e["deployment_id"], run["step"], run.get("target"), o) if reveal \
-                        else "********"
+                        else MASK
                 else:
                     value = o["value"]
                 result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],

@@ -8,11 +8,13 @@ import queue
 import sys
 import re
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
+from bundlekit.core.names import check_file_name
 from bundlekit.errors import UsageError
 
-__all__ = ["parse_size", "check_file_name", "name_problem", "HashPipe", "Hasher", "EarlyFlush",
+__all__ = ["parse_size", "carried_name", "HashPipe", "Hasher", "EarlyFlush",
            "keep_freed_memory"]
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
@@ -31,37 +33,14 @@ def parse_size(text: str, *, what: str = "size") -> int:
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
-def name_problem(name: str) -> str | None:
-    """Why ``name`` is not a safe single file name, or None if it is.
+def carried_name(path: Path) -> str:
+    """The file name ``path`` travels under (in volume headers and diode announcements), checked.
 
-    Names travel inside volume headers and diode announcements and become file names on
-    the receiving side, so anything that could escape the output folder is refused.
+    It becomes a file name on the receiving side, next to bundlekit's own hidden temporary
+    files, so it must be a valid file name (:mod:`bundlekit.core.names`) not starting with '.'.
     """
-    if not name:
-        return "it is empty"
-    if len(name.encode("utf-8", "surrogatepass")) > 255:
-        return "it is longer than 255 bytes in UTF-8"
-    if name in (".", "..") or name.startswith("."):
-        return "it starts with a dot (hidden or relative name)"
-    if any(c in name for c in "/\\\x00"):
-        return "it contains a path separator or NUL"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        return "it contains a control character"
-    if re.match(r"^[A-Za-z]:", name):
-        return "it starts with a drive letter"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "it is not valid UTF-8"
-    return None
-
-
-def check_file_name(name: str, *, where: str) -> str:
-    problem = name_problem(name)
-    if problem:
-        raise UsageError(f"{where}: file name {name!r} cannot be carried because {problem}; rename the file",
-                         code="invalid_file_name")
-    return name
+    return check_file_name(path.name, what=f"{path}: file name", hidden=False, error=UsageError,
+                           code="invalid_file_name")
 
 
 class Hasher(Protocol):

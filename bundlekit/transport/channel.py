@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from bundlekit.core.atomic import AtomicFile
 from bundlekit.errors import InputError, TransportError, UsageError
-from bundlekit.fsutil import AtomicFile
 from bundlekit.transport.frames import MAX_DATAGRAM
 
 __all__ = [

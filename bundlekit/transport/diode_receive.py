@@ -7,7 +7,7 @@ CRC or contradict what the object already said, and keeps per block only the sym
 has not seen. Symbols wait in memory up to ``memory_budget`` bytes; beyond that the
 oldest unfinished blocks spill to a file next to the output, so memory is bounded
 whatever the file size. A block is decoded as soon as it has enough symbols and written
-at its offset in a hidden ``.part`` file; the whole-file SHA-256 is computed as blocks
+at its offset in a hidden temporary file (``.bkd-*.tmp``); the whole-file SHA-256 is computed as blocks
 complete in order, and the file gets its announced name only if that digest matches.
 """
 
@@ -22,9 +22,9 @@ import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from bundlekit.core.atomic import CHUNK, AtomicFile
+from bundlekit.core.names import file_name_problem
 from bundlekit.errors import InputError
-from bundlekit.fsutil import CHUNK, fsync_dir
-from bundlekit.transport._util import name_problem
 from bundlekit.transport.channel import FrameSource
 from bundlekit.transport.diode_report import FileResult, ReceiveReport
 from bundlekit.transport.fec import BlockDecoder
@@ -55,15 +55,14 @@ class _Block:
 
 
 class _Object:
-    __slots__ = ("info", "session", "announce", "fd", "part", "spill_fd", "spill_path", "spill_end", "done",
+    __slots__ = ("info", "session", "announce", "part", "spill_fd", "spill_path", "spill_end", "done",
                  "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks")
 
     def __init__(self, info: ObjectInfo) -> None:
         self.info = info
         self.session = info.session.hex()
         self.announce: Announce | None = None
-        self.fd = -1
-        self.part: Path | None = None
+        self.part: AtomicFile | None = None
         self.spill_fd = -1
         self.spill_path: Path | None = None
         self.spill_end = 0
@@ -250,8 +249,8 @@ class Receiver:
         if info.size > free:
             self._conclude(obj, "rejected", f"{info.size} bytes do not fit in the {free} bytes free in {self.out}")
             return obj
-        fd, part = tempfile.mkstemp(prefix=f".bkd-{obj.session}-{info.object_id}-", suffix=".part", dir=self.out)
-        obj.fd, obj.part = fd, Path(part)
+        obj.part = AtomicFile(None, 0o644, temp_dir=self.out, exclusive=True,
+                              prefix=f".bkd-{obj.session}-{info.object_id}-")
         if obj.nblocks == 0:
             self._maybe_finish(obj)
         return obj
@@ -264,7 +263,7 @@ class Receiver:
             return
         obj.announce = a
         self.session_count[obj.info.session] = a.object_count
-        problem = name_problem(a.name)
+        problem = file_name_problem(a.name, hidden=False)
         if problem and obj.result is None:
             self._conclude(obj, "rejected", f"announced name {a.name!r} refused: {problem}")
             return
@@ -318,7 +317,8 @@ class Receiver:
         self.active.pop((obj, block), None)
         del obj.blocks[block]
         bsize = obj.info.block_bytes
-        os.pwrite(obj.fd, data, block * bsize)
+        assert obj.part is not None
+        obj.part.pwrite(data, block * bsize)
         obj.done[block] = 1
         obj.remaining -= 1
         if block == obj.next_hash:
@@ -326,7 +326,7 @@ class Receiver:
             obj.next_hash += 1
             while obj.next_hash < obj.nblocks and obj.done[obj.next_hash]:
                 b = obj.next_hash
-                obj.hasher.update(os.pread(obj.fd, obj.info.block_length(b), b * bsize))
+                obj.hasher.update(obj.part.pread(obj.info.block_length(b), b * bsize))
                 obj.next_hash += 1
         if obj.remaining == 0:
             self._maybe_finish(obj)
@@ -359,28 +359,29 @@ class Receiver:
         if obj.remaining or obj.announce is None or obj.result is not None:
             return
         a = obj.announce
-        os.ftruncate(obj.fd, obj.info.size)
+        part = obj.part
+        assert part is not None
+        part.truncate(obj.info.size)
         while obj.next_hash < obj.nblocks:  # only if blocks completed out of order at the very end
             b = obj.next_hash
-            obj.hasher.update(os.pread(obj.fd, obj.info.block_length(b), b * obj.info.block_bytes))
+            obj.hasher.update(part.pread(obj.info.block_length(b), b * obj.info.block_bytes))
             obj.next_hash += 1
         if obj.hasher.digest() != a.sha256:
             self._conclude(obj, "digest_mismatch", "the rebuilt file does not match the announced SHA-256")
             return
         final = self.out / a.name
-        if final.exists() or final.is_symlink():
+        if not (final.exists() or final.is_symlink()):
+            try:
+                part.commit(final)  # exclusive: never replaces a file that appeared meanwhile
+                obj.part = None
+            except FileExistsError:
+                pass
+        if obj.part is not None:
             same = final.is_file() and not final.is_symlink() and _file_digest(final) == a.sha256
             self._conclude(obj, "already_present" if same else "name_conflict",
                            "an identical file is already there" if same
                            else f"{final} already exists with other content; it was left alone")
             return
-        os.fsync(obj.fd)
-        os.close(obj.fd)
-        obj.fd = -1
-        assert obj.part is not None
-        os.replace(obj.part, final)
-        obj.part = None
-        fsync_dir(self.out)
         self.last_done_at = self.clock()
         self._conclude(obj, "complete", "", path=final)
 
@@ -411,14 +412,15 @@ class Receiver:
         self.ignored.clear()
 
     def _cleanup(self, obj: _Object) -> None:
-        for fd in (obj.fd, obj.spill_fd):
-            if fd >= 0:
-                os.close(fd)
-        obj.fd = obj.spill_fd = -1
-        for p in (obj.part, obj.spill_path):
-            if p is not None:
-                p.unlink(missing_ok=True)
-        obj.part = obj.spill_path = None
+        if obj.part is not None:
+            obj.part.discard()
+            obj.part = None
+        if obj.spill_fd >= 0:
+            os.close(obj.spill_fd)
+            obj.spill_fd = -1
+        if obj.spill_path is not None:
+            obj.spill_path.unlink(missing_ok=True)
+            obj.spill_path = None
 
     def abandon_session(self) -> None:
         """Give up the followed session (silent too long): report its unfinished files, follow the next."""

@@ -22,9 +22,9 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.atomic import CHUNK
 from bundlekit.errors import InputError, UsageError
-from bundlekit.fsutil import CHUNK
-from bundlekit.transport._util import check_file_name
+from bundlekit.transport._util import carried_name
 from bundlekit.transport.channel import FrameSink
 from bundlekit.transport.fec import encode_block, repair_count
 from bundlekit.transport.frames import (
@@ -107,7 +107,7 @@ def plan_objects(files: Sequence[Path]) -> list[OutgoingObject]:
     out = []
     for i, p in enumerate(files):
         p = Path(p)
-        name = check_file_name(p.name, where=str(p))
+        name = carried_name(p)
         if name in seen:
             raise UsageError(f"{p} and {seen[name]} have the same name {name!r}; the receiver names files by "
                              "their name alone, so send them separately or rename one", code="duplicate_name")

@@ -4,7 +4,7 @@
 hashing on a worker thread; the headers (which need the whole-file SHA-256) are written
 last, then every volume is renamed into place. ``join`` copies the data volumes of the
 set found by :func:`~bundlekit.transport.media_scan.find_volume_set` into an
-:class:`~bundlekit.fsutil.AtomicFile`, checking each payload as it goes; a missing or
+:class:`~bundlekit.core.atomic.AtomicFile`, checking each payload as it goes; a missing or
 damaged data volume is rebuilt stripe by stripe from parity, and the result is renamed
 into place only if its whole SHA-256 matches. Memory stays at a few chunks per volume.
 """
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
 from bundlekit.errors import InputError, TransportError, UsageError
-from bundlekit.fsutil import CHUNK, AtomicFile, fsync_dir
-from bundlekit.transport._util import EarlyFlush, HashPipe, check_file_name
+from bundlekit.transport._util import EarlyFlush, HashPipe, carried_name
 from bundlekit.transport.erasure import StripeCodec
 from bundlekit.transport.media_scan import (
     MediaReport, VolumeFile, VolumeSet, check, find_volume_set, is_volume_dir, payload_digest, read_payload, volume_label,
@@ -50,33 +49,17 @@ def volume_names(name: str, data_count: int, parity_count: int) -> list[str]:
 
 
 class _Staged:
-    """A volume being written under a temporary name in its final folder (renamed by ``publish``)."""
+    """A volume being written under a temporary name in its final folder (renamed by ``commit_all``)."""
 
     def __init__(self, out_dir: Path, final: str) -> None:
-        self.final = out_dir / final
-        fd, tmp = tempfile.mkstemp(prefix=f".{final}.", suffix=".tmp", dir=out_dir)
-        os.fchmod(fd, 0o644)
-        self.tmp = Path(tmp)
-        self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self.out = AtomicFile(out_dir / final, 0o644)
+        self.file: BinaryIO = self.out.file
         self.file.write(bytes(HEADER_SIZE))  # placeholder until the whole-file digest is known
         self.hasher = hashlib.sha256()
 
     def finish(self, header: VolumeHeader) -> None:
-        self.file.seek(0)
-        self.file.write(header.encode())
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-
-    def publish(self) -> Path:
-        os.replace(self.tmp, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        try:
-            self.file.close()
-        finally:
-            self.tmp.unlink(missing_ok=True)
+        self.out.pwrite(header.encode(), 0)
+        self.out.sync()
 
 
 def _open_bundle(bundle: Path) -> tuple[BinaryIO, int]:
@@ -99,7 +82,7 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
     the same bundle and options give byte-identical volumes.
     """
     bundle, out_dir = Path(bundle), Path(out_dir)
-    name = check_file_name(bundle.name, where=str(bundle))
+    name = carried_name(bundle)
     nominal = volume_size - HEADER_SIZE
     if nominal < 1:
         raise UsageError(f"volume size {volume_size} leaves no room for data after the {HEADER_SIZE}-byte "
@@ -154,19 +137,9 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
                     payload_sha256=st.hasher.digest(), name=name, code=CODE_RS_CAUCHY if parity else CODE_NONE))
         except BaseException:
             for st in staged:
-                st.discard()
+                st.out.discard()
             raise
-        paths: list[Path] = []
-        try:
-            for st in staged:
-                paths.append(st.publish())
-        except OSError:
-            for st in staged[len(paths):]:
-                st.tmp.unlink(missing_ok=True)
-            raise
-        finally:
-            fsync_dir(out_dir)
-        return paths
+        return commit_all([st.out for st in staged])
 
 
 def _copy_exact(src: BinaryIO, dst: BinaryIO, length: int, pipe: HashPipe, hasher: "hashlib._Hash",

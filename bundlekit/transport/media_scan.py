@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from bundlekit.core.atomic import CHUNK
 from bundlekit.errors import InputError, TransportError
-from bundlekit.fsutil import CHUNK
 from bundlekit.transport.volume import HEADER_SIZE, MAGIC, VolumeHeader, parse_header
 
 __all__ = [

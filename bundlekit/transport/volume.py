@@ -13,8 +13,8 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
+from bundlekit.core.names import file_name_problem
 from bundlekit.errors import TransportError
-from bundlekit.transport._util import name_problem
 
 __all__ = [
     "MAGIC", "VERSION", "HEADER_SIZE", "MAX_VOLUMES", "MAX_PARITY_SET", "CODE_NONE", "CODE_RS_CAUCHY",
@@ -102,7 +102,7 @@ class VolumeHeader:
                            f"does not make {k} data volumes")
         if self.payload_length != self.expected_payload_length:
             raise _damaged(f"payload length {self.payload_length} should be {self.expected_payload_length}")
-        problem = name_problem(self.name)
+        problem = file_name_problem(self.name, hidden=False)
         if problem:
             raise _damaged(f"bundle name {self.name!r} is unsafe: {problem}")
 

@@ -22,10 +22,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from bundlekit.core.atomic import fsync_dir, write_atomic
 from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
-from bundlekit.fsutil import atomic_write_bytes, fsync_dir
 from bundlekit.zone.db import Database
 from bundlekit.zone.state import open_state, state_path
 
@@ -119,8 +119,8 @@ def init_zone(home: Path, name: str, now: int) -> Zone:
     keys.mkdir(mode=0o700)
     signing = Ed25519PrivateKey.generate()
     sealing = X25519PrivateKey.generate()
-    atomic_write_bytes(keys / "signing.key", raw_private(signing), mode=0o600)
-    atomic_write_bytes(keys / "sealing.key", raw_private(sealing), mode=0o600)
+    write_atomic(keys / "signing.key", raw_private(signing), mode=0o600)
+    write_atomic(keys / "sealing.key", raw_private(sealing), mode=0o600)
     info = ZoneInfo(name, secrets.token_hex(16), now)
     db = open_state(home, create=True)
     try:
@@ -129,7 +129,7 @@ def init_zone(home: Path, name: str, now: int) -> Zone:
                 tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
     finally:
         db.close()
-    atomic_write_bytes(home / "zone.json", (json.dumps(
+    write_atomic(home / "zone.json", (json.dumps(
         {"name": info.name, "zone_id": info.zone_id, "created": info.created}, indent=2) + "\n").encode())
     fsync_dir(home)
     return Zone(home, info)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bundlekit.core.atomic import write_atomic
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import RotationStatement, make_rotation, parse_rotation
-from bundlekit.fsutil import atomic_write_bytes
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 
@@ -32,12 +32,12 @@ def rotate_key(zone: Zone, now: int) -> RotationStatement:
     statement = make_rotation(zone.zone_id, old, new, now)
     retired = zone.home / "keys" / "retired"
     retired.mkdir(mode=0o700, exist_ok=True)
-    atomic_write_bytes(retired / f"{key_id('ed25519', raw_public(old))}.key", raw_private(old), mode=0o600)
+    write_atomic(retired / f"{key_id('ed25519', raw_public(old))}.key", raw_private(old), mode=0o600)
     with zone.db.transaction() as tx:
         tx.run("INSERT INTO rotations(new_key_id, statement, issued) VALUES (?, ?, ?)",
                (key_id("ed25519", raw_public(new)), json.dumps(statement.to_dict()), now))
         # The new key becomes the zone's key only when the statement is safely recorded.
-        atomic_write_bytes(zone.home / "keys" / "signing.key", raw_private(new), mode=0o600)
+        write_atomic(zone.home / "keys" / "signing.key", raw_private(new), mode=0o600)
     return statement
 
 

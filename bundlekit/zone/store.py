@@ -10,13 +10,12 @@ reused on re-run.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Callable
 
-from bundlekit.fsutil import fsync_dir
+from bundlekit.core.atomic import AtomicFile, commit_all
 
 __all__ = ["PackageStore", "Staging"]
 
@@ -39,7 +38,7 @@ class Staging:
         self.base = home / "staging"
         self.store = store
         self.dir: Path | None = None
-        self._files: dict[str, BinaryIO] = {}
+        self._files: dict[str, AtomicFile] = {}
 
     def sink_for(self, digest: str) -> Callable[[bytes], object] | None:
         if self.store.has(digest):
@@ -47,28 +46,20 @@ class Staging:
         if self.dir is None:
             self.dir = self.base / secrets.token_hex(8)
             self.dir.mkdir(parents=True)
-        fh = open(self.dir / digest, "wb")
-        self._files[digest] = fh
-        return fh.write
+        out = AtomicFile(self.store.path(digest), 0o644, temp_dir=self.dir, prefix=f"{digest}.")
+        self._files[digest] = out
+        return out.write
 
     def commit(self) -> list[str]:
-        """fsync and move every staged blob into the store; returns the digests moved."""
-        moved = []
-        for digest, fh in self._files.items():
-            fh.flush()
-            os.fsync(fh.fileno())
-            fh.close()
-            dest = self.store.path(digest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.dir / digest, dest)  # type: ignore[operator]
-            fsync_dir(dest.parent)
-            moved.append(digest)
+        """fsync every staged blob, then move them all into the store; returns the digests moved."""
+        commit_all(list(self._files.values()))
+        moved = list(self._files)
         self._files.clear()
         return moved
 
     def cleanup(self) -> None:
-        for fh in self._files.values():
-            fh.close()
+        for out in self._files.values():
+            out.discard()
         self._files.clear()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.names import check_name, fold
 from bundlekit.errors import InputError, StateError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
@@ -36,15 +37,19 @@ def _row(r: Row) -> TargetRecord:
 
 
 def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path, now: int) -> TargetRecord:
-    if not name.strip() or not environment.strip():
-        raise InputError("target name and --environment must not be empty", code="invalid_input")
+    check_name(name, what="target name", error=InputError, code="invalid_target_name")
+    if not environment.strip():
+        raise InputError("--environment must not be empty", code="invalid_input")
     if not roles:
         raise InputError("give the target at least one --role", code="invalid_input")
     root = root.expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise InputError(f"--root {root}: exists and is not a folder", code="invalid_input")
-    if list_targets(zone.db, name=name):
-        raise StateError(f"target {name!r} already exists; `bundlekit targets remove {name}` first",
+    # Target names are case-insensitive, as Octopus's machine names are.
+    taken = {fold(t.name): t.name for t in list_targets(zone.db)}
+    other = taken.get(fold(name))
+    if other is not None:
+        raise StateError(f"target {other!r} already exists; `bundlekit targets remove {other}` first",
                          code="target_exists")
     root.mkdir(parents=True, exist_ok=True)
     with zone.db.transaction() as tx:

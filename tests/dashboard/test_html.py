@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bundlekit.dashboard.html import CSP, LOG_TAIL_CHARS, deployment_anchor, render_html
-from bundlekit.dashboard.view import MASK, CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
+from bundlekit.core.text import MASK
+from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
 
 from .dom import Node, grid_cells, parse
 from .sample import EXPECTED_CELLS, NOW, SECRET, sample_view
@@ -169,7 +170,7 @@ def test_huge_log_shows_its_tail_and_says_what_was_left_out() -> None:
     assert f"{len(log) - LOG_TAIL_CHARS:,} earlier characters not shown" in page
 
 
-def test_terminal_control_bytes_in_logs_are_cleaned() -> None:
+def test_terminal_control_bytes_in_logs_are_shown_escaped() -> None:
     log = "\x1b[31mred\x1b[0m done\r\nprogress 10%\rprogress 100%\nnul\x00byte lone\udc80surrogate\n"
     step = StepView("S", None, "Failed", None, None, 1, log, (), None)
     dep = DeploymentView("d1", "P", "p", "1.0", "prod", "Production", "failed", None, None, (step,), None)
@@ -178,7 +179,8 @@ def test_terminal_control_bytes_in_logs_are_cleaned() -> None:
     page = render_html(view, NOW)
     page.encode("utf-8")  # a lone surrogate would make this raise
     pre = parse(page).by_tag("pre")[0].text()
-    assert pre == "red done\nprogress 10%\nprogress 100%\nnul\ufffdbyte lone\ufffdsurrogate\n"
+    assert pre == ("\\x1b[31mred\\x1b[0m done\nprogress 10%\nprogress 100%\nnul\\x00byte lone\\udc80surrogate\n")
+    assert "\x1b" not in page and "\x00" not in page
 
 
 def test_empty_dashboard_page_explains_what_to_do() -> None:

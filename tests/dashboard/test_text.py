@@ -113,7 +113,7 @@ def test_escape_sequences_in_names_cannot_reach_the_terminal() -> None:
                          (ProjectRow(hostile, "evil", (CellView("prod", "Production", dep, None, None),)),), ())
     out = render_text(view, NOW)
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out and "\r" not in out
-    assert "evil?]0;pwned??[2J?noisrev" in out
+    assert "evil\\x1b]0;pwned\\x07\\x1b[2J\\u202enoisrev" in out
 
 
 def test_wide_characters_keep_columns_aligned() -> None:

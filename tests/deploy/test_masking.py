@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bundlekit.deploy.masking import MASK, Masker
+from bundlekit.core.text import MASK
+from bundlekit.deploy.masking import Masker
 
 
 def test_every_occurrence_of_a_secret_is_masked() -> None:

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bundlekit.deploy.masking import MASK, Masker
+from bundlekit.core.text import MASK
+from bundlekit.deploy.masking import Masker
 from bundlekit.deploy.runner import ScriptResult, run_script
 from bundlekit.deploy.service_messages import (
     OutputVariable,

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from bundlekit.errors import FormatError
 from bundlekit.format.manifest import (FORMAT_ID, Manifest, OutputRef, PackageRef, Placeholder, Step, Variable,
                                        ZoneRef, parse_manifest)
+from tests.strategies import names
 
 label = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=20)
 hex32 = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
@@ -29,12 +30,12 @@ step = st.builds(lambda n, r, c, e, sc: Step(n, "script", tuple(r), (), c, e, "b
 def manifests(draw: st.DrawFn) -> Manifest:
     steps = draw(st.lists(step, max_size=4, unique_by=lambda s: s.name.lower()))
     packages = draw(st.lists(st.builds(lambda i, v, h, n: PackageRef(i, v, f"{i}.zip", n, h, included=False),
-                                       label, label, sha, st.integers(0, 2**40)),
+                                       names, names, sha, st.integers(0, 2**40)),
                              max_size=3, unique_by=lambda p: (p.id.lower(), p.version.lower())))
     created = draw(st.integers(0, 2**40))
     return Manifest(
-        kind="release", bundle_id=draw(hex32), source=ZoneRef(draw(hex32), draw(label), draw(hex32)),
-        destination=ZoneRef(draw(hex32), draw(label), draw(hex32)), sequence=draw(st.integers(1, 2**53 - 1)),
+        kind="release", bundle_id=draw(hex32), source=ZoneRef(draw(hex32), draw(names), draw(hex32)),
+        destination=ZoneRef(draw(hex32), draw(names), draw(hex32)), sequence=draw(st.integers(1, 2**53 - 1)),
         created=created, expires=created + draw(st.integers(1, 2**32)), blobs=(),
         project={"name": draw(label), "slug": "p-1", "space": draw(label)},
         release={"version": draw(label), "channel": draw(label), "notes": draw(st.text(max_size=40))},

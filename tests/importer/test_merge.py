@@ -8,9 +8,10 @@ import json
 
 import pytest
 
+from bundlekit.core.text import MASK
 from bundlekit.errors import InputError, UsageError
 from bundlekit.importer.merge import (
-    ABSENT, MASK, make_snapshot, parse_variable_key, three_way_merge, variable_key,
+    ABSENT, make_snapshot, parse_variable_key, three_way_merge, variable_key,
 )
 
 from .strategies import pkg, snap, var

@@ -1,0 +1,250 @@
+"""The one atomic file writer: temporary file, fsync, rename, fsync the folder.
+
+Every file bundlekit writes for a user or keeps as state (bundles, cards, keys, media
+volumes, files received through a diode, packages in a zone's store, substituted
+configuration files on a target) goes through :class:`AtomicFile`, so a crash or a refusal
+leaves either the old file or the new one, never half of one, and nothing under the final
+name before the data is on disk.
+
+Writing streams: :meth:`AtomicFile.write` takes chunks and :meth:`AtomicFile.copy_from`
+copies a stream in :data:`CHUNK`-sized pieces, so memory stays bounded whatever the size.
+Writers that need to patch or fill the file out of order (a volume header written last,
+diode blocks arriving in any order) use :meth:`AtomicFile.pwrite` or the file object.
+
+The temporary file is created in the final folder (or in ``temp_dir``, which must be on the
+same file system) with a hidden name ``.<name>.<random>.tmp``. Committing is two steps that
+can be taken together (:meth:`AtomicFile.commit`) or apart (:meth:`AtomicFile.sync` for
+every file first, then :func:`commit_all`), so a set of files can be fully written before
+any of them appears. ``exclusive=True`` never replaces an existing file (the rename is a
+hard link that fails if the name is taken, where the file system has hard links).
+
+Standard library only, Python 3.8 and later: the remote step runtime ships this module.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
+
+__all__ = ["AtomicFile", "write_atomic", "commit_all", "fsync_dir", "CHUNK"]
+
+#: Read/write chunk size for streaming (bounded memory whatever the file size).
+CHUNK = 1 << 20
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def fsync_dir(path: PathLike) -> None:
+    """Flush a folder's entry table so a rename inside it survives power loss (best effort:
+    some file systems cannot open or fsync a folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class AtomicFile:
+    """A file written under a temporary name that appears under ``path`` only on commit.
+
+    As a context manager, leaving the block normally commits and an exception discards the
+    temporary file, leaving any existing file at ``path`` untouched. ``mode`` is the final
+    permission bits (set on the temporary file before any byte is written, so a private
+    file is never readable by others, even half-written). ``path=None`` leaves the final
+    name open until :meth:`commit` is given one (it must be in ``temp_dir``'s folder).
+
+    Raises :class:`OSError` from the file system (the caller turns it into a
+    :class:`~bundlekit.errors.BundleError` naming what it was writing) and
+    :class:`FileExistsError` on an ``exclusive`` commit over an existing file.
+    """
+
+    def __init__(self, path: Optional[PathLike], mode: int = 0o644, *, temp_dir: Optional[PathLike] = None,
+                 exclusive: bool = False, prefix: Optional[str] = None) -> None:
+        if path is None and temp_dir is None:
+            raise ValueError("AtomicFile without a path needs temp_dir")
+        self.path: Optional[Path] = Path(path) if path is not None else None
+        self.mode = mode
+        self.exclusive = exclusive
+        folder = Path(temp_dir) if temp_dir is not None else self.path.parent  # type: ignore[union-attr]
+        folder.mkdir(parents=True, exist_ok=True)
+        name = self.path.name if self.path is not None else "file"
+        fd, tmp = tempfile.mkstemp(prefix=prefix if prefix is not None else f".{name}.", suffix=".tmp",
+                                   dir=folder)
+        self.tmp_path = Path(tmp)
+        try:
+            os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self._synced = False
+        self._done = False
+
+    # ------------------------------------------------------------------ writing
+    def write(self, data: bytes) -> int:
+        """Append ``data`` (one chunk) at the current position."""
+        return self.file.write(data)
+
+    def copy_from(self, source: BinaryIO, length: Optional[int] = None) -> int:
+        """Copy ``source`` (to its end, or ``length`` bytes) in :data:`CHUNK` pieces; returns
+        the bytes copied. Fewer than ``length`` available is an :class:`EOFError`."""
+        copied = 0
+        while length is None or copied < length:
+            want = CHUNK if length is None else min(CHUNK, length - copied)
+            chunk = source.read(want)
+            if not chunk:
+                if length is not None:
+                    raise EOFError(f"source ended after {copied} of {length} bytes")
+                break
+            self.file.write(chunk)
+            copied += len(chunk)
+        return copied
+
+    def write_chunks(self, chunks: Iterable[bytes]) -> int:
+        """Append every chunk of ``chunks``; returns the bytes written."""
+        total = 0
+        for chunk in chunks:
+            total += self.file.write(chunk)
+        return total
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        """Write ``data`` at ``offset`` without moving the position (out-of-order writers)."""
+        self.file.flush()
+        return os.pwrite(self.file.fileno(), data, offset)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """Read back ``size`` bytes at ``offset`` of what was written so far."""
+        self.file.flush()
+        return os.pread(self.file.fileno(), size, offset)
+
+    def truncate(self, size: int) -> None:
+        """Set the file's length to ``size`` bytes."""
+        self.file.flush()
+        os.ftruncate(self.file.fileno(), size)
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    # ------------------------------------------------------------------ committing
+    def sync(self) -> None:
+        """Flush and fsync the data and close the file (idempotent); nothing is renamed yet."""
+        if self._synced:
+            return
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        self._synced = True
+
+    def commit(self, to: Optional[PathLike] = None, *, fsync_folder: bool = True) -> Path:
+        """Sync, then move the file to its final name (``to`` overrides ``path``) and fsync the
+        folder. Returns the final path. On failure the temporary file is removed."""
+        if self._done:
+            assert self.path is not None
+            return self.path
+        final = Path(to) if to is not None else self.path
+        if final is None:
+            raise ValueError("AtomicFile.commit needs a final path")
+        try:
+            self.sync()
+            if final.parent != self.tmp_path.parent:
+                final.parent.mkdir(parents=True, exist_ok=True)
+            if self.exclusive:
+                _rename_exclusive(self.tmp_path, final)
+            else:
+                os.replace(self.tmp_path, final)
+        except BaseException:
+            self.discard()
+            raise
+        self.path = final
+        self._done = True
+        if fsync_folder:
+            fsync_dir(final.parent)
+        return final
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (idempotent); ``path`` is left as it was."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            if not self.file.closed:
+                self.file.close()
+        finally:
+            try:
+                self.tmp_path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def _rename_exclusive(tmp: Path, final: Path) -> None:
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        # No hard links here (FAT media): check, then rename; the window is tiny and local.
+        if os.path.lexists(final):
+            raise FileExistsError(errno.EEXIST, "file exists", str(final)) from None
+        os.rename(tmp, final)
+        return
+    os.unlink(tmp)
+
+
+def commit_all(files: Sequence[AtomicFile]) -> List[Path]:
+    """Sync every file, then rename each into place, then fsync each folder once.
+
+    So no file of the set appears before all of them are on disk. If a rename fails, the
+    files not yet renamed are discarded and the error is raised (those already renamed stay).
+    """
+    try:
+        for f in files:
+            f.sync()
+    except BaseException:
+        for f in files:
+            f.discard()
+        raise
+    done: List[Path] = []
+    try:
+        for f in files:
+            done.append(f.commit(fsync_folder=False))
+    except BaseException:
+        for f in files[len(done):]:
+            f.discard()
+        raise
+    finally:
+        for folder in sorted({str(p.parent) for p in done}):
+            fsync_dir(folder)
+    return done
+
+
+def write_atomic(path: PathLike, data: Union[bytes, Iterable[bytes]], mode: int = 0o644, *,
+                 exclusive: bool = False) -> Path:
+    """Write ``data`` (bytes, or an iterable of chunks) to ``path`` atomically; returns the path."""
+    with AtomicFile(path, mode, exclusive=exclusive) as f:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            f.write(bytes(data))
+        else:
+            f.write_chunks(data)
+    return Path(path)

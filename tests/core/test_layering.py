@@ -1,0 +1,61 @@
+"""The bottom layer stays the bottom layer, and each primitive has one home.
+
+``bundlekit.core`` imports nothing of bundlekit but ``errors`` and is valid Python 3.8, so the
+step runtime shipped to remote targets (which may only have an old ``python3``) can carry it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import bundlekit
+
+ROOT = Path(bundlekit.__file__).parent
+CORE = sorted((ROOT / "core").glob("*.py"))
+STDLIB_OK = {"__future__", "datetime", "errno", "html", "json", "os", "re", "tempfile", "time", "types", "typing",
+             "unicodedata", "pathlib"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", CORE, ids=[p.name for p in CORE])
+def test_core_imports_only_errors_and_the_standard_library(path: Path) -> None:
+    for module in _imports(path):
+        if module.startswith("bundlekit"):
+            assert module in ("bundlekit.errors",) or module.startswith("bundlekit.core"), module
+        else:
+            assert module.split(".")[0] in STDLIB_OK, f"{path.name} imports {module}"
+
+
+@pytest.mark.parametrize("path", CORE, ids=[p.name for p in CORE])
+def test_core_is_valid_python_3_8_for_the_remote_runtime(path: Path) -> None:
+    ast.parse(path.read_text("utf-8"), feature_version=(3, 8))
+    source = path.read_text("utf-8")
+    # Run-time 3.9+ features a 3.8 grammar check does not see.
+    for later in ("removeprefix(", "removesuffix(", "is_relative_to(", "slots=True", "functools.cache\n"):
+        assert later not in source, f"{path.name} uses {later!r} (Python 3.9+)"
+
+
+def test_files_are_committed_only_by_the_one_atomic_writer() -> None:
+    own = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+           if p.parent.name != "core" and ("os.replace(" in p.read_text("utf-8") or "os.fsync(" in p.read_text("utf-8"))]
+    assert own == [], f"write through bundlekit.core.atomic instead: {own}"
+
+
+def test_text_sanitizers_have_one_home() -> None:
+    # The patterns the old sanitizers were built from; a new one should call bundlekit.core.text.
+    own = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if p.parent.name != "core"
+           and any(marker in p.read_text("utf-8") for marker in ("\\u202a-\\u202e", '"Cc", "Cf"', "isprintable() else"))]
+    assert own == []

@@ -1,0 +1,211 @@
+"""The one name and path validator: tables of hostile names, each refused with its reason.
+
+These tables are the test vectors of spec/names.md: another implementation can run them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from bundlekit.core.names import (
+    MAX_DEPTH, MAX_NAME_LENGTH, MAX_PATH_BYTES, check_file_name, check_name, check_path, collisions,
+    component_problem, file_name_problem, fold, name_problem, path_problem,
+)
+from bundlekit.errors import DeployError, FormatError, InputError
+from tests.strategies import names
+
+# (path, words the reason must contain)
+BAD_PATHS = [
+    # traversal
+    ("..", "'..'"),
+    ("../evil", "'..'"),
+    ("a/../../evil", "'..'"),
+    ("a/..", "'..'"),
+    # absolute
+    ("/etc/passwd", "absolute"),
+    ("//server/share/x", "absolute"),
+    # drive letters
+    ("C:/Windows/evil.dll", "drive letter"),
+    ("C:evil", "drive letter"),
+    ("a/d:x.txt", "drive letter"),
+    # backslash
+    ("..\\evil", "backslash"),
+    ("dir\\file", "backslash"),
+    ("\\\\server\\share", "backslash"),
+    # NUL and control characters
+    ("evil\x00.txt", "NUL"),
+    ("line\nbreak", "control character U+000A"),
+    ("cr\rhere", "control character U+000D"),
+    ("tab\there", "control character U+0009"),
+    ("esc\x1b[31m", "control character U+001B"),
+    ("del\x7f", "control character U+007F"),
+    ("c1\x9bcsi", "control character U+009B"),
+    # bidi overrides: "txt.exe" shown as "exe.txt"
+    ("evil\u202etxt.exe", "bidirectional"),
+    ("x\u2066y", "bidirectional"),
+    # lone surrogate
+    ("bad\udc80name", "surrogate"),
+    # Windows reserved characters and names
+    ("what?.txt", "reserved on Windows"),
+    ("a|b", "reserved on Windows"),
+    ("stream.txt:secret", "reserved on Windows"),
+    ("quote\".txt", "reserved on Windows"),
+    ("CON", "device name"),
+    ("con", "device name"),
+    ("Con.txt", "device name"),
+    ("lib/nul.json", "device name"),
+    ("COM1.tar.gz", "device name"),
+    ("lpt9", "device name"),
+    ("com\u00b9", "device name"),
+    ("CONOUT$", "device name"),
+    ("aux .txt", "device name"),
+    # trailing dot or space (Windows drops them)
+    ("name.", "ending with '.'"),
+    ("dir /file", "ending with '.' or a space"),
+    # empty and dot components
+    ("", "empty"),
+    ("a//b", "empty component"),
+    ("./a", "'.' component"),
+    ("a/", "empty component"),
+    # overlong
+    ("x" * 256, "longer than 255"),
+    ("\u00e9" * 128, "longer than 255"),  # 256 bytes in UTF-8
+    ("/".join(["abcdefghi"] * 103), f"longer than {MAX_PATH_BYTES}"),
+    ("/".join(["a"] * (MAX_DEPTH + 1)), f"more than {MAX_DEPTH} folders deep"),
+]
+
+GOOD_PATHS = ["a", "app/appsettings.json", ".env", ".well-known/x", "caf\u00e9/\u65e5\u672c.txt", "console.txt",
+              "my.con", "auxiliary/file", "x" * 255, "/".join(["a"] * MAX_DEPTH), "a b/c d.txt", "v1.2.3+build@x"]
+
+BAD_NAMES = [
+    ("", "empty"),
+    ("x" * (MAX_NAME_LENGTH + 1), f"longer than {MAX_NAME_LENGTH}"),
+    ("-web", "does not start with a letter or digit"),
+    (".hidden", "does not start with a letter or digit"),
+    ("web 01", "contains ' '"),
+    ("web/01", "contains '/'"),
+    ("web\\01", "contains '\\\\'"),
+    ("..", "does not start with a letter or digit"),
+    ("web\x00", "NUL"),
+    ("web\x1b[2J", "control character"),
+    ("web\u202e10", "bidirectional"),
+    ("caf\u00e9", "contains '\u00e9'"),
+    ("prod.", "ends with '.'"),
+    ("nul", "device name"),
+    ("Aux.Tools", "device name"),
+    ("COM3", "device name"),
+    ("C:", "contains ':'"),
+    (None, "not text"),
+]
+
+GOOD_NAMES = ["prod", "web-01", "Acme.Web", "1.4.0", "1.4.0-beta.1+build.7", "alice@example.com", "a_b",
+              "Deployments-12", "x" * MAX_NAME_LENGTH, "console", "com10"]
+
+
+@pytest.mark.parametrize("path, words", BAD_PATHS, ids=[repr(p)[:40] for p, _ in BAD_PATHS])
+def test_hostile_relative_path_is_refused_with_its_reason(path: str, words: str) -> None:
+    problem = path_problem(path)
+    assert problem is not None and words in problem, problem
+
+
+@pytest.mark.parametrize("path", GOOD_PATHS)
+def test_ordinary_relative_path_is_accepted(path: str) -> None:
+    assert path_problem(path) is None
+
+
+@pytest.mark.parametrize("name, words", BAD_NAMES, ids=[repr(n)[:40] for n, _ in BAD_NAMES])
+def test_hostile_name_is_refused_with_its_reason(name: str, words: str) -> None:
+    problem = name_problem(name)
+    assert problem is not None and words in problem, problem
+
+
+@pytest.mark.parametrize("name", GOOD_NAMES)
+def test_ordinary_name_is_accepted(name: str) -> None:
+    assert name_problem(name) is None
+
+
+@pytest.mark.parametrize("raw, normal", [("./a", "a"), ("a//b/", "a/b"), ("./", ""), ("./x/./y", "x/y")])
+def test_archive_style_paths_are_normalised_when_asked(raw: str, normal: str) -> None:
+    assert path_problem(raw) is not None
+    assert check_path(raw, what="member", normalise=True) == normal
+
+
+def test_normalising_never_lets_traversal_through() -> None:
+    for raw in ("./../x", "a/./../b", ".//..//x"):
+        assert "'..'" in (path_problem(raw, normalise=True) or "")
+
+
+def test_glob_characters_only_in_file_patterns() -> None:
+    assert check_path("config/*.json", what="pattern", glob=True) == "config/*.json"
+    assert check_path("**/app?.[jy]son", what="pattern", glob=True) == "**/app?.[jy]son"
+    assert "reserved on Windows" in (path_problem("config/*.json") or "")
+    assert "'..'" in (path_problem("../*.json", glob=True) or "")
+    assert "reserved on Windows" in (path_problem("conf/ab:*.json", glob=True) or "")
+
+
+def test_file_name_is_one_component_and_may_refuse_hidden() -> None:
+    assert file_name_problem("app-1.4.0.zip") is None
+    assert "a file name, not a path" in (file_name_problem("packages/app.zip") or "")
+    assert file_name_problem(".app.zip") is None
+    assert "hidden" in (file_name_problem(".app.zip", hidden=False) or "")
+    assert "'..'" in (file_name_problem("..", hidden=False) or "")
+
+
+def test_check_raises_the_family_and_code_the_caller_names() -> None:
+    with pytest.raises(DeployError) as deploy:
+        check_path("../x", what="member", error=DeployError, code="unsafe_package")
+    assert deploy.value.code == "unsafe_package" and "member '../x'" in deploy.value.message
+    with pytest.raises(FormatError) as fmt:
+        check_file_name("a/b.zip", what="manifest: packages[0].file", error=FormatError, code="invalid_manifest")
+    assert fmt.value.code == "invalid_manifest" and "packages[0].file" in fmt.value.message
+    with pytest.raises(InputError) as name:
+        check_name("web 01", what="target name", error=InputError, code="invalid_target_name")
+    assert name.value.code == "invalid_target_name" and "target name 'web 01'" in name.value.message
+
+
+def test_refusal_message_shows_hostile_characters_escaped() -> None:
+    with pytest.raises(InputError) as info:
+        check_path("evil\x1b]0;owned\x07\u202e", what="file")
+    assert "\x1b" not in info.value.message and "\u202e" not in info.value.message
+    assert "\\x1b" in info.value.message
+
+
+@pytest.mark.parametrize("names_in, expected", [
+    (["App.config", "app.config"], [("App.config", "app.config")]),
+    (["caf\u00e9.txt", "cafe\u0301.txt"], [("caf\u00e9.txt", "cafe\u0301.txt")]),  # NFC vs NFD
+    (["STRASSE", "stra\u00dfe"], [("STRASSE", "stra\u00dfe")]),  # full case folding
+    (["\u212b", "\u00c5"], [("\u212b", "\u00c5")]),  # ANGSTROM SIGN vs A WITH RING
+    (["same", "same"], [("same", "same")]),
+    (["web-01", "web-02", "WEB-01"], [("web-01", "WEB-01")]),
+    (["a", "b", "c"], []),
+])
+def test_case_and_unicode_collisions_are_found_in_a_set(names_in: list[str], expected: list[tuple[str, str]]) -> None:
+    assert collisions(names_in) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_fold_is_idempotent_and_ignores_case_and_normal_form(text: str) -> None:
+    assert fold(fold(text)) == fold(text)
+    assert fold(text.casefold()) == fold(text)
+    assert fold(unicodedata.normalize("NFC", text)) == fold(unicodedata.normalize("NFD", text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_an_accepted_path_never_escapes_or_hides_a_component(text: str) -> None:
+    assume(path_problem(text) is None)
+    parts = text.split("/")
+    assert not text.startswith("/") and "\\" not in text and "\x00" not in text
+    assert all(p not in ("", ".", "..") and component_problem(p) is None for p in parts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(names)
+def test_generated_names_are_valid_names_and_file_names(name: str) -> None:
+    assert name_problem(name) is None
+    assert file_name_problem(name) is None
