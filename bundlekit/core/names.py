@@ -31,7 +31,7 @@ system (Windows, macOS): :func:`fold` gives the key such a file system compares,
 
 The ``*_problem`` functions return why a value is refused (a phrase that fits after "it"), or
 None; the ``check_*`` functions raise a :class:`~bundlekit.errors.BundleError` of the family
-and code the caller names (a bad member is a deploy refusal in a package, a format refusal
+and (registered) code the caller names (a bad member is a deploy refusal in a package, a format refusal
 in a manifest), with a message that names the field and says what to do.
 """
 
@@ -41,7 +41,7 @@ import re
 import unicodedata
 from typing import Iterable, List, Optional, Tuple, Type
 
-from bundlekit.errors import BundleError, InputError
+from bundlekit.errors import BundleError
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -223,8 +223,7 @@ def _raise(error: Type[BundleError], code: str, what: str, value: object, proble
                  details={"field": what, "value": repr(value), "problem": problem})
 
 
-def check_name(value: object, *, what: str, error: Type[BundleError] = InputError,
-               code: str = "invalid_name") -> str:
+def check_name(value: object, *, what: str, error: Type[BundleError], code: str) -> str:
     """Return ``value`` if it is a valid name, else raise ``error(code)`` naming ``what``.
 
     ``what`` names the field for the message (``"target name"``, ``"packages[2].id"``).
@@ -235,8 +234,8 @@ def check_name(value: object, *, what: str, error: Type[BundleError] = InputErro
     return value  # type: ignore[return-value]
 
 
-def check_path(value: object, *, what: str, glob: bool = False, normalise: bool = False,
-               error: Type[BundleError] = InputError, code: str = "unsafe_path") -> str:
+def check_path(value: object, *, what: str, error: Type[BundleError], code: str, glob: bool = False,
+               normalise: bool = False) -> str:
     """Return the (normalised) relative path ``value``, or raise ``error(code)`` naming ``what``."""
     problem = path_problem(value, glob=glob, normalise=normalise)
     if problem:
@@ -245,8 +244,7 @@ def check_path(value: object, *, what: str, glob: bool = False, normalise: bool 
     return normalise_path(value) if normalise else value
 
 
-def check_file_name(value: object, *, what: str, hidden: bool = True, error: Type[BundleError] = InputError,
-                    code: str = "unsafe_path") -> str:
+def check_file_name(value: object, *, what: str, error: Type[BundleError], code: str, hidden: bool = True) -> str:
     """Return ``value`` if it is a valid single file name (see :func:`file_name_problem`), else
     raise ``error(code)`` naming ``what``."""
     problem = file_name_problem(value, hidden=hidden)

@@ -131,7 +131,7 @@ def test_ordinary_name_is_accepted(name: str) -> None:
 @pytest.mark.parametrize("raw, normal", [("./a", "a"), ("a//b/", "a/b"), ("./", ""), ("./x/./y", "x/y")])
 def test_archive_style_paths_are_normalised_when_asked(raw: str, normal: str) -> None:
     assert path_problem(raw) is not None
-    assert check_path(raw, what="member", normalise=True) == normal
+    assert check_path(raw, what="member", error=DeployError, code="unsafe_package", normalise=True) == normal
 
 
 def test_normalising_never_lets_traversal_through() -> None:
@@ -140,8 +140,9 @@ def test_normalising_never_lets_traversal_through() -> None:
 
 
 def test_glob_characters_only_in_file_patterns() -> None:
-    assert check_path("config/*.json", what="pattern", glob=True) == "config/*.json"
-    assert check_path("**/app?.[jy]son", what="pattern", glob=True) == "**/app?.[jy]son"
+    assert check_path("config/*.json", what="pattern", error=DeployError, code="invalid_file_pattern", glob=True) == "config/*.json"
+    assert check_path("**/app?.[jy]son", what="pattern", error=DeployError, code="invalid_file_pattern",
+                      glob=True) == "**/app?.[jy]son"
     assert "reserved on Windows" in (path_problem("config/*.json") or "")
     assert "'..'" in (path_problem("../*.json", glob=True) or "")
     assert "reserved on Windows" in (path_problem("conf/ab:*.json", glob=True) or "")
@@ -169,7 +170,7 @@ def test_check_raises_the_family_and_code_the_caller_names() -> None:
 
 def test_refusal_message_shows_hostile_characters_escaped() -> None:
     with pytest.raises(InputError) as info:
-        check_path("evil\x1b]0;owned\x07\u202e", what="file")
+        check_path("evil\x1b]0;owned\x07\u202e", what="file", error=InputError, code="unsafe_path")
     assert "\x1b" not in info.value.message and "\u202e" not in info.value.message
     assert "\\x1b" in info.value.message
 
