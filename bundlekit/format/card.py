@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.names import check_name
-from bundlekit.errors import InputError, VerificationError
+from bundlekit.errors import InputError
 from bundlekit.format.crypto import b64, key_id, raw_public, sign, unb64, verify_signature
 
 __all__ = ["IdentityCard", "parse_card"]
