@@ -101,11 +101,11 @@ def inspect(bundle: Path, as_json: bool) -> None:
             echo(f"  step    {s.name} [{s.type}] roles {', '.join(s.roles) or '-'}")
         for p in m.packages:
             echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..."
-                       + ("" if p.included else " (by reference)"))
+                 + ("" if p.included else " (by reference)"))
         for v in m.variables:
             scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())
             echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "
-                       + ("<sealed>" if v.sensitive else repr(v.value)))
+                 + ("<sealed>" if v.sensitive else repr(v.value)))
         for ph in m.placeholders:
             echo(f"  needs   {ph.name}{' (sensitive)' if ph.sensitive else ''}: value supplied in the destination")
         for o in m.output_refs:
@@ -132,4 +132,4 @@ def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
                    "blobs": len(m.blobs), "expires": m.expires})
     else:
         echo(f"OK: {m.kind} bundle from {v.source.name}, sequence {m.sequence}, {len(m.blobs)} blob(s) checked, "
-                   f"{v.approvals} trusted signature(s); expires {utc_text(m.expires)}")
+             f"{v.approvals} trusted signature(s); expires {utc_text(m.expires)}")

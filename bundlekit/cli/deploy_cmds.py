@@ -111,7 +111,7 @@ def deploy(project: str, version: str, environment: str, home: str | None, dry_r
             emit_json({"dry_run": True, "plan": outcome.plan.to_dict()})
         else:
             echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
-                       f"to {environment}:")
+                 f"to {environment}:")
             for r in outcome.plan.runs:
                 where = r.target or "(zone)"
                 extra = f" ({r.reason})" if r.reason else ""
@@ -125,10 +125,10 @@ def deploy(project: str, version: str, environment: str, home: str | None, dry_r
         emit_json(out)
     else:
         echo(f"deployment {rec.deployment_id}: {outcome.request.project_name} {rec.release_version} to "
-                   f"{environment}: {rec.state}")
+             f"{environment}: {rec.state}")
         for run in rec.runs:
             echo(f"  {run.state:<9} {run.step} on {run.target or '(zone)'}"
-                       + (f": {run.reason}" if run.reason else ""))
+                 + (f": {run.reason}" if run.reason else ""))
         if outcome.receipt:
             echo(f"receipt written to {outcome.receipt.path}")
         else:
@@ -161,7 +161,7 @@ def deployments_list(home: str | None, as_json: bool) -> None:
     for d in items:
         when = utc_text(d["started"])
         echo(f"{d['id']:<16} {d['project_slug']:<20} {d['release']:<10} {d['environment']:<12} "
-                   f"{d['state']:<9} {when}")
+             f"{d['state']:<9} {when}")
 
 
 @deployments.command("show", epilog="bundlekit deployments show Deployments-1 --home ./prod")
@@ -183,7 +183,7 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
     echo(f"{row['id']}: {row['project_slug']} {row['release']} to {row['environment']}: {row['state']}")
     for r in record.get("runs", []):
         echo(f"\n== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"
-                   + (f" (exit {r['exit_code']})" if r["exit_code"] is not None else ""))
+             + (f" (exit {r['exit_code']})" if r["exit_code"] is not None else ""))
         for o in r["outputs"]:
             echo(f"   output {o['name']} = {o['value']}")
         if r["log"]:

@@ -65,7 +65,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         m = plan.manifest
         verb = "would import" if dry_run else "imported"
         echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name} "
-                   f"(sequence {m.sequence})")
+             f"(sequence {m.sequence})")
         assert plan.merge is not None
         for c in plan.merge.changes:
             if c.action != "keep":
@@ -99,7 +99,7 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool) -> None:
     for d in info["deployments"]:
         known = " (already known)" if d["deployment_id"] in rec.already_known else ""
         echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "
-                   f"in {rec.verified.source.name}: {d['state']}{known}")
+             f"in {rec.verified.source.name}: {d['state']}{known}")
 
 
 @cli.group(epilog="bundlekit releases list --home ./prod --json")
@@ -121,7 +121,7 @@ def releases_list(home: str | None, as_json: bool) -> None:
         echo("no releases imported yet; see `bundlekit import --help`")
     for r in rows:
         echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} from {r['source'] or '?'} "
-                   f"seq {r['sequence']}  imported {utc_text(r['imported_at'])}")
+             f"seq {r['sequence']}  imported {utc_text(r['imported_at'])}")
 
 
 @cli.command(epilog="bundlekit show acme-web 1.4.0 --home ./prod --json")
@@ -146,12 +146,12 @@ def show(project: str, version: str | None, home: str | None, as_json: bool) -> 
         return
     echo(f"{p.name} ({p.slug}) in space {p.space}")
     echo(f"release {rel['version']} on {rel['channel']}, sequence {rel['sequence']}, imported "
-               f"{utc_text(rel['imported_at'])}")
+         f"{utc_text(rel['imported_at'])}")
     if rel["notes"]:
         echo_field("notes", rel["notes"], indent="  ")
     for s in info["steps"]:
         echo(f"  step {s['name']} [{s['type']}] roles {', '.join(s['roles']) or '-'}"
-                   + ("" if s["enabled"] else "  (disabled)"))
+             + ("" if s["enabled"] else "  (disabled)"))
     for pk in info["packages"]:
         echo(f"  package {pk['id']} {pk['version']} sha256 {pk['sha256'][:16]}...")
     for v in variables:

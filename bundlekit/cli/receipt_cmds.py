@@ -39,7 +39,7 @@ def outbox_list(home: str | None, as_json: bool) -> None:
         echo("no receipts waiting to be packed")
     for e in info["pending"]:
         echo(f"pending  {e['deployment_id']:<16} {e['project']} {e['release']} to {e['environment']}: "
-                   f"{e['state']} (for {e['destination']})")
+             f"{e['state']} (for {e['destination']})")
     for f in info["files"]:
         echo(f"written  {f['path']} (sequence {f['sequence']}, {len(f['deployments'])} deployment(s))")
 
@@ -75,7 +75,7 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_jso
         return
     for o in result:
         echo(f"{o['environment']:<12} {o['release']:<8} Octopus.Action[{o['step']}].Output"
-                   + (f"[{o['target']}]" if o["target"] else "") + f".{o['name']} = {o['value']}")
+             + (f"[{o['target']}]" if o["target"] else "") + f".{o['name']} = {o['value']}")
 
 
 @cli.command(epilog="bundlekit dashboard --home ./dev\nbundlekit dashboard --home ./dev --html dashboard.html")

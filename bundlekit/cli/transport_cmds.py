@@ -39,7 +39,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, as_json:
     size = parse_size(volume_size, what="--volume-size")
     if size > DEFAULT_VOLUME_SIZE:
         echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
-                   "bytes, the default); use exFAT or NTFS media", err=True)
+             "bytes, the default); use exFAT or NTFS media", err=True)
     paths = split(bundle, out, size, parity)
     vols = []
     for p in paths:
@@ -52,7 +52,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, as_json:
                    "data_volumes": h.data_count, "parity_volumes": h.parity_count, "volumes": vols})
         return
     echo(f"split {h.name} ({h.bundle_size} bytes, sha256 {h.bundle_sha256.hex()}) into "
-               f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
+         f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
     for v in vols:
         echo(f"  {v['path']}  ({v['size']} bytes)")
 
@@ -135,7 +135,7 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
         emit_json(d)
         return
     echo(f"sent {len(report.files)} file(s) in session {report.session}: {report.frames} frames, "
-               f"{report.wire_bytes} bytes in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
+         f"{report.wire_bytes} bytes in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
 
 
 @diode.command("receive", epilog="bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox --json")

@@ -102,8 +102,8 @@ def trust_list(home: str | None, as_json: bool) -> None:
     for e in entries:
         p = e.policy
         echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  threshold {p.threshold}  "
-                   f"spaces {','.join(p.spaces)}  projects {','.join(p.projects)}  "
-                   f"environments {','.join(p.environments)}")
+             f"spaces {','.join(p.spaces)}  projects {','.join(p.projects)}  "
+             f"environments {','.join(p.environments)}")
         for kid, label in e.signers:
             echo(f"{'':<16} approver {label} ({kid})")
 
@@ -136,7 +136,7 @@ def trust_add_signer(public_key: Path, source: str, home: str | None, as_json: b
         emit_json(entry.to_dict())
     else:
         echo(f"approver {approver.name} ({approver.key_id}) now counts for zone {entry.name} "
-                   f"(threshold {entry.policy.threshold})")
+             f"(threshold {entry.policy.threshold})")
 
 
 @trust.command("revoke", epilog="bundlekit trust revoke 017dae5126e0eb6b27878d9aa5d1e294 --home ./prod")
@@ -212,4 +212,4 @@ def rotate_key_cmd(home: str | None, as_json: bool) -> None:
         emit_json({"old_key_id": old, "new_key_id": new, "issued": st.issued})
     else:
         echo(f"rotated signing key {old} -> {new}; the next bundles carry the rotation statement. "
-                   "Hand out a fresh identity card (`bundlekit identity`) to zones that trust you anew.")
+             "Hand out a fresh identity card (`bundlekit identity`) to zones that trust you anew.")

@@ -50,12 +50,13 @@ def test_core_is_valid_python_3_8_for_the_remote_runtime(path: Path) -> None:
 
 def test_files_are_committed_only_by_the_one_atomic_writer() -> None:
     own = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
-           if p.parent.name != "core" and ("os.replace(" in p.read_text("utf-8") or "os.fsync(" in p.read_text("utf-8"))]
+           if p.parent.name != "core" and any(call in p.read_text("utf-8") for call in ("os.replace(", "os.fsync("))]
     assert own == [], f"write through bundlekit.core.atomic instead: {own}"
 
 
 def test_text_sanitizers_have_one_home() -> None:
     # The patterns the old sanitizers were built from; a new one should call bundlekit.core.text.
-    own = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if p.parent.name != "core"
-           and any(marker in p.read_text("utf-8") for marker in ("\\u202a-\\u202e", '"Cc", "Cf"', "isprintable() else"))]
+    markers = ("\\u202a-\\u202e", '"Cc", "Cf"', "isprintable() else")
+    own = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+           if p.parent.name != "core" and any(marker in p.read_text("utf-8") for marker in markers)]
     assert own == []

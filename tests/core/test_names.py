@@ -140,7 +140,8 @@ def test_normalising_never_lets_traversal_through() -> None:
 
 
 def test_glob_characters_only_in_file_patterns() -> None:
-    assert check_path("config/*.json", what="pattern", error=DeployError, code="invalid_file_pattern", glob=True) == "config/*.json"
+    assert check_path("config/*.json", what="pattern", error=DeployError, code="invalid_file_pattern",
+                      glob=True) == "config/*.json"
     assert check_path("**/app?.[jy]son", what="pattern", error=DeployError, code="invalid_file_pattern",
                       glob=True) == "**/app?.[jy]son"
     assert "reserved on Windows" in (path_problem("config/*.json") or "")

@@ -32,7 +32,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
                         "notes = " + json.dumps(NOTES))
     text = text.replace('name = "Smoke test"', "name = " + json.dumps(STEP))
     text = text.replace('value = "acme_dev"', "value = " + json.dumps(VALUE))
-    text = text.replace('print(f"smoke test on', 'print("\\x1b]0;log-owned\\x07\\x1b[31mred\\rover")\nprint(f"smoke test on')
+    text = text.replace('print(f"smoke test on',
+                        'print("\\x1b]0;log-owned\\x07\\x1b[31mred\\rover")\nprint(f"smoke test on')
     path.write_text(text)
     w.bundle = w.export("hostile.bundle")  # type: ignore[attr-defined]
     w.cli("import", w.bundle, home=w.prod)  # type: ignore[attr-defined]
