@@ -105,6 +105,7 @@ REGISTRY, ALIASES = _build(
     # -- usage (exit 2) ----------------------------------------------------------------------
     _E("usage", "usage", "options that cannot go together, or one that is needed is missing"),
     _E("invalid_var", "usage", "a --var is not NAME=VALUE", aliases=("bad_var",)),
+    _E("invalid_config_file", "usage", "the file given to render-config does not parse as its format"),
     _E("invalid_address", "usage", "a HOST:PORT option is malformed or the host does not resolve"),
     _E("invalid_fec_parameters", "usage", "diode block, interleave or announce settings are not positive",
        internal=_LIB),
@@ -267,8 +268,9 @@ REGISTRY, ALIASES = _build(
     _E("plan_mismatch", "deploy", "a plan was executed with a request it was not built from", internal=_LIB),
     _E("ambiguous_package_script", "deploy", "a package has more than one script for one deployment phase",
        exception=_PREFLIGHT),
-    _E("invalid_json_config", "deploy", "a JSON configuration file in the package is not valid JSON",
-       exception=_PREFLIGHT),
+    _E("invalid_structured_config", "deploy", "a structured configuration file does not parse as its format "
+                                              "(JSON, YAML, XML or Java properties)",
+       aliases=("invalid_json_config",), exception=_PREFLIGHT),
     _E("package_unreadable", "deploy", "a package in the zone's store cannot be read",
        aliases=("package_missing",), exception=_PREFLIGHT),
     _E("corrupt_package", "deploy", "a package archive is damaged or truncated", exception=_PREFLIGHT),
@@ -279,7 +281,8 @@ REGISTRY, ALIASES = _build(
     _E("unsafe_package", "deploy", "a package member could escape its folder, is a link or device, or is a bomb",
        exception=_PREFLIGHT),
     _E("member_too_large", "deploy", "a package file to substitute is above the size limit", exception=_PREFLIGHT),
-    _E("member_not_text", "deploy", "a package file to substitute is not UTF-8 text", exception=_PREFLIGHT),
+    _E("member_not_text", "deploy", "a package file to substitute is not text (UTF-8, or UTF-16/32 with a BOM)",
+       exception=_PREFLIGHT),
     _E("invalid_file_pattern", "deploy", "a substitution file pattern is not a valid relative path (spec/names.md)",
        internal="a manifest with such a pattern is refused (invalid_manifest) before a deploy sees it"),
     _E("already_deployed", "deploy", "the package's destination folder exists and replacing was not asked for",
@@ -304,11 +307,12 @@ REGISTRY, ALIASES = _build(
        exception="deployment"),
     _E("substitution_file_too_large", "deploy", "an installed file to substitute is above the size limit",
        internal=_DEEP),
-    _E("substitution_file_not_text", "deploy", "an installed file to substitute is not UTF-8 text", internal=_DEEP),
-    _E("json_config_unreadable", "deploy", "a JSON configuration file cannot be read on the target",
-       exception="deployment"),
-    _E("json_config_unwritable", "deploy", "a JSON configuration file cannot be written on the target",
-       exception="deployment"),
+    _E("substitution_file_not_text", "deploy", "an installed file to substitute is not text (UTF-8, or UTF-16/32 "
+                                               "with a BOM)", internal=_DEEP),
+    _E("structured_config_unreadable", "deploy", "a structured configuration file cannot be read on the target",
+       aliases=("json_config_unreadable",), exception="deployment"),
+    _E("structured_config_unwritable", "deploy", "a structured configuration file cannot be written on the target",
+       aliases=("json_config_unwritable",), exception="deployment"),
 
     # -- transport (exit 1) ------------------------------------------------------------------
     _E("volume_damaged", "transport", "a media volume's header or payload is damaged"),

@@ -1,4 +1,7 @@
-"""``bundlekit render``: substitute variables into a file (or stdin) and print the result.
+"""``bundlekit render`` and ``render-config``: apply variables to a file and print the result.
+
+``render`` substitutes ``#{...}`` tokens into a template (or stdin); ``render-config``
+applies structured configuration variables to a JSON, YAML, XML or properties file.
 
 A thin command over :mod:`bundlekit.substitution`: it reads the template and the
 variables, passes the current time for ``NowDate``, and writes the text to stdout
@@ -19,7 +22,9 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo
 from bundlekit.errors import InputError, UsageError
-from bundlekit.substitution import VariableDictionary, render
+from bundlekit.deploy.structured import FORMATS, MAX_CONFIG_BYTES, ConfigParseError, apply_config, formats_for
+from bundlekit.package.textfiles import decode_text, encode_text
+from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
 
 __all__ = ["render_command"]
 
@@ -136,3 +141,73 @@ def render_command(
         echo(f"warning: {problem}", err=True)
     if result.sensitive:
         echo("warning: the output contains sensitive values; do not log or share it", err=True)
+
+
+_CONFIG_EXAMPLE = """\
+bundlekit render-config appsettings.json --var Logging:LogLevel:Default=Warning
+bundlekit render-config values.yaml --variables prod.json > values.prod.yaml
+bundlekit render-config web.config --var "//add[@key='Port']/@value=8080"
+bundlekit render-config app.settings --format properties --var db.url=jdbc:pg://db01/shop"""
+
+
+@cli.command("render-config", epilog=_CONFIG_EXAMPLE)
+@click.argument("file", metavar="FILE")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="The file's format; default: by extension, then the first of json, xml, yaml, properties "
+                   "that parses (as Octopus chooses).")
+@click.option("--variables", "variables_file", metavar="VARS.json",
+              help="A JSON object of name -> value; non-string values are stored as their JSON text.")
+@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Define a variable (repeatable; wins over --variables).")
+def render_config_command(file: str, fmt: str | None, variables_file: str | None, var_pairs: tuple[str, ...]) -> None:
+    """Print FILE with structured configuration variables applied (Octopus's Structured
+    Configuration Variables): a variable named by a path replaces the value there, as a deploy
+    does to the files of a step's structured_config. Paths are `A:B:0` for JSON and YAML, an
+    XPath for XML, a key for Java properties. FILE itself is not changed; the output keeps its
+    encoding, comments and order. What was replaced is listed on stderr.
+    """
+    values: dict[str, str] = {}
+    if variables_file is not None:
+        _load_variables_file(variables_file, values)
+    for pair in var_pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--var {pair!r} must look like NAME=VALUE", code="invalid_var")
+        values[name] = value
+    try:
+        with open(file, "rb") as fh:
+            data = _read_limited(fh, MAX_CONFIG_BYTES, f"configuration file {file}")
+    except FileNotFoundError:
+        raise InputError(f"configuration file {file} does not exist; check the path", code="file_not_found") from None
+    except IsADirectoryError:
+        raise InputError(f"configuration file {file} is a folder; give a file", code="file_not_found") from None
+    except OSError as exc:
+        raise InputError(f"cannot read configuration file {file}: {exc.strerror}", code="unreadable") from None
+    try:
+        text, encoding = decode_text(data)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{file} is not text (UTF-8, or UTF-16/UTF-32 with a byte order mark): byte {exc.start} "
+                         "is invalid", code="invalid_config_file") from None
+    dictionary = VariableDictionary(values)
+    evaluated: dict[str, str] = {}
+    for name in values:
+        result = evaluate(name, dictionary, now=datetime.now().astimezone())
+        if result.missing:
+            raise SubstitutionError(f"variable {name!r} refers to {', '.join(result.missing)}, which is not defined",
+                                    code="unresolved_variables", details=list(result.missing))
+        evaluated[name] = result.text
+    try:
+        used, edit = apply_config(text, evaluated, formats_for(file, fmt))
+    except ConfigParseError as error:
+        raise UsageError(f"{file} is {error}; check the file, or name its format with --format",
+                         code="invalid_config_file",
+                         details={"format": error.format, "line": error.line, "column": error.column}) from None
+    out = sys.stdout.buffer
+    out.write(encode_text(edit.text if edit.text is not None else text, encoding))
+    out.flush()
+    if edit.replaced:
+        echo(f"{used}: replaced " + ", ".join(where for _, where in edit.replaced), err=True)
+    else:
+        echo(f"warning: {used}: no variable matched a path in {file}; printed unchanged", err=True)
+    for warning in edit.warnings:
+        echo(f"warning: {warning}", err=True)

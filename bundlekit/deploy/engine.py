@@ -4,7 +4,7 @@ This module owns the apply half of "plan, then apply": :func:`execute` walks the
 :class:`DeployPlan` (from :func:`bundlekit.deploy.plan.build_plan`), decides from each
 step's condition whether it runs, builds the variables each run sees (scoped values, system
 variables and the output variables of the runs before it), renders and runs scripts, and
-installs packages (extract, ``PreDeploy``, substitute, JSON configuration, ``Deploy``,
+installs packages (extract, ``PreDeploy``, substitute, structured configuration, ``Deploy``,
 ``PostDeploy``). A failure of one run is recorded, never raised: the result is a
 :class:`DeploymentRecord`. One :class:`Masker` serves the whole deployment; every log line,
 reason and event passes through it, and every log is masked once more at the end so a
@@ -213,21 +213,23 @@ class _Executor:
             done = target.substitute_files(folder, [glob.escape(f) for f in planned.substitute_files],
                                            lambda text: self.render(text, dictionary, lenient=True))
             run.note(f"substituted variables in {', '.join(done) or 'no files'}")
-        if planned.json_config:
-            names = sorted({key for _, keys in planned.json_config for key in keys})
-            json_values = {name: self.json_value(name, dictionary) for name in names}
-            replaced = target.replace_json_config(folder, [glob.escape(f) for f, _ in planned.json_config],
-                                                  json_values)
+        if planned.structured_config:
+            names = sorted({key for _, _, keys in planned.structured_config for key in keys})
+            config_values = {name: self.config_value(name, dictionary) for name in names}
+            replaced = target.replace_structured_config(
+                folder, [(file, fmt) for file, fmt, _ in planned.structured_config], config_values)
+            formats = {file: fmt for file, fmt, _ in planned.structured_config}
             for file, keys in replaced.items():
-                run.note(f"JSON configuration: replaced {', '.join(keys) or 'nothing'} in {file}")
+                run.note(f"structured configuration ({formats[file].upper()}): replaced "
+                         f"{', '.join(keys) or 'nothing'} in {file}")
         if phase("Deploy"):
             phase("PostDeploy")
 
-    def json_value(self, name: str, dictionary: VariableDictionary) -> str:
+    def config_value(self, name: str, dictionary: VariableDictionary) -> str:
         result = evaluate(name, dictionary, now=self.request.now)
         if result.missing:
             raise SubstitutionError(
-                f"JSON configuration variable {name!r} refers to {', '.join(result.missing)}, which "
+                f"structured configuration variable {name!r} refers to {', '.join(result.missing)}, which "
                 "is not defined for this run (an output variable that was never set?).",
                 code=UNRESOLVED, details=list(result.missing),
             )

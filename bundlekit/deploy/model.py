@@ -81,13 +81,15 @@ class PackageInput:
 
 @dataclass(frozen=True, slots=True)
 class VariableInput:
-    """One value of a variable with its scope. ``value`` None is a placeholder nobody bound."""
+    """One value of a variable with its scope. ``value`` None is a placeholder nobody bound;
+    ``required`` (placeholders) says the deployment needs a value even if no step renders it."""
 
     name: str
     value: str | None
     sensitive: bool = False
     scope: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY_SCOPE)
     source: str = "release"
+    required: bool = True
 
     def __post_init__(self) -> None:
         _text("variable", "name", self.name)
@@ -106,7 +108,8 @@ class VariableInput:
         object.__setattr__(self, "scope", MappingProxyType(clean))
 
     def __hash__(self) -> int:
-        return hash((self.name, self.value, self.sensitive, frozenset(self.scope.items()), self.source))
+        return hash((self.name, self.value, self.sensitive, frozenset(self.scope.items()), self.source,
+                     self.required))
 
     def __repr__(self) -> str:
         shown = MASK if self.sensitive and self.value is not None else self.value
@@ -255,7 +258,7 @@ class PlannedRun:
     sensitive: tuple[str, ...] = ()
     output_refs: tuple[str, ...] = ()
     substitute_files: tuple[str, ...] = ()
-    json_config: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    structured_config: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (file, format, variable names)
     package_scripts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,7 +267,8 @@ class PlannedRun:
             "type": self.step_type, "condition": self.condition, "variables": list(self.variables),
             "sensitive_variables": list(self.sensitive), "output_refs": list(self.output_refs),
             "substitute_files": list(self.substitute_files),
-            "json_config": {file: list(keys) for file, keys in self.json_config},
+            "structured_config": [{"file": file, "format": fmt, "variables": list(keys)}
+                                  for file, fmt, keys in self.structured_config],
             "package_scripts": list(self.package_scripts),
         }
 

@@ -4,7 +4,7 @@ This module owns :func:`build_plan`, a pure function of a :class:`DeployRequest`
 reading the package archives (hashed, and the files a step substitutes read in place,
 never extracted). It decides, step by step, on which targets each step runs or why it is
 skipped; then, for every (step, target) pair, it renders what that run will render (the
-script, the package files to substitute, the JSON configuration values) against the
+script, the package files to substitute, the structured configuration values) against the
 variables that run will see, and collects every reference that cannot be resolved. Any
 problem refuses the deployment before anything runs. The plan holds names, never values,
 so :meth:`DeployPlan.to_dict` is safe to print (``--dry-run``). Rules: ``spec/deploy.md``.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from bundlekit.deploy.context import (
     winners,
 )
 from bundlekit.deploy.model import DeployPlan, DeployRequest, PackageInput, PlannedRun
+from bundlekit.deploy.structured import ConfigParseError, apply_config, formats_for
 from bundlekit.deploy.runner import SUPPORTED_SYNTAXES
 from bundlekit.deploy.targets import MAX_TEMPLATE_BYTES, Target
 from bundlekit.errors import DeployError, VerificationError
@@ -40,7 +40,7 @@ from bundlekit.substitution.errors import CYCLE, TOO_DEEP, TOO_LARGE
 from bundlekit.substitution.parser import ParseFailure, parse_template
 from bundlekit.substitution.scoping import ScopedValue
 
-__all__ = ["build_plan", "DeployPlan", "PlannedRun", "verify_package", "json_config_patterns",
+__all__ = ["build_plan", "DeployPlan", "PlannedRun", "verify_package", "json_config_patterns", "structured_files",
            "PHASES", "CONDITIONS"]
 
 STEP_TYPES = ("script", "package")
@@ -58,9 +58,23 @@ _MAX_LISTED = 50
 
 
 def json_config_patterns(step: Step, environment: str) -> list[str]:
-    """The files JSON configuration variables apply to (decision 047)."""
+    """The files JSON configuration variables apply to automatically (decision 047)."""
     chosen = [p for p in step.substitute if p.lower().endswith(".json")]
     return chosen + ["appsettings.json", f"appsettings.{glob.escape(environment)}.json"]
+
+
+def structured_files(step: Step, environment: str, names: list[str]) -> dict[str, tuple[str, ...]]:
+    """Package member -> the formats to try, for every member structured configuration
+    variables apply to: the step's ``structured_config`` globs (format by name, then content)
+    and the JSON files of :func:`json_config_patterns` (JSON only)."""
+    json_patterns = json_config_patterns(step, environment)
+    out: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        if member_matches(name, step.structured_config):
+            out[name] = formats_for(name)
+        elif member_matches(name, json_patterns):
+            out[name] = ("json",)
+    return out
 
 
 def _any_case(word: str) -> str:
@@ -100,39 +114,21 @@ PREFLIGHT_CODES = {
 }
 
 
-class _DuplicateKey(Exception):
-    pass
-
-
-def _json_paths(text: str, package: PackageInput, file: str, step: str) -> set[str]:
-    """Every key path (``A:B:0``, case-folded) of a JSON file."""
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                raise _DuplicateKey(f"key {key!r} appears twice in one object")
-            out[key] = value
-        return out
-
+def _structured_keys(text: str, formats: tuple[str, ...], candidates: list[str], package: PackageInput,
+                     file: str, step: str) -> tuple[str, tuple[str, ...]]:
+    """(format, the candidate names that replace something in the file); refuses a file that
+    does not parse as any of ``formats``."""
     try:
-        document = json.loads(text, object_pairs_hook=pairs)
-    except (ValueError, _DuplicateKey, RecursionError) as error:
+        fmt, edit = apply_config(text, {name: "" for name in candidates}, formats)
+    except ConfigParseError as error:
         raise DeployError(
-            f"step {step!r}: {file} in package {package.id} {package.version} is not valid JSON "
-            f"({str(error) or 'nested too deeply'}), so JSON configuration variables cannot be applied. "
-            "Fix the file in the package. Nothing was run.",
-            code="invalid_json_config", details={"step": step, "file": file},
+            f"step {step!r}: {file} in package {package.id} {package.version} is {error}, so structured "
+            "configuration variables cannot be applied to it. Fix the file in the package, or remove it from "
+            "the step's structured_config. Nothing was run.",
+            code="invalid_structured_config",
+            details={"step": step, "file": file, "format": error.format, "line": error.line, "column": error.column},
         ) from None
-    paths: set[str] = set()
-    stack: list[tuple[str, Any]] = [("", document)]
-    while stack:
-        prefix, node = stack.pop()
-        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        for key, child in children:
-            path = f"{prefix}:{key}" if prefix else str(key)
-            paths.add(path.casefold())
-            stack.append((path, child))
-    return paths
+    return fmt, tuple(sorted({name for name, _ in edit.replaced}, key=str.casefold))
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +160,9 @@ class _Run:
         if package is not None:
             self.dictionary.set(CURRENT_INSTALL_DIR, INSTALL_PLACEHOLDER)
         self.missing: list[_Missing] = []
+        # Placeholders the release requires: a deployment needs their value even if nothing renders it.
+        self.required = {fold_name(v.name) for v in request.variables
+                         if v.value is None and v.required and v.source == "placeholder"}
         self.syntax: list[dict[str, Any]] = []
         self.used: set[str] = set()
         self.outputs: dict[str, str] = {}  # folded -> output reference as written
@@ -261,6 +260,13 @@ class _Run:
             return "defined, but no value is scoped to this step, target and environment"
         return "not defined"
 
+    def unbound_required(self) -> list[_Missing]:
+        """Required placeholders that apply to this run and have no value (reported once per
+        deployment by :func:`build_plan`, where nothing else reported them)."""
+        return [_Missing(value.name, self.step.name, self.target_name, "the release's required placeholders",
+                         self._hint(value.name))
+                for folded, value in sorted(self.chosen.items()) if value.value is None and folded in self.required]
+
     def planned(self, **extra: Any) -> PlannedRun:
         spelled = {fold_name(n): n for n in self.dictionary.names()}
         names = sorted({spelled[u] for u in self.used if u in spelled}, key=str.casefold)
@@ -323,13 +329,15 @@ def _targets_for(step: Step, request: DeployRequest) -> list[Target | None]:
 
 
 def _package_files(step: Step, package: PackageInput, environment: str) -> tuple[dict[str, str], set[str],
-                                                                                   set[str], list[str]]:
-    """The package's texts this step needs: substituted files, JSON config files, scripts."""
+                                                                                   dict[str, tuple[str, ...]],
+                                                                                   list[str]]:
+    """The package's texts this step needs: substituted files, structured config files, scripts."""
     json_patterns = json_config_patterns(step, environment)
-    texts = dict(read_members(package.path, [*step.substitute, *json_patterns, *_SCRIPT_PATTERNS],
+    texts = dict(read_members(package.path, [*step.substitute, *step.structured_config, *json_patterns,
+                                             *_SCRIPT_PATTERNS],
                               MAX_TEMPLATE_BYTES))
     substituted = {name for name in texts if member_matches(name, step.substitute)}
-    json_files = {name for name in texts if member_matches(name, json_patterns)}
+    config_files = structured_files(step, environment, sorted(texts))
     scripts: list[str] = []
     for phase in PHASES:
         found = [name for name in texts if "/" not in name
@@ -341,39 +349,37 @@ def _package_files(step: Step, package: PackageInput, environment: str) -> tuple
                 code="ambiguous_package_script", details={"step": step.name, "files": sorted(found)},
             )
         scripts.extend(found)
-    return texts, substituted, json_files, scripts
+    return texts, substituted, config_files, scripts
 
 
 def _plan_package_run(run: _Run, package: PackageInput, texts: dict[str, str], substituted: set[str],
-                      json_files: set[str], scripts: list[str]) -> PlannedRun:
+                      config_files: dict[str, tuple[str, ...]], scripts: list[str]) -> PlannedRun:
     rendered: dict[str, RenderResult | None] = {}
     for name in sorted(substituted):
         rendered[name] = run.check(f"file {name}", texts[name], lenient=True)
-    colon = [v for v in run.chosen.values() if ":" in v.name]
-    json_config: list[tuple[str, tuple[str, ...]]] = []
+    candidates = [v.name for v in run.chosen.values()]
+    structured: list[tuple[str, str, tuple[str, ...]]] = []
     checked: set[str] = set()
-    for name in sorted(json_files) if colon else ():
+    for name, formats in sorted(config_files.items()):
         result = rendered.get(name)
-        if name in substituted and result is None:
-            continue  # a syntax error, already reported
         try:
-            paths = _json_paths(result.text if result is not None else texts[name], package, name, run.step.name)
+            fmt, keys = _structured_keys(result.text if result is not None else texts[name], formats, candidates,
+                                         package, name, run.step.name)
         except DeployError:
             if result is not None and result.missing:
-                continue  # a token left in place broke the JSON; the missing names are reported
+                continue  # a token left in place broke the file; the missing names are reported
             raise
-        keys = tuple(sorted((v.name for v in colon if v.name.casefold() in paths), key=str.casefold))
         if not keys:
             continue
-        json_config.append((name, keys))
-        for value in (v for v in colon if v.name in keys):
+        structured.append((name, fmt, keys))
+        for value in (run.chosen[fold_name(key)] for key in keys):
             if value.value is None:
                 run.missing_variable(value.name, f"file {name}")
             elif value.name not in checked:
                 checked.add(value.name)
                 run.used.add(fold_name(value.name))
                 run.check(f"variable {value.name}", value.value)
-    return run.planned(substitute_files=tuple(sorted(substituted)), json_config=tuple(json_config),
+    return run.planned(substitute_files=tuple(sorted(substituted)), structured_config=tuple(structured),
                        package_scripts=tuple(scripts))
 
 
@@ -407,7 +413,7 @@ def build_plan(request: DeployRequest) -> DeployPlan:
     where, hint}``), ``preflight_template_syntax``, ``preflight_ambiguous_variable``, the
     other :data:`PREFLIGHT_CODES`, ``invalid_step``, ``unknown_package``,
     ``no_targets_for_roles``, ``no_zone_target``, ``target_wrong_environment``,
-    ``invalid_json_config``, ``ambiguous_package_script``, ``package_unreadable``, archive
+    ``invalid_structured_config``, ``ambiguous_package_script``, ``package_unreadable``, archive
     refusals; ``package_hash_mismatch`` is a VerificationError.
     """
     for machine in request.targets:
@@ -440,6 +446,7 @@ def build_plan(request: DeployRequest) -> DeployPlan:
 
     runs: list[PlannedRun] = []
     missing: list[_Missing] = []
+    required: list[_Missing] = []
     syntax: list[dict[str, Any]] = []
     for index, (step, reason, targets, package) in enumerate(layout):
         if reason is not None:
@@ -456,12 +463,18 @@ def build_plan(request: DeployRequest) -> DeployPlan:
                 runs.append(_plan_package_run(run, package, *files))
             missing.extend(run.missing)
             syntax.extend(run.syntax)
+            required.extend(run.unbound_required())
     if syntax:
         raise DeployError(
             "deployment cannot start: template syntax errors. Nothing was run.\n"
             + "\n".join(f"  - step {s['step']!r} {_on(s['target'])}: {s['message']}" for s in syntax),
             code="preflight_template_syntax", details=syntax,
         )
+    reported = {fold_name(item.name) for item in missing}
+    for item in required:  # needed even where no step renders it; once per deployment
+        if fold_name(item.name) not in reported:
+            reported.add(fold_name(item.name))
+            missing.append(item)
     if missing:
         raise _unresolved_error(request, missing)
     return DeployPlan(

@@ -73,7 +73,8 @@ def _variables(zone: Zone, project: projects.ProjectRecord) -> tuple[VariableInp
         else:
             source = "release"
         scope = {k: frozenset(x) for k, x in (v.get("scope") or {}).items()}
-        out.append(VariableInput(v["name"], value, bool(v.get("sensitive")), scope, source))
+        out.append(VariableInput(v["name"], value, bool(v.get("sensitive")), scope, source,
+                                 required=v.get("required", True) is not False))
     return tuple(out)
 
 

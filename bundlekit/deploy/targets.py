@@ -10,6 +10,7 @@ and never opens them itself. See ``docs/decisions/044-deployment-targets.md``.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import re
 import shutil
@@ -21,7 +22,8 @@ from pathlib import Path, PurePath
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.names import check_name, check_path
-from bundlekit.deploy.jsonconfig import replace_json_values
+from bundlekit.deploy.structured import MAX_CONFIG_BYTES, ConfigParseError, apply_config
+from bundlekit.package.textfiles import decode_text, encode_text
 from bundlekit.deploy.masking import Masker
 from bundlekit.deploy.runner import ScriptResult, run_script
 from bundlekit.errors import DeployError
@@ -84,10 +86,14 @@ class Target(ABC):
         """
 
     @abstractmethod
-    def replace_json_config(
-        self, folder: PurePath, patterns: Sequence[str], variables: Mapping[str, str]
+    def replace_structured_config(
+        self, folder: PurePath, files: Sequence[tuple[str, str]], variables: Mapping[str, str]
     ) -> dict[str, list[str]]:
-        """Apply structured JSON variables to matching files: ``{file: [replaced key paths]}``."""
+        """Apply structured configuration variables to each ``(file, format)`` under ``folder``
+        (format ``json``, ``yaml``, ``xml`` or ``properties``): ``{file: [replaced paths]}``.
+
+        A file is rewritten (atomically, in its own encoding) only when something matched.
+        """
 
 
 def _component(kind: str, value: str) -> str:
@@ -189,27 +195,53 @@ class LocalFolderTarget(Target):
                 data = path.read_bytes()
             except OSError as error:
                 raise DeployError(f"cannot read {path}: {error.strerror}.", code="substitution_failed") from None
-            bom = data.startswith(b"\xef\xbb\xbf")
             try:
-                text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
+                text, encoding = decode_text(data)
             except UnicodeDecodeError:
                 raise DeployError(
-                    f"file {path} is not UTF-8 text, so variables cannot be substituted in it. "
-                    "Remove it from the step's substitution patterns.",
+                    f"file {path} is not text (UTF-8, or UTF-16/UTF-32 with a byte order mark), so variables "
+                    "cannot be substituted in it. Remove it from the step's substitution patterns.",
                     code="substitution_file_not_text",
                 ) from None
             rendered = render(text)
             if rendered != text:
-                try:
-                    with AtomicFile(path, info.st_mode & 0o7777) as out:
-                        out.write((b"\xef\xbb\xbf" if bom else b"") + rendered.encode("utf-8"))
-                except OSError as error:
-                    raise DeployError(f"cannot write {path}: {error.strerror}.",
-                                      code="substitution_failed") from None
+                self._write(path, encode_text(rendered, encoding), info.st_mode & 0o7777, "substitution_failed")
             done.append(relative)
         return done
 
-    def replace_json_config(
-        self, folder: PurePath, patterns: Sequence[str], variables: Mapping[str, str]
+    @staticmethod
+    def _write(path: Path, data: bytes, mode: int, code: str) -> None:
+        try:
+            with AtomicFile(path, mode) as out:
+                out.write(data)
+        except OSError as error:
+            raise DeployError(f"cannot write {path}: {error.strerror}.", code=code) from None
+
+    def replace_structured_config(
+        self, folder: PurePath, files: Sequence[tuple[str, str]], variables: Mapping[str, str]
     ) -> dict[str, list[str]]:
-        return {relative: replace_json_values(path, variables) for relative, path in self._matches(folder, patterns)}
+        formats = dict(files)
+        out: dict[str, list[str]] = {}
+        for relative, path in self._matches(folder, [glob.escape(file) for file in formats]):
+            try:
+                info = path.stat()
+                if info.st_size > MAX_CONFIG_BYTES:
+                    raise DeployError(f"configuration file {path} is {info.st_size} bytes, above the "
+                                      f"{MAX_CONFIG_BYTES}-byte limit.", code="invalid_structured_config")
+                text, encoding = decode_text(path.read_bytes())
+            except OSError as error:
+                raise DeployError(f"cannot read configuration file {path}: {error.strerror}.",
+                                  code="structured_config_unreadable") from None
+            except UnicodeDecodeError as error:
+                raise DeployError(f"configuration file {path} is not text (byte {error.start}).",
+                                  code="invalid_structured_config") from None
+            try:
+                _, edit = apply_config(text, variables, (formats[relative],))
+            except ConfigParseError as error:
+                raise DeployError(f"configuration file {path} is {error}. Fix the file in the package.",
+                                  code="invalid_structured_config") from None
+            if edit.text is not None:
+                self._write(path, encode_text(edit.text, encoding), info.st_mode & 0o7777,
+                            "structured_config_unwritable")
+            out[relative] = [where for _, where in edit.replaced]
+        return out

@@ -159,7 +159,7 @@ def _variables(spec: ReleaseSpec, bundle_id: str, recipient: bytes,
     variables, placeholders = [], []
     for v in spec.variables:
         if v.placeholder:
-            placeholders.append(Placeholder(v.name, v.scope, v.sensitive, v.description))
+            placeholders.append(Placeholder(v.name, v.scope, v.sensitive, v.description, v.required))
         elif v.sensitive:
             assert v.value is not None
             label = crypto.seal_label("variable", v.name, scope_to_dict(v.scope))

@@ -68,6 +68,7 @@ class VariableSpec:
     placeholder: bool
     scope: dict[str, tuple[str, ...]]
     description: str | None = None
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,9 @@ def load_release(path: Path) -> ReleaseSpec:
         if s.name.lower() in names:
             raise _fail(path, f"steps[{i}].name", f"{s.name!r} is already the name of steps[{names[s.name.lower()]}]")
         names[s.name.lower()] = i
+    for i, v in enumerate(doc.get("variables", [])):
+        if "required" in v and not v.get("placeholder"):
+            raise _fail(path, f"variables[{i}].required", "applies to placeholders only (placeholder = true)")
     variables = tuple(_variable(v) for v in doc.get("variables", []))
     _check_ambiguity(path, variables)
     spec = ReleaseSpec(path, project, release, packages, steps, variables)
@@ -149,13 +153,27 @@ def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource
     return PackageSource(p["id"], p["version"], target)
 
 
+def _check_patterns(path: Path, i: int, key: str, patterns: list[str]) -> None:
+    for n, pattern in enumerate(patterns):
+        pure = PurePosixPath(pattern)
+        if "\\" in pattern or "\0" in pattern or re.match(r"^[A-Za-z]:", pattern) or pure.is_absolute() \
+                or ".." in pure.parts:
+            raise _fail(path, f"steps[{i}].{key}[{n}]", f"{pattern!r} must be a pattern relative to the package "
+                        "folder, with '/' separators and no '..' (for example 'config/*.json')", "unsafe_path")
+
+
 def _step(path: Path, i: int, s: dict[str, Any], packages: tuple[PackageSource, ...]) -> Step:
+    for key in ("substitute", "structured_config"):
+        _check_patterns(path, i, key, s.get(key, []))
+    if s.get("structured_config") and s["type"] != "package":
+        raise _fail(path, f"steps[{i}].structured_config", "applies to package steps only")
     if s["type"] == "package" and not any(p.id.lower() == s["package"].lower() for p in packages):
         raise _fail(path, f"steps[{i}].package", f"no package with id {s['package']!r} in [[packages]]")
     return Step(name=s["name"], type=s["type"], roles=tuple(s.get("roles", ())),
                 environments=tuple(s.get("environments", ())), condition=s.get("condition", "success"),
                 enabled=s.get("enabled", True), syntax=s.get("syntax"), script=s.get("script"),
-                package=s.get("package"), substitute=tuple(s.get("substitute", ())), timeout=s.get("timeout"))
+                package=s.get("package"), substitute=tuple(s.get("substitute", ())), timeout=s.get("timeout"),
+                structured_config=tuple(s.get("structured_config", ())))
 
 
 def _variable(v: dict[str, Any]) -> VariableSpec:
@@ -165,7 +183,7 @@ def _variable(v: dict[str, Any]) -> VariableSpec:
             val = v["scope"][dim]
             scope[dim] = tuple(sorted({val} if isinstance(val, str) else set(val)))
     return VariableSpec(v["name"], v.get("value"), bool(v.get("sensitive", False)), bool(v.get("placeholder", False)),
-                        scope, v.get("description"))
+                        scope, v.get("description"), bool(v.get("required", True)))
 
 
 def _check_ambiguity(path: Path, variables: tuple[VariableSpec, ...]) -> None:

@@ -89,6 +89,7 @@ class Step:
     package: str | None = None
     substitute: tuple[str, ...] = ()
     timeout: int | None = None
+    structured_config: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "type": self.type, "roles": list(self.roles),
@@ -100,6 +101,8 @@ class Step:
                 d[k] = v
         if self.substitute:
             d["substitute"] = list(self.substitute)
+        if self.structured_config:
+            d["structured_config"] = list(self.structured_config)
         return d
 
     @classmethod
@@ -107,7 +110,8 @@ class Step:
         return cls(name=d["name"], type=d["type"], roles=tuple(d.get("roles", ())),
                    environments=tuple(d.get("environments", ())), condition=d.get("condition", "success"),
                    enabled=d.get("enabled", True), syntax=d.get("syntax"), script=d.get("script"),
-                   package=d.get("package"), substitute=tuple(d.get("substitute", ())), timeout=d.get("timeout"))
+                   package=d.get("package"), substitute=tuple(d.get("substitute", ())), timeout=d.get("timeout"),
+                   structured_config=tuple(d.get("structured_config", ())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,22 +139,29 @@ class Variable:
 
 @dataclass(frozen=True, slots=True)
 class Placeholder:
-    """A variable whose value only the destination zone knows (a variable template)."""
+    """A variable whose value only the destination zone knows (a variable template).
+
+    ``required`` (default): a deployment is refused until the zone binds a value, even when
+    no step renders it (Octopus refuses a deployment with missing required values).
+    """
 
     name: str
     scope: Scope = field(default_factory=dict)
     sensitive: bool = False
     description: str | None = None
+    required: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "scope": scope_to_dict(self.scope), "sensitive": self.sensitive}
         if self.description:
             d["description"] = self.description
+        if not self.required:
+            d["required"] = False
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Placeholder":
-        return cls(d["name"], _scope(d["scope"]), d["sensitive"], d.get("description"))
+        return cls(d["name"], _scope(d["scope"]), d["sensitive"], d.get("description"), d.get("required", True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ def incoming_snapshot(m: Manifest, secret_ref: Callable[[int], str]) -> Snapshot
                                  "sensitive": p.sensitive, "placeholder": True, "value": None}
         if p.description:
             entry["description"] = p.description
+        if not p.required:
+            entry["required"] = False
         variables.append(entry)
     steps = [s.to_dict() for s in m.steps]
     packages = [{"id": p.id, "version": p.version, "sha256": p.sha256, "size": p.size, "file": p.file}

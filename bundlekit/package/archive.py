@@ -28,6 +28,7 @@ from typing import IO, BinaryIO
 
 from bundlekit.core.atomic import CHUNK
 from bundlekit.core.names import check_path, fold, normalise_path, path_problem
+from bundlekit.package.textfiles import decode_text
 from bundlekit.errors import DeployError
 
 __all__ = ["read_members", "member_matches", "DEFAULT_MAX_TOTAL_BYTES", "DEFAULT_MAX_MEMBERS"]
@@ -330,7 +331,8 @@ def read_members(archive: Path, patterns: Sequence[str], max_bytes: int) -> list
     The archive gets the same checks as :func:`extract_package` (one unsafe member refuses
     the whole package), so a member read here is exactly the file extraction would write.
     Patterns match like ``Path.glob`` on the extracted folder. Returns ``(relative path,
-    text)`` sorted by path; a UTF-8 byte order mark is dropped. A matching member larger
+    text)`` sorted by path, decoded as :func:`~bundlekit.package.textfiles.decode_text` does (UTF-8, or
+    UTF-16/UTF-32 with a byte order mark; the mark is dropped). A matching member larger
     than ``max_bytes`` is ``member_too_large``; one that is not UTF-8 is ``member_not_text``.
     """
     compiled = [_pattern_parts(pattern) for pattern in patterns]
@@ -384,12 +386,11 @@ def _member_text(archive: Path, archive_obj: zipfile.ZipFile | tarfile.TarFile, 
     if len(data) != member.size:
         raise _Refusal(member.name, f"is shorter than its declared size ({len(data)} of {member.size} bytes)",
                        code="corrupt_package")
-    raw = bytes(data[3:]) if data.startswith(b"\xef\xbb\xbf") else bytes(data)
     try:
-        return raw.decode("utf-8")
+        return decode_text(bytes(data))[0]
     except UnicodeDecodeError:
         raise DeployError(
-            f"package {archive}: member {member.name!r} is not UTF-8 text, so variables cannot be "
-            "substituted in it. Remove it from the step's substitution patterns.",
+            f"package {archive}: member {member.name!r} is not text (UTF-8, or UTF-16/UTF-32 with a byte order "
+            "mark), so variables cannot be substituted in it. Remove it from the step's substitution patterns.",
             code="member_not_text", details={"archive": str(archive), "member": member.name},
         ) from None

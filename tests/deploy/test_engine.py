@@ -211,7 +211,8 @@ def test_json_configuration_replaces_existing_keys_and_later_steps_see_the_insta
         "ConnectionStrings": {"Default": "Server=db.prod;Database=shop"}, "Features": {"Retries": 5, "Beta": True}}
     assert json.loads((root / "config/extra.json").read_text()) == {"Features": {"Retries": 5}}
     assert json.loads((root / "other.json").read_text()) == {"ConnectionStrings": {"Default": "untouched"}}
-    assert "replaced ConnectionStrings:Default, Features:Retries, Features:Beta in appsettings.json" in \
+    assert "structured configuration (JSON): replaced ConnectionStrings:Default, Features:Retries, Features:Beta " \
+        "in appsettings.json" in \
         run_of(record, "Deploy").log
 
 

@@ -171,7 +171,7 @@ def test_an_unbound_json_configuration_variable_is_reported_against_its_file(tmp
     package = package_zip(tmp_path / "p.zip", {"appsettings.json": '{"ConnectionStrings": {"Default": "x"}}'})
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web")
     error = refusal(request_for([step], [var("ConnectionStrings:Default", None, True, "placeholder"),
-                                         var("Unused:Key", None, False, "placeholder")],
+                                         VariableInput("Unused:Key", None, False, {}, "placeholder", required=False)],
                                 targets=web_db(tmp_path), packages=(package,)))
     assert missing_of(error) == {("ConnectionStrings:Default", "Deploy", "web-01", "file appsettings.json")}
 
@@ -248,7 +248,7 @@ def test_invalid_json_with_configuration_variables_in_scope_is_refused_before_ru
     package = package_zip(tmp_path / "p.zip", {"appsettings.json": '{"a": 1, "a": 2}'})
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web")
     error = refusal(request_for([step], [var("a:b", "x")], targets=web_db(tmp_path), packages=(package,)))
-    assert error.code == "invalid_json_config" and "appsettings.json" in error.message
+    assert error.code == "invalid_structured_config" and "appsettings.json" in error.message
 
 
 def test_the_dry_run_plan_lists_names_files_and_keys_never_values(tmp_path: Path) -> None:
@@ -265,8 +265,9 @@ def test_the_dry_run_plan_lists_names_files_and_keys_never_values(tmp_path: Path
     plan = build_plan(request)
     run = plan.runs[0]
     assert run.substitute_files == ("appsettings.Production.json", "appsettings.json", "config/site.conf")
-    assert dict(run.json_config) == {"appsettings.json": ("ConnectionStrings:Default",),
-                                     "appsettings.Production.json": ("Logging:Level",)}
+    assert {file: (fmt, keys) for file, fmt, keys in run.structured_config} == {
+        "appsettings.json": ("json", ("ConnectionStrings:Default",)),
+        "appsettings.Production.json": ("json", ("Logging:Level",))}
     assert run.package_scripts == ("PreDeploy.py", "Deploy.sh")
     assert run.sensitive == ("Db.Password",)
     text = json.dumps(plan.to_dict())

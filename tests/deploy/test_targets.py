@@ -134,13 +134,13 @@ def test_json_configuration_is_applied_per_matching_file(target: LocalFolderTarg
     folder.mkdir(parents=True)
     (folder / "appsettings.json").write_text('{"Db": {"Host": "dev"}}')
     (folder / "other.json").write_text('{"Unrelated": 1}')
-    assert target.replace_json_config(folder, ["*.json"], {"db:host": "prod"}) == {
-        "appsettings.json": ["Db:Host"], "other.json": []}
+    assert target.replace_structured_config(folder, [("appsettings.json", "json"), ("other.json", "json")],
+                                            {"db:host": "prod"}) == {"appsettings.json": ["Db:Host"], "other.json": []}
     assert json.loads((folder / "appsettings.json").read_text()) == {"Db": {"Host": "prod"}}
 
 
 def test_operations_on_folders_outside_the_target_are_refused(target: LocalFolderTarget, tmp_path: Path) -> None:
     (tmp_path / "outside").mkdir()
     with pytest.raises(DeployError) as caught:
-        target.replace_json_config(tmp_path / "outside", ["*.json"], {})
+        target.replace_structured_config(tmp_path / "outside", [("a.json", "json")], {})
     assert caught.value.code == "path_outside_target"

@@ -1,4 +1,6 @@
-"""Structured JSON configuration variables: key paths, types, formatting, refusals."""
+"""Structured configuration variables in JSON files: key paths, types, formatting, refusals.
+
+Driven through a real local target, as a deploy applies them."""
 
 from __future__ import annotations
 
@@ -8,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.deploy.jsonconfig import replace_json_values
+from bundlekit.deploy.targets import LocalFolderTarget
 from bundlekit.errors import DeployError
+
+
+def replace_json_values(path: Path, variables: dict[str, str]) -> list[str]:
+    target = LocalFolderTarget("web-01", "Production", frozenset({"web"}), path.parent)
+    return target.replace_structured_config(path.parent, [(path.name, "json")], variables).get(path.name, [])
 
 APPSETTINGS = """{
   "ConnectionStrings": {
@@ -104,10 +111,10 @@ def test_nothing_matching_leaves_the_file_byte_identical(config: Path) -> None:
 @pytest.mark.parametrize(
     "content, words",
     [
-        (b'{"a": 1,}', "invalid JSON at line 1"),
+        (b'{"a": 1,}', "not valid JSON at line 1"),
         (b'{"a": 1, "a": 2}', "appears twice"),
         (b'{"a": NaN}', "NaN is not valid JSON"),
-        (b'\xff\xfe{"a": 1}', "not UTF-8"),
+        (b'\xff\xfe{"a": 1', "not text"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )
@@ -117,13 +124,22 @@ def test_invalid_json_is_refused_naming_the_file_and_leaving_it_untouched(tmp_pa
     path.write_bytes(content)
     with pytest.raises(DeployError) as caught:
         replace_json_values(path, {"a": "2"})
-    assert caught.value.code == "invalid_json_config"
+    assert caught.value.code == "invalid_structured_config"
     assert str(path) in caught.value.message and words in caught.value.message
     assert path.read_bytes() == content
     assert [p.name for p in tmp_path.iterdir()] == ["broken.json"]
 
 
-def test_missing_file_is_a_deploy_error(tmp_path: Path) -> None:
-    with pytest.raises(DeployError) as caught:
-        replace_json_values(tmp_path / "absent.json", {"a": "b"})
-    assert caught.value.code == "json_config_unreadable"
+def test_a_top_level_key_is_replaced_keeping_its_type(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text('{"port": 80, "name": "web", "tls": false, "Octopus": 1}\n')
+    assert replace_json_values(path, {"Port": "8443", "tls": "true", "Octopus.Environment.Name": "x"}) == \
+        ["port", "tls"]
+    assert path.read_text() == '{"port": 8443, "name": "web", "tls": true, "Octopus": 1}\n'
+
+
+def test_utf16_file_with_bom_is_rewritten_in_utf16(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(b"\xff\xfe" + '{\r\n  "Db": "dev"\r\n}\r\n'.encode("utf-16-le"))
+    assert replace_json_values(path, {"Db": "prod"}) == ["Db"]
+    assert path.read_bytes() == b"\xff\xfe" + '{\r\n  "Db": "prod"\r\n}\r\n'.encode("utf-16-le")

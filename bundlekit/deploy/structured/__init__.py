@@ -1,0 +1,70 @@
+"""Structured configuration variables (Octopus's feature): JSON, YAML, XML and Java properties.
+
+A variable whose name is a path into a configuration file replaces the value there:
+``Logging:LogLevel:Default`` in JSON and YAML, an XPath in XML, a key in ``.properties``.
+This package owns choosing a file's format and applying variables to its text; the format
+modules own each grammar. Files are read and written in their own encoding
+(:mod:`bundlekit.package.textfiles`) and rewritten only when something was replaced.
+
+The format is chosen as Octopus chooses it: by the file's extension (``.json``; ``.yaml`` /
+``.yml``, ``.xml`` and ``.properties`` are tried as JSON first, for compatibility), and for
+any other name by trying JSON, XML, YAML and properties in turn; the first that parses is
+used. The step runtime ships this package to targets: it imports nothing from ``zone`` or
+``cli``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from bundlekit.deploy.structured.base import FORMATS, ConfigEdit, ConfigParseError
+from bundlekit.deploy.structured.jsonfile import apply_json
+from bundlekit.deploy.structured.propertiesfile import apply_properties
+from bundlekit.deploy.structured.xmlfile import apply_xml
+from bundlekit.deploy.structured.yamlfile import apply_yaml
+
+__all__ = ["FORMATS", "ConfigEdit", "ConfigParseError", "formats_for", "apply_config", "choose_format",
+           "MAX_CONFIG_BYTES"]
+
+#: Configuration files are parsed whole; anything larger is refused rather than loaded.
+MAX_CONFIG_BYTES = 32 << 20
+
+_APPLY: Mapping[str, Callable[[str, Mapping[str, str]], ConfigEdit]] = {
+    "json": apply_json, "yaml": apply_yaml, "xml": apply_xml, "properties": apply_properties,
+}
+_EXTENSIONS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".xml": "xml", ".properties": "properties"}
+
+
+def formats_for(file_name: str, forced: str | None = None) -> tuple[str, ...]:
+    """The formats to try for ``file_name``, in order (``forced``: that format only)."""
+    if forced is not None:
+        if forced not in FORMATS:
+            raise ValueError(f"unknown configuration format {forced!r}")
+        return (forced,)
+    suffix = Path(file_name).suffix.lower()
+    known = _EXTENSIONS.get(suffix)
+    if known == "json":
+        return ("json",)
+    if known is not None:
+        return ("json", known)
+    return FORMATS
+
+
+def choose_format(text: str, formats: Sequence[str]) -> str:
+    """The first of ``formats`` that ``text`` parses as; raises the last format's
+    :class:`ConfigParseError` when none does."""
+    return apply_config(text, {}, formats)[0]
+
+
+def apply_config(text: str, variables: Mapping[str, str], formats: Sequence[str]) -> tuple[str, ConfigEdit]:
+    """``(format used, edit)``: ``variables`` applied to ``text`` in the first of ``formats``
+    it parses as. Raises :class:`ConfigParseError` (of the last format tried) when none."""
+    error: ConfigParseError | None = None
+    for fmt in formats:
+        try:
+            return fmt, _APPLY[fmt](text, variables)
+        except ConfigParseError as failure:
+            error = failure
+    assert error is not None, "no formats to try"
+    raise error

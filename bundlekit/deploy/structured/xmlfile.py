@@ -1,0 +1,249 @@
+"""Structured configuration variables for XML files: a variable named by an XPath replaces
+what the XPath selects, and the rest of the file stays byte for byte as written.
+
+Octopus's rules: a name is an XPath when it contains ``/`` or ``:`` and compiles
+(``/configuration/appSettings/add[@key='Port']/@value``, ``//db:connection/text()`` with
+the document's own namespace prefixes); every node it selects is replaced: an attribute's
+value, an element's text (inside its CDATA section if the element holds one), an element
+with child elements by the value read as an XML fragment (skipped with a warning when it is
+not one), a comment's or a processing instruction's text.
+
+Two parsers, each for what it does best: lxml (libxml2) evaluates the XPath on a tree, and
+the standard library's expat reports where each element, comment and processing instruction
+starts in the text, so a replacement is spliced into the original text instead of
+re-serialising the document (which would change quoting, empty elements and whitespace).
+XML from a package is untrusted: no DTD is loaded, nothing is fetched from the network, and
+a document type that declares entities is refused, since entity expansion is how XML bombs
+and external-entity reads work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from xml.parsers import expat
+
+from lxml import etree
+
+from bundlekit.deploy.structured.base import ConfigEdit, ConfigParseError, is_reserved
+
+__all__ = ["apply_xml"]
+
+_DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
+_ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class _Spans:
+    """Where things are in the text (character offsets), in document order."""
+
+    elements: list[tuple[int, int, int, int]]  # (tag start, start-tag end, content end, element end)
+    comments: list[tuple[int, int]]  # (start, end) of <!-- ... -->
+    instructions: list[tuple[int, int]]  # (start, end) of <? ... ?>
+
+
+def _tag_end(text: str, start: int) -> int:
+    """The offset just past the '>' of the start tag at ``start`` (quotes respected)."""
+    i, quote = start + 1, ""
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == ">":
+            return i + 1
+        i += 1
+    return len(text)
+
+
+def _spans(text: str) -> _Spans:
+    data = text.encode("utf-8")
+    # expat reports byte offsets; map them to character offsets.
+    ascii_only = len(data) == len(text)
+    starts = [] if ascii_only else [0]
+    if not ascii_only:
+        for ch in text:
+            starts.append(starts[-1] + len(ch.encode("utf-8")))
+    byte_to_char = {b: c for c, b in enumerate(starts)} if not ascii_only else {}
+
+    def at(index: int) -> int:
+        return index if ascii_only else byte_to_char[index]
+
+    parser = expat.ParserCreate()
+    spans = _Spans([], [], [])
+    stack: list[int] = []
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        begin = at(parser.CurrentByteIndex)
+        end = _tag_end(text, begin)
+        stack.append(len(spans.elements))
+        spans.elements.append((begin, end, end, end))
+
+    def finish(name: str) -> None:
+        index = stack.pop()
+        begin, tag_end, _, _ = spans.elements[index]
+        if text[tag_end - 2 : tag_end] == "/>":
+            return  # an empty element: no content, ends with its start tag
+        close = at(parser.CurrentByteIndex)
+        spans.elements[index] = (begin, tag_end, close, text.index(">", close) + 1)
+
+    def comment(_data: str) -> None:
+        begin = at(parser.CurrentByteIndex)
+        spans.comments.append((begin, text.index("-->", begin) + 3))
+
+    def instruction(_target: str, _data: str) -> None:
+        begin = at(parser.CurrentByteIndex)
+        spans.instructions.append((begin, text.index("?>", begin) + 2))
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = finish
+    parser.CommentHandler = comment
+    parser.ProcessingInstructionHandler = instruction
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as error:
+        raise ConfigParseError("xml", expat.ErrorString(error.code), error.lineno, error.offset + 1) from None
+    return spans
+
+
+def _escape(value: str, quote: str = "") -> str:
+    out = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if quote:
+        out = out.replace(quote, "&quot;" if quote == '"' else "&apos;")
+    return out
+
+
+def _is_fragment(value: str) -> bool:
+    parser = expat.ParserCreate()
+    try:
+        parser.Parse(f"<r>{value}</r>", True)
+    except expat.ExpatError:
+        return False
+    return True
+
+
+def _parse(text: str) -> tuple[etree._ElementTree, str]:
+    """The lxml tree and the text with any XML declaration blanked (same length)."""
+    declaration = _DECLARATION.match(text)
+    body = text if declaration is None else " " * declaration.end() + text[declaration.end():]
+    if _ENTITY_DECLARATION.search(body.split("]>", 1)[0] if "<!DOCTYPE" in body else ""):
+        raise ConfigParseError("xml", "the document type declares entities, which bundlekit does not expand "
+                                      "(XML from a package is untrusted)")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False,
+                             remove_comments=False, remove_pis=False, strip_cdata=False, huge_tree=False)
+    try:
+        root = etree.fromstring(body.lstrip(), parser)
+    except etree.XMLSyntaxError as error:
+        line, column = error.position if error.position else (0, 0)
+        raise ConfigParseError("xml", error.msg or "syntax error", line, column) from None
+    return root.getroottree(), body
+
+
+def _namespaces(tree: etree._ElementTree) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for element in tree.iter(etree.Element):
+        for prefix, uri in element.nsmap.items():
+            if prefix:
+                found.setdefault(prefix, uri)
+    return found
+
+
+def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
+    """Replace what each XPath-named variable selects; see the module docstring."""
+    tree, body = _parse(text)
+    spans = _spans(body)
+    elements = [e for e in tree.iter() if isinstance(e.tag, str)]
+    top = list(tree.getroot().itersiblings(preceding=True))[::-1] + [tree.getroot()] + \
+        list(tree.getroot().itersiblings())
+    ordered = [n for t in top for n in (t.iter() if isinstance(t.tag, str) else [t])]
+    comments = [n for n in ordered if isinstance(n, etree._Comment)]
+    instructions = [n for n in ordered if isinstance(n, etree._ProcessingInstruction)]
+    if len(elements) != len(spans.elements) or len(comments) != len(spans.comments):
+        raise ConfigParseError("xml", "the document's entities add markup, which bundlekit does not expand")
+    index = {id(e): i for i, e in enumerate(elements)}
+    namespaces = _namespaces(tree)
+    edits: list[tuple[int, int, str, str, str]] = []  # (start, end, new text, variable, where)
+    warnings: list[str] = []
+    for name, value in variables.items():
+        if is_reserved(name) or ("/" not in name and ":" not in name):
+            continue
+        try:
+            selected = tree.xpath(name, namespaces=namespaces)
+        except (etree.XPathError, TypeError, ValueError):
+            continue
+        if not isinstance(selected, list):
+            continue
+        for node in selected:
+            edit = _edit(text, node, value, spans, index, comments, instructions, warnings, name)
+            if edit is not None:
+                edits.append((*edit, name, name))
+    edits.sort(key=lambda e: (e[0], -e[1]))
+    kept: list[tuple[int, int, str, str, str]] = []
+    for edit in edits:
+        if kept and edit[0] < kept[-1][1]:
+            continue  # inside a node another variable already replaced whole
+        kept.append(edit)
+    if not kept:
+        return ConfigEdit(None, (), tuple(warnings))
+    out, last = [], 0
+    for start, end, new, _, _ in kept:
+        out.append(text[last:start])
+        out.append(new)
+        last = end
+    out.append(text[last:])
+    seen: dict[str, str] = {}
+    for _, _, _, name, where in kept:
+        seen.setdefault(name, where)
+    return ConfigEdit("".join(out), tuple(seen.items()), tuple(warnings))
+
+
+def _edit(text: str, node: object, value: str, spans: _Spans, index: dict[int, int], comments: list[object],
+          instructions: list[object], warnings: list[str], name: str) -> tuple[int, int, str] | None:
+    if isinstance(node, etree._Comment):
+        begin, end = spans.comments[next(i for i, c in enumerate(comments) if c is node)]
+        return begin + 4, end - 3, value.replace("--", "- -")
+    if isinstance(node, etree._ProcessingInstruction):
+        begin, end = spans.instructions[next(i for i, p in enumerate(instructions) if p is node)]
+        head = re.match(r"<\?\S+\s*", text[begin:end])
+        return begin + (head.end() if head else 2), end - 2, value.replace("?>", "? >")
+    if isinstance(node, etree._Element):
+        return _element_edit(text, spans.elements[index[id(node)]], node, value, warnings, name)
+    parent = getattr(node, "getparent", lambda: None)()
+    if parent is None or id(parent) not in index:
+        return None
+    begin, tag_end, content_end, _ = spans.elements[index[id(parent)]]
+    if getattr(node, "is_attribute", False):
+        attribute = str(getattr(node, "attrname"))
+        local = attribute.rsplit("}", 1)[-1]
+        tag = text[begin:tag_end]
+        for m in re.finditer(r"([\w.:-]+)\s*=\s*(['\"])(.*?)\2", tag, re.S):
+            if m.group(1) == local or m.group(1).endswith(":" + local):
+                return begin + m.start(3), begin + m.end(3), _escape(value, m.group(2))
+        return None
+    if getattr(node, "is_text", False) and len(parent) == 0:
+        return _element_edit(text, spans.elements[index[id(parent)]], parent, value, warnings, name)
+    return None  # text between child elements: not supported, left as it is
+
+
+def _element_edit(text: str, span: tuple[int, int, int, int], element: etree._Element, value: str,
+                  warnings: list[str], name: str) -> tuple[int, int, str] | None:
+    begin, tag_end, content_end, end = span
+    content = text[tag_end:content_end]
+    if len(element) > 0 and not all(isinstance(c, (etree._Comment, etree._ProcessingInstruction)) for c in element):
+        if not _is_fragment(value):
+            warnings.append(f"{name}: the value is not an XML fragment, so the element's content was kept")
+            return None
+        return tag_end, content_end, value
+    if content.strip().startswith("<![CDATA[") and content.strip().endswith("]]>"):
+        inner = value.replace("]]>", "]]]]><![CDATA[>")
+        lead = content[: len(content) - len(content.lstrip())]
+        trail = content[len(content.rstrip()):]
+        return tag_end, content_end, f"{lead}<![CDATA[{inner}]]>{trail}"
+    if text[tag_end - 2 : tag_end] == "/>":  # <x/> becomes <x>value</x>
+        tag_name = re.match(r"<([^\s/>]+)", text[begin:tag_end])
+        assert tag_name is not None
+        return tag_end - 2, tag_end, f">{_escape(value)}</{tag_name.group(1)}>"
+    return tag_end, content_end, _escape(value)
