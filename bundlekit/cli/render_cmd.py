@@ -150,6 +150,24 @@ bundlekit render-config web.config --var "//add[@key='Port']/@value=8080"
 bundlekit render-config app.settings --format properties --var db.url=jdbc:pg://db01/shop"""
 
 
+def _split_var(pair: str) -> tuple[str, str]:
+    """NAME=VALUE where NAME may be an XPath: the first '=' outside ``[...]`` and quotes separates."""
+    depth, quote = 0, ""
+    for i, c in enumerate(pair):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth = max(depth - 1, 0)
+        elif c == "=" and depth == 0 and pair[:i].strip():
+            return pair[:i], pair[i + 1:]
+    raise UsageError(f"--var {pair!r} must look like NAME=VALUE (an XPath name may contain '=' inside [...])",
+                     code="invalid_var")
+
+
 @cli.command("render-config", epilog=_CONFIG_EXAMPLE)
 @click.argument("file", metavar="FILE")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
@@ -170,9 +188,7 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
     if variables_file is not None:
         _load_variables_file(variables_file, values)
     for pair in var_pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--var {pair!r} must look like NAME=VALUE", code="invalid_var")
+        name, value = _split_var(pair)
         values[name] = value
     try:
         with open(file, "rb") as fh:

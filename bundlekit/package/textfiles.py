@@ -4,7 +4,8 @@ mark), or UTF-16 / UTF-32 with a byte order mark.
 Substitution and structured configuration read a file, change some text and write it back
 in exactly the encoding it had: same byte order mark, same code units, line endings
 untouched (they are part of the text). A file that is neither is not text to bundlekit
-(a UTF-16 file without a byte order mark cannot be told apart from binary data).
+(a UTF-16 file without a byte order mark cannot be told apart from binary data; a NUL byte
+in what would be UTF-8 marks it as not text).
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def decode_text(data: bytes) -> tuple[str, TextEncoding]:
         if data.startswith(mark):
             body = data[len(mark):]
             return body.decode(codec), TextEncoding(codec, mark)
-    return data.decode("utf-8"), UTF8
+    text = data.decode("utf-8")
+    if "\0" in text:  # UTF-8 text has no NUL; UTF-16 without a byte order mark does
+        at = data.index(b"\0")
+        raise UnicodeDecodeError("utf-8", data, at, at + 1, "a NUL byte: binary data, or UTF-16/32 without a BOM")
+    return text, UTF8
 
 
 def encode_text(text: str, encoding: TextEncoding) -> bytes:

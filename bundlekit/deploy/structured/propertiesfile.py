@@ -132,6 +132,7 @@ def read_properties(text: str) -> dict[str, str]:
 
 def apply_properties(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     """Replace the value of every key named by ``variables``; see the module docstring."""
+    read_properties(text)  # the whole file must read as Java reads it, not only the keys we replace
     folded = {name.casefold(): (name, value) for name, value in variables.items() if not is_reserved(name)}
     out: list[str] = []
     last = 0

@@ -98,6 +98,12 @@ def _spans(text: str) -> _Spans:
         begin = at(parser.CurrentByteIndex)
         spans.instructions.append((begin, text.index("?>", begin) + 2))
 
+    def skipped(name: str, _parameter: bool) -> None:
+        raise ConfigParseError("xml", f"entity reference &{name}; cannot be resolved: bundlekit loads no DTD "
+                                      "(XML from a package is untrusted)", parser.CurrentLineNumber,
+                               parser.CurrentColumnNumber + 1)
+
+    parser.SkippedEntityHandler = skipped
     parser.StartElementHandler = start
     parser.EndElementHandler = finish
     parser.CommentHandler = comment
@@ -177,9 +183,9 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
         if not isinstance(selected, list):
             continue
         for node in selected:
-            edit = _edit(text, node, value, spans, index, comments, instructions, warnings, name)
-            if edit is not None:
-                edits.append((*edit, name, name))
+            change = _edit(text, node, value, spans, index, comments, instructions, warnings, name)
+            if change is not None:
+                edits.append((*change, name, name))
     edits.sort(key=lambda e: (e[0], -e[1]))
     kept: list[tuple[int, int, str, str, str]] = []
     for edit in edits:

@@ -1,0 +1,85 @@
+"""`bundlekit render-config` through the real CLI: every format, the choice of format, refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "bundlekit", "render-config", *args], capture_output=True,
+                          timeout=60, check=False)
+
+
+def test_json_top_level_and_nested_keys_keep_types_and_the_file_is_not_changed(tmp_path: Path) -> None:
+    config = tmp_path / "appsettings.json"
+    config.write_text('{\n  "port": 80,\n  "Logging": {"Level": "Info"}\n}\n')
+    before = config.read_bytes()
+    done = run(str(config), "--var", "Port=8443", "--var", "logging:level=Warning")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"port": 8443, "Logging": {"Level": "Warning"}}
+    assert b"json: replaced port, Logging:Level" in done.stderr
+    assert config.read_bytes() == before
+
+
+def test_yaml_keeps_comments_and_values_are_evaluated_as_templates(tmp_path: Path) -> None:
+    config = tmp_path / "values.yaml"
+    config.write_text("# chart\nimage:\n  tag: latest # pin me\n")
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({"image:tag": "#{Version}", "Version": "1.4.0"}))
+    done = run(str(config), "--variables", str(variables))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"# chart\nimage:\n  tag: 1.4.0  # pin me\n"  # the comment keeps its column
+
+
+def test_xml_by_xpath_and_properties_by_key(tmp_path: Path) -> None:
+    web = tmp_path / "web.config"
+    web.write_text("<configuration><add key='Port' value='80'/></configuration>")
+    done = run(str(web), "--var", "/configuration/add[@key='Port']/@value=8080")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"<configuration><add key='Port' value='8080'/></configuration>"
+    props = tmp_path / "app.settings"
+    props.write_text("# db\ndb.url = jdbc:dev\n")
+    done = run(str(props), "--format", "properties", "--var", "db.url=jdbc:prod")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"# db\ndb.url = jdbc:prod\n"
+
+
+def test_utf16_file_is_printed_in_utf16(tmp_path: Path) -> None:
+    config = tmp_path / "settings.json"
+    config.write_bytes(b"\xff\xfe" + '{"a": "x"}'.encode("utf-16-le"))
+    done = run(str(config), "--var", "a=y")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"\xff\xfe" + '{"a": "y"}'.encode("utf-16-le")
+
+
+def test_a_file_that_does_not_parse_exits_2_naming_the_format_and_position(tmp_path: Path) -> None:
+    config = tmp_path / "values.yaml"
+    config.write_text("a: [1, 2\nb: 3\n")
+    done = run(str(config), "--format", "yaml", "--var", "a=1")
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert "invalid_config_file" in err and "YAML" in err and "line 2" in err
+    assert done.stdout == b""
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"a": 1,}')
+    done = run(str(broken), "--var", "a=2")
+    assert done.returncode == 2 and b"JSON at line 1" in done.stderr
+
+
+def test_nothing_matching_prints_the_file_unchanged_with_a_warning(tmp_path: Path) -> None:
+    config = tmp_path / "app.properties"
+    config.write_bytes(b"a=1\r\n")
+    done = run(str(config), "--var", "b=2")
+    assert done.returncode == 0 and done.stdout == b"a=1\r\n"
+    assert b"no variable matched" in done.stderr
+
+
+def test_a_missing_file_and_a_bad_var_are_refused(tmp_path: Path) -> None:
+    assert run(str(tmp_path / "absent.json")).returncode == 1
+    config = tmp_path / "a.json"
+    config.write_text("{}")
+    done = run(str(config), "--var", "novalue")
+    assert done.returncode == 2 and b"invalid_var" in done.stderr

@@ -1,0 +1,165 @@
+"""Structured configuration variables in YAML, XML and Java properties files, and the choice of format.
+
+Each test proves a rule a release engineer relies on: only matched values change, the rest of
+the file (comments, order, quoting, spacing, line endings) is kept as written, and hostile or
+broken files are refused with the format and position named.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bundlekit.deploy.structured import ConfigParseError, apply_config, formats_for
+from bundlekit.deploy.structured.propertiesfile import apply_properties, read_properties
+from bundlekit.deploy.structured.xmlfile import apply_xml
+from bundlekit.deploy.structured.yamlfile import apply_yaml
+
+VALUES_YAML = """\
+# service settings
+service:
+  port: 8080   # public port
+  host: "localhost"
+  debug: false
+  ratio: 0.5
+replicas:
+  - name: a
+    weight: 1
+  - name: b
+    weight: 2
+logging: {level: info}
+"""
+
+
+def test_yaml_values_are_replaced_by_path_keeping_comments_order_and_quotes() -> None:
+    edit = apply_yaml(VALUES_YAML, {"Service:Port": "9090", "service:host": "db.prod", "service:debug": "True",
+                                    "replicas:1:weight": "5", "Octopus.Environment.Name": "x"})
+    assert edit.text == VALUES_YAML.replace("8080", "9090").replace('"localhost"', '"db.prod"') \
+        .replace("debug: false", "debug: true").replace("weight: 2", "weight: 5")
+    assert [where for _, where in edit.replaced] == ["service:port", "service:host", "service:debug",
+                                                     "replicas:1:weight"]
+
+
+def test_yaml_text_that_is_not_the_old_type_becomes_a_string_and_structures_are_replaced_whole() -> None:
+    edit = apply_yaml(VALUES_YAML, {"service:port": "eighty", "logging": "{level: warn, file: app.log}"})
+    assert edit.text is not None
+    assert "port: eighty" in edit.text and "# public port" in edit.text
+    assert "logging: {level: warn, file: app.log}" in edit.text
+
+
+def test_yaml_top_level_keys_and_every_document_of_a_stream() -> None:
+    edit = apply_yaml("---\nmode: dev\n---\nmode: dev\nother: 1\n", {"mode": "prod"})
+    assert edit.text == "---\nmode: prod\n---\nmode: prod\nother: 1\n"
+
+
+def test_yaml_with_nothing_matching_is_left_alone() -> None:
+    assert apply_yaml(VALUES_YAML, {"service:missing": "x"}).text is None
+
+
+def test_yaml_keeps_crlf_line_endings_and_four_space_indent() -> None:
+    text = "a:\r\n    b: 1\r\n    c: 2\r\n"
+    assert apply_yaml(text, {"a:b": "3"}).text == "a:\r\n    b: 3\r\n    c: 2\r\n"
+
+
+def test_broken_yaml_names_the_line_and_column() -> None:
+    with pytest.raises(ConfigParseError) as caught:
+        apply_yaml("a: [1, 2\nb: 3\n", {"a": "x"})
+    assert caught.value.format == "yaml" and caught.value.line == 2
+
+
+WEB_CONFIG = """<?xml version="1.0" encoding="utf-8"?>
+<!-- deployed by bundlekit -->
+<configuration xmlns:db="urn:example:db">
+  <appSettings>
+    <add key='Port'   value='80' />
+    <add key="Mode" value="dev"/>
+  </appSettings>
+  <db:connection timeout="30">Server=dev;Database=shop</db:connection>
+  <script><![CDATA[if (a < b) go();]]></script>
+  <empty/>
+  <!-- note -->
+</configuration>
+"""
+
+
+def test_xml_xpath_variables_replace_attributes_text_cdata_and_comments_leaving_the_rest_as_written() -> None:
+    edit = apply_xml(WEB_CONFIG, {
+        "/configuration/appSettings/add[@key='Port']/@value": "8080",
+        "//db:connection": "Server=prod;Database=shop",
+        "//db:connection/@timeout": "60",
+        "/configuration/script": "if (a > b) stop();",
+        "//empty": "filled & safe",
+        "/configuration/comment()": " replaced ",
+        "Mode": "ignored: not an XPath", "Octopus.Action.Name": "ignored",
+    })
+    assert edit.text == WEB_CONFIG.replace("value='80'", "value='8080'") \
+        .replace("Server=dev;Database=shop", "Server=prod;Database=shop").replace('timeout="30"', 'timeout="60"') \
+        .replace("if (a < b) go();", "if (a > b) stop();").replace("<empty/>", "<empty>filled &amp; safe</empty>") \
+        .replace("<!-- note -->", "<!-- replaced -->")
+
+
+def test_xml_element_with_children_takes_a_fragment_and_keeps_its_content_when_the_value_is_not_one() -> None:
+    text = "<a><b><c>1</c></b></a>"
+    assert apply_xml(text, {"/a/b": "<c>2</c><d/>"}).text == "<a><b><c>2</c><d/></b></a>"
+    edit = apply_xml(text, {"/a/b": "<c>unclosed"})
+    assert edit.text is None and "not an XML fragment" in edit.warnings[0]
+
+
+def test_xml_attribute_values_are_escaped_for_their_quote() -> None:
+    text = "<a x='1' y=\"2\"/>"
+    edit = apply_xml(text, {"/a/@x": "it's <b>", "/a/@y": 'say "hi"'})
+    assert edit.text == "<a x='it&apos;s &lt;b&gt;' y=\"say &quot;hi&quot;\"/>"
+
+
+@pytest.mark.parametrize("document", [
+    '<!DOCTYPE a [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><a>&lol2;</a>',
+    '<!DOCTYPE a [<!ENTITY secret SYSTEM "file:///etc/passwd">]><a>&secret;</a>',
+    '<!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a>&ext;</a>',
+])
+def test_xml_entity_tricks_are_refused_and_nothing_is_fetched_or_expanded(document: str) -> None:
+    with pytest.raises(ConfigParseError) as caught:
+        apply_xml(document, {"/a": "x"})
+    assert caught.value.format == "xml"
+
+
+def test_broken_xml_names_the_line_and_column() -> None:
+    with pytest.raises(ConfigParseError) as caught:
+        apply_xml("<a>\n  <b></c>\n</a>", {"/a": "x"})
+    assert caught.value.format == "xml" and caught.value.line == 2
+
+
+PROPERTIES = "# database\r\ndb.url = jdbc:pg://dev/shop\r\n! legacy\r\nretries:3\r\npath=C:\\\\apps\\\\\\\r\n    shop\r\n"
+
+
+def test_properties_keys_are_replaced_keeping_comments_separators_and_line_endings() -> None:
+    edit = apply_properties(PROPERTIES, {"DB.URL": "jdbc:pg://prod/shop", "path": "D:\\apps", "Octopus.X": "y"})
+    assert edit.text == "# database\r\ndb.url = jdbc:pg://prod/shop\r\n! legacy\r\nretries:3\r\npath=D:\\\\apps\r\n"
+    assert [where for _, where in edit.replaced] == ["db.url", "path"]
+
+
+def test_properties_values_are_escaped_so_java_reads_them_back() -> None:
+    edit = apply_properties("greeting=hi\n", {"greeting": " line1\nline2 \u2603"})
+    assert edit.text == "greeting=\\ line1\\nline2 \\u2603\n"
+    assert read_properties(edit.text) == {"greeting": " line1\nline2 \u2603"}
+
+
+def test_properties_bad_unicode_escape_is_a_parse_error() -> None:
+    with pytest.raises(ConfigParseError) as caught:
+        apply_properties("a=\\u12G4\n", {"a": "x"})
+    assert caught.value.format == "properties" and caught.value.line == 1
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("appsettings.json", ("json",)), ("values.YAML", ("json", "yaml")), ("chart/values.yml", ("json", "yaml")),
+    ("web.xml", ("json", "xml")), ("app.properties", ("json", "properties")),
+    ("web.config", ("json", "xml", "yaml", "properties")),
+])
+def test_formats_are_chosen_by_extension_then_tried_in_octopus_order(name: str, expected: tuple[str, ...]) -> None:
+    assert formats_for(name) == expected
+
+
+@pytest.mark.parametrize("text, fmt", [
+    ('{"a": "1"}', "json"), ("<a>1</a>", "xml"), ("a: 1\n", "yaml"), ("a=1\nb=2\n", "properties"),
+])
+def test_a_file_without_a_known_extension_is_read_as_the_first_format_that_parses(text: str, fmt: str) -> None:
+    used, edit = apply_config(text, {"a": "2", "/a": "2"}, formats_for("settings.conf"))
+    assert used == fmt and edit.text is not None and "2" in edit.text
