@@ -155,11 +155,10 @@ def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource
 
 def _check_patterns(path: Path, i: int, key: str, patterns: list[str]) -> None:
     for n, pattern in enumerate(patterns):
-        pure = PurePosixPath(pattern)
-        if "\\" in pattern or "\0" in pattern or re.match(r"^[A-Za-z]:", pattern) or pure.is_absolute() \
-                or ".." in pure.parts:
-            raise _fail(path, f"steps[{i}].{key}[{n}]", f"{pattern!r} must be a pattern relative to the package "
-                        "folder, with '/' separators and no '..' (for example 'config/*.json')", "unsafe_path")
+        problem = path_problem(pattern, glob=True)
+        if problem:
+            raise _fail(path, f"steps[{i}].{key}[{n}]", f"{pattern!r} {problem}; {PATH_RULE} (for example "
+                        "'config/*.json')", "unsafe_path")
 
 
 def _step(path: Path, i: int, s: dict[str, Any], packages: tuple[PackageSource, ...]) -> Step:
