@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import select
 import threading
 import time
 from pathlib import Path
@@ -40,17 +41,19 @@ def tree(root: Path) -> list[str]:
 
 
 def process_gone(pid: int, wait: float = 5.0) -> bool:
-    """True when ``pid`` no longer runs (absent, or a zombie waiting for its reaper)."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_bytes()
-        except FileNotFoundError:
-            return True
-        if stat[stat.rfind(b")") + 2 :].split()[0] == b"Z":
-            return True
-        time.sleep(0.05)
-    return False
+    """True when ``pid`` ends within ``wait`` seconds (a zombie waiting for its reaper counts).
+
+    Waits on a pidfd, which the kernel makes readable at the moment the process exits: an
+    event, not a polling loop.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], wait)[0])
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------- service messages
@@ -316,14 +319,22 @@ def test_background_child_holding_the_output_is_stopped_after_the_script_exits(t
 
 
 def test_cancel_event_stops_the_script_as_canceled(tmp_path: Path) -> None:
+    # The script says when it has started through a FIFO; cancelling on that event, not after
+    # a guessed delay, means a slow machine cannot cancel it before it started.
+    ready = tmp_path / "ready"
+    os.mkfifo(ready)
     cancel = threading.Event()
-    timer = threading.Timer(0.3, cancel.set)
-    timer.start()
-    try:
-        result = run(tmp_path, "bash", "echo started\nsleep 100\n", cancel=cancel, kill_grace=0.5)
-    finally:
-        timer.cancel()
-    assert result.state == "Canceled" and result.exit_code is None
+
+    def cancel_once_started() -> None:
+        with open(ready) as fifo:
+            fifo.readline()
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_started, daemon=True)
+    watcher.start()
+    result = run(tmp_path, "bash", 'echo started\necho up > "$READY"\nsleep 100\n', cancel=cancel,
+                 kill_grace=0.5, timeout=60, env={"READY": str(ready)})
+    assert cancel.is_set() and result.state == "Canceled" and result.exit_code is None
     assert result.log.startswith("started")
 
 

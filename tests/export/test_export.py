@@ -20,8 +20,9 @@ from bundlekit.zone.rotation import rotate_key
 from tests.conftest import CANARY, RELEASE, Zones, tree_digest
 
 
-def _export(z: Zones, out: Path, release: Path = RELEASE, **kw: object) -> Path:
-    export_release(z.dev, release, "prod", out, now=int(time.time()), **kw)  # type: ignore[arg-type]
+def _export(z: Zones, out: Path, release: Path = RELEASE, now: int | None = None, **kw: object) -> Path:
+    when = int(time.time()) if now is None else now
+    export_release(z.dev, release, "prod", out, now=when, **kw)  # type: ignore[arg-type]
     return out
 
 
@@ -151,9 +152,10 @@ def test_export_is_reproducible_with_source_date_epoch(zones: Zones, release_dir
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     release = _no_secrets(release_dir)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
-    a = _export(zones, tmp_path / "a.bundle", release=release, sequence=7).read_bytes()
-    time.sleep(1.1)
-    b = _export(zones, tmp_path / "b.bundle", release=release, sequence=7).read_bytes()
+    now = int(time.time())
+    a = _export(zones, tmp_path / "a.bundle", release=release, sequence=7, now=now).read_bytes()
+    # An hour later by the exporting zone's clock: SOURCE_DATE_EPOCH, not the clock, makes `created`.
+    b = _export(zones, tmp_path / "b.bundle", release=release, sequence=7, now=now + 3600).read_bytes()
     assert a == b
     c = _export(zones, tmp_path / "c.bundle", release=release, sequence=8).read_bytes()
     assert c != a

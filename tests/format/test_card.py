@@ -6,9 +6,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from bundlekit.errors import BundleError, InputError, VerificationError
+from bundlekit.errors import BundleError, InputError
 from bundlekit.format.card import IdentityCard, parse_card
-from bundlekit.format.crypto import raw_public
+from bundlekit.format.crypto import b64, raw_public, sign
 
 
 def _card() -> tuple[IdentityCard, bytes]:
@@ -41,13 +41,27 @@ def test_card_with_swapped_sealing_key_refused_as_altered() -> None:
     assert info.value.code == "invalid_card"
 
 
-def test_card_signed_by_another_key_refused() -> None:
+def test_card_naming_a_zones_key_but_signed_by_another_key_refused() -> None:
+    card, genuine = _card()
+    impostor = Ed25519PrivateKey.generate()
+    # The impostor copies the zone's card, keeps the zone's signing key on it (the key a verifier
+    # will trust), and signs it with the only key it has.
+    body = card.body()
+    forged = body + f"signature: {b64(sign(impostor, 'identity', body))}\n".encode()
+    assert forged != genuine and forged[:len(body)] == genuine[:len(body)]
+    with pytest.raises(InputError) as info:
+        parse_card(forged, "prod.card")
+    assert info.value.code == "invalid_card" and "altered" in info.value.message
+
+
+def test_card_for_the_same_zone_with_the_impostors_own_keys_is_another_identity() -> None:
     card, _ = _card()
     impostor = Ed25519PrivateKey.generate()
-    forged = IdentityCard(card.name, card.zone_id, raw_public(impostor), card.sealing_key, card.created)
-    data = forged.render(impostor).replace(b"signing-key: ed25519:", b"signing-key: ed25519:", 1)
-    # A self-consistent card for a different key is a different identity, not the same zone.
-    assert parse_card(data, "x").signing_key != card.signing_key
+    claimed = IdentityCard(card.name, card.zone_id, raw_public(impostor), card.sealing_key, card.created)
+    parsed = parse_card(claimed.render(impostor), "prod.card")
+    # Self-consistent, so it loads, but under another key: nothing signed by the zone's real key
+    # verifies with it, and a zone that trusts the real card refuses it (tests/importer/test_import_trust.py).
+    assert parsed.zone_id == card.zone_id and parsed.signing_key_id != card.signing_key_id
 
 
 def test_truncated_and_extended_cards_refused() -> None:

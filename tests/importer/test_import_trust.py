@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.errors import BundleError
+from bundlekit.format.card import IdentityCard, parse_card
 from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.keyfile import ApproverKey, make_rotation
 from bundlekit.importer.importer import import_bundle
@@ -168,3 +170,21 @@ def test_import_refused_by_an_invalid_rotation_statement_leaves_the_home_byte_id
     assert tree_digest(zones.prod.home) == before  # no blob in the package store, no state
     import_bundle(zones.prod, good, now=int(time.time()))
     assert (zones.prod.home / "packages").is_dir()
+
+
+def test_impostor_card_for_a_trusted_zone_is_refused_and_its_bundles_untrusted(zones: Zones, tmp_path: Path) -> None:
+    real = parse_card(zones.dev.card_bytes(), "dev.card")
+    impostor = Ed25519PrivateKey.generate()
+    # Self-consistent and signed, but by the impostor's own key: the zone's name and id are copied.
+    fake = IdentityCard(real.name, real.zone_id, raw_public(impostor), real.sealing_key, real.created)
+    card = tmp_path / "dev.card"
+    card.write_bytes(fake.render(impostor))
+    before = tree_digest(zones.prod.home)
+    r = run_cli("trust", "add", card, "--json", home=zones.prod.home)
+    assert r.returncode == 1 and json.loads(r.stdout)["error"]["code"] == "already_trusted"
+    assert tree_digest(zones.prod.home) == before
+    forged = resign(export(zones, tmp_path / "a.bundle"), tmp_path / "forged.bundle", [impostor], lambda doc: None)
+    with pytest.raises(BundleError) as info:
+        import_bundle(zones.prod, forged, now=int(time.time()))
+    assert info.value.code == "untrusted" and info.value.exit_code == 3
+    assert tree_digest(zones.prod.home) == before

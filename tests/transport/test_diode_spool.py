@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -55,7 +56,10 @@ def test_missing_damaged_and_half_written_spool_files_are_tolerated(tmp_path: Pa
     (spool / "README.txt").write_text("not ours")
     rx = SpoolChannel.for_receiving(spool)
     (tmp_path / "inbox").mkdir()
-    report = receive(rx, tmp_path / "inbox", idle_timeout=0.2)
+    # Every spool file is there before receiving starts, so the first empty poll means done: a
+    # clock that moves a second per reading ends the idle wait at once instead of in real time.
+    ticks = itertools.count()
+    report = receive(rx, tmp_path / "inbox", idle_timeout=0.2, clock=lambda: float(next(ticks)))
     assert report.ok, report.to_dict()
     assert rx.files_damaged == 1
     assert (tmp_path / "inbox" / "a.bundle").read_bytes() == data

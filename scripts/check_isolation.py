@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Prove that every test file passes when run alone: `pytest tests/path/test_x.py`, one by one.
+
+A test that passes only after another one ran (a shared binding, a module-scoped world that
+another test filled in) passes in the full suite and fails here. The whole suite is not a
+substitute: it runs files in one order, in one process.
+
+    .venv/bin/python scripts/check_isolation.py                 # every tests/**/test_*.py
+    .venv/bin/python scripts/check_isolation.py -j 2            # two files at a time
+    .venv/bin/python scripts/check_isolation.py tests/e2e       # only the files under a folder
+    .venv/bin/python scripts/check_isolation.py --json          # one JSON document on stdout
+
+Each file runs in its own `python -m pytest FILE -q -p no:cacheprovider` process (no xdist,
+no cache between runs). Exit status 0 when every file passed, 1 otherwise; the failures are
+listed with the tail of their output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Outcome:
+    file: str
+    exit_code: int
+    seconds: float
+    summary: str
+    tail: str
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+
+def test_files(paths: list[str]) -> list[Path]:
+    roots = [ROOT / p for p in paths] if paths else [ROOT / "tests"]
+    found: set[Path] = set()
+    for root in roots:
+        if root.is_file():
+            found.add(root)
+        else:
+            found.update(root.rglob("test_*.py"))
+    return sorted(found)
+
+
+def run_alone(path: Path, timeout: float) -> Outcome:
+    rel = str(path.relative_to(ROOT))
+    started = time.monotonic()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", rel, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        code, out = r.returncode, r.stdout + r.stderr
+    except subprocess.TimeoutExpired as exc:
+        code, out = -1, f"timed out after {timeout:.0f} s\n{exc.stdout or ''}"
+    lines = [line for line in out.splitlines() if line.strip()]
+    summary = next((line for line in reversed(lines) if " in " in line and ("passed" in line or "failed" in line
+                                                                           or "error" in line)), lines[-1] if lines
+                   else "")
+    return Outcome(rel, code, round(time.monotonic() - started, 1), summary.strip("= "), "\n".join(lines[-25:]))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="*", help="test files or folders (default: tests/)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="files run at the same time (default 1)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds one file may take (default 900)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    args = parser.parse_args(argv)
+    files = test_files(args.paths)
+    if not files:
+        print("no test files found", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for outcome in pool.map(lambda p: run_alone(p, args.timeout), files):
+            outcomes.append(outcome)
+            if not args.json:
+                mark = "ok  " if outcome.passed else "FAIL"
+                print(f"{mark} {outcome.file:<52} {outcome.seconds:7.1f}s  {outcome.summary}", flush=True)
+    failed = [o for o in outcomes if not o.passed]
+    total = round(time.monotonic() - started, 1)
+    if args.json:
+        print(json.dumps({"files": len(outcomes), "failed": [o.file for o in failed], "seconds": total,
+                          "outcomes": [asdict(o) | {"passed": o.passed} for o in outcomes]}, indent=2))
+    else:
+        for o in failed:
+            print(f"\n--- {o.file} (exit {o.exit_code}) ---\n{o.tail}")
+        print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} test files pass alone ({total:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
