@@ -64,7 +64,7 @@ def deployment_anchor(deployment_id: str) -> str:
     return "deployment-h" + hashlib.sha256(deployment_id.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def _time(t: float, now: float, text: str | None = None) -> str:
+def _time(t: float, now: EpochSeconds, text: str | None = None) -> str:
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
     return f'<time datetime="{iso}" title="{format_utc(t)}">{_e(text or relative_age(t, now))}</time>'
 
@@ -116,7 +116,7 @@ def _summary(view: DashboardView) -> str:
     return f'<ul class="summary" aria-label="Latest deployments by state">{"".join(items)}</ul>'
 
 
-def _grid(view: DashboardView, now: float, anchors: set[str]) -> str:
+def _grid(view: DashboardView, now: EpochSeconds, anchors: set[str]) -> str:
     # Fixed layout gives every environment the same width; the minimum keeps many columns
     # readable by scrolling the grid sideways instead of squeezing the cards.
     min_width = 210 + 180 * len(view.columns)
@@ -143,7 +143,7 @@ def _grid(view: DashboardView, now: float, anchors: set[str]) -> str:
     return "".join(out)
 
 
-def _cell(slug: str, zone: str, env: str, cell: CellView | None, now: float, anchors: set[str]) -> str:
+def _cell(slug: str, zone: str, env: str, cell: CellView | None, now: EpochSeconds, anchors: set[str]) -> str:
     latest = cell.latest if cell is not None else None
     state = latest.state if latest is not None else "none"
     hooks = f'data-project="{_e(slug)}" data-zone="{_e(zone)}" data-environment="{_e(env)}" data-state="{state}"'
@@ -165,7 +165,7 @@ def _cell(slug: str, zone: str, env: str, cell: CellView | None, now: float, anc
     return f'<td class="cell" {hooks}><div class="card state-{state}">{inner}</div></td>'
 
 
-def _deployment(d: DeploymentView, now: float, exported_at: float | None) -> str:
+def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None) -> str:
     out = [f'<section class="deployment" id="{_e(deployment_anchor(d.deployment_id))}">',
            f'<div class="dep-head state-{d.state}"><h3>{_e(d.project)} <span class="release">{_e(d.release)}</span>'
            f' <span class="arrow" aria-label="to">\u2192</span> {_e(d.zone)} / {_e(d.environment)}</h3>'

@@ -81,7 +81,7 @@ def build_view(zone: Zone, now: EpochSeconds) -> DashboardView:
         return _build(zone, db, now)
 
 
-def _build(zone: Zone, db: Reader, now: float) -> DashboardView:
+def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
     cache: dict[str, str] = {}
     zone_names = truststore.zone_names(db)
     deployments: list[DeploymentView] = []

@@ -76,7 +76,7 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
     return _finish(out, width, colored=color)
 
 
-def _cell_lines(cell: CellView | None, now: float) -> list[str]:
+def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
     if cell is None or cell.latest is None:
         return ["-"]
     latest = cell.latest

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.errors import InputError
 
@@ -307,7 +308,7 @@ class DashboardView:
 
 # -- shared formatting -----------------------------------------------------------------------
 
-def relative_age(then: float, now: float) -> str:
+def relative_age(then: float, now: EpochSeconds) -> str:
     """``"just now"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``; a time ahead of ``now`` (zones'
     clocks differ) reads ``"in 3h"`` rather than a negative age."""
     delta = now - then

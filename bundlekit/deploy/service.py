@@ -137,8 +137,9 @@ def _request(zone: Zone, what: _Release, environment: str, now: EpochSeconds) ->
         now=to_datetime(now), zone_target=zone_target)
 
 
-def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds, dry_run: bool = False,
-           receipt_out: Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None) -> DeployOutcome:
+def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
+           dry_run: bool = False, receipt_out: Path | None = None,
+           on_event: Callable[[dict[str, Any]], None] | None = None) -> DeployOutcome:
     """Plan, record, run and report one deployment (``now``: Unix seconds).
 
     A preflight refusal is recorded as a failed deployment and queued for the source, then

@@ -20,11 +20,12 @@ from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import InputError
+from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
-from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.zone import exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.home import Zone
@@ -44,7 +45,7 @@ def parse_duration(text: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
-def reference_time(now: int) -> int:
+def reference_time(now: EpochSeconds) -> EpochSeconds:
     """Creation time: SOURCE_DATE_EPOCH when set (reproducible builds), else now."""
     sde = os.environ.get("SOURCE_DATE_EPOCH")
     if sde is None:
@@ -67,9 +68,9 @@ class ExportResult:
     size: int
 
 
-def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: int, expires_in: int = DEFAULT_EXPIRY,
-                   sequence: int | None = None, progress: Callable[[int], None] | None = None,
-                   delta: bool = True) -> ExportResult:
+def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: EpochSeconds,
+                   expires_in: int = DEFAULT_EXPIRY, sequence: int | None = None,
+                   progress: Callable[[int], None] | None = None, delta: bool = True) -> ExportResult:
     """Write the release ``release_file`` describes as a bundle for zone ``to`` at ``out``.
 
     ``now`` and ``expires_in`` are seconds; ``sequence`` pins the number (it never lowers the

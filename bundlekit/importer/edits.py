@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.merge_model import variable_key
@@ -31,7 +32,7 @@ def _scope(environment: tuple[str, ...], role: tuple[str, ...], machine: tuple[s
 
 def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensitive: bool = False,
                  environment: tuple[str, ...] = (), role: tuple[str, ...] = (), machine: tuple[str, ...] = (),
-                 now: int) -> dict[str, Any]:
+                 now: EpochSeconds) -> dict[str, Any]:
     """Set (or bind a placeholder's) value in the project's local copy."""
     if not name.strip():
         raise InputError("variable name must not be empty", code="invalid_input")
@@ -51,7 +52,7 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
 
 
 def unset_variable(zone: Zone, project_ref: str, name: str, *, environment: tuple[str, ...] = (),
-                   role: tuple[str, ...] = (), machine: tuple[str, ...] = (), now: int) -> dict[str, Any]:
+                   role: tuple[str, ...] = (), machine: tuple[str, ...] = (), now: EpochSeconds) -> dict[str, Any]:
     """Remove a local value: a bound placeholder becomes unbound again; another variable is removed."""
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
@@ -71,7 +72,7 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, environment: tupl
     return {"project": project.name, "name": name, "scope": scope, "unbound": bool(entry.get("placeholder"))}
 
 
-def set_step_enabled(zone: Zone, project_ref: str, step: str, enabled: bool, now: int) -> dict[str, Any]:
+def set_step_enabled(zone: Zone, project_ref: str, step: str, enabled: bool, now: EpochSeconds) -> dict[str, Any]:
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
         local = project.local

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import ConflictError, TrustError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.format.keyfile import RotationStatement, parse_rotation
@@ -76,7 +77,7 @@ def bundle_environments(m: Manifest) -> set[str]:
     return envs
 
 
-def plan_import(zone: Zone, path: Path, *, now: int, strategy: str | None = None,
+def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                 policy: MergePolicy | None = None, replace: bool = False,
                 progress: Callable[[int], None] | None = None) -> ImportPlan:
     store = PackageStore(zone.home)
@@ -164,7 +165,7 @@ def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], 
     return values, refs
 
 
-def apply_import(zone: Zone, plan: ImportPlan, *, now: int) -> None:
+def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
     """Commit a plan: blobs into the store, then one transaction for all state."""
     if plan.noop:
         return
@@ -191,7 +192,7 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: int) -> None:
                                   plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
 
 
-def import_bundle(zone: Zone, path: Path, *, now: int, strategy: str | None = None,
+def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                   policy: MergePolicy | None = None, replace: bool = False, dry_run: bool = False,
                   progress: Callable[[int], None] | None = None) -> ImportPlan:
     """Plan, refuse on conflicts (unless dry run), apply."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.container import BundleFile, check_blob_layout, stream_blob
 from bundlekit.format.crypto import key_id
@@ -55,15 +56,15 @@ class Verifier:
     sealing_key_id: str
     sources: tuple[TrustedSource, ...]
     revoked: frozenset[str]
-    now: int
+    now: EpochSeconds
 
 
-def verifier_for(zone: Zone, now: int) -> Verifier:
+def verifier_for(zone: Zone, now: EpochSeconds) -> Verifier:
     return Verifier(zone.zone_id, zone.name, zone.sealing_key_id, tuple(truststore.sources(zone)),
                     truststore.revoked_key_ids(zone), now)
 
 
-def verify_bundle(zone: Zone, path: Path, *, now: int, check_blobs: bool = True,
+def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: bool = True,
                   progress: Callable[[int], None] | None = None,
                   sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None) -> VerifiedBundle:
     """Verify a bundle file for ``zone``; raise on the first refusal."""

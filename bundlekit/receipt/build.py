@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
@@ -153,7 +154,8 @@ def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
     return hashlib.sha256(f"bundlekit receipt id\n{source_zone}\n{dest_zone}\n{sequence}".encode()).hexdigest()[:32]
 
 
-def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: int) -> ReceiptFile:
+def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *,
+                  now: EpochSeconds) -> ReceiptFile:
     """Sign a receipt bundle carrying the given outbox entries to zone ``dest_zone_id``.
 
     Checks first (``StateError`` ``unknown_zone`` when the destination is no longer trusted,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.errors import StateError, VerificationError
 from bundlekit.format import crypto
@@ -43,7 +44,7 @@ class ReceiptImport:
                                 for e in m.receipts]}
 
 
-def import_receipt(zone: Zone, path: Path, *, now: int, dry_run: bool = False,
+def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool = False,
                    progress: Callable[[int], None] | None = None) -> ReceiptImport:
     logs: dict[str, io.BytesIO] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError, UsageError
 from bundlekit.receipt.build import ReceiptFile, write_receipt
 from bundlekit.zone import outbox
@@ -18,7 +19,7 @@ def list_outbox(zone: Zone) -> dict[str, Any]:
     return outbox.listing(zone.db)
 
 
-def pack(zone: Zone, out: Path, *, to: str | None, now: int) -> ReceiptFile:
+def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> ReceiptFile:
     """One receipt bundle with every entry not yet packed (for one destination: ``to``, a zone
     name or id, is needed when entries wait for several). Raises ``StateError``
     ``outbox_empty``, ``UsageError`` ``usage``, and what :func:`write_receipt` raises."""

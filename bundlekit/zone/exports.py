@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ExportRecord", "record_export", "was_exported", "list_exports", "reported_inventory",
@@ -67,7 +68,7 @@ def reported_inventory(db: Reader, zone_id: str) -> dict[tuple[str, str], str]:
     return {(r["id"].lower(), r["version"].lower()): r["sha256"] for r in rows}
 
 
-def replace_inventory(tx: Writer, zone_id: str, items: Iterable[Mapping[str, Any]], now: int) -> None:
+def replace_inventory(tx: Writer, zone_id: str, items: Iterable[Mapping[str, Any]], now: EpochSeconds) -> None:
     """Replace what zone ``zone_id`` holds by ``items`` ({id, version, sha256}) from its latest receipt."""
     tx.run("DELETE FROM inventory WHERE zone_id = ?", (zone_id,))
     for item in items:

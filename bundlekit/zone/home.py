@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bundlekit.core.atomic import fsync_dir, write_atomic
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
@@ -105,7 +106,7 @@ class Zone:
         return self.card().render(self.signing_key())
 
 
-def init_zone(home: Path, name: str, now: int) -> Zone:
+def init_zone(home: Path, name: str, now: EpochSeconds) -> Zone:
     """Create a new zone home; refuses to touch an existing zone or a non-empty folder."""
     IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
     if (home / "zone.json").exists() or state_path(home).exists() or (home / "keys").exists():

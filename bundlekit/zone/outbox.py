@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.logs import put_log
@@ -17,7 +18,8 @@ from bundlekit.zone.logs import put_log
 __all__ = ["queue_entry", "pending", "entries", "mark_packed", "record_receipt_file", "listing"]
 
 
-def queue_entry(tx: Writer, dest_zone_id: str, entry: dict[str, Any], logs: dict[str, bytes], now: int) -> None:
+def queue_entry(tx: Writer, dest_zone_id: str, entry: dict[str, Any], logs: dict[str, bytes],
+                now: EpochSeconds) -> None:
     """Put a receipt entry (and the logs it names, by SHA-256) in the outbox for ``dest_zone_id``."""
     for digest, data in logs.items():
         put_log(tx, digest, data)
@@ -54,7 +56,7 @@ def mark_packed(tx: Writer, receipt_bundle_id: str, deployment_ids: Sequence[str
 
 
 def record_receipt_file(tx: Writer, *, path: str, bundle_id: str, dest_zone_id: str, sequence: int,
-                        deployment_ids: Sequence[str], now: int) -> None:
+                        deployment_ids: Sequence[str], now: EpochSeconds) -> None:
     """Record a receipt file written (``path`` absolute), replacing an earlier record of that path."""
     tx.run("INSERT INTO receipt_files(path, bundle_id, dest_zone_id, sequence, deployments, created) "
            "VALUES (?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET bundle_id = excluded.bundle_id, "

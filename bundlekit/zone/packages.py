@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.format.manifest import PackageRef
 from bundlekit.zone.db import Reader, Writer
 
@@ -20,7 +21,7 @@ def recorded_digest(db: Reader, package_id: str, version: str) -> str | None:
     return None if value is None else str(value)
 
 
-def add_packages(tx: Writer, packages: Iterable[PackageRef], now: int) -> None:
+def add_packages(tx: Writer, packages: Iterable[PackageRef], now: EpochSeconds) -> None:
     """Record packages not yet known (inside the import's transaction); known ones are left as they are."""
     for p in packages:
         tx.run("INSERT INTO packages(id, version, sha256, size, file, added) VALUES (?,?,?,?,?,?) "

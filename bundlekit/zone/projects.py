@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.format.manifest import Manifest
 from bundlekit.zone.db import Reader, Row, Writer
@@ -100,13 +101,13 @@ def release_content_digest(db: Reader, slug: str, version: str) -> str | None:
     return None if value is None else str(value)
 
 
-def save_local(tx: Writer, slug: str, local: Snapshot, now: int) -> None:
+def save_local(tx: Writer, slug: str, local: Snapshot, now: EpochSeconds) -> None:
     """Replace the project's local copy (inside the caller's transaction)."""
     tx.run("UPDATE projects SET local = ?, updated = ? WHERE slug = ?", (json.dumps(local), now, slug))
 
 
 def record_release(tx: Writer, m: Manifest, *, source_zone_id: str, bundle_digest: str, content_digest: str,
-                   local: Snapshot, base: Snapshot, now: int) -> None:
+                   local: Snapshot, base: Snapshot, now: EpochSeconds) -> None:
     """An imported release (inside the import's transaction): the project's new local copy and base,
     and the release row (replacing an earlier import of the same version)."""
     slug = m.project["slug"]

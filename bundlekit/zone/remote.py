@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project"]
@@ -21,7 +22,7 @@ def is_recorded(db: Reader, source_zone_id: str, deployment_id: str) -> bool:
 
 
 def record_remote(tx: Writer, source_zone_id: str, receipt_bundle_id: str, entry: Mapping[str, Any],
-                  now: int) -> None:
+                  now: EpochSeconds) -> None:
     """Record one receipt entry from ``source_zone_id`` (inside the receipt import's transaction)."""
     tx.run("INSERT INTO remote_deployments(source_zone_id, deployment_id, bundle_id, receipt_bundle_id, project_slug, "
            "release, environment, state, started, ended, entry, received) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",

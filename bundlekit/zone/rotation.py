@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.atomic import write_atomic
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import RotationStatement, make_rotation, parse_rotation
 from bundlekit.zone.db import Writer
@@ -25,7 +26,7 @@ __all__ = ["ROTATION_WINDOW", "rotate_key", "active_rotations", "apply_rotations
 ROTATION_WINDOW = 90 * 86400
 
 
-def rotate_key(zone: Zone, now: int) -> RotationStatement:
+def rotate_key(zone: Zone, now: EpochSeconds) -> RotationStatement:
     """Replace the zone's signing key; the old one is retired (kept to co-sign for a while)."""
     old = zone.signing_key()
     new = Ed25519PrivateKey.generate()
@@ -41,7 +42,7 @@ def rotate_key(zone: Zone, now: int) -> RotationStatement:
     return statement
 
 
-def active_rotations(zone: Zone, now: int) -> list[tuple[RotationStatement, Ed25519PrivateKey | None]]:
+def active_rotations(zone: Zone, now: EpochSeconds) -> list[tuple[RotationStatement, Ed25519PrivateKey | None]]:
     """Statements to carry in a bundle exported now, each with its retired key (to co-sign).
 
     Every statement is checked (``invalid_rotation``) before anything is written.
@@ -56,7 +57,8 @@ def active_rotations(zone: Zone, now: int) -> list[tuple[RotationStatement, Ed25
     return out
 
 
-def apply_rotations(tx: Writer, source_zone_id: str, statements: list[RotationStatement], now: int) -> list[str]:
+def apply_rotations(tx: Writer, source_zone_id: str, statements: list[RotationStatement],
+                    now: EpochSeconds) -> list[str]:
     """Receiver side, inside the import transaction: trust each new key, retire each old one.
 
     ``statements`` are already parsed and checked (the import plan does it); returns the new key ids.

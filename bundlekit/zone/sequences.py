@@ -10,6 +10,7 @@ older number is a rollback or replay, the same number with other bytes is refuse
 
 from __future__ import annotations
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import VerificationError
 from bundlekit.zone.db import Reader, Writer
 
@@ -52,7 +53,7 @@ def check_incoming(db: Reader, key: str, sequence: int, *, older_code: str, olde
 
 
 def record_incoming(tx: Writer, key: str, sequence: int, digest: str, *, bundle_id: str,
-                    source_zone_id: str, project_slug: str, release: str, now: int, plan: str) -> None:
+                    source_zone_id: str, project_slug: str, release: str, now: EpochSeconds, plan: str) -> None:
     """Accept a bundle (inside the caller's transaction): new high-water mark, import record."""
     tx.run("INSERT INTO incoming(source_zone_id, last_sequence, last_digest) VALUES (?,?,?) "
            "ON CONFLICT(source_zone_id) DO UPDATE SET last_sequence = excluded.last_sequence, "

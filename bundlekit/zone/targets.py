@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_name, fold
 from bundlekit.errors import InputError, StateError
 from bundlekit.zone.db import Reader, Row
@@ -36,7 +37,8 @@ def _row(r: Row) -> TargetRecord:
     return TargetRecord(r["name"], r["environment"], tuple(json.loads(r["roles"])), r["kind"], r["root"])
 
 
-def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path, now: int) -> TargetRecord:
+def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path,
+               now: EpochSeconds) -> TargetRecord:
     check_name(name, what="target name", error=InputError, code="invalid_target_name")
     if not environment.strip():
         raise InputError("--environment must not be empty", code="invalid_input")

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import InputError, StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id
@@ -39,7 +40,7 @@ class TrustEntry:
                 "signers": [{"key_id": k, "name": n} for k, n in self.signers], "added": self.added}
 
 
-def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: int) -> TrustEntry:
+def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSeconds) -> TrustEntry:
     if card.zone_id == zone.zone_id:
         raise InputError(f"card {card.name!r} is this zone's own identity; trust the other zone's card",
                          code="self_trust")
@@ -115,7 +116,7 @@ def sources(zone: Zone) -> list[TrustedSource]:
     return out
 
 
-def add_signer(zone: Zone, source: str, approver: ApproverKey, now: int) -> TrustEntry:
+def add_signer(zone: Zone, source: str, approver: ApproverKey, now: EpochSeconds) -> TrustEntry:
     entry = get_zone(zone, source)
     with zone.db.transaction() as tx:
         if tx.one("SELECT 1 AS hit FROM trusted_keys WHERE key_id = ? AND zone_id = ?",
@@ -126,7 +127,7 @@ def add_signer(zone: Zone, source: str, approver: ApproverKey, now: int) -> Trus
     return get_zone(zone, source)
 
 
-def revoke(zone: Zone, kid: str, reason: str, now: int) -> None:
+def revoke(zone: Zone, kid: str, reason: str, now: EpochSeconds) -> None:
     kid = kid.strip().lower()
     if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
         raise InputError(f"{kid!r} is not a key id (32 hex characters, as `bundlekit trust list` shows)",
