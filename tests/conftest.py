@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from bundlekit.errors import REGISTRY, BundleError
 from bundlekit.format.card import parse_card
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
@@ -59,20 +63,57 @@ def release_dir(tmp_path: Path) -> Path:
     return dest
 
 
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every file under ``root`` with its SHA-256 (and symlinks by target): 'byte-identical' checks."""
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in sorted(dirnames + filenames):
-            p = Path(dirpath) / name
-            rel = str(p.relative_to(root))
-            if p.is_symlink():
-                out[rel] = "link:" + os.readlink(p)
-            elif p.is_file():
-                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-            else:
-                out[rel] = "dir"
+def snapshot(*paths: Path) -> dict[str, tuple[str, int, str]]:
+    """Every file, folder and link under ``paths`` with its kind, mode and content hash.
+
+    The one "nothing changed" check: take it before and after, compare with ``==``. A path
+    that does not exist is recorded as absent, so creating it shows up too. Hidden files,
+    empty folders and permission bits count; timestamps do not.
+    """
+    out: dict[str, tuple[str, int, str]] = {}
+
+    def entry(p: Path) -> tuple[str, int, str]:
+        info = p.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            return "link", 0, os.readlink(p)
+        if stat.S_ISDIR(info.st_mode):
+            return "dir", stat.S_IMODE(info.st_mode), ""
+        if stat.S_ISREG(info.st_mode):
+            digest = hashlib.sha256()
+            with open(p, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            return "file", stat.S_IMODE(info.st_mode), digest.hexdigest()
+        return "special", stat.S_IMODE(info.st_mode), ""
+
+    for root in paths:
+        root = Path(root)
+        if not os.path.lexists(root):
+            out[str(root)] = ("absent", 0, "")
+            continue
+        out[str(root)] = entry(root)
+        if root.is_symlink() or not root.is_dir():
+            continue
+        for folder, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                p = Path(folder) / name
+                out[str(p)] = entry(p)
     return out
+
+
+@contextmanager
+def raises_code(code: str | tuple[str, ...], *, match: str | None = None) -> Iterator[pytest.ExceptionInfo[BundleError]]:
+    """``pytest.raises`` for refusals: the error must be a BundleError with ``code`` (or one of them).
+
+    (The family needs no check of its own: a BundleError cannot be built with a code of
+    another family.)
+    """
+    codes = (code,) if isinstance(code, str) else code
+    for c in codes:
+        assert c in REGISTRY, f"{c!r} is not a registered error code"
+    with pytest.raises(BundleError, match=match) as info:
+        yield info
+    assert info.value.code in codes, f"expected code {' or '.join(codes)}, got {info.value.code!r}: {info.value}"
 
 
 def run_cli(*args: str | Path, home: Path | None = None, env: dict[str, str] | None = None,

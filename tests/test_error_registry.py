@@ -148,3 +148,26 @@ def test_gen_errors_check_fails_on_a_stale_spec_and_regenerating_fixes_it(tmp_pa
     assert check.returncode == 1 and "out of date" in check.stderr
     subprocess.run([sys.executable, script, "--spec", str(stale)], check=True)
     assert stale.read_text() == text
+
+
+def test_every_pytest_raises_in_the_suite_checks_the_code_or_the_message() -> None:
+    # Refusals are caught with tests.conftest.raises_code (which checks the code); any other
+    # exception with pytest.raises(..., match=...). A bare pytest.raises passes for the wrong error.
+    import ast
+
+    loose = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "raises" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "pytest"):
+                continue
+            names = {n.id for n in ast.walk(node.args[0]) if isinstance(n, ast.Name)} if node.args else set()
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if path.name == "conftest.py" and names == {"BundleError"}:
+                continue  # raises_code itself
+            if names & set(ERROR_CLASSES):
+                loose.append(f"{where}: use raises_code(CODE) for {sorted(names & set(ERROR_CLASSES))}")
+            elif not any(k.arg == "match" for k in node.keywords):
+                loose.append(f"{where}: pytest.raises without match=")
+    assert loose == []

@@ -17,6 +17,7 @@ from bundlekit.core.names import (
 )
 from bundlekit.errors import DeployError, FormatError, InputError
 from tests.strategies import names
+from tests.conftest import raises_code
 
 # (path, words the reason must contain)
 BAD_PATHS = [
@@ -158,19 +159,19 @@ def test_file_name_is_one_component_and_may_refuse_hidden() -> None:
 
 
 def test_check_raises_the_family_and_code_the_caller_names() -> None:
-    with pytest.raises(DeployError) as deploy:
+    with raises_code("unsafe_package") as deploy:
         check_path("../x", what="member", error=DeployError, code="unsafe_package")
     assert deploy.value.code == "unsafe_package" and "member '../x'" in deploy.value.message
-    with pytest.raises(FormatError) as fmt:
+    with raises_code("invalid_manifest") as fmt:
         check_file_name("a/b.zip", what="manifest: packages[0].file", error=FormatError, code="invalid_manifest")
     assert fmt.value.code == "invalid_manifest" and "packages[0].file" in fmt.value.message
-    with pytest.raises(InputError) as name:
+    with raises_code("invalid_target_name") as name:
         check_name("web 01", what="target name", error=InputError, code="invalid_target_name")
     assert name.value.code == "invalid_target_name" and "target name 'web 01'" in name.value.message
 
 
 def test_refusal_message_shows_hostile_characters_escaped() -> None:
-    with pytest.raises(InputError) as info:
+    with raises_code("unsafe_path") as info:
         check_path("evil\x1b]0;owned\x07\u202e", what="file", error=InputError, code="unsafe_path")
     assert "\x1b" not in info.value.message and "\u202e" not in info.value.message
     assert "\\x1b" in info.value.message

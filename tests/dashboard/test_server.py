@@ -19,6 +19,7 @@ from bundlekit.errors import StateError, UsageError
 
 from .dom import grid_cells, parse
 from .sample import NOW, sample_view
+from tests.conftest import raises_code
 
 
 @contextmanager
@@ -140,9 +141,8 @@ def test_a_failing_view_builder_gives_500_with_its_code_and_the_server_keeps_ser
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "192.168.1.10", "10.0.0.1", "example.com", "127.0.0.1.nip.io"])
 def test_non_loopback_host_is_refused_before_anything_listens(host: str) -> None:
     ready_calls: list[int] = []
-    with pytest.raises(UsageError) as e:
+    with raises_code("non_loopback") as e:
         serve(sample_view, host, 0, ready=ready_calls.append, max_requests=1)
-    assert e.value.code == "non_loopback"
     assert "loopback" in e.value.message
     assert ready_calls == []
 
@@ -168,14 +168,12 @@ def test_port_in_use_is_a_clear_usage_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        with pytest.raises(UsageError) as e:
+        with raises_code("port_unavailable") as e:
             serve(sample_view, "127.0.0.1", taken.getsockname()[1], max_requests=1)
-    assert e.value.code == "port_unavailable"
     assert "--port 0" in e.value.message
 
 
 @pytest.mark.parametrize("port", [-1, 65536, "8080", True])
 def test_invalid_port_is_refused(port: object) -> None:
-    with pytest.raises(UsageError) as e:
+    with raises_code("invalid_port") as e:
         serve(sample_view, "127.0.0.1", port, max_requests=1)  # type: ignore[arg-type]
-    assert e.value.code == "invalid_port"

@@ -24,6 +24,7 @@ from bundlekit.dashboard.view import (
 from bundlekit.errors import InputError
 
 from .sample import NOW, SECRET, sample_view
+from tests.conftest import raises_code
 
 
 def test_sample_view_round_trips_through_json_unchanged() -> None:
@@ -67,20 +68,18 @@ def test_sensitive_output_never_holds_the_secret_even_if_the_builder_forgets_to_
 
 
 def test_unknown_deployment_state_is_refused_with_a_stable_code() -> None:
-    with pytest.raises(InputError) as e:
+    with raises_code("invalid_dashboard_view") as e:
         DeploymentView("d1", "P", "p", "1.0", "prod", "Production", "done", None, None, (), None)
-    assert e.value.code == "invalid_dashboard_view"
     assert "exported" in e.value.message  # names what is allowed
 
 
 def test_unknown_step_state_is_refused() -> None:
-    with pytest.raises(InputError) as e:
+    with raises_code("invalid_dashboard_view") as e:
         StepView("Deploy", None, "Executing", None, None, None, "", (), None)
-    assert e.value.code == "invalid_dashboard_view"
 
 
 def test_row_with_a_cell_count_other_than_the_columns_is_refused() -> None:
-    with pytest.raises(InputError) as e:
+    with raises_code("invalid_dashboard_view") as e:
         DashboardView("dev", "z", NOW, (("prod", "Production"),), (ProjectRow("P", "p", (None, None)),), ())
     assert "project 'p'.cells" in e.value.message
 
@@ -99,9 +98,8 @@ def test_row_with_a_cell_count_other_than_the_columns_is_refused() -> None:
 def test_malformed_json_view_names_the_key_path(mutate: Any, path: str) -> None:
     d = sample_view().to_dict()
     mutate(d)
-    with pytest.raises(InputError) as e:
+    with raises_code("invalid_dashboard_view") as e:
         DashboardView.from_dict(d)
-    assert e.value.code == "invalid_dashboard_view"
     assert path in e.value.message
 
 

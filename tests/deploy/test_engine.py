@@ -17,7 +17,7 @@ from bundlekit.deploy.targets import LocalFolderTarget
 from bundlekit.errors import DeployError
 from bundlekit.export.releasefile import load_release
 from bundlekit.format.manifest import Step
-from tests.conftest import RELEASE
+from tests.conftest import RELEASE, raises_code
 from tests.deploy.test_plan import NOW, deploy, package_zip, request_for, script, var, web_db
 
 API_KEY = "api-key-canary-7731"
@@ -163,9 +163,8 @@ def test_an_error_inside_a_run_is_recorded_as_a_failed_run_not_raised(tmp_path: 
 def test_a_plan_for_another_request_is_refused(tmp_path: Path) -> None:
     request = request_for([script("A", "true")], targets=web_db(tmp_path))
     other = request_for([script("A", "true")], targets=web_db(tmp_path), deployment_id="deployments-2")
-    with pytest.raises(DeployError) as caught:
+    with raises_code("plan_mismatch") as caught:
         execute(build_plan(other), request)
-    assert caught.value.code == "plan_mismatch"
 
 
 # ----------------------------------------------------------------------------- output variables

@@ -113,7 +113,7 @@ def test_preflight_errors_name_variables_never_values(tmp_path: Path) -> None:
     request = request_for([script("A", "echo #{Conn} #{Missing.Thing}")],
                           [var("Conn", "pw=#{Db.Password};#{Also.Missing}"), var("Db.Password", SECRET, True)],
                           targets=web_db(tmp_path))
-    error = refusal(request)
+    error = refusal(request, "preflight_unresolved_variables")
     text = error.message + json.dumps(error.to_dict())
     assert "Missing.Thing" in text and "Also.Missing" in text and SECRET not in text
 

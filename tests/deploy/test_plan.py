@@ -16,9 +16,9 @@ from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, VariableInput
 from bundlekit.deploy.plan import build_plan
 from bundlekit.deploy.targets import LocalFolderTarget
-from bundlekit.errors import DeployError, VerificationError
+from bundlekit.errors import DeployError
 from bundlekit.format.manifest import Step
-from tests.conftest import tree_digest
+from tests.conftest import raises_code, snapshot
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -65,10 +65,10 @@ def deploy(request: DeployRequest) -> DeploymentRecord:
     return execute(build_plan(request), request)
 
 
-def refusal(request: DeployRequest) -> DeployError:
-    with pytest.raises(DeployError) as caught:
+def refusal(request: DeployRequest, code: str) -> DeployError:
+    with raises_code(code) as caught:
         build_plan(request)
-    return caught.value
+    return caught.value  # type: ignore[return-value]
 
 
 def missing_of(error: DeployError) -> set[tuple[str, str, str | None, str]]:
@@ -103,18 +103,18 @@ def test_disabled_steps_and_steps_for_other_environments_are_skipped_with_the_re
 
 
 def test_a_step_whose_roles_no_target_has_is_refused_not_silently_skipped(tmp_path: Path) -> None:
-    error = refusal(request_for([script("Cache", "true", roles=("cache",))], targets=web_db(tmp_path)))
-    assert error.code == "no_targets_for_roles" and "cache" in error.message
+    error = refusal(request_for([script("Cache", "true", roles=("cache",))], targets=web_db(tmp_path)),
+                    "no_targets_for_roles")
+    assert "cache" in error.message
 
 
 def test_a_roleless_step_needs_a_zone_target(tmp_path: Path) -> None:
-    assert refusal(request_for([script("Notify", "true", roles=())], targets=web_db(tmp_path))).code == \
-        "no_zone_target"
+    refusal(request_for([script("Notify", "true", roles=())], targets=web_db(tmp_path)), "no_zone_target")
 
 
 def test_a_target_of_another_environment_is_refused(tmp_path: Path) -> None:
     stray = LocalFolderTarget("test-01", "Test", frozenset({"web"}), tmp_path / "t")
-    assert refusal(request_for([script("A", "true")], targets=(stray,))).code == "target_wrong_environment"
+    refusal(request_for([script("A", "true")], targets=(stray,)), "target_wrong_environment")
 
 
 @pytest.mark.parametrize("step,code", [
@@ -124,7 +124,7 @@ def test_a_target_of_another_environment_is_refused(tmp_path: Path) -> None:
     (Step(name="X", type="package", roles=("web",), package="Nope"), "unknown_package"),
 ])
 def test_malformed_steps_are_refused(tmp_path: Path, step: Step, code: str) -> None:
-    assert refusal(request_for([step], targets=web_db(tmp_path))).code == code
+    refusal(request_for([step], targets=web_db(tmp_path)), code)
 
 
 # ----------------------------------------------------------------------------- unresolved references
@@ -148,10 +148,10 @@ def test_an_unbound_placeholder_is_found_before_anything_runs_and_targets_stay_u
                  var("Banner", "Welcome to #{Region.Name}"),
                  var("ConnectionStrings:Default", "Server=db;Password=#{Db.Password}"),
                  var("Smoke.Url", "https://#{Region.Name}/health", environment="Test")]
-    before = tree_digest(tmp_path)
-    with pytest.raises(DeployError) as caught:
+    before = snapshot(tmp_path)
+    with raises_code("preflight_unresolved_variables") as caught:
         deploy(request_for(steps, variables, targets=(web, db), packages=(package,)))
-    assert tree_digest(tmp_path) == before
+    assert snapshot(tmp_path) == before
     error = caught.value
     assert error.exit_code == 5
     assert missing_of(error) == {
@@ -172,7 +172,7 @@ def test_an_unbound_json_configuration_variable_is_reported_against_its_file(tmp
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web")
     error = refusal(request_for([step], [var("ConnectionStrings:Default", None, True, "placeholder"),
                                          VariableInput("Unused:Key", None, False, {}, "placeholder", required=False)],
-                                targets=web_db(tmp_path), packages=(package,)))
+                                targets=web_db(tmp_path), packages=(package,)), "preflight_unresolved_variables")
     assert missing_of(error) == {("ConnectionStrings:Default", "Deploy", "web-01", "file appsettings.json")}
 
 
@@ -183,8 +183,9 @@ def test_references_in_conditions_and_untaken_branches_are_not_required(tmp_path
 
 
 def test_a_template_syntax_error_is_refused_in_the_preflight(tmp_path: Path) -> None:
-    error = refusal(request_for([script("A", "echo #{if X}never closed")], targets=web_db(tmp_path)))
-    assert error.code == "preflight_template_syntax" and "'A'" in error.message
+    error = refusal(request_for([script("A", "echo #{if X}never closed")], targets=web_db(tmp_path)),
+                    "preflight_template_syntax")
+    assert "'A'" in error.message
 
 
 # ----------------------------------------------------------------------------- output references
@@ -199,7 +200,7 @@ def test_output_references_must_name_an_earlier_step_that_runs(tmp_path: Path) -
         script("Later", "set_octopusvariable V 2"),
         script("Off", "set_octopusvariable V 3", enabled=False),
     ]
-    error = refusal(request_for(steps, targets=web_db(tmp_path)))
+    error = refusal(request_for(steps, targets=web_db(tmp_path)), "preflight_unresolved_variables")
     assert missing_of(error) == {(f"Octopus.Action[{s}].Output.V", "Reader", "web-01", "script")
                                  for s in ("Later", "Reader", "Off", "Nowhere")}
     hints = {d["name"]: d["hint"] for d in error.details}
@@ -213,7 +214,7 @@ def test_the_per_machine_form_must_name_a_machine_the_step_ran_on(tmp_path: Path
     steps = [script("First", "set_octopusvariable V 1", roles=("db",)),
              script("Reader", "echo #{Octopus.Action[First].Output[db-01].V} #{Octopus.Action[first].Output[DB-01].V}"
                               " #{Octopus.Action[First].Output[web-01].V}")]
-    error = refusal(request_for(steps, targets=web_db(tmp_path)))
+    error = refusal(request_for(steps, targets=web_db(tmp_path)), "preflight_unresolved_variables")
     assert missing_of(error) == {("Octopus.Action[First].Output[web-01].V", "Reader", "web-01", "script")}
 
 
@@ -232,23 +233,22 @@ def test_a_package_that_changed_in_the_store_is_refused(tmp_path: Path) -> None:
     package = package_zip(tmp_path / "p.zip", {"a.txt": "x"})
     package.path.write_bytes(package.path.read_bytes() + b"tampered")
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web")
-    with pytest.raises(VerificationError) as caught:
+    with raises_code("package_hash_mismatch"):
         build_plan(request_for([step], targets=web_db(tmp_path), packages=(package,)))
-    assert caught.value.code == "package_hash_mismatch"
 
 
 def test_a_package_with_two_scripts_for_one_phase_is_refused(tmp_path: Path) -> None:
     package = package_zip(tmp_path / "p.zip", {"Deploy.sh": "true", "deploy.py": "pass"})
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web")
-    assert refusal(request_for([step], targets=web_db(tmp_path), packages=(package,))).code == \
-        "ambiguous_package_script"
+    refusal(request_for([step], targets=web_db(tmp_path), packages=(package,)), "ambiguous_package_script")
 
 
 def test_invalid_json_with_configuration_variables_in_scope_is_refused_before_running(tmp_path: Path) -> None:
     package = package_zip(tmp_path / "p.zip", {"appsettings.json": '{"a": 1, "a": 2}'})
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web")
-    error = refusal(request_for([step], [var("a:b", "x")], targets=web_db(tmp_path), packages=(package,)))
-    assert error.code == "invalid_structured_config" and "appsettings.json" in error.message
+    error = refusal(request_for([step], [var("a:b", "x")], targets=web_db(tmp_path), packages=(package,)),
+                    "invalid_structured_config")
+    assert "appsettings.json" in error.message
 
 
 def test_the_dry_run_plan_lists_names_files_and_keys_never_values(tmp_path: Path) -> None:
@@ -279,11 +279,11 @@ def test_an_ambiguous_tie_is_refused_naming_the_step_and_target(tmp_path: Path) 
     request = request_for([script("A", "echo #{Port}")], [var("Port", "80", role="web"), var("Port", "81",
                                                                                              role={"web", "db"})],
                           targets=web_db(tmp_path))
-    error = refusal(request)
-    assert error.code == "preflight_ambiguous_variable" and "'A' on web-01" in error.message
+    error = refusal(request, "preflight_ambiguous_variable")
+    assert "'A' on web-01" in error.message
 
 
 def test_a_variable_cycle_is_refused_in_the_preflight_naming_the_run(tmp_path: Path) -> None:
     error = refusal(request_for([script("A", "echo #{A}")], [var("A", "x#{B}"), var("B", "#{A}")],
-                                targets=web_db(tmp_path)))
-    assert error.code == "preflight_variable_cycle" and "'A' on web-01, script" in error.message
+                                targets=web_db(tmp_path)), "preflight_variable_cycle")
+    assert "'A' on web-01, script" in error.message

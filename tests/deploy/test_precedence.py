@@ -30,8 +30,7 @@ def winners(tmp_path: Path, candidates: list[VariableInput],
     machines = tuple(LocalFolderTarget(name, "Production", frozenset({"web"}), tmp_path / name) for name in targets)
     request = request_for([script("Deploy", "echo #{Conn}")], candidates, targets=machines, tenant="Acme",
                           channel="Stable")
-    error = refusal(request)
-    assert error.code == "preflight_unresolved_variables"
+    error = refusal(request, "preflight_unresolved_variables")
     found: dict[str, str] = {}
     for item in error.details:
         name = item["name"]
@@ -105,4 +104,4 @@ def test_two_local_values_that_tie_are_refused_not_a_coin_toss(tmp_path: Path) -
     request = request_for([script("Deploy", "echo #{Conn}")],
                           [candidate("a", "local", role="web"), candidate("b", "local", role={"web", "db"})],
                           targets=(LocalFolderTarget("web-01", "Production", frozenset({"web"}), tmp_path),))
-    assert refusal(request).code == "preflight_ambiguous_variable"
+    refusal(request, "preflight_ambiguous_variable")

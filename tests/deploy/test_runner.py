@@ -24,6 +24,7 @@ from bundlekit.deploy.service_messages import (
     scan_line,
 )
 from bundlekit.errors import DeployError
+from tests.conftest import raises_code
 
 
 def b64(text: str) -> str:
@@ -260,9 +261,8 @@ def test_script_environment_is_clean_apart_from_path_home_lang_and_env(tmp_path:
 
 
 def test_invalid_environment_names_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(DeployError) as caught:
+    with raises_code("invalid_environment") as caught:
         run(tmp_path, "bash", "true", env={"A=B": "x"})
-    assert caught.value.code == "invalid_environment"
     assert tree(tmp_path / "work") == []
 
 
@@ -289,9 +289,8 @@ def test_stdin_is_closed_so_a_prompt_does_not_hang(tmp_path: Path) -> None:
 
 
 def test_unsupported_syntax_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(DeployError) as caught:
+    with raises_code("unsupported_syntax") as caught:
         run(tmp_path, "powershell", "Write-Host hi")
-    assert caught.value.code == "unsupported_syntax"
 
 
 def test_timeout_kills_the_whole_process_tree_even_children_ignoring_sigterm(tmp_path: Path) -> None:

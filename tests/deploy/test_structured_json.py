@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bundlekit.deploy.targets import LocalFolderTarget
-from bundlekit.errors import DeployError
+from tests.conftest import raises_code
 
 
 def replace_json_values(path: Path, variables: dict[str, str]) -> list[str]:
@@ -122,7 +122,7 @@ def test_invalid_json_is_refused_naming_the_file_and_leaving_it_untouched(tmp_pa
                                                                          words: str) -> None:
     path = tmp_path / "broken.json"
     path.write_bytes(content)
-    with pytest.raises(DeployError) as caught:
+    with raises_code("invalid_structured_config") as caught:
         replace_json_values(path, {"a": "2"})
     assert caught.value.code == "invalid_structured_config"
     assert str(path) in caught.value.message and words in caught.value.message

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import run_cli, tree_digest
+from tests.conftest import run_cli, snapshot
 from tests.e2e.world import make_world
 
 
@@ -34,10 +34,10 @@ def test_import_refuses_an_incomplete_volume_set_and_changes_nothing(tmp_path: P
     vols = tmp_path / "vols"
     assert run_cli("media", "split", bundle, "--volume-size", "1K", "--out", vols).returncode == 0
     next(p for p in sorted(vols.iterdir()) if p.is_file()).unlink()
-    before = tree_digest(w.prod)
+    before = snapshot(w.prod)
     r = run_cli("import", vols, "--json", home=w.prod)
     assert r.returncode == 1 and json.loads(r.stdout)["error"]["code"] == "volumes_incomplete"
-    assert tree_digest(w.prod) == before
+    assert snapshot(w.prod) == before
 
 
 def test_bundle_through_a_diode_spool_then_imported(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, tree_digest
+from tests.conftest import run_cli, snapshot
 from tests.dashboard.dom import grid_cells, parse
 from tests.dashboard.test_browser import ARTIFACTS, run_chromium
 from tests.e2e.world import World, json_of, make_world
@@ -65,13 +65,13 @@ def failed(tmp_path_factory: pytest.TempPathFactory) -> FailedDeploy:
 
 def test_unbound_placeholder_stops_deploy_before_anything_runs(unbound: World) -> None:
     targets = unbound.root / "targets"
-    before = tree_digest(targets)
+    before = snapshot(targets)
     r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=unbound.prod)
     assert r.returncode == 5
     err = json_of(r.stdout)["error"]
     assert err["code"] == "preflight_unresolved_variables" and "Acme.ApiKey" in err["message"]
     assert any(d["name"] == "Acme.ApiKey" for d in err["details"])
-    assert tree_digest(targets) == before
+    assert snapshot(targets) == before
     listed = json_of(run_cli("deployments", "list", "--json", home=unbound.prod).stdout)["deployments"]
     assert [d["state"] for d in listed] == ["Failed"]  # recorded, and reported back, although nothing ran
     shown = json_of(run_cli("deployments", "show", listed[0]["id"], "--json", home=unbound.prod).stdout)
@@ -83,15 +83,15 @@ def test_unbound_placeholder_stops_deploy_before_anything_runs(unbound: World) -
 
 
 def test_dry_run_prints_plan_and_runs_nothing(bound: World) -> None:
-    before = tree_digest(bound.root / "targets")
-    home_before = tree_digest(bound.prod)
+    before = snapshot(bound.root / "targets")
+    home_before = snapshot(bound.prod)
     r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", "--json", home=bound.prod)
     assert r.returncode == 0, r.stderr
     plan = json_of(r.stdout)["plan"]
     assert [(x["step"], x["target"]) for x in plan["runs"]] == [
         ("Run migrations", "db-01"), ("Deploy web", "web-01"), ("Smoke test", "web-01")]
     assert "k-dry-run" not in r.stdout
-    assert tree_digest(bound.root / "targets") == before and tree_digest(bound.prod) == home_before
+    assert snapshot(bound.root / "targets") == before and snapshot(bound.prod) == home_before
 
 
 def test_failed_deploy_shows_failed_with_failing_step_on_source_dashboard(failed: FailedDeploy) -> None:

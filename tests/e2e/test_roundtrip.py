@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CANARY, run_cli, tree_digest
+from tests.conftest import CANARY, run_cli, snapshot
 from tests.e2e.world import API_KEY, World, json_of, make_world
 
 
@@ -102,12 +102,12 @@ def test_replayed_and_reimported_receipts(trip: World, tmp_path: Path) -> None:
                     tmp_path / f"receipt-{n}.bundle", home=prod)
         assert r.returncode == 0, r.stderr
     assert run_cli("import", tmp_path / "receipt-3.bundle", home=dev).returncode == 0
-    before = tree_digest(dev)
+    before = snapshot(dev)
     again = run_cli("import", tmp_path / "receipt-3.bundle", "--json", home=dev)
     assert again.returncode == 0 and json_of(again.stdout)["noop"] is True
     old = run_cli("import", tmp_path / "receipt-2.bundle", "--json", home=dev)
     assert old.returncode == 3 and json_of(old.stdout)["error"]["code"] == "replay"
-    assert tree_digest(dev) == before
+    assert snapshot(dev) == before
 
 
 def test_forged_receipt_signed_by_untrusted_key_refused(trip: World, tmp_path: Path) -> None:
@@ -118,10 +118,10 @@ def test_forged_receipt_signed_by_untrusted_key_refused(trip: World, tmp_path: P
     (evil / "keys" / "signing.key").write_bytes(bytes(range(32)))  # same zone id, another key
     assert run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out",
                    tmp_path / "forged.bundle", home=evil).returncode == 0
-    before = tree_digest(dev)
+    before = snapshot(dev)
     r = run_cli("import", tmp_path / "forged.bundle", "--json", home=dev)
     assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] in {"untrusted", "source_mismatch"}
-    assert tree_digest(dev) == before
+    assert snapshot(dev) == before
 
 
 def test_receipt_for_a_bundle_never_exported_refused(trip: World, tmp_path: Path) -> None:
@@ -134,20 +134,20 @@ def test_receipt_for_a_bundle_never_exported_refused(trip: World, tmp_path: Path
     w.cli("variables", "set", "acme-web", "Acme.ApiKey", "x-key-123", home=w.prod)
     w.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out", tmp_path / "r.bundle",
           home=w.prod)
-    before = tree_digest(clone)
+    before = snapshot(clone)
     r = run_cli("import", tmp_path / "r.bundle", "--json", home=clone)
     assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "unknown_bundle"
-    assert tree_digest(clone) == before
+    assert snapshot(clone) == before
 
 
 def test_receipt_addressed_to_another_zone_refused(trip: World, tmp_path: Path) -> None:
     other = tmp_path / "other"
     assert run_cli("init", "--zone", "other", home=other).returncode == 0
     assert run_cli("trust", "add", trip.root / "prod.card", home=other).returncode == 0
-    before = tree_digest(other)
+    before = snapshot(other)
     r = run_cli("import", trip.root / "media" / "receipt-1.bundle", "--json", home=other)
     assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "wrong_destination"
-    assert tree_digest(other) == before
+    assert snapshot(other) == before
 
 
 def test_receipt_signature_never_passes_as_a_release(trip: World, tmp_path: Path) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from bundlekit.errors import BundleError, InputError
 from bundlekit.format.card import IdentityCard, parse_card
 from bundlekit.format.crypto import b64, raw_public, sign
+from tests.conftest import raises_code
 
 
 def _card() -> tuple[IdentityCard, bytes]:
@@ -27,7 +26,7 @@ def test_altered_card_refused_at_every_byte() -> None:
     for i in range(len(data)):
         altered = bytearray(data)
         altered[i] ^= 0x01
-        with pytest.raises(BundleError):
+        with raises_code("invalid_card"):
             parse_card(bytes(altered), "prod.card")
 
 
@@ -36,7 +35,7 @@ def test_card_with_swapped_sealing_key_refused_as_altered() -> None:
     other = IdentityCard(card.name, card.zone_id, card.signing_key, raw_public(X25519PrivateKey.generate()),
                          card.created)
     forged = other.body() + data[data.rindex(b"signature: "):]
-    with pytest.raises(InputError) as info:
+    with raises_code("invalid_card") as info:
         parse_card(forged, "prod.card")
     assert info.value.code == "invalid_card"
 
@@ -49,7 +48,7 @@ def test_card_naming_a_zones_key_but_signed_by_another_key_refused() -> None:
     body = card.body()
     forged = body + f"signature: {b64(sign(impostor, 'identity', body))}\n".encode()
     assert forged != genuine and forged[:len(body)] == genuine[:len(body)]
-    with pytest.raises(InputError) as info:
+    with raises_code("invalid_card") as info:
         parse_card(forged, "prod.card")
     assert info.value.code == "invalid_card" and "altered" in info.value.message
 
@@ -67,11 +66,11 @@ def test_card_for_the_same_zone_with_the_impostors_own_keys_is_another_identity(
 def test_truncated_and_extended_cards_refused() -> None:
     _, data = _card()
     for bad in (data[:-1], data + b"\n", data + b"extra: 1\n", b"", b"\xff\xfe"):
-        with pytest.raises(BundleError):
+        with raises_code("invalid_card"):
             parse_card(bad, "prod.card")
 
 
 def test_not_a_card_message_says_how_to_make_one() -> None:
-    with pytest.raises(InputError) as info:
+    with raises_code("invalid_card") as info:
         parse_card(b"hello\n", "x.card")
     assert "bundlekit identity" in info.value.message

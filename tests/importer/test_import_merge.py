@@ -13,7 +13,7 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.importer import edits
 from bundlekit.zone import projects
-from tests.conftest import CANARY, Zones, run_cli, tree_digest
+from tests.conftest import CANARY, Zones, raises_code, run_cli, snapshot
 from tests.importer.helpers import edit_release, export
 
 
@@ -56,20 +56,20 @@ def test_conflicting_change_fails_with_masked_conflict_and_changes_nothing(zones
     _bump(release_dir)
     rel = edit_release(release_dir, f'value = "{CANARY}"', 'value = "dev-rotated-password"')
     b2 = export(zones, tmp_path / "2.bundle", release=rel)
-    before = tree_digest(zones.prod.home)
-    with pytest.raises(ConflictError) as info:
+    before = snapshot(zones.prod.home)
+    with raises_code("conflict") as info:
         import_bundle(zones.prod, b2, now=_now())
     assert info.value.exit_code == 4 and "acme.db.password" in info.value.message.lower()
     text = info.value.message + json.dumps(info.value.details)
     for secret in ("prod-only-password", "dev-rotated-password", CANARY):
         assert secret not in text
-    assert tree_digest(zones.prod.home) == before
+    assert snapshot(zones.prod.home) == before
     r = run_cli("import", b2, "--json", home=zones.prod.home)
     assert r.returncode == 4 and json.loads(r.stdout)["error"]["code"] == "conflict"
     assert "prod-only-password" not in r.stdout + r.stderr
     dry = run_cli("import", b2, "--dry-run", home=zones.prod.home)
     assert dry.returncode == 4 and "CONFLICT" in dry.stdout
-    assert tree_digest(zones.prod.home) == before
+    assert snapshot(zones.prod.home) == before
     ok = run_cli("import", b2, "--on-conflict", "keep-local", home=zones.prod.home)
     assert ok.returncode == 0, ok.stderr
 
@@ -91,10 +91,10 @@ def test_take_incoming_and_policy_file(zones: Zones, release_dir: Path, tmp_path
 
 def test_dry_run_changes_nothing(zones: Zones, tmp_path: Path) -> None:
     b = export(zones, tmp_path / "1.bundle")
-    before = tree_digest(zones.prod.home)
+    before = snapshot(zones.prod.home)
     r = run_cli("import", b, "--dry-run", "--json", home=zones.prod.home)
     assert r.returncode == 0 and json.loads(r.stdout)["dry_run"] is True
-    assert tree_digest(zones.prod.home) == before
+    assert snapshot(zones.prod.home) == before
 
 
 def test_variables_and_steps_cli(zones: Zones, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from bundlekit.importer.merge import (
 )
 
 from .strategies import pkg, snap, var
+from tests.conftest import raises_code
 
 SECRET = "S3CR3T-hunter2"
 
@@ -58,9 +59,8 @@ def test_variable_key_round_trips_names_and_values_with_separators(name: str, sc
 @pytest.mark.parametrize("name, scope", [("", {}), (None, {}), ("x", {"environment": "Production"}),
                                          ("x", {"environment": [1]}), ("x", ["environment"])])
 def test_variable_key_refuses_malformed_names_and_scopes(name: object, scope: object) -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("invalid_snapshot") as err:
         variable_key(name, scope)  # type: ignore[arg-type]
-    assert err.value.code == "invalid_snapshot"
 
 
 # ---------------------------------------------------------------- variables
@@ -121,9 +121,8 @@ def test_strategy_resolves_a_conflict_and_says_so_in_the_plan(strategy: str, val
 
 
 def test_unknown_strategy_is_a_usage_error() -> None:
-    with pytest.raises(UsageError) as err:
+    with raises_code("invalid_strategy") as err:
         three_way_merge(BASE, BASE, BASE, strategy="merge-harder")
-    assert err.value.code == "invalid_strategy"
 
 
 def test_removal_on_one_side_of_an_unchanged_variable_removes_it() -> None:
@@ -323,18 +322,16 @@ def test_first_import_is_incoming_with_every_entry_an_add() -> None:
 def test_malformed_snapshot_is_refused_naming_side_and_path(mutate, path: str) -> None:  # type: ignore[no-untyped-def]
     local = copy.deepcopy(BASE)
     mutate(local)
-    with pytest.raises(InputError) as err:
+    with raises_code("invalid_snapshot") as err:
         three_way_merge(BASE, local, BASE)
-    assert err.value.code == "invalid_snapshot"
     assert err.value.details == {"side": "local", "path": path}
     assert err.value.message.startswith("local snapshot: ")
 
 
 def test_make_snapshot_refuses_two_entries_with_one_identity() -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("duplicate_identity") as err:
         make_snapshot([var("Url", "a", scope={"environment": ["Test", "Prod"]}),
                        var("URL", "b", scope={"Environment": ["prod", "test"]})])
-    assert err.value.code == "duplicate_identity"
 
 
 def test_plan_result_is_independent_of_the_inputs() -> None:

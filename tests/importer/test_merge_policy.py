@@ -14,6 +14,7 @@ from bundlekit.importer.merge import Conflict, three_way_merge, variable_key
 from bundlekit.importer.merge_policy import MAX_POLICY_BYTES, MergePolicy, PolicyRule, load_policy
 
 from .strategies import pkg, snap, step, var
+from tests.conftest import raises_code
 
 GOOD = """
 default = "fail"
@@ -103,33 +104,32 @@ def test_resolve_is_none_when_no_rule_matches() -> None:
 ])
 def test_bad_policy_is_refused_naming_file_rule_and_key(tmp_path: Path, text: str, where: str) -> None:
     path = write(tmp_path, text)
-    with pytest.raises(InputError) as err:
+    with raises_code("invalid_policy") as err:
         load_policy(path)
-    assert err.value.code == "invalid_policy"
     assert err.value.message.startswith(f"policy file {path}: {where}")
     assert err.value.details["file"] == str(path)
 
 
 def test_missing_policy_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("invalid_policy") as err:
         load_policy(tmp_path / "nope.toml")
-    assert err.value.code == "invalid_policy" and "nope.toml" in err.value.message
+    assert "nope.toml" in err.value.message
 
 
 def test_policy_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("invalid_policy") as err:
         load_policy(write(tmp_path, b'default = "\xff"'))
-    assert err.value.code == "invalid_policy" and "UTF-8" in err.value.message
+    assert "UTF-8" in err.value.message
 
 
 def test_oversized_policy_file_is_refused_without_parsing(tmp_path: Path) -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("invalid_policy") as err:
         load_policy(write(tmp_path, "#" * (MAX_POLICY_BYTES + 1)))
-    assert err.value.code == "invalid_policy" and "larger than" in err.value.message
+    assert "larger than" in err.value.message
 
 
 def test_rule_built_directly_is_validated_too() -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("invalid_policy") as err:
         PolicyRule(index=4, kind="variable", resolution="maybe", source="inline")
     assert "rule 4, key 'resolution'" in err.value.message
 

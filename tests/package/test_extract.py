@@ -15,6 +15,7 @@ import pytest
 
 from bundlekit.package.extract import extract_package
 from bundlekit.errors import DeployError
+from tests.conftest import raises_code, snapshot
 
 # ----------------------------------------------------------------------------- builders
 
@@ -56,22 +57,6 @@ def tar_special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
     return info
 
 
-def snapshot(root: Path) -> list[tuple[str, str, bytes]]:
-    """Every entry below ``root`` (hidden ones and links included) with its kind and content."""
-    found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        for name in dirs + files:
-            path = Path(folder) / name
-            info = path.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                found.append((str(path.relative_to(root)), "link", os.readlink(path).encode()))
-            elif stat.S_ISDIR(info.st_mode):
-                found.append((str(path.relative_to(root)), "dir", b""))
-            else:
-                found.append((str(path.relative_to(root)), "file", path.read_bytes()))
-    return sorted(found)
-
-
 @pytest.fixture
 def area(tmp_path: Path) -> Path:
     """A parent folder with an unrelated file, and an 'outside' folder a link may point to."""
@@ -85,9 +70,8 @@ def refused(area: Path, name: str, data: bytes, code: str, **kwargs: object) -> 
     archive = area / name
     archive.write_bytes(data)
     before = snapshot(area)
-    with pytest.raises(DeployError) as caught:
+    with raises_code(code) as caught:
         extract_package(archive, area / "deploy" / "app", **kwargs)  # type: ignore[arg-type]
-    assert caught.value.code == code, caught.value.message
     assert snapshot(area) == before, "a refused package changed the file system"
     return caught.value
 
@@ -303,9 +287,9 @@ def test_existing_destination_is_refused_unless_replace_which_swaps_it_whole(are
     v2.write_bytes(zip_bytes([("shared.txt", b"v2"), ("new-only.txt", b"2")]))
     extract_package(v1, dest)
     before = snapshot(area)
-    with pytest.raises(DeployError) as caught:
+    with raises_code("already_deployed") as caught:
         extract_package(v2, dest)
-    assert caught.value.code == "already_deployed" and snapshot(area) == before
+    assert snapshot(area) == before
     assert extract_package(v2, dest, replace=True) == ["shared.txt", "new-only.txt"]
     assert sorted(p.name for p in dest.iterdir()) == ["new-only.txt", "shared.txt"]
     assert (dest / "shared.txt").read_bytes() == b"v2"
@@ -322,7 +306,6 @@ def test_a_refused_replacement_leaves_the_deployed_folder_untouched(area: Path) 
 
 
 def test_missing_archive_is_a_clear_refusal(area: Path) -> None:
-    with pytest.raises(DeployError) as caught:
+    with raises_code("package_unreadable") as caught:
         extract_package(area / "nope.zip", area / "deploy" / "app")
-    assert caught.value.code == "package_unreadable"
 

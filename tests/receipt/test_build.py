@@ -16,7 +16,7 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.receipt.build import write_receipt
 from bundlekit.receipt.outbox import list_outbox, pack
 from bundlekit.zone.targets import add_target
-from tests.conftest import Zones, make_zones, run_cli, tree_digest
+from tests.conftest import Zones, make_zones, raises_code, run_cli, snapshot
 from tests.importer.helpers import export
 
 
@@ -36,11 +36,11 @@ def deployed(tmp_path: Path) -> Iterator[tuple[Zones, str]]:
 
 def _refused(z: Zones, call, code: str, out: Path) -> None:  # type: ignore[no-untyped-def]
     z.prod.close()
-    before = tree_digest(z.prod.home)
-    with pytest.raises(BundleError) as info:
+    before = snapshot(z.prod.home)
+    with raises_code(code) as info:
         call()
-    assert info.value.code == code and info.value.exit_code == 1, info.value
-    assert tree_digest(z.prod.home) == before
+    assert info.value.exit_code == 1, info.value
+    assert snapshot(z.prod.home) == before
     assert not out.exists() and not list(out.parent.glob(f".{out.name}.*"))
 
 
@@ -65,12 +65,12 @@ def test_outbox_pack_after_the_source_was_untrusted_is_refused_and_changes_nothi
     z, dep = deployed
     z.close()
     assert run_cli("trust", "remove", "dev", home=z.prod.home).returncode == 0
-    before = tree_digest(z.prod.home)
+    before = snapshot(z.prod.home)
     out = tmp_path / "r" / "receipt.bundle"
     r = run_cli("outbox", "pack", "-o", out, "--json", home=z.prod.home)
     assert r.returncode == 1 and json.loads(r.stdout)["error"]["code"] == "unknown_zone", r.stdout + r.stderr
     assert "Traceback" not in r.stderr
-    assert tree_digest(z.prod.home) == before and not out.exists()
+    assert snapshot(z.prod.home) == before and not out.exists()
     assert [e["deployment_id"] for e in list_outbox(z.prod)["pending"]] == [dep]
 
 
@@ -81,6 +81,6 @@ def test_packing_records_the_file_and_marks_entries_in_one_step(deployed: tuple[
     listed = list_outbox(z.prod)
     assert listed["pending"] == [] and [e["deployment_id"] for e in listed["packed"]] == [dep]
     assert [(f["sequence"], f["deployments"]) for f in listed["files"]] == [(1, [dep])]
-    with pytest.raises(BundleError) as info:
+    with raises_code("outbox_empty") as info:
         pack(z.prod, tmp_path / "again.bundle", to=None, now=int(time.time()))
     assert info.value.code == "outbox_empty"

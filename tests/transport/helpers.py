@@ -1,8 +1,7 @@
-"""Shared helpers for the transport tests: reproducible payloads and folder snapshots."""
+"""Shared helpers for the transport tests: reproducible payloads."""
 
 from __future__ import annotations
 
-import hashlib
 import random
 from pathlib import Path
 
@@ -19,9 +18,3 @@ def write_payload(path: Path, size: int, seed: int = 0) -> bytes:
     data = payload(size, seed)
     path.write_bytes(data)
     return data
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry of a folder (hidden ones too) with its SHA-256: 'nothing changed' checks."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(folder.iterdir())}

@@ -16,7 +16,8 @@ from bundlekit.transport.channel import LossyChannel, MemoryChannel
 from bundlekit.transport.diode_receive import ReceiveReport, receive
 from bundlekit.transport.diode_send import SendOptions, iter_frames, plan_objects, send
 from bundlekit.transport.frames import TYPE_ANNOUNCE, Announce, encode_announce, parse_announce, parse_common
-from tests.transport.helpers import snapshot, write_payload
+from tests.conftest import raises_code, snapshot
+from tests.transport.helpers import write_payload
 
 SMALL = SendOptions(rate=0, symbol_size=256, block_symbols=1024)  # 256 KiB blocks, 8 per interleave group
 MiB = 1 << 20
@@ -86,9 +87,8 @@ def test_burst_beyond_tolerance_fails_as_incomplete_and_keeps_nothing(tmp_path: 
     f = r.files[0]
     assert f.status == "incomplete" and f.blocks_total == 8 and f.blocks_missing == 8
     assert f.bytes_missing == 2 * MiB and f.name == "a.bundle"
-    with pytest.raises(TransportError) as err:
+    with raises_code("incomplete") as err:
         r.raise_for_status()
-    assert err.value.code == "incomplete"
     assert "8 of 8 blocks" in err.value.message
     _assert_nothing_kept(tmp_path / "out")
 
@@ -98,9 +98,9 @@ def test_random_loss_beyond_the_redundancy_fails_clearly(tmp_path: Path) -> None
     r = _transfer([tmp_path / "a.bundle"], tmp_path / "out", seed=6, drop=0.25)
     assert [f.status for f in r.files] == ["incomplete"]
     assert 0 < r.files[0].blocks_missing <= 8
-    with pytest.raises(TransportError) as err:
+    with raises_code("incomplete") as err:
         r.raise_for_status()
-    assert err.value.code == "incomplete" and err.value.details["files"][0]["bytes_missing"] > 0
+    assert err.value.details["files"][0]["bytes_missing"] > 0
     _assert_nothing_kept(tmp_path / "out")
 
 
@@ -261,9 +261,8 @@ def test_file_is_not_released_without_its_announcement(tmp_path: Path) -> None:
 
 def test_nothing_received_is_its_own_error(tmp_path: Path) -> None:
     r = _receive_frames([], tmp_path / "out")
-    with pytest.raises(TransportError) as err:
+    with raises_code("nothing_received") as err:
         r.raise_for_status()
-    assert err.value.code == "nothing_received"
 
 
 def test_token_bucket_paces_to_the_configured_rate(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from bundlekit.transport.channel import SpoolChannel
 from bundlekit.transport.diode_receive import receive
 from bundlekit.transport.diode_send import SendOptions, send
 from tests.transport.helpers import write_payload
+from tests.conftest import raises_code
 
 MiB = 1 << 20
 
@@ -67,9 +68,8 @@ def test_missing_damaged_and_half_written_spool_files_are_tolerated(tmp_path: Pa
 
 
 def test_spool_receive_from_a_missing_folder_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("spool_dir_missing") as err:
         SpoolChannel.for_receiving(tmp_path / "nope")
-    assert err.value.code == "spool_dir_missing"
     code, out, _ = _run("diode", "receive", "--spool", tmp_path / "nope", "--out", tmp_path / "inbox", "--json")
     assert code == 1 and json.loads(out)["error"]["code"] == "spool_dir_missing"
 

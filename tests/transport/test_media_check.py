@@ -11,7 +11,8 @@ from bundlekit.errors import InputError, TransportError
 from bundlekit.transport.media import check, find_volume_set, is_volume_dir, join, join_to_temp, split
 from bundlekit.transport.media_scan import VolumeStatus
 from bundlekit.transport.volume import HEADER_SIZE
-from tests.transport.helpers import snapshot, write_payload
+from tests.conftest import raises_code, snapshot
+from tests.transport.helpers import write_payload
 
 VOL = HEADER_SIZE + 1000
 
@@ -59,9 +60,8 @@ def test_damaged_payload_is_named_and_join_leaves_nothing(tmp_path: Path) -> Non
     r = check([tmp_path / "v"])
     assert r.damaged == (1,) and not r.joinable
     assert _status(r.volumes, vols[1]) == "damaged"
-    with pytest.raises(TransportError) as err:
+    with raises_code("volumes_incomplete") as err:
         join([tmp_path / "v"], tmp_path / "out.bundle")
-    assert err.value.code == "volumes_incomplete"
     assert not (tmp_path / "out.bundle").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.bundle")]
 
@@ -135,9 +135,9 @@ def test_several_bundles_without_a_majority_are_refused_and_listed(tmp_path: Pat
     r = check([tmp_path / "x"])
     assert not r.joinable and r.code == "volumes_mixed" and r.mixed
     assert {b.name for b in r.bundles} == {"a.bundle", "b.bundle"}
-    with pytest.raises(TransportError) as err:
+    with raises_code("volumes_mixed") as err:
         find_volume_set([tmp_path / "x"])
-    assert err.value.code == "volumes_mixed" and "a.bundle" in err.value.message
+    assert "a.bundle" in err.value.message
 
 
 def test_folder_without_volumes(tmp_path: Path) -> None:
@@ -145,15 +145,13 @@ def test_folder_without_volumes(tmp_path: Path) -> None:
     (tmp_path / "e" / "notes.txt").write_text("hello")
     assert check([tmp_path / "e"]).code == "no_volumes"
     assert not is_volume_dir(tmp_path / "e")
-    with pytest.raises(TransportError) as err:
+    with raises_code("no_volumes") as err:
         join([tmp_path / "e"], tmp_path / "out")
-    assert err.value.code == "no_volumes"
 
 
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("volume_dir_missing") as err:
         check([tmp_path / "nope"])
-    assert err.value.code == "volume_dir_missing"
 
 
 def test_join_failure_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
@@ -162,7 +160,7 @@ def test_join_failure_leaves_an_existing_output_untouched(tmp_path: Path) -> Non
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "b.bundle").write_bytes(b"previous")
     before = snapshot(tmp_path / "out")
-    with pytest.raises(TransportError):
+    with raises_code("volumes_incomplete"):
         join([tmp_path / "v"], tmp_path / "out" / "b.bundle")
     assert snapshot(tmp_path / "out") == before
 

@@ -14,7 +14,8 @@ from bundlekit.errors import InputError, UsageError
 from bundlekit.transport import media
 from bundlekit.transport.media import check, join, split
 from bundlekit.transport.volume import HEADER_SIZE, parse_header
-from tests.transport.helpers import payload, snapshot, write_payload
+from tests.conftest import raises_code, snapshot
+from tests.transport.helpers import payload, write_payload
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -93,32 +94,28 @@ def test_split_refuses_to_overwrite_existing_volumes_and_changes_nothing(tmp_pat
     write_payload(tmp_path / "b.bundle", 3000)
     split(tmp_path / "b.bundle", tmp_path / "v", 2000)
     before = snapshot(tmp_path / "v")
-    with pytest.raises(InputError) as err:
+    with raises_code("output_exists") as err:
         split(tmp_path / "b.bundle", tmp_path / "v", 2000)
-    assert err.value.code == "output_exists"
     assert snapshot(tmp_path / "v") == before
 
 
 def test_volume_size_too_small_for_the_header_is_a_usage_error(tmp_path: Path) -> None:
     write_payload(tmp_path / "b.bundle", 10)
-    with pytest.raises(UsageError) as err:
+    with raises_code("volume_size_too_small") as err:
         split(tmp_path / "b.bundle", tmp_path / "v", HEADER_SIZE)
-    assert err.value.code == "volume_size_too_small"
     assert not (tmp_path / "v").exists()
 
 
 def test_too_many_parity_volumes_for_the_code_is_refused_before_writing(tmp_path: Path) -> None:
     write_payload(tmp_path / "b.bundle", 300)
-    with pytest.raises(UsageError) as err:
+    with raises_code("too_many_volumes") as err:
         split(tmp_path / "b.bundle", tmp_path / "v", HEADER_SIZE + 1, parity=1)  # 300 data + 1 parity > 255
-    assert err.value.code == "too_many_volumes"
     assert not (tmp_path / "v").exists()
 
 
 def test_missing_bundle_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError) as err:
+    with raises_code("bundle_not_found") as err:
         split(tmp_path / "nope.bundle", tmp_path / "v", 4096)
-    assert err.value.code == "bundle_not_found"
 
 
 def test_no_temporary_files_are_left_after_split(tmp_path: Path) -> None:

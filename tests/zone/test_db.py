@@ -13,6 +13,7 @@ from bundlekit.zone import deployments, sequences
 from bundlekit.zone.schema import MIGRATIONS, SCHEMA_VERSION
 from bundlekit.zone.sqlite import SQLiteDatabase
 from bundlekit.zone.state import open_state
+from tests.conftest import raises_code
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def db(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_a_transaction_that_raises_leaves_nothing_behind(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
         with db.transaction() as tx:
             sequences.next_outgoing(tx, "zone-a")
             1 / 0
@@ -113,13 +114,13 @@ def test_a_state_written_by_a_newer_bundlekit_is_refused(tmp_path: Path) -> None
     conn = sqlite3.connect(str(tmp_path / "state.db"))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(BundleError) as info:
+    with raises_code("state_too_new") as info:
         open_state(tmp_path)
     assert info.value.code == "state_too_new" and "upgrade bundlekit" in info.value.message
 
 
 def test_a_missing_state_is_not_a_zone(tmp_path: Path) -> None:
-    with pytest.raises(BundleError) as info:
+    with raises_code("not_a_zone") as info:
         open_state(tmp_path)
     assert info.value.code == "not_a_zone"
     assert not (tmp_path / "state.db").exists()
@@ -148,7 +149,7 @@ def test_migrating_an_older_state_continues_its_deployment_ids(tmp_path: Path) -
 
 
 def test_deployment_ids_are_not_reused_after_a_rolled_back_recording(db) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="recording failed"):
         with db.transaction() as tx:
             assert deployments.allocate_id(tx) == "Deployments-1"
             raise RuntimeError("recording failed")
