@@ -100,6 +100,7 @@ _E = ErrorCode
 _RACE = "a file changing while it is read; a race, not an input"
 _LIB = "library callers only; the CLI never passes this value"
 _DEEP = "defence in depth: the preflight refuses the same package or file first"
+_IO = "an I/O failure of the target's file system after bundlekit extracted the files itself"
 
 REGISTRY, ALIASES = _build(
     # -- usage (exit 2) ----------------------------------------------------------------------
@@ -205,13 +206,12 @@ REGISTRY, ALIASES = _build(
     _E("blob_size_mismatch", "verification", "a blob decompresses to a size other than the signed one"),
     _E("invalid_signature", "verification", "a signature does not match the manifest: altered or damaged",
        aliases=("signature_invalid",)),
-    _E("signature_missing", "verification", "the bundle carries no signature"),
+    _E("signature_missing", "verification", "the bundle carries no signature",
+       internal="the container refuses a file without a signature record first (truncated)"),
     _E("invalid_seal", "verification", "a sealed value cannot be opened with this zone's key",
-       aliases=("seal_invalid",),
-       internal="sealed values sit in the signed manifest, so altering one fails the signature first"),
+       aliases=("seal_invalid",)),
     _E("invalid_rotation", "verification", "a key rotation statement is malformed or not signed by both keys",
-       aliases=("rotation_invalid",),
-       internal="the statement travels inside the signed manifest; `rotate-key` writes only valid ones"),
+       aliases=("rotation_invalid",)),
     _E("expired", "verification", "the bundle's validity ended"),
     _E("not_yet_valid", "verification", "the bundle was created in the future (clock skew or tampering)"),
     _E("kind_mismatch", "verification", "the header's kind differs from the manifest's kind"),
@@ -277,7 +277,7 @@ REGISTRY, ALIASES = _build(
     _E("unsupported_package", "deploy", "a package is not a zip, nupkg, tar or tar.gz, or uses an unsupported "
                                         "feature", exception=_PREFLIGHT),
     _E("package_format_mismatch", "deploy", "a package's name claims another archive format than its content",
-       exception=_PREFLIGHT),
+       internal="deploys read packages from the store, where files have no name; export says package_refused"),
     _E("unsafe_package", "deploy", "a package member could escape its folder, is a link or device, or is a bomb",
        exception=_PREFLIGHT),
     _E("member_too_large", "deploy", "a package file to substitute is above the size limit", exception=_PREFLIGHT),
@@ -304,19 +304,21 @@ REGISTRY, ALIASES = _build(
     _E("invalid_environment", "deploy", "a script environment variable name or value is not valid text",
        internal="variable names and values are text without NUL from the release file on"),
     _E("substitution_failed", "deploy", "a file to substitute cannot be read or written on the target",
-       exception="deployment"),
+       internal=_IO),
     _E("substitution_file_too_large", "deploy", "an installed file to substitute is above the size limit",
        internal=_DEEP),
     _E("substitution_file_not_text", "deploy", "an installed file to substitute is not text (UTF-8, or UTF-16/32 "
                                                "with a BOM)", internal=_DEEP),
     _E("structured_config_unreadable", "deploy", "a structured configuration file cannot be read on the target",
-       aliases=("json_config_unreadable",), exception="deployment"),
+       aliases=("json_config_unreadable",), internal=_IO, exception="deployment"),
     _E("structured_config_unwritable", "deploy", "a structured configuration file cannot be written on the target",
-       aliases=("json_config_unwritable",), exception="deployment"),
+       aliases=("json_config_unwritable",), internal=_IO, exception="deployment"),
 
     # -- transport (exit 1) ------------------------------------------------------------------
-    _E("volume_damaged", "transport", "a media volume's header or payload is damaged"),
-    _E("volume_unsupported", "transport", "a media volume uses a newer volume format"),
+    _E("volume_damaged", "transport", "a media volume's header or payload is damaged",
+       internal="a damaged volume is a detail of volumes_incomplete; alone only if one shrinks while joined"),
+    _E("volume_unsupported", "transport", "a media volume uses a newer volume format",
+       internal="such a volume is a detail of volumes_incomplete (media check lists it per volume)"),
     _E("volumes_incomplete", "transport", "too many volumes are missing or damaged to join the bundle"),
     _E("volumes_mixed", "transport", "the folders hold volumes of several bundles and none is the clear majority"),
     _E("no_volumes", "transport", "the folders hold no bundlekit volumes"),

@@ -12,6 +12,7 @@ from bundlekit.errors import TransportError, UsageError
 from bundlekit.transport._util import keep_freed_memory, parse_size
 from bundlekit.transport.channel import SpoolChannel, UdpChannel, parse_address
 from bundlekit.transport.diode_receive import DEFAULT_IDLE_TIMEOUT, receive
+from bundlekit.transport.diode_report import ReceiveReport
 from bundlekit.transport.diode_send import DEFAULT_RATE, DEFAULT_REDUNDANCY, SendOptions, send
 from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, check, join, split
 from bundlekit.transport.volume import parse_header
@@ -138,6 +139,24 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
          f"{report.wire_bytes} bytes in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
 
 
+def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: float) -> ReceiveReport:
+    keep_freed_memory()
+    channel: UdpChannel | SpoolChannel
+    if listen is not None:
+        udp = UdpChannel.listener(*parse_address(listen, option="--listen"))
+        host, port = udp.address
+        echo(f"listening on {host}:{port}", err=True)
+        channel = udp
+    else:
+        assert spool is not None
+        channel = SpoolChannel.for_receiving(spool)
+        echo(f"watching {spool}", err=True)
+    try:
+        return receive(channel, out, idle_timeout=idle_timeout)
+    finally:
+        channel.close()
+
+
 @diode.command("receive", epilog="bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox --json")
 @click.option("--listen", "listen", default=None, help="HOST:PORT to receive UDP on (port 0 picks one).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -153,23 +172,15 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
         raise UsageError("give exactly one of --listen HOST:PORT (UDP) or --spool DIR", code="usage")
     if idle_timeout < 0:
         raise UsageError(f"--idle-timeout {idle_timeout}: expected seconds >= 0", code="usage")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    keep_freed_memory()
-    channel: UdpChannel | SpoolChannel
-    if listen is not None:
-        udp = UdpChannel.listener(*parse_address(listen, option="--listen"))
-        host, port = udp.address
-        echo(f"listening on {host}:{port}", err=True)
-        channel = udp
-    else:
-        assert spool is not None
-        channel = SpoolChannel.for_receiving(spool)
-        echo(f"watching {spool}", err=True)
     try:
-        report = receive(channel, out, idle_timeout=idle_timeout)
-    finally:
-        channel.close()
-    report.raise_for_status()
+        report = _receive(listen, spool, out, idle_timeout)
+        report.raise_for_status()
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # a refused receive leaves no trace, not even the folder it made
+        raise
     if as_json:
         emit_json(report.to_dict())
         return

@@ -130,7 +130,7 @@ def _check_destination(dest: Path, replace: bool) -> bool:
         raise DeployError(f"cannot extract a package over {dest}.", code="unsafe_destination")
     try:
         info = dest.lstat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # absent, or a parent is a file (refused when made)
         return False
     if stat.S_ISLNK(info.st_mode):
         raise DeployError(

@@ -15,7 +15,7 @@ import pytest
 
 from bundlekit.dashboard.server import JSON_PATH, _loopback, serve
 from bundlekit.dashboard.view import DashboardView
-from bundlekit.errors import StateError, UsageError
+from bundlekit.errors import StateError
 
 from .dom import grid_cells, parse
 from .sample import NOW, sample_view
@@ -175,5 +175,5 @@ def test_port_in_use_is_a_clear_usage_error() -> None:
 
 @pytest.mark.parametrize("port", [-1, 65536, "8080", True])
 def test_invalid_port_is_refused(port: object) -> None:
-    with raises_code("invalid_port") as e:
+    with raises_code("invalid_port"):
         serve(sample_view, "127.0.0.1", port, max_requests=1)  # type: ignore[arg-type]

@@ -21,7 +21,6 @@ from bundlekit.dashboard.view import (
     format_duration,
     relative_age,
 )
-from bundlekit.errors import InputError
 
 from .sample import NOW, SECRET, sample_view
 from tests.conftest import raises_code
@@ -74,7 +73,7 @@ def test_unknown_deployment_state_is_refused_with_a_stable_code() -> None:
 
 
 def test_unknown_step_state_is_refused() -> None:
-    with raises_code("invalid_dashboard_view") as e:
+    with raises_code("invalid_dashboard_view"):
         StepView("Deploy", None, "Executing", None, None, None, "", (), None)
 
 

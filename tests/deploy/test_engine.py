@@ -8,13 +8,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, VariableInput
 from bundlekit.deploy.plan import build_plan
 from bundlekit.deploy.targets import LocalFolderTarget
-from bundlekit.errors import DeployError
 from bundlekit.export.releasefile import load_release
 from bundlekit.format.manifest import Step
 from tests.conftest import RELEASE, raises_code
@@ -163,7 +161,7 @@ def test_an_error_inside_a_run_is_recorded_as_a_failed_run_not_raised(tmp_path: 
 def test_a_plan_for_another_request_is_refused(tmp_path: Path) -> None:
     request = request_for([script("A", "true")], targets=web_db(tmp_path))
     other = request_for([script("A", "true")], targets=web_db(tmp_path), deployment_id="deployments-2")
-    with raises_code("plan_mismatch") as caught:
+    with raises_code("plan_mismatch"):
         execute(build_plan(other), request)
 
 

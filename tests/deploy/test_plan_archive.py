@@ -12,7 +12,6 @@ import pytest
 
 from bundlekit.package.archive import read_members
 from bundlekit.deploy.targets import LocalFolderTarget
-from bundlekit.errors import DeployError
 from tests.conftest import raises_code
 
 FILES = {
@@ -90,5 +89,5 @@ def test_limits_text_and_pattern_checks(tmp_path: Path) -> None:
 def test_a_file_that_is_not_an_archive_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "p.zip"
     path.write_bytes(b"not an archive at all")
-    with raises_code("unsupported_package") as caught:
+    with raises_code("unsupported_package"):
         read_members(path, ["*"], 100)

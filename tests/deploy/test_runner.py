@@ -23,7 +23,6 @@ from bundlekit.deploy.service_messages import (
     parse_line,
     scan_line,
 )
-from bundlekit.errors import DeployError
 from tests.conftest import raises_code
 
 
@@ -261,7 +260,7 @@ def test_script_environment_is_clean_apart_from_path_home_lang_and_env(tmp_path:
 
 
 def test_invalid_environment_names_are_refused(tmp_path: Path) -> None:
-    with raises_code("invalid_environment") as caught:
+    with raises_code("invalid_environment"):
         run(tmp_path, "bash", "true", env={"A=B": "x"})
     assert tree(tmp_path / "work") == []
 
@@ -289,7 +288,7 @@ def test_stdin_is_closed_so_a_prompt_does_not_hang(tmp_path: Path) -> None:
 
 
 def test_unsupported_syntax_is_refused(tmp_path: Path) -> None:
-    with raises_code("unsupported_syntax") as caught:
+    with raises_code("unsupported_syntax"):
         run(tmp_path, "powershell", "Write-Host hi")
 
 

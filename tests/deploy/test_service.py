@@ -9,10 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from bundlekit.deploy.service import deploy
-from bundlekit.errors import BundleError
 from bundlekit.importer.importer import import_bundle
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.importer import edits

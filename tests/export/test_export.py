@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.errors import BundleError, InputError
 from bundlekit.export.exporter import export_release
 from bundlekit.format.container import HEADER_SIZE, BundleFile
 from bundlekit.importer.verify import read_unverified, verify_bundle
@@ -100,17 +99,17 @@ def test_bundle_for_another_zone_is_refused(zones: Zones, tmp_path: Path) -> Non
 
     bundle = _export(zones, tmp_path / "x.bundle")
     other = init_zone(tmp_path / "other", "other", 0)
-    with raises_code("untrusted") as info:
+    with raises_code("untrusted"):
         verify_bundle(other, bundle, now=int(time.time()))
     truststore.add_zone(other, parse_card(zones.dev.card_bytes(), "dev.card"), SourcePolicy(), 0)
-    with raises_code("wrong_destination") as info:
+    with raises_code("wrong_destination"):
         verify_bundle(other, bundle, now=int(time.time()))
     other.close()
 
 
 def test_expired_bundle_refused(zones: Zones, tmp_path: Path) -> None:
     b = _export(zones, tmp_path / "a.bundle", expires_in=60)
-    with raises_code("expired") as info:
+    with raises_code("expired"):
         verify_bundle(zones.prod, b, now=int(time.time()) + 61)
 
 
@@ -126,7 +125,7 @@ def test_spliced_blob_from_another_bundle_refused(zones: Zones, release_dir: Pat
     assert blen == int.from_bytes(b[16:24], "big")  # incompressible: same stored length
     spliced = tmp_path / "spliced.bundle"
     spliced.write_bytes(a[:HEADER_SIZE] + b[HEADER_SIZE:HEADER_SIZE + blen] + a[HEADER_SIZE + blen:])
-    with raises_code("blob_hash_mismatch") as info:
+    with raises_code("blob_hash_mismatch"):
         verify_bundle(zones.prod, spliced, now=int(time.time()))
 
 
@@ -180,7 +179,7 @@ def test_package_symlink_leading_outside_refused(zones: Zones, release_dir: Path
     link = release_dir / "packages" / "Acme.Web.1.4.0.zip"
     link.unlink()
     link.symlink_to(outside)
-    with raises_code("unsafe_path") as info:
+    with raises_code("unsafe_path"):
         _export(zones, tmp_path / "a.bundle", release=release_dir / "release.toml")
 
 
@@ -196,7 +195,7 @@ def test_ambiguous_variable_scopes_refused_at_export(zones: Zones, release_dir: 
     release = release_dir / "release.toml"
     release.write_text(release.read_text() + '\n[[variables]]\nname = "acme.db.name"\nvalue = "other"\n'
                        'scope = { environment = ["Production", "Test"] }\n')
-    with raises_code("ambiguous_variable") as info:
+    with raises_code("ambiguous_variable"):
         _export(zones, tmp_path / "a.bundle", release=release)
 
 
@@ -204,12 +203,12 @@ def test_output_reference_to_unknown_step_refused(zones: Zones, release_dir: Pat
     release = release_dir / "release.toml"
     release.write_text(release.read_text() + '\n[[variables]]\nname = "X"\n'
                        'value = "#{Octopus.Action[No such step].Output.Y}"\n')
-    with raises_code("unknown_output_step") as info:
+    with raises_code("unknown_output_step"):
         _export(zones, tmp_path / "a.bundle", release=release)
 
 
 def test_export_to_untrusted_zone_refused_and_writes_nothing(zones: Zones, tmp_path: Path) -> None:
-    with raises_code("unknown_zone") as info:
+    with raises_code("unknown_zone"):
         export_release(zones.dev, RELEASE, "nowhere", tmp_path / "a.bundle", now=0)
     assert not (tmp_path / "a.bundle").exists()
 

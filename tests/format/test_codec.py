@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import msgpack
-import pytest
 from hypothesis import given
 
-from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from tests.strategies import json_like
 from tests.conftest import raises_code

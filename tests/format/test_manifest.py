@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bundlekit.errors import FormatError
 from bundlekit.format.manifest import (FORMAT_ID, Manifest, OutputRef, PackageRef, Placeholder, Step, Variable,
                                        ZoneRef, parse_manifest)
 from tests.conftest import raises_code

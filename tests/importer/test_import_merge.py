@@ -6,9 +6,7 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 
-from bundlekit.errors import ConflictError
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.importer import edits

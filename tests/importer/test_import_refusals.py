@@ -6,7 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 
 from bundlekit.errors import BundleError
 from bundlekit.importer.importer import import_bundle
@@ -65,7 +64,7 @@ def test_import_same_sequence_different_bytes_refused(zones: Zones, release_dir:
 def test_import_expired_refused(zones: Zones, tmp_path: Path) -> None:
     b = export(zones, tmp_path / "a.bundle", expires_in=60)
     before = snapshot(zones.prod.home)
-    with raises_code("expired") as info:
+    with raises_code("expired"):
         import_bundle(zones.prod, b, now=int(time.time()) + 120)
     assert snapshot(zones.prod.home) == before
 

@@ -9,7 +9,6 @@ import json
 import pytest
 
 from bundlekit.core.text import MASK
-from bundlekit.errors import InputError, UsageError
 from bundlekit.importer.merge import (
     ABSENT, make_snapshot, parse_variable_key, three_way_merge, variable_key,
 )
@@ -59,7 +58,7 @@ def test_variable_key_round_trips_names_and_values_with_separators(name: str, sc
 @pytest.mark.parametrize("name, scope", [("", {}), (None, {}), ("x", {"environment": "Production"}),
                                          ("x", {"environment": [1]}), ("x", ["environment"])])
 def test_variable_key_refuses_malformed_names_and_scopes(name: object, scope: object) -> None:
-    with raises_code("invalid_snapshot") as err:
+    with raises_code("invalid_snapshot"):
         variable_key(name, scope)  # type: ignore[arg-type]
 
 
@@ -121,7 +120,7 @@ def test_strategy_resolves_a_conflict_and_says_so_in_the_plan(strategy: str, val
 
 
 def test_unknown_strategy_is_a_usage_error() -> None:
-    with raises_code("invalid_strategy") as err:
+    with raises_code("invalid_strategy"):
         three_way_merge(BASE, BASE, BASE, strategy="merge-harder")
 
 
@@ -329,7 +328,7 @@ def test_malformed_snapshot_is_refused_naming_side_and_path(mutate, path: str) -
 
 
 def test_make_snapshot_refuses_two_entries_with_one_identity() -> None:
-    with raises_code("duplicate_identity") as err:
+    with raises_code("duplicate_identity"):
         make_snapshot([var("Url", "a", scope={"environment": ["Test", "Prod"]}),
                        var("URL", "b", scope={"Environment": ["prod", "test"]})])
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.errors import InputError
 from bundlekit.importer.merge import Conflict, three_way_merge, variable_key
 from bundlekit.importer.merge_policy import MAX_POLICY_BYTES, MergePolicy, PolicyRule, load_policy
 

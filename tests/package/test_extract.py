@@ -287,7 +287,7 @@ def test_existing_destination_is_refused_unless_replace_which_swaps_it_whole(are
     v2.write_bytes(zip_bytes([("shared.txt", b"v2"), ("new-only.txt", b"2")]))
     extract_package(v1, dest)
     before = snapshot(area)
-    with raises_code("already_deployed") as caught:
+    with raises_code("already_deployed"):
         extract_package(v2, dest)
     assert snapshot(area) == before
     assert extract_package(v2, dest, replace=True) == ["shared.txt", "new-only.txt"]
@@ -306,6 +306,6 @@ def test_a_refused_replacement_leaves_the_deployed_folder_untouched(area: Path) 
 
 
 def test_missing_archive_is_a_clear_refusal(area: Path) -> None:
-    with raises_code("package_unreadable") as caught:
+    with raises_code("package_unreadable"):
         extract_package(area / "nope.zip", area / "deploy" / "app")
 

@@ -10,7 +10,6 @@ import pytest
 from bundlekit.errors import BundleError, InputError
 from bundlekit.substitution import (
     RenderResult,
-    SubstitutionError,
     VariableDictionary,
     evaluate,
     references,
@@ -75,7 +74,7 @@ def test_name_that_is_not_a_path_is_stored_but_not_referenceable() -> None:
     v = VariableDictionary({"a$b": "x"})
     assert v.get_raw("A$B") == "x"
     assert evaluate("a$b", v).text == "x"
-    with raises_code("template_syntax") as info:
+    with raises_code("template_syntax"):
         render_strict("#{a$b}", v)
 
 
@@ -269,7 +268,7 @@ def test_deeply_nested_blocks_do_not_crash_allow_missing_mode() -> None:
 
 def test_exponential_expansion_is_refused() -> None:
     v = VariableDictionary({f"L{i}": f"#{{L{i + 1}}}#{{L{i + 1}}}" for i in range(40)} | {"L40": "ab"})
-    with raises_code("substitution_too_large") as info:
+    with raises_code("substitution_too_large"):
         render("#{L0}", v)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bundlekit.substitution import SubstitutionError, VariableDictionary, render
+from bundlekit.substitution import VariableDictionary, render
 
 from .cases import CASES, NOW, Case
 from tests.conftest import raises_code

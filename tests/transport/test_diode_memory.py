@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.errors import TransportError
 from bundlekit.transport.channel import LossyChannel, MemoryChannel
 from bundlekit.transport.diode_receive import ReceiveReport, receive
 from bundlekit.transport.diode_send import SendOptions, iter_frames, plan_objects, send
@@ -261,7 +260,7 @@ def test_file_is_not_released_without_its_announcement(tmp_path: Path) -> None:
 
 def test_nothing_received_is_its_own_error(tmp_path: Path) -> None:
     r = _receive_frames([], tmp_path / "out")
-    with raises_code("nothing_received") as err:
+    with raises_code("nothing_received"):
         r.raise_for_status()
 
 

@@ -7,11 +7,9 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from bundlekit.cli import cli
-from bundlekit.errors import InputError
 from bundlekit.transport.channel import SpoolChannel
 from bundlekit.transport.diode_receive import receive
 from bundlekit.transport.diode_send import SendOptions, send
@@ -68,7 +66,7 @@ def test_missing_damaged_and_half_written_spool_files_are_tolerated(tmp_path: Pa
 
 
 def test_spool_receive_from_a_missing_folder_is_an_input_error(tmp_path: Path) -> None:
-    with raises_code("spool_dir_missing") as err:
+    with raises_code("spool_dir_missing"):
         SpoolChannel.for_receiving(tmp_path / "nope")
     code, out, _ = _run("diode", "receive", "--spool", tmp_path / "nope", "--out", tmp_path / "inbox", "--json")
     assert code == 1 and json.loads(out)["error"]["code"] == "spool_dir_missing"

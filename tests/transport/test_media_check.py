@@ -5,9 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 
-from bundlekit.errors import InputError, TransportError
 from bundlekit.transport.media import check, find_volume_set, is_volume_dir, join, join_to_temp, split
 from bundlekit.transport.media_scan import VolumeStatus
 from bundlekit.transport.volume import HEADER_SIZE
@@ -60,7 +58,7 @@ def test_damaged_payload_is_named_and_join_leaves_nothing(tmp_path: Path) -> Non
     r = check([tmp_path / "v"])
     assert r.damaged == (1,) and not r.joinable
     assert _status(r.volumes, vols[1]) == "damaged"
-    with raises_code("volumes_incomplete") as err:
+    with raises_code("volumes_incomplete"):
         join([tmp_path / "v"], tmp_path / "out.bundle")
     assert not (tmp_path / "out.bundle").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.bundle")]
@@ -145,12 +143,12 @@ def test_folder_without_volumes(tmp_path: Path) -> None:
     (tmp_path / "e" / "notes.txt").write_text("hello")
     assert check([tmp_path / "e"]).code == "no_volumes"
     assert not is_volume_dir(tmp_path / "e")
-    with raises_code("no_volumes") as err:
+    with raises_code("no_volumes"):
         join([tmp_path / "e"], tmp_path / "out")
 
 
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
-    with raises_code("volume_dir_missing") as err:
+    with raises_code("volume_dir_missing"):
         check([tmp_path / "nope"])
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.errors import TransportError
 from bundlekit.transport import media
 from bundlekit.transport.erasure import StripeCodec
 from bundlekit.transport.media import check, join, split
@@ -77,7 +76,7 @@ def test_n_plus_one_lost_volumes_are_refused_and_nothing_is_written(three_parity
     r = check([tmp / "v"])
     assert not r.joinable and r.code == "volumes_incomplete"
     assert set(r.missing) | set(r.damaged) == set(lost)
-    with raises_code("volumes_incomplete") as err:
+    with raises_code("volumes_incomplete"):
         join([tmp / "v"], tmp / "out.bundle")
     assert sorted(p.name for p in tmp.iterdir()) == ["b.bundle", "v"]
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundlekit.errors import InputError, UsageError
 from bundlekit.transport import media
 from bundlekit.transport.media import check, join, split
 from bundlekit.transport.volume import HEADER_SIZE, parse_header
@@ -94,27 +93,27 @@ def test_split_refuses_to_overwrite_existing_volumes_and_changes_nothing(tmp_pat
     write_payload(tmp_path / "b.bundle", 3000)
     split(tmp_path / "b.bundle", tmp_path / "v", 2000)
     before = snapshot(tmp_path / "v")
-    with raises_code("output_exists") as err:
+    with raises_code("output_exists"):
         split(tmp_path / "b.bundle", tmp_path / "v", 2000)
     assert snapshot(tmp_path / "v") == before
 
 
 def test_volume_size_too_small_for_the_header_is_a_usage_error(tmp_path: Path) -> None:
     write_payload(tmp_path / "b.bundle", 10)
-    with raises_code("volume_size_too_small") as err:
+    with raises_code("volume_size_too_small"):
         split(tmp_path / "b.bundle", tmp_path / "v", HEADER_SIZE)
     assert not (tmp_path / "v").exists()
 
 
 def test_too_many_parity_volumes_for_the_code_is_refused_before_writing(tmp_path: Path) -> None:
     write_payload(tmp_path / "b.bundle", 300)
-    with raises_code("too_many_volumes") as err:
+    with raises_code("too_many_volumes"):
         split(tmp_path / "b.bundle", tmp_path / "v", HEADER_SIZE + 1, parity=1)  # 300 data + 1 parity > 255
     assert not (tmp_path / "v").exists()
 
 
 def test_missing_bundle_is_an_input_error(tmp_path: Path) -> None:
-    with raises_code("bundle_not_found") as err:
+    with raises_code("bundle_not_found"):
         split(tmp_path / "nope.bundle", tmp_path / "v", 4096)
 
 

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bundlekit.errors import TransportError
 from bundlekit.transport.volume import HEADER_SIZE, MAGIC, VolumeHeader, parse_header
 from tests.conftest import raises_code
 
@@ -42,7 +41,7 @@ def test_unknown_version_is_refused_as_unsupported_not_guessed() -> None:
     raw = bytearray(_header().encode())
     raw[8:10] = (2).to_bytes(2, "big")
     raw[480:] = hashlib.sha256(bytes(raw[:480])).digest()
-    with raises_code("volume_unsupported") as err:
+    with raises_code("volume_unsupported"):
         parse_header(bytes(raw))
 
 

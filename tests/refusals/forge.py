@@ -1,0 +1,71 @@
+"""Bundles a trusted source could send but bundlekit never writes: re-signed with the source's key.
+
+A verifier must refuse them for what they say, not for a bad signature, so each is signed
+properly by the dev zone's own signing key (read from its home) after its manifest, header
+or blob records were changed. This is how a buggy or compromised source zone would look.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any, Callable
+
+import msgpack
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bundlekit.format import codec, crypto
+from bundlekit.format.container import HEADER_SIZE, KINDS
+
+_HEADER = struct.Struct(">8sHHB3sQQ")
+
+
+def parts(data: bytes) -> tuple[tuple[Any, ...], bytes, bytes]:
+    """(header fields, blob section, manifest bytes) of a bundle."""
+    fields = _HEADER.unpack(data[:HEADER_SIZE])
+    blobs_len, manifest_len = fields[5], fields[6]
+    blobs = data[HEADER_SIZE:HEADER_SIZE + blobs_len]
+    manifest = data[HEADER_SIZE + blobs_len:HEADER_SIZE + blobs_len + manifest_len]
+    return fields, blobs, manifest
+
+
+def resign(bundle: Path, out: Path, signer_home: Path, *, mutate: Callable[[dict[str, Any]], None] | None = None,
+           encode: Callable[[Any], bytes] = codec.encode, header_kind: str | None = None,
+           blobs: bytes | None = None) -> Path:
+    """Write ``out``: ``bundle`` with its manifest changed by ``mutate``, signed again."""
+    fields, old_blobs, manifest_bytes = parts(bundle.read_bytes())
+    manifest = codec.decode(manifest_bytes)
+    if mutate is not None:
+        mutate(manifest)
+    body = encode(manifest)
+    section = old_blobs if blobs is None else blobs
+    kind = header_kind or KINDS[fields[3]]
+    code = {v: k for k, v in KINDS.items()}[kind]
+    header = _HEADER.pack(fields[0], fields[1], fields[2], code, fields[4], len(section), len(body))
+    key = Ed25519PrivateKey.from_private_bytes((signer_home / "keys" / "signing.key").read_bytes())
+    message = header + body
+    out.write_bytes(message[:HEADER_SIZE] + section + body + crypto.raw_public(key) + crypto.sign(key, kind, message))
+    return out
+
+
+def duplicate_first_key(obj: Any) -> bytes:
+    """Canonical bytes of ``obj`` with the top-level map's first entry written twice."""
+    data = codec.encode(obj)
+    first = next(iter(sorted(obj)))
+    entry = codec.encode({first: obj[first]})[1:]
+    if data[0] == 0xDE:
+        n = struct.unpack(">H", data[1:3])[0]
+        return b"\xde" + struct.pack(">H", n + 1) + entry + data[3:]
+    assert 0x80 <= data[0] < 0x8F
+    return bytes([data[0] + 1]) + entry + data[1:]
+
+
+def unsorted(obj: Any) -> bytes:
+    """Valid msgpack of ``obj`` with the top-level keys in reverse order (not canonical)."""
+    return msgpack.packb(dict(reversed(list(obj.items()))), use_bin_type=True)
+
+
+def flip(data: bytes, at: int) -> bytes:
+    b = bytearray(data)
+    b[at] ^= 0x01
+    return bytes(b)

@@ -1,0 +1,189 @@
+"""Refusal table rows: bundles that are malformed, unauthentic, untrusted, old, or in conflict."""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bundlekit.format import crypto
+from bundlekit.format.container import HEADER_SIZE
+from tests.refusals.forge import duplicate_first_key, flip, parts, resign, unsorted
+from tests.refusals.world import Call, Ctx, Row, ok, write_zip
+
+
+def _verify(ctx: Ctx, bundle: Path) -> Call:
+    return Call(["verify", bundle], home=ctx.prod, outputs=[bundle])
+
+
+def _import(ctx: Ctx, bundle: Path, home: str = "prod", *extra: object) -> Call:
+    return Call(["import", bundle, *extra], home=ctx.get(home), outputs=[bundle])
+
+
+def _bytes(ctx: Ctx, name: str, data: bytes) -> Path:
+    return ctx.file(name, data)
+
+
+def _acme(ctx: Ctx) -> bytes:
+    return ctx.get("acme.bundle").read_bytes()
+
+
+def _header(ctx: Ctx, **fields: int) -> Path:
+    data = _acme(ctx)
+    names = ("magic", "major", "minor", "kind", "reserved", "blobs", "manifest")
+    values = dict(zip(names, struct.unpack(">8sHHB3sQQ", data[:HEADER_SIZE])))
+    values.update(fields)  # type: ignore[arg-type]
+    return _bytes(ctx, "bad.bundle", struct.pack(">8sHHB3sQQ", *values.values()) + data[HEADER_SIZE:])
+
+
+def _forged(ctx: Ctx, name: str = "forged.bundle", **kw: Any) -> Path:
+    return resign(ctx.get("acme.bundle"), ctx.path(name), ctx.dev, **kw)
+
+
+def _blob_byte(ctx: Ctx, where: float) -> Path:
+    data = _acme(ctx)
+    _, blobs, _ = parts(data)
+    return _bytes(ctx, "bad.bundle", flip(data, HEADER_SIZE + int(len(blobs) * where)))
+
+
+def _exported(ctx: Ctx, *, env: dict[str, str] | None = None, to: str = "prod", home: str = "dev",
+              release: Path | None = None, extra: tuple[object, ...] = ()) -> Path:
+    out = ctx.path(f"exported-{len(list(ctx.root.glob('exported-*')))}.bundle")
+    ok("export", release or ctx.get("release") / "release.toml", "--to", to, "-o", out, *extra, home=ctx.get(home),
+       env=env)
+    return out
+
+
+def _sde(days: int) -> dict[str, str]:
+    return {"SOURCE_DATE_EPOCH": str(int(time.time()) + days * 86400)}
+
+
+def _retrust_dev(ctx: Ctx, home: str, *options: object) -> Path:
+    zone = ctx.get(home)
+    ok("trust", "remove", "dev", home=zone)
+    ok("trust", "add", ctx.get("dev.card"), *options, home=zone)
+    return zone
+
+
+def _revoked(ctx: Ctx) -> Call:
+    key = Ed25519PrivateKey.from_private_bytes((ctx.dev / "keys" / "signing.key").read_bytes())
+    ok("trust", "revoke", crypto.key_id("ed25519", crypto.raw_public(key)), home=ctx.prod)
+    return _verify(ctx, ctx.get("acme.bundle"))
+
+
+def _rolled_back(ctx: Ctx) -> Call:
+    older = _exported(ctx, release=ctx.release(version="1.4.1"))
+    newer = _exported(ctx, release=ctx.release(version="1.4.2"))
+    ok("import", newer, home=ctx.prod)
+    return _import(ctx, older)
+
+
+def _sequence_reused(ctx: Ctx) -> Call:
+    first = _exported(ctx, release=ctx.release(version="1.4.1"), extra=("--sequence", "9"))
+    ok("import", first, home=ctx.prod)
+    second = _exported(ctx, release=ctx.release(("Adds the order history page", "Adds the order page"),
+                                                version="1.4.1"), extra=("--sequence", "9"))
+    return _import(ctx, second)
+
+
+def _package_changed(ctx: Ctx) -> Call:
+    release = ctx.release(version="1.4.1")
+    write_zip(release.parent / "packages" / "Acme.Web.1.4.0.zip", {"appsettings.json": b"{}", "index.html": b"<p>"})
+    return _import(ctx, _exported(ctx, release=release))
+
+
+def _conflict(ctx: Ctx) -> Call:
+    ok("variables", "set", "acme-web", "Acme.Db.Name", "acme_local", "--environment", "Production", home=ctx.prod)
+    return _import(ctx, _exported(ctx, release=ctx.release(('value = "acme_prod"', 'value = "acme_main"'),
+                                                           version="1.4.1")))
+
+
+def _manifest(**changes: Any) -> Any:
+    return lambda m: m.update(changes)
+
+
+def _first_blob(**changes: Any) -> Any:
+    def mutate(m: dict[str, Any]) -> None:
+        m["blobs"][0].update(changes)
+        for p in m["packages"]:
+            if "size" in changes:
+                p["size"] = changes["size"]
+    return mutate
+
+
+def _bad_seal(m: dict[str, Any]) -> None:
+    secret = next(v for v in m["variables"] if v["sensitive"])
+    secret["sealed"] = crypto.b64(b"\x01" * 80)
+
+
+def _bad_rotation(m: dict[str, Any]) -> None:
+    m["rotations"] = [{"zone_id": m["source"]["zone_id"], "old_key": crypto.b64(b"\x02" * 32),
+                       "new_key": crypto.b64(b"\x03" * 32), "issued": 1, "old_signature": crypto.b64(b"\x04" * 64),
+                       "new_signature": crypto.b64(b"\x05" * 64)}]
+
+
+def _claims_other_source(ctx: Ctx) -> Any:
+    other_id = (ctx.get("other") / "zone.json").read_text().split('"zone_id": "')[1].split('"')[0]
+    return lambda m: m["source"].update(zone_id=other_id, name="other")
+
+
+def _without_packages(m: dict[str, Any]) -> None:
+    m["packages"] = []
+    for step in m["steps"]:
+        step.pop("package", None)
+        if step["type"] == "package":
+            step.update(type="script", syntax="bash", script="true")
+            step.pop("substitute", None)
+
+
+ROWS = [
+    # -- format -----------------------------------------------------------------------------
+    Row("malformed", lambda c: _verify(c, _header(c, reserved=b"\x00\x01\x00"))),  # type: ignore[arg-type]
+    Row("truncated", lambda c: _verify(c, _bytes(c, "bad.bundle", _acme(c)[:20]))),
+    Row("trailing_bytes", lambda c: _verify(c, _bytes(c, "bad.bundle", _acme(c) + b"\0"))),
+    Row("not_a_bundle", lambda c: _verify(c, _bytes(c, "bad.bundle", b"PK\x03\x04" + _acme(c)[4:]))),
+    Row("unsupported_version", lambda c: _verify(c, _header(c, major=2))),
+    Row("limit_exceeded", lambda c: _verify(c, _header(c, manifest=1 << 40))),
+    Row("duplicate_key", lambda c: _verify(c, _forged(c, encode=duplicate_first_key))),
+    Row("non_canonical", lambda c: _verify(c, _forged(c, encode=unsorted))),
+    Row("invalid_manifest", lambda c: _verify(c, _forged(c, mutate=_manifest(sequence=0)))),
+    Row("unreferenced_blob", lambda c: _verify(c, _forged(c, mutate=_without_packages))),
+    # -- verification -----------------------------------------------------------------------
+    Row("blob_corrupt", lambda c: _verify(c, _blob_byte(c, 0.0))),
+    Row("blob_hash_mismatch", lambda c: _verify(c, _blob_byte(c, 0.5))),
+    Row("blob_layout", lambda c: _verify(c, _forged(c, mutate=_first_blob(offset=1)))),
+    Row("blob_size_mismatch", lambda c: _verify(c, _forged(c, mutate=_first_blob(size=1)))),
+    Row("invalid_signature", lambda c: _verify(c, _bytes(c, "bad.bundle", flip(_acme(c), len(_acme(c)) - 1)))),
+    Row("invalid_seal", lambda c: _import(c, _forged(c, mutate=_bad_seal), "prod_fresh")),
+    Row("invalid_rotation", lambda c: _import(c, _forged(c, mutate=_bad_rotation), "prod_fresh"),
+        xfail="a refused import leaves the packages it staged in the store (the import contract fix, issue 18)"),
+    Row("expired", lambda c: _verify(c, _exported(c, env=_sde(-40)))),
+    Row("not_yet_valid", lambda c: _verify(c, _exported(c, env=_sde(3)))),
+    Row("kind_mismatch", lambda c: _verify(c, _forged(c, header_kind="receipt"))),
+    Row("wrong_destination", lambda c: (ok("trust", "add", c.get("other.card"), home=c.dev),
+                                        _verify(c, _exported(c, to="other")))[1]),
+    Row("package_mismatch", _package_changed),
+    Row("package_missing", lambda c: _import(c, c.get("delta.bundle"), "prod_fresh")),
+    Row("rollback", _rolled_back),
+    Row("replay", lambda c: _import(c, c.get("r1.bundle"), "dev_receipts")),
+    Row("sequence_reused", _sequence_reused),
+    Row("unknown_bundle", lambda c: _import(c, c.get("r1.bundle"), "dev_pre")),
+    # -- trust ------------------------------------------------------------------------------
+    Row("untrusted", lambda c: _verify(c, _exported(c, home="other"))),
+    Row("key_revoked", _revoked),
+    Row("threshold_not_met", lambda c: (_retrust_dev(c, "prod", "--threshold", "2"),
+                                        _verify(c, c.get("acme.bundle")))[1]),
+    Row("policy_denied", lambda c: (_retrust_dev(c, "prod_fresh", "--projects", "billing-*"),
+                                    _import(c, c.get("acme.bundle"), "prod_fresh"))[1]),
+    Row("policy_denied", lambda c: (_retrust_dev(c, "prod", "--environments", "Staging"),
+                                    Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"],
+                                         home=c.prod))[1], name="deploy"),
+    Row("source_mismatch", lambda c: _verify(c, _forged(c, mutate=_claims_other_source(c)))),
+    # -- conflict ---------------------------------------------------------------------------
+    Row("conflict", _conflict),
+    Row("release_exists", lambda c: _import(c, _exported(c, release=c.release(
+        ("Adds the order history page", "Adds the order page"))))),
+]

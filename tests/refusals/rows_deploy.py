@@ -1,0 +1,133 @@
+"""Refusal table rows: deployments refused by their preflight, and runs that fail.
+
+A preflight refusal is run with ``--dry-run``, where the rule holds without exception; one
+row runs without it and proves the documented exception (a Failed deployment is recorded).
+Codes that only a running deployment meets appear as a failed run's reason; their rows prove
+that the deployment is recorded and nothing else in the home changed.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from tests.refusals.world import Call, Ctx, Row, ok, write_zip
+
+DEPLOY = ["deploy", "acme-web", "1.4.0", "--environment", "Production"]
+NO_SUBSTITUTE = ('substitute = ["appsettings.json", "index.html"]\n', "")
+ORIGINAL = {"Deploy.sh": b"echo deployed\n", "index.html": b"<h1>Acme</h1>\n"}
+
+
+def _dry(ctx: Ctx, home: Path | None = None, version: str = "1.4.0") -> Call:
+    return Call(["deploy", "acme-web", version, "--environment", "Production", "--dry-run"], home=home or ctx.prod)
+
+
+def _set(ctx: Ctx, name: str, value: str, *options: object, home: Path | None = None) -> None:
+    ok("variables", "set", "acme-web", name, value, *options, home=home or ctx.prod)
+
+
+def _with_package(ctx: Ctx, members: dict[str, bytes] | bytes, *edits: tuple[str, str]) -> Call:
+    """Release 1.4.1 of a changed package (version 1.4.1 too), imported into prod; a dry run of it."""
+    release = ctx.release(('version = "1.4.0"\nfile', 'version = "1.4.1"\nfile'),
+                          ("Acme.Web.1.4.0.zip", "Acme.Web.1.4.1.zip"), *edits, version="1.4.1")
+    package = release.parent / "packages" / "Acme.Web.1.4.1.zip"
+    if isinstance(members, bytes):
+        package.write_bytes(members)
+    else:
+        write_zip(package, members)
+    ctx.imported(release)
+    return _dry(ctx, version="1.4.1")
+
+
+def _release_variables(ctx: Ctx, variables: dict[str, str]) -> Call:
+    """Release 1.4.1 whose migration script reads #{V0}, with extra variables; dry run."""
+    extra = "".join(f'\n[[variables]]\nname = "{k}"\nvalue = "{v}"\n' for k, v in variables.items())
+    release = ctx.release(('echo "migrating database', 'echo "#{V0}"\necho "migrating database'), version="1.4.1")
+    release.write_text(release.read_text() + extra)
+    ctx.imported(release)
+    return _dry(ctx, version="1.4.1")
+
+
+def _store_file(ctx: Ctx) -> Path:
+    (found,) = [p for p in (ctx.prod / "packages").rglob("*") if p.is_file()]
+    return found
+
+
+def _damaged_store(ctx: Ctx, remove: bool) -> Call:
+    stored = _store_file(ctx)
+    if remove:
+        stored.unlink()
+    else:
+        stored.write_bytes(bytes(len(stored.read_bytes())))
+    return _dry(ctx)
+
+
+def _ran(ctx: Ctx, break_target: str = "", env: dict[str, str] | None = None) -> Call:
+    """A deployment with the placeholder bound and the row's own targets, broken as asked."""
+    _set(ctx, "Acme.ApiKey", "k-row", "--sensitive")
+    roots = ctx.local_targets(ctx.prod)
+    web = roots["web-01"]
+    if break_target == "file-in-the-way":
+        web.mkdir(parents=True, exist_ok=True)
+        (web / "Acme.Web").write_text("not a folder")
+    elif break_target == "link-as-destination":
+        (web / "Acme.Web").mkdir(parents=True)
+        (web / "Acme.Web" / "1.4.0").symlink_to(ctx.path("elsewhere"))
+    elif break_target == "workdir-is-a-file":
+        roots["db-01"].mkdir(parents=True, exist_ok=True)
+        (roots["db-01"] / ".bundlekit-work").write_text("not a folder")
+    return Call(DEPLOY, home=ctx.prod, env=env, expect="deployment")
+
+
+def _bad_script(ctx: Ctx) -> Call:
+    call = _ran(ctx)
+    _set(ctx, "Acme.Db.Name", 'x"; exit 3; echo "', "--environment", "Production")
+    return call
+
+
+ROWS = [
+    # -- refused by the preflight (dry run: nothing changes) --------------------------------
+    Row("preflight_unresolved_variables", lambda c: _dry(c)),
+    Row("preflight_unresolved_variables", lambda c: Call(DEPLOY, home=c.prod, expect="preflight"),
+        name="recorded-without-dry-run"),
+    Row("preflight_template_syntax", lambda c: (c.imported(c.release(
+        ('echo "migrating database', 'echo "migrating #{if Ready}database'), version="1.4.1")),
+        _dry(c, version="1.4.1"))[1]),
+    Row("preflight_ambiguous_variable", lambda c: (_set(c, "Acme.ApiKey", "a", "--role", "web"),
+                                                   _set(c, "Acme.ApiKey", "b", "--role", "web", "--role", "db"),
+                                                   _dry(c))[2]),
+    Row("preflight_variable_cycle", lambda c: (_set(c, "Acme.ApiKey", "k-#{Acme.ApiKey}"), _dry(c))[1]),
+    Row("preflight_substitution_too_deep", lambda c: _release_variables(
+        c, {f"V{i}": f"#{{V{i + 1}}}" for i in range(60)} | {"V60": "end"})),
+    Row("preflight_substitution_too_large", lambda c: _release_variables(
+        c, {f"V{i}": f"#{{V{i + 1}}}" * 10 for i in range(8)} | {"V8": "x" * 64})),
+    Row("no_targets", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Staging"], home=c.prod)),
+    Row("no_targets_for_roles", lambda c: (ok("targets", "remove", "db-01", home=c.prod), _dry(c))[1]),
+    Row("ambiguous_package_script", lambda c: _with_package(c, ORIGINAL | {"deploy.py": b"print(1)\n"})),
+    Row("invalid_json_config", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b'{"a": 1, "a": 2}'})),
+    Row("package_unreadable", lambda c: _damaged_store(c, remove=True)),
+    Row("package_hash_mismatch", lambda c: _damaged_store(c, remove=False)),
+    Row("corrupt_package", lambda c: _with_package(c, _zip_truncated(), NO_SUBSTITUTE)),
+    Row("unsupported_package", lambda c: _with_package(c, b"\x00not an archive" * 64, NO_SUBSTITUTE)),
+    Row("unsafe_package", lambda c: _with_package(c, ORIGINAL | {"../escape.sh": b"x"}, NO_SUBSTITUTE)),
+    Row("member_too_large", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b" " * (33 << 20)},
+                                                    NO_SUBSTITUTE)),
+    Row("member_not_text", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b"\xff\xfe{}"},
+                                                   NO_SUBSTITUTE)),
+    # -- a deployment that ran: recorded, and the code is the failed run's reason -------------
+    Row("deploy_failed", _bad_script),
+    Row("extract_failed", lambda c: _ran(c, "file-in-the-way")),
+    Row("unsafe_destination", lambda c: _ran(c, "link-as-destination")),
+    Row("workdir_unusable", lambda c: _ran(c, "workdir-is-a-file")),
+    Row("interpreter_missing", lambda c: _ran(c, env={"PATH": "/nonexistent"})),
+]
+
+
+def _zip_truncated() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in ORIGINAL.items():
+            z.writestr(name, data * 50)
+    data = buf.getvalue()
+    return data[: len(data) // 2]

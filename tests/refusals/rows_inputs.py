@@ -1,0 +1,182 @@
+"""Refusal table rows: the command line, input files, templates, and the zone's home itself."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+
+from tests.refusals.world import Call, Ctx, Row, ok
+
+REL = "release.toml"
+
+
+def _export(ctx: Ctx, release: object, *extra: object) -> Call:
+    out = ctx.path("out.bundle")
+    return Call(["export", release, "--to", "prod", "-o", out, *extra], home=ctx.dev, outputs=[out])
+
+
+def _render(ctx: Ctx, template: str | bytes, *extra: object) -> Call:
+    t = ctx.file("template.txt", template)
+    return Call(["render", t, *extra], outputs=[t], json=False)
+
+
+def _variables_file(ctx: Ctx, values: dict[str, str]) -> object:
+    import json
+
+    return ctx.file("vars.json", json.dumps(values))
+
+
+def _split(ctx: Ctx, *extra: object) -> Call:
+    out = ctx.path("vols")
+    return Call(["media", "split", ctx.get("acme.bundle"), "--out", out, *extra], outputs=[out, ctx.get("acme.bundle")])
+
+
+def _send(ctx: Ctx, *files_and_options: object) -> Call:
+    spool = ctx.path("spool")
+    spool.mkdir()
+    return Call(["diode", "send", *files_and_options, "--spool", spool], outputs=[spool])
+
+
+def _self_loop(ctx: Ctx, name: str) -> object:
+    # A link to itself: it exists as a name, but opening it fails (ELOOP) even for root.
+    p = ctx.path(name)
+    p.symlink_to(p.name)
+    return p
+
+
+def _port_in_use(ctx: Ctx) -> Call:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    return Call(["serve", "--port", s.getsockname()[1]], home=ctx.prod, json=False, hold=[s])
+
+
+def _chain(n: int) -> dict[str, str]:
+    return {f"V{i}": f"#{{V{i + 1}}}" for i in range(n)} | {f"V{n}": "end"}
+
+
+def _bomb(levels: int, fan: int) -> dict[str, str]:
+    values = {f"L{i}": "".join(f"#{{L{i + 1}}}" for _ in range(fan)) for i in range(levels)}
+    return values | {f"L{levels}": "x" * 64}
+
+
+def _zone_file(ctx: Ctx, text: str) -> Call:
+    (ctx.prod / "zone.json").write_text(text)
+    return Call(["show", "acme-web"], home=ctx.prod)
+
+
+def _schema_from_the_future(ctx: Ctx) -> Call:
+    with sqlite3.connect(ctx.prod / "state.db") as db:
+        db.execute("PRAGMA user_version = 999")
+    db.close()
+    return Call(["show", "acme-web"], home=ctx.prod)
+
+
+def _key_file(ctx: Ctx, data: bytes | None) -> Call:
+    key = ctx.prod / "keys" / "signing.key"
+    if data is None:
+        key.unlink()
+    else:
+        key.write_bytes(data)
+    card = ctx.path("prod.card")
+    return Call(["identity", "-o", card], home=ctx.prod, outputs=[card], json=False)
+
+
+ROWS = [
+    # -- usage ------------------------------------------------------------------------------
+    Row("usage", lambda c: Call(["diode", "send", c.get("acme.bundle")], outputs=[c.get("acme.bundle")])),
+    Row("invalid_var", lambda c: _render(c, "#{A}", "--var", "NoEqualsSign")),
+    Row("invalid_address", lambda c: Call(["diode", "send", c.get("acme.bundle"), "--to", "no-port-here"],
+                                          outputs=[c.get("acme.bundle")])),
+    Row("invalid_file_name", lambda c: _send(c, c.file(".hidden.bundle", b"x"))),
+    Row("invalid_parity", lambda c: _split(c, "--parity", "-1")),
+    Row("invalid_port", lambda c: Call(["serve", "--port", "70000"], home=c.prod, json=False)),
+    Row("invalid_redundancy", lambda c: _send(c, c.get("acme.bundle"), "--redundancy", "20")),
+    Row("invalid_repeat", lambda c: _send(c, c.get("acme.bundle"), "--repeat", "-1")),
+    Row("invalid_size", lambda c: _split(c, "--volume-size", "4X")),
+    Row("duplicate_name", lambda c: _send(c, c.file("a/x.bundle", b"1"), c.file("b/x.bundle", b"2"))),
+    Row("port_unavailable", _port_in_use),
+    Row("too_many_volumes", lambda c: _split(c, "--volume-size", "513", "--parity", "1")),
+    Row("volume_size_too_small", lambda c: _split(c, "--volume-size", "100")),
+    # -- input ------------------------------------------------------------------------------
+    Row("invalid_input", lambda c: _export(c, c.get("release") / REL, "--sequence", "0")),
+    Row("ambiguous_variable", lambda c: _export(c, c.release(
+        ('value = "acme_dev"', 'value = "acme_dev"\nscope = { environment = ["Production", "Test"] }')))),
+    Row("bundle_not_found", lambda c: Call(["verify", c.path("missing.bundle")], home=c.prod,
+                                           outputs=[c.path("missing.bundle")])),
+    Row("bundle_unreadable", lambda c: Call(["media", "split", _self_loop(c, "loop.bundle"), "--out", c.path("v")],
+                                            outputs=[c.path("v"), c.path("loop.bundle")])),
+    Row("file_exists", lambda c: Call(["keys", "new", "--name", "alice", "-o", c.path("alice")],
+                                      outputs=[c.file("alice.key", b"keep me"), c.path("alice.pub")])),
+    Row("file_not_found", lambda c: _export(c, c.path("missing.toml"))),
+    Row("file_unreadable", lambda c: _send(c, _self_loop(c, "loop.bundle"))),
+    Row("input_too_large", lambda c: _render(c, b"x" * (16 * 1024 * 1024 + 1))),
+    Row("invalid_card", lambda c: Call(["trust", "add", c.file("bad.card", "not a card\n")], home=c.prod)),
+    Row("invalid_card", lambda c: Call(["trust", "add", c.file("dev.card", c.get("dev.card").read_bytes().replace(
+        b"name: dev", b"name: dew"))], home=c.prod), name="altered"),
+    Row("invalid_duration", lambda c: _export(c, c.get("release") / REL, "--expires", "5x")),
+    Row("invalid_key_file", lambda c: Call(["trust", "add-signer", c.file("alice.pub", "hello\n"), "--for", "dev"],
+                                           home=c.prod)),
+    Row("invalid_key_name", lambda c: Call(["keys", "new", "--name", "bad\tname", "-o", c.path("k")],
+                                           outputs=[c.path("k.key"), c.path("k.pub")])),
+    Row("invalid_policy", lambda c: Call(["trust", "add", c.get("other.card"), "--threshold", "0"], home=c.prod)),
+    Row("invalid_policy", lambda c: Call(["import", c.get("acme.bundle"), "--policy", c.file("p.toml", "[[nope\n")],
+                                         home=c.prod_fresh), name="merge-policy-file"),
+    Row("invalid_release", lambda c: _export(c, c.release(('type = "package"', 'type = "pakage"')))),
+    Row("invalid_variables_file", lambda c: _render(c, "#{A}", "--variables", c.file("v.json", "[1, 2]"))),
+    Row("invalid_zone_name", lambda c: Call(["init", "--zone", "bad name"], home=c.path("newzone"))),
+    Row("not_utf8", lambda c: _render(c, "caf\xe9 #{A}".encode("latin-1"))),
+    Row("output_exists", lambda c: (ok("media", "split", c.get("acme.bundle"), "--out", c.path("vols")),
+                                    _split(c))[1]),
+    Row("package_refused", lambda c: _export(c, _with_package(c, {"appsettings.json": b"{}", "../escape.txt": b"x",
+                                                                  "index.html": b"<p>"}))),
+    Row("self_trust", lambda c: Call(["trust", "add", c.get("prod.card")], home=c.prod)),
+    Row("spool_dir_missing", lambda c: Call(["diode", "receive", "--spool", c.path("nospool"), "--out",
+                                             c.path("inbox")], outputs=[c.path("nospool"), c.path("inbox")])),
+    Row("unknown_output_step", lambda c: _export(c, c.release(
+        ('schema = "#{Octopus.Action[Run migrations].Output.SchemaVersion}"',
+         'schema = "#{Octopus.Action[Run migration].Output.SchemaVersion}"')))),
+    Row("unreadable", lambda c: Call(["render", _self_loop(c, "loop.txt")], outputs=[c.path("loop.txt")],
+                                     json=False)),
+    Row("unsafe_path", lambda c: _export(c, c.release(('file = "packages/Acme.Web.1.4.0.zip"',
+                                                       'file = "../release/packages/Acme.Web.1.4.0.zip"')))),
+    Row("volume_dir_missing", lambda c: Call(["media", "check", c.path("novols")], outputs=[c.path("novols")])),
+    Row("template_syntax", lambda c: _render(c, "a\n#{if A}never closed\n")),
+    Row("unresolved_variables", lambda c: _render(c, "#{Missing.One} #{Missing.Two}")),
+    Row("filter_failed", lambda c: _render(c, "#{A | FromBase64}", "--var", "A=***not base64***")),
+    Row("variable_cycle", lambda c: _render(c, "#{A}", "--var", "A=#{B}", "--var", "B=#{A}")),
+    Row("substitution_too_deep", lambda c: _render(c, "#{V0}", "--variables", _variables_file(c, _chain(60)))),
+    Row("substitution_too_large", lambda c: _render(c, "#{L0}", "--variables", _variables_file(c, _bomb(8, 10)))),
+    # -- state ------------------------------------------------------------------------------
+    Row("not_a_zone", lambda c: Call(["show", "acme-web"], home=c.file("empty/.keep", b"").parent)),
+    Row("zone_exists", lambda c: Call(["init", "--zone", "prod"], home=c.prod)),
+    Row("home_not_empty", lambda c: Call(["init", "--zone", "x"], home=c.file("busy/notes.txt", b"mine").parent)),
+    Row("state_damaged", lambda c: _zone_file(c, "{not json")),
+    Row("state_too_new", _schema_from_the_future),
+    Row("key_missing", lambda c: _key_file(c, None)),
+    Row("key_missing", lambda c: ((c.dev / "keys" / "signing.key").unlink(), _export(c, c.get("release") / REL))[1],
+        name="export", xfail="export reserves the outgoing sequence before its last check (the export contract fix, "
+                             "issue 18)"),
+    Row("invalid_zone_key", lambda c: _key_file(c, b"short")),
+    Row("already_trusted", lambda c: Call(["trust", "add", c.get("dev.card")], home=c.prod)),
+    Row("unknown_zone", lambda c: Call(["trust", "remove", "nowhere"], home=c.prod)),
+    Row("unknown_project", lambda c: Call(["show", "no-such-project"], home=c.prod)),
+    Row("unknown_release", lambda c: Call(["show", "acme-web", "9.9.9"], home=c.prod)),
+    Row("unknown_step", lambda c: Call(["steps", "disable", "acme-web", "No such step"], home=c.prod)),
+    Row("unknown_variable", lambda c: Call(["variables", "unset", "acme-web", "No.Such.Variable"], home=c.prod)),
+    Row("unknown_target", lambda c: Call(["targets", "remove", "nope-01"], home=c.prod)),
+    Row("unknown_deployment", lambda c: Call(["deployments", "show", "Deployments-99"], home=c.prod)),
+    Row("target_exists", lambda c: Call(["targets", "add", "web-01", "--environment", "Production", "--role", "web",
+                                         "--root", c.path("elsewhere")], home=c.prod, outputs=[c.path("elsewhere")])),
+    Row("outbox_empty", lambda c: Call(["outbox", "pack", "-o", c.path("r.bundle")], home=c.prod,
+                                       outputs=[c.path("r.bundle")])),
+    Row("no_outputs", lambda c: Call(["outputs", "acme-web", "--zone", "prod"], home=c.dev)),
+]
+
+
+def _with_package(ctx: Ctx, members: dict[str, bytes]) -> object:
+    from tests.refusals.world import write_zip
+
+    release = ctx.release()
+    write_zip(release.parent / "packages" / "Acme.Web.1.4.0.zip", members)
+    return release

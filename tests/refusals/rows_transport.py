@@ -1,0 +1,85 @@
+"""Refusal table rows: media volumes and the one-way diode."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import socket
+from pathlib import Path
+
+from bundlekit.transport.volume import HEADER_SIZE, parse_header
+from tests.refusals.world import Call, Ctx, Row, ok
+
+
+def _volumes(ctx: Ctx, bundle: str = "acme.bundle", folder: str = "vols") -> Path:
+    out = ctx.path(folder)
+    ok("media", "split", ctx.get(bundle), "--volume-size", "1024", "--out", out)
+    return out
+
+
+def _check(folder: Path) -> Call:
+    return Call(["media", "check", folder], outputs=[folder])
+
+
+def _missing_volume(ctx: Ctx) -> Call:
+    vols = _volumes(ctx)
+    sorted(vols.iterdir())[1].unlink()
+    return _check(vols)
+
+
+def _mixed(ctx: Ctx) -> Call:
+    vols = _volumes(ctx, "acme.bundle")
+    _volumes(ctx, "r1.bundle")  # same folder: two bundles, neither a majority
+    return _check(vols)
+
+
+def _consistent_but_wrong(ctx: Ctx) -> Call:
+    # Every volume checks out on its own (payload hash and header checksum rewritten), yet
+    # together they are not the bundle their headers name: a volume from a broken writer.
+    vols = _volumes(ctx)
+    first = sorted(vols.iterdir())[0]
+    data = first.read_bytes()
+    payload = bytearray(data[HEADER_SIZE:])
+    payload[0] ^= 0x01
+    header = dataclasses.replace(parse_header(data[:HEADER_SIZE]), payload_sha256=hashlib.sha256(payload).digest())
+    first.write_bytes(header.encode() + bytes(payload))
+    out = ctx.path("joined.bundle")
+    return Call(["media", "join", vols, "-o", out], outputs=[vols, out])
+
+
+def _receive(ctx: Ctx, spool: Path, *watch: Path) -> Call:
+    out = ctx.path("inbox")
+    return Call(["diode", "receive", "--spool", spool, "--out", out, "--idle-timeout", "0.3"],
+                outputs=[out, *watch])
+
+
+def _partial_spool(ctx: Ctx) -> Call:
+    spool = ctx.path("spool")
+    spool.mkdir()
+    ok("diode", "send", ctx.file("big.bin", bytes(range(256)) * 1200), "--spool", spool, "--redundancy", "0")
+    (frames,) = spool.iterdir()
+    data = frames.read_bytes()
+    frames.write_bytes(data[: len(data) * 4 // 10])  # a damaged spool file: the first 40% of its frames
+    return _receive(ctx, spool)  # the receiver consumes spool files by design; only --out is watched
+
+
+def _udp_port_in_use(ctx: Ctx) -> Call:
+    held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    held.bind(("127.0.0.1", 0))
+    out = ctx.path("inbox")
+    return Call(["diode", "receive", "--listen", f"127.0.0.1:{held.getsockname()[1]}", "--out", out,
+                 "--idle-timeout", "0.3"], outputs=[out], hold=[held])
+
+
+ROWS = [
+    Row("volumes_incomplete", _missing_volume),
+    Row("volumes_mixed", _mixed),
+    Row("no_volumes", lambda c: _check(c.file("empty/readme.txt", b"no volumes here").parent)),
+    Row("bundle_digest_mismatch", _consistent_but_wrong),
+    Row("nothing_received", lambda c: (c.path("spool").mkdir(), _receive(c, c.path("spool"), c.path("spool")))[1]),
+    Row("incomplete", _partial_spool),
+    Row("listen_failed", _udp_port_in_use),
+    # A broadcast address is refused by connect() itself: no datagram is ever sent.
+    Row("send_failed", lambda c: Call(["diode", "send", c.get("acme.bundle"), "--to", "255.255.255.255:9"],
+                                      outputs=[c.get("acme.bundle")])),
+]
