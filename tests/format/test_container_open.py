@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from bundlekit.errors import BundleError
 from bundlekit.format.container import BundleFile
 from tests.conftest import raises_code
 

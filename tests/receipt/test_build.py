@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from bundlekit.deploy.service import deploy
-from bundlekit.errors import BundleError
 from bundlekit.importer import edits
 from bundlekit.importer.importer import import_bundle
 from bundlekit.receipt.build import write_receipt

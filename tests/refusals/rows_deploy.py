@@ -65,24 +65,21 @@ def _damaged_store(ctx: Ctx, remove: bool) -> Call:
 
 def _ran(ctx: Ctx, break_target: str = "", env: dict[str, str] | None = None) -> Call:
     """A deployment with the placeholder bound and the row's own targets, broken as asked."""
-    _set(ctx, "Acme.ApiKey", "k-row", "--sensitive")
-    roots = ctx.local_targets(ctx.prod)
+    roots = ctx.run_targets()
     web = roots["web-01"]
     if break_target == "file-in-the-way":
-        web.mkdir(parents=True, exist_ok=True)
         (web / "Acme.Web").write_text("not a folder")
     elif break_target == "link-as-destination":
-        (web / "Acme.Web").mkdir(parents=True)
+        (web / "Acme.Web").mkdir()
         (web / "Acme.Web" / "1.4.0").symlink_to(ctx.path("elsewhere"))
     elif break_target == "workdir-is-a-file":
-        roots["db-01"].mkdir(parents=True, exist_ok=True)
         (roots["db-01"] / ".bundlekit-work").write_text("not a folder")
-    return Call(DEPLOY, home=ctx.prod, env=env, expect="deployment")
+    return Call(DEPLOY, home=ctx.prod_run, env=env, expect="deployment")
 
 
 def _bad_script(ctx: Ctx) -> Call:
     call = _ran(ctx)
-    _set(ctx, "Acme.Db.Name", 'x"; exit 3; echo "', "--environment", "Production")
+    _set(ctx, "Acme.Db.Name", 'x"; exit 3; echo "', "--environment", "Production", home=ctx.prod_run)
     return call
 
 

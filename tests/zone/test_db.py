@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.errors import BundleError
 from bundlekit.zone import deployments, sequences
 from bundlekit.zone.schema import MIGRATIONS, SCHEMA_VERSION
 from bundlekit.zone.sqlite import SQLiteDatabase
