@@ -139,6 +139,7 @@ class LocalFolderTarget(Target):
 
     def prepare_workdir(self, step: str, deployment_id: str) -> Path:
         folder = self.root / WORK_FOLDER / _component("deployment id", deployment_id) / _step_folder(step)
+        self._inside(folder, "working folder")  # before deleting or creating anything: links may lead out
         try:
             if folder.exists():
                 shutil.rmtree(folder)  # a re-run of the same step starts clean

@@ -136,3 +136,16 @@ def test_operations_on_folders_outside_the_target_are_refused(target: LocalFolde
     (tmp_path / "outside").mkdir()
     with raises_code("path_outside_target"):
         target.replace_structured_config(tmp_path / "outside", [("a.json", "json")], {})
+
+
+def test_a_work_folder_linked_out_of_the_target_is_refused_before_anything_outside_is_touched(
+        target: LocalFolderTarget, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    earlier = outside / "Deployments-7"
+    earlier.mkdir(parents=True)
+    (earlier / "keep.txt").write_text("someone else's")
+    target.root.mkdir()
+    (target.root / WORK_FOLDER).symlink_to(outside)
+    with raises_code("path_outside_target"):
+        target.prepare_workdir("Run migrations", "Deployments-7")
+    assert sorted(p.name for p in outside.rglob("*")) == ["Deployments-7", "keep.txt"]

@@ -101,6 +101,12 @@ def _conflict(ctx: Ctx) -> Call:
                                                            version="1.4.1")))
 
 
+def _twice(ctx: Ctx, version: str) -> Path:
+    release = ctx.release(version=version)
+    release.write_text(release.read_text() + '\n[[variables]]\nname = "Acme.Db.Name"\nvalue = "acme_dev"\n')
+    return release
+
+
 def _manifest(**changes: Any) -> Any:
     return lambda m: m.update(changes)
 
@@ -166,6 +172,8 @@ ROWS = [
                                         _verify(c, _exported(c, to="other")))[1]),
     Row("package_mismatch", _package_changed),
     Row("package_missing", lambda c: _import(c, c.get("delta.bundle"), "prod_fresh")),
+    # Export does not yet refuse a variable listed twice with the same scope; the import does.
+    Row("duplicate_identity", lambda c: _import(c, _exported(c, release=_twice(c, version="1.4.1")))),
     Row("rollback", _rolled_back),
     Row("replay", lambda c: _import(c, c.get("r1.bundle"), "dev_receipts")),
     Row("sequence_reused", _sequence_reused),

@@ -74,7 +74,12 @@ def _ran(ctx: Ctx, break_target: str = "", env: dict[str, str] | None = None) ->
         (web / "Acme.Web" / "1.4.0").symlink_to(ctx.path("elsewhere"))
     elif break_target == "workdir-is-a-file":
         (roots["db-01"] / ".bundlekit-work").write_text("not a folder")
-    return Call(DEPLOY, home=ctx.prod_run, env=env, expect="deployment")
+    outputs = []
+    if break_target == "workdir-leads-out":
+        outside = ctx.file("outside/Deployments-1/keep.txt", b"not the target's").parent.parent
+        (roots["db-01"] / ".bundlekit-work").symlink_to(outside)
+        outputs.append(outside)  # nothing may be created or deleted through the link
+    return Call(DEPLOY, home=ctx.prod_run, env=env, expect="deployment", outputs=outputs)
 
 
 def _bad_script(ctx: Ctx) -> Call:
@@ -117,6 +122,7 @@ ROWS = [
     Row("extract_failed", lambda c: _ran(c, "file-in-the-way")),
     Row("unsafe_destination", lambda c: _ran(c, "link-as-destination")),
     Row("workdir_unusable", lambda c: _ran(c, "workdir-is-a-file")),
+    Row("path_outside_target", lambda c: _ran(c, "workdir-leads-out")),
     Row("interpreter_missing", lambda c: _ran(c, env={"PATH": "/nonexistent"})),
 ]
 
