@@ -109,14 +109,15 @@ def _unbound(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_a_preflight_refusal_records_only_a_failed_deployment_and_its_receipt_entry(tmp_path: Path) -> None:
     # The documented exception to "a refusal leaves the home as it was" (spec/deploy.md section 9).
     z = _unbound(tmp_path)
-    files = {k: v for k, v in snapshot(z.prod.home).items() if k != "state.db"}
+    state_db = str(z.prod.home / "state.db")
+    files = {k: v for k, v in snapshot(z.prod.home).items() if k != state_db}
     targets = snapshot(tmp_path / "t")
     rows = _state_rows(z.prod.home)
     with raises_code("preflight_unresolved_variables") as info:
         deploy(z.prod, "acme-web", "1.4.0", "Production", now=time.time())
     assert info.value.code == "preflight_unresolved_variables" and info.value.exit_code == 5
     z.close()
-    assert {k: v for k, v in snapshot(z.prod.home).items() if k != "state.db"} == files
+    assert {k: v for k, v in snapshot(z.prod.home).items() if k != state_db} == files
     assert snapshot(tmp_path / "t") == targets
     after = _state_rows(z.prod.home)
     assert {t for t in after if after[t] != rows[t]} == {"deployments", "outbox", "counters"}
