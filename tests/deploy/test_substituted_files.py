@@ -22,13 +22,15 @@ def test_a_hash_brace_that_is_not_a_token_stays_as_text_in_a_substituted_file(tm
 def test_a_missing_variable_in_a_substituted_file_still_refuses_the_deployment(tmp_path: Path) -> None:
     package = package_zip(tmp_path / "store" / "Acme.Web.1.0.0.zip", {"setup.ps1": _POWERSHELL})
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web", substitute=("*.ps1",))
-    error = refusal(request_for([step], [], targets=web_db(tmp_path), packages=(package,)))
-    assert error.code == "preflight_unresolved_variables" and "Site.Name" in error.message
+    error = refusal(request_for([step], [], targets=web_db(tmp_path), packages=(package,)),
+                    "preflight_unresolved_variables")
+    assert "Site.Name" in error.message
 
 
 def test_a_hash_brace_that_is_not_a_token_in_a_script_is_refused_before_anything_runs(tmp_path: Path) -> None:
-    error = refusal(request_for([script("Run", 'echo "#{*}"')], [], targets=web_db(tmp_path)))
-    assert error.code == "preflight_template_syntax" and "line 1, column 9" in error.message
+    error = refusal(request_for([script("Run", 'echo "#{*}"')], [], targets=web_db(tmp_path)),
+                    "preflight_template_syntax")
+    assert "line 1, column 9" in error.message
 
 
 def test_utf16_and_utf32_files_with_bom_are_substituted_in_their_own_encoding(tmp_path: Path) -> None:
@@ -54,8 +56,9 @@ def test_utf16_without_bom_is_refused_before_anything_runs(tmp_path: Path) -> No
     package = package_zip(tmp_path / "store" / "Acme.Web.1.0.0.zip",
                           {"a.conf": "name=#{Site.Name}".encode("utf-16-le")})
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web", substitute=("*.conf",))
-    error = refusal(request_for([step], [var("Site.Name", "shop")], targets=web_db(tmp_path), packages=(package,)))
-    assert error.code == "member_not_text" and "byte order mark" in error.message
+    error = refusal(request_for([step], [var("Site.Name", "shop")], targets=web_db(tmp_path), packages=(package,)),
+                    "member_not_text")
+    assert "byte order mark" in error.message
 
 
 def test_structured_config_applies_yaml_xml_and_properties_by_name_and_content(tmp_path: Path) -> None:
@@ -85,8 +88,9 @@ def test_structured_config_applies_yaml_xml_and_properties_by_name_and_content(t
 def test_a_structured_config_file_that_parses_as_no_format_is_refused_naming_it(tmp_path: Path) -> None:
     package = package_zip(tmp_path / "store" / "Acme.Web.1.0.0.zip", {"values.yaml": "a: [1, 2\nb: 3\n"})
     step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web", structured_config=("*.yaml",))
-    error = refusal(request_for([step], [var("a", "x")], targets=web_db(tmp_path), packages=(package,)))
-    assert error.code == "invalid_structured_config" and "values.yaml" in error.message
+    error = refusal(request_for([step], [var("a", "x")], targets=web_db(tmp_path), packages=(package,)),
+                    "invalid_structured_config")
+    assert "values.yaml" in error.message
     assert error.details["format"] == "yaml" and error.details["line"] == 2
 
 
@@ -95,8 +99,7 @@ def test_a_required_placeholder_refuses_the_deployment_even_when_nothing_renders
 
     steps = [script("Run", "echo hello")]
     unbound = VariableInput("Payment.ApiKey", None, True, {}, "placeholder")
-    error = refusal(request_for(steps, [unbound], targets=web_db(tmp_path)))
-    assert error.code == "preflight_unresolved_variables"
+    error = refusal(request_for(steps, [unbound], targets=web_db(tmp_path)), "preflight_unresolved_variables")
     assert "Payment.ApiKey" in error.message and "required placeholders" in error.message
     optional = VariableInput("Payment.ApiKey", None, True, {}, "placeholder", required=False)
     assert deploy(request_for(steps, [optional], targets=web_db(tmp_path))).state == "Success"
