@@ -30,7 +30,7 @@ def test_nothing_appears_under_the_final_name_before_commit(tmp_path: Path) -> N
 def test_failure_inside_the_block_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "card"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="disk on fire"):
         with AtomicFile(target) as out:
             out.write(b"new but broken")
             raise RuntimeError("disk on fire")
@@ -62,7 +62,7 @@ def test_streams_a_source_in_bounded_chunks(tmp_path: Path) -> None:
 
 
 def test_copy_of_a_short_source_is_refused_and_discarded(tmp_path: Path) -> None:
-    with pytest.raises(EOFError):
+    with pytest.raises(EOFError, match="source ended after 3 of 10 bytes"):
         with AtomicFile(tmp_path / "x") as out:
             out.copy_from(io.BytesIO(b"abc"), length=10)
     assert _listing(tmp_path) == []
@@ -83,7 +83,7 @@ def test_exclusive_commit_never_replaces_a_file_that_appeared_meanwhile(tmp_path
     out = AtomicFile(tmp_path / "received.bundle", exclusive=True)
     out.write(b"ours")
     (tmp_path / "received.bundle").write_bytes(b"theirs")  # someone else got there first
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match=r"File exists: .* -> .*received\.bundle'"):
         out.commit()
     assert (tmp_path / "received.bundle").read_bytes() == b"theirs"
     assert _listing(tmp_path) == ["received.bundle"]
@@ -112,7 +112,7 @@ def test_commit_all_writes_every_file_before_any_appears(tmp_path: Path) -> None
 def test_commit_all_discards_the_rest_when_one_cannot_be_placed(tmp_path: Path) -> None:
     files = [AtomicFile(tmp_path / "a"), AtomicFile(tmp_path / "b", exclusive=True), AtomicFile(tmp_path / "c")]
     (tmp_path / "b").write_bytes(b"taken")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match=r"File exists: .* -> .*/b'"):
         commit_all(files)
     assert _listing(tmp_path) == ["a", "b"] and (tmp_path / "b").read_bytes() == b"taken"
 

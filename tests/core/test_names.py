@@ -16,6 +16,7 @@ from bundlekit.core.names import (
     component_problem, file_name_problem, fold, name_problem, path_problem,
 )
 from bundlekit.errors import DeployError, FormatError, InputError
+from tests.conftest import raises_code
 from tests.strategies import names
 from tests.conftest import raises_code
 
@@ -161,13 +162,13 @@ def test_file_name_is_one_component_and_may_refuse_hidden() -> None:
 def test_check_raises_the_family_and_code_the_caller_names() -> None:
     with raises_code("unsafe_package") as deploy:
         check_path("../x", what="member", error=DeployError, code="unsafe_package")
-    assert deploy.value.code == "unsafe_package" and "member '../x'" in deploy.value.message
+    assert isinstance(deploy.value, DeployError) and "member '../x'" in deploy.value.message
     with raises_code("invalid_manifest") as fmt:
         check_file_name("a/b.zip", what="manifest: packages[0].file", error=FormatError, code="invalid_manifest")
-    assert fmt.value.code == "invalid_manifest" and "packages[0].file" in fmt.value.message
+    assert isinstance(fmt.value, FormatError) and "packages[0].file" in fmt.value.message
     with raises_code("invalid_target_name") as name:
         check_name("web 01", what="target name", error=InputError, code="invalid_target_name")
-    assert name.value.code == "invalid_target_name" and "target name 'web 01'" in name.value.message
+    assert isinstance(name.value, InputError) and "target name 'web 01'" in name.value.message
 
 
 def test_refusal_message_shows_hostile_characters_escaped() -> None:

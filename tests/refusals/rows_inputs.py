@@ -123,6 +123,8 @@ ROWS = [
     Row("invalid_policy", lambda c: Call(["import", c.get("acme.bundle"), "--policy", c.file("p.toml", "[[nope\n")],
                                          home=c.prod_fresh), name="merge-policy-file"),
     Row("invalid_release", lambda c: _export(c, c.release(('type = "package"', 'type = "pakage"')))),
+    Row("invalid_target_name", lambda c: Call(["targets", "add", "web 01", "--environment", "Production", "--role",
+                                               "web", "--root", c.path("t")], home=c.prod, outputs=[c.path("t")])),
     Row("invalid_variables_file", lambda c: _render(c, "#{A}", "--variables", c.file("v.json", "[1, 2]"))),
     Row("invalid_zone_name", lambda c: Call(["init", "--zone", "bad name"], home=c.path("newzone"))),
     Row("not_utf8", lambda c: _render(c, "caf\xe9 #{A}".encode("latin-1"))),
