@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, tree_digest
+from tests.conftest import run_cli, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                   "w\u202eeb", "x" * 101, ""])
 def test_target_name_that_is_not_a_valid_name_refused_and_nothing_written(prod: Path, tmp_path: Path,
                                                                           name: str) -> None:
-    before = tree_digest(prod)
+    before = snapshot(prod)
     root = tmp_path / "t" / "new"
     r = run_cli("targets", "add", name, "--environment", "Production", "--role", "web", "--root", root, "--json",
                 home=prod)
@@ -33,14 +33,14 @@ def test_target_name_that_is_not_a_valid_name_refused_and_nothing_written(prod: 
     err = json.loads(r.stdout)["error"]
     assert err["code"] == "invalid_target_name" and "target name" in err["message"]
     assert "\x1b" not in r.stdout and "\u202e" not in r.stdout
-    assert tree_digest(prod) == before and not root.exists()
+    assert snapshot(prod) == before and not root.exists()
 
 
 def test_target_name_differing_only_in_case_is_the_same_target(prod: Path, tmp_path: Path) -> None:
-    before = tree_digest(prod)
+    before = snapshot(prod)
     r = run_cli("targets", "add", "WEB-01", "--environment", "Production", "--role", "web", "--root",
                 tmp_path / "t" / "other", "--json", home=prod)
     assert r.returncode == 1
     err = json.loads(r.stdout)["error"]
     assert err["code"] == "target_exists" and "'web-01'" in err["message"]
-    assert tree_digest(prod) == before
+    assert snapshot(prod) == before

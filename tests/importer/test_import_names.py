@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bundlekit.export import releasefile
-from tests.conftest import Zones, run_cli, tree_digest
+from tests.conftest import Zones, run_cli, snapshot
 from tests.importer.helpers import edit_release, export
 
 
@@ -27,13 +27,13 @@ def _hostile_export(z: Zones, out: Path, monkeypatch: pytest.MonkeyPatch, releas
 
 
 def _refused_everywhere(z: Zones, bundle: Path, field: str) -> None:
-    before = tree_digest(z.prod.home)
+    before = snapshot(z.prod.home)
     for args in (("verify",), ("import", "--dry-run"), ("import",)):
         r = run_cli(*args, bundle, "--json", home=z.prod.home)
         assert r.returncode == 3, (args, r.stdout, r.stderr)
         err = json.loads(r.stdout)["error"]
         assert err["code"] == "invalid_manifest" and field in err["message"], (args, err)
-        assert tree_digest(z.prod.home) == before, args
+        assert snapshot(z.prod.home) == before, args
     r = run_cli("inspect", bundle, "--json")  # no keys: it still refuses to describe a bundle it cannot use
     assert r.returncode == 3 and json.loads(r.stdout)["error"]["code"] == "invalid_manifest"
 
@@ -61,9 +61,9 @@ def test_package_id_or_version_that_is_no_folder_name_refused_at_the_door(
 def test_exporter_refuses_a_package_name_the_destination_would_refuse(zones: Zones, release_dir: Path,
                                                                       tmp_path: Path) -> None:
     rel = edit_release(release_dir, 'id = "Acme.Web"', 'id = "Acme Web"')
-    before = tree_digest(zones.dev.home)
+    before = snapshot(zones.dev.home)
     r = run_cli("export", rel, "--to", "prod", "-o", tmp_path / "x.bundle", "--json", home=zones.dev.home)
     assert r.returncode == 1
     err = json.loads(r.stdout)["error"]
     assert err["code"] == "invalid_release" and "packages[0].id" in err["message"]
-    assert tree_digest(zones.dev.home) == before and not (tmp_path / "x.bundle").exists()
+    assert snapshot(zones.dev.home) == before and not (tmp_path / "x.bundle").exists()
