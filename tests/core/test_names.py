@@ -18,7 +18,6 @@ from bundlekit.core.names import (
 from bundlekit.errors import DeployError, FormatError, InputError
 from tests.conftest import raises_code
 from tests.strategies import names
-from tests.conftest import raises_code
 
 # (path, words the reason must contain)
 BAD_PATHS = [

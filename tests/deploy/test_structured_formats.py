@@ -61,7 +61,7 @@ def test_yaml_keeps_crlf_line_endings_and_four_space_indent() -> None:
 
 
 def test_broken_yaml_names_the_line_and_column() -> None:
-    with pytest.raises(ConfigParseError) as caught:
+    with pytest.raises(ConfigParseError, match="^not valid YAML at line 2") as caught:
         apply_yaml("a: [1, 2\nb: 3\n", {"a": "x"})
     assert caught.value.format == "yaml" and caught.value.line == 2
 
@@ -116,13 +116,13 @@ def test_xml_attribute_values_are_escaped_for_their_quote() -> None:
     '<!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a>&ext;</a>',
 ])
 def test_xml_entity_tricks_are_refused_and_nothing_is_fetched_or_expanded(document: str) -> None:
-    with pytest.raises(ConfigParseError) as caught:
+    with pytest.raises(ConfigParseError, match="^not valid XML") as caught:
         apply_xml(document, {"/a": "x"})
     assert caught.value.format == "xml"
 
 
 def test_broken_xml_names_the_line_and_column() -> None:
-    with pytest.raises(ConfigParseError) as caught:
+    with pytest.raises(ConfigParseError, match="^not valid XML at line 2") as caught:
         apply_xml("<a>\n  <b></c>\n</a>", {"/a": "x"})
     assert caught.value.format == "xml" and caught.value.line == 2
 
@@ -143,7 +143,7 @@ def test_properties_values_are_escaped_so_java_reads_them_back() -> None:
 
 
 def test_properties_bad_unicode_escape_is_a_parse_error() -> None:
-    with pytest.raises(ConfigParseError) as caught:
+    with pytest.raises(ConfigParseError, match="^not valid Java properties at line 1") as caught:
         apply_properties("a=\\u12G4\n", {"a": "x"})
     assert caught.value.format == "properties" and caught.value.line == 1
 

@@ -37,7 +37,6 @@ def test_card_with_swapped_sealing_key_refused_as_altered() -> None:
     forged = other.body() + data[data.rindex(b"signature: "):]
     with raises_code("invalid_card"):
         parse_card(forged, "prod.card")
-    assert info.value.code == "invalid_card"
 
 
 def test_card_naming_a_zones_key_but_signed_by_another_key_refused() -> None:
