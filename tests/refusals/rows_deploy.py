@@ -107,7 +107,7 @@ ROWS = [
     Row("no_targets", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Staging"], home=c.prod)),
     Row("no_targets_for_roles", lambda c: (ok("targets", "remove", "db-01", home=c.prod), _dry(c))[1]),
     Row("ambiguous_package_script", lambda c: _with_package(c, ORIGINAL | {"deploy.py": b"print(1)\n"})),
-    Row("invalid_json_config", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b'{"a": 1, "a": 2}'})),
+    Row("invalid_structured_config", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b'{"a": 1, "a": 2}'})),
     Row("package_unreadable", lambda c: _damaged_store(c, remove=True)),
     Row("package_hash_mismatch", lambda c: _damaged_store(c, remove=False)),
     Row("corrupt_package", lambda c: _with_package(c, _zip_truncated(), NO_SUBSTITUTE)),
@@ -115,7 +115,7 @@ ROWS = [
     Row("unsafe_package", lambda c: _with_package(c, ORIGINAL | {"../escape.sh": b"x"}, NO_SUBSTITUTE)),
     Row("member_too_large", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b" " * (33 << 20)},
                                                     NO_SUBSTITUTE)),
-    Row("member_not_text", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b"\xff\xfe{}"},
+    Row("member_not_text", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b'{"a": "\xc3\x28"}'},
                                                    NO_SUBSTITUTE)),
     # -- a deployment that ran: recorded, and the code is the failed run's reason -------------
     Row("deploy_failed", _bad_script),

@@ -86,6 +86,8 @@ ROWS = [
     # -- usage ------------------------------------------------------------------------------
     Row("usage", lambda c: Call(["diode", "send", c.get("acme.bundle")], outputs=[c.get("acme.bundle")])),
     Row("invalid_var", lambda c: _render(c, "#{A}", "--var", "NoEqualsSign")),
+    Row("invalid_config_file", lambda c: Call(["render-config", c.file("values.yaml", "a: [1, 2\nb: 3\n"), "--var",
+                                               "a=x"], outputs=[c.path("values.yaml")], json=False)),
     Row("invalid_address", lambda c: Call(["diode", "send", c.get("acme.bundle"), "--to", "no-port-here"],
                                           outputs=[c.get("acme.bundle")])),
     Row("invalid_file_name", lambda c: _send(c, c.file(".hidden.bundle", b"x"))),
