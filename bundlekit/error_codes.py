@@ -43,6 +43,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 #: Why a preflight refusal is not "nothing changed" (see spec/deploy.md, "Preflight").
 _PREFLIGHT = "preflight"
+#: ``import`` refusing an authentic bundle queues a refusal entry for its source (decision 153).
+_REFUSAL = "refusal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +53,9 @@ class ErrorCode:
 
     ``internal`` is empty when a user can cause the error through the CLI, else why not.
     ``exception`` is empty, ``"preflight"`` (without ``--dry-run`` a refused deployment is
-    recorded as Failed and queued for the source zone) or ``"deployment"`` (a deployment
-    that ran is recorded whatever its outcome).
+    recorded as Failed and queued for the source zone), ``"deployment"`` (a deployment
+    that ran is recorded whatever its outcome) or ``"refusal"`` (``import`` refusing a bundle
+    that really came from its source queues a refusal entry for that source).
     """
 
     code: str
@@ -71,7 +74,7 @@ class ErrorCode:
             raise ValueError(f"error code {self.code!r}: the meaning is one line")
         if self.code in self.aliases or any(not _NAME.match(a) for a in self.aliases):
             raise ValueError(f"error code {self.code!r}: bad aliases {self.aliases!r}")
-        if self.exception not in ("", _PREFLIGHT, "deployment"):
+        if self.exception not in ("", _PREFLIGHT, "deployment", _REFUSAL):
             raise ValueError(f"error code {self.code!r}: unknown exception {self.exception!r}")
 
     @property
@@ -199,38 +202,51 @@ REGISTRY, ALIASES = _build(
     _E("input_changed", "format", "a package changed while it was being exported", internal=_RACE),
 
     # -- verification (exit 3) ---------------------------------------------------------------
-    _E("blob_corrupt", "verification", "a blob's compressed data is corrupt"),
-    _E("blob_hash_mismatch", "verification", "a blob's bytes do not match the signed SHA-256"),
-    _E("blob_layout", "verification", "blobs overlap, leave gaps or do not fill the blob section"),
-    _E("blob_size_mismatch", "verification", "a blob decompresses to a size other than the signed one"),
+    _E("blob_corrupt", "verification", "a blob's compressed data is corrupt",
+       exception=_REFUSAL),
+    _E("blob_hash_mismatch", "verification", "a blob's bytes do not match the signed SHA-256",
+       exception=_REFUSAL),
+    _E("blob_layout", "verification", "blobs overlap, leave gaps or do not fill the blob section",
+       exception=_REFUSAL),
+    _E("blob_size_mismatch", "verification", "a blob decompresses to a size other than the signed one",
+       exception=_REFUSAL),
     _E("invalid_signature", "verification", "a signature does not match the manifest: altered or damaged",
        aliases=("signature_invalid",)),
     _E("signature_missing", "verification", "the bundle carries no signature",
        internal="the container refuses a file without a signature record first (truncated)"),
     _E("invalid_seal", "verification", "a sealed value cannot be opened with this zone's key",
-       aliases=("seal_invalid",)),
+       aliases=("seal_invalid",), exception=_REFUSAL),
     _E("invalid_rotation", "verification", "a key rotation statement is malformed or not signed by both keys",
-       aliases=("rotation_invalid",)),
-    _E("expired", "verification", "the bundle's validity ended"),
-    _E("not_yet_valid", "verification", "the bundle was created in the future (clock skew or tampering)"),
+       aliases=("rotation_invalid",), exception=_REFUSAL),
+    _E("expired", "verification", "the bundle's validity ended", exception=_REFUSAL),
+    _E("not_yet_valid", "verification", "the bundle was created in the future (clock skew or tampering)",
+       exception=_REFUSAL),
     _E("kind_mismatch", "verification", "the header's kind differs from the manifest's kind"),
     _E("wrong_destination", "verification", "the bundle is addressed or sealed to another zone"),
     _E("wrong_kind", "verification", "a release was given where a receipt was expected, or the reverse",
        internal="the CLI dispatches on the header kind, which verification ties to the manifest (kind_mismatch)"),
     _E("package_hash_mismatch", "verification", "a stored package no longer matches the SHA-256 its release pinned",
        exception=_PREFLIGHT),
-    _E("package_mismatch", "verification", "a package id and version arrives with other bytes than the zone holds"),
-    _E("package_missing", "verification", "a package listed by reference is not in this zone's package store"),
-    _E("rollback", "verification", "the bundle's sequence is older than the last imported from its source"),
+    _E("package_mismatch", "verification", "a package id and version arrives with other bytes than the zone holds",
+       exception=_REFUSAL),
+    _E("package_missing", "verification", "a package listed by reference is not in this zone's package store",
+       exception=_REFUSAL),
+    _E("rollback", "verification", "the bundle's sequence is older than the last imported of its project from its "
+                                   "source", exception=_REFUSAL),
     _E("replay", "verification", "the receipt's sequence is older than the last imported from its zone"),
-    _E("sequence_reused", "verification", "the sequence was already imported with different content"),
+    _E("sequence_reused", "verification", "the sequence was already imported with different content",
+       exception=_REFUSAL),
     _E("unknown_bundle", "verification", "a receipt answers a release bundle this zone never exported"),
+    _E("evidence_mismatch", "verification", "a receipt offered as lifecycle evidence reports no successful "
+                                            "deployment of the release being promoted"),
 
     # -- trust (exit 3) ----------------------------------------------------------------------
     _E("untrusted", "trust", "no trusted zone signed the bundle"),
     _E("key_revoked", "trust", "the bundle is signed with a revoked key"),
-    _E("threshold_not_met", "trust", "fewer distinct trusted signatures than the source's threshold"),
-    _E("policy_denied", "trust", "the source's policy does not allow this space, project or environment"),
+    _E("threshold_not_met", "trust", "fewer distinct trusted signatures than the source's threshold",
+       exception=_REFUSAL),
+    _E("policy_denied", "trust", "the source's policy does not allow this space, project or environment",
+       exception=_REFUSAL),
     _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
 
     # -- conflict (exit 4) -------------------------------------------------------------------
@@ -253,6 +269,8 @@ REGISTRY, ALIASES = _build(
     _E("preflight_substitution_too_large", "deploy", "the preflight found a rendering that expands beyond the limit",
        aliases=("substitution_too_large",), exception=_PREFLIGHT),
     _E("no_targets", "deploy", "the environment has no deployment targets"),
+    _E("lifecycle_violation", "deploy", "the release's lifecycle does not allow the environment yet: an earlier "
+                                        "phase is still to pass"),
     _E("no_targets_for_roles", "deploy", "no target in the environment has a role a step runs on",
        exception=_PREFLIGHT),
     _E("no_zone_target", "deploy", "a step without roles runs on the zone, but no zone target was given",
@@ -344,7 +362,13 @@ REGISTRY, ALIASES = _build(
     _E("unknown_project", "state", "no project has that name or slug in this zone"),
     _E("unknown_release", "state", "the project has no imported release of that version"),
     _E("unknown_step", "state", "the project has no step of that name"),
-    _E("unknown_variable", "state", "the project has no local variable with that name and scope"),
+    _E("unknown_variable", "state", "the project has no variable with that name (and scope); `variables set` "
+                                    "needs --new to add one"),
+    _E("not_local", "state", "the value or project came from a release or another zone: it can be overridden "
+                             "here, not removed or re-authored"),
+    _E("unknown_tenant", "state", "no value of the project is scoped to a tenant of that name"),
+    _E("unknown_phase", "state", "no lifecycle of the project's releases has a phase of that name"),
+    _E("unknown_waiver", "state", "there is no waiver of that phase to withdraw"),
     _E("unknown_target", "state", "no deployment target has that name"),
     _E("unknown_target_kind", "state", "a recorded target has a kind this bundlekit cannot open",
        internal="only a newer bundlekit records other kinds; state_too_new refuses its state first"),

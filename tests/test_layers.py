@@ -45,15 +45,19 @@ ALLOWED: dict[str, set[str]] = {
     "zone": {"errors", "core", "fsutil", "format", "trust"},
     # workflows
     "importer": {"errors", "core", "fsutil", "format", "trust", "zone"},
-    "export": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package"},
+    # export registers the release in its own zone (snapshots and the merge come from importer)
+    "export": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "importer"},
     "receipt": {"errors", "core", "fsutil", "format", "trust", "zone", "importer"},
-    "deploy": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "receipt"},
+    # lifecycles: the rules, and the gate that counts a zone's evidence (verified by importer)
+    "promotion": {"errors", "core", "fsutil", "format", "trust", "zone", "importer"},
+    "deploy": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "receipt",
+               "importer", "promotion"},
     "dashboard": {"errors", "core", "fsutil", "zone"},
     # carrying bundles: media volumes and the diode (works on files, knows no zone)
     "transport": {"errors", "core", "fsutil", "format"},
     # thin click commands
     "cli": {"errors", "core", "fsutil", "format", "trust", "substitution", "package", "zone", "importer", "export",
-            "receipt", "deploy", "dashboard", "transport"},
+            "receipt", "promotion", "deploy", "dashboard", "transport"},
     # the package's own modules: bundlekit/__init__.py and bundlekit/__main__.py
     "__init__": {"errors"},
     "__main__": {"cli"},
@@ -62,7 +66,7 @@ ALLOWED: dict[str, set[str]] = {
 #: Modules of a package that may use some of its allowed packages; the rest of it may not.
 RESTRICTED: dict[str, tuple[set[str], set[str]]] = {
     # package: (packages only the listed modules may import, those modules)
-    "deploy": ({"zone", "receipt", "trust"}, {"bundlekit.deploy.service"}),
+    "deploy": ({"zone", "receipt", "trust", "importer", "promotion"}, {"bundlekit.deploy.service"}),
 }
 
 #: Modules that talk to a database driver (the backends of ``zone/db.py``).

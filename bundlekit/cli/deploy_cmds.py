@@ -90,28 +90,40 @@ def _progress(quiet: bool, as_json: bool):  # type: ignore[no-untyped-def]
 
 
 @cli.command(epilog="bundlekit deploy acme-web 1.4.0 --environment Production --home ./prod\n"
-                    "bundlekit deploy acme-web 1.4.0 --environment Production --home ./prod --dry-run --json")
+                    "bundlekit deploy acme-web 1.4.0 --environment Production --home ./prod --dry-run --json\n"
+                    "bundlekit deploy acme-web 2.0.0 --environment Production --evidence staging-receipt.bundle "
+                    "--home ./prod\n"
+                    "bundlekit deploy acme-web 2.0.0 --environment Production --tenant 'Acme Corp' --home ./prod")
 @click.argument("project")
 @click.argument("version")
 @click.option("--environment", required=True, help="The environment to deploy to.")
+@click.option("--tenant", default=None, help="Deploy for a tenant: its tenant-scoped values apply.")
+@click.option("--evidence", "evidence", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A receipt bundle from another zone proving an earlier lifecycle phase (repeatable).")
 @home_option
 @click.option("--dry-run", is_flag=True, help="Run the preflight and print the plan; run nothing.")
 @click.option("--receipt-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the signed receipt bundle to FILE (otherwise it waits in the outbox).")
 @quiet_option
 @json_option
-def deploy(project: str, version: str, environment: str, home: str | None, dry_run: bool, receipt_out: Path | None,
-           quiet: bool, as_json: bool) -> None:
-    """Deploy an imported release to an environment's targets."""
+def deploy(project: str, version: str, environment: str, tenant: str | None, evidence: tuple[Path, ...],
+           home: str | None, dry_run: bool, receipt_out: Path | None, quiet: bool, as_json: bool) -> None:
+    """Deploy a release (imported, or created here) to an environment's targets.
+
+    The release's lifecycle must have opened the environment: an earlier phase passed here,
+    in a zone whose receipt came back, or proved with --evidence."""
     with open_zone(resolve_home(home)) as z:
         outcome = run_deploy(z, project, version, environment, now=clock.now(), dry_run=dry_run,
-                             receipt_out=receipt_out, on_event=_progress(quiet, as_json))
+                             receipt_out=receipt_out, on_event=_progress(quiet, as_json), tenant=tenant,
+                             evidence=evidence)
+    environment = outcome.request.environment
+    waived = f" (lifecycle phase(s) waived in this zone: {', '.join(outcome.waived)})" if outcome.waived else ""
     if dry_run:
         if as_json:
-            emit_json({"dry_run": True, "plan": outcome.plan.to_dict()})
+            emit_json({"dry_run": True, "plan": outcome.plan.to_dict(), "waived": list(outcome.waived)})
         else:
             echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
-                 f"to {environment}:")
+                 f"to {environment}{waived}:")
             for r in outcome.plan.runs:
                 where = r.target or "(zone)"
                 extra = f" ({r.reason})" if r.reason else ""
@@ -122,15 +134,20 @@ def deploy(project: str, version: str, environment: str, home: str | None, dry_r
     if as_json:
         out = rec.to_dict(mask=True)
         out["receipt"] = str(outcome.receipt.path) if outcome.receipt else None
+        out["tenant"] = outcome.request.tenant
+        out["waived"] = list(outcome.waived)
         emit_json(out)
     else:
+        who = f" for tenant {outcome.request.tenant}" if outcome.request.tenant else ""
         echo(f"deployment {rec.deployment_id}: {outcome.request.project_name} {rec.release_version} to "
-             f"{environment}: {rec.state}")
+             f"{environment}{who}: {rec.state}{waived}")
         for run in rec.runs:
             echo(f"  {run.state:<9} {run.step} on {run.target or '(zone)'}"
                  + (f": {run.reason}" if run.reason else ""))
         if outcome.receipt:
             echo(f"receipt written to {outcome.receipt.path}")
+        elif outcome.local:
+            echo("the release was created in this zone: the deployment shows on this zone's dashboard")
         else:
             echo("receipt queued in the outbox (`bundlekit outbox pack -o FILE` to carry it back)")
     if rec.state != "Success":

@@ -33,11 +33,17 @@ from bundlekit.zone.home import open_zone
               help="A TOML file of per-rule conflict resolutions.")
 @click.option("--replace", is_flag=True, help="Overwrite an imported release version with different content.")
 @click.option("--dry-run", is_flag=True, help="Verify and print the merge plan; change nothing.")
+@click.option("--evidence", "evidence", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A receipt bundle from another zone proving an earlier lifecycle phase of this release "
+                   "(repeatable); verified and kept for later deployments.")
 @quiet_option
 @json_option
 def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | None, policy_file: Path | None,
-               replace: bool, dry_run: bool, quiet: bool, as_json: bool) -> None:
-    """Verify a bundle and merge it into this zone, atomically."""
+               replace: bool, dry_run: bool, evidence: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+    """Verify a bundle and merge it into this zone, atomically.
+
+    A refused bundle that really came from its source is reported back to it: a refusal entry
+    waits in the outbox for the next receipt (`bundlekit outbox pack`)."""
     policy = load_policy(policy_file) if policy_file else None
     with open_zone(resolve_home(home)) as z, bundle_path(paths) as path:
         if _kind(path) == "receipt":
@@ -51,7 +57,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         prog = Progress("import", None, quiet)
         try:
             plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
-                                 replace=replace, dry_run=dry_run, progress=prog.advance)
+                                 replace=replace, dry_run=dry_run, progress=prog.advance, evidence=evidence)
         finally:
             prog.close()
     info = plan.to_dict()
@@ -77,6 +83,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"  CONFLICT  {conflict.describe(mask=True)}")
         if plan.new_packages:
             echo(f"  packages: {', '.join(plan.new_packages)}")
+        for e in plan.evidence:
+            echo(f"  evidence: {e.deployment_id} in zone {e.zone_name} to {e.environment} succeeded ({e.kind})")
     if dry_run and conflicts:
         raise SystemExit(ConflictError.exit_code)
 
@@ -100,28 +108,10 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool) -> None:
         known = " (already known)" if d["deployment_id"] in rec.already_known else ""
         echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "
              f"in {rec.verified.source.name}: {d['state']}{known}")
-
-
-@cli.group(epilog="bundlekit releases list --home ./prod --json")
-def releases() -> None:
-    """Releases imported into this zone."""
-
-
-@releases.command("list", epilog="bundlekit releases list --home ./prod")
-@home_option
-@json_option
-def releases_list(home: str | None, as_json: bool) -> None:
-    """List imported releases."""
-    with open_zone(resolve_home(home)) as z:
-        rows = projects.list_releases(z.db)
-    if as_json:
-        emit_json({"releases": rows})
-        return
-    if not rows:
-        echo("no releases imported yet; see `bundlekit import --help`")
-    for r in rows:
-        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} from {r['source'] or '?'} "
-             f"seq {r['sequence']}  imported {utc_text(r['imported_at'])}")
+    for r in info["refusals"]:
+        known = "" if r["new"] else " (already known)"
+        echo(f"{verb} refusal {r['refusal_id']}: {r['project']} {r['release']} refused in "
+             f"{rec.verified.source.name}: {r['code']}{known}")
 
 
 @cli.command(epilog="bundlekit show acme-web 1.4.0 --home ./prod --json")
@@ -168,6 +158,9 @@ scope_options = [
     click.option("--environment", multiple=True, help="Scope to an environment (repeatable)."),
     click.option("--role", multiple=True, help="Scope to a target role (repeatable)."),
     click.option("--machine", multiple=True, help="Scope to a target (repeatable)."),
+    click.option("--tenant", multiple=True, help="Scope to a tenant (repeatable); `deploy --tenant` applies it."),
+    click.option("--channel", multiple=True, help="Scope to a release channel (repeatable)."),
+    click.option("--step", multiple=True, help="Scope to a step of the process (repeatable)."),
 ]
 
 
@@ -198,20 +191,26 @@ def variables_list(project: str, home: str | None, as_json: bool) -> None:
             echo(_var_line(v))
 
 
-@variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey 'k-123' --sensitive --home ./prod")
+@variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey 'k-123' --sensitive --home ./prod\n"
+                                 "bundlekit variables set acme-web Acme.Theme dark --tenant 'Acme Corp' --home ./prod\n"
+                                 "bundlekit variables set acme-web Feature.Flag on --new --home ./prod")
 @click.argument("project")
 @click.argument("name")
 @click.argument("value")
 @click.option("--sensitive", is_flag=True, help="Store sealed at rest; never printed.")
+@click.option("--new", "new", is_flag=True, help="Add a variable the project does not have yet.")
 @with_scope
 @home_option
 @json_option
-def variables_set(project: str, name: str, value: str, sensitive: bool, environment: tuple[str, ...],
-                  role: tuple[str, ...], machine: tuple[str, ...], home: str | None, as_json: bool) -> None:
-    """Set a variable (or bind a placeholder) in this zone's copy of the project."""
+def variables_set(project: str, name: str, value: str, sensitive: bool, new: bool, home: str | None, as_json: bool,
+                  **scope: tuple[str, ...]) -> None:
+    """Set a variable (or bind a placeholder) in this zone's copy of the project.
+
+    The value applies on top of every release's own values (the most specific scope wins;
+    at equal scope this zone's value wins)."""
     with open_zone(resolve_home(home)) as z:
-        res = edits.set_variable(z, project, name, value, sensitive=sensitive, environment=environment,
-                                    role=role, machine=machine, now=clock.now())
+        res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,
+                                 now=clock.now())
     if as_json:
         emit_json(res)
     else:
@@ -224,16 +223,17 @@ def variables_set(project: str, name: str, value: str, sensitive: bool, environm
 @with_scope
 @home_option
 @json_option
-def variables_unset(project: str, name: str, environment: tuple[str, ...], role: tuple[str, ...],
-                    machine: tuple[str, ...], home: str | None, as_json: bool) -> None:
-    """Remove a local value (a placeholder becomes unbound again)."""
+def variables_unset(project: str, name: str, home: str | None, as_json: bool, **scope: tuple[str, ...]) -> None:
+    """Remove a value set in this zone: a placeholder becomes unbound, an override gives way to the
+    release's value. A release's own value cannot be removed (override it instead)."""
     with open_zone(resolve_home(home)) as z:
-        res = edits.unset_variable(z, project, name, environment=environment, role=role, machine=machine,
-                                      now=clock.now())
+        res = edits.unset_variable(z, project, name, scope=scope, now=clock.now())
     if as_json:
         emit_json(res)
     else:
-        echo(f"unset {name} in {res['project']}" + (" (placeholder now unbound)" if res["unbound"] else ""))
+        extra = " (placeholder now unbound)" if res["unbound"] else " (the release's value applies again)" \
+            if res["restored"] else ""
+        echo(f"unset {name} in {res['project']}{extra}")
 
 
 @cli.group(epilog="bundlekit steps disable acme-web 'Smoke test' --home ./prod")

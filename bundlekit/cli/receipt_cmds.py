@@ -35,11 +35,15 @@ def outbox_list(home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    if not info["pending"]:
+    refused = [r for r in info["refusals"] if r["packed_in"] is None]
+    if not info["pending"] and not refused:
         echo("no receipts waiting to be packed")
     for e in info["pending"]:
         echo(f"pending  {e['deployment_id']:<16} {e['project']} {e['release']} to {e['environment']}: "
              f"{e['state']} (for {e['destination']})")
+    for r in refused:
+        echo(f"pending  {r['refusal_id']:<16} {r['project']} {r['release']} refused: {r['code']} "
+             f"(for {r['destination']})")
     for f in info["files"]:
         echo(f"written  {f['path']} (sequence {f['sequence']}, {len(f['deployments'])} deployment(s))")
 
@@ -55,9 +59,10 @@ def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -
         rf = pack(z, output, to=to, now=clock.now())
     if as_json:
         emit_json({"path": str(rf.path), "digest": rf.digest, "sequence": rf.sequence,
-                   "deployments": list(rf.deployments)})
+                   "deployments": list(rf.deployments), "refusals": list(rf.refusals)})
     else:
-        echo(f"packed {len(rf.deployments)} receipt(s) into {rf.path} (sequence {rf.sequence})")
+        extra = f" and {len(rf.refusals)} refused import(s)" if rf.refusals else ""
+        echo(f"packed {len(rf.deployments)} receipt(s){extra} into {rf.path} (sequence {rf.sequence})")
 
 
 @cli.command(epilog="bundlekit outputs acme-web --zone prod --home ./dev --reveal")

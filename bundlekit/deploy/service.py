@@ -1,10 +1,17 @@
 """Deploy an imported release from the zone's state: build the request, plan, run, record, receipt.
 
 What builds a release is read-only here (steps and packages come from the release as
-imported); what customises a deployment is the zone's (variables from the project's local
-copy, including placeholder bindings; steps enabled or disabled locally). The trust policy
-of the release's source must allow the environment. Every deployment, succeeded or
-failed, is recorded and queued as a receipt for the source zone.
+imported or created); what customises a deployment is the zone's. Variables are the
+release's own snapshot (the values it was created with; decision 156) with the zone's values
+on top: those set here, placeholder bindings, and overrides of release values (entries of
+the project's local copy that differ from the newest release). Steps are enabled or disabled
+locally. The trust policy of the release's source must allow the environment, and the
+release's lifecycle must have opened it (``promotion/gate.py``: ``lifecycle_violation``, a
+refusal that records nothing). Environment and tenant names are compared case-insensitively
+and recorded in the release's spelling. Every deployment, succeeded or failed, is recorded
+and, for a release from another zone, queued as a receipt for that zone; a release created
+in this zone (``releases create``, ``export``) is deployed the same way, and its deployments
+feed this zone's dashboard directly.
 
 Recording: a deployment gets its id (``Deployments-N``) in the transaction that first
 records it, ``Executing``, before its first step runs; its outcome, its sealed outputs and
@@ -18,6 +25,7 @@ learn that the release it sent was not deployed. A dry run writes nothing.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,12 +35,16 @@ from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
 from bundlekit.deploy.targets import LocalFolderTarget, Target
-from bundlekit.errors import BundleError, DeployError, StateError, TrustError
+from bundlekit.errors import BundleError, DeployError, StateError, TrustError, UsageError
 from bundlekit.format.manifest import Step
+from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
+from bundlekit.importer.verify import verifier_for
+from bundlekit.promotion.gate import check, release_lifecycle
 from bundlekit.receipt.build import ReceiptFile, make_entry, write_receipt
 from bundlekit.trust.policy import check_policy
 from bundlekit.zone import deployments, outbox, projects, secrets, truststore
 from bundlekit.zone.db import Writer
+from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.home import Zone
 from bundlekit.zone.store import PackageStore
 from bundlekit.zone.targets import TargetRecord, list_targets
@@ -50,6 +62,8 @@ class DeployOutcome:
     plan: DeployPlan
     record: DeploymentRecord | None = None
     receipt: ReceiptFile | None = None
+    waived: tuple[str, ...] = ()  # lifecycle phases a zone waiver let this deployment skip
+    local: bool = False  # the release was created in this zone (no receipt to send)
 
 
 def open_target(record: TargetRecord) -> Target:
@@ -59,37 +73,47 @@ def open_target(record: TargetRecord) -> Target:
     raise StateError(f"target {record.name!r} has unknown kind {record.kind!r}", code="unknown_target_kind")
 
 
-def _variables(zone: Zone, project: projects.ProjectRecord) -> tuple[VariableInput, ...]:
+def _variable(zone: Zone, v: dict[str, Any], source: str) -> VariableInput:
+    value = v.get("value")
+    if value is not None and v.get("sensitive") and secrets.is_secret_ref(value):
+        value = secrets.reveal(zone, value)
+    scope = {k: frozenset(x) for k, x in (v.get("scope") or {}).items()}
+    return VariableInput(v["name"], value, bool(v.get("sensitive")), scope, source,
+                         required=v.get("required", True) is not False)
+
+
+def _variables(zone: Zone, project: projects.ProjectRecord, release: dict[str, Any]) -> tuple[VariableInput, ...]:
+    """The release's own variables, then the zone's values (decision 156)."""
     out = []
+    for v in release["snapshot"]["variables"].values():
+        unbound = v.get("placeholder") and v.get("value") is None
+        out.append(_variable(zone, v, "placeholder" if unbound else "release"))
+    newest = project.base["variables"]
     for key, v in project.local["variables"].items():
-        value = v.get("value")
-        if value is not None and v.get("sensitive") and secrets.is_secret_ref(value):
-            value = secrets.reveal(zone, value)
-        base = project.base["variables"].get(key)
-        if v.get("placeholder") and v.get("value") is None:
-            source = "placeholder"
-        elif base is None or base != v or v.get("placeholder"):
-            source = "local"
-        else:
-            source = "release"
-        scope = {k: frozenset(x) for k, x in (v.get("scope") or {}).items()}
-        out.append(VariableInput(v["name"], value, bool(v.get("sensitive")), scope, source,
-                                 required=v.get("required", True) is not False))
+        if newest.get(key) == v or (v.get("placeholder") and v.get("value") is None):
+            continue  # the newest release's own value (or an unbound placeholder): not the zone's
+        out.append(_variable(zone, v, "local"))
     return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
 class _Release:
-    """What a deployment is of: the project, the imported release and the zone it came from."""
+    """What a deployment is of: the project, the release and the zone it came from (None: this zone)."""
 
     project: projects.ProjectRecord
     release: dict[str, Any]
-    source: TrustEntry
+    source: TrustEntry | None
+
+    @property
+    def local(self) -> bool:
+        return self.source is None
 
 
 def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> _Release:
     project = projects.find_project(zone.db, project_ref, zone.name)
     release = projects.get_release(zone.db, project, version)
+    if project.source_zone_id == zone.zone_id:
+        return _Release(project, release, None)
     source = next((s for s in truststore.sources(zone) if s.zone_id == project.source_zone_id), None)
     entry = truststore.entry_for_id(zone.db, project.source_zone_id)
     if source is None or entry is None:
@@ -100,19 +124,57 @@ def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> _R
     return _Release(project, release, entry)
 
 
-def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds) -> DeployRequest:
+def _spelling(zone: Zone, what: _Release, environment: str) -> str:
+    """``environment`` as the release spells it (lifecycle, step filters, scopes), else as this
+    zone's targets spell it, else as given: one name, one dashboard column."""
+    names: list[str] = []
+    lifecycle = release_lifecycle(what.release)
+    if lifecycle is not None:
+        names += lifecycle.environments()
+    snap = what.release["snapshot"]
+    names += [e for s in snap["steps"].values() for e in s.get("environments", [])]
+    names += [e for v in snap["variables"].values() for e in (v.get("scope") or {}).get("environment", [])]
+    names += [t.environment for t in list_targets(zone.db, environment=environment)]
+    return next((n for n in names if n.casefold() == environment.casefold()), environment)
+
+
+def _tenant(zone: Zone, what: _Release, tenant: str | None) -> str | None:
+    """The tenant as the release or zone spells it; ``StateError`` ``unknown_tenant`` naming the closest."""
+    if tenant is None:
+        return None
+    known: list[str] = []
+    for snap in (what.release["snapshot"], what.project.local):
+        for v in snap["variables"].values():
+            for t in (v.get("scope") or {}).get("tenant", []):
+                if t.casefold() not in {k.casefold() for k in known}:
+                    known.append(t)
+    match = next((t for t in known if t.casefold() == tenant.casefold()), None)
+    if match is not None:
+        return match
+    close = difflib.get_close_matches(tenant.casefold(), [k.casefold() for k in known], n=3, cutoff=0.5)
+    hint = (f" Did you mean {', '.join(repr(k) for k in known if k.casefold() in close)}?" if close else
+            f" Known tenants: {', '.join(sorted(known))}." if known else
+            " No value of the project is scoped to a tenant; a tenant exists once the release or this zone scopes "
+            "a value to it (`bundlekit variables set PROJECT NAME VALUE --tenant NAME`).")
+    raise StateError(f"project {what.project.name!r} has no tenant {tenant!r}.{hint}", code="unknown_tenant",
+                     details={"tenant": tenant, "known": sorted(known)})
+
+
+def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
+            tenant: str | None = None) -> DeployRequest:
     """The request for deploying ``version`` of a project to ``environment`` (``now``: Unix seconds).
 
     Its deployment id is the one the next deployment will probably get; :func:`deploy`
     replaces it by the id allocated when the deployment is recorded. Raises ``StateError``
-    (``unknown_project``, ``unknown_release``), ``TrustError`` (``policy_denied``: the
-    release's source is no longer trusted, or its policy denies the environment) and
-    ``DeployError`` ``no_targets``.
+    (``unknown_project``, ``unknown_release``, ``unknown_tenant``), ``TrustError``
+    (``policy_denied``: the release's source is no longer trusted, or its policy denies the
+    environment) and ``DeployError`` ``no_targets``.
     """
-    return _request(zone, _resolve(zone, project_ref, version, environment), environment, now)
+    what = _resolve(zone, project_ref, version, environment)
+    return _request(zone, what, _spelling(zone, what, environment), _tenant(zone, what, tenant), now)
 
 
-def _request(zone: Zone, what: _Release, environment: str, now: EpochSeconds) -> DeployRequest:
+def _request(zone: Zone, what: _Release, environment: str, tenant: str | None, now: EpochSeconds) -> DeployRequest:
     project, release = what.project, what.release
     snap = release["snapshot"]
     local_steps = project.local["steps"]
@@ -133,68 +195,111 @@ def _request(zone: Zone, what: _Release, environment: str, now: EpochSeconds) ->
     return DeployRequest(
         deployment_id=deployments.peek_next_id(zone.db), project_name=project.name, project_slug=project.slug,
         space=project.space, release_version=release["version"], channel=release["channel"], environment=environment,
-        steps=tuple(steps), packages=packages, variables=_variables(zone, project), targets=targets,
-        now=to_datetime(now), zone_target=zone_target)
+        steps=tuple(steps), packages=packages, variables=_variables(zone, project, release), targets=targets,
+        now=to_datetime(now), zone_target=zone_target, tenant=tenant)
+
+
+def _offered(zone: Zone, what: _Release, paths: tuple[Path, ...], now: EpochSeconds) -> list[EvidenceRow]:
+    """Receipts from other zones offered as lifecycle evidence, verified and matched to the release."""
+    verifier = verifier_for(zone, now)
+    out: list[EvidenceRow] = []
+    for path in paths:
+        verified, rows = read_receipt_evidence(verifier, path)
+        out += matching(path, verified.source, rows, what.release.get("release_digest") or "",
+                        project=what.project.name, version=what.release["version"])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """One deployment's who and what: the release, where it goes, and what the lifecycle let it skip."""
+
+    what: _Release
+    environment: str
+    tenant: str | None
+    waived: tuple[str, ...]
+    evidence: tuple[EvidenceRow, ...]
 
 
 def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
-           dry_run: bool = False, receipt_out: Path | None = None,
-           on_event: Callable[[dict[str, Any]], None] | None = None) -> DeployOutcome:
+           dry_run: bool = False, receipt_out: Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
+           tenant: str | None = None, evidence: tuple[Path, ...] = ()) -> DeployOutcome:
     """Plan, record, run and report one deployment (``now``: Unix seconds).
 
-    A preflight refusal is recorded as a failed deployment and queued for the source, then
-    re-raised (unless ``dry_run``, which records nothing). A deployment whose steps fail is
-    returned with state ``Failed``; the caller decides the exit status. ``receipt_out`` also
-    writes the signed receipt bundle there.
+    The lifecycle gate comes first (``lifecycle_violation``: nothing recorded); ``evidence``
+    are receipt bundles from other zones offered as proof of earlier phases (verified; stored
+    with the deployment). A preflight refusal is recorded as a failed deployment and queued
+    for the source, then re-raised (unless ``dry_run``, which records nothing). A deployment
+    whose steps fail is returned with state ``Failed``; the caller decides the exit status.
+    ``receipt_out`` also writes the signed receipt bundle there (releases from another zone).
     """
     what = _resolve(zone, project_ref, version, environment)
-    request = _request(zone, what, environment, now)
+    if receipt_out is not None and what.local:
+        raise UsageError(f"--receipt-out: {what.project.name} {version} was created in this zone; its deployments "
+                         "show on this zone's dashboard and there is no other zone to send a receipt to",
+                         code="usage")
+    environment = _spelling(zone, what, environment)
+    tenant = _tenant(zone, what, tenant)
+    offered = tuple(_offered(zone, what, evidence, now))
+    decision = check(zone.db, zone.name, what.project, what.release, environment, tenant=tenant, offered=offered)
+    ctx = _Context(what, environment, tenant, decision.waived if decision else (), offered)
+    request = _request(zone, what, environment, tenant, now)
     try:
         plan = build_plan(request)  # preflight_* (exit 5), package_hash_mismatch (3): nothing ran
     except BundleError as err:
         if not dry_run:
             # Nothing ran, but the source must still learn that this deployment did not happen.
             with zone.db.transaction() as tx:
-                deployment_id = _insert_running(tx, what, environment, now)
+                deployment_id = _insert_running(tx, ctx, now)
                 failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
                                           "Failed", now, now, (StepRun(PREFLIGHT, None, "Failed", now, now, None, "",
                                                                        (), f"[{err.code}] {err.message}"),))
-                _record(zone, tx, what, failed, now)
+                _record(zone, tx, ctx, failed, now)
             _write_receipt(zone, what, deployment_id, now, receipt_out)
         raise
     if dry_run:
-        return DeployOutcome(request, plan)
+        return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
     with zone.db.transaction() as tx:
-        deployment_id = _insert_running(tx, what, environment, now)
+        deployment_id = _insert_running(tx, ctx, now)
     request = dataclasses.replace(request, deployment_id=deployment_id)
     plan = dataclasses.replace(plan, deployment_id=deployment_id)
     record = execute(plan, request, on_event=on_event)
     with zone.db.transaction() as tx:
-        _record(zone, tx, what, record, now)
-    return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out))
+        _record(zone, tx, ctx, record, now)
+    return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
+                         waived=ctx.waived, local=what.local)
 
 
-def _insert_running(tx: Writer, what: _Release, environment: str, now: EpochSeconds) -> str:
-    """Allocate the deployment's id and record it ``Executing``; returns the id."""
+def _insert_running(tx: Writer, ctx: _Context, now: EpochSeconds) -> str:
+    """Allocate the deployment's id and record it ``Executing`` (with the evidence offered); returns the id."""
+    what = ctx.what
     deployment_id = deployments.allocate_id(tx)
     deployments.insert_running(tx, deployment_id, project_slug=what.project.slug, release=what.release["version"],
-                               environment=environment, source_zone_id=what.project.source_zone_id,
-                               bundle_digest=what.release["bundle_digest"], started=now)
+                               environment=ctx.environment, source_zone_id=what.project.source_zone_id,
+                               bundle_digest=what.release["bundle_digest"], started=now,
+                               release_digest=what.release.get("release_digest"), tenant=ctx.tenant,
+                               waived=list(ctx.waived))
+    record_evidence(tx, ctx.evidence, now)
     return deployment_id
 
 
-def _record(zone: Zone, tx: Writer, what: _Release, record: DeploymentRecord, now: EpochSeconds) -> None:
-    """Store the outcome (sensitive outputs sealed at rest) and queue its receipt entry, in ``tx``."""
+def _record(zone: Zone, tx: Writer, ctx: _Context, record: DeploymentRecord, now: EpochSeconds) -> None:
+    """Store the outcome (sensitive outputs sealed at rest) and, for a release from another zone,
+    queue its receipt entry, in ``tx``."""
+    what = ctx.what
     project = what.project
-    entry, logs = make_entry(record, release=what.release,
-                             project={"name": project.name, "slug": project.slug, "space": project.space},
-                             recipient_public=what.source.sealing_key, recipient_key_id=what.source.sealing_key_id)
     outputs = []
     for step, target, o in record.outputs():
         value = secrets.store(zone, tx, o.value) if o.sensitive else o.value
         outputs.append({"step": step, "target": target, "name": o.name, "sensitive": o.sensitive, "value": value})
     deployments.finish(tx, record.deployment_id, state=record.state, ended=record.ended,
                        record=record.to_dict(mask=True), outputs=outputs)
+    if what.source is None:
+        return
+    entry, logs = make_entry(record, release=what.release,
+                             project={"name": project.name, "slug": project.slug, "space": project.space},
+                             recipient_public=what.source.sealing_key, recipient_key_id=what.source.sealing_key_id,
+                             tenant=ctx.tenant, waived=ctx.waived)
     outbox.queue_entry(tx, project.source_zone_id, entry, logs, int(now))
 
 

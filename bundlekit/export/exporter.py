@@ -1,10 +1,12 @@
 """Export: a release file becomes one signed, sealed, zstd-compressed bundle.
 
-Plan, then apply: the release file, the destination and the rotation statements to carry
-are checked first; packages then stream into the bundle's temporary file in bounded chunks
-(no lock held). One transaction then allocates the sequence number, seals the sensitive
-values to the destination (their binding names the bundle id, which the number decides),
-signs the manifest and records the export; only after it commits does the file appear
+Plan, then apply: the release file, the destination, the rotation statements to carry and
+the release's registration in this zone (``export/register.py``) are checked first; packages
+then stream into the bundle's temporary file in bounded chunks (no lock held) and into the
+zone's package store. One transaction then allocates the project's next sequence number,
+seals the sensitive values to the destination (their binding names the bundle id, which the
+number decides), attests this zone's own successful deployments of the release, signs the
+manifest, records the export and the release; only after it commits does the file appear
 under its final name. A refused export consumes no number; a crash after the commit burns
 one (recorded, never reused) and leaves no bundle.
 """
@@ -26,8 +28,11 @@ from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
-from bundlekit.zone import exports, sequences, truststore
+from bundlekit.export.register import apply_registration, plan_registration, store_packages
+from bundlekit.export.releasefile import ReleaseSpec, load_release
+from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
+from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import active_rotations
 
@@ -55,8 +60,10 @@ def reference_time(now: EpochSeconds) -> EpochSeconds:
     return int(sde)
 
 
-def bundle_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
-    msg = f"bundlekit bundle id\n{source_zone}\n{dest_zone}\n{sequence}".encode()
+def bundle_id_for(source_zone: str, dest_zone: str, space: str, slug: str, sequence: int) -> str:
+    """The bundle id of a release bundle (spec/bundle-format.md §4): it names the project, whose
+    sequence numbers it is counted in (format 1.1)."""
+    msg = f"bundlekit bundle id\n{source_zone}\n{dest_zone}\n{space}\n{slug}\n{sequence}".encode()
     return hashlib.sha256(msg).hexdigest()[:32]
 
 
@@ -74,10 +81,11 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     """Write the release ``release_file`` describes as a bundle for zone ``to`` at ``out``.
 
     ``now`` and ``expires_in`` are seconds; ``sequence`` pins the number (it never lowers the
-    zone's high-water mark); ``delta`` leaves out packages the destination reported holding.
-    Raises ``InputError`` (release file, ``--sequence``), ``StateError`` ``unknown_zone``,
-    ``VerificationError`` ``invalid_rotation``; on any error nothing is recorded and ``out``
-    is untouched.
+    project's high-water mark); ``delta`` leaves out packages the destination reported holding.
+    The release is also created (or replaced) in this zone, as ``releases create`` would.
+    Raises ``InputError`` (release file, ``--sequence``), ``StateError`` ``unknown_zone`` and
+    ``not_local``, ``VerificationError`` ``invalid_rotation`` and ``package_mismatch``; on any
+    error nothing is recorded and ``out`` is untouched.
     """
     spec = load_release(release_file)
     dest = truststore.get_zone(zone, to)
@@ -87,12 +95,15 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     signing = zone.signing_key()
     rotations = active_rotations(zone, now)
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
+    registration = plan_registration(zone, spec, replace=True)
+    space, slug = spec.project["space"], spec.project["slug"]
     writer = BundleWriter(out, "release")
     try:
         packages = _add_packages(writer, spec, progress, reported)
+        store_packages(zone, registration)
         with zone.db.transaction() as tx:
-            seq = sequences.next_outgoing(tx, dest.zone_id, sequence)
-            bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, seq)
+            seq = sequences.next_release_sequence(tx, space, slug, sequence)
+            bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, space, slug, seq)
             variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)
             manifest = Manifest(
                 kind="release", bundle_id=bundle_id,
@@ -101,7 +112,8 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
                 sequence=seq, created=created, expires=created + expires_in, blobs=tuple(writer.blobs),
                 project=spec.project, release=spec.release, steps=spec.steps, variables=variables,
                 placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
-                rotations=tuple(st.to_dict() for st, _ in rotations),
+                rotations=tuple(st.to_dict() for st, _ in rotations), lifecycle=spec.lifecycle,
+                attestations=tuple(_attestations(tx, registration.release.release_digest)),
                 raw={"format": FORMAT_ID},
             )
             # Retired keys co-sign while their rotation statements ride along (see zone/rotation.py).
@@ -111,11 +123,25 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
                 spec.project["space"], spec.release["version"], spec.release["channel"], created,
                 created + expires_in, now, str(out.resolve())))
+            apply_registration(zone, tx, registration, now)
         writer.commit()
     except BaseException:
         writer.abort()
         raise
     return ExportResult(out, digest, manifest, out.stat().st_size)
+
+
+def _attestations(tx: Writer, release_digest: str) -> list[dict[str, object]]:
+    """This zone's successful deployments of the release: signed with it, they are evidence for the
+    destination's lifecycle (spec/bundle-format.md §4.2)."""
+    out: list[dict[str, object]] = []
+    for d in deployments.successes_of(tx, release_digest):
+        item: dict[str, object] = {"deployment_id": d["id"], "environment": d["environment"],
+                                   "ended_ms": int(round(d["ended"] * 1000))}
+        if d["tenant"]:
+            item["tenant"] = d["tenant"]
+        out.append(item)
+    return out
 
 
 def _signer_for(key: Ed25519PrivateKey) -> Callable[[bytes], SignatureRecord]:

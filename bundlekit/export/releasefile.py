@@ -21,6 +21,7 @@ from typing import Any
 
 from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem
 from bundlekit.errors import BundleError, InputError
+from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
 
 __all__ = ["ReleaseSpec", "PackageSource", "VariableSpec", "load_release", "slugify", "OUTPUT_REF"]
@@ -80,6 +81,7 @@ class ReleaseSpec:
     steps: tuple[Step, ...]
     variables: tuple[VariableSpec, ...]
     output_refs: tuple[OutputRef, ...] = field(default=())
+    lifecycle: Lifecycle | None = None
 
 
 def _fail(path: Path, where: str, problem: str, code: str = "invalid_release") -> InputError:
@@ -131,8 +133,19 @@ def load_release(path: Path) -> ReleaseSpec:
             raise _fail(path, f"variables[{i}].required", "applies to placeholders only (placeholder = true)")
     variables = tuple(_variable(v) for v in doc.get("variables", []))
     _check_ambiguity(path, variables)
+    lifecycle = _lifecycle(path, doc)
     spec = ReleaseSpec(path, project, release, packages, steps, variables)
-    return ReleaseSpec(path, project, release, packages, steps, variables, _output_refs(spec))
+    return ReleaseSpec(path, project, release, packages, steps, variables, _output_refs(spec), lifecycle)
+
+
+def _lifecycle(path: Path, doc: dict[str, Any]) -> Lifecycle | None:
+    """``[lifecycle]`` with ``[[lifecycle.phases]]`` (spec/release-file.md, "Lifecycle")."""
+    if "lifecycle" not in doc:
+        return None
+    try:
+        return Lifecycle.from_dict(doc["lifecycle"])
+    except ValueError as err:
+        raise _fail(path, "lifecycle", str(err).removeprefix("lifecycle: ")) from None
 
 
 def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource:

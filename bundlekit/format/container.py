@@ -48,7 +48,9 @@ __all__ = [
 
 MAGIC = b"\x89BDL\r\n\x1a\n"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+#: Minor 1 (this bundlekit): lifecycles, attestations, refusal entries, per-project sequences
+#: (spec/bundle-format.md §10). Readers accept every minor version of major 1.
+FORMAT_MINOR = 1
 KINDS = {1: "release", 2: "receipt"}
 KIND_CODES = {v: k for k, v in KINDS.items()}
 HEADER_SIZE = 32
@@ -305,10 +307,12 @@ def _check_frame_header(chunk: bytes, blob: BlobRecord, limits: Limits, where: s
 class BundleWriter:
     """Writes a bundle in one streaming pass, atomically (nothing at ``path`` until commit)."""
 
-    def __init__(self, path: Path | str, kind: str, *, level: int = 3, threads: int | None = None) -> None:
+    def __init__(self, path: Path | str, kind: str, *, level: int = 3, threads: int | None = None,
+                 minor: int = FORMAT_MINOR) -> None:
         if kind not in KIND_CODES:
             raise ValueError(kind)
         self.kind = kind
+        self.minor = minor  # only the test-vector generator writes an older minor version
         self._out = AtomicFile(path)
         self._out.write(b"\0" * HEADER_SIZE)
         self._pos = 0
@@ -368,7 +372,7 @@ class BundleWriter:
         With ``commit=False`` the complete bundle stays under its temporary name until
         :meth:`commit` (so a caller can record it first) or :meth:`abort`.
         """
-        header = Header(FORMAT_MAJOR, FORMAT_MINOR, self.kind, self._pos, len(manifest_bytes)).to_bytes()
+        header = Header(FORMAT_MAJOR, self.minor, self.kind, self._pos, len(manifest_bytes)).to_bytes()
         message = header + manifest_bytes
         f = self._out.file
         f.seek(HEADER_SIZE + self._pos)

@@ -20,6 +20,7 @@ from bundlekit.core.names import check_file_name, check_name, check_path
 from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from bundlekit.format.container import BlobRecord
+from bundlekit.format.lifecycle import Lifecycle, release_digest
 
 __all__ = [
     "FORMAT_ID",
@@ -226,6 +227,12 @@ class Manifest:
     rotations: tuple[Mapping[str, Any], ...] = ()
     receipts: tuple[Mapping[str, Any], ...] = ()
     inventory: tuple[Mapping[str, Any], ...] = ()
+    #: Format 1.1: the release's lifecycle (None: the release may go to any environment).
+    lifecycle: Lifecycle | None = None
+    #: Format 1.1: the source's own successful deployments of this release (release kind).
+    attestations: tuple[Mapping[str, Any], ...] = ()
+    #: Format 1.1: imports of the destination's release bundles that this zone refused (receipt kind).
+    refusals: tuple[Mapping[str, Any], ...] = ()
     #: The whole decoded manifest, including fields of later minor versions and of other kinds.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -246,12 +253,28 @@ class Manifest:
                 "output_refs": [o.to_dict() for o in self.output_refs],
                 "packages": [p.to_dict() for p in self.packages],
             })
+            if self.lifecycle is not None:
+                d["lifecycle"] = self.lifecycle.to_dict()
+            if self.attestations:
+                d["attestations"] = [dict(a) for a in self.attestations]
         if self.rotations:
             d["rotations"] = [dict(r) for r in self.rotations]
         if self.kind == "receipt":
             d["receipts"] = [dict(r) for r in self.receipts]
             d["inventory"] = [dict(i) for i in self.inventory]
+            if self.refusals:
+                d["refusals"] = [dict(r) for r in self.refusals]
         return d
+
+    def release_digest(self) -> str:
+        """The release digest (§4.3) of a release manifest: the same for every bundle of the release."""
+        return release_digest(
+            source_zone_id=self.source.zone_id, project=self.project, release=self.release,
+            steps=[s.to_dict() for s in self.steps],
+            packages=[p.to_dict() for p in self.packages],
+            variables=[v.to_dict() for v in self.variables],
+            placeholders=[p.to_dict() for p in self.placeholders],
+            output_refs=[o.to_dict() for o in self.output_refs], lifecycle=self.lifecycle)
 
     def encode(self) -> bytes:
         return codec.encode(self.to_dict())
@@ -287,6 +310,9 @@ def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
         rotations=tuple(d.get("rotations", ())),
         receipts=tuple(d.get("receipts", ())),
         inventory=tuple(d.get("inventory", ())),
+        lifecycle=_lifecycle(d, where),
+        attestations=tuple(d.get("attestations", ())),
+        refusals=tuple(d.get("refusals", ())),
         raw=d,
     )
     _cross_check(m, where)
@@ -315,6 +341,21 @@ def _check_names(m: Manifest, where: str) -> None:
         name(r.get("deployment_id"), f"receipts[{i}].deployment_id")
 
 
+def _lifecycle(d: Mapping[str, Any], where: str) -> Lifecycle | None:
+    if "lifecycle" not in d or d.get("kind") != "release":
+        return None
+    try:
+        return Lifecycle.from_dict(d["lifecycle"])
+    except ValueError as err:
+        raise FormatError(f"{where}: invalid manifest: {err}", code="invalid_manifest") from None
+
+
+def _unique(items: tuple[Mapping[str, Any], ...], key: str, what: str, where: str) -> None:
+    ids = [i[key] for i in items]
+    if len(set(ids)) != len(ids):
+        raise FormatError(f"{where}: {what} is listed twice", code="invalid_manifest")
+
+
 def _cross_check(m: Manifest, where: str) -> None:
     _check_names(m, where)
     if m.expires <= m.created:
@@ -338,9 +379,8 @@ def _cross_check(m: Manifest, where: str) -> None:
         raise FormatError(f"{where}: a package id and version is listed twice", code="invalid_manifest")
     if m.kind == "receipt":
         referenced |= {run["log"] for r in m.receipts for run in r["runs"] if "log" in run}
-        ids = [r["deployment_id"] for r in m.receipts]
-        if len(set(ids)) != len(ids):
-            raise FormatError(f"{where}: a deployment is listed twice", code="invalid_manifest")
+        _unique(m.receipts, "deployment_id", "a deployment", where)
+        _unique(m.refusals, "refusal_id", "a refusal", where)
     extra = set(digests) - referenced
     if extra:
         raise FormatError(f"{where}: blob(s) {sorted(extra)[:3]} are not referenced by the manifest "
@@ -354,6 +394,7 @@ def _cross_check(m: Manifest, where: str) -> None:
         names = [s.name.lower() for s in m.steps]
         if len(set(names)) != len(names):
             raise FormatError(f"{where}: two steps share a name", code="invalid_manifest")
+        _unique(m.attestations, "deployment_id", "an attested deployment", where)
 
 
 def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:

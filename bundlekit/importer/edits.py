@@ -1,75 +1,136 @@
-"""The local edits production makes to an imported project.
+"""The local edits a zone makes to a project, and refreshing a release's variables.
 
 The project's *local* snapshot (``zone/projects.py``) is the zone's working copy: imports
 merge into it, and ``variables set|unset`` and ``steps enable|disable`` edit it, each in one
 transaction. Entries are keyed as the merge keys them (``importer/merge.py``), so a later
 import sees a local edit as one. A sensitive value set here is sealed at rest
 (``zone/secrets.py``) and never printed.
+
+Safety (decision 157): ``set`` of a name the project has nowhere (no release value, no
+placeholder, no value set here) needs ``--new`` and suggests the closest names (a typo would
+otherwise add a variable nothing reads); ``unset`` removes only what this zone set: it unbinds
+a placeholder, drops an override (the release's value applies again) or a value added here,
+and refuses to delete a release's value (``not_local``: override it instead).
+
+``releases update-variables`` (decision 156) replaces the variables of one release's snapshot
+by the project's current ones (those of the newest release), plan first; the zone's own values
+keep applying on top.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.merge_model import variable_key
+from bundlekit.zone import projects as project_store
 from bundlekit.zone import secrets
+from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.projects import ProjectRecord, find_project, save_local
 
-__all__ = ["set_variable", "unset_variable", "set_step_enabled", "variable_rows"]
+__all__ = ["set_variable", "unset_variable", "set_step_enabled", "variable_rows", "SCOPE_OPTIONS",
+           "plan_update_variables", "update_variables"]
+
+#: The scope dimensions ``variables set|unset`` take, as command-line options.
+SCOPE_OPTIONS = ("environment", "role", "machine", "tenant", "channel", "step")
 
 
-def _scope(environment: tuple[str, ...], role: tuple[str, ...], machine: tuple[str, ...]) -> dict[str, list[str]]:
+def _scope(scope: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
     out = {}
-    for dim, vals in (("environment", environment), ("role", role), ("machine", machine)):
+    for dim in SCOPE_OPTIONS:
+        vals = scope.get(dim, ())
+        if any(not v.strip() for v in vals):
+            raise InputError(f"--{dim}: a scope value must not be empty", code="invalid_input")
         if vals:
             out[dim] = sorted(set(vals))
     return out
 
 
+def _known_names(db: Reader, project: ProjectRecord) -> list[str]:
+    """Every variable and placeholder name the project has: in its local copy and in any release."""
+    names: dict[str, str] = {}
+    snapshots = [project.local] + [project_store.get_release(db, project, r["version"])["snapshot"]
+                                   for r in project_store.list_releases(db) if r["slug"] == project.slug]
+    for snap in snapshots:
+        for v in snap["variables"].values():
+            names.setdefault(v["name"].casefold(), v["name"])
+    return sorted(names.values(), key=str.casefold)
+
+
 def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensitive: bool = False,
-                 environment: tuple[str, ...] = (), role: tuple[str, ...] = (), machine: tuple[str, ...] = (),
-                 now: EpochSeconds) -> dict[str, Any]:
-    """Set (or bind a placeholder's) value in the project's local copy."""
+                 scope: Mapping[str, tuple[str, ...]] | None = None, new: bool = False, now: EpochSeconds) -> dict[str, Any]:
+    """Set (or bind a placeholder's) value in the project's local copy, with ``scope``
+    (dimension -> values, :data:`SCOPE_OPTIONS`). A name the project does not have needs ``new``
+    (``StateError`` ``unknown_variable`` suggesting the closest names)."""
     if not name.strip():
         raise InputError("variable name must not be empty", code="invalid_input")
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
-        scope = _scope(environment, role, machine)
-        key = variable_key(name, scope)
+        scope_d = _scope(scope or {})
+        known = _known_names(tx, project)
+        if not new and name.casefold() not in {k.casefold() for k in known}:
+            close = difflib.get_close_matches(name.casefold(), [k.casefold() for k in known], n=3, cutoff=0.6)
+            similar = [k for k in known if k.casefold() in close]
+            hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
+            raise StateError(f"project {project.name!r} has no variable or placeholder {name!r}.{hint} To add a new "
+                             "variable in this zone, repeat the command with --new", code="unknown_variable",
+                             details={"name": name, "suggestions": similar})
+        key = variable_key(name, scope_d)
         local = project.local
-        entry = dict(local["variables"].get(key) or {"name": name, "scope": scope, "placeholder": False})
-        is_sensitive = sensitive or bool(entry.get("sensitive"))
+        entry = dict(local["variables"].get(key) or {"name": name, "scope": scope_d, "placeholder": False})
+        # A value of a name that is sensitive anywhere in the project is sensitive here too.
+        is_sensitive = sensitive or bool(entry.get("sensitive")) or any(
+            v.get("sensitive") and v["name"].casefold() == name.casefold()
+            for snap in (project.local, project.base) for v in snap["variables"].values())
         entry["sensitive"] = is_sensitive
         entry["value"] = secrets.store(zone, tx, value) if is_sensitive else value
         local["variables"][key] = entry
         save_local(tx, project.slug, local, now)
-    return {"project": project.name, "name": entry["name"], "scope": scope, "sensitive": is_sensitive,
+    return {"project": project.name, "name": entry["name"], "scope": scope_d, "sensitive": is_sensitive,
             "placeholder": bool(entry.get("placeholder")), "value": MASK if is_sensitive else value}
 
 
-def unset_variable(zone: Zone, project_ref: str, name: str, *, environment: tuple[str, ...] = (),
-                   role: tuple[str, ...] = (), machine: tuple[str, ...] = (), now: EpochSeconds) -> dict[str, Any]:
-    """Remove a local value: a bound placeholder becomes unbound again; another variable is removed."""
+def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[str, tuple[str, ...]] | None = None,
+                   now: EpochSeconds) -> dict[str, Any]:
+    """Remove a value this zone set: a bound placeholder becomes unbound again, an override of a
+    release value is dropped (the release's value applies again), a value added here is removed.
+
+    Returns {project, name, scope, unbound, restored}. Raises ``StateError``
+    ``unknown_variable``, or ``not_local`` for a release's own value (override it instead).
+    """
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
-        scope = _scope(environment, role, machine)
-        key = variable_key(name, scope)
+        scope_d = _scope(scope or {})
+        key = variable_key(name, scope_d)
         local = project.local
         entry = local["variables"].get(key)
+        release_value = project.base["variables"].get(key)
         if entry is None:
-            raise StateError(f"project {project.name!r} has no variable {name!r} with scope {scope or 'unscoped'}; "
-                             "see `bundlekit variables list`", code="unknown_variable")
+            raise StateError(f"project {project.name!r} has no variable {name!r} with scope "
+                             f"{scope_d or 'unscoped'}; see `bundlekit variables list`", code="unknown_variable")
+        restored = False
         if entry.get("placeholder"):
-            entry = dict(entry, value=None)
-            local["variables"][key] = entry
+            if entry.get("value") is None:
+                raise StateError(f"placeholder {name!r} of {project.name!r} has no value set in zone {zone.name}; "
+                                 "nothing to unset", code="not_local")
+            local["variables"][key] = dict(entry, value=None)
+        elif release_value is not None and release_value == entry:
+            raise StateError(
+                f"{name!r} ({scope_d or 'unscoped'}) of {project.name!r} is the release's value, not one set in zone "
+                f"{zone.name}: a release value can be overridden (`bundlekit variables set {project.slug} {name} "
+                "VALUE` with the same scope), not deleted", code="not_local")
+        elif release_value is not None:
+            local["variables"][key] = dict(release_value)
+            restored = True
         else:
             del local["variables"][key]
         save_local(tx, project.slug, local, now)
-    return {"project": project.name, "name": name, "scope": scope, "unbound": bool(entry.get("placeholder"))}
+    return {"project": project.name, "name": name, "scope": scope_d, "unbound": bool(entry.get("placeholder")),
+            "restored": restored}
 
 
 def set_step_enabled(zone: Zone, project_ref: str, step: str, enabled: bool, now: EpochSeconds) -> dict[str, Any]:
@@ -98,3 +159,45 @@ def variable_rows(project: ProjectRecord) -> list[dict[str, Any]]:
                     "value": (MASK if value is not None else None) if v.get("sensitive") else value,
                     "origin": origin})
     return out
+
+
+def _masked(v: Mapping[str, Any] | None) -> Any:
+    if v is None:
+        return None
+    value = v.get("value")
+    return MASK if v.get("sensitive") and value is not None else value
+
+
+def plan_update_variables(zone: Zone, project_ref: str, version: str) -> dict[str, Any]:
+    """What ``releases update-variables`` would change: {project, release, from_release, changes}.
+
+    ``changes`` lists ``add``/``remove``/``update`` of variables and placeholders (sensitive
+    values masked); ``from_release`` is the newest release, whose variables become the release's.
+    """
+    with zone.db.read() as db:
+        project = find_project(db, project_ref, zone.name)
+        release = project_store.get_release(db, project, version)
+        newest = project_store.get_release(db, project, None)
+    old, new = release["snapshot"]["variables"], project.base["variables"]
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        v = b if b is not None else a
+        assert v is not None
+        action = "add" if a is None else "remove" if b is None else "update"
+        changes.append({"action": action, "name": v["name"], "scope": v.get("scope", {}),
+                        "sensitive": bool(v.get("sensitive")), "placeholder": bool(v.get("placeholder")),
+                        "old": _masked(a), "new": _masked(b)})
+    return {"project": project.name, "slug": project.slug, "release": release["version"],
+            "from_release": newest["version"], "changes": changes, "variables": new}
+
+
+def update_variables(zone: Zone, project_ref: str, version: str, *, now: EpochSeconds) -> dict[str, Any]:
+    """Apply :func:`plan_update_variables` in one transaction; returns the plan (without values)."""
+    plan = plan_update_variables(zone, project_ref, version)
+    if plan["changes"]:
+        with zone.db.transaction() as tx:
+            project_store.update_release_variables(tx, plan["slug"], plan["release"], plan["variables"], now)
+    return {k: v for k, v in plan.items() if k != "variables"}

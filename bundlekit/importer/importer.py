@@ -5,7 +5,13 @@ streamed into staging), then decides: anti-rollback, trust policy, package ident
 release identity, rotation statements and the three-way merge. It changes no state.
 ``apply_import`` can no longer refuse: it moves the verified blobs into the
 content-addressed store and commits everything else in one transaction. A refused import
-leaves the home as it was; staging is removed.
+leaves the home as it was (staging is removed), with one documented exception: refusing a
+bundle that really came from its source queues a refusal entry for that source
+(``importer/refusal.py``, decision 153), so its dashboard does not wait forever.
+
+Anti-rollback counts per source and project (format 1.1, decision 154): bundles of different
+projects never block each other, and a bundle older than the newest imported one of its
+project is refused with the way forward (re-export it; import newer bundles last).
 """
 
 from __future__ import annotations
@@ -16,16 +22,20 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import ConflictError, TrustError, VerificationError
+from bundlekit.errors import BundleError, ConflictError, TrustError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.format.keyfile import RotationStatement, parse_rotation
 from bundlekit.format.manifest import Manifest, scope_to_dict
+from bundlekit.importer.evidence import EvidenceRow, attested, matching, read_receipt_evidence
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
+from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.snapshot import content_digest, incoming_snapshot
-from bundlekit.importer.verify import VerifiedBundle, verify_bundle
+from bundlekit.importer.verify import VerifiedBundle, verifier_for, verify_bundle
 from bundlekit.trust.policy import check_policy
 from bundlekit.zone import packages, projects, secrets, sequences
+from bundlekit.zone.evidence import record_evidence
+from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
 from bundlekit.zone.store import PackageStore, Staging
@@ -46,6 +56,8 @@ class ImportPlan:
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
     rotations: list[RotationStatement] = field(default_factory=list)
     staging: Staging | None = field(default=None, repr=False)
+    release_digest: str = ""
+    evidence: list[EvidenceRow] = field(default_factory=list)
 
     @property
     def manifest(self) -> Manifest:
@@ -64,6 +76,8 @@ class ImportPlan:
             out["merge"] = self.merge.to_dict(mask=True)
             out["new_packages"] = self.new_packages
             out["replaces_release"] = self.replaces_release
+            out["release_digest"] = self.release_digest
+            out["evidence"] = [e.to_dict() for e in self.evidence]
         return out
 
 
@@ -104,12 +118,7 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
         raise VerificationError(f"{where}: a {m.kind} bundle; release import expects a release", code="wrong_kind")
     if sequences.already_imported(db, v.digest):
         return ImportPlan(v, noop=True, noop_reason="already imported (identical bundle); nothing to do")
-    sequences.check_incoming(
-        db, v.source.zone_id, m.sequence, older_code="rollback",
-        older=f"{where}: sequence {m.sequence} from zone {v.source.name!r} is older than the last imported "
-              "({last}); refusing a rollback or replay",
-        reused=f"{where}: sequence {m.sequence} from zone {v.source.name!r} was already imported with different "
-               "content; refusing")
+    _check_sequence(db, v, where)
     check_policy(v.source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
                  environments=bundle_environments(m), where=where)
     # Rotation statements are checked here, not while applying: nothing may refuse after the
@@ -144,7 +153,43 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     local = project.local if project else None
     merge = three_way_merge(base, local, snap, strategy=strategy, policy=policy)
     return ImportPlan(v, merge=merge, snapshot=snap, content_digest=digest, replaces_release=replaces,
-                      new_packages=new_packages, secret_values=secret_values, rotations=rotations)
+                      new_packages=new_packages, secret_values=secret_values, rotations=rotations,
+                      release_digest=m.release_digest(), evidence=attested(v))
+
+
+def _check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
+    """Refuse a bundle older than the newest imported one of its project from its source."""
+    m = v.manifest
+    project, version = m.project["name"], m.release["version"]
+    key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
+    last = sequences.last_import(db, v.source.zone_id, m.project["slug"])
+    newest = f"{last['release']} (sequence {last['sequence']})" if last else "a newer bundle"
+    how = (f"To promote {version} again, re-export it in zone {v.source.name} (a new export gets the next "
+           f"sequence number); when carrying several bundles of {project}, import them in the order they were "
+           "exported, the newest last")
+    details = {"project": m.project["slug"], "sequence": m.sequence,
+               "last_sequence": last["sequence"] if last else None, "last_release": last["release"] if last else None,
+               "hints": ["re-export it", "import the newer one last"]}
+    try:
+        sequences.check_incoming(
+            db, key, m.sequence, older_code="rollback",
+            older=f"{where}: {project} {version} has sequence {m.sequence} from zone {v.source.name!r}, older than "
+                  f"{project} {newest} already imported here; refusing a rollback or replay. {how}",
+            reused=f"{where}: sequence {m.sequence} of {project} from zone {v.source.name!r} was already imported "
+                   "with different content; refusing. Re-export the release without --sequence")
+    except VerificationError as err:
+        raise VerificationError(err.message, code=err.code, details=details) from None
+
+
+def _offered(zone: Zone, plan: ImportPlan, paths: tuple[Path, ...], now: EpochSeconds) -> list[EvidenceRow]:
+    m = plan.manifest
+    verifier = verifier_for(zone, now)
+    out: list[EvidenceRow] = []
+    for path in paths:
+        verified, rows = read_receipt_evidence(verifier, path)
+        out += matching(path, verified.source, rows, plan.release_digest, project=m.project["name"],
+                        version=m.release["version"])
+    return out
 
 
 def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], dict[int, str]]:
@@ -178,15 +223,22 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
         plan.staging.commit()
     finally:
         plan.staging.cleanup()
+    release = projects.NewRelease(
+        project=dict(m.project), version=m.release["version"], channel=m.release["channel"],
+        notes=m.release["notes"], source_zone_id=v.source.zone_id, content_digest=plan.content_digest,
+        release_digest=plan.release_digest, snapshot=plan.snapshot,
+        output_refs=[o.to_dict() for o in m.output_refs],
+        lifecycle=m.lifecycle.to_dict() if m.lifecycle is not None else None,
+        bundle_id=m.bundle_id, bundle_digest=v.digest, sequence=m.sequence)
     with zone.db.transaction() as tx:
         for value in plan.secret_values.values():
             secrets.store(zone, tx, value)
         apply_rotations(tx, v.source.zone_id, plan.rotations, now)
         packages.add_packages(tx, m.packages, now)
-        projects.record_release(tx, m, source_zone_id=v.source.zone_id, bundle_digest=v.digest,
-                                content_digest=plan.content_digest, local=plan.merge.result, base=plan.snapshot,
-                                now=now)
-        sequences.record_incoming(tx, v.source.zone_id, m.sequence, v.digest, bundle_id=m.bundle_id,
+        projects.record_release(tx, release, local=plan.merge.result, base=plan.snapshot, now=now)
+        record_evidence(tx, plan.evidence, now)
+        key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
+        sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug=m.project["slug"],
                                   release=m.release["version"], now=now,
                                   plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
@@ -194,12 +246,30 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
 
 def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                   policy: MergePolicy | None = None, replace: bool = False, dry_run: bool = False,
-                  progress: Callable[[int], None] | None = None) -> ImportPlan:
-    """Plan, refuse on conflicts (unless dry run), apply."""
-    plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace, progress=progress)
+                  progress: Callable[[int], None] | None = None, evidence: tuple[Path, ...] = ()) -> ImportPlan:
+    """Plan, refuse on conflicts (unless dry run), apply.
+
+    ``evidence``: receipt bundles from other zones proving earlier phases of the release's
+    lifecycle (``importer/evidence.py``); each must report a successful deployment of this very
+    release (``evidence_mismatch``), and is recorded with the import. A refusal of an authentic
+    bundle (not on a dry run) queues a refusal entry for its source before it is raised.
+    """
+    try:
+        plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
+                           progress=progress)
+    except BundleError as err:
+        if not dry_run:
+            record_refusal(zone, path, err, now=now)
+        raise
     if plan.noop:
         return plan
     assert plan.merge is not None
+    try:
+        plan.evidence = plan.evidence + _offered(zone, plan, evidence, now)
+    except BaseException:
+        if plan.staging:
+            plan.staging.cleanup()
+        raise
     if dry_run:
         if plan.staging:
             plan.staging.cleanup()
@@ -212,5 +282,9 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
             f"{path}: {len(lines)} conflict(s) between local changes and the incoming release; nothing was changed. "
             "Re-run with --on-conflict keep-local|take-incoming or a --policy file:\n  " + "\n  ".join(lines),
             code="conflict", details=[c.to_dict(mask=True) for c in plan.merge.conflicts])
-    apply_import(zone, plan, now=now)
+    try:
+        apply_import(zone, plan, now=now)
+    except BundleError as err:  # a check made while committing (a concurrent import got there first)
+        record_refusal(zone, path, err, now=now)
+        raise
     return plan

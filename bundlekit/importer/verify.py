@@ -21,7 +21,8 @@ from bundlekit.trust.policy import TrustedSource, check_threshold, select_source
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone
 
-__all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified"]
+__all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
+           "AuthenticBundle", "authenticate"]
 
 #: How far in the future a bundle's creation time may lie (clock skew between zones).
 MAX_CLOCK_SKEW = 86400
@@ -74,38 +75,21 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
 
 def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
                  progress: Callable[[int], None] | None = None,
-                 sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None) -> VerifiedBundle:
+                 sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None,
+                 addressed_here: bool = True) -> VerifiedBundle:
     """The verification itself, independent of any zone home (test vectors use it directly).
 
     ``sink_for(digest)`` may receive each blob's decompressed bytes; the caller must not use
-    them unless this returns.
+    them unless this returns. ``addressed_here=False`` verifies a bundle addressed to another
+    zone as a third party (a receipt offered as lifecycle evidence): every check but the
+    destination's, which names the other zone.
     """
     where = str(path)
     now = v.now
     with BundleFile(path) as bundle:
-        kind = bundle.header.kind
-        signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
-        revoked = v.revoked
-        source = select_source(signed_by, v.sources, revoked, where)
-        manifest = parse_manifest(bundle.manifest_bytes, f"{where}: manifest")
-        if manifest.kind != kind:
-            raise VerificationError(f"{where}: header says {kind!r}, manifest says {manifest.kind!r}",
-                                    code="kind_mismatch")
-        if manifest.source.zone_id != source.zone_id:
-            raise TrustError(f"{where}: signed by zone {source.name!r} but claims to come from zone "
-                             f"{manifest.source.name!r} ({manifest.source.zone_id})", code="source_mismatch")
+        manifest, source, signed_by = _authentic(v, bundle, where, addressed_here)
         signer_ids = tuple(key_id("ed25519", k) for k in signed_by)
-        if manifest.source.key_id not in signer_ids:
-            raise TrustError(f"{where}: the manifest names signing key {manifest.source.key_id}, which did not sign "
-                             "it", code="source_mismatch")
-        if manifest.destination.zone_id != v.zone_id:
-            raise VerificationError(
-                f"{where}: addressed to zone {manifest.destination.name!r} ({manifest.destination.zone_id}), "
-                f"this is zone {v.zone_name!r} ({v.zone_id}); carry it to the right zone",
-                code="wrong_destination")
-        if manifest.destination.key_id != v.sealing_key_id:
-            raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
-                                    f"is {v.sealing_key_id}", code="wrong_destination")
+        revoked = v.revoked
         if now >= manifest.expires:
             raise VerificationError(f"{where}: expired at {manifest.expires} (now {now}); ask the source zone "
                                     "for a fresh export", code="expired")
@@ -126,3 +110,48 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
 
                 stream_blob(bundle, blob, feed, where=f"{where}: blobs[{i}]")
         return VerifiedBundle(path, bundle.digest, manifest, source, signer_ids, approvals)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticBundle:
+    """A bundle whose signatures verify, whose source is trusted and that is addressed here
+    (steps 1-4 of spec §6.2): who made it and what it says, whatever else is wrong with it."""
+
+    digest: str
+    manifest: Manifest
+    source: TrustedSource
+
+
+def authenticate(v: Verifier, path: Path) -> AuthenticBundle:
+    """Steps 1-4 of the verification only (no expiry, threshold or blob checks): enough to know
+    that a refused bundle really came from its source, so the refusal can be reported back."""
+    where = str(path)
+    with BundleFile(path) as bundle:
+        manifest, source, _ = _authentic(v, bundle, where, True)
+        return AuthenticBundle(bundle.digest, manifest, source)
+
+
+def _authentic(v: Verifier, bundle: BundleFile, where: str,
+               addressed_here: bool) -> tuple[Manifest, TrustedSource, list[bytes]]:
+    kind = bundle.header.kind
+    signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
+    source = select_source(signed_by, v.sources, v.revoked, where)
+    manifest = parse_manifest(bundle.manifest_bytes, f"{where}: manifest")
+    if manifest.kind != kind:
+        raise VerificationError(f"{where}: header says {kind!r}, manifest says {manifest.kind!r}",
+                                code="kind_mismatch")
+    if manifest.source.zone_id != source.zone_id:
+        raise TrustError(f"{where}: signed by zone {source.name!r} but claims to come from zone "
+                         f"{manifest.source.name!r} ({manifest.source.zone_id})", code="source_mismatch")
+    if manifest.source.key_id not in {key_id("ed25519", k) for k in signed_by}:
+        raise TrustError(f"{where}: the manifest names signing key {manifest.source.key_id}, which did not sign "
+                         "it", code="source_mismatch")
+    if addressed_here and manifest.destination.zone_id != v.zone_id:
+        raise VerificationError(
+            f"{where}: addressed to zone {manifest.destination.name!r} ({manifest.destination.zone_id}), "
+            f"this is zone {v.zone_name!r} ({v.zone_id}); carry it to the right zone",
+            code="wrong_destination")
+    if addressed_here and manifest.destination.key_id != v.sealing_key_id:
+        raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
+                                f"is {v.sealing_key_id}", code="wrong_destination")
+    return manifest, source, signed_by

@@ -26,7 +26,7 @@ from bundlekit.errors import StateError
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
-from bundlekit.zone import outbox, packages, sequences, truststore
+from bundlekit.zone import outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 
@@ -104,8 +104,12 @@ class DeploymentOutcome(Protocol):
 
 
 def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: dict[str, str],
-               recipient_public: bytes, recipient_key_id: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The receipt entry for a deployment, and its logs by digest (already masked by the engine)."""
+               recipient_public: bytes, recipient_key_id: str, tenant: str | None = None,
+               waived: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The receipt entry for a deployment, and its logs by digest (already masked by the engine).
+
+    Format 1.1 fields: the release digest (so another zone can count the entry as lifecycle
+    evidence), the tenant, and the lifecycle phases a waiver let the deployment skip."""
     logs: dict[str, bytes] = {}
     runs = []
     for run in record.runs:
@@ -137,6 +141,12 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
         "release": release["version"], "environment": record.environment, "state": record.state,
         "started_ms": _ms(record.started), "ended_ms": _ms(record.ended), "runs": runs,
     }
+    if release.get("release_digest"):
+        entry["release_digest"] = release["release_digest"]
+    if tenant is not None:
+        entry["tenant"] = tenant
+    if waived:
+        entry["waived"] = list(waived)
     return entry, logs
 
 
@@ -147,6 +157,7 @@ class ReceiptFile:
     sequence: int
     deployments: tuple[str, ...]
     bundle_id: str
+    refusals: tuple[str, ...] = ()
 
 
 def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
@@ -154,9 +165,10 @@ def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
     return hashlib.sha256(f"bundlekit receipt id\n{source_zone}\n{dest_zone}\n{sequence}".encode()).hexdigest()[:32]
 
 
-def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *,
-                  now: EpochSeconds) -> ReceiptFile:
-    """Sign a receipt bundle carrying the given outbox entries to zone ``dest_zone_id``.
+def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: EpochSeconds,
+                  refusal_ids: Sequence[str] = ()) -> ReceiptFile:
+    """Sign a receipt bundle carrying the given outbox entries (deployments and refused imports)
+    to zone ``dest_zone_id``.
 
     Checks first (``StateError`` ``unknown_zone`` when the destination is no longer trusted,
     ``unknown_deployment`` when an id has no entry for it), then writes the logs, then one
@@ -169,6 +181,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
         raise StateError(f"receipts wait for zone {dest_zone_id}, which this zone no longer trusts; trust its card "
                          "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
     entries = outbox.entries(zone.db, dest_zone_id, deployment_ids)
+    refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
     inventory = packages.inventory(zone.db)
     signing = zone.signing_key()
     writer = BundleWriter(out, "receipt")
@@ -184,14 +197,16 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
                 source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
                 destination=ZoneRef(dest_zone_id, dest.name, dest.sealing_key_id),
                 sequence=seq, created=now, expires=now + RECEIPT_EXPIRY, blobs=tuple(writer.blobs),
-                receipts=tuple(entries), inventory=tuple(inventory), raw={"format": FORMAT_ID})
+                receipts=tuple(entries), inventory=tuple(inventory), refusals=tuple(refused),
+                raw={"format": FORMAT_ID})
             digest = writer.finish(manifest.encode(), [lambda m: SignatureRecord(
                 crypto.raw_public(signing), crypto.sign(signing, "receipt", m))], commit=False)
             outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,
                                        sequence=seq, deployment_ids=deployment_ids, now=now)
             outbox.mark_packed(tx, bundle_id, deployment_ids)
+            refusals.mark_packed(tx, bundle_id, refusal_ids)
         writer.commit()
     except BaseException:
         writer.abort()
         raise
-    return ReceiptFile(out, digest, seq, tuple(deployment_ids), bundle_id)
+    return ReceiptFile(out, digest, seq, tuple(deployment_ids), bundle_id, tuple(refusal_ids))

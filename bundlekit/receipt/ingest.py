@@ -1,9 +1,10 @@
 """Receipts, source side: verify a receipt bundle and record what production did.
 
 Refused: an untrusted or forged signer, another destination, a replayed or reused sequence
-(``replay``, ``sequence_reused``), and any entry that does not answer a release bundle this
-zone exported to the receipt's signer (``unknown_bundle``). Re-importing the same receipt,
-or an entry already recorded from an earlier receipt, changes nothing.
+(``replay``, ``sequence_reused``), and any entry (deployment or refused import) that does not
+answer a release bundle this zone exported to the receipt's signer (``unknown_bundle``).
+Re-importing the same receipt, or an entry already recorded from an earlier receipt, changes
+nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bundlekit.errors import StateError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
-from bundlekit.zone import exports, remote, sequences, truststore
+from bundlekit.zone import exports, refusals, remote, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
 
@@ -33,6 +34,7 @@ class ReceiptImport:
     noop: bool = False
     recorded: list[str] = field(default_factory=list)
     already_known: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.verified.manifest
@@ -41,7 +43,10 @@ class ReceiptImport:
                 "recorded": self.recorded, "already_known": self.already_known,
                 "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
                                  "release": e["release"], "environment": e["environment"], "state": e["state"]}
-                                for e in m.receipts]}
+                                for e in m.receipts],
+                "refusals": [{"refusal_id": r["refusal_id"], "project": r["project"]["name"], "release": r["release"],
+                              "code": r["code"], "message": r["message"], "new": r["refusal_id"] in self.refusals}
+                             for r in m.refusals]}
 
 
 def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool = False,
@@ -76,6 +81,14 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
                 f"{rb['bundle_id']} which this zone never exported to {v.source.name!r}", code="unknown_bundle")
         known = remote.is_recorded(db, v.source.zone_id, e["deployment_id"])
         (result.already_known if known else result.recorded).append(e["deployment_id"])
+    for i, r in enumerate(m.refusals):
+        rb = r["release_bundle"]
+        if not exports.was_exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id):
+            raise VerificationError(
+                f"{where}: refusals[{i}] ({r['refusal_id']}) is about release bundle {rb['bundle_id']}, which this "
+                f"zone never exported to {v.source.name!r}", code="unknown_bundle")
+        if not refusals.is_recorded(db, v.source.zone_id, r["refusal_id"]):
+            result.refusals.append(r["refusal_id"])
     if dry_run:
         return result
     with db.transaction() as tx:
@@ -84,6 +97,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
         for e in m.receipts:
             if e["deployment_id"] in result.recorded:
                 remote.record_remote(tx, v.source.zone_id, m.bundle_id, e, now)
+        for r in m.refusals:
+            refusals.record_remote(tx, v.source.zone_id, m.bundle_id, r, now)
         exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
         sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug="", release="", now=now,

@@ -8,22 +8,25 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError, UsageError
 from bundlekit.receipt.build import ReceiptFile, write_receipt
-from bundlekit.zone import outbox
+from bundlekit.zone import outbox, refusals
 from bundlekit.zone.home import Zone
 
 __all__ = ["list_outbox", "pack"]
 
 
 def list_outbox(zone: Zone) -> dict[str, Any]:
-    """{pending, packed, files}: entries by whether a receipt carried them, and receipt files written."""
-    return outbox.listing(zone.db)
+    """{pending, packed, files, refusals}: deployment entries by whether a receipt carried them,
+    receipt files written, and refused imports to report (``packed_in`` None: not carried yet)."""
+    info = outbox.listing(zone.db)
+    info["refusals"] = refusals.listing(zone.db)
+    return info
 
 
 def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> ReceiptFile:
     """One receipt bundle with every entry not yet packed (for one destination: ``to``, a zone
     name or id, is needed when entries wait for several). Raises ``StateError``
     ``outbox_empty``, ``UsageError`` ``usage``, and what :func:`write_receipt` raises."""
-    rows = outbox.pending(zone.db)
+    rows = outbox.pending(zone.db) + refusals.pending(zone.db)
     if to is not None:
         rows = [r for r in rows if (r["dest_name"] or "").lower() == to.lower() or r["dest_zone_id"] == to]
     if not rows:
@@ -34,4 +37,5 @@ def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> Receipt
         names = ", ".join(sorted({r["dest_name"] or r["dest_zone_id"] for r in rows}))
         raise UsageError(f"receipts wait for several zones ({names}); pack one at a time with --to ZONE",
                          code="usage")
-    return write_receipt(zone, dests.pop(), [r["deployment_id"] for r in rows], out, now=now)
+    return write_receipt(zone, dests.pop(), [r["deployment_id"] for r in rows if "deployment_id" in r], out,
+                         now=now, refusal_ids=[r["refusal_id"] for r in rows if "refusal_id" in r])

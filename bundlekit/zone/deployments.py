@@ -15,7 +15,7 @@ from typing import Any
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ID_PREFIX", "peek_next_id", "allocate_id", "insert_running", "finish", "get_deployment",
-           "list_deployments", "deployments_by_start"]
+           "list_deployments", "deployments_by_start", "successes_of", "release_history"]
 
 ID_PREFIX = "Deployments-"
 _COUNTER = "deployment"
@@ -35,12 +35,16 @@ def allocate_id(tx: Writer) -> str:
 
 
 def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release: str, environment: str,
-                   source_zone_id: str, bundle_digest: str, started: float) -> None:
-    """Record a deployment in state ``Executing`` (``started``: Unix seconds); idempotent."""
+                   source_zone_id: str, bundle_digest: str, started: float, release_digest: str | None = None,
+                   tenant: str | None = None, waived: list[str] | None = None) -> None:
+    """Record a deployment in state ``Executing`` (``started``: Unix seconds); idempotent.
+
+    ``waived``: lifecycle phases a zone waiver let this deployment skip (recorded with it)."""
     tx.run("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, state, "
-           "started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+           "started, ended, record, outputs, release_digest, tenant, waived) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+           "ON CONFLICT(id) DO NOTHING",
            (deployment_id, project_slug, release, environment, source_zone_id, bundle_digest, "Executing", started,
-            None, "{}", "[]"))
+            None, "{}", "[]", release_digest, tenant, json.dumps(waived or [])))
 
 
 def finish(tx: Writer, deployment_id: str, *, state: str, ended: float, record: dict[str, Any],
@@ -56,13 +60,29 @@ def get_deployment(db: Reader, deployment_id: str) -> Row | None:
     if row is not None:
         row["record"] = json.loads(row["record"])
         row["outputs"] = json.loads(row["outputs"])
+        row["waived"] = json.loads(row["waived"])
     return row
 
 
 def list_deployments(db: Reader) -> list[Row]:
-    """Every deployment, newest first: id, project_slug, release, environment, state, started, ended."""
-    return db.all("SELECT id, project_slug, release, environment, state, started, ended FROM deployments "
+    """Every deployment, newest first: id, project_slug, release, environment, tenant, state, started, ended."""
+    return db.all("SELECT id, project_slug, release, environment, tenant, state, started, ended FROM deployments "
                   "ORDER BY started DESC")
+
+
+def successes_of(db: Reader, release_digest: str) -> list[Row]:
+    """This zone's successful deployments of the release with ``release_digest``, oldest first:
+    id, environment, tenant, ended."""
+    return db.all("SELECT id, environment, tenant, ended FROM deployments WHERE release_digest = ? AND "
+                  "state = 'Success' ORDER BY ended, id", (release_digest,))
+
+
+def release_history(db: Reader, project_slug: str, release: str, source_zone_id: str) -> list[Row]:
+    """Deployments of one release (by project, version and source), oldest first: id, environment,
+    tenant, state, ended, release_digest (None for deployments recorded before format 1.1)."""
+    return db.all("SELECT id, environment, tenant, state, ended, release_digest FROM deployments WHERE "
+                  "project_slug = ? AND release = ? AND source_zone_id = ? ORDER BY started, id",
+                  (project_slug, release, source_zone_id))
 
 
 def deployments_by_start(db: Reader) -> list[Row]:
@@ -70,4 +90,5 @@ def deployments_by_start(db: Reader) -> list[Row]:
     rows = db.all("SELECT * FROM deployments ORDER BY started")
     for row in rows:
         row["record"] = json.loads(row["record"])
+        row["waived"] = json.loads(row["waived"])
     return rows

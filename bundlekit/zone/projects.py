@@ -1,24 +1,26 @@
 """Projects and releases a zone imported, as stored in its state.
 
 A project row holds two snapshots (the plain-data shape of ``spec/merge.md``): *base*, the
-release content as last imported, and *local*, the zone's working copy that imports merge
-into and local edits change (``importer/edits.py``). A release row keeps the snapshot and
-the provenance of one imported version; it is never edited.
+release content as last imported (or created, in the zone that authored it), and *local*, the
+zone's working copy that imports merge into and local edits change (``importer/edits.py``).
+A release row keeps the snapshot, lifecycle, release digest and provenance of one version:
+what a deployment of that version uses. Only ``releases update-variables`` changes it, and
+only its variables.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
-from bundlekit.format.manifest import Manifest
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["Snapshot", "ProjectRecord", "find_project", "project_for_import", "project_names", "list_releases",
-           "get_release", "release_content_digest", "save_local", "record_release"]
+__all__ = ["Snapshot", "ProjectRecord", "NewRelease", "find_project", "project_for_import", "project_names",
+           "list_releases", "get_release", "release_content_digest", "save_local", "record_release",
+           "update_release_variables", "lifecycles"]
 
 #: A project snapshot: {"variables": {...}, "steps": {...}, "step_order": [...], "packages": {...}}.
 Snapshot = dict[str, Any]
@@ -61,22 +63,28 @@ def project_names(db: Reader) -> dict[str, str]:
 
 
 def list_releases(db: Reader) -> list[dict[str, Any]]:
-    """Every imported release with its project and source zone names, by project then import time."""
+    """Every release with its project and source zone names, by project then import time
+    (``source`` None and ``local`` true: created in this zone)."""
     rows = db.all(
         "SELECT r.project_slug, r.version, r.channel, r.sequence, r.bundle_digest, r.imported_at, "
+        "r.release_digest, r.lifecycle, r.variables_updated, r.bundle_id, p.space, "
         "p.name AS project_name, z.name AS source_name FROM releases r "
         "JOIN projects p ON p.slug = r.project_slug LEFT JOIN trusted_zones z ON z.zone_id = r.source_zone_id "
         "ORDER BY p.name, r.imported_at, r.version")
-    return [{"project": r["project_name"], "slug": r["project_slug"], "version": r["version"], "channel": r["channel"],
-             "source": r["source_name"], "sequence": r["sequence"], "bundle_digest": r["bundle_digest"],
-             "imported_at": r["imported_at"]} for r in rows]
+    return [{"project": r["project_name"], "slug": r["project_slug"], "space": r["space"], "version": r["version"],
+             "channel": r["channel"], "source": r["source_name"], "local": r["bundle_id"] == "",
+             "sequence": r["sequence"], "bundle_digest": r["bundle_digest"],
+             "release_digest": r["release_digest"], "imported_at": r["imported_at"],
+             "variables_updated": r["variables_updated"],
+             "lifecycle": json.loads(r["lifecycle"]) if r["lifecycle"] else None} for r in rows]
 
 
 def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict[str, Any]:
     """One release of ``project`` (the latest imported when ``version`` is None).
 
     Returns {version, channel, notes, sequence, bundle_digest, bundle_id, imported_at,
-    snapshot, output_refs}; raises ``StateError`` ``unknown_release`` naming the imported versions.
+    snapshot, output_refs, release_digest, lifecycle (a dict or None), variables_updated,
+    source_zone_id}; raises ``StateError`` ``unknown_release`` naming the versions there are.
     """
     if version is None:
         row = db.one("SELECT * FROM releases WHERE project_slug = ? ORDER BY imported_at DESC, sequence DESC LIMIT 1",
@@ -92,7 +100,9 @@ def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict
     return {"version": row["version"], "channel": row["channel"], "notes": row["notes"],
             "sequence": row["sequence"], "bundle_digest": row["bundle_digest"], "bundle_id": row["bundle_id"],
             "imported_at": row["imported_at"], "snapshot": json.loads(row["snapshot"]),
-            "output_refs": json.loads(row["output_refs"])}
+            "output_refs": json.loads(row["output_refs"]), "release_digest": row["release_digest"],
+            "lifecycle": json.loads(row["lifecycle"]) if row["lifecycle"] else None,
+            "variables_updated": row["variables_updated"], "source_zone_id": row["source_zone_id"]}
 
 
 def release_content_digest(db: Reader, slug: str, version: str) -> str | None:
@@ -106,22 +116,61 @@ def save_local(tx: Writer, slug: str, local: Snapshot, now: EpochSeconds) -> Non
     tx.run("UPDATE projects SET local = ?, updated = ? WHERE slug = ?", (json.dumps(local), now, slug))
 
 
-def record_release(tx: Writer, m: Manifest, *, source_zone_id: str, bundle_digest: str, content_digest: str,
-                   local: Snapshot, base: Snapshot, now: EpochSeconds) -> None:
-    """An imported release (inside the import's transaction): the project's new local copy and base,
-    and the release row (replacing an earlier import of the same version)."""
-    slug = m.project["slug"]
+@dataclass(frozen=True, slots=True)
+class NewRelease:
+    """A release to record: imported (bundle fields set) or created here (``bundle_id`` "", sequence 0)."""
+
+    project: Mapping[str, str]  # name, slug, space
+    version: str
+    channel: str
+    notes: str
+    source_zone_id: str
+    content_digest: str
+    release_digest: str
+    snapshot: Snapshot
+    output_refs: list[dict[str, Any]] = field(default_factory=list)
+    lifecycle: dict[str, Any] | None = None
+    bundle_id: str = ""
+    bundle_digest: str = ""
+    sequence: int = 0
+
+
+def record_release(tx: Writer, rel: NewRelease, *, local: Snapshot, base: Snapshot, now: EpochSeconds) -> None:
+    """A release imported or created (inside the caller's transaction): the project's new local
+    copy and base, and the release row (replacing an earlier one of the same version)."""
+    slug = rel.project["slug"]
     tx.run("INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES (?,?,?,?,?,?,?) "
            "ON CONFLICT(slug) DO UPDATE SET name = excluded.name, space = excluded.space, local = excluded.local, "
            "base = excluded.base, updated = excluded.updated",
-           (slug, m.project["name"], m.project["space"], source_zone_id, json.dumps(local), json.dumps(base), now))
+           (slug, rel.project["name"], rel.project["space"], rel.source_zone_id, json.dumps(local), json.dumps(base),
+            now))
     tx.run("INSERT INTO releases(project_slug, version, channel, notes, source_zone_id, bundle_id, bundle_digest, "
-           "sequence, content_digest, snapshot, output_refs, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+           "sequence, content_digest, snapshot, output_refs, imported_at, release_digest, lifecycle, "
+           "variables_updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
            "ON CONFLICT(project_slug, version) DO UPDATE SET version = excluded.version, channel = excluded.channel, "
            "notes = excluded.notes, source_zone_id = excluded.source_zone_id, bundle_id = excluded.bundle_id, "
            "bundle_digest = excluded.bundle_digest, sequence = excluded.sequence, "
            "content_digest = excluded.content_digest, snapshot = excluded.snapshot, "
-           "output_refs = excluded.output_refs, imported_at = excluded.imported_at",
-           (slug, m.release["version"], m.release["channel"], m.release["notes"], source_zone_id, m.bundle_id,
-            bundle_digest, m.sequence, content_digest, json.dumps(base),
-            json.dumps([o.to_dict() for o in m.output_refs]), now))
+           "output_refs = excluded.output_refs, imported_at = excluded.imported_at, "
+           "release_digest = excluded.release_digest, lifecycle = excluded.lifecycle, "
+           "variables_updated = excluded.variables_updated",
+           (slug, rel.version, rel.channel, rel.notes, rel.source_zone_id, rel.bundle_id, rel.bundle_digest,
+            rel.sequence, rel.content_digest, json.dumps(rel.snapshot), json.dumps(rel.output_refs), now,
+            rel.release_digest, json.dumps(rel.lifecycle) if rel.lifecycle is not None else None, None))
+
+
+def update_release_variables(tx: Writer, slug: str, version: str, variables: dict[str, Any], now: EpochSeconds) -> None:
+    """Replace the variables of one release's snapshot (``releases update-variables``)."""
+    row = tx.one("SELECT snapshot FROM releases WHERE project_slug = ? AND version = ?", (slug, version))
+    if row is None:
+        raise StateError(f"project {slug!r} has no release {version}", code="unknown_release")
+    snapshot = json.loads(row["snapshot"])
+    snapshot["variables"] = variables
+    tx.run("UPDATE releases SET snapshot = ?, variables_updated = ? WHERE project_slug = ? AND version = ?",
+           (json.dumps(snapshot), now, slug, version))
+
+
+def lifecycles(db: Reader) -> list[dict[str, Any]]:
+    """The lifecycle of every release that has one, newest release first ({"phases": [...]} each)."""
+    rows = db.all("SELECT lifecycle FROM releases WHERE lifecycle IS NOT NULL ORDER BY imported_at DESC")
+    return [json.loads(r["lifecycle"]) for r in rows]

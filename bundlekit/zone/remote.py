@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project"]
+__all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project", "entries_for_slug"]
 
 
 def is_recorded(db: Reader, source_zone_id: str, deployment_id: str) -> bool:
@@ -46,3 +46,11 @@ def reported_for_project(db: Reader, source_zone_id: str, project_ref: str) -> l
                   "(SELECT project_slug FROM exports WHERE lower(project) = lower(?) OR "
                   "lower(project_slug) = lower(?)) ORDER BY started", (source_zone_id, project_ref, project_ref))
     return [json.loads(r["entry"]) for r in rows]
+
+
+def entries_for_slug(db: Reader, project_slug: str) -> list[dict[str, Any]]:
+    """Every entry other zones reported for project ``project_slug``, oldest first, with ``zone_id``
+    (the reporting zone) added."""
+    rows = db.all("SELECT source_zone_id, entry FROM remote_deployments WHERE project_slug = ? ORDER BY started",
+                  (project_slug,))
+    return [{**json.loads(r["entry"]), "zone_id": r["source_zone_id"]} for r in rows]

@@ -182,6 +182,68 @@ MIGRATIONS: list[str] = [
         SELECT 'deployment', COALESCE(MAX(CAST(substr(id, 13) AS {int})), 0) FROM deployments
         WHERE substr(id, 1, 12) = 'Deployments-';
     """,
+    # version 7: promotion. Releases keep their lifecycle and release digest (and when their
+    # variables were refreshed); deployments name the release digest, tenant and waived phases;
+    # evidence of deployments elsewhere, phase waivers, refused imports on both sides; anti-rollback
+    # per (source, space, project), seeded from the imports already accepted.
+    """
+    ALTER TABLE releases ADD COLUMN release_digest TEXT;
+    ALTER TABLE releases ADD COLUMN lifecycle TEXT;
+    ALTER TABLE releases ADD COLUMN variables_updated {int};
+    ALTER TABLE deployments ADD COLUMN release_digest TEXT;
+    ALTER TABLE deployments ADD COLUMN tenant TEXT;
+    ALTER TABLE deployments ADD COLUMN waived TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE evidence (
+        zone_id TEXT NOT NULL,
+        deployment_id TEXT NOT NULL,
+        zone_name TEXT NOT NULL,
+        space TEXT NOT NULL {nocase},
+        project_slug TEXT NOT NULL {nocase},
+        release TEXT NOT NULL,
+        release_digest TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        tenant TEXT,
+        ended {float} NOT NULL,
+        kind TEXT NOT NULL,
+        proof TEXT NOT NULL,
+        recorded {int} NOT NULL,
+        PRIMARY KEY (zone_id, deployment_id)
+    );
+    CREATE TABLE phase_waivers (
+        space TEXT NOT NULL {nocase},
+        project_slug TEXT NOT NULL {nocase},
+        phase TEXT NOT NULL {nocase},
+        release TEXT NOT NULL {nocase},
+        reason TEXT NOT NULL,
+        created {int} NOT NULL,
+        PRIMARY KEY (space, project_slug, phase, release)
+    );
+    CREATE TABLE refusals (
+        refusal_id TEXT PRIMARY KEY,
+        dest_zone_id TEXT NOT NULL,
+        bundle_digest TEXT NOT NULL,
+        code TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        created {int} NOT NULL,
+        packed_in TEXT,
+        UNIQUE (bundle_digest, code)
+    );
+    CREATE TABLE remote_refusals (
+        source_zone_id TEXT NOT NULL,
+        refusal_id TEXT NOT NULL,
+        bundle_id TEXT NOT NULL,
+        receipt_bundle_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        refused {float} NOT NULL,
+        entry TEXT NOT NULL,
+        received {int} NOT NULL,
+        PRIMARY KEY (source_zone_id, refusal_id)
+    );
+    INSERT INTO incoming(source_zone_id, last_sequence, last_digest)
+        SELECT 'release/' || i.source_zone_id || '/' || lower(p.space) || '/' || lower(p.slug), MAX(i.sequence), ''
+        FROM imports i JOIN projects p ON p.slug = i.project_slug
+        GROUP BY i.source_zone_id, p.space, p.slug;
+    """,
 ]
 
 

@@ -1,25 +1,58 @@
 """Sequence numbers in the zone's state: allocating outgoing ones, guarding incoming ones.
 
-Outgoing numbers grow per key (a destination zone id for releases, ``receipt/<zone id>``
-for receipts). One is allocated inside the transaction that records what carries it, after
+Outgoing numbers grow per key: ``project/<space>/<slug>`` for releases (one counter per
+project, whatever the destination: the unit a user promotes, so bundles of different projects
+never block each other, and a release relayed through another zone is still numbered by its
+origin), ``receipt/<zone id>`` for receipts, and, before format 1.1, the destination zone id
+for releases. One is allocated inside the transaction that records what carries it, after
 every check: a refused export or receipt consumes no number, and two processes can never be
 handed the same one (the transaction holds the write lock). Incoming bundles are checked
-against the last accepted number per key: an identical bundle (same digest) is a no-op, an
-older number is a rollback or replay, the same number with other bytes is refused.
+against the last accepted number per key (``release/<source>/<space>/<slug>`` for releases,
+``receipt/<source>`` for receipts): an identical bundle (same digest) is a no-op, an older
+number is a rollback or replay, the same number with other bytes is refused.
 """
 
 from __future__ import annotations
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import VerificationError
-from bundlekit.zone.db import Reader, Writer
+from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["next_outgoing", "already_imported", "check_incoming", "record_incoming", "receipt_key"]
+__all__ = ["next_outgoing", "next_release_sequence", "already_imported", "check_incoming", "record_incoming",
+           "receipt_key", "release_key", "last_import"]
 
 
 def receipt_key(dest_zone_id: str) -> str:
     """The sequence key of receipts sent to (or received from) zone ``dest_zone_id``."""
     return f"receipt/{dest_zone_id}"
+
+
+def release_key(source_zone_id: str, space: str, slug: str) -> str:
+    """The anti-rollback key of releases of one project (``space``, ``slug``) from one source zone."""
+    return f"release/{source_zone_id}/{space.lower()}/{slug.lower()}"
+
+
+def next_release_sequence(tx: Writer, space: str, slug: str, pinned: int | None = None) -> int:
+    """Allocate the next release number of project (``space``, ``slug``), for any destination.
+
+    A project's first number under this rule continues above every number its bundles had
+    before (when numbers grew per destination), so a zone that imported one of them never
+    sees the project go back.
+    """
+    key = f"project/{space.lower()}/{slug.lower()}"
+    if tx.one("SELECT 1 AS hit FROM outgoing WHERE dest_zone_id = ?", (key,)) is None:
+        floor = tx.scalar("SELECT MAX(sequence) AS n FROM exports WHERE lower(space) = ? AND lower(project_slug) = ?",
+                          (space.lower(), slug.lower()))
+        if floor is not None:
+            tx.run("INSERT INTO outgoing(dest_zone_id, last_sequence) VALUES (?, ?)", (key, int(floor)))
+    return next_outgoing(tx, key, pinned)
+
+
+def last_import(db: Reader, source_zone_id: str, slug: str) -> Row | None:
+    """The release import from ``source_zone_id`` of project ``slug`` with the highest sequence:
+    {sequence, release, imported_at}, or None."""
+    return db.one("SELECT sequence, release, imported_at FROM imports WHERE source_zone_id = ? AND project_slug = ? "
+                  "ORDER BY sequence DESC LIMIT 1", (source_zone_id, slug))
 
 
 def next_outgoing(tx: Writer, key: str, pinned: int | None = None) -> int:

@@ -108,3 +108,50 @@ def test_vectors_are_reproducible_from_the_committed_script(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     for p in ALL:
         assert (tmp_path / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+def _minor(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[10:12], "big")
+
+
+def test_format_1_0_vectors_stay_readable_beside_1_1_ones() -> None:
+    """Vectors written before format 1.1 are kept byte for byte; a 1.1 reader accepts them."""
+    minors = {p.stem: _minor(p) for p in ALL}
+    assert minors["valid-release"] == 0 and minors["valid-receipt"] == 0
+    assert minors["valid-release-lifecycle"] == 1 and minors["valid-receipt-refusals"] == 1
+    old = check_bundle(_verifier(), VECTORS / "valid-release.bundle").manifest
+    assert old.lifecycle is None and old.attestations == ()
+
+
+def test_lifecycle_vector_carries_phases_attestations_and_its_release_digest() -> None:
+    m = check_bundle(_verifier(), VECTORS / "valid-release-lifecycle.bundle").manifest
+    assert m.lifecycle is not None
+    assert [p.name for p in m.lifecycle.phases] == ["Development", "Test", "Production"]
+    assert m.lifecycle.phases[1].optional and m.lifecycle.phases[1].minimum_successful == 2
+    assert m.lifecycle.index_of("test b") == 1 and m.lifecycle.index_of("Staging") is None
+    assert [a["environment"] for a in m.attestations] == ["Development"]
+    note = (VECTORS / "valid-release-lifecycle.expect").read_text()
+    assert f"release digest {m.release_digest()}" in note
+
+
+def test_release_digest_ignores_what_differs_between_bundles_of_one_release() -> None:
+    """Two bundles of one release (other id, sequence, sealed value, package by reference) share it."""
+    import dataclasses
+
+    from bundlekit.format.manifest import PackageRef, Variable
+
+    m = check_bundle(_verifier(), VECTORS / "valid-release-lifecycle.bundle").manifest
+    other = dataclasses.replace(
+        m, bundle_id="0" * 32, sequence=99, expires=m.expires + 1, attestations=(),
+        variables=tuple(Variable(v.name, v.scope, True, None, "c2VhbGVk") if v.sensitive else v for v in m.variables),
+        packages=tuple(PackageRef(p.id, p.version, p.file, p.size, p.sha256, included=False) for p in m.packages))
+    assert other.release_digest() == m.release_digest()
+    changed = dataclasses.replace(m, release={**m.release, "notes": "other notes"})
+    assert changed.release_digest() != m.release_digest()
+
+
+def test_receipt_vector_carries_refusals_and_entry_fields_of_format_1_1() -> None:
+    m = check_bundle(_verifier(), VECTORS / "valid-receipt-refusals.bundle").manifest
+    assert [r["code"] for r in m.refusals] == ["rollback"]
+    entry = m.receipts[0]
+    assert entry["tenant"] == "Acme Corp" and entry["waived"] == ["Test"] and len(entry["release_digest"]) == 64

@@ -50,7 +50,7 @@ def test_conflicting_change_fails_with_masked_conflict_and_changes_nothing(zones
                                                                           tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
     edits.set_variable(zones.prod, "acme-web", "Acme.Db.Password", "prod-only-password", sensitive=True,
-                          now=_now())
+                       now=_now())
     _bump(release_dir)
     rel = edit_release(release_dir, f'value = "{CANARY}"', 'value = "dev-rotated-password"')
     b2 = export(zones, tmp_path / "2.bundle", release=rel)
@@ -74,8 +74,8 @@ def test_conflicting_change_fails_with_masked_conflict_and_changes_nothing(zones
 
 def test_take_incoming_and_policy_file(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
-    edits.set_variable(zones.prod, "acme-web", "Acme.Db.Name", "prod_local", environment=("Production",),
-                          now=_now())
+    edits.set_variable(zones.prod, "acme-web", "Acme.Db.Name", "prod_local", scope={"environment": ("Production",)},
+                       now=_now())
     _bump(release_dir)
     rel = edit_release(release_dir, 'value = "acme_prod"', 'value = "acme_prod_v2"')
     b2 = export(zones, tmp_path / "2.bundle", release=rel)

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bundlekit.format.card import IdentityCard, parse_card
 from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.keyfile import ApproverKey, make_rotation
+from bundlekit.receipt.outbox import list_outbox
 from bundlekit.importer.importer import import_bundle
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
@@ -150,8 +151,8 @@ def test_revoked_zone_key_refused_at_once(tmp_path: Path) -> None:
     assert info.value.exit_code == 3
 
 
-def test_import_refused_by_an_invalid_rotation_statement_leaves_the_home_byte_identical(zones: Zones,
-                                                                                       tmp_path: Path) -> None:
+def test_import_refused_by_an_invalid_rotation_statement_stores_nothing_but_the_refusal(zones: Zones,
+                                                                                        tmp_path: Path) -> None:
     good = export(zones, tmp_path / "a.bundle")
     st = make_rotation(zones.dev.zone_id, zones.dev.signing_key(), Ed25519PrivateKey.generate(), int(time.time()))
     bad = dict(st.to_dict(), new_signature=st.to_dict()["old_signature"])
@@ -163,7 +164,13 @@ def test_import_refused_by_an_invalid_rotation_statement_leaves_the_home_byte_id
         import_bundle(zones.prod, forged, now=int(time.time()))
     assert info.value.exit_code == 3
     assert "rotations[0]" in info.value.message
-    assert snapshot(zones.prod.home) == before  # no blob in the package store, no state
+    after = snapshot(zones.prod.home)
+    # No blob in the package store, no project or key change: only the refusal entry for dev
+    # (the documented exception, decision 153) in the state database.
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {
+        str(zones.prod.home / "state.db")}
+    refused = list_outbox(zones.prod)["refusals"]
+    assert [(r["code"], r["destination"], r["packed_in"]) for r in refused] == [("invalid_rotation", "dev", None)]
     import_bundle(zones.prod, good, now=int(time.time()))
     assert (zones.prod.home / "packages").is_dir()
 

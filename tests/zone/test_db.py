@@ -132,9 +132,10 @@ def test_migrating_an_older_state_continues_its_deployment_ids(tmp_path: Path) -
             for statement in old.ddl(script):
                 tx.run(statement)
         old.set_schema_version(tx, 4)
-        for n in (1, 2, 7):
-            deployments.insert_running(tx, f"Deployments-{n}", project_slug="p", release="1", environment="E",
-                                       source_zone_id="z", bundle_digest="d", started=float(n))
+        for n in (1, 2, 7):  # the columns of schema 4
+            tx.run("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, "
+                   "state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   (f"Deployments-{n}", "p", "1", "E", "z", "d", "Executing", float(n), None, "{}", "[]"))
     old.close()
     db = open_state(tmp_path)
     try:
@@ -155,3 +156,35 @@ def test_deployment_ids_are_not_reused_after_a_rolled_back_recording(db) -> None
     with db.transaction() as tx:
         assert deployments.allocate_id(tx) == "Deployments-1"  # nothing was recorded, nothing was taken
         assert deployments.allocate_id(tx) == "Deployments-2"
+
+
+def test_migrating_to_per_project_sequences_keeps_each_projects_high_water_mark(tmp_path: Path) -> None:
+    """A zone that imported bundles numbered per zone pair goes on refusing each project's older ones."""
+    old = SQLiteDatabase(tmp_path / "state.db")
+    before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE evidence" in script)
+    with old.transaction() as tx:  # a home written before format 1.1
+        for script in MIGRATIONS[:before]:
+            for statement in old.ddl(script):
+                tx.run(statement)
+        old.set_schema_version(tx, before)
+        for slug, seq in (("web", 3), ("web", 7), ("billing", 5)):
+            tx.run("INSERT INTO imports(digest, bundle_id, source_zone_id, sequence, project_slug, release, "
+                   "imported_at, plan) VALUES (?,?,?,?,?,?,?,?)", (f"d{seq}", f"b{seq}", "dev", seq, slug, "1", 0, "{}"))
+        for slug in ("web", "billing"):
+            tx.run("INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES "
+                   "(?,?,?,?,?,?,?)", (slug, slug, "Default", "dev", "{}", "{}", 0))
+    old.close()
+    db = open_state(tmp_path)
+    try:
+        web = sequences.release_key("dev", "Default", "web")
+        billing = sequences.release_key("dev", "default", "BILLING")  # keys fold case
+        for key, older, last in ((web, 6, 7), (billing, 4, 5)):
+            with pytest.raises(BundleError) as info:
+                sequences.check_incoming(db, key, older, older_code="rollback", older="old {last}", reused="same")
+            assert info.value.code == "rollback" and info.value.message == f"old {last}"
+            sequences.check_incoming(db, key, last + 1, older_code="rollback", older="", reused="")
+        # a project never imported is not held back by the others' numbers
+        sequences.check_incoming(db, sequences.release_key("dev", "Default", "shop"), 1, older_code="rollback",
+                                 older="", reused="")
+    finally:
+        db.close()

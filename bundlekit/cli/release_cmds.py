@@ -1,0 +1,182 @@
+"""`releases` and `lifecycle`: the releases a zone holds, and where their lifecycles let them go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.core import clock
+from bundlekit.core.clock import utc_text
+from bundlekit.export.register import apply_registration, plan_registration, store_packages
+from bundlekit.export.releasefile import load_release
+from bundlekit.importer import edits
+from bundlekit.promotion import gate
+from bundlekit.zone import projects
+from bundlekit.zone.home import open_zone
+
+
+@cli.group(epilog="bundlekit releases list --home ./prod --json\nbundlekit releases create release.toml --home ./dev")
+def releases() -> None:
+    """Releases in this zone: imported from another zone, or created here."""
+
+
+@releases.command("list", epilog="bundlekit releases list --home ./prod")
+@home_option
+@json_option
+def releases_list(home: str | None, as_json: bool) -> None:
+    """List releases (imported or created here), by project."""
+    with open_zone(resolve_home(home)) as z:
+        rows = projects.list_releases(z.db)
+    if as_json:
+        emit_json({"releases": rows})
+        return
+    if not rows:
+        echo("no releases yet; import a bundle (`bundlekit import`) or create one (`bundlekit releases create`)")
+    for r in rows:
+        origin = "created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}"
+        phases = " lifecycle " + " > ".join(p["name"] for p in r["lifecycle"]["phases"]) if r["lifecycle"] else ""
+        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {utc_text(r['imported_at'])}"
+             f"{phases}")
+
+
+@releases.command("create", epilog="bundlekit releases create release.toml --home ./dev")
+@click.argument("release_file", type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@click.option("--replace", is_flag=True, help="Replace a release of the same version created with other content.")
+@json_option
+def releases_create(release_file: Path, home: str | None, replace: bool, as_json: bool) -> None:
+    """Create a release in this zone from a release file, to deploy it here (export does this too).
+
+    The release keeps the variables it is created with; its packages go into this zone's
+    package store."""
+    spec = load_release(release_file)
+    with open_zone(resolve_home(home)) as z:
+        reg = plan_registration(z, spec, replace=replace)
+        store_packages(z, reg)
+        with z.db.transaction() as tx:
+            apply_registration(z, tx, reg, clock.now())
+    info = reg.to_dict()
+    if as_json:
+        emit_json(info)
+        return
+    verb = {"created": "created", "replaced": "replaced", "unchanged": "already created (unchanged):"}[reg.status]
+    echo(f"{verb} {info['project']} {info['version']} in zone {z.name}; deploy it with `bundlekit deploy "
+         f"{info['slug']} {info['version']} --environment ENV`")
+
+
+def _change_line(c: dict[str, Any]) -> str:
+    scope = " ".join(f"{k}={','.join(x)}" for k, x in c["scope"].items())
+    name = c["name"] + (f" [{scope}]" if scope else "")
+    show = (lambda v: "<unbound>" if v is None else v if c["sensitive"] else repr(v))  # noqa: E731
+    if c["action"] == "add":
+        return f"  add     {name} = {show(c['new'])}"
+    if c["action"] == "remove":
+        return f"  remove  {name} (was {show(c['old'])})"
+    return f"  update  {name}: {show(c['old'])} -> {show(c['new'])}"
+
+
+@releases.command("update-variables", epilog="bundlekit releases update-variables acme-web 1.4.0 --dry-run "
+                                             "--home ./prod\nbundlekit releases update-variables acme-web 1.4.0 "
+                                             "--home ./prod")
+@click.argument("project")
+@click.argument("version")
+@home_option
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@json_option
+def releases_update_variables(project: str, version: str, home: str | None, dry_run: bool, as_json: bool) -> None:
+    """Refresh a release's variables from the project's current ones (those of its newest release).
+
+    Prints the plan first (sensitive values masked). This zone's own values keep applying on
+    top of the release's."""
+    with open_zone(resolve_home(home)) as z:
+        if dry_run:
+            plan = edits.plan_update_variables(z, project, version)
+            plan.pop("variables")
+        else:
+            plan = edits.update_variables(z, project, version, now=clock.now())
+    plan["dry_run"] = dry_run
+    if as_json:
+        emit_json(plan)
+        return
+    if not plan["changes"]:
+        echo(f"{plan['project']} {plan['release']} already has the project's current variables "
+             f"(those of {plan['from_release']}); nothing to change")
+        return
+    verb = "would update" if dry_run else "updated"
+    echo(f"{verb} the variables of {plan['project']} {plan['release']} from {plan['from_release']}:")
+    for c in plan["changes"]:
+        echo(_change_line(c))
+
+
+@cli.group(epilog="bundlekit lifecycle show acme-web 2.0.0 --home ./prod")
+def lifecycle() -> None:
+    """Where a release's lifecycle lets it go, and the zone's waivers."""
+
+
+@lifecycle.command("show", epilog="bundlekit lifecycle show acme-web 2.0.0 --home ./prod --json")
+@click.argument("project")
+@click.argument("version", required=False)
+@click.option("--tenant", default=None, help="Progress of a tenant's deployments.")
+@home_option
+@json_option
+def lifecycle_show(project: str, version: str | None, tenant: str | None, home: str | None, as_json: bool) -> None:
+    """Each phase of a release (default: the newest), what passed it, and the open environments."""
+    with open_zone(resolve_home(home)) as z:
+        info = gate.describe(z, project, version, tenant=tenant)
+    if as_json:
+        emit_json(info)
+        return
+    if info["lifecycle"] is None:
+        echo(f"{info['project']} {info['release']} has no lifecycle: it may be deployed to any environment")
+        return
+    echo(f"{info['project']} {info['release']}" + (f" for tenant {tenant}" if tenant else ""))
+    for p in info["lifecycle"]["phases"]:
+        state = "passed" if p["passed"] else "waived" if p["waived"] else "optional" if p["optional"] else "to pass"
+        echo(f"  {p['name']:<16} {', '.join(p['environments']):<32} {len(p['succeeded'])}/"
+             f"{p['minimum_successful']}  {state}")
+        for e in p["evidence"]:
+            echo(f"      {e}")
+    for w in info["waivers"]:
+        echo(f"  waiver: {w['phase']} ({'every release' if w['release'] == '*' else w['release']}): "
+             f"{w['reason']}")
+    echo(f"  open: {', '.join(info['open']) or 'none'}")
+
+
+@lifecycle.command("waive", epilog="bundlekit lifecycle waive acme-web --phase Staging --release 2.0.1 "
+                                   "--reason 'hotfix, CAB-1234' --home ./prod")
+@click.argument("project")
+@click.option("--phase", required=True, help="The phase that need not be passed.")
+@click.option("--release", "release", default=None, help="Only for this release (default: every release).")
+@click.option("--reason", required=True, help="Why; recorded with every deployment that relies on the waiver.")
+@home_option
+@json_option
+def lifecycle_waive(project: str, phase: str, release: str | None, reason: str, home: str | None,
+                    as_json: bool) -> None:
+    """Waive a lifecycle phase in this zone (a recorded decision, not a --force)."""
+    with open_zone(resolve_home(home)) as z:
+        info = gate.waive(z, project, phase, reason=reason, release=release, now=clock.now())
+    if as_json:
+        emit_json(info)
+    else:
+        which = "every release" if info["release"] == "*" else info["release"]
+        echo(f"waived phase {info['phase']} of {info['project']} for {which}: {info['reason']}")
+
+
+@lifecycle.command("unwaive", epilog="bundlekit lifecycle unwaive acme-web --phase Staging --home ./prod")
+@click.argument("project")
+@click.option("--phase", required=True, help="The waived phase.")
+@click.option("--release", "release", default=None, help="The release the waiver names (default: every release).")
+@home_option
+@json_option
+def lifecycle_unwaive(project: str, phase: str, release: str | None, home: str | None, as_json: bool) -> None:
+    """Withdraw a waiver."""
+    with open_zone(resolve_home(home)) as z:
+        info = gate.unwaive(z, project, phase, release=release)
+    if as_json:
+        emit_json(info)
+    else:
+        echo(f"withdrew the waiver of phase {info['phase']} of {info['project']}")

@@ -1,0 +1,85 @@
+"""Lifecycle evidence: deployments in other zones that a zone may count, verified before use.
+
+Two kinds (``spec/deploy.md`` §10.2):
+
+* **receipts** from another zone (``deploy --evidence``, ``import --evidence``): a receipt
+  bundle is verified as a third party would, with the verifier's trust store (every signature,
+  the trusted source and its threshold, expiry, every blob) but without requiring it to be
+  addressed here: a staging zone's receipt goes to the zone that exported the release, and a
+  production zone that trusts the staging zone can still check it, with no network;
+* **attestations** in a release manifest: the source zone's own successful deployments of the
+  release, covered by the release's signature.
+
+Both name the release by its release digest (``format/lifecycle.py``), so proof about one
+release never counts for another. :func:`read_receipt_evidence` and :func:`matching` are
+independent of any zone home, for every caller that verifies evidence (a relay, a chain of
+zones): they take a :class:`~bundlekit.importer.verify.Verifier`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bundlekit.errors import VerificationError
+from bundlekit.format.manifest import Manifest
+from bundlekit.importer.verify import Verifier, VerifiedBundle, check_bundle
+from bundlekit.trust.policy import TrustedSource, check_policy
+from bundlekit.zone.evidence import EvidenceRow
+
+__all__ = ["read_receipt_evidence", "matching", "attested", "EvidenceRow"]
+
+
+def read_receipt_evidence(verifier: Verifier, path: Path) -> tuple[VerifiedBundle, list[EvidenceRow]]:
+    """Verify the receipt bundle at ``path`` for ``verifier`` and return every deployment it reports.
+
+    Raises what verification raises (``invalid_signature``, ``untrusted``, ``expired``, ...: exit
+    3) and ``VerificationError`` ``wrong_kind`` for a release bundle. Entries of format 1.0
+    receipts carry no release digest and are returned with an empty one (they match nothing).
+    """
+    verified = check_bundle(verifier, path, addressed_here=False)
+    m = verified.manifest
+    if m.kind != "receipt":
+        raise VerificationError(f"{path}: a {m.kind} bundle; evidence is a receipt bundle from the zone that "
+                                "deployed the release", code="wrong_kind")
+    rows = []
+    for e in m.receipts:
+        rows.append(EvidenceRow(
+            zone_id=verified.source.zone_id, zone_name=verified.source.name, deployment_id=e["deployment_id"],
+            space=e["project"]["space"], project_slug=e["project"]["slug"], release=e["release"],
+            release_digest=e.get("release_digest", ""), environment=e["environment"], tenant=e.get("tenant"),
+            state=e["state"], ended=e["ended_ms"] / 1000, kind="receipt", proof=verified.digest))
+    return verified, rows
+
+
+def matching(path: Path, source: TrustedSource, rows: list[EvidenceRow], release_digest: str, *,
+             project: str, version: str) -> list[EvidenceRow]:
+    """The successful deployments of the release ``release_digest`` among ``rows`` (read from
+    ``path``, signed by ``source``). Each must be allowed by the source's trust policy.
+
+    Raises ``VerificationError`` ``evidence_mismatch`` (exit 3) when the receipt reports no
+    successful deployment of that release, naming what it does report; ``TrustError``
+    ``policy_denied`` when the source's policy does not cover the project or environment.
+    """
+    ok = [r for r in rows if r.release_digest == release_digest and r.state == "Success"]
+    if not ok:
+        seen = "; ".join(f"{r.project_slug} {r.release} to {r.environment}: {r.state}" for r in rows[:5]) or "nothing"
+        raise VerificationError(
+            f"{path}: this receipt from zone {source.name!r} reports no successful deployment of {project} {version} "
+            f"as this zone holds it (release digest {release_digest[:16]}...); it reports: {seen}. Offer the receipt "
+            "of a deployment of this very release", code="evidence_mismatch")
+    for r in ok:
+        check_policy(source, space=r.space, project=r.project_slug, project_slug=r.project_slug,
+                     environments=[r.environment], where=f"{path}: evidence {r.deployment_id}")
+    return ok
+
+
+def attested(verified: VerifiedBundle) -> list[EvidenceRow]:
+    """The source's own successful deployments a release bundle attests (format 1.1)."""
+    m: Manifest = verified.manifest
+    digest = m.release_digest()
+    return [EvidenceRow(zone_id=verified.source.zone_id, zone_name=verified.source.name,
+                        deployment_id=a["deployment_id"], space=m.project["space"], project_slug=m.project["slug"],
+                        release=m.release["version"], release_digest=digest, environment=a["environment"],
+                        tenant=a.get("tenant"), state="Success", ended=a["ended_ms"] / 1000, kind="attested",
+                        proof=verified.digest)
+            for a in m.attestations]

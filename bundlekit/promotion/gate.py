@@ -1,0 +1,153 @@
+"""The lifecycle gate of a zone: count the evidence for a release, refuse what its lifecycle forbids.
+
+What counts as a successful deployment of a release (named by its release digest, so proof
+about one release never counts for another; decision 151):
+
+* this zone's own deployments of it (a release imported before format 1.1 has no digest: its
+  deployments here count by project, version and source);
+* deployments other zones reported in receipts this zone imported (the zone that exported the
+  release sees its staging and production runs);
+* evidence recorded from receipts offered with ``import --evidence`` or ``deploy --evidence``,
+  and attestations carried in the release bundle (``importer/evidence.py``).
+
+A refused deployment changes nothing (``lifecycle_violation``, exit 5, before any record: it is
+not a deployment). Waivers are the zone's explicit, recorded decisions (``zone/evidence.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.errors import DeployError, InputError, StateError
+from bundlekit.format.lifecycle import Lifecycle
+from bundlekit.promotion.lifecycle import Decision, Progress, Success, decide, progress
+from bundlekit.zone import deployments, evidence, projects, remote
+from bundlekit.zone.db import Reader
+from bundlekit.zone.evidence import ALL_RELEASES, EvidenceRow
+from bundlekit.zone.home import Zone
+
+__all__ = ["release_lifecycle", "successes", "release_progress", "check", "waive", "unwaive", "describe"]
+
+
+def release_lifecycle(release: dict[str, Any]) -> Lifecycle | None:
+    """The lifecycle a release row carries (``projects.get_release``), or None."""
+    return Lifecycle.from_dict(release["lifecycle"]) if release.get("lifecycle") else None
+
+
+def successes(db: Reader, zone_name: str, project: projects.ProjectRecord, release: dict[str, Any],
+              offered: Iterable[EvidenceRow] = ()) -> list[Success]:
+    """Every successful deployment of ``release`` this zone can count (see the module docstring)."""
+    digest = release.get("release_digest")
+    out: list[Success] = []
+    if digest:
+        for d in deployments.successes_of(db, digest):
+            out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}"))
+        for e in remote.entries_for_slug(db, project.slug):
+            if e.get("release_digest") == digest and e["state"] == "Success":
+                out.append(Success(e["environment"], e.get("tenant"), f"{e['deployment_id']} (receipt)"))
+        for r in list(evidence.evidence_for(db, digest)) + [r for r in offered if r.release_digest == digest]:
+            out.append(Success(r.environment, r.tenant, f"{r.deployment_id} in zone {r.zone_name} ({r.kind})"))
+    else:
+        for d in deployments.release_history(db, project.slug, release["version"], project.source_zone_id):
+            if d["state"] == "Success":
+                out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}"))
+    return out
+
+
+def release_progress(db: Reader, zone_name: str, project: projects.ProjectRecord, release: dict[str, Any], *,
+                     tenant: str | None = None, offered: Iterable[EvidenceRow] = ()) -> Progress | None:
+    """The phases of ``release`` and what passed them (None: the release has no lifecycle)."""
+    lifecycle = release_lifecycle(release)
+    if lifecycle is None:
+        return None
+    waived = [w["phase"] for w in evidence.waivers_for(db, project.space, project.slug, release["version"])]
+    return progress(lifecycle, successes(db, zone_name, project, release, offered), waived=waived, tenant=tenant)
+
+
+def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: dict[str, Any], environment: str, *,
+          tenant: str | None = None, offered: Iterable[EvidenceRow] = ()) -> Decision | None:
+    """Allow or refuse deploying ``release`` to ``environment``; None when it has no lifecycle.
+
+    Raises ``DeployError`` ``lifecycle_violation`` (exit 5) naming the phase still to pass and
+    the three ways forward (deploy there, offer a receipt, waive the phase).
+    """
+    prog = release_progress(db, zone_name, project, release, tenant=tenant, offered=offered)
+    if prog is None:
+        return None
+    decision = decide(prog, environment)
+    if decision.allowed:
+        return decision
+    what = f"{project.name} {release['version']}" + (f" for tenant {tenant}" if tenant else "")
+    phases = "; ".join(f"{p.name}: {', '.join(p.environments)}" for p in prog.lifecycle.phases)
+    details = {"environment": environment, "progress": prog.to_dict()}
+    if decision.phase is None:
+        raise DeployError(f"{what} cannot be deployed to {environment}: its lifecycle has no such environment "
+                          f"(phases {phases}). Deploy to an environment of its lifecycle, or export a release whose "
+                          "lifecycle lists this one", code="lifecycle_violation", details=details)
+    block = decision.blocking
+    assert block is not None
+    got = f" ({', '.join(block.succeeded)})" if block.succeeded else ""
+    raise DeployError(
+        f"{what} cannot be deployed to {environment} (phase {decision.phase.name!r}) yet: phase "
+        f"{block.phase.name!r} needs {block.phase.minimum_successful} successful deployment(s) of this release to "
+        f"{', '.join(block.phase.environments)} and has {len(block.succeeded)}{got}. Deploy it there first, offer "
+        f"the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the phase: "
+        f"`bundlekit lifecycle waive {project.slug} --phase {block.phase.name!r} --reason TEXT`",
+        code="lifecycle_violation", details={**details, "phase": decision.phase.name,
+                                             "blocking_phase": block.phase.name})
+
+
+def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, version: str | None) -> str:
+    rows = [r for r in projects.list_releases(db) if r["slug"] == project.slug
+            and (version is None or r["version"].casefold() == version.casefold())]
+    if version is not None and not rows:
+        projects.get_release(db, project, version)  # raises unknown_release naming the versions
+    names: list[str] = []
+    for r in rows:
+        for p in (r["lifecycle"] or {}).get("phases", []):
+            if p["name"].casefold() == phase.casefold():
+                return str(p["name"])
+            if p["name"] not in names:
+                names.append(p["name"])
+    known = f"its releases' phases are {', '.join(names)}" if names else "none of its releases has a lifecycle"
+    raise StateError(f"project {project.name!r} has no lifecycle phase {phase!r}; {known}", code="unknown_phase")
+
+
+def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str | None, now: EpochSeconds) -> dict[str, Any]:
+    """Waive a phase for one release (or every release) of a project, with a reason; recorded."""
+    if not reason.strip():
+        raise InputError("--reason must say why the phase may be skipped; it is recorded with every deployment "
+                         "that relies on the waiver", code="invalid_input")
+    with zone.db.transaction() as tx:
+        project = projects.find_project(tx, project_ref, zone.name)
+        name = _phase_in_any(tx, project, phase, release)
+        target = release or ALL_RELEASES
+        evidence.add_waiver(tx, space=project.space, project_slug=project.slug, phase=name, release=target,
+                            reason=reason.strip(), now=now)
+    return {"project": project.name, "phase": name, "release": target, "reason": reason.strip(), "created": now}
+
+
+def unwaive(zone: Zone, project_ref: str, phase: str, *, release: str | None) -> dict[str, Any]:
+    """Withdraw a waiver (``unknown_waiver`` when there is none)."""
+    with zone.db.transaction() as tx:
+        project = projects.find_project(tx, project_ref, zone.name)
+        evidence.remove_waiver(tx, space=project.space, project_slug=project.slug, phase=phase,
+                               release=release or ALL_RELEASES)
+    return {"project": project.name, "phase": phase, "release": release or ALL_RELEASES}
+
+
+def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str | None = None) -> dict[str, Any]:
+    """``lifecycle show``: the release's phases, what passed each, waivers, and the open environments."""
+    with zone.db.read() as db:
+        project = projects.find_project(db, project_ref, zone.name)
+        release = projects.get_release(db, project, version)
+        prog = release_progress(db, zone.name, project, release, tenant=tenant)
+        waivers = evidence.waivers_for(db, project.space, project.slug, release["version"])
+    out: dict[str, Any] = {"project": project.name, "slug": project.slug, "space": project.space,
+                           "release": release["version"], "release_digest": release.get("release_digest"),
+                           "tenant": tenant, "lifecycle": None, "waivers": waivers, "open": []}
+    if prog is not None:
+        out["lifecycle"] = prog.to_dict()
+        out["open"] = [e for e in prog.lifecycle.environments() if decide(prog, e).allowed]
+    return out

@@ -1,0 +1,107 @@
+"""Lifecycle evidence and phase waivers in a zone's state.
+
+*Evidence* is a deployment that ran in another zone and succeeded (or not), as a signed
+receipt or a release's own attestation reported it (``importer/evidence.py`` verifies them):
+one row per (reporting zone, deployment id), naming the release by its release digest. The
+lifecycle gate (``promotion/gate.py``) counts these beside the zone's own deployments.
+
+A *waiver* is the zone's explicit decision that a phase need not be passed (for one release of
+a project, or ``*`` for all): recorded with its reason and time, and named in every deployment
+that relied on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.errors import StateError
+from bundlekit.zone.db import Reader, Row, Writer
+
+__all__ = ["EvidenceRow", "record_evidence", "evidence_for", "add_waiver", "remove_waiver", "waivers_for",
+           "list_waivers", "ALL_RELEASES"]
+
+#: The ``release`` of a waiver that covers every release of the project.
+ALL_RELEASES = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """One deployment elsewhere; ``kind`` is ``receipt`` or ``attested``; ``proof`` the digest of
+    the bundle that carried it; ``ended`` Unix seconds."""
+
+    zone_id: str
+    zone_name: str
+    deployment_id: str
+    space: str
+    project_slug: str
+    release: str
+    release_digest: str
+    environment: str
+    tenant: str | None
+    state: str
+    ended: float
+    kind: str
+    proof: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"zone": self.zone_name, "zone_id": self.zone_id, "deployment_id": self.deployment_id,
+                "space": self.space, "project_slug": self.project_slug, "release": self.release,
+                "release_digest": self.release_digest, "environment": self.environment, "tenant": self.tenant,
+                "state": self.state, "ended": self.ended, "kind": self.kind, "proof": self.proof}
+
+
+def record_evidence(tx: Writer, rows: Iterable[EvidenceRow], now: EpochSeconds) -> int:
+    """Record successful deployments elsewhere (inside the caller's transaction); a deployment
+    already recorded is left as it is. Returns how many were new."""
+    added = 0
+    for r in rows:
+        if r.state != "Success":
+            continue
+        added += tx.run(
+            "INSERT INTO evidence(zone_id, deployment_id, zone_name, space, project_slug, release, release_digest, "
+            "environment, tenant, ended, kind, proof, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(zone_id, deployment_id) DO NOTHING",
+            (r.zone_id, r.deployment_id, r.zone_name, r.space, r.project_slug, r.release, r.release_digest,
+             r.environment, r.tenant, r.ended, r.kind, r.proof, now))
+    return added
+
+
+def evidence_for(db: Reader, release_digest: str) -> list[EvidenceRow]:
+    """Recorded successful deployments elsewhere of the release with ``release_digest``, oldest first."""
+    rows = db.all("SELECT * FROM evidence WHERE release_digest = ? ORDER BY ended, zone_id, deployment_id",
+                  (release_digest,))
+    return [EvidenceRow(r["zone_id"], r["zone_name"], r["deployment_id"], r["space"], r["project_slug"], r["release"],
+                        r["release_digest"], r["environment"], r["tenant"], "Success", r["ended"], r["kind"],
+                        r["proof"]) for r in rows]
+
+
+def add_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, release: str, reason: str,
+               now: EpochSeconds) -> None:
+    """Waive ``phase`` for ``release`` (or :data:`ALL_RELEASES`); replaces an earlier waiver's reason."""
+    tx.run("INSERT INTO phase_waivers(space, project_slug, phase, release, reason, created) VALUES (?,?,?,?,?,?) "
+           "ON CONFLICT(space, project_slug, phase, release) DO UPDATE SET reason = excluded.reason, "
+           "created = excluded.created", (space, project_slug, phase, release, reason, now))
+
+
+def remove_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, release: str) -> None:
+    """Withdraw a waiver; ``StateError`` ``unknown_waiver`` when there is none."""
+    if tx.run("DELETE FROM phase_waivers WHERE space = ? AND project_slug = ? AND phase = ? AND release = ?",
+              (space, project_slug, phase, release)) == 0:
+        raise StateError(f"no waiver of phase {phase!r} for {project_slug} "
+                         f"{'(every release)' if release == ALL_RELEASES else release}; see `bundlekit lifecycle "
+                         f"show {project_slug}`", code="unknown_waiver")
+
+
+def waivers_for(db: Reader, space: str, project_slug: str, release: str) -> list[Row]:
+    """Waivers that apply to ``release`` of the project: phase, release, reason, created."""
+    return db.all("SELECT phase, release, reason, created FROM phase_waivers WHERE space = ? AND project_slug = ? "
+                  "AND (release = ? OR release = ?) ORDER BY phase, release",
+                  (space, project_slug, release, ALL_RELEASES))
+
+
+def list_waivers(db: Reader) -> list[Row]:
+    """Every waiver: space, project_slug, phase, release, reason, created."""
+    return db.all("SELECT space, project_slug, phase, release, reason, created FROM phase_waivers "
+                  "ORDER BY space, project_slug, phase, release")
