@@ -364,8 +364,8 @@ REGISTRY, ALIASES = _build(
     _E("unknown_step", "state", "the project has no step of that name"),
     _E("unknown_variable", "state", "the project has no variable with that name (and scope); `variables set` "
                                     "needs --new to add one"),
-    _E("not_local", "state", "the value or project came from a release or another zone: it can be overridden "
-                             "here, not removed or re-authored"),
+    _E("not_local", "state", "the value or project came from a release or another zone: override it here, "
+                             "never remove it"),
     _E("unknown_tenant", "state", "no value of the project is scoped to a tenant of that name"),
     _E("unknown_phase", "state", "no lifecycle of the project's releases has a phase of that name"),
     _E("unknown_waiver", "state", "there is no waiver of that phase to withdraw"),

@@ -30,6 +30,7 @@ FORWARDED = {
     ("bundlekit/cli/transport_cmds.py", "report.code"),  # MediaReport.code, built in media_scan
     ("bundlekit/package/archive.py", "problem.code"),  # _Refusal(code=...), scanned at each raise
     ("bundlekit/format/codec.py", "err.code"),  # a FormatError from the decoder's own hook, re-raised
+    ("bundlekit/importer/refusal.py", "err.code"),  # the refused import's own code, kept in its refusal entry
 }
 
 FAMILY_CLASSES = {UsageError: "usage", InputError: "input", FormatError: "format", VerificationError: "verification",

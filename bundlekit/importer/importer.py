@@ -170,15 +170,12 @@ def _check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
     details = {"project": m.project["slug"], "sequence": m.sequence,
                "last_sequence": last["sequence"] if last else None, "last_release": last["release"] if last else None,
                "hints": ["re-export it", "import the newer one last"]}
-    try:
-        sequences.check_incoming(
-            db, key, m.sequence, older_code="rollback",
-            older=f"{where}: {project} {version} has sequence {m.sequence} from zone {v.source.name!r}, older than "
-                  f"{project} {newest} already imported here; refusing a rollback or replay. {how}",
-            reused=f"{where}: sequence {m.sequence} of {project} from zone {v.source.name!r} was already imported "
-                   "with different content; refusing. Re-export the release without --sequence")
-    except VerificationError as err:
-        raise VerificationError(err.message, code=err.code, details=details) from None
+    sequences.check_incoming(
+        db, key, m.sequence, older_code="rollback", details=details,
+        older=f"{where}: {project} {version} has sequence {m.sequence} from zone {v.source.name!r}, older than "
+              f"{project} {newest} already imported here; refusing a rollback or replay. {how}",
+        reused=f"{where}: sequence {m.sequence} of {project} from zone {v.source.name!r} was already imported "
+               "with different content; refusing. Re-export the release without --sequence")
 
 
 def _offered(zone: Zone, plan: ImportPlan, paths: tuple[Path, ...], now: EpochSeconds) -> list[EvidenceRow]:

@@ -72,17 +72,17 @@ def already_imported(db: Reader, digest: str) -> bool:
 
 
 def check_incoming(db: Reader, key: str, sequence: int, *, older_code: str, older: str,
-                   reused: str) -> None:
+                   reused: str, details: object = None) -> None:
     """Refuse a sequence below the last accepted for ``key``, or equal to it (the bundle differs).
 
     ``older`` may contain ``{last}``, replaced by the last accepted number. Raises
-    ``VerificationError`` with ``older_code`` or ``sequence_reused``.
+    ``VerificationError`` with ``older_code`` or ``sequence_reused`` (with ``details``).
     """
     last = db.scalar("SELECT last_sequence FROM incoming WHERE source_zone_id = ?", (key,))
     if last is not None and sequence < last:
-        raise VerificationError(older.replace("{last}", str(last)), code=older_code)
+        raise VerificationError(older.replace("{last}", str(last)), code=older_code, details=details)
     if last is not None and sequence == last:
-        raise VerificationError(reused, code="sequence_reused")
+        raise VerificationError(reused, code="sequence_reused", details=details)
 
 
 def record_incoming(tx: Writer, key: str, sequence: int, digest: str, *, bundle_id: str,
