@@ -1,10 +1,14 @@
-"""The main job: the round trip on the shipped fixtures, through the real CLI.
+"""The main job: promotion through a lifecycle across three zones, through the real CLI.
 
-Creates two zones (dev and prod) under ./work/roundtrip, exchanges identity cards, exports
-the fixture release from dev to prod, carries it (a plain file copy), imports it in prod,
-binds the value only production knows, deploys to two local folder targets, carries the
-signed receipt back, imports it in dev and writes the dashboard. Every command it runs is
-printed, so this doubles as a walkthrough.
+Creates three zones under ./work/roundtrip (dev makes the release; staging and prod each
+run one phase of its lifecycle), exchanges identity cards, and promotes the fixture release
+1.5.0 (fixtures/acme/release-1.5.0.toml: Development, then Staging, then Production) in
+lifecycle order: dev creates it and deploys it to Development itself; the bundle for staging
+carries that run as evidence; staging deploys to Staging and sends its receipt back; prod
+refuses Production until it is offered staging's receipt as proof, then deploys. Receipts go
+back to dev, whose dashboard shows all three environments in lifecycle order. Every command
+it runs is printed (carrying between zones is a printed copy), so this doubles as a
+walkthrough.
 """
 
 from __future__ import annotations
@@ -18,15 +22,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("BUNDLEKIT_ROUNDTRIP_DIR") or ROOT / "work" / "roundtrip")
-RELEASE = ROOT / "fixtures" / "acme" / "release.toml"
+RELEASE = ROOT / "fixtures" / "acme" / "release-1.5.0.toml"
 
 
-def bk(*args: object) -> str:
+def bk(*args: object, expect_fail: int | None = None) -> str:
+    """Run one bundlekit command, printed first. ``expect_fail``: the exit status a deliberate
+    refusal must give (the walkthrough shows it, then goes on)."""
     cmd = [sys.executable, "-m", "bundlekit", *map(str, args)]
     shown = "bundlekit " + " ".join(shlex.quote(str(a)) for a in args)
     print(f"\n$ {shown}", flush=True)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sys.stdout.write(proc.stdout)
+    if expect_fail is not None:
+        if proc.returncode != expect_fail:
+            print(f"round trip failed at: {shown} (exit {proc.returncode}, expected the refusal's {expect_fail})",
+                  file=sys.stderr)
+            sys.exit(1)
+        print(f"(refused as expected: exit {proc.returncode})", flush=True)
+        return proc.stdout
     if proc.returncode != 0:
         print(f"round trip failed at: {shown} (exit {proc.returncode})", file=sys.stderr)
         sys.exit(proc.returncode)
@@ -42,33 +55,68 @@ def carry(src: Path, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
+def targets(home: Path, environment: str) -> None:
+    for name, role in (("db-01", "db"), ("web-01", "web")):
+        bk("targets", "add", name, "--environment", environment, "--role", role, "--root",
+           WORK / "targets" / home.name / name, "--home", home)
+
+
 def main() -> None:
     if WORK.exists():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
-    dev, prod = WORK / "dev", WORK / "prod"
-    bundle = WORK / "media" / "acme-web-1.4.0.bundle"
-    bk("init", "--zone", "dev", "--home", dev)
-    bk("init", "--zone", "prod", "--home", prod)
-    bk("identity", "--home", dev, "-o", WORK / "dev.card")
-    bk("identity", "--home", prod, "-o", WORK / "prod.card")
+    dev, staging, prod = WORK / "dev", WORK / "staging", WORK / "prod"
+    media = WORK / "media"
+    for name, home in (("dev", dev), ("staging", staging), ("prod", prod)):
+        bk("init", "--zone", name, "--home", home)
+        bk("identity", "--home", home, "-o", WORK / f"{name}.card")
+    bk("trust", "add", WORK / "staging.card", "--home", dev)
     bk("trust", "add", WORK / "prod.card", "--home", dev)
+    bk("trust", "add", WORK / "dev.card", "--home", staging)
     bk("trust", "add", WORK / "dev.card", "--home", prod)
-    bk("export", RELEASE, "--to", "prod", "-o", bundle, "--home", dev)
-    bk("inspect", bundle)
-    carried = WORK / "prod-inbox" / bundle.name
-    carry(bundle, carried)
-    bk("verify", carried, "--home", prod)
-    bk("import", carried, "--home", prod)
+    # prod accepts staging's signed receipts as proof that the Staging phase passed
+    bk("trust", "add", WORK / "staging.card", "--home", prod, "--projects", "acme-*")
+
+    # dev: the zone that makes the release deploys it to its own Development environment
+    bk("releases", "create", RELEASE, "--home", dev)
+    bk("variables", "set", "acme-web", "Acme.ApiKey", "dev-only-api-key", "--sensitive", "--home", dev)
+    targets(dev, "Development")
+    bk("deploy", "acme-web", "1.5.0", "--environment", "Development", "--home", dev)
+
+    # staging: the bundle carries dev's signed word that Development passed
+    to_staging = media / "acme-web-1.5.0-staging.bundle"
+    bk("export", RELEASE, "--to", "staging", "-o", to_staging, "--home", dev)
+    bk("inspect", to_staging)
+    carried = WORK / "staging-inbox" / to_staging.name
+    carry(to_staging, carried)
+    bk("import", carried, "--home", staging)
+    bk("variables", "set", "acme-web", "Acme.ApiKey", "staging-only-api-key", "--sensitive", "--home", staging)
+    targets(staging, "Staging")
+    bk("lifecycle", "show", "acme-web", "1.5.0", "--home", staging)
+    staging_receipt = media / "staging-receipt.bundle"
+    bk("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--home", staging, "--receipt-out", staging_receipt)
+    carry(staging_receipt, WORK / "dev-inbox" / staging_receipt.name)
+    bk("import", WORK / "dev-inbox" / staging_receipt.name, "--home", dev)
+
+    # prod: Production opens only with proof that Staging passed, carried with the bundle
+    to_prod = media / "acme-web-1.5.0-prod.bundle"
+    bk("export", RELEASE, "--to", "prod", "-o", to_prod, "--home", dev)
+    inbox = WORK / "prod-inbox"
+    carry(to_prod, inbox / to_prod.name)
+    carry(staging_receipt, inbox / staging_receipt.name)
+    bk("verify", inbox / to_prod.name, "--home", prod)
+    bk("import", inbox / to_prod.name, "--home", prod)
     bk("variables", "set", "acme-web", "Acme.ApiKey", "prod-only-api-key", "--sensitive", "--home", prod)
-    bk("targets", "add", "db-01", "--environment", "Production", "--role", "db", "--root", WORK / "targets" / "db-01",
-       "--home", prod)
-    bk("targets", "add", "web-01", "--environment", "Production", "--role", "web", "--root",
-       WORK / "targets" / "web-01", "--home", prod)
-    bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--home", prod, "--dry-run")
-    receipt = WORK / "media" / "receipt.bundle"
-    bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--home", prod, "--receipt-out", receipt)
-    bk("import", receipt, "--home", dev)
+    targets(prod, "Production")
+    bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod, "--dry-run", expect_fail=5)
+    bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod, "--dry-run",
+       "--evidence", inbox / staging_receipt.name)
+    prod_receipt = media / "prod-receipt.bundle"
+    bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod,
+       "--evidence", inbox / staging_receipt.name, "--receipt-out", prod_receipt)
+    carry(prod_receipt, WORK / "dev-inbox" / prod_receipt.name)
+    bk("import", WORK / "dev-inbox" / prod_receipt.name, "--home", dev)
+    bk("lifecycle", "show", "acme-web", "1.5.0", "--home", dev)
     bk("outputs", "acme-web", "--zone", "prod", "--home", dev)
     bk("dashboard", "--home", dev)
     html = WORK / "dashboard.html"

@@ -1,22 +1,45 @@
-"""Build the dashboard view model from a zone's state.
+"""Build the dashboard view model from a zone's state (decision 158).
 
-On a source zone the grid shows what came back in receipts (and what was exported and is
-still awaiting one); on a secure zone it shows its own deployments. Columns are
-(zone, environment). A release exported to a zone but not yet reported deployed appears as
-``exported`` in that zone's columns where it is newer than the latest deployment, or in a
-``(awaiting)`` column when the zone has reported no deployment of the project yet.
+What a zone shows: its own deployments (of releases it imported, and of releases it created
+and deploys itself), the deployments other zones reported in receipts, the releases it
+exported that await a receipt, and the imports other zones refused.
+
+* **Columns** are (zone, environment), environments in promotion order: the order of the
+  lifecycles of the releases the zone holds (newest release first), then environments no
+  lifecycle names (alphabetically), then a zone's ``(awaiting)`` column for releases sent to
+  a zone that has reported no deployment of the project yet. Environment names are compared
+  case-insensitively and shown in the release's spelling, so ``production`` and
+  ``Production`` are one column.
+* **Rows** are (space, project, tenant): a project that deployed for tenants gets a row per
+  tenant beside its untenanted row (which also shows what was exported and refused).
+* **Cells** show the latest attempt; the last success before it; every earlier failure there
+  (newest first); and, for a zone a release was exported to, ``exported`` while the receipt is
+  awaited or ``refused`` when the zone reported refusing the import.
+* Every deployment and refusal is listed in :attr:`DashboardView.deployments`, so each failure
+  is reachable and counted, and a deployment id is unique per zone only (views are keyed by
+  zone and id).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
-from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
-from bundlekit.zone import exports, projects, remote, truststore
-from bundlekit.zone.deployments import deployments_by_start
+from bundlekit.dashboard.view import (
+    FAILURE_STATES,
+    CellView,
+    DashboardView,
+    DeploymentView,
+    OutputView,
+    ProjectRow,
+    StepView,
+)
+from bundlekit.zone import exports, projects, refusals, remote, truststore
 from bundlekit.zone.db import Reader, Row
+from bundlekit.zone.deployments import deployments_by_start
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 
@@ -45,34 +68,74 @@ def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
     return "partial" if mixed else "failed"
 
 
+def _outputs(items: Iterable[dict[str, Any]]) -> tuple[OutputView, ...]:
+    return tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"]) for o in items)
+
+
 def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> DeploymentView:
     e = row["entry"]
     steps = tuple(StepView(
         step=r["step"], target=r.get("target"), state=r["state"],
         started=r["started_ms"] / 1000 if "started_ms" in r else None,
         ended=r["ended_ms"] / 1000 if "ended_ms" in r else None, exit_code=r.get("exit_code"),
-        log=_log(db, r.get("log"), cache),
-        outputs=tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"])
-                      for o in r["outputs"]),
-        reason=r.get("reason")) for r in e["runs"])
+        log=_log(db, r.get("log"), cache), outputs=_outputs(r["outputs"]), reason=r.get("reason")) for r in e["runs"])
     return DeploymentView(deployment_id=e["deployment_id"], project=e["project"]["name"],
                           project_slug=e["project"]["slug"], release=e["release"], zone=zone_name,
                           environment=e["environment"], state=_state(e["state"], e["runs"]),
                           started=e["started_ms"] / 1000, ended=e["ended_ms"] / 1000, steps=steps,
-                          receipt_received=float(row["received"]))
+                          receipt_received=float(row["received"]), space=e["project"]["space"],
+                          tenant=e.get("tenant"), waived=tuple(e.get("waived", ())))
 
 
-def _local(row: Row, zone_name: str, project_name: str) -> DeploymentView:
+def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView:
     rec = dict(row["record"])
     rec.setdefault("runs", [])
     steps = tuple(StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"],
-                           ended=r["ended"], exit_code=r["exit_code"], log=r["log"],
-                           outputs=tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"])
-                                         for o in r["outputs"]), reason=r["reason"]) for r in rec["runs"])
-    return DeploymentView(deployment_id=row["id"], project=project_name, project_slug=row["project_slug"],
+                           ended=r["ended"], exit_code=r["exit_code"], log=r["log"], outputs=_outputs(r["outputs"]),
+                           reason=r["reason"]) for r in rec["runs"])
+    return DeploymentView(deployment_id=row["id"], project=project[0], project_slug=row["project_slug"],
                           release=row["release"], zone=zone_name, environment=row["environment"],
                           state=_state(row["state"], rec["runs"]), started=row["started"], ended=row["ended"],
-                          steps=steps, receipt_received=None)
+                          steps=steps, receipt_received=None, space=project[1], tenant=row["tenant"],
+                          waived=tuple(row["waived"]))
+
+
+def _refusal(row: Row, zone_name: str) -> DeploymentView:
+    e = row["entry"]
+    return DeploymentView(deployment_id=e["refusal_id"], project=e["project"]["name"],
+                          project_slug=e["project"]["slug"], release=e["release"], zone=zone_name,
+                          environment=AWAITING, state="refused", started=row["refused"], ended=row["refused"],
+                          steps=(), receipt_received=float(row["received"]), space=e["project"]["space"],
+                          reason=f"[{e['code']}] {e['message']}")
+
+
+@dataclass
+class _Environments:
+    """Case-insensitive environment names: their display spelling and promotion order."""
+
+    order: list[str] = field(default_factory=list)  # casefolded, lifecycle order
+    spelling: dict[str, str] = field(default_factory=dict)
+
+    def learn(self, lifecycles: Iterable[dict[str, Any]], seen: Iterable[str]) -> None:
+        for lc in lifecycles:
+            for phase in lc.get("phases", []):
+                for env in phase["environments"]:
+                    if env.casefold() not in self.spelling:
+                        self.spelling[env.casefold()] = env
+                        self.order.append(env.casefold())
+        for env in seen:
+            self.spelling.setdefault(env.casefold(), env)
+
+    def show(self, env: str) -> str:
+        return self.spelling.get(env.casefold(), env)
+
+    def rank(self, env: str) -> tuple[int, int, str]:
+        if env == AWAITING:
+            return (2, 0, "")
+        folded = env.casefold()
+        if folded in self.order:
+            return (0, self.order.index(folded), "")
+        return (1, 0, folded)
 
 
 def build_view(zone: Zone, now: EpochSeconds) -> DashboardView:
@@ -84,54 +147,104 @@ def build_view(zone: Zone, now: EpochSeconds) -> DashboardView:
 def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
     cache: dict[str, str] = {}
     zone_names = truststore.zone_names(db)
+    known = projects.project_labels(db)
     deployments: list[DeploymentView] = []
     for row in remote.remote_deployments(db):
-        source: str = row["source_zone_id"]
-        deployments.append(_remote(db, row, zone_names.get(source, source), cache))
-    project_names = projects.project_names(db)
+        deployments.append(_remote(db, row, zone_names.get(row["source_zone_id"], row["source_zone_id"]), cache))
     for row in deployments_by_start(db):
         slug: str = row["project_slug"]
-        deployments.append(_local(row, zone.name, project_names.get(slug, slug)))
+        deployments.append(_local(row, zone.name, known.get(slug, (slug, "Default"))))
+    refused = [_refusal(r, zone_names.get(r["source_zone_id"], r["source_zone_id"]))
+               for r in refusals.remote_refusals(db)]
+    refusal_of = {(r["bundle_id"], zone_names.get(r["source_zone_id"], r["source_zone_id"])): v
+                  for r, v in zip(refusals.remote_refusals(db), refused)}
+    envs = _Environments()
+    envs.learn(projects.lifecycles(db), (d.environment for d in deployments))
+    deployments = [_respell(d, envs) for d in deployments]
     exported = exports.list_exports(db)
-    names = {d.project_slug: d.project for d in deployments}
-    names.update({e["project_slug"]: e["project"] for e in exported})
-    columns = sorted({(d.zone, d.environment) for d in deployments})
-    latest_export: dict[tuple[str, str], Any] = {}
+    latest_export: dict[tuple[str, str], Row] = {}
     for e in exported:
         latest_export[(e["project_slug"], e["dest_name"])] = e
-    for (slug, dest), e in latest_export.items():
+    names = {d.project_slug: (d.project, d.space) for d in deployments + refused}
+    names.update({e["project_slug"]: (e["project"], e["space"]) for e in exported})
+    columns = {(d.zone, d.environment) for d in deployments}
+    for (slug, dest) in latest_export:
         if not any(d.project_slug == slug and d.zone == dest for d in deployments):
-            columns.append((dest, AWAITING))
-    columns = sorted(set(columns))
-    rows = []
-    pending_views: list[DeploymentView] = []
-    for slug in sorted(names, key=lambda s: names[s].lower()):
-        cells: list[CellView | None] = []
-        for zname, env in columns:
-            mine = [d for d in deployments if d.project_slug == slug and d.zone == zname and d.environment == env]
-            latest = mine[-1] if mine else None
-            prev = next((d for d in reversed(mine[:-1]) if d.state == "succeeded"), None) if mine else None
-            exp = latest_export.get((slug, zname))
-            exported_at = None
-            if exp is not None and (latest is None and env == AWAITING or
-                                    latest is not None and (latest.started or 0) < exp["exported_at"]
-                                    and exp["release"] != latest.release):
-                exported_at = float(exp["exported_at"])
-            if latest is None and exported_at is None:
-                cells.append(None)
-                continue
-            if exported_at is not None:
-                assert exp is not None
-                pending = DeploymentView(deployment_id=f"export-{slug}-{exp['release']}-{zname}-{env}", project=names[slug],
-                                         project_slug=slug, release=exp["release"], zone=zname, environment=env,
-                                         state="exported", started=None, ended=None, steps=(), receipt_received=None)
-                prev_ok = latest if latest is not None and latest.state == "succeeded" else prev
-                pending_views.append(pending)
-                cells.append(CellView(zname, env, pending, prev_ok, exported_at))
-            else:
-                cells.append(CellView(zname, env, latest, prev, None))
-        rows.append(ProjectRow(names[slug], slug, tuple(cells)))
-    return DashboardView(zone_name=zone.name, zone_id=zone.zone_id, generated=now, columns=tuple(columns),
-                         projects=tuple(rows),
-                         deployments=tuple(pending_views) + tuple(sorted(deployments, key=lambda d: d.started or 0,
-                                                                         reverse=True)))
+            columns.add((dest, AWAITING))
+    for r in refused:
+        if not any(c[0] == r.zone for c in columns):
+            columns.add((r.zone, AWAITING))
+    ordered = sorted(columns, key=lambda c: (envs.rank(c[1]), c[0] != zone.name, c[0]))
+    rows: list[ProjectRow] = []
+    extra: list[DeploymentView] = []
+    for slug in sorted(names, key=lambda s: (names[s][1].casefold(), names[s][0].casefold())):
+        name, space = names[slug]
+        mine = [d for d in deployments if d.project_slug == slug]
+        tenants = sorted({d.tenant for d in mine if d.tenant is not None}, key=str.casefold)
+        for tenant in [None, *tenants]:
+            group = [d for d in mine if d.tenant == tenant]
+            if tenant is None and tenants and not group and not any(k[0] == slug for k in latest_export):
+                continue  # a tenants-only project with nothing sent from here: no untenanted row
+            cells = []
+            for zname, env in ordered:
+                here = [d for d in group if d.zone == zname and d.environment == env]
+                cell = _cell(zname, env, here)
+                if tenant is None:
+                    cell = _sent(cell, zname, env, slug, name, space, group, latest_export, refusal_of,
+                                 [r for r in refused if r.project_slug == slug and r.zone == zname], ordered, extra)
+                cells.append(cell)
+            rows.append(ProjectRow(name, slug, tuple(cells), space, tenant))
+    listed = extra + sorted(deployments + refused, key=lambda d: d.started or 0, reverse=True)
+    return DashboardView(zone_name=zone.name, zone_id=zone.zone_id, generated=now, columns=tuple(ordered),
+                         projects=tuple(rows), deployments=tuple(listed))
+
+
+def _respell(d: DeploymentView, envs: _Environments) -> DeploymentView:
+    shown = envs.show(d.environment)
+    return d if shown == d.environment else replace(d, environment=shown)
+
+
+def _cell(zname: str, env: str, here: list[DeploymentView]) -> CellView | None:
+    if not here:
+        return None
+    latest = here[-1]
+    prev = next((d for d in reversed(here[:-1]) if d.state == "succeeded"), None)
+    failures = tuple(d for d in reversed(here[:-1]) if d.state in FAILURE_STATES)
+    return CellView(zname, env, latest, prev, None, failures)
+
+
+def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, space: str,
+          group: list[DeploymentView], latest_export: dict[tuple[str, str], Row],
+          refusal_of: dict[tuple[str, str], DeploymentView], zone_refusals: list[DeploymentView],
+          ordered: list[tuple[str, str]], extra: list[DeploymentView]) -> CellView | None:
+    """Overlay what this zone sent to ``zname`` on the untenanted row: the latest export while
+    its receipt is awaited (or its refusal), and every refusal in the zone's first cell."""
+    exp = latest_export.get((slug, zname))
+    latest = cell.latest if cell is not None else None
+    first_of_zone = next(c for c in ordered if c[0] == zname) == (zname, env)
+    failures = list(cell.failures) if cell is not None else []
+    if first_of_zone:
+        failures += [r for r in reversed(zone_refusals) if r not in failures]
+    overlay = None
+    if exp is not None and (latest is None and env == AWAITING or latest is not None
+                            and (latest.started or 0) < exp["exported_at"] and exp["release"] != latest.release):
+        overlay = refusal_of.get((exp["bundle_id"], zname))
+        if overlay is None:
+            overlay = DeploymentView(deployment_id=f"export-{slug}-{exp['release']}-{zname}", project=name,
+                                     project_slug=slug, release=exp["release"], zone=zname, environment=env,
+                                     state="exported", started=None, ended=None, steps=(), receipt_received=None,
+                                     space=space)
+            if overlay.key not in {d.key for d in extra}:
+                extra.append(overlay)
+    if overlay is None:
+        if cell is None and not failures:
+            return None
+        if cell is None:
+            return CellView(zname, env, None, None, None, tuple(failures))
+        return CellView(zname, env, cell.latest, cell.previous_success, None, tuple(failures))
+    failures = [f for f in failures if f.key != overlay.key]
+    prev = latest if latest is not None and latest.state == "succeeded" else cell.previous_success if cell else None
+    if latest is not None and latest.state in FAILURE_STATES and latest not in failures:
+        failures.insert(0, latest)
+    exported_at = float(exp["exported_at"]) if exp is not None else None
+    return CellView(zname, env, overlay, prev, exported_at, tuple(failures))

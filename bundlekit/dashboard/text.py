@@ -14,14 +14,22 @@ import unicodedata
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import terminal_text
-from bundlekit.dashboard.view import CellView, DashboardView, cell_time, format_utc, relative_age
+from bundlekit.dashboard.view import (
+    DEPLOYMENT_STATES,
+    FAILURE_STATES,
+    CellView,
+    DashboardView,
+    cell_time,
+    format_utc,
+    relative_age,
+)
 
 __all__ = ["render_text"]
 
 _SEP = "  "
 _MIN_COL = 10
 _ELLIPSIS = "…"
-_COLORS = {"succeeded": "32", "failed": "31", "partial": "33", "exported": "36", "running": "34"}
+_COLORS = {"succeeded": "32", "failed": "31", "partial": "33", "exported": "36", "running": "34", "refused": "35"}
 _RESET = "\x1b[0m"
 
 
@@ -38,7 +46,8 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
     rows: list[list[list[str]]] = []  # row -> column -> lines
     states: list[list[str | None]] = []
     for project in view.projects:
-        cells = [[_clean(project.name)]]
+        label = [_clean(project.name)] + ([f"tenant {_clean(project.tenant)}"] if project.tenant else [])
+        cells = [label]
         row_states: list[str | None] = [None]
         for cell in project.cells:
             cells.append(_cell_lines(cell, now))
@@ -53,7 +62,7 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
     if width is not None and sum(widths[:shown]) + len(_SEP) * (shown - 1) > width:
         color = False  # even the project column is too wide: lines get cut, and a cut escape would bleed
 
-    out = [title, ""]
+    out = [title, _counts(view), ""]
     out.append(_join([_pad(_truncate(headers[i], widths[i]), widths[i]) for i in range(shown)]))
     out.append(_join(["-" * widths[i] for i in range(shown)]))
     multi = any(len(col) > 1 for row in rows for col in row)
@@ -76,9 +85,25 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
     return _finish(out, width, colored=color)
 
 
+def _counts(view: DashboardView) -> str:
+    """Every deployment, refusal and export awaiting its receipt, by state: failures are never
+    only the ones that happen to be latest in a cell."""
+    seen: dict[tuple[str, str], str] = {d.key: d.state for d in view.deployments}
+    for p in view.projects:
+        for c in p.cells:
+            if c is not None:
+                for d in (c.latest, *c.failures):
+                    if d is not None:
+                        seen.setdefault(d.key, d.state)
+    states = list(seen.values())
+    parts = [f"{states.count(s)} {s}" for s in DEPLOYMENT_STATES if states.count(s)]
+    failures = sum(states.count(s) for s in FAILURE_STATES)
+    return f"{len(states)} deployment(s): {', '.join(parts) or 'none'}; {failures} failure(s)"
+
+
 def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
     if cell is None or cell.latest is None:
-        return ["-"]
+        return ["-"] + ([f"+{len(cell.failures)} failed before"] if cell is not None and cell.failures else [])
     latest = cell.latest
     when = cell_time(cell)
     first = f"{_clean(latest.release)} {latest.state}"
@@ -86,9 +111,14 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
         age = relative_age(when, now)
         first += f", started {age}" if latest.state == "running" else f" {age}"
     lines = [first]
+    if latest.state == "refused" and latest.reason:
+        lines.append(_clean(latest.reason.split("]")[0].lstrip("[")))
     prev = cell.previous_success
-    if prev is not None and prev.deployment_id != latest.deployment_id:
+    if prev is not None and prev.key != latest.key and (prev.release != latest.release
+                                                        or latest.state in FAILURE_STATES):
         lines.append(f"prev ok {_clean(prev.release)}")
+    if cell.failures:
+        lines.append(f"+{len(cell.failures)} failed before")
     return lines
 
 

@@ -29,6 +29,7 @@ from bundlekit.errors import InputError
 __all__ = [
     "STEP_STATES",
     "DEPLOYMENT_STATES",
+    "FAILURE_STATES",
     "OutputView",
     "StepView",
     "DeploymentView",
@@ -42,7 +43,9 @@ __all__ = [
 ]
 
 STEP_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut", "Pending")
-DEPLOYMENT_STATES = ("exported", "succeeded", "failed", "partial", "running")
+DEPLOYMENT_STATES = ("exported", "succeeded", "failed", "partial", "running", "refused")
+#: States that count as a failure: on the grid, in the header and in the failures list.
+FAILURE_STATES = ("failed", "partial", "refused")
 
 _CODE = "invalid_dashboard_view"
 
@@ -175,7 +178,12 @@ class StepView:
 
 @dataclass(frozen=True, slots=True)
 class DeploymentView:
-    """One release sent to (or deployed in) one (zone, environment)."""
+    """One release sent to (or deployed in, or refused by) one (zone, environment).
+
+    ``tenant`` is None for an untenanted deployment; ``reason`` says why a refused import was
+    refused (``[code] message``); ``waived`` names lifecycle phases a zone waiver let it skip.
+    Deployment ids are unique per zone only: :attr:`key` is (zone, deployment id).
+    """
 
     deployment_id: str
     project: str
@@ -188,6 +196,10 @@ class DeploymentView:
     ended: float | None
     steps: tuple[StepView, ...]
     receipt_received: float | None
+    space: str = "Default"
+    tenant: str | None = None
+    reason: str | None = None
+    waived: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state not in DEPLOYMENT_STATES:
@@ -196,11 +208,16 @@ class DeploymentView:
         for name in ("started", "ended", "receipt_received"):
             _check_time(getattr(self, name), f"deployment {self.deployment_id!r}.{name}")
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.zone, self.deployment_id)
+
     def to_dict(self) -> dict[str, Any]:
         return {"deployment_id": self.deployment_id, "project": self.project, "project_slug": self.project_slug,
                 "release": self.release, "zone": self.zone, "environment": self.environment, "state": self.state,
                 "started": self.started, "ended": self.ended, "steps": [s.to_dict() for s in self.steps],
-                "receipt_received": self.receipt_received}
+                "receipt_received": self.receipt_received, "space": self.space, "tenant": self.tenant,
+                "reason": self.reason, "waived": list(self.waived)}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "deployment") -> "DeploymentView":
@@ -209,21 +226,27 @@ class DeploymentView:
         if state not in DEPLOYMENT_STATES:
             raise _invalid(f"{where}.state", f"one of {', '.join(DEPLOYMENT_STATES)}")
         steps = tuple(StepView.from_dict(s, f"{where}.steps[{i}]") for i, s in enumerate(_list(d, "steps", where)))
+        waived = d.get("waived", [])
+        if not isinstance(waived, list) or not all(isinstance(w, str) for w in waived):
+            raise _invalid(f"{where}.waived", "a list of phase names")
         return cls(_str(d, "deployment_id", where), _str(d, "project", where), _str(d, "project_slug", where),
                    _str(d, "release", where), _str(d, "zone", where), _str(d, "environment", where), state,
                    _opt_time(d, "started", where), _opt_time(d, "ended", where), steps,
-                   _opt_time(d, "receipt_received", where))
+                   _opt_time(d, "receipt_received", where), d.get("space") or "Default",
+                   _opt_str(d, "tenant", where), _opt_str(d, "reason", where), tuple(waived))
 
 
 @dataclass(frozen=True, slots=True)
 class CellView:
-    """One grid cell: the latest deployment there and the previous successful one."""
+    """One grid cell: the latest attempt there, the last successful one before it, and every
+    earlier failed attempt (newest first), so no failure is hidden behind a later run."""
 
     zone: str
     environment: str
     latest: DeploymentView | None
     previous_success: DeploymentView | None
     exported_at: float | None
+    failures: tuple[DeploymentView, ...] = ()
 
     def __post_init__(self) -> None:
         _check_time(self.exported_at, f"cell {self.zone}/{self.environment}.exported_at")
@@ -232,28 +255,36 @@ class CellView:
         return {"zone": self.zone, "environment": self.environment,
                 "latest": self.latest.to_dict() if self.latest else None,
                 "previous_success": self.previous_success.to_dict() if self.previous_success else None,
-                "exported_at": self.exported_at}
+                "exported_at": self.exported_at, "failures": [f.to_dict() for f in self.failures]}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "cell") -> "CellView":
         d = _map(d, where)
         latest, prev = d.get("latest"), d.get("previous_success")
+        failures = d.get("failures", [])
+        if not isinstance(failures, list):
+            raise _invalid(f"{where}.failures", "a list")
         return cls(_str(d, "zone", where), _str(d, "environment", where),
                    DeploymentView.from_dict(latest, f"{where}.latest") if latest is not None else None,
                    DeploymentView.from_dict(prev, f"{where}.previous_success") if prev is not None else None,
-                   _opt_time(d, "exported_at", where))
+                   _opt_time(d, "exported_at", where),
+                   tuple(DeploymentView.from_dict(f, f"{where}.failures[{i}]") for i, f in enumerate(failures)))
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectRow:
-    """A grid row; ``cells`` line up with :attr:`DashboardView.columns` (None: not deployed there)."""
+    """A grid row: a project in a space, and one of its tenants when the project uses tenants
+    (``tenant`` None: its untenanted deployments and the releases it sent).
+    ``cells`` line up with :attr:`DashboardView.columns` (None: not deployed there)."""
 
     name: str
     slug: str
     cells: tuple[CellView | None, ...]
+    space: str = "Default"
+    tenant: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "slug": self.slug,
+        return {"name": self.name, "slug": self.slug, "space": self.space, "tenant": self.tenant,
                 "cells": [c.to_dict() if c is not None else None for c in self.cells]}
 
     @classmethod
@@ -261,7 +292,8 @@ class ProjectRow:
         d = _map(d, where)
         cells = tuple(CellView.from_dict(c, f"{where}.cells[{i}]") if c is not None else None
                       for i, c in enumerate(_list(d, "cells", where)))
-        return cls(_str(d, "name", where), _str(d, "slug", where), cells)
+        return cls(_str(d, "name", where), _str(d, "slug", where), cells, d.get("space") or "Default",
+                   _opt_str(d, "tenant", where))
 
 
 @dataclass(frozen=True, slots=True)

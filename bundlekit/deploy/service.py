@@ -222,7 +222,8 @@ class _Context:
 
 
 def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
-           dry_run: bool = False, receipt_out: Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
+           dry_run: bool = False, receipt_out: Path | None = None,
+           on_event: Callable[[dict[str, Any]], None] | None = None,
            tenant: str | None = None, evidence: tuple[Path, ...] = ()) -> DeployOutcome:
     """Plan, record, run and report one deployment (``now``: Unix seconds).
 

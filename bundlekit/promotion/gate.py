@@ -22,7 +22,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.promotion.lifecycle import Decision, Progress, Success, decide, progress
-from bundlekit.zone import deployments, evidence, projects, remote
+from bundlekit.zone import deployments, evidence, projects, remote, truststore
 from bundlekit.zone.db import Reader
 from bundlekit.zone.evidence import ALL_RELEASES, EvidenceRow
 from bundlekit.zone.home import Zone
@@ -43,9 +43,11 @@ def successes(db: Reader, zone_name: str, project: projects.ProjectRecord, relea
     if digest:
         for d in deployments.successes_of(db, digest):
             out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}"))
+        names = truststore.zone_names(db)
         for e in remote.entries_for_slug(db, project.slug):
             if e.get("release_digest") == digest and e["state"] == "Success":
-                out.append(Success(e["environment"], e.get("tenant"), f"{e['deployment_id']} (receipt)"))
+                where = f"{e['deployment_id']} in zone {names.get(e['zone_id'], e['zone_id'])} (receipt)"
+                out.append(Success(e["environment"], e.get("tenant"), where))
         for r in list(evidence.evidence_for(db, digest)) + [r for r in offered if r.release_digest == digest]:
             out.append(Success(r.environment, r.tenant, f"{r.deployment_id} in zone {r.zone_name} ({r.kind})"))
     else:

@@ -57,9 +57,10 @@ def was_exported(db: Reader, bundle_id: str, digest: str, dest_zone_id: str) -> 
 
 
 def list_exports(db: Reader) -> list[Row]:
-    """Every export, oldest first: project, project_slug, release, dest_zone_id, dest_name, exported_at."""
-    return db.all("SELECT project, project_slug, release, dest_zone_id, dest_name, exported_at FROM exports "
-                  "ORDER BY exported_at, sequence")
+    """Every export, oldest first: bundle_id, project, project_slug, space, release, dest_zone_id,
+    dest_name, exported_at."""
+    return db.all("SELECT bundle_id, project, project_slug, space, release, dest_zone_id, dest_name, exported_at "
+                  "FROM exports ORDER BY exported_at, sequence")
 
 
 def reported_inventory(db: Reader, zone_id: str) -> dict[tuple[str, str], str]:

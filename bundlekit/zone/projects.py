@@ -19,6 +19,7 @@ from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["Snapshot", "ProjectRecord", "NewRelease", "find_project", "project_for_import", "project_names",
+           "project_labels",
            "list_releases", "get_release", "release_content_digest", "save_local", "record_release",
            "update_release_variables", "lifecycles"]
 
@@ -60,6 +61,11 @@ def project_for_import(db: Reader, slug: str) -> ProjectRecord | None:
 def project_names(db: Reader) -> dict[str, str]:
     """slug -> name of every project."""
     return {r["slug"]: r["name"] for r in db.all("SELECT slug, name FROM projects")}
+
+
+def project_labels(db: Reader) -> dict[str, tuple[str, str]]:
+    """slug -> (name, space) of every project."""
+    return {r["slug"]: (r["name"], r["space"]) for r in db.all("SELECT slug, name, space FROM projects")}
 
 
 def list_releases(db: Reader) -> list[dict[str, Any]]:

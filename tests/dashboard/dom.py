@@ -75,10 +75,21 @@ def parse(html: str) -> Node:
 
 
 def grid_cells(doc: Node) -> dict[tuple[str, str, str], Node]:
-    """Grid cells keyed by (project slug, zone, environment) from their data-* hooks."""
+    """Grid cells of untenanted rows keyed by (project slug, zone, environment) from their data-* hooks."""
     out: dict[tuple[str, str, str], Node] = {}
-    for n in doc.find_all(lambda n: n.tag == "td" and "data-project" in n.attrs):
+    for n in doc.find_all(lambda n: n.tag == "td" and "data-project" in n.attrs and not n.attrs.get("data-tenant")):
         key = (n.attrs["data-project"] or "", n.attrs.get("data-zone") or "", n.attrs.get("data-environment") or "")
+        assert key not in out, f"two grid cells for {key}"
+        out[key] = n
+    return out
+
+
+def tenant_cells(doc: Node) -> dict[tuple[str, str, str, str], Node]:
+    """Grid cells of tenants' rows keyed by (project slug, tenant, zone, environment)."""
+    out: dict[tuple[str, str, str, str], Node] = {}
+    for n in doc.find_all(lambda n: n.tag == "td" and n.attrs.get("data-tenant")):
+        key = (n.attrs["data-project"] or "", n.attrs["data-tenant"] or "", n.attrs.get("data-zone") or "",
+               n.attrs.get("data-environment") or "")
         assert key not in out, f"two grid cells for {key}"
         out[key] = n
     return out

@@ -107,7 +107,7 @@ def test_every_cell_links_to_its_deployment_section() -> None:
 
 def test_odd_deployment_ids_get_a_safe_anchor_that_still_links() -> None:
     doc = parse(render_html(hostile_view(), NOW))
-    anchor = deployment_anchor(HOSTILE)
+    anchor = deployment_anchor(HOSTILE, HOSTILE)
     assert re.fullmatch(r"deployment-h[0-9a-f]{16}", anchor)
     assert grid_cells(doc).popitem()[1].by_tag("a")[0].attrs["href"] == "#" + anchor
     assert doc.by_id(anchor) is not None
@@ -128,7 +128,7 @@ def test_page_is_self_contained() -> None:
 
 def test_steps_table_has_one_row_per_step_and_target() -> None:
     doc = parse(render_html(sample_view(), NOW))
-    section = doc.by_id(deployment_anchor("dep-0010"))  # Billing 2.0.3 partial in Production
+    section = doc.by_id(deployment_anchor("dep-0010", "prod"))  # Billing 2.0.3 partial in Production
     assert section is not None
     rows = [r for r in section.by_tag("tr") if "step" in (r.attrs.get("class") or "").split()]
     cols = [[td.text() for td in r.by_tag("td")][:5] for r in rows]
@@ -142,17 +142,17 @@ def test_steps_table_has_one_row_per_step_and_target() -> None:
 
 def test_failed_step_logs_are_open_and_others_collapsed() -> None:
     doc = parse(render_html(sample_view(), NOW))
-    section = doc.by_id(deployment_anchor("dep-0007"))
+    section = doc.by_id(deployment_anchor("dep-0007", "prod"))
     assert section is not None
     (details,) = section.by_tag("details")
     assert "open" in details.attrs
     assert "already exists" in details.by_tag("pre")[0].text()
-    ok = doc.by_id(deployment_anchor("dep-0006"))
+    ok = doc.by_id(deployment_anchor("dep-0006", "dev"))
     assert ok is not None and all("open" not in d.attrs for d in ok.by_tag("details"))
 
 
 def test_exported_deployment_says_it_awaits_the_receipt() -> None:
-    section = parse(render_html(sample_view(), NOW)).by_id(deployment_anchor("dep-0005"))
+    section = parse(render_html(sample_view(), NOW)).by_id(deployment_anchor("dep-0005", "prod"))
     assert section is not None
     assert "awaiting the signed receipt from zone prod" in section.text()
     assert "Exported2024-05-01 09:00 UTC (3h ago)" in section.text()
@@ -195,8 +195,10 @@ def test_header_names_the_zone_and_generation_time() -> None:
     header: Node = doc.by_tag("header")[0]
     assert "zone dev" in header.text()
     assert "2024-05-01 12:00 UTC" in header.text()
+    # every attempt counts, not only the latest of each cell: a later success hides no failure
     assert [li.text().strip() for li in header.by_tag("li")] == [
-        "\u2716 1 failed", "\u25d1 1 partial", "\u25b6 1 running", "\u25f7 1 awaiting receipt", "\u2714 3 succeeded"]
+        "\u2716 1 failed", "\u25d1 1 partial", "\u25b6 1 running", "\u25f7 1 awaiting receipt", "\u2714 7 succeeded"]
+    assert [a.attrs["href"] for li in header.by_tag("li") for a in li.by_tag("a")] == ["#failures", "#failures"]
 
 
 plain_text = st.text(st.characters(blacklist_categories=("Cs", "Cc"),

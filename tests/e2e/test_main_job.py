@@ -1,37 +1,73 @@
-"""The README's main job (scripts/roundtrip.py) runs the whole round trip and ends with a dashboard."""
+"""The README's main job (scripts/roundtrip.py) promotes a release through its lifecycle across three
+zones and ends with a dashboard that shows every phase, in lifecycle order. The script runs once
+for the module; each test reads what it printed and wrote."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+
+from tests.dashboard.dom import grid_cells, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_main_job_completes_and_writes_the_dashboard(tmp_path: Path) -> None:
-    env = dict(os.environ, BUNDLEKIT_ROUNDTRIP_DIR=str(tmp_path / "rt"))
+@dataclass
+class Run:
+    work: Path
+    stdout: str
+    commands: list[str]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    work = tmp_path_factory.mktemp("main-job") / "rt"
+    env = dict(os.environ, BUNDLEKIT_ROUNDTRIP_DIR=str(work))
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "roundtrip.py")], capture_output=True, text=True,
-                       env=env, timeout=600)
+                       env=env, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "round trip complete" in r.stdout
-    html = tmp_path / "rt" / "dashboard.html"
-    assert f"dashboard: {html}" in r.stdout
+    return Run(work, r.stdout, [line[2:] for line in r.stdout.splitlines() if line.startswith("$ ")])
+
+
+def test_main_job_completes_and_writes_the_dashboard(run: Run) -> None:
+    assert "round trip complete" in run.stdout
+    html = run.work / "dashboard.html"
+    assert f"dashboard: {html}" in run.stdout
     assert 'data-state="succeeded"' in html.read_text()
 
 
-def test_main_job_prints_the_carry_like_every_other_step(tmp_path: Path) -> None:
+def test_main_job_promotes_in_lifecycle_order_and_production_waits_for_staging_proof(run: Run) -> None:
+    commands = run.commands
+    development = next(i for i, c in enumerate(commands) if "--environment Development" in c)
+    staging = next(i for i, c in enumerate(commands) if "--environment Staging" in c)
+    refused = next(i for i, c in enumerate(commands) if "--environment Production" in c)
+    assert development < staging < refused and "--evidence" not in commands[refused]
+    assert "[lifecycle_violation]" in run.stdout and "(refused as expected: exit 5)" in run.stdout
+    deployed = [i for i, c in enumerate(commands) if "--environment Production" in c and "--evidence" in c
+                and "--dry-run" not in c]
+    assert deployed and deployed[0] > refused
+
+
+def test_main_job_dashboard_shows_every_phase_in_lifecycle_order(run: Run) -> None:
+    cells = grid_cells(parse((run.work / "dashboard.html").read_text()))
+    assert [(z, e) for (_slug, z, e) in cells] == [("dev", "Development"), ("staging", "Staging"),
+                                                    ("prod", "Production")]
+    assert all(c.attrs["data-state"] == "succeeded" for c in cells.values())
+    assert [c.by_class("release")[0].text() for c in cells.values()] == ["1.5.0"] * 3
+
+
+def test_main_job_prints_the_carry_like_every_other_step(run: Run) -> None:
     """The walkthrough shows every command, the copy to the other zone's inbox included: each
-    file a printed command reads from the inbox was put there by a printed command."""
-    work = tmp_path / "rt"
-    env = dict(os.environ, BUNDLEKIT_ROUNDTRIP_DIR=str(work))
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "roundtrip.py")], capture_output=True, text=True,
-                       env=env, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    commands = [line[2:] for line in r.stdout.splitlines() if line.startswith("$ ")]
-    inbox = work / "prod-inbox"
-    readers = [i for i, c in enumerate(commands) if str(inbox) in c and c.startswith("bundlekit ")]
-    copies = [i for i, c in enumerate(commands) if c.split("&&")[-1].strip().startswith("cp ") and str(inbox) in c]
-    assert readers, commands
-    assert copies and copies[0] < readers[0], commands
+    file a printed command reads from an inbox was put there by a printed command before."""
+    for inbox in ("staging-inbox", "prod-inbox", "dev-inbox"):
+        folder = str(run.work / inbox)
+        readers = [i for i, c in enumerate(run.commands) if folder in c and c.startswith("bundlekit ")]
+        copies = [i for i, c in enumerate(run.commands)
+                  if c.split("&&")[-1].strip().startswith("cp ") and folder in c]
+        assert readers, run.commands
+        assert copies and copies[0] < readers[0], run.commands
