@@ -137,7 +137,8 @@ def _failures(sections: list[DeploymentView]) -> str:
     if not failed:
         return ""
     items = "".join(f'<li><a href="#{_e(_anchor(d))}">{_ICONS[d.state]} {_e(d.project)} {_e(d.release)}'
-                    f'{_e(" for " + d.tenant) if d.tenant else ""} in {_e(d.zone)} / {_e(d.environment)}: '
+                    f'{_e(" for " + d.tenant) if d.tenant else ""} in {_e(d.zone)}'
+                    f'{" (import)" if d.state == "refused" else " / " + _e(d.environment)}: '
                     f'{_LABELS[d.state].lower()} ({_e(d.deployment_id)})</a></li>' for d in failed)
     return f'<section class="failures" id="failures"><h2>Failures ({len(failed)})</h2><ul>{items}</ul></section>'
 
@@ -214,7 +215,8 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
     tenant = f" for tenant {_e(d.tenant)}" if d.tenant else ""
     out = [f'<section class="deployment" id="{_e(_anchor(d))}">',
            f'<div class="dep-head state-{d.state}"><h3>{_e(d.project)} <span class="release">{_e(d.release)}</span>'
-           f' <span class="arrow" aria-label="to">\u2192</span> {_e(d.zone)} / {_e(d.environment)}{tenant}</h3>'
+           f' <span class="arrow" aria-label="to">\u2192</span> {_e(d.zone)}'
+           f'{" (import)" if d.state == "refused" else " / " + _e(d.environment)}{tenant}</h3>'
            f'<span class="badge"><span aria-hidden="true">{_ICONS[d.state]}</span> {_LABELS[d.state]}</span></div>',
            '<dl class="meta">']
     meta = [("Refusal" if d.state == "refused" else "Deployment", f"<code>{_e(d.deployment_id)}</code>")]
@@ -224,12 +226,15 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
         meta.append(("Waived phases", _e(", ".join(d.waived))))
     if exported_at is not None:
         meta.append(("Exported", f"{format_utc(exported_at)} ({_time(exported_at, now)})"))
-    if d.started is not None:
-        meta.append(("Started", f"{format_utc(d.started)} ({_time(d.started, now)})"))
-    if d.ended is not None:
-        meta.append(("Ended", format_utc(d.ended)))
-    if format_duration(d.started, d.ended):
-        meta.append(("Duration", format_duration(d.started, d.ended)))
+    if d.state == "refused" and d.ended is not None:
+        meta.append(("Refused at", f"{format_utc(d.ended)} ({_time(d.ended, now)})"))
+    else:
+        if d.started is not None:
+            meta.append(("Started", f"{format_utc(d.started)} ({_time(d.started, now)})"))
+        if d.ended is not None:
+            meta.append(("Ended", format_utc(d.ended)))
+        if format_duration(d.started, d.ended):
+            meta.append(("Duration", format_duration(d.started, d.ended)))
     if d.receipt_received is not None:
         meta.append(("Receipt", f"received {format_utc(d.receipt_received)}"))
     elif d.state == "exported":

@@ -97,7 +97,7 @@ font-size:15px}
 footer{padding:0 28px 24px;color:var(--muted);font-size:12px}
 .chip a{color:inherit}
 .tenant,.space{display:block;color:var(--muted);font-weight:400;font-size:12px}
-.fails{list-style:none;margin:4px 0 0;padding:0;font-size:12.5px}
+.fails{list-style:none;margin:0;padding:0 12px 8px;font-size:12.5px}
 .fails a{color:var(--failed)}
 .card .why{display:block;color:var(--muted);font-size:12px}
 .failures{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 16px;margin:20px 0}

@@ -151,8 +151,9 @@ def _tenant(zone: Zone, what: _Release, tenant: str | None) -> str | None:
     match = next((t for t in known if t.casefold() == tenant.casefold()), None)
     if match is not None:
         return match
-    close = difflib.get_close_matches(tenant.casefold(), [k.casefold() for k in known], n=3, cutoff=0.5)
-    hint = (f" Did you mean {', '.join(repr(k) for k in known if k.casefold() in close)}?" if close else
+    spelled = {k.casefold(): k for k in known}
+    close = [spelled[c] for c in difflib.get_close_matches(tenant.casefold(), list(spelled), n=3, cutoff=0.5)]
+    hint = (f" Did you mean {', '.join(repr(k) for k in close)}?" if close else
             f" Known tenants: {', '.join(sorted(known))}." if known else
             " No value of the project is scoped to a tenant; a tenant exists once the release or this zone scopes "
             "a value to it (`bundlekit variables set PROJECT NAME VALUE --tenant NAME`).")

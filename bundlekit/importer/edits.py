@@ -73,8 +73,8 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
         scope_d = _scope(scope or {})
         known = _known_names(tx, project)
         if not new and name.casefold() not in {k.casefold() for k in known}:
-            close = difflib.get_close_matches(name.casefold(), [k.casefold() for k in known], n=3, cutoff=0.6)
-            similar = [k for k in known if k.casefold() in close]
+            spelled = {k.casefold(): k for k in known}
+            similar = [spelled[c] for c in difflib.get_close_matches(name.casefold(), list(spelled), n=3, cutoff=0.75)]
             hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
             raise StateError(f"project {project.name!r} has no variable or placeholder {name!r}.{hint} To add a new "
                              "variable in this zone, repeat the command with --new", code="unknown_variable",

@@ -143,3 +143,56 @@ def test_browser_loads_the_dashboard_from_the_local_server(tmp_path: Path) -> No
     cells = grid_cells(doc)
     assert set(cells) == set(EXPECTED_CELLS)
     assert cells[("billing-api", "prod", "Production")].attrs["data-state"] == "partial"
+
+
+def test_browser_shows_every_failure_and_one_column_per_environment_in_lifecycle_order(tmp_path: Path) -> None:
+    """A real zone's dashboard: a failed attempt followed by a success in the same cell, an
+    environment typed in other case, and imports another zone refused. Chromium must show the
+    columns in lifecycle order (not alphabetical), one per environment, and every failure
+    counted in the header and reachable from the grid."""
+    from tests.conftest import run_cli
+    from tests.e2e.promotion_world import LIFECYCLE_RELEASE, make_promo, ok
+
+    w = make_promo(tmp_path / "w")
+    fail = 'assert schema == "42", schema\nassert "#{Acme.Fail}" != "yes", "told to fail"'
+    release = w.release(LIFECYCLE_RELEASE, ('assert schema == "42", schema', fail),
+                        ("[[variables]]", '[[variables]]\nname = "Acme.Fail"\nvalue = "no"\n\n[[variables]]'))
+    ok("releases", "create", release, home=w.dev)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-dev", "--sensitive", home=w.dev)
+    w.targets(w.dev, "Development", "Staging", "Production")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    ok("variables", "set", "acme-web", "Acme.Fail", "yes", "--environment", "Staging", home=w.dev)
+    assert run_cli("deploy", "acme-web", "1.5.0", "--environment", "Staging", home=w.dev).returncode == 5
+    ok("variables", "unset", "acme-web", "Acme.Fail", "--environment", "Staging", home=w.dev)
+    ok("deploy", "acme-web", "1.5.0", "--environment", "staging", home=w.dev)  # the release says "Staging"
+    ok("deploy", "acme-web", "1.5.0", "--environment", "PRODUCTION", home=w.dev)
+    # prod refuses a bundle whose sequence it already saw with other bytes; the refusal comes back
+    first = w.export(release, "prod", "first.bundle")
+    ok("import", first, home=w.prod)
+    again = tmp_path / "again.bundle"
+    ok("export", w.release(LIFECYCLE_RELEASE, version="1.5.1"), "--to", "prod", "-o", again, "--sequence", "1",
+       home=w.dev)
+    assert run_cli("import", again, home=w.prod).returncode == 3
+    ok("outbox", "pack", "-o", tmp_path / "refusal.bundle", home=w.prod)
+    ok("import", tmp_path / "refusal.bundle", home=w.dev)
+    page = tmp_path / "dashboard.html"
+    r = run_cli("dashboard", "--html", page, home=w.dev)
+    assert r.returncode == 0, r.stderr
+
+    doc = parse(run_chromium(tmp_path, "--dump-dom", page.as_uri()))
+    cells = grid_cells(doc)
+    assert [(z, e) for (_s, z, e) in cells] == [("dev", "Development"), ("dev", "Staging"), ("dev", "Production"),
+                                               ("prod", "(awaiting)")]
+    staging = cells[("acme-web", "dev", "Staging")]
+    assert staging.attrs["data-state"] == "succeeded" and staging.attrs["data-failures"] == "1"
+    targets = [doc.by_id((a.attrs["href"] or "")[1:]) for a in staging.by_tag("a")]  # the card, the failure
+    assert all(t is not None and t.tag == "section" for t in targets)
+    failed = [t for t in targets if t is not None and "Failed" in t.by_class("badge")[0].text()]
+    assert len(failed) == 1 and "told to fail" in failed[0].text()
+    refused = cells[("acme-web", "prod", "(awaiting)")]
+    assert refused.attrs["data-state"] == "refused" and "sequence_reused" in refused.text()
+    chips = {li.text().strip() for li in doc.by_tag("header")[0].by_tag("li")}
+    assert {"\u2716 1 failed", "\u2298 1 refused"} <= chips
+    (failures,) = [s for s in doc.by_tag("section") if s.attrs.get("id") == "failures"]
+    links = failures.by_tag("a")
+    assert len(links) == 2 and all(doc.by_id((a.attrs["href"] or "")[1:]) is not None for a in links)

@@ -1,0 +1,260 @@
+"""Promotion through the real CLI: lifecycles, evidence from another zone, releases that keep their
+variables, projects carried out of order, refusals reported back, tenants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import CANARY, run_cli, tree_digest
+from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
+
+LEGACY_RELEASE = "release.toml"  # the 1.4.0 fixture: no lifecycle
+
+
+def _refused(args: list[object], home: Path, code: str, exit_code: int, *watch: Path) -> dict[str, Any]:
+    """Run one command that must be refused with ``code``; every path watched stays byte-identical."""
+    watched = [home, *watch]
+    before = [tree_digest(p) if p.is_dir() else p.read_bytes() for p in watched]
+    r = run_cli(*args, "--json", home=home)
+    err = json.loads(r.stdout)["error"]
+    assert (err["code"], r.returncode) == (code, exit_code), r.stdout + r.stderr
+    assert [tree_digest(p) if p.is_dir() else p.read_bytes() for p in watched] == before
+    return err  # type: ignore[no-any-return]
+
+
+def _deployed(args: list[object], home: Path) -> dict[str, Any]:
+    r = run_cli(*args, "--json", home=home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def _bind(w: Promo, home: Path, value: str = "k-zone") -> None:
+    ok("variables", "set", "acme-web", "Acme.ApiKey", value, "--sensitive", home=home)
+
+
+def test_three_phase_lifecycle_refuses_each_phase_until_the_one_before_passed(tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
+    _bind(w, w.dev)
+    w.targets(w.dev, "Development", "Staging", "Production")
+    deploy = ["deploy", "acme-web", "1.5.0", "--environment"]
+    err = _refused([*deploy, "Production"], w.dev, "lifecycle_violation", 5)
+    assert err["details"]["blocking_phase"] == "Staging" and "--evidence" in err["message"]
+    err = _refused([*deploy, "Staging"], w.dev, "lifecycle_violation", 5)
+    assert err["details"]["blocking_phase"] == "Development"
+    err = _refused([*deploy, "Hotfix"], w.dev, "lifecycle_violation", 5)
+    assert "no such environment" in err["message"]
+    for env in ("Development", "Staging", "Production"):
+        rec = _deployed([*deploy, env], w.dev)
+        assert rec["state"] == "Success" and rec["waived"] == []
+    assert [d["environment"] for d in okj("deployments", "list", home=w.dev)["deployments"]] == [
+        "Production", "Staging", "Development"]
+
+
+def test_a_waiver_opens_a_phase_and_is_recorded_with_the_deployment(tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
+    _bind(w, w.dev)
+    w.targets(w.dev, "Development", "Production")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    _refused(["lifecycle", "waive", "acme-web", "--phase", "Staging", "--reason", " "], w.dev, "invalid_input", 1)
+    _refused(["lifecycle", "waive", "acme-web", "--phase", "QA", "--reason", "x"], w.dev, "unknown_phase", 1)
+    ok("lifecycle", "waive", "acme-web", "--phase", "staging", "--release", "1.5.0", "--reason", "CAB-7 hotfix",
+       home=w.dev)
+    rec = _deployed(["deploy", "acme-web", "1.5.0", "--environment", "Production"], w.dev)
+    assert rec["state"] == "Success" and rec["waived"] == ["Staging"]
+    show = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.dev)
+    assert [x["reason"] for x in show["waivers"]] == ["CAB-7 hotfix"]
+    assert show["lifecycle"]["phases"][1]["waived"] and not show["lifecycle"]["phases"][1]["passed"]
+
+
+def _through_staging(w: Promo, release: Path, version: str, name: str) -> Path:
+    """dev deploys to Development and exports; staging imports and deploys to Staging; returns its receipt."""
+    ok("deploy", "acme-web", version, "--environment", "Development", home=w.dev)
+    bundle = w.export(release, "staging", f"{name}-staging.bundle")
+    ok("import", bundle, home=w.staging)
+    _bind(w, w.staging)
+    receipt = w.root / "media" / f"{name}-staging-receipt.bundle"
+    ok("deploy", "acme-web", version, "--environment", "Staging", "--receipt-out", receipt, home=w.staging)
+    return receipt
+
+
+def test_a_staging_zones_receipt_opens_production_elsewhere_and_forged_or_wrong_receipts_are_refused(
+        tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    other = w.release(LIFECYCLE_RELEASE, version="1.5.1")
+    for release in (w.release_dir / LIFECYCLE_RELEASE, other):
+        ok("releases", "create", release, home=w.dev)
+    _bind(w, w.dev)
+    w.targets(w.dev, "Development")
+    w.targets(w.staging, "Staging")
+    right = _through_staging(w, w.release_dir / LIFECYCLE_RELEASE, "1.5.0", "a")
+    wrong = _through_staging(w, other, "1.5.1", "b")  # a receipt of another release
+    to_prod = w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "a-prod.bundle")
+    forged = w.root / "media" / "forged.bundle"
+    data = bytearray(right.read_bytes())
+    data[len(data) // 2] ^= 1
+    forged.write_bytes(bytes(data))
+
+    # at import: evidence about another release refuses the import, and reports nothing back
+    err = _refused(["import", to_prod, "--evidence", wrong], w.prod, "evidence_mismatch", 3, wrong)
+    assert "1.5.1" in err["message"] and "no successful deployment of Acme Web 1.5.0" in err["message"]
+    assert okj("outbox", "list", home=w.prod)["refusals"] == []
+    ok("import", to_prod, home=w.prod)
+    _bind(w, w.prod)
+    w.targets(w.prod, "Production")
+    deploy = ["deploy", "acme-web", "1.5.0", "--environment", "Production"]
+    err = _refused(deploy, w.prod, "lifecycle_violation", 5)
+    assert err["details"]["blocking_phase"] == "Staging"
+    _refused([*deploy, "--evidence", forged], w.prod, "invalid_signature", 3, forged)
+    _refused([*deploy, "--evidence", wrong], w.prod, "evidence_mismatch", 3, wrong)
+    _refused([*deploy, "--evidence", to_prod], w.prod, "wrong_kind", 3)  # a release is no receipt
+    rec = _deployed([*deploy, "--evidence", right], w.prod)
+    assert rec["state"] == "Success"
+    assert _deployed(deploy, w.prod)["state"] == "Success"  # the proof was kept: a redeploy needs no --evidence
+    phases = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.prod)["lifecycle"]["phases"]
+    assert [p["passed"] for p in phases] == [True, True, True]
+    assert any("zone staging (receipt)" in e for e in phases[1]["evidence"])
+    assert any("zone dev (attested)" in e for e in phases[0]["evidence"])
+
+
+def test_import_evidence_is_kept_for_later_deployments(tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
+    _bind(w, w.dev)
+    w.targets(w.dev, "Development")
+    w.targets(w.staging, "Staging")
+    receipt = _through_staging(w, w.release_dir / LIFECYCLE_RELEASE, "1.5.0", "a")
+    to_prod = w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "a-prod.bundle")
+    r = run_cli("import", to_prod, "--evidence", receipt, "--json", home=w.prod)
+    assert r.returncode == 0, r.stderr
+    assert [(e["zone"], e["environment"], e["kind"]) for e in json.loads(r.stdout)["evidence"]] == [
+        ("dev", "Development", "attested"), ("staging", "Staging", "receipt")]
+    _bind(w, w.prod)
+    w.targets(w.prod, "Production")
+    assert _deployed(["deploy", "acme-web", "1.5.0", "--environment", "production"], w.prod)["state"] == "Success"
+
+
+def test_redeploying_an_older_release_uses_its_own_variables_with_the_zones_values_on_top(tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    newer = w.release(LEGACY_RELEASE, ("Server=db.prod;", "Server=db2.prod;"),
+                      ('value = "s3cret-value"', 'value = "n3w-s3cret-value"'), version="1.4.1")
+    for release, name in ((w.release_dir / LEGACY_RELEASE, "old.bundle"), (newer, "new.bundle")):
+        ok("import", w.export(release, "prod", name), home=w.prod)
+    _bind(w, w.prod)
+    w.targets(w.prod, "Production")
+    deploy = ["deploy", "acme-web"]
+    _deployed([*deploy, "1.4.1", "--environment", "Production"], w.prod)
+    assert w.config(w.prod, "Production")["ConnectionStrings"]["Default"].startswith("Server=db2.prod;")
+    _deployed([*deploy, "1.4.0", "--environment", "Production"], w.prod)
+    old = w.config(w.prod, "Production")["ConnectionStrings"]["Default"]
+    assert old.startswith("Server=db.prod;Database=acme_prod;") and old.endswith(f"Password={CANARY}")
+    # the zone's own value applies on top of whichever release is deployed
+    ok("variables", "set", "acme-web", "Acme.Db.Name", "acme_zone", "--environment", "Production", home=w.prod)
+    _deployed([*deploy, "1.4.0", "--environment", "Production"], w.prod)
+    assert "Database=acme_zone;" in w.config(w.prod, "Production")["ConnectionStrings"]["Default"]
+
+    # update-variables: the plan first (secrets masked, nothing changed), then the refresh
+    before = tree_digest(w.prod)
+    plan = okj("releases", "update-variables", "acme-web", "1.4.0", "--dry-run", home=w.prod)
+    assert tree_digest(w.prod) == before
+    changes = {c["name"]: c for c in plan["changes"]}
+    assert plan["from_release"] == "1.4.1" and set(changes) == {"ConnectionStrings:Default", "Acme.Db.Password"}
+    assert changes["Acme.Db.Password"]["old"] == changes["Acme.Db.Password"]["new"] == "********"
+    text = ok("releases", "update-variables", "acme-web", "1.4.0", "--dry-run", home=w.prod)
+    assert CANARY not in json.dumps(plan) and CANARY not in text and "n3w-s3cret" not in text
+    ok("releases", "update-variables", "acme-web", "1.4.0", home=w.prod)
+    _deployed([*deploy, "1.4.0", "--environment", "Production"], w.prod)
+    refreshed = w.config(w.prod, "Production")["ConnectionStrings"]["Default"]
+    assert refreshed.startswith("Server=db2.prod;Database=acme_zone;") and refreshed.endswith("=n3w-s3cret-value")
+    assert okj("releases", "update-variables", "acme-web", "1.4.0", "--dry-run", home=w.prod)["changes"] == []
+
+
+def test_unset_removes_only_what_the_zone_set_and_set_asks_before_adding_a_name(tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LEGACY_RELEASE, "prod", "a.bundle"), home=w.prod)
+    err = _refused(["variables", "unset", "acme-web", "Acme.Db.Name"], w.prod, "not_local", 1)
+    assert "overridden" in err["message"] and "variables set" in err["message"]
+    err = _refused(["variables", "set", "acme-web", "Acme.Db.Nmae", "x"], w.prod, "unknown_variable", 1)
+    assert err["details"]["suggestions"] == ["Acme.Db.Name"] and "--new" in err["message"]
+    ok("variables", "set", "acme-web", "Acme.Feature", "on", "--new", home=w.prod)
+    ok("variables", "set", "acme-web", "acme.db.name", "acme_local", home=w.prod)  # an override, same scope
+    assert okj("variables", "unset", "acme-web", "Acme.Db.Name", home=w.prod)["restored"] is True
+    rows = {(v["name"].lower(), json.dumps(v["scope"])): v for v in okj("variables", "list", "acme-web",
+                                                                         home=w.prod)["variables"]}
+    assert rows[("acme.db.name", "{}")]["value"] == "acme_dev"  # the release's value applies again
+    assert okj("variables", "unset", "acme-web", "Acme.Feature", home=w.prod)["restored"] is False
+    # a value set for a name that is sensitive anywhere in the project is sensitive too
+    assert okj("variables", "set", "acme-web", "Acme.Db.Password", "p", "--environment", "Production",
+               home=w.prod)["sensitive"] is True
+
+
+def test_two_projects_carried_out_of_order_and_refusals_reach_the_source_dashboard(tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    legacy = w.release_dir / LEGACY_RELEASE
+    billing = w.release(LEGACY_RELEASE, ('name = "Acme Web"', 'name = "Billing"'), as_name="billing.toml")
+    a1 = w.export(legacy, "prod", "acme-1.4.0.bundle")
+    b1 = w.export(billing, "prod", "billing-1.4.0.bundle")
+    a2 = w.export(w.release(LEGACY_RELEASE, version="1.4.1"), "prod", "acme-1.4.1.bundle")
+    ok("import", a2, home=w.prod)
+    r = run_cli("import", b1, "--json", home=w.prod)  # another project: never blocked by acme's numbers
+    assert r.returncode == 0, r.stdout + r.stderr
+    before = tree_digest(w.prod)
+    r = run_cli("import", a1, "--json", home=w.prod)
+    err = json.loads(r.stdout)["error"]
+    assert (err["code"], r.returncode) == ("rollback", 3)
+    assert "re-export it in zone dev" in err["message"] and "Acme Web 1.4.1 (sequence 2)" in err["message"]
+    assert err["details"]["last_release"] == "1.4.1" and err["details"]["hints"]
+    after = tree_digest(w.prod)
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {"state.db"}
+    ok_again = tree_digest(w.prod)
+    assert run_cli("import", a1, home=w.prod).returncode == 3
+    assert tree_digest(w.prod) == ok_again  # the same refusal is reported once
+    # the newest export is refused too: a pinned, already-used sequence
+    a3 = w.root / "media" / "acme-1.4.2.bundle"
+    ok("export", w.release(LEGACY_RELEASE, version="1.4.2"), "--to", "prod", "-o", a3, "--sequence", "2",
+       home=w.dev)
+    assert run_cli("import", a3, home=w.prod).returncode == 3
+    refused = okj("outbox", "list", home=w.prod)["refusals"]
+    assert sorted((x["release"], x["code"]) for x in refused) == [("1.4.0", "rollback"), ("1.4.2", "sequence_reused")]
+    receipt = w.root / "media" / "refusals.bundle"
+    packed = okj("outbox", "pack", "-o", receipt, home=w.prod)
+    assert packed["deployments"] == [] and len(packed["refusals"]) == 2
+    r = run_cli("import", receipt, "--json", home=w.dev)
+    assert r.returncode == 0, r.stderr
+    assert {x["code"] for x in json.loads(r.stdout)["refusals"]} == {"rollback", "sequence_reused"}
+    view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
+    acme = next(p for p in view["projects"] if p["slug"] == "acme-web")
+    cell = acme["cells"][view["columns"].index(["prod", "(awaiting)"])]
+    assert cell["latest"]["state"] == "refused" and cell["latest"]["release"] == "1.4.2"
+    assert cell["latest"]["reason"].startswith("[sequence_reused]")
+    assert [(f["release"], f["state"]) for f in cell["failures"]] == [("1.4.0", "refused")]
+    text = run_cli("dashboard", home=w.dev).stdout
+    assert "2 failure(s)" in text and "1.4.2 refused" in text and "sequence_reused" in text
+
+
+def test_tenant_scoped_values_apply_to_that_tenants_deployments_only(tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LEGACY_RELEASE, "prod", "a.bundle"), home=w.prod)
+    w.targets(w.prod, "Production")
+    _bind(w, w.prod, "k-untenanted")
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-acme-corp", "--tenant", "Acme Corp", home=w.prod)
+    deploy = ["deploy", "acme-web", "1.4.0", "--environment", "Production"]
+    rec = _deployed([*deploy, "--tenant", "acme corp"], w.prod)
+    assert rec["tenant"] == "Acme Corp"
+    assert w.config(w.prod, "Production")["Acme"]["ApiKey"] == "k-acme-corp"
+    _deployed(deploy, w.prod)
+    assert w.config(w.prod, "Production")["Acme"]["ApiKey"] == "k-untenanted"
+    err = _refused([*deploy, "--tenant", "Acme Crop"], w.prod, "unknown_tenant", 1)
+    assert "'Acme Corp'" in err["message"]
+    receipt = w.root / "media" / "r.bundle"
+    ok("outbox", "pack", "-o", receipt, home=w.prod)
+    ok("import", receipt, home=w.dev)
+    view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
+    rows = {(p["slug"], p["tenant"]): p for p in view["projects"]}
+    assert set(rows) == {("acme-web", None), ("acme-web", "Acme Corp")}
+    column = view["columns"].index(["prod", "Production"])
+    assert rows[("acme-web", "Acme Corp")]["cells"][column]["latest"]["tenant"] == "Acme Corp"
+    assert rows[("acme-web", None)]["cells"][column]["latest"]["tenant"] is None
