@@ -217,3 +217,47 @@ def test_any_project_name_and_log_come_back_as_the_same_text(name: str, log: str
     assert doc.by_class("pname")[0].text() == name
     assert doc.by_tag("pre")[0].text() == log
     assert not doc.by_tag("script")
+
+
+def _one_cell(latest: DeploymentView, prev: DeploymentView | None, failures: tuple[DeploymentView, ...] = ()
+              ) -> DashboardView:
+    cell = CellView("prod", "Production", latest, prev, NOW - 60, failures)
+    deps = tuple(d for d in (latest, prev, *failures) if d is not None)
+    return DashboardView("dev", "z", NOW, (("prod", "Production"),), (ProjectRow("P", "p", (cell,)),), deps)
+
+
+def _dep(dep_id: str, release: str, state: str, t: float) -> DeploymentView:
+    return DeploymentView(dep_id, "P", "p", release, "prod", "Production", state, t, t + 5, (), None)
+
+
+def test_a_re_export_of_the_release_that_last_succeeded_does_not_call_itself_previous() -> None:
+    again = _dep("export-p-2.3.1", "2.3.1", "exported", NOW - 60)
+    page = parse(render_html(_one_cell(again, _dep("d1", "2.3.1", "succeeded", NOW - 600)), NOW))
+    assert not grid_cells(page)[("p", "prod", "Production")].by_class("prev")
+
+
+def test_a_failed_latest_shows_the_last_success_and_earlier_failures_as_links() -> None:
+    failed = _dep("d3", "2.4.0", "failed", NOW - 60)
+    earlier = _dep("d2", "2.4.0", "partial", NOW - 300)
+    doc = parse(render_html(_one_cell(failed, _dep("d1", "2.3.1", "succeeded", NOW - 900), (earlier,)), NOW))
+    cell = grid_cells(doc)[("p", "prod", "Production")]
+    assert cell.by_class("prev")[0].text() == "last success: 2.3.1"
+    assert cell.attrs["data-failures"] == "1"
+    hrefs = [a.attrs["href"] for a in cell.by_tag("a")]
+    assert hrefs == ["#" + deployment_anchor("d3", "prod"), "#" + deployment_anchor("d2", "prod")]
+    assert all(doc.by_id((h or "")[1:]) is not None for h in hrefs)
+    listed = [a.attrs["href"] for a in doc.by_id("failures").by_tag("a")]  # type: ignore[union-attr]
+    assert sorted(listed) == sorted(hrefs)
+
+
+def test_deployments_of_two_zones_with_the_same_id_keep_their_own_sections() -> None:
+    staging = replace(_dep("Deployments-1", "1.0", "failed", NOW - 60), zone="staging", environment="Staging")
+    prod = _dep("Deployments-1", "1.0", "succeeded", NOW - 30)
+    view = DashboardView("dev", "z", NOW, (("staging", "Staging"), ("prod", "Production")),
+                         (ProjectRow("P", "p", (CellView("staging", "Staging", staging, None, None),
+                                                CellView("prod", "Production", prod, None, None))),),
+                         (staging, prod))
+    doc = parse(render_html(view, NOW))
+    sections = [s for s in doc.by_tag("section") if "deployment" in (s.attrs.get("class") or "")]
+    assert len(sections) == 2 and {s.attrs["id"] for s in sections} == {
+        deployment_anchor("Deployments-1", "staging"), deployment_anchor("Deployments-1", "prod")}

@@ -124,3 +124,17 @@ def test_wide_characters_keep_columns_aligned() -> None:
     row = next(line for line in lines if line.startswith("配置サービス"))
     # 6 wide characters take 12 terminal columns: the cell starts 6 characters earlier.
     assert row.index("1.4.0 succeeded") == header.index("dev/Development") - 6
+
+
+def test_header_counts_every_attempt_and_cells_say_how_many_failed_before() -> None:
+    view = sample_view()
+    billing = view.projects[1]
+    staging = billing.cells[1]
+    assert staging is not None and staging.latest is not None
+    earlier = replace(staging.latest, deployment_id="dep-0099", started=NOW - 10 * 3600)
+    cells = (billing.cells[0], replace(staging, failures=(earlier,)), billing.cells[2])
+    changed = replace(view, projects=(view.projects[0], replace(billing, cells=cells), view.projects[2]),
+                      deployments=view.deployments + (earlier,))
+    out = render_text(changed, NOW)
+    assert "12 deployment(s): 1 exported, 7 succeeded, 2 failed, 1 partial, 1 running; 3 failure(s)" in out
+    assert "+1 failed before" in out

@@ -258,3 +258,28 @@ def test_tenant_scoped_values_apply_to_that_tenants_deployments_only(tmp_path: P
     column = view["columns"].index(["prod", "Production"])
     assert rows[("acme-web", "Acme Corp")]["cells"][column]["latest"]["tenant"] == "Acme Corp"
     assert rows[("acme-web", None)]["cells"][column]["latest"]["tenant"] is None
+
+
+def test_releases_create_keeps_a_version_unless_replaced_and_never_authors_an_imported_project(
+        tmp_path: Path) -> None:
+    w = make_promo(tmp_path / "w")
+    release = w.release_dir / LIFECYCLE_RELEASE
+    assert okj("releases", "create", release, home=w.dev)["status"] == "created"
+    assert okj("releases", "create", release, home=w.dev)["status"] == "unchanged"
+    recut = w.release(LIFECYCLE_RELEASE, ('notes = "', 'notes = "re-cut: '))
+    err = _refused(["releases", "create", recut], w.dev, "release_exists", 4)
+    assert "--replace" in err["message"]
+    assert okj("releases", "create", recut, "--replace", home=w.dev)["status"] == "replaced"
+    listed = okj("releases", "list", home=w.dev)["releases"]
+    assert [(r["version"], r["local"], r["lifecycle"] is not None) for r in listed] == [("1.5.0", True, True)]
+    # a release created here has nobody to send a receipt to
+    _bind(w, w.dev)
+    w.targets(w.dev, "Development")
+    _refused(["deploy", "acme-web", "1.5.0", "--environment", "Development", "--receipt-out",
+              tmp_path / "r.bundle"], w.dev, "usage", 2)
+    # a project that came from dev is authored in dev, not in prod
+    ok("import", w.export(release, "prod", "a.bundle"), home=w.prod)
+    _refused(["releases", "create", release], w.prod, "not_local", 1)
+    # the release digest is the same in the zone that made it and the one that imported it
+    digests = {okj("lifecycle", "show", "acme-web", "1.5.0", home=h)["release_digest"] for h in (w.dev, w.prod)}
+    assert len(digests) == 1 and None not in digests

@@ -13,12 +13,23 @@ from bundlekit.export.exporter import export_release
 from bundlekit.format import codec, crypto
 from bundlekit.format.container import HEADER_SIZE, BundleFile, Header, SignatureRecord, add_signature
 from bundlekit.format.manifest import from_dict
+from bundlekit.receipt.outbox import list_outbox
+from bundlekit.zone.home import Zone
 from tests.conftest import RELEASE, Zones
 
 
 def export(z: Zones, out: Path, release: Path = RELEASE, **kw: Any) -> Path:
     export_release(z.dev, release, "prod", out, now=int(time.time()), **kw)
     return out
+
+
+def only_the_refusal_changed(zone: Zone, before: dict[str, Any], after: dict[str, Any], code: str) -> None:
+    """What refusing an authentic bundle may change (decision 153): the state database, which now
+    holds a refusal entry with ``code`` for the bundle's source, and nothing else in the home
+    (``before`` and ``after``: ``tests.conftest.snapshot`` of the home)."""
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed == {str(zone.home / "state.db")}, changed
+    assert list_outbox(zone)["refusals"][-1]["code"] == code
 
 
 def cosign(bundle: Path, key: Ed25519PrivateKey) -> None:

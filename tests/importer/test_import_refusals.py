@@ -1,4 +1,6 @@
-"""Secure-zone import: every refusal, named after the threat it stops; the home stays byte-identical."""
+"""Secure-zone import: every refusal, named after the threat it stops. The home stays byte-identical,
+except that refusing a bundle that really came from its source queues a refusal entry for it
+(decision 153)."""
 
 from __future__ import annotations
 
@@ -9,17 +11,24 @@ from pathlib import Path
 
 from bundlekit.errors import BundleError
 from bundlekit.importer.importer import import_bundle
+from bundlekit.receipt.outbox import list_outbox
 from bundlekit.trust.policy import SourcePolicy
 from tests.conftest import Zones, make_zones, raises_code, run_cli, snapshot
-from tests.importer.helpers import edit_release, export, zone_state
+from tests.importer.helpers import edit_release, export, only_the_refusal_changed, zone_state
 
 
-def _refused(z: Zones, bundle: Path, code: str | set[str], exit_code: int = 3, **kw: object) -> BundleError:
+def _refused(z: Zones, bundle: Path, code: str | set[str], exit_code: int = 3, reported: bool = True,
+             **kw: object) -> BundleError:
+    """Import must be refused with ``code``; ``reported``: the refusal of an authentic bundle is
+    queued for its source and is the only change, else nothing changes."""
     before = snapshot(z.prod.home)
     with raises_code(code if isinstance(code, str) else tuple(sorted(code))) as info:
         import_bundle(z.prod, bundle, now=int(time.time()), **kw)  # type: ignore[arg-type]
     assert info.value.exit_code == exit_code
-    assert snapshot(z.prod.home) == before
+    if reported:
+        only_the_refusal_changed(z.prod, before, snapshot(z.prod.home), info.value.code)
+    else:
+        assert snapshot(z.prod.home) == before
     return info.value
 
 
@@ -66,7 +75,30 @@ def test_import_expired_refused(zones: Zones, tmp_path: Path) -> None:
     before = snapshot(zones.prod.home)
     with raises_code("expired"):
         import_bundle(zones.prod, b, now=int(time.time()) + 120)
-    assert snapshot(zones.prod.home) == before
+    only_the_refusal_changed(zones.prod, before, snapshot(zones.prod.home), "expired")
+
+
+def test_refusing_the_same_bundle_again_reports_it_once_and_a_dry_run_never(zones: Zones, tmp_path: Path) -> None:
+    v1 = export(zones, tmp_path / "v1.bundle")
+    v2 = export(zones, tmp_path / "v2.bundle")
+    import_bundle(zones.prod, v2, now=int(time.time()))
+    before = snapshot(zones.prod.home)
+    for dry_run in (True, False, False):
+        with raises_code("rollback"):
+            import_bundle(zones.prod, v1, now=int(time.time()), dry_run=dry_run)
+        if dry_run:
+            assert snapshot(zones.prod.home) == before
+    only_the_refusal_changed(zones.prod, before, snapshot(zones.prod.home), "rollback")
+    assert len(list_outbox(zones.prod)["refusals"]) == 1
+
+
+def test_a_refused_bundle_that_is_not_authentic_is_not_reported(zones: Zones, tmp_path: Path) -> None:
+    b = export(zones, tmp_path / "a.bundle")
+    data = bytearray(b.read_bytes())
+    data[-1] ^= 1  # the signature no longer verifies: nobody can prove dev sent it
+    b.write_bytes(bytes(data))
+    _refused(zones, b, "invalid_signature", reported=False)
+    assert list_outbox(zones.prod)["refusals"] == []
 
 
 def test_import_wrong_destination_refused(tmp_path: Path) -> None:
@@ -116,7 +148,7 @@ def test_import_same_release_version_different_content_needs_replace(zones: Zone
     import_bundle(zones.prod, export(zones, tmp_path / "a.bundle"), now=int(time.time()))
     rel = edit_release(release_dir, 'notes = "', 'notes = "re-cut: ')
     b = export(zones, tmp_path / "b.bundle", release=rel)
-    _refused(zones, b, "release_exists", exit_code=4)
+    _refused(zones, b, "release_exists", exit_code=4, reported=False)  # this zone's to resolve
     plan = import_bundle(zones.prod, b, now=int(time.time()), replace=True)
     assert plan.replaces_release
 
@@ -148,4 +180,4 @@ def test_import_cli_refusal_exit_code_and_json(zones: Zones, tmp_path: Path) -> 
     before = snapshot(zones.prod.home)
     r = run_cli("import", v1, "--json", home=zones.prod.home)
     assert r.returncode == 3 and json.loads(r.stdout)["error"]["code"] == "rollback"
-    assert snapshot(zones.prod.home) == before
+    only_the_refusal_changed(zones.prod, before, snapshot(zones.prod.home), "rollback")
