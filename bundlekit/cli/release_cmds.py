@@ -11,8 +11,7 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
 from bundlekit.core.clock import utc_text
-from bundlekit.export.register import apply_registration, plan_registration, store_packages
-from bundlekit.export.releasefile import load_release
+from bundlekit.export.register import create_release
 from bundlekit.importer import edits
 from bundlekit.promotion import gate
 from bundlekit.zone import projects
@@ -53,12 +52,8 @@ def releases_create(release_file: Path, home: str | None, replace: bool, as_json
 
     The release keeps the variables it is created with; its packages go into this zone's
     package store."""
-    spec = load_release(release_file)
     with open_zone(resolve_home(home)) as z:
-        reg = plan_registration(z, spec, replace=replace)
-        store_packages(z, reg)
-        with z.db.transaction() as tx:
-            apply_registration(z, tx, reg, clock.now())
+        reg = create_release(z, release_file, replace=replace, now=clock.now())
     info = reg.to_dict()
     if as_json:
         emit_json(info)

@@ -149,15 +149,19 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
     zone_names = truststore.zone_names(db)
     known = projects.project_labels(db)
     deployments: list[DeploymentView] = []
+
+    def zone_of(row: Row) -> str:
+        zone_id: str = row["source_zone_id"]
+        return zone_names.get(zone_id, zone_id)
+
     for row in remote.remote_deployments(db):
-        deployments.append(_remote(db, row, zone_names.get(row["source_zone_id"], row["source_zone_id"]), cache))
+        deployments.append(_remote(db, row, zone_of(row), cache))
     for row in deployments_by_start(db):
         slug: str = row["project_slug"]
         deployments.append(_local(row, zone.name, known.get(slug, (slug, "Default"))))
-    refused = [_refusal(r, zone_names.get(r["source_zone_id"], r["source_zone_id"]))
-               for r in refusals.remote_refusals(db)]
-    refusal_of = {(r["bundle_id"], zone_names.get(r["source_zone_id"], r["source_zone_id"])): v
-                  for r, v in zip(refusals.remote_refusals(db), refused)}
+    refused_rows = refusals.remote_refusals(db)
+    refused = [_refusal(r, zone_of(r)) for r in refused_rows]
+    refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
     envs = _Environments()
     envs.learn(projects.lifecycles(db), (d.environment for d in deployments))
     deployments = [_respell(d, envs) for d in deployments]

@@ -28,13 +28,14 @@ from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
-from bundlekit.export.register import apply_registration, plan_registration, store_packages
+from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import active_rotations
+from bundlekit.zone.store import PackageStore, Staging
 
 __all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
 
@@ -95,12 +96,13 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     signing = zone.signing_key()
     rotations = active_rotations(zone, now)
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
-    registration = plan_registration(zone, spec, replace=True)
+    check_authoring(zone, spec)
     space, slug = spec.project["space"], spec.project["slug"]
     writer = BundleWriter(out, "release")
+    staging = Staging(zone.home, PackageStore(zone.home))
     try:
-        packages = _add_packages(writer, spec, progress, reported)
-        store_packages(zone, registration)
+        packages = _add_packages(writer, spec, progress, reported, staging)
+        registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=True)
         with zone.db.transaction() as tx:
             seq = sequences.next_release_sequence(tx, space, slug, sequence)
             bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, space, slug, seq)
@@ -125,9 +127,12 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
                 created + expires_in, now, str(out.resolve())))
             apply_registration(zone, tx, registration, now)
         writer.commit()
+        staging.commit()
     except BaseException:
         writer.abort()
         raise
+    finally:
+        staging.cleanup()
     return ExportResult(out, digest, manifest, out.stat().st_size)
 
 
@@ -159,7 +164,10 @@ def _file_sha256(path: Path) -> tuple[str, int]:
 
 
 def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[int], None] | None,
-                  reported: dict[tuple[str, str], str]) -> tuple[PackageRef, ...]:
+                  reported: dict[tuple[str, str], str], staging: Staging) -> tuple[PackageRef, ...]:
+    """Stream each package file into the bundle; stage a copy of any the zone's store lacks (moved
+    into the store once the export commits: the zone deploys what it authored from there). A
+    re-export of the same bytes reads each file once."""
     out = []
     for p in spec.packages:
         if p.path is None:
@@ -173,10 +181,12 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
             digest, size = _file_sha256(p.path)
             if digest == known:
                 out.append(PackageRef(p.id, p.version, p.file_name, size, digest, included=False))
+                stage_packages(staging, [{"sha256": digest, "path": p.path}])
                 continue
         with open(p.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             blob = writer.add_blob(fh, size, progress)
+        stage_packages(staging, [{"sha256": blob.digest, "path": p.path}])
         out.append(PackageRef(p.id, p.version, p.file_name, blob.size, blob.digest, included=True))
     return tuple(out)
 

@@ -5,10 +5,12 @@ and show those deployments on its dashboard: the project (its source is this zon
 release with its snapshot (the variables it was created with; sensitive values sealed at rest,
 ``zone/secrets.py``), its lifecycle and release digest, and its packages in the package store.
 
-Plan, then apply: :func:`plan_registration` checks everything and writes nothing;
-:func:`store_packages` copies package files into the content-addressed store (a cache: a file
-there that no state names is harmless); :func:`apply_registration` records the rest inside the
-caller's transaction (``export`` records the export in the same one).
+Plan, then apply: :func:`check_authoring` and :func:`plan_registration` check everything and
+write nothing; the package files go into the content-addressed store through the zone's
+staging area (``export`` streams each one into the bundle and into the store in one read;
+``releases create`` copies them: :func:`stage_packages`), moved in only after the state commits;
+:func:`apply_registration` records the rest inside the caller's transaction (``export``
+records the export in the same one).
 
 Rules (decision 152): a project imported from another zone cannot be created here
 (``not_local``); a version already created with other content is refused (``release_exists``)
@@ -25,11 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from bundlekit.core.atomic import CHUNK
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import ConflictError, StateError
-from bundlekit.export.releasefile import ReleaseSpec
+from bundlekit.errors import ConflictError, FormatError, StateError
+from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format.lifecycle import release_digest
 from bundlekit.format.manifest import scope_to_dict
 from bundlekit.importer.merge import three_way_merge
@@ -37,9 +41,10 @@ from bundlekit.importer.merge_model import Snapshot, make_snapshot
 from bundlekit.zone import projects, secrets
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
-from bundlekit.zone.store import PackageStore
+from bundlekit.zone.store import PackageStore, Staging
 
-__all__ = ["Registration", "plan_registration", "store_packages", "apply_registration", "spec_digest"]
+__all__ = ["Registration", "create_release", "check_authoring", "package_records", "plan_registration", "stage_packages",
+           "apply_registration", "spec_digest"]
 
 
 @dataclass
@@ -50,7 +55,6 @@ class Registration:
     release: projects.NewRelease
     local: Snapshot
     status: str
-    package_files: list[tuple[str, Any]] = field(default_factory=list)  # (sha256, path) to copy into the store
     secret_values: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,8 +73,10 @@ def _hash_file(path: Any) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _packages(spec: ReleaseSpec) -> list[dict[str, Any]]:
-    out = []
+def package_records(spec: ReleaseSpec) -> list[dict[str, Any]]:
+    """``{id, version, sha256, size, file}`` of every package of ``spec`` (files are read to hash
+    them), plus ``path`` for those that have a file."""
+    out: list[dict[str, Any]] = []
     for p in spec.packages:
         if p.path is None:
             out.append({"id": p.id, "version": p.version, "sha256": p.sha256, "size": p.size, "file": p.file_name})
@@ -98,15 +104,20 @@ def spec_digest(spec: ReleaseSpec, source_zone_id: str, pkgs: list[dict[str, Any
                           lifecycle=spec.lifecycle)
 
 
-def plan_registration(zone: Zone, spec: ReleaseSpec, *, replace: bool) -> Registration:
-    """Check that ``spec`` can be created in ``zone``; write nothing."""
-    db = zone.db
-    slug, version = spec.project["slug"], spec.release["version"]
-    project = projects.project_for_import(db, slug)
+def check_authoring(zone: Zone, spec: ReleaseSpec) -> None:
+    """Refuse (``not_local``) to author a project that came into ``zone`` from another zone."""
+    project = projects.project_for_import(zone.db, spec.project["slug"])
     if project is not None and project.source_zone_id != zone.zone_id:
         raise StateError(f"project {project.name!r} came into zone {zone.name} from another zone; a release of it "
                          "is created where the project is authored, then exported here", code="not_local")
-    pkgs = _packages(spec)
+
+
+def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]], *, replace: bool) -> Registration:
+    """Check that ``spec`` (with ``pkgs``: :func:`package_records`) can be created in ``zone``; write nothing."""
+    check_authoring(zone, spec)
+    db = zone.db
+    slug, version = spec.project["slug"], spec.release["version"]
+    project = projects.project_for_import(db, slug)
     secret_values, variables = [], []
     for v in spec.variables:
         entry: dict[str, Any] = {"name": v.name, "scope": scope_to_dict(v.scope), "sensitive": v.sensitive,
@@ -139,15 +150,24 @@ def plan_registration(zone: Zone, spec: ReleaseSpec, *, replace: bool) -> Regist
         source_zone_id=zone.zone_id, content_digest=content, release_digest=digest, snapshot=snapshot,
         output_refs=[o.to_dict() for o in spec.output_refs],
         lifecycle=spec.lifecycle.to_dict() if spec.lifecycle is not None else None)
-    files = [(p["sha256"], p["path"]) for p in pkgs if "path" in p]
-    return Registration(spec, release, local, status, files, secret_values)
+    return Registration(spec, release, local, status, secret_values)
 
 
-def store_packages(zone: Zone, reg: Registration) -> None:
-    """Copy the release's package files into the zone's package store (before the transaction)."""
-    store = PackageStore(zone.home)
-    for digest, path in reg.package_files:
-        store.add_file(path, digest)
+def stage_packages(staging: Staging, pkgs: list[dict[str, Any]]) -> None:
+    """Copy the package files of ``pkgs`` into ``staging`` (moved into the store by its commit);
+    a file that no longer hashes as it did is refused (``input_changed``)."""
+    for p in pkgs:
+        sink = staging.sink_for(p["sha256"]) if "path" in p else None
+        if sink is None:
+            continue
+        h = hashlib.sha256()
+        with open(p["path"], "rb") as fh:
+            while data := fh.read(CHUNK):
+                h.update(data)
+                sink(data)
+        if h.hexdigest() != p["sha256"]:
+            raise FormatError(f"{p['path']}: changed while it was copied into the package store",
+                              code="input_changed")
 
 
 def apply_registration(zone: Zone, tx: Writer, reg: Registration, now: EpochSeconds) -> None:
@@ -157,3 +177,24 @@ def apply_registration(zone: Zone, tx: Writer, reg: Registration, now: EpochSeco
     for value in reg.secret_values:
         secrets.store(zone, tx, value)
     projects.record_release(tx, reg.release, local=reg.local, base=reg.release.snapshot, now=now)
+
+
+def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochSeconds) -> Registration:
+    """``bundlekit releases create``: register the release ``release_file`` describes in ``zone``.
+
+    Raises what :func:`load_release` raises, ``StateError`` ``not_local``, ``ConflictError``
+    ``release_exists`` (a version created with other content, unless ``replace``); on any
+    refusal nothing is written.
+    """
+    spec = load_release(release_file)
+    pkgs = package_records(spec)
+    reg = plan_registration(zone, spec, pkgs, replace=replace)
+    staging = Staging(zone.home, PackageStore(zone.home))
+    try:
+        stage_packages(staging, pkgs)
+        with zone.db.transaction() as tx:
+            apply_registration(zone, tx, reg, now)
+        staging.commit()
+    finally:
+        staging.cleanup()
+    return reg

@@ -62,7 +62,8 @@ def _known_names(db: Reader, project: ProjectRecord) -> list[str]:
 
 
 def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensitive: bool = False,
-                 scope: Mapping[str, tuple[str, ...]] | None = None, new: bool = False, now: EpochSeconds) -> dict[str, Any]:
+                 scope: Mapping[str, tuple[str, ...]] | None = None, new: bool = False,
+                 now: EpochSeconds) -> dict[str, Any]:
     """Set (or bind a placeholder's) value in the project's local copy, with ``scope``
     (dimension -> values, :data:`SCOPE_OPTIONS`). A name the project does not have needs ``new``
     (``StateError`` ``unknown_variable`` suggesting the closest names)."""

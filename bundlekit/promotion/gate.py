@@ -116,7 +116,8 @@ def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, versi
     raise StateError(f"project {project.name!r} has no lifecycle phase {phase!r}; {known}", code="unknown_phase")
 
 
-def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str | None, now: EpochSeconds) -> dict[str, Any]:
+def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str | None,
+          now: EpochSeconds) -> dict[str, Any]:
     """Waive a phase for one release (or every release) of a project, with a reason; recorded."""
     if not reason.strip():
         raise InputError("--reason must say why the phase may be skipped; it is recorded with every deployment "

@@ -73,22 +73,18 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
         reused=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already received with "
                "other content")
     result = ReceiptImport(v)
-    for i, e in enumerate(m.receipts):
+    entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
+    entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
+    for what, e in entries:
         rb = e["release_bundle"]
         if not exports.was_exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id):
-            raise VerificationError(
-                f"{where}: receipts[{i}] (deployment {e['deployment_id']}) answers release bundle "
-                f"{rb['bundle_id']} which this zone never exported to {v.source.name!r}", code="unknown_bundle")
+            raise VerificationError(f"{where}: {what} is about release bundle {rb['bundle_id']}, which this zone "
+                                    f"never exported to {v.source.name!r}", code="unknown_bundle")
+    for e in m.receipts:
         known = remote.is_recorded(db, v.source.zone_id, e["deployment_id"])
         (result.already_known if known else result.recorded).append(e["deployment_id"])
-    for i, r in enumerate(m.refusals):
-        rb = r["release_bundle"]
-        if not exports.was_exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id):
-            raise VerificationError(
-                f"{where}: refusals[{i}] ({r['refusal_id']}) is about release bundle {rb['bundle_id']}, which this "
-                f"zone never exported to {v.source.name!r}", code="unknown_bundle")
-        if not refusals.is_recorded(db, v.source.zone_id, r["refusal_id"]):
-            result.refusals.append(r["refusal_id"])
+    result.refusals = [r["refusal_id"] for r in m.refusals
+                       if not refusals.is_recorded(db, v.source.zone_id, r["refusal_id"])]
     if dry_run:
         return result
     with db.transaction() as tx:

@@ -10,15 +10,12 @@ reused on re-run.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import shutil
 from pathlib import Path
 from typing import Callable
 
-from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
-from bundlekit.errors import FormatError
-
+from bundlekit.core.atomic import AtomicFile, commit_all
 
 __all__ = ["PackageStore", "Staging"]
 
@@ -32,23 +29,6 @@ class PackageStore:
 
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
-
-    def add_file(self, src: Path, digest: str) -> None:
-        """Copy a package the zone authored into the store (the zone that creates a release
-        deploys it from here). Streams in chunks; the copy must hash to ``digest``, else
-        ``FormatError`` ``input_changed`` and nothing is stored."""
-        if self.has(digest):
-            return
-        dest = self.path(digest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        h = hashlib.sha256()
-        with open(src, "rb") as fh, AtomicFile(dest) as out:
-            while data := fh.read(CHUNK):
-                h.update(data)
-                out.write(data)
-            if h.hexdigest() != digest:
-                raise FormatError(f"{src}: changed while it was copied into the package store", code="input_changed")
-            out.commit()
 
 
 class Staging:
