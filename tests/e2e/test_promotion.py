@@ -4,27 +4,27 @@ variables, projects carried out of order, refusals reported back, tenants."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import CANARY, run_cli, tree_digest
+from tests.conftest import CANARY, run_cli, snapshot
 from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
 
 LEGACY_RELEASE = "release.toml"  # the 1.4.0 fixture: no lifecycle
 
 
-def _refused(args: list[object], home: Path, code: str, exit_code: int, *watch: Path) -> dict[str, Any]:
+def _refused(args: Sequence[str | Path], home: Path, code: str, exit_code: int, *watch: Path) -> dict[str, Any]:
     """Run one command that must be refused with ``code``; every path watched stays byte-identical."""
-    watched = [home, *watch]
-    before = [tree_digest(p) if p.is_dir() else p.read_bytes() for p in watched]
+    before = snapshot(home, *watch)
     r = run_cli(*args, "--json", home=home)
     err = json.loads(r.stdout)["error"]
     assert (err["code"], r.returncode) == (code, exit_code), r.stdout + r.stderr
-    assert [tree_digest(p) if p.is_dir() else p.read_bytes() for p in watched] == before
+    assert snapshot(home, *watch) == before
     return err  # type: ignore[no-any-return]
 
 
-def _deployed(args: list[object], home: Path) -> dict[str, Any]:
+def _deployed(args: Sequence[str | Path], home: Path) -> dict[str, Any]:
     r = run_cli(*args, "--json", home=home)
     assert r.returncode == 0, r.stdout + r.stderr
     return json.loads(r.stdout)  # type: ignore[no-any-return]
@@ -157,9 +157,9 @@ def test_redeploying_an_older_release_uses_its_own_variables_with_the_zones_valu
     assert "Database=acme_zone;" in w.config(w.prod, "Production")["ConnectionStrings"]["Default"]
 
     # update-variables: the plan first (secrets masked, nothing changed), then the refresh
-    before = tree_digest(w.prod)
+    before = snapshot(w.prod)
     plan = okj("releases", "update-variables", "acme-web", "1.4.0", "--dry-run", home=w.prod)
-    assert tree_digest(w.prod) == before
+    assert snapshot(w.prod) == before
     changes = {c["name"]: c for c in plan["changes"]}
     assert plan["from_release"] == "1.4.1" and set(changes) == {"ConnectionStrings:Default", "Acme.Db.Password"}
     assert changes["Acme.Db.Password"]["old"] == changes["Acme.Db.Password"]["new"] == "********"
@@ -201,17 +201,17 @@ def test_two_projects_carried_out_of_order_and_refusals_reach_the_source_dashboa
     ok("import", a2, home=w.prod)
     r = run_cli("import", b1, "--json", home=w.prod)  # another project: never blocked by acme's numbers
     assert r.returncode == 0, r.stdout + r.stderr
-    before = tree_digest(w.prod)
+    before = snapshot(w.prod)
     r = run_cli("import", a1, "--json", home=w.prod)
     err = json.loads(r.stdout)["error"]
     assert (err["code"], r.returncode) == ("rollback", 3)
     assert "re-export it in zone dev" in err["message"] and "Acme Web 1.4.1 (sequence 2)" in err["message"]
     assert err["details"]["last_release"] == "1.4.1" and err["details"]["hints"]
-    after = tree_digest(w.prod)
-    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {"state.db"}
-    ok_again = tree_digest(w.prod)
+    after = snapshot(w.prod)
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {str(w.prod / "state.db")}
+    ok_again = snapshot(w.prod)
     assert run_cli("import", a1, home=w.prod).returncode == 3
-    assert tree_digest(w.prod) == ok_again  # the same refusal is reported once
+    assert snapshot(w.prod) == ok_again  # the same refusal is reported once
     # the newest export is refused too: a pinned, already-used sequence
     a3 = w.root / "media" / "acme-1.4.2.bundle"
     ok("export", w.release(LEGACY_RELEASE, version="1.4.2"), "--to", "prod", "-o", a3, "--sequence", "2",

@@ -19,8 +19,13 @@ def _verify(ctx: Ctx, bundle: Path) -> Call:
     return Call(["verify", bundle], home=ctx.prod, outputs=[bundle])
 
 
-def _import(ctx: Ctx, bundle: Path, home: str = "prod", *extra: object) -> Call:
-    return Call(["import", bundle, *extra], home=ctx.get(home), outputs=[bundle])
+def _import(ctx: Ctx, bundle: Path, home: str = "prod", *extra: object, expect: str = "unchanged") -> Call:
+    return Call(["import", bundle, *extra], home=ctx.get(home), outputs=[bundle], expect=expect)
+
+
+def _refused_import(ctx: Ctx, bundle: Path, home: str = "prod") -> Call:
+    """An import of a bundle that really came from dev: the refusal is reported back (decision 153)."""
+    return _import(ctx, bundle, home, expect="refusal")
 
 
 def _bytes(ctx: Ctx, name: str, data: bytes) -> Path:
@@ -78,7 +83,7 @@ def _rolled_back(ctx: Ctx) -> Call:
     older = _exported(ctx, release=ctx.release(version="1.4.1"))
     newer = _exported(ctx, release=ctx.release(version="1.4.2"))
     ok("import", newer, home=ctx.prod)
-    return _import(ctx, older)
+    return _refused_import(ctx, older)
 
 
 def _sequence_reused(ctx: Ctx) -> Call:
@@ -86,13 +91,13 @@ def _sequence_reused(ctx: Ctx) -> Call:
     ok("import", first, home=ctx.prod)
     second = _exported(ctx, release=ctx.release(("Adds the order history page", "Adds the order page"),
                                                 version="1.4.1"), extra=("--sequence", "9"))
-    return _import(ctx, second)
+    return _refused_import(ctx, second)
 
 
 def _package_changed(ctx: Ctx) -> Call:
     release = ctx.release(version="1.4.1")
     write_zip(release.parent / "packages" / "Acme.Web.1.4.0.zip", {"appsettings.json": b"{}", "index.html": b"<p>"})
-    return _import(ctx, _exported(ctx, release=release))
+    return _refused_import(ctx, _exported(ctx, release=release))
 
 
 def _conflict(ctx: Ctx) -> Call:
@@ -163,17 +168,18 @@ ROWS = [
     Row("blob_layout", lambda c: _verify(c, _forged(c, mutate=_first_blob(offset=1)))),
     Row("blob_size_mismatch", lambda c: _verify(c, _forged(c, mutate=_first_blob(size=1)))),
     Row("invalid_signature", lambda c: _verify(c, _bytes(c, "bad.bundle", flip(_acme(c), len(_acme(c)) - 1)))),
-    Row("invalid_seal", lambda c: _import(c, _forged(c, mutate=_bad_seal), "prod_fresh")),
-    Row("invalid_rotation", lambda c: _import(c, _forged(c, mutate=_bad_rotation), "prod_fresh")),
+    Row("invalid_seal", lambda c: _refused_import(c, _forged(c, mutate=_bad_seal), "prod_fresh")),
+    Row("invalid_rotation", lambda c: _refused_import(c, _forged(c, mutate=_bad_rotation), "prod_fresh")),
     Row("expired", lambda c: _verify(c, _exported(c, env=_sde(-40)))),
     Row("not_yet_valid", lambda c: _verify(c, _exported(c, env=_sde(3)))),
     Row("kind_mismatch", lambda c: _verify(c, _forged(c, header_kind="receipt"))),
     Row("wrong_destination", lambda c: (ok("trust", "add", c.get("other.card"), home=c.dev),
                                         _verify(c, _exported(c, to="other")))[1]),
     Row("package_mismatch", _package_changed),
-    Row("package_missing", lambda c: _import(c, c.get("delta.bundle"), "prod_fresh")),
-    # Export does not yet refuse a variable listed twice with the same scope; the import does.
-    Row("duplicate_identity", lambda c: _import(c, _exported(c, release=_twice(c, version="1.4.1")))),
+    Row("package_missing", lambda c: _refused_import(c, c.get("delta.bundle"), "prod_fresh")),
+    # A variable listed twice with the same scope: export refuses it, creating the release in dev.
+    Row("duplicate_identity", lambda c: Call(["export", _twice(c, version="1.4.1"), "--to", "prod", "-o",
+                                              c.path("twice.bundle")], home=c.dev, outputs=[c.path("twice.bundle")])),
     Row("rollback", _rolled_back),
     Row("replay", lambda c: _import(c, c.get("r1.bundle"), "dev_receipts")),
     Row("sequence_reused", _sequence_reused),
@@ -184,7 +190,7 @@ ROWS = [
     Row("threshold_not_met", lambda c: (_retrust_dev(c, "prod", "--threshold", "2"),
                                         _verify(c, c.get("acme.bundle")))[1]),
     Row("policy_denied", lambda c: (_retrust_dev(c, "prod_fresh", "--projects", "billing-*"),
-                                    _import(c, c.get("acme.bundle"), "prod_fresh"))[1]),
+                                    _refused_import(c, c.get("acme.bundle"), "prod_fresh"))[1]),
     Row("policy_denied", lambda c: (_retrust_dev(c, "prod", "--environments", "Staging"),
                                     Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"],
                                          home=c.prod))[1], name="deploy"),

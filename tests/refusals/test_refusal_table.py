@@ -24,10 +24,11 @@ from tests.conftest import run_cli, snapshot
 from tests.refusals.rows_bundles import ROWS as BUNDLE_ROWS
 from tests.refusals.rows_deploy import ROWS as DEPLOY_ROWS
 from tests.refusals.rows_inputs import ROWS as INPUT_ROWS
+from tests.refusals.rows_promotion import ROWS as PROMOTION_ROWS
 from tests.refusals.rows_transport import ROWS as TRANSPORT_ROWS
 from tests.refusals.world import Ctx, Row, build_base
 
-ROWS: list[Row] = INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + TRANSPORT_ROWS
+ROWS: list[Row] = INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + PROMOTION_ROWS + TRANSPORT_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +83,14 @@ def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, ba
         assert after == before
         return
     # A documented exception (spec/errors.md): only the zone's state database changed, and
-    # it now holds the Failed deployment whose run names the code.
+    # it now holds the refusal entry, or the Failed deployment whose run names the code.
     assert call.home is not None and entry.exception == call.expect
     changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
     assert changed == {str(call.home / "state.db")}
+    if call.expect == "refusal":
+        refused = json.loads(run_cli("outbox", "list", "--json", home=call.home).stdout)["refusals"]
+        assert [(r["code"], r["destination"], r["packed_in"]) for r in refused] == [(entry.code, "dev", None)]
+        return
     latest = json.loads(run_cli("deployments", "list", "--json", home=call.home).stdout)["deployments"][0]
     assert latest["state"] == "Failed"
     shown = json.loads(run_cli("deployments", "show", latest["id"], "--json", home=call.home).stdout)

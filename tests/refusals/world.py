@@ -182,8 +182,10 @@ class Call:
     ``home`` is passed as ``--home``; ``outputs`` are the other paths that must not change.
     ``json``: add ``--json`` and read the error object (else read ``error [code]`` on stderr).
     ``expect``: ``unchanged`` (the rule), or the documented exception the row proves:
-    ``preflight`` (a Failed deployment recorded) or ``deployment`` (the deployment ran; the
-    code is the failed run's reason and the command fails with ``deploy_failed``).
+    ``preflight`` (a Failed deployment recorded), ``deployment`` (the deployment ran; the
+    code is the failed run's reason and the command fails with ``deploy_failed``) or
+    ``refusal`` (an import refused an authentic bundle and queued a refusal entry naming the
+    code for its source).
     """
 
     args: list[Any]

@@ -1,0 +1,34 @@
+"""Refusal table rows: lifecycles, evidence, tenants, waivers and what only a zone's own values allow."""
+
+from __future__ import annotations
+
+from tests.refusals.world import Call, Ctx, Row, ok
+
+_LIFECYCLE = ("[[packages]]", '[lifecycle]\n[[lifecycle.phases]]\nname = "Staging"\nenvironments = ["Staging"]\n\n'
+                              '[[lifecycle.phases]]\nname = "Production"\nenvironments = ["Production"]\n\n'
+                              "[[packages]]")
+
+
+def _before_its_phase(ctx: Ctx) -> Call:
+    ctx.imported(ctx.release(_LIFECYCLE, version="1.5.0"), into="prod_run")
+    return Call(["deploy", "acme-web", "1.5.0", "--environment", "Production"], home=ctx.prod_run)
+
+
+def _wrong_evidence(ctx: Ctx) -> Call:
+    # r1 is prod's signed receipt of acme 1.4.0; offered as proof for 1.4.1 it proves nothing
+    ok("releases", "create", ctx.release(version="1.4.1"), home=ctx.dev)
+    receipt = ctx.get("r1.bundle")
+    return Call(["deploy", "acme-web", "1.4.1", "--environment", "Production", "--evidence", receipt],
+                home=ctx.dev, outputs=[receipt])
+
+
+ROWS = [
+    Row("lifecycle_violation", _before_its_phase),
+    Row("evidence_mismatch", _wrong_evidence),
+    Row("not_local", lambda c: Call(["variables", "unset", "acme-web", "Acme.Db.Name"], home=c.prod)),
+    Row("unknown_tenant", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Production",
+                                          "--tenant", "Acme Corp"], home=c.prod_run)),
+    Row("unknown_phase", lambda c: Call(["lifecycle", "waive", "acme-web", "--phase", "Staging", "--reason",
+                                         "hotfix"], home=c.prod)),
+    Row("unknown_waiver", lambda c: Call(["lifecycle", "unwaive", "acme-web", "--phase", "Staging"], home=c.prod)),
+]
