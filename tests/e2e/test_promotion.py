@@ -249,6 +249,17 @@ def test_tenant_scoped_values_apply_to_that_tenants_deployments_only(tmp_path: P
     assert w.config(w.prod, "Production")["Acme"]["ApiKey"] == "k-untenanted"
     err = _refused([*deploy, "--tenant", "Acme Crop"], w.prod, "unknown_tenant", 1)
     assert "'Acme Corp'" in err["message"]
+    # channel and step scopes set here apply by the same rules: a channel the release is not in
+    # never matches; the release's channel beats no scope; a step scope beats a tenant's
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-beta", "--channel", "Beta", home=w.prod)
+    ok(*deploy, home=w.prod)
+    assert w.config(w.prod, "Production")["Acme"]["ApiKey"] == "k-untenanted"
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-default-channel", "--channel", "default", home=w.prod)
+    ok(*deploy, home=w.prod)
+    assert w.config(w.prod, "Production")["Acme"]["ApiKey"] == "k-default-channel"
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-step", "--step", "Deploy web", home=w.prod)
+    ok(*deploy, "--tenant", "Acme Corp", home=w.prod)
+    assert w.config(w.prod, "Production")["Acme"]["ApiKey"] == "k-step"
     receipt = w.root / "media" / "r.bundle"
     ok("outbox", "pack", "-o", receipt, home=w.prod)
     ok("import", receipt, home=w.dev)
@@ -283,3 +294,38 @@ def test_releases_create_keeps_a_version_unless_replaced_and_never_authors_an_im
     # the release digest is the same in the zone that made it and the one that imported it
     digests = {okj("lifecycle", "show", "acme-web", "1.5.0", home=h)["release_digest"] for h in (w.dev, w.prod)}
     assert len(digests) == 1 and None not in digests
+
+
+def test_failures_reported_in_receipts_all_reach_the_source_dashboard_in_one_column(tmp_path: Path) -> None:
+    """The issue's findings, with their right values: two failed deployments followed by a
+    success, all reported in one receipt, are three deployments and two failures on the source
+    dashboard (not 1 failure of 3); a deploy to ``production`` shares ``Production``'s column;
+    a re-export of the release that last succeeded is not shown as its own "previous"."""
+    w = make_promo(tmp_path / "w")
+    fail = 'assert schema == "42", schema\nassert "#{Acme.Fail}" != "yes", "told to fail"'
+    release = w.release(LEGACY_RELEASE, ('assert schema == "42", schema', fail),
+                        ("[[variables]]", '[[variables]]\nname = "Acme.Fail"\nvalue = "no"\n\n[[variables]]'))
+    ok("import", w.export(release, "prod", "a.bundle"), home=w.prod)
+    _bind(w, w.prod)
+    w.targets(w.prod, "Production")
+    ok("variables", "set", "acme-web", "Acme.Fail", "yes", "--environment", "Production", home=w.prod)
+    deploy = ["deploy", "acme-web", "1.4.0", "--environment"]
+    for _ in range(2):
+        assert run_cli(*deploy, "Production", home=w.prod).returncode == 5
+    ok("variables", "unset", "acme-web", "Acme.Fail", "--environment", "Production", home=w.prod)
+    assert _deployed([*deploy, "production"], w.prod)["state"] == "Success"
+    receipt = w.root / "media" / "r.bundle"
+    ok("outbox", "pack", "-o", receipt, home=w.prod)
+    ok("import", receipt, home=w.dev)
+    w.export(release, "prod", "again.bundle")  # the same release sent again
+
+    view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
+    assert view["columns"] == [["prod", "Production"]]
+    (row,) = view["projects"]
+    (cell,) = row["cells"]
+    assert (cell["latest"]["state"], cell["latest"]["release"]) == ("succeeded", "1.4.0")
+    assert [f["state"] for f in cell["failures"]] == ["failed", "failed"]
+    assert len({f["deployment_id"] for f in cell["failures"]} | {cell["latest"]["deployment_id"]}) == 3
+    text = run_cli("dashboard", home=w.dev).stdout
+    assert "3 deployment(s): 1 succeeded, 2 failed; 2 failure(s)" in text
+    assert "prev ok" not in text and "+2 failed before" in text
