@@ -74,6 +74,25 @@ def ensure_system_packages() -> bool:
     return True
 
 
+def _chooses_workers(args: list[str]) -> bool:
+    """Whether pytest arguments already say how to run in parallel (or not at all)."""
+    for i, arg in enumerate(args):
+        if arg in ("-n", "--numprocesses") or arg.startswith(("--numprocesses=", "--dist")):
+            return True
+        if arg.startswith("-n") and len(arg) > 2:  # -n2, -n=2, -nauto
+            return True
+        if arg in ("-pno:xdist", "-p=no:xdist") or (arg == "-p" and args[i + 1:i + 2] == ["no:xdist"]):
+            return True
+    return False
+
+
+def pytest_args(args: list[str]) -> list[str]:
+    """The pytest command line for ``tasks.py test ARGS``: the suite runs on every core
+    (pytest-xdist, ``-n auto``) unless ARGS choose (``-n 2``, ``-n 0``, ``-p no:xdist``)."""
+    parallel = [] if _chooses_workers(args) else ["-n", "auto"]
+    return ["-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel, *args]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("roundtrip", "test"):
         print(__doc__)
@@ -85,7 +104,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "roundtrip":
         cmd = [str(PY), str(ROOT / "scripts" / "roundtrip.py"), *argv[1:]]
     else:
-        cmd = [str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *argv[1:]]
+        cmd = [str(PY), *pytest_args(argv[1:])]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 

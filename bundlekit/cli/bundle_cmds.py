@@ -41,7 +41,7 @@ def summary(m: Manifest, digest: str, signers: list[str]) -> dict[str, Any]:
 
 
 @cli.command(epilog="bundlekit export release.toml --to prod -o acme-1.4.0.bundle --home ./dev --expires 14d")
-@click.argument("release_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("release_file", type=click.Path(path_type=Path))
 @click.option("--to", "to", required=True, help="The trusted destination zone's name.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @home_option
@@ -75,7 +75,7 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
 
 
 @cli.command(epilog="bundlekit inspect acme-1.4.0.bundle --json")
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path))
 @json_option
 def inspect(bundle: Path, as_json: bool) -> None:
     """Show what a bundle holds without any keys (nothing is verified; see `verify`)."""
@@ -113,7 +113,7 @@ def inspect(bundle: Path, as_json: bool) -> None:
 
 
 @cli.command(epilog="bundlekit verify acme-1.4.0.bundle --home ./prod")
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path))
 @home_option
 @quiet_option
 @json_option

@@ -4,7 +4,9 @@ Every command takes ``--home`` (default ``$BUNDLEKIT_HOME``, else ``~/.bundlekit
 commands with machine-readable output take ``--json``. :class:`BundleGroup` catches
 :class:`~bundlekit.errors.BundleError` for every subcommand, prints it (as
 ``{"error": {...}}`` on stdout under ``--json``, else on stderr) and exits with the
-family's code. Nothing else in the CLI catches errors.
+family's code. Nothing else in the CLI catches errors. The usage errors click finds while
+parsing (a missing argument, an unknown option, a bad choice) are reported there too: under
+``--json`` as the same error object, code ``usage`` (decision 127).
 
 Commands print through :func:`echo`, :func:`echo_text` and :func:`emit_json`, never
 ``click.echo`` directly: text in a line can come from a bundle, a receipt or a script, and
@@ -22,7 +24,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from bundlekit.core.text import dumps, terminal_text
-from bundlekit.errors import BundleError, exit_code_for
+from bundlekit.errors import BundleError, UsageError, exit_code_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,8 +100,64 @@ def report_error(ctx: click.Context | None, err: BundleError) -> int:
     return exit_code_for(err)
 
 
+_WORDS = "bundlekit.words"
+
+
+def json_requested(words: list[str]) -> bool:
+    """Whether the words typed ask for ``--json`` (before a ``--`` that ends the options), even
+    when they do not parse: a usage error stops click before any option has a value."""
+    return "--json" in (words[:words.index("--")] if "--" in words else words)
+
+
+def usage_error(err: click.ClickException) -> UsageError:
+    """A click usage error as the registered ``usage`` error: click's message, the usage line
+    and where to read more."""
+    ctx = getattr(err, "ctx", None)
+    message = err.format_message()
+    details: dict[str, Any] = {}
+    if ctx is not None:
+        details = {"command": ctx.command_path, "usage": ctx.get_usage()}
+        stop = "" if message.endswith((".", "?", "!")) else "."
+        message = f"{message}{stop} {ctx.get_usage()}; see `{ctx.command_path} --help`"
+    param = getattr(err, "param", None)
+    if param is not None and param.name:
+        details["parameter"] = param.name
+    option = getattr(err, "option_name", None)
+    if option:
+        details["option"] = option
+    return UsageError(message, code="usage", details=details or None)
+
+
+class _JsonUsage(click.ClickException):
+    """A click usage error that shows itself as the ``--json`` error object on stdout."""
+
+    def __init__(self, err: click.ClickException) -> None:
+        self.error = usage_error(err)
+        super().__init__(self.error.message)
+        self.exit_code = err.exit_code
+
+    def show(self, file: Any = None) -> None:
+        emit_json({"error": self.error.to_dict()})
+
+
 class BundleGroup(click.Group):
-    """A click group whose subcommands' BundleErrors become clean messages and exit codes."""
+    """A click group whose subcommands' BundleErrors become clean messages and exit codes.
+
+    The root group keeps the words typed (``ctx.meta``), so a usage error click raises while
+    parsing any command can be shown as the ``--json`` error object when ``--json`` was asked for.
+    """
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        if parent is not None:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        _last_ctx.clear()  # a new command line (several can run in one process, as in tests)
+        try:
+            ctx = super().make_context(info_name, list(args), parent=parent, **extra)
+        except click.ClickException as err:
+            raise _as_json(err, list(args)) from None
+        ctx.meta[_WORDS] = list(args)
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -107,6 +165,8 @@ class BundleGroup(click.Group):
         except BundleError as err:
             leaf = _deepest_context(ctx)
             sys.exit(report_error(leaf, err))
+        except click.ClickException as err:
+            raise _as_json(err, ctx.meta.get(_WORDS, [])) from None
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Keep example epilogs verbatim (click would rewrap them).
@@ -114,6 +174,12 @@ class BundleGroup(click.Group):
             formatter.write_paragraph()
             for line in self.epilog.splitlines():
                 formatter.write_text(line) if line.strip() else formatter.write_paragraph()
+
+
+def _as_json(err: click.ClickException, words: list[str]) -> click.ClickException:
+    if isinstance(err, _JsonUsage) or not json_requested(words):
+        return err
+    return _JsonUsage(err)
 
 
 _last_ctx: list[click.Context] = []

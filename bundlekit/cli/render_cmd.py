@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
-from typing import BinaryIO
 
 import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo
+from bundlekit.core import clock
+from bundlekit.core.files import read_limited, read_user_file
 from bundlekit.errors import InputError, UsageError
 from bundlekit.deploy.structured import FORMATS, MAX_CONFIG_BYTES, ConfigParseError, apply_config, formats_for
 from bundlekit.package.textfiles import decode_text, encode_text
@@ -37,14 +37,10 @@ bundlekit render app.json --variables prod.json --sensitive Db.Password
 echo '#{Name | ToUpper}' | bundlekit render - --allow-missing"""
 
 
-def _read_limited(stream: BinaryIO, limit: int, what: str) -> bytes:
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise InputError(
-            f"{what} is larger than {limit // (1024 * 1024)} MiB; split it into smaller files",
-            code="input_too_large",
-        )
-    return data
+def _local_now() -> datetime:
+    """The command's one reading of the clock, in the local time zone (Octopus's date filters
+    show the server's local time)."""
+    return clock.to_datetime(clock.now()).astimezone()
 
 
 def _decode(data: bytes, what: str) -> str:
@@ -59,28 +55,12 @@ def _decode(data: bytes, what: str) -> str:
 
 def _read_template(source: str) -> str:
     if source == "-":
-        return _decode(_read_limited(sys.stdin.buffer, MAX_TEMPLATE_BYTES, "standard input"), "standard input")
-    path = Path(source)
-    try:
-        with path.open("rb") as fh:
-            data = _read_limited(fh, MAX_TEMPLATE_BYTES, f"template {source}")
-    except FileNotFoundError:
-        raise InputError(f"template {source} does not exist; check the path", code="file_not_found") from None
-    except IsADirectoryError:
-        raise InputError(f"template {source} is a folder; give a file", code="file_not_found") from None
-    except OSError as exc:
-        raise InputError(f"cannot read template {source}: {exc.strerror}", code="unreadable") from None
-    return _decode(data, f"template {source}")
+        return _decode(read_limited(sys.stdin.buffer, MAX_TEMPLATE_BYTES, "standard input"), "standard input")
+    return _decode(read_user_file(source, what=f"template {source}", limit=MAX_TEMPLATE_BYTES), f"template {source}")
 
 
 def _load_variables_file(source: str, into: dict[str, str]) -> None:
-    try:
-        with open(source, "rb") as fh:
-            data = _read_limited(fh, MAX_VARIABLES_BYTES, f"variables file {source}")
-    except FileNotFoundError:
-        raise InputError(f"variables file {source} does not exist; check the path", code="file_not_found") from None
-    except OSError as exc:
-        raise InputError(f"cannot read variables file {source}: {exc.strerror}", code="unreadable") from None
+    data = read_user_file(source, what=f"variables file {source}", limit=MAX_VARIABLES_BYTES)
     try:
         parsed = json.loads(_decode(data, f"variables file {source}"))
     except json.JSONDecodeError as exc:
@@ -131,7 +111,7 @@ def render_command(
         values[name] = value
     variables = VariableDictionary(values, sensitive=sensitive_names)
     template = _read_template(source)
-    result = render(template, variables, allow_missing=allow_missing, now=datetime.now().astimezone())
+    result = render(template, variables, allow_missing=allow_missing, now=_local_now())
     out = sys.stdout.buffer  # bytes, so line endings are written exactly as rendered
     out.write(result.text.encode("utf-8"))
     out.flush()
@@ -190,15 +170,7 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
     for pair in var_pairs:
         name, value = _split_var(pair)
         values[name] = value
-    try:
-        with open(file, "rb") as fh:
-            data = _read_limited(fh, MAX_CONFIG_BYTES, f"configuration file {file}")
-    except FileNotFoundError:
-        raise InputError(f"configuration file {file} does not exist; check the path", code="file_not_found") from None
-    except IsADirectoryError:
-        raise InputError(f"configuration file {file} is a folder; give a file", code="file_not_found") from None
-    except OSError as exc:
-        raise InputError(f"cannot read configuration file {file}: {exc.strerror}", code="unreadable") from None
+    data = read_user_file(file, what=f"configuration file {file}", limit=MAX_CONFIG_BYTES)
     try:
         text, encoding = decode_text(data)
     except UnicodeDecodeError as exc:
@@ -206,8 +178,9 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
                          "is invalid", code="invalid_config_file") from None
     dictionary = VariableDictionary(values)
     evaluated: dict[str, str] = {}
+    now = _local_now()
     for name in values:
-        result = evaluate(name, dictionary, now=datetime.now().astimezone())
+        result = evaluate(name, dictionary, now=now)
         if result.missing:
             raise SubstitutionError(f"variable {name!r} refers to {', '.join(result.missing)}, which is not defined",
                                     code="unresolved_variables", details=list(result.missing))

@@ -26,7 +26,7 @@ def media() -> None:
 
 
 @media.command("split", epilog="bundlekit media split app.bundle --volume-size 700M --out ./vols --parity 2")
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--volume-size", "volume_size", default=str(DEFAULT_VOLUME_SIZE), show_default=True,
               help="Largest volume file, header included: bytes or K/M/G (powers of 1024). "
                    "The default fits FAT32 (4 GiB - 1).")
@@ -103,7 +103,7 @@ def _rate(text: str) -> int:
 
 
 @diode.command("send", epilog="bundlekit diode send app.bundle --to 10.0.0.2:5005 --rate 50M --repeat 1")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--to", "to", default=None, help="Receiver's HOST:PORT (UDP).")
 @click.option("--rate", "rate", default=str(DEFAULT_RATE), show_default=True,
               help="Pace in bytes per second (K/M/G = powers of 1024; 0 = unpaced).")

@@ -14,7 +14,6 @@ from typing import Iterator
 
 from bundlekit.errors import InputError, UsageError
 from bundlekit.transport.media import join_to_temp
-from bundlekit.transport.media_scan import is_volume_dir
 
 __all__ = ["bundle_path"]
 
@@ -25,13 +24,14 @@ def bundle_path(paths: tuple[Path, ...]) -> Iterator[Path]:
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise InputError(f"{missing[0]}: no such file or folder", code="bundle_not_found")
-    if len(paths) == 1 and paths[0].is_file():
+    files = [p for p in paths if not p.is_dir()]
+    if len(paths) == 1 and files:
         yield paths[0]
         return
-    not_volumes = [p for p in paths if not is_volume_dir(p)]
-    if not_volumes:
-        raise UsageError(f"{not_volumes[0]}: pass one bundle file, or folders of media volumes "
-                         "(`bundlekit media split`)", code="usage")
+    if files:
+        raise UsageError(f"{files[0]}: pass one bundle file, or folders of media volumes "
+                         "(`bundlekit media split`), not both", code="usage")
+    # Folders: joined as `media join` would, so a folder without volumes is `no_volumes` here too.
     tmp = Path(tempfile.mkdtemp(prefix="bundlekit-join-"))
     try:
         yield join_to_temp(list(paths), tmp)

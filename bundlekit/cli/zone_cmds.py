@@ -12,12 +12,13 @@ from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.atomic import write_atomic
+from bundlekit.core.files import read_user_file
 from bundlekit.errors import InputError
-from bundlekit.format.card import parse_card
+from bundlekit.format.card import MAX_CARD_BYTES, parse_card
 from bundlekit.format.container import SignatureRecord, add_signature
 from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
-from bundlekit.format.keyfile import parse_private, parse_public, render_private, render_public
+from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.home import init_zone, open_zone
@@ -66,7 +67,7 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @trust.command("add", epilog="bundlekit trust add dev.card --home ./prod --projects 'acme-*' --threshold 2")
-@click.argument("card", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("card", type=click.Path(path_type=Path))
 @home_option
 @click.option("--spaces", multiple=True, help="Glob(s) of spaces this zone may send (default all).")
 @click.option("--projects", multiple=True, help="Glob(s) of project names or slugs (default all).")
@@ -77,7 +78,7 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
 def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: tuple[str, ...],
               environments: tuple[str, ...], threshold: int, as_json: bool) -> None:
     """Trust another zone's identity card."""
-    parsed = parse_card(card.read_bytes(), str(card))
+    parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
     policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold)
     with open_zone(resolve_home(home)) as z:
         entry = truststore.add_zone(z, parsed, policy, clock.now())
@@ -123,13 +124,14 @@ def trust_remove(name: str, home: str | None, as_json: bool) -> None:
 
 
 @trust.command("add-signer", epilog="bundlekit trust add-signer alice.pub --for dev --home ./prod")
-@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("public_key", type=click.Path(path_type=Path))
 @click.option("--for", "source", required=True, help="The trusted zone whose threshold this key counts towards.")
 @home_option
 @json_option
 def trust_add_signer(public_key: Path, source: str, home: str | None, as_json: bool) -> None:
     """Let an approver's key count towards a source zone's signature threshold."""
-    approver = parse_public(public_key.read_bytes(), str(public_key))
+    approver = parse_public(read_user_file(public_key, what=f"public key file {public_key}", limit=MAX_KEY_FILE_BYTES),
+                            str(public_key))
     with open_zone(resolve_home(home)) as z:
         entry = truststore.add_signer(z, source, approver, clock.now())
     if as_json:
@@ -182,12 +184,14 @@ def keys_new(name: str, prefix: Path, as_json: bool) -> None:
 
 
 @cli.command(epilog="bundlekit sign acme-1.4.0.bundle --key alice.key")
-@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path),
+              help="The approver's private key file (PREFIX.key from `bundlekit keys new`).")
 @json_option
 def sign(bundle: Path, key_file: Path, as_json: bool) -> None:
     """Add an approver's signature to a bundle (what was signed does not change)."""
-    name, key = parse_private(key_file.read_bytes(), str(key_file))
+    name, key = parse_private(read_user_file(key_file, what=f"key file {key_file}", limit=MAX_KEY_FILE_BYTES),
+                              str(key_file))
 
     def make(message: bytes, kind: str) -> SignatureRecord:
         return SignatureRecord(raw_public(key), crypto_sign(key, kind, message))

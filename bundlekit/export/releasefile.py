@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.files import read_user_file
 from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem
 from bundlekit.errors import BundleError, InputError
 from bundlekit.format.lifecycle import Lifecycle
@@ -29,6 +30,9 @@ __all__ = ["ReleaseSpec", "PackageSource", "VariableSpec", "load_release", "slug
 OUTPUT_REF = re.compile(r"^octopus\.action\[(?P<step>[^\]]+)\]\.output(?:\[(?P<machine>[^\]]+)\])?\.(?P<name>.+)$",
                         re.IGNORECASE)
 _SCAN_LIMIT = 16 * 1024 * 1024
+#: Largest release file read, in bytes: the manifest it becomes may not exceed 16 MiB either
+#: (spec/bundle-format.md), and packages are files of their own, not part of it.
+MAX_RELEASE_FILE_BYTES = 16 * 1024 * 1024
 
 
 @lru_cache(maxsize=None)
@@ -96,12 +100,7 @@ def _check_name(path: Path, where: str, value: str) -> None:
 
 def load_release(path: Path) -> ReleaseSpec:
     """Read and validate a release file; every problem names the file and key path."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: release file not found", code="file_not_found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; pass the release TOML file", code="file_not_found") from None
+    raw = read_user_file(path, what=f"release file {path}", limit=MAX_RELEASE_FILE_BYTES)
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

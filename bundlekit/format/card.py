@@ -28,6 +28,8 @@ from bundlekit.format.crypto import b64, key_id, raw_public, sign, unb64, verify
 
 __all__ = ["IdentityCard", "parse_card"]
 
+#: Largest identity card read or accepted, in bytes (a real one is under 1 KiB).
+MAX_CARD_BYTES = 4096
 HEADER = "bundlekit identity card v1"
 _FIELDS = ("name", "zone-id", "signing-key", "sealing-key", "created")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -74,7 +76,7 @@ def parse_card(data: bytes, where: str) -> IdentityCard:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{where}: not a bundlekit identity card (not UTF-8 text)", code="invalid_card") from None
-    if len(data) > 4096:
+    if len(data) > MAX_CARD_BYTES:
         raise InputError(f"{where}: too large to be an identity card", code="invalid_card")
     lines = text.split("\n")
     if lines[0] != HEADER:

@@ -18,12 +18,15 @@ from typing import Any, Mapping
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.names import check_name
-from bundlekit.errors import InputError, VerificationError
+from bundlekit.errors import BundleError, InputError, VerificationError
 from bundlekit.format import codec
 from bundlekit.format.crypto import b64, key_id, raw_private, raw_public, sign, unb64, verify_signature
 
-__all__ = ["ApproverKey", "render_private", "render_public", "parse_private", "parse_public",
+__all__ = ["ApproverKey", "MAX_KEY_FILE_BYTES", "render_private", "render_public", "parse_private", "parse_public",
            "RotationStatement", "make_rotation", "parse_rotation"]
+
+#: Largest key file read or accepted, in bytes (a real one is under 256).
+MAX_KEY_FILE_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +54,10 @@ def render_public(name: str, key: Ed25519PrivateKey) -> bytes:
 
 
 def _parse(data: bytes, where: str, header: str) -> tuple[str, bytes]:
+    """``(name, raw key)`` of a key file; every defect is ``invalid_key_file`` (or
+    ``invalid_key_name``), naming the file and the line."""
     try:
-        lines = data.decode("utf-8").split("\n")
+        lines = data.decode("utf-8").split("\n") if len(data) <= MAX_KEY_FILE_BYTES else []
     except UnicodeDecodeError:
         lines = []
     if len(lines) != 4 or lines[0] != header or lines[3] != "" or not lines[1].startswith("name: ") \
@@ -60,7 +65,11 @@ def _parse(data: bytes, where: str, header: str) -> tuple[str, bytes]:
         raise InputError(f"{where}: not a {header!r} file", code="invalid_key_file")
     name = lines[1][len("name: "):]
     _check_name(name)
-    return name, unb64(lines[2][len("key: ed25519:"):], f"{where}: key", 32)
+    try:
+        return name, unb64(lines[2][len("key: ed25519:"):], "key", 32)
+    except BundleError as err:
+        raise InputError(f"{where}: the 'key:' line is damaged ({err.message}); use the file `bundlekit keys new` "
+                         "wrote, or make a new key pair", code="invalid_key_file") from None
 
 
 def parse_private(data: bytes, where: str) -> tuple[str, Ed25519PrivateKey]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
-from bundlekit.errors import InputError, TransportError, UsageError
+from bundlekit.errors import FormatError, InputError, TransportError, UsageError
 from bundlekit.transport._util import EarlyFlush, HashPipe, carried_name
 from bundlekit.transport.erasure import StripeCodec
 from bundlekit.transport.media_scan import (
@@ -68,7 +68,7 @@ def _open_bundle(bundle: Path) -> tuple[BinaryIO, int]:
     except FileNotFoundError:
         raise InputError(f"{bundle}: no such file; pass the bundle to split", code="bundle_not_found") from None
     except IsADirectoryError:
-        raise InputError(f"{bundle}: is a folder, not a bundle file", code="bundle_not_found") from None
+        raise FormatError(f"{bundle}: is a folder, not a bundle file; pass the bundle to split", code="not_a_bundle") from None
     except OSError as exc:
         raise InputError(f"{bundle}: cannot be read ({exc.strerror})", code="bundle_unreadable") from None
     return f, os.fstat(f.fileno()).st_size

@@ -8,6 +8,9 @@ import sqlite3
 from tests.refusals.world import Call, Ctx, Row, ok
 
 REL = "release.toml"
+# Well-formed key files whose key is 3 bytes, not 32 (the reviewer's example).
+_BAD_KEY = "bundlekit signing key v1\nname: alice\nkey: ed25519:AAAA\n"
+_BAD_PUB = "bundlekit public key v1\nname: alice\nkey: ed25519:AAAA\n"
 
 
 def _export(ctx: Ctx, release: object, *extra: object) -> Call:
@@ -85,6 +88,12 @@ def _key_file(ctx: Ctx, data: bytes | None) -> Call:
 ROWS = [
     # -- usage ------------------------------------------------------------------------------
     Row("usage", lambda c: Call(["diode", "send", c.get("acme.bundle")], outputs=[c.get("acme.bundle")])),
+    # click's own parse errors print the error object too under --json (decision 127)
+    Row("usage", lambda c: Call(["verify"], home=c.prod), name="missing-argument"),
+    Row("usage", lambda c: Call(["verify", c.get("acme.bundle"), "--bogus"], home=c.prod,
+                                outputs=[c.get("acme.bundle")]), name="unknown-option"),
+    Row("usage", lambda c: Call(["import", c.get("acme.bundle"), "--on-conflict", "bogus"], home=c.prod,
+                                outputs=[c.get("acme.bundle")]), name="bad-choice"),
     Row("invalid_var", lambda c: _render(c, "#{A}", "--var", "NoEqualsSign")),
     Row("invalid_config_file", lambda c: Call(["render-config", c.file("values.yaml", "a: [1, 2\nb: 3\n"), "--var",
                                                "a=x"], outputs=[c.path("values.yaml")], json=False)),
@@ -111,14 +120,26 @@ ROWS = [
     Row("file_exists", lambda c: Call(["keys", "new", "--name", "alice", "-o", c.path("alice")],
                                       outputs=[c.file("alice.key", b"keep me"), c.path("alice.pub")])),
     Row("file_not_found", lambda c: _export(c, c.path("missing.toml"))),
+    Row("file_not_found", lambda c: _export(c, c.file("adir/keep.txt", b"").parent), name="release-file-is-a-folder"),
     Row("file_unreadable", lambda c: _send(c, _self_loop(c, "loop.bundle"))),
     Row("input_too_large", lambda c: _render(c, b"x" * (16 * 1024 * 1024 + 1))),
+    # files read whole are read no further than their limit: /dev/zero never ends
+    Row("input_too_large", lambda c: Call(["trust", "add", "/dev/zero"], home=c.prod), name="card"),
+    Row("input_too_large", lambda c: Call(["trust", "add-signer", "/dev/zero", "--for", "dev"], home=c.prod),
+        name="public-key"),
+    Row("input_too_large", lambda c: Call(["sign", c.get("acme.bundle"), "--key", "/dev/zero"],
+                                          outputs=[c.get("acme.bundle")]), name="key-file"),
+    Row("input_too_large", lambda c: _export(c, "/dev/zero"), name="release-file"),
     Row("invalid_card", lambda c: Call(["trust", "add", c.file("bad.card", "not a card\n")], home=c.prod)),
     Row("invalid_card", lambda c: Call(["trust", "add", c.file("dev.card", c.get("dev.card").read_bytes().replace(
         b"name: dev", b"name: dew"))], home=c.prod), name="altered"),
     Row("invalid_duration", lambda c: _export(c, c.get("release") / REL, "--expires", "5x")),
     Row("invalid_key_file", lambda c: Call(["trust", "add-signer", c.file("alice.pub", "hello\n"), "--for", "dev"],
                                            home=c.prod)),
+    Row("invalid_key_file", lambda c: Call(["sign", c.get("acme.bundle"), "--key", c.file("bad.key", _BAD_KEY)],
+                                           outputs=[c.get("acme.bundle")]), name="damaged-key-line"),
+    Row("invalid_key_file", lambda c: Call(["trust", "add-signer", c.file("bad.pub", _BAD_PUB), "--for", "dev"],
+                                           home=c.prod), name="damaged-public-key-line"),
     Row("invalid_key_name", lambda c: Call(["keys", "new", "--name", "bad\tname", "-o", c.path("k")],
                                            outputs=[c.path("k.key"), c.path("k.pub")])),
     Row("invalid_policy", lambda c: Call(["trust", "add", c.get("other.card"), "--threshold", "0"], home=c.prod)),

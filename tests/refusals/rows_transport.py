@@ -75,6 +75,9 @@ ROWS = [
     Row("volumes_incomplete", _missing_volume),
     Row("volumes_mixed", _mixed),
     Row("no_volumes", lambda c: _check(c.file("empty/readme.txt", b"no volumes here").parent)),
+    # the same folder given to import is the same refusal (it used to be `usage`)
+    Row("no_volumes", lambda c: Call(["import", c.file("empty/readme.txt", b"no volumes here").parent],
+                                     home=c.prod, outputs=[c.path("empty")]), name="import"),
     Row("bundle_digest_mismatch", _consistent_but_wrong),
     Row("nothing_received", lambda c: (c.path("spool").mkdir(), _receive(c, c.path("spool"), c.path("spool")))[1]),
     Row("incomplete", _partial_spool),

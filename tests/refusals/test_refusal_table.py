@@ -2,7 +2,9 @@
 
 One row per registered code that a user can cause (``bundlekit/error_codes.py``; codes no user
 can cause say why there). Each row prepares its bad input in a private copy of shared zones
-(``tests/refusals/world.py``), runs one ``bundlekit`` command in a subprocess, and checks:
+(``tests/refusals/world.py``), runs one ``bundlekit`` command through the CLI's entry point in
+this process (decision 129: a process of its own cost 1.5 s a row and proved nothing more), and
+checks:
 
 - the code in the ``--json`` error object (or ``error [code]`` on stderr for the few commands
   without ``--json``), and the old codes under ``aliases``;
@@ -20,7 +22,7 @@ from typing import Any
 import pytest
 
 from bundlekit.error_codes import REGISTRY
-from tests.conftest import run_cli, snapshot
+from tests.conftest import cli_in_process, snapshot
 from tests.refusals.rows_bundles import ROWS as BUNDLE_ROWS
 from tests.refusals.rows_deploy import ROWS as DEPLOY_ROWS
 from tests.refusals.rows_inputs import ROWS as INPUT_ROWS
@@ -64,7 +66,7 @@ def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, ba
     before = snapshot(*watched)
     args = [*call.args, *(["--json"] if call.json else [])]
     try:
-        done = run_cli(*args, home=call.home, env=call.env)
+        done = cli_in_process(*args, home=call.home, env=call.env)
     finally:
         for held in call.hold:
             held.close()
@@ -88,12 +90,12 @@ def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, ba
     changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
     assert changed == {str(call.home / "state.db")}
     if call.expect == "refusal":
-        refused = json.loads(run_cli("outbox", "list", "--json", home=call.home).stdout)["refusals"]
+        refused = json.loads(cli_in_process("outbox", "list", "--json", home=call.home).stdout)["refusals"]
         assert [(r["code"], r["destination"], r["packed_in"]) for r in refused] == [(entry.code, "dev", None)]
         return
-    latest = json.loads(run_cli("deployments", "list", "--json", home=call.home).stdout)["deployments"][0]
+    latest = json.loads(cli_in_process("deployments", "list", "--json", home=call.home).stdout)["deployments"][0]
     assert latest["state"] == "Failed"
-    shown = json.loads(run_cli("deployments", "show", latest["id"], "--json", home=call.home).stdout)
+    shown = json.loads(cli_in_process("deployments", "show", latest["id"], "--json", home=call.home).stdout)
     runs = shown["record"]["runs"]
     if call.expect == "preflight":
         assert [r["step"] for r in runs] == ["(preflight)"] and f"[{entry.code}]" in runs[0]["reason"]

@@ -1,0 +1,37 @@
+"""`python3 tasks.py test` runs the suite on every core unless told otherwise."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _tasks() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bundlekit_tasks", ROOT / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_suite_runs_with_xdist_by_default() -> None:
+    args = _tasks().pytest_args(["tests/deploy"])
+    assert args[args.index("-n") + 1] == "auto" and args[-1] == "tests/deploy"
+
+
+@pytest.mark.parametrize("given", [["-q", "-x", "-n", "2"], ["-n2"], ["-n=3"], ["--numprocesses", "4"],
+                                   ["--numprocesses=auto"], ["-n", "0"], ["-p", "no:xdist"], ["-pno:xdist"],
+                                   ["--dist", "loadfile", "-n", "2"]])
+def test_callers_choice_of_workers_is_kept_alone(given: list[str]) -> None:
+    args = _tasks().pytest_args(given)
+    assert "auto" not in args[:len(args) - len(given)], args
+    assert args[-len(given):] == given
+
+
+def test_an_option_that_only_starts_like_n_is_not_taken_for_a_worker_count() -> None:
+    args = _tasks().pytest_args(["--no-header", "-p", "no:cacheprovider"])
+    assert args[args.index("-n") + 1] == "auto"
