@@ -28,6 +28,7 @@ from typing import BinaryIO, Callable, Iterator
 import zstandard
 
 from bundlekit.core.atomic import CHUNK, AtomicFile
+from bundlekit.format.blobio import Stage, choose_encoding
 from bundlekit.errors import FormatError, InputError, VerificationError
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "SignatureRecord",
     "BundleFile",
     "BundleWriter",
-    "stream_blob",
 ]
 
 MAGIC = b"\x89BDL\r\n\x1a\n"
@@ -233,77 +233,6 @@ def check_blob_layout(blobs: list[BlobRecord], blobs_length: int, limits: Limits
                                 f"{blobs_length}; unlisted or missing data", code="blob_layout")
 
 
-def stream_blob(bundle: BundleFile, blob: BlobRecord, sink: Callable[[bytes], object] | None = None,
-                where: str = "blob") -> None:
-    """Check one blob in a single bounded pass; feed decompressed bytes to ``sink``.
-
-    The frame header is checked first (declared size must equal the signed size, window
-    within limits); decompression stops at signed size + 1 byte; then both the stored and
-    the content SHA-256 must match. Callers must not use what ``sink`` received until this
-    returns: it raises on any mismatch.
-    """
-    limits = bundle.limits
-    stored = hashlib.sha256()
-    content = hashlib.sha256()
-    produced = 0
-    section = bundle.read_stored(blob.offset, blob.length)
-    if blob.encoding == "identity":
-        for chunk in section.chunks():
-            stored.update(chunk)
-            content.update(chunk)
-            produced += len(chunk)
-            if sink:
-                sink(chunk)
-    elif blob.encoding == "zstd":
-        source = _HashingReader(section.chunks(), stored)
-        head = source.peek()
-        if head is not None:
-            _check_frame_header(head, blob, limits, where)
-        dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window)
-        # stream_reader bounds each read's *output*, so a tiny frame that expands to GBs
-        # costs one chunk of memory and stops at the signed size + 1 byte.
-        reader = dctx.stream_reader(source, read_size=CHUNK, read_across_frames=False)  # type: ignore[arg-type]
-        try:
-            while True:
-                out = reader.read(CHUNK)
-                if not out:
-                    break
-                produced += len(out)
-                if produced > blob.size:
-                    raise VerificationError(f"{where}: decompresses to more than the signed {blob.size} bytes",
-                                            code="blob_size_mismatch")
-                content.update(out)
-                if sink:
-                    sink(out)
-        except zstandard.ZstdError as err:
-            raise VerificationError(f"{where}: compressed data is corrupt ({err})", code="blob_corrupt") from None
-        if source.drain():
-            raise VerificationError(f"{where}: bytes after the end of the zstd frame", code="blob_corrupt")
-    else:
-        raise FormatError(f"{where}: unknown encoding {blob.encoding!r}", code="malformed")
-    if stored.hexdigest() != blob.stored_sha256:
-        raise VerificationError(f"{where}: stored bytes do not match the signed SHA-256 (altered or spliced)",
-                                code="blob_hash_mismatch")
-    if produced != blob.size:
-        raise VerificationError(f"{where}: {produced} bytes, the manifest says {blob.size}", code="blob_size_mismatch")
-    if content.hexdigest() != blob.digest:
-        raise VerificationError(f"{where}: content does not match its signed digest", code="blob_hash_mismatch")
-
-
-def _check_frame_header(chunk: bytes, blob: BlobRecord, limits: Limits, where: str) -> None:
-    try:
-        params = zstandard.get_frame_parameters(chunk)
-    except zstandard.ZstdError as err:
-        raise VerificationError(f"{where}: not a zstd frame ({err})", code="blob_corrupt") from None
-    if params.window_size > limits.max_window:
-        raise FormatError(f"{where}: zstd window {params.window_size} exceeds the limit {limits.max_window}",
-                          code="limit_exceeded")
-    declared = params.content_size
-    if declared != zstandard.CONTENTSIZE_UNKNOWN and declared != blob.size:
-        raise VerificationError(f"{where}: zstd frame declares {declared} bytes, the manifest signs {blob.size}",
-                                code="blob_size_mismatch")
-
-
 class BundleWriter:
     """Writes a bundle in one streaming pass, atomically (nothing at ``path`` until commit)."""
 
@@ -331,28 +260,57 @@ class BundleWriter:
     def blobs(self) -> list[BlobRecord]:
         return sorted(self._blobs.values(), key=lambda b: b.offset)
 
-    def add_blob(self, src: BinaryIO, size: int, progress: Callable[[int], None] | None = None) -> BlobRecord:
-        """Compress ``size`` bytes from ``src`` into the bundle; identical content is stored once."""
+    def add_blob(self, src: BinaryIO, size: int, progress: Callable[[int], None] | None = None, *,
+                 encoding: str | None = None) -> BlobRecord:
+        """Store ``size`` bytes from ``src`` as one blob; identical content is stored once.
+
+        ``encoding`` ``"zstd"`` or ``"identity"``; by default :func:`choose_encoding` decides
+        from the bytes (already-compressed content is not compressed again). Content hashing,
+        compression and the stored hash plus write overlap in separate threads; the bytes
+        written do not depend on that. Raises ``FormatError`` ``input_changed`` when ``src``
+        does not hold exactly ``size`` bytes.
+        """
         start = self._pos
+        enc = encoding or choose_encoding(src, size)
         content = hashlib.sha256()
-        stored = hashlib.sha256()
         out = self._out.file
         counted = 0
-        writer = _HashingWriter(out, stored)
-        with self._cctx.stream_writer(writer, size=size, closefd=False,  # type: ignore[arg-type]
-                                      write_size=CHUNK) as zw:
-            while True:
-                data = src.read(CHUNK)
-                if not data:
-                    break
-                counted += len(data)
-                if counted > size:
-                    break
-                content.update(data)
-                zw.write(data)
-                if progress:
-                    progress(len(data))
+        if enc == "identity":
+            stored = content
+            with Stage(content.update, name="bundlekit-content-hash") as hasher, \
+                    Stage(out.write, name="bundlekit-writer") as writer:
+                while data := src.read(CHUNK):
+                    counted += len(data)
+                    if counted > size:
+                        break
+                    hasher.put(data)
+                    writer.put(data)
+                    if progress:
+                        progress(len(data))
+            length = min(counted, size)
+        else:
+            stored = hashlib.sha256()
+            sink = _StagedWriter(out, stored)
+            try:
+                with Stage(content.update, name="bundlekit-content-hash") as hasher, sink:
+                    with self._cctx.stream_writer(sink, size=size, closefd=False,  # type: ignore[arg-type]
+                                                  write_size=CHUNK) as zw:
+                        while data := src.read(CHUNK):
+                            counted += len(data)
+                            if counted > size:
+                                break
+                            hasher.put(data)
+                            zw.write(data)
+                            if progress:
+                                progress(len(data))
+            except zstandard.ZstdError:
+                if counted == size:
+                    raise
+                # zstd refuses a frame shorter than the size it was promised: the input changed.
+            length = sink.count
         if counted != size:
+            out.seek(HEADER_SIZE + start)
+            out.truncate()
             raise FormatError(f"input changed while reading: expected {size} bytes, read {counted}",
                               code="input_changed")
         digest = content.hexdigest()
@@ -360,8 +318,8 @@ class BundleWriter:
             out.seek(HEADER_SIZE + start)
             out.truncate()
             return self._blobs[digest]
-        rec = BlobRecord(digest, size, start, writer.count, stored.hexdigest())
-        self._pos += writer.count
+        rec = BlobRecord(digest, size, start, length, stored.hexdigest(), enc)
+        self._pos += length
         self._blobs[digest] = rec
         return rec
 
@@ -395,49 +353,31 @@ class BundleWriter:
         self._out.discard()
 
 
-class _HashingReader:
-    """A file-like view of stored chunks that hashes every byte handed to the decoder."""
+class _StagedWriter:
+    """zstd's output sink: each piece is hashed and written by one :class:`Stage` thread."""
 
-    def __init__(self, chunks: Iterator[bytes], h: "hashlib._Hash") -> None:
-        self._chunks = chunks
-        self._h = h
-        self._buf = b""
-
-    def peek(self) -> bytes | None:
-        if not self._buf:
-            self._buf = next(self._chunks, b"")
-        return self._buf or None
-
-    def read(self, n: int = -1) -> bytes:
-        if not self._buf:
-            self._buf = next(self._chunks, b"")
-        if n < 0 or n >= len(self._buf):
-            data, self._buf = self._buf, b""
-        else:
-            data, self._buf = self._buf[:n], self._buf[n:]
-        self._h.update(data)
-        return data
-
-    def drain(self) -> int:
-        """Hash what the decoder left unconsumed; return how many bytes that was."""
-        left = 0
-        while data := self.read(CHUNK):
-            left += len(data)
-        return left
-
-
-class _HashingWriter:
     def __init__(self, out: BinaryIO, h: "hashlib._Hash") -> None:
         self._out, self._h, self.count = out, h, 0
+        self._stage: Stage[bytes] = Stage(self._write, name="bundlekit-writer")
 
-    def write(self, data: bytes) -> int:
+    def _write(self, data: bytes) -> None:
         self._h.update(data)
         self._out.write(data)
-        self.count += len(data)
-        return len(data)
+
+    def write(self, data: bytes) -> int:
+        piece = bytes(data)  # the compressor may reuse its buffer once this returns
+        self._stage.put(piece)
+        self.count += len(piece)
+        return len(piece)
 
     def flush(self) -> None:
         pass
+
+    def __enter__(self) -> "_StagedWriter":
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._stage.__exit__(exc_type, exc, tb)
 
 
 def add_signature(path: Path | str, sign_message: Callable[[bytes, str], SignatureRecord]) -> tuple[bool, str]:

@@ -14,7 +14,8 @@ from typing import Callable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import TrustError, VerificationError
-from bundlekit.format.container import BundleFile, check_blob_layout, stream_blob
+from bundlekit.format.blobcheck import stream_blob
+from bundlekit.format.container import BundleFile, check_blob_layout
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest, parse_manifest
 from bundlekit.trust.policy import TrustedSource, check_threshold, select_source, verify_records
@@ -101,14 +102,7 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
         if check_blobs:
             for i, blob in enumerate(manifest.blobs):
                 sink = sink_for(blob.digest) if sink_for else None
-
-                def feed(data: bytes, _sink: Callable[[bytes], object] | None = sink) -> None:
-                    if _sink:
-                        _sink(data)
-                    if progress:
-                        progress(len(data))
-
-                stream_blob(bundle, blob, feed, where=f"{where}: blobs[{i}]")
+                stream_blob(bundle, blob, sink, where=f"{where}: blobs[{i}]", progress=progress)
         return VerifiedBundle(path, bundle.digest, manifest, source, signer_ids, approvals)
 
 
