@@ -65,12 +65,17 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,
                    "bundle_id": m.bundle_id, "destination": m.destination.name, "expires": m.expires,
-                   "by_reference": [f"{p.id} {p.version}" for p in m.packages if not p.included]})
+                   "by_reference": [f"{p.id} {p.version}" for p in m.packages if not p.included and p.delta is None],
+                   "delta": [{"package": f"{p.id} {p.version}", "base": f"{p.delta.base.id} {p.delta.base.version}",
+                              "shipped": p.delta.data_size} for p in m.packages if p.delta is not None]})
     else:
         echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
         echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {utc_text(m.expires)}")
         for p in m.packages:
-            if not p.included:
+            if p.delta is not None:
+                echo(f"  {p.id} {p.version} as changes to {p.delta.base.id} {p.delta.base.version}, which the "
+                     f"destination holds: {p.delta.data_size} of {p.size} bytes shipped (`--full` ships it whole)")
+            elif not p.included:
                 echo(f"  {p.id} {p.version} by reference (the destination already holds it)")
 
 
@@ -100,8 +105,10 @@ def inspect(bundle: Path, as_json: bool) -> None:
         for s in m.steps:
             echo(f"  step    {s.name} [{s.type}] roles {', '.join(s.roles) or '-'}")
         for p in m.packages:
-            echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..."
-                 + ("" if p.included else " (by reference)"))
+            how = "" if p.included else " (by reference)"
+            if p.delta is not None:
+                how = f" (changes to {p.delta.base.version}: {p.delta.data_size} new bytes, {len(p.delta.recipe)} steps)"
+            echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..." + how)
         for v in m.variables:
             scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())
             echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "

@@ -24,9 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import InputError
+from bundlekit.export.delta import DeltaSource, write_delta
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
+from bundlekit.format.delta import DELTA_MINOR
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
 from bundlekit.export.releasefile import ReleaseSpec, load_release
@@ -82,7 +84,8 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     """Write the release ``release_file`` describes as a bundle for zone ``to`` at ``out``.
 
     ``now`` and ``expires_in`` are seconds; ``sequence`` pins the number (it never lowers the
-    project's high-water mark); ``delta`` leaves out packages the destination reported holding.
+    project's high-water mark); ``delta`` leaves out packages the destination reported holding and
+    sends only the new bytes of a package whose earlier version it holds (``export/delta.py``).
     The release is also created (or replaced) in this zone, as ``releases create`` would.
     Raises ``InputError`` (release file, ``--sequence``), ``StateError`` ``unknown_zone`` and
     ``not_local``, ``VerificationError`` ``invalid_rotation`` and ``package_mismatch``; on any
@@ -98,10 +101,11 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     check_authoring(zone, spec)
     space, slug = spec.project["space"], spec.project["slug"]
+    deltas = DeltaSource.for_destination(zone, dest.zone_id, reported, enabled=delta)
     writer = BundleWriter(out, "release")
     staging = Staging(zone.home, PackageStore(zone.home))
     try:
-        packages = _add_packages(writer, spec, progress, reported, staging)
+        packages = _add_packages(writer, spec, progress, reported, staging, deltas)
         registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=True)
         with zone.db.transaction() as tx:
             seq = sequences.next_release_sequence(tx, space, slug, sequence)
@@ -120,6 +124,8 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
             )
             # Retired keys co-sign while their rotation statements ride along (see zone/rotation.py).
             signers = [_signer_for(signing)] + [_signer_for(k) for _, k in rotations if k is not None]
+            if any(p.delta is not None for p in packages):
+                writer.minor = DELTA_MINOR  # only a bundle that needs 1.2 says so (spec §5.1)
             digest = writer.finish(manifest.encode(), signers, commit=False)
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
@@ -164,11 +170,12 @@ def _file_sha256(path: Path) -> tuple[str, int]:
 
 
 def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[int], None] | None,
-                  reported: dict[tuple[str, str], str], staging: Staging) -> tuple[PackageRef, ...]:
+                  reported: dict[tuple[str, str], str], staging: Staging,
+                  deltas: DeltaSource) -> tuple[PackageRef, ...]:
     """Stream each package file into the bundle; stage a copy of any the zone's store lacks (moved
     into the store once the export commits: the zone deploys what it authored from there). A
     re-export of the same bytes reads each file once."""
-    out = []
+    out: list[PackageRef] = []
     for p in spec.packages:
         if p.path is None:
             assert p.sha256 is not None and p.size is not None
@@ -182,6 +189,13 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
             if digest == known:
                 out.append(PackageRef(p.id, p.version, p.file_name, size, digest, included=False))
                 stage_packages(staging, [{"sha256": digest, "path": p.path}])
+                continue
+        base = deltas.base_for(p.id, p.version)
+        if base is not None:
+            ref = write_delta(writer, p.id, p.version, p.file_name, p.path, base[0], base[1], deltas.lists, progress)
+            if ref is not None:
+                stage_packages(staging, [{"sha256": ref.sha256, "path": p.path}])
+                out.append(ref)
                 continue
         with open(p.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size

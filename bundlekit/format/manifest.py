@@ -21,6 +21,7 @@ from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from bundlekit.format.container import BlobRecord
 from bundlekit.format.lifecycle import Lifecycle, release_digest
+from bundlekit.format.delta import DeltaRef
 
 __all__ = [
     "FORMAT_ID",
@@ -189,7 +190,8 @@ class OutputRef:
 
 @dataclass(frozen=True, slots=True)
 class PackageRef:
-    """A package: included (its bytes are a blob) or by reference (id, version, hash only)."""
+    """A package: included (its bytes are a blob), by reference (id, version, hash only), or,
+    from format 1.2, a ``delta`` rebuilt from a package the destination holds (not included)."""
 
     id: str
     version: str
@@ -197,14 +199,19 @@ class PackageRef:
     size: int
     sha256: str
     included: bool = True
+    delta: DeltaRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "file": self.file, "size": self.size,
-                "sha256": self.sha256, "included": self.included}
+        d: dict[str, Any] = {"id": self.id, "version": self.version, "file": self.file, "size": self.size,
+                             "sha256": self.sha256, "included": self.included}
+        if self.delta is not None:
+            d["delta"] = self.delta.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PackageRef":
-        return cls(d["id"], d["version"], d["file"], d["size"], d["sha256"], d["included"])
+        delta = DeltaRef.from_dict(d["delta"]) if "delta" in d else None
+        return cls(d["id"], d["version"], d["file"], d["size"], d["sha256"], d["included"], delta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +372,10 @@ def _cross_check(m: Manifest, where: str) -> None:
         raise FormatError(f"{where}: the same blob is listed twice", code="invalid_manifest")
     referenced = set()
     for i, p in enumerate(m.packages):
+        if p.delta is not None:
+            _check_delta(m, i, p, where)
+            if p.delta.data is not None:
+                referenced.add(p.delta.data)
         if p.included:
             blob = m.blob_for(p.sha256)
             if blob is None:
@@ -395,6 +406,23 @@ def _cross_check(m: Manifest, where: str) -> None:
         if len(set(names)) != len(names):
             raise FormatError(f"{where}: two steps share a name", code="invalid_manifest")
         _unique(m.attestations, "deployment_id", "an attested deployment", where)
+
+
+def _check_delta(m: Manifest, i: int, p: PackageRef, where: str) -> None:
+    assert p.delta is not None
+    at = f"{where}: packages[{i}].delta"
+    if p.included:
+        raise FormatError(f"{at}: a package is either included or rebuilt from a base, not both",
+                          code="invalid_delta")
+    if m.kind != "release":
+        raise FormatError(f"{at}: only release bundles carry delta packages", code="invalid_delta")
+    base = p.delta.base
+    check_name(base.id, what=f"{at}.base.id", error=FormatError, code="invalid_manifest")
+    check_name(base.version, what=f"{at}.base.version", error=FormatError, code="invalid_manifest")
+    if base.sha256 == p.sha256:
+        raise FormatError(f"{at}: the base is the package itself; list it by reference", code="invalid_delta")
+    data = m.blob_for(p.delta.data) if p.delta.data is not None else None
+    p.delta.check(p.size, data.size if data is not None else None, at)
 
 
 def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:

@@ -31,6 +31,7 @@ from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.snapshot import content_digest, incoming_snapshot
+from bundlekit.importer.rebuild import check_bases, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, verifier_for, verify_bundle
 from bundlekit.trust.policy import check_policy
 from bundlekit.zone import packages, projects, secrets, sequences
@@ -98,8 +99,11 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
     Staging.sweep(zone.home)
     staging = Staging(zone.home, store)
     try:
-        verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for)
+        verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace)
+        if not plan.noop:
+            # Rebuilt packages land in staging like verified blobs: in the store only on apply.
+            rebuild_all(path, verified.digest, verified.manifest, store, staging.sink_for)
     except BaseException:
         staging.cleanup()
         raise
@@ -132,7 +136,8 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
             raise VerificationError(f"{where}: package {p.id} {p.version} has SHA-256 {p.sha256[:16]}..., but this "
                                     f"zone already holds {p.id} {p.version} with {known[:16]}...; a package "
                                     "version is immutable: publish a new version", code="package_mismatch")
-        if not p.included and not store.has(p.sha256):
+        # A delta is rebuilt from its base: check_bases below says when that is missing.
+        if not p.included and p.delta is None and not store.has(p.sha256):
             raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone does "
                                     "not have it; export it with its file", code="package_missing")
         if known is None:
@@ -141,6 +146,7 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     if project is not None and project.source_zone_id != v.source.zone_id:
         raise TrustError(f"{where}: project {m.project['slug']!r} in this zone comes from another source zone; "
                          "refusing to let a second source change it", code="policy_denied")
+    check_bases(m, store, where)
     secret_values, refs = _open_secrets(zone, m, where)
     snap = incoming_snapshot(m, lambda i: refs[i])
     digest = content_digest(m, snap)

@@ -20,7 +20,9 @@ from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest, parse_manifest
 from bundlekit.trust.policy import TrustedSource, check_threshold, select_source, verify_records
 from bundlekit.zone import truststore
+from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.zone.home import Zone
+from bundlekit.zone.store import PackageStore
 
 __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
            "AuthenticBundle", "authenticate"]
@@ -68,10 +70,20 @@ def verifier_for(zone: Zone, now: EpochSeconds) -> Verifier:
 
 def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: bool = True,
                   progress: Callable[[int], None] | None = None,
-                  sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None) -> VerifiedBundle:
-    """Verify a bundle file for ``zone``; raise on the first refusal."""
-    return check_bundle(verifier_for(zone, now), path, check_blobs=check_blobs, progress=progress,
-                        sink_for=sink_for)
+                  sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None,
+                  rebuild: bool = True) -> VerifiedBundle:
+    """Verify a bundle file for ``zone``; raise on the first refusal.
+
+    With ``check_blobs`` and ``rebuild``, every delta package (format 1.2) the zone does not
+    hold yet is also rebuilt from its base, without writing anything, and must hash to its
+    signed SHA-256 (``delta_base_missing``, ``rebuilt_package_mismatch``). An import passes
+    ``rebuild=False`` and rebuilds into staging itself.
+    """
+    verified = check_bundle(verifier_for(zone, now), path, check_blobs=check_blobs, progress=progress,
+                            sink_for=sink_for)
+    if check_blobs and rebuild:
+        rebuild_all(path, verified.digest, verified.manifest, PackageStore(zone.home), None)
+    return verified
 
 
 def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
@@ -100,8 +112,10 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
         approvals = check_threshold(signed_by, source, revoked, where)
         check_blob_layout(list(manifest.blobs), bundle.header.blobs_length, bundle.limits, where)
         if check_blobs:
+            # A delta's data blob is not a package: it is read again when the package is rebuilt.
+            data = {p.delta.data for p in manifest.packages if p.delta is not None}
             for i, blob in enumerate(manifest.blobs):
-                sink = sink_for(blob.digest) if sink_for else None
+                sink = sink_for(blob.digest) if sink_for and blob.digest not in data else None
                 stream_blob(bundle, blob, sink, where=f"{where}: blobs[{i}]", progress=progress)
         return VerifiedBundle(path, bundle.digest, manifest, source, signer_ids, approvals)
 

@@ -29,10 +29,13 @@ from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
 from bundlekit.zone import outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
+from bundlekit.zone.store import PackageStore
 
 __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile"]
 
 RECEIPT_EXPIRY = 365 * 86400
+#: What this zone tells its sources it can read beyond format 1.0 (spec/bundle-format.md §7).
+RECEIPT_FEATURES = ("delta/1",)
 
 
 def output_seal_ad(deployment_id: str, recipient_key_id: str, step: str, target: str | None, name: str) -> bytes:
@@ -182,7 +185,9 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
                          "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
     entries = outbox.entries(zone.db, dest_zone_id, deployment_ids)
     refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
-    inventory = packages.inventory(zone.db)
+    # Only packages whose bytes are in the store: the source may rebuild a delta from any of them.
+    store = PackageStore(zone.home)
+    inventory = [item for item in packages.inventory(zone.db) if store.has(item["sha256"])]
     signing = zone.signing_key()
     writer = BundleWriter(out, "receipt")
     try:
@@ -198,7 +203,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
                 destination=ZoneRef(dest_zone_id, dest.name, dest.sealing_key_id),
                 sequence=seq, created=now, expires=now + RECEIPT_EXPIRY, blobs=tuple(writer.blobs),
                 receipts=tuple(entries), inventory=tuple(inventory), refusals=tuple(refused),
-                raw={"format": FORMAT_ID})
+                raw={"format": FORMAT_ID, "features": list(RECEIPT_FEATURES)})
             digest = writer.finish(manifest.encode(), [lambda m: SignatureRecord(
                 crypto.raw_public(signing), crypto.sign(signing, "receipt", m))], commit=False)
             outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,

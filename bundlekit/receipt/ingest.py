@@ -96,6 +96,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
         for r in m.refusals:
             refusals.record_remote(tx, v.source.zone_id, m.bundle_id, r, now)
         exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
+        exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
         sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
                                   plan=json.dumps({"receipt": result.recorded}))

@@ -3,7 +3,9 @@
 ``exports`` has one row per release bundle written (the receipt import checks that every
 entry answers one of them; the dashboard shows releases awaiting a receipt). ``inventory``
 is, per destination zone, the package list its latest receipt reported; later exports
-leave out a package the destination already holds with the same bytes.
+leave out a package the destination already holds with the same bytes. ``zone_features`` is
+what the same receipt said the destination can read beyond format 1.0 (``delta/1``: delta
+packages, spec/bundle-format.md §5.1).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ExportRecord", "record_export", "was_exported", "list_exports", "reported_inventory",
-           "replace_inventory"]
+           "replace_inventory", "reported_features", "replace_features", "bundle_paths"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +78,22 @@ def replace_inventory(tx: Writer, zone_id: str, items: Iterable[Mapping[str, Any
         tx.run("INSERT INTO inventory(zone_id, id, version, sha256, reported) VALUES (?,?,?,?,?) "
                "ON CONFLICT(zone_id, id, version) DO UPDATE SET sha256 = excluded.sha256, "
                "reported = excluded.reported", (zone_id, item["id"], item["version"], item["sha256"], now))
+
+
+def reported_features(db: Reader, zone_id: str) -> frozenset[str]:
+    """What zone ``zone_id``'s latest receipt said it can read (``{"delta/1"}``, or empty)."""
+    return frozenset(str(r["feature"]) for r in db.all("SELECT feature FROM zone_features WHERE zone_id = ?",
+                                                       (zone_id,)))
+
+
+def replace_features(tx: Writer, zone_id: str, features: Iterable[str], now: EpochSeconds) -> None:
+    """Replace what zone ``zone_id`` can read by ``features`` from its latest receipt."""
+    tx.run("DELETE FROM zone_features WHERE zone_id = ?", (zone_id,))
+    for feature in sorted(set(features)):
+        tx.run("INSERT INTO zone_features(zone_id, feature, reported) VALUES (?,?,?)", (zone_id, feature, now))
+
+
+def bundle_paths(db: Reader, dest_zone_id: str) -> list[str]:
+    """Where this zone wrote its bundles for ``dest_zone_id``, newest first (the files may be gone)."""
+    return [str(r["path"]) for r in db.all("SELECT path FROM exports WHERE dest_zone_id = ? "
+                                           "ORDER BY sequence DESC", (dest_zone_id,))]

@@ -244,6 +244,15 @@ MIGRATIONS: list[str] = [
         FROM imports i JOIN projects p ON p.slug = i.project_slug
         GROUP BY i.source_zone_id, p.space, p.slug;
     """,
+    # version 8: what each destination's latest receipt says it can read beyond format 1.1
+    """
+    CREATE TABLE zone_features (
+        zone_id TEXT NOT NULL,
+        feature TEXT NOT NULL,
+        reported {int} NOT NULL,
+        PRIMARY KEY (zone_id, feature)
+    );
+    """,
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -9,7 +11,9 @@ import pytest
 
 from bundlekit.format.card import parse_card
 from bundlekit.format.crypto import open_sealed, seal_ad, unb64
+from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.importer.verify import Verifier, check_bundle
+from bundlekit.zone.store import PackageStore
 from bundlekit.trust.policy import SourcePolicy, TrustedSource
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from tests.memory import peak_of
@@ -42,18 +46,50 @@ def test_vector_set_covers_valid_and_refused_cases() -> None:
     assert len({e for e in expects if e != "ok"}) >= 15
 
 
+def _base_of(path: Path) -> Path | None:
+    """The package a format 1.1 delta vector is rebuilt from (its ``base:`` line), if any."""
+    for line in path.with_suffix(".expect").read_text().splitlines()[3:]:
+        if line.startswith("base: "):
+            return VECTORS / line[len("base: "):]
+    return None
+
+
+def _check_with_rebuild(path: Path, tmp: Path) -> None:
+    """Verify like a zone would: the bundle, then every delta rebuilt from the held base."""
+    result = check_bundle(_verifier(), path)
+    base = _base_of(path)
+    if base is not None:
+        store = PackageStore(tmp)
+        data = base.read_bytes()
+        held = store.path(hashlib.sha256(data).hexdigest())
+        held.parent.mkdir(parents=True, exist_ok=True)
+        held.write_bytes(data)
+        rebuilt = io.BytesIO()
+        rebuild_all(path, result.digest, result.manifest, store, lambda _digest: rebuilt.write)
+        package = next(p for p in result.manifest.packages if p.delta is not None)
+        assert hashlib.sha256(rebuilt.getvalue()).hexdigest() == package.sha256
+
+
 @pytest.mark.parametrize("path", ALL, ids=[p.stem for p in ALL])
-def test_vector(path: Path) -> None:
+def test_vector(path: Path, tmp_path: Path) -> None:
     expect = _expectation(path)
     if expect == "ok":
-        result = check_bundle(_verifier(), path)
+        _check_with_rebuild(path, tmp_path)
         kind_line = path.with_suffix(".expect").read_text().splitlines()[1]
-        assert kind_line == f"kind: {result.manifest.kind}"
+        assert kind_line == f"kind: {check_bundle(_verifier(), path).manifest.kind}"
     else:
         code = expect.split()[1]
         with raises_code(code) as info:
-            check_bundle(_verifier(), path)
+            _check_with_rebuild(path, tmp_path)
         assert info.value.exit_code == 3
+
+
+def test_delta_vector_rebuilds_from_the_base_file_the_spec_names() -> None:
+    m = check_bundle(_verifier(), VECTORS / "valid-delta-release.bundle").manifest
+    package = m.packages[0]
+    assert package.delta is not None and not package.included
+    assert package.delta.base.sha256 == hashlib.sha256((VECTORS / "delta-base.bin").read_bytes()).hexdigest()
+    assert (VECTORS / "valid-delta-release.bundle").read_bytes()[8:12] == b"\x00\x01\x00\x02"  # format 1.2
 
 
 def test_valid_vector_secret_opens_only_with_its_binding() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import time
 from pathlib import Path
@@ -150,6 +151,25 @@ def _without_packages(m: dict[str, Any]) -> None:
             step.pop("substitute", None)
 
 
+
+def _as_delta(ctx: Ctx, *, recipe: list[list[int]] | None = None, base_sha: str | None = None,
+              sha: str | None = None) -> Path:
+    """``delta.bundle`` (release 1.4.1) with its package re-signed as Acme.Web 1.4.1 rebuilt from the
+    1.4.0 that prod holds: its first 100 bytes, then all but its last 100 (no data blob)."""
+    base = (ctx.get("release") / "packages" / "Acme.Web.1.4.0.zip").read_bytes()
+    new = base[:100] + base[:-100]
+
+    def mutate(m: dict[str, Any]) -> None:
+        m["packages"][0].update(
+            version="1.4.1", file="Acme.Web.1.4.1.zip", size=len(new), sha256=sha or hashlib.sha256(new).hexdigest(),
+            included=False, delta={
+                "base": {"id": "Acme.Web", "version": "1.4.0", "sha256": base_sha or hashlib.sha256(base).hexdigest(),
+                         "size": len(base)},
+                "recipe": recipe or [[0, 0, 100], [0, 0, len(base) - 100]]})
+
+    return resign(ctx.get("delta.bundle"), ctx.path("delta-forged.bundle"), ctx.get("dev_receipts"), mutate=mutate)
+
+
 ROWS = [
     # -- format -----------------------------------------------------------------------------
     Row("malformed", lambda c: _verify(c, _header(c, reserved=b"\x00\x01\x00"))),  # type: ignore[arg-type]
@@ -182,6 +202,9 @@ ROWS = [
                                         _verify(c, _exported(c, to="other")))[1]),
     Row("package_mismatch", _package_changed),
     Row("package_missing", lambda c: _refused_import(c, c.get("delta.bundle"), "prod_fresh")),
+    Row("invalid_delta", lambda c: _verify(c, _as_delta(c, recipe=[[0, 1, 710]]))),
+    Row("delta_base_missing", lambda c: _refused_import(c, _as_delta(c, base_sha="ab" * 32))),
+    Row("rebuilt_package_mismatch", lambda c: _refused_import(c, _as_delta(c, sha="cd" * 32))),
     # A variable listed twice with the same scope: export refuses it, creating the release in dev.
     Row("duplicate_identity", lambda c: Call(["export", _twice(c, version="1.4.1"), "--to", "prod", "-o",
                                               c.path("twice.bundle")], home=c.dev, outputs=[c.path("twice.bundle")])),

@@ -1,0 +1,100 @@
+"""Rebuilding delta packages (format 1.2) from the package store and a verified bundle.
+
+For each package that travelled as a delta and is not yet in the store, the base must be in
+the store (else ``delta_base_missing``: the source should export again with ``--full``). The
+recipe is applied in one streaming pass: base ranges are read with ``pread`` in 1 MiB pieces,
+the data blob is decompressed and checked again as it is read (so a file changed since the
+verification pass is caught too), and the rebuilt bytes go to ``out`` while a
+:class:`~bundlekit.format.blobio.Stage` hashes them. The package's SHA-256 and size must match
+the signed entry (``rebuilt_package_mismatch``) before the caller may use what ``out`` got:
+an import writes to staging, which is discarded on any refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable
+
+from bundlekit.errors import VerificationError
+from bundlekit.format.blobio import Stage
+from bundlekit.format.blobcheck import stream_blob
+from bundlekit.format.container import BundleFile
+from bundlekit.format.delta import Rebuilder
+from bundlekit.format.manifest import Manifest, PackageRef
+from bundlekit.zone.store import PackageStore
+
+__all__ = ["delta_packages", "check_bases", "rebuild_package", "rebuild_all"]
+
+
+def delta_packages(m: Manifest, store: PackageStore) -> list[PackageRef]:
+    """The delta packages of ``m`` whose bytes the store does not hold yet (what must be rebuilt)."""
+    return [p for p in m.packages if p.delta is not None and not store.has(p.sha256)]
+
+
+def check_bases(m: Manifest, store: PackageStore, where: str) -> None:
+    """Refuse, before any work, a delta whose base this zone does not hold."""
+    for p in delta_packages(m, store):
+        assert p.delta is not None
+        base = p.delta.base
+        if not store.has(base.sha256):
+            raise VerificationError(
+                f"{where}: package {p.id} {p.version} travelled as changes to {base.id} {base.version} "
+                f"(SHA-256 {base.sha256[:16]}...), which this zone does not hold; ask the source zone to export "
+                "the release again with `bundlekit export --full`", code="delta_base_missing")
+
+
+def rebuild_package(bundle: BundleFile, m: Manifest, p: PackageRef, store: PackageStore,
+                    out: Callable[[bytes], object] | None, where: str) -> None:
+    """Rebuild ``p`` into ``out`` (``None``: only check it); raise unless it hashes to ``p.sha256``."""
+    assert p.delta is not None
+    at = f"{where}: package {p.id} {p.version}"
+    base_path = store.path(p.delta.base.sha256)
+    digest = hashlib.sha256()
+    try:
+        fh = open(base_path, "rb")
+    except FileNotFoundError:
+        check_bases(m, store, where)
+        raise
+    with fh, Stage(digest.update, name="bundlekit-rebuild-hash") as hasher, \
+            Stage(out or _discard, name="bundlekit-rebuild-out") as writer:
+        fd = fh.fileno()
+
+        def emit(piece: bytes) -> None:
+            hasher.put(piece)
+            if out is not None:
+                writer.put(piece)
+
+        rebuilder = Rebuilder(p.delta, lambda offset, length: os.pread(fd, length, offset), emit, at)
+        if p.delta.data is not None:
+            blob = m.blob_for(p.delta.data)
+            assert blob is not None  # the manifest's cross-check guarantees it
+            stream_blob(bundle, blob, rebuilder.feed, where=f"{at}: data blob")
+        rebuilder.finish()
+    if rebuilder.emitted != p.size or digest.hexdigest() != p.sha256:
+        raise VerificationError(
+            f"{at}: rebuilt from {p.delta.base.id} {p.delta.base.version} it is {rebuilder.emitted} bytes with "
+            f"SHA-256 {digest.hexdigest()[:16]}..., the bundle signs {p.size} bytes with {p.sha256[:16]}...; the "
+            "base in this zone's package store is damaged or not what the source zone rebuilt from; nothing was "
+            "changed. Ask the source zone for `bundlekit export --full`", code="rebuilt_package_mismatch")
+
+
+def rebuild_all(path: Path, digest: str, m: Manifest, store: PackageStore,
+                out_for: Callable[[str], Callable[[bytes], object] | None] | None) -> None:
+    """Rebuild every delta package of the verified bundle at ``path`` (bundle digest ``digest``,
+    manifest ``m``); ``out_for(sha256)`` gives each one's sink (``None``: check only)."""
+    todo = delta_packages(m, store)
+    if not todo:
+        return
+    where = str(path)
+    check_bases(m, store, where)
+    with BundleFile(path) as bundle:
+        if bundle.digest != digest:
+            raise VerificationError(f"{where}: the bundle changed since it was verified", code="blob_hash_mismatch")
+        for p in todo:
+            rebuild_package(bundle, m, p, store, out_for(p.sha256) if out_for else None, where)
+
+
+def _discard(_: bytes) -> None:
+    pass

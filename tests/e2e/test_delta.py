@@ -1,0 +1,200 @@
+"""Delta packages through the real CLI: only the changed bytes travel, the rebuild is exact or refused.
+
+One world is built per module: production holds Acme.Web 1.4.0 (a 6 MiB stored zip) and
+has reported it in a receipt; Acme.Web 1.5.0 changes members in place, inserts one and
+deletes one. Each test works on its own copy of that world.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bundlekit.format.container import HEADER_SIZE
+from tests.conftest import run_cli, snapshot
+from tests.e2e.world import World, json_of, make_world
+from tests.refusals.forge import resign
+
+MIB = 1 << 20
+
+
+def _members(seed: int) -> dict[str, bytes]:
+    rng = random.Random(seed)
+    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(800)]
+    members = {
+        "appsettings.json": b'{"ConnectionStrings": {"Db": "#{Acme.Db.Name}"}}\n',
+        "index.html": b"<html><body>Acme on #{Octopus.Environment.Name}</body></html>\n",
+    }
+    for i in range(24):
+        if i % 3 == 0:
+            members[f"lib/module{i:02d}.bin"] = rng.randbytes(256 * 1024)
+        else:
+            members[f"src/module{i:02d}.txt"] = b"\n".join(b" ".join(rng.choice(words) for _ in range(10))
+                                                           for _ in range(4000))
+    return members
+
+
+def _write_zip(path: Path, members: dict[str, bytes]) -> bytes:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            z.writestr(info, data)
+    return path.read_bytes()
+
+
+def _changed(members: dict[str, bytes]) -> dict[str, bytes]:
+    """Version 1.5.0: two members changed in place, one inserted in the middle, one deleted."""
+    out: dict[str, bytes] = {}
+    for name, data in members.items():
+        if name == "src/module04.txt":
+            data = data[:9000] + b"CHANGED IN 1.5.0 " * 40 + data[9000 + 17 * 40:]
+        elif name == "lib/module09.bin":
+            data = data[:100_000] + bytes(reversed(data[100_000:101_000])) + data[101_000:]
+        elif name == "src/module13.txt":
+            continue  # deleted
+        out[name] = data
+        if name == "src/module07.txt":
+            out["src/inserted.txt"] = b"a new file in 1.5.0\n" * 3000
+    return out
+
+
+def _set_release(w: World, version: str, package_file: str) -> None:
+    path = w.release_dir / "release.toml"
+    text = path.read_text()
+    old_version = text.split('[release]\nversion = "', 1)[1].split('"', 1)[0]
+    text = text.replace(f'[release]\nversion = "{old_version}"', f'[release]\nversion = "{version}"', 1)
+    text = text.replace(f'id = "Acme.Web"\nversion = "{old_version}"', f'id = "Acme.Web"\nversion = "{version}"', 1)
+    old_file = text.split('file = "packages/', 1)[1].split('"', 1)[0]
+    text = text.replace(f'file = "packages/{old_file}"', f'file = "packages/{package_file}"', 1)
+    path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("delta") / "w"
+    w = make_world(root)
+    (w.release_dir / "packages" / "Acme.Web.1.4.0.zip").unlink()
+    _write_zip(w.release_dir / "packages" / "Acme.Web.1.4.0.zip", _members(1))
+    w.cli("import", w.export("acme-1.4.0.bundle"), home=w.prod)
+    w.cli("variables", "set", "acme-web", "Acme.ApiKey", "k-delta", "--sensitive", home=w.prod)
+    receipt = root / "media" / "receipt.bundle"
+    w.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out", receipt, home=w.prod)
+    w.cli("import", receipt, home=w.dev)
+    _write_zip(w.release_dir / "packages" / "Acme.Web.1.5.0.zip", _changed(_members(1)))
+    _set_release(w, "1.5.0", "Acme.Web.1.5.0.zip")
+    return root
+
+
+def _world(world_dir: Path, tmp_path: Path) -> World:
+    root = tmp_path / "w"
+    shutil.copytree(world_dir, root, symlinks=True)
+    return World(root, root / "dev", root / "prod", root / "release")
+
+
+def _export(w: World, name: str, *extra: str) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    out = w.root / "media" / name
+    info = json_of(w.cli("export", w.release_dir / "release.toml", "--to", "prod", "-o", out, "--json", *extra,
+                         home=w.dev))
+    return out, info
+
+
+def _store_file(home: Path, digest: str) -> Path:
+    return home / "packages" / "sha256" / digest[:2] / digest
+
+
+def _refused(w: World, bundle: Path, code: str) -> dict:  # type: ignore[type-arg]
+    before = snapshot(w.prod, bundle)
+    r = run_cli("import", bundle, "--json", home=w.prod)
+    assert r.returncode == 3, r.stdout + r.stderr
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == code
+    assert snapshot(w.prod, bundle) == before
+    return error  # type: ignore[no-any-return]
+
+
+def test_changed_package_travels_as_its_new_bytes_and_rebuilds_byte_identical(world_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    w = _world(world_dir, tmp_path)
+    new = (w.release_dir / "packages" / "Acme.Web.1.5.0.zip").read_bytes()
+    delta, info = _export(w, "delta.bundle")
+    assert info["delta"] == [{"package": "Acme.Web 1.5.0", "base": "Acme.Web 1.4.0",
+                              "shipped": info["delta"][0]["shipped"]}]
+    full, _ = _export(w, "full.bundle", "--full")
+    # Changed, inserted and deleted members touch a few 64 KiB chunks each: far less than the package.
+    assert delta.stat().st_size < 0.2 * full.stat().st_size
+    assert info["delta"][0]["shipped"] < 0.2 * len(new)
+    assert delta.read_bytes()[8:12] == b"\x00\x01\x00\x02"  # format 1.2 in the header
+    assert full.read_bytes()[8:12] == b"\x00\x01\x00\x01"  # nothing of 1.2 used: 1.1
+    inspected = json_of(run_cli("inspect", delta, "--json").stdout)
+    assert inspected["packages"][0]["delta"]["base"]["version"] == "1.4.0"
+    w.cli("verify", delta, home=w.prod)
+    w.cli("import", delta, home=w.prod)
+    digest = hashlib.sha256(new).hexdigest()
+    assert _store_file(w.prod, digest).read_bytes() == new
+    listed = json_of(w.cli("import", delta, "--json", home=w.prod))
+    assert listed["noop"] is True  # the same bundle again changes nothing
+
+
+def test_base_no_longer_held_is_refused_with_advice_to_export_full(world_dir: Path, tmp_path: Path) -> None:
+    w = _world(world_dir, tmp_path)
+    delta, _ = _export(w, "delta.bundle")
+    base = (w.release_dir / "packages" / "Acme.Web.1.4.0.zip").read_bytes()
+    _store_file(w.prod, hashlib.sha256(base).hexdigest()).unlink()  # the store lost it (pruned, disk replaced)
+    error = _refused(w, delta, "delta_base_missing")
+    assert "Acme.Web 1.4.0" in error["message"] and "--full" in error["message"]
+    r = run_cli("verify", delta, "--json", home=w.prod)
+    assert r.returncode == 3 and json.loads(r.stdout)["error"]["code"] == "delta_base_missing"
+    full, _ = _export(w, "full.bundle", "--full")
+    w.cli("import", full, home=w.prod)
+
+
+def test_tampered_chunk_in_the_bundle_is_refused_and_nothing_changes(world_dir: Path, tmp_path: Path) -> None:
+    w = _world(world_dir, tmp_path)
+    delta, _ = _export(w, "delta.bundle")
+    data = bytearray(delta.read_bytes())
+    data[HEADER_SIZE + 200] ^= 0x01  # inside the data blob: the new chunks
+    delta.write_bytes(bytes(data))
+    _refused(w, delta, "blob_hash_mismatch")
+
+
+def test_damaged_base_in_the_store_fails_the_rebuild_check_and_nothing_changes(world_dir: Path,
+                                                                                tmp_path: Path) -> None:
+    w = _world(world_dir, tmp_path)
+    delta, _ = _export(w, "delta.bundle")
+    base = (w.release_dir / "packages" / "Acme.Web.1.4.0.zip").read_bytes()
+    stored = _store_file(w.prod, hashlib.sha256(base).hexdigest())
+    damaged = bytearray(base)
+    damaged[len(base) // 2] ^= 0xFF  # a chunk the recipe copies from the base
+    stored.write_bytes(bytes(damaged))
+    error = _refused(w, delta, "rebuilt_package_mismatch")
+    assert "Acme.Web 1.5.0" in error["message"]
+    new = (w.release_dir / "packages" / "Acme.Web.1.5.0.zip").read_bytes()
+    assert not _store_file(w.prod, hashlib.sha256(new).hexdigest()).exists()
+
+
+@pytest.mark.parametrize("damage", ["base range past its end", "data blob not in the bundle",
+                                    "more data than the blob"])
+def test_recipe_naming_bytes_that_are_not_there_is_refused(world_dir: Path, tmp_path: Path, damage: str) -> None:
+    w = _world(world_dir, tmp_path)
+    delta, _ = _export(w, "delta.bundle")
+
+    def mutate(m: dict) -> None:  # type: ignore[type-arg]
+        d = m["packages"][0]["delta"]
+        if damage == "base range past its end":
+            op = next(op for op in d["recipe"] if op[0] == 0)
+            op[1] = d["base"]["size"]  # a chunk beyond the end of the base
+        elif damage == "data blob not in the bundle":
+            d["data"] = "ab" * 32
+        else:
+            next(op for op in d["recipe"] if op[0] == 1)[1] += 1  # lengths still add up to the package size
+            [op for op in d["recipe"] if op[0] == 0][-1][2] -= 1
+
+    forged = resign(delta, w.root / "media" / "forged.bundle", w.dev, mutate=mutate)
+    error = _refused(w, forged, "invalid_delta")
+    assert "packages[0].delta" in error["message"]
