@@ -202,8 +202,8 @@ REGISTRY, ALIASES = _build(
     _E("invalid_manifest", "format", "the manifest breaks its schema or its internal rules (names: spec/names.md)"),
     _E("unreferenced_blob", "format", "the bundle carries data that the manifest does not reference"),
     _E("input_changed", "format", "a package changed while it was being exported", internal=_RACE),
-    _E("invalid_delta", "format", "a delta package's recipe cannot rebuild it: a range outside its base, a data blob "
-                                  "missing or of another size, lengths that do not add up"),
+    _E("invalid_delta", "format", "a delta package's recipe cannot rebuild it (a range outside its base, a wrong data "
+                                  "blob)"),
 
     # -- verification (exit 3) ---------------------------------------------------------------
     _E("blob_corrupt", "verification", "a blob's compressed data is corrupt",
@@ -238,7 +238,7 @@ REGISTRY, ALIASES = _build(
     _E("delta_base_missing", "verification", "a package sent as changes lacks its base in this zone's package "
                                              "store (export again with --full)", exception=_REFUSAL),
     _E("rebuilt_package_mismatch", "verification", "a package rebuilt from its base and a delta does not match its "
-                                                   "signed SHA-256 (the base in the store is damaged)",
+                                                   "signed SHA-256 (a damaged base)",
        exception=_REFUSAL),
     _E("rollback", "verification", "the bundle's sequence is older than the last imported of its project from its "
                                    "source", exception=_REFUSAL),
