@@ -1,4 +1,9 @@
-"""Shared fixtures: real zone homes (real keys, real SQLite files) in temporary folders."""
+"""Shared fixtures: real zone homes (real keys, real SQLite files) in temporary folders.
+
+The state's contract tests run on both engines: a test that takes ``engine`` (or
+``any_zones``) runs once on SQLite and once on a real PostgreSQL server (``pg_server``: one
+per test session and xdist worker, started on first use; one database per test).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ from bundlekit.format.card import parse_card
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone, init_zone
+from bundlekit.zone.location import StateURL, parse_state_url
+from tests.pgserver import PostgresServer, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -39,10 +46,15 @@ class Zones:
         self.prod.close()
 
 
-def make_zones(tmp: Path, policy: SourcePolicy | None = None) -> Zones:
+def make_zones(tmp: Path, policy: SourcePolicy | None = None, *, pg: PostgresServer | None = None) -> Zones:
+    """A dev and a prod zone trusting each other; with ``pg``, each zone's state is a new PostgreSQL database."""
     now = int(time.time())
-    dev = init_zone(tmp / "dev", "dev", now)
-    prod = init_zone(tmp / "prod", "prod", now)
+    if pg is None:
+        dev = init_zone(tmp / "dev", "dev", now)
+        prod = init_zone(tmp / "prod", "prod", now)
+    else:
+        dev = init_zone(tmp / "dev", "dev", now, state=pg_url(pg), password=pg.password)
+        prod = init_zone(tmp / "prod", "prod", now, state=pg_url(pg), password=pg.password)
     truststore.add_zone(dev, parse_card(prod.card_bytes(), "prod.card"), SourcePolicy(), now)
     truststore.add_zone(prod, parse_card(dev.card_bytes(), "dev.card"), policy or SourcePolicy(), now)
     return Zones(dev, prod, tmp)
@@ -51,6 +63,42 @@ def make_zones(tmp: Path, policy: SourcePolicy | None = None) -> Zones:
 @pytest.fixture
 def zones(tmp_path: Path) -> Zones:
     z = make_zones(tmp_path)
+    yield z
+    z.close()
+
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for this session (this xdist worker), stopped afterwards."""
+    server = start_server()
+    yield server
+    server.stop()
+
+
+def pg_url(pg: PostgresServer) -> StateURL:
+    """A new, empty database on ``pg`` as a state URL (its password is ``pg.password``)."""
+    return parse_state_url(pg.new_database(), where="test", allow_password=False)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The state engine a contract test runs on ("sqlite", "postgresql")."""
+    return str(request.param)
+
+
+@pytest.fixture
+def pg(engine: str, request: pytest.FixtureRequest) -> PostgresServer | None:
+    """The PostgreSQL server when ``engine`` is postgresql, else None."""
+    return request.getfixturevalue("pg_server") if engine == "postgresql" else None
+
+
+@pytest.fixture
+def any_zones(tmp_path: Path, pg: PostgresServer | None) -> Iterator[Zones]:
+    """``zones`` with their state on each engine in turn."""
+    z = make_zones(tmp_path, pg=pg)
     yield z
     z.close()
 

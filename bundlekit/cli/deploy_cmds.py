@@ -104,18 +104,27 @@ def _progress(quiet: bool, as_json: bool):  # type: ignore[no-untyped-def]
 @click.option("--dry-run", is_flag=True, help="Run the preflight and print the plan; run nothing.")
 @click.option("--receipt-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the signed receipt bundle to FILE (otherwise it waits in the outbox).")
+@click.option("--wait", "wait", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to queue behind a running deployment of the same project to the same environment "
+                   "(on any node) before refusing with deployment_in_progress.")
 @quiet_option
 @json_option
 def deploy(project: str, version: str, environment: str, tenant: str | None, evidence: tuple[Path, ...],
-           home: str | None, dry_run: bool, receipt_out: Path | None, quiet: bool, as_json: bool) -> None:
+           home: str | None, dry_run: bool, receipt_out: Path | None, wait: float, quiet: bool,
+           as_json: bool) -> None:
     """Deploy a release (imported, or created here) to an environment's targets.
 
     The release's lifecycle must have opened the environment: an earlier phase passed here,
     in a zone whose receipt came back, or proved with --evidence."""
+
+    def waiting(running: str) -> None:
+        if not (quiet or as_json):
+            echo(f"waiting for {running} of {project} to {environment} to finish (up to {wait:g} s)", err=True)
+
     with open_zone(resolve_home(home)) as z:
         outcome = run_deploy(z, project, version, environment, now=clock.now(), dry_run=dry_run,
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json), tenant=tenant,
-                             evidence=evidence)
+                             evidence=evidence, wait=wait, on_wait=waiting)
     environment = outcome.request.environment
     waived = f" (lifecycle phase(s) waived in this zone: {', '.join(outcome.waived)})" if outcome.waived else ""
     if dry_run:

@@ -8,6 +8,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.node_cmds import password_file_option, password_from, state_url
 from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -25,15 +26,26 @@ from bundlekit.zone.home import init_zone, open_zone
 from bundlekit.zone.rotation import rotate_key
 
 
-@cli.command(epilog="bundlekit init --zone prod --home /srv/bundlekit/prod")
+@cli.command(epilog="bundlekit init --zone prod --home /srv/bundlekit/prod\n"
+                    "bundlekit init --zone prod --home /srv/bundlekit/prod-a --state postgresql://bundlekit@db1:5432/prod "
+                    "--package-store /mnt/bundlekit/prod")
 @click.option("--zone", "zone_name", required=True, help="The zone's name (letters, digits, '.', '_', '-').")
 @home_option
+@click.option("--state", "state", default=None,
+              help="Keep the state in this PostgreSQL database (postgresql://USER@HOST:PORT/DB, no password) "
+                   "instead of HOME/state.db, so other nodes can join.")
+@click.option("--package-store", "package_store", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Keep packages in this folder (one every node mounts) instead of HOME/packages.")
+@password_file_option
 @json_option
-def init(zone_name: str, home: str | None, as_json: bool) -> None:
+def init(zone_name: str, home: str | None, state: str | None, package_store: Path | None,
+         password_file: Path | None, as_json: bool) -> None:
     """Create a zone: signing and sealing keys, a zone id and the state database."""
-    z = init_zone(resolve_home(home), zone_name, clock.now())
+    z = init_zone(resolve_home(home), zone_name, clock.now(), state=state_url(state, "--state"),
+                  password=password_from(password_file), package_store=package_store)
     info = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home), "signing_key_id": z.signing_key_id,
-            "sealing_key_id": z.sealing_key_id}
+            "sealing_key_id": z.sealing_key_id, "state": str(z.settings.state or "state.db"),
+            "package_store": str(z.store.base)}
     if as_json:
         emit_json(info)
     else:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -35,7 +36,7 @@ from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
 from bundlekit.deploy.targets import LocalFolderTarget, Target
-from bundlekit.errors import BundleError, DeployError, StateError, TrustError, UsageError
+from bundlekit.errors import BundleError, ConflictError, DeployError, StateError, TrustError, UsageError
 from bundlekit.format.manifest import Step
 from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
 from bundlekit.importer.verify import verifier_for
@@ -225,8 +226,14 @@ class _Context:
 def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
            dry_run: bool = False, receipt_out: Path | None = None,
            on_event: Callable[[dict[str, Any]], None] | None = None,
-           tenant: str | None = None, evidence: tuple[Path, ...] = ()) -> DeployOutcome:
+           tenant: str | None = None, evidence: tuple[Path, ...] = (), wait: float = 0.0,
+           on_wait: Callable[[str], None] | None = None) -> DeployOutcome:
     """Plan, record, run and report one deployment (``now``: Unix seconds).
+
+    Deployments of one project to one environment (and tenant) run one at a time across every
+    node of the zone (decision 185): while one runs, another waits up to ``wait`` seconds
+    (``on_wait`` is told the running one's id once), then is refused with ``ConflictError``
+    ``deployment_in_progress``.
 
     The lifecycle gate comes first (``lifecycle_violation``: nothing recorded); ``evidence``
     are receipt bundles from other zones offered as proof of earlier phases (verified; stored
@@ -261,15 +268,51 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
         raise
     if dry_run:
         return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
-    with zone.db.transaction() as tx:
-        deployment_id = _insert_running(tx, ctx, now)
-    request = dataclasses.replace(request, deployment_id=deployment_id)
-    plan = dataclasses.replace(plan, deployment_id=deployment_id)
-    record = execute(plan, request, on_event=on_event)
-    with zone.db.transaction() as tx:
-        _record(zone, tx, ctx, record, now)
+    slot = deployments.slot(what.project.slug, environment, tenant)
+    deployment_id = _start(zone, ctx, now, slot, wait, on_wait)
+    try:
+        request = dataclasses.replace(request, deployment_id=deployment_id)
+        plan = dataclasses.replace(plan, deployment_id=deployment_id)
+        record = execute(plan, request, on_event=on_event)
+        with zone.db.transaction() as tx:
+            _record(zone, tx, ctx, record, now)
+    finally:
+        zone.db.release(slot)
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
                          waived=ctx.waived, local=what.local)
+
+
+#: Seconds between two attempts to start a deployment that waits for another one.
+POLL = 0.25
+
+
+def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, wait: float,
+           on_wait: Callable[[str], None] | None) -> str:
+    """Claim the slot of the project, environment and tenant, and record the deployment ``Executing``.
+
+    The claim (``Database.claim``) is held until the deployment is recorded, or until this
+    process ends, on whichever node runs it. Another deployment for the same slot waits up to
+    ``wait`` seconds, then is refused ``deployment_in_progress``.
+    """
+    project, environment = ctx.what.project, ctx.environment
+    where = f"{environment}" + (f" for tenant {ctx.tenant}" if ctx.tenant else "")
+    deadline = time.monotonic() + max(0.0, wait)
+    told = False
+    while True:
+        with zone.db.transaction() as tx:
+            if zone.db.claim(tx, slot):
+                return _insert_running(tx, ctx, now)
+            running = deployments.running(tx, project.slug, environment, ctx.tenant)
+        if time.monotonic() >= deadline:
+            raise ConflictError(
+                f"{running or 'another deployment'} of {project.name} to {where} is still running (on this or another "
+                f"node of zone {zone.name}); deployments of a project to one environment run one at a time. Run the "
+                "command again when it ends, or give --wait SECONDS to queue behind it",
+                code="deployment_in_progress", details={"running": running})
+        if on_wait is not None and not told:
+            on_wait(running or "another deployment")
+            told = True
+        time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
 
 
 def _insert_running(tx: Writer, ctx: _Context, now: EpochSeconds) -> str:

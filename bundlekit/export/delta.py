@@ -29,7 +29,6 @@ from bundlekit.format.manifest import PackageRef, parse_manifest
 from bundlekit.zone import exports
 from bundlekit.zone.chunks import ChunkListStore
 from bundlekit.zone.home import Zone
-from bundlekit.zone.store import PackageStore
 
 __all__ = ["DELTA_FEATURE", "DeltaSource", "write_delta", "MAX_DELTA_SHARE"]
 
@@ -84,7 +83,7 @@ class DeltaSource:
 
     def _from_own_store(self, sha256: str) -> ChunkList | None:
         """This zone keeps what it authored in its package store: chunk the base from there."""
-        path = PackageStore(self.zone.home).path(sha256)
+        path = self.zone.store.path(sha256)
         try:
             with open(path, "rb") as fh:
                 made = chunk_stream(fh, None)

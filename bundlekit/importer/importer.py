@@ -25,7 +25,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import BundleError, ConflictError, TrustError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.format.keyfile import RotationStatement, parse_rotation
-from bundlekit.format.manifest import Manifest, scope_to_dict
+from bundlekit.format.manifest import Manifest, PackageRef, scope_to_dict
 from bundlekit.importer.evidence import EvidenceRow, attested, matching, read_receipt_evidence
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
@@ -39,7 +39,7 @@ from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
-from bundlekit.zone.store import PackageStore, Staging
+from bundlekit.zone.store import Staging
 
 __all__ = ["ImportPlan", "plan_import", "apply_import", "import_bundle", "bundle_environments"]
 
@@ -59,6 +59,7 @@ class ImportPlan:
     staging: Staging | None = field(default=None, repr=False)
     release_digest: str = ""
     evidence: list[EvidenceRow] = field(default_factory=list)
+    seen: str = field(default="", repr=False)
 
     @property
     def manifest(self) -> Manifest:
@@ -95,9 +96,9 @@ def bundle_environments(m: Manifest) -> set[str]:
 def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                 policy: MergePolicy | None = None, replace: bool = False,
                 progress: Callable[[int], None] | None = None) -> ImportPlan:
-    store = PackageStore(zone.home)
-    Staging.sweep(zone.home)
-    staging = Staging(zone.home, store)
+    store = zone.store
+    Staging.sweep(store)
+    staging = Staging(store)
     try:
         verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace)
@@ -128,14 +129,10 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     # Rotation statements are checked here, not while applying: nothing may refuse after the
     # first blob has moved into the package store.
     rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
-    store = PackageStore(zone.home)
+    store = zone.store
     new_packages = []
     for p in m.packages:
-        known = packages.recorded_digest(db, p.id, p.version)
-        if known is not None and known != p.sha256:
-            raise VerificationError(f"{where}: package {p.id} {p.version} has SHA-256 {p.sha256[:16]}..., but this "
-                                    f"zone already holds {p.id} {p.version} with {known[:16]}...; a package "
-                                    "version is immutable: publish a new version", code="package_mismatch")
+        known = _check_package(db, p, where)
         # A delta is rebuilt from its base: check_bases below says when that is missing.
         if not p.included and p.delta is None and not store.has(p.sha256):
             raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone does "
@@ -160,7 +157,46 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     merge = three_way_merge(base, local, snap, strategy=strategy, policy=policy)
     return ImportPlan(v, merge=merge, snapshot=snap, content_digest=digest, replaces_release=replaces,
                       new_packages=new_packages, secret_values=secret_values, rotations=rotations,
-                      release_digest=m.release_digest(), evidence=attested(v))
+                      release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing))
+
+
+def _seen(project: projects.ProjectRecord | None, release_digest: str | None) -> str:
+    """What a plan was computed from: the project's two snapshots and the release it replaces."""
+    data = None if project is None else [project.local, project.base]
+    return json.dumps([data, release_digest], sort_keys=True)
+
+
+def _check_package(db: Reader, p: PackageRef, where: str) -> str | None:
+    """The digest recorded for the package, after refusing one recorded with other bytes."""
+    known = packages.recorded_digest(db, p.id, p.version)
+    if known is not None and known != p.sha256:
+        raise VerificationError(f"{where}: package {p.id} {p.version} has SHA-256 {p.sha256[:16]}..., but this "
+                                f"zone already holds {p.id} {p.version} with {known[:16]}...; a package "
+                                "version is immutable: publish a new version", code="package_mismatch")
+    return known
+
+
+class _StalePlan(Exception):
+    """The project changed between planning and applying (another node imported or edited it)."""
+
+
+def _still_valid(tx: Reader, plan: ImportPlan) -> bool:
+    """Re-check, under the write lock, what the plan decided from; False if another process
+    imported this very bundle meanwhile. Raises the plan's own refusals when they now apply
+    (a newer bundle of the project arrived first) and ``_StalePlan`` when the merge's inputs
+    changed."""
+    v, m = plan.verified, plan.manifest
+    if sequences.already_imported(tx, v.digest):
+        return False
+    _check_sequence(tx, v, str(v.path))
+    for p in m.packages:
+        _check_package(tx, p, str(v.path))
+    slug = m.project["slug"]
+    now_seen = _seen(projects.project_for_import(tx, slug),
+                     projects.release_content_digest(tx, slug, m.release["version"]))
+    if now_seen != plan.seen:
+        raise _StalePlan(slug)
+    return True
 
 
 def _check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
@@ -214,7 +250,12 @@ def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], 
 
 
 def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
-    """Commit a plan: blobs into the store, then one transaction for all state."""
+    """Commit a plan: blobs into the store, then one transaction for all state.
+
+    The transaction first re-checks the plan under the write lock (decision 184): the same
+    bundle imported meanwhile by another process makes this one a no-op (``plan.noop``); a
+    newer bundle of the project makes it a ``rollback``; a changed project raises
+    ``_StalePlan`` (``import_bundle`` plans again)."""
     if plan.noop:
         return
     assert plan.merge is not None and plan.snapshot is not None and plan.staging is not None
@@ -234,6 +275,9 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
         lifecycle=m.lifecycle.to_dict() if m.lifecycle is not None else None,
         bundle_id=m.bundle_id, bundle_digest=v.digest, sequence=m.sequence)
     with zone.db.transaction() as tx:
+        if not _still_valid(tx, plan):
+            plan.noop, plan.noop_reason = True, "imported by another process meanwhile (identical bundle); nothing to do"
+            return
         for value in plan.secret_values.values():
             secrets.store(zone, tx, value)
         apply_rotations(tx, v.source.zone_id, plan.rotations, now)
@@ -256,7 +300,30 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
     lifecycle (``importer/evidence.py``); each must report a successful deployment of this very
     release (``evidence_mismatch``), and is recorded with the import. A refusal of an authentic
     bundle (not on a dry run) queues a refusal entry for its source before it is raised.
+
+    When another process changed the project between planning and applying, the import is
+    planned again on the new state (at most :data:`REPLANS` times; the blobs are in the store
+    by then, so it costs a verification pass).
     """
+    for attempt in range(REPLANS + 1):
+        try:
+            return _import_once(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
+                                dry_run=dry_run, progress=progress, evidence=evidence)
+        except _StalePlan:
+            if attempt == REPLANS:
+                raise ConflictError(f"{path}: the project kept changing while this import was applied "
+                                    f"({REPLANS + 1} attempts); nothing was changed. Run the import again",
+                                    code="conflict") from None
+    raise AssertionError("unreachable")
+
+
+#: How many times an import is planned again when the project changed under it.
+REPLANS = 3
+
+
+def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None, policy: MergePolicy | None,
+                 replace: bool, dry_run: bool, progress: Callable[[int], None] | None,
+                 evidence: tuple[Path, ...]) -> ImportPlan:
     try:
         plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
                            progress=progress)

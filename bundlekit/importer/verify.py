@@ -22,7 +22,6 @@ from bundlekit.trust.policy import TrustedSource, check_threshold, select_source
 from bundlekit.zone import truststore
 from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.zone.home import Zone
-from bundlekit.zone.store import PackageStore
 
 __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
            "AuthenticBundle", "authenticate"]
@@ -82,7 +81,7 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
     verified = check_bundle(verifier_for(zone, now), path, check_blobs=check_blobs, progress=progress,
                             sink_for=sink_for)
     if check_blobs and rebuild:
-        rebuild_all(path, verified.digest, verified.manifest, PackageStore(zone.home), None)
+        rebuild_all(path, verified.digest, verified.manifest, zone.store, None)
     return verified
 
 

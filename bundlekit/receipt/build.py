@@ -29,7 +29,6 @@ from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
 from bundlekit.zone import outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
-from bundlekit.zone.store import PackageStore
 
 __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile"]
 
@@ -186,7 +185,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     entries = outbox.entries(zone.db, dest_zone_id, deployment_ids)
     refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
     # Only packages whose bytes are in the store: the source may rebuild a delta from any of them.
-    store = PackageStore(zone.home)
+    store = zone.store
     inventory = [item for item in packages.inventory(zone.db) if store.has(item["sha256"])]
     signing = zone.signing_key()
     writer = BundleWriter(out, "receipt")

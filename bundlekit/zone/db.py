@@ -13,8 +13,7 @@ types here; workflows and the CLI call the zone's repository modules (``truststo
   independent reads; :meth:`~Database.read` gives a consistent snapshot over several reads;
   :meth:`~Database.transaction` is one atomic write.
 
-Rules every backend keeps (the SQLite one in ``zone/sqlite.py``; a PostgreSQL one adds a
-module beside it and a branch in ``zone/state.py``):
+Rules every backend keeps (``zone/sqlite.py``, ``zone/postgres.py``; ``zone/state.py`` chooses):
 
 * **Writers are serialised.** A write transaction takes the database's write lock when it
   *begins* (SQLite: ``BEGIN IMMEDIATE`` with a busy timeout; PostgreSQL: a transaction-scoped
@@ -65,6 +64,12 @@ class Reader(ABC):
         row = self.one(sql, params)
         return default if row is None else next(iter(row.values()))
 
+    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
+        """The rows of ``sql`` one by one, fetched ``batch`` at a time (bounded memory for big tables).
+
+        Consume the iterator before the next statement on the same database."""
+        return iter(self.all(sql, params))
+
 
 class Writer(Reader):
     """A :class:`Reader` inside an open write transaction; only :meth:`Database.transaction` makes one."""
@@ -73,12 +78,16 @@ class Writer(Reader):
     def run(self, sql: str, params: Params = ()) -> int:
         """Run one ``INSERT``/``UPDATE``/``DELETE``; returns the number of rows it changed."""
 
+    def run_many(self, sql: str, rows: list[Params]) -> int:
+        """Run one statement once per parameter row (a backend may batch them); returns rows changed."""
+        return sum(self.run(sql, r) for r in rows)
+
 
 _S = TypeVar("_S", bound=Reader)
 
 
 class Database(Reader):
-    """One open state database (a SQLite file today). Not shared between threads.
+    """One open state database (a SQLite file, or a PostgreSQL database). Not shared between threads.
 
     ``location`` names it for messages (a path, or a URL without its password).
     """
@@ -108,6 +117,26 @@ class Database(Reader):
     @abstractmethod
     def ddl(self, script: str) -> list[str]:
         """The statements of a schema script from ``zone/schema.py``, type tokens replaced."""
+
+    def prepare_schema(self, tx: Writer) -> None:
+        """What the backend needs before the first migration runs (inside the migration's transaction)."""
+
+    @abstractmethod
+    def table_names(self, db: Reader) -> set[str]:
+        """The names of the tables in the database (the schema's and the backend's own)."""
+
+    @abstractmethod
+    def claim(self, tx: Writer, name: str) -> bool:
+        """Take the claim ``name`` inside a write transaction, for this connection; False if another holds it.
+
+        A claim outlives the transaction that took it (a rolled-back one gives it back) and lasts
+        until :meth:`release`, :meth:`close`, or the end of the process that holds it, so a node
+        that dies mid-task never leaves it taken. Never waits.
+        """
+
+    @abstractmethod
+    def release(self, name: str) -> None:
+        """Give back a claim this connection holds (outside a transaction; nothing if not held)."""
 
     @abstractmethod
     def schema_version(self, db: Reader) -> int:

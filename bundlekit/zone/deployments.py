@@ -14,8 +14,8 @@ from typing import Any
 
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["ID_PREFIX", "peek_next_id", "allocate_id", "insert_running", "finish", "get_deployment",
-           "list_deployments", "deployments_by_start", "successes_of", "release_history"]
+__all__ = ["ID_PREFIX", "peek_next_id", "allocate_id", "insert_running", "finish", "slot", "running",
+           "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history"]
 
 ID_PREFIX = "Deployments-"
 _COUNTER = "deployment"
@@ -52,6 +52,19 @@ def finish(tx: Writer, deployment_id: str, *, state: str, ended: float, record: 
     """Record how a deployment ended: its final state, its masked record and its outputs."""
     tx.run("UPDATE deployments SET state = ?, ended = ?, record = ?, outputs = ? WHERE id = ?",
            (state, ended, json.dumps(record), json.dumps(outputs), deployment_id))
+
+
+def slot(project_slug: str, environment: str, tenant: str | None = None) -> str:
+    """The claim name that serialises deployments of a project to an environment and tenant (case-insensitive)."""
+    return f"deploy/{project_slug.lower()}/{environment.lower()}" + (f"/{tenant.lower()}" if tenant else "")
+
+
+def running(db: Reader, project_slug: str, environment: str, tenant: str | None = None) -> str | None:
+    """The id of the latest deployment of the project to the environment (and tenant) still ``Executing``."""
+    value = db.scalar("SELECT id FROM deployments WHERE project_slug = ? AND lower(environment) = lower(?) AND "
+                      "lower(COALESCE(tenant, '')) = lower(?) AND state = 'Executing' ORDER BY started DESC, id DESC "
+                      "LIMIT 1", (project_slug, environment, tenant or ""))
+    return None if value is None else str(value)
 
 
 def get_deployment(db: Reader, deployment_id: str) -> Row | None:

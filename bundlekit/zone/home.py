@@ -1,4 +1,4 @@
-"""A zone's home folder: its keys, its identity and its state database.
+"""A zone's home folder: its keys, its identity and where its state and packages are.
 
 Layout::
 
@@ -6,9 +6,16 @@ Layout::
       zone.json              name, zone id, created (public)
       keys/signing.key       Ed25519 private key, raw 32 bytes, mode 0600
       keys/sealing.key       X25519 private key, raw 32 bytes, mode 0600
-      state.db               SQLite state (trust store, sequences, records; see zone/db.py)
-      packages/              content-addressed package store (sha256/ab/cdef...)
+      keys/state.password    the PostgreSQL state's password, if one was given (0600)
+      bundlekit.conf         node settings: BUNDLEKIT_STATE, BUNDLEKIT_PACKAGE_STORE (0600; optional)
+      state.db               SQLite state (trust store, sequences, records; see zone/db.py),
+                             unless bundlekit.conf names a PostgreSQL state
+      packages/              content-addressed package store (sha256/ab/cdef...), unless
+                             bundlekit.conf names a shared one
       outbox/                receipts waiting to travel back
+
+Several homes (nodes, each on its own machine) can be one zone: same keys, one PostgreSQL
+state, one shared package store (``bundlekit join``, ``zone/join.py``, decision 181).
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.zone.db import Database
-from bundlekit.zone.state import open_state, state_path
+from bundlekit.zone.location import Settings, StateURL, read_settings, store_password, write_settings
+from bundlekit.zone.state import open_state, open_url, state_path
+from bundlekit.zone.store import PackageStore
 
-__all__ = ["Zone", "init_zone", "open_zone"]
+__all__ = ["Zone", "ZoneInfo", "init_zone", "open_zone", "check_new_home", "stored_zone", "write_zone_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +52,18 @@ class ZoneInfo:
 class Zone:
     """An opened zone home. Keys are loaded lazily; the state database is opened on first use."""
 
-    def __init__(self, home: Path, info: ZoneInfo) -> None:
+    def __init__(self, home: Path, info: ZoneInfo, settings: Settings | None = None) -> None:
         self.home = home
         self.info = info
+        self.settings = settings if settings is not None else read_settings(home)
         self._db: Database | None = None
+
+    @property
+    def store(self) -> PackageStore:
+        """The zone's package store: the shared folder the settings name, else ``HOME/packages``."""
+        if self.settings.package_store is not None:
+            return PackageStore(self.settings.package_store)
+        return PackageStore(self.home / "packages", self.home / "staging")
 
     @property
     def name(self) -> str:
@@ -60,7 +77,16 @@ class Zone:
     def db(self) -> Database:
         """The zone's state (``zone/db.py``): reads, ``read()`` snapshots, ``transaction()`` writes."""
         if self._db is None:
-            self._db = open_state(self.home)
+            db = open_state(self.home)
+            if self.settings.state is not None:
+                found = stored_zone(db).get("zone_id")
+                if found != self.zone_id:
+                    db.close()
+                    raise StateError(f"{self.home}: bundlekit.conf points at {self.settings.state}, which holds "
+                                     f"{'zone ' + found if found else 'no zone'}, not this home's zone {self.name} "
+                                     f"({self.zone_id}); fix BUNDLEKIT_STATE in the home's bundlekit.conf",
+                                     code="zone_mismatch")
+            self._db = db
         return self._db
 
     def close(self) -> None:
@@ -106,34 +132,72 @@ class Zone:
         return self.card().render(self.signing_key())
 
 
-def init_zone(home: Path, name: str, now: EpochSeconds) -> Zone:
-    """Create a new zone home; refuses to touch an existing zone or a non-empty folder."""
-    IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
+def check_new_home(home: Path) -> None:
+    """Refuse a folder that holds a zone (``zone_exists``) or anything else (``home_not_empty``)."""
     if (home / "zone.json").exists() or state_path(home).exists() or (home / "keys").exists():
         raise StateError(f"{home}: already holds a zone; refusing to overwrite it. Use another --home.",
                          code="zone_exists")
     if home.exists() and any(home.iterdir()):
         raise StateError(f"{home}: folder is not empty; choose an empty or new folder for the zone home",
                          code="home_not_empty")
-    home.mkdir(parents=True, exist_ok=True)
-    keys = home / "keys"
-    keys.mkdir(mode=0o700)
-    signing = Ed25519PrivateKey.generate()
-    sealing = X25519PrivateKey.generate()
-    write_atomic(keys / "signing.key", raw_private(signing), mode=0o600)
-    write_atomic(keys / "sealing.key", raw_private(sealing), mode=0o600)
-    info = ZoneInfo(name, secrets.token_hex(16), now)
-    db = open_state(home, create=True)
+
+
+def stored_zone(db: Database) -> dict[str, str]:
+    """The zone identity recorded in a state database ({name, zone_id, created}; empty if none)."""
+    return {r["key"]: r["value"] for r in db.all("SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
+                                                 ("name", "zone_id", "created"))}
+
+
+def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | None = None,
+              password: str | None = None, package_store: Path | None = None) -> Zone:
+    """Create a new zone home; refuses to touch an existing zone or a non-empty folder.
+
+    ``state`` puts the zone's state in that PostgreSQL database (it must hold no zone:
+    ``state_not_empty``; ``password`` is kept in ``keys/state.password``); ``package_store``
+    is a folder for the package store other nodes can share (created if missing).
+    """
+    IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
+    check_new_home(home)
+    settings = Settings(state, package_store.resolve() if package_store is not None else None)
+    db = open_url(state, password, create=True) if state is not None else None
     try:
+        if db is not None and stored_zone(db):
+            raise StateError(f"{state}: the database already holds zone {stored_zone(db).get('name')!r}; to add a "
+                             "node to it use `bundlekit join --from EXISTING_HOME`, or give an empty database",
+                             code="state_not_empty")
+        if settings.package_store is not None:
+            settings.package_store.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
+        keys = home / "keys"
+        keys.mkdir(mode=0o700)
+        signing = Ed25519PrivateKey.generate()
+        sealing = X25519PrivateKey.generate()
+        write_atomic(keys / "signing.key", raw_private(signing), mode=0o600)
+        write_atomic(keys / "sealing.key", raw_private(sealing), mode=0o600)
+        if password is not None:
+            store_password(home, password)
+        if settings != Settings():
+            write_settings(home, settings)
+        info = ZoneInfo(name, secrets.token_hex(16), now)
+        if db is None:
+            db = open_state(home, create=True)
         with db.transaction() as tx:
+            if tx.one("SELECT 1 AS hit FROM meta WHERE key = 'zone_id'") is not None:  # another node was quicker
+                raise StateError(f"{state}: another node created a zone in this database first; use `bundlekit "
+                                 "join`", code="state_not_empty")
             for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
                 tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
     finally:
-        db.close()
+        if db is not None:
+            db.close()
+    write_zone_file(home, info)
+    return Zone(home, info, settings)
+
+
+def write_zone_file(home: Path, info: ZoneInfo) -> None:
     write_atomic(home / "zone.json", (json.dumps(
         {"name": info.name, "zone_id": info.zone_id, "created": info.created}, indent=2) + "\n").encode())
     fsync_dir(home)
-    return Zone(home, info)
 
 
 def open_zone(home: Path) -> Zone:
@@ -147,6 +211,7 @@ def open_zone(home: Path) -> Zone:
                          code="not_a_zone") from None
     except (ValueError, KeyError, TypeError):
         raise StateError(f"{path}: damaged zone file", code="state_damaged") from None
-    if not os.access(state_path(home), os.R_OK):
+    settings = read_settings(home)
+    if settings.state is None and not os.access(state_path(home), os.R_OK):
         raise StateError(f"{home}: state.db missing or unreadable", code="not_a_zone")
-    return Zone(home, info)
+    return Zone(home, info, settings)

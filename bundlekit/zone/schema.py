@@ -1,8 +1,11 @@
 """The schema of a zone's state, as an ordered list of migrations (one path for every engine).
 
 Migration ``i`` (0-based) takes a database from schema version ``i`` to ``i + 1``. They are
-applied in order, all pending ones in one write transaction, and the version reached is
-recorded by the backend (SQLite: ``PRAGMA user_version``). A database newer than this
+applied in order, all pending ones in one write transaction (PostgreSQL's DDL is
+transactional too, so a failed migration leaves the old schema whole), and the version
+reached is recorded by the backend (SQLite: ``PRAGMA user_version``; PostgreSQL: the table
+``bundlekit_schema``). Nodes sharing a database migrate it once: the first to take the write
+lock migrates, the others find it done (decision 182). A database newer than this
 bundlekit is refused (``state_too_new``); nothing is ever rewritten in place: a change is a
 new migration at the end.
 
@@ -14,10 +17,14 @@ is text everywhere.
 
 from __future__ import annotations
 
+import re
+
 from bundlekit.errors import StateError
 from bundlekit.zone.db import Database
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_tables"]
+
+_TABLE_DDL = re.compile(r"\b(CREATE|DROP)\s+TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(\w+)", re.I)
 
 MIGRATIONS: list[str] = [
     # version 1: zone identity, trust store, outgoing sequences, export records
@@ -259,6 +266,20 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def schema_tables() -> list[str]:
+    """The schema's tables in the order the migrations create them (a referenced table first),
+    less those a later migration drops."""
+    names: list[str] = []
+    for script in MIGRATIONS:
+        for match in _TABLE_DDL.finditer(script):
+            verb, name = match.group(1).upper(), match.group(2).lower()
+            if verb == "CREATE" and name not in names:
+                names.append(name)
+            elif verb == "DROP" and name in names:
+                names.remove(name)
+    return names
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to :data:`SCHEMA_VERSION`; a database already there is only read.
 
@@ -268,6 +289,8 @@ def migrate(db: Database) -> None:
         return
     with db.transaction() as tx:
         version = _checked_version(db, db.schema_version(tx))  # another process may have migrated it
+        if version == 0:
+            db.prepare_schema(tx)
         for script in MIGRATIONS[version:]:
             for statement in db.ddl(script):
                 tx.run(statement)

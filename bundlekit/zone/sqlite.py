@@ -5,13 +5,21 @@ and a read never creates files in the home (a refused operation leaves it byte-i
 Writes are ``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken when the transaction
 begins, other writers wait up to :data:`BUSY_TIMEOUT` seconds. The schema version is
 ``PRAGMA user_version``.
+
+Claims (:meth:`Database.claim`) are rows of ``bundlekit_claims`` naming their holder (host,
+process id, the process's start time, the connection); a row whose holder is gone (a process
+no longer running, a connection closed) is stale and taken over. A SQLite state serves the
+processes of one machine, so every holder can be checked.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from bundlekit.zone.db import Database, Params, Reader, Row, Writer
 
@@ -21,6 +29,33 @@ __all__ = ["SQLiteDatabase", "BUSY_TIMEOUT"]
 BUSY_TIMEOUT = 30.0
 
 _TYPES = {"int": "INTEGER", "float": "REAL", "bytes": "BLOB", "nocase": "COLLATE NOCASE"}
+_CLAIMS = "CREATE TABLE IF NOT EXISTS bundlekit_claims (name TEXT PRIMARY KEY, holder TEXT NOT NULL)"
+#: Tokens of the connections open in this process (a claim's holder is alive while its token is here).
+_OPEN: set[str] = set()
+
+
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, Linux), "" where unknown; raises if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except FileNotFoundError:
+        raise ProcessLookupError(pid) from None
+    except (OSError, IndexError):
+        os.kill(pid, 0)
+        return ""
+
+
+def _holder_alive(holder: str) -> bool:
+    host, pid, started, token = (holder.split("/") + ["", "", "", ""])[:4]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # cannot tell from here: assume it is working
+    if int(pid) == os.getpid():
+        return token in _OPEN
+    try:
+        return _started(int(pid)) == started
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
@@ -35,6 +70,9 @@ class _Session(Writer):
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         return self._db.all(sql, params)
+
+    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
+        return self._db.rows(sql, params, batch=batch)
 
     def run(self, sql: str, params: Params = ()) -> int:
         return self._db.conn.execute(self._db.sql(sql), tuple(params)).rowcount
@@ -52,6 +90,8 @@ class SQLiteDatabase(Database):
         conn.execute("PRAGMA synchronous = FULL")
         self._conn: sqlite3.Connection | None = conn
         self._session = _Session(self)
+        self._token = secrets.token_hex(8)
+        _OPEN.add(self._token)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -61,6 +101,11 @@ class SQLiteDatabase(Database):
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         return self.conn.execute(self.sql(sql), tuple(params)).fetchall()
+
+    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
+        cur = self.conn.execute(self.sql(sql), tuple(params))
+        while chunk := cur.fetchmany(batch):
+            yield from chunk
 
     def _begin_write(self) -> Writer:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -78,9 +123,33 @@ class SQLiteDatabase(Database):
             self.conn.execute("ROLLBACK")
 
     def close(self) -> None:
+        _OPEN.discard(self._token)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    @property
+    def _holder(self) -> str:
+        return f"{socket.gethostname()}/{os.getpid()}/{_started(os.getpid())}/{self._token}"
+
+    def claim(self, tx: Writer, name: str) -> bool:
+        tx.run(_CLAIMS)
+        holder = tx.scalar("SELECT holder FROM bundlekit_claims WHERE name = ?", (name,))
+        if holder is not None and holder != self._holder and _holder_alive(holder):
+            return False
+        tx.run("INSERT INTO bundlekit_claims(name, holder) VALUES (?, ?) "
+               "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder", (name, self._holder))
+        return True
+
+    def release(self, name: str) -> None:
+        if self._conn is None:
+            return
+        with self.transaction() as tx:
+            tx.run(_CLAIMS)
+            tx.run("DELETE FROM bundlekit_claims WHERE name = ? AND holder = ?", (name, self._holder))
+
+    def table_names(self, db: Reader) -> set[str]:
+        return {r["name"] for r in db.all("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
     def ddl(self, script: str) -> list[str]:
         return [s.strip() for s in script.format_map(_TYPES).split(";") if s.strip()]

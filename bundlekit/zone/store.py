@@ -1,28 +1,51 @@
 """The content-addressed package store of a zone, and the staging area imports write into.
 
-``HOME/packages/sha256/ab/<digest>`` holds package bytes, named by their SHA-256, so the
-store is a cache that can only grow by content that was verified: a file lands there only
-by rename from staging after its blob passed every check. The ``packages`` table
-(``zone/packages.py``: id, version -> digest) is the state; a crash between moving a file
-into the store and committing the transaction leaves an unreferenced file, harmless and
-reused on re-run.
+``ROOT/sha256/ab/<digest>`` holds package bytes, named by their SHA-256, so the store is a
+cache that can only grow by content that was verified: a file lands there only by rename
+from staging after its blob passed every check. ``ROOT`` is ``HOME/packages`` (staging in
+``HOME/staging``), or a folder every node of a zone mounts (``--package-store``, NFS in
+practice; staging in ``ROOT/staging``, the same file system so the rename is atomic).
+
+Publishing is write to a private temporary file, fsync, rename into place, fsync the
+folder (decision 183): a reader never sees a partial object under its final name, and two
+nodes publishing the same object at once both succeed, leaving one intact copy (the last
+rename wins; both wrote the same verified bytes). Readers check the hash of what they read
+(:meth:`PackageStore.verify`, and the deploy preflight on every package it uses).
+
+The ``packages`` table (``zone/packages.py``: id, version -> digest) is the state; a crash
+between moving a file into the store and committing the transaction leaves an unreferenced
+file, harmless and reused on re-run. Each import stages in its own folder named after its
+host and process, so a sweep removes only what a process that is gone left behind, never a
+running import's files (on this node or another).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
 import shutil
+import socket
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
-from bundlekit.core.atomic import AtomicFile, commit_all
+from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
+from bundlekit.errors import StateError, VerificationError
 
-__all__ = ["PackageStore", "Staging"]
+__all__ = ["PackageStore", "Staging", "STALE_STAGING"]
+
+#: Seconds after which a staging folder of another host is considered abandoned.
+STALE_STAGING = 7 * 86400
 
 
 class PackageStore:
-    def __init__(self, home: Path) -> None:
-        self.root = home / "packages" / "sha256"
+    """The store under ``root`` (objects in ``root/sha256``); imports stage in ``staging``."""
+
+    def __init__(self, root: Path, staging: Path | None = None) -> None:
+        self.base = root
+        self.root = root / "sha256"
+        self.staging = staging if staging is not None else root / "staging"
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
@@ -30,12 +53,43 @@ class PackageStore:
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
+    def verify(self, digest: str) -> Path:
+        """The object's path after streaming it through SHA-256.
+
+        Raises ``VerificationError`` ``package_hash_mismatch`` when the bytes are not
+        ``digest`` (damaged on the shared storage), ``StateError`` ``package_missing``-like
+        errors are the caller's: a missing object raises ``FileNotFoundError``.
+        """
+        path = self.path(digest)
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        if h.hexdigest() != digest:
+            raise VerificationError(f"{path}: the package store's copy does not match its SHA-256; the store was "
+                                    "damaged. Import the release again to restore it", code="package_hash_mismatch")
+        return path
+
+
+def _node_prefix() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 class Staging:
     """Blobs being verified are written here, then moved into the store only when all passed."""
 
-    def __init__(self, home: Path, store: PackageStore) -> None:
-        self.base = home / "staging"
+    def __init__(self, store: PackageStore) -> None:
+        self.base = store.staging
         self.store = store
         self.dir: Path | None = None
         self._files: dict[str, AtomicFile] = {}
@@ -43,16 +97,34 @@ class Staging:
     def sink_for(self, digest: str) -> Callable[[bytes], object] | None:
         if self.store.has(digest):
             return None
-        if self.dir is None:
-            self.dir = self.base / secrets.token_hex(8)
-            self.dir.mkdir(parents=True)
-        out = AtomicFile(self.store.path(digest), 0o644, temp_dir=self.dir, prefix=f"{digest}.")
+        try:
+            if self.dir is None:
+                self.dir = self.base / f"{_node_prefix()}{secrets.token_hex(6)}"
+                self.dir.mkdir(parents=True)
+            out = AtomicFile(self.store.path(digest), 0o644, temp_dir=self.dir, prefix=f"{digest}.")
+        except OSError as error:
+            self._refused(error)
         self._files[digest] = out
-        return out.write
+
+        def write(data: bytes) -> object:
+            try:
+                return out.write(data)
+            except OSError as error:
+                self._refused(error)
+
+        return write
+
+    def _refused(self, error: OSError) -> NoReturn:
+        raise StateError(f"{self.store.base}: the package store refused a write ({error.strerror or error}); "
+                         "nothing was imported. Free space or fix the store's permissions, then import again",
+                         code="store_write_failed") from None
 
     def commit(self) -> list[str]:
         """fsync every staged blob, then move them all into the store; returns the digests moved."""
-        commit_all(list(self._files.values()))
+        try:
+            commit_all(list(self._files.values()))
+        except OSError as error:
+            self._refused(error)
         moved = list(self._files)
         self._files.clear()
         return moved
@@ -70,6 +142,29 @@ class Staging:
             pass
 
     @staticmethod
-    def sweep(home: Path) -> None:
-        """Remove what an interrupted import left in staging."""
-        shutil.rmtree(home / "staging", ignore_errors=True)
+    def sweep(store: PackageStore) -> None:
+        """Remove what interrupted imports left in staging: folders of processes of this host
+        that are gone, and folders of other hosts older than :data:`STALE_STAGING`."""
+        try:
+            entries = list(store.staging.iterdir())
+        except OSError:
+            return
+        host = socket.gethostname()
+        for entry in entries:
+            owner, _, rest = entry.name.rpartition("-")
+            node, _, pid = owner.rpartition("-")
+            if not owner:
+                stale = True  # a folder named by an older bundlekit, from before per-process names
+            elif node == host and pid.isdigit():
+                stale = not _alive(int(pid))
+            else:
+                try:
+                    stale = time.time() - entry.stat().st_mtime > STALE_STAGING
+                except OSError:
+                    continue
+            if stale:
+                shutil.rmtree(entry, ignore_errors=True)
+        try:
+            store.staging.rmdir()
+        except OSError:
+            pass

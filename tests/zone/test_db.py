@@ -1,28 +1,66 @@
-"""The zone's data layer: transactions, snapshots, migrations and allocation, on real SQLite files."""
+"""The zone's data layer: transactions, snapshots, migrations, allocation and claims, on both engines.
+
+Every test here runs on a real SQLite file and on a real PostgreSQL database (``engine``):
+these are the rules ``zone/db.py`` promises whatever the backend.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from bundlekit.zone import deployments, sequences
-from bundlekit.zone.schema import MIGRATIONS, SCHEMA_VERSION
+from bundlekit.zone.db import Database
+from bundlekit.zone.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from bundlekit.zone.sqlite import SQLiteDatabase
-from bundlekit.zone.state import open_state
-from tests.conftest import raises_code
+from bundlekit.zone.state import open_state, open_url
+from tests.conftest import pg_url, raises_code
+from tests.pgserver import PostgresServer
+
+
+@dataclass
+class State:
+    """Where one test's state lives; :meth:`open` gives another connection to it (another "process")."""
+
+    home: Path
+    pg: PostgresServer | None
+
+    def __post_init__(self) -> None:
+        self.url = pg_url(self.pg) if self.pg is not None else None
+
+    def open(self, *, create: bool = False) -> Database:
+        if self.url is not None:
+            assert self.pg is not None
+            return open_url(self.url, self.pg.password, create=create)
+        return open_state(self.home, create=create)
+
+    def raw(self) -> Database:
+        """A connection with no migration applied (to build an old schema by hand)."""
+        if self.url is not None:
+            from bundlekit.zone.postgres import PostgresDatabase
+
+            assert self.pg is not None
+            return PostgresDatabase(self.url, self.pg.password)
+        return SQLiteDatabase(self.home / "state.db")
 
 
 @pytest.fixture
-def db(tmp_path: Path):  # type: ignore[no-untyped-def]
-    d = open_state(tmp_path, create=True)
+def state(tmp_path: Path, pg: PostgresServer | None) -> State:
+    return State(tmp_path, pg)
+
+
+@pytest.fixture
+def db(state: State) -> Iterator[Database]:
+    d = state.open(create=True)
     yield d
     d.close()
 
 
-def test_a_transaction_that_raises_leaves_nothing_behind(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_transaction_that_raises_leaves_nothing_behind(db: Database) -> None:
     with pytest.raises(ZeroDivisionError, match="division by zero"):
         with db.transaction() as tx:
             sequences.next_outgoing(tx, "zone-a")
@@ -32,7 +70,7 @@ def test_a_transaction_that_raises_leaves_nothing_behind(db, tmp_path: Path) -> 
         assert sequences.next_outgoing(tx, "zone-a") == 1
 
 
-def test_transactions_do_not_nest(db) -> None:  # type: ignore[no-untyped-def]
+def test_transactions_do_not_nest(db: Database) -> None:
     with db.transaction():
         with pytest.raises(RuntimeError, match="do not nest"):
             with db.transaction():
@@ -42,7 +80,7 @@ def test_transactions_do_not_nest(db) -> None:  # type: ignore[no-untyped-def]
     assert db.one("SELECT value FROM meta WHERE key = 'k'") == {"value": "v"}
 
 
-def test_rows_are_named_mappings_and_blobs_are_bytes(db) -> None:  # type: ignore[no-untyped-def]
+def test_rows_are_named_mappings_and_blobs_are_bytes(db: Database) -> None:
     with db.transaction() as tx:
         tx.run("INSERT INTO logs(digest, data) VALUES (?, ?)", ("d", b"\x00\x01"))
     row = db.one("SELECT digest, data FROM logs")
@@ -50,12 +88,31 @@ def test_rows_are_named_mappings_and_blobs_are_bytes(db) -> None:  # type: ignor
     assert db.scalar("SELECT data FROM logs WHERE digest = ?", ("missing",), default="none") == "none"
 
 
-def test_a_read_snapshot_does_not_see_a_later_commit(tmp_path: Path) -> None:
-    reader = open_state(tmp_path, create=True)
+def test_nocase_columns_compare_and_conflict_without_case(db: Database) -> None:
+    with db.transaction() as tx:
+        tx.run("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
+               ("Web-01", "Production", "[]", "local", "/t", 1))
+    assert db.scalar("SELECT name FROM targets WHERE name = ? AND environment = ?", ("WEB-01", "production")) == "Web-01"
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        with db.transaction() as tx:
+            tx.run("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
+                   ("web-01", "Test", "[]", "local", "/t2", 2))
+    assert db.scalar("SELECT COUNT(*) AS n FROM targets") == 1
+
+
+def test_rows_streams_every_row_in_batches(db: Database) -> None:
+    with db.transaction() as tx:
+        tx.run_many("INSERT INTO meta(key, value) VALUES (?, ?)", [(f"k{i:04}", str(i)) for i in range(1234)])
+    with db.read() as snap:
+        keys = [r["key"] for r in snap.rows("SELECT key FROM meta ORDER BY key", batch=100)]
+    assert keys == [f"k{i:04}" for i in range(1234)]
+
+
+def test_a_read_snapshot_does_not_see_a_later_commit(state: State, db: Database) -> None:
     done = threading.Event()
 
     def write() -> None:
-        writer = open_state(tmp_path)
+        writer = state.open()
         try:
             with writer.transaction() as tx:
                 tx.run("INSERT INTO meta(key, value) VALUES ('k', 'v')")
@@ -63,71 +120,86 @@ def test_a_read_snapshot_does_not_see_a_later_commit(tmp_path: Path) -> None:
             writer.close()
         done.set()
 
-    try:
-        with reader.read() as snap:
-            assert snap.scalar("SELECT COUNT(*) AS n FROM meta") == 0
-            t = threading.Thread(target=write)
-            t.start()
-            t.join(0.3)  # rollback-journal mode: the commit waits for the snapshot to end
-            assert snap.scalar("SELECT COUNT(*) AS n FROM meta") == 0
-        t.join(30)
-        assert done.is_set() and reader.scalar("SELECT COUNT(*) AS n FROM meta") == 1
-    finally:
-        reader.close()
+    with db.read() as snap:
+        assert snap.scalar("SELECT COUNT(*) AS n FROM meta") == 0
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(0.3)  # SQLite: the commit waits for the snapshot; PostgreSQL: it commits beside it
+        assert snap.scalar("SELECT COUNT(*) AS n FROM meta") == 0
+    t.join(30)
+    assert done.is_set() and db.scalar("SELECT COUNT(*) AS n FROM meta") == 1
 
 
-def test_a_second_writer_waits_for_the_first_and_gets_the_next_number(tmp_path: Path) -> None:
-    first = open_state(tmp_path, create=True)
+def test_a_second_writer_waits_for_the_first_and_gets_the_next_number(state: State, db: Database) -> None:
     got: list[int] = []
 
     def second() -> None:
-        other = open_state(tmp_path)
+        other = state.open()
         try:
             with other.transaction() as tx:
                 got.append(sequences.next_outgoing(tx, "z"))
         finally:
             other.close()
 
-    try:
-        with first.transaction() as tx:
-            got.append(sequences.next_outgoing(tx, "z"))
-            t = threading.Thread(target=second)
-            t.start()
-            t.join(0.3)
-            assert t.is_alive() and got == [1]  # blocked at BEGIN IMMEDIATE, not reading a stale number
-        t.join(30)
-        assert got == [1, 2]
-    finally:
-        first.close()
+    with db.transaction() as tx:
+        got.append(sequences.next_outgoing(tx, "z"))
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and got == [1]  # blocked at the write lock, not reading a stale number
+    t.join(30)
+    assert got == [1, 2]
 
 
-def test_a_pinned_sequence_never_lowers_the_high_water_mark(db) -> None:  # type: ignore[no-untyped-def]
+def test_many_writers_at_once_never_get_the_same_deployment_id(state: State, db: Database) -> None:
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = state.open()
+        try:
+            for _ in range(10):
+                with conn.transaction() as tx:
+                    got = deployments.allocate_id(tx)
+                with lock:
+                    ids.append(got)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(ids, key=lambda i: int(i.split("-")[1])) == [f"Deployments-{n}" for n in range(1, 41)]
+
+
+def test_a_pinned_sequence_never_lowers_the_high_water_mark(db: Database) -> None:
     with db.transaction() as tx:
         assert sequences.next_outgoing(tx, "z", pinned=5) == 5
         assert sequences.next_outgoing(tx, "z", pinned=2) == 2
         assert sequences.next_outgoing(tx, "z") == 6
 
 
-def test_a_state_written_by_a_newer_bundlekit_is_refused(tmp_path: Path) -> None:
-    open_state(tmp_path, create=True).close()
-    conn = sqlite3.connect(str(tmp_path / "state.db"))
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
+def test_a_state_written_by_a_newer_bundlekit_is_refused(state: State, db: Database) -> None:
+    with db.transaction() as tx:
+        db.set_schema_version(tx, SCHEMA_VERSION + 1)
     with raises_code("state_too_new") as info:
-        open_state(tmp_path)
-    assert info.value.code == "state_too_new" and "upgrade bundlekit" in info.value.message
+        state.open()
+    assert "upgrade bundlekit" in info.value.message
 
 
-def test_a_missing_state_is_not_a_zone(tmp_path: Path) -> None:
+def test_a_missing_state_is_not_a_zone(state: State) -> None:
     with raises_code("not_a_zone") as info:
-        open_state(tmp_path)
-    assert info.value.code == "not_a_zone"
-    assert not (tmp_path / "state.db").exists()
+        state.open()
+    assert "bundlekit init" in info.value.message
+    assert not (state.home / "state.db").exists()
 
 
-def test_migrating_an_older_state_continues_its_deployment_ids(tmp_path: Path) -> None:
-    old = SQLiteDatabase(tmp_path / "state.db")
-    with old.transaction() as tx:  # a home written before deployment ids were allocated (schema 4)
+def test_migrating_an_older_state_continues_its_deployment_ids(state: State) -> None:
+    old = state.raw()
+    with old.transaction() as tx:  # a state written before deployment ids were allocated (schema 4)
+        old.prepare_schema(tx)
         for script in MIGRATIONS[:4]:
             for statement in old.ddl(script):
                 tx.run(statement)
@@ -137,7 +209,7 @@ def test_migrating_an_older_state_continues_its_deployment_ids(tmp_path: Path) -
                    "state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                    (f"Deployments-{n}", "p", "1", "E", "z", "d", "Executing", float(n), None, "{}", "[]"))
     old.close()
-    db = open_state(tmp_path)
+    db = state.open()
     try:
         assert db.schema_version(db) == SCHEMA_VERSION
         assert deployments.peek_next_id(db) == "Deployments-8"
@@ -148,7 +220,49 @@ def test_migrating_an_older_state_continues_its_deployment_ids(tmp_path: Path) -
         db.close()
 
 
-def test_deployment_ids_are_not_reused_after_a_rolled_back_recording(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_migration_leaves_the_old_schema_whole(state: State, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = state.raw()
+    with old.transaction() as tx:
+        old.prepare_schema(tx)
+        for script in MIGRATIONS[:4]:
+            for statement in old.ddl(script):
+                tx.run(statement)
+        old.set_schema_version(tx, 4)
+    monkeypatch.setattr("bundlekit.zone.schema.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (x {int}); "
+                                                             "INSERT INTO no_such_table VALUES (1)"])
+    monkeypatch.setattr("bundlekit.zone.schema.SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(Exception, match="no_such_table"):
+        migrate(old)
+    assert old.schema_version(old) == 4
+    assert "counters" not in old.table_names(old) and "broken" not in old.table_names(old)
+    monkeypatch.undo()
+    old.close()
+    db = state.open()  # a retry with the real migrations succeeds
+    try:
+        assert db.schema_version(db) == SCHEMA_VERSION and "counters" in db.table_names(db)
+    finally:
+        db.close()
+
+
+def test_two_processes_opening_an_old_state_at_once_migrate_it_once(state: State) -> None:
+    state.open(create=True).close()
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            state.open().close()
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=opener) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+
+
+def test_deployment_ids_are_not_reused_after_a_rolled_back_recording(db: Database) -> None:
     with pytest.raises(RuntimeError, match="recording failed"):
         with db.transaction() as tx:
             assert deployments.allocate_id(tx) == "Deployments-1"
@@ -158,11 +272,12 @@ def test_deployment_ids_are_not_reused_after_a_rolled_back_recording(db) -> None
         assert deployments.allocate_id(tx) == "Deployments-2"
 
 
-def test_migrating_to_per_project_sequences_keeps_each_projects_high_water_mark(tmp_path: Path) -> None:
+def test_migrating_to_per_project_sequences_keeps_each_projects_high_water_mark(state: State) -> None:
     """A zone that imported bundles numbered per zone pair goes on refusing each project's older ones."""
-    old = SQLiteDatabase(tmp_path / "state.db")
+    old = state.raw()
     before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE evidence" in script)
     with old.transaction() as tx:  # a home written before format 1.1
+        old.prepare_schema(tx)
         for script in MIGRATIONS[:before]:
             for statement in old.ddl(script):
                 tx.run(statement)
@@ -174,7 +289,7 @@ def test_migrating_to_per_project_sequences_keeps_each_projects_high_water_mark(
             tx.run("INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES "
                    "(?,?,?,?,?,?,?)", (slug, slug, "Default", "dev", "{}", "{}", 0))
     old.close()
-    db = open_state(tmp_path)
+    db = state.open()
     try:
         web = sequences.release_key("dev", "Default", "web")
         billing = sequences.release_key("dev", "default", "BILLING")  # keys fold case
@@ -188,3 +303,34 @@ def test_migrating_to_per_project_sequences_keeps_each_projects_high_water_mark(
                                  older="", reused="")
     finally:
         db.close()
+
+
+def test_a_claim_is_held_until_released_or_its_holder_closes(state: State, db: Database) -> None:
+    other = state.open()
+    try:
+        with db.transaction() as tx:
+            assert db.claim(tx, "deploy/acme/production")
+        with other.transaction() as tx:
+            assert not other.claim(tx, "deploy/acme/production")
+            assert other.claim(tx, "deploy/acme/test")  # another name is free
+        db.release("deploy/acme/production")
+        with other.transaction() as tx:
+            assert other.claim(tx, "deploy/acme/production")
+        other.close()  # the holder goes away without releasing (a node that died)
+        with db.transaction() as tx:
+            assert db.claim(tx, "deploy/acme/production")
+    finally:
+        other.close()
+
+
+def test_a_claim_taken_in_a_rolled_back_transaction_is_given_back(state: State, db: Database) -> None:
+    with pytest.raises(RuntimeError, match="recording failed"):
+        with db.transaction() as tx:
+            assert db.claim(tx, "deploy/acme/production")
+            raise RuntimeError("recording failed")
+    other = state.open()
+    try:
+        with other.transaction() as tx:
+            assert other.claim(tx, "deploy/acme/production")
+    finally:
+        other.close()

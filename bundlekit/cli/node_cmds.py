@@ -1,0 +1,95 @@
+"""`join` and `zone migrate-state`: a zone on PostgreSQL state, served by several nodes.
+
+``init --state`` (in ``zone_cmds``) creates such a zone; these commands add a node to it and
+move an existing SQLite zone there. URLs are printed with their password masked; a URL on
+the command line may not carry one (``--state-password-file``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.zone.home import open_zone
+from bundlekit.zone.join import join_zone
+from bundlekit.zone.location import StateURL, load_password_file, parse_state_url
+from bundlekit.zone.migrate_state import migrate_state
+
+__all__ = ["state_url", "password_file_option", "password_from"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def state_url(value: str | None, option: str) -> StateURL | None:
+    """A ``--state``/``--to`` value checked (``invalid_state_url``, ``password_in_url``), or None."""
+    return None if value is None else parse_state_url(value, where=option, allow_password=False)
+
+
+def password_file_option(f: F) -> F:
+    return click.option("--state-password-file", "password_file", default=None,
+                        type=click.Path(dir_okay=False, path_type=Path),
+                        help="A file whose first line is the state database's password (kept in the home's "
+                             "keys/state.password, 0600). Without it libpq's ~/.pgpass is used.")(f)
+
+
+def password_from(path: Path | None) -> str | None:
+    return None if path is None else load_password_file(path)
+
+
+@cli.command(epilog="bundlekit join --home /srv/bundlekit/prod-b --state postgresql://bundlekit@db1:5432/prod "
+                    "--package-store /mnt/bundlekit/prod --from /mnt/handover/prod-a")
+@home_option
+@click.option("--state", "state", required=True, help="The zone's PostgreSQL state: postgresql://USER@HOST:PORT/DB.")
+@click.option("--package-store", "package_store", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The package store folder every node mounts.")
+@click.option("--from", "source", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The home of an existing node of the zone (its keys are copied, 0600).")
+@password_file_option
+@json_option
+def join(home: str | None, state: str, package_store: Path, source: Path, password_file: Path | None,
+         as_json: bool) -> None:
+    """Make this home another node of an existing zone (same keys, state and package store)."""
+    url = state_url(state, "--state")
+    assert url is not None
+    z = join_zone(resolve_home(home), state=url, password=password_from(password_file),
+                  package_store=package_store, source=source)
+    info = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home), "state": url.masked,
+            "package_store": str(z.store.base)}
+    if as_json:
+        emit_json(info)
+    else:
+        echo(f"{z.home} is now a node of zone {z.name} ({z.zone_id}): state {url.masked}, packages {z.store.base}")
+
+
+@cli.group(epilog="bundlekit zone migrate-state --to postgresql://bundlekit@db1:5432/prod --home ./prod --dry-run")
+def zone() -> None:
+    """The zone's own storage: where its state lives."""
+
+
+@zone.command("migrate-state", epilog="bundlekit zone migrate-state --to postgresql://bundlekit@db1:5432/prod "
+                                      "--home ./prod --dry-run")
+@click.option("--to", "to", required=True, help="The empty PostgreSQL database: postgresql://USER@HOST:PORT/DB.")
+@home_option
+@click.option("--dry-run", is_flag=True, help="Check the target and print what would be copied; change nothing.")
+@password_file_option
+@json_option
+def migrate_state_cmd(to: str, home: str | None, dry_run: bool, password_file: Path | None, as_json: bool) -> None:
+    """Move this zone's SQLite state to PostgreSQL, verified (row counts and digests) before switching."""
+    url = state_url(to, "--to")
+    assert url is not None
+    with open_zone(resolve_home(home)) as z:
+        plan = migrate_state(z, url, password_from(password_file), dry_run=dry_run)
+    if as_json:
+        emit_json(dict(plan.to_dict(), dry_run=dry_run))
+        return
+    verb = "would copy" if dry_run else ("verified" if plan.resume else "copied and verified")
+    echo(f"{verb} {sum(t.rows for t in plan.tables)} rows in {len(plan.tables)} tables from {plan.source} "
+         f"to {plan.target}" + (" (an earlier run's copy)" if plan.resume else ""))
+    for t in plan.tables:
+        echo(f"  {t.name:<20} {t.rows:>8} rows  sha256 {t.digest[:16]}...")
+    if plan.switched:
+        echo(f"the home now uses {plan.target}; the SQLite file is kept as state.db.migrated")

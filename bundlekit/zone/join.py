@@ -1,0 +1,71 @@
+"""Another node of an existing zone: same keys, same PostgreSQL state, same package store.
+
+``bundlekit join`` makes a new home that is a second (third, ...) node of a zone whose state
+is in PostgreSQL (decision 181). The zone's private keys are copied from an existing node's
+home, file to file with mode 0600 in a 0700 folder; they never pass through the database,
+which holds only what every node may read. The state the new home points at must be that
+zone's (its recorded zone id is checked), so a typing error in the URL cannot make a node of
+one zone write into another's state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bundlekit.core.atomic import write_atomic
+from bundlekit.errors import StateError, UsageError
+from bundlekit.zone.home import Zone, check_new_home, open_zone, stored_zone, write_zone_file
+from bundlekit.zone.location import Settings, StateURL, password_path, store_password, write_settings
+from bundlekit.zone.state import open_url
+
+__all__ = ["join_zone"]
+
+
+def join_zone(home: Path, *, state: StateURL, password: str | None, package_store: Path, source: Path) -> Zone:
+    """Make ``home`` a node of the zone whose home ``source`` is; returns the new node's zone.
+
+    ``password`` is the state's (None: reuse the source node's ``keys/state.password`` if it
+    has one, else libpq's own password file). Raises ``StateError``: ``not_a_zone`` (``source``
+    is no zone home, or the database holds no zone), ``zone_mismatch`` (the database is another
+    zone's), ``zone_exists`` / ``home_not_empty`` (``home`` is taken); ``UsageError`` ``usage``
+    when ``home`` is ``source``; and the state's connection errors.
+    """
+    if home.resolve() == source.resolve():
+        raise UsageError(f"--home {home} is the --from home; give the new node's own folder", code="usage")
+    existing = open_zone(source)
+    existing.signing_key(), existing.sealing_key()  # both present and well-formed before anything is written
+    check_new_home(home)
+    if password is None and password_path(source).is_file():
+        password = password_path(source).read_text("utf-8").rstrip("\r\n") or None
+    db = open_url(state, password)
+    try:
+        found = stored_zone(db)
+    finally:
+        db.close()
+    if found.get("zone_id") != existing.zone_id:
+        raise StateError(f"{state} holds zone {found.get('name')!r} ({found.get('zone_id')}), but {source} is a node "
+                         f"of zone {existing.name!r} ({existing.zone_id}); give the state URL of that zone",
+                         code="zone_mismatch")
+    package_store = package_store.resolve()
+    package_store.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    keys = home / "keys"
+    keys.mkdir(mode=0o700)
+    _copy_keys(source / "keys", keys)
+    if password is not None:
+        store_password(home, password)
+    settings = Settings(state, package_store)
+    write_settings(home, settings)
+    write_zone_file(home, existing.info)
+    return Zone(home, existing.info, settings)
+
+
+def _copy_keys(source: Path, dest: Path) -> None:
+    """The zone's signing and sealing keys and its retired signing keys (co-signing after a rotation)."""
+    for name in ("signing.key", "sealing.key"):
+        write_atomic(dest / name, (source / name).read_bytes(), mode=0o600)
+    retired = source / "retired"
+    if retired.is_dir():
+        (dest / "retired").mkdir(mode=0o700)
+        for key in sorted(retired.glob("*.key")):
+            write_atomic(dest / "retired" / key.name, key.read_bytes(), mode=0o600)

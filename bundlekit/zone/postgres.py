@@ -1,0 +1,222 @@
+"""The PostgreSQL backend of the zone's state database: one database shared by every node of a zone.
+
+Talks to the server through psycopg 3 (decision 180). One connection per open
+:class:`PostgresDatabase`; statements run in transactions this module opens itself:
+
+* **Writes** are ``BEGIN ISOLATION LEVEL READ COMMITTED`` followed by
+  ``pg_advisory_xact_lock`` on one key for the whole database: writers from every node are
+  serialised at their start, and each statement after the lock sees everything committed
+  before it (read committed takes a new snapshot per statement; repeatable read would keep
+  the snapshot taken while waiting). The lock ends with the transaction, a dead node's with
+  its connection. A writer waits at most :data:`LOCK_TIMEOUT` seconds (``state_busy``).
+* **Reads** are ``REPEATABLE READ READ ONLY``: one snapshot over several statements.
+* **Claims** (:meth:`Database.claim`) are session-level advisory locks in their own key
+  space: held until released or until the connection ends, so a node that dies mid-task
+  frees them without anyone cleaning up.
+
+Type tokens: ``{int}`` ``BIGINT``, ``{float}`` ``DOUBLE PRECISION``, ``{bytes}`` ``BYTEA``,
+``{nocase}`` ``COLLATE bundlekit_nocase``, a non-deterministic ICU collation at strength 2
+(letters compare without case, as SQLite's ``NOCASE`` does for ASCII; PostgreSQL folds every
+script's case, a superset). The schema version lives in the table ``bundlekit_schema``.
+
+The password is never part of :attr:`location` or of any message: errors from the driver are
+turned into ``StateError`` with the URL masked and the password text scrubbed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Iterator, NoReturn
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from bundlekit.errors import StateError
+from bundlekit.zone.db import Database, Params, Reader, Row, Writer
+from bundlekit.zone.location import StateURL
+
+__all__ = ["PostgresDatabase", "LOCK_TIMEOUT", "CONNECT_TIMEOUT"]
+
+#: Seconds a writer waits for another node's write transaction before ``state_busy``.
+LOCK_TIMEOUT = 30
+#: Seconds to wait for the server to answer a connection attempt.
+CONNECT_TIMEOUT = 10
+
+_TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "bytes": "BYTEA", "nocase": "COLLATE bundlekit_nocase"}
+_WRITE_LOCK = int.from_bytes(hashlib.sha256(b"bundlekit/state write lock").digest()[:8], "big", signed=True)
+_CLAIM_SPACE = 0x626B  # "bk": the first key of the two-key form; the write lock uses the one-key form
+_PLACEHOLDER = re.compile(r"\?")
+_VERSION_TABLE = "bundlekit_schema"
+
+
+def _claim_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big", signed=True)
+
+
+class _Session(Writer):
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return self._db.all(sql, params)
+
+    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
+        return self._db.rows(sql, params, batch=batch)
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        return self._db._execute(sql, params).rowcount
+
+    def run_many(self, sql: str, rows: list[Params]) -> int:
+        if not rows:
+            return 0
+        try:
+            with self._db.conn.cursor() as cur:
+                cur.executemany(self._db.sql(sql), [tuple(r) for r in rows])
+                return cur.rowcount
+        except psycopg.Error as error:
+            self._db._fail(error)
+
+
+class PostgresDatabase(Database):
+    """A zone's state in a PostgreSQL database (``url``: where; ``password``: from the home, or None)."""
+
+    def __init__(self, url: StateURL, password: str | None = None) -> None:
+        self.url = url
+        self.location = url.masked
+        self._secret = password or url.password
+        try:
+            conn = psycopg.connect(url.conninfo, password=password or None, autocommit=True, row_factory=dict_row,
+                                   connect_timeout=CONNECT_TIMEOUT, application_name="bundlekit")
+        except psycopg.Error as error:
+            raise StateError(f"{self.location}: cannot connect to the state database: {self._scrub(error)}. "
+                             "Check that the server is running and reachable, and the user, database and "
+                             "password; then run the command again", code="state_unreachable") from None
+        self._conn: psycopg.Connection[Row] | None = conn
+        self._session = _Session(self)
+        self._claims_in_tx: list[str] = []
+        self._cursors = 0
+        self._execute(f"SET lock_timeout = '{LOCK_TIMEOUT}s'")
+
+    @property
+    def conn(self) -> psycopg.Connection[Row]:
+        if self._conn is None:
+            raise RuntimeError(f"{self.location}: the state database is closed")
+        return self._conn
+
+    # ------------------------------------------------------------------ statements
+    def sql(self, statement: str) -> str:
+        return _PLACEHOLDER.sub("%s", statement)
+
+    def _execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[Row]:
+        try:
+            return self.conn.execute(self.sql(sql), tuple(params) if params else None)  # type: ignore[arg-type]
+        except psycopg.Error as error:
+            self._fail(error)
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(self._execute(sql, params).fetchall())
+
+    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
+        if not self.in_transaction:
+            yield from self.all(sql, params)
+            return
+        self._cursors += 1  # a server-side cursor: the rows stay on the server until fetched
+        try:
+            with self.conn.cursor(name=f"bundlekit_rows_{self._cursors}") as cur:
+                cur.itersize = batch
+                cur.execute(self.sql(sql), tuple(params) if params else None)  # type: ignore[arg-type]
+                while chunk := cur.fetchmany(batch):
+                    yield from chunk
+        except psycopg.Error as error:
+            self._fail(error)
+
+    def _scrub(self, error: BaseException) -> str:
+        text = " ".join(str(error).split())
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return text
+
+    def _fail(self, error: psycopg.Error) -> NoReturn:
+        """Turn a driver error into the state error a person can act on (password never shown)."""
+        detail = self._scrub(error)
+        if isinstance(error, (pg_errors.ReadOnlySqlTransaction, pg_errors.InsufficientPrivilege)):
+            raise StateError(f"{self.location}: the state database refuses to be written ({detail}); nothing "
+                             "was changed. Make it writable for this user (or use a primary, not a standby), "
+                             "then run the command again", code="state_read_only") from None
+        if isinstance(error, pg_errors.LockNotAvailable):
+            raise StateError(f"{self.location}: another node held the state's write lock for more than "
+                             f"{LOCK_TIMEOUT} s; nothing was changed. Run the command again",
+                             code="state_busy") from None
+        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)) or self.conn.broken:
+            raise StateError(f"{self.location}: lost the connection to the state database ({detail}); the "
+                             "transaction did not commit. Run the command again once the server is reachable",
+                             code="state_unreachable") from None
+        raise StateError(f"{self.location}: the state database refused a statement ({detail})",
+                         code="state_query_failed") from None
+
+    # ------------------------------------------------------------------ transactions
+    def _begin_write(self) -> Writer:
+        self._claims_in_tx = []
+        self._execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        self._execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
+        return self._session
+
+    def _begin_read(self) -> Reader:
+        self._claims_in_tx = []
+        self._execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return self._session
+
+    def _commit(self) -> None:
+        self._claims_in_tx = []
+        self._execute("COMMIT")
+
+    def _rollback(self) -> None:
+        claims, self._claims_in_tx = self._claims_in_tx, []
+        if self._conn is None or self._conn.closed:
+            return
+        try:
+            self._conn.execute("ROLLBACK")
+            for name in claims:  # session locks ignore rollback: give back what this transaction took
+                self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_CLAIM_SPACE, _claim_key(name)))
+        except psycopg.Error:
+            pass  # a broken connection: the server ends the transaction and its locks itself
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------------ claims
+    def claim(self, tx: Writer, name: str) -> bool:
+        got = bool(tx.scalar("SELECT pg_try_advisory_lock(?, ?) AS got", (_CLAIM_SPACE, _claim_key(name))))
+        if got:
+            self._claims_in_tx.append(name)
+        return got
+
+    def release(self, name: str) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._execute("SELECT pg_advisory_unlock(?, ?)", (_CLAIM_SPACE, _claim_key(name)))
+
+    # ------------------------------------------------------------------ schema
+    def ddl(self, script: str) -> list[str]:
+        return [s.strip() for s in script.format_map(_TYPES).split(";") if s.strip()]
+
+    def prepare_schema(self, tx: Writer) -> None:
+        tx.run("CREATE COLLATION IF NOT EXISTS bundlekit_nocase "
+               "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+        tx.run(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (version BIGINT NOT NULL)")
+
+    def schema_version(self, db: Reader) -> int:
+        if db.scalar(f"SELECT to_regclass('{_VERSION_TABLE}') IS NOT NULL AS present") is not True:
+            return 0
+        return int(db.scalar(f"SELECT MAX(version) AS v FROM {_VERSION_TABLE}", default=0) or 0)
+
+    def set_schema_version(self, tx: Writer, version: int) -> None:
+        tx.run(f"DELETE FROM {_VERSION_TABLE}")
+        tx.run(f"INSERT INTO {_VERSION_TABLE}(version) VALUES (?)", (int(version),))
+
+    def table_names(self, db: Reader) -> set[str]:
+        return {r["name"] for r in db.all("SELECT table_name AS name FROM information_schema.tables "
+                                          "WHERE table_schema = current_schema()")}
