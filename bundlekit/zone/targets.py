@@ -53,10 +53,10 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
     if other is not None:
         raise StateError(f"target {other!r} already exists; `bundlekit targets remove {other}` first",
                          code="target_exists")
-    root.mkdir(parents=True, exist_ok=True)
     with zone.db.transaction() as tx:
         tx.run("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
                (name, environment, json.dumps(sorted(set(roles))), "local", str(root), now))
+        root.mkdir(parents=True, exist_ok=True)  # only once the state accepted the target (a refusal creates nothing)
     return list_targets(zone.db, name=name)[0]
 
 

@@ -15,6 +15,7 @@ from bundlekit.format.container import HEADER_SIZE, BundleFile, Header, Signatur
 from bundlekit.format.manifest import from_dict
 from bundlekit.receipt.outbox import list_outbox
 from bundlekit.zone.home import Zone
+from bundlekit.zone.state import open_state
 from tests.conftest import RELEASE, Zones
 
 
@@ -63,7 +64,16 @@ STATE_QUERIES = {
 
 
 def zone_state(home: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """The zone's logical state (timestamps left out), read with a fresh connection."""
+    """The zone's logical state (timestamps left out), read with a fresh connection.
+
+    A SQLite home is read with the driver itself (what is on disk); a home whose state is in
+    PostgreSQL through the data layer."""
+    if (home / "bundlekit.conf").exists():
+        db = open_state(home)
+        try:
+            return {name: [tuple(r.values()) for r in db.all(q)] for name, q in STATE_QUERIES.items()}
+        finally:
+            db.close()
     conn = sqlite3.connect(str(home / "state.db"))
     try:
         return {name: [tuple(r) for r in conn.execute(q)] for name, q in STATE_QUERIES.items()}

@@ -27,10 +27,11 @@ from tests.refusals.rows_bundles import ROWS as BUNDLE_ROWS
 from tests.refusals.rows_deploy import ROWS as DEPLOY_ROWS
 from tests.refusals.rows_inputs import ROWS as INPUT_ROWS
 from tests.refusals.rows_promotion import ROWS as PROMOTION_ROWS
+from tests.refusals.rows_state import ROWS as STATE_ROWS
 from tests.refusals.rows_transport import ROWS as TRANSPORT_ROWS
 from tests.refusals.world import Ctx, Row, build_base
 
-ROWS: list[Row] = INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + PROMOTION_ROWS + TRANSPORT_ROWS
+ROWS: list[Row] = INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + PROMOTION_ROWS + TRANSPORT_ROWS + STATE_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,9 @@ def stderr_code(stderr: str) -> str:
 
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.id) for row in ROWS])
-def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, base: Path, tmp_path: Path) -> None:
-    ctx = Ctx(base, tmp_path)
+def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, base: Path, tmp_path: Path,
+                                                                    request: pytest.FixtureRequest) -> None:
+    ctx = Ctx(base, tmp_path, _pg=lambda: request.getfixturevalue("pg_server"))
     call = row.make(ctx)
     watched = [p for p in (call.home, *call.outputs) if p is not None]
     before = snapshot(*watched)

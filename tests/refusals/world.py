@@ -124,6 +124,12 @@ class Ctx:
     base: Path
     root: Path
     _made: dict[str, Path] = field(default_factory=dict)
+    _pg: Callable[[], Any] | None = None
+
+    def pg(self) -> Any:
+        """The session's PostgreSQL server (``tests/pgserver.py``), started on first use."""
+        assert self._pg is not None, "this Ctx has no PostgreSQL server"
+        return self._pg()
 
     def get(self, name: str) -> Path:
         if name not in self._made:

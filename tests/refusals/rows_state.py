@@ -1,0 +1,76 @@
+"""Refusal table rows: a zone's state on PostgreSQL, several nodes, the package store, concurrency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bundlekit.zone import deployments
+from bundlekit.zone.sqlite import SQLiteDatabase
+from tests.refusals.world import Call, Ctx, Row, ok
+
+#: A PostgreSQL URL nothing listens on (port 1 on the loopback).
+CLOSED = "postgresql://bundlekit@127.0.0.1:1/prod"
+
+
+def _pg_home(ctx: Ctx, name: str = "pg_prod") -> tuple[Any, Any]:
+    """A zone ``name`` whose state is a new database on the session's server; returns (home, url)."""
+    pg = ctx.pg()
+    url = pg.new_database()
+    ok("init", "--zone", "prod", "--state", url, "--state-password-file", pg.password_file, home=ctx.path(name))
+    return ctx.path(name), url
+
+
+def _read_only(ctx: Ctx) -> Call:
+    home, url = _pg_home(ctx)
+    ctx.pg().sql("postgres", f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET default_transaction_read_only = on")
+    return Call(["targets", "add", "web-09", "--environment", "Production", "--role", "web", "--root",
+                 ctx.path("web-09")], home=home, outputs=[ctx.path("web-09")])
+
+
+def _join_other(ctx: Ctx) -> Call:
+    _, url = _pg_home(ctx)
+    return Call(["join", "--state", url, "--package-store", ctx.path("store"), "--from", ctx.dev,
+                 "--state-password-file", ctx.pg().password_file], home=ctx.path("node-b"),
+                outputs=[ctx.path("store"), ctx.dev])
+
+
+def _init_taken(ctx: Ctx) -> Call:
+    _, url = _pg_home(ctx)
+    return Call(["init", "--zone", "prod2", "--state", url, "--state-password-file", ctx.pg().password_file],
+                home=ctx.path("second"))
+
+
+def _unreachable(ctx: Ctx) -> Call:
+    home = ctx.prod
+    (home / "bundlekit.conf").write_text(f"BUNDLEKIT_STATE={CLOSED}\n")
+    return Call(["trust", "list"], home=home)
+
+
+def _running(ctx: Ctx) -> Call:
+    ctx.run_targets()
+    db = SQLiteDatabase(ctx.prod_run / "state.db")  # this process is the node running Deployments-7
+    with db.transaction() as tx:
+        assert db.claim(tx, deployments.slot("acme-web", "Production"))
+        deployments.insert_running(tx, "Deployments-7", project_slug="acme-web", release="1.4.0",
+                                   environment="Production", source_zone_id="z", bundle_digest="d", started=1.0)
+    return Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"], home=ctx.prod_run, hold=[db])
+
+
+def _store_refuses(ctx: Ctx) -> Call:
+    store = ctx.file("store/staging", b"a file where the store's staging folder belongs").parent
+    (ctx.prod_fresh / "bundlekit.conf").write_text(f"BUNDLEKIT_PACKAGE_STORE={store}\n")
+    return Call(["import", ctx.get("acme.bundle")], home=ctx.prod_fresh, outputs=[store])
+
+
+ROWS = [
+    Row("invalid_state_url", lambda c: Call(["init", "--zone", "x", "--state", "mysql://u@db/x"], home=c.path("n"))),
+    Row("password_in_url", lambda c: Call(["init", "--zone", "x", "--state", "postgresql://u:hunter2@127.0.0.1:1/x"],
+                                          home=c.path("n"))),
+    Row("state_unreachable", _unreachable),
+    Row("state_unreachable", lambda c: Call(["init", "--zone", "x", "--state", CLOSED], home=c.path("n")), "init"),
+    Row("state_read_only", _read_only),
+    Row("zone_mismatch", _join_other),
+    Row("state_not_empty", _init_taken),
+    Row("deployment_in_progress", _running),
+    Row("store_write_failed", _store_refuses),
+]
