@@ -2,9 +2,10 @@
 
 ``bundlekit zone migrate-state --to URL`` (decision 186):
 
-1. **Plan.** The target must hold no zone (an empty database, or one with the schema and no
-   rows), or exactly this zone copied by an earlier run that stopped before switching (same
-   row counts and digests: that run is resumed). ``--dry-run`` stops here and writes nothing.
+1. **Plan.** The target must hold no zone (an empty database, or one with the schema and
+   no zone recorded: its seed rows are replaced), or exactly this zone copied by an earlier
+   run that stopped before switching (same row counts and digests: that run is resumed).
+   ``--dry-run`` stops here and writes nothing.
 2. **Copy.** Under the SQLite write lock (nothing changes the zone while it moves), the
    target's schema is brought to this bundlekit's version and every table of the schema is
    copied in one PostgreSQL transaction, in the order the migrations create them.
@@ -115,16 +116,15 @@ def _target_state(target: Database, zone: Zone, tables: list[str],
     """True to resume (the target already holds this zone's exact copy); raises if it holds anything else."""
     if target.schema_version(target) == 0:
         return False
-    present = [t for t in tables if t in target.table_names(target)]
-    if not any(target.scalar(f"SELECT COUNT(*) AS n FROM {t}") for t in present):
-        return False
-    if stored_zone(target).get("zone_id") == zone.zone_id and len(present) == len(tables) \
-            and table_figures(target, tables) == figures:
-        return True
     found = stored_zone(target)
-    raise StateError(f"{target.location}: the database already holds state "
-                     f"({'zone ' + repr(found.get('name')) if found else 'rows without a zone'}); migrate into an "
-                     "empty database", code="state_not_empty")
+    if not found.get("zone_id"):
+        return False  # the schema alone (its seed rows, or what a failed init left): the copy replaces it
+    present = [t for t in tables if t in target.table_names(target)]
+    if found["zone_id"] == zone.zone_id and len(present) == len(tables) and table_figures(target, tables) == figures:
+        return True
+    raise StateError(f"{target.location}: the database already holds zone {found.get('name')!r}"
+                     f"{' (another copy of this zone, which differs)' if found['zone_id'] == zone.zone_id else ''}; "
+                     "migrate into an empty database", code="state_not_empty")
 
 
 def migrate_state(zone: Zone, url: StateURL, password: str | None, *, dry_run: bool = False) -> MigrationPlan:
@@ -152,6 +152,8 @@ def migrate_state(zone: Zone, url: StateURL, password: str | None, *, dry_run: b
             if not plan.resume:
                 with target.transaction() as dtx:
                     _target_state(target, zone, tables, plan.tables)  # again, under the target's write lock
+                    for name in reversed(tables):  # the schema's seed rows go; the zone's rows replace them
+                        dtx.run(f"DELETE FROM {name}")
                     for name in tables:
                         _copy(stx, dtx, name)
                     copied = table_figures(dtx, tables)

@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Zones
+from bundlekit.zone.location import Settings, parse_state_url, read_settings, write_settings
+from tests.conftest import Zones, make_zones
 from tests.importer.helpers import export, zone_state
+from tests.pgserver import PostgresServer
 
 RUNNER = Path(__file__).with_name("crash_runner.py")
 
@@ -60,3 +62,43 @@ def test_import_killed_anywhere_is_before_or_after_and_converges(zones: Zones, t
             assert (home / "packages" / "sha256" / sha[:2] / sha).is_file()
         shutil.rmtree(home)
     assert outcomes["before"] > 0 and outcomes["after"] > 0, outcomes
+
+
+def test_a_node_killed_anywhere_in_an_import_leaves_postgresql_state_before_or_after(
+        tmp_path: Path, pg_server: PostgresServer) -> None:
+    zones = make_zones(tmp_path, pg=pg_server)
+    bundle = export(zones, tmp_path / "a.bundle")
+    zones.close()
+    pristine_db = _database(zones.prod.home)
+    before = zone_state(zones.prod.home)
+    ref = _node_copy(zones.prod.home, tmp_path / "ref", pg_server, pristine_db)
+    r = _run(0, bundle, ref)
+    assert r.returncode == 0, r.stderr
+    total = int(re.search(r"EVENTS (\d+)", r.stderr).group(1))  # type: ignore[union-attr]
+    after = zone_state(ref)
+    assert after != before
+    outcomes = {"before": 0, "after": 0}
+    for n in sorted({max(1, total * i // 8) for i in range(1, 8)} | {total - 2}):
+        home = _node_copy(zones.prod.home, tmp_path / f"crash-{n}", pg_server, pristine_db)
+        r = _run(n, bundle, home)
+        assert r.returncode == -9, (n, r.returncode, r.stderr[-500:])
+        got = zone_state(home)
+        assert got in (before, after), f"half an import after a kill at event {n}/{total}"
+        outcomes["before" if got == before else "after"] += 1
+        rerun = _run(0, bundle, home)
+        assert rerun.returncode == 0, rerun.stderr
+        assert zone_state(home) == after
+    assert outcomes["before"] > 0 and outcomes["after"] > 0, outcomes
+
+
+def _database(home: Path) -> str:
+    return read_settings(home).state.masked.rsplit("/", 1)[1]  # type: ignore[union-attr]
+
+
+def _node_copy(home: Path, dest: Path, pg: PostgresServer, template: str) -> Path:
+    """A copy of the node's home pointing at a copy of its database (``template``)."""
+    shutil.copytree(home, dest)
+    name = f"{template}_{dest.name.replace('-', '_')}"
+    pg.admin().execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    write_settings(dest, Settings(parse_state_url(pg.url(name), where="test", allow_password=False), None))
+    return dest
