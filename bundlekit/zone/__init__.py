@@ -7,8 +7,11 @@ It is the only place SQL is written (``tests/test_layers.py`` checks both).
 The data layer:
 
 * ``db`` - the engine-neutral interface (``Database``, ``Reader``, ``Writer``) and the SQL
-  conventions; ``sqlite`` - the SQLite backend; ``schema`` - the migrations, one list for
-  every engine; ``state`` - opening a home's database.
+  conventions; ``sqlite`` - the SQLite backend; ``postgres`` - the PostgreSQL backend (state
+  shared by several nodes); ``schema`` - the migrations, one list for every engine;
+  ``location`` - a node's settings (``BUNDLEKIT_STATE``, the package store) and state URLs;
+  ``state`` - opening a home's database; ``join`` - another node of a zone;
+  ``migrate_state`` - moving a SQLite state to PostgreSQL, verified.
 * Repositories, one per area, each owning its tables. Functions that take a ``Reader``
   read (a ``Database``, a ``read()`` snapshot or a transaction); functions that take a
   ``Writer`` change rows inside their caller's transaction. Functions that take a ``Zone``
@@ -29,6 +32,7 @@ The data layer:
   ``secrets``         sensitive values sealed at rest
   ==================  ==================================================================
 
-* ``home`` - the ``Zone`` object (keys, identity, ``zone.db``); ``store`` - the
-  content-addressed package store and import staging (files, not SQL).
+* ``home`` - the ``Zone`` object (keys, identity, ``zone.db``, ``zone.store``); ``store`` - the
+  content-addressed package store (in the home, or a folder every node mounts) and import
+  staging (files, not SQL).
 """

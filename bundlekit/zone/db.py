@@ -78,7 +78,7 @@ class Writer(Reader):
     def run(self, sql: str, params: Params = ()) -> int:
         """Run one ``INSERT``/``UPDATE``/``DELETE``; returns the number of rows it changed."""
 
-    def run_many(self, sql: str, rows: list[Params]) -> int:
+    def run_many(self, sql: str, rows: Sequence[Params]) -> int:
         """Run one statement once per parameter row (a backend may batch them); returns rows changed."""
         return sum(self.run(sql, r) for r in rows)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterator, NoReturn
+from typing import Iterator, NoReturn, Sequence
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -68,7 +68,7 @@ class _Session(Writer):
     def run(self, sql: str, params: Params = ()) -> int:
         return self._db._execute(sql, params).rowcount
 
-    def run_many(self, sql: str, rows: list[Params]) -> int:
+    def run_many(self, sql: str, rows: Sequence[Params]) -> int:
         if not rows:
             return 0
         try:
