@@ -39,7 +39,7 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
-__all__ = ["Row", "Params", "Reader", "Writer", "Database"]
+__all__ = ["Row", "Params", "Reader", "Writer", "Session", "Database"]
 
 #: One result row: column name -> value.
 Row = dict[str, Any]
@@ -86,6 +86,25 @@ class Writer(Reader):
 _S = TypeVar("_S", bound=Reader)
 
 
+class Session(Writer):
+    """The :class:`Writer` of an open transaction: every statement goes to its database's connection."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return self._db.all(sql, params)
+
+    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
+        return self._db.rows(sql, params, batch=batch)
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        return self._db._run(sql, params)
+
+    def run_many(self, sql: str, rows: Sequence[Params]) -> int:
+        return self._db._run_many(sql, rows)
+
+
 class Database(Reader):
     """One open state database (a SQLite file, or a PostgreSQL database). Not shared between threads.
 
@@ -93,6 +112,14 @@ class Database(Reader):
     """
 
     location: str
+
+    @abstractmethod
+    def _run(self, sql: str, params: Params) -> int:
+        """Run one changing statement on the connection (for :class:`Session`); rows changed."""
+
+    def _run_many(self, sql: str, rows: Sequence[Params]) -> int:
+        """Run one statement per parameter row (a backend may batch them); rows changed."""
+        return sum(self._run(sql, r) for r in rows)
 
     @abstractmethod
     def _begin_write(self) -> Writer:

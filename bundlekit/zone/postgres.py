@@ -34,7 +34,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from bundlekit.errors import StateError
-from bundlekit.zone.db import Database, Params, Reader, Row, Writer
+from bundlekit.zone.db import Database, Params, Reader, Row, Session, Writer
 from bundlekit.zone.location import StateURL
 
 __all__ = ["PostgresDatabase", "LOCK_TIMEOUT", "CONNECT_TIMEOUT"]
@@ -55,30 +55,6 @@ def _claim_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big", signed=True)
 
 
-class _Session(Writer):
-    def __init__(self, db: PostgresDatabase) -> None:
-        self._db = db
-
-    def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return self._db.all(sql, params)
-
-    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
-        return self._db.rows(sql, params, batch=batch)
-
-    def run(self, sql: str, params: Params = ()) -> int:
-        return self._db._execute(sql, params).rowcount
-
-    def run_many(self, sql: str, rows: Sequence[Params]) -> int:
-        if not rows:
-            return 0
-        try:
-            with self._db.conn.cursor() as cur:
-                cur.executemany(self._db.sql(sql), [tuple(r) for r in rows])
-                return cur.rowcount
-        except psycopg.Error as error:
-            self._db._fail(error)
-
-
 class PostgresDatabase(Database):
     """A zone's state in a PostgreSQL database (``url``: where; ``password``: from the home, or None)."""
 
@@ -94,7 +70,7 @@ class PostgresDatabase(Database):
                              "Check that the server is running and reachable, and the user, database and "
                              "password; then run the command again", code="state_unreachable") from None
         self._conn: psycopg.Connection[Row] | None = conn
-        self._session = _Session(self)
+        self._session = Session(self)
         self._claims_in_tx: list[str] = []
         self._cursors = 0
         self._execute(f"SET lock_timeout = '{LOCK_TIMEOUT}s'")
@@ -117,6 +93,19 @@ class PostgresDatabase(Database):
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         return list(self._execute(sql, params).fetchall())
+
+    def _run(self, sql: str, params: Params) -> int:
+        return self._execute(sql, params).rowcount
+
+    def _run_many(self, sql: str, rows: Sequence[Params]) -> int:
+        if not rows:
+            return 0
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(self.sql(sql), [tuple(r) for r in rows])
+                return cur.rowcount
+        except psycopg.Error as error:
+            self._fail(error)
 
     def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
         if not self.in_transaction:
@@ -196,8 +185,12 @@ class PostgresDatabase(Database):
         return got
 
     def release(self, name: str) -> None:
-        if self._conn is not None and not self._conn.closed:
-            self._execute("SELECT pg_advisory_unlock(?, ?)", (_CLAIM_SPACE, _claim_key(name)))
+        if self._conn is None or self._conn.closed:
+            return
+        try:
+            self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_CLAIM_SPACE, _claim_key(name)))
+        except psycopg.Error:
+            pass  # a lost connection: the server ended the session, and its claims with it
 
     # ------------------------------------------------------------------ schema
     def ddl(self, script: str) -> list[str]:

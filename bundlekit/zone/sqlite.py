@@ -21,7 +21,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
-from bundlekit.zone.db import Database, Params, Reader, Row, Writer
+from bundlekit.zone.db import Database, Params, Reader, Row, Session, Writer
 
 __all__ = ["SQLiteDatabase", "BUSY_TIMEOUT"]
 
@@ -62,22 +62,6 @@ def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
     return {column[0]: value for column, value in zip(cursor.description, values)}
 
 
-class _Session(Writer):
-    """Statements on the connection of an open transaction."""
-
-    def __init__(self, db: SQLiteDatabase) -> None:
-        self._db = db
-
-    def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return self._db.all(sql, params)
-
-    def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
-        return self._db.rows(sql, params, batch=batch)
-
-    def run(self, sql: str, params: Params = ()) -> int:
-        return self._db.conn.execute(self._db.sql(sql), tuple(params)).rowcount
-
-
 class SQLiteDatabase(Database):
     """A zone's state in one SQLite file."""
 
@@ -89,7 +73,7 @@ class SQLiteDatabase(Database):
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
         self._conn: sqlite3.Connection | None = conn
-        self._session = _Session(self)
+        self._session = Session(self)
         self._token = secrets.token_hex(8)
         _OPEN.add(self._token)
 
@@ -101,6 +85,9 @@ class SQLiteDatabase(Database):
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         return self.conn.execute(self.sql(sql), tuple(params)).fetchall()
+
+    def _run(self, sql: str, params: Params) -> int:
+        return self.conn.execute(self.sql(sql), tuple(params)).rowcount
 
     def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
         cur = self.conn.execute(self.sql(sql), tuple(params))
@@ -144,9 +131,12 @@ class SQLiteDatabase(Database):
     def release(self, name: str) -> None:
         if self._conn is None:
             return
-        with self.transaction() as tx:
-            tx.run(_CLAIMS)
-            tx.run("DELETE FROM bundlekit_claims WHERE name = ? AND holder = ?", (name, self._holder))
+        try:
+            with self.transaction() as tx:
+                tx.run(_CLAIMS)
+                tx.run("DELETE FROM bundlekit_claims WHERE name = ? AND holder = ?", (name, self._holder))
+        except sqlite3.Error:
+            pass  # the row names this connection: it turns stale when the connection closes
 
     def table_names(self, db: Reader) -> set[str]:
         return {r["name"] for r in db.all("SELECT name FROM sqlite_master WHERE type = 'table'")}

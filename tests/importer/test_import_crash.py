@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 from bundlekit.zone.location import Settings, parse_state_url, read_settings, write_settings
 from tests.conftest import Zones, make_zones
@@ -30,6 +31,21 @@ def _integrity_ok(home: Path) -> bool:
         conn.close()
 
 
+def _kill_then_rerun(n: int, total: int, bundle: Path, home: Path, before: object, after: object, *,
+                     check: Callable[[Path], bool] = lambda home: True) -> str:
+    """Kill an import of ``bundle`` at event ``n``: the zone must be ``before`` or ``after``
+    (which one is returned), and an import run again must reach ``after``."""
+    r = _run(n, bundle, home)
+    assert r.returncode == -9, (n, r.returncode, r.stderr[-500:])
+    assert check(home), n
+    got = zone_state(home)
+    assert got in (before, after), f"half an import after a kill at event {n}/{total}"
+    rerun = _run(0, bundle, home)
+    assert rerun.returncode == 0, rerun.stderr
+    assert zone_state(home) == after
+    return "before" if got == before else "after"
+
+
 def test_import_killed_anywhere_is_before_or_after_and_converges(zones: Zones, tmp_path: Path) -> None:
     bundle = export(zones, tmp_path / "a.bundle")
     zones.close()
@@ -49,15 +65,7 @@ def test_import_killed_anywhere_is_before_or_after_and_converges(zones: Zones, t
     for n in points:
         home = tmp_path / f"crash-{n}"
         shutil.copytree(pristine, home)
-        r = _run(n, bundle, home)
-        assert r.returncode == -9, (n, r.returncode, r.stderr[-500:])
-        assert _integrity_ok(home), n
-        got = zone_state(home)
-        assert got in (before, after), f"half an import after a kill at event {n}/{total}"
-        outcomes["before" if got == before else "after"] += 1
-        rerun = _run(0, bundle, home)
-        assert rerun.returncode == 0, rerun.stderr
-        assert zone_state(home) == after
+        outcomes[_kill_then_rerun(n, total, bundle, home, before, after, check=_integrity_ok)] += 1
         for sha in (row[2] for row in after["packages"]):
             assert (home / "packages" / "sha256" / sha[:2] / sha).is_file()
         shutil.rmtree(home)
@@ -80,14 +88,7 @@ def test_a_node_killed_anywhere_in_an_import_leaves_postgresql_state_before_or_a
     outcomes = {"before": 0, "after": 0}
     for n in sorted({max(1, total * i // 8) for i in range(1, 8)} | {total - 2}):
         home = _node_copy(zones.prod.home, tmp_path / f"crash-{n}", pg_server, pristine_db)
-        r = _run(n, bundle, home)
-        assert r.returncode == -9, (n, r.returncode, r.stderr[-500:])
-        got = zone_state(home)
-        assert got in (before, after), f"half an import after a kill at event {n}/{total}"
-        outcomes["before" if got == before else "after"] += 1
-        rerun = _run(0, bundle, home)
-        assert rerun.returncode == 0, rerun.stderr
-        assert zone_state(home) == after
+        outcomes[_kill_then_rerun(n, total, bundle, home, before, after)] += 1
     assert outcomes["before"] > 0 and outcomes["after"] > 0, outcomes
 
 
