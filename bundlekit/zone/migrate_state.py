@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from bundlekit.core.atomic import fsync_dir
 from bundlekit.errors import ConflictError, StateError, UsageError
 from bundlekit.zone import deployments
 from bundlekit.zone.db import Database, Reader, Row, Writer
@@ -168,7 +168,8 @@ def migrate_state(zone: Zone, url: StateURL, password: str | None, *, dry_run: b
             store_password(zone.home, password)
         write_settings(zone.home, Settings(url, zone.settings.package_store))
     zone.close()
-    os.replace(state_path(zone.home), zone.home / "state.db.migrated")
+    state_path(zone.home).rename(zone.home / "state.db.migrated")  # kept as a backup, never read again
+    fsync_dir(zone.home)
     plan.switched = True
     return plan
 
