@@ -8,7 +8,8 @@ under root the server runs as the ``postgres`` system user (created by Debian's 
 created here with ``useradd`` if missing) through ``runuser``.
 
 Debian's ``postgresql`` package provides the programs (``python3 tasks.py test`` installs it
-when missing). A missing installation fails the tests that need it, loudly: never a skip.
+when missing). A missing installation fails the tests that need it, loudly: never a skip. A watchdog process
+stops the server if the process that started it dies without stopping it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,6 +29,20 @@ from pathlib import Path
 from typing import Any
 
 USER = "bundlekit"
+#: Runs beside the server: when the process that started it is gone without stopping it (a test
+#: run killed), stop the server and delete its folder, so no cluster outlives its session.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+parent, folder, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.isdir(folder):
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        subprocess.run(stop, capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
 #: Fast, throwaway settings: the data folder is deleted afterwards, so durability is not needed.
 _FAST = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
 
@@ -145,6 +161,10 @@ def start_server(*, fast: bool = True) -> PostgresServer:
                                 "-t", "60", "-l", str(folder / "server.log"), "-o", options],
                                capture_output=True, text=True, timeout=120)
         if start.returncode == 0:
+            stop = [*prefix, str(binaries / "pg_ctl"), "stop", "-D", str(folder / "data"), "-m", "immediate", "-w"]
+            subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(folder), *stop],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
             return PostgresServer(folder, port, password, password_file)
         last = (folder / "server.log").read_text(errors="replace") if (folder / "server.log").exists() else ""
         time.sleep(0.2)
