@@ -47,7 +47,6 @@ from bundlekit.zone import deployments, outbox, projects, secrets, truststore
 from bundlekit.zone.db import Writer
 from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.home import Zone
-from bundlekit.zone.store import PackageStore
 from bundlekit.zone.targets import TargetRecord, list_targets
 from bundlekit.zone.truststore import TrustEntry
 
@@ -186,7 +185,7 @@ def _request(zone: Zone, what: _Release, environment: str, tenant: str | None, n
         if key in local_steps:
             d["enabled"] = local_steps[key].get("enabled", True)
         steps.append(Step.from_dict(d))
-    store = PackageStore(zone.home)
+    store = zone.store
     packages = tuple(PackageInput(p["id"], p["version"], store.path(p["sha256"]), p["sha256"], p["file"])
                      for p in snap["packages"].values())
     targets = tuple(open_target(t) for t in list_targets(zone.db, environment=environment))

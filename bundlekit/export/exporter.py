@@ -37,7 +37,7 @@ from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import active_rotations
-from bundlekit.zone.store import PackageStore, Staging
+from bundlekit.zone.store import Staging
 
 __all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
 
@@ -103,7 +103,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     space, slug = spec.project["space"], spec.project["slug"]
     deltas = DeltaSource.for_destination(zone, dest.zone_id, reported, enabled=delta)
     writer = BundleWriter(out, "release")
-    staging = Staging(zone.home, PackageStore(zone.home))
+    staging = Staging(zone.store)
     try:
         packages = _add_packages(writer, spec, progress, reported, staging, deltas)
         registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=True)

@@ -41,7 +41,7 @@ from bundlekit.importer.merge_model import Snapshot, make_snapshot
 from bundlekit.zone import projects, secrets
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
-from bundlekit.zone.store import PackageStore, Staging
+from bundlekit.zone.store import Staging
 
 __all__ = ["Registration", "create_release", "check_authoring", "package_records", "plan_registration", "stage_packages",
            "apply_registration", "spec_digest"]
@@ -189,7 +189,7 @@ def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochS
     spec = load_release(release_file)
     pkgs = package_records(spec)
     reg = plan_registration(zone, spec, pkgs, replace=replace)
-    staging = Staging(zone.home, PackageStore(zone.home))
+    staging = Staging(zone.store)
     try:
         stage_packages(staging, pkgs)
         with zone.db.transaction() as tx:
