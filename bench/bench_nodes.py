@@ -4,7 +4,7 @@
 
 Starts a throwaway PostgreSQL server on 127.0.0.1 (durable settings: fsync on), then:
   1. exports COUNT small release bundles from two source zones (COUNT/2 each, one project per
-     source, so the two halves are independent: bundles from one source are ordered by their
+     source, so the two halves are independent: one project's bundles are ordered by their
      sequence numbers, and anti-rollback would refuse them out of order);
   2. imports all of them into a PostgreSQL zone with one node (one process, both halves in
      turn), then into a fresh zone with two nodes (two processes, one half each, at once);
