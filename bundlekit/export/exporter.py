@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import InputError
 from bundlekit.export.delta import DeltaSource, write_delta
-from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.delta import DELTA_MINOR
@@ -197,10 +196,12 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
                 stage_packages(staging, [{"sha256": ref.sha256, "path": p.path}])
                 out.append(ref)
                 continue
+        # The zone keeps what it authored: the copy for its store is written in the same pass.
+        copy = staging.pending()
         with open(p.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            blob = writer.add_blob(fh, size, progress)
-        stage_packages(staging, [{"sha256": blob.digest, "path": p.path}])
+            blob = writer.add_blob(fh, size, progress, tee=copy)
+        staging.adopt(blob.digest)
         out.append(PackageRef(p.id, p.version, p.file_name, blob.size, blob.digest, included=True))
     return tuple(out)
 

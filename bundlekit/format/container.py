@@ -261,48 +261,38 @@ class BundleWriter:
         return sorted(self._blobs.values(), key=lambda b: b.offset)
 
     def add_blob(self, src: BinaryIO, size: int, progress: Callable[[int], None] | None = None, *,
-                 encoding: str | None = None) -> BlobRecord:
+                 encoding: str | None = None, tee: Callable[[bytes], object] | None = None) -> BlobRecord:
         """Store ``size`` bytes from ``src`` as one blob; identical content is stored once.
 
         ``encoding`` ``"zstd"`` or ``"identity"``; by default :func:`choose_encoding` decides
-        from the bytes (already-compressed content is not compressed again). Content hashing,
-        compression and the stored hash plus write overlap in separate threads; the bytes
-        written do not depend on that. Raises ``FormatError`` ``input_changed`` when ``src``
-        does not hold exactly ``size`` bytes.
+        from the bytes (already-compressed content is not compressed again). ``tee`` also gets
+        every content byte, in order (export keeps a copy in the zone's store without reading
+        the file twice). Content hashing, compression, the stored hash plus write, and ``tee``
+        overlap in separate threads; the bytes written do not depend on that. Raises
+        ``FormatError`` ``input_changed`` when ``src`` does not hold exactly ``size`` bytes.
         """
         start = self._pos
         enc = encoding or choose_encoding(src, size)
         content = hashlib.sha256()
         out = self._out.file
-        counted = 0
+        teed: Stage[bytes] = Stage(tee or _ignore, name="bundlekit-tee")
+        hasher: Stage[bytes] = Stage(content.update, name="bundlekit-content-hash")
+        consumers = [hasher.put] + ([teed.put] if tee else [])
         if enc == "identity":
             stored = content
-            with Stage(content.update, name="bundlekit-content-hash") as hasher, \
-                    Stage(out.write, name="bundlekit-writer") as writer:
-                while data := src.read(CHUNK):
-                    counted += len(data)
-                    if counted > size:
-                        break
-                    hasher.put(data)
-                    writer.put(data)
-                    if progress:
-                        progress(len(data))
+            writer: Stage[bytes] = Stage(out.write, name="bundlekit-writer")
+            with teed, hasher, writer:
+                counted = _feed(src, size, [*consumers, writer.put], progress)
             length = min(counted, size)
         else:
             stored = hashlib.sha256()
             sink = _StagedWriter(out, stored)
+            counted = 0
             try:
-                with Stage(content.update, name="bundlekit-content-hash") as hasher, sink:
+                with teed, hasher, sink:
                     with self._cctx.stream_writer(sink, size=size, closefd=False,  # type: ignore[arg-type]
                                                   write_size=CHUNK) as zw:
-                        while data := src.read(CHUNK):
-                            counted += len(data)
-                            if counted > size:
-                                break
-                            hasher.put(data)
-                            zw.write(data)
-                            if progress:
-                                progress(len(data))
+                        counted = _feed(src, size, [*consumers, zw.write], progress)
             except zstandard.ZstdError:
                 if counted == size:
                     raise
@@ -351,6 +341,26 @@ class BundleWriter:
 
     def abort(self) -> None:
         self._out.discard()
+
+
+def _ignore(_: bytes) -> None:
+    pass
+
+
+def _feed(src: BinaryIO, size: int, consumers: list[Callable[[bytes], object]],
+          progress: Callable[[int], None] | None) -> int:
+    """Hand ``src`` to each consumer in CHUNK pieces; stop before the piece that passes ``size``.
+    Returns how many bytes were read (more than ``size`` when the source grew)."""
+    counted = 0
+    while data := src.read(CHUNK):
+        counted += len(data)
+        if counted > size:
+            break
+        for consume in consumers:
+            consume(data)
+        if progress:
+            progress(len(data))
+    return counted
 
 
 class _StagedWriter:

@@ -93,19 +93,18 @@ class Staging:
         self.store = store
         self.dir: Path | None = None
         self._files: dict[str, AtomicFile] = {}
+        self._pending: list[AtomicFile] = []
 
-    def sink_for(self, digest: str) -> Callable[[bytes], object] | None:
-        if self.store.has(digest):
-            return None
+    def _open(self, final: Path | None, prefix: str) -> AtomicFile:
         try:
             if self.dir is None:
                 self.dir = self.base / f"{_node_prefix()}{secrets.token_hex(6)}"
                 self.dir.mkdir(parents=True)
-            out = AtomicFile(self.store.path(digest), 0o644, temp_dir=self.dir, prefix=f"{digest}.")
+            return AtomicFile(final, 0o644, temp_dir=self.dir, prefix=prefix)
         except OSError as error:
             self._refused(error)
-        self._files[digest] = out
 
+    def _writer(self, out: AtomicFile) -> Callable[[bytes], object]:
         def write(data: bytes) -> object:
             try:
                 return out.write(data)
@@ -113,6 +112,30 @@ class Staging:
                 self._refused(error)
 
         return write
+
+    def sink_for(self, digest: str) -> Callable[[bytes], object] | None:
+        if self.store.has(digest):
+            return None
+        out = self._open(self.store.path(digest), f"{digest}.")
+        self._files[digest] = out
+        return self._writer(out)
+
+    def pending(self) -> Callable[[bytes], object]:
+        """A writer for a staged file whose digest is not known yet (written while it is hashed);
+        :meth:`adopt` names it once the digest is known, else :meth:`cleanup` removes it."""
+        out = self._open(None, "pending.")
+        self._pending.append(out)
+        return self._writer(out)
+
+    def adopt(self, digest: str) -> None:
+        """The oldest :meth:`pending` file holds the bytes with SHA-256 ``digest``: commit moves
+        it into the store, unless the store or this staging already has them (then it is dropped)."""
+        out = self._pending.pop(0)
+        if self.store.has(digest) or digest in self._files:
+            out.discard()
+            return
+        out.path = self.store.path(digest)
+        self._files[digest] = out
 
     def _refused(self, error: OSError) -> NoReturn:
         raise StateError(f"{self.store.base}: the package store refused a write ({error.strerror or error}); "
@@ -130,9 +153,10 @@ class Staging:
         return moved
 
     def cleanup(self) -> None:
-        for out in self._files.values():
+        for out in [*self._files.values(), *self._pending]:
             out.discard()
         self._files.clear()
+        self._pending.clear()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None

@@ -90,3 +90,14 @@ def test_changed_input_length_is_refused_and_leaves_no_blob(tmp_path: Path) -> N
         writer.add_blob(io.BytesIO(data), len(data) - 10)
     assert writer.blobs == []
     writer.abort()
+
+
+@pytest.mark.parametrize("kind", ["text", "noise"])
+def test_tee_gets_every_content_byte_in_order_for_both_encodings(tmp_path: Path, kind: str) -> None:
+    data = _text(5 * MIB) if kind == "text" else random.Random(5).randbytes(5 * MIB)
+    copy = io.BytesIO()
+    writer = BundleWriter(tmp_path / "t.bundle", "receipt")
+    rec = writer.add_blob(io.BytesIO(data), len(data), tee=copy.write)
+    writer.abort()
+    assert rec.encoding == ("zstd" if kind == "text" else "identity")
+    assert copy.getvalue() == data
