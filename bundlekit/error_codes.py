@@ -135,7 +135,17 @@ REGISTRY, ALIASES = _build(
        internal="`bundlekit serve` always listens on 127.0.0.1"),
     _E("port_unavailable", "usage", "the dashboard server cannot listen on the port (in use or not allowed)"),
     _E("too_many_volumes", "usage", "the bundle would need more media volumes than the format allows"),
+    _E("unknown_volume_set", "usage", "--set names none, or more than one, of the volume sets in the folders"),
     _E("volume_size_too_small", "usage", "--volume-size leaves no room for data after the volume header"),
+    # the operator's own files and values: the release file, a merge policy, a variables file (decision 190)
+    _E("invalid_duration", "usage", "--expires is not a positive duration like 12h, 30d or 2w"),
+    _E("invalid_policy", "usage", "a trust or merge policy is invalid (bad threshold, bad policy file)"),
+    _E("invalid_release", "usage", "a release file is not valid TOML, breaks its schema, or a slug, package id or "
+                                   "version is not a valid name"),
+    _E("invalid_variables_file", "usage", "a --variables file is not a JSON object of non-empty names"),
+    _E("unknown_output_step", "usage", "an output variable reference names a step the release does not have"),
+    _E("unsafe_path", "usage", "a package path in the release file is not a valid relative path (spec/names.md) "
+                               "or leaves its folder"),
 
     # -- input (exit 1) ----------------------------------------------------------------------
     _E("invalid_input", "input", "a value given on the command line is empty or out of range"),
@@ -158,31 +168,24 @@ REGISTRY, ALIASES = _build(
     _E("invalid_dashboard_view", "input", "a dashboard view document does not have the documented shape",
        aliases=("dashboard_view_invalid",),
        internal="views are built from the zone's state; library callers only load one from JSON"),
-    _E("invalid_duration", "input", "--expires is not a positive duration like 12h, 30d or 2w"),
     _E("invalid_key_file", "input", "an approver key file is not a bundlekit key file, or its key line is damaged"),
     _E("invalid_key_name", "input", "an approver's key name is not a valid name (spec/names.md)"),
-    _E("invalid_policy", "input", "a trust or merge policy is invalid (bad threshold, bad policy file)"),
-    _E("invalid_release", "input", "a release file is not valid TOML, breaks its schema, or a slug, package id or "
-                                   "version is not a valid name"),
     _E("invalid_snapshot", "input", "a merge snapshot does not have the documented shape",
        internal="snapshots are built from verified manifests and the zone's state, never read from users"),
     _E("invalid_variable", "input", "a variable has an empty name, a non-text value or a malformed scope",
        internal="release files are checked against their schema first; `render` refuses empty names earlier"),
-    _E("invalid_variables_file", "input", "a --variables file is not a JSON object of non-empty names"),
     _E("invalid_target_name", "input", "a target name given to `targets add` is not a valid name (spec/names.md)"),
     _E("invalid_zone_name", "input", "a zone name is not a valid name (spec/names.md)"),
     _E("not_utf8", "input", "a template or variables file is not UTF-8 text"),
     _E("out_dir_missing", "input", "the diode receiver's output folder is not a folder",
        internal="`diode receive` creates --out before the receiver starts"),
-    _E("output_exists", "input", "the output folder already holds volumes of that name"),
+    _E("output_exists", "input", "the output folder already holds volumes (of this or another bundle); "
+                                 "`media split --replace` replaces them"),
     _E("package_refused", "input", "export read a package the way a deploy would and refused it "
                                    "(details.cause is the deploy's code)"),
     _E("self_trust", "input", "a zone was asked to trust its own identity card"),
     _E("spool_dir_missing", "input", "the --spool folder does not exist"),
-    _E("unknown_output_step", "input", "an output variable reference names a step the release does not have"),
     _E("unreadable", "input", "a file read whole (card, key, release file, template, variables) cannot be read"),
-    _E("unsafe_path", "input", "a package path in the release file is not a valid relative path (spec/names.md) "
-                               "or leaves its folder"),
     _E("volume_dir_missing", "input", "a folder of media volumes given does not exist"),
     # the substitution engine (spec/substitution.md), also `bundlekit render`
     _E("template_syntax", "input", "a template does not parse"),
@@ -348,7 +351,7 @@ REGISTRY, ALIASES = _build(
     _E("volume_unsupported", "transport", "a media volume uses a newer volume format",
        internal="such a volume is a detail of volumes_incomplete (media check lists it per volume)"),
     _E("volumes_incomplete", "transport", "too many volumes are missing or damaged to join the bundle"),
-    _E("volumes_mixed", "transport", "the folders hold volumes of several bundles and none is the clear majority"),
+    _E("volumes_mixed", "transport", "the folders hold volumes of several bundles; choose one with --set"),
     _E("no_volumes", "transport", "the folders hold no bundlekit volumes"),
     _E("bundle_digest_mismatch", "transport", "the joined bundle does not match the digest its volumes name"),
     _E("parity_unavailable", "transport", "the erasure-code library for parity volumes is missing or misbehaves",
@@ -399,6 +402,7 @@ REGISTRY, ALIASES = _build(
     _E("unknown_deployment", "state", "no deployment has that id"),
     _E("target_exists", "state", "a target of that name already exists"),
     _E("outbox_empty", "state", "no receipt is waiting to be packed"),
+    _E("release_pruned", "state", "prune removed a package of the release; export it again with --full to deploy it"),
     _E("no_outputs", "state", "no receipt from that zone reports a deployment of the project"),
 )
 

@@ -8,10 +8,10 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import (Progress, echo, echo_field, emit_json, home_option, json_option, quiet_option,
-                                  resolve_home)
+from bundlekit.cli.common import echo, echo_field, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
-from bundlekit.core.clock import utc_text
+from bundlekit.core.clock import when_text
 from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest
@@ -54,13 +54,10 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
            full: bool, quiet: bool, as_json: bool) -> None:
     """Turn a release file into one signed bundle for a trusted zone."""
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
-    with open_zone(resolve_home(home)) as z:
-        prog = Progress("export", None, quiet)
-        try:
-            res = export_release(z, release_file, to, output, now=clock.now(), expires_in=expires_in,
-                                 sequence=sequence, progress=prog.advance, delta=not full)
-        finally:
-            prog.close()
+    now = clock.now()
+    with open_zone(resolve_home(home)) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:
+        res = export_release(z, release_file, to, output, now=now, expires_in=expires_in,
+                             sequence=sequence, progress=bars, delta=not full)
     m = res.manifest
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,
@@ -70,7 +67,7 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
                               "shipped": p.delta.data_size} for p in m.packages if p.delta is not None]})
     else:
         echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
-        echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {utc_text(m.expires)}")
+        echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {when_text(m.expires, now)}")
         for p in m.packages:
             if p.delta is not None:
                 echo(f"  {p.id} {p.version} as changes to {p.delta.base.id} {p.delta.base.version}, which the "
@@ -94,7 +91,8 @@ def inspect(bundle: Path, as_json: bool) -> None:
         return
     echo(f"{m.kind} bundle, format bundlekit/1 (unverified: use `bundlekit verify` in the destination zone)")
     echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
-    echo(f"  sequence {m.sequence}, created {utc_text(m.created)}, expires {utc_text(m.expires)}")
+    now = clock.now()
+    echo(f"  sequence {m.sequence}, created {when_text(m.created, now)}, expires {when_text(m.expires, now)}")
     echo(f"  digest {bf.digest}")
     echo(f"  signers: {', '.join(signers)}")
     if m.kind == "release":
@@ -126,12 +124,9 @@ def inspect(bundle: Path, as_json: bool) -> None:
 @json_option
 def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
     """Check signatures, trust, destination, expiry and every blob of a bundle."""
-    with open_zone(resolve_home(home)) as z:
-        prog = Progress("verify", None, quiet)
-        try:
-            v = verify_bundle(z, bundle, now=clock.now(), progress=prog.advance)
-        finally:
-            prog.close()
+    now = clock.now()
+    with open_zone(resolve_home(home)) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
+        v = verify_bundle(z, bundle, now=now, progress=bars)
     m = v.manifest
     if as_json:
         emit_json({"verified": True, "digest": v.digest, "kind": m.kind, "source": v.source.name,
@@ -139,4 +134,4 @@ def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
                    "blobs": len(m.blobs), "expires": m.expires})
     else:
         echo(f"OK: {m.kind} bundle from {v.source.name}, sequence {m.sequence}, {len(m.blobs)} blob(s) checked, "
-             f"{v.approvals} trusted signature(s); expires {utc_text(m.expires)}")
+             f"{v.approvals} trusted signature(s); expires {when_text(m.expires, now)}")

@@ -23,6 +23,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
+from bundlekit.cli.concepts import concept_hint
 from bundlekit.core.text import dumps, terminal_text
 from bundlekit.errors import BundleError, UsageError, exit_code_for
 
@@ -190,7 +191,21 @@ def _deepest_context(ctx: click.Context) -> click.Context:
 
 
 class BundleCommand(click.Command):
-    """A command that records its context (for --json error output) and prints examples verbatim."""
+    """A command that records its context (for --json error output) and prints examples verbatim.
+
+    An option the command does not have, but that names a concept bundlekit keeps elsewhere
+    (``deploy --channel``), is answered with where that concept lives (``cli/concepts.py``).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:
+            path = ctx.command_path.split(" ", 1)[1] if " " in ctx.command_path else ctx.command_path
+            hint = concept_hint(path, err.option_name)
+            if hint is None:
+                raise
+            raise click.NoSuchOption(err.option_name, message=f"{err.option_name}: {hint}", ctx=ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         _last_ctx.append(ctx)
@@ -207,31 +222,3 @@ class BundleCommand(click.Command):
 
 BundleGroup.command_class = BundleCommand
 BundleGroup.group_class = BundleGroup
-
-
-class Progress:
-    """Progress on stderr, only when stderr is a terminal and not --quiet."""
-
-    def __init__(self, label: str, total: int | None, quiet: bool = False) -> None:
-        self.label = label
-        self.total = total
-        self.done = 0
-        self.enabled = (not quiet) and sys.stderr.isatty()
-        self._last = -1
-
-    def advance(self, n: int) -> None:
-        if not self.enabled:
-            return
-        self.done += n
-        # Redraw at most once per percent (or per 16 MiB when the total is unknown).
-        step = int(self.done * 100 / self.total) if self.total else self.done >> 24
-        if step != self._last:
-            self._last = step
-            shown = f"{step:3d}% " if self.total else ""
-            sys.stderr.write(f"\r{self.label}: {shown}{self.done >> 20} MiB")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._last >= 0:
-            sys.stderr.write("\n")
-            sys.stderr.flush()

@@ -9,10 +9,12 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo, echo_text, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.retention_cmds import after_deploy, pruned_note
 from bundlekit.core import clock
-from bundlekit.core.clock import utc_text
+from bundlekit.core.clock import when_text
 from bundlekit.deploy.service import deploy as run_deploy
 from bundlekit.errors import DeployError, StateError
+from bundlekit.retention.prune import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.home import open_zone
 from bundlekit.zone.targets import add_target, list_targets, remove_target
@@ -121,10 +123,15 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         if not (quiet or as_json):
             echo(f"waiting for {running} of {project} to {environment} to finish (up to {wait:g} s)", err=True)
 
+    now = clock.now()
+    pruned: dict[str, Any] | None = None
     with open_zone(resolve_home(home)) as z:
-        outcome = run_deploy(z, project, version, environment, now=clock.now(), dry_run=dry_run,
+        refuse_pruned(z, project, version)
+        outcome = run_deploy(z, project, version, environment, now=now, dry_run=dry_run,
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json), tenant=tenant,
                              evidence=evidence, wait=wait, on_wait=waiting)
+        if not dry_run and outcome.record is not None and outcome.record.state == "Success":
+            pruned = after_deploy(z, now=now)
     environment = outcome.request.environment
     waived = f" (lifecycle phase(s) waived in this zone: {', '.join(outcome.waived)})" if outcome.waived else ""
     if dry_run:
@@ -145,6 +152,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         out["receipt"] = str(outcome.receipt.path) if outcome.receipt else None
         out["tenant"] = outcome.request.tenant
         out["waived"] = list(outcome.waived)
+        out["pruned"] = pruned
         emit_json(out)
     else:
         who = f" for tenant {outcome.request.tenant}" if outcome.request.tenant else ""
@@ -159,6 +167,9 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
             echo("the release was created in this zone: the deployment shows on this zone's dashboard")
         else:
             echo("receipt queued in the outbox (`bundlekit outbox pack -o FILE` to carry it back)")
+        note = pruned_note(pruned)
+        if note:
+            echo(note)
     if rec.state != "Success":
         failed = next((r for r in rec.runs if r.failed), None)
         raise DeployError(f"deployment {rec.deployment_id} failed" + (f" at step {failed.step!r} on "
@@ -184,8 +195,9 @@ def deployments_list(home: str | None, as_json: bool) -> None:
         return
     if not items:
         echo("no deployments yet")
+    now = clock.now()
     for d in items:
-        when = utc_text(d["started"])
+        when = when_text(d["started"], now)
         echo(f"{d['id']:<16} {d['project_slug']:<20} {d['release']:<10} {d['environment']:<12} "
              f"{d['state']:<9} {when}")
 

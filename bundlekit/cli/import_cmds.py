@@ -8,11 +8,11 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import (Progress, echo, echo_field, emit_json, home_option, json_option, quiet_option,
-                                  resolve_home)
-from bundlekit.cli.transport_glue import bundle_path
+from bundlekit.cli.common import echo, echo_field, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.progress import Bars
+from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
-from bundlekit.core.clock import utc_text
+from bundlekit.core.clock import when_text
 from bundlekit.errors import ConflictError
 from bundlekit.format.container import BundleFile
 from bundlekit.importer import edits
@@ -36,37 +36,33 @@ from bundlekit.zone.home import open_zone
 @click.option("--evidence", "evidence", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A receipt bundle from another zone proving an earlier lifecycle phase of this release "
                    "(repeatable); verified and kept for later deployments.")
+@click.option("--set", "set_choice", default=None, metavar="SHA256-PREFIX",
+              help="When the volume folders hold several bundles: the one to import (see `bundlekit media check`).")
 @quiet_option
 @json_option
 def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | None, policy_file: Path | None,
-               replace: bool, dry_run: bool, evidence: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+               replace: bool, dry_run: bool, evidence: tuple[Path, ...], set_choice: str | None, quiet: bool,
+               as_json: bool) -> None:
     """Verify a bundle and merge it into this zone, atomically.
 
     A refused bundle that really came from its source is reported back to it: a refusal entry
     waits in the outbox for the next receipt (`bundlekit outbox pack`)."""
     policy = load_policy(policy_file) if policy_file else None
-    with open_zone(resolve_home(home)) as z, bundle_path(paths) as path:
+    with (open_zone(resolve_home(home)) as z, Bars("import", quiet=quiet, as_json=as_json) as bars,
+          bundle_path(paths, set_choice=set_choice, progress=bars) as path):
         if _kind(path) == "receipt":
-            prog = Progress("receipt", None, quiet)
-            try:
-                rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=prog.advance)
-            finally:
-                prog.close()
-            _report_receipt(rec, dry_run, as_json)
+            rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=bars)
+            _report_receipt(rec, dry_run, as_json, paths)
             return
-        prog = Progress("import", None, quiet)
-        try:
-            plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
-                                 replace=replace, dry_run=dry_run, progress=prog.advance, evidence=evidence)
-        finally:
-            prog.close()
-    info = plan.to_dict()
+        plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
+                             replace=replace, dry_run=dry_run, progress=bars, evidence=evidence)
+    info = {**plan.to_dict(), **source_fields(paths)}
     info["dry_run"] = dry_run
     conflicts = plan.merge.conflicts if plan.merge else ()
     if as_json:
         emit_json(info)
     elif plan.noop:
-        echo(f"{path}: {plan.noop_reason}")
+        echo(f"{shown_as(paths)}: {plan.noop_reason}")
     else:
         m = plan.manifest
         verb = "would import" if dry_run else "imported"
@@ -75,8 +71,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         assert plan.merge is not None
         for c in plan.merge.changes:
             if c.action != "keep":
-                label = c.key + (f".{c.prop}" if c.prop else "")
-                echo(f"  {c.action:<7} {c.kind:<13} {label}  ({c.origin})")
+                echo(f"  {c.action:<7} {c.kind:<13} {c.label()}  ({c.origin})")
         for r in plan.merge.resolved:
             echo(f"  resolved  {r.describe(mask=True)}")
         for conflict in conflicts:
@@ -94,14 +89,15 @@ def _kind(path: Path) -> str:
         return bf.header.kind
 
 
-def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool) -> None:
-    info = rec.to_dict()
+def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tuple[Path, ...]) -> None:
+    info = {**rec.to_dict(), **source_fields(paths)}
+    shown = shown_as(paths)
     info["dry_run"] = dry_run
     if as_json:
         emit_json(info)
         return
     if rec.noop:
-        echo(f"{rec.verified.path}: already imported (identical receipt); nothing to do")
+        echo(f"{shown}: already imported (identical receipt); nothing to do")
         return
     verb = "would record" if dry_run else "recorded"
     for d in info["deployments"]:
@@ -136,7 +132,7 @@ def show(project: str, version: str | None, home: str | None, as_json: bool) -> 
         return
     echo(f"{p.name} ({p.slug}) in space {p.space}")
     echo(f"release {rel['version']} on {rel['channel']}, sequence {rel['sequence']}, imported "
-         f"{utc_text(rel['imported_at'])}")
+         f"{when_text(rel['imported_at'], clock.now())}")
     if rel["notes"]:
         echo_field("notes", rel["notes"], indent="  ")
     for s in info["steps"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
+from bundlekit.core.text import dumps
 from bundlekit.dashboard.html import render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.server import serve as serve_dashboard
@@ -110,8 +112,12 @@ def dashboard(home: str | None, html_file: Path | None, as_json: bool) -> None:
 @cli.command(epilog="bundlekit serve --home ./dev --port 8080")
 @home_option
 @click.option("--port", type=int, default=8080, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
-def serve(home: str | None, port: int) -> None:
-    """Serve the dashboard on 127.0.0.1, re-reading the zone's state on every request."""
+@json_option
+def serve(home: str | None, port: int, as_json: bool) -> None:
+    """Serve the dashboard on 127.0.0.1, re-reading the zone's state on every request.
+
+    With --json, one line {"url": ..., "port": ...} is printed on stdout once it listens.
+    """
     zone_home = resolve_home(home)
     open_zone(zone_home).close()  # fail early on a wrong --home
 
@@ -120,6 +126,11 @@ def serve(home: str | None, port: int) -> None:
             return build_view(z, clock.now())
 
     def ready(p: int) -> None:
-        echo(f"serving the dashboard on http://127.0.0.1:{p}/ (Ctrl-C to stop)", err=True)
+        url = f"http://127.0.0.1:{p}/"
+        if as_json:
+            click.echo(dumps({"url": url, "port": p}, sort_keys=True))  # one line, for scripts that wait on it
+            sys.stdout.flush()
+        else:
+            echo(f"serving the dashboard on {url} (Ctrl-C to stop)", err=True)
 
     serve_dashboard(build, "127.0.0.1", port, ready=ready)

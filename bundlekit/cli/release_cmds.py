@@ -10,7 +10,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
-from bundlekit.core.clock import utc_text
+from bundlekit.core.clock import when_text
 from bundlekit.export.register import create_release
 from bundlekit.importer import edits
 from bundlekit.promotion import gate
@@ -35,10 +35,11 @@ def releases_list(home: str | None, as_json: bool) -> None:
         return
     if not rows:
         echo("no releases yet; import a bundle (`bundlekit import`) or create one (`bundlekit releases create`)")
+    now = clock.now()
     for r in rows:
         origin = "created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}"
         phases = " lifecycle " + " > ".join(p["name"] for p in r["lifecycle"]["phases"]) if r["lifecycle"] else ""
-        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {utc_text(r['imported_at'])}"
+        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {when_text(r["imported_at"], now)}"
              f"{phases}")
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo
+from bundlekit.cli.common import echo, emit_json, json_option
 from bundlekit.core import clock
 from bundlekit.core.files import read_limited, read_user_file
 from bundlekit.errors import InputError, UsageError
@@ -64,20 +64,20 @@ def _load_variables_file(source: str, into: dict[str, str]) -> None:
     try:
         parsed = json.loads(_decode(data, f"variables file {source}"))
     except json.JSONDecodeError as exc:
-        raise InputError(
+        raise UsageError(
             f"variables file {source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             'expected an object like {"Name": "value"}',
             code="invalid_variables_file",
         ) from None
     if not isinstance(parsed, dict):
-        raise InputError(
+        raise UsageError(
             f'variables file {source} must hold a JSON object of name -> value, like {{"Name": "value"}}, '
             f"not a {type(parsed).__name__}",
             code="invalid_variables_file",
         )
     for name, value in parsed.items():
         if not name.strip():
-            raise InputError(f"variables file {source} has an empty variable name", code="invalid_variables_file")
+            raise UsageError(f"variables file {source} has an empty variable name", code="invalid_variables_file")
         # A non-string value is kept as its JSON text, so objects and arrays can be indexed.
         into[name] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -92,9 +92,10 @@ def _load_variables_file(source: str, into: dict[str, str]) -> None:
               help="Leave unresolved #{...} tokens in place instead of failing (as Octopus does).")
 @click.option("--sensitive", "sensitive_names", multiple=True, metavar="NAME",
               help="Mark a variable as sensitive (repeatable); a warning is printed if the output contains one.")
+@json_option
 def render_command(
     source: str, var_pairs: tuple[str, ...], variables_file: str | None, allow_missing: bool,
-    sensitive_names: tuple[str, ...],
+    sensitive_names: tuple[str, ...], as_json: bool,
 ) -> None:
     """Substitute #{...} variables into FILE (or stdin with '-' or no FILE) and print the result.
 
@@ -112,6 +113,10 @@ def render_command(
     variables = VariableDictionary(values, sensitive=sensitive_names)
     template = _read_template(source)
     result = render(template, variables, allow_missing=allow_missing, now=_local_now())
+    if as_json:
+        emit_json({"text": result.text, "missing": list(result.missing), "problems": list(result.problems),
+                   "sensitive": bool(result.sensitive)})
+        return
     out = sys.stdout.buffer  # bytes, so line endings are written exactly as rendered
     out.write(result.text.encode("utf-8"))
     out.flush()
@@ -157,7 +162,9 @@ def _split_var(pair: str) -> tuple[str, str]:
               help="A JSON object of name -> value; non-string values are stored as their JSON text.")
 @click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
               help="Define a variable (repeatable; wins over --variables).")
-def render_config_command(file: str, fmt: str | None, variables_file: str | None, var_pairs: tuple[str, ...]) -> None:
+@json_option
+def render_config_command(file: str, fmt: str | None, variables_file: str | None, var_pairs: tuple[str, ...],
+                          as_json: bool) -> None:
     """Print FILE with structured configuration variables applied (Octopus's Structured
     Configuration Variables): a variable named by a path replaces the value there, as a deploy
     does to the files of a step's structured_config. Paths are `A:B:0` for JSON and YAML, an
@@ -191,6 +198,10 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
         raise UsageError(f"{file} is {error}; check the file, or name its format with --format",
                          code="invalid_config_file",
                          details={"format": error.format, "line": error.line, "column": error.column}) from None
+    if as_json:
+        emit_json({"text": edit.text if edit.text is not None else text, "format": used, "encoding": encoding.label,
+                   "replaced": [where for _, where in edit.replaced], "warnings": list(edit.warnings)})
+        return
     out = sys.stdout.buffer
     out.write(encode_text(edit.text if edit.text is not None else text, encoding))
     out.flush()

@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, json_option
-from bundlekit.errors import TransportError, UsageError
+from bundlekit.cli.common import echo, emit_json, json_option, quiet_option
+from bundlekit.cli.progress import Bars
+from bundlekit.errors import BundleError, TransportError, UsageError
+from bundlekit.format.container import BundleFile
 from bundlekit.transport._util import keep_freed_memory, parse_size
 from bundlekit.transport.channel import SpoolChannel, UdpChannel, parse_address
 from bundlekit.transport.diode_receive import DEFAULT_IDLE_TIMEOUT, receive
@@ -34,14 +36,23 @@ def media() -> None:
               help="Folder to write the volumes into.")
 @click.option("--parity", type=int, default=0, show_default=True,
               help="Parity volumes: any N missing or damaged volumes can be rebuilt.")
+@click.option("--replace", is_flag=True,
+              help="The folder holds volumes of another bundle: remove them once the new ones are written.")
+@quiet_option
 @json_option
-def media_split(bundle: Path, volume_size: str, out: Path, parity: int, as_json: bool) -> None:
-    """Cut a bundle into volumes that each name the bundle and carry their own SHA-256."""
+def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace: bool, quiet: bool,
+                as_json: bool) -> None:
+    """Cut a bundle into volumes that each name the bundle and carry their own SHA-256.
+
+    A folder that already holds volumes (an old set on the stick) is refused unless --replace.
+    """
     size = parse_size(volume_size, what="--volume-size")
-    if size > DEFAULT_VOLUME_SIZE:
+    if size > DEFAULT_VOLUME_SIZE and not as_json:
         echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
              "bytes, the default); use exFAT or NTFS media", err=True)
-    paths = split(bundle, out, size, parity)
+    with Bars("split", quiet=quiet, as_json=as_json) as bars:
+        paths = split(bundle, out, size, parity, replace=replace, progress=bars)
+    digest = bundle_digest(bundle)
     vols = []
     for p in paths:
         with open(p, "rb") as f:
@@ -49,27 +60,42 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, as_json:
         vols.append({"path": str(p), "index": h.index, "kind": "parity" if h.is_parity else "data",
                      "size": p.stat().st_size, "payload_sha256": h.payload_sha256.hex()})
     if as_json:
-        emit_json({"bundle": h.name, "size": h.bundle_size, "sha256": h.bundle_sha256.hex(),
+        emit_json({"bundle": h.name, "size": h.bundle_size, "sha256": h.bundle_sha256.hex(), "digest": digest,
                    "data_volumes": h.data_count, "parity_volumes": h.parity_count, "volumes": vols})
         return
-    echo(f"split {h.name} ({h.bundle_size} bytes, sha256 {h.bundle_sha256.hex()}) into "
+    echo(f"split {h.name} ({h.bundle_size} bytes, SHA-256 {h.bundle_sha256.hex()}) into "
          f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
+    if digest:
+        echo(f"  bundle digest {digest} (as `bundlekit export` and `inspect` show it)")
     for v in vols:
         echo(f"  {v['path']}  ({v['size']} bytes)")
 
 
+_SET_HELP = "When the folders hold volumes of several bundles: the one to use (8+ characters of its SHA-256)."
+
+
 @media.command("check", epilog="bundlekit media check /media/usb1 /media/usb2 --json")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--set", "set_choice", default=None, metavar="SHA256-PREFIX", help=_SET_HELP)
+@quiet_option
 @json_option
-def media_check(dirs: tuple[Path, ...], as_json: bool) -> None:
-    """Check every volume in the folders; exit 0 only if the bundle can be joined."""
-    report = check(list(dirs))
+def media_check(dirs: tuple[Path, ...], set_choice: str | None, quiet: bool, as_json: bool) -> None:
+    """Check every volume in the folders; exit 0 only if the bundle can be joined.
+
+    Folders holding volumes of more than one bundle exit non-zero (volumes_mixed), each set
+    described, until --set chooses one.
+    """
+    with Bars("check", quiet=quiet, as_json=as_json) as bars:
+        report = check(list(dirs), set_choice, progress=bars)
     if not as_json:
         for v in report.volumes:
             label = v.label or "volume"
             echo(f"  {v.status:<10} {label:<26} {v.path}" + (f"  ({v.detail})" if v.detail else ""))
         for i in report.missing:
             echo(f"  {'missing':<10} {report.label(i)}")
+        if report.mixed and report.code == "volumes_mixed":
+            for b in report.bundles:
+                echo(f"  set        {b.describe()}")
     if not report.joinable:
         raise TransportError(report.message, code=report.code or "volumes_incomplete", details=report.to_dict())
     if as_json:
@@ -82,14 +108,33 @@ def media_check(dirs: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the rebuilt bundle (appears only if its SHA-256 matches).")
+@click.option("--set", "set_choice", default=None, metavar="SHA256-PREFIX", help=_SET_HELP)
+@quiet_option
 @json_option
-def media_join(dirs: tuple[Path, ...], output: Path, as_json: bool) -> None:
-    """Rebuild the bundle from volumes in any order, using parity for missing or damaged ones."""
-    path = join(list(dirs), output)
+def media_join(dirs: tuple[Path, ...], output: Path, set_choice: str | None, quiet: bool, as_json: bool) -> None:
+    """Rebuild the bundle from volumes in any order, using parity for missing or damaged ones.
+
+    Folders holding volumes of more than one bundle are refused, each set described, until
+    --set chooses one.
+    """
+    with Bars("join", quiet=quiet, as_json=as_json) as bars:
+        path = join(list(dirs), output, choice=set_choice, progress=bars)
+    digest = bundle_digest(path)
     if as_json:
-        emit_json({"path": str(path), "size": path.stat().st_size})
+        emit_json({"path": str(path), "size": path.stat().st_size, "digest": digest})
     else:
-        echo(f"joined {path} ({path.stat().st_size} bytes, SHA-256 checked)")
+        echo(f"joined {path} ({path.stat().st_size} bytes, SHA-256 checked)"
+             + (f"; bundle digest {digest}" if digest else ""))
+
+
+def bundle_digest(path: Path) -> str | None:
+    """The bundle digest of a file that is a bundle (what export, inspect and verify call
+    ``digest``), or None for any other file: so a carried file can be matched to its export."""
+    try:
+        with BundleFile(path) as bf:
+            return bf.digest
+    except (BundleError, OSError):
+        return None
 
 
 @cli.group(epilog="Example:\n  bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox\n"
@@ -113,9 +158,10 @@ def _rate(text: str) -> int:
               help="Send the whole carousel N more times, with fresh repair symbols each time.")
 @click.option("--spool", "spool", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Write frames as files into this folder instead of UDP.")
+@quiet_option
 @json_option
 def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: float, repeat: int,
-               spool: Path | None, as_json: bool) -> None:
+               spool: Path | None, quiet: bool, as_json: bool) -> None:
     """Send files as a paced, forward-error-corrected carousel; nothing ever comes back."""
     if (to is None) == (spool is None):
         raise UsageError("give exactly one of --to HOST:PORT (UDP) or --spool DIR", code="usage")
@@ -128,7 +174,8 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
         assert spool is not None
         channel = SpoolChannel.for_sending(spool)
     try:
-        report = send(list(files), channel, opts)
+        with Bars("send", quiet=quiet, as_json=as_json) as bars:
+            report = send(list(files), channel, opts, progress=bars)
     finally:
         channel.close()
     d = report.to_dict()
@@ -139,7 +186,8 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
          f"{report.wire_bytes} bytes in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
 
 
-def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: float) -> ReceiveReport:
+def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: float, once: bool,
+             bars: Bars) -> ReceiveReport:
     keep_freed_memory()
     channel: UdpChannel | SpoolChannel
     if listen is not None:
@@ -152,7 +200,7 @@ def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: fl
         channel = SpoolChannel.for_receiving(spool)
         echo(f"watching {spool}", err=True)
     try:
-        return receive(channel, out, idle_timeout=idle_timeout)
+        return receive(channel, out, idle_timeout=idle_timeout, once=once, progress=bars)
     finally:
         channel.close()
 
@@ -162,12 +210,21 @@ def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: fl
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for received files (created if missing).")
 @click.option("--idle-timeout", "idle_timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, show_default=True,
-              help="Stop after this many seconds without a valid frame.")
+              help="Give up after this many seconds without a valid frame (nothing, or not everything, arrived).")
 @click.option("--spool", "spool", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Read frame files from this folder instead of UDP.")
+@click.option("--once", is_flag=True,
+              help="Return as soon as one sender's files are finished, even if another sender's are waiting.")
+@quiet_option
 @json_option
-def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Path | None, as_json: bool) -> None:
-    """Receive files until the sender falls silent; keep only files whose SHA-256 matches."""
+def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Path | None, once: bool, quiet: bool,
+                  as_json: bool) -> None:
+    """Receive files; return once every file the sender announced is complete and verified.
+
+    Only files whose SHA-256 matches are kept. Without --once, deliveries already waiting behind
+    the first (a spool folder holding two) are taken too; --idle-timeout ends the wait when
+    nothing, or not everything, arrives.
+    """
     if (listen is None) == (spool is None):
         raise UsageError("give exactly one of --listen HOST:PORT (UDP) or --spool DIR", code="usage")
     if idle_timeout < 0:
@@ -175,7 +232,8 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        report = _receive(listen, spool, out, idle_timeout)
+        with Bars("receive", quiet=quiet, as_json=as_json) as bars:
+            report = _receive(listen, spool, out, idle_timeout, once, bars)
         report.raise_for_status()
     except BaseException:
         if created and not any(out.iterdir()):
@@ -185,5 +243,5 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
         emit_json(report.to_dict())
         return
     for f in report.files:
-        echo(f"  {f.status:<16} {f.name}  ({f.size} bytes, sha256 {f.sha256})")
+        echo(f"  {f.status:<16} {f.name}  ({f.size} bytes, SHA-256 {f.sha256})")
     echo(f"received {len(report.files)} file(s) intact")

@@ -57,14 +57,23 @@ def init(zone_name: str, home: str | None, state: str | None, package_store: Pat
 @home_option
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the card ('-' for stdout).")
-def identity(home: str | None, output: Path) -> None:
-    """Write this zone's public identity card (name, id, public keys; self-signed)."""
+@json_option
+def identity(home: str | None, output: Path, as_json: bool) -> None:
+    """Write this zone's public identity card (name, id, public keys; self-signed).
+
+    With --json the card's description is printed (and with -o - the card's text in "card").
+    """
     with open_zone(resolve_home(home)) as z:
         data = z.card_bytes()
-    if str(output) == "-":
+        info = {"zone": z.name, "zone_id": z.zone_id, "signing_key_id": z.signing_key_id,
+                "sealing_key_id": z.sealing_key_id, "path": None if str(output) == "-" else str(output)}
+    if str(output) != "-":
+        write_atomic(output, data)
+    if as_json:
+        emit_json({**info, **({"card": data.decode()} if str(output) == "-" else {})})
+    elif str(output) == "-":
         click.echo(data.decode(), nl=False)  # the card's exact bytes: its signature covers them
     else:
-        write_atomic(output, data)
         echo(f"wrote identity card of zone {z.name} to {output}", err=True)
 
 

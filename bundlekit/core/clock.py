@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-__all__ = ["EpochSeconds", "Clock", "now", "to_datetime", "utc_text"]
+__all__ = ["EpochSeconds", "Clock", "now", "to_datetime", "utc_text", "relative_age", "when_text"]
 
 #: Whole seconds since the Unix epoch (UTC): the type of every reference time ("now").
 EpochSeconds = int
@@ -34,8 +34,47 @@ def now() -> EpochSeconds:
 
 
 def utc_text(when: float) -> str:
-    """``when`` (epoch seconds) as ``2026-11-26 14:03:07Z``, the form commands print times in."""
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(when))
+    """``when`` (epoch seconds) as ``2026-11-26 14:03:07Z``, the form commands print times in.
+
+    A value no calendar can show (a hostile manifest's ``2**63``) reads ``second N (out of range)``.
+    """
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(when))
+    except (OverflowError, OSError, ValueError):
+        return f"second {when} (out of range)"
+
+
+def relative_age(then: float, now: float) -> str:
+    """``"just now"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``, ``"4mo ago"``; a time ahead of
+    ``now`` (zones' clocks differ, or an expiry) reads ``"in 3h"`` rather than a negative age."""
+    delta = now - then
+    if abs(delta) < 60:
+        return "just now"
+    span = _span(abs(delta))
+    return f"{span} ago" if delta > 0 else f"in {span}"
+
+
+def _span(seconds: float) -> str:
+    # Rounded, and promoted to the next unit when rounding reaches it: 59.6 min reads "1h".
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)}m"
+    hours = round(seconds / 3600)
+    if hours < 24:
+        return f"{hours}h"
+    days = round(seconds / 86400)
+    if days < 60:
+        return f"{days}d"
+    return f"{round(seconds / (86400 * 30))}mo"
+
+
+def when_text(when: float, now: float) -> str:
+    """How people read a time in bundlekit's output: ``2026-11-26 14:03:07Z (3h ago)``.
+
+    Every time a command prints for a person goes through this (never raw Unix seconds);
+    ``--json`` keeps the numbers.
+    """
+    return f"{utc_text(when)} ({relative_age(when, now)})"
 
 
 def to_datetime(when: EpochSeconds) -> datetime:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.clock import relative_age
 from bundlekit.core.text import MASK
 from bundlekit.errors import InputError
 
@@ -339,30 +339,7 @@ class DashboardView:
 
 
 # -- shared formatting -----------------------------------------------------------------------
-
-def relative_age(then: float, now: EpochSeconds) -> str:
-    """``"just now"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``; a time ahead of ``now`` (zones'
-    clocks differ) reads ``"in 3h"`` rather than a negative age."""
-    delta = now - then
-    if abs(delta) < 60:
-        return "just now"
-    span = _span(abs(delta))
-    return f"{span} ago" if delta > 0 else f"in {span}"
-
-
-def _span(seconds: float) -> str:
-    # Rounded, and promoted to the next unit when rounding reaches it: 59.6 min reads "1h".
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{max(minutes, 1)}m"
-    hours = round(seconds / 3600)
-    if hours < 24:
-        return f"{hours}h"
-    days = round(seconds / 86400)
-    if days < 60:
-        return f"{days}d"
-    return f"{round(seconds / (86400 * 30))}mo"
-
+# (relative_age lives in core.clock: the CLI prints ages the same way)
 
 def format_duration(started: float | None, ended: float | None) -> str:
     """``"850ms"``, ``"42s"``, ``"3m 05s"``, ``"1h 02m"``; ``""`` when either end is unknown."""

@@ -23,7 +23,8 @@ from typing import Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import InputError
+from bundlekit.core.progress import begin
+from bundlekit.errors import InputError, UsageError
 from bundlekit.export.delta import DeltaSource, write_delta
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
@@ -47,7 +48,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 def parse_duration(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text)
     if not m or int(m.group(1)) <= 0:
-        raise InputError(f"--expires {text!r}: use a positive number with a unit, like 12h, 30d or 2w",
+        raise UsageError(f"--expires {text!r}: use a positive number with a unit, like 12h, 30d or 2w",
                          code="invalid_duration")
     return int(m.group(1)) * _UNITS[m.group(2) or "s"]
 
@@ -200,6 +201,7 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
         copy = staging.pending()
         with open(p.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
+            begin(progress, f"{p.id} {p.version}", size)
             blob = writer.add_blob(fh, size, progress, tee=copy)
         staging.adopt(blob.digest)
         out.append(PackageRef(p.id, p.version, p.file_name, blob.size, blob.digest, included=True))

@@ -21,7 +21,7 @@ from typing import Any
 
 from bundlekit.core.files import read_user_file
 from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem
-from bundlekit.errors import BundleError, InputError
+from bundlekit.errors import BundleError, InputError, UsageError
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
 
@@ -88,8 +88,9 @@ class ReleaseSpec:
     lifecycle: Lifecycle | None = None
 
 
-def _fail(path: Path, where: str, problem: str, code: str = "invalid_release") -> InputError:
-    return InputError(f"{path}: {where}: {problem}", code=code)
+def _fail(path: Path, where: str, problem: str, code: str = "invalid_release") -> UsageError:
+    # What the release file says is the operator's own input: a usage-class refusal (exit 2).
+    return UsageError(f"{path}: {where}: {problem}", code=code)
 
 
 def _check_name(path: Path, where: str, value: str) -> None:
@@ -104,10 +105,10 @@ def load_release(path: Path) -> ReleaseSpec:
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not valid TOML: {err}", code="invalid_release") from None
+        raise UsageError(f"{path}: not valid TOML: {err}", code="invalid_release") from None
     errors = schema_errors(release_schema(), doc)
     if errors:
-        raise InputError(f"{path}: " + "; ".join(errors[:8]), code="invalid_release", details=errors)
+        raise UsageError(f"{path}: " + "; ".join(errors[:8]), code="invalid_release", details=errors)
     base = path.parent.resolve()
     project = {"name": doc["project"]["name"], "slug": doc["project"].get("slug") or slugify(doc["project"]["name"]),
                "space": doc["project"].get("space", "Default")}
@@ -238,7 +239,7 @@ def _output_refs(spec: ReleaseSpec) -> tuple[OutputRef, ...]:
                 continue
             step = m.group("step")
             if step.lower() not in step_names:
-                raise InputError(f"{spec.path}: {where}: output reference #{{{name}}} names step {step!r}, which "
+                raise UsageError(f"{spec.path}: {where}: output reference #{{{name}}} names step {step!r}, which "
                                  "is not in [[steps]]", code="unknown_output_step")
             key = (step_names[step.lower()], m.group("machine"), m.group("name"))
             found.setdefault(key, set()).add(where)

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import jsonschema
 
 from bundlekit.core.names import check_file_name, check_name, check_path
+from bundlekit.core.clock import utc_text
 from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from bundlekit.format.container import BlobRecord
@@ -366,7 +367,8 @@ def _unique(items: tuple[Mapping[str, Any], ...], key: str, what: str, where: st
 def _cross_check(m: Manifest, where: str) -> None:
     _check_names(m, where)
     if m.expires <= m.created:
-        raise FormatError(f"{where}: expires ({m.expires}) is not after created ({m.created})", code="invalid_manifest")
+        raise FormatError(f"{where}: expires ({utc_text(m.expires)}) is not after created ({utc_text(m.created)})",
+                          code="invalid_manifest")
     digests = [b.digest for b in m.blobs]
     if len(set(digests)) != len(digests):
         raise FormatError(f"{where}: the same blob is listed twice", code="invalid_manifest")

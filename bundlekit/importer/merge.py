@@ -73,6 +73,22 @@ def _sides_dict(kind: str, sensitive: bool, mask: bool, **sides: Any) -> dict[st
     return {name: _masked(v, kind, sensitive, mask) for name, v in sides.items() if v is not ABSENT}
 
 
+def entry_label(kind: str, key: str, prop: str | None, *entries: Any, step_name: str = "") -> str:
+    """How a person wrote what a plan line is about: ``'Acme.ApiKey' (environment=Production)``,
+    ``'Deploy web'``, ``'Acme.Web'``; keys are lowercased identities, labels keep the case
+    of the first side that has the entry."""
+    if kind == "step_order":
+        return "order of steps"
+    entry = next((e for e in entries if isinstance(e, Mapping)), {})
+    if kind == "variable":
+        name, scope = entry.get("name", key), entry.get("scope") or {}
+        dims = "; ".join(f"{d}={','.join(v)}" for d, v in sorted(scope.items()) if v)
+        return f"{name!r}" + (f" ({dims})" if dims else "")
+    if kind == "step_property":
+        return f"{step_name or key!r} property {prop!r}"
+    return repr(entry.get("name" if kind == "step" else "id", key))
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One line of the plan: what applying it does to LOCAL (``keep`` lines change nothing)."""
@@ -87,9 +103,15 @@ class Change:
     incoming: Any
     result: Any
     sensitive: bool
+    step_name: str = ""  # a step_property line: the step's name as written
+
+    def label(self) -> str:
+        """What the line is about, named as the release or the operator wrote it."""
+        return entry_label(self.kind, self.key, self.prop, self.result, self.incoming, self.local, self.base,
+                           step_name=self.step_name)
 
     def to_dict(self, mask: bool = True) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "prop": self.prop, "action": self.action,
+        return {"kind": self.kind, "key": self.key, "label": self.label(), "prop": self.prop, "action": self.action,
                 "origin": self.origin, "sensitive": self.sensitive,
                 **_sides_dict(self.kind, self.sensitive, mask, base=self.base, local=self.local,
                               incoming=self.incoming, result=self.result)}
@@ -121,18 +143,11 @@ class Conflict:
     sensitive: bool
     rule: str | None = None
     resolution: str | None = None
+    step_name: str = ""  # a step_property conflict: the step's name as written
 
     def _label(self) -> str:
-        if self.kind == "step_order":
-            return "order of steps"
-        entry = next((e for e in (self.local, self.incoming, self.base) if isinstance(e, Mapping)), {})
-        if self.kind == "variable":
-            name, scope = entry.get("name", self.key), entry.get("scope") or {}
-            dims = "; ".join(f"{d}={','.join(v)}" for d, v in sorted(scope.items()) if v)
-            return f"{name!r}" + (f" ({dims})" if dims else "")
-        if self.kind == "step_property":
-            return f"{self.key!r} property {self.prop!r}"
-        return repr(entry.get("name" if self.kind == "step" else "id", self.key))
+        return entry_label(self.kind, self.key, self.prop, self.local, self.incoming, self.base,
+                           step_name=self.step_name)
 
     def describe(self, mask: bool = True) -> str:
         """One readable line; sensitive values appear as ``********`` unless ``mask`` is false."""
@@ -164,7 +179,8 @@ class Conflict:
         return text + (f"; {self.rule} says fail" if self.rule else "; unresolved")
 
     def to_dict(self, mask: bool = True) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "prop": self.prop, "sensitive": self.sensitive,
+        return {"kind": self.kind, "key": self.key, "label": self._label(), "prop": self.prop,
+                "sensitive": self.sensitive,
                 "rule": self.rule, "resolution": self.resolution, "message": self.describe(mask),
                 **_sides_dict(self.kind, self.sensitive, mask, base=self.base, local=self.local,
                               incoming=self.incoming)}
@@ -248,6 +264,7 @@ class _Merger:
         self.changes: list[Change] = []
         self.conflicts: list[Conflict] = []
         self.resolved: list[Conflict] = []
+        self.step_names: dict[str, str] = {}  # lowercased step key -> the name as written
 
     def decide(self, conflict: Conflict) -> str:
         rule = self.policy.match(conflict) if self.policy is not None else None
@@ -260,7 +277,8 @@ class _Merger:
 
     def line(self, kind: str, key: str, prop: str | None, action: str, origin: str,
              shown: tuple[Any, Any, Any], result: Any, sensitive: bool) -> None:
-        self.changes.append(Change(kind, key, prop, action, origin, *shown, result, sensitive))
+        self.changes.append(Change(kind, key, prop, action, origin, *shown, result, sensitive,
+                                   step_name=self.step_names.get(key, "") if kind == "step_property" else ""))
 
     def slot(self, kind: str, key: str, prop: str | None, b: Any, l: Any, i: Any,  # noqa: E741
              sensitive: bool = False, shown: tuple[Any, Any, Any] | None = None,
@@ -277,7 +295,9 @@ class _Merger:
             self.line(kind, key, prop, _action(l, i), "incoming", shown, i, sensitive)
             return i
         elif out == "conflict":
-            resolution = self.decide(Conflict(kind, key, prop, *shown, sensitive))
+            resolution = self.decide(Conflict(kind, key, prop, *shown, sensitive,
+                                              step_name=self.step_names.get(key, "") if kind == "step_property"
+                                              else ""))
             if resolution == "take-incoming":
                 self.line(kind, key, prop, _action(l, i), "resolved:take-incoming", shown, i, sensitive)
                 return i
@@ -301,6 +321,7 @@ class _Merger:
         # both sides have the step: merge property by property; a step added on both sides
         # is merged against an empty base, so only properties that really differ conflict
         base = {} if b is ABSENT else b
+        self.step_names[key] = str(i.get("name") or l.get("name") or key)
         result: dict[str, Any] = {}
         for prop in dict.fromkeys([*l, *i, *base]):
             value = self.slot("step_property", key, prop, base.get(prop, ABSENT), l.get(prop, ABSENT),

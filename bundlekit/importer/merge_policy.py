@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bundlekit.errors import InputError
+from bundlekit.errors import UsageError
 from bundlekit.importer.merge import Conflict
 from bundlekit.importer.merge_model import KINDS, STRATEGIES, parse_variable_key
 
@@ -26,8 +26,8 @@ _RULE_KEYS = ("kind", "name", "environment", "property", "resolution")
 _HINT = "see spec/merge.md, 'Policy file'"
 
 
-def _invalid(source: str, where: str, problem: str, **details: Any) -> InputError:
-    return InputError(f"policy file {source}: {where}: {problem}; {_HINT}", code="invalid_policy",
+def _invalid(source: str, where: str, problem: str, **details: Any) -> UsageError:
+    return UsageError(f"policy file {source}: {where}: {problem}; {_HINT}", code="invalid_policy",
                       details={"file": source, **details})
 
 
@@ -48,7 +48,7 @@ class PolicyRule:
     source: str = "<policy>"
 
     def __post_init__(self) -> None:
-        def bad(key: str, problem: str) -> InputError:
+        def bad(key: str, problem: str) -> UsageError:
             return _invalid(self.source, f"rule {self.index}, key '{key}'", problem, rule=self.index, key=key)
 
         if self.kind not in RULE_KINDS:
@@ -159,7 +159,7 @@ class MergePolicy:
 
 
 def load_policy(path: str | os.PathLike[str]) -> MergePolicy:
-    """Read and validate a TOML policy file; every problem is ``InputError(code="invalid_policy")``."""
+    """Read and validate a TOML policy file; every problem is ``UsageError(code="invalid_policy")``."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as fh:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.clock import EpochSeconds, when_text
+from bundlekit.core.progress import begin
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.blobcheck import stream_blob
 from bundlekit.format.container import BundleFile, check_blob_layout
@@ -103,18 +104,21 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
         signer_ids = tuple(key_id("ed25519", k) for k in signed_by)
         revoked = v.revoked
         if now >= manifest.expires:
-            raise VerificationError(f"{where}: expired at {manifest.expires} (now {now}); ask the source zone "
+            raise VerificationError(f"{where}: expired at {when_text(manifest.expires, now)}; ask the source zone "
                                     "for a fresh export", code="expired")
         if manifest.created > now + MAX_CLOCK_SKEW:
-            raise VerificationError(f"{where}: created in the future ({manifest.created}, now {now}); check the "
+            raise VerificationError(f"{where}: created in the future ({when_text(manifest.created, now)}); check the "
                                     "clocks of both zones", code="not_yet_valid")
         approvals = check_threshold(signed_by, source, revoked, where)
         check_blob_layout(list(manifest.blobs), bundle.header.blobs_length, bundle.limits, where)
         if check_blobs:
             # A delta's data blob is not a package: it is read again when the package is rebuilt.
             data = {p.delta.data for p in manifest.packages if p.delta is not None}
+            names = {p.sha256: f"{p.id} {p.version}" for p in manifest.packages}
+            names.update({p.delta.data: f"{p.id} {p.version} (delta)" for p in manifest.packages if p.delta})
             for i, blob in enumerate(manifest.blobs):
                 sink = sink_for(blob.digest) if sink_for and blob.digest not in data else None
+                begin(progress, names.get(blob.digest, f"{manifest.kind} data {i + 1}"), blob.size)
                 stream_blob(bundle, blob, sink, where=f"{where}: blobs[{i}]", progress=progress)
         return VerifiedBundle(path, bundle.digest, manifest, source, signer_ids, approvals)
 

@@ -24,63 +24,34 @@ from pathlib import Path
 
 from bundlekit.core.atomic import CHUNK, AtomicFile
 from bundlekit.core.names import file_name_problem
+from bundlekit.core.progress import advance_item, item
 from bundlekit.errors import InputError
 from bundlekit.transport.channel import FrameSource
+from bundlekit.transport.diode_objects import Block as _Block
+from bundlekit.transport.diode_objects import InboundObject as _Object
 from bundlekit.transport.diode_report import FileResult, ReceiveReport
 from bundlekit.transport.fec import BlockDecoder
 from bundlekit.transport.frames import (
-    CRC_RESIDUE, DATA_HEADER_SIZE, MAGIC, TYPE_ANNOUNCE, TYPE_DATA, Announce, FrameError, ObjectInfo, data_frame_size,
-    parse_announce, parse_common,
+    CRC_RESIDUE, DATA_HEADER_SIZE, MAGIC, TYPE_ANNOUNCE, TYPE_DATA, FrameError, parse_announce, parse_common,
 )
 
 __all__ = ["Receiver", "ReceiveReport", "FileResult", "receive", "DEFAULT_MEMORY_BUDGET", "DEFAULT_IDLE_TIMEOUT"]
 
 DEFAULT_MEMORY_BUDGET = 64 << 20
 DEFAULT_IDLE_TIMEOUT = 30.0
+#: After every announced file is finished: how many more frames of finished files are read
+#: (a sender's repeat pass) before returning, in case another sender's frames are behind them.
+SURPLUS_FRAMES = 8192
 _MAX_OPEN_OBJECTS = 1024
 _MAX_BLOCKS = 1 << 24
 _crc32 = zlib.crc32
-
-
-class _Block:
-    __slots__ = ("packets", "esis", "spill", "spilled", "need", "decoder")
-
-    def __init__(self, k: int) -> None:
-        self.packets: list[bytes] = []
-        self.esis: set[bytes] | None = set()
-        self.spill: list[tuple[int, int]] = []
-        self.spilled = 0
-        self.need = k
-        self.decoder: BlockDecoder | None = None
-
-
-class _Object:
-    __slots__ = ("info", "session", "announce", "part", "spill_fd", "spill_path", "spill_end", "done",
-                 "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks")
-
-    def __init__(self, info: ObjectInfo) -> None:
-        self.info = info
-        self.session = info.session.hex()
-        self.announce: Announce | None = None
-        self.part: AtomicFile | None = None
-        self.spill_fd = -1
-        self.spill_path: Path | None = None
-        self.spill_end = 0
-        self.nblocks = info.block_count
-        self.done = bytearray(self.nblocks)
-        self.remaining = self.nblocks
-        self.blocks: dict[int, _Block] = {}
-        self.hasher = hashlib.sha256()
-        self.next_hash = 0
-        self.result: FileResult | None = None
-        self.frame_len = data_frame_size(info.symbol_size)
 
 
 class Receiver:
     """Feed it frames (:meth:`feed`); it writes finished files into ``out_dir``; :meth:`finish` reports."""
 
     def __init__(self, out_dir: Path, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, progress: object = None) -> None:
         self.out = Path(out_dir)
         if not self.out.is_dir():
             raise InputError(f"--out {out_dir}: not a folder; create it first", code="out_dir_missing")
@@ -102,6 +73,9 @@ class Receiver:
         self.other_last: float | None = None
         self.results: list[FileResult] = []
         self.n_valid = 0
+        self.progress = progress  # core.progress items, one per file
+        self.sessions_done = 0  # sessions whose every announced file is finished
+        self.open = 0  # files admitted and not yet finished
 
     # ---------------------------------------------------------------- frames
     def feed(self, frame: bytes) -> bool:
@@ -240,6 +214,8 @@ class Receiver:
         obj = _Object(info)
         self.objects[key] = obj
         self.by_id[ident] = obj
+        self.open += 1
+        item(self.progress, ident, f"file {info.object_id + 1} of session {obj.session[:8]}", info.size)
         if self.first_at is None:
             self.first_at = self.clock()
         try:
@@ -263,6 +239,7 @@ class Receiver:
             return
         obj.announce = a
         self.session_count[obj.info.session] = a.object_count
+        item(self.progress, (obj.info.session, obj.info.object_id), a.name, obj.info.size)
         problem = file_name_problem(a.name, hidden=False)
         if problem and obj.result is None:
             self._conclude(obj, "rejected", f"announced name {a.name!r} refused: {problem}")
@@ -321,6 +298,7 @@ class Receiver:
         obj.part.pwrite(data, block * bsize)
         obj.done[block] = 1
         obj.remaining -= 1
+        advance_item(self.progress, (obj.info.session, obj.info.object_id), obj.info.block_length(block))
         if block == obj.next_hash:
             obj.hasher.update(data)
             obj.next_hash += 1
@@ -396,6 +374,7 @@ class Receiver:
             sha256=a.sha256.hex() if a else None, status=status, path=str(path) if path else None,
             blocks_total=obj.nblocks, blocks_missing=missing, bytes_missing=missing_bytes, detail=detail)
         self.results.append(obj.result)
+        self.open -= 1
         for block in list(obj.blocks):
             st = obj.blocks.pop(block)
             self.buffered -= len(st.packets) * obj.frame_len
@@ -405,7 +384,13 @@ class Receiver:
         if (count is not None and obj.info.session == self.session
                 and all((self.session, i) in self.by_id and self.by_id[(self.session, i)].result is not None
                         for i in range(count))):
+            self.sessions_done += 1
             self._unlock()  # every file of this session is finished: the next session may be followed
+
+    def finished(self) -> bool:
+        """True when every file a sender announced is finished (complete or refused) and no
+        other transfer is under way: nothing the receiver was told about is still missing."""
+        return self.sessions_done > 0 and self.session is None and self.open == 0
 
     def _unlock(self) -> None:
         self.session = None
@@ -454,9 +439,19 @@ def _file_digest(path: Path) -> bytes:
 
 
 def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-            memory_budget: int = DEFAULT_MEMORY_BUDGET, clock: Callable[[], float] = time.monotonic) -> ReceiveReport:
-    """Receive until ``idle_timeout`` seconds pass without a valid frame of the followed session."""
-    rx = Receiver(out_dir, memory_budget=memory_budget, clock=clock)
+            memory_budget: int = DEFAULT_MEMORY_BUDGET, clock: Callable[[], float] = time.monotonic,
+            once: bool = False, progress: object = None) -> ReceiveReport:
+    """Receive until every announced file is finished, or ``idle_timeout`` seconds pass without a
+    valid frame of the followed session (nothing or not everything arrived).
+
+    Once a sender's files are all finished the receiver returns at once when ``once``; else it
+    goes on while frames are waiting, so another sender's files already there are taken too (a
+    spool folder with two deliveries is drained in one run), and returns when nothing is
+    waiting or only leftovers of finished files (``SURPLUS_FRAMES`` of them) keep coming.
+    Decision 192.
+    ``progress`` gets one item per file (``core.progress.item``).
+    """
+    rx = Receiver(out_dir, memory_budget=memory_budget, clock=clock, progress=progress)
     poll = min(0.2, idle_timeout) if idle_timeout > 0 else 0.0
     last = clock()
     feed_many = rx.feed_many
@@ -465,13 +460,24 @@ def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT
         def batch_of(timeout: float) -> list[bytes]:
             frame = source.recv(timeout)
             return [frame] if frame is not None else []
+    surplus = 0  # frames read since everything announced was finished
     try:
         while True:
             batch = batch_of(poll)
             if batch:
                 if feed_many(batch):
                     last = clock()
+                if not rx.finished():
+                    surplus = 0
+                    continue
+                if once:
+                    break
+                surplus += len(batch)
+                if surplus > SURPLUS_FRAMES:
+                    break  # only leftovers of finished files keep coming (a sender's repeat pass)
                 continue
+            if rx.finished():
+                break  # everything announced is finished and nothing more is waiting
             now = clock()
             if now - last >= idle_timeout:
                 if rx.other_last is not None and now - rx.other_last < max(idle_timeout, poll):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.core.atomic import CHUNK
+from bundlekit.core.progress import Advance, begin
 from bundlekit.errors import InputError, UsageError
 from bundlekit.transport._util import carried_name
 from bundlekit.transport.channel import FrameSink
@@ -82,14 +83,17 @@ class OutgoingObject:
     sha256: bytes
 
 
-def _hash_file(path: Path) -> tuple[int, bytes]:
+def _hash_file(path: Path, progress: Advance | None = None) -> tuple[int, bytes]:
     h = hashlib.sha256()
     size = 0
     try:
         with open(path, "rb") as f:
+            begin(progress, f"{path.name} (SHA-256)", os.fstat(f.fileno()).st_size)
             while chunk := f.read(CHUNK):
                 h.update(chunk)
                 size += len(chunk)
+                if progress:
+                    progress(len(chunk))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file; pass the bundles to send", code="file_not_found") from None
     except IsADirectoryError:
@@ -99,7 +103,7 @@ def _hash_file(path: Path) -> tuple[int, bytes]:
     return size, h.digest()
 
 
-def plan_objects(files: Sequence[Path]) -> list[OutgoingObject]:
+def plan_objects(files: Sequence[Path], progress: Advance | None = None) -> list[OutgoingObject]:
     """Hash every file (the digest travels in each frame) and give each an object id."""
     if not files:
         raise UsageError("no files to send", code="no_files")
@@ -112,7 +116,7 @@ def plan_objects(files: Sequence[Path]) -> list[OutgoingObject]:
             raise UsageError(f"{p} and {seen[name]} have the same name {name!r}; the receiver names files by "
                              "their name alone, so send them separately or rename one", code="duplicate_name")
         seen[name] = p
-        size, digest = _hash_file(p)
+        size, digest = _hash_file(p, progress)
         out.append(OutgoingObject(i, p, name, size, digest))
     return out
 
@@ -131,21 +135,26 @@ def iter_frames(objects: Sequence[OutgoingObject], session: bytes, opts: SendOpt
         yield from batch
 
 
-def iter_batches(objects: Sequence[OutgoingObject], session: bytes, opts: SendOptions) -> Iterator[list[bytes]]:
-    """The carousel as lists of frames (one interleave group each): cheaper to pace and send in bulk."""
+def iter_batches(objects: Sequence[OutgoingObject], session: bytes, opts: SendOptions,
+                 progress: Advance | None = None) -> Iterator[list[bytes]]:
+    """The carousel as lists of frames (one interleave group each): cheaper to pace and send in bulk.
+
+    ``progress`` is told each file of each pass (``begin``) and the file bytes encoded."""
     count = len(objects)
     for pass_no in range(opts.repeat + 1):
         for obj in objects:
+            begin(progress, obj.name + (f" (pass {pass_no + 1} of {opts.repeat + 1})" if opts.repeat else ""),
+                  obj.size)
             info = ObjectInfo(session, obj.object_id, obj.size, obj.sha256[:8], opts.symbol_size, opts.block_symbols)
             announce = encode_announce(Announce(info, count, obj.sha256, obj.name))
             # Said twice before the data (three times when there is no data) so a receiver can name the file.
             yield [announce] * (3 if obj.size == 0 else 2)
             if obj.size:
-                yield from _object_batches(obj, info, announce, pass_no, opts)
+                yield from _object_batches(obj, info, announce, pass_no, opts, progress)
 
 
 def _object_batches(obj: OutgoingObject, info: ObjectInfo, announce: bytes, pass_no: int,
-                    opts: SendOptions) -> Iterator[list[bytes]]:
+                    opts: SendOptions, progress: Advance | None = None) -> Iterator[list[bytes]]:
     """Interleave groups, software-pipelined: while group g+1 is encoded block by block, group g
     goes out in slices between the blocks. Sending and encoding share one thread, so this keeps
     the gaps between sends down to one block's encoding time, which the token bucket absorbs,
@@ -159,6 +168,8 @@ def _object_batches(obj: OutgoingObject, info: ObjectInfo, announce: bytes, pass
             group: list[list[bytes]] = []
             for block in blocks:
                 group.append(_block_frames(f, obj, info, block, pass_no, opts))
+                if progress:
+                    progress(info.block_length(block))
                 if sent < len(ready):
                     yield ready[sent:sent + share]
                     sent += share
@@ -220,9 +231,11 @@ class SendReport:
 
 def send(files: Sequence[Path], channel: FrameSink, opts: SendOptions = SendOptions(), *,
          session: bytes | None = None, clock: Callable[[], float] = time.monotonic,
-         sleep: Callable[[float], None] = time.sleep) -> SendReport:
-    """Send ``files`` through ``channel`` once (plus ``opts.repeat`` passes), paced to ``opts.rate``."""
-    objects = plan_objects(files)
+         sleep: Callable[[float], None] = time.sleep, progress: Advance | None = None) -> SendReport:
+    """Send ``files`` through ``channel`` once (plus ``opts.repeat`` passes), paced to ``opts.rate``.
+
+    ``progress`` is told each file while it is hashed and while each pass sends it."""
+    objects = plan_objects(files, progress)
     session = session or os.urandom(8)
     rate = float(opts.rate)
     # Token bucket: at most ~20 ms of traffic (never less than 64 KiB) leaves in one burst; that
@@ -236,7 +249,7 @@ def send(files: Sequence[Path], channel: FrameSink, opts: SendOptions = SendOpti
         def push_many(batch: list[bytes]) -> None:
             for fr in batch:
                 channel.send(fr)
-    for batch in iter_batches(objects, session, opts):
+    for batch in iter_batches(objects, session, opts, progress):
         for i in range(0, len(batch), _SLICE):
             part = batch[i:i + _SLICE]
             n = sum(map(len, part))

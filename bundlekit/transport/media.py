@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
+from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, fsync_dir
+from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, TransportError, UsageError
 from bundlekit.transport._util import EarlyFlush, HashPipe, carried_name
 from bundlekit.transport.erasure import StripeCodec
 from bundlekit.transport.media_scan import (
-    MediaReport, VolumeFile, VolumeSet, check, find_volume_set, is_volume_dir, payload_digest, read_payload, volume_label,
+    MediaReport, VolumeFile, VolumeSet, check, describe_sets, find_volume_set, is_volume_dir, payload_digest,
+    read_payload, sets_in, volume_label,
 )
 from bundlekit.transport.volume import (
     CODE_NONE, CODE_RS_CAUCHY, HEADER_SIZE, MAX_PARITY_SET, MAX_VOLUMES, VolumeHeader, data_payload_length,
@@ -74,12 +76,18 @@ def _open_bundle(bundle: Path) -> tuple[BinaryIO, int]:
     return f, os.fstat(f.fileno()).st_size
 
 
-def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, parity: int = 0) -> list[Path]:
+def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, parity: int = 0, *,
+          replace: bool = False, progress: Callable[[int], None] | None = None) -> list[Path]:
     """Cut ``bundle`` into volumes of at most ``volume_size`` bytes (header included) in ``out_dir``.
 
     With ``parity`` N > 0, N parity volumes are added so that any N missing or damaged
     volumes can be rebuilt. Returns the volume paths, data first. Output is deterministic:
     the same bundle and options give byte-identical volumes.
+
+    A folder that already holds volumes (an old set left on the stick) is refused
+    (``output_exists``, naming the set) unless ``replace``: then the old volumes are removed
+    once every new one is in place, so the folder never ends up with neither set.
+    ``progress`` is told each volume (``begin``) and the bytes read.
     """
     bundle, out_dir = Path(bundle), Path(out_dir)
     name = carried_name(bundle)
@@ -99,7 +107,15 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
                              f"parity volumes, more than the {limit} allowed; choose a larger --volume-size",
                              code="too_many_volumes")
         names = volume_names(name, k, parity)
-        clash = [n for n in names if (out_dir / n).exists()]
+        old, old_sets = sets_in([out_dir]) if out_dir.is_dir() else ([], ())
+        if old and not replace:
+            raise InputError(f"{out_dir}: already holds {len(old)} volume(s) of another set ("
+                             + (describe_sets(old_sets) or "damaged headers")
+                             + "); split into an empty folder, or pass --replace to remove them once the new "
+                               "volumes are written", code="output_exists",
+                             details={"bundles": [b.to_dict() for b in old_sets]})
+        old_paths = {v.path for v in old}
+        clash = [n for n in names if (out_dir / n).exists() and out_dir / n not in old_paths]
         if clash:
             raise InputError(f"{out_dir}: already holds {clash[0]}" + (f" and {len(clash) - 1} more" if len(clash) > 1
                                                                       else "")
@@ -114,8 +130,9 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
                 for j in range(k):
                     st = _Staged(out_dir, names[j])
                     staged.append(st)
+                    begin(progress, names[j], data_payload_length(size, nominal, k, j))
                     _copy_exact(src, st.file, data_payload_length(size, nominal, k, j), pipe, st.hasher,
-                                whole_pipe, whole, flusher, what=str(bundle))
+                                whole_pipe, whole, flusher, what=str(bundle), progress=progress)
                 flusher.settle()
                 if src.read(1):
                     raise InputError(f"{bundle}: grew while it was being split; split it again once it is "
@@ -139,11 +156,18 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
             for st in staged:
                 st.out.discard()
             raise
-        return commit_all([st.out for st in staged])
+        done = commit_all([st.out for st in staged])
+        stale = sorted(old_paths - set(done))
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            fsync_dir(out_dir)
+        return done
 
 
 def _copy_exact(src: BinaryIO, dst: BinaryIO, length: int, pipe: HashPipe, hasher: "hashlib._Hash",
-                whole_pipe: HashPipe, whole: "hashlib._Hash", flusher: EarlyFlush, *, what: str) -> None:
+                whole_pipe: HashPipe, whole: "hashlib._Hash", flusher: EarlyFlush, *, what: str,
+                progress: Callable[[int], None] | None = None) -> None:
     remaining = length
     fd = dst.fileno()
     while remaining:
@@ -156,6 +180,8 @@ def _copy_exact(src: BinaryIO, dst: BinaryIO, length: int, pipe: HashPipe, hashe
         whole_pipe.feed(data, whole)
         flusher.wrote(fd, len(data))
         remaining -= len(data)
+        if progress:
+            progress(len(data))
 
 
 def _read_chunk(f: BinaryIO, payload_length: int, offset: int, length: int) -> bytes:
@@ -182,14 +208,18 @@ def _write_parity(data: Sequence[_Staged], parity: Sequence[_Staged], size: int,
             pipe.feed(pchunk, st.hasher)
 
 
-def join(dirs: Sequence[Path], out: Path) -> Path:
-    """Rebuild the bundle from the volumes in ``dirs`` into ``out``; nothing appears at ``out`` on failure."""
-    vs = find_volume_set([Path(d) for d in dirs])
+def join(dirs: Sequence[Path], out: Path, *, choice: str | None = None,
+         progress: Callable[[int], None] | None = None) -> Path:
+    """Rebuild the bundle from the volumes in ``dirs`` into ``out``; nothing appears at ``out`` on failure.
+
+    Folders holding several sets are refused (``volumes_mixed``) unless ``choice`` picks one.
+    """
+    vs = find_volume_set([Path(d) for d in dirs], choice)
     h = vs.header
     k, size, nominal = h.data_count, h.bundle_size, h.nominal_payload
     with AtomicFile(Path(out)) as af:
         f = af.file
-        if _join_fast(vs, f):
+        if _join_fast(vs, f, progress):
             return Path(out)
         # Something is missing or wrong: check volume by volume, then rebuild from parity.
         f.seek(0)
@@ -205,7 +235,8 @@ def join(dirs: Sequence[Path], out: Path) -> Path:
                         continue
                     f.seek(j * nominal)
                     vh = hashlib.sha256()
-                    ok = _copy_payload(cand, f, pipe, (whole, vh))
+                    begin(progress, f"{cand.path.name} (checking)", cand.header.payload_length if cand.header else None)
+                    ok = _copy_payload(cand, f, pipe, (whole, vh), progress=progress)
                     pipe.drain()
                     assert cand.header is not None
                     if ok and vh.digest() == cand.header.payload_sha256:
@@ -225,7 +256,7 @@ def join(dirs: Sequence[Path], out: Path) -> Path:
     return Path(out)
 
 
-def _join_fast(vs: VolumeSet, dst: BinaryIO) -> bool:
+def _join_fast(vs: VolumeSet, dst: BinaryIO, progress: Callable[[int], None] | None = None) -> bool:
     """The common case in one pass and one hash: every data volume present and the whole digest right.
 
     Per-volume digests only matter for finding what to repair, so they are skipped here.
@@ -240,7 +271,9 @@ def _join_fast(vs: VolumeSet, dst: BinaryIO) -> bool:
     whole = hashlib.sha256()
     with HashPipe() as pipe, EarlyFlush() as flusher:
         for v in plan:
-            if not _copy_payload(v, dst, pipe, (whole,), flusher):
+            assert v.header is not None
+            begin(progress, v.path.name, v.header.payload_length)
+            if not _copy_payload(v, dst, pipe, (whole,), flusher, progress=progress):
                 pipe.drain()
                 return False
         pipe.drain()
@@ -251,7 +284,7 @@ def _join_fast(vs: VolumeSet, dst: BinaryIO) -> bool:
 
 
 def _copy_payload(v: VolumeFile, dst: BinaryIO, pipe: HashPipe, hashers: tuple[hashlib._Hash, ...],
-                  flusher: EarlyFlush | None = None) -> bool:
+                  flusher: EarlyFlush | None = None, *, progress: Callable[[int], None] | None = None) -> bool:
     fd = dst.fileno()
 
     def copy(data: bytes) -> None:
@@ -259,6 +292,8 @@ def _copy_payload(v: VolumeFile, dst: BinaryIO, pipe: HashPipe, hashers: tuple[h
         pipe.feed(data, *hashers)
         if flusher is not None:
             flusher.wrote(fd, len(data))
+        if progress:
+            progress(len(data))
 
     return read_payload(v, copy)
 
@@ -317,7 +352,8 @@ def _rehash(f: BinaryIO, size: int) -> "hashlib._Hash":
     return h
 
 
-def join_to_temp(dirs: Sequence[Path], tmp_dir: Path) -> Path:
+def join_to_temp(dirs: Sequence[Path], tmp_dir: Path, *, choice: str | None = None,
+                 progress: Callable[[int], None] | None = None) -> Path:
     """Join the volume set in ``dirs`` into ``tmp_dir`` under the bundle's original name (for import)."""
-    vs = find_volume_set([Path(d) for d in dirs])
-    return join(dirs, Path(tmp_dir) / vs.name)
+    vs = find_volume_set([Path(d) for d in dirs], choice)
+    return join(dirs, Path(tmp_dir) / vs.name, choice=choice, progress=progress)

@@ -1,8 +1,15 @@
 """Finding and judging media volumes: which set is ours, what is missing, damaged, doubled or foreign.
 
-``scan`` reads only headers (cheap); ``find_volume_set`` picks the bundle the folders are
-clearly about; ``check`` also hashes every payload and says whether the set can be joined.
-Nothing here writes.
+``scan`` reads only headers (cheap); ``find_volume_set`` picks the one set the folders hold;
+``check`` also hashes every payload and says whether the set can be joined. Nothing here
+writes.
+
+A medium may hold volumes of two bundles (an old set left on the stick and a new one). No
+set is ever chosen for the operator: folders with volumes of several bundles are refused
+(``volumes_mixed``) with each set described (file name, SHA-256, and, read unverified from
+its own volumes, kind, project, version, created and bundle digest) until one is picked
+with ``choice`` (``--set``: a prefix of its SHA-256 or bundle digest, or its file name).
+Decision 193.
 """
 
 from __future__ import annotations
@@ -16,22 +23,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.atomic import CHUNK
-from bundlekit.errors import InputError, TransportError
+from bundlekit.core.progress import begin
+from bundlekit.errors import InputError, TransportError, UsageError
+from bundlekit.transport.media_sets import BundleSeen, VolumeFile, about_set
 from bundlekit.transport.volume import HEADER_SIZE, MAGIC, VolumeHeader, parse_header
 
 __all__ = [
     "VolumeFile", "VolumeSet", "VolumeStatus", "Duplicate", "BundleSeen", "MediaReport",
-    "scan", "find_volume_set", "check", "payload_digest", "read_payload", "is_volume_dir", "volume_label",
+    "scan", "find_volume_set", "check", "mixed_message", "sets_in", "describe_sets", "payload_digest", "read_payload", "is_volume_dir", "volume_label",
 ]
-
-
-@dataclass(slots=True, frozen=True)
-class VolumeFile:
-    """A file that starts with the volume magic; ``header`` is None when the header is unreadable."""
-
-    path: Path
-    header: VolumeHeader | None
-    problem: str | None = None
 
 
 def volume_label(index: int, data_count: int, parity_count: int) -> str:
@@ -110,17 +110,6 @@ def is_volume_dir(path: Path) -> bool:
 
 
 @dataclass(slots=True, frozen=True)
-class BundleSeen:
-    name: str
-    sha256: str
-    size: int
-    volumes: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "size": self.size, "volumes_found": self.volumes}
-
-
-@dataclass(slots=True, frozen=True)
 class VolumeSet:
     """The set the folders are about (header level only; payloads not yet hashed)."""
 
@@ -154,27 +143,43 @@ def _group(found: Iterable[VolumeFile]) -> tuple[dict[tuple[Any, ...], list[Volu
     return sets, unreadable
 
 
-def _summaries(sets: dict[tuple[Any, ...], list[VolumeFile]]) -> tuple[BundleSeen, ...]:
-    out = []
-    for vols in sets.values():
+def _summaries(sets: dict[tuple[Any, ...], list[VolumeFile]]) -> dict[tuple[Any, ...], BundleSeen]:
+    out = {}
+    for key, vols in sets.items():
         h = vols[0].header
         assert h is not None
-        out.append(BundleSeen(h.name, h.bundle_sha256.hex(), h.bundle_size, len({v.header.index for v in vols
-                                                                                if v.header})))
-    return tuple(sorted(out, key=lambda b: (-b.volumes, b.name, b.sha256)))
+        out[key] = BundleSeen(h.name, h.bundle_sha256.hex(), h.bundle_size,
+                              len({v.header.index for v in vols if v.header}), h.data_count, about_set(vols))
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1].volumes, kv[1].name, kv[1].sha256)))
 
 
-def _choose(dirs: Sequence[Path]) -> tuple[VolumeSet | None, tuple[BundleSeen, ...], list[VolumeFile]]:
+def _matches(b: BundleSeen, choice: str) -> bool:
+    c = choice.strip().lower()
+    digest = str((b.about or {}).get("digest", ""))
+    return b.name == choice or (len(c) >= 8 and (b.sha256.startswith(c) or digest.startswith(c)))
+
+
+def _choose(dirs: Sequence[Path], choice: str | None = None
+            ) -> tuple[VolumeSet | None, tuple[BundleSeen, ...], list[VolumeFile]]:
     found = scan(dirs)
     sets, unreadable = _group(found)
-    bundles = _summaries(sets)
+    seen = _summaries(sets)
+    bundles = tuple(seen.values())
     if not sets:
         return None, bundles, unreadable
-    ranked = sorted(sets.items(), key=lambda kv: -len({v.header.index for v in kv[1] if v.header}))
-    best_key, best = ranked[0]
-    best_n = len({v.header.index for v in best if v.header})
-    if len(ranked) > 1 and len({v.header.index for v in ranked[1][1] if v.header}) == best_n:
+    if choice is not None:
+        picked = [k for k, b in seen.items() if _matches(b, choice)]
+        if len(picked) != 1:
+            where = ", ".join(str(d) for d in dirs)
+            raise UsageError(f"--set {choice!r} names {'none' if not picked else 'more than one'} of the volume sets "
+                             f"in {where}: {_describe(bundles)}; give 8 or more characters of one SHA-256, or its "
+                             "file name", code="unknown_volume_set", details={"bundles": [b.to_dict() for b in bundles]})
+        best_key = picked[0]
+    elif len(sets) > 1:
         return None, bundles, unreadable
+    else:
+        best_key = next(iter(sets))
+    best = sets[best_key]
     cands: dict[int, list[VolumeFile]] = defaultdict(list)
     for v in best:
         assert v.header is not None
@@ -188,21 +193,42 @@ def _choose(dirs: Sequence[Path]) -> tuple[VolumeSet | None, tuple[BundleSeen, .
 
 
 def _describe(bundles: Sequence[BundleSeen]) -> str:
-    return "; ".join(f"{b.name} (sha256 {b.sha256[:16]}..., {b.volumes} volume(s))" for b in bundles)
+    return "; ".join(b.describe() for b in bundles)
 
 
-def find_volume_set(dirs: Sequence[Path]) -> VolumeSet:
-    """The volume set the folders clearly hold; refuses when there is none or no clear majority."""
-    vs, bundles, unreadable = _choose(dirs)
+def sets_in(dirs: Sequence[Path]) -> tuple[list[VolumeFile], tuple[BundleSeen, ...]]:
+    """Every volume file in ``dirs`` and the sets they form (described)."""
+    found = scan(dirs)
+    sets, _ = _group(found)
+    return found, tuple(_summaries(sets).values())
+
+
+def describe_sets(bundles: Sequence[BundleSeen]) -> str:
+    """``name: project version created ..., SHA-256 ...; ...`` for a refusal message."""
+    return _describe(bundles)
+
+
+def mixed_message(where: str, bundles: Sequence[BundleSeen]) -> str:
+    """The refusal for folders that hold several sets: each described, and how to choose."""
+    return (f"{where} hold volumes of {len(bundles)} bundles: {_describe(bundles)}. Choose one with --set "
+            "SHA256-PREFIX (or its file name), or remove the volumes of the other")
+
+
+def find_volume_set(dirs: Sequence[Path], choice: str | None = None) -> VolumeSet:
+    """The one volume set the folders hold, or the one ``choice`` names among several.
+
+    Raises ``TransportError`` ``no_volumes`` and ``volumes_mixed`` (several sets and no
+    ``choice``), ``UsageError`` ``unknown_volume_set`` (``choice`` names none or several).
+    """
+    vs, bundles, unreadable = _choose(dirs, choice)
     where = ", ".join(str(d) for d in dirs)
     if vs is None and not bundles:
         extra = f" ({len(unreadable)} file(s) with a damaged volume header)" if unreadable else ""
         raise TransportError(f"no bundlekit volumes found in {where}{extra}; pass the folders that hold the "
                              "*.bkvol files", code="no_volumes")
     if vs is None:
-        raise TransportError(f"the folders {where} hold volumes of several bundles and none is the clear "
-                             f"majority: {_describe(bundles)}; put each bundle's volumes in their own folder",
-                             code="volumes_mixed", details={"bundles": [b.to_dict() for b in bundles]})
+        raise TransportError(mixed_message(where, bundles), code="volumes_mixed",
+                             details={"bundles": [b.to_dict() for b in bundles]})
     return vs
 
 
@@ -224,10 +250,21 @@ def read_payload(v: VolumeFile, consume: Callable[[bytes], object]) -> bool:
     return True
 
 
-def payload_digest(v: VolumeFile) -> bytes | None:
-    """SHA-256 of a volume's payload, or None if the file is shorter than its header says."""
+def payload_digest(v: VolumeFile, progress: Callable[[int], None] | None = None) -> bytes | None:
+    """SHA-256 of a volume's payload, or None if the file is shorter than its header says.
+
+    ``progress`` is told the volume (``begin``) and the bytes hashed."""
     h = hashlib.sha256()
-    return h.digest() if read_payload(v, h.update) else None
+    if progress is None:
+        return h.digest() if read_payload(v, h.update) else None
+    assert v.header is not None
+    begin(progress, v.path.name, v.header.payload_length)
+
+    def feed(data: bytes) -> None:
+        h.update(data)
+        progress(len(data))
+
+    return h.digest() if read_payload(v, feed) else None
 
 
 @dataclass(slots=True, frozen=True)
@@ -291,9 +328,13 @@ class MediaReport:
         }
 
 
-def check(dirs: Sequence[Path]) -> MediaReport:
-    """Check every volume in ``dirs`` (hashing each payload) and say whether the bundle can be joined."""
-    vs, bundles, unreadable = _choose(dirs)
+def check(dirs: Sequence[Path], choice: str | None = None, *,
+          progress: Callable[[int], None] | None = None) -> MediaReport:
+    """Check every volume in ``dirs`` (hashing each payload) and say whether the bundle can be joined.
+
+    Folders with several sets are not joinable (``volumes_mixed``) unless ``choice`` picks one.
+    """
+    vs, bundles, unreadable = _choose(dirs, choice)
     statuses: list[VolumeStatus] = [VolumeStatus(str(v.path), None, None, "unreadable", v.problem or "")
                                     for v in unreadable]
     if vs is None:
@@ -301,8 +342,7 @@ def check(dirs: Sequence[Path]) -> MediaReport:
             msg = ("no bundlekit volumes found" + (f"; {len(unreadable)} file(s) have a damaged header"
                                                   if unreadable else ""))
             return MediaReport(False, "no_volumes", msg, volumes=tuple(statuses))
-        return MediaReport(False, "volumes_mixed",
-                           f"volumes of several bundles and no clear majority: {_describe(bundles)}",
+        return MediaReport(False, "volumes_mixed", mixed_message("the folders", bundles),
                            mixed=True, bundles=bundles, volumes=tuple(statuses))
     h = vs.header
     k, m = h.data_count, h.parity_count
@@ -313,7 +353,7 @@ def check(dirs: Sequence[Path]) -> MediaReport:
         digests: list[bytes | None] = []
         for n, v in enumerate(cands):
             assert v.header is not None
-            d = payload_digest(v) if v.problem is None else None
+            d = payload_digest(v, progress) if v.problem is None else None
             digests.append(d)
             if v.problem is not None:
                 statuses.append(VolumeStatus(str(v.path), index, label, "damaged", v.problem))
@@ -338,7 +378,7 @@ def check(dirs: Sequence[Path]) -> MediaReport:
     lost = len(missing) + len(damaged)
     needs_parity = any(i < k for i in missing + damaged)
     joinable = lost <= m if m else lost == 0
-    chosen = BundleSeen(h.name, h.bundle_sha256.hex(), h.bundle_size, len(vs.candidates))
+    chosen = next(b for b in bundles if b.sha256 == h.bundle_sha256.hex() and b.size == h.bundle_size)
     if joinable:
         msg = f"{h.name}: {k} data + {m} parity volume(s); can be joined"
         if lost:
@@ -355,8 +395,7 @@ def check(dirs: Sequence[Path]) -> MediaReport:
                "missing or damaged volumes again")
     if vs.foreign:
         others = [b for b in bundles if b.sha256 != h.bundle_sha256.hex() or b.name != h.name]
-        msg += (f"; {len(vs.foreign)} volume(s) of other bundles ignored ({_describe(others)}); "
-                f"{h.name} is the majority")
+        msg += f"; {len(vs.foreign)} volume(s) of other bundles ignored as --set chose ({_describe(others)})"
     if unreadable:
         msg += f"; {len(unreadable)} file(s) with a damaged volume header ignored"
     statuses.sort(key=lambda s: (s.index is None, s.index if s.index is not None else 0, s.path))

@@ -189,7 +189,7 @@ MIGRATIONS: list[str] = [
         SELECT 'deployment', COALESCE(MAX(CAST(substr(id, 13) AS {int})), 0) FROM deployments
         WHERE substr(id, 1, 12) = 'Deployments-';
     """,
-    # version 7: promotion. Releases keep their lifecycle and release digest (and when their
+    # version 6: promotion. Releases keep their lifecycle and release digest (and when their
     # variables were refreshed); deployments name the release digest, tenant and waived phases;
     # evidence of deployments elsewhere, phase waivers, refused imports on both sides; anti-rollback
     # per (source, space, project), seeded from the imports already accepted.
@@ -251,13 +251,35 @@ MIGRATIONS: list[str] = [
         FROM imports i JOIN projects p ON p.slug = i.project_slug
         GROUP BY i.source_zone_id, p.space, p.slug;
     """,
-    # version 8: what each destination's latest receipt says it can read beyond format 1.1
+    # version 7: what each destination's latest receipt says it can read beyond format 1.1
     """
     CREATE TABLE zone_features (
         zone_id TEXT NOT NULL,
         feature TEXT NOT NULL,
         reported {int} NOT NULL,
         PRIMARY KEY (zone_id, feature)
+    );
+    """,
+    # version 8: retention (a zone default and per-environment policies) and the record of each prune
+    """
+    CREATE TABLE retention (
+        environment TEXT PRIMARY KEY {nocase},
+        keep_releases {int},
+        keep_days {int},
+        auto_prune {int} NOT NULL,
+        updated {int} NOT NULL
+    );
+    CREATE TABLE prune_runs (
+        at {int} NOT NULL,
+        freed_bytes {int} NOT NULL,
+        removed TEXT NOT NULL
+    );
+    CREATE TABLE pruned_packages (
+        id TEXT NOT NULL {nocase},
+        version TEXT NOT NULL {nocase},
+        sha256 TEXT NOT NULL,
+        pruned_at {int} NOT NULL,
+        PRIMARY KEY (id, version)
     );
     """,
 ]

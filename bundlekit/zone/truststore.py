@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import InputError, StateError
+from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import ApproverKey
@@ -45,7 +45,7 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
         raise InputError(f"card {card.name!r} is this zone's own identity; trust the other zone's card",
                          code="self_trust")
     if policy.threshold < 1:
-        raise InputError("--threshold must be at least 1", code="invalid_policy")
+        raise UsageError("--threshold must be at least 1", code="invalid_policy")
     with zone.db.transaction() as tx:
         existing = tx.one("SELECT name, zone_id FROM trusted_zones WHERE zone_id = ? OR name = ?",
                           (card.zone_id, card.name))

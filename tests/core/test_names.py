@@ -15,7 +15,7 @@ from bundlekit.core.names import (
     MAX_DEPTH, MAX_NAME_LENGTH, MAX_PATH_BYTES, check_file_name, check_name, check_path, collisions,
     component_problem, file_name_problem, fold, name_problem, path_problem,
 )
-from bundlekit.errors import DeployError, FormatError, InputError
+from bundlekit.errors import DeployError, FormatError, InputError, UsageError
 from tests.conftest import raises_code
 from tests.strategies import names
 
@@ -172,7 +172,7 @@ def test_check_raises_the_family_and_code_the_caller_names() -> None:
 
 def test_refusal_message_shows_hostile_characters_escaped() -> None:
     with raises_code("unsafe_path") as info:
-        check_path("evil\x1b]0;owned\x07\u202e", what="file", error=InputError, code="unsafe_path")
+        check_path("evil\x1b]0;owned\x07\u202e", what="file", error=UsageError, code="unsafe_path")
     assert "\x1b" not in info.value.message and "\u202e" not in info.value.message
     assert "\\x1b" in info.value.message
 

@@ -50,7 +50,7 @@ def test_same_property_changed_differently_conflicts_on_that_property_only() -> 
     assert [(c.kind, c.key, c.prop) for c in plan.conflicts] == [("step_property", "deploy web", "script")]
     merged = plan.result["steps"]["deploy web"]
     assert (merged["script"], merged["enabled"], merged["roles"]) == ("echo local", False, ["web", "api"])
-    assert "'deploy web' property 'script'" in plan.conflicts[0].describe()
+    assert "'Deploy web' property 'script'" in plan.conflicts[0].describe()
 
 
 def test_property_removed_by_incoming_is_removed() -> None:

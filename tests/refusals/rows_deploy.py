@@ -88,9 +88,23 @@ def _bad_script(ctx: Ctx) -> Call:
     return call
 
 
+def _pruned(ctx: Ctx) -> Call:
+    """1.4.0 (never deployed) let go by a keep-1 policy once 1.4.1 and 1.4.2, with packages of their own,
+    are imported; deploying 1.4.0 is refused before anything runs."""
+    for version in ("1.4.1", "1.4.2"):
+        release = ctx.release(('version = "1.4.0"\nfile', f'version = "{version}"\nfile'),
+                              ("Acme.Web.1.4.0.zip", f"Acme.Web.{version}.zip"), version=version)
+        write_zip(release.parent / "packages" / f"Acme.Web.{version}.zip", {"index.html": version.encode()})
+        ctx.imported(release)
+    ok("retention", "set", "--keep", "1", home=ctx.prod)
+    ok("prune", home=ctx.prod)
+    return Call(DEPLOY, home=ctx.prod)
+
+
 ROWS = [
     # -- refused by the preflight (dry run: nothing changes) --------------------------------
     Row("preflight_unresolved_variables", lambda c: _dry(c)),
+    Row("release_pruned", _pruned),
     Row("preflight_unresolved_variables", lambda c: Call(DEPLOY, home=c.prod, expect="preflight"),
         name="recorded-without-dry-run"),
     Row("preflight_template_syntax", lambda c: (c.imported(c.release(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 import socket
 from pathlib import Path
 
@@ -29,8 +30,15 @@ def _missing_volume(ctx: Ctx) -> Call:
 
 def _mixed(ctx: Ctx) -> Call:
     vols = _volumes(ctx, "acme.bundle")
-    _volumes(ctx, "r1.bundle")  # same folder: two bundles, neither a majority
+    for f in _volumes(ctx, "r1.bundle", "vols-r1").iterdir():  # an old set left on the stick
+        shutil.copy(f, vols / f.name)
     return _check(vols)
+
+
+def _unknown_set(ctx: Ctx) -> Call:
+    vols = _volumes(ctx)
+    out = ctx.path("joined.bundle")
+    return Call(["media", "join", vols, "-o", out, "--set", "00000000"], outputs=[vols, out])
 
 
 def _consistent_but_wrong(ctx: Ctx) -> Call:
@@ -74,6 +82,7 @@ def _udp_port_in_use(ctx: Ctx) -> Call:
 ROWS = [
     Row("volumes_incomplete", _missing_volume),
     Row("volumes_mixed", _mixed),
+    Row("unknown_volume_set", _unknown_set),
     Row("no_volumes", lambda c: _check(c.file("empty/readme.txt", b"no volumes here").parent)),
     # the same folder given to import is the same refusal (it used to be `usage`)
     Row("no_volumes", lambda c: Call(["import", c.file("empty/readme.txt", b"no volumes here").parent],

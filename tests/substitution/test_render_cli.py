@@ -61,10 +61,10 @@ def test_invalid_variables_file_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "vars.json"
     bad.write_text("[1, 2]", encoding="utf-8")
     done = run("--variables", str(bad), stdin=b"x")
-    assert done.returncode == 1 and b"invalid_variables_file" in done.stderr and b"vars.json" in done.stderr
+    assert done.returncode == 2 and b"invalid_variables_file" in done.stderr and b"vars.json" in done.stderr
     bad.write_text("{nope", encoding="utf-8")
     done = run("--variables", str(bad), stdin=b"x")
-    assert done.returncode == 1 and b"line 1" in done.stderr
+    assert done.returncode == 2 and b"line 1" in done.stderr
 
 
 def test_var_without_equals_is_a_usage_error() -> None:

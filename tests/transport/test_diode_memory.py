@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bundlekit.transport.channel import LossyChannel, MemoryChannel
-from bundlekit.transport.diode_receive import ReceiveReport, receive
+from bundlekit.transport.diode_receive import ReceiveReport, Receiver, receive
 from bundlekit.transport.diode_send import SendOptions, iter_frames, plan_objects, send
 from bundlekit.transport.frames import TYPE_ANNOUNCE, Announce, encode_announce, parse_announce, parse_common
 from tests.conftest import raises_code, snapshot
@@ -128,7 +128,11 @@ def test_garbage_datagrams_are_counted_and_ignored(tmp_path: Path) -> None:
     junk += [f[:-10] for f in frames[:50]]  # truncated real frames
     mixed = frames + junk
     rng.shuffle(mixed)
-    r = _receive_frames(mixed, tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    rx = Receiver(tmp_path / "out")  # every datagram fed: receive() would stop once the file is complete
+    for frame in mixed:
+        rx.feed(frame)
+    r = rx.finish()
     assert r.ok and (tmp_path / "out" / "a.bundle").read_bytes() == data
     assert r.frames["garbage"] + r.frames["corrupt"] == len(junk)
 

@@ -106,15 +106,20 @@ def test_damaged_duplicate_is_not_identical_and_the_good_copy_is_used(tmp_path: 
     assert join([tmp_path / "a", tmp_path / "v"], tmp_path / "out").read_bytes() == data
 
 
-def test_foreign_volume_from_another_bundle_is_named_when_one_bundle_is_the_majority(tmp_path: Path) -> None:
-    data, _ = _set(tmp_path)
+def test_a_stray_volume_of_another_bundle_refuses_until_a_set_is_chosen(tmp_path: Path) -> None:
+    data, vols = _set(tmp_path)
     _, other = _set(tmp_path, name="other.bundle", size=2500, seed=9, folder="o")
     shutil.copy(other[0], tmp_path / "v" / other[0].name)
     r = check([tmp_path / "v"])
-    assert r.joinable and r.foreign == (str(tmp_path / "v" / other[0].name),)
+    assert not r.joinable and r.code == "volumes_mixed" and r.mixed  # never a silent majority vote
     assert {b.name for b in r.bundles} == {"acme.bundle", "other.bundle"}
+    with raises_code("volumes_mixed"):
+        join([tmp_path / "v"], tmp_path / "out")
+    mine = next(b.sha256 for b in r.bundles if b.name == "acme.bundle")
+    r = check([tmp_path / "v"], mine[:12])
+    assert r.joinable and r.foreign == (str(tmp_path / "v" / other[0].name),)
     assert _status(r.volumes, other[0]) == "foreign"
-    assert join([tmp_path / "v"], tmp_path / "out").read_bytes() == data
+    assert join([tmp_path / "v"], tmp_path / "out", choice=mine[:12]).read_bytes() == data
 
 
 def test_foreign_volume_of_same_name_but_other_digest_is_foreign(tmp_path: Path) -> None:
@@ -122,20 +127,24 @@ def test_foreign_volume_of_same_name_but_other_digest_is_foreign(tmp_path: Path)
     _, newer = _set(tmp_path, seed=1, folder="n")  # same name, same size, other content
     vols[4].unlink()
     shutil.copy(newer[4], tmp_path / "v" / newer[4].name)
-    r = check([tmp_path / "v"])
+    assert check([tmp_path / "v"]).code == "volumes_mixed"
+    old = next(b.sha256 for b in check([tmp_path / "v"]).bundles if b.volumes > 1)
+    r = check([tmp_path / "v"], old[:16])
     assert not r.joinable and r.missing == (4,)
     assert r.foreign == (str(tmp_path / "v" / newer[4].name),)
 
 
-def test_several_bundles_without_a_majority_are_refused_and_listed(tmp_path: Path) -> None:
+def test_several_bundles_are_refused_and_listed(tmp_path: Path) -> None:
     _set(tmp_path, name="a.bundle", size=2500, folder="x")
-    _set(tmp_path, name="b.bundle", size=2500, seed=4, folder="x")
+    _, other = _set(tmp_path, name="b.bundle", size=2500, seed=4, folder="y")
+    for f in other:
+        shutil.copy(f, tmp_path / "x" / f.name)  # split refuses a folder holding another set: copied by hand
     r = check([tmp_path / "x"])
     assert not r.joinable and r.code == "volumes_mixed" and r.mixed
     assert {b.name for b in r.bundles} == {"a.bundle", "b.bundle"}
     with raises_code("volumes_mixed") as err:
         find_volume_set([tmp_path / "x"])
-    assert "a.bundle" in err.value.message
+    assert "a.bundle" in err.value.message and "b.bundle" in err.value.message and "--set" in err.value.message
 
 
 def test_folder_without_volumes(tmp_path: Path) -> None:

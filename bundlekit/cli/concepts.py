@@ -1,0 +1,66 @@
+"""Where a concept lives, for options a user expects but a command does not have.
+
+Octopus users bring their habits: ``deploy --channel``, ``export --environment``,
+``variables set --tenant``. Where bundlekit keeps that concept somewhere else (the release
+file, the project's variables, the environment's targets), the unknown option is answered
+with where to find it instead of click's "Did you mean '--help'?". Keys are the command
+path without ``bundlekit`` (``"deploy"``, ``"variables set"``) or ``"*"`` for every command.
+"""
+
+from __future__ import annotations
+
+__all__ = ["concept_hint", "HINTS"]
+
+_CHANNEL = ("a release's channel is part of the release: it is set in the release file ([release] channel) "
+            "and `bundlekit show PROJECT VERSION` shows it; deploy picks the release by its VERSION argument")
+_TARGETS = ("a deployment runs on every target of --environment that has a role a step names; see them with "
+            "`bundlekit targets list`, leave one out with `bundlekit targets remove NAME`, or leave a step "
+            "out with `bundlekit steps disable PROJECT STEP`")
+_VARIABLES = ("deploy-time values are the zone's copy of the project's variables: set them first with "
+              "`bundlekit variables set PROJECT NAME VALUE [--environment ENV] [--sensitive]`")
+_PACKAGES = "a release's packages are listed in its release file ([[packages]]) and travel with it"
+_STEPS = "leave a step out of this zone's deployments with `bundlekit steps disable PROJECT STEP`"
+_VERSION = "give the release version as the second argument: `bundlekit deploy PROJECT VERSION --environment ENV`"
+_PROJECT = "give the project (name or slug) as the first argument"
+_SPACE = ("a project's space is set in its release file ([project] space) and travels with it; in a zone a "
+          "project is named by its name or slug alone")
+_LIFECYCLE = "a lifecycle is not chosen per command: deploy to one environment at a time with --environment"
+_TENANT = "this bundlekit has no tenants; scope values with --environment, --role or --machine instead"
+_RELEASE_FIELDS = ("set in the release file: [project] name, slug and space, [release] version, channel and "
+                   "notes (see spec/release-file.md)")
+_ENV_AT_DEPLOY = ("a bundle is not tied to an environment: the zone that imports it chooses one when it "
+                  "deploys (`bundlekit deploy PROJECT VERSION --environment ENV`)")
+_SCOPES = ("bundlekit scopes variables by --environment, --role and --machine (repeatable); other Octopus "
+           "scopes are not supported")
+
+#: (command path, option) -> where the concept lives.
+HINTS: dict[tuple[str, str], str] = {
+    **{("deploy", o): _CHANNEL for o in ("--channel",)},
+    **{("deploy", o): _TARGETS for o in ("--target", "--targets", "--machine", "--machines", "--role",
+                                         "--roles", "--specific-machines", "--exclude-machines",
+                                         "--exclude-target")},
+    **{("deploy", o): _VARIABLES for o in ("--variable", "--var", "--variables", "--prompted-variable")},
+    **{("deploy", o): _PACKAGES for o in ("--package", "--packages", "--package-version")},
+    **{("deploy", o): _STEPS for o in ("--skip", "--skip-step", "--exclude-step", "--step")},
+    **{("deploy", o): _VERSION for o in ("--version", "--release", "--release-number")},
+    ("deploy", "--project"): _PROJECT,
+    ("deploy", "--force"): "deploying a version again needs no option: run the same command again",
+    **{("deploy", o): _LIFECYCLE for o in ("--lifecycle", "--phase")},
+    ("deploy", "--env"): "the option is --environment",
+    **{("export", o): _RELEASE_FIELDS for o in ("--channel", "--version", "--release", "--project", "--space",
+                                                 "--notes", "--release-notes")},
+    **{("export", o): _ENV_AT_DEPLOY for o in ("--environment", "--env")},
+    **{("export", o): _PACKAGES for o in ("--package", "--packages")},
+    **{("import", o): _ENV_AT_DEPLOY for o in ("--environment", "--env")},
+    ("import", "--channel"): _CHANNEL.replace("; deploy picks the release by its VERSION argument", ""),
+    **{(c, o): _SCOPES for c in ("variables set", "variables unset")
+       for o in ("--channel", "--step", "--action", "--target", "--tenant", "--tenant-tag")},
+    **{(c, "--env"): "the option is --environment" for c in ("variables set", "variables unset", "targets add")},
+    ("*", "--space"): _SPACE,
+    ("*", "--tenant"): _TENANT,
+}
+
+
+def concept_hint(command_path: str, option: str) -> str | None:
+    """Where the concept behind ``option`` lives for ``command_path`` (``"deploy"``), or None."""
+    return HINTS.get((command_path, option)) or HINTS.get(("*", option))

@@ -1,0 +1,141 @@
+"""`retention` and `prune`: how much a zone keeps, and removing the rest (planned, printed, then done)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.core import clock
+from bundlekit.core.clock import when_text
+from bundlekit.errors import UsageError
+from bundlekit.retention.prune import PrunePlan, apply_prune, plan_prune
+from bundlekit.zone import retention as state
+from bundlekit.zone.home import Zone, open_zone
+
+__all__ = ["size_text", "after_deploy", "pruned_note"]
+
+
+def size_text(n: int) -> str:
+    """``2.0 GiB``, ``512 KiB``, ``17 bytes``: sizes as people read them (``--json`` keeps bytes)."""
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+@cli.group(epilog="bundlekit retention set --keep 3 --auto-prune --home ./prod\nbundlekit retention show --home ./prod")
+def retention() -> None:
+    """How many releases this zone keeps per project and environment (Octopus's retention policy)."""
+
+
+@retention.command("show", epilog="bundlekit retention show --home ./prod --json")
+@home_option
+@json_option
+def retention_show(home: str | None, as_json: bool) -> None:
+    """Show the zone's retention policy, per-environment overrides and the last prune."""
+    with open_zone(resolve_home(home)) as z:
+        policies = sorted(state.policies(z.db).values(), key=lambda p: p.environment.lower())
+        last = state.last_prune(z.db)
+    if as_json:
+        emit_json({"policies": [p.to_dict() for p in policies], "last_prune": last})
+        return
+    for p in policies:
+        auto = "; prune after each successful deployment" if p.auto_prune else ""
+        echo(f"{p.environment or 'default':<14} {p.describe()}{auto}")
+    if last:
+        echo(f"last prune {when_text(last['at'], clock.now())}: freed {size_text(last['freed_bytes'])}")
+    else:
+        echo("never pruned; see `bundlekit prune --dry-run`")
+
+
+@retention.command("set", epilog="bundlekit retention set --keep 3 --home ./prod\n"
+                                 "bundlekit retention set --keep-days 30 --environment Staging --home ./prod")
+@click.option("--keep", "keep_releases", type=click.IntRange(min=1), default=None,
+              help="Keep the last N releases deployed per project and environment.")
+@click.option("--keep-days", "keep_days", type=click.IntRange(min=1), default=None,
+              help="Keep releases deployed in the last N days.")
+@click.option("--keep-all", is_flag=True, help="Keep every release (the default policy).")
+@click.option("--environment", default="", help="Set the policy of one environment (default: the zone's default).")
+@click.option("--auto-prune/--no-auto-prune", default=None,
+              help="Prune after each successful deployment (zone default only).")
+@home_option
+@json_option
+def retention_set(keep_releases: int | None, keep_days: int | None, keep_all: bool, environment: str,
+                  auto_prune: bool | None, home: str | None, as_json: bool) -> None:
+    """Set how many releases to keep; the current and previous successful release of every
+    environment are kept whatever the policy says."""
+    if sum(x is not None and x is not False for x in (keep_releases, keep_days, keep_all or None)) > 1:
+        raise UsageError("give one of --keep N, --keep-days N or --keep-all", code="usage")
+    if environment and auto_prune is not None:
+        raise UsageError("--auto-prune belongs to the zone's default policy; leave out --environment",
+                         code="usage")
+    with open_zone(resolve_home(home)) as z:
+        old = state.policies(z.db).get(environment.lower(), state.Policy(environment))
+        if keep_releases is None and keep_days is None and not keep_all:
+            keep_releases, keep_days = old.keep_releases, old.keep_days  # only --auto-prune changes
+        policy = state.Policy(environment, keep_releases, keep_days,
+                              old.auto_prune if auto_prune is None else auto_prune)
+        with z.db.transaction() as tx:
+            state.set_policy(tx, policy, clock.now())
+    if as_json:
+        emit_json(policy.to_dict())
+    else:
+        echo(f"retention for {environment or 'the zone'}: {policy.describe()}"
+             + ("; prune after each successful deployment" if policy.auto_prune else ""))
+
+
+def _print_plan(plan: PrunePlan, dry_run: bool) -> None:
+    if not plan.removals:
+        echo("nothing to prune: retention keeps everything this zone holds")
+    else:
+        echo("would remove:" if dry_run else "removing:")
+        for r in plan.removals:
+            echo(f"  {r.kind:<13} {r.what:<36} {size_text(r.size):>10}  {r.reason}")
+    for k in plan.kept:
+        echo(f"  keep          {k['project']} {k['version']}: {'; '.join(k['reasons'])}")
+    for note in plan.skipped:
+        echo(f"  skipped       {note}")
+    if plan.removals:
+        echo(f"{'would free' if dry_run else 'freed'} {size_text(plan.freed_bytes)}")
+
+
+@cli.command(epilog="bundlekit prune --dry-run --home ./prod\nbundlekit prune --home ./prod --json")
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@home_option
+@json_option
+def prune(dry_run: bool, home: str | None, as_json: bool) -> None:
+    """Remove what the retention policy no longer keeps: packages in the store, staging leftovers,
+    and old version folders on the targets (never the current or previous successful release of
+    any environment). The plan is printed first."""
+    now = clock.now()
+    with open_zone(resolve_home(home)) as z:
+        plan = plan_prune(z, now=now)
+        if not as_json:
+            _print_plan(plan, dry_run)
+        if not dry_run:
+            apply_prune(z, plan, now=now)
+    if as_json:
+        emit_json({**plan.to_dict(), "dry_run": dry_run})
+
+
+def after_deploy(zone: Zone, *, now: int) -> dict[str, Any] | None:
+    """Prune after a successful deployment when the zone's policy asks for it; returns what was
+    removed as ``--json`` shows it (None when auto-prune is off)."""
+    if not state.policies(zone.db)[""].auto_prune:
+        return None
+    plan = plan_prune(zone, now=now)
+    apply_prune(zone, plan, now=now)
+    return plan.to_dict()
+
+
+def pruned_note(pruned: dict[str, Any] | None) -> str | None:
+    """The line a deployment prints after auto-prune removed something."""
+    if not pruned or not pruned["remove"]:
+        return None
+    return (f"retention: removed {len(pruned['remove'])} item(s), freed {size_text(pruned['freed_bytes'])} "
+            "(`bundlekit retention show`)")

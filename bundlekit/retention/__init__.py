@@ -1,0 +1,1 @@
+"""Retention: which releases a zone keeps (``rules``, pure) and prune, which removes the rest (``prune``)."""

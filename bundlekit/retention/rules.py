@@ -1,0 +1,120 @@
+"""Which releases a zone keeps: the retention rules, pure (rows in, decisions out, ``now`` passed in).
+
+For every project and environment, from the deployments recorded there (Octopus's release
+retention, spec in ``docs/decisions/194-retention-and-prune.md``):
+
+* the **current** release (the latest successful deployment) and the **previous** successful
+  one are always kept, whatever the policy: they are what is running and what a rollback
+  needs;
+* a release being deployed right now (``Executing``) is kept;
+* the policy of that environment (else the zone's default) keeps more: the last N releases
+  deployed there (by their latest deployment), or those deployed there in the last N days,
+  or every release.
+
+The latest release imported for a project is always kept (it is what would be deployed
+next). Other releases never deployed in this zone are judged by the zone's default policy
+over the releases of their project that were never deployed, newest import first (by count
+or by import age).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.zone.retention import Policy
+
+__all__ = ["ReleaseKey", "Keep", "decide"]
+
+#: (lowercased project slug, lowercased version)
+ReleaseKey = tuple[str, str]
+
+DAY = 86400
+
+
+@dataclass
+class Keep:
+    """Why each release is kept: overall, and per lowercased environment (for targets' folders)."""
+
+    reasons: dict[ReleaseKey, list[str]] = field(default_factory=lambda: defaultdict(list))
+    by_environment: dict[str, set[ReleaseKey]] = field(default_factory=lambda: defaultdict(set))
+
+    def add(self, key: ReleaseKey, reason: str, environment: str | None = None) -> None:
+        if reason not in self.reasons[key]:
+            self.reasons[key].append(reason)
+        if environment is not None:
+            self.by_environment[environment.lower()].add(key)
+
+    def kept(self, key: ReleaseKey) -> bool:
+        return key in self.reasons
+
+
+def _key(slug: str, version: str) -> ReleaseKey:
+    return slug.lower(), version.lower()
+
+
+def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[str, Any]],
+           policies: Mapping[str, Policy], now: EpochSeconds) -> Keep:
+    """Decide what to keep. ``releases``: rows with project_slug, version, imported_at;
+    ``deployments``: rows with project_slug, release, environment, state, started (oldest
+    first); ``policies``: lowercased environment (``""`` the default) -> policy."""
+    keep = Keep()
+    default = policies.get("", Policy())
+    per_env: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    deployed: set[ReleaseKey] = set()
+    last_deploy: dict[str, float] = {}
+    for d in deployments:
+        slug = str(d["project_slug"]).lower()
+        per_env[(slug, str(d["environment"]))].append(d)
+        deployed.add(_key(slug, str(d["release"])))
+        last_deploy[slug] = max(last_deploy.get(slug, 0.0), float(d["started"]))
+    for (slug, env), deps in per_env.items():
+        policy = policies.get(env.lower(), default)
+        ok = [d for d in deps if d["state"] == "Success"]
+        successful: list[str] = []
+        for d in reversed(ok):  # newest first, each release once
+            if str(d["release"]).lower() not in successful:
+                successful.append(str(d["release"]).lower())
+        for label, version in zip(("current", "previous successful"), successful[:2]):
+            keep.add((slug, version), f"{label} release in {env}", env)
+        for d in deps:
+            if d["state"] == "Executing":
+                keep.add(_key(slug, str(d["release"])), f"being deployed to {env}", env)
+        latest: dict[str, float] = {}
+        for d in deps:
+            latest[str(d["release"]).lower()] = float(d["started"])
+        ranked = sorted(latest, key=lambda v: latest[v], reverse=True)
+        if policy.keeps_all:
+            for version in ranked:
+                keep.add((slug, version), f"policy for {env}: keep every release", env)
+        elif policy.keep_releases is not None:
+            for version in ranked[:policy.keep_releases]:
+                keep.add((slug, version), f"one of the last {policy.keep_releases} deployed to {env}", env)
+        elif policy.keep_days is not None:
+            for version in ranked:
+                if latest[version] >= now - policy.keep_days * DAY:
+                    keep.add((slug, version), f"deployed to {env} in the last {policy.keep_days} day(s)", env)
+    newest: dict[str, Mapping[str, Any]] = {}
+    undeployed: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in releases:
+        slug = str(r["project_slug"]).lower()
+        if slug not in newest or (r["imported_at"], r.get("sequence", 0)) > (newest[slug]["imported_at"],
+                                                                             newest[slug].get("sequence", 0)):
+            newest[slug] = r
+        if _key(slug, str(r["version"])) not in deployed:
+            undeployed[slug].append(r)
+    for slug, r in newest.items():
+        keep.add(_key(slug, str(r["version"])), "the latest release imported for the project")
+    for slug, rows in undeployed.items():
+        rows = sorted(rows, key=lambda r: (r["imported_at"], r.get("sequence", 0)), reverse=True)
+        for n, r in enumerate(rows, start=1):
+            key = _key(slug, str(r["version"]))
+            if default.keeps_all:
+                keep.add(key, "never deployed; the zone's policy keeps every release")
+            elif default.keep_releases is not None and n <= default.keep_releases:
+                keep.add(key, f"never deployed; one of the last {default.keep_releases} imported")
+            elif default.keep_days is not None and float(r["imported_at"]) >= now - default.keep_days * DAY:
+                keep.add(key, f"never deployed; imported in the last {default.keep_days} day(s)")
+    return keep

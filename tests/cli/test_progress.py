@@ -1,0 +1,130 @@
+"""Progress on long work: shown on a terminal (one bar per item), never when redirected, with
+--quiet or --json, and without colour under NO_COLOR."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from bundlekit.cli.progress import Bars, shows_progress
+from bundlekit.core.progress import begin
+from tests.transport.helpers import write_payload
+
+MiB = 1 << 20
+_COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|9[0-7]|38;)[0-9;]*m")  # SGR that sets a foreground colour
+_ESC = re.compile(r"\x1b\[")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_drawn_only_on_a_terminal_without_quiet_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    assert shows_progress(False, False, FakeTerminal())
+    assert not shows_progress(False, False, io.StringIO())  # redirected
+    assert not shows_progress(True, False, FakeTerminal())  # --quiet
+    assert not shows_progress(False, True, FakeTerminal())  # --json
+    monkeypatch.setenv("TERM", "dumb")
+    assert not shows_progress(False, False, FakeTerminal())
+
+
+def _draw(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "120")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    out = FakeTerminal()
+    with Bars("split", stream=out) as bars:
+        for name in ("acme.bundle.001-of-002.bkvol", "acme.bundle.002-of-002.bkvol"):
+            begin(bars, name, 4 * MiB)
+            for _ in range(4):
+                bars(MiB)
+    return out.getvalue()
+
+
+def test_one_bar_per_item_with_percentage_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _draw(monkeypatch)
+    assert "acme.bundle.001-of-002.bkvol" in text and "acme.bundle.002-of-002.bkvol" in text
+    assert "100%" in text and "4.0/4.0 MiB" in text
+
+
+def test_no_colour_under_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _COLOUR.search(_draw(monkeypatch, FORCE_COLOR="1")), "the check must see colour when allowed"
+    monkeypatch.delenv("FORCE_COLOR")
+    plain = _draw(monkeypatch, NO_COLOR="1")
+    assert "100%" in plain and not _COLOUR.search(plain)
+
+
+def test_labels_from_a_bundle_are_shown_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    out = FakeTerminal()
+    with Bars("x", stream=out) as bars:
+        begin(bars, "evil\x1b]0;owned\x07", 1)
+        bars(1)
+    assert "\x1b]0;owned" not in out.getvalue()
+
+
+def _split_args(tmp_path: Path, out: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bundlekit", "media", "split", str(tmp_path / "big.bin"), "--volume-size", "8M",
+            "--out", str(tmp_path / out), *extra]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120")
+    env.pop("NO_COLOR", None)
+    return env
+
+
+def _under_terminal(args: list[str]) -> tuple[str, str, int]:
+    """Run with stderr on a pseudo-terminal (120 columns) and stdout on a pipe: (terminal, stdout, exit)."""
+    main, child = os.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child, env=_env())
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout = proc.communicate(timeout=120)[0]
+    os.close(main)
+    return seen.decode("utf-8", "replace"), stdout.decode(), proc.returncode
+
+
+def test_a_run_under_a_terminal_shows_progress_and_a_redirected_run_shows_none(tmp_path: Path) -> None:
+    write_payload(tmp_path / "big.bin", 20 * MiB, 1)
+    terminal, stdout, code = _under_terminal(_split_args(tmp_path, "tty"))
+    assert code == 0
+    for n in (1, 2, 3):
+        assert f"big.bin.00{n}-of-003.bkvol" in terminal
+    assert "100%" in terminal and "8.0/8.0 MiB" in terminal
+    assert stdout.startswith("split big.bin") and not _ESC.search(stdout)  # the result itself is plain
+
+    redirected = subprocess.run(_split_args(tmp_path, "file"), capture_output=True, text=True, env=_env(),
+                                timeout=120)
+    assert redirected.returncode == 0 and redirected.stdout.startswith("split big.bin")
+    assert redirected.stderr == "" and not _ESC.search(redirected.stdout)
+
+
+def test_json_under_a_terminal_draws_no_progress(tmp_path: Path) -> None:
+    write_payload(tmp_path / "big.bin", 12 * MiB, 2)
+    terminal, stdout, code = _under_terminal(_split_args(tmp_path, "tty", "--json"))
+    assert code == 0 and json.loads(stdout)["data_volumes"] == 2
+    assert terminal == ""

@@ -1,0 +1,82 @@
+"""The retention rules, pure: what is kept per project and environment, and why."""
+
+from __future__ import annotations
+
+from bundlekit.retention.rules import decide
+from bundlekit.zone.retention import Policy
+
+DAY = 86400
+NOW = 1_800_000_000
+
+
+def _d(release: str, state: str = "Success", env: str = "Production", started: float = 0, project: str = "web"
+       ) -> dict[str, object]:
+    return {"project_slug": project, "release": release, "environment": env, "state": state, "started": started}
+
+
+def _r(version: str, imported_at: float, project: str = "web") -> dict[str, object]:
+    return {"project_slug": project, "version": version, "imported_at": imported_at, "sequence": 0}
+
+
+def _kept(deployments: list[dict[str, object]], releases: list[dict[str, object]], **policies: Policy) -> set[str]:
+    keep = decide(releases, deployments, {"": policies.pop("default", Policy()), **policies}, NOW)
+    return {v for (_, v) in keep.reasons}
+
+
+def test_current_and_previous_successful_are_kept_even_when_the_policy_keeps_one() -> None:
+    deps = [_d("1.0", started=1), _d("1.1", started=2), _d("1.2", "Failed", started=3)]
+    rels = [_r(v, n) for n, v in enumerate(("1.0", "1.1", "1.2"))]
+    # 1.2 failed: 1.1 is still what runs (current), 1.0 the previous successful; 1.2 is the last deployed.
+    assert _kept(deps, rels, default=Policy(keep_releases=1)) == {"1.0", "1.1", "1.2"}
+
+
+def test_a_rollback_makes_the_older_release_current_and_the_newer_one_previous() -> None:
+    deps = [_d(v, started=n) for n, v in enumerate(("1.0", "1.1", "1.2", "1.3", "1.1"))]
+    rels = [_r(v, n) for n, v in enumerate(("1.0", "1.1", "1.2", "1.3"))]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
+    assert {v for (_, v) in keep.reasons} == {"1.1", "1.3"}
+    assert keep.reasons[("web", "1.1")][0] == "current release in Production"
+    assert keep.reasons[("web", "1.3")][0] == "previous successful release in Production"
+
+
+def test_keep_days_keeps_what_was_deployed_recently() -> None:
+    deps = [_d("1.0", started=NOW - 40 * DAY), _d("1.1", started=NOW - 20 * DAY), _d("1.2", started=NOW - 10 * DAY),
+            _d("1.3", started=NOW - DAY)]
+    rels = [_r(v, n) for n, v in enumerate(("1.0", "1.1", "1.2", "1.3"))]
+    assert _kept(deps, rels, default=Policy(keep_days=15)) == {"1.2", "1.3"}
+    assert _kept(deps, rels, default=Policy(keep_days=30)) == {"1.1", "1.2", "1.3"}
+
+
+def test_an_environment_policy_overrides_the_default_there_only() -> None:
+    deps = [_d(v, env=e, started=n) for n, (v, e) in enumerate(
+        [("1.0", "Staging"), ("1.1", "Staging"), ("1.2", "Staging"), ("1.3", "Staging"), ("1.0", "Production"),
+         ("1.1", "Production"), ("1.2", "Production")])]
+    rels = [_r(v, n) for n, v in enumerate(("1.0", "1.1", "1.2", "1.3"))]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1), "production": Policy("Production")}, NOW)
+    assert keep.by_environment["staging"] == {("web", "1.3"), ("web", "1.2")}
+    assert keep.by_environment["production"] == {("web", "1.0"), ("web", "1.1"), ("web", "1.2")}
+
+
+def test_the_latest_import_is_kept_and_undeployed_ones_follow_the_default_policy() -> None:
+    deps = [_d("1.1", started=100)]
+    rels = [_r("1.0", 10), _r("0.9", 5), _r("1.1", 50), _r("1.3", 150), _r("1.2", 200)]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
+    # 1.2: the latest import; 1.1: deployed (current); undeployed newest first: 1.2, 1.3, 1.0, 0.9
+    assert {v for (_, v) in keep.reasons} == {"1.1", "1.2"}
+    assert keep.reasons[("web", "1.2")][0] == "the latest release imported for the project"
+    assert _kept(deps, rels, default=Policy(keep_releases=2)) == {"1.1", "1.2", "1.3"}
+    assert _kept(deps, rels, default=Policy()) == {"0.9", "1.0", "1.1", "1.2", "1.3"}
+    assert _kept([], rels, default=Policy(keep_days=1)) == {"1.2"}  # imported long before NOW
+
+
+def test_a_release_being_deployed_is_kept() -> None:
+    deps = [_d(v, started=n) for n, v in enumerate(("1.0", "1.1", "1.2"))] + [_d("0.5", "Executing", started=9)]
+    rels = [_r(v, n) for n, v in enumerate(("0.5", "1.0", "1.1", "1.2"))]
+    assert "0.5" in _kept(deps, rels, default=Policy(keep_releases=1))
+
+
+def test_projects_are_judged_apart_and_case_does_not_split_a_release() -> None:
+    deps = [_d("1.0", started=1), _d("1.1", started=2, project="WEB"), _d("2.0", started=3, project="api")]
+    rels = [_r("1.0", 0), _r("1.1", 0), _r("2.0", 0, project="api")]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
+    assert set(keep.reasons) == {("web", "1.0"), ("web", "1.1"), ("api", "2.0")}

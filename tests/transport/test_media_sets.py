@@ -1,0 +1,104 @@
+"""A stick holding volumes of two bundles is never used silently: refused, both sets named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli.operator_world import World, bk, ok, ok_json, set_version, world
+from tests.conftest import snapshot
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
+    """The world's 1.4.0 bundle and a 1.4.1 bundle of the same project."""
+    w = world(tmp_path_factory.mktemp("sets"))
+    set_version(w.release, "1.4.0", "1.4.1")
+    newer = w.root / "acme-1.4.1.bundle"
+    ok("export", w.release, "--to", "prod", "-o", newer, home=w.dev)
+    return w, newer
+
+
+def _stick(tmp_path: Path, *bundles: Path) -> Path:
+    """A folder holding complete volume sets of every bundle given (as if split at different times)."""
+    stick = tmp_path / "stick"
+    for n, b in enumerate(bundles):
+        ok("media", "split", b, "--volume-size", "8K", "--out", tmp_path / f"set{n}")
+        for f in (tmp_path / f"set{n}").iterdir():
+            stick.mkdir(exist_ok=True)
+            shutil.copy(f, stick / f.name)
+    return stick
+
+
+def test_split_into_a_folder_holding_another_set_is_refused_and_changes_nothing(two: tuple[World, Path],
+                                                                              tmp_path: Path) -> None:
+    w, newer = two
+    stick = _stick(tmp_path, w.bundle)
+    before = snapshot(stick)
+    r = bk("media", "split", newer, "--volume-size", "8K", "--out", stick, "--json")
+    assert r.exit_code == 1
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "output_exists" and "acme.bundle: Acme Web 1.4.0 created" in err["message"]
+    assert "--replace" in err["message"] and snapshot(stick) == before
+
+
+def test_split_with_replace_leaves_only_the_new_set(two: tuple[World, Path], tmp_path: Path) -> None:
+    w, newer = two
+    stick = _stick(tmp_path, w.bundle)
+    ok("media", "split", newer, "--volume-size", "8K", "--out", stick, "--replace")
+    assert {p.name.split(".")[0] for p in stick.iterdir()} == {"acme-1"}
+    assert ok_json("media", "check", stick)["bundle"]["about"]["version"] == "1.4.1"
+
+
+def test_import_of_a_stick_with_two_complete_sets_refuses_and_names_both(two: tuple[World, Path],
+                                                                        tmp_path: Path) -> None:
+    w, newer = two
+    stick = _stick(tmp_path, w.bundle, newer)
+    home = tmp_path / "prod"
+    shutil.copytree(w.prod, home)
+    before = snapshot(home, stick)
+    r = bk("import", stick, "--json", home=home)
+    assert r.exit_code == 1
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "volumes_mixed"
+    assert "Acme Web 1.4.0 created" in err["message"] and "Acme Web 1.4.1 created" in err["message"]
+    assert {b["about"]["version"] for b in err["details"]["bundles"]} == {"1.4.0", "1.4.1"}
+    assert snapshot(home, stick) == before
+    chosen = next(b for b in err["details"]["bundles"] if b["about"]["version"] == "1.4.1")
+    done = ok_json("import", stick, "--set", chosen["sha256"][:12], home=home)
+    assert done["release"] == "1.4.1"
+
+
+def test_join_refuses_two_sets_and_check_exits_non_zero(two: tuple[World, Path], tmp_path: Path) -> None:
+    w, newer = two
+    stick = _stick(tmp_path, w.bundle, newer)
+    r = bk("media", "join", stick, "-o", tmp_path / "out.bundle", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["error"]["code"] == "volumes_mixed"
+    assert not (tmp_path / "out.bundle").exists()
+    r = bk("media", "check", stick)
+    assert r.exit_code == 1 and "1.4.0" in r.stdout and "1.4.1" in r.stdout
+    digest = ok_json("inspect", w.bundle)["digest"]
+    ok("media", "join", stick, "-o", tmp_path / "out.bundle", "--set", digest[:10])
+    assert ok_json("inspect", tmp_path / "out.bundle")["digest"] == digest
+
+
+def test_an_old_stick_with_one_volume_of_a_new_set_is_not_imported_silently(two: tuple[World, Path],
+                                                                           tmp_path: Path) -> None:
+    w, newer = two
+    stick = _stick(tmp_path, w.bundle)
+    ok("media", "split", newer, "--volume-size", "2K", "--out", tmp_path / "new")
+    first_new = sorted((tmp_path / "new").iterdir())[0]
+    shutil.copy(first_new, stick / first_new.name)  # the copy of the new set stopped after one volume
+    r = bk("import", stick, "--json", home=w.prod)
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "volumes_mixed" and "incomplete" in err["message"]
+
+
+def test_set_that_names_no_set_is_a_usage_error(two: tuple[World, Path], tmp_path: Path) -> None:
+    w, _ = two
+    stick = _stick(tmp_path, w.bundle)
+    r = bk("media", "join", stick, "-o", tmp_path / "o.bundle", "--set", "0000000000", "--json")
+    assert r.exit_code == 2 and json.loads(r.stdout)["error"]["code"] == "unknown_volume_set"
