@@ -24,14 +24,17 @@ _VERSION = "give the release version as the second argument: `bundlekit deploy P
 _PROJECT = "give the project (name or slug) as the first argument"
 _SPACE = ("a project's space is set in its release file ([project] space) and travels with it; in a zone a "
           "project is named by its name or slug alone")
-_LIFECYCLE = "a lifecycle is not chosen per command: deploy to one environment at a time with --environment"
-_TENANT = "this bundlekit has no tenants; scope values with --environment, --role or --machine instead"
+_LIFECYCLE = ("a release's lifecycle comes with it from its release file ([lifecycle]); deploy names the "
+              "environment (--environment) and the lifecycle decides whether it is open yet; phases are "
+              "waived with `bundlekit lifecycle waive`")
+_TENANT = ("a tenant is chosen when deploying (`bundlekit deploy PROJECT VERSION --environment ENV --tenant "
+           "NAME`) and scopes values (`bundlekit variables set ... --tenant NAME`)")
 _RELEASE_FIELDS = ("set in the release file: [project] name, slug and space, [release] version, channel and "
                    "notes (see spec/release-file.md)")
 _ENV_AT_DEPLOY = ("a bundle is not tied to an environment: the zone that imports it chooses one when it "
                   "deploys (`bundlekit deploy PROJECT VERSION --environment ENV`)")
-_SCOPES = ("bundlekit scopes variables by --environment, --role and --machine (repeatable); other Octopus "
-           "scopes are not supported")
+_SCOPES = ("bundlekit scopes variables by --environment, --role, --machine, --tenant, --channel and --step "
+           "(repeatable); an action or tenant-tag scope is not supported")
 
 #: (command path, option) -> where the concept lives.
 HINTS: dict[tuple[str, str], str] = {
@@ -54,7 +57,7 @@ HINTS: dict[tuple[str, str], str] = {
     **{("import", o): _ENV_AT_DEPLOY for o in ("--environment", "--env")},
     ("import", "--channel"): _CHANNEL.replace("; deploy picks the release by its VERSION argument", ""),
     **{(c, o): _SCOPES for c in ("variables set", "variables unset")
-       for o in ("--channel", "--step", "--action", "--target", "--tenant", "--tenant-tag")},
+       for o in ("--action", "--target", "--tenant-tag", "--scope")},
     **{(c, "--env"): "the option is --environment" for c in ("variables set", "variables unset", "targets add")},
     ("*", "--space"): _SPACE,
     ("*", "--tenant"): _TENANT,

@@ -39,7 +39,7 @@ def releases_list(home: str | None, as_json: bool) -> None:
     for r in rows:
         origin = "created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}"
         phases = " lifecycle " + " > ".join(p["name"] for p in r["lifecycle"]["phases"]) if r["lifecycle"] else ""
-        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {when_text(r["imported_at"], now)}"
+        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {when_text(r['imported_at'], now)}"
              f"{phases}")
 
 

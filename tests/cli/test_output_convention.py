@@ -67,7 +67,8 @@ def test_deploy_channel_says_where_the_channel_lives() -> None:
     (["export", "r.toml", "--to", "prod", "-o", "x", "--environment", "Production"], "the zone that imports it"),
     (["deploy", "p", "1", "--environment", "P", "--target", "web-01"], "bundlekit targets list"),
     (["deploy", "p", "1", "--environment", "P", "--variable", "A=1"], "bundlekit variables set"),
-    (["variables", "set", "p", "n", "v", "--channel", "beta"], "--environment, --role and --machine"),
+    (["variables", "set", "p", "n", "v", "--action", "x"], "--environment, --role, --machine"),
+    (["export", "r.toml", "--to", "prod", "-o", "x", "--tenant", "Acme"], "bundlekit deploy PROJECT VERSION"),
     (["deploy", "p", "1", "--environment", "P", "--version", "2"], "second argument"),
 ])
 def test_options_for_concepts_kept_elsewhere_explain_where(argv: list[str], expect: str) -> None:
