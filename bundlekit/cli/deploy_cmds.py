@@ -9,6 +9,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo, echo_text, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
@@ -75,7 +76,9 @@ def targets_remove(name: str, home: str | None, as_json: bool) -> None:
         echo(f"removed target {t.name}; its folder {t.root} was left in place")
 
 
-def _progress(quiet: bool, as_json: bool):  # type: ignore[no-untyped-def]
+def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untyped-def]
+    """What a deployment shows while it runs (stderr): each step starting and ending, and one
+    bar per target and package while packages are moved and extracted (on a terminal)."""
     if quiet or as_json:
         return None
 
@@ -83,11 +86,16 @@ def _progress(quiet: bool, as_json: bool):  # type: ignore[no-untyped-def]
         kind = event.get("event")
         where = f" on {event['target']}" if event.get("target") else ""
         if kind == "run_started":
-            echo(f"  > {event['step']}{where}", err=True)
+            bars.note(f"  > {event['step']}{where}")
         elif kind == "run_finished":
-            echo(f"  {'ok' if event['state'] == 'Success' else event['state']:<8} {event['step']}{where}", err=True)
+            bars.note(f"  {'ok' if event['state'] == 'Success' else event['state']:<8} {event['step']}{where}")
         elif kind == "run_skipped":
-            echo(f"  skipped  {event['step']}{where}", err=True)
+            bars.note(f"  skipped  {event['step']}{where}")
+        elif kind == "package_started":
+            key = (event["target"], event["package"], event["phase"])
+            bars.item(key, f"{event['target']}: {event['package']} ({event['phase']})", event["total"])
+        elif kind == "package_progress":
+            bars.update((event["target"], event["package"], event["phase"]), advance=event["bytes"])
     return show
 
 
@@ -125,10 +133,10 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
 
     now = clock.now()
     pruned: dict[str, Any] | None = None
-    with open_zone(resolve_home(home)) as z:
+    with open_zone(resolve_home(home)) as z, Bars("deploy", quiet=quiet, as_json=as_json) as bars:
         refuse_pruned(z, project, version)
         outcome = run_deploy(z, project, version, environment, now=now, dry_run=dry_run,
-                             receipt_out=receipt_out, on_event=_progress(quiet, as_json), tenant=tenant,
+                             receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars), tenant=tenant,
                              evidence=evidence, wait=wait, on_wait=waiting)
         if not dry_run and outcome.record is not None and outcome.record.state == "Success":
             pruned = after_deploy(z, now=now)

@@ -17,6 +17,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Hashable, TextIO
 
+import click
+
 from bundlekit.core.text import terminal_text
 
 if TYPE_CHECKING:
@@ -91,6 +93,13 @@ class Bars:
             self._current = self._add(self.what, None)
         assert self._current is not None
         self._progress.advance(self._current, n)
+
+    def note(self, line: str) -> None:
+        """A line for the person watching (stderr): above the bars while they are drawn."""
+        if self._progress is not None:
+            self._progress.console.print(terminal_text(line), markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(terminal_text(line), err=True)
 
     # -- bars by key, for items that move at the same time -------------------------------------
     def item(self, key: Hashable, label: str, total: int | None) -> None:

@@ -74,6 +74,23 @@ def _package_script(name: str, folder: PurePath) -> tuple[str, str]:
     )
 
 
+class _PackageEvents:
+    """A package's progress as events: ``package_started`` (``total`` bytes) and
+    ``package_progress`` (``bytes`` more), with the step, target and package, for ``on_event``
+    (the CLI draws one bar per target and package). ``phase`` is ``extract`` here; a target
+    that copies the package over a connection first reports ``transfer`` the same way."""
+
+    def __init__(self, emit: Callable[[Event], None], step: str, target: str, package: str) -> None:
+        self.emit, self.base = emit, {"step": step, "target": target, "package": package}
+        self.phase = "extract"
+
+    def begin(self, label: str, total: int | None) -> None:
+        self.emit({"event": "package_started", **self.base, "phase": self.phase, "total": total})
+
+    def __call__(self, n: int) -> None:
+        self.emit({"event": "package_progress", **self.base, "phase": self.phase, "bytes": n})
+
+
 class _Run:
     """What one (step, target) run accumulates: log parts, outputs, the last script result."""
 
@@ -183,7 +200,9 @@ class _Executor:
         if package.id not in self.hashed:
             verify_package(package)  # again: the store may have changed since the preflight
             self.hashed.add(package.id)
-        folder = target.install_package(package.path, package.id, package.version, replace=True)
+        folder = target.install_package(package.path, package.id, package.version, replace=True,
+                                        progress=_PackageEvents(self.emit, step.name, target.name,
+                                                                f"{package.id} {package.version}"))
         run.note(f"installed {package.id} {package.version} to {folder}")
         run.outputs.append(OutputVariable(INSTALL_DIR_OUTPUT, str(folder), False))
         dictionary = self.dictionary(step, target, package)

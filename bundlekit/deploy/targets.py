@@ -22,6 +22,7 @@ from pathlib import Path, PurePath
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.names import check_name, check_path
+from bundlekit.core.progress import Advance
 from bundlekit.deploy.structured import MAX_CONFIG_BYTES, ConfigParseError, apply_config
 from bundlekit.package.textfiles import decode_text, encode_text
 from bundlekit.deploy.masking import Masker
@@ -59,8 +60,10 @@ class Target(ABC):
         """A fresh, empty working folder for ``step`` of deployment ``deployment_id``."""
 
     @abstractmethod
-    def install_package(self, archive: Path, package_id: str, version: str, *, replace: bool = False) -> PurePath:
-        """Extract the local ``archive`` to the target's folder for ``package_id``/``version``."""
+    def install_package(self, archive: Path, package_id: str, version: str, *, replace: bool = False,
+                        progress: Advance | None = None) -> PurePath:
+        """Extract the local ``archive`` to the target's folder for ``package_id``/``version``;
+        ``progress`` (``core.progress``) is told the bytes moved and extracted."""
 
     @abstractmethod
     def run_script(
@@ -149,9 +152,10 @@ class LocalFolderTarget(Target):
                               code="workdir_unusable") from None
         return folder
 
-    def install_package(self, archive: Path, package_id: str, version: str, *, replace: bool = False) -> Path:
+    def install_package(self, archive: Path, package_id: str, version: str, *, replace: bool = False,
+                        progress: Advance | None = None) -> Path:
         dest = self.root / _component("package id", package_id) / _component("package version", version)
-        extract_package(Path(archive), dest, replace=replace)
+        extract_package(Path(archive), dest, replace=replace, progress=progress)
         return dest
 
     def run_script(

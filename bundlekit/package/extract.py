@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from bundlekit.core.atomic import CHUNK, fsync_dir
+from bundlekit.core.progress import Advance, begin
 from bundlekit.errors import DeployError
 from bundlekit.package.archive import (
     _CORRUPTION,
@@ -93,7 +94,8 @@ def _write_member(root_fd: int, member: _Member, stream: IO[bytes], budget: _Bud
 
 
 def _extract_into(
-    root: Path, members: list[_Member], archive_obj: zipfile.ZipFile | tarfile.TarFile, budget: _Budget
+    root: Path, members: list[_Member], archive_obj: zipfile.ZipFile | tarfile.TarFile, budget: _Budget,
+    progress: Advance | None = None,
 ) -> list[str]:
     written: list[str] = []
     produced = [0]
@@ -117,6 +119,8 @@ def _extract_into(
             with stream:
                 _write_member(root_fd, member, stream, budget, produced)
             written.append(member.name)
+            if progress:
+                progress(member.size)
     finally:
         os.close(root_fd)
     return written
@@ -159,8 +163,12 @@ def extract_package(
     replace: bool = False,
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
+    progress: Advance | None = None,
 ) -> list[str]:
     """Extract ``archive`` to the folder ``dest``; return the relative paths of its files.
+
+    ``progress`` is told the total of the members' sizes (``core.progress.begin``, once the
+    archive is checked) and the bytes of each member as it is written.
 
     Refusals are :class:`DeployError` with codes ``unsafe_package`` (a member is unsafe or a
     cap is exceeded), ``unsupported_package``, ``package_format_mismatch``,
@@ -186,12 +194,13 @@ def extract_package(
             raise _corrupt(archive, error) from None
         with archive_obj:
             members = _checked_members(archive, archive_obj, budget)
-            return _install(archive, members, archive_obj, budget, dest, dest_exists)
+            begin(progress, archive.name, sum(m.size for m in members if not m.skip))
+            return _install(archive, members, archive_obj, budget, dest, dest_exists, progress)
 
 
 def _install(
     archive: Path, members: list[_Member], archive_obj: zipfile.ZipFile | tarfile.TarFile,
-    budget: _Budget, dest: Path, dest_exists: bool,
+    budget: _Budget, dest: Path, dest_exists: bool, progress: Advance | None = None,
 ) -> list[str]:
     parent = dest.parent
     try:
@@ -202,7 +211,7 @@ def _install(
                           code="extract_failed") from None
     try:
         try:
-            files = _extract_into(staging, members, archive_obj, budget)
+            files = _extract_into(staging, members, archive_obj, budget, progress)
             os.chmod(staging, 0o755)
             # One flush of everything written before the rename makes it visible (an fsync
             # per file cost ~0.5 ms each, seconds for packages of thousands of files).

@@ -128,3 +128,16 @@ def test_json_under_a_terminal_draws_no_progress(tmp_path: Path) -> None:
     terminal, stdout, code = _under_terminal(_split_args(tmp_path, "tty", "--json"))
     assert code == 0 and json.loads(stdout)["data_volumes"] == 2
     assert terminal == ""
+
+
+def test_a_deployment_under_a_terminal_shows_a_bar_per_target_and_package(tmp_path: Path) -> None:
+    from tests.cli.operator_world import ok, world
+    w = world(tmp_path / "w")
+    ok("import", w.bundle, home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-progress", "--sensitive", home=w.prod)
+    terminal, stdout, code = _under_terminal([sys.executable, "-m", "bundlekit", "deploy", "acme-web", "1.4.0",
+                                              "--environment", "Production", "--home", str(w.prod)])
+    assert code == 0, terminal
+    assert "web-01: Acme.Web 1.4.0 (extract)" in terminal and "100%" in terminal
+    assert "> Deploy web on web-01" in terminal  # step lines print above the bars
+    assert stdout.startswith("deployment Deployments-1: Acme Web 1.4.0 to Production: Success")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from bundlekit.deploy.plan import build_plan
 from bundlekit.deploy.targets import LocalFolderTarget
 from bundlekit.export.releasefile import load_release
 from bundlekit.format.manifest import Step
-from tests.conftest import RELEASE, raises_code
+from tests.conftest import FIXTURES, RELEASE, raises_code
 from tests.deploy.test_plan import NOW, deploy, package_zip, request_for, script, var, web_db
 
 API_KEY = "api-key-canary-7731"
@@ -76,8 +77,15 @@ def test_the_acme_release_deploys_across_two_targets_with_outputs_flowing_betwee
     assert [(n, t, o.name, o.value) for n, t, o in record.outputs() if o.name.startswith("Package.")] == [
         ("Deploy web", "web-01", "Package.InstallationDirectoryPath", str(installed))]
     assert not (tmp_path / "db-01" / "Acme.Web").exists()  # the web package went to web targets only
-    assert [e["event"] for e in events] == ["deployment_started"] + ["run_started", "run_finished"] * 3 + [
-        "deployment_finished"]
+    assert [e["event"] for e in events if not e["event"].startswith("package_")] == ["deployment_started"] + [
+        "run_started", "run_finished"] * 3 + ["deployment_finished"]
+    # the package's extraction is reported for progress bars: its total, then bytes adding up to it
+    (started,) = [e for e in events if e["event"] == "package_started"]
+    assert (started["target"], started["package"], started["phase"]) == ("web-01", "Acme.Web 1.4.0", "extract")
+    moved = [e["bytes"] for e in events if e["event"] == "package_progress"]
+    with zipfile.ZipFile(FIXTURES / "acme" / "packages" / "Acme.Web.1.4.0.zip") as z:
+        assert started["total"] == sum(moved) == sum(i.file_size for i in z.infolist()) > 0
+
 
 
 def test_a_redeploy_of_the_same_version_replaces_the_installed_package(tmp_path: Path) -> None:
