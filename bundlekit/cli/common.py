@@ -135,7 +135,7 @@ class _JsonUsage(click.ClickException):
     def __init__(self, err: click.ClickException) -> None:
         self.error = usage_error(err)
         super().__init__(self.error.message)
-        self.exit_code = err.exit_code
+        self.exit_code = err.exit_code  # type: ignore[misc]  # click declares it a class variable
 
     def show(self, file: Any = None) -> None:
         emit_json({"error": self.error.to_dict()})

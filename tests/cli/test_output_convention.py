@@ -37,20 +37,7 @@ def test_every_command_has_json() -> None:
     assert missing == []
 
 
-def test_usage_error_with_json_prints_the_error_object_on_stdout() -> None:
-    r = bk("deploy", "--json")
-    assert r.exit_code == 2 and r.stderr == ""
-    err = json.loads(r.stdout)["error"]
-    assert err["code"] == "usage" and "PROJECT" in err["message"]
-    assert err["details"] == {"command": "bundlekit deploy", "argument": "PROJECT"}
-
-
-def test_unknown_command_with_json_prints_the_error_object() -> None:
-    r = bk("deplo", "--json")
-    assert r.exit_code == 2 and json.loads(r.stdout)["error"]["code"] == "usage"
-
-
-def test_usage_error_without_json_stays_on_stderr() -> None:
+def test_usage_errors_stay_on_stderr_without_json() -> None:
     r = bk("deploy", "acme-web")
     assert r.exit_code == 2 and r.stdout == "" and "Missing argument 'VERSION'" in r.stderr
 
@@ -59,8 +46,8 @@ def test_deploy_channel_says_where_the_channel_lives() -> None:
     r = bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--channel", "beta", "--json")
     assert r.exit_code == 2
     err = json.loads(r.stdout)["error"]
-    assert err["details"]["option"] == "--channel"
-    assert "release file ([release] channel)" in err["message"] and "--help" not in err["message"]
+    assert err["code"] == "usage" and err["details"]["option"] == "--channel"
+    assert "release file ([release] channel)" in err["message"] and "Did you mean" not in err["message"]
 
 
 @pytest.mark.parametrize("argv, expect", [
@@ -158,3 +145,23 @@ def test_import_from_volumes_never_shows_a_temporary_path(w: World, tmp_path: Pa
     ok("init", "--zone", "other", home=tmp_path / "other" / "home")
     r = bk("import", vols, "--json", home=tmp_path / "other" / "home")  # refused: untrusted
     assert r.exit_code == 3 and "bundlekit-join-" not in r.stdout and f"the volumes in {vols}" in r.stdout
+
+
+def test_serve_json_prints_one_line_with_the_url_once_it_listens(w: World) -> None:
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+    env = dict(os.environ)
+    env.pop("BUNDLEKIT_HOME", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "serve", "--home", str(w.dev), "--port", "0",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert ready["url"] == f"http://127.0.0.1:{ready['port']}/" and ready["port"] > 0
+        with urllib.request.urlopen(ready["url"], timeout=30) as page:
+            assert page.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
