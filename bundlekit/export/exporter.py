@@ -192,6 +192,7 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
                 continue
         base = deltas.base_for(p.id, p.version)
         if base is not None:
+            begin(progress, f"{p.id} {p.version} (delta)", os.path.getsize(p.path))
             ref = write_delta(writer, p.id, p.version, p.file_name, p.path, base[0], base[1], deltas.lists, progress)
             if ref is not None:
                 stage_packages(staging, [{"sha256": ref.sha256, "path": p.path}])

@@ -115,7 +115,8 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
             # A delta's data blob is not a package: it is read again when the package is rebuilt.
             data = {p.delta.data for p in manifest.packages if p.delta is not None}
             names = {p.sha256: f"{p.id} {p.version}" for p in manifest.packages}
-            names.update({p.delta.data: f"{p.id} {p.version} (delta)" for p in manifest.packages if p.delta})
+            names.update({p.delta.data: f"{p.id} {p.version} (delta)" for p in manifest.packages
+                          if p.delta is not None and p.delta.data})
             for i, blob in enumerate(manifest.blobs):
                 sink = sink_for(blob.digest) if sink_for and blob.digest not in data else None
                 begin(progress, names.get(blob.digest, f"{manifest.kind} data {i + 1}"), blob.size)
