@@ -5,7 +5,7 @@ retention, spec in ``docs/decisions/194-retention-and-prune.md``):
 
 * the **current** release (the latest successful deployment) and the **previous** successful
   one are always kept, whatever the policy: they are what is running and what a rollback
-  needs;
+  needs (per tenant, when deployments name one);
 * a release being deployed right now (``Executing``) is kept;
 * the policy of that environment (else the zone's default) keeps more: the last N releases
   deployed there (by their latest deployment), or those deployed there in the last N days,
@@ -63,22 +63,27 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
     keep = Keep()
     default = policies.get("", Policy())
     per_env: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    per_tenant: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     deployed: set[ReleaseKey] = set()
     last_deploy: dict[str, float] = {}
     for d in deployments:
         slug = str(d["project_slug"]).lower()
         per_env[(slug, str(d["environment"]))].append(d)
+        per_tenant[(slug, str(d["environment"]), str(d.get("tenant") or ""))].append(d)
         deployed.add(_key(slug, str(d["release"])))
         last_deploy[slug] = max(last_deploy.get(slug, 0.0), float(d["started"]))
-    for (slug, env), deps in per_env.items():
-        policy = policies.get(env.lower(), default)
+    for (slug, env, tenant), deps in per_tenant.items():
+        # What runs is per tenant when deployments name one (Octopus: each tenant has its own current release).
         ok = [d for d in deps if d["state"] == "Success"]
         successful: list[str] = []
         for d in reversed(ok):  # newest first, each release once
             if str(d["release"]).lower() not in successful:
                 successful.append(str(d["release"]).lower())
+        where = f"{env} for tenant {tenant}" if tenant else env
         for label, version in zip(("current", "previous successful"), successful[:2]):
-            keep.add((slug, version), f"{label} release in {env}", env)
+            keep.add((slug, version), f"{label} release in {where}", env)
+    for (slug, env), deps in per_env.items():
+        policy = policies.get(env.lower(), default)
         for d in deps:
             if d["state"] == "Executing":
                 keep.add(_key(slug, str(d["release"])), f"being deployed to {env}", env)

@@ -80,8 +80,8 @@ def releases(db: Reader) -> list[dict[str, Any]]:
 
 
 def deployments(db: Reader) -> list[dict[str, Any]]:
-    """Every deployment: id, project_slug, release, environment, state, started; oldest first."""
-    return db.all("SELECT id, project_slug, release, environment, state, started FROM deployments "
+    """Every deployment: id, project_slug, release, environment, tenant, state, started; oldest first."""
+    return db.all("SELECT id, project_slug, release, environment, tenant, state, started FROM deployments "
                   "ORDER BY started, id")
 
 

@@ -80,3 +80,13 @@ def test_projects_are_judged_apart_and_case_does_not_split_a_release() -> None:
     rels = [_r("1.0", 0), _r("1.1", 0), _r("2.0", 0, project="api")]
     keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
     assert set(keep.reasons) == {("web", "1.0"), ("web", "1.1"), ("api", "2.0")}
+
+
+def test_each_tenants_current_and_previous_release_are_kept() -> None:
+    deps = [dict(_d(v, started=n), tenant=t) for n, (v, t) in enumerate(
+        [("1.0", "Acme"), ("1.1", "Acme"), ("1.2", "Acme"), ("1.0", "Globex"), ("1.3", "Acme")])]
+    rels = [_r(v, n) for n, v in enumerate(("1.0", "1.1", "1.2", "1.3"))]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
+    # Acme runs 1.3 (previous 1.2); Globex still runs 1.0; 1.1 is nobody's current or previous.
+    assert {v for (_, v) in keep.reasons} == {"1.0", "1.2", "1.3"}
+    assert keep.reasons[("web", "1.0")][0] == "current release in Production for tenant Globex"
