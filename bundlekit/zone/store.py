@@ -98,8 +98,7 @@ class Staging:
     def _open(self, final: Path | None, prefix: str) -> AtomicFile:
         try:
             if self.dir is None:
-                self.dir = self.base / f"{_node_prefix()}{secrets.token_hex(6)}"
-                self.dir.mkdir(parents=True)
+                self.dir = self._own_folder()
             return AtomicFile(final, 0o644, temp_dir=self.dir, prefix=prefix)
         except OSError as error:
             self._refused(error)
@@ -136,6 +135,19 @@ class Staging:
             return
         out.path = self.store.path(digest)
         self._files[digest] = out
+
+    def _own_folder(self) -> Path:
+        """This import's staging folder. Another import that just finished may remove the empty
+        shared ``staging`` folder between our creating it and our folder inside it: try again."""
+        folder = self.base / f"{_node_prefix()}{secrets.token_hex(6)}"
+        for attempt in range(10):
+            try:
+                folder.mkdir(parents=True)
+                return folder
+            except FileNotFoundError:
+                if attempt == 9:
+                    raise
+        raise AssertionError("unreachable")
 
     def _refused(self, error: OSError) -> NoReturn:
         raise StateError(f"{self.store.base}: the package store refused a write ({error.strerror or error}); "

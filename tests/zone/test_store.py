@@ -15,6 +15,9 @@ import threading
 
 import zipfile
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bundlekit.zone.store import PackageStore, Staging
 from tests.conftest import ROOT, make_zones, raises_code, snapshot
@@ -132,3 +135,28 @@ def test_a_store_that_refuses_a_write_halfway_leaves_the_zone_as_it_was_and_a_re
 
 
 
+
+
+def test_an_import_whose_staging_folder_vanishes_under_it_makes_it_again(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each import removes the shared staging folder when it leaves it empty; on another node an
+    import may have just made that folder and be about to make its own inside it."""
+    store = PackageStore(tmp_path / "shared")
+    real_mkdir = os.mkdir
+    vanished: list[str] = []
+
+    def mkdir(path: Any, mode: int = 0o777, **kw: Any) -> None:
+        real_mkdir(path, mode, **kw)
+        if Path(path) == store.staging and not vanished:
+            os.rmdir(path)  # another node's import finished and removed the empty folder just now
+            vanished.append(str(path))
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    data, digest = _blob(4096)
+    staging = Staging(store)
+    sink = staging.sink_for(digest)
+    assert vanished and sink is not None
+    sink(data)
+    staging.commit()
+    staging.cleanup()
+    assert store.verify(digest) == store.path(digest)
