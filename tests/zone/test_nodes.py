@@ -227,7 +227,8 @@ def test_a_node_killed_mid_deployment_does_not_block_the_next_one(cluster: Clust
         os.killpg(proc.pid, signal.SIGKILL)  # node a dies with its deployment half done
     finally:
         proc.wait(30)
-    out = deploy(cluster.b, "acme-web", "1.4.0", "Production", now=time.time())
+    # The server frees the dead node's claim once it has seen the connection end: queue briefly.
+    out = deploy(cluster.b, "acme-web", "1.4.0", "Production", now=time.time(), wait=30)
     assert out.record is not None and out.record.state == "Success" and out.record.deployment_id == "Deployments-2"
     assert deployments.get_deployment(cluster.b.db, "Deployments-1")["state"] == "Executing"  # type: ignore[index]
 
