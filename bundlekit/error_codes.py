@@ -170,6 +170,7 @@ REGISTRY, ALIASES = _build(
        internal="views are built from the zone's state; library callers only load one from JSON"),
     _E("invalid_key_file", "input", "an approver key file is not a bundlekit key file, or its key line is damaged"),
     _E("invalid_key_name", "input", "an approver's key name is not a valid name (spec/names.md)"),
+    _E("invalid_label", "input", "an environment, role or variable name given is not a valid label (spec/names.md)"),
     _E("invalid_snapshot", "input", "a merge snapshot does not have the documented shape",
        internal="snapshots are built from verified manifests and the zone's state, never read from users"),
     _E("invalid_variable", "input", "a variable has an empty name, a non-text value or a malformed scope",
@@ -315,7 +316,7 @@ REGISTRY, ALIASES = _build(
     _E("member_not_text", "deploy", "a package file to substitute is not text (UTF-8, or UTF-16/32 with a BOM)",
        exception=_PREFLIGHT),
     _E("invalid_file_pattern", "deploy", "a substitution file pattern is not a valid relative path (spec/names.md)",
-       internal="a manifest with such a pattern is refused (invalid_manifest) before a deploy sees it"),
+       internal="release files and manifests refuse such patterns; appsettings.<environment>.json is then left out"),
     _E("already_deployed", "deploy", "the package's destination folder exists and replacing was not asked for",
        internal="deployments always replace the package folder they install"),
     _E("unsafe_destination", "deploy", "a package's destination is a link or not a folder", exception="deployment"),
@@ -324,6 +325,8 @@ REGISTRY, ALIASES = _build(
        internal="manifests restrict package ids and versions to valid names (invalid_manifest) first"),
     _E("invalid_target", "deploy", "a target has an empty name, environment or role",
        internal="`targets add` refuses these first (invalid_target_name, invalid_input)"),
+    _E("invalid_output_variable", "deploy", "a script set an output variable whose name is not a valid label "
+                                            "(spec/names.md)", exception="deployment"),
     _E("path_outside_target", "deploy", "a path resolved outside the target's root (through a link)",
        exception="deployment"),
     _E("workdir_unusable", "deploy", "a step's working folder cannot be created or used", exception="deployment"),
@@ -403,6 +406,8 @@ REGISTRY, ALIASES = _build(
     _E("target_exists", "state", "a target of that name already exists"),
     _E("outbox_empty", "state", "no receipt is waiting to be packed"),
     _E("release_pruned", "state", "prune removed a package of the release; export it again with --full to deploy it"),
+    _E("invalid_receipt_entry", "state", "an outbox entry would make a receipt its reader refuses; nothing was packed",
+       internal="names are checked where they enter (decision 125); only entries an earlier version queued break"),
     _E("no_outputs", "state", "no receipt from that zone reports a deployment of the project"),
 )
 

@@ -45,9 +45,12 @@ def codes() -> str:
 
 
 def aliases() -> str:
-    lines = ["| old code | now |", "|---|---|"]
+    lines = ["| alias | listed under `aliases` by | still a code of its own |", "|---|---|---|"]
     for old, new in ALIASES.items():
-        lines.append(f"| `{old}` | {', '.join(f'`{n}`' for n in new)} |")
+        live = REGISTRY.get(old)
+        still = (f"yes ({live.family}, exit {live.exit_code}): {_cell(live.meaning)}" if live is not None
+                 else "no: renamed or split")
+        lines.append(f"| `{old}` | {', '.join(f'`{n}`' for n in new)} | {still} |")
     return "\n".join(lines)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, echo_text, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.common import (echo, echo_field, echo_text, emit_json, home_option, json_option, quiet_option,
+                                  resolve_home)
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
 from bundlekit.core import clock
@@ -228,8 +229,11 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
         return
     echo(f"{row['id']}: {row['project_slug']} {row['release']} to {row['environment']}: {row['state']}")
     for r in record.get("runs", []):
-        echo(f"\n== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"
+        echo()
+        echo(f"== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"
              + (f" (exit {r['exit_code']})" if r["exit_code"] is not None else ""))
+        if r.get("reason"):
+            echo_field("reason", r["reason"], indent="   ")
         for o in r["outputs"]:
             echo(f"   output {o['name']} = {o['value']}")
         if r["log"]:

@@ -2,7 +2,7 @@
 
 Everything bundlekit turns into a file or folder name, or uses as a key that a person or a
 script types, is checked here, and nowhere else (``spec/names.md`` states the rules once;
-``docs/decisions/120-one-name-and-path-rule.md`` says why they are what they are). Two kinds:
+``docs/decisions/120-one-name-and-path-rule.md`` says why they are what they are). Four kinds:
 
 * a **name** is a token: a zone, target, approver key, project slug, package id, package
   version, deployment id. 1 to :data:`MAX_NAME_LENGTH` characters from ``A-Z a-z 0-9 . _ - + @``,
@@ -10,7 +10,13 @@ script types, is checked here, and nowhere else (``spec/names.md`` states the ru
 * a **relative path** is a package member, a package file in a release file, a file pattern:
   components separated by ``/``, each a valid *path component* (below). A **file name** is a
   relative path of exactly one component (the ``file`` of a package in a manifest, a file
-  carried on media or through a diode).
+  carried on media or through a diode);
+* a **label** is text a person reads and types but that never becomes a path: an environment,
+  a role, a step, a variable or output variable name, a channel, a space, a project name. 1 to
+  :data:`MAX_LABEL_LENGTH` characters, no control character, bidirectional-text control or
+  lone surrogate, no white space at either end (decision 125);
+* a **version** is a release version: a name shaped as Octopus numbers releases, up to four
+  numbers, then an optional ``-pre-release`` and ``+build`` part (decision 126).
 
 A path component is refused when it is empty, ``.`` or ``..``; holds ``/``, ``\\``, NUL, a C0 or
 C1 control character, DEL, a bidirectional-text control, a lone surrogate, or one of
@@ -48,14 +54,22 @@ __all__ = [
     "MAX_COMPONENT_BYTES",
     "MAX_PATH_BYTES",
     "MAX_DEPTH",
+    "MAX_LABEL_LENGTH",
     "NAME_RULE",
     "PATH_RULE",
+    "LABEL_RULE",
+    "VERSION_RULE",
+    "SCHEMA_FORMATS",
     "name_problem",
+    "label_problem",
+    "version_problem",
     "component_problem",
     "path_problem",
     "file_name_problem",
     "normalise_path",
     "check_name",
+    "check_label",
+    "check_version",
     "check_path",
     "check_file_name",
     "is_reserved",
@@ -78,8 +92,19 @@ NAME_RULE = (f"use 1-{MAX_NAME_LENGTH} letters, digits, '.', '_', '-', '+' or '@
              "digit and not ending with '.'")
 #: One line for messages: what a valid relative path looks like.
 PATH_RULE = "use a relative path with '/' separators, for example 'config/app.json'"
+#: Longest label, in characters.
+MAX_LABEL_LENGTH = 200
+#: One line for messages: what a valid label looks like.
+LABEL_RULE = (f"use 1-{MAX_LABEL_LENGTH} characters of text without control characters (tabs and line breaks "
+              "included), bidirectional-text controls or spaces at either end")
+#: One line for messages: what a valid release version looks like.
+VERSION_RULE = ("use a version such as 1.4.0, 1.4.0.12, 2.0.0-beta.1 or 1.4.0+build.7 (up to four numbers, then "
+                "optionally '-' and a pre-release label and '+' and build metadata, of letters, digits, '-' and '.')")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@-]*")
+_IDENTIFIERS = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
+# Octopus release numbers: SemVer 2.0.0 with an optional fourth number (Octopus.Versioning).
+_VERSION = re.compile(rf"[0-9]+(?:\.[0-9]+){{0,3}}(?:-{_IDENTIFIERS})?(?:\+{_IDENTIFIERS})?")
 _WINDOWS_FORBIDDEN = frozenset('<>:"|?*')
 _GLOB = frozenset("*?[]")
 # Bidirectional-text controls: they make text display in another order than it is stored
@@ -131,6 +156,33 @@ def name_problem(value: object) -> Optional[str]:
         return "ends with '.' (Windows would drop it)"
     if is_reserved(value):
         return "is a Windows device name (CON, NUL, COM1, ...)"
+    return None
+
+
+def label_problem(value: object) -> Optional[str]:
+    """Why ``value`` is not a valid label (display text that is never a path), or None."""
+    if not isinstance(value, str):
+        return "is not text"
+    if not value:
+        return "is empty"
+    if len(value) > MAX_LABEL_LENGTH:
+        return f"is longer than {MAX_LABEL_LENGTH} characters ({len(value)})"
+    for ch in value:
+        problem = _bad_char(ch)
+        if problem:
+            return problem
+    if value != value.strip():
+        return "starts or ends with white space"
+    return None
+
+
+def version_problem(value: object) -> Optional[str]:
+    """Why ``value`` is not a valid release version (a name shaped like 1.4.0-beta.1+7), or None."""
+    problem = name_problem(value)
+    if problem:
+        return problem
+    if not isinstance(value, str) or not _VERSION.fullmatch(value):
+        return "is not a version"
     return None
 
 
@@ -234,6 +286,23 @@ def check_name(value: object, *, what: str, error: Type[BundleError], code: str)
     return value  # type: ignore[return-value]
 
 
+def check_label(value: object, *, what: str, error: Type[BundleError], code: str) -> str:
+    """Return ``value`` if it is a valid label, else raise ``error(code)`` naming ``what``
+    (``"environment"``, ``"variable name"``)."""
+    problem = label_problem(value)
+    if problem:
+        raise _raise(error, code, what, value, problem, LABEL_RULE)
+    return value  # type: ignore[return-value]
+
+
+def check_version(value: object, *, what: str, error: Type[BundleError], code: str) -> str:
+    """Return ``value`` if it is a valid release version, else raise ``error(code)`` naming ``what``."""
+    problem = version_problem(value)
+    if problem:
+        raise _raise(error, code, what, value, problem, VERSION_RULE)
+    return value  # type: ignore[return-value]
+
+
 def check_path(value: object, *, what: str, error: Type[BundleError], code: str, glob: bool = False,
                normalise: bool = False) -> str:
     """Return the (normalised) relative path ``value``, or raise ``error(code)`` naming ``what``."""
@@ -275,3 +344,12 @@ def collisions(names: Iterable[str]) -> List[Tuple[str, str]]:
         else:
             seen[key] = name
     return out
+
+
+#: The rules as JSON Schema formats, for ``format`` in bundlekit's schemas (spec/names.md, §6):
+#: format -> (why a value breaks it, or None; the one-line rule for the message).
+SCHEMA_FORMATS = {
+    "bundlekit-name": (name_problem, NAME_RULE),
+    "bundlekit-label": (label_problem, LABEL_RULE),
+    "bundlekit-version": (version_problem, VERSION_RULE),
+}

@@ -18,10 +18,12 @@ import glob
 import shlex
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 from typing import Any
 
+from bundlekit.core.clock import Clock, EpochSeconds
+from bundlekit.core.names import LABEL_RULE, label_problem
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     INSTALL_DIR_OUTPUT,
@@ -91,6 +93,32 @@ class _PackageEvents:
         self.emit({"event": "package_progress", **self.base, "phase": self.phase, "bytes": n})
 
 
+#: Most output variables one run may set: what a receipt carries for one run (the format's limit).
+MAX_OUTPUTS_PER_RUN = 10_000
+
+
+def refused_outputs(outputs: Sequence[OutputVariable]) -> tuple[list[OutputVariable], DeployError | None]:
+    """The outputs a receipt can carry, and the error that fails the run for the others (or None).
+
+    An output variable's name is a label (spec/names.md): a script that sets one with a tab,
+    an escape sequence or 300 characters in its name fails its step here, with the reason,
+    instead of queuing a receipt the source zone would refuse (decision 125).
+    """
+    kept, why = [], ""
+    for output in outputs:
+        problem = label_problem(output.name)
+        if problem is None:
+            kept.append(output)
+        elif not why:
+            why = (f"the script set an output variable named {output.name!r}, which {problem}: {LABEL_RULE}; "
+                   "rename it in the script")
+    if len(kept) > MAX_OUTPUTS_PER_RUN:
+        why = why or (f"the script set {len(kept)} output variables, more than the {MAX_OUTPUTS_PER_RUN} one run may "
+                      "carry back")
+        kept = kept[:MAX_OUTPUTS_PER_RUN]
+    return kept, (DeployError(why, code="invalid_output_variable") if why else None)
+
+
 class _Run:
     """What one (step, target) run accumulates: log parts, outputs, the last script result."""
 
@@ -123,14 +151,19 @@ class _Run:
 
 class _Executor:
     def __init__(self, plan: DeployPlan, request: DeployRequest, on_event: Callable[[Event], None] | None,
-                 cancel: threading.Event | None) -> None:
+                 cancel: threading.Event | None, clock: Clock) -> None:
         self.plan, self.request, self.on_event, self.cancel = plan, request, on_event, cancel
+        self.clock = clock
         self.masker = Masker(v.value for v in request.variables if v.sensitive and v.value is not None)
         self.outputs = OutputStore()
         self.targets = {t.name: t for t in request.targets}
         self.steps = {s.name.casefold(): s for s in request.steps}
         self.packages = {p.id.casefold(): p for p in request.packages}
         self.hashed: set[str] = set()
+
+    def now(self) -> EpochSeconds:
+        """A measured time for the record: whole epoch seconds from the injected clock."""
+        return int(self.clock())
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -160,19 +193,25 @@ class _Executor:
         target = self.targets[planned.target] if planned.target is not None else self.request.zone_target
         assert target is not None  # the plan refuses zone steps without a zone target
         self.emit({"event": "run_started", "step": step.name, "target": planned.target})
-        started = time.time()
+        started = self.now()
         run = _Run()
         timeout = float(step.timeout or self.request.script_timeout)
         try:
             if step.type == "script":
                 self.script_step(step, target, run, timeout)
             else:
-                self.package_step(step, planned, target, run, started + timeout, timeout)
+                self.package_step(step, planned, target, run, time.monotonic() + timeout, timeout)
         except BundleError as error:
             run.state = "Failed"
             run.reason = self.masker.mask(f"{error.message} [{error.code}]")
             run.note(f"error: {run.reason}")
-        ended = time.time()
+        run.outputs, refused = refused_outputs(run.outputs)
+        if refused is not None:
+            reason = self.masker.mask(f"{refused.message} [{refused.code}]")
+            run.note(f"error: {reason}")
+            if run.state == "Success":
+                run.state, run.reason = "Failed", reason
+        ended = self.now()
         record = StepRun(step=step.name, target=planned.target, state=run.state, started=started, ended=ended,
                          exit_code=run.exit_code, log=self.masker.mask("\n".join(run.log)),
                          outputs=tuple(run.outputs), reason=run.reason)
@@ -216,7 +255,7 @@ class _Executor:
             if script is None:
                 return True
             assert workdir is not None
-            remaining = deadline - time.time()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 run.state, run.reason = "TimedOut", f"the step's timeout of {timeout:g} s ran out before {script}"
                 return False
@@ -263,7 +302,7 @@ class _Executor:
         return StepRun(planned.step, planned.target, state, None, None, None, "", (), reason)
 
     def execute(self) -> DeploymentRecord:
-        started = time.time()
+        started = self.now()
         self.emit({"event": "deployment_started", "deployment_id": self.request.deployment_id,
                    "environment": self.request.environment, "release_version": self.request.release_version,
                    "runs": len(self.plan.runs)})
@@ -309,11 +348,11 @@ class _Executor:
         state = "Failed" if any(r.failed for r in runs) else "Success"
         self.emit({"event": "deployment_finished", "deployment_id": self.request.deployment_id, "state": state})
         return DeploymentRecord(self.request.deployment_id, self.request.project_slug, self.request.release_version,
-                                self.request.environment, state, started, time.time(), runs)
+                                self.request.environment, state, started, self.now(), runs)
 
 
 def execute(plan: DeployPlan, request: DeployRequest, *, on_event: Callable[[Event], None] | None = None,
-            cancel: threading.Event | None = None) -> DeploymentRecord:
+            cancel: threading.Event | None = None, clock: Clock = time.time) -> DeploymentRecord:
     """Run ``plan`` (made by ``build_plan(request)``) and return what happened.
 
     Steps run in order; ``success`` steps run while nothing has failed, ``failure`` steps
@@ -321,7 +360,9 @@ def execute(plan: DeployPlan, request: DeployRequest, *, on_event: Callable[[Eve
     ``Failed``, ``TimedOut`` or ``Canceled`` with a masked reason) and the deployment's state
     becomes ``Failed``; only a plan that does not belong to ``request`` raises
     (``plan_mismatch``). ``on_event`` receives masked progress events; setting ``cancel``
-    stops the running script and cancels every run not started yet.
+    stops the running script and cancels every run not started yet. Start and end times are
+    whole epoch seconds read from ``clock`` (decision 122); timeouts are measured with
+    :func:`time.monotonic`.
     """
     steps = {s.name.casefold() for s in request.steps}
     targets = {t.name for t in request.targets}
@@ -332,4 +373,4 @@ def execute(plan: DeployPlan, request: DeployRequest, *, on_event: Callable[[Eve
             "build the plan from the same request. Nothing was run.",
             code="plan_mismatch",
         )
-    return _Executor(plan, request, on_event, cancel).execute()
+    return _Executor(plan, request, on_event, cancel, clock).execute()

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_name
 from bundlekit.core.text import MASK
 from bundlekit.deploy.service_messages import OutputVariable
@@ -180,13 +181,14 @@ def _unique(kind: str, names: list[str]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class StepRun:
-    """What one step did on one target (``target`` None: on the zone). ``log`` is masked."""
+    """What one step did on one target (``target`` None: on the zone). ``log`` is masked;
+    ``started`` and ``ended`` are whole epoch seconds (None: the run never started)."""
 
     step: str
     target: str | None
     state: str
-    started: float | None
-    ended: float | None
+    started: EpochSeconds | None
+    ended: EpochSeconds | None
     exit_code: int | None
     log: str
     outputs: tuple[OutputVariable, ...]
@@ -223,8 +225,8 @@ class DeploymentRecord:
     release_version: str
     environment: str
     state: str
-    started: float
-    ended: float
+    started: EpochSeconds
+    ended: EpochSeconds
     runs: tuple[StepRun, ...]
 
     def __post_init__(self) -> None:

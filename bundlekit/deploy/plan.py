@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bundlekit.core.atomic import CHUNK
+from bundlekit.core.names import path_problem
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     build_dictionary,
@@ -58,9 +59,15 @@ _MAX_LISTED = 50
 
 
 def json_config_patterns(step: Step, environment: str) -> list[str]:
-    """The files JSON configuration variables apply to automatically (decision 047)."""
+    """The files JSON configuration variables apply to automatically (decision 047).
+
+    ``appsettings.<environment>.json`` is left out when no package member can have that name
+    (an environment such as ``EU:West`` or ``A|B``: members follow spec/names.md), so such an
+    environment deploys like any other instead of failing with ``invalid_file_pattern``.
+    """
     chosen = [p for p in step.substitute if p.lower().endswith(".json")]
-    return chosen + ["appsettings.json", f"appsettings.{glob.escape(environment)}.json"]
+    own = f"appsettings.{glob.escape(environment)}.json"
+    return chosen + ["appsettings.json"] + ([own] if path_problem(own, glob=True) is None else [])
 
 
 def structured_files(step: Step, environment: str, names: list[str]) -> dict[str, tuple[str, ...]]:

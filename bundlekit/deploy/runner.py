@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundlekit.core.clock import Clock, EpochSeconds
 from bundlekit.deploy.masking import Masker
 from bundlekit.deploy.service_messages import OutputVariable, scan_line
 from bundlekit.errors import DeployError
@@ -60,8 +61,8 @@ class ScriptResult:
     exit_code: int | None
     log: str
     outputs: tuple[OutputVariable, ...]
-    started: float
-    ended: float
+    started: EpochSeconds
+    ended: EpochSeconds
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -377,14 +378,15 @@ def run_script(
     log_limit: int = 10 * 1024 * 1024,
     cancel: threading.Event | None = None,
     kill_grace: float = KILL_GRACE,
+    clock: Clock = time.time,
 ) -> ScriptResult:
-    """Run ``script`` (already substituted) with ``bash`` or Python in ``workdir``.
+    """Run ``script`` (already substituted) with ``bash`` or Python in ``workdir`` (refusals: ``DeployError``).
 
     The process gets a clean environment (``PATH``, ``HOME=workdir``, ``LANG=C.UTF-8``,
     plus ``env``), stdin from ``/dev/null`` and its own process group. Exit code 0 is
     ``Success``, anything else ``Failed`` (``-N`` when killed by signal N); past ``timeout``
     seconds, or once ``cancel`` is set, the whole group is stopped and the state is
-    ``TimedOut`` / ``Canceled`` with ``exit_code`` None. Refusals raise :class:`DeployError`.
+    ``TimedOut`` / ``Canceled`` with ``exit_code`` None; times are whole seconds from ``clock``.
     """
     if syntax not in SUPPORTED_SYNTAXES:
         raise DeployError(
@@ -408,11 +410,10 @@ def run_script(
         ) from None
     log = _Log(masker, log_limit)
     process: subprocess.Popen[bytes] | None = None
-    started = time.time()
     try:
         command = _prepare(syntax, script, run_dir, variables)
         environment = _environment(syntax, workdir, env)
-        started = time.time()
+        started = int(clock())
         try:
             process = subprocess.Popen(
                 command,
@@ -437,7 +438,7 @@ def run_script(
             result_code: int | None = exit_code
         else:
             result_code = None
-        ended = time.time()
+        ended = int(clock())
         return ScriptResult(state, result_code, log.text(), tuple(log.outputs), started, ended)
     finally:
         if process is not None:

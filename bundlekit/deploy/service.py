@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds, to_datetime
+from bundlekit.core.names import check_label
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
 from bundlekit.deploy.targets import LocalFolderTarget, Target
-from bundlekit.errors import BundleError, ConflictError, DeployError, StateError, TrustError, UsageError
+from bundlekit.errors import BundleError, ConflictError, DeployError, InputError, StateError, TrustError, UsageError
 from bundlekit.format.manifest import Step
 from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
 from bundlekit.importer.verify import verifier_for
@@ -241,6 +242,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     whose steps fail is returned with state ``Failed``; the caller decides the exit status.
     ``receipt_out`` also writes the signed receipt bundle there (releases from another zone).
     """
+    check_label(environment, what="environment", error=InputError, code="invalid_label")
     what = _resolve(zone, project_ref, version, environment)
     if receipt_out is not None and what.local:
         raise UsageError(f"--receipt-out: {what.project.name} {version} was created in this zone; its deployments "

@@ -24,8 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.progress import begin
-from bundlekit.errors import InputError, UsageError
+from bundlekit.errors import FormatError, InputError, UsageError
 from bundlekit.export.delta import DeltaSource, write_delta
+from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.delta import DELTA_MINOR
@@ -126,7 +127,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
             signers = [_signer_for(signing)] + [_signer_for(k) for _, k in rotations if k is not None]
             if any(p.delta is not None for p in packages):
                 writer.minor = DELTA_MINOR  # only a bundle that needs 1.2 says so (spec §5.1)
-            digest = writer.finish(manifest.encode(), signers, commit=False)
+            digest = writer.finish(_checked(manifest, release_file), signers, commit=False)
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
                 spec.project["space"], spec.release["version"], spec.release["channel"], created,
@@ -153,6 +154,18 @@ def _attestations(tx: Writer, release_digest: str) -> list[dict[str, object]]:
             item["tenant"] = d["tenant"]
         out.append(item)
     return out
+
+
+def _checked(manifest: Manifest, release_file: Path) -> bytes:
+    """The manifest's bytes once its reader accepts them (writers refuse what readers would);
+    a refusal is the release file's (``invalid_release``), naming what the reader found."""
+    try:
+        return manifest.checked_bytes()
+    except FormatError as err:
+        if err.code != "invalid_manifest":
+            raise
+        raise InputError(f"{release_file}: the bundle would be refused by every reader: {err.message}",
+                         code="invalid_release", details=err.details) from None
 
 
 def _signer_for(key: Ed25519PrivateKey) -> Callable[[bytes], SignatureRecord]:

@@ -16,8 +16,8 @@ from typing import Any, Mapping
 
 import jsonschema
 
-from bundlekit.core.names import check_file_name, check_name, check_path
 from bundlekit.core.clock import utc_text
+from bundlekit.core.names import SCHEMA_FORMATS, check_file_name, check_name, check_path
 from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from bundlekit.format.container import BlobRecord
@@ -51,13 +51,30 @@ def manifest_schema() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
+def _format_checker() -> jsonschema.FormatChecker:
+    """The schemas' ``bundlekit-*`` formats, each the rule of :mod:`bundlekit.core.names`
+    (no name rule lives in a schema: decision 126). Other formats stay annotations."""
+    checker = jsonschema.FormatChecker(formats=())
+    for fmt, (problem, _rule) in SCHEMA_FORMATS.items():
+        checker.checks(fmt)(lambda value, problem=problem: not isinstance(value, str) or problem(value) is None)
+    return checker
+
+
+_FORMAT_CHECKER = _format_checker()
+
+
 def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
-    """Every schema violation as ``key.path: problem``, sorted for stable output."""
-    validator = jsonschema.Draft202012Validator(schema)
+    """Every schema violation as ``key.path: problem``, sorted for stable output. A value that
+    breaks a ``bundlekit-*`` format is reported with the rule's own reason and what to use."""
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
     out = []
     for err in validator.iter_errors(data):
         path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        out.append(f"{path}: {err.message}")
+        message = err.message
+        if err.validator == "format" and err.validator_value in SCHEMA_FORMATS:
+            problem, rule = SCHEMA_FORMATS[err.validator_value]
+            message = f"{err.instance!r} {problem(err.instance)}: {rule}"
+        out.append(f"{path}: {message}")
     return sorted(out)
 
 
@@ -286,6 +303,17 @@ class Manifest:
 
     def encode(self) -> bytes:
         return codec.encode(self.to_dict())
+
+    def checked_bytes(self, where: str = "the manifest being written") -> bytes:
+        """The encoded manifest, once :func:`parse_manifest` (the reader) has accepted it.
+
+        Writers sign these bytes, never a manifest a reader would refuse (a name that breaks
+        spec/names.md, a label over its length): raises the reader's ``FormatError``
+        (``invalid_manifest`` with the schema's findings in ``details``).
+        """
+        data = self.encode()
+        parse_manifest(data, where)
+        return data
 
     def blob_for(self, digest: str) -> BlobRecord | None:
         for b in self.blobs:

@@ -23,6 +23,7 @@ import difflib
 from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.names import check_label
 from bundlekit.core.text import MASK
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.merge_model import variable_key
@@ -43,8 +44,8 @@ def _scope(scope: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
     out = {}
     for dim in SCOPE_OPTIONS:
         vals = scope.get(dim, ())
-        if any(not v.strip() for v in vals):
-            raise InputError(f"--{dim}: a scope value must not be empty", code="invalid_input")
+        for value in vals:
+            check_label(value, what=f"--{dim} scope value", error=InputError, code="invalid_label")
         if vals:
             out[dim] = sorted(set(vals))
     return out
@@ -66,9 +67,9 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
                  now: EpochSeconds) -> dict[str, Any]:
     """Set (or bind a placeholder's) value in the project's local copy, with ``scope``
     (dimension -> values, :data:`SCOPE_OPTIONS`). A name the project does not have needs ``new``
-    (``StateError`` ``unknown_variable`` suggesting the closest names)."""
-    if not name.strip():
-        raise InputError("variable name must not be empty", code="invalid_input")
+    (``StateError`` ``unknown_variable`` suggesting the closest names). The name and the scope
+    values are labels (spec/names.md; ``InputError`` ``invalid_label``)."""
+    check_label(name, what="variable name", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
         scope_d = _scope(scope or {})

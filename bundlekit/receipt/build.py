@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import StateError
+from bundlekit.errors import FormatError, StateError
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
@@ -50,8 +51,9 @@ def _clip(text: str | None, limit: int = 9000) -> str | None:
     return text[:limit] + " ... (truncated)"
 
 
-def _ms(t: float | None) -> int | None:
-    return None if t is None else int(round(t * 1000))
+def _ms(t: EpochSeconds | None) -> int | None:
+    """Epoch seconds as the format's milliseconds (``started_ms``)."""
+    return None if t is None else int(t) * 1000
 
 
 class OutputValue(Protocol):
@@ -66,7 +68,7 @@ class OutputValue(Protocol):
 
 
 class RunOutcome(Protocol):
-    """What one step did on one target (``target`` None: on the zone); times in Unix seconds."""
+    """What one step did on one target (``target`` None: on the zone); times in whole epoch seconds."""
 
     @property
     def step(self) -> str: ...
@@ -75,9 +77,9 @@ class RunOutcome(Protocol):
     @property
     def state(self) -> str: ...
     @property
-    def started(self) -> float | None: ...
+    def started(self) -> EpochSeconds | None: ...
     @property
-    def ended(self) -> float | None: ...
+    def ended(self) -> EpochSeconds | None: ...
     @property
     def exit_code(self) -> int | None: ...
     @property
@@ -98,9 +100,9 @@ class DeploymentOutcome(Protocol):
     @property
     def state(self) -> str: ...
     @property
-    def started(self) -> float: ...
+    def started(self) -> EpochSeconds: ...
     @property
-    def ended(self) -> float: ...
+    def ended(self) -> EpochSeconds: ...
     @property
     def runs(self) -> Sequence[RunOutcome]: ...
 
@@ -152,6 +154,29 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
     return entry, logs
 
 
+def _checked(manifest: Manifest) -> bytes:
+    """The receipt manifest's bytes once its reader accepts them: a receipt the source zone
+    would refuse is never signed, and its entries are never marked packed (decision 125)."""
+    try:
+        return manifest.checked_bytes("the receipt being written")
+    except FormatError as err:
+        if err.code != "invalid_manifest":
+            raise
+        found = err.details if isinstance(err.details, list) else [err.message]
+        entries = manifest.receipts
+        bad = sorted({str(entries[int(m.group(1))].get("deployment_id")) for m in map(_ENTRY.match, found)
+                      if m and int(m.group(1)) < len(entries)})
+        which = f"the outbox entries of {', '.join(bad)}" if bad else "entries in the outbox"
+        raise StateError(
+            f"{which} would make a receipt the source zone refuses ({'; '.join(found[:3])}); nothing was packed. "
+            "Bundlekit refuses such names where they enter (`targets add`, `variables set`, a script's output "
+            "variables), so only entries queued by an earlier version hold them", code="invalid_receipt_entry",
+            details={"deployments": bad, "problems": found}) from None
+
+
+_ENTRY = re.compile(r"^receipts\.(\d+)\.")
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiptFile:
     path: Path
@@ -174,9 +199,11 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
 
     Checks first (``StateError`` ``unknown_zone`` when the destination is no longer trusted,
     ``unknown_deployment`` when an id has no entry for it), then writes the logs, then one
-    transaction allocates the receipt's sequence, records the file and marks the entries
-    packed; the file appears at ``out`` once that transaction has committed. On any error
-    nothing is recorded and ``out`` is untouched.
+    transaction allocates the receipt's sequence, checks the manifest as its reader will
+    (``StateError`` ``invalid_receipt_entry`` naming the deployments whose entries it would
+    refuse), records the file and marks the entries packed; the file appears at ``out`` once
+    that transaction has committed. On any error nothing is recorded or marked packed, and
+    ``out`` is untouched.
     """
     dest = truststore.entry_for_id(zone.db, dest_zone_id)
     if dest is None:
@@ -203,7 +230,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
                 sequence=seq, created=now, expires=now + RECEIPT_EXPIRY, blobs=tuple(writer.blobs),
                 receipts=tuple(entries), inventory=tuple(inventory), refusals=tuple(refused),
                 raw={"format": FORMAT_ID, "features": list(RECEIPT_FEATURES)})
-            digest = writer.finish(manifest.encode(), [lambda m: SignatureRecord(
+            digest = writer.finish(_checked(manifest), [lambda m: SignatureRecord(
                 crypto.raw_public(signing), crypto.sign(signing, "receipt", m))], commit=False)
             outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,
                                        sequence=seq, deployment_ids=deployment_ids, now=now)

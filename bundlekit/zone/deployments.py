@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ID_PREFIX", "peek_next_id", "allocate_id", "insert_running", "finish", "slot", "running",
@@ -35,9 +36,9 @@ def allocate_id(tx: Writer) -> str:
 
 
 def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release: str, environment: str,
-                   source_zone_id: str, bundle_digest: str, started: float, release_digest: str | None = None,
+                   source_zone_id: str, bundle_digest: str, started: EpochSeconds, release_digest: str | None = None,
                    tenant: str | None = None, waived: list[str] | None = None) -> None:
-    """Record a deployment in state ``Executing`` (``started``: Unix seconds); idempotent.
+    """Record a deployment in state ``Executing`` (``started``: whole epoch seconds); idempotent.
 
     ``waived``: lifecycle phases a zone waiver let this deployment skip (recorded with it)."""
     tx.run("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, state, "
@@ -47,7 +48,7 @@ def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release
             None, "{}", "[]", release_digest, tenant, json.dumps(waived or [])))
 
 
-def finish(tx: Writer, deployment_id: str, *, state: str, ended: float, record: dict[str, Any],
+def finish(tx: Writer, deployment_id: str, *, state: str, ended: EpochSeconds, record: dict[str, Any],
            outputs: list[dict[str, Any]]) -> None:
     """Record how a deployment ended: its final state, its masked record and its outputs."""
     tx.run("UPDATE deployments SET state = ?, ended = ?, record = ?, outputs = ? WHERE id = ?",

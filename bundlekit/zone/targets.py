@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.names import check_name, fold
+from bundlekit.core.names import check_label, check_name, fold
 from bundlekit.errors import InputError, StateError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
@@ -40,10 +40,11 @@ def _row(r: Row) -> TargetRecord:
 def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path,
                now: EpochSeconds) -> TargetRecord:
     check_name(name, what="target name", error=InputError, code="invalid_target_name")
-    if not environment.strip():
-        raise InputError("--environment must not be empty", code="invalid_input")
+    check_label(environment, what="environment", error=InputError, code="invalid_label")
     if not roles:
         raise InputError("give the target at least one --role", code="invalid_input")
+    for role in roles:
+        check_label(role, what="role", error=InputError, code="invalid_label")
     root = root.expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise InputError(f"--root {root}: exists and is not a folder", code="invalid_input")

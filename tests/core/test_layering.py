@@ -60,3 +60,12 @@ def test_text_sanitizers_have_one_home() -> None:
     own = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
            if p.parent.name != "core" and any(marker in p.read_text("utf-8") for marker in markers)]
     assert own == []
+
+
+def test_the_wall_clock_is_read_only_through_core_clock_or_an_injected_clock() -> None:
+    # Decision 122: "now" comes from core.clock.now(); measured times from a Clock a caller can
+    # inject (a default argument `clock: Clock = time.time` is fine, a call is not).
+    calls = ("time.time()", "datetime.now(", "datetime.utcnow(", "date.today(")
+    own = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+           if p.name != "clock.py" and any(call in p.read_text("utf-8") for call in calls)]
+    assert own == [], f"read the time through bundlekit.core.clock or an injected Clock: {own}"

@@ -12,12 +12,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bundlekit.core.names import (
-    MAX_DEPTH, MAX_NAME_LENGTH, MAX_PATH_BYTES, check_file_name, check_name, check_path, collisions,
-    component_problem, file_name_problem, fold, name_problem, path_problem,
+    LABEL_RULE, MAX_DEPTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, MAX_PATH_BYTES, NAME_RULE, SCHEMA_FORMATS, VERSION_RULE,
+    check_file_name, check_label, check_name, check_path, check_version, collisions, component_problem,
+    file_name_problem, fold, label_problem, name_problem, path_problem, version_problem,
 )
 from bundlekit.errors import DeployError, FormatError, InputError, UsageError
 from tests.conftest import raises_code
-from tests.strategies import names
+from tests.strategies import labels, names, versions
 
 # (path, words the reason must contain)
 BAD_PATHS = [
@@ -212,3 +213,94 @@ def test_an_accepted_path_never_escapes_or_hides_a_component(text: str) -> None:
 def test_generated_names_are_valid_names_and_file_names(name: str) -> None:
     assert name_problem(name) is None
     assert file_name_problem(name) is None
+
+
+# -- labels (spec/names.md section 5) ------------------------------------------------------------
+
+GOOD_LABELS = ["Production", "Production EU", "QA: nightly", "web-server", "../web",
+               "Octopus.Action[Deploy web].Output.Url", "\u00dcn\u00efcode \u540d", "x", "L" * MAX_LABEL_LENGTH,
+               "a/b\\c <d> |e| \"f\" *?"]
+BAD_LABELS = [
+    ("", "empty"),
+    ("Prod\x1b[31m", "control character U+001B"),
+    ("Prod\x1b[31m\u202e", "control character U+001B"),
+    ("../web\x9b", "control character U+009B"),
+    ("Tab\tName", "control character U+0009"),
+    ("two\nlines", "control character U+000A"),
+    ("del\x7f", "control character U+007F"),
+    ("Smoke \u202etset", "bidirectional-text control U+202E"),
+    ("x\u2068y", "bidirectional-text control U+2068"),
+    ("bad\udc80", "lone surrogate"),
+    ("L" * (MAX_LABEL_LENGTH + 1), "longer than 200 characters"),
+    (" Production", "white space"),
+    ("Production ", "white space"),
+    ("   ", "white space"),
+    (None, "not text"),
+]
+
+
+@pytest.mark.parametrize("label", GOOD_LABELS)
+def test_labels_people_type_are_accepted_whatever_their_punctuation_or_script(label: str) -> None:
+    assert label_problem(label) is None
+    assert check_label(label, what="environment", error=InputError, code="invalid_label") == label
+
+
+@pytest.mark.parametrize("label, words", BAD_LABELS)
+def test_hostile_labels_are_refused_with_their_reason_and_the_rule(label: object, words: str) -> None:
+    problem = label_problem(label)
+    assert problem is not None and words in problem
+    with raises_code("invalid_label") as info:
+        check_label(label, what="environment", error=InputError, code="invalid_label")
+    assert info.value.message.endswith(f"{LABEL_RULE}.") and "environment" in info.value.message
+    assert not any(ch in info.value.message for ch in "\x1b\x9b\u202e\t\n")  # shown escaped
+
+
+@settings(max_examples=200, deadline=None)
+@given(labels)
+def test_generated_labels_are_valid_labels(label: str) -> None:
+    assert label_problem(label) is None
+
+
+# -- release versions (spec/names.md section 6) --------------------------------------------------
+
+GOOD_VERSIONS = ["1", "1.4", "1.4.0", "1.4.0.12", "2.0.0-beta.1", "2.0.0-rc-1", "1.4.0+build.7",
+                 "2.0.0-beta.1+exp.sha.5114f85", "2024.11.30"]
+BAD_VERSIONS = [
+    ("1.4.0\u009b31m\u202e/../x", "control character U+009B"),
+    ("v1.4", "not a version"),
+    ("1.2.3.4.5", "not a version"),
+    ("1.4.0-", "not a version"),
+    ("1.4.0+", "not a version"),
+    ("1.4.0-beta..1", "not a version"),
+    ("1.4 beta", "contains ' '"),
+    ("1.4.0_beta", "not a version"),
+    ("latest", "not a version"),
+    ("", "empty"),
+]
+
+
+@pytest.mark.parametrize("version", GOOD_VERSIONS)
+def test_octopus_release_numbers_are_valid_versions(version: str) -> None:
+    assert version_problem(version) is None
+    assert check_version(version, what="release.version", error=InputError, code="invalid_release") == version
+
+
+@pytest.mark.parametrize("version, words", BAD_VERSIONS)
+def test_anything_else_is_refused_as_a_version_with_what_to_use(version: str, words: str) -> None:
+    problem = version_problem(version)
+    assert problem is not None and words in problem
+    with raises_code("invalid_release") as info:
+        check_version(version, what="release.version", error=InputError, code="invalid_release")
+    assert info.value.message.endswith(f"{VERSION_RULE}.")
+
+
+@settings(max_examples=200, deadline=None)
+@given(versions)
+def test_generated_versions_are_valid_versions_and_names(version: str) -> None:
+    assert version_problem(version) is None and name_problem(version) is None
+
+
+def test_the_schema_formats_are_these_rules_and_no_others() -> None:
+    assert {fmt: rule for fmt, (_, rule) in SCHEMA_FORMATS.items()} == {
+        "bundlekit-name": NAME_RULE, "bundlekit-label": LABEL_RULE, "bundlekit-version": VERSION_RULE}
+    assert [problem for problem, _ in SCHEMA_FORMATS.values()] == [name_problem, label_problem, version_problem]

@@ -1,9 +1,10 @@
 """Text from a bundle or a receipt cannot steer the operator's terminal, page or JSON consumer.
 
-A release whose notes, step name and variable value carry terminal escape sequences (CSI, OSC,
-C1 controls, a bidi override) and whose script prints some, carried through the real CLI: every
+A release whose notes and variable value carry terminal escape sequences (CSI, OSC, C1
+controls, a bidi override) and whose script prints some, carried through the real CLI: every
 command that shows that text prints it escaped; ``--json`` gives it back exactly, with no raw
-control character and no ``<``.
+control character and no ``<``. (Labels such as step names cannot carry them at all: they are
+refused where they enter, spec/names.md section 5; the refusal table proves it.)
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from tests.conftest import run_cli
 from tests.e2e.world import API_KEY, World, make_world
 
 NOTES = "Fixes\x1b[2J\x1b[H screen\x1b]0;owned\x07 title\n\x9b31m C1 \u202etxt.exe <b>bold</b>"
-STEP = "Smoke \u202etset"  # a step name shown reversed unless escaped
-VALUE = "blue\x1b[5m blink"
+VALUE = "blue\x1b[5m blink \u202etset"  # a value shown reversed unless escaped
 # Raw bytes that must never reach a terminal: ESC, BEL, C1 CSI/OSC/ST, bidi overrides, lone CR.
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -30,10 +30,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     text = path.read_text()
     text = text.replace('notes = "Adds the order history page; migrates the orders schema."',
                         "notes = " + json.dumps(NOTES))
-    text = text.replace('name = "Smoke test"', "name = " + json.dumps(STEP))
     text = text.replace('value = "acme_dev"', "value = " + json.dumps(VALUE))
     text = text.replace('print(f"smoke test on',
-                        'print("\\x1b]0;log-owned\\x07\\x1b[31mred\\rover")\nprint(f"smoke test on')
+                        'print("\\x1b]0;log-owned\\x07\\x1b[31mred\\rover Smoke \\u202etset")\nprint(f"smoke test on')
     path.write_text(text)
     w.bundle = w.export("hostile.bundle")  # type: ignore[attr-defined]
     w.cli("import", w.bundle, home=w.prod)  # type: ignore[attr-defined]
@@ -56,14 +55,14 @@ def test_inspect_prints_release_notes_escape_sequences_escaped(world: World) -> 
     out = _shown("inspect", world.bundle)  # type: ignore[attr-defined]
     assert "Fixes\\x1b[2J\\x1b[H screen\\x1b]0;owned\\x07 title" in out
     assert "\\x9b31m C1 \\u202etxt.exe" in out
-    assert "Smoke \\u202etset" in out and "blue\\x1b[5m blink" in out
+    assert "blue\\x1b[5m blink \\u202etset" in out
 
 
 def test_show_prints_release_notes_escape_sequences_escaped(world: World) -> None:
     out = _shown("show", "acme-web", "1.4.0", home=world.prod)
     assert "Fixes\\x1b[2J\\x1b[H screen\\x1b]0;owned\\x07 title" in out
     assert "\\x9b31m C1 \\u202etxt.exe" in out  # the notes' second line, on its own line
-    assert "Smoke \\u202etset" in out and "blue\\x1b[5m blink" in out
+    assert "blue\\x1b[5m blink \\u202etset" in out
 
 
 @pytest.mark.parametrize("args", [("inspect", "{bundle}", "--json"), ("show", "acme-web", "--json", "@prod")])
@@ -75,7 +74,7 @@ def test_json_gives_the_exact_text_without_raw_controls_or_tags(world: World, ar
     assert not RAW.search(r.stdout) and "<" not in r.stdout
     data = json.loads(r.stdout)
     assert data["release"]["notes"] == NOTES
-    assert STEP in [s["name"] for s in data["steps"]]
+    assert VALUE in [v["value"] for v in data["variables"]]
 
 
 def test_deployment_log_escape_sequences_are_escaped_in_show_and_on_the_dashboard(world: World) -> None:

@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 from bundlekit.format.manifest import (FORMAT_ID, Manifest, OutputRef, PackageRef, Placeholder, Step, Variable,
                                        ZoneRef, parse_manifest)
 from tests.conftest import raises_code
-from tests.strategies import names
-
-label = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=20)
+from tests.strategies import labels as label
+from tests.strategies import names, versions
 hex32 = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
 sha = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 scope = st.dictionaries(st.sampled_from(["environment", "role", "machine", "step", "channel", "tenant"]),
@@ -37,7 +36,7 @@ def manifests(draw: st.DrawFn) -> Manifest:
         destination=ZoneRef(draw(hex32), draw(names), draw(hex32)), sequence=draw(st.integers(1, 2**53 - 1)),
         created=created, expires=created + draw(st.integers(1, 2**32)), blobs=(),
         project={"name": draw(label), "slug": "p-1", "space": draw(label)},
-        release={"version": draw(label), "channel": draw(label), "notes": draw(st.text(max_size=40))},
+        release={"version": draw(versions), "channel": draw(label), "notes": draw(st.text(max_size=40))},
         steps=tuple(steps), variables=tuple(draw(st.lists(variable, max_size=5))),
         placeholders=tuple(draw(st.lists(st.builds(Placeholder, label, scope, st.booleans()), max_size=3))),
         output_refs=tuple(draw(st.lists(st.builds(lambda s, n: OutputRef(s, n, f"Octopus.Action[{s}].Output.{n}",

@@ -101,6 +101,15 @@ def _pruned(ctx: Ctx) -> Call:
     return Call(DEPLOY, home=ctx.prod)
 
 
+def _bad_output_name(ctx: Ctx) -> Call:
+    """The migration script sets an output variable whose name holds a tab (the reviewer's example):
+    the run fails at that step, and the receipt it queues is one the source zone accepts."""
+    call = _ran(ctx)
+    _set(ctx, "Acme.Db.Name", 'x"; set_octopusvariable "$(printf \'Tab\\tName\')" "x"; echo "', "--environment",
+         "Production", home=ctx.prod_run)
+    return call
+
+
 ROWS = [
     # -- refused by the preflight (dry run: nothing changes) --------------------------------
     Row("preflight_unresolved_variables", lambda c: _dry(c)),
@@ -119,6 +128,8 @@ ROWS = [
     Row("preflight_substitution_too_large", lambda c: _release_variables(
         c, {f"V{i}": f"#{{V{i + 1}}}" * 10 for i in range(8)} | {"V8": "x" * 64})),
     Row("no_targets", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Staging"], home=c.prod)),
+    Row("invalid_label", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Prod\x1b[31m"],
+                                        home=c.prod), name="deploy-environment"),
     Row("no_targets_for_roles", lambda c: (ok("targets", "remove", "db-01", home=c.prod), _dry(c))[1]),
     Row("ambiguous_package_script", lambda c: _with_package(c, ORIGINAL | {"deploy.py": b"print(1)\n"})),
     Row("invalid_structured_config", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b'{"a": 1, "a": 2}'})),
@@ -133,6 +144,7 @@ ROWS = [
                                                    NO_SUBSTITUTE)),
     # -- a deployment that ran: recorded, and the code is the failed run's reason -------------
     Row("deploy_failed", _bad_script),
+    Row("invalid_output_variable", _bad_output_name),
     Row("extract_failed", lambda c: _ran(c, "file-in-the-way")),
     Row("unsafe_destination", lambda c: _ran(c, "link-as-destination")),
     Row("workdir_unusable", lambda c: _ran(c, "workdir-is-a-file")),

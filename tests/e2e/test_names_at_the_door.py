@@ -1,0 +1,162 @@
+"""Names are checked where they enter, so a receipt production packs is one its source accepts.
+
+The reviewer's repro: a script sets an output variable named ``Tab<TAB>Name``; before, the
+deploy and ``outbox pack`` succeeded, dev refused the receipt (``invalid_manifest``), production's
+own ``inspect`` refused it too, and the deployments were lost. Now the run fails at that step
+with the reason, the receipt packs and imports, and a receipt that would still break the schema
+(an entry queued by an earlier version) is refused at ``pack`` with nothing marked packed.
+Also: release versions follow one rule, slugs follow the names rule (not a second regex),
+``deployments show`` prints each run's reason, and times are whole seconds everywhere.
+
+Through the CLI's entry point in process (``tests.conftest.cli_in_process``), on copies of the
+refusal table's zones (``tests/refusals/world.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import cli_in_process, snapshot
+from tests.refusals.forge import resign
+from tests.refusals.world import Ctx, build_base, ok
+
+DEPLOY = ["deploy", "acme-web", "1.4.0", "--environment", "Production"]
+TAB_OUTPUT = 'x"; set_octopusvariable "$(printf \'Tab\\tName\')" "x"; echo "'  # the reviewer's script line
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_base(tmp_path_factory.mktemp("names-base"))
+
+
+@pytest.fixture
+def ctx(base: Path, tmp_path: Path) -> Ctx:
+    return Ctx(base, tmp_path)
+
+
+def _json(*args: object, home: Path | None = None, code: int = 0) -> Any:
+    done = cli_in_process(*args, "--json", home=home)
+    assert done.returncode == code, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout[done.stdout.rindex("\n{") + 1:] if done.stdout.count("\n{") else done.stdout)
+
+
+def _deployed_with_tab_output(ctx: Ctx) -> dict[str, Any]:
+    ctx.run_targets()
+    ok("variables", "set", "acme-web", "Acme.Db.Name", TAB_OUTPUT, "--environment", "Production", home=ctx.prod_run)
+    done = cli_in_process(*DEPLOY, "--json", home=ctx.prod_run)
+    assert done.returncode == 5, done.stderr
+    record = json.loads(done.stdout[:done.stdout.index("\n}\n") + 2])
+    return record  # type: ignore[no-any-return]
+
+
+def test_an_output_name_with_a_tab_fails_its_step_and_the_receipt_still_reaches_the_source(ctx: Ctx) -> None:
+    record = _deployed_with_tab_output(ctx)
+    migrate = record["runs"][0]
+    assert (migrate["step"], migrate["state"]) == ("Run migrations", "Failed")
+    assert "output variable named 'Tab\\tName'" in migrate["reason"] and "U+0009" in migrate["reason"]
+    assert migrate["reason"].endswith("[invalid_output_variable]")
+    assert [o["name"] for o in migrate["outputs"]] == ["SchemaVersion", "MigrationToken"]
+
+    receipt = ctx.path("receipts.bundle")
+    packed = _json("outbox", "pack", "-o", receipt, home=ctx.prod_run)
+    assert packed["deployments"] == [record["deployment_id"]]
+    assert _json("outbox", "list", home=ctx.prod_run)["pending"] == []
+    assert _json("inspect", receipt)["kind"] == "receipt"  # production's own reader accepts it
+    imported = _json("import", receipt, home=ctx.dev)
+    assert [(d["deployment_id"], d["state"]) for d in imported["deployments"]] == [(record["deployment_id"], "Failed")]
+
+
+def test_a_receipt_entry_the_source_would_refuse_is_not_packed_and_nothing_changes(ctx: Ctx) -> None:
+    # An entry queued by an earlier version, before names were checked where they enter.
+    ctx.run_targets()
+    ok(*DEPLOY, home=ctx.prod_run)
+    with sqlite3.connect(ctx.prod_run / "state.db") as db:
+        (deployment_id, text), = db.execute("SELECT deployment_id, entry FROM outbox WHERE packed_in IS NULL")
+        entry = json.loads(text)
+        entry["runs"][0]["outputs"][0]["name"] = "Tab\tName"
+        db.execute("UPDATE outbox SET entry = ? WHERE deployment_id = ?", (json.dumps(entry), deployment_id))
+    db.close()
+    receipt = ctx.path("receipts.bundle")
+    before = snapshot(ctx.prod_run, receipt)
+    done = cli_in_process("outbox", "pack", "-o", receipt, "--json", home=ctx.prod_run)
+    err = json.loads(done.stdout)["error"]
+    assert (done.returncode, err["code"]) == (1, "invalid_receipt_entry")
+    assert err["details"]["deployments"] == [deployment_id] and deployment_id in err["message"]
+    assert "receipts.0.runs.0.outputs.0.name: 'Tab\\tName' contains the control character U+0009" in err["message"]
+    assert "nothing was packed" in err["message"]
+    assert snapshot(ctx.prod_run, receipt) == before
+    assert [p["deployment_id"] for p in _json("outbox", "list", home=ctx.prod_run)["pending"]] == [deployment_id]
+
+
+def test_deployments_show_prints_each_runs_reason_on_lines_of_its_own(ctx: Ctx) -> None:
+    # A deployment refused by its preflight (the placeholder is unbound in prod) is recorded Failed.
+    assert cli_in_process(*DEPLOY, home=ctx.prod).returncode == 5
+    done = cli_in_process("deployments", "show", "Deployments-1", home=ctx.prod)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Deployments-1: acme-web 1.4.0 to Production: Failed"
+    assert lines[1] == "" and lines[2] == "== (preflight) on (zone): Failed"
+    # A reason of several lines is printed below its label, each line indented.
+    assert lines[3] == "   reason:" and lines[4].startswith("     [preflight_unresolved_variables] deployment of ")
+    assert lines[5].startswith("       - Acme.ApiKey in step 'Deploy web' on web-01")
+    assert "\\x0a" not in done.stdout and "\\n" not in done.stdout
+
+
+def test_deployments_show_prints_a_failed_steps_reason_and_its_log(ctx: Ctx) -> None:
+    _deployed_with_tab_output(ctx)
+    done = cli_in_process("deployments", "show", "Deployments-1", home=ctx.prod_run)
+    text = done.stdout
+    assert "\n\n== Run migrations on db-01: Failed (exit 0)\n   reason: the script set an output variable named " \
+           "'Tab\\tName'" in text
+    assert "\n\n== Deploy web on web-01: Skipped\n   reason: condition 'success': an earlier step failed" in text
+    assert "\t" not in text and "\\x0a" not in text
+
+
+def test_deploy_json_times_are_the_whole_seconds_the_record_holds(ctx: Ctx) -> None:
+    ctx.run_targets()
+    shown = _json(*DEPLOY, home=ctx.prod_run)
+    stored = _json("deployments", "show", shown["deployment_id"], home=ctx.prod_run)["record"]
+    times = [shown["started"], shown["ended"]] + [r[k] for r in shown["runs"] for k in ("started", "ended")]
+    assert all(type(t) is int for t in times), times
+    assert (stored["started"], stored["ended"]) == (shown["started"], shown["ended"])
+    assert [(r["started"], r["ended"]) for r in stored["runs"]] == [(r["started"], r["ended"]) for r in shown["runs"]]
+
+
+def test_a_slug_the_names_rule_allows_exports_and_one_it_refuses_names_the_rule_not_a_regex(ctx: Ctx) -> None:
+    ok("export", ctx.release(('name = "Acme Web"', 'name = "Acme Web"\nslug = "Acme_Web+1"')), "--to", "prod", "-o",
+       ctx.path("ok.bundle"), home=ctx.dev)
+    out = ctx.path("bad.bundle")
+    err = _json("export", ctx.release(('name = "Acme Web"', 'name = "Acme Web"\nslug = "acme web"')), "--to",
+                "prod", "-o", out, home=ctx.dev, code=1)["error"]
+    assert err["code"] == "invalid_release"
+    assert "project.slug: 'acme web' contains ' ': use 1-100 letters, digits" in err["message"]
+    assert "^[" not in err["message"] and not out.exists()
+
+
+@pytest.mark.parametrize("version, ok_", [("1.4.0", True), ("1.4.0.12", True), ("2.0.0-beta.1+build.7", True),
+                                          ("1.4.0\u009b31m\u202e/../x", False), ("v1.4", False), ("1.4 beta", False)])
+def test_release_versions_follow_one_rule_at_export(ctx: Ctx, version: str, ok_: bool) -> None:
+    done = cli_in_process("export", ctx.release(version=version), "--to", "prod", "-o", ctx.path("v.bundle"), "--json",
+                          home=ctx.dev)
+    if ok_:
+        assert done.returncode == 0, done.stdout
+        return
+    err = json.loads(done.stdout)["error"]
+    assert (done.returncode, err["code"]) == (1, "invalid_release")
+    assert "release.version" in err["message"] and "use a version such as 1.4.0" in err["message"]
+
+
+def test_a_bundle_whose_version_breaks_the_rule_is_refused_by_every_reader(ctx: Ctx) -> None:
+    def bad_version(manifest: dict[str, Any]) -> None:
+        manifest["release"]["version"] = "1.4.0\u009b31m\u202e/../x"
+
+    forged = resign(ctx.get("acme.bundle"), ctx.path("forged.bundle"), ctx.dev, mutate=bad_version)
+    for args in (["inspect", forged], ["verify", forged, "--home", ctx.prod_fresh],
+                 ["import", forged, "--home", ctx.prod_fresh]):
+        err = _json(*args, code=3)["error"]
+        assert err["code"] == "invalid_manifest" and "release.version" in err["message"], args
