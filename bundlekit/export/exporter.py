@@ -32,7 +32,6 @@ from bundlekit.format.container import BundleWriter, SignatureRecord
 from bundlekit.format.delta import DELTA_MINOR
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
-from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Writer
