@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from bundlekit.export import releasefile
+from bundlekit.format import manifest
 from tests.conftest import Zones, run_cli, snapshot
 from tests.importer.helpers import edit_release, export
 
@@ -20,7 +22,11 @@ from tests.importer.helpers import edit_release, export
 def _hostile_export(z: Zones, out: Path, monkeypatch: pytest.MonkeyPatch, release: Path | None = None,
                     file_name: str | None = None) -> Path:
     with monkeypatch.context() as m:
-        m.setattr(releasefile, "name_problem", lambda value: None)  # the source's own checks are off
+        # The source's own checks are off: the release file's names, its schema's name formats,
+        # and the writer's check of the manifest with the reader's rules (decision 125).
+        m.setattr(releasefile, "name_problem", lambda value: None)
+        m.setattr(manifest, "_FORMAT_CHECKER", jsonschema.FormatChecker(formats=()))
+        m.setattr(manifest.Manifest, "checked_bytes", lambda self, where="": self.encode())
         if file_name is not None:
             m.setattr(releasefile.PackageSource, "file_name", property(lambda self: file_name))
         return export(z, out, **({"release": release} if release else {}))
@@ -55,7 +61,7 @@ def test_package_id_or_version_that_is_no_folder_name_refused_at_the_door(
     if key == "id":
         edit_release(release_dir, 'package = "Acme.Web"', f'package = "{value}"')
     bundle = _hostile_export(zones, tmp_path / "hostile.bundle", monkeypatch, release=rel)
-    _refused_everywhere(zones, bundle, f"packages[0].{key}")
+    _refused_everywhere(zones, bundle, f"packages.0.{key}")  # the schema's name format finds it
 
 
 def test_exporter_refuses_a_package_name_the_destination_would_refuse(zones: Zones, release_dir: Path,
@@ -65,5 +71,5 @@ def test_exporter_refuses_a_package_name_the_destination_would_refuse(zones: Zon
     r = run_cli("export", rel, "--to", "prod", "-o", tmp_path / "x.bundle", "--json", home=zones.dev.home)
     assert r.returncode == 2  # a mistake in the release file the operator wrote: usage class
     err = json.loads(r.stdout)["error"]
-    assert err["code"] == "invalid_release" and "packages[0].id" in err["message"]
+    assert err["code"] == "invalid_release" and "packages.0.id: 'Acme Web' contains ' '" in err["message"]
     assert snapshot(zones.dev.home) == before and not (tmp_path / "x.bundle").exists()
