@@ -26,10 +26,10 @@ import os
 import secrets
 import shutil
 import socket
-import time
 from pathlib import Path
 from typing import Callable, NoReturn
 
+from bundlekit.core import clock
 from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
 from bundlekit.errors import StateError, VerificationError
 
@@ -195,7 +195,7 @@ class Staging:
                 stale = not _alive(int(pid))
             else:
                 try:
-                    stale = time.time() - entry.stat().st_mtime > STALE_STAGING
+                    stale = clock.now() - entry.stat().st_mtime > STALE_STAGING
                 except OSError:
                     continue
             if stale:
