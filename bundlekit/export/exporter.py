@@ -163,7 +163,7 @@ def _checked(manifest: Manifest, release_file: Path) -> bytes:
     except FormatError as err:
         if err.code != "invalid_manifest":
             raise
-        raise InputError(f"{release_file}: the bundle would be refused by every reader: {err.message}",
+        raise UsageError(f"{release_file}: the bundle would be refused by every reader: {err.message}",
                          code="invalid_release", details=err.details) from None
 
 

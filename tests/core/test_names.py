@@ -282,7 +282,7 @@ BAD_VERSIONS = [
 @pytest.mark.parametrize("version", GOOD_VERSIONS)
 def test_octopus_release_numbers_are_valid_versions(version: str) -> None:
     assert version_problem(version) is None
-    assert check_version(version, what="release.version", error=InputError, code="invalid_release") == version
+    assert check_version(version, what="release.version", error=UsageError, code="invalid_release") == version
 
 
 @pytest.mark.parametrize("version, words", BAD_VERSIONS)
@@ -290,7 +290,7 @@ def test_anything_else_is_refused_as_a_version_with_what_to_use(version: str, wo
     problem = version_problem(version)
     assert problem is not None and words in problem
     with raises_code("invalid_release") as info:
-        check_version(version, what="release.version", error=InputError, code="invalid_release")
+        check_version(version, what="release.version", error=UsageError, code="invalid_release")
     assert info.value.message.endswith(f"{VERSION_RULE}.")
 
 

@@ -132,7 +132,7 @@ def test_a_slug_the_names_rule_allows_exports_and_one_it_refuses_names_the_rule_
        ctx.path("ok.bundle"), home=ctx.dev)
     out = ctx.path("bad.bundle")
     err = _json("export", ctx.release(('name = "Acme Web"', 'name = "Acme Web"\nslug = "acme web"')), "--to",
-                "prod", "-o", out, home=ctx.dev, code=1)["error"]
+                "prod", "-o", out, home=ctx.dev, code=2)["error"]
     assert err["code"] == "invalid_release"
     assert "project.slug: 'acme web' contains ' ': use 1-100 letters, digits" in err["message"]
     assert "^[" not in err["message"] and not out.exists()
@@ -147,7 +147,7 @@ def test_release_versions_follow_one_rule_at_export(ctx: Ctx, version: str, ok_:
         assert done.returncode == 0, done.stdout
         return
     err = json.loads(done.stdout)["error"]
-    assert (done.returncode, err["code"]) == (1, "invalid_release")
+    assert (done.returncode, err["code"]) == (2, "invalid_release")
     assert "release.version" in err["message"] and "use a version such as 1.4.0" in err["message"]
 
 
