@@ -6,7 +6,7 @@
 
 Each creates ./.venv (once; again when pyproject.toml changes) and installs bundlekit into it.
 The test suite also needs a few Debian packages (a real headless Chromium, a real OpenSSH server,
-a real PostgreSQL): `test` installs the missing ones with apt-get when run as root, and otherwise
+bubblewrap for the sandboxed worker, a real PostgreSQL): `test` installs the missing ones with apt-get when run as root, and otherwise
 stops before anything runs with the one command to run first.
 """
 
@@ -50,6 +50,7 @@ def _present(*paths: str) -> bool:
 SYSTEM_PACKAGES = {
     "chromium": lambda: _present("chromium", "/usr/bin/chromium"),
     "openssh-server": lambda: _present("/usr/sbin/sshd", "sshd"),
+    "bubblewrap": lambda: _present("/usr/bin/bwrap", "bwrap"),
     "postgresql": lambda: _present("/usr/lib/postgresql/*/bin/initdb", "initdb"),
 }
 

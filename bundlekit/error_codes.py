@@ -45,9 +45,11 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _PREFLIGHT = "preflight"
 #: ``import`` refusing an authentic bundle queues a refusal entry for its source (decision 153).
 _REFUSAL = "refusal"
+#: Why a machine failing mid-step is no input (tests/fleet stages both with real sshd processes).
+_MACHINE = "a target machine or its connection failing mid-step; tests/fleet kills and freezes real ones"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ErrorCode:
     """One registered code.
 
@@ -149,6 +151,11 @@ REGISTRY, ALIASES = _build(
 
     # -- input (exit 1) ----------------------------------------------------------------------
     _E("invalid_input", "input", "a value given on the command line is empty or out of range"),
+    _E("invalid_host_key", "input", "a host key given for an SSH target is not an SSH public key"),
+    _E("invalid_identity_file", "input", "an SSH target's identity file is unreadable, not a private key, "
+                                         "passphrase-protected or readable by others"),
+    _E("invalid_target_address", "input", "an SSH target's user, host, port or work folder is not valid"),
+    _E("invalid_worker", "input", "a worker user or folder given to `worker` cannot be used"),
     _E("ambiguous_variable", "input", "two values of a variable apply with equal precedence and no tie-break"),
     _E("bundle_changed", "input", "the bundle changed size while it was being split", internal=_RACE),
     _E("bundle_not_found", "input", "the bundle file (or folder of volumes) given does not exist",
@@ -262,6 +269,8 @@ REGISTRY, ALIASES = _build(
        exception=_REFUSAL),
     _E("policy_denied", "trust", "the source's policy does not allow this space, project or environment",
        exception=_REFUSAL),
+    _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",
+       exception=_PREFLIGHT),
     _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
 
     # -- conflict (exit 4) -------------------------------------------------------------------
@@ -286,6 +295,30 @@ REGISTRY, ALIASES = _build(
     _E("no_targets", "deploy", "the environment has no deployment targets"),
     _E("lifecycle_violation", "deploy", "the release's lifecycle does not allow the environment yet: an earlier "
                                         "phase is still to pass"),
+    _E("target_unreachable", "deploy", "a target cannot be connected to, or its step runner did not start",
+       exception=_PREFLIGHT),
+    _E("target_auth_failed", "deploy", "an SSH target refused the zone's key, or its identity file is unreadable",
+       exception=_PREFLIGHT),
+    _E("target_python_missing", "deploy", "a target has no python3 to run the step runner", exception=_PREFLIGHT),
+    _E("target_python_too_old", "deploy", "a target's python3 is older than 3.8",
+       internal="needs a Python older than 3.8 on a target; tests/fleet answers for one with a stand-in",
+       exception=_PREFLIGHT),
+    _E("target_workdir_unusable", "deploy", "a target's work folder cannot be created or written by its user",
+       exception=_PREFLIGHT),
+    _E("target_connection_lost", "deploy", "the connection to a target's step runner ended during a step",
+       internal=_MACHINE, exception="deployment"),
+    _E("target_timed_out", "deploy", "a target's runner did not answer within the step's timeout plus a grace",
+       internal=_MACHINE, exception="deployment"),
+    _E("runner_failed", "deploy", "a target's step runner failed in a way it could not name",
+       internal="a failure no check names (a target's file system refusing a write bundlekit did not foresee)",
+       exception="deployment"),
+    _E("runner_protocol", "deploy", "the zone and a step runner disagreed about the protocol",
+       internal="the zone and the runner are built from the same sources and checked by hash"),
+    _E("structured_config_unavailable", "deploy", "a target's python3 lacks what a configuration format needs "
+                                                  "(lxml for XML)",
+       exception="deployment"),
+    _E("worker_unavailable", "deploy", "no worker isolation can be had: no such worker user, or no bubblewrap",
+       exception=_PREFLIGHT),
     _E("no_targets_for_roles", "deploy", "no target in the environment has a role a step runs on",
        exception=_PREFLIGHT),
     _E("no_zone_target", "deploy", "a step without roles runs on the zone, but no zone target was given",

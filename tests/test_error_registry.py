@@ -31,6 +31,10 @@ FORWARDED = {
     ("bundlekit/package/archive.py", "problem.code"),  # _Refusal(code=...), scanned at each raise
     ("bundlekit/format/codec.py", "err.code"),  # a FormatError from the decoder's own hook, re-raised
     ("bundlekit/importer/refusal.py", "err.code"),  # the refused import's own code, kept in its refusal entry
+    # a code a step runner reported; runner_error keeps it only if registered (else runner_failed)
+    ("bundlekit/deploy/session.py", "str(message.get('code'))"),
+    # the one code every target's preflight failure shares (each raised where the scan sees it)
+    ("bundlekit/deploy/fleet.py", "codes.pop()"),
 }
 
 FAMILY_CLASSES = {UsageError: "usage", InputError: "input", FormatError: "format", VerificationError: "verification",

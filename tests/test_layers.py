@@ -41,6 +41,8 @@ ALLOWED: dict[str, set[str]] = {
     "substitution": {"errors", "core"},
     # deployment package archives: reading in place and safe extraction (below export and deploy)
     "package": {"errors", "core", "fsutil"},
+    # the step runner shipped to targets (Python 3.8+): scripts, substitution in files, the protocol
+    "runtime": {"errors", "core", "fsutil", "substitution", "package"},
     # a zone's home: keys, the state database (all SQL), the package store
     "zone": {"errors", "core", "fsutil", "format", "trust"},
     # workflows
@@ -51,7 +53,7 @@ ALLOWED: dict[str, set[str]] = {
     # lifecycles: the rules, and the gate that counts a zone's evidence (verified by importer)
     "promotion": {"errors", "core", "fsutil", "format", "trust", "zone", "importer"},
     "deploy": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "receipt",
-               "importer", "promotion"},
+               "importer", "promotion", "runtime"},
     "dashboard": {"errors", "core", "fsutil", "zone"},
     # retention: which releases a zone keeps, and prune (the store, staging, targets' folders)
     "retention": {"errors", "core", "fsutil", "zone", "deploy"},
@@ -59,7 +61,7 @@ ALLOWED: dict[str, set[str]] = {
     "transport": {"errors", "core", "fsutil", "format"},
     # thin click commands
     "cli": {"errors", "core", "fsutil", "format", "trust", "substitution", "package", "zone", "importer", "export",
-            "receipt", "promotion", "deploy", "dashboard", "transport", "retention"},
+            "receipt", "promotion", "deploy", "dashboard", "transport", "retention", "runtime"},
     # the package's own modules: bundlekit/__init__.py and bundlekit/__main__.py
     "__init__": {"errors"},
     "__main__": {"cli"},
@@ -68,7 +70,8 @@ ALLOWED: dict[str, set[str]] = {
 #: Modules of a package that may use some of its allowed packages; the rest of it may not.
 RESTRICTED: dict[str, tuple[set[str], set[str]]] = {
     # package: (packages only the listed modules may import, those modules)
-    "deploy": ({"zone", "receipt", "trust", "importer", "promotion"}, {"bundlekit.deploy.service"}),
+    "deploy": ({"zone", "receipt", "trust", "importer", "promotion"},
+               {"bundlekit.deploy.service", "bundlekit.deploy.worker_admin"}),
 }
 
 #: Modules that talk to a database driver (the backends of ``zone/db.py``).

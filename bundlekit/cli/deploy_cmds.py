@@ -1,4 +1,4 @@
-"""`targets`, `deploy` and `deployments`: running an imported release in this zone."""
+"""`deploy` and `deployments`: running an imported release in this zone (targets: ``target_cmds``)."""
 
 from __future__ import annotations
 
@@ -14,72 +14,17 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.deploy.service import deploy as run_deploy
+from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.retention.prune import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.home import open_zone
-from bundlekit.zone.targets import add_target, list_targets, remove_target
-
-
-@cli.group(epilog="bundlekit targets add web-01 --environment Production --role web --root /srv/web-01 --home ./prod")
-def targets() -> None:
-    """Deployment targets of this zone (for now: folders on this machine)."""
-
-
-@targets.command("add", epilog="bundlekit targets add web-01 --environment Production --role web --root /srv/web-01 "
-                              "--home ./prod")
-@click.argument("name")
-@click.option("--environment", required=True, help="The environment the target belongs to.")
-@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable); steps run on matching roles.")
-@click.option("--root", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The target's application root folder.")
-@home_option
-@json_option
-def targets_add(name: str, environment: str, roles: tuple[str, ...], root: Path, home: str | None,
-                as_json: bool) -> None:
-    """Add a target: a folder that packages are installed into and scripts run for."""
-    with open_zone(resolve_home(home)) as z:
-        t = add_target(z, name, environment, roles, root, clock.now())
-    if as_json:
-        emit_json(t.to_dict())
-    else:
-        echo(f"added target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.root}")
-
-
-@targets.command("list", epilog="bundlekit targets list --home ./prod --json")
-@home_option
-@json_option
-def targets_list(home: str | None, as_json: bool) -> None:
-    """List targets by environment."""
-    with open_zone(resolve_home(home)) as z:
-        rows = list_targets(z.db)
-    if as_json:
-        emit_json({"targets": [t.to_dict() for t in rows]})
-        return
-    if not rows:
-        echo("no targets; add one with `bundlekit targets add`")
-    for t in rows:
-        echo(f"{t.environment:<14} {t.name:<16} roles {','.join(t.roles):<16} {t.root}")
-
-
-@targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")
-@click.argument("name")
-@home_option
-@json_option
-def targets_remove(name: str, home: str | None, as_json: bool) -> None:
-    """Remove a target (its folder is left as it is)."""
-    with open_zone(resolve_home(home)) as z:
-        t = remove_target(z, name)
-    if as_json:
-        emit_json({"removed": t.to_dict()})
-    else:
-        echo(f"removed target {t.name}; its folder {t.root} was left in place")
 
 
 def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untyped-def]
-    """What a deployment shows while it runs (stderr): each step starting and ending, and one
-    bar per target and package while packages are moved and extracted (on a terminal)."""
+    """What a deployment shows while it runs (stderr): each step starting and ending, every log
+    line as a target prints it (masked in the zone), and one bar per target and package while
+    packages are moved and extracted (on a terminal)."""
     if quiet or as_json:
         return None
 
@@ -92,6 +37,8 @@ def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untype
             bars.note(f"  {'ok' if event['state'] == 'Success' else event['state']:<8} {event['step']}{where}")
         elif kind == "run_skipped":
             bars.note(f"  skipped  {event['step']}{where}")
+        elif kind == "run_log":
+            bars.note(f"    {event['target'] or 'zone'} | {event['line']}")
         elif kind == "package_started":
             key = (event["target"], event["package"], event["phase"])
             bars.item(key, f"{event['target']}: {event['package']} ({event['phase']})", event["total"])
@@ -118,15 +65,20 @@ def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untype
 @click.option("--wait", "wait", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to queue behind a running deployment of the same project to the same environment "
                    "(on any node) before refusing with deployment_in_progress.")
+@click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
+              help="How many targets run a step (and are checked by the preflight) at once.")
 @quiet_option
 @json_option
 def deploy(project: str, version: str, environment: str, tenant: str | None, evidence: tuple[Path, ...],
-           home: str | None, dry_run: bool, receipt_out: Path | None, wait: float, quiet: bool,
+           home: str | None, dry_run: bool, receipt_out: Path | None, wait: float, max_parallel: int, quiet: bool,
            as_json: bool) -> None:
     """Deploy a release (imported, or created here) to an environment's targets.
 
     The release's lifecycle must have opened the environment: an earlier phase passed here,
-    in a zone whose receipt came back, or proved with --evidence."""
+    in a zone whose receipt came back, or proved with --evidence. Each step runs on all its
+    targets at once (at most --max-parallel, or the step's window_size), one step after
+    another; the preflight connects to every target first."""
+    from bundlekit.deploy.service import deploy as run_deploy  # the engine and asyncio: only when deploying
 
     def waiting(running: str) -> None:
         if not (quiet or as_json):
@@ -138,9 +90,11 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         refuse_pruned(z, project, version)
         outcome = run_deploy(z, project, version, environment, now=now, dry_run=dry_run,
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars), tenant=tenant,
-                             evidence=evidence, wait=wait, on_wait=waiting)
+                             evidence=evidence, wait=wait, on_wait=waiting, max_parallel=max_parallel)
         if not dry_run and outcome.record is not None and outcome.record.state == "Success":
             pruned = after_deploy(z, now=now)
+    for warning in outcome.request.warnings:
+        echo(warning, err=True)
     environment = outcome.request.environment
     waived = f" (lifecycle phase(s) waived in this zone: {', '.join(outcome.waived)})" if outcome.waived else ""
     if dry_run:

@@ -22,7 +22,7 @@ from bundlekit.cli.common import echo, emit_json, json_option
 from bundlekit.core import clock
 from bundlekit.core.files import read_limited, read_user_file
 from bundlekit.errors import InputError, UsageError
-from bundlekit.deploy.structured import FORMATS, MAX_CONFIG_BYTES, ConfigParseError, apply_config, formats_for
+from bundlekit.runtime.structured import FORMATS, MAX_CONFIG_BYTES, ConfigParseError, apply_config, formats_for
 from bundlekit.package.textfiles import decode_text, encode_text
 from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
 

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.files import read_user_file
+from bundlekit.deploy.worker_admin import worker_notice
 from bundlekit.errors import InputError
 from bundlekit.format.card import MAX_CARD_BYTES, parse_card
 from bundlekit.format.container import SignatureRecord, add_signature
@@ -43,14 +44,19 @@ def init(zone_name: str, home: str | None, state: str | None, package_store: Pat
     """Create a zone: signing and sealing keys, a zone id and the state database."""
     z = init_zone(resolve_home(home), zone_name, clock.now(), state=state_url(state, "--state"),
                   password=password_from(password_file), package_store=package_store)
-    info = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home), "signing_key_id": z.signing_key_id,
+    info: dict[str, str | None] = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home),
+                                   "signing_key_id": z.signing_key_id,
             "sealing_key_id": z.sealing_key_id, "state": str(z.settings.state or "state.db"),
             "package_store": str(z.store.base)}
+    with z:
+        info["worker_warning"] = notice = worker_notice(z)
     if as_json:
         emit_json(info)
     else:
         echo(f"created zone {z.name} ({z.zone_id}) in {z.home}")
         echo(f"next: bundlekit identity --home {z.home} -o {z.name}.card")
+    if notice:
+        echo(notice, err=True)
 
 
 @cli.command(epilog="bundlekit identity --home ./dev -o dev.card")

@@ -15,19 +15,18 @@ step's :class:`VariableDictionary` the same way (``docs/decisions/046-variable-s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from bundlekit.deploy.model import SOURCES, DeployRequest, PackageInput, VariableInput
-from bundlekit.deploy.service_messages import OutputVariable
+from bundlekit.runtime.service_messages import OutputVariable
 from bundlekit.deploy.targets import Target
 from bundlekit.errors import DeployError
 from bundlekit.format.manifest import Step
-from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
-from bundlekit.substitution.parser import ParseFailure, parse_name, parse_template
+from bundlekit.runtime.variables import CURRENT_INSTALL_DIR, INSTALL_DIR_OUTPUT, evaluated_values, token_secrets
+from bundlekit.substitution import SubstitutionError, VariableDictionary
+from bundlekit.substitution.parser import parse_name
 from bundlekit.substitution.scoping import ScopeContext, ScopedValue, matches, select, specificity
-from bundlekit.substitution.syntax import Each, If, Node, Subst
 from bundlekit.substitution.variables import path_display, path_key
 
 __all__ = [
@@ -46,10 +45,6 @@ __all__ = [
     "CURRENT_INSTALL_DIR",
 ]
 
-#: The output a package step sets: where its package was installed.
-INSTALL_DIR_OUTPUT = "Package.InstallationDirectoryPath"
-#: The same folder, for the package step's own files and scripts.
-CURRENT_INSTALL_DIR = "Octopus.Action.Package.InstallationDirectoryPath"
 _RANK = {source: rank for rank, source in enumerate(SOURCES)}
 
 
@@ -198,55 +193,3 @@ def build_dictionary(chosen: Mapping[str, ScopedValue], system: Mapping[str, str
     if outputs is not None:
         outputs.apply(dictionary, machine)
     return dictionary
-
-
-def evaluated_values(dictionary: VariableDictionary, now: datetime | None) -> tuple[dict[str, str], list[str]]:
-    """Every variable's evaluated value (for ``get_octopusvariable``) and those that read a secret.
-
-    A variable that cannot be evaluated (a cycle) is passed as written: it is only an error
-    when a template the step runs refers to it.
-    """
-    values: dict[str, str] = {}
-    secrets: list[str] = []
-    for name in dictionary.names():
-        try:
-            result = evaluate(name, dictionary, now=now)
-            text, sensitive = result.text, result.sensitive
-        except SubstitutionError:
-            text, sensitive = dictionary.get_raw(name) or "", dictionary.is_sensitive(name)
-        values[name] = text
-        if sensitive:
-            secrets.append(text)
-    return values, secrets
-
-
-def _substs(nodes: Sequence[Node]) -> Iterable[Subst]:
-    for node in nodes:
-        if isinstance(node, Subst):
-            yield node
-        elif isinstance(node, If):
-            yield from _substs(node.then)
-            yield from _substs(node.otherwise)
-        elif isinstance(node, Each):
-            yield from _substs(node.body)
-
-
-def token_secrets(template: str, dictionary: VariableDictionary, now: datetime | None) -> list[str]:
-    """What each ``#{...}`` token of ``template`` renders to, when it reads a sensitive value.
-
-    A token may transform a secret (``#{Password | ToBase64}``): the transformed text is as
-    secret as the value, so it is masked too.
-    """
-    try:
-        nodes = parse_template(template, recover=True)
-    except ParseFailure:
-        return []
-    out: list[str] = []
-    for node in _substs(nodes):
-        try:
-            result = render(node.source, dictionary, now=now)
-        except SubstitutionError:
-            continue
-        if result.sensitive:
-            out.append(result.text)
-    return out

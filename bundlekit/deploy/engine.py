@@ -1,50 +1,45 @@
 """Execute a planned deployment: run every step on its targets, in order, and record it.
 
-This module owns the apply half of "plan, then apply": :func:`execute` walks the runs of a
-:class:`DeployPlan` (from :func:`bundlekit.deploy.plan.build_plan`), decides from each
-step's condition whether it runs, builds the variables each run sees (scoped values, system
-variables and the output variables of the runs before it), renders and runs scripts, and
-installs packages (extract, ``PreDeploy``, substitute, structured configuration, ``Deploy``,
-``PostDeploy``). A failure of one run is recorded, never raised: the result is a
-:class:`DeploymentRecord`. One :class:`Masker` serves the whole deployment; every log line,
-reason and event passes through it, and every log is masked once more at the end so a
-value that became secret late is hidden everywhere. Rules: ``spec/deploy.md``.
+This module owns the apply half of "plan, then apply": :func:`execute` walks the steps of a
+:class:`DeployPlan` (from :func:`bundlekit.deploy.plan.build_plan`), decides from each step's
+condition whether it runs, builds the variables each run sees (scoped values, system
+variables and the output variables of the runs before it) and hands each (step, target) run
+to that target's step runner through a :class:`~bundlekit.deploy.fleet.Fleet`: the runner
+renders and runs scripts, installs packages (extract, ``PreDeploy``, substitute, structured
+configuration, swap in, ``Deploy``, ``PostDeploy``) and streams its log back.
+
+Parallel and rolling (``docs/decisions/145-parallel-and-rolling.md``): a step runs on all its
+targets at once, at most ``max_parallel`` at a time, or ``window_size`` when the step sets one;
+the next step starts on no target before this one has ended on every target. After a failure
+no new target of that step starts; the ones running finish; the others are recorded as never
+started. A failure of one run is recorded, never raised: the result is a
+:class:`DeploymentRecord`. One :class:`Masker` serves the whole deployment; every log line
+from a runner is masked again in the zone, and every log once more at the end so a value that
+became secret late is hidden everywhere. Rules: ``spec/deploy.md``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import glob
-import shlex
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import PurePath
 from typing import Any
 
 from bundlekit.core.clock import Clock, EpochSeconds
 from bundlekit.core.names import LABEL_RULE, label_problem
-from bundlekit.deploy.context import (
-    CURRENT_INSTALL_DIR,
-    INSTALL_DIR_OUTPUT,
-    OutputStore,
-    build_dictionary,
-    evaluated_values,
-    scope_context,
-    system_variables,
-    token_secrets,
-    winners,
-)
-from bundlekit.deploy.masking import Masker
+from bundlekit.deploy.context import OutputStore, build_dictionary, scope_context, system_variables, winners
+from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun
-from bundlekit.deploy.plan import SCRIPT_SYNTAX, DeployPlan, PlannedRun, verify_package
-from bundlekit.deploy.runner import ScriptResult
-from bundlekit.deploy.service_messages import OutputVariable
+from bundlekit.deploy.plan import DeployPlan, PlannedRun, verify_package
 from bundlekit.deploy.targets import Target
 from bundlekit.errors import BundleError, DeployError
 from bundlekit.format.manifest import Step
-from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
-from bundlekit.substitution.errors import UNRESOLVED
+from bundlekit.runtime.log import ScriptLog
+from bundlekit.runtime.masking import Masker
+from bundlekit.runtime.service_messages import OutputVariable
+from bundlekit.substitution import VariableDictionary
 
 __all__ = ["execute"]
 
@@ -61,36 +56,37 @@ def _mask_event(value: Any, masker: Masker) -> Any:
     return value
 
 
-def _package_script(name: str, folder: PurePath) -> tuple[str, str]:
-    """(syntax, wrapper script) that runs a package's own script inside its folder."""
-    syntax = SCRIPT_SYNTAX[name[name.rfind("."):].lower()]
-    if syntax == "bash":
-        # Sourced, not executed: the script keeps the Octopus helper functions.
-        return syntax, f"cd -- {shlex.quote(str(folder))} || exit 1\n. ./{shlex.quote(name)}\n"
-    return syntax, (
-        "import os, runpy, sys\n"
-        f"os.chdir({str(folder)!r})\n"
-        "sys.path.insert(0, os.getcwd())\n"
-        f"sys.argv = [{name!r}]\n"
-        f"runpy.run_path({name!r}, run_name='__main__')\n"
-    )
+
+#: Seconds the zone waits past a step's timeout for its runner's answer before giving the target up.
+WATCHDOG_GRACE = 30.0
+#: The most a run's log keeps in the zone (bytes; the first 3/4 and the last quarter).
+LOG_LIMIT = 10 * 1024 * 1024
 
 
 class _PackageEvents:
     """A package's progress as events: ``package_started`` (``total`` bytes) and
     ``package_progress`` (``bytes`` more), with the step, target and package, for ``on_event``
-    (the CLI draws one bar per target and package). ``phase`` is ``extract`` here; a target
-    that copies the package over a connection first reports ``transfer`` the same way."""
+    (the CLI draws one bar per target and package). ``phase`` is ``transfer`` while the zone
+    sends the package to the target, then ``extract`` while the target's runner extracts it."""
 
     def __init__(self, emit: Callable[[Event], None], step: str, target: str, package: str) -> None:
         self.emit, self.base = emit, {"step": step, "target": target, "package": package}
-        self.phase = "extract"
+        self.phase = "transfer"
 
     def begin(self, label: str, total: int | None) -> None:
         self.emit({"event": "package_started", **self.base, "phase": self.phase, "total": total})
 
     def __call__(self, n: int) -> None:
         self.emit({"event": "package_progress", **self.base, "phase": self.phase, "bytes": n})
+
+    def reported(self, message: dict[str, Any]) -> None:
+        """A runner's ``progress`` message (``spec/runner.md`` section 5)."""
+        self.phase = str(message.get("phase") or "extract")
+        if "total" in message:
+            total = message.get("total")
+            self.begin(self.base["package"], int(total) if isinstance(total, int) else None)
+        elif isinstance(message.get("bytes"), int):
+            self(int(message["bytes"]))
 
 
 #: Most output variables one run may set: what a receipt carries for one run (the format's limit).
@@ -119,41 +115,17 @@ def refused_outputs(outputs: Sequence[OutputVariable]) -> tuple[list[OutputVaria
     return kept, (DeployError(why, code="invalid_output_variable") if why else None)
 
 
-class _Run:
-    """What one (step, target) run accumulates: log parts, outputs, the last script result."""
-
-    def __init__(self) -> None:
-        self.log: list[str] = []
-        self.outputs: list[OutputVariable] = []
-        self.state = "Success"
-        self.exit_code: int | None = None
-        self.reason: str | None = None
-
-    def note(self, text: str) -> None:
-        self.log.append(f"[bundlekit] {text}")
-
-    def script(self, label: str, result: ScriptResult, timeout: float) -> bool:
-        """Record a script's result; True if the run may go on."""
-        if result.log:
-            self.log.append(result.log)
-        self.outputs.extend(result.outputs)
-        self.exit_code = result.exit_code
-        if result.state == "Success":
-            return True
-        self.state = result.state
-        self.reason = {
-            "Failed": f"{label} exited with code {result.exit_code}",
-            "TimedOut": f"{label} ran longer than the step's timeout of {timeout:g} s and was stopped",
-            "Canceled": "the deployment was canceled",
-        }[result.state]
-        return False
+def wire_variables(dictionary: VariableDictionary) -> list[list[Any]]:
+    """A dictionary as the runner receives it: ``[name, raw value, sensitive]`` in definition order."""
+    return [[name, dictionary.get_raw(name), dictionary.is_sensitive(name)] for name in dictionary.names()]
 
 
 class _Executor:
     def __init__(self, plan: DeployPlan, request: DeployRequest, on_event: Callable[[Event], None] | None,
-                 cancel: threading.Event | None, clock: Clock) -> None:
+                 cancel: threading.Event | None, fleet: Fleet, max_parallel: int, clock: Clock) -> None:
         self.plan, self.request, self.on_event, self.cancel = plan, request, on_event, cancel
         self.clock = clock
+        self.fleet, self.max_parallel = fleet, max_parallel
         self.masker = Masker(v.value for v in request.variables if v.sensitive and v.value is not None)
         self.outputs = OutputStore()
         self.targets = {t.name: t for t in request.targets}
@@ -162,138 +134,150 @@ class _Executor:
         self.hashed: set[str] = set()
 
     def now(self) -> EpochSeconds:
-        """A measured time for the record: whole epoch seconds from the injected clock."""
+        """A measured time for the record: whole epoch seconds from the injected clock (decision 122)."""
         return int(self.clock())
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:
             self.on_event(_mask_event(event, self.masker))
 
-    # -- variables ----------------------------------------------------------------------
     def dictionary(self, step: Step, target: Target | None, package: PackageInput | None) -> VariableDictionary:
         chosen = winners(self.request.variables, scope_context(self.request, step, target),
                          step=step.name, target=target)
         system = system_variables(self.request, step, target, package)
         return build_dictionary(chosen, system, self.outputs, target.name if target is not None else None)
 
-    def values_for(self, dictionary: VariableDictionary) -> dict[str, str]:
-        values, secrets = evaluated_values(dictionary, self.request.now)
-        for secret in secrets:
-            self.masker.add(secret)
-        return values
-
-    def render(self, template: str, dictionary: VariableDictionary, *, lenient: bool = False) -> str:
-        """Strict rendering; ``lenient`` (substituted files) leaves a ``#{`` that is not a token as text."""
-        for secret in token_secrets(template, dictionary, self.request.now):
-            self.masker.add(secret)
-        return render(template, dictionary, allow_missing=False, lenient_syntax=lenient, now=self.request.now).text
-
-    # -- one run ------------------------------------------------------------------------
-    def run(self, step: Step, planned: PlannedRun) -> StepRun:
+    # -- one run ----------------------------------------------------------------------------
+    async def run(self, step: Step, planned: PlannedRun) -> StepRun:
         target = self.targets[planned.target] if planned.target is not None else self.request.zone_target
         assert target is not None  # the plan refuses zone steps without a zone target
         self.emit({"event": "run_started", "step": step.name, "target": planned.target})
         started = self.now()
-        run = _Run()
+        log = ScriptLog(self.masker, LOG_LIMIT)
+        state, exit_code, reason = "Failed", None, None  # type: str, int | None, str | None
+        outputs: list[OutputVariable] = []
         timeout = float(step.timeout or self.request.script_timeout)
+
+        def line(text: str) -> None:
+            masked = self.masker.mask(text)
+            log.store(masked)
+            self.emit({"event": "run_log", "step": step.name, "target": planned.target, "line": masked})
+
+        self.fleet.hold(target)
         try:
-            if step.type == "script":
-                self.script_step(step, target, run, timeout)
-            else:
-                self.package_step(step, planned, target, run, time.monotonic() + timeout, timeout)
+            session = await self.fleet.session(target)
+            package = None
+            events: _PackageEvents | None = None
+            if step.type == "package":
+                package = self.packages[(step.package or "").casefold()]
+                if package.id not in self.hashed:
+                    verify_package(package)  # again: the store may have changed since the preflight
+                    self.hashed.add(package.id)
+                size = package.path.stat().st_size
+                events = _PackageEvents(self.emit, step.name, target.name, f"{package.id} {package.version}")
+                if await session.ensure_package(package.path, package.sha256, package.file_name, size, events):
+                    line(f"[bundlekit] sent package {package.id} {package.version} ({size} bytes)")
+                else:
+                    line(f"[bundlekit] package {package.id} {package.version} already on the target; not sent")
+            dictionary = self.dictionary(step, target, package)
+            message = self.step_request(step, planned, dictionary, package, timeout)
+            result = await self.watch(session, target, message, line, timeout, events)
+            state, exit_code, reason = result["state"], result.get("exit_code"), result.get("reason")
+            for value in result.get("secrets") or []:
+                self.masker.add(str(value))
+            outputs = [OutputVariable(str(n), str(v), bool(s)) for n, v, s in result.get("outputs") or []]
         except BundleError as error:
-            run.state = "Failed"
-            run.reason = self.masker.mask(f"{error.message} [{error.code}]")
-            run.note(f"error: {run.reason}")
-        run.outputs, refused = refused_outputs(run.outputs)
+            reason = self.masker.mask(f"{error.message} [{error.code}]")
+            if error.code in ("target_connection_lost", "target_timed_out"):
+                await self.fleet.drop(target)
+            state = "TimedOut" if error.code == "target_timed_out" else "Failed"
+            log.note(f"error: {reason}")
+        except OSError as error:
+            reason = f"cannot read the package to send: {error.strerror}"
+            log.note(f"error: {reason}")
+        finally:
+            self.fleet.release(target)
+        outputs, refused = refused_outputs(outputs)
         if refused is not None:
-            reason = self.masker.mask(f"{refused.message} [{refused.code}]")
-            run.note(f"error: {reason}")
-            if run.state == "Success":
-                run.state, run.reason = "Failed", reason
-        ended = self.now()
-        record = StepRun(step=step.name, target=planned.target, state=run.state, started=started, ended=ended,
-                         exit_code=run.exit_code, log=self.masker.mask("\n".join(run.log)),
-                         outputs=tuple(run.outputs), reason=run.reason)
+            note = self.masker.mask(f"{refused.message} [{refused.code}]")
+            log.note(f"error: {note}")
+            if state == "Success":
+                state, reason = "Failed", note
+        record = StepRun(step=step.name, target=planned.target, state=state, started=started, ended=self.now(),
+                         exit_code=exit_code, log=log.text(), outputs=tuple(outputs),
+                         reason=self.masker.mask(reason) if reason else reason)
         for output in record.outputs:
             if output.sensitive:
                 self.masker.add(output.value)
-            self.outputs.add(step.name, planned.target, output)
-        # No log text in events: an event cannot be re-masked when a value turns secret later.
         self.emit({"event": "run_finished", "step": step.name, "target": planned.target, "state": record.state,
                    "exit_code": record.exit_code, "reason": record.reason})
         return record
 
-    def script_step(self, step: Step, target: Target, run: _Run, timeout: float) -> None:
-        dictionary = self.dictionary(step, target, None)
-        values = self.values_for(dictionary)
-        text = self.render(step.script or "", dictionary)
-        workdir = target.prepare_workdir(step.name, self.request.deployment_id)
-        result = target.run_script(step.syntax or "", text, workdir=workdir, variables=values, masker=self.masker,
-                                   timeout=timeout, cancel=self.cancel)
-        run.script("the script", result, timeout)
+    def step_request(self, step: Step, planned: PlannedRun, dictionary: VariableDictionary,
+                     package: PackageInput | None, timeout: float) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "op": "step", "deployment_id": self.request.deployment_id, "step": step.name, "type": step.type,
+            "variables": wire_variables(dictionary), "now": self.request.now.isoformat(), "timeout": timeout,
+        }
+        if step.type == "script":
+            message.update(syntax=step.syntax, script=step.script or "")
+        else:
+            assert package is not None
+            message.update(package={"id": package.id, "version": package.version, "sha256": package.sha256,
+                                    "file_name": package.file_name},
+                           package_scripts=list(planned.package_scripts),
+                           substitute_files=list(planned.substitute_files),
+                           structured_config=[[file, fmt, list(keys)] for file, fmt, keys in planned.structured_config])
+        return message
 
-    def package_step(self, step: Step, planned: PlannedRun, target: Target, run: _Run, deadline: float,
-                     timeout: float) -> None:
-        package = self.packages[(step.package or "").casefold()]
-        if package.id not in self.hashed:
-            verify_package(package)  # again: the store may have changed since the preflight
-            self.hashed.add(package.id)
-        folder = target.install_package(package.path, package.id, package.version, replace=True,
-                                        progress=_PackageEvents(self.emit, step.name, target.name,
-                                                                f"{package.id} {package.version}"))
-        run.note(f"installed {package.id} {package.version} to {folder}")
-        run.outputs.append(OutputVariable(INSTALL_DIR_OUTPUT, str(folder), False))
-        dictionary = self.dictionary(step, target, package)
-        dictionary.set(CURRENT_INSTALL_DIR, str(folder))
-        values = self.values_for(dictionary)
-        scripts = {name.casefold().rsplit(".", 1)[0]: name for name in planned.package_scripts}
-        workdir = target.prepare_workdir(step.name, self.request.deployment_id) if scripts else None
+    async def watch(self, session: Any, target: Target, message: dict[str, Any], line: Callable[[str], None],
+                    timeout: float, events: _PackageEvents | None = None) -> dict[str, Any]:
+        """Run the step on ``session``; pass a cancel on; give the target up past the watchdog."""
+        task = asyncio.ensure_future(session.run_step(message, line, events.reported if events else None))
+        deadline = time.monotonic() + timeout + WATCHDOG_GRACE
+        canceled = False
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.2)
+            if done:
+                return task.result()
+            if not canceled and self.cancel is not None and self.cancel.is_set():
+                canceled = True
+                await session.cancel()
+            if time.monotonic() > deadline:
+                task.cancel()
+                raise DeployError(f"target {target.name!r} did not answer within the step's timeout of {timeout:g} s "
+                                  f"(plus {WATCHDOG_GRACE:g} s); it was given up.", code="target_timed_out")
 
-        def phase(name: str) -> bool:
-            script = scripts.get(name.casefold())
-            if script is None:
-                return True
-            assert workdir is not None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                run.state, run.reason = "TimedOut", f"the step's timeout of {timeout:g} s ran out before {script}"
-                return False
-            syntax, wrapper = _package_script(script, folder)
-            run.note(f"running {script}")
-            result = target.run_script(syntax, wrapper, workdir=workdir, variables=values, masker=self.masker,
-                                       timeout=remaining, cancel=self.cancel)
-            return run.script(script, result, timeout)
+    # -- one step on all its targets -----------------------------------------------------
+    async def run_group(self, step: Step, group: list[PlannedRun]) -> list[StepRun]:
+        width = min(self.max_parallel, step.window_size or self.max_parallel)
+        gate = asyncio.Semaphore(width)
+        results: dict[int, StepRun] = {}
+        failed: list[str] = []
 
-        if not phase("PreDeploy"):
-            return
-        if planned.substitute_files:
-            done = target.substitute_files(folder, [glob.escape(f) for f in planned.substitute_files],
-                                           lambda text: self.render(text, dictionary, lenient=True))
-            run.note(f"substituted variables in {', '.join(done) or 'no files'}")
-        if planned.structured_config:
-            names = sorted({key for _, _, keys in planned.structured_config for key in keys})
-            config_values = {name: self.config_value(name, dictionary) for name in names}
-            replaced = target.replace_structured_config(
-                folder, [(file, fmt) for file, fmt, _ in planned.structured_config], config_values)
-            formats = {file: fmt for file, fmt, _ in planned.structured_config}
-            for file, keys in replaced.items():
-                run.note(f"structured configuration ({formats[file].upper()}): replaced "
-                         f"{', '.join(keys) or 'nothing'} in {file}")
-        if phase("Deploy"):
-            phase("PostDeploy")
+        async def one(index: int, planned: PlannedRun) -> None:
+            async with gate:
+                if failed:
+                    where = planned.target or "the zone"
+                    results[index] = self.skipped(planned, "Skipped", f"never started on {where}: step "
+                                                  f"{step.name!r} had already failed on {failed[0]}")
+                    return
+                if self.cancel is not None and self.cancel.is_set():
+                    results[index] = self.skipped(planned, "Canceled", "the deployment was canceled")
+                    return
+                record = await self.run(step, planned)
+                results[index] = record
+                if record.failed:
+                    failed.append(record.target or "the zone")
 
-    def config_value(self, name: str, dictionary: VariableDictionary) -> str:
-        result = evaluate(name, dictionary, now=self.request.now)
-        if result.missing:
-            raise SubstitutionError(
-                f"structured configuration variable {name!r} refers to {', '.join(result.missing)}, which "
-                "is not defined for this run (an output variable that was never set?).",
-                code=UNRESOLVED, details=list(result.missing),
-            )
-        if result.sensitive:
-            self.masker.add(result.text)
-        return result.text
+        await asyncio.gather(*(one(i, p) for i, p in enumerate(group)))
+        ordered = [results[i] for i in range(len(group))]
+        # Outputs are stored in plan order, whatever order the targets finished in, so "the value
+        # set last" (the unscoped form read elsewhere) is the same on every run (decision 145).
+        for record in ordered:
+            for output in record.outputs:
+                self.outputs.add(step.name, record.target, output)
+        return ordered
 
     # -- the deployment -------------------------------------------------------------------
     def skipped(self, planned: PlannedRun, state: str, reason: str) -> StepRun:
@@ -308,7 +292,6 @@ class _Executor:
                    "runs": len(self.plan.runs)})
         records: list[StepRun] = []
         first_failure: str | None = None
-        canceled = False
         groups: list[list[PlannedRun]] = []
         for planned in self.plan.runs:
             if groups and groups[-1][0].step == planned.step:
@@ -322,22 +305,18 @@ class _Executor:
                 continue
             # The condition is decided once per step: all its targets run, like Octopus's parallel targets.
             verdict: tuple[str, str] | None = None
-            if canceled:
+            if self.cancel is not None and self.cancel.is_set():
                 verdict = ("Canceled", "the deployment was canceled")
             elif step.condition == "success" and first_failure is not None:
                 verdict = ("Skipped", f"condition 'success': an earlier step failed ({first_failure})")
             elif step.condition == "failure" and first_failure is None:
                 verdict = ("Skipped", "condition 'failure': no earlier step failed")
-            for planned in group:
-                if verdict is None and self.cancel is not None and self.cancel.is_set():
-                    canceled = True
-                    verdict = ("Canceled", "the deployment was canceled")
-                if verdict is not None:
-                    records.append(self.skipped(planned, *verdict))
-                    continue
-                record = self.run(step, planned)
-                records.append(record)
-                canceled = canceled or record.state == "Canceled"
+            if verdict is not None:
+                records.extend(self.skipped(planned, *verdict) for planned in group)
+                continue
+            ran = self.fleet.run(self.run_group(step, group))
+            records.extend(ran)
+            for record in ran:
                 if record.failed and first_failure is None:
                     where = f"on {record.target}" if record.target else "on the zone"
                     first_failure = f"{record.step!r} {where}: {record.state}"
@@ -347,21 +326,26 @@ class _Executor:
                      for r in records)
         state = "Failed" if any(r.failed for r in runs) else "Success"
         self.emit({"event": "deployment_finished", "deployment_id": self.request.deployment_id, "state": state})
+        warnings = tuple(dict.fromkeys(w for w in (self.request.warnings or ()) if w))
         return DeploymentRecord(self.request.deployment_id, self.request.project_slug, self.request.release_version,
-                                self.request.environment, state, started, self.now(), runs)
+                                self.request.environment, state, started, self.now(), runs, warnings)
 
 
 def execute(plan: DeployPlan, request: DeployRequest, *, on_event: Callable[[Event], None] | None = None,
-            cancel: threading.Event | None = None, clock: Clock = time.time) -> DeploymentRecord:
+            cancel: threading.Event | None = None, fleet: Fleet | None = None,
+            max_parallel: int = DEFAULT_MAX_PARALLEL, clock: Clock = time.time) -> DeploymentRecord:
     """Run ``plan`` (made by ``build_plan(request)``) and return what happened.
 
     Steps run in order; ``success`` steps run while nothing has failed, ``failure`` steps
     only after a failure, ``always`` steps regardless. A failing run is recorded (state
     ``Failed``, ``TimedOut`` or ``Canceled`` with a masked reason) and the deployment's state
     becomes ``Failed``; only a plan that does not belong to ``request`` raises
-    (``plan_mismatch``). ``on_event`` receives masked progress events; setting ``cancel``
-    stops the running script and cancels every run not started yet. Start and end times are
-    whole epoch seconds read from ``clock`` (decision 122); timeouts are measured with
+    (``plan_mismatch``). Setting ``cancel`` stops the running scripts and cancels every run
+    not started yet. ``fleet`` (optional) carries sessions already opened by the preflight's connection check;
+    without one, a fleet is made for this deployment and closed at the end. ``on_event``
+    receives progress events (``run_started``, ``run_log`` with one masked line,
+    ``run_finished``, ``run_skipped``, ...), every string masked. Start and end times are whole
+    epoch seconds read from ``clock`` (decision 122); timeouts are measured with
     :func:`time.monotonic`.
     """
     steps = {s.name.casefold() for s in request.steps}
@@ -373,4 +357,10 @@ def execute(plan: DeployPlan, request: DeployRequest, *, on_event: Callable[[Eve
             "build the plan from the same request. Nothing was run.",
             code="plan_mismatch",
         )
-    return _Executor(plan, request, on_event, cancel, clock).execute()
+    own = fleet is None
+    fleet = fleet or Fleet(max_parallel=max_parallel)
+    try:
+        return _Executor(plan, request, on_event, cancel, fleet, max_parallel, clock).execute()
+    finally:
+        if own:
+            fleet.close()

@@ -24,7 +24,7 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_name
 from bundlekit.core.text import MASK
-from bundlekit.deploy.service_messages import OutputVariable
+from bundlekit.runtime.service_messages import OutputVariable
 from bundlekit.deploy.targets import Target
 from bundlekit.errors import DeployError
 from bundlekit.format.manifest import Step
@@ -142,6 +142,7 @@ class DeployRequest:
     tenant: str | None = None
     script_timeout: float = 3600.0
     zone_target: Target | None = None
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.deployment_id, what="deployment id", error=DeployError, code="invalid_deploy_request")
@@ -228,6 +229,7 @@ class DeploymentRecord:
     started: EpochSeconds
     ended: EpochSeconds
     runs: tuple[StepRun, ...]
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state not in ("Success", "Failed"):
@@ -238,7 +240,7 @@ class DeploymentRecord:
             "deployment_id": self.deployment_id, "project_slug": self.project_slug,
             "release_version": self.release_version, "environment": self.environment,
             "state": self.state, "started": self.started, "ended": self.ended,
-            "runs": [run.to_dict(mask) for run in self.runs],
+            "warnings": list(self.warnings), "runs": [run.to_dict(mask) for run in self.runs],
         }
 
     def outputs(self) -> list[tuple[str, str | None, OutputVariable]]:

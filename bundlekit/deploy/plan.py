@@ -29,9 +29,11 @@ from bundlekit.deploy.context import (
     winners,
 )
 from bundlekit.deploy.model import DeployPlan, DeployRequest, PackageInput, PlannedRun
-from bundlekit.deploy.structured import ConfigParseError, apply_config, formats_for
-from bundlekit.deploy.runner import SUPPORTED_SYNTAXES
-from bundlekit.deploy.targets import MAX_TEMPLATE_BYTES, Target
+from bundlekit.runtime.structured import ConfigParseError, apply_config, formats_for
+from bundlekit.deploy.targets import Target
+from bundlekit.runtime.files import MAX_TEMPLATE_BYTES
+from bundlekit.runtime.scripts import SUPPORTED_SYNTAXES
+from bundlekit.runtime.step import PHASES, SCRIPT_SYNTAX
 from bundlekit.errors import DeployError, VerificationError
 from bundlekit.format.manifest import Step
 from bundlekit.package.archive import member_matches, read_members
@@ -46,9 +48,6 @@ __all__ = ["build_plan", "DeployPlan", "PlannedRun", "verify_package", "json_con
 
 STEP_TYPES = ("script", "package")
 CONDITIONS = ("success", "failure", "always")
-#: Scripts a package may carry at its root, run in this order (see spec/deploy.md §6).
-PHASES = ("PreDeploy", "Deploy", "PostDeploy")
-SCRIPT_SYNTAX = {".sh": "bash", ".py": "python"}
 #: What an output variable of an earlier step stands for while planning (its value comes later).
 OUTPUT_PLACEHOLDER = "(output known at run time)"
 INSTALL_PLACEHOLDER = "(installation folder)"

@@ -19,13 +19,20 @@ its receipt entry are written in one more transaction when it ends. A deployment
 its preflight is recorded too (one transaction: id, ``Failed`` record with a
 ``(preflight)`` run, receipt entry): the one documented exception to "a refusal leaves the
 home as it was" (``spec/deploy.md`` section 9, decision 112), because the source zone must
-learn that the release it sent was not deployed. A dry run writes nothing.
+learn that the release it sent was not deployed. A dry run writes nothing, here or on a target.
+
+Targets (decisions 140-147): every step runs through bundlekit's step runner. Local folder
+targets and zone-level steps run it on this machine under the zone's worker isolation (a
+worker user, or a bubblewrap sandbox hiding the home, said in every record when there is no
+worker user); SSH targets over a connection whose host key is pinned. The preflight connects
+to every target the plan uses before any step runs anywhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +41,11 @@ from typing import Any, Callable
 from bundlekit.core.clock import EpochSeconds, to_datetime
 from bundlekit.core.names import check_label
 from bundlekit.deploy.engine import execute
+from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
+from bundlekit.deploy.launch import bwrap_path, default_python
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
-from bundlekit.deploy.targets import LocalFolderTarget, Target
+from bundlekit.deploy.targets import Isolation, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError, DeployError, InputError, StateError, TrustError, UsageError
 from bundlekit.format.manifest import Step
 from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
@@ -48,10 +57,12 @@ from bundlekit.zone import deployments, outbox, projects, secrets, truststore
 from bundlekit.zone.db import Writer
 from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.home import Zone
+from bundlekit.zone.sshkey import client_key
 from bundlekit.zone.targets import TargetRecord, list_targets
 from bundlekit.zone.truststore import TrustEntry
+from bundlekit.zone.worker import get_worker
 
-__all__ = ["DeployOutcome", "prepare", "deploy", "open_target", "PREFLIGHT"]
+__all__ = ["DeployOutcome", "prepare", "deploy", "open_target", "isolation", "zone_fleet", "PREFLIGHT"]
 
 #: The step name under which a deployment refused by its preflight is recorded and reported.
 PREFLIGHT = "(preflight)"
@@ -67,11 +78,40 @@ class DeployOutcome:
     local: bool = False  # the release was created in this zone (no receipt to send)
 
 
-def open_target(record: TargetRecord) -> Target:
-    """The one place a recorded target kind becomes an implementation (an SSH target adds a branch)."""
+def isolation(zone: Zone) -> Isolation:
+    """How runners on this machine are kept from the zone's home (``zone/worker.py``)."""
+    worker = get_worker(zone)
+    # The worker user gets the system's Python (it may not enter the zone owner's folders); the
+    # sandbox runs this process's own interpreter, with every configuration library.
+    python = worker.python or (default_python() if worker.mode == "user" else sys.executable)
+    return Isolation(worker.mode, worker.user, python, hide=(str(zone.home.resolve()),),
+                     bwrap=bwrap_path() or "/usr/bin/bwrap")
+
+
+def open_target(record: TargetRecord, local: Isolation) -> Target:
+    """The one place a recorded target kind becomes an implementation."""
     if record.kind == "local":
-        return LocalFolderTarget(record.name, record.environment, frozenset(record.roles), Path(record.root))
+        return LocalFolderTarget(record.name, record.environment, frozenset(record.roles), Path(record.root), local)
+    if record.kind == "ssh":
+        c = record.config
+        return SshTarget(record.name, record.environment, frozenset(record.roles), c["host"], c["user"],
+                         tuple(c["host_keys"]), int(c["port"]), c.get("identity_file"), c["work_dir"])
     raise StateError(f"target {record.name!r} has unknown kind {record.kind!r}", code="unknown_target_kind")
+
+
+def zone_fleet(zone: Zone, max_parallel: int = DEFAULT_MAX_PARALLEL) -> Fleet:
+    """A :class:`Fleet` that authenticates with the zone's SSH client key (read on first SSH use;
+    never created here: a zone without one raises ``target_auth_failed`` saying how to make it)."""
+    def key() -> Any:
+        import asyncssh  # only when there are SSH targets
+
+        data = client_key(zone, create=False)
+        if data is None:
+            raise DeployError("this zone has no SSH key yet, so no SSH target can know it: run `bundlekit targets "
+                              "ssh-key` (it creates the key) and add the line it prints to each target user's "
+                              "~/.ssh/authorized_keys.", code="target_auth_failed")
+        return asyncssh.import_private_key(data)
+    return Fleet(key, max_parallel=max_parallel)
 
 
 def _variable(zone: Zone, v: dict[str, Any], source: str) -> VariableInput:
@@ -189,16 +229,38 @@ def _request(zone: Zone, what: _Release, environment: str, tenant: str | None, n
     store = zone.store
     packages = tuple(PackageInput(p["id"], p["version"], store.path(p["sha256"]), p["sha256"], p["file"])
                      for p in snap["packages"].values())
-    targets = tuple(open_target(t) for t in list_targets(zone.db, environment=environment))
+    local = isolation(zone)
+    targets = tuple(open_target(t, local) for t in list_targets(zone.db, environment=environment))
     if not targets:
         raise DeployError(f"no targets in environment {environment!r}; add one with `bundlekit targets add NAME "
-                          f"--environment {environment} --role ROLE --root DIR`", code="no_targets")
-    zone_target = LocalFolderTarget(zone.name, environment, frozenset(), zone.home / "zone-target")
+                          f"--environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
+                          code="no_targets")
+    # Zone-level steps run on the worker: its folder is outside the home, its isolation the zone's.
+    zone_target = LocalFolderTarget(zone.name, environment, frozenset(), Path(get_worker(zone).folder), local)
     return DeployRequest(
         deployment_id=deployments.peek_next_id(zone.db), project_name=project.name, project_slug=project.slug,
         space=project.space, release_version=release["version"], channel=release["channel"], environment=environment,
         steps=tuple(steps), packages=packages, variables=_variables(zone, project, release), targets=targets,
-        now=to_datetime(now), zone_target=zone_target, tenant=tenant)
+        now=to_datetime(now), zone_target=zone_target, tenant=tenant,
+        warnings=(local.warning,) if local.warning and _uses_this_machine(steps, targets) else ())
+
+
+def _uses_this_machine(steps: list[Step], targets: tuple[Target, ...]) -> bool:
+    """Whether some step may run on this machine: a zone-level step, or any local target."""
+    return any(not s.roles for s in steps) or any(isinstance(t, LocalFolderTarget) for t in targets)
+
+
+def _used_targets(request: DeployRequest, plan: DeployPlan) -> list[Target]:
+    """The targets the plan runs steps on (the zone's worker included), each once, in plan order."""
+    by_name = {t.name: t for t in request.targets}
+    used: dict[str, Target] = {}
+    for run in plan.runs:
+        if run.action != "run":
+            continue
+        target = by_name[run.target] if run.target is not None else request.zone_target
+        if target is not None:
+            used.setdefault(target.name.casefold(), target)
+    return list(used.values())
 
 
 def _offered(zone: Zone, what: _Release, paths: tuple[Path, ...], now: EpochSeconds) -> list[EvidenceRow]:
@@ -227,8 +289,9 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
            dry_run: bool = False, receipt_out: Path | None = None,
            on_event: Callable[[dict[str, Any]], None] | None = None,
            tenant: str | None = None, evidence: tuple[Path, ...] = (), wait: float = 0.0,
-           on_wait: Callable[[str], None] | None = None) -> DeployOutcome:
-    """Plan, record, run and report one deployment (``now``: Unix seconds).
+           on_wait: Callable[[str], None] | None = None, max_parallel: int = DEFAULT_MAX_PARALLEL,
+           fleet: Fleet | None = None) -> DeployOutcome:
+    """Plan, check the targets, record, run and report one deployment (``now``: Unix seconds).
 
     Deployments of one project to one environment (and tenant) run one at a time across every
     node of the zone (decision 185): while one runs, another waits up to ``wait`` seconds
@@ -237,10 +300,15 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
 
     The lifecycle gate comes first (``lifecycle_violation``: nothing recorded); ``evidence``
     are receipt bundles from other zones offered as proof of earlier phases (verified; stored
-    with the deployment). A preflight refusal is recorded as a failed deployment and queued
-    for the source, then re-raised (unless ``dry_run``, which records nothing). A deployment
-    whose steps fail is returned with state ``Failed``; the caller decides the exit status.
-    ``receipt_out`` also writes the signed receipt bundle there (releases from another zone).
+    with the deployment). The preflight plans every run, then connects to every target the
+    plan uses (``max_parallel`` at a time) and starts its runner: a host key mismatch
+    (``host_key_mismatch``, exit 3), an unreachable target (``target_unreachable``) or a target
+    without a usable python refuses the deployment before any step runs anywhere (a dry run
+    only probes the targets and writes nothing on them). A preflight refusal is recorded as a
+    failed deployment and queued for the source, then re-raised (unless ``dry_run``, which
+    records nothing). A deployment whose steps fail is returned with state ``Failed``; the
+    caller decides the exit status. ``receipt_out`` also writes the signed receipt bundle there
+    (releases from another zone). ``fleet``: sessions to reuse (else one is made and closed).
     """
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     what = _resolve(zone, project_ref, version, environment)
@@ -254,31 +322,40 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     decision = check(zone.db, zone.name, what.project, what.release, environment, tenant=tenant, offered=offered)
     ctx = _Context(what, environment, tenant, decision.waived if decision else (), offered)
     request = _request(zone, what, environment, tenant, now)
+    own = fleet is None
+    fleet = fleet or zone_fleet(zone, max_parallel)
     try:
-        plan = build_plan(request)  # preflight_* (exit 5), package_hash_mismatch (3): nothing ran
-    except BundleError as err:
-        if not dry_run:
-            # Nothing ran, but the source must still learn that this deployment did not happen.
+        try:
+            plan = build_plan(request)  # preflight_* (exit 5), package_hash_mismatch (3): nothing ran
+            # host_key_mismatch (3), target_unreachable (5), ...; a dry run only probes (writes nothing anywhere)
+            fleet.preflight(_used_targets(request, plan), start=not dry_run)
+        except BundleError as err:
+            if not dry_run:
+                # Nothing ran, but the source must still learn that this deployment did not happen.
+                with zone.db.transaction() as tx:
+                    deployment_id = _insert_running(tx, ctx, now)
+                    failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
+                                              "Failed", now, now,
+                                              (StepRun(PREFLIGHT, None, "Failed", now, now, None, "", (),
+                                                       f"[{err.code}] {err.message}"),), request.warnings)
+                    _record(zone, tx, ctx, failed, now)
+                _write_receipt(zone, what, deployment_id, now, receipt_out)
+            raise
+        if dry_run:
+            return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
+        slot = deployments.slot(what.project.slug, environment, tenant)
+        deployment_id = _start(zone, ctx, now, slot, wait, on_wait)
+        try:
+            request = dataclasses.replace(request, deployment_id=deployment_id)
+            plan = dataclasses.replace(plan, deployment_id=deployment_id)
+            record = execute(plan, request, on_event=on_event, fleet=fleet, max_parallel=max_parallel)
             with zone.db.transaction() as tx:
-                deployment_id = _insert_running(tx, ctx, now)
-                failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
-                                          "Failed", now, now, (StepRun(PREFLIGHT, None, "Failed", now, now, None, "",
-                                                                       (), f"[{err.code}] {err.message}"),))
-                _record(zone, tx, ctx, failed, now)
-            _write_receipt(zone, what, deployment_id, now, receipt_out)
-        raise
-    if dry_run:
-        return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
-    slot = deployments.slot(what.project.slug, environment, tenant)
-    deployment_id = _start(zone, ctx, now, slot, wait, on_wait)
-    try:
-        request = dataclasses.replace(request, deployment_id=deployment_id)
-        plan = dataclasses.replace(plan, deployment_id=deployment_id)
-        record = execute(plan, request, on_event=on_event)
-        with zone.db.transaction() as tx:
-            _record(zone, tx, ctx, record, now)
+                _record(zone, tx, ctx, record, now)
+        finally:
+            zone.db.release(slot)
     finally:
-        zone.db.release(slot)
+        if own:
+            fleet.close()
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
                          waived=ctx.waived, local=what.local)
 

@@ -1,252 +1,191 @@
-"""Deployment targets: where a step's packages go and its scripts run.
+"""Deployment targets as the deploy engine sees them: who they are and how to reach their runner.
 
-This module owns the interface between the deploy engine and a machine. The engine only
-ever talks to :class:`Target`; today the one implementation is :class:`LocalFolderTarget`
-(an application root folder on this machine). An SSH target later implements the same
-methods over a connection, and the engine does not change. Paths returned by a target are
-handles in the target's own file system: the engine passes them back to the same target
-and never opens them itself. See ``docs/decisions/044-deployment-targets.md``.
+A target is identity (``name``, ``environment``, ``roles``) plus where its step runner runs
+(``docs/decisions/140-step-runner.md``): every step on every target is executed by the same
+runner (:mod:`bundlekit.runtime`), started
+
+* for a :class:`LocalFolderTarget`: on this machine, under the zone's worker isolation
+  (:class:`Isolation`: a separate unprivileged user, or a sandbox that hides the zone's home,
+  or, only when the operator chose it, unconfined), with the target's folder as its work folder;
+* for an :class:`SshTarget`: on the machine reached over SSH, as the target's user, with
+  ``work_dir`` as its work folder (``~/bundlekit`` on the target by default).
+
+How a runner is started is :mod:`bundlekit.deploy.launch` (local) and :mod:`bundlekit.deploy.ssh`.
 """
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import re
-import shutil
-import threading
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 
-from bundlekit.core.atomic import AtomicFile
-from bundlekit.core.names import check_name, check_path
-from bundlekit.core.progress import Advance
-from bundlekit.deploy.structured import MAX_CONFIG_BYTES, ConfigParseError, apply_config
-from bundlekit.package.textfiles import decode_text, encode_text
-from bundlekit.deploy.masking import Masker
-from bundlekit.deploy.runner import ScriptResult, run_script
-from bundlekit.errors import DeployError
-from bundlekit.package.extract import extract_package
+from bundlekit.errors import DeployError, InputError
 
-__all__ = ["Target", "LocalFolderTarget", "WORK_FOLDER"]
+__all__ = ["Target", "LocalFolderTarget", "SshTarget", "Isolation", "ISOLATION_MODES", "DEFAULT_WORK_DIR",
+           "WORK_FOLDER", "DEFAULT_MAX_PARALLEL", "check_ssh_address", "check_work_dir"]
 
-#: Folder under a local target's root holding per-deployment step working folders.
+#: Folder under a target's work folder holding per-deployment step working folders.
 WORK_FOLDER = ".bundlekit-work"
-#: Text files rewritten by substitution are read whole; larger ones are refused.
-MAX_TEMPLATE_BYTES = 32 << 20
+#: An SSH target's work folder when none is given (relative to the target user's home).
+DEFAULT_WORK_DIR = "~/bundlekit"
+#: How many targets run a step (or are checked) at once unless told otherwise.
+DEFAULT_MAX_PARALLEL = 10
+#: How local runners are isolated from the zone (see :class:`Isolation`).
+ISOLATION_MODES = ("user", "sandbox", "unconfined")
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                   r"[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])$")
+_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\$?$", re.IGNORECASE)
 
 
-class Target(ABC):
-    """A deployment target: identity (``name``, ``environment``, ``roles``) and operations.
+def _identity(kind: str, name: object, environment: object, roles: object) -> frozenset[str]:
+    for label, value in (("name", name), ("environment", environment)):
+        if not isinstance(value, str) or not value.strip():
+            raise DeployError(f"a {kind} target needs a non-empty {label}.", code="invalid_target")
+    out: frozenset[str] = frozenset(roles)  # type: ignore[call-overload]
+    if any(not isinstance(role, str) or not role.strip() for role in out):
+        raise DeployError(f"target {name!r}: every role must be a non-empty name.", code="invalid_target")
+    return out
 
-    Every operation raises :class:`~bundlekit.errors.DeployError` on refusal or failure.
-    """
+
+class Target:
+    """A deployment target: ``name``, ``environment``, ``roles`` (and a kind, ``local`` or ``ssh``)."""
 
     __slots__ = ()
 
     name: str
     environment: str
     roles: frozenset[str]
+    kind: str = ""
 
     def has_role(self, roles: Iterable[str]) -> bool:
         """Whether the target carries any of ``roles`` (role names are case-insensitive)."""
         mine = {role.casefold() for role in self.roles}
         return any(role.casefold() in mine for role in roles)
 
-    @abstractmethod
-    def prepare_workdir(self, step: str, deployment_id: str) -> PurePath:
-        """A fresh, empty working folder for ``step`` of deployment ``deployment_id``."""
-
-    @abstractmethod
-    def install_package(self, archive: Path, package_id: str, version: str, *, replace: bool = False,
-                        progress: Advance | None = None) -> PurePath:
-        """Extract the local ``archive`` to the target's folder for ``package_id``/``version``;
-        ``progress`` (``core.progress``) is told the bytes moved and extracted."""
-
-    @abstractmethod
-    def run_script(
-        self,
-        syntax: str,
-        script: str,
-        *,
-        workdir: PurePath,
-        variables: Mapping[str, str],
-        masker: Masker,
-        timeout: float = 3600.0,
-        env: Mapping[str, str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> ScriptResult:
-        """Run an already-substituted script in ``workdir`` (see :mod:`bundlekit.deploy.runner`)."""
-
-    @abstractmethod
-    def substitute_files(self, folder: PurePath, patterns: Sequence[str], render: Callable[[str], str]) -> list[str]:
-        """Rewrite each text file matching ``patterns`` under ``folder`` as ``render(text)``.
-
-        ``render`` is the substitution engine (the target does not know the syntax).
-        Returns the matched files, relative to ``folder``, sorted.
-        """
-
-    @abstractmethod
-    def replace_structured_config(
-        self, folder: PurePath, files: Sequence[tuple[str, str]], variables: Mapping[str, str]
-    ) -> dict[str, list[str]]:
-        """Apply structured configuration variables to each ``(file, format)`` under ``folder``
-        (format ``json``, ``yaml``, ``xml`` or ``properties``): ``{file: [replaced paths]}``.
-
-        A file is rewritten (atomically, in its own encoding) only when something matched.
-        """
+    @property
+    def address(self) -> str:
+        """Where the target is, for people: a folder, or ``user@host:port``."""
+        raise NotImplementedError
 
 
-def _component(kind: str, value: str) -> str:
-    # Package ids, versions and deployment ids become folder names on the target.
-    return check_name(value, what=kind, error=DeployError, code="invalid_name")
+@dataclass(frozen=True, slots=True)
+class Isolation:
+    """How a runner on this machine is kept away from the zone's home.
 
+    ``user``: the runner runs as ``user`` (an unprivileged OS user that is not the zone's owner;
+    the home is 0700); ``sandbox``: it runs as the zone's owner inside bubblewrap (``bwrap``),
+    with the zone's home (``hide``) replaced by an empty folder, its own ``/tmp`` and process
+    namespace; ``unconfined``: as the zone's owner with nothing hidden (only ever chosen by the
+    operator, and said in every deployment's record). ``python`` is the interpreter the runner
+    uses: one the worker user can execute; by default this process's own (which has the
+    libraries of every configuration format, lxml included).
+    """
 
-def _step_folder(step: str) -> str:
-    # Step names are free text ("Deploy web/api"): a readable slug plus a hash keeps
-    # folders distinct for names that slug alike.
-    slug = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")[:40] or "step"
-    return f"{slug}-{hashlib.sha256(step.encode('utf-8')).hexdigest()[:8]}"
+    mode: str
+    user: str | None = None
+    python: str = field(default_factory=lambda: sys.executable)
+    hide: tuple[str, ...] = ()
+    bwrap: str = "/usr/bin/bwrap"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ISOLATION_MODES:
+            raise DeployError(f"worker isolation {self.mode!r} is not one of {', '.join(ISOLATION_MODES)}.",
+                              code="invalid_target")
+        if self.mode == "user" and not self.user:
+            raise DeployError("worker isolation 'user' needs the worker's user name.", code="invalid_target")
+
+    def describe(self) -> str:
+        """One line for records and ``init``: how steps on this machine run."""
+        if self.mode == "user":
+            return f"steps on this machine run as the unprivileged worker user {self.user!r}"
+        if self.mode == "sandbox":
+            return ("WARNING: no separate worker user: steps on this machine run as the zone's own OS user "
+                    "inside a bubblewrap sandbox that hides the zone's home (`bundlekit worker setup` "
+                    "creates a worker user)")
+        return ("WARNING: steps on this machine run UNCONFINED as the zone's own OS user and can read the "
+                "zone's keys (chosen with `bundlekit worker set --unconfined`; `bundlekit worker setup` "
+                "creates a worker user)")
+
+    @property
+    def warning(self) -> str | None:
+        return None if self.mode == "user" else self.describe()
 
 
 @dataclass(frozen=True, slots=True)
 class LocalFolderTarget(Target):
-    """A target that is a folder on this machine: packages go to ``<root>/<id>/<version>``."""
+    """A folder on this machine; its runner runs under ``isolation`` with ``root`` as work folder.
+
+    Packages are installed to ``<root>/<id>/<version>``.
+    """
 
     name: str
     environment: str
     roles: frozenset[str] = field(default_factory=frozenset)
     root: Path = field(default_factory=Path.cwd)
+    isolation: Isolation = field(default_factory=lambda: Isolation("sandbox"))
+    kind: str = "local"
 
     def __post_init__(self) -> None:
-        for label, value in (("name", self.name), ("environment", self.environment)):
-            if not isinstance(value, str) or not value.strip():
-                raise DeployError(f"a local target needs a non-empty {label}.", code="invalid_target")
-        roles = frozenset(self.roles)
-        if any(not isinstance(role, str) or not role.strip() for role in roles):
-            raise DeployError(f"target {self.name!r}: every role must be a non-empty name.",
-                              code="invalid_target")
-        object.__setattr__(self, "roles", roles)
+        object.__setattr__(self, "roles", _identity("local", self.name, self.environment, self.roles))
         object.__setattr__(self, "root", Path(self.root).absolute())
+        if not isinstance(self.isolation, Isolation):
+            raise DeployError(f"target {self.name!r}: isolation must be an Isolation.", code="invalid_target")
 
-    def _inside(self, path: PurePath, what: str) -> Path:
-        resolved = Path(path).resolve()
-        if not resolved.is_relative_to(self.root.resolve()):
-            raise DeployError(
-                f"{what} {path} is outside target {self.name!r} (root {self.root}).",
-                code="path_outside_target",
-            )
-        return resolved
+    @property
+    def address(self) -> str:
+        return str(self.root)
 
-    def prepare_workdir(self, step: str, deployment_id: str) -> Path:
-        folder = self.root / WORK_FOLDER / _component("deployment id", deployment_id) / _step_folder(step)
-        self._inside(folder, "working folder")  # before deleting or creating anything: links may lead out
-        try:
-            if folder.exists():
-                shutil.rmtree(folder)  # a re-run of the same step starts clean
-            folder.mkdir(parents=True, mode=0o700)
-        except OSError as error:
-            raise DeployError(f"cannot create working folder {folder}: {error.strerror}.",
-                              code="workdir_unusable") from None
-        return folder
 
-    def install_package(self, archive: Path, package_id: str, version: str, *, replace: bool = False,
-                        progress: Advance | None = None) -> Path:
-        dest = self.root / _component("package id", package_id) / _component("package version", version)
-        extract_package(Path(archive), dest, replace=replace, progress=progress)
-        return dest
+@dataclass(frozen=True, slots=True)
+class SshTarget(Target):
+    """A machine reached over SSH: ``user@host:port``, pinned ``host_keys`` (OpenSSH public key lines).
 
-    def run_script(
-        self,
-        syntax: str,
-        script: str,
-        *,
-        workdir: PurePath,
-        variables: Mapping[str, str],
-        masker: Masker,
-        timeout: float = 3600.0,
-        env: Mapping[str, str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> ScriptResult:
-        folder = self._inside(workdir, "working folder")
-        return run_script(syntax, script, workdir=folder, variables=variables, masker=masker,
-                          timeout=timeout, env=env, cancel=cancel)
+    ``identity_file`` (a private key file on the zone's machine) replaces the zone's own SSH key
+    for this target; ``work_dir`` is absolute, or ``~/...`` on the target.
+    """
 
-    def _matches(self, folder: PurePath, patterns: Sequence[str]) -> list[tuple[str, Path]]:
-        base = self._inside(folder, "folder")
-        found: dict[str, Path] = {}
-        for pattern in patterns:
-            check_path(pattern, what="file pattern", glob=True, normalise=True, error=DeployError,
-                       code="invalid_file_pattern")
-            for match in base.glob(pattern):
-                # Links could lead out of the package; only real files inside it are touched.
-                if match.is_symlink() or not match.is_file():
-                    continue
-                if not match.resolve().is_relative_to(base):
-                    continue
-                found[match.relative_to(base).as_posix()] = match
-        return sorted(found.items())
+    name: str
+    environment: str
+    roles: frozenset[str]
+    host: str
+    user: str
+    host_keys: tuple[str, ...]
+    port: int = 22
+    identity_file: str | None = None
+    work_dir: str = DEFAULT_WORK_DIR
+    kind: str = "ssh"
 
-    def substitute_files(self, folder: PurePath, patterns: Sequence[str], render: Callable[[str], str]) -> list[str]:
-        done: list[str] = []
-        for relative, path in self._matches(folder, patterns):
-            try:
-                info = path.stat()
-                if info.st_size > MAX_TEMPLATE_BYTES:
-                    raise DeployError(f"file {path} is too large to substitute ({info.st_size} bytes).",
-                                      code="substitution_file_too_large")
-                data = path.read_bytes()
-            except OSError as error:
-                raise DeployError(f"cannot read {path}: {error.strerror}.", code="substitution_failed") from None
-            try:
-                text, encoding = decode_text(data)
-            except UnicodeDecodeError:
-                raise DeployError(
-                    f"file {path} is not text (UTF-8, or UTF-16/UTF-32 with a byte order mark), so variables "
-                    "cannot be substituted in it. Remove it from the step's substitution patterns.",
-                    code="substitution_file_not_text",
-                ) from None
-            rendered = render(text)
-            if rendered != text:
-                self._write(path, encode_text(rendered, encoding), info.st_mode & 0o7777, "substitution_failed")
-            done.append(relative)
-        return done
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roles", _identity("ssh", self.name, self.environment, self.roles))
+        check_ssh_address(self.name, self.user, self.host, self.port)
+        check_work_dir(self.name, self.work_dir)
+        if not self.host_keys:
+            raise InputError(f"target {self.name!r}: at least one pinned host key is needed (--host-key).",
+                             code="invalid_host_key")
 
-    @staticmethod
-    def _write(path: Path, data: bytes, mode: int, code: str) -> None:
-        try:
-            with AtomicFile(path, mode) as out:
-                out.write(data)
-        except OSError as error:
-            raise DeployError(f"cannot write {path}: {error.strerror}.", code=code) from None
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
 
-    def replace_structured_config(
-        self, folder: PurePath, files: Sequence[tuple[str, str]], variables: Mapping[str, str]
-    ) -> dict[str, list[str]]:
-        formats = dict(files)
-        out: dict[str, list[str]] = {}
-        for relative, path in self._matches(folder, [glob.escape(file) for file in formats]):
-            try:
-                info = path.stat()
-                if info.st_size > MAX_CONFIG_BYTES:
-                    raise DeployError(f"configuration file {path} is {info.st_size} bytes, above the "
-                                      f"{MAX_CONFIG_BYTES}-byte limit.", code="invalid_structured_config")
-                text, encoding = decode_text(path.read_bytes())
-            except OSError as error:
-                raise DeployError(f"cannot read configuration file {path}: {error.strerror}.",
-                                  code="structured_config_unreadable") from None
-            except UnicodeDecodeError as error:
-                raise DeployError(f"configuration file {path} is not text (byte {error.start}).",
-                                  code="invalid_structured_config") from None
-            try:
-                _, edit = apply_config(text, variables, (formats[relative],))
-            except ConfigParseError as error:
-                raise DeployError(f"configuration file {path} is {error}. Fix the file in the package.",
-                                  code="invalid_structured_config") from None
-            if edit.text is not None:
-                self._write(path, encode_text(edit.text, encoding), info.st_mode & 0o7777,
-                            "structured_config_unwritable")
-            out[relative] = [where for _, where in edit.replaced]
-        return out
+
+def check_ssh_address(name: str, user: object, host: object, port: object) -> None:
+    """Refuse a user, host or port that cannot be right, naming the target (``invalid_target``)."""
+    if not isinstance(user, str) or not _USER.match(user):
+        raise InputError(f"target {name!r}: {user!r} is not a valid user name (letters, digits, '_', '.', "
+                          "'-', starting with a letter or '_').", code="invalid_target_address")
+    if not isinstance(host, str) or not _HOST.match(host) or len(host) > 253:
+        raise InputError(f"target {name!r}: {host!r} is not a valid host name or IP address.",
+                         code="invalid_target_address")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InputError(f"target {name!r}: port {port!r} must be a number from 1 to 65535.",
+                         code="invalid_target_address")
+
+
+def check_work_dir(name: str, work_dir: object) -> None:
+    """A target's work folder must be absolute (or ``~/...``, the target user's home) and plain."""
+    if (not isinstance(work_dir, str) or not (work_dir.startswith("/") or work_dir.startswith("~/"))
+            or "\0" in work_dir or "\n" in work_dir or "/../" in f"{work_dir}/" or len(work_dir) > 1024):
+        raise InputError(f"target {name!r}: work folder {work_dir!r} must be an absolute path (or ~/FOLDER on "
+                         "the target) without '..'.", code="invalid_target_address")

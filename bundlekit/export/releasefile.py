@@ -185,7 +185,8 @@ def _step(path: Path, i: int, s: dict[str, Any], packages: tuple[PackageSource, 
                 environments=tuple(s.get("environments", ())), condition=s.get("condition", "success"),
                 enabled=s.get("enabled", True), syntax=s.get("syntax"), script=s.get("script"),
                 package=s.get("package"), substitute=tuple(s.get("substitute", ())), timeout=s.get("timeout"),
-                structured_config=tuple(s.get("structured_config", ())))
+                structured_config=tuple(s.get("structured_config", ())),
+                window_size=s.get("window_size"))
 
 
 def _variable(v: dict[str, Any]) -> VariableSpec:

@@ -110,12 +110,14 @@ class Step:
     substitute: tuple[str, ...] = ()
     timeout: int | None = None
     structured_config: tuple[str, ...] = ()
+    #: Rolling deployment: at most this many targets run the step at once (Octopus's window size).
+    window_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "type": self.type, "roles": list(self.roles),
                              "environments": list(self.environments), "condition": self.condition,
                              "enabled": self.enabled}
-        for k in ("syntax", "script", "package", "timeout"):
+        for k in ("syntax", "script", "package", "timeout", "window_size"):
             v = getattr(self, k)
             if v is not None:
                 d[k] = v
@@ -131,7 +133,8 @@ class Step:
                    environments=tuple(d.get("environments", ())), condition=d.get("condition", "success"),
                    enabled=d.get("enabled", True), syntax=d.get("syntax"), script=d.get("script"),
                    package=d.get("package"), substitute=tuple(d.get("substitute", ())), timeout=d.get("timeout"),
-                   structured_config=tuple(d.get("structured_config", ())))
+                   structured_config=tuple(d.get("structured_config", ())),
+                   window_size=d.get("window_size"))
 
 
 @dataclass(frozen=True, slots=True)

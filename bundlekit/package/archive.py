@@ -54,7 +54,7 @@ _NUPKG_SKIP_NAMES = ("[content_types].xml",)
 _NUPKG_SKIP_SUFFIXES = (".nupkg.sha512", ".nuspec")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Member:
     """One checked archive member: ``name`` is a normalised relative POSIX path."""
 

@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import IO
+from typing import IO, List, Tuple, Union
 
 from bundlekit.core.atomic import CHUNK, fsync_dir
 from bundlekit.core.progress import Advance, begin
@@ -40,7 +40,11 @@ from bundlekit.package.archive import (
     _refuse,
 )
 
-__all__ = ["extract_package"]
+__all__ = ["extract_package", "stage_package", "swap_in", "sweep_leftovers", "EXTRACT_MARK", "OLD_MARK"]
+
+#: What names a staging folder, and an old version being replaced (``.<version><mark><random>``).
+EXTRACT_MARK = ".extract-"
+OLD_MARK = ".old-"
 
 
 # --------------------------------------------------------------------------- writing
@@ -164,27 +168,53 @@ def extract_package(
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
     progress: Advance | None = None,
-) -> list[str]:
+) -> List[str]:
     """Extract ``archive`` to the folder ``dest``; return the relative paths of its files.
 
     ``progress`` is told the total of the members' sizes (``core.progress.begin``, once the
     archive is checked) and the bytes of each member as it is written.
 
-    Refusals are :class:`DeployError` with codes ``unsafe_package`` (a member is unsafe or a
-    cap is exceeded), ``unsupported_package``, ``package_format_mismatch``,
-    ``corrupt_package``, ``package_unreadable``, ``already_deployed`` (``dest`` exists and
-    ``replace`` is false), ``unsafe_destination`` and ``extract_failed`` (I/O error while
-    writing). After a refusal nothing was written and ``dest`` is unchanged. NuGet metadata
-    (``[Content_Types].xml``, ``_rels/``, ``package/services/metadata/``, ``*.nuspec``,
-    ``*.nupkg.sha512``) is checked like every member but not extracted from a ``.nupkg``.
+    :func:`stage_package` then :func:`swap_in`. Refusals are :class:`DeployError` with codes
+    ``unsafe_package`` (a member is unsafe or a cap is exceeded), ``unsupported_package``,
+    ``package_format_mismatch``, ``corrupt_package``, ``package_unreadable``,
+    ``already_deployed`` (``dest`` exists and ``replace`` is false), ``unsafe_destination``
+    and ``extract_failed`` (I/O error while writing). After a refusal nothing was written and
+    ``dest`` is unchanged. NuGet metadata (``[Content_Types].xml``, ``_rels/``,
+    ``package/services/metadata/``, ``*.nuspec``, ``*.nupkg.sha512``) is checked like every
+    member but not extracted from a ``.nupkg``.
+    """
+    staging, files = stage_package(archive, dest, replace=replace, max_total_bytes=max_total_bytes,
+                                   max_members=max_members, progress=progress)
+    try:
+        swap_in(staging, dest, replace=replace)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return files
+
+
+def stage_package(
+    archive: Path,
+    dest: Path,
+    *,
+    replace: bool = False,
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    progress: Advance | None = None,
+) -> Tuple[Path, List[str]]:
+    """Extract ``archive`` into a new staging folder next to ``dest``: ``(staging, files)``.
+
+    The staging folder is ``.<dest name>.extract-<random>`` in ``dest``'s parent (same file
+    system, so :func:`swap_in` is a rename); the caller may change files in it (substitution)
+    before swapping it in, and removes it if it does not. Refusals as :func:`extract_package`;
+    after one, nothing is left behind.
     """
     archive = Path(archive)
     dest = Path(dest).absolute()
     budget = _Budget(max_total_bytes, max_members)
     handle, kind = _open_archive(archive)
     with handle:
-        dest_exists = _check_destination(dest, replace)
-        archive_obj: zipfile.ZipFile | tarfile.TarFile
+        _check_destination(dest, replace)
+        archive_obj: Union[zipfile.ZipFile, tarfile.TarFile]
         try:
             if kind == "zip":
                 archive_obj = zipfile.ZipFile(handle)
@@ -195,45 +225,93 @@ def extract_package(
         with archive_obj:
             members = _checked_members(archive, archive_obj, budget)
             begin(progress, archive.name, sum(m.size for m in members if not m.skip))
-            return _install(archive, members, archive_obj, budget, dest, dest_exists, progress)
+            return _stage(archive, members, archive_obj, budget, dest, progress)
 
 
-def _install(
-    archive: Path, members: list[_Member], archive_obj: zipfile.ZipFile | tarfile.TarFile,
-    budget: _Budget, dest: Path, dest_exists: bool, progress: Advance | None = None,
-) -> list[str]:
+def _stage(
+    archive: Path, members: List[_Member], archive_obj: Union[zipfile.ZipFile, tarfile.TarFile],
+    budget: _Budget, dest: Path, progress: Advance | None = None,
+) -> Tuple[Path, List[str]]:
     parent = dest.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract-", dir=parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}{EXTRACT_MARK}", dir=parent))
     except OSError as error:
         raise DeployError(f"cannot prepare {parent} for extraction: {error.strerror}.",
                           code="extract_failed") from None
     try:
-        try:
-            files = _extract_into(staging, members, archive_obj, budget, progress)
-            os.chmod(staging, 0o755)
-            # One flush of everything written before the rename makes it visible (an fsync
-            # per file cost ~0.5 ms each, seconds for packages of thousands of files).
-            os.sync()
-            _check_destination(dest, replace=dest_exists)  # narrow the window for a planted link
-            _swap_in(staging, dest, dest_exists)
-        except _Refusal as problem:
-            raise _refuse(archive, problem) from None
-        except _CORRUPTION as error:
-            raise _corrupt(archive, error) from None
-        except OSError as error:
-            raise DeployError(
-                f"extracting package {archive} to {dest} failed: {error.strerror or error}. "
-                "Check free space and permissions.",
-                code="extract_failed",
-            ) from None
-        return files
-    finally:
+        files = _extract_into(staging, members, archive_obj, budget, progress)
+        os.chmod(staging, 0o755)
+    except _Refusal as problem:
         shutil.rmtree(staging, ignore_errors=True)
+        raise _refuse(archive, problem) from None
+    except _CORRUPTION as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _corrupt(archive, error) from None
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DeployError(
+            f"extracting package {archive} to {dest} failed: {error.strerror or error}. "
+            "Check free space and permissions.",
+            code="extract_failed",
+        ) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging, files
 
 
-def _swap_in(staging: Path, dest: Path, dest_exists: bool) -> None:
+def swap_in(staging: Path, dest: Path, *, replace: bool = True) -> None:
+    """Make the complete ``staging`` folder ``dest``: flush it, then rename it into place.
+
+    An existing ``dest`` (only with ``replace``) is first renamed to ``.<name>.old-<random>``
+    and deleted afterwards; :func:`sweep_leftovers` finishes the job after a kill in between.
+    Raises ``DeployError`` (``already_deployed``, ``unsafe_destination``, ``extract_failed``).
+    """
+    dest = Path(dest).absolute()
+    # One flush of everything written before the rename makes it visible (an fsync
+    # per file cost ~0.5 ms each, seconds for packages of thousands of files).
+    os.sync()
+    dest_exists = _check_destination(dest, replace)  # narrow the window for a planted link
+    try:
+        _swap(Path(staging), dest, dest_exists)
+    except OSError as error:
+        raise DeployError(f"installing {dest} failed: {error.strerror or error}. Check free space and permissions.",
+                          code="extract_failed") from None
+
+
+def sweep_leftovers(parent: Path) -> List[str]:
+    """Finish what an interrupted install left in ``parent`` (a package's folder); return what was done.
+
+    A staging folder (``.<v>.extract-*``) is deleted; an old version renamed away
+    (``.<v>.old-*``) is renamed back when ``<v>`` is missing (the swap was cut between its two
+    renames), else deleted. The caller must hold the lock that installs into ``parent``.
+    """
+    done: List[str] = []
+    try:
+        entries = sorted(os.listdir(parent))
+    except OSError:
+        return done
+    for entry in entries:
+        path = Path(parent) / entry
+        if not entry.startswith(".") or path.is_symlink() or not path.is_dir():
+            continue
+        if EXTRACT_MARK in entry:
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"removed unfinished extraction {entry}")
+        elif OLD_MARK in entry:
+            version = entry[1:entry.index(OLD_MARK)]
+            live = Path(parent) / version
+            if version and not os.path.lexists(live):
+                os.rename(path, live)
+                done.append(f"restored {version} (an install was cut while swapping)")
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                done.append(f"removed replaced version {entry}")
+    return done
+
+
+def _swap(staging: Path, dest: Path, dest_exists: bool) -> None:
     """Rename ``staging`` to ``dest``; an old ``dest`` is renamed away first, then deleted."""
     parent = dest.parent
     if not dest_exists:
@@ -244,7 +322,7 @@ def _swap_in(staging: Path, dest: Path, dest_exists: bool) -> None:
                               code="already_deployed") from None
         fsync_dir(parent)
         return
-    old = parent / f".{dest.name}.old-{secrets.token_hex(8)}"
+    old = parent / f".{dest.name}{OLD_MARK}{secrets.token_hex(8)}"
     os.rename(dest, old)
     try:
         os.rename(staging, dest)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 __all__ = ["TextEncoding", "decode_text", "encode_text", "UTF8"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TextEncoding:
     """How a file's text is stored: the Python codec and the byte order mark written first."""
 

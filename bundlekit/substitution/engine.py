@@ -48,7 +48,7 @@ class _JsonSelfReference(Exception):
     """Internal: a path into a JSON value leads back to itself; the path is unresolved, not a cycle."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RenderResult:
     """What a rendering produced and what it could not do.
 

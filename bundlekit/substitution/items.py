@@ -125,7 +125,7 @@ def collection_items(text: str) -> list[Item]:
     return [_TextItem(part) for part in text.split(",")]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Scope:
     var: str  # the #{each} name, case-folded
     item: Item

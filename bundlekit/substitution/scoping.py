@@ -40,7 +40,7 @@ def _fold(values: Iterable[str]) -> frozenset[str]:
     return frozenset(v.casefold() for v in values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScopedValue:
     """One value of a variable and the scope it applies to (empty scope = unscoped)."""
 
@@ -79,7 +79,7 @@ class ScopedValue:
         return hash((self.name.casefold(), self.value, self.sensitive, frozenset(self.scope.items()), self.source))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScopeContext:
     """Where a value is being used: one deployment, step and machine."""
 

@@ -36,14 +36,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Ident:
     """A dotted path segment, whitespace-trimmed, original case kept for display."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Index:
     """A ``[...]`` segment: literal text and nested ``#{...}`` expressions, concatenated."""
 
@@ -60,18 +60,18 @@ class Index:
 Step = Union[Ident, Index]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Symbol:
     steps: tuple[Step, ...]
     pos: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Literal:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Nested:
     """A filter option written as a nested token (``#{...}``), evaluated to text."""
 
@@ -81,25 +81,25 @@ class Nested:
 Option = Union[Literal, Nested]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Filter:
     name: str
     options: tuple[Option, ...]
     pos: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Expr:
     head: Symbol | None
     filters: tuple[Filter, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Text:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Subst:
     expr: Expr
     source: str  # the token exactly as written: what is left in place when it cannot be evaluated
@@ -110,14 +110,14 @@ class Subst:
 Operand = Union[str, Expr]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Cond:
     left: Operand
     op: str | None  # None (truthiness), "==" or "!="
     right: Operand | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class If:
     cond: Cond
     negate: bool  # True for #{unless}
@@ -127,7 +127,7 @@ class If:
     source: str = ""  # the whole block as written: what is left in place when a condition fails
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Each:
     var: str
     collection: Symbol
@@ -135,14 +135,14 @@ class Each:
     pos: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Num:
     """A number written in a ``#{calc}`` expression."""
 
     value: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CalcOp:
     """``left op right`` in a ``#{calc}`` expression; ``op`` is one of ``+ - * /``."""
 
@@ -154,7 +154,7 @@ class CalcOp:
 CalcTerm = Union[Num, Symbol, CalcOp]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Calc:
     """``#{calc EXPR}``: arithmetic over numbers and variables whose values are numbers."""
 

@@ -38,7 +38,7 @@ def path_display(path: Path) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Entry:
     name: str
     value: str

@@ -2,10 +2,11 @@
 
 Layout::
 
-    HOME/
+    HOME/                    mode 0700: only the zone's owner enters
       zone.json              name, zone id, created (public)
       keys/signing.key       Ed25519 private key, raw 32 bytes, mode 0600
       keys/sealing.key       X25519 private key, raw 32 bytes, mode 0600
+      keys/ssh_client.key    the zone's SSH client key (OpenSSH format, 0600), made by `targets ssh-key`
       keys/state.password    the PostgreSQL state's password, if one was given (0600)
       bundlekit.conf         node settings: BUNDLEKIT_STATE, BUNDLEKIT_PACKAGE_STORE (0600; optional)
       state.db               SQLite state (trust store, sequences, records; see zone/db.py),
@@ -168,6 +169,8 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
         if settings.package_store is not None:
             settings.package_store.mkdir(parents=True, exist_ok=True)
         home.mkdir(parents=True, exist_ok=True)
+        # Only the zone's owner may enter the home: the worker user must not reach the keys.
+        os.chmod(home, 0o700)
         keys = home / "keys"
         keys.mkdir(mode=0o700)
         signing = Ed25519PrivateKey.generate()

@@ -10,6 +10,7 @@ one zone write into another's state.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bundlekit.core.atomic import write_atomic
@@ -49,6 +50,7 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     package_store = package_store.resolve()
     package_store.mkdir(parents=True, exist_ok=True)
     home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)  # as init: only the zone's owner enters (decision 143)
     keys = home / "keys"
     keys.mkdir(mode=0o700)
     _copy_keys(source / "keys", keys)
@@ -61,8 +63,11 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
 
 
 def _copy_keys(source: Path, dest: Path) -> None:
-    """The zone's signing and sealing keys and its retired signing keys (co-signing after a rotation)."""
-    for name in ("signing.key", "sealing.key"):
+    """The zone's signing and sealing keys, its SSH client key if it has one (every node reaches the
+    same SSH targets), and its retired signing keys (co-signing after a rotation)."""
+    for name in ("signing.key", "sealing.key", "ssh_client.key"):
+        if name == "ssh_client.key" and not (source / name).is_file():
+            continue
         write_atomic(dest / name, (source / name).read_bytes(), mode=0o600)
     retired = source / "retired"
     if retired.is_dir():

@@ -282,6 +282,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (id, version)
     );
     """,
+    # version 9: SSH targets (how to reach a target: user, host, port, pinned host keys, work folder)
+    """
+    ALTER TABLE targets ADD COLUMN config TEXT NOT NULL DEFAULT '{{}}';
+    """,
 ]
 
 

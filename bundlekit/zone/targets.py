@@ -1,13 +1,17 @@
-"""The zone's deployment targets as recorded in its state (kind, environment, roles, root).
+"""The zone's deployment targets as recorded in its state: kind, environment, roles, how to reach it.
 
-Turning a record into something that runs steps is the deploy layer's job
-(``bundlekit.deploy.service.open_target``).
+A ``local`` target is a folder on the zone's machine (``root``); an ``ssh`` target is reached
+as ``user@host:port`` with its pinned host keys, an optional identity file and its work folder
+(``config``). Checking an SSH address and turning a record into something that runs steps is
+the deploy layer's job (``bundlekit.deploy.service.open_target``); this module stores, lists,
+re-pins and removes, and refuses a local folder inside the zone's home (steps must never run
+where the zone's keys are).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,7 @@ from bundlekit.errors import InputError, StateError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 
-__all__ = ["TargetRecord", "add_target", "list_targets", "remove_target"]
+__all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "set_host_keys", "inside_home"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,37 +31,88 @@ class TargetRecord:
     roles: tuple[str, ...]
     kind: str
     root: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        if self.kind == "ssh":
+            return f"{self.config['user']}@{self.config['host']}:{self.config['port']}"
+        return self.root
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "environment": self.environment, "roles": list(self.roles), "kind": self.kind,
-                "root": self.root}
+        out: dict[str, Any] = {"name": self.name, "environment": self.environment, "roles": list(self.roles),
+                               "kind": self.kind, "address": self.address}
+        if self.kind == "local":
+            out["root"] = self.root
+        else:
+            out.update(user=self.config["user"], host=self.config["host"], port=self.config["port"],
+                       host_keys=list(self.config["host_keys"]), identity_file=self.config.get("identity_file"),
+                       work_dir=self.config["work_dir"])
+        return out
 
 
 def _row(r: Row) -> TargetRecord:
-    return TargetRecord(r["name"], r["environment"], tuple(json.loads(r["roles"])), r["kind"], r["root"])
+    return TargetRecord(r["name"], r["environment"], tuple(json.loads(r["roles"])), r["kind"], r["root"],
+                        json.loads(r["config"] or "{}"))
 
 
-def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path,
-               now: EpochSeconds) -> TargetRecord:
+def inside_home(zone: Zone, folder: Path) -> bool:
+    """Whether ``folder`` is the zone's home or inside it (or holds it)."""
+    home = zone.home.resolve()
+    folder = folder.resolve()
+    return folder == home or home in folder.parents or folder in home.parents
+
+
+def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path | None, now: EpochSeconds, *,
+               ssh: dict[str, Any] | None = None) -> TargetRecord:
+    """Record a target: a local folder (``root``) or an SSH machine (``ssh``: user, host, port,
+    host_keys, identity_file, work_dir; checked by the caller). Nothing is written on refusal."""
     check_name(name, what="target name", error=InputError, code="invalid_target_name")
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     if not roles:
         raise InputError("give the target at least one --role", code="invalid_input")
     for role in roles:
         check_label(role, what="role", error=InputError, code="invalid_label")
-    root = root.expanduser().resolve()
-    if root.exists() and not root.is_dir():
-        raise InputError(f"--root {root}: exists and is not a folder", code="invalid_input")
+    if (root is None) == (ssh is None):
+        raise InputError("give exactly one of --root DIR (a folder on this machine) and --ssh USER@HOST[:PORT]",
+                         code="invalid_input")
     # Target names are case-insensitive, as Octopus's machine names are.
     taken = {fold(t.name): t.name for t in list_targets(zone.db)}
     other = taken.get(fold(name))
     if other is not None:
         raise StateError(f"target {other!r} already exists; `bundlekit targets remove {other}` first",
                          code="target_exists")
+    if root is not None:
+        root = root.expanduser().resolve()
+        if root.exists() and not root.is_dir():
+            raise InputError(f"--root {root}: exists and is not a folder", code="invalid_input")
+        if inside_home(zone, root):
+            raise InputError(f"--root {root}: a target folder cannot be the zone's home ({zone.home}), inside it or "
+                             "above it: steps must never reach the zone's keys. Choose a folder outside it.",
+                             code="invalid_input")
+        kind, where, config = "local", str(root), {}
+    else:
+        assert ssh is not None
+        kind, where, config = "ssh", "", dict(ssh)
     with zone.db.transaction() as tx:
-        tx.run("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
-               (name, environment, json.dumps(sorted(set(roles))), "local", str(root), now))
-        root.mkdir(parents=True, exist_ok=True)  # only once the state accepted the target (a refusal creates nothing)
+        tx.run("INSERT INTO targets(name, environment, roles, kind, root, added, config) VALUES (?,?,?,?,?,?,?)",
+               (name, environment, json.dumps(sorted(set(roles))), kind, where, now, json.dumps(config)))
+        if root is not None:  # only once the state accepted the target (a refusal creates nothing)
+            root.mkdir(parents=True, exist_ok=True)
+    return list_targets(zone.db, name=name)[0]
+
+
+def set_host_keys(zone: Zone, name: str, host_keys: list[str]) -> TargetRecord:
+    """Re-pin an SSH target's host keys (checked by the caller)."""
+    found = list_targets(zone.db, name=name)
+    if not found:
+        raise StateError(f"no target named {name!r}; see `bundlekit targets list`", code="unknown_target")
+    if found[0].kind != "ssh":
+        raise InputError(f"target {name!r} is a local folder; only SSH targets have host keys",
+                         code="invalid_input")
+    config = dict(found[0].config, host_keys=list(host_keys))
+    with zone.db.transaction() as tx:
+        tx.run("UPDATE targets SET config = ? WHERE name = ?", (json.dumps(config), name))
     return list_targets(zone.db, name=name)[0]
 
 
@@ -78,4 +133,3 @@ def remove_target(zone: Zone, name: str) -> TargetRecord:
     with zone.db.transaction() as tx:
         tx.run("DELETE FROM targets WHERE name = ?", (name,))
     return found[0]
-

@@ -77,15 +77,22 @@ def test_the_acme_release_deploys_across_two_targets_with_outputs_flowing_betwee
     assert [(n, t, o.name, o.value) for n, t, o in record.outputs() if o.name.startswith("Package.")] == [
         ("Deploy web", "web-01", "Package.InstallationDirectoryPath", str(installed))]
     assert not (tmp_path / "db-01" / "Acme.Web").exists()  # the web package went to web targets only
-    assert [e["event"] for e in events if not e["event"].startswith("package_")] == ["deployment_started"] + [
-        "run_started", "run_finished"] * 3 + ["deployment_finished"]
-    # the package's extraction is reported for progress bars: its total, then bytes adding up to it
-    (started,) = [e for e in events if e["event"] == "package_started"]
-    assert (started["target"], started["package"], started["phase"]) == ("web-01", "Acme.Web 1.4.0", "extract")
-    moved = [e["bytes"] for e in events if e["event"] == "package_progress"]
-    with zipfile.ZipFile(FIXTURES / "acme" / "packages" / "Acme.Web.1.4.0.zip") as z:
-        assert started["total"] == sum(moved) == sum(i.file_size for i in z.infolist()) > 0
-
+    assert [e["event"] for e in events if e["event"] != "run_log" and not e["event"].startswith("package_")] == (
+        ["deployment_started"] + ["run_started", "run_finished"] * 3 + ["deployment_finished"])
+    # Logs stream back live, line by line, masked in the zone before anyone sees them.
+    lines = [e["line"] for e in events if e["event"] == "run_log"]
+    assert "smoke test on web-01: schema 42" in lines
+    assert not any(API_KEY in line or "s3cret-value" in line for line in lines)
+    # The package's transfer to the target's runner and its extraction there are reported for
+    # progress bars: each phase's total, then bytes adding up to it.
+    archive = FIXTURES / "acme" / "packages" / "Acme.Web.1.4.0.zip"
+    with zipfile.ZipFile(archive) as z:
+        content = sum(i.file_size for i in z.infolist())
+    for phase, total in (("transfer", archive.stat().st_size), ("extract", content)):
+        (started,) = [e for e in events if e["event"] == "package_started" and e["phase"] == phase]
+        assert (started["target"], started["package"]) == ("web-01", "Acme.Web 1.4.0")
+        moved = [e["bytes"] for e in events if e["event"] == "package_progress" and e["phase"] == phase]
+        assert started["total"] == sum(moved) == total > 0
 
 
 def test_a_redeploy_of_the_same_version_replaces_the_installed_package(tmp_path: Path) -> None:

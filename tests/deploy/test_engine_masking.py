@@ -6,7 +6,6 @@ Searched in every log, reason, record dict, repr, event and error the deploy eng
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,7 @@ import pytest
 
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.plan import build_plan
-from bundlekit.deploy.targets import LocalFolderTarget
-from bundlekit.errors import DeployError
+from bundlekit.deploy.targets import Isolation, LocalFolderTarget
 from tests.conftest import CANARY
 from tests.deploy.test_engine import API_KEY, acme_request
 from tests.deploy.test_plan import refusal, request_for, script, var, web_db
@@ -26,15 +24,14 @@ OUTPUT_SECRET = "out-secret-4242-zz"
 MAKE_OUTPUT_SECRET = "$(printf 'out-secret-%s-zz' 4242)"  # made at run time: not in any script text
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class LeakyTarget(LocalFolderTarget):
-    """A target whose errors quote a secret, as a remote target's connection error might."""
-
-    def prepare_workdir(self, step: str, deployment_id: str) -> Path:
-        if step == "Leaky":
-            raise DeployError(f"ssh deploy@{self.name} failed: Permission denied for password {SECRET}",
-                              code="workdir_unusable")
-        return LocalFolderTarget.prepare_workdir(self, step, deployment_id)
+def leaky_target(name: str, root: Path) -> LocalFolderTarget:
+    """A target whose runner fails with an error that quotes a secret, as a remote one's might."""
+    root.mkdir(parents=True)
+    (root / "secret.txt").write_text(SECRET)
+    fake = root / "python3"
+    fake.write_text(f"#!/bin/sh\necho \"Permission denied for password $(cat {root}/secret.txt)\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    return LocalFolderTarget(name, "Production", frozenset({"leaky"}), root, Isolation("unconfined", python=str(fake)))
 
 
 def forms(secret: str) -> list[str]:
@@ -43,7 +40,7 @@ def forms(secret: str) -> list[str]:
 
 def test_a_sensitive_value_and_everything_built_from_it_is_masked_everywhere(tmp_path: Path) -> None:
     web, db = web_db(tmp_path)
-    leaky = LeakyTarget("web-02", "Production", frozenset({"web"}), tmp_path / "web-02")
+    leaky = leaky_target("web-02", tmp_path / "web-02")
     steps = [
         # Prints the output secret before any step declared it sensitive: hidden by the final pass.
         script("Early", f'echo "early: {MAKE_OUTPUT_SECRET}"', roles=("db",)),
@@ -59,7 +56,7 @@ def test_a_sensitive_value_and_everything_built_from_it_is_masked_everywhere(tmp
                        "print('derived', '#{Token.Url}')\n"
                        "print('helper', get_octopusvariable('Octopus.Action[Use].Output.Token'))\n"
                        "raise SystemExit('failing with #{Db.Password}')", syntax="python"),
-        script("Leaky", "true", condition="always"),
+        script("Leaky", "true", condition="always", roles=("leaky",)),
     ]
     variables = [var("Db.Password", SECRET, True), var("Conn", "Server=db;Password=#{Db.Password};Pool=1"),
                  var("Encoded", "enc:#{Db.Password | ToBase64}"),
@@ -81,18 +78,26 @@ def test_a_sensitive_value_and_everything_built_from_it_is_masked_everywhere(tmp
     assert leaky_run.state == "Failed" and "Permission denied for password ********" in (leaky_run.reason or "")
     assert "early: ********" in record.runs[0].log
 
-    shown = [json.dumps(record.to_dict()), repr(record), json.dumps(events), json.dumps(plan.to_dict()),
+    shown = [json.dumps(record.to_dict()), repr(record), json.dumps(plan.to_dict()),
              repr(plan), repr(request)] + [r.log + (r.reason or "") for r in record.runs] + [repr(r) for r in
                                                                                           record.runs]
     for text in shown:
         for form in forms(SECRET)[:3] + [OUTPUT_SECRET]:
             assert form not in text
+    # Live log lines are masked with what is known when they arrive: every secret of the release and
+    # every value derived from one. A value a script prints before it declares it sensitive (here the
+    # output token, printed by an earlier step and by `set -x`) can only be hidden in the stored record
+    # (decision 145).
+    live = json.dumps(events)
+    assert "early: out-secret-4242-zz" in live
+    for form in forms(SECRET)[:3]:
+        assert form not in live
     # The hex form was printed by the script itself, not rendered by bundlekit: not masked (040).
     assert SECRET.encode().hex() in use.log
     # The record keeps the sensitive output for the caller to seal, but only when asked.
     unmasked = json.dumps(record.to_dict(mask=False))
     assert OUTPUT_SECRET in unmasked and SECRET not in unmasked
-    assert [o.value for _, _, o in record.outputs() if o.name == "Token"] == [OUTPUT_SECRET, OUTPUT_SECRET]
+    assert [o.value for _, _, o in record.outputs() if o.name == "Token"] == [OUTPUT_SECRET]
     for target in (web, db):
         for path in (target.root / ".bundlekit-work").rglob("*"):
             assert not path.is_file() or SECRET.encode() not in path.read_bytes()

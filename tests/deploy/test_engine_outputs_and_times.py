@@ -16,7 +16,7 @@ import pytest
 
 from bundlekit.deploy.engine import MAX_OUTPUTS_PER_RUN, execute, refused_outputs
 from bundlekit.deploy.plan import build_plan
-from bundlekit.deploy.service_messages import OutputVariable
+from bundlekit.runtime.service_messages import OutputVariable
 from tests.deploy.test_plan import request_for, script, web_db
 
 

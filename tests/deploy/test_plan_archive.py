@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bundlekit.package.archive import read_members
-from bundlekit.deploy.targets import LocalFolderTarget
+from bundlekit.package.extract import extract_package
+from bundlekit.runtime.files import matching_files
 from tests.conftest import raises_code
 
 FILES = {
@@ -42,11 +43,15 @@ PATTERN_SETS = [["*.json"], ["**/*.json"], ["config/*"], ["config/**/*.json"], [
 @pytest.mark.parametrize("patterns", PATTERN_SETS, ids=[",".join(p) for p in PATTERN_SETS])
 def test_patterns_select_exactly_the_files_the_target_would_substitute(tmp_path: Path, patterns: list[str]) -> None:
     archive = zip_of(tmp_path / "p.zip", FILES)
-    target = LocalFolderTarget("web-01", "Production", frozenset({"web"}), tmp_path / "root")
-    folder = target.install_package(archive, "Acme.Web", "1.0.0")
-    on_target = target.substitute_files(folder, patterns, lambda text: text)
+    folder = tmp_path / "root" / "Acme.Web" / "1.0.0"
+    extract_package(archive, folder)
+    # What Path.glob finds in the extracted folder is what the preflight reads and plans ...
+    globbed = sorted({p.relative_to(folder).as_posix() for pattern in patterns for p in folder.glob(pattern)
+                      if p.is_file()})
     read = read_members(archive, patterns, 1 << 20)
-    assert [name for name, _ in read] == on_target
+    assert [name for name, _ in read] == globbed
+    # ... and the runner on the target substitutes exactly the files the plan names.
+    assert [name for name, _ in matching_files(folder, [name for name, _ in read])] == globbed
     assert all(text == FILES[name] for name, text in read)
 
 

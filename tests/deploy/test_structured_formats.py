@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from bundlekit.deploy.structured import ConfigParseError, apply_config, formats_for
-from bundlekit.deploy.structured.propertiesfile import apply_properties, read_properties
-from bundlekit.deploy.structured.xmlfile import apply_xml
-from bundlekit.deploy.structured.yamlfile import apply_yaml
+from bundlekit.runtime.structured import ConfigParseError, apply_config, formats_for
+from bundlekit.runtime.structured.propertiesfile import apply_properties, read_properties
+from bundlekit.runtime.structured.xmlfile import apply_xml
+from bundlekit.runtime.structured.yamlfile import apply_yaml
 
 VALUES_YAML = """\
 # service settings

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bundlekit.export.exporter import export_release
+from bundlekit.export.releasefile import load_release
 from bundlekit.format.container import HEADER_SIZE, BundleFile
 from bundlekit.importer.verify import read_unverified, verify_bundle
 from bundlekit.zone.rotation import rotate_key
@@ -266,3 +267,22 @@ def test_parallel_exports_never_share_a_sequence_number(zones: Zones, tmp_path: 
     assert sequences == [1, 2, 3, 4]
     recorded = zones.dev.db.all("SELECT sequence FROM exports ORDER BY sequence")
     assert [r["sequence"] for r in recorded] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"2"', "1.5"])
+def test_a_window_size_that_is_not_a_whole_number_of_at_least_one_is_refused(release_dir: Path, value: str) -> None:
+    release = release_dir / "release.toml"
+    text = release.read_text()
+    release.write_text(text.replace('roles = ["web"]\nsubstitute',
+                                    f'roles = ["web"]\nwindow_size = {value}\nsubstitute', 1))
+    assert release.read_text() != text
+    with raises_code("invalid_release") as info:
+        load_release(release)
+    assert str(release) in info.value.message and "window_size" in info.value.message
+
+
+def test_a_window_size_reaches_the_manifest(release_dir: Path) -> None:
+    release = release_dir / "release.toml"
+    release.write_text(release.read_text().replace('roles = ["web"]\nsubstitute', 'roles = ["web"]\nwindow_size = 2\n'
+                                                   'substitute', 1))
+    assert [s.window_size for s in load_release(release).steps] == [None, 2, None]

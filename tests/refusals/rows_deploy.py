@@ -63,7 +63,7 @@ def _damaged_store(ctx: Ctx, remove: bool) -> Call:
     return _dry(ctx)
 
 
-def _ran(ctx: Ctx, break_target: str = "", env: dict[str, str] | None = None) -> Call:
+def _ran(ctx: Ctx, break_target: str = "") -> Call:
     """A deployment with the placeholder bound and the row's own targets, broken as asked."""
     roots = ctx.run_targets()
     web = roots["web-01"]
@@ -79,7 +79,7 @@ def _ran(ctx: Ctx, break_target: str = "", env: dict[str, str] | None = None) ->
         outside = ctx.file("outside/Deployments-1/keep.txt", b"not the target's").parent.parent
         (roots["db-01"] / ".bundlekit-work").symlink_to(outside)
         outputs.append(outside)  # nothing may be created or deleted through the link
-    return Call(DEPLOY, home=ctx.prod_run, env=env, expect="deployment", outputs=outputs)
+    return Call(DEPLOY, home=ctx.prod_run, expect="deployment", outputs=outputs)
 
 
 def _bad_script(ctx: Ctx) -> Call:
@@ -149,7 +149,7 @@ ROWS = [
     Row("unsafe_destination", lambda c: _ran(c, "link-as-destination")),
     Row("workdir_unusable", lambda c: _ran(c, "workdir-is-a-file")),
     Row("path_outside_target", lambda c: _ran(c, "workdir-leads-out")),
-    Row("interpreter_missing", lambda c: _ran(c, env={"PATH": "/nonexistent"})),
+    # interpreter_missing: rows_fleet.py (a runner's PATH is its machine's, never the zone's)
 ]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,18 +26,23 @@ from bundlekit.error_codes import REGISTRY
 from tests.conftest import cli_in_process, snapshot
 from tests.refusals.rows_bundles import ROWS as BUNDLE_ROWS
 from tests.refusals.rows_deploy import ROWS as DEPLOY_ROWS
+from tests.refusals.rows_fleet import ROWS as FLEET_ROWS
+from tests.refusals.rows_fleet import machines
 from tests.refusals.rows_inputs import ROWS as INPUT_ROWS
 from tests.refusals.rows_promotion import ROWS as PROMOTION_ROWS
 from tests.refusals.rows_state import ROWS as STATE_ROWS
 from tests.refusals.rows_transport import ROWS as TRANSPORT_ROWS
 from tests.refusals.world import Ctx, Row, build_base
 
-ROWS: list[Row] = INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + PROMOTION_ROWS + TRANSPORT_ROWS + STATE_ROWS
+ROWS: list[Row] = (INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + PROMOTION_ROWS + FLEET_ROWS + TRANSPORT_ROWS
+                   + STATE_ROWS)
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_base(tmp_path_factory.mktemp("refusal-base"))
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = build_base(tmp_path_factory.mktemp("refusal-base"))
+    with machines(root):  # the SSH machines of the fleet rows (tests/refusals/rows_fleet.py)
+        yield root
 
 
 def error_object(stdout: str) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bundlekit.core.text import MASK
-from bundlekit.deploy.masking import Masker
-from bundlekit.deploy.runner import ScriptResult, run_script
-from bundlekit.deploy.service_messages import (
+from bundlekit.runtime.masking import Masker
+from bundlekit.runtime.scripts import ScriptResult, run_script
+from bundlekit.runtime.service_messages import (
     OutputVariable,
     format_set_variable,
     parse_line,

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bundlekit.core.text import MASK
-from bundlekit.deploy.masking import Masker
+from bundlekit.runtime.masking import Masker
 
 
 def test_every_occurrence_of_a_secret_is_masked() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bundlekit.deploy.structured.base import ConfigEdit, ConfigParseError, is_reserved
+from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_reserved
 
 __all__ = ["apply_properties", "read_properties"]
 

@@ -15,14 +15,11 @@ used. The step runtime ships this package to targets: it imports nothing from ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import importlib
 from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
-from bundlekit.deploy.structured.base import FORMATS, ConfigEdit, ConfigParseError
-from bundlekit.deploy.structured.jsonfile import apply_json
-from bundlekit.deploy.structured.propertiesfile import apply_properties
-from bundlekit.deploy.structured.xmlfile import apply_xml
-from bundlekit.deploy.structured.yamlfile import apply_yaml
+from bundlekit.runtime.structured.base import FORMATS, ConfigEdit, ConfigParseError
 
 __all__ = ["FORMATS", "ConfigEdit", "ConfigParseError", "formats_for", "apply_config", "choose_format",
            "MAX_CONFIG_BYTES"]
@@ -30,9 +27,21 @@ __all__ = ["FORMATS", "ConfigEdit", "ConfigParseError", "formats_for", "apply_co
 #: Configuration files are parsed whole; anything larger is refused rather than loaded.
 MAX_CONFIG_BYTES = 32 << 20
 
-_APPLY: Mapping[str, Callable[[str, Mapping[str, str]], ConfigEdit]] = {
-    "json": apply_json, "yaml": apply_yaml, "xml": apply_xml, "properties": apply_properties,
-}
+#: format -> (module, function). Imported on first use: on a target, YAML needs the vendored
+#: ruamel.yaml (and a Python it supports) and XML needs lxml; a format whose library cannot be
+#: imported raises ImportError for that format only (decision 140).
+_APPLY = {"json": ("jsonfile", "apply_json"), "yaml": ("yamlfile", "apply_yaml"), "xml": ("xmlfile", "apply_xml"),
+          "properties": ("propertiesfile", "apply_properties")}
+
+
+def _applier(fmt: str) -> Callable[[str, Mapping[str, str]], ConfigEdit]:
+    module, function = _APPLY[fmt]
+    try:
+        loaded = importlib.import_module(f"bundlekit.runtime.structured.{module}")
+    except SyntaxError as error:  # a vendored library newer than this Python
+        raise ImportError(f"a library for {fmt} that this Python cannot run ({error.msg})",
+                          name="ruamel.yaml" if fmt == "yaml" else None) from None
+    return getattr(loaded, function)  # type: ignore[no-any-return]
 _EXTENSIONS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".xml": "xml", ".properties": "properties"}
 
 
@@ -63,7 +72,7 @@ def apply_config(text: str, variables: Mapping[str, str], formats: Sequence[str]
     error: ConfigParseError | None = None
     for fmt in formats:
         try:
-            return fmt, _APPLY[fmt](text, variables)
+            return fmt, _applier(fmt)(text, variables)
         except ConfigParseError as failure:
             error = failure
     assert error is not None, "no formats to try"

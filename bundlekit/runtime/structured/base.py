@@ -19,7 +19,7 @@ def is_reserved(name: str) -> bool:
     return bool(_RESERVED.match(name))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ConfigEdit:
     """The result of applying variables to one file's text.
 

@@ -43,7 +43,7 @@ _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0", ""})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OutputVariable:
     """One output variable set by a step: ``name`` as written by the script (not folded)."""
 
@@ -63,7 +63,7 @@ class OutputVariable:
         return f"OutputVariable(name={self.name!r}, value={shown}, sensitive={self.sensitive})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScannedLine:
     """The result of scanning one output line.
 

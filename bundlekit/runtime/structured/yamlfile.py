@@ -19,8 +19,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
-from bundlekit.deploy.structured.base import ConfigEdit, ConfigParseError, is_reserved
-from bundlekit.deploy.structured.jsonfile import convert_scalar
+from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_reserved
+from bundlekit.runtime.structured.jsonfile import convert_scalar
 
 __all__ = ["apply_yaml"]
 

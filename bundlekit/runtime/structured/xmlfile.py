@@ -26,7 +26,7 @@ from xml.parsers import expat
 
 from lxml import etree
 
-from bundlekit.deploy.structured.base import ConfigEdit, ConfigParseError, is_reserved
+from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_reserved
 
 __all__ = ["apply_xml"]
 
@@ -34,7 +34,7 @@ _DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
 _ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
 
 
-@dataclass(slots=True)
+@dataclass
 class _Spans:
     """Where things are in the text (character offsets), in document order."""
 

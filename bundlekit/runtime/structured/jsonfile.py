@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bundlekit.deploy.structured.base import ConfigEdit, ConfigParseError, is_reserved
+from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_reserved
 
 __all__ = ["apply_json", "convert_scalar"]
 

@@ -1,0 +1,294 @@
+"""`targets` and `worker`: the machines a zone deploys to, and as whom steps on its own machine run."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import emit_json, home_option, json_option, resolve_home
+from bundlekit.core import clock
+from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
+                                      check_work_dir)
+from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
+                                           worker_notice)
+from bundlekit.errors import InputError
+from bundlekit.zone.home import open_zone
+from bundlekit.zone.sshkey import client_public_line
+from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
+from bundlekit.zone.worker import get_worker
+
+_SSH = re.compile(r"^(?P<user>[^@\s]+)@(?P<host>\[[^\]]+\]|[^:\s]+)(?::(?P<port>\d{1,5}))?$")
+
+
+def _ssh_address(name: str, value: str) -> tuple[str, str, int]:
+    found = _SSH.match(value)
+    if found is None:
+        raise InputError(f"target {name!r}: --ssh {value!r} must look like USER@HOST or USER@HOST:PORT.",
+                         code="invalid_target_address")
+    return found["user"], found["host"], int(found["port"] or 22)
+
+
+def _host_keys(name: str, keys: tuple[str, ...]) -> list[str]:
+    from bundlekit.deploy.ssh import parse_host_key  # asyncssh is imported only by the commands that use it
+
+    out = []
+    for text in keys:
+        key = parse_host_key(text, f"target {name!r} --host-key")
+        out.append(key.export_public_key("openssh").decode("ascii").strip())
+    return out
+
+
+def _identity_file(name: str, path: Path) -> str:
+    """The absolute path of a usable private key for ``--identity-file`` (InputError otherwise)."""
+    from bundlekit.deploy.ssh import check_identity_file
+
+    resolved = path.expanduser().resolve()
+    check_identity_file(name, resolved)
+    return str(resolved)
+
+
+@cli.group(epilog="bundlekit targets add web-01 --environment Production --role web --ssh deploy@10.0.0.5 "
+                  "--host-key 'ssh-ed25519 AAAA...' --home ./prod\n"
+                  "bundlekit targets add web-01 --environment Production --role web --root /srv/web-01 --home ./prod")
+def targets() -> None:
+    """Deployment targets: machines reached over SSH, or folders on this machine."""
+
+
+@targets.command("add", epilog="bundlekit targets add web-01 --environment Production --role web "
+                              "--ssh deploy@web-01.example:22 --host-key 'ssh-ed25519 AAAA...' --home ./prod")
+@click.argument("name")
+@click.option("--environment", required=True, help="The environment the target belongs to.")
+@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable); steps run on matching roles.")
+@click.option("--ssh", "ssh", default=None, help="USER@HOST[:PORT] of an SSH target.")
+@click.option("--host-key", "host_keys", multiple=True,
+              help="The SSH target's host key ('ssh-ed25519 AAAA...'; repeatable). Never trusted on first use: "
+                   "compare it out of band (`bundlekit targets scan-host-key HOST`).")
+@click.option("--identity-file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="A private key for this target instead of the zone's own SSH key.")
+@click.option("--work-dir", default=None, help=f"Where bundlekit keeps its files on the SSH target "
+                                               f"(absolute; default {DEFAULT_WORK_DIR}).")
+@click.option("--root", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="A folder on this machine (a local target) instead of --ssh.")
+@home_option
+@json_option
+def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh: str | None, host_keys: tuple[str, ...],
+                identity_file: Path | None, work_dir: str | None, root: Path | None, home: str | None,
+                as_json: bool) -> None:
+    """Add a target: an SSH machine with a pinned host key, or a local folder."""
+    if (ssh is None) == (root is None):
+        raise InputError("give exactly one of --ssh USER@HOST[:PORT] and --root DIR", code="invalid_input")
+    config = None
+    if ssh is not None:
+        user, host, port = _ssh_address(name, ssh)
+        check_ssh_address(name, user, host, port)
+        if not host_keys:
+            raise InputError(f"target {name!r}: --host-key is required for an SSH target (see `bundlekit targets "
+                             f"scan-host-key {host}:{port}`, and compare it out of band).", code="invalid_host_key")
+        keys = _host_keys(name, host_keys)
+        chosen_dir = work_dir or DEFAULT_WORK_DIR
+        check_work_dir(name, chosen_dir)
+        ident = _identity_file(name, identity_file) if identity_file else None
+        SshTarget(name, environment, frozenset(roles), host, user, tuple(keys), port, ident, chosen_dir)
+        config = {"user": user, "host": host, "port": port, "host_keys": keys, "identity_file": ident,
+                  "work_dir": chosen_dir}
+    elif host_keys or identity_file or work_dir:
+        raise InputError("--host-key, --identity-file and --work-dir are for --ssh targets", code="invalid_input")
+    with open_zone(resolve_home(home)) as z:
+        t = add_target(z, name, environment, roles, root, clock.now(), ssh=config)
+        if t.kind == "local":
+            prepare_local_folder(z, Path(t.root))
+    if as_json:
+        emit_json(t.to_dict())
+    else:
+        click.echo(f"added {t.kind} target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.address}")
+
+
+@targets.command("set-host-key", epilog="bundlekit targets set-host-key web-01 'ssh-ed25519 AAAA...' --home ./prod")
+@click.argument("name")
+@click.argument("keys", nargs=-1, required=True)
+@home_option
+@json_option
+def targets_set_host_key(name: str, keys: tuple[str, ...], home: str | None, as_json: bool) -> None:
+    """Re-pin an SSH target's host key(s), after comparing them out of band."""
+    from bundlekit.deploy.ssh import fingerprint, parse_host_key
+
+    pinned = _host_keys(name, keys)
+    with open_zone(resolve_home(home)) as z:
+        t = set_host_keys(z, name, pinned)
+    if as_json:
+        emit_json(t.to_dict())
+    else:
+        for key in pinned:
+            click.echo(f"pinned {fingerprint(parse_host_key(key))} for target {t.name}")
+
+
+@targets.command("scan-host-key", epilog="bundlekit targets scan-host-key web-01.example:22")
+@click.argument("address")
+@json_option
+def targets_scan_host_key(address: str, as_json: bool) -> None:
+    """Print the host keys HOST[:PORT] offers (known_hosts form, SHA256 fingerprint); pins nothing."""
+    from bundlekit.deploy.ssh import fingerprint, scan_host_keys
+
+    _, host, port = _ssh_address("scan", f"scan@{address}")
+    check_ssh_address("scan", "scan", host, port)
+    keys = asyncio.run(scan_host_keys(host.strip("[]"), port))
+    if not keys:
+        raise InputError(f"{address}: no SSH host key could be read (is an SSH server listening there?)",
+                         code="invalid_target_address")
+    rows = [{"key": k.export_public_key("openssh").decode("ascii").strip(), "fingerprint": fingerprint(k)}
+            for k in keys]
+    if as_json:
+        emit_json({"host": host, "port": port, "keys": rows})
+        return
+    for row in rows:
+        click.echo(f"{row['key']} {row['fingerprint']}")
+
+
+@targets.command("ssh-key", epilog="bundlekit targets ssh-key --home ./prod >> ~deploy/.ssh/authorized_keys")
+@home_option
+@json_option
+def targets_ssh_key(home: str | None, as_json: bool) -> None:
+    """Print the zone's SSH public key (created on first use), for targets' authorized_keys."""
+    with open_zone(resolve_home(home)) as z:
+        line = client_public_line(z)
+    if as_json:
+        emit_json({"public_key": line})
+    else:
+        click.echo(line)
+
+
+@targets.command("check", epilog="bundlekit targets check --home ./prod\nbundlekit targets check web-01 --json")
+@click.argument("names", nargs=-1)
+@click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
+              help="How many targets are checked at once.")
+@home_option
+@json_option
+@click.pass_context
+def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int, home: str | None,
+                  as_json: bool) -> None:
+    """Connect to targets (all, or those named) and report each one's health; exit 5 if any is unhealthy."""
+    from bundlekit.deploy.service import isolation, open_target, zone_fleet  # asyncio: only when checking
+
+    with open_zone(resolve_home(home)) as z:
+        records = list_targets(z.db)
+        if names:
+            wanted = {n.casefold() for n in names}
+            unknown = wanted - {r.name.casefold() for r in records}
+            if unknown:
+                raise InputError(f"no target named {', '.join(sorted(unknown))}; see `bundlekit targets list`",
+                                 code="invalid_input")
+            records = [r for r in records if r.name.casefold() in wanted]
+        local = isolation(z)
+        with zone_fleet(z, max_parallel) as fleet:
+            health = fleet.check([open_target(r, local) for r in records])
+    if as_json:
+        emit_json({"healthy": all(h.healthy for h in health), "targets": [h.to_dict() for h in health]})
+    else:
+        for h in health:
+            if h.healthy:
+                free = f"{(h.free_bytes or 0) / (1 << 30):.1f} GiB free"
+                click.echo(f"ok        {h.target:<16} {h.address}  python {h.python}  {free}  "
+                           f"clock skew {h.clock_skew:+.2f} s")
+            else:
+                click.echo(f"UNHEALTHY {h.target:<16} {h.address}  {h.error.message if h.error else ''} "
+                           f"[{h.error.code if h.error else ''}]")
+    if not all(h.healthy for h in health):
+        ctx.exit(5)
+
+
+@targets.command("list", epilog="bundlekit targets list --home ./prod --json")
+@home_option
+@json_option
+def targets_list(home: str | None, as_json: bool) -> None:
+    """List targets by environment, with their kind and address."""
+    with open_zone(resolve_home(home)) as z:
+        rows = list_targets(z.db)
+    if as_json:
+        emit_json({"targets": [t.to_dict() for t in rows]})
+        return
+    if not rows:
+        click.echo("no targets; add one with `bundlekit targets add`")
+    for t in rows:
+        click.echo(f"{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")
+
+
+@targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")
+@click.argument("name")
+@home_option
+@json_option
+def targets_remove(name: str, home: str | None, as_json: bool) -> None:
+    """Remove a target (nothing on it is changed)."""
+    with open_zone(resolve_home(home)) as z:
+        t = remove_target(z, name)
+    if as_json:
+        emit_json({"removed": t.to_dict()})
+    else:
+        click.echo(f"removed target {t.name}; nothing at {t.address} was changed")
+
+
+@cli.group(epilog="sudo bundlekit worker setup --home /srv/bundlekit/prod\nbundlekit worker show --home ./prod")
+def worker() -> None:
+    """As whom, and where, steps on this machine run (zone-level steps, local folder targets)."""
+
+
+@worker.command("setup", epilog="sudo bundlekit worker setup --home /srv/bundlekit/prod")
+@click.option("--user", default=DEFAULT_WORKER_USER, show_default=True, help="The worker's OS user (created if missing).")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The worker's work folder (outside the home; default HOME.worker beside it).")
+@home_option
+@json_option
+def worker_setup(user: str, folder: Path | None, home: str | None, as_json: bool) -> None:
+    """Create an unprivileged worker user (as root) and run steps on this machine as it."""
+    with open_zone(resolve_home(home)) as z:
+        settings = setup_worker(z, user, folder)
+    if as_json:
+        emit_json(settings.to_dict())
+    else:
+        click.echo(f"steps on this machine now run as {settings.user} in {settings.folder}")
+
+
+@worker.command("set", epilog="bundlekit worker set --user deployer --home ./prod\n"
+                              "bundlekit worker set --sandbox --home ./prod")
+@click.option("--user", default=None, help="An existing unprivileged OS user to run steps as.")
+@click.option("--sandbox", is_flag=True, help="No worker user: run as the zone's user inside bubblewrap.")
+@click.option("--unconfined", is_flag=True, help="No isolation at all (steps can read the zone's keys).")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The worker's work folder (outside the home).")
+@click.option("--python", default=None, help="The Python the worker's runner uses (default /usr/bin/python3).")
+@home_option
+@json_option
+def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path | None, python: str | None,
+               home: str | None, as_json: bool) -> None:
+    """Choose how steps on this machine run: as a worker user, sandboxed, or (loudly) unconfined."""
+    if sum(map(bool, (user, sandbox, unconfined))) != 1:
+        raise InputError("give exactly one of --user NAME, --sandbox and --unconfined", code="invalid_input")
+    mode = "user" if user else "sandbox" if sandbox else "unconfined"
+    with open_zone(resolve_home(home)) as z:
+        settings = choose_worker(z, mode, user=user, folder=folder, python=python)
+        notice = worker_notice(z)
+    if as_json:
+        emit_json(settings.to_dict())
+        return
+    click.echo(f"steps on this machine run {'as ' + str(settings.user) if settings.user else mode} in {settings.folder}")
+    if notice:
+        click.echo(notice, err=True)
+
+
+@worker.command("show", epilog="bundlekit worker show --home ./prod --json")
+@home_option
+@json_option
+def worker_show(home: str | None, as_json: bool) -> None:
+    """Show the worker settings (and a warning when there is no separate worker user)."""
+    with open_zone(resolve_home(home)) as z:
+        settings = get_worker(z)
+        notice = worker_notice(z)
+    if as_json:
+        emit_json(dict(settings.to_dict(), warning=notice))
+        return
+    click.echo(f"mode {settings.mode}  user {settings.user or '-'}  folder {settings.folder}")
+    if notice:
+        click.echo(notice, err=True)

@@ -1,0 +1,292 @@
+"""The zone's connections to a deployment's targets: one runner session per target, on one loop.
+
+A :class:`Fleet` owns an asyncio event loop (the deploy engine and the CLI stay synchronous and
+call :meth:`Fleet.run`) and, per target, at most one runner session: a local runner process
+started under the zone's isolation, or an SSH connection with a runner on one channel. A
+session is opened on first use and kept for the rest of the deployment, so the preflight's
+connection check, every step and every package transfer share it; at most ``keep_open``
+sessions stay open (the least recently used idle one is closed first), so a zone with
+thousands of targets holds a bounded number of connections. :meth:`check` connects to many
+targets at once (bounded by ``max_parallel``) and reports each one's health without raising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bundlekit.deploy.launch import local_command
+from bundlekit.deploy.session import Session
+from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
+from bundlekit.errors import BundleError, DeployError, TrustError
+from bundlekit.runtime.pack import Runner, runner
+
+if TYPE_CHECKING:
+    import asyncssh
+
+__all__ = ["Fleet", "Health", "DEFAULT_MAX_PARALLEL"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """One target's health: reachable, host key, python, free space, clock skew (seconds)."""
+
+    target: str
+    kind: str
+    address: str
+    reachable: bool
+    host_key_ok: bool | None
+    python: str | None = None
+    free_bytes: int | None = None
+    clock_skew: float | None = None
+    work_dir: str | None = None
+    user: str | None = None
+    error: BundleError | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.reachable and self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "kind": self.kind, "address": self.address, "healthy": self.healthy,
+                "reachable": self.reachable, "host_key_ok": self.host_key_ok, "python": self.python,
+                "free_bytes": self.free_bytes, "clock_skew_seconds": self.clock_skew, "work_dir": self.work_dir,
+                "user": self.user,
+                "error": None if self.error is None else {"code": self.error.code, "message": self.error.message}}
+
+
+class Fleet:
+    """Runner sessions to targets. ``client_key`` gives the zone's SSH key (asked for on first SSH use)."""
+
+    def __init__(self, client_key: Callable[[], asyncssh.SSHKey] | None = None, *,
+                 max_parallel: int = DEFAULT_MAX_PARALLEL, keep_open: int = 256, package: Runner | None = None) -> None:
+        if not isinstance(max_parallel, int) or max_parallel < 1:
+            raise DeployError(f"--max-parallel must be a whole number of at least 1, not {max_parallel!r}.",
+                              code="invalid_deploy_request")
+        self.loop = asyncio.new_event_loop()
+        self.max_parallel = max_parallel
+        self.keep_open = max(1, keep_open)
+        self.runner = package or runner()
+        self._client_key = client_key
+        self._key: asyncssh.SSHKey | None = None
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._busy: dict[str, int] = {}
+        self._connections: dict[str, asyncssh.SSHClientConnection] = {}
+        self._opening: dict[str, asyncio.Future[Session]] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the fleet's loop (from synchronous code) and return its result."""
+        return self.loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        """Close every session and connection, then the loop."""
+        if self.loop.is_closed():
+            return
+        self.run(self._close_all())
+        self.loop.close()
+
+    def __enter__(self) -> "Fleet":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def _close_all(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), OrderedDict()
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+        for conn in self._connections.values():
+            conn.close()
+        await asyncio.gather(*(c.wait_closed() for c in self._connections.values()), return_exceptions=True)
+        self._connections.clear()
+
+    def _key_for(self, target: SshTarget) -> asyncssh.SSHKey:
+        import asyncssh  # only when there are SSH targets: it costs a few hundred ms to import
+
+        if target.identity_file:
+            try:
+                return asyncssh.read_private_key(target.identity_file)
+            except (OSError, asyncssh.KeyImportError) as error:
+                raise DeployError(f"target {target.name!r}: cannot read its identity file {target.identity_file} "
+                                  f"({error}).", code="target_auth_failed") from None
+        if self._key is None:
+            if self._client_key is None:
+                raise DeployError("no SSH client key was given for SSH targets.", code="target_auth_failed")
+            self._key = self._client_key()
+        return self._key
+
+    # -- sessions -------------------------------------------------------------------------
+    async def session(self, target: Target) -> Session:
+        """The target's runner session, opened (and the runner installed) on first use."""
+        key = target.name.casefold()
+        found = self._sessions.get(key)
+        if found is not None and not found.closed:
+            self._sessions.move_to_end(key)
+            return found
+        pending = self._opening.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Session] = self.loop.create_future()
+        self._opening[key] = future
+        try:
+            session = await self._open(target)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: only the waiters care
+            raise
+        finally:
+            del self._opening[key]
+        future.set_result(session)
+        self._sessions[key] = session
+        await self._trim()
+        return session
+
+    def hold(self, target: Target) -> None:
+        """Mark the target's session busy (never closed to make room) until :meth:`release`."""
+        key = target.name.casefold()
+        self._busy[key] = self._busy.get(key, 0) + 1
+
+    def release(self, target: Target) -> None:
+        key = target.name.casefold()
+        self._busy[key] = self._busy.get(key, 1) - 1
+
+    async def drop(self, target: Target) -> None:
+        """Forget (and close) the target's session: after a lost connection, the next use reconnects."""
+        key = target.name.casefold()
+        session = self._sessions.pop(key, None)
+        if session is not None:
+            await session.abandon()
+        conn = self._connections.pop(key, None)
+        if conn is not None:
+            conn.close()
+
+    async def _trim(self) -> None:
+        while len(self._sessions) > self.keep_open:
+            idle = next((k for k in self._sessions if not self._busy.get(k)), None)
+            if idle is None:
+                return
+            session = self._sessions.pop(idle)
+            await session.close()
+            conn = self._connections.pop(idle, None)
+            if conn is not None:
+                conn.close()
+
+    async def _open(self, target: Target) -> Session:
+        session = await self._spawn(target, probe=False)
+        try:
+            await session.start(self.runner)
+        except BaseException:
+            await session.abandon()  # a runner that did not start is not left running
+            raise
+        return session
+
+    async def _spawn(self, target: Target, *, probe: bool) -> Session:
+        """The bootstrap started on ``target`` (over SSH, or locally under the zone's isolation)."""
+        if isinstance(target, SshTarget):
+            from bundlekit.deploy.ssh import connect, runner_session
+
+            conn = self._connections.get(target.name.casefold())
+            if conn is None:
+                conn = await connect(target, self._key_for(target))
+                self._connections[target.name.casefold()] = conn
+            return await runner_session(conn, target, self.runner, probe=probe)
+        if isinstance(target, LocalFolderTarget):
+            return await self._spawn_local(target, probe=probe)
+        raise DeployError(f"target {target.name!r} is of an unknown kind.", code="invalid_target")
+
+    async def _spawn_local(self, target: LocalFolderTarget, *, probe: bool) -> Session:
+        if target.isolation.mode == "sandbox" and not probe:
+            try:
+                target.root.mkdir(parents=True, exist_ok=True)  # the sandbox binds it: it must exist
+            except OSError as error:
+                raise DeployError(f"target {target.name!r}: cannot create its folder {target.root} ({error.strerror}).",
+                                  code="target_workdir_unusable") from None
+        argv, kwargs = local_command(target.isolation, target.root, self.runner.sha256, len(self.runner.data),
+                                     probe=probe)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, limit=1 << 20, **kwargs)
+        except OSError as error:
+            raise DeployError(f"target {target.name!r}: cannot start the step runner ({argv[0]}: {error.strerror}).",
+                              code="worker_unavailable") from None
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+
+        async def close() -> str:
+            assert process.stdin is not None and process.stderr is not None
+            if not process.stdin.is_closing():
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 5.0)
+            except asyncio.TimeoutError:
+                process.kill()
+                await process.wait()
+            stderr = await process.stderr.read(4096)
+            return f"exit {process.returncode}: {stderr.decode('utf-8', 'replace').strip()[:300]}"
+
+        return Session(target.name, process.stdout, process.stdin, close)
+
+    # -- health -----------------------------------------------------------------------------
+    def check(self, targets: Iterable[Target], *, start: bool = False) -> list[Health]:
+        """Connect to every target (``max_parallel`` at a time) and report each one's health.
+
+        By default each target is only probed: the bootstrap reports and writes nothing on it
+        (``targets check``, ``deploy --dry-run``). With ``start``, each target's runner is
+        installed if needed and started, and the session kept for the deployment.
+        """
+        return self.run(self._check_all(list(targets), start))
+
+    async def _check_all(self, targets: list[Target], start: bool) -> list[Health]:
+        gate = asyncio.Semaphore(self.max_parallel)
+
+        async def one(target: Target) -> Health:
+            async with gate:
+                return await self._check(target, start)
+        return list(await asyncio.gather(*(one(t) for t in targets)))
+
+    async def _check(self, target: Target, start: bool) -> Health:
+        name, kind, address = target.name, target.kind, target.address
+        started = time.time()
+        try:
+            if start:
+                session = await self.session(target)
+                report = await session.request({"op": "hello"})
+            else:
+                report = await (await self._spawn(target, probe=True)).probe()
+        except TrustError as error:
+            return Health(name, kind, address, reachable=True, host_key_ok=False, error=error)
+        except BundleError as error:
+            reachable = error.code not in ("target_unreachable", "worker_unavailable", "target_auth_failed")
+            return Health(name, kind, address, reachable=reachable,
+                          host_key_ok=True if kind == "ssh" and reachable else None, error=error)
+        skew = float(report["time"]) - (started + time.time()) / 2
+        return Health(name, kind, address, reachable=True, host_key_ok=True if kind == "ssh" else None,
+                      python=str(report.get("python")), free_bytes=int(report.get("free_bytes", 0)),
+                      clock_skew=round(skew, 3), work_dir=str(report.get("work_dir")), user=str(report.get("user")))
+
+    def preflight(self, targets: Iterable[Target], *, start: bool = True) -> list[Health]:
+        """:meth:`check` (``start``: install and start every runner; else only probe), raising the
+        first host key mismatch (TrustError), else every other failure together (DeployError
+        ``target_unreachable``, or the one failure's own code)."""
+        health = self.check(targets, start=start)
+        bad = [h for h in health if not h.healthy]
+        for h in bad:
+            if h.error is not None and h.error.code == "host_key_mismatch":
+                raise h.error
+        if len(bad) == 1 and bad[0].error is not None:
+            raise bad[0].error
+        if bad:
+            # One cause everywhere (no worker, no python) keeps its own code; mixed causes are "unreachable".
+            codes = {h.error.code if isinstance(h.error, DeployError) else "target_unreachable" for h in bad}
+            lines = "\n".join(f"  - {h.target} ({h.address}): {h.error.message if h.error else 'unhealthy'}"
+                              for h in bad)
+            raise DeployError(f"{len(bad)} target(s) cannot be reached or used; nothing was run:\n{lines}",
+                              code=codes.pop() if len(codes) == 1 else "target_unreachable",
+                              details=[h.to_dict() for h in bad])
+        return health

@@ -1,0 +1,169 @@
+"""SSH to targets with asyncssh: pinned host keys, the zone's client key, the runner over a channel.
+
+Rules (``docs/decisions/144-ssh-targets.md``):
+
+* a host key is trusted only if it is one of the target's pinned keys: never on first use,
+  never from ``~/.ssh/known_hosts`` or ``~/.ssh/config`` (both are ignored, as is any agent);
+  the algorithms offered are limited to the pinned keys' own. A target offering none of its
+  pinned keys is a :class:`TrustError` ``host_key_mismatch`` showing both fingerprints;
+* authentication is public key only: the zone's Ed25519 client key, or the target's own
+  identity file;
+* the runner is started with the bootstrap of :mod:`bundlekit.runtime.boot` as the command of
+  one session channel: no value of any variable is on that command line, and the channel's
+  stdin/stdout carry the framed protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from bundlekit.deploy.session import Session
+from bundlekit.deploy.targets import SshTarget
+from bundlekit.errors import DeployError, InputError, TrustError
+from bundlekit.runtime.boot import bootstrap_argv
+from bundlekit.runtime.pack import Runner
+
+__all__ = ["connect", "runner_session", "scan_host_keys", "parse_host_key", "check_identity_file", "fingerprint",
+           "CONNECT_TIMEOUT"]
+
+#: Seconds to connect and log in before a target counts as unreachable.
+CONNECT_TIMEOUT = 15.0
+_SCAN_ALGS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512")
+#: asyncssh's channel window and packet size for package transfers (bytes).
+_WINDOW = 8 << 20
+_PACKET = 256 << 10
+#: AES-GCM first: with AES-NI it runs several times faster than ChaCha20-Poly1305 in asyncssh.
+_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr",
+            "aes256-ctr"]
+
+
+def parse_host_key(text: str, where: str = "--host-key") -> asyncssh.SSHKey:
+    """A public host key from its ``known_hosts`` form (``ssh-ed25519 AAAA... [comment]``)."""
+    try:
+        return asyncssh.import_public_key(text.strip())
+    except (asyncssh.KeyImportError, ValueError, TypeError) as error:
+        raise InputError(f"{where}: {text.strip()[:60]!r} is not an SSH public key ({error}); give one line of "
+                         "`bundlekit targets scan-host-key HOST` output, e.g. 'ssh-ed25519 AAAA...'.",
+                         code="invalid_host_key") from None
+
+
+def check_identity_file(name: str, path: Path) -> None:
+    """Refuse an identity file that cannot serve unattended: unreadable, not a private key,
+    protected by a passphrase, or readable by others (InputError ``invalid_identity_file``)."""
+    def bad(why: str) -> InputError:
+        return InputError(f"target {name!r}: --identity-file {path} {why}", code="invalid_identity_file")
+
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except OSError as error:
+        raise bad(f"cannot be read ({error.strerror}).") from None
+    if mode & 0o077:
+        raise bad(f"is readable by other users (mode {mode & 0o777:o}); `chmod 600 {path}` first.")
+    try:
+        asyncssh.import_private_key(data)
+    except (asyncssh.KeyEncryptionError, asyncssh.KeyImportError, ValueError) as error:
+        if isinstance(error, asyncssh.KeyEncryptionError) or "passphrase" in str(error).lower():
+            raise bad("is protected by a passphrase, which a deployment cannot type; use a key without one, kept "
+                      "0600 on the zone's machine.") from None
+        raise bad(f"is not an SSH private key ({error}).") from None
+
+
+def fingerprint(key: asyncssh.SSHKey) -> str:
+    return str(key.get_fingerprint("sha256"))
+
+
+def _options(target: SshTarget, client_key: asyncssh.SSHKey) -> dict[str, Any]:
+    pinned = [parse_host_key(k, f"target {target.name!r} host key") for k in target.host_keys]
+    algorithms: list[str] = []
+    for key in pinned:
+        for alg in key.sig_algorithms:
+            name = alg.decode("ascii")
+            if name not in algorithms:
+                algorithms.append(name)
+    return {
+        "port": target.port, "username": target.user, "known_hosts": (pinned, [], []),
+        "server_host_key_algs": algorithms, "client_keys": [client_key], "agent_path": None, "config": None,
+        "password": None, "kbdint_auth": False, "preferred_auth": "publickey", "connect_timeout": CONNECT_TIMEOUT,
+        "keepalive_interval": 15, "keepalive_count_max": 4, "encryption_algs": _CIPHERS,
+    }
+
+
+async def _offered(host: str, port: int) -> list[asyncssh.SSHKey]:
+    keys = []
+    for alg in _SCAN_ALGS:
+        try:
+            key = await asyncio.wait_for(asyncssh.get_server_host_key(host, port, config=None,
+                                                                      server_host_key_algs=[alg]), CONNECT_TIMEOUT)
+        except (OSError, asyncssh.Error, asyncio.TimeoutError):
+            continue
+        if key is not None:
+            keys.append(key)
+    return keys
+
+
+async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SSHClientConnection:
+    """An authenticated connection; TrustError ``host_key_mismatch``, DeployError ``target_unreachable``."""
+    try:
+        return await asyncssh.connect(target.host.strip("[]"), **_options(target, client_key))  # [IPv6] literal
+    except asyncssh.HostKeyNotVerifiable:
+        offered = await _offered(target.host.strip("[]"), target.port)
+        pinned = [fingerprint(parse_host_key(k)) for k in target.host_keys]
+        shown = ", ".join(f"{k.get_algorithm()} {fingerprint(k)}" for k in offered) or "(none could be read)"
+        raise TrustError(
+            f"target {target.name!r} ({target.address}) offered host key(s) {shown}, none of which is pinned "
+            f"({', '.join(pinned)}). Nothing was run. If the machine was re-installed, compare the key out of "
+            f"band (`bundlekit targets scan-host-key {target.host}:{target.port}`) and re-pin it with "
+            f"`bundlekit targets set-host-key {target.name} 'KEY'`.",
+            code="host_key_mismatch", details={"target": target.name, "offered": [fingerprint(k) for k in offered],
+                                               "pinned": pinned},
+        ) from None
+    except asyncssh.PermissionDenied:
+        raise DeployError(f"target {target.name!r} ({target.address}) refused the zone's SSH key. Add the line of "
+                          "`bundlekit targets ssh-key` to that user's ~/.ssh/authorized_keys.",
+                          code="target_auth_failed", details={"target": target.name}) from None
+    except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
+        why = str(error) or type(error).__name__
+        raise DeployError(f"target {target.name!r} ({target.address}) is unreachable: {why}.",
+                          code="target_unreachable", details={"target": target.name}) from None
+
+
+async def runner_session(conn: asyncssh.SSHClientConnection, target: SshTarget, runner: Runner, *,
+                         probe: bool = False) -> Session:
+    """The bootstrap on ``target`` over a new session channel of ``conn``, as a :class:`Session`
+    not started yet (call ``start``, or ``probe`` when started with ``probe``)."""
+    command = " ".join(shlex.quote(a) for a in bootstrap_argv("python3", target.work_dir, runner.sha256,
+                                                              len(runner.data), probe=probe))
+    try:
+        process = await conn.create_process(command, encoding=None, window=_WINDOW, max_pktsize=_PACKET)
+    except (OSError, asyncssh.Error) as error:
+        raise DeployError(f"target {target.name!r}: cannot start a session: {error}.",
+                          code="target_unreachable", details={"target": target.name}) from None
+
+    async def close() -> str:
+        try:
+            process.stdin.write_eof()
+        except (OSError, asyncssh.Error):
+            pass
+        try:
+            await asyncio.wait_for(process.wait_closed(), 5.0)
+        except (asyncio.TimeoutError, OSError, asyncssh.Error):
+            process.close()
+        stderr = b""
+        try:
+            stderr = await asyncio.wait_for(process.stderr.read(4096), 1.0)
+        except (asyncio.TimeoutError, OSError, asyncssh.Error):
+            pass
+        return f"exit {process.exit_status}: {stderr.decode('utf-8', 'replace').strip()[:300]}"
+
+    return Session(target.name, process.stdout, process.stdin, close, (asyncssh.Error,))
+
+
+async def scan_host_keys(host: str, port: int) -> list[asyncssh.SSHKey]:
+    """The host keys ``host:port`` offers, one per algorithm it has (nothing is pinned)."""
+    return await _offered(host, port)

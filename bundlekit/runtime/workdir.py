@@ -1,0 +1,237 @@
+"""A target's work folder: everything bundlekit writes on a target lives under it.
+
+Layout (``spec/runner.md``)::
+
+    WORK/.bundlekit/runner/<sha256>.pyz     the step runner, content-addressed
+    WORK/.bundlekit/packages/<sha256>/<file name>   package archives, hashed on arrival
+    WORK/.bundlekit/packages/.incoming-*    an archive being received (locked by its writer)
+    WORK/.bundlekit-work/<deployment>/<step>/   a step's working folder (a script's cwd)
+    WORK/<package id>/<version>/            an installed package
+    WORK/<package id>/.bundlekit.lock       held while that package id is installed or swept
+
+This module owns that layout, receiving archives, the per-package lock (``fcntl.flock``, so a
+killed runner's lock is released by the kernel) and the sweep every runner does when it
+starts: unfinished receptions, unfinished extractions and half-swapped versions an
+interrupted run left (``docs/decisions/142-runner-leftovers.md``). Nothing secret is ever
+written here by bundlekit itself (variables travel through pipes).
+Shipped to targets: Python 3.8 or newer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+from bundlekit.core.atomic import AtomicFile
+from bundlekit.core.names import check_name
+from bundlekit.errors import DeployError, VerificationError
+from bundlekit.package.extract import sweep_leftovers
+
+__all__ = ["WorkFolder", "STEP_FOLDER", "step_folder_name", "check_component"]
+
+#: Folder under the work folder holding per-deployment step working folders.
+STEP_FOLDER = ".bundlekit-work"
+_OWN = ".bundlekit"
+_LOCK = ".bundlekit.lock"
+_INCOMING = ".incoming-"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Scripts' private folders of runners before 0.2 (they held a variables file): swept on sight.
+_LEGACY_RUN = ".bundlekit-run-"
+
+
+def check_component(kind: str, value: object) -> str:
+    """``value`` if it can be one folder name (package ids, versions, deployment ids), else DeployError."""
+    # Package ids, versions and deployment ids become folder names on the target.
+    return check_name(value, what=kind, error=DeployError, code="invalid_name")
+
+
+def step_folder_name(step: str) -> str:
+    """A step's folder: a readable slug plus a hash, so names that slug alike stay distinct."""
+    slug = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")[:40] or "step"
+    return f"{slug}-{hashlib.sha256(step.encode('utf-8')).hexdigest()[:8]}"
+
+
+class WorkFolder:
+    """The work folder at ``root`` (created if missing, mode 0755 for the folder itself)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(os.path.expanduser(str(root))).absolute()
+
+    @property
+    def packages(self) -> Path:
+        return self.root / _OWN / "packages"
+
+    def prepare(self) -> None:
+        """Create the layout; DeployError ``target_workdir_unusable`` when it cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.packages.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=self.packages, prefix=".probe-")
+            probe.close()
+        except OSError as error:
+            raise DeployError(
+                f"the work folder {self.root} cannot be written by this user ({error.strerror}). "
+                "Create it and give the target's user write access, or choose another --work-dir.",
+                code="target_workdir_unusable",
+            ) from None
+
+    def free_bytes(self) -> int:
+        info = os.statvfs(self.root)
+        return info.f_bavail * info.f_frsize
+
+    def inside(self, path: Path, what: str) -> Path:
+        """``path`` resolved, if it stays inside the work folder; else DeployError ``path_outside_target``.
+
+        A link anywhere on the way (``.bundlekit-work``, a package id's folder) that leads out of
+        the work folder is refused before anything is created or deleted through it.
+        """
+        root, resolved = self.root.resolve(), path.resolve()
+        if resolved != root and root not in resolved.parents:
+            raise DeployError(f"{what} {path} leads outside the work folder {self.root} (to {resolved}, through "
+                              "a link); nothing was created or deleted there. Remove the link on the target.",
+                              code="path_outside_target")
+        return resolved
+
+    # -- package archives -----------------------------------------------------------
+    def archive(self, sha256: str, file_name: str) -> Path:
+        """Where the archive ``file_name`` with ``sha256`` is kept (its name tells its format)."""
+        if not isinstance(sha256, str) or not _SHA256.match(sha256):
+            raise DeployError(f"{sha256!r} is not a SHA-256 in hex.", code="runner_protocol")
+        return self.packages / sha256 / check_component("package file name", file_name)
+
+    def has_archive(self, sha256: str, file_name: str) -> bool:
+        return self.archive(sha256, file_name).is_file()
+
+    def receive(self, sha256: str, file_name: str, size: int, chunks: Iterator[bytes]) -> None:
+        """Store an archive from ``chunks`` (exactly ``size`` bytes) if its SHA-256 is ``sha256``.
+
+        Written to a locked ``.incoming-*`` file, hashed as it arrives, renamed into place
+        only when complete and right. Raises VerificationError ``package_hash_mismatch``.
+        """
+        final = self.archive(sha256, file_name)
+        out = AtomicFile(final, 0o644, temp_dir=self.packages, prefix=_INCOMING)
+        try:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX)  # a live transfer: the sweep leaves it alone
+            digest = hashlib.sha256()
+            received = 0
+            for chunk in chunks:
+                received += len(chunk)
+                if received > size:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+            if received != size or digest.hexdigest() != sha256:
+                raise VerificationError(
+                    f"the package sent to {self.root} arrived as {received} bytes with SHA-256 "
+                    f"{digest.hexdigest()}, not the {size} bytes and SHA-256 {sha256} the zone sent; "
+                    "it was discarded. Deploy again.",
+                    code="package_hash_mismatch",
+                )
+            final.parent.mkdir(exist_ok=True)
+            out.commit()
+        finally:
+            out.discard()
+
+    # -- installed packages ---------------------------------------------------------------
+    def package_folder(self, package_id: str, version: str) -> Path:
+        """``WORK/<package id>/<version>``; DeployError ``path_outside_target`` if a link leads it out."""
+        folder = self.root / check_component("package id", package_id) / check_component("package version", version)
+        self.inside(folder.parent, "package folder")
+        return folder
+
+    @contextlib.contextmanager
+    def package_lock(self, package_id: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the lock of ``package_id``'s folder; yields False if ``wait`` is false and it is taken."""
+        folder = self.root / check_component("package id", package_id)
+        self.inside(folder, "package folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / _LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            raise DeployError(f"cannot use the package folder {folder} ({error.strerror}): something that is not "
+                              "a folder bundlekit made is in the way. Move it aside on the target.",
+                              code="extract_failed") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def step_folder(self, deployment_id: str, step: str) -> Path:
+        """A fresh, empty working folder for ``step`` of ``deployment_id`` (a re-run starts clean)."""
+        folder = self.root / STEP_FOLDER / check_component("deployment id", deployment_id) / step_folder_name(step)
+        self.inside(folder, "working folder")  # before deleting or creating anything: links may lead out
+        try:
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True, mode=0o700)
+        except OSError as error:
+            raise DeployError(f"cannot create working folder {folder}: {error.strerror}.",
+                              code="workdir_unusable") from None
+        return folder
+
+    # -- the sweep ---------------------------------------------------------------------
+    def sweep(self) -> List[str]:
+        """Finish or remove what interrupted runs left; return one line per thing done."""
+        done: List[str] = []
+        for entry in _listdir(self.packages):
+            if entry.startswith(_INCOMING):
+                if _unlink_if_unlocked(self.packages / entry):
+                    done.append(f"removed an unfinished package transfer {entry}")
+        for entry in _listdir(self.root):
+            folder = self.root / entry
+            if entry.startswith(".") or folder.is_symlink() or not (folder / _LOCK).is_file():
+                continue
+            with self.package_lock(entry, wait=False) as held:
+                if held:
+                    done.extend(f"{entry}: {line}" for line in sweep_leftovers(folder))
+        done.extend(self._sweep_legacy_run_folders())
+        return done
+
+    def _sweep_legacy_run_folders(self) -> List[str]:
+        done = []
+        base = self.root / STEP_FOLDER
+        for deployment in _listdir(base):
+            for step in _listdir(base / deployment):
+                for entry in _listdir(base / deployment / step):
+                    if entry.startswith(_LEGACY_RUN):
+                        shutil.rmtree(base / deployment / step / entry, ignore_errors=True)
+                        done.append(f"removed a script's private folder left by a killed run in {deployment}/{step}")
+        return done
+
+
+def _listdir(folder: Path) -> List[str]:
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
+
+
+def _unlink_if_unlocked(path: Path) -> bool:
+    try:
+        fd: Optional[int] = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    assert fd is not None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

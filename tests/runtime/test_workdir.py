@@ -1,0 +1,151 @@
+"""The runner's work folder on a target: layout, package cache, locks, and the sweep of leftovers."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bundlekit.package.extract import extract_package, stage_package
+from bundlekit.runtime.files import matching_files, substitute_file
+from bundlekit.runtime.workdir import STEP_FOLDER, WorkFolder
+from tests.conftest import raises_code
+
+
+def make_zip(path: Path, files: dict[str, bytes]) -> Path:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> WorkFolder:
+    folder = WorkFolder(tmp_path / "root")
+    folder.prepare()
+    return folder
+
+
+def test_step_folders_are_private_fresh_and_distinct_per_step(work: WorkFolder) -> None:
+    first = work.step_folder("deployments-7", "Deploy web")
+    other = work.step_folder("deployments-7", "deploy-web")
+    assert first != other and first.parent == work.root / STEP_FOLDER / "deployments-7"
+    assert first.stat().st_mode & 0o777 == 0o700
+    (first / "leftover.txt").write_text("from a previous attempt")
+    assert list(work.step_folder("deployments-7", "Deploy web").iterdir()) == []
+
+
+@pytest.mark.parametrize("deployment_id", ["../escape", "", ".hidden", "a/b"])
+def test_unsafe_deployment_ids_are_refused(work: WorkFolder, deployment_id: str) -> None:
+    with raises_code("invalid_name"):
+        work.step_folder(deployment_id, "Step")
+    assert not (work.root / STEP_FOLDER).exists()
+
+
+@pytest.mark.parametrize("package_id, version", [("../evil", "1.0"), ("ok", ".."), ("a/b", "1"), ("ok", "1 0")])
+def test_package_ids_and_versions_cannot_escape_the_work_folder(work: WorkFolder, package_id: str,
+                                                                version: str) -> None:
+    with raises_code("invalid_name"):
+        work.package_folder(package_id, version)
+
+
+@pytest.mark.parametrize("linked", [STEP_FOLDER, "Acme.Web"])
+def test_a_folder_linked_out_of_the_work_folder_is_refused_before_anything_outside_is_touched(
+        work: WorkFolder, tmp_path: Path, linked: str) -> None:
+    outside = tmp_path / "outside"
+    earlier = outside / "Deployments-7"
+    earlier.mkdir(parents=True)
+    (earlier / "keep.txt").write_text("someone else's")
+    (work.root / linked).symlink_to(outside)
+    with raises_code("path_outside_target"):
+        if linked == STEP_FOLDER:
+            work.step_folder("Deployments-7", "Run migrations")
+        else:
+            work.package_folder("Acme.Web", "1.0.0")
+    assert sorted(p.name for p in outside.rglob("*")) == ["Deployments-7", "keep.txt"]
+
+
+def test_a_package_is_kept_only_if_what_arrived_has_the_announced_sha256(work: WorkFolder) -> None:
+    data = b"PK-not-really" * 1000
+    good = hashlib.sha256(data).hexdigest()
+    work.receive(good, "p.zip", len(data), iter([data[:5000], data[5000:]]))
+    assert work.has_archive(good, "p.zip") and work.archive(good, "p.zip").read_bytes() == data
+    bad = hashlib.sha256(b"something else").hexdigest()
+    with raises_code("package_hash_mismatch"):
+        work.receive(bad, "q.zip", len(data), iter([data]))
+    assert not work.has_archive(bad, "q.zip")
+    assert [p.name for p in work.packages.iterdir()] == [good]  # no partial file left behind
+
+
+def test_the_sweep_finishes_an_install_cut_between_its_two_renames(work: WorkFolder, tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "v1.zip", {"index.html": b"v1"})
+    dest = work.package_folder("Acme.Web", "1.0.0")
+    with work.package_lock("Acme.Web"):
+        extract_package(archive, dest)
+        staging, _ = stage_package(archive, dest, replace=True)  # an unfinished extraction
+        os.rename(dest, dest.parent / ".1.0.0.old-0123")  # the live version renamed away, then killed
+    done = work.sweep()
+    assert (dest / "index.html").read_bytes() == b"v1"  # the last complete version is back
+    assert not staging.exists() and sorted(p.name for p in dest.parent.iterdir()) == [".bundlekit.lock", "1.0.0"]
+    assert any("restored 1.0.0" in line for line in done) and any("unfinished extraction" in line for line in done)
+
+
+def test_the_sweep_leaves_what_a_live_runner_holds(work: WorkFolder, tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "v1.zip", {"index.html": b"v1"})
+    dest = work.package_folder("Acme.Web", "1.0.0")
+    with work.package_lock("Acme.Web"):
+        staging, _ = stage_package(archive, dest)
+        fd, name = os.open(work.packages / ".incoming-live", os.O_CREAT | os.O_RDWR, 0o600), "x"
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            assert work.sweep() == []  # another runner is installing: nothing of it is touched
+            assert staging.exists() and (work.packages / ".incoming-live").exists()
+        finally:
+            os.close(fd)
+    (work.packages / ".incoming-dead").write_bytes(b"half a package")
+    assert len(work.sweep()) == 3 and not staging.exists() and list(work.packages.iterdir()) == []
+    assert name
+
+
+def test_the_sweep_removes_variables_files_older_runners_left(work: WorkFolder) -> None:
+    leftover = work.root / STEP_FOLDER / "deployments-3" / "migrate-0a1b2c3d" / ".bundlekit-run-x1y2"
+    leftover.mkdir(parents=True)
+    (leftover / "variables.b64").write_text("c2VjcmV0 c2VjcmV0\n")
+    assert work.sweep() and not leftover.exists()
+
+
+def test_only_regular_files_inside_the_package_are_substituted(tmp_path: Path) -> None:
+    folder = tmp_path / "pkg"
+    (folder / "config").mkdir(parents=True)
+    (folder / "config" / "app.conf").write_text("host=#{Host}\n")
+    (folder / "web.conf").write_bytes(b"\xef\xbb\xbfport=#{Port}")
+    secret = tmp_path / "outside.conf"
+    secret.write_text("#{Host}")
+    (folder / "config" / "link.conf").symlink_to(secret)
+    found = matching_files(folder, ["config/app.conf", "config/link.conf", "web.conf", "missing.conf"])
+    assert [name for name, _ in found] == ["config/app.conf", "web.conf"]
+    for _, path in found:
+        substitute_file(path, lambda text: text.replace("#{Host}", "db-01").replace("#{Port}", "5432"))
+    assert (folder / "config" / "app.conf").read_text() == "host=db-01\n"
+    assert (folder / "web.conf").read_bytes() == b"\xef\xbb\xbfport=5432"
+    assert secret.read_text() == "#{Host}"
+
+
+@pytest.mark.parametrize("name", ["../x.conf", "/etc/passwd", "a\\b", ""])
+def test_file_names_must_stay_inside_the_package(tmp_path: Path, name: str) -> None:
+    with raises_code("invalid_file_pattern"):
+        matching_files(tmp_path, [name])
+
+
+def test_binary_files_are_refused_for_substitution(tmp_path: Path) -> None:
+    (tmp_path / "blob.conf").write_bytes(b"\xff\xfe\x00")
+    with raises_code("substitution_file_not_text"):
+        substitute_file(tmp_path / "blob.conf", str.upper)
+    assert (tmp_path / "blob.conf").read_bytes() == b"\xff\xfe\x00"
