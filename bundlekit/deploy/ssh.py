@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncssh
 
+from bundlekit.core.files import KIB, read_user_file
 from bundlekit.deploy.session import Session
 from bundlekit.deploy.targets import SshTarget
 from bundlekit.errors import DeployError, InputError, TrustError
@@ -33,6 +34,8 @@ __all__ = ["connect", "runner_session", "scan_host_keys", "parse_host_key", "che
 
 #: Seconds to connect and log in before a target counts as unreachable.
 CONNECT_TIMEOUT = 15.0
+#: An OpenSSH private key is a few KiB (RSA 16384 is under 13 KiB).
+_MAX_IDENTITY_FILE = 64 * KIB
 _SCAN_ALGS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512")
 #: asyncssh's channel window and packet size for package transfers (bytes).
 _WINDOW = 8 << 20
@@ -53,16 +56,14 @@ def parse_host_key(text: str, where: str = "--host-key") -> asyncssh.SSHKey:
 
 
 def check_identity_file(name: str, path: Path) -> None:
-    """Refuse an identity file that cannot serve unattended: unreadable, not a private key,
-    protected by a passphrase, or readable by others (InputError ``invalid_identity_file``)."""
+    """Refuse an identity file that cannot serve unattended: not a private key, protected by a
+    passphrase, or readable by others (InputError ``invalid_identity_file``); missing,
+    unreadable or too large (``file_not_found``, ``unreadable``, ``input_too_large``)."""
     def bad(why: str) -> InputError:
         return InputError(f"target {name!r}: --identity-file {path} {why}", code="invalid_identity_file")
 
-    try:
-        mode = path.stat().st_mode
-        data = path.read_bytes()
-    except OSError as error:
-        raise bad(f"cannot be read ({error.strerror}).") from None
+    data = read_user_file(path, what=f"target {name!r}: --identity-file {path}", limit=_MAX_IDENTITY_FILE)
+    mode = path.stat().st_mode
     if mode & 0o077:
         raise bad(f"is readable by other users (mode {mode & 0o777:o}); `chmod 600 {path}` first.")
     try:
