@@ -162,6 +162,12 @@ def test_an_import_planned_before_another_nodes_edit_merges_that_edit(cluster: C
     assert "secret:" in local and cluster.b.db.scalar("SELECT COUNT(*) AS n FROM releases") == 2
 
 
+def _order_log(tmp_path: Path) -> Path:
+    """Where the slow step logs its start and end: inside the db target's folder, the one place
+    on this machine the step may write (its runner is sandboxed, decision 143)."""
+    return tmp_path / "t" / "db-01" / "order.log"
+
+
 def _slow_release(release_dir: Path, log: Path) -> Path:
     return edit_release(release_dir, 'echo "migrating database',
                         f'echo "start $$" >> {log}; sleep 1.5; echo "end $$" >> {log}\necho "migrating database')
@@ -176,7 +182,7 @@ def _deployable(c: Cluster, tmp_path: Path, release: Path) -> None:
 
 def test_two_nodes_deploying_one_project_to_one_environment_run_one_at_a_time(cluster: Cluster, tmp_path: Path,
                                                                             release_dir: Path) -> None:
-    log = tmp_path / "order.log"
+    log = _order_log(tmp_path)
     _deployable(cluster, tmp_path, _slow_release(release_dir, log))
     waited: list[str] = []
     results = _both(lambda: deploy(cluster.a, "acme-web", "1.4.0", "Production", now=time.time(), wait=60),
@@ -191,7 +197,7 @@ def test_two_nodes_deploying_one_project_to_one_environment_run_one_at_a_time(cl
 
 def test_a_second_deployment_that_does_not_wait_is_refused_naming_the_running_one(cluster: Cluster, tmp_path: Path,
                                                                                  release_dir: Path) -> None:
-    log = tmp_path / "order.log"
+    log = _order_log(tmp_path)
     _deployable(cluster, tmp_path, _slow_release(release_dir, log))
     runner = threading.Thread(target=deploy, args=(cluster.a, "acme-web", "1.4.0", "Production"),
                               kwargs={"now": time.time()})
@@ -213,7 +219,7 @@ def test_a_second_deployment_that_does_not_wait_is_refused_naming_the_running_on
 
 def test_a_node_killed_mid_deployment_does_not_block_the_next_one(cluster: Cluster, tmp_path: Path,
                                                                   release_dir: Path) -> None:
-    log = tmp_path / "order.log"
+    log = _order_log(tmp_path)
     _deployable(cluster, tmp_path, _slow_release(release_dir, log))
     cluster.close()
     proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "deploy", "acme-web", "1.4.0", "--environment",
