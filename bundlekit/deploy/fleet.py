@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bundlekit.core.clock import Clock
 from bundlekit.deploy.launch import local_command
 from bundlekit.deploy.session import Session
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
@@ -65,7 +66,8 @@ class Fleet:
     """Runner sessions to targets. ``client_key`` gives the zone's SSH key (asked for on first SSH use)."""
 
     def __init__(self, client_key: Callable[[], asyncssh.SSHKey] | None = None, *,
-                 max_parallel: int = DEFAULT_MAX_PARALLEL, keep_open: int = 256, package: Runner | None = None) -> None:
+                 max_parallel: int = DEFAULT_MAX_PARALLEL, keep_open: int = 256, package: Runner | None = None,
+                 clock: Clock = time.time) -> None:
         if not isinstance(max_parallel, int) or max_parallel < 1:
             raise DeployError(f"--max-parallel must be a whole number of at least 1, not {max_parallel!r}.",
                               code="invalid_deploy_request")
@@ -73,6 +75,7 @@ class Fleet:
         self.max_parallel = max_parallel
         self.keep_open = max(1, keep_open)
         self.runner = package or runner()
+        self.clock = clock  # the zone's side of a target's clock skew (decision 122: an injected Clock)
         self._client_key = client_key
         self._key: asyncssh.SSHKey | None = None
         self._sessions: OrderedDict[str, Session] = OrderedDict()
@@ -252,7 +255,7 @@ class Fleet:
 
     async def _check(self, target: Target, start: bool) -> Health:
         name, kind, address = target.name, target.kind, target.address
-        started = time.time()
+        started = self.clock()
         try:
             if start:
                 session = await self.session(target)
@@ -265,7 +268,7 @@ class Fleet:
             reachable = error.code not in ("target_unreachable", "worker_unavailable", "target_auth_failed")
             return Health(name, kind, address, reachable=reachable,
                           host_key_ok=True if kind == "ssh" and reachable else None, error=error)
-        skew = float(report["time"]) - (started + time.time()) / 2
+        skew = float(report["time"]) - (started + self.clock()) / 2
         return Health(name, kind, address, reachable=True, host_key_ok=True if kind == "ssh" else None,
                       python=str(report.get("python")), free_bytes=int(report.get("free_bytes", 0)),
                       clock_skew=round(skew, 3), work_dir=str(report.get("work_dir")), user=str(report.get("user")))

@@ -44,9 +44,23 @@ def run(request: DeployRequest, client_key: asyncssh.SSHKey, max_parallel: int =
         return execute(plan, request, fleet=fleet, max_parallel=max_parallel, **kw)
 
 
+def timed(body: str) -> str:
+    """A bash step that prints when it starts and ends (the records keep whole seconds only)."""
+    return f'echo "began $(date +%s.%N)"\n{body}\necho "ended $(date +%s.%N)"'
+
+
+def span(run: StepRun) -> tuple[float, float]:
+    """When a :func:`timed` step's script started and ended on its target (all targets share this clock)."""
+    began = re.search(r"^began (\d+\.\d+)$", run.log, re.M)
+    ended = re.search(r"^ended (\d+\.\d+)$", run.log, re.M)
+    assert began and ended, run.log
+    return float(began[1]), float(ended[1])
+
+
 def overlap(runs: list[StepRun]) -> int:
     """The most runs that were running at one moment."""
-    edges = sorted([(r.started, 1) for r in runs] + [(r.ended, -1) for r in runs], key=lambda e: (e[0], e[1]))
+    spans = [span(r) for r in runs]
+    edges = sorted([(b, 1) for b, _ in spans] + [(e, -1) for _, e in spans], key=lambda e: (e[0], e[1]))
     now = most = 0
     for _, delta in edges:
         now += delta
@@ -57,7 +71,7 @@ def overlap(runs: list[StepRun]) -> int:
 def test_a_step_runs_on_twelve_ssh_targets_at_once_bounded_by_max_parallel(servers: list[SshServer],
                                                                             client_key: asyncssh.SSHKey) -> None:
     targets = tuple(ssh_target(s) for s in servers)
-    request = request_for([script("Work", "sleep 1; echo done on #{Octopus.Machine.Name} as $(id -un)")],
+    request = request_for([script("Work", timed("sleep 1; echo done on #{Octopus.Machine.Name} as $(id -un)"))],
                           targets=targets, deployment_id="deployments-11")
     record = run(request, client_key, max_parallel=4)
     assert record.state == "Success" and len(record.runs) == 12
@@ -70,14 +84,14 @@ def test_a_step_runs_on_twelve_ssh_targets_at_once_bounded_by_max_parallel(serve
 def test_rolling_window_size_limits_how_many_targets_run_a_step_at_once(servers: list[SshServer],
                                                                         client_key: asyncssh.SSHKey) -> None:
     targets = tuple(ssh_target(s) for s in servers[:6])
-    request = request_for([script("Roll", "sleep 1", window_size=2), script("After", "true")],
+    request = request_for([script("Roll", timed("sleep 1"), window_size=2), script("After", timed("true"))],
                           targets=targets, deployment_id="deployments-12")
     record = run(request, client_key, max_parallel=10)
     roll = [r for r in record.runs if r.step == "Roll"]
     after = [r for r in record.runs if r.step == "After"]
     assert record.state == "Success" and overlap(roll) == 2
     # Step barrier: the next step starts on no target before the rolling step ended on every one.
-    assert min(r.started for r in after) >= max(r.ended for r in roll)
+    assert min(span(r)[0] for r in after) >= max(span(r)[1] for r in roll)
 
 
 def test_a_failure_on_one_target_lets_the_running_ones_finish_and_starts_no_other(
