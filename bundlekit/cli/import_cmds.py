@@ -108,6 +108,8 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tup
         known = "" if r["new"] else " (already known)"
         echo(f"{verb} refusal {r['refusal_id']}: {r['project']} {r['release']} refused in "
              f"{rec.verified.source.name}: {r['code']}{known}")
+    for key in rec.new_keys:
+        echo(f"zone {rec.verified.source.name} rotated its signing key: now trusting {key}, its old key revoked")
 
 
 @cli.command(epilog="bundlekit show acme-web 1.4.0 --home ./prod --json")

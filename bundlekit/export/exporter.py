@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, UsageError
 from bundlekit.export.delta import DeltaSource, write_delta
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
-from bundlekit.format.container import BundleWriter, SignatureRecord
+from bundlekit.format.container import BundleWriter
 from bundlekit.format.delta import DELTA_MINOR
 from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
@@ -36,7 +34,7 @@ from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
-from bundlekit.zone.rotation import active_rotations
+from bundlekit.zone.rotation import zone_signing
 from bundlekit.zone.store import Staging
 
 __all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
@@ -96,8 +94,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     if sequence is not None and sequence < 1:
         raise InputError(f"--sequence {sequence}: must be 1 or more", code="invalid_input")
     created = reference_time(now)
-    signing = zone.signing_key()
-    rotations = active_rotations(zone, now)
+    signing = zone_signing(zone, now)
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     check_authoring(zone, spec)
     space, slug = spec.project["space"], spec.project["slug"]
@@ -113,20 +110,18 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
             variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)
             manifest = Manifest(
                 kind="release", bundle_id=bundle_id,
-                source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
+                source=ZoneRef(zone.zone_id, zone.name, signing.key_id),
                 destination=ZoneRef(dest.zone_id, dest.name, dest.sealing_key_id),
                 sequence=seq, created=created, expires=created + expires_in, blobs=tuple(writer.blobs),
                 project=spec.project, release=spec.release, steps=spec.steps, variables=variables,
                 placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
-                rotations=tuple(st.to_dict() for st, _ in rotations), lifecycle=spec.lifecycle,
+                rotations=signing.rotations(), lifecycle=spec.lifecycle,
                 attestations=tuple(_attestations(tx, registration.release.release_digest)),
                 raw={"format": FORMAT_ID},
             )
-            # Retired keys co-sign while their rotation statements ride along (see zone/rotation.py).
-            signers = [_signer_for(signing)] + [_signer_for(k) for _, k in rotations if k is not None]
             if any(p.delta is not None for p in packages):
                 writer.minor = DELTA_MINOR  # only a bundle that needs 1.2 says so (spec §5.1)
-            digest = writer.finish(_checked(manifest, release_file), signers, commit=False)
+            digest = writer.finish(_checked(manifest, release_file), signing.signers("release"), commit=False)
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
                 spec.project["space"], spec.release["version"], spec.release["channel"], created,
@@ -165,10 +160,6 @@ def _checked(manifest: Manifest, release_file: Path) -> bytes:
             raise
         raise UsageError(f"{release_file}: the bundle would be refused by every reader: {err.message}",
                          code="invalid_release", details=err.details) from None
-
-
-def _signer_for(key: Ed25519PrivateKey) -> Callable[[bytes], SignatureRecord]:
-    return lambda message: SignatureRecord(crypto.raw_public(key), crypto.sign(key, "release", message))
 
 
 def _file_sha256(path: Path) -> tuple[str, int]:

@@ -25,11 +25,12 @@ from typing import Any, Protocol, Sequence
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import FormatError, StateError
 from bundlekit.format import crypto
-from bundlekit.format.container import BundleWriter, SignatureRecord
+from bundlekit.format.container import BundleWriter
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
 from bundlekit.zone import outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
+from bundlekit.zone.rotation import zone_signing
 
 __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile"]
 
@@ -214,7 +215,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     # Only packages whose bytes are in the store: the source may rebuild a delta from any of them.
     store = zone.store
     inventory = [item for item in packages.inventory(zone.db) if store.has(item["sha256"])]
-    signing = zone.signing_key()
+    signing = zone_signing(zone, now)  # a zone that rotated its key co-signs with the retired one
     writer = BundleWriter(out, "receipt")
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
@@ -225,13 +226,12 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
             bundle_id = receipt_id_for(zone.zone_id, dest_zone_id, seq)
             manifest = Manifest(
                 kind="receipt", bundle_id=bundle_id,
-                source=ZoneRef(zone.zone_id, zone.name, zone.signing_key_id),
+                source=ZoneRef(zone.zone_id, zone.name, signing.key_id),
                 destination=ZoneRef(dest_zone_id, dest.name, dest.sealing_key_id),
                 sequence=seq, created=now, expires=now + RECEIPT_EXPIRY, blobs=tuple(writer.blobs),
                 receipts=tuple(entries), inventory=tuple(inventory), refusals=tuple(refused),
-                raw={"format": FORMAT_ID, "features": list(RECEIPT_FEATURES)})
-            digest = writer.finish(_checked(manifest), [lambda m: SignatureRecord(
-                crypto.raw_public(signing), crypto.sign(signing, "receipt", m))], commit=False)
+                rotations=signing.rotations(), raw={"format": FORMAT_ID, "features": list(RECEIPT_FEATURES)})
+            digest = writer.finish(_checked(manifest), signing.signers("receipt"), commit=False)
             outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,
                                        sequence=seq, deployment_ids=deployment_ids, now=now)
             outbox.mark_packed(tx, bundle_id, deployment_ids)

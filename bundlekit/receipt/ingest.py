@@ -4,7 +4,9 @@ Refused: an untrusted or forged signer, another destination, a replayed or reuse
 (``replay``, ``sequence_reused``), and any entry (deployment or refused import) that does not
 answer a release bundle this zone exported to the receipt's signer (``unknown_bundle``).
 Re-importing the same receipt, or an entry already recorded from an earlier receipt, changes
-nothing.
+nothing. A receipt from a zone that rotated its signing key carries the rotation statement and
+is co-signed by the retired key (``zone/rotation.py``): importing it trusts the new key and
+revokes the old one, as importing a release bundle does (spec/bundle-format.md §6.4).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.errors import StateError, VerificationError
 from bundlekit.format import crypto
+from bundlekit.format.keyfile import parse_rotation
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
 from bundlekit.zone import exports, refusals, remote, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
+from bundlekit.zone.rotation import apply_rotations
 
 __all__ = ["ReceiptImport", "import_receipt", "reveal_output", "reported_outputs"]
 
@@ -35,12 +39,14 @@ class ReceiptImport:
     recorded: list[str] = field(default_factory=list)
     already_known: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    #: Signing keys of the source trusted from its rotation statements by this import (key ids).
+    new_keys: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.verified.manifest
         return {"kind": "receipt", "bundle": str(self.verified.path), "digest": self.verified.digest,
                 "source": self.verified.source.name, "sequence": m.sequence, "noop": self.noop,
-                "recorded": self.recorded, "already_known": self.already_known,
+                "recorded": self.recorded, "already_known": self.already_known, "new_keys": self.new_keys,
                 "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
                                  "release": e["release"], "environment": e["environment"], "state": e["state"]}
                                 for e in m.receipts],
@@ -51,6 +57,13 @@ class ReceiptImport:
 
 def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool = False,
                    progress: Callable[[int], None] | None = None) -> ReceiptImport:
+    """Verify the receipt bundle at ``path`` and record what it reports, in one transaction.
+
+    Raises what verification raises (exit 3), ``VerificationError`` ``wrong_kind``,
+    ``invalid_rotation`` and ``unknown_bundle``, and the sequence refusals (``replay``,
+    ``sequence_reused``); on any of them nothing is written. ``dry_run`` checks everything and
+    writes nothing.
+    """
     logs: dict[str, io.BytesIO] = {}
 
     def sink_for(digest: str) -> Callable[[bytes], object]:
@@ -72,6 +85,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
               "({last}); refusing a replayed receipt",
         reused=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already received with "
                "other content")
+    # Every statement is checked before anything is written (``invalid_rotation``).
+    rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
     result = ReceiptImport(v)
     entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
@@ -100,6 +115,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
         sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
                                   plan=json.dumps({"receipt": result.recorded}))
+        result.new_keys = apply_rotations(tx, v.source.zone_id, rotations, now)
     return result
 
 

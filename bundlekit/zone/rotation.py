@@ -1,27 +1,30 @@
 """Key rotation, both sides: issuing a statement (source) and applying one (receiver).
 
 The source zone keeps its retired signing keys in ``keys/retired/`` for
-:data:`ROTATION_WINDOW`: bundles exported in that window carry the rotation statements
-and are co-signed by the retired keys, so a receiver that has not yet seen the rotation
-still recognises the zone, learns the new key from the statement, and from then on
-refuses the old key.
+:data:`ROTATION_WINDOW`: every bundle it signs in that window (release bundles and receipts
+alike, :func:`zone_signing`) carries the rotation statements and is co-signed by the retired
+keys, so a receiver that has not yet seen the rotation still recognises the zone, learns the
+new key from the statement, and from then on refuses the old key.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.format.crypto import key_id, raw_private, raw_public
+from bundlekit.format.container import SignatureRecord
+from bundlekit.format.crypto import key_id, raw_private, raw_public, sign
 from bundlekit.format.keyfile import RotationStatement, make_rotation, parse_rotation
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 
-__all__ = ["ROTATION_WINDOW", "rotate_key", "active_rotations", "apply_rotations"]
+__all__ = ["ROTATION_WINDOW", "ZoneSigning", "rotate_key", "active_rotations", "zone_signing", "apply_rotations"]
 
 ROTATION_WINDOW = 90 * 86400
 
@@ -55,6 +58,44 @@ def active_rotations(zone: Zone, now: EpochSeconds) -> list[tuple[RotationStatem
         key = Ed25519PrivateKey.from_private_bytes(path.read_bytes()) if path.exists() else None
         out.append((st, key))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSigning:
+    """What a bundle the zone signs now is signed with: its signing ``key``, and, within the
+    rotation window, the ``statements`` the bundle carries and the retired keys that co-sign
+    (``cosigners``; spec/bundle-format.md §6.4)."""
+
+    key: Ed25519PrivateKey
+    statements: tuple[RotationStatement, ...]
+    cosigners: tuple[Ed25519PrivateKey, ...]
+
+    @property
+    def key_id(self) -> str:
+        return key_id("ed25519", raw_public(self.key))
+
+    def rotations(self) -> tuple[dict[str, Any], ...]:
+        """The statements as the manifest's ``rotations[]`` carries them."""
+        return tuple(st.to_dict() for st in self.statements)
+
+    def signers(self, kind: str) -> list[Callable[[bytes], SignatureRecord]]:
+        """Signature makers for a bundle of ``kind`` (its signing domain): the zone key first."""
+        return [_signer(k, kind) for k in (self.key, *self.cosigners)]
+
+
+def _signer(key: Ed25519PrivateKey, kind: str) -> Callable[[bytes], SignatureRecord]:
+    return lambda message: SignatureRecord(raw_public(key), sign(key, kind, message))
+
+
+def zone_signing(zone: Zone, now: EpochSeconds) -> ZoneSigning:
+    """How every bundle the zone writes at ``now`` is signed (release bundles and receipts).
+
+    Raises ``VerificationError`` ``invalid_rotation`` for a recorded statement that does not
+    verify, and the key errors of :meth:`Zone.signing_key`.
+    """
+    rotations = active_rotations(zone, now)
+    return ZoneSigning(zone.signing_key(), tuple(st for st, _ in rotations),
+                       tuple(k for _, k in rotations if k is not None))
 
 
 def apply_rotations(tx: Writer, source_zone_id: str, statements: list[RotationStatement],

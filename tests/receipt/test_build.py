@@ -8,15 +8,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.deploy.service import deploy
+from bundlekit.format.container import BundleFile
+from bundlekit.format.crypto import key_id
+from bundlekit.format.keyfile import make_rotation
+from bundlekit.format.manifest import parse_manifest
 from bundlekit.importer import edits
 from bundlekit.importer.importer import import_bundle
 from bundlekit.receipt.build import write_receipt
+from bundlekit.receipt.ingest import import_receipt
 from bundlekit.receipt.outbox import list_outbox, pack
+from bundlekit.zone import truststore
+from bundlekit.zone.rotation import rotate_key
 from bundlekit.zone.targets import add_target
 from tests.conftest import Zones, make_zones, raises_code, run_cli, snapshot
-from tests.importer.helpers import export
+from tests.importer.helpers import export, resign
 
 
 @pytest.fixture
@@ -83,3 +91,36 @@ def test_packing_records_the_file_and_marks_entries_in_one_step(deployed: tuple[
     with raises_code("outbox_empty") as info:
         pack(z.prod, tmp_path / "again.bundle", to=None, now=int(time.time()))
     assert info.value.code == "outbox_empty"
+
+
+def test_a_receipt_after_a_key_rotation_carries_the_statement_and_is_cosigned_by_the_retired_key(
+        deployed: tuple[Zones, str], tmp_path: Path) -> None:
+    z, dep = deployed
+    old = z.prod.signing_key_id
+    st = rotate_key(z.prod, int(time.time()))
+    rf = pack(z.prod, tmp_path / "receipt.bundle", to=None, now=int(time.time()))
+    with BundleFile(rf.path) as bf:
+        signers = [key_id("ed25519", s.public_key) for s in bf.signatures]
+        manifest = parse_manifest(bf.manifest_bytes, "receipt")
+    assert signers == [key_id("ed25519", st.new_key), old]
+    assert [r["new_key"] for r in manifest.rotations] == [st.to_dict()["new_key"]]
+    got = import_receipt(z.dev, rf.path, now=int(time.time()))
+    assert got.recorded == [dep] and got.new_keys == [key_id("ed25519", st.new_key)]
+    assert old in truststore.revoked_key_ids(z.dev)
+
+
+def test_a_receipt_with_a_forged_rotation_statement_is_refused_and_changes_nothing(
+        deployed: tuple[Zones, str], tmp_path: Path) -> None:
+    z, _ = deployed
+    good = pack(z.prod, tmp_path / "receipt.bundle", to=None, now=int(time.time())).path
+    st = make_rotation(z.prod.zone_id, z.prod.signing_key(), Ed25519PrivateKey.generate(), int(time.time()))
+    bad = dict(st.to_dict(), new_signature=st.to_dict()["old_signature"])  # the new key never signed it
+    forged = resign(good, tmp_path / "forged.bundle", [z.prod.signing_key()],
+                    lambda doc: doc.__setitem__("rotations", [bad]))
+    z.close()
+    before = snapshot(z.dev.home)
+    with raises_code("invalid_rotation") as info:
+        import_receipt(z.dev, forged, now=int(time.time()))
+    assert info.value.exit_code == 3 and "rotations[0]" in info.value.message
+    assert snapshot(z.dev.home) == before
+    assert import_receipt(z.dev, good, now=int(time.time())).new_keys == []
