@@ -92,7 +92,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars), tenant=tenant,
                              evidence=evidence, wait=wait, on_wait=waiting, max_parallel=max_parallel)
         if not dry_run and outcome.record is not None and outcome.record.state == "Success":
-            pruned = after_deploy(z, now=now)
+            pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel)
     for warning in outcome.request.warnings:
         echo(warning, err=True)
     environment = outcome.request.environment

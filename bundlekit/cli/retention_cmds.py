@@ -11,7 +11,8 @@ from bundlekit.cli.common import echo, emit_json, home_option, json_option, reso
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.errors import UsageError
-from bundlekit.retention.prune import PrunePlan, apply_prune, plan_prune
+from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
+from bundlekit.retention.prune import PrunePlan, PruneResult, apply_prune, plan_prune
 from bundlekit.zone import retention as state
 from bundlekit.zone.home import Zone, open_zone
 
@@ -95,42 +96,67 @@ def _print_plan(plan: PrunePlan, dry_run: bool) -> None:
     else:
         echo("would remove:" if dry_run else "removing:")
         for r in plan.removals:
-            echo(f"  {r.kind:<13} {r.what:<36} {size_text(r.size):>10}  {r.reason}")
+            echo(f"  {r.kind:<14} {r.what:<36} {size_text(r.size):>10}  {r.reason}")
     for k in plan.kept:
-        echo(f"  keep          {k['project']} {k['version']}: {'; '.join(k['reasons'])}")
+        echo(f"  keep           {k['project']} {k['version']}: {'; '.join(k['reasons'])}")
     for note in plan.skipped:
-        echo(f"  skipped       {note}")
-    if plan.removals:
-        echo(f"{'would free' if dry_run else 'freed'} {size_text(plan.freed_bytes)}")
+        echo(f"  skipped        {note}")
+    if plan.removals and dry_run:
+        echo(f"would free {size_text(plan.freed_bytes)}")
+
+
+def _print_result(result: PruneResult) -> None:
+    for r, why in result.not_removed:
+        echo(f"  not removed    {r.what}: {why}")
+    if result.removed or result.not_removed:
+        echo(f"freed {size_text(result.freed_bytes)}" + (f"; {len(result.not_removed)} item(s) not removed"
+                                                        if result.not_removed else ""))
 
 
 @cli.command(epilog="bundlekit prune --dry-run --home ./prod\nbundlekit prune --home ./prod --json")
-@click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing, here or on a target.")
+@click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
+              help="How many targets are asked (and pruned) at once.")
 @home_option
 @json_option
-def prune(dry_run: bool, home: str | None, as_json: bool) -> None:
+def prune(dry_run: bool, max_parallel: int, home: str | None, as_json: bool) -> None:
     """Remove what the retention policy no longer keeps: packages in the store, staging leftovers,
-    and old version folders on the targets (never the current or previous successful release of
-    any environment). The plan is printed first."""
+    and old version folders and package copies on every target, SSH targets included, through
+    each target's step runner (never the current or previous successful release of any
+    environment). The plan is printed first; a target that cannot be reached is listed as
+    skipped and pruned next time."""
+    from bundlekit.deploy.service import zone_fleet  # asyncio: only when pruning
+
     now = clock.now()
-    with open_zone(resolve_home(home)) as z:
-        plan = plan_prune(z, now=now)
+    result: PruneResult | None = None
+    with open_zone(resolve_home(home)) as z, zone_fleet(z, max_parallel) as fleet:
+        plan = plan_prune(z, now=now, fleet=fleet)
         if not as_json:
             _print_plan(plan, dry_run)
         if not dry_run:
-            apply_prune(z, plan, now=now)
+            result = apply_prune(z, plan, now=now, fleet=fleet)
+            if not as_json:
+                _print_result(result)
     if as_json:
-        emit_json({**plan.to_dict(), "dry_run": dry_run})
+        out = {**plan.to_dict(), "dry_run": dry_run}
+        if result is not None:
+            out.update(freed_bytes=result.freed_bytes, not_removed=result.to_dict()["not_removed"])
+        emit_json(out)
 
 
-def after_deploy(zone: Zone, *, now: int) -> dict[str, Any] | None:
-    """Prune after a successful deployment when the zone's policy asks for it; returns what was
+def after_deploy(zone: Zone, *, now: int, environment: str,
+                 max_parallel: int = DEFAULT_MAX_PARALLEL) -> dict[str, Any] | None:
+    """Prune after a successful deployment when the zone's policy asks for it: the store, and the
+    targets of the environment just deployed (each asked through its runner); returns what was
     removed as ``--json`` shows it (None when auto-prune is off)."""
     if not state.policies(zone.db)[""].auto_prune:
         return None
-    plan = plan_prune(zone, now=now)
-    apply_prune(zone, plan, now=now)
-    return plan.to_dict()
+    from bundlekit.deploy.service import zone_fleet
+
+    with zone_fleet(zone, max_parallel) as fleet:
+        plan = plan_prune(zone, now=now, fleet=fleet, environments=[environment])
+        result = apply_prune(zone, plan, now=now, fleet=fleet)
+    return {**plan.to_dict(), "freed_bytes": result.freed_bytes, "not_removed": result.to_dict()["not_removed"]}
 
 
 def pruned_note(pruned: dict[str, Any] | None) -> str | None:

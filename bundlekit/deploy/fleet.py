@@ -189,7 +189,7 @@ class Fleet:
             raise
         return session
 
-    async def _spawn(self, target: Target, *, probe: bool) -> Session:
+    async def _spawn(self, target: Target, *, probe: bool, inventory: bool = False) -> Session:
         """The bootstrap started on ``target`` (over SSH, or locally under the zone's isolation)."""
         if isinstance(target, SshTarget):
             from bundlekit.deploy.ssh import connect, runner_session
@@ -198,12 +198,12 @@ class Fleet:
             if conn is None:
                 conn = await connect(target, self._key_for(target))
                 self._connections[target.name.casefold()] = conn
-            return await runner_session(conn, target, self.runner, probe=probe)
+            return await runner_session(conn, target, self.runner, probe=probe, inventory=inventory)
         if isinstance(target, LocalFolderTarget):
-            return await self._spawn_local(target, probe=probe)
+            return await self._spawn_local(target, probe=probe or inventory, inventory=inventory)
         raise DeployError(f"target {target.name!r} is of an unknown kind.", code="invalid_target")
 
-    async def _spawn_local(self, target: LocalFolderTarget, *, probe: bool) -> Session:
+    async def _spawn_local(self, target: LocalFolderTarget, *, probe: bool, inventory: bool = False) -> Session:
         if target.isolation.mode == "sandbox" and not probe:
             try:
                 target.root.mkdir(parents=True, exist_ok=True)  # the sandbox binds it: it must exist
@@ -211,7 +211,7 @@ class Fleet:
                 raise DeployError(f"target {target.name!r}: cannot create its folder {target.root} ({error.strerror}).",
                                   code="target_workdir_unusable") from None
         argv, kwargs = local_command(target.isolation, target.root, self.runner.sha256, len(self.runner.data),
-                                     probe=probe)
+                                     probe=probe, inventory=inventory)
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -272,6 +272,45 @@ class Fleet:
         return Health(name, kind, address, reachable=True, host_key_ok=True if kind == "ssh" else None,
                       python=str(report.get("python")), free_bytes=int(report.get("free_bytes", 0)),
                       clock_skew=round(skew, 3), work_dir=str(report.get("work_dir")), user=str(report.get("user")))
+
+    # -- many targets, one request each ------------------------------------------------------
+    def inventory(self, targets: Iterable[Target]) -> list[dict[str, Any] | BundleError]:
+        """What bundlekit holds in each target's work folder (``spec/runner.md`` section 2), in the
+        order given, ``max_parallel`` targets at a time. A probe: nothing is installed or written
+        on any target. Each answer is the ``inventory`` object plus ``work_dir`` (the work folder as
+        the target expands it); a target that cannot be asked gives its error in its place."""
+        async def one(target: Target) -> dict[str, Any]:
+            report = await (await self._spawn(target, probe=True, inventory=True)).probe(require_usable=False)
+            found = report.get("inventory")
+            return dict(found if isinstance(found, dict) else {}, work_dir=report.get("work_dir"))
+        return self.run(self._each(list(targets), one))
+
+    def request_each(self, requests: list[tuple[Target, dict[str, Any]]]) -> list[dict[str, Any] | BundleError]:
+        """Send one request to each target's runner (started, and installed, where needed),
+        ``max_parallel`` targets at a time; the answers (or each target's error) in the order given."""
+        async def one(pair: tuple[Target, dict[str, Any]]) -> dict[str, Any]:
+            target, message = pair
+            self.hold(target)
+            try:
+                return await (await self.session(target)).request(message)
+            except BundleError as error:
+                if error.code in ("target_connection_lost", "target_timed_out"):
+                    await self.drop(target)
+                raise
+            finally:
+                self.release(target)
+        return self.run(self._each(requests, one))
+
+    async def _each(self, items: list[Any], work: Callable[[Any], Coroutine[Any, Any, T]]) -> list[T | BundleError]:
+        gate = asyncio.Semaphore(self.max_parallel)
+
+        async def one(item: Any) -> T | BundleError:
+            async with gate:
+                try:
+                    return await work(item)
+                except BundleError as error:
+                    return error
+        return list(await asyncio.gather(*(one(i) for i in items)))
 
     def preflight(self, targets: Iterable[Target], *, start: bool = True) -> list[Health]:
         """:meth:`check` (``start``: install and start every runner; else only probe), raising the

@@ -55,9 +55,10 @@ def _existing(folder: Path) -> Path:
 
 
 def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_size: int, *,
-                  probe: bool = False) -> tuple[list[str], dict[str, Any]]:
+                  probe: bool = False, inventory: bool = False) -> tuple[list[str], dict[str, Any]]:
     """``(argv, extra keyword arguments for the process)`` that start a runner for ``work_dir``
-    (with ``probe``: the bootstrap that only reports and writes nothing; ``work_dir`` may not exist).
+    (with ``probe``: the bootstrap that only reports and writes nothing; ``work_dir`` may not exist;
+    with ``inventory``: a probe that also lists what bundlekit holds there).
 
     Raises DeployError ``worker_unavailable`` when the isolation cannot be had here (no such
     user, no bubblewrap, the worker's python missing).
@@ -67,7 +68,8 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
         raise DeployError(f"the Python that runs steps on this machine, {isolation.python}, is missing or cannot be "
                           "run. Install it, or choose another with `bundlekit worker set ... --python PATH`.",
                           code="worker_unavailable")
-    argv = bootstrap_argv(isolation.python, work, runner_sha, runner_size, probe=probe)
+    probe = probe or inventory
+    argv = bootstrap_argv(isolation.python, work, runner_sha, runner_size, probe=probe, inventory=inventory)
     env = {"PATH": RUNNER_PATH, "LANG": "C.UTF-8", "HOME": work}
     kwargs: dict[str, Any] = {"env": env, "start_new_session": True}
     if isolation.mode == "user":

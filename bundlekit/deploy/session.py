@@ -97,12 +97,13 @@ class Session:
         self.hello = hello
         return hello
 
-    async def probe(self) -> dict[str, Any]:
+    async def probe(self, *, require_usable: bool = True) -> dict[str, Any]:
         """Read the answer of a bootstrap started with ``probe`` (it wrote nothing on the target).
 
         Returns its report (``python``, ``work_dir``, ``exists``, ``usable``, ``checked``,
-        ``free_bytes``, ``time``, ``uid``). Raises what :meth:`start` would for an old or
-        missing python, and ``target_workdir_unusable`` when the work folder could not be made.
+        ``free_bytes``, ``time``, ``uid``; ``inventory`` when asked for). Raises what
+        :meth:`start` would for an old or missing python, and (unless not ``require_usable``)
+        ``target_workdir_unusable`` when the work folder could not be made.
         """
         try:
             word, rest = await asyncio.wait_for(self._boot_line(), HANDSHAKE_TIMEOUT)
@@ -118,7 +119,7 @@ class Session:
         if not isinstance(report, dict):
             raise DeployError(f"target {self.target!r}: the bootstrap answered {word} {rest[:200]!r}.",
                               code="runner_failed")
-        if not report.get("usable"):
+        if require_usable and not report.get("usable"):
             raise DeployError(f"target {self.target!r}: its work folder {report.get('work_dir')} cannot be created "
                               f"or written by its user ({report.get('checked')} is not a writable folder). Create "
                               "it and give the target's user write access, or choose another work folder.",

@@ -135,11 +135,11 @@ async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SS
 
 
 async def runner_session(conn: asyncssh.SSHClientConnection, target: SshTarget, runner: Runner, *,
-                         probe: bool = False) -> Session:
+                         probe: bool = False, inventory: bool = False) -> Session:
     """The bootstrap on ``target`` over a new session channel of ``conn``, as a :class:`Session`
-    not started yet (call ``start``, or ``probe`` when started with ``probe``)."""
+    not started yet (call ``start``, or ``probe`` when started with ``probe`` or ``inventory``)."""
     command = " ".join(shlex.quote(a) for a in bootstrap_argv("python3", target.work_dir, runner.sha256,
-                                                              len(runner.data), probe=probe))
+                                                              len(runner.data), probe=probe, inventory=inventory))
     try:
         process = await conn.create_process(command, encoding=None, window=_WINDOW, max_pktsize=_PACKET)
     except (OSError, asyncssh.Error) as error:

@@ -8,36 +8,53 @@ What a plan can remove, each with its size and why:
 * ``store_file``: a file of the package store no package record names, older than an hour
   (what an interrupted import left; younger ones may belong to an import under way);
 * ``staging``: an import's staging folder untouched for an hour;
-* ``target_folder``: ``<root>/<package id>/<version>`` on a local target whose release is not
-  kept for the target's environment (never the current or previous successful one);
-* ``work_folder``: ``<root>/.bundlekit-work/<deployment id>`` of a finished deployment, on
-  a target or the zone's own work folder.
+* ``target_folder``: ``WORK/<package id>/<version>`` on a target (local or SSH) whose release
+  is not kept for the target's environment (never the current or previous successful one);
+* ``target_archive``: ``WORK/.bundlekit/packages/<sha256>/<file>``, the copy of a package
+  archive the target's runner keeps, when no release kept for the target's environment uses
+  those bytes;
+* ``work_folder``: ``WORK/.bundlekit-work/<deployment id>`` of a finished deployment, on a
+  target or in the zone's worker folder (zone-level steps);
+* ``legacy_folder``: the zone's work folder inside its home (``zone-target``), which zone-level
+  steps no longer use (decision 143).
 
-Only folders bundlekit made are candidates (a package id and version of a release this zone
-holds); links are never followed or removed. :func:`plan_prune` writes nothing;
-:func:`apply_prune` forgets the package records and records the prune in one transaction,
-then deletes the files. Decision 194.
+What a target holds is asked of the target itself, through its runner (decision 148): the plan
+is made from each target's inventory (the bootstrap's ``inventory`` probe: nothing is installed
+or written on a target, so a dry run changes nothing anywhere), and the removal is a
+``prune`` request its runner carries out as the target's user, holding the package's lock
+(``spec/runner.md``). Only folders bundlekit made are candidates (a package id and version,
+or an archive's SHA-256, of a release this zone holds); links are never followed or removed.
+A target that cannot be reached is listed as skipped and pruned next time.
+:func:`plan_prune` writes nothing; :func:`apply_prune` forgets the package records in one
+transaction, removes the files (the zone's own, then each target's through its runner) and
+records what was removed in another. Decision 194.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bundlekit.core.clock import EpochSeconds, utc_text
-from bundlekit.errors import StateError
-from bundlekit.deploy.targets import WORK_FOLDER
+from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
+from bundlekit.errors import BundleError, StateError
 from bundlekit.retention.rules import Keep, ReleaseKey, decide
 from bundlekit.zone import projects
 from bundlekit.zone import retention as state
 from bundlekit.zone.home import Zone
 from bundlekit.zone.store import PackageStore
 from bundlekit.zone.targets import list_targets
+from bundlekit.zone.worker import get_worker
 
-__all__ = ["Removal", "PrunePlan", "plan_prune", "apply_prune", "refuse_pruned", "LEFTOVER_AGE"]
+if TYPE_CHECKING:
+    from bundlekit.deploy.fleet import Fleet
+
+__all__ = ["Removal", "PrunePlan", "PruneResult", "plan_prune", "apply_prune", "refuse_pruned", "LEFTOVER_AGE"]
 
 #: Staging folders and unreferenced store files younger than this may belong to an import under way.
 LEFTOVER_AGE = 3600
@@ -53,19 +70,28 @@ class Removal:
     size: int
     reason: str
     record: tuple[str, str, str] | None = None  # a package record (id, version, sha256) to forget
+    #: For what a target's runner removes: the target's name, and the item as the runner's
+    #: ``prune`` request names it (``("package", id, version)``, ``("archive", sha256, file)``,
+    #: ``("work", deployment id)``).
+    target: str | None = None
+    item: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "what": self.what, "path": self.path, "bytes": self.size, "reason": self.reason}
+        return {"kind": self.kind, "what": self.what, "path": self.path, "bytes": self.size, "reason": self.reason,
+                "target": self.target}
 
 
 @dataclass
 class PrunePlan:
-    """What :func:`apply_prune` would remove and which releases stay (with why)."""
+    """What :func:`apply_prune` would remove and which releases stay (with why); ``skipped``:
+    targets that could not be asked what they hold; ``targets``: how to reach the targets
+    the removals name."""
 
     removals: list[Removal] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
     policies: list[state.Policy] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    targets: dict[str, Target] = field(default_factory=dict)
 
     @property
     def freed_bytes(self) -> int:
@@ -98,8 +124,40 @@ def _old(path: Path, now: float) -> bool:
         return False
 
 
-def plan_prune(zone: Zone, *, now: EpochSeconds) -> PrunePlan:
-    """Plan a prune of ``zone`` under its retention policies (``now``: Unix seconds). Writes nothing."""
+@dataclass
+class PruneResult:
+    """What :func:`apply_prune` did: ``removed`` (sizes as measured when removed) and
+    ``not_removed`` (each with why: in use, the target unreachable, a file system error)."""
+
+    removed: list[Removal] = field(default_factory=list)
+    not_removed: list[tuple[Removal, str]] = field(default_factory=list)
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(r.size for r in self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"removed": [r.to_dict() for r in self.removed], "freed_bytes": self.freed_bytes,
+                "not_removed": [dict(r.to_dict(), why=why) for r, why in self.not_removed]}
+
+
+@contextmanager
+def _fleet(zone: Zone, fleet: Fleet | None, max_parallel: int) -> Iterator[Fleet]:
+    if fleet is not None:
+        yield fleet
+        return
+    from bundlekit.deploy.service import zone_fleet  # asyncio and the engine: only when targets are asked
+
+    with zone_fleet(zone, max_parallel) as made:
+        yield made
+
+
+def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
+               environments: Iterable[str] | None = None, max_parallel: int = DEFAULT_MAX_PARALLEL) -> PrunePlan:
+    """Plan a prune of ``zone`` under its retention policies (``now``: Unix seconds). Writes
+    nothing, here or on a target. Each target is asked what it holds through ``fleet`` (made
+    and closed here when None), ``max_parallel`` at a time; ``environments`` limits the targets
+    asked to those environments (the store is always planned whole)."""
     db = zone.db
     with db.read() as r:
         policies = state.policies(r)
@@ -115,7 +173,11 @@ def plan_prune(zone: Zone, *, now: EpochSeconds) -> PrunePlan:
             plan.kept.append({"project": x["project"], "version": x["version"], "reasons": keep.reasons[key]})
     _plan_store(zone, plan, keep, releases, records, now)
     _plan_staging(zone, plan, now)
-    _plan_targets(zone, plan, keep, by_key, targets, deployments)
+    if environments is not None:
+        wanted = {e.casefold() for e in environments}
+        targets = [t for t in targets if t.environment.casefold() in wanted]
+    with _fleet(zone, fleet, max_parallel) as used:
+        _plan_targets(zone, plan, keep, by_key, targets, deployments, used)
     return plan
 
 
@@ -168,53 +230,87 @@ def _plan_staging(zone: Zone, plan: PrunePlan, now: float) -> None:
                                          "an import's staging folder, untouched for an hour"))
 
 
+def _location(target: Target) -> tuple[str, ...]:
+    """Where a target's work folder is: targets that share one are pruned as one."""
+    if isinstance(target, SshTarget):
+        return ("ssh", target.host.lower(), str(target.port), target.work_dir)
+    assert isinstance(target, LocalFolderTarget)
+    return ("local", str(target.root))
+
+
 def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, by_key: dict[ReleaseKey, dict[str, Any]],
-                  targets: list[Any], deployments: list[dict[str, Any]]) -> None:
+                  records: list[Any], deployments: list[dict[str, Any]], fleet: Fleet) -> None:
     ours: dict[tuple[str, str], set[ReleaseKey]] = {}
+    bytes_of: dict[str, set[ReleaseKey]] = {}
     for key, x in by_key.items():
         for p in x["packages"]:
             ours.setdefault((p["id"].lower(), p["version"].lower()), set()).add(key)
+            bytes_of.setdefault(p["sha256"], set()).add(key)
+    from bundlekit.deploy.service import isolation, open_target
+
     running = {d["id"] for d in deployments if d["state"] == "Executing"}
-    finished = {d["id"] for d in deployments if d["state"] != "Executing"}
-    roots: list[tuple[str, Path]] = [("the zone", zone.home / "zone-target")]
-    for t in targets:
-        if t.kind != "local":
-            plan.skipped.append(f"target {t.name} ({t.kind}): its folders are not pruned from this zone")
+    finished = {d["id"] for d in deployments if d["state"] != "Executing"} - running
+    local = isolation(zone)
+    # Targets that share a work folder (one machine in two environments) keep what any of them keeps.
+    places: dict[tuple[str, ...], tuple[Target, set[ReleaseKey]]] = {}
+    for record in records:
+        target = open_target(record, local)
+        _, kept_here = places.setdefault(_location(target), (target, set()))
+        kept_here |= keep.by_environment.get(target.environment.lower(), set())
+    worker = LocalFolderTarget(f"{zone.name} worker", "(zone)", frozenset(), Path(get_worker(zone).folder), local)
+    places.setdefault(_location(worker), (worker, set()))
+    asked = list(places.values())
+    for (target, kept_here), found in zip(asked, fleet.inventory([t for t, _ in asked])):
+        label = "the zone's worker" if target is worker else f"target {target.name}"
+        if isinstance(found, BundleError):
+            plan.skipped.append(f"{label} ({target.address}): not asked what it holds ({found.message} "
+                                f"[{found.code}]); pruned next time")
             continue
-        root = Path(t.root)
-        roots.append((f"target {t.name}", root))
-        kept_here = keep.by_environment.get(t.environment.lower(), set())
-        if not _plain_dir(root):
-            continue
-        for pkg_dir in sorted(root.iterdir()):
-            if not _plain_dir(pkg_dir) or pkg_dir.name == WORK_FOLDER:
-                continue
-            for ver_dir in sorted(pkg_dir.iterdir()):
-                releases = ours.get((pkg_dir.name.lower(), ver_dir.name.lower()))
-                if not releases or not _plain_dir(ver_dir) or releases & kept_here:
-                    continue
-                plan.removals.append(Removal(
-                    "target_folder", f"{t.name}: {pkg_dir.name} {ver_dir.name}", str(ver_dir), _tree_size(ver_dir),
-                    f"no release kept for {t.environment} installs it here"))
-    for label, root in roots:
-        work = root / WORK_FOLDER
-        if not _plain_dir(work):
-            continue
-        for d in sorted(work.iterdir()):
-            if _plain_dir(d) and d.name in finished and d.name not in running:
-                plan.removals.append(Removal("work_folder", f"{label}: {d.name}", str(d), _tree_size(d),
-                                             f"working folder of {d.name}, which has ended"))
+        plan.targets[target.name] = target
+        base = f"{target.address}:" if isinstance(target, SshTarget) else ""
+        work = base + str(found.get("work_dir") or target.address)
+
+        def add(kind: str, what: str, path: str, size: Any, reason: str, item: tuple[str, ...]) -> None:
+            plan.removals.append(Removal(kind, f"{target.name}: {what}", path, int(size), reason,
+                                         target=target.name, item=item))
+        for package_id, version, size in found.get("packages", []):
+            releases = ours.get((str(package_id).lower(), str(version).lower()))
+            if releases and not releases & kept_here:
+                add("target_folder", f"{package_id} {version}", f"{work}/{package_id}/{version}", size,
+                    f"no release kept for {target.environment} installs it here", ("package", package_id, version))
+        for sha256, file_name, size in found.get("archives", []):
+            releases = bytes_of.get(str(sha256))
+            if releases and not releases & kept_here:
+                add("target_archive", str(file_name), f"{work}/.bundlekit/packages/{sha256}/{file_name}", size,
+                    f"the runner's copy of a package no release kept for {target.environment} uses",
+                    ("archive", sha256, file_name))
+        for deployment_id, size in found.get("work", []):
+            if deployment_id in finished:
+                add("work_folder", str(deployment_id), f"{work}/.bundlekit-work/{deployment_id}", size,
+                    f"working folder of {deployment_id}, which has ended", ("work", deployment_id))
+        if found.get("truncated"):
+            plan.skipped.append(f"{label}: holds more than one prune lists; prune again to remove the rest")
+    legacy = zone.home / "zone-target"
+    if _plain_dir(legacy):
+        plan.removals.append(Removal("legacy_folder", "the zone's old work folder", str(legacy), _tree_size(legacy),
+                                     "zone-level steps run in the worker's folder, outside the home"))
 
 
-def apply_prune(zone: Zone, plan: PrunePlan, *, now: EpochSeconds) -> None:
-    """Remove what ``plan`` lists: package records forgotten and the prune recorded in one
-    transaction, then the files and folders (a crash in between leaves unreferenced files,
-    which the next prune removes)."""
+def apply_prune(zone: Zone, plan: PrunePlan, *, now: EpochSeconds, fleet: Fleet | None = None,
+                max_parallel: int = DEFAULT_MAX_PARALLEL) -> PruneResult:
+    """Remove what ``plan`` lists: the package records are forgotten in one transaction, then the
+    zone's files go, then each target's runner removes that target's items (``fleet``: made and
+    closed here when None); what was removed, and what was not and why, is recorded in one more
+    transaction and returned. A crash in between leaves unreferenced files, or target folders
+    still there, which the next prune removes."""
     records = [r.record for r in plan.removals if r.record is not None]
     with zone.db.transaction() as tx:
         state.delete_packages(tx, records, now)
-        state.record_prune(tx, now, plan.freed_bytes, {"remove": [r.to_dict() for r in plan.removals]})
+    result = PruneResult()
     for r in plan.removals:
+        if r.target is not None:
+            continue
+        result.removed.append(r)
         if not r.path:
             continue
         path = Path(r.path)
@@ -224,6 +320,56 @@ def apply_prune(zone: Zone, plan: PrunePlan, *, now: EpochSeconds) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+    on_target: dict[str, list[Removal]] = {}
+    for r in plan.removals:
+        if r.target is not None:
+            on_target.setdefault(r.target, []).append(r)
+    if on_target:
+        with _fleet(zone, fleet, max_parallel) as used:
+            requests = [(plan.targets[name], _prune_request(items)) for name, items in on_target.items()]
+            for items, answer in zip(on_target.values(), used.request_each(requests)):
+                _account(items, answer, result)
+    with zone.db.transaction() as tx:
+        state.record_prune(tx, now, result.freed_bytes, {
+            "remove": [r.to_dict() for r in result.removed],
+            "not_removed": [dict(r.to_dict(), why=why) for r, why in result.not_removed]})
+    return result
+
+
+def _prune_request(items: list[Removal]) -> dict[str, Any]:
+    """A runner's ``prune`` request for ``items`` (``spec/runner.md`` section 4)."""
+    return {"op": "prune", "packages": [list(r.item[1:]) for r in items if r.item[0] == "package"],
+            "archives": [list(r.item[1:]) for r in items if r.item[0] == "archive"],
+            "work": [r.item[1] for r in items if r.item[0] == "work"]}
+
+
+def _runner_key(item: tuple[str, ...]) -> tuple[str, str]:
+    """How the runner's answer names an item: ``(kind, "id version" | "sha256/file" | deployment id)``."""
+    kind = item[0]
+    return (kind, f"{item[1]} {item[2]}") if kind == "package" else (
+        (kind, f"{item[1]}/{item[2]}") if kind == "archive" else (kind, item[1]))
+
+
+def _account(items: list[Removal], answer: dict[str, Any] | BundleError, result: PruneResult) -> None:
+    """Sort one target's items into removed (with the size its runner measured) and not removed."""
+    if isinstance(answer, BundleError):
+        result.not_removed += [(r, f"{answer.message} [{answer.code}]") for r in items]
+        return
+    removed = {(str(k), str(w)): int(size) for k, w, _path, size in answer.get("removed", [])}
+    gone = {(str(k), str(w)) for k, w in answer.get("missing", [])}
+    busy = {(str(k), str(w)) for k, w in answer.get("busy", [])}
+    failed = {(str(k), str(w)): str(why) for k, w, why in answer.get("failed", [])}
+    for r in items:
+        key = _runner_key(r.item)
+        if key in removed:
+            result.removed.append(Removal(r.kind, r.what, r.path, removed[key], r.reason, target=r.target,
+                                          item=r.item))
+        elif key in gone:
+            result.removed.append(Removal(r.kind, r.what, r.path, 0, "already gone", target=r.target, item=r.item))
+        elif key in busy:
+            result.not_removed.append((r, "in use by a deployment running on the target; pruned next time"))
+        else:
+            result.not_removed.append((r, failed.get(key, "the target's runner did not report it")))
 
 
 

@@ -4,9 +4,9 @@
 :mod:`bundlekit.runtime.boot`). Before answering anything it moves the real stdout out of the
 way (fd 1 then points at stderr, so nothing printed by accident can corrupt a frame), prepares
 the work folder and sweeps what interrupted runs left. Then it serves ``hello``, ``have``,
-``put``, ``step`` and ``bye`` (``spec/runner.md``). A reader thread takes frames off stdin, so a
-``cancel`` or the end of stdin (the zone or the connection is gone) stops a running script and
-its process group at once; the runner then exits. Shipped to targets: Python 3.8 or newer.
+``put``, ``step``, ``prune`` and ``bye`` (``spec/runner.md``). A reader thread takes frames off
+stdin, so a ``cancel`` or the end of stdin (the zone or the connection is gone) stops a running
+script and its process group at once; the runner then exits. Shipped to targets: Python 3.8 or newer.
 """
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ class Agent:
                     self.send({"op": "have", "present": self.work.has_archive(message["sha256"], message["file_name"])})
                 elif op == "put":
                     self.put(message)
+                elif op == "prune":
+                    self.send(dict(self.work.prune(list(message.get("packages") or []),
+                                                   list(message.get("archives") or []),
+                                                   list(message.get("work") or [])), op="pruned"))
                 elif op == "step":
                     self.cancel.clear()
                     if self.gone.is_set():

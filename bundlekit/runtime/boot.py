@@ -16,7 +16,11 @@ With a fourth argument ``probe`` it writes nothing at all and answers one line,
 ``BUNDLEKIT-PROBE {json}``: the python version, the work folder (expanded), whether it exists
 and whether it (or the nearest folder above it that exists) is a folder this user may write,
 the free bytes there, the clock and the user (what ``targets check`` and ``deploy --dry-run``
-report without installing anything).
+report without installing anything). With ``inventory`` in its place it writes nothing either
+and adds what bundlekit holds there, for ``prune`` to plan with (``spec/runner.md`` section 2):
+the installed package versions (under a package folder that has the runner's lock file), the
+package archives and the deployments' working folders, each with its size in bytes, at most
+2,000 of each kind.
 
 After ``SEND`` or ``HAVE`` it replaces itself (``exec``) with ``python3 -s -E RUNNER_DIR WORK_DIR
 RUNNER_SHA``, which speaks the framed protocol on the same stdin and stdout. Stdin is read with
@@ -42,7 +46,7 @@ if sys.version_info < (3, 8):
     sys.exit(3)
 import hashlib, shutil, tempfile, zipfile
 work, sha, size = os.path.expanduser(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-if sys.argv[4:] == ["probe"]:
+if sys.argv[4:] in (["probe"], ["inventory"]):
     import json, platform, time
     try:
         import pwd
@@ -54,10 +58,54 @@ if sys.argv[4:] == ["probe"]:
         near = os.path.dirname(near)
     usable = os.path.isdir(near) and os.access(near, os.W_OK | os.X_OK)
     info = os.statvfs(near) if os.path.isdir(near) else None
-    say("BUNDLEKIT-PROBE " + json.dumps({
+    report = {
         "python": platform.python_version(), "work_dir": work, "exists": os.path.isdir(work),
         "usable": usable, "checked": near, "free_bytes": info.f_bavail * info.f_frsize if info else 0,
-        "time": time.time(), "uid": os.getuid(), "user": user}))
+        "time": time.time(), "uid": os.getuid(), "user": user}
+    if sys.argv[4] == "inventory":
+        def size(top):
+            if not os.path.isdir(top):
+                try:
+                    return os.lstat(top).st_size
+                except OSError:
+                    return 0
+            total = 0
+            for folder, _, files in os.walk(top):
+                for name in files:
+                    try:
+                        total += os.lstat(os.path.join(folder, name)).st_size
+                    except OSError:
+                        pass
+            return total
+        def entries(top, want_dirs):
+            try:
+                names = sorted(os.listdir(top))
+            except OSError:
+                return []
+            out = []
+            for name in names:
+                path = os.path.join(top, name)
+                if not name.startswith(".") and not os.path.islink(path) and os.path.isdir(path) == want_dirs:
+                    out.append(name)
+            return out
+        found = {"packages": [], "archives": [], "work": [], "truncated": False}
+        def add(kind, row):
+            if len(found[kind]) < 2000:
+                found[kind].append(row)
+            else:
+                found["truncated"] = True
+        for pid in entries(work, True):
+            if os.path.isfile(os.path.join(work, pid, ".bundlekit.lock")):
+                for version in entries(os.path.join(work, pid), True):
+                    add("packages", [pid, version, size(os.path.join(work, pid, version))])
+        held = os.path.join(work, ".bundlekit", "packages")
+        for digest in entries(held, True):
+            for name in entries(os.path.join(held, digest), False):
+                add("archives", [digest, name, size(os.path.join(held, digest, name))])
+        for deployment in entries(os.path.join(work, ".bundlekit-work"), True):
+            add("work", [deployment, size(os.path.join(work, ".bundlekit-work", deployment))])
+        report["inventory"] = found
+    say("BUNDLEKIT-PROBE " + json.dumps(report))
     sys.exit(0)
 folder = os.path.join(work, ".bundlekit", "runner")
 path = os.path.join(folder, sha)
@@ -105,7 +153,9 @@ os.execv(sys.executable, [sys.executable, "-s", "-E", path, work, sha])
 
 
 def bootstrap_argv(python: str, work_dir: str, runner_sha: str, runner_size: int, *,
-                   probe: bool = False) -> List[str]:
+                   probe: bool = False, inventory: bool = False) -> List[str]:
     """The argument vector that starts the runner with ``python`` (a path, or ``python3``);
-    with ``probe``, the one that only reports (``BUNDLEKIT-PROBE``) and writes nothing."""
-    return [python, "-c", BOOTSTRAP, work_dir, runner_sha, str(runner_size), *(["probe"] if probe else [])]
+    with ``probe``, the one that only reports (``BUNDLEKIT-PROBE``) and writes nothing; with
+    ``inventory`` (a probe too), the report also lists what bundlekit holds in the work folder."""
+    mode = ["inventory"] if inventory else ["probe"] if probe else []
+    return [python, "-c", BOOTSTRAP, work_dir, runner_sha, str(runner_size), *mode]

@@ -27,11 +27,11 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.names import check_name
-from bundlekit.errors import DeployError, VerificationError
+from bundlekit.errors import BundleError, DeployError, VerificationError
 from bundlekit.package.extract import sweep_leftovers
 
 __all__ = ["WorkFolder", "STEP_FOLDER", "step_folder_name", "check_component"]
@@ -181,6 +181,66 @@ class WorkFolder:
                               code="workdir_unusable") from None
         return folder
 
+    # -- prune ---------------------------------------------------------------------------
+    def prune(self, packages: List[List[str]], archives: List[List[str]], deployments: List[str]) -> Dict[str, Any]:
+        """Remove what the zone's retention let go: installed ``[package id, version]`` folders,
+        ``[sha256, file name]`` archives and the working folders of ``deployments``.
+
+        Returns ``{"removed": [[kind, what, path, bytes]], "busy": [[kind, what]], "missing":
+        [[kind, what]], "failed": [[kind, what, why]]}`` (kinds ``package``, ``archive``,
+        ``work``; ``what`` is ``"<id> <version>"``, ``"<sha256>/<file>"`` or the deployment id). A package version is removed holding its package id's lock, taken without
+        waiting: one a live runner is installing is ``busy`` and stays. Names are checked as
+        everywhere (DeployError ``invalid_name``, ``runner_protocol``); nothing outside the work
+        folder is reached (``path_outside_target``), and links are never followed.
+        """
+        done: Dict[str, Any] = {"removed": [], "busy": [], "missing": [], "failed": []}
+
+        def remove(kind: str, what: str, path: Path, lock: Optional[str] = None) -> None:
+            if path.is_symlink() or not path.exists():
+                done["missing"].append([kind, what])
+                return
+            try:
+                with contextlib.ExitStack() as stack:
+                    if lock is not None and not stack.enter_context(self.package_lock(lock, wait=False)):
+                        done["busy"].append([kind, what])
+                        return
+                    size = _tree_size(path) if path.is_dir() else path.stat().st_size
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+            except OSError as error:
+                done["failed"].append([kind, what, f"{path}: {error.strerror or error}"])
+                return
+            done["removed"].append([kind, what, str(path), size])
+
+        for package_id, version in packages:
+            try:
+                folder = self.package_folder(package_id, version)
+            except BundleError as error:  # a name that is not one, a link out of the work folder
+                done["failed"].append(["package", f"{package_id} {version}", error.message])
+                continue
+            remove("package", f"{package_id} {version}", folder, lock=package_id)
+        for sha256, file_name in archives:
+            try:
+                path = self.archive(sha256, file_name)
+                self.inside(path.parent, "package archive")
+            except BundleError as error:
+                done["failed"].append(["archive", f"{sha256}/{file_name}", error.message])
+                continue
+            remove("archive", f"{sha256}/{file_name}", path)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # the hash's folder, once it holds no other file
+        for deployment_id in deployments:
+            try:
+                folder = self.inside(self.root / STEP_FOLDER / check_component("deployment id", deployment_id),
+                                     "working folder")
+            except BundleError as error:
+                done["failed"].append(["work", str(deployment_id), error.message])
+                continue
+            remove("work", deployment_id, folder)
+        return done
+
     # -- the sweep ---------------------------------------------------------------------
     def sweep(self) -> List[str]:
         """Finish or remove what interrupted runs left; return one line per thing done."""
@@ -209,6 +269,16 @@ class WorkFolder:
                         shutil.rmtree(base / deployment / step / entry, ignore_errors=True)
                         done.append(f"removed a script's private folder left by a killed run in {deployment}/{step}")
         return done
+
+
+def _tree_size(top: Path) -> int:
+    """Bytes of the files under ``top`` (links counted as links, never followed)."""
+    total = 0
+    for folder, _dirs, files in os.walk(top):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
 
 
 def _listdir(folder: Path) -> List[str]:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from bundlekit.package.extract import extract_package, stage_package
+from bundlekit.runtime.boot import bootstrap_argv
 from bundlekit.runtime.files import matching_files, substitute_file
 from bundlekit.runtime.workdir import STEP_FOLDER, WorkFolder
-from tests.conftest import raises_code
+from tests.conftest import raises_code, snapshot
 
 
 def make_zip(path: Path, files: dict[str, bytes]) -> Path:
@@ -149,3 +153,87 @@ def test_binary_files_are_refused_for_substitution(tmp_path: Path) -> None:
     with raises_code("substitution_file_not_text"):
         substitute_file(tmp_path / "blob.conf", str.upper)
     assert (tmp_path / "blob.conf").read_bytes() == b"\xff\xfe\x00"
+
+
+# ----------------------------------------------------------------------------- prune and inventory
+
+
+def _installed(work: WorkFolder, tmp_path: Path, version: str, payload: bytes) -> tuple[str, Path]:
+    """Acme.Web ``version`` installed as a runner installs it (archive kept, version extracted); its sha256."""
+    archive = make_zip(tmp_path / f"Acme.Web.{version}.zip", {"index.html": payload})
+    data = archive.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    work.receive(sha, archive.name, len(data), iter([data]))
+    dest = work.package_folder("Acme.Web", version)
+    with work.package_lock("Acme.Web"):
+        extract_package(work.archive(sha, archive.name), dest)
+    return sha, dest
+
+
+def _inventory(work_dir: Path) -> dict[str, object]:
+    argv = bootstrap_argv(sys.executable, str(work_dir), "0" * 64, 1, inventory=True)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0 and out.stdout.startswith("BUNDLEKIT-PROBE "), out
+    report = json.loads(out.stdout[len("BUNDLEKIT-PROBE "):])
+    assert isinstance(report, dict)
+    return report
+
+
+def test_the_inventory_lists_what_runners_installed_with_sizes_and_writes_nothing(work: WorkFolder,
+                                                                                  tmp_path: Path) -> None:
+    sha, dest = _installed(work, tmp_path, "1.0.0", b"v1" * 500)
+    (work.root / "notes").mkdir()  # the operator's own folder: no runner lock, not bundlekit's
+    (work.root / "notes" / "1.0").mkdir()
+    (work.root / "Acme.Web" / "2.0.0").symlink_to(tmp_path)  # a link is never listed or followed
+    work.step_folder("Deployments-4", "Smoke test").joinpath("out.txt").write_bytes(b"x" * 300)
+    before = snapshot(work.root)
+    found = _inventory(work.root)["inventory"]
+    assert snapshot(work.root) == before
+    assert found == {"packages": [["Acme.Web", "1.0.0", 1000]],
+                     "archives": [[sha, "Acme.Web.1.0.0.zip", work.archive(sha, "Acme.Web.1.0.0.zip").stat().st_size]],
+                     "work": [["Deployments-4", 300]], "truncated": False}
+    empty = {"packages": [], "archives": [], "work": [], "truncated": False}
+    assert _inventory(tmp_path / "never-made")["inventory"] == empty  # no work folder: nothing held, nothing made
+    assert not (tmp_path / "never-made").exists()
+
+
+def test_prune_removes_the_named_versions_archives_and_working_folders_only(work: WorkFolder, tmp_path: Path) -> None:
+    old_sha, old = _installed(work, tmp_path, "1.0.0", b"old")
+    new_sha, new = _installed(work, tmp_path, "1.1.0", b"new")
+    work.step_folder("Deployments-1", "Deploy").joinpath("log").write_text("done")
+    work.step_folder("Deployments-2", "Deploy")
+    done = work.prune([["Acme.Web", "1.0.0"], ["Acme.Web", "0.9.0"]], [[old_sha, "Acme.Web.1.0.0.zip"]],
+                      ["Deployments-1"])
+    assert [(k, w) for k, w, _path, _size in done["removed"]] == [
+        ("package", "Acme.Web 1.0.0"), ("archive", f"{old_sha}/Acme.Web.1.0.0.zip"), ("work", "Deployments-1")]
+    assert done["removed"][0][3] == 3 and done["missing"] == [["package", "Acme.Web 0.9.0"]]
+    assert done["busy"] == done["failed"] == []
+    assert not old.exists() and not (work.packages / old_sha).exists()
+    assert (new / "index.html").read_bytes() == b"new" and work.has_archive(new_sha, "Acme.Web.1.1.0.zip")
+    assert sorted(p.name for p in (work.root / STEP_FOLDER).iterdir()) == ["Deployments-2"]
+
+
+def test_prune_leaves_a_version_a_live_runner_is_installing(work: WorkFolder, tmp_path: Path) -> None:
+    _, dest = _installed(work, tmp_path, "1.0.0", b"v1")
+    fd = os.open(work.root / "Acme.Web" / ".bundlekit.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another runner's install of Acme.Web is under way
+        done = work.prune([["Acme.Web", "1.0.0"]], [], [])
+    finally:
+        os.close(fd)
+    assert done["busy"] == [["package", "Acme.Web 1.0.0"]] and done["removed"] == []
+    assert (dest / "index.html").exists()
+
+
+def test_prune_reaches_nothing_outside_the_work_folder_and_goes_on_after_a_bad_item(work: WorkFolder,
+                                                                                    tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "Deployments-9").mkdir(parents=True)
+    (outside / "Deployments-9" / "keep.txt").write_text("someone else's")
+    (work.root / STEP_FOLDER).symlink_to(outside)
+    _, dest = _installed(work, tmp_path, "1.0.0", b"v1")
+    done = work.prune([["../escape", "1"], ["Acme.Web", "1.0.0"]], [["not-a-sha", "x.zip"]], ["Deployments-9"])
+    assert [(k, w) for k, w, _why in done["failed"]] == [
+        ("package", "../escape 1"), ("archive", "not-a-sha/x.zip"), ("work", "Deployments-9")]
+    assert (outside / "Deployments-9" / "keep.txt").read_text() == "someone else's"
+    assert [w for _k, w, _p, _s in done["removed"]] == ["Acme.Web 1.0.0"] and not dest.exists()
