@@ -10,7 +10,9 @@ Each side starts from empty work folders. Prints wall times, the ratio, and the 
 (the deploy runs in a child process that reports its own maximum resident set).
 
 Part 2: overhead per target: one trivial script step on 10, 25 and 50 targets
-(--max-parallel 10), against `ssh target true` 10 at a time; prints seconds per target.
+(--max-parallel 10), against `ssh target true` 10 at a time; prints seconds per target and the
+zone's peak RSS (so memory per target). Then parallel against serial: a step that sleeps one
+second on 10 targets with --max-parallel 10 and with --max-parallel 1.
 """
 
 from __future__ import annotations
@@ -57,15 +59,16 @@ if spec.get("package"):
     steps = (Step(name="Install", type="package", roles=("web",), package="Bench.App"),)
 else:
     packages = ()
-    steps = (Step(name="Noop", type="script", roles=("web",), syntax="bash", script="true"),)
+    steps = (Step(name="Noop", type="script", roles=("web",), syntax="bash", script=spec.get("script", "true")),)
 request = DeployRequest(deployment_id="deployments-1", project_name="Bench", project_slug="bench", space="Default",
                         release_version="1.0.0", channel="Default", environment="Production", steps=steps,
                         packages=packages, variables=(), targets=targets, now=datetime.now(timezone.utc))
 started = time.monotonic()
-with Fleet(lambda: key, max_parallel=10) as fleet:
+width = spec.get("max_parallel", 10)
+with Fleet(lambda: key, max_parallel=width) as fleet:
     plan = build_plan(request)
     fleet.preflight(list(targets))
-    record = execute(plan, request, fleet=fleet, max_parallel=10)
+    record = execute(plan, request, fleet=fleet, max_parallel=width)
 wall = time.monotonic() - started
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that forked this process.
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
@@ -105,8 +108,9 @@ def fresh(targets: list[SshServer]) -> None:
         s.work_dir.mkdir(parents=True)
 
 
-def bundlekit(targets: list[SshServer], key: Path, package: dict[str, str] | None) -> dict:  # type: ignore[type-arg]
-    spec = {"key": str(key), "package": package,
+def bundlekit(targets: list[SshServer], key: Path, package: dict[str, str] | None,  # type: ignore[type-arg]
+              **extra: object) -> dict:
+    spec = {"key": str(key), "package": package, **extra,
             "targets": [{"name": s.name, "user": s.user, "host_key": s.host_key, "port": s.port,
                          "work": str(s.work_dir)} for s in targets]}
     done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, cwd=ROOT)
@@ -143,6 +147,7 @@ def main() -> None:
     parser.add_argument("--skip-package", action="store_true")
     parser.add_argument("--skip-steps", action="store_true")
     args = parser.parse_args()
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     if shutil.which("unzip") is None or not os.access("/usr/sbin/sshd", os.X_OK):
         raise SystemExit("needs sshd, ssh, scp and unzip: apt-get install -y openssh-server openssh-client unzip")
     import asyncssh
@@ -186,6 +191,12 @@ def main() -> None:
                       f"{warm['wall']:6.2f} s with the runner installed ({warm['wall'] / count:.3f} s/target); "
                       f"`ssh true` {ssh_time:5.2f} s ({ssh_time / count:.3f} s/target); ratio "
                       f"{ssh_time / warm['wall']:.2f}x; zone peak RSS {warm['rss_mib']:.0f} MiB")
+            if not args.skip_steps:
+                ten = fleet[:10]
+                parallel = bundlekit(ten, key, None, script="sleep 1", max_parallel=10)
+                serial = bundlekit(ten, key, None, script="sleep 1", max_parallel=1)
+                print(f"a one-second step on 10 targets: --max-parallel 10 {parallel['wall']:6.2f} s, "
+                      f"--max-parallel 1 {serial['wall']:6.2f} s; serial / parallel {serial['wall'] / parallel['wall']:.2f}x")
         finally:
             for s in fleet:
                 s.stop()
