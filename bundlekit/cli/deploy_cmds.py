@@ -80,9 +80,9 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
     another; the preflight connects to every target first."""
     from bundlekit.deploy.service import deploy as run_deploy  # the engine and asyncio: only when deploying
 
-    def waiting(running: str) -> None:
+    def waiting(what: str) -> None:
         if not (quiet or as_json):
-            echo(f"waiting for {running} of {project} to {environment} to finish (up to {wait:g} s)", err=True)
+            echo(f"waiting for {what} to finish (up to {wait:g} s)", err=True)
 
     now = clock.now()
     pruned: dict[str, Any] | None = None

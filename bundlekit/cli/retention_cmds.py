@@ -10,9 +10,9 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.errors import UsageError
+from bundlekit.errors import ConflictError, UsageError
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
-from bundlekit.retention.prune import PrunePlan, PruneResult, apply_prune, plan_prune
+from bundlekit.retention.prune import PrunePlan, PruneResult, apply_prune, plan_prune, refuse_if_pruning
 from bundlekit.zone import retention as state
 from bundlekit.zone.home import Zone, open_zone
 
@@ -113,6 +113,11 @@ def _print_result(result: PruneResult) -> None:
                                                         if result.not_removed else ""))
 
 
+def _outcome(plan: PrunePlan, result: PruneResult) -> dict[str, Any]:
+    """The plan as ``--json`` shows it, with what was really freed and what was not removed (and why)."""
+    return {**plan.to_dict(), "freed_bytes": result.freed_bytes, "not_removed": result.to_dict()["not_removed"]}
+
+
 @cli.command(epilog="bundlekit prune --dry-run --home ./prod\nbundlekit prune --home ./prod --json")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing, here or on a target.")
 @click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
@@ -124,12 +129,14 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, as_json: bool) -> 
     and old version folders and package copies on every target, SSH targets included, through
     each target's step runner (never the current or previous successful release of any
     environment). The plan is printed first; a target that cannot be reached is listed as
-    skipped and pruned next time."""
+    skipped and pruned next time. What a deployment made current after the plan is left alone
+    and listed as not removed; no deployment starts while files go."""
     from bundlekit.deploy.service import zone_fleet  # asyncio: only when pruning
 
     now = clock.now()
     result: PruneResult | None = None
     with open_zone(resolve_home(home)) as z, zone_fleet(z, max_parallel) as fleet:
+        refuse_if_pruning(z)
         plan = plan_prune(z, now=now, fleet=fleet)
         if not as_json:
             _print_plan(plan, dry_run)
@@ -138,10 +145,7 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, as_json: bool) -> 
             if not as_json:
                 _print_result(result)
     if as_json:
-        out = {**plan.to_dict(), "dry_run": dry_run}
-        if result is not None:
-            out.update(freed_bytes=result.freed_bytes, not_removed=result.to_dict()["not_removed"])
-        emit_json(out)
+        emit_json({**(plan.to_dict() if result is None else _outcome(plan, result)), "dry_run": dry_run})
 
 
 def after_deploy(zone: Zone, *, now: int, environment: str,
@@ -155,13 +159,19 @@ def after_deploy(zone: Zone, *, now: int, environment: str,
 
     with zone_fleet(zone, max_parallel) as fleet:
         plan = plan_prune(zone, now=now, fleet=fleet, environments=[environment])
-        result = apply_prune(zone, plan, now=now, fleet=fleet)
-    return {**plan.to_dict(), "freed_bytes": result.freed_bytes, "not_removed": result.to_dict()["not_removed"]}
+        try:
+            return _outcome(plan, apply_prune(zone, plan, now=now, fleet=fleet))
+        except ConflictError as error:  # the deployment succeeded: another prune running is no failure of it
+            if error.code != "prune_in_progress":
+                raise
+            return {**plan.to_dict(), "remove": [], "freed_bytes": 0, "not_removed": [],
+                    "skipped": [*plan.skipped, error.message]}
 
 
 def pruned_note(pruned: dict[str, Any] | None) -> str | None:
     """The line a deployment prints after auto-prune removed something."""
     if not pruned or not pruned["remove"]:
         return None
-    return (f"retention: removed {len(pruned['remove'])} item(s), freed {size_text(pruned['freed_bytes'])} "
+    removed = len(pruned["remove"]) - len(pruned["not_removed"])
+    return (f"retention: removed {removed} item(s), freed {size_text(pruned['freed_bytes'])} "
             "(`bundlekit retention show`)")

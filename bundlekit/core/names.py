@@ -50,6 +50,7 @@ from typing import Iterable, List, Optional, Tuple, Type
 from bundlekit.errors import BundleError
 
 __all__ = [
+    "version_order",
     "MAX_NAME_LENGTH",
     "MAX_COMPONENT_BYTES",
     "MAX_PATH_BYTES",
@@ -184,6 +185,13 @@ def version_problem(value: object) -> Optional[str]:
     if not isinstance(value, str) or not _VERSION.fullmatch(value):
         return "is not a version"
     return None
+
+
+def version_order(version: str) -> Tuple[Tuple[int, object], ...]:
+    """A sort key that orders versions as people read them: numeric parts as numbers
+    (1.10.0 after 1.9.0), other parts case-insensitively after numbers."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part.lower())
+                 for part in re.split(r"[.\-+_]", version) if part)
 
 
 def component_problem(part: str, *, glob: bool = False) -> Optional[str]:

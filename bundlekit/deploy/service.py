@@ -53,7 +53,7 @@ from bundlekit.importer.verify import verifier_for
 from bundlekit.promotion.gate import check, release_lifecycle
 from bundlekit.receipt.build import ReceiptFile, make_entry, write_receipt
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import deployments, outbox, projects, secrets, truststore
+from bundlekit.zone import deployments, outbox, projects, retention, secrets, truststore
 from bundlekit.zone.db import Writer
 from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.home import Zone
@@ -295,8 +295,10 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
 
     Deployments of one project to one environment (and tenant) run one at a time across every
     node of the zone (decision 185): while one runs, another waits up to ``wait`` seconds
-    (``on_wait`` is told the running one's id once), then is refused with ``ConflictError``
-    ``deployment_in_progress``.
+    (``on_wait`` is told once what it waits for, as a phrase: the running deployment's id,
+    project and environment), then is refused with ``ConflictError`` ``deployment_in_progress``;
+    while ``bundlekit prune`` removes files (it holds the zone's prune claim) no deployment
+    starts: it waits the same way, then is refused ``prune_in_progress``.
 
     The lifecycle gate comes first (``lifecycle_violation``: nothing recorded); ``evidence``
     are receipt bundles from other zones offered as proof of earlier phases (verified; stored
@@ -322,6 +324,9 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     decision = check(zone.db, zone.name, what.project, what.release, environment, tenant=tenant, offered=offered)
     ctx = _Context(what, environment, tenant, decision.waived if decision else (), offered)
     request = _request(zone, what, environment, tenant, now)
+    deadline = time.monotonic() + max(0.0, wait)
+    if not dry_run:
+        _await_prune(zone, deadline, on_wait)  # before the preflight touches any target
     own = fleet is None
     fleet = fleet or zone_fleet(zone, max_parallel)
     try:
@@ -344,7 +349,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
         if dry_run:
             return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
         slot = deployments.slot(what.project.slug, environment, tenant)
-        deployment_id = _start(zone, ctx, now, slot, wait, on_wait)
+        deployment_id = _start(zone, ctx, now, slot, deadline, on_wait)
         try:
             request = dataclasses.replace(request, deployment_id=deployment_id)
             plan = dataclasses.replace(plan, deployment_id=deployment_id)
@@ -364,23 +369,51 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
 POLL = 0.25
 
 
-def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, wait: float,
+def _prune_running(zone: Zone) -> ConflictError:
+    return ConflictError(
+        f"`bundlekit prune` is removing old releases' files in zone {zone.name} (on this or another node); no "
+        "deployment starts until it ends. Run the command again when it ends, or give --wait SECONDS to queue "
+        "behind it", code="prune_in_progress")
+
+
+def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None) -> None:
+    """Return once no prune holds the zone's prune claim; ``prune_in_progress`` at ``deadline``
+    (``time.monotonic()`` seconds)."""
+    told = False
+    while True:
+        with zone.db.read() as r:
+            if not zone.db.held(r, retention.PRUNE_CLAIM):
+                return
+        if time.monotonic() >= deadline:
+            raise _prune_running(zone)
+        if on_wait is not None and not told:
+            on_wait(f"`bundlekit prune` in zone {zone.name}")
+            told = True
+        time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+
+
+def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, deadline: float,
            on_wait: Callable[[str], None] | None) -> str:
     """Claim the slot of the project, environment and tenant, and record the deployment ``Executing``.
 
     The claim (``Database.claim``) is held until the deployment is recorded, or until this
-    process ends, on whichever node runs it. Another deployment for the same slot waits up to
-    ``wait`` seconds, then is refused ``deployment_in_progress``.
+    process ends, on whichever node runs it. Another deployment for the same slot waits until
+    ``deadline`` (``time.monotonic()`` seconds), then is refused ``deployment_in_progress``;
+    while a prune holds the zone's prune claim, every deployment waits the same way, then is
+    refused ``prune_in_progress`` (decision 197). Both are checked in the write transaction
+    that records the deployment, which a prune's own transaction cannot interleave with.
     """
     project, environment = ctx.what.project, ctx.environment
     where = f"{environment}" + (f" for tenant {ctx.tenant}" if ctx.tenant else "")
-    deadline = time.monotonic() + max(0.0, wait)
     told = False
     while True:
         with zone.db.transaction() as tx:
-            if zone.db.claim(tx, slot):
+            pruning = zone.db.held(tx, retention.PRUNE_CLAIM)
+            if not pruning and zone.db.claim(tx, slot):
                 return _insert_running(tx, ctx, now)
-            running = deployments.running(tx, project.slug, environment, ctx.tenant)
+            running = None if pruning else deployments.running(tx, project.slug, environment, ctx.tenant)
+        if pruning and time.monotonic() >= deadline:
+            raise _prune_running(zone)
         if time.monotonic() >= deadline:
             raise ConflictError(
                 f"{running or 'another deployment'} of {project.name} to {where} is still running (on this or another "
@@ -388,7 +421,8 @@ def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, wait: float,
                 "command again when it ends, or give --wait SECONDS to queue behind it",
                 code="deployment_in_progress", details={"running": running})
         if on_wait is not None and not told:
-            on_wait(running or "another deployment")
+            on_wait(f"`bundlekit prune` in zone {zone.name}" if pruning
+                    else f"{running or 'another deployment'} of {project.name} to {where}")
             told = True
         time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
 

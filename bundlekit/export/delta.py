@@ -15,11 +15,11 @@ less than half of the package; otherwise the package travels whole.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from bundlekit.core.names import version_order
 from bundlekit.errors import BundleError, FormatError
 from bundlekit.export.chunking import ChunkList, RangeReader, chunk_pushed, chunk_stream, plan_delta
 from bundlekit.format.blobcheck import stream_blob
@@ -36,11 +36,6 @@ __all__ = ["DELTA_FEATURE", "DeltaSource", "write_delta", "MAX_DELTA_SHARE"]
 DELTA_FEATURE = "delta/1"
 #: A delta that would ship more than this share of the package is not worth a recipe.
 MAX_DELTA_SHARE = 0.5
-
-
-def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(part)) if part.isdigit() else (1, part.lower())
-                 for part in re.split(r"[.\-+_]", version) if part)
 
 
 @dataclass
@@ -64,7 +59,7 @@ class DeltaSource:
     def base_for(self, package_id: str, version: str) -> tuple[BaseRef, ChunkList] | None:
         """The held version of ``package_id`` to rebuild ``version`` from, with its chunk list."""
         candidates = [(v, sha) for v, sha in self.held.get(package_id.lower(), []) if v != version.lower()]
-        for held_version, sha in sorted(candidates, key=lambda c: _version_key(c[0]), reverse=True):
+        for held_version, sha in sorted(candidates, key=lambda c: version_order(c[0]), reverse=True):
             chunks = self.chunk_list(sha)
             if chunks is not None:
                 return BaseRef(package_id, held_version, sha, chunks.size), chunks

@@ -2,12 +2,15 @@
 
 What a plan can remove, each with its size and why:
 
-* ``package``: a package of the zone's store that no kept release uses (its file, when no
-  kept release shares the bytes, and its record: the next receipt's inventory drops it, so
-  the source zone sends it again with a later release that needs it);
-* ``store_file``: a file of the package store no package record names, older than an hour
-  (what an interrupted import left; younger ones may belong to an import under way);
-* ``staging``: an import's staging folder untouched for an hour;
+* ``package``: a package of the zone's store (``Zone.store``: ``HOME/packages``, or the
+  shared store every node of the zone mounts) that no kept release uses: its file, when no
+  kept release shares the bytes, and its record, for an imported package (the next receipt's
+  inventory drops it, so the source zone sends it again with a later release that needs it);
+  a package of a release created here has no record, only its file;
+* ``store_file``: a file of the package store no package record and no release names, older
+  than an hour (what an interrupted import left; younger ones may belong to an import under way);
+* ``staging``: an import's staging folder whose import is over (``zone/store.py``'s
+  :func:`~bundlekit.zone.store.stale_staging`, the rule imports sweep by);
 * ``target_folder``: ``WORK/<package id>/<version>`` on a target (local or SSH) whose release
   is not kept for the target's environment (never the current or previous successful one);
 * ``target_archive``: ``WORK/.bundlekit/packages/<sha256>/<file>``, the copy of a package
@@ -25,13 +28,17 @@ or written on a target, so a dry run changes nothing anywhere), and the removal 
 (``spec/runner.md``). Only folders bundlekit made are candidates (a package id and version,
 or an archive's SHA-256, of a release this zone holds); links are never followed or removed.
 A target that cannot be reached is listed as skipped and pruned next time.
-:func:`plan_prune` writes nothing; :func:`apply_prune` forgets the package records in one
-transaction, removes the files (the zone's own, then each target's through its runner) and
-records what was removed in another. Decision 194.
+:func:`plan_prune` writes nothing. :func:`apply_prune` takes the zone's prune claim and, in
+the same transaction, decides again from the state as it is then: a removal whose release
+became kept since the plan (a rollback made it current, an import made it the latest) is not
+done, and says why. It forgets the package records in that transaction, removes the files (the
+zone's own, then each target's through its runner) holding the claim, so no deployment starts
+meanwhile, and records what went and the bytes really freed in another. Decisions 194 and 197.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -42,19 +49,22 @@ from typing import TYPE_CHECKING, Any
 
 from bundlekit.core.clock import EpochSeconds, utc_text
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
-from bundlekit.errors import BundleError, StateError
+from bundlekit.errors import BundleError, ConflictError, StateError
 from bundlekit.retention.rules import Keep, ReleaseKey, decide
+from bundlekit.retention.uses import Uses, zone_releases
 from bundlekit.zone import projects
 from bundlekit.zone import retention as state
+from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
-from bundlekit.zone.store import PackageStore
+from bundlekit.zone.store import stale_staging
 from bundlekit.zone.targets import list_targets
 from bundlekit.zone.worker import get_worker
 
 if TYPE_CHECKING:
     from bundlekit.deploy.fleet import Fleet
 
-__all__ = ["Removal", "PrunePlan", "PruneResult", "plan_prune", "apply_prune", "refuse_pruned", "LEFTOVER_AGE"]
+__all__ = ["Removal", "PrunePlan", "PruneResult", "plan_prune", "apply_prune", "refuse_pruned", "refuse_if_pruning",
+           "LEFTOVER_AGE"]
 
 #: Staging folders and unreferenced store files younger than this may belong to an import under way.
 LEFTOVER_AGE = 3600
@@ -69,12 +79,19 @@ class Removal:
     path: str
     size: int
     reason: str
-    record: tuple[str, str, str] | None = None  # a package record (id, version, sha256) to forget
+    record: tuple[str, str, str] | None = None  # a package (id, version, sha256) prune forgets
     #: For what a target's runner removes: the target's name, and the item as the runner's
     #: ``prune`` request names it (``("package", id, version)``, ``("archive", sha256, file)``,
     #: ``("work", deployment id)``).
     target: str | None = None
     item: tuple[str, ...] = ()
+    #: What the apply step checks again under the prune claim: the bytes it removes (the store's,
+    #: or a runner's archive copy), the package (id, version) a target folder installs, the
+    #: environments whose kept releases protect a target's item, the deployment a work folder is of.
+    digest: str | None = None
+    package: tuple[str, str] | None = None
+    environments: tuple[str, ...] = ()
+    deployment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "what": self.what, "path": self.path, "bytes": self.size, "reason": self.reason,
@@ -161,7 +178,7 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
     db = zone.db
     with db.read() as r:
         policies = state.policies(r)
-        releases = state.releases(r)
+        releases = zone_releases(zone, r)
         deployments = state.deployments(r)
         records = state.packages(r)
         targets = list_targets(r)
@@ -171,63 +188,56 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
     for key, x in sorted(by_key.items()):
         if keep.kept(key):
             plan.kept.append({"project": x["project"], "version": x["version"], "reasons": keep.reasons[key]})
-    _plan_store(zone, plan, keep, releases, records, now)
+    uses = Uses.of(releases, keep)
+    _plan_store(zone, plan, uses, releases, records, now)
     _plan_staging(zone, plan, now)
     if environments is not None:
         wanted = {e.casefold() for e in environments}
         targets = [t for t in targets if t.environment.casefold() in wanted]
     with _fleet(zone, fleet, max_parallel) as used:
-        _plan_targets(zone, plan, keep, by_key, targets, deployments, used)
+        _plan_targets(zone, plan, keep, uses, targets, deployments, used)
     return plan
 
 
-def _plan_store(zone: Zone, plan: PrunePlan, keep: Keep, releases: list[dict[str, Any]],
+def _plan_store(zone: Zone, plan: PrunePlan, uses: Uses, releases: list[dict[str, Any]],
                 records: list[dict[str, Any]], now: float) -> None:
-    store = PackageStore(zone.home)
-    kept_pairs: set[tuple[str, str]] = set()
-    kept_digests: set[str] = set()
-    used_by: dict[tuple[str, str], list[str]] = {}
-    for x in releases:
-        key: ReleaseKey = (x["project_slug"].lower(), x["version"].lower())
+    store = zone.store
+    candidates = [(rec["id"], rec["version"], rec["sha256"]) for rec in records]
+    seen = {(rec["id"].lower(), rec["version"].lower()) for rec in records}
+    for x in releases:  # a release created here: its packages have no record, only bytes in the store
         for p in x["packages"]:
             pair = (p["id"].lower(), p["version"].lower())
-            used_by.setdefault(pair, []).append(f"{x['project']} {x['version']}")
-            if keep.kept(key):
-                kept_pairs.add(pair)
-                kept_digests.add(p["sha256"])
+            if pair not in seen and p["sha256"] not in uses.kept_digests and store.has(p["sha256"]):
+                seen.add(pair)
+                candidates.append((p["id"], p["version"], p["sha256"]))
     removed_digests: set[str] = set()
-    for rec in records:
-        pair = (rec["id"].lower(), rec["version"].lower())
-        if pair in kept_pairs:
+    for package_id, version, sha in candidates:
+        pair = (package_id.lower(), version.lower())
+        if pair in uses.kept_pairs:
             continue
-        sha = rec["sha256"]
         path = store.path(sha)
-        shared = sha in kept_digests or sha in removed_digests
+        shared = sha in uses.kept_digests or sha in removed_digests
         size = 0 if shared or not path.is_file() else path.stat().st_size
         removed_digests.add(sha)
-        users = used_by.get(pair)
+        users = uses.used_by.get(pair)
         reason = ("used only by releases retention lets go: " + ", ".join(users)) if users else "used by no release"
-        plan.removals.append(Removal("package", f"{rec['id']} {rec['version']}", "" if shared else str(path), size,
-                                     reason, (rec["id"], rec["version"], sha)))
-    referenced = {rec["sha256"] for rec in records}
-    if store.root.is_dir():
+        plan.removals.append(Removal("package", f"{package_id} {version}", "" if shared else str(path), size,
+                                     reason, (package_id, version, sha), digest=sha))
+    referenced = {rec["sha256"] for rec in records} | set(uses.bytes_of)
+    if _plain_dir(store.root):
         for sub in sorted(store.root.iterdir()):
             if not _plain_dir(sub):
                 continue
             for f in sorted(sub.iterdir()):
                 if f.is_file() and not f.is_symlink() and f.name not in referenced and _old(f, now):
                     plan.removals.append(Removal("store_file", f.name[:16] + "...", str(f), f.stat().st_size,
-                                                 "no package record names it (left by an interrupted import)"))
+                                                 "no package record or release names it (left by an interrupted "
+                                                 "import)", digest=f.name))
 
 
 def _plan_staging(zone: Zone, plan: PrunePlan, now: float) -> None:
-    base = zone.home / "staging"
-    if not _plain_dir(base):
-        return
-    for d in sorted(base.iterdir()):
-        if _plain_dir(d) and _old(d, now):
-            plan.removals.append(Removal("staging", d.name, str(d), _tree_size(d),
-                                         "an import's staging folder, untouched for an hour"))
+    for folder, why in stale_staging(zone.store, now):
+        plan.removals.append(Removal("staging", folder.name, str(folder), _tree_size(folder), why))
 
 
 def _location(target: Target) -> tuple[str, ...]:
@@ -238,29 +248,25 @@ def _location(target: Target) -> tuple[str, ...]:
     return ("local", str(target.root))
 
 
-def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, by_key: dict[ReleaseKey, dict[str, Any]],
-                  records: list[Any], deployments: list[dict[str, Any]], fleet: Fleet) -> None:
-    ours: dict[tuple[str, str], set[ReleaseKey]] = {}
-    bytes_of: dict[str, set[ReleaseKey]] = {}
-    for key, x in by_key.items():
-        for p in x["packages"]:
-            ours.setdefault((p["id"].lower(), p["version"].lower()), set()).add(key)
-            bytes_of.setdefault(p["sha256"], set()).add(key)
+def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, uses: Uses, records: list[Any],
+                  deployments: list[dict[str, Any]], fleet: Fleet) -> None:
+    ours, bytes_of = uses.releases_of, uses.bytes_of
     from bundlekit.deploy.service import isolation, open_target
 
     running = {d["id"] for d in deployments if d["state"] == "Executing"}
     finished = {d["id"] for d in deployments if d["state"] != "Executing"} - running
     local = isolation(zone)
     # Targets that share a work folder (one machine in two environments) keep what any of them keeps.
-    places: dict[tuple[str, ...], tuple[Target, set[ReleaseKey]]] = {}
+    places: dict[tuple[str, ...], tuple[Target, set[ReleaseKey], list[str]]] = {}
     for record in records:
         target = open_target(record, local)
-        _, kept_here = places.setdefault(_location(target), (target, set()))
+        _, kept_here, envs = places.setdefault(_location(target), (target, set(), []))
         kept_here |= keep.by_environment.get(target.environment.lower(), set())
+        envs.append(target.environment)
     worker = LocalFolderTarget(f"{zone.name} worker", "(zone)", frozenset(), Path(get_worker(zone).folder), local)
-    places.setdefault(_location(worker), (worker, set()))
+    places.setdefault(_location(worker), (worker, set(), []))
     asked = list(places.values())
-    for (target, kept_here), found in zip(asked, fleet.inventory([t for t, _ in asked])):
+    for (target, kept_here, envs), found in zip(asked, fleet.inventory([t for t, _, _ in asked])):
         label = "the zone's worker" if target is worker else f"target {target.name}"
         if isinstance(found, BundleError):
             plan.skipped.append(f"{label} ({target.address}): not asked what it holds ({found.message} "
@@ -271,8 +277,11 @@ def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, by_key: dict[ReleaseK
         work = base + str(found.get("work_dir") or target.address)
 
         def add(kind: str, what: str, path: str, size: Any, reason: str, item: tuple[str, ...]) -> None:
-            plan.removals.append(Removal(kind, f"{target.name}: {what}", path, int(size), reason,
-                                         target=target.name, item=item))
+            plan.removals.append(Removal(
+                kind, f"{target.name}: {what}", path, int(size), reason, target=target.name, item=item,
+                package=(item[1], item[2]) if kind == "target_folder" else None,
+                digest=item[1] if kind == "target_archive" else None, environments=tuple(envs),
+                deployment=item[1] if kind == "work_folder" else None))
         for package_id, version, size in found.get("packages", []):
             releases = ours.get((str(package_id).lower(), str(version).lower()))
             if releases and not releases & kept_here:
@@ -296,44 +305,129 @@ def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, by_key: dict[ReleaseK
                                      "zone-level steps run in the worker's folder, outside the home"))
 
 
+def refuse_if_pruning(zone: Zone) -> None:
+    """Refuse (``ConflictError`` ``prune_in_progress``) while another prune of the zone holds its claim."""
+    with zone.db.read() as r:
+        if zone.db.held(r, state.PRUNE_CLAIM):
+            _pruning(zone)
+
+
+def _pruning(zone: Zone) -> None:
+    raise ConflictError(f"another `bundlekit prune` of zone {zone.name} is removing files (on this or another "
+                        "node); run this one again when it ends", code="prune_in_progress")
+
+
 def apply_prune(zone: Zone, plan: PrunePlan, *, now: EpochSeconds, fleet: Fleet | None = None,
                 max_parallel: int = DEFAULT_MAX_PARALLEL) -> PruneResult:
-    """Remove what ``plan`` lists: the package records are forgotten in one transaction, then the
-    zone's files go, then each target's runner removes that target's items (``fleet``: made and
-    closed here when None); what was removed, and what was not and why, is recorded in one more
-    transaction and returned. A crash in between leaves unreferenced files, or target folders
-    still there, which the next prune removes."""
-    records = [r.record for r in plan.removals if r.record is not None]
-    with zone.db.transaction() as tx:
-        state.delete_packages(tx, records, now)
+    """Remove what ``plan`` lists that retention still lets go; returns what went and what did
+    not, and why.
+
+    In one transaction: take the zone's prune claim (``ConflictError`` ``prune_in_progress``
+    when another prune holds it; nothing is changed), decide again from the state as it is now
+    and set aside each removal whose release became kept since the plan (a deployment or
+    rollback made it current or previous, an import made it the latest) or whose deployment
+    is running, and forget the package records of the rest. Then, still holding the claim so
+    no deployment starts, the zone's files go (sizes measured as they go), then each target's
+    runner removes that target's items (``fleet``: made and closed here when None); what was
+    removed, and what was not and why, is recorded in one more transaction and the claim given
+    back. A crash in between leaves unreferenced files, or target folders still there, which
+    the next prune removes.
+    """
+    db = zone.db
     result = PruneResult()
-    for r in plan.removals:
-        if r.target is not None:
-            continue
-        result.removed.append(r)
-        if not r.path:
-            continue
-        path = Path(r.path)
-        if path.is_symlink():
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    on_target: dict[str, list[Removal]] = {}
-    for r in plan.removals:
-        if r.target is not None:
-            on_target.setdefault(r.target, []).append(r)
-    if on_target:
-        with _fleet(zone, fleet, max_parallel) as used:
-            requests = [(plan.targets[name], _prune_request(items)) for name, items in on_target.items()]
-            for items, answer in zip(on_target.values(), used.request_each(requests)):
-                _account(items, answer, result)
-    with zone.db.transaction() as tx:
-        state.record_prune(tx, now, result.freed_bytes, {
-            "remove": [r.to_dict() for r in result.removed],
-            "not_removed": [dict(r.to_dict(), why=why) for r, why in result.not_removed]})
+    with db.transaction() as tx:
+        if not db.claim(tx, state.PRUNE_CLAIM):
+            _pruning(zone)
+        go = _still_let_go(zone, tx, plan, now, result)
+        state.delete_packages(tx, [r.record for r in go if r.record is not None], now)
+    try:
+        on_target: dict[str, list[Removal]] = {}
+        for r in go:
+            if r.target is not None:
+                on_target.setdefault(r.target, []).append(r)
+            elif not r.path:
+                result.removed.append(r)
+            else:
+                freed, left = _remove(Path(r.path))
+                result.removed.append(dataclasses.replace(r, size=freed))
+                if left:
+                    result.not_removed.append((r, left))
+        if on_target:
+            with _fleet(zone, fleet, max_parallel) as used:
+                requests = [(plan.targets[name], _prune_request(items)) for name, items in on_target.items()]
+                for items, answer in zip(on_target.values(), used.request_each(requests)):
+                    _account(items, answer, result)
+        with db.transaction() as tx:
+            state.record_prune(tx, now, result.freed_bytes, {
+                "remove": [r.to_dict() for r in result.removed],
+                "not_removed": [dict(r.to_dict(), why=why) for r, why in result.not_removed]})
+    finally:
+        db.release(state.PRUNE_CLAIM)
     return result
+
+
+def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, result: PruneResult) -> list[Removal]:
+    """The removals of ``plan`` that the state as it is in ``tx`` still lets go; the others go
+    to ``result.not_removed`` with why."""
+    releases = zone_releases(zone, tx)
+    deployments = state.deployments(tx)
+    keep = decide(releases, deployments, state.policies(tx), now)
+    uses = Uses.of(releases, keep)
+    names = {(x["project_slug"].lower(), x["version"].lower()): f"{x['project']} {x['version']}" for x in releases}
+    referenced = {rec["sha256"] for rec in state.packages(tx)} | set(uses.bytes_of)
+    running = {d["id"] for d in deployments if d["state"] == "Executing"}
+
+    def kept_now(keys: set[ReleaseKey]) -> str:
+        key = sorted(keys)[0]
+        return f"{names[key]} is kept now ({'; '.join(keep.reasons[key])}), since the plan was made"
+
+    def kept_in(keys: set[ReleaseKey], environments: tuple[str, ...]) -> set[ReleaseKey]:
+        return {k for k in keys if any(k in keep.by_environment.get(e.lower(), set()) for e in environments)}
+
+    go: list[Removal] = []
+    for r in plan.removals:
+        why = ""
+        if r.record is not None:
+            pair = (r.record[0].lower(), r.record[1].lower())
+            if pair in uses.kept_pairs:
+                why = kept_now({k for k in uses.releases_of.get(pair, set()) if keep.kept(k)})
+            elif r.path and r.digest in uses.kept_digests:
+                why = "a release kept now uses the same bytes, since the plan was made"
+        elif r.kind == "store_file" and r.digest in referenced:
+            why = "a release or package record names it now, since the plan was made"
+        if r.package is not None:
+            protected = kept_in(uses.releases_of.get((r.package[0].lower(), r.package[1].lower()), set()),
+                                r.environments)
+            why = kept_now(protected) if protected else why
+        if r.kind == "target_archive" and r.digest is not None:
+            protected = kept_in(uses.bytes_of.get(r.digest, set()), r.environments)
+            why = kept_now(protected) if protected else why
+        if r.deployment is not None and r.deployment in running:
+            why = f"{r.deployment} is running"
+        if why:
+            result.not_removed.append((r, why))
+        else:
+            go.append(r)
+    return go
+
+
+def _remove(path: Path) -> tuple[int, str]:
+    """Remove a file or folder (never through a link); returns (bytes freed, why some is left or "")."""
+    if path.is_symlink() or not os.path.lexists(path):
+        return 0, ""
+    folder = path.is_dir()
+    before = _tree_size(path) if folder else path.lstat().st_size
+    problem = ""
+    try:
+        if folder:
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as error:
+        problem = f"{error.filename or path}: {error.strerror or error}"
+    left = (_tree_size(path) if folder else path.lstat().st_size) if os.path.lexists(path) else 0
+    return before - left, (f"could not remove all of it ({problem}); prune again once that is fixed"
+                           if problem or os.path.lexists(path) else "")
 
 
 def _prune_request(items: list[Removal]) -> dict[str, Any]:
@@ -372,8 +466,6 @@ def _account(items: list[Removal], answer: dict[str, Any] | BundleError, result:
             result.not_removed.append((r, failed.get(key, "the target's runner did not report it")))
 
 
-
-
 def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:
     """Refuse (``StateError`` ``release_pruned``) to deploy a release whose packages prune removed,
     saying how to bring them back; a release whose packages are all held passes."""
@@ -381,9 +473,12 @@ def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:
     release = projects.get_release(zone.db, project, version)
     for p in release["snapshot"]["packages"].values():
         when = state.pruned_at(zone.db, p["id"], p["version"])
-        if when is not None:
+        if when is not None and not zone.store.has(p["sha256"]):  # bytes brought back (created again) count
+            again = ("run `bundlekit releases create` on its release file again (it copies the package files back)"
+                     if project.source_zone_id == zone.zone_id else
+                     "export it once more in its source zone with --full and import that bundle here")
             raise StateError(
                 f"{project.name} {release['version']}: package {p['id']} {p['version']} was removed by `bundlekit "
-                f"prune` on {utc_text(when)} (retention policy); to deploy this release again, export it once more "
-                "in its source zone with --full and import that bundle here", code="release_pruned",
+                f"prune` on {utc_text(when)} (retention policy); to deploy this release again, {again}",
+                code="release_pruned",
                 details={"package": p["id"], "version": p["version"], "pruned_at": when})

@@ -11,10 +11,12 @@ retention, spec in ``docs/decisions/194-retention-and-prune.md``):
   deployed there (by their latest deployment), or those deployed there in the last N days,
   or every release.
 
-The latest release imported for a project is always kept (it is what would be deployed
-next). Other releases never deployed in this zone are judged by the zone's default policy
-over the releases of their project that were never deployed, newest import first (by count
-or by import age).
+The latest release imported or created for a project is always kept (it is what would be
+deployed next). Other releases never deployed in this zone are judged by the zone's default
+policy over the releases of their project that were never deployed, newest first (by count
+or by age). A release row with ``created`` true was created in this zone (``releases
+create``, or ``export`` of a release file); the reasons say "created" for it, "imported"
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.names import version_order
 from bundlekit.zone.retention import Policy
 
 __all__ = ["ReleaseKey", "Keep", "decide"]
@@ -51,13 +54,25 @@ class Keep:
         return key in self.reasons
 
 
+def _came(release: Mapping[str, Any]) -> str:
+    """How the release came into the zone, as the reasons say it."""
+    return "created" if release.get("created") else "imported"
+
+
+def _age(release: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Newer sorts higher: by when it came (whole seconds), then the source's sequence, then the
+    version (releases created in one second have no sequence)."""
+    return float(release["imported_at"]), release.get("sequence", 0) or 0, version_order(str(release["version"]))
+
+
 def _key(slug: str, version: str) -> ReleaseKey:
     return slug.lower(), version.lower()
 
 
 def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[str, Any]],
            policies: Mapping[str, Policy], now: EpochSeconds) -> Keep:
-    """Decide what to keep. ``releases``: rows with project_slug, version, imported_at;
+    """Decide what to keep. ``releases``: rows with project_slug, version, imported_at (when
+    imported or created) and optionally created (true for a release created in this zone);
     ``deployments``: rows with project_slug, release, environment, state, started (oldest
     first); ``policies``: lowercased environment (``""`` the default) -> policy."""
     keep = Keep()
@@ -105,21 +120,20 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
     undeployed: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in releases:
         slug = str(r["project_slug"]).lower()
-        if slug not in newest or (r["imported_at"], r.get("sequence", 0)) > (newest[slug]["imported_at"],
-                                                                             newest[slug].get("sequence", 0)):
+        if slug not in newest or _age(r) > _age(newest[slug]):
             newest[slug] = r
         if _key(slug, str(r["version"])) not in deployed:
             undeployed[slug].append(r)
     for slug, r in newest.items():
-        keep.add(_key(slug, str(r["version"])), "the latest release imported for the project")
+        keep.add(_key(slug, str(r["version"])), f"the latest release {_came(r)} for the project")
     for slug, rows in undeployed.items():
-        rows = sorted(rows, key=lambda r: (r["imported_at"], r.get("sequence", 0)), reverse=True)
+        rows = sorted(rows, key=_age, reverse=True)
         for n, r in enumerate(rows, start=1):
             key = _key(slug, str(r["version"]))
             if default.keeps_all:
                 keep.add(key, "never deployed; the zone's policy keeps every release")
             elif default.keep_releases is not None and n <= default.keep_releases:
-                keep.add(key, f"never deployed; one of the last {default.keep_releases} imported")
+                keep.add(key, f"never deployed; one of the last {default.keep_releases} {_came(r)}")
             elif default.keep_days is not None and float(r["imported_at"]) >= now - default.keep_days * DAY:
-                keep.add(key, f"never deployed; imported in the last {default.keep_days} day(s)")
+                keep.add(key, f"never deployed; {_came(r)} in the last {default.keep_days} day(s)")
     return keep

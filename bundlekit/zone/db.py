@@ -162,6 +162,14 @@ class Database(Reader):
         """
 
     @abstractmethod
+    def held(self, db: Reader, name: str) -> bool:
+        """Whether another connection (another process or node) holds the claim ``name`` now; never waits.
+
+        Inside a write transaction the answer holds until it commits: a claim is taken only
+        inside one, and write transactions run one at a time.
+        """
+
+    @abstractmethod
     def release(self, name: str) -> None:
         """Give back a claim this connection holds (outside a transaction; nothing if not held)."""
 

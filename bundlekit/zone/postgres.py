@@ -184,6 +184,15 @@ class PostgresDatabase(Database):
             self._claims_in_tx.append(name)
         return got
 
+    def held(self, db: Reader, name: str) -> bool:
+        # The advisory lock's own view (pg_locks) lists every backend's locks of every database;
+        # matching our key there is the one way to ask without taking it.
+        return bool(db.scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 2 AND pid <> pg_backend_pid()) AS held",
+            (_CLAIM_SPACE, _claim_key(name) & 0xFFFFFFFF)))
+
     def release(self, name: str) -> None:
         if self._conn is None or self._conn.closed:
             return

@@ -16,8 +16,12 @@ from typing import Any, Iterable
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Writer
 
-__all__ = ["Policy", "policies", "set_policy", "releases", "deployments", "packages", "delete_packages",
+__all__ = ["PRUNE_CLAIM", "Policy", "policies", "set_policy", "releases", "deployments", "packages", "delete_packages",
            "record_prune", "pruned_at", "last_prune"]
+
+#: The claim (``Database.claim``) a prune holds while it removes files: no deployment starts
+#: meanwhile, and a second prune is refused (decision 197).
+PRUNE_CLAIM = "prune"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,11 @@ def set_policy(tx: Writer, policy: Policy, now: EpochSeconds) -> None:
 
 
 def releases(db: Reader) -> list[dict[str, Any]]:
-    """Every imported release: project_slug, project (name), version, imported_at and its packages
-    (``[{id, version, sha256}]``), oldest import first."""
-    rows = db.all("SELECT r.project_slug, p.name AS project, r.version, r.imported_at, r.sequence, r.snapshot "
+    """Every release, imported or created here: project_slug, project (name), version,
+    imported_at (when imported or created), sequence, source_zone_id (the zone's own id for a
+    release created here) and its packages (``[{id, version, sha256}]``), oldest first."""
+    rows = db.all("SELECT r.project_slug, p.name AS project, r.version, r.imported_at, r.sequence, r.source_zone_id, "
+                  "r.snapshot "
                   "FROM releases r LEFT JOIN projects p ON p.slug = r.project_slug ORDER BY r.imported_at, r.sequence")
     out = []
     for r in rows:

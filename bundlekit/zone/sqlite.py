@@ -128,6 +128,12 @@ class SQLiteDatabase(Database):
                "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder", (name, self._holder))
         return True
 
+    def held(self, db: Reader, name: str) -> bool:
+        if db.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bundlekit_claims'") is None:
+            return False
+        holder = db.scalar("SELECT holder FROM bundlekit_claims WHERE name = ?", (name,))
+        return holder is not None and holder != self._holder and _holder_alive(holder)
+
     def release(self, name: str) -> None:
         if self._conn is None:
             return

@@ -33,7 +33,7 @@ from bundlekit.core import clock
 from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
 from bundlekit.errors import StateError, VerificationError
 
-__all__ = ["PackageStore", "Staging", "STALE_STAGING"]
+__all__ = ["PackageStore", "Staging", "STALE_STAGING", "stale_staging"]
 
 #: Seconds after which a staging folder of another host is considered abandoned.
 STALE_STAGING = 7 * 86400
@@ -179,28 +179,43 @@ class Staging:
 
     @staticmethod
     def sweep(store: PackageStore) -> None:
-        """Remove what interrupted imports left in staging: folders of processes of this host
-        that are gone, and folders of other hosts older than :data:`STALE_STAGING`."""
-        try:
-            entries = list(store.staging.iterdir())
-        except OSError:
-            return
-        host = socket.gethostname()
-        for entry in entries:
-            owner, _, rest = entry.name.rpartition("-")
-            node, _, pid = owner.rpartition("-")
-            if not owner:
-                stale = True  # a folder named by an older bundlekit, from before per-process names
-            elif node == host and pid.isdigit():
-                stale = not _alive(int(pid))
-            else:
-                try:
-                    stale = clock.now() - entry.stat().st_mtime > STALE_STAGING
-                except OSError:
-                    continue
-            if stale:
-                shutil.rmtree(entry, ignore_errors=True)
+        """Remove what interrupted imports left in staging (:func:`stale_staging`)."""
+        for entry, _why in stale_staging(store, clock.now()):
+            shutil.rmtree(entry, ignore_errors=True)
         try:
             store.staging.rmdir()
         except OSError:
             pass
+
+
+def stale_staging(store: PackageStore, now: float) -> list[tuple[Path, str]]:
+    """The staging folders of ``store`` that interrupted imports left, each with why, sorted:
+    folders of processes of this host that are gone, folders of other hosts untouched for
+    :data:`STALE_STAGING` seconds before ``now``, and folders named by an older bundlekit
+    (before per-process names). A running import's folder, on this node or another, is never
+    listed. Links are never listed."""
+    try:
+        entries = sorted(store.staging.iterdir())
+    except OSError:
+        return []
+    host = socket.gethostname()
+    out: list[tuple[Path, str]] = []
+    for entry in entries:
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        owner = entry.name.rpartition("-")[0]
+        node, _, pid = owner.rpartition("-")
+        if not owner:
+            out.append((entry, "an import's staging folder named by an older bundlekit"))
+        elif node == host and pid.isdigit():
+            if not _alive(int(pid)):
+                out.append((entry, f"an import's staging folder; its process ({pid} on {host}) has ended"))
+        else:
+            try:
+                idle = now - entry.stat().st_mtime
+            except OSError:
+                continue
+            if idle > STALE_STAGING:
+                out.append((entry, f"an import's staging folder of node {node or owner}, untouched for "
+                                   f"{int(idle // 86400)} days"))
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bundlekit.zone import deployments
+from bundlekit.zone import deployments, retention
 from bundlekit.zone.sqlite import SQLiteDatabase
 from tests.refusals.world import Call, Ctx, Row, ok
 
@@ -56,6 +56,15 @@ def _running(ctx: Ctx) -> Call:
     return Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"], home=ctx.prod_run, hold=[db])
 
 
+def _pruning(ctx: Ctx, *args: str) -> Call:
+    """This process is a `bundlekit prune` removing files: it holds the zone's prune claim."""
+    targets = ctx.run_targets()
+    db = SQLiteDatabase(ctx.prod_run / "state.db")
+    with db.transaction() as tx:
+        assert db.claim(tx, retention.PRUNE_CLAIM)
+    return Call(list(args), home=ctx.prod_run, outputs=list(targets.values()), hold=[db])
+
+
 def _store_refuses(ctx: Ctx) -> Call:
     store = ctx.file("store/staging", b"a file where the store's staging folder belongs").parent
     (ctx.prod_fresh / "bundlekit.conf").write_text(f"BUNDLEKIT_PACKAGE_STORE={store}\n")
@@ -72,5 +81,8 @@ ROWS = [
     Row("zone_mismatch", _join_other),
     Row("state_not_empty", _init_taken),
     Row("deployment_in_progress", _running),
+    Row("prune_in_progress", lambda c: _pruning(c, "deploy", "acme-web", "1.4.0", "--environment", "Production"),
+        "deploy"),
+    Row("prune_in_progress", lambda c: _pruning(c, "prune"), "prune"),
     Row("store_write_failed", _store_refuses),
 ]

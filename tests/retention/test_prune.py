@@ -1,26 +1,35 @@
-"""`bundlekit prune` through the CLI: planned and printed first, removes what retention lets go,
-never the current or previous successful release of an environment, and refuses bad input."""
+"""`bundlekit prune` through the CLI: planned and printed first, removes what retention lets go
+from the zone's real package store and its targets, never the current or previous successful
+release of an environment (not even one a deployment made current after the plan), and
+refuses bad input."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from bundlekit.retention.prune import apply_prune, plan_prune
+from bundlekit.zone.home import open_zone
 from tests.cli.operator_world import World, bk, ok, ok_json, world
-from tests.conftest import snapshot
+from tests.conftest import FIXTURES, run_cli, snapshot
 
 VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
 
 
-def _release_version(w: World, version: str) -> Path:
-    """A release file for ``version`` whose package Acme.Web ``version`` has bytes of its own."""
-    src = w.root / "release"
+def _release_version(w: World | Path, version: str) -> Path:
+    """A release file for ``version`` whose package Acme.Web ``version`` has bytes of its own
+    (``w``: a world, or a copy of the fixture release's folder)."""
+    src = w.root / "release" if isinstance(w, World) else w
     pkg = src / "packages" / f"Acme.Web.{version}.zip"
     shutil.copy(src / "packages" / "Acme.Web.1.4.0.zip", pkg)
     with zipfile.ZipFile(pkg, "a") as z:
@@ -64,6 +73,23 @@ def _copy(w: World, tmp_path: Path) -> tuple[Path, Path]:
     return home, tmp_path / "targets"
 
 
+def _stored(home: Path, package: Path, store: Path | None = None) -> Path:
+    """Where the zone's package store (``HOME/packages``, or ``store``) keeps ``package``'s bytes."""
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    return (store or home / "packages") / "sha256" / digest[:2] / digest
+
+
+def _web(w: World, version: str) -> Path:
+    return w.root / "release" / "packages" / f"Acme.Web.{version}.zip"
+
+
+def _size(path: Path) -> int:
+    """Bytes under ``path`` (a file or a folder), as ``du --apparent-size -b`` counts files."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
 def _versions(package_folder: Path) -> list[str]:
     """The versions installed in a package's folder on a target (not the runner's own ``.bundlekit.lock``)."""
     return sorted(p.name for p in package_folder.iterdir() if not p.name.startswith("."))
@@ -91,17 +117,75 @@ def test_dry_run_plans_and_prints_and_changes_nothing(deployed: World, tmp_path:
 def test_prune_removes_what_the_plan_said_and_keeps_the_rest(deployed: World, tmp_path: Path) -> None:
     home, targets = _copy(deployed, tmp_path)
     ok("retention", "set", "--keep", "1", home=home)
+    let_go = [_stored(home, _web(deployed, v)) for v in ("1.0.0", "1.1.0")]
+    kept = [_stored(home, _web(deployed, v)) for v in ("1.2.0", "1.3.0", "1.4.0")]
+    assert all(p.is_file() for p in let_go + kept)  # the real store, HOME/packages/sha256/..
     plan = ok_json("prune", "--dry-run", home=home)
+    assert {str(p) for p in let_go} == {r["path"] for r in plan["remove"] if r["kind"] == "package"}
+    paths = [Path(r["path"]) for r in plan["remove"] if r["path"]]
+    sizes = {p: _size(p) for p in paths if os.path.lexists(p)}
+    assert list(sizes) == paths  # everything planned exists before
+    assert [r["bytes"] for r in plan["remove"] if r["path"]] == list(sizes.values())
     done = ok_json("prune", home=home)
-    assert done["remove"] == plan["remove"] and done["dry_run"] is False
-    for r in plan["remove"]:
-        if r["path"]:
-            assert not os.path.lexists(r["path"]), r
+    assert done["remove"] == plan["remove"] and done["dry_run"] is False and done["not_removed"] == []
+    assert not any(os.path.lexists(p) for p in paths)  # ... and is gone after
+    assert done["freed_bytes"] == sum(sizes.values()) > 2 * 20_000
+    assert all(p.is_file() for p in kept)
     assert _versions(targets / "web-01" / "Acme.Web") == ["1.2.0", "1.3.0"]
     assert ok_json("prune", "--dry-run", home=home)["remove"] == []  # nothing left to let go
     ok("deploy", "acme-web", "1.2.0", "--environment", "Production", home=home)  # a rollback still works
     shown = ok_json("retention", "show", home=home)
-    assert shown["last_prune"]["freed_bytes"] == plan["freed_bytes"]
+    assert shown["last_prune"]["freed_bytes"] == done["freed_bytes"]
+
+
+def test_prune_empties_the_shared_package_store_the_zone_is_configured_with(deployed: World, tmp_path: Path) -> None:
+    """A node's store is the folder its settings name (``--package-store``), not its home."""
+    home, _ = _copy(deployed, tmp_path)
+    shared = tmp_path / "mnt" / "store"
+    shared.parent.mkdir()
+    shutil.move(home / "packages", shared)
+    (home / "bundlekit.conf").write_text(f"BUNDLEKIT_PACKAGE_STORE={shared}\n")
+    old_leftover = shared / "staging" / "node-b-4242-0a1b2c"  # another node's import, over for 8 days
+    old_leftover.mkdir(parents=True)
+    (old_leftover / "pending.x").write_bytes(b"y" * 3000)
+    week_ago = time.time() - 8 * 86400
+    os.utime(old_leftover, (week_ago, week_ago))
+    ok("retention", "set", "--keep", "1", home=home)
+    let_go = [_stored(home, _web(deployed, v), shared) for v in ("1.0.0", "1.1.0")]
+    assert all(p.is_file() for p in let_go)
+    sizes = sum(p.stat().st_size for p in let_go) + 3000
+    done = ok_json("prune", home=home)
+    assert {r["path"] for r in done["remove"] if r["kind"] in ("package", "staging")} == \
+        {str(p) for p in let_go} | {str(old_leftover)}
+    assert not any(p.exists() for p in let_go) and not old_leftover.exists()
+    assert sum(r["bytes"] for r in done["remove"] if r["kind"] in ("package", "staging")) == sizes
+    assert _stored(home, _web(deployed, "1.3.0"), shared).is_file() and not (home / "packages").exists()
+
+
+def test_a_release_rolled_back_to_between_plan_and_apply_keeps_its_files(deployed: World, tmp_path: Path) -> None:
+    """The race a reviewer found: prune plans, another process rolls back to an old release
+    (now current), prune applies its stale plan. The apply decides again under the zone's write
+    lock and prune claim: the rolled-back release's folder and package stay, saying why."""
+    home, targets = _copy(deployed, tmp_path)
+    ok("retention", "set", "--keep", "1", home=home)
+    with open_zone(home) as z:
+        plan = plan_prune(z, now=int(time.time()))
+    planned = {r.what for r in plan.removals}
+    assert {"web-01: Acme.Web 1.1.0", "Acme.Web 1.1.0", "web-01: Acme.Web 1.0.0"} <= planned
+    rolled = run_cli("deploy", "acme-web", "1.1.0", "--environment", "Production", home=home)  # another process
+    assert rolled.returncode == 0, rolled.stderr
+    with open_zone(home) as z:
+        result = apply_prune(z, plan, now=int(time.time()))
+    why = {r.what: reason for r, reason in result.not_removed}
+    assert why["web-01: Acme.Web 1.1.0"].startswith("Acme Web 1.1.0 is kept now (current release in Production")
+    assert why["Acme.Web 1.1.0"].startswith("Acme Web 1.1.0 is kept now (current release in Production")
+    assert (targets / "web-01" / "Acme.Web" / "1.1.0" / "index.html").is_file()
+    assert _stored(home, _web(deployed, "1.1.0")).is_file()
+    assert not (targets / "web-01" / "Acme.Web" / "1.0.0").exists()  # what is still let go goes
+    assert not _stored(home, _web(deployed, "1.0.0")).exists()
+    assert {r.what for r in result.removed} == planned - set(why)
+    again = run_cli("deploy", "acme-web", "1.1.0", "--environment", "Production", home=home)
+    assert again.returncode == 0, again.stderr  # the current release still deploys
 
 
 def test_deploying_a_pruned_release_is_refused_with_what_to_do(deployed: World, tmp_path: Path) -> None:
@@ -128,18 +212,62 @@ def test_auto_prune_runs_after_a_successful_deployment(deployed: World, tmp_path
 
 def test_without_a_policy_prune_keeps_every_release_and_clears_only_leftovers(deployed: World,
                                                                             tmp_path: Path) -> None:
+    """Staging folders go when their import is over (its process gone; another node's, after a
+    week), never while it runs; store files no record or release names go after an hour."""
     home, _ = _copy(deployed, tmp_path)
-    old, fresh = home / "staging" / "0123abcd", home / "staging" / "4567ef01"
-    for d in (old, fresh):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    dead = home / "staging" / f"{host}-{int(ended.stdout)}-0123abcd"
+    running = home / "staging" / f"{host}-{os.getpid()}-4567ef01"
+    other_node = home / "staging" / "node-b-77-89abcdef"
+    for d in (dead, running, other_node):
         d.mkdir(parents=True)
-        (d / "blob.tmp").write_bytes(b"x" * 1000)
+        (d / "pending.tmp").write_bytes(b"x" * 1000)
+    orphan, young = (home / "packages" / "sha256" / "ab" / f"ab{c * 62}" for c in "01")
+    orphan.parent.mkdir(exist_ok=True)
+    for f in (orphan, young):
+        f.write_bytes(b"z" * 500)
     hour_ago = time.time() - 7200
-    os.utime(old / "blob.tmp", (hour_ago, hour_ago))
-    os.utime(old, (hour_ago, hour_ago))
+    for p in (dead, running, orphan):
+        os.utime(p, (hour_ago, hour_ago))
     plan = ok_json("prune", home=home)
-    assert {r["kind"] for r in plan["remove"]} <= {"staging", "work_folder"}
-    assert [r["path"] for r in plan["remove"] if r["kind"] == "staging"] == [str(old)]
-    assert not old.exists() and fresh.exists()
+    assert {r["kind"] for r in plan["remove"]} <= {"staging", "store_file", "work_folder"}
+    assert [r["path"] for r in plan["remove"] if r["kind"] == "staging"] == [str(dead)]
+    assert [r["path"] for r in plan["remove"] if r["kind"] == "store_file"] == [str(orphan)]
+    assert not dead.exists() and running.exists() and other_node.exists()
+    assert not orphan.exists() and young.exists()
+    assert all(_stored(home, _web(deployed, v)).is_file() for v in VERSIONS)
+
+
+def test_a_zone_that_creates_its_releases_prunes_their_packages_from_its_store(tmp_path: Path) -> None:
+    """Releases created here (``releases create``) have no package records: their store files
+    are pruned all the same, the kept one is "the latest release created", and a pruned one
+    comes back by creating it again."""
+    src = tmp_path / "release"
+    shutil.copytree(FIXTURES / "acme", src)
+    home = tmp_path / "dev"
+    ok("init", "--zone", "dev", home=home)
+    files = {v: _release_version(src, v) for v in ("1.0.0", "1.1.0", "1.2.0")}
+    for f in files.values():
+        ok("releases", "create", f, home=home)
+    stored = {v: _stored(home, src / "packages" / f"Acme.Web.{v}.zip") for v in files}
+    assert all(p.is_file() for p in stored.values())
+    ok("retention", "set", "--keep", "1", home=home)
+    plan = ok_json("prune", home=home)
+    kept = {k["version"]: k["reasons"] for k in plan["kept"]}
+    assert list(kept) == ["1.2.0"] and kept["1.2.0"][0] == "the latest release created for the project"
+    sizes = {str(stored[v]): (tmp_path / "release" / "packages" / f"Acme.Web.{v}.zip").stat().st_size
+             for v in ("1.0.0", "1.1.0")}
+    assert {r["path"]: r["bytes"] for r in plan["remove"] if r["kind"] == "package"} == sizes
+    assert plan["freed_bytes"] == sum(sizes.values())
+    assert not stored["1.0.0"].exists() and not stored["1.1.0"].exists() and stored["1.2.0"].is_file()
+    r = bk("deploy", "acme-web", "1.0.0", "--environment", "Production", "--json", home=home)
+    err = json.loads(r.stdout)["error"]
+    assert (r.exit_code, err["code"]) == (1, "release_pruned") and "releases create" in err["message"]
+    ok("releases", "create", files["1.0.0"], home=home)  # the files copied back into the store
+    assert stored["1.0.0"].is_file()
+    r = bk("deploy", "acme-web", "1.0.0", "--environment", "Production", "--json", home=home)
+    assert json.loads(r.stdout)["error"]["code"] != "release_pruned"  # (no targets here: refused later)
 
 
 @pytest.mark.parametrize("argv", [["--keep", "0"], ["--keep", "2", "--keep-days", "3"],

@@ -90,3 +90,12 @@ def test_each_tenants_current_and_previous_release_are_kept() -> None:
     # Acme runs 1.3 (previous 1.2); Globex still runs 1.0; 1.1 is nobody's current or previous.
     assert {v for (_, v) in keep.reasons} == {"1.0", "1.2", "1.3"}
     assert keep.reasons[("web", "1.0")][0] == "current release in Production for tenant Globex"
+
+
+def test_releases_created_here_are_said_to_be_created_and_one_second_apart_is_no_tie() -> None:
+    """``releases create`` run in a loop stamps several releases with the same second and no
+    sequence: the newest is the highest version (1.10 after 1.9), and the reasons say "created"."""
+    rels = [dict(_r(v, 100), created=True) for v in ("1.9", "1.10", "1.8")]
+    keep = decide(rels, [], {"": Policy(keep_releases=1)}, NOW)
+    assert keep.reasons == {("web", "1.10"): ["the latest release created for the project",
+                                              "never deployed; one of the last 1 created"]}

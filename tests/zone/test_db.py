@@ -329,6 +329,28 @@ def test_a_claim_is_held_until_released_or_its_holder_closes(state: State, db: D
         other.close()
 
 
+def test_another_connections_claim_is_seen_as_held_without_taking_it(state: State, db: Database) -> None:
+    """What a deployment asks before it starts: does a prune hold the zone's prune claim?"""
+    other = state.open()
+    try:
+        with db.read() as r:
+            assert not db.held(r, "prune")  # never taken (SQLite: no claims table yet)
+        with other.transaction() as tx:
+            assert other.claim(tx, "prune")
+        with db.read() as r:
+            assert db.held(r, "prune") and not db.held(r, "deploy/acme/production")
+        with other.read() as r:
+            assert not other.held(r, "prune")  # its own claim is not "another's"
+        with db.transaction() as tx:
+            assert db.held(tx, "prune")
+            assert not db.claim(tx, "prune")  # and asking took nothing
+        other.release("prune")
+        with db.read() as r:
+            assert not db.held(r, "prune")
+    finally:
+        other.close()
+
+
 def test_a_claim_taken_in_a_rolled_back_transaction_is_given_back(state: State, db: Database) -> None:
     with pytest.raises(RuntimeError, match="recording failed"):
         with db.transaction() as tx:
