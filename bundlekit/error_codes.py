@@ -255,7 +255,8 @@ REGISTRY, ALIASES = _build(
        exception=_REFUSAL),
     _E("rollback", "verification", "the bundle's sequence is older than the last imported of its project from its "
                                    "source", exception=_REFUSAL),
-    _E("replay", "verification", "the receipt's sequence is older than the last imported from its zone"),
+    _E("replay", "verification", "the receipt's sequence is older than the last imported from its zone and it "
+       "adds no entry"),
     _E("sequence_reused", "verification", "the sequence was already imported with different content",
        exception=_REFUSAL),
     _E("unknown_bundle", "verification", "a receipt answers a release bundle this zone never exported"),

@@ -100,6 +100,9 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tup
         echo(f"{shown}: already imported (identical receipt); nothing to do")
         return
     verb = "would record" if dry_run else "recorded"
+    if rec.late:
+        echo(f"{rec.verified.path}: sequence {info['sequence']} arrived after a newer receipt from "
+             f"{rec.verified.source.name}; recording what it adds")
     for d in info["deployments"]:
         known = " (already known)" if d["deployment_id"] in rec.already_known else ""
         echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "

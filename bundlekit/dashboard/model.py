@@ -4,8 +4,9 @@ What a zone shows: its own deployments (of releases it imported, and of releases
 and deploys itself), the deployments other zones reported in receipts, the releases it
 exported that await a receipt, and the imports other zones refused.
 
-* **Columns** are (zone, environment), environments in promotion order: the order of the
-  lifecycles of the releases the zone holds (newest release first), then environments no
+* **Columns** are (zone, environment), environments in promotion order: the lifecycles of the
+  releases the zone holds merged into one order that keeps each lifecycle's (:func:`merge_orders`:
+  Development before Staging before Production even when one project starts at Staging), then environments no
   lifecycle names (alphabetically), then a zone's ``(awaiting)`` column for releases sent to
   a zone that has reported no deployment of the project yet. Environment names are compared
   case-insensitively and shown in the release's spelling, so ``production`` and
@@ -43,7 +44,7 @@ from bundlekit.zone.deployments import deployments_by_start
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 
-__all__ = ["build_view", "AWAITING"]
+__all__ = ["build_view", "merge_orders", "AWAITING"]
 
 AWAITING = "(awaiting)"
 
@@ -109,6 +110,41 @@ def _refusal(row: Row, zone_name: str) -> DeploymentView:
                           reason=f"[{e['code']}] {e['message']}")
 
 
+def merge_orders(chains: Iterable[list[list[str]]]) -> list[str]:
+    """One order of the environments of several lifecycles that keeps each lifecycle's order.
+
+    ``chains``: per lifecycle, its phases in order, each a list of (casefolded) environment
+    names. Every environment of a phase comes before every environment of the phases after it
+    in the same lifecycle; a topological sort (Kahn's algorithm) merges these constraints, so
+    ``[Development, Staging, Production]`` and ``[Staging, Production]`` give Development,
+    Staging, Production whichever lifecycle comes first. Ties (and contradictions: A before B
+    in one lifecycle, B before A in another) go to the environment that appeared first.
+    """
+    first: dict[str, int] = {}
+    after: dict[str, set[str]] = {}
+    for chain in chains:
+        for i, phase in enumerate(chain):
+            for env in phase:
+                first.setdefault(env, len(first))
+                after.setdefault(env, set())
+                for later in chain[i + 1:]:
+                    after[env].update(e for e in later if e != env)
+    before = {env: 0 for env in first}
+    for env, nexts in after.items():
+        for n in nexts:
+            before[n] += 1
+    order: list[str] = []
+    left = sorted(first, key=first.__getitem__)
+    while left:
+        ready = [e for e in left if before[e] == 0]
+        pick = ready[0] if ready else left[0]  # a contradiction: first appearance wins
+        left.remove(pick)
+        order.append(pick)
+        for n in after[pick]:
+            before[n] -= 1
+    return order
+
+
 @dataclass
 class _Environments:
     """Case-insensitive environment names: their display spelling and promotion order."""
@@ -117,12 +153,18 @@ class _Environments:
     spelling: dict[str, str] = field(default_factory=dict)
 
     def learn(self, lifecycles: Iterable[dict[str, Any]], seen: Iterable[str]) -> None:
+        """Merge the lifecycles' phase orders into one promotion order, then learn the spelling of
+        environments seen only in deployments. Raises nothing (an order conflict is broken by
+        first appearance)."""
+        chains: list[list[list[str]]] = []
         for lc in lifecycles:
+            chain = []
             for phase in lc.get("phases", []):
+                chain.append([env.casefold() for env in phase["environments"]])
                 for env in phase["environments"]:
-                    if env.casefold() not in self.spelling:
-                        self.spelling[env.casefold()] = env
-                        self.order.append(env.casefold())
+                    self.spelling.setdefault(env.casefold(), env)
+            chains.append(chain)
+        self.order = merge_orders(chains)
         for env in seen:
             self.spelling.setdefault(env.casefold(), env)
 

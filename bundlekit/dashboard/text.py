@@ -1,7 +1,8 @@
 """The dashboard as a terminal grid: one row per project, one column per (zone, environment).
 
 Each cell reads ``1.4.0 exported 3h ago`` on its first line and ``prev ok 1.3.0`` on the
-second when an earlier release succeeded there. Columns are as wide as their content and
+second when an earlier release succeeded there; a refused import reads ``1.2.0 refused in
+staging: rollback`` (never a failed deployment), earlier failed deployments ``+2 failed before``. Columns are as wide as their content and
 shrink (cells end in ``…``) to fit ``width``; columns that still do not fit are listed in a
 note instead of being cut in half. Every string that came from a project, a zone or a
 release has its control characters shown escaped, so a hostile name cannot drive the terminal
@@ -19,6 +20,7 @@ from bundlekit.dashboard.view import (
     FAILURE_STATES,
     CellView,
     DashboardView,
+    DeploymentView,
     cell_time,
     format_utc,
     relative_age,
@@ -86,8 +88,9 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
 
 
 def _counts(view: DashboardView) -> str:
-    """Every deployment, refusal and export awaiting its receipt, by state: failures are never
-    only the ones that happen to be latest in a cell."""
+    """Deployments by state, then refused imports and exports awaiting their receipt, each
+    counted on its own (an export is not a deployment); failures (failed, partial and refused)
+    are never only the ones that happen to be latest in a cell."""
     seen: dict[tuple[str, str], str] = {d.key: d.state for d in view.deployments}
     for p in view.projects:
         for c in p.cells:
@@ -96,14 +99,20 @@ def _counts(view: DashboardView) -> str:
                     if d is not None:
                         seen.setdefault(d.key, d.state)
     states = list(seen.values())
-    parts = [f"{states.count(s)} {s}" for s in DEPLOYMENT_STATES if states.count(s)]
+    ran = [s for s in states if s not in ("exported", "refused")]
+    parts = [f"{ran.count(s)} {s}" for s in DEPLOYMENT_STATES if ran.count(s)]
     failures = sum(states.count(s) for s in FAILURE_STATES)
-    return f"{len(states)} deployment(s): {', '.join(parts) or 'none'}; {failures} failure(s)"
+    line = f"{len(ran)} deployment(s): {', '.join(parts) or 'none'}; {failures} failure(s)"
+    if states.count("refused"):
+        line += f"; {states.count('refused')} import(s) refused"
+    if states.count("exported"):
+        line += f"; {states.count('exported')} export(s) awaiting a receipt"
+    return line
 
 
 def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
     if cell is None or cell.latest is None:
-        return ["-"] + ([f"+{len(cell.failures)} failed before"] if cell is not None and cell.failures else [])
+        return ["-"] + (_earlier(cell) if cell is not None else [])
     latest = cell.latest
     when = cell_time(cell)
     first = f"{_clean(latest.release)} {latest.state}"
@@ -111,14 +120,28 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
         age = relative_age(when, now)
         first += f", started {age}" if latest.state == "running" else f" {age}"
     lines = [first]
-    if latest.state == "refused" and latest.reason:
-        lines.append(_clean(latest.reason.split("]")[0].lstrip("[")))
+    if latest.state == "refused":
+        lines.append(_refused_in(latest))
     prev = cell.previous_success
     if prev is not None and prev.key != latest.key and (prev.release != latest.release
                                                         or latest.state in FAILURE_STATES):
         lines.append(f"prev ok {_clean(prev.release)}")
-    if cell.failures:
-        lines.append(f"+{len(cell.failures)} failed before")
+    return lines + _earlier(cell)
+
+
+def _refused_in(d: DeploymentView) -> str:
+    """``refused in staging: rollback``: which zone refused the import, and its error code."""
+    code = d.reason.split("]")[0].lstrip("[") if d.reason and d.reason.startswith("[") else "refused"
+    return f"refused in {_clean(d.zone)}: {_clean(code)}"
+
+
+def _earlier(cell: CellView) -> list[str]:
+    """Earlier refusals, each on its line with its release (a refused import is not a failed
+    deployment), then a count of earlier failed deployments."""
+    lines = [f"{_clean(f.release)} {_refused_in(f)}" for f in cell.failures if f.state == "refused"]
+    failed = sum(1 for f in cell.failures if f.state != "refused")
+    if failed:
+        lines.append(f"+{failed} failed before")
     return lines
 
 

@@ -1,11 +1,14 @@
 """Receipts, source side: verify a receipt bundle and record what production did.
 
 Refused: an untrusted or forged signer, another destination, a replayed or reused sequence
-(``replay``, ``sequence_reused``), and any entry (deployment or refused import) that does not
+(``replay``: older than the last received *and* adding no entry; ``sequence_reused``), and
+any entry (deployment or refused import) that does not
 answer a release bundle this zone exported to the receipt's signer (``unknown_bundle``).
 Re-importing the same receipt, or an entry already recorded from an earlier receipt, changes
-nothing. A receipt from a zone that rotated its signing key carries the rotation statement and
-is co-signed by the retired key (``zone/rotation.py``): importing it trusts the new key and
+nothing. A receipt that arrives after a newer one (``late``) is accepted for the entries it
+adds; it never lowers the high-water mark nor replaces the inventory a newer receipt reported.
+A receipt from a zone that rotated its signing key carries the rotation statement and is
+co-signed by the retired key (``zone/rotation.py``): importing it trusts the new key and
 revokes the old one, as importing a release bundle does (spec/bundle-format.md §6.4).
 """
 
@@ -39,6 +42,7 @@ class ReceiptImport:
     recorded: list[str] = field(default_factory=list)
     already_known: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    late: bool = False
     #: Signing keys of the source trusted from its rotation statements by this import (key ids).
     new_keys: list[str] = field(default_factory=list)
 
@@ -46,6 +50,7 @@ class ReceiptImport:
         m = self.verified.manifest
         return {"kind": "receipt", "bundle": str(self.verified.path), "digest": self.verified.digest,
                 "source": self.verified.source.name, "sequence": m.sequence, "noop": self.noop,
+                "late": self.late,
                 "recorded": self.recorded, "already_known": self.already_known, "new_keys": self.new_keys,
                 "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
                                  "release": e["release"], "environment": e["environment"], "state": e["state"]}
@@ -79,15 +84,23 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     if sequences.already_imported(db, v.digest):
         return ReceiptImport(v, noop=True)
     key = sequences.receipt_key(v.source.zone_id)
-    sequences.check_incoming(
-        db, key, m.sequence, older_code="replay",
-        older=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than the last received "
-              "({last}); refusing a replayed receipt",
-        reused=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already received with "
-               "other content")
+    last = sequences.last_incoming(db, key)
+    # A receipt below the high-water mark is late, not necessarily replayed: receipts are records
+    # of what happened and travel by hand, out of order. It is accepted for the entries it adds
+    # (each recorded once by its id) and refused only when it adds nothing (decision 153).
+    late = last is not None and m.sequence < last
+    if late:
+        _check_late_sequence(db, v, where)
+    else:
+        sequences.check_incoming(
+            db, key, m.sequence, older_code="replay",
+            older=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than the last received "
+                  "({last}); refusing a replayed receipt",
+            reused=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already received with "
+                   "other content")
     # Every statement is checked before anything is written (``invalid_rotation``).
     rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
-    result = ReceiptImport(v)
+    result = ReceiptImport(v, late=late)
     entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
     for what, e in entries:
@@ -100,6 +113,11 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
         (result.already_known if known else result.recorded).append(e["deployment_id"])
     result.refusals = [r["refusal_id"] for r in m.refusals
                        if not refusals.is_recorded(db, v.source.zone_id, r["refusal_id"])]
+    if late and not result.recorded and not result.refusals:
+        raise VerificationError(
+            f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than the last received "
+            f"({last}) and every entry it carries was already recorded; refusing a replayed receipt",
+            code="replay", details={"sequence": m.sequence, "last": last})
     if dry_run:
         return result
     with db.transaction() as tx:
@@ -110,13 +128,24 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
                 remote.record_remote(tx, v.source.zone_id, m.bundle_id, e, now)
         for r in m.refusals:
             refusals.record_remote(tx, v.source.zone_id, m.bundle_id, r, now)
-        exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
-        exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
+        if not late:  # what a zone holds now comes from its newest receipt, never a late one
+            exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
+            exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
         sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
-                                  plan=json.dumps({"receipt": result.recorded}))
+                                  plan=json.dumps({"receipt": result.recorded}), high_water=not late)
         result.new_keys = apply_rotations(tx, v.source.zone_id, rotations, now)
     return result
+
+
+def _check_late_sequence(db: Any, v: VerifiedBundle, where: str) -> None:
+    """Refuse a late receipt whose sequence was already received with other bytes."""
+    m = v.manifest
+    row = db.one("SELECT digest FROM imports WHERE source_zone_id = ? AND sequence = ? AND project_slug = ''",
+                 (v.source.zone_id, m.sequence))
+    if row is not None:
+        raise VerificationError(f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already "
+                                "received with other content", code="sequence_reused")
 
 
 def reveal_output(zone: Zone, deployment_id: str, step: str, target: str | None, output: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from bundlekit.errors import VerificationError
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["next_outgoing", "next_release_sequence", "already_imported", "check_incoming", "record_incoming",
-           "receipt_key", "release_key", "last_import"]
+           "receipt_key", "release_key", "last_import", "last_incoming"]
 
 
 def receipt_key(dest_zone_id: str) -> str:
@@ -71,6 +71,12 @@ def already_imported(db: Reader, digest: str) -> bool:
     return db.one("SELECT 1 AS hit FROM imports WHERE digest = ?", (digest,)) is not None
 
 
+def last_incoming(db: Reader, key: str) -> int | None:
+    """The last accepted sequence for ``key`` (the high-water mark), or None before the first."""
+    last = db.scalar("SELECT last_sequence FROM incoming WHERE source_zone_id = ?", (key,))
+    return None if last is None else int(last)
+
+
 def check_incoming(db: Reader, key: str, sequence: int, *, older_code: str, older: str,
                    reused: str, details: object = None) -> None:
     """Refuse a sequence below the last accepted for ``key``, or equal to it (the bundle differs).
@@ -86,11 +92,17 @@ def check_incoming(db: Reader, key: str, sequence: int, *, older_code: str, olde
 
 
 def record_incoming(tx: Writer, key: str, sequence: int, digest: str, *, bundle_id: str,
-                    source_zone_id: str, project_slug: str, release: str, now: EpochSeconds, plan: str) -> None:
-    """Accept a bundle (inside the caller's transaction): new high-water mark, import record."""
-    tx.run("INSERT INTO incoming(source_zone_id, last_sequence, last_digest) VALUES (?,?,?) "
-           "ON CONFLICT(source_zone_id) DO UPDATE SET last_sequence = excluded.last_sequence, "
-           "last_digest = excluded.last_digest", (key, sequence, digest))
+                    source_zone_id: str, project_slug: str, release: str, now: EpochSeconds, plan: str,
+                    high_water: bool = True) -> None:
+    """Accept a bundle (inside the caller's transaction): new high-water mark, import record.
+
+    ``high_water=False`` records the import only, for a receipt accepted late (below the mark,
+    decision 153): the mark never goes down.
+    """
+    if high_water:
+        tx.run("INSERT INTO incoming(source_zone_id, last_sequence, last_digest) VALUES (?,?,?) "
+               "ON CONFLICT(source_zone_id) DO UPDATE SET last_sequence = excluded.last_sequence, "
+               "last_digest = excluded.last_digest", (key, sequence, digest))
     tx.run("INSERT INTO imports(digest, bundle_id, source_zone_id, sequence, project_slug, release, "
            "imported_at, plan) VALUES (?,?,?,?,?,?,?,?)",
            (digest, bundle_id, source_zone_id, sequence, project_slug, release, now, plan))

@@ -136,5 +136,23 @@ def test_header_counts_every_attempt_and_cells_say_how_many_failed_before() -> N
     changed = replace(view, projects=(view.projects[0], replace(billing, cells=cells), view.projects[2]),
                       deployments=view.deployments + (earlier,))
     out = render_text(changed, NOW)
-    assert "12 deployment(s): 1 exported, 7 succeeded, 2 failed, 1 partial, 1 running; 3 failure(s)" in out
+    assert ("11 deployment(s): 7 succeeded, 2 failed, 1 partial, 1 running; 3 failure(s); "
+            "1 export(s) awaiting a receipt") in out
     assert "+1 failed before" in out
+
+
+def test_an_earlier_refused_import_reads_refused_in_its_zone_with_its_code_not_failed() -> None:
+    """Finding: a cell awaiting 1.3.0 whose 1.2.0 import was refused read "+1 failed before"."""
+    view = sample_view()
+    billing = view.projects[1]
+    staging = billing.cells[1]
+    assert staging is not None and staging.latest is not None
+    refused = replace(staging.latest, deployment_id="ref-0001", release="1.2.0", state="refused",
+                      reason="[rollback] a newer release was imported", zone="staging", steps=())
+    cells = (billing.cells[0], replace(staging, failures=(refused,)), billing.cells[2])
+    changed = replace(view, projects=(view.projects[0], replace(billing, cells=cells), view.projects[2]),
+                      deployments=view.deployments + (refused,))
+    out = render_text(changed, NOW, width=400)
+    assert "1.2.0 refused in staging: rollback" in out
+    assert "failed before" not in out
+    assert "1 import(s) refused" in out

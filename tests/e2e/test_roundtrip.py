@@ -92,7 +92,7 @@ def test_secret_canaries_absent_everywhere_but_the_deployed_config(trip: World) 
                 assert form not in text, f"{secret!r} leaked as {form!r}"
 
 
-def test_replayed_and_reimported_receipts(trip: World, tmp_path: Path) -> None:
+def test_late_receipt_recorded_once_and_reimported_receipts_change_nothing(trip: World, tmp_path: Path) -> None:
     dev = tmp_path / "dev"
     shutil.copytree(trip.dev, dev)
     prod = tmp_path / "prod"
@@ -105,8 +105,13 @@ def test_replayed_and_reimported_receipts(trip: World, tmp_path: Path) -> None:
     before = snapshot(dev)
     again = run_cli("import", tmp_path / "receipt-3.bundle", "--json", home=dev)
     assert again.returncode == 0 and json_of(again.stdout)["noop"] is True
-    old = run_cli("import", tmp_path / "receipt-2.bundle", "--json", home=dev)
-    assert old.returncode == 3 and json_of(old.stdout)["error"]["code"] == "replay"
+    # receipt-2 carried after receipt-3: late, not replayed; its deployment is recorded (decision 153)
+    late = run_cli("import", tmp_path / "receipt-2.bundle", "--json", home=dev)
+    assert late.returncode == 0, late.stdout + late.stderr
+    assert json_of(late.stdout)["late"] is True and len(json_of(late.stdout)["recorded"]) == 1
+    before = snapshot(dev)
+    again = run_cli("import", tmp_path / "receipt-2.bundle", "--json", home=dev)
+    assert again.returncode == 0 and json_of(again.stdout)["noop"] is True
     assert snapshot(dev) == before
 
 

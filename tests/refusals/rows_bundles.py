@@ -95,6 +95,14 @@ def _sequence_reused(ctx: Ctx) -> Call:
     return _refused_import(ctx, second)
 
 
+def _replayed_receipt(ctx: Ctx) -> Call:
+    """r2 (already imported) signed again by prod under an older sequence: late, and adding no
+    entry (a late receipt that adds one is accepted, decision 153)."""
+    replayed = resign(ctx.get("r2.bundle"), ctx.path("r2-replayed.bundle"), ctx.get("prod_deployed"),
+                      mutate=lambda m: m.update(sequence=1))
+    return _import(ctx, replayed, "dev_receipts")
+
+
 def _package_changed(ctx: Ctx) -> Call:
     release = ctx.release(version="1.4.1")
     write_zip(release.parent / "packages" / "Acme.Web.1.4.0.zip", {"appsettings.json": b"{}", "index.html": b"<p>"})
@@ -209,7 +217,7 @@ ROWS = [
     Row("duplicate_identity", lambda c: Call(["export", _twice(c, version="1.4.1"), "--to", "prod", "-o",
                                               c.path("twice.bundle")], home=c.dev, outputs=[c.path("twice.bundle")])),
     Row("rollback", _rolled_back),
-    Row("replay", lambda c: _import(c, c.get("r1.bundle"), "dev_receipts")),
+    Row("replay", _replayed_receipt),
     Row("sequence_reused", _sequence_reused),
     Row("unknown_bundle", lambda c: _import(c, c.get("r1.bundle"), "dev_pre")),
     # -- trust ------------------------------------------------------------------------------
