@@ -18,6 +18,7 @@ from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.retention.prune import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
+from bundlekit.zone.projects import project_names
 from bundlekit.zone.home import open_zone
 
 
@@ -153,6 +154,7 @@ def deployments_list(home: str | None, as_json: bool) -> None:
     """List deployments, newest first."""
     with open_zone(resolve_home(home)) as z:
         items = list_deployments(z.db)
+        names = project_names(z.db)
     if as_json:
         emit_json({"deployments": items})
         return
@@ -161,7 +163,7 @@ def deployments_list(home: str | None, as_json: bool) -> None:
     now = clock.now()
     for d in items:
         when = when_text(d["started"], now)
-        echo(f"{d['id']:<16} {d['project_slug']:<20} {d['release']:<10} {d['environment']:<12} "
+        echo(f"{d['id']:<16} {names.get(d['project_slug'], d['project_slug']):<20} {d['release']:<10} {d['environment']:<12} "
              f"{d['state']:<9} {when}")
 
 
@@ -173,6 +175,7 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
     """Show one deployment: every step and target, logs and output variables (sensitive masked)."""
     with open_zone(resolve_home(home)) as z:
         row = get_deployment(z.db, deployment_id)
+        names = project_names(z.db)
     if row is None:
         raise StateError(f"no deployment {deployment_id!r}; see `bundlekit deployments list`",
                          code="unknown_deployment")
@@ -181,7 +184,7 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
         emit_json({"id": row["id"], "state": row["state"], "environment": row["environment"],
                    "release": row["release"], "project": row["project_slug"], "record": record})
         return
-    echo(f"{row['id']}: {row['project_slug']} {row['release']} to {row['environment']}: {row['state']}")
+    echo(f"{row['id']}: {names.get(row['project_slug'], row['project_slug'])} {row['release']} to {row['environment']}: {row['state']}")
     for r in record.get("runs", []):
         echo()
         echo(f"== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"

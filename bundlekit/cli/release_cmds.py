@@ -139,7 +139,7 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
     for w in info["waivers"]:
         echo(f"  waiver: {w['phase']} ({'every release' if w['release'] == '*' else w['release']}): "
              f"{w['reason']}")
-    echo(f"  open: {', '.join(info['open']) or 'none'}")
+    echo(f"  deployable to: {', '.join(info['open']) or 'none until a phase above passes'}")
 
 
 @lifecycle.command("waive", epilog="bundlekit lifecycle waive acme-web --phase Staging --release 2.0.1 "

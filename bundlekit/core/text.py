@@ -17,12 +17,13 @@ are left alone, so the escaped form is for people, not a reversible encoding; ma
 
 from __future__ import annotations
 
+import difflib
 import html
 import json
 import re
-from typing import Any
+from typing import Any, Iterable
 
-__all__ = ["MASK", "terminal_text", "html_text", "json_text", "dumps", "is_clean"]
+__all__ = ["MASK", "terminal_text", "html_text", "json_text", "dumps", "is_clean", "closest"]
 
 #: What every sensitive value (and any value derived from one) is shown as.
 MASK = "********"
@@ -88,3 +89,12 @@ def is_clean(text: str, *, multiline: bool = False) -> bool:
     """Whether ``text`` has nothing :func:`terminal_text` would escape."""
     pattern = _UNSAFE_MULTILINE if multiline else _UNSAFE_LINE
     return pattern.search(text) is None
+
+
+def closest(value: str, known: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The up to ``n`` names in ``known`` closest to ``value`` (case-insensitively, by
+    :func:`difflib.get_close_matches`), in ``known``'s spelling, best first: "did you mean"."""
+    spelled: dict[str, str] = {}
+    for k in known:
+        spelled.setdefault(k.casefold(), k)
+    return [spelled[c] for c in difflib.get_close_matches(value.casefold(), list(spelled), n=n, cutoff=cutoff)]

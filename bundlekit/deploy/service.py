@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds, to_datetime
 from bundlekit.core.names import check_label
+from bundlekit.core.text import closest
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
 from bundlekit.deploy.launch import bwrap_path, default_python
@@ -232,9 +233,11 @@ def _request(zone: Zone, what: _Release, environment: str, tenant: str | None, n
     local = isolation(zone)
     targets = tuple(open_target(t, local) for t in list_targets(zone.db, environment=environment))
     if not targets:
-        raise DeployError(f"no targets in environment {environment!r}; add one with `bundlekit targets add NAME "
-                          f"--environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
-                          code="no_targets")
+        similar = closest(environment, [t.environment for t in list_targets(zone.db)])
+        hint = f" (did you mean {', '.join(repr(k) for k in similar)}?)" if similar else ""
+        raise DeployError(f"no targets in environment {environment!r}{hint}; add one with `bundlekit targets add "
+                          f"NAME --environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
+                          code="no_targets", details={"environment": environment, "suggestions": similar})
     # Zone-level steps run on the worker: its folder is outside the home, its isolation the zone's.
     zone_target = LocalFolderTarget(zone.name, environment, frozenset(), Path(get_worker(zone).folder), local)
     return DeployRequest(

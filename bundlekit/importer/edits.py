@@ -8,7 +8,8 @@ import sees a local edit as one. A sensitive value set here is sealed at rest
 
 Safety (decision 157): ``set`` of a name the project has nowhere (no release value, no
 placeholder, no value set here) needs ``--new`` and suggests the closest names (a typo would
-otherwise add a variable nothing reads); ``unset`` removes only what this zone set: it unbinds
+otherwise add a variable nothing reads), and so does a scope value that no release, target or
+deployment of the zone knows (``--environment Prodution`` would never apply); ``unset`` removes only what this zone set: it unbinds
 a placeholder, drops an override (the release's value applies again) or a value added here,
 and refuses to delete a release's value (``not_local``: override it instead).
 
@@ -24,16 +25,18 @@ from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
-from bundlekit.core.text import MASK
+from bundlekit.core.text import MASK, closest
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.merge_model import variable_key
 from bundlekit.zone import projects as project_store
 from bundlekit.zone import secrets
+from bundlekit.zone import targets as zone_targets
+from bundlekit.zone.deployments import deployed_scopes
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.projects import ProjectRecord, find_project, save_local
 
-__all__ = ["set_variable", "unset_variable", "set_step_enabled", "variable_rows", "SCOPE_OPTIONS",
+__all__ = ["set_variable", "unset_variable", "set_step_enabled", "variable_rows", "SCOPE_OPTIONS", "known_scope_values",
            "plan_update_variables", "update_variables"]
 
 #: The scope dimensions ``variables set|unset`` take, as command-line options.
@@ -51,24 +54,87 @@ def _scope(scope: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
     return out
 
 
+def _releases(db: Reader, project: ProjectRecord) -> list[dict[str, Any]]:
+    return [project_store.get_release(db, project, r["version"])
+            for r in project_store.list_releases(db) if r["slug"] == project.slug]
+
+
 def _known_names(db: Reader, project: ProjectRecord) -> list[str]:
     """Every variable and placeholder name the project has: in its local copy and in any release."""
     names: dict[str, str] = {}
-    snapshots = [project.local] + [project_store.get_release(db, project, r["version"])["snapshot"]
-                                   for r in project_store.list_releases(db) if r["slug"] == project.slug]
-    for snap in snapshots:
+    for snap in [project.local] + [r["snapshot"] for r in _releases(db, project)]:
         for v in snap["variables"].values():
             names.setdefault(v["name"].casefold(), v["name"])
     return sorted(names.values(), key=str.casefold)
+
+
+def known_scope_values(db: Reader, project: ProjectRecord) -> dict[str, dict[str, str]]:
+    """What each scope dimension can name for ``project`` in this zone: dimension -> {casefolded:
+    spelling}. Environments: the releases' lifecycles, the zone's targets, the project's
+    deployments; roles: the steps' and targets' roles; machines: the targets; steps: the
+    releases' steps; channels: the releases' channels; tenants: the project's deployments;
+    and, for every dimension, the values any scope of the project already names."""
+    known: dict[str, dict[str, str]] = {dim: {} for dim in SCOPE_OPTIONS}
+
+    def add(dim: str, value: object) -> None:
+        if isinstance(value, str) and value:
+            known[dim].setdefault(value.casefold(), value)
+
+    releases = _releases(db, project)
+    for snap in [project.local, project.base] + [r["snapshot"] for r in releases]:
+        for v in snap["variables"].values():
+            for dim, values in (v.get("scope") or {}).items():
+                for value in values if dim in known else ():
+                    add(dim, value)
+        for step in snap["steps"].values():
+            add("step", step.get("name"))
+            for role in step.get("roles") or ():
+                add("role", role)
+    for r in releases:
+        add("channel", r.get("channel"))
+        for phase in (r.get("lifecycle") or {}).get("phases", ()):
+            for env in phase.get("environments", ()):
+                add("environment", env)
+    for t in zone_targets.list_targets(db):
+        add("environment", t.environment)
+        add("machine", t.name)
+        for role in t.roles:
+            add("role", role)
+    for environment, tenant in deployed_scopes(db, project.slug):
+        add("environment", environment)
+        add("tenant", tenant)
+    return known
+
+
+def _check_scope(db: Reader, project: ProjectRecord, scope: Mapping[str, list[str]]) -> None:
+    """Refuse a scope value nothing in this zone knows (a typo would never apply): ``StateError``
+    ``unknown_scope_value`` naming the closest known values; ``--new`` allows it."""
+    if not scope:
+        return
+    known = known_scope_values(db, project)
+    for dim in SCOPE_OPTIONS:
+        for value in scope.get(dim, ()):
+            if value.casefold() in known[dim]:
+                continue
+            spelled = known[dim]
+            similar = closest(value, spelled.values())
+            hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
+            listed = ", ".join(sorted(spelled.values(), key=str.casefold)) or "none yet"
+            raise StateError(
+                f"--{dim} {value!r}: no {dim} of that name is known for project {project.name!r} in this zone "
+                f"(known: {listed}).{hint} A value nothing knows never applies; if it is one still to come, "
+                "repeat the command with --new", code="unknown_scope_value",
+                details={"dimension": dim, "value": value, "suggestions": similar})
 
 
 def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensitive: bool = False,
                  scope: Mapping[str, tuple[str, ...]] | None = None, new: bool = False,
                  now: EpochSeconds) -> dict[str, Any]:
     """Set (or bind a placeholder's) value in the project's local copy, with ``scope``
-    (dimension -> values, :data:`SCOPE_OPTIONS`). A name the project does not have needs ``new``
-    (``StateError`` ``unknown_variable`` suggesting the closest names). The name and the scope
-    values are labels (spec/names.md; ``InputError`` ``invalid_label``)."""
+    (dimension -> values, :data:`SCOPE_OPTIONS`). A name the project does not have, or a scope
+    value nothing in the zone knows (:func:`known_scope_values`), needs ``new`` (``StateError``
+    ``unknown_variable`` / ``unknown_scope_value`` suggesting the closest names). The name and
+    the scope values are labels (spec/names.md; ``InputError`` ``invalid_label``)."""
     check_label(name, what="variable name", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
@@ -81,6 +147,8 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
             raise StateError(f"project {project.name!r} has no variable or placeholder {name!r}.{hint} To add a new "
                              "variable in this zone, repeat the command with --new", code="unknown_variable",
                              details={"name": name, "suggestions": similar})
+        if not new:
+            _check_scope(tx, project, scope_d)
         key = variable_key(name, scope_d)
         local = project.local
         entry = dict(local["variables"].get(key) or {"name": name, "scope": scope_d, "placeholder": False})

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.text import closest
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.promotion.lifecycle import Decision, Progress, Success, decide, progress
@@ -72,7 +73,9 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     """Allow or refuse deploying ``release`` to ``environment``; None when it has no lifecycle.
 
     Raises ``DeployError`` ``lifecycle_violation`` (exit 5) naming the phase still to pass and
-    the three ways forward (deploy there, offer a receipt, waive the phase).
+    the three ways forward (deploy there, offer a receipt, waive the phase), and ``StateError``
+    ``unknown_environment`` (exit 1) for an environment the lifecycle does not name, with the
+    closest names it does (a typo is not a lifecycle violation).
     """
     prog = release_progress(db, zone_name, project, release, tenant=tenant, offered=offered)
     if prog is None:
@@ -84,9 +87,13 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     phases = "; ".join(f"{p.name}: {', '.join(p.environments)}" for p in prog.lifecycle.phases)
     details = {"environment": environment, "progress": prog.to_dict()}
     if decision.phase is None:
-        raise DeployError(f"{what} cannot be deployed to {environment}: its lifecycle has no such environment "
-                          f"(phases {phases}). Deploy to an environment of its lifecycle, or export a release whose "
-                          "lifecycle lists this one", code="lifecycle_violation", details=details)
+        known = [env for p in prog.lifecycle.phases for env in p.environments]
+        similar = closest(environment, known)
+        hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
+        raise StateError(f"{what} cannot be deployed to {environment!r}: its lifecycle has no such environment "
+                         f"(phases {phases}).{hint} Deploy to an environment of its lifecycle, or export a release "
+                         "whose lifecycle lists this one", code="unknown_environment",
+                         details={**details, "suggestions": similar})
     block = decision.blocking
     assert block is not None
     got = f" ({', '.join(block.succeeded)})" if block.succeeded else ""

@@ -16,7 +16,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ID_PREFIX", "peek_next_id", "allocate_id", "insert_running", "finish", "slot", "running",
-           "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history"]
+           "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes"]
 
 ID_PREFIX = "Deployments-"
 _COUNTER = "deployment"
@@ -106,3 +106,9 @@ def deployments_by_start(db: Reader) -> list[Row]:
         row["record"] = json.loads(row["record"])
         row["waived"] = json.loads(row["waived"])
     return rows
+
+
+def deployed_scopes(db: Reader, slug: str) -> list[tuple[str, str | None]]:
+    """Every (environment, tenant) project ``slug`` was deployed to in this zone (tenant None: untenanted)."""
+    return [(r["environment"], r["tenant"]) for r in
+            db.all("SELECT DISTINCT environment, tenant FROM deployments WHERE project_slug = ?", (slug,))]

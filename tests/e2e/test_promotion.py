@@ -44,7 +44,7 @@ def test_three_phase_lifecycle_refuses_each_phase_until_the_one_before_passed(tm
     assert err["details"]["blocking_phase"] == "Staging" and "--evidence" in err["message"]
     err = _refused([*deploy, "Staging"], w.dev, "lifecycle_violation", 5)
     assert err["details"]["blocking_phase"] == "Development"
-    err = _refused([*deploy, "Hotfix"], w.dev, "lifecycle_violation", 5)
+    err = _refused([*deploy, "Hotfix"], w.dev, "unknown_environment", 1)  # not a phase to pass: a name it lacks
     assert "no such environment" in err["message"]
     for env in ("Development", "Staging", "Production"):
         rec = _deployed([*deploy, env], w.dev)
@@ -240,7 +240,8 @@ def test_tenant_scoped_values_apply_to_that_tenants_deployments_only(tmp_path: P
     ok("import", w.export(w.release_dir / LEGACY_RELEASE, "prod", "a.bundle"), home=w.prod)
     w.targets(w.prod, "Production")
     _bind(w, w.prod, "k-untenanted")
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-acme-corp", "--tenant", "Acme Corp", home=w.prod)
+    # the first value of a tenant names it: nothing knew it before, so it takes --new
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-acme-corp", "--tenant", "Acme Corp", "--new", home=w.prod)
     deploy = ["deploy", "acme-web", "1.4.0", "--environment", "Production"]
     rec = _deployed([*deploy, "--tenant", "acme corp"], w.prod)
     assert rec["tenant"] == "Acme Corp"
@@ -251,7 +252,7 @@ def test_tenant_scoped_values_apply_to_that_tenants_deployments_only(tmp_path: P
     assert "'Acme Corp'" in err["message"]
     # channel and step scopes set here apply by the same rules: a channel the release is not in
     # never matches; the release's channel beats no scope; a step scope beats a tenant's
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-beta", "--channel", "Beta", home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-beta", "--channel", "Beta", "--new", home=w.prod)
     ok(*deploy, home=w.prod)
     assert w.config(w.prod, "Production")["Acme"]["ApiKey"] == "k-untenanted"
     ok("variables", "set", "acme-web", "Acme.ApiKey", "k-default-channel", "--channel", "default", home=w.prod)

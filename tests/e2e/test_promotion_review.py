@@ -90,3 +90,37 @@ def test_columns_follow_every_lifecycle_merged_whichever_project_came_last(tmp_p
         ok("import", media / receipt, home=w.dev)
     view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
     assert view["columns"] == [["dev", "Development"], ["staging", "Staging"], ["prod", "Production"]]
+
+
+def _refused(args: list[object], home: Path, code: str, exit_code: int) -> dict[str, object]:
+    before = snapshot(home)
+    r = run_cli(*args, "--json", home=home)
+    err = json.loads(r.stdout)["error"]
+    assert (err["code"], r.returncode) == (code, exit_code), r.stdout + r.stderr
+    assert snapshot(home) == before
+    return err  # type: ignore[no-any-return]
+
+
+def test_a_scope_value_nothing_knows_is_refused_with_the_closest_name_unless_new(tmp_path: Path) -> None:
+    """Finding: `variables set ... --environment Prodution` (and --step Sya, --channel Nope)
+    exited 0 and the value never applied. Known values: the releases' lifecycles, steps and
+    channels, the zone's targets, what scopes and deployments already name."""
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", _shop(w), home=w.dev)
+    set_ = ["variables", "set", "shop", "Acme.Db.Name", "typo"]
+    for option, typo, meant in (("--environment", "Prodution", "Production"), ("--step", "Deploy wbe", "Deploy web"),
+                                ("--role", "wbe", "web"), ("--channel", "Nope", None)):
+        err = _refused([*set_, option, typo], w.dev, "unknown_scope_value", 1)
+        assert err["details"]["suggestions"] == ([meant] if meant else []), err  # type: ignore[index]
+        assert "--new" in str(err["message"])
+    ok(*set_, "--channel", "Beta", "--new", home=w.dev)  # a channel still to come: explicit
+    ok(*set_, "--environment", "production", "--step", "Smoke test", home=w.dev)  # any spelling of a known one
+
+
+def test_deploying_to_an_environment_its_lifecycle_lacks_is_unknown_with_the_closest_name(tmp_path: Path) -> None:
+    """Finding: `deploy job 1.0.0 --environment Prodution` was a lifecycle_violation."""
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", _job(w), home=w.dev)
+    err = _refused(["deploy", "job", "1.4.0", "--environment", "Prodution"], w.dev, "unknown_environment", 1)
+    assert "Did you mean 'Production'?" in str(err["message"])
+    assert err["details"]["suggestions"] == ["Production"]  # type: ignore[index]

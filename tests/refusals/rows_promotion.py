@@ -14,6 +14,11 @@ def _before_its_phase(ctx: Ctx) -> Call:
     return Call(["deploy", "acme-web", "1.5.0", "--environment", "Production"], home=ctx.prod_run)
 
 
+def _typo_in_environment(ctx: Ctx) -> Call:
+    ctx.imported(ctx.release(_LIFECYCLE, version="1.5.0"), into="prod_run")
+    return Call(["deploy", "acme-web", "1.5.0", "--environment", "Prodution"], home=ctx.prod_run)
+
+
 def _wrong_evidence(ctx: Ctx) -> Call:
     # r1 is prod's signed receipt of acme 1.4.0; offered as proof for 1.4.1 it proves nothing
     ok("releases", "create", ctx.release(version="1.4.1"), home=ctx.dev)
@@ -24,6 +29,9 @@ def _wrong_evidence(ctx: Ctx) -> Call:
 
 ROWS = [
     Row("lifecycle_violation", _before_its_phase),
+    Row("unknown_environment", _typo_in_environment),
+    Row("unknown_scope_value", lambda c: Call(["variables", "set", "acme-web", "Acme.Db.Name", "x", "--environment",
+                                               "Prodution"], home=c.prod)),
     Row("evidence_mismatch", _wrong_evidence),
     Row("not_local", lambda c: Call(["variables", "unset", "acme-web", "Acme.Db.Name"], home=c.prod)),
     Row("unknown_tenant", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Production",
