@@ -208,8 +208,11 @@ class MergePlan:
         for c in self.changes:
             summary[c.action] += 1
         result = copy.deepcopy(self.result)
-        for var in result["variables"].values():
-            if mask and var.get("sensitive") is True and var.get("value") is not None:
+        # a value sensitive on any side stays masked, even where the merged entry lost the flag
+        secret = {c.key for c in self.changes + self.conflicts + self.resolved
+                  if c.kind == "variable" and c.sensitive}
+        for key, var in result["variables"].items():
+            if mask and (var.get("sensitive") is True or key in secret) and var.get("value") is not None:
                 var["value"] = MASK
         return {"ok": self.ok, "summary": {**summary, "conflicts": len(self.conflicts),
                                            "resolved": len(self.resolved)},

@@ -28,6 +28,7 @@ from bundlekit.format.keyfile import parse_rotation
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
 from bundlekit.zone import exports, refusals, remote, sequences, truststore
+from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
 from bundlekit.zone.rotation import apply_rotations
@@ -138,12 +139,10 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     return result
 
 
-def _check_late_sequence(db: Any, v: VerifiedBundle, where: str) -> None:
+def _check_late_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
     """Refuse a late receipt whose sequence was already received with other bytes."""
     m = v.manifest
-    row = db.one("SELECT digest FROM imports WHERE source_zone_id = ? AND sequence = ? AND project_slug = ''",
-                 (v.source.zone_id, m.sequence))
-    if row is not None:
+    if sequences.receipt_sequence_taken(db, v.source.zone_id, m.sequence):
         raise VerificationError(f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already "
                                 "received with other content", code="sequence_reused")
 

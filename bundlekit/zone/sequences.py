@@ -19,7 +19,7 @@ from bundlekit.errors import VerificationError
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["next_outgoing", "next_release_sequence", "already_imported", "check_incoming", "record_incoming",
-           "receipt_key", "release_key", "last_import", "last_incoming"]
+           "receipt_key", "release_key", "last_import", "last_incoming", "receipt_sequence_taken"]
 
 
 def receipt_key(dest_zone_id: str) -> str:
@@ -75,6 +75,12 @@ def last_incoming(db: Reader, key: str) -> int | None:
     """The last accepted sequence for ``key`` (the high-water mark), or None before the first."""
     last = db.scalar("SELECT last_sequence FROM incoming WHERE source_zone_id = ?", (key,))
     return None if last is None else int(last)
+
+
+def receipt_sequence_taken(db: Reader, source_zone_id: str, sequence: int) -> bool:
+    """True if a receipt with ``sequence`` from ``source_zone_id`` was accepted (whatever its digest)."""
+    return db.one("SELECT 1 AS hit FROM imports WHERE source_zone_id = ? AND sequence = ? AND project_slug = ''",
+                  (source_zone_id, sequence)) is not None
 
 
 def check_incoming(db: Reader, key: str, sequence: int, *, older_code: str, older: str,
