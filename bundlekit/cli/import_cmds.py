@@ -71,7 +71,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         assert plan.merge is not None
         for c in plan.merge.changes:
             if c.action != "keep":
-                echo(f"  {c.action:<7} {c.kind:<13} {c.label()}  ({c.origin})")
+                kept = "; kept sensitive, sealed" if c.kept_sensitive else ""
+                echo(f"  {c.action:<7} {c.kind:<13} {c.label()}  ({c.origin}{kept})")
         for r in plan.merge.resolved:
             echo(f"  resolved  {r.describe(mask=True)}")
         for conflict in conflicts:

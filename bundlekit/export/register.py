@@ -38,6 +38,7 @@ from bundlekit.format.lifecycle import release_digest
 from bundlekit.format.manifest import scope_to_dict
 from bundlekit.importer.merge import three_way_merge
 from bundlekit.importer.merge_model import Snapshot, make_snapshot
+from bundlekit.importer.snapshot import held_sides
 from bundlekit.zone import projects, secrets
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
@@ -143,11 +144,14 @@ def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]],
         raise ConflictError(f"{spec.path}: release {version} of {spec.project['name']} was already created in zone "
                             f"{zone.name} with other content; give the release a new version, or pass --replace",
                             code="release_exists")
-    local = snapshot if project is None else three_way_merge(project.base, project.local, snapshot,
-                                                             strategy="keep-local").result
+    local, held = snapshot, snapshot
+    if project is not None:  # decision 250: what the zone holds sensitive stays sensitive
+        base, working, held, values = held_sides(zone, project, snapshot)
+        local = three_way_merge(base, working, held, strategy="keep-local").result
+        secret_values += values.values()
     release = projects.NewRelease(
         project=dict(spec.project), version=version, channel=spec.release["channel"], notes=spec.release["notes"],
-        source_zone_id=zone.zone_id, content_digest=content, release_digest=digest, snapshot=snapshot,
+        source_zone_id=zone.zone_id, content_digest=content, release_digest=digest, snapshot=held,
         output_refs=[o.to_dict() for o in spec.output_refs],
         lifecycle=spec.lifecycle.to_dict() if spec.lifecycle is not None else None)
     return Registration(spec, release, local, status, secret_values)
@@ -176,7 +180,7 @@ def apply_registration(zone: Zone, tx: Writer, reg: Registration, now: EpochSeco
         return
     for value in reg.secret_values:
         secrets.store(zone, tx, value)
-    projects.record_release(tx, reg.release, local=reg.local, base=reg.release.snapshot, now=now)
+    projects.record_release(zone, tx, reg.release, local=reg.local, base=reg.release.snapshot, now=now)
 
 
 def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochSeconds) -> Registration:

@@ -159,7 +159,7 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
         entry["sensitive"] = is_sensitive
         entry["value"] = secrets.store(zone, tx, value) if is_sensitive else value
         local["variables"][key] = entry
-        save_local(tx, project.slug, local, now)
+        save_local(zone, tx, project.slug, local, now)
     return {"project": project.name, "name": entry["name"], "scope": scope_d, "sensitive": is_sensitive,
             "placeholder": bool(entry.get("placeholder")), "value": MASK if is_sensitive else value}
 
@@ -198,7 +198,7 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
             restored = True
         else:
             del local["variables"][key]
-        save_local(tx, project.slug, local, now)
+        save_local(zone, tx, project.slug, local, now)
     return {"project": project.name, "name": name, "scope": scope_d, "unbound": bool(entry.get("placeholder")),
             "restored": restored}
 
@@ -212,7 +212,7 @@ def set_step_enabled(zone: Zone, project_ref: str, step: str, enabled: bool, now
             names = ", ".join(s["name"] for s in local["steps"].values())
             raise StateError(f"project {project.name!r} has no step {step!r} (steps: {names})", code="unknown_step")
         local["steps"][key] = dict(local["steps"][key], enabled=enabled)
-        save_local(tx, project.slug, local, now)
+        save_local(zone, tx, project.slug, local, now)
     return {"project": project.name, "step": local["steps"][key]["name"], "enabled": enabled}
 
 
@@ -269,5 +269,5 @@ def update_variables(zone: Zone, project_ref: str, version: str, *, now: EpochSe
     plan = plan_update_variables(zone, project_ref, version)
     if plan["changes"]:
         with zone.db.transaction() as tx:
-            project_store.update_release_variables(tx, plan["slug"], plan["release"], plan["variables"], now)
+            project_store.update_release_variables(zone, tx, plan["slug"], plan["release"], plan["variables"], now)
     return {k: v for k, v in plan.items() if k != "variables"}

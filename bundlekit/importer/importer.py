@@ -30,7 +30,7 @@ from bundlekit.importer.evidence import EvidenceRow, attested, matching, read_re
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.refusal import record_refusal
-from bundlekit.importer.snapshot import content_digest, incoming_snapshot
+from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
 from bundlekit.importer.rebuild import check_bases, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, verifier_for, verify_bundle
 from bundlekit.trust.policy import check_policy
@@ -152,10 +152,10 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     if replaces and not replace:
         raise ConflictError(f"{where}: release {m.release['version']} of {m.project['name']} is already imported with "
                             "different content; pass --replace to overwrite it", code="release_exists")
-    base = project.base if project else None
-    local = project.local if project else None
-    merge = three_way_merge(base, local, snap, strategy=strategy, policy=policy)
-    return ImportPlan(v, merge=merge, snapshot=snap, content_digest=digest, replaces_release=replaces,
+    base, local, held, values = held_sides(zone, project, snap)
+    secret_values.update(values)
+    merge = three_way_merge(base, local, held, strategy=strategy, policy=policy)
+    return ImportPlan(v, merge=merge, snapshot=held, content_digest=digest, replaces_release=replaces,
                       new_packages=new_packages, secret_values=secret_values, rotations=rotations,
                       release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing))
 
@@ -282,7 +282,7 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
             secrets.store(zone, tx, value)
         apply_rotations(tx, v.source.zone_id, plan.rotations, now)
         packages.add_packages(tx, m.packages, now)
-        projects.record_release(tx, release, local=plan.merge.result, base=plan.snapshot, now=now)
+        projects.record_release(zone, tx, release, local=plan.merge.result, base=plan.snapshot, now=now)
         record_evidence(tx, plan.evidence, now)
         key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
         sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,

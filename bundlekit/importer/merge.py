@@ -104,6 +104,7 @@ class Change:
     result: Any
     sensitive: bool
     step_name: str = ""  # a step_property line: the step's name as written
+    kept_sensitive: bool = False  # the result is sensitive although the side it came from was not
 
     def label(self) -> str:
         """What the line is about, named as the release or the operator wrote it."""
@@ -112,7 +113,7 @@ class Change:
 
     def to_dict(self, mask: bool = True) -> dict[str, Any]:
         return {"kind": self.kind, "key": self.key, "label": self.label(), "prop": self.prop, "action": self.action,
-                "origin": self.origin, "sensitive": self.sensitive,
+                "origin": self.origin, "sensitive": self.sensitive, "kept_sensitive": self.kept_sensitive,
                 **_sides_dict(self.kind, self.sensitive, mask, base=self.base, local=self.local,
                               incoming=self.incoming, result=self.result)}
 
@@ -310,10 +311,25 @@ class _Merger:
 
     def variable(self, key: str, b: Any, l: Any, i: Any) -> Any:  # noqa: E741
         sensitive = any(isinstance(e, Mapping) and e.get("sensitive") is True for e in (b, l, i))
+        lines, conflicts = len(self.changes), len(self.conflicts)
         if _binding_applies(b, l, i):
-            return self.slot("variable", key, None, _with_binding(b, l), l, _with_binding(i, l),
-                             sensitive, shown=(b, l, i), binding=True)
-        return self.slot("variable", key, None, b, l, i, sensitive)
+            result = self.slot("variable", key, None, _with_binding(b, l), l, _with_binding(i, l),
+                               sensitive, shown=(b, l, i), binding=True)
+        else:
+            result = self.slot("variable", key, None, b, l, i, sensitive)
+        if not sensitive or not isinstance(result, Mapping) or result.get("sensitive") is True:
+            return result
+        # Sensitivity is sticky (spec/merge.md 3.1, decision 250): the entry the result came from
+        # is plain, but a side marks the variable sensitive, so the result is sensitive (the zone
+        # seals its value when it applies the plan). The plan line shows the result as applied.
+        kept = {**result, "sensitive": True}
+        action = "keep" if _same(kept, l) else _action(l, kept)
+        if len(self.changes) > lines:
+            self.changes[lines] = replace(self.changes[lines], action=action, result=kept, kept_sensitive=True)
+        elif len(self.conflicts) == conflicts:  # an unresolved conflict applies nothing: no line
+            self.changes.append(Change("variable", key, None, action, "local", b, l, i, kept, True,
+                                       kept_sensitive=True))
+        return kept
 
     def package(self, key: str, b: Any, l: Any, i: Any) -> Any:  # noqa: E741
         return self.slot("package", key, None, b, l, i)

@@ -22,8 +22,10 @@ __all__ = [
     "STRATEGIES",
     "Snapshot",
     "make_snapshot",
+    "mark_sensitive",
     "normalize_snapshot",
     "parse_variable_key",
+    "sensitive_keys",
     "snapshot_error",
     "variable_key",
 ]
@@ -189,3 +191,23 @@ def make_snapshot(variables: Iterable[Mapping[str, Any]] = (), steps: Iterable[M
             out[section][key] = copy.deepcopy(dict(entry))
     out["step_order"] = list(out["steps"])
     return normalize_snapshot(out, "built")
+
+
+# ---------------------------------------------------------------- sticky sensitivity
+
+
+def sensitive_keys(*snapshots: Mapping[str, Any] | None) -> set[str]:
+    """The identities of the variables that any of ``snapshots`` (``None``: empty) marks sensitive."""
+    return {key for snap in snapshots if snap for key, v in (snap.get("variables") or {}).items()
+            if isinstance(v, Mapping) and v.get("sensitive") is True}
+
+
+def mark_sensitive(snap: Snapshot, keys: set[str]) -> Snapshot:
+    """A copy of ``snap`` whose variables with an identity in ``keys`` are marked sensitive
+    (values untouched: the zone seals them). Decision 250: what a zone ever held sensitive it
+    keeps sensitive in every snapshot it stores of the project."""
+    out = copy.deepcopy(snap)
+    for key, v in out["variables"].items():
+        if key in keys:
+            v["sensitive"] = True
+    return out

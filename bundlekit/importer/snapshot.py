@@ -11,9 +11,12 @@ import json
 from typing import Any, Callable
 
 from bundlekit.format.manifest import Manifest
-from bundlekit.importer.merge_model import Snapshot, make_snapshot
+from bundlekit.importer.merge_model import Snapshot, make_snapshot, mark_sensitive, sensitive_keys
+from bundlekit.zone import secrets
+from bundlekit.zone.home import Zone
+from bundlekit.zone.projects import ProjectRecord
 
-__all__ = ["incoming_snapshot", "content_digest", "empty_snapshot"]
+__all__ = ["incoming_snapshot", "content_digest", "empty_snapshot", "held_sides"]
 
 
 def empty_snapshot() -> Snapshot:
@@ -45,3 +48,22 @@ def content_digest(m: Manifest, snapshot: Snapshot) -> str:
     """What makes two releases 'the same': project, release fields and the snapshot."""
     doc = {"project": dict(m.project), "release": dict(m.release), "snapshot": snapshot}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def held_sides(zone: Zone, project: ProjectRecord | None, incoming: Snapshot
+               ) -> tuple[Snapshot | None, Snapshot | None, Snapshot, dict[str, str]]:
+    """(base, local, incoming, values): the three sides of a merge as the zone holds them
+    (decision 250). A variable the project's base or local copy marks sensitive is sensitive
+    in the incoming snapshot too, and every sensitive value on every side is a reference:
+    clear ones are fingerprinted and returned in ``values`` (reference -> value) for the
+    caller to seal when it applies. The zone records the release with this incoming side; a
+    release's content digest is computed from the snapshot as it came."""
+    values: dict[str, str] = {}
+    sides: list[Snapshot | None] = [None, None]
+    if project is not None:
+        for n, snap in enumerate((project.base, project.local)):
+            sides[n], found = secrets.sealed_refs(zone, snap)  # a home from before decision 250
+            values.update(found)
+    held, found = secrets.sealed_refs(zone, mark_sensitive(incoming, sensitive_keys(*sides)))
+    values.update(found)
+    return sides[0], sides[1], held, values

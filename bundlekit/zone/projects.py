@@ -6,6 +6,10 @@ zone's working copy that imports merge into and local edits change (``importer/e
 A release row keeps the snapshot, lifecycle, release digest and provenance of one version:
 what a deployment of that version uses. Only ``releases update-variables`` changes it, and
 only its variables.
+
+Every snapshot is sealed on its way in (``secrets.seal_snapshot``): a variable marked
+sensitive never reaches the state with its value in clear, whoever built the snapshot
+(decision 250).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
+from bundlekit.zone import secrets
 from bundlekit.zone.db import Reader, Row, Writer
+from bundlekit.zone.home import Zone
 
 __all__ = ["Snapshot", "ProjectRecord", "NewRelease", "find_project", "project_for_import", "project_names",
            "project_labels",
@@ -117,8 +123,9 @@ def release_content_digest(db: Reader, slug: str, version: str) -> str | None:
     return None if value is None else str(value)
 
 
-def save_local(tx: Writer, slug: str, local: Snapshot, now: EpochSeconds) -> None:
-    """Replace the project's local copy (inside the caller's transaction)."""
+def save_local(zone: Zone, tx: Writer, slug: str, local: Snapshot, now: EpochSeconds) -> None:
+    """Replace the project's local copy (inside the caller's transaction), sensitive values sealed."""
+    local = secrets.seal_snapshot(zone, tx, local)
     tx.run("UPDATE projects SET local = ?, updated = ? WHERE slug = ?", (json.dumps(local), now, slug))
 
 
@@ -141,10 +148,14 @@ class NewRelease:
     sequence: int = 0
 
 
-def record_release(tx: Writer, rel: NewRelease, *, local: Snapshot, base: Snapshot, now: EpochSeconds) -> None:
+def record_release(zone: Zone, tx: Writer, rel: NewRelease, *, local: Snapshot, base: Snapshot,
+                   now: EpochSeconds) -> None:
     """A release imported or created (inside the caller's transaction): the project's new local
-    copy and base, and the release row (replacing an earlier one of the same version)."""
+    copy and base, and the release row (replacing an earlier one of the same version); every
+    snapshot's sensitive values sealed."""
     slug = rel.project["slug"]
+    local, base = secrets.seal_snapshot(zone, tx, local), secrets.seal_snapshot(zone, tx, base)
+    snapshot = secrets.seal_snapshot(zone, tx, rel.snapshot)
     tx.run("INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES (?,?,?,?,?,?,?) "
            "ON CONFLICT(slug) DO UPDATE SET name = excluded.name, space = excluded.space, local = excluded.local, "
            "base = excluded.base, updated = excluded.updated",
@@ -161,17 +172,19 @@ def record_release(tx: Writer, rel: NewRelease, *, local: Snapshot, base: Snapsh
            "release_digest = excluded.release_digest, lifecycle = excluded.lifecycle, "
            "variables_updated = excluded.variables_updated",
            (slug, rel.version, rel.channel, rel.notes, rel.source_zone_id, rel.bundle_id, rel.bundle_digest,
-            rel.sequence, rel.content_digest, json.dumps(rel.snapshot), json.dumps(rel.output_refs), now,
+            rel.sequence, rel.content_digest, json.dumps(snapshot), json.dumps(rel.output_refs), now,
             rel.release_digest, json.dumps(rel.lifecycle) if rel.lifecycle is not None else None, None))
 
 
-def update_release_variables(tx: Writer, slug: str, version: str, variables: dict[str, Any], now: EpochSeconds) -> None:
+def update_release_variables(zone: Zone, tx: Writer, slug: str, version: str, variables: dict[str, Any],
+                             now: EpochSeconds) -> None:
     """Replace the variables of one release's snapshot (``releases update-variables``)."""
     row = tx.one("SELECT snapshot FROM releases WHERE project_slug = ? AND version = ?", (slug, version))
     if row is None:
         raise StateError(f"project {slug!r} has no release {version}", code="unknown_release")
     snapshot = json.loads(row["snapshot"])
     snapshot["variables"] = variables
+    snapshot = secrets.seal_snapshot(zone, tx, snapshot)
     tx.run("UPDATE releases SET snapshot = ?, variables_updated = ? WHERE project_slug = ? AND version = ?",
            (json.dumps(snapshot), now, slug, version))
 

@@ -5,12 +5,21 @@ zone's X25519 key, under its *fingerprint*: a keyed hash (HMAC-SHA256 with a key
 from the zone's sealing key) so equal values compare equal in snapshots and merges without
 ever being readable there, and nobody without the zone's key can test guesses against it.
 Snapshots hold ``"secret:<fingerprint>"`` in place of the value.
+
+Every snapshot a zone stores (a project's local copy and base, a release's snapshot) passes
+through :func:`seal_snapshot` first: a variable marked sensitive whose value is still clear
+(the merge kept it sensitive although the side its value came from was plain, decision 250)
+is sealed there, so no sensitive value is stored in clear.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
+import json
+import re
+from typing import Any, Mapping
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -20,9 +29,10 @@ from bundlekit.format import crypto
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 
-__all__ = ["PREFIX", "fingerprint", "store", "reveal", "is_secret_ref"]
+__all__ = ["PREFIX", "fingerprint", "store", "reveal", "is_secret_ref", "sealed_refs", "seal_snapshot"]
 
 PREFIX = "secret:"
+_REF = re.compile(r"secret:[0-9a-f]{40}")
 
 
 def _fp_key(zone: Zone) -> bytes:
@@ -36,7 +46,33 @@ def fingerprint(zone: Zone, value: str) -> str:
 
 
 def is_secret_ref(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
+    """True for a reference as :func:`fingerprint` makes it (``secret:`` and 40 hex digits)."""
+    return isinstance(value, str) and _REF.fullmatch(value) is not None
+
+
+def sealed_refs(zone: Zone, snapshot: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``snapshot`` (a merge snapshot, ``importer/merge_model.py``) with the clear value of every
+    sensitive variable replaced by its reference, and the values so replaced (reference ->
+    value) for :func:`store`. Writes nothing; a value that is not a string is sealed as its
+    JSON text."""
+    out = copy.deepcopy(dict(snapshot))
+    values: dict[str, str] = {}
+    for entry in (out.get("variables") or {}).values():
+        value = entry.get("value")
+        if entry.get("sensitive") is True and value is not None and not is_secret_ref(value):
+            text = value if isinstance(value, str) else json.dumps(value)
+            ref = fingerprint(zone, text)
+            values[ref] = text
+            entry["value"] = ref
+    return out, values
+
+
+def seal_snapshot(zone: Zone, tx: Writer, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`sealed_refs`, storing the sealed values inside the caller's transaction ``tx``."""
+    out, values = sealed_refs(zone, snapshot)
+    for value in values.values():
+        store(zone, tx, value)
+    return out
 
 
 def _ad(zone: Zone, ref: str) -> bytes:

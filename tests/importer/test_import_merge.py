@@ -10,7 +10,7 @@ from pathlib import Path
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.importer import edits
-from bundlekit.zone import projects
+from bundlekit.zone import projects, secrets
 from tests.conftest import CANARY, Zones, raises_code, run_cli, snapshot
 from tests.importer.helpers import edit_release, export
 
@@ -111,3 +111,43 @@ def test_variables_and_steps_cli(zones: Zones, tmp_path: Path) -> None:
     assert run_cli("variables", "unset", "acme-web", "Acme.ApiKey", home=h).returncode == 0
     r = run_cli("show", "nope", home=h)
     assert r.returncode == 1 and "unknown_project" in r.stderr
+
+
+def _entries(z: Zones, key: str) -> list[dict]:  # type: ignore[type-arg]
+    """The variable ``key`` in the project's local copy, its base and every release snapshot."""
+    project = projects.find_project(z.prod.db, "acme-web", "prod")
+    releases = [projects.get_release(z.prod.db, project, r["version"])["snapshot"]
+                for r in projects.list_releases(z.prod.db)]
+    return [s["variables"][key] for s in [project.local, project.base, *releases] if key in s["variables"]]
+
+
+def test_a_source_declassifying_a_variable_leaves_it_sealed_in_the_zone_and_later_imports_merge_cleanly(
+        zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
+    _bump(release_dir)
+    rel = edit_release(release_dir, f'value = "{CANARY}"\nsensitive = true', 'value = "sent-plain-1"')
+    plan = import_bundle(zones.prod, export(zones, tmp_path / "2.bundle", release=rel), now=_now())
+    assert plan.merge is not None and plan.merge.ok
+    edit_release(release_dir, 'version = "1.5.0"\nchannel', 'version = "1.6.0"\nchannel')
+    edit_release(release_dir, 'value = "sent-plain-1"', 'value = "sent-plain-2"')
+    plan = import_bundle(zones.prod, export(zones, tmp_path / "3.bundle", release=rel), now=_now())
+    assert plan.merge is not None and plan.merge.ok and not plan.merge.resolved
+    entries = _entries(zones, "acme.db.password")
+    assert len(entries) == 5  # local, base, and releases 1.4.0, 1.5.0, 1.6.0
+    assert all(e["sensitive"] is True and secrets.is_secret_ref(e["value"]) for e in entries)
+    assert secrets.reveal(zones.prod, _local(zones)["variables"]["acme.db.password"]["value"]) == "sent-plain-2"
+    state = (zones.prod.home / "state.db").read_bytes()
+    assert b"sent-plain-1" not in state and b"sent-plain-2" not in state
+
+
+def test_a_clear_sensitive_value_left_by_an_older_merge_is_sealed_by_the_next_change(
+        zones: Zones, tmp_path: Path) -> None:
+    import_bundle(zones.prod, export(zones, tmp_path / "1.bundle"), now=_now())
+    local = _local(zones)
+    local["variables"]["acme.apikey"].update(value="left-in-clear-canary")  # what a merge before decision 250 stored
+    with zones.prod.db.transaction() as tx:
+        tx.run("UPDATE projects SET local = ? WHERE slug = 'acme-web'", (json.dumps(local),))
+    edits.set_step_enabled(zones.prod, "acme-web", "Smoke test", False, _now())
+    entry = _local(zones)["variables"]["acme.apikey"]
+    assert secrets.is_secret_ref(entry["value"]) and secrets.reveal(zones.prod, entry["value"]) == "left-in-clear-canary"
+    assert b"left-in-clear-canary" not in (zones.prod.home / "state.db").read_bytes()

@@ -1,5 +1,8 @@
 """Hypothesis properties of the three-way merge (spec/merge.md): identities, fast-forward,
-symmetry, strategies that always resolve, and no sensitive value in any rendered output."""
+symmetry, strategies that always resolve, and no sensitive value in any rendered output.
+
+Where a property names a side's snapshot as the result, the result is that snapshot with every
+variable any side marks sensitive marked sensitive (sticky sensitivity, spec/merge.md 3.1)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bundlekit.importer.merge import Snapshot, three_way_merge
+from bundlekit.importer.merge_model import mark_sensitive, sensitive_keys
 
 from .strategies import CANARY, edited, histories, snapshots
 
 # no deadline: a timing threshold would make the suite flaky on a busy machine
 MERGE = settings(deadline=None, max_examples=200)
+
+
+def _sticky(snap: Snapshot, *sides: Snapshot) -> Snapshot:
+    """``snap`` as the merge returns it: variables sensitive on any of ``sides`` marked sensitive."""
+    return mark_sensitive(snap, sensitive_keys(*sides))
 
 
 def _keys(snap: Snapshot) -> set[tuple[str, str]]:
@@ -35,7 +44,7 @@ def test_untouched_local_fast_forwards_to_incoming_without_conflict(data: st.Dat
     base = data.draw(snapshots())
     incoming = data.draw(edited(base))
     plan = three_way_merge(base, copy.deepcopy(base), incoming)
-    assert plan.result == incoming
+    assert plan.result == _sticky(incoming, base)
     assert plan.conflicts == ()
     assert all(c.origin == "incoming" for c in plan.changes)
 
@@ -46,8 +55,10 @@ def test_incoming_equal_to_base_keeps_local_edits_as_they_are(data: st.DataObjec
     base = data.draw(snapshots())
     local = data.draw(edited(base))
     plan = three_way_merge(base, local, copy.deepcopy(base))
-    assert plan.result == local
-    assert plan.changes == () and plan.conflicts == ()
+    assert plan.result == _sticky(local, base)
+    assert plan.conflicts == ()
+    # the only lines: a local plain entry of a variable the release marks sensitive, kept sensitive
+    assert all(c.kept_sensitive and c.origin == "local" for c in plan.changes)
 
 
 @MERGE
@@ -104,9 +115,10 @@ def test_unresolved_conflicts_keep_local_in_the_result(h: tuple[Snapshot, Snapsh
     base, local, incoming = h
     plan = three_way_merge(base, local, incoming, strategy=strategy)
     section = {"variable": "variables", "package": "packages", "step": "steps"}
+    kept = _sticky(local, *h)
     for c in plan.conflicts + tuple(r for r in plan.resolved if r.resolution == "keep-local"):
         if c.kind in section:
-            assert plan.result[section[c.kind]].get(c.key) == local[section[c.kind]].get(c.key)
+            assert plan.result[section[c.kind]].get(c.key) == kept[section[c.kind]].get(c.key)
 
 
 @MERGE
