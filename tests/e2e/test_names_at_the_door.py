@@ -99,7 +99,7 @@ def test_deployments_show_prints_each_runs_reason_on_lines_of_its_own(ctx: Ctx) 
     done = cli_in_process("deployments", "show", "Deployments-1", home=ctx.prod)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "Deployments-1: acme-web 1.4.0 to Production: Failed"
+    assert lines[0] == "Deployments-1: Acme Web 1.4.0 to Production: Failed"  # the project as written
     assert lines[1] == "" and lines[2] == "== (preflight) on (zone): Failed"
     # A reason of several lines is printed below its label, each line indented.
     assert lines[3] == "   reason:" and lines[4].startswith("     [preflight_unresolved_variables] deployment of ")
