@@ -420,6 +420,11 @@ REGISTRY, ALIASES = _build(
     _E("store_write_failed", "state", "the package store refused a write (full, read-only, too large)"),
     _E("key_missing", "state", "one of the zone's key files is missing"),
     _E("invalid_zone_key", "state", "one of the zone's key files is not a 32-byte key", aliases=("key_invalid",)),
+    _E("zone_key_damaged", "state", "a key the zone's state holds for its nodes does not authenticate under the "
+                                    "zone's key, or is not the key its name says",
+       internal="only an edit of the state database outside bundlekit; tests/zone/test_keyring.py alters rows"),
+    _E("node_key_outdated", "state", "another node rotated the zone's signing key and the state lacks the new key",
+       internal="needs a rotation recorded by a bundlekit before keys were shared (decision 189)"),
     _E("secret_missing", "state", "a sensitive value the state refers to is missing from the zone",
        internal="secrets and their references are written in one transaction"),
     _E("already_trusted", "state", "the zone or approver key is already trusted"),

@@ -154,7 +154,7 @@ def targets_scan_host_key(address: str, as_json: bool) -> None:
 def targets_ssh_key(home: str | None, as_json: bool) -> None:
     """Print the zone's SSH public key (created on first use), for targets' authorized_keys."""
     with open_zone(resolve_home(home)) as z:
-        line = client_public_line(z)
+        line = client_public_line(z, clock.now())
     if as_json:
         emit_json({"public_key": line})
     else:

@@ -6,6 +6,7 @@ Layout::
       zone.json              name, zone id, created (public)
       keys/signing.key       Ed25519 private key, raw 32 bytes, mode 0600
       keys/sealing.key       X25519 private key, raw 32 bytes, mode 0600
+      keys/retired/          signing keys replaced by `rotate-key` (co-sign for 90 days), 0600
       keys/ssh_client.key    the zone's SSH client key (OpenSSH format, 0600), made by `targets ssh-key`
       keys/state.password    the PostgreSQL state's password, if one was given (0600)
       bundlekit.conf         node settings: BUNDLEKIT_STATE, BUNDLEKIT_PACKAGE_STORE (0600; optional)
@@ -16,7 +17,8 @@ Layout::
       outbox/                receipts waiting to travel back
 
 Several homes (nodes, each on its own machine) can be one zone: same keys, one PostgreSQL
-state, one shared package store (``bundlekit join``, ``zone/join.py``, decision 181).
+state, one shared package store (``bundlekit join``, ``zone/join.py``, decision 181); keys that
+appear after a node joined reach it wrapped through the state (``zone/keyring.py``, decision 189).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.zone.db import Database
+from bundlekit.zone.keyring import Keyring, read_key_file
 from bundlekit.zone.location import Settings, StateURL, read_settings, store_password, write_settings
 from bundlekit.zone.state import open_state, open_url, state_path
 from bundlekit.zone.store import PackageStore
@@ -58,6 +61,7 @@ class Zone:
         self.info = info
         self.settings = settings if settings is not None else read_settings(home)
         self._db: Database | None = None
+        self._signing: Ed25519PrivateKey | None = None
 
     @property
     def store(self) -> PackageStore:
@@ -101,21 +105,24 @@ class Zone:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def keyring(self) -> Keyring:
+        """The zone's keys as this node holds them, and their wrapped copies in the state (``zone/keyring.py``)."""
+        return Keyring(self.home / "keys", self.zone_id, self.sealing_key())
+
     def signing_key(self) -> Ed25519PrivateKey:
-        return Ed25519PrivateKey.from_private_bytes(self._read_key("signing.key"))
+        """The zone's signing key now: this node's key file, brought up to date first when another
+        node rotated the key (decision 189). Read once per opened zone."""
+        if self._signing is None:
+            self._signing = self.keyring.current_signing_key(self.db)
+        return self._signing
+
+    def forget_signing_key(self) -> None:
+        """Read the signing key afresh at its next use (after this node rotated it)."""
+        self._signing = None
 
     def sealing_key(self) -> X25519PrivateKey:
-        return X25519PrivateKey.from_private_bytes(self._read_key("sealing.key"))
-
-    def _read_key(self, name: str) -> bytes:
-        path = self.home / "keys" / name
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise StateError(f"{path}: key file missing; the zone home is incomplete", code="key_missing") from None
-        if len(data) != 32:
-            raise StateError(f"{path}: not a 32-byte key file", code="invalid_zone_key")
-        return data
+        return X25519PrivateKey.from_private_bytes(read_key_file(self.home / "keys" / "sealing.key"))
 
     @property
     def signing_key_id(self) -> str:

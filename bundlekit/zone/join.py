@@ -2,10 +2,10 @@
 
 ``bundlekit join`` makes a new home that is a second (third, ...) node of a zone whose state
 is in PostgreSQL (decision 181). The zone's private keys are copied from an existing node's
-home, file to file with mode 0600 in a 0700 folder; they never pass through the database,
-which holds only what every node may read. The state the new home points at must be that
-zone's (its recorded zone id is checked), so a typing error in the URL cannot make a node of
-one zone write into another's state.
+home, file to file with mode 0600 in a 0700 folder; they never pass through the database in
+clear (keys made later reach the nodes wrapped, decision 189). The state the new home points
+at must be that zone's (its recorded zone id is checked), so a typing error in the URL cannot
+make a node of one zone write into another's state.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from bundlekit.core.atomic import write_atomic
 from bundlekit.errors import StateError, UsageError
 from bundlekit.zone.home import Zone, check_new_home, open_zone, stored_zone, write_zone_file
+from bundlekit.zone.keyring import Keyring
 from bundlekit.zone.location import Settings, StateURL, password_path, store_password, write_settings
 from bundlekit.zone.state import open_url
 
@@ -34,19 +35,22 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     if home.resolve() == source.resolve():
         raise UsageError(f"--home {home} is the --from home; give the new node's own folder", code="usage")
     existing = open_zone(source)
-    existing.signing_key(), existing.sealing_key()  # both present and well-formed before anything is written
+    ring = Keyring(source / "keys", existing.zone_id, existing.sealing_key())
+    ring.local_signing_key()  # both keys present and well-formed before anything is written
     check_new_home(home)
     if password is None and password_path(source).is_file():
         password = password_path(source).read_text("utf-8").rstrip("\r\n") or None
     db = open_url(state, password)
     try:
         found = stored_zone(db)
+        if found.get("zone_id") != existing.zone_id:
+            raise StateError(f"{state} holds zone {found.get('name')!r} ({found.get('zone_id')}), but {source} is a "
+                             f"node of zone {existing.name!r} ({existing.zone_id}); give the state URL of that zone",
+                             code="zone_mismatch")
+        # The --from home may be behind a rotation made on another node: the new node starts current.
+        current, left = ring.follow(db)
     finally:
         db.close()
-    if found.get("zone_id") != existing.zone_id:
-        raise StateError(f"{state} holds zone {found.get('name')!r} ({found.get('zone_id')}), but {source} is a node "
-                         f"of zone {existing.name!r} ({existing.zone_id}); give the state URL of that zone",
-                         code="zone_mismatch")
     package_store = package_store.resolve()
     package_store.mkdir(parents=True, exist_ok=True)
     home.mkdir(parents=True, exist_ok=True)
@@ -54,6 +58,8 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     keys = home / "keys"
     keys.mkdir(mode=0o700)
     _copy_keys(source / "keys", keys)
+    if left:
+        Keyring(keys, existing.zone_id, existing.sealing_key()).install(current, left)
     if password is not None:
         store_password(home, password)
     settings = Settings(state, package_store)

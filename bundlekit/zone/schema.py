@@ -286,6 +286,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE targets ADD COLUMN config TEXT NOT NULL DEFAULT '{{}}';
     """,
+    # version 10: the zone's private keys that appear after a node joined, wrapped for its nodes
+    """
+    CREATE TABLE zone_keys (name TEXT PRIMARY KEY, wrapped {bytes} NOT NULL, added {int} NOT NULL);
+    """,
 ]
 
 

@@ -3,47 +3,72 @@
 One Ed25519 key per zone in ``keys/ssh_client.key`` (OpenSSH private key format, mode 0600,
 beside the zone's other keys), created by ``bundlekit targets ssh-key``, which prints its
 public half, one ``ssh-ed25519 ...`` line for each target user's ``~/.ssh/authorized_keys``.
-Deployments and checks only read it (decision 147); ``bundlekit join`` copies it to a new node.
+Deployments and checks only read it (decision 147); ``bundlekit join`` copies it to a new node,
+and a node that joined before the key was made takes it, wrapped, from the zone's state
+(decision 189).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bundlekit.errors import StateError
 from bundlekit.core.atomic import write_atomic
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.errors import StateError
 from bundlekit.zone.home import Zone
+from bundlekit.zone.keyring import SSH_CLIENT
 
 __all__ = ["client_key", "client_public_line", "KEY_FILE"]
 
 KEY_FILE = "ssh_client.key"
 
 
-def client_key(zone: Zone, *, create: bool = True) -> bytes | None:
-    """The private key (OpenSSH format bytes), created on first use; without ``create``, None
-    when the zone has none yet (deployments and checks never create it: no target can know it)."""
+def client_key(zone: Zone, *, create: bool = True, now: EpochSeconds = 0) -> bytes | None:
+    """The private key (OpenSSH format bytes): the zone's, the same on every node.
+
+    The zone's state holds it wrapped for the zone's nodes (``zone/keyring.py``, decision 189);
+    a node keeps a copy in ``keys/ssh_client.key``. ``create`` (``targets ssh-key``) makes the
+    key when the zone has none, or shares the one this node made before keys were shared; when
+    two nodes do it at once, both end with the one stored first. Without ``create``
+    (deployments and checks, which never make a key: no target could know it) the result is
+    None when neither the state nor this node has one. ``now`` dates a key stored in the state.
+    """
     path = zone.home / "keys" / KEY_FILE
+    ring = zone.keyring
+    stored = ring.fetch(zone.db, SSH_CLIENT)
+    if stored is None and create:
+        local = _read(path)
+        with zone.db.transaction() as tx:
+            stored = ring.publish(tx, SSH_CLIENT, local if local is not None else _new_key(), now)
+    if stored is None:
+        return _read(path)
+    if _read(path) != stored:
+        write_atomic(path, stored, mode=0o600)
+    return stored
+
+
+def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        if not create:
-            return None
+        return None
     except OSError as error:
         raise StateError(f"{path}: cannot read the zone's SSH key ({error.strerror})", code="key_missing") from None
+
+
+def _new_key() -> bytes:
     key = Ed25519PrivateKey.generate()
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                              serialization.NoEncryption())
-    try:
-        write_atomic(path, data, mode=0o600, exclusive=True)
-    except FileExistsError:
-        return path.read_bytes()  # another command created it first
-    return data
 
 
-def client_public_line(zone: Zone) -> str:
-    """``ssh-ed25519 AAAA... bundlekit-<zone>`` (authorized_keys form)."""
-    data = client_key(zone)
+def client_public_line(zone: Zone, now: EpochSeconds) -> str:
+    """``ssh-ed25519 AAAA... bundlekit-<zone>`` (authorized_keys form); the key is made at ``now``
+    if the zone has none."""
+    data = client_key(zone, now=now)
     assert data is not None
     key = serialization.load_ssh_private_key(data, password=None)
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
