@@ -3,11 +3,13 @@
 ``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob,
 streamed into staging), then decides: anti-rollback, trust policy, package identity,
 release identity, rotation statements and the three-way merge. It changes no state.
-``apply_import`` can no longer refuse: it moves the verified blobs into the
-content-addressed store and commits everything else in one transaction. A refused import
-leaves the home as it was (staging is removed), with one documented exception: refusing a
-bundle that really came from its source queues a refusal entry for that source
-(``importer/refusal.py``, decision 153), so its dashboard does not wait forever.
+``apply_import`` commits everything in one transaction, re-checking under the write lock
+what another node may have changed (decision 184); the verified blobs move from staging into
+the content-addressed store as that transaction's last step, so an import refused by the
+state (read-only, unreachable) puts nothing in a store other nodes share. A refused import
+leaves the home and the store as they were (staging is removed), with one documented
+exception: refusing a bundle that really came from its source queues a refusal entry for that
+source (``importer/refusal.py``, decision 153), so its dashboard does not wait forever.
 
 Anti-rollback counts per source and project (format 1.1, decision 154): bundles of different
 projects never block each other, and a bundle older than the newest imported one of its
@@ -250,7 +252,7 @@ def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], 
 
 
 def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
-    """Commit a plan: blobs into the store, then one transaction for all state.
+    """Commit a plan: one transaction for all state, which moves the blobs into the store last.
 
     The transaction first re-checks the plan under the write lock (decision 184): the same
     bundle imported meanwhile by another process makes this one a no-op (``plan.noop``); a
@@ -261,12 +263,18 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
     assert plan.merge is not None and plan.snapshot is not None and plan.staging is not None
     if plan.merge.conflicts:
         raise ConflictError("unresolved conflicts", code="conflict")
-    m = plan.manifest
-    v = plan.verified
     try:
-        plan.staging.commit()
+        _apply(zone, plan, now)
     finally:
         plan.staging.cleanup()
+
+
+def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds) -> None:
+    """The transaction of :func:`apply_import`; the staged packages enter the store as its last step."""
+    assert plan.merge is not None and plan.snapshot is not None and plan.staging is not None
+    m = plan.manifest
+    v = plan.verified
+    plan.staging.sync()  # the slow part of publishing, outside the write lock
     release = projects.NewRelease(
         project=dict(m.project), version=m.release["version"], channel=m.release["channel"],
         notes=m.release["notes"], source_zone_id=v.source.zone_id, content_digest=plan.content_digest,
@@ -289,6 +297,11 @@ def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
                                   source_zone_id=v.source.zone_id, project_slug=m.project["slug"],
                                   release=m.release["version"], now=now,
                                   plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
+        # Last, once every write of the state passed: a refusal before here (a read-only or lost
+        # state, another import first, a stale plan) put nothing in the store, which other nodes
+        # share (decision 277). Should the commit itself fail, the objects stay: unreferenced and
+        # harmless, and never removed, since a failed commit may have committed.
+        plan.staging.commit()
 
 
 def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
@@ -302,8 +315,8 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
     bundle (not on a dry run) queues a refusal entry for its source before it is raised.
 
     When another process changed the project between planning and applying, the import is
-    planned again on the new state (at most :data:`REPLANS` times; the blobs are in the store
-    by then, so it costs a verification pass).
+    planned again on the new state (at most :data:`REPLANS` times; each costs a verification
+    pass).
     """
     for attempt in range(REPLANS + 1):
         try:

@@ -154,6 +154,14 @@ class Staging:
                          "nothing was imported. Free space or fix the store's permissions, then import again",
                          code="store_write_failed") from None
 
+    def sync(self) -> None:
+        """fsync every staged blob now (:meth:`commit` then only renames: it can run under the write lock)."""
+        try:
+            for out in self._files.values():
+                out.sync()
+        except OSError as error:
+            self._refused(error)
+
     def commit(self) -> list[str]:
         """fsync every staged blob, then move them all into the store; returns the digests moved."""
         try:

@@ -90,8 +90,9 @@ def test_a_read_only_database_refuses_an_import_cleanly_and_a_retry_succeeds(pg_
                                                                              tmp_path: Path) -> None:
     url = pg_server.new_database()
     name = url.rsplit("/", 1)[1]
-    prod, dev = tmp_path / "prod", tmp_path / "dev"
-    _ok("init", "--zone", "prod", "--state", url, "--state-password-file", pg_server.password_file, home=prod)
+    prod, dev, store = tmp_path / "prod", tmp_path / "dev", tmp_path / "shared-store"
+    _ok("init", "--zone", "prod", "--state", url, "--state-password-file", pg_server.password_file,
+        "--package-store", store, home=prod)
     _ok("init", "--zone", "dev", home=dev)
     run_cli("identity", "-o", tmp_path / "prod.card", home=prod)
     run_cli("identity", "-o", tmp_path / "dev.card", home=dev)
@@ -99,13 +100,16 @@ def test_a_read_only_database_refuses_an_import_cleanly_and_a_retry_succeeds(pg_
     _ok("trust", "add", tmp_path / "dev.card", home=prod)
     _ok("export", FIXTURES / "acme" / "release.toml", "--to", "prod", "-o", tmp_path / "a.bundle", home=dev)
     pg_server.sql("postgres", f"ALTER DATABASE {name} SET default_transaction_read_only = on")
-    before = snapshot(prod)
+    before = snapshot(prod, store)
     r = run_cli("import", tmp_path / "a.bundle", "--json", home=prod)
     assert json.loads(r.stdout)["error"]["code"] == "state_read_only", r.stdout
     assert pg_server.sql(name, "SELECT COUNT(*) FROM imports") == [(0,)]
+    # "nothing was changed": not in the home, and no package object in the store other nodes share
+    assert snapshot(prod, store) == before
     pg_server.sql("postgres", f"ALTER DATABASE {name} SET default_transaction_read_only = off")
     assert _ok("import", tmp_path / "a.bundle", home=prod)["noop"] is False
-    assert snapshot(prod) != before and pg_server.sql(name, "SELECT COUNT(*) FROM imports") == [(1,)]
+    assert snapshot(prod, store) != before and pg_server.sql(name, "SELECT COUNT(*) FROM imports") == [(1,)]
+    assert list((store / "sha256").rglob("*"))
 
 
 def test_migrate_state_moves_a_sqlite_zone_verified_and_it_keeps_working(pg_server: PostgresServer,
