@@ -418,6 +418,10 @@ REGISTRY, ALIASES = _build(
     _E("deployment_in_progress", "conflict", "another deployment of the project to the environment is running"),
     _E("prune_in_progress", "conflict", "`bundlekit prune` is removing files in the zone; run again when it ends"),
     _E("store_write_failed", "state", "the package store refused a write (full, read-only, too large)"),
+    _E("store_mismatch", "state", "a node's package store folder is not its zone's (another zone's, or no zone "
+                                  "marker: an empty folder or a mount point with nothing mounted)"),
+    _E("store_unavailable", "state", "a node's package store folder is missing or unreadable (not mounted, "
+                                     "permissions)"),
     _E("key_missing", "state", "one of the zone's key files is missing"),
     _E("invalid_zone_key", "state", "one of the zone's key files is not a 32-byte key", aliases=("key_invalid",)),
     _E("zone_key_damaged", "state", "a key the zone's state holds for its nodes does not authenticate under the "

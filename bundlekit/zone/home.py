@@ -39,9 +39,9 @@ from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.zone.db import Database
 from bundlekit.zone.keyring import Keyring, read_key_file
-from bundlekit.zone.location import Settings, StateURL, read_settings, store_password, write_settings
+from bundlekit.zone.location import Settings, StateURL, read_settings, settings_path, store_password, write_settings
 from bundlekit.zone.state import open_state, open_url, state_path
-from bundlekit.zone.store import PackageStore
+from bundlekit.zone.store import PackageStore, check_new_store, check_store, mark_store
 
 __all__ = ["Zone", "ZoneInfo", "init_zone", "open_zone", "check_new_home", "stored_zone", "write_zone_file"]
 
@@ -62,13 +62,23 @@ class Zone:
         self.settings = settings if settings is not None else read_settings(home)
         self._db: Database | None = None
         self._signing: Ed25519PrivateKey | None = None
+        self._store_checked = False
 
     @property
     def store(self) -> PackageStore:
-        """The zone's package store: the shared folder the settings name, else ``HOME/packages``."""
-        if self.settings.package_store is not None:
-            return PackageStore(self.settings.package_store)
-        return PackageStore(self.home / "packages", self.home / "staging")
+        """The zone's package store: the shared folder the settings name, else ``HOME/packages``.
+
+        A shared folder is checked to be this zone's on first use (``store_unavailable``,
+        ``store_mismatch``: ``zone/store.py`` :func:`check_store`), before anything reads or
+        writes it: a node pointed at the wrong folder says so instead of failing later."""
+        root = self.settings.package_store
+        if root is None:
+            return PackageStore(self.home / "packages", self.home / "staging")
+        if not self._store_checked:
+            check_store(root, self.zone_id, self.name, where=f"BUNDLEKIT_PACKAGE_STORE in {settings_path(self.home)}",
+                        listed=lambda: (r["sha256"] for r in self.db.all("SELECT sha256 FROM packages LIMIT 200")))
+            self._store_checked = True
+        return PackageStore(root)
 
     @property
     def name(self) -> str:
@@ -162,11 +172,14 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
 
     ``state`` puts the zone's state in that PostgreSQL database (it must hold no zone:
     ``state_not_empty``; ``password`` is kept in ``keys/state.password``); ``package_store``
-    is a folder for the package store other nodes can share (created if missing).
+    is a folder for the package store other nodes can share (created if missing; it must be
+    empty, ``store_mismatch``), marked as this zone's (``zone/store.py`` :data:`MARKER`).
     """
     IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
     check_new_home(home)
     settings = Settings(state, package_store.resolve() if package_store is not None else None)
+    if settings.package_store is not None:
+        check_new_store(settings.package_store, "--package-store")
     db = open_url(state, password, create=True) if state is not None else None
     try:
         if db is not None and stored_zone(db):
@@ -197,6 +210,8 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
                                  "join`", code="state_not_empty")
             for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
                 tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+        if settings.package_store is not None:
+            mark_store(settings.package_store, info.zone_id, info.name)  # what join and every node check
     finally:
         if db is not None:
             db.close()

@@ -19,6 +19,7 @@ from bundlekit.zone.home import Zone, check_new_home, open_zone, stored_zone, wr
 from bundlekit.zone.keyring import Keyring
 from bundlekit.zone.location import Settings, StateURL, password_path, store_password, write_settings
 from bundlekit.zone.state import open_url
+from bundlekit.zone.store import check_store
 
 __all__ = ["join_zone"]
 
@@ -30,7 +31,9 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     has one, else libpq's own password file). Raises ``StateError``: ``not_a_zone`` (``source``
     is no zone home, or the database holds no zone), ``zone_mismatch`` (the database is another
     zone's), ``zone_exists`` / ``home_not_empty`` (``home`` is taken); ``UsageError`` ``usage``
-    when ``home`` is ``source``; and the state's connection errors.
+    when ``home`` is ``source``; ``StateError`` ``store_unavailable`` / ``store_mismatch`` when
+    ``package_store`` is not the zone's package store as this machine mounts it (decision 275);
+    and the state's connection errors.
     """
     if home.resolve() == source.resolve():
         raise UsageError(f"--home {home} is the --from home; give the new node's own folder", code="usage")
@@ -47,12 +50,14 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
             raise StateError(f"{state} holds zone {found.get('name')!r} ({found.get('zone_id')}), but {source} is a "
                              f"node of zone {existing.name!r} ({existing.zone_id}); give the state URL of that zone",
                              code="zone_mismatch")
+        # The folder must be the zone's store as this machine mounts it, never an empty stand-in.
+        package_store = package_store.resolve()
+        check_store(package_store, existing.zone_id, existing.name, where="--package-store",
+                    listed=lambda: (r["sha256"] for r in db.all("SELECT sha256 FROM packages LIMIT 200")))
         # The --from home may be behind a rotation made on another node: the new node starts current.
         current, left = ring.follow(db)
     finally:
         db.close()
-    package_store = package_store.resolve()
-    package_store.mkdir(parents=True, exist_ok=True)
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)  # as init: only the zone's owner enters (decision 143)
     keys = home / "keys"

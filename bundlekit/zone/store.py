@@ -12,6 +12,11 @@ nodes publishing the same object at once both succeed, leaving one intact copy (
 rename wins; both wrote the same verified bytes). Readers check the hash of what they read
 (:meth:`PackageStore.verify`, and the deploy preflight on every package it uses).
 
+A store every node mounts carries a marker, ``ROOT/bundlekit-store.json`` (``{"zone_id",
+"zone"}``), written by ``init``; ``join`` and every command that opens a node's shared store
+check it (:func:`check_store`, decision 275), so a node pointed at an empty folder, an
+unmounted mount point or another zone's store is refused before it reads or writes anything.
+
 The ``packages`` table (``zone/packages.py``: id, version -> digest) is the state; a crash
 between moving a file into the store and committing the transaction leaves an unreferenced
 file, harmless and reused on re-run. Each import stages in its own folder named after its
@@ -22,18 +27,21 @@ running import's files (on this node or another).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import shutil
 import socket
+from itertools import islice
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import Callable, Iterable, NoReturn
 
 from bundlekit.core import clock
-from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all
+from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, fsync_dir, write_atomic
 from bundlekit.errors import StateError, VerificationError
 
-__all__ = ["PackageStore", "Staging", "STALE_STAGING", "stale_staging"]
+__all__ = ["PackageStore", "Staging", "STALE_STAGING", "stale_staging", "MARKER", "mark_store", "check_new_store",
+           "check_store"]
 
 #: Seconds after which a staging folder of another host is considered abandoned.
 STALE_STAGING = 7 * 86400
@@ -69,6 +77,84 @@ class PackageStore:
             raise VerificationError(f"{path}: the package store's copy does not match its SHA-256; the store was "
                                     "damaged. Import the release again to restore it", code="package_hash_mismatch")
         return path
+
+
+#: The file in a shared store's root that names the zone it belongs to.
+MARKER = "bundlekit-store.json"
+
+
+def mark_store(root: Path, zone_id: str, zone_name: str) -> None:
+    """Write ``root``'s marker: this folder is zone ``zone_id``'s package store."""
+    write_atomic(root / MARKER, (json.dumps({"zone_id": zone_id, "zone": zone_name}, indent=2) + "\n").encode())
+    fsync_dir(root)
+
+
+def _marker(root: Path, where: str) -> dict[str, str] | None:
+    """The marker's fields, None when there is none; ``store_unavailable`` when the folder cannot be read."""
+    try:
+        text = (root / MARKER).read_text("utf-8")
+    except FileNotFoundError:
+        if root.is_dir():
+            return None
+        raise StateError(f"{root} ({where}): the package store folder does not exist. Mount the zone's shared "
+                         "package store there (the folder the zone's other nodes use), or fix the setting; nothing "
+                         "was read or written", code="store_unavailable") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise StateError(f"{root} ({where}): this node cannot read the package store folder ({reason}). Fix the "
+                         "mount or its permissions for the user bundlekit runs as; nothing was read or written",
+                         code="store_unavailable") from None
+    try:
+        data = json.loads(text)
+        return {"zone_id": str(data["zone_id"]), "zone": str(data.get("zone", ""))}
+    except (ValueError, KeyError, TypeError):
+        raise StateError(f"{root / MARKER}: damaged package store marker (JSON with the zone_id of the store's "
+                         "zone expected)", code="store_mismatch") from None
+
+
+def check_new_store(root: Path, where: str) -> None:
+    """Refuse a folder for a new zone's package store that is not empty or missing (``store_mismatch``)."""
+    if not root.exists():
+        return
+    found = _marker(root, where)
+    if found is not None:
+        raise StateError(f"{root} ({where}): already the package store of zone {found['zone'] or found['zone_id']!r} "
+                         f"({found['zone_id']}); give a new or empty folder for the new zone's packages",
+                         code="store_mismatch")
+    if any(root.iterdir()):
+        raise StateError(f"{root} ({where}): the folder is not empty and is no package store; give a new or empty "
+                         "folder for the new zone's packages", code="store_mismatch")
+
+
+def check_store(root: Path, zone_id: str, zone_name: str, *, where: str, listed: Callable[[], Iterable[str]]) -> None:
+    """Refuse a package store folder that is not zone ``zone_id``'s (decision 275).
+
+    ``where`` names the setting or option the folder came from; ``listed`` gives digests the
+    zone's state records. Raises ``StateError`` ``store_unavailable`` (missing or unreadable:
+    not mounted, permissions) and ``store_mismatch`` (another zone's marker, or no marker).
+    A folder without a marker that holds packages the state records is a store made before
+    stores were marked: it is marked and accepted.
+    """
+    found = _marker(root, where)
+    if found is not None:
+        if found["zone_id"] == zone_id:
+            return
+        raise StateError(f"{root} ({where}): this is the package store of zone {found['zone'] or found['zone_id']!r} "
+                         f"({found['zone_id']}), not of zone {zone_name!r} ({zone_id}). Give the folder zone "
+                         f"{zone_name}'s other nodes use (their BUNDLEKIT_PACKAGE_STORE); nothing was read or written",
+                         code="store_mismatch")
+    store = PackageStore(root)
+    if any(store.has(d) for d in islice(listed(), 200)):
+        try:
+            mark_store(root, zone_id, zone_name)
+        except OSError:
+            pass  # a read-only store still serves reads; the next node that can write marks it
+        return
+    raise StateError(f"{root} ({where}): this folder is not zone {zone_name!r}'s package store: it has no {MARKER} "
+                     "(an empty folder, or a mount point with nothing mounted). Give the folder the zone's other "
+                     "nodes use (their BUNDLEKIT_PACKAGE_STORE), mounted on this machine; nothing was read or written. "
+                     f"(A store made by a bundlekit before stores were marked that holds no package yet: write "
+                     f'{{"zone_id": "{zone_id}"}} into {root / MARKER}.)', code="store_mismatch")
 
 
 def _node_prefix() -> str:

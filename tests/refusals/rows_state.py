@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bundlekit.zone import deployments, retention
 from bundlekit.zone.sqlite import SQLiteDatabase
+from bundlekit.zone.store import mark_store
 from tests.refusals.world import Call, Ctx, Row, ok
 
 #: A PostgreSQL URL nothing listens on (port 1 on the loopback).
@@ -67,8 +69,28 @@ def _pruning(ctx: Ctx, *args: str) -> Call:
 
 def _store_refuses(ctx: Ctx) -> Call:
     store = ctx.file("store/staging", b"a file where the store's staging folder belongs").parent
+    zone = json.loads((ctx.prod_fresh / "zone.json").read_text())
+    mark_store(store, zone["zone_id"], zone["name"])
     (ctx.prod_fresh / "bundlekit.conf").write_text(f"BUNDLEKIT_PACKAGE_STORE={store}\n")
     return Call(["import", ctx.get("acme.bundle")], home=ctx.prod_fresh, outputs=[store])
+
+
+def _join_empty_store(ctx: Ctx) -> Call:
+    """The new user's mistake: a join given an empty folder as the zone's package store."""
+    pg, home, store = ctx.pg(), ctx.path("pg_prod"), ctx.path("shared-store")
+    url = pg.new_database()
+    ok("init", "--zone", "prod", "--state", url, "--state-password-file", pg.password_file, "--package-store", store,
+       home=home)
+    ctx.path("empty").mkdir()
+    return Call(["join", "--state", url, "--package-store", ctx.path("empty"), "--from", home],
+                home=ctx.path("node-b"), outputs=[ctx.path("empty"), store, home])
+
+
+def _store_not_mounted(ctx: Ctx) -> Call:
+    """A node whose shared store is not mounted: the deployment is refused, never recorded as Failed."""
+    ctx.run_targets()
+    (ctx.prod_run / "bundlekit.conf").write_text(f"BUNDLEKIT_PACKAGE_STORE={ctx.path('mnt/bundlekit')}\n")
+    return Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"], home=ctx.prod_run)
 
 
 ROWS = [
@@ -85,4 +107,6 @@ ROWS = [
         "deploy"),
     Row("prune_in_progress", lambda c: _pruning(c, "prune"), "prune"),
     Row("store_write_failed", _store_refuses),
+    Row("store_mismatch", _join_empty_store),
+    Row("store_unavailable", _store_not_mounted),
 ]
