@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, echo_field, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.common import counted, echo, echo_field, emit_json, home_option, json_option, quiet_option, resolve_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
@@ -105,7 +105,7 @@ def inspect(bundle: Path, as_json: bool) -> None:
         for p in m.packages:
             how = "" if p.included else " (by reference)"
             if p.delta is not None:
-                how = f" (changes to {p.delta.base.version}: {p.delta.data_size} new bytes, {len(p.delta.recipe)} steps)"
+                how = f" (changes to {p.delta.base.version}: {counted(p.delta.data_size, 'new byte')}, {counted(len(p.delta.recipe), 'step')})"
             echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..." + how)
         for v in m.variables:
             scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())

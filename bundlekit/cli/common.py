@@ -66,6 +66,11 @@ def echo(line: str = "", *, err: bool = False) -> None:
     click.echo(terminal_text(line), err=err)
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the number it takes: ``1 row``, ``0 rows``, ``2 rows``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def echo_field(label: str, text: str, *, indent: str = "") -> None:
     """``label: text`` on one line, or ``label:`` and the text indented below it when the text
     has several lines (release notes)."""

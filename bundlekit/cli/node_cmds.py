@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.zone.home import open_zone
 from bundlekit.zone.join import join_zone
 from bundlekit.zone.location import StateURL, load_password_file, parse_state_url
@@ -87,9 +87,9 @@ def migrate_state_cmd(to: str, home: str | None, dry_run: bool, password_file: P
         emit_json(dict(plan.to_dict(), dry_run=dry_run))
         return
     verb = "would copy" if dry_run else ("verified" if plan.resume else "copied and verified")
-    echo(f"{verb} {sum(t.rows for t in plan.tables)} rows in {len(plan.tables)} tables from {plan.source} "
-         f"to {plan.target}" + (" (an earlier run's copy)" if plan.resume else ""))
+    echo(f"{verb} {counted(sum(t.rows for t in plan.tables), 'row')} in {counted(len(plan.tables), 'table')} from "
+         f"{plan.source} to {plan.target}" + (" (an earlier run's copy)" if plan.resume else ""))
     for t in plan.tables:
-        echo(f"  {t.name:<20} {t.rows:>8} rows  sha256 {t.digest[:16]}...")
+        echo(f"  {t.name:<20} {t.rows:>8} {'row ' if t.rows == 1 else 'rows'}  sha256 {t.digest[:16]}...")
     if plan.switched:
         echo(f"the home now uses {plan.target}; the SQLite file is kept as state.db.migrated")

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import FIXTURES, run_cli, snapshot
+from tests.conftest import FIXTURES, cli_in_process, run_cli, snapshot
 from tests.pgserver import PostgresServer
 
 
@@ -112,6 +116,26 @@ def test_a_read_only_database_refuses_an_import_cleanly_and_a_retry_succeeds(pg_
     assert list((store / "sha256").rglob("*"))
 
 
+@dataclass
+class _Server:
+    proc: subprocess.Popen  # type: ignore[type-arg]
+    url: str
+
+
+def _serve(home: Path) -> _Server:
+    env = dict(os.environ)
+    env.pop("BUNDLEKIT_HOME", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "serve", "--home", str(home), "--port", "0", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    return _Server(proc, json.loads(proc.stdout.readline())["url"])
+
+
+def _fetch_json(server: _Server) -> dict:  # type: ignore[type-arg]
+    with urllib.request.urlopen(server.url + "api/dashboard.json", timeout=60) as page:
+        return json.loads(page.read())  # type: ignore[no-any-return]
+
+
 def test_migrate_state_moves_a_sqlite_zone_verified_and_it_keeps_working(pg_server: PostgresServer,
                                                                          tmp_path: Path) -> None:
     prod, dev = tmp_path / "prod", tmp_path / "dev"
@@ -127,6 +151,7 @@ def test_migrate_state_moves_a_sqlite_zone_verified_and_it_keeps_working(pg_serv
         _ok("targets", "add", name, "--environment", "Production", "--role", role, "--root", tmp_path / name,
             home=prod)
     first = _ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=prod)
+    server = _serve(prod)  # a dashboard already running when the zone moves
     url = pg_server.new_database()
     pw = ["--state-password-file", str(pg_server.password_file)]
     before = snapshot(prod)
@@ -140,6 +165,15 @@ def test_migrate_state_moves_a_sqlite_zone_verified_and_it_keeps_working(pg_serv
     second = _ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=prod)
     assert (first["deployment_id"], second["deployment_id"]) == ("Deployments-1", "Deployments-2")
     assert len(_ok("deployments", "list", home=prod)["deployments"]) == 2
+    # The dashboard reads the zone's state where it is now: the deployment made after the move shows,
+    # both in a new `dashboard` and in the server started before it (not the renamed SQLite file).
+    shown = {d["deployment_id"] for d in _ok("dashboard", home=prod)["deployments"]}
+    try:
+        served = {d["deployment_id"] for d in _fetch_json(server)["deployments"]}
+    finally:
+        server.proc.terminate()
+        server.proc.wait(timeout=30)
+    assert shown == served == {"Deployments-1", "Deployments-2"}
     again = run_cli("zone", "migrate-state", "--to", pg_server.new_database(), "--json", home=prod)
     assert json.loads(again.stdout)["error"]["code"] == "usage"  # already on PostgreSQL
 
@@ -179,3 +213,16 @@ def test_migrate_state_resumes_a_run_that_copied_but_did_not_switch(pg_server: P
 
 
 
+
+
+def test_migrate_state_counts_rows_and_tables_in_words_that_agree(pg_server: PostgresServer, tmp_path: Path) -> None:
+    home = tmp_path / "prod"
+    cli_in_process("init", "--zone", "prod", home=home).check_returncode()
+    cli_in_process("targets", "add", "web-01", "--environment", "Production", "--role", "web", "--root",
+                   tmp_path / "web-01", home=home).check_returncode()
+    r = cli_in_process("zone", "migrate-state", "--to", pg_server.new_database(), "--dry-run",
+                       "--state-password-file", pg_server.password_file, home=home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    targets = next(line for line in r.stdout.splitlines() if line.split()[:1] == ["targets"])
+    assert targets.split()[1:3] == ["1", "row"], targets  # was "1 rows"
+    assert " 1 rows" not in r.stdout and " 0 rows" in r.stdout and " tables from " in r.stdout
