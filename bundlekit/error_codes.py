@@ -418,14 +418,14 @@ REGISTRY, ALIASES = _build(
     _E("deployment_in_progress", "conflict", "another deployment of the project to the environment is running"),
     _E("prune_in_progress", "conflict", "`bundlekit prune` is removing files in the zone; run again when it ends"),
     _E("store_write_failed", "state", "the package store refused a write (full, read-only, too large)"),
-    _E("store_mismatch", "state", "a node's package store folder is not its zone's (another zone's, or no zone "
-                                  "marker: an empty folder or a mount point with nothing mounted)"),
+    _E("store_mismatch", "state", "a node's package store folder is not its zone's (another zone's, or unmarked: "
+                                  "an empty folder)"),
     _E("store_unavailable", "state", "a node's package store folder is missing or unreadable (not mounted, "
                                      "permissions)"),
     _E("key_missing", "state", "one of the zone's key files is missing"),
     _E("invalid_zone_key", "state", "one of the zone's key files is not a 32-byte key", aliases=("key_invalid",)),
-    _E("zone_key_damaged", "state", "a key the zone's state holds for its nodes does not authenticate under the "
-                                    "zone's key, or is not the key its name says",
+    _E("zone_key_damaged", "state", "a key the state holds for the zone's nodes does not authenticate or is not "
+                                    "the key named",
        internal="only an edit of the state database outside bundlekit; tests/zone/test_keyring.py alters rows"),
     _E("node_key_outdated", "state", "another node rotated the zone's signing key and the state lacks the new key",
        internal="needs a rotation recorded by a bundlekit before keys were shared (decision 189)"),

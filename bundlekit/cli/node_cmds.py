@@ -45,7 +45,8 @@ def password_from(path: Path | None) -> str | None:
 @home_option
 @click.option("--state", "state", required=True, help="The zone's PostgreSQL state: postgresql://USER@HOST:PORT/DB.")
 @click.option("--package-store", "package_store", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The package store folder every node mounts.")
+              help="The zone's package store folder, as this machine mounts it (it must carry the zone's "
+                   "mark, bundlekit-store.json, written by init).")
 @click.option("--from", "source", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The home of an existing node of the zone (its keys are copied, 0600).")
 @password_file_option

@@ -36,7 +36,8 @@ from bundlekit.zone.rotation import rotate_key
               help="Keep the state in this PostgreSQL database (postgresql://USER@HOST:PORT/DB, no password) "
                    "instead of HOME/state.db, so other nodes can join.")
 @click.option("--package-store", "package_store", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Keep packages in this folder (one every node mounts) instead of HOME/packages.")
+              help="Keep packages in this folder (new or empty; one every node mounts) instead of HOME/packages; "
+                   "it is marked as this zone's.")
 @password_file_option
 @json_option
 def init(zone_name: str, home: str | None, state: str | None, package_store: Path | None,
