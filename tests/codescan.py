@@ -42,13 +42,16 @@ class Site:
     path: str
     line: int
     callee: str  # the class or function the code is passed to ("" for a default value)
+    via: str = ""  # for a construction through a helper: the helper's name
 
 
 @dataclass
 class Scan:
     codes: dict[str, list[Site]] = field(default_factory=dict)
     unresolved: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, expression)
-    constructions: list[tuple[Site, str]] = field(default_factory=list)  # (site, code) of ERROR_CLASSES calls
+    #: (site, code) of ERROR_CLASSES calls, and of calls to helpers that pass their code parameter
+    #: on to one (``site.callee`` is then the class the helper builds, ``site.via`` the helper).
+    constructions: list[tuple[Site, str]] = field(default_factory=list)
 
 
 class _Module:
@@ -181,6 +184,98 @@ def _enclosing(tree: ast.Module) -> dict[int, ast.AST]:
     return out
 
 
+def _positional(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """The names of ``fn``'s positional parameters, as callers count them (``self``/``cls`` left out)."""
+    names = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    return names[1:] if names and names[0] in ("self", "cls") else names
+
+
+def _arguments(call: ast.Call, positional: list[str]) -> dict[str, ast.expr]:
+    """Parameter name -> the expression a call passes for it."""
+    out = {name: arg for name, arg in zip(positional, call.args)}
+    out.update({kw.arg: kw.value for kw in call.keywords if kw.arg})
+    return out
+
+
+class _Builders:
+    """Helpers that pass a code parameter of theirs on to an error class: ``_fail(..., code)``
+    returning ``UsageError(..., code=code)``, or ``check_name(..., error=InputError, code=...)``
+    raising ``error(..., code=code)``, also through other such helpers.
+
+    ``builds[(module path, helper)]``: code parameter -> the class built, or ``"@param"`` when
+    the class is the helper's own parameter ``param``.
+    """
+
+    def __init__(self, modules: list[_Module]) -> None:
+        self.modules = {m.name: m for m in modules}
+        self.signatures: dict[tuple[str, str], list[str]] = {}
+        self.builds: dict[tuple[str, str], dict[str, str]] = {}
+        for mod in modules:
+            for fn in ast.walk(mod.tree):
+                if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    self.signatures.setdefault((mod.rel, fn.name), _positional(fn))
+        while self._grow(modules):
+            pass
+
+    def find(self, mod: _Module, name: str) -> tuple[str, str] | None:
+        """The helper ``name`` means in ``mod`` (defined there, or imported by name)."""
+        if (mod.rel, name) in self.signatures:
+            return mod.rel, name
+        if name in mod.imports:
+            module, original = mod.imports[name]
+            target = self.modules.get(module)
+            if target is not None and (target.rel, original) in self.signatures:
+                return target.rel, original
+        return None
+
+    def classes(self, mod: _Module, call: ast.Call, params: set[str]) -> dict[str, tuple[str, ast.expr]]:
+        """What ``call`` (inside a function with parameters ``params``) builds: code argument name
+        -> (class or ``"@param"``, the expression passed as the code)."""
+        callee = _callee(call)
+        if callee in ERROR_CLASSES and ERROR_CLASSES[callee]:
+            code = next((kw.value for kw in call.keywords if kw.arg == "code"), None)
+            return {"code": (callee, code)} if code is not None else {}
+        if isinstance(call.func, ast.Name) and callee in params:
+            code = next((kw.value for kw in call.keywords if kw.arg == "code"), None)
+            return {"code": ("@" + callee, code)} if code is not None else {}
+        helper = self.find(mod, callee)
+        if helper is None or helper not in self.builds:
+            return {}
+        args = _arguments(call, self.signatures[helper])
+        out: dict[str, tuple[str, ast.expr]] = {}
+        for code_param, spec in self.builds[helper].items():
+            if code_param not in args:
+                continue
+            if spec.startswith("@"):
+                given = args.get(spec[1:])
+                if not isinstance(given, ast.Name):
+                    continue
+                spec = given.id if given.id in ERROR_CLASSES else "@" + given.id if given.id in params else ""
+                if not spec:
+                    continue
+            out[code_param] = (spec, args[code_param])
+        return out
+
+    def _grow(self, modules: list[_Module]) -> bool:
+        grew = False
+        for mod in modules:
+            for fn in ast.walk(mod.tree):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+                found = self.builds.get((mod.rel, fn.name), {})
+                for call in ast.walk(fn):
+                    if not isinstance(call, ast.Call) or _callee(call) == fn.name:
+                        continue
+                    for spec, code in self.classes(mod, call, params).values():
+                        if isinstance(code, ast.Name) and code.id in params and found.get(code.id) != spec:
+                            found[code.id] = spec
+                            grew = True
+                if found:
+                    self.builds[(mod.rel, fn.name)] = found
+        return grew
+
+
 def scan(package: Path, ignore: frozenset[str] = frozenset()) -> Scan:
     """Scan every module under ``package`` (the ``bundlekit`` folder).
 
@@ -197,6 +292,7 @@ def scan(package: Path, ignore: frozenset[str] = frozenset()) -> Scan:
     params = {k: v for k, v in _code_params(modules).items() if k not in ignore}
     resolver = _Resolver(modules)
     result = Scan()
+    builders = _Builders(modules)
 
     def record(expr: ast.expr | None, mod: _Module, scope: ast.AST | None, line: int, callee: str) -> set[str]:
         got, open_ = resolver.values(expr, mod, scope)
@@ -214,17 +310,29 @@ def scan(package: Path, ignore: frozenset[str] = frozenset()) -> Scan:
                 if callee in ignore:
                     continue
                 passed: set[str] = set()
+                by_param: dict[str, set[str]] = {}
                 for kw in node.keywords:
                     if _is_code_name(kw.arg):
-                        passed |= record(kw.value, mod, scope, node.lineno, callee)
-                for index, _, _ in params.get(callee, []):
+                        got = record(kw.value, mod, scope, node.lineno, callee)
+                        passed |= got
+                        by_param.setdefault(kw.arg or "", set()).update(got)
+                for index, name, _ in params.get(callee, []):
                     if 0 <= index < len(node.args):
-                        passed |= record(node.args[index], mod, scope, node.lineno, callee)
+                        got = record(node.args[index], mod, scope, node.lineno, callee)
+                        passed |= got
+                        by_param.setdefault(name, set()).update(got)
                 if callee in ERROR_CLASSES:
                     result.constructions += [(Site(mod.rel, node.lineno, callee), c) for c in passed]
+                if callee not in ERROR_CLASSES:
+                    for param, (cls, _) in builders.classes(mod, node, set()).items():
+                        result.constructions += [(Site(mod.rel, node.lineno, cls, callee), c)
+                                                 for c in by_param.get(param, set())]
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in ignore:
-                for _, _, default in _signature(node):
-                    record(default, mod, scopes.get(id(node)), node.lineno, "")
+                built = builders.builds.get((mod.rel, node.name), {})
+                for _, name, default in _signature(node):
+                    got = record(default, mod, scopes.get(id(node)), node.lineno, "")
+                    if name in built and not built[name].startswith("@"):
+                        result.constructions += [(Site(mod.rel, node.lineno, built[name], node.name), c) for c in got]
             elif isinstance(node, ast.ClassDef) and node.name not in ignore:
                 for stmt in node.body:
                     if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) \

@@ -76,6 +76,29 @@ def test_scan_follows_codes_passed_through_helpers_and_constants(source_scan) ->
         assert code in source_scan.codes, code
 
 
+def test_a_helper_that_builds_an_error_is_checked_as_the_class_it_builds(tmp_path: Path) -> None:
+    """The reviewer's example: ``_fail(..., "file_not_found")`` returned ``UsageError(code=code)``,
+    an input-family code in a usage error, which crashed at run time. The scan follows the code
+    through helpers (and a class passed in as a parameter) to the class it ends up in."""
+    pkg = tmp_path / "bundlekit"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "m.py").write_text(
+        "from bundlekit.errors import InputError, UsageError\n"
+        "def _fail(where, problem, code='invalid_release'):\n"
+        "    return UsageError(f'{where}: {problem}', code=code)\n"
+        "def _raise(error, code):\n"
+        "    return error('bad', code=code)\n"
+        "def check(value, *, error, code):\n"
+        "    raise _raise(error, code)\n"
+        "def load(path):\n"
+        "    check(path, error=InputError, code='unsafe_path')\n"
+        "    raise _fail(path, 'missing', 'file_not_found')\n")
+    found = {(s.callee, s.via, code) for s, code in scan(pkg).constructions}
+    assert found == {("UsageError", "_fail", "invalid_release"), ("UsageError", "_fail", "file_not_found"),
+                     ("InputError", "check", "unsafe_path")}
+
+
 def test_unregistered_code_fails_loudly() -> None:
     with pytest.raises(ErrorCodeMisuse, match="'no_such_code' is not registered"):
         InputError("x", code="no_such_code")

@@ -162,7 +162,8 @@ def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource
     if base not in target.parents:
         raise _fail(path, where, f"{rel!r} resolves outside the release folder {base}", "unsafe_path")
     if not target.is_file():
-        raise _fail(path, where, f"{rel!r}: no such file next to the release file", "file_not_found")
+        raise _fail(path, where, f"{rel!r}: no such file next to the release file (paths are relative to the "
+                    f"release file's folder {base}); fix the path or put the package there", "package_file_missing")
     return PackageSource(p["id"], p["version"], target)
 
 

@@ -179,6 +179,12 @@ ROWS = [
          'schema = "#{Octopus.Action[Run migration].Output.SchemaVersion}"')))),
     Row("unreadable", lambda c: Call(["render", _self_loop(c, "loop.txt")], outputs=[c.path("loop.txt")],
                                      json=False)),
+    # The reviewer's example: a release file naming a package file that is not there (it crashed
+    # with a traceback, the code being of another family than the usage error raised).
+    Row("package_file_missing", lambda c: _export(c, c.release(('file = "packages/Acme.Web.1.4.0.zip"',
+                                                                'file = "packages/Acme.Web.1.4.1.zip"')))),
+    Row("package_file_missing", lambda c: Call(["releases", "create", c.release(
+        ('file = "packages/Acme.Web.1.4.0.zip"', 'file = "packages"'))], home=c.dev), name="create-folder"),
     Row("unsafe_path", lambda c: _export(c, c.release(('file = "packages/Acme.Web.1.4.0.zip"',
                                                        'file = "../release/packages/Acme.Web.1.4.0.zip"')))),
     Row("volume_dir_missing", lambda c: Call(["media", "check", c.path("novols")], outputs=[c.path("novols")])),
