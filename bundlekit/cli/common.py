@@ -175,11 +175,24 @@ class BundleGroup(click.Group):
             raise _as_json(err, ctx.meta.get(_WORDS, [])) from None
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Keep example epilogs verbatim (click would rewrap them).
-        if self.epilog:
-            formatter.write_paragraph()
-            for line in self.epilog.splitlines():
-                formatter.write_text(line) if line.strip() else formatter.write_paragraph()
+        write_examples(formatter, self.epilog, heading="Example:")
+
+
+def write_examples(formatter: click.HelpFormatter, epilog: str | None, *, heading: str | None) -> None:
+    """Write a command's example lines into its ``--help`` verbatim: one command a line, never
+    wrapped or broken at a hyphen whatever the terminal's width (click would rewrap them, so a
+    line copied from the help would not run). Blank lines separate groups of examples."""
+    if not epilog:
+        return
+    formatter.write_paragraph()
+    if heading:
+        formatter.write_text(heading)
+    with formatter.indentation():
+        for line in epilog.strip("\n").splitlines():
+            if line.strip():
+                formatter.write(f"{'':>{formatter.current_indent}}{line.rstrip()}\n")
+            else:
+                formatter.write_paragraph()
 
 
 def _as_json(err: click.ClickException, words: list[str]) -> click.ClickException:
@@ -217,12 +230,7 @@ class BundleCommand(click.Command):
         return super().invoke(ctx)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        if self.epilog:
-            formatter.write_paragraph()
-            formatter.write_text("Example:")
-            with formatter.indentation():
-                for line in self.epilog.strip("\n").splitlines():
-                    formatter.write_text(line)
+        write_examples(formatter, self.epilog, heading="Example:")
 
 
 BundleGroup.command_class = BundleCommand

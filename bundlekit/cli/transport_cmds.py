@@ -20,9 +20,9 @@ from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, check, join, split
 from bundlekit.transport.volume import parse_header
 
 
-@cli.group(epilog="Example:\n  bundlekit media split app.bundle --out /media/usb1 --parity 1\n"
-                  "  bundlekit media check /media/usb1 /media/usb2\n"
-                  "  bundlekit media join /media/usb1 /media/usb2 -o app.bundle")
+@cli.group(epilog="bundlekit media split app.bundle --out /media/usb1 --parity 1\n"
+                  "bundlekit media check /media/usb1 /media/usb2\n"
+                  "bundlekit media join /media/usb1 /media/usb2 -o app.bundle")
 def media() -> None:
     """Carry a bundle on removable media as self-checking volumes (optionally with parity)."""
 
@@ -137,8 +137,8 @@ def bundle_digest(path: Path) -> str | None:
         return None
 
 
-@cli.group(epilog="Example:\n  bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox\n"
-                  "  bundlekit diode send app.bundle --to 10.0.0.2:5005 --repeat 1")
+@cli.group(epilog="bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox\n"
+                  "bundlekit diode send app.bundle --to 10.0.0.2:5005 --repeat 1")
 def diode() -> None:
     """Send bundles one way through a data diode (UDP, or a folder the diode mirrors)."""
 

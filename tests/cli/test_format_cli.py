@@ -153,3 +153,35 @@ def test_every_command_in_the_tree_has_help_with_an_example() -> None:
         for name in path:
             cmd = cmd.commands[name]  # type: ignore[attr-defined]
         assert cmd.epilog and "bundlekit " in cmd.epilog, f"`bundlekit {' '.join(path)} --help` lacks an example"
+
+
+def _commands() -> list[tuple[list[str], object]]:
+    import click
+
+    from bundlekit.cli import cli
+
+    def walk(cmd: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+        out = [(path, cmd)]
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                out += walk(sub, path + [name])
+        return out
+
+    return [(p, c) for p, c in walk(cli, []) if p]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 200])
+def test_every_example_in_help_is_one_copyable_line_at_any_width(columns: int) -> None:
+    """The reviewer's example: at COLUMNS=200 `deploy --help` broke `--evidence staging-` /
+    `receipt.bundle` over two lines (and init, join, zone migrate-state alike). Every example
+    line must come out whole, on a line of its own, under "Example:"."""
+    from click.testing import CliRunner
+
+    from bundlekit.cli import cli
+
+    for path, cmd in _commands():
+        out = CliRunner().invoke(cli, [*path, "--help"], terminal_width=columns, env={"COLUMNS": str(columns)}).output
+        shown = out[out.index("\nExample:\n"):].splitlines()[2:]
+        lines = [line.strip() for line in cmd.epilog.strip().splitlines() if line.strip()]  # type: ignore[attr-defined]
+        assert [line.strip() for line in shown if line.strip()] == lines, (path, columns)
+        assert all(line.split()[0] in ("bundlekit", "sudo", "echo") for line in lines), path
