@@ -19,10 +19,12 @@ from bundlekit.importer.verify import read_unverified, verify_bundle
 from bundlekit.zone.home import open_zone
 
 
-def summary(m: Manifest, digest: str, signers: list[str]) -> dict[str, Any]:
-    """The public, secret-free description of a bundle (what `inspect` prints)."""
+def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[str, Any]:
+    """The public, secret-free description of a bundle (what `inspect` prints); ``version``:
+    the format version its header gives, ``"1.2"`` (``format`` stays the family, ``bundlekit/1``)."""
     out: dict[str, Any] = {
-        "kind": m.kind, "format": "bundlekit/1", "bundle_id": m.bundle_id, "digest": digest,
+        "kind": m.kind, "format": "bundlekit/1", "format_version": version, "bundle_id": m.bundle_id,
+        "digest": digest,
         "source": m.source.to_dict(), "destination": m.destination.to_dict(), "sequence": m.sequence,
         "created": m.created, "expires": m.expires, "signers": signers,
     }
@@ -84,12 +86,14 @@ def inspect(bundle: Path, as_json: bool) -> None:
     bf, m = read_unverified(bundle)
     with bf:
         signers = [key_id("ed25519", s.public_key) for s in bf.signatures]
-        info = summary(m, bf.digest, signers)
+        version = f"{bf.header.major}.{bf.header.minor}"
+        info = summary(m, bf.digest, signers, version)
     info["verified"] = False
     if as_json:
         emit_json(info)
         return
-    echo(f"{m.kind} bundle, format bundlekit/1 (unverified: use `bundlekit verify` in the destination zone)")
+    echo(f"{m.kind} bundle, format {version} (bundlekit/1; unverified: use `bundlekit verify` in the destination "
+         "zone)")
     echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
     now = clock.now()
     echo(f"  sequence {m.sequence}, created {when_text(m.created, now)}, expires {when_text(m.expires, now)}")

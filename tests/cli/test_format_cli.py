@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RELEASE, run_cli
+from tests.conftest import RELEASE, ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +185,17 @@ def test_every_example_in_help_is_one_copyable_line_at_any_width(columns: int) -
         lines = [line.strip() for line in cmd.epilog.strip().splitlines() if line.strip()]  # type: ignore[attr-defined]
         assert [line.strip() for line in shown if line.strip()] == lines, (path, columns)
         assert all(line.split()[0] in ("bundlekit", "sudo", "echo") for line in lines), path
+
+
+@pytest.mark.parametrize("vector, version", [("valid-release", "1.0"), ("valid-release-lifecycle", "1.1"),
+                                             ("valid-delta-release", "1.2")])
+def test_inspect_shows_the_format_minor_version_the_bundle_was_written_with(vector: str, version: str) -> None:
+    """The reviewer's example: inspect said only `bundlekit/1`, hiding which readers can use a
+    bundle (a 1.1 reader refuses a 1.2 delta bundle)."""
+    from tests.cli.operator_world import bk
+
+    path = ROOT / "fixtures" / "vectors" / f"{vector}.bundle"
+    shown = bk("inspect", path)
+    assert shown.exit_code == 0 and shown.stdout.startswith(f"release bundle, format {version} (bundlekit/1;")
+    as_json = json.loads(bk("inspect", path, "--json").stdout)
+    assert (as_json["format"], as_json["format_version"]) == ("bundlekit/1", version)
