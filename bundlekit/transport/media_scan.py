@@ -171,9 +171,13 @@ def _choose(dirs: Sequence[Path], choice: str | None = None
         picked = [k for k, b in seen.items() if _matches(b, choice)]
         if len(picked) != 1:
             where = ", ".join(str(d) for d in dirs)
-            raise UsageError(f"--set {choice!r} names {'none' if not picked else 'more than one'} of the volume sets "
-                             f"in {where}: {_describe(bundles)}; give 8 or more characters of one SHA-256, or its "
-                             "file name", code="unknown_volume_set", details={"bundles": [b.to_dict() for b in bundles]})
+            short = len(choice.strip()) < 8 and not any(b.name == choice for b in bundles)
+            lead = (f"give 8 or more characters of a set's SHA-256 or bundle digest (--set {choice!r} has "
+                    f"{len(choice.strip())}), or its file name" if short else
+                    f"--set {choice!r} names {'none' if not picked else 'more than one'} of the volume sets; give 8 "
+                    "or more characters of one SHA-256 or bundle digest, or its file name")
+            raise UsageError(f"{lead}. The volume sets in {where}: {_describe(bundles)}", code="unknown_volume_set",
+                             details={"bundles": [b.to_dict() for b in bundles]})
         best_key = picked[0]
     elif len(sets) > 1:
         return None, bundles, unreadable
@@ -208,10 +212,12 @@ def describe_sets(bundles: Sequence[BundleSeen]) -> str:
     return _describe(bundles)
 
 
-def mixed_message(where: str, bundles: Sequence[BundleSeen]) -> str:
+def mixed_message(dirs: Sequence[Path], bundles: Sequence[BundleSeen]) -> str:
     """The refusal for folders that hold several sets: each described, and how to choose."""
-    return (f"{where} hold volumes of {len(bundles)} bundles: {_describe(bundles)}. Choose one with --set "
-            "SHA256-PREFIX (or its file name), or remove the volumes of the other")
+    where = ", ".join(str(d) for d in dirs)
+    return (f"{where} {'holds' if len(dirs) == 1 else 'hold'} volumes of {len(bundles)} bundles: "
+            f"{_describe(bundles)}. Choose one with --set SHA256-PREFIX (8 or more characters, or its file name), "
+            "or remove the volumes of the other")
 
 
 def find_volume_set(dirs: Sequence[Path], choice: str | None = None) -> VolumeSet:
@@ -227,7 +233,7 @@ def find_volume_set(dirs: Sequence[Path], choice: str | None = None) -> VolumeSe
         raise TransportError(f"no bundlekit volumes found in {where}{extra}; pass the folders that hold the "
                              "*.bkvol files", code="no_volumes")
     if vs is None:
-        raise TransportError(mixed_message(where, bundles), code="volumes_mixed",
+        raise TransportError(mixed_message(dirs, bundles), code="volumes_mixed",
                              details={"bundles": [b.to_dict() for b in bundles]})
     return vs
 
@@ -342,7 +348,7 @@ def check(dirs: Sequence[Path], choice: str | None = None, *,
             msg = ("no bundlekit volumes found" + (f"; {len(unreadable)} file(s) have a damaged header"
                                                   if unreadable else ""))
             return MediaReport(False, "no_volumes", msg, volumes=tuple(statuses))
-        return MediaReport(False, "volumes_mixed", mixed_message("the folders", bundles),
+        return MediaReport(False, "volumes_mixed", mixed_message(dirs, bundles),
                            mixed=True, bundles=bundles, volumes=tuple(statuses))
     h = vs.header
     k, m = h.data_count, h.parity_count

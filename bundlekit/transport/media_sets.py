@@ -50,7 +50,8 @@ class BundleSeen:
         return self.volumes >= self.needed
 
     def describe(self) -> str:
-        """``acme.bundle: acme-web 1.4.0 created 2026-11-26 14:03:07Z, SHA-256 ab12...  (3 of 3 volumes)``."""
+        """``acme.bundle: acme-web 1.4.0 created 2026-11-26 14:03:07Z, SHA-256 ab12... (3 found, 3 needed)``:
+        volumes found (data and parity) and the data volumes needed to rebuild it."""
         a = self.about or {}
         if a.get("kind") == "release":
             what = f"{a.get('project')} {a.get('version')} created {utc_text(a['created'])}"
@@ -58,7 +59,7 @@ class BundleSeen:
             what = f"{a['kind']} bundle created {utc_text(a['created'])}"
         else:
             what = "contents unknown (not a bundle, or the volume holding its manifest is missing)"
-        return (f"{self.name}: {what}, SHA-256 {self.sha256[:16]}... ({self.volumes} of {self.needed} volumes "
+        return (f"{self.name}: {what}, SHA-256 {self.sha256[:16]}... ({self.volumes} found, {self.needed} "
                 f"needed{'' if self.complete else ', incomplete'})")
 
     def to_dict(self) -> dict[str, Any]:

@@ -102,3 +102,39 @@ def test_set_that_names_no_set_is_a_usage_error(two: tuple[World, Path], tmp_pat
     stick = _stick(tmp_path, w.bundle)
     r = bk("media", "join", stick, "-o", tmp_path / "o.bundle", "--set", "0000000000", "--json")
     assert r.exit_code == 2 and json.loads(r.stdout)["error"]["code"] == "unknown_volume_set"
+
+
+def test_a_set_prefix_too_short_to_choose_by_says_so_first(two: tuple[World, Path], tmp_path: Path) -> None:
+    """The reviewer's example: ``--set be65f7`` (6 characters of the right SHA-256) was answered
+    as if it named no set; the message leads with what to give instead."""
+    w, newer = two
+    stick = _stick(tmp_path, w.bundle, newer)
+    sha = ok_json("media", "check", stick, "--set", newer.name)["bundle"]["sha256"]
+    r = bk("media", "join", stick, "-o", tmp_path / "o.bundle", "--set", sha[:6], "--json")
+    err = json.loads(r.stdout)["error"]
+    assert (r.exit_code, err["code"]) == (2, "unknown_volume_set")
+    assert err["message"].startswith(f"give 8 or more characters of a set's SHA-256 or bundle digest (--set "
+                                     f"'{sha[:6]}' has 6), or its file name.")
+    assert not (tmp_path / "o.bundle").exists()
+
+
+def test_mixed_sets_are_described_in_plain_counts_and_grammar(two: tuple[World, Path], tmp_path: Path) -> None:
+    """The reviewer's examples: "<folder> hold volumes" (one folder holds) and "(5 of 4 volumes
+    needed)" for a set with a parity volume, which reads as if one were missing."""
+    w, newer = two
+    stick = tmp_path / "stick"
+    for n, (b, parity) in enumerate(((w.bundle, "1"), (newer, "0"))):
+        ok("media", "split", b, "--volume-size", "8K", "--parity", parity, "--out", tmp_path / f"set{n}")
+        for f in (tmp_path / f"set{n}").iterdir():
+            stick.mkdir(exist_ok=True)
+            shutil.copy(f, stick / f.name)
+    r = bk("media", "join", stick, "-o", tmp_path / "o.bundle", "--json")
+    err = json.loads(r.stdout)["error"]
+    assert err["message"].startswith(f"{stick} holds volumes of 2 bundles: ")
+    old = next(b for b in err["details"]["bundles"] if b["about"]["version"] == "1.4.0")
+    found, needed = old["volumes_found"], old["volumes_needed"]
+    assert found == needed + 1  # the parity volume
+    assert f"({found} found, {needed} needed)" in err["message"] and "volumes needed" not in err["message"]
+    r = bk("media", "check", stick, tmp_path / "set1", "--json")
+    assert json.loads(r.stdout)["error"]["message"].startswith(f"{stick}, {tmp_path / 'set1'} hold volumes of 2 "
+                                                               "bundles")
