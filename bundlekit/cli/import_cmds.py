@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.errors import ConflictError
+from bundlekit.errors import ConflictError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.importer import edits
 from bundlekit.importer.importer import import_bundle
@@ -193,7 +194,7 @@ def variables_list(project: str, home: str | None, as_json: bool) -> None:
             echo(_var_line(v))
 
 
-@variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey 'k-123' --sensitive --home ./prod\n"
+@variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey - --sensitive --home ./prod < api-key.txt\n"
                                  "bundlekit variables set acme-web Acme.Theme dark --tenant 'Acme Corp' --home ./prod\n"
                                  "bundlekit variables set acme-web Feature.Flag on --new --home ./prod")
 @click.argument("project")
@@ -209,7 +210,14 @@ def variables_set(project: str, name: str, value: str, sensitive: bool, new: boo
     """Set a variable (or bind a placeholder) in this zone's copy of the project.
 
     The value applies on top of every release's own values (the most specific scope wins;
-    at equal scope this zone's value wins)."""
+    at equal scope this zone's value wins). VALUE "-" reads the value from stdin (one final
+    newline dropped): use it for a sensitive value, which a process list would otherwise show."""
+    if value == "-":
+        value = sys.stdin.read()
+        value = value[:-1] if value.endswith("\n") else value
+        if not value:
+            raise UsageError("VALUE is '-' but stdin was empty; pipe the value in, e.g. `... - --sensitive < FILE`",
+                             code="usage")
     with open_zone(resolve_home(home)) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,
                                  now=clock.now())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,14 +258,19 @@ class _Run:
         return None
 
     def _hint(self, name: str) -> str:
+        """Why ``name`` has no value here, and the command that gives it one."""
         if parse_output_ref(name) is not None:
             return self._output_problem(name) or "output variable"
+        command = f"bundlekit variables set {shlex.quote(self.request.project_slug)} {shlex.quote(name)}"
         chosen = self.chosen.get(fold_name(name))
         if chosen is not None and chosen.value is None:
-            return "a placeholder with no value in this zone: bind a value for it"
+            how = (f"`{command} - --sensitive` (it reads the value from stdin, off the command line)"
+                   if chosen.sensitive else f"`{command} VALUE`")
+            return f"a placeholder with no value in this zone: bind one with {how}"
         if any(fold_name(v.name) == fold_name(name) for v in self.request.variables):
-            return "defined, but no value is scoped to this step, target and environment"
-        return "not defined"
+            return (f"defined, but no value is scoped to this step, target and environment: add one with "
+                    f"`{command} VALUE --environment {shlex.quote(self.request.environment)}`")
+        return f"not defined: define it with `{command} VALUE --new`"
 
     def unbound_required(self) -> list[_Missing]:
         """Required placeholders that apply to this run and have no value (reported once per

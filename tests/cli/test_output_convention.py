@@ -165,3 +165,25 @@ def test_serve_json_prints_one_line_with_the_url_once_it_listens(w: World) -> No
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_placeholder_without_a_value_names_the_command_that_binds_it(w: World, tmp_path: Path) -> None:
+    """The reviewer's example: "a placeholder with no value in this zone: bind a value for it"
+    named no command. The hint names it, with the value on stdin for a sensitive placeholder,
+    and running exactly that command is what lets the deployment start."""
+    import shutil
+
+    home = tmp_path / "prod"
+    shutil.copytree(w.prod, home)
+    ok("import", w.bundle, home=home)
+    r = bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", "--json", home=home)
+    err = json.loads(r.stdout)["error"]
+    assert (r.exit_code, err["code"]) == (5, "preflight_unresolved_variables")
+    command = re.search(r"bind one with `(bundlekit variables set [^`]*)`", err["message"])
+    assert command is not None and command.group(1) == "bundlekit variables set acme-web Acme.ApiKey - --sensitive"
+    empty = bk(*command.group(1).split()[1:], "--json", home=home, input="")
+    assert empty.exit_code == 2 and "stdin was empty" in json.loads(empty.stdout)["error"]["message"]
+    done = bk(*command.group(1).split()[1:], home=home, input="k-from-stdin\n")
+    assert done.exit_code == 0 and "sealed at rest" in done.stdout
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", home=home)
+    assert b"k-from-stdin" not in b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())

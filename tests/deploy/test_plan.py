@@ -163,7 +163,14 @@ def test_an_unbound_placeholder_is_found_before_anything_runs_and_targets_stay_u
     }
     for name in ("Db.Password", "Api.Key", "Region.Name", "Smoke.Url"):
         assert name in error.message
-    assert "bind a value" in error.message and "no value is scoped" in error.message
+    # Each hint names the command that gives the value (the reviewer's example: "bind a value for it").
+    assert "Api.Key in step 'Deploy web' on web-01, file appsettings.json: a placeholder with no value in this " \
+           "zone: bind one with `bundlekit variables set acme-web Api.Key - --sensitive` (it reads the value " \
+           "from stdin" in error.message
+    assert "no value is scoped to this step, target and environment: add one with `bundlekit variables set " \
+           "acme-web Smoke.Url VALUE --environment Production`" in error.message
+    assert "Region.Name in step 'Deploy web' on web-01, variable Banner: not defined: define it with `bundlekit " \
+           "variables set acme-web Region.Name VALUE --new`" in error.message
     assert "file appsettings.json" in error.message and "variable Banner" in error.message
 
 
