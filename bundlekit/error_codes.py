@@ -34,7 +34,7 @@ FAMILIES: Mapping[str, tuple[int, str]] = MappingProxyType({
     "verification": (3, "integrity or authenticity failed: signature, hash, size, expiry, destination, sequence"),
     "trust": (3, "the signer or source is not trusted, or its policy forbids what it sent"),
     "conflict": (4, "incoming changes conflict with local state"),
-    "deploy": (5, "a deployment could not start (preflight) or did not succeed"),
+    "deploy": (5, "a deployment was refused before anything ran (lifecycle, targets, preflight) or did not succeed"),
     "transport": (1, "media volumes or a diode transfer are incomplete or damaged"),
     "state": (1, "the zone's home is missing, already exists, lacks what was asked for, or is damaged"),
 })
@@ -443,7 +443,8 @@ REGISTRY, ALIASES = _build(
     _E("not_local", "state", "the value or project came from a release or another zone: override it here, "
                              "never remove it"),
     _E("unknown_tenant", "state", "no value of the project is scoped to a tenant of that name"),
-    _E("unknown_environment", "state", "the release's lifecycle names no environment of that name"),
+    _E("unknown_environment", "state", "the release's lifecycle, or else anything in this zone (targets, releases, "
+                                       "deployments, scopes), names no environment of that name"),
     _E("unknown_scope_value", "state", "`variables set` names a scope value nothing in the zone knows; --new "
                                        "allows it"),
     _E("unknown_phase", "state", "no lifecycle of the project's releases has a phase of that name"),

@@ -9,7 +9,8 @@ family than the class raised, raises :class:`ErrorCodeMisuse` (a programming err
 it is loud). The CLI turns an error into its exit code in one place (:func:`exit_code_for`).
 
 Exit codes: 0 success, 2 usage, 3 verification or trust refusal, 4 conflict,
-5 deployment failed, 1 anything else.
+5 a deployment refused before anything ran (lifecycle, targets, preflight) or one that ran
+and failed, 1 anything else (decision 198).
 """
 
 from __future__ import annotations

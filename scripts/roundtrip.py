@@ -25,9 +25,9 @@ WORK = Path(os.environ.get("BUNDLEKIT_ROUNDTRIP_DIR") or ROOT / "work" / "roundt
 RELEASE = ROOT / "fixtures" / "acme" / "release-1.5.0.toml"
 
 
-def bk(*args: object, expect_fail: int | None = None) -> str:
+def bk(*args: object, expect_fail: int | None = None, why: str = "") -> str:
     """Run one bundlekit command, printed first. ``expect_fail``: the exit status a deliberate
-    refusal must give (the walkthrough shows it, then goes on)."""
+    refusal must give (the walkthrough shows it and ``why``, then goes on)."""
     cmd = [sys.executable, "-m", "bundlekit", *map(str, args)]
     shown = "bundlekit " + " ".join(shlex.quote(str(a)) for a in args)
     print(f"\n$ {shown}", flush=True)
@@ -38,7 +38,7 @@ def bk(*args: object, expect_fail: int | None = None) -> str:
             print(f"round trip failed at: {shown} (exit {proc.returncode}, expected the refusal's {expect_fail})",
                   file=sys.stderr)
             sys.exit(1)
-        print(f"(refused as expected: exit {proc.returncode})", flush=True)
+        print(f"(refused as expected: exit {proc.returncode}{'; ' + why if why else ''})", flush=True)
         return proc.stdout
     if proc.returncode != 0:
         print(f"round trip failed at: {shown} (exit {proc.returncode})", file=sys.stderr)
@@ -115,7 +115,8 @@ def main() -> None:
     bk("import", inbox / to_prod.name, "--home", prod)
     bk("variables", "set", "acme-web", "Acme.ApiKey", "prod-only-api-key", "--sensitive", "--home", prod)
     targets(prod, "Production")
-    bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod, "--dry-run", expect_fail=5)
+    bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod, "--dry-run", expect_fail=5,
+       why="the lifecycle refuses Production until Staging has passed; nothing was run")
     bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod, "--dry-run",
        "--evidence", inbox / staging_receipt.name)
     prod_receipt = media / "prod-receipt.bundle"

@@ -49,6 +49,7 @@ from bundlekit.deploy.plan import DeployPlan, build_plan
 from bundlekit.deploy.targets import Isolation, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError, DeployError, InputError, StateError, TrustError, UsageError
 from bundlekit.format.manifest import Step
+from bundlekit.importer.edits import known_scope_values
 from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
 from bundlekit.importer.verify import verifier_for
 from bundlekit.promotion.gate import check, release_lifecycle
@@ -168,7 +169,12 @@ def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> _R
 
 def _spelling(zone: Zone, what: _Release, environment: str) -> str:
     """``environment`` as the release spells it (lifecycle, step filters, scopes), else as this
-    zone's targets spell it, else as given: one name, one dashboard column."""
+    zone knows it (targets, the project's releases, deployments and scopes): one name, one
+    dashboard column.
+
+    Raises ``StateError`` ``unknown_environment`` (exit 1, nothing run) when nothing names it
+    (a typo, most likely: the closest names are suggested; decision 198).
+    """
     names: list[str] = []
     lifecycle = release_lifecycle(what.release)
     if lifecycle is not None:
@@ -176,8 +182,19 @@ def _spelling(zone: Zone, what: _Release, environment: str) -> str:
     snap = what.release["snapshot"]
     names += [e for s in snap["steps"].values() for e in s.get("environments", [])]
     names += [e for v in snap["variables"].values() for e in (v.get("scope") or {}).get("environment", [])]
-    names += [t.environment for t in list_targets(zone.db, environment=environment)]
-    return next((n for n in names if n.casefold() == environment.casefold()), environment)
+    names += list(known_scope_values(zone.db, what.project)["environment"].values())
+    found = next((n for n in names if n.casefold() == environment.casefold()), None)
+    if found is not None:
+        return found
+    known = sorted({n.casefold(): n for n in names}.values(), key=str.casefold)
+    similar = closest(environment, known)
+    hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else
+            f" Known environments: {', '.join(known)}." if known else "")
+    raise StateError(
+        f"no target, deployment or release of zone {zone.name} names environment {environment!r}; nothing was run."
+        f"{hint} To deploy to a new environment, add a target in it first: `bundlekit targets add NAME "
+        f"--environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
+        code="unknown_environment", details={"environment": environment, "known": known, "suggestions": similar})
 
 
 def _tenant(zone: Zone, what: _Release, tenant: str | None) -> str | None:
@@ -209,7 +226,7 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
 
     Its deployment id is the one the next deployment will probably get; :func:`deploy`
     replaces it by the id allocated when the deployment is recorded. Raises ``StateError``
-    (``unknown_project``, ``unknown_release``, ``unknown_tenant``), ``TrustError``
+    (``unknown_project``, ``unknown_release``, ``unknown_environment``, ``unknown_tenant``), ``TrustError``
     (``policy_denied``: the release's source is no longer trusted, or its policy denies the
     environment) and ``DeployError`` ``no_targets``.
     """

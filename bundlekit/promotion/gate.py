@@ -100,7 +100,8 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     raise DeployError(
         f"{what} cannot be deployed to {environment} (phase {decision.phase.name!r}) yet: phase "
         f"{block.phase.name!r} needs {block.phase.minimum_successful} successful deployment(s) of this release to "
-        f"{', '.join(block.phase.environments)} and has {len(block.succeeded)}{got}. Deploy it there first, offer "
+        f"{', '.join(block.phase.environments)} and has {len(block.succeeded)}{got}. Nothing was run. Deploy it there "
+        "first, offer "
         f"the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the phase: "
         f"`bundlekit lifecycle waive {project.slug} --phase {block.phase.name!r} --reason TEXT`",
         code="lifecycle_violation", details={**details, "phase": decision.phase.name,

@@ -47,7 +47,9 @@ def test_main_job_promotes_in_lifecycle_order_and_production_waits_for_staging_p
     staging = next(i for i, c in enumerate(commands) if "--environment Staging" in c)
     refused = next(i for i, c in enumerate(commands) if "--environment Production" in c)
     assert development < staging < refused and "--evidence" not in commands[refused]
-    assert "[lifecycle_violation]" in run.stdout and "(refused as expected: exit 5)" in run.stdout
+    assert "[lifecycle_violation]" in run.stdout and "Nothing was run." in run.stdout
+    assert "(refused as expected: exit 5; the lifecycle refuses Production until Staging has passed; nothing was " \
+           "run)" in run.stdout
     deployed = [i for i, c in enumerate(commands) if "--environment Production" in c and "--evidence" in c
                 and "--dry-run" not in c]
     assert deployed and deployed[0] > refused

@@ -88,6 +88,13 @@ def _bad_script(ctx: Ctx) -> Call:
     return call
 
 
+def _no_targets(ctx: Ctx) -> Call:
+    """Production (which the release's variables name) once its targets are removed."""
+    for name in ("db-01", "web-01"):
+        ok("targets", "remove", name, home=ctx.prod)
+    return Call(DEPLOY, home=ctx.prod)
+
+
 def _pruned(ctx: Ctx) -> Call:
     """1.4.0 (never deployed) let go by a keep-1 policy once 1.4.1 and 1.4.2, with packages of their own,
     are imported; deploying 1.4.0 is refused before anything runs."""
@@ -127,7 +134,10 @@ ROWS = [
         c, {f"V{i}": f"#{{V{i + 1}}}" for i in range(60)} | {"V60": "end"})),
     Row("preflight_substitution_too_large", lambda c: _release_variables(
         c, {f"V{i}": f"#{{V{i + 1}}}" * 10 for i in range(8)} | {"V8": "x" * 64})),
-    Row("no_targets", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Staging"], home=c.prod)),
+    Row("no_targets", _no_targets),
+    # The reviewer's example: a typo of an environment exited 5, "deployment failed", though nothing ran.
+    Row("unknown_environment", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Prodution"],
+                                              home=c.prod)),
     Row("invalid_label", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Prod\x1b[31m"],
                                         home=c.prod), name="deploy-environment"),
     Row("no_targets_for_roles", lambda c: (ok("targets", "remove", "db-01", home=c.prod), _dry(c))[1]),
