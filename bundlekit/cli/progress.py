@@ -57,12 +57,22 @@ class Bars:
             from rich.console import Console
             from rich.progress import (BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn,
                                        TimeRemainingColumn, TransferSpeedColumn)
+            from rich.table import Column
 
             console = Console(file=self._stream, stderr=self._stream is sys.stderr, highlight=False)
+
+            def whole() -> Column:  # figures and units never wrap onto a second line
+                return Column(no_wrap=True)
+
+            # One line per bar at any width: the label gives way first (cut with "..."), then the
+            # bar; the figures keep their width (an 80-column terminal wrapped "MiB" before).
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), DownloadColumn(binary_units=True),
-                TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=False,
-                refresh_per_second=5)
+                TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=3,
+                                                                     min_width=8)),
+                BarColumn(bar_width=None, table_column=Column(ratio=2, min_width=5)),
+                TaskProgressColumn(table_column=whole()), DownloadColumn(binary_units=True, table_column=whole()),
+                TransferSpeedColumn(table_column=whole()), TimeRemainingColumn(table_column=whole()),
+                console=console, transient=False, refresh_per_second=5, expand=True)
             self._progress.start()
         return self
 

@@ -141,3 +141,22 @@ def test_a_deployment_under_a_terminal_shows_a_bar_per_target_and_package(tmp_pa
     assert "web-01: Acme.Web 1.4.0 (extract)" in terminal and "100%" in terminal
     assert "> Deploy web on web-01" in terminal  # step lines print above the bars
     assert stdout.startswith("deployment Deployments-1: Acme Web 1.4.0 to Production: Success")
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_each_bar_stays_on_one_line_of_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    """The reviewer's example: at 80 columns a multi-GiB bar wrapped "GiB" and "MiB/s" onto a
+    second line. Figures never wrap; a long label is cut with an ellipsis instead."""
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = FakeTerminal()
+    with Bars("split", stream=out) as bars:
+        for name in ("acme-web-1.4.0.bundle.001-of-003.bkvol", "Acme.Web 1.4.0"):
+            begin(bars, name, 2100 * MiB)
+            for _ in range(30):
+                bars(37 * MiB)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    lines = [line for line in re.split(r"[\r\n]", plain) if line.strip()]
+    assert lines and all(len(line) <= columns for line in lines), lines
+    assert all(re.search(r"\d+% [\d.]+/[\d.]+ GiB", line) for line in lines), lines  # every line a whole bar
+    assert any(line.startswith("acme-web-1.4.0") and "…" in line for line in lines)
