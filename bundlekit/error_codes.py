@@ -443,8 +443,8 @@ REGISTRY, ALIASES = _build(
     _E("not_local", "state", "the value or project came from a release or another zone: override it here, "
                              "never remove it"),
     _E("unknown_tenant", "state", "no value of the project is scoped to a tenant of that name"),
-    _E("unknown_environment", "state", "the release's lifecycle, or else anything in this zone (targets, releases, "
-                                       "deployments, scopes), names no environment of that name"),
+    _E("unknown_environment", "state", "no environment of that name in the release's lifecycle, or (without "
+                                       "one) anywhere in this zone"),
     _E("unknown_scope_value", "state", "`variables set` names a scope value nothing in the zone knows; --new "
                                        "allows it"),
     _E("unknown_phase", "state", "no lifecycle of the project's releases has a phase of that name"),

@@ -173,7 +173,8 @@ def _spelling(zone: Zone, what: _Release, environment: str) -> str:
     dashboard column.
 
     Raises ``StateError`` ``unknown_environment`` (exit 1, nothing run) when nothing names it
-    (a typo, most likely: the closest names are suggested; decision 198).
+    (a typo, most likely: the closest names are suggested; decision 198). For a release with a
+    lifecycle the gate refuses an environment the lifecycle lacks the same way, naming its phases.
     """
     names: list[str] = []
     lifecycle = release_lifecycle(what.release)
@@ -184,8 +185,8 @@ def _spelling(zone: Zone, what: _Release, environment: str) -> str:
     names += [e for v in snap["variables"].values() for e in (v.get("scope") or {}).get("environment", [])]
     names += list(known_scope_values(zone.db, what.project)["environment"].values())
     found = next((n for n in names if n.casefold() == environment.casefold()), None)
-    if found is not None:
-        return found
+    if found is not None or lifecycle is not None:  # a lifecycle's gate names its own environments
+        return found or environment
     known = sorted({n.casefold(): n for n in names}.values(), key=str.casefold)
     similar = closest(environment, known)
     hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else
