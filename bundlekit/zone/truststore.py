@@ -82,8 +82,12 @@ def zone_names(db: Reader) -> dict[str, str]:
 def _entry(db: Reader, row: Row) -> TrustEntry:
     keys = db.all("SELECT key_id, role, label FROM trusted_keys WHERE zone_id = ? ORDER BY added, key_id",
                   (row["zone_id"],))
+    # The current key is the zone key no rotation retired; two keys added in the same second
+    # must not be told apart by their random ids.
+    retired = {r["key_id"] for r in db.all("SELECT key_id FROM revoked_keys")}
     zone_keys = [k["key_id"] for k in keys if k["role"] == "zone"]
-    return TrustEntry(row["name"], row["zone_id"], zone_keys[-1] if zone_keys else "",
+    current = [k for k in zone_keys if k not in retired] or zone_keys
+    return TrustEntry(row["name"], row["zone_id"], current[-1] if current else "",
                       key_id("x25519", row["sealing_key"]), row["sealing_key"],
                       SourcePolicy.from_dict(json.loads(row["policy"])),
                       tuple((k["key_id"], k["label"]) for k in keys if k["role"] == "signer"), row["added"])

@@ -191,3 +191,20 @@ def test_impostor_card_for_a_trusted_zone_is_refused_and_its_bundles_untrusted(z
         import_bundle(zones.prod, forged, now=int(time.time()))
     assert info.value.code == "untrusted" and info.value.exit_code == 3
     assert snapshot(zones.prod.home) == before
+
+
+def test_the_current_key_after_a_rotation_in_the_same_second_is_the_new_one_whatever_the_key_ids(
+        tmp_path: Path) -> None:
+    # Keys trusted in one second were once told apart by their (random) ids; pick a new key whose
+    # id sorts before the old one so that order would name the retired key.
+    from bundlekit.zone.rotation import apply_rotations
+
+    z = make_zones(tmp_path)
+    now = truststore.get_zone(z.prod, "dev").added
+    old = z.dev.signing_key()
+    old_id = key_id("ed25519", raw_public(old))
+    new = next(k for k in iter(Ed25519PrivateKey.generate, None) if key_id("ed25519", raw_public(k)) < old_id)
+    with z.prod.db.transaction() as tx:
+        applied = apply_rotations(tx, z.dev.zone_id, [make_rotation(z.dev.zone_id, old, new, now)], now)
+    assert applied == [key_id("ed25519", raw_public(new))]
+    assert truststore.get_zone(z.prod, "dev").signing_key_id == applied[0]
