@@ -7,6 +7,8 @@ the command line may not carry one (``--state-password-file``).
 
 from __future__ import annotations
 
+import getpass
+import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -14,6 +16,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.errors import InputError
 from bundlekit.zone.home import open_zone
 from bundlekit.zone.join import join_zone
 from bundlekit.zone.location import StateURL, load_password_file, parse_state_url
@@ -22,6 +25,8 @@ from bundlekit.zone.migrate_state import migrate_state
 __all__ = ["state_url", "password_file_option", "password_from"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Bytes of the longest password line read from standard input (a password is short; a stream is no password).
+_MAX_PASSWORD = 4096
 
 
 def state_url(value: str | None, option: str) -> StateURL | None:
@@ -31,13 +36,38 @@ def state_url(value: str | None, option: str) -> StateURL | None:
 
 def password_file_option(f: F) -> F:
     return click.option("--state-password-file", "password_file", default=None,
-                        type=click.Path(dir_okay=False, path_type=Path),
+                        type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
                         help="A file whose first line is the state database's password (kept in the home's "
-                             "keys/state.password, 0600). Without it libpq's ~/.pgpass is used.")(f)
+                             "keys/state.password, 0600); '-' reads it from standard input (a prompt that does "
+                             "not echo on a terminal). Without it libpq's ~/.pgpass or PGPASSFILE is used.")(f)
 
 
 def password_from(path: Path | None) -> str | None:
-    return None if path is None else load_password_file(path)
+    """The password ``--state-password-file`` gives: a file's first line, or with ``-`` standard
+    input's (asked for without echo when it is a terminal). Never a command line or an
+    environment variable, which other users of the machine can read (decision 310).
+
+    Raises ``InputError`` ``invalid_input`` for an unreadable or empty file or input.
+    """
+    if path is None:
+        return None
+    if str(path) != "-":
+        return load_password_file(path)
+    if sys.stdin.isatty():
+        password = getpass.getpass("password of the state database: ")
+    else:
+        line = sys.stdin.buffer.readline(_MAX_PASSWORD + 1)
+        if len(line) > _MAX_PASSWORD:
+            raise InputError(f"--state-password-file -: the first line of standard input is over {_MAX_PASSWORD} "
+                             "bytes; give the password alone on it", code="invalid_input")
+        try:
+            password = line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise InputError("--state-password-file -: standard input is not UTF-8 text", code="invalid_input") from None
+    if not password:
+        raise InputError("--state-password-file -: standard input gave no password; pipe it in (e.g. "
+                         "`... --state-password-file - < db.password`) or type it at the prompt", code="invalid_input")
+    return password
 
 
 @cli.command(epilog="bundlekit join --home /srv/bundlekit/prod-b --state postgresql://bundlekit@db1:5432/prod "

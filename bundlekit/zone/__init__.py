@@ -9,7 +9,8 @@ The data layer:
 * ``db`` - the engine-neutral interface (``Database``, ``Reader``, ``Writer``) and the SQL
   conventions; ``sqlite`` - the SQLite backend; ``postgres`` - the PostgreSQL backend (state
   shared by several nodes); ``schema`` - the migrations, one list for every engine;
-  ``location`` - a node's settings (``BUNDLEKIT_STATE``, the package store) and state URLs;
+  ``location`` - a node's settings (``BUNDLEKIT_STATE``, the package store) and the password;
+  ``state_url`` - state URLs, parsed strictly and shown masked;
   ``state`` - opening a home's database; ``join`` - another node of a zone;
   ``migrate_state`` - moving a SQLite state to PostgreSQL, verified.
 * Repositories, one per area, each owning its tables. Functions that take a ``Reader``

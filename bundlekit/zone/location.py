@@ -8,75 +8,59 @@ needs no settings. A node of a zone that outgrew one machine (decision 181) has
     BUNDLEKIT_PACKAGE_STORE=/mnt/bundlekit/prod-packages
 
 The password of the state database never travels on a command line: it is read from
-``HOME/keys/state.password`` (0600, copied there from ``--state-password-file``), or by libpq
-from its own password file (``~/.pgpass``, ``PGPASSFILE``). A URL carrying a password is
-accepted in the settings file (0600) but refused on the command line, and is shown
-everywhere with the password replaced by ``***`` (:attr:`StateURL.masked`).
+``HOME/keys/state.password`` (0600, copied there from ``--state-password-file``, a file or
+standard input), or by libpq from its own password file (``~/.pgpass``, ``PGPASSFILE``). A URL
+carrying a password is accepted in the settings file (0600) but refused on the command line,
+and is shown everywhere with the password replaced by ``***`` (:attr:`StateURL.masked`;
+decision 310: the URL is parsed here, never by libpq, and a refusal quotes none of it).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from bundlekit.core.atomic import write_atomic
 from bundlekit.errors import InputError, StateError, UsageError
+from bundlekit.zone.state_url import EXPECTED, SCHEMES, MalformedURL, StateURL, split_state_url
 
-__all__ = ["StateURL", "parse_state_url", "Settings", "read_settings", "write_settings", "settings_path",
+__all__ = ["StateURL", "parse_state_url", "url_refused", "Settings", "read_settings", "write_settings", "settings_path",
            "password_path", "read_password", "load_password_file", "store_password", "SCHEMES"]
 
-#: URL schemes of a PostgreSQL state (libpq's two spellings).
-SCHEMES = ("postgresql", "postgres")
 _STATE = "BUNDLEKIT_STATE"
 _STORE = "BUNDLEKIT_PACKAGE_STORE"
+_HOW = ("percent-encode '@', ':', '/', '?', '%' and spaces inside the user, password or database, e.g. %40 for "
+        "'@'")
 
 
-@dataclass(frozen=True, slots=True)
-class StateURL:
-    """A PostgreSQL connection URL (``postgresql://USER@HOST:PORT/DB``); ``masked`` is safe to print."""
+def parse_state_url(text: str, *, where: str, allow_password: bool, setting: bool = False) -> StateURL:
+    """Check a state URL (:func:`~bundlekit.zone.state_url.split_state_url`); ``where`` names its origin,
+    ``setting`` says it is a home's ``BUNDLEKIT_STATE`` rather than a command line's value.
 
-    conninfo: str = field(repr=False)
-    masked: str
-    password: str | None = field(default=None, repr=False)
-
-    def __str__(self) -> str:
-        return self.masked
-
-
-def parse_state_url(text: str, *, where: str, allow_password: bool) -> StateURL:
-    """Check a state URL; ``where`` names its origin in errors.
-
-    Raises ``UsageError`` ``invalid_state_url`` (not a ``postgresql://`` URL with a host and a
-    database) and ``password_in_url`` (a password where ``allow_password`` is false).
+    Raises :func:`url_refused`'s error when it is not a state URL (the message names the part that is
+    wrong and quotes no part of the text, which could hold the password), and ``UsageError``
+    ``password_in_url`` for a password, or another secret parameter, where ``allow_password`` is false.
     """
-    parts = urlsplit(text.strip())
-    masked = _mask(text.strip())
-    if parts.scheme not in SCHEMES or not parts.hostname or not parts.path.strip("/"):
-        raise UsageError(f"{where}: {masked!r} is not a PostgreSQL state URL; expected "
-                         "postgresql://USER@HOST:PORT/DATABASE", code="invalid_state_url")
     try:
-        parts.port
-    except ValueError:
-        raise UsageError(f"{where}: {masked!r} has an invalid port", code="invalid_state_url") from None
-    query = dict(parse_qsl(parts.query))
-    password = unquote(parts.password) if parts.password is not None else query.get("password")
-    if password is not None and not allow_password:
-        raise UsageError(f"{where}: the state URL carries a password, and a command line is visible to every user "
-                         "of this machine; give the URL without it and the password with --state-password-file "
-                         "FILE (or in libpq's ~/.pgpass)", code="password_in_url")
-    return StateURL(text.strip(), masked, password)
+        url = split_state_url(text, where=where, setting=setting)
+    except MalformedURL as bad:
+        raise url_refused(where, setting, bad.reason) from None
+    if url.secrets and not allow_password:
+        raise UsageError(f"{where}: the state URL carries a password ({url.masked}), and a command line is visible "
+                         "to every user of this machine (change that password if others share it); give the URL "
+                         "without it and the password with --state-password-file FILE ('-': standard input) or "
+                         "in libpq's password file (~/.pgpass, PGPASSFILE)", code="password_in_url")
+    return url
 
 
-def _mask(text: str) -> str:
-    parts = urlsplit(text)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.split(':', 1)[0]}:***@{host}"
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*/"), parts.fragment))
+def url_refused(where: str, setting: bool, reason: str) -> StateError | UsageError:
+    """The refusal of a state URL that is not valid: ``UsageError`` ``invalid_state_url`` for a
+    command line's value, ``StateError`` ``invalid_node_settings`` for a home's setting."""
+    message = f"{where}: not a PostgreSQL state URL: {reason}. Give {EXPECTED} ({_HOW})"
+    if setting:
+        return StateError(f"{message}; correct it in that file", code="invalid_node_settings")
+    return UsageError(message, code="invalid_state_url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +82,9 @@ def password_path(home: Path) -> Path:
 def read_settings(home: Path) -> Settings:
     """The home's settings (defaults when there is no settings file).
 
-    Raises ``StateError`` ``state_damaged`` for a line that is not ``KEY=VALUE`` or an unknown key.
+    Raises ``StateError`` ``invalid_node_settings`` for a file that cannot be read, a line that
+    is not ``KEY=VALUE`` with a known key, or a ``BUNDLEKIT_STATE`` that is not a state URL (the
+    message names the file, line and setting, and never quotes the URL's text).
     """
     path = settings_path(home)
     try:
@@ -106,22 +92,23 @@ def read_settings(home: Path) -> Settings:
     except FileNotFoundError:
         return Settings()
     except (OSError, UnicodeDecodeError) as error:
-        raise StateError(f"{path}: cannot read the node's settings ({error})", code="state_damaged") from None
-    values: dict[str, str] = {}
+        raise StateError(f"{path}: cannot read the node's settings ({getattr(error, 'strerror', None) or error}); "
+                         "make it readable UTF-8 text for this user", code="invalid_node_settings") from None
+    values: dict[str, tuple[int, str]] = {}
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
         if not sep or key.strip() not in (_STATE, _STORE):
-            raise StateError(f"{path}, line {number}: expected {_STATE}=URL or {_STORE}=DIR", code="state_damaged")
-        values[key.strip()] = value.strip()
-    try:
-        state = (parse_state_url(values[_STATE], where=f"{path}: {_STATE}", allow_password=True)
-                 if values.get(_STATE) else None)
-    except UsageError as error:
-        raise StateError(error.message, code="state_damaged") from None
-    store = Path(values[_STORE]) if values.get(_STORE) else None
+            raise StateError(f"{path}, line {number}: not a setting; each line is {_STATE}=URL or {_STORE}=DIR "
+                             "(or a '#' comment). Correct that line", code="invalid_node_settings")
+        values[key.strip()] = (number, value.strip())
+    state = None
+    if values.get(_STATE, (0, ""))[1]:
+        number, value = values[_STATE]
+        state = parse_state_url(value, where=f"{_STATE} in {path}, line {number}", allow_password=True, setting=True)
+    store = Path(values[_STORE][1]) if values.get(_STORE, (0, ""))[1] else None
     return Settings(state, store)
 
 
@@ -129,7 +116,7 @@ def write_settings(home: Path, settings: Settings) -> None:
     """Write the home's settings file (0600: a state URL may carry a password)."""
     lines = ["# bundlekit node settings: where this node finds its zone's state and packages"]
     if settings.state is not None:
-        lines.append(f"{_STATE}={settings.state.conninfo}")
+        lines.append(f"{_STATE}={settings.state.text}")
     if settings.package_store is not None:
         lines.append(f"{_STORE}={settings.package_store}")
     write_atomic(settings_path(home), ("\n".join(lines) + "\n").encode("utf-8"), mode=0o600)

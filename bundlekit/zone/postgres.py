@@ -19,12 +19,15 @@ Type tokens: ``{int}`` ``BIGINT``, ``{float}`` ``DOUBLE PRECISION``, ``{bytes}``
 (letters compare without case, as SQLite's ``NOCASE`` does for ASCII; PostgreSQL folds every
 script's case, a superset). The schema version lives in the table ``bundlekit_schema``.
 
-The password is never part of :attr:`location` or of any message: errors from the driver are
-turned into ``StateError`` with the URL masked and the password text scrubbed.
+The password is never part of :attr:`location` or of any message: the URL reaches libpq as
+separate parameters (never as a URL libpq would parse and quote), errors from the driver are
+turned into ``StateError`` with the URL masked, and a driver message that holds a secret in
+any form is withheld whole (:meth:`StateURL.withhold`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Iterator, NoReturn, Sequence
@@ -35,7 +38,7 @@ from psycopg.rows import dict_row
 
 from bundlekit.errors import StateError
 from bundlekit.zone.db import Database, Params, Reader, Row, Session, Writer
-from bundlekit.zone.location import StateURL
+from bundlekit.zone.location import StateURL, url_refused
 
 __all__ = ["PostgresDatabase", "LOCK_TIMEOUT", "CONNECT_TIMEOUT"]
 
@@ -51,6 +54,12 @@ _PLACEHOLDER = re.compile(r"\?")
 _VERSION_TABLE = "bundlekit_schema"
 
 
+@functools.cache
+def _keywords() -> frozenset[str]:
+    """The connection parameters the libpq in use knows."""
+    return frozenset(o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults())
+
+
 def _claim_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big", signed=True)
 
@@ -61,11 +70,19 @@ class PostgresDatabase(Database):
     def __init__(self, url: StateURL, password: str | None = None) -> None:
         self.url = url
         self.location = url.masked
-        self._secret = password or url.password
+        self._secret = password
+        unknown = sorted({k for k, _ in url.query} - _keywords())
+        if unknown:
+            # not named: a name the parser cannot know may be the tail of a password that held an '&'
+            raise url_refused(url.where, url.setting, "a query parameter is not a connection parameter of libpq "
+                              "(check each NAME=VALUE against PostgreSQL's documentation, \"Parameter Key Words\")")
+        # The URL's parts go to libpq one by one, never as a URL: libpq parses nothing of it, so
+        # no message of its can quote a piece of it (decision 310).
+        params = {"connect_timeout": str(CONNECT_TIMEOUT), "application_name": "bundlekit",
+                  **url.parameters(password)}
         try:
-            conn = psycopg.connect(url.conninfo, password=password or None, autocommit=True, row_factory=dict_row,
-                                   connect_timeout=CONNECT_TIMEOUT, application_name="bundlekit")
-        except psycopg.Error as error:
+            conn = psycopg.connect(autocommit=True, row_factory=dict_row, **params)
+        except (psycopg.Error, ValueError, UnicodeError) as error:
             raise StateError(f"{self.location}: cannot connect to the state database: {self._scrub(error)}. "
                              "Check that the server is running and reachable, and the user, database and "
                              "password; then run the command again", code="state_unreachable") from None
@@ -122,10 +139,8 @@ class PostgresDatabase(Database):
             self._fail(error)
 
     def _scrub(self, error: BaseException) -> str:
-        text = " ".join(str(error).split())
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        return text
+        """The driver's message on one line, or a notice in its place if it holds a secret."""
+        return self.url.withhold(" ".join(str(error).split()), self._secret)
 
     def _fail(self, error: psycopg.Error) -> NoReturn:
         """Turn a driver error into the state error a person can act on (password never shown)."""

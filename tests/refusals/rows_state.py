@@ -22,6 +22,13 @@ def _pg_home(ctx: Ctx, name: str = "pg_prod") -> tuple[Any, Any]:
     return ctx.path(name), url
 
 
+def _bad_setting(ctx: Ctx) -> Call:
+    """A node whose BUNDLEKIT_STATE has an IPv6 address never closed (a traceback before)."""
+    home = ctx.prod
+    (home / "bundlekit.conf").write_text("BUNDLEKIT_STATE=postgresql://bundlekit@[::1/prod\n")
+    return Call(["trust", "list"], home=home)
+
+
 def _read_only(ctx: Ctx) -> Call:
     home, url = _pg_home(ctx)
     ctx.pg().sql("postgres", f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET default_transaction_read_only = on")
@@ -95,6 +102,9 @@ def _store_not_mounted(ctx: Ctx) -> Call:
 
 ROWS = [
     Row("invalid_state_url", lambda c: Call(["init", "--zone", "x", "--state", "mysql://u@db/x"], home=c.path("n"))),
+    Row("invalid_state_url", lambda c: Call(["zone", "migrate-state", "--to", "postgresql://bundlekit@[::1/prod"],
+                                            home=c.prod), "ipv6"),
+    Row("invalid_node_settings", _bad_setting),
     Row("password_in_url", lambda c: Call(["init", "--zone", "x", "--state", "postgresql://u:hunter2@127.0.0.1:1/x"],
                                           home=c.path("n"))),
     Row("state_unreachable", _unreachable),
