@@ -457,6 +457,8 @@ REGISTRY, ALIASES = _build(
     _E("unknown_deployment", "state", "no deployment has that id"),
     _E("target_exists", "state", "a target of that name already exists"),
     _E("outbox_empty", "state", "no receipt is waiting to be packed"),
+    _E("outbox_entry_packed", "state", "another process packed an entry while this receipt was written; not packed twice",
+       internal="two processes packing at once; tests/e2e/test_outbox_pack_race.py runs that race with two of them"),
     _E("release_pruned", "state", "prune removed a package of the release; bring it back (export with --full, or create it again)"),
     _E("invalid_receipt_entry", "state", "an outbox entry would make a receipt its reader refuses; nothing was packed",
        internal="names are checked where they enter (decision 125); only entries an earlier version queued break"),

@@ -193,6 +193,12 @@ def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
     return hashlib.sha256(f"bundlekit receipt id\n{source_zone}\n{dest_zone}\n{sequence}".encode()).hexdigest()[:32]
 
 
+def _taken(ids: Sequence[str], where: str | None) -> StateError:
+    return StateError(f"{', '.join(ids)}: packed into another receipt{f' ({where})' if where else ''} by another "
+                      "process of this zone while this one was written; nothing was recorded. Carry that receipt, "
+                      "or run `bundlekit outbox pack` again for what is still waiting", code="outbox_entry_packed")
+
+
 def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: EpochSeconds,
                   refusal_ids: Sequence[str] = ()) -> ReceiptFile:
     """Sign a receipt bundle carrying the given outbox entries (deployments and refused imports)
@@ -202,9 +208,10 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     ``unknown_deployment`` when an id has no entry for it), then writes the logs, then one
     transaction allocates the receipt's sequence, checks the manifest as its reader will
     (``StateError`` ``invalid_receipt_entry`` naming the deployments whose entries it would
-    refuse), records the file and marks the entries packed; the file appears at ``out`` once
-    that transaction has committed. On any error nothing is recorded or marked packed, and
-    ``out`` is untouched.
+    refuse), records the file and claims the entries (``StateError`` ``outbox_entry_packed``
+    when another process packed one of them since they were read: two receipts never carry one
+    entry); the file appears at ``out`` once that transaction has committed. On any error
+    nothing is recorded or marked packed, and ``out`` is untouched.
     """
     dest = truststore.entry_for_id(zone.db, dest_zone_id)
     if dest is None:
@@ -234,8 +241,10 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
             digest = writer.finish(_checked(manifest), signing.signers("receipt"), commit=False)
             outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,
                                        sequence=seq, deployment_ids=deployment_ids, now=now)
-            outbox.mark_packed(tx, bundle_id, deployment_ids)
-            refusals.mark_packed(tx, bundle_id, refusal_ids)
+            taken = outbox.mark_packed(tx, bundle_id, deployment_ids)
+            taken_refusals = refusals.mark_packed(tx, bundle_id, refusal_ids)
+            if taken or taken_refusals:  # another process packed them after we read them: write nothing
+                raise _taken(taken + taken_refusals, outbox.packed_into(tx, taken[0]) if taken else None)
         writer.commit()
     except BaseException:
         writer.abort()

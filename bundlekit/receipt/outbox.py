@@ -11,7 +11,7 @@ from bundlekit.receipt.build import ReceiptFile, write_receipt
 from bundlekit.zone import outbox, refusals
 from bundlekit.zone.home import Zone
 
-__all__ = ["list_outbox", "pack"]
+__all__ = ["list_outbox", "pack", "ATTEMPTS"]
 
 
 def list_outbox(zone: Zone) -> dict[str, Any]:
@@ -22,20 +22,36 @@ def list_outbox(zone: Zone) -> dict[str, Any]:
     return info
 
 
+#: Times ``pack`` reads the outbox again after another process packed part of what it read.
+ATTEMPTS = 3
+
+
 def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> ReceiptFile:
     """One receipt bundle with every entry not yet packed (for one destination: ``to``, a zone
     name or id, is needed when entries wait for several). Raises ``StateError``
-    ``outbox_empty``, ``UsageError`` ``usage``, and what :func:`write_receipt` raises."""
-    rows = outbox.pending(zone.db) + refusals.pending(zone.db)
-    if to is not None:
-        rows = [r for r in rows if (r["dest_name"] or "").lower() == to.lower() or r["dest_zone_id"] == to]
-    if not rows:
-        raise StateError("the outbox has no receipt waiting to be packed" + (f" for zone {to!r}" if to else ""),
-                         code="outbox_empty")
-    dests = {r["dest_zone_id"] for r in rows}
-    if len(dests) > 1:
-        names = ", ".join(sorted({r["dest_name"] or r["dest_zone_id"] for r in rows}))
-        raise UsageError(f"receipts wait for several zones ({names}); pack one at a time with --to ZONE",
-                         code="usage")
-    return write_receipt(zone, dests.pop(), [r["deployment_id"] for r in rows if "deployment_id" in r], out,
-                         now=now, refusal_ids=[r["refusal_id"] for r in rows if "refusal_id" in r])
+    ``outbox_empty``, ``UsageError`` ``usage``, and what :func:`write_receipt` raises.
+
+    Entries are claimed in the receipt's transaction: when another process (this node's or
+    another node's) packs some of them first, this one reads the outbox again and packs what
+    is left, so no entry travels in two receipts (``outbox_empty`` when nothing is left).
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        rows = outbox.pending(zone.db) + refusals.pending(zone.db)
+        if to is not None:
+            rows = [r for r in rows if (r["dest_name"] or "").lower() == to.lower() or r["dest_zone_id"] == to]
+        if not rows:
+            raise StateError("the outbox has no receipt waiting to be packed" + (f" for zone {to!r}" if to else "")
+                             + ("; another process of this zone packed them meanwhile" if attempt > 1 else ""),
+                             code="outbox_empty")
+        dests = {r["dest_zone_id"] for r in rows}
+        if len(dests) > 1:
+            names = ", ".join(sorted({r["dest_name"] or r["dest_zone_id"] for r in rows}))
+            raise UsageError(f"receipts wait for several zones ({names}); pack one at a time with --to ZONE",
+                             code="usage")
+        try:
+            return write_receipt(zone, dests.pop(), [r["deployment_id"] for r in rows if "deployment_id" in r], out,
+                                 now=now, refusal_ids=[r["refusal_id"] for r in rows if "refusal_id" in r])
+        except StateError as error:
+            if error.code != "outbox_entry_packed" or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

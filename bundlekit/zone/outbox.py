@@ -2,7 +2,8 @@
 
 An entry is queued in the transaction that records its deployment's outcome (exactly once
 per deployment). Packing writes a receipt file and, in one transaction, allocates its
-sequence, records the file and marks its entries packed.
+sequence, records the file and claims its entries: an entry another process packed meanwhile
+is never packed again (:func:`mark_packed`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.logs import put_log
 
-__all__ = ["queue_entry", "pending", "entries", "mark_packed", "record_receipt_file", "listing"]
+__all__ = ["queue_entry", "pending", "entries", "mark_packed", "packed_into", "record_receipt_file", "listing"]
 
 
 def queue_entry(tx: Writer, dest_zone_id: str, entry: dict[str, Any], logs: dict[str, bytes],
@@ -49,10 +50,23 @@ def entries(db: Reader, dest_zone_id: str, deployment_ids: Sequence[str]) -> lis
     return out
 
 
-def mark_packed(tx: Writer, receipt_bundle_id: str, deployment_ids: Sequence[str]) -> None:
-    """Mark entries as carried by the receipt bundle ``receipt_bundle_id``."""
-    for dep in deployment_ids:
-        tx.run("UPDATE outbox SET packed_in = ? WHERE deployment_id = ?", (receipt_bundle_id, dep))
+def mark_packed(tx: Writer, receipt_bundle_id: str, deployment_ids: Sequence[str]) -> list[str]:
+    """Claim entries for the receipt bundle ``receipt_bundle_id``: each is marked only if no receipt
+    carries it yet. Returns the ids another receipt took first (the caller must then roll back).
+
+    The check and the mark are one statement inside the write transaction, which the write lock
+    serialises across processes and nodes: two packers can never both claim an entry.
+    """
+    return [dep for dep in deployment_ids
+            if tx.run("UPDATE outbox SET packed_in = ? WHERE deployment_id = ? AND packed_in IS NULL",
+                      (receipt_bundle_id, dep)) != 1]
+
+
+def packed_into(db: Reader, deployment_id: str) -> str | None:
+    """The path of the receipt file that carries ``deployment_id``'s entry, or None."""
+    row = db.one("SELECT f.path FROM outbox o JOIN receipt_files f ON f.bundle_id = o.packed_in "
+                 "WHERE o.deployment_id = ?", (deployment_id,))
+    return None if row is None else str(row["path"])
 
 
 def record_receipt_file(tx: Writer, *, path: str, bundle_id: str, dest_zone_id: str, sequence: int,

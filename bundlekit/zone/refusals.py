@@ -60,9 +60,11 @@ def entries(db: Reader, dest_zone_id: str, refusal_ids: Sequence[str]) -> list[d
     return out
 
 
-def mark_packed(tx: Writer, receipt_bundle_id: str, refusal_ids: Sequence[str]) -> None:
-    for rid in refusal_ids:
-        tx.run("UPDATE refusals SET packed_in = ? WHERE refusal_id = ?", (receipt_bundle_id, rid))
+def mark_packed(tx: Writer, receipt_bundle_id: str, refusal_ids: Sequence[str]) -> list[str]:
+    """Claim refusal entries for a receipt, as ``outbox.mark_packed`` does; returns those taken first."""
+    return [rid for rid in refusal_ids
+            if tx.run("UPDATE refusals SET packed_in = ? WHERE refusal_id = ? AND packed_in IS NULL",
+                      (receipt_bundle_id, rid)) != 1]
 
 
 def listing(db: Reader) -> list[dict[str, Any]]:
