@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.files import read_user_file
 from bundlekit.deploy.worker_admin import worker_notice
-from bundlekit.errors import InputError
+from bundlekit.errors import InputError, UsageError
 from bundlekit.format.card import MAX_CARD_BYTES, parse_card
 from bundlekit.format.container import SignatureRecord, add_signature
 from bundlekit.format.crypto import key_id, raw_public
@@ -89,6 +89,10 @@ def trust() -> None:
     """The zones this zone accepts bundles or receipts from and seals secrets to."""
 
 
+SHARE_HELP = ("A trusted zone whose releases may use this zone's packages by hash, and whose receipts list them "
+              "(repeat for several). By default a zone's packages are its own.")
+
+
 def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
     out = tuple(p.strip() for v in values for p in v.split(",") if p.strip())
     return out or ("*",)
@@ -102,18 +106,44 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--environments", multiple=True, help="Glob(s) of environments (default all).")
 @click.option("--threshold", type=int, default=1, show_default=True,
               help="Distinct trusted signatures required (the zone key plus approvers).")
+@click.option("--share-packages-with", "share", multiple=True, metavar="ZONE", help=SHARE_HELP)
 @json_option
 def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: tuple[str, ...],
-              environments: tuple[str, ...], threshold: int, as_json: bool) -> None:
+              environments: tuple[str, ...], threshold: int, share: tuple[str, ...], as_json: bool) -> None:
     """Trust another zone's identity card."""
     parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
-    policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold)
     with open_zone(resolve_home(home)) as z:
+        policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
+                              truststore.zone_ids(z, share, what="--share-packages-with"))
         entry = truststore.add_zone(z, parsed, policy, clock.now())
     if as_json:
         emit_json(entry.to_dict())
     else:
         echo(f"trusting zone {entry.name} ({entry.zone_id}), signing key {entry.signing_key_id}")
+
+
+@trust.command("set", epilog="bundlekit trust set dev-payments --share-packages-with dev-web --home ./prod\n"
+                             "bundlekit trust set dev-payments --no-package-sharing --home ./prod")
+@click.argument("name")
+@click.option("--share-packages-with", "share", multiple=True, metavar="ZONE",
+              help=SHARE_HELP + " Replaces the zones named before.")
+@click.option("--no-package-sharing", is_flag=True, help="Share this zone's packages with no other zone.")
+@home_option
+@json_option
+def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, home: str | None, as_json: bool) -> None:
+    """Change a trusted zone's policy: which other zones may use the packages it delivered."""
+    if bool(share) == no_package_sharing:
+        raise UsageError("give --share-packages-with ZONE (repeat for several) or --no-package-sharing",
+                         code="usage")
+    with open_zone(resolve_home(home)) as z:
+        entry = truststore.share_packages(z, name, share)
+    if as_json:
+        emit_json(entry.to_dict())
+    elif entry.shares_packages_with:
+        echo(f"the packages zone {entry.name} delivers may now be used by zone(s) "
+             f"{', '.join(entry.shares_packages_with)}")
+    else:
+        echo(f"the packages zone {entry.name} delivers are its own (no other zone may use them)")
 
 
 @trust.command("list", epilog="bundlekit trust list --home ./prod --json")
@@ -135,6 +165,8 @@ def trust_list(home: str | None, as_json: bool) -> None:
              f"environments {','.join(p.environments)}")
         for kid, label in e.signers:
             echo(f"{'':<16} approver {label} ({kid})")
+        if e.shares_packages_with:
+            echo(f"{'':<16} shares its packages with {', '.join(e.shares_packages_with)}")
 
 
 @trust.command("remove", epilog="bundlekit trust remove dev --home ./prod")

@@ -1,7 +1,8 @@
 """Secure-zone import of a release bundle: plan (verify, decide, merge), then apply atomically.
 
 ``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob,
-streamed into staging), then decides: anti-rollback, trust policy, package identity,
+streamed into staging), then decides: anti-rollback, trust policy, package identity and
+ownership (a release uses by hash only packages its source delivered, decision 290),
 release identity, rotation statements and the three-way merge. It changes no state.
 ``apply_import`` commits everything in one transaction, re-checking under the write lock
 what another node may have changed (decision 184); the verified blobs move from staging into
@@ -33,10 +34,10 @@ from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
-from bundlekit.importer.rebuild import check_bases, rebuild_all
-from bundlekit.importer.verify import VerifiedBundle, verifier_for, verify_bundle
+from bundlekit.importer.rebuild import check_bases, not_shared, rebuild_all
+from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import packages, projects, secrets, sequences
+from bundlekit.zone import packages, projects, secrets, sequences, truststore
 from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
@@ -62,6 +63,10 @@ class ImportPlan:
     release_digest: str = ""
     evidence: list[EvidenceRow] = field(default_factory=list)
     seen: str = field(default="", repr=False)
+    #: The packages this bundle's source delivers (recorded as its own, decision 290).
+    delivered: list[PackageRef] = field(default_factory=list)
+    #: The SHA-256 of the packages the source may use by hash (its own and those shared with it).
+    usable: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def manifest(self) -> Manifest:
@@ -106,7 +111,7 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace)
         if not plan.noop:
             # Rebuilt packages land in staging like verified blobs: in the store only on apply.
-            rebuild_all(path, verified.digest, verified.manifest, store, staging.sink_for)
+            rebuild_all(path, verified.digest, verified.manifest, store, staging.sink_for, usable=plan.usable)
     except BaseException:
         staging.cleanup()
         raise
@@ -132,20 +137,27 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     # first blob has moved into the package store.
     rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
     store = zone.store
+    usable = usable_packages(zone, v.source, truststore.sources(zone))
+    own = packages.delivered_by(db, (v.source.zone_id,))
     new_packages = []
     for p in m.packages:
-        known = _check_package(db, p, where)
-        # A delta is rebuilt from its base: check_bases below says when that is missing.
-        if not p.included and p.delta is None and not store.has(p.sha256):
-            raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone does "
-                                    "not have it; export it with its file", code="package_missing")
+        known = _check_package(db, p, where, usable)
+        # A delta is rebuilt from its base: check_bases below says when that is missing or not shared.
+        if not p.included and p.delta is None:
+            if p.sha256 not in usable:
+                raise TrustError(not_shared(where, f"package {p.id} {p.version} is listed by reference", p.sha256,
+                                            v.source.name), code="package_not_shared")
+            if not store.has(p.sha256):
+                raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone "
+                                        "no longer holds it (pruned, or the store lost it); export it with its file "
+                                        "(`bundlekit export --full`)", code="package_missing")
         if known is None:
             new_packages.append(f"{p.id} {p.version}")
     project = projects.project_for_import(db, m.project["slug"])
     if project is not None and project.source_zone_id != v.source.zone_id:
         raise TrustError(f"{where}: project {m.project['slug']!r} in this zone comes from another source zone; "
                          "refusing to let a second source change it", code="policy_denied")
-    check_bases(m, store, where)
+    check_bases(m, store, where, usable)
     secret_values, refs = _open_secrets(zone, m, where)
     snap = incoming_snapshot(m, lambda i: refs[i])
     digest = content_digest(m, snap)
@@ -159,7 +171,9 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     merge = three_way_merge(base, local, held, strategy=strategy, policy=policy)
     return ImportPlan(v, merge=merge, snapshot=held, content_digest=digest, replaces_release=replaces,
                       new_packages=new_packages, secret_values=secret_values, rotations=rotations,
-                      release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing))
+                      release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing),
+                      delivered=[p for p in m.packages if p.included or p.delta is not None or p.sha256 in own],
+                      usable=usable)
 
 
 def _seen(project: projects.ProjectRecord | None, release_digest: str | None) -> str:
@@ -168,12 +182,15 @@ def _seen(project: projects.ProjectRecord | None, release_digest: str | None) ->
     return json.dumps([data, release_digest], sort_keys=True)
 
 
-def _check_package(db: Reader, p: PackageRef, where: str) -> str | None:
-    """The digest recorded for the package, after refusing one recorded with other bytes."""
+def _check_package(db: Reader, p: PackageRef, where: str, usable: frozenset[str] | None) -> str | None:
+    """The digest recorded for the package, after refusing one recorded with other bytes. The
+    recorded digest is named only when the source may use that package (``usable``; None: it
+    may): the refusal travels back to the source, which must not learn another source's bytes."""
     known = packages.recorded_digest(db, p.id, p.version)
     if known is not None and known != p.sha256:
+        held = f" with {known[:16]}..." if usable is None or known in usable else " with other bytes"
         raise VerificationError(f"{where}: package {p.id} {p.version} has SHA-256 {p.sha256[:16]}..., but this "
-                                f"zone already holds {p.id} {p.version} with {known[:16]}...; a package "
+                                f"zone already holds {p.id} {p.version}{held}; a package "
                                 "version is immutable: publish a new version", code="package_mismatch")
     return known
 
@@ -192,7 +209,7 @@ def _still_valid(tx: Reader, plan: ImportPlan) -> bool:
         return False
     _check_sequence(tx, v, str(v.path))
     for p in m.packages:
-        _check_package(tx, p, str(v.path))
+        _check_package(tx, p, str(v.path), plan.usable)
     slug = m.project["slug"]
     now_seen = _seen(projects.project_for_import(tx, slug),
                      projects.release_content_digest(tx, slug, m.release["version"]))
@@ -290,6 +307,7 @@ def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds) -> None:
             secrets.store(zone, tx, value)
         apply_rotations(tx, v.source.zone_id, plan.rotations, now)
         packages.add_packages(tx, m.packages, now)
+        packages.record_deliveries(tx, v.source.zone_id, plan.delivered, now)
         projects.record_release(zone, tx, release, local=plan.merge.result, base=plan.snapshot, now=now)
         record_evidence(tx, plan.evidence, now)
         key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])

@@ -1,7 +1,10 @@
 """Rebuilding delta packages (format 1.2) from the package store and a verified bundle.
 
-For each package that travelled as a delta and is not yet in the store, the base must be in
-the store (else ``delta_base_missing``: the source should export again with ``--full``). The
+For each package that travelled as a delta and is not yet in the store, or is there but was
+not delivered by the bundle's source (nor a source sharing with it), the base must be a package
+that source may use (else ``package_not_shared``, decision 290) and be in the store (else
+``delta_base_missing``: the source should export again with ``--full``). ``usable`` is the set of
+SHA-256 the source may use (``None`` only without a zone: test vectors). The
 recipe is applied in one streaming pass: base ranges are read with ``pread`` in 1 MiB pieces,
 the data blob is decompressed and checked again as it is read (so a file changed since the
 verification pass is caught too), and the rebuilt bytes go to ``out`` while a
@@ -17,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from bundlekit.errors import VerificationError
+from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.blobio import Stage
 from bundlekit.format.blobcheck import stream_blob
 from bundlekit.format.container import BundleFile
@@ -25,19 +28,28 @@ from bundlekit.format.delta import Rebuilder
 from bundlekit.format.manifest import Manifest, PackageRef
 from bundlekit.zone.store import PackageStore
 
-__all__ = ["delta_packages", "check_bases", "rebuild_package", "rebuild_all"]
+__all__ = ["Usable", "delta_packages", "check_bases", "not_shared", "rebuild_package", "rebuild_all"]
 
 
-def delta_packages(m: Manifest, store: PackageStore) -> list[PackageRef]:
-    """The delta packages of ``m`` whose bytes the store does not hold yet (what must be rebuilt)."""
-    return [p for p in m.packages if p.delta is not None and not store.has(p.sha256)]
+Usable = frozenset[str] | None
 
 
-def check_bases(m: Manifest, store: PackageStore, where: str) -> None:
-    """Refuse, before any work, a delta whose base this zone does not hold."""
-    for p in delta_packages(m, store):
+def delta_packages(m: Manifest, store: PackageStore, usable: Usable) -> list[PackageRef]:
+    """The delta packages of ``m`` that must be rebuilt: those whose bytes the store does not
+    hold, or holds but the source may not use (rebuilding them proves it has them)."""
+    return [p for p in m.packages if p.delta is not None
+            and not (store.has(p.sha256) and (usable is None or p.sha256 in usable))]
+
+
+def check_bases(m: Manifest, store: PackageStore, where: str, usable: Usable) -> None:
+    """Refuse, before any work, a delta whose base the source may not use or this zone does not hold."""
+    for p in delta_packages(m, store, usable):
         assert p.delta is not None
         base = p.delta.base
+        if usable is not None and base.sha256 not in usable:
+            raise TrustError(not_shared(where, f"package {p.id} {p.version} travelled as changes to {base.id} "
+                                               f"{base.version}", base.sha256, m.source.name),
+                             code="package_not_shared")
         if not store.has(base.sha256):
             raise VerificationError(
                 f"{where}: package {p.id} {p.version} travelled as changes to {base.id} {base.version} "
@@ -45,8 +57,18 @@ def check_bases(m: Manifest, store: PackageStore, where: str) -> None:
                 "the release again with `bundlekit export --full`", code="delta_base_missing")
 
 
+def not_shared(where: str, what: str, sha256: str, source: str) -> str:
+    """The message of ``package_not_shared``. It says the same whether or not the zone holds the
+    bytes from another source: a refusal travels back to the source, which must not learn what
+    other sources delivered."""
+    return (f"{where}: {what} (SHA-256 {sha256[:16]}...), but zone {source!r} has not delivered a package with "
+            "that SHA-256 to this zone, and no zone sharing its packages with it has: a release may use by hash only "
+            "packages its own source delivered. Ask zone {source} to export the release with the package's file "
+            "(`bundlekit export --full`); nothing was changed").replace("{source}", source)
+
+
 def rebuild_package(bundle: BundleFile, m: Manifest, p: PackageRef, store: PackageStore,
-                    out: Callable[[bytes], object] | None, where: str) -> None:
+                    out: Callable[[bytes], object] | None, where: str, usable: Usable) -> None:
     """Rebuild ``p`` into ``out`` (``None``: only check it); raise unless it hashes to ``p.sha256``."""
     assert p.delta is not None
     at = f"{where}: package {p.id} {p.version}"
@@ -55,7 +77,7 @@ def rebuild_package(bundle: BundleFile, m: Manifest, p: PackageRef, store: Packa
     try:
         fh = open(base_path, "rb")
     except FileNotFoundError:
-        check_bases(m, store, where)
+        check_bases(m, store, where, usable)
         raise
     with fh, Stage(digest.update, name="bundlekit-rebuild-hash") as hasher, \
             Stage(out or _discard, name="bundlekit-rebuild-out") as writer:
@@ -81,19 +103,20 @@ def rebuild_package(bundle: BundleFile, m: Manifest, p: PackageRef, store: Packa
 
 
 def rebuild_all(path: Path, digest: str, m: Manifest, store: PackageStore,
-                out_for: Callable[[str], Callable[[bytes], object] | None] | None) -> None:
+                out_for: Callable[[str], Callable[[bytes], object] | None] | None, *, usable: Usable) -> None:
     """Rebuild every delta package of the verified bundle at ``path`` (bundle digest ``digest``,
-    manifest ``m``); ``out_for(sha256)`` gives each one's sink (``None``: check only)."""
-    todo = delta_packages(m, store)
+    manifest ``m``) that must be (:func:`delta_packages`); ``out_for(sha256)`` gives each one's
+    sink (``None``: check only)."""
+    todo = delta_packages(m, store, usable)
     if not todo:
         return
     where = str(path)
-    check_bases(m, store, where)
+    check_bases(m, store, where, usable)
     with BundleFile(path) as bundle:
         if bundle.digest != digest:
             raise VerificationError(f"{where}: the bundle changed since it was verified", code="blob_hash_mismatch")
         for p in todo:
-            rebuild_package(bundle, m, p, store, out_for(p.sha256) if out_for else None, where)
+            rebuild_package(bundle, m, p, store, out_for(p.sha256) if out_for else None, where, usable)
 
 
 def _discard(_: bytes) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from bundlekit.core.clock import EpochSeconds, when_text
 from bundlekit.core.progress import begin
@@ -19,13 +19,13 @@ from bundlekit.format.blobcheck import stream_blob
 from bundlekit.format.container import BundleFile, check_blob_layout
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest, parse_manifest
-from bundlekit.trust.policy import TrustedSource, check_threshold, select_source, verify_records
-from bundlekit.zone import truststore
+from bundlekit.trust.policy import TrustedSource, check_threshold, package_owners, select_source, verify_records
+from bundlekit.zone import packages, truststore
 from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.zone.home import Zone
 
 __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
-           "AuthenticBundle", "authenticate"]
+           "AuthenticBundle", "authenticate", "usable_packages"]
 
 #: How far in the future a bundle's creation time may lie (clock skew between zones).
 MAX_CLOCK_SKEW = 86400
@@ -76,14 +76,23 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
 
     With ``check_blobs`` and ``rebuild``, every delta package (format 1.2) the zone does not
     hold yet is also rebuilt from its base, without writing anything, and must hash to its
-    signed SHA-256 (``delta_base_missing``, ``rebuilt_package_mismatch``). An import passes
+    signed SHA-256 (``delta_base_missing``, ``rebuilt_package_mismatch``); a delta whose base
+    its source may not use is refused (``package_not_shared``), and one whose bytes the zone
+    holds from another source only is rebuilt all the same (decision 290). An import passes
     ``rebuild=False`` and rebuilds into staging itself.
     """
-    verified = check_bundle(verifier_for(zone, now), path, check_blobs=check_blobs, progress=progress,
-                            sink_for=sink_for)
+    verifier = verifier_for(zone, now)
+    verified = check_bundle(verifier, path, check_blobs=check_blobs, progress=progress, sink_for=sink_for)
     if check_blobs and rebuild:
-        rebuild_all(path, verified.digest, verified.manifest, zone.store, None)
+        rebuild_all(path, verified.digest, verified.manifest, zone.store, None,
+                    usable=usable_packages(zone, verified.source, verifier.sources))
     return verified
+
+
+def usable_packages(zone: Zone, source: TrustedSource, sources: Iterable[TrustedSource]) -> frozenset[str]:
+    """The SHA-256 of the packages a release from ``source`` may use by hash: those it, or one of
+    the trusted ``sources`` sharing its packages with it, delivered to ``zone`` (decision 290)."""
+    return packages.delivered_by(zone.db, package_owners(source.zone_id, sources))
 
 
 def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,

@@ -5,7 +5,8 @@ An entry is what travels back about one deployment: which release bundle it answ
 code, the masked log (a compressed blob), and the output variables, sensitive ones sealed
 to the *source* zone's key (only the source can read them). Entries wait in the outbox;
 a receipt bundle (kind ``receipt``, its own signature domain and sequence per destination)
-carries one or many of them.
+carries one or many of them, and the inventory of the packages the destination delivered (or
+a source sharing its packages with it did): nothing about other sources (decision 290).
 
 Direction of the dependency: the deploy workflow calls this module (to build an entry from
 its record and queue it, and for ``deploy --receipt-out``); this module never imports the
@@ -27,6 +28,7 @@ from bundlekit.errors import FormatError, StateError
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
+from bundlekit.trust.policy import package_owners
 from bundlekit.zone import outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
@@ -219,9 +221,12 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
                          "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
     entries = outbox.entries(zone.db, dest_zone_id, deployment_ids)
     refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
-    # Only packages whose bytes are in the store: the source may rebuild a delta from any of them.
+    # Only what concerns the destination (decision 290): the packages it delivered, or a source
+    # sharing its packages with it did, whose bytes are in the store (it may rebuild a delta from
+    # any of them); never what other sources sent.
     store = zone.store
-    inventory = [item for item in packages.inventory(zone.db) if store.has(item["sha256"])]
+    owners = package_owners(dest_zone_id, truststore.sources(zone))
+    inventory = [item for item in packages.inventory(zone.db, owners) if store.has(item["sha256"])]
     signing = zone_signing(zone, now)  # a zone that rotated its key co-signs with the retired one
     writer = BundleWriter(out, "receipt")
     try:

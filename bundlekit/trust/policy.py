@@ -10,6 +10,9 @@ Rules (spec/bundle-format.md §6):
   the approvers added with ``trust add-signer``) and not revoked. Unknown keys are ignored.
   The zone key is always required: approvers add to it, never replace it.
 * Policy globs (spaces, projects, environments) limit what a source may send.
+* Packages belong to the source that delivered them: a release may reference by hash only
+  packages of its own source, or of a source whose policy names it in
+  ``share_packages_with`` (:func:`package_owners`, decision 290).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.container import SignatureRecord
 from bundlekit.format.crypto import key_id, verify_signature
 
-__all__ = ["SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy"]
+__all__ = ["SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy",
+           "package_owners"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +35,19 @@ class SourcePolicy:
     projects: tuple[str, ...] = ("*",)
     environments: tuple[str, ...] = ("*",)
     threshold: int = 1
+    #: Zone ids of the trusted sources whose releases may use this source's packages (decision 290).
+    share_packages_with: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"spaces": list(self.spaces), "projects": list(self.projects),
-                "environments": list(self.environments), "threshold": self.threshold}
+                "environments": list(self.environments), "threshold": self.threshold,
+                "share_packages_with": list(self.share_packages_with)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SourcePolicy":
         return cls(tuple(d.get("spaces", ("*",))), tuple(d.get("projects", ("*",))),
-                   tuple(d.get("environments", ("*",))), int(d.get("threshold", 1)))
+                   tuple(d.get("environments", ("*",))), int(d.get("threshold", 1)),
+                   tuple(d.get("share_packages_with", ())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +124,11 @@ def check_policy(source: TrustedSource, *, space: str, project: str, project_slu
         if not _match(env, p.environments):
             raise TrustError(f"{where}: zone {source.name!r} may not send releases for environment {env!r} "
                              f"(allowed: {', '.join(p.environments)})", code="policy_denied")
+
+
+def package_owners(source_zone_id: str, sources: Iterable[TrustedSource]) -> frozenset[str]:
+    """The zones whose packages a release from ``source_zone_id`` may reference by hash: that zone
+    itself, and every trusted source whose policy shares its packages with it. Sharing is one
+    way (B sharing with A lets A use B's packages, not the reverse) and ends when the sharing
+    source is no longer trusted."""
+    return frozenset({source_zone_id} | {s.zone_id for s in sources if source_zone_id in s.policy.share_packages_with})

@@ -290,6 +290,24 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE zone_keys (name TEXT PRIMARY KEY, wrapped {bytes} NOT NULL, added {int} NOT NULL);
     """,
+    # version 11: which source zone delivered each package (a release may reference only its own
+    # source's packages, and a receipt lists only them: decision 290). Packages recorded before
+    # belong to the sources of the releases whose snapshot names their SHA-256.
+    """
+    CREATE TABLE package_sources (
+        id TEXT NOT NULL {nocase},
+        version TEXT NOT NULL {nocase},
+        sha256 TEXT NOT NULL,
+        source_zone_id TEXT NOT NULL,
+        added {int} NOT NULL,
+        PRIMARY KEY (id, version, source_zone_id)
+    );
+    CREATE INDEX package_sources_by_digest ON package_sources(sha256, source_zone_id);
+    INSERT INTO package_sources(id, version, sha256, source_zone_id, added)
+        SELECT p.id, p.version, p.sha256, r.source_zone_id, MIN(p.added) FROM packages p
+        JOIN releases r ON r.snapshot LIKE '%"sha256": "' || p.sha256 || '"%'
+        GROUP BY p.id, p.version, p.sha256, r.source_zone_id;
+    """,
 ]
 
 

@@ -6,9 +6,10 @@ transaction); :func:`entry_for_id` and :func:`zone_names` read through any ``Rea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import InputError, StateError, UsageError
@@ -20,7 +21,7 @@ from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 
 __all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "entry_for_id", "zone_names", "sources",
-           "revoked_key_ids", "add_signer", "revoke"]
+           "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +34,14 @@ class TrustEntry:
     policy: SourcePolicy
     signers: tuple[tuple[str, str], ...]  # (key id, label)
     added: int
+    #: Names of the trusted zones this zone shares its packages with (``policy.share_packages_with``).
+    shares_packages_with: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "zone_id": self.zone_id, "signing_key_id": self.signing_key_id,
                 "sealing_key_id": self.sealing_key_id, "policy": self.policy.to_dict(),
-                "signers": [{"key_id": k, "name": n} for k, n in self.signers], "added": self.added}
+                "signers": [{"key_id": k, "name": n} for k, n in self.signers], "added": self.added,
+                "shares_packages_with": list(self.shares_packages_with)}
 
 
 def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSeconds) -> TrustEntry:
@@ -87,10 +91,12 @@ def _entry(db: Reader, row: Row) -> TrustEntry:
     retired = {r["key_id"] for r in db.all("SELECT key_id FROM revoked_keys")}
     zone_keys = [k["key_id"] for k in keys if k["role"] == "zone"]
     current = [k for k in zone_keys if k not in retired] or zone_keys
+    policy = SourcePolicy.from_dict(json.loads(row["policy"]))
+    names = zone_names(db) if policy.share_packages_with else {}
     return TrustEntry(row["name"], row["zone_id"], current[-1] if current else "",
-                      key_id("x25519", row["sealing_key"]), row["sealing_key"],
-                      SourcePolicy.from_dict(json.loads(row["policy"])),
-                      tuple((k["key_id"], k["label"]) for k in keys if k["role"] == "signer"), row["added"])
+                      key_id("x25519", row["sealing_key"]), row["sealing_key"], policy,
+                      tuple((k["key_id"], k["label"]) for k in keys if k["role"] == "signer"), row["added"],
+                      tuple(sorted(names[z] for z in policy.share_packages_with if z in names)))
 
 
 def list_zones(zone: Zone) -> list[TrustEntry]:
@@ -118,6 +124,37 @@ def sources(zone: Zone) -> list[TrustedSource]:
             frozenset(bytes(k["public_key"]) for k in keys if k["role"] == "signer"),
             SourcePolicy.from_dict(json.loads(row["policy"]))))
     return out
+
+
+def zone_ids(zone: Zone, names: Iterable[str], *, what: str) -> tuple[str, ...]:
+    """The zone ids of trusted zones given by name or id (``StateError`` ``unknown_zone``
+    naming ``what``, the option they came from)."""
+    known = {n.lower(): z for z, n in zone_names(zone.db).items()}
+    out: list[str] = []
+    for name in names:
+        found = known.get(name.lower()) or (name if name in known.values() else None)
+        if found is None:
+            raise StateError(f"{what} {name!r}: no trusted zone has that name; see `bundlekit trust list`. Nothing "
+                             "was changed", code="unknown_zone")
+        if found not in out:
+            out.append(found)
+    return tuple(sorted(out))
+
+
+def share_packages(zone: Zone, name: str, with_zones: Iterable[str]) -> TrustEntry:
+    """Let the releases of the trusted zones ``with_zones`` (names or ids; empty: none) use the
+    packages zone ``name`` delivered, and their receipts list them (decision 290). Replaces
+    the list. ``StateError`` ``unknown_zone``, ``UsageError`` ``invalid_policy`` (a zone
+    sharing with itself)."""
+    entry = get_zone(zone, name)
+    ids = zone_ids(zone, with_zones, what="--share-packages-with")
+    if entry.zone_id in ids:
+        raise UsageError(f"--share-packages-with {entry.name}: a zone always uses its own packages; name the other "
+                         "zones that may use them", code="invalid_policy")
+    policy = dataclasses.replace(entry.policy, share_packages_with=ids)
+    with zone.db.transaction() as tx:
+        tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(policy.to_dict()), entry.zone_id))
+    return get_zone(zone, entry.zone_id)
 
 
 def add_signer(zone: Zone, source: str, approver: ApproverKey, now: EpochSeconds) -> TrustEntry:

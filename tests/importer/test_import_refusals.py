@@ -136,11 +136,12 @@ def test_import_package_mismatch_refused(zones: Zones, release_dir: Path, tmp_pa
     _refused(zones, export(zones, tmp_path / "b.bundle", release=rel), "package_mismatch")
 
 
-def test_import_package_by_reference_missing_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+def test_import_package_by_reference_its_source_never_delivered_refused(zones: Zones, release_dir: Path,
+                                                                       tmp_path: Path) -> None:
     rel = release_dir / "release.toml"
     rel.write_text(rel.read_text() + f'\n[[packages]]\nid = "Acme.Tools"\nversion = "2.0.0"\nsha256 = "{"cd" * 32}"\n'
                    'size = 10\n')
-    _refused(zones, export(zones, tmp_path / "a.bundle", release=rel), "package_missing")
+    _refused(zones, export(zones, tmp_path / "a.bundle", release=rel), "package_not_shared")
 
 
 def test_import_same_release_version_different_content_needs_replace(zones: Zones, release_dir: Path,

@@ -160,6 +160,12 @@ def _without_packages(m: dict[str, Any]) -> None:
 
 
 
+def _lose_acme_package(ctx: Ctx) -> None:
+    """prod's store loses the Acme.Web 1.4.0 dev delivered (removed by hand, a disk replaced)."""
+    sha = hashlib.sha256((ctx.get("release") / "packages" / "Acme.Web.1.4.0.zip").read_bytes()).hexdigest()
+    (ctx.prod / "packages" / "sha256" / sha[:2] / sha).unlink()
+
+
 def _as_delta(ctx: Ctx, *, recipe: list[list[int]] | None = None, base_sha: str | None = None,
               sha: str | None = None) -> Path:
     """``delta.bundle`` (release 1.4.1) with its package re-signed as Acme.Web 1.4.1 rebuilt from the
@@ -209,9 +215,9 @@ ROWS = [
     Row("wrong_destination", lambda c: (ok("trust", "add", c.get("other.card"), home=c.dev),
                                         _verify(c, _exported(c, to="other")))[1]),
     Row("package_mismatch", _package_changed),
-    Row("package_missing", lambda c: _refused_import(c, c.get("delta.bundle"), "prod_fresh")),
+    Row("package_missing", lambda c: (_lose_acme_package(c), _refused_import(c, c.get("delta.bundle")))[1]),
     Row("invalid_delta", lambda c: _verify(c, _as_delta(c, recipe=[[0, 1, 710]]))),
-    Row("delta_base_missing", lambda c: _refused_import(c, _as_delta(c, base_sha="ab" * 32))),
+    Row("delta_base_missing", lambda c: (_lose_acme_package(c), _refused_import(c, _as_delta(c)))[1]),
     Row("rebuilt_package_mismatch", lambda c: _refused_import(c, _as_delta(c, sha="cd" * 32))),
     # A variable listed twice with the same scope: export refuses it, creating the release in dev.
     Row("duplicate_identity", lambda c: Call(["export", _twice(c, version="1.4.1"), "--to", "prod", "-o",
@@ -231,6 +237,8 @@ ROWS = [
                                     Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"],
                                          home=c.prod))[1], name="deploy"),
     Row("source_mismatch", lambda c: _verify(c, _forged(c, mutate=_claims_other_source(c)))),
+    # dev lists Acme.Web 1.4.0 by reference, but never delivered it to this prod (decision 290)
+    Row("package_not_shared", lambda c: _refused_import(c, c.get("delta.bundle"), "prod_fresh")),
     # -- conflict ---------------------------------------------------------------------------
     Row("conflict", _conflict),
     Row("release_exists", lambda c: _import(c, _exported(c, release=c.release(

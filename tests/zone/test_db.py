@@ -6,6 +6,7 @@ these are the rules ``zone/db.py`` promises whatever the backend.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from bundlekit.zone import deployments, sequences
+from bundlekit.zone import deployments, packages, sequences
 from bundlekit.zone.db import Database
 from bundlekit.zone.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from bundlekit.zone.sqlite import SQLiteDatabase
@@ -362,3 +363,39 @@ def test_a_claim_taken_in_a_rolled_back_transaction_is_given_back(state: State, 
             assert other.claim(tx, "deploy/acme/production")
     finally:
         other.close()
+
+
+def test_migrating_gives_each_package_to_the_sources_of_the_releases_that_name_it(state: State) -> None:
+    """Decision 290: packages imported before sources owned packages belong to the source zones of
+    the releases whose snapshot lists their SHA-256; one no release names belongs to nobody."""
+    old = state.raw()
+    before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE package_sources" in script)
+    used, shared, orphan = "a" * 64, "b" * 64, "c" * 64
+    with old.transaction() as tx:
+        old.prepare_schema(tx)
+        for script in MIGRATIONS[:before]:
+            for statement in old.ddl(script):
+                tx.run(statement)
+        old.set_schema_version(tx, before)
+        for pid, sha in (("Web", used), ("Lib", shared), ("Old", orphan)):
+            tx.run("INSERT INTO packages(id, version, sha256, size, file, added) VALUES (?,?,?,?,?,?)",
+                   (pid, "1.0", sha, 1, f"{pid}.zip", 5))
+        for slug, source, shas in (("web", "zone-a", [used, shared]), ("billing", "zone-b", [shared])):
+            snapshot = json.dumps({"variables": {"Note": {"value": orphan}},  # a value is no package entry
+                                   "packages": {f"p{i}": {"id": "x", "sha256": s} for i, s in enumerate(shas)}})
+            tx.run("INSERT INTO releases(project_slug, version, channel, notes, source_zone_id, bundle_id, "
+                   "bundle_digest, sequence, content_digest, snapshot, output_refs, imported_at) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (slug, "1", "Default", "", source, "b", "d", 1, "c", snapshot,
+                                                        "[]", 0))
+    old.close()
+    db = state.open()
+    try:
+        rows = db.all("SELECT id, version, sha256, source_zone_id, added FROM package_sources "
+                      "ORDER BY id, source_zone_id")
+        assert [tuple(r.values()) for r in rows] == [("Lib", "1.0", shared, "zone-a", 5),
+                                                     ("Lib", "1.0", shared, "zone-b", 5),
+                                                     ("Web", "1.0", used, "zone-a", 5)]
+        assert packages.delivered_by(db, ["zone-b"]) == {shared}
+        assert [p["id"] for p in packages.inventory(db, ["zone-a"])] == ["Lib", "Web"]
+    finally:
+        db.close()

@@ -43,7 +43,9 @@ def test_every_repository_answers_the_same_on_either_engine(any_zones: Zones, re
     assert project.slug == "acme-web" and projects.project_names(z.prod.db) == {"acme-web": "Acme Web"}
     assert [r["version"] for r in projects.list_releases(z.prod.db)] == ["1.4.0"]
     assert projects.get_release(z.prod.db, project, None)["version"] == "1.4.0"
-    [pkg] = packages.inventory(z.prod.db)
+    [pkg] = packages.inventory(z.prod.db, [z.dev.zone_id])
+    assert packages.inventory(z.prod.db, ["another-zone"]) == []  # packages belong to who sent them
+    assert packages.delivered_by(z.prod.db, [z.dev.zone_id]) == {pkg["sha256"]}
     assert packages.recorded_digest(z.prod.db, "acme.web", "1.4.0") == pkg["sha256"]
     assert z.prod.store.has(pkg["sha256"])
     # local edits + secrets at rest
