@@ -5,7 +5,8 @@ Refused: an untrusted or forged signer, another destination, a replayed or reuse
 any entry (deployment or refused import) that does not
 answer a release bundle this zone exported to the receipt's signer (``unknown_bundle``).
 Re-importing the same receipt, or an entry already recorded from an earlier receipt, changes
-nothing. A receipt that arrives after a newer one (``late``) is accepted for the entries it
+nothing, also when two processes or nodes import at once: what to record is decided again
+inside the write transaction (decision 312). A receipt that arrives after a newer one (``late``) is accepted for the entries it
 adds; it never lowers the high-water mark nor replaces the inventory a newer receipt reported.
 A receipt from a zone that rotated its signing key carries the rotation statement and is
 co-signed by the retired key (``zone/rotation.py``): importing it trusts the new key and
@@ -79,9 +80,43 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     v = verify_bundle(zone, path, now=now, progress=progress, sink_for=sink_for)
     m = v.manifest
     where = str(path)
-    db = zone.db
     if m.kind != "receipt":
         raise VerificationError(f"{where}: expected a receipt bundle, found {m.kind}", code="wrong_kind")
+    result = _decide(zone.db, v, where)
+    if result.noop:
+        return result
+    # Every statement is checked before anything is written (``invalid_rotation``).
+    rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
+    if dry_run:
+        return result
+    with zone.db.transaction() as tx:
+        # Decided again under the write lock: another process (this node's or another node's) may
+        # have imported this receipt, or a newer one, since the first decision (decision 312).
+        result = _decide(tx, v, where)
+        if result.noop:
+            return result
+        key = sequences.receipt_key(v.source.zone_id)
+        for digest, buf in logs.items():
+            put_log(tx, digest, buf.getvalue())
+        for e in m.receipts:
+            if e["deployment_id"] in result.recorded:
+                remote.record_remote(tx, v.source.zone_id, m.bundle_id, e, now)
+        for r in m.refusals:
+            refusals.record_remote(tx, v.source.zone_id, m.bundle_id, r, now)
+        if not result.late:  # what a zone holds now comes from its newest receipt, never a late one
+            exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
+            exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
+        sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
+                                  source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
+                                  plan=json.dumps({"receipt": result.recorded}), high_water=not result.late)
+        result.new_keys = apply_rotations(tx, v.source.zone_id, rotations, now)
+    return result
+
+
+def _decide(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
+    """What importing the verified receipt ``v`` would record on the state ``db`` shows: a no-op
+    (imported already), or the entries it adds and whether it is late; raises its refusals."""
+    m = v.manifest
     if sequences.already_imported(db, v.digest):
         return ReceiptImport(v, noop=True)
     key = sequences.receipt_key(v.source.zone_id)
@@ -99,8 +134,6 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
                   "({last}); refusing a replayed receipt",
             reused=f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} was already received with "
                    "other content")
-    # Every statement is checked before anything is written (``invalid_rotation``).
-    rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
     result = ReceiptImport(v, late=late)
     entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
@@ -119,23 +152,6 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
             f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than the last received "
             f"({last}) and every entry it carries was already recorded; refusing a replayed receipt",
             code="replay", details={"sequence": m.sequence, "last": last})
-    if dry_run:
-        return result
-    with db.transaction() as tx:
-        for digest, buf in logs.items():
-            put_log(tx, digest, buf.getvalue())
-        for e in m.receipts:
-            if e["deployment_id"] in result.recorded:
-                remote.record_remote(tx, v.source.zone_id, m.bundle_id, e, now)
-        for r in m.refusals:
-            refusals.record_remote(tx, v.source.zone_id, m.bundle_id, r, now)
-        if not late:  # what a zone holds now comes from its newest receipt, never a late one
-            exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
-            exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
-        sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
-                                  source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
-                                  plan=json.dumps({"receipt": result.recorded}), high_water=not late)
-        result.new_keys = apply_rotations(tx, v.source.zone_id, rotations, now)
     return result
 
 
