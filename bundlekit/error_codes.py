@@ -406,12 +406,13 @@ REGISTRY, ALIASES = _build(
     _E("not_a_zone", "state", "the home is not a zone home (no zone file or state database)"),
     _E("zone_exists", "state", "the home already holds a zone"),
     _E("home_not_empty", "state", "the folder for a new zone is not empty"),
-    _E("state_damaged", "state", "the zone's zone.json is damaged"),
+    _E("state_damaged", "state", "the zone's zone.json, or its SQLite state database, is damaged"),
     _E("invalid_node_settings", "state", "the home's bundlekit.conf has a line that is not a setting, or a "
                                          "BUNDLEKIT_STATE that is not a state URL"),
     _E("state_too_new", "state", "the state database was written by a newer bundlekit"),
-    _E("state_unreachable", "state", "the zone's PostgreSQL state cannot be reached, or the connection was lost"),
-    _E("state_read_only", "state", "the zone's PostgreSQL state refuses writes (read-only database, standby, "
+    _E("state_unreachable", "state", "the zone's state cannot be reached or opened (server, connection, disk, file "
+                                     "system)"),
+    _E("state_read_only", "state", "the zone's state refuses writes (read-only database or file, standby, "
                                    "missing privilege)"),
     _E("state_busy", "state", "another node held the state's write lock longer than the lock timeout",
        internal="needs a writer stuck for 30 s inside one transaction; bundlekit's are short"),

@@ -4,7 +4,10 @@ Rollback-journal mode with ``synchronous=FULL``: a committed change survives pow
 and a read never creates files in the home (a refused operation leaves it byte-identical).
 Writes are ``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken when the transaction
 begins, other writers wait up to :data:`BUSY_TIMEOUT` seconds. The schema version is
-``PRAGMA user_version``.
+``PRAGMA user_version``. SQLite's errors become the state errors the PostgreSQL backend raises
+for the same situations (``state_busy``, ``state_read_only``, ``state_unreachable``,
+``state_query_failed``), and a file that is not a database, or a damaged one, is
+``state_damaged``: never a traceback.
 
 Claims (:meth:`Database.claim`) are rows of ``bundlekit_claims`` naming their holder (host,
 process id, the process's start time, the connection); a row whose holder is gone (a process
@@ -19,8 +22,9 @@ import secrets
 import socket
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
+from bundlekit.errors import StateError
 from bundlekit.zone.db import Database, Params, Reader, Row, Session, Writer
 
 __all__ = ["SQLiteDatabase", "BUSY_TIMEOUT"]
@@ -68,10 +72,17 @@ class SQLiteDatabase(Database):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.location = str(path)
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT)
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT)
+        except sqlite3.Error as error:
+            self._fail(error)
         conn.row_factory = _dict_row
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = FULL")
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as error:
+            conn.close()
+            self._fail(error)
         self._conn: sqlite3.Connection | None = conn
         self._session = Session(self)
         self._token = secrets.token_hex(8)
@@ -83,31 +94,74 @@ class SQLiteDatabase(Database):
             raise RuntimeError(f"{self.location}: the state database is closed")
         return self._conn
 
+    def _execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(self.sql(sql), tuple(params))
+        except sqlite3.Error as error:
+            self._fail(error)
+
     def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return self.conn.execute(self.sql(sql), tuple(params)).fetchall()
+        cur = self._execute(sql, params)
+        try:
+            return cur.fetchall()
+        except sqlite3.Error as error:
+            self._fail(error)
 
     def _run(self, sql: str, params: Params) -> int:
-        return self.conn.execute(self.sql(sql), tuple(params)).rowcount
+        return self._execute(sql, params).rowcount
 
     def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
-        cur = self.conn.execute(self.sql(sql), tuple(params))
-        while chunk := cur.fetchmany(batch):
-            yield from chunk
+        cur = self._execute(sql, params)
+        try:
+            while chunk := cur.fetchmany(batch):
+                yield from chunk
+        except sqlite3.Error as error:
+            self._fail(error)
+
+    def _fail(self, error: sqlite3.Error) -> NoReturn:
+        """Turn an SQLite error into the state error a person can act on, as the PostgreSQL
+        backend does for its driver's: the same codes for the same situations on both engines."""
+        name = getattr(error, "sqlite_errorname", "") or ""
+        detail = " ".join(str(error).split())
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            raise StateError(f"{self.location}: another process held the state's write lock for more than "
+                             f"{BUSY_TIMEOUT:.0f} s; nothing was changed. Run the command again",
+                             code="state_busy") from None
+        if name.startswith("SQLITE_READONLY"):
+            raise StateError(f"{self.location}: the state database refuses to be written ({detail}); nothing was "
+                             "changed. Make the file and its folder writable for this user (and the file system "
+                             "read-write), then run the command again", code="state_read_only") from None
+        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+            raise StateError(f"{self.location}: the state database is damaged ({detail}); nothing was changed. "
+                             "Restore it from a backup of the home", code="state_damaged") from None
+        if name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+            raise StateError(f"{self.location}: the state database cannot be opened or written ({detail}); the "
+                             "transaction did not commit. Free space or fix the file system or permissions, then "
+                             "run the command again", code="state_unreachable") from None
+        raise StateError(f"{self.location}: the state database refused a statement ({detail})",
+                         code="state_query_failed") from None
 
     def _begin_write(self) -> Writer:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE")
         return self._session
 
     def _begin_read(self) -> Reader:
-        self.conn.execute("BEGIN DEFERRED")
+        self._execute("BEGIN DEFERRED")
         return self._session
 
     def _commit(self) -> None:
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()  # a COMMIT that failed (busy, I/O) leaves the transaction open: end it
+            self._fail(error)
 
     def _rollback(self) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the error being raised says what happened; SQLite undoes the journal on next open
 
     def close(self) -> None:
         _OPEN.discard(self._token)
@@ -141,7 +195,7 @@ class SQLiteDatabase(Database):
             with self.transaction() as tx:
                 tx.run(_CLAIMS)
                 tx.run("DELETE FROM bundlekit_claims WHERE name = ? AND holder = ?", (name, self._holder))
-        except sqlite3.Error:
+        except (sqlite3.Error, StateError):
             pass  # the row names this connection: it turns stale when the connection closes
 
     def table_names(self, db: Reader) -> set[str]:
