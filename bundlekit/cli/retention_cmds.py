@@ -15,6 +15,7 @@ from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.retention.prune import PrunePlan, PruneResult, apply_prune, plan_prune, refuse_if_pruning
 from bundlekit.zone import retention as state
 from bundlekit.zone.home import Zone, open_zone
+from bundlekit.zone.retention import MAX_KEEP
 
 __all__ = ["size_text", "after_deploy", "pruned_note"]
 
@@ -56,9 +57,9 @@ def retention_show(home: str | None, as_json: bool) -> None:
 
 @retention.command("set", epilog="bundlekit retention set --keep 3 --home ./prod\n"
                                  "bundlekit retention set --keep-days 30 --environment Staging --home ./prod")
-@click.option("--keep", "keep_releases", type=click.IntRange(min=1), default=None,
+@click.option("--keep", "keep_releases", type=click.IntRange(min=1, max=MAX_KEEP), default=None,
               help="Keep the last N releases deployed per project and environment.")
-@click.option("--keep-days", "keep_days", type=click.IntRange(min=1), default=None,
+@click.option("--keep-days", "keep_days", type=click.IntRange(min=1, max=MAX_KEEP), default=None,
               help="Keep releases deployed in the last N days.")
 @click.option("--keep-all", is_flag=True, help="Keep every release (the default policy).")
 @click.option("--environment", default="", help="Set the policy of one environment (default: the zone's default).")

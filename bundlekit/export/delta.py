@@ -23,19 +23,23 @@ from bundlekit.core.names import version_order
 from bundlekit.errors import BundleError, FormatError
 from bundlekit.export.chunking import ChunkList, RangeReader, chunk_pushed, chunk_stream, plan_delta
 from bundlekit.format.blobcheck import stream_blob
-from bundlekit.format.container import BlobRecord, BundleFile, BundleWriter
-from bundlekit.format.delta import BaseRef, DeltaRef
+from bundlekit.format import codec
+from bundlekit.format.container import DEFAULT_LIMITS, BlobRecord, BundleFile, BundleWriter
+from bundlekit.format.delta import MAX_RECIPE_OPS, BaseRef, DeltaRef
 from bundlekit.format.manifest import PackageRef, parse_manifest
 from bundlekit.zone import exports
 from bundlekit.zone.chunks import ChunkListStore
 from bundlekit.zone.home import Zone
 
-__all__ = ["DELTA_FEATURE", "DeltaSource", "write_delta", "MAX_DELTA_SHARE"]
+__all__ = ["DELTA_FEATURE", "DeltaSource", "write_delta", "recipe_bytes", "MAX_DELTA_SHARE", "RECIPE_ROOM"]
 
 #: The receipt feature that says a zone rebuilds delta packages (spec/bundle-format.md §7).
 DELTA_FEATURE = "delta/1"
 #: A delta that would ship more than this share of the package is not worth a recipe.
 MAX_DELTA_SHARE = 0.5
+#: The part of the manifest (whose size a reader limits to 16 MiB) that the recipes of one bundle may
+#: take together; beyond it the next changed package travels whole (decision 301).
+RECIPE_ROOM = DEFAULT_LIMITS.max_manifest // 2
 
 
 @dataclass
@@ -107,18 +111,29 @@ def _blob_source(bundle: BundleFile, blob: BlobRecord, where: str) -> Callable[[
     return produce
 
 
+def recipe_bytes(recipe: tuple[tuple[int, ...], ...]) -> int:
+    """How many bytes ``recipe`` takes in the manifest (its canonical encoding)."""
+    return len(codec.encode(recipe))
+
+
 def write_delta(writer: BundleWriter, package_id: str, version: str, file_name: str, path: Path, base: BaseRef,
                 chunks: ChunkList, lists: ChunkListStore,
-                progress: Callable[[int], None] | None = None) -> PackageRef | None:
+                progress: Callable[[int], None] | None = None, *,
+                max_ops: int = MAX_RECIPE_OPS, max_bytes: int = RECIPE_ROOM) -> PackageRef | None:
     """Add the delta of the package at ``path`` against ``base`` to ``writer``.
 
     Returns the package entry, or ``None`` (nothing written) when the delta would not save
-    enough. Keeps the package's chunk list for the next delta either way. Raises
-    ``FormatError`` ``input_changed`` when the file changes between the two reads.
+    enough, or when its recipe would have more than ``max_ops`` operations or take more than
+    ``max_bytes`` of the manifest (a reader refuses a recipe over :data:`MAX_RECIPE_OPS`
+    operations and a manifest over its size limit: the package then travels whole). Keeps the
+    package's chunk list for the next delta either way. Raises ``FormatError``
+    ``input_changed`` when the file changes between the two reads.
     """
     plan = plan_delta(path, chunks, progress)
     lists.write(plan.sha256, plan.chunks.encode())
     if plan.sha256 == base.sha256 or plan.data_size > MAX_DELTA_SHARE * plan.size or not plan.recipe:
+        return None
+    if len(plan.recipe) > min(max_ops, MAX_RECIPE_OPS) or recipe_bytes(plan.recipe) > max_bytes:
         return None
     data = None
     if plan.data_size:

@@ -23,12 +23,13 @@ from typing import Callable
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, UsageError
-from bundlekit.export.delta import DeltaSource, write_delta
+from bundlekit.export.delta import RECIPE_ROOM, DeltaSource, recipe_bytes, write_delta
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.delta import DELTA_MINOR
-from bundlekit.format.manifest import FORMAT_ID, Manifest, PackageRef, Placeholder, Variable, ZoneRef, scope_to_dict
+from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Manifest, PackageRef, Placeholder,
+                                       Variable, ZoneRef, scope_to_dict)
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
 from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
@@ -44,11 +45,20 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_duration(text: str) -> int:
+    """``--expires`` text (``12h``, ``30d``, ``2w``; a bare number is seconds) as seconds.
+
+    Raises ``UsageError`` ``invalid_duration`` for anything else, for zero, and for a validity
+    that no manifest can state (beyond 9999-12-31, the schema's last second).
+    """
     m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text)
     if not m or int(m.group(1)) <= 0:
         raise UsageError(f"--expires {text!r}: use a positive number with a unit, like 12h, 30d or 2w",
                          code="invalid_duration")
-    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
+    seconds = int(m.group(1)) * _UNITS[m.group(2) or "s"]
+    if seconds > MAX_SECONDS:
+        raise UsageError(f"--expires {text!r}: a bundle cannot be valid past the year 9999; give a validity like "
+                         "30d or 52w", code="invalid_duration")
+    return seconds
 
 
 def reference_time(now: EpochSeconds) -> EpochSeconds:
@@ -56,8 +66,9 @@ def reference_time(now: EpochSeconds) -> EpochSeconds:
     sde = os.environ.get("SOURCE_DATE_EPOCH")
     if sde is None:
         return now
-    if not sde.isdigit():
-        raise InputError(f"SOURCE_DATE_EPOCH={sde!r} is not a whole number of seconds", code="invalid_input")
+    if not (sde.isascii() and sde.isdigit()) or int(sde) > MAX_SECONDS:
+        raise InputError(f"SOURCE_DATE_EPOCH={sde!r} is not a whole number of seconds from 0 to {MAX_SECONDS} "
+                         "(the year 9999)", code="invalid_input")
     return int(sde)
 
 
@@ -91,9 +102,12 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     """
     spec = load_release(release_file)
     dest = truststore.get_zone(zone, to)
-    if sequence is not None and sequence < 1:
-        raise InputError(f"--sequence {sequence}: must be 1 or more", code="invalid_input")
+    if sequence is not None and not 1 <= sequence <= MAX_SEQUENCE:
+        raise InputError(f"--sequence {sequence}: must be 1 to {MAX_SEQUENCE}", code="invalid_input")
     created = reference_time(now)
+    if created + expires_in > MAX_SECONDS:
+        raise UsageError(f"--expires: created {created} plus {expires_in} seconds ends after the year 9999, the "
+                         "last time a bundle can state; give a shorter validity", code="invalid_duration")
     signing = zone_signing(zone, now)
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     check_authoring(zone, spec)
@@ -179,6 +193,7 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
     into the store once the export commits: the zone deploys what it authored from there). A
     re-export of the same bytes reads each file once."""
     out: list[PackageRef] = []
+    recipe_room = RECIPE_ROOM  # what the recipes of this bundle may still take of the manifest
     for p in spec.packages:
         if p.path is None:
             assert p.sha256 is not None and p.size is not None
@@ -196,8 +211,11 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
         base = deltas.base_for(p.id, p.version)
         if base is not None:
             begin(progress, f"{p.id} {p.version} (delta)", os.path.getsize(p.path))
-            ref = write_delta(writer, p.id, p.version, p.file_name, p.path, base[0], base[1], deltas.lists, progress)
+            ref = write_delta(writer, p.id, p.version, p.file_name, p.path, base[0], base[1], deltas.lists, progress,
+                              max_bytes=recipe_room)
             if ref is not None:
+                assert ref.delta is not None
+                recipe_room -= recipe_bytes(ref.delta.recipe)
                 stage_packages(staging, [{"sha256": ref.sha256, "path": p.path}])
                 out.append(ref)
                 continue

@@ -8,6 +8,7 @@ order). A :class:`Manifest` that exists is valid. Pure: no files, no clock.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +27,8 @@ from bundlekit.format.delta import DeltaRef
 
 __all__ = [
     "FORMAT_ID",
+    "MAX_SECONDS",
+    "MAX_SEQUENCE",
     "SCOPE_DIMENSIONS",
     "ZoneRef",
     "Step",
@@ -40,6 +43,12 @@ __all__ = [
 ]
 
 FORMAT_ID = "bundlekit/1"
+#: The last second a manifest's times may name (9999-12-31 23:59:59 UTC): the schema's maximum for
+#: ``created``, ``expires`` and ``issued`` (milliseconds fields: one thousand times it plus 999),
+#: so every time a manifest states can be shown as a date.
+MAX_SECONDS = 253402300799
+#: The largest sequence number (2**53 - 1, the schema's maximum: exact in every JSON reader).
+MAX_SEQUENCE = (1 << 53) - 1
 SCOPE_DIMENSIONS = ("environment", "role", "machine", "step", "channel", "tenant")
 
 Scope = Mapping[str, tuple[str, ...]]
@@ -49,6 +58,18 @@ Scope = Mapping[str, tuple[str, ...]]
 def manifest_schema() -> dict[str, Any]:
     text = resources.files("bundlekit").joinpath("schemas/manifest.schema.json").read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=None)
+def _validation_schema() -> dict[str, Any]:
+    """The manifest schema as the reader applies it: a delta recipe's operations are checked by
+    :class:`~bundlekit.format.delta.DeltaRef` (the same rules as the schema's ``items``, with
+    the field named), because a general validator spends about 100 microseconds on each of up
+    to :data:`~bundlekit.format.delta.MAX_RECIPE_OPS` operations."""
+    schema = copy.deepcopy(manifest_schema())
+    recipe = schema["$defs"]["delta"]["properties"]["recipe"]
+    del recipe["items"]
+    return schema
 
 
 def _format_checker() -> jsonschema.FormatChecker:
@@ -230,8 +251,9 @@ class PackageRef:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "PackageRef":
-        delta = DeltaRef.from_dict(d["delta"]) if "delta" in d else None
+    def from_dict(cls, d: Mapping[str, Any], where: str = "package") -> "PackageRef":
+        """``where`` prefixes a refusal of the ``delta`` (``invalid_delta``), e.g. ``manifest: packages[0]``."""
+        delta = DeltaRef.from_dict(d["delta"], f"{where}.delta") if "delta" in d else None
         return cls(d["id"], d["version"], d["file"], d["size"], d["sha256"], d["included"], delta)
 
 
@@ -299,7 +321,8 @@ class Manifest:
         return release_digest(
             source_zone_id=self.source.zone_id, project=self.project, release=self.release,
             steps=[s.to_dict() for s in self.steps],
-            packages=[p.to_dict() for p in self.packages],
+            # Only these fields count (§4.3): a delta's recipe is not copied for nothing.
+            packages=[{"id": p.id, "version": p.version, "sha256": p.sha256, "size": p.size} for p in self.packages],
             variables=[v.to_dict() for v in self.variables],
             placeholders=[p.to_dict() for p in self.placeholders],
             output_refs=[o.to_dict() for o in self.output_refs], lifecycle=self.lifecycle)
@@ -331,7 +354,7 @@ def _zone(d: Mapping[str, Any]) -> ZoneRef:
 
 def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
     """Validate a decoded manifest and build the model (schema, then cross references)."""
-    errors = schema_errors(manifest_schema(), d)
+    errors = schema_errors(_validation_schema(), d)
     if errors:
         shown = "; ".join(errors[:5]) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
         raise FormatError(f"{where}: invalid manifest: {shown}", code="invalid_manifest", details=errors)
@@ -345,7 +368,8 @@ def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
         variables=tuple(Variable.from_dict(v) for v in d.get("variables", ())),
         placeholders=tuple(Placeholder.from_dict(p) for p in d.get("placeholders", ())),
         output_refs=tuple(OutputRef.from_dict(o) for o in d.get("output_refs", ())),
-        packages=tuple(PackageRef.from_dict(p) for p in d.get("packages", ())),
+        packages=tuple(PackageRef.from_dict(p, f"{where}: packages[{i}]")
+                       for i, p in enumerate(d.get("packages", ()))),
         rotations=tuple(d.get("rotations", ())),
         receipts=tuple(d.get("receipts", ())),
         inventory=tuple(d.get("inventory", ())),
@@ -466,4 +490,5 @@ def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:
     fmt = obj.get("format")
     if fmt != FORMAT_ID:
         raise FormatError(f"{where}: format {fmt!r}; this bundlekit reads {FORMAT_ID!r}", code="unsupported_version")
-    return from_dict(obj, where)
+    with codec.no_cycle_collection():  # a maximal recipe becomes a million tuples
+        return from_dict(obj, where)

@@ -16,12 +16,17 @@ from typing import Any, Iterable
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Writer
 
-__all__ = ["PRUNE_CLAIM", "Policy", "policies", "set_policy", "releases", "deployments", "packages", "delete_packages",
-           "record_prune", "pruned_at", "last_prune"]
+__all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "set_policy", "releases", "deployments", "packages",
+           "delete_packages", "record_prune", "pruned_at", "last_prune"]
 
 #: The claim (``Database.claim``) a prune holds while it removes files: no deployment starts
 #: meanwhile, and a second prune is refused (decision 197).
 PRUNE_CLAIM = "prune"
+
+
+#: The largest count of releases or days a policy keeps: the command line refuses more (a
+#: number SQLite could not store would end in a traceback, and no zone keeps a million).
+MAX_KEEP = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,3 +74,34 @@ def test_chunk_list_round_trips_and_a_damaged_one_is_ignored() -> None:
     assert ChunkList.decode(data) == listed
     assert ChunkList.decode(data[:-1]) is None
     assert ChunkList.decode(b"not a list" + data[10:]) is None
+
+
+def test_a_recipe_a_reader_would_refuse_is_not_written_the_package_travels_whole(tmp_path: Path) -> None:
+    """The writer holds itself to the reader's limits (decision 301): a recipe over the operation
+    limit, or over the room left in the manifest, sends the package whole (``None``, nothing
+    added to the bundle) instead of signing a bundle every reader refuses."""
+    from bundlekit.export.delta import recipe_bytes, write_delta
+    from bundlekit.format.container import BundleWriter
+    from bundlekit.zone.chunks import ChunkListStore
+
+    base = _base()
+    new = EDITS["change inside"](EDITS["insert at the start"](base, random.Random(3)), random.Random(4))
+    path = tmp_path / "new.bin"
+    path.write_bytes(new)
+    base_list = chunk_stream(io.BytesIO(base))
+    ref = BaseRef("P", "1", hashlib.sha256(base).hexdigest(), len(base))
+    lists = ChunkListStore(tmp_path / "home")
+    plan = plan_delta(path, base_list)
+    assert len(plan.recipe) >= 3
+    writer = BundleWriter(tmp_path / "b.bundle", "release")
+    try:
+        assert write_delta(writer, "P", "2", "p.zip", path, ref, base_list, lists, max_ops=len(plan.recipe) - 1) is None
+        assert write_delta(writer, "P", "2", "p.zip", path, ref, base_list, lists,
+                           max_bytes=recipe_bytes(plan.recipe) - 1) is None
+        assert writer.blobs == []
+        written = write_delta(writer, "P", "2", "p.zip", path, ref, base_list, lists,
+                              max_ops=len(plan.recipe), max_bytes=recipe_bytes(plan.recipe))
+        assert written is not None and written.delta is not None and written.delta.recipe == plan.recipe
+        assert [b.digest for b in writer.blobs] == [written.delta.data]
+    finally:
+        writer.abort()

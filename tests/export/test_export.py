@@ -286,3 +286,41 @@ def test_a_window_size_reaches_the_manifest(release_dir: Path) -> None:
     release.write_text(release.read_text().replace('roles = ["web"]\nsubstitute', 'roles = ["web"]\nwindow_size = 2\n'
                                                    'substitute', 1))
     assert [s.window_size for s in load_release(release).steps] == [None, 2, None]
+
+
+def test_an_expiry_no_manifest_can_state_is_a_usage_error() -> None:
+    from bundlekit.export.exporter import parse_duration
+
+    assert parse_duration("52w") == 52 * 7 * 86400
+    for text in (f"{2**64}w", f"{253402300800}s"):
+        with raises_code("invalid_duration") as info:
+            parse_duration(text)
+        assert "9999" in info.value.message
+
+
+@pytest.mark.parametrize("case", ["--sequence 2**64", "SOURCE_DATE_EPOCH 2**64", "by-reference size 2**64",
+                                  "validity past the year 9999"])
+def test_an_export_input_no_manifest_can_state_is_refused_and_writes_nothing(zones: Zones, release_dir: Path,
+                                                                          tmp_path: Path, case: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Integers from the command line, the environment or the release file end in the signed
+    manifest; beyond its ranges they once ended in OverflowError tracebacks (msgpack, SQLite)."""
+    release, kw, code = RELEASE, {}, "invalid_input"
+    if case == "--sequence 2**64":
+        kw = {"sequence": 2**64}
+    elif case == "SOURCE_DATE_EPOCH 2**64":
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", str(2**64))
+    elif case == "by-reference size 2**64":
+        release = release_dir / "release.toml"
+        release.write_text(release.read_text() + '\n[[packages]]\nid = "Acme.Tools"\nversion = "2.0.0"\n'
+                           f'sha256 = "{"ab" * 32}"\nsize = {2**64}\n')
+        code = "invalid_release"
+    else:
+        kw, code = {"expires_in": 2 * 86400}, "invalid_duration"
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", str(253402300799 - 86400))
+    before = snapshot(zones.dev.home)
+    with raises_code(code) as info:
+        _export(zones, tmp_path / "a.bundle", release=release, **kw)
+    assert any(text in info.value.message for text in ("9999", "9007199254740991", "253402300799")), info.value.message
+    assert not (tmp_path / "a.bundle").exists()
+    assert snapshot(zones.dev.home) == before

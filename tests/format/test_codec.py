@@ -70,3 +70,36 @@ def test_binary_and_float_types_refused() -> None:
 def test_non_string_map_key_refused() -> None:
     with raises_code("malformed"):
         codec.decode(b"\x81\x01\x02")
+
+
+def test_nesting_is_limited_at_exactly_max_depth_for_arrays_and_maps() -> None:
+    deepest_list: object = 1
+    deepest_map: object = 1
+    for _ in range(codec.MAX_DEPTH):
+        deepest_list = [deepest_list]
+        deepest_map = {"k": deepest_map}
+    assert codec.decode(codec.encode(deepest_list)) == deepest_list
+    assert codec.decode(msgpack.packb(deepest_map)) == deepest_map
+    for too_deep in ([deepest_list], {"k": deepest_map}, [[deepest_map]]):
+        with raises_code("malformed"):
+            codec.decode(msgpack.packb(too_deep))
+        with raises_code("malformed"):
+            codec.encode(too_deep)
+
+
+def test_a_float_inside_short_arrays_is_refused_wherever_it_sits() -> None:
+    for value in ([[0, 1, 2], [1, 1.5]], [[1, 2], [3, [4.0]]], {"a": [[1, 2]], "b": [[0.5]]}):
+        with raises_code("malformed"):
+            codec.decode(msgpack.packb(value))
+
+
+def test_keys_out_of_order_in_a_nested_map_are_non_canonical_and_a_repeat_is_a_duplicate() -> None:
+    _raises(msgpack.packb({"a": [{"y": 1, "x": 2}]}), "non_canonical")
+    _raises(b"\x81\xa1a\x83\xa1y\x01\xa1x\x02\xa1y\x03", "duplicate_key")  # {"a": {"y", "x", "y"}}
+
+
+def test_an_integer_msgpack_cannot_hold_is_a_format_error_not_an_overflow() -> None:
+    for value in (2**64, -(2**63) - 1, {"a": [2**70]}):
+        with raises_code("malformed"):
+            codec.encode(value)
+    assert codec.decode(codec.encode(2**64 - 1)) == 2**64 - 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bundlekit.format.manifest import (FORMAT_ID, Manifest, OutputRef, PackageRef, Placeholder, Step, Variable,
-                                       ZoneRef, parse_manifest)
+from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, Manifest, OutputRef, PackageRef, Placeholder, Step,
+                                       Variable, ZoneRef, parse_manifest)
 from tests.conftest import raises_code
 from tests.strategies import labels as label
 from tests.strategies import names, versions
@@ -30,7 +30,7 @@ def manifests(draw: st.DrawFn) -> Manifest:
     packages = draw(st.lists(st.builds(lambda i, v, h, n: PackageRef(i, v, f"{i}.zip", n, h, included=False),
                                        names, names, sha, st.integers(0, 2**40)),
                              max_size=3, unique_by=lambda p: (p.id.lower(), p.version.lower())))
-    created = draw(st.integers(0, 2**40))
+    created = draw(st.integers(0, MAX_SECONDS - 2**32))
     return Manifest(
         kind="release", bundle_id=draw(hex32), source=ZoneRef(draw(hex32), draw(names), draw(hex32)),
         destination=ZoneRef(draw(hex32), draw(names), draw(hex32)), sequence=draw(st.integers(1, 2**53 - 1)),

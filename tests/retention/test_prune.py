@@ -271,7 +271,9 @@ def test_a_zone_that_creates_its_releases_prunes_their_packages_from_its_store(t
 
 
 @pytest.mark.parametrize("argv", [["--keep", "0"], ["--keep", "2", "--keep-days", "3"],
-                                  ["--environment", "Staging", "--auto-prune"], ["--keep", "x"]])
+                                  ["--environment", "Staging", "--auto-prune"], ["--keep", "x"],
+                                  # beyond what the state database stores: once an OverflowError traceback
+                                  ["--keep", str(2**64)], ["--keep-days", str(2**63)]])
 def test_bad_retention_settings_are_usage_errors_and_change_nothing(deployed: World, tmp_path: Path,
                                                                    argv: list[str]) -> None:
     home = tmp_path / "prod"
