@@ -255,6 +255,8 @@ REGISTRY, ALIASES = _build(
     _E("rebuilt_package_mismatch", "verification", "a package rebuilt from its base and a delta does not match its "
                                                    "signed SHA-256 (a damaged base)",
        exception=_REFUSAL),
+    _E("package_size_mismatch", "verification", "a package or delta base the zone holds is named with another size "
+                                                "than its copy of that SHA-256", exception=_REFUSAL),
     _E("rollback", "verification", "the bundle's sequence is older than the last imported of its project from its "
                                    "source", exception=_REFUSAL),
     _E("replay", "verification", "the receipt's sequence is older than the last imported from its zone and it "

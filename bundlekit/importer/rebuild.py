@@ -42,7 +42,12 @@ def delta_packages(m: Manifest, store: PackageStore, usable: Usable) -> list[Pac
 
 
 def check_bases(m: Manifest, store: PackageStore, where: str, usable: Usable) -> None:
-    """Refuse, before any work, a delta whose base the source may not use or this zone does not hold."""
+    """Refuse, before any work, a delta whose base the source may not use
+    (``package_not_shared``) or this zone does not hold (``delta_base_missing``), and any
+    package the source may use that the zone holds, or base, that the manifest names with
+    another size than the zone's copy of its SHA-256 (``package_size_mismatch``: the bundle
+    describes bytes this zone does not have). Sizes are compared only for packages the source
+    may use, so a refusal never tells a source what another delivered."""
     for p in delta_packages(m, store, usable):
         assert p.delta is not None
         base = p.delta.base
@@ -55,6 +60,23 @@ def check_bases(m: Manifest, store: PackageStore, where: str, usable: Usable) ->
                 f"{where}: package {p.id} {p.version} travelled as changes to {base.id} {base.version} "
                 f"(SHA-256 {base.sha256[:16]}...), which this zone does not hold; ask the source zone to export "
                 "the release again with `bundlekit export --full`", code="delta_base_missing")
+        _check_size(store, base.sha256, base.size, f"{where}: package {p.id} {p.version}: its base "
+                                                   f"{base.id} {base.version} (delta.base.size)")
+    for i, p in enumerate(m.packages):
+        if not p.included and (usable is None or p.sha256 in usable) and store.has(p.sha256):
+            _check_size(store, p.sha256, p.size, f"{where}: packages[{i}] ({p.id} {p.version}, size)")
+
+
+def _check_size(store: PackageStore, sha256: str, size: int, what: str) -> None:
+    try:
+        held = store.path(sha256).stat().st_size
+    except FileNotFoundError:
+        return  # gone meanwhile: the caller's open says so
+    if held != size:
+        raise VerificationError(
+            f"{what}: the bundle says {size} bytes, but this zone's copy of SHA-256 {sha256[:16]}... has {held}; the "
+            "bundle does not describe what this zone holds, so nothing was changed. Ask the source zone for "
+            "`bundlekit export --full`", code="package_size_mismatch")
 
 
 def not_shared(where: str, what: str, sha256: str, source: str) -> str:

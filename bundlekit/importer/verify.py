@@ -122,7 +122,10 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
         check_blob_layout(list(manifest.blobs), bundle.header.blobs_length, bundle.limits, where)
         if check_blobs:
             # A delta's data blob is not a package: it is read again when the package is rebuilt.
+            # A blob is named by its digest alone, so one blob may serve both roles (decision 300):
+            # the bytes of an included package are kept even when a delta also takes them as data.
             data = {p.delta.data for p in manifest.packages if p.delta is not None}
+            data -= {p.sha256 for p in manifest.packages if p.included}
             names = {p.sha256: f"{p.id} {p.version}" for p in manifest.packages}
             names.update({p.delta.data: f"{p.id} {p.version} (delta)" for p in manifest.packages
                           if p.delta is not None and p.delta.data})

@@ -199,7 +199,10 @@ class Staging:
         return write
 
     def sink_for(self, digest: str) -> Callable[[bytes], object] | None:
-        if self.store.has(digest):
+        """A writer for the bytes with SHA-256 ``digest``, or ``None`` when the store or this
+        staging already holds them (one bundle may carry the same bytes in two roles: an
+        included package and a rebuilt one, decision 300)."""
+        if self.store.has(digest) or digest in self._files:
             return None
         out = self._open(self.store.path(digest), f"{digest}.")
         self._files[digest] = out

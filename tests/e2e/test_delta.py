@@ -201,3 +201,81 @@ def test_recipe_naming_bytes_that_are_not_there_is_refused(world_dir: Path, tmp_
     forged = resign(delta, w.root / "media" / "forged.bundle", w.dev, mutate=mutate)
     error = _refused(w, forged, "invalid_delta")
     assert "packages[0].delta" in error["message"]
+
+
+def _cli_refuses(w: World, bundle: Path, code: str, named: str) -> None:
+    """``verify`` and ``import`` of ``bundle`` in prod: refused with ``code`` (exit 3) by a message
+    naming ``named``, never a traceback, nothing changed but the refusal queued for the source."""
+    r = run_cli("verify", bundle, "--json", home=w.prod)
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert json.loads(r.stdout)["error"]["code"] == code
+    error = _refused(w, bundle, code)
+    assert named in error["message"], error["message"]
+
+
+@pytest.mark.parametrize(("field", "code", "named"), [
+    ("offset", "invalid_delta", "packages[0].delta.recipe[0][1] (offset)"),
+    ("base size", "invalid_manifest", "packages.0.delta.base.size"),
+])
+def test_recipe_integer_past_what_a_file_offset_holds_is_refused_by_name(world_dir: Path, tmp_path: Path,
+                                                                         field: str, code: str, named: str) -> None:
+    """A signed recipe copying from offset 2^63 (with a base claiming 2^64 - 1 bytes, so the range
+    lies inside it) once reached ``pread`` and ended in an OverflowError traceback."""
+    w = _world(world_dir, tmp_path)
+    delta, _ = _export(w, "delta.bundle")
+
+    def mutate(m: dict) -> None:  # type: ignore[type-arg]
+        d = m["packages"][0]["delta"]
+        assert d["recipe"][0][0] == 0
+        d["recipe"][0][1] = 2**63
+        if field == "base size":
+            d["base"]["size"] = 2**64 - 1
+
+    _cli_refuses(w, resign(delta, w.root / "media" / "forged.bundle", w.dev, mutate=mutate), code, named)
+
+
+def test_declared_size_of_a_package_the_zone_holds_must_be_its_real_size(world_dir: Path, tmp_path: Path) -> None:
+    """A delta's base, or a package listed by reference, named by the SHA-256 of what the zone
+    holds but with another size: the bundle describes bytes the zone does not have."""
+    w = _world(world_dir, tmp_path)
+    delta, _ = _export(w, "delta.bundle")
+    base = (w.release_dir / "packages" / "Acme.Web.1.4.0.zip").read_bytes()
+
+    def bigger_base(m: dict) -> None:  # type: ignore[type-arg]
+        m["packages"][0]["delta"]["base"]["size"] += 4096  # every range of the recipe still inside it
+
+    _cli_refuses(w, resign(delta, w.root / "media" / "forged.bundle", w.dev, mutate=bigger_base),
+                 "package_size_mismatch", "delta.base.size")
+
+    def by_reference(m: dict) -> None:  # type: ignore[type-arg]
+        m["packages"][0] = {"id": "Acme.Web", "version": "1.4.0", "file": "Acme.Web.1.4.0.zip",
+                            "size": len(base) - 1, "sha256": hashlib.sha256(base).hexdigest(), "included": False}
+        m["blobs"] = []
+
+    forged = resign(delta, w.root / "media" / "by-reference.bundle", w.dev, mutate=by_reference, blobs=b"")
+    error = _refused(w, forged, "package_size_mismatch")
+    assert "packages[0] (Acme.Web 1.4.0, size)" in error["message"] and f"has {len(base)}" in error["message"]
+
+
+def test_one_blob_that_is_both_a_package_and_a_deltas_data_stores_both(world_dir: Path, tmp_path: Path) -> None:
+    """A bundle stores identical content once, so a delta's new bytes may also be the whole of
+    another package (decision 300); that package used to be left out of the store."""
+    w = _world(world_dir, tmp_path)
+    delta, _ = _export(w, "delta.bundle")
+    notes = {}
+
+    def share(m: dict) -> None:  # type: ignore[type-arg]
+        blob = m["blobs"][0]
+        assert m["packages"][0]["delta"]["data"] == blob["digest"]
+        notes.update(id="Acme.Notes", version="1.0.0", file="notes.bin", size=blob["size"], sha256=blob["digest"],
+                     included=True)
+        m["packages"].append(dict(notes))
+
+    forged = resign(delta, w.root / "media" / "shared.bundle", w.dev, mutate=share)
+    w.cli("verify", forged, home=w.prod)
+    w.cli("import", forged, home=w.prod)
+    new = (w.release_dir / "packages" / "Acme.Web.1.5.0.zip").read_bytes()
+    assert _store_file(w.prod, hashlib.sha256(new).hexdigest()).read_bytes() == new
+    kept = _store_file(w.prod, notes["sha256"])
+    assert kept.is_file() and hashlib.sha256(kept.read_bytes()).hexdigest() == notes["sha256"]
+    assert kept.stat().st_size == notes["size"]

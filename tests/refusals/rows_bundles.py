@@ -167,7 +167,7 @@ def _lose_acme_package(ctx: Ctx) -> None:
 
 
 def _as_delta(ctx: Ctx, *, recipe: list[list[int]] | None = None, base_sha: str | None = None,
-              sha: str | None = None) -> Path:
+              sha: str | None = None, base_size: int | None = None) -> Path:
     """``delta.bundle`` (release 1.4.1) with its package re-signed as Acme.Web 1.4.1 rebuilt from the
     1.4.0 that prod holds: its first 100 bytes, then all but its last 100 (no data blob)."""
     base = (ctx.get("release") / "packages" / "Acme.Web.1.4.0.zip").read_bytes()
@@ -178,7 +178,7 @@ def _as_delta(ctx: Ctx, *, recipe: list[list[int]] | None = None, base_sha: str 
             version="1.4.1", file="Acme.Web.1.4.1.zip", size=len(new), sha256=sha or hashlib.sha256(new).hexdigest(),
             included=False, delta={
                 "base": {"id": "Acme.Web", "version": "1.4.0", "sha256": base_sha or hashlib.sha256(base).hexdigest(),
-                         "size": len(base)},
+                         "size": base_size or len(base)},
                 "recipe": recipe or [[0, 0, 100], [0, 0, len(base) - 100]]})
 
     return resign(ctx.get("delta.bundle"), ctx.path("delta-forged.bundle"), ctx.get("dev_receipts"), mutate=mutate)
@@ -219,6 +219,9 @@ ROWS = [
     Row("invalid_delta", lambda c: _verify(c, _as_delta(c, recipe=[[0, 1, 710]]))),
     Row("delta_base_missing", lambda c: (_lose_acme_package(c), _refused_import(c, _as_delta(c)))[1]),
     Row("rebuilt_package_mismatch", lambda c: _refused_import(c, _as_delta(c, sha="cd" * 32))),
+    # The base prod holds, named with one byte more (every range of the recipe still inside it).
+    Row("package_size_mismatch", lambda c: _refused_import(c, _as_delta(c, base_size=len(
+        (c.get("release") / "packages" / "Acme.Web.1.4.0.zip").read_bytes()) + 1))),
     # A variable listed twice with the same scope: export refuses it, creating the release in dev.
     Row("duplicate_identity", lambda c: Call(["export", _twice(c, version="1.4.1"), "--to", "prod", "-o",
                                               c.path("twice.bundle")], home=c.dev, outputs=[c.path("twice.bundle")])),
