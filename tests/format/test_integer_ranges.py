@@ -82,12 +82,11 @@ def test_an_integer_past_its_range_in_a_signed_manifest_is_refused_by_name(vecto
                                                                         big: int) -> None:
     manifest = codec.decode(parts(vector.read_bytes())[2])
     _set(manifest, path, big)
-    with pytest.raises(Exception) as info:
+    # A recipe's operations are checked by the reader's own pass, everything else by the schema.
+    with raises_code("invalid_delta" if "recipe" in path else "invalid_manifest") as info:
         parse_manifest(codec.encode(manifest), "m.bundle")
-    error = info.value
-    assert getattr(error, "code", None) in ("invalid_manifest", "invalid_delta"), repr(error)
-    assert error.exit_code == 3  # type: ignore[attr-defined]
-    assert any(name in error.message for name in _names(path)), error.message  # type: ignore[attr-defined]
+    assert info.value.exit_code == 3
+    assert any(name in info.value.message for name in _names(path)), info.value.message
 
 
 def _delta(recipe: Any, base_size: int = 1000) -> DeltaRef:
