@@ -5,13 +5,18 @@
 
 Part 1: one package (a zip of --size-mib MiB, half compressible text, half random bytes) to 10
 targets with bundlekit's engine (package sent once per target, hashed on arrival, extracted by
-the runner), against `scp` of the file to each target and `ssh ... unzip` there, 10 at a time.
-Each side starts from empty work folders. Prints wall times, the ratio, and the zone's peak RSS
-(the deploy runs in a child process that reports its own maximum resident set).
+the runner), against `scp` of the file to each target and `ssh ... unzip` there, 10 at a time,
+and against bundlekit sending the other way (from 2 transfer processes on a machine where it
+uses none by default, from its one zone process elsewhere; decision 340). Each run starts from empty work folders; --rounds rounds, the order rotating, so a
+change of the machine's load hits every contender. Prints each round, the median wall times and
+ratios, the zone-side CPU seconds of each (bundlekit's zone process and its transfer processes;
+the baseline's `scp`/`ssh` clients), and the zone's peak memory: the deploy runs in a child
+process that adds each transfer process's peak resident set (VmHWM) to its own.
 
 Part 2: overhead per target: one trivial script step on 10, 25 and 50 targets
-(--max-parallel 10), against `ssh target true` 10 at a time; prints seconds per target and the
-zone's peak RSS (so memory per target). Then parallel against serial: a step that sleeps one
+(--max-parallel 10), against `ssh target true` 10 at a time; prints seconds per target, split
+into the preflight (connect, start the runner) and the step, and the zone's peak RSS (so memory
+per target). Then parallel against serial: a step that sleeps one
 second on 10 targets with --max-parallel 10 and with --max-parallel 1.
 """
 
@@ -24,7 +29,9 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from tests.fleet.sshd import SshServer, free_port  # noqa: E402  (the servers the tests use)
 
 CHILD = r'''
-import json, sys, time
+import json, os, sys, threading, time
 from pathlib import Path
 import asyncssh
 from bundlekit.deploy.engine import execute
@@ -63,17 +70,49 @@ else:
 request = DeployRequest(deployment_id="deployments-1", project_name="Bench", project_slug="bench", space="Default",
                         release_version="1.0.0", channel="Default", environment="Production", steps=steps,
                         packages=packages, variables=(), targets=targets, now=datetime.now(timezone.utc))
+
+
+def hwm(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0
+
+
+# The zone's helper processes (package transfers) count as the zone: each one's peak resident set
+# (VmHWM), sampled while it lives (a peak only grows), is added to this process's own.
+peaks, done = {}, threading.Event()
+
+
+def sample():
+    while not done.wait(0.1):
+        for task in os.listdir("/proc/self/task"):
+            try:
+                children = open(f"/proc/self/task/{task}/children").read().split()
+            except OSError:
+                continue
+            for pid in children:
+                peaks[pid] = max(peaks.get(pid, 0), hwm(pid))
+
+
+threading.Thread(target=sample, daemon=True).start()
 started = time.monotonic()
 width = spec.get("max_parallel", 10)
-with Fleet(lambda: key, max_parallel=width) as fleet:
+with Fleet(lambda: key, max_parallel=width, transfer_processes=spec.get("transfer_processes")) as fleet:
     plan = build_plan(request)
     fleet.preflight(list(targets))
+    checked = time.monotonic()
     record = execute(plan, request, fleet=fleet, max_parallel=width)
+    ran = time.monotonic()
 wall = time.monotonic() - started
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that forked this process.
-hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({"state": record.state, "wall": wall,
-                  "rss_mib": hwm / 1024,
+done.set()
+import resource
+own, helpers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that forked a process.
+print(json.dumps({"state": record.state, "wall": wall, "preflight": checked - started, "steps": ran - checked,
+                  "cpu": own.ru_utime + own.ru_stime + helpers.ru_utime + helpers.ru_stime,
+                  "rss_mib": hwm("self") / 1024, "helpers": len(peaks), "helpers_rss_mib": sum(peaks.values()) / 1024,
                   "reasons": [r.reason for r in record.runs if r.reason]}))
 '''
 
@@ -122,7 +161,8 @@ def bundlekit(targets: list[SshServer], key: Path, package: dict[str, str] | Non
     return result
 
 
-def openssh(targets: list[SshServer], key: Path, known: Path, archive: Path | None) -> float:
+def openssh(targets: list[SshServer], key: Path, known: Path, archive: Path | None) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds of the `scp`/`ssh` client processes (the zone's side of the baseline)."""
     base = ["-i", str(key), "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes", "-o",
             "BatchMode=yes", "-o", "LogLevel=ERROR"]
 
@@ -135,15 +175,94 @@ def openssh(targets: list[SshServer], key: Path, known: Path, archive: Path | No
         subprocess.run(["ssh", *base, "-p", str(s.port), login,
                         f"unzip -q -o {s.work_dir}/{archive.name} -d {s.work_dir}/pkg"], check=True)
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(one, targets))
-    return time.monotonic() - started
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def package_part(ten: list[SshServer], key: Path, known: Path, root: Path, size_mib: int, rounds: int) -> None:
+    from bundlekit.deploy.transfer import default_pool_size
+
+    archive = root / "Bench.App.1.0.0.zip"
+    sha = make_zip(archive, size_mib)
+    package = {"path": str(archive), "sha256": sha}
+    default = default_pool_size()
+    other = 0 if default else 2  # the other way of sending, for comparison (decision 340)
+    names = {"openssh": "scp + unzip",
+             "default": "bundlekit" + (f" ({default} transfer processes)" if default else " (its one zone process)"),
+             "other": f"bundlekit with {other} transfer processes" if other else "bundlekit, its one zone process"}
+    print(f"package: a {archive.stat().st_size / 2**20:.0f} MiB zip ({size_mib} MiB of content) to 10 SSH targets "
+          f"(user {getpass.getuser()}), from empty work folders; {rounds} rounds, the order rotating each round")
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
+    peaks: dict[str, list[dict]] = {"default": [], "other": []}  # type: ignore[type-arg]
+    for number in range(rounds):
+        order = list(names)
+        order = order[number % 3:] + order[:number % 3]
+        for which in order:
+            fresh(ten)
+            if which == "openssh":
+                runs[which].append(openssh(ten, key, known, archive))
+                continue
+            result = bundlekit(ten, key, package, transfer_processes=None if which == "default" else other)
+            runs[which].append((result["wall"], result["cpu"]))
+            peaks[which].append(result)
+        theirs = runs["openssh"][-1][0]
+        print(f"  round {number + 1} (load {os.getloadavg()[0]:.1f}): "
+              + ", ".join(f"{names[k]} {runs[k][-1][0]:6.2f} s" + ("" if k == "openssh" else
+                                                                  f" ({theirs / runs[k][-1][0]:.2f}x)")
+                          for k in names))
+    again = bundlekit(ten, key, package)
+    wall = {k: median([w for w, _ in runs[k]]) for k in names}
+    cpu = {k: median([c for _, c in runs[k]]) for k in names}
+    # The ratio of each round (its contenders ran minutes apart at most), then the median of those.
+    ratio = {k: median([o[0] / r[0] for o, r in zip(runs["openssh"], runs[k])]) for k in ("default", "other")}
+    print(f"  median ratio over the rounds (baseline time / bundlekit time; >= 0.8 is the goal): {names['default']} "
+          f"{ratio['default']:.2f}x, {names['other']} {ratio['other']:.2f}x; median wall: scp + unzip, 10 at a time "
+          f"{wall['openssh']:6.2f} s, {names['default']} {wall['default']:6.2f} s, {names['other']} "
+          f"{wall['other']:6.2f} s")
+    print(f"  zone-side CPU seconds (median): scp/ssh clients {cpu['openssh']:.2f}; {names['default']} "
+          f"{cpu['default']:.2f}; {names['other']} {cpu['other']:.2f} (the zone's process and its transfer processes)")
+    for which in ("default", "other"):
+        peak = max(peaks[which], key=lambda r: r["rss_mib"] + r["helpers_rss_mib"])
+        print(f"  zone peak RSS, {names[which]}: {peak['rss_mib']:.0f} MiB + {peak['helpers']} transfer "
+              f"process(es) {peak['helpers_rss_mib']:.0f} MiB = {peak['rss_mib'] + peak['helpers_rss_mib']:.0f} MiB "
+              "(goal: under 200)")
+    print(f"  bundlekit again (package already there, extract only): {again['wall']:6.2f} s")
+
+
+def steps_part(fleet: list[SshServer], key: Path, known: Path) -> None:
+    print("one trivial script step, --max-parallel 10 (preflight: connect, start or install each runner; step: run it):")
+    for count in (10, 25, 50):
+        group = fleet[:count]
+        fresh(group)
+        ssh_time, _ = openssh(group, key, known, None)
+        fresh(group)
+        cold = bundlekit(group, key, None)
+        warm = bundlekit(group, key, None)
+        print(f"  {count:3d} targets: bundlekit {cold['wall']:6.2f} s installing the runner "
+              f"({cold['wall'] / count:.3f} s/target), {warm['wall']:6.2f} s with it installed "
+              f"({warm['wall'] / count:.3f} s/target: preflight {warm['preflight'] / count:.3f}, step "
+              f"{warm['steps'] / count:.3f}); `ssh true` {ssh_time:5.2f} s ({ssh_time / count:.3f} s/target); "
+              f"ratio {ssh_time / warm['wall']:.2f}x; zone peak RSS {warm['rss_mib']:.0f} MiB")
+    ten = fleet[:10]
+    parallel = bundlekit(ten, key, None, script="sleep 1", max_parallel=10)
+    serial = bundlekit(ten, key, None, script="sleep 1", max_parallel=1)
+    print(f"a one-second step on 10 targets: --max-parallel 10 {parallel['wall']:6.2f} s, "
+          f"--max-parallel 1 {serial['wall']:6.2f} s; serial / parallel {serial['wall'] / parallel['wall']:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-package", action="store_true")
     parser.add_argument("--skip-steps", action="store_true")
     args = parser.parse_args()
@@ -159,44 +278,14 @@ def main() -> None:
         key.write_bytes(client.export_private_key("openssh"))
         key.chmod(0o600)
         public = client.export_public_key("openssh").decode().strip()
-        fleet = servers(root / "machines", 50, public)
+        fleet = servers(root / "machines", 10 if args.skip_steps else 50, public)
         known = root / "known_hosts"
         known.write_text("".join(f"[127.0.0.1]:{s.port} {s.host_key}\n" for s in fleet))
         try:
             if not args.skip_package:
-                archive = root / "Bench.App.1.0.0.zip"
-                sha = make_zip(archive, args.size_mib)
-                size = archive.stat().st_size
-                ten = fleet[:10]
-                fresh(ten)
-                theirs = openssh(ten, key, known, archive)
-                fresh(ten)
-                ours = bundlekit(ten, key, {"path": str(archive), "sha256": sha})
-                again = bundlekit(ten, key, {"path": str(archive), "sha256": sha})
-                print(f"package: a {size / 2**20:.0f} MiB zip ({args.size_mib} MiB of content) to 10 SSH targets "
-                      f"(user {getpass.getuser()}):")
-                print(f"  scp + unzip, 10 at a time : {theirs:6.2f} s")
-                print(f"  bundlekit deploy (cold)   : {ours['wall']:6.2f} s   ratio {theirs / ours['wall']:.2f}x "
-                      f"(baseline time / bundlekit time; >= 0.8 is the goal)   zone peak RSS {ours['rss_mib']:.0f} MiB")
-                print(f"  bundlekit again (package already there, extract only): {again['wall']:6.2f} s")
-            print("one trivial script step, --max-parallel 10:")
-            for count in () if args.skip_steps else (10, 25, 50):
-                group = fleet[:count]
-                fresh(group)
-                ssh_time = openssh(group, key, known, None)
-                fresh(group)
-                cold = bundlekit(group, key, None)
-                warm = bundlekit(group, key, None)
-                print(f"  {count:3d} targets: bundlekit {cold['wall']:6.2f} s cold ({cold['wall'] / count:.3f} s/target), "
-                      f"{warm['wall']:6.2f} s with the runner installed ({warm['wall'] / count:.3f} s/target); "
-                      f"`ssh true` {ssh_time:5.2f} s ({ssh_time / count:.3f} s/target); ratio "
-                      f"{ssh_time / warm['wall']:.2f}x; zone peak RSS {warm['rss_mib']:.0f} MiB")
+                package_part(fleet[:10], key, known, root, args.size_mib, args.rounds)
             if not args.skip_steps:
-                ten = fleet[:10]
-                parallel = bundlekit(ten, key, None, script="sleep 1", max_parallel=10)
-                serial = bundlekit(ten, key, None, script="sleep 1", max_parallel=1)
-                print(f"a one-second step on 10 targets: --max-parallel 10 {parallel['wall']:6.2f} s, "
-                      f"--max-parallel 1 {serial['wall']:6.2f} s; serial / parallel {serial['wall'] / parallel['wall']:.2f}x")
+                steps_part(fleet, key, known)
         finally:
             for s in fleet:
                 s.stop()

@@ -59,6 +59,10 @@ def _mask_event(value: Any, masker: Masker) -> Any:
 
 #: Seconds the zone waits past a step's timeout for its runner's answer before giving the target up.
 WATCHDOG_GRACE = 30.0
+#: Seconds a package transfer may go without a byte moving (or its answer coming) before the target is given up.
+TRANSFER_STALL = 60.0
+#: Seconds more allowed before a transfer's first byte (a transfer process connects and starts the runner).
+TRANSFER_START = 60.0
 #: The most a run's log keeps in the zone (bytes; the first 3/4 and the last quarter).
 LOG_LIMIT = 10 * 1024 * 1024
 
@@ -72,11 +76,16 @@ class _PackageEvents:
     def __init__(self, emit: Callable[[Event], None], step: str, target: str, package: str) -> None:
         self.emit, self.base = emit, {"step": step, "target": target, "package": package}
         self.phase = "transfer"
+        #: When the package last moved (``time.monotonic()``): a transfer that stops moving is given up.
+        self.moved = time.monotonic()
+        self.begun = False  # whether the archive started to go (the target's runner is there)
 
     def begin(self, label: str, total: int | None) -> None:
+        self.moved, self.begun = time.monotonic(), True
         self.emit({"event": "package_started", **self.base, "phase": self.phase, "total": total})
 
     def __call__(self, n: int) -> None:
+        self.moved = time.monotonic()
         self.emit({"event": "package_progress", **self.base, "phase": self.phase, "bytes": n})
 
     def reported(self, message: dict[str, Any]) -> None:
@@ -175,7 +184,7 @@ class _Executor:
                     self.hashed.add(package.id)
                 size = package.path.stat().st_size
                 events = _PackageEvents(self.emit, step.name, target.name, f"{package.id} {package.version}")
-                if await session.ensure_package(package.path, package.sha256, package.file_name, size, events):
+                if await self.transfer(target, session, package, size, events):
                     line(f"[bundlekit] sent package {package.id} {package.version} ({size} bytes)")
                 else:
                     line(f"[bundlekit] package {package.id} {package.version} already on the target; not sent")
@@ -229,6 +238,26 @@ class _Executor:
                            substitute_files=list(planned.substitute_files),
                            structured_config=[[file, fmt, list(keys)] for file, fmt, keys in planned.structured_config])
         return message
+
+    async def transfer(self, target: Target, session: Any, package: PackageInput, size: int,
+                       events: _PackageEvents) -> bool:
+        """Send ``package`` to ``target`` unless it holds it (True if sent); give the target up
+        (``target_timed_out``) when the transfer stops moving for :data:`TRANSFER_STALL` seconds
+        (before the archive starts to go, :data:`TRANSFER_START` more: a transfer process may have
+        to start and connect first)."""
+        task = asyncio.ensure_future(self.fleet.send_package(target, session, package.path, package.sha256,
+                                                             package.file_name, size, events))
+        events.moved = time.monotonic()
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.2)
+            if done:
+                return task.result()
+            if time.monotonic() - events.moved > TRANSFER_STALL + (0 if events.begun else TRANSFER_START):
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                raise DeployError(f"target {target.name!r}: sending package {package.id} {package.version} made no "
+                                  f"progress for {TRANSFER_STALL:g} s; the target was given up.",
+                                  code="target_timed_out")
 
     async def watch(self, session: Any, target: Target, message: dict[str, Any], line: Callable[[str], None],
                     timeout: float, events: _PackageEvents | None = None) -> dict[str, Any]:

@@ -17,12 +17,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bundlekit.core.clock import Clock
+from bundlekit.core.progress import Advance
 from bundlekit.deploy.launch import local_command
 from bundlekit.deploy.session import Session
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
+from bundlekit.deploy.transfer import HELPER_MIN_BYTES, TransferPool, default_pool_size
 from bundlekit.errors import BundleError, DeployError, TrustError
 from bundlekit.runtime.pack import Runner, runner
 
@@ -67,7 +70,8 @@ class Fleet:
 
     def __init__(self, client_key: Callable[[], asyncssh.SSHKey] | None = None, *,
                  max_parallel: int = DEFAULT_MAX_PARALLEL, keep_open: int = 256, package: Runner | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, transfer_processes: int | None = None,
+                 transfer_min_bytes: int = HELPER_MIN_BYTES) -> None:
         if not isinstance(max_parallel, int) or max_parallel < 1:
             raise DeployError(f"--max-parallel must be a whole number of at least 1, not {max_parallel!r}.",
                               code="invalid_deploy_request")
@@ -82,6 +86,10 @@ class Fleet:
         self._busy: dict[str, int] = {}
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._opening: dict[str, asyncio.Future[Session]] = {}
+        #: Helper processes for large packages to SSH targets (decision 340); 0: the zone's process sends all.
+        self.transfer_processes = default_pool_size() if transfer_processes is None else max(0, transfer_processes)
+        self.transfer_min_bytes = transfer_min_bytes
+        self._pool: TransferPool | None = None
 
     # -- plumbing -------------------------------------------------------------------------
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -102,6 +110,9 @@ class Fleet:
         self.close()
 
     async def _close_all(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         sessions, self._sessions = list(self._sessions.values()), OrderedDict()
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
         for conn in self._connections.values():
@@ -150,6 +161,24 @@ class Fleet:
         await self._trim()
         return session
 
+    async def send_package(self, target: Target, session: Session, path: Path, sha256: str, file_name: str,
+                           size: int, progress: Advance | None = None) -> bool:
+        """Send the archive at ``path`` (``size`` bytes) to ``target`` unless it holds it; True if sent.
+
+        Through ``session`` (the target's runner), or for an SSH target and a package of at
+        least ``transfer_min_bytes``, from one of the fleet's helper processes over a connection
+        of its own (decision 340); either way the runner hashes what arrives before keeping it.
+        ``progress`` (``core.progress``) is told the size when the archive starts to go, then the
+        bytes as they are sent.
+        """
+        if not (isinstance(target, SshTarget) and self.transfer_processes and size >= self.transfer_min_bytes):
+            return await session.ensure_package(path, sha256, file_name, size, progress)
+        if await session.has_package(sha256, file_name):
+            return False
+        if self._pool is None:
+            self._pool = TransferPool(self.runner, self.transfer_processes)
+        return await self._pool.send(target, self._key_for(target), path, sha256, file_name, size, progress)
+
     def hold(self, target: Target) -> None:
         """Mark the target's session busy (never closed to make room) until :meth:`release`."""
         key = target.name.casefold()
@@ -162,12 +191,13 @@ class Fleet:
     async def drop(self, target: Target) -> None:
         """Forget (and close) the target's session: after a lost connection, the next use reconnects."""
         key = target.name.casefold()
-        session = self._sessions.pop(key, None)
-        if session is not None:
-            await session.abandon()
+        # The connection first: a runner that stopped answering is not waited for on a live channel.
         conn = self._connections.pop(key, None)
         if conn is not None:
             conn.close()
+        session = self._sessions.pop(key, None)
+        if session is not None:
+            await session.abandon()
 
     async def _trim(self) -> None:
         while len(self._sessions) > self.keep_open:

@@ -197,12 +197,16 @@ class Session:
         return answer
 
     # -- requests -------------------------------------------------------------------------
+    async def has_package(self, sha256: str, file_name: str) -> bool:
+        """Whether the target already holds the archive ``file_name`` with ``sha256``."""
+        have = await self.request({"op": "have", "sha256": sha256, "file_name": file_name})
+        return bool(have.get("present"))
+
     async def ensure_package(self, path: Path, sha256: str, file_name: str, size: int,
                              progress: Advance | None = None) -> bool:
         """Send the archive at ``path`` unless the target holds it; True if it was sent.
         ``progress`` (``core.progress``) is told the size, then the bytes as they are sent."""
-        have = await self.request({"op": "have", "sha256": sha256, "file_name": file_name})
-        if have.get("present"):
+        if await self.has_package(sha256, file_name):
             return False
         await self._send(encode_message({"op": "put", "sha256": sha256, "file_name": file_name, "size": size}))
         begin(progress, file_name, size)
