@@ -35,6 +35,8 @@ FORWARDED = {
     ("bundlekit/deploy/session.py", "str(message.get('code'))"),
     # the one code every target's preflight failure shares (each raised where the scan sees it)
     ("bundlekit/deploy/fleet.py", "codes.pop()"),
+    # a target's preflight failure re-raised with "Nothing was run" and the target in its details
+    ("bundlekit/deploy/fleet.py", "error.code"),
     # the code of an error a transfer process met (raised there, by the same code as the zone's own transfer)
     ("bundlekit/deploy/transfer.py", "code"),
 }

@@ -11,11 +11,12 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
+from bundlekit.core.text import closest
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
                                            worker_notice)
-from bundlekit.errors import InputError
+from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.zone.home import open_zone
 from bundlekit.zone.sshkey import client_public_line
 from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
@@ -32,12 +33,12 @@ def _ssh_address(name: str, value: str) -> tuple[str, str, int]:
     return found["user"], found["host"], int(found["port"] or 22)
 
 
-def _host_keys(name: str, keys: tuple[str, ...]) -> list[str]:
+def _host_keys(name: str, keys: tuple[str, ...], given: str = "--host-key") -> list[str]:
     from bundlekit.deploy.ssh import parse_host_key  # asyncssh is imported only by the commands that use it
 
     out = []
     for text in keys:
-        key = parse_host_key(text, f"target {name!r} --host-key")
+        key = parse_host_key(text, f"target {name!r} {given}")
         out.append(key.export_public_key("openssh").decode("ascii").strip())
     return out
 
@@ -116,7 +117,7 @@ def targets_set_host_key(name: str, keys: tuple[str, ...], home: str | None, as_
     """Re-pin an SSH target's host key(s), after comparing them out of band."""
     from bundlekit.deploy.ssh import fingerprint, parse_host_key
 
-    pinned = _host_keys(name, keys)
+    pinned = _host_keys(name, keys, "KEY")
     with open_zone(resolve_home(home)) as z:
         t = set_host_keys(z, name, pinned)
     if as_json:
@@ -133,12 +134,17 @@ def targets_scan_host_key(address: str, as_json: bool) -> None:
     """Print the host keys HOST[:PORT] offers (known_hosts form, SHA256 fingerprint); pins nothing."""
     from bundlekit.deploy.ssh import fingerprint, scan_host_keys
 
-    _, host, port = _ssh_address("scan", f"scan@{address}")
-    check_ssh_address("scan", "scan", host, port)
-    keys = asyncio.run(scan_host_keys(host.strip("[]"), port))
+    try:
+        _, host, port = _ssh_address("scan", f"scan@{address}")
+        check_ssh_address("scan", "scan", host, port)
+    except InputError:
+        raise InputError(f"{address!r} is not HOST or HOST:PORT (a host name or IP address, an IPv6 address in "
+                         "[brackets] when a port follows, a port from 1 to 65535).",
+                         code="invalid_target_address") from None
+    keys, why = asyncio.run(scan_host_keys(host.strip("[]"), port))
     if not keys:
-        raise InputError(f"{address}: no SSH host key could be read (is an SSH server listening there?)",
-                         code="invalid_target_address")
+        raise DeployError(f"{host}:{port} offered no SSH host key ({why}): is an SSH server listening there, and "
+                          "reachable from this machine? Nothing was pinned.", code="target_unreachable")
     rows = [{"key": k.export_public_key("openssh").decode("ascii").strip(), "fingerprint": fingerprint(k)}
             for k in keys]
     if as_json:
@@ -179,8 +185,11 @@ def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int,
             wanted = {n.casefold() for n in names}
             unknown = wanted - {r.name.casefold() for r in records}
             if unknown:
-                raise InputError(f"no target named {', '.join(sorted(unknown))}; see `bundlekit targets list`",
-                                 code="invalid_input")
+                first = next(n for n in names if n.casefold() in unknown)
+                near = closest(first, [r.name for r in records])
+                raise StateError(f"no target named {', '.join(repr(n) for n in names if n.casefold() in unknown)}"
+                                 + (f" (did you mean {near[0]!r}?)" if near else "")
+                                 + "; see `bundlekit targets list`", code="unknown_target")
             records = [r for r in records if r.name.casefold() in wanted]
         local = isolation(z)
         with zone_fleet(z, max_parallel) as fleet:

@@ -263,7 +263,7 @@ class Fleet:
             stderr = await process.stderr.read(4096)
             return f"exit {process.returncode}: {stderr.decode('utf-8', 'replace').strip()[:300]}"
 
-        return Session(target.name, process.stdout, process.stdin, close)
+        return Session(target.name, process.stdout, process.stdin, close, address=target.address, kind="local")
 
     # -- health -----------------------------------------------------------------------------
     def check(self, targets: Iterable[Target], *, start: bool = False) -> list[Health]:
@@ -350,9 +350,9 @@ class Fleet:
         bad = [h for h in health if not h.healthy]
         for h in bad:
             if h.error is not None and h.error.code == "host_key_mismatch":
-                raise h.error
+                raise _refusal(h, h.error)
         if len(bad) == 1 and bad[0].error is not None:
-            raise bad[0].error
+            raise _refusal(bad[0], bad[0].error)
         if bad:
             # One cause everywhere (no worker, no python) keeps its own code; mixed causes are "unreachable".
             codes = {h.error.code if isinstance(h.error, DeployError) else "target_unreachable" for h in bad}
@@ -362,3 +362,14 @@ class Fleet:
                               code=codes.pop() if len(codes) == 1 else "target_unreachable",
                               details=[h.to_dict() for h in bad])
         return health
+
+
+def _refusal(health: Health, error: BundleError) -> BundleError:
+    """``error`` as the preflight's refusal: it says nothing was run (decision 198) and names the target."""
+    message = error.message
+    if "nothing was run" not in message.lower():
+        message = f"{message.rstrip()} Nothing was run on any target."
+    details = error.details if isinstance(error.details, dict) else {}
+    refused = type(error)(message, code=error.code, details={"target": health.target, **details})
+    refused.__cause__ = error.__cause__
+    return refused

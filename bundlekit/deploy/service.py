@@ -351,18 +351,22 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     own = fleet is None
     fleet = fleet or zone_fleet(zone, max_parallel)
     try:
+        checking = False  # True once the plan is made and the targets are being checked
         try:
             plan = build_plan(request)  # preflight_* (exit 5), package_hash_mismatch (3): nothing ran
+            checking = True
             # host_key_mismatch (3), target_unreachable (5), ...; a dry run only probes (writes nothing anywhere)
             fleet.preflight(_used_targets(request, plan), start=not dry_run)
         except BundleError as err:
+            # A refusal for one target's sake is recorded on that target; any other on the zone.
+            blamed = err.details.get("target") if checking and isinstance(err.details, dict) else None
             if not dry_run:
                 # Nothing ran, but the source must still learn that this deployment did not happen.
                 with zone.db.transaction() as tx:
                     deployment_id = _insert_running(tx, ctx, now)
                     failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
                                               "Failed", now, now,
-                                              (StepRun(PREFLIGHT, None, "Failed", now, now, None, "", (),
+                                              (StepRun(PREFLIGHT, blamed, "Failed", now, now, None, "", (),
                                                        f"[{err.code}] {err.message}"),), request.warnings)
                     _record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out)

@@ -33,6 +33,7 @@ from bundlekit.runtime.protocol import (
 
 __all__ = ["Session", "ByteReader", "ByteWriter", "runner_error", "HANDSHAKE_TIMEOUT"]
 
+_MIN = ".".join(map(str, MIN_PYTHON))
 #: Seconds a runner may take to start and answer ``hello`` (includes installing it).
 HANDSHAKE_TIMEOUT = 60.0
 _NOISE_LINES = 200
@@ -62,8 +63,11 @@ class Session:
     """One started runner. Use :meth:`start`, then the requests, then :meth:`close`."""
 
     def __init__(self, target: str, reader: ByteReader, writer: ByteWriter,
-                 close: Callable[[], Awaitable[str]], lost: tuple[type[BaseException], ...] = ()) -> None:
+                 close: Callable[[], Awaitable[str]], lost: tuple[type[BaseException], ...] = (),
+                 address: str = "", kind: str = "ssh") -> None:
         self.target = target
+        #: Where the target is (``user@host:port``, a folder), for messages that say what to fix where.
+        self.address, self.kind = address, kind
         #: What the transport raises when its connection is gone (asyncssh's errors for SSH).
         self.lost_errors: tuple[type[BaseException], ...] = (
             asyncio.IncompleteReadError, ConnectionError, OSError, *lost)
@@ -144,20 +148,34 @@ class Session:
             word, _, rest = text[len(LINE_PREFIX):].partition(" ")
             if word == "OLD":
                 raise DeployError(
-                    f"target {self.target!r}: its python3 is {rest}; the step runner needs Python "
-                    f"{'.'.join(map(str, MIN_PYTHON))} or newer. Install a newer python3 on the target.",
-                    code="target_python_too_old")
+                    f"target {self._where()}: its python3 is {rest}; bundlekit's step runner needs Python "
+                    f"{_MIN} or newer there. {self._install()}", code="target_python_too_old",
+                    details={"target": self.target})
             return word, rest
         raise DeployError(f"target {self.target!r}: the step runner did not start (unexpected output).",
                           code="runner_failed")
 
+    def _install(self) -> str:
+        """What to do about a target without a usable python3 (decision 341)."""
+        if self.kind == "local":
+            return (f"Give the zone's worker a Python {_MIN} or newer (`bundlekit worker set --python PATH`), then "
+                    f"`bundlekit targets check {self.target}`.")
+        return (f"Install one on that machine so that `python3` on its user's PATH is {_MIN} or newer (Debian, "
+                "Ubuntu: `apt-get install python3`; RHEL, Fedora, Rocky: `dnf install python3`; Alpine: `apk add "
+                f"python3`), then run `bundlekit targets check {self.target}`.")
+
+    def _where(self) -> str:
+        return f"{self.target!r}" + (f" ({self.address})" if self.address else "")
+
     def _no_python(self, detail: str) -> DeployError:
-        if "127" in detail.split(":")[0] or "not found" in detail:
-            return DeployError(f"target {self.target!r}: there is no python3 on the target ({detail}). Install "
-                               f"Python {'.'.join(map(str, MIN_PYTHON))} or newer there.",
-                               code="target_python_missing")
-        return DeployError(f"target {self.target!r}: the step runner could not start ({detail}).",
-                           code="runner_failed")
+        status, _, said = detail.partition(":")
+        if "127" in status or "not found" in detail:
+            return DeployError(
+                f"target {self._where()} has no python3 (its user's shell said: {said.strip() or status}); "
+                f"bundlekit's step runner needs Python {_MIN} or newer on every target. {self._install()}",
+                code="target_python_missing", details={"target": self.target})
+        return DeployError(f"target {self._where()}: the step runner could not start ({detail}).",
+                           code="runner_failed", details={"target": self.target})
 
     # -- frames ---------------------------------------------------------------------------
     async def _send(self, frame: bytes) -> None:

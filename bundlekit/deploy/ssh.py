@@ -95,17 +95,21 @@ def _options(target: SshTarget, client_key: asyncssh.SSHKey) -> dict[str, Any]:
     }
 
 
-async def _offered(host: str, port: int) -> list[asyncssh.SSHKey]:
-    keys = []
+async def _offered(host: str, port: int) -> tuple[list[asyncssh.SSHKey], str]:
+    """The keys ``host:port`` offers, one per algorithm it has, and why none could be read (if so)."""
+    keys, why = [], "no key of a known algorithm"
     for alg in _SCAN_ALGS:
         try:
             key = await asyncio.wait_for(asyncssh.get_server_host_key(host, port, config=None,
                                                                       server_host_key_algs=[alg]), CONNECT_TIMEOUT)
-        except (OSError, asyncssh.Error, asyncio.TimeoutError):
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
+            why = str(error) or type(error).__name__
+            if isinstance(error, (OSError, asyncio.TimeoutError)):
+                break  # nothing listens there (or answers): every other algorithm would wait the same
             continue
         if key is not None:
             keys.append(key)
-    return keys
+    return keys, why
 
 
 async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SSHClientConnection:
@@ -113,7 +117,7 @@ async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SS
     try:
         return await asyncssh.connect(target.host.strip("[]"), **_options(target, client_key))  # [IPv6] literal
     except asyncssh.HostKeyNotVerifiable:
-        offered = await _offered(target.host.strip("[]"), target.port)
+        offered, _ = await _offered(target.host.strip("[]"), target.port)
         pinned = [fingerprint(parse_host_key(k)) for k in target.host_keys]
         shown = ", ".join(f"{k.get_algorithm()} {fingerprint(k)}" for k in offered) or "(none could be read)"
         raise TrustError(
@@ -162,9 +166,10 @@ async def runner_session(conn: asyncssh.SSHClientConnection, target: SshTarget, 
             pass
         return f"exit {process.exit_status}: {stderr.decode('utf-8', 'replace').strip()[:300]}"
 
-    return Session(target.name, process.stdout, process.stdin, close, (asyncssh.Error,))
+    return Session(target.name, process.stdout, process.stdin, close, (asyncssh.Error,), address=target.address)
 
 
-async def scan_host_keys(host: str, port: int) -> list[asyncssh.SSHKey]:
-    """The host keys ``host:port`` offers, one per algorithm it has (nothing is pinned)."""
+async def scan_host_keys(host: str, port: int) -> tuple[list[asyncssh.SSHKey], str]:
+    """The host keys ``host:port`` offers, one per algorithm it has (nothing is pinned), and why
+    none could be read when the list is empty."""
     return await _offered(host, port)

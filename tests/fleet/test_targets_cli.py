@@ -70,6 +70,23 @@ def test_scan_host_key_prints_the_offered_key_and_its_fingerprint_and_pins_nothi
     assert snapshot(world.prod) == before
 
 
+@pytest.mark.parametrize("address, code, said", [
+    ("PORT", "target_unreachable", "offered no SSH host key"),  # nothing listens there
+    ("bad host", "invalid_target_address", "is not HOST or HOST:PORT"),
+    ("127.0.0.1:99999", "invalid_target_address", "is not HOST or HOST:PORT"),
+], ids=["nothing-listening", "space-in-host", "port-out-of-range"])
+def test_scan_host_key_of_no_server_or_no_address_says_which_and_pins_nothing(
+        fleet_world: tuple[World, list[SshServer]], address: str, code: str, said: str) -> None:
+    world, _ = fleet_world
+    address = address.replace("PORT", f"127.0.0.1:{free_port()}")
+    before = snapshot(world.prod)
+    r = run_cli("targets", "scan-host-key", address, "--json")
+    error = json_of(r.stdout)["error"]
+    assert (error["code"], r.returncode) == (code, 5 if code == "target_unreachable" else 1), r.stdout + r.stderr
+    assert said in error["message"] and "target 'scan'" not in error["message"]
+    assert snapshot(world.prod) == before
+
+
 def test_the_zone_ssh_key_is_one_line_and_its_private_half_is_0600(fleet_world: tuple[World, list[SshServer]]) -> None:
     world, _ = fleet_world
     line = world.cli("targets", "ssh-key", home=world.prod).strip()
@@ -132,3 +149,42 @@ def test_an_unreachable_target_refuses_the_deployment_with_exit_5_and_is_recorde
         assert latest["state"] == "Failed"  # the source will learn it did not happen
     finally:
         world.cli("targets", "remove", "web-02", home=world.prod)
+
+
+def test_a_target_without_python3_refuses_the_deployment_naming_it_and_what_to_install(
+        fleet_world: tuple[World, list[SshServer]], spare: list[SshServer], tmp_path: Path) -> None:
+    world, (db, web) = fleet_world
+    zone_key = world.cli("targets", "ssh-key", home=world.prod).strip()
+    bare = SshServer("bare", tmp_path / "bare", free_port(), env={"PATH": "/nonexistent"})
+    spare.append(bare.start(zone_key))
+    world.cli("targets", "add", "web-03", "--environment", "Production", "--role", "web", "--ssh",
+              f"{bare.user}@127.0.0.1:{bare.port}", "--host-key", bare.host_key, "--work-dir", bare.work_dir,
+              home=world.prod)
+    try:
+        ran_before = snapshot(db.work_dir / ".bundlekit-work", web.work_dir / ".bundlekit-work")
+        r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=world.prod)
+        error = json_of(r.stdout)["error"]
+        assert r.returncode == 5 and error["code"] == "target_python_missing", r.stdout + r.stderr
+        message = error["message"]
+        assert f"'web-03' ({bare.user}@127.0.0.1:{bare.port}) has no python3" in message
+        assert "apt-get install python3" in message and "3.8 or newer" in message
+        assert "bundlekit targets check web-03" in message and "Nothing was run on any target." in message
+        # Found by the preflight: no step ran on the targets that have a python3 either.
+        assert snapshot(db.work_dir / ".bundlekit-work", web.work_dir / ".bundlekit-work") == ran_before
+        assert not bare.work_dir.exists()
+        latest = json_of(world.cli("deployments", "list", "--json", home=world.prod))["deployments"][0]
+        shown = json_of(world.cli("deployments", "show", latest["id"], "--json", home=world.prod))
+        [refused] = shown["record"]["runs"]  # recorded for the source zone, on the target it was refused for
+        assert (refused["step"], refused["target"], refused["state"]) == ("(preflight)", "web-03", "Failed")
+        assert refused["reason"].startswith("[target_python_missing] target 'web-03'")
+    finally:
+        world.cli("targets", "remove", "web-03", home=world.prod)
+
+
+def test_checking_a_target_that_does_not_exist_names_the_closest_one(
+        fleet_world: tuple[World, list[SshServer]]) -> None:
+    world, _ = fleet_world  # db-01 and web-01 are SSH targets by now
+    r = run_cli("targets", "check", "db-1", "--json", home=world.prod)
+    error = json_of(r.stdout)["error"]
+    assert r.returncode == 1 and error["code"] == "unknown_target", r.stdout
+    assert "'db-1'" in error["message"] and "did you mean 'db-01'?" in error["message"]
