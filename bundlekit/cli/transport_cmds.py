@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, json_option, quiet_option
+from bundlekit.cli.common import counted, echo, emit_json, json_option, quiet_option
 from bundlekit.cli.progress import Bars
 from bundlekit.errors import BundleError, TransportError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.transport._util import keep_freed_memory, parse_size
 from bundlekit.transport.channel import SpoolChannel, UdpChannel, parse_address
-from bundlekit.transport.diode_receive import DEFAULT_IDLE_TIMEOUT, receive
+from bundlekit.transport.diode_loop import DEFAULT_IDLE_TIMEOUT, receive
 from bundlekit.transport.diode_report import ReceiveReport
 from bundlekit.transport.diode_send import DEFAULT_RATE, DEFAULT_REDUNDANCY, SendOptions, send
 from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, check, join, split

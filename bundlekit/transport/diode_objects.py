@@ -1,4 +1,10 @@
-"""What the diode receiver keeps per file and per block while a file comes in (``diode_receive``)."""
+"""What the diode receiver keeps per file and per block while a file comes in (``diode_receive``).
+
+A frame's header may claim anything (frames are not authenticated: spec/transport.md §3.10),
+so nothing here is sized by what an object claims: the map of decoded blocks is allocated when
+the first block is decoded, one bit per block, and every structure's memory is charged to the
+receiver's state budget through :data:`OBJECT_COST`, :data:`BLOCK_COST` and :meth:`InboundObject.mark_done`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,12 @@ from bundlekit.transport.diode_report import FileResult
 from bundlekit.transport.fec import BlockDecoder
 from bundlekit.transport.frames import Announce, ObjectInfo, data_frame_size
 
-__all__ = ["Block", "InboundObject"]
+__all__ = ["Block", "InboundObject", "OBJECT_COST", "BLOCK_COST"]
+
+#: What one object heard costs in memory before any of its data (its record, header key, results).
+OBJECT_COST = 2048
+#: What one block with symbols waiting costs besides the symbols (its record, its set of symbol ids).
+BLOCK_COST = 1024
 
 
 class Block:
@@ -31,7 +42,7 @@ class InboundObject:
     """One file being received: its geometry, its temporary file, its blocks and its running hash."""
 
     __slots__ = ("info", "session", "announce", "part", "spill_fd", "spill_path", "spill_end", "done",
-                 "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks")
+                 "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks", "touched")
 
     def __init__(self, info: ObjectInfo) -> None:
         self.info = info
@@ -42,10 +53,36 @@ class InboundObject:
         self.spill_path: Path | None = None
         self.spill_end = 0
         self.nblocks = info.block_count
-        self.done = bytearray(self.nblocks)
+        #: One bit per block, set when it is decoded; allocated with the first decoded block.
+        self.done: bytearray | None = None
         self.remaining = self.nblocks
         self.blocks: dict[int, Block] = {}
         self.hasher = hashlib.sha256()
         self.next_hash = 0
         self.result: FileResult | None = None
         self.frame_len = data_frame_size(info.symbol_size)
+        #: When this object last made progress (the receiver's frame count): the stalest is dropped first.
+        self.touched = 0
+
+    def is_done(self, block: int) -> bool:
+        done = self.done
+        return done is not None and bool(done[block >> 3] & (1 << (block & 7)))
+
+    def mark_done(self, block: int) -> int:
+        """Record ``block`` as decoded; returns the bytes this allocated (the map, the first time)."""
+        grown = 0
+        if self.done is None:
+            self.done = bytearray((self.nblocks + 7) >> 3)
+            grown = len(self.done)
+        self.done[block >> 3] |= 1 << (block & 7)
+        self.remaining -= 1
+        return grown
+
+    def cost(self) -> int:
+        """The memory this object holds besides its symbols (see the module docstring)."""
+        return OBJECT_COST + (len(self.done) if self.done is not None else 0) + BLOCK_COST * len(self.blocks)
+
+    def forget_blocks(self) -> None:
+        """Once the object is finished: nothing per block is needed any more."""
+        self.done = None
+        self.blocks.clear()

@@ -9,6 +9,13 @@ oldest unfinished blocks spill to a file next to the output, so memory is bounde
 whatever the file size. A block is decoded as soon as it has enough symbols and written
 at its offset in a hidden temporary file (``.bkd-*.tmp``); the whole-file SHA-256 is computed as blocks
 complete in order, and the file gets its announced name only if that digest matches.
+
+Frames are not authenticated (spec/transport.md §3.10), so what an object merely claims costs
+nothing: its temporary file and its map of decoded blocks appear with its first decoded block,
+and what incomplete objects hold besides their symbols is kept within ``state_budget`` by
+dropping the objects that made progress least recently (reported ``incomplete``, their
+temporary files removed). At most :data:`MAX_OPEN_OBJECTS` objects are open at once (the
+stalest is dropped for a new one) and :data:`MAX_OBJECTS` are heard in one run.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from bundlekit.core.atomic import CHUNK, AtomicFile
 from bundlekit.core.names import file_name_problem
 from bundlekit.core.progress import advance_item, item
 from bundlekit.errors import InputError
-from bundlekit.transport.channel import FrameSource
+from bundlekit.transport.diode_objects import BLOCK_COST, OBJECT_COST
 from bundlekit.transport.diode_objects import Block as _Block
 from bundlekit.transport.diode_objects import InboundObject as _Object
 from bundlekit.transport.diode_report import FileResult, ReceiveReport
@@ -35,14 +42,18 @@ from bundlekit.transport.frames import (
     CRC_RESIDUE, DATA_HEADER_SIZE, MAGIC, TYPE_ANNOUNCE, TYPE_DATA, FrameError, parse_announce, parse_common,
 )
 
-__all__ = ["Receiver", "ReceiveReport", "FileResult", "receive", "DEFAULT_MEMORY_BUDGET", "DEFAULT_IDLE_TIMEOUT"]
+__all__ = ["Receiver", "ReceiveReport", "FileResult", "DEFAULT_MEMORY_BUDGET", "DEFAULT_STATE_BUDGET",
+           "MAX_OPEN_OBJECTS", "MAX_OBJECTS", "SURPLUS_FRAMES"]
 
 DEFAULT_MEMORY_BUDGET = 64 << 20
-DEFAULT_IDLE_TIMEOUT = 30.0
+#: Memory for what incomplete objects hold besides their symbols (block maps, per-block records).
+DEFAULT_STATE_BUDGET = 16 << 20
 #: After every announced file is finished: how many more frames of finished files are read
 #: (a sender's repeat pass) before returning, in case another sender's frames are behind them.
 SURPLUS_FRAMES = 8192
-_MAX_OPEN_OBJECTS = 1024
+MAX_OPEN_OBJECTS = 1024
+#: Objects heard in one run (open or finished); beyond it new objects are refused (``objects_refused``).
+MAX_OBJECTS = 4096
 _MAX_BLOCKS = 1 << 24
 _crc32 = zlib.crc32
 
@@ -51,7 +62,8 @@ class Receiver:
     """Feed it frames (:meth:`feed`); it writes finished files into ``out_dir``; :meth:`finish` reports."""
 
     def __init__(self, out_dir: Path, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
-                 clock: Callable[[], float] = time.monotonic, progress: object = None) -> None:
+                 state_budget: int = DEFAULT_STATE_BUDGET, clock: Callable[[], float] = time.monotonic,
+                 progress: object = None) -> None:
         self.out = Path(out_dir)
         if not self.out.is_dir():
             raise InputError(f"--out {out_dir}: not a folder; create it first", code="out_dir_missing")
@@ -65,9 +77,13 @@ class Receiver:
         self.active: dict[tuple[_Object, int], None] = {}  # blocks with symbols in memory, oldest first
         self.buffered = 0
         self.peak = 0
+        self.state_budget = state_budget
+        self.state_bytes = 0  # what open objects hold besides their symbols (diode_objects.InboundObject.cost)
+        self.state_peak = 0
+        self.tick = 0  # counts calls to feed and feed_many: when each object last made progress
         self.counts = dict.fromkeys(("valid", "garbage", "corrupt", "duplicate", "other_session", "inconsistent",
                                      "after_complete", "surplus", "blocks_decoded", "blocks_spilled",
-                                     "decode_retries"), 0)
+                                     "decode_retries", "objects_dropped", "objects_refused"), 0)
         self.first_at: float | None = None
         self.last_done_at: float | None = None
         self.other_last: float | None = None
@@ -92,6 +108,8 @@ class Receiver:
             obj = self._admit(frame)
             if obj is None:
                 return False
+        self.tick += 1
+        obj.touched = self.tick
         self.n_valid += 1
         if frame[4] != TYPE_DATA or frame[5]:
             return self._other_frame(obj, frame)
@@ -102,12 +120,13 @@ class Receiver:
         if len(frame) != obj.frame_len or frame[DATA_HEADER_SIZE] or block >= obj.nblocks:
             self.counts["inconsistent"] += 1
             return True
-        if obj.done[block]:
+        if obj.is_done(block):
             self.counts["surplus"] += 1  # more symbols of a block already rebuilt
             return True
         st = obj.blocks.get(block)
         if st is None:
             st = obj.blocks[block] = _Block(obj.info.block_source_symbols(block))
+            self._charge(BLOCK_COST, obj)
         esis = st.esis
         if esis is not None:
             esi = frame[45:48]
@@ -140,6 +159,8 @@ class Receiver:
         """
         fresh = False
         valid = 0
+        self.tick += 1
+        tick = self.tick
         get_obj = self.objects.get
         active = self.active
         crc = _crc32
@@ -152,10 +173,11 @@ class Receiver:
                 fresh = self.feed(frame) or fresh
                 continue
             block = int.from_bytes(frame[40:44], "big")
-            st = obj.blocks.get(block) if block < obj.nblocks and not obj.done[block] else None
+            st = obj.blocks.get(block) if block < obj.nblocks else None  # a block in progress is not done
             if st is None or st.esis is None or st.decoder is not None or frame[45:48] in st.esis:
                 fresh = self.feed(frame) or fresh
                 continue
+            obj.touched = tick
             st.esis.add(frame[45:48])
             packets = st.packets
             if not packets:
@@ -207,14 +229,21 @@ class Receiver:
         if known is not None and info.object_id >= known:
             self.counts["inconsistent"] += 1
             return None
-        if ident in self.by_id or sum(1 for o in self.by_id.values() if o.result is None) >= _MAX_OPEN_OBJECTS:
+        if ident in self.by_id:
             # Same object id with other geometry or digest: a buggy or hostile sender. First one wins.
             self.counts["inconsistent"] += 1
             return None
+        if len(self.by_id) >= MAX_OBJECTS:
+            self.counts["objects_refused"] += 1
+            return None
+        if self.open >= MAX_OPEN_OBJECTS:
+            self._shed(None, until=lambda: self.open < MAX_OPEN_OBJECTS)
         obj = _Object(info)
         self.objects[key] = obj
         self.by_id[ident] = obj
         self.open += 1
+        obj.touched = self.tick
+        self._charge(OBJECT_COST, obj)
         item(self.progress, ident, f"file {info.object_id + 1} of session {obj.session[:8]}", info.size)
         if self.first_at is None:
             self.first_at = self.clock()
@@ -225,8 +254,6 @@ class Receiver:
         if info.size > free:
             self._conclude(obj, "rejected", f"{info.size} bytes do not fit in the {free} bytes free in {self.out}")
             return obj
-        obj.part = AtomicFile(None, 0o644, temp_dir=self.out, exclusive=True,
-                              prefix=f".bkd-{obj.session}-{info.object_id}-")
         if obj.nblocks == 0:
             self._maybe_finish(obj)
         return obj
@@ -239,6 +266,10 @@ class Receiver:
             return
         obj.announce = a
         self.session_count[obj.info.session] = a.object_count
+        for other in [o for o in self.by_id.values() if o.result is None and o.info.session == obj.info.session
+                      and o.info.object_id >= a.object_count]:
+            self._conclude(other, "rejected", f"object {other.info.object_id}, but its sender announced "
+                                              f"{a.object_count} file(s) (frames are not authenticated)")
         item(self.progress, (obj.info.session, obj.info.object_id), a.name, obj.info.size)
         problem = file_name_problem(a.name, hidden=False)
         if problem and obj.result is None:
@@ -294,17 +325,15 @@ class Receiver:
         self.active.pop((obj, block), None)
         del obj.blocks[block]
         bsize = obj.info.block_bytes
-        assert obj.part is not None
-        obj.part.pwrite(data, block * bsize)
-        obj.done[block] = 1
-        obj.remaining -= 1
+        self._part(obj).pwrite(data, block * bsize)
+        self._charge(obj.mark_done(block) - BLOCK_COST, obj)  # never drops obj itself
         advance_item(self.progress, (obj.info.session, obj.info.object_id), obj.info.block_length(block))
         if block == obj.next_hash:
             obj.hasher.update(data)
             obj.next_hash += 1
-            while obj.next_hash < obj.nblocks and obj.done[obj.next_hash]:
+            while obj.next_hash < obj.nblocks and obj.is_done(obj.next_hash):
                 b = obj.next_hash
-                obj.hasher.update(obj.part.pread(obj.info.block_length(b), b * bsize))
+                obj.hasher.update(self._part(obj).pread(obj.info.block_length(b), b * bsize))
                 obj.next_hash += 1
         if obj.remaining == 0:
             self._maybe_finish(obj)
@@ -337,8 +366,7 @@ class Receiver:
         if obj.remaining or obj.announce is None or obj.result is not None:
             return
         a = obj.announce
-        part = obj.part
-        assert part is not None
+        part = self._part(obj)
         part.truncate(obj.info.size)
         while obj.next_hash < obj.nblocks:  # only if blocks completed out of order at the very end
             b = obj.next_hash
@@ -364,9 +392,9 @@ class Receiver:
         self._conclude(obj, "complete", "", path=final)
 
     def _conclude(self, obj: _Object, status: str, detail: str, path: Path | None = None) -> None:
-        missing = obj.done.count(0)
+        missing = obj.remaining
         missing_bytes = missing * obj.info.block_bytes
-        if missing and not obj.done[-1]:
+        if missing and not obj.is_done(obj.nblocks - 1):
             missing_bytes -= obj.info.block_bytes - obj.info.block_length(obj.nblocks - 1)
         a = obj.announce
         obj.result = FileResult(
@@ -375,10 +403,11 @@ class Receiver:
             blocks_total=obj.nblocks, blocks_missing=missing, bytes_missing=missing_bytes, detail=detail)
         self.results.append(obj.result)
         self.open -= 1
-        for block in list(obj.blocks):
-            st = obj.blocks.pop(block)
+        self.state_bytes -= obj.cost()
+        for block, st in obj.blocks.items():
             self.buffered -= len(st.packets) * obj.frame_len
             self.active.pop((obj, block), None)
+        obj.forget_blocks()
         self._cleanup(obj)
         count = self.session_count.get(obj.info.session)
         if (count is not None and obj.info.session == self.session
@@ -386,6 +415,34 @@ class Receiver:
                         for i in range(count))):
             self.sessions_done += 1
             self._unlock()  # every file of this session is finished: the next session may be followed
+
+    def _part(self, obj: _Object) -> AtomicFile:
+        """The object's temporary file, made when its first block is decoded (or when an empty one finishes)."""
+        if obj.part is None:
+            obj.part = AtomicFile(None, 0o644, temp_dir=self.out, exclusive=True,
+                                  prefix=f".bkd-{obj.session}-{obj.info.object_id}-")
+        return obj.part
+
+    def _charge(self, n: int, obj: _Object) -> None:
+        self.state_bytes += n
+        if self.state_bytes > self.state_peak:
+            self.state_peak = self.state_bytes
+        if self.state_bytes > self.state_budget:
+            self._shed(obj, until=lambda: self.state_bytes <= self.state_budget * 3 // 4)
+
+    def _shed(self, keep: _Object | None, until: Callable[[], bool]) -> None:
+        """Drop open objects, the one that made progress least recently first, never ``keep``,
+        until ``until()`` holds (spec/transport.md §3.8 rule 8): what a frame's header claims
+        must not hold memory that a real transfer needs."""
+        stalest = sorted((o for o in self.by_id.values() if o.result is None and o is not keep),
+                         key=lambda o: o.touched)
+        for obj in stalest:
+            if until():
+                return
+            self.counts["objects_dropped"] += 1
+            self._conclude(obj, "incomplete", f"dropped to bound the receiver's memory ({self.open} files were "
+                                              "incomplete at once; frames are not authenticated, see "
+                                              "spec/transport.md 3.10)")
 
     def finished(self) -> bool:
         """True when every file a sender announced is finished (complete or refused) and no
@@ -436,55 +493,3 @@ def _file_digest(path: Path) -> bytes:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.digest()
-
-
-def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-            memory_budget: int = DEFAULT_MEMORY_BUDGET, clock: Callable[[], float] = time.monotonic,
-            once: bool = False, progress: object = None) -> ReceiveReport:
-    """Receive until every announced file is finished, or ``idle_timeout`` seconds pass without a
-    valid frame of the followed session (nothing or not everything arrived).
-
-    Once a sender's files are all finished the receiver returns at once when ``once``; else it
-    goes on while frames are waiting, so another sender's files already there are taken too (a
-    spool folder with two deliveries is drained in one run), and returns when nothing is
-    waiting or only leftovers of finished files (``SURPLUS_FRAMES`` of them) keep coming.
-    Decision 192.
-    ``progress`` gets one item per file (``core.progress.item``).
-    """
-    rx = Receiver(out_dir, memory_budget=memory_budget, clock=clock, progress=progress)
-    poll = min(0.2, idle_timeout) if idle_timeout > 0 else 0.0
-    last = clock()
-    feed_many = rx.feed_many
-    batch_of = getattr(source, "recv_batch", None)
-    if batch_of is None:
-        def batch_of(timeout: float) -> list[bytes]:
-            frame = source.recv(timeout)
-            return [frame] if frame is not None else []
-    surplus = 0  # frames read since everything announced was finished
-    try:
-        while True:
-            batch = batch_of(poll)
-            if batch:
-                if feed_many(batch):
-                    last = clock()
-                if not rx.finished():
-                    surplus = 0
-                    continue
-                if once:
-                    break
-                surplus += len(batch)
-                if surplus > SURPLUS_FRAMES:
-                    break  # only leftovers of finished files keep coming (a sender's repeat pass)
-                continue
-            if rx.finished():
-                break  # everything announced is finished and nothing more is waiting
-            now = clock()
-            if now - last >= idle_timeout:
-                if rx.other_last is not None and now - rx.other_last < max(idle_timeout, poll):
-                    rx.abandon_session()  # another sender is talking: follow it
-                    last = now
-                    continue
-                break
-    finally:
-        report = rx.finish()
-    return report

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from bundlekit.transport.channel import MemoryChannel, SpoolChannel
-from bundlekit.transport.diode_receive import receive
+from bundlekit.transport.diode_loop import receive
 from bundlekit.transport.diode_send import SendOptions, send
 from tests.cli.operator_world import bk
 from tests.transport.helpers import write_payload

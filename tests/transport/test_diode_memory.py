@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bundlekit.transport.channel import LossyChannel, MemoryChannel
-from bundlekit.transport.diode_receive import ReceiveReport, Receiver, receive
+from bundlekit.transport.diode_loop import receive
+from bundlekit.transport.diode_receive import ReceiveReport, Receiver
 from bundlekit.transport.diode_send import SendOptions, iter_frames, plan_objects, send
 from bundlekit.transport.frames import TYPE_ANNOUNCE, Announce, encode_announce, parse_announce, parse_common
 from tests.conftest import raises_code, snapshot

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from bundlekit.cli import cli
 from bundlekit.transport.channel import SpoolChannel
-from bundlekit.transport.diode_receive import receive
+from bundlekit.transport.diode_loop import receive
 from bundlekit.transport.diode_send import SendOptions, send
 from tests.transport.helpers import write_payload
 from tests.conftest import raises_code

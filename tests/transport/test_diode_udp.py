@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bundlekit.transport.channel import LossyChannel, UdpChannel
-from bundlekit.transport.diode_receive import ReceiveReport, receive
+from bundlekit.transport.diode_loop import receive
+from bundlekit.transport.diode_receive import ReceiveReport
 from bundlekit.transport.diode_send import SendOptions, send
 from tests.transport.helpers import write_payload
 
