@@ -140,7 +140,13 @@ def bundle_digest(path: Path) -> str | None:
 @cli.group(epilog="bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox\n"
                   "bundlekit diode send app.bundle --to 10.0.0.2:5005 --repeat 1")
 def diode() -> None:
-    """Send bundles one way through a data diode (UDP, or a folder the diode mirrors)."""
+    """Send bundles one way through a data diode (UDP, or a folder the diode mirrors).
+
+    Frames are not authenticated and not encrypted: anyone on the link can read them (only a
+    bundle's sensitive values are sealed) and inject their own. A received file is only what
+    its frames announced; `bundlekit import` checks the bundle's signatures before anything in
+    it is used (spec/transport.md 3.10).
+    """
 
 
 def _rate(text: str) -> int:
@@ -187,22 +193,33 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
 
 
 def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: float, once: bool,
-             bars: Bars) -> ReceiveReport:
+             bars: Bars) -> tuple[ReceiveReport, str]:
+    """Receive on the carrier given; returns the report and where the receiver looked (as shown)."""
     keep_freed_memory()
-    channel: UdpChannel | SpoolChannel
     if listen is not None:
         udp = UdpChannel.listener(*parse_address(listen, option="--listen"))
         host, port = udp.address
         echo(f"listening on {host}:{port}", err=True)
-        channel = udp
-    else:
-        assert spool is not None
-        channel = SpoolChannel.for_receiving(spool)
-        echo(f"watching {spool}", err=True)
+        try:
+            return receive(udp, out, idle_timeout=idle_timeout, once=once, progress=bars), f"{host}:{port}"
+        finally:
+            udp.close()
+    assert spool is not None
+    folder = SpoolChannel.for_receiving(spool)
+    echo(f"watching {spool}", err=True)
     try:
-        return receive(channel, out, idle_timeout=idle_timeout, once=once, progress=bars)
+        return receive(folder, out, idle_timeout=idle_timeout, once=once, progress=bars), str(spool)
     finally:
-        channel.close()
+        folder.close()
+        if folder.files_stuck:
+            echo(f"warning: {counted(len(folder.files_stuck), 'spool file')} in {spool} could not be removed once read "
+                 f"({', '.join(folder.files_stuck[:3])}{', ...' if len(folder.files_stuck) > 3 else ''}); each was "
+                 "read once. Remove them by hand, or let this user delete in that folder", err=True)
+        if folder.entries_ignored:
+            echo(f"warning: {counted(len(folder.entries_ignored), 'entry', 'entries')} in {spool} named like spool "
+                 f"files {'is not a regular file' if len(folder.entries_ignored) == 1 else 'are not regular files'} "
+                 f"and {'was' if len(folder.entries_ignored) == 1 else 'were'} ignored "
+                 f"({', '.join(folder.entries_ignored[:3])})", err=True)
 
 
 @diode.command("receive", epilog="bundlekit diode receive --listen 0.0.0.0:5005 --out ./inbox --json")
@@ -221,9 +238,13 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
                   as_json: bool) -> None:
     """Receive files; return once every file the sender announced is complete and verified.
 
-    Only files whose SHA-256 matches are kept. Without --once, deliveries already waiting behind
-    the first (a spool folder holding two) are taken too; --idle-timeout ends the wait when
-    nothing, or not everything, arrives.
+    Only files whose SHA-256 matches their announcement are kept. Without --once, deliveries
+    already waiting behind the first (a spool folder holding two) are taken too; --idle-timeout
+    ends the wait when nothing, or not everything, arrives.
+
+    Frames are not authenticated: anyone on the link can announce files too. Treat --out as an
+    inbox of untrusted files and bring bundles in with `bundlekit import`, which checks their
+    signatures (spec/transport.md 3.10).
     """
     if (listen is None) == (spool is None):
         raise UsageError("give exactly one of --listen HOST:PORT (UDP) or --spool DIR", code="usage")
@@ -233,8 +254,9 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
     out.mkdir(parents=True, exist_ok=True)
     try:
         with Bars("receive", quiet=quiet, as_json=as_json) as bars:
-            report = _receive(listen, spool, out, idle_timeout, once, bars)
-        report.raise_for_status()
+            report, looked = _receive(listen, spool, out, idle_timeout, once, bars)
+        report.raise_for_status(listen=looked if listen is not None else None,
+                                spool=looked if spool is not None else None)
     except BaseException:
         if created and not any(out.iterdir()):
             out.rmdir()  # a refused receive leaves no trace, not even the folder it made

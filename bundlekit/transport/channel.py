@@ -13,6 +13,7 @@ import hashlib
 import os
 import random
 import socket
+import stat
 import struct
 import sys
 import time
@@ -319,6 +320,11 @@ class SpoolChannel:
         self._seq = 0
         self.files_read = 0
         self.files_damaged = 0
+        #: Spool files read whose removal failed (permissions, an immutable file): read once, then skipped.
+        self.files_stuck: list[str] = []
+        #: Entries named like spool files that are not regular files (folders, links, pipes): never opened twice.
+        self.entries_ignored: list[str] = []
+        self._passed: set[str] = set()
 
     @classmethod
     def for_sending(cls, folder: Path, **kw: float | int) -> "SpoolChannel":
@@ -356,21 +362,39 @@ class SpoolChannel:
     # receiving
     def _next_file(self) -> Path | None:
         try:
-            names = sorted(n for n in os.listdir(self.folder) if n.endswith(_SPOOL_SUFFIX) and not n.startswith("."))
+            names = sorted(n for n in os.listdir(self.folder)
+                           if n.endswith(_SPOOL_SUFFIX) and not n.startswith(".") and n not in self._passed)
         except FileNotFoundError:
             return None
         return self.folder / names[0] if names else None
 
     def _load(self, path: Path) -> None:
+        """Read one spool entry and remove it. Only a regular file is read (opened without
+        following a link or waiting on a pipe); an entry that is not one, or that cannot be
+        removed once read, is remembered and passed over from then on, so the receiver always
+        moves on and its idle timeout holds (spec/transport.md §3.6)."""
         try:
-            with open(path, "rb") as fh:
-                data = fh.read(_SPOOL_MAX_FILE + 1)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return  # taken away meanwhile: ordinary loss
         except OSError:
-            data = b""
+            self._pass(path, self.entries_ignored)  # a symbolic link, or unreadable
+            return
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            self._pass(path, self.entries_ignored)  # a folder, a pipe, a device
+            return
+        with os.fdopen(fd, "rb") as fh:
+            try:
+                data = fh.read(_SPOOL_MAX_FILE + 1)
+            except OSError:
+                data = b""
         try:
             path.unlink()
-        except OSError:
+        except FileNotFoundError:
             pass
+        except OSError:
+            self._pass(path, self.files_stuck)
         self.files_read += 1
         if len(data) > _SPOOL_MAX_FILE:
             self.files_damaged += 1
@@ -379,6 +403,10 @@ class SpoolChannel:
         if not intact:
             self.files_damaged += 1
         self._in.extend(_spool_frames(data))
+
+    def _pass(self, path: Path, why: list[str]) -> None:
+        self._passed.add(path.name)
+        why.append(path.name)
 
     def recv(self, timeout: float) -> bytes | None:
         if self._in:

@@ -52,12 +52,23 @@ class ReceiveReport:
         return {"ok": self.ok, "files": [f.to_dict() for f in self.files], "frames": dict(self.frames),
                 "transfer_seconds": round(self.transfer_seconds, 3), "peak_buffered_bytes": self.peak_buffered_bytes}
 
-    def raise_for_status(self) -> None:
-        """Raise TransportError(incomplete / nothing_received) unless every file arrived intact."""
+    def raise_for_status(self, *, listen: str | None = None, spool: str | None = None) -> None:
+        """Raise TransportError(incomplete / nothing_received) unless every file arrived intact.
+
+        ``listen`` (the UDP address) or ``spool`` (the folder) says where the receiver looked,
+        so the advice fits the carrier in use.
+        """
         if not self.files:
-            raise TransportError("nothing was received: no valid frame arrived before the idle timeout; check the "
-                                 "sender's --to address, the listen address and the diode", code="nothing_received",
-                                 details=self.to_dict())
+            if spool is not None:
+                message = (f"nothing was received from the spool folder {spool}: no spool file with a valid frame "
+                           "appeared before the idle timeout. Check that the sending side writes into the folder "
+                           "the diode mirrors (`bundlekit diode send FILE --spool DIR`), that the mirror runs and "
+                           "delivers here, or wait longer with --idle-timeout")
+            else:
+                where = f" on {listen}" if listen else ""
+                message = (f"nothing was received{where}: no valid frame arrived before the idle timeout. Check "
+                           "that the sender's --to names this host and port, and that the diode passes UDP to it")
+            raise TransportError(message, code="nothing_received", details=self.to_dict())
         bad = [f for f in self.files if not f.ok]
         if bad:
             parts = []
@@ -68,6 +79,8 @@ class ReceiveReport:
                                  f"({f.bytes_missing} bytes) missing{'; ' + f.detail if f.detail else ''}")
                 else:
                     parts.append(f"{what}: {f.status} ({f.detail})")
+            lost = ("spool files were lost or damaged on the way: check the mirror, then send again"
+                    if spool is not None else "frames were lost on the way: send again")
             raise TransportError("not every file arrived intact (nothing partial was kept): " + "; ".join(parts)
-                                 + ". Send again with more --redundancy or --repeat", code="incomplete",
+                                 + f". If {lost} with more --redundancy or --repeat", code="incomplete",
                                  details=self.to_dict())

@@ -78,7 +78,7 @@ def test_cli_send_and_receive_in_subprocesses(tmp_path: Path) -> None:
     assert [f["name"] for f in sent["files"]] == ["a.bundle", "b.bundle"]
     assert 0.15 < sent["overhead"] < 0.30  # 15% repair symbols + headers + announcements
     out, err = rxp.communicate(timeout=60)
-    assert rxp.returncode == 0, err
+    assert rxp.returncode == 0, out + err
     got = json.loads(out)
     assert got["ok"] is True and {f["status"] for f in got["files"]} == {"complete"}
     assert got["files"][0]["session"] == sent["session"]
@@ -91,7 +91,36 @@ def test_cli_receiver_with_nothing_to_hear_exits_1_nothing_received(tmp_path: Pa
                         "--out", str(tmp_path / "inbox"), "--idle-timeout", "0.3", "--json"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1
-    assert json.loads(p.stdout)["error"]["code"] == "nothing_received"
+    error = json.loads(p.stdout)["error"]
+    assert error["code"] == "nothing_received"
+    # Advice for UDP: the address listened on and the sender's --to, not spool folders.
+    assert f"on {LOOPBACK}:" in error["message"] and "--to" in error["message"] and "spool" not in error["message"]
+
+
+def test_a_stream_of_junk_datagrams_does_not_hold_the_receiver_past_its_idle_timeout(tmp_path: Path) -> None:
+    """Junk kept the receiver from ever noticing it was idle: only an empty wait counted."""
+    (tmp_path / "out").mkdir()
+    rx = UdpChannel.listener(LOOPBACK, 0, offload=False)
+    returned = threading.Event()
+
+    def flood() -> None:
+        junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rng = random.Random(3)
+        for _ in range(2_000_000):  # far longer than the idle timeout; stops once the receiver returned
+            if returned.is_set():
+                break
+            junk.sendto(b"BKD\x01" + rng.randbytes(200), rx.address)
+        junk.close()
+
+    sender = threading.Thread(target=flood, daemon=True)
+    sender.start()
+    report = receive(rx, tmp_path / "out", idle_timeout=0.5)
+    returned.set()
+    still_flooding = sender.is_alive()
+    sender.join(timeout=60)
+    rx.close()
+    assert still_flooding, "the receiver returned only once the junk stopped"
+    assert report.frames["corrupt"] > 0 and not report.files
 
 
 def test_cli_receiver_reports_incomplete_when_the_sender_stops_early(tmp_path: Path) -> None:
