@@ -15,9 +15,10 @@ from bundlekit.transport.diode_receive import (
 __all__ = ["receive", "DEFAULT_IDLE_TIMEOUT", "JUNK_GRACE"]
 
 DEFAULT_IDLE_TIMEOUT = 30.0
-#: While frames keep arriving that are none of the followed session's, the idle timeout is at
-#: least this long: ``--idle-timeout 0`` ("stop when nothing valid is waiting") still reads past
-#: a stray corrupt frame, and a flood of junk still ends the wait.
+#: Frames that are none of the followed session's end the wait once they have kept coming, with no
+#: valid frame between them, for the idle timeout and at least this long: ``--idle-timeout 0``
+#: ("stop when nothing valid is waiting") still reads past a stray corrupt frame, and a flood of
+#: junk still ends the wait.
 JUNK_GRACE = 0.2
 
 
@@ -46,6 +47,7 @@ def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT
             frame = source.recv(timeout)
             return [frame] if frame is not None else []
     surplus = 0  # frames read since everything announced was finished
+    junk_since: float | None = None  # when the current run of frames that are none of ours began
     try:
         while True:
             batch = batch_of(poll)
@@ -61,10 +63,17 @@ def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT
                         break  # only leftovers of finished files keep coming (a sender's repeat pass)
                     continue
                 surplus = 0
-                if fresh or clock() - last < max(idle_timeout, JUNK_GRACE):
+                if fresh:
+                    junk_since = None
                     continue
                 # Frames keep coming, but none of the followed session's (junk, another sender):
-                # they must not hold the receiver past its idle timeout.
+                # once they have come for the idle timeout without a valid one between them, they
+                # no longer hold the receiver.
+                now = clock()
+                if junk_since is None:
+                    junk_since = now
+                if now - junk_since < max(idle_timeout, JUNK_GRACE):
+                    continue
             elif rx.finished():
                 break  # everything announced is finished and nothing more is waiting
             now = clock()

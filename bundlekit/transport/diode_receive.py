@@ -46,8 +46,10 @@ __all__ = ["Receiver", "ReceiveReport", "FileResult", "DEFAULT_MEMORY_BUDGET", "
            "MAX_OPEN_OBJECTS", "MAX_OBJECTS", "SURPLUS_FRAMES"]
 
 DEFAULT_MEMORY_BUDGET = 64 << 20
-#: Memory for what incomplete objects hold besides their symbols (block maps, per-block records).
-DEFAULT_STATE_BUDGET = 16 << 20
+#: Memory for what incomplete objects hold besides their symbols (block maps, per-block records):
+#: 64 Ki blocks in progress at once, 90 GB of a file at the default geometry (a receiver that joins
+#: a long transfer late holds partial blocks of everything it heard until the next pass).
+DEFAULT_STATE_BUDGET = 32 << 20
 #: After every announced file is finished: how many more frames of finished files are read
 #: (a sender's repeat pass) before returning, in case another sender's frames are behind them.
 SURPLUS_FRAMES = 8192
@@ -127,6 +129,8 @@ class Receiver:
         if st is None:
             st = obj.blocks[block] = _Block(obj.info.block_source_symbols(block))
             self._charge(BLOCK_COST, obj)
+            if obj.result is not None:
+                return True  # this object alone outgrew the budget and was dropped
         esis = st.esis
         if esis is not None:
             esi = frame[45:48]
@@ -278,29 +282,11 @@ class Receiver:
         self._maybe_finish(obj)
 
     # ---------------------------------------------------------------- blocks
-    def _gather(self, obj: _Object, st: _Block) -> list[bytes]:
-        plen = obj.frame_len - DATA_HEADER_SIZE - 4
-        packets: list[bytes] = []
-        for off, n in st.spill:
-            raw = os.pread(obj.spill_fd, n * plen, off)
-            packets.extend(raw[i * plen:(i + 1) * plen] for i in range(len(raw) // plen))
-        if st.esis is None or st.spill:
-            seen: set[bytes] = set()
-            unique = []
-            for p in packets + st.packets:
-                e = p[1:4]
-                if e not in seen:
-                    seen.add(e)
-                    unique.append(p)
-            st.esis = seen
-            return unique
-        return st.packets
-
     def _try_decode(self, obj: _Object, block: int, st: _Block) -> None:
         if self.buffered > self.peak:
             self.peak = self.buffered
         before = len(st.packets)
-        packets = self._gather(obj, st)
+        packets = obj.gather(st)
         self.buffered += (len(packets) - before) * obj.frame_len
         if before == 0 and packets:
             self.active[(obj, block)] = None
@@ -326,7 +312,9 @@ class Receiver:
         del obj.blocks[block]
         bsize = obj.info.block_bytes
         self._part(obj).pwrite(data, block * bsize)
-        self._charge(obj.mark_done(block) - BLOCK_COST, obj)  # never drops obj itself
+        self._charge(obj.mark_done(block) - BLOCK_COST, obj)
+        if obj.result is not None:
+            return  # its block map alone outgrew the budget: dropped
         advance_item(self.progress, (obj.info.session, obj.info.object_id), obj.info.block_length(block))
         if block == obj.next_hash:
             obj.hasher.update(data)
@@ -424,11 +412,18 @@ class Receiver:
         return obj.part
 
     def _charge(self, n: int, obj: _Object) -> None:
+        """Count ``n`` more bytes held for ``obj``; over the budget, drop the stalest other objects,
+        and ``obj`` itself if it alone holds more (check ``obj.result`` afterwards)."""
         self.state_bytes += n
         if self.state_bytes > self.state_peak:
             self.state_peak = self.state_bytes
         if self.state_bytes > self.state_budget:
             self._shed(obj, until=lambda: self.state_bytes <= self.state_budget * 3 // 4)
+            if self.state_bytes > self.state_budget:
+                self.counts["objects_dropped"] += 1
+                self._conclude(obj, "incomplete", f"dropped to bound the receiver's memory ({len(obj.blocks)} "
+                                                  "blocks in progress at once; frames are not authenticated, see "
+                                                  "spec/transport.md 3.10)")
 
     def _shed(self, keep: _Object | None, until: Callable[[], bool]) -> None:
         """Drop open objects, the one that made progress least recently first, never ``keep``,

@@ -110,3 +110,20 @@ def test_a_real_file_completes_after_a_flood_of_spoofed_objects_in_its_session(t
     assert refused and all("announced 1 file" in f.detail for f in refused)  # open when the announcement came
     assert report.frames["inconsistent"] >= len(real) - 5  # later ones contradict it from the start
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.bundle"]
+
+
+def test_one_object_whose_blocks_in_progress_outgrow_the_budget_is_dropped_itself(tmp_path: Path) -> None:
+    """One datagram per block, two symbols per block: no block ever decodes, and each one held a
+    record in memory for as long as the object was open, with no bound for a single object."""
+    (tmp_path / "out").mkdir()
+    budget = MiB
+    rx = Receiver(tmp_path / "out", state_budget=budget)
+    for block in range(5000):
+        rx.feed(spoofed(b"S" * 8, 7, symbol=8, k=2, block=block))
+        assert rx.state_bytes <= budget
+    report = rx.finish()
+    assert report.frames["objects_dropped"] == 1
+    assert report.frames["after_complete"] > 0  # its later frames are not taken up again
+    [dropped] = report.files
+    assert dropped.status == "incomplete" and "blocks in progress" in dropped.detail
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []

@@ -69,7 +69,8 @@ def _receiver_process(out: Path, idle: float = 2.0) -> tuple[subprocess.Popen[st
 def test_cli_send_and_receive_in_subprocesses(tmp_path: Path) -> None:
     a = write_payload(tmp_path / "a.bundle", 2 * MiB, 2)
     b = write_payload(tmp_path / "b.bundle", 1000, 3)
-    rxp, port = _receiver_process(tmp_path / "inbox", idle=4.0)  # room for the sender CLI to start
+    # Room for the sender CLI to start on a loaded machine; the receiver returns once complete.
+    rxp, port = _receiver_process(tmp_path / "inbox", idle=15.0)
     tx = subprocess.run([sys.executable, "-m", "bundlekit", "diode", "send", str(tmp_path / "a.bundle"),
                          str(tmp_path / "b.bundle"), "--to", f"{LOOPBACK}:{port}", "--rate", "20M", "--json"],
                         capture_output=True, text=True, timeout=60)
