@@ -248,6 +248,8 @@ class Receiver:
         self.open += 1
         obj.touched = self.tick
         self._charge(OBJECT_COST, obj)
+        if obj.result is not None:
+            return obj  # a budget smaller than one object's record: nothing can be received
         item(self.progress, ident, f"file {info.object_id + 1} of session {obj.session[:8]}", info.size)
         if self.first_at is None:
             self.first_at = self.clock()
