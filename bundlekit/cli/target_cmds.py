@@ -267,12 +267,15 @@ def worker_setup(user: str, folder: Path | None, home: str | None, as_json: bool
 @click.option("--unconfined", is_flag=True, help="No isolation at all (steps can read the zone's keys).")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The worker's work folder (outside the home).")
-@click.option("--python", default=None, help="The Python the worker's runner uses (default /usr/bin/python3).")
+@click.option("--python", default=None, help="The Python the worker's runner uses (default: with --user the system's /usr/bin/python3; "
+                   "with --sandbox or --unconfined the Python bundlekit itself runs on).")
 @home_option
 @json_option
 def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path | None, python: str | None,
                home: str | None, as_json: bool) -> None:
-    """Choose how steps on this machine run: as a worker user, sandboxed, or (loudly) unconfined."""
+    """Choose how steps on this machine run: as a worker user, sandboxed, or (loudly) unconfined.
+
+    The setting belongs to this node (kept in HOME/worker.json); other nodes of the zone keep theirs."""
     if sum(map(bool, (user, sandbox, unconfined))) != 1:
         raise InputError("give exactly one of --user NAME, --sandbox and --unconfined", code="invalid_input")
     mode = "user" if user else "sandbox" if sandbox else "unconfined"
@@ -282,7 +285,8 @@ def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path |
     if as_json:
         emit_json(settings.to_dict())
         return
-    click.echo(f"steps on this machine run {'as ' + str(settings.user) if settings.user else mode} in {settings.folder}")
+    click.echo(f"steps on this machine (this node only) run {'as ' + str(settings.user) if settings.user else mode} "
+               f"in {settings.folder}")
     if notice:
         click.echo(notice, err=True)
 
@@ -291,13 +295,17 @@ def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path |
 @home_option
 @json_option
 def worker_show(home: str | None, as_json: bool) -> None:
-    """Show the worker settings (and a warning when there is no separate worker user)."""
+    """Show this node's worker settings (each node of a zone has its own), and a warning without a worker user."""
     with open_zone(resolve_home(home)) as z:
         settings = get_worker(z)
         notice = worker_notice(z)
     if as_json:
         emit_json(dict(settings.to_dict(), warning=notice))
         return
-    click.echo(f"mode {settings.mode}  user {settings.user or '-'}  folder {settings.folder}")
+    click.echo(f"this node's worker ({z.home}): mode {settings.mode}  user {settings.user or '-'}  "
+               f"python {settings.python or '(default)'}  folder {settings.folder}  [set by: {settings.source}]")
+    if settings.source != "this node":
+        click.echo("other nodes of this zone keep their own worker settings; `bundlekit worker set` changes only "
+                   "this node's", err=True)
     if notice:
         click.echo(notice, err=True)

@@ -6,7 +6,8 @@ This module owns the command that starts a local runner under the zone's :class:
 * ``user``: as the worker user: directly (``setuid`` through ``subprocess``'s ``user=``, no
   supplementary groups) when the zone runs as root, else through ``sudo -n -u USER``;
 * ``sandbox``: as the zone's own user inside bubblewrap: the whole file system read-only, the
-  target's folder writable, a private ``/tmp``, every hidden path (the zone's home) replaced by
+  target's folder writable, a private ``/tmp`` (with the interpreter's own tree bound back in,
+  read-only, when it lives under ``/tmp``), every hidden path (the zone's home) replaced by
   an empty folder, new PID, IPC and UTS namespaces (so ``/proc`` shows no zone process whose
   ``cwd`` or ``environ`` could lead back to the home), a new session, killed with its parent;
 * ``unconfined``: as the zone's own user, nothing hidden (the operator chose it; every record says so).
@@ -28,7 +29,7 @@ from bundlekit.deploy.targets import Isolation
 from bundlekit.errors import DeployError
 from bundlekit.runtime.boot import bootstrap_argv
 
-__all__ = ["local_command", "default_python", "bwrap_path", "RUNNER_PATH"]
+__all__ = ["local_command", "default_python", "bwrap_path", "interpreter_trees", "RUNNER_PATH"]
 
 #: The PATH a local runner (and so every script it starts) sees.
 RUNNER_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -45,6 +46,25 @@ def default_python() -> str:
         if os.access(candidate, os.X_OK):
             return candidate
     return os.path.realpath(sys.executable)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def interpreter_trees(python: str) -> list[str]:
+    """The folders under ``/tmp`` a sandboxed runner needs to start ``python`` (an absolute path):
+    the sandbox gets a private, empty ``/tmp``, so an interpreter (or a virtual environment, or
+    bundlekit's own install) that lives there is bound back in, read-only. Paths are absolute,
+    outermost only, sorted; empty when nothing of the interpreter is under ``/tmp``."""
+    found: set[str] = set()
+    for path in (os.path.abspath(python), os.path.realpath(python)):
+        found.add(os.path.dirname(os.path.dirname(path)))  # PREFIX/bin/python3 -> PREFIX
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        found.update((sys.prefix, sys.exec_prefix, sys.base_prefix))
+        found.update(p for p in sys.path if p and os.path.isabs(p) and os.path.exists(p))
+    under = sorted({p for p in found if _inside(p, "/tmp") and p != "/tmp" and os.path.exists(p)})
+    return [p for p in under if not any(q != p and _inside(p, q) for q in under)]
 
 
 def _existing(folder: Path) -> Path:
@@ -92,8 +112,10 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
                               "`bundlekit worker setup`.", code="worker_unavailable")
         # A probe writes nothing: it sees the nearest existing folder as the runner would, and starts in /.
         writable = str(_existing(work_dir)) if probe else work
-        sandbox = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                   "--bind", writable, writable]
+        sandbox = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for tree in interpreter_trees(isolation.python):
+            sandbox += ["--ro-bind", tree, tree]
+        sandbox += ["--bind", writable, writable]
         for hidden in isolation.hide:
             sandbox += ["--tmpfs", hidden]
         sandbox += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
