@@ -57,6 +57,8 @@ def interpreter_trees(python: str) -> list[str]:
     the sandbox gets a private, empty ``/tmp``, so an interpreter (or a virtual environment, or
     bundlekit's own install) that lives there is bound back in, read-only. Paths are absolute,
     outermost only, sorted; empty when nothing of the interpreter is under ``/tmp``."""
+    if not os.path.isabs(python):
+        return []
     found: set[str] = set()
     for path in (os.path.abspath(python), os.path.realpath(python)):
         found.add(os.path.dirname(os.path.dirname(path)))  # PREFIX/bin/python3 -> PREFIX
