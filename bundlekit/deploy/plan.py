@@ -101,13 +101,15 @@ def verify_package(package: PackageInput) -> None:
     except OSError as error:
         raise DeployError(
             f"package {package.id} {package.version}: cannot read {package.path}: {error.strerror}. "
-            "Import the release again to restore the package store.",
+            "Import the release's bundle again (`bundlekit import BUNDLE`): an identical bundle imported again "
+            "restores the package objects the store lost or damaged.",
             code="package_unreadable", details={"package": package.id, "path": str(package.path)},
         ) from None
     if digest.hexdigest() != package.sha256:
         raise VerificationError(
             f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
-            "release pinned; the package store was changed. Nothing was run; import the release again.",
+            "release pinned; the package store was changed. Nothing was run. Import the release's bundle again "
+            "(`bundlekit import BUNDLE`): it restores the store's copy from the bundle.",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
 

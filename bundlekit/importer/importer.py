@@ -33,6 +33,7 @@ from bundlekit.importer.evidence import EvidenceRow, attested, matching, read_re
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.refusal import record_refusal
+from bundlekit.importer.repair import repair_store
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
 from bundlekit.importer.rebuild import check_bases, not_shared, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
@@ -45,6 +46,9 @@ from bundlekit.zone.rotation import apply_rotations
 from bundlekit.zone.store import Staging
 
 __all__ = ["ImportPlan", "plan_import", "apply_import", "import_bundle", "bundle_environments"]
+
+#: Why importing an identical bundle again changes no state.
+ALREADY = "already imported (identical bundle); nothing to do"
 
 
 @dataclass
@@ -65,6 +69,8 @@ class ImportPlan:
     seen: str = field(default="", repr=False)
     #: The packages this bundle's source delivers (recorded as its own, decision 290).
     delivered: list[PackageRef] = field(default_factory=list)
+    #: The SHA-256 of package objects an identical re-import restored in the store (decision 315).
+    repaired: list[str] = field(default_factory=list)
     #: The SHA-256 of the packages the source may use by hash (its own and those shared with it).
     usable: frozenset[str] = field(default=frozenset(), repr=False)
 
@@ -81,6 +87,7 @@ class ImportPlan:
         }
         if self.noop:
             out["reason"] = self.noop_reason
+            out["repaired"] = self.repaired
         if self.merge is not None:
             out["merge"] = self.merge.to_dict(mask=True)
             out["new_packages"] = self.new_packages
@@ -129,7 +136,7 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     if m.kind != "release":
         raise VerificationError(f"{where}: a {m.kind} bundle; release import expects a release", code="wrong_kind")
     if sequences.already_imported(db, v.digest):
-        return ImportPlan(v, noop=True, noop_reason="already imported (identical bundle); nothing to do")
+        return ImportPlan(v, noop=True, noop_reason=ALREADY)
     _check_sequence(db, v, where)
     check_policy(v.source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
                  environments=bundle_environments(m), where=where)
@@ -348,6 +355,23 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
     raise AssertionError("unreachable")
 
 
+def _mend_store(zone: Zone, plan: ImportPlan, *, now: EpochSeconds, progress: Callable[[int], None] | None) -> None:
+    """An identical bundle imported again restores the package objects the store lost or damaged
+    (``importer/repair.py``, decision 315) and says so in ``noop_reason`` and ``plan.repaired``."""
+    restored, missing = repair_store(zone, plan.verified.path, plan.manifest, now=now, progress=progress)
+    plan.repaired = [p.sha256 for p in restored]
+    notes = []
+    if restored:
+        notes.append("restored from it the damaged or missing package object(s) "
+                     + ", ".join(f"{p.id} {p.version}" for p in restored))
+    if missing:
+        notes.append("the store's copy of " + ", ".join(f"{p.id} {p.version}" for p in missing)
+                     + " is damaged or missing and this bundle does not carry it: import the bundle that first "
+                       "delivered it again, or ask the source zone for `bundlekit export --full`")
+    if notes:
+        plan.noop_reason = "already imported (identical bundle); " + "; ".join(notes)
+
+
 #: How many times an import is planned again when the project changed under it.
 REPLANS = 3
 
@@ -363,6 +387,8 @@ def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | N
             record_refusal(zone, path, err, now=now)
         raise
     if plan.noop:
+        if not dry_run and plan.noop_reason == ALREADY:
+            _mend_store(zone, plan, now=now, progress=progress)
         return plan
     assert plan.merge is not None
     try:
