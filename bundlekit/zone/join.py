@@ -52,7 +52,7 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
                              code="zone_mismatch")
         # The folder must be the zone's store as this machine mounts it, never an empty stand-in.
         package_store = package_store.resolve()
-        check_store(package_store, existing.zone_id, existing.name, where="--package-store",
+        check_store(package_store, existing.zone_id, existing.name, where="--package-store", holds_objects=True,
                     listed=lambda: (r["sha256"] for r in db.all("SELECT sha256 FROM packages LIMIT 200")))
         # The --from home may be behind a rotation made on another node: the new node starts current.
         current, left = ring.follow(db)

@@ -126,35 +126,52 @@ def check_new_store(root: Path, where: str) -> None:
                          "folder for the new zone's packages", code="store_mismatch")
 
 
-def check_store(root: Path, zone_id: str, zone_name: str, *, where: str, listed: Callable[[], Iterable[str]]) -> None:
+def check_store(root: Path, zone_id: str, zone_name: str, *, where: str, listed: Callable[[], Iterable[str]],
+                holds_objects: bool = False) -> None:
     """Refuse a package store folder that is not zone ``zone_id``'s (decision 275).
 
     ``where`` names the setting or option the folder came from; ``listed`` gives digests the
     zone's state records. Raises ``StateError`` ``store_unavailable`` (missing or unreadable:
     not mounted, permissions) and ``store_mismatch`` (another zone's marker, or no marker).
     A folder without a marker that holds packages the state records is a store made before
-    stores were marked: it is marked and accepted.
+    stores were marked: it is marked and accepted. With ``holds_objects`` (``join``), a marked
+    folder must also hold at least one of the first 200 objects the state records, when it
+    records any (decision 316): a copied marker over an empty folder is refused.
     """
     found = _marker(root, where)
     if found is not None:
-        if found["zone_id"] == zone_id:
-            return
-        raise StateError(f"{root} ({where}): this is the package store of zone {found['zone'] or found['zone_id']!r} "
-                         f"({found['zone_id']}), not of zone {zone_name!r} ({zone_id}). Give the folder zone "
-                         f"{zone_name}'s other nodes use (their BUNDLEKIT_PACKAGE_STORE); nothing was read or written",
-                         code="store_mismatch")
+        if found["zone_id"] != zone_id:
+            raise StateError(f"{root} ({where}): this is the package store of zone "
+                             f"{found['zone'] or found['zone_id']!r} ({found['zone_id']}), not of zone {zone_name!r} "
+                             f"({zone_id}). Give the folder zone {zone_name}'s other nodes use (their "
+                             "BUNDLEKIT_PACKAGE_STORE); nothing was read or written", code="store_mismatch")
+        if holds_objects:
+            sample = list(islice(listed(), 200))
+            store = PackageStore(root)
+            if sample and not any(store.has(d) for d in sample):
+                raise StateError(f"{root} ({where}): the folder is marked as zone {zone_name!r}'s package store but "
+                                 f"holds none of the {len(sample)} package object(s) checked that the zone's state "
+                                 "records (a copied marker, or a stale or partial copy of the store). Give the folder "
+                                 "the zone's other nodes use (their BUNDLEKIT_PACKAGE_STORE), mounted on this machine; "
+                                 "nothing was written", code="store_mismatch")
+        return
     store = PackageStore(root)
-    if any(store.has(d) for d in islice(listed(), 200)):
+    sample = list(islice(listed(), 200))
+    if any(store.has(d) for d in sample):
         try:
             mark_store(root, zone_id, zone_name)
         except OSError:
             pass  # a read-only store still serves reads; the next node that can write marks it
         return
-    raise StateError(f"{root} ({where}): this folder is not zone {zone_name!r}'s package store: it has no {MARKER} "
-                     "(an empty folder, or a mount point with nothing mounted). Give the folder the zone's other "
-                     "nodes use (their BUNDLEKIT_PACKAGE_STORE), mounted on this machine; nothing was read or written. "
-                     f"(A store made by a bundlekit before stores were marked that holds no package yet: write "
-                     f'{{"zone_id": "{zone_id}"}} into {root / MARKER}.)', code="store_mismatch")
+    hint = ""
+    if not sample:
+        hint = (f" (A store made by a bundlekit before stores were marked that holds no package yet: write "
+                f'{{"zone_id": "{zone_id}"}} into {root / MARKER}.)')
+    held = f" and none of the {len(sample)} package object(s) checked that the zone's state records" if sample else ""
+    raise StateError(f"{root} ({where}): this folder is not zone {zone_name!r}'s package store: it has no "
+                     f"{MARKER}{held} (an empty folder, or a mount point with nothing mounted). Give the folder the zone's "
+                     "other nodes use (their BUNDLEKIT_PACKAGE_STORE), mounted on this machine; nothing was read or "
+                     f"written.{hint}", code="store_mismatch")
 
 
 def _node_prefix() -> str:

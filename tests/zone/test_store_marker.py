@@ -111,3 +111,23 @@ def test_init_refuses_a_store_folder_that_is_not_empty(tmp_path: Path) -> None:
     with raises_code("store_mismatch", match="not empty"):
         init_zone(tmp_path / "home", "prod", int(time.time()), package_store=store)
     assert not (tmp_path / "home").exists() and [p.name for p in store.iterdir()] == ["notes.txt"]
+
+
+def test_the_marker_hint_is_given_only_when_the_state_records_no_package(cluster: Cluster, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with raises_code("store_mismatch") as info:
+        join_zone(tmp_path / "node-c", state=cluster.a.settings.state, password=None,  # type: ignore[arg-type]
+                  package_store=empty, source=cluster.a.home)
+    assert "none of the 1 package object(s)" in info.value.message and "write {" not in info.value.message
+
+
+def test_join_refuses_a_marked_folder_that_holds_none_of_the_zones_objects(cluster: Cluster, tmp_path: Path) -> None:
+    copy = tmp_path / "copied-marker"
+    copy.mkdir()
+    (copy / MARKER).write_bytes((cluster.store / MARKER).read_bytes())
+    before = snapshot(copy, cluster.a.home)
+    with raises_code("store_mismatch", match="holds none of the 1 package object"):
+        join_zone(tmp_path / "node-c", state=cluster.a.settings.state, password=None,  # type: ignore[arg-type]
+                  package_store=copy, source=cluster.a.home)
+    assert snapshot(copy, cluster.a.home) == before and not (tmp_path / "node-c").exists()
