@@ -16,11 +16,12 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, resolve_home
-from bundlekit.errors import InputError
+from bundlekit.errors import InputError, UsageError
 from bundlekit.zone.home import open_zone
 from bundlekit.zone.join import join_zone
 from bundlekit.zone.location import StateURL, load_password_file, parse_state_url
 from bundlekit.zone.migrate_state import migrate_state
+from bundlekit.zone.store_move import move_packages
 
 __all__ = ["state_url", "password_file_option", "password_from"]
 
@@ -102,25 +103,69 @@ def zone() -> None:
 
 
 @zone.command("migrate-state", epilog="bundlekit zone migrate-state --to postgresql://bundlekit@db1:5432/prod "
-                                      "--home ./prod --dry-run")
-@click.option("--to", "to", required=True, help="The empty PostgreSQL database: postgresql://USER@HOST:PORT/DB.")
+                                      "--home ./prod --dry-run\n"
+                                      "bundlekit zone migrate-state --to postgresql://bundlekit@db1:5432/prod "
+                                      "--package-store /mnt/bundlekit/prod --home ./prod")
+@click.option("--to", "to", default=None, help="The empty PostgreSQL database: postgresql://USER@HOST:PORT/DB.")
+@click.option("--package-store", "package_store", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Also move the home's packages to this folder (new or empty; one every node mounts): copied "
+                   "hash-checked, marked as the zone's, recorded in bundlekit.conf; HOME/packages is kept as "
+                   "HOME/packages.moved.")
 @home_option
 @click.option("--dry-run", is_flag=True, help="Check the target and print what would be copied; change nothing.")
 @password_file_option
 @json_option
-def migrate_state_cmd(to: str, home: str | None, dry_run: bool, password_file: Path | None, as_json: bool) -> None:
-    """Move this zone's SQLite state to PostgreSQL, verified (row counts and digests) before switching."""
+def migrate_state_cmd(to: str | None, package_store: Path | None, home: str | None, dry_run: bool,
+                      password_file: Path | None, as_json: bool) -> None:
+    """Move this zone's SQLite state to PostgreSQL, verified (row counts and digests) before switching,
+    and with --package-store its packages to a folder every node mounts: the steps before `join`."""
+    if to is None and package_store is None:
+        raise UsageError("give --to postgresql://USER@HOST:PORT/DB (the state), --package-store DIR (the "
+                         "packages), or both", code="usage")
+    if to is None and password_file is not None:
+        raise UsageError("--state-password-file goes with --to (the state database's password)", code="usage")
     url = state_url(to, "--to")
-    assert url is not None
+    info: dict[str, Any] = {"dry_run": dry_run}
     with open_zone(resolve_home(home)) as z:
-        plan = migrate_state(z, url, password_from(password_file), dry_run=dry_run)
+        if package_store is not None:
+            move_packages(z, package_store, dry_run=True)  # the folder checked before the state moves
+        plan = migrate_state(z, url, password_from(password_file), dry_run=dry_run) if url is not None else None
+    moved = None
+    if package_store is not None:
+        with open_zone(resolve_home(home)) as z:
+            moved = move_packages(z, package_store, dry_run=dry_run)
+    with open_zone(resolve_home(home)) as z:
+        settings = z.settings
+        home_path = z.home
+    if plan is not None:
+        info.update(plan.to_dict())
+    if moved is not None:
+        info["packages"] = moved.to_dict()
+    nxt = None
+    if not dry_run and settings.state is not None and settings.package_store is not None:
+        nxt = (f"bundlekit join --home NEW_NODE_HOME --state {settings.state.masked} --package-store "
+               f"{settings.package_store} --from {home_path}")
+    elif not dry_run and settings.state is not None:
+        nxt = (f"packages stay in {home_path / 'packages'}: before other nodes join, move them to a folder every node "
+               f"mounts: bundlekit zone migrate-state --package-store DIR --home {home_path}")
+    info["next"] = nxt
     if as_json:
-        emit_json(dict(plan.to_dict(), dry_run=dry_run))
+        emit_json(info)
         return
-    verb = "would copy" if dry_run else ("verified" if plan.resume else "copied and verified")
-    echo(f"{verb} {counted(sum(t.rows for t in plan.tables), 'row')} in {counted(len(plan.tables), 'table')} from "
-         f"{plan.source} to {plan.target}" + (" (an earlier run's copy)" if plan.resume else ""))
-    for t in plan.tables:
-        echo(f"  {t.name:<20} {t.rows:>8} {'row ' if t.rows == 1 else 'rows'}  sha256 {t.digest[:16]}...")
-    if plan.switched:
-        echo(f"the home now uses {plan.target}; the SQLite file is kept as state.db.migrated")
+    if plan is not None:
+        verb = "would copy" if dry_run else ("verified" if plan.resume else "copied and verified")
+        echo(f"{verb} {counted(sum(t.rows for t in plan.tables), 'row')} in {counted(len(plan.tables), 'table')} "
+             f"from {plan.source} to {plan.target}" + (" (an earlier run's copy)" if plan.resume else ""))
+        for t in plan.tables:
+            echo(f"  {t.name:<20} {t.rows:>8} {'row ' if t.rows == 1 else 'rows'}  sha256 {t.digest[:16]}...")
+        if plan.switched:
+            echo(f"the home now uses {plan.target}; the SQLite file is kept as state.db.migrated")
+    if moved is not None:
+        verb = "would copy" if dry_run else "copied and verified"
+        echo(f"{verb} {counted(moved.objects, 'package object')} ({moved.bytes} bytes) from {moved.source} to "
+             f"{moved.target}")
+        if moved.switched:
+            echo(f"the home now keeps packages in {moved.target} (BUNDLEKIT_PACKAGE_STORE in bundlekit.conf); the old "
+                 "folder is kept as packages.moved")
+    if nxt:
+        echo(f"next: {nxt}")

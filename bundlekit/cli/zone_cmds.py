@@ -56,6 +56,9 @@ def init(zone_name: str, home: str | None, state: str | None, package_store: Pat
     else:
         echo(f"created zone {z.name} ({z.zone_id}) in {z.home}")
         echo(f"next: bundlekit identity --home {z.home} -o {z.name}.card")
+    if z.settings.state is not None and z.settings.package_store is None:
+        echo(f"note: packages stay in this home ({z.home / 'packages'}); other nodes cannot join until they are in a "
+             f"folder every node mounts: bundlekit zone migrate-state --package-store DIR --home {z.home}", err=True)
     if notice:
         echo(notice, err=True)
 

@@ -226,3 +226,41 @@ def test_migrate_state_counts_rows_and_tables_in_words_that_agree(pg_server: Pos
     targets = next(line for line in r.stdout.splitlines() if line.split()[:1] == ["targets"])
     assert targets.split()[1:3] == ["1", "row"], targets  # was "1 rows"
     assert " 1 rows" not in r.stdout and " 0 rows" in r.stdout and " tables from " in r.stdout
+
+
+def test_migrate_state_with_a_package_store_moves_the_packages_and_a_second_node_can_join(
+        pg_server: PostgresServer, tmp_path: Path) -> None:
+    prod, dev, node_b, shared = tmp_path / "prod", tmp_path / "dev", tmp_path / "node-b", tmp_path / "shared"
+    for name, home in (("prod", prod), ("dev", dev)):
+        _ok("init", "--zone", name, home=home)
+        run_cli("identity", "-o", tmp_path / f"{name}.card", home=home)
+    _ok("trust", "add", tmp_path / "prod.card", home=dev)
+    _ok("trust", "add", tmp_path / "dev.card", home=prod)
+    _ok("export", FIXTURES / "acme" / "release.toml", "--to", "prod", "-o", tmp_path / "a.bundle", home=dev)
+    _ok("import", tmp_path / "a.bundle", home=prod)
+    objects = sorted(p.name for p in (prod / "packages").rglob("*") if p.is_file())
+    url = pg_server.new_database()
+    pw = ["--state-password-file", str(pg_server.password_file)]
+    before = snapshot(prod)
+    dry = _ok("zone", "migrate-state", "--to", url, "--package-store", shared, "--dry-run", *pw, home=prod)
+    assert dry["packages"]["objects"] == len(objects) > 0 and snapshot(prod) == before and not shared.exists()
+    r = run_cli("zone", "migrate-state", "--to", url, "--package-store", shared, *pw, home=prod)
+    assert r.returncode == 0, r.stderr
+    assert f"--package-store {shared.resolve()} --from {prod}" in r.stdout and "next: bundlekit join" in r.stdout
+    assert sorted(p.name for p in (shared / "sha256").rglob("*") if p.is_file()) == objects
+    assert (shared / "bundlekit-store.json").is_file() and (prod / "packages.moved").is_dir()
+    assert f"BUNDLEKIT_PACKAGE_STORE={shared.resolve()}" in (prod / "bundlekit.conf").read_text()
+    _ok("join", "--state", url, "--package-store", shared, "--from", prod, home=node_b)
+    _ok("variables", "set", "acme-web", "Acme.ApiKey", "k-9", "--sensitive", home=node_b)
+    for name, role in (("db-01", "db"), ("web-01", "web")):
+        _ok("targets", "add", name, "--environment", "Production", "--role", role, "--root", tmp_path / name,
+            home=node_b)
+    assert _ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=node_b)["state"] == "Success"
+
+
+def test_init_with_a_state_but_no_package_store_warns_that_packages_stay_in_the_home(pg_server: PostgresServer,
+                                                                                      tmp_path: Path) -> None:
+    r = run_cli("init", "--zone", "prod", "--state", pg_server.new_database(), "--state-password-file",
+                pg_server.password_file, home=tmp_path / "prod")
+    assert r.returncode == 0, r.stderr
+    assert "packages stay in this home" in r.stderr and "migrate-state --package-store" in r.stderr
