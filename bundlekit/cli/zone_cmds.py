@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -43,6 +44,12 @@ from bundlekit.zone.rotation import rotate_key
 def init(zone_name: str, home: str | None, state: str | None, package_store: Path | None,
          password_file: Path | None, as_json: bool) -> None:
     """Create a zone: signing and sealing keys, a zone id and the state database."""
+    if state is None and password_file is not None:
+        raise UsageError("--state-password-file is the password of a PostgreSQL state: give --state "
+                         "postgresql://USER@HOST:PORT/DB with it, or leave it out for a zone on SQLite", code="usage")
+    if state is None and os.environ.get("BUNDLEKIT_STATE"):
+        echo("warning: init ignores the BUNDLEKIT_STATE environment variable; this zone's state is HOME/state.db "
+             "(SQLite). To put it in PostgreSQL, give --state URL", err=True)
     z = init_zone(resolve_home(home), zone_name, clock.now(), state=state_url(state, "--state"),
                   password=password_from(password_file), package_store=package_store)
     info: dict[str, str | None] = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home),

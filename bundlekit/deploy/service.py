@@ -347,7 +347,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     request = _request(zone, what, environment, tenant, now)
     deadline = time.monotonic() + max(0.0, wait)
     if not dry_run:
-        _await_prune(zone, deadline, on_wait)  # before the preflight touches any target
+        _await_prune(zone, deadline, on_wait, max(0.0, wait))  # before the preflight touches any target
     own = fleet is None
     fleet = fleet or zone_fleet(zone, max_parallel)
     try:
@@ -374,7 +374,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
         if dry_run:
             return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
         slot = deployments.slot(what.project.slug, environment, tenant)
-        deployment_id = _start(zone, ctx, now, slot, deadline, on_wait)
+        deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait))
         try:
             request = dataclasses.replace(request, deployment_id=deployment_id)
             plan = dataclasses.replace(plan, deployment_id=deployment_id)
@@ -394,14 +394,21 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
 POLL = 0.25
 
 
-def _prune_running(zone: Zone) -> ConflictError:
+def _then(waited: float) -> str:
+    """The way forward after a refusal for something still running: after a ``--wait`` that ran
+    out, waiting again is no advice (the operator already chose how long to wait)."""
+    if waited > 0:
+        return f"Waited {waited:g} s and it still runs; run the command again when it ends"
+    return "Run the command again when it ends, or give --wait SECONDS to queue behind it"
+
+
+def _prune_running(zone: Zone, waited: float) -> ConflictError:
     return ConflictError(
         f"`bundlekit prune` is removing old releases' files in zone {zone.name} (on this or another node); no "
-        "deployment starts until it ends. Run the command again when it ends, or give --wait SECONDS to queue "
-        "behind it", code="prune_in_progress")
+        f"deployment starts until it ends. {_then(waited)}", code="prune_in_progress")
 
 
-def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None) -> None:
+def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None, waited: float) -> None:
     """Return once no prune holds the zone's prune claim; ``prune_in_progress`` at ``deadline``
     (``time.monotonic()`` seconds)."""
     told = False
@@ -410,7 +417,7 @@ def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | N
             if not zone.db.held(r, retention.PRUNE_CLAIM):
                 return
         if time.monotonic() >= deadline:
-            raise _prune_running(zone)
+            raise _prune_running(zone, waited)
         if on_wait is not None and not told:
             on_wait(f"`bundlekit prune` in zone {zone.name}")
             told = True
@@ -418,7 +425,7 @@ def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | N
 
 
 def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, deadline: float,
-           on_wait: Callable[[str], None] | None) -> str:
+           on_wait: Callable[[str], None] | None, waited: float) -> str:
     """Claim the slot of the project, environment and tenant, and record the deployment ``Executing``.
 
     The claim (``Database.claim``) is held until the deployment is recorded, or until this
@@ -438,12 +445,12 @@ def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, deadline: fl
                 return _insert_running(tx, ctx, now)
             running = None if pruning else deployments.running(tx, project.slug, environment, ctx.tenant)
         if pruning and time.monotonic() >= deadline:
-            raise _prune_running(zone)
+            raise _prune_running(zone, waited)
         if time.monotonic() >= deadline:
             raise ConflictError(
                 f"{running or 'another deployment'} of {project.name} to {where} is still running (on this or another "
-                f"node of zone {zone.name}); deployments of a project to one environment run one at a time. Run the "
-                "command again when it ends, or give --wait SECONDS to queue behind it",
+                f"node of zone {zone.name}; `bundlekit deployments list` shows it); deployments of a project to one "
+                f"environment run one at a time. {_then(waited)}",
                 code="deployment_in_progress", details={"running": running})
         if on_wait is not None and not told:
             on_wait(f"`bundlekit prune` in zone {zone.name}" if pruning

@@ -180,7 +180,7 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
     settings = Settings(state, package_store.resolve() if package_store is not None else None)
     if settings.package_store is not None:
         check_new_store(settings.package_store, "--package-store")
-    db = open_url(state, password, create=True) if state is not None else None
+    db = open_url(state, password, create=True, password_from="--state-password-file") if state is not None else None
     try:
         if db is not None and stored_zone(db):
             raise StateError(f"{state}: the database already holds zone {stored_zone(db).get('name')!r}; to add a "

@@ -41,9 +41,11 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     ring = Keyring(source / "keys", existing.zone_id, existing.sealing_key())
     ring.local_signing_key()  # both keys present and well-formed before anything is written
     check_new_home(home)
+    password_from = "--state-password-file"
     if password is None and password_path(source).is_file():
         password = password_path(source).read_text("utf-8").rstrip("\r\n") or None
-    db = open_url(state, password)
+        password_from = str(password_path(source))
+    db = open_url(state, password, password_from=password_from, url_from="--state")
     try:
         found = stored_zone(db)
         if found.get("zone_id") != existing.zone_id:

@@ -133,17 +133,18 @@ def read_password(home: Path) -> str | None:
 def load_password_file(path: Path) -> str:
     """A password given as ``--state-password-file``: the file's first line.
 
-    Raises ``InputError`` ``invalid_input`` when it cannot be read or is empty.
+    Raises ``UsageError`` ``usage`` (exit 2) when it cannot be read or is empty: the option
+    names a file the user wrote for it, so it is the command line that is wrong.
     """
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"--state-password-file {path}: cannot read it ({getattr(error, 'strerror', error)})",
-                         code="invalid_input") from None
+        raise UsageError(f"--state-password-file {path}: cannot read it ({getattr(error, 'strerror', error)}); "
+                         "give a file whose first line is the password", code="usage") from None
     password = text.splitlines()[0] if text else ""
     if not password:
-        raise InputError(f"--state-password-file {path}: the file is empty; put the password on its first line",
-                         code="invalid_input")
+        raise UsageError(f"--state-password-file {path}: the file is empty; put the password on its first line",
+                         code="usage")
     return password
 
 

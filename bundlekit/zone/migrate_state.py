@@ -144,7 +144,8 @@ def migrate_state(zone: Zone, url: StateURL, password: str | None, *, dry_run: b
         tables = [t for t in schema_tables() if t in source.table_names(stx)]
         _refuse_running(source, stx)
         plan.tables = table_figures(stx, tables)
-        target = open_url(url, password, create=True) if not dry_run else _peek(url, password)
+        target = (open_url(url, password, create=True, password_from="--state-password-file", url_from="--to")
+                  if not dry_run else _peek(url, password))
         try:
             plan.resume = _target_state(target, zone, tables, plan.tables)
             if dry_run:
@@ -178,7 +179,7 @@ def _peek(url: StateURL, password: str | None) -> Database:
     """The target, connected without creating or migrating anything (for a dry run)."""
     from bundlekit.zone.postgres import PostgresDatabase
 
-    return PostgresDatabase(url, password)
+    return PostgresDatabase(url, password, password_from="--state-password-file")
 
 
 def _refuse_running(db: Database, tx: Writer) -> None:

@@ -67,7 +67,8 @@ def _claim_key(name: str) -> int:
 class PostgresDatabase(Database):
     """A zone's state in a PostgreSQL database (``url``: where; ``password``: from the home, or None)."""
 
-    def __init__(self, url: StateURL, password: str | None = None) -> None:
+    def __init__(self, url: StateURL, password: str | None = None, *, password_from: str | None = None) -> None:
+        """``password_from`` names where ``password`` came from (a file, an option), for messages."""
         self.url = url
         self.location = url.masked
         self._secret = password
@@ -83,9 +84,7 @@ class PostgresDatabase(Database):
         try:
             conn = psycopg.connect(autocommit=True, row_factory=dict_row, **params)
         except (psycopg.Error, ValueError, UnicodeError) as error:
-            raise StateError(f"{self.location}: cannot connect to the state database: {self._scrub(error)}. "
-                             "Check that the server is running and reachable, and the user, database and "
-                             "password; then run the command again", code="state_unreachable") from None
+            raise StateError(self._connect_message(error, password, password_from), code="state_unreachable") from None
         self._conn: psycopg.Connection[Row] | None = conn
         self._session = Session(self)
         self._claims_in_tx: list[str] = []
@@ -137,6 +136,24 @@ class PostgresDatabase(Database):
                     yield from chunk
         except psycopg.Error as error:
             self._fail(error)
+
+    def _connect_message(self, error: BaseException, password: str | None, password_from: str | None) -> str:
+        """Why the connection failed, with the way forward: a password problem is not an unreachable server."""
+        detail = self._scrub(error)
+        raw = str(error)
+        if "no password supplied" in raw:
+            return (f"{self.location}: the server asks for a password and none was given ({detail}). Give it with "
+                    "--state-password-file FILE (kept in the home's keys/state.password, 0600) or in libpq's "
+                    "~/.pgpass or PGPASSFILE; then run the command again")
+        if "password authentication failed" in raw or "authentication failed" in raw:
+            came = (f"the password from {password_from}" if password is not None and password_from
+                    else "the password given" if password is not None
+                    else "libpq's ~/.pgpass or PGPASSFILE (no password was given)")
+            return (f"{self.location}: the server refused the user's password ({detail}); it came from {came}. "
+                    "Fix that password (or the user in the URL); then run the command again")
+        stop = "" if detail.endswith((".", "?", "!")) else "."
+        return (f"{self.location}: cannot connect to the state database: {detail}{stop} Check that the server is "
+                "running and reachable, and the user, database and password; then run the command again")
 
     def _scrub(self, error: BaseException) -> str:
         """The driver's message on one line, or a notice in its place if it holds a secret."""

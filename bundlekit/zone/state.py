@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bundlekit.errors import StateError
 from bundlekit.zone.db import Database
-from bundlekit.zone.location import StateURL, read_password, read_settings
+from bundlekit.zone.location import StateURL, password_path, read_password, read_settings, settings_path
 from bundlekit.zone.schema import SCHEMA_VERSION, migrate
 from bundlekit.zone.sqlite import SQLiteDatabase
 
@@ -33,7 +33,8 @@ def open_state(home: Path, *, create: bool = False) -> Database:
     """
     settings = read_settings(home)
     if settings.state is not None:
-        return open_url(settings.state, read_password(home), create=create)
+        return open_url(settings.state, read_password(home), create=create,
+                        password_from=str(password_path(home)), url_from=f"BUNDLEKIT_STATE in {settings_path(home)}")
     path = state_path(home)
     if not create and not path.exists():
         raise StateError(f"{path}: no state database; is this a zone home? Create one with "
@@ -41,16 +42,18 @@ def open_state(home: Path, *, create: bool = False) -> Database:
     return _migrated(SQLiteDatabase(path))
 
 
-def open_url(url: StateURL, password: str | None, *, create: bool = False) -> Database:
-    """A PostgreSQL state database; an empty one is ``not_a_zone`` unless ``create``."""
+def open_url(url: StateURL, password: str | None, *, create: bool = False, password_from: str | None = None,
+             url_from: str = "--state") -> Database:
+    """A PostgreSQL state database; an empty one is ``not_a_zone`` unless ``create``. ``password_from``
+    and ``url_from`` name where the password and the URL came from, for messages."""
     from bundlekit.zone.postgres import PostgresDatabase  # the driver is loaded only by zones that use it
 
-    db = PostgresDatabase(url, password)
+    db = PostgresDatabase(url, password, password_from=password_from)
     try:
         if not create and db.schema_version(db) == 0:
             raise StateError(f"{url.masked}: the database holds no zone state. Create a zone there with "
-                             "`bundlekit init --zone NAME --home DIR --state URL`, or check the URL in the "
-                             "home's bundlekit.conf", code="not_a_zone")
+                             f"`bundlekit init --zone NAME --home DIR --state URL`, or check the URL ({url_from})",
+                             code="not_a_zone")
     except BaseException:
         db.close()
         raise
