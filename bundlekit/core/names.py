@@ -13,8 +13,9 @@ script types, is checked here, and nowhere else (``spec/names.md`` states the ru
   carried on media or through a diode);
 * a **label** is text a person reads and types but that never becomes a path: an environment,
   a role, a step, a variable or output variable name, a channel, a space, a project name. 1 to
-  :data:`MAX_LABEL_LENGTH` characters, no control character, bidirectional-text control or
-  lone surrogate, no white space at either end (decision 125);
+  :data:`MAX_LABEL_LENGTH` characters, no control character, line or paragraph separator
+  (U+2028, U+2029), bidirectional-text control or lone surrogate, no white space at either end
+  (decisions 125 and 320);
 * a **version** is a release version: a name shaped as Octopus numbers releases, up to four
   numbers, then an optional ``-pre-release`` and ``+build`` part (decision 126).
 
@@ -70,6 +71,7 @@ __all__ = [
     "normalise_path",
     "check_name",
     "check_label",
+    "quoted",
     "check_version",
     "check_path",
     "check_file_name",
@@ -98,6 +100,8 @@ MAX_LABEL_LENGTH = 200
 #: One line for messages: what a valid label looks like.
 LABEL_RULE = (f"use 1-{MAX_LABEL_LENGTH} characters of text without control characters (tabs and line breaks "
               "included), bidirectional-text controls or spaces at either end")
+#: Most characters of a refused value a message repeats (:func:`quoted`).
+QUOTED_LENGTH = 60
 #: One line for messages: what a valid release version looks like.
 VERSION_RULE = ("use a version such as 1.4.0, 1.4.0.12, 2.0.0-beta.1 or 1.4.0+build.7 (up to four numbers, then "
                 "optionally '-' and a pre-release label and '+' and build metadata, of letters, digits, '-' and '.')")
@@ -172,6 +176,8 @@ def label_problem(value: object) -> Optional[str]:
         problem = _bad_char(ch)
         if problem:
             return problem
+        if ch in "\u2028\u2029":  # Unicode's own line breaks: a label is one line
+            return f"contains the {'line' if ch == chr(0x2028) else 'paragraph'} separator U+{ord(ch):04X}"
     if value != value.strip():
         return "starts or ends with white space"
     return None
@@ -278,9 +284,18 @@ def normalise_path(value: str) -> str:
     return "/".join(p for p in value.split("/") if p not in ("", "."))
 
 
+def quoted(value: object, limit: int = QUOTED_LENGTH) -> str:
+    """``value`` as a message repeats it: ``repr`` (so control characters show as escapes), and
+    for text longer than ``limit`` characters only its start followed by ``...``, so a refused
+    100 000-character name does not become a 100 000-character message."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}..."
+    return repr(value)
+
+
 def _raise(error: Type[BundleError], code: str, what: str, value: object, problem: str, rule: str) -> BundleError:
-    return error(f"{what} {value!r} {problem}: {rule}.", code=code,
-                 details={"field": what, "value": repr(value), "problem": problem})
+    return error(f"{what} {quoted(value)} {problem}: {rule}.", code=code,
+                 details={"field": what, "value": quoted(value), "problem": problem})
 
 
 def check_name(value: object, *, what: str, error: Type[BundleError], code: str) -> str:

@@ -31,7 +31,6 @@ to every target the plan uses before any step runs anywhere.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import sys
 import time
 from dataclasses import dataclass
@@ -199,9 +198,11 @@ def _spelling(zone: Zone, what: _Release, environment: str) -> str:
 
 
 def _tenant(zone: Zone, what: _Release, tenant: str | None) -> str | None:
-    """The tenant as the release or zone spells it; ``StateError`` ``unknown_tenant`` naming the closest."""
+    """The tenant as the release or zone spells it; ``StateError`` ``unknown_tenant`` naming the closest
+    (``InputError`` ``invalid_label`` first for a name no tenant could have)."""
     if tenant is None:
         return None
+    check_label(tenant, what="--tenant", error=InputError, code="invalid_label")
     known: list[str] = []
     for snap in (what.release["snapshot"], what.project.local):
         for v in snap["variables"].values():
@@ -211,8 +212,7 @@ def _tenant(zone: Zone, what: _Release, tenant: str | None) -> str | None:
     match = next((t for t in known if t.casefold() == tenant.casefold()), None)
     if match is not None:
         return match
-    spelled = {k.casefold(): k for k in known}
-    close = [spelled[c] for c in difflib.get_close_matches(tenant.casefold(), list(spelled), n=3, cutoff=0.5)]
+    close = closest(tenant, known, cutoff=0.5)
     hint = (f" Did you mean {', '.join(repr(k) for k in close)}?" if close else
             f" Known tenants: {', '.join(sorted(known))}." if known else
             " No value of the project is scoped to a tenant; a tenant exists once the release or this zone scopes "

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.core.files import read_user_file
-from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem
+from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem, quoted
 from bundlekit.errors import BundleError, InputError, UsageError
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
@@ -96,7 +96,7 @@ def _fail(path: Path, where: str, problem: str, code: str = "invalid_release") -
 def _check_name(path: Path, where: str, value: str) -> None:
     problem = name_problem(value)
     if problem:
-        raise _fail(path, where, f"{value!r} {problem}; {NAME_RULE}")
+        raise _fail(path, where, f"{quoted(value)} {problem}; {NAME_RULE}")
 
 
 def load_release(path: Path) -> ReleaseSpec:
@@ -157,7 +157,7 @@ def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> PackageSource
     where = f"packages[{i}].file"
     problem = path_problem(rel, normalise=True)
     if problem:
-        raise _fail(path, where, f"{rel!r} {problem}; {PATH_RULE}, relative to the release file", "unsafe_path")
+        raise _fail(path, where, f"{quoted(rel)} {problem}; {PATH_RULE}, relative to the release file", "unsafe_path")
     target = (base / normalise_path(rel)).resolve()
     if base not in target.parents:
         raise _fail(path, where, f"{rel!r} resolves outside the release folder {base}", "unsafe_path")
@@ -171,7 +171,7 @@ def _check_patterns(path: Path, i: int, key: str, patterns: list[str]) -> None:
     for n, pattern in enumerate(patterns):
         problem = path_problem(pattern, glob=True)
         if problem:
-            raise _fail(path, f"steps[{i}].{key}[{n}]", f"{pattern!r} {problem}; {PATH_RULE} (for example "
+            raise _fail(path, f"steps[{i}].{key}[{n}]", f"{quoted(pattern)} {problem}; {PATH_RULE} (for example "
                         "'config/*.json')", "unsafe_path")
 
 

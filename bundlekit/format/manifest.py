@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import jsonschema
 
 from bundlekit.core.clock import utc_text
-from bundlekit.core.names import SCHEMA_FORMATS, check_file_name, check_name, check_path
+from bundlekit.core.names import SCHEMA_FORMATS, check_file_name, check_name, check_path, quoted
 from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from bundlekit.format.container import BlobRecord
@@ -90,13 +90,27 @@ def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
     out = []
     for err in validator.iter_errors(data):
+        err = _specific(err)
         path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         message = err.message
         if err.validator == "format" and err.validator_value in SCHEMA_FORMATS:
             problem, rule = SCHEMA_FORMATS[err.validator_value]
-            message = f"{err.instance!r} {problem(err.instance)}: {rule}"
+            message = f"{quoted(err.instance)} {problem(err.instance)}: {rule}"
+        elif len(message) > 200:  # jsonschema repeats the whole value: never a page of it
+            message = f"{quoted(err.instance)} breaks the schema's {err.validator!r} rule"
         out.append(f"{path}: {message}")
     return sorted(out)
+
+
+def _specific(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For a value that matches none of a ``oneOf``'s forms (a scope value is one label or a
+    list of them), the broken name rule inside it: "'Acme\\x1b' contains the control character
+    U+001B" says what to fix, "is not valid under any of the given schemas" does not."""
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        named = [e for e in err.context if e.validator == "format" and e.validator_value in SCHEMA_FORMATS]
+        if named:
+            return min(named, key=lambda e: [str(p) for p in e.absolute_path])
+    return err
 
 
 def _scope(d: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
@@ -130,6 +131,8 @@ def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str
     if not reason.strip():
         raise InputError("--reason must say why the phase may be skipped; it is recorded with every deployment "
                          "that relies on the waiver", code="invalid_input")
+    # One line of text that `lifecycle show` prints: a label, like the names around it (decision 320).
+    check_label(reason.strip(), what="--reason", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
         project = projects.find_project(tx, project_ref, zone.name)
         name = _phase_in_any(tx, project, phase, release)
@@ -149,7 +152,10 @@ def unwaive(zone: Zone, project_ref: str, phase: str, *, release: str | None) ->
 
 
 def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str | None = None) -> dict[str, Any]:
-    """``lifecycle show``: the release's phases, what passed each, waivers, and the open environments."""
+    """``lifecycle show``: the release's phases, what passed each, waivers, and the open environments.
+    ``InputError`` ``invalid_label`` for a ``tenant`` that breaks the label rule."""
+    if tenant is not None:
+        check_label(tenant, what="--tenant", error=InputError, code="invalid_label")
     with zone.db.read() as db:
         project = projects.find_project(db, project_ref, zone.name)
         release = projects.get_release(db, project, version)

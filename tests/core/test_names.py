@@ -230,6 +230,8 @@ BAD_LABELS = [
     ("del\x7f", "control character U+007F"),
     ("Smoke \u202etset", "bidirectional-text control U+202E"),
     ("x\u2068y", "bidirectional-text control U+2068"),
+    ("Acme\u2028Corp", "line separator U+2028"),
+    ("Acme\u2029Corp", "paragraph separator U+2029"),
     ("bad\udc80", "lone surrogate"),
     ("L" * (MAX_LABEL_LENGTH + 1), "longer than 200 characters"),
     (" Production", "white space"),
@@ -252,7 +254,14 @@ def test_hostile_labels_are_refused_with_their_reason_and_the_rule(label: object
     with raises_code("invalid_label") as info:
         check_label(label, what="environment", error=InputError, code="invalid_label")
     assert info.value.message.endswith(f"{LABEL_RULE}.") and "environment" in info.value.message
-    assert not any(ch in info.value.message for ch in "\x1b\x9b\u202e\t\n")  # shown escaped
+    assert not any(ch in info.value.message for ch in "\x1b\x9b\u202e\t\n\u2028\u2029")  # shown escaped
+
+
+def test_a_refusal_repeats_only_the_start_of_an_absurdly_long_value() -> None:
+    with raises_code("invalid_label") as info:
+        check_label("T" * 100_000, what="tenant", error=InputError, code="invalid_label")
+    assert "'" + "T" * 60 + "'..." in info.value.message and len(info.value.message) < 400
+    assert "longer than 200 characters (100000)" in info.value.message
 
 
 @settings(max_examples=200, deadline=None)

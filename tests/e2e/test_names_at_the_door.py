@@ -160,3 +160,68 @@ def test_a_bundle_whose_version_breaks_the_rule_is_refused_by_every_reader(ctx: 
                  ["import", forged, "--home", ctx.prod_fresh]):
         err = _json(*args, code=3)["error"]
         assert err["code"] == "invalid_manifest" and "release.version" in err["message"], args
+
+
+# Tenant, channel, step and phase names are labels wherever they come from (decision 320): a
+# release file or a bundle that carries one with an escape sequence, a line separator or an
+# absurd length is refused, and the message names the field, says what is wrong with it and
+# repeats no more than the start of the value.
+_PRODUCTION_SCOPE = 'scope = { environment = ["Production"] }'
+_LIFECYCLE = ("[[packages]]", '[lifecycle]\n[[lifecycle.phases]]\nname = "Sta\\u2029ging"\nenvironments = ["Staging"]\n\n'
+                              "[[packages]]")
+
+
+@pytest.mark.parametrize("edit, field, problem", [
+    ((_PRODUCTION_SCOPE, 'scope = { environment = ["Production"], tenant = ["Acme\\u001b[31mCorp"] }'),
+     "variables.0.scope.tenant.0: 'Acme\\x1b[31mCorp'", "contains the control character U+001B"),
+    ((_PRODUCTION_SCOPE, 'scope = { environment = ["Production"], step = "Smoke \\u202etset" }'),
+     "variables.0.scope.step: 'Smoke \\u202etset'", "contains the bidirectional-text control U+202E"),
+    (('channel = "Default"', 'channel = "De\\u2028fault"'),
+     "release.channel: 'De\\u2028fault'", "contains the line separator U+2028"),
+    (('name = "Smoke test"', 'name = "' + "S" * 5000 + '"'),
+     "steps.2.name: '" + "S" * 60 + "'...", "is longer than 200 characters (5000)"),
+    (_LIFECYCLE, "lifecycle.phases.0.name: 'Sta\\u2029ging'", "contains the paragraph separator U+2029"),
+], ids=["tenant-escape-sequence", "step-scope-bidi", "channel-line-separator", "step-name-5000-characters",
+        "phase-paragraph-separator"])
+def test_a_release_file_whose_tenant_channel_step_or_phase_is_no_label_is_refused_naming_field_and_problem(
+        ctx: Ctx, edit: tuple[str, str], field: str, problem: str) -> None:
+    out = ctx.path("bad.bundle")
+    err = _json("export", ctx.release(edit), "--to", "prod", "-o", out, home=ctx.dev, code=2)["error"]
+    assert err["code"] == "invalid_release" and not out.exists()
+    assert f"{field} {problem}: use 1-200 characters of text" in err["message"], err["message"]
+    assert len(err["message"]) < 600
+
+
+def _tenant_with_line_separator(m: dict[str, Any]) -> None:
+    m["variables"][0]["scope"]["tenant"] = ["Acme\u2028Corp"]
+
+
+def _channel_with_paragraph_separator(m: dict[str, Any]) -> None:
+    m["release"]["channel"] = "De\u2029fault"
+
+
+def _step_name_of_5000_characters(m: dict[str, Any]) -> None:
+    m["steps"][2]["name"] = "S" * 5000
+
+
+def _refusal_for_a_slug_that_is_no_name(m: dict[str, Any]) -> None:
+    m["refusals"] = [{"refusal_id": "Refusal-1", "release_bundle": {"bundle_id": m["bundle_id"], "digest": "0" * 64,
+                                                                    "sequence": 1},
+                      "project": {"name": "Acme Web", "slug": "../acme\x1b[2J", "space": "Default"},
+                      "release": "1.4.0", "code": "rollback", "message": "refused", "refused_ms": 1}]
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (_tenant_with_line_separator, "variables.0.scope.tenant.0"),
+    (_channel_with_paragraph_separator, "release.channel"),
+    (_step_name_of_5000_characters, "steps.2.name"),
+    (_refusal_for_a_slug_that_is_no_name, "refusals.0.project.slug"),
+], ids=["tenant", "channel", "step-name", "refusal-slug"])
+def test_a_bundle_whose_tenant_channel_step_or_slug_breaks_the_rules_is_refused_by_every_reader(
+        ctx: Ctx, mutate: Any, field: str) -> None:
+    forged = resign(ctx.get("acme.bundle"), ctx.path("forged.bundle"), ctx.dev, mutate=mutate)
+    for args in (["inspect", forged], ["verify", forged, "--home", ctx.prod_fresh],
+                 ["import", forged, "--home", ctx.prod_fresh]):
+        err = _json(*args, code=3)["error"]
+        assert err["code"] == "invalid_manifest" and f"{field}: " in err["message"], (args, err["message"])
+        assert len(err["message"]) < 1000, args

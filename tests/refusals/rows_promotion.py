@@ -39,4 +39,11 @@ ROWS = [
     Row("unknown_phase", lambda c: Call(["lifecycle", "waive", "acme-web", "--phase", "Staging", "--reason",
                                          "hotfix"], home=c.prod)),
     Row("unknown_waiver", lambda c: Call(["lifecycle", "unwaive", "acme-web", "--phase", "Staging"], home=c.prod)),
+    # A tenant name or a waiver's reason with an escape sequence is no label (decision 320).
+    Row("invalid_label", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Production", "--tenant",
+                                         "Acme\x1b[31mCorp"], home=c.prod_run), name="deploy-tenant"),
+    Row("invalid_label", lambda c: Call(["lifecycle", "waive", "acme-web", "--phase", "Staging", "--reason",
+                                         "CAB-1234\x1b]0;approved\x07"], home=c.prod), name="waiver-reason"),
+    Row("invalid_label", lambda c: Call(["lifecycle", "show", "acme-web", "--tenant", "Acme\u2028Corp"],
+                                        home=c.prod), name="lifecycle-show-tenant"),
 ]
