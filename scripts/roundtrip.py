@@ -7,8 +7,9 @@ lifecycle order: dev creates it and deploys it to Development itself; the bundle
 carries that run as evidence; staging deploys to Staging and sends its receipt back; prod
 refuses Production until it is offered staging's receipt as proof, then deploys. Receipts go
 back to dev, whose dashboard shows all three environments in lifecycle order. Every command
-it runs is printed (carrying between zones is a printed copy), so this doubles as a
-walkthrough.
+it runs is printed as a user would type it (carrying between zones is a printed copy, and each
+zone's sensitive API key is read from a file on stdin, `variables set ... - --sensitive < FILE`,
+never given on the command line), so this doubles as a walkthrough.
 """
 
 from __future__ import annotations
@@ -23,15 +24,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("BUNDLEKIT_ROUNDTRIP_DIR") or ROOT / "work" / "roundtrip")
 RELEASE = ROOT / "fixtures" / "acme" / "release-1.5.0.toml"
+#: Each zone's own value of the release's sensitive placeholder Acme.ApiKey (demo values).
+API_KEYS = {"dev": "dev-only-api-key", "staging": "staging-only-api-key", "prod": "prod-only-api-key"}
 
 
-def bk(*args: object, expect_fail: int | None = None, why: str = "") -> str:
-    """Run one bundlekit command, printed first. ``expect_fail``: the exit status a deliberate
-    refusal must give (the walkthrough shows it and ``why``, then goes on)."""
+def bk(*args: object, expect_fail: int | None = None, why: str = "", stdin: Path | None = None) -> str:
+    """Run one bundlekit command, printed first as a user would type it. ``expect_fail``: the
+    exit status a deliberate refusal must give (the walkthrough shows it and ``why``, then goes
+    on). ``stdin``: a file the command reads on its standard input (``< FILE``)."""
     cmd = [sys.executable, "-m", "bundlekit", *map(str, args)]
     shown = "bundlekit " + " ".join(shlex.quote(str(a)) for a in args)
+    if stdin is not None:
+        shown += f" < {shlex.quote(str(stdin))}"
     print(f"\n$ {shown}", flush=True)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(stdin if stdin is not None else os.devnull, "rb") as fh:
+        proc = subprocess.run(cmd, stdin=fh, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sys.stdout.write(proc.stdout)
     if expect_fail is not None:
         if proc.returncode != expect_fail:
@@ -53,6 +60,25 @@ def carry(src: Path, dest: Path) -> None:
           flush=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)
+
+
+def api_key(home: Path, value: str) -> None:
+    """Give the zone its own value of the release's sensitive placeholder Acme.ApiKey, the safe
+    way: from a file only its owner can read, on stdin (`-`), never on the command line, where
+    any user's process list would show it. The demo writes the file itself (it says so, and
+    does not print the value) and removes it once the zone has sealed the value; a real zone's
+    operator has it from the team's secret store."""
+    secret = WORK / "secrets" / f"{home.name}-api-key.txt"
+    secret.parent.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    print(f"\n(the demo put the {home.name} zone's API key in {secret}, which only you can read, and removes it "
+          "once the zone has sealed it; a real zone's operator has it from the team's secret store)", flush=True)
+    try:
+        bk("variables", "set", "acme-web", "Acme.ApiKey", "-", "--sensitive", "--home", home, stdin=secret)
+    finally:
+        secret.unlink()  # the zone holds it sealed now; no copy in clear stays behind
 
 
 def targets(home: Path, environment: str) -> None:
@@ -86,7 +112,7 @@ def main() -> None:
 
     # dev: the zone that makes the release deploys it to its own Development environment
     bk("releases", "create", RELEASE, "--home", dev)
-    bk("variables", "set", "acme-web", "Acme.ApiKey", "dev-only-api-key", "--sensitive", "--home", dev)
+    api_key(dev, API_KEYS["dev"])
     targets(dev, "Development")
     bk("deploy", "acme-web", "1.5.0", "--environment", "Development", "--home", dev)
 
@@ -97,7 +123,7 @@ def main() -> None:
     carried = WORK / "staging-inbox" / to_staging.name
     carry(to_staging, carried)
     bk("import", carried, "--home", staging)
-    bk("variables", "set", "acme-web", "Acme.ApiKey", "staging-only-api-key", "--sensitive", "--home", staging)
+    api_key(staging, API_KEYS["staging"])
     targets(staging, "Staging")
     bk("lifecycle", "show", "acme-web", "1.5.0", "--home", staging)
     staging_receipt = media / "staging-receipt.bundle"
@@ -113,7 +139,7 @@ def main() -> None:
     carry(staging_receipt, inbox / staging_receipt.name)
     bk("verify", inbox / to_prod.name, "--home", prod)
     bk("import", inbox / to_prod.name, "--home", prod)
-    bk("variables", "set", "acme-web", "Acme.ApiKey", "prod-only-api-key", "--sensitive", "--home", prod)
+    api_key(prod, API_KEYS["prod"])
     targets(prod, "Production")
     bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod, "--dry-run", expect_fail=5,
        why="the lifecycle refuses Production until Staging has passed; nothing was run")

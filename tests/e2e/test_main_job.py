@@ -4,17 +4,29 @@ for the module; each test reads what it printed and wrote."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from tests.dashboard.dom import grid_cells, parse
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script() -> ModuleType:
+    """scripts/roundtrip.py as a module (its main job runs only as a program)."""
+    spec = importlib.util.spec_from_file_location("roundtrip", ROOT / "scripts" / "roundtrip.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass
@@ -73,3 +85,24 @@ def test_main_job_prints_the_carry_like_every_other_step(run: Run) -> None:
                   if c.split("&&")[-1].strip().startswith("cp ") and folder in c]
         assert readers, run.commands
         assert copies and copies[0] < readers[0], run.commands
+
+
+def test_main_job_gives_each_zones_api_key_on_stdin_never_on_the_command_line(run: Run) -> None:
+    """The walkthrough teaches the safe way (decision 199): a sensitive value on a command line
+    is in every user's process list, so each `variables set ... --sensitive` reads VALUE `-`
+    from a file given as `< FILE`, printed so, and the value itself is printed nowhere and left
+    in clear in no file but the deployed application's configuration."""
+    sets = [c for c in run.commands if c.startswith("bundlekit variables set ") and "--sensitive" in c]
+    assert len(sets) == 3, run.commands
+    for command in sets:
+        typed, redirect, source = command.partition(" < ")
+        argv = shlex.split(typed)
+        assert argv[3:6] == ["acme-web", "Acme.ApiKey", "-"] and redirect and shlex.split(source), command
+    values = list(_script().API_KEYS.values())
+    assert len(values) == 3
+    assert not any(v in run.stdout for v in values)
+    deployed = run.work / "targets"  # the application's own config there holds the key: what a deploy is for
+    for path in run.work.rglob("*"):
+        if path.is_file() and not path.is_symlink() and deployed not in path.parents:
+            data = path.read_bytes()
+            assert not any(v.encode() in data for v in values), path
