@@ -196,8 +196,10 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
         zone_id: str = row["source_zone_id"]
         return zone_names.get(zone_id, zone_id)
 
+    reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
     for row in remote.remote_deployments(db):
         deployments.append(_remote(db, row, zone_of(row), cache))
+        reported.add((str(row["entry"]["release_bundle"]["bundle_id"]), zone_of(row)))
     for row in deployments_by_start(db):
         slug: str = row["project_slug"]
         deployments.append(_local(row, zone.name, known.get(slug, (slug, "Default"))))
@@ -236,7 +238,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
                 here = [d for d in group if d.zone == zname and d.environment == env]
                 cell = _cell(zname, env, here)
                 if tenant is None:
-                    cell = _sent(cell, zname, env, slug, name, space, group, latest_export, refusal_of,
+                    cell = _sent(cell, zname, env, slug, name, space, latest_export, refusal_of, reported,
                                  [r for r in refused if r.project_slug == slug and r.zone == zname], ordered, extra)
                 cells.append(cell)
             rows.append(ProjectRow(name, slug, tuple(cells), space, tenant))
@@ -260,11 +262,18 @@ def _cell(zname: str, env: str, here: list[DeploymentView]) -> CellView | None:
 
 
 def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, space: str,
-          group: list[DeploymentView], latest_export: dict[tuple[str, str], Row],
-          refusal_of: dict[tuple[str, str], DeploymentView], zone_refusals: list[DeploymentView],
+          latest_export: dict[tuple[str, str], Row], refusal_of: dict[tuple[str, str], DeploymentView],
+          reported: set[tuple[str, str]], zone_refusals: list[DeploymentView],
           ordered: list[tuple[str, str]], extra: list[DeploymentView]) -> CellView | None:
     """Overlay what this zone sent to ``zname`` on the untenanted row: the latest export while
-    its receipt is awaited (or its refusal), and every refusal in the zone's first cell."""
+    its receipt is awaited (or its refusal), and every refusal in the zone's first cell.
+
+    The latest export awaits its receipt until a receipt reports a deployment of that very
+    bundle (``reported``: bundle id and zone) or a deployment that started after it was
+    exported (one started in the same second, by another zone's clock, does not count). A
+    re-export of the release a cell already shows awaits too, so the cell says ``exported``
+    (the state it was in before is kept as the last success or among the failures) instead of
+    a state that predates what was sent (decision 323)."""
     exp = latest_export.get((slug, zname))
     latest = cell.latest if cell is not None else None
     first_of_zone = next(c for c in ordered if c[0] == zname) == (zname, env)
@@ -272,8 +281,8 @@ def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, spa
     if first_of_zone:
         failures += [r for r in reversed(zone_refusals) if r not in failures]
     overlay = None
-    if exp is not None and (latest is None and env == AWAITING or latest is not None
-                            and (latest.started or 0) < exp["exported_at"] and exp["release"] != latest.release):
+    if exp is not None and (exp["bundle_id"], zname) not in reported and (
+            latest is None and env == AWAITING or latest is not None and (latest.started or 0) <= exp["exported_at"]):
         overlay = refusal_of.get((exp["bundle_id"], zname))
         if overlay is None:
             overlay = DeploymentView(deployment_id=f"export-{slug}-{exp['release']}-{zname}", project=name,

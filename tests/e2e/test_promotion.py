@@ -301,7 +301,9 @@ def test_failures_reported_in_receipts_all_reach_the_source_dashboard_in_one_col
     """The issue's findings, with their right values: two failed deployments followed by a
     success, all reported in one receipt, are three deployments and two failures on the source
     dashboard (not 1 failure of 3); a deploy to ``production`` shares ``Production``'s column;
-    a re-export of the release that last succeeded is not shown as its own "previous"."""
+    a re-export of the release that last succeeded awaits its receipt in that column (not the
+    stale "succeeded") and is not shown as its own "previous"; the receipt of a deployment of
+    the re-export ends the wait."""
     w = make_promo(tmp_path / "w")
     fail = 'assert schema == "42", schema\nassert "#{Acme.Fail}" != "yes", "told to fail"'
     release = w.release(LEGACY_RELEASE, ('assert schema == "42", schema', fail),
@@ -318,15 +320,26 @@ def test_failures_reported_in_receipts_all_reach_the_source_dashboard_in_one_col
     receipt = w.root / "media" / "r.bundle"
     ok("outbox", "pack", "-o", receipt, home=w.prod)
     ok("import", receipt, home=w.dev)
-    w.export(release, "prod", "again.bundle")  # the same release sent again
+    again = w.export(release, "prod", "again.bundle")  # the same release sent again
 
     view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
     assert view["columns"] == [["prod", "Production"]]
     (row,) = view["projects"]
     (cell,) = row["cells"]
-    assert (cell["latest"]["state"], cell["latest"]["release"]) == ("succeeded", "1.4.0")
+    assert (cell["latest"]["state"], cell["latest"]["release"]) == ("exported", "1.4.0")
+    assert (cell["previous_success"]["state"], cell["previous_success"]["release"]) == ("succeeded", "1.4.0")
     assert [f["state"] for f in cell["failures"]] == ["failed", "failed"]
-    assert len({f["deployment_id"] for f in cell["failures"]} | {cell["latest"]["deployment_id"]}) == 3
-    text = run_cli("dashboard", home=w.dev).stdout
-    assert "3 deployment(s): 1 succeeded, 2 failed; 2 failure(s)" in text
+    assert len({f["deployment_id"] for f in cell["failures"]} | {cell["previous_success"]["deployment_id"]}) == 3
+    text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "200"}).stdout  # the header line is not cut
+    assert "3 deployment(s): 1 succeeded, 2 failed; 2 failure(s); 1 export(s) awaiting a receipt" in text
+    assert "1.4.0 exported" in text and "1.4.0 succeeded" not in text
     assert "prev ok" not in text and "+2 failed before" in text
+
+    # prod imports the re-export and deploys it: its receipt answers the export
+    ok("import", again, home=w.prod)
+    assert _deployed([*deploy, "Production"], w.prod)["state"] == "Success"
+    ok("outbox", "pack", "-o", w.root / "media" / "r2.bundle", home=w.prod)
+    ok("import", w.root / "media" / "r2.bundle", home=w.dev)
+    (cell,) = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)["projects"][0]["cells"]
+    assert (cell["latest"]["state"], cell["latest"]["release"]) == ("succeeded", "1.4.0")
+    assert "awaiting a receipt" not in run_cli("dashboard", home=w.dev, env={"COLUMNS": "200"}).stdout
