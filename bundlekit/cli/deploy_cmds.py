@@ -64,8 +64,9 @@ def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untype
 @click.option("--receipt-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the signed receipt bundle to FILE (otherwise it waits in the outbox).")
 @click.option("--wait", "wait", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Seconds to queue behind a running deployment of the same project to the same environment "
-                   "(on any node) before refusing with deployment_in_progress.")
+              help="Seconds to queue behind a running deployment of the same project to the same environment, "
+                   "or a running `bundlekit prune` (on any node), before refusing with deployment_in_progress "
+                   "or prune_in_progress.")
 @click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets run a step (and are checked by the preflight) at once.")
 @quiet_option

@@ -39,15 +39,24 @@ from bundlekit.zone.home import open_zone
                    "(repeatable); verified and kept for later deployments.")
 @click.option("--set", "set_choice", default=None, metavar="SHA256-PREFIX",
               help="When the volume folders hold several bundles: the one to import (see `bundlekit media check`).")
+@click.option("--wait", "wait", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to queue behind a running `bundlekit prune` (on any node) before refusing with "
+                   "prune_in_progress.")
 @quiet_option
 @json_option
 def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | None, policy_file: Path | None,
-               replace: bool, dry_run: bool, evidence: tuple[Path, ...], set_choice: str | None, quiet: bool,
-               as_json: bool) -> None:
+               replace: bool, dry_run: bool, evidence: tuple[Path, ...], set_choice: str | None, wait: float,
+               quiet: bool, as_json: bool) -> None:
     """Verify a bundle and merge it into this zone, atomically.
 
     A refused bundle that really came from its source is reported back to it: a refusal entry
-    waits in the outbox for the next receipt (`bundlekit outbox pack`)."""
+    waits in the outbox for the next receipt (`bundlekit outbox pack`). No import is applied
+    while `bundlekit prune` removes files: it waits up to --wait seconds, then is refused."""
+
+    def waiting(what: str) -> None:
+        if not (quiet or as_json):
+            echo(f"waiting for {what} to finish (up to {wait:g} s)", err=True)
+
     policy = load_policy(policy_file) if policy_file else None
     with (open_zone(resolve_home(home)) as z, Bars("import", quiet=quiet, as_json=as_json) as bars,
           bundle_path(paths, set_choice=set_choice, progress=bars) as path):
@@ -56,7 +65,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             _report_receipt(rec, dry_run, as_json, paths)
             return
         plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
-                             replace=replace, dry_run=dry_run, progress=bars, evidence=evidence)
+                             replace=replace, dry_run=dry_run, progress=bars, evidence=evidence, wait=wait,
+                             on_wait=waiting)
     info = {**plan.to_dict(), **source_fields(paths)}
     info["dry_run"] = dry_run
     conflicts = plan.merge.conflicts if plan.merge else ()

@@ -127,11 +127,12 @@ def _outcome(plan: PrunePlan, result: PruneResult) -> dict[str, Any]:
 @json_option
 def prune(dry_run: bool, max_parallel: int, home: str | None, as_json: bool) -> None:
     """Remove what the retention policy no longer keeps: packages in the store, staging leftovers,
-    and old version folders and package copies on every target, SSH targets included, through
-    each target's step runner (never the current or previous successful release of any
-    environment). The plan is printed first; a target that cannot be reached is listed as
-    skipped and pruned next time. What a deployment made current after the plan is left alone
-    and listed as not removed; no deployment starts while files go."""
+    chunk lists of packages no delta export can use any more, and old version folders and
+    package copies on every target, SSH targets included, through each target's step runner
+    (never the current or previous successful release of any environment). The plan is printed
+    first; a target that cannot be reached is listed as skipped and pruned next time. What a
+    deployment made current after the plan is left alone and listed as not removed; no
+    deployment starts and no import commits while files go."""
     from bundlekit.deploy.service import zone_fleet  # asyncio: only when pruning
 
     now = clock.now()

@@ -12,6 +12,12 @@ leaves the home and the store as they were (staging is removed), with one docume
 exception: refusing a bundle that really came from its source queues a refusal entry for that
 source (``importer/refusal.py``, decision 153), so its dashboard does not wait forever.
 
+An import and ``bundlekit prune`` exclude each other (decision 321): the apply transaction
+goes ahead only while no prune holds the zone's prune claim (it waits up to ``wait`` seconds,
+then is refused ``prune_in_progress``), and checks again that every package the bundle lists
+by reference is still in the store, so a prune that ran between planning and applying cannot
+leave a release naming a package it removed (``package_missing``, reported to the source).
+
 Anti-rollback counts per source and project (format 1.1, decision 154): bundles of different
 projects never block each other, and a bundle older than the newest imported one of its
 project is refused with the way forward (re-export it; import newer bundles last).
@@ -20,6 +26,7 @@ project is refused with the way forward (re-export it; import newer bundles last
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -39,13 +46,14 @@ from bundlekit.importer.rebuild import check_bases, not_shared, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.trust.policy import check_policy
 from bundlekit.zone import packages, projects, secrets, sequences, truststore
+from bundlekit.zone.retention import PRUNE_CLAIM
 from bundlekit.zone.evidence import record_evidence
-from bundlekit.zone.db import Reader
+from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
 from bundlekit.zone.store import Staging
 
-__all__ = ["ImportPlan", "plan_import", "apply_import", "import_bundle", "bundle_environments"]
+__all__ = ["ImportPlan", "plan_import", "apply_import", "import_bundle", "bundle_environments", "await_prune"]
 
 #: Why importing an identical bundle again changes no state.
 ALREADY = "already imported (identical bundle); nothing to do"
@@ -206,17 +214,25 @@ class _StalePlan(Exception):
     """The project changed between planning and applying (another node imported or edited it)."""
 
 
-def _still_valid(tx: Reader, plan: ImportPlan) -> bool:
+def _still_valid(zone: Zone, tx: Reader, plan: ImportPlan) -> bool:
     """Re-check, under the write lock, what the plan decided from; False if another process
     imported this very bundle meanwhile. Raises the plan's own refusals when they now apply
-    (a newer bundle of the project arrived first) and ``_StalePlan`` when the merge's inputs
+    (a newer bundle of the project arrived first; a package listed by reference that a prune
+    removed since the plan, ``package_missing``) and ``_StalePlan`` when the merge's inputs
     changed."""
     v, m = plan.verified, plan.manifest
     if sequences.already_imported(tx, v.digest):
         return False
     _check_sequence(tx, v, str(v.path))
+    store = zone.store
     for p in m.packages:
         _check_package(tx, p, str(v.path), plan.usable)
+        if not p.included and p.delta is None and not store.has(p.sha256):
+            raise VerificationError(
+                f"{v.path}: package {p.id} {p.version} is listed by reference, and this zone no longer has it: "
+                "`bundlekit prune` removed it while this import was being planned; nothing was imported. Export "
+                f"the release again in zone {v.source.name} with --full (the package travels with it) and import "
+                "that bundle", code="package_missing", details={"package": p.id, "version": p.version})
     slug = m.project["slug"]
     now_seen = _seen(projects.project_for_import(tx, slug),
                      projects.release_content_digest(tx, slug, m.release["version"]))
@@ -275,26 +291,33 @@ def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], 
     return values, refs
 
 
-def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds) -> None:
+def apply_import(zone: Zone, plan: ImportPlan, *, now: EpochSeconds, deadline: float | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> None:
     """Commit a plan: one transaction for all state, which moves the blobs into the store last.
 
     The transaction first re-checks the plan under the write lock (decision 184): the same
     bundle imported meanwhile by another process makes this one a no-op (``plan.noop``); a
-    newer bundle of the project makes it a ``rollback``; a changed project raises
-    ``_StalePlan`` (``import_bundle`` plans again)."""
+    newer bundle of the project makes it a ``rollback``; a package listed by reference that a
+    prune removed since the plan makes it ``package_missing``; a changed project raises
+    ``_StalePlan`` (``import_bundle`` plans again). It is not begun while a prune holds the
+    zone's claim: it waits until ``deadline`` (``time.monotonic()`` seconds; None: do not
+    wait), then ``ConflictError`` ``prune_in_progress`` (decision 321)."""
     if plan.noop:
         return
     assert plan.merge is not None and plan.snapshot is not None and plan.staging is not None
     if plan.merge.conflicts:
         raise ConflictError("unresolved conflicts", code="conflict")
     try:
-        _apply(zone, plan, now)
+        _apply(zone, plan, now, time.monotonic() if deadline is None else deadline, on_wait)
     finally:
         plan.staging.cleanup()
 
 
-def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds) -> None:
-    """The transaction of :func:`apply_import`; the staged packages enter the store as its last step."""
+def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds, deadline: float,
+           on_wait: Callable[[str], None] | None) -> None:
+    """The transaction of :func:`apply_import`; the staged packages enter the store as its last
+    step. While a prune holds the zone's prune claim the transaction is given up and tried again
+    until ``deadline`` (``time.monotonic()`` seconds), then ``prune_in_progress``."""
     assert plan.merge is not None and plan.snapshot is not None and plan.staging is not None
     m = plan.manifest
     v = plan.verified
@@ -306,32 +329,83 @@ def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds) -> None:
         output_refs=[o.to_dict() for o in m.output_refs],
         lifecycle=m.lifecycle.to_dict() if m.lifecycle is not None else None,
         bundle_id=m.bundle_id, bundle_digest=v.digest, sequence=m.sequence)
-    with zone.db.transaction() as tx:
-        if not _still_valid(tx, plan):
-            plan.noop, plan.noop_reason = True, "imported by another process meanwhile (identical bundle); nothing to do"
-            return
-        for value in plan.secret_values.values():
-            secrets.store(zone, tx, value)
-        apply_rotations(tx, v.source.zone_id, plan.rotations, now)
-        packages.add_packages(tx, m.packages, now)
-        packages.record_deliveries(tx, v.source.zone_id, plan.delivered, now)
-        projects.record_release(zone, tx, release, local=plan.merge.result, base=plan.snapshot, now=now)
-        record_evidence(tx, plan.evidence, now)
-        key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
-        sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
-                                  source_zone_id=v.source.zone_id, project_slug=m.project["slug"],
-                                  release=m.release["version"], now=now,
-                                  plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
-        # Last, once every write of the state passed: a refusal before here (a read-only or lost
-        # state, another import first, a stale plan) put nothing in the store, which other nodes
-        # share (decision 277). Should the commit itself fail, the objects stay: unreferenced and
-        # harmless, and never removed, since a failed commit may have committed.
-        plan.staging.commit()
+    told = False
+    while True:
+        with zone.db.transaction() as tx:
+            # Write transactions run one at a time and a prune takes its claim in one: a prune
+            # that starts after this commits sees this release and keeps what it uses.
+            if not zone.db.held(tx, PRUNE_CLAIM):
+                _commit(zone, tx, plan, release, now)
+                return
+        told = _wait_for_prune(zone, deadline, on_wait, told)
+
+
+def _commit(zone: Zone, tx: Writer, plan: ImportPlan, release: projects.NewRelease, now: EpochSeconds) -> None:
+    """Everything an import writes, in the caller's transaction ``tx``; the blobs last."""
+    assert plan.merge is not None and plan.snapshot is not None and plan.staging is not None
+    m = plan.manifest
+    v = plan.verified
+    if not _still_valid(zone, tx, plan):
+        plan.noop, plan.noop_reason = True, "imported by another process meanwhile (identical bundle); nothing to do"
+        return
+    for value in plan.secret_values.values():
+        secrets.store(zone, tx, value)
+    apply_rotations(tx, v.source.zone_id, plan.rotations, now)
+    packages.add_packages(tx, m.packages, now)
+    packages.record_deliveries(tx, v.source.zone_id, plan.delivered, now)
+    projects.record_release(zone, tx, release, local=plan.merge.result, base=plan.snapshot, now=now)
+    record_evidence(tx, plan.evidence, now)
+    key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
+    sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
+                              source_zone_id=v.source.zone_id, project_slug=m.project["slug"],
+                              release=m.release["version"], now=now,
+                              plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
+    # Last, once every write of the state passed: a refusal before here (a read-only or lost
+    # state, another import first, a stale plan) put nothing in the store, which other nodes
+    # share (decision 277). Should the commit itself fail, the objects stay: unreferenced and
+    # harmless, and never removed, since a failed commit may have committed.
+    plan.staging.commit()
+
+
+#: Seconds between two looks at a prune an import waits for.
+POLL = 0.25
+
+
+def _prune_running(zone: Zone) -> ConflictError:
+    return ConflictError(
+        f"`bundlekit prune` is removing old releases' files in zone {zone.name} (on this or another node); no "
+        "import is applied until it ends, since it could remove a package the import names. Nothing was imported. "
+        "Run the import again when it ends, or give --wait SECONDS to queue behind it", code="prune_in_progress")
+
+
+def _wait_for_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None, told: bool) -> bool:
+    """Sleep a little while a prune holds the zone's claim; ``prune_in_progress`` at ``deadline``
+    (``time.monotonic()`` seconds). ``on_wait`` is told once what the import waits for; returns
+    whether it was told."""
+    if time.monotonic() >= deadline:
+        raise _prune_running(zone)
+    if on_wait is not None and not told:
+        on_wait(f"`bundlekit prune` in zone {zone.name}")
+    time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+    return True
+
+
+def await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None = None) -> None:
+    """Return once no prune holds the zone's prune claim; ``ConflictError`` ``prune_in_progress``
+    at ``deadline`` (``time.monotonic()`` seconds). A cheap look before the verification, so an
+    import that would only be refused at the end does not read a whole bundle first."""
+    told = False
+    while True:
+        with zone.db.read() as r:
+            if not zone.db.held(r, PRUNE_CLAIM):
+                return
+        told = _wait_for_prune(zone, deadline, on_wait, told)
 
 
 def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                   policy: MergePolicy | None = None, replace: bool = False, dry_run: bool = False,
-                  progress: Callable[[int], None] | None = None, evidence: tuple[Path, ...] = ()) -> ImportPlan:
+                  progress: Callable[[int], None] | None = None, evidence: tuple[Path, ...] = (),
+                  wait: float = 0.0, on_wait: Callable[[str], None] | None = None) -> ImportPlan:
     """Plan, refuse on conflicts (unless dry run), apply.
 
     ``evidence``: receipt bundles from other zones proving earlier phases of the release's
@@ -341,12 +415,18 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
 
     When another process changed the project between planning and applying, the import is
     planned again on the new state (at most :data:`REPLANS` times; each costs a verification
-    pass).
+    pass). While ``bundlekit prune`` removes files (it holds the zone's prune claim) the import
+    waits up to ``wait`` seconds (``on_wait`` is told once what it waits for), then is refused
+    ``ConflictError`` ``prune_in_progress`` with nothing changed; a dry run does not wait.
     """
+    deadline = time.monotonic() + max(0.0, wait)
+    if not dry_run:
+        await_prune(zone, deadline, on_wait)
     for attempt in range(REPLANS + 1):
         try:
             return _import_once(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
-                                dry_run=dry_run, progress=progress, evidence=evidence)
+                                dry_run=dry_run, progress=progress, evidence=evidence, deadline=deadline,
+                                on_wait=on_wait)
         except _StalePlan:
             if attempt == REPLANS:
                 raise ConflictError(f"{path}: the project kept changing while this import was applied "
@@ -378,7 +458,8 @@ REPLANS = 3
 
 def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None, policy: MergePolicy | None,
                  replace: bool, dry_run: bool, progress: Callable[[int], None] | None,
-                 evidence: tuple[Path, ...]) -> ImportPlan:
+                 evidence: tuple[Path, ...], deadline: float,
+                 on_wait: Callable[[str], None] | None) -> ImportPlan:
     try:
         plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
                            progress=progress)
@@ -410,7 +491,7 @@ def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | N
             "Re-run with --on-conflict keep-local|take-incoming or a --policy file:\n  " + "\n  ".join(lines),
             code="conflict", details=[c.to_dict(mask=True) for c in plan.merge.conflicts])
     try:
-        apply_import(zone, plan, now=now)
+        apply_import(zone, plan, now=now, deadline=deadline, on_wait=on_wait)
     except BundleError as err:  # a check made while committing (a concurrent import got there first)
         record_refusal(zone, path, err, now=now)
         raise

@@ -11,6 +11,9 @@ What a plan can remove, each with its size and why:
   than an hour (what an interrupted import left; younger ones may belong to an import under way);
 * ``staging``: an import's staging folder whose import is over (``zone/store.py``'s
   :func:`~bundlekit.zone.store.stale_staging`, the rule imports sweep by);
+* ``chunk_list``: a delta export's chunk list (``HOME/chunks``) of a package no kept release
+  uses and no zone this one exports to holds, and what interrupted writes left there
+  (``retention/chunk_lists.py``);
 * ``target_folder``: ``WORK/<package id>/<version>`` on a target (local or SSH) whose release
   is not kept for the target's environment (never the current or previous successful one);
 * ``target_archive``: ``WORK/.bundlekit/packages/<sha256>/<file>``, the copy of a package
@@ -50,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 from bundlekit.core.clock import EpochSeconds, utc_text
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError, StateError
+from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_lists
 from bundlekit.retention.rules import Keep, ReleaseKey, decide
 from bundlekit.retention.uses import Uses, zone_releases
 from bundlekit.zone import projects
@@ -182,6 +186,7 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
         deployments = state.deployments(r)
         records = state.packages(r)
         targets = list_targets(r)
+        held = state.held_elsewhere(r)
     keep = decide(releases, deployments, policies, now)
     plan = PrunePlan(policies=sorted(policies.values(), key=lambda p: p.environment.lower()))
     by_key = {(x["project_slug"].lower(), x["version"].lower()): x for x in releases}
@@ -191,6 +196,9 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
     uses = Uses.of(releases, keep)
     _plan_store(zone, plan, uses, releases, records, now)
     _plan_staging(zone, plan, now)
+    for c in plan_chunk_lists(zone, kept_digests=uses.kept_digests, held=held, releases=releases, now=now,
+                              leftover_age=LEFTOVER_AGE):
+        plan.removals.append(Removal("chunk_list", c["what"], c["path"], c["size"], c["reason"], digest=c["digest"]))
     if environments is not None:
         wanted = {e.casefold() for e in environments}
         targets = [t for t in targets if t.environment.casefold() in wanted]
@@ -376,6 +384,7 @@ def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, re
     names = {(x["project_slug"].lower(), x["version"].lower()): f"{x['project']} {x['version']}" for x in releases}
     referenced = {rec["sha256"] for rec in state.packages(tx)} | set(uses.bytes_of)
     running = {d["id"] for d in deployments if d["state"] == "Executing"}
+    held = state.held_elsewhere(tx)
 
     def kept_now(keys: set[ReleaseKey]) -> str:
         key = sorted(keys)[0]
@@ -395,6 +404,8 @@ def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, re
                 why = "a release kept now uses the same bytes, since the plan was made"
         elif r.kind == "store_file" and r.digest in referenced:
             why = "a release or package record names it now, since the plan was made"
+        elif r.kind == "chunk_list" and r.digest is not None:
+            why = chunk_list_kept_now(r.digest, kept_digests=uses.kept_digests, held=held)
         if r.package is not None:
             protected = kept_in(uses.releases_of.get((r.package[0].lower(), r.package[1].lower()), set()),
                                 r.environments)

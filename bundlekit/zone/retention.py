@@ -17,7 +17,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Writer
 
 __all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "set_policy", "releases", "deployments", "packages",
-           "delete_packages", "record_prune", "pruned_at", "last_prune"]
+           "delete_packages", "held_elsewhere", "record_prune", "pruned_at", "last_prune"]
 
 #: The claim (``Database.claim``) a prune holds while it removes files: no deployment starts
 #: meanwhile, and a second prune is refused (decision 197).
@@ -99,6 +99,13 @@ def deployments(db: Reader) -> list[dict[str, Any]]:
 def packages(db: Reader) -> list[dict[str, Any]]:
     """Every package record: id, version, sha256, size."""
     return db.all("SELECT id, version, sha256, size FROM packages ORDER BY id, version")
+
+
+def held_elsewhere(db: Reader) -> dict[str, tuple[str, str, str]]:
+    """Packages other zones hold by their latest receipt (the ``inventory`` table): sha256 ->
+    (package id, version, zone id). What a delta export may use as a base (decision 201)."""
+    return {r["sha256"]: (r["id"], r["version"], r["zone_id"])
+            for r in db.all("SELECT zone_id, id, version, sha256 FROM inventory ORDER BY zone_id, id, version")}
 
 
 def delete_packages(tx: Writer, items: Iterable[tuple[str, str, str]], now: EpochSeconds) -> None:

@@ -116,6 +116,7 @@ ROWS = [
     Row("prune_in_progress", lambda c: _pruning(c, "deploy", "acme-web", "1.4.0", "--environment", "Production"),
         "deploy"),
     Row("prune_in_progress", lambda c: _pruning(c, "prune"), "prune"),
+    Row("prune_in_progress", lambda c: _pruning(c, "import", c.get("delta.bundle")), "import"),
     Row("store_write_failed", _store_refuses),
     Row("store_mismatch", _join_empty_store),
     Row("store_unavailable", _store_not_mounted),
