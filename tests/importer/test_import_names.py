@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from bundlekit.export import releasefile
-from bundlekit.format import manifest
+from bundlekit.format import manifest, schemacheck
 from tests.conftest import Zones, run_cli, snapshot
 from tests.importer.helpers import edit_release, export
 
@@ -25,7 +25,7 @@ def _hostile_export(z: Zones, out: Path, monkeypatch: pytest.MonkeyPatch, releas
         # The source's own checks are off: the release file's names, its schema's name formats,
         # and the writer's check of the manifest with the reader's rules (decision 125).
         m.setattr(releasefile, "name_problem", lambda value: None)
-        m.setattr(manifest, "_FORMAT_CHECKER", jsonschema.FormatChecker(formats=()))
+        m.setattr(schemacheck, "_FORMAT_CHECKER", jsonschema.FormatChecker(formats=()))
         m.setattr(manifest.Manifest, "checked_bytes", lambda self, where="": self.encode())
         if file_name is not None:
             m.setattr(releasefile.PackageSource, "file_name", property(lambda self: file_name))

@@ -1,0 +1,59 @@
+"""JSON Schema validation with bundlekit's name rules, and messages that say what to fix.
+
+The schemas (``bundlekit/schemas/``) mark names, labels and versions with the ``format``
+keyword (``bundlekit-name``, ``bundlekit-label``, ``bundlekit-version``); the rules
+themselves live only in :mod:`bundlekit.core.names` (decision 126), and :func:`schema_errors`
+asserts them. Used for manifests (``format/manifest.py``) and release files
+(``export/releasefile.py``). Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from bundlekit.core.names import SCHEMA_FORMATS, quoted
+
+__all__ = ["schema_errors"]
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    """The schemas' ``bundlekit-*`` formats, each the rule of :mod:`bundlekit.core.names`
+    (no name rule lives in a schema: decision 126). Other formats stay annotations."""
+    checker = jsonschema.FormatChecker(formats=())
+    for fmt, (problem, _rule) in SCHEMA_FORMATS.items():
+        checker.checks(fmt)(lambda value, problem=problem: not isinstance(value, str) or problem(value) is None)
+    return checker
+
+
+_FORMAT_CHECKER = _format_checker()
+
+
+def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
+    """Every schema violation as ``key.path: problem``, sorted for stable output. A value that
+    breaks a ``bundlekit-*`` format is reported with the rule's own reason and what to use."""
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+    out = []
+    for err in validator.iter_errors(data):
+        err = _specific(err)
+        path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        message = err.message
+        if err.validator == "format" and err.validator_value in SCHEMA_FORMATS:
+            problem, rule = SCHEMA_FORMATS[err.validator_value]
+            message = f"{quoted(err.instance)} {problem(err.instance)}: {rule}"
+        elif len(message) > 200:  # jsonschema repeats the whole value: never a page of it
+            message = f"{quoted(err.instance)} breaks the schema's {err.validator!r} rule"
+        out.append(f"{path}: {message}")
+    return sorted(out)
+
+
+def _specific(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For a value that matches none of a ``oneOf``'s forms (a scope value is one label or a
+    list of them), the broken name rule inside it: "'Acme\\x1b' contains the control character
+    U+001B" says what to fix, "is not valid under any of the given schemas" does not."""
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        named = [e for e in err.context if e.validator == "format" and e.validator_value in SCHEMA_FORMATS]
+        if named:
+            return min(named, key=lambda e: [str(p) for p in e.absolute_path])
+    return err
