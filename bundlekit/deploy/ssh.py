@@ -34,6 +34,10 @@ __all__ = ["connect", "runner_session", "scan_host_keys", "parse_host_key", "che
 
 #: Seconds to connect and log in before a target counts as unreachable.
 CONNECT_TIMEOUT = 15.0
+#: A keepalive every so many seconds; this many unanswered in a row end the connection (a target
+#: whose network went silent, with no FIN or RST, is lost after about a minute).
+KEEPALIVE_INTERVAL = 15.0
+KEEPALIVE_COUNT = 4
 #: An OpenSSH private key is a few KiB (RSA 16384 is under 13 KiB).
 _MAX_IDENTITY_FILE = 64 * KIB
 _SCAN_ALGS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512")
@@ -91,7 +95,7 @@ def _options(target: SshTarget, client_key: asyncssh.SSHKey) -> dict[str, Any]:
         "port": target.port, "username": target.user, "known_hosts": (pinned, [], []),
         "server_host_key_algs": algorithms, "client_keys": [client_key], "agent_path": None, "config": None,
         "password": None, "kbdint_auth": False, "preferred_auth": "publickey", "connect_timeout": CONNECT_TIMEOUT,
-        "keepalive_interval": 15, "keepalive_count_max": 4, "encryption_algs": _CIPHERS,
+        "keepalive_interval": KEEPALIVE_INTERVAL, "keepalive_count_max": KEEPALIVE_COUNT, "encryption_algs": _CIPHERS,
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from bundlekit.deploy import engine
+from bundlekit.deploy import engine, ssh
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import Fleet
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, StepRun
@@ -211,6 +211,58 @@ def test_a_target_killed_mid_step_fails_alone_and_a_retried_deploy_picks_up_clea
     retried = run(request, client_key)
     assert retried.state == "Success", retried.runs
     assert "finished on doomed" in retried.runs[0].log
+
+
+def sshd_processes(server: SshServer) -> list[int]:
+    """The sshd processes serving ``server``'s sessions (descendants of its listener), not what they run."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        names[int(pid)] = stat[stat.index("(") + 1:stat.rindex(")")]
+        parents[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])
+    assert server.process is not None
+    found = []
+    for pid, name in names.items():
+        up = parents.get(pid)
+        while up and up != server.process.pid:
+            up = parents.get(up)
+        if up == server.process.pid and name.startswith("sshd"):
+            found.append(pid)
+    return found
+
+
+def test_a_target_whose_network_goes_silent_mid_step_is_lost_after_the_keepalives_not_the_timeout(
+        spare: list[SshServer], client_key: asyncssh.SSHKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ssh, "KEEPALIVE_INTERVAL", 0.5)
+    monkeypatch.setattr(ssh, "KEEPALIVE_COUNT", 2)
+    silent = SshServer("silent", tmp_path / "silent", free_port())
+    spare.append(silent.start(client_key.export_public_key("openssh").decode().strip()))
+    marker = silent.folder / "started"
+    request = request_for([script("Long", f"touch {marker}; sleep 600", timeout=900)], targets=(ssh_target(silent),),
+                          deployment_id="deployments-21")
+    frozen: list[int] = []
+
+    def go_silent() -> None:  # no FIN, no RST: the machine's sshd stops answering, as behind a cut cable
+        if wait_for(marker):
+            frozen.extend(sshd_processes(silent))
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+
+    threading.Thread(target=go_silent).start()
+    started = time.monotonic()
+    try:
+        record = run(request, client_key)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    [lost] = record.runs
+    assert frozen, "the machine's sshd was never found"
+    assert lost.state == "Failed" and "[target_connection_lost]" in (lost.reason or ""), lost
+    assert time.monotonic() - started < 120  # found by the keepalives, not after the step's 900 s
 
 
 def runner_processes(work_dir: Path) -> list[int]:

@@ -20,6 +20,7 @@ from bundlekit.deploy.fleet import Fleet
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest
 from bundlekit.deploy.plan import build_plan
 from bundlekit.deploy.session import Session
+from bundlekit.deploy.transfer import default_pool_size
 from bundlekit.format.manifest import Step
 from tests.deploy.test_plan import package_zip, request_for, var
 from tests.fleet.sshd import SshServer, free_port, require_sshd, start_servers
@@ -192,3 +193,9 @@ def test_a_target_that_freezes_while_a_package_arrives_is_given_up_never_a_hang(
     assert helper_processes() == []
     assert wait_for_nothing(lambda: runner_processes(frozen.work_dir), 20)  # woken, they find the zone gone
     assert [p.name for p in _entries(incoming) if p.name.startswith(".incoming-")] == []
+
+
+def test_a_zone_of_fewer_than_four_cores_sends_from_its_own_process_and_a_larger_one_from_helpers() -> None:
+    assert [default_pool_size(cores) for cores in (1, 2, 3, 4, 6, 16, 64)] == [0, 0, 0, 2, 3, 8, 8]
+    with Fleet() as fleet:
+        assert fleet.transfer_processes == default_pool_size()
