@@ -112,13 +112,25 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         return
     rec = outcome.record
     assert rec is not None
+    failure = None
+    if rec.state != "Success":
+        failed = next((r for r in rec.runs if r.failed), None)
+        failure = DeployError(f"deployment {rec.deployment_id} failed" + (f" at step {failed.step!r} on "
+                              f"{failed.target or 'the zone'}" if failed else "") + "; see `bundlekit deployments "
+                              f"show {rec.deployment_id}`", code="deploy_failed",
+                              details={"deployment_id": rec.deployment_id, "state": rec.state})
     if as_json:
         out = rec.to_dict(mask=True)
         out["receipt"] = str(outcome.receipt.path) if outcome.receipt else None
         out["tenant"] = outcome.request.tenant
         out["waived"] = list(outcome.waived)
         out["pruned"] = pruned
+        if failure is not None:  # one JSON document: the record, and why the command fails
+            out["error"] = failure.to_dict()
         emit_json(out)
+        if failure is not None:
+            click.get_current_context().exit(failure.exit_code)
+        return
     else:
         who = f" for tenant {outcome.request.tenant}" if outcome.request.tenant else ""
         echo(f"deployment {rec.deployment_id}: {outcome.request.project_name} {rec.release_version} to "
@@ -135,12 +147,8 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         note = pruned_note(pruned)
         if note:
             echo(note)
-    if rec.state != "Success":
-        failed = next((r for r in rec.runs if r.failed), None)
-        raise DeployError(f"deployment {rec.deployment_id} failed" + (f" at step {failed.step!r} on "
-                          f"{failed.target or 'the zone'}" if failed else "") + "; see `bundlekit deployments show "
-                          f"{rec.deployment_id}`", code="deploy_failed",
-                          details={"deployment_id": rec.deployment_id, "state": rec.state})
+    if failure is not None:
+        raise failure
 
 
 @cli.group(epilog="bundlekit deployments list --home ./prod")

@@ -46,18 +46,11 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def error_object(stdout: str) -> dict[str, Any]:
-    """The ``{"error": ...}`` object on stdout (a failed deployment prints its record first)."""
-    decoder, pos, found = json.JSONDecoder(), 0, None
-    text = stdout.strip()
-    while pos < len(text):
-        obj, end = decoder.raw_decode(text, pos)
-        if isinstance(obj, dict) and "error" in obj:
-            found = obj["error"]
-        pos = end
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    assert found is not None, f"no error object in: {stdout[:2000]!r}"
-    return found
+    """The ``{"error": ...}`` object: stdout is one JSON document (a deployment that ran and failed
+    prints its record with the error in it)."""
+    found = json.loads(stdout)
+    assert isinstance(found, dict) and "error" in found, f"no error object in: {stdout[:2000]!r}"
+    return found["error"]  # type: ignore[no-any-return]
 
 
 def stderr_code(stderr: str) -> str:
