@@ -14,11 +14,14 @@ from typing import Any, Iterable
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.format.card import IdentityCard
+from bundlekit.format.container import Limits
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import ApproverKey
 from bundlekit.trust.policy import SourcePolicy, TrustedSource
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
+
+MAX_SIGNATURES = Limits().max_signatures  # a threshold above this can never be met
 
 __all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "entry_for_id", "zone_names", "sources",
            "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages"]
@@ -48,8 +51,9 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
     if card.zone_id == zone.zone_id:
         raise InputError(f"card {card.name!r} is this zone's own identity; trust the other zone's card",
                          code="self_trust")
-    if policy.threshold < 1:
-        raise UsageError("--threshold must be at least 1", code="invalid_policy")
+    if not 1 <= policy.threshold <= MAX_SIGNATURES:
+        raise UsageError(f"--threshold {policy.threshold} cannot be met: a bundle counts from 1 to "
+                         f"{MAX_SIGNATURES} signatures; give a threshold in that range", code="invalid_policy")
     with zone.db.transaction() as tx:
         existing = tx.one("SELECT name, zone_id FROM trusted_zones WHERE zone_id = ? OR name = ?",
                           (card.zone_id, card.name))

@@ -143,6 +143,8 @@ ROWS = [
     Row("invalid_key_name", lambda c: Call(["keys", "new", "--name", "bad\tname", "-o", c.path("k")],
                                            outputs=[c.path("k.key"), c.path("k.pub")])),
     Row("invalid_policy", lambda c: Call(["trust", "add", c.get("other.card"), "--threshold", "0"], home=c.prod)),
+    Row("invalid_policy", lambda c: Call(["trust", "add", c.get("other.card"), "--threshold", "33"], home=c.prod),
+        name="threshold-above-signature-limit"),
     Row("invalid_policy", lambda c: Call(["import", c.get("acme.bundle"), "--policy", c.file("p.toml", "[[nope\n")],
                                          home=c.prod_fresh), name="merge-policy-file"),
     Row("invalid_release", lambda c: _export(c, c.release(('type = "package"', 'type = "pakage"')))),
