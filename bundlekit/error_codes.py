@@ -211,7 +211,8 @@ REGISTRY, ALIASES = _build(
     _E("trailing_bytes", "format", "bytes follow the last part of the bundle or of a manifest"),
     _E("not_a_bundle", "format", "the file is not a bundlekit bundle (bad magic) or is a folder"),
     _E("unsupported_version", "format", "the bundle or manifest format version is newer than this bundlekit"),
-    _E("limit_exceeded", "format", "the bundle declares more data, blobs or signatures than the limits allow"),
+    _E("limit_exceeded", "format", "the bundle declares more data, blobs, signatures or manifest values "
+                                         "than the limits allow"),
     _E("duplicate_key", "format", "a manifest map repeats a key"),
     _E("non_canonical", "format", "the manifest is not in canonical encoding"),
     _E("invalid_manifest", "format", "the manifest breaks its schema or its internal rules (names: spec/names.md)"),

@@ -4,7 +4,9 @@ Encoding is canonical: maps are written with keys sorted, integers in their shor
 form (msgpack-python already does that), strings as UTF-8 ``str`` type, no ``bin``.
 Decoding refuses what a lenient parser would let through: duplicate map keys, non-string
 map keys, binary/extension types, floats, nesting deeper than :data:`MAX_DEPTH`, arrays and
-maps of more than :data:`MAX_ITEMS` entries, and any trailing byte. After decoding, the
+maps of more than :data:`MAX_ITEMS` entries, and any trailing byte. Before any of that, the
+bytes are weighed (:mod:`bundlekit.format.budget`): an input holding too many values in total, or
+one that would decode to too much memory, is refused without building a value. After decoding, the
 bytes are re-encoded and compared: a non-canonical encoding (for example an integer in a
 wider form than needed, or map keys out of order) is refused, so one manifest has exactly
 one byte representation.
@@ -23,6 +25,7 @@ from typing import Any, Iterator
 import msgpack
 
 from bundlekit.errors import FormatError
+from bundlekit.format.budget import check_budget
 
 __all__ = ["encode", "decode", "no_cycle_collection", "MAX_DEPTH", "MAX_ITEMS"]
 
@@ -141,8 +144,11 @@ def no_cycle_collection() -> Iterator[None]:
 
 def decode(data: bytes, *, what: str = "manifest") -> Any:
     """Decode exactly one canonical msgpack value from ``data``; anything else is refused
-    (``FormatError``: ``malformed``, ``duplicate_key``, ``truncated``, ``trailing_bytes``,
-    ``non_canonical``, in that order of precedence)."""
+    (``FormatError``: ``limit_exceeded`` before any value is built, when the input holds more
+    values or decodes to more memory than :mod:`bundlekit.format.budget` allows; then
+    ``malformed``, ``duplicate_key``, ``truncated``, ``trailing_bytes``, ``non_canonical``, in
+    that order of precedence)."""
+    check_budget(data, what)
     pairs = _Pairs()
     unpacker = msgpack.Unpacker(
         raw=False,

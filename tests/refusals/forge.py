@@ -60,6 +60,21 @@ def duplicate_first_key(obj: Any) -> bytes:
     return bytes([data[0] + 1]) + entry + data[1:]
 
 
+def tiny_maps(obj: Any, mib: int = 15) -> bytes:
+    """Canonical bytes of ``obj`` (a map) with one more field, ``zz``, that a reader ignores: ``mib``
+    arrays of 2^20 empty maps each, one byte per map. Built as bytes (decoding it is the attack:
+    millions of maps)."""
+    data = codec.encode(obj)
+    n = struct.unpack(">H", data[1:3])[0] if data[0] == 0xDE else data[0] - 0x80
+    assert data[0] == 0xDE or 0x80 <= data[0] < 0x8F and n < 15
+    head = b"\xde" + struct.pack(">H", n + 1) if data[0] == 0xDE else bytes([data[0] + 1])
+    rest = data[3:] if data[0] == 0xDE else data[1:]
+    assert all(k < "zz" for k in obj)
+    inner = b"\xdd" + struct.pack(">I", 1 << 20) + b"\x80" * (1 << 20)
+    value = (bytes([0x90 + mib]) if mib < 16 else b"\xdc" + struct.pack(">H", mib)) + inner * mib
+    return head + rest + codec.encode("zz") + value
+
+
 def unsorted(obj: Any) -> bytes:
     """Valid msgpack of ``obj`` with the top-level keys in reverse order (not canonical)."""
     return msgpack.packb(dict(reversed(list(obj.items()))), use_bin_type=True)

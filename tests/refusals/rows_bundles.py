@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.format import crypto
 from bundlekit.format.container import HEADER_SIZE
-from tests.refusals.forge import duplicate_first_key, flip, parts, resign, unsorted
+from tests.refusals.forge import duplicate_first_key, flip, parts, resign, tiny_maps, unsorted
 from tests.refusals.world import Call, Ctx, Row, ok, write_zip
 
 
@@ -197,6 +197,7 @@ ROWS = [
         name="split-a-folder"),
     Row("unsupported_version", lambda c: _verify(c, _header(c, major=2))),
     Row("limit_exceeded", lambda c: _verify(c, _header(c, manifest=1 << 40))),
+    Row("limit_exceeded", lambda c: _import(c, _forged(c, encode=tiny_maps)), name="manifest-of-tiny-maps"),
     Row("duplicate_key", lambda c: _verify(c, _forged(c, encode=duplicate_first_key))),
     Row("non_canonical", lambda c: _verify(c, _forged(c, encode=unsorted))),
     Row("invalid_manifest", lambda c: _verify(c, _forged(c, mutate=_manifest(sequence=0)))),
