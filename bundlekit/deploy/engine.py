@@ -184,7 +184,12 @@ class _Executor:
                     self.hashed.add(package.id)
                 size = package.path.stat().st_size
                 events = _PackageEvents(self.emit, step.name, target.name, f"{package.id} {package.version}")
-                if await self.transfer(target, session, package, size, events):
+                sent = await self.transfer(target, session, package, size, events)
+                discarded = session.discarded.pop(package.sha256, None)
+                if discarded is not None:
+                    line(f"[bundlekit] the target's copy of package {package.id} {package.version} {discarded}; "
+                         "it was removed and the package sent again")
+                if sent:
                     line(f"[bundlekit] sent package {package.id} {package.version} ({size} bytes)")
                 else:
                     line(f"[bundlekit] package {package.id} {package.version} already on the target; not sent")

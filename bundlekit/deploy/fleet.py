@@ -173,7 +173,7 @@ class Fleet:
         """
         if not (isinstance(target, SshTarget) and self.transfer_processes and size >= self.transfer_min_bytes):
             return await session.ensure_package(path, sha256, file_name, size, progress)
-        if await session.has_package(sha256, file_name):
+        if await session.has_package(sha256, file_name, size):
             return False
         if self._pool is None:
             self._pool = TransferPool(self.runner, self.transfer_processes)

@@ -75,6 +75,8 @@ class Session:
         self._close = close
         self.hello: dict[str, Any] = {}
         self.closed = False
+        #: SHA-256 -> why the target's copy of that archive was not the package's bytes (it was removed)
+        self.discarded: dict[str, str] = {}
 
     # -- start ----------------------------------------------------------------------------
     async def start(self, runner: Runner) -> dict[str, Any]:
@@ -215,16 +217,23 @@ class Session:
         return answer
 
     # -- requests -------------------------------------------------------------------------
-    async def has_package(self, sha256: str, file_name: str) -> bool:
-        """Whether the target already holds the archive ``file_name`` with ``sha256``."""
-        have = await self.request({"op": "have", "sha256": sha256, "file_name": file_name})
+    async def has_package(self, sha256: str, file_name: str, size: int | None = None) -> bool:
+        """Whether the target already holds the archive ``file_name`` as ``size`` bytes with
+        ``sha256`` (the runner hashes its copy). A copy that is not those bytes is removed by the
+        runner and counts as absent; why is kept in :attr:`discarded` (by SHA-256)."""
+        message: dict[str, Any] = {"op": "have", "sha256": sha256, "file_name": file_name}
+        if size is not None:
+            message["size"] = size
+        have = await self.request(message)
+        if have.get("discarded"):
+            self.discarded[sha256] = str(have["discarded"])
         return bool(have.get("present"))
 
     async def ensure_package(self, path: Path, sha256: str, file_name: str, size: int,
                              progress: Advance | None = None) -> bool:
         """Send the archive at ``path`` unless the target holds it; True if it was sent.
         ``progress`` (``core.progress``) is told the size, then the bytes as they are sent."""
-        if await self.has_package(sha256, file_name):
+        if await self.has_package(sha256, file_name, size):
             return False
         await self._send(encode_message({"op": "put", "sha256": sha256, "file_name": file_name, "size": size}))
         begin(progress, file_name, size)

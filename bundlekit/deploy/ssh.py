@@ -4,8 +4,11 @@ Rules (``docs/decisions/144-ssh-targets.md``):
 
 * a host key is trusted only if it is one of the target's pinned keys: never on first use,
   never from ``~/.ssh/known_hosts`` or ``~/.ssh/config`` (both are ignored, as is any agent);
-  the algorithms offered are limited to the pinned keys' own. A target offering none of its
-  pinned keys is a :class:`TrustError` ``host_key_mismatch`` showing both fingerprints;
+  the pinned keys' own algorithms are offered first (so a host holding a pinned key shows that
+  one), then every other plain host key algorithm (so a host holding only keys of another type
+  still agrees on one and shows it, rather than dropping the connection). A target offering none
+  of its pinned keys is a :class:`TrustError` ``host_key_mismatch`` showing both fingerprints
+  (decision 400);
 * authentication is public key only: the zone's Ed25519 client key, or the target's own
   identity file;
 * the runner is started with the bootstrap of :mod:`bundlekit.runtime.boot` as the command of
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +44,13 @@ KEEPALIVE_INTERVAL = 15.0
 KEEPALIVE_COUNT = 4
 #: An OpenSSH private key is a few KiB (RSA 16384 is under 13 KiB).
 _MAX_IDENTITY_FILE = 64 * KIB
-_SCAN_ALGS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512")
+#: One algorithm per kind of plain host key, as OpenSSH's own servers offer them: a scan asks for
+#: each in turn (one connection each, the way ``ssh-keyscan`` does).
+_SCAN_ALGS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512",
+              "ssh-ed448")
+#: Every plain (not certificate) host key algorithm a connection offers after the pinned keys' own.
+_HOST_KEY_ALGS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                  "rsa-sha2-512", "rsa-sha2-256", "ssh-ed448", "ssh-rsa")
 #: asyncssh's channel window and packet size for package transfers (bytes).
 _WINDOW = 8 << 20
 _PACKET = 256 << 10
@@ -91,6 +101,7 @@ def _options(target: SshTarget, client_key: asyncssh.SSHKey) -> dict[str, Any]:
             name = alg.decode("ascii")
             if name not in algorithms:
                 algorithms.append(name)
+    algorithms += [name for name in _HOST_KEY_ALGS if name not in algorithms]
     return {
         "port": target.port, "username": target.user, "known_hosts": (pinned, [], []),
         "server_host_key_algs": algorithms, "client_keys": [client_key], "agent_path": None, "config": None,
@@ -100,46 +111,81 @@ def _options(target: SshTarget, client_key: asyncssh.SSHKey) -> dict[str, Any]:
 
 
 async def _offered(host: str, port: int) -> tuple[list[asyncssh.SSHKey], str]:
-    """The keys ``host:port`` offers, one per algorithm it has, and why none could be read (if so)."""
-    keys, why = [], "no key of a known algorithm"
+    """The keys ``host:port`` offers, one per algorithm it has, and why none could be read (if so).
+
+    A server without a key of the algorithm asked for drops the connection (often as a reset, an
+    ``OSError``); only a refused connection or one that never answers ends the scan early, since
+    every other algorithm would meet the same."""
+    keys: list[asyncssh.SSHKey] = []
+    why = "no key of a known algorithm"
+    seen: set[bytes] = set()
     for alg in _SCAN_ALGS:
         try:
             key = await asyncio.wait_for(asyncssh.get_server_host_key(host, port, config=None,
                                                                       server_host_key_algs=[alg]), CONNECT_TIMEOUT)
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
-            why = str(error) or type(error).__name__
-            if isinstance(error, (OSError, asyncio.TimeoutError)):
+            if isinstance(error, (ConnectionRefusedError, asyncio.TimeoutError, socket.gaierror)) or (
+                    isinstance(error, OSError) and not keys and alg == _SCAN_ALGS[0]
+                    and not isinstance(error, ConnectionError)):
+                why = _why(error)
                 break  # nothing listens there (or answers): every other algorithm would wait the same
             continue
-        if key is not None:
+        if key is not None and key.public_data not in seen:
+            seen.add(key.public_data)
             keys.append(key)
     return keys, why
 
 
+def _why(error: BaseException) -> str:
+    if isinstance(error, asyncio.TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT:g} seconds"
+    return str(error) or type(error).__name__
+
+
 async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SSHClientConnection:
-    """An authenticated connection; TrustError ``host_key_mismatch``, DeployError ``target_unreachable``."""
+    """An authenticated connection; TrustError ``host_key_mismatch``, DeployError ``target_unreachable``
+    or ``target_auth_failed``."""
+    host = target.host.strip("[]")  # [IPv6] literal
     try:
-        return await asyncssh.connect(target.host.strip("[]"), **_options(target, client_key))  # [IPv6] literal
+        return await asyncssh.connect(host, **_options(target, client_key))
     except asyncssh.HostKeyNotVerifiable:
-        offered, _ = await _offered(target.host.strip("[]"), target.port)
-        pinned = [fingerprint(parse_host_key(k)) for k in target.host_keys]
-        shown = ", ".join(f"{k.get_algorithm()} {fingerprint(k)}" for k in offered) or "(none could be read)"
-        raise TrustError(
-            f"target {target.name!r} ({target.address}) offered host key(s) {shown}, none of which is pinned "
-            f"({', '.join(pinned)}). Nothing was run. If the machine was re-installed, compare the key out of "
-            f"band (`bundlekit targets scan-host-key {target.host}:{target.port}`) and re-pin it with "
-            f"`bundlekit targets set-host-key {target.name} 'KEY'`.",
-            code="host_key_mismatch", details={"target": target.name, "offered": [fingerprint(k) for k in offered],
-                                               "pinned": pinned},
-        ) from None
+        raise _mismatch(target, (await _offered(host, target.port))[0]) from None
     except asyncssh.PermissionDenied:
         raise DeployError(f"target {target.name!r} ({target.address}) refused the zone's SSH key. Add the line of "
                           "`bundlekit targets ssh-key` to that user's ~/.ssh/authorized_keys.",
-                          code="target_auth_failed", details={"target": target.name}) from None
+                          code="target_auth_failed", details=_details(target)) from None
     except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
-        why = str(error) or type(error).__name__
-        raise DeployError(f"target {target.name!r} ({target.address}) is unreachable: {why}.",
-                          code="target_unreachable", details={"target": target.name}) from None
+        if isinstance(error, (asyncssh.KeyExchangeFailed, asyncssh.ConnectionLost, ConnectionResetError)):
+            # A server that finds no host key algorithm it shares with the client drops the
+            # connection: learn what it offers (on connections that never log in) before
+            # calling it unreachable.
+            offered = (await _offered(host, target.port))[0]
+            pinned = {parse_host_key(k).public_data for k in target.host_keys}
+            if offered and not any(key.public_data in pinned for key in offered):
+                raise _mismatch(target, offered) from None
+        waited = f" (after {CONNECT_TIMEOUT:g} seconds)" if isinstance(error, asyncio.TimeoutError) else ""
+        raise DeployError(f"target {target.name!r} ({target.address}) is unreachable: {_why(error)}{waited}. "
+                          "Check that the machine is up and its SSH server listens there "
+                          f"(`bundlekit targets check {target.name}`).",
+                          code="target_unreachable", details=_details(target)) from None
+
+
+def _details(target: SshTarget) -> dict[str, Any]:
+    """What a refusal about ``target`` tells machines: its name and where it is."""
+    return {"target": target.name, "host": target.host, "port": target.port, "user": target.user,
+            "work_dir": target.work_dir}
+
+
+def _mismatch(target: SshTarget, offered: list[asyncssh.SSHKey]) -> TrustError:
+    pinned = [parse_host_key(k) for k in target.host_keys]
+    shown = ", ".join(f"{k.get_algorithm()} {fingerprint(k)}" for k in offered) or "(none could be read)"
+    return TrustError(
+        f"target {target.name!r} ({target.address}) offered host key(s) {shown}, none of which is pinned "
+        f"({', '.join(f'{k.get_algorithm()} {fingerprint(k)}' for k in pinned)}). Nothing was run. If the machine "
+        f"was re-installed, compare the key out of band (`bundlekit targets scan-host-key "
+        f"{target.host}:{target.port}`) and re-pin it with `bundlekit targets set-host-key {target.name} 'KEY'`.",
+        code="host_key_mismatch", details=dict(_details(target), offered=[fingerprint(k) for k in offered],
+                                               pinned=[fingerprint(k) for k in pinned]))
 
 
 async def runner_session(conn: asyncssh.SSHClientConnection, target: SshTarget, runner: Runner, *,

@@ -87,7 +87,12 @@ class Agent:
                 if op == "hello":
                     self.send(self.hello())
                 elif op == "have":
-                    self.send({"op": "have", "present": self.work.has_archive(message["sha256"], message["file_name"])})
+                    present, discarded = self.work.held_archive(message["sha256"], message["file_name"],
+                                                                message.get("size"))
+                    answer: Dict[str, Any] = {"op": "have", "present": present}
+                    if discarded is not None:
+                        answer["discarded"] = discarded
+                    self.send(answer)
                 elif op == "put":
                     self.put(message)
                 elif op == "prune":

@@ -156,10 +156,7 @@ class _Run:
 
     def package_step(self) -> None:
         package = self.request["package"]
-        archive = self.work.archive(package["sha256"], package["file_name"])
-        if not archive.is_file():
-            raise DeployError(f"package {package['id']} {package['version']} is not in this target's cache; "
-                              "the zone must send it first.", code="runner_protocol")
+        archive = self.work.verified_archive(package["sha256"], package["file_name"])  # hashed before use
         dest = self.work.package_folder(package["id"], package["version"])
         scripts = {name.casefold().rsplit(".", 1)[0]: name for name in self.request.get("package_scripts") or []}
         self.dictionary.set(CURRENT_INSTALL_DIR, str(dest))

@@ -27,7 +27,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.names import check_name
@@ -63,6 +63,8 @@ class WorkFolder:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(os.path.expanduser(str(root))).absolute()
+        #: archive path -> (inode, size, mtime) of a copy this runner received or hashed and found right
+        self._verified: Dict[str, Tuple[int, int, int]] = {}
 
     @property
     def packages(self) -> Path:
@@ -109,6 +111,58 @@ class WorkFolder:
     def has_archive(self, sha256: str, file_name: str) -> bool:
         return self.archive(sha256, file_name).is_file()
 
+    def held_archive(self, sha256: str, file_name: str, size: Optional[int] = None) -> Tuple[bool, Optional[str]]:
+        """Whether the archive ``file_name`` is held here with ``size`` bytes and ``sha256``:
+        ``(True, None)``, ``(False, None)`` when it is not here, or ``(False, why)`` when the copy
+        here is not those bytes (it is removed, so the zone sends it again; decision 401)."""
+        path = self.archive(sha256, file_name)
+        if not path.is_file() or path.is_symlink():
+            return False, None
+        why = self._mismatch(path, sha256, size)
+        if why is None:
+            return True, None
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return False, why
+
+    def verified_archive(self, sha256: str, file_name: str) -> Path:
+        """The archive ``file_name``, checked to be the bytes of ``sha256`` before it is used.
+        Raises DeployError ``runner_protocol`` when it is not here, VerificationError
+        ``package_hash_mismatch`` (the copy is removed) when it is not those bytes."""
+        path = self.archive(sha256, file_name)
+        if not path.is_file() or path.is_symlink():
+            raise DeployError(f"package archive {file_name} is not in this target's cache ({path}); the zone must "
+                              "send it first.", code="runner_protocol")
+        why = self._mismatch(path, sha256, None)
+        if why is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise VerificationError(f"the package archive {path} on this target {why}; it was removed and nothing "
+                                    "was installed. Deploy again: the zone sends it anew.",
+                                    code="package_hash_mismatch")
+        return path
+
+    def _mismatch(self, path: Path, sha256: str, size: Optional[int]) -> Optional[str]:
+        """Why the file at ``path`` is not ``size`` bytes with ``sha256`` (None when it is). A file
+        this runner received or hashed, unchanged since (same inode, size and mtime), is not read again."""
+        try:
+            info = path.stat()
+            if size is not None and info.st_size != size:
+                return f"holds {info.st_size} bytes, not the package's {size}"
+            stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+            if self._verified.get(str(path)) == stamp:
+                return None
+            digest = hashlib.sha256()
+            with open(path, "rb", buffering=0) as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as error:
+            return f"cannot be read ({error.strerror})"
+        if digest.hexdigest() != sha256:
+            return f"has SHA-256 {digest.hexdigest()}, not the package's {sha256}"
+        self._verified[str(path)] = stamp
+        return None
+
     def receive(self, sha256: str, file_name: str, size: int, chunks: Iterator[bytes]) -> None:
         """Store an archive from ``chunks`` (exactly ``size`` bytes) if its SHA-256 is ``sha256``.
 
@@ -136,6 +190,8 @@ class WorkFolder:
                 )
             final.parent.mkdir(exist_ok=True)
             out.commit()
+            info = final.stat()
+            self._verified[str(final)] = (info.st_ino, info.st_size, info.st_mtime_ns)
         finally:
             out.discard()
 

@@ -47,6 +47,10 @@ class SshServer:
     user: str = field(default_factory=getpass.getuser)
     #: Environment of every session (``PATH`` set here makes a machine without python3 or bash).
     env: dict[str, str] = field(default_factory=dict)
+    #: The host key types it has (``ssh-keygen -t``); ``host_key`` is the first one's public key.
+    key_types: tuple[str, ...] = ("ed25519",)
+    #: Every host key it offers, in ``known_hosts`` key form (``TYPE BASE64``), in ``key_types`` order.
+    host_keys: list[str] = field(default_factory=list)
 
     @property
     def work_dir(self) -> Path:
@@ -54,16 +58,20 @@ class SshServer:
 
     def start(self, authorized_key: str) -> "SshServer":
         self.folder.mkdir(parents=True, exist_ok=True)
-        key = self.folder / "host_ed25519"
-        if not key.exists():
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.name, "-f", str(key)],
-                           check=True)
-        self.host_key = " ".join(key.with_suffix(".pub").read_text().split()[:2])
+        keys = []
+        for kind in self.key_types:
+            key = self.folder / f"host_{kind}"
+            if not key.exists():
+                subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", self.name, "-f", str(key)],
+                               check=True)
+            keys.append(key)
+        self.host_keys = [" ".join(k.with_suffix(".pub").read_text().split()[:2]) for k in keys]
+        self.host_key = self.host_keys[0]
         (self.folder / "authorized_keys").write_text(authorized_key + "\n")
         os.chmod(self.folder / "authorized_keys", 0o600)
         config = self.folder / "sshd_config"
         config.write_text("\n".join([
-            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {key}", f"PidFile {self.folder}/sshd.pid",
+            f"Port {self.port}", "ListenAddress 127.0.0.1", *(f"HostKey {k}" for k in keys), f"PidFile {self.folder}/sshd.pid",
             f"AuthorizedKeysFile {self.folder}/authorized_keys", "StrictModes no", "PasswordAuthentication no",
             "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", "UsePAM no", "PermitRootLogin yes",
             "MaxStartups 200", "MaxSessions 50", "LogLevel ERROR", "PrintMotd no", "X11Forwarding no",

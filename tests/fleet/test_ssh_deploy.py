@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -348,6 +350,19 @@ def test_a_package_already_on_a_target_is_not_sent_again(servers: list[SshServer
     assert f"installed in {installed}" in second.runs[0].log
     leftovers = [p.name for p in installed.parent.iterdir() if ".extract-" in p.name or ".old-" in p.name]
     assert leftovers == []
+
+    # The copy held on the target is replaced by other bytes (a valid zip, another size), and the
+    # installed folder removed: the next deploy finds the copy wrong, removes it and sends the package.
+    held = servers[4].work_dir / ".bundlekit" / "packages" / package.sha256 / package.file_name
+    package_zip(held, {"index.html": "EVIL", "Deploy.sh": "echo evil\n"})
+    shutil.rmtree(installed)
+    third = run(request, client_key)
+    assert third.state == "Success", third.runs
+    assert re.search(r"copy of package Acme\.Web 1\.0\.0 holds \d+ bytes, not the package's \d+; it was removed "
+                     r"and the package sent again", third.runs[0].log), third.runs[0].log
+    assert "sent package Acme.Web 1.0.0" in third.runs[0].log
+    assert (installed / "index.html").read_text() == "<h1>Fleet</h1>"
+    assert hashlib.sha256(held.read_bytes()).hexdigest() == package.sha256
 
 
 def test_local_and_ssh_targets_run_in_one_deployment(servers: list[SshServer], client_key: asyncssh.SSHKey,

@@ -88,6 +88,35 @@ def test_a_package_is_kept_only_if_what_arrived_has_the_announced_sha256(work: W
     assert [p.name for p in work.packages.iterdir()] == [good]  # no partial file left behind
 
 
+def test_a_held_archive_whose_bytes_changed_is_not_trusted_but_removed_so_the_zone_sends_it_again(
+        work: WorkFolder) -> None:
+    right = b"PK-the-package-bytes" * 100
+    sha = hashlib.sha256(right).hexdigest()
+    work.receive(sha, "Acme.Web.1.0.0.zip", len(right), iter([right]))
+    assert work.held_archive(sha, "Acme.Web.1.0.0.zip", len(right)) == (True, None)
+    path = work.archive(sha, "Acme.Web.1.0.0.zip")
+    for evil, said in ((b"EVIL" + right, f"holds {len(right) + 4} bytes, not the package's {len(right)}"),
+                       (b"EVIL" + right[4:], "has SHA-256 " + hashlib.sha256(b"EVIL" + right[4:]).hexdigest())):
+        path.write_bytes(evil)  # replaced on the target behind the runner's back (same size the second time)
+        assert work.held_archive(sha, "Acme.Web.1.0.0.zip", len(right)) == (False, said + (
+            f", not the package's {sha}" if said.startswith("has") else ""))
+        assert not path.exists()  # removed: the zone sends the package again
+
+
+def test_a_package_archive_is_hashed_before_a_step_uses_it(work: WorkFolder) -> None:
+    right = b"PK-the-package-bytes" * 100
+    sha = hashlib.sha256(right).hexdigest()
+    work.receive(sha, "a.zip", len(right), iter([right]))
+    assert work.verified_archive(sha, "a.zip") == work.archive(sha, "a.zip")
+    fresh = WorkFolder(work.root)  # another runner: it did not receive or hash this copy itself
+    work.archive(sha, "a.zip").write_bytes(b"EVIL" + right[4:])
+    with raises_code("package_hash_mismatch") as caught:
+        fresh.verified_archive(sha, "a.zip")
+    assert "nothing was installed" in caught.value.message and not work.archive(sha, "a.zip").exists()
+    with raises_code("runner_protocol"):
+        fresh.verified_archive(sha, "a.zip")
+
+
 def test_the_sweep_finishes_an_install_cut_between_its_two_renames(work: WorkFolder, tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "v1.zip", {"index.html": b"v1"})
     dest = work.package_folder("Acme.Web", "1.0.0")
