@@ -9,15 +9,16 @@ in total or whose *decoded size* is above :data:`MAX_DECODED_SIZE` (spec/bundle-
 The decoded size is a cost model, in bytes, of what a reader that builds one object per value
 holds once it has decoded the whole input (measured on CPython's objects, rounded up):
 
-===========================================  ==========================================
-encoding                                     decoded size
-===========================================  ==========================================
-positive fixint, nil, true, false            0 (shared objects; their slot is the parent's)
-any other integer or float                   32, or 40 in an 8-byte form (int64, uint64, float64)
-string of L bytes                            80 + 2 L
-array of n elements                          56 + 8 n
-map of n entries                             184 + 160 n (the table and the pairs made while reading it)
-===========================================  ==========================================
+==============================================  ==========================================
+encoding                                        decoded size
+==============================================  ==========================================
+positive fixint, nil, true, false               0 (shared objects; their slot is the parent's)
+any other integer or float                      32, or 40 in an 8-byte form (int64, uint64, float64)
+fixstr of L bytes (L < 32)                      64 + 2 L
+str8, str16, str32 of L bytes                   48 + L if every byte is ASCII, else 80 + 2 L
+array of n elements                             56 + 8 n
+map of n entries                                160 + 96 n (the table, and the pairs made while reading it)
+==============================================  ==========================================
 
 Counting covers every byte of the input, so a value followed by trailing bytes is measured
 with them. The walk stops, leaving the refusal to the decoder, where the decoder refuses
@@ -51,12 +52,13 @@ MAX_DECODED_SIZE = 176 << 20
 _MAX_DECLARED = 1 << 20
 
 _ARRAY_BASE, _ARRAY_SLOT = 56, 8
-_MAP_BASE, _MAP_ENTRY = 184, 160
-_STR_BASE = 80
+_MAP_BASE, _MAP_ENTRY = 160, 96
+_FIXSTR_BASE = 64
+_ASCII_BASE, _STR_BASE = 48, 80
 _INT, _INT8BYTES = 32, 40
 #: No byte of an input adds more than this to its decoded size: at most a one-byte map header
-#: (184) that is also the key of an entry (160). An input of at most
-#: ``MAX_DECODED_SIZE // _PER_BYTE`` bytes (about 530 KiB) is within both limits without a walk.
+#: (160) that is also the key of an entry (96). An input of at most
+#: ``MAX_DECODED_SIZE // _PER_BYTE`` bytes (704 KiB) is within both limits without a walk.
 _PER_BYTE = _MAP_BASE + _MAP_ENTRY
 
 
@@ -89,7 +91,7 @@ _BASE = _table({
     **{0xE0 + i: _INT for i in range(32)},  # negative fixint
     **{0x80 + n: _MAP_BASE for n in range(16)},
     **{0x90 + n: _ARRAY_BASE for n in range(16)},
-    **{0xA0 + n: _STR_BASE + 2 * n for n in range(32)},
+    **{0xA0 + n: _FIXSTR_BASE + 2 * n for n in range(32)},
     **{tag: _INT for tag in (0xCA, 0xCC, 0xCD, 0xCE, 0xD0, 0xD1, 0xD2)},
     **{tag: _INT8BYTES for tag in (0xCB, 0xCF, 0xD3)},
 })
@@ -129,9 +131,10 @@ def measure(data: bytes) -> tuple[int, int]:
         if 0xD9 <= tag <= 0xDB:  # str8, str16, str32
             width = 1 << (tag - 0xD9)
             length = int.from_bytes(data[pos + 1:pos + 1 + width], "big")
+            start = pos + 1 + width
             values += 1
-            size += _STR_BASE + 2 * length
-            pos += 1 + width + length
+            size += _ASCII_BASE + length if data[start:start + length].isascii() else _STR_BASE + 2 * length
+            pos = start + length
         elif 0xDC <= tag <= 0xDF:  # array16, array32, map16, map32
             width = 2 if tag in (0xDC, 0xDE) else 4
             count = int.from_bytes(data[pos + 1:pos + 1 + width], "big")

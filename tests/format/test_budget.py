@@ -22,11 +22,12 @@ def _array32(items: bytes, count: int) -> bytes:
 
 def test_weights_follow_the_spec_table() -> None:
     assert measure(codec.encode([])) == (1, 56)
-    assert measure(codec.encode({})) == (1, 184)
+    assert measure(codec.encode({})) == (1, 160)
     assert measure(codec.encode([1, None, True, False])) == (5, 56 + 4 * 8)
     assert measure(codec.encode([-1, 200, 70000, 1 << 40])) == (5, 56 + 32 + 8 + 32 + 8 + 32 + 8 + 40 + 8)
-    assert measure(codec.encode({"ab": "x" * 40})) == (3, 184 + 160 + 80 + 4 + 80 + 80)
+    assert measure(codec.encode({"ab": "x" * 40})) == (3, 160 + 96 + 64 + 4 + 48 + 40)
     assert measure(codec.encode(["é" * 100_000])) == (2, 56 + 8 + 80 + 2 * 200_000)
+    assert measure(codec.encode(["é" * 10])) == (2, 56 + 8 + 64 + 2 * 20)
 
 
 def test_million_tiny_maps_in_16_mib_refused_without_building_them() -> None:
@@ -55,19 +56,23 @@ def test_maximal_recipe_with_wide_integers_still_decodes() -> None:
     data = b"\x81" + codec.encode("recipe") + _array32(op * MAX_RECIPE_OPS, MAX_RECIPE_OPS)
     values, size = measure(data)
     assert values == 3 + 4 * MAX_RECIPE_OPS <= MAX_VALUES
-    assert size == 184 + 160 + 92 + 56 + 8 * MAX_RECIPE_OPS + (56 + 24 + 40 + 32) * MAX_RECIPE_OPS <= MAX_DECODED_SIZE
+    assert size == 160 + 96 + 76 + 56 + 8 * MAX_RECIPE_OPS + (56 + 24 + 40 + 32) * MAX_RECIPE_OPS <= MAX_DECODED_SIZE
     recipe = codec.decode(data)["recipe"]
     assert len(recipe) == MAX_RECIPE_OPS and recipe[-1] == [0, 5 << 32, 1 << 20]
 
 
 def test_one_map_past_the_size_limit_is_refused_and_one_below_is_not() -> None:
-    # [[{}, {}, ...]]: 56 + 8 for the outer array, 56 for the inner, 8 + 184 per map.
-    count = (MAX_DECODED_SIZE - 120) // 192
-    at_limit = b"\x91" + _array32(b"\x80" * count, count)
-    assert measure(at_limit) == (2 + count, 120 + 192 * count)
-    check_budget(at_limit)
+    # [[{}, ...], [{}, ...]]: 56 + 16 for the outer array, 56 for each inner one, 8 + 160 per map.
+    count = (MAX_DECODED_SIZE - 184) // 168
+    half = count // 2
+
+    def maps(n: int) -> bytes:
+        return b"\x92" + _array32(b"\x80" * half, half) + _array32(b"\x80" * (n - half), n - half)
+
+    assert measure(maps(count)) == (3 + count, 184 + 168 * count)
+    check_budget(maps(count))
     with raises_code("limit_exceeded"):
-        check_budget(b"\x91" + _array32(b"\x80" * (count + 1), count + 1))
+        check_budget(maps(count + 1))
 
 
 @pytest.mark.parametrize("tail", [b"\xc4\x01x", b"\xc1", b"\xdd\xff\xff\xff\xff"])
@@ -85,7 +90,7 @@ def test_small_inputs_are_within_both_limits_without_a_walk() -> None:
     worst = b"\x81" * 8 + b"\x80" * 9  # nested single-entry maps whose keys are maps
     values, size = measure(worst)
     assert size <= len(worst) * budget._PER_BYTE
-    assert MAX_DECODED_SIZE // budget._PER_BYTE == 536_480  # the figure spec/bundle-format.md §4 gives
+    assert MAX_DECODED_SIZE // budget._PER_BYTE == 720_896  # the figure spec/bundle-format.md §4 gives
 
 
 def test_tiny_maps_manifest_refused_within_the_memory_cap_in_a_fresh_process() -> None:
