@@ -37,7 +37,7 @@ from bundlekit.deploy.targets import Target
 from bundlekit.errors import BundleError, DeployError
 from bundlekit.format.manifest import Step
 from bundlekit.runtime.log import ScriptLog
-from bundlekit.runtime.masking import Masker
+from bundlekit.runtime.masking import Masker, encoded_forms
 from bundlekit.runtime.service_messages import OutputVariable
 from bundlekit.substitution import VariableDictionary
 
@@ -135,7 +135,12 @@ class _Executor:
         self.plan, self.request, self.on_event, self.cancel = plan, request, on_event, cancel
         self.clock = clock
         self.fleet, self.max_parallel = fleet, max_parallel
-        self.masker = Masker(v.value for v in request.variables if v.sensitive and v.value is not None)
+        # The zone's keys, in every encoding a script could print them, are masked in logs with the
+        # run's secrets, and in every output value, plain or sensitive (a sensitive one travels
+        # sealed to the source, which must not get the zone's keys either): decision 380.
+        key_forms = [form for value in request.protected for form in encoded_forms(value)]
+        self.keys = Masker(key_forms)
+        self.masker = Masker([v.value for v in request.variables if v.sensitive and v.value is not None] + key_forms)
         self.outputs = OutputStore()
         self.targets = {t.name: t for t in request.targets}
         self.steps = {s.name.casefold(): s for s in request.steps}
@@ -199,7 +204,8 @@ class _Executor:
             state, exit_code, reason = result["state"], result.get("exit_code"), result.get("reason")
             for value in result.get("secrets") or []:
                 self.masker.add(str(value))
-            outputs = [OutputVariable(str(n), str(v), bool(s)) for n, v, s in result.get("outputs") or []]
+            outputs = [OutputVariable(str(n), self.keys.mask(str(v)), bool(s))
+                       for n, v, s in result.get("outputs") or []]
         except BundleError as error:
             reason = self.masker.mask(f"{error.message} [{error.code}]")
             if error.code in ("target_connection_lost", "target_timed_out"):

@@ -124,7 +124,8 @@ class DeployRequest:
     """Everything one deployment needs; ``targets`` are the environment's targets.
 
     ``zone_target`` runs steps without roles ("run on the zone"); a plan with such a step
-    and no zone target is refused in the preflight.
+    and no zone target is refused in the preflight. ``protected`` is key material no log or
+    output of the deployment may show.
     """
 
     deployment_id: str
@@ -143,6 +144,10 @@ class DeployRequest:
     script_timeout: float = 3600.0
     zone_target: Target | None = None
     warnings: tuple[str, ...] = ()
+    #: The zone's own key material (``zone/key_material.py``): masked, in every encoding
+    #: ``runtime.masking.encoded_forms`` lists, in every log, reason, event and output value the
+    #: deployment produces (decision 380). Never shown.
+    protected: tuple[bytes, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         check_name(self.deployment_id, what="deployment id", error=DeployError, code="invalid_deploy_request")

@@ -54,7 +54,7 @@ from bundlekit.importer.verify import verifier_for
 from bundlekit.promotion.gate import check, release_lifecycle
 from bundlekit.receipt.build import ReceiptFile, make_entry, write_receipt
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import deployments, outbox, projects, retention, secrets, truststore
+from bundlekit.zone import deployments, key_material, outbox, projects, retention, secrets, truststore
 from bundlekit.zone.db import Writer
 from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.home import Zone
@@ -262,7 +262,7 @@ def _request(zone: Zone, what: _Release, environment: str, tenant: str | None, n
         deployment_id=deployments.peek_next_id(zone.db), project_name=project.name, project_slug=project.slug,
         space=project.space, release_version=release["version"], channel=release["channel"], environment=environment,
         steps=tuple(steps), packages=packages, variables=_variables(zone, project, release), targets=targets,
-        now=to_datetime(now), zone_target=zone_target, tenant=tenant,
+        now=to_datetime(now), zone_target=zone_target, tenant=tenant, protected=key_material.zone_key_material(zone.home),
         warnings=(local.warning,) if local.warning and _uses_this_machine(steps, targets) else ())
 
 

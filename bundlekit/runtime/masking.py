@@ -12,20 +12,66 @@ Rules (see ``docs/decisions/040-log-masking.md``):
   because logs are masked line by line and the whole value never appears on one line.
 * Every region covered by any secret is replaced, even when secrets overlap at different
   offsets, so no part of a longer secret survives because a shorter one matched first.
+* Key material (:func:`encoded_forms`) is masked in the encodings a script most often makes of
+  bytes: the text itself, base64 and base64url (padded or not, at any alignment, wrapped at 76
+  columns), hex in either case, URL-encoding and JSON string escaping (decision 380).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
-from collections.abc import Iterable
+import urllib.parse
+from collections.abc import Callable, Iterable
 from typing import AnyStr
 
 from bundlekit.core.text import MASK  # what a masked region becomes (the same string Octopus prints)
 
-__all__ = ["Masker", "MIN_SECRET_LENGTH"]
+__all__ = ["Masker", "MIN_SECRET_LENGTH", "encoded_forms"]
 
 #: Values shorter than this are not masked (too common to be secret, would shred logs).
 MIN_SECRET_LENGTH = 4
+#: The shortest piece of an encoding that :func:`encoded_forms` masks on its own (a base64 core
+#: at another alignment, one line of a wrapped encoding): 12 bytes of key material.
+MIN_ENCODED_PIECE = 16
+#: Where ``base64`` (coreutils) and PEM writers wrap an encoding.
+_WRAP = (64, 76)
+
+
+def _b64_cores(value: bytes, encode: Callable[[bytes], bytes]) -> set[str]:
+    """The base64 text of ``value`` wherever it starts in a longer byte string: at each of the three
+    alignments, the characters that depend on ``value``'s bytes alone, and the lines of the whole
+    encoding wrapped where ``base64`` and PEM writers wrap it."""
+    cores: set[str] = set()
+    whole = encode(value).decode("ascii")
+    cores |= {whole, whole.rstrip("=")}
+    for shift in range(3):
+        text = encode(b"\0" * shift + value).decode("ascii")
+        start = 4 if shift else 0
+        end = 4 * ((shift + len(value)) // 3)
+        cores.add(text[start:end])
+    for width in _WRAP:
+        cores |= {whole[i:i + width] for i in range(0, len(whole), width)}
+    return {c for c in cores if len(c) >= MIN_ENCODED_PIECE or c in (whole, whole.rstrip("="))}
+
+
+def encoded_forms(value: bytes) -> set[str]:
+    """The strings that stand for ``value`` (key material: raw bytes or the text of a key file) in a
+    log: as text (undecodable bytes shown as U+FFFD, the way step logs decode them), base64 and
+    base64url (see :func:`_b64_cores`), hex in lower and upper case, and, for text, its URL-encoding
+    and JSON string escaping. Give each to :meth:`Masker.add`, which also masks every line of a
+    multi-line form. Forms shorter than :data:`MIN_SECRET_LENGTH` are left out; a script that
+    transforms the bytes its own way (another encoding, a cipher) is not caught."""
+    forms: set[str] = set()
+    text = value.decode("utf-8", "replace")
+    forms.add(text)
+    forms |= _b64_cores(value, base64.b64encode) | _b64_cores(value, base64.urlsafe_b64encode)
+    forms |= {value.hex(), value.hex().upper()}
+    if "\ufffd" not in text:
+        forms |= {urllib.parse.quote(text, safe=""), urllib.parse.quote_plus(text, safe=""),
+                  json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 
 def _secret_parts(secret: str) -> set[str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.parse
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bundlekit.core.text import MASK
-from bundlekit.runtime.masking import Masker
+from bundlekit.runtime.masking import Masker, encoded_forms
 
 
 def test_every_occurrence_of_a_secret_is_masked() -> None:
@@ -91,3 +96,34 @@ def test_megabytes_of_log_with_many_secrets_are_masked_completely() -> None:
 def test_a_secret_never_survives_masking(secret: str, before: str, after: str) -> None:
     masked = Masker([secret]).mask(before + secret + after)
     assert secret not in masked
+
+
+@pytest.mark.parametrize("prefix", [b"", b"a", b"ab", b"abc"])
+def test_key_bytes_inside_a_longer_base64_text_are_masked_at_any_alignment(prefix: bytes) -> None:
+    key = bytes(range(7, 39))  # 32 bytes
+    masker = Masker(encoded_forms(key))
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(prefix + key + b"tail").decode()
+        masked = masker.mask(text)
+        assert MASK in masked
+        # At most the three-character groups shared with the surrounding bytes survive: under two
+        # bytes of the key on each side.
+        assert len(masked.replace(MASK, "")) <= len(text) - 4 * (len(key) - 4) // 3
+
+
+def test_key_text_is_masked_wrapped_hex_url_and_json_encoded() -> None:
+    pem = "-----BEGIN KEY-----\n" + base64.b64encode(bytes(range(200))).decode() + "\n-----END KEY-----\n"
+    masker = Masker(encoded_forms(pem.encode()))
+    wrapped = base64.encodebytes(pem.encode()).decode()  # 76 columns, as base64(1) prints it
+    for line in wrapped.splitlines():
+        assert len(line) < 16 or masker.mask(line) == MASK
+    for shown in (pem.encode().hex(), pem.encode().hex().upper(), urllib.parse.quote(pem, safe=""),
+                  json.dumps({"k": pem})):
+        assert pem.strip() not in masker.mask(shown) and "ABAgMEBQYHCAkKCwwNDg8Q" not in masker.mask(shown)
+        assert MASK in masker.mask(shown)
+
+
+def test_encoded_forms_of_short_or_empty_values_mask_nothing_common() -> None:
+    assert encoded_forms(b"") == set()
+    assert all(len(form) >= 4 for form in encoded_forms(b"ab"))
+    assert Masker(encoded_forms(bytes(32))).mask("hello world") == "hello world"
