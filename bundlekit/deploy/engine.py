@@ -124,6 +124,14 @@ def refused_outputs(outputs: Sequence[OutputVariable]) -> tuple[list[OutputVaria
     return kept, (DeployError(why, code="invalid_output_variable") if why else None)
 
 
+def derived_sensitive(outputs: list[OutputVariable], masker: Masker) -> list[OutputVariable]:
+    """``outputs`` with every value that contains a sensitive value (as ``masker`` finds it in
+    logs) marked sensitive: a value derived from a secret is a secret, so it is sealed at rest,
+    masked in every output and receipt, and sensitive for the steps after it (decision 410)."""
+    return [o if o.sensitive or masker.mask(o.value) == o.value else OutputVariable(o.name, o.value, True)
+            for o in outputs]
+
+
 def wire_variables(dictionary: VariableDictionary) -> list[list[Any]]:
     """A dictionary as the runner receives it: ``[name, raw value, sensitive]`` in definition order."""
     return [[name, dictionary.get_raw(name), dictionary.is_sensitive(name)] for name in dictionary.names()]
@@ -204,8 +212,9 @@ class _Executor:
             state, exit_code, reason = result["state"], result.get("exit_code"), result.get("reason")
             for value in result.get("secrets") or []:
                 self.masker.add(str(value))
-            outputs = [OutputVariable(str(n), self.keys.mask(str(v)), bool(s))
-                       for n, v, s in result.get("outputs") or []]
+            outputs = derived_sensitive(
+                [OutputVariable(str(n), self.keys.mask(str(v)), bool(s)) for n, v, s in result.get("outputs") or []],
+                self.masker)
         except BundleError as error:
             reason = self.masker.mask(f"{error.message} [{error.code}]")
             if error.code in ("target_connection_lost", "target_timed_out"):
