@@ -308,11 +308,13 @@ class Fleet:
         """What bundlekit holds in each target's work folder (``spec/runner.md`` section 2), in the
         order given, ``max_parallel`` targets at a time. A probe: nothing is installed or written
         on any target. Each answer is the ``inventory`` object plus ``work_dir`` (the work folder as
-        the target expands it); a target that cannot be asked gives its error in its place."""
+        the target expands it), ``real_dir`` (resolved) and ``folder`` (``[machine id, device,
+        inode]`` of the work folder; both None when it does not exist); a target that cannot be asked gives its error in its place."""
         async def one(target: Target) -> dict[str, Any]:
             report = await (await self._spawn(target, probe=True, inventory=True)).probe(require_usable=False)
             found = report.get("inventory")
-            return dict(found if isinstance(found, dict) else {}, work_dir=report.get("work_dir"))
+            return dict(found if isinstance(found, dict) else {}, work_dir=report.get("work_dir"),
+                        folder=report.get("folder"), real_dir=report.get("real_dir"))
         return self.run(self._each(list(targets), one))
 
     def request_each(self, requests: list[tuple[Target, dict[str, Any]]]) -> list[dict[str, Any] | BundleError]:

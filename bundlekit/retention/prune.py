@@ -248,12 +248,15 @@ def _plan_staging(zone: Zone, plan: PrunePlan, now: float) -> None:
         plan.removals.append(Removal("staging", folder.name, str(folder), _tree_size(folder), why))
 
 
-def _location(target: Target) -> tuple[str, ...]:
-    """Where a target's work folder is: targets that share one are pruned as one."""
-    if isinstance(target, SshTarget):
-        return ("ssh", target.host.lower(), str(target.port), target.work_dir)
-    assert isinstance(target, LocalFolderTarget)
-    return ("local", str(target.root))
+def _location(target: Target, found: dict[str, Any]) -> tuple[Any, ...]:
+    """Which folder a target's work folder really is, from what its runner reported: the
+    machine's id with the folder's device and inode (however the address and the path are
+    spelled: ``127.0.0.1`` or ``localhost``, a trailing slash, a link), else the target itself
+    (its work folder does not exist, so it holds nothing). Decision 411."""
+    folder = found.get("folder")
+    if isinstance(folder, list) and len(folder) == 3:
+        return ("folder", str(folder[0]), int(folder[1]), int(folder[2]))
+    return ("target", target.name)
 
 
 def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, uses: Uses, records: list[Any],
@@ -264,22 +267,34 @@ def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, uses: Uses, records: 
     running = {d["id"] for d in deployments if d["state"] == "Executing"}
     finished = {d["id"] for d in deployments if d["state"] != "Executing"} - running
     local = isolation(zone)
-    # Targets that share a work folder (one machine in two environments) keep what any of them keeps.
-    places: dict[tuple[str, ...], tuple[Target, set[ReleaseKey], list[str]]] = {}
-    for record in records:
-        target = open_target(record, local)
-        _, kept_here, envs = places.setdefault(_location(target), (target, set(), []))
-        kept_here |= keep.by_environment.get(target.environment.lower(), set())
-        envs.append(target.environment)
     worker = LocalFolderTarget(f"{zone.name} worker", "(zone)", frozenset(), Path(get_worker(zone).folder), local)
-    places.setdefault(_location(worker), (worker, set(), []))
-    asked = list(places.values())
-    for (target, kept_here, envs), found in zip(asked, fleet.inventory([t for t, _, _ in asked])):
+    every = [open_target(record, local) for record in records] + [worker]
+    # Every target is asked, then targets whose work folders are one folder (one machine reached
+    # in two environments, or under two spellings) are pruned as one and keep what any of them keeps.
+    # A target that cannot be asked may share its folder with one that can: what its environment
+    # keeps is kept everywhere until it answers again.
+    places: dict[tuple[Any, ...], tuple[Target, set[ReleaseKey], list[str], dict[str, Any]]] = {}
+    unasked: list[Target] = []
+    for target, found in zip(every, fleet.inventory(every)):
         label = "the zone's worker" if target is worker else f"target {target.name}"
         if isinstance(found, BundleError):
             plan.skipped.append(f"{label} ({target.address}): not asked what it holds ({found.message} "
-                                f"[{found.code}]); pruned next time")
+                                f"[{found.code}]); pruned next time"
+                                + ("" if target is worker else
+                                   f"; until then nothing kept for {target.environment} is removed anywhere"))
+            if target is not worker:
+                unasked.append(target)
             continue
+        _, kept_here, envs, _ = places.setdefault(_location(target, found), (target, set(), [], found))
+        if target is not worker:
+            kept_here |= keep.by_environment.get(target.environment.lower(), set())
+            envs.append(target.environment)
+    for target, kept_here, envs, found in places.values():
+        for other in unasked:
+            kept_here |= keep.by_environment.get(other.environment.lower(), set())
+            envs.append(other.environment)
+        kept_for = " or ".join(dict.fromkeys(envs)) or target.environment
+        label = "the zone's worker" if target is worker else f"target {target.name}"
         plan.targets[target.name] = target
         base = f"{target.address}:" if isinstance(target, SshTarget) else ""
         work = base + str(found.get("work_dir") or target.address)
@@ -288,18 +303,18 @@ def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, uses: Uses, records: 
             plan.removals.append(Removal(
                 kind, f"{target.name}: {what}", path, int(size), reason, target=target.name, item=item,
                 package=(item[1], item[2]) if kind == "target_folder" else None,
-                digest=item[1] if kind == "target_archive" else None, environments=tuple(envs),
+                digest=item[1] if kind == "target_archive" else None, environments=tuple(dict.fromkeys(envs)),
                 deployment=item[1] if kind == "work_folder" else None))
         for package_id, version, size in found.get("packages", []):
             releases = ours.get((str(package_id).lower(), str(version).lower()))
             if releases and not releases & kept_here:
                 add("target_folder", f"{package_id} {version}", f"{work}/{package_id}/{version}", size,
-                    f"no release kept for {target.environment} installs it here", ("package", package_id, version))
+                    f"no release kept for {kept_for} installs it here", ("package", package_id, version))
         for sha256, file_name, size in found.get("archives", []):
             releases = bytes_of.get(str(sha256))
             if releases and not releases & kept_here:
                 add("target_archive", str(file_name), f"{work}/.bundlekit/packages/{sha256}/{file_name}", size,
-                    f"the runner's copy of a package no release kept for {target.environment} uses",
+                    f"the runner's copy of a package no release kept for {kept_for} uses",
                     ("archive", sha256, file_name))
         for deployment_id, size in found.get("work", []):
             if deployment_id in finished:

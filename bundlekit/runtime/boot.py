@@ -15,7 +15,9 @@ answers on stdout with one line:
 With a fourth argument ``probe`` it writes nothing at all and answers one line,
 ``BUNDLEKIT-PROBE {json}``: the python version, the work folder (expanded), whether it exists
 and whether it (or the nearest folder above it that exists) is a folder this user may write,
-the free bytes there, the clock and the user (what ``targets check`` and ``deploy --dry-run``
+the free bytes there, the clock and the user, and, when the work folder exists, what it really
+is (its resolved path, and the machine's id with the folder's device and inode, so the zone can
+tell two targets that reach one folder apart from two folders: decision 411) (what ``targets check`` and ``deploy --dry-run``
 report without installing anything). With ``inventory`` in its place it writes nothing either
 and adds what bundlekit holds there, for ``prune`` to plan with (``spec/runner.md`` section 2):
 the installed package versions (under a package folder that has the runner's lock file), the
@@ -62,6 +64,17 @@ if sys.argv[4:] in (["probe"], ["inventory"]):
         "python": platform.python_version(), "work_dir": work, "exists": os.path.isdir(work),
         "usable": usable, "checked": near, "free_bytes": info.f_bavail * info.f_frsize if info else 0,
         "time": time.time(), "uid": os.getuid(), "user": user}
+    try:
+        st = os.stat(work)
+        try:
+            with open("/etc/machine-id") as f:
+                machine = f.read(200).strip()
+        except (OSError, ValueError):
+            machine = ""
+        report["folder"] = [machine, st.st_dev, st.st_ino]
+        report["real_dir"] = os.path.realpath(work)
+    except OSError:
+        pass
     if sys.argv[4] == "inventory":
         def size(top):
             if not os.path.isdir(top):
