@@ -16,7 +16,7 @@ from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
-from bundlekit.retention.prune import refuse_pruned
+from bundlekit.retention.pruned import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.projects import project_names
 from bundlekit.zone.home import open_zone

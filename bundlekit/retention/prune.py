@@ -50,13 +50,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bundlekit.core.clock import EpochSeconds, utc_text
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
-from bundlekit.errors import BundleError, ConflictError, StateError
+from bundlekit.errors import BundleError, ConflictError
 from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_lists
 from bundlekit.retention.rules import Keep, ReleaseKey, decide
 from bundlekit.retention.uses import Uses, zone_releases
-from bundlekit.zone import projects
 from bundlekit.zone import retention as state
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
@@ -67,7 +66,7 @@ from bundlekit.zone.worker import get_worker
 if TYPE_CHECKING:
     from bundlekit.deploy.fleet import Fleet
 
-__all__ = ["Removal", "PrunePlan", "PruneResult", "plan_prune", "apply_prune", "refuse_pruned", "refuse_if_pruning",
+__all__ = ["Removal", "PrunePlan", "PruneResult", "plan_prune", "apply_prune", "refuse_if_pruning",
            "LEFTOVER_AGE"]
 
 #: Staging folders and unreferenced store files younger than this may belong to an import under way.
@@ -490,21 +489,3 @@ def _account(items: list[Removal], answer: dict[str, Any] | BundleError, result:
             result.not_removed.append((r, "in use by a deployment running on the target; pruned next time"))
         else:
             result.not_removed.append((r, failed.get(key, "the target's runner did not report it")))
-
-
-def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:
-    """Refuse (``StateError`` ``release_pruned``) to deploy a release whose packages prune removed,
-    saying how to bring them back; a release whose packages are all held passes."""
-    project = projects.find_project(zone.db, project_ref, zone.name)
-    release = projects.get_release(zone.db, project, version)
-    for p in release["snapshot"]["packages"].values():
-        when = state.pruned_at(zone.db, p["id"], p["version"])
-        if when is not None and not zone.store.has(p["sha256"]):  # bytes brought back (created again) count
-            again = ("run `bundlekit releases create` on its release file again (it copies the package files back)"
-                     if project.source_zone_id == zone.zone_id else
-                     "export it once more in its source zone with --full and import that bundle here")
-            raise StateError(
-                f"{project.name} {release['version']}: package {p['id']} {p['version']} was removed by `bundlekit "
-                f"prune` on {utc_text(when)} (retention policy); to deploy this release again, {again}",
-                code="release_pruned",
-                details={"package": p["id"], "version": p["version"], "pruned_at": when})

@@ -1,0 +1,30 @@
+"""Refusing to deploy a release whose packages ``bundlekit prune`` removed, with how to bring
+them back (``deploy`` asks before it plans)."""
+
+from __future__ import annotations
+
+from bundlekit.core.clock import utc_text
+from bundlekit.errors import StateError
+from bundlekit.zone import projects
+from bundlekit.zone import retention as state
+from bundlekit.zone.home import Zone
+
+__all__ = ["refuse_pruned"]
+
+
+def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:
+    """Refuse (``StateError`` ``release_pruned``) to deploy a release whose packages prune removed,
+    saying how to bring them back; a release whose packages are all held passes."""
+    project = projects.find_project(zone.db, project_ref, zone.name)
+    release = projects.get_release(zone.db, project, version)
+    for p in release["snapshot"]["packages"].values():
+        when = state.pruned_at(zone.db, p["id"], p["version"])
+        if when is not None and not zone.store.has(p["sha256"]):  # bytes brought back (created again) count
+            again = ("run `bundlekit releases create` on its release file again (it copies the package files back)"
+                     if project.source_zone_id == zone.zone_id else
+                     "export it once more in its source zone with --full and import that bundle here")
+            raise StateError(
+                f"{project.name} {release['version']}: package {p['id']} {p['version']} was removed by `bundlekit "
+                f"prune` on {utc_text(when)} (retention policy); to deploy this release again, {again}",
+                code="release_pruned",
+                details={"package": p["id"], "version": p["version"], "pruned_at": when})
