@@ -96,6 +96,8 @@ def test_prune_keeps_what_any_target_reaching_one_ssh_folder_runs(machine: tuple
        "--host-key", server.host_key, "--work-dir", f"{other}{slash}", home=home)
     plan, done = _deploy_and_prune(home, shared)
     # Production's current (1.0.0), Staging's current and previous (4.0.0, 3.0.0) stay; only 2.0.0 may go
+    # both targets answered (a target not asked keeps its environment's releases everywhere)
+    assert not [s for s in plan["skipped"] if s.startswith(("target st", "target pr"))], plan["skipped"]
     assert _removed_versions(plan) == ["2.0.0"], plan["remove"]
     assert sorted(p.name for p in (shared / "Shared.App").iterdir() if p.is_dir()) == ["1.0.0", "3.0.0", "4.0.0"], done
     reasons = [r["reason"] for r in plan["remove"] if r["kind"] == "target_folder"]
@@ -113,6 +115,7 @@ def test_prune_keeps_what_any_local_target_reaching_one_folder_through_a_link_ru
     ok("targets", "add", "st", "--environment", "Staging", "--role", "app", "--root", shared, home=home)
     ok("targets", "add", "pr", "--environment", "Production", "--role", "app", "--root", tmp_path / "link", home=home)
     plan, _ = _deploy_and_prune(home, shared)
+    assert not [s for s in plan["skipped"] if s.startswith(("target st", "target pr"))], plan["skipped"]
     assert _removed_versions(plan) == ["2.0.0"], plan["remove"]
     assert sorted(p.name for p in (shared / "Shared.App").iterdir() if p.is_dir()) == ["1.0.0", "3.0.0", "4.0.0"]
 
