@@ -12,6 +12,7 @@ from bundlekit.cli.common import (echo, echo_field, echo_text, emit_json, home_o
                                   resolve_home)
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
+from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
@@ -88,11 +89,15 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
 
     now = clock.now()
     pruned: dict[str, Any] | None = None
-    with open_zone(resolve_home(home)) as z, Bars("deploy", quiet=quiet, as_json=as_json) as bars:
+    stopping = ("canceling the deployment: stopping the running steps, then recording it (send it again to stop "
+                "at once)")
+    with open_zone(resolve_home(home)) as z, Bars("deploy", quiet=quiet, as_json=as_json) as bars, \
+            cancel_on_signals(stopping) as cancel:
         refuse_pruned(z, project, version)
         outcome = run_deploy(z, project, version, environment, now=now, dry_run=dry_run,
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars), tenant=tenant,
-                             evidence=evidence, wait=wait, on_wait=waiting, max_parallel=max_parallel)
+                             evidence=evidence, wait=wait, on_wait=waiting, max_parallel=max_parallel,
+                             cancel=cancel)
         if not dry_run and outcome.record is not None and outcome.record.state == "Success":
             pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel)
     for warning in outcome.request.warnings:
@@ -113,7 +118,16 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
     rec = outcome.record
     assert rec is not None
     failure = None
-    if rec.state != "Success":
+    if rec.state == "Canceled":
+        counts = {s: sum(1 for r in rec.runs if r.state == s) for s in ("Success", "Canceled", "Failed")}
+        failure = DeployError(f"deployment {rec.deployment_id} was canceled ({cancel.signal_name or 'on request'}): "
+                              f"{counts['Success']} run(s) had succeeded, {counts['Canceled']} were canceled"
+                              + (f", {counts['Failed']} failed" if counts["Failed"] else "")
+                              + f"; it is recorded{'' if outcome.local else ' and its receipt queued'}. See "
+                              f"`bundlekit deployments show {rec.deployment_id}`; deploy again to finish it.",
+                              code="deployment_canceled",
+                              details={"deployment_id": rec.deployment_id, "state": rec.state})
+    elif rec.state != "Success":
         failed = next((r for r in rec.runs if r.failed), None)
         failure = DeployError(f"deployment {rec.deployment_id} failed" + (f" at step {failed.step!r} on "
                               f"{failed.target or 'the zone'}" if failed else "") + "; see `bundlekit deployments "

@@ -374,6 +374,9 @@ class _Executor:
                                          reason=self.masker.mask(r.reason) if r.reason else r.reason)
                      for r in records)
         state = "Failed" if any(r.failed for r in runs) else "Success"
+        if state == "Failed" and self.cancel is not None and self.cancel.is_set() and any(
+                r.state == "Canceled" for r in runs):
+            state = "Canceled"  # stopped on purpose: what had ended keeps its own state (decision 402)
         self.emit({"event": "deployment_finished", "deployment_id": self.request.deployment_id, "state": state})
         warnings = tuple(dict.fromkeys(w for w in (self.request.warnings or ()) if w))
         return DeploymentRecord(self.request.deployment_id, self.request.project_slug, self.request.release_version,
@@ -390,7 +393,7 @@ def execute(plan: DeployPlan, request: DeployRequest, *, on_event: Callable[[Eve
     ``Failed``, ``TimedOut`` or ``Canceled`` with a masked reason) and the deployment's state
     becomes ``Failed``; only a plan that does not belong to ``request`` raises
     (``plan_mismatch``). Setting ``cancel`` stops the running scripts and cancels every run
-    not started yet. ``fleet`` (optional) carries sessions already opened by the preflight's connection check;
+    not started yet; the deployment's state is then ``Canceled`` (when a run was canceled). ``fleet`` (optional) carries sessions already opened by the preflight's connection check;
     without one, a fleet is made for this deployment and closed at the end. ``on_event``
     receives progress events (``run_started``, ``run_log`` with one masked line,
     ``run_finished``, ``run_skipped``, ...), every string masked. Start and end times are whole

@@ -40,12 +40,15 @@ __all__ = [
     "DeployPlan",
     "SOURCES",
     "RUN_STATES",
+    "DEPLOYMENT_STATES",
 ]
 
 #: Where a variable value comes from; a later entry beats an earlier one at equal scope.
 SOURCES = ("release", "placeholder", "local")
 #: The states of one step on one target.
 RUN_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut")
+#: How a deployment ends: ``Canceled`` when it was stopped (a signal on the zone) and a run was canceled.
+DEPLOYMENT_STATES = ("Success", "Failed", "Canceled")
 #: Run states that make the deployment fail.
 FAILED_STATES = frozenset({"Failed", "Canceled", "TimedOut"})
 
@@ -237,7 +240,7 @@ class DeploymentRecord:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.state not in ("Success", "Failed"):
+        if self.state not in DEPLOYMENT_STATES:
             raise ValueError(f"unknown deployment state {self.state!r}")
 
     def to_dict(self, mask: bool = True) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,7 +312,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
            on_event: Callable[[dict[str, Any]], None] | None = None,
            tenant: str | None = None, evidence: tuple[Path, ...] = (), wait: float = 0.0,
            on_wait: Callable[[str], None] | None = None, max_parallel: int = DEFAULT_MAX_PARALLEL,
-           fleet: Fleet | None = None) -> DeployOutcome:
+           fleet: Fleet | None = None, cancel: threading.Event | None = None) -> DeployOutcome:
     """Plan, check the targets, record, run and report one deployment (``now``: Unix seconds).
 
     Deployments of one project to one environment (and tenant) run one at a time across every
@@ -332,6 +333,10 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     records nothing). A deployment whose steps fail is returned with state ``Failed``; the
     caller decides the exit status. ``receipt_out`` also writes the signed receipt bundle there
     (releases from another zone). ``fleet``: sessions to reuse (else one is made and closed).
+    ``cancel`` (set by the caller, e.g. on SIGINT): before the deployment is recorded, it is
+    refused ``deployment_canceled`` with nothing recorded or run; once it runs, the running
+    scripts are stopped, the runs not started are ``Canceled`` and the deployment is recorded
+    ``Canceled`` and queued for its receipt like any other (decision 402).
     """
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     what = _resolve(zone, project_ref, version, environment)
@@ -373,12 +378,14 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             raise
         if dry_run:
             return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
+        _refuse_if_canceled(cancel)
         slot = deployments.slot(what.project.slug, environment, tenant)
         deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait))
         try:
             request = dataclasses.replace(request, deployment_id=deployment_id)
             plan = dataclasses.replace(plan, deployment_id=deployment_id)
-            record = execute(plan, request, on_event=on_event, fleet=fleet, max_parallel=max_parallel)
+            record = execute(plan, request, on_event=on_event, fleet=fleet, max_parallel=max_parallel,
+                             cancel=cancel)
             with zone.db.transaction() as tx:
                 _record(zone, tx, ctx, record, now)
         finally:
@@ -388,6 +395,13 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             fleet.close()
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
                          waived=ctx.waived, local=what.local)
+
+
+def _refuse_if_canceled(cancel: threading.Event | None) -> None:
+    """DeployError ``deployment_canceled`` when ``cancel`` was set before any step ran."""
+    if cancel is not None and cancel.is_set():
+        raise DeployError("the deployment was canceled before any step ran; nothing was run or recorded.",
+                          code="deployment_canceled")
 
 
 #: Seconds between two attempts to start a deployment that waits for another one.

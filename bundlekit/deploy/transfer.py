@@ -129,7 +129,8 @@ class TransferPool:
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bundlekit.deploy.transfer", stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=_LINE_LIMIT)
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
+                start_new_session=True)  # a Ctrl-C on the terminal is the zone's to handle, not the helper's
         except OSError as error:
             raise DeployError(f"cannot start a package transfer process ({sys.executable}: {error.strerror}).",
                               code="runner_failed") from None

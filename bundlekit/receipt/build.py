@@ -145,7 +145,10 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
         "release_bundle": {"bundle_id": release["bundle_id"], "digest": release["bundle_digest"],
                            "sequence": release["sequence"]},
         "project": {"name": project["name"], "slug": project["slug"], "space": project["space"]},
-        "release": release["version"], "environment": record.environment, "state": record.state,
+        "release": release["version"], "environment": record.environment,
+        # The receipt format knows Success and Failed: a canceled deployment travels as Failed, its
+        # runs saying Canceled (decision 402), so a source zone of any version reads it.
+        "state": "Success" if record.state == "Success" else "Failed",
         "started_ms": _ms(record.started), "ended_ms": _ms(record.ended), "runs": runs,
     }
     if release.get("release_digest"):
