@@ -288,8 +288,8 @@ REGISTRY, ALIASES = _build(
     # -- deploy (exit 5) ---------------------------------------------------------------------
     _E("deploy_failed", "deploy", "the deployment ran and a step failed, timed out or was canceled",
        exception="deployment"),
-    _E("deployment_canceled", "deploy", "SIGINT or SIGTERM stopped the deployment: running scripts were stopped, "
-       "runs not started were canceled, and what ran is recorded",
+    _E("deployment_canceled", "deploy", "SIGINT or SIGTERM stopped the deployment; it is recorded Canceled "
+       "with every run's state",
        exception="deployment", internal="sent by a signal, not typed; tests/fleet/test_canceled_cli.py sends both"),
     _E("preflight_unresolved_variables", "deploy", "the preflight found variable references without a value",
        aliases=("unresolved_variables",), exception=_PREFLIGHT),

@@ -317,26 +317,20 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
 
     Deployments of one project to one environment (and tenant) run one at a time across every
     node of the zone (decision 185): while one runs, another waits up to ``wait`` seconds
-    (``on_wait`` is told once what it waits for, as a phrase: the running deployment's id,
-    project and environment), then is refused with ``ConflictError`` ``deployment_in_progress``;
-    while ``bundlekit prune`` removes files (it holds the zone's prune claim) no deployment
-    starts: it waits the same way, then is refused ``prune_in_progress``.
+    (``on_wait`` is told once what it waits for, as a phrase), then is refused ``ConflictError``
+    ``deployment_in_progress``; while ``bundlekit prune`` holds the zone's prune claim no
+    deployment starts: it waits the same way, then is refused ``prune_in_progress``.
 
     The lifecycle gate comes first (``lifecycle_violation``: nothing recorded); ``evidence``
     are receipt bundles from other zones offered as proof of earlier phases (verified; stored
     with the deployment). The preflight plans every run, then connects to every target the
-    plan uses (``max_parallel`` at a time) and starts its runner: a host key mismatch
-    (``host_key_mismatch``, exit 3), an unreachable target (``target_unreachable``) or a target
-    without a usable python refuses the deployment before any step runs anywhere (a dry run
-    only probes the targets and writes nothing on them). A preflight refusal is recorded as a
-    failed deployment and queued for the source, then re-raised (unless ``dry_run``, which
-    records nothing). A deployment whose steps fail is returned with state ``Failed``; the
-    caller decides the exit status. ``receipt_out`` also writes the signed receipt bundle there
-    (releases from another zone). ``fleet``: sessions to reuse (else one is made and closed).
-    ``cancel`` (set by the caller, e.g. on SIGINT): before the deployment is recorded, it is
-    refused ``deployment_canceled`` with nothing recorded or run; once it runs, the running
-    scripts are stopped, the runs not started are ``Canceled`` and the deployment is recorded
-    ``Canceled`` and queued for its receipt like any other (decision 402).
+    plan uses (``max_parallel`` at a time) and starts its runner: a host key mismatch (exit 3),
+    an unreachable target or one without a usable python refuses the deployment before any
+    step runs anywhere (a dry run only probes). A preflight refusal is recorded as a failed
+    deployment and queued for the source, then re-raised (a dry run records nothing). A
+    deployment whose steps fail is returned ``Failed``; the caller decides the exit status.
+    ``receipt_out`` also writes the signed receipt there. ``fleet``: sessions to reuse. ``cancel``
+    set before it is recorded: ``deployment_canceled``; while it runs: it ends ``Canceled`` (decision 402).
     """
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     what = _resolve(zone, project_ref, version, environment)
@@ -378,14 +372,14 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             raise
         if dry_run:
             return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
-        _refuse_if_canceled(cancel)
+        if cancel is not None and cancel.is_set():  # a signal during the preflight
+            raise DeployError("canceled before any step ran; nothing was run or recorded.", code="deployment_canceled")
         slot = deployments.slot(what.project.slug, environment, tenant)
         deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait))
         try:
             request = dataclasses.replace(request, deployment_id=deployment_id)
             plan = dataclasses.replace(plan, deployment_id=deployment_id)
-            record = execute(plan, request, on_event=on_event, fleet=fleet, max_parallel=max_parallel,
-                             cancel=cancel)
+            record = execute(plan, request, on_event=on_event, fleet=fleet, max_parallel=max_parallel, cancel=cancel)
             with zone.db.transaction() as tx:
                 _record(zone, tx, ctx, record, now)
         finally:
@@ -395,13 +389,6 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             fleet.close()
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
                          waived=ctx.waived, local=what.local)
-
-
-def _refuse_if_canceled(cancel: threading.Event | None) -> None:
-    """DeployError ``deployment_canceled`` when ``cancel`` was set before any step ran."""
-    if cancel is not None and cancel.is_set():
-        raise DeployError("the deployment was canceled before any step ran; nothing was run or recorded.",
-                          code="deployment_canceled")
 
 
 #: Seconds between two attempts to start a deployment that waits for another one.
