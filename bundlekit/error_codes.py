@@ -153,10 +153,10 @@ REGISTRY, ALIASES = _build(
 
     # -- input (exit 1) ----------------------------------------------------------------------
     _E("invalid_input", "input", "a value given on the command line is empty or out of range"),
-    _E("invalid_host_key", "input", "a host key given for an SSH target is not an SSH public key"),
+    _E("invalid_host_key", "usage", "a host key given for an SSH target is not an SSH public key"),
     _E("invalid_identity_file", "input", "an SSH target's identity file is unreadable, not a private key, "
                                          "passphrase-protected or readable by others"),
-    _E("invalid_target_address", "input", "an SSH target's user, host, port or work folder is not valid"),
+    _E("invalid_target_address", "usage", "an SSH target's user, host, port or work folder is not valid"),
     _E("invalid_worker", "input", "a worker user or folder given to `worker` cannot be used"),
     _E("ambiguous_variable", "input", "two values of a variable apply with equal precedence and no tie-break"),
     _E("bundle_changed", "input", "the bundle changed size while it was being split", internal=_RACE),
@@ -184,7 +184,7 @@ REGISTRY, ALIASES = _build(
        internal="snapshots are built from verified manifests and the zone's state, never read from users"),
     _E("invalid_variable", "input", "a variable has an empty name, a non-text value or a malformed scope",
        internal="release files are checked against their schema first; `render` refuses empty names earlier"),
-    _E("invalid_target_name", "input", "a target name given to `targets add` is not a valid name (spec/names.md)"),
+    _E("invalid_target_name", "usage", "a target name given to `targets add` is not a valid name (spec/names.md)"),
     _E("invalid_zone_name", "input", "a zone name is not a valid name (spec/names.md)"),
     _E("not_utf8", "input", "a template or variables file is not UTF-8 text"),
     _E("out_dir_missing", "input", "the diode receiver's output folder is not a folder",

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from pathlib import Path
+from typing import Any
 
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
                                            worker_notice)
-from bundlekit.errors import DeployError, InputError, StateError
+from bundlekit.errors import DeployError, InputError, StateError, UsageError
 from bundlekit.zone.home import open_zone
 from bundlekit.zone.sshkey import client_public_line
 from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
@@ -26,10 +28,18 @@ _SSH = re.compile(r"^(?P<user>[^@\s]+)@(?P<host>\[[^\]]+\]|[^:\s]+)(?::(?P<port>
 
 
 def _ssh_address(name: str, value: str) -> tuple[str, str, int]:
+    """``(user, host, port)`` of ``USER@HOST[:PORT]``; an IPv6 address is ``[::1]`` when a port
+    follows and may be bare (``::1``) when none does; the host is returned in brackets then."""
+    user, at, rest = value.partition("@")
+    if at and rest.count(":") > 1 and not rest.startswith("["):
+        try:
+            return user, f"[{ipaddress.IPv6Address(rest)}]", 22
+        except ValueError:
+            pass  # refused below, with the usual message
     found = _SSH.match(value)
     if found is None:
-        raise InputError(f"target {name!r}: --ssh {value!r} must look like USER@HOST or USER@HOST:PORT.",
-                         code="invalid_target_address")
+        raise UsageError(f"target {name!r}: --ssh {value!r} must look like USER@HOST or USER@HOST:PORT (an IPv6 "
+                         "address as [ADDRESS]:PORT, or bare without a port).", code="invalid_target_address")
     return found["user"], found["host"], int(found["port"] or 22)
 
 
@@ -41,6 +51,14 @@ def _host_keys(name: str, keys: tuple[str, ...], given: str = "--host-key") -> l
         key = parse_host_key(text, f"target {name!r} {given}")
         out.append(key.export_public_key("openssh").decode("ascii").strip())
     return out
+
+
+def _shown_key(key: str) -> str:
+    """A pinned key as people compare it: its type and SHA256 fingerprint."""
+    from bundlekit.deploy.ssh import fingerprint, parse_host_key
+
+    parsed = parse_host_key(key, "a pinned host key")
+    return f"{parsed.get_algorithm()} {fingerprint(parsed)}"
 
 
 def _identity_file(name: str, path: Path) -> str:
@@ -64,7 +82,9 @@ def targets() -> None:
 @click.argument("name")
 @click.option("--environment", required=True, help="The environment the target belongs to.")
 @click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable); steps run on matching roles.")
-@click.option("--ssh", "ssh", default=None, help="USER@HOST[:PORT] of an SSH target.")
+@click.option("--ssh", "ssh_given", multiple=True, help="USER@HOST[:PORT] of an SSH target (an IPv6 address as "
+                                                          "[ADDRESS]:PORT, or bare without a port). Give exactly one "
+                                                          "of --ssh and --root.")
 @click.option("--host-key", "host_keys", multiple=True,
               help="The SSH target's host key ('ssh-ed25519 AAAA...'; repeatable). Never trusted on first use: "
                    "compare it out of band (`bundlekit targets scan-host-key HOST`).")
@@ -73,21 +93,26 @@ def targets() -> None:
 @click.option("--work-dir", default=None, help=f"Where bundlekit keeps its files on the SSH target "
                                                f"(absolute; default {DEFAULT_WORK_DIR}).")
 @click.option("--root", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="A folder on this machine (a local target) instead of --ssh.")
+              help="A folder on this machine (a local target). Give exactly one of --ssh and --root.")
 @home_option
 @json_option
-def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh: str | None, host_keys: tuple[str, ...],
-                identity_file: Path | None, work_dir: str | None, root: Path | None, home: str | None,
-                as_json: bool) -> None:
-    """Add a target: an SSH machine with a pinned host key, or a local folder."""
+def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: tuple[str, ...],
+                host_keys: tuple[str, ...], identity_file: Path | None, work_dir: str | None, root: Path | None,
+                home: str | None, as_json: bool) -> None:
+    """Add a target: an SSH machine with a pinned host key (--ssh), or a local folder (--root);
+    exactly one of the two."""
+    if len(ssh_given) > 1:
+        raise UsageError(f"target {name!r}: --ssh was given {len(ssh_given)} times ({', '.join(ssh_given)}); a target "
+                         "is one machine: give --ssh once.", code="usage")
+    ssh = ssh_given[0] if ssh_given else None
     if (ssh is None) == (root is None):
-        raise InputError("give exactly one of --ssh USER@HOST[:PORT] and --root DIR", code="invalid_input")
+        raise UsageError("give exactly one of --ssh USER@HOST[:PORT] and --root DIR", code="usage")
     config = None
     if ssh is not None:
         user, host, port = _ssh_address(name, ssh)
         check_ssh_address(name, user, host, port)
         if not host_keys:
-            raise InputError(f"target {name!r}: --host-key is required for an SSH target (see `bundlekit targets "
+            raise UsageError(f"target {name!r}: --host-key is required for an SSH target (see `bundlekit targets "
                              f"scan-host-key {host}:{port}`, and compare it out of band).", code="invalid_host_key")
         keys = _host_keys(name, host_keys)
         chosen_dir = work_dir or DEFAULT_WORK_DIR
@@ -97,7 +122,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh: str | 
         config = {"user": user, "host": host, "port": port, "host_keys": keys, "identity_file": ident,
                   "work_dir": chosen_dir}
     elif host_keys or identity_file or work_dir:
-        raise InputError("--host-key, --identity-file and --work-dir are for --ssh targets", code="invalid_input")
+        raise UsageError("--host-key, --identity-file and --work-dir are for --ssh targets", code="usage")
     with open_zone(resolve_home(home)) as z:
         t = add_target(z, name, environment, roles, root, clock.now(), ssh=config)
         if t.kind == "local":
@@ -115,43 +140,48 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh: str | 
 @json_option
 def targets_set_host_key(name: str, keys: tuple[str, ...], home: str | None, as_json: bool) -> None:
     """Re-pin an SSH target's host key(s), after comparing them out of band."""
-    from bundlekit.deploy.ssh import fingerprint, parse_host_key
-
     pinned = _host_keys(name, keys, "KEY")
     with open_zone(resolve_home(home)) as z:
+        before = list_targets(z.db, name=name)
         t = set_host_keys(z, name, pinned)
+    replaced = [_shown_key(k) for k in (before[0].config.get("host_keys") or [])] if before else []
     if as_json:
-        emit_json(t.to_dict())
+        emit_json(dict(t.to_dict(), replaced=replaced))
     else:
         for key in pinned:
-            click.echo(f"pinned {fingerprint(parse_host_key(key))} for target {t.name}")
+            click.echo(f"pinned {_shown_key(key)} for target {t.name}")
+        for old in replaced:
+            if old not in (_shown_key(k) for k in pinned):
+                click.echo(f"no longer pinned: {old}")
 
 
 @targets.command("scan-host-key", epilog="bundlekit targets scan-host-key web-01.example:22")
 @click.argument("address")
 @json_option
 def targets_scan_host_key(address: str, as_json: bool) -> None:
-    """Print the host keys HOST[:PORT] offers (known_hosts form, SHA256 fingerprint); pins nothing."""
-    from bundlekit.deploy.ssh import fingerprint, scan_host_keys
+    """Print every host key HOST[:PORT] offers, one known_hosts line each (the SHA256 fingerprint
+    after a '#'); pins nothing. A whole line may be given to --host-key or set-host-key."""
+    from bundlekit.deploy.ssh import fingerprint, known_hosts_field, scan_host_keys
 
     try:
         _, host, port = _ssh_address("scan", f"scan@{address}")
         check_ssh_address("scan", "scan", host, port)
-    except InputError:
-        raise InputError(f"{address!r} is not HOST or HOST:PORT (a host name or IP address, an IPv6 address in "
+    except UsageError:
+        raise UsageError(f"{address!r} is not HOST or HOST:PORT (a host name or IP address, an IPv6 address in "
                          "[brackets] when a port follows, a port from 1 to 65535).",
                          code="invalid_target_address") from None
     keys, why = asyncio.run(scan_host_keys(host.strip("[]"), port))
     if not keys:
         raise DeployError(f"{host}:{port} offered no SSH host key ({why}): is an SSH server listening there, and "
                           "reachable from this machine? Nothing was pinned.", code="target_unreachable")
-    rows = [{"key": k.export_public_key("openssh").decode("ascii").strip(), "fingerprint": fingerprint(k)}
-            for k in keys]
+    field = known_hosts_field(host, port)
+    rows = [{"key": k.export_public_key("openssh").decode("ascii").strip(), "fingerprint": fingerprint(k),
+             "known_hosts": f"{field} {k.export_public_key('openssh').decode('ascii').strip()}"} for k in keys]
     if as_json:
         emit_json({"host": host, "port": port, "keys": rows})
         return
     for row in rows:
-        click.echo(f"{row['key']} {row['fingerprint']}")
+        click.echo(f"{row['known_hosts']} # {row['fingerprint']}")
 
 
 @targets.command("ssh-key", epilog="bundlekit targets ssh-key --home ./prod >> ~deploy/.ssh/authorized_keys")
@@ -196,17 +226,32 @@ def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int,
             health = fleet.check([open_target(r, local) for r in records])
     if as_json:
         emit_json({"healthy": all(h.healthy for h in health), "targets": [h.to_dict() for h in health]})
+    elif not health:
+        echo("no targets; add one with `bundlekit targets add`")
     else:
-        for h in health:
-            if h.healthy:
-                free = f"{(h.free_bytes or 0) / (1 << 30):.1f} GiB free"
-                click.echo(f"ok        {h.target:<16} {h.address}  python {h.python}  {free}  "
-                           f"clock skew {h.clock_skew:+.2f} s")
-            else:
-                click.echo(f"UNHEALTHY {h.target:<16} {h.address}  {h.error.message if h.error else ''} "
-                           f"[{h.error.code if h.error else ''}]")
+        for line in _health_table(health):
+            echo(line)
     if not all(h.healthy for h in health):
         ctx.exit(5)
+
+
+def _health_table(health: list[Any]) -> list[str]:
+    """``targets check`` for people: one aligned row per target, then why each unhealthy one is."""
+    def key(h: Any) -> str:
+        return "-" if h.host_key_ok is None else "ok" if h.host_key_ok else "MISMATCH"
+
+    rows = [("STATUS", "TARGET", "ADDRESS", "HOST KEY", "PYTHON", "FREE", "CLOCK SKEW")]
+    for h in health:
+        rows.append(("ok" if h.healthy else "UNHEALTHY", h.target, h.address,
+                     key(h) if h.reachable else "?", h.python or "-",
+                     f"{h.free_bytes / (1 << 30):.1f} GiB" if h.free_bytes is not None else "-",
+                     f"{h.clock_skew:+.2f} s" if h.clock_skew is not None else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    for h in health:
+        if h.error is not None:
+            out.append(f"{h.target}: {h.error.message} [{h.error.code}]")
+    return out
 
 
 @targets.command("list", epilog="bundlekit targets list --home ./prod --json")
@@ -222,7 +267,11 @@ def targets_list(home: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no targets; add one with `bundlekit targets add`")
     for t in rows:
-        click.echo(f"{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")
+        echo(f"{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")
+        if t.kind == "ssh":
+            keys = ", ".join(_shown_key(k) for k in t.config.get("host_keys") or [])
+            echo(f"{'':<14} work folder {t.config.get('work_dir')}; host key {keys}; identity "
+                 f"{t.config.get('identity_file') or 'the zone key (`bundlekit targets ssh-key`)'}")
 
 
 @targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")

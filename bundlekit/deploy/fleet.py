@@ -121,14 +121,19 @@ class Fleet:
         self._connections.clear()
 
     def _key_for(self, target: SshTarget) -> asyncssh.SSHKey:
-        import asyncssh  # only when there are SSH targets: it costs a few hundred ms to import
-
         if target.identity_file:
-            try:
-                return asyncssh.read_private_key(target.identity_file)
-            except (OSError, asyncssh.KeyImportError) as error:
-                raise DeployError(f"target {target.name!r}: cannot read its identity file {target.identity_file} "
-                                  f"({error}).", code="target_auth_failed") from None
+            # asyncssh only when there are SSH targets: it costs a few hundred ms to import
+            from bundlekit.deploy.ssh import IdentityProblem, load_identity
+
+            where = f"target {target.name!r}: its identity file {target.identity_file}"
+            try:  # checked on every use as when it was added: the file may have changed since
+                return load_identity(Path(target.identity_file), where)
+            except IdentityProblem as problem:
+                raise DeployError(f"{where} {problem} Nothing was run on it.", code="target_auth_failed",
+                                  details={"target": target.name}) from None
+            except BundleError as error:
+                raise DeployError(f"{error.message.rstrip('.')}. Nothing was run on it.", code="target_auth_failed",
+                                  details={"target": target.name}) from None
         if self._key is None:
             if self._client_key is None:
                 raise DeployError("no SSH client key was given for SSH targets.", code="target_auth_failed")
@@ -285,23 +290,33 @@ class Fleet:
 
     async def _check(self, target: Target, start: bool) -> Health:
         name, kind, address = target.name, target.kind, target.address
-        started = self.clock()
+        # What the zone knows without asking (shown for a target that cannot be asked too).
+        known = ({"work_dir": target.work_dir, "user": target.user} if isinstance(target, SshTarget)
+                 else {"work_dir": str(target.root)} if isinstance(target, LocalFolderTarget) else {})
         try:
             if start:
                 session = await self.session(target)
+                # The clock is read around one round trip on a session already open, so neither
+                # connecting nor starting Python counts as skew (decision 404).
+                sent = self.clock()
                 report = await session.request({"op": "hello"})
+                heard = self.clock()
             else:
-                report = await (await self._spawn(target, probe=True)).probe()
+                probe = await self._spawn(target, probe=True)
+                sent = None  # the bootstrap writes its time just before its answer: compare with its arrival
+                report = await probe.probe()
+                heard = self.clock()
         except TrustError as error:
-            return Health(name, kind, address, reachable=True, host_key_ok=False, error=error)
+            return Health(name, kind, address, reachable=True, host_key_ok=False, error=error, **known)
         except BundleError as error:
             reachable = error.code not in ("target_unreachable", "worker_unavailable", "target_auth_failed")
             return Health(name, kind, address, reachable=reachable,
-                          host_key_ok=True if kind == "ssh" and reachable else None, error=error)
-        skew = float(report["time"]) - (started + self.clock()) / 2
+                          host_key_ok=True if kind == "ssh" and reachable else None, error=error, **known)
+        skew = float(report["time"]) - (heard if sent is None else (sent + heard) / 2)
         return Health(name, kind, address, reachable=True, host_key_ok=True if kind == "ssh" else None,
                       python=str(report.get("python")), free_bytes=int(report.get("free_bytes", 0)),
-                      clock_skew=round(skew, 3), work_dir=str(report.get("work_dir")), user=str(report.get("user")))
+                      clock_skew=round(skew, 3), work_dir=str(report.get("work_dir")),
+                      user=str(report.get("user") or known.get("user")))
 
     # -- many targets, one request each ------------------------------------------------------
     def inventory(self, targets: Iterable[Target]) -> list[dict[str, Any] | BundleError]:
@@ -368,10 +383,13 @@ class Fleet:
 
 def _refusal(health: Health, error: BundleError) -> BundleError:
     """``error`` as the preflight's refusal: it says nothing was run (decision 198) and names the target."""
-    message = error.message
+    message = error.message.rstrip()
     if "nothing was run" not in message.lower():
-        message = f"{message.rstrip()} Nothing was run on any target."
+        stop = "" if message.endswith((".", "!", "?")) else "."
+        message = f"{message}{stop} Nothing was run on any target."
     details = error.details if isinstance(error.details, dict) else {}
-    refused = type(error)(message, code=error.code, details={"target": health.target, **details})
+    known = {"target": health.target, "kind": health.kind, "address": health.address, "user": health.user,
+             "work_dir": health.work_dir}
+    refused = type(error)(message, code=error.code, details={**known, **details})
     refused.__cause__ = error.__cause__
     return refused

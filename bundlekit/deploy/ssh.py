@@ -19,6 +19,7 @@ Rules (``docs/decisions/144-ssh-targets.md``):
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 import socket
 from pathlib import Path
@@ -29,12 +30,12 @@ import asyncssh
 from bundlekit.core.files import KIB, read_user_file
 from bundlekit.deploy.session import Session
 from bundlekit.deploy.targets import SshTarget
-from bundlekit.errors import DeployError, InputError, TrustError
+from bundlekit.errors import DeployError, InputError, TrustError, UsageError
 from bundlekit.runtime.boot import bootstrap_argv
 from bundlekit.runtime.pack import Runner
 
-__all__ = ["connect", "runner_session", "scan_host_keys", "parse_host_key", "check_identity_file", "fingerprint",
-           "CONNECT_TIMEOUT"]
+__all__ = ["connect", "runner_session", "scan_host_keys", "parse_host_key", "check_identity_file", "load_identity",
+           "IdentityProblem", "fingerprint", "known_hosts_field", "CONNECT_TIMEOUT"]
 
 #: Seconds to connect and log in before a target counts as unreachable.
 CONNECT_TIMEOUT = 15.0
@@ -59,38 +60,81 @@ _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly13
             "aes256-ctr"]
 
 
+#: The first word of a public key line: the key's type (``ssh-ed25519``, ``ecdsa-sha2-nistp256``, ...).
+_KEY_TYPE = re.compile(r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+|rsa-sha2-[0-9]+)$")
+
+
 def parse_host_key(text: str, where: str = "--host-key") -> asyncssh.SSHKey:
-    """A public host key from its ``known_hosts`` form (``ssh-ed25519 AAAA... [comment]``)."""
+    """A public host key from a line holding its ``known_hosts`` key form: ``TYPE BASE64``, with
+    or without a host field before it (``[127.0.0.1]:2222 ssh-ed25519 AAAA...``) and anything
+    after it (a comment, a fingerprint), as ``scan-host-key`` prints it. The key returned has
+    no comment. UsageError ``invalid_host_key`` when the line holds no public key."""
+    words = text.split()
+    found = next((i for i, word in enumerate(words[:-1]) if _KEY_TYPE.match(word)), None)
     try:
-        return asyncssh.import_public_key(text.strip())
+        if found is None:
+            raise ValueError("no key type such as ssh-ed25519 followed by its base64 text")
+        key = asyncssh.import_public_key(f"{words[found]} {words[found + 1]}")
     except (asyncssh.KeyImportError, ValueError, TypeError) as error:
-        raise InputError(f"{where}: {text.strip()[:60]!r} is not an SSH public key ({error}); give one line of "
+        raise UsageError(f"{where}: {text.strip()[:60]!r} is not an SSH public key ({error}); give one line of "
                          "`bundlekit targets scan-host-key HOST` output, e.g. 'ssh-ed25519 AAAA...'.",
                          code="invalid_host_key") from None
+    key.set_comment(None)
+    return key
+
+
+class IdentityProblem(Exception):
+    """Why an identity file cannot serve a deployment (the words after the file's name)."""
+
+
+def load_identity(path: Path, what: str) -> asyncssh.SSHKey:
+    """The private key in the identity file at ``path``, checked in this order: it is a file
+    bundlekit can read (InputError ``file_not_found``, ``unreadable``, ``input_too_large``;
+    ``what`` names it), a private key (not the public ``.pub`` half), without a passphrase, and
+    readable by its owner only. The last three raise :class:`IdentityProblem`."""
+    data = read_user_file(path, what=what, limit=_MAX_IDENTITY_FILE)
+    try:
+        key = asyncssh.import_private_key(data)
+    except (asyncssh.KeyEncryptionError, asyncssh.KeyImportError, ValueError) as error:
+        if isinstance(error, asyncssh.KeyEncryptionError) or "passphrase" in str(error).lower():
+            raise IdentityProblem("is protected by a passphrase, which a deployment cannot type; use a key without "
+                                  "one, kept 0600 on the zone's machine.") from None
+        public = _public_key(data)
+        if public is not None:
+            hint = f" ({path.with_suffix('')})" if path.suffix == ".pub" else ""
+            raise IdentityProblem(f"is the public half of a key ({public}); give its private half{hint}.") from None
+        raise IdentityProblem(f"is not an SSH private key ({error}).") from None
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise IdentityProblem(f"is readable by other users (mode {mode & 0o777:o}); `chmod 600 {path}` first.")
+    return key
+
+
+def _public_key(data: bytes) -> str | None:
+    try:
+        return str(asyncssh.import_public_key(data).get_algorithm())
+    except (asyncssh.KeyImportError, ValueError, TypeError):
+        return None
 
 
 def check_identity_file(name: str, path: Path) -> None:
-    """Refuse an identity file that cannot serve unattended: not a private key, protected by a
-    passphrase, or readable by others (InputError ``invalid_identity_file``); missing,
-    unreadable or too large (``file_not_found``, ``unreadable``, ``input_too_large``)."""
-    def bad(why: str) -> InputError:
-        return InputError(f"target {name!r}: --identity-file {path} {why}", code="invalid_identity_file")
-
-    data = read_user_file(path, what=f"target {name!r}: --identity-file {path}", limit=_MAX_IDENTITY_FILE)
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        raise bad(f"is readable by other users (mode {mode & 0o777:o}); `chmod 600 {path}` first.")
+    """Refuse an identity file that cannot serve unattended (see :func:`load_identity`): InputError
+    ``invalid_identity_file``, or ``file_not_found``, ``unreadable``, ``input_too_large``."""
     try:
-        asyncssh.import_private_key(data)
-    except (asyncssh.KeyEncryptionError, asyncssh.KeyImportError, ValueError) as error:
-        if isinstance(error, asyncssh.KeyEncryptionError) or "passphrase" in str(error).lower():
-            raise bad("is protected by a passphrase, which a deployment cannot type; use a key without one, kept "
-                      "0600 on the zone's machine.") from None
-        raise bad(f"is not an SSH private key ({error}).") from None
+        load_identity(path, f"target {name!r}: --identity-file {path}")
+    except IdentityProblem as problem:
+        raise InputError(f"target {name!r}: --identity-file {path} {problem}", code="invalid_identity_file") from None
 
 
 def fingerprint(key: asyncssh.SSHKey) -> str:
+    """The key's SHA256 fingerprint as OpenSSH prints it (``SHA256:...``)."""
     return str(key.get_fingerprint("sha256"))
+
+
+def known_hosts_field(host: str, port: int) -> str:
+    """How ``known_hosts`` names ``host:port``: the host alone on port 22, else ``[host]:port``."""
+    bare = host.strip("[]")
+    return bare if port == 22 else f"[{bare}]:{port}"
 
 
 def _options(target: SshTarget, client_key: asyncssh.SSHKey) -> dict[str, Any]:
@@ -163,8 +207,7 @@ async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SS
             pinned = {parse_host_key(k).public_data for k in target.host_keys}
             if offered and not any(key.public_data in pinned for key in offered):
                 raise _mismatch(target, offered) from None
-        waited = f" (after {CONNECT_TIMEOUT:g} seconds)" if isinstance(error, asyncio.TimeoutError) else ""
-        raise DeployError(f"target {target.name!r} ({target.address}) is unreachable: {_why(error)}{waited}. "
+        raise DeployError(f"target {target.name!r} ({target.address}) is unreachable: {_why(error)}. "
                           "Check that the machine is up and its SSH server listens there "
                           f"(`bundlekit targets check {target.name}`).",
                           code="target_unreachable", details=_details(target)) from None

@@ -15,13 +15,14 @@ How a runner is started is :mod:`bundlekit.deploy.launch` (local) and :mod:`bund
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bundlekit.errors import DeployError, InputError
+from bundlekit.errors import DeployError, UsageError
 
 __all__ = ["Target", "LocalFolderTarget", "SshTarget", "Isolation", "ISOLATION_MODES", "DEFAULT_WORK_DIR",
            "WORK_FOLDER", "DEFAULT_MAX_PARALLEL", "check_ssh_address", "check_work_dir"]
@@ -162,7 +163,7 @@ class SshTarget(Target):
         check_ssh_address(self.name, self.user, self.host, self.port)
         check_work_dir(self.name, self.work_dir)
         if not self.host_keys:
-            raise InputError(f"target {self.name!r}: at least one pinned host key is needed (--host-key).",
+            raise UsageError(f"target {self.name!r}: at least one pinned host key is needed (--host-key).",
                              code="invalid_host_key")
 
     @property
@@ -173,19 +174,30 @@ class SshTarget(Target):
 def check_ssh_address(name: str, user: object, host: object, port: object) -> None:
     """Refuse a user, host or port that cannot be right, naming the target (``invalid_target``)."""
     if not isinstance(user, str) or not _USER.match(user):
-        raise InputError(f"target {name!r}: {user!r} is not a valid user name (letters, digits, '_', '.', "
+        raise UsageError(f"target {name!r}: {user!r} is not a valid user name (letters, digits, '_', '.', "
                           "'-', starting with a letter or '_').", code="invalid_target_address")
-    if not isinstance(host, str) or not _HOST.match(host) or len(host) > 253:
-        raise InputError(f"target {name!r}: {host!r} is not a valid host name or IP address.",
+    if not isinstance(host, str) or not _HOST.match(host) or len(host) > 253 or not _ipv6_ok(host):
+        raise UsageError(f"target {name!r}: {host!r} is not a valid host name or IP address.",
                          code="invalid_target_address")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise InputError(f"target {name!r}: port {port!r} must be a number from 1 to 65535.",
+        raise UsageError(f"target {name!r}: port {port!r} must be a number from 1 to 65535.",
                          code="invalid_target_address")
+
+
+def _ipv6_ok(host: str) -> bool:
+    """A ``[...]`` host must hold an IPv6 address (the pattern alone lets ``[:::]`` through)."""
+    if not host.startswith("["):
+        return True
+    try:
+        ipaddress.IPv6Address(host[1:-1])
+    except ValueError:
+        return False
+    return True
 
 
 def check_work_dir(name: str, work_dir: object) -> None:
     """A target's work folder must be absolute (or ``~/...``, the target user's home) and plain."""
     if (not isinstance(work_dir, str) or not (work_dir.startswith("/") or work_dir.startswith("~/"))
             or "\0" in work_dir or "\n" in work_dir or "/../" in f"{work_dir}/" or len(work_dir) > 1024):
-        raise InputError(f"target {name!r}: work folder {work_dir!r} must be an absolute path (or ~/FOLDER on "
+        raise UsageError(f"target {name!r}: work folder {work_dir!r} must be an absolute path (or ~/FOLDER on "
                          "the target) without '..'.", code="invalid_target_address")

@@ -17,7 +17,7 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label, check_name, fold
-from bundlekit.errors import InputError, StateError
+from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 
@@ -67,15 +67,15 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
                ssh: dict[str, Any] | None = None) -> TargetRecord:
     """Record a target: a local folder (``root``) or an SSH machine (``ssh``: user, host, port,
     host_keys, identity_file, work_dir; checked by the caller). Nothing is written on refusal."""
-    check_name(name, what="target name", error=InputError, code="invalid_target_name")
+    check_name(name, what="target name", error=UsageError, code="invalid_target_name")
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     if not roles:
         raise InputError("give the target at least one --role", code="invalid_input")
     for role in roles:
         check_label(role, what="role", error=InputError, code="invalid_label")
     if (root is None) == (ssh is None):
-        raise InputError("give exactly one of --root DIR (a folder on this machine) and --ssh USER@HOST[:PORT]",
-                         code="invalid_input")
+        raise UsageError("give exactly one of --root DIR (a folder on this machine) and --ssh USER@HOST[:PORT]",
+                         code="usage")
     # Target names are case-insensitive, as Octopus's machine names are.
     taken = {fold(t.name): t.name for t in list_targets(zone.db)}
     other = taken.get(fold(name))

@@ -29,7 +29,7 @@ def test_target_name_that_is_not_a_valid_name_refused_and_nothing_written(prod: 
     root = tmp_path / "t" / "new"
     r = run_cli("targets", "add", name, "--environment", "Production", "--role", "web", "--root", root, "--json",
                 home=prod)
-    assert r.returncode == 1, r.stderr
+    assert r.returncode == 2, r.stderr  # a name typed on the command line that can never be right: usage
     err = json.loads(r.stdout)["error"]
     assert err["code"] == "invalid_target_name" and "target name" in err["message"]
     assert "\x1b" not in r.stdout and "\u202e" not in r.stdout

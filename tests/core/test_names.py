@@ -167,8 +167,8 @@ def test_check_raises_the_family_and_code_the_caller_names() -> None:
         check_file_name("a/b.zip", what="manifest: packages[0].file", error=FormatError, code="invalid_manifest")
     assert isinstance(fmt.value, FormatError) and "packages[0].file" in fmt.value.message
     with raises_code("invalid_target_name") as name:
-        check_name("web 01", what="target name", error=InputError, code="invalid_target_name")
-    assert isinstance(name.value, InputError) and "target name 'web 01'" in name.value.message
+        check_name("web 01", what="target name", error=UsageError, code="invalid_target_name")
+    assert isinstance(name.value, UsageError) and "target name 'web 01'" in name.value.message
 
 
 def test_refusal_message_shows_hostile_characters_escaped() -> None:

@@ -405,6 +405,10 @@ def test_an_unreachable_target_is_found_by_the_preflight(servers: list[SshServer
         with raises_code("target_unreachable") as caught:
             fleet.preflight([ssh_target(servers[9]), nobody])
     assert "gone-01" in caught.value.message
+    # What the zone knows of the target is in the refusal's details, though it could not be asked.
+    details = caught.value.details
+    assert (details["target"], details["user"], details["work_dir"]) == ("gone-01", "deploy", str(tmp_path / "w"))
+    assert details["address"] == nobody.address
 
 
 def test_a_target_without_python3_is_named_with_what_to_do(spare: list[SshServer], client_key: asyncssh.SSHKey,

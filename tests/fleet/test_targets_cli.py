@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +44,11 @@ BAD_ADDS = [
     (["--ssh", "deploy@10.0.0.5", "--host-key", "ssh-ed25519 not-base64!"], "invalid_host_key"),
     (["--ssh", "deploy@10.0.0.5"], "invalid_host_key"),
     (["--ssh", "deploy@10.0.0.5", "--host-key", "KEY", "--work-dir", "relative/dir"], "invalid_target_address"),
-    (["--ssh", "deploy@10.0.0.5", "--root", "/tmp/x", "--host-key", "KEY"], "invalid_input"),
+    (["--ssh", "deploy@10.0.0.5", "--root", "/tmp/x", "--host-key", "KEY"], "usage"),
+    (["--ssh", "root@127.0.0.1:0", "--host-key", "KEY"], "invalid_target_address"),
+    (["--ssh", "root@[:::]", "--host-key", "KEY"], "invalid_target_address"),
+    (["--ssh", "deploy@10.0.0.5", "--host-key", "ssh-ed25519 AAAAnotakey"], "invalid_host_key"),
+    (["--ssh", "deploy@10.0.0.5", "--ssh", "deploy@10.0.0.6", "--host-key", "KEY"], "usage"),
 ]
 
 
@@ -55,8 +60,22 @@ def test_bad_ssh_targets_are_refused_naming_the_target_and_change_nothing(
     before = snapshot(world.prod)
     r = run_cli("targets", "add", "web-09", "--environment", "Production", "--role", "web", *extra, "--json",
                 home=world.prod)
-    assert r.returncode == 1 and json_of(r.stdout)["error"]["code"] == code, r.stdout + r.stderr
+    # Every one is a value typed on the command line that can never be right: a usage error, exit 2,
+    # like --max-parallel 0 (the README's exit codes).
+    assert r.returncode == 2 and json_of(r.stdout)["error"]["code"] == code, r.stdout + r.stderr
+    assert "web-09" in json_of(r.stdout)["error"]["message"] or code == "usage"
     assert snapshot(world.prod) == before
+
+
+def test_a_bad_target_name_and_a_bad_max_parallel_are_both_usage_errors(
+        fleet_world: tuple[World, list[SshServer]]) -> None:
+    world, servers = fleet_world
+    bad = run_cli("targets", "add", "bad name!", "--environment", "Production", "--role", "web", "--ssh",
+                  "deploy@10.0.0.5", "--host-key", servers[0].host_key, "--json", home=world.prod)
+    limit = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--max-parallel", "0", "--json",
+                    home=world.prod)
+    assert (bad.returncode, json_of(bad.stdout)["error"]["code"]) == (2, "invalid_target_name"), bad.stdout
+    assert (limit.returncode, json_of(limit.stdout)["error"]["code"]) == (2, "usage"), limit.stdout
 
 
 def test_scan_host_key_prints_the_offered_key_and_its_fingerprint_and_pins_nothing(
@@ -66,8 +85,19 @@ def test_scan_host_key_prints_the_offered_key_and_its_fingerprint_and_pins_nothi
     r = run_cli("targets", "scan-host-key", f"127.0.0.1:{servers[0].port}")
     assert r.returncode == 0, r.stderr
     fingerprint = asyncssh.import_public_key(servers[0].host_key).get_fingerprint("sha256")
-    assert f"{servers[0].host_key} {fingerprint}" in r.stdout.splitlines()
+    # known_hosts form (the host field, then the key), the fingerprint after a '#'
+    line = f"[127.0.0.1]:{servers[0].port} {servers[0].host_key} # {fingerprint}"
+    assert line in r.stdout.splitlines(), r.stdout
     assert snapshot(world.prod) == before
+    # A whole line pasted into --host-key pins the key alone (no host field, no fingerprint kept).
+    added = json_of(run_cli("targets", "add", "pasted-01", "--environment", "Production", "--role", "web", "--ssh",
+                            f"{servers[0].user}@127.0.0.1:{servers[0].port}", "--host-key", line, "--work-dir",
+                            str(servers[0].work_dir), "--json", home=world.prod).stdout)
+    try:
+        assert added["host_keys"] == [servers[0].host_key]
+        assert run_cli("targets", "check", "pasted-01", home=world.prod).returncode == 0
+    finally:
+        world.cli("targets", "remove", "pasted-01", home=world.prod)
 
 
 @pytest.mark.parametrize("address, code, said", [
@@ -82,7 +112,7 @@ def test_scan_host_key_of_no_server_or_no_address_says_which_and_pins_nothing(
     before = snapshot(world.prod)
     r = run_cli("targets", "scan-host-key", address, "--json")
     error = json_of(r.stdout)["error"]
-    assert (error["code"], r.returncode) == (code, 5 if code == "target_unreachable" else 1), r.stdout + r.stderr
+    assert (error["code"], r.returncode) == (code, 5 if code == "target_unreachable" else 2), r.stdout + r.stderr
     assert said in error["message"] and "target 'scan'" not in error["message"]
     assert snapshot(world.prod) == before
 
@@ -188,3 +218,92 @@ def test_checking_a_target_that_does_not_exist_names_the_closest_one(
     error = json_of(r.stdout)["error"]
     assert r.returncode == 1 and error["code"] == "unknown_target", r.stdout
     assert "'db-1'" in error["message"] and "did you mean 'db-01'?" in error["message"]
+
+
+def _add(world: World, name: str, server: SshServer, *extra: object, address: str | None = None) -> str:
+    return world.cli("targets", "add", name, "--environment", "Production", "--role", "spare", "--ssh",
+                     address or f"{server.user}@127.0.0.1:{server.port}", "--host-key", server.host_key,
+                     "--work-dir", str(server.work_dir), *extra, home=world.prod)
+
+
+def test_an_identity_file_is_checked_when_used_as_when_added_and_a_public_half_is_named_first(
+        fleet_world: tuple[World, list[SshServer]], tmp_path: Path) -> None:
+    world, servers = fleet_world
+    key = tmp_path / "id_spare"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    servers[1].authorize(key.with_suffix(".pub").read_text())
+    public = run_cli("targets", "add", "spare-01", "--environment", "Production", "--role", "spare", "--ssh",
+                     f"{servers[1].user}@127.0.0.1:{servers[1].port}", "--host-key", servers[1].host_key,
+                     "--identity-file", key.with_suffix(".pub"), "--json", home=world.prod)
+    error = json_of(public.stdout)["error"]
+    assert error["code"] == "invalid_identity_file" and "public half" in error["message"], error
+    assert f"give its private half ({key})" in error["message"] and "chmod" not in error["message"]
+    _add(world, "spare-01", servers[1], "--identity-file", key)
+    try:
+        assert run_cli("targets", "check", "spare-01", home=world.prod).returncode == 0
+        key.chmod(0o644)  # loosened after it was added: refused when used, as when added
+        r = run_cli("targets", "check", "spare-01", "--json", home=world.prod)
+        [health] = json_of(r.stdout)["targets"]
+        assert r.returncode == 5 and health["error"]["code"] == "target_auth_failed", r.stdout
+        assert "readable by other users (mode 644)" in health["error"]["message"]
+        assert f"chmod 600 {key}" in health["error"]["message"]
+    finally:
+        world.cli("targets", "remove", "spare-01", home=world.prod)
+
+
+def test_a_bare_ipv6_address_is_taken_where_no_port_follows(fleet_world: tuple[World, list[SshServer]]) -> None:
+    world, servers = fleet_world
+    added = json_of(world.cli("targets", "add", "v6-01", "--environment", "Production", "--role", "spare", "--ssh",
+                              "deploy@::1", "--host-key", servers[0].host_key, "--json", home=world.prod))
+    try:
+        assert (added["host"], added["port"], added["address"]) == ("[::1]", 22, "deploy@[::1]:22")
+    finally:
+        world.cli("targets", "remove", "v6-01", home=world.prod)
+    scan = run_cli("targets", "scan-host-key", "::1", "--json")  # understood; whether sshd listens there or not
+    assert json_of(scan.stdout).get("error", {}).get("code") != "invalid_target_address", scan.stdout
+
+
+def test_check_shows_an_aligned_table_with_the_host_key_and_what_the_zone_knows_of_an_unreachable_target(
+        fleet_world: tuple[World, list[SshServer]], tmp_path: Path) -> None:
+    world, servers = fleet_world
+    _add(world, "spare-02", servers[0])
+    _add(world, "spare-gone-with-a-long-name", servers[0], address=f"nobody@127.0.0.1:{free_port()}")
+    try:
+        r = run_cli("targets", "check", "spare-02", "spare-gone-with-a-long-name", home=world.prod)
+        lines = r.stdout.splitlines()
+        assert r.returncode == 5 and lines[0].split() == ["STATUS", "TARGET", "ADDRESS", "HOST", "KEY", "PYTHON",
+                                                          "FREE", "CLOCK", "SKEW"], r.stdout
+        rows = {line.split()[1]: line for line in lines[1:3]}
+        assert rows["spare-02"].split()[0] == "ok" and rows["spare-02"].split()[3] == "ok"
+        for column in ("ADDRESS", "HOST KEY", "PYTHON"):  # every row's cells start under their heading
+            at = lines[0].index(column)
+            assert all(row[at - 1] == " " and row[at] != " " for row in rows.values()), (column, r.stdout)
+        assert any(line.startswith("spare-gone-with-a-long-name: target") and "[target_unreachable]" in line
+                   for line in lines[3:]), r.stdout
+        as_json = json_of(run_cli("targets", "check", "spare-gone-with-a-long-name", "--json",
+                                  home=world.prod).stdout)
+        [gone] = as_json["targets"]
+        assert (gone["user"], gone["work_dir"]) == ("nobody", str(servers[0].work_dir))
+    finally:
+        for name in ("spare-02", "spare-gone-with-a-long-name"):
+            world.cli("targets", "remove", name, home=world.prod)
+    empty = tmp_path / "empty"
+    run_cli("init", "--zone", "empty", home=empty)
+    none = run_cli("targets", "check", home=empty)
+    assert none.returncode == 0 and "no targets; add one with `bundlekit targets add`" in none.stdout
+
+
+def test_list_shows_each_ssh_target_s_work_folder_key_and_identity_and_set_host_key_what_it_replaced(
+        fleet_world: tuple[World, list[SshServer]]) -> None:
+    world, servers = fleet_world
+    _add(world, "spare-03", servers[0])
+    try:
+        listed = world.cli("targets", "list", home=world.prod)
+        fp = asyncssh.import_public_key(servers[0].host_key).get_fingerprint("sha256")
+        assert f"work folder {servers[0].work_dir}; host key ssh-ed25519 {fp}; identity the zone key" in listed
+        other = asyncssh.import_public_key(servers[1].host_key).get_fingerprint("sha256")
+        said = world.cli("targets", "set-host-key", "spare-03", servers[1].host_key, home=world.prod)
+        assert f"pinned ssh-ed25519 {other} for target spare-03" in said
+        assert f"no longer pinned: ssh-ed25519 {fp}" in said
+    finally:
+        world.cli("targets", "remove", "spare-03", home=world.prod)
