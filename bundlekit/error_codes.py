@@ -277,8 +277,7 @@ REGISTRY, ALIASES = _build(
        exception=_REFUSAL),
     _E("package_not_shared", "trust", "a release uses by hash a package its source did not deliver (nor a source "
                                       "sharing its packages with it)", exception=_REFUSAL),
-    _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",
-       exception=_PREFLIGHT),
+    _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",),
     _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
 
     # -- conflict (exit 4) -------------------------------------------------------------------
@@ -306,16 +305,12 @@ REGISTRY, ALIASES = _build(
     _E("no_targets", "deploy", "the environment has no deployment targets"),
     _E("lifecycle_violation", "deploy", "the release's lifecycle does not allow the environment yet: an earlier "
                                         "phase is still to pass"),
-    _E("target_unreachable", "deploy", "a target cannot be connected to, or its step runner did not start",
-       exception=_PREFLIGHT),
-    _E("target_auth_failed", "deploy", "an SSH target refused the zone's key, or its identity file is unreadable",
-       exception=_PREFLIGHT),
-    _E("target_python_missing", "deploy", "a target has no python3 to run the step runner", exception=_PREFLIGHT),
+    _E("target_unreachable", "deploy", "a target cannot be connected to, or its step runner did not start",),
+    _E("target_auth_failed", "deploy", "an SSH target refused the zone's key, or its identity file is unreadable",),
+    _E("target_python_missing", "deploy", "a target has no python3 to run the step runner"),
     _E("target_python_too_old", "deploy", "a target's python3 is older than 3.8",
-       internal="needs a Python older than 3.8 on a target; tests/fleet answers for one with a stand-in",
-       exception=_PREFLIGHT),
-    _E("target_workdir_unusable", "deploy", "a target's work folder cannot be created or written by its user",
-       exception=_PREFLIGHT),
+       internal="needs a Python older than 3.8 on a target; tests/fleet answers for one with a stand-in",),
+    _E("target_workdir_unusable", "deploy", "a target's work folder cannot be created or written by its user",),
     _E("target_connection_lost", "deploy", "the connection to a target's step runner ended during a step",
        internal=_MACHINE, exception="deployment"),
     _E("target_timed_out", "deploy", "a target's runner did not answer within the step's timeout plus a grace",
@@ -328,8 +323,7 @@ REGISTRY, ALIASES = _build(
     _E("structured_config_unavailable", "deploy", "a target's python3 lacks what a configuration format needs "
                                                   "(lxml for XML)",
        exception="deployment"),
-    _E("worker_unavailable", "deploy", "no worker isolation can be had: no such worker user, or no bubblewrap",
-       exception=_PREFLIGHT),
+    _E("worker_unavailable", "deploy", "no worker isolation can be had: no such worker user, or no bubblewrap",),
     _E("no_targets_for_roles", "deploy", "no target in the environment has a role a step runs on",
        exception=_PREFLIGHT),
     _E("no_zone_target", "deploy", "a step without roles runs on the zone, but no zone target was given",

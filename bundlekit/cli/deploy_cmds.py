@@ -203,11 +203,16 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
         raise StateError(f"no deployment {deployment_id!r}; see `bundlekit deployments list`",
                          code="unknown_deployment")
     record = row["record"]
+    from bundlekit.dashboard.model import outcome
+
+    shown = outcome(row["state"], list(record.get("runs") or []))  # the word every dashboard shows
     if as_json:
-        emit_json({"id": row["id"], "state": row["state"], "environment": row["environment"],
+        emit_json({"id": row["id"], "state": row["state"], "outcome": shown, "environment": row["environment"],
                    "release": row["release"], "project": row["project_slug"], "record": record})
         return
-    echo(f"{row['id']}: {names.get(row['project_slug'], row['project_slug'])} {row['release']} to {row['environment']}: {row['state']}")
+    also = f" (dashboards: {shown})" if shown.casefold() not in (row["state"].casefold(), "succeeded") else ""
+    echo(f"{row['id']}: {names.get(row['project_slug'], row['project_slug'])} {row['release']} to "
+         f"{row['environment']}: {row['state']}{also}")
     for r in record.get("runs", []):
         echo()
         echo(f"== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"

@@ -57,6 +57,13 @@ def _log(db: Reader, digest: str | None, cache: dict[str, str]) -> str:
     return cache[digest]
 
 
+def outcome(record_state: str, runs: list[dict[str, Any]]) -> str:
+    """How every dashboard shows a deployment recorded ``record_state`` with ``runs`` (their
+    ``step`` and ``state``): ``succeeded``, ``running``, ``partial`` (a step succeeded on some
+    targets and failed on others) or ``failed``. ``deployments show`` prints the same word."""
+    return _state(record_state, runs)
+
+
 def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
     if record_state == "Success":
         return "succeeded"

@@ -326,8 +326,8 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     with the deployment). The preflight plans every run, then connects to every target the
     plan uses (``max_parallel`` at a time) and starts its runner: a host key mismatch (exit 3),
     an unreachable target or one without a usable python refuses the deployment before any
-    step runs anywhere (a dry run only probes). A preflight refusal is recorded as a failed
-    deployment and queued for the source, then re-raised (a dry run records nothing). A
+    step runs anywhere (a dry run only probes), and is not recorded. A refusal of the plan (the
+    release's own problem) is recorded as a failed deployment and queued for the source. A
     deployment whose steps fail is returned ``Failed``; the caller decides the exit status.
     ``receipt_out`` also writes the signed receipt there. ``fleet``: sessions to reuse. ``cancel``
     set before it is recorded: ``deployment_canceled``; while it runs: it ends ``Canceled`` (decision 402).
@@ -357,15 +357,14 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             # host_key_mismatch (3), target_unreachable (5), ...; a dry run only probes (writes nothing anywhere)
             fleet.preflight(_used_targets(request, plan), start=not dry_run)
         except BundleError as err:
-            # A refusal for one target's sake is recorded on that target; any other on the zone.
-            blamed = err.details.get("target") if checking and isinstance(err.details, dict) else None
-            if not dry_run:
+            # The release's own problems are recorded for its source; the targets' are not (decision 407).
+            if not dry_run and not checking:
                 # Nothing ran, but the source must still learn that this deployment did not happen.
                 with zone.db.transaction() as tx:
                     deployment_id = _insert_running(tx, ctx, now)
                     failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
                                               "Failed", now, now,
-                                              (StepRun(PREFLIGHT, blamed, "Failed", now, now, None, "", (),
+                                              (StepRun(PREFLIGHT, None, "Failed", now, now, None, "", (),
                                                        f"[{err.code}] {err.message}"),), request.warnings)
                     _record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out)

@@ -86,6 +86,7 @@ def test_a_target_killed_mid_deployment_ends_failed_others_are_kept_and_the_rece
         shown = json_of(world.cli("deployments", "show", answer["deployment_id"], "--json", home=world.prod))
         runs = {(x["step"], x["target"]): x for x in shown["record"]["runs"]}
         assert shown["state"] == shown["record"]["state"] == "Failed"
+        assert shown["outcome"] == "partial"  # the word both zones' dashboards show for it (below)
         assert [runs[("Prepare", s.name)]["state"] for s in servers] == ["Success"] * 3
         assert [runs[("Long", s.name)]["state"] for s in servers] == ["Success", "Success", "Failed"]
         dead = runs[("Long", "node-03")]
