@@ -49,6 +49,27 @@ def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untype
     return show
 
 
+def _batches(outcome: Any, max_parallel: int) -> list[dict[str, Any]]:
+    """Per step that runs on targets: how many, and how many at once (its ``window_size`` for a
+    rolling step, else ``--max-parallel``; the smaller of the two)."""
+    windows = {s.name: s.window_size for s in outcome.request.steps}
+    out: list[dict[str, Any]] = []
+    for r in outcome.plan.runs:
+        if r.action != "run" or r.target is None:
+            continue
+        if not out or out[-1]["step"] != r.step:
+            window = windows.get(r.step)
+            at_once = min(max_parallel, window) if window else max_parallel
+            limited = (f"window_size {window}" if window and window <= max_parallel
+                       else f"--max-parallel {max_parallel}")
+            out.append({"step": r.step, "targets": 0, "window_size": window, "at_once": at_once,
+                        "limited_by": limited})
+        out[-1]["targets"] += 1
+    for batch in out:
+        batch["at_once"] = min(batch["at_once"], batch["targets"])
+    return out
+
+
 @cli.command(epilog="bundlekit deploy acme-web 1.4.0 --environment Production --home ./prod\n"
                     "bundlekit deploy acme-web 1.4.0 --environment Production --home ./prod --dry-run --json\n"
                     "bundlekit deploy acme-web 2.0.0 --environment Production --evidence staging-receipt.bundle "
@@ -105,15 +126,23 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
     environment = outcome.request.environment
     waived = f" (lifecycle phase(s) waived in this zone: {', '.join(outcome.waived)})" if outcome.waived else ""
     if dry_run:
+        batches = _batches(outcome, max_parallel)
         if as_json:
-            emit_json({"dry_run": True, "plan": outcome.plan.to_dict(), "waived": list(outcome.waived)})
+            emit_json({"dry_run": True, "plan": outcome.plan.to_dict(), "waived": list(outcome.waived),
+                       "max_parallel": max_parallel, "steps": batches})
         else:
             echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
                  f"to {environment}{waived}:")
+            told: set[str] = set()
             for r in outcome.plan.runs:
+                batch = next((b for b in batches if b["step"] == r.step), None)
+                if batch is not None and r.step not in told:
+                    told.add(r.step)
+                    echo(f"  {r.step}: {batch['targets']} target(s), at most {batch['at_once']} at once "
+                         f"({batch['limited_by']})")
                 where = r.target or "(zone)"
                 extra = f" ({r.reason})" if r.reason else ""
-                echo(f"  {r.action:<6} {r.step} on {where}{extra}")
+                echo(f"    {r.action:<6} {r.step} on {where}{extra}")
         return
     rec = outcome.record
     assert rec is not None

@@ -51,6 +51,7 @@ name = "After"
 type = "script"
 syntax = "bash"
 roles = ["stop"]
+window_size = 1
 script = 'echo "after on #{{Octopus.Machine.Name}}"'
 '''
 
@@ -122,3 +123,18 @@ def test_a_signal_during_a_deployment_stops_its_scripts_and_records_it_canceled_
     latest = row["cells"][view["columns"].index(["prod", "Production"])]["latest"]
     assert latest["state"] == "failed"
     assert {(s["step"], s["target"]): s["state"] for s in latest["steps"]} == states
+
+
+def test_a_dry_run_shows_how_many_targets_each_step_runs_on_at_once(
+        stop_world: tuple[World, list[SshServer], Path]) -> None:
+    world, servers, _ = stop_world
+    plan = json_of(world.cli("deploy", "fleet-stop", "1.0.0", "--environment", "Production", "--dry-run",
+                             "--max-parallel", "5", "--json", home=world.prod))
+    steps = {s["step"]: (s["targets"], s["at_once"], s["limited_by"]) for s in plan["steps"]}
+    assert plan["max_parallel"] == 5
+    assert steps == {"Prepare": (2, 2, "--max-parallel 5"), "Long": (2, 2, "--max-parallel 5"),
+                     "After": (2, 1, "window_size 1")}  # a rolling step: one target at a time
+    text = world.cli("deploy", "fleet-stop", "1.0.0", "--environment", "Production", "--dry-run",
+                     "--max-parallel", "1", home=world.prod)
+    assert "  Prepare: 2 target(s), at most 1 at once (--max-parallel 1)" in text.splitlines(), text
+    assert "  After: 2 target(s), at most 1 at once (window_size 1)" in text.splitlines(), text
