@@ -105,10 +105,11 @@ def main() -> None:
         bk("identity", "--home", home, "-o", WORK / f"{name}.card")
     bk("trust", "add", WORK / "staging.card", "--home", dev)
     bk("trust", "add", WORK / "prod.card", "--home", dev)
-    bk("trust", "add", WORK / "dev.card", "--home", staging)
-    bk("trust", "add", WORK / "dev.card", "--home", prod)
-    # prod accepts staging's signed receipts as proof that the Staging phase passed
-    bk("trust", "add", WORK / "staging.card", "--home", prod, "--projects", "acme-*")
+    # staging and prod take dev's releases, and dev's word that they passed Development
+    bk("trust", "add", WORK / "dev.card", "--home", staging, "--evidence-for", "Development")
+    bk("trust", "add", WORK / "dev.card", "--home", prod, "--evidence-for", "Development")
+    # prod accepts staging's signed receipts as proof that the Staging phase passed (and nothing else)
+    bk("trust", "add", WORK / "staging.card", "--home", prod, "--projects", "acme-*", "--evidence-for", "Staging")
 
     # dev: the zone that makes the release deploys it to its own Development environment
     bk("releases", "create", RELEASE, "--home", dev)

@@ -136,6 +136,9 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
              f"{p['minimum_successful']}  {state}")
         for e in p["evidence"]:
             echo(f"      {e}")
+        for i in info["not_counted"]:
+            if i["environment"].casefold() in {e.casefold() for e in p["environments"]}:
+                echo(f"      not counted: {i['evidence']}: {i['why']}")
     for w in info["waivers"]:
         echo(f"  waiver: {w['phase']} ({'every release' if w['release'] == '*' else w['release']}): "
              f"{w['reason']}")

@@ -99,6 +99,9 @@ def trust() -> None:
     """The zones this zone accepts bundles or receipts from and seals secrets to."""
 
 
+EVIDENCE_HELP = ("Glob(s) of the environments whose deployments this zone's receipts and the attestations in its "
+                 "releases may prove to a lifecycle (repeat for several). By default its word proves none: "
+                 "name the phases it runs, e.g. --evidence-for Staging.")
 SHARE_HELP = ("A trusted zone whose releases may use this zone's packages by hash, and whose receipts list them "
               "(repeat for several). By default a zone's packages are its own.")
 
@@ -108,7 +111,12 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
     return out or ("*",)
 
 
-@trust.command("add", epilog="bundlekit trust add dev.card --home ./prod --projects 'acme-*' --threshold 2")
+def _evidence_patterns(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+
+
+@trust.command("add", epilog="bundlekit trust add dev.card --home ./prod --projects 'acme-*' --threshold 2\n"
+                             "bundlekit trust add staging.card --home ./prod --evidence-for Staging")
 @click.argument("card", type=click.Path(path_type=Path))
 @home_option
 @click.option("--spaces", multiple=True, help="Glob(s) of spaces this zone may send (default all).")
@@ -117,14 +125,17 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--threshold", type=int, default=1, show_default=True,
               help="Distinct trusted signatures required (the zone key plus approvers).")
 @click.option("--share-packages-with", "share", multiple=True, metavar="ZONE", help=SHARE_HELP)
+@click.option("--evidence-for", "evidence_for", multiple=True, metavar="ENV-GLOB", help=EVIDENCE_HELP)
 @json_option
 def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: tuple[str, ...],
-              environments: tuple[str, ...], threshold: int, share: tuple[str, ...], as_json: bool) -> None:
+              environments: tuple[str, ...], threshold: int, share: tuple[str, ...], evidence_for: tuple[str, ...],
+              as_json: bool) -> None:
     """Trust another zone's identity card."""
     parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
     with open_zone(resolve_home(home)) as z:
         policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
-                              truststore.zone_ids(z, share, what="--share-packages-with"))
+                              truststore.zone_ids(z, share, what="--share-packages-with"),
+                              _evidence_patterns(evidence_for))
         entry = truststore.add_zone(z, parsed, policy, clock.now())
     if as_json:
         emit_json(entry.to_dict())
@@ -133,22 +144,36 @@ def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: t
 
 
 @trust.command("set", epilog="bundlekit trust set dev-payments --share-packages-with dev-web --home ./prod\n"
-                             "bundlekit trust set dev-payments --no-package-sharing --home ./prod")
+                             "bundlekit trust set dev-payments --no-package-sharing --home ./prod\n"
+                             "bundlekit trust set staging --evidence-for Staging --home ./prod")
 @click.argument("name")
 @click.option("--share-packages-with", "share", multiple=True, metavar="ZONE",
               help=SHARE_HELP + " Replaces the zones named before.")
 @click.option("--no-package-sharing", is_flag=True, help="Share this zone's packages with no other zone.")
+@click.option("--evidence-for", "evidence_for", multiple=True, metavar="ENV-GLOB",
+              help=EVIDENCE_HELP + " Replaces the globs given before.")
+@click.option("--no-evidence", is_flag=True, help="This zone's word proves no deployment to any lifecycle.")
 @home_option
 @json_option
-def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, home: str | None, as_json: bool) -> None:
-    """Change a trusted zone's policy: which other zones may use the packages it delivered."""
-    if bool(share) == no_package_sharing:
-        raise UsageError("give --share-packages-with ZONE (repeat for several) or --no-package-sharing",
-                         code="usage")
+def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evidence_for: tuple[str, ...],
+              no_evidence: bool, home: str | None, as_json: bool) -> None:
+    """Change a trusted zone's policy: which other zones may use the packages it delivered, and
+    which environments its receipts and attestations may prove."""
+    sharing, proving = bool(share) or no_package_sharing, bool(evidence_for) or no_evidence
+    if (share and no_package_sharing) or (evidence_for and no_evidence) or not (sharing or proving):
+        raise UsageError("give --share-packages-with ZONE (repeat for several) or --no-package-sharing, and/or "
+                         "--evidence-for ENV-GLOB (repeat for several) or --no-evidence", code="usage")
     with open_zone(resolve_home(home)) as z:
-        entry = truststore.share_packages(z, name, share)
+        if proving:
+            truststore.get_zone(z, name)  # an unknown zone is refused before anything changes
+        entry = truststore.share_packages(z, name, share) if sharing else truststore.get_zone(z, name)
+        if proving:
+            entry = truststore.set_evidence_for(z, name, _evidence_patterns(evidence_for))
     if as_json:
         emit_json(entry.to_dict())
+    elif proving and not sharing:
+        echo(f"zone {entry.name}'s receipts and attestations now prove deployments to: "
+             f"{', '.join(entry.policy.evidence_for) or 'no environment'}")
     elif entry.shares_packages_with:
         echo(f"the packages zone {entry.name} delivers may now be used by zone(s) "
              f"{', '.join(entry.shares_packages_with)}")
@@ -177,6 +202,8 @@ def trust_list(home: str | None, as_json: bool) -> None:
             echo(f"{'':<16} approver {label} ({kid})")
         if e.shares_packages_with:
             echo(f"{'':<16} shares its packages with {', '.join(e.shares_packages_with)}")
+        if p.evidence_for:
+            echo(f"{'':<16} its receipts and attestations prove deployments to {', '.join(p.evidence_for)}")
 
 
 @trust.command("remove", epilog="bundlekit trust remove dev --home ./prod")

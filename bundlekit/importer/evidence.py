@@ -47,7 +47,8 @@ def read_receipt_evidence(verifier: Verifier, path: Path) -> tuple[VerifiedBundl
             zone_id=verified.source.zone_id, zone_name=verified.source.name, deployment_id=e["deployment_id"],
             space=e["project"]["space"], project_slug=e["project"]["slug"], release=e["release"],
             release_digest=e.get("release_digest", ""), environment=e["environment"], tenant=e.get("tenant"),
-            state=e["state"], ended=e["ended_ms"] / 1000, kind="receipt", proof=verified.digest))
+            state=e["state"], ended=e["ended_ms"] / 1000, kind="receipt", proof=verified.digest,
+            signers=verified.signer_key_ids))
     return verified, rows
 
 
@@ -81,5 +82,5 @@ def attested(verified: VerifiedBundle) -> list[EvidenceRow]:
                         deployment_id=a["deployment_id"], space=m.project["space"], project_slug=m.project["slug"],
                         release=m.release["version"], release_digest=digest, environment=a["environment"],
                         tenant=a.get("tenant"), state="Success", ended=a["ended_ms"] / 1000, kind="attested",
-                        proof=verified.digest)
+                        proof=verified.digest, signers=verified.signer_key_ids)
             for a in m.attestations]

@@ -37,36 +37,77 @@ def release_lifecycle(release: dict[str, Any]) -> Lifecycle | None:
     return Lifecycle.from_dict(release["lifecycle"]) if release.get("lifecycle") else None
 
 
+class _Judge:
+    """Whether another zone's word about a deployment counts now (decision 412): its zone must
+    still be trusted, no key that signed it (or, for evidence recorded before signers were kept,
+    no zone key of that zone) may be revoked, and for lifecycle evidence (receipts offered,
+    attestations) the zone's trust policy must let it prove that environment."""
+
+    def __init__(self, db: Reader) -> None:
+        self.db = db
+        self.revoked = evidence.revoked_keys(db)
+        self.ignored: list[dict[str, str]] = []
+
+    def why_not(self, zone_id: str, zone_name: str, environment: str, signers: Iterable[str],
+                evidence_kind: bool) -> str | None:
+        entry = truststore.entry_for_id(self.db, zone_id)
+        if entry is None:
+            return f"zone {zone_name} is no longer trusted"
+        keys = list(signers) or truststore.zone_key_ids(self.db, zone_id)
+        bad = [k for k in keys if k in self.revoked]
+        if bad:
+            return f"signed by key {bad[0]} of zone {entry.name}, revoked ({self.revoked[bad[0]]})"
+        if evidence_kind and not entry.policy.may_prove(environment):
+            return (f"zone {entry.name} may not prove deployments to {environment}; if it may: `bundlekit trust set "
+                    f"{entry.name} --evidence-for {environment!r}`")
+        return None
+
+    def count(self, out: list[Success], where: str, environment: str, tenant: str | None, why: str | None) -> None:
+        if why is None:
+            out.append(Success(environment, tenant, where))
+        else:
+            self.ignored.append({"evidence": where, "environment": environment, "why": why})
+
+
 def successes(db: Reader, zone_name: str, project: projects.ProjectRecord, release: dict[str, Any],
-              offered: Iterable[EvidenceRow] = ()) -> list[Success]:
-    """Every successful deployment of ``release`` this zone can count (see the module docstring)."""
+              offered: Iterable[EvidenceRow] = (), ignored: list[dict[str, str]] | None = None) -> list[Success]:
+    """Every successful deployment of ``release`` this zone can count (see the module docstring);
+    what another zone said that does not count now is added to ``ignored`` with why."""
     digest = release.get("release_digest")
     out: list[Success] = []
+    judge = _Judge(db)
     if digest:
         for d in deployments.successes_of(db, digest):
             out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}"))
         names = truststore.zone_names(db)
         for e in remote.entries_for_slug(db, project.slug):
             if e.get("release_digest") == digest and e["state"] == "Success":
-                where = f"{e['deployment_id']} in zone {names.get(e['zone_id'], e['zone_id'])} (receipt)"
-                out.append(Success(e["environment"], e.get("tenant"), where))
+                name = names.get(e["zone_id"], e["zone_id"])
+                judge.count(out, f"{e['deployment_id']} in zone {name} (receipt)", e["environment"], e.get("tenant"),
+                            judge.why_not(e["zone_id"], name, e["environment"], (), evidence_kind=False))
         for r in list(evidence.evidence_for(db, digest)) + [r for r in offered if r.release_digest == digest]:
-            out.append(Success(r.environment, r.tenant, f"{r.deployment_id} in zone {r.zone_name} ({r.kind})"))
+            judge.count(out, f"{r.deployment_id} in zone {r.zone_name} ({r.kind})", r.environment, r.tenant,
+                        judge.why_not(r.zone_id, r.zone_name, r.environment, r.signers, evidence_kind=True))
     else:
         for d in deployments.release_history(db, project.slug, release["version"], project.source_zone_id):
             if d["state"] == "Success":
                 out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}"))
+    if ignored is not None:
+        ignored.extend(judge.ignored)
     return out
 
 
 def release_progress(db: Reader, zone_name: str, project: projects.ProjectRecord, release: dict[str, Any], *,
-                     tenant: str | None = None, offered: Iterable[EvidenceRow] = ()) -> Progress | None:
-    """The phases of ``release`` and what passed them (None: the release has no lifecycle)."""
+                     tenant: str | None = None, offered: Iterable[EvidenceRow] = (),
+                     ignored: list[dict[str, str]] | None = None) -> Progress | None:
+    """The phases of ``release`` and what passed them (None: the release has no lifecycle);
+    evidence that does not count now goes to ``ignored`` with why."""
     lifecycle = release_lifecycle(release)
     if lifecycle is None:
         return None
     waived = [w["phase"] for w in evidence.waivers_for(db, project.space, project.slug, release["version"])]
-    return progress(lifecycle, successes(db, zone_name, project, release, offered), waived=waived, tenant=tenant)
+    return progress(lifecycle, successes(db, zone_name, project, release, offered, ignored), waived=waived,
+                    tenant=tenant)
 
 
 def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: dict[str, Any], environment: str, *,
@@ -78,7 +119,8 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     ``unknown_environment`` (exit 1) for an environment the lifecycle does not name, with the
     closest names it does (a typo is not a lifecycle violation).
     """
-    prog = release_progress(db, zone_name, project, release, tenant=tenant, offered=offered)
+    ignored: list[dict[str, str]] = []
+    prog = release_progress(db, zone_name, project, release, tenant=tenant, offered=offered, ignored=ignored)
     if prog is None:
         return None
     decision = decide(prog, environment)
@@ -98,6 +140,8 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     block = decision.blocking
     assert block is not None
     got = f" ({', '.join(block.succeeded)})" if block.succeeded else ""
+    unused = [i for i in ignored if block.phase.has(i["environment"])]
+    got += "".join(f"; not counted: {i['evidence']} to {i['environment']}: {i['why']}" for i in unused)
     raise DeployError(
         f"{what} cannot be deployed to {environment} (phase {decision.phase.name!r}) yet: phase "
         f"{block.phase.name!r} needs {block.phase.minimum_successful} successful deployment(s) of this release to "
@@ -106,7 +150,7 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
         f"the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the phase: "
         f"`bundlekit lifecycle waive {project.slug} --phase {block.phase.name!r} --reason TEXT`",
         code="lifecycle_violation", details={**details, "phase": decision.phase.name,
-                                             "blocking_phase": block.phase.name})
+                                             "blocking_phase": block.phase.name, "not_counted": unused})
 
 
 def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, version: str | None) -> str:
@@ -159,11 +203,13 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
     with zone.db.read() as db:
         project = projects.find_project(db, project_ref, zone.name)
         release = projects.get_release(db, project, version)
-        prog = release_progress(db, zone.name, project, release, tenant=tenant)
+        ignored: list[dict[str, str]] = []
+        prog = release_progress(db, zone.name, project, release, tenant=tenant, ignored=ignored)
         waivers = evidence.waivers_for(db, project.space, project.slug, release["version"])
     out: dict[str, Any] = {"project": project.name, "slug": project.slug, "space": project.space,
                            "release": release["version"], "release_digest": release.get("release_digest"),
-                           "tenant": tenant, "lifecycle": None, "waivers": waivers, "open": []}
+                           "tenant": tenant, "lifecycle": None, "waivers": waivers, "open": [],
+                           "not_counted": ignored}
     if prog is not None:
         out["lifecycle"] = prog.to_dict()
         out["open"] = [e for e in prog.lifecycle.environments() if decide(prog, e).allowed]

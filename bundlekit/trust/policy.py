@@ -9,7 +9,8 @@ Rules (spec/bundle-format.md §6):
 * The threshold counts *distinct* keys that are trusted for that source (its zone key plus
   the approvers added with ``trust add-signer``) and not revoked. Unknown keys are ignored.
   The zone key is always required: approvers add to it, never replace it.
-* Policy globs (spaces, projects, environments) limit what a source may send.
+* Policy globs (spaces, projects, environments) limit what a source may send; ``evidence_for``
+  globs name the environments whose deployments the source's word may prove (decision 412).
 * Packages belong to the source that delivered them: a release may reference by hash only
   packages of its own source, or of a source whose policy names it in
   ``share_packages_with`` (:func:`package_owners`, decision 290).
@@ -37,17 +38,24 @@ class SourcePolicy:
     threshold: int = 1
     #: Zone ids of the trusted sources whose releases may use this source's packages (decision 290).
     share_packages_with: tuple[str, ...] = ()
+    #: Globs of the environments whose deployments this source's word (its receipts, and the
+    #: attestations in its releases) may prove to a lifecycle; none by default (decision 412).
+    evidence_for: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"spaces": list(self.spaces), "projects": list(self.projects),
                 "environments": list(self.environments), "threshold": self.threshold,
-                "share_packages_with": list(self.share_packages_with)}
+                "share_packages_with": list(self.share_packages_with), "evidence_for": list(self.evidence_for)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SourcePolicy":
         return cls(tuple(d.get("spaces", ("*",))), tuple(d.get("projects", ("*",))),
                    tuple(d.get("environments", ("*",))), int(d.get("threshold", 1)),
-                   tuple(d.get("share_packages_with", ())))
+                   tuple(d.get("share_packages_with", ())), tuple(d.get("evidence_for", ())))
+
+    def may_prove(self, environment: str) -> bool:
+        """Whether this source's word counts as proof of a deployment to ``environment``."""
+        return _match(environment, self.evidence_for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +140,4 @@ def package_owners(source_zone_id: str, sources: Iterable[TrustedSource]) -> fro
     way (B sharing with A lets A use B's packages, not the reverse) and ends when the sharing
     source is no longer trusted."""
     return frozenset({source_zone_id} | {s.zone_id for s in sources if source_zone_id in s.policy.share_packages_with})
+

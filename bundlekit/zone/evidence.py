@@ -12,6 +12,7 @@ that relied on it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -19,7 +20,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["EvidenceRow", "record_evidence", "evidence_for", "add_waiver", "remove_waiver", "waivers_for",
+__all__ = ["EvidenceRow", "record_evidence", "evidence_for", "revoked_keys", "add_waiver", "remove_waiver", "waivers_for",
            "list_waivers", "ALL_RELEASES"]
 
 #: The ``release`` of a waiver that covers every release of the project.
@@ -44,12 +45,15 @@ class EvidenceRow:
     ended: float
     kind: str
     proof: str
+    #: Key ids of the keys that signed the bundle that carried it (empty: recorded before they were kept).
+    signers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"zone": self.zone_name, "zone_id": self.zone_id, "deployment_id": self.deployment_id,
                 "space": self.space, "project_slug": self.project_slug, "release": self.release,
                 "release_digest": self.release_digest, "environment": self.environment, "tenant": self.tenant,
-                "state": self.state, "ended": self.ended, "kind": self.kind, "proof": self.proof}
+                "state": self.state, "ended": self.ended, "kind": self.kind, "proof": self.proof,
+                "signers": list(self.signers)}
 
 
 def record_evidence(tx: Writer, rows: Iterable[EvidenceRow], now: EpochSeconds) -> int:
@@ -61,10 +65,10 @@ def record_evidence(tx: Writer, rows: Iterable[EvidenceRow], now: EpochSeconds) 
             continue
         added += tx.run(
             "INSERT INTO evidence(zone_id, deployment_id, zone_name, space, project_slug, release, release_digest, "
-            "environment, tenant, ended, kind, proof, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "environment, tenant, ended, kind, proof, recorded, signers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(zone_id, deployment_id) DO NOTHING",
             (r.zone_id, r.deployment_id, r.zone_name, r.space, r.project_slug, r.release, r.release_digest,
-             r.environment, r.tenant, r.ended, r.kind, r.proof, now))
+             r.environment, r.tenant, r.ended, r.kind, r.proof, now, json.dumps(list(r.signers))))
     return added
 
 
@@ -74,7 +78,14 @@ def evidence_for(db: Reader, release_digest: str) -> list[EvidenceRow]:
                   (release_digest,))
     return [EvidenceRow(r["zone_id"], r["zone_name"], r["deployment_id"], r["space"], r["project_slug"], r["release"],
                         r["release_digest"], r["environment"], r["tenant"], "Success", r["ended"], r["kind"],
-                        r["proof"]) for r in rows]
+                        r["proof"], tuple(json.loads(r["signers"] or "[]"))) for r in rows]
+
+
+def revoked_keys(db: Reader) -> dict[str, str]:
+    """Key id -> reason of every key revoked with ``trust revoke`` (a key a rotation retired is
+    not revoked: what it signed before stays good)."""
+    return {r["key_id"]: r["reason"] for r in db.all("SELECT key_id, reason FROM revoked_keys")
+            if not str(r["reason"]).startswith("rotated to ")}
 
 
 def add_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, release: str, reason: str,

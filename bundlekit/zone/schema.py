@@ -308,6 +308,11 @@ MIGRATIONS: list[str] = [
         JOIN releases r ON r.snapshot LIKE '%"sha256": "' || p.sha256 || '"%'
         GROUP BY p.id, p.version, p.sha256, r.source_zone_id;
     """,
+    # version 12: the keys that signed each piece of lifecycle evidence, so evidence signed by a
+    # key revoked later stops counting (decision 412). Rows recorded before name none.
+    """
+    ALTER TABLE evidence ADD COLUMN signers TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 

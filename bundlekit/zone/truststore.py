@@ -24,7 +24,7 @@ from bundlekit.zone.home import Zone
 MAX_SIGNATURES = Limits().max_signatures  # a threshold above this can never be met
 
 __all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "entry_for_id", "zone_names", "sources",
-           "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages"]
+           "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages", "zone_key_ids", "set_evidence_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +156,23 @@ def share_packages(zone: Zone, name: str, with_zones: Iterable[str]) -> TrustEnt
         raise UsageError(f"--share-packages-with {entry.name}: a zone always uses its own packages; name the other "
                          "zones that may use them", code="invalid_policy")
     policy = dataclasses.replace(entry.policy, share_packages_with=ids)
+    with zone.db.transaction() as tx:
+        tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(policy.to_dict()), entry.zone_id))
+    return get_zone(zone, entry.zone_id)
+
+
+def zone_key_ids(db: Reader, zone_id: str) -> list[str]:
+    """The ids of every zone key (current and retired) this zone holds for the trusted zone ``zone_id``."""
+    return [r["key_id"] for r in db.all("SELECT key_id FROM trusted_keys WHERE zone_id = ? AND role = 'zone'",
+                                        (zone_id,))]
+
+
+def set_evidence_for(zone: Zone, name: str, patterns: Iterable[str]) -> TrustEntry:
+    """Let zone ``name``'s receipts and attestations prove deployments to the environments
+    matching ``patterns`` (globs; empty: none), replacing the list (decision 412).
+    ``StateError`` ``unknown_zone``."""
+    entry = get_zone(zone, name)
+    policy = dataclasses.replace(entry.policy, evidence_for=tuple(patterns))
     with zone.db.transaction() as tx:
         tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(policy.to_dict()), entry.zone_id))
     return get_zone(zone, entry.zone_id)

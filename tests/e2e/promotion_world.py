@@ -77,7 +77,8 @@ class Promo:
 
 def make_promo(root: Path) -> Promo:
     """dev, staging and prod with cards exchanged: dev trusts both (receipts), both trust dev
-    (releases), prod trusts staging (receipts as lifecycle evidence)."""
+    (releases, whose attestations prove Development), prod trusts staging (receipts as lifecycle
+    evidence of Staging; decision 412)."""
     root.mkdir(parents=True, exist_ok=True)
     release_dir = root / "release"
     shutil.copytree(FIXTURES / "acme", release_dir)
@@ -87,7 +88,7 @@ def make_promo(root: Path) -> Promo:
         ok("identity", "-o", root / f"{name}.card", home=root / name)
     ok("trust", "add", root / "staging.card", home=w.dev)
     ok("trust", "add", root / "prod.card", home=w.dev)
-    ok("trust", "add", root / "dev.card", home=w.staging)
-    ok("trust", "add", root / "dev.card", home=w.prod)
-    ok("trust", "add", root / "staging.card", home=w.prod)
+    ok("trust", "add", root / "dev.card", "--evidence-for", "Development", home=w.staging)
+    ok("trust", "add", root / "dev.card", "--evidence-for", "Development", home=w.prod)
+    ok("trust", "add", root / "staging.card", "--evidence-for", "Staging", home=w.prod)
     return w
