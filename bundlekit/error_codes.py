@@ -186,7 +186,12 @@ REGISTRY, ALIASES = _build(
        internal="release files are checked against their schema first; `render` refuses empty names earlier"),
     _E("invalid_target_name", "usage", "a target name given to `targets add` is not a valid name (spec/names.md)"),
     _E("invalid_zone_name", "input", "a zone name is not a valid name (spec/names.md)"),
-    _E("not_utf8", "input", "a template or variables file is not UTF-8 text"),
+    _E("not_utf8", "input", "a template, variables file, or a value given on the command line or standard input "
+                            "is not UTF-8 text"),
+    _E("not_a_file", "input", "a file argument is a FIFO, device or socket, not a regular file (refused before "
+                              "it is read)"),
+    _E("path_unusable", "input", "a path the user gave cannot be used: the system refuses it (no such place, "
+                                 "not allowed, a name too long)"),
     _E("out_dir_missing", "input", "the diode receiver's output folder is not a folder",
        internal="`diode receive` creates --out before the receiver starts"),
     _E("output_exists", "input", "the output folder already holds volumes (of this or another bundle); "

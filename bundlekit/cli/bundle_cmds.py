@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import counted, echo, echo_field, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.common import (ASCII_INT, counted, echo, echo_field, emit_json, home_option, json_option,
+                                  quiet_option, resolve_home)
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
@@ -48,7 +49,7 @@ def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @home_option
 @click.option("--expires", default=None, help="Validity, like 12h, 30d, 2w (default 30d).")
-@click.option("--sequence", type=int, default=None, help="Pin the sequence number (reproducible exports).")
+@click.option("--sequence", type=ASCII_INT, default=None, help="Pin the sequence number (reproducible exports).")
 @click.option("--full", is_flag=True, help="Include every package, even those the destination reported holding.")
 @quiet_option
 @json_option

@@ -17,6 +17,7 @@ these show its control characters and escape sequences escaped
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -25,7 +26,8 @@ import click
 
 from bundlekit.cli.concepts import concept_hint
 from bundlekit.core.text import dumps, terminal_text
-from bundlekit.errors import BundleError, UsageError, exit_code_for
+from bundlekit.core.files import unusable_path
+from bundlekit.errors import BundleError, InputError, UsageError, exit_code_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,6 +136,14 @@ def usage_error(err: click.ClickException) -> UsageError:
     return UsageError(message, code="usage", details=details or None)
 
 
+def _coded(error: OSError | UnicodeError) -> BundleError:
+    if isinstance(error, UnicodeError):
+        return InputError("a value given to this command (on the command line, on standard input or in a file it "
+                          "read) is not valid UTF-8 text; give it as UTF-8", code="not_utf8")
+    where = error.filename if error.filename is not None else "a file or folder it uses"
+    return unusable_path(where, error, "the command could not use")
+
+
 class _JsonUsage(click.ClickException):
     """A click usage error that shows itself as the ``--json`` error object on stdout."""
 
@@ -173,6 +183,12 @@ class BundleGroup(click.Group):
             sys.exit(report_error(leaf, err))
         except click.ClickException as err:
             raise _as_json(err, ctx.meta.get(_WORDS, [])) from None
+        except BrokenPipeError:
+            raise
+        except (OSError, UnicodeError) as error:
+            # The last line of defence (decision 413): a path the system refuses, or text that is
+            # not UTF-8, that no check before named, still ends as a coded error, never a traceback.
+            sys.exit(report_error(_deepest_context(ctx), _coded(error)))
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         write_examples(formatter, self.epilog, heading="Example:")
@@ -235,3 +251,31 @@ class BundleCommand(click.Command):
 
 BundleGroup.command_class = BundleCommand
 BundleGroup.group_class = BundleGroup
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+class AsciiIntRange(click.IntRange):
+    """``click.IntRange`` that takes ASCII digits only: Python's ``int`` also reads other
+    scripts' digits (``٢٢`` is 22), underscores (``1_0``) and spaces, so a number a user did
+    not mean, or cannot see, would be used (decision 413)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _WHOLE.fullmatch(value):
+            self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class AsciiFloatRange(click.FloatRange):
+    """``click.FloatRange`` that takes ASCII digits (and one ``.``) only, for the same reason."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+            self.fail(f"{value!r} is not a number written with the digits 0-9 (and a '.')", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: A whole-number option type: ASCII digits only, any value.
+ASCII_INT = AsciiIntRange()

@@ -17,7 +17,8 @@ _TARGETS = ("a deployment runs on every target of --environment that has a role 
             "`bundlekit targets list`, leave one out with `bundlekit targets remove NAME`, or leave a step "
             "out with `bundlekit steps disable PROJECT STEP`")
 _VARIABLES = ("deploy-time values are the zone's copy of the project's variables: set them first with "
-              "`bundlekit variables set PROJECT NAME VALUE [--environment ENV] [--sensitive]`")
+              "`bundlekit variables set PROJECT NAME VALUE [--environment ENV]`, a sensitive value from stdin, "
+              "never on the command line: `bundlekit variables set PROJECT NAME - --sensitive < FILE`")
 _PACKAGES = "a release's packages are listed in its release file ([[packages]]) and travel with it"
 _STEPS = "leave a step out of this zone's deployments with `bundlekit steps disable PROJECT STEP`"
 _VERSION = "give the release version as the second argument: `bundlekit deploy PROJECT VERSION --environment ENV`"

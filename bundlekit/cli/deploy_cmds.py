@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import (echo, echo_field, echo_text, emit_json, home_option, json_option, quiet_option,
-                                  resolve_home)
+from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_field, echo_text, emit_json, home_option,
+                                  json_option, quiet_option, resolve_home)
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
 from bundlekit.cli.signals import cancel_on_signals
@@ -85,11 +85,11 @@ def _batches(outcome: Any, max_parallel: int) -> list[dict[str, Any]]:
 @click.option("--dry-run", is_flag=True, help="Run the preflight and print the plan; run nothing.")
 @click.option("--receipt-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the signed receipt bundle to FILE (otherwise it waits in the outbox).")
-@click.option("--wait", "wait", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--wait", "wait", type=AsciiFloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to queue behind a running deployment of the same project to the same environment, "
                    "or a running `bundlekit prune` (on any node), before refusing with deployment_in_progress "
                    "or prune_in_progress.")
-@click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
+@click.option("--max-parallel", type=AsciiIntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets run a step (and are checked by the preflight) at once.")
 @quiet_option
 @json_option

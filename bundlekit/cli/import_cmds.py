@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, echo_field, emit_json, home_option, json_option, quiet_option, resolve_home
+from bundlekit.cli.common import (AsciiFloatRange, echo, echo_field, emit_json, home_option, json_option,
+                                  quiet_option, resolve_home)
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
+from bundlekit.core.files import argument_text, stdin_text
 from bundlekit.errors import ConflictError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.importer import edits
@@ -39,7 +40,7 @@ from bundlekit.zone.home import open_zone
                    "(repeatable); verified and kept for later deployments.")
 @click.option("--set", "set_choice", default=None, metavar="SHA256-PREFIX",
               help="When the volume folders hold several bundles: the one to import (see `bundlekit media check`).")
-@click.option("--wait", "wait", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--wait", "wait", type=AsciiFloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to queue behind a running `bundlekit prune` (on any node) before refusing with "
                    "prune_in_progress.")
 @quiet_option
@@ -183,7 +184,8 @@ def with_scope(f):  # type: ignore[no-untyped-def]
     return f
 
 
-@cli.group(epilog="bundlekit variables set acme-web Acme.ApiKey 'k-123' --sensitive --home ./prod")
+@cli.group(epilog="bundlekit variables set acme-web Acme.ApiKey - --sensitive --home ./prod < api-key.txt\n"
+                  "bundlekit variables set acme-web Acme.Theme dark --environment Production --home ./prod")
 def variables() -> None:
     """A project's variables in this zone, including values only production knows."""
 
@@ -202,6 +204,10 @@ def variables_list(project: str, home: str | None, as_json: bool) -> None:
     else:
         for v in rows:
             echo(_var_line(v))
+
+
+#: The most a variable's value read from standard input may be (a certificate chain fits many times).
+MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 
 @variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey - --sensitive --home ./prod < api-key.txt\n"
@@ -223,11 +229,13 @@ def variables_set(project: str, name: str, value: str, sensitive: bool, new: boo
     at equal scope this zone's value wins). VALUE "-" reads the value from stdin (one final
     newline dropped): use it for a sensitive value, which a process list would otherwise show."""
     if value == "-":
-        value = sys.stdin.read()
+        value = stdin_text("VALUE '-' (standard input)", MAX_VALUE_BYTES)
         value = value[:-1] if value.endswith("\n") else value
         if not value:
             raise UsageError("VALUE is '-' but stdin was empty; pipe the value in, e.g. `... - --sensitive < FILE`",
                              code="usage")
+    else:
+        value = argument_text(value, "VALUE")
     with open_zone(resolve_home(home)) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,
                                  now=clock.now())

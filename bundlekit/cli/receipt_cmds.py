@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.text import dumps
@@ -111,7 +111,7 @@ def dashboard(home: str | None, html_file: Path | None, as_json: bool) -> None:
 
 @cli.command(epilog="bundlekit serve --home ./dev --port 8080")
 @home_option
-@click.option("--port", type=int, default=8080, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--port", type=ASCII_INT, default=8080, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
 @json_option
 def serve(home: str | None, port: int, as_json: bool) -> None:
     """Serve the dashboard on 127.0.0.1, re-reading the zone's state on every request.

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.errors import ConflictError, UsageError
@@ -57,9 +57,9 @@ def retention_show(home: str | None, as_json: bool) -> None:
 
 @retention.command("set", epilog="bundlekit retention set --keep 3 --home ./prod\n"
                                  "bundlekit retention set --keep-days 30 --environment Staging --home ./prod")
-@click.option("--keep", "keep_releases", type=click.IntRange(min=1, max=MAX_KEEP), default=None,
+@click.option("--keep", "keep_releases", type=AsciiIntRange(min=1, max=MAX_KEEP), default=None,
               help="Keep the last N releases deployed per project and environment.")
-@click.option("--keep-days", "keep_days", type=click.IntRange(min=1, max=MAX_KEEP), default=None,
+@click.option("--keep-days", "keep_days", type=AsciiIntRange(min=1, max=MAX_KEEP), default=None,
               help="Keep releases deployed in the last N days.")
 @click.option("--keep-all", is_flag=True, help="Keep every release (the default policy).")
 @click.option("--environment", default="", help="Set the policy of one environment (default: the zone's default).")
@@ -121,7 +121,7 @@ def _outcome(plan: PrunePlan, result: PruneResult) -> dict[str, Any]:
 
 @cli.command(epilog="bundlekit prune --dry-run --home ./prod\nbundlekit prune --home ./prod --json")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing, here or on a target.")
-@click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
+@click.option("--max-parallel", type=AsciiIntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets are asked (and pruned) at once.")
 @home_option
 @json_option

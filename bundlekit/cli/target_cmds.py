@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
@@ -24,7 +24,8 @@ from bundlekit.zone.sshkey import client_public_line
 from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
 from bundlekit.zone.worker import get_worker
 
-_SSH = re.compile(r"^(?P<user>[^@\s]+)@(?P<host>\[[^\]]+\]|[^:\s]+)(?::(?P<port>\d{1,5}))?$")
+# ASCII digits only (decision 413): ``\d`` alone would read ``٢٢`` as port 22.
+_SSH = re.compile(r"^(?P<user>[^@\s]+)@(?P<host>\[[^\]]+\]|[^:\s]+)(?::(?P<port>[0-9]{1,5}))?$")
 
 
 def _ssh_address(name: str, value: str) -> tuple[str, str, int]:
@@ -48,8 +49,13 @@ def _host_keys(name: str, keys: tuple[str, ...], given: str = "--host-key") -> l
 
     out = []
     for text in keys:
-        key = parse_host_key(text, f"target {name!r} {given}")
-        out.append(key.export_public_key("openssh").decode("ascii").strip())
+        lines = [line for line in text.splitlines() if line.strip()] or [text]
+        for n, line in enumerate(lines, 1):
+            # Every line of a pasted value is a key, and a line that is not one is refused by its
+            # number: never kept quietly, never dropped quietly (decision 413).
+            where = f"target {name!r} {given}" + (f" line {n} of {len(lines)}" if len(lines) > 1 else "")
+            key = parse_host_key(line, where)
+            out.append(key.export_public_key("openssh").decode("ascii").strip())
     return out
 
 
@@ -199,7 +205,7 @@ def targets_ssh_key(home: str | None, as_json: bool) -> None:
 
 @targets.command("check", epilog="bundlekit targets check --home ./prod\nbundlekit targets check web-01 --json")
 @click.argument("names", nargs=-1)
-@click.option("--max-parallel", type=click.IntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
+@click.option("--max-parallel", type=AsciiIntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets are checked at once.")
 @home_option
 @json_option

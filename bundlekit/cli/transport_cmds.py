@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import counted, echo, emit_json, json_option, quiet_option
+from bundlekit.cli.common import ASCII_INT, counted, echo, emit_json, json_option, quiet_option
 from bundlekit.cli.progress import Bars
 from bundlekit.errors import BundleError, TransportError, UsageError
 from bundlekit.format.container import BundleFile
@@ -34,7 +34,7 @@ def media() -> None:
                    "The default fits FAT32 (4 GiB - 1).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the volumes into.")
-@click.option("--parity", type=int, default=0, show_default=True,
+@click.option("--parity", type=ASCII_INT, default=0, show_default=True,
               help="Parity volumes: any N missing or damaged volumes can be rebuilt.")
 @click.option("--replace", is_flag=True,
               help="The folder holds volumes of another bundle: remove them once the new ones are written.")
@@ -160,7 +160,7 @@ def _rate(text: str) -> int:
               help="Pace in bytes per second (K/M/G = powers of 1024; 0 = unpaced).")
 @click.option("--redundancy", type=float, default=DEFAULT_REDUNDANCY, show_default=True,
               help="Repair symbols as a fraction of source symbols per block (0.15 = 15% extra).")
-@click.option("--repeat", type=int, default=0, show_default=True,
+@click.option("--repeat", type=ASCII_INT, default=0, show_default=True,
               help="Send the whole carousel N more times, with fresh repair symbols each time.")
 @click.option("--spool", "spool", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Write frames as files into this folder instead of UDP.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.cli.node_cmds import password_file_option, password_from, state_url
 from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -122,7 +122,7 @@ def _evidence_patterns(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--spaces", multiple=True, help="Glob(s) of spaces this zone may send (default all).")
 @click.option("--projects", multiple=True, help="Glob(s) of project names or slugs (default all).")
 @click.option("--environments", multiple=True, help="Glob(s) of environments (default all).")
-@click.option("--threshold", type=int, default=1, show_default=True,
+@click.option("--threshold", type=ASCII_INT, default=1, show_default=True,
               help="Distinct trusted signatures required (the zone key plus approvers).")
 @click.option("--share-packages-with", "share", multiple=True, metavar="ZONE", help=SHARE_HELP)
 @click.option("--evidence-for", "evidence_for", multiple=True, metavar="ENV-GLOB", help=EVIDENCE_HELP)

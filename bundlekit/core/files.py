@@ -10,12 +10,17 @@ Bundles and packages are never read whole; they are streamed.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
+import stat
+import sys
 from typing import BinaryIO, Union
 from os import PathLike
 
 from bundlekit.errors import InputError
 
-__all__ = ["read_limited", "read_user_file"]
+__all__ = ["read_limited", "read_user_file", "open_regular", "unusable_path", "stdin_text", "argument_text"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -47,9 +52,10 @@ def read_user_file(path: Union[str, "PathLike[str]"], *, what: str, limit: int) 
     ``file_not_found`` (no such file, or a folder), ``unreadable`` (it exists but cannot be
     read: permissions, a link loop) and ``input_too_large`` (more than ``limit`` bytes;
     ``/dev/zero`` and FIFOs are read no further than that).
+    A FIFO, device or socket is refused before a byte is read (:func:`open_regular`).
     """
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, what) as handle:
             return read_limited(handle, limit, what)
     except FileNotFoundError:
         raise InputError(f"{what} does not exist; check the path", code="file_not_found") from None
@@ -57,3 +63,64 @@ def read_user_file(path: Union[str, "PathLike[str]"], *, what: str, limit: int) 
         raise InputError(f"{what} is a folder; give the file itself", code="file_not_found") from None
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror or exc}", code="unreadable") from None
+
+
+def unusable_path(path: Union[str, "PathLike[str]"], error: OSError, what: str) -> InputError:
+    """The coded refusal (``InputError`` ``path_unusable``) of a path the user gave that the
+    system will not let bundlekit use (a name too long, a place no folder can be made, no
+    permission): it names what the path is for, the path and the system's reason."""
+    reason = f"{error.strerror or error} ({errno.errorcode.get(error.errno or 0, 'error')})"
+    return InputError(f"{what} {os.fspath(path)}: {reason}; give a path this user may create and write (each name "
+                      "at most 255 bytes)", code="path_unusable", details={"path": os.fspath(path)})
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def open_regular(path: Union[str, "PathLike[str]"], what: str) -> BinaryIO:
+    """Open the regular file at ``path`` for reading (binary), refusing anything else before
+    reading a byte: ``InputError`` ``not_a_file`` for a FIFO, device or socket (opening a FIFO
+    for reading would wait for a writer forever; a device never ends), ``file_not_found`` for a
+    folder. The open itself does not block (``O_NONBLOCK``, cleared once the file is known to
+    be regular), so a FIFO swapped in after a check cannot hang it. Other ``OSError`` (no such
+    file, no permission) propagate for the caller to word."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{what} is a folder; give the file itself", code="file_not_found")
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise InputError(f"{what} ({os.fspath(path)}) is {kind}, not a regular file; bundlekit reads only "
+                             "regular files: copy the data to a file and give that", code="not_a_file",
+                             details={"path": os.fspath(path)})
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def stdin_text(what: str, limit: int) -> str:
+    """Standard input, read whole (at most ``limit`` bytes) as UTF-8 text. ``InputError``
+    ``not_utf8`` naming ``what`` when it is not UTF-8 (the text is never quoted: it may be a
+    secret), ``input_too_large`` when it is longer."""
+    data = read_limited(sys.stdin.buffer, limit, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} is not UTF-8 text (byte {exc.start} is invalid); the value must be UTF-8",
+                         code="not_utf8") from None
+
+
+def argument_text(value: str, what: str) -> str:
+    """``value`` from the command line, refused (``InputError`` ``not_utf8``, naming ``what``,
+    never quoting the value) when the bytes given were not UTF-8 (Python keeps them as lone
+    surrogates, which no file, database or JSON can hold)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what} is not UTF-8 text (the command line carried bytes that are not UTF-8); give "
+                         "it as UTF-8, or pipe it in on standard input with '-'", code="not_utf8") from None
+    return value

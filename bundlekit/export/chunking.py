@@ -25,6 +25,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import pyfastcdc
 
+from bundlekit.core.files import open_regular
 from bundlekit.core.atomic import CHUNK
 from bundlekit.format.blobio import Stage
 from bundlekit.format.delta import OP_BASE, OP_DATA
@@ -205,7 +206,7 @@ def plan_delta(path: Path, base: ChunkList, progress: Callable[[int], None] | No
     lengths: list[int] = []
     digests: list[bytes] = []
     offset = 0
-    with open(path, "rb") as fh, Stage(whole.update, name="bundlekit-package-hash") as hasher:
+    with open_regular(path, f"package file {path}") as fh, Stage(whole.update, name="bundlekit-package-hash") as hasher:
         for chunk in _chunker().cut_stream(fh):
             data = bytes(chunk.data)
             hasher.put(data)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from bundlekit.core.files import open_regular
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, UsageError
@@ -50,7 +51,7 @@ def parse_duration(text: str) -> int:
     Raises ``UsageError`` ``invalid_duration`` for anything else, for zero, and for a validity
     that no manifest can state (beyond 9999-12-31, the schema's last second).
     """
-    m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text)
+    m = re.fullmatch(r"\s*([0-9]+)\s*([smhdw]?)\s*", text)  # ASCII digits only
     if not m or int(m.group(1)) <= 0:
         raise UsageError(f"--expires {text!r}: use a positive number with a unit, like 12h, 30d or 2w",
                          code="invalid_duration")
@@ -179,7 +180,7 @@ def _checked(manifest: Manifest, release_file: Path) -> bytes:
 def _file_sha256(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb") as fh:
+    with open_regular(path, f"package file {path}") as fh:
         while data := fh.read(1 << 20):
             h.update(data)
             size += len(data)
@@ -221,7 +222,7 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
                 continue
         # The zone keeps what it authored: the copy for its store is written in the same pass.
         copy = staging.pending()
-        with open(p.path, "rb") as fh:
+        with open_regular(p.path, f"package file {p.path}") as fh:
             size = os.fstat(fh.fileno()).st_size
             begin(progress, f"{p.id} {p.version}", size)
             blob = writer.add_blob(fh, size, progress, tee=copy)

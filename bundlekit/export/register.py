@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.files import open_regular
 from bundlekit.core.atomic import CHUNK
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import ConflictError, FormatError, StateError
@@ -67,7 +68,7 @@ class Registration:
 
 def _hash_file(path: Any) -> tuple[str, int]:
     h, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
+    with open_regular(path, f"package file {path}") as fh:
         while data := fh.read(1 << 20):
             h.update(data)
             size += len(data)
@@ -165,7 +166,7 @@ def stage_packages(staging: Staging, pkgs: list[dict[str, Any]]) -> None:
         if sink is None:
             continue
         h = hashlib.sha256()
-        with open(p["path"], "rb") as fh:
+        with open_regular(p["path"], f"package file {p['path']}") as fh:
             while data := fh.read(CHUNK):
                 h.update(data)
                 sink(data)

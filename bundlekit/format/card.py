@@ -93,7 +93,7 @@ def parse_card(data: bytes, where: str) -> IdentityCard:
     try:
         signing = _key(values["signing-key"], "ed25519", where)
         sealing = _key(values["sealing-key"], "x25519", where)
-        created = int(values["created"]) if values["created"].isdigit() else -1
+        created = int(values["created"]) if values["created"].isascii() and values["created"].isdigit() else -1
         if created < 0:
             raise InputError(f"{where}: 'created' is not a number", code="invalid_card")
         card = IdentityCard(values["name"], values["zone-id"], signing, sealing, created)

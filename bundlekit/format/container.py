@@ -28,6 +28,7 @@ from typing import BinaryIO, Callable, Iterator
 import zstandard
 
 from bundlekit.core.atomic import CHUNK, AtomicFile
+from bundlekit.core.files import open_regular
 from bundlekit.format.blobio import Stage, choose_encoding
 from bundlekit.errors import FormatError, InputError, VerificationError
 
@@ -138,8 +139,10 @@ class BundleFile:
         self.path = Path(path)
         self.limits = limits
         where = str(self.path)
+        if self.path.is_dir():
+            raise FormatError(f"{where}: is a folder, not a bundle file", code="not_a_bundle")
         try:
-            self._fh: BinaryIO = open(self.path, "rb")
+            self._fh: BinaryIO = open_regular(self.path, f"bundle {where}")
         except FileNotFoundError:
             raise InputError(f"{where}: no such file", code="bundle_not_found") from None
         except IsADirectoryError:

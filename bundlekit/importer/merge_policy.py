@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from bundlekit.core.files import open_regular
 from bundlekit.errors import UsageError
 from bundlekit.importer.merge import Conflict
 from bundlekit.importer.merge_model import KINDS, STRATEGIES, parse_variable_key
@@ -162,7 +163,7 @@ def load_policy(path: str | os.PathLike[str]) -> MergePolicy:
     """Read and validate a TOML policy file; every problem is ``UsageError(code="invalid_policy")``."""
     source = os.fspath(path)
     try:
-        with open(source, "rb") as fh:
+        with open_regular(source, f"--policy {source}") as fh:
             raw = fh.read(MAX_POLICY_BYTES + 1)
     except OSError as exc:
         raise _invalid(source, "cannot read", f"{exc.strerror or exc}; check the --policy path") from None

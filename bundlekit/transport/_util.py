@@ -17,7 +17,7 @@ from bundlekit.errors import UsageError
 __all__ = ["parse_size", "carried_name", "HashPipe", "Hasher", "EarlyFlush",
            "keep_freed_memory"]
 
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^\s*([0-9]+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)  # ASCII digits only
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 

@@ -47,7 +47,7 @@ def parse_address(text: str, *, option: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise UsageError(f"{option} {text!r}: expected HOST:PORT, for example 127.0.0.1:5005",
                          code="invalid_address")
     return host, int(port)

@@ -22,6 +22,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.files import open_regular
 from bundlekit.core.atomic import CHUNK
 from bundlekit.core.progress import Advance, begin
 from bundlekit.errors import InputError, UsageError
@@ -87,7 +88,7 @@ def _hash_file(path: Path, progress: Advance | None = None) -> tuple[int, bytes]
     h = hashlib.sha256()
     size = 0
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, f"file to send {path}") as f:
             begin(progress, f"{path.name} (SHA-256)", os.fstat(f.fileno()).st_size)
             while chunk := f.read(CHUNK):
                 h.update(chunk)
@@ -161,7 +162,7 @@ def _object_batches(obj: OutgoingObject, info: ObjectInfo, announce: bytes, pass
     instead of a whole group's; the sender then holds its rate without large bursts."""
     ready: list[bytes] = []  # the previous group, interleaved, not yet handed out
     sent = 0
-    with open(obj.path, "rb") as f:
+    with open_regular(obj.path, f"file to send {obj.path}") as f:
         for first in range(0, info.block_count, opts.interleave):
             blocks = range(first, min(first + opts.interleave, info.block_count))
             share = -(-len(ready) // len(blocks)) if ready else 0

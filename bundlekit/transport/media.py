@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, fsync_dir
+from bundlekit.core.files import open_regular
 from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, TransportError, UsageError
 from bundlekit.transport._util import EarlyFlush, HashPipe, carried_name
@@ -65,8 +66,10 @@ class _Staged:
 
 
 def _open_bundle(bundle: Path) -> tuple[BinaryIO, int]:
+    if bundle.is_dir():
+        raise FormatError(f"{bundle}: is a folder, not a bundle file; pass the bundle to split", code="not_a_bundle")
     try:
-        f = open(bundle, "rb")
+        f = open_regular(bundle, f"bundle {bundle}")
     except FileNotFoundError:
         raise InputError(f"{bundle}: no such file; pass the bundle to split", code="bundle_not_found") from None
     except IsADirectoryError:

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bundlekit.core.atomic import fsync_dir, write_atomic
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.files import unusable_path
 from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
@@ -151,7 +152,16 @@ class Zone:
 
 
 def check_new_home(home: Path) -> None:
-    """Refuse a folder that holds a zone (``zone_exists``) or anything else (``home_not_empty``)."""
+    """Refuse a folder that holds a zone (``zone_exists``) or anything else (``home_not_empty``),
+    and a path the system will not let us use (``path_unusable``: a name too long, a place no
+    folder can be made)."""
+    try:
+        _check_new_home(home)
+    except OSError as error:
+        raise unusable_path(home, error, "--home") from None
+
+
+def _check_new_home(home: Path) -> None:
     if (home / "zone.json").exists() or state_path(home).exists() or (home / "keys").exists():
         raise StateError(f"{home}: already holds a zone; refusing to overwrite it. Use another --home.",
                          code="zone_exists")
@@ -187,8 +197,14 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
                              "node to it use `bundlekit join --from EXISTING_HOME`, or give an empty database",
                              code="state_not_empty")
         if settings.package_store is not None:
-            settings.package_store.mkdir(parents=True, exist_ok=True)
-        home.mkdir(parents=True, exist_ok=True)
+            try:
+                settings.package_store.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise unusable_path(settings.package_store, error, "--package-store") from None
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise unusable_path(home, error, "--home") from None
         # Only the zone's owner may enter the home: the worker user must not reach the keys.
         os.chmod(home, 0o700)
         keys = home / "keys"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
-from bundlekit.core.files import read_limited, read_user_file
+import pytest
+
+from bundlekit.core.files import argument_text, open_regular, read_limited, read_user_file, stdin_text
 from tests.conftest import raises_code
 
 
@@ -20,9 +23,30 @@ def test_one_byte_over_the_limit_is_refused_naming_the_file(tmp_path: Path) -> N
         read_user_file(tmp_path / "card", what="identity card card", limit=4096)
 
 
-def test_an_endless_device_is_read_no_further_than_the_limit() -> None:
-    with raises_code("input_too_large", match="16 MiB"):
+def test_an_endless_device_is_refused_before_a_byte_is_read() -> None:
+    with raises_code("not_a_file", match="release file /dev/zero \\(/dev/zero\\) is a character device"):
         read_user_file("/dev/zero", what="release file /dev/zero", limit=16 * 1024 * 1024)
+
+
+def test_a_fifo_with_no_writer_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
+    """Opening a FIFO for reading waits for a writer: the check must come before that wait.
+    (Were it after, this test would never end.)"""
+    fifo = tmp_path / "evidence.bundle"
+    os.mkfifo(fifo)
+    with raises_code("not_a_file", match="is a FIFO"):
+        read_user_file(fifo, what="card evidence.bundle", limit=10)
+    with raises_code("not_a_file", match="is a FIFO"):
+        open_regular(fifo, "bundle evidence.bundle")
+
+
+def test_a_value_on_stdin_or_the_command_line_must_be_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"TOPSECRET-9f8e7d\xff\xfe")))
+    with raises_code("not_utf8", match="standard input is not UTF-8 text \\(byte 16 is invalid\\)") as caught:
+        stdin_text("standard input", 100)
+    assert "TOPSECRET" not in str(caught.value)
+    with raises_code("not_utf8", match="VALUE is not UTF-8 text"):
+        argument_text("TOPSECRET\udcff", "VALUE")
+    assert argument_text("grüße", "VALUE") == "grüße"
 
 
 def test_a_stream_is_read_at_most_one_byte_past_the_limit() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
+from pathlib import Path
 
 from tests.refusals.world import Call, Ctx, Row, ok
 
@@ -44,6 +46,12 @@ def _self_loop(ctx: Ctx, name: str) -> object:
     # A link to itself: it exists as a name, but opening it fails (ELOOP) even for root.
     p = ctx.path(name)
     p.symlink_to(p.name)
+    return p
+
+
+def _fifo(ctx: Ctx, name: str) -> Path:
+    p = ctx.path(name)
+    os.mkfifo(p)
     return p
 
 
@@ -123,13 +131,22 @@ ROWS = [
     Row("file_not_found", lambda c: _export(c, c.file("adir/keep.txt", b"").parent), name="release-file-is-a-folder"),
     Row("file_unreadable", lambda c: _send(c, _self_loop(c, "loop.bundle"))),
     Row("input_too_large", lambda c: _render(c, b"x" * (16 * 1024 * 1024 + 1))),
-    # files read whole are read no further than their limit: /dev/zero never ends
-    Row("input_too_large", lambda c: Call(["trust", "add", "/dev/zero"], home=c.prod), name="card"),
-    Row("input_too_large", lambda c: Call(["trust", "add-signer", "/dev/zero", "--for", "dev"], home=c.prod),
+    # a device or FIFO is refused before a byte is read: /dev/zero never ends, a FIFO waits for a writer
+    Row("not_a_file", lambda c: Call(["trust", "add", "/dev/zero"], home=c.prod), name="card"),
+    Row("not_a_file", lambda c: Call(["trust", "add-signer", "/dev/zero", "--for", "dev"], home=c.prod),
         name="public-key"),
-    Row("input_too_large", lambda c: Call(["sign", c.get("acme.bundle"), "--key", "/dev/zero"],
-                                          outputs=[c.get("acme.bundle")]), name="key-file"),
-    Row("input_too_large", lambda c: _export(c, "/dev/zero"), name="release-file"),
+    Row("not_a_file", lambda c: Call(["sign", c.get("acme.bundle"), "--key", "/dev/zero"],
+                                     outputs=[c.get("acme.bundle")]), name="key-file"),
+    Row("not_a_file", lambda c: _export(c, "/dev/zero"), name="release-file"),
+    Row("not_a_file", lambda c: Call(["verify", _fifo(c, "waiting.bundle")], home=c.prod,
+                                     outputs=[c.path("waiting.bundle")]), name="bundle-fifo"),
+    Row("not_a_file", lambda c: Call(["media", "split", "/dev/zero", "--out", c.path("v")], outputs=[c.path("v")]),
+        name="bundle-to-split"),
+    Row("not_utf8", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "TOPSECRET\udcff", "--sensitive"],
+                                   home=c.prod), name="value-argument"),
+    Row("path_unusable", lambda c: Call(["init", "--zone", "fresh"], home=Path("/proc/bundlekit-no-such-home")),
+        name="home-in-proc"),
+    Row("path_unusable", lambda c: Call(["init", "--zone", "fresh"], home=c.path("d" * 300)), name="name-too-long"),
     Row("invalid_card", lambda c: Call(["trust", "add", c.file("bad.card", "not a card\n")], home=c.prod)),
     Row("invalid_card", lambda c: Call(["trust", "add", c.file("dev.card", c.get("dev.card").read_bytes().replace(
         b"name: dev", b"name: dew"))], home=c.prod), name="altered"),
