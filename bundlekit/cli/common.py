@@ -26,7 +26,7 @@ import click
 
 from bundlekit.cli.concepts import concept_hint
 from bundlekit.core.text import dumps, terminal_text
-from bundlekit.core.files import unusable_path
+from bundlekit.core.files import read_limited, unusable_path
 from bundlekit.errors import BundleError, InputError, UsageError, exit_code_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -257,13 +257,23 @@ _WHOLE = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
+def _python_reads(kind: Callable[[str], Any], value: str) -> bool:
+    """Whether Python would read ``value`` as a number (then only our rule refuses it; text that
+    is no number at all gets click's own message)."""
+    try:
+        kind(value)
+    except ValueError:
+        return False
+    return True
+
+
 class AsciiIntRange(click.IntRange):
     """``click.IntRange`` that takes ASCII digits only: Python's ``int`` also reads other
     scripts' digits (``٢٢`` is 22), underscores (``1_0``) and spaces, so a number a user did
     not mean, or cannot see, would be used (decision 413)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not _WHOLE.fullmatch(value):
+        if isinstance(value, str) and not _WHOLE.fullmatch(value) and _python_reads(int, value):
             self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
         return super().convert(value, param, ctx)
 
@@ -272,10 +282,23 @@ class AsciiFloatRange(click.FloatRange):
     """``click.FloatRange`` that takes ASCII digits (and one ``.``) only, for the same reason."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value) and _python_reads(float, value):
             self.fail(f"{value!r} is not a number written with the digits 0-9 (and a '.')", param, ctx)
         return super().convert(value, param, ctx)
 
 
 #: A whole-number option type: ASCII digits only, any value.
 ASCII_INT = AsciiIntRange()
+
+
+def stdin_text(what: str, limit: int) -> str:
+    """Standard input, read whole (at most ``limit`` bytes) as UTF-8 text. ``InputError``
+    ``not_utf8`` naming ``what`` when it is not UTF-8 (the text is never quoted: it may be a
+    secret), ``input_too_large`` when it is longer."""
+    data = read_limited(sys.stdin.buffer, limit, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} is not UTF-8 text (byte {exc.start} is invalid); the value must be UTF-8",
+                         code="not_utf8") from None
+

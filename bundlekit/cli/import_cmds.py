@@ -9,12 +9,12 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import (AsciiFloatRange, echo, echo_field, emit_json, home_option, json_option,
-                                  quiet_option, resolve_home)
+                                  quiet_option, resolve_home, stdin_text)
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.files import argument_text, stdin_text
+from bundlekit.core.files import argument_text
 from bundlekit.errors import ConflictError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.importer import edits

@@ -11,16 +11,14 @@ Bundles and packages are never read whole; they are streamed.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import stat
-import sys
 from typing import BinaryIO, Union
 from os import PathLike
 
 from bundlekit.errors import InputError
 
-__all__ = ["read_limited", "read_user_file", "open_regular", "unusable_path", "stdin_text", "argument_text"]
+__all__ = ["read_limited", "read_user_file", "open_regular", "unusable_path", "argument_text"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -95,23 +93,11 @@ def open_regular(path: Union[str, "PathLike[str]"], what: str) -> BinaryIO:
             raise InputError(f"{what} ({os.fspath(path)}) is {kind}, not a regular file; bundlekit reads only "
                              "regular files: copy the data to a file and give that", code="not_a_file",
                              details={"path": os.fspath(path)})
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
-
-
-def stdin_text(what: str, limit: int) -> str:
-    """Standard input, read whole (at most ``limit`` bytes) as UTF-8 text. ``InputError``
-    ``not_utf8`` naming ``what`` when it is not UTF-8 (the text is never quoted: it may be a
-    secret), ``input_too_large`` when it is longer."""
-    data = read_limited(sys.stdin.buffer, limit, what)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what} is not UTF-8 text (byte {exc.start} is invalid); the value must be UTF-8",
-                         code="not_utf8") from None
 
 
 def argument_text(value: str, what: str) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.core.files import argument_text, open_regular, read_limited, read_user_file, stdin_text
+from bundlekit.cli.common import stdin_text
+from bundlekit.core.files import argument_text, open_regular, read_limited, read_user_file
 from tests.conftest import raises_code
 
 

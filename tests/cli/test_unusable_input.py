@@ -1,0 +1,63 @@
+"""Input bundlekit cannot use is refused with a code, never a traceback or a hang (decision 413),
+through the real CLI: a sensitive value on stdin that is not UTF-8, a zone home the system will
+not create, and a FIFO offered as lifecycle evidence. Each leaves the zone's home as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.cli.operator_world import ok, world
+from tests.conftest import run_cli, snapshot
+
+
+def _error(r: object) -> dict:  # type: ignore[type-arg]
+    out = json.loads(r.stdout)  # type: ignore[attr-defined]
+    assert "Traceback" not in r.stderr, r.stderr  # type: ignore[attr-defined]
+    return out["error"]  # type: ignore[no-any-return]
+
+
+def test_a_sensitive_value_on_stdin_that_is_not_utf8_is_refused_naming_stdin(tmp_path: Path) -> None:
+    w = world(tmp_path)
+    ok("import", w.bundle, home=w.prod)
+    before = snapshot(w.prod)
+    for extra in ([], ["--json"]):
+        done = subprocess.run([sys.executable, "-m", "bundlekit", "variables", "set", "acme-web", "Acme.ApiKey", "-",
+                               "--sensitive", *extra, "--home", str(w.prod)], input=b"TOPSECRET-9f8e7d\xff\xfe",
+                              capture_output=True, timeout=120)
+        r = subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        if extra:
+            err = _error(r)
+            assert err["code"] == "not_utf8" and "standard input" in err["message"], err
+        assert "TOPSECRET" not in r.stdout + r.stderr
+    assert snapshot(w.prod) == before
+
+
+def test_a_home_the_system_will_not_create_is_path_unusable(tmp_path: Path) -> None:
+    for home in (Path("/proc/bundlekit-home"), tmp_path / ("d" * 300)):
+        r = run_cli("init", "--zone", "ok", "--json", home=home)
+        err = _error(r)
+        assert (err["code"], r.returncode) == ("path_unusable", 1), err
+        assert str(home) in err["message"] and "--home" in err["message"], err
+        assert not os.path.lexists(home)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fifo_offered_as_evidence_is_refused_at_once(tmp_path: Path) -> None:
+    """Opening a FIFO for reading waits for a writer; run_cli's own time limit would end this
+    test with a failure if bundlekit waited."""
+    w = world(tmp_path)
+    ok("import", w.bundle, home=w.prod)
+    fifo = tmp_path / "staging-receipt.bundle"
+    os.mkfifo(fifo)
+    before = snapshot(w.prod)
+    for args in (["deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", "--evidence", fifo],
+                 ["trust", "add", fifo], ["verify", fifo]):
+        r = run_cli(*args, "--json", home=w.prod, timeout=60)
+        err = _error(r)
+        assert err["code"] == "not_a_file" and "FIFO" in err["message"], (args, err)
+    assert snapshot(w.prod) == before
