@@ -10,6 +10,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import (ASCII_INT, counted, echo, echo_field, emit_json, home_option, json_option,
                                   quiet_option, resolve_home)
+from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
@@ -17,7 +18,6 @@ from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_dura
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest
 from bundlekit.importer.verify import read_unverified, verify_bundle
-from bundlekit.zone.home import open_zone
 
 
 def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
     """Turn a release file into one signed bundle for a trusted zone."""
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
     now = clock.now()
-    with open_zone(resolve_home(home)) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:
+    with open_home(home) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:
         res = export_release(z, release_file, to, output, now=now, expires_in=expires_in,
                              sequence=sequence, progress=bars, delta=not full)
     m = res.manifest
@@ -130,7 +130,7 @@ def inspect(bundle: Path, as_json: bool) -> None:
 def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
     """Check signatures, trust, destination, expiry and every blob of a bundle."""
     now = clock.now()
-    with open_zone(resolve_home(home)) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
+    with open_home(home) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
         v = verify_bundle(z, bundle, now=now, progress=bars)
     m = v.manifest
     if as_json:

@@ -10,6 +10,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_field, echo_text, emit_json, home_option,
                                   json_option, quiet_option, resolve_home)
+from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
 from bundlekit.cli.signals import cancel_on_signals
@@ -20,7 +21,6 @@ from bundlekit.errors import DeployError, StateError
 from bundlekit.retention.pruned import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.projects import project_names
-from bundlekit.zone.home import open_zone
 
 
 def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untyped-def]
@@ -112,7 +112,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
     pruned: dict[str, Any] | None = None
     stopping = ("canceling the deployment: stopping the running steps, then recording it (send it again to stop "
                 "at once)")
-    with open_zone(resolve_home(home)) as z, Bars("deploy", quiet=quiet, as_json=as_json) as bars, \
+    with open_home(home) as z, Bars("deploy", quiet=quiet, as_json=as_json) as bars, \
             cancel_on_signals(stopping) as cancel:
         refuse_pruned(z, project, version)
         outcome = run_deploy(z, project, version, environment, now=now, dry_run=dry_run,
@@ -204,7 +204,7 @@ def deployments() -> None:
 @json_option
 def deployments_list(home: str | None, as_json: bool) -> None:
     """List deployments, newest first."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         items = list_deployments(z.db)
         names = project_names(z.db)
     if as_json:
@@ -225,7 +225,7 @@ def deployments_list(home: str | None, as_json: bool) -> None:
 @json_option
 def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> None:
     """Show one deployment: every step and target, logs and output variables (sensitive masked)."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         row = get_deployment(z.db, deployment_id)
         names = project_names(z.db)
     if row is None:

@@ -10,6 +10,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import (AsciiFloatRange, echo, echo_field, emit_json, home_option, json_option,
                                   quiet_option, resolve_home, stdin_text)
+from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
@@ -22,7 +23,6 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.receipt.ingest import ReceiptImport, import_receipt
 from bundlekit.zone import projects
-from bundlekit.zone.home import open_zone
 
 
 @cli.command("import", epilog="bundlekit import acme-1.4.0.bundle --home ./prod --dry-run\n"
@@ -59,7 +59,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"waiting for {what} to finish (up to {wait:g} s)", err=True)
 
     policy = load_policy(policy_file) if policy_file else None
-    with (open_zone(resolve_home(home)) as z, Bars("import", quiet=quiet, as_json=as_json) as bars,
+    with (open_home(home) as z, Bars("import", quiet=quiet, as_json=as_json) as bars,
           bundle_path(paths, set_choice=set_choice, progress=bars) as path):
         if _kind(path) == "receipt":
             rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=bars)
@@ -135,7 +135,7 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tup
 @json_option
 def show(project: str, version: str | None, home: str | None, as_json: bool) -> None:
     """Show a project (by name or slug) and one of its releases (default: the latest)."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         p = projects.find_project(z.db, project, z.name)
         rel = projects.get_release(z.db, p, version)
         variables = edits.variable_rows(p)
@@ -196,7 +196,7 @@ def variables() -> None:
 @json_option
 def variables_list(project: str, home: str | None, as_json: bool) -> None:
     """List a project's variables (sensitive values masked)."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         p = projects.find_project(z.db, project, z.name)
         rows = edits.variable_rows(p)
     if as_json:
@@ -236,7 +236,7 @@ def variables_set(project: str, name: str, value: str, sensitive: bool, new: boo
                              code="usage")
     else:
         value = argument_text(value, "VALUE")
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,
                                  now=clock.now())
     if as_json:
@@ -254,7 +254,7 @@ def variables_set(project: str, name: str, value: str, sensitive: bool, new: boo
 def variables_unset(project: str, name: str, home: str | None, as_json: bool, **scope: tuple[str, ...]) -> None:
     """Remove a value set in this zone: a placeholder becomes unbound, an override gives way to the
     release's value. A release's own value cannot be removed (override it instead)."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         res = edits.unset_variable(z, project, name, scope=scope, now=clock.now())
     if as_json:
         emit_json(res)
@@ -278,7 +278,7 @@ def _step_toggle(enabled: bool):  # type: ignore[no-untyped-def]
     @home_option
     @json_option
     def toggle(project: str, step: str, home: str | None, as_json: bool) -> None:
-        with open_zone(resolve_home(home)) as z:
+        with open_home(home) as z:
             res = edits.set_step_enabled(z, project, step, enabled, clock.now())
         if as_json:
             emit_json(res)

@@ -16,8 +16,8 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.zones import open_home
 from bundlekit.errors import InputError, UsageError
-from bundlekit.zone.home import open_zone
 from bundlekit.zone.join import join_zone
 from bundlekit.zone.location import StateURL, load_password_file, parse_state_url
 from bundlekit.zone.migrate_state import migrate_state
@@ -126,15 +126,15 @@ def migrate_state_cmd(to: str | None, package_store: Path | None, home: str | No
         raise UsageError("--state-password-file goes with --to (the state database's password)", code="usage")
     url = state_url(to, "--to")
     info: dict[str, Any] = {"dry_run": dry_run}
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         if package_store is not None:
             move_packages(z, package_store, dry_run=True)  # the folder checked before the state moves
         plan = migrate_state(z, url, password_from(password_file), dry_run=dry_run) if url is not None else None
     moved = None
     if package_store is not None:
-        with open_zone(resolve_home(home)) as z:
+        with open_home(home) as z:
             moved = move_packages(z, package_store, dry_run=dry_run)
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         settings = z.settings
         home_path = z.home
     if plan is not None:

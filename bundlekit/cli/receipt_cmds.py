@@ -10,6 +10,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.text import dumps
@@ -19,7 +20,6 @@ from bundlekit.dashboard.server import serve as serve_dashboard
 from bundlekit.dashboard.text import render_text
 from bundlekit.receipt.ingest import reported_outputs
 from bundlekit.receipt.outbox import list_outbox, pack
-from bundlekit.zone.home import open_zone
 
 
 @cli.group(epilog="bundlekit outbox pack --home ./prod -o receipts.bundle")
@@ -32,7 +32,7 @@ def outbox() -> None:
 @json_option
 def outbox_list(home: str | None, as_json: bool) -> None:
     """List receipts not yet packed, and receipt files written."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         info = list_outbox(z)
     if as_json:
         emit_json(info)
@@ -57,7 +57,7 @@ def outbox_list(home: str | None, as_json: bool) -> None:
 @json_option
 def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -> None:
     """Pack every receipt not yet packed into one signed receipt bundle."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         rf = pack(z, output, to=to, now=clock.now())
     if as_json:
         emit_json({"path": str(rf.path), "digest": rf.digest, "sequence": rf.sequence,
@@ -75,7 +75,7 @@ def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -
 @json_option
 def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_json: bool) -> None:
     """Output variables that came back in receipts: the latest deployment per environment."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         result = reported_outputs(z, project, zone_name, reveal=reveal)
     if as_json:
         emit_json({"project": project, "zone": zone_name, "outputs": result})
@@ -93,7 +93,7 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_jso
 def dashboard(home: str | None, html_file: Path | None, as_json: bool) -> None:
     """The deployment dashboard: projects x (zone, environment), latest release and state."""
     now = clock.now()
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         view = build_view(z, now)
     if html_file is not None:
         write_atomic(html_file, render_html(view, now).encode("utf-8"))
@@ -119,10 +119,10 @@ def serve(home: str | None, port: int, as_json: bool) -> None:
     With --json, one line {"url": ..., "port": ...} is printed on stdout once it listens.
     """
     zone_home = resolve_home(home)
-    open_zone(zone_home).close()  # fail early on a wrong --home
+    open_home(zone_home).close()  # fail early on a wrong --home
 
     def build():  # type: ignore[no-untyped-def]
-        with open_zone(zone_home) as z:
+        with open_home(zone_home) as z:
             return build_view(z, clock.now())
 
     def ready(p: int) -> None:

@@ -8,14 +8,14 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import echo, emit_json, home_option, json_option
+from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.export.register import create_release
 from bundlekit.importer import edits
 from bundlekit.promotion import gate
 from bundlekit.zone import projects
-from bundlekit.zone.home import open_zone
 
 
 @cli.group(epilog="bundlekit releases list --home ./prod --json\nbundlekit releases create release.toml --home ./dev")
@@ -28,7 +28,7 @@ def releases() -> None:
 @json_option
 def releases_list(home: str | None, as_json: bool) -> None:
     """List releases (imported or created here), by project."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         rows = projects.list_releases(z.db)
     if as_json:
         emit_json({"releases": rows})
@@ -53,7 +53,7 @@ def releases_create(release_file: Path, home: str | None, replace: bool, as_json
 
     The release keeps the variables it is created with; its packages go into this zone's
     package store."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         reg = create_release(z, release_file, replace=replace, now=clock.now())
     info = reg.to_dict()
     if as_json:
@@ -88,7 +88,7 @@ def releases_update_variables(project: str, version: str, home: str | None, dry_
 
     Prints the plan first (sensitive values masked). This zone's own values keep applying on
     top of the release's."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         if dry_run:
             plan = edits.plan_update_variables(z, project, version)
             plan.pop("variables")
@@ -121,7 +121,7 @@ def lifecycle() -> None:
 @json_option
 def lifecycle_show(project: str, version: str | None, tenant: str | None, home: str | None, as_json: bool) -> None:
     """Each phase of a release (default: the newest), what passed it, and the open environments."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         info = gate.describe(z, project, version, tenant=tenant)
     if as_json:
         emit_json(info)
@@ -156,7 +156,7 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
 def lifecycle_waive(project: str, phase: str, release: str | None, reason: str, home: str | None,
                     as_json: bool) -> None:
     """Waive a lifecycle phase in this zone (a recorded decision, not a --force)."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         info = gate.waive(z, project, phase, reason=reason, release=release, now=clock.now())
     if as_json:
         emit_json(info)
@@ -173,7 +173,7 @@ def lifecycle_waive(project: str, phase: str, release: str | None, reason: str, 
 @json_option
 def lifecycle_unwaive(project: str, phase: str, release: str | None, home: str | None, as_json: bool) -> None:
     """Withdraw a waiver."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         info = gate.unwaive(z, project, phase, release=release)
     if as_json:
         emit_json(info)

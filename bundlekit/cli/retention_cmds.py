@@ -8,13 +8,14 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.errors import ConflictError, UsageError
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.retention.prune import PrunePlan, PruneResult, apply_prune, plan_prune, refuse_if_pruning
 from bundlekit.zone import retention as state
-from bundlekit.zone.home import Zone, open_zone
+from bundlekit.zone.home import Zone
 from bundlekit.zone.retention import MAX_KEEP
 
 __all__ = ["size_text", "after_deploy", "pruned_note"]
@@ -40,7 +41,7 @@ def retention() -> None:
 @json_option
 def retention_show(home: str | None, as_json: bool) -> None:
     """Show the zone's retention policy, per-environment overrides and the last prune."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         policies = sorted(state.policies(z.db).values(), key=lambda p: p.environment.lower())
         last = state.last_prune(z.db)
     if as_json:
@@ -76,7 +77,7 @@ def retention_set(keep_releases: int | None, keep_days: int | None, keep_all: bo
     if environment and auto_prune is not None:
         raise UsageError("--auto-prune belongs to the zone's default policy; leave out --environment",
                          code="usage")
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         old = state.policies(z.db).get(environment.lower(), state.Policy(environment))
         if keep_releases is None and keep_days is None and not keep_all:
             keep_releases, keep_days = old.keep_releases, old.keep_days  # only --auto-prune changes
@@ -137,7 +138,7 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, as_json: bool) -> 
 
     now = clock.now()
     result: PruneResult | None = None
-    with open_zone(resolve_home(home)) as z, zone_fleet(z, max_parallel) as fleet:
+    with open_home(home) as z, zone_fleet(z, max_parallel) as fleet:
         refuse_if_pruning(z)
         plan = plan_prune(z, now=now, fleet=fleet)
         if not as_json:

@@ -12,6 +12,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
@@ -19,7 +20,6 @@ from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, Ss
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
                                            worker_notice)
 from bundlekit.errors import DeployError, InputError, StateError, UsageError
-from bundlekit.zone.home import open_zone
 from bundlekit.zone.sshkey import client_public_line
 from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
 from bundlekit.zone.worker import get_worker
@@ -129,7 +129,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
                   "work_dir": chosen_dir}
     elif host_keys or identity_file or work_dir:
         raise UsageError("--host-key, --identity-file and --work-dir are for --ssh targets", code="usage")
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         t = add_target(z, name, environment, roles, root, clock.now(), ssh=config)
         if t.kind == "local":
             prepare_local_folder(z, Path(t.root))
@@ -147,7 +147,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
 def targets_set_host_key(name: str, keys: tuple[str, ...], home: str | None, as_json: bool) -> None:
     """Re-pin an SSH target's host key(s), after comparing them out of band."""
     pinned = _host_keys(name, keys, "KEY")
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         before = list_targets(z.db, name=name)
         t = set_host_keys(z, name, pinned)
     replaced = [_shown_key(k) for k in (before[0].config.get("host_keys") or [])] if before else []
@@ -195,7 +195,7 @@ def targets_scan_host_key(address: str, as_json: bool) -> None:
 @json_option
 def targets_ssh_key(home: str | None, as_json: bool) -> None:
     """Print the zone's SSH public key (created on first use), for targets' authorized_keys."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         line = client_public_line(z, clock.now())
     if as_json:
         emit_json({"public_key": line})
@@ -215,7 +215,7 @@ def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int,
     """Connect to targets (all, or those named) and report each one's health; exit 5 if any is unhealthy."""
     from bundlekit.deploy.service import isolation, open_target, zone_fleet  # asyncio: only when checking
 
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         records = list_targets(z.db)
         if names:
             wanted = {n.casefold() for n in names}
@@ -265,7 +265,7 @@ def _health_table(health: list[Any]) -> list[str]:
 @json_option
 def targets_list(home: str | None, as_json: bool) -> None:
     """List targets by environment, with their kind and address."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         rows = list_targets(z.db)
     if as_json:
         emit_json({"targets": [t.to_dict() for t in rows]})
@@ -286,7 +286,7 @@ def targets_list(home: str | None, as_json: bool) -> None:
 @json_option
 def targets_remove(name: str, home: str | None, as_json: bool) -> None:
     """Remove a target (nothing on it is changed)."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         t = remove_target(z, name)
     if as_json:
         emit_json({"removed": t.to_dict()})
@@ -307,7 +307,7 @@ def worker() -> None:
 @json_option
 def worker_setup(user: str, folder: Path | None, home: str | None, as_json: bool) -> None:
     """Create an unprivileged worker user (as root) and run steps on this machine as it."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         settings = setup_worker(z, user, folder)
     if as_json:
         emit_json(settings.to_dict())
@@ -334,7 +334,7 @@ def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path |
     if sum(map(bool, (user, sandbox, unconfined))) != 1:
         raise InputError("give exactly one of --user NAME, --sandbox and --unconfined", code="invalid_input")
     mode = "user" if user else "sandbox" if sandbox else "unconfined"
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         settings = choose_worker(z, mode, user=user, folder=folder, python=python)
         notice = worker_notice(z)
     if as_json:
@@ -351,7 +351,7 @@ def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path |
 @json_option
 def worker_show(home: str | None, as_json: bool) -> None:
     """Show this node's worker settings (each node of a zone has its own), and a warning without a worker user."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         settings = get_worker(z)
         notice = worker_notice(z)
     if as_json:

@@ -9,6 +9,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.zones import open_home
 from bundlekit.cli.node_cmds import password_file_option, password_from, state_url
 from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,7 +25,7 @@ from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
-from bundlekit.zone.home import init_zone, open_zone
+from bundlekit.zone.home import init_zone
 from bundlekit.zone.rotation import rotate_key
 
 
@@ -80,7 +81,7 @@ def identity(home: str | None, output: Path, as_json: bool) -> None:
 
     With --json the card's description is printed (and with -o - the card's text in "card").
     """
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         data = z.card_bytes()
         info = {"zone": z.name, "zone_id": z.zone_id, "signing_key_id": z.signing_key_id,
                 "sealing_key_id": z.sealing_key_id, "path": None if str(output) == "-" else str(output)}
@@ -132,7 +133,7 @@ def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: t
               as_json: bool) -> None:
     """Trust another zone's identity card."""
     parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
                               truststore.zone_ids(z, share, what="--share-packages-with"),
                               _evidence_patterns(evidence_for))
@@ -163,7 +164,7 @@ def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evide
     if (share and no_package_sharing) or (evidence_for and no_evidence) or not (sharing or proving):
         raise UsageError("give --share-packages-with ZONE (repeat for several) or --no-package-sharing, and/or "
                          "--evidence-for ENV-GLOB (repeat for several) or --no-evidence", code="usage")
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         if proving:
             truststore.get_zone(z, name)  # an unknown zone is refused before anything changes
         entry = truststore.share_packages(z, name, share) if sharing else truststore.get_zone(z, name)
@@ -186,7 +187,7 @@ def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evide
 @json_option
 def trust_list(home: str | None, as_json: bool) -> None:
     """List trusted zones with their keys and policy."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         entries = truststore.list_zones(z)
     if as_json:
         emit_json({"zones": [e.to_dict() for e in entries]})
@@ -212,7 +213,7 @@ def trust_list(home: str | None, as_json: bool) -> None:
 @json_option
 def trust_remove(name: str, home: str | None, as_json: bool) -> None:
     """Stop trusting a zone."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         entry = truststore.remove_zone(z, name)
     if as_json:
         emit_json({"removed": entry.to_dict()})
@@ -229,7 +230,7 @@ def trust_add_signer(public_key: Path, source: str, home: str | None, as_json: b
     """Let an approver's key count towards a source zone's signature threshold."""
     approver = parse_public(read_user_file(public_key, what=f"public key file {public_key}", limit=MAX_KEY_FILE_BYTES),
                             str(public_key))
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         entry = truststore.add_signer(z, source, approver, clock.now())
     if as_json:
         emit_json(entry.to_dict())
@@ -245,7 +246,7 @@ def trust_add_signer(public_key: Path, source: str, home: str | None, as_json: b
 @json_option
 def trust_revoke(key_id: str, reason: str, home: str | None, as_json: bool) -> None:
     """Refuse a signing key (zone or approver) from now on."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         truststore.revoke(z, key_id, reason, clock.now())
     if as_json:
         emit_json({"revoked": key_id, "reason": reason})
@@ -306,7 +307,7 @@ def sign(bundle: Path, key_file: Path, as_json: bool) -> None:
 @json_option
 def rotate_key_cmd(home: str | None, as_json: bool) -> None:
     """Replace this zone's signing key; later bundles carry a statement signed by old and new keys."""
-    with open_zone(resolve_home(home)) as z:
+    with open_home(home) as z:
         st = rotate_key(z, clock.now())
     old, new = key_id("ed25519", st.old_key), key_id("ed25519", st.new_key)
     if as_json:

@@ -41,6 +41,7 @@ from typing import Any, Callable
 from bundlekit.core.clock import EpochSeconds, to_datetime
 from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
+from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
 from bundlekit.deploy.launch import bwrap_path, default_python
@@ -53,21 +54,19 @@ from bundlekit.importer.edits import known_scope_values
 from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
 from bundlekit.importer.verify import verifier_for
 from bundlekit.promotion.gate import check, release_lifecycle
-from bundlekit.receipt.build import ReceiptFile, make_entry, write_receipt
+from bundlekit.receipt.build import ReceiptFile, write_receipt
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import deployments, key_material, outbox, projects, retention, secrets, truststore
-from bundlekit.zone.db import Writer
-from bundlekit.zone.evidence import record_evidence
+from bundlekit.zone import deployments, key_material, projects, retention, secrets, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.sshkey import client_key
 from bundlekit.zone.targets import TargetRecord, list_targets
-from bundlekit.zone.truststore import TrustEntry
 from bundlekit.zone.worker import get_worker
 
 __all__ = ["DeployOutcome", "prepare", "deploy", "open_target", "isolation", "zone_fleet", "PREFLIGHT"]
 
 #: The step name under which a deployment refused by its preflight is recorded and reported.
 PREFLIGHT = "(preflight)"
+
 
 
 @dataclass
@@ -139,24 +138,11 @@ def _variables(zone: Zone, project: projects.ProjectRecord, release: dict[str, A
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class _Release:
-    """What a deployment is of: the project, the release and the zone it came from (None: this zone)."""
-
-    project: projects.ProjectRecord
-    release: dict[str, Any]
-    source: TrustEntry | None
-
-    @property
-    def local(self) -> bool:
-        return self.source is None
-
-
-def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> _Release:
+def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> recording.Release:
     project = projects.find_project(zone.db, project_ref, zone.name)
     release = projects.get_release(zone.db, project, version)
     if project.source_zone_id == zone.zone_id:
-        return _Release(project, release, None)
+        return recording.Release(project, release, None)
     source = next((s for s in truststore.sources(zone) if s.zone_id == project.source_zone_id), None)
     entry = truststore.entry_for_id(zone.db, project.source_zone_id)
     if source is None or entry is None:
@@ -164,10 +150,10 @@ def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> _R
                          code="policy_denied")
     check_policy(source, space=project.space, project=project.name, project_slug=project.slug,
                  environments=[environment], where=f"deploy {project.name} {version}")
-    return _Release(project, release, entry)
+    return recording.Release(project, release, entry)
 
 
-def _spelling(zone: Zone, what: _Release, environment: str) -> str:
+def _spelling(zone: Zone, what: recording.Release, environment: str) -> str:
     """``environment`` as the release spells it (lifecycle, step filters, scopes), else as this
     zone knows it (targets, the project's releases, deployments and scopes): one name, one
     dashboard column.
@@ -198,7 +184,7 @@ def _spelling(zone: Zone, what: _Release, environment: str) -> str:
         code="unknown_environment", details={"environment": environment, "known": known, "suggestions": similar})
 
 
-def _tenant(zone: Zone, what: _Release, tenant: str | None) -> str | None:
+def _tenant(zone: Zone, what: recording.Release, tenant: str | None) -> str | None:
     """The tenant as the release or zone spells it; ``StateError`` ``unknown_tenant`` naming the closest
     (``InputError`` ``invalid_label`` first for a name no tenant could have)."""
     if tenant is None:
@@ -236,7 +222,7 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
     return _request(zone, what, _spelling(zone, what, environment), _tenant(zone, what, tenant), now)
 
 
-def _request(zone: Zone, what: _Release, environment: str, tenant: str | None, now: EpochSeconds) -> DeployRequest:
+def _request(zone: Zone, what: recording.Release, environment: str, tenant: str | None, now: EpochSeconds) -> DeployRequest:
     project, release = what.project, what.release
     snap = release["snapshot"]
     local_steps = project.local["steps"]
@@ -285,7 +271,7 @@ def _used_targets(request: DeployRequest, plan: DeployPlan) -> list[Target]:
     return list(used.values())
 
 
-def _offered(zone: Zone, what: _Release, paths: tuple[Path, ...], now: EpochSeconds) -> list[EvidenceRow]:
+def _offered(zone: Zone, what: recording.Release, paths: tuple[Path, ...], now: EpochSeconds) -> list[EvidenceRow]:
     """Receipts from other zones offered as lifecycle evidence, verified and matched to the release."""
     verifier = verifier_for(zone, now)
     out: list[EvidenceRow] = []
@@ -294,17 +280,6 @@ def _offered(zone: Zone, what: _Release, paths: tuple[Path, ...], now: EpochSeco
         out += matching(path, verified.source, rows, what.release.get("release_digest") or "",
                         project=what.project.name, version=what.release["version"])
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """One deployment's who and what: the release, where it goes, and what the lifecycle let it skip."""
-
-    what: _Release
-    environment: str
-    tenant: str | None
-    waived: tuple[str, ...]
-    evidence: tuple[EvidenceRow, ...]
 
 
 def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
@@ -342,7 +317,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     tenant = _tenant(zone, what, tenant)
     offered = tuple(_offered(zone, what, evidence, now))
     decision = check(zone.db, zone.name, what.project, what.release, environment, tenant=tenant, offered=offered)
-    ctx = _Context(what, environment, tenant, decision.waived if decision else (), offered)
+    ctx = recording.Context(what, environment, tenant, decision.waived if decision else (), offered)
     request = _request(zone, what, environment, tenant, now)
     deadline = time.monotonic() + max(0.0, wait)
     if not dry_run:
@@ -361,12 +336,12 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             if not dry_run and not checking:
                 # Nothing ran, but the source must still learn that this deployment did not happen.
                 with zone.db.transaction() as tx:
-                    deployment_id = _insert_running(tx, ctx, now)
+                    deployment_id = recording.insert_running(tx, ctx, now)
                     failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
                                               "Failed", now, now,
                                               (StepRun(PREFLIGHT, None, "Failed", now, now, None, "", (),
                                                        f"[{err.code}] {err.message}"),), request.warnings)
-                    _record(zone, tx, ctx, failed, now)
+                    recording.record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out)
             raise
         if dry_run:
@@ -375,13 +350,17 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             raise DeployError("canceled before any step ran; nothing was run or recorded.", code="deployment_canceled")
         slot = deployments.slot(what.project.slug, environment, tenant)
         deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait))
+        recording.running_here.add((zone.zone_id, deployment_id))
         try:
             request = dataclasses.replace(request, deployment_id=deployment_id)
             plan = dataclasses.replace(plan, deployment_id=deployment_id)
-            record = execute(plan, request, on_event=on_event, fleet=fleet, max_parallel=max_parallel, cancel=cancel)
+            record = execute(plan, request, on_event=recording.noting_reached(zone, deployment_id, on_event),
+                             fleet=fleet, max_parallel=max_parallel, cancel=cancel)
             with zone.db.transaction() as tx:
-                _record(zone, tx, ctx, record, now)
+                recording.record(zone, tx, ctx, record, now)
         finally:
+            recording.running_here.discard((zone.zone_id, deployment_id))
+            zone.db.release(deployments.claim_name(deployment_id))
             zone.db.release(slot)
     finally:
         if own:
@@ -424,7 +403,7 @@ def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | N
         time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
 
 
-def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, deadline: float,
+def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, deadline: float,
            on_wait: Callable[[str], None] | None, waited: float) -> str:
     """Claim the slot of the project, environment and tenant, and record the deployment ``Executing``.
 
@@ -442,7 +421,10 @@ def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, deadline: fl
         with zone.db.transaction() as tx:
             pruning = zone.db.held(tx, retention.PRUNE_CLAIM)
             if not pruning and zone.db.claim(tx, slot):
-                return _insert_running(tx, ctx, now)
+                deployment_id = recording.insert_running(tx, ctx, now)
+                # Held while it runs: a row still Executing that nobody claims was left by a dead process.
+                zone.db.claim(tx, deployments.claim_name(deployment_id))
+                return deployment_id
             running = None if pruning else deployments.running(tx, project.slug, environment, ctx.tenant)
         if pruning and time.monotonic() >= deadline:
             raise _prune_running(zone, waited)
@@ -459,40 +441,7 @@ def _start(zone: Zone, ctx: _Context, now: EpochSeconds, slot: str, deadline: fl
         time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
 
 
-def _insert_running(tx: Writer, ctx: _Context, now: EpochSeconds) -> str:
-    """Allocate the deployment's id and record it ``Executing`` (with the evidence offered); returns the id."""
-    what = ctx.what
-    deployment_id = deployments.allocate_id(tx)
-    deployments.insert_running(tx, deployment_id, project_slug=what.project.slug, release=what.release["version"],
-                               environment=ctx.environment, source_zone_id=what.project.source_zone_id,
-                               bundle_digest=what.release["bundle_digest"], started=now,
-                               release_digest=what.release.get("release_digest"), tenant=ctx.tenant,
-                               waived=list(ctx.waived))
-    record_evidence(tx, ctx.evidence, now)
-    return deployment_id
-
-
-def _record(zone: Zone, tx: Writer, ctx: _Context, record: DeploymentRecord, now: EpochSeconds) -> None:
-    """Store the outcome (sensitive outputs sealed at rest) and, for a release from another zone,
-    queue its receipt entry, in ``tx``."""
-    what = ctx.what
-    project = what.project
-    outputs = []
-    for step, target, o in record.outputs():
-        value = secrets.store(zone, tx, o.value) if o.sensitive else o.value
-        outputs.append({"step": step, "target": target, "name": o.name, "sensitive": o.sensitive, "value": value})
-    deployments.finish(tx, record.deployment_id, state=record.state, ended=record.ended,
-                       record=record.to_dict(mask=True), outputs=outputs)
-    if what.source is None:
-        return
-    entry, logs = make_entry(record, release=what.release,
-                             project={"name": project.name, "slug": project.slug, "space": project.space},
-                             recipient_public=what.source.sealing_key, recipient_key_id=what.source.sealing_key_id,
-                             tenant=ctx.tenant, waived=ctx.waived)
-    outbox.queue_entry(tx, project.source_zone_id, entry, logs, int(now))
-
-
-def _write_receipt(zone: Zone, what: _Release, deployment_id: str, now: EpochSeconds,
+def _write_receipt(zone: Zone, what: recording.Release, deployment_id: str, now: EpochSeconds,
                    receipt_out: Path | None) -> ReceiptFile | None:
     if receipt_out is None:
         return None

@@ -5,6 +5,11 @@ transaction that first records the deployment, so two processes never share one 
 number is never handed out twice. A deployment is recorded ``Executing`` before its first
 step runs and gets its final state, masked record and outputs (sensitive ones as
 ``secret:`` references) when it ends.
+
+While it runs, the process running it holds the claim :func:`claim_name` (``Database.claim``:
+it ends with the process, on whichever node), and its record holds only ``reached``: the
+step and target it started last. A row still ``Executing`` whose claim nobody holds was
+left by a process that died; it is closed ``Interrupted`` (``deploy/interrupted.py``).
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["ID_PREFIX", "peek_next_id", "allocate_id", "insert_running", "finish", "slot", "running",
+__all__ = ["ID_PREFIX", "INTERRUPTED", "peek_next_id", "allocate_id", "insert_running", "finish", "slot", "running",
+           "claim_name", "note_reached", "executing",
            "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes"]
 
 ID_PREFIX = "Deployments-"
 _COUNTER = "deployment"
+#: The final state of a deployment whose process ended before it recorded the outcome.
+INTERRUPTED = "Interrupted"
 
 
 def peek_next_id(db: Reader) -> str:
@@ -49,10 +57,35 @@ def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release
 
 
 def finish(tx: Writer, deployment_id: str, *, state: str, ended: EpochSeconds, record: dict[str, Any],
-           outputs: list[dict[str, Any]]) -> None:
-    """Record how a deployment ended: its final state, its masked record and its outputs."""
-    tx.run("UPDATE deployments SET state = ?, ended = ?, record = ?, outputs = ? WHERE id = ?",
-           (state, ended, json.dumps(record), json.dumps(outputs), deployment_id))
+           outputs: list[dict[str, Any]]) -> bool:
+    """Record how a deployment ended: its final state, its masked record and its outputs.
+
+    Only a deployment still ``Executing`` is changed; returns False (nothing written) for one
+    already ended, e.g. closed ``Interrupted`` meanwhile because its process seemed gone."""
+    return tx.run("UPDATE deployments SET state = ?, ended = ?, record = ?, outputs = ? WHERE id = ? "
+                  "AND state = 'Executing'",
+                  (state, ended, json.dumps(record), json.dumps(outputs), deployment_id)) == 1
+
+
+def claim_name(deployment_id: str) -> str:
+    """The claim the process running ``deployment_id`` holds until it records the outcome."""
+    return f"deployment/{deployment_id}"
+
+
+def note_reached(tx: Writer, deployment_id: str, step: str, target: str | None, at: EpochSeconds) -> None:
+    """Note in a running deployment's record the step and target (None: the zone) it started last
+    (``at``: whole epoch seconds); what an ``Interrupted`` record says it reached."""
+    tx.run("UPDATE deployments SET record = ? WHERE id = ? AND state = 'Executing'",
+           (json.dumps({"reached": {"step": step, "target": target, "at": at}}), deployment_id))
+
+
+def executing(db: Reader) -> list[Row]:
+    """Every deployment still ``Executing`` (full rows; ``record`` and ``waived`` parsed), oldest first."""
+    rows = db.all("SELECT * FROM deployments WHERE state = 'Executing' ORDER BY started, id")
+    for row in rows:
+        row["record"] = json.loads(row["record"] or "{}")
+        row["waived"] = json.loads(row["waived"] or "[]")
+    return rows
 
 
 def slot(project_slug: str, environment: str, tenant: str | None = None) -> str:

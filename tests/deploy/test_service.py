@@ -77,7 +77,7 @@ def test_dashboard_of_the_secure_zone_shows_its_own_deployments_and_a_running_on
     add_target(z.prod, "db-01", "Production", ("db",), tmp_path / "t" / "db-01", 0)
     add_target(z.prod, "web-01", "Production", ("web",), tmp_path / "t" / "web-01", 0)
     deploy(z.prod, "acme-web", "1.4.0", "Production", now=time.time())
-    # A deployment whose process died before recording its outcome stays visible as running.
+    # A deployment recorded Executing (running, or not yet found interrupted) shows as running.
     with z.prod.db.transaction() as tx:
         deployments.insert_running(tx, "Deployments-9", project_slug="acme-web", release="1.4.0", environment="Staging",
                                    source_zone_id="x", bundle_digest="y", started=time.time())

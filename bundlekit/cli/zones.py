@@ -1,0 +1,36 @@
+"""Opening the zone a command works on: the home, then what interrupted processes left.
+
+Every command that opens a zone goes through :func:`open_home`, so a deployment whose process
+died (killed, crashed) is closed ``Interrupted`` and queued for its receipt by the next command
+that opens the zone, whichever it is (``deploy/recording.py``, decision 370).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bundlekit.cli.common import resolve_home
+from bundlekit.deploy.recording import settle_interrupted
+from bundlekit.errors import StateError
+from bundlekit.zone.home import Zone, open_zone
+
+__all__ = ["open_home"]
+
+#: State errors that leave settling to a later command: the command's own work may still be a read.
+_LATER = frozenset({"state_read_only", "state_busy"})
+
+
+def open_home(home: str | Path | None) -> Zone:
+    """The zone at ``home`` (``--home``; None: ``$BUNDLEKIT_HOME``, else the default), its interrupted
+    deployments settled. Raises what :func:`open_zone` and the state raise (``not_a_zone``, ...)."""
+    zone = open_zone(home if isinstance(home, Path) else resolve_home(home))
+    try:
+        settle_interrupted(zone)
+    except StateError as err:
+        if err.code not in _LATER:
+            zone.close()
+            raise
+    except BaseException:
+        zone.close()
+        raise
+    return zone

@@ -1,0 +1,200 @@
+"""Recording a deployment in the zone's state: start, progress, outcome, and interrupted ones.
+
+A deployment is recorded ``Executing`` (its id allocated in that same transaction) and the
+process running it claims it (``deployments.claim_name``) until its outcome is recorded; the
+start of each run is noted in its row as the step and target reached. The outcome and, for a
+release from another zone, its receipt entry are written in one transaction, once.
+
+A process can die without recording the outcome (killed, a crash, a power cut). Its row stays
+``Executing`` and its claim ends with it (``Database.claim``: with the process on SQLite, with
+the connection on PostgreSQL, so on any node). :func:`settle_interrupted`, which every command
+that opens a zone runs first, closes such a row ``Interrupted``, says which step and target it
+had reached, and queues its receipt entry like any other deployment's: exactly once, since the
+check and the change are one write transaction. The receipt format knows ``Success`` and
+``Failed``; an interrupted deployment travels as ``Failed`` with the interruption as the reason
+of the run it reached (decision 370).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.deploy.model import DeploymentRecord, StepRun
+from bundlekit.errors import BundleError, StateError
+from bundlekit.importer.evidence import EvidenceRow
+from bundlekit.receipt.build import make_entry
+from bundlekit.zone import deployments, outbox, projects, secrets, truststore
+from bundlekit.zone.db import Writer
+from bundlekit.zone.evidence import record_evidence
+from bundlekit.zone.home import Zone
+from bundlekit.zone.truststore import TrustEntry
+
+__all__ = ["Release", "Context", "insert_running", "noting_reached", "record", "resolve_recorded",
+           "settle_interrupted", "running_here", "INTERRUPTED_STEP"]
+
+#: Deployments this process is running now, as ``(zone id, deployment id)``: alive whatever a
+#: claim check from this very connection would say.
+running_here: set[tuple[str, str]] = set()
+
+#: The step an interrupted deployment is recorded under when its process died before any step started.
+INTERRUPTED_STEP = "(interrupted)"
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """What a deployment is of: the project, the release and the zone it came from (None: this zone)."""
+
+    project: projects.ProjectRecord
+    release: dict[str, Any]
+    source: TrustEntry | None
+
+    @property
+    def local(self) -> bool:
+        return self.source is None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One deployment's who and what: the release, where it goes, and what the lifecycle let it skip."""
+
+    what: Release
+    environment: str
+    tenant: str | None
+    waived: tuple[str, ...]
+    evidence: tuple[EvidenceRow, ...]
+
+
+def insert_running(tx: Writer, ctx: Context, now: EpochSeconds) -> str:
+    """Allocate the deployment's id and record it ``Executing`` (with the evidence offered); returns the id."""
+    what = ctx.what
+    deployment_id = deployments.allocate_id(tx)
+    deployments.insert_running(tx, deployment_id, project_slug=what.project.slug, release=what.release["version"],
+                               environment=ctx.environment, source_zone_id=what.project.source_zone_id,
+                               bundle_digest=what.release["bundle_digest"], started=now,
+                               release_digest=what.release.get("release_digest"), tenant=ctx.tenant,
+                               waived=list(ctx.waived))
+    record_evidence(tx, ctx.evidence, now)
+    return deployment_id
+
+
+def noting_reached(zone: Zone, deployment_id: str,
+                    on_event: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None]:
+    """``on_event``, after noting each run's start in the deployment's row (what an ``Interrupted``
+    record names as reached). The fleet runs the steps on this thread, between transactions."""
+    def event(e: dict[str, Any]) -> None:
+        if e.get("event") == "run_started":
+            try:
+                with zone.db.transaction() as tx:
+                    deployments.note_reached(tx, deployment_id, str(e["step"]), e.get("target"), int(time.time()))
+            except StateError:
+                pass  # a busy state costs the note, never the deployment (it only sharpens an Interrupted record)
+        if on_event is not None:
+            on_event(e)
+    return event
+
+
+def record(zone: Zone, tx: Writer, ctx: Context, outcome: DeploymentRecord, now: EpochSeconds,
+           state: str | None = None, extra: dict[str, Any] | None = None) -> bool:
+    """Store the outcome (sensitive outputs sealed at rest) and, for a release from another zone,
+    queue its receipt entry, in ``tx``. ``state``: the state kept here when it is not the record's
+    (``Interrupted``, whose receipt says ``Failed``); ``extra``: more keys for the stored record.
+    Returns False, writing nothing, for a deployment that is no longer ``Executing``."""
+    what = ctx.what
+    project = what.project
+    outputs = []
+    for step, target, o in outcome.outputs():
+        value = secrets.store(zone, tx, o.value) if o.sensitive else o.value
+        outputs.append({"step": step, "target": target, "name": o.name, "sensitive": o.sensitive, "value": value})
+    stored = outcome.to_dict(mask=True)
+    if state is not None:
+        stored["state"] = state
+    stored.update(extra or {})
+    if not deployments.finish(tx, outcome.deployment_id, state=state or outcome.state, ended=outcome.ended,
+                              record=stored, outputs=outputs):
+        return False  # closed Interrupted meanwhile: it was reported once already
+    if what.source is None:
+        return True
+    entry, logs = make_entry(outcome, release=what.release,
+                             project={"name": project.name, "slug": project.slug, "space": project.space},
+                             recipient_public=what.source.sealing_key, recipient_key_id=what.source.sealing_key_id,
+                             tenant=ctx.tenant, waived=ctx.waived)
+    outbox.queue_entry(tx, project.source_zone_id, entry, logs, int(now))
+    return True
+
+
+def resolve_recorded(zone: Zone, row: dict[str, Any]) -> Context:
+    """The context of a recorded deployment (a ``deployments`` row), to record its outcome later.
+
+    Its source is None when the release was created here or the source is no longer in the trust
+    store (then no receipt can be sealed for it). Raises ``StateError`` when the project or release is gone."""
+    project = projects.find_project(zone.db, row["project_slug"], zone.name)
+    release = projects.get_release(zone.db, project, row["release"])
+    source = None if project.source_zone_id == zone.zone_id else truststore.entry_for_id(zone.db, project.source_zone_id)
+    return Context(Release(project, release, source), row["environment"], row["tenant"],
+                    tuple(row["waived"] or ()), ())
+
+
+def _interrupted_outcome(row: dict[str, Any], now: EpochSeconds) -> tuple[DeploymentRecord, dict[str, Any]]:
+    """The record of a deployment whose process died: ``Failed`` for the receipt, one run (the step and
+    target it reached, else :data:`INTERRUPTED_STEP`) saying so; and what the stored record adds."""
+    reached = (row["record"] or {}).get("reached") or None
+    started = int(row["started"])
+    if reached:
+        step, target, at = str(reached["step"]), reached.get("target"), int(reached.get("at") or started)
+        where = f"step {step!r} on {target or 'the zone'}"
+        reason = (f"interrupted: the process running this deployment ended (killed or crashed) during {where}, "
+                  "before it recorded the outcome; what that step had done on its target is not known. "
+                  "Check the target, then deploy again")
+    else:
+        step, target, at = INTERRUPTED_STEP, None, started
+        reason = ("interrupted: the process running this deployment ended (killed or crashed) before its first step "
+                  "started; no step ran. Deploy again")
+    ended = max(int(now), at)
+    run = StepRun(step, target, "Failed", at, ended, None, "", (), reason)
+    outcome = DeploymentRecord(row["id"], row["project_slug"], row["release"], row["environment"], "Failed",
+                               started, ended, (run,))
+    return outcome, {"interrupted": {"step": None if reached is None else step, "target": target, "at": ended}}
+
+
+def _gone(zone: Zone, db: Any, deployment_id: str) -> bool:
+    """Whether the process that ran ``deployment_id`` has ended without recording its outcome."""
+    if (zone.zone_id, deployment_id) in running_here:
+        return False
+    return not zone.db.held(db, deployments.claim_name(deployment_id))
+
+
+def settle_interrupted(zone: Zone, now: EpochSeconds | None = None) -> list[str]:
+    """Close ``Interrupted`` every deployment left ``Executing`` by a process that is gone; their ids.
+
+    Each gets a final record naming the step and target it had reached and, for a release from
+    another zone, its receipt entry (``Failed``, the interruption as its reason), in one write
+    transaction that checks again that the row is still ``Executing`` and unclaimed: two
+    commands settling at once record each deployment once. A deployment whose process runs on
+    another machine of a SQLite zone (not a supported layout) is never judged gone. Reads only
+    when nothing is stuck, so a refused command still leaves the state as it was. ``now``: Unix
+    seconds (default: the clock). Raises the state errors of a write transaction.
+    """
+    rows = deployments.executing(zone.db)
+    if not any(_gone(zone, zone.db, r["id"]) for r in rows):
+        return []
+    when = int(time.time()) if now is None else int(now)
+    closed: list[str] = []
+    with zone.db.transaction() as tx:
+        for row in deployments.executing(tx):
+            if not _gone(zone, tx, row["id"]):
+                continue
+            outcome, extra = _interrupted_outcome(row, when)
+            try:
+                ctx = resolve_recorded(zone, row)
+            except BundleError:
+                # The project or release is gone from the state: close the row, nothing to report it with.
+                stored = {**outcome.to_dict(mask=True), "state": deployments.INTERRUPTED, **extra}
+                deployments.finish(tx, row["id"], state=deployments.INTERRUPTED, ended=outcome.ended,
+                                   record=stored, outputs=[])
+            else:
+                record(zone, tx, ctx, outcome, when, deployments.INTERRUPTED, extra)
+            closed.append(row["id"])
+    return closed
