@@ -145,6 +145,16 @@ class AtomicFile:
         self.file.close()
         self._synced = True
 
+    def park(self, name: PathLike) -> None:
+        """Sync, then rename the temporary file to ``name`` (in the same folder; a name the caller
+        can find again after a crash) and fsync the folder. It is still temporary: :meth:`commit`
+        moves it to its final name, :meth:`discard` removes it."""
+        self.sync()
+        target = Path(name)
+        os.replace(self.tmp_path, target)
+        self.tmp_path = target
+        fsync_dir(target.parent)
+
     def commit(self, to: Optional[PathLike] = None, *, fsync_folder: bool = True) -> Path:
         """Sync, then move the file to its final name (``to`` overrides ``path``) and fsync the
         folder. Returns the final path. On failure the temporary file is removed."""

@@ -338,6 +338,12 @@ class BundleWriter:
             self._out.commit()
         return hashlib.sha256(message).hexdigest()
 
+    def park(self, name: Path) -> None:
+        """Keep the finished bundle (``finish(commit=False)``), flushed to disk, under the hidden
+        name ``name`` in the final folder until :meth:`commit`; after a crash the caller can find
+        it there and finish the job (a receipt recorded as written, for instance)."""
+        self._out.park(name)
+
     def commit(self) -> Path:
         """Move the finished bundle to its final name (fsync, rename, fsync the folder)."""
         return self._out.commit()

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
+from bundlekit.core.atomic import fsync_dir
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import FormatError, StateError
 from bundlekit.format import crypto
@@ -34,7 +36,8 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 from bundlekit.zone.rotation import zone_signing
 
-__all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile"]
+__all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile",
+           "parked_name", "finish_parked"]
 
 RECEIPT_EXPIRY = 365 * 86400
 #: What this zone tells its sources it can read beyond format 1.0 (spec/bundle-format.md §7).
@@ -247,14 +250,45 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
                 receipts=tuple(entries), inventory=tuple(inventory), refusals=tuple(refused),
                 rotations=signing.rotations(), raw={"format": FORMAT_ID, "features": list(RECEIPT_FEATURES)})
             digest = writer.finish(_checked(manifest), signing.signers("receipt"), commit=False)
+            # On disk under a name found again from the record, before the record commits: a
+            # process killed between the commit and the rename loses no receipt (finish_parked).
+            writer.park(parked_name(out.resolve(), bundle_id))
             outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,
                                        sequence=seq, deployment_ids=deployment_ids, now=now)
             taken = outbox.mark_packed(tx, bundle_id, deployment_ids)
             taken_refusals = refusals.mark_packed(tx, bundle_id, refusal_ids)
             if taken or taken_refusals:  # another process packed them after we read them: write nothing
                 raise _taken(taken + taken_refusals, outbox.packed_into(tx, taken[0]) if taken else None)
-        writer.commit()
     except BaseException:
         writer.abort()
         raise
+    try:
+        writer.commit()
+    except FileNotFoundError:
+        if not out.exists():  # another process finished it for us (finish_parked) if it is there
+            raise
     return ReceiptFile(out, digest, seq, tuple(deployment_ids), bundle_id, tuple(refusal_ids))
+
+
+def parked_name(out: Path, bundle_id: str) -> Path:
+    """Where the receipt ``bundle_id`` waits, complete, until it is renamed to ``out``."""
+    return out.parent / f".{out.name}.{bundle_id}.receipt"
+
+
+def finish_parked(zone: Zone) -> list[Path]:
+    """Rename to its path every receipt file recorded as written that a killed process left parked
+    (``parked_name``); returns the paths finished. A file carried away (its path gone, nothing
+    parked) is left alone."""
+    done = []
+    for row in outbox.receipt_files(zone.db):
+        path = Path(row["path"])
+        parked = parked_name(path, row["bundle_id"])
+        if path.exists() or not parked.exists():
+            continue
+        try:
+            os.replace(parked, path)
+        except FileNotFoundError:
+            continue  # another process finished it first
+        fsync_dir(path.parent)
+        done.append(path)
+    return done

@@ -7,7 +7,7 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError, UsageError
-from bundlekit.receipt.build import ReceiptFile, write_receipt
+from bundlekit.receipt.build import ReceiptFile, finish_parked, write_receipt
 from bundlekit.zone import outbox, refusals
 from bundlekit.zone.home import Zone
 
@@ -17,6 +17,7 @@ __all__ = ["list_outbox", "pack", "ATTEMPTS"]
 def list_outbox(zone: Zone) -> dict[str, Any]:
     """{pending, packed, files, refusals}: deployment entries by whether a receipt carried them,
     receipt files written, and refused imports to report (``packed_in`` None: not carried yet)."""
+    finish_parked(zone)  # a receipt recorded as written is on disk before it is listed
     info = outbox.listing(zone.db)
     info["refusals"] = refusals.listing(zone.db)
     return info
@@ -35,6 +36,7 @@ def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> Receipt
     another node's) packs some of them first, this one reads the outbox again and packs what
     is left, so no entry travels in two receipts (``outbox_empty`` when nothing is left).
     """
+    finish_parked(zone)
     for attempt in range(1, ATTEMPTS + 1):
         rows = outbox.pending(zone.db) + refusals.pending(zone.db)
         if to is not None:

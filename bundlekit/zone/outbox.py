@@ -16,7 +16,8 @@ from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.logs import put_log
 
-__all__ = ["queue_entry", "pending", "entries", "mark_packed", "packed_into", "record_receipt_file", "listing"]
+__all__ = ["queue_entry", "pending", "entries", "mark_packed", "packed_into", "record_receipt_file", "listing",
+           "receipt_files"]
 
 
 def queue_entry(tx: Writer, dest_zone_id: str, entry: dict[str, Any], logs: dict[str, bytes],
@@ -96,3 +97,8 @@ def listing(db: Reader) -> dict[str, Any]:
                              "ORDER BY created, sequence")]
     return {"pending": [e for e in items if e["packed_in"] is None],
             "packed": [e for e in items if e["packed_in"] is not None], "files": files}
+
+
+def receipt_files(db: Reader) -> list[Row]:
+    """Every receipt file recorded as written: path, bundle_id (oldest first)."""
+    return db.all("SELECT path, bundle_id FROM receipt_files ORDER BY created, sequence")
