@@ -7,13 +7,18 @@ The order is always the same (``docs/decisions/042-safe-package-extraction.md``)
 2. extract into a fresh private temporary folder next to ``dest`` (same file system),
    creating each file with ``O_CREAT | O_EXCL | O_NOFOLLOW`` relative to folder
    descriptors opened with ``O_NOFOLLOW``, and counting the bytes actually produced;
-3. rename the temporary folder to ``dest`` (with ``replace=True`` an existing ``dest`` is
-   renamed away first and deleted afterwards). On any failure the temporary folder is
-   removed and ``dest`` is as it was.
+3. rename the temporary folder to ``dest``. With ``replace=True`` an existing ``dest`` is
+   exchanged with it in one step (Linux ``renameat2(RENAME_EXCHANGE)``: ``dest`` is the old
+   folder or the new one, never missing), then the old one, now under the temporary name, is
+   deleted; where the exchange is not available the old folder is renamed away first (a kill
+   between the two renames leaves it for :func:`sweep_leftovers` to put back). On any failure
+   the temporary folder is removed and ``dest`` is as it was.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import secrets
 import shutil
@@ -311,9 +316,42 @@ def sweep_leftovers(parent: Path) -> List[str]:
     return done
 
 
+#: ``renameat2`` flag: exchange the two names atomically (Linux 3.15+, glibc 2.28+).
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2() -> "ctypes._CFuncPtr | None":
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return getattr(libc, "renameat2", None)
+    except (OSError, AttributeError):
+        return None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the names ``a`` and ``b`` (both existing, same file system) in one atomic step; False
+    where the system cannot (not Linux, an old C library, a file system without the flag):
+    nothing was changed then. Raises ``OSError`` for any other failure."""
+    call = _renameat2()
+    if call is None:
+        return False
+    if call(_AT_FDCWD, os.fsencode(str(a)), _AT_FDCWD, os.fsencode(str(b)), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the flag is not supported here
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap(staging: Path, dest: Path, dest_exists: bool) -> None:
-    """Rename ``staging`` to ``dest``; an old ``dest`` is renamed away first, then deleted."""
+    """Make ``staging`` ``dest``: exchanged with an old ``dest`` (then deleted, under the staging
+    name), or renamed; without the exchange, an old ``dest`` is renamed away first."""
     parent = dest.parent
+    if dest_exists and exchange(staging, dest):
+        fsync_dir(parent)
+        shutil.rmtree(staging, ignore_errors=True)  # the old version; the sweep ends the job after a kill
+        return
     if not dest_exists:
         try:
             os.rename(staging, dest)

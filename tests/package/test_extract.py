@@ -309,3 +309,43 @@ def test_missing_archive_is_a_clear_refusal(area: Path) -> None:
     with raises_code("package_unreadable"):
         extract_package(area / "nope.zip", area / "deploy" / "app")
 
+
+
+def test_a_replacement_exchanges_the_folders_so_the_live_name_never_goes_missing(area: Path) -> None:
+    from bundlekit.package import extract
+
+    dest = area / "deploy" / "app"
+    v1, v2 = area / "v1.zip", area / "v2.zip"
+    v1.write_bytes(zip_bytes([("shared.txt", b"v1")]))
+    v2.write_bytes(zip_bytes([("shared.txt", b"v2")]))
+    extract_package(v1, dest)
+    seen: list[bytes] = []
+    real = extract.exchange
+
+    def watched(a: Path, b: Path) -> bool:
+        done = real(a, b)
+        seen.append((dest / "shared.txt").read_bytes())  # right after the one step: the new version, in place
+        return done
+
+    extract.exchange = watched  # type: ignore[assignment]
+    try:
+        extract_package(v2, dest, replace=True)
+    finally:
+        extract.exchange = real  # type: ignore[assignment]
+    assert seen == [b"v2"]
+    assert sorted(p.name for p in (area / "deploy").iterdir()) == ["app", "other.txt"]
+
+
+def test_without_the_exchange_a_replacement_falls_back_to_two_renames(area: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundlekit.package import extract
+
+    monkeypatch.setattr(extract, "_renameat2", lambda: None)  # as on a system without renameat2
+    dest = area / "deploy" / "app"
+    v1, v2 = area / "v1.zip", area / "v2.zip"
+    v1.write_bytes(zip_bytes([("shared.txt", b"v1")]))
+    v2.write_bytes(zip_bytes([("shared.txt", b"v2")]))
+    extract_package(v1, dest)
+    assert extract.exchange(area / "v1.zip", area / "v2.zip") is False
+    extract_package(v2, dest, replace=True)
+    assert (dest / "shared.txt").read_bytes() == b"v2"
+    assert sorted(p.name for p in (area / "deploy").iterdir()) == ["app", "other.txt"]
