@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
 
-__all__ = ["AtomicFile", "write_atomic", "commit_all", "fsync_dir", "CHUNK"]
+__all__ = ["AtomicFile", "write_atomic", "commit_all", "commit_parked", "fsync_dir", "CHUNK"]
 
 #: Read/write chunk size for streaming (bounded memory whatever the file size).
 CHUNK = 1 << 20
@@ -204,6 +204,18 @@ class AtomicFile:
             self.commit()
         else:
             self.discard()
+
+
+def commit_parked(parked: PathLike, final: PathLike) -> bool:
+    """Finish the commit of a file a process parked (:meth:`AtomicFile.park`: complete and on
+    disk) but did not live to rename: move it to ``final`` and fsync the folder. False when
+    nothing is parked there (never parked, or another process finished it first)."""
+    try:
+        os.replace(parked, final)
+    except FileNotFoundError:
+        return False
+    fsync_dir(Path(final).parent)
+    return True
 
 
 def _rename_exclusive(tmp: Path, final: Path) -> None:

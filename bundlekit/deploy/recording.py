@@ -17,10 +17,10 @@ of the run it reached (decision 370).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from bundlekit.core import clock
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.deploy.model import DeploymentRecord, StepRun
 from bundlekit.errors import BundleError, StateError
@@ -88,7 +88,7 @@ def noting_reached(zone: Zone, deployment_id: str,
         if e.get("event") == "run_started":
             try:
                 with zone.db.transaction() as tx:
-                    deployments.note_reached(tx, deployment_id, str(e["step"]), e.get("target"), int(time.time()))
+                    deployments.note_reached(tx, deployment_id, str(e["step"]), e.get("target"), int(clock.now()))
             except StateError:
                 pass  # a busy state costs the note, never the deployment (it only sharpens an Interrupted record)
         if on_event is not None:
@@ -180,7 +180,7 @@ def settle_interrupted(zone: Zone, now: EpochSeconds | None = None) -> list[str]
     rows = deployments.executing(zone.db)
     if not any(_gone(zone, zone.db, r["id"]) for r in rows):
         return []
-    when = int(time.time()) if now is None else int(now)
+    when = int(clock.now()) if now is None else int(now)
     closed: list[str] = []
     with zone.db.transaction() as tx:
         for row in deployments.executing(tx):

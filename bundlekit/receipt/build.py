@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from bundlekit.core.atomic import fsync_dir
+from bundlekit.core.atomic import commit_parked
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import FormatError, StateError
 from bundlekit.format import crypto
@@ -283,12 +282,6 @@ def finish_parked(zone: Zone) -> list[Path]:
     for row in outbox.receipt_files(zone.db):
         path = Path(row["path"])
         parked = parked_name(path, row["bundle_id"])
-        if path.exists() or not parked.exists():
-            continue
-        try:
-            os.replace(parked, path)
-        except FileNotFoundError:
-            continue  # another process finished it first
-        fsync_dir(path.parent)
-        done.append(path)
+        if not path.exists() and commit_parked(parked, path):
+            done.append(path)
     return done
