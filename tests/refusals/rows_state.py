@@ -62,6 +62,7 @@ def _running(ctx: Ctx) -> Call:
         assert db.claim(tx, deployments.slot("acme-web", "Production"))
         deployments.insert_running(tx, "Deployments-7", project_slug="acme-web", release="1.4.0",
                                    environment="Production", source_zone_id="z", bundle_digest="d", started=1.0)
+        assert db.claim(tx, deployments.claim_name("Deployments-7"))  # alive: not to be closed Interrupted
     return Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"], home=ctx.prod_run, hold=[db])
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from bundlekit.deploy.recording import settle_interrupted
 from bundlekit.deploy.service import deploy
 
 from bundlekit.format.card import parse_card
@@ -237,6 +238,9 @@ def test_a_node_killed_mid_deployment_does_not_block_the_next_one(cluster: Clust
     out = deploy(cluster.b, "acme-web", "1.4.0", "Production", now=time.time(), wait=30)
     assert out.record is not None and out.record.state == "Success" and out.record.deployment_id == "Deployments-2"
     assert deployments.get_deployment(cluster.b.db, "Deployments-1")["state"] == "Executing"  # type: ignore[index]
+    # Node b sees that node a's process is gone (its claim ended with its connection): Interrupted.
+    assert settle_interrupted(cluster.b) == ["Deployments-1"]
+    assert deployments.get_deployment(cluster.b.db, "Deployments-1")["state"] == "Interrupted"  # type: ignore[index]
 
 
 def test_deployment_ids_from_several_nodes_at_once_are_never_shared(cluster: Cluster, tmp_path: Path) -> None:
