@@ -51,7 +51,8 @@ def main() -> int:
     tally.log = sys.stderr
     server = None
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bundlekit-kills-") as tmp:
+    # A command still running when Ctrl-C came may write on while the folder goes: never mind.
+    with tempfile.TemporaryDirectory(prefix="bundlekit-kills-", ignore_cleanup_errors=True) as tmp:
         if args.engine == "postgresql":
             from tests.pgserver import start_server
 
@@ -77,9 +78,9 @@ def main() -> int:
         finally:
             if server is not None:
                 server.stop()
-    figures = {"engine": args.engine, "seed": args.seed, "seconds": round(time.monotonic() - began),
-               "stopped_early": stopped, **tally.to_dict()}
-    print(json.dumps(figures, indent=2, sort_keys=True))
+        figures = {"engine": args.engine, "seed": args.seed, "seconds": round(time.monotonic() - began),
+                   "stopped_early": stopped, **tally.to_dict()}
+        print(json.dumps(figures, indent=2, sort_keys=True), flush=True)
     print(f"{figures['kills_total']} kills ({tally.finished_first} commands ended before their kill), "
           f"{tally.runs} concurrent runs of {tally.commands} commands, {tally.deployments} deployments: "
           f"{len(tally.problems)} problem(s)", file=sys.stderr)

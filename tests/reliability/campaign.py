@@ -282,9 +282,15 @@ class Tally:
     #: Where a line per kill and per run goes as the campaign goes (None: nowhere).
     log: Any = None
 
-    def count(self, what: str) -> None:
+    #: Where the kills landed, as far as the state tells (SQLite zones): phase -> kills.
+    phases: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str, phase: str | None = None) -> None:
         self.kills[what] = self.kills.get(what, 0) + 1
-        self.say(f"kill {sum(self.kills.values())}: {what} ({len(self.problems)} problem(s) so far)")
+        if phase is not None:
+            self.phases[phase] = self.phases.get(phase, 0) + 1
+        self.say(f"kill {sum(self.kills.values())}: {what}{f' {phase}' if phase else ''} "
+                 f"({len(self.problems)} problem(s) so far)")
 
     def say(self, line: str) -> None:
         if self.log is not None:
@@ -294,7 +300,8 @@ class Tally:
         self.outcomes[what] = self.outcomes.get(what, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kills": self.kills, "kills_total": sum(self.kills.values()), "finished_first": self.finished_first,
+        return {"kills": self.kills, "kills_total": sum(self.kills.values()), "kill_phases": self.phases,
+                "finished_first": self.finished_first,
                 "retries": self.retries, "concurrent_runs": self.runs, "concurrent_commands": self.commands,
                 "outcomes": self.outcomes, "deployments_recorded": self.deployments, "problems": self.problems}
 
@@ -325,14 +332,54 @@ def kill_deploys(w: World, tally: Tally, kills: int, rng: random.Random, *, retr
     must("import", w.export(PROJECTS[0], version), "--home", w.prod)
     span = _timed(*deploy_args(w, PROJECTS[0], version, "Production"))
     for i in range(kills):
+        before = _newest_deployment(w.prod)
         if kill_after(start(*deploy_args(w, PROJECTS[0], version, "Production")), rng.uniform(0.0, span)):
-            tally.count("deploy")
+            tally.count("deploy", _deploy_phase(w.prod, before))
         else:
             tally.finished_first += 1
         _check(tally, f"deploy kill {i + 1}", lambda: settled(w))
         if (i + 1) % retry_every == 0 or i == kills - 1:
             tally.retries += 1
             _check(tally, f"retry after deploy kill {i + 1}", lambda: _retry_deploy(w, version))
+
+
+def _newest_deployment(home: Path) -> dict[str, Any] | None:
+    """The newest deployment row of a SQLite zone, read without opening the zone (nothing settled)."""
+    db = home / "state.db"
+    if not db.exists():
+        return None
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT id, state, record FROM deployments ORDER BY started DESC, "
+                           "CAST(substr(id, 13) AS INTEGER) DESC LIMIT 1").fetchone()
+    return None if row is None else dict(row)
+
+
+def _deploy_phase(home: Path, before: dict[str, Any] | None) -> str | None:
+    """Where a killed deploy was, from its row: not recorded yet, in a step, or past its outcome."""
+    if not (home / "state.db").exists():
+        return None
+    row = _newest_deployment(home)
+    if row is None or (before is not None and row["id"] == before["id"]):
+        return "before recording the deployment (start-up, plan, preflight)"
+    if row["state"] != "Executing":
+        return "after recording the outcome"
+    reached = json.loads(row["record"] or "{}").get("reached")
+    if not reached:
+        return "recorded, before the first step"
+    step = reached["step"]
+    return f"during step {step!r}" + (" (send, extract, substitute, swap)" if step == "Install" else " (script)")
+
+
+def _import_phase(home: Path, project: str, version: str) -> str | None:
+    """Where a killed import was: before or after its transaction committed the release."""
+    db = home / "state.db"
+    if not db.exists():
+        return None
+    with sqlite3.connect(db) as conn:
+        found = conn.execute("SELECT 1 FROM releases r JOIN projects p ON p.slug = r.project_slug WHERE p.name = ? "
+                             "AND r.version = ?", (project, version)).fetchone()
+    return "after its commit" if found else "before its commit"
 
 
 def _retry_deploy(w: World, version: str) -> None:
@@ -349,7 +396,7 @@ def kill_imports(w: World, tally: Tally, kills: int, rng: random.Random) -> None
     for i in range(kills):
         bundle = w.export(PROJECTS[1], f"0.2.{i}")
         if kill_after(start("import", bundle, "--home", w.prod), rng.uniform(0.0, span)):
-            tally.count("import")
+            tally.count("import", "import " + (_import_phase(w.prod, PROJECTS[1], f"0.2.{i}") or ""))
         else:
             tally.finished_first += 1
         _check(tally, f"import kill {i + 1}", lambda: settled(w))
