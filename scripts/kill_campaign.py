@@ -1,7 +1,7 @@
 """The reliability campaign (not a test): hundreds of SIGKILLs and dozens of concurrent runs.
 
     .venv/bin/python scripts/kill_campaign.py [--kills 300] [--runs 50] [--per-run 3]
-                                              [--engine sqlite|postgresql] [--seed 19] [--only kills|races]
+                                              [--engine sqlite|postgresql] [--seed 19] [--only kills|imports|races]
 
 Builds two throwaway zones (dev exports, prod imports and deploys to local folder targets) under
 a temporary folder, then drives the real `bundlekit` CLI in processes of their own:
@@ -43,7 +43,8 @@ def main() -> int:
     ap.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--seed", type=int, default=19)
     ap.add_argument("--files", type=int, default=300, help="files in the package (2 KiB each; default 300)")
-    ap.add_argument("--only", choices=("kills", "races"), help="run one half of the campaign")
+    ap.add_argument("--only", choices=("kills", "imports", "races"),
+                    help="run one part of the campaign (imports: only the kills of imports and receipt imports)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -63,6 +64,12 @@ def main() -> int:
             deploys = round(args.kills * 0.60)
             imports = round(args.kills * 0.25)
             receipts = args.kills - deploys - imports
+            if args.only == "imports":  # the import half alone: 60 % releases, 40 % receipts
+                imports = round(args.kills * 0.6)
+                must_deploy = campaign.PROJECTS[0]
+                campaign.must("import", w.export(must_deploy, "1.0.0"), "--home", w.prod)
+                campaign.kill_imports(w, tally, imports, rng)
+                campaign.kill_receipt_imports(w, tally, args.kills - imports, rng)
             if args.only in (None, "kills"):
                 campaign.kill_deploys(w, tally, deploys, rng)
                 campaign.kill_imports(w, tally, imports, rng)
