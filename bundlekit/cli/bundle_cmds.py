@@ -51,16 +51,18 @@ def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[
 @click.option("--expires", default=None, help="Validity, like 12h, 30d, 2w (default 30d).")
 @click.option("--sequence", type=ASCII_INT, default=None, help="Pin the sequence number (reproducible exports).")
 @click.option("--full", is_flag=True, help="Include every package, even those the destination reported holding.")
+@click.option("--replace", is_flag=True, help="Replace a release of the same version this zone created with other "
+              "content (its deployments here then belong to a release that no longer exists as it was).")
 @quiet_option
 @json_option
 def export(release_file: Path, to: str, output: Path, home: str | None, expires: str | None, sequence: int | None,
-           full: bool, quiet: bool, as_json: bool) -> None:
+           full: bool, replace: bool, quiet: bool, as_json: bool) -> None:
     """Turn a release file into one signed bundle for a trusted zone."""
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
     now = clock.now()
     with open_home(home) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:
         res = export_release(z, release_file, to, output, now=now, expires_in=expires_in,
-                             sequence=sequence, progress=bars, delta=not full)
+                             sequence=sequence, progress=bars, delta=not full, replace=replace)
     m = res.manifest
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,

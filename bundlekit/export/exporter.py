@@ -90,16 +90,19 @@ class ExportResult:
 
 def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: EpochSeconds,
                    expires_in: int = DEFAULT_EXPIRY, sequence: int | None = None,
-                   progress: Callable[[int], None] | None = None, delta: bool = True) -> ExportResult:
+                   progress: Callable[[int], None] | None = None, delta: bool = True,
+                   replace: bool = False) -> ExportResult:
     """Write the release ``release_file`` describes as a bundle for zone ``to`` at ``out``.
 
     ``now`` and ``expires_in`` are seconds; ``sequence`` pins the number (it never lowers the
     project's high-water mark); ``delta`` leaves out packages the destination reported holding and
     sends only the new bytes of a package whose earlier version it holds (``export/delta.py``).
-    The release is also created (or replaced) in this zone, as ``releases create`` would.
-    Raises ``InputError`` (release file, ``--sequence``), ``StateError`` ``unknown_zone`` and
-    ``not_local``, ``VerificationError`` ``invalid_rotation`` and ``package_mismatch``; on any
-    error nothing is recorded and ``out`` is untouched.
+    The release is also created in this zone, as ``releases create`` would: a version this zone
+    already created with other content is refused (``ConflictError`` ``release_exists``) unless
+    ``replace`` (decision 390: a release keeps what it was created with, and its deployments here
+    stay its own). Raises ``InputError`` (release file, ``--sequence``), ``StateError``
+    ``unknown_zone`` and ``not_local``, ``VerificationError`` ``invalid_rotation`` and
+    ``package_mismatch``; on any error nothing is recorded and ``out`` is untouched.
     """
     spec = load_release(release_file)
     dest = truststore.get_zone(zone, to)
@@ -118,7 +121,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     staging = Staging(zone.store)
     try:
         packages = _add_packages(writer, spec, progress, reported, staging, deltas)
-        registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=True)
+        registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=replace)
         with zone.db.transaction() as tx:
             seq = sequences.next_release_sequence(tx, space, slug, sequence)
             bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, space, slug, seq)

@@ -121,7 +121,7 @@ def test_spliced_blob_from_another_bundle_refused(zones: Zones, release_dir: Pat
     pkg.write_bytes(os.urandom(5000))
     a = _export(zones, tmp_path / "a.bundle", release=release_dir / "release.toml").read_bytes()
     pkg.write_bytes(os.urandom(5000))
-    b = _export(zones, tmp_path / "b.bundle", release=release_dir / "release.toml").read_bytes()
+    b = _export(zones, tmp_path / "b.bundle", release=release_dir / "release.toml", replace=True).read_bytes()
     blen = int.from_bytes(a[16:24], "big")
     assert blen == int.from_bytes(b[16:24], "big")  # incompressible: same stored length
     spliced = tmp_path / "spliced.bundle"

@@ -65,7 +65,7 @@ def test_import_rollback_refused(zones: Zones, tmp_path: Path) -> None:
 def test_import_same_sequence_different_bytes_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     a = export(zones, tmp_path / "a.bundle", sequence=5)
     rel = edit_release(release_dir, 'notes = "', 'notes = "changed. ')
-    b = export(zones, tmp_path / "b.bundle", release=rel, sequence=5)
+    b = export(zones, tmp_path / "b.bundle", release=rel, sequence=5, replace=True)
     import_bundle(zones.prod, a, now=int(time.time()))
     _refused(zones, b, "sequence_reused")
 

@@ -245,6 +245,11 @@ ROWS = [
     Row("package_not_shared", lambda c: _refused_import(c, c.get("delta.bundle"), "prod_fresh")),
     # -- conflict ---------------------------------------------------------------------------
     Row("conflict", _conflict),
+    # dev replaced its release (--replace); prod, which imported the first one, refuses the other
     Row("release_exists", lambda c: _import(c, _exported(c, release=c.release(
-        ("Adds the order history page", "Adds the order page"))))),
+        ("Adds the order history page", "Adds the order page")), extra=("--replace",)))),
+    # dev itself refuses to export other content under a version it created (finding 10.1)
+    Row("release_exists", lambda c: Call(["export", c.release(("Adds the order history page", "Adds the order page")),
+                                          "--to", "prod", "-o", c.path("edited.bundle")], home=c.dev,
+                                         outputs=[c.path("edited.bundle")]), name="export"),
 ]
