@@ -223,7 +223,7 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
     if d.reason and d.state == "refused":
         meta.append(("Refused", _e(d.reason)))
     if d.waived:
-        meta.append(("Waived phases", _e(", ".join(d.waived))))
+        meta.append(("Waived phases", _e("; ".join(d.waivers or d.waived))))
     if exported_at is not None:
         meta.append(("Exported", f"{format_utc(exported_at)} ({_time(exported_at, now)})"))
     if d.state == "refused" and d.ended is not None:

@@ -7,15 +7,16 @@ exported that await a receipt, and the imports other zones refused.
 * **Columns** are (zone, environment), environments in promotion order: the lifecycles of the
   releases the zone holds merged into one order that keeps each lifecycle's (:func:`merge_orders`:
   Development before Staging before Production even when one project starts at Staging), then environments no
-  lifecycle names (alphabetically), then a zone's ``(awaiting)`` column for releases sent to
-  a zone that has reported no deployment of the project yet. Environment names are compared
+  lifecycle names (alphabetically), then a zone's ``(awaiting)`` column while a release sent
+  to it awaits its receipt. Environment names are compared
   case-insensitively and shown in the release's spelling, so ``production`` and
   ``Production`` are one column.
 * **Rows** are (space, project, tenant): a project that deployed for tenants gets a row per
   tenant beside its untenanted row (which also shows what was exported and refused).
 * **Cells** show the latest attempt; the last success before it; every earlier failure there
-  (newest first); and, for a zone a release was exported to, ``exported`` while the receipt is
-  awaited or ``refused`` when the zone reported refusing the import.
+  (newest first). An export is not an attempt: the latest export to a zone shows in that
+  zone's ``(awaiting)`` cell, ``exported`` while its receipt is awaited or ``refused`` when the
+  zone reported refusing the import, and never in place of an environment's cell (decision 392).
 * Every deployment and refusal is listed in :attr:`DashboardView.deployments`, so each failure
   is reachable and counted, and a deployment id is unique per zone only (views are keyed by
   zone and id).
@@ -92,7 +93,8 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> Depl
                           environment=e["environment"], state=_state(e["state"], e["runs"]),
                           started=e["started_ms"] / 1000, ended=e["ended_ms"] / 1000, steps=steps,
                           receipt_received=float(row["received"]), space=e["project"]["space"],
-                          tenant=e.get("tenant"), waived=tuple(e.get("waived", ())))
+                          tenant=e.get("tenant"), waived=tuple(e.get("waived", ())),
+                          waivers=_waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]))
 
 
 def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView:
@@ -105,7 +107,16 @@ def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView
                           release=row["release"], zone=zone_name, environment=row["environment"],
                           state=_state(row["state"], rec["runs"]), started=row["started"], ended=row["ended"],
                           steps=steps, receipt_received=None, space=project[1], tenant=row["tenant"],
-                          waived=tuple(row["waived"]))
+                          waived=tuple(row["waived"]), waivers=_waiver_notes(row["waivers"]))
+
+
+def _waiver_notes(items: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+    """Each waiver a deployment relied on, for people: ``Staging: CAB-1234 (waived by alice)``."""
+    out = []
+    for w in items:
+        by = f" (waived by {w['author']})" if w.get("author") else ""
+        out.append(f"{w['phase']}: {w['reason']}{by}" if w.get("reason") else str(w["phase"]))
+    return tuple(out)
 
 
 def _refusal(row: Row, zone_name: str) -> DeploymentView:
@@ -223,9 +234,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
     names = {d.project_slug: (d.project, d.space) for d in deployments + refused}
     names.update({e["project_slug"]: (e["project"], e["space"]) for e in exported})
     columns = {(d.zone, d.environment) for d in deployments}
-    for (slug, dest) in latest_export:
-        if not any(d.project_slug == slug and d.zone == dest for d in deployments):
-            columns.add((dest, AWAITING))
+    awaiting = {(slug, dest) for (slug, dest), exp in latest_export.items()
+                if _awaits(exp, dest, [d for d in deployments if d.project_slug == slug], reported)}
+    columns |= {(dest, AWAITING) for _, dest in awaiting}
     for r in refused:
         if not any(c[0] == r.zone for c in columns):
             columns.add((r.zone, AWAITING))
@@ -245,7 +256,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
                 here = [d for d in group if d.zone == zname and d.environment == env]
                 cell = _cell(zname, env, here)
                 if tenant is None:
-                    cell = _sent(cell, zname, env, slug, name, space, latest_export, refusal_of, reported,
+                    cell = _sent(cell, zname, env, slug, name, space, latest_export, refusal_of, awaiting,
                                  [r for r in refused if r.project_slug == slug and r.zone == zname], ordered, extra)
                 cells.append(cell)
             rows.append(ProjectRow(name, slug, tuple(cells), space, tenant))
@@ -268,45 +279,44 @@ def _cell(zname: str, env: str, here: list[DeploymentView]) -> CellView | None:
     return CellView(zname, env, latest, prev, None, failures)
 
 
+def _awaits(exp: Row, zname: str, mine: list[DeploymentView], reported: set[tuple[str, str]]) -> bool:
+    """Whether the export ``exp`` to ``zname`` still awaits its receipt: no receipt reported a
+    deployment of that very bundle (``reported``: bundle id and zone) and no deployment of the
+    project (``mine``) started there after it was exported (one started in the same second, by
+    another zone's clock, does not count)."""
+    if (exp["bundle_id"], zname) in reported:
+        return False
+    return not any(d.zone == zname and (d.started or 0) > exp["exported_at"] for d in mine)
+
+
 def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, space: str,
           latest_export: dict[tuple[str, str], Row], refusal_of: dict[tuple[str, str], DeploymentView],
-          reported: set[tuple[str, str]], zone_refusals: list[DeploymentView],
+          awaiting: set[tuple[str, str]], zone_refusals: list[DeploymentView],
           ordered: list[tuple[str, str]], extra: list[DeploymentView]) -> CellView | None:
-    """Overlay what this zone sent to ``zname`` on the untenanted row: the latest export while
-    its receipt is awaited (or its refusal), and every refusal in the zone's first cell.
+    """Add what this zone sent to ``zname`` to the untenanted row: every refusal among the
+    failures of the zone's first cell, and the latest export while its receipt is awaited
+    (``awaiting``: project slug and zone; :func:`_awaits`) in the zone's ``(awaiting)`` column.
 
-    The latest export awaits its receipt until a receipt reports a deployment of that very
-    bundle (``reported``: bundle id and zone) or a deployment that started after it was
-    exported (one started in the same second, by another zone's clock, does not count). A
-    re-export of the release a cell already shows awaits too, so the cell says ``exported``
-    (the state it was in before is kept as the last success or among the failures) instead of
-    a state that predates what was sent (decision 323)."""
+    An export is not an attempt in an environment: it never replaces a cell's latest attempt or
+    last success (decision 392, amending 323). Until a receipt answers it, the zone's
+    ``(awaiting)`` column shows it, once, with the time it was exported: ``exported``, or
+    ``refused`` when the zone reported refusing the import."""
     exp = latest_export.get((slug, zname))
-    latest = cell.latest if cell is not None else None
     first_of_zone = next(c for c in ordered if c[0] == zname) == (zname, env)
     failures = list(cell.failures) if cell is not None else []
     if first_of_zone:
         failures += [r for r in reversed(zone_refusals) if r not in failures]
-    overlay = None
-    if exp is not None and (exp["bundle_id"], zname) not in reported and (
-            latest is None and env == AWAITING or latest is not None and (latest.started or 0) <= exp["exported_at"]):
-        overlay = refusal_of.get((exp["bundle_id"], zname))
-        if overlay is None:
-            overlay = DeploymentView(deployment_id=f"export-{slug}-{exp['release']}-{zname}", project=name,
-                                     project_slug=slug, release=exp["release"], zone=zname, environment=env,
-                                     state="exported", started=None, ended=None, steps=(), receipt_received=None,
-                                     space=space)
-            if overlay.key not in {d.key for d in extra}:
-                extra.append(overlay)
-    if overlay is None:
-        if cell is None and not failures:
-            return None
+    if env != AWAITING or exp is None or (slug, zname) not in awaiting:
         if cell is None:
-            return CellView(zname, env, None, None, None, tuple(failures))
+            return CellView(zname, env, None, None, None, tuple(failures)) if failures else None
         return CellView(zname, env, cell.latest, cell.previous_success, None, tuple(failures))
-    failures = [f for f in failures if f.key != overlay.key]
-    prev = latest if latest is not None and latest.state == "succeeded" else cell.previous_success if cell else None
-    if latest is not None and latest.state in FAILURE_STATES and latest not in failures:
-        failures.insert(0, latest)
-    exported_at = float(exp["exported_at"]) if exp is not None else None
-    return CellView(zname, env, overlay, prev, exported_at, tuple(failures))
+    overlay = refusal_of.get((exp["bundle_id"], zname))
+    if overlay is None:
+        overlay = DeploymentView(deployment_id=f"export-{slug}-{exp['release']}-{zname}", project=name,
+                                 project_slug=slug, release=exp["release"], zone=zname, environment=env,
+                                 state="exported", started=None, ended=None, steps=(), receipt_received=None,
+                                 space=space)
+        if overlay.key not in {d.key for d in extra}:
+            extra.append(overlay)
+    return CellView(zname, env, overlay, None, float(exp["exported_at"]),
+                    tuple(f for f in failures if f.key != overlay.key))

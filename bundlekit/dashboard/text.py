@@ -101,12 +101,15 @@ def _counts(view: DashboardView) -> str:
     states = list(seen.values())
     ran = [s for s in states if s not in ("exported", "refused")]
     parts = [f"{ran.count(s)} {s}" for s in DEPLOYMENT_STATES if ran.count(s)]
-    failures = sum(states.count(s) for s in FAILURE_STATES)
-    line = f"{len(ran)} deployment(s): {', '.join(parts) or 'none'}; {failures} failure(s)"
+    line = f"{len(ran)} deployment(s): {', '.join(parts) or 'none'}"
     if states.count("refused"):
         line += f"; {states.count('refused')} import(s) refused"
     if states.count("exported"):
         line += f"; {states.count('exported')} export(s) awaiting a receipt"
+    failing = [f"{states.count(s)} {s}" for s in FAILURE_STATES if states.count(s)]
+    if failing:  # one total, broken down by the very words used above (finding 10.5)
+        total = sum(states.count(s) for s in FAILURE_STATES)
+        line += f"; to look at: {total}" + (f" ({', '.join(failing)})" if len(failing) > 1 else "")
     return line
 
 

@@ -181,7 +181,8 @@ class DeploymentView:
     """One release sent to (or deployed in, or refused by) one (zone, environment).
 
     ``tenant`` is None for an untenanted deployment; ``reason`` says why a refused import was
-    refused (``[code] message``); ``waived`` names lifecycle phases a zone waiver let it skip.
+    refused (``[code] message``); ``waived`` names lifecycle phases a zone waiver let it skip and
+    ``waivers`` says, for people, each waiver it relied on (phase, reason, who; decision 391).
     Deployment ids are unique per zone only: :attr:`key` is (zone, deployment id).
     """
 
@@ -200,6 +201,7 @@ class DeploymentView:
     tenant: str | None = None
     reason: str | None = None
     waived: tuple[str, ...] = ()
+    waivers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state not in DEPLOYMENT_STATES:
@@ -217,7 +219,7 @@ class DeploymentView:
                 "release": self.release, "zone": self.zone, "environment": self.environment, "state": self.state,
                 "started": self.started, "ended": self.ended, "steps": [s.to_dict() for s in self.steps],
                 "receipt_received": self.receipt_received, "space": self.space, "tenant": self.tenant,
-                "reason": self.reason, "waived": list(self.waived)}
+                "reason": self.reason, "waived": list(self.waived), "waivers": list(self.waivers)}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "deployment") -> "DeploymentView":
@@ -229,11 +231,14 @@ class DeploymentView:
         waived = d.get("waived", [])
         if not isinstance(waived, list) or not all(isinstance(w, str) for w in waived):
             raise _invalid(f"{where}.waived", "a list of phase names")
+        waivers = d.get("waivers", [])
+        if not isinstance(waivers, list) or not all(isinstance(w, str) for w in waivers):
+            raise _invalid(f"{where}.waivers", "a list of texts")
         return cls(_str(d, "deployment_id", where), _str(d, "project", where), _str(d, "project_slug", where),
                    _str(d, "release", where), _str(d, "zone", where), _str(d, "environment", where), state,
                    _opt_time(d, "started", where), _opt_time(d, "ended", where), steps,
                    _opt_time(d, "receipt_received", where), d.get("space") or "Default",
-                   _opt_str(d, "tenant", where), _opt_str(d, "reason", where), tuple(waived))
+                   _opt_str(d, "tenant", where), _opt_str(d, "reason", where), tuple(waived), tuple(waivers))
 
 
 @dataclass(frozen=True, slots=True)

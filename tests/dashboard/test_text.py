@@ -136,8 +136,8 @@ def test_header_counts_every_attempt_and_cells_say_how_many_failed_before() -> N
     changed = replace(view, projects=(view.projects[0], replace(billing, cells=cells), view.projects[2]),
                       deployments=view.deployments + (earlier,))
     out = render_text(changed, NOW)
-    assert ("11 deployment(s): 7 succeeded, 2 failed, 1 partial, 1 running; 3 failure(s); "
-            "1 export(s) awaiting a receipt") in out
+    assert ("11 deployment(s): 7 succeeded, 2 failed, 1 partial, 1 running; 1 export(s) awaiting a receipt; "
+            "to look at: 3 (2 failed, 1 partial)") in out
     assert "+1 failed before" in out
 
 

@@ -232,7 +232,7 @@ def test_two_projects_carried_out_of_order_and_refusals_reach_the_source_dashboa
     assert cell["latest"]["reason"].startswith("[sequence_reused]")
     assert [(f["release"], f["state"]) for f in cell["failures"]] == [("1.4.0", "refused")]
     text = run_cli("dashboard", home=w.dev).stdout
-    assert "2 failure(s)" in text and "1.4.2 refused" in text and "sequence_reused" in text
+    assert "2 import(s) refused; to look at: 2" in text and "1.4.2 refused" in text and "sequence_reused" in text
 
 
 def test_tenant_scoped_values_apply_to_that_tenants_deployments_only(tmp_path: Path) -> None:
@@ -301,9 +301,9 @@ def test_failures_reported_in_receipts_all_reach_the_source_dashboard_in_one_col
     """The issue's findings, with their right values: two failed deployments followed by a
     success, all reported in one receipt, are three deployments and two failures on the source
     dashboard (not 1 failure of 3); a deploy to ``production`` shares ``Production``'s column;
-    a re-export of the release that last succeeded awaits its receipt in that column (not the
-    stale "succeeded") and is not shown as its own "previous"; the receipt of a deployment of
-    the re-export ends the wait."""
+    a re-export of the release that last succeeded awaits its receipt in the zone's
+    ``(awaiting)`` column and leaves the Production cell's success and failures where they are
+    (decision 392); the receipt of a deployment of the re-export ends the wait."""
     w = make_promo(tmp_path / "w")
     fail = 'assert schema == "42", schema\nassert "#{Acme.Fail}" != "yes", "told to fail"'
     release = w.release(LEGACY_RELEASE, ('assert schema == "42", schema', fail),
@@ -323,23 +323,26 @@ def test_failures_reported_in_receipts_all_reach_the_source_dashboard_in_one_col
     again = w.export(release, "prod", "again.bundle")  # the same release sent again
 
     view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
-    assert view["columns"] == [["prod", "Production"]]
+    assert view["columns"] == [["prod", "Production"], ["prod", "(awaiting)"]]
     (row,) = view["projects"]
-    (cell,) = row["cells"]
-    assert (cell["latest"]["state"], cell["latest"]["release"]) == ("exported", "1.4.0")
-    assert (cell["previous_success"]["state"], cell["previous_success"]["release"]) == ("succeeded", "1.4.0")
+    cell, sent = row["cells"]
+    assert (cell["latest"]["state"], cell["latest"]["release"]) == ("succeeded", "1.4.0")
+    assert cell["previous_success"] is None
     assert [f["state"] for f in cell["failures"]] == ["failed", "failed"]
-    assert len({f["deployment_id"] for f in cell["failures"]} | {cell["previous_success"]["deployment_id"]}) == 3
+    assert len({f["deployment_id"] for f in cell["failures"]} | {cell["latest"]["deployment_id"]}) == 3
+    assert (sent["latest"]["state"], sent["latest"]["release"]) == ("exported", "1.4.0")
     text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "200"}).stdout  # the header line is not cut
-    assert "3 deployment(s): 1 succeeded, 2 failed; 2 failure(s); 1 export(s) awaiting a receipt" in text
-    assert "1.4.0 exported" in text and "1.4.0 succeeded" not in text
-    assert "prev ok" not in text and "+2 failed before" in text
+    assert "1 export(s) awaiting a receipt" in text
+    assert "1.4.0 exported" in text and "1.4.0 succeeded" in text
+    assert "+2 failed before" in text
 
     # prod imports the re-export and deploys it: its receipt answers the export
     ok("import", again, home=w.prod)
     assert _deployed([*deploy, "Production"], w.prod)["state"] == "Success"
     ok("outbox", "pack", "-o", w.root / "media" / "r2.bundle", home=w.prod)
     ok("import", w.root / "media" / "r2.bundle", home=w.dev)
-    (cell,) = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)["projects"][0]["cells"]
+    view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
+    assert view["columns"] == [["prod", "Production"]]
+    (cell,) = view["projects"][0]["cells"]
     assert (cell["latest"]["state"], cell["latest"]["release"]) == ("succeeded", "1.4.0")
     assert "awaiting a receipt" not in run_cli("dashboard", home=w.dev, env={"COLUMNS": "200"}).stdout
