@@ -39,6 +39,17 @@ def resolve_home(value: str | None) -> Path:
     return Path(raw).expanduser()
 
 
+def operator_name() -> str:
+    """Who runs this command, as the operating system knows them (recorded with a decision such
+    as a lifecycle waiver; bundlekit has no accounts of its own): the login name, else ``uid N``."""
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
 def home_option(f: F) -> F:
     return click.option(
         "--home",
@@ -175,6 +186,9 @@ class BundleGroup(click.Group):
         ctx.meta[_WORDS] = list(args)
         return ctx
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _home_to_the_end(args))
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -192,6 +206,48 @@ class BundleGroup(click.Group):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         write_examples(formatter, self.epilog, heading="Example:")
+
+
+def _home_to_the_end(args: list[str]) -> list[str]:
+    """``--home DIR`` given before a subcommand (``bundlekit deployments --home ./dev list``) moved
+    after it, where every command that uses a zone takes it (finding 15.1: one place to learn)."""
+    moved: list[str] = []
+    rest = list(args)
+    i = 0
+    while i < len(rest) and rest[i].startswith("-") and rest[i] != "--":
+        if rest[i] == "--home" and i + 1 < len(rest):
+            moved += rest[i:i + 2]
+            del rest[i:i + 2]
+        elif rest[i].startswith("--home="):
+            moved.append(rest.pop(i))
+        else:
+            i += 1
+    if not moved:
+        return list(args)
+    if i >= len(rest) or {"-h", "--help"} & set(rest[:i]):
+        return rest  # no subcommand follows: click says what is missing, or shows the help
+    return rest + moved
+
+
+def _drop_home(ctx: click.Context, args: list[str]) -> list[str]:
+    """``--home`` on a command that uses no zone (``inspect``, ``media``, ``diode``, ...) is
+    ignored with a note on stderr, instead of "No such option" (every command accepts it)."""
+    out, i, dropped = [], 0, False
+    while i < len(args):
+        if args[i] == "--":
+            out += args[i:]
+            break
+        if args[i] == "--home" and i + 1 < len(args):
+            i, dropped = i + 2, True
+            continue
+        if args[i].startswith("--home="):
+            i, dropped = i + 1, True
+            continue
+        out.append(args[i])
+        i += 1
+    if dropped:
+        click.echo(f"note: `{ctx.command_path}` works on files and uses no zone: --home is ignored", err=True)
+    return out
 
 
 def write_examples(formatter: click.HelpFormatter, epilog: str | None, *, heading: str | None) -> None:
@@ -232,6 +288,8 @@ class BundleCommand(click.Command):
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not any(p.name == "home" for p in self.params):
+            args = _drop_home(ctx, args)
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as err:

@@ -48,7 +48,9 @@ HINTS: dict[tuple[str, str], str] = {
     **{("deploy", o): _STEPS for o in ("--skip", "--skip-step", "--exclude-step", "--step")},
     **{("deploy", o): _VERSION for o in ("--version", "--release", "--release-number")},
     ("deploy", "--project"): _PROJECT,
-    ("deploy", "--force"): "deploying a version again needs no option: run the same command again",
+    ("deploy", "--force"): ("there is no --force: deploying a version again needs no option (run the same command "
+                            "again), and a lifecycle phase still to pass is waived, on the record, with "
+                            "`bundlekit lifecycle waive PROJECT --phase PHASE --reason TEXT`"),
     **{("deploy", o): _LIFECYCLE for o in ("--lifecycle", "--phase")},
     ("deploy", "--env"): "the option is --environment",
     **{("export", o): _RELEASE_FIELDS for o in ("--channel", "--version", "--release", "--project", "--space",

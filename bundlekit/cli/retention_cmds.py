@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
@@ -15,6 +15,7 @@ from bundlekit.errors import ConflictError, UsageError
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.retention.prune import PrunePlan, PruneResult, apply_prune, plan_prune, refuse_if_pruning
 from bundlekit.zone import retention as state
+from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone
 from bundlekit.zone.retention import MAX_KEEP
 
@@ -66,10 +67,11 @@ def retention_show(home: str | None, as_json: bool) -> None:
 @click.option("--environment", default="", help="Set the policy of one environment (default: the zone's default).")
 @click.option("--auto-prune/--no-auto-prune", default=None,
               help="Prune after each successful deployment (zone default only).")
+@click.option("--new", is_flag=True, help="The environment is new, though its name is close to a known one.")
 @home_option
 @json_option
 def retention_set(keep_releases: int | None, keep_days: int | None, keep_all: bool, environment: str,
-                  auto_prune: bool | None, home: str | None, as_json: bool) -> None:
+                  auto_prune: bool | None, new: bool, home: str | None, as_json: bool) -> None:
     """Set how many releases to keep; the current and previous successful release of every
     environment are kept whatever the policy says."""
     if sum(x is not None and x is not False for x in (keep_releases, keep_days, keep_all or None)) > 1:
@@ -78,6 +80,8 @@ def retention_set(keep_releases: int | None, keep_days: int | None, keep_all: bo
         raise UsageError("--auto-prune belongs to the zone's default policy; leave out --environment",
                          code="usage")
     with open_home(home) as z:
+        if environment:  # the zone's spelling; a typo of a known name is refused (decision 394)
+            environment = resolve_environment(z.db, environment, new=new)
         old = state.policies(z.db).get(environment.lower(), state.Policy(environment))
         if keep_releases is None and keep_days is None and not keep_all:
             keep_releases, keep_days = old.keep_releases, old.keep_days  # only --auto-prune changes

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest
@@ -100,11 +100,12 @@ def targets() -> None:
                                                f"(absolute; default {DEFAULT_WORK_DIR}).")
 @click.option("--root", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="A folder on this machine (a local target). Give exactly one of --ssh and --root.")
+@click.option("--new", is_flag=True, help="The environment is new, though its name is close to a known one.")
 @home_option
 @json_option
 def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: tuple[str, ...],
                 host_keys: tuple[str, ...], identity_file: Path | None, work_dir: str | None, root: Path | None,
-                home: str | None, as_json: bool) -> None:
+                new: bool, home: str | None, as_json: bool) -> None:
     """Add a target: an SSH machine with a pinned host key (--ssh), or a local folder (--root);
     exactly one of the two."""
     if len(ssh_given) > 1:
@@ -130,7 +131,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
     elif host_keys or identity_file or work_dir:
         raise UsageError("--host-key, --identity-file and --work-dir are for --ssh targets", code="usage")
     with open_home(home) as z:
-        t = add_target(z, name, environment, roles, root, clock.now(), ssh=config)
+        t = add_target(z, name, environment, roles, root, clock.now(), ssh=config, new=new)
         if t.kind == "local":
             prepare_local_folder(z, Path(t.root))
     if as_json:

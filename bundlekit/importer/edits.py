@@ -106,6 +106,13 @@ def known_scope_values(db: Reader, project: ProjectRecord) -> dict[str, dict[str
     return known
 
 
+def _spelled(db: Reader, project: ProjectRecord, scope: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``scope`` with each value the zone knows in another case in the zone's spelling (one name,
+    one thing: ``production`` is ``Production``; decision 394)."""
+    known = known_scope_values(db, project)
+    return {dim: [known[dim].get(v.casefold(), v) for v in values] for dim, values in scope.items()}
+
+
 def _check_scope(db: Reader, project: ProjectRecord, scope: Mapping[str, list[str]]) -> None:
     """Refuse a scope value nothing in this zone knows (a typo would never apply): ``StateError``
     ``unknown_scope_value`` naming the closest known values; ``--new`` allows it."""
@@ -138,7 +145,7 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
     check_label(name, what="variable name", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
-        scope_d = _scope(scope or {})
+        scope_d = _spelled(tx, project, _scope(scope or {}))
         known = _known_names(tx, project)
         if not new and name.casefold() not in {k.casefold() for k in known}:
             spelled = {k.casefold(): k for k in known}
@@ -164,6 +171,25 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
             "placeholder": bool(entry.get("placeholder")), "value": MASK if is_sensitive else value}
 
 
+def _scope_text(scope: Mapping[str, list[str]]) -> str:
+    return " ".join(f"--{k} {','.join(v)}" for k, v in scope.items()) or "no scope"
+
+
+def _no_such_value(project: ProjectRecord, name: str, scope: Mapping[str, list[str]]) -> StateError:
+    """``unknown_variable`` for `variables unset`: the scopes the name has, else the closest names."""
+    values = list(project.local["variables"].values())
+    scopes = [_scope_text(v.get("scope") or {}) for v in values if v["name"].casefold() == name.casefold()]
+    spelled = {v["name"].casefold(): v["name"] for v in values}
+    similar = [spelled[c] for c in difflib.get_close_matches(name.casefold(), list(spelled), n=3, cutoff=0.75)]
+    if scopes:
+        hint = f" It has values of that name with {'; '.join(scopes)}: give the same scope options."
+    else:
+        hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
+    return StateError(f"project {project.name!r} has no value of {name!r} with {_scope_text(scope)}.{hint} See "
+                      f"`bundlekit variables list {project.slug}`", code="unknown_variable",
+                      details={"name": name, "scopes": scopes, "suggestions": similar})
+
+
 def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[str, tuple[str, ...]] | None = None,
                    now: EpochSeconds) -> dict[str, Any]:
     """Remove a value this zone set: a bound placeholder becomes unbound again, an override of a
@@ -174,14 +200,13 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
     """
     with zone.db.transaction() as tx:
         project = find_project(tx, project_ref, zone.name)
-        scope_d = _scope(scope or {})
+        scope_d = _spelled(tx, project, _scope(scope or {}))
         key = variable_key(name, scope_d)
         local = project.local
         entry = local["variables"].get(key)
         release_value = project.base["variables"].get(key)
         if entry is None:
-            raise StateError(f"project {project.name!r} has no variable {name!r} with scope "
-                             f"{scope_d or 'unscoped'}; see `bundlekit variables list`", code="unknown_variable")
+            raise _no_such_value(project, name, scope_d)
         restored = False
         if entry.get("placeholder"):
             if entry.get("value") is None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.names import version_order
+from bundlekit.core.text import closest
 from bundlekit.errors import StateError
 from bundlekit.zone import secrets
 from bundlekit.zone.db import Reader, Row, Writer
@@ -52,9 +54,15 @@ def find_project(db: Reader, ref: str, zone_name: str) -> ProjectRecord:
     """A project by name or slug, case-insensitively; ``StateError`` ``unknown_project`` naming the known ones."""
     row = db.one("SELECT * FROM projects WHERE slug = ? OR name = ?", (ref, ref))
     if row is None:
-        known = [r["name"] for r in db.all("SELECT name FROM projects ORDER BY name")]
-        hint = f" Known projects: {', '.join(known)}." if known else " No project has been imported yet."
-        raise StateError(f"no project {ref!r} in zone {zone_name}.{hint}", code="unknown_project")
+        rows = db.all("SELECT slug, name FROM projects ORDER BY name")
+        by_key = {k.casefold(): r["slug"] for r in rows for k in (r["name"], r["slug"])}
+        similar = list(dict.fromkeys(by_key[k] for k in closest(ref.casefold(), by_key)))
+        known = [f"{r['slug']} ({r['name']})" if r["slug"] != r["name"] else r["slug"] for r in rows]
+        hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else "") + (
+            f" Known projects: {', '.join(known)}." if known else
+            " No project has been imported or created yet (`bundlekit import`, `bundlekit releases create`).")
+        raise StateError(f"no project {ref!r} in zone {zone_name}.{hint}", code="unknown_project",
+                         details={"project": ref, "suggestions": similar})
     return _project(row)
 
 
@@ -75,8 +83,8 @@ def project_labels(db: Reader) -> dict[str, tuple[str, str]]:
 
 
 def list_releases(db: Reader) -> list[dict[str, Any]]:
-    """Every release with its project and source zone names, by project then import time
-    (``source`` None and ``local`` true: created in this zone)."""
+    """Every release with its project and source zone names, by project then version (the order
+    versions compare in, not import order; ``source`` None and ``local`` true: created in this zone)."""
     rows = db.all(
         "SELECT r.project_slug, r.version, r.channel, r.sequence, r.bundle_digest, r.imported_at, "
         "r.release_digest, r.lifecycle, r.variables_updated, r.bundle_id, p.space, "
@@ -88,7 +96,8 @@ def list_releases(db: Reader) -> list[dict[str, Any]]:
              "sequence": r["sequence"], "bundle_digest": r["bundle_digest"],
              "release_digest": r["release_digest"], "imported_at": r["imported_at"],
              "variables_updated": r["variables_updated"],
-             "lifecycle": json.loads(r["lifecycle"]) if r["lifecycle"] else None} for r in rows]
+             "lifecycle": json.loads(r["lifecycle"]) if r["lifecycle"] else None}
+            for r in sorted(rows, key=lambda r: (r["project_name"].casefold(), version_order(r["version"])))]
 
 
 def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict[str, Any]:
@@ -104,11 +113,14 @@ def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict
     else:
         row = db.one("SELECT * FROM releases WHERE project_slug = ? AND version = ?", (project.slug, version))
     if row is None:
-        known = [r["version"] for r in db.all("SELECT version FROM releases WHERE project_slug = ? "
-                                              "ORDER BY imported_at", (project.slug,))]
-        hint = f"; imported: {', '.join(known)}" if known else "; import a release bundle first"
-        raise StateError(f"project {project.name!r} has no release {version or '(none imported)'}{hint}",
-                         code="unknown_release")
+        known = sorted((r["version"] for r in db.all("SELECT version FROM releases WHERE project_slug = ?",
+                                                     (project.slug,))), key=version_order)
+        similar = closest(version, known) if version else []
+        hint = ((f". Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ".")
+                + f" Its releases here: {', '.join(known)}" if known else
+                "; import a release bundle first (or create one: `bundlekit releases create`)")
+        raise StateError(f"project {project.name!r} has no release {version or '(none yet)'}{hint}",
+                         code="unknown_release", details={"release": version, "known": known, "suggestions": similar})
     return {"version": row["version"], "channel": row["channel"], "notes": row["notes"],
             "sequence": row["sequence"], "bundle_digest": row["bundle_digest"], "bundle_id": row["bundle_id"],
             "imported_at": row["imported_at"], "snapshot": json.loads(row["snapshot"]),

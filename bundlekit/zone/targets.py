@@ -19,6 +19,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label, check_name, fold
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.zone.db import Reader, Row
+from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone
 
 __all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "set_host_keys", "inside_home"]
@@ -64,11 +65,15 @@ def inside_home(zone: Zone, folder: Path) -> bool:
 
 
 def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path | None, now: EpochSeconds, *,
-               ssh: dict[str, Any] | None = None) -> TargetRecord:
+               ssh: dict[str, Any] | None = None, new: bool = False) -> TargetRecord:
     """Record a target: a local folder (``root``) or an SSH machine (``ssh``: user, host, port,
-    host_keys, identity_file, work_dir; checked by the caller). Nothing is written on refusal."""
+    host_keys, identity_file, work_dir; checked by the caller). Nothing is written on refusal.
+
+    The environment is recorded in the spelling the zone knows it by; a name close to a known
+    environment is refused (``unknown_environment``) unless ``new`` (``zone/environments.py``)."""
     check_name(name, what="target name", error=UsageError, code="invalid_target_name")
     check_label(environment, what="environment", error=InputError, code="invalid_label")
+    environment = resolve_environment(zone.db, environment, new=new)
     if not roles:
         raise InputError("give the target at least one --role", code="invalid_input")
     for role in roles:
