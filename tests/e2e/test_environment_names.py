@@ -68,6 +68,7 @@ def test_refusals_of_unknown_names_say_what_exists_and_what_to_do(ctx: Ctx) -> N
     assert "Did you mean 'Acme.Db.Name'?" in str(err["message"])
     assert "`bundlekit variables list acme-web`" in str(err["message"]) and "unscoped" not in str(err["message"])
     code, err = _error("variables", "unset", "acme-web", "Acme.Db.Name", "--environment", "Staging", home=ctx.prod)
-    assert "It has values of that name with --environment Production" in str(err["message"])
+    assert "It has values of that name with no scope; --environment Production: give the same scope options" in \
+        str(err["message"])
     r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--force", home=ctx.prod)
     assert r.returncode == 2 and "bundlekit lifecycle waive" in r.stderr

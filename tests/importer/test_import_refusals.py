@@ -148,7 +148,7 @@ def test_import_same_release_version_different_content_needs_replace(zones: Zone
                                                                      tmp_path: Path) -> None:
     import_bundle(zones.prod, export(zones, tmp_path / "a.bundle"), now=int(time.time()))
     rel = edit_release(release_dir, 'notes = "', 'notes = "re-cut: ')
-    b = export(zones, tmp_path / "b.bundle", release=rel)
+    b = export(zones, tmp_path / "b.bundle", release=rel, replace=True)  # dev re-cut its release on purpose
     _refused(zones, b, "release_exists", exit_code=4, reported=False)  # this zone's to resolve
     plan = import_bundle(zones.prod, b, now=int(time.time()), replace=True)
     assert plan.replaces_release
