@@ -231,7 +231,7 @@ def test_two_projects_carried_out_of_order_and_refusals_reach_the_source_dashboa
     assert cell["latest"]["state"] == "refused" and cell["latest"]["release"] == "1.4.2"
     assert cell["latest"]["reason"].startswith("[sequence_reused]")
     assert [(f["release"], f["state"]) for f in cell["failures"]] == [("1.4.0", "refused")]
-    text = run_cli("dashboard", home=w.dev).stdout
+    text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "300"}).stdout  # the header line is not cut
     assert "2 import(s) refused;" in text and "to look at: 2" in text and "1.4.2 refused" in text
     assert "sequence_reused" in text
 
