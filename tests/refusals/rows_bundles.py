@@ -90,8 +90,9 @@ def _rolled_back(ctx: Ctx) -> Call:
 def _sequence_reused(ctx: Ctx) -> Call:
     first = _exported(ctx, release=ctx.release(version="1.4.1"), extra=("--sequence", "9"))
     ok("import", first, home=ctx.prod)
+    # dev re-cuts 1.4.1 on purpose (--replace) and pins the number the first one used
     second = _exported(ctx, release=ctx.release(("Adds the order history page", "Adds the order page"),
-                                                version="1.4.1"), extra=("--sequence", "9"))
+                                                version="1.4.1"), extra=("--sequence", "9", "--replace"))
     return _refused_import(ctx, second)
 
 
