@@ -107,7 +107,8 @@ def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView
                           release=row["release"], zone=zone_name, environment=row["environment"],
                           state=_state(row["state"], rec["runs"]), started=row["started"], ended=row["ended"],
                           steps=steps, receipt_received=None, space=project[1], tenant=row["tenant"],
-                          waived=tuple(row["waived"]), waivers=_waiver_notes(row["waivers"]))
+                          waived=tuple(row["waived"]),
+                          waivers=_waiver_notes(row.get("waivers") or [{"phase": w} for w in row["waived"]]))
 
 
 def _waiver_notes(items: Iterable[dict[str, Any]]) -> tuple[str, ...]:
