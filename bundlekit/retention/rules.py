@@ -102,9 +102,11 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
         for d in deps:
             if d["state"] == "Executing":
                 keep.add(_key(slug, str(d["release"])), f"being deployed to {env}", env)
-        latest: dict[str, float] = {}
-        for d in deps:
-            latest[str(d["release"]).lower()] = float(d["started"])
+        # (start in whole seconds, position): deployments come oldest first, so within one second
+        # the later deployment ranks newer
+        latest: dict[str, tuple[float, int]] = {}
+        for n, d in enumerate(deps):
+            latest[str(d["release"]).lower()] = (float(d["started"]), n)
         ranked = sorted(latest, key=lambda v: latest[v], reverse=True)
         if policy.keeps_all:
             for version in ranked:
@@ -114,7 +116,7 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
                 keep.add((slug, version), f"one of the last {policy.keep_releases} deployed to {env}", env)
         elif policy.keep_days is not None:
             for version in ranked:
-                if latest[version] >= now - policy.keep_days * DAY:
+                if latest[version][0] >= now - policy.keep_days * DAY:
                     keep.add((slug, version), f"deployed to {env} in the last {policy.keep_days} day(s)", env)
     newest: dict[str, Mapping[str, Any]] = {}
     undeployed: dict[str, list[Mapping[str, Any]]] = defaultdict(list)

@@ -39,6 +39,15 @@ def test_a_rollback_makes_the_older_release_current_and_the_newer_one_previous()
     assert keep.reasons[("web", "1.3")][0] == "previous successful release in Production"
 
 
+def test_deployments_in_one_second_rank_in_the_order_they_were_made() -> None:
+    # start times are whole seconds: four deployments in one second still have a newest
+    deps = [_d(v, started=5) for v in ("1.0", "1.1", "1.2", "1.3")]
+    rels = [_r(v, 0) for v in ("1.0", "1.1", "1.2", "1.3")]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
+    assert {v for (_, v) in keep.reasons} == {"1.2", "1.3"}
+    assert "one of the last 1 deployed to Production" in keep.reasons[("web", "1.3")]
+
+
 def test_keep_days_keeps_what_was_deployed_recently() -> None:
     deps = [_d("1.0", started=NOW - 40 * DAY), _d("1.1", started=NOW - 20 * DAY), _d("1.2", started=NOW - 10 * DAY),
             _d("1.3", started=NOW - DAY)]
