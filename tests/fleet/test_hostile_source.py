@@ -25,9 +25,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,39 +36,12 @@ from bundlekit.format.container import BundleFile
 from bundlekit.format.manifest import parse_manifest
 from tests.conftest import FIXTURES, run_cli, snapshot
 from tests.e2e.world import ok
+from tests.fleet.hostile import PROBE as HOSTILE_PROBE
+from tests.fleet.hostile import public_folder  # noqa: F401 (a fixture)
 from tests.memory import peak_of
 from tests.refusals.forge import resign, tiny_maps
 
-PROBE = r'''
-import base64, json, os, urllib.parse
-found = {}
-def grab(path):
-    try:
-        with open(path, "rb") as handle:
-            found[path] = handle.read(4096)
-    except Exception:
-        pass
-def walk_up(start):
-    path = os.path.abspath(start)
-    for _ in range(64):
-        for rel in ("keys/signing.key", "keys/sealing.key", "keys/ssh_client.key", "keys/state.password"):
-            grab(os.path.join(path, rel))
-        try:
-            for name in os.listdir(path):
-                for rel in ("keys/signing.key", "keys/sealing.key", "keys/ssh_client.key"):
-                    grab(os.path.join(path, name, rel))
-        except Exception:
-            pass
-        if path == "/":
-            break
-        path = os.path.dirname(path)
-walk_up(os.getcwd())
-for value in os.environ.values():
-    for part in value.replace("=", ":").split(":"):
-        if part.startswith("/"):
-            walk_up(part)
-walk_up("HOME_GUESS")
-print("KEYS-FOUND", len(found), sorted(found))
+PROBE = HOSTILE_PROBE + r'''
 for i, (path, raw) in enumerate(sorted(found.items())):
     print("raw", raw.decode("utf-8", "replace"))
     print("b64", base64.b64encode(raw).decode(), "b64x", base64.b64encode(b"!" + raw).decode())
@@ -178,15 +149,6 @@ def inflated(data: bytes) -> str:
             pass
         start = at + 1
     return b"\n".join(found).decode("utf-8", "replace")
-
-
-@pytest.fixture
-def public_folder() -> Iterator[Path]:
-    """A folder every user can traverse (pytest's own tmp folders are 0700), removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="bundlekit-hostile-src-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_hostile_trusted_source_gets_no_key_no_other_package_and_no_memory(

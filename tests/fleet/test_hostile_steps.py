@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,44 +23,10 @@ import pytest
 
 from tests.conftest import FIXTURES, run_cli
 from tests.e2e.world import ok
+from tests.fleet.hostile import PROBE, public_folder  # noqa: F401 (a fixture)
 
-LOOT = r'''
-import base64, json, os
-found = []
-def grab(path):
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(4096)
-    except Exception:
-        return
-    found.append([path, base64.b64encode(data).decode()])
-def walk_up(start):
-    path = os.path.abspath(start)
-    for _ in range(64):
-        for rel in ("keys/signing.key", "keys/sealing.key", "keys/ssh_client.key", "zone.json", "state.db"):
-            grab(os.path.join(path, rel))
-        try:
-            for name in os.listdir(path):
-                for rel in ("keys/signing.key", "keys/sealing.key", "zone.json"):
-                    grab(os.path.join(path, name, rel))
-        except Exception:
-            pass
-        if path == "/":
-            break
-        path = os.path.dirname(path)
-walk_up(os.getcwd())
-for value in os.environ.values():
-    for part in value.split(":"):
-        if part.startswith("/"):
-            walk_up(part)
-walk_up("HOME_GUESS")
-for pid in filter(str.isdigit, os.listdir("/proc")):
-    for base in ("/proc/%s/cwd" % pid, "/proc/%s/root/HOME_GUESS" % pid):
-        for rel in ("keys/signing.key", "keys/sealing.key", "keys/ssh_client.key", "zone.json"):
-            grab(os.path.join(base, rel))
-keys = [p for p, _ in found if p.endswith((".key", "zone.json", "state.db"))]
-print("KEYS-FOUND", len(keys), keys)
-set_octopusvariable("Loot", json.dumps(found))
+LOOT = PROBE + r'''
+set_octopusvariable("Loot", json.dumps([[p, base64.b64encode(d).decode()] for p, d in sorted(found.items())]))
 '''
 
 
@@ -102,15 +67,6 @@ def key_forms(home: Path) -> list[bytes]:
             if len(line) > 16 and not line.startswith(b"-----"):
                 forms.append(line)
     return forms
-
-
-@pytest.fixture
-def public_folder() -> Iterator[Path]:
-    """A folder every user can traverse (pytest's own tmp folders are 0700), removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="bundlekit-hostile-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
