@@ -328,7 +328,12 @@ def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
     """Validate a decoded manifest and build the model (schema, then cross references)."""
     errors = schema_errors(_validation_schema(), d)
     if errors:
-        shown = "; ".join(errors[:5]) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
+        more = len(errors) - 5
+        if more > 0 and errors[-1].startswith("... "):  # schema_errors stopped counting
+            more_text = f" (and more: {errors[-1][5:-1]})"
+        else:
+            more_text = f" (and {more} more)" if more > 0 else ""
+        shown = "; ".join(errors[:5]) + more_text
         raise FormatError(f"{where}: invalid manifest: {shown}", code="invalid_manifest", details=errors)
     blobs = tuple(BlobRecord(b["digest"], b["size"], b["offset"], b["length"], b["stored_sha256"],
                              b["encoding"]) for b in d["blobs"])

@@ -15,7 +15,12 @@ import jsonschema
 
 from bundlekit.core.names import SCHEMA_FORMATS, quoted
 
-__all__ = ["schema_errors"]
+__all__ = ["schema_errors", "MAX_ERRORS"]
+
+#: The most violations one validation reports. An input made of many broken entries (a hundred
+#: thousand empty maps in a 100 KB manifest) would otherwise cost one error object, with its paths
+#: and context, per entry: gigabytes of memory and seconds per thousand entries, before any refusal.
+MAX_ERRORS = 100
 
 
 def _format_checker() -> jsonschema.FormatChecker:
@@ -31,11 +36,15 @@ _FORMAT_CHECKER = _format_checker()
 
 
 def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
-    """Every schema violation as ``key.path: problem``, sorted for stable output. A value that
-    breaks a ``bundlekit-*`` format is reported with the rule's own reason and what to use."""
+    """The schema's violations as ``key.path: problem``, sorted for stable output: all of them, or
+    the first :data:`MAX_ERRORS` the validator finds (it walks the input in its own fixed order)
+    followed by ``"... (validation stopped at N problems)"``. A value that breaks a
+    ``bundlekit-*`` format is reported with the rule's own reason and what to use."""
     validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
-    out = []
+    out: list[str] = []
     for err in validator.iter_errors(data):
+        if len(out) == MAX_ERRORS:
+            return sorted(out) + [f"... (validation stopped at {MAX_ERRORS} problems)"]
         err = _specific(err)
         path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         message = err.message

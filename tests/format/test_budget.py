@@ -106,3 +106,27 @@ def test_tiny_maps_manifest_refused_within_the_memory_cap_in_a_fresh_process() -
     assert peak.outcome == "FormatError:limit_exceeded", peak
     assert peak.grown_kib < MAX_DECODED_SIZE // 1024, peak
     assert peak.grown_kib < 32 * 1024, peak  # refused from the bytes, before any map is built
+
+
+def test_many_broken_entries_refused_with_a_bounded_report_in_a_fresh_process() -> None:
+    # 300,000 empty variable entries: 300 KB, far below every decoding limit, each entry one
+    # schema violation. Reporting every violation cost one error object per entry (about 1 GB
+    # for 100,000 entries); the report stops at MAX_ERRORS problems and says so.
+    peak = peak_of(setup="""
+        from bundlekit.format import codec
+        from bundlekit.format.manifest import parse_manifest
+        from bundlekit.format.schemacheck import MAX_ERRORS
+        data = codec.encode({"format": "bundlekit/1", "kind": "release", "variables": [{}] * 300_000})
+        assert len(data) < 400_000
+    """, work="""
+        try:
+            parse_manifest(data, "broken.bundle")
+        except Exception as err:
+            assert len(err.details) == MAX_ERRORS + 1, len(err.details)
+            assert err.details[-1] == f"... (validation stopped at {MAX_ERRORS} problems)"
+            assert err.message.startswith("broken.bundle: invalid manifest: ")
+            assert err.message.endswith(f"(and more: validation stopped at {MAX_ERRORS} problems)"), err.message
+            raise
+    """)
+    assert peak.outcome == "FormatError:invalid_manifest", peak
+    assert peak.grown_kib < 32 * 1024, peak
