@@ -19,6 +19,7 @@ about a second (bench/bench_recipe.py).
 from __future__ import annotations
 
 import gc
+import io
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -35,6 +36,8 @@ MAX_DEPTH = 32
 #: this same number, so the reader's two checks never disagree.
 MAX_ITEMS = 1 << 20
 MAX_STR = 64 * 1024 * 1024
+#: How much of an input the unpacker reads into its buffer at a time.
+_PIECE = 1 << 20
 #: Types a value may have besides arrays and maps (``bool`` is checked by its own type).
 _LEAVES = frozenset((int, str, bool, type(None)))
 _CONTAINERS = frozenset((list, tuple, dict))
@@ -150,7 +153,12 @@ def decode(data: bytes, *, what: str = "manifest") -> Any:
     that order of precedence)."""
     check_budget(data, what)
     pairs = _Pairs()
+    # Read through a file object in pieces: fed whole, the unpacker copies all of ``data`` into
+    # its own buffer (16 MiB more for a manifest at its size limit); this way it holds one piece
+    # and the longest single token. BytesIO shares ``data``'s bytes rather than copying them.
     unpacker = msgpack.Unpacker(
+        io.BytesIO(data),
+        read_size=min(_PIECE, max(len(data), 1)),
         raw=False,
         strict_map_key=True,
         object_pairs_hook=pairs,
@@ -164,7 +172,6 @@ def decode(data: bytes, *, what: str = "manifest") -> Any:
     )
     try:
         with no_cycle_collection():
-            unpacker.feed(data)
             obj = unpacker.unpack()
     except FormatError as err:
         raise FormatError(f"{what}: {err.message}", code=err.code) from None
