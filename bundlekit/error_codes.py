@@ -287,7 +287,8 @@ REGISTRY, ALIASES = _build(
 
     # -- conflict (exit 4) -------------------------------------------------------------------
     _E("conflict", "conflict", "incoming changes conflict with local changes; nothing was changed"),
-    _E("release_exists", "conflict", "this release version was imported with different content"),
+    _E("release_exists", "conflict", "this release version was imported, or created here, with other content "
+                                     "(--replace replaces one created here)"),
 
     # -- deploy (exit 5) ---------------------------------------------------------------------
     _E("deploy_failed", "deploy", "the deployment ran and a step failed, timed out or was canceled",
@@ -463,6 +464,8 @@ REGISTRY, ALIASES = _build(
     _E("unknown_target_kind", "state", "a recorded target has a kind this bundlekit cannot open",
        internal="only a newer bundlekit records other kinds; state_too_new refuses its state first"),
     _E("unknown_deployment", "state", "no deployment has that id"),
+    _E("not_exported", "state", "the release was never exported to that zone: proof of its deployments cannot serve "
+                                "there"),
     _E("target_exists", "state", "a target of that name already exists"),
     _E("outbox_empty", "state", "no receipt is waiting to be packed"),
     _E("outbox_entry_packed", "state", "another process packed an entry while this receipt was written; not packed twice",

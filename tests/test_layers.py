@@ -71,7 +71,8 @@ ALLOWED: dict[str, set[str]] = {
 RESTRICTED: dict[str, tuple[set[str], set[str]]] = {
     # package: (packages only the listed modules may import, those modules)
     "deploy": ({"zone", "receipt", "trust", "importer", "promotion"},
-               {"bundlekit.deploy.service", "bundlekit.deploy.recording", "bundlekit.deploy.worker_admin"}),
+               {"bundlekit.deploy.service", "bundlekit.deploy.recording", "bundlekit.deploy.scopes",
+                "bundlekit.deploy.worker_admin"}),
 }
 
 #: Modules that talk to a database driver (the backends of ``zone/db.py``).

@@ -18,22 +18,26 @@ from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
+from bundlekit.receipt.evidence import write_evidence
 from bundlekit.retention.pruned import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.projects import project_names
 
 
-def _progress(quiet: bool, as_json: bool, bars: Bars):  # type: ignore[no-untyped-def]
-    """What a deployment shows while it runs (stderr): each step starting and ending, every log
-    line as a target prints it (masked in the zone), and one bar per target and package while
-    packages are moved and extracted (on a terminal)."""
+def _progress(quiet: bool, as_json: bool, bars: Bars, told: list[str]):  # type: ignore[no-untyped-def]
+    """What a deployment shows while it runs (stderr): its warnings first (once: ``told``), each
+    step starting and ending, every log line as a target prints it (masked in the zone), and one
+    bar per target and package while packages are moved and extracted (on a terminal)."""
     if quiet or as_json:
         return None
 
     def show(event: dict[str, Any]) -> None:
         kind = event.get("event")
         where = f" on {event['target']}" if event.get("target") else ""
-        if kind == "run_started":
+        if kind == "warning" and event["text"] not in told:
+            told.append(event["text"])
+            bars.note(event["text"])
+        elif kind == "run_started":
             bars.note(f"  > {event['step']}{where}")
         elif kind == "run_finished":
             bars.note(f"  {'ok' if event['state'] == 'Success' else event['state']:<8} {event['step']}{where}")
@@ -112,24 +116,28 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
     pruned: dict[str, Any] | None = None
     stopping = ("canceling the deployment: stopping the running steps, then recording it (send it again to stop "
                 "at once)")
+    told: list[str] = []  # warnings already shown (the record keeps them all)
     with open_home(home) as z, Bars("deploy", quiet=quiet, as_json=as_json) as bars, \
             cancel_on_signals(stopping) as cancel:
         refuse_pruned(z, project, version)
         outcome = run_deploy(z, project, version, environment, now=now, dry_run=dry_run,
-                             receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars), tenant=tenant,
+                             receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars, told), tenant=tenant,
                              evidence=evidence, wait=wait, on_wait=waiting, max_parallel=max_parallel,
                              cancel=cancel)
         if not dry_run and outcome.record is not None and outcome.record.state == "Success":
             pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel)
-    for warning in outcome.request.warnings:
-        echo(warning, err=True)
+    for warning in outcome.request.warnings if not as_json else ():
+        if warning not in told:
+            echo(warning, err=True)
     environment = outcome.request.environment
-    waived = f" (lifecycle phase(s) waived in this zone: {', '.join(outcome.waived)})" if outcome.waived else ""
+    waived = (" (lifecycle phase(s) waived in this zone: " + "; ".join(f"{w['phase']}: {w['reason']}"
+                                                                       for w in outcome.waivers) + ")"
+              if outcome.waivers else "")
     if dry_run:
         batches = _batches(outcome, max_parallel)
         if as_json:
             emit_json({"dry_run": True, "plan": outcome.plan.to_dict(), "waived": list(outcome.waived),
-                       "max_parallel": max_parallel, "steps": batches})
+                       "waivers": list(outcome.waivers), "max_parallel": max_parallel, "steps": batches})
         else:
             echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
                  f"to {environment}{waived}:")
@@ -167,6 +175,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         out["receipt"] = str(outcome.receipt.path) if outcome.receipt else None
         out["tenant"] = outcome.request.tenant
         out["waived"] = list(outcome.waived)
+        out["waivers"] = list(outcome.waivers)
         out["pruned"] = pruned
         if failure is not None:  # one JSON document: the record, and why the command fails
             out["error"] = failure.to_dict()
@@ -213,10 +222,12 @@ def deployments_list(home: str | None, as_json: bool) -> None:
     if not items:
         echo("no deployments yet")
     now = clock.now()
+    tenants = any(d["tenant"] for d in items)  # a tenant column once any deployment was for a tenant
     for d in items:
         when = when_text(d["started"], now)
+        tenant = f"{d['tenant'] or '-':<14} " if tenants else ""
         echo(f"{d['id']:<16} {names.get(d['project_slug'], d['project_slug']):<20} {d['release']:<10} {d['environment']:<12} "
-             f"{d['state']:<9} {when}")
+             f"{tenant}{d['state']:<9} {when}")
 
 
 @deployments.command("show", epilog="bundlekit deployments show Deployments-1 --home ./prod")
@@ -237,11 +248,19 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
     shown = outcome(row["state"], list(record.get("runs") or []))  # the word every dashboard shows
     if as_json:
         emit_json({"id": row["id"], "state": row["state"], "outcome": shown, "environment": row["environment"],
-                   "release": row["release"], "project": row["project_slug"], "record": record})
+                   "release": row["release"], "project": row["project_slug"], "tenant": row["tenant"],
+                   "waivers": row["waivers"], "record": record})
         return
     also = f" (dashboards: {shown})" if shown.casefold() not in (row["state"].casefold(), "succeeded") else ""
-    echo(f"{row['id']}: {names.get(row['project_slug'], row['project_slug'])} {row['release']} to "
-         f"{row['environment']}: {row['state']}{also}")
+    who = f" for tenant {row['tenant']}" if row["tenant"] else ""
+    echo(f"{row['id']}: {names.get(row['project_slug'], row['project_slug'])} {row['release']} to {row['environment']}"
+         f"{who}: {row['state']}{also}")
+    now = clock.now()
+    for w in row["waivers"]:
+        echo(f"  relied on a waiver of lifecycle phase {w['phase']}" + (
+            f" ({'every release' if w['release'] == '*' else w['release']}): {w['reason']}, waived"
+            + (f" by {w['author']}" if w.get("author") else "") + f" {when_text(w['created'], now)}"
+            if "reason" in w else ""))
     for r in record.get("runs", []):
         echo()
         echo(f"== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"
@@ -252,3 +271,26 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
             echo(f"   output {o['name']} = {o['value']}")
         if r["log"]:
             echo_text(r["log"], indent="   ")
+
+
+@deployments.command("receipt", epilog="bundlekit deployments receipt Deployments-3 --to staging -o dev-proof.bundle "
+                                       "--home ./dev")
+@click.argument("deployment_id")
+@click.option("--to", "to", required=True, help="The trusted zone that holds the release and needs the proof.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@json_option
+def deployments_receipt(deployment_id: str, to: str, output: Path, home: str | None, as_json: bool) -> None:
+    """Sign a receipt of a deployment of a release created in this zone, for another zone.
+
+    That zone offers it as lifecycle evidence (`deploy --evidence FILE`, `import --evidence
+    FILE`): proof that the release passed a phase here, for a release exported before it
+    was deployed here."""
+    with open_home(home) as z:
+        res = write_evidence(z, deployment_id, to, output, now=clock.now())
+    if as_json:
+        emit_json({"path": str(res.path), "digest": res.digest, "sequence": res.sequence, "destination": to,
+                   "deployments": list(res.deployments)})
+        return
+    echo(f"receipt of {deployment_id} for zone {to} written to {res.path}; there, offer it with "
+         f"`bundlekit deploy PROJECT VERSION --environment ENV --evidence {res.path.name}`")

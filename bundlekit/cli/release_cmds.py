@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, operator_name
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
@@ -139,10 +139,23 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
         for i in info["not_counted"]:
             if i["environment"].casefold() in {e.casefold() for e in p["environments"]}:
                 echo(f"      not counted: {i['evidence']}: {i['why']}")
+    now = clock.now()
     for w in info["waivers"]:
-        echo(f"  waiver: {w['phase']} ({'every release' if w['release'] == '*' else w['release']}): "
-             f"{w['reason']}")
+        echo(f"  waiver: {_waiver_text(w, now)}")
+    for d in info["relied_on"]:
+        for w in d["waivers"]:
+            echo(f"  {d['deployment_id']} ({d['environment']}{', ' + d['tenant'] if d['tenant'] else ''}, {d['state']}) "
+                 f"relied on a waiver of {w['phase']}" + (f": {w['reason']}" if w.get("reason") else "")
+                 + (f", by {w['author']}" if w.get("author") else "")
+                 + (" (since withdrawn)" if w["withdrawn"] else ""))
     echo(f"  deployable to: {', '.join(info['open']) or 'none until a phase above passes'}")
+
+
+def _waiver_text(w: dict[str, Any], now: int) -> str:
+    """One waiver for people: phase, which releases, reason, who and when."""
+    which = "every release" if w["release"] == "*" else w["release"]
+    by = f" by {w['author']}" if w.get("author") else ""
+    return f"{w['phase']} ({which}): {w['reason']} (waived{by}, {when_text(w['created'], now)})"
 
 
 @lifecycle.command("waive", epilog="bundlekit lifecycle waive acme-web --phase Staging --release 2.0.1 "
@@ -157,7 +170,8 @@ def lifecycle_waive(project: str, phase: str, release: str | None, reason: str, 
                     as_json: bool) -> None:
     """Waive a lifecycle phase in this zone (a recorded decision, not a --force)."""
     with open_home(home) as z:
-        info = gate.waive(z, project, phase, reason=reason, release=release, now=clock.now())
+        info = gate.waive(z, project, phase, reason=reason, release=release, now=clock.now(),
+                          author=operator_name())
     if as_json:
         emit_json(info)
     else:
@@ -179,3 +193,23 @@ def lifecycle_unwaive(project: str, phase: str, release: str | None, home: str |
         emit_json(info)
     else:
         echo(f"withdrew the waiver of phase {info['phase']} of {info['project']}")
+
+
+@lifecycle.command("waivers", epilog="bundlekit lifecycle waivers --home ./prod\nbundlekit lifecycle waivers acme-web "
+                                      "--home ./prod --json")
+@click.argument("project", required=False)
+@home_option
+@json_option
+def lifecycle_waivers(project: str | None, home: str | None, as_json: bool) -> None:
+    """List this zone's lifecycle waivers (of one project): phase, releases, reason, who and when."""
+    with open_home(home) as z:
+        rows = gate.waivers(z, project)
+    if as_json:
+        emit_json({"waivers": rows})
+        return
+    if not rows:
+        echo("no waivers in this zone" + (f" for {project}" if project else ""))
+        return
+    now = clock.now()
+    for w in rows:
+        echo(f"{w['project']}: {_waiver_text(w, now)}")

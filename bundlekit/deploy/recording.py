@@ -63,8 +63,13 @@ class Context:
     what: Release
     environment: str
     tenant: str | None
-    waived: tuple[str, ...]
+    waivers: tuple[dict[str, Any], ...]  # promotion.gate.relied_waivers
     evidence: tuple[EvidenceRow, ...]
+
+    @property
+    def waived(self) -> tuple[str, ...]:
+        """The lifecycle phases a waiver let this deployment skip."""
+        return tuple(w["phase"] for w in self.waivers)
 
 
 def insert_running(tx: Writer, ctx: Context, now: EpochSeconds) -> str:
@@ -75,7 +80,7 @@ def insert_running(tx: Writer, ctx: Context, now: EpochSeconds) -> str:
                                environment=ctx.environment, source_zone_id=what.project.source_zone_id,
                                bundle_digest=what.release["bundle_digest"], started=now,
                                release_digest=what.release.get("release_digest"), tenant=ctx.tenant,
-                               waived=list(ctx.waived))
+                               waived=list(ctx.waivers))
     record_evidence(tx, ctx.evidence, now)
     return deployment_id
 
@@ -120,7 +125,7 @@ def record(zone: Zone, tx: Writer, ctx: Context, outcome: DeploymentRecord, now:
     entry, logs = make_entry(outcome, release=what.release,
                              project={"name": project.name, "slug": project.slug, "space": project.space},
                              recipient_public=what.source.sealing_key, recipient_key_id=what.source.sealing_key_id,
-                             tenant=ctx.tenant, waived=ctx.waived)
+                             tenant=ctx.tenant, waivers=ctx.waivers)
     outbox.queue_entry(tx, project.source_zone_id, entry, logs, int(now))
     return True
 
@@ -134,7 +139,7 @@ def resolve_recorded(zone: Zone, row: dict[str, Any]) -> Context:
     release = projects.get_release(zone.db, project, row["release"])
     source = None if project.source_zone_id == zone.zone_id else truststore.entry_for_id(zone.db, project.source_zone_id)
     return Context(Release(project, release, source), row["environment"], row["tenant"],
-                    tuple(row["waived"] or ()), ())
+                    tuple(row["waivers"]), ())
 
 
 def _interrupted_outcome(row: dict[str, Any], now: EpochSeconds) -> tuple[DeploymentRecord, dict[str, Any]]:

@@ -47,13 +47,13 @@ from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
 from bundlekit.deploy.launch import bwrap_path, default_python
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
+from bundlekit.deploy.scopes import environment_spelling, tenant_spelling
 from bundlekit.deploy.targets import Isolation, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError, DeployError, InputError, StateError, TrustError, UsageError
 from bundlekit.format.manifest import Step
-from bundlekit.importer.edits import known_scope_values
 from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
 from bundlekit.importer.verify import verifier_for
-from bundlekit.promotion.gate import check, release_lifecycle
+from bundlekit.promotion.gate import check, relied_waivers
 from bundlekit.receipt.build import ReceiptFile, write_receipt
 from bundlekit.trust.policy import check_policy
 from bundlekit.zone import deployments, key_material, projects, retention, secrets, truststore
@@ -76,6 +76,7 @@ class DeployOutcome:
     record: DeploymentRecord | None = None
     receipt: ReceiptFile | None = None
     waived: tuple[str, ...] = ()  # lifecycle phases a zone waiver let this deployment skip
+    waivers: tuple[dict[str, Any], ...] = ()  # those waivers, as recorded with the deployment
     local: bool = False  # the release was created in this zone (no receipt to send)
 
 
@@ -153,61 +154,6 @@ def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> re
     return recording.Release(project, release, entry)
 
 
-def _spelling(zone: Zone, what: recording.Release, environment: str) -> str:
-    """``environment`` as the release spells it (lifecycle, step filters, scopes), else as this
-    zone knows it (targets, the project's releases, deployments and scopes): one name, one
-    dashboard column.
-
-    Raises ``StateError`` ``unknown_environment`` (exit 1, nothing run) when nothing names it
-    (a typo, most likely: the closest names are suggested; decision 198). For a release with a
-    lifecycle the gate refuses an environment the lifecycle lacks the same way, naming its phases.
-    """
-    names: list[str] = []
-    lifecycle = release_lifecycle(what.release)
-    if lifecycle is not None:
-        names += lifecycle.environments()
-    snap = what.release["snapshot"]
-    names += [e for s in snap["steps"].values() for e in s.get("environments", [])]
-    names += [e for v in snap["variables"].values() for e in (v.get("scope") or {}).get("environment", [])]
-    names += list(known_scope_values(zone.db, what.project)["environment"].values())
-    found = next((n for n in names if n.casefold() == environment.casefold()), None)
-    if found is not None or lifecycle is not None:  # a lifecycle's gate names its own environments
-        return found or environment
-    known = sorted({n.casefold(): n for n in names}.values(), key=str.casefold)
-    similar = closest(environment, known)
-    hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else
-            f" Known environments: {', '.join(known)}." if known else "")
-    raise StateError(
-        f"no target, deployment or release of zone {zone.name} names environment {environment!r}; nothing was run."
-        f"{hint} To deploy to a new environment, add a target in it first: `bundlekit targets add NAME "
-        f"--environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
-        code="unknown_environment", details={"environment": environment, "known": known, "suggestions": similar})
-
-
-def _tenant(zone: Zone, what: recording.Release, tenant: str | None) -> str | None:
-    """The tenant as the release or zone spells it; ``StateError`` ``unknown_tenant`` naming the closest
-    (``InputError`` ``invalid_label`` first for a name no tenant could have)."""
-    if tenant is None:
-        return None
-    check_label(tenant, what="--tenant", error=InputError, code="invalid_label")
-    known: list[str] = []
-    for snap in (what.release["snapshot"], what.project.local):
-        for v in snap["variables"].values():
-            for t in (v.get("scope") or {}).get("tenant", []):
-                if t.casefold() not in {k.casefold() for k in known}:
-                    known.append(t)
-    match = next((t for t in known if t.casefold() == tenant.casefold()), None)
-    if match is not None:
-        return match
-    close = closest(tenant, known, cutoff=0.5)
-    hint = (f" Did you mean {', '.join(repr(k) for k in close)}?" if close else
-            f" Known tenants: {', '.join(sorted(known))}." if known else
-            " No value of the project is scoped to a tenant; a tenant exists once the release or this zone scopes "
-            "a value to it (`bundlekit variables set PROJECT NAME VALUE --tenant NAME`).")
-    raise StateError(f"project {what.project.name!r} has no tenant {tenant!r}.{hint}", code="unknown_tenant",
-                     details={"tenant": tenant, "known": sorted(known)})
-
-
 def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
             tenant: str | None = None) -> DeployRequest:
     """The request for deploying ``version`` of a project to ``environment`` (``now``: Unix seconds).
@@ -219,7 +165,7 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
     environment) and ``DeployError`` ``no_targets``.
     """
     what = _resolve(zone, project_ref, version, environment)
-    return _request(zone, what, _spelling(zone, what, environment), _tenant(zone, what, tenant), now)
+    return _request(zone, what, environment_spelling(zone, what.project, what.release, environment), tenant_spelling(what.project, what.release, tenant), now)
 
 
 def _request(zone: Zone, what: recording.Release, environment: str, tenant: str | None, now: EpochSeconds) -> DeployRequest:
@@ -310,15 +256,19 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     what = _resolve(zone, project_ref, version, environment)
     if receipt_out is not None and what.local:
-        raise UsageError(f"--receipt-out: {what.project.name} {version} was created in this zone; its deployments "
-                         "show on this zone's dashboard and there is no other zone to send a receipt to",
+        raise UsageError(f"--receipt-out: {what.project.name} {version} was created in this zone, so no zone awaits "
+                         "a receipt of it; to give a zone that holds it proof of this deployment, deploy without "
+                         "--receipt-out, then `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE`",
                          code="usage")
-    environment = _spelling(zone, what, environment)
-    tenant = _tenant(zone, what, tenant)
+    environment = environment_spelling(zone, what.project, what.release, environment)
+    tenant = tenant_spelling(what.project, what.release, tenant)
     offered = tuple(_offered(zone, what, evidence, now))
     decision = check(zone.db, zone.name, what.project, what.release, environment, tenant=tenant, offered=offered)
-    ctx = recording.Context(what, environment, tenant, decision.waived if decision else (), offered)
+    ctx = recording.Context(what, environment, tenant, relied_waivers(zone.db, what.project, what.release, decision),
+                            offered)
     request = _request(zone, what, environment, tenant, now)
+    for warning in request.warnings if on_event is not None else ():  # once, before any step's output
+        on_event({"event": "warning", "text": warning})
     deadline = time.monotonic() + max(0.0, wait)
     if not dry_run:
         _await_prune(zone, deadline, on_wait, max(0.0, wait))  # before the preflight touches any target
@@ -345,7 +295,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                 _write_receipt(zone, what, deployment_id, now, receipt_out)
             raise
         if dry_run:
-            return DeployOutcome(request, plan, waived=ctx.waived, local=what.local)
+            return DeployOutcome(request, plan, waived=ctx.waived, waivers=ctx.waivers, local=what.local)
         if cancel is not None and cancel.is_set():  # a signal during the preflight
             raise DeployError("canceled before any step ran; nothing was run or recorded.", code="deployment_canceled")
         slot = deployments.slot(what.project.slug, environment, tenant)
@@ -366,7 +316,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
         if own:
             fleet.close()
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
-                         waived=ctx.waived, local=what.local)
+                         waived=ctx.waived, waivers=ctx.waivers, local=what.local)
 
 
 #: Seconds between two attempts to start a deployment that waits for another one.

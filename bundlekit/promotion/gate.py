@@ -27,9 +27,10 @@ from bundlekit.promotion.lifecycle import Decision, Progress, Success, decide, p
 from bundlekit.zone import deployments, evidence, projects, remote, truststore
 from bundlekit.zone.db import Reader
 from bundlekit.zone.evidence import ALL_RELEASES, EvidenceRow
-from bundlekit.zone.home import Zone
+from bundlekit.zone.home import Zone, stored_zone
 
-__all__ = ["release_lifecycle", "successes", "release_progress", "check", "waive", "unwaive", "describe"]
+__all__ = ["release_lifecycle", "successes", "release_progress", "check", "relied_waivers", "waive", "unwaive",
+           "describe", "waivers"]
 
 
 def release_lifecycle(release: dict[str, Any]) -> Lifecycle | None:
@@ -142,15 +143,44 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     got = f" ({', '.join(block.succeeded)})" if block.succeeded else ""
     unused = [i for i in ignored if block.phase.has(i["environment"])]
     got += "".join(f"; not counted: {i['evidence']} to {i['environment']}: {i['why']}" for i in unused)
+    envs = ", ".join(block.phase.environments)
+    need = (f"a successful deployment of this release to {envs}" if len(block.phase.environments) == 1 else
+            f"successful deployments of this release to {block.phase.minimum_successful} of its environments "
+            f"({envs})")
+    where = ("" if project.source_zone_id == _zone_id(db, zone_name) else
+             "; or, when it succeeded in the zone that authored the release, export the release from there again "
+             "(the new bundle carries that zone's signed proof) or bring that zone's receipt of the deployment "
+             "(`bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE` there)")
     raise DeployError(
         f"{what} cannot be deployed to {environment} (phase {decision.phase.name!r}) yet: phase "
-        f"{block.phase.name!r} needs {block.phase.minimum_successful} successful deployment(s) of this release to "
-        f"{', '.join(block.phase.environments)} and has {len(block.succeeded)}{got}. Nothing was run. Deploy it there "
-        "first, offer "
-        f"the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the phase: "
-        f"`bundlekit lifecycle waive {project.slug} --phase {block.phase.name!r} --reason TEXT`",
+        f"{block.phase.name!r} needs {need} and has {len(block.succeeded)}{got}. Nothing was run. Deploy it there "
+        "first, offer the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the "
+        f"phase: `bundlekit lifecycle waive {project.slug} --phase {block.phase.name!r} --reason TEXT`{where}",
         code="lifecycle_violation", details={**details, "phase": decision.phase.name,
                                              "blocking_phase": block.phase.name, "not_counted": unused})
+
+
+def _zone_id(db: Reader, zone_name: str) -> str | None:
+    """The id of this zone (named ``zone_name``), as its state records it."""
+    return stored_zone(db).get("zone_id")
+
+
+def relied_waivers(db: Reader, project: projects.ProjectRecord, release: dict[str, Any],
+                   decision: Decision | None) -> tuple[dict[str, Any], ...]:
+    """The waivers ``decision`` let a deployment rely on, as recorded with it (decision 391):
+    ``{phase, release, reason, author, created}`` (``release``: the version or ``*``; ``created``:
+    Unix seconds), a waiver of this very release before one of every release."""
+    if decision is None or not decision.waived:
+        return ()
+    rows = evidence.waivers_for(db, project.space, project.slug, release["version"])
+    out = []
+    for phase in decision.waived:
+        mine = [r for r in rows if r["phase"].casefold() == phase.casefold()]
+        mine.sort(key=lambda r: r["release"] == ALL_RELEASES)
+        w = mine[0] if mine else {"release": ALL_RELEASES, "reason": "", "author": None, "created": 0}
+        out.append({"phase": phase, "release": w["release"], "reason": w["reason"], "author": w.get("author"),
+                    "created": int(w["created"])})
+    return tuple(out)
 
 
 def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, version: str | None) -> str:
@@ -165,13 +195,18 @@ def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, versi
                 return str(p["name"])
             if p["name"] not in names:
                 names.append(p["name"])
+    similar = closest(phase, names)
+    hint = f"Did you mean {', '.join(repr(n) for n in similar)}? " if similar else ""
     known = f"its releases' phases are {', '.join(names)}" if names else "none of its releases has a lifecycle"
-    raise StateError(f"project {project.name!r} has no lifecycle phase {phase!r}; {known}", code="unknown_phase")
+    raise StateError(f"project {project.name!r} has no lifecycle phase {phase!r}. {hint}{known[0].upper()}{known[1:]}; "
+                     f"see `bundlekit lifecycle show {project.slug}`", code="unknown_phase",
+                     details={"phase": phase, "known": names, "suggestions": similar})
 
 
 def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str | None,
-          now: EpochSeconds) -> dict[str, Any]:
-    """Waive a phase for one release (or every release) of a project, with a reason; recorded."""
+          now: EpochSeconds, author: str | None = None) -> dict[str, Any]:
+    """Waive a phase for one release (or every release) of a project, with a reason and ``author``
+    (who decided it); recorded. ``unknown_phase`` names the closest phases."""
     if not reason.strip():
         raise InputError("--reason must say why the phase may be skipped; it is recorded with every deployment "
                          "that relies on the waiver", code="invalid_input")
@@ -182,8 +217,9 @@ def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str
         name = _phase_in_any(tx, project, phase, release)
         target = release or ALL_RELEASES
         evidence.add_waiver(tx, space=project.space, project_slug=project.slug, phase=name, release=target,
-                            reason=reason.strip(), now=now)
-    return {"project": project.name, "phase": name, "release": target, "reason": reason.strip(), "created": now}
+                            reason=reason.strip(), now=now, author=author)
+    return {"project": project.name, "phase": name, "release": target, "reason": reason.strip(), "created": now,
+            "author": author}
 
 
 def unwaive(zone: Zone, project_ref: str, phase: str, *, release: str | None) -> dict[str, Any]:
@@ -196,7 +232,9 @@ def unwaive(zone: Zone, project_ref: str, phase: str, *, release: str | None) ->
 
 
 def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str | None = None) -> dict[str, Any]:
-    """``lifecycle show``: the release's phases, what passed each, waivers, and the open environments.
+    """``lifecycle show``: the release's phases, what passed each, waivers, the open environments, and
+    the deployments of it that relied on a waiver (``relied_on``; ``withdrawn``: the waiver no
+    longer stands, but the deployment keeps the record of it).
     ``InputError`` ``invalid_label`` for a ``tenant`` that breaks the label rule."""
     if tenant is not None:
         check_label(tenant, what="--tenant", error=InputError, code="invalid_label")
@@ -206,11 +244,29 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
         ignored: list[dict[str, str]] = []
         prog = release_progress(db, zone.name, project, release, tenant=tenant, ignored=ignored)
         waivers = evidence.waivers_for(db, project.space, project.slug, release["version"])
+        relied = deployments.relied_on_waivers(db, project.slug, release["version"])
+    current = {(w["phase"].casefold(), w["release"]) for w in waivers}
     out: dict[str, Any] = {"project": project.name, "slug": project.slug, "space": project.space,
                            "release": release["version"], "release_digest": release.get("release_digest"),
                            "tenant": tenant, "lifecycle": None, "waivers": waivers, "open": [],
-                           "not_counted": ignored}
+                           "not_counted": ignored,
+                           "relied_on": [{"deployment_id": d["id"], "environment": d["environment"],
+                                          "tenant": d["tenant"], "state": d["state"], "started": d["started"],
+                                          "waivers": [{**w, "withdrawn": (w["phase"].casefold(), w.get("release", "*"))
+                                                       not in current} for w in d["waivers"]]}
+                                         for d in relied]}
     if prog is not None:
         out["lifecycle"] = prog.to_dict()
         out["open"] = [e for e in prog.lifecycle.environments() if decide(prog, e).allowed]
     return out
+
+
+def waivers(zone: Zone, project_ref: str | None) -> list[dict[str, Any]]:
+    """``lifecycle waivers``: every waiver of the zone (of one project), with the project's name:
+    ``{project, slug, space, phase, release, reason, author, created}``."""
+    with zone.db.read() as db:
+        slug = projects.find_project(db, project_ref, zone.name).slug if project_ref else None
+        rows = evidence.list_waivers(db, slug)
+        names = {slug.casefold(): name for slug, name in projects.project_names(db).items()}
+    return [{"project": names.get(r["project_slug"].casefold(), r["project_slug"]), "slug": r["project_slug"],
+             **{k: r[k] for k in ("space", "phase", "release", "reason", "author", "created")}} for r in rows]

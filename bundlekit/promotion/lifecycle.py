@@ -10,9 +10,9 @@ Rules (Octopus's, ``spec/deploy.md`` §10; decision 150):
   waived phases before it, it is open). So redeploying to an earlier phase is always allowed,
   the release never waits for an optional phase, and a waiver skips exactly the phase waived.
 * An environment that no phase lists is never open to a release that has a lifecycle.
-* Tenants (decision 155): a deployment for tenant T counts successes for T and untenanted
-  successes (an untenanted deployment tested the release for every tenant); an untenanted
-  deployment counts only untenanted ones.
+* Tenants (decision 155, kept by 395): a deployment for tenant T counts successes for T and
+  untenanted successes (an untenanted deployment tested the release for every tenant); an
+  untenanted deployment counts only untenanted ones. Each proof says which it is.
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ def progress(lifecycle: Lifecycle, successes: Iterable[Success], *, waived: Iter
     statuses = []
     for phase in lifecycle.phases:
         envs = [e for e in phase.environments if any(s.environment.casefold() == e.casefold() for s in counted)]
-        proofs = tuple(s.where for s in counted if phase.has(s.environment))
+        proofs = tuple(s.where + (" (untenanted: counts for every tenant)" if tenant and s.tenant is None else
+                                  f" (tenant {s.tenant})" if s.tenant else "")
+                       for s in counted if phase.has(s.environment))
         statuses.append(PhaseStatus(phase, tuple(envs), proofs, phase.name.casefold() in waived_names))
     return Progress(lifecycle, tuple(statuses), tenant)
 

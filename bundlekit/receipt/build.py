@@ -114,11 +114,13 @@ class DeploymentOutcome(Protocol):
 
 def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: dict[str, str],
                recipient_public: bytes, recipient_key_id: str, tenant: str | None = None,
-               waived: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, bytes]]:
+               waivers: Sequence[dict[str, Any]] = ()) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The receipt entry for a deployment, and its logs by digest (already masked by the engine).
 
     Format 1.1 fields: the release digest (so another zone can count the entry as lifecycle
-    evidence), the tenant, and the lifecycle phases a waiver let the deployment skip."""
+    evidence), the tenant, and the lifecycle phases a waiver let the deployment skip
+    (``waived``); ``waivers`` (decision 391) are those waivers as the deployment recorded them,
+    ``{phase, release, reason, author?, created_ms}``, for the source's people."""
     logs: dict[str, bytes] = {}
     runs = []
     for run in record.runs:
@@ -157,8 +159,13 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
         entry["release_digest"] = release["release_digest"]
     if tenant is not None:
         entry["tenant"] = tenant
-    if waived:
-        entry["waived"] = list(waived)
+    if waivers:
+        entry["waived"] = [w["phase"] for w in waivers]
+        known = [w for w in waivers if "reason" in w]  # deployments recorded before decision 391: names only
+        if known:
+            entry["waivers"] = [{"phase": w["phase"], "release": w["release"], "reason": w["reason"],
+                                 **({"author": w["author"]} if w.get("author") else {}),
+                                 "created_ms": int(w["created"]) * 1000} for w in known]
     return entry, logs
 
 
@@ -207,9 +214,11 @@ def _taken(ids: Sequence[str], where: str | None) -> StateError:
 
 
 def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: EpochSeconds,
-                  refusal_ids: Sequence[str] = ()) -> ReceiptFile:
+                  refusal_ids: Sequence[str] = (),
+                  local: Sequence[tuple[dict[str, Any], dict[str, bytes]]] = ()) -> ReceiptFile:
     """Sign a receipt bundle carrying the given outbox entries (deployments and refused imports)
-    to zone ``dest_zone_id``.
+    to zone ``dest_zone_id``; ``local``: entries (with their logs by digest) of deployments of
+    releases this zone created, which no outbox holds (``receipt/evidence.py``; decision 393).
 
     Checks first (``StateError`` ``unknown_zone`` when the destination is no longer trusted,
     ``unknown_deployment`` when an id has no entry for it), then writes the logs, then one
@@ -224,7 +233,8 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     if dest is None:
         raise StateError(f"receipts wait for zone {dest_zone_id}, which this zone no longer trusts; trust its card "
                          "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
-    entries = outbox.entries(zone.db, dest_zone_id, deployment_ids)
+    entries = outbox.entries(zone.db, dest_zone_id, deployment_ids) + [e for e, _ in local]
+    local_logs = {digest: data for _, logs in local for digest, data in logs.items()}
     refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
     # Only what concerns the destination (decision 290): the packages it delivered, or a source
     # sharing its packages with it did, whose bytes are in the store (it may rebuild a delta from
@@ -236,7 +246,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     writer = BundleWriter(out, "receipt")
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
-            data = get_log(zone.db, digest) or b""
+            data = local_logs.get(digest) or get_log(zone.db, digest) or b""
             writer.add_blob(io.BytesIO(data), len(data))
         with zone.db.transaction() as tx:
             seq = sequences.next_outgoing(tx, sequences.receipt_key(dest_zone_id))
@@ -253,7 +263,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
             # process killed between the commit and the rename loses no receipt (finish_parked).
             writer.park(parked_name(out.resolve(), bundle_id))
             outbox.record_receipt_file(tx, path=str(out.resolve()), bundle_id=bundle_id, dest_zone_id=dest_zone_id,
-                                       sequence=seq, deployment_ids=deployment_ids, now=now)
+                                       sequence=seq, deployment_ids=[e["deployment_id"] for e in entries], now=now)
             taken = outbox.mark_packed(tx, bundle_id, deployment_ids)
             taken_refusals = refusals.mark_packed(tx, bundle_id, refusal_ids)
             if taken or taken_refusals:  # another process packed them after we read them: write nothing
@@ -266,7 +276,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     except FileNotFoundError:
         if not out.exists():  # another process finished it for us (finish_parked) if it is there
             raise
-    return ReceiptFile(out, digest, seq, tuple(deployment_ids), bundle_id, tuple(refusal_ids))
+    return ReceiptFile(out, digest, seq, tuple(e["deployment_id"] for e in entries), bundle_id, tuple(refusal_ids))
 
 
 def parked_name(out: Path, bundle_id: str) -> Path:

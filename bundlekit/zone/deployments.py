@@ -22,7 +22,8 @@ from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ID_PREFIX", "INTERRUPTED", "peek_next_id", "allocate_id", "insert_running", "finish", "slot", "running",
            "claim_name", "note_reached", "executing",
-           "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes"]
+           "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes",
+           "relied_on_waivers"]
 
 ID_PREFIX = "Deployments-"
 _COUNTER = "deployment"
@@ -45,10 +46,11 @@ def allocate_id(tx: Writer) -> str:
 
 def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release: str, environment: str,
                    source_zone_id: str, bundle_digest: str, started: EpochSeconds, release_digest: str | None = None,
-                   tenant: str | None = None, waived: list[str] | None = None) -> None:
+                   tenant: str | None = None, waived: list[dict[str, Any]] | None = None) -> None:
     """Record a deployment in state ``Executing`` (``started``: whole epoch seconds); idempotent.
 
-    ``waived``: lifecycle phases a zone waiver let this deployment skip (recorded with it)."""
+    ``waived``: the zone waivers that let this deployment skip lifecycle phases, recorded with it
+    as they were then (``{phase, release, reason, author, created}``; decision 391)."""
     tx.run("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, state, "
            "started, ended, record, outputs, release_digest, tenant, waived) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
            "ON CONFLICT(id) DO NOTHING",
@@ -80,11 +82,12 @@ def note_reached(tx: Writer, deployment_id: str, step: str, target: str | None, 
 
 
 def executing(db: Reader) -> list[Row]:
-    """Every deployment still ``Executing`` (full rows; ``record`` and ``waived`` parsed), oldest first."""
+    """Every deployment still ``Executing`` (full rows; ``record`` parsed, ``waived`` and ``waivers``
+    as :func:`get_deployment` gives them), oldest first."""
     rows = db.all("SELECT * FROM deployments WHERE state = 'Executing' ORDER BY started, id")
     for row in rows:
         row["record"] = json.loads(row["record"] or "{}")
-        row["waived"] = json.loads(row["waived"] or "[]")
+        _waivers(row)
     return rows
 
 
@@ -102,13 +105,32 @@ def running(db: Reader, project_slug: str, environment: str, tenant: str | None 
 
 
 def get_deployment(db: Reader, deployment_id: str) -> Row | None:
-    """One deployment's row (``record`` and ``outputs`` parsed from JSON), or ``None``."""
+    """One deployment's row (``record`` and ``outputs`` parsed from JSON; ``waived``: the phase names
+    a waiver let it skip, ``waivers``: those waivers as recorded), or ``None``."""
     row = db.one("SELECT * FROM deployments WHERE id = ?", (deployment_id,))
     if row is not None:
         row["record"] = json.loads(row["record"])
         row["outputs"] = json.loads(row["outputs"])
-        row["waived"] = json.loads(row["waived"])
+        _waivers(row)
     return row
+
+
+def _waivers(row: Row) -> None:
+    """Parse the ``waived`` column into ``waived`` (phase names) and ``waivers`` (what was recorded
+    of each; deployments recorded before decision 391 kept only the phase's name)."""
+    items = json.loads(row["waived"] or "[]")
+    row["waivers"] = [w if isinstance(w, dict) else {"phase": w} for w in items]
+    row["waived"] = [w["phase"] for w in row["waivers"]]
+
+
+def relied_on_waivers(db: Reader, project_slug: str, release: str) -> list[Row]:
+    """Deployments of one release of a project that relied on a waiver, oldest first: id,
+    environment, tenant, state, started, ``waived`` and ``waivers`` (see :func:`get_deployment`)."""
+    rows = db.all("SELECT id, environment, tenant, state, started, waived FROM deployments WHERE project_slug = ? "
+                  "AND release = ? AND waived <> '[]' ORDER BY started, id", (project_slug, release))
+    for row in rows:
+        _waivers(row)
+    return rows
 
 
 def list_deployments(db: Reader) -> list[Row]:
@@ -137,7 +159,7 @@ def deployments_by_start(db: Reader) -> list[Row]:
     rows = db.all("SELECT * FROM deployments ORDER BY started")
     for row in rows:
         row["record"] = json.loads(row["record"])
-        row["waived"] = json.loads(row["waived"])
+        _waivers(row)
     return rows
 
 

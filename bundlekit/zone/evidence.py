@@ -89,11 +89,13 @@ def revoked_keys(db: Reader) -> dict[str, str]:
 
 
 def add_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, release: str, reason: str,
-               now: EpochSeconds) -> None:
-    """Waive ``phase`` for ``release`` (or :data:`ALL_RELEASES`); replaces an earlier waiver's reason."""
-    tx.run("INSERT INTO phase_waivers(space, project_slug, phase, release, reason, created) VALUES (?,?,?,?,?,?) "
-           "ON CONFLICT(space, project_slug, phase, release) DO UPDATE SET reason = excluded.reason, "
-           "created = excluded.created", (space, project_slug, phase, release, reason, now))
+               now: EpochSeconds, author: str | None = None) -> None:
+    """Waive ``phase`` for ``release`` (or :data:`ALL_RELEASES`); replaces an earlier waiver's reason.
+    ``author``: who decided it (the account that ran the command; None: unknown)."""
+    tx.run("INSERT INTO phase_waivers(space, project_slug, phase, release, reason, created, author) "
+           "VALUES (?,?,?,?,?,?,?) ON CONFLICT(space, project_slug, phase, release) DO UPDATE SET "
+           "reason = excluded.reason, created = excluded.created, author = excluded.author",
+           (space, project_slug, phase, release, reason, now, author))
 
 
 def remove_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, release: str) -> None:
@@ -106,13 +108,15 @@ def remove_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, rele
 
 
 def waivers_for(db: Reader, space: str, project_slug: str, release: str) -> list[Row]:
-    """Waivers that apply to ``release`` of the project: phase, release, reason, created."""
-    return db.all("SELECT phase, release, reason, created FROM phase_waivers WHERE space = ? AND project_slug = ? "
+    """Waivers that apply to ``release`` of the project: phase, release, reason, created, author."""
+    return db.all("SELECT phase, release, reason, created, author FROM phase_waivers WHERE space = ? AND project_slug = ? "
                   "AND (release = ? OR release = ?) ORDER BY phase, release",
                   (space, project_slug, release, ALL_RELEASES))
 
 
-def list_waivers(db: Reader) -> list[Row]:
-    """Every waiver: space, project_slug, phase, release, reason, created."""
-    return db.all("SELECT space, project_slug, phase, release, reason, created FROM phase_waivers "
-                  "ORDER BY space, project_slug, phase, release")
+def list_waivers(db: Reader, project_slug: str | None = None) -> list[Row]:
+    """Every waiver (of one project when ``project_slug``): space, project_slug, phase, release,
+    reason, created, author."""
+    where, args = ("WHERE project_slug = ? ", (project_slug,)) if project_slug else ("", ())
+    return db.all("SELECT space, project_slug, phase, release, reason, created, author FROM phase_waivers "
+                  f"{where}ORDER BY space, project_slug, phase, release", args)

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["ExportRecord", "record_export", "was_exported", "list_exports", "reported_inventory",
+__all__ = ["ExportRecord", "record_export", "was_exported", "list_exports", "latest_export_of", "reported_inventory",
            "replace_inventory", "reported_features", "replace_features", "bundle_paths"]
 
 
@@ -63,6 +63,14 @@ def list_exports(db: Reader) -> list[Row]:
     dest_name, exported_at."""
     return db.all("SELECT bundle_id, project, project_slug, space, release, dest_zone_id, dest_name, exported_at "
                   "FROM exports ORDER BY exported_at, sequence")
+
+
+def latest_export_of(db: Reader, project_slug: str, release: str, dest_zone_id: str) -> Row | None:
+    """The newest bundle of one release written for ``dest_zone_id``: bundle_id, digest, sequence,
+    exported_at; None when the release was never exported there."""
+    return db.one("SELECT bundle_id, digest, sequence, exported_at FROM exports WHERE project_slug = ? AND "
+                  "release = ? AND dest_zone_id = ? ORDER BY exported_at DESC, sequence DESC LIMIT 1",
+                  (project_slug, release, dest_zone_id))
 
 
 def reported_inventory(db: Reader, zone_id: str) -> dict[tuple[str, str], str]:

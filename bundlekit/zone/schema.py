@@ -313,6 +313,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE evidence ADD COLUMN signers TEXT NOT NULL DEFAULT '[]';
     """,
+    # version 13: who waived a lifecycle phase (the operating system account that ran `lifecycle
+    # waive`; decision 391). Waivers recorded before name nobody.
+    """
+    ALTER TABLE phase_waivers ADD COLUMN author TEXT;
+    """,
 ]
 
 

@@ -27,7 +27,20 @@ def _wrong_evidence(ctx: Ctx) -> Call:
                 home=ctx.dev, outputs=[receipt])
 
 
+def _proof_for_a_zone_never_sent_it(ctx: Ctx) -> Call:
+    # dev deploys 1.4.1, a release it created and never exported: no zone can hold it
+    ok("releases", "create", ctx.release(version="1.4.1"), home=ctx.dev)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-dev", "--sensitive", home=ctx.dev)
+    for role in ("db", "web"):
+        ok("targets", "add", f"dev-{role}", "--environment", "Development", "--role", role, "--root",
+           ctx.path("dev-targets") / role, home=ctx.dev)
+    ok("deploy", "acme-web", "1.4.1", "--environment", "Development", home=ctx.dev)
+    out = ctx.path("proof.bundle")
+    return Call(["deployments", "receipt", "Deployments-1", "--to", "prod", "-o", out], home=ctx.dev, outputs=[out])
+
+
 ROWS = [
+    Row("not_exported", _proof_for_a_zone_never_sent_it),
     Row("lifecycle_violation", _before_its_phase),
     Row("unknown_environment", _typo_in_environment),
     Row("unknown_scope_value", lambda c: Call(["variables", "set", "acme-web", "Acme.Db.Name", "x", "--environment",

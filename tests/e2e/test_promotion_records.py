@@ -1,0 +1,221 @@
+"""A release keeps what it was created with, and a waiver leaves a lasting record (review of
+issues 10 and 15, findings 10.1, 10.4, 10.8, 10.9, 10.13).
+
+The zones of ``promotion_world``: dev makes releases, staging and prod deploy them. Every
+command a test is about runs through the real CLI in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli, snapshot
+from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
+
+
+def _bind(home: Path) -> None:
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=home)
+
+
+def _in_prod(w: Promo) -> None:
+    """1.5.0 deployed to Development in dev, exported to prod and imported, targets in Production."""
+    release = w.release_dir / LIFECYCLE_RELEASE
+    ok("releases", "create", release, home=w.dev)
+    _bind(w.dev)
+    w.targets(w.dev, "Development")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    ok("import", w.export(release, "prod", "prod.bundle"), home=w.prod)
+    _bind(w.prod)
+    w.targets(w.prod, "Production")
+
+
+def test_export_refuses_to_replace_a_release_the_zone_created_with_other_content(tmp_path: Path) -> None:
+    """10.1: an edited release file of an existing version was exported silently, the release's
+    variables changed under its deployments and its Development phase fell back to 0/1."""
+    w = make_promo(tmp_path / "w")
+    release = w.release_dir / LIFECYCLE_RELEASE
+    ok("releases", "create", release, home=w.dev)
+    _bind(w.dev)
+    w.targets(w.dev, "Development")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    edited = w.release(LIFECYCLE_RELEASE, ('value = "acme_dev"', 'value = "acme_dev2"'))
+    out = w.root / "media" / "edited.bundle"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    before = snapshot(w.dev)
+    r = run_cli("export", edited, "--to", "prod", "-o", out, "--json", home=w.dev)
+    assert r.returncode == 4, r.stdout + r.stderr
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "release_exists" and "--replace" in err["message"] and str(edited) in err["message"]
+    assert snapshot(w.dev) == before and not out.exists()
+    show = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.dev)
+    assert show["lifecycle"]["phases"][0]["succeeded"] == ["Development"]
+    # The same content exports as often as wanted; --replace is the explicit way to change it.
+    assert run_cli("export", release, "--to", "prod", "-o", out, home=w.dev).returncode == 0
+    r = run_cli("export", edited, "--to", "prod", "-o", out, "--replace", "--json", home=w.dev)
+    assert r.returncode == 0, r.stderr
+    assert "--replace" in run_cli("export", "--help").stdout
+
+
+def test_a_deployment_keeps_the_waiver_it_relied_on_after_the_waiver_is_withdrawn(tmp_path: Path) -> None:
+    """10.4: the waiver's reason, author and time live in the deployment record, its receipt and
+    the source's dashboard; `lifecycle waivers` lists the zone's waivers."""
+    w = make_promo(tmp_path / "w")
+    _in_prod(w)
+    ok("lifecycle", "waive", "acme-web", "--phase", "Staging", "--release", "1.5.0", "--reason", "CAB-1234",
+       home=w.prod)
+    listed = json.loads(run_cli("lifecycle", "waivers", "--json", home=w.prod).stdout)["waivers"]
+    assert [(x["project"], x["phase"], x["release"], x["reason"]) for x in listed] == \
+        [("Acme Web", "Staging", "1.5.0", "CAB-1234")]
+    author = listed[0]["author"]
+    assert author
+    text = run_cli("lifecycle", "waivers", "acme-web", home=w.prod).stdout
+    assert "Staging (1.5.0): CAB-1234" in text and f"by {author}" in text
+    dep = okj("deploy", "acme-web", "1.5.0", "--environment", "Production", home=w.prod)
+    assert dep["waived"] == ["Staging"] and dep["waivers"][0]["reason"] == "CAB-1234"
+    ok("lifecycle", "unwaive", "acme-web", "--phase", "Staging", "--release", "1.5.0", home=w.prod)
+
+    shown = json.loads(run_cli("deployments", "show", dep["deployment_id"], "--json", home=w.prod).stdout)
+    assert [(x["phase"], x["release"], x["reason"], x["author"]) for x in shown["waivers"]] == \
+        [("Staging", "1.5.0", "CAB-1234", author)]
+    assert "relied on a waiver of lifecycle phase Staging (1.5.0): CAB-1234" in \
+        run_cli("deployments", "show", dep["deployment_id"], home=w.prod).stdout
+    life = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.prod)
+    assert life["waivers"] == []
+    assert [(d["deployment_id"], d["waivers"][0]["reason"], d["waivers"][0]["withdrawn"])
+            for d in life["relied_on"]] == [(dep["deployment_id"], "CAB-1234", True)]
+    assert "relied on a waiver of Staging: CAB-1234" in run_cli("lifecycle", "show", "acme-web", "1.5.0",
+                                                                 home=w.prod).stdout
+    assert run_cli("lifecycle", "waivers", home=w.prod).stdout.strip() == "no waivers in this zone"
+
+    ok("outbox", "pack", "-o", w.root / "media" / "r.bundle", home=w.prod)
+    ok("import", w.root / "media" / "r.bundle", home=w.dev)
+    board = okj("dashboard", home=w.dev)
+    deps = [d for d in board["deployments"] if d["zone"] == "prod" and d["environment"] == "Production"]
+    assert [d["waivers"] for d in deps] == [[f"Staging: CAB-1234 (waived by {author})"]]
+
+
+def test_unknown_names_are_answered_with_the_closest_known_ones(tmp_path: Path) -> None:
+    """10.8, 10.13: a phase, a project slug and a version that do not exist name the closest
+    ones, by slug, and versions in version order."""
+    w = make_promo(tmp_path / "w")
+    _in_prod(w)
+    for version in ("1.10.0", "1.9.0"):
+        ok("releases", "create", w.release(LIFECYCLE_RELEASE, version=version), home=w.dev)
+    r = run_cli("lifecycle", "waive", "acme-web", "--phase", "Stagng", "--reason", "x", "--json", home=w.prod)
+    err = json.loads(r.stdout)["error"]
+    assert (r.returncode, err["code"], err["details"]["suggestions"]) == (1, "unknown_phase", ["Staging"])
+    assert "Did you mean 'Staging'?" in err["message"]
+    r = run_cli("deploy", "acme-wb", "1.5.0", "--environment", "Production", "--json", home=w.prod)
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "unknown_project" and err["details"]["suggestions"] == ["acme-web"]
+    assert "Did you mean 'acme-web'?" in err["message"] and "acme-web (Acme Web)" in err["message"]
+    r = run_cli("lifecycle", "show", "acme-web", "1.9.1", "--json", home=w.dev)
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "unknown_release" and err["details"]["known"] == ["1.5.0", "1.9.0", "1.10.0"]
+    rows = okj("releases", "list", home=w.dev)["releases"]
+    assert [x["version"] for x in rows] == ["1.5.0", "1.9.0", "1.10.0"]
+
+
+def test_a_phase_of_several_environments_counts_environments(tmp_path: Path) -> None:
+    """10.9: `minimum_successful = 2` counts distinct environments, and the refusal says so."""
+    w = make_promo(tmp_path / "w")
+    two = w.release(LIFECYCLE_RELEASE, ('environments = ["Staging"]',
+                                        'environments = ["Staging-A", "Staging-B"]\nminimum_successful = 2'))
+    ok("releases", "create", two, home=w.dev)
+    _bind(w.dev)
+    w.targets(w.dev, "Development", "Staging-A", "Production")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging-A", home=w.dev)
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging-A", home=w.dev)
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Production", "--json", home=w.dev)
+    err = json.loads(r.stdout)["error"]
+    assert (r.returncode, err["code"]) == (5, "lifecycle_violation")
+    assert "successful deployments of this release to 2 of its environments (Staging-A, Staging-B) and has 1 " \
+           "(Staging-A)" in err["message"]
+
+
+def test_an_export_awaiting_its_receipt_never_replaces_what_ran_there(tmp_path: Path) -> None:
+    """10.3: re-exporting 1.5.0 after its Production success was reported made the prod/Production
+    cell read "awaiting receipt" and the success vanished from the grid; a release sent and never
+    deployed showed as the latest in every environment of that zone."""
+    w = make_promo(tmp_path / "w")
+    _in_prod(w)
+    ok("lifecycle", "waive", "acme-web", "--phase", "Staging", "--reason", "CAB-1", home=w.prod)
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Production", home=w.prod)
+    ok("outbox", "pack", "-o", w.root / "media" / "r.bundle", home=w.prod)
+    ok("import", w.root / "media" / "r.bundle", home=w.dev)
+    w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "again.bundle")  # unchanged: exported again
+    w.export(w.release(LIFECYCLE_RELEASE, version="1.6.0"), "staging", "new.bundle")  # never imported
+
+    view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
+    cols = [tuple(c) for c in view["columns"]]
+    assert cols == [("dev", "Development"), ("prod", "Production"), ("prod", "(awaiting)"),
+                    ("staging", "(awaiting)")]
+    (row,) = view["projects"]
+    cells = dict(zip(cols, row["cells"]))
+    assert (cells["prod", "Production"]["latest"]["state"], cells["prod", "Production"]["latest"]["release"]) == \
+        ("succeeded", "1.5.0")
+    assert (cells["prod", "(awaiting)"]["latest"]["state"], cells["prod", "(awaiting)"]["latest"]["release"]) == \
+        ("exported", "1.5.0")
+    assert (cells["staging", "(awaiting)"]["latest"]["state"],
+            cells["staging", "(awaiting)"]["latest"]["release"]) == ("exported", "1.6.0")
+    assert cells["dev", "Development"]["latest"]["release"] == "1.5.0"
+    text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "300"}).stdout
+    assert "2 export(s) awaiting a receipt" in text and "1.5.0 succeeded" in text and "1.6.0 exported" in text
+    html = w.root / "d.html"
+    ok("dashboard", "--html", html, home=w.dev)
+    page = html.read_text()
+    assert 'data-zone="prod" data-environment="Production" data-state="succeeded"' in page
+    assert 'data-zone="prod" data-environment="(awaiting)" data-state="exported"' in page
+
+
+def test_the_authoring_zone_gives_signed_proof_of_a_deployment_made_after_the_export(tmp_path: Path) -> None:
+    """10.2: 1.5.0 exported to staging before dev deployed it could never prove its Development
+    phase there, and the refusal did not say how. Now the refusal names re-exporting and dev's
+    receipt; `deployments receipt` writes that receipt; staging accepts it as evidence, and
+    refuses it altered (exit 3) or for another release (exit 3)."""
+    w = make_promo(tmp_path / "w")
+    release = w.release_dir / LIFECYCLE_RELEASE
+    ok("import", w.export(release, "staging", "early.bundle"), home=w.staging)
+    _bind(w.staging)
+    w.targets(w.staging, "Staging")
+    _bind(w.dev)
+    w.targets(w.dev, "Development")
+    dep = okj("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)["deployment_id"]
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--json", home=w.staging)
+    err = json.loads(r.stdout)["error"]
+    assert (r.returncode, err["code"]) == (5, "lifecycle_violation")
+    assert "export the release from there again" in err["message"]
+    assert "`bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE` there" in err["message"]
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Development", "--receipt-out",
+                w.root / "x.bundle", home=w.dev)
+    assert r.returncode == 2 and "bundlekit deployments receipt" in r.stderr
+
+    proof = w.root / "media" / "dev-proof.bundle"
+    made = okj("deployments", "receipt", dep, "--to", "staging", "-o", proof, home=w.dev)
+    assert made["deployments"] == [dep]
+    forged = w.root / "media" / "forged.bundle"
+    data = bytearray(proof.read_bytes())
+    data[-40] ^= 1
+    forged.write_bytes(bytes(data))
+    before = snapshot(w.staging)
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--evidence", forged, home=w.staging)
+    assert r.returncode == 3, r.stderr
+    assert snapshot(w.staging) == before
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--evidence", proof, home=w.staging)
+    life = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.staging)
+    assert life["lifecycle"]["phases"][0]["succeeded"] == ["Development"]
+
+    # proof of another release of the project does not count for this one
+    other = w.release(LIFECYCLE_RELEASE, version="1.6.0")
+    ok("releases", "create", other, home=w.dev)
+    ok("import", w.export(other, "staging", "other.bundle"), home=w.staging)
+    dep2 = okj("deploy", "acme-web", "1.6.0", "--environment", "Development", home=w.dev)["deployment_id"]
+    r = run_cli("deployments", "receipt", dep2, "--to", "prod", "-o", w.root / "p.bundle", "--json", home=w.dev)
+    assert json.loads(r.stdout)["error"]["code"] == "not_exported"
+    wrong = w.root / "media" / "wrong.bundle"
+    ok("deployments", "receipt", dep2, "--to", "staging", "-o", wrong, home=w.dev)
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--evidence", wrong, "--json",
+                home=w.staging)
+    assert (r.returncode, json.loads(r.stdout)["error"]["code"]) == (3, "evidence_mismatch")
