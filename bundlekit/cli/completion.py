@@ -2,8 +2,8 @@
 
 click completes commands and options by itself (``eval "$(_BUNDLEKIT_COMPLETE=bash_source
 bundlekit)"``, see the README); this module adds the values only the zone knows. It attaches
-by parameter name to every command that has one (``project``, ``version``, ``environment``,
-``machine``, a target ``name``, ``deployment_id``), so a new command gets completion by
+by parameter name to every command that has one (``project``: slugs; ``version``,
+``environment``, ``machine``, a target ``name``, ``deployment_id``, ``tenant``, ``phase``), so a new command gets completion by
 naming its parameters the usual way. The zone is the one ``--home`` names on the command line
 so far, else ``$BUNDLEKIT_HOME`` or ``~/.bundlekit``; completion never fails a shell: a
 missing or unreadable zone completes nothing.
@@ -20,6 +20,7 @@ from bundlekit.cli.common import resolve_home
 from bundlekit.errors import BundleError
 from bundlekit.zone import projects
 from bundlekit.zone.deployments import list_deployments
+from bundlekit.zone.environments import known_environments
 from bundlekit.zone.home import Zone, open_zone
 from bundlekit.zone.targets import list_targets
 
@@ -45,10 +46,9 @@ def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterabl
 
 
 def _projects(z: Zone, ctx: click.Context) -> Iterable[str]:
-    for slug, name in projects.project_names(z.db).items():
-        yield slug
-        if " " not in name:
-            yield name
+    # One word per project, its slug: every command takes it, it never needs quoting, and a
+    # name differing from its slug only by case would be offered twice (finding 15.5).
+    return list(projects.project_names(z.db))
 
 
 def _versions(z: Zone, ctx: click.Context) -> Iterable[str]:
@@ -60,8 +60,42 @@ def _versions(z: Zone, ctx: click.Context) -> Iterable[str]:
 
 
 def _environments(z: Zone, ctx: click.Context) -> Iterable[str]:
-    yield from (t.environment for t in list_targets(z.db))
-    yield from (d["environment"] for d in list_deployments(z.db))
+    return known_environments(z.db).values()  # one spelling each (decision 394)
+
+
+def _project_of(z: Zone, ctx: click.Context) -> projects.ProjectRecord | None:
+    ref = ctx.params.get("project")
+    return projects.find_project(z.db, ref, z.name) if ref else None
+
+
+def _tenants(z: Zone, ctx: click.Context) -> Iterable[str]:
+    """Tenants a value of the project (or of any project) is scoped to, and those deployed for."""
+    one = _project_of(z, ctx)
+    rows = [r for r in projects.list_releases(z.db) if one is None or r["slug"] == one.slug]
+    seen: dict[str, str] = {}
+    snaps = [projects.get_release(z.db, projects.find_project(z.db, r["slug"], z.name), r["version"])["snapshot"]
+             for r in rows]
+    snaps += [p.local for p in ([one] if one else [projects.find_project(z.db, s, z.name)
+                                                   for s in projects.project_names(z.db)])]
+    for snap in snaps:
+        for v in snap["variables"].values():
+            for t in (v.get("scope") or {}).get("tenant", []):
+                seen.setdefault(t.casefold(), t)
+    for d in list_deployments(z.db):
+        if d["tenant"] and (one is None or d["project_slug"] == one.slug):
+            seen.setdefault(d["tenant"].casefold(), d["tenant"])
+    return seen.values()
+
+
+def _phases(z: Zone, ctx: click.Context) -> Iterable[str]:
+    """The lifecycle phases of the project's releases."""
+    one = _project_of(z, ctx)
+    names: dict[str, str] = {}
+    for r in projects.list_releases(z.db):
+        if one is None or r["slug"] == one.slug:
+            for p in (r["lifecycle"] or {}).get("phases", []):
+                names.setdefault(p["name"].casefold(), p["name"])
+    return names.values()
 
 
 def _targets(z: Zone, ctx: click.Context) -> Iterable[str]:
@@ -85,6 +119,8 @@ BY_NAME: dict[str, Completer] = {
     "environment": _completer(_environments),
     "machine": _completer(_targets),
     "deployment_id": _completer(_deployments),
+    "tenant": _completer(_tenants),
+    "phase": _completer(_phases),
 }
 
 

@@ -42,3 +42,12 @@ def test_projects_versions_environments_and_targets_come_from_the_zone(w: World)
 def test_home_on_the_command_line_is_used_and_a_missing_zone_completes_nothing(w: World, tmp_path: Path) -> None:
     assert _complete(f"bundlekit show --home {w.prod} ", tmp_path / "nowhere") == ["acme-web"]
     assert _complete("bundlekit show ", tmp_path / "nowhere") == []
+
+
+def test_tenants_complete_from_the_project_and_projects_complete_once_by_slug(w: World) -> None:
+    """Finding 15.5: `deploy --tenant` completed nothing, and project names came back mixed
+    (`big-app billing Billing Shop shop`)."""
+    ok("variables", "set", "acme-web", "Acme.Theme", "dark", "--tenant", "Acme Corp", "--new", home=w.prod)
+    assert _complete("bundlekit deploy acme-web 1.4.0 --environment Production --tenant Ac", w.prod) == ["Acme Corp"]
+    assert _complete("bundlekit lifecycle show acme-web --tenant ", w.prod) == ["Acme Corp"]
+    assert _complete("bundlekit variables list ", w.prod) == ["acme-web"]
