@@ -14,6 +14,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
+from bundlekit.core.text import size_text
 from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest
@@ -39,6 +40,17 @@ def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[
                           for v in m.variables],
             "placeholders": [p.to_dict() for p in m.placeholders],
             "output_refs": [o.to_dict() for o in m.output_refs],
+            "lifecycle": m.lifecycle.to_dict() if m.lifecycle is not None else None,
+            "attestations": [dict(a) for a in m.attestations],
+        })
+    else:  # a receipt: what it reports, never a sealed output (finding 10.6)
+        out.update({
+            "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
+                             "release": e["release"], "environment": e["environment"], "tenant": e.get("tenant"),
+                             "state": e["state"], "ended_ms": e["ended_ms"], "waived": list(e.get("waived", []))}
+                            for e in m.receipts],
+            "refusals": [{"refusal_id": r["refusal_id"], "project": r["project"]["name"], "release": r["release"],
+                          "code": r["code"], "refused_ms": r["refused_ms"]} for r in m.refusals],
         })
     return out
 
@@ -72,11 +84,12 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
                               "shipped": p.delta.data_size} for p in m.packages if p.delta is not None]})
     else:
         echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
-        echo(f"  sequence {m.sequence}, {res.size} bytes, digest {res.digest}, expires {when_text(m.expires, now)}")
+        echo(f"  sequence {m.sequence}, {size_text(res.size)}, digest {res.digest}, expires {when_text(m.expires, now)}")
         for p in m.packages:
             if p.delta is not None:
                 echo(f"  {p.id} {p.version} as changes to {p.delta.base.id} {p.delta.base.version}, which the "
-                     f"destination holds: {p.delta.data_size} of {p.size} bytes shipped (`--full` ships it whole)")
+                     f"destination holds: {size_text(p.delta.data_size)} of {size_text(p.size)} shipped (`--full` ships "
+                     "it whole)")
             elif not p.included:
                 echo(f"  {p.id} {p.version} by reference (the destination already holds it)")
 
@@ -113,7 +126,7 @@ def inspect(bundle: Path, as_json: bool) -> None:
             how = "" if p.included else " (by reference)"
             if p.delta is not None:
                 how = f" (changes to {p.delta.base.version}: {counted(p.delta.data_size, 'new byte')}, {counted(len(p.delta.recipe), 'step')})"
-            echo(f"  package {p.id} {p.version} {p.size} bytes sha256 {p.sha256[:16]}..." + how)
+            echo(f"  package {p.id} {p.version} {size_text(p.size)} digest {p.sha256[:16]}..." + how)
         for v in m.variables:
             scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())
             echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "
@@ -122,6 +135,18 @@ def inspect(bundle: Path, as_json: bool) -> None:
             echo(f"  needs   {ph.name}{' (sensitive)' if ph.sensitive else ''}: value supplied in the destination")
         for o in m.output_refs:
             echo(f"  output  {o.reference} used in {', '.join(o.used_in)}")
+        if m.lifecycle is not None:
+            echo("  lifecycle " + " > ".join(f"{p.name} ({', '.join(p.environments)})" for p in m.lifecycle.phases))
+        for a in info["attestations"]:
+            echo(f"  proof   {a['deployment_id']} succeeded in {a['environment']} in zone {m.source.name} "
+                 f"{when_text(a['ended_ms'] / 1000, now)}")
+    else:
+        for d in info["deployments"]:
+            echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}"
+                 + (f" for tenant {d['tenant']}" if d["tenant"] else "") + f": {d['state']}, "
+                 f"{when_text(d['ended_ms'] / 1000, now)}")
+        for r in info["refusals"]:
+            echo(f"  refused import of {r['project']} {r['release']}: {r['code']}, {when_text(r['refused_ms'] / 1000, now)}")
 
 
 @cli.command(epilog="bundlekit verify acme-1.4.0.bundle --home ./prod")

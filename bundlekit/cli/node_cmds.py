@@ -17,6 +17,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.cli.zones import open_home
+from bundlekit.core.text import size_text
 from bundlekit.errors import InputError, UsageError
 from bundlekit.zone.join import join_zone
 from bundlekit.zone.location import StateURL, load_password_file, parse_state_url
@@ -162,7 +163,7 @@ def migrate_state_cmd(to: str | None, package_store: Path | None, home: str | No
             echo(f"the home now uses {plan.target}; the SQLite file is kept as state.db.migrated")
     if moved is not None:
         verb = "would copy" if dry_run else "copied and verified"
-        echo(f"{verb} {counted(moved.objects, 'package object')} ({moved.bytes} bytes) from {moved.source} to "
+        echo(f"{verb} {counted(moved.objects, 'package object')} ({size_text(moved.bytes)}) from {moved.source} to "
              f"{moved.target}")
         if moved.switched:
             echo(f"the home now keeps packages in {moved.target} (BUNDLEKIT_PACKAGE_STORE in bundlekit.conf); the old "

@@ -11,6 +11,7 @@ from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, js
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
+from bundlekit.core.text import size_text
 from bundlekit.errors import ConflictError, UsageError
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.retention.prune import PrunePlan, PruneResult, apply_prune, plan_prune, refuse_if_pruning
@@ -21,15 +22,6 @@ from bundlekit.zone.retention import MAX_KEEP
 
 __all__ = ["size_text", "after_deploy", "pruned_note"]
 
-
-def size_text(n: int) -> str:
-    """``2.0 GiB``, ``512 KiB``, ``17 bytes``: sizes as people read them (``--json`` keeps bytes)."""
-    value = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 @cli.group(epilog="bundlekit retention set --keep 3 --auto-prune --home ./prod\nbundlekit retention show --home ./prod")

@@ -9,6 +9,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, counted, echo, emit_json, json_option, quiet_option
 from bundlekit.cli.progress import Bars
+from bundlekit.core.text import size_text
 from bundlekit.errors import BundleError, TransportError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.transport._util import keep_freed_memory, parse_size
@@ -68,7 +69,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
     if digest:
         echo(f"  bundle digest {digest} (as `bundlekit export` and `inspect` show it)")
     for v in vols:
-        echo(f"  {v['path']}  ({v['size']} bytes)")
+        echo(f"  {v['path']}  ({size_text(v['size'])})")
 
 
 _SET_HELP = "When the folders hold volumes of several bundles: the one to use (8+ characters of its SHA-256)."

@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any, Iterable
 
-__all__ = ["MASK", "terminal_text", "html_text", "json_text", "dumps", "is_clean", "closest"]
+__all__ = ["MASK", "terminal_text", "html_text", "json_text", "dumps", "is_clean", "closest", "size_text"]
 
 #: What every sensitive value (and any value derived from one) is shown as.
 MASK = "********"
@@ -98,3 +98,14 @@ def closest(value: str, known: Iterable[str], *, n: int = 3, cutoff: float = 0.6
     for k in known:
         spelled.setdefault(k.casefold(), k)
     return [spelled[c] for c in difflib.get_close_matches(value.casefold(), list(spelled), n=n, cutoff=cutoff)]
+
+
+def size_text(n: int) -> str:
+    """``2.0 GiB``, ``512 KiB``, ``17 bytes``: sizes as people read them, in powers of 1024 (``--json``
+    keeps bytes)."""
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -29,6 +29,7 @@ from typing import Any
 
 from bundlekit.core.clock import Clock, EpochSeconds
 from bundlekit.core.names import LABEL_RULE, label_problem
+from bundlekit.core.text import size_text
 from bundlekit.deploy.context import OutputStore, build_dictionary, scope_context, system_variables, winners
 from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun
@@ -203,7 +204,7 @@ class _Executor:
                     line(f"[bundlekit] the target's copy of package {package.id} {package.version} {discarded}; "
                          "it was removed and the package sent again")
                 if sent:
-                    line(f"[bundlekit] sent package {package.id} {package.version} ({size} bytes)")
+                    line(f"[bundlekit] sent package {package.id} {package.version} ({size_text(size)})")
                 else:
                     line(f"[bundlekit] package {package.id} {package.version} already on the target; not sent")
             dictionary = self.dictionary(step, target, package)

@@ -219,3 +219,25 @@ def test_the_authoring_zone_gives_signed_proof_of_a_deployment_made_after_the_ex
     r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--evidence", wrong, "--json",
                 home=w.staging)
     assert (r.returncode, json.loads(r.stdout)["error"]["code"]) == (3, "evidence_mismatch")
+
+
+def test_inspect_shows_what_a_receipt_reports_and_a_release_lifecycle_and_proof(tmp_path: Path) -> None:
+    """10.6: `inspect` of a receipt showed only its header; of a release, neither its lifecycle
+    nor the attested deployments it carries. 15.3: sizes read as people read them."""
+    w = make_promo(tmp_path / "w")
+    _in_prod(w)
+    bundle = w.root / "media" / "prod.bundle"
+    info = json.loads(run_cli("inspect", bundle, "--json").stdout)
+    assert [p["name"] for p in info["lifecycle"]["phases"]] == ["Development", "Staging", "Production"]
+    assert [a["environment"] for a in info["attestations"]] == ["Development"]
+    text = run_cli("inspect", bundle).stdout
+    assert "lifecycle Development (Development) > Staging (Staging) > Production (Production)" in text
+    assert "succeeded in Development in zone dev" in text and "bytes sha256" not in text
+    ok("lifecycle", "waive", "acme-web", "--phase", "Staging", "--reason", "CAB-7", home=w.prod)
+    dep = okj("deploy", "acme-web", "1.5.0", "--environment", "Production", home=w.prod)["deployment_id"]
+    receipt = w.root / "media" / "r.bundle"
+    ok("outbox", "pack", "-o", receipt, home=w.prod)
+    info = json.loads(run_cli("inspect", receipt, "--json").stdout)
+    assert [(d["deployment_id"], d["environment"], d["state"], d["waived"]) for d in info["deployments"]] == \
+        [(dep, "Production", "Success", ["Staging"])]
+    assert f"deployment {dep}: Acme Web 1.5.0 to Production: Success" in run_cli("inspect", receipt).stdout

@@ -14,6 +14,7 @@ from typing import Any
 import asyncssh
 import pytest
 
+from bundlekit.core.text import size_text
 from bundlekit.deploy import engine
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import Fleet
@@ -81,7 +82,7 @@ def test_a_large_package_goes_from_transfer_processes_is_hashed_on_arrival_and_i
     assert first.state == "Success", first.runs
     assert helper_processes() == []  # the fleet ended its transfer processes when it closed
     for run, server in zip(first.runs, trio):
-        assert f"sent package Acme.Web 2.0.0 ({size} bytes)" in run.log
+        assert f"sent package Acme.Web 2.0.0 ({size_text(size)})" in run.log
         kept = server.work_dir / ".bundlekit" / "packages" / package.sha256 / package.path.name
         assert hashlib.sha256(kept.read_bytes()).hexdigest() == package.sha256
         assert (server.work_dir / "Acme.Web" / "2.0.0" / "index.html").read_text() == "<h1>Big</h1>"
