@@ -47,7 +47,8 @@ def _progress(quiet: bool, as_json: bool, bars: Bars, told: list[str]):  # type:
             bars.note(f"    {event['target'] or 'zone'} | {event['line']}")
         elif kind == "package_started":
             key = (event["target"], event["package"], event["phase"])
-            bars.item(key, f"{event['target']}: {event['package']} ({event['phase']})", event["total"])
+            # the phase first: a narrow terminal cuts the end of a label (finding 15.2)
+            bars.item(key, f"{event['phase']} {event['package']} on {event['target']}", event["total"])
         elif kind == "package_progress":
             bars.update((event["target"], event["package"], event["phase"]), advance=event["bytes"])
     return show

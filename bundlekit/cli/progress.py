@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Hashable, TextIO
 
 import click
 
-from bundlekit.core.text import terminal_text
+from bundlekit.core.text import size_text, terminal_text
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -55,9 +55,17 @@ class Bars:
         if self.enabled:
             # rich is imported only when bars are drawn: commands whose output is redirected start faster.
             from rich.console import Console
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn,
-                                       TimeRemainingColumn, TransferSpeedColumn)
+            from rich.progress import (BarColumn, DownloadColumn, Progress, ProgressColumn, TaskProgressColumn,
+                                       TextColumn, TimeRemainingColumn)
             from rich.table import Column
+            from rich.text import Text
+
+            class BinaryRate(ProgressColumn):  # type: ignore[misc]
+                """The rate in the units of the sizes beside it (MiB/s by MiB; rich's is MB/s)."""
+
+                def render(self, task: Any) -> Text:
+                    speed = task.finished_speed or task.speed
+                    return Text("?" if speed is None else f"{size_text(int(speed))}/s", style="progress.data.speed")
 
             console = Console(file=self._stream, stderr=self._stream is sys.stderr, highlight=False)
 
@@ -71,7 +79,7 @@ class Bars:
                                                                      min_width=8)),
                 BarColumn(bar_width=None, table_column=Column(ratio=2, min_width=5)),
                 TaskProgressColumn(table_column=whole()), DownloadColumn(binary_units=True, table_column=whole()),
-                TransferSpeedColumn(table_column=whole()), TimeRemainingColumn(table_column=whole()),
+                BinaryRate(table_column=whole()), TimeRemainingColumn(table_column=whole()),
                 console=console, transient=False, refresh_per_second=5, expand=True)
             self._progress.start()
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -105,7 +106,8 @@ def dashboard(home: str | None, html_file: Path | None, as_json: bool) -> None:
     if as_json:
         emit_json(view.to_dict())
         return
-    width = shutil.get_terminal_size((120, 40)).columns
+    # A terminal's width (or $COLUMNS); piped into a file or a pager nothing is cut (finding 10.5)
+    width = shutil.get_terminal_size().columns if os.environ.get("COLUMNS") or sys.stdout.isatty() else None
     click.echo(render_text(view, now, width=width), nl=False)  # escapes what it shows itself
 
 

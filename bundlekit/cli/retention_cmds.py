@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option
+from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, quiet_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
@@ -121,8 +121,9 @@ def _outcome(plan: PrunePlan, result: PruneResult) -> dict[str, Any]:
 @click.option("--max-parallel", type=AsciiIntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets are asked (and pruned) at once.")
 @home_option
+@quiet_option
 @json_option
-def prune(dry_run: bool, max_parallel: int, home: str | None, as_json: bool) -> None:
+def prune(dry_run: bool, max_parallel: int, home: str | None, quiet: bool, as_json: bool) -> None:
     """Remove what the retention policy no longer keeps: packages in the store, staging leftovers,
     chunk lists of packages no delta export can use any more, and old version folders and
     package copies on every target, SSH targets included, through each target's step runner
@@ -137,8 +138,10 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, as_json: bool) -> 
     with open_home(home) as z, zone_fleet(z, max_parallel) as fleet:
         refuse_if_pruning(z)
         plan = plan_prune(z, now=now, fleet=fleet)
-        if not as_json:
+        if not as_json and not quiet:  # --quiet: only the outcome's line
             _print_plan(plan, dry_run)
+        elif quiet and dry_run and not as_json:
+            echo(f"would remove {len(plan.removals)} item(s), freeing {size_text(plan.freed_bytes)}")
         if not dry_run:
             result = apply_prune(z, plan, now=now, fleet=fleet)
             if not as_json:

@@ -4,7 +4,8 @@ What a zone shows: its own deployments (of releases it imported, and of releases
 and deploys itself), the deployments other zones reported in receipts, the releases it
 exported that await a receipt, and the imports other zones refused.
 
-* **Columns** are (zone, environment), environments in promotion order: the lifecycles of the
+* **Columns** are (zone, environment), grouped by zone (zones in the order of their earliest
+  environment), environments in promotion order: the lifecycles of the
   releases the zone holds merged into one order that keeps each lifecycle's (:func:`merge_orders`:
   Development before Staging before Production even when one project starts at Staging), then environments no
   lifecycle names (alphabetically), then a zone's ``(awaiting)`` column while a release sent
@@ -241,7 +242,10 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
     for r in refused:
         if not any(c[0] == r.zone for c in columns):
             columns.add((r.zone, AWAITING))
-    ordered = sorted(columns, key=lambda c: (envs.rank(c[1]), c[0] != zone.name, c[0]))
+    # Zones in the order of their earliest environment, each zone's columns together (one zone
+    # header over them, finding 10.5), environments in promotion order within it.
+    first = {z: min((envs.rank(e), z != zone.name, z) for zz, e in columns if zz == z) for z, _ in columns}
+    ordered = sorted(columns, key=lambda c: (first[c[0]], envs.rank(c[1])))
     rows: list[ProjectRow] = []
     extra: list[DeploymentView] = []
     for slug in sorted(names, key=lambda s: (names[s][1].casefold(), names[s][0].casefold())):

@@ -138,7 +138,8 @@ def test_a_deployment_under_a_terminal_shows_a_bar_per_target_and_package(tmp_pa
     terminal, stdout, code = _under_terminal([sys.executable, "-m", "bundlekit", "deploy", "acme-web", "1.4.0",
                                               "--environment", "Production", "--home", str(w.prod)])
     assert code == 0, terminal
-    assert "web-01: Acme.Web 1.4.0 (extract)" in terminal and "100%" in terminal
+    assert "extract Acme.Web 1.4.0 on web-01" in terminal and "100%" in terminal
+    assert "MB/s" not in terminal and "GB/s" not in terminal  # rates in the sizes' units (finding 15.2)
     assert "> Deploy web on web-01" in terminal  # step lines print above the bars
     assert stdout.startswith("deployment Deployments-1: Acme Web 1.4.0 to Production: Success")
 

@@ -163,6 +163,8 @@ def test_an_export_awaiting_its_receipt_never_replaces_what_ran_there(tmp_path: 
     assert cells["dev", "Development"]["latest"]["release"] == "1.5.0"
     text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "300"}).stdout
     assert "2 export(s) awaiting a receipt" in text and "1.5.0 succeeded" in text and "1.6.0 exported" in text
+    piped = run_cli("dashboard", home=w.dev, env={"COLUMNS": ""}).stdout  # 10.5: piped, nothing is cut
+    assert "…" not in piped and "more column(s) not shown" not in piped and "1.6.0 exported" in piped
     html = w.root / "d.html"
     ok("dashboard", "--html", html, home=w.dev)
     page = html.read_text()
