@@ -1,26 +1,24 @@
 """Secure-zone import of a release bundle: plan (verify, decide, merge), then apply atomically.
 
-``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob,
-streamed into staging), then decides: anti-rollback, trust policy, package identity and
-ownership (a release uses by hash only packages its source delivered, decision 290),
-release identity, rotation statements and the three-way merge. It changes no state.
-``apply_import`` commits everything in one transaction, re-checking under the write lock
-what another node may have changed (decision 184); the verified blobs move from staging into
-the content-addressed store as that transaction's last step, so an import refused by the
-state (read-only, unreachable) puts nothing in a store other nodes share. A refused import
-leaves the home and the store as they were (staging is removed), with one documented
-exception: refusing a bundle that really came from its source queues a refusal entry for that
-source (``importer/refusal.py``, decision 153), so its dashboard does not wait forever.
+``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob, streamed into staging),
+then decides: anti-rollback, trust policy, package identity and ownership (a release uses by hash only packages
+its source delivered, decision 290), release identity, rotation statements and the three-way merge. It changes
+no state. ``apply_import`` commits everything in one transaction, re-checking under the write lock what another
+node may have changed (decision 184); the verified blobs move from staging into the content-addressed store as
+that transaction's last step, so an import refused by the state (read-only, unreachable) puts nothing in a store
+other nodes share. A refused import leaves the home and the store as they were (staging is removed), with one
+documented exception: refusing a bundle that really came from its source queues a refusal entry for that source
+(``importer/refusal.py``, decision 153), so its dashboard does not wait forever.
 
-An import and ``bundlekit prune`` exclude each other (decision 321): the apply transaction
-goes ahead only while no prune holds the zone's prune claim (it waits up to ``wait`` seconds,
-then is refused ``prune_in_progress``), and checks again that every package the bundle lists
-by reference is still in the store, so a prune that ran between planning and applying cannot
-leave a release naming a package it removed (``package_missing``, reported to the source).
+An import and ``bundlekit prune`` exclude each other (decision 321): the apply transaction goes ahead only while
+no prune holds the zone's prune claim (it waits up to ``wait`` seconds, then is refused ``prune_in_progress``),
+and checks again that every package the bundle lists by reference is still in the store, so a prune between
+planning and applying cannot leave a release naming a package it removed.
 
-Anti-rollback counts per source and project (format 1.1, decision 154): bundles of different
-projects never block each other, and a bundle older than the newest imported one of its
-project is refused with the way forward (re-export it; import newer bundles last).
+Anti-rollback counts per source and project (format 1.1, decision 154): bundles of different projects never
+block each other, and a bundle older than the newest imported one of its project is refused with the way forward
+(re-export it; import newer bundles last). A release the zone holds unchanged, sent again (a re-export), changes
+nothing of its project: there is nothing to merge (decision 396).
 """
 
 from __future__ import annotations
@@ -81,6 +79,7 @@ class ImportPlan:
     repaired: list[str] = field(default_factory=list)
     #: The SHA-256 of the packages the source may use by hash (its own and those shared with it).
     usable: frozenset[str] = field(default=frozenset(), repr=False)
+    project_base: Snapshot | None = None  # a release held unchanged, sent again: the project keeps it (396)
 
     @property
     def manifest(self) -> Manifest:
@@ -183,8 +182,10 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
                             "different content; pass --replace to overwrite it", code="release_exists")
     base, local, held, values = held_sides(zone, project, snap)
     secret_values.update(values)
-    merge = three_way_merge(base, local, held, strategy=strategy, policy=policy)
-    return ImportPlan(v, merge=merge, snapshot=held, content_digest=digest, replaces_release=replaces,
+    same = existing is not None and not replaces  # a re-export of a release held unchanged: nothing to merge
+    merge = three_way_merge(base, local, base if same else held, strategy=strategy, policy=policy)
+    return ImportPlan(v, merge=merge, snapshot=held, project_base=base if same else None,
+                      content_digest=digest, replaces_release=replaces,
                       new_packages=new_packages, secret_values=secret_values, rotations=rotations,
                       release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing),
                       delivered=[p for p in m.packages if p.included or p.delta is not None or p.sha256 in own],
@@ -353,7 +354,8 @@ def _commit(zone: Zone, tx: Writer, plan: ImportPlan, release: projects.NewRelea
     apply_rotations(tx, v.source.zone_id, plan.rotations, now)
     packages.add_packages(tx, m.packages, now)
     packages.record_deliveries(tx, v.source.zone_id, plan.delivered, now)
-    projects.record_release(zone, tx, release, local=plan.merge.result, base=plan.snapshot, now=now)
+    projects.record_release(zone, tx, release, local=plan.merge.result, base=plan.project_base or plan.snapshot,
+                            now=now)
     record_evidence(tx, plan.evidence, now)
     key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
     sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,

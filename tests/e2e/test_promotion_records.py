@@ -243,3 +243,20 @@ def test_inspect_shows_what_a_receipt_reports_and_a_release_lifecycle_and_proof(
     assert [(d["deployment_id"], d["environment"], d["state"], d["waived"]) for d in info["deployments"]] == \
         [(dep, "Production", "Success", ["Staging"])]
     assert f"deployment {dep}: Acme Web 1.5.0 to Production: Success" in run_cli("inspect", receipt).stdout
+
+
+def test_a_re_export_of_an_older_release_held_unchanged_changes_nothing_of_its_project(tmp_path: Path) -> None:
+    """10.11: re-importing a re-export of unchanged 1.5.0 after 1.6.0 planned "update variable"
+    (it diffed against the project's newest release) and set the project back to 1.5.0's values."""
+    w = make_promo(tmp_path / "w")
+    release = w.release_dir / LIFECYCLE_RELEASE
+    ok("import", w.export(release, "prod", "a.bundle"), home=w.prod)
+    newer = w.release(LIFECYCLE_RELEASE, ('value = "acme_prod"', 'value = "acme_prod_v2"'), version="1.6.0")
+    ok("import", w.export(newer, "prod", "b.bundle"), home=w.prod)
+    again = w.export(release, "prod", "again.bundle")
+    plan = json.loads(run_cli("import", again, "--dry-run", "--json", home=w.prod).stdout)
+    assert plan["merge"]["changes"] == [] and not plan["replaces_release"]
+    assert run_cli("import", again, home=w.prod).returncode == 0
+    values = {(v["name"], tuple(v["scope"].get("environment", []))): v["value"]
+              for v in okj("variables", "list", "acme-web", home=w.prod)["variables"]}
+    assert values[("Acme.Db.Name", ("Production",))] == "acme_prod_v2"  # the project's newest release's
