@@ -260,3 +260,20 @@ def test_a_re_export_of_an_older_release_held_unchanged_changes_nothing_of_its_p
     values = {(v["name"], tuple(v["scope"].get("environment", []))): v["value"]
               for v in okj("variables", "list", "acme-web", home=w.prod)["variables"]}
     assert values[("Acme.Db.Name", ("Production",))] == "acme_prod_v2"  # the project's newest release's
+
+
+def test_a_deployments_warnings_print_once_before_its_steps_and_stay_in_its_record(tmp_path: Path) -> None:
+    """15.6: "WARNING: no separate worker user..." printed on every deploy, sometimes twice, in the
+    middle of the steps' output. Each warning the record keeps prints once, before any step."""
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
+    _bind(w.dev)
+    w.targets(w.dev, "Development")
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    assert r.returncode == 0, r.stderr
+    record = okj("deployments", "show", "Deployments-1", home=w.dev)["record"]
+    lines = r.stderr.splitlines()
+    first_step = next(i for i, line in enumerate(lines) if line.startswith("  > "))
+    for warning in record["warnings"]:
+        shown = [i for i, line in enumerate(lines) if line == warning]
+        assert len(shown) == 1 and shown[0] < first_step, (warning, r.stderr)
