@@ -9,7 +9,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import (ASCII_INT, counted, echo, echo_field, emit_json, home_option, json_option,
-                                  quiet_option, resolve_home)
+                                  quiet_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock

@@ -9,7 +9,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_field, echo_text, emit_json, home_option,
-                                  json_option, quiet_option, resolve_home)
+                                  json_option, quiet_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note

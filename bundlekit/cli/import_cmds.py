@@ -9,7 +9,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import (AsciiFloatRange, echo, echo_field, emit_json, home_option, json_option,
-                                  quiet_option, resolve_home, stdin_text)
+                                  quiet_option, stdin_text)
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from bundlekit.errors import BundleError, DeployError
+from bundlekit.errors import BundleError
 from bundlekit.package.extract import stage_package, swap_in
 from bundlekit.runtime.files import apply_structured_file, matching_files, substitute_file
 from bundlekit.runtime.helpers import package_script_wrapper

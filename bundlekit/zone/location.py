@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundlekit.core.atomic import write_atomic
-from bundlekit.errors import InputError, StateError, UsageError
+from bundlekit.errors import StateError, UsageError
 from bundlekit.zone.state_url import EXPECTED, SCHEMES, MalformedURL, StateURL, split_state_url
 
 __all__ = ["StateURL", "parse_state_url", "url_refused", "Settings", "read_settings", "write_settings", "settings_path",
