@@ -132,14 +132,15 @@ def record(zone: Zone, tx: Writer, ctx: Context, outcome: DeploymentRecord, now:
 
 def resolve_recorded(zone: Zone, row: dict[str, Any]) -> Context:
     """The context of a recorded deployment (a ``deployments`` row), to record its outcome later.
+    Its waivers: the row's ``waivers``, else its ``waived`` (phase names, or the waivers as recorded).
 
     Its source is None when the release was created here or the source is no longer in the trust
     store (then no receipt can be sealed for it). Raises ``StateError`` when the project or release is gone."""
     project = projects.find_project(zone.db, row["project_slug"], zone.name)
     release = projects.get_release(zone.db, project, row["release"])
     source = None if project.source_zone_id == zone.zone_id else truststore.entry_for_id(zone.db, project.source_zone_id)
-    return Context(Release(project, release, source), row["environment"], row["tenant"],
-                    tuple(row["waivers"]), ())
+    waivers = row.get("waivers") or [w if isinstance(w, dict) else {"phase": w} for w in row.get("waived") or ()]
+    return Context(Release(project, release, source), row["environment"], row["tenant"], tuple(waivers), ())
 
 
 def _interrupted_outcome(row: dict[str, Any], now: EpochSeconds) -> tuple[DeploymentRecord, dict[str, Any]]:
