@@ -28,6 +28,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -41,7 +42,7 @@ from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.zone.db import Database
 from bundlekit.zone.keyring import Keyring, read_key_file
 from bundlekit.zone.location import Settings, StateURL, read_settings, settings_path, store_password, write_settings
-from bundlekit.zone.state import open_state, open_url, state_path
+from bundlekit.zone.state import Found, open_state, open_url, state_path, stored_zone
 from bundlekit.zone.store import PackageStore, check_new_store, check_store, mark_store
 
 __all__ = ["Zone", "ZoneInfo", "init_zone", "open_zone", "check_new_home", "stored_zone", "write_zone_file"]
@@ -93,17 +94,15 @@ class Zone:
     def db(self) -> Database:
         """The zone's state (``zone/db.py``): reads, ``read()`` snapshots, ``transaction()`` writes."""
         if self._db is None:
-            db = open_state(self.home)
-            if self.settings.state is not None:
-                found = stored_zone(db).get("zone_id")
-                if found != self.zone_id:
-                    db.close()
-                    raise StateError(f"{self.home}: bundlekit.conf points at {self.settings.state}, which holds "
-                                     f"{'zone ' + found if found else 'no zone'}, not this home's zone {self.name} "
-                                     f"({self.zone_id}); fix BUNDLEKIT_STATE in the home's bundlekit.conf",
-                                     code="zone_mismatch")
-            self._db = db
+            self._db = open_state(self.home, expect=self._this_zone)
         return self._db
+
+    def _this_zone(self, found: Found) -> None:
+        """Refuse a shared state that is not this home's zone, before anything is migrated in it."""
+        if found.zone_id != self.zone_id:
+            raise StateError(f"{self.home}: bundlekit.conf points at {self.settings.state}, which holds "
+                             f"{found.describe()}, not this home's zone {self.name} ({self.zone_id}); nothing was "
+                             "changed in it. Fix BUNDLEKIT_STATE in the home's bundlekit.conf", code="zone_mismatch")
 
     def close(self) -> None:
         if self._db is not None:
@@ -170,12 +169,6 @@ def _check_new_home(home: Path) -> None:
                          code="home_not_empty")
 
 
-def stored_zone(db: Database) -> dict[str, str]:
-    """The zone identity recorded in a state database ({name, zone_id, created}; empty if none)."""
-    return {r["key"]: r["value"] for r in db.all("SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
-                                                 ("name", "zone_id", "created"))}
-
-
 def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | None = None,
               password: str | None = None, package_store: Path | None = None) -> Zone:
     """Create a new zone home; refuses to touch an existing zone or a non-empty folder.
@@ -190,12 +183,9 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
     settings = Settings(state, package_store.resolve() if package_store is not None else None)
     if settings.package_store is not None:
         check_new_store(settings.package_store, "--package-store")
-    db = open_url(state, password, create=True, password_from="--state-password-file") if state is not None else None
+    db = (open_url(state, password, create=True, expect=_no_zone(state), password_from="--state-password-file")
+          if state is not None else None)
     try:
-        if db is not None and stored_zone(db):
-            raise StateError(f"{state}: the database already holds zone {stored_zone(db).get('name')!r}; to add a "
-                             "node to it use `bundlekit join --from EXISTING_HOME`, or give an empty database",
-                             code="state_not_empty")
         if settings.package_store is not None:
             try:
                 settings.package_store.mkdir(parents=True, exist_ok=True)
@@ -233,6 +223,16 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
             db.close()
     write_zone_file(home, info)
     return Zone(home, info, settings)
+
+
+def _no_zone(state: StateURL) -> Callable[[Found], None]:
+    """The check ``init --state`` makes before anything is migrated: the database holds no zone."""
+    def check(found: Found) -> None:
+        if found.zone_id:
+            raise StateError(f"{state}: the database already holds {found.describe()}; nothing was changed in it. "
+                             "To add a node to that zone use `bundlekit join --from EXISTING_HOME`, or give an "
+                             "empty database", code="state_not_empty")
+    return check
 
 
 def write_zone_file(home: Path, info: ZoneInfo) -> None:

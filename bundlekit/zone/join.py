@@ -15,10 +15,10 @@ from pathlib import Path
 
 from bundlekit.core.atomic import write_atomic
 from bundlekit.errors import StateError, UsageError
-from bundlekit.zone.home import Zone, check_new_home, open_zone, stored_zone, write_zone_file
+from bundlekit.zone.home import Zone, check_new_home, open_zone, write_zone_file
 from bundlekit.zone.keyring import Keyring
 from bundlekit.zone.location import Settings, StateURL, password_path, store_password, write_settings
-from bundlekit.zone.state import open_url
+from bundlekit.zone.state import Found, open_url
 from bundlekit.zone.store import check_store
 
 __all__ = ["join_zone"]
@@ -45,13 +45,15 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     if password is None and password_path(source).is_file():
         password = password_path(source).read_text("utf-8").rstrip("\r\n") or None
         password_from = str(password_path(source))
-    db = open_url(state, password, password_from=password_from, url_from="--state")
-    try:
-        found = stored_zone(db)
-        if found.get("zone_id") != existing.zone_id:
-            raise StateError(f"{state} holds zone {found.get('name')!r} ({found.get('zone_id')}), but {source} is a "
-                             f"node of zone {existing.name!r} ({existing.zone_id}); give the state URL of that zone",
+
+    def same_zone(found: Found) -> None:  # before anything is migrated in the database
+        if found.zone_id != existing.zone_id:
+            raise StateError(f"{state} holds {found.describe()}, but {source} is a node of zone {existing.name!r} "
+                             f"({existing.zone_id}); nothing was changed. Give the state URL of that zone",
                              code="zone_mismatch")
+
+    db = open_url(state, password, expect=same_zone, password_from=password_from, url_from="--state")
+    try:
         # The folder must be the zone's store as this machine mounts it, never an empty stand-in.
         package_store = package_store.resolve()
         check_store(package_store, existing.zone_id, existing.name, where="--package-store", holds_objects=True,

@@ -26,16 +26,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from bundlekit.core.atomic import fsync_dir
 from bundlekit.errors import ConflictError, StateError, UsageError
 from bundlekit.zone import deployments
 from bundlekit.zone.db import Database, Reader, Row, Writer
-from bundlekit.zone.home import Zone, stored_zone
+from bundlekit.zone.home import Zone
 from bundlekit.zone.location import Settings, StateURL, store_password, write_settings
-from bundlekit.zone.schema import schema_tables
-from bundlekit.zone.state import open_url, state_path
+from bundlekit.zone.schema import SCHEMA_VERSION, schema_tables
+from bundlekit.zone.state import Found, checked, open_url, state_path, stored_zone
 
 __all__ = ["TableFigures", "MigrationPlan", "migrate_state", "table_figures"]
 
@@ -144,8 +144,8 @@ def migrate_state(zone: Zone, url: StateURL, password: str | None, *, dry_run: b
         tables = [t for t in schema_tables() if t in source.table_names(stx)]
         _refuse_running(source, stx)
         plan.tables = table_figures(stx, tables)
-        target = (open_url(url, password, create=True, password_from="--state-password-file", url_from="--to")
-                  if not dry_run else _peek(url, password))
+        target = (open_url(url, password, create=True, expect=_copy_target(zone, url), url_from="--to",
+                           password_from="--state-password-file") if not dry_run else _peek(url, password, zone))
         try:
             plan.resume = _target_state(target, zone, tables, plan.tables)
             if dry_run:
@@ -175,11 +175,30 @@ def migrate_state(zone: Zone, url: StateURL, password: str | None, *, dry_run: b
     return plan
 
 
-def _peek(url: StateURL, password: str | None) -> Database:
-    """The target, connected without creating or migrating anything (for a dry run)."""
+def _copy_target(zone: Zone, url: StateURL) -> Callable[[Found], None]:
+    """The check made before anything is migrated in the target: it holds no zone, or this zone's
+    copy at this bundlekit's schema (a run to resume); tables of another program are refused by
+    ``open_url`` itself."""
+    def check(found: Found) -> None:
+        if found.zone_id and (found.zone_id != zone.zone_id or found.version != SCHEMA_VERSION):
+            same = " (a copy of this zone by another bundlekit version)" if found.zone_id == zone.zone_id else ""
+            raise StateError(f"{url.masked}: the database already holds {found.describe()}{same}; nothing was "
+                             "changed in it. Migrate into an empty database", code="state_not_empty")
+    return check
+
+
+def _peek(url: StateURL, password: str | None, zone: Zone) -> Database:
+    """The target, connected without creating or migrating anything (for a dry run), and checked
+    as a real run would check it before migrating."""
     from bundlekit.zone.postgres import PostgresDatabase
 
-    return PostgresDatabase(url, password, password_from="--state-password-file")
+    db = PostgresDatabase(url, password, password_from="--state-password-file")
+    try:
+        _copy_target(zone, url)(checked(db, url, create=True, url_from="--to"))
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _refuse_running(db: Database, tx: Writer) -> None:

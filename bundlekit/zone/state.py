@@ -8,15 +8,60 @@ settings name a ``BUNDLEKIT_STATE`` URL (``zone/location.py``) keeps its state i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from bundlekit.errors import StateError
-from bundlekit.zone.db import Database
+from bundlekit.zone.db import Database, Reader
 from bundlekit.zone.location import StateURL, password_path, read_password, read_settings, settings_path
 from bundlekit.zone.schema import SCHEMA_VERSION, migrate
 from bundlekit.zone.sqlite import SQLiteDatabase
 
-__all__ = ["open_state", "open_url", "state_path", "SCHEMA_VERSION"]
+__all__ = ["open_state", "open_url", "state_path", "stored_zone", "identify", "checked", "Found", "SCHEMA_VERSION"]
+
+#: How many of a foreign database's table names a refusal lists.
+_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a state database holds before anything is migrated: its schema ``version`` (0: none),
+    the ``zone`` it records (``{name, zone_id, created}``, empty if none) and, when it has no
+    bundlekit schema, the names of the ``others`` tables it holds (another program's data)."""
+
+    version: int
+    zone: dict[str, str]
+    others: tuple[str, ...]
+
+    @property
+    def zone_id(self) -> str | None:
+        return self.zone.get("zone_id") or None
+
+    def describe(self) -> str:
+        """The database's contents in a few words, for a refusal."""
+        if self.zone_id:
+            return f"zone {self.zone.get('name')!r} ({self.zone_id})"
+        if self.others:
+            more = f" and {len(self.others) - _SHOWN} more" if len(self.others) > _SHOWN else ""
+            return f"tables that are not bundlekit's ({', '.join(self.others[:_SHOWN])}{more})"
+        return "no zone"
+
+
+def stored_zone(db: Reader) -> dict[str, str]:
+    """The zone identity recorded in a state database ({name, zone_id, created}; empty if none)."""
+    return {r["key"]: r["value"] for r in db.all("SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
+                                                 ("name", "zone_id", "created"))}
+
+
+def identify(db: Database) -> Found:
+    """What ``db`` holds, read without changing anything (one snapshot; no migration runs)."""
+    with db.read() as r:
+        version = db.schema_version(r)
+        tables = db.table_names(r)
+        zone = stored_zone(r) if version > 0 and "meta" in tables else {}
+    others = () if version > 0 else tuple(sorted(tables))
+    return Found(version, zone, others)
 
 
 def state_path(home: Path) -> Path:
@@ -24,16 +69,22 @@ def state_path(home: Path) -> Path:
     return home / "state.db"
 
 
-def open_state(home: Path, *, create: bool = False) -> Database:
+Expect = Callable[[Found], None]
+
+
+def open_state(home: Path, *, create: bool = False, expect: Expect | None = None) -> Database:
     """The zone's state database, migrated to the current schema when it is behind.
 
-    Raises ``StateError``: ``not_a_zone`` when there is no state (and ``create`` is false),
-    ``state_too_new`` when a newer bundlekit wrote it; for a PostgreSQL state also
-    ``state_unreachable``, ``state_read_only`` and ``state_busy`` (``zone/postgres.py``).
+    ``expect`` (a PostgreSQL state only: a SQLite file is the home's own) is called with what
+    the database holds before any migration runs, and refuses by raising: a node pointed at
+    another zone's database changes nothing in it. Raises ``StateError``: ``not_a_zone`` when
+    there is no state (and ``create`` is false), ``state_too_new`` when a newer bundlekit wrote
+    it; for a PostgreSQL state also ``state_unreachable``, ``state_read_only`` and
+    ``state_busy`` (``zone/postgres.py``).
     """
     settings = read_settings(home)
     if settings.state is not None:
-        return open_url(settings.state, read_password(home), create=create,
+        return open_url(settings.state, read_password(home), create=create, expect=expect,
                         password_from=str(password_path(home)), url_from=f"BUNDLEKIT_STATE in {settings_path(home)}")
     path = state_path(home)
     if not create and not path.exists():
@@ -42,22 +93,42 @@ def open_state(home: Path, *, create: bool = False) -> Database:
     return _migrated(SQLiteDatabase(path))
 
 
-def open_url(url: StateURL, password: str | None, *, create: bool = False, password_from: str | None = None,
-             url_from: str = "--state") -> Database:
-    """A PostgreSQL state database; an empty one is ``not_a_zone`` unless ``create``. ``password_from``
-    and ``url_from`` name where the password and the URL came from, for messages."""
+def open_url(url: StateURL, password: str | None, *, create: bool = False, expect: Expect | None = None,
+             password_from: str | None = None, url_from: str = "--state") -> Database:
+    """A PostgreSQL state database, migrated to the current schema when it is behind.
+
+    The database is identified first (:func:`identify`) and nothing is migrated until it passes:
+    one that holds tables of another program is refused (``state_not_empty`` when ``create``,
+    else ``not_a_zone``), an empty one is ``not_a_zone`` unless ``create``, and ``expect`` (the
+    caller's check: the zone it must hold, or none) refuses by raising. A newer schema is
+    ``state_too_new``. ``password_from`` and ``url_from`` name where the password and the URL
+    came from, for messages."""
     from bundlekit.zone.postgres import PostgresDatabase  # the driver is loaded only by zones that use it
 
     db = PostgresDatabase(url, password, password_from=password_from)
     try:
-        if not create and db.schema_version(db) == 0:
-            raise StateError(f"{url.masked}: the database holds no zone state. Create a zone there with "
-                             f"`bundlekit init --zone NAME --home DIR --state URL`, or check the URL ({url_from})",
-                             code="not_a_zone")
+        found = checked(db, url, create=create, url_from=url_from)
+        if expect is not None:
+            expect(found)
     except BaseException:
         db.close()
         raise
     return _migrated(db)
+
+
+def checked(db: Database, url: StateURL, *, create: bool, url_from: str) -> Found:
+    """What ``db`` holds (:func:`identify`), refused when it holds another program's tables
+    (``state_not_empty`` when ``create``, else ``not_a_zone``) or, unless ``create``, nothing."""
+    found = identify(db)
+    if found.others:
+        raise StateError(f"{url.masked}: the database holds {found.describe()} and no bundlekit state; nothing "
+                         f"was changed in it. Give a database of its own to the zone (check the URL, {url_from})",
+                         code="state_not_empty" if create else "not_a_zone")
+    if not create and found.version == 0:
+        raise StateError(f"{url.masked}: the database holds no zone state. Create a zone there with "
+                         f"`bundlekit init --zone NAME --home DIR --state URL`, or check the URL ({url_from})",
+                         code="not_a_zone")
+    return found
 
 
 def _migrated(db: Database) -> Database:
