@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,18 +17,37 @@ from tests.fleet.sshd import SshServer, free_port, require_sshd, start_servers
 
 
 @pytest.fixture(scope="module")
-def fleet_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, list[SshServer]]]:
-    require_sshd()
-    root = tmp_path_factory.mktemp("cli-fleet")
+def template_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A production zone holding acme-web 1.4.0 (its API key bound), with an SSH client key and no
+    targets, built once per module (per xdist worker) and never used directly: each test works on
+    its own copy."""
+    root = tmp_path_factory.mktemp("cli-fleet-template")
     world = make_world(root)
     for name in ("db-01", "web-01"):
         world.cli("targets", "remove", name, home=world.prod)
     world.cli("import", world.export("acme-1.4.0.bundle"), home=world.prod)
+    world.cli("targets", "ssh-key", home=world.prod)  # made here once, copied with the home
+    # The release's placeholder bound, so that what stops a deployment is what a test is about.
+    world.cli("variables", "set", "acme-web", "Acme.ApiKey", "k-ssh-fleet", "--sensitive", home=world.prod)
+    return root
+
+
+@pytest.fixture
+def fleet_world(template_world: Path, tmp_path: Path) -> Iterator[tuple[World, list[SshServer]]]:
+    """The test's own copy of the zone and two machines of its own (node-01, node-02), so that no
+    test depends on what another one added, pinned, deployed or wrote on a machine: each one passes
+    alone, in any order, and on any xdist worker."""
+    require_sshd()
+    root = tmp_path / "world"
+    shutil.copytree(template_world, root, symlinks=True)
+    world = World(root, root / "dev", root / "prod", root / "release")
     zone_key = world.cli("targets", "ssh-key", home=world.prod).strip()
-    servers = start_servers(root / "machines", 2, zone_key, prefix="node")
-    yield world, servers
-    for server in servers:
-        server.stop()
+    servers = start_servers(tmp_path / "machines", 2, zone_key, prefix="node")
+    try:
+        yield world, servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def add_ssh(world: World, name: str, role: str, server: SshServer, key: str | None = None) -> str:
@@ -168,7 +188,9 @@ def test_the_acme_release_deploys_to_ssh_targets_and_a_changed_host_key_stops_ev
 
 def test_an_unreachable_target_refuses_the_deployment_with_exit_5_and_records_nothing(
         fleet_world: tuple[World, list[SshServer]], tmp_path: Path) -> None:
-    world, (db, _) = fleet_world
+    world, (db, web) = fleet_world
+    add_ssh(world, "db-01", "db", db)  # two good machines: only the third one stops the deployment
+    add_ssh(world, "web-01", "web", web)
     world.cli("targets", "add", "web-02", "--environment", "Production", "--role", "web", "--ssh",
               f"deploy@127.0.0.1:{free_port()}", "--host-key", db.host_key, home=world.prod)
     try:
@@ -185,6 +207,8 @@ def test_an_unreachable_target_refuses_the_deployment_with_exit_5_and_records_no
 def test_a_target_without_python3_refuses_the_deployment_naming_it_and_what_to_install(
         fleet_world: tuple[World, list[SshServer]], spare: list[SshServer], tmp_path: Path) -> None:
     world, (db, web) = fleet_world
+    add_ssh(world, "db-01", "db", db)  # two good machines: only the third one stops the deployment
+    add_ssh(world, "web-01", "web", web)
     zone_key = world.cli("targets", "ssh-key", home=world.prod).strip()
     bare = SshServer("bare", tmp_path / "bare", free_port(), env={"PATH": "/nonexistent"})
     spare.append(bare.start(zone_key))
@@ -213,7 +237,9 @@ def test_a_target_without_python3_refuses_the_deployment_naming_it_and_what_to_i
 
 def test_checking_a_target_that_does_not_exist_names_the_closest_one(
         fleet_world: tuple[World, list[SshServer]]) -> None:
-    world, _ = fleet_world  # db-01 and web-01 are SSH targets by now
+    world, (db, web) = fleet_world
+    add_ssh(world, "db-01", "db", db)
+    add_ssh(world, "web-01", "web", web)
     r = run_cli("targets", "check", "db-1", "--json", home=world.prod)
     error = json_of(r.stdout)["error"]
     assert r.returncode == 1 and error["code"] == "unknown_target", r.stdout
