@@ -125,6 +125,26 @@ def refused_outputs(outputs: Sequence[OutputVariable]) -> tuple[list[OutputVaria
     return kept, (DeployError(why, code="invalid_output_variable") if why else None)
 
 
+def secret_in_names(outputs: Sequence[OutputVariable], masker: Masker) -> tuple[list[OutputVariable],
+                                                                                 DeployError | None]:
+    """The outputs whose names carry no secret, and the error that fails the run for the others
+    (or None). A name is never sealed or masked: it is the key under which a value is stored,
+    shown and carried to the source. A name that contains anything ``masker`` hides (a sensitive
+    value, a derived one, the zone's key material in any of its forms, a sensitive output set
+    before the check) would carry it out in clear, so the output is dropped and the run fails, its reason
+    showing the name masked (decision 470)."""
+    kept, why = [], ""
+    for output in outputs:
+        shown = masker.mask(output.name)
+        if shown == output.name:
+            kept.append(output)
+        elif not why:
+            why = ("the script set an output variable whose name contains a sensitive value or the zone's key "
+                   f"material (shown masked: {shown!r}); a name is never masked or sealed, so it may not carry "
+                   "one: name the variable with plain text and put the value in its value, marked sensitive")
+    return kept, (DeployError(why, code="invalid_output_variable") if why else None)
+
+
 def derived_sensitive(outputs: list[OutputVariable], masker: Masker) -> list[OutputVariable]:
     """``outputs`` with every value that contains a sensitive value (as ``masker`` finds it in
     logs) marked sensitive: a value derived from a secret is a secret, so it is sealed at rest,
@@ -227,7 +247,12 @@ class _Executor:
             log.note(f"error: {reason}")
         finally:
             self.fleet.release(target)
+        for output in outputs:
+            if output.sensitive:  # before the names are checked: a name may not carry a sibling's value
+                self.masker.add(output.value)
         outputs, refused = refused_outputs(outputs)
+        outputs, secret_named = secret_in_names(outputs, self.masker)
+        refused = refused or secret_named
         if refused is not None:
             note = self.masker.mask(f"{refused.message} [{refused.code}]")
             log.note(f"error: {note}")
@@ -236,9 +261,6 @@ class _Executor:
         record = StepRun(step=step.name, target=planned.target, state=state, started=started, ended=self.now(),
                          exit_code=exit_code, log=log.text(), outputs=tuple(outputs),
                          reason=self.masker.mask(reason) if reason else reason)
-        for output in record.outputs:
-            if output.sensitive:
-                self.masker.add(output.value)
         self.emit({"event": "run_finished", "step": step.name, "target": planned.target, "state": record.state,
                    "exit_code": record.exit_code, "reason": record.reason})
         return record

@@ -102,3 +102,34 @@ def test_a_deployment_without_key_material_masks_nothing_extra(tmp_path: Path) -
     assert "just some ordinary text" in record.runs[0].log
     assert {o.name: o.value for _, _, o in record.outputs()}["Plain"] == "k=" + base64.b64encode(
         b"just some ordinary text").decode()
+
+
+NAMED = r'''
+raw = open("#{KeyPath}", "rb").read()
+set_octopusvariable("Kept", "plain")
+set_octopusvariable("N" + raw.hex(), "value-in-name")
+set_octopusvariable("Token", "opaque-sibling-value", True)
+set_octopusvariable("Copy of opaque-sibling-value", "x")
+'''
+
+
+def test_an_output_whose_name_carries_key_material_or_a_secret_is_refused_and_the_name_shown_masked(
+        tmp_path: Path) -> None:
+    raw_key = os.urandom(32)
+    targets = web_db(tmp_path)
+    leaked = _leaked(targets[0].root, raw_key)
+    request = replace(request_for([script("Name", NAMED.replace("#{KeyPath}", str(leaked)), ("web",),
+                                          syntax="python")], targets=targets[:1]), protected=(raw_key,))
+    events: list[dict[str, Any]] = []
+    record = execute(build_plan(request), request, on_event=events.append)
+    run = record.runs[0]
+    assert record.state == "Failed" and run.state == "Failed" and run.exit_code == 0
+    assert run.reason is not None and run.reason.endswith("[invalid_output_variable]")
+    assert "'N********'" in run.reason and "may not carry" in run.reason
+    assert [o.name for o in run.outputs] == ["Kept", "Token"]  # both names that carried a secret are dropped
+    shown = [json.dumps(record.to_dict()), json.dumps(record.to_dict(mask=False)), json.dumps(events), repr(record)]
+    for text in shown:
+        for form in forms_of(raw_key):
+            assert form not in text, form
+    for text in shown[:1] + shown[2:]:  # the unmasked dict holds the sensitive value itself, as designed
+        assert "opaque-sibling-value" not in text
