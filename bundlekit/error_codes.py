@@ -293,6 +293,10 @@ REGISTRY, ALIASES = _build(
     # -- deploy (exit 5) ---------------------------------------------------------------------
     _E("deploy_failed", "deploy", "the deployment ran and a step failed, timed out or was canceled",
        exception="deployment"),
+    _E("deployment_claim_lost", "deploy", "a running deployment lost its claim (its PostgreSQL connection "
+                                          "ended), could not retake it and stopped",
+       exception="deployment", internal="the state server ending a deployment's connection; "
+                                        "tests/reliability/test_claims_kept.py does"),
     _E("deployment_canceled", "deploy", "SIGINT or SIGTERM stopped the deployment; it is recorded Canceled "
        "with every run's state",
        exception="deployment", internal="sent by a signal, not typed; tests/fleet/test_canceled_cli.py sends both"),
@@ -436,7 +440,10 @@ REGISTRY, ALIASES = _build(
     _E("store_unavailable", "state", "a node's package store folder is missing or unreadable (not mounted, "
                                      "permissions)"),
     _E("key_missing", "state", "one of the zone's key files is missing"),
-    _E("invalid_zone_key", "state", "one of the zone's key files is not a 32-byte key", aliases=("key_invalid",)),
+    _E("invalid_zone_key", "state", "a zone key file is damaged (not a 32-byte key, not the key its name "
+                                    "says, not OpenSSH) or unreadable", aliases=("key_invalid",)),
+    _E("invalid_state_password", "state", "the home's keys/state.password is damaged (not UTF-8, a control "
+                                          "character) or unreadable"),
     _E("zone_key_damaged", "state", "a key the state holds for the zone's nodes does not authenticate or is not "
                                     "the key named",
        internal="only an edit of the state database outside bundlekit; tests/zone/test_keyring.py alters rows"),

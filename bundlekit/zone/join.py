@@ -17,7 +17,7 @@ from bundlekit.core.atomic import write_atomic
 from bundlekit.errors import StateError, UsageError
 from bundlekit.zone.home import Zone, check_new_home, open_zone, write_zone_file
 from bundlekit.zone.keyring import Keyring
-from bundlekit.zone.location import Settings, StateURL, password_path, store_password, write_settings
+from bundlekit.zone.location import Settings, StateURL, password_path, read_password, store_password, write_settings
 from bundlekit.zone.state import Found, open_url
 from bundlekit.zone.store import check_store
 
@@ -42,8 +42,7 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     ring.local_signing_key()  # both keys present and well-formed before anything is written
     check_new_home(home)
     password_from = "--state-password-file"
-    if password is None and password_path(source).is_file():
-        password = password_path(source).read_text("utf-8").rstrip("\r\n") or None
+    if password is None and (password := read_password(source)) is not None:
         password_from = str(password_path(source))
 
     def same_zone(found: Found) -> None:  # before anything is migrated in the database

@@ -111,7 +111,12 @@ class Keyring:
         """A retired signing key: this node's file, else the zone's wrapped copy, else None."""
         path = self.keys / "retired" / f"{kid}.key"
         if path.is_file():
-            return Ed25519PrivateKey.from_private_bytes(read_key_file(path))
+            key = Ed25519PrivateKey.from_private_bytes(read_key_file(path))
+            if key_id("ed25519", raw_public(key)) != kid:  # it would co-sign as another key
+                raise StateError(f"{path}: holds another key than the retired key {kid} its name says; it is "
+                                 f"damaged. Delete it (the zone's state keeps a copy where nodes share keys) or "
+                                 f"{RESTORE[0].lower()}{RESTORE[1:]}", code="invalid_zone_key")
+            return key
         secret = self.fetch(db, signing_name(kid))
         return None if secret is None else _signing_key(secret, kid)
 
@@ -160,14 +165,23 @@ class Keyring:
         write_atomic(self.keys / "signing.key", raw_private(key), mode=0o600)
 
 
+#: What to do about a zone key file that is missing or damaged.
+RESTORE = "Restore it from a backup of this home or from another node of the zone (the same file in its keys folder)"
+
+
 def read_key_file(path: Path) -> bytes:
     """A raw 32-byte key file (``key_missing``, ``invalid_zone_key``)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise StateError(f"{path}: key file missing; the zone home is incomplete", code="key_missing") from None
+        raise StateError(f"{path}: key file missing; the zone home is incomplete. {RESTORE}",
+                         code="key_missing") from None
+    except OSError as error:
+        raise StateError(f"{path}: cannot read the key file ({error.strerror or error}). {RESTORE}",
+                         code="invalid_zone_key") from None
     if len(data) != 32:
-        raise StateError(f"{path}: not a 32-byte key file", code="invalid_zone_key")
+        raise StateError(f"{path}: not a 32-byte key file ({len(data)} bytes); it is damaged. {RESTORE}",
+                         code="invalid_zone_key")
     return data
 
 

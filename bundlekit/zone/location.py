@@ -123,11 +123,29 @@ def write_settings(home: Path, settings: Settings) -> None:
 
 
 def read_password(home: Path) -> str | None:
-    """The state database's password kept in the home, or None (libpq may still find one)."""
+    """The state database's password kept in the home, or None (libpq may still find one).
+
+    Raises ``StateError`` ``invalid_state_password`` for a file that cannot be read, is not
+    UTF-8 text or holds a control character (the message never quotes the file's text)."""
+    path = password_path(home)
     try:
-        return password_path(home).read_text("utf-8").rstrip("\r\n") or None
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as error:
+        why = "it is not UTF-8 text" if isinstance(error, UnicodeDecodeError) else \
+            f"it cannot be read ({error.strerror or error})"
+        raise _bad_password(path, why) from None
+    password = text.rstrip("\r\n")
+    if any(ord(c) < 32 or ord(c) == 127 for c in password):
+        raise _bad_password(path, "it holds a control character (a password is one line of text)")
+    return password or None
+
+
+def _bad_password(path: Path, why: str) -> StateError:
+    return StateError(f"{path}: the state database's password file is damaged: {why}; nothing was done. Replace "
+                      "it with the password on one line (mode 0600), or delete it to use libpq's ~/.pgpass or "
+                      "PGPASSFILE", code="invalid_state_password")
 
 
 def load_password_file(path: Path) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -19,7 +20,7 @@ from bundlekit.core.atomic import write_atomic
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.zone.home import Zone
-from bundlekit.zone.keyring import SSH_CLIENT
+from bundlekit.zone.keyring import RESTORE, SSH_CLIENT
 
 __all__ = ["client_key", "client_public_line", "KEY_FILE"]
 
@@ -51,12 +52,24 @@ def client_key(zone: Zone, *, create: bool = True, now: EpochSeconds = 0) -> byt
 
 
 def _read(path: Path) -> bytes | None:
+    """This node's copy of the SSH key, checked to be an unencrypted OpenSSH Ed25519 private key
+    (``invalid_zone_key`` otherwise: a damaged file is never used, nor shared through the state)."""
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise StateError(f"{path}: cannot read the zone's SSH key ({error.strerror})", code="key_missing") from None
+        raise StateError(f"{path}: cannot read the zone's SSH key ({error.strerror or error}). {RESTORE}",
+                         code="key_missing") from None
+    try:
+        key = serialization.load_ssh_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise StateError(f"{path}: not an unencrypted OpenSSH Ed25519 private key; the zone's SSH key file is "
+                         f"damaged. {RESTORE}, or delete it and run `bundlekit targets ssh-key` to make a new one "
+                         "(then put its public line on every SSH target)", code="invalid_zone_key")
+    return data
 
 
 def _new_key() -> bytes:
@@ -70,6 +83,11 @@ def client_public_line(zone: Zone, now: EpochSeconds) -> str:
     if the zone has none."""
     data = client_key(zone, now=now)
     assert data is not None
-    key = serialization.load_ssh_private_key(data, password=None)
+    try:
+        key = serialization.load_ssh_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise StateError("the zone's SSH key kept in its state is not an OpenSSH private key; it was stored damaged. "
+                         "Restore the state from a backup, or ask for help: every node shares this key",
+                         code="zone_key_damaged") from None
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return f"{public.decode('ascii')} bundlekit-{zone.name}"

@@ -93,6 +93,20 @@ def _key_file(ctx: Ctx, data: bytes | None) -> Call:
     return Call(["identity", "-o", card], home=ctx.prod, outputs=[card], json=False)
 
 
+def _damaged_ssh_key(ctx: Ctx) -> Call:
+    """A zone SSH key file that is not an OpenSSH key (a traceback before, and shared into the state)."""
+    (ctx.prod / "keys" / "ssh_client.key").write_bytes(b"garbage")
+    return Call(["targets", "ssh-key"], home=ctx.prod)
+
+
+def _damaged_retired_key(ctx: Ctx) -> Call:
+    """A retired key file that holds another key than its name says: it would co-sign as a stranger."""
+    ok("rotate-key", home=ctx.dev)
+    [retired] = (ctx.dev / "keys" / "retired").glob("*.key")
+    retired.write_bytes(b"\x11" * 32)
+    return _export(ctx, ctx.get("release") / REL)
+
+
 ROWS = [
     # -- usage ------------------------------------------------------------------------------
     Row("usage", lambda c: Call(["diode", "send", c.get("acme.bundle")], outputs=[c.get("acme.bundle")])),
@@ -223,6 +237,8 @@ ROWS = [
     Row("key_missing", lambda c: ((c.dev / "keys" / "signing.key").unlink(), _export(c, c.get("release") / REL))[1],
         name="export"),
     Row("invalid_zone_key", lambda c: _key_file(c, b"short")),
+    Row("invalid_zone_key", _damaged_ssh_key, "ssh"),
+    Row("invalid_zone_key", _damaged_retired_key, "retired"),
     Row("already_trusted", lambda c: Call(["trust", "add", c.get("dev.card")], home=c.prod)),
     Row("unknown_zone", lambda c: Call(["trust", "remove", "nowhere"], home=c.prod)),
     Row("unknown_project", lambda c: Call(["show", "no-such-project"], home=c.prod)),

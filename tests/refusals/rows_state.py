@@ -49,6 +49,13 @@ def _init_taken(ctx: Ctx) -> Call:
                 home=ctx.path("second"))
 
 
+def _damaged_password(ctx: Ctx) -> Call:
+    """A node whose keys/state.password is not UTF-8 (a bare not_utf8 naming no file before)."""
+    home, _ = _pg_home(ctx)
+    (home / "keys" / "state.password").write_bytes(b"\xff\xfe\n")
+    return Call(["trust", "list"], home=home)
+
+
 def _unreachable(ctx: Ctx) -> Call:
     home = ctx.prod
     (home / "bundlekit.conf").write_text(f"BUNDLEKIT_STATE={CLOSED}\n")
@@ -108,6 +115,7 @@ ROWS = [
     Row("invalid_node_settings", _bad_setting),
     Row("password_in_url", lambda c: Call(["init", "--zone", "x", "--state", "postgresql://u:hunter2@127.0.0.1:1/x"],
                                           home=c.path("n"))),
+    Row("invalid_state_password", _damaged_password),
     Row("state_unreachable", _unreachable),
     Row("state_unreachable", lambda c: Call(["init", "--zone", "x", "--state", CLOSED], home=c.path("n")), "init"),
     Row("state_read_only", _read_only),
