@@ -125,7 +125,8 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars, told), tenant=tenant,
                              evidence=evidence, wait=wait, on_wait=waiting, max_parallel=max_parallel,
                              cancel=cancel)
-        if not dry_run and outcome.record is not None and outcome.record.state == "Success":
+        if (not dry_run and outcome.record is not None and outcome.record.state == "Success"
+                and outcome.claims_lost is None):
             pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel)
     for warning in outcome.request.warnings if not as_json else ():
         if warning not in told:
@@ -156,7 +157,9 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
     rec = outcome.record
     assert rec is not None
     failure = None
-    if rec.state == "Canceled":
+    if outcome.claims_lost is not None:  # stopped by its own process, not by a signal (decision 421)
+        failure = outcome.claims_lost.error(rec)
+    elif rec.state == "Canceled":
         counts = {s: sum(1 for r in rec.runs if r.state == s) for s in ("Success", "Canceled", "Failed")}
         failure = DeployError(f"deployment {rec.deployment_id} was canceled ({cancel.signal_name or 'on request'}): "
                               f"{counts['Success']} run(s) had succeeded, {counts['Canceled']} were canceled"

@@ -17,13 +17,16 @@ of the run it reached (decision 370).
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from bundlekit.core import clock
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.deploy.model import DeploymentRecord, StepRun
-from bundlekit.errors import BundleError, StateError
+from bundlekit.deploy.keeper import Loss
+from bundlekit.errors import BundleError, DeployError, StateError
 from bundlekit.importer.evidence import EvidenceRow
 from bundlekit.receipt.build import make_entry
 from bundlekit.zone import deployments, outbox, projects, secrets, truststore
@@ -32,8 +35,8 @@ from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.home import Zone
 from bundlekit.zone.truststore import TrustEntry
 
-__all__ = ["Release", "Context", "insert_running", "noting_reached", "record", "resolve_recorded",
-           "settle_interrupted", "running_here", "INTERRUPTED_STEP"]
+__all__ = ["Release", "Context", "Stopped", "insert_running", "this_node", "noting_reached", "record", "record_kept",
+           "resolve_recorded", "settle_interrupted", "running_here", "INTERRUPTED_STEP"]
 
 #: Deployments this process is running now, as ``(zone id, deployment id)``: alive whatever a
 #: claim check from this very connection would say.
@@ -72,15 +75,21 @@ class Context:
         return tuple(w["phase"] for w in self.waivers)
 
 
-def insert_running(tx: Writer, ctx: Context, now: EpochSeconds) -> str:
-    """Allocate the deployment's id and record it ``Executing`` (with the evidence offered); returns the id."""
+def this_node(zone: Zone) -> dict[str, Any]:
+    """This node as a running deployment's record names it: its host, its home and this process."""
+    return {"host": socket.gethostname(), "home": str(zone.home), "pid": os.getpid()}
+
+
+def insert_running(tx: Writer, ctx: Context, now: EpochSeconds, node: dict[str, Any] | None = None) -> str:
+    """Allocate the deployment's id and record it ``Executing`` (with the evidence offered, and the
+    ``node`` running it: :func:`this_node`); returns the id."""
     what = ctx.what
     deployment_id = deployments.allocate_id(tx)
     deployments.insert_running(tx, deployment_id, project_slug=what.project.slug, release=what.release["version"],
                                environment=ctx.environment, source_zone_id=what.project.source_zone_id,
                                bundle_digest=what.release["bundle_digest"], started=now,
                                release_digest=what.release.get("release_digest"), tenant=ctx.tenant,
-                               waived=list(ctx.waivers))
+                               waived=list(ctx.waivers), node=node)
     record_evidence(tx, ctx.evidence, now)
     return deployment_id
 
@@ -130,6 +139,67 @@ def record(zone: Zone, tx: Writer, ctx: Context, outcome: DeploymentRecord, now:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """A deployment stopped because its claims ended while it ran and could not be retaken
+    (decision 421): ``why``; ``recorded``: its own outcome is the record (False: another command
+    had closed it ``Interrupted`` first, and what this process did was added to that record)."""
+
+    deployment_id: str
+    why: str
+    recorded: bool
+
+    def error(self, outcome: DeploymentRecord) -> DeployError:
+        """The command's failure (``deployment_claim_lost``), with what ran and where it is recorded."""
+        counts = {s: sum(1 for r in outcome.runs if r.state == s) for s in ("Success", "Canceled", "Failed")}
+        ran = (f"{counts['Success']} run(s) had succeeded, {counts['Canceled']} were stopped"
+               + (f", {counts['Failed']} failed" if counts["Failed"] else ""))
+        where = ("it is recorded " + outcome.state if self.recorded else
+                 "another command had already closed it Interrupted; what this process did is added to that record")
+        return DeployError(f"deployment {self.deployment_id} lost its claim on the zone's state while it ran and was "
+                           f"stopped, so that no other node runs beside it: {self.why}. {ran}; {where}. See "
+                           f"`bundlekit deployments show {self.deployment_id}`; check the targets, then deploy again",
+                           code="deployment_claim_lost",
+                           details={"deployment_id": self.deployment_id, "recorded": self.recorded})
+
+
+def record_kept(zone: Zone, ctx: Context, outcome: DeploymentRecord, now: EpochSeconds, losses: list[Loss],
+                names: tuple[str, ...]) -> Stopped | None:
+    """Record the outcome of a run whose claims (``names``, taken by ``zone.db``) a ``ClaimKeeper``
+    watched, with the ``losses`` it saw; None when nothing stopped the deployment.
+
+    After a loss the zone's connection holds nothing (its claims ended with it; the keeper's
+    holds them if it retook them): it is let go, so the record is written on a new one. A
+    deployment closed ``Interrupted`` meanwhile keeps that record (its receipt entry went out
+    once); what this process did is added to it as ``after_closed``. Raises ``DeployError``
+    ``deployment_claim_lost`` when a stopped deployment cannot be recorded (the next command
+    closes it ``Interrupted``), and the state errors of a write transaction otherwise."""
+    extra = {"claims_lost": [loss.to_dict() for loss in losses]} if losses else None
+    stop = next((loss for loss in losses if not loss.retaken), None)
+    if losses:
+        for name in names:
+            zone.db.release(name)
+    try:
+        with zone.db.transaction() as tx:
+            written = record(zone, tx, ctx, outcome, now, extra=extra)
+            if not written and losses:
+                deployments.annotate(tx, outcome.deployment_id, "after_closed",
+                                     {"state": outcome.state, **(extra or {}),
+                                      "runs": outcome.to_dict(mask=True)["runs"]})
+    except StateError as error:
+        if stop is None:
+            raise
+        raise DeployError(f"deployment {outcome.deployment_id} lost its claim on the zone's state while it ran and "
+                          f"was stopped ({stop.why}), and its outcome could not be recorded ({error.message}). The "
+                          "next command that opens the zone closes it Interrupted; check the targets, then deploy "
+                          "again", code="deployment_claim_lost",
+                          details={"deployment_id": outcome.deployment_id, "recorded": False}) from None
+    if stop is None and written:
+        return None
+    why = stop.why if stop is not None else "another command closed it meanwhile"
+    return Stopped(outcome.deployment_id, why, written)
+
+
 def resolve_recorded(zone: Zone, row: dict[str, Any]) -> Context:
     """The context of a recorded deployment (a ``deployments`` row), to record its outcome later.
     Its waivers: the row's ``waivers``, else its ``waived`` (phase names, or the waivers as recorded).
@@ -162,7 +232,9 @@ def _interrupted_outcome(row: dict[str, Any], now: EpochSeconds) -> tuple[Deploy
     run = StepRun(step, target, "Failed", at, ended, None, "", (), reason)
     outcome = DeploymentRecord(row["id"], row["project_slug"], row["release"], row["environment"], "Failed",
                                started, ended, (run,))
-    return outcome, {"interrupted": {"step": None if reached is None else step, "target": target, "at": ended}}
+    node = (row["record"] or {}).get("node")
+    return outcome, {"interrupted": {"step": None if reached is None else step, "target": target, "at": ended},
+                     **({"node": node} if node else {})}
 
 
 def _gone(zone: Zone, db: Any, deployment_id: str) -> bool:

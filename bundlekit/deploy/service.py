@@ -44,6 +44,7 @@ from bundlekit.core.text import closest
 from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
+from bundlekit.deploy.keeper import ClaimKeeper
 from bundlekit.deploy.launch import bwrap_path, default_python
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
 from bundlekit.deploy.plan import DeployPlan, build_plan
@@ -78,6 +79,9 @@ class DeployOutcome:
     waived: tuple[str, ...] = ()  # lifecycle phases a zone waiver let this deployment skip
     waivers: tuple[dict[str, Any], ...] = ()  # those waivers, as recorded with the deployment
     local: bool = False  # the release was created in this zone (no receipt to send)
+    #: set when the deployment lost its claims while it ran and was stopped (decision 421): why,
+    #: and whether its record is its own (``recorded``) or another command closed it first
+    claims_lost: "recording.Stopped | None" = None
 
 
 def isolation(zone: Zone) -> Isolation:
@@ -299,24 +303,27 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
         if cancel is not None and cancel.is_set():  # a signal during the preflight
             raise DeployError("canceled before any step ran; nothing was run or recorded.", code="deployment_canceled")
         slot = deployments.slot(what.project.slug, environment, tenant)
-        deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait))
-        recording.running_here.add((zone.zone_id, deployment_id))
-        try:
-            request = dataclasses.replace(request, deployment_id=deployment_id)
-            plan = dataclasses.replace(plan, deployment_id=deployment_id)
-            record = execute(plan, request, on_event=recording.noting_reached(zone, deployment_id, on_event),
-                             fleet=fleet, max_parallel=max_parallel, cancel=cancel)
-            with zone.db.transaction() as tx:
-                recording.record(zone, tx, ctx, record, now)
-        finally:
-            recording.running_here.discard((zone.zone_id, deployment_id))
-            zone.db.release(deployments.claim_name(deployment_id))
-            zone.db.release(slot)
+        cancel = cancel if cancel is not None else threading.Event()
+        with ClaimKeeper(zone, cancel) as keeper:  # its connection first: a state that cannot give one refuses here
+            deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait))
+            recording.running_here.add((zone.zone_id, deployment_id))
+            try:
+                keeper.start(deployment_id, slot)
+                request = dataclasses.replace(request, deployment_id=deployment_id)
+                plan = dataclasses.replace(plan, deployment_id=deployment_id)
+                record = execute(plan, request, on_event=recording.noting_reached(zone, deployment_id, on_event),
+                                 fleet=fleet, max_parallel=max_parallel, cancel=cancel)
+                claims_lost = recording.record_kept(zone, ctx, record, now, keeper.halt(),
+                                                    (deployments.claim_name(deployment_id), slot))
+            finally:
+                recording.running_here.discard((zone.zone_id, deployment_id))
+                zone.db.release(deployments.claim_name(deployment_id))
+                zone.db.release(slot)
     finally:
         if own:
             fleet.close()
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
-                         waived=ctx.waived, waivers=ctx.waivers, local=what.local)
+                         waived=ctx.waived, waivers=ctx.waivers, local=what.local, claims_lost=claims_lost)
 
 
 #: Seconds between two attempts to start a deployment that waits for another one.
@@ -371,19 +378,20 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
         with zone.db.transaction() as tx:
             pruning = zone.db.held(tx, retention.PRUNE_CLAIM)
             if not pruning and zone.db.claim(tx, slot):
-                deployment_id = recording.insert_running(tx, ctx, now)
+                deployment_id = recording.insert_running(tx, ctx, now, recording.this_node(zone))
                 # Held while it runs: a row still Executing that nobody claims was left by a dead process.
                 zone.db.claim(tx, deployments.claim_name(deployment_id))
                 return deployment_id
             running = None if pruning else deployments.running(tx, project.slug, environment, ctx.tenant)
+            node = None if running is None else deployments.running_on(tx, running)
         if pruning and time.monotonic() >= deadline:
             raise _prune_running(zone, waited)
         if time.monotonic() >= deadline:
             raise ConflictError(
-                f"{running or 'another deployment'} of {project.name} to {where} is still running (on this or another "
-                f"node of zone {zone.name}; `bundlekit deployments list` shows it); deployments of a project to one "
-                f"environment run one at a time. {_then(waited)}",
-                code="deployment_in_progress", details={"running": running})
+                f"{running or 'another deployment'} of {project.name} to {where} is still running "
+                f"({'on ' + node + ', a node' if node else 'on this or another node'} of zone {zone.name}; `bundlekit deployments "
+                f"list` shows it); deployments of a project to one environment run one at a time. {_then(waited)}",
+                code="deployment_in_progress", details={"running": running, "node": node})
         if on_wait is not None and not told:
             on_wait(f"`bundlekit prune` in zone {zone.name}" if pruning
                     else f"{running or 'another deployment'} of {project.name} to {where}")

@@ -173,6 +173,23 @@ class Database(Reader):
     def release(self, name: str) -> None:
         """Give back a claim this connection holds (outside a transaction; nothing if not held)."""
 
+    #: True when a claim can end while its process lives on (a connection lost to a server): the
+    #: process must then watch its claims (``deploy/keeper.py``, decision 421). SQLite's end only
+    #: with their process.
+    watchable = False
+
+    def sibling(self) -> "Database":
+        """Another connection to the same database, neither created nor migrated (``watchable`` backends)."""
+        raise NotImplementedError(f"{self.location}: claims here end only with their process")
+
+    def holder(self) -> str:
+        """This connection as a claim holder, for :meth:`holding` asked from another connection."""
+        raise NotImplementedError(f"{self.location}: claims here end only with their process")
+
+    def holding(self, db: Reader, holder: str, names: Sequence[str]) -> bool:
+        """Whether the connection ``holder`` (:meth:`holder`) holds every claim in ``names`` now; never waits."""
+        raise NotImplementedError(f"{self.location}: claims here end only with their process")
+
     @abstractmethod
     def schema_version(self, db: Reader) -> int:
         """The schema version recorded in the database (0 for an empty one)."""

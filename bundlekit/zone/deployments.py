@@ -20,8 +20,8 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["ID_PREFIX", "INTERRUPTED", "peek_next_id", "allocate_id", "insert_running", "finish", "slot", "running",
-           "claim_name", "note_reached", "executing",
+__all__ = ["ID_PREFIX", "INTERRUPTED", "peek_next_id", "allocate_id", "insert_running", "finish", "annotate", "slot", "running",
+           "claim_name", "note_reached", "executing", "running_on",
            "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes",
            "relied_on_waivers"]
 
@@ -46,16 +46,18 @@ def allocate_id(tx: Writer) -> str:
 
 def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release: str, environment: str,
                    source_zone_id: str, bundle_digest: str, started: EpochSeconds, release_digest: str | None = None,
-                   tenant: str | None = None, waived: list[dict[str, Any]] | None = None) -> None:
+                   tenant: str | None = None, waived: list[dict[str, Any]] | None = None,
+                   node: dict[str, Any] | None = None) -> None:
     """Record a deployment in state ``Executing`` (``started``: whole epoch seconds); idempotent.
 
     ``waived``: the zone waivers that let this deployment skip lifecycle phases, recorded with it
-    as they were then (``{phase, release, reason, author, created}``; decision 391)."""
+    as they were then (``{phase, release, reason, author, created}``; decision 391); ``node``: the
+    node running it (``host``, ``home``, ``pid``), kept in its record while it runs."""
     tx.run("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, state, "
            "started, ended, record, outputs, release_digest, tenant, waived) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
            "ON CONFLICT(id) DO NOTHING",
            (deployment_id, project_slug, release, environment, source_zone_id, bundle_digest, "Executing", started,
-            None, "{}", "[]", release_digest, tenant, json.dumps(waived or [])))
+            None, json.dumps({"node": node} if node else {}), "[]", release_digest, tenant, json.dumps(waived or [])))
 
 
 def finish(tx: Writer, deployment_id: str, *, state: str, ended: EpochSeconds, record: dict[str, Any],
@@ -69,6 +71,17 @@ def finish(tx: Writer, deployment_id: str, *, state: str, ended: EpochSeconds, r
                   (state, ended, json.dumps(record), json.dumps(outputs), deployment_id)) == 1
 
 
+def annotate(tx: Writer, deployment_id: str, key: str, value: Any) -> bool:
+    """Add ``key`` to the stored record of a deployment that has ended (what its process did after
+    another command closed it, decision 421); False when it has not ended, or is not recorded."""
+    row = tx.one("SELECT record FROM deployments WHERE id = ? AND state <> 'Executing'", (deployment_id,))
+    if row is None:
+        return False
+    record = json.loads(row["record"] or "{}")
+    record[key] = value
+    return tx.run("UPDATE deployments SET record = ? WHERE id = ?", (json.dumps(record), deployment_id)) == 1
+
+
 def claim_name(deployment_id: str) -> str:
     """The claim the process running ``deployment_id`` holds until it records the outcome."""
     return f"deployment/{deployment_id}"
@@ -77,8 +90,10 @@ def claim_name(deployment_id: str) -> str:
 def note_reached(tx: Writer, deployment_id: str, step: str, target: str | None, at: EpochSeconds) -> None:
     """Note in a running deployment's record the step and target (None: the zone) it started last
     (``at``: whole epoch seconds); what an ``Interrupted`` record says it reached."""
-    tx.run("UPDATE deployments SET record = ? WHERE id = ? AND state = 'Executing'",
-           (json.dumps({"reached": {"step": step, "target": target, "at": at}}), deployment_id))
+    record = json.loads(tx.scalar("SELECT record FROM deployments WHERE id = ? AND state = 'Executing'",
+                                  (deployment_id,), None) or "{}")
+    record["reached"] = {"step": step, "target": target, "at": at}
+    tx.run("UPDATE deployments SET record = ? WHERE id = ? AND state = 'Executing'", (json.dumps(record), deployment_id))
 
 
 def executing(db: Reader) -> list[Row]:
@@ -102,6 +117,16 @@ def running(db: Reader, project_slug: str, environment: str, tenant: str | None 
                       "lower(COALESCE(tenant, '')) = lower(?) AND state = 'Executing' ORDER BY started DESC, id DESC "
                       "LIMIT 1", (project_slug, environment, tenant or ""))
     return None if value is None else str(value)
+
+
+def running_on(db: Reader, deployment_id: str) -> str | None:
+    """Where a deployment still ``Executing`` runs, in words ("host H (home P, process N)"), or None
+    when it is not running or its record does not say (recorded by an older bundlekit)."""
+    raw = db.scalar("SELECT record FROM deployments WHERE id = ? AND state = 'Executing'", (deployment_id,))
+    node = json.loads(raw or "{}").get("node") if raw else None
+    if not isinstance(node, dict) or not node.get("host"):
+        return None
+    return f"host {node['host']} (home {node.get('home')}, process {node.get('pid')})"
 
 
 def get_deployment(db: Reader, deployment_id: str) -> Row | None:

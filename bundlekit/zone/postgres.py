@@ -79,17 +79,28 @@ class PostgresDatabase(Database):
                               "(check each NAME=VALUE against PostgreSQL's documentation, \"Parameter Key Words\")")
         # The URL's parts go to libpq one by one, never as a URL: libpq parses nothing of it, so
         # no message of its can quote a piece of it (decision 310).
+        self._password_from = password_from
+        self._conn: psycopg.Connection[Row] | None = None
+        self._session = Session(self)
+        self._claims_in_tx: list[str] = []
+        self._held: set[str] = set()  # claims this connection took and has not given back
+        self._cursors = 0
+        self._connect()
+
+    def _connect(self) -> None:
         params = {"connect_timeout": str(CONNECT_TIMEOUT), "application_name": "bundlekit",
-                  **url.parameters(password)}
+                  **self.url.parameters(self._secret)}
         try:
             conn = psycopg.connect(autocommit=True, row_factory=dict_row, **params)
         except (psycopg.Error, ValueError, UnicodeError) as error:
-            raise StateError(self._connect_message(error, password, password_from), code="state_unreachable") from None
-        self._conn: psycopg.Connection[Row] | None = conn
-        self._session = Session(self)
-        self._claims_in_tx: list[str] = []
-        self._cursors = 0
+            raise StateError(self._connect_message(error, self._secret, self._password_from),
+                             code="state_unreachable") from None
+        self._conn = conn
+        self._backend = int(conn.info.backend_pid)
         self._execute(f"SET lock_timeout = '{LOCK_TIMEOUT}s'")
+
+    def _lost(self) -> bool:
+        return self._conn is not None and (self._conn.broken or self._conn.closed)
 
     @property
     def conn(self) -> psycopg.Connection[Row]:
@@ -101,14 +112,34 @@ class PostgresDatabase(Database):
     def sql(self, statement: str) -> str:
         return _PLACEHOLDER.sub("%s", statement)
 
-    def _execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[Row]:
+    def _execute(self, sql: str, params: Params = (), *, fresh: bool = False) -> psycopg.Cursor[Row]:
+        """Run one statement. ``fresh``: it starts a transaction or stands alone, so a connection
+        found lost may be replaced first, unless it held claims: those ended with it, and a new
+        connection would hide that (the holder learns it: ``state_unreachable``, ``claims_lost``)."""
+        if fresh and self._lost() and not self._held:
+            self._reconnect()
         try:
             return self.conn.execute(self.sql(sql), tuple(params) if params else None)  # type: ignore[arg-type]
         except psycopg.Error as error:
+            if fresh and not self._held and self._lost():
+                self._reconnect()  # the server ended the session since its last statement: once more, anew
+                try:
+                    return self.conn.execute(self.sql(sql), tuple(params) if params else None)  # type: ignore[arg-type]
+                except psycopg.Error as again:
+                    self._fail(again)
             self._fail(error)
 
+    def _reconnect(self) -> None:
+        old, self._conn = self._conn, None
+        if old is not None:
+            try:
+                old.close()
+            except psycopg.Error:
+                pass
+        self._connect()
+
     def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(self._execute(sql, params).fetchall())
+        return list(self._execute(sql, params, fresh=not self.in_transaction).fetchall())
 
     def _run(self, sql: str, params: Params) -> int:
         return self._execute(sql, params).rowcount
@@ -180,18 +211,19 @@ class PostgresDatabase(Database):
     # ------------------------------------------------------------------ transactions
     def _begin_write(self) -> Writer:
         self._claims_in_tx = []
-        self._execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        self._execute("BEGIN ISOLATION LEVEL READ COMMITTED", fresh=True)
         self._execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
         return self._session
 
     def _begin_read(self) -> Reader:
         self._claims_in_tx = []
-        self._execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fresh=True)
         return self._session
 
     def _commit(self) -> None:
-        self._claims_in_tx = []
+        claims, self._claims_in_tx = self._claims_in_tx, []
         self._execute("COMMIT")
+        self._held.update(claims)
 
     def _rollback(self) -> None:
         claims, self._claims_in_tx = self._claims_in_tx, []
@@ -205,9 +237,28 @@ class PostgresDatabase(Database):
             pass  # a broken connection: the server ends the transaction and its locks itself
 
     def close(self) -> None:
+        self._held.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    # ------------------------------------------------------------------ keeping claims (decision 421)
+    watchable = True
+
+    def sibling(self) -> "PostgresDatabase":
+        return PostgresDatabase(self.url, self._secret, password_from=self._password_from)
+
+    def holder(self) -> str:
+        return str(self._backend)
+
+    def holding(self, db: Reader, holder: str, names: Sequence[str]) -> bool:
+        keys = sorted({_claim_key(n) & 0xFFFFFFFF for n in names})
+        found = db.scalar(
+            "SELECT COUNT(DISTINCT objid) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            f"AND classid::bigint = ? AND objsubid = 2 AND pid = ? AND objid::bigint IN ({', '.join('?' for _ in keys)})",
+            (_CLAIM_SPACE, int(holder), *keys))
+        return int(found or 0) == len(keys)
 
     # ------------------------------------------------------------------ claims
     def claim(self, tx: Writer, name: str) -> bool:
@@ -226,6 +277,7 @@ class PostgresDatabase(Database):
             (_CLAIM_SPACE, _claim_key(name) & 0xFFFFFFFF)))
 
     def release(self, name: str) -> None:
+        self._held.discard(name)
         if self._conn is None or self._conn.closed:
             return
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -211,6 +212,9 @@ def test_a_second_deployment_that_does_not_wait_is_refused_naming_the_running_on
         with raises_code("deployment_in_progress") as info:
             deploy(cluster.b, "acme-web", "1.4.0", "production", now=time.time())
         assert "Deployments-1" in info.value.message and info.value.exit_code == 4
+        # it names the node that runs it: node a's host, home and process, not node b's
+        where = f"on host {socket.gethostname()} (home {cluster.a.home}, process {os.getpid()})"
+        assert where in info.value.message and str(cluster.b.home) not in info.value.message
         assert cluster.b.db.scalar("SELECT COUNT(*) AS n FROM deployments") == before  # nothing recorded
     finally:
         runner.join(60)
