@@ -36,7 +36,7 @@ from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
-from bundlekit.zone.rotation import zone_signing
+from bundlekit.zone.rotation import signing_at_commit, zone_signing
 from bundlekit.zone.store import Staging
 
 __all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
@@ -112,7 +112,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     if created + expires_in > MAX_SECONDS:
         raise UsageError(f"--expires: created {created} plus {expires_in} seconds ends after the year 9999, the "
                          "last time a bundle can state; give a shorter validity", code="invalid_duration")
-    signing = zone_signing(zone, now)
+    zone_signing(zone, now)  # the keys and statements are usable, before any work (read again at the commit)
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     check_authoring(zone, spec)
     space, slug = spec.project["space"], spec.project["slug"]
@@ -123,6 +123,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
         packages = _add_packages(writer, spec, progress, reported, staging, deltas)
         registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=replace)
         with zone.db.transaction() as tx:
+            signing = signing_at_commit(zone, now)  # a key rotated while the packages were written is followed
             seq = sequences.next_release_sequence(tx, space, slug, sequence)
             bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, space, slug, seq)
             variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)

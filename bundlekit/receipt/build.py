@@ -33,7 +33,7 @@ from bundlekit.trust.policy import package_owners
 from bundlekit.zone import outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
-from bundlekit.zone.rotation import zone_signing
+from bundlekit.zone.rotation import signing_at_commit, zone_signing
 
 __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile",
            "parked_name", "finish_parked"]
@@ -242,13 +242,15 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     store = zone.store
     owners = package_owners(dest_zone_id, truststore.sources(zone))
     inventory = [item for item in packages.inventory(zone.db, owners) if store.has(item["sha256"])]
-    signing = zone_signing(zone, now)  # a zone that rotated its key co-signs with the retired one
+    zone_signing(zone, now)  # the keys and statements are usable, before any work (read again at the commit)
     writer = BundleWriter(out, "receipt")
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
             data = local_logs.get(digest) or get_log(zone.db, digest) or b""
             writer.add_blob(io.BytesIO(data), len(data))
         with zone.db.transaction() as tx:
+            # the key valid when the receipt is recorded; a zone that rotated its key co-signs with the retired one
+            signing = signing_at_commit(zone, now)
             seq = sequences.next_outgoing(tx, sequences.receipt_key(dest_zone_id))
             bundle_id = receipt_id_for(zone.zone_id, dest_zone_id, seq)
             manifest = Manifest(

@@ -24,7 +24,7 @@ from bundlekit.zone.db import Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.keyring import signing_name
 
-__all__ = ["ROTATION_WINDOW", "ZoneSigning", "rotate_key", "active_rotations", "zone_signing", "apply_rotations"]
+__all__ = ["ROTATION_WINDOW", "ZoneSigning", "rotate_key", "active_rotations", "zone_signing", "signing_at_commit", "apply_rotations"]
 
 ROTATION_WINDOW = 90 * 86400
 
@@ -103,6 +103,19 @@ def zone_signing(zone: Zone, now: EpochSeconds) -> ZoneSigning:
     rotations = active_rotations(zone, now)
     return ZoneSigning(zone.signing_key(), tuple(st for st, _ in rotations),
                        tuple(k for _, k in rotations if k is not None))
+
+
+def signing_at_commit(zone: Zone, now: EpochSeconds) -> ZoneSigning:
+    """:func:`zone_signing` read again inside the write transaction that records what it signs.
+
+    Work done before that transaction (packing an export, the logs of a receipt) can take long,
+    and a rotation may commit meanwhile, on this node or another. Inside the transaction the
+    write lock keeps any further rotation out until the commit, so the key read here is the
+    zone's key when the bundle is recorded: a rotation made meanwhile is followed (the new key
+    signs, its statement is carried and the retired key co-signs), never signed past with the
+    key it retired (decision 422). Raises what :func:`zone_signing` raises."""
+    zone.forget_signing_key()
+    return zone_signing(zone, now)
 
 
 def apply_rotations(tx: Writer, source_zone_id: str, statements: list[RotationStatement],
