@@ -72,7 +72,7 @@ RESTRICTED: dict[str, tuple[set[str], set[str]]] = {
     # package: (packages only the listed modules may import, those modules)
     "deploy": ({"zone", "receipt", "trust", "importer", "promotion"},
                {"bundlekit.deploy.service", "bundlekit.deploy.recording", "bundlekit.deploy.scopes",
-                "bundlekit.deploy.worker_admin"}),
+                "bundlekit.deploy.worker_admin", "bundlekit.deploy.keeper"}),
 }
 
 #: Modules that talk to a database driver (the backends of ``zone/db.py``).

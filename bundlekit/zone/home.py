@@ -41,7 +41,8 @@ from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.zone.db import Database
 from bundlekit.zone.keyring import Keyring, read_key_file
-from bundlekit.zone.location import Settings, StateURL, read_settings, settings_path, store_password, write_settings
+from bundlekit.zone.location import (Settings, StateURL, read_password, read_settings, settings_path, store_password,
+                                     write_settings)
 from bundlekit.zone.state import Found, open_state, open_url, state_path, stored_zone
 from bundlekit.zone.store import PackageStore, check_new_store, check_store, mark_store
 
@@ -99,6 +100,10 @@ class Zone:
 
     def _this_zone(self, found: Found) -> None:
         """Refuse a shared state that is not this home's zone, before anything is migrated in it."""
+        if found.zone_id is None and (self.home / PENDING).is_file():
+            raise StateError(f"{self.home}: `bundlekit init` of this zone did not finish (it was stopped before it "
+                             f"recorded the zone in {self.settings.state}); run the same init command again to "
+                             "finish it", code="not_a_zone")
         if found.zone_id != self.zone_id:
             raise StateError(f"{self.home}: bundlekit.conf points at {self.settings.state}, which holds "
                              f"{found.describe()}, not this home's zone {self.name} ({self.zone_id}); nothing was "
@@ -179,6 +184,8 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
     empty, ``store_mismatch``), marked as this zone's (``zone/store.py`` :data:`MARKER`).
     """
     IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
+    if state is not None and (home / PENDING).is_file():
+        return _finish_init(home, name, state, password, package_store)
     check_new_home(home)
     settings = Settings(state, package_store.resolve() if package_store is not None else None)
     if settings.package_store is not None:
@@ -208,20 +215,84 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
         if settings != Settings():
             write_settings(home, settings)
         info = ZoneInfo(name, secrets.token_hex(16), now)
-        if db is None:
+        if db is None:  # SQLite: the state is the home's own file; a home killed half made is deleted and made again
             db = open_state(home, create=True)
-        with db.transaction() as tx:
-            if tx.one("SELECT 1 AS hit FROM meta WHERE key = 'zone_id'") is not None:  # another node was quicker
-                raise StateError(f"{state}: another node created a zone in this database first; use `bundlekit "
-                                 "join`", code="state_not_empty")
-            for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
-                tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+            _record_zone(db, info, None)
+            write_zone_file(home, info)
+            return Zone(home, info, settings)
+        # A shared state: the home is made whole first, and the zone recorded in the state last, so
+        # the state never names a zone whose home is not whole. Killed between, the same command
+        # run again finishes it (PENDING).
+        write_atomic(home / PENDING, _info_json(info))
         if settings.package_store is not None:
             mark_store(settings.package_store, info.zone_id, info.name)  # what join and every node check
+        write_zone_file(home, info)
+        _record_zone(db, info, state)
     finally:
         if db is not None:
             db.close()
-    write_zone_file(home, info)
+    (home / PENDING).unlink()
+    fsync_dir(home)
+    return Zone(home, info, settings)
+
+
+#: In a home while ``init --state`` records its zone in the shared state: the init did not finish.
+PENDING = "init.pending"
+
+
+def _info_json(info: ZoneInfo) -> bytes:
+    return (json.dumps({"name": info.name, "zone_id": info.zone_id, "created": info.created}, indent=2)
+            + "\n").encode()
+
+
+def _record_zone(db: Database, info: ZoneInfo, state: StateURL | None) -> None:
+    """Record ``info`` as the zone of the state (nothing when it already is: an init finished again)."""
+    with db.transaction() as tx:
+        found = tx.scalar("SELECT value FROM meta WHERE key = 'zone_id'")
+        if found == info.zone_id:
+            return
+        if found is not None:  # another node was quicker
+            raise StateError(f"{state}: another node created a zone in this database first; use `bundlekit "
+                             "join`", code="state_not_empty")
+        for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
+            tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+
+
+def _finish_init(home: Path, name: str, state: StateURL, password: str | None,
+                 package_store: Path | None) -> Zone:
+    """Finish an ``init --state`` that was killed before it recorded its zone (``PENDING`` is in
+    ``home``): the same command again records the zone made then; another is ``zone_exists``."""
+    try:
+        data = json.loads((home / PENDING).read_text("utf-8"))
+        info = ZoneInfo(str(data["name"]), str(data["zone_id"]), int(data["created"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise StateError(f"{home / PENDING}: damaged; this home's init cannot be finished. Use another --home",
+                         code="state_damaged") from None
+    settings = read_settings(home)
+    store = package_store.resolve() if package_store is not None else None
+    if (name, state, store) != (info.name, settings.state, settings.package_store):
+        raise StateError(f"{home}: `bundlekit init` of zone {info.name!r} into {settings.state} did not finish "
+                         "here; run that same command again (same --zone, --state and --package-store) to finish "
+                         "it, or use another --home", code="zone_exists")
+
+    def ours(found: Found) -> None:
+        if found.zone_id not in (None, info.zone_id):
+            raise StateError(f"{state}: the database now holds {found.describe()}; nothing was changed in it. Use "
+                             "another --home and database", code="state_not_empty")
+
+    db = open_url(state, password if password is not None else read_password(home), create=True, expect=ours,
+                  password_from="--state-password-file")
+    try:
+        if password is not None:
+            store_password(home, password)
+        if settings.package_store is not None:
+            mark_store(settings.package_store, info.zone_id, info.name)
+        write_zone_file(home, info)
+        _record_zone(db, info, state)
+    finally:
+        db.close()
+    (home / PENDING).unlink()
+    fsync_dir(home)
     return Zone(home, info, settings)
 
 
@@ -236,8 +307,7 @@ def _no_zone(state: StateURL) -> Callable[[Found], None]:
 
 
 def write_zone_file(home: Path, info: ZoneInfo) -> None:
-    write_atomic(home / "zone.json", (json.dumps(
-        {"name": info.name, "zone_id": info.zone_id, "created": info.created}, indent=2) + "\n").encode())
+    write_atomic(home / "zone.json", _info_json(info))
     fsync_dir(home)
 
 

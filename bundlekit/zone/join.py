@@ -17,7 +17,8 @@ from bundlekit.core.atomic import write_atomic
 from bundlekit.errors import StateError, UsageError
 from bundlekit.zone.home import Zone, check_new_home, open_zone, write_zone_file
 from bundlekit.zone.keyring import Keyring
-from bundlekit.zone.location import Settings, StateURL, password_path, read_password, store_password, write_settings
+from bundlekit.zone.location import (Settings, StateURL, password_path, read_password, read_settings,
+                                     store_password, write_settings)
 from bundlekit.zone.state import Found, open_url
 from bundlekit.zone.store import check_store
 
@@ -44,6 +45,7 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     password_from = "--state-password-file"
     if password is None and (password := read_password(source)) is not None:
         password_from = str(password_path(source))
+        _same_server(state, read_settings(source).state, source)
 
     def same_zone(found: Found) -> None:  # before anything is migrated in the database
         if found.zone_id != existing.zone_id:
@@ -74,6 +76,17 @@ def join_zone(home: Path, *, state: StateURL, password: str | None, package_stor
     write_settings(home, settings)
     write_zone_file(home, existing.info)
     return Zone(home, existing.info, settings)
+
+
+def _same_server(state: StateURL, theirs: StateURL | None, source: Path) -> None:
+    """Refuse to send the ``--from`` home's password to another server or user than the one it is for:
+    a mistyped (or planted) ``--state`` would hand it to whoever answers there (``usage``)."""
+    if theirs is None or (theirs.host.lower(), theirs.port, theirs.user) != (state.host.lower(), state.port, state.user):
+        kept_for = theirs.masked if theirs is not None else "no PostgreSQL state (the --from home uses SQLite)"
+        raise UsageError(f"--state {state.masked}: the --from home's password ({password_path(source)}) is for "
+                         f"{kept_for}, and is only reused for the same host, port and user; give this server's "
+                         "password with --state-password-file FILE (or `-` to type it), or fix --state",
+                         code="usage")
 
 
 def _copy_keys(source: Path, dest: Path) -> None:

@@ -10,6 +10,11 @@ same way by every command that would otherwise create or migrate a zone in it.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +138,67 @@ def test_migrate_state_and_join_refuse_another_programs_database(pg_server: Post
     assert "customers" in _refused(pg_server, shop, ["join", "--state", shop, "--package-store", tmp_path / "s",
                                                      "--from", source], "not_a_zone", home=tmp_path / "node-b",
                                    watch=(source,))
+
+
+def test_join_never_sends_the_from_homes_password_to_another_server(pg_server: PostgresServer,
+                                                                    tmp_path: Path) -> None:
+    """The --from home's password is reused only for its own host, port and user: given another
+    server's URL (a typing error, or a URL someone planted), join refuses before connecting."""
+    source = _pg_node(pg_server, tmp_path)
+    before = snapshot(source)
+    for other in ("postgresql://bundlekit@127.0.0.1:1/prod", f"postgresql://intruder@127.0.0.1:{pg_server.port}/x"):
+        r = run_cli("join", "--state", other, "--package-store", tmp_path / "store", "--from", source, "--json",
+                    home=tmp_path / "node-b")
+        err = json.loads(r.stdout)["error"]
+        assert (r.returncode, err["code"]) == (2, "usage"), r.stdout
+        assert str(source / "keys" / "state.password") in err["message"] and "--state-password-file" in err["message"]
+        assert pg_server.password not in r.stdout + r.stderr
+        assert not (tmp_path / "node-b").exists() and snapshot(source) == before
+
+
+def test_init_killed_before_it_recorded_its_zone_is_finished_by_running_it_again(pg_server: PostgresServer,
+                                                                                 tmp_path: Path) -> None:
+    """`init --state` killed while it records its zone (here: the state's write lock is held by
+    another node, so it waits there) leaves a home the same command finishes; the state never
+    names a zone whose home is not whole."""
+    import psycopg
+
+    from bundlekit.zone.postgres import _WRITE_LOCK
+    from bundlekit.zone.schema import migrate
+
+    url = pg_server.new_database()
+    db = PostgresDatabase(parse_state_url(url, where="test", allow_password=False), pg_server.password)
+    migrate(db)  # the schema is there (what a first init does before it waits for the lock)
+    db.close()
+    home, store = tmp_path / "prod", tmp_path / "store"
+    args = ["init", "--zone", "prod", "--state", url, "--package-store", store, "--state-password-file",
+            pg_server.password_file, "--json"]
+    env = dict(os.environ)
+    env.pop("BUNDLEKIT_HOME", None)
+    with psycopg.connect(url, password=pg_server.password) as other:  # another node, mid-transaction
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+        proc = subprocess.Popen([sys.executable, "-m", "bundlekit", *map(str, args), "--home", str(home)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120  # a limit for a hang, not a measured time
+            while not (home / "zone.json").exists():
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "init never got as far as its home"
+                time.sleep(0.05)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        other.rollback()
+    name = url.rsplit("/", 1)[1]
+    assert pg_server.sql(name, "SELECT COUNT(*) FROM meta WHERE key = 'zone_id'") == [(0,)]
+    r = run_cli("trust", "list", "--json", home=home)  # the half-made node says what to do
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "not_a_zone" and "init" in err["message"], err
+    r = run_cli(*args[:-1], "--json", home=home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    made = json.loads(r.stdout)
+    assert json.loads((home / "zone.json").read_text())["zone_id"] == made["zone_id"]
+    assert pg_server.sql(name, "SELECT value FROM meta WHERE key = 'zone_id'") == [(made["zone_id"],)]
+    assert run_cli("trust", "list", home=home).returncode == 0
+    assert not (home / "init.pending").exists()

@@ -200,7 +200,10 @@ def test_two_nodes_deploying_one_project_to_one_environment_run_one_at_a_time(cl
 def test_a_second_deployment_that_does_not_wait_is_refused_naming_the_running_one(cluster: Cluster, tmp_path: Path,
                                                                                  release_dir: Path) -> None:
     log = _order_log(tmp_path)
-    _deployable(cluster, tmp_path, _slow_release(release_dir, log))
+    gate = log.parent / "go"  # node a's step waits for it: b is refused while a runs, however slow the machine
+    _deployable(cluster, tmp_path, edit_release(release_dir, 'echo "migrating database',
+                                                f'echo "start $$" >> {log}; while [ ! -e {gate} ]; do sleep 0.05; '
+                                                f'done; echo "end $$" >> {log}\necho "migrating database'))
     runner = threading.Thread(target=deploy, args=(cluster.a, "acme-web", "1.4.0", "Production"),
                               kwargs={"now": time.time()})
     runner.start()
@@ -217,7 +220,8 @@ def test_a_second_deployment_that_does_not_wait_is_refused_naming_the_running_on
         assert where in info.value.message and str(cluster.b.home) not in info.value.message
         assert cluster.b.db.scalar("SELECT COUNT(*) AS n FROM deployments") == before  # nothing recorded
     finally:
-        runner.join(60)
+        gate.touch()
+        runner.join(120)
     out = deploy(cluster.b, "acme-web", "1.4.0", "Production", now=time.time())  # it ended: b may run now
     assert out.record is not None and out.record.deployment_id == "Deployments-2"
 
