@@ -3,9 +3,9 @@
 click completes commands and options by itself (``eval "$(_BUNDLEKIT_COMPLETE=bash_source
 bundlekit)"``, see the README); this module adds the values only the zone knows. It attaches
 by parameter name to every command that has one (``project``: slugs; ``version``,
-``environment``, ``machine``, a target ``name``, ``deployment_id``, ``tenant``, ``phase``), so a new command gets completion by
-naming its parameters the usual way. The zone is the one ``--home`` names on the command line
-so far, else ``$BUNDLEKIT_HOME`` or ``~/.bundlekit``; completion never fails a shell: a
+``environment``, ``machine``, a target ``name``, ``deployment_id``, ``tenant``, ``phase``; a
+trusted zone for ``--to`` and ``trust set NAME``), so a new command gets completion by naming
+its parameters the usual way. The zone is the one ``--home`` names on the command line so far, else ``$BUNDLEKIT_HOME`` or ``~/.bundlekit``; completion never fails a shell: a
 missing or unreadable zone completes nothing.
 """
 
@@ -23,6 +23,7 @@ from bundlekit.zone.deployments import list_deployments
 from bundlekit.zone.environments import known_environments
 from bundlekit.zone.home import Zone, open_zone
 from bundlekit.zone.targets import list_targets
+from bundlekit.zone.truststore import zone_names
 
 __all__ = ["install"]
 
@@ -106,6 +107,16 @@ def _deployments(z: Zone, ctx: click.Context) -> Iterable[str]:
     return [d["id"] for d in list_deployments(z.db)]
 
 
+def _zones(z: Zone, ctx: click.Context) -> Iterable[str]:
+    return zone_names(z.db).values()
+
+
+#: (command path, parameter name) whose value is a trusted zone's name (finding 15.1); ``--to``
+#: elsewhere is a database URL or a HOST:PORT.
+ZONE_PARAMS = {("export", "to"), ("outbox pack", "to"), ("deployments receipt", "to"), ("trust set", "name"),
+               ("trust remove", "name"), ("trust set", "share"), ("trust add", "share")}
+
+
 def _completer(read: Callable[[Zone, click.Context], Iterable[str]]) -> Completer:
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
         return _from_zone(ctx, read, incomplete)
@@ -134,6 +145,8 @@ def install(group: click.Group, path: str = "") -> None:
             completer = BY_NAME.get(param.name or "")
             if param.name == "name" and path == "targets " and name != "add":
                 completer = _completer(_targets)
+            if (f"{path}{name}", param.name) in ZONE_PARAMS:
+                completer = _completer(_zones)
             if completer is not None and getattr(param, "_custom_shell_complete", None) is None:
                 # click's hook for shell_complete=...; set here so commands need not repeat it
                 param._custom_shell_complete = completer  # type: ignore[attr-defined]

@@ -25,7 +25,8 @@ from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
-from bundlekit.zone.home import init_zone
+from bundlekit.zone.environments import resolve_environment
+from bundlekit.zone.home import Zone, init_zone
 from bundlekit.zone.rotation import rotate_key
 
 
@@ -102,7 +103,8 @@ def trust() -> None:
 
 EVIDENCE_HELP = ("Glob(s) of the environments whose deployments this zone's receipts and the attestations in its "
                  "releases may prove to a lifecycle (repeat for several). By default its word proves none: "
-                 "name the phases it runs, e.g. --evidence-for Staging.")
+                 "name the environments it deploys to, e.g. --evidence-for Staging. A plain name close to a "
+                 "known environment but not equal is refused as a typo unless --new.")
 SHARE_HELP = ("A trusted zone whose releases may use this zone's packages by hash, and whose receipts list them "
               "(repeat for several). By default a zone's packages are its own.")
 
@@ -112,8 +114,15 @@ def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
     return out or ("*",)
 
 
-def _evidence_patterns(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+def _evidence_patterns(z: Zone, values: tuple[str, ...], new: bool) -> tuple[str, ...]:
+    """The --evidence-for globs; a plain name (no glob character) takes the spelling the zone
+    knows it by, and one close to a known environment but not equal is refused as a typo with
+    the closest names unless ``new`` (finding 10.7, the rule of decision 394)."""
+    out = []
+    for p in (p.strip() for v in values for p in v.split(",") if p.strip()):
+        out.append(p if any(c in p for c in "*?[") else
+                   resolve_environment(z.db, p, option="--evidence-for", new=new))
+    return tuple(out)
 
 
 @trust.command("add", epilog="bundlekit trust add dev.card --home ./prod --projects 'acme-*' --threshold 2\n"
@@ -127,16 +136,17 @@ def _evidence_patterns(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Distinct trusted signatures required (the zone key plus approvers).")
 @click.option("--share-packages-with", "share", multiple=True, metavar="ZONE", help=SHARE_HELP)
 @click.option("--evidence-for", "evidence_for", multiple=True, metavar="ENV-GLOB", help=EVIDENCE_HELP)
+@click.option("--new", is_flag=True, help="An --evidence-for name close to a known environment is a new one, not a typo.")
 @json_option
 def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: tuple[str, ...],
               environments: tuple[str, ...], threshold: int, share: tuple[str, ...], evidence_for: tuple[str, ...],
-              as_json: bool) -> None:
+              new: bool, as_json: bool) -> None:
     """Trust another zone's identity card."""
     parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
     with open_home(home) as z:
         policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
                               truststore.zone_ids(z, share, what="--share-packages-with"),
-                              _evidence_patterns(evidence_for))
+                              _evidence_patterns(z, evidence_for, new))
         entry = truststore.add_zone(z, parsed, policy, clock.now())
     if as_json:
         emit_json(entry.to_dict())
@@ -154,10 +164,11 @@ def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: t
 @click.option("--evidence-for", "evidence_for", multiple=True, metavar="ENV-GLOB",
               help=EVIDENCE_HELP + " Replaces the globs given before.")
 @click.option("--no-evidence", is_flag=True, help="This zone's word proves no deployment to any lifecycle.")
+@click.option("--new", is_flag=True, help="An --evidence-for name close to a known environment is a new one, not a typo.")
 @home_option
 @json_option
 def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evidence_for: tuple[str, ...],
-              no_evidence: bool, home: str | None, as_json: bool) -> None:
+              no_evidence: bool, new: bool, home: str | None, as_json: bool) -> None:
     """Change a trusted zone's policy: which other zones may use the packages it delivered, and
     which environments its receipts and attestations may prove."""
     sharing, proving = bool(share) or no_package_sharing, bool(evidence_for) or no_evidence
@@ -165,11 +176,12 @@ def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evide
         raise UsageError("give --share-packages-with ZONE (repeat for several) or --no-package-sharing, and/or "
                          "--evidence-for ENV-GLOB (repeat for several) or --no-evidence", code="usage")
     with open_home(home) as z:
-        if proving:
-            truststore.get_zone(z, name)  # an unknown zone is refused before anything changes
+        if proving:  # an unknown zone or environment is refused before anything changes
+            truststore.get_zone(z, name)
+            patterns = _evidence_patterns(z, evidence_for, new)
         entry = truststore.share_packages(z, name, share) if sharing else truststore.get_zone(z, name)
         if proving:
-            entry = truststore.set_evidence_for(z, name, _evidence_patterns(evidence_for))
+            entry = truststore.set_evidence_for(z, name, patterns)
     if as_json:
         emit_json(entry.to_dict())
     elif proving and not sharing:

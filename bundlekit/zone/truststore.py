@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.text import closest
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.container import Limits
@@ -71,9 +72,20 @@ def get_zone(zone: Zone, name: str) -> TrustEntry:
     """A trusted zone by name (case-insensitive) or zone id; ``StateError`` ``unknown_zone`` if none."""
     row = zone.db.one("SELECT * FROM trusted_zones WHERE name = ? OR zone_id = ?", (name, name))
     if row is None:
-        raise StateError(f"no trusted zone named {name!r} in {zone.home}; see `bundlekit trust list`",
-                         code="unknown_zone")
+        found = [z for z, n in zone_names(zone.db).items() if n.casefold() == name.casefold()]
+        row = zone.db.one("SELECT * FROM trusted_zones WHERE zone_id = ?", (found[0],)) if found else None
+    if row is None:
+        raise unknown_zone(zone.db, name, f"no trusted zone named {name!r} in {zone.home}")
     return _entry(zone.db, row)
+
+
+def unknown_zone(db: Reader, name: str, what: str) -> StateError:
+    """The ``unknown_zone`` refusal for ``name``: ``what`` went wrong, the closest trusted zone
+    names ("Did you mean"), and where to see them all (finding 10.8)."""
+    similar = closest(name, zone_names(db).values())
+    hint = f". Did you mean {', '.join(repr(s) for s in similar)}? See" if similar else "; see"
+    return StateError(f"{what}{hint} `bundlekit trust list`", code="unknown_zone",
+                      details={"zone": name, "suggestions": similar})
 
 
 def entry_for_id(db: Reader, zone_id: str) -> TrustEntry | None:
@@ -138,8 +150,7 @@ def zone_ids(zone: Zone, names: Iterable[str], *, what: str) -> tuple[str, ...]:
     for name in names:
         found = known.get(name.lower()) or (name if name in known.values() else None)
         if found is None:
-            raise StateError(f"{what} {name!r}: no trusted zone has that name; see `bundlekit trust list`. Nothing "
-                             "was changed", code="unknown_zone")
+            raise unknown_zone(zone.db, name, f"{what} {name!r}: no trusted zone has that name; nothing was changed")
         if found not in out:
             out.append(found)
     return tuple(sorted(out))

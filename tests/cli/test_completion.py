@@ -51,3 +51,12 @@ def test_tenants_complete_from_the_project_and_projects_complete_once_by_slug(w:
     assert _complete("bundlekit deploy acme-web 1.4.0 --environment Production --tenant Ac", w.prod) == ["Acme Corp"]
     assert _complete("bundlekit lifecycle show acme-web --tenant ", w.prod) == ["Acme Corp"]
     assert _complete("bundlekit variables list ", w.prod) == ["acme-web"]
+
+
+def test_trusted_zones_complete_after_to_and_trust_set(w: World) -> None:
+    """Finding 15.1: `--to ` completed nothing though the trusted zones are in the state."""
+    assert _complete("bundlekit deployments receipt Deployments-1 --to ", w.prod) == ["dev"]
+    assert _complete("bundlekit export release.toml --to p", w.dev) == ["prod"]
+    assert _complete("bundlekit trust set ", w.prod) == ["dev"]
+    assert _complete("bundlekit trust remove d", w.prod) == ["dev"]
+    assert _complete("bundlekit zone migrate-state --to ", w.prod) == []  # a database URL there, not a zone
