@@ -147,7 +147,7 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     need = (f"a successful deployment of this release to {envs}" if len(block.phase.environments) == 1 else
             f"successful deployments of this release to {block.phase.minimum_successful} of its environments "
             f"({envs})")
-    where = ("" if project.source_zone_id == _zone_id(db, zone_name) else
+    where = ("" if not _author_may_prove(db, project, zone_name, block.phase.environments) else
              "; or, when it succeeded in the zone that authored the release, export the release from there again "
              "(the new bundle carries that zone's signed proof) or bring that zone's receipt of the deployment "
              "(`bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE` there)")
@@ -158,6 +158,17 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
         f"phase: `bundlekit lifecycle waive {project.slug} --phase {block.phase.name!r} --reason TEXT`{where}",
         code="lifecycle_violation", details={**details, "phase": decision.phase.name,
                                              "blocking_phase": block.phase.name, "not_counted": unused})
+
+
+def _author_may_prove(db: Reader, project: projects.ProjectRecord, zone_name: str,
+                      environments: Iterable[str]) -> bool:
+    """Whether the zone that authored ``project``'s releases is another zone, trusted here, whose
+    word may prove a deployment to one of ``environments``: only then can its proof (a new
+    export, its receipt) pass the phase, so only then is the way named (finding 10.6)."""
+    if project.source_zone_id == _zone_id(db, zone_name) or not project.source_zone_id:
+        return False
+    entry = truststore.entry_for_id(db, project.source_zone_id)
+    return entry is not None and any(entry.policy.may_prove(e) for e in environments)
 
 
 def _zone_id(db: Reader, zone_name: str) -> str | None:

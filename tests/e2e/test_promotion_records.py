@@ -277,3 +277,17 @@ def test_a_deployments_warnings_print_once_before_its_steps_and_stay_in_its_reco
     for warning in record["warnings"]:
         shown = [i for i, line in enumerate(lines) if line == warning]
         assert len(shown) == 1 and shown[0] < first_step, (warning, r.stderr)
+
+
+def test_the_authoring_zone_hint_is_given_only_for_a_phase_that_zone_may_prove(tmp_path: Path) -> None:
+    """10.6: every lifecycle_violation ended with "when it succeeded in the zone that authored the
+    release, export ... from there again", also when the open phase (Staging) is run by another
+    zone, whose word the authoring zone's proof cannot replace (the hint where it applies:
+    test_the_authoring_zone_gives_signed_proof_of_a_deployment_made_after_the_export)."""
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), home=w.prod)
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Production", "--json", home=w.prod)
+    err = json.loads(r.stdout)["error"]
+    assert (r.returncode, err["code"], err["details"]["blocking_phase"]) == (5, "lifecycle_violation", "Staging")
+    assert "authored" not in err["message"] and "export the release from there" not in err["message"]
+    assert "--evidence RECEIPT.bundle" in err["message"]
