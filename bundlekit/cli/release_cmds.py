@@ -155,7 +155,9 @@ def _waiver_text(w: dict[str, Any], now: int) -> str:
     """One waiver for people: phase, which releases, reason, who and when."""
     which = "every release" if w["release"] == "*" else w["release"]
     by = f" by {w['author']}" if w.get("author") else ""
-    return f"{w['phase']} ({which}): {w['reason']} (waived{by}, {when_text(w['created'], now)})"
+    relied = f"; relied on by {', '.join(w['relied_on'])}" if w.get("relied_on") else ""
+    gone = "; since withdrawn" if w.get("withdrawn") else ""
+    return f"{w['phase']} ({which}): {w['reason']} (waived{by}, {when_text(w['created'], now)}{relied}{gone})"
 
 
 @lifecycle.command("waive", epilog="bundlekit lifecycle waive acme-web --phase Staging --release 2.0.1 "

@@ -223,7 +223,8 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
     if d.reason and d.state == "refused":
         meta.append(("Refused", _e(d.reason)))
     if d.waived:
-        meta.append(("Waived phases", _e("; ".join(d.waivers or d.waived))))
+        notes = [f"{w.text()}, {format_utc(w.created)}" if w.created else w.text() for w in d.waivers]
+        meta.append(("Waived phases", _e("; ".join(notes or d.waived))))
     if exported_at is not None:
         meta.append(("Exported", f"{format_utc(exported_at)} ({_time(exported_at, now)})"))
     if d.state == "refused" and d.ended is not None:

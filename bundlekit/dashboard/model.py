@@ -39,6 +39,7 @@ from bundlekit.dashboard.view import (
     OutputView,
     ProjectRow,
     StepView,
+    WaiverView,
 )
 from bundlekit.zone import exports, projects, refusals, remote, truststore
 from bundlekit.zone.db import Reader, Row
@@ -112,12 +113,13 @@ def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView
                           waivers=_waiver_notes(row.get("waivers") or [{"phase": w} for w in row["waived"]]))
 
 
-def _waiver_notes(items: Iterable[dict[str, Any]]) -> tuple[str, ...]:
-    """Each waiver a deployment relied on, for people: ``Staging: CAB-1234 (waived by alice)``."""
+def _waiver_notes(items: Iterable[dict[str, Any]]) -> tuple[WaiverView, ...]:
+    """Each waiver a deployment relied on, with its phase, release, reason, author and time."""
     out = []
-    for w in items:
-        by = f" (waived by {w['author']})" if w.get("author") else ""
-        out.append(f"{w['phase']}: {w['reason']}{by}" if w.get("reason") else str(w["phase"]))
+    for w in items:  # a receipt carries the format's created_ms, the zone's record Unix seconds
+        created = w["created_ms"] // 1000 if isinstance(w.get("created_ms"), int) else w.get("created")
+        out.append(WaiverView(str(w["phase"]), w.get("release") or "*", w.get("reason") or "", w.get("author"),
+                              int(created) if created is not None else None))
     return tuple(out)
 
 

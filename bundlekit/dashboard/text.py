@@ -2,7 +2,8 @@
 
 Each cell reads ``1.4.0 exported 3h ago`` on its first line and ``prev ok 1.3.0`` on the
 second when an earlier release succeeded there; a refused import reads ``1.2.0 refused in
-staging: rollback`` (never a failed deployment), earlier failed deployments ``+2 failed before``. Columns are as wide as their content and
+staging: rollback`` (never a failed deployment), earlier failed deployments ``+2 failed before``,
+a run that relied on a lifecycle waiver ``waived: Staging``. Columns are as wide as their content and
 shrink (cells end in ``…``) to fit ``width``; columns that still do not fit are listed in a
 note instead of being cut in half. Every string that came from a project, a zone or a
 release has its control characters shown escaped, so a hostile name cannot drive the terminal
@@ -123,6 +124,8 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
         age = relative_age(when, now)
         first += f", started {age}" if latest.state == "running" else f" {age}"
     lines = [first]
+    if latest.waived:  # it ran on a zone's waiver, not on passed phases (finding 10.2)
+        lines.append(f"waived: {_clean(', '.join(latest.waived))}")
     if latest.state == "refused":
         lines.append(_refused_in(latest))
     prev = cell.previous_success

@@ -33,6 +33,7 @@ __all__ = [
     "OutputView",
     "StepView",
     "DeploymentView",
+    "WaiverView",
     "CellView",
     "ProjectRow",
     "DashboardView",
@@ -177,12 +178,41 @@ class StepView:
 
 
 @dataclass(frozen=True, slots=True)
+class WaiverView:
+    """A lifecycle waiver a deployment relied on, as it recorded it (decision 391): the phase,
+    the release it covered (a version or ``*``), why, who, and when (Unix seconds; ``None``
+    with an empty reason for a deployment recorded before waivers kept more than the phase)."""
+
+    phase: str
+    release: str = "*"
+    reason: str = ""
+    author: str | None = None
+    created: int | None = None
+
+    def text(self) -> str:
+        """For people: ``Staging: CAB-1234 (waived by alice)``, or the phase alone."""
+        by = f" (waived by {self.author})" if self.author else ""
+        return f"{self.phase}: {self.reason}{by}" if self.reason else self.phase
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "release": self.release, "reason": self.reason, "author": self.author,
+                "created": self.created}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "WaiverView":
+        d = _map(d, where)
+        created = _opt_time(d, "created", where)
+        return cls(_str(d, "phase", where), d.get("release") or "*", _opt_str(d, "reason", where) or "",
+                   _opt_str(d, "author", where), None if created is None else int(created))
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentView:
     """One release sent to (or deployed in, or refused by) one (zone, environment).
 
     ``tenant`` is None for an untenanted deployment; ``reason`` says why a refused import was
     refused (``[code] message``); ``waived`` names lifecycle phases a zone waiver let it skip and
-    ``waivers`` says, for people, each waiver it relied on (phase, reason, who; decision 391).
+    ``waivers`` are the waivers it relied on (phase, release, reason, who, when; decision 391).
     Deployment ids are unique per zone only: :attr:`key` is (zone, deployment id).
     """
 
@@ -201,7 +231,7 @@ class DeploymentView:
     tenant: str | None = None
     reason: str | None = None
     waived: tuple[str, ...] = ()
-    waivers: tuple[str, ...] = ()
+    waivers: tuple[WaiverView, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state not in DEPLOYMENT_STATES:
@@ -219,7 +249,7 @@ class DeploymentView:
                 "release": self.release, "zone": self.zone, "environment": self.environment, "state": self.state,
                 "started": self.started, "ended": self.ended, "steps": [s.to_dict() for s in self.steps],
                 "receipt_received": self.receipt_received, "space": self.space, "tenant": self.tenant,
-                "reason": self.reason, "waived": list(self.waived), "waivers": list(self.waivers)}
+                "reason": self.reason, "waived": list(self.waived), "waivers": [w.to_dict() for w in self.waivers]}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "deployment") -> "DeploymentView":
@@ -231,9 +261,10 @@ class DeploymentView:
         waived = d.get("waived", [])
         if not isinstance(waived, list) or not all(isinstance(w, str) for w in waived):
             raise _invalid(f"{where}.waived", "a list of phase names")
-        waivers = d.get("waivers", [])
-        if not isinstance(waivers, list) or not all(isinstance(w, str) for w in waivers):
-            raise _invalid(f"{where}.waivers", "a list of texts")
+        items = d.get("waivers", [])
+        if not isinstance(items, list):
+            raise _invalid(f"{where}.waivers", "a list of waivers")
+        waivers = [WaiverView.from_dict(w, f"{where}.waivers[{i}]") for i, w in enumerate(items)]
         return cls(_str(d, "deployment_id", where), _str(d, "project", where), _str(d, "project_slug", where),
                    _str(d, "release", where), _str(d, "zone", where), _str(d, "environment", where), state,
                    _opt_time(d, "started", where), _opt_time(d, "ended", where), steps,

@@ -274,10 +274,32 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
 
 def waivers(zone: Zone, project_ref: str | None) -> list[dict[str, Any]]:
     """``lifecycle waivers``: every waiver of the zone (of one project), with the project's name:
-    ``{project, slug, space, phase, release, reason, author, created}``."""
+    ``{project, slug, space, phase, release, reason, author, created, withdrawn, relied_on}``
+    (``relied_on``: ids of the deployments that relied on it). A withdrawn waiver a deployment
+    relied on stays listed, ``withdrawn`` true, as that deployment recorded it (finding 10.1)."""
     with zone.db.read() as db:
         slug = projects.find_project(db, project_ref, zone.name).slug if project_ref else None
         rows = evidence.list_waivers(db, slug)
+        records = deployments.waiver_records(db, slug)
         names = {slug.casefold(): name for slug, name in projects.project_names(db).items()}
-    return [{"project": names.get(r["project_slug"].casefold(), r["project_slug"]), "slug": r["project_slug"],
-             **{k: r[k] for k in ("space", "phase", "release", "reason", "author", "created")}} for r in rows]
+        spaces = {r["project_slug"].casefold(): projects.find_project(db, r["project_slug"], zone.name).space
+                  for r in records}
+    out = [{"project": names.get(r["project_slug"].casefold(), r["project_slug"]), "slug": r["project_slug"],
+            **{k: r[k] for k in ("space", "phase", "release", "reason", "author", "created")},
+            "withdrawn": False, "relied_on": []} for r in rows]
+    for d in records:
+        for w in d["waivers"]:
+            release = w.get("release", ALL_RELEASES)
+            if release not in (ALL_RELEASES, d["release"]):
+                continue
+            key = (d["project_slug"].casefold(), w["phase"].casefold(), release)
+            same = [o for o in out if (o["slug"].casefold(), o["phase"].casefold(), o["release"]) == key
+                    and (not o["withdrawn"] or (o["reason"], o["created"]) == (w.get("reason"), w.get("created")))]
+            if not same:
+                same = [{"project": names.get(key[0], d["project_slug"]), "slug": d["project_slug"],
+                         "space": spaces[key[0]], "phase": w["phase"], "release": release,
+                         "reason": w.get("reason", ""), "author": w.get("author"), "created": w.get("created", 0),
+                         "withdrawn": True, "relied_on": []}]
+                out.append(same[0])
+            same[0]["relied_on"].append(d["id"])
+    return out

@@ -158,6 +158,17 @@ def relied_on_waivers(db: Reader, project_slug: str, release: str) -> list[Row]:
     return rows
 
 
+def waiver_records(db: Reader, project_slug: str | None = None) -> list[Row]:
+    """Every deployment (of one project when ``project_slug``) that relied on a waiver, oldest
+    first: id, project_slug, release, environment, state, started and ``waivers`` as recorded."""
+    rows = db.all("SELECT id, project_slug, release, environment, state, started, waived FROM deployments "
+                  "WHERE waived <> '[]' ORDER BY started, id")
+    rows = [r for r in rows if project_slug is None or r["project_slug"].casefold() == project_slug.casefold()]
+    for row in rows:
+        _waivers(row)
+    return rows
+
+
 def list_deployments(db: Reader) -> list[Row]:
     """Every deployment, newest first: id, project_slug, release, environment, tenant, state, started, ended."""
     return db.all("SELECT id, project_slug, release, environment, tenant, state, started, ended FROM deployments "

@@ -86,13 +86,22 @@ def test_a_deployment_keeps_the_waiver_it_relied_on_after_the_waiver_is_withdraw
             for d in life["relied_on"]] == [(dep["deployment_id"], "CAB-1234", True)]
     assert "relied on a waiver of Staging: CAB-1234" in run_cli("lifecycle", "show", "acme-web", "1.5.0",
                                                                  home=w.prod).stdout
-    assert run_cli("lifecycle", "waivers", home=w.prod).stdout.strip() == "no waivers in this zone"
+    # 10.1: the zone's list keeps a withdrawn waiver a deployment relied on, marked withdrawn
+    listed = json.loads(run_cli("lifecycle", "waivers", "--json", home=w.prod).stdout)["waivers"]
+    assert [(x["phase"], x["release"], x["reason"], x["author"], x["created"], x["withdrawn"], x["relied_on"])
+            for x in listed] == [("Staging", "1.5.0", "CAB-1234", author, shown["waivers"][0]["created"], True,
+                                  [dep["deployment_id"]])]
+    text = run_cli("lifecycle", "waivers", home=w.prod).stdout
+    assert "Staging (1.5.0): CAB-1234" in text and f"relied on by {dep['deployment_id']}; since withdrawn" in text
 
     ok("outbox", "pack", "-o", w.root / "media" / "r.bundle", home=w.prod)
     ok("import", w.root / "media" / "r.bundle", home=w.dev)
     board = okj("dashboard", home=w.dev)
     deps = [d for d in board["deployments"] if d["zone"] == "prod" and d["environment"] == "Production"]
-    assert [d["waivers"] for d in deps] == [[f"Staging: CAB-1234 (waived by {author})"]]
+    # 10.2: fields, with the waiver's time, not a preformatted text; the grid marks the waived run
+    assert [d["waivers"] for d in deps] == [[{"phase": "Staging", "release": "1.5.0", "reason": "CAB-1234",
+                                              "author": author, "created": shown["waivers"][0]["created"]}]]
+    assert "waived: Staging" in run_cli("dashboard", home=w.dev, env={"COLUMNS": "250"}).stdout
 
 
 def test_unknown_names_are_answered_with_the_closest_known_ones(tmp_path: Path) -> None:
