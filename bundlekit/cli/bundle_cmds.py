@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import click
 
@@ -41,18 +41,26 @@ def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[
             "placeholders": [p.to_dict() for p in m.placeholders],
             "output_refs": [o.to_dict() for o in m.output_refs],
             "lifecycle": m.lifecycle.to_dict() if m.lifecycle is not None else None,
-            "attestations": [dict(a) for a in m.attestations],
+            "attestations": [_seconds(a) for a in m.attestations],
         })
     else:  # a receipt: what it reports, never a sealed output (finding 10.6)
         out.update({
             "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
                              "release": e["release"], "environment": e["environment"], "tenant": e.get("tenant"),
-                             "state": e["state"], "ended_ms": e["ended_ms"], "waived": list(e.get("waived", []))}
+                             "state": e["state"], "ended": e["ended_ms"] // 1000, "waived": list(e.get("waived", [])),
+                             "waivers": [_seconds(w) for w in e.get("waivers", [])]}
                             for e in m.receipts],
             "refusals": [{"refusal_id": r["refusal_id"], "project": r["project"]["name"], "release": r["release"],
-                          "code": r["code"], "refused_ms": r["refused_ms"]} for r in m.refusals],
+                          "code": r["code"], "refused": r["refused_ms"] // 1000} for r in m.refusals],
         })
     return out
+
+
+def _seconds(d: Mapping[str, Any]) -> dict[str, Any]:
+    """``d`` with each format time in milliseconds (``ended_ms``) as whole Unix seconds under the
+    name without ``_ms`` (``ended``): every --json time is whole seconds (decision 480)."""
+    return {(k[:-3] if k.endswith("_ms") and isinstance(v, int) else k):
+            (v // 1000 if k.endswith("_ms") and isinstance(v, int) else v) for k, v in d.items()}
 
 
 @cli.command(epilog="bundlekit export release.toml --to prod -o acme-1.4.0.bundle --home ./dev --expires 14d")
@@ -136,17 +144,33 @@ def inspect(bundle: Path, as_json: bool) -> None:
         for o in m.output_refs:
             echo(f"  output  {o.reference} used in {', '.join(o.used_in)}")
         if m.lifecycle is not None:
-            echo("  lifecycle " + " > ".join(f"{p.name} ({', '.join(p.environments)})" for p in m.lifecycle.phases))
+            echo("  lifecycle " + " > ".join(_phase_text(p) for p in m.lifecycle.phases))
         for a in info["attestations"]:
             echo(f"  proof   {a['deployment_id']} succeeded in {a['environment']} in zone {m.source.name} "
-                 f"{when_text(a['ended_ms'] / 1000, now)}")
+                 f"{when_text(a['ended'], now)}")
     else:
         for d in info["deployments"]:
             echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}"
                  + (f" for tenant {d['tenant']}" if d["tenant"] else "") + f": {d['state']}, "
-                 f"{when_text(d['ended_ms'] / 1000, now)}")
+                 f"{when_text(d['ended'], now)}")
+            for w in d["waivers"]:  # finding 10.4: what the receipt carries of each waiver relied on
+                which = "every release" if w.get("release") == "*" else w.get("release")
+                by = f" by {w['author']}" if w.get("author") else ""
+                echo(f"    relied on a waiver of phase {w['phase']} ({which}): {w['reason']} (waived{by}, "
+                     f"{when_text(w['created'], now)})")
+            known = {w["phase"] for w in d["waivers"]}
+            for phase in (p for p in d["waived"] if p not in known):
+                echo(f"    relied on a waiver of phase {phase}")
         for r in info["refusals"]:
-            echo(f"  refused import of {r['project']} {r['release']}: {r['code']}, {when_text(r['refused_ms'] / 1000, now)}")
+            echo(f"  refused import of {r['project']} {r['release']}: {r['code']}, {when_text(r['refused'], now)}")
+
+
+def _phase_text(p: Any) -> str:
+    """``Staging (2 of Staging-A, Staging-B)``, ``Test (Test; optional)``: a phase as its lifecycle
+    states it (finding 10.5)."""
+    envs = ", ".join(p.environments)
+    need = f"{p.minimum_successful} of {envs}" if len(p.environments) > 1 else envs
+    return f"{p.name} ({need}{'; optional' if p.optional else ''})"
 
 
 @cli.command(epilog="bundlekit verify acme-1.4.0.bundle --home ./prod")

@@ -251,7 +251,23 @@ def test_inspect_shows_what_a_receipt_reports_and_a_release_lifecycle_and_proof(
     info = json.loads(run_cli("inspect", receipt, "--json").stdout)
     assert [(d["deployment_id"], d["environment"], d["state"], d["waived"]) for d in info["deployments"]] == \
         [(dep, "Production", "Success", ["Staging"])]
-    assert f"deployment {dep}: Acme Web 1.5.0 to Production: Success" in run_cli("inspect", receipt).stdout
+    text = run_cli("inspect", receipt).stdout
+    assert f"deployment {dep}: Acme Web 1.5.0 to Production: Success" in text
+    # 10.4: what the receipt carries of the waiver, and (10.3) --json times in whole seconds
+    author = info["deployments"][0]["waivers"][0]["author"]
+    assert f"relied on a waiver of phase Staging (every release): CAB-7 (waived by {author}, " in text
+    shown = okj("deployments", "show", dep, home=w.prod)
+    assert info["deployments"][0]["ended"] == shown["record"]["ended"] and "ended_ms" not in info["deployments"][0]
+    assert info["deployments"][0]["waivers"] == [{"phase": "Staging", "release": "*", "reason": "CAB-7",
+                                                  "author": author, "created": shown["waivers"][0]["created"]}]
+    # 10.5: a phase's optional and minimum_successful in the text, as in the JSON
+    other = w.release(LIFECYCLE_RELEASE, ('environments = ["Staging"]',
+                                          'environments = ["Staging-A", "Staging-B"]\nminimum_successful = 2'),
+                      ('name = "Development"\nenvironments = ["Development"]',
+                       'name = "Development"\nenvironments = ["Development"]\noptional = true'), version="1.6.0")
+    text = run_cli("inspect", w.export(other, "prod", "p16.bundle")).stdout
+    assert ("lifecycle Development (Development; optional) > Staging (2 of Staging-A, Staging-B) > "
+            "Production (Production)") in text
 
 
 def test_a_re_export_of_an_older_release_held_unchanged_changes_nothing_of_its_project(tmp_path: Path) -> None:
