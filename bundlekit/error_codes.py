@@ -165,7 +165,7 @@ REGISTRY, ALIASES = _build(
     _E("bundle_unreadable", "input", "the bundle file exists but cannot be read"),
     _E("duplicate_identity", "input", "two variables, steps or packages of one snapshot have the same identity"),
     _E("file_changed", "input", "a file shrank while it was being sent through the diode", internal=_RACE),
-    _E("file_exists", "input", "an output file already exists and is never overwritten (keys)"),
+    _E("file_exists", "input", "an output file already exists and is never overwritten (keys, receipts)"),
     _E("file_not_found", "input", "an input file (release file, card, key file, template, package, file to send) "
                                   "does not exist or is a folder",
        aliases=("not_found",)),

@@ -23,7 +23,7 @@ from bundlekit.receipt.ingest import reported_outputs
 from bundlekit.receipt.outbox import list_outbox, pack
 
 
-@cli.group(epilog="bundlekit outbox pack --home ./prod -o receipts.bundle")
+@cli.group(epilog="bundlekit outbox pack --home ./prod -o prod-receipts-2026-12-01.bundle")
 def outbox() -> None:
     """Receipts waiting to travel back to the zones releases came from."""
 
@@ -51,13 +51,16 @@ def outbox_list(home: str | None, as_json: bool) -> None:
         echo(f"written  {f['path']} (sequence {f['sequence']}, {len(f['deployments'])} deployment(s))")
 
 
-@outbox.command("pack", epilog="bundlekit outbox pack --home ./prod -o receipts.bundle")
+@outbox.command("pack", epilog="bundlekit outbox pack --home ./prod -o prod-receipts-2026-12-01.bundle")
 @home_option
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--to", "to", default=None, help="Only receipts for this zone (needed when several zones wait).")
 @json_option
 def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -> None:
-    """Pack every receipt not yet packed into one signed receipt bundle."""
+    """Pack every receipt not yet packed into one signed receipt bundle.
+
+    -o never replaces an existing file (it may be a receipt not carried yet): give each pack
+    its own name, for instance with the date."""
     with open_home(home) as z:
         rf = pack(z, output, to=to, now=clock.now())
     if as_json:

@@ -55,7 +55,7 @@ from bundlekit.format.manifest import Step
 from bundlekit.importer.evidence import EvidenceRow, matching, read_receipt_evidence
 from bundlekit.importer.verify import verifier_for
 from bundlekit.promotion.gate import check, relied_waivers
-from bundlekit.receipt.build import ReceiptFile, write_receipt
+from bundlekit.receipt.build import ReceiptFile, refuse_existing, write_receipt
 from bundlekit.trust.policy import check_policy
 from bundlekit.zone import deployments, key_material, projects, retention, secrets, truststore
 from bundlekit.zone.home import Zone
@@ -264,6 +264,8 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                          "a receipt of it; to give a zone that holds it proof of this deployment, deploy without "
                          "--receipt-out, then `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE`",
                          code="usage")
+    if receipt_out is not None and not dry_run:
+        refuse_existing(receipt_out)  # before anything runs: the deployment's receipt would have nowhere to go
     environment = environment_spelling(zone, what.project, what.release, environment)
     tenant = tenant_spelling(what.project, what.release, tenant)
     offered = tuple(_offered(zone, what, evidence, now))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any, Protocol, Sequence
 
 from bundlekit.core.atomic import commit_parked
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import FormatError, StateError
+from bundlekit.errors import FormatError, InputError, StateError
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
@@ -36,7 +37,7 @@ from bundlekit.zone.logs import get_log
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
 
 __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile",
-           "parked_name", "finish_parked"]
+           "parked_name", "finish_parked", "refuse_existing"]
 
 RECEIPT_EXPIRY = 365 * 86400
 #: What this zone tells its sources it can read beyond format 1.0 (spec/bundle-format.md §7).
@@ -213,6 +214,19 @@ def _taken(ids: Sequence[str], where: str | None) -> StateError:
                       "or run `bundlekit outbox pack` again for what is still waiting", code="outbox_entry_packed")
 
 
+def refuse_existing(out: Path, *, recorded: bool = False) -> None:
+    """Refuse (``InputError`` ``file_exists``) to write a receipt at ``out`` when something is
+    already there (a file, a folder, a link), or, ``recorded``, when this zone recorded a receipt
+    written there that is still parked beside it (decision 460): the file there may be a receipt
+    that has not travelled yet, and replacing it would lose every deployment it carries."""
+    if not (os.path.lexists(out) or recorded):
+        return
+    raise InputError(f"{out}: already exists; a receipt is never written over a file, which may be a receipt not "
+                     "carried yet (the deployments it carries would never reach their source). Carry it and import "
+                     "it first, or move it away, or choose another name (for instance with the date); nothing was "
+                     "packed or recorded", code="file_exists", details={"path": str(out)})
+
+
 def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: EpochSeconds,
                   refusal_ids: Sequence[str] = (),
                   local: Sequence[tuple[dict[str, Any], dict[str, bytes]]] = ()) -> ReceiptFile:
@@ -220,7 +234,8 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     to zone ``dest_zone_id``; ``local``: entries (with their logs by digest) of deployments of
     releases this zone created, which no outbox holds (``receipt/evidence.py``; decision 393).
 
-    Checks first (``StateError`` ``unknown_zone`` when the destination is no longer trusted,
+    Checks first (``InputError`` ``file_exists`` when something is at ``out``: a receipt is never
+    written over a file, decision 460; ``StateError`` ``unknown_zone`` when the destination is no longer trusted,
     ``unknown_deployment`` when an id has no entry for it), then writes the logs, then one
     transaction allocates the receipt's sequence, checks the manifest as its reader will
     (``StateError`` ``invalid_receipt_entry`` naming the deployments whose entries it would
@@ -229,6 +244,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     entry); the file appears at ``out`` once that transaction has committed. On any error
     nothing is recorded or marked packed, and ``out`` is untouched.
     """
+    refuse_existing(out)
     dest = truststore.entry_for_id(zone.db, dest_zone_id)
     if dest is None:
         raise StateError(f"receipts wait for zone {dest_zone_id}, which this zone no longer trusts; trust its card "
@@ -249,6 +265,8 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
             data = local_logs.get(digest) or get_log(zone.db, digest) or b""
             writer.add_blob(io.BytesIO(data), len(data))
         with zone.db.transaction() as tx:
+            # Again under the write lock: another process may have written there since (decision 460).
+            refuse_existing(out, recorded=_parked_there(tx, out))
             # the key valid when the receipt is recorded; a zone that rotated its key co-signs with the retired one
             signing = signing_at_commit(zone, now)
             seq = sequences.next_outgoing(tx, sequences.receipt_key(dest_zone_id))
@@ -279,6 +297,13 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
         if not out.exists():  # another process finished it for us (finish_parked) if it is there
             raise
     return ReceiptFile(out, digest, seq, tuple(e["deployment_id"] for e in entries), bundle_id, tuple(refusal_ids))
+
+
+def _parked_there(db: Any, out: Path) -> bool:
+    """Whether a receipt this zone recorded at ``out`` still waits parked beside it."""
+    where = out.resolve()
+    return any(parked_name(where, row["bundle_id"]).exists() for row in outbox.receipt_files(db)
+               if row["path"] == str(where))
 
 
 def parked_name(out: Path, bundle_id: str) -> Path:

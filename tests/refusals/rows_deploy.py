@@ -117,7 +117,20 @@ def _bad_output_name(ctx: Ctx) -> Call:
     return call
 
 
+def _receipt_over_a_file(ctx: Ctx, deploy: bool) -> Call:
+    """A receipt is never written over a file, which may be a receipt not carried yet (finding 19.1):
+    ``outbox pack -o`` with a deployment waiting, and ``deploy --receipt-out`` before anything runs."""
+    ctx.run_targets()
+    earlier = ctx.file("receipts.bundle", b"an earlier receipt, not carried yet")
+    if deploy:
+        return Call([*DEPLOY, "--receipt-out", earlier], home=ctx.prod_run, outputs=[earlier, ctx.root / "targets"])
+    ok(*DEPLOY, home=ctx.prod_run)  # one deployment waits in the outbox
+    return Call(["outbox", "pack", "-o", earlier], home=ctx.prod_run, outputs=[earlier])
+
+
 ROWS = [
+    Row("file_exists", lambda c: _receipt_over_a_file(c, deploy=False), name="outbox-pack"),
+    Row("file_exists", lambda c: _receipt_over_a_file(c, deploy=True), name="deploy-receipt-out"),
     # -- refused by the preflight (dry run: nothing changes) --------------------------------
     Row("preflight_unresolved_variables", lambda c: _dry(c)),
     Row("release_pruned", _pruned),
