@@ -319,7 +319,7 @@ def worker_setup(user: str, folder: Path | None, home: str | None, as_json: bool
 @worker.command("set", epilog="bundlekit worker set --user deployer --home ./prod\n"
                               "bundlekit worker set --sandbox --home ./prod")
 @click.option("--user", default=None, help="An existing unprivileged OS user to run steps as.")
-@click.option("--sandbox", is_flag=True, help="No worker user: run as the zone's user inside bubblewrap.")
+@click.option("--sandbox", is_flag=True, help="No worker user: run inside bubblewrap (as nobody when the zone runs as root, else as the zone's user).")
 @click.option("--unconfined", is_flag=True, help="No isolation at all (steps can read the zone's keys).")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The worker's work folder (outside the home).")

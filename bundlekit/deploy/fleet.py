@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bundlekit.core.clock import Clock
 from bundlekit.core.progress import Advance
-from bundlekit.deploy.launch import local_command
+from bundlekit.deploy.launch import hand_to_sandbox, local_command
 from bundlekit.deploy.session import Session
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.deploy.transfer import HELPER_MIN_BYTES, TransferPool, default_pool_size
@@ -242,6 +242,7 @@ class Fleet:
         if target.isolation.mode == "sandbox" and not probe:
             try:
                 target.root.mkdir(parents=True, exist_ok=True)  # the sandbox binds it: it must exist
+                hand_to_sandbox(target.root)  # a root zone's sandbox runs as nobody (decision 450)
             except OSError as error:
                 raise DeployError(f"target {target.name!r}: cannot create its folder {target.root} ({error.strerror}).",
                                   code="target_workdir_unusable") from None

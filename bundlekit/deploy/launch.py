@@ -5,11 +5,17 @@ This module owns the command that starts a local runner under the zone's :class:
 
 * ``user``: as the worker user: directly (``setuid`` through ``subprocess``'s ``user=``, no
   supplementary groups) when the zone runs as root, else through ``sudo -n -u USER``;
-* ``sandbox``: as the zone's own user inside bubblewrap: the whole file system read-only, the
-  target's folder writable, a private ``/tmp`` (with the interpreter's own tree bound back in,
-  read-only, when it lives under ``/tmp``), every hidden path (the zone's home) replaced by
-  an empty folder, new PID, IPC and UTS namespaces (so ``/proc`` shows no zone process whose
-  ``cwd`` or ``environ`` could lead back to the home), a new session, killed with its parent;
+* ``sandbox``: inside bubblewrap: the whole file system read-only, the target's folder
+  writable, a private ``/tmp`` and an empty folder over the zone's OS user's own home directory
+  (with the interpreter's own trees and the target's folder bound back in when they live there),
+  every hidden path (the zone's home) replaced by an empty folder, new PID, IPC and UTS
+  namespaces (so ``/proc`` shows no zone process whose ``cwd`` or ``environ`` could lead back to
+  the home), a new session, killed with its parent. A zone run by root does not hand the
+  sandbox root's powers: the runner starts as the unprivileged ``nobody`` with no capability
+  at all (``setpriv``), so it can neither remove the mounts that hide the home nor read a file
+  only root may read; the target's folder is handed to ``nobody`` first
+  (``docs/decisions/450-a-root-zone-sandbox-runs-steps-as-nobody.md``). A non-root zone's
+  runner keeps the zone's user, with no capability in its user namespace;
 * ``unconfined``: as the zone's own user, nothing hidden (the operator chose it; every record says so).
 
 The runner's environment is three variables (``PATH``, ``LANG``, ``HOME`` = the work folder):
@@ -29,7 +35,8 @@ from bundlekit.deploy.targets import Isolation
 from bundlekit.errors import DeployError
 from bundlekit.runtime.boot import bootstrap_argv
 
-__all__ = ["local_command", "default_python", "bwrap_path", "interpreter_trees", "RUNNER_PATH"]
+__all__ = ["local_command", "default_python", "bwrap_path", "interpreter_trees", "RUNNER_PATH", "sandbox_user",
+           "hand_to_sandbox", "owner_home"]
 
 #: The PATH a local runner (and so every script it starts) sees.
 RUNNER_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -52,11 +59,12 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def interpreter_trees(python: str) -> list[str]:
-    """The folders under ``/tmp`` a sandboxed runner needs to start ``python`` (an absolute path):
-    the sandbox gets a private, empty ``/tmp``, so an interpreter (or a virtual environment, or
-    bundlekit's own install) that lives there is bound back in, read-only. Paths are absolute,
-    outermost only, sorted; empty when nothing of the interpreter is under ``/tmp``."""
+def interpreter_trees(python: str, covered: tuple[str, ...] = ("/tmp",)) -> list[str]:
+    """The folders under ``covered`` (absolute paths the sandbox replaces with empty ones: its
+    private ``/tmp``, the zone's OS user's home directory) that a sandboxed runner needs to start
+    ``python`` (an absolute path): an interpreter (or a virtual environment, or bundlekit's own
+    install) that lives there is bound back in, read-only. Paths are absolute, outermost only,
+    sorted; empty when nothing of the interpreter is under a covered folder."""
     if not os.path.isabs(python):
         return []
     found: set[str] = set()
@@ -65,7 +73,7 @@ def interpreter_trees(python: str) -> list[str]:
     if os.path.realpath(python) == os.path.realpath(sys.executable):
         found.update((sys.prefix, sys.exec_prefix, sys.base_prefix))
         found.update(p for p in sys.path if p and os.path.isabs(p) and os.path.exists(p))
-    under = sorted({p for p in found if _inside(p, "/tmp") and p != "/tmp" and os.path.exists(p)})
+    under = sorted({p for p in found if any(_inside(p, c) and p != c for c in covered) and os.path.exists(p)})
     return [p for p in under if not any(q != p and _inside(p, q) for q in under)]
 
 
@@ -74,6 +82,64 @@ def _existing(folder: Path) -> Path:
     while not os.path.lexists(folder) and folder.parent != folder:
         folder = folder.parent
     return folder
+
+
+def sandbox_user() -> tuple[int, int]:
+    """``(uid, gid)`` a root zone's sandboxed runner runs as: ``nobody`` and its group (65534
+    where the machine has no such user)."""
+    try:
+        entry = pwd.getpwnam("nobody")
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        return 65534, 65534
+
+
+def owner_home() -> str | None:
+    """The home directory of the OS user this process runs as (resolved), hidden in the sandbox
+    (``~/.pgpass``, tool credentials, ...); None when it is ``/``, missing or unknown."""
+    try:
+        home = os.path.realpath(pwd.getpwuid(os.geteuid()).pw_dir)
+    except KeyError:
+        return None
+    return home if home != "/" and os.path.isdir(home) else None
+
+
+def hand_to_sandbox(folder: Path) -> None:
+    """Give a sandboxed target's folder to :func:`sandbox_user` when this process is root
+    (else nothing): created if missing, and, once (while it is not already that user's), every
+    folder and file in it chowned. Symbolic links are changed themselves, never followed; a file
+    with more than one link is left alone, so a link planted there never hands over a file
+    elsewhere. Raises OSError."""
+    if os.geteuid() != 0:
+        return
+    uid, gid = sandbox_user()
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.lstat().st_uid == uid:
+        return
+    for parent, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(parent, name)
+            st = os.lstat(path)
+            if os.path.isdir(path) or st.st_nlink == 1:
+                os.chown(path, uid, gid, follow_symlinks=False)
+    os.chown(folder, uid, gid, follow_symlinks=False)
+
+
+def _tmpfs_parents(path: str, covered: list[str], made: set[str]) -> list[str]:
+    """``--dir`` arguments (mode 0755) for the folders between a covered (tmpfs) folder and ``path``:
+    bubblewrap makes them 0700, which an unprivileged runner could not pass through."""
+    args: list[str] = []
+    for cover in covered:
+        if _inside(path, cover) and path != cover:
+            parts = Path(path).relative_to(cover).parts[:-1]
+            current = cover
+            for part in parts:
+                current = os.path.join(current, part)
+                if current not in made:
+                    made.add(current)
+                    args += ["--perms", "0755", "--dir", current]
+            break
+    return args
 
 
 def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_size: int, *,
@@ -114,13 +180,28 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
                               "`bundlekit worker setup`.", code="worker_unavailable")
         # A probe writes nothing: it sees the nearest existing folder as the runner would, and starts in /.
         writable = str(_existing(work_dir)) if probe else work
+        covered = ["/tmp"]
         sandbox = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for tree in interpreter_trees(isolation.python):
-            sandbox += ["--ro-bind", tree, tree]
-        sandbox += ["--bind", writable, writable]
+        home = owner_home()
+        if home is not None and not _inside(home, "/tmp"):
+            covered.append(home)
+            sandbox += ["--tmpfs", home]
+        made: set[str] = set()
+        for tree in interpreter_trees(isolation.python, tuple(covered)):
+            sandbox += _tmpfs_parents(tree, covered, made) + ["--ro-bind", tree, tree]
+        sandbox += _tmpfs_parents(writable, covered, made) + ["--bind", writable, writable]
         for hidden in isolation.hide:
             sandbox += ["--tmpfs", hidden]
         sandbox += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
                     "--chdir", "/" if probe else work, "--"]
+        if os.geteuid() == 0 and not probe:
+            setpriv = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+            if setpriv is None:
+                raise DeployError("steps on this machine run in a bubblewrap sandbox as the unprivileged `nobody`, "
+                                  "but `setpriv` (util-linux) is not installed. Install it, or set up a worker user "
+                                  "with `bundlekit worker setup`.", code="worker_unavailable")
+            uid, gid = sandbox_user()
+            sandbox += [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
+                        "--bounding-set=-all", "--no-new-privs", "--"]
         return sandbox + argv, kwargs
     return argv, kwargs

@@ -76,9 +76,10 @@ class Isolation:
     """How a runner on this machine is kept away from the zone's home.
 
     ``user``: the runner runs as ``user`` (an unprivileged OS user that is not the zone's owner;
-    the home is 0700); ``sandbox``: it runs as the zone's owner inside bubblewrap (``bwrap``),
-    with the zone's home (``hide``) replaced by an empty folder, its own ``/tmp`` and process
-    namespace; ``unconfined``: as the zone's owner with nothing hidden (only ever chosen by the
+    the home is 0700); ``sandbox``: it runs inside bubblewrap (``bwrap``) as the zone's owner, or
+    as ``nobody`` with no capability when the zone runs as root (decision 450), with the zone's
+    home (``hide``) and its owner's home directory replaced by empty folders, its own ``/tmp``
+    and process namespace; ``unconfined``: as the zone's owner with nothing hidden (only ever chosen by the
     operator, and said in every deployment's record). ``python`` is the interpreter the runner
     uses: one the worker user can execute; by default this process's own (which has the
     libraries of every configuration format, lxml included).
@@ -102,9 +103,9 @@ class Isolation:
         if self.mode == "user":
             return f"steps on this machine run as the unprivileged worker user {self.user!r}"
         if self.mode == "sandbox":
-            return ("WARNING: no separate worker user: steps on this machine run as the zone's own OS user "
-                    "inside a bubblewrap sandbox that hides the zone's home (`bundlekit worker setup` "
-                    "creates a worker user)")
+            return ("WARNING: no separate worker user: steps on this machine run inside a bubblewrap sandbox "
+                    "that hides the zone's home, as `nobody` when the zone runs as root, else as the zone's own "
+                    "OS user (`bundlekit worker setup` creates a worker user)")
         return ("WARNING: steps on this machine run UNCONFINED as the zone's own OS user and can read the "
                 "zone's keys (chosen with `bundlekit worker set --unconfined`; `bundlekit worker setup` "
                 "creates a worker user)")

@@ -127,6 +127,6 @@ def worker_notice(zone: Zone) -> str | None:
         return ("WARNING: no worker user and no bubblewrap: zone-level steps and local folder targets cannot run. "
                 "Run `bundlekit worker setup` as root (creates an unprivileged worker user), install bubblewrap, or "
                 "accept the risk with `bundlekit worker set --unconfined`.")
-    return ("WARNING: no separate worker user: zone-level steps and local folder targets run as this zone's own OS "
-            "user inside a bubblewrap sandbox that hides the zone's home. `bundlekit worker setup` (as root) creates "
-            "an unprivileged worker user.")
+    return ("WARNING: no separate worker user: zone-level steps and local folder targets run inside a bubblewrap "
+            "sandbox that hides the zone's home, as `nobody` when the zone runs as root, else as this zone's own OS "
+            "user. `bundlekit worker setup` (as root) creates an unprivileged worker user.")

@@ -61,3 +61,14 @@ def public_folder() -> Iterator[Path]:
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def var_folder() -> Iterator[Path]:
+    """A folder every user can traverse OUTSIDE /tmp (under /var/tmp), removed afterwards: the
+    sandbox gives steps a private /tmp, which would hide a zone home kept there whatever else
+    the sandbox does; a home elsewhere is protected by the sandbox alone."""
+    folder = Path(tempfile.mkdtemp(prefix="bundlekit-hostile-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -30,9 +30,9 @@ set_octopusvariable("Loot", json.dumps([[p, base64.b64encode(d).decode()] for p,
 '''
 
 
-def hostile_release(folder: Path, home: Path) -> Path:
+def hostile_release(folder: Path, home: Path, prelude: str = "") -> Path:
     shutil.copytree(FIXTURES / "acme", folder)
-    script = LOOT.replace("HOME_GUESS", str(home))
+    script = (prelude + LOOT).replace("HOME_GUESS", str(home))
     (folder / "release.toml").write_text(f"""
 [project]
 name = "Hostile"
@@ -91,9 +91,10 @@ def require_bwrap() -> None:
         pytest.fail("the sandbox test needs bubblewrap: run `apt-get install -y bubblewrap`")
 
 
-def deploy_hostile(isolation: str, tmp_path: Path, public_folder: Path,
-                   request: pytest.FixtureRequest) -> tuple[Path, Path, Path, subprocess.CompletedProcess[str]]:
-    """Two zones, a hostile release trusted for its project only, deployed under ``isolation``."""
+def deploy_hostile(isolation: str, tmp_path: Path, public_folder: Path, request: pytest.FixtureRequest,
+                   prelude: str = "") -> tuple[Path, Path, Path, subprocess.CompletedProcess[str]]:
+    """Two zones (homes in ``tmp_path``), a hostile release trusted for its project only, deployed
+    under ``isolation``; ``prelude`` is Python run by both steps before the key probe."""
     dev, prod = tmp_path / "dev", tmp_path / "prod"
     for name, home in (("dev", dev), ("prod", prod)):
         ok("init", "--zone", name, home=home)
@@ -115,7 +116,7 @@ def deploy_hostile(isolation: str, tmp_path: Path, public_folder: Path,
        public_folder / "web-01", home=prod)
     ok("targets", "ssh-key", home=prod)  # the zone's SSH key exists too, and must not leak either
     bundle = tmp_path / "hostile.bundle"
-    ok("export", hostile_release(tmp_path / "release", prod), "--to", "prod", "-o", bundle, home=dev)
+    ok("export", hostile_release(tmp_path / "release", prod, prelude), "--to", "prod", "-o", bundle, home=dev)
     ok("import", bundle, home=prod)
     receipt = tmp_path / "receipt.bundle"
     deployed = run_cli("deploy", "Hostile", "1.0.0", "--environment", "Production", "--receipt-out", receipt,
