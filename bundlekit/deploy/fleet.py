@@ -13,6 +13,7 @@ targets at once (bounded by ``max_parallel``) and reports each one's health with
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
@@ -79,6 +80,8 @@ class Fleet:
         self.max_parallel = max_parallel
         self.keep_open = max(1, keep_open)
         self.runner = package or runner()
+        #: What the records of deployments run through this fleet must say (a cached runner found altered).
+        self.notices: list[str] = []
         self.clock = clock  # the zone's side of a target's clock skew (decision 122: an injected Clock)
         self._client_key = client_key
         self._key: asyncssh.SSHKey | None = None
@@ -222,6 +225,11 @@ class Fleet:
         except BaseException:
             await session.abandon()  # a runner that did not start is not left running
             raise
+        if session.runner_altered:
+            self.notices.append(
+                f"WARNING: target {target.name!r}: the step runner cached in its work folder had been altered (its "
+                "bytes were not the runner's SHA-256); the genuine runner was sent and run instead. Something on that "
+                "machine wrote there, a step of an earlier deployment for instance (decision 451).")
         return session
 
     async def _spawn(self, target: Target, *, probe: bool, inventory: bool = False) -> Session:
@@ -255,6 +263,9 @@ class Fleet:
         except OSError as error:
             raise DeployError(f"target {target.name!r}: cannot start the step runner ({argv[0]}: {error.strerror}).",
                               code="worker_unavailable") from None
+        finally:
+            for fd in kwargs.get("pass_fds", ()):
+                os.close(fd)
         assert process.stdin is not None and process.stdout is not None and process.stderr is not None
 
         async def close() -> str:

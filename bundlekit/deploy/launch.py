@@ -142,6 +142,42 @@ def _tmpfs_parents(path: str, covered: list[str], made: set[str]) -> list[str]:
     return args
 
 
+def _verified_runner_folder(work_dir: Path, runner_sha: str, runner_size: int) -> int | None:
+    """An ``O_PATH`` descriptor of ``WORK/.bundlekit/runner`` when the runner cached there is
+    exactly the runner (read and hashed here; no symbolic link followed below the work folder),
+    else None (missing or altered: the bootstrap replaces it, so the folder must stay writable)."""
+    import hashlib
+    import stat
+
+    flags = os.O_PATH | os.O_DIRECTORY
+    opened: list[int] = []
+    try:
+        opened.append(os.open(work_dir, flags))
+        for name in (".bundlekit", "runner"):
+            opened.append(os.open(name, flags | os.O_NOFOLLOW, dir_fd=opened[-1]))
+        cached = os.open(f"{runner_sha}.pyz", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=opened[-1])
+        try:
+            if not stat.S_ISREG(os.fstat(cached).st_mode):
+                return None
+            digest, left = hashlib.sha256(), runner_size + 1
+            while left > 0:
+                chunk = os.read(cached, min(left, 1 << 20))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                left -= len(chunk)
+        finally:
+            os.close(cached)
+        if left != 1 or digest.hexdigest() != runner_sha:
+            return None
+        return opened.pop()
+    except OSError:
+        return None
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
 def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_size: int, *,
                   probe: bool = False, inventory: bool = False) -> tuple[list[str], dict[str, Any]]:
     """``(argv, extra keyword arguments for the process)`` that start a runner for ``work_dir``
@@ -149,7 +185,8 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
     with ``inventory``: a probe that also lists what bundlekit holds there).
 
     Raises DeployError ``worker_unavailable`` when the isolation cannot be had here (no such
-    user, no bubblewrap, the worker's python missing).
+    user, no bubblewrap, the worker's python missing). The keyword arguments may hold
+    ``pass_fds``: descriptors the caller closes once the process has started.
     """
     work = str(work_dir)
     if os.path.isabs(isolation.python) and not os.access(isolation.python, os.X_OK):
@@ -190,6 +227,10 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
         for tree in interpreter_trees(isolation.python, tuple(covered)):
             sandbox += _tmpfs_parents(tree, covered, made) + ["--ro-bind", tree, tree]
         sandbox += _tmpfs_parents(writable, covered, made) + ["--bind", writable, writable]
+        runner_folder = None if probe else _verified_runner_folder(work_dir, runner_sha, runner_size)
+        if runner_folder is not None:  # steps cannot change the cached runner (decision 451)
+            sandbox += ["--ro-bind", f"/proc/self/fd/{runner_folder}", os.path.join(work, ".bundlekit", "runner")]
+            kwargs["pass_fds"] = (runner_folder,)
         for hidden in isolation.hide:
             sandbox += ["--tmpfs", hidden]
         sandbox += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",

@@ -77,6 +77,8 @@ class Session:
         self.closed = False
         #: SHA-256 -> why the target's copy of that archive was not the package's bytes (it was removed)
         self.discarded: dict[str, str] = {}
+        #: The target's cached runner was not the runner's bytes (something there changed it): it was sent again.
+        self.runner_altered = False
 
     # -- start ----------------------------------------------------------------------------
     async def start(self, runner: Runner) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class Session:
     async def _start(self, runner: Runner) -> dict[str, Any]:
         word, rest = await self._boot_line()
         if word == "SEND":
+            self.runner_altered = rest.strip() == "altered"
             self.writer.write(runner.data)
             await self.writer.drain()
             word, rest = await self._boot_line()

@@ -7,10 +7,17 @@ answers on stdout with one line:
 * ``BUNDLEKIT-OLD 3.6.9``: this Python is older than 3.8 (exit 3);
 * ``BUNDLEKIT-ERROR <why>``: the work folder cannot be used (exit 4);
 * ``BUNDLEKIT-SEND``: the runner is not there yet: the zone sends the zipapp, exactly
-  RUNNER_SIZE bytes, which are hashed and, only if right, unpacked as
-  ``WORK_DIR/.bundlekit/runner/<sha256>/`` (unpacked so Python caches its compiled modules
-  there: a runner starts in tens of milliseconds, not a second); ``BUNDLEKIT-ERROR`` otherwise;
-* ``BUNDLEKIT-HAVE``: it is there.
+  RUNNER_SIZE bytes, which are hashed and, only if right, kept as
+  ``WORK_DIR/.bundlekit/runner/<sha256>.pyz`` (where the folder may be written);
+  ``BUNDLEKIT-ERROR`` otherwise;
+* ``BUNDLEKIT-SEND altered``: the same, but a cached runner was there and its bytes were not
+  RUNNER_SHA's (something on the target changed it): the zone says so in the deployment's record;
+* ``BUNDLEKIT-HAVE``: the runner is ready.
+
+The cached runner is trusted on no start: its bytes are read once, hashed, and only those bytes
+run, from a sealed memory file (``memfd``, Linux) or else a private copy in a fresh 0700 folder,
+never from the cache again, so a step that rewrites the cache changes no later runner
+(``docs/decisions/451-the-runner-is-hashed-on-every-start.md``).
 
 With a fourth argument ``probe`` it writes nothing at all and answers one line,
 ``BUNDLEKIT-PROBE {json}``: the python version, the work folder (expanded), whether it exists
@@ -24,8 +31,8 @@ the installed package versions (under a package folder that has the runner's loc
 package archives and the deployments' working folders, each with its size in bytes, at most
 2,000 of each kind.
 
-After ``SEND`` or ``HAVE`` it replaces itself (``exec``) with ``python3 -s -E RUNNER_DIR WORK_DIR
-RUNNER_SHA``, which speaks the framed protocol on the same stdin and stdout. Stdin is read with
+After ``HAVE`` it replaces itself (``exec``) with ``python3 -s -E RUNNER WORK_DIR RUNNER_SHA``
+(``RUNNER`` the memory file's ``/proc/self/fd/N``, or the private copy), which speaks the framed protocol on the same stdin and stdout. Stdin is read with
 ``os.read`` so not one byte meant for the runner is consumed here.
 """
 
@@ -46,7 +53,7 @@ def say(line):
 if sys.version_info < (3, 8):
     say("BUNDLEKIT-OLD %d.%d.%d" % tuple(sys.version_info[:3]))
     sys.exit(3)
-import hashlib, shutil, tempfile, zipfile
+import errno, hashlib, tempfile
 work, sha, size = os.path.expanduser(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 if sys.argv[4:] in (["probe"], ["inventory"]):
     import json, platform, time
@@ -121,46 +128,86 @@ if sys.argv[4:] in (["probe"], ["inventory"]):
     say("BUNDLEKIT-PROBE " + json.dumps(report))
     sys.exit(0)
 folder = os.path.join(work, ".bundlekit", "runner")
-path = os.path.join(folder, sha)
+cached = os.path.join(folder, sha + ".pyz")
 try:
     os.makedirs(folder, mode=0o755, exist_ok=True)
 except OSError as error:
     say("BUNDLEKIT-ERROR cannot create %s: %s" % (folder, error.strerror))
     sys.exit(4)
-if os.path.isfile(os.path.join(path, "__main__.py")):
-    say("BUNDLEKIT-HAVE")
-else:
-    say("BUNDLEKIT-SEND")
-    digest, left = hashlib.sha256(), size
+def read_all(fd, most):
+    parts, left = [], most
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+runner, altered = None, False
+try:
+    fd = os.open(cached, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+except FileNotFoundError:
+    fd = None
+except OSError:
+    fd, altered = None, True
+if fd is not None:
+    try:
+        import stat
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            runner = read_all(fd, size + 1)
+    finally:
+        os.close(fd)
+    if runner is None or hashlib.sha256(runner).hexdigest() != sha:
+        runner, altered = None, True
+if runner is None:
+    say("BUNDLEKIT-SEND altered" if altered else "BUNDLEKIT-SEND")
+    runner = read_all(0, size)
+    if len(runner) != size or hashlib.sha256(runner).hexdigest() != sha:
+        say("BUNDLEKIT-ERROR the runner arrived damaged (%d bytes missing or a wrong SHA-256)" % (size - len(runner)))
+        sys.exit(4)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".incoming-", dir=folder)
     except OSError as error:
-        say("BUNDLEKIT-ERROR cannot write in %s: %s" % (folder, error.strerror))
-        sys.exit(4)
-    with os.fdopen(fd, "wb") as out:
-        while left > 0:
-            chunk = os.read(0, min(left, 1 << 20))
-            if not chunk:
-                break
-            left -= len(chunk)
-            digest.update(chunk)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    if left or digest.hexdigest() != sha:
-        os.unlink(tmp)
-        say("BUNDLEKIT-ERROR the runner arrived damaged (%d bytes missing or a wrong SHA-256)" % left)
-        sys.exit(4)
-    unpacked = tempfile.mkdtemp(prefix=".incoming-", dir=folder)
-    with zipfile.ZipFile(tmp) as archive:
-        archive.extractall(unpacked)
-    os.unlink(tmp)
-    os.chmod(unpacked, 0o755)
+        if error.errno != errno.EROFS:
+            say("BUNDLEKIT-ERROR cannot write in %s: %s" % (folder, error.strerror))
+            sys.exit(4)
+        fd = None  # kept read-only by the zone's sandbox: the runner runs from memory, uncached
+    if fd is not None:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(runner)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, cached)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+say("BUNDLEKIT-HAVE")
+# Run exactly the bytes just hashed, never the file again: from a sealed memory file where Linux
+# has one, else from a private copy in a fresh 0700 folder.
+path = None
+if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
     try:
-        os.rename(unpacked, path)
+        import fcntl
+        memory = os.memfd_create("bundlekit-runner", getattr(os, "MFD_ALLOW_SEALING", 0))
+        view = memoryview(runner)
+        while view:
+            view = view[os.write(memory, view):]
+        if hasattr(fcntl, "F_ADD_SEALS"):
+            fcntl.fcntl(memory, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK
+                        | fcntl.F_SEAL_SEAL)
+        os.set_inheritable(memory, True)
+        path = "/proc/self/fd/%d" % memory
     except OSError:
-        shutil.rmtree(unpacked, ignore_errors=True)  # another runner unpacked it first
-    say("BUNDLEKIT-HAVE")
+        path = None
+if path is None:
+    private = tempfile.mkdtemp(prefix="bundlekit-runner-")
+    path = os.path.join(private, "runner.pyz")
+    with open(path, "wb") as out:
+        out.write(runner)
 os.execv(sys.executable, [sys.executable, "-s", "-E", path, work, sha])
 """
 

@@ -1,0 +1,78 @@
+"""The bootstrap trusts no cached runner: it hashes the cache on every start and runs only those bytes.
+
+A step may write its work folder, and the runner is cached there
+(``WORK/.bundlekit/runner/<sha>.pyz``). A cache rewritten with a trojan (a zipapp whose
+``__main__`` leaves a mark and keeps what the zone sends) must never run: the next start finds
+the bytes wrong, says ``SEND altered``, gets and runs the genuine runner, and repairs the cache;
+the fleet keeps a notice for the deployment's record. Decision 451.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bundlekit.deploy.fleet import Fleet
+from bundlekit.deploy.targets import Isolation, LocalFolderTarget
+from bundlekit.runtime.pack import runner
+
+TROJAN = b"""import os, sys
+with open(os.path.join(sys.argv[1], "trojan-ran"), "wb") as out:
+    out.write(os.read(0, 65536))
+sys.exit(3)
+"""
+
+
+def trojan_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("__main__.py", TROJAN)
+    return buffer.getvalue()
+
+
+def start(target: LocalFolderTarget) -> tuple[dict[str, object], bool, list[str]]:
+    """Start the runner once on ``target``: its hello, whether the cache was found altered, the notices."""
+    with Fleet() as fleet:
+        session = fleet.run(fleet.session(target))
+        return session.hello, session.runner_altered, list(fleet.notices)
+
+
+@pytest.mark.parametrize("trojan", [trojan_zip(), TROJAN, b""], ids=["zipapp", "script", "empty"])
+def test_a_rewritten_cached_runner_is_detected_replaced_and_never_run(tmp_path: Path, trojan: bytes) -> None:
+    target = LocalFolderTarget("web-01", "Production", frozenset({"web"}), tmp_path / "web-01",
+                               Isolation("unconfined", python=sys.executable))
+    genuine = runner()
+    cached = tmp_path / "web-01" / ".bundlekit" / "runner" / f"{genuine.sha256}.pyz"
+    hello, altered, notices = start(target)
+    assert hello["runner"] == genuine.sha256 and not altered and notices == []
+    assert cached.read_bytes() == genuine.data  # kept for the next start
+    cached.write_bytes(trojan)  # what a step of an earlier deployment could do
+    hello, altered, notices = start(target)
+    assert hello["runner"] == genuine.sha256 and altered
+    assert len(notices) == 1 and "web-01" in notices[0] and "altered" in notices[0]
+    assert not (tmp_path / "web-01" / "trojan-ran").exists()
+    assert cached.read_bytes() == genuine.data  # repaired
+    hello, altered, notices = start(target)
+    assert hello["runner"] == genuine.sha256 and not altered and notices == []
+
+
+def test_a_cached_runner_swapped_for_a_link_is_not_followed(tmp_path: Path) -> None:
+    target = LocalFolderTarget("web-01", "Production", frozenset(), tmp_path / "web-01",
+                               Isolation("unconfined", python=sys.executable))
+    genuine = runner()
+    start(target)
+    cached = tmp_path / "web-01" / ".bundlekit" / "runner" / f"{genuine.sha256}.pyz"
+    elsewhere = tmp_path / "elsewhere.pyz"
+    planted = trojan_zip()
+    elsewhere.write_bytes(planted)
+    cached.unlink()
+    cached.symlink_to(elsewhere)
+    hello, altered, _ = start(target)
+    assert hello["runner"] == genuine.sha256 and altered
+    assert not (tmp_path / "web-01" / "trojan-ran").exists()
+    assert elsewhere.read_bytes() == planted  # the link was replaced, not written through
+    assert not cached.is_symlink() and cached.read_bytes() == genuine.data
