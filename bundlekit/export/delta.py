@@ -1,7 +1,8 @@
 """Delta exports: which package the destination holds to rebuild from, and writing the delta.
 
-A package can travel as a delta when the destination's latest receipt said it reads them
-(``delta/1``) and that it holds another version of the same package id, and this zone has
+A package can travel as a delta when the destination's latest receipt said it reads them with
+packed recipes (``delta/2``, format 1.3; a zone that reads only the list recipes of 1.2 gets whole
+packages, decision 440) and that it holds another version of the same package id, and this zone has
 that version's chunk list: from ``HOME/chunks`` (kept by every earlier delta export), or made
 now from the copy in this zone's own package store (where export keeps what the zone
 authored), or from an earlier bundle this zone wrote for that destination that still sits where
@@ -17,15 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sized
 
 from bundlekit.core.names import version_order
 from bundlekit.errors import BundleError, FormatError
 from bundlekit.export.chunking import ChunkList, RangeReader, chunk_pushed, chunk_stream, plan_delta
 from bundlekit.format.blobcheck import stream_blob
-from bundlekit.format import codec
 from bundlekit.format.container import DEFAULT_LIMITS, BlobRecord, BundleFile, BundleWriter
 from bundlekit.format.delta import MAX_RECIPE_OPS, BaseRef, DeltaRef
+from bundlekit.format.recipe import RECORD
 from bundlekit.format.manifest import PackageRef, parse_manifest
 from bundlekit.zone import exports
 from bundlekit.zone.chunks import ChunkListStore
@@ -33,8 +34,9 @@ from bundlekit.zone.home import Zone
 
 __all__ = ["DELTA_FEATURE", "DeltaSource", "write_delta", "recipe_bytes", "MAX_DELTA_SHARE", "RECIPE_ROOM"]
 
-#: The receipt feature that says a zone rebuilds delta packages (spec/bundle-format.md §7).
-DELTA_FEATURE = "delta/1"
+#: The receipt feature that says a zone rebuilds delta packages whose recipes are packed, which is
+#: the only form this writer produces (spec/bundle-format.md §5.1, §7).
+DELTA_FEATURE = "delta/2"
 #: A delta that would ship more than this share of the package is not worth a recipe.
 MAX_DELTA_SHARE = 0.5
 #: The part of the manifest (whose size a reader limits to 16 MiB) that the recipes of one bundle may
@@ -111,9 +113,11 @@ def _blob_source(bundle: BundleFile, blob: BlobRecord, where: str) -> Callable[[
     return produce
 
 
-def recipe_bytes(recipe: tuple[tuple[int, ...], ...]) -> int:
-    """How many bytes ``recipe`` takes in the manifest (its canonical encoding)."""
-    return len(codec.encode(recipe))
+def recipe_bytes(recipe: Sized) -> int:
+    """How many bytes a recipe of ``len(recipe)`` operations takes in the manifest, packed: its
+    base64 text and the msgpack string header before it."""
+    text = 4 * -(-RECORD * len(recipe) // 3)
+    return text + (1 if text < 32 else 2 if text < 1 << 8 else 3 if text < 1 << 16 else 5)
 
 
 def write_delta(writer: BundleWriter, package_id: str, version: str, file_name: str, path: Path, base: BaseRef,

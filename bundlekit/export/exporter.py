@@ -28,7 +28,7 @@ from bundlekit.export.delta import RECIPE_ROOM, DeltaSource, recipe_bytes, write
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.container import BundleWriter
-from bundlekit.format.delta import DELTA_MINOR
+from bundlekit.format.delta import PACKED_MINOR
 from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Manifest, PackageRef, Placeholder,
                                        Variable, ZoneRef, scope_to_dict)
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
@@ -139,7 +139,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
                 raw={"format": FORMAT_ID},
             )
             if any(p.delta is not None for p in packages):
-                writer.minor = DELTA_MINOR  # only a bundle that needs 1.2 says so (spec §5.1)
+                writer.minor = PACKED_MINOR  # only a bundle with a (packed) recipe says 1.3 (spec §5.1)
             digest = writer.finish(_checked(manifest, release_file), signing.signers("release"), commit=False)
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],

@@ -21,21 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from bundlekit.errors import FormatError, VerificationError
-from bundlekit.format.codec import MAX_ITEMS
+from bundlekit.format.recipe import DATA_MARK, MAX_BYTES, MAX_RECIPE_OPS, OP_BASE, OP_DATA, Recipe
 
-__all__ = ["OP_BASE", "OP_DATA", "DELTA_MINOR", "MAX_BYTES", "MAX_RECIPE_OPS", "BaseRef", "DeltaRef", "Rebuilder"]
+__all__ = ["OP_BASE", "OP_DATA", "DELTA_MINOR", "PACKED_MINOR", "MAX_BYTES", "MAX_RECIPE_OPS", "BaseRef", "DeltaRef",
+           "Recipe", "Rebuilder"]
 
-OP_BASE = 0
-OP_DATA = 1
-#: The format minor version that introduced delta packages; a bundle with one says so in its header.
+#: The format minor version that introduced delta packages (recipes as lists of operations).
 DELTA_MINOR = 2
-#: The largest byte count or offset a manifest may state (2**53 - 1: exact in every JSON reader,
-#: far below what a file offset holds). The schema gives every size, offset and length this
-#: maximum; a recipe's integers are held to it here (spec/bundle-format.md §5.1, §9).
-MAX_BYTES = (1 << 53) - 1
-#: The most operations one recipe may have: the reader's limit for any array (codec.MAX_ITEMS),
-#: which is also the schema's ``maxItems`` for a recipe (spec/bundle-format.md §9).
-MAX_RECIPE_OPS = MAX_ITEMS
+#: The format minor version whose recipes are packed (decision 440); a bundle with one says so in
+#: its header.
+PACKED_MINOR = 3
 #: Pieces in which a base range is read and handed on (bounded memory whatever the range).
 PIECE = 1 << 20
 
@@ -57,109 +52,56 @@ class BaseRef:
         return cls(d["id"], d["version"], d["sha256"], d["size"])
 
 
-def _scan(recipe: Any, base_size: int) -> tuple[tuple[tuple[int, ...], ...], int, int]:
-    """Check every operation's shape and every integer's range (``FormatError``
-    ``invalid_delta``, the message starting with the operation's index), and return the
-    operations as tuples, the bytes the recipe rebuilds and the bytes it takes from the data
-    blob. One pass: a recipe of :data:`MAX_RECIPE_OPS` operations takes well under a second."""
-    if type(recipe) not in (list, tuple) or not 1 <= len(recipe) <= MAX_RECIPE_OPS:
-        count = len(recipe) if type(recipe) in (list, tuple) else type(recipe).__name__
-        raise FormatError(f"recipe: {count} operations; a recipe has 1 to {MAX_RECIPE_OPS}", code="invalid_delta")
-    ops: list[tuple[int, ...]] = []
-    append = ops.append
-    total = data = 0
-    for i, op in enumerate(recipe):
-        kind = type(op)
-        if kind is list or kind is tuple:
-            n = len(op)
-            if n == 3:
-                code, offset, length = op
-                # base_size <= MAX_BYTES, so a range inside the base has both integers in range.
-                if (code == OP_BASE and type(code) is int and type(offset) is int and type(length) is int
-                        and offset >= 0 and length > 0 and offset + length <= base_size):
-                    append((OP_BASE, offset, length))
-                    total += length
-                    continue
-                if code == OP_BASE and type(code) is int:
-                    _refuse_base_op(i, offset, length, base_size)
-            elif n == 2:
-                code, length = op
-                if code == OP_DATA and type(code) is int and type(length) is int and 0 < length <= MAX_BYTES:
-                    append((OP_DATA, length))
-                    total += length
-                    data += length
-                    continue
-                if code == OP_DATA and type(code) is int:
-                    _refuse_length(i, 1, length)
-            if n in (2, 3) and (type(op[0]) is not int or op[0] not in (OP_BASE, OP_DATA)):
-                raise FormatError(f"recipe[{i}][0] (operation): {_shown(op[0])} is not {OP_BASE} (copy from the "
-                                  f"base: [0, offset, length]) or {OP_DATA} (take data: [1, length])",
-                                  code="invalid_delta")
-        raise FormatError(f"recipe[{i}]: {_shown(op)} is not [0, offset, length] or [1, length]",
-                          code="invalid_delta")
-    return tuple(ops), total, data
-
-
-def _shown(value: Any) -> str:
-    text = repr(list(value) if type(value) is tuple else value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _refuse_length(i: int, at: int, length: Any) -> None:
-    if type(length) is not int:
-        raise FormatError(f"recipe[{i}][{at}] (length): {_shown(length)} is not an integer", code="invalid_delta")
-    raise FormatError(f"recipe[{i}][{at}] (length): {length} is outside 1..{MAX_BYTES}", code="invalid_delta")
-
-
-def _refuse_base_op(i: int, offset: Any, length: Any, base_size: int) -> None:
-    if type(offset) is not int:
-        raise FormatError(f"recipe[{i}][1] (offset): {_shown(offset)} is not an integer", code="invalid_delta")
-    if not 0 <= offset <= MAX_BYTES:
-        raise FormatError(f"recipe[{i}][1] (offset): {offset} is outside 0..{MAX_BYTES}", code="invalid_delta")
-    if type(length) is not int or not 0 < length <= MAX_BYTES:
-        _refuse_length(i, 2, length)
-    raise FormatError(f"recipe[{i}]: copies base bytes {offset}..{offset + length}, but the base has "
-                      f"{base_size} bytes", code="invalid_delta")
-
-
 @dataclass(frozen=True, slots=True)
 class DeltaRef:
     """How to rebuild one package: the base, the data blob's digest (``None``: no new bytes)
-    and the recipe (tuples ``(0, offset, length)`` and ``(1, length)``).
+    and the recipe, a :class:`~bundlekit.format.recipe.Recipe` once constructed (given as one, as
+    packed base64 text, or as operations ``[0, offset, length]`` and ``[1, length]``).
 
     Valid on construction: every operation has one of the two shapes, every integer is within
     ``0..MAX_BYTES`` (lengths at least 1), every base range lies inside ``base.size``, and there
     are 1 to :data:`MAX_RECIPE_OPS` operations; otherwise ``FormatError`` ``invalid_delta``
     naming the operation. ``size`` and ``data_size`` (bytes rebuilt, bytes taken from the data
-    blob) are computed once here.
+    blob) are computed once here. ``packed`` says which form :meth:`to_dict` writes: the packed
+    text of format 1.3 (every writer), or the list of format 1.2 (a manifest read in that form,
+    shown as it was).
     """
 
     base: BaseRef
     data: str | None
-    recipe: tuple[tuple[int, ...], ...]
+    recipe: Recipe
+    packed: bool = True
     size: int = field(init=False, compare=False)
     data_size: int = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if type(self.base.size) is not int or not 0 < self.base.size <= MAX_BYTES:
             raise FormatError(f"base.size: {self.base.size!r} is outside 1..{MAX_BYTES}", code="invalid_delta")
-        recipe, size, data_size = _scan(self.recipe, self.base.size)
+        given: Any = self.recipe
+        if type(given) is str:
+            recipe = Recipe.from_text(given, self.base.size)
+        elif isinstance(given, Recipe):
+            recipe = Recipe.from_packed(given.packed(), self.base.size)  # checked against this base
+        else:
+            recipe = Recipe.from_ops(given, self.base.size)
         object.__setattr__(self, "recipe", recipe)
-        object.__setattr__(self, "size", size)
-        object.__setattr__(self, "data_size", data_size)
+        object.__setattr__(self, "size", recipe.size)
+        object.__setattr__(self, "data_size", recipe.data_size)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"base": self.base.to_dict(), "recipe": [list(op) for op in self.recipe]}
+        d: dict[str, Any] = {"base": self.base.to_dict(),
+                             "recipe": self.recipe.text() if self.packed else self.recipe.as_lists()}
         if self.data is not None:
             d["data"] = self.data
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "delta") -> "DeltaRef":
-        """The model of a decoded ``delta`` map; ``FormatError`` ``invalid_delta`` names the field
-        under ``where`` (for example ``manifest: packages[0].delta``)."""
+        """The model of a decoded ``delta`` map, its recipe in either form; ``FormatError``
+        ``invalid_delta`` names the field under ``where`` (for example ``manifest: packages[0].delta``)."""
+        recipe = d["recipe"]
         try:
-            return cls(BaseRef.from_dict(d["base"]), d.get("data"), d["recipe"])
+            return cls(BaseRef.from_dict(d["base"]), d.get("data"), recipe, type(recipe) is str)
         except FormatError as err:
             raise FormatError(f"{where}.{err.message}", code="invalid_delta") from None  # the only code above
 
@@ -198,7 +140,8 @@ class Rebuilder:
 
     def __init__(self, delta: DeltaRef, read_base: Callable[[int, int], bytes], emit: Callable[[bytes], object],
                  where: str) -> None:
-        self._ops = delta.recipe
+        self._words = delta.recipe.words  # two per operation: offset (or DATA_MARK), length
+        self._count = len(delta.recipe)
         self._read_base = read_base
         self._emit = emit
         self._where = where
@@ -219,12 +162,14 @@ class Rebuilder:
             self._pending.clear()
 
     def _copy_base_ops(self) -> None:
-        ops, read, out = self._ops, self._read_base, self._out
-        n = len(ops)
+        words, read, out = self._words, self._read_base, self._out
+        n = self._count
         i = self._next
-        while i < n and ops[i][0] == OP_BASE:
-            _, offset, length = ops[i]
-            end = offset + length
+        while i < n:
+            offset = words[2 * i]
+            if offset == DATA_MARK:
+                break
+            end = offset + words[2 * i + 1]
             while offset < end:
                 piece = read(offset, min(PIECE, end - offset))
                 if not piece:
@@ -235,7 +180,7 @@ class Rebuilder:
             i += 1
         self._next = i
         if i < n:
-            self._data_left = ops[i][1]
+            self._data_left = words[2 * i + 1]
 
     def feed(self, data: bytes) -> None:
         """Data blob bytes, in order and already checked by the caller's streaming verification."""
@@ -254,7 +199,7 @@ class Rebuilder:
 
     def finish(self) -> None:
         """Every operation must have run (the data blob was not short); hands on the last bytes."""
-        if self._next < len(self._ops):
+        if self._next < self._count:
             raise FormatError(f"{self._where}: the data blob ended before recipe operation {self._next}",
                               code="invalid_delta")
         if self._pending:

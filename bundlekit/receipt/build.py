@@ -40,8 +40,9 @@ __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry"
            "parked_name", "finish_parked", "refuse_existing"]
 
 RECEIPT_EXPIRY = 365 * 86400
-#: What this zone tells its sources it can read beyond format 1.0 (spec/bundle-format.md §7).
-RECEIPT_FEATURES = ("delta/1",)
+#: What this zone tells its sources it can read beyond format 1.1 (spec/bundle-format.md §7): delta
+#: packages with recipes in list form (1.2) and packed (1.3).
+RECEIPT_FEATURES = ("delta/1", "delta/2")
 
 
 def output_seal_ad(deployment_id: str, recipient_key_id: str, step: str, target: str | None, name: str) -> bytes:

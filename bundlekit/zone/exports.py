@@ -4,8 +4,8 @@
 entry answers one of them; the dashboard shows releases awaiting a receipt). ``inventory``
 is, per destination zone, the package list its latest receipt reported; later exports
 leave out a package the destination already holds with the same bytes. ``zone_features`` is
-what the same receipt said the destination can read beyond format 1.0 (``delta/1``: delta
-packages, spec/bundle-format.md §5.1).
+what the same receipt said the destination can read beyond format 1.1 (``delta/1``, ``delta/2``:
+delta packages with list and packed recipes, spec/bundle-format.md §5.1).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def replace_inventory(tx: Writer, zone_id: str, items: Iterable[Mapping[str, Any
 
 
 def reported_features(db: Reader, zone_id: str) -> frozenset[str]:
-    """What zone ``zone_id``'s latest receipt said it can read (``{"delta/1"}``, or empty)."""
+    """What zone ``zone_id``'s latest receipt said it can read (``{"delta/1", "delta/2"}``, or empty)."""
     return frozenset(str(r["feature"]) for r in db.all("SELECT feature FROM zone_features WHERE zone_id = ?",
                                                        (zone_id,)))
 

@@ -19,7 +19,7 @@ import pytest
 from bundlekit.format.container import HEADER_SIZE
 from tests.conftest import run_cli, snapshot
 from tests.e2e.world import World, json_of, make_world
-from tests.refusals.forge import resign
+from tests.refusals.forge import pack_recipe, resign, unpack_recipe
 
 MIB = 1 << 20
 
@@ -132,10 +132,12 @@ def test_changed_package_travels_as_its_new_bytes_and_rebuilds_byte_identical(wo
     # Changed, inserted and deleted members touch a few 64 KiB chunks each: far less than the package.
     assert delta.stat().st_size < 0.2 * full.stat().st_size
     assert info["delta"][0]["shipped"] < 0.2 * len(new)
-    assert delta.read_bytes()[8:12] == b"\x00\x01\x00\x02"  # format 1.2 in the header
-    assert full.read_bytes()[8:12] == b"\x00\x01\x00\x01"  # nothing of 1.2 used: 1.1
+    assert delta.read_bytes()[8:12] == b"\x00\x01\x00\x03"  # format 1.3 (a packed recipe) in the header
+    assert full.read_bytes()[8:12] == b"\x00\x01\x00\x01"  # nothing of 1.2 or 1.3 used: 1.1
     inspected = json_of(run_cli("inspect", delta, "--json").stdout)
     assert inspected["packages"][0]["delta"]["base"]["version"] == "1.4.0"
+    ops = unpack_recipe(inspected["packages"][0]["delta"]["recipe"])  # shown as the manifest carries it
+    assert sum(op[-1] for op in ops) == len(new) and any(op[0] == 1 for op in ops)
     w.cli("verify", delta, home=w.prod)
     w.cli("import", delta, home=w.prod)
     digest = hashlib.sha256(new).hexdigest()
@@ -189,14 +191,16 @@ def test_recipe_naming_bytes_that_are_not_there_is_refused(world_dir: Path, tmp_
 
     def mutate(m: dict) -> None:  # type: ignore[type-arg]
         d = m["packages"][0]["delta"]
+        ops = unpack_recipe(d["recipe"])
         if damage == "base range past its end":
-            op = next(op for op in d["recipe"] if op[0] == 0)
+            op = next(op for op in ops if op[0] == 0)
             op[1] = d["base"]["size"]  # a chunk beyond the end of the base
         elif damage == "data blob not in the bundle":
             d["data"] = "ab" * 32
         else:
-            next(op for op in d["recipe"] if op[0] == 1)[1] += 1  # lengths still add up to the package size
-            [op for op in d["recipe"] if op[0] == 0][-1][2] -= 1
+            next(op for op in ops if op[0] == 1)[1] += 1  # lengths still add up to the package size
+            [op for op in ops if op[0] == 0][-1][2] -= 1
+        d["recipe"] = pack_recipe(ops)
 
     forged = resign(delta, w.root / "media" / "forged.bundle", w.dev, mutate=mutate)
     error = _refused(w, forged, "invalid_delta")
@@ -214,7 +218,7 @@ def _cli_refuses(w: World, bundle: Path, code: str, named: str) -> None:
 
 
 @pytest.mark.parametrize(("field", "code", "named"), [
-    ("offset", "invalid_delta", "packages[0].delta.recipe[0][1] (offset)"),
+    ("offset", "invalid_delta", "packages[0].delta.recipe operation 0 (offset)"),
     ("base size", "invalid_manifest", "packages.0.delta.base.size"),
 ])
 def test_recipe_integer_past_what_a_file_offset_holds_is_refused_by_name(world_dir: Path, tmp_path: Path,
@@ -226,8 +230,10 @@ def test_recipe_integer_past_what_a_file_offset_holds_is_refused_by_name(world_d
 
     def mutate(m: dict) -> None:  # type: ignore[type-arg]
         d = m["packages"][0]["delta"]
-        assert d["recipe"][0][0] == 0
-        d["recipe"][0][1] = 2**63
+        ops = unpack_recipe(d["recipe"])
+        assert ops[0][0] == 0
+        ops[0][1] = 2**63
+        d["recipe"] = pack_recipe(ops)
         if field == "base size":
             d["base"]["size"] = 2**64 - 1
 

@@ -101,7 +101,8 @@ def test_a_recipe_a_reader_would_refuse_is_not_written_the_package_travels_whole
         assert writer.blobs == []
         written = write_delta(writer, "P", "2", "p.zip", path, ref, base_list, lists,
                               max_ops=len(plan.recipe), max_bytes=recipe_bytes(plan.recipe))
-        assert written is not None and written.delta is not None and written.delta.recipe == plan.recipe
+        assert written is not None and written.delta is not None and tuple(written.delta.recipe) == plan.recipe
+        assert written.to_dict()["delta"]["recipe"] == written.delta.recipe.text()  # packed (format 1.3)
         assert [b.digest for b in writer.blobs] == [written.delta.data]
     finally:
         writer.abort()

@@ -15,6 +15,7 @@ import pytest
 
 from bundlekit.format import codec
 from bundlekit.format.delta import MAX_BYTES, MAX_RECIPE_OPS, BaseRef, DeltaRef
+from bundlekit.format.recipe import MAX_TEXT, Recipe
 from bundlekit.format.manifest import MAX_SECONDS, MAX_SEQUENCE, manifest_schema, parse_manifest
 from tests.conftest import raises_code
 from tests.refusals.forge import parts
@@ -118,16 +119,28 @@ def test_each_recipe_operation_is_range_checked_and_named(op: Any, named: str) -
 
 
 def test_recipe_limit_is_one_number_for_the_schema_the_decoder_and_the_model() -> None:
-    schema_limit = manifest_schema()["$defs"]["delta"]["properties"]["recipe"]["maxItems"]
-    assert schema_limit == codec.MAX_ITEMS == MAX_RECIPE_OPS == 2**20
+    packed_form, list_form = manifest_schema()["$defs"]["delta"]["properties"]["recipe"]["oneOf"]
+    assert list_form["maxItems"] == codec.MAX_ITEMS == MAX_RECIPE_OPS == 2**20
+    assert packed_form["maxLength"] == MAX_TEXT == len(Recipe.from_ops([[1, 1]] * MAX_RECIPE_OPS, 1).text())
     at_limit = [[1, 1]] * MAX_RECIPE_OPS
-    assert codec.decode(codec.encode(at_limit)) == at_limit  # the decoder reads a maximal recipe
     assert _delta(at_limit).size == MAX_RECIPE_OPS
+    assert _delta(Recipe.from_ops(at_limit, 1).text()).size == MAX_RECIPE_OPS
     with raises_code("malformed"):
         codec.decode(codec.encode([[1, 1]] * (MAX_RECIPE_OPS + 1)))
     with raises_code("invalid_delta") as info:
         _delta([[1, 1]] * (MAX_RECIPE_OPS + 1))
     assert f"1 to {MAX_RECIPE_OPS}" in info.value.message
+    with raises_code("invalid_delta") as info:
+        _delta(_packed_text([[1, 1]] * (MAX_RECIPE_OPS + 1)))
+    assert f"1 to {MAX_RECIPE_OPS}" in info.value.message
+
+
+def _packed_text(ops: list[list[int]]) -> str:
+    """Packed base64 of ``ops`` built by hand (Recipe itself refuses more than the limit)."""
+    import base64
+    import struct
+    mark = (1 << 64) - 1
+    return base64.b64encode(b"".join(struct.pack("<QQ", *((mark, op[1]) if op[0] == 1 else op[1:])) for op in ops)).decode()
 
 
 RECIPES = [

@@ -94,6 +94,18 @@ def test_delta_vector_rebuilds_from_the_base_file_the_spec_names() -> None:
     assert (VECTORS / "valid-delta-release.bundle").read_bytes()[8:12] == b"\x00\x01\x00\x02"  # format 1.2
 
 
+def test_packed_recipe_vector_is_the_list_recipe_vector_in_the_form_of_format_1_3() -> None:
+    """The 1.2 vector (list recipe) stays byte for byte and readable; its 1.3 twin carries the same
+    operations packed, and shows them packed."""
+    listed = check_bundle(_verifier(), VECTORS / "valid-delta-release.bundle").manifest.packages[0].delta
+    packed = check_bundle(_verifier(), VECTORS / "valid-delta-packed.bundle").manifest.packages[0].delta
+    assert listed is not None and packed is not None
+    assert list(packed.recipe) == list(listed.recipe) == [(0, 0, 1000), (1, 196), (0, 1196, 2164)]
+    assert not listed.packed and isinstance(listed.to_dict()["recipe"], list)
+    assert packed.packed and len(packed.to_dict()["recipe"]) == 64  # 48 bytes of base64
+    assert (VECTORS / "valid-delta-packed.bundle").read_bytes()[8:12] == b"\x00\x01\x00\x03"  # format 1.3
+
+
 def test_valid_vector_secret_opens_only_with_its_binding() -> None:
     result = check_bundle(_verifier(), VECTORS / "valid-release.bundle")
     m = result.manifest

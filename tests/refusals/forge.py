@@ -7,6 +7,7 @@ or blob records were changed. This is how a buggy or compromised source zone wou
 
 from __future__ import annotations
 
+import base64
 import struct
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +47,22 @@ def resign(bundle: Path, out: Path, signer_home: Path, *, mutate: Callable[[dict
     message = header + body
     out.write_bytes(message[:HEADER_SIZE] + section + body + crypto.raw_public(key) + crypto.sign(key, kind, message))
     return out
+
+
+def unpack_recipe(text: str) -> list[list[int]]:
+    """A packed recipe (format 1.3) as operations ``[0, offset, length]`` and ``[1, length]``, to change."""
+    raw = base64.b64decode(text, validate=True)
+    return [[1, b] if a == _DATA_MARK else [0, a, b] for a, b in struct.iter_unpack("<QQ", raw)]
+
+
+def pack_recipe(ops: list[list[int]]) -> str:
+    """Operations packed as a manifest carries them (format 1.3), with no check: any unsigned
+    64-bit integers, so a test can write what a reader must refuse."""
+    return base64.b64encode(b"".join(struct.pack("<QQ", _DATA_MARK, op[1]) if op[0] == 1 else
+                                     struct.pack("<QQ", op[1], op[2]) for op in ops)).decode("ascii")
+
+
+_DATA_MARK = (1 << 64) - 1
 
 
 def duplicate_first_key(obj: Any) -> bytes:
