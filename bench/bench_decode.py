@@ -1,17 +1,22 @@
-"""Benchmark: the worst a manifest can cost to decode, against an ordinary manifest of the same size.
+"""Benchmark: the worst a manifest can cost to read, against an ordinary manifest of the same size.
 
     .venv/bin/python bench/bench_decode.py [--unbounded]
 
 The manifest decoder weighs the bytes before building values (bundlekit/format/budget.py,
-spec/bundle-format.md §4 and §9). Each input below is decoded by ``codec.decode`` in a fresh
-process, under GNU time when it is installed (its peak RSS is the child's own), and compared
-with an *ordinary* manifest of the same byte size: a list of variable entries (maps of a name,
-a scope, a flag and a 1000-character value), which is what a large real manifest holds: text.
+spec/bundle-format.md §4 and §9). Each input below is read in a fresh process (``codec.decode``,
+and for a recipe the model a reader builds from it, ``DeltaRef``: a delta map around it),
+under GNU time when it is installed (its peak RSS is the child's own), and compared with an
+*ordinary* manifest of the same byte size: a list of variable entries (maps of a name, a scope,
+a flag and a 1000-character value), which is what a large real manifest holds: text. Growth is
+the process's peak over that of a fresh interpreter decoding an empty map.
 
-  tiny-maps   15 MiB of one-byte maps (the attack): refused, limit_exceeded
-  worst-size  the most decoded size the limit admits: one-byte maps up to 176 MiB of weight
-  worst-count the most values the limit admits: 5 x 2^20 - 4 values, one-byte integers
-  max-recipe  the largest legitimate manifest: 2^20 operations with 8-byte offsets (16 MiB)
+  tiny-maps     15 MiB of one-byte maps (the attack): refused, limit_exceeded
+  worst-size    the most decoded size the limit admits: one-byte maps up to the weight limit
+  worst-count   the most values the limit admits: one-byte integers
+  wide-ints     8-byte integers up to the weight limit (the most memory per weight, with the bytes)
+  small-lists   one-element arrays up to the weight limit (the most object memory per weight)
+  list-recipe   the largest format 1.2 recipe the limit admits (8-byte offsets and lengths)
+  packed-recipe the largest legitimate manifest: a format 1.3 recipe filling the 16 MiB limit
 
 ``--unbounded`` also decodes tiny-maps with msgpack alone, as the reader did before the limit
 (about 2.3 GB and tens of seconds: only on a machine with the memory to spare). These machines
@@ -21,6 +26,7 @@ are shared: compare within one run, note the load.
 from __future__ import annotations
 
 import argparse
+import base64
 import struct
 import sys
 import tempfile
@@ -33,17 +39,26 @@ from bench_format import load, run_measured  # noqa: E402
 
 from bundlekit.format import codec  # noqa: E402
 from bundlekit.format.budget import MAX_DECODED_SIZE, MAX_VALUES  # noqa: E402
+from bundlekit.format.container import DEFAULT_LIMITS  # noqa: E402
+from bundlekit.format.recipe import RECORD  # noqa: E402
 
 MIB = 1 << 20
+MANIFEST = DEFAULT_LIMITS.max_manifest  # the manifest size limit (16 MiB)
 
 DECODE = """
 import sys
 from bundlekit.errors import BundleError
 from bundlekit.format import codec
+from bundlekit.format.delta import DeltaRef
 data = open(sys.argv[1], "rb").read()
 try:
-    codec.decode(data)
-    print("ok")
+    obj = codec.decode(data)
+    if type(obj) is dict and "recipe" in obj:  # what a reader makes of a delta: its model
+        delta = DeltaRef.from_dict({"base": {"id": "P", "version": "1", "sha256": "ab" * 32,
+                                             "size": (1 << 53) - 1}, "recipe": obj["recipe"]})
+        print(f"ok, {len(delta.recipe)} ops")
+    else:
+        print("ok")
 except BundleError as e:
     print(e.code)
 """
@@ -73,13 +88,21 @@ def ordinary(size: int) -> bytes:
 def inputs() -> dict[str, bytes]:
     maps = (MAX_DECODED_SIZE - 184) // 168  # [[{}, ...], [{}, ...]]: 184 for the arrays, 8 + 160 per map
     half = maps // 2
-    op = b"\x93\x00\xcf" + struct.pack(">Q", 5 << 32) + b"\xce" + struct.pack(">I", 1 << 20)
-    ops = 1 << 20
+    wide = min((MAX_DECODED_SIZE - 184) // 48, (MANIFEST - 11) // 9)  # 184 for 3 arrays; 40 + 8 per integer
+    lists = (MAX_DECODED_SIZE - 184) // 72  # 184 for 3 arrays; 8 + 56 + 8 per [1]
+    big = struct.pack(">Q", 5 << 32)
+    op = b"\x93\x00\xcf" + big + b"\xcf" + big  # 8 + 56 + 24 + 40 + 40 = 168
+    ops = (MAX_DECODED_SIZE - 400) // 168
+    packed = (MANIFEST - 16) * 3 // 4 // RECORD  # records whose base64 fills the manifest limit
+    record = struct.pack("<QQ", 5 << 32, 1 << 20)
     return {
         "tiny-maps": b"\x9f" + array32(b"\x80" * MIB, MIB) * 15,
         "worst-size": b"\x92" + array32(b"\x80" * half, half) + array32(b"\x80" * (maps - half), maps - half),
-        "worst-count": b"\x95" + array32(b"\x01" * (MIB - 2), MIB - 2) * 5,  # 6 + 5 (2^20 - 2) values
-        "max-recipe": b"\x81" + codec.encode("recipe") + array32(op * ops, ops),
+        "worst-count": b"\x93" + array32(b"\x01" * (MIB - 2), MIB - 2) * 3,  # 4 + 3 (2^20 - 2) values
+        "wide-ints": b"\x92" + array32((b"\xcf" + big) * (wide // 2), wide // 2) * 2,
+        "small-lists": b"\x92" + array32(b"\x91\x01" * (lists // 2), lists // 2) * 2,
+        "list-recipe": b"\x81" + codec.encode("recipe") + array32(op * ops, ops),
+        "packed-recipe": codec.encode({"recipe": base64.b64encode(record * packed).decode("ascii")}),
     }
 
 
@@ -103,7 +126,7 @@ def main() -> None:
         empty.write_bytes(codec.encode({}))
         _, _, rss0, _ = measure(DECODE, empty)
         print(f"a fresh interpreter decoding an empty map: peak {rss0 / 1024:.0f} MiB (subtracted below)")
-        print(f"{'input':12} {'bytes':>10} {'result':>15} {'CPU s':>7} {'grown MiB':>9} | "
+        print(f"{'input':13} {'bytes':>10} {'result':>15} {'CPU s':>7} {'grown MiB':>9} | "
               f"{'ordinary CPU s':>14} {'grown MiB':>9} | {'CPU x':>6} {'mem x':>6}")
         for name, data in inputs().items():
             path, plain = base / f"{name}.bin", base / f"{name}.ordinary.bin"
@@ -113,7 +136,7 @@ def main() -> None:
             _, cpu_o, rss_o, result_o = measure(DECODE, plain)
             assert result_o == "ok", result_o
             grown, grown_o = max(rss - rss0, 1), max(rss_o - rss0, 1)
-            print(f"{name:12} {len(data):>10} {result:>15} {cpu:>7.2f} {grown / 1024:>9.0f} | "
+            print(f"{name:13} {len(data):>10} {result:>15} {cpu:>7.2f} {grown / 1024:>9.0f} | "
                   f"{cpu_o:>14.2f} {grown_o / 1024:>9.0f} | {cpu / max(cpu_o, 0.01):>6.1f} {grown / grown_o:>6.1f}")
         if args.unbounded:
             path = base / "tiny-maps.bin"

@@ -39,14 +39,16 @@ from bundlekit.errors import FormatError
 
 __all__ = ["MAX_VALUES", "MAX_DECODED_SIZE", "check_budget"]
 
-#: The most values (arrays, maps, map keys, elements, leaves) one encoded input may hold. The
-#: largest legitimate structure is a delta recipe of 2^20 operations of three integers: four
-#: values each, so 4 * 2^20, plus 2^20 for everything else in the manifest.
-MAX_VALUES = 5 << 20
-#: The most decoded size (the module's cost model, in bytes) one input may have. A recipe of
-#: 2^20 operations, each an array of a fixint and two integers of up to 8 bytes, weighs at most
-#: 8 + 56 + 24 + 40 + 40 = 168 bytes per operation (168 MiB); 8 MiB more for the rest.
-MAX_DECODED_SIZE = 176 << 20
+#: The most values (arrays, maps, map keys, elements, leaves) one encoded input may hold. Since
+#: recipes travel packed (format 1.3: one string), no legitimate manifest comes near: 100,000
+#: variables of short values (the schema's ``maxItems``) are about a million (decision 440).
+MAX_VALUES = 3 << 20
+#: The most decoded size (the module's cost model, in bytes) one input may have: about what the
+#: reader may then hold, at most about 1.7 times this in a fresh process (measured for the worst
+#: shapes, bench/bench_decode.py), so that no manifest costs more than about 150 MiB. A packed
+#: recipe filling the 16 MiB manifest limit weighs 16 MiB; a 1.2 list recipe of up to about
+#: 500,000 operations, or some 60,000 variables of short values, fit (decision 440).
+MAX_DECODED_SIZE = 80 << 20
 #: The most entries one array or map may declare before the decoder refuses it itself
 #: (``codec.MAX_ITEMS``; kept here too so that this module imports nothing from the codec).
 _MAX_DECLARED = 1 << 20
@@ -58,7 +60,7 @@ _ASCII_BASE, _STR_BASE = 48, 80
 _INT, _INT8BYTES = 32, 40
 #: No byte of an input adds more than this to its decoded size: at most a one-byte map header
 #: (160) that is also the key of an entry (96). An input of at most
-#: ``MAX_DECODED_SIZE // _PER_BYTE`` bytes (704 KiB) is within both limits without a walk.
+#: ``MAX_DECODED_SIZE // _PER_BYTE`` bytes (320 KiB) is within both limits without a walk.
 _PER_BYTE = _MAP_BASE + _MAP_ENTRY
 
 

@@ -179,9 +179,11 @@ def decode(data: bytes, *, what: str = "manifest") -> Any:
         raise FormatError(f"{what}: truncated ({len(data)} bytes)", code="truncated") from None
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as err:
         raise FormatError(f"{what}: not valid msgpack ({err})", code="malformed") from None
-    if unpacker.tell() != len(data):
+    read = unpacker.tell()
+    del unpacker  # its buffer holds the longest token (a packed recipe: up to 16 MiB) until freed
+    if read != len(data):
         raise FormatError(
-            f"{what}: {len(data) - unpacker.tell()} trailing byte(s) after the encoded value",
+            f"{what}: {len(data) - read} trailing byte(s) after the encoded value",
             code="trailing_bytes",
         )
     _check(obj, what)

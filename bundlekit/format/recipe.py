@@ -24,7 +24,7 @@ from __future__ import annotations
 import binascii
 import sys
 from array import array
-from typing import Any, Iterator
+from typing import Any, Iterator, Union
 
 from bundlekit.errors import FormatError
 from bundlekit.format.codec import MAX_ITEMS
@@ -49,6 +49,9 @@ MAX_TEXT = 4 * -(-MAX_RECIPE_OPS * RECORD // 3)
 
 _WORD = "Q"
 assert array(_WORD).itemsize == 8
+#: Two unsigned 64-bit integers per operation: an ``array``, or a view of packed records read on a
+#: little-endian machine.
+Words = Union["array[int]", memoryview]
 
 
 class Recipe:
@@ -64,7 +67,7 @@ class Recipe:
 
     __slots__ = ("words", "size", "data_size")
 
-    def __init__(self, words: array, size: int, data_size: int) -> None:  # type: ignore[type-arg]
+    def __init__(self, words: Words, size: int, data_size: int) -> None:
         self.words = words
         self.size = size
         self.data_size = data_size
@@ -96,9 +99,11 @@ class Recipe:
         if len(raw) % RECORD or not 1 <= len(raw) // RECORD <= MAX_RECIPE_OPS:
             raise FormatError(f"recipe: {len(raw)} bytes; a packed recipe is 1 to {MAX_RECIPE_OPS} operations "
                               f"of {RECORD} bytes each", code="invalid_delta")
-        words = array(_WORD)
-        words.frombytes(raw)
-        if sys.byteorder == "big":
+        if sys.byteorder == "little":
+            words: Words = memoryview(raw).cast(_WORD)  # the records themselves, not a copy
+        else:
+            words = array(_WORD)
+            words.frombytes(raw)
             words.byteswap()
         return cls._checked(words, base_size)
 
@@ -145,7 +150,7 @@ class Recipe:
         return cls(words, total, data)
 
     @classmethod
-    def _checked(cls, words: array, base_size: int) -> "Recipe":  # type: ignore[type-arg]
+    def _checked(cls, words: Words, base_size: int) -> "Recipe":
         """Check packed words (one pass; a recipe of :data:`MAX_RECIPE_OPS` operations in well
         under a second) and total the bytes rebuilt and taken from the data blob."""
         total = data = 0
@@ -172,7 +177,7 @@ class Recipe:
             swapped = array(_WORD, self.words)
             swapped.byteswap()
             return swapped.tobytes()
-        return self.words.tobytes()
+        return self.words.tobytes()  # both kinds of Words hold the records in order
 
     def text(self) -> str:
         """The packed form as a manifest carries it (format 1.3)."""
@@ -203,7 +208,7 @@ class Recipe:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Recipe):
-            return self.words == other.words
+            return self.words.tobytes() == other.words.tobytes()
         return NotImplemented
 
     def __hash__(self) -> int:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import struct
+import textwrap
 
 import pytest
 
 from bundlekit.format import budget, codec
 from bundlekit.format.budget import MAX_DECODED_SIZE, MAX_VALUES, check_budget, measure
-from bundlekit.format.delta import MAX_RECIPE_OPS
+from bundlekit.format.delta import MAX_RECIPE_OPS, DeltaRef
 from tests.conftest import raises_code
 from tests.memory import peak_of
 from tests.refusals.forge import tiny_maps
@@ -49,16 +51,52 @@ def test_too_many_cheap_values_refused_by_the_value_count() -> None:
     assert info.value.message.startswith("bomb.bin:") and str(MAX_VALUES) in info.value.message
 
 
-def test_maximal_recipe_with_wide_integers_still_decodes() -> None:
-    # The largest legitimate manifest: 2^20 copy operations [0, offset, length] with offsets in
-    # the 8-byte form (a base above 4 GiB) and lengths in the 4-byte form, written canonically.
+def test_maximal_list_recipe_is_refused_and_the_same_operations_packed_are_read() -> None:
+    # A format 1.2 recipe of 2^20 copy operations [0, offset, length], offsets in the 8-byte form
+    # and lengths in the 4-byte form: 160 bytes of weight each, twice the limit. Packed (format
+    # 1.3) the same operations are one string of 16 bytes each.
     op = b"\x93\x00\xcf" + struct.pack(">Q", 5 << 32) + b"\xce" + struct.pack(">I", 1 << 20)
     data = b"\x81" + codec.encode("recipe") + _array32(op * MAX_RECIPE_OPS, MAX_RECIPE_OPS)
-    values, size = measure(data)
-    assert values == 3 + 4 * MAX_RECIPE_OPS <= MAX_VALUES
-    assert size == 160 + 96 + 76 + 56 + 8 * MAX_RECIPE_OPS + (56 + 24 + 40 + 32) * MAX_RECIPE_OPS <= MAX_DECODED_SIZE
-    recipe = codec.decode(data)["recipe"]
-    assert len(recipe) == MAX_RECIPE_OPS and recipe[-1] == [0, 5 << 32, 1 << 20]
+    assert 160 + 96 + 76 + 56 + 8 * MAX_RECIPE_OPS + (56 + 24 + 40 + 32) * MAX_RECIPE_OPS > 2 * MAX_DECODED_SIZE
+    assert measure(data)[1] > MAX_DECODED_SIZE  # the walk stops once past a limit
+    with raises_code("limit_exceeded"):
+        codec.decode(data)
+    packed = codec.encode({"recipe": base64.b64encode(struct.pack("<QQ", 5 << 32, 1 << 20) * MAX_RECIPE_OPS).decode()})
+    assert measure(packed) == (3, 160 + 96 + 76 + 48 + len(packed) - 13)  # map, key, str32 of ASCII
+    recipe = DeltaRef.from_dict({"base": {"id": "P", "version": "1", "sha256": "ab" * 32, "size": 6 << 32},
+                                 "recipe": codec.decode(packed)["recipe"]}).recipe
+    assert len(recipe) == MAX_RECIPE_OPS and recipe[-1] == (0, 5 << 32, 1 << 20)
+
+
+def test_largest_manifests_are_read_within_150_mib_in_a_fresh_process() -> None:
+    # The largest legitimate manifest (a packed recipe filling the 16 MiB manifest limit) and the
+    # largest 1.2 list recipe the weight limit admits, each read as a reader does (decoded, then
+    # the recipe's model built) in a new interpreter. A list recipe of 2^20 operations grew a
+    # process by about 241 MiB before recipes were packed.
+    setup = """
+        import base64, struct
+        from bundlekit.format import codec
+        from bundlekit.format.budget import MAX_DECODED_SIZE
+        from bundlekit.format.delta import DeltaRef
+        big = struct.pack(">Q", 5 << 32)
+        if FORM == "packed":
+            count = ((16 << 20) - 16) * 3 // 4 // 16
+            data = codec.encode({"recipe": base64.b64encode(struct.pack("<QQ", 5 << 32, 1 << 20) * count).decode()})
+            assert (16 << 20) - 32 < len(data) <= 16 << 20
+        else:
+            count = (MAX_DECODED_SIZE - 400) // 168  # [0, 8-byte offset, 8-byte length]: 168 each
+            op = b"\\x93\\x00\\xcf" + big + b"\\xcf" + big
+            data = b"\\x81" + codec.encode("recipe") + b"\\xdd" + struct.pack(">I", count) + op * count
+    """
+    work = """
+        recipe = DeltaRef.from_dict({"base": {"id": "P", "version": "1", "sha256": "ab" * 32, "size": 1 << 40},
+                                     "recipe": codec.decode(data)["recipe"]}).recipe
+        assert len(recipe) == count
+    """
+    for form in ("packed", "list"):
+        peak = peak_of(setup=f"FORM = {form!r}\n" + textwrap.dedent(setup), work=work)
+        assert peak.outcome == "ok", (form, peak)
+        assert peak.grown_kib < 150 * 1024, (form, peak)
 
 
 def test_one_map_past_the_size_limit_is_refused_and_one_below_is_not() -> None:
@@ -90,7 +128,7 @@ def test_small_inputs_are_within_both_limits_without_a_walk() -> None:
     worst = b"\x81" * 8 + b"\x80" * 9  # nested single-entry maps whose keys are maps
     values, size = measure(worst)
     assert size <= len(worst) * budget._PER_BYTE
-    assert MAX_DECODED_SIZE // budget._PER_BYTE == 720_896  # the figure spec/bundle-format.md §4 gives
+    assert MAX_DECODED_SIZE // budget._PER_BYTE == 327_680  # the figure spec/bundle-format.md §4 gives
 
 
 def test_tiny_maps_manifest_refused_within_the_memory_cap_in_a_fresh_process() -> None:
