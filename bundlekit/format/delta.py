@@ -140,7 +140,8 @@ class Rebuilder:
 
     def __init__(self, delta: DeltaRef, read_base: Callable[[int, int], bytes], emit: Callable[[bytes], object],
                  where: str) -> None:
-        self._words = delta.recipe.words  # two per operation: offset (or DATA_MARK), length
+        words = iter(delta.recipe.words)
+        self._ops = zip(words, words)  # (offset or DATA_MARK, length) per operation, read once in order
         self._count = len(delta.recipe)
         self._read_base = read_base
         self._emit = emit
@@ -162,14 +163,15 @@ class Rebuilder:
             self._pending.clear()
 
     def _copy_base_ops(self) -> None:
-        words, read, out = self._words, self._read_base, self._out
-        n = self._count
+        """Run copy operations up to the next data operation, which then awaits its bytes."""
+        read, out = self._read_base, self._out
         i = self._next
-        while i < n:
-            offset = words[2 * i]
+        for offset, length in self._ops:
             if offset == DATA_MARK:
-                break
-            end = offset + words[2 * i + 1]
+                self._next = i
+                self._data_left = length
+                return
+            end = offset + length
             while offset < end:
                 piece = read(offset, min(PIECE, end - offset))
                 if not piece:
@@ -179,8 +181,6 @@ class Rebuilder:
                 offset += len(piece)
             i += 1
         self._next = i
-        if i < n:
-            self._data_left = words[2 * i + 1]
 
     def feed(self, data: bytes) -> None:
         """Data blob bytes, in order and already checked by the caller's streaming verification."""
