@@ -10,7 +10,8 @@ down, so pure code never looks at the clock and tests can pass any time they lik
 Times that are *measured* rather than decided on (when a step started and ended, how long a
 transfer was idle) come from a :data:`Clock` the code that runs things is given (default
 :func:`time.time` for timestamps, :func:`time.monotonic` for durations), so a test can drive
-them too.
+them too. A measured moment that is recorded is a :data:`Timestamp` (:func:`stamp`): Unix
+seconds kept to the millisecond, the unit receipts carry (decision 430).
 """
 
 from __future__ import annotations
@@ -19,18 +20,27 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-__all__ = ["EpochSeconds", "Clock", "now", "to_datetime", "utc_text", "relative_age", "when_text"]
+__all__ = ["EpochSeconds", "Timestamp", "Clock", "now", "stamp", "to_datetime", "utc_text", "relative_age",
+           "when_text"]
 
 #: Whole seconds since the Unix epoch (UTC): the type of every reference time ("now").
 EpochSeconds = int
 #: A source of time in (fractional) seconds: ``time.time`` or ``time.monotonic``, or a fake.
 Clock = Callable[[], float]
+#: A measured moment as records keep it: Unix seconds (UTC) rounded to the millisecond.
+Timestamp = float
 
 
 def now() -> EpochSeconds:
     """The current time as :data:`EpochSeconds`. Only the edges (the CLI, a server answering a
     request) call this; everything below takes ``now`` as an argument."""
     return int(time.time())
+
+
+def stamp(clock: Clock = time.time) -> Timestamp:
+    """A reading of ``clock`` (Unix seconds) as a :data:`Timestamp`: rounded to the millisecond, so
+    that a stored time and a receipt's ``*_ms`` name the same instant (decision 430)."""
+    return round(clock(), 3)
 
 
 def utc_text(when: float) -> str:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bundlekit.core.clock import Clock, EpochSeconds
+from bundlekit.core.clock import Clock, Timestamp, stamp
 from bundlekit.core.names import LABEL_RULE, label_problem
 from bundlekit.core.text import size_text
 from bundlekit.deploy.context import OutputStore, build_dictionary, scope_context, system_variables, winners
@@ -176,9 +176,9 @@ class _Executor:
         self.packages = {p.id.casefold(): p for p in request.packages}
         self.hashed: set[str] = set()
 
-    def now(self) -> EpochSeconds:
-        """A measured time for the record: whole epoch seconds from the injected clock (decision 122)."""
-        return int(self.clock())
+    def now(self) -> Timestamp:
+        """A measured time for the record: the injected clock, to the millisecond (decisions 122, 430)."""
+        return stamp(self.clock)
 
     def emit(self, event: Event) -> None:
         if self.on_event is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.clock import Timestamp
 from bundlekit.core.names import check_name
 from bundlekit.core.text import MASK
 from bundlekit.runtime.service_messages import OutputVariable
@@ -191,13 +191,14 @@ def _unique(kind: str, names: list[str]) -> None:
 @dataclass(frozen=True, slots=True)
 class StepRun:
     """What one step did on one target (``target`` None: on the zone). ``log`` is masked;
-    ``started`` and ``ended`` are whole epoch seconds (None: the run never started)."""
+    ``started`` and ``ended`` are Unix seconds to the millisecond (None: the run never started;
+    decision 430)."""
 
     step: str
     target: str | None
     state: str
-    started: EpochSeconds | None
-    ended: EpochSeconds | None
+    started: Timestamp | None
+    ended: Timestamp | None
     exit_code: int | None
     log: str
     outputs: tuple[OutputVariable, ...]
@@ -234,8 +235,8 @@ class DeploymentRecord:
     release_version: str
     environment: str
     state: str
-    started: EpochSeconds
-    ended: EpochSeconds
+    started: Timestamp
+    ended: Timestamp
     runs: tuple[StepRun, ...]
     warnings: tuple[str, ...] = ()
 

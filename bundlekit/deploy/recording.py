@@ -82,12 +82,15 @@ def this_node(zone: Zone) -> dict[str, Any]:
 
 def insert_running(tx: Writer, ctx: Context, now: EpochSeconds, node: dict[str, Any] | None = None) -> str:
     """Allocate the deployment's id and record it ``Executing`` (with the evidence offered, and the
-    ``node`` running it: :func:`this_node`); returns the id."""
+    ``node`` running it: :func:`this_node`); returns the id.
+
+    Its start is the moment it is recorded (:func:`clock.stamp`, to the millisecond; decision 430),
+    not ``now``, which the command read before it planned, checked targets or waited its turn."""
     what = ctx.what
     deployment_id = deployments.allocate_id(tx)
     deployments.insert_running(tx, deployment_id, project_slug=what.project.slug, release=what.release["version"],
                                environment=ctx.environment, source_zone_id=what.project.source_zone_id,
-                               bundle_digest=what.release["bundle_digest"], started=now,
+                               bundle_digest=what.release["bundle_digest"], started=clock.stamp(),
                                release_digest=what.release.get("release_digest"), tenant=ctx.tenant,
                                waived=list(ctx.waivers), node=node)
     record_evidence(tx, ctx.evidence, now)
@@ -102,7 +105,7 @@ def noting_reached(zone: Zone, deployment_id: str,
         if e.get("event") == "run_started":
             try:
                 with zone.db.transaction() as tx:
-                    deployments.note_reached(tx, deployment_id, str(e["step"]), e.get("target"), int(clock.now()))
+                    deployments.note_reached(tx, deployment_id, str(e["step"]), e.get("target"), clock.stamp())
             except StateError:
                 pass  # a busy state costs the note, never the deployment (it only sharpens an Interrupted record)
         if on_event is not None:
@@ -213,13 +216,13 @@ def resolve_recorded(zone: Zone, row: dict[str, Any]) -> Context:
     return Context(Release(project, release, source), row["environment"], row["tenant"], tuple(waivers), ())
 
 
-def _interrupted_outcome(row: dict[str, Any], now: EpochSeconds) -> tuple[DeploymentRecord, dict[str, Any]]:
+def _interrupted_outcome(row: dict[str, Any], now: float) -> tuple[DeploymentRecord, dict[str, Any]]:
     """The record of a deployment whose process died: ``Failed`` for the receipt, one run (the step and
     target it reached, else :data:`INTERRUPTED_STEP`) saying so; and what the stored record adds."""
     reached = (row["record"] or {}).get("reached") or None
-    started = int(row["started"])
+    started = float(row["started"])
     if reached:
-        step, target, at = str(reached["step"]), reached.get("target"), int(reached.get("at") or started)
+        step, target, at = str(reached["step"]), reached.get("target"), float(reached.get("at") or started)
         where = f"step {step!r} on {target or 'the zone'}"
         reason = (f"interrupted: the process running this deployment ended (killed or crashed) during {where}, "
                   "before it recorded the outcome; what that step had done on its target is not known. "
@@ -228,7 +231,7 @@ def _interrupted_outcome(row: dict[str, Any], now: EpochSeconds) -> tuple[Deploy
         step, target, at = INTERRUPTED_STEP, None, started
         reason = ("interrupted: the process running this deployment ended (killed or crashed) before its first step "
                   "started; no step ran. Deploy again")
-    ended = max(int(now), at)
+    ended = max(float(now), at)
     run = StepRun(step, target, "Failed", at, ended, None, "", (), reason)
     outcome = DeploymentRecord(row["id"], row["project_slug"], row["release"], row["environment"], "Failed",
                                started, ended, (run,))
@@ -258,7 +261,7 @@ def settle_interrupted(zone: Zone, now: EpochSeconds | None = None) -> list[str]
     rows = deployments.executing(zone.db)
     if not any(_gone(zone, zone.db, r["id"]) for r in rows):
         return []
-    when = int(clock.now()) if now is None else int(now)
+    when = clock.stamp() if now is None else float(now)
     closed: list[str] = []
     with zone.db.transaction() as tx:
         for row in deployments.executing(tx):

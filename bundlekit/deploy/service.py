@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bundlekit.core.clock import EpochSeconds, to_datetime
+from bundlekit.core.clock import EpochSeconds, stamp, to_datetime
 from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.deploy import recording
@@ -293,9 +293,10 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                 # Nothing ran, but the source must still learn that this deployment did not happen.
                 with zone.db.transaction() as tx:
                     deployment_id = recording.insert_running(tx, ctx, now)
+                    at = stamp()
                     failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
-                                              "Failed", now, now,
-                                              (StepRun(PREFLIGHT, None, "Failed", now, now, None, "", (),
+                                              "Failed", at, at,
+                                              (StepRun(PREFLIGHT, None, "Failed", at, at, None, "", (),
                                                        f"[{err.code}] {err.message}"),), request.warnings)
                     recording.record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out)

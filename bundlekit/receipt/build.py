@@ -58,9 +58,9 @@ def _clip(text: str | None, limit: int = 9000) -> str | None:
     return text[:limit] + " ... (truncated)"
 
 
-def _ms(t: EpochSeconds | None) -> int | None:
-    """Epoch seconds as the format's milliseconds (``started_ms``)."""
-    return None if t is None else int(t) * 1000
+def _ms(t: float | None) -> int | None:
+    """Unix seconds (a fraction kept) as the format's whole milliseconds (``started_ms``)."""
+    return None if t is None else int(round(t * 1000))
 
 
 class OutputValue(Protocol):
@@ -75,7 +75,7 @@ class OutputValue(Protocol):
 
 
 class RunOutcome(Protocol):
-    """What one step did on one target (``target`` None: on the zone); times in whole epoch seconds."""
+    """What one step did on one target (``target`` None: on the zone); times in Unix seconds (to the millisecond)."""
 
     @property
     def step(self) -> str: ...
@@ -84,9 +84,9 @@ class RunOutcome(Protocol):
     @property
     def state(self) -> str: ...
     @property
-    def started(self) -> EpochSeconds | None: ...
+    def started(self) -> float | None: ...
     @property
-    def ended(self) -> EpochSeconds | None: ...
+    def ended(self) -> float | None: ...
     @property
     def exit_code(self) -> int | None: ...
     @property
@@ -107,9 +107,9 @@ class DeploymentOutcome(Protocol):
     @property
     def state(self) -> str: ...
     @property
-    def started(self) -> EpochSeconds: ...
+    def started(self) -> float: ...
     @property
-    def ended(self) -> EpochSeconds: ...
+    def ended(self) -> float: ...
     @property
     def runs(self) -> Sequence[RunOutcome]: ...
 

@@ -102,8 +102,8 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
         for d in deps:
             if d["state"] == "Executing":
                 keep.add(_key(slug, str(d["release"])), f"being deployed to {env}", env)
-        # (start in whole seconds, position): deployments come oldest first, so within one second
-        # the later deployment ranks newer
+        # (start, position): deployments come oldest first, so of two with one start (whole seconds
+        # before decision 430, one millisecond since) the later one ranks newer
         latest: dict[str, tuple[float, int]] = {}
         for n, d in enumerate(deps):
             latest[str(d["release"]).lower()] = (float(d["started"]), n)

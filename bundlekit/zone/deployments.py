@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.clock import Timestamp
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ID_PREFIX", "INTERRUPTED", "peek_next_id", "allocate_id", "insert_running", "finish", "annotate", "slot", "running",
@@ -45,10 +45,10 @@ def allocate_id(tx: Writer) -> str:
 
 
 def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release: str, environment: str,
-                   source_zone_id: str, bundle_digest: str, started: EpochSeconds, release_digest: str | None = None,
+                   source_zone_id: str, bundle_digest: str, started: Timestamp, release_digest: str | None = None,
                    tenant: str | None = None, waived: list[dict[str, Any]] | None = None,
                    node: dict[str, Any] | None = None) -> None:
-    """Record a deployment in state ``Executing`` (``started``: whole epoch seconds); idempotent.
+    """Record a deployment in state ``Executing`` (``started``: Unix seconds to the millisecond); idempotent.
 
     ``waived``: the zone waivers that let this deployment skip lifecycle phases, recorded with it
     as they were then (``{phase, release, reason, author, created}``; decision 391); ``node``: the
@@ -60,7 +60,7 @@ def insert_running(tx: Writer, deployment_id: str, *, project_slug: str, release
             None, json.dumps({"node": node} if node else {}), "[]", release_digest, tenant, json.dumps(waived or [])))
 
 
-def finish(tx: Writer, deployment_id: str, *, state: str, ended: EpochSeconds, record: dict[str, Any],
+def finish(tx: Writer, deployment_id: str, *, state: str, ended: Timestamp, record: dict[str, Any],
            outputs: list[dict[str, Any]]) -> bool:
     """Record how a deployment ended: its final state, its masked record and its outputs.
 
@@ -87,9 +87,9 @@ def claim_name(deployment_id: str) -> str:
     return f"deployment/{deployment_id}"
 
 
-def note_reached(tx: Writer, deployment_id: str, step: str, target: str | None, at: EpochSeconds) -> None:
+def note_reached(tx: Writer, deployment_id: str, step: str, target: str | None, at: Timestamp) -> None:
     """Note in a running deployment's record the step and target (None: the zone) it started last
-    (``at``: whole epoch seconds); what an ``Interrupted`` record says it reached."""
+    (``at``: Unix seconds to the millisecond); what an ``Interrupted`` record says it reached."""
     record = json.loads(tx.scalar("SELECT record FROM deployments WHERE id = ? AND state = 'Executing'",
                                   (deployment_id,), None) or "{}")
     record["reached"] = {"step": step, "target": target, "at": at}

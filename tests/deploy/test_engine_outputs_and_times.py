@@ -1,10 +1,10 @@
-"""Output variable names a reader would refuse fail their step; times are whole seconds from the clock.
+"""Output variable names a reader would refuse fail their step; times are milliseconds from the clock.
 
 A script can name an output variable anything (the service message carries the name in
 base64). A name with a tab, an escape sequence or 300 characters would make the receipt one the
 source zone refuses, so the run fails at that step, with the reason, and the variable is not
-kept (decision 125). Start and end times come from the clock the engine is given, as whole
-epoch seconds, the one representation of time in records (decision 122).
+kept (decision 125). Start and end times come from the clock the engine is given, in Unix
+seconds to the millisecond (decisions 122 and 430).
 """
 
 from __future__ import annotations
@@ -57,12 +57,15 @@ def test_more_output_variables_than_a_receipt_run_carries_fail_the_run() -> None
     assert refused is not None and refused.code == "invalid_output_variable"
 
 
-def test_run_and_deployment_times_are_whole_seconds_from_the_injected_clock(tmp_path: Path) -> None:
-    ticks = itertools.count(1_700_000_000.25, 0.5)  # a fake wall clock with fractions
+def test_run_and_deployment_times_are_milliseconds_from_the_injected_clock(tmp_path: Path) -> None:
+    ticks = itertools.count(1_700_000_000.2504, 0.5)  # a fake wall clock with fractions finer than a millisecond
     request = request_for([script("One", "echo one", ("web",)), script("Two", "echo two", ("web",))],
                           targets=web_db(tmp_path)[:1])
     record = execute(build_plan(request), request, clock=lambda: next(ticks))
     times = [record.started, record.ended] + [t for r in record.runs for t in (r.started, r.ended)]
-    assert all(type(t) is int for t in times), times
-    assert record.started == 1_700_000_000 and record.ended >= max(r.ended or 0 for r in record.runs)
-    assert record.to_dict()["started"] == record.started  # the JSON form is the same int
+    assert record.started == 1_700_000_000.25  # the clock's first reading, to the millisecond (decision 430)
+    # every reading kept to the millisecond: .2504 -> .25, .7504 -> .75 (never cut to the second)
+    assert all(t is not None and t % 0.5 == 0.25 for t in times), times
+    one, two = record.runs
+    assert record.started < one.started < one.ended < two.started < two.ended < record.ended  # no ties
+    assert record.to_dict()["started"] == record.started  # the JSON form is the same number

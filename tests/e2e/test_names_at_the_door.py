@@ -6,7 +6,7 @@ own ``inspect`` refused it too, and the deployments were lost. Now the run fails
 with the reason, the receipt packs and imports, and a receipt that would still break the schema
 (an entry queued by an earlier version) is refused at ``pack`` with nothing marked packed.
 Also: release versions follow one rule, slugs follow the names rule (not a second regex),
-``deployments show`` prints each run's reason, and times are whole seconds everywhere.
+``deployments show`` prints each run's reason, and times are milliseconds everywhere (decision 430).
 
 Through the CLI's entry point in process (``tests.conftest.cli_in_process``), on copies of the
 refusal table's zones (``tests/refusals/world.py``).
@@ -117,12 +117,12 @@ def test_deployments_show_prints_a_failed_steps_reason_and_its_log(ctx: Ctx) -> 
     assert "\t" not in text and "\\x0a" not in text
 
 
-def test_deploy_json_times_are_the_whole_seconds_the_record_holds(ctx: Ctx) -> None:
+def test_deploy_json_times_are_the_milliseconds_the_record_holds(ctx: Ctx) -> None:
     ctx.run_targets()
     shown = _json(*DEPLOY, home=ctx.prod_run)
     stored = _json("deployments", "show", shown["deployment_id"], home=ctx.prod_run)["record"]
     times = [shown["started"], shown["ended"]] + [r[k] for r in shown["runs"] for k in ("started", "ended")]
-    assert all(type(t) is int for t in times), times
+    assert all(isinstance(t, (int, float)) and round(t, 3) == t for t in times), times  # decision 430
     assert (stored["started"], stored["ended"]) == (shown["started"], shown["ended"])
     assert [(r["started"], r["ended"]) for r in stored["runs"]] == [(r["started"], r["ended"]) for r in shown["runs"]]
 

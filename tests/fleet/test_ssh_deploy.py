@@ -47,7 +47,8 @@ def run(request: DeployRequest, client_key: asyncssh.SSHKey, max_parallel: int =
 
 
 def timed(body: str) -> str:
-    """A bash step that prints when it starts and ends (the records keep whole seconds only)."""
+    """A bash step that prints when it starts and ends on its target (the record keeps when the
+    zone asked and heard, connection included)."""
     return f'echo "began $(date +%s.%N)"\n{body}\necho "ended $(date +%s.%N)"'
 
 

@@ -124,3 +124,22 @@ def test_a_receipt_with_a_forged_rotation_statement_is_refused_and_changes_nothi
     assert info.value.exit_code == 3 and "rotations[0]" in info.value.message
     assert snapshot(z.dev.home) == before
     assert import_receipt(z.dev, good, now=int(time.time())).new_keys == []
+
+
+def test_a_deployment_s_times_keep_milliseconds_in_its_row_record_and_receipt_entry(
+        deployed: tuple[Zones, str]) -> None:
+    from bundlekit.zone import deployments, outbox
+
+    z, dep = deployed
+    [row] = [r for r in deployments.deployments_by_start(z.prod.db) if r["id"] == dep]
+    record = row["record"]
+    times = [row["started"], row["ended"], record["started"], record["ended"]]
+    times += [t for run in record["runs"] for t in (run["started"], run["ended"])]
+    assert all(isinstance(t, float) and round(t, 3) == t for t in times), times  # milliseconds (decision 430)
+    assert any(t % 1 for t in times), times  # not cut to whole seconds (a dozen readings all on a second: ~1e-36)
+    assert row["started"] <= record["started"] <= record["runs"][0]["started"]  # recorded, then run
+    [pending] = [p for p in outbox.pending(z.prod.db) if p["deployment_id"] == dep]
+    [entry] = outbox.entries(z.prod.db, pending["dest_zone_id"], [dep])
+    assert (entry["started_ms"], entry["ended_ms"]) == (round(record["started"] * 1000), round(record["ended"] * 1000))
+    assert [(r["started_ms"], r["ended_ms"]) for r in entry["runs"]] == [
+        (round(r["started"] * 1000), round(r["ended"] * 1000)) for r in record["runs"]]

@@ -40,7 +40,7 @@ def test_a_rollback_makes_the_older_release_current_and_the_newer_one_previous()
 
 
 def test_deployments_in_one_second_rank_in_the_order_they_were_made() -> None:
-    # start times are whole seconds: four deployments in one second still have a newest
+    # start times of old records are whole seconds: four deployments in one second still have a newest
     deps = [_d(v, started=5) for v in ("1.0", "1.1", "1.2", "1.3")]
     rels = [_r(v, 0) for v in ("1.0", "1.1", "1.2", "1.3")]
     keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
