@@ -229,4 +229,8 @@ def run_step(request: Dict[str, Any], work: WorkFolder, on_line: Callable[[str],
         run.state = "Failed"
         run.reason = run.masker.mask(f"{error.strerror or error}: {error.filename or ''} [runner_failed]")
         run.note(f"error: {run.reason}")
+    if run.state == "Success" and run.workdir is not None:
+        # An empty folder of a run that succeeded tells nothing: it goes now, not at the next
+        # prune (decision 431). A failed run's folder stays for whoever looks into it.
+        work.drop_empty_step_folder(run.workdir)
     return run.result()

@@ -228,14 +228,41 @@ class WorkFolder:
         """A fresh, empty working folder for ``step`` of ``deployment_id`` (a re-run starts clean)."""
         folder = self.root / STEP_FOLDER / check_component("deployment id", deployment_id) / step_folder_name(step)
         self.inside(folder, "working folder")  # before deleting or creating anything: links may lead out
-        try:
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True, mode=0o700)
-        except OSError as error:
-            raise DeployError(f"cannot create working folder {folder}: {error.strerror}.",
-                              code="workdir_unusable") from None
+        for attempt in (1, 2):
+            try:
+                if folder.exists():
+                    shutil.rmtree(folder)
+                folder.mkdir(parents=True, mode=0o700)
+                break
+            except FileNotFoundError:
+                # The deployment's folder, empty, was removed by another run's end between the two
+                # mkdirs (decision 431): make it again, once.
+                if attempt == 2:
+                    raise DeployError(f"cannot create working folder {folder}: it keeps vanishing.",
+                                      code="workdir_unusable") from None
+            except OSError as error:
+                raise DeployError(f"cannot create working folder {folder}: {error.strerror}.",
+                                  code="workdir_unusable") from None
         return folder
+
+    def drop_empty_step_folder(self, folder: Path) -> List[Path]:
+        """Remove a step's working ``folder`` (from :meth:`step_folder`) if it is empty, then its
+        deployment's folder if that is empty too (decision 431); returns what was removed.
+
+        Only ``rmdir``: a folder holding anything stays (it is the script's, and prune's later), a
+        link is never followed or removed, and an error leaves the folder as it is."""
+        removed: List[Path] = []
+        if Path(folder).parent.parent != self.root / STEP_FOLDER:
+            return removed  # not a step's folder of this layout: leave it
+        for path in (Path(folder), Path(folder).parent):
+            try:
+                if path.is_symlink():
+                    break
+                path.rmdir()
+            except OSError:  # not empty, gone, or not ours to remove: prune decides later
+                break
+            removed.append(path)
+        return removed
 
     # -- prune ---------------------------------------------------------------------------
     def prune(self, packages: List[List[str]], archives: List[List[str]], deployments: List[str]) -> Dict[str, Any]:

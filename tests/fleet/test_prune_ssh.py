@@ -58,6 +58,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 terminal, _, code = _under_terminal([sys.executable, "-m", "bundlekit", "deploy", "acme-web", version,
                                                      "--environment", "Production", "--home", str(w.prod)])
                 assert code == 0, terminal
+                # What a script left in its working folder stays after a successful run (an empty
+                # folder goes at once, decision 431): prune removes it once its deployment ended.
+                for server in (db, web):
+                    left = server.work_dir / ".bundlekit-work" / "Deployments-1" / "step"
+                    left.mkdir(parents=True)
+                    (left / "report.txt").write_text("written by a script\n")
             else:
                 ok("deploy", "acme-web", version, "--environment", "Production", home=w.prod)
         yield Fleet(w, db, web, terminal)
