@@ -29,7 +29,7 @@ import zipfile
 from pathlib import Path
 from typing import IO, List, Tuple, Union
 
-from bundlekit.core.atomic import CHUNK, fsync_dir
+from bundlekit.core.atomic import CHUNK, fsync_dir, fsync_tree
 from bundlekit.core.progress import Advance, begin
 from bundlekit.errors import DeployError
 from bundlekit.package.archive import (
@@ -274,9 +274,7 @@ def swap_in(staging: Path, dest: Path, *, replace: bool = True) -> None:
     Raises ``DeployError`` (``already_deployed``, ``unsafe_destination``, ``extract_failed``).
     """
     dest = Path(dest).absolute()
-    # One flush of everything written before the rename makes it visible (an fsync
-    # per file cost ~0.5 ms each, seconds for packages of thousands of files).
-    os.sync()
+    fsync_tree(Path(staging))  # on disk before the rename makes it visible (decision 432)
     dest_exists = _check_destination(dest, replace)  # narrow the window for a planted link
     try:
         _swap(Path(staging), dest, dest_exists)

@@ -168,9 +168,14 @@ class WorkFolder:
 
         Written to a locked ``.incoming-*`` file, hashed as it arrives, renamed into place
         only when complete and right. Raises VerificationError ``package_hash_mismatch``.
+
+        Not fsync'd (decision 432): every runner process hashes a kept archive before its first
+        use (:meth:`held_archive`, :meth:`verified_archive`), so a copy a crash cut short is found
+        and sent again, never trusted; forcing 100s of MiB to disk on arrival cost more than the
+        transfer itself on a busy machine.
         """
         final = self.archive(sha256, file_name)
-        out = AtomicFile(final, 0o644, temp_dir=self.packages, prefix=_INCOMING)
+        out = AtomicFile(final, 0o644, temp_dir=self.packages, prefix=_INCOMING, durable=False)
         try:
             fcntl.flock(out.fileno(), fcntl.LOCK_EX)  # a live transfer: the sweep leaves it alone
             digest = hashlib.sha256()
