@@ -75,6 +75,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         emit_json(info)
     elif plan.noop:
         echo(f"{shown_as(paths)}: {plan.noop_reason}")
+        for e in plan.evidence:
+            echo(f"  evidence: {e.deployment_id} in zone {e.zone_name} to {e.environment} succeeded ({e.kind})")
     else:
         m = plan.manifest
         verb = "would import" if dry_run else "imported"

@@ -19,6 +19,7 @@ zones): they take a :class:`~bundlekit.importer.verify.Verifier`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 from bundlekit.errors import VerificationError
 from bundlekit.format.manifest import Manifest
@@ -26,7 +27,7 @@ from bundlekit.importer.verify import Verifier, VerifiedBundle, check_bundle
 from bundlekit.trust.policy import TrustedSource, check_policy
 from bundlekit.zone.evidence import EvidenceRow
 
-__all__ = ["read_receipt_evidence", "matching", "attested", "EvidenceRow"]
+__all__ = ["read_receipt_evidence", "matching", "attested", "offered_evidence", "EvidenceRow"]
 
 
 def read_receipt_evidence(verifier: Verifier, path: Path) -> tuple[VerifiedBundle, list[EvidenceRow]]:
@@ -84,3 +85,18 @@ def attested(verified: VerifiedBundle) -> list[EvidenceRow]:
                         tenant=a.get("tenant"), state="Success", ended=a["ended_ms"] / 1000, kind="attested",
                         proof=verified.digest, signers=verified.signer_key_ids)
             for a in m.attestations]
+
+
+def offered_evidence(verifier: Verifier, manifest: Manifest, release_digest: str,
+                     paths: Iterable[Path]) -> list[EvidenceRow]:
+    """The successful deployments of this release (``release_digest``) that the receipt bundles
+    at ``paths`` (``--evidence``) report, each receipt verified against the zone's trust store.
+
+    Raises what :func:`read_receipt_evidence` and :func:`matching` raise: ``evidence_mismatch``
+    (exit 3) for a receipt of another release or of no successful deployment of it."""
+    out: list[EvidenceRow] = []
+    for path in paths:
+        verified, rows = read_receipt_evidence(verifier, path)
+        out += matching(path, verified.source, rows, release_digest, project=manifest.project["name"],
+                        version=manifest.release["version"])
+    return out

@@ -34,7 +34,7 @@ from bundlekit.errors import BundleError, ConflictError, TrustError, Verificatio
 from bundlekit.format import crypto
 from bundlekit.format.keyfile import RotationStatement, parse_rotation
 from bundlekit.format.manifest import Manifest, PackageRef, scope_to_dict
-from bundlekit.importer.evidence import EvidenceRow, attested, matching, read_receipt_evidence
+from bundlekit.importer.evidence import EvidenceRow, attested, offered_evidence
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.refusal import record_refusal
@@ -95,6 +95,7 @@ class ImportPlan:
         if self.noop:
             out["reason"] = self.noop_reason
             out["repaired"] = self.repaired
+            out["evidence"] = [e.to_dict() for e in self.evidence]
         if self.merge is not None:
             out["merge"] = self.merge.to_dict(mask=True)
             out["new_packages"] = self.new_packages
@@ -261,17 +262,6 @@ def _check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
               f"{project} {newest} already imported here; refusing a rollback or replay. {how}",
         reused=f"{where}: sequence {m.sequence} of {project} from zone {v.source.name!r} was already imported "
                "with different content; refusing. Re-export the release without --sequence")
-
-
-def _offered(zone: Zone, plan: ImportPlan, paths: tuple[Path, ...], now: EpochSeconds) -> list[EvidenceRow]:
-    m = plan.manifest
-    verifier = verifier_for(zone, now)
-    out: list[EvidenceRow] = []
-    for path in paths:
-        verified, rows = read_receipt_evidence(verifier, path)
-        out += matching(path, verified.source, rows, plan.release_digest, project=m.project["name"],
-                        version=m.release["version"])
-    return out
 
 
 def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], dict[int, str]]:
@@ -470,12 +460,22 @@ def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | N
             record_refusal(zone, path, err, now=now)
         raise
     if plan.noop:
+        # Evidence offered again with an imported bundle: checked (a mismatch changes nothing), then recorded.
+        plan.release_digest = plan.manifest.release_digest()
+        offered = offered_evidence(verifier_for(zone, now), plan.manifest, plan.release_digest, evidence)
         if not dry_run and plan.noop_reason == ALREADY:
             _mend_store(zone, plan, now=now, progress=progress)
+        if offered:
+            plan.evidence = offered
+            if not dry_run:
+                with zone.db.transaction() as tx:
+                    added = record_evidence(tx, offered, now)
+                plan.noop_reason += (f"; recorded {added} new piece(s) of lifecycle evidence" if added else
+                                     "; the evidence offered was recorded before")
         return plan
     assert plan.merge is not None
     try:
-        plan.evidence = plan.evidence + _offered(zone, plan, evidence, now)
+        plan.evidence += offered_evidence(verifier_for(zone, now), plan.manifest, plan.release_digest, evidence)
     except BaseException:
         if plan.staging:
             plan.staging.cleanup()
