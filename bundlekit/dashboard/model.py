@@ -293,7 +293,8 @@ def _awaits(exp: Row, zname: str, mine: list[DeploymentView], reported: set[tupl
     another zone's clock, does not count)."""
     if (exp["bundle_id"], zname) in reported:
         return False
-    return not any(d.zone == zname and (d.started or 0) > exp["exported_at"] for d in mine)
+    # Exports are recorded in whole seconds, deployments to the millisecond (decision 430): compare seconds.
+    return not any(d.zone == zname and int(d.started or 0) > exp["exported_at"] for d in mine)
 
 
 def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, space: str,
