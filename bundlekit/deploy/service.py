@@ -258,6 +258,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     set before it is recorded: ``deployment_canceled``; while it runs: it ends ``Canceled`` (decision 402).
     """
     check_label(environment, what="environment", error=InputError, code="invalid_label")
+    _refuse_canceled(cancel)  # a signal since the command started: nothing is looked at or run
     what = _resolve(zone, project_ref, version, environment)
     if receipt_out is not None and what.local:
         raise UsageError(f"--receipt-out: {what.project.name} {version} was created in this zone, so no zone awaits "
@@ -277,13 +278,15 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
         on_event({"event": "warning", "text": warning})
     deadline = time.monotonic() + max(0.0, wait)
     if not dry_run:
-        _await_prune(zone, deadline, on_wait, max(0.0, wait))  # before the preflight touches any target
+        _await_prune(zone, deadline, on_wait, max(0.0, wait), cancel)  # before the preflight touches any target
     own = fleet is None
     fleet = fleet or zone_fleet(zone, max_parallel)
     try:
         checking = False  # True once the plan is made and the targets are being checked
         try:
             plan = build_plan(request)  # preflight_* (exit 5), package_hash_mismatch (3): nothing ran
+            if not dry_run:
+                _refuse_canceled(cancel)  # before any target is touched
             checking = True
             # host_key_mismatch (3), target_unreachable (5), ...; a dry run only probes (writes nothing anywhere)
             fleet.preflight(_used_targets(request, plan), start=not dry_run)
@@ -303,12 +306,11 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             raise
         if dry_run:
             return DeployOutcome(request, plan, waived=ctx.waived, waivers=ctx.waivers, local=what.local)
-        if cancel is not None and cancel.is_set():  # a signal during the preflight
-            raise DeployError("canceled before any step ran; nothing was run or recorded.", code="deployment_canceled")
+        _refuse_canceled(cancel)  # a signal during the preflight
         slot = deployments.slot(what.project.slug, environment, tenant)
         cancel = cancel if cancel is not None else threading.Event()
         with ClaimKeeper(zone, cancel) as keeper:  # its connection first: a state that cannot give one refuses here
-            deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait))
+            deployment_id = _start(zone, ctx, now, slot, deadline, on_wait, max(0.0, wait), cancel)
             recording.running_here.add((zone.zone_id, deployment_id))
             try:
                 keeper.start(deployment_id, slot)
@@ -329,6 +331,14 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                          waived=ctx.waived, waivers=ctx.waivers, local=what.local, claims_lost=claims_lost)
 
 
+def _refuse_canceled(cancel: threading.Event | None) -> None:
+    """``DeployError`` ``deployment_canceled`` when ``cancel`` is set before the deployment is
+    recorded (a signal since the command started, during the preflight or while it waits)."""
+    if cancel is not None and cancel.is_set():
+        raise DeployError("canceled before any step ran; nothing was run or recorded. Deploy again to run it.",
+                          code="deployment_canceled")
+
+
 #: Seconds between two attempts to start a deployment that waits for another one.
 POLL = 0.25
 
@@ -347,11 +357,13 @@ def _prune_running(zone: Zone, waited: float) -> ConflictError:
         f"deployment starts until it ends. {_then(waited)}", code="prune_in_progress")
 
 
-def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None, waited: float) -> None:
+def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None, waited: float,
+                 cancel: threading.Event | None = None) -> None:
     """Return once no prune holds the zone's prune claim; ``prune_in_progress`` at ``deadline``
-    (``time.monotonic()`` seconds)."""
+    (``time.monotonic()`` seconds); ``deployment_canceled`` once ``cancel`` is set."""
     told = False
     while True:
+        _refuse_canceled(cancel)
         with zone.db.read() as r:
             if not zone.db.held(r, retention.PRUNE_CLAIM):
                 return
@@ -364,7 +376,7 @@ def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | N
 
 
 def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, deadline: float,
-           on_wait: Callable[[str], None] | None, waited: float) -> str:
+           on_wait: Callable[[str], None] | None, waited: float, cancel: threading.Event | None = None) -> str:
     """Claim the slot of the project, environment and tenant, and record the deployment ``Executing``.
 
     The claim (``Database.claim``) is held until the deployment is recorded, or until this
@@ -373,11 +385,13 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
     while a prune holds the zone's prune claim, every deployment waits the same way, then is
     refused ``prune_in_progress`` (decision 197). Both are checked in the write transaction
     that records the deployment, which a prune's own transaction cannot interleave with.
+    A ``cancel`` set while it waits: ``deployment_canceled``, nothing recorded.
     """
     project, environment = ctx.what.project, ctx.environment
     where = f"{environment}" + (f" for tenant {ctx.tenant}" if ctx.tenant else "")
     told = False
     while True:
+        _refuse_canceled(cancel)
         with zone.db.transaction() as tx:
             pruning = zone.db.held(tx, retention.PRUNE_CLAIM)
             if not pruning and zone.db.claim(tx, slot):
