@@ -19,7 +19,7 @@ from bundlekit.deploy.service import deploy
 from bundlekit.importer import edits
 from bundlekit.importer.importer import import_bundle
 from bundlekit.zone.targets import add_target
-from tests.conftest import cli_in_process, make_zones
+from tests.conftest import Zones, cli_in_process, make_zones
 from tests.importer.helpers import export
 
 #: `bundlekit outbox pack`, killed by SIGKILL at the moment it would rename the finished receipt.
@@ -33,22 +33,33 @@ main()
 """
 
 
-def test_a_pack_killed_after_its_commit_leaves_the_receipt_to_be_finished(tmp_path: Path) -> None:
+def ready_prod(tmp_path: Path) -> Zones:
+    """dev and prod; prod imported acme-web 1.4.0, bound its API key and has two local targets."""
     z = make_zones(tmp_path)
     import_bundle(z.prod, export(z, tmp_path / "a.bundle"), now=int(time.time()))
     edits.set_variable(z.prod, "acme-web", "Acme.ApiKey", "k-456789", sensitive=True, now=int(time.time()))
     add_target(z.prod, "db-01", "Production", ("db",), tmp_path / "t" / "db-01", 0)
     add_target(z.prod, "web-01", "Production", ("web",), tmp_path / "t" / "web-01", 0)
+    return z
+
+
+def killed_pack(out: Path, home: Path) -> None:
+    """`bundlekit outbox pack -o OUT` SIGKILLed once its receipt is recorded, before the rename."""
+    killed = subprocess.run([sys.executable, "-c", KILLED_PACK, "outbox", "pack", "-o", str(out), "--home",
+                             str(home)], capture_output=True, text=True, timeout=300,
+                            env={k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not out.exists()  # recorded as written, but not renamed into place
+
+
+def test_a_pack_killed_after_its_commit_leaves_the_receipt_to_be_finished(tmp_path: Path) -> None:
+    z = ready_prod(tmp_path)
     record = deploy(z.prod, "acme-web", "1.4.0", "Production", now=time.time()).record
     assert record is not None
     z.prod.close()
     out = tmp_path / "media" / "receipt.bundle"
     out.parent.mkdir()
-    killed = subprocess.run([sys.executable, "-c", KILLED_PACK, "outbox", "pack", "-o", str(out), "--home",
-                             str(z.prod.home)], capture_output=True, text=True, timeout=300,
-                            env={k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"})
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert not out.exists()  # recorded as written, but not renamed into place
+    killed_pack(out, z.prod.home)
 
     listed = json.loads(cli_in_process("outbox", "list", "--json", home=z.prod.home).stdout)
     assert [f["path"] for f in listed["files"]] == [str(out.resolve())]
