@@ -361,7 +361,10 @@ def from_dict(d: Mapping[str, Any], where: str = "manifest") -> Manifest:
 
 def _check_names(m: Manifest, where: str) -> None:
     """Every name and path in the manifest that becomes a file, folder or key somewhere follows
-    :mod:`bundlekit.core.names` (spec/bundle-format.md §4.1), checked before anything is used."""
+    :mod:`bundlekit.core.names` (spec/bundle-format.md §4.1), checked before anything is used:
+    so ``inspect``, ``verify``, ``import --dry-run`` and ``import`` all refuse what a deployment
+    would. Labels (step, role, environment and variable names) are checked by the schema; they
+    never become paths (a step's folder is a slug and a hash of its name)."""
     def name(value: object, field: str) -> None:
         check_name(value, what=f"{where}: {field}", error=FormatError, code="invalid_manifest")
 
@@ -374,9 +377,10 @@ def _check_names(m: Manifest, where: str) -> None:
     if m.kind == "release":
         name(m.project.get("slug"), "project.slug")
         for i, s in enumerate(m.steps):
-            for j, pattern in enumerate(s.substitute):
-                check_path(pattern, what=f"{where}: steps[{i}].substitute[{j}]", glob=True, normalise=True,
-                           error=FormatError, code="invalid_manifest")
+            for key, patterns in (("substitute", s.substitute), ("structured_config", s.structured_config)):
+                for j, pattern in enumerate(patterns):
+                    check_path(pattern, what=f"{where}: steps[{i}].{key}[{j}]", glob=True, normalise=True,
+                               error=FormatError, code="invalid_manifest")
     for i, r in enumerate(m.receipts):
         name(r.get("deployment_id"), f"receipts[{i}].deployment_id")
 

@@ -161,6 +161,13 @@ def _without_packages(m: dict[str, Any]) -> None:
 
 
 
+def _structured(pattern: str) -> Any:
+    """The package step also applies structured configuration to ``pattern`` (re-signed by dev)."""
+    def mutate(m: dict[str, Any]) -> None:
+        next(s for s in m["steps"] if s["type"] == "package")["structured_config"] = [pattern]
+    return mutate
+
+
 def _lose_acme_package(ctx: Ctx) -> None:
     """prod's store loses the Acme.Web 1.4.0 dev delivered (removed by hand, a disk replaced)."""
     sha = hashlib.sha256((ctx.get("release") / "packages" / "Acme.Web.1.4.0.zip").read_bytes()).hexdigest()
@@ -202,6 +209,13 @@ ROWS = [
     Row("duplicate_key", lambda c: _verify(c, _forged(c, encode=duplicate_first_key))),
     Row("non_canonical", lambda c: _verify(c, _forged(c, encode=unsorted))),
     Row("invalid_manifest", lambda c: _verify(c, _forged(c, mutate=_manifest(sequence=0)))),
+    # a path that leaves the package, refused at the door, not first by deploy (issue 20, finding F5)
+    Row("invalid_manifest", lambda c: _verify(c, _forged(c, mutate=_structured("../../../../var/tmp/victim.json"))),
+        name="structured-config-parent"),
+    Row("invalid_manifest", lambda c: _import(c, _forged(c, mutate=_structured("/etc/passwd")), "prod", "--dry-run"),
+        name="structured-config-absolute-dry-run"),
+    Row("invalid_manifest", lambda c: _import(c, _forged(c, mutate=_structured("config/../../x.json"))),
+        name="structured-config-import"),
     Row("unreferenced_blob", lambda c: _verify(c, _forged(c, mutate=_without_packages))),
     # -- verification -----------------------------------------------------------------------
     Row("blob_corrupt", lambda c: _verify(c, _blob_byte(c, 0.0))),
