@@ -41,6 +41,15 @@ def delta_packages(m: Manifest, store: PackageStore, usable: Usable) -> list[Pac
             and not (store.has(p.sha256) and (usable is None or p.sha256 in usable))]
 
 
+def check_shared(m: Manifest, where: str, usable: Usable) -> None:
+    """Refuse (TrustError ``package_not_shared``) a package ``m`` lists by reference (neither
+    included nor rebuilt from a base) that its source may not use (not in ``usable``; None: any)."""
+    for p in m.packages:
+        if not p.included and p.delta is None and usable is not None and p.sha256 not in usable:
+            raise TrustError(not_shared(where, f"package {p.id} {p.version} is listed by reference", p.sha256,
+                                        m.source.name), code="package_not_shared")
+
+
 def check_bases(m: Manifest, store: PackageStore, where: str, usable: Usable) -> None:
     """Refuse, before any work, a delta whose base the source may not use
     (``package_not_shared``) or this zone does not hold (``delta_base_missing``), and any

@@ -258,6 +258,9 @@ ROWS = [
     Row("source_mismatch", lambda c: _verify(c, _forged(c, mutate=_claims_other_source(c)))),
     # dev lists Acme.Web 1.4.0 by reference, but never delivered it to this prod (decision 290)
     Row("package_not_shared", lambda c: _refused_import(c, c.get("delta.bundle"), "prod_fresh")),
+    # ... and `verify` with that zone's home says so too, before anyone tries the import (finding 20.3)
+    Row("package_not_shared", lambda c: Call(["verify", c.get("delta.bundle")], home=c.get("prod_fresh"),
+                                             outputs=[c.get("delta.bundle")]), name="verify"),
     # -- conflict ---------------------------------------------------------------------------
     Row("conflict", _conflict),
     # dev replaced its release (--replace); prod, which imported the first one, refuses the other
