@@ -1,7 +1,10 @@
 """The bootstrap: the few lines the zone runs on a target to start (and, once, install) the runner.
 
-``python3 -c BOOTSTRAP WORK_DIR RUNNER_SHA RUNNER_SIZE`` (no value of any variable is ever on
-this command line). Written so that any Python 3 parses it, it checks the version first and
+``python3 -s -E -c BOOTSTRAP WORK_DIR RUNNER_SHA RUNNER_SIZE`` (no value of any variable is ever on
+this command line). Nothing a step can write decides what the bootstrap imports: ``-s`` keeps
+the user's site folder (under ``HOME``, the work folder for a local runner) and its ``.pth``
+files out, ``-E`` the ``PYTHON*`` variables, and its first line drops the current folder (where
+a step could leave a ``hashlib.py``) from ``sys.path``. Written so that any Python 3 parses it, it checks the version first and
 answers on stdout with one line:
 
 * ``BUNDLEKIT-OLD 3.6.9``: this Python is older than 3.8 (exit 3);
@@ -48,6 +51,7 @@ LINE_PREFIX = "BUNDLEKIT-"
 
 BOOTSTRAP = r"""
 import sys, os
+sys.path[:] = [p for p in sys.path if p]
 def say(line):
     os.write(1, (line + "\n").encode("utf-8"))
 if sys.version_info < (3, 8):
@@ -218,4 +222,4 @@ def bootstrap_argv(python: str, work_dir: str, runner_sha: str, runner_size: int
     with ``probe``, the one that only reports (``BUNDLEKIT-PROBE``) and writes nothing; with
     ``inventory`` (a probe too), the report also lists what bundlekit holds in the work folder."""
     mode = ["inventory"] if inventory else ["probe"] if probe else []
-    return [python, "-c", BOOTSTRAP, work_dir, runner_sha, str(runner_size), *mode]
+    return [python, "-s", "-E", "-c", BOOTSTRAP, work_dir, runner_sha, str(runner_size), *mode]

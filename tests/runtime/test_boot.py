@@ -10,6 +10,8 @@ the fleet keeps a notice for the deployment's record. Decision 451.
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bundlekit.deploy.fleet import Fleet
+from bundlekit.deploy.launch import default_python
 from bundlekit.deploy.targets import Isolation, LocalFolderTarget
 from bundlekit.runtime.pack import runner
 
@@ -76,3 +79,33 @@ def test_a_cached_runner_swapped_for_a_link_is_not_followed(tmp_path: Path) -> N
     assert not (tmp_path / "web-01" / "trojan-ran").exists()
     assert elsewhere.read_bytes() == planted  # the link was replaced, not written through
     assert not cached.is_symlink() and cached.read_bytes() == genuine.data
+
+
+PLANTED = "import os\nopen(os.path.join(WORK, 'pwned-NAME'), 'w').close()\n"
+
+
+@pytest.mark.parametrize("mode", ["sandbox", "unconfined"])
+def test_modules_a_step_leaves_in_the_work_folder_are_not_imported_by_the_bootstrap(tmp_path: Path, mode: str) -> None:
+    """A step may write the work folder, which is the bootstrap's current folder in the sandbox and
+    its HOME everywhere: a ``hashlib.py`` there, or a ``.pth`` in the user site folder under it,
+    would run as the next runner, before any hash is checked."""
+    if mode == "sandbox" and not os.access("/usr/bin/bwrap", os.X_OK):
+        pytest.fail("the sandbox case needs bubblewrap: run `apt-get install -y bubblewrap`")
+    work = tmp_path / "web-01"
+    work.mkdir()
+    names = ("hashlib", "tempfile", "errno", "fcntl", "stat", "json", "platform", "zipfile")
+    for name in names:
+        (work / f"{name}.py").write_text(PLANTED.replace("WORK", repr(str(work))).replace("NAME", name))
+    python = default_python()  # the system's, whose user site folder is on (a virtual environment's is off)
+    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    site = work / ".local" / "lib" / f"python{version}" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "planted.pth").write_text("import os; open(os.path.join(" + repr(str(work)) + ", 'pwned-pth'), 'w').close()\n")
+    target = LocalFolderTarget("web-01", "Production", frozenset(), work, Isolation(mode, python=python))
+    hello, _, _ = start(target)
+    assert hello["runner"] == runner().sha256
+    with Fleet() as fleet:  # a probe (``targets check``) and an inventory (prune) too
+        assert fleet.check([target])[0].healthy
+        assert not isinstance(fleet.inventory([target])[0], Exception)
+    assert sorted(p.name for p in work.iterdir() if p.name.startswith("pwned-")) == []
