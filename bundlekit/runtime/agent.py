@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 from bundlekit.errors import BundleError, DeployError
 from bundlekit.runtime.protocol import DATA, PROTOCOL, FrameReader, ProtocolError, encode_message, write_frame
+from bundlekit.runtime.reaper import become_subreaper, end_leftovers
 from bundlekit.runtime.step import run_step
 from bundlekit.runtime.workdir import WorkFolder
 
@@ -103,8 +104,13 @@ class Agent:
                     self.cancel.clear()
                     if self.gone.is_set():
                         return 0
-                    self.send(run_step(message, self.work, lambda line: self.send({"op": "log", "line": line}),
-                                       self.cancel, lambda report: self.send(dict(report, op="progress"))))
+                    result = run_step(message, self.work, lambda line: self.send({"op": "log", "line": line}),
+                                      self.cancel, lambda report: self.send(dict(report, op="progress")))
+                    left = end_leftovers()  # the step is over when everything it started is (decision 471)
+                    if left:
+                        self.send({"op": "log", "line": f"[bundlekit] the step left {left} process(es) running "
+                                                        "outside its process group; they were killed"})
+                    self.send(result)
                 else:
                     self.send({"op": "error", "code": "runner_protocol", "message": f"unknown request {op!r}"})
             except BundleError as error:
@@ -164,6 +170,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    become_subreaper()  # every process a step starts stays below the runner, to be ended with the step
     work = WorkFolder(Path(args[0]))
     agent = Agent(work, args[1], inbound, outbound)
     try:
@@ -172,4 +179,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BundleError as error:
         agent.send({"op": "error", "code": error.code, "message": error.message})
         return 1
-    return agent.serve()
+    try:
+        return agent.serve()
+    finally:
+        end_leftovers()
