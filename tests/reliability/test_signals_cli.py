@@ -110,12 +110,12 @@ def test_sigterm_while_the_command_still_loads_stops_it_before_anything_runs(wor
     assert proc.stderr is not None
     while not (line := proc.stderr.readline()).rstrip().endswith("| bundlekit.core.signals"):
         assert line, "the entry point never loaded bundlekit.core.signals"
-    # The entry point holds SIGTERM before it loads the CLI (seconds on a loaded machine).
+    # The entry point holds SIGTERM before it loads the CLI (seconds on a loaded machine): the signal
+    # is sent as soon as it is held, so it lands while the CLI loads or, at the latest, during the
+    # preflight; either way nothing may run or be recorded.
     _until(lambda: _caught(proc.pid) & (1 << (signal.SIGTERM - 1)), proc, "SIGTERM held")
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=HANG)
-    loaded = [x.rstrip() for x in err.splitlines() if x.startswith("import time:")]
-    assert any(x.endswith("| bundlekit.cli") for x in loaded), "the CLI was loaded before the signal was sent"
     told = "\n".join(x for x in err.splitlines() if not x.startswith("import time:"))
     _canceled_before_anything(proc, world, [], out, told)
 
