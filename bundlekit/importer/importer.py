@@ -37,12 +37,13 @@ from bundlekit.format.manifest import Manifest, PackageRef, scope_to_dict
 from bundlekit.importer.evidence import EvidenceRow, attested, offered_evidence
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
+from bundlekit.importer.ownership import check_package_ids
 from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.repair import repair_store
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
-from bundlekit.importer.rebuild import check_bases, not_shared, rebuild_all
+from bundlekit.importer.rebuild import check_bases, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
-from bundlekit.trust.policy import check_policy
+from bundlekit.trust.policy import check_policy, package_owners
 from bundlekit.zone import packages, projects, secrets, sequences, truststore
 from bundlekit.zone.retention import PRUNE_CLAIM
 from bundlekit.zone.evidence import record_evidence
@@ -152,20 +153,17 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     # first blob has moved into the package store.
     rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
     store = zone.store
-    usable = usable_packages(zone, v.source, truststore.sources(zone))
+    sources = truststore.sources(zone)
+    usable = usable_packages(zone, v.source, sources)
+    check_package_ids(db, m.packages, where, v.source.name, package_owners(v.source.zone_id, sources), usable)
     own = packages.delivered_by(db, (v.source.zone_id,))
     new_packages = []
     for p in m.packages:
         known = _check_package(db, p, where, usable)
-        # A delta is rebuilt from its base: check_bases below says when that is missing or not shared.
-        if not p.included and p.delta is None:
-            if p.sha256 not in usable:
-                raise TrustError(not_shared(where, f"package {p.id} {p.version} is listed by reference", p.sha256,
-                                            v.source.name), code="package_not_shared")
-            if not store.has(p.sha256):
-                raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone "
-                                        "no longer holds it (pruned, or the store lost it); export it with its file "
-                                        "(`bundlekit export --full`)", code="package_missing")
+        if not p.included and p.delta is None and not store.has(p.sha256):  # a delta: check_bases, below
+            raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone "
+                                    "no longer holds it (pruned, or the store lost it); export it with its file "
+                                    "(`bundlekit export --full`)", code="package_missing")
         if known is None:
             new_packages.append(f"{p.id} {p.version}")
     project = projects.project_for_import(db, m.project["slug"])
@@ -227,6 +225,8 @@ def _still_valid(zone: Zone, tx: Reader, plan: ImportPlan) -> bool:
         return False
     _check_sequence(tx, v, str(v.path))
     store = zone.store
+    check_package_ids(tx, m.packages, str(v.path), v.source.name,
+                      package_owners(v.source.zone_id, truststore.sources(zone)), plan.usable)
     for p in m.packages:
         _check_package(tx, p, str(v.path), plan.usable)
         if not p.included and p.delta is None and not store.has(p.sha256):

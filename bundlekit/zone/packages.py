@@ -21,13 +21,19 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.format.manifest import PackageRef
 from bundlekit.zone.db import Reader, Writer
 
-__all__ = ["recorded_digest", "add_packages", "record_deliveries", "delivered_by", "inventory"]
+__all__ = ["recorded_digest", "id_holders", "add_packages", "record_deliveries", "delivered_by", "inventory"]
 
 
 def recorded_digest(db: Reader, package_id: str, version: str) -> str | None:
     """The SHA-256 recorded for ``package_id`` ``version`` (case-insensitive), or ``None``."""
     value = db.scalar("SELECT sha256 FROM packages WHERE id = ? AND version = ?", (package_id, version))
     return None if value is None else str(value)
+
+
+def id_holders(db: Reader, package_id: str) -> frozenset[str]:
+    """The zone ids of the sources that delivered any version of ``package_id`` (case-insensitive)."""
+    return frozenset(str(r["source_zone_id"]) for r in
+                     db.all("SELECT DISTINCT source_zone_id FROM package_sources WHERE id = ?", (package_id,)))
 
 
 def add_packages(tx: Writer, packages: Iterable[PackageRef], now: EpochSeconds) -> None:

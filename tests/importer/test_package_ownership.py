@@ -200,19 +200,72 @@ def test_a_delta_claiming_another_sources_bytes_is_rebuilt_not_taken_from_the_st
     _refused(world, forged, "rebuilt_package_mismatch")
 
 
-def test_a_package_id_of_another_source_with_other_bytes_does_not_reveal_its_digest(world: World) -> None:
-    folder = world.tmp / "clash"
+def _a_ships_as(w: World, name: str, package_id: str, version: str, data: bytes | None = None) -> Path:
+    """A's release 1.4.x that also carries a package file of its own as ``package_id`` ``version``."""
+    folder = w.tmp / name
     folder.mkdir()
-    with zipfile.ZipFile(folder / "Billing.App.1.0.0.zip", "w") as zf:
+    with zipfile.ZipFile(folder / "Other.zip", "w") as zf:
         zf.writestr("x.txt", "A's own bytes under B's package name")
+    if data is not None:
+        (folder / "Other.zip").write_bytes(data)
     (folder / "release.toml").write_text((FIXTURES / "acme" / "release.toml").read_text().replace(
-        'version = "1.4.0"\nchannel', 'version = "1.4.3"\nchannel') + '\n[[packages]]\nid = "Billing.App"\n'
-        'version = "1.0.0"\nfile = "Billing.App.1.0.0.zip"\n')
+        'version = "1.4.0"\nchannel', f'version = "1.4.{3 + len(list(w.tmp.glob("ships-*")))}"\nchannel')
+        + f'\n[[packages]]\nid = "{package_id}"\nversion = "{version}"\nfile = "Other.zip"\n')
     (folder / "packages").mkdir()
     (folder / "packages" / "Acme.Web.1.4.0.zip").write_bytes(
         (FIXTURES / "acme" / "packages" / "Acme.Web.1.4.0.zip").read_bytes())
-    err = _refused(world, world.export(world.dev, folder / "release.toml", "clash.bundle"), "package_mismatch")
-    assert world.b_sha[:16] not in err.message and "with other bytes" in err.message
+    return w.export(w.dev, folder / "release.toml", f"{name}.bundle")
+
+
+def test_a_package_id_of_another_source_with_other_bytes_does_not_reveal_its_digest_or_versions(
+        world: World) -> None:
+    """Decision 472: the answer is the same for a version the zone holds from B and one it does not."""
+    held = _refused(world, _a_ships_as(world, "ships-held", "Billing.App", "1.0.0"), "package_not_shared")
+    unheld = _refused(world, _a_ships_as(world, "ships-unheld", "Billing.App", "7.0.0"), "package_not_shared")
+    for err in (held, unheld):
+        assert world.b_sha[:16] not in err.message and "dev-b" not in err.message
+        assert "already holds" not in err.message and "belongs to the sources that delivered it" in err.message
+    assert held.message.split(": ", 1)[1].replace("1.0.0", "V") == unheld.message.split(": ", 1)[1].replace("7.0.0", "V")
+
+
+def test_a_source_cannot_take_another_sources_next_version_first(world: World) -> None:
+    """A ships its own zip as B's next version (any case of the id): refused, and B's real release then imports."""
+    _refused(world, _a_ships_as(world, "ships-next", "Billing.App", "1.0.1"), "package_not_shared")
+    _refused(world, _a_ships_as(world, "ships-folded", "billing.app", "1.0.1"), "package_not_shared")
+    folder = world.tmp / "billing-next"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "Billing.App.1.0.1.zip", "w") as zf:
+        zf.writestr("secret-config.json", '{"billing": "B\'s real next version"}')
+    (folder / "release.toml").write_text(BILLING.replace('"1.0.0"', '"1.0.1"').replace("1.0.0.zip", "1.0.1.zip"))
+    plan = import_bundle(world.prod, world.export(world.dev_b, folder / "release.toml", "b-next.bundle"),
+                         now=int(time.time()))
+    assert not plan.noop and [(p.id, p.version) for p in plan.delivered] == [("Billing.App", "1.0.1")]
+
+
+def test_the_same_bytes_under_another_sources_id_and_version_are_accepted(world: World) -> None:
+    """Two sources shipping one third-party package: the second sends the same bytes and is not refused."""
+    plan = import_bundle(world.prod, _a_ships_as(world, "ships-same", "Billing.App", "1.0.0", world.b_package),
+                         now=int(time.time()))
+    assert not plan.noop
+
+
+def test_a_source_sharing_its_packages_lets_the_other_deliver_new_versions_of_its_ids(world: World) -> None:
+    truststore.share_packages(world.prod, "dev-b", ["dev"])
+    plan = import_bundle(world.prod, _a_ships_as(world, "ships-shared", "Billing.App", "1.0.2"), now=int(time.time()))
+    assert not plan.noop and ("Billing.App", "1.0.2") in [(p.id, p.version) for p in plan.delivered]
+
+
+def test_a_by_reference_package_with_a_wrong_digest_says_nothing_of_the_version_held(world: World) -> None:
+    """Listing B's Billing.App 1.0.0 by reference with a made-up SHA-256 answers exactly as a version
+    the zone does not hold: not ``package_mismatch`` (which told A that B's version is here)."""
+    extra = f'\n[[packages]]\nid = "Billing.App"\nversion = "1.0.0"\nsha256 = "{"cd" * 32}"\nsize = 10\n'
+    held = _refused(world, world.export(world.dev, world.acme("1.4.1", extra), "a-wrong.bundle"),
+                    "package_not_shared")
+    extra = extra.replace('"1.0.0"', '"9.9.9"')
+    unheld = _refused(world, world.export(world.dev, world.acme("1.4.2", extra), "a-wrong-2.bundle"),
+                      "package_not_shared")
+    assert held.message.split(": ", 1)[1].replace("1.0.0", "V") == unheld.message.split(": ", 1)[1].replace(
+        "9.9.9", "V")
 
 
 def test_a_receipt_lists_only_the_packages_its_destination_delivered(world: World) -> None:
