@@ -280,9 +280,8 @@ REGISTRY, ALIASES = _build(
        exception=_REFUSAL),
     _E("policy_denied", "trust", "the source's policy does not allow this space, project or environment",
        exception=_REFUSAL),
-    _E("package_not_shared", "trust", "a release uses by hash a package its source did not deliver (nor a source "
-                                      "sharing its packages with it), or delivers other bytes under a package id "
-                                      "only other sources delivered", exception=_REFUSAL),
+    _E("package_not_shared", "trust", "a release uses a package (by hash) or a package id that only other sources "
+                                      "delivered", exception=_REFUSAL),
     _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",),
     _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
 
