@@ -24,9 +24,9 @@ import os
 import signal
 import sys
 import time
-from typing import List
+from typing import Iterator, List, Tuple
 
-__all__ = ["become_subreaper", "end_leftovers", "is_subreaper"]
+__all__ = ["become_subreaper", "end_leftovers", "is_subreaper", "proc_stats"]
 
 #: ``PR_SET_CHILD_SUBREAPER`` from ``<linux/prctl.h>``.
 _PR_SET_CHILD_SUBREAPER = 36
@@ -56,15 +56,14 @@ def is_subreaper() -> bool:
     return _state["subreaper"]
 
 
-def _children(parent: int) -> List[int]:
-    """The pids of the running (not yet exited) children of ``parent``, from ``/proc``. A child that
-    has exited has handed its own children to ``parent`` already (the kernel does it before the
-    child becomes a zombie), so none is missed."""
-    found: List[int] = []
+def proc_stats() -> Iterator[Tuple[int, List[bytes]]]:
+    """``(pid, fields)`` of every process in ``/proc`` (Linux; nothing elsewhere): the fields of
+    its ``stat`` after the command name (which may hold spaces), so ``fields[0]`` is the state,
+    ``[1]`` the parent pid, ``[2]`` the process group. A process gone meanwhile is skipped."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return found
+        return
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -73,10 +72,14 @@ def _children(parent: int) -> List[int]:
                 stat = handle.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()  # after the command name, which may hold spaces
-        if len(fields) > 1 and int(fields[1]) == parent and fields[0] != b"Z":
-            found.append(int(entry))
-    return found
+        yield int(entry), stat[stat.rfind(b")") + 2:].split()
+
+
+def _children(parent: int) -> List[int]:
+    """The pids of the running (not yet exited) children of ``parent``. A child that has exited
+    has handed its own children to ``parent`` already (the kernel does it before the child
+    becomes a zombie), so none is missed."""
+    return [pid for pid, fields in proc_stats() if len(fields) > 1 and int(fields[1]) == parent and fields[0] != b"Z"]
 
 
 def _reap() -> None:

@@ -35,6 +35,7 @@ from bundlekit.errors import DeployError
 from bundlekit.runtime.helpers import PIPES, bash_delivery, python_delivery
 from bundlekit.runtime.log import ScriptLog
 from bundlekit.runtime.masking import Masker
+from bundlekit.runtime.reaper import proc_stats
 from bundlekit.runtime.service_messages import OutputVariable
 
 __all__ = ["ScriptResult", "run_script", "SUPPORTED_SYNTAXES", "STATES"]
@@ -104,23 +105,9 @@ def _has_exited(pid: int) -> bool:
 
 def _group_alive(pgid: int) -> bool:
     """Whether any non-zombie process is left in the group (Linux /proc; else assume yes)."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
+    if not os.path.isdir("/proc"):
         return True
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # Fields after the command name, which is in parentheses and may contain spaces.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
+    return any(len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z" for _, fields in proc_stats())
 
 
 def _signal_group(pgid: int, sig: int) -> None:
