@@ -47,20 +47,26 @@ def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[
         out.update({
             "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
                              "release": e["release"], "environment": e["environment"], "tenant": e.get("tenant"),
-                             "state": e["state"], "ended": e["ended_ms"] // 1000, "waived": list(e.get("waived", [])),
+                             "state": e["state"], "ended": _from_ms(e["ended_ms"]), "waived": list(e.get("waived", [])),
                              "waivers": [_seconds(w) for w in e.get("waivers", [])]}
                             for e in m.receipts],
             "refusals": [{"refusal_id": r["refusal_id"], "project": r["project"]["name"], "release": r["release"],
-                          "code": r["code"], "refused": r["refused_ms"] // 1000} for r in m.refusals],
+                          "code": r["code"], "refused": _from_ms(r["refused_ms"])} for r in m.refusals],
         })
     return out
 
 
+def _from_ms(ms: int) -> int | float:
+    """A format time in milliseconds as Unix seconds: whole when it is whole, else with its
+    millisecond fraction, as deployment records keep it (decisions 430, 480)."""
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
 def _seconds(d: Mapping[str, Any]) -> dict[str, Any]:
-    """``d`` with each format time in milliseconds (``ended_ms``) as whole Unix seconds under the
-    name without ``_ms`` (``ended``): every --json time is whole seconds (decision 480)."""
+    """``d`` with each format time in milliseconds (``ended_ms``) as Unix seconds (:func:`_from_ms`)
+    under the name without ``_ms`` (``ended``): every --json time is in seconds (decision 480)."""
     return {(k[:-3] if k.endswith("_ms") and isinstance(v, int) else k):
-            (v // 1000 if k.endswith("_ms") and isinstance(v, int) else v) for k, v in d.items()}
+            (_from_ms(v) if k.endswith("_ms") and isinstance(v, int) else v) for k, v in d.items()}
 
 
 @cli.command(epilog="bundlekit export release.toml --to prod -o acme-1.4.0.bundle --home ./dev --expires 14d")
