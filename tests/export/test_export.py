@@ -219,11 +219,13 @@ def test_package_by_reference_has_no_blob(zones: Zones, release_dir: Path, tmp_p
     release.write_text(release.read_text() + '\n[[packages]]\nid = "Acme.Tools"\nversion = "2.0.0"\n'
                        f'sha256 = "{"ab" * 32}"\nsize = 123\n')
     b = _export(zones, tmp_path / "a.bundle", release=release)
-    m = verify_bundle(zones.prod, b, now=int(time.time())).manifest
-    ref = next(p for p in m.packages if p.id == "Acme.Tools")
-    assert not ref.included and m.blob_for(ref.sha256) is None
-    with BundleFile(b) as bf:
+    bf, m = read_unverified(b)  # the destination refuses it: dev never delivered that package there
+    with bf:
+        ref = next(p for p in m.packages if p.id == "Acme.Tools")
+        assert not ref.included and m.blob_for(ref.sha256) is None
         assert len(m.blobs) == 1 and bf.header.blobs_length == m.blobs[0].length
+    with raises_code("package_not_shared"):
+        verify_bundle(zones.prod, b, now=int(time.time()))
 
 
 def test_copy_of_home_unchanged_by_verify(zones: Zones, tmp_path: Path) -> None:
