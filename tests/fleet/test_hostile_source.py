@@ -31,7 +31,6 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from bundlekit.format.budget import MAX_DECODED_SIZE
 from bundlekit.format.container import BundleFile
 from bundlekit.format.manifest import parse_manifest
 from tests.conftest import FIXTURES, run_cli, snapshot
@@ -52,6 +51,9 @@ for i, (path, raw) in enumerate(sorted(found.items())):
     set_octopusvariable("Hex%d" % i, raw.hex())
     set_octopusvariable("Secret%d" % i, base64.urlsafe_b64encode(raw).decode(), True)
 '''
+
+#: What any input may cost a fresh process (issue 20: "at most ~150 MiB"), in KiB.
+ISSUE_BOUND_KIB = 150 * 1024
 
 
 def release(folder: Path, home: Path, by_reference: tuple[str, int] | None = None) -> Path:
@@ -241,7 +243,8 @@ def test_a_hostile_trusted_source_gets_no_key_no_other_package_and_no_memory(
             assert done.returncode == 3 and "limit_exceeded" in done.stderr, (done.returncode, done.stderr)
         """)
         assert peak.outcome == "ok", (command, peak)
-        # Under the decoding cap (176 MiB), with the 16 MiB bundle read, hashed and checked (about
-        # 90 MiB for import on the machine this was written on; 2.3 GB before the cap).
-        assert peak.grown_kib < MAX_DECODED_SIZE // 1024, (command, peak)
+        # Within the issue's bound of about 150 MiB for any input, with the 16 MiB bundle read,
+        # hashed and checked (about 90 MiB for import on the machine this was written on; 2.3 GB
+        # before the cap). The decoding cap (MAX_DECODED_SIZE, 80 MiB) bounds the decoded values only.
+        assert peak.grown_kib < ISSUE_BOUND_KIB, (command, peak)
     assert snapshot(prod) == before
