@@ -276,7 +276,10 @@ def runner_processes(work_dir: Path) -> list[int]:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(b"/.bundlekit/runner/" in a for a in argv) and str(work_dir).encode() in argv:
+        # The runner runs the bytes its bootstrap hashed (`python -s -E /proc/self/fd/N WORK SHA`;
+        # decision 451), or, before that, its cached copy under .bundlekit/runner/.
+        runner = b"-E" in argv[1:3] or any(b"/.bundlekit/runner/" in a for a in argv)
+        if runner and str(work_dir).encode() in argv:
             found.append(int(pid))
     return found
 
