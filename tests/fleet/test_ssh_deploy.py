@@ -315,7 +315,8 @@ def test_a_target_that_stops_answering_is_given_up_after_the_step_timeout_plus_t
 OLD_PYTHON = """#!{python}
 # A stand-in for a Python 3.6 interpreter: runs the program it is given reporting version 3.6.9.
 import sys
-program, sys.argv = sys.argv[2], ["-c"] + sys.argv[3:]
+at = sys.argv.index("-c")  # after the interpreter's own flags (-s -E)
+program, sys.argv = sys.argv[at + 1], ["-c"] + sys.argv[at + 2:]
 sys.version_info = (3, 6, 9, "final", 0)
 exec(compile(program, "<string>", "exec"))
 """
