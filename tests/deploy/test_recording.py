@@ -10,22 +10,14 @@ from bundlekit.deploy import recording
 from bundlekit.deploy.model import DeploymentRecord, StepRun
 from bundlekit.deploy.recording import settle_interrupted
 from bundlekit.deploy.service import deploy
-from bundlekit.importer import edits
-from bundlekit.importer.importer import import_bundle
 from bundlekit.zone import deployments, outbox
 from bundlekit.zone.home import open_zone
-from bundlekit.zone.targets import add_target
-from tests.conftest import Zones, make_zones
-from tests.importer.helpers import export
+from tests.conftest import Zones
+from tests.importer.helpers import deployable_prod
 
 
 def _ready(tmp_path: Path) -> Zones:
-    z = make_zones(tmp_path)
-    import_bundle(z.prod, export(z, tmp_path / "a.bundle"), now=int(time.time()))
-    edits.set_variable(z.prod, "acme-web", "Acme.ApiKey", "k-456789", sensitive=True, now=int(time.time()))
-    add_target(z.prod, "db-01", "Production", ("db",), tmp_path / "t" / "db-01", 0)
-    add_target(z.prod, "web-01", "Production", ("web",), tmp_path / "t" / "web-01", 0)
-    return z
+    return deployable_prod(tmp_path)
 
 
 def _orphan(z: Zones, *, reached: tuple[str, str | None] | None = None) -> str:

@@ -24,6 +24,22 @@ def export(z: Zones, out: Path, release: Path = RELEASE, **kw: Any) -> Path:
     return out
 
 
+def deployable_prod(tmp_path: Path) -> Zones:
+    """Zones whose prod imported acme-web 1.4.0 from dev, bound its sensitive API key, and has a
+    local folder target for each of its roles in Production (under ``tmp_path / "t"``)."""
+    from bundlekit.importer import edits
+    from bundlekit.importer.importer import import_bundle
+    from bundlekit.zone.targets import add_target
+    from tests.conftest import make_zones
+
+    z = make_zones(tmp_path)
+    import_bundle(z.prod, export(z, tmp_path / "a.bundle"), now=int(time.time()))
+    edits.set_variable(z.prod, "acme-web", "Acme.ApiKey", "k-456789", sensitive=True, now=int(time.time()))
+    add_target(z.prod, "db-01", "Production", ("db",), tmp_path / "t" / "db-01", 0)
+    add_target(z.prod, "web-01", "Production", ("web",), tmp_path / "t" / "web-01", 0)
+    return z
+
+
 def only_the_refusal_changed(zone: Zone, before: dict[str, Any], after: dict[str, Any], code: str) -> None:
     """What refusing an authentic bundle may change (decision 153): the state database, which now
     holds a refusal entry with ``code`` for the bundle's source, and nothing else in the home

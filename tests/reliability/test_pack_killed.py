@@ -16,11 +16,8 @@ import time
 from pathlib import Path
 
 from bundlekit.deploy.service import deploy
-from bundlekit.importer import edits
-from bundlekit.importer.importer import import_bundle
-from bundlekit.zone.targets import add_target
-from tests.conftest import Zones, cli_in_process, make_zones
-from tests.importer.helpers import export
+from tests.conftest import Zones, cli_in_process
+from tests.importer.helpers import deployable_prod
 
 #: `bundlekit outbox pack`, killed by SIGKILL at the moment it would rename the finished receipt.
 KILLED_PACK = """
@@ -35,11 +32,7 @@ main()
 
 def ready_prod(tmp_path: Path) -> Zones:
     """dev and prod; prod imported acme-web 1.4.0, bound its API key and has two local targets."""
-    z = make_zones(tmp_path)
-    import_bundle(z.prod, export(z, tmp_path / "a.bundle"), now=int(time.time()))
-    edits.set_variable(z.prod, "acme-web", "Acme.ApiKey", "k-456789", sensitive=True, now=int(time.time()))
-    add_target(z.prod, "db-01", "Production", ("db",), tmp_path / "t" / "db-01", 0)
-    add_target(z.prod, "web-01", "Production", ("web",), tmp_path / "t" / "web-01", 0)
+    z = deployable_prod(tmp_path)
     return z
 
 
