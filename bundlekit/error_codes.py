@@ -270,6 +270,8 @@ REGISTRY, ALIASES = _build(
     _E("sequence_reused", "verification", "the sequence was already imported with different content",
        exception=_REFUSAL),
     _E("unknown_bundle", "verification", "a receipt answers a release bundle this zone never exported"),
+    _E("receipt_mismatch", "verification", "a receipt entry misreports the project, release or sequence of "
+                                           "the release bundle it answers"),
     _E("evidence_mismatch", "verification", "a receipt offered as lifecycle evidence reports no successful "
                                             "deployment of the release being promoted"),
 

@@ -3,7 +3,8 @@
 Refused: an untrusted or forged signer, another destination, a replayed or reused sequence
 (``replay``: older than the last received *and* adding no entry; ``sequence_reused``), and
 any entry (deployment or refused import) that does not
-answer a release bundle this zone exported to the receipt's signer (``unknown_bundle``).
+answer a release bundle this zone exported to the receipt's signer (``unknown_bundle``) or that
+misreports its project, release or sequence (``receipt_mismatch``).
 Re-importing the same receipt, or an entry already recorded from an earlier receipt, changes
 nothing, also when two processes or nodes import at once: what to record is decided again
 inside the write transaction (decision 312). A receipt that arrives after a newer one (``late``) is accepted for the entries it
@@ -67,7 +68,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     """Verify the receipt bundle at ``path`` and record what it reports, in one transaction.
 
     Raises what verification raises (exit 3), ``VerificationError`` ``wrong_kind``,
-    ``invalid_rotation`` and ``unknown_bundle``, and the sequence refusals (``replay``,
+    ``invalid_rotation``, ``unknown_bundle`` and ``receipt_mismatch``, and the sequence refusals (``replay``,
     ``sequence_reused``); on any of them nothing is written. ``dry_run`` checks everything and
     writes nothing.
     """
@@ -138,10 +139,7 @@ def _decide(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
     entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
     for what, e in entries:
-        rb = e["release_bundle"]
-        if not exports.was_exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id):
-            raise VerificationError(f"{where}: {what} is about release bundle {rb['bundle_id']}, which this zone "
-                                    f"never exported to {v.source.name!r}", code="unknown_bundle")
+        _check_answers_export(db, v, where, what, e)
     for e in m.receipts:
         known = remote.is_recorded(db, v.source.zone_id, e["deployment_id"])
         (result.already_known if known else result.recorded).append(e["deployment_id"])
@@ -153,6 +151,30 @@ def _decide(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
             f"({last}) and every entry it carries was already recorded; refusing a replayed receipt",
             code="replay", details={"sequence": m.sequence, "last": last})
     return result
+
+
+def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, e: dict[str, Any]) -> None:
+    """Refuse the entry ``e`` (a deployment or a refused import) unless it answers a release bundle
+    this zone exported to the receipt's signer (``unknown_bundle``) and says of it what the export
+    recorded: the bundle's sequence, the project's slug and space, the release version
+    (``receipt_mismatch``). A project's display name may change between releases and is not compared."""
+    rb = e["release_bundle"]
+    row = exports.exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id)
+    if row is None:
+        raise VerificationError(f"{where}: {what} is about release bundle {rb['bundle_id']}, which this zone "
+                                f"never exported to {v.source.name!r}", code="unknown_bundle")
+    said = {"release_bundle.sequence": rb["sequence"], "project.slug": e["project"]["slug"],
+            "project.space": e["project"]["space"], "release": e["release"]}
+    sent = {"release_bundle.sequence": row["sequence"], "project.slug": row["project_slug"],
+            "project.space": row["space"], "release": row["release"]}
+    wrong = [name for name in said if said[name] != sent[name]]
+    if wrong:
+        diffs = "; ".join(f"{name} is {said[name]!r}, the export has {sent[name]!r}" for name in wrong)
+        raise VerificationError(
+            f"{where}: {what} answers release bundle {rb['bundle_id']} but does not describe it ({diffs}); "
+            f"zone {v.source.name!r} signed a receipt that misreports what was sent: nothing was recorded, "
+            "ask its operators to check the zone before importing its receipts",
+            code="receipt_mismatch", details={"entry": what, "fields": wrong})
 
 
 def _check_late_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["ExportRecord", "record_export", "was_exported", "list_exports", "latest_export_of", "reported_inventory",
+__all__ = ["ExportRecord", "record_export", "exported", "list_exports", "latest_export_of", "reported_inventory",
            "replace_inventory", "reported_features", "replace_features", "bundle_paths"]
 
 
@@ -52,10 +52,11 @@ def record_export(tx: Writer, rec: ExportRecord) -> None:
             rec.space, rec.release, rec.channel, rec.created, rec.expires, rec.exported_at, rec.path))
 
 
-def was_exported(db: Reader, bundle_id: str, digest: str, dest_zone_id: str) -> bool:
-    """True if this zone wrote the bundle ``bundle_id`` with ``digest`` for ``dest_zone_id``."""
-    return db.one("SELECT 1 AS hit FROM exports WHERE bundle_id = ? AND digest = ? AND dest_zone_id = ?",
-                  (bundle_id, digest, dest_zone_id)) is not None
+def exported(db: Reader, bundle_id: str, digest: str, dest_zone_id: str) -> Row | None:
+    """The record of the bundle ``bundle_id`` with ``digest`` this zone wrote for ``dest_zone_id``
+    (sequence, project, project_slug, space, release), or None when it wrote no such bundle."""
+    return db.one("SELECT sequence, project, project_slug, space, release FROM exports "
+                  "WHERE bundle_id = ? AND digest = ? AND dest_zone_id = ?", (bundle_id, digest, dest_zone_id))
 
 
 def list_exports(db: Reader) -> list[Row]:

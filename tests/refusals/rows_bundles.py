@@ -104,6 +104,26 @@ def _replayed_receipt(ctx: Ctx) -> Call:
     return _import(ctx, replayed, "dev_receipts")
 
 
+def _misreported_receipt(field: str, value: Any) -> Any:
+    """r1 (not yet imported by dev_receipts, so late but adding its deployment) signed again by
+    prod with its entry's ``field`` ("release", "slug" or "sequence") changed to ``value``: the
+    entry answers a bundle dev exported but misdescribes it."""
+    def mutate(m: dict[str, Any]) -> None:
+        entry = m["receipts"][0]
+        if field == "slug":
+            entry["project"]["slug"] = value
+        elif field == "sequence":
+            entry["release_bundle"]["sequence"] = value
+        else:
+            entry[field] = value
+
+    def call(ctx: Ctx) -> Call:
+        forged = resign(ctx.get("r1.bundle"), ctx.path(f"r1-{field}.bundle"), ctx.get("prod_deployed"),
+                        mutate=mutate)
+        return _import(ctx, forged, "dev_receipts")
+    return call
+
+
 def _package_changed(ctx: Ctx) -> Call:
     release = ctx.release(version="1.4.1")
     write_zip(release.parent / "packages" / "Acme.Web.1.4.0.zip", {"appsettings.json": b"{}", "index.html": b"<p>"})
@@ -245,6 +265,9 @@ ROWS = [
     Row("replay", _replayed_receipt),
     Row("sequence_reused", _sequence_reused),
     Row("unknown_bundle", lambda c: _import(c, c.get("r1.bundle"), "dev_pre")),
+    Row("receipt_mismatch", _misreported_receipt("release", "9.9.9"), name="release"),
+    Row("receipt_mismatch", _misreported_receipt("slug", "billing-api"), name="project"),
+    Row("receipt_mismatch", _misreported_receipt("sequence", 7), name="sequence"),
     # -- trust ------------------------------------------------------------------------------
     Row("untrusted", lambda c: _verify(c, _exported(c, home="other"))),
     Row("key_revoked", _revoked),
