@@ -205,3 +205,52 @@ def test_receipt_vector_carries_refusals_and_entry_fields_of_format_1_1() -> Non
     assert [r["code"] for r in m.refusals] == ["rollback"]
     entry = m.receipts[0]
     assert entry["tenant"] == "Acme Corp" and entry["waived"] == ["Test"] and len(entry["release_digest"]) == 64
+
+
+def _sealed_values(obj: object) -> list[bytes]:
+    """Every ``sealed`` value (decoded base64) anywhere in a decoded manifest."""
+    import base64
+
+    found: list[bytes] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "sealed" and isinstance(v, str):
+                found.append(base64.b64decode(v))
+            else:
+                found.extend(_sealed_values(v))
+    elif isinstance(obj, list):
+        for v in obj:
+            found.extend(_sealed_values(v))
+    return found
+
+
+def _raw_manifest(data: bytes) -> object:
+    """A vector's manifest decoded leniently (no canonical check), or None where the header's
+    lengths do not locate one: this looks at what a vector carries, valid or not."""
+    import msgpack
+
+    if len(data) < 32:
+        return None
+    blobs_len, man_len = int.from_bytes(data[16:24], "big"), int.from_bytes(data[24:32], "big")
+    body = data[32 + blobs_len:32 + blobs_len + man_len]
+    if not body or len(body) != man_len:
+        return None
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker.feed(body)
+    try:
+        return next(unpacker)  # a vector with bytes after the manifest value still carries it
+    except (ValueError, StopIteration, msgpack.UnpackException):
+        return None
+
+
+def test_no_two_sealed_values_in_the_vectors_share_an_ephemeral_key() -> None:
+    """Spec §8: the nonce is zero because no ephemeral key seals twice. The same sealed bytes
+    repeated in another vector are one value; two different values under one key are the flaw
+    (same key and nonce: equal keystream, visible as equal leading ciphertext bytes)."""
+    by_key: dict[bytes, set[bytes]] = {}
+    for path in ALL:
+        for sealed in _sealed_values(_raw_manifest(path.read_bytes())):
+            by_key.setdefault(sealed[:32], set()).add(sealed)
+    shared = {k.hex()[:16]: len(v) for k, v in by_key.items() if len(v) > 1}
+    assert not shared, f"ephemeral keys sealing more than one value: {shared}"
+    assert sum(len(v) for v in by_key.values()) >= 3  # the release 1.0 and 1.1 secrets and the receipt output
