@@ -1,0 +1,77 @@
+"""Run an implementation's vector runner over every test vector and print the agreement.
+
+    python scripts/conformance.py -- RUNNER [ARG...]
+    python scripts/conformance.py --vectors DIR --jobs 2 -- python scripts/vector_runner.py
+
+For each `*.bundle` in the vector folder (default fixtures/vectors/), runs `RUNNER ARG... PATH`
+and compares the first line it prints with the first line of the vector's `.expect` file
+(without `expect: `): `ok` or `refuse <code>` (fixtures/vectors/README.md, "Runner contract").
+A runner that exits non-zero, prints nothing or runs past --timeout seconds disagrees. Prints
+one line per disagreeing vector, then `agreement: A/N vectors`; exits 0 when all N agree,
+1 otherwise, 2 on a usage error. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def expected(vector: Path) -> str:
+    """The vector's expected outcome: `ok` or `refuse <code>`."""
+    first = vector.with_suffix(".expect").read_text("utf-8").splitlines()[0]
+    if not first.startswith("expect: "):
+        raise SystemExit(f"{vector.with_suffix('.expect')}: the first line must start with 'expect: '")
+    return first[len("expect: "):].strip()
+
+
+def outcome(runner: list[str], vector: Path, timeout: float) -> str:
+    """What the runner says about one vector, or why it said nothing usable."""
+    try:
+        done = subprocess.run([*runner, str(vector)], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return f"(no answer within {timeout:g} s)"
+    except OSError as err:
+        return f"(runner did not start: {err})"
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or [""]
+        return f"(runner exited {done.returncode}: {tail[0][:200]})"
+    return lines[0] if lines else "(runner printed nothing)"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vectors", type=Path, default=ROOT / "fixtures" / "vectors",
+                        help="the vector folder (default: fixtures/vectors)")
+    parser.add_argument("--jobs", type=int, default=1, help="vectors checked at once (default 1)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds one vector may take (default 120)")
+    parser.add_argument("runner", nargs="+", help="the runner command and its arguments (after --)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    vectors = sorted(args.vectors.glob("*.bundle"))
+    if not vectors:
+        print(f"{args.vectors}: no *.bundle vectors", file=sys.stderr)
+        return 2
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        answers = list(pool.map(lambda v: outcome(args.runner, v, args.timeout), vectors))
+    agree = 0
+    for vector, answer in zip(vectors, answers):
+        want = expected(vector)
+        if answer == want:
+            agree += 1
+        else:
+            print(f"DISAGREE {vector.stem}: expected {want!r}, runner said {answer!r}")
+    print(f"agreement: {agree}/{len(vectors)} vectors")
+    return 0 if agree == len(vectors) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,89 @@
+"""bundlekit's runner for the conformance kit (fixtures/vectors/README.md, "Runner contract").
+
+    python scripts/vector_runner.py fixtures/vectors/valid-release.bundle
+    ok
+    python scripts/vector_runner.py fixtures/vectors/expired.bundle
+    refuse expired
+
+Verifies one vector as the zone `vector-dst` of the vector folder's keys.json would, at its
+reference time, trusting its card: the bundle, then (for a vector with a `base:` line) every
+delta package rebuilt from the named base. Prints `ok` or `refuse <code>` on one line and exits
+0; anything that is not a refusal with a code (a crash, an input line it does not know) exits
+non-zero with the reason on stderr.
+It reads the vector's sidecar lines after the first, never the `expect:` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bundlekit.errors import BundleError  # noqa: E402
+from bundlekit.format.card import parse_card  # noqa: E402
+from bundlekit.importer.rebuild import rebuild_all  # noqa: E402
+from bundlekit.importer.verify import Verifier, check_bundle  # noqa: E402
+from bundlekit.trust.policy import SourcePolicy, TrustedSource  # noqa: E402
+from bundlekit.zone.store import PackageStore  # noqa: E402
+
+
+#: The sidecar lines this runner understands (fixtures/vectors/README.md, "The .expect file").
+KNOWN_LINES = ("kind", "note", "base")
+
+
+def sidecar(vector: Path) -> dict[str, str]:
+    """The `name: value` lines of the vector's .expect file after the first (the runner's inputs).
+    A line this runner does not know stops it (non-zero exit): it must not guess without that input."""
+    lines = vector.with_suffix(".expect").read_text("utf-8").splitlines()[1:]
+    fields = dict(line.split(": ", 1) for line in lines if ": " in line)
+    unknown = sorted(set(fields) - set(KNOWN_LINES))
+    if unknown or len(fields) != len([line for line in lines if line]):
+        raise SystemExit(f"{vector.with_suffix('.expect')}: input lines this runner does not know: {unknown}")
+    return fields
+
+
+def verifier(folder: Path) -> Verifier:
+    """The verifying zone keys.json describes, trusting its card at its reference time."""
+    keys = json.loads((folder / "keys.json").read_text("utf-8"))
+    card = parse_card((folder / keys["trusted"]["card"]).read_bytes(), keys["trusted"]["card"])
+    source = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), frozenset(),
+                           SourcePolicy(threshold=keys["trusted"]["threshold"]))
+    me = keys["verifier"]
+    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (source,), frozenset(), keys["reference_time"])
+
+
+def run(vector: Path) -> str:
+    """``ok`` or ``refuse <code>`` for one vector."""
+    base = sidecar(vector).get("base")
+    try:
+        result = check_bundle(verifier(vector.parent), vector)
+        if base is not None:
+            data = (vector.parent / base).read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            with tempfile.TemporaryDirectory() as tmp:
+                store = PackageStore(Path(tmp))
+                held = store.path(sha)
+                held.parent.mkdir(parents=True, exist_ok=True)
+                held.write_bytes(data)
+                # The verifying zone received the base from the vectors' source: it may use it.
+                rebuild_all(vector, result.digest, result.manifest, store, None, usable=frozenset({sha}))
+    except BundleError as err:
+        return f"refuse {err.code}"
+    return "ok"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: vector_runner.py VECTOR.bundle", file=sys.stderr)
+        return 2
+    print(run(Path(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,59 @@
+"""The conformance kit (fixtures/vectors/README.md): bundlekit's own runner agrees with every
+vector through scripts/conformance.py, and the script reports a runner that does not."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS = ROOT / "fixtures" / "vectors"
+SCRIPT = ROOT / "scripts" / "conformance.py"
+
+
+def _kit(*args: str, vectors: Path = VECTORS) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), "--vectors", str(vectors), "--jobs", "2", "--", *args],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_bundlekit_agrees_with_every_vector_through_the_runner_contract() -> None:
+    n = len(list(VECTORS.glob("*.bundle")))
+    done = _kit(sys.executable, str(ROOT / "scripts" / "vector_runner.py"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [f"agreement: {n}/{n} vectors"]
+
+
+def test_a_runner_that_accepts_everything_is_shown_each_vector_it_gets_wrong() -> None:
+    done = _kit(sys.executable, "-c", "print('ok')")
+    lines = done.stdout.splitlines()
+    refused = sorted(p.stem for p in VECTORS.glob("*.bundle")
+                     if not p.with_suffix(".expect").read_text().startswith("expect: ok\n"))
+    assert done.returncode == 1
+    assert [line.split()[1].rstrip(":") for line in lines[:-1]] == refused
+    assert "DISAGREE expired: expected 'refuse expired', runner said 'ok'" in lines
+    total = len(list(VECTORS.glob("*.bundle")))
+    assert lines[-1] == f"agreement: {total - len(refused)}/{total} vectors"
+
+
+def test_a_crashing_or_silent_runner_disagrees_rather_than_counting_as_a_refusal(tmp_path: Path) -> None:
+    for name in ("valid-release", "expired"):
+        for suffix in (".bundle", ".expect"):
+            shutil.copy(VECTORS / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    crash = _kit(sys.executable, "-c", "import sys; print('refuse expired'); sys.exit(3)", vectors=tmp_path)
+    assert crash.returncode == 1
+    assert "DISAGREE expired: expected 'refuse expired', runner said '(runner exited 3: )'" in crash.stdout
+    silent = _kit(sys.executable, "-c", "pass", vectors=tmp_path)
+    assert silent.returncode == 1 and silent.stdout.splitlines()[-1] == "agreement: 0/2 vectors"
+
+
+def test_bundlekit_runner_stops_at_an_input_line_it_does_not_know(tmp_path: Path) -> None:
+    for name in ("valid-release.bundle", "keys.json", "vector-src.card"):
+        shutil.copy(VECTORS / name, tmp_path / name)
+    (tmp_path / "valid-release.expect").write_text((VECTORS / "valid-release.expect").read_text()
+                                                   + "state: state-before.json\n")
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "vector_runner.py"),
+                           str(tmp_path / "valid-release.bundle")], capture_output=True, text=True)
+    assert done.returncode != 0 and done.stdout == ""
+    assert "['state']" in done.stderr
