@@ -247,6 +247,8 @@ REGISTRY, ALIASES = _build(
     _E("not_yet_valid", "verification", "the bundle was created in the future (clock skew or tampering)",
        exception=_REFUSAL),
     _E("kind_mismatch", "verification", "the header's kind differs from the manifest's kind"),
+    _E("bundle_id_mismatch", "verification", "the manifest's bundle_id is not the one its zones, project and sequence "
+                                             "give", exception=_REFUSAL),
     _E("wrong_destination", "verification", "the bundle is addressed or sealed to another zone"),
     _E("wrong_kind", "verification", "a release was given where a receipt was expected, or the reverse",
        internal="the CLI dispatches on the header kind, which verification ties to the manifest (kind_mismatch)"),

@@ -27,6 +27,7 @@ from bundlekit.errors import FormatError, InputError, UsageError
 from bundlekit.export.delta import RECIPE_ROOM, DeltaSource, recipe_bytes, write_delta
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
+from bundlekit.format.bundleid import release_bundle_id
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.delta import PACKED_MINOR
 from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Manifest, PackageRef, Placeholder,
@@ -76,8 +77,7 @@ def reference_time(now: EpochSeconds) -> EpochSeconds:
 def bundle_id_for(source_zone: str, dest_zone: str, space: str, slug: str, sequence: int) -> str:
     """The bundle id of a release bundle (spec/bundle-format.md §4): it names the project, whose
     sequence numbers it is counted in (format 1.1)."""
-    msg = f"bundlekit bundle id\n{source_zone}\n{dest_zone}\n{space}\n{slug}\n{sequence}".encode()
-    return hashlib.sha256(msg).hexdigest()[:32]
+    return release_bundle_id(source_zone, dest_zone, space, slug, sequence)
 
 
 @dataclass(frozen=True, slots=True)

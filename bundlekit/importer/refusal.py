@@ -6,7 +6,7 @@ outbox, like a deployment's receipt entry, and travels back in the next receipt 
 (signed by this zone): the source's dashboard then shows "refused in prod: rollback".
 
 Only a bundle that is *authentic* gets one: its signatures verify, its source is trusted and
-it is addressed to this zone (steps 1-4 of spec §6.2), so nobody can make this zone write to
+it is addressed to this zone (steps 1-17 of spec §6.2), so nobody can make this zone write to
 its outbox with a bundle it could not have received from a trusted source. Refusals of the
 bundle itself count (families verification, trust and format: expired, rollback, policy,
 damaged blobs, ...); conflicts with local changes do not (they are this zone's to resolve with

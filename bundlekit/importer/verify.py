@@ -1,9 +1,9 @@
 """Verify a bundle against this zone: the first phase of every import, and `bundlekit verify`.
 
-Order matters (spec §6): lengths, then every signature over the exact stored bytes, then
-the trusted source and threshold, and only then is the manifest parsed; then destination,
-expiry and every blob (size and both hashes) in one bounded streaming pass. Nothing here
-writes anything.
+Order matters (spec §6.2, the numbered verification procedure): lengths, then every signature
+over the exact stored bytes, then the trusted source, and only then is the manifest parsed;
+then kind, source, destination, bundle id, expiry, threshold and every blob (size and both
+hashes) in one bounded streaming pass. Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from bundlekit.core.clock import EpochSeconds, when_text
 from bundlekit.core.progress import begin
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.blobcheck import stream_blob
+from bundlekit.format.bundleid import check_bundle_id
 from bundlekit.format.container import BundleFile, check_blob_layout
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest, parse_manifest
@@ -118,6 +119,7 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
     now = v.now
     with BundleFile(path) as bundle:
         manifest, source, signed_by = _authentic(v, bundle, where, addressed_here)
+        check_bundle_id(manifest, bundle.header.minor, f"{where}: manifest")
         signer_ids = tuple(key_id("ed25519", k) for k in signed_by)
         revoked = v.revoked
         if now >= manifest.expires:
@@ -147,7 +149,7 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
 @dataclass(frozen=True, slots=True)
 class AuthenticBundle:
     """A bundle whose signatures verify, whose source is trusted and that is addressed here
-    (steps 1-4 of spec §6.2): who made it and what it says, whatever else is wrong with it."""
+    (steps 1-17 of spec §6.2): who made it and what it says, whatever else is wrong with it."""
 
     digest: str
     manifest: Manifest

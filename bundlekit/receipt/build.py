@@ -28,6 +28,7 @@ from bundlekit.core.atomic import commit_parked
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import FormatError, InputError, StateError
 from bundlekit.format import crypto
+from bundlekit.format.bundleid import receipt_bundle_id
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
 from bundlekit.trust.policy import package_owners
@@ -206,7 +207,7 @@ class ReceiptFile:
 
 def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
     """The bundle id of the receipt ``sequence`` from ``source_zone`` to ``dest_zone``."""
-    return hashlib.sha256(f"bundlekit receipt id\n{source_zone}\n{dest_zone}\n{sequence}".encode()).hexdigest()[:32]
+    return receipt_bundle_id(source_zone, dest_zone, sequence)
 
 
 def _taken(ids: Sequence[str], where: str | None) -> StateError:

@@ -17,6 +17,7 @@ from bundlekit.receipt.outbox import list_outbox
 from bundlekit.zone.home import Zone
 from bundlekit.zone.state import open_state
 from tests.conftest import RELEASE, Zones
+from tests.refusals.forge import edit_keeping_id
 
 
 def export(z: Zones, out: Path, release: Path = RELEASE, **kw: Any) -> Path:
@@ -103,7 +104,7 @@ def resign(bundle: Path, out: Path, keys: list[Ed25519PrivateKey], edit: Callabl
     with BundleFile(bundle) as bf:
         header = bf.header
         doc = codec.decode(bf.manifest_bytes)
-    edit(doc)
+    edit_keeping_id(doc, header.minor, edit)
     manifest = from_dict(doc).encode()
     head = Header(header.major, header.minor, header.kind, header.blobs_length, len(manifest)).to_bytes()
     blobs = bundle.read_bytes()[HEADER_SIZE:HEADER_SIZE + header.blobs_length]

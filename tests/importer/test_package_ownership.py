@@ -158,7 +158,9 @@ def _delta_to(w: World, *, base: tuple[str, str, str, int], sha: str, size: int,
     def edit(m: dict[str, Any]) -> None:
         m["blobs"] = []
         m["release"]["version"] = "1.4.1"
-        m["sequence"] += 1
+        m["sequence"] += 1  # so the bundle id is derived afresh (spec §6.2 step 18) ...
+        # ... and the sealed values, bound to the old id (spec §8), cannot come along.
+        m["variables"] = [v for v in m["variables"] if not v["sensitive"]]
         m["packages"][0].update(version="1.4.1", file="Acme.Web.1.4.1.zip", size=size, sha256=sha, included=False,
                                 delta={"base": dict(zip(("id", "version", "sha256", "size"), base)),
                                        "recipe": recipe})

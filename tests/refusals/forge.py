@@ -16,6 +16,7 @@ import msgpack
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.format import codec, crypto
+from bundlekit.format.bundleid import bundle_id_of
 from bundlekit.format.container import HEADER_SIZE, KINDS
 
 _HEADER = struct.Struct(">8sHHB3sQQ")
@@ -30,6 +31,28 @@ def parts(data: bytes) -> tuple[tuple[Any, ...], bytes, bytes]:
     return fields, blobs, manifest
 
 
+def _derived_id(doc: dict[str, Any], minor: int) -> str | None:
+    try:
+        project = doc.get("project") or {}
+        return bundle_id_of(doc["kind"], minor, doc["source"]["zone_id"], doc["destination"]["zone_id"],
+                            doc["sequence"], str(project.get("space", "")), str(project.get("slug", "")))
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def edit_keeping_id(doc: dict[str, Any], minor: int, mutate: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``mutate`` to a decoded manifest; when the manifest's ``bundle_id`` was the one its
+    fields give and ``mutate`` did not set it, set it to the one the changed fields give: a forged
+    bundle is then refused for what the forger changed, not for a stale id (spec §6.2)."""
+    before = doc.get("bundle_id")
+    derived = before is not None and before == _derived_id(doc, minor)
+    mutate(doc)
+    if derived and doc.get("bundle_id") == before:
+        new = _derived_id(doc, minor)
+        if new is not None:
+            doc["bundle_id"] = new
+
+
 def resign(bundle: Path, out: Path, signer_home: Path, *, mutate: Callable[[dict[str, Any]], None] | None = None,
            encode: Callable[[Any], bytes] = codec.encode, header_kind: str | None = None,
            blobs: bytes | None = None) -> Path:
@@ -37,7 +60,7 @@ def resign(bundle: Path, out: Path, signer_home: Path, *, mutate: Callable[[dict
     fields, old_blobs, manifest_bytes = parts(bundle.read_bytes())
     manifest = codec.decode(manifest_bytes)
     if mutate is not None:
-        mutate(manifest)
+        edit_keeping_id(manifest, fields[2], mutate)
     body = encode(manifest)
     section = old_blobs if blobs is None else blobs
     kind = header_kind or KINDS[fields[3]]

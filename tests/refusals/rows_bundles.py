@@ -248,6 +248,7 @@ ROWS = [
     Row("expired", lambda c: _verify(c, _exported(c, env=_sde(-40)))),
     Row("not_yet_valid", lambda c: _verify(c, _exported(c, env=_sde(3)))),
     Row("kind_mismatch", lambda c: _verify(c, _forged(c, header_kind="receipt"))),
+    Row("bundle_id_mismatch", lambda c: _verify(c, _forged(c, mutate=_manifest(bundle_id="0" * 32)))),
     Row("wrong_destination", lambda c: (ok("trust", "add", c.get("other.card"), home=c.dev),
                                         _verify(c, _exported(c, to="other")))[1]),
     Row("package_mismatch", _package_changed),
