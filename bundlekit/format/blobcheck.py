@@ -75,6 +75,7 @@ def _discard(_: bytes) -> None:
 def _decompress(section: "_Section", blob: BlobRecord, limits: Limits, where: str, stored: Stage[bytes],
                 content: Stage[bytes], sink: Stage[bytes] | None, progress: Callable[[int], None] | None) -> int:
     source = _HashingReader(section.chunks(), stored.put)
+    _check_one_frame(section, blob.length, where)
     head = source.peek()
     if head is not None:
         _check_frame_header(head, blob, limits, where)
@@ -104,6 +105,47 @@ def _decompress(section: "_Section", blob: BlobRecord, limits: Limits, where: st
     return produced
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _check_one_frame(section: "_Section", length: int, where: str) -> None:
+    """The stored bytes must be exactly one zstd frame (RFC 8878 §3.1.1), nothing before or after
+    it (spec §5): its header, blocks up to the one marked last, and the checksum its header
+    announces. Reads the frame header and the 3-byte block headers only (a seek per block), so
+    a frame is walked before a byte of it is decompressed. Raises ``blob_corrupt``."""
+    def corrupt(why: str) -> VerificationError:
+        return VerificationError(f"{where}: the stored bytes are not exactly one zstd frame ({why})",
+                                 code="blob_corrupt")
+
+    head = section.read_at(0, 18)  # magic, descriptor and the longest frame header
+    if head[:4] != _ZSTD_MAGIC:
+        raise corrupt("no zstd frame magic at the start; skippable frames are not allowed")
+    if len(head) < 5:
+        raise corrupt("the frame header is cut short")
+    fhd = head[4]
+    if fhd & 0x08:
+        raise corrupt("the reserved bit of the frame header descriptor is set")
+    single = (fhd >> 5) & 1
+    fcs = (1 if single else 0, 2, 4, 8)[fhd >> 6]
+    pos = 4 + 1 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + fcs
+    while True:
+        block = section.read_at(pos, 3)
+        if len(block) < 3:
+            raise corrupt("it ends before its last block")
+        value = int.from_bytes(block, "little")
+        kind, size = (value >> 1) & 3, value >> 3
+        if kind == 3:
+            raise corrupt(f"reserved block type at stored offset {pos}")
+        pos += 3 + (1 if kind == 1 else size)
+        if value & 1:
+            break
+    pos += 4 if fhd & 0x04 else 0
+    if pos > length:
+        raise corrupt(f"its blocks need {pos} bytes, the blob has {length}")
+    if pos < length:
+        raise corrupt(f"{length - pos} byte(s) after the end of the frame")
+
+
 def _check_frame_header(chunk: bytes, blob: BlobRecord, limits: Limits, where: str) -> None:
     try:
         params = zstandard.get_frame_parameters(chunk)
@@ -112,6 +154,9 @@ def _check_frame_header(chunk: bytes, blob: BlobRecord, limits: Limits, where: s
     if params.window_size > limits.max_window:
         raise FormatError(f"{where}: zstd window {params.window_size} exceeds the limit {limits.max_window}",
                           code="limit_exceeded")
+    if params.dict_id:
+        raise VerificationError(f"{where}: the zstd frame needs dictionary {params.dict_id}; bundles use none",
+                                code="blob_corrupt")
     declared = params.content_size
     if declared != zstandard.CONTENTSIZE_UNKNOWN and declared != blob.size:
         raise VerificationError(f"{where}: zstd frame declares {declared} bytes, the manifest signs {blob.size}",

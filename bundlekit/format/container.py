@@ -205,6 +205,16 @@ class BundleFile:
 class _Section:
     def __init__(self, fh: BinaryIO, start: int, length: int) -> None:
         self._fh, self._pos, self._left = fh, start, length
+        self._start, self._length = start, length
+
+    def read_at(self, pos: int, n: int) -> bytes:
+        """Up to ``n`` bytes from ``pos`` within the section (fewer at its end); the chunks an
+        iteration of :meth:`chunks` yields are not affected."""
+        end = min(self._start + self._length, self._start + pos + n)
+        if pos < 0 or self._start + pos >= end:
+            return b""
+        self._fh.seek(self._start + pos)
+        return self._fh.read(end - self._start - pos)
 
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         while self._left > 0:
