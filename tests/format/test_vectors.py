@@ -46,6 +46,17 @@ def test_vector_set_covers_valid_and_refused_cases() -> None:
     assert len({e for e in expects if e != "ok"}) >= 15
 
 
+def test_every_expected_code_is_a_registered_one_and_every_vector_is_documented() -> None:
+    """A second implementation reads the codes in spec/errors.md: the kit never expects another."""
+    from bundlekit.error_codes import REGISTRY
+
+    for p in ALL:
+        expect = _expectation(p)
+        assert expect == "ok" or (expect.startswith("refuse ") and expect.split()[1] in REGISTRY), p.name
+        lines = p.with_suffix(".expect").read_text().splitlines()
+        assert lines[1] in ("kind: release", "kind: receipt") and lines[2].startswith("note: "), p.name
+
+
 def _base_of(path: Path) -> Path | None:
     """The package a format 1.1 delta vector is rebuilt from (its ``base:`` line), if any."""
     for line in path.with_suffix(".expect").read_text().splitlines()[3:]:
