@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bundlekit.errors import BundleError  # noqa: E402
 from bundlekit.format.card import parse_card  # noqa: E402
+from bundlekit.format.crypto import key_id, unb64  # noqa: E402
 from bundlekit.importer.rebuild import rebuild_all  # noqa: E402
 from bundlekit.importer.verify import Verifier, check_bundle  # noqa: E402
 from bundlekit.trust.policy import SourcePolicy, TrustedSource  # noqa: E402
@@ -33,7 +34,7 @@ from bundlekit.zone.store import PackageStore  # noqa: E402
 
 
 #: The sidecar lines this runner understands (fixtures/vectors/README.md, "The .expect file").
-KNOWN_LINES = ("kind", "note", "base")
+KNOWN_LINES = ("kind", "note", "base", "trust")
 
 
 def sidecar(vector: Path) -> dict[str, str]:
@@ -47,21 +48,28 @@ def sidecar(vector: Path) -> dict[str, str]:
     return fields
 
 
-def verifier(folder: Path) -> Verifier:
-    """The verifying zone keys.json describes, trusting its card at its reference time."""
+def verifier(folder: Path, trust: str | None = None) -> Verifier:
+    """The verifying zone keys.json describes, trusting its card at its reference time; a vector's
+    ``trust:`` line (JSON: ``threshold``, ``approvers``, ``revoked``, keys named in keys.json's
+    ``signing_keys``) replaces the default threshold, adds approvers and revokes keys."""
     keys = json.loads((folder / "keys.json").read_text("utf-8"))
     card = parse_card((folder / keys["trusted"]["card"]).read_bytes(), keys["trusted"]["card"])
-    source = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), frozenset(),
-                           SourcePolicy(threshold=keys["trusted"]["threshold"]))
+    extra = json.loads(trust) if trust else {}
+    named = {name: unb64(text.split(":", 1)[1], name, 32) for name, text in keys.get("signing_keys", {}).items()}
+    approvers = frozenset(named[n] for n in extra.get("approvers", ()))
+    revoked = frozenset(key_id("ed25519", named[n]) for n in extra.get("revoked", ()))
+    source = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
+                           SourcePolicy(threshold=extra.get("threshold", keys["trusted"]["threshold"])))
     me = keys["verifier"]
-    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (source,), frozenset(), keys["reference_time"])
+    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (source,), revoked, keys["reference_time"])
 
 
 def run(vector: Path) -> str:
     """``ok`` or ``refuse <code>`` for one vector."""
-    base = sidecar(vector).get("base")
+    lines = sidecar(vector)
+    base = lines.get("base")
     try:
-        result = check_bundle(verifier(vector.parent), vector)
+        result = check_bundle(verifier(vector.parent, lines.get("trust")), vector)
         if base is not None:
             data = (vector.parent / base).read_bytes()
             sha = hashlib.sha256(data).hexdigest()

@@ -6,11 +6,12 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bundlekit.format.card import parse_card
-from bundlekit.format.crypto import open_sealed, seal_ad, unb64
+from bundlekit.format.crypto import key_id, open_sealed, seal_ad, unb64
 from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.importer.verify import Verifier, check_bundle
 from bundlekit.zone.store import PackageStore
@@ -23,12 +24,23 @@ VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors"
 KEYS = json.loads((VECTORS / "keys.json").read_text())
 
 
-def _verifier() -> Verifier:
+def _verifier(path: Path | None = None) -> Verifier:
+    """The verifier every vector assumes; with ``path``, as that vector's ``trust:`` line adjusts it
+    (threshold, approvers, revoked keys: fixtures/vectors/README.md)."""
     card = parse_card((VECTORS / KEYS["trusted"]["card"]).read_bytes(), "vector-src.card")
-    src = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), frozenset(),
-                        SourcePolicy(threshold=KEYS["trusted"]["threshold"]))
+    trust: dict[str, Any] = {}
+    if path is not None:
+        for line in path.with_suffix(".expect").read_text().splitlines():
+            if line.startswith("trust: "):
+                trust = json.loads(line[len("trust: "):])
+    named = {n: unb64(t.split(":", 1)[1], n, 32) for n, t in KEYS["signing_keys"].items()}
+    approvers = frozenset(named[n] for n in trust.get("approvers", ()))
+    revoked = frozenset(key_id("ed25519", named[n]) for n in trust.get("revoked", ()))
+    threshold = trust.get("threshold", KEYS["trusted"]["threshold"])
+    src = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
+                        SourcePolicy(threshold=threshold))
     me = KEYS["verifier"]
-    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (src,), frozenset(), KEYS["reference_time"])
+    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (src,), revoked, KEYS["reference_time"])
 
 
 def _expectation(path: Path) -> str:
@@ -67,7 +79,7 @@ def _base_of(path: Path) -> Path | None:
 
 def _check_with_rebuild(path: Path, tmp: Path) -> None:
     """Verify like a zone would: the bundle, then every delta rebuilt from the held base."""
-    result = check_bundle(_verifier(), path)
+    result = check_bundle(_verifier(path), path)
     base = _base_of(path)
     if base is not None:
         store = PackageStore(tmp)
@@ -89,7 +101,7 @@ def test_vector(path: Path, tmp_path: Path) -> None:
     if expect == "ok":
         _check_with_rebuild(path, tmp_path)
         kind_line = path.with_suffix(".expect").read_text().splitlines()[1]
-        assert kind_line == f"kind: {check_bundle(_verifier(), path).manifest.kind}"
+        assert kind_line == f"kind: {check_bundle(_verifier(path), path).manifest.kind}"
     else:
         code = expect.split()[1]
         with raises_code(code) as info:
