@@ -87,8 +87,6 @@ MAX_LINES = 500
 LONG_MODULES: dict[str, str] = {
     "bundlekit.substitution.parser": "one recursive-descent parser class, 2 lines over after the Octostache "
                                      "agreement work (decision 130); split by grammar area when it next grows",
-    "bundlekit.substitution.engine": "one evaluator class, 2 lines over after the Octostache agreement work "
-                                     "(decision 130); split filters/blocks out when it next grows",
 }
 
 

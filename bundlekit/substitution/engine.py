@@ -2,7 +2,8 @@
 
 One :class:`_Evaluator` per call: it resolves names (locals of ``#{each}`` first, then
 the dictionary, then inside JSON values), evaluates variable values recursively with
-cycle detection, applies filters, and records what it could not resolve. It never
+cycle detection, applies filters, and records what it could not resolve; the block
+tokens (``#{if}``, ``#{each}``, ``#{calc}``) are evaluated by :mod:`.blocks`. It never
 touches the filesystem or the clock (the reference time for ``NowDate`` is passed in).
 
 Allow-missing mode (Octostache's behaviour) leaves a token it cannot evaluate in place
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
+from bundlekit.substitution import blocks
 from bundlekit.substitution import jsonvalues as js
-from bundlekit.substitution.calc import evaluate_calc, format_number, parse_number
 from bundlekit.substitution.errors import (
     CYCLE,
     FILTER_FAILED,
@@ -31,17 +32,13 @@ from bundlekit.substitution.errors import (
 from bundlekit.substitution.filters import FilterFailure, apply_filter
 from bundlekit.substitution.items import Item, Scope, Steps, collection_items, indexed_items, is_word
 from bundlekit.substitution.parser import ParseFailure, parse_name, parse_template
-from bundlekit.substitution.syntax import Calc, Each, Expr, Ident, If, Literal, Node, Operand, Subst, Symbol, Text
+from bundlekit.substitution.syntax import Calc, Expr, Ident, If, Literal, Node, Subst, Symbol, Text
 from bundlekit.substitution.variables import Key, VariableDictionary, _Entry, path_display, path_key
 
 __all__ = ["RenderResult", "render", "render_strict", "evaluate", "syntax_error"]
 
 MAX_VARIABLE_DEPTH = 48  # a value referring to a value ... this deep is refused, not a RecursionError
 MAX_TEXT = 32 * 1024 * 1024  # characters; a template that expands beyond this is refused
-
-_FIRST = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "First")))
-_LAST = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "Last")))
-_INDEX = path_key((("i", "Octopus"), ("i", "Template"), ("i", "Each"), ("i", "Index")))
 
 
 class _JsonSelfReference(Exception):
@@ -141,10 +138,6 @@ def evaluate(name: str, variables: VariableDictionary, *, now: datetime | None =
     return ev.result(ev.guarded(run))
 
 
-def _truthy(value: str) -> bool:
-    return value not in ("", "0") and value.strip().casefold() not in ("no", "false")
-
-
 class _Evaluator:
     def __init__(self, variables: VariableDictionary, now: datetime | None) -> None:
         self.vars = variables
@@ -235,66 +228,10 @@ class _Evaluator:
             value = self.expr(n.expr, scopes)
             return n.source if value is None else value
         if isinstance(n, If):
-            return self.conditional(n, scopes)
+            return blocks.conditional(self, n, scopes)
         if isinstance(n, Calc):
-            return self.calc(n, scopes)
-        return self.each(n, scopes)
-
-    def operand(self, side: Operand, scopes: tuple[Scope, ...]) -> str | None:
-        """One side of a condition: a literal, a name (undefined is ''), or a filtered expression."""
-        if isinstance(side, str):
-            return side
-        if side.head is not None and not side.filters:
-            return self.test_value(side.head, scopes)
-        return self.expr(side, scopes)
-
-    def conditional(self, n: If, scopes: tuple[Scope, ...]) -> str:
-        cond = n.cond
-        left = self.operand(cond.left, scopes)
-        right = "" if cond.right is None else self.operand(cond.right, scopes)
-        if left is None or right is None:
-            return n.source  # a filter in the condition failed: the block stays as written (Octostache)
-        if cond.op is None:
-            truth = _truthy(left)
-        else:
-            truth = (left == right) == (cond.op == "==")
-        if n.negate:
-            truth = not truth
-        return self.nodes(n.then if truth else n.otherwise, scopes)
-
-    def each(self, n: Each, scopes: tuple[Scope, ...]) -> str:
-        items = self.collection(n.collection, scopes)
-        out: list[str] = []
-        for i, item in enumerate(items):
-            specials = {
-                _FIRST: "True" if i == 0 else "False",
-                _LAST: "True" if i == len(items) - 1 else "False",
-                _INDEX: str(i),
-            }
-            out.append(self.nodes(n.body, (*scopes, Scope(n.var.casefold(), item, specials))))
-        return "".join(out)
-
-    def calc(self, n: Calc, scopes: tuple[Scope, ...]) -> str:
-        def number(symbol: Symbol) -> float | None:
-            steps = self.steps(symbol, scopes)
-            if steps is None:
-                return None
-            found = self.resolve(steps, scopes)
-            if found is None or found is js.ABSENT:
-                self.miss(steps)
-                return None
-            parsed = parse_number(str(found))
-            if parsed is None:
-                self.problem(symbol.pos, f"calc: the value of {path_display(tuple(steps))} is not a number")
-            return parsed
-
-        result = evaluate_calc(n.expr, number)
-        if result is None:
-            return n.source
-        if isinstance(result, str):  # a reason: division by zero
-            self.problem(n.pos, f"calc: {result}")
-            return n.source
-        return format_number(result)
+            return blocks.calc(self, n, scopes)
+        return blocks.each(self, n, scopes)
 
     def expr(self, expr: Expr, scopes: tuple[Scope, ...]) -> str | None:
         value: str | None = None
