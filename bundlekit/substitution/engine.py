@@ -154,6 +154,8 @@ class _Evaluator:
         self._memo: dict[Key, tuple[str, int]] = {}
         self._parsed: dict[str, tuple[Node, ...] | None] = {}
         self._raw_json: dict[Key, Any] = {}
+        self._json_roots: list[Key] = []  # variables being looked into as JSON, outermost first
+        self.looping: dict[str, str] = {}  # JSON paths left unresolved because they lead back to themselves
 
     # -- bookkeeping ----------------------------------------------------------------------
     def guarded(self, run: Any) -> str:
@@ -174,8 +176,11 @@ class _Evaluator:
         if self.missing:
             names = list(self.missing.values())
             also = f" Also: {'; '.join(self.problems)}" if self.problems else ""
+            looping = [n for n in names if n.casefold() in self.looping]
+            why = (f"{', '.join(looping)} refer(s) back into the value it is read from, so it can never be resolved: "
+                   "make that value refer to other variables. " if looping else "")
             raise SubstitutionError(
-                f"{len(names)} variable reference(s) could not be resolved: {', '.join(names)}. "
+                f"{len(names)} variable reference(s) could not be resolved: {', '.join(names)}. {why}"
                 f"Define these variables, or allow missing values (as 'bundlekit render --allow-missing' does) "
                 f"where leaving the tokens in place is intended.{also}",
                 code=UNRESOLVED,
@@ -331,6 +336,7 @@ class _Evaluator:
             root = self.vars._entry(key[:k])
             if root is None:
                 continue
+            self._json_roots.append(root.key)
             try:
                 found = self.json_of(root, scopes)
                 if found is None:
@@ -343,8 +349,12 @@ class _Evaluator:
                 if evaluated:
                     return text
                 return self.eval_text(text, key, path_display(tuple(steps)), scopes, via_json=True)
-            except _JsonSelfReference:
-                return None  # the path leads back into itself: unresolved, as in Octostache
+            except _JsonSelfReference:  # the path leads back into itself: unresolved, as in Octostache
+                display = path_display(tuple(steps))
+                self.looping.setdefault(display.casefold(), display)
+                return None
+            finally:
+                self._json_roots.pop()
         return None
 
     def collection(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> list[Item]:
@@ -394,7 +404,8 @@ class _Evaluator:
     def eval_text(self, text: str, key: Key, display: str, scopes: tuple[Scope, ...], via_json: bool = False) -> str:
         """A value evaluated as a template. A name met again while it is being evaluated is a
         cycle (``variable_cycle``), unless the loop passes through a JSON value: a path
-        into a value that leads back into it is only unresolved (Octostache's rule)."""
+        into a value that leads back into it, or a value that refers to its whole self
+        while a path into it is being read, is only unresolved (Octostache's rule)."""
         if "#" not in text:
             return text
         memo_ok = not scopes  # with #{each} locals in scope a value may read them: no memo
@@ -404,7 +415,7 @@ class _Evaluator:
             return value
         for i, (seen, _, _) in enumerate(self._stack):
             if seen == key:
-                if via_json or any(json_step for _, _, json_step in self._stack[i:]):
+                if via_json or key in self._json_roots or any(json_step for _, _, json_step in self._stack[i:]):
                     raise _JsonSelfReference()
                 cycle = [name for _, name, _ in self._stack[i:]] + [display]
                 raise SubstitutionError(

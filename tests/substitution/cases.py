@@ -126,7 +126,13 @@ c("json-members-refer-to-each-other", "#{Cfg.a}", {"Cfg": '{"a": "<#{Cfg.b}>", "
   missing=("Cfg.a",))  # O
 c("value-refers-to-own-member", "#{X}", {"X": "#{X.Y}"}, "#{X.Y}", missing=("X.Y",))  # O
 c("value-refers-to-own-indexed-member", "#{V}", {"V": "#{V[#{k}]}", "k": "q"}, "#{V[#{k}]}", missing=("V[q]",))  # O
-err("json-value-refers-to-itself-whole", "#{Cfg.a}", {"Cfg": '{"a": "#{Cfg}"}'}, CYCLE, strict=False)  # B
+c("json-member-refers-to-whole-value", "#{Cfg.a}", {"Cfg": '{"a": "#{Cfg}"}'}, "#{Cfg.a}", missing=("Cfg.a",))  # O
+err("json-whole-value-refers-to-itself", "#{Cfg}", {"Cfg": '{"a": "#{Cfg}"}'}, CYCLE, strict=False)  # O
+c("json-sibling-of-self-reference-still-read", "#{Cfg.a}", {"Cfg": '{"a": "1", "b": "#{Cfg}"}'}, "1")  # B
+c("json-member-through-variable-back-to-whole", "#{A}", {"A": "#{Cfg.a}", "Cfg": '{"a": "#{A}"}'}, "#{Cfg.a}",
+  missing=("Cfg.a",))  # O
+c("json-self-reference-then-plain-use", "#{Cfg.a}|#{Cfg.b}", {"Cfg": '{"a": "#{Cfg.a}", "b": "2"}'}, "#{Cfg.a}|2",
+  missing=("Cfg.a",))  # O
 err("cycle-through-json-leaf-to-variables", "#{Cfg.a}", {"Cfg": '{"a": "#{P}"}', "P": "#{Q}", "Q": "#{P}"}, CYCLE,
     strict=False)
 err("cycle-case-insensitive", "#{a}", {"A": "#{b}", "B": "#{A}"}, CYCLE, strict=False)

@@ -180,6 +180,15 @@ def test_cycle_error_names_the_cycle() -> None:
     assert "Foo -> Fox -> Fax -> Foo" in info.value.message
 
 
+def test_strict_mode_says_when_a_json_member_refers_back_into_its_own_value() -> None:
+    v = VariableDictionary({"Cfg": '{"a": "#{Cfg}", "b": "#{Cfg.b}"}', "X": "#{X.Y}"})
+    with raises_code("unresolved_variables") as info:
+        render_strict("#{Cfg.a} #{Cfg.b} #{X} #{Gone}", v)
+    assert info.value.details == ["Cfg.a", "Cfg.b", "X.Y", "Gone"]
+    assert "Cfg.a, Cfg.b, X.Y refer(s) back into the value it is read from" in info.value.message
+    assert "Gone refer" not in info.value.message
+
+
 def test_template_must_be_text() -> None:
     with raises_code("template_syntax"):
         render(b"#{A}", VariableDictionary())  # type: ignore[arg-type]
