@@ -131,6 +131,10 @@ err("json-whole-value-refers-to-itself", "#{Cfg}", {"Cfg": '{"a": "#{Cfg}"}'}, C
 c("json-sibling-of-self-reference-still-read", "#{Cfg.a}", {"Cfg": '{"a": "1", "b": "#{Cfg}"}'}, "1")  # B
 c("json-member-through-variable-back-to-whole", "#{A}", {"A": "#{Cfg.a}", "Cfg": '{"a": "#{A}"}'}, "#{Cfg.a}",
   missing=("Cfg.a",))  # O
+c("json-member-escape-evaluated-once", "#{Cfg.a}", {"Cfg": '{"a": "##{B}"}', "B": "b"}, "#{B}")  # B
+c("each-json-escape-evaluated-once", "#{each x in X}#{x.Value}#{/each}", {"X": '{"a": "##{B}"}', "B": "b"}, "#{B}")  # B
+c("each-list-escape-evaluated-once", "#{each x in X}#{x};#{/each}", {"X": "##{B},c", "B": "b"}, "#{B};c;")  # B
+c("each-indexed-escape-evaluated-once", "#{each x in X}#{x}#{/each}", {"X[1]": "##{B}", "B": "b"}, "#{B}")  # O
 c("json-self-reference-then-plain-use", "#{Cfg.a}|#{Cfg.b}", {"Cfg": '{"a": "#{Cfg.a}", "b": "2"}'}, "#{Cfg.a}|2",
   missing=("Cfg.a",))  # O
 err("cycle-through-json-leaf-to-variables", "#{Cfg.a}", {"Cfg": '{"a": "#{P}"}', "P": "#{Q}", "Q": "#{P}"}, CYCLE,
