@@ -342,11 +342,23 @@ class _Evaluator:
                 if found is None:
                     continue
                 data, evaluated = found
-                node = js.walk(data, [text for _, text in steps[k:]])
+                read_at: list[int] = []  # a string member read as JSON in turn is evaluated first, once
+
+                def read(text: str, depth: int) -> str:
+                    if evaluated or read_at:
+                        return text
+                    read_at.append(k + depth)
+                    inner = tuple(steps[: k + depth])
+                    return self.eval_text(text, path_key(inner), path_display(inner), scopes, via_json=True)
+
+                before = self.failures
+                node = js.walk(data, [text for _, text in steps[k:]], read)
+                if node is js.UNRESOLVED or (read_at and self.failures != before):
+                    return None  # the path cannot be followed (or a string read as JSON failed): unresolved
                 if node is js.ABSENT:
                     return js.ABSENT
                 text = js.to_text(node)
-                if evaluated:
+                if evaluated or read_at:
                     return text
                 return self.eval_text(text, key, path_display(tuple(steps)), scopes, via_json=True)
             except _JsonSelfReference:  # the path leads back into itself: unresolved, as in Octostache

@@ -65,6 +65,8 @@ class _JsonItem(Item):
 
     def value(self, ev: Evaluator, rest: Steps, scopes: tuple[Scope, ...]) -> Any:
         node = js.walk(self.data, [text for _, text in rest])
+        if node is js.UNRESOLVED:
+            return None
         return node if node is js.ABSENT else js.to_text(node)
 
     def members(self, ev: Evaluator, rest: Steps, scopes: tuple[Scope, ...]) -> list[Item] | None:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-__all__ = ["JsonNumber", "ABSENT", "parse_container", "has_templated_keys", "member", "walk", "to_text", "MAX_JSON_DEPTH"]
+__all__ = [
+    "JsonNumber", "ABSENT", "UNRESOLVED", "parse_container", "has_templated_keys", "member", "walk", "to_text",
+    "MAX_JSON_DEPTH",
+]
 
 MAX_JSON_DEPTH = 64  # deeper documents are treated as plain text, never a RecursionError
 
@@ -33,6 +36,17 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+
+
+class _Unresolved:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNRESOLVED"
+
+
+#: What :func:`walk` returns for a path that cannot be followed (the token stays unresolved).
+UNRESOLVED: Any = _Unresolved()
 
 
 def _reject_constant(name: str) -> Any:
@@ -213,7 +227,8 @@ def has_templated_keys(data: Any) -> bool:
 
 
 def member(node: Any, name: str) -> Any:
-    """One step down: an object member (exact name first, then any case) or an array element."""
+    """One step down: an object member (exact name first, then any case) or an array element;
+    ABSENT when there is no such member or element."""
     if isinstance(node, dict):
         if name in node:
             return node[name]
@@ -229,11 +244,20 @@ def member(node: Any, name: str) -> Any:
     return ABSENT
 
 
-def walk(node: Any, steps: Sequence[str]) -> Any:
-    for step in steps:
+def walk(node: Any, steps: Sequence[str], read: Callable[[str, int], str] | None = None) -> Any:
+    """The node at ``steps`` below ``node``; ABSENT when the last step names a member or element
+    that is not there (rendered empty); UNRESOLVED when the path cannot be followed, as
+    Octostache does: a missing or null member with steps still to go, a scalar stepped into, a
+    string that is not JSON, an array stepped into with a name that is not an index. A string
+    met with steps still to go is read as JSON in turn (``{"inner": "{\\"a\\": 1}"}`` has
+    ``inner.a``); ``read(text, depth)`` gives its text first (the engine evaluates it there when
+    the JSON was parsed as written), ``depth`` being how many steps led to it."""
+    for depth, step in enumerate(steps):
+        if isinstance(node, str) and not isinstance(node, JsonNumber):
+            node = parse_container(read(node, depth) if read is not None else node)
+        if not isinstance(node, (dict, list)) or (isinstance(node, list) and not step.isdigit()):
+            return UNRESOLVED
         node = member(node, step)
-        if node is ABSENT:
-            return ABSENT
     return node
 
 

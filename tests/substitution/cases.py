@@ -569,7 +569,7 @@ c("each-json-nested-each", "#{each s in Servers}#{each r in s.Roles}#{s.Name}:#{
   {"Servers": '[{"Name": "a", "Roles": ["web", "db"]}, {"Name": "b", "Roles": ["web"]}]'}, "a:web a:db b:web ")
 c("each-json-missing-member", "#{each s in Servers}[#{s.Nope}]#{/each}", {"Servers": '[{"Name": "a"}]'}, "[]",
   missing=(), absent=("s.Nope",))
-c("each-json-scalar-element-path", "#{each s in L}[#{s.x}]#{/each}", {"L": "[1]"}, "[]", missing=(), absent=("s.x",))
+c("each-json-scalar-element-path", "#{each s in L}[#{s.x}]#{/each}", {"L": "[1]"}, "[#{s.x}]", missing=("s.x",))  # B
 c("each-from-templated-value", "#{each a in L}#{a}#{/each}", {"L": "#{A},#{B}", "A": "1", "B": "2"}, "12")
 c("each-first-last-single", "#{each a in L}#{Octopus.Template.Each.First}#{Octopus.Template.Each.Last}#{/each}",
   {"L": "x"}, "TrueTrue")
@@ -628,8 +628,21 @@ c("json-lax-nan-is-not-json", "#{T.a}", {"T": "{a: NaN}"}, "#{T.a}", missing=("T
 c("json-with-filter", "#{Cfg.Name | ToUpper}", {"Cfg": '{"Name": "abc"}'}, "ABC")
 c("json-null-with-filter", "Alpha#{Foo.Bar | ToUpper}bet", {"Foo": '{"Bar": null}'}, "Alphabet")  # O
 c("json-array-of-arrays", "#{M[1][0]}", {"M": "[[1,2],[3,4]]"}, "3")
-c("json-non-integer-array-index", "[#{M[x]}]", {"M": "[1]"}, "[]", missing=(), absent=("M[x]",))
-c("json-into-scalar", "[#{Cfg.a.b}]", {"Cfg": '{"a": 5}'}, "[]", missing=(), absent=("Cfg.a.b",))
+c("json-non-integer-array-index", "[#{M[x]}]", {"M": "[1]"}, "[#{M[x]}]", missing=("M[x]",))  # O
+c("json-into-scalar", "[#{Cfg.a.b}]", {"Cfg": '{"a": 5}'}, "[#{Cfg.a.b}]", missing=("Cfg.a.b",))  # B
+c("json-past-missing-member", "[#{Cfg.x.y}]", {"Cfg": '{"a": 5}'}, "[#{Cfg.x.y}]", missing=("Cfg.x.y",))  # O
+c("json-past-null-member", "[#{Cfg.a.y}]", {"Cfg": '{"a": null}'}, "[#{Cfg.a.y}]", missing=("Cfg.a.y",))  # O
+c("json-past-end-of-array", "[#{Cfg[3].y}]", {"Cfg": "[1]"}, "[#{Cfg[3].y}]", missing=("Cfg[3].y",))  # O
+c("json-into-plain-string", "[#{Cfg.a.y}]", {"Cfg": '{"a": "text"}'}, "[#{Cfg.a.y}]", missing=("Cfg.a.y",))  # O
+c("json-into-boolean", "[#{Cfg.a.y}]", {"Cfg": '{"a": true}'}, "[#{Cfg.a.y}]", missing=("Cfg.a.y",))  # O
+c("json-string-holding-json-is-read", "#{Cfg.inner.a}|#{Cfg.inner.b}", {"Cfg": '{"inner": "{\\"a\\": 1}"}'}, "1|",
+  absent=("Cfg.inner.b",))  # O
+c("json-member-naming-a-json-variable", "#{Cfg.db.port}", {"Cfg": '{"db": "#{Db}"}', "Db": '{"port": 5}'}, "5")  # B
+c("json-member-naming-a-missing-variable", "#{Cfg.db.port}", {"Cfg": '{"db": "#{Db}"}'}, "#{Cfg.db.port}",
+  missing=("Db", "Cfg.db.port"))  # O
+c("json-member-into-itself-deeper", "#{Cfg.a.x}", {"Cfg": '{"a": "#{Cfg.a.x}"}'}, "#{Cfg.a.x}", missing=("Cfg.a.x",))  # O
+c("each-json-string-element-holding-json", "#{each e in L}#{e.a};#{/each}", {"L": '["{\\"a\\": 1}", {"a": 2}]'},
+  "1;2;")  # O
 c("json-whole-value", "#{Cfg}", {"Cfg": '{"a": 1}'}, '{"a": 1}')
 c("json-unicode-kept", "#{Cfg.a}", {"Cfg": '{"a": "\\u00e9t\\u00e9"}'}, "été")
 c("json-nested-variable-root", "#{Cfg.Db.Port}", {"Cfg": '{"Db": #{Db}}', "Db": '{"Port": 1}'}, "1")
@@ -691,7 +704,8 @@ c("if-filter-both-sides", "#{if A | Trim == B | ToLower}y#{/if}", {"A": " x ", "
 c("if-filter-truthy", "#{if A | Contains b}y#{else}n#{/if}", {"A": "abc"}, "y")
 c("if-spaces-around-pipes", '#{if A  |  ToUpper  ==  "X"}y#{/if}', {"A": "x"}, "y")  # O
 c("if-escaped-literal", '#{if A == \\"a b\\"}y#{/if}', {"A": "a b"}, "y")  # O
-c("if-literal-both-sides", '#{if "a" == "a"}y#{/if}', {}, "y")
+c("if-literal-both-sides", '#{if "a" == "a"}y#{/if}', {}, "y")  # B (Octostache: no parse)
+c("if-literal-with-hash-and-brace", '#{if A == "#1}"}y#{else}n#{/if}', {"A": "#1}"}, "y")  # B (Octostache: no parse)
 c("if-filter-failure-leaves-block", "#{if A | Nope}y#{else}n#{/if}", {"A": "1"}, "#{if A | Nope}y#{else}n#{/if}")  # O
 c("if-filter-on-missing-leaves-block", '#{if Gone | ToUpper == "X"}y#{/if}', {}, '#{if Gone | ToUpper == "X"}y#{/if}',
   missing=("Gone",))  # O
