@@ -416,8 +416,8 @@ class _Evaluator:
     def eval_text(self, text: str, key: Key, display: str, scopes: tuple[Scope, ...], via_json: bool = False) -> str:
         """A value evaluated as a template. A name met again while it is being evaluated is a
         cycle (``variable_cycle``), unless the loop passes through a JSON value: a path
-        into a value that leads back into it, or a value that refers to its whole self
-        while a path into it is being read, is only unresolved (Octostache's rule)."""
+        into a value that leads back into it, or a loop through the whole of a value while a
+        path into it is being read, is only unresolved (Octostache's rule)."""
         if "#" not in text:
             return text
         memo_ok = not scopes  # with #{each} locals in scope a value may read them: no memo
@@ -427,7 +427,7 @@ class _Evaluator:
             return value
         for i, (seen, _, _) in enumerate(self._stack):
             if seen == key:
-                if via_json or key in self._json_roots or any(json_step for _, _, json_step in self._stack[i:]):
+                if via_json or any(json_step or k in self._json_roots for k, _, json_step in self._stack[i:]):
                     raise _JsonSelfReference()
                 cycle = [name for _, name, _ in self._stack[i:]] + [display]
                 raise SubstitutionError(

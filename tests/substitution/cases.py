@@ -128,6 +128,10 @@ c("value-refers-to-own-member", "#{X}", {"X": "#{X.Y}"}, "#{X.Y}", missing=("X.Y
 c("value-refers-to-own-indexed-member", "#{V}", {"V": "#{V[#{k}]}", "k": "q"}, "#{V[#{k}]}", missing=("V[q]",))  # O
 c("json-member-refers-to-whole-value", "#{Cfg.a}", {"Cfg": '{"a": "#{Cfg}"}'}, "#{Cfg.a}", missing=("Cfg.a",))  # O
 err("json-whole-value-refers-to-itself", "#{Cfg}", {"Cfg": '{"a": "#{Cfg}"}'}, CYCLE, strict=False)  # O
+c("json-member-through-variable-to-whole-value", "#{Cfg.a}", {"Cfg": '{"a": "#{B}"}', "B": "#{Cfg}"}, "#{Cfg.a}",
+  missing=("Cfg.a",))  # O
+err("json-whole-value-through-variable-to-itself", "#{Cfg}", {"Cfg": '{"a": "#{B}"}', "B": "#{Cfg}"}, CYCLE,
+    strict=False)  # O
 c("json-sibling-of-self-reference-still-read", "#{Cfg.a}", {"Cfg": '{"a": "1", "b": "#{Cfg}"}'}, "1")  # B
 c("json-member-through-variable-back-to-whole", "#{A}", {"A": "#{Cfg.a}", "Cfg": '{"a": "#{A}"}'}, "#{Cfg.a}",
   missing=("Cfg.a",))  # O
