@@ -31,7 +31,7 @@ table so that nothing of the suite is silently left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 #: The reference time for NowDate rows (Octostache reads the clock; bundlekit is given the time).
