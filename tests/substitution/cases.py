@@ -708,6 +708,10 @@ c("if-filter-both-sides", "#{if A | Trim == B | ToLower}y#{/if}", {"A": " x ", "
 c("if-filter-truthy", "#{if A | Contains b}y#{else}n#{/if}", {"A": "abc"}, "y")
 c("if-spaces-around-pipes", '#{if A  |  ToUpper  ==  "X"}y#{/if}', {"A": "x"}, "y")  # O
 c("if-escaped-literal", '#{if A == \\"a b\\"}y#{/if}', {"A": "a b"}, "y")  # O
+c("pipe-after-newline", "#{Foo\n| ToUpper}", {"Foo": "a"}, "A")  # O (whitespace includes line breaks)
+c("pipes-with-tabs", "#{ Foo\t|\tToUpper\t|Trim }", {"Foo": " a "}, "A")  # O
+c("if-no-spaces-around-pipe-and-operator", '#{if Foo|ToUpper=="A"}y#{else}n#{/if}', {"Foo": "a"}, "y")  # O
+c("if-literal-left-filter-chain-right", '#{if "a" == Foo | ToLower | Trim}y#{else}n#{/if}', {"Foo": " A "}, "y")  # O
 c("if-literal-both-sides", '#{if "a" == "a"}y#{/if}', {}, "y")  # B (Octostache: no parse)
 c("if-literal-with-hash-and-brace", '#{if A == "#1}"}y#{else}n#{/if}', {"A": "#1}"}, "y")  # B (Octostache: no parse)
 c("if-filter-failure-leaves-block", "#{if A | Nope}y#{else}n#{/if}", {"A": "1"}, "#{if A | Nope}y#{else}n#{/if}")  # O
