@@ -29,6 +29,9 @@ NOT_ERROR_CODES = frozenset({
 FORWARDED = {
     ("bundlekit/cli/transport_cmds.py", "report.code"),  # MediaReport.code, built in media_scan
     ("bundlekit/package/archive.py", "problem.code"),  # _Refusal(code=...), scanned at each raise
+    # every member problem at once, for lint: the same _Refusal codes, and read_members' own DeployError codes
+    ("bundlekit/package/survey.py", "refusal.code"),
+    ("bundlekit/package/survey.py", "error.code"),
     ("bundlekit/format/codec.py", "err.code"),  # a FormatError from the decoder's own hook, re-raised
     ("bundlekit/importer/refusal.py", "err.code"),  # the refused import's own code, kept in its refusal entry
     # a code a step runner reported; runner_error keeps it only if registered (else runner_failed)

@@ -8,7 +8,7 @@ package on any problem. It never relies on ``tarfile``'s or ``zipfile``'s own pr
 Export (scanning substituted files) and the deploy preflight read members in place through
 :func:`read_members`; ``package/extract.py`` turns a checked archive into a folder
 (``docs/decisions/042-safe-package-extraction.md``). Names starting with ``_`` are shared
-with ``extract.py`` only.
+with ``extract.py`` and ``survey.py`` only.
 """
 
 from __future__ import annotations
@@ -101,8 +101,15 @@ def _safe_name(raw: str) -> str:
     return normalise_path(raw)
 
 
-def _check_layout(members: list[_Member]) -> None:
-    """Refuse duplicates, spelling collisions and file/folder clashes among all members."""
+def _check_layout(members: list[_Member], problems: list[_Refusal] | None = None) -> None:
+    """Refuse duplicates, spelling collisions and file/folder clashes among all members.
+
+    With ``problems`` every clash is appended there instead of raising the first."""
+    def refuse(problem: _Refusal) -> None:
+        if problems is None:
+            raise problem
+        problems.append(problem)
+
     spelled: dict[str, str] = {}  # folded path -> the spelling seen first
     files: dict[str, str] = {}
     folders: dict[str, str] = {}  # folded folder path (explicit or implied) -> spelling
@@ -111,12 +118,14 @@ def _check_layout(members: list[_Member]) -> None:
         if folded in spelled:
             other = spelled[folded]
             if other == member.name:
-                raise _Refusal(member.name, "appears twice in the package")
-            raise _Refusal(
-                member.name,
-                f"collides with member {other!r} on case-insensitive or Unicode-normalising "
-                "file systems (Windows, macOS)",
-            )
+                refuse(_Refusal(member.name, "appears twice in the package"))
+            else:
+                refuse(_Refusal(
+                    member.name,
+                    f"collides with member {other!r} on case-insensitive or Unicode-normalising "
+                    "file systems (Windows, macOS)",
+                ))
+            continue
         spelled[folded] = member.name
         (folders if member.is_dir else files)[folded] = member.name
         parts = member.name.split("/")
@@ -125,14 +134,15 @@ def _check_layout(members: list[_Member]) -> None:
             folded_prefix = fold(prefix)
             seen = folders.setdefault(folded_prefix, prefix)
             if seen != prefix:
-                raise _Refusal(
+                refuse(_Refusal(
                     member.name,
                     f"uses folder {prefix!r}, which collides with {seen!r} on case-insensitive "
                     "or Unicode-normalising file systems",
-                )
+                ))
+                break
     for folded, name in files.items():
         if folded in folders:
-            raise _Refusal(name, "is a file, but other members need a folder with that name")
+            refuse(_Refusal(name, "is a file, but other members need a folder with that name"))
 
 
 def _nupkg_skipped(name: str, is_dir: bool) -> bool:
@@ -169,61 +179,87 @@ class _Budget:
             )
 
 
-def _zip_members(zf: zipfile.ZipFile, nupkg: bool, budget: _Budget) -> list[_Member]:
+def _zip_members(zf: zipfile.ZipFile, nupkg: bool, budget: _Budget,
+                 problems: list[_Refusal] | None = None) -> list[_Member]:
     members: list[_Member] = []
     for info in zf.infolist():
         # orig_filename: zipfile silently cuts ``filename`` at a NUL byte.
-        raw = info.orig_filename
-        budget.count(raw, info.file_size)
-        if nupkg and "%" in raw:
-            try:
-                raw = urllib.parse.unquote(raw, errors="strict")
-            except UnicodeDecodeError:
-                pass  # not an escape NuGet wrote; the name is checked as it stands
-        name = _safe_name(raw)
-        if info.flag_bits & 0x1:
-            raise _Refusal(raw, "is encrypted", code="unsupported_package")
-        if info.compress_type not in _ZIP_METHODS:
-            raise _Refusal(raw, f"uses unsupported compression method {info.compress_type}",
-                           code="unsupported_package")
-        unix_mode = info.external_attr >> 16
-        kind = stat.S_IFMT(unix_mode)
-        if kind == stat.S_IFLNK:
-            raise _Refusal(raw, "is a symbolic link")
-        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise _Refusal(raw, "is a special file (device, FIFO or socket)")
-        is_dir = raw.endswith("/") or kind == stat.S_IFDIR
-        if is_dir and info.file_size:
-            raise _Refusal(raw, "is a folder entry that carries data")
-        if name == "":
-            if not is_dir:
-                raise _Refusal(raw, "has an empty name")
+        budget.count(info.orig_filename, info.file_size)  # past a limit, nothing more is read
+        try:
+            member = _zip_member(info, nupkg)
+        except _Refusal as problem:
+            if problems is None:
+                raise
+            problems.append(problem)
             continue
-        skip = nupkg and _nupkg_skipped(name, is_dir)
-        members.append(_Member(name, is_dir, info.file_size, bool(unix_mode & 0o100), skip, info))
+        if member is not None:
+            members.append(member)
     return members
 
 
-def _tar_members(tf: tarfile.TarFile, budget: _Budget) -> list[_Member]:
+def _zip_member(info: zipfile.ZipInfo, nupkg: bool) -> _Member | None:
+    """One zip entry checked (None: the package root itself); raises _Refusal."""
+    raw = info.orig_filename
+    if nupkg and "%" in raw:
+        try:
+            raw = urllib.parse.unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            pass  # not an escape NuGet wrote; the name is checked as it stands
+    name = _safe_name(raw)
+    if info.flag_bits & 0x1:
+        raise _Refusal(raw, "is encrypted", code="unsupported_package")
+    if info.compress_type not in _ZIP_METHODS:
+        raise _Refusal(raw, f"uses unsupported compression method {info.compress_type}",
+                       code="unsupported_package")
+    unix_mode = info.external_attr >> 16
+    kind = stat.S_IFMT(unix_mode)
+    if kind == stat.S_IFLNK:
+        raise _Refusal(raw, "is a symbolic link")
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise _Refusal(raw, "is a special file (device, FIFO or socket)")
+    is_dir = raw.endswith("/") or kind == stat.S_IFDIR
+    if is_dir and info.file_size:
+        raise _Refusal(raw, "is a folder entry that carries data")
+    if name == "":
+        if not is_dir:
+            raise _Refusal(raw, "has an empty name")
+        return None
+    skip = nupkg and _nupkg_skipped(name, is_dir)
+    return _Member(name, is_dir, info.file_size, bool(unix_mode & 0o100), skip, info)
+
+
+def _tar_members(tf: tarfile.TarFile, budget: _Budget, problems: list[_Refusal] | None = None) -> list[_Member]:
     members: list[_Member] = []
     while True:
         info = tf.next()
         if info is None:
             return members
-        raw = info.name
-        budget.count(raw, info.size if info.type in _TAR_FILE_TYPES else 0)
-        name = _safe_name(raw)
-        if info.type in _TAR_TYPE_NAMES:
-            raise _Refusal(raw, f"is {_TAR_TYPE_NAMES[info.type]}")
-        if info.type not in _TAR_FILE_TYPES and info.type != tarfile.DIRTYPE:
-            raise _Refusal(raw, f"has unsupported tar member type {info.type!r}")
-        is_dir = info.type == tarfile.DIRTYPE
-        if name == "":
-            if not is_dir:
-                raise _Refusal(raw, "has an empty name")
+        budget.count(info.name, info.size if info.type in _TAR_FILE_TYPES else 0)
+        try:
+            member = _tar_member(info)
+        except _Refusal as problem:
+            if problems is None:
+                raise
+            problems.append(problem)
             continue
-        members.append(_Member(name, is_dir, 0 if is_dir else info.size,
-                               bool(info.mode & 0o100), False, info))
+        if member is not None:
+            members.append(member)
+
+
+def _tar_member(info: tarfile.TarInfo) -> _Member | None:
+    """One tar entry checked (None: the package root itself); raises _Refusal."""
+    raw = info.name
+    name = _safe_name(raw)
+    if info.type in _TAR_TYPE_NAMES:
+        raise _Refusal(raw, f"is {_TAR_TYPE_NAMES[info.type]}")
+    if info.type not in _TAR_FILE_TYPES and info.type != tarfile.DIRTYPE:
+        raise _Refusal(raw, f"has unsupported tar member type {info.type!r}")
+    is_dir = info.type == tarfile.DIRTYPE
+    if name == "":
+        if not is_dir:
+            raise _Refusal(raw, "has an empty name")
+        return None
+    return _Member(name, is_dir, 0 if is_dir else info.size, bool(info.mode & 0o100), False, info)
 
 
 # --------------------------------------------------------------------------- opening
@@ -394,3 +430,4 @@ def _member_text(archive: Path, archive_obj: zipfile.ZipFile | tarfile.TarFile, 
             "mark), so variables cannot be substituted in it. Remove it from the step's substitution patterns.",
             code="member_not_text", details={"archive": str(archive), "member": member.name},
         ) from None
+
