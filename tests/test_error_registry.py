@@ -22,6 +22,8 @@ NOT_ERROR_CODES = frozenset({
     "lookup",  # the registry's own lookup (and unrelated lookups sharing the name)
     "log_request",  # http.server's status code
     "VolumeHeader",  # a media volume's erasure-code id, a number
+    "Finding",  # a lint finding's code: bundlekit.export.lint_model.FINDING_CODES, or a refusal's code it reports
+    "finding",  # the same, through lint_scope's helper that also finds the line
 })
 
 #: Codes forwarded from an error or record caught or built nearby; the scan reads every

@@ -11,14 +11,16 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option
+from bundlekit.cli.common import AsciiIntRange, counted, echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
-from bundlekit.core.text import closest
+from bundlekit.core.atomic import write_atomic
+from bundlekit.core.text import closest, dumps
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
                                            worker_notice)
+from bundlekit.export.inventory import inventory_document
 from bundlekit.errors import DeployError, InputError, StateError, UsageError
 from bundlekit.zone.sshkey import client_public_line
 from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
@@ -279,6 +281,30 @@ def targets_list(home: str | None, as_json: bool) -> None:
             keys = ", ".join(_shown_key(k) for k in t.config.get("host_keys") or [])
             echo(f"{'':<14} work folder {t.config.get('work_dir')}; host key {keys}; identity "
                  f"{t.config.get('identity_file') or 'the zone key (`bundlekit targets ssh-key`)'}")
+
+
+@targets.command("export-inventory", epilog="bundlekit targets export-inventory -o prod-targets.json --home ./prod\n"
+                                             "bundlekit lint release.toml --targets prod-targets.json")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the inventory to this file (default: print it).")
+@home_option
+@json_option
+def targets_export_inventory(output: Path | None, home: str | None, as_json: bool) -> None:
+    """Write the roles and environments of this zone's targets for `bundlekit lint --targets` in the
+    development zone, so a step whose role no target has is caught there. Names only: no
+    addresses, keys or paths travel. Without -o the inventory is printed (JSON either way)."""
+    with open_home(home) as z:
+        doc = inventory_document(z.name, [(t.name, t.environment, t.roles) for t in list_targets(z.db)], [])
+    if output is None:
+        emit_json(doc)
+        return
+    write_atomic(output, (dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    if as_json:
+        emit_json({"path": str(output), "targets": len(doc["targets"]), "environments": doc["environments"]})
+        return
+    echo(f"wrote the inventory of {counted(len(doc['targets']), 'target')} in "
+         f"{counted(len(doc['environments']), 'environment')} to {output}; carry it to the development zone for "
+         "`bundlekit lint --targets`")
 
 
 @targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")

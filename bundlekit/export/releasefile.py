@@ -99,8 +99,11 @@ def _check_name(path: Path, where: str, value: str) -> None:
         raise _fail(path, where, f"{quoted(value)} {problem}; {NAME_RULE}")
 
 
-def load_release(path: Path) -> ReleaseSpec:
-    """Read and validate a release file; every problem names the file and key path."""
+def load_release(path: Path, *, scan: bool = True) -> ReleaseSpec:
+    """Read and validate a release file; every problem names the file and key path.
+
+    ``scan=False`` leaves out the scan for output references (no package is read, and
+    ``output_refs`` is empty): ``bundlekit lint`` does that scan itself, reporting every problem."""
     raw = read_user_file(path, what=f"release file {path}", limit=MAX_RELEASE_FILE_BYTES)
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
@@ -135,7 +138,8 @@ def load_release(path: Path) -> ReleaseSpec:
     _check_ambiguity(path, variables)
     lifecycle = _lifecycle(path, doc)
     spec = ReleaseSpec(path, project, release, packages, steps, variables)
-    return ReleaseSpec(path, project, release, packages, steps, variables, _output_refs(spec), lifecycle)
+    return ReleaseSpec(path, project, release, packages, steps, variables, _output_refs(spec) if scan else (),
+                       lifecycle)
 
 
 def _lifecycle(path: Path, doc: dict[str, Any]) -> Lifecycle | None:

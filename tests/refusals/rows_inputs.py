@@ -197,6 +197,7 @@ ROWS = [
                                          "P\x1b"], home=c.prod), name="variable-scope"),
     Row("invalid_target_name", lambda c: Call(["targets", "add", "web 01", "--environment", "Production", "--role",
                                                "web", "--root", c.path("t")], home=c.prod, outputs=[c.path("t")])),
+    Row("invalid_inventory", lambda c: Call(["lint", c.release(), "--targets", c.file("t.json", '{"targets": []}')])),
     Row("invalid_variables_file", lambda c: _render(c, "#{A}", "--variables", c.file("v.json", "[1, 2]"))),
     Row("invalid_zone_name", lambda c: Call(["init", "--zone", "bad name"], home=c.path("newzone"))),
     Row("not_utf8", lambda c: _render(c, "caf\xe9 #{A}".encode("latin-1"))),

@@ -1,0 +1,176 @@
+"""``bundlekit lint``: everything the development zone can find wrong with a release, all at once.
+
+Order: the TOML itself (nothing else can be read when it does not parse); the schema, with
+"did you mean" for misspelt keys and values (``enviroment`` -> ``environment``; later checks
+need the structure, so they run only on a file that passes); the rules of
+:func:`~bundlekit.export.releasefile.load_release` (the first one broken, as export refuses it);
+then every finding of the package, template and scope checks (``lint_package``,
+``lint_templates``, ``lint_scope``), which work on the parsed document and report each
+problem they see.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bundlekit.core.files import read_user_file
+from bundlekit.core.text import closest
+from bundlekit.errors import BundleError
+from bundlekit.export.inventory import Inventory
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, key_path, line_column, locate, parse_key_path, \
+    value_offset
+from bundlekit.export.lint_package import check_packages
+from bundlekit.export.lint_scope import check_placeholders, check_scopes
+from bundlekit.export.lint_templates import (Template, check_templates, referenced_steps, step_name_findings,
+                                             used_names)
+from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, load_release, release_schema
+from bundlekit.format.schemacheck import schema_errors
+
+__all__ = ["LintReport", "lint_release"]
+
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+# Schema findings the key walk below reports better (with a suggestion).
+_WALKED = ("Additional properties are not allowed", " is not one of ")
+
+
+@dataclass(frozen=True, slots=True)
+class LintReport:
+    """Every finding for one release file, errors and warnings, in the order found."""
+
+    file: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` form: ``file``, ``errors`` and ``warnings`` (counts), ``findings``."""
+        return {"file": self.file, "errors": len(self.errors), "warnings": len(self.warnings),
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+def _at(text: str, parts: list[str | int]) -> tuple[int | None, int | None]:
+    offset = locate(text, parts)
+    return line_column(text, offset) if offset is not None else (None, None)
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _walk(schema: dict[str, Any], node: dict[str, Any], value: Any, parts: list[str | int], text: str,
+          file: str, out: list[Finding]) -> None:
+    """Unknown keys and values outside an enum, each with the closest allowed ones."""
+    node = _resolve(schema, node)
+    if isinstance(value, dict) and "properties" in node:
+        allowed = list(node["properties"])
+        for key, item in value.items():
+            if key in node["properties"]:
+                _walk(schema, node["properties"][key], item, parts + [key], text, file, out)
+            elif node.get("additionalProperties") is False:
+                near = closest(key, allowed, n=1)
+                where = key_path(parts + [key])
+                line, column = _at(text, parts + [key])
+                out.append(Finding(ERROR, "unknown_key", f"unknown key {key!r}" +
+                                   (f" in [{key_path(parts)}]" if parts else ""), file, where, line, column,
+                                   f"did you mean {near[0]!r}?" if near else
+                                   "allowed here: " + ", ".join(allowed)))
+    elif isinstance(value, list) and "items" in node:
+        for i, item in enumerate(value):
+            _walk(schema, node["items"], item, parts + [i], text, file, out)
+    elif "enum" in node and isinstance(value, str) and value not in node["enum"]:
+        near = closest(value, [str(e) for e in node["enum"]], n=1)
+        line, column = _at(text, parts)
+        out.append(Finding(ERROR, "invalid_value", f"{value!r} is not one of " +
+                           ", ".join(repr(e) for e in node["enum"]), file, key_path(parts), line, column,
+                           f"did you mean {near[0]!r}?" if near else None))
+
+
+def _structure(doc: dict[str, Any], text: str, file: str) -> list[Finding]:
+    schema = release_schema()
+    out: list[Finding] = []
+    _walk(schema, schema, doc, [], text, file, out)
+    for problem in schema_errors(schema, doc):
+        if any(w in problem for w in _WALKED):
+            continue
+        where, _, message = problem.partition(": ")
+        parts = parse_key_path(where) if where != "(top level)" else []
+        line, column = _at(text, parts) if parts else (None, None)
+        out.append(Finding(ERROR, "invalid_value", message, file, key_path(parts) or None, line, column,
+                           "see spec/release-file.md"))
+    return out
+
+
+def _rule(err: BundleError, release: Path, text: str, file: str) -> Finding:
+    """A load_release refusal as a finding: its code, and the key path its message names."""
+    message = err.message.removeprefix(f"{release}: ")
+    where, sep, rest = message.partition(": ")
+    path = where if sep and re.fullmatch(r"[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*", where) else None
+    line, column = _at(text, parse_key_path(path)) if path else (None, None)
+    return Finding(ERROR, err.code, rest if path else message, file, path, line, column, None)
+
+
+def _templates(doc: dict[str, Any], text: str, file: str) -> list[Template]:
+    out = []
+    for i, s in enumerate(doc.get("steps", [])):
+        if s.get("script"):
+            base = value_offset(text, locate(text, ["steps", i, "script"]), s["script"])
+            out.append(Template(s["script"], file, f"steps[{i}].script", text, base, step=i))
+    for i, v in enumerate(doc.get("variables", [])):
+        if v.get("value"):
+            base = value_offset(text, locate(text, ["variables", i, "value"]), v["value"])
+            out.append(Template(v["value"], file, f"variables[{i}].value", text, base))
+    return out
+
+
+def lint_release(release: Path, inventory: Inventory | None = None) -> LintReport:
+    """Lint the release file at ``release``, with the deploying zone's ``inventory`` if given.
+
+    Raises only for a file that cannot be read at all (``InputError`` ``file_not_found``,
+    ``unreadable``, ``input_too_large``); every problem in it is a finding.
+    """
+    file = str(release)
+    raw = read_user_file(release, what=f"release file {release}", limit=MAX_RELEASE_FILE_BYTES)
+    try:
+        text = raw.decode("utf-8")
+        doc = tomllib.loads(text)
+    except UnicodeDecodeError as err:
+        return LintReport(file, (Finding(ERROR, "invalid_toml", f"not UTF-8 text ({err.reason} at byte "
+                                         f"{err.start})", file, None, None, None, "save the file as UTF-8"),))
+    except tomllib.TOMLDecodeError as err:
+        m = _TOML_AT.search(str(err))
+        line, column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+        return LintReport(file, (Finding(ERROR, "invalid_toml", f"not valid TOML: {_TOML_AT.sub('', str(err))}"
+                                         .rstrip(), file, None, line, column, "see https://toml.io"),))
+    findings = _structure(doc, text, file)
+    if findings:
+        return LintReport(file, tuple(findings))
+    try:
+        load_release(release, scan=False)
+    except BundleError as err:
+        findings.append(_rule(err, release, text, file))
+    package_findings, file_templates = check_packages(doc, release, text)
+    templates = _templates(doc, text, file) + file_templates
+    steps = [s["name"] for s in doc.get("steps", [])]
+    variables = [v["name"] for v in doc.get("variables", [])]
+    findings += package_findings
+    findings += check_templates(templates, variables, steps)
+    positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
+    findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))
+    findings += check_scopes(doc, text, file, inventory)
+    findings += check_placeholders(doc, text, file, used_names(templates))
+    unique = list(dict.fromkeys(findings))
+    # The release file's findings first, each file's in line order (a stable sort keeps the rest).
+    unique.sort(key=lambda f: (f.file != file, f.file, f.line or 0, f.column or 0))
+    return LintReport(file, tuple(unique))

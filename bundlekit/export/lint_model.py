@@ -1,0 +1,172 @@
+"""What ``bundlekit lint`` reports: findings, their stable codes, and where in the release file they are.
+
+A :class:`Finding` names the file, the key path (``steps[1].script``) or package member, the
+line and column where there is one, and a suggestion. The codes are a fixed vocabulary
+(:data:`FINDING_CODES`, listed in ``spec/release-file.md``, "Lint"); a check that reports a
+refusal another part of bundlekit makes (a package member extraction refuses, a rule of
+:func:`~bundlekit.export.releasefile.load_release`) uses that refusal's error code.
+
+:func:`locate` finds a key path in the TOML text without a second parser: the line of the
+table header (``[[steps]]``, counted), then the key's line below it. Values that are written
+verbatim (literal strings, basic strings without escapes) are found exactly, so a template
+problem gets the line and column of the release file itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+__all__ = ["Finding", "FINDING_CODES", "ERROR", "WARNING", "locate", "value_offset", "line_column", "key_path",
+           "parse_key_path"]
+
+ERROR = "error"
+WARNING = "warning"
+
+#: Code -> what it means. Codes of refusals made elsewhere (``unsafe_package``,
+#: ``ambiguous_variable``, ...) are added by the check that reports them.
+FINDING_CODES: dict[str, str] = {
+    "invalid_toml": "the release file is not valid TOML",
+    "unknown_key": "a key the release file's schema does not have (a misspelling, with the closest key)",
+    "invalid_value": "a value the release file's schema does not allow",
+    "template_syntax": "a #{...} template does not parse (script, variable value or substituted file)",
+    "unknown_variable": "a template refers to a name no variable, placeholder, system variable or output defines",
+    "unknown_output_step": "an output reference names a step the release does not have",
+    "output_not_yet_set": "an output reference names a step that does not run before the reference is used",
+    "unreferenceable_step_name": "a step name #{Octopus.Action[...]} cannot name (it contains '[', ']', '{' or '}')",
+    "pattern_matches_nothing": "a substitute or structured_config pattern matches no file of the step's package",
+    "unknown_environment": "an environment no lifecycle phase (or target inventory) has, or a near-miss of one",
+    "unknown_role": "a role scope no step has (or no target in the inventory has)",
+    "role_without_targets": "a step runs on a role no target in the inventory has (in the step's environments)",
+    "unused_placeholder": "a placeholder no step's script, variable value or substituted file uses",
+    "more_notes": "(a manifest's lint_notes only) how many more warnings were left out",
+}
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*(\]\]?)\s*(#.*)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem: ``severity`` is :data:`ERROR` (export refuses) or :data:`WARNING`;
+    ``line``/``column`` are 1-based, in ``file`` (None where there is no position)."""
+
+    severity: str
+    code: str
+    message: str
+    file: str
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` form: every field, ``null`` where there is none."""
+        return {"severity": self.severity, "code": self.code, "message": self.message, "file": self.file,
+                "path": self.path, "line": self.line, "column": self.column, "suggestion": self.suggestion}
+
+    def text(self) -> str:
+        """One line for a person: ``file:line:column: severity [code] path: message (fix)``."""
+        where = self.file + (f":{self.line}" if self.line else "") + (f":{self.column}" if self.column else "")
+        at = f"{self.path}: " if self.path else ""
+        fix = f" ({self.suggestion})" if self.suggestion else ""
+        return f"{where}: {self.severity} [{self.code}] {at}{self.message}{fix}"
+
+
+def key_path(parts: Sequence[str | int]) -> str:
+    """``["steps", 1, "script"]`` -> ``steps[1].script``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_key_path(text: str) -> list[str | int]:
+    """The inverse of :func:`key_path`; also reads the schema's ``steps.1.type`` form."""
+    parts: list[str | int] = []
+    for piece in re.findall(r"\[(\d+)\]|([^.\[\]]+)", text):
+        index, name = piece
+        if index:
+            parts.append(int(index))
+        elif name.isdigit():
+            parts.append(int(name))
+        else:
+            parts.append(name)
+    return parts
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _key_at(text: str, start: int, end: int, key: str) -> int | None:
+    """Offset of ``key =`` (bare or quoted) between ``start`` and ``end``, or None."""
+    pattern = re.compile(r"(?m)(^|[{,]\s*)\s*(" + re.escape(key) + r"|\"" + re.escape(key) + r"\")\s*=")
+    found = pattern.search(text, start, end)
+    return found.start(2) if found else None
+
+
+def _headers(text: str) -> list[tuple[int, str, bool]]:
+    """(offset, dotted name, is array-of-tables) of every table header."""
+    out = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        m = _HEADER.match(line)
+        if m and (m.group(1) == "[[") == (m.group(3) == "]]"):
+            name = ".".join(p.strip().strip('"') for p in m.group(2).split("."))
+            out.append((offset + line.index("["), name, m.group(1) == "[["))
+        offset += len(line)
+    return out
+
+
+def locate(text: str, parts: Sequence[str | int]) -> int | None:
+    """The offset of the key path ``parts`` in the TOML ``text``, or of its nearest enclosing
+    table or key found; None when not even the first part is found."""
+    headers = _headers(text)
+    pos: int | None = None
+    end = len(text)
+    rest = list(parts)
+    # The longest table prefix written as a header: [[steps]] counted, [lifecycle] by name.
+    table: list[str] = []
+    while rest:
+        name = rest[0]
+        if not isinstance(name, str):
+            break
+        dotted = ".".join(table + [name])
+        count = rest[1] if len(rest) > 1 and isinstance(rest[1], int) else None
+        matching = [(o, arr) for o, n, arr in headers if n == dotted]
+        if not matching:
+            break
+        if count is not None:
+            arrays = [o for o, arr in matching if arr]
+            if count >= len(arrays):
+                break
+            pos = arrays[count]
+            rest = rest[2:]
+        else:
+            pos = matching[0][0]
+            rest = rest[1:]
+        table.append(name)
+        later = [o for o, _, _ in headers if o > pos]
+        end = later[0] if later else len(text)
+    start = pos if pos is not None else 0
+    if pos is None:  # keys before the first header
+        end = headers[0][0] if headers else len(text)
+    for part in rest:
+        if isinstance(part, int):
+            continue  # an element of an inline array: the key's line is close enough
+        found = _key_at(text, start, end, part)
+        if found is None:
+            break
+        pos = start = found
+    return pos
+
+
+def value_offset(text: str, key_at: int | None, value: str) -> int | None:
+    """Where the string ``value`` starts in ``text``, when it is written verbatim after its key."""
+    if key_at is None or not value:
+        return None
+    found = text.find(value, key_at)
+    return found if found >= 0 else None

@@ -1,0 +1,109 @@
+"""Lint of the packages a release's steps deploy: members a deploy would refuse, patterns that match nothing.
+
+Each package a step deploys is read once, in place, by the package layer's own member checks
+(:func:`bundlekit.package.survey.survey_package`: the code extraction runs, collecting every
+problem instead of stopping at the first). A ``substitute`` or ``structured_config`` pattern
+that matches no file of the package is an error (the step would quietly change nothing), with
+the package's closest file names as the suggestion. The files a step substitutes come back as
+templates for :mod:`bundlekit.export.lint_templates`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from bundlekit.errors import BundleError
+from bundlekit.export.lint_model import ERROR, Finding, line_column, locate, value_offset
+from bundlekit.export.lint_templates import Template
+from bundlekit.package.archive import member_matches
+from bundlekit.package.survey import survey_package
+
+__all__ = ["check_packages", "SCAN_LIMIT"]
+
+#: Largest substituted file read for lint, in bytes (the export scan's limit).
+SCAN_LIMIT = 16 * 1024 * 1024
+_PATTERN_KEYS = ("substitute", "structured_config")
+
+
+def _package_path(base: Path, entry: dict[str, Any]) -> Path | None:
+    """The package file, when it is one inside the release folder (load_release reports the rest)."""
+    if "file" not in entry:
+        return None
+    try:
+        target = (base / entry["file"]).resolve()
+    except (OSError, ValueError):
+        return None
+    if base not in target.parents or not target.is_file():
+        return None
+    return target
+
+
+def _near_files(pattern: str, files: tuple[str, ...]) -> str | None:
+    names = {f.rsplit("/", 1)[-1]: f for f in files}
+    near = difflib.get_close_matches(pattern.rsplit("/", 1)[-1], list(names), n=3, cutoff=0.6)
+    near_paths = [names[n] for n in near] or difflib.get_close_matches(pattern, list(files), n=3, cutoff=0.6)
+    if near_paths:
+        return "did you mean " + " or ".join(repr(n) for n in near_paths) + "?"
+    return None
+
+
+def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[Finding], list[Template]]:
+    """Findings for the packages of ``doc`` (a release file that passed its schema) and the
+    templates of the files its steps substitute. ``release`` is the release file, ``text`` its TOML."""
+    file = str(release)
+    base = release.parent.resolve()
+    packages = doc.get("packages", [])
+    findings: list[Finding] = []
+    templates: list[Template] = []
+    by_id: dict[str, int] = {}
+    for i, p in enumerate(packages):
+        by_id.setdefault(p["id"].casefold(), i)
+    uses: dict[int, list[int]] = {}
+    for n, step in enumerate(doc.get("steps", [])):
+        if step.get("type") == "package" and step.get("package", "").casefold() in by_id:
+            uses.setdefault(by_id[step["package"].casefold()], []).append(n)
+    for i, step_numbers in sorted(uses.items()):
+        entry = packages[i]
+        archive = _package_path(base, entry)
+        if archive is None:
+            continue
+        shown = str(release.parent / entry["file"])
+        steps = [doc["steps"][n] for n in step_numbers]
+        substituted = sorted({p for s in steps for p in s.get("substitute", [])})
+        try:
+            survey = survey_package(archive, substituted, SCAN_LIMIT)
+        except BundleError as err:
+            at = locate(text, ["packages", i, "file"])
+            line, column = line_column(text, at) if at is not None else (None, None)
+            findings.append(Finding(ERROR, err.code, err.message, file, f"packages[{i}].file", line, column,
+                                    "rebuild the package as a zip, nupkg, tar or tar.gz archive"))
+            continue
+        for problem in survey.problems:
+            findings.append(Finding(ERROR, problem.code, f"member {problem.member!r} {problem.reason}: a deploy "
+                                    "refuses the whole package", shown, problem.member, None, None,
+                                    "rebuild the package without this entry"))
+        for n, s in zip(step_numbers, steps):
+            for key in _PATTERN_KEYS:
+                for k, pattern in enumerate(s.get(key, [])):
+                    try:
+                        hit = any(member_matches(f, [pattern]) for f in survey.files)
+                    except BundleError:
+                        continue  # an unsafe pattern: load_release reports it
+                    if hit:
+                        continue
+                    at = locate(text, ["steps", n, key])
+                    at = value_offset(text, at, pattern) or at
+                    line, column = line_column(text, at) if at is not None else (None, None)
+                    findings.append(Finding(ERROR, "pattern_matches_nothing",
+                                            f"{pattern!r} matches no file in package {entry['id']} {entry['version']} "
+                                            f"({shown}), so step {s['name']!r} would change nothing",
+                                            file, f"steps[{n}].{key}[{k}]", line, column,
+                                            _near_files(pattern, survey.files) or
+                                            "patterns are relative to the package root, like 'config/*.json'"))
+        for member, body in survey.texts:
+            for n, s in zip(step_numbers, steps):
+                if member_matches(member, s.get("substitute", [])):
+                    templates.append(Template(body, shown, member, step=n, strict=False))
+    return findings, templates

@@ -1,0 +1,200 @@
+"""Lint of the ``#{...}`` templates a release carries: do they parse, and is every name they use defined?
+
+Templates are step scripts, variable values and the files a package step substitutes. A
+template that does not parse is reported at each token that fails (recovering parsing, so
+one bad token hides no other). Every name a template refers to must be a variable or
+placeholder of the release, a system variable a deploy defines (:data:`SYSTEM_VARIABLES`,
+``spec/deploy.md``), or an output of a step that has run by then; an unknown name gets
+"did you mean" suggestions (closest known names, case-insensitively). A step name that
+``#{Octopus.Action[...]}`` cannot name is reported as such, and a reference to it is
+blamed on the name rather than on the brackets it breaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from bundlekit.core.text import closest
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, line_column
+from bundlekit.export.releasefile import OUTPUT_REF
+from bundlekit.substitution.parser import ParseFailure, parse_template
+from bundlekit.substitution.references import references
+
+__all__ = ["Template", "SYSTEM_VARIABLES", "UNREFERENCEABLE", "check_templates", "step_name_findings", "used_names",
+           "referenced_steps"]
+
+#: The ``Octopus.*`` variables a deploy defines (``spec/deploy.md``, "System variables").
+SYSTEM_VARIABLES = (
+    "Octopus.Deployment.Id", "Octopus.Project.Name", "Octopus.Project.Slug", "Octopus.Space.Name",
+    "Octopus.Release.Number", "Octopus.Release.Channel", "Octopus.Release.Channel.Name",
+    "Octopus.Environment.Name", "Octopus.Deployment.Tenant.Name", "Octopus.Action.Name", "Octopus.Step.Name",
+    "Octopus.Machine.Name", "Octopus.Machine.Roles", "Octopus.Action.Package.PackageId",
+    "Octopus.Action.Package.PackageVersion", "Octopus.Action.Package.InstallationDirectoryPath",
+)
+#: Characters that make a step name impossible to write inside ``Octopus.Action[...]``.
+UNREFERENCEABLE = "[]{}"
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """One template: its text, where it is (``file``, key ``path``), the offset of its first
+    character in ``file`` when known (``base``: a position in it becomes a file line and
+    column), the index of the step it belongs to (None: a variable value, used by any step)
+    and whether a token that does not parse is an error (scripts, values) or stays text."""
+
+    text: str
+    file: str
+    path: str
+    file_text: str | None = None
+    base: int | None = None
+    step: int | None = None
+    strict: bool = True
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """File line and column of ``offset`` in the template."""
+        if self.file_text is not None and self.base is not None:
+            return line_column(self.file_text, self.base + offset)
+        return line_column(self.text, offset)
+
+
+def _path_prefix(a: str, b: str) -> bool:
+    """Whether name ``a`` is ``b`` or a path prefix of it (``Config`` of ``Config.Port``, ``X`` of ``X[1]``)."""
+    return b == a or (b.startswith(a) and b[len(a)] in ".[")
+
+
+class _Names:
+    def __init__(self, variables: Iterable[str]) -> None:
+        self.spelled = list(dict.fromkeys(list(variables) + list(SYSTEM_VARIABLES)))
+        self.folded = [n.casefold() for n in self.spelled]
+
+    def known(self, name: str) -> bool:
+        f = name.casefold()
+        return any(_path_prefix(k, f) or _path_prefix(f, k) for k in self.folded)
+
+    def suggest(self, name: str) -> list[str]:
+        return closest(name, self.spelled, n=3, cutoff=0.75)
+
+
+_ACTION = "octopus.action["
+
+
+def _attempts(t: Template, steps: list[str]) -> list[tuple[int, str]]:
+    """(offset, step) of every ``Octopus.Action[`` followed by a step name that contains
+    ``[``, ``]``, ``{`` or ``}``: the reference that name makes impossible."""
+    bad = sorted((s for s in steps if any(c in s for c in UNREFERENCEABLE)), key=len, reverse=True)
+    if not bad:
+        return []
+    folded = t.text.casefold()
+    out = []
+    at = folded.find(_ACTION)
+    while at >= 0:
+        rest = folded[at + len(_ACTION):]
+        step = next((s for s in bad if rest.startswith(s.casefold())), None)
+        if step is not None:
+            out.append((at, step))
+        at = folded.find(_ACTION, at + 1)
+    return out
+
+
+def _usable_part(step: str) -> str:
+    """The start of a step name up to its first character ``Octopus.Action[...]`` cannot hold."""
+    cut = min((step.index(c) for c in UNREFERENCEABLE if c in step), default=len(step))
+    return step[:cut]
+
+
+def referenced_steps(templates: list[Template], steps: list[str]) -> set[str]:
+    """The (casefolded) unreferenceable step names some template tries to reference."""
+    return {step.casefold() for t in templates for _, step in _attempts(t, steps)}
+
+
+def check_templates(templates: list[Template], variables: list[str], steps: list[str]) -> list[Finding]:
+    """Every parse failure and unknown name in ``templates``; ``steps`` are the step names in order."""
+    names = _Names(variables)
+    step_index = {s.casefold(): i for i, s in enumerate(steps)}
+    out: list[Finding] = []
+    for t in templates:
+        attempts = _attempts(t, steps)
+        for at, step in attempts:
+            line, column = t.position(at)
+            bad = "".join(c for c in UNREFERENCEABLE if c in step)
+            out.append(Finding(ERROR, "unreferenceable_step_name",
+                               f"refers to an output of step {step!r}, whose name contains {bad!r}: "
+                               "#{Octopus.Action[...]} cannot name it", t.file, t.path, line, column,
+                               f"rename the step without {' '.join(repr(c) for c in bad)}"))
+        skipped: list[ParseFailure] = []
+        parse_template(t.text, recover=True, skipped=skipped)
+        for failure in skipped:
+            # A token broken by such a step name is that name's fault, reported above.
+            if any(0 <= at - failure.pos <= 2 for at, _ in attempts):
+                continue
+            line, column = t.position(failure.pos)
+            severity = ERROR if t.strict else WARNING
+            kept = "" if t.strict else " (kept as text when substituted)"
+            out.append(Finding(severity, "template_syntax", f"template does not parse: {failure.reason}{kept}",
+                               t.file, t.path, line, column,
+                               "fix the token, or write ##{ for a literal #{"))
+        broken = {_ACTION + _usable_part(step).casefold() for _, step in attempts}
+        for name in sorted(references(t.text), key=str.casefold):
+            if any(name.casefold().startswith(b) for b in broken):
+                continue  # what is left of an impossible reference after ']'
+            out.extend(_check_name(t, name, names, step_index, steps))
+    return out
+
+
+def _first_offset(t: Template, name: str) -> int | None:
+    folded = t.text.casefold()
+    at = folded.find(name.casefold())
+    return at if at >= 0 else None
+
+
+def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int],
+                steps: list[str]) -> list[Finding]:
+    at = _first_offset(t, name)
+    line, column = t.position(at) if at is not None else (None, None)
+    ref = OUTPUT_REF.match(name)
+    if ref is not None:
+        step = ref.group("step")
+        where = step_index.get(step.casefold())
+        if where is None:
+            near = closest(step, [s for s in steps if not any(c in s for c in UNREFERENCEABLE)])
+            return [Finding(ERROR, "unknown_output_step", f"#{{{name}}} names step {step!r}, which is not in "
+                            "[[steps]]", t.file, t.path, line, column,
+                            f"did you mean {' or '.join(repr(n) for n in near)}?" if near else
+                            "name a step of this release")]
+        if t.step is not None and where >= t.step:
+            when = "is this step itself" if where == t.step else "runs after this one"
+            return [Finding(ERROR, "output_not_yet_set", f"#{{{name}}} reads an output of step {steps[where]!r}, "
+                            f"which {when}: the output is not set yet", t.file, t.path, line, column,
+                            "read outputs of earlier steps only, or move the step")]
+        return []
+    if names.known(name):
+        return []
+    near = names.suggest(name)
+    return [Finding(ERROR, "unknown_variable", f"#{{{name}}} is not defined: no variable, placeholder, system "
+                    "variable or output has this name", t.file, t.path, line, column,
+                    f"did you mean {' or '.join(repr(n) for n in near)}?" if near else
+                    "define it in [[variables]] (placeholder = true for a value the destination supplies)")]
+
+
+def step_name_findings(steps: list[str], file: str, positions: list[tuple[int | None, int | None]],
+                       referenced: set[str]) -> list[Finding]:
+    """A step name ``#{Octopus.Action[...]}`` cannot name: an error when something tries to
+    (``referenced``, folded names), else a warning (its outputs can never be read)."""
+    out = []
+    for i, step in enumerate(steps):
+        bad = "".join(c for c in UNREFERENCEABLE if c in step)
+        if not bad:
+            continue
+        severity = ERROR if step.casefold() in referenced else WARNING
+        line, column = positions[i]
+        out.append(Finding(severity, "unreferenceable_step_name",
+                           f"step name {step!r} contains {bad!r}, so #{{Octopus.Action[...]}} cannot name it "
+                           "and its output variables cannot be read", file, f"steps[{i}].name", line, column,
+                           f"rename the step without {' '.join(repr(c) for c in bad)}"))
+    return out
+
+
+def used_names(templates: list[Template]) -> set[str]:
+    """Every name the templates refer to, casefolded."""
+    return {n.casefold() for t in templates for n in references(t.text)}
