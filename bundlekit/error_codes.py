@@ -146,6 +146,7 @@ REGISTRY, ALIASES = _build(
                                    "version is not a valid name"),
     _E("invalid_variables_file", "usage", "a --variables file is not a JSON object of non-empty names"),
     _E("unknown_output_step", "usage", "an output variable reference names a step the release does not have"),
+    _E("release_lint_failed", "usage", "export found errors that `bundlekit lint` reports for the release file"),
     _E("invalid_inventory", "usage", "a --targets file is not a target inventory (`bundlekit targets export-inventory`)"),
     _E("package_file_missing", "usage", "a package file the release file names does not exist next to it (or is "
                                         "a folder)"),

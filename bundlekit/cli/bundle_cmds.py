@@ -42,6 +42,7 @@ def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[
             "output_refs": [o.to_dict() for o in m.output_refs],
             "lifecycle": m.lifecycle.to_dict() if m.lifecycle is not None else None,
             "attestations": [_seconds(a) for a in m.attestations],
+            "lint_notes": [dict(n) for n in m.raw.get("lint_notes", ())],
         })
     else:  # a receipt: what it reports, never a sealed output (finding 10.6)
         out.update({
@@ -92,11 +93,14 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
     m = res.manifest
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,
+                   "warnings": [w.to_dict() for w in res.warnings],
                    "bundle_id": m.bundle_id, "destination": m.destination.name, "expires": m.expires,
                    "by_reference": [f"{p.id} {p.version}" for p in m.packages if not p.included and p.delta is None],
                    "delta": [{"package": f"{p.id} {p.version}", "base": f"{p.delta.base.id} {p.delta.base.version}",
                               "shipped": p.delta.data_size} for p in m.packages if p.delta is not None]})
     else:
+        for w in res.warnings:  # on stderr: they travel in the bundle too (lint_notes)
+            echo(w.text(), err=True)
         echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
         echo(f"  sequence {m.sequence}, {size_text(res.size)}, digest {res.digest}, expires {when_text(m.expires, now)}")
         for p in m.packages:
@@ -154,6 +158,8 @@ def inspect(bundle: Path, as_json: bool) -> None:
         for a in info["attestations"]:
             echo(f"  proof   {a['deployment_id']} succeeded in {a['environment']} in zone {m.source.name} "
                  f"{when_text(a['ended'], now)}")
+        for n in info["lint_notes"]:
+            echo(f"  lint    {_note_text(n)}")
     else:
         for d in info["deployments"]:
             echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}"
@@ -169,6 +175,14 @@ def inspect(bundle: Path, as_json: bool) -> None:
                 echo(f"    relied on a waiver of phase {phase}")
         for r in info["refusals"]:
             echo(f"  refused import of {r['project']} {r['release']}: {r['code']}, {when_text(r['refused'], now)}")
+
+
+def _note_text(n: Mapping[str, Any]) -> str:
+    """A ``lint_notes`` entry as `bundlekit lint` printed it in the source zone."""
+    where = str(n.get("file", "")) + "".join(f":{n[k]}" for k in ("line", "column") if n.get(k))
+    at = f"{n['path']}: " if n.get("path") else ""
+    fix = f" ({n['suggestion']})" if n.get("suggestion") else ""
+    return f"{where}: warning [{n.get('code')}] {at}{n.get('message')}{fix}"
 
 
 def _phase_text(p: Any) -> str:

@@ -25,6 +25,8 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, UsageError
 from bundlekit.export.delta import RECIPE_ROOM, DeltaSource, recipe_bytes, write_delta
+from bundlekit.export.lint import lint_release, manifest_notes, refuse_on_errors
+from bundlekit.export.lint_model import Finding
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
 from bundlekit.format.bundleid import release_bundle_id
@@ -86,6 +88,8 @@ class ExportResult:
     digest: str
     manifest: Manifest
     size: int
+    #: What ``bundlekit lint`` warned about (the manifest carries them as ``lint_notes``).
+    warnings: tuple[Finding, ...] = ()
 
 
 def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: EpochSeconds,
@@ -102,9 +106,15 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     ``replace`` (decision 390: a release keeps what it was created with, and its deployments here
     stay its own). Raises ``InputError`` (release file, ``--sequence``), ``StateError``
     ``unknown_zone`` and ``not_local``, ``VerificationError`` ``invalid_rotation`` and
-    ``package_mismatch``; on any error nothing is recorded and ``out`` is untouched.
+    ``package_mismatch``; on any error nothing is recorded and ``out`` is untouched. The
+    release is linted (``export/lint.py``) before anything is written: an error refuses the
+    export (``UsageError`` ``release_lint_failed``, every finding in ``details``); warnings
+    travel in the manifest (``lint_notes``) and come back in the result.
     """
     spec = load_release(release_file)
+    report = lint_release(release_file)
+    refuse_on_errors(report)
+    notes = manifest_notes(report, release_file)
     dest = truststore.get_zone(zone, to)
     if sequence is not None and not 1 <= sequence <= MAX_SEQUENCE:
         raise InputError(f"--sequence {sequence}: must be 1 to {MAX_SEQUENCE}", code="invalid_input")
@@ -136,7 +146,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
                 placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
                 rotations=signing.rotations(), lifecycle=spec.lifecycle,
                 attestations=tuple(_attestations(tx, registration.release.release_digest)),
-                raw={"format": FORMAT_ID},
+                raw={"format": FORMAT_ID, **({"lint_notes": notes} if notes else {})},
             )
             if any(p.delta is not None for p in packages):
                 writer.minor = PACKED_MINOR  # only a bundle with a (packed) recipe says 1.3 (spec §5.1)
@@ -153,7 +163,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
         raise
     finally:
         staging.cleanup()
-    return ExportResult(out, digest, manifest, out.stat().st_size)
+    return ExportResult(out, digest, manifest, out.stat().st_size, tuple(report.warnings))
 
 
 def _attestations(tx: Writer, release_digest: str) -> list[dict[str, object]]:

@@ -6,7 +6,8 @@ need the structure, so they run only on a file that passes); the rules of
 :func:`~bundlekit.export.releasefile.load_release` (the first one broken, as export refuses it);
 then every finding of the package, template and scope checks (``lint_package``,
 ``lint_templates``, ``lint_scope``), which work on the parsed document and report each
-problem they see.
+problem they see. Export runs the same function and refuses on errors
+(``release_lint_failed``); warnings travel in the manifest (``lint_notes``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from bundlekit.core.files import read_user_file
 from bundlekit.core.text import closest
-from bundlekit.errors import BundleError
+from bundlekit.errors import BundleError, UsageError
 from bundlekit.export.inventory import Inventory
 from bundlekit.export.lint_model import ERROR, WARNING, Finding, key_path, line_column, locate, parse_key_path, \
     value_offset
@@ -30,7 +31,11 @@ from bundlekit.export.lint_templates import (Template, check_templates, referenc
 from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, load_release, release_schema
 from bundlekit.format.schemacheck import schema_errors
 
-__all__ = ["LintReport", "lint_release"]
+__all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
+
+#: Most warnings a manifest carries (``lint_notes``); a last note says how many were left out.
+MAX_NOTES = 200
+_NOTE_CHARS = 4000  # the schema's longest text in a note
 
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 # Schema findings the key walk below reports better (with a suggestion).
@@ -174,3 +179,39 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     # The release file's findings first, each file's in line order (a stable sort keeps the rest).
     unique.sort(key=lambda f: (f.file != file, f.file, f.line or 0, f.column or 0))
     return LintReport(file, tuple(unique))
+
+
+def refuse_on_errors(report: LintReport) -> None:
+    """Raise ``UsageError`` ``release_lint_failed`` when ``report`` has errors, naming the first
+    ones and how to see them all (``bundlekit lint``); the findings go in ``details``."""
+    errors = report.errors
+    if not errors:
+        return
+    shown = "; ".join(f.text() for f in errors[:3])
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    raise UsageError(f"{report.file}: {len(errors)} error(s) that would fail in the deploying zone: {shown}{more}. "
+                     f"Fix them (`bundlekit lint {report.file}` lists every one) and export again",
+                     code="release_lint_failed", details=[f.to_dict() for f in report.findings])
+
+
+def manifest_notes(report: LintReport, release: Path) -> list[dict[str, Any]]:
+    """The warnings of ``report`` as the manifest's ``lint_notes`` (spec/bundle-format.md):
+    files named relative to the release file's folder (no path of the authoring machine
+    travels), fields without a value left out, at most :data:`MAX_NOTES` of them."""
+    folder = str(release.parent)
+    notes = []
+    for f in report.warnings:
+        item = f.to_dict()
+        shown = f.file
+        if shown == report.file:
+            shown = release.name
+        elif folder not in ("", ".") and shown.startswith(folder + "/"):
+            shown = shown[len(folder) + 1:]
+        item["file"] = shown
+        notes.append({k: (v[:_NOTE_CHARS - 3] + "..." if isinstance(v, str) and len(v) > _NOTE_CHARS else v)
+                      for k, v in item.items() if v is not None})
+    if len(notes) > MAX_NOTES:
+        left = len(notes) - MAX_NOTES + 1
+        notes = notes[:MAX_NOTES - 1] + [{"severity": WARNING, "code": "more_notes", "file": release.name,
+                                          "message": f"{left} more warnings: run `bundlekit lint` on the release file"}]
+    return notes

@@ -264,7 +264,10 @@ def test_inspect_shows_what_a_receipt_reports_and_a_release_lifecycle_and_proof(
     other = w.release(LIFECYCLE_RELEASE, ('environments = ["Staging"]',
                                           'environments = ["Staging-A", "Staging-B"]\nminimum_successful = 2'),
                       ('name = "Development"\nenvironments = ["Development"]',
-                       'name = "Development"\nenvironments = ["Development"]\noptional = true'), version="1.6.0")
+                       'name = "Development"\nenvironments = ["Development"]\noptional = true'),
+                      # the staging value follows the phase's environments (lint: no value outside the lifecycle)
+                      ('scope = { environment = ["Staging"] }', 'scope = { environment = ["Staging-A", "Staging-B"] }'),
+                      version="1.6.0")
     text = run_cli("inspect", w.export(other, "prod", "p16.bundle")).stdout
     assert ("lifecycle Development (Development; optional) > Staging (2 of Staging-A, Staging-B) > "
             "Production (Production)") in text

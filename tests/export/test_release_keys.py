@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ def test_structured_config_and_optional_placeholders_travel_in_the_manifest(zone
           'substitute = ["appsettings.json", "index.html"]\nstructured_config = ["config/*.yaml", "web.config"]')
     release.write_text(release.read_text() + '\n[[variables]]\nname = "Acme.Optional"\nplaceholder = true\n'
                        "required = false\n")
+    with zipfile.ZipFile(release_dir / "packages" / "Acme.Web.1.4.0.zip", "a") as z:  # lint: patterns match files
+        z.writestr("config/app.yaml", "port: 80\n")
+        z.writestr("web.config", "<configuration/>\n")
     out = tmp_path / "a.bundle"
     export_release(zones.dev, release, "prod", out, now=int(time.time()))
     manifest = verify_bundle(zones.prod, out, now=int(time.time())).manifest

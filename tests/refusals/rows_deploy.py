@@ -12,6 +12,10 @@ import io
 import zipfile
 from pathlib import Path
 
+import hashlib
+from typing import Any, Callable
+
+from tests.refusals.forge import resign
 from tests.refusals.world import Call, Ctx, Row, ok, write_zip
 
 DEPLOY = ["deploy", "acme-web", "1.4.0", "--environment", "Production"]
@@ -38,6 +42,37 @@ def _with_package(ctx: Ctx, members: dict[str, bytes] | bytes, *edits: tuple[str
         write_zip(package, members)
     ctx.imported(release)
     return _dry(ctx, version="1.4.1")
+
+
+def _unlinted(ctx: Ctx, package: bytes | None = None,
+              mutate: Callable[[dict[str, Any]], None] | None = None) -> Call:
+    """Release 1.4.1 as a source that does not lint would send it (an older bundlekit, or one
+    changed to skip it): the dev zone refuses to export it (``release_lint_failed``), so a bundle
+    of a clean release is re-signed with the dev zone's key carrying ``package`` (stored as is)
+    in place of the package and changed by ``mutate``; imported into prod; a dry run of it."""
+    release = ctx.release(('version = "1.4.0"\nfile', 'version = "1.4.1"\nfile'),
+                          ("Acme.Web.1.4.0.zip", "Acme.Web.1.4.1.zip"), NO_SUBSTITUTE, version="1.4.1")
+    write_zip(release.parent / "packages" / "Acme.Web.1.4.1.zip", ORIGINAL)
+    clean = ctx.path("clean-1.4.1.bundle")
+    ok("export", release, "--to", "prod", "-o", clean, home=ctx.dev)
+
+    def forge(manifest: dict[str, Any]) -> None:
+        if package is not None:
+            digest = hashlib.sha256(package).hexdigest()
+            manifest["blobs"] = [{"digest": digest, "size": len(package), "offset": 0, "length": len(package),
+                                  "stored_sha256": digest, "encoding": "identity"}]
+            manifest["packages"][0].update(sha256=digest, size=len(package), included=True)
+        if mutate is not None:
+            mutate(manifest)
+
+    forged = resign(clean, ctx.path("unlinted-1.4.1.bundle"), ctx.dev, mutate=forge, blobs=package)
+    ok("import", forged, home=ctx.prod)
+    return _dry(ctx, version="1.4.1")
+
+
+def _broken_script(manifest: dict[str, Any]) -> None:
+    step = manifest["steps"][0]
+    step["script"] = step["script"].replace('echo "migrating database', 'echo "migrating #{if Ready}database')
 
 
 def _release_variables(ctx: Ctx, variables: dict[str, str]) -> Call:
@@ -101,7 +136,8 @@ def _pruned(ctx: Ctx) -> Call:
     for version in ("1.4.1", "1.4.2"):
         release = ctx.release(('version = "1.4.0"\nfile', f'version = "{version}"\nfile'),
                               ("Acme.Web.1.4.0.zip", f"Acme.Web.{version}.zip"), version=version)
-        write_zip(release.parent / "packages" / f"Acme.Web.{version}.zip", {"index.html": version.encode()})
+        write_zip(release.parent / "packages" / f"Acme.Web.{version}.zip", {"index.html": version.encode(),
+                                                                            "appsettings.json": b"{}"})
         ctx.imported(release)
     ok("retention", "set", "--keep", "1", home=ctx.prod)
     ok("prune", home=ctx.prod)
@@ -136,9 +172,7 @@ ROWS = [
     Row("release_pruned", _pruned),
     Row("preflight_unresolved_variables", lambda c: Call(DEPLOY, home=c.prod, expect="preflight"),
         name="recorded-without-dry-run"),
-    Row("preflight_template_syntax", lambda c: (c.imported(c.release(
-        ('echo "migrating database', 'echo "migrating #{if Ready}database'), version="1.4.1")),
-        _dry(c, version="1.4.1"))[1]),
+    Row("preflight_template_syntax", lambda c: _unlinted(c, mutate=_broken_script)),
     Row("preflight_ambiguous_variable", lambda c: (_set(c, "Acme.ApiKey", "a", "--role", "web"),
                                                    _set(c, "Acme.ApiKey", "b", "--role", "web", "--role", "db"),
                                                    _dry(c))[2]),
@@ -154,13 +188,14 @@ ROWS = [
     Row("invalid_label", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Prod\x1b[31m"],
                                         home=c.prod), name="deploy-environment"),
     Row("no_targets_for_roles", lambda c: (ok("targets", "remove", "db-01", home=c.prod), _dry(c))[1]),
-    Row("ambiguous_package_script", lambda c: _with_package(c, ORIGINAL | {"deploy.py": b"print(1)\n"})),
+    Row("ambiguous_package_script", lambda c: _with_package(c, ORIGINAL | {"deploy.py": b"print(1)\n"},
+                                                            NO_SUBSTITUTE)),
     Row("invalid_structured_config", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b'{"a": 1, "a": 2}'})),
     Row("package_unreadable", lambda c: _damaged_store(c, remove=True)),
     Row("package_hash_mismatch", lambda c: _damaged_store(c, remove=False)),
-    Row("corrupt_package", lambda c: _with_package(c, _zip_truncated(), NO_SUBSTITUTE)),
-    Row("unsupported_package", lambda c: _with_package(c, b"\x00not an archive" * 64, NO_SUBSTITUTE)),
-    Row("unsafe_package", lambda c: _with_package(c, ORIGINAL | {"../escape.sh": b"x"}, NO_SUBSTITUTE)),
+    Row("corrupt_package", lambda c: _unlinted(c, _zip_truncated())),
+    Row("unsupported_package", lambda c: _unlinted(c, b"\x00not an archive" * 64)),
+    Row("unsafe_package", lambda c: _unlinted(c, _zip(ORIGINAL | {"../escape.sh": b"x"}))),
     Row("member_too_large", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b" " * (33 << 20)},
                                                     NO_SUBSTITUTE)),
     Row("member_not_text", lambda c: _with_package(c, ORIGINAL | {"appsettings.json": b'{"a": "\xc3\x28"}'},
@@ -174,6 +209,14 @@ ROWS = [
     Row("path_outside_target", lambda c: _ran(c, "workdir-leads-out")),
     # interpreter_missing: rows_fleet.py (a runner's PATH is its machine's, never the zone's)
 ]
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
 
 
 def _zip_truncated() -> bytes:

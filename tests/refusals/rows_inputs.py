@@ -205,6 +205,7 @@ ROWS = [
                                     _split(c))[1]),
     Row("package_refused", lambda c: _export(c, _with_package(c, {"appsettings.json": b"{}", "../escape.txt": b"x",
                                                                   "index.html": b"<p>"}))),
+    Row("release_lint_failed", lambda c: _export(c, c.release(("#{Acme.Db.Name} on", "#{Acme.Db.Nmae} on")))),
     Row("self_trust", lambda c: Call(["trust", "add", c.get("prod.card")], home=c.prod)),
     Row("spool_dir_missing", lambda c: Call(["diode", "receive", "--spool", c.path("nospool"), "--out",
                                              c.path("inbox")], outputs=[c.path("nospool"), c.path("inbox")])),
