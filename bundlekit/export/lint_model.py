@@ -38,6 +38,7 @@ FINDING_CODES: dict[str, str] = {
     "pattern_matches_nothing": "a substitute or structured_config pattern matches no file of the step's package",
     "unknown_environment": "an environment no lifecycle phase (or target inventory) has, or a near-miss of one",
     "unknown_role": "a role scope no step has (or no target in the inventory has)",
+    "unknown_step": "a variable scoped to a step the release does not have",
     "role_without_targets": "a step runs on a role no target in the inventory has (in the step's environments)",
     "unused_placeholder": "a placeholder no step's script, variable value or substituted file uses",
     "more_notes": "(a manifest's lint_notes only) how many more warnings were left out",

@@ -8,6 +8,8 @@ warning. With neither, an environment mentioned once that is a near-miss of anot
 mentioned more often is a warning ("Prodution" next to "Production"). Names compare
 case-insensitively, as a deploy compares them.
 
+A variable scoped to a step the release does not have is an error (it can never apply).
+
 Roles, with an inventory: a step role no target has (in the step's environments, when it
 has a filter) is an error: the deploy would find no target to run it on. A role scope that
 no step and no target has is a warning.
@@ -134,10 +136,25 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
     return out
 
 
+def _steps(doc: dict[str, Any], where: _Where) -> list[Finding]:
+    """A value scoped to a step the release does not have can never apply."""
+    steps = [s["name"] for s in doc.get("steps", [])]
+    known = {s.casefold() for s in steps}
+    out = []
+    for i, v in enumerate(doc.get("variables", [])):
+        for step in _values(v.get("scope", {}).get("step", [])):
+            if step.casefold() not in known:
+                out.append(where.finding(ERROR, "unknown_step", f"step {step!r} is not in [[steps]], so this value "
+                                         "can never apply", ["variables", i, "scope", "step"],
+                                         f"variables[{i}].scope.step", _did_you_mean(closest(step, steps)) or
+                                         "scope it to a step of this release", step))
+    return out
+
+
 def check_scopes(doc: dict[str, Any], text: str, file: str, inventory: Inventory | None) -> list[Finding]:
-    """Environment and role findings for ``doc`` (a release file that passed its schema)."""
+    """Environment, role and step-scope findings for ``doc`` (a release file that passed its schema)."""
     where = _Where(text, file)
-    return _environments(doc, where, inventory) + _roles(doc, where, inventory)
+    return _environments(doc, where, inventory) + _roles(doc, where, inventory) + _steps(doc, where)
 
 
 def check_placeholders(doc: dict[str, Any], text: str, file: str, used: set[str]) -> list[Finding]:

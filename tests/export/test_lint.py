@@ -167,6 +167,17 @@ def test_a_near_miss_environment_without_a_lifecycle_is_a_warning(release_dir: P
                                                                              "did you mean 'Production'?")
 
 
+def test_a_value_scoped_to_a_step_the_release_does_not_have_is_an_error(release_dir: Path) -> None:
+    path = edit(release_dir, 'scope = { environment = ["Production"] }',
+                'scope = { environment = ["Production"], step = "Run migration" }')
+    code, report = lint(path)
+    assert code == 2
+    [finding] = report["findings"]
+    assert (finding["code"], finding["path"], finding["suggestion"]) == (
+        "unknown_step", "variables[0].scope.step", "did you mean 'Run migrations'?")
+    assert (finding["line"], finding["column"]) == line_of(path, "Run migration\"")
+
+
 def test_a_placeholder_no_step_uses_is_a_warning_and_lint_still_exits_0(release_dir: Path) -> None:
     path = release_dir / RELEASE
     path.write_text(path.read_text() + '\n[[variables]]\nname = "Acme.Unused"\nplaceholder = true\n')
