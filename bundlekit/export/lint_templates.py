@@ -171,7 +171,7 @@ def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int
     if names.known(name):
         return []
     near = names.suggest(name)
-    return [Finding(ERROR, "unknown_variable", f"#{{{name}}} is not defined: no variable, placeholder, system "
+    return [Finding(ERROR, "undefined_variable", f"#{{{name}}} is not defined: no variable, placeholder, system "
                     "variable or output has this name", t.file, t.path, line, column,
                     f"did you mean {' or '.join(repr(n) for n in near)}?" if near else
                     "define it in [[variables]] (placeholder = true for a value the destination supplies)")]

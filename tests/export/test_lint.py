@@ -15,10 +15,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from bundlekit.export.lint_model import FINDING_CODES
 from bundlekit.package.extract import extract_package
 from tests.conftest import cli_in_process, raises_code, run_cli
 
 RELEASE = "release.toml"
+
+
+def test_every_finding_code_is_in_the_spec() -> None:
+    spec = (Path(__file__).resolve().parents[2] / "spec" / "release-file.md").read_text()
+    lint_section = spec[spec.index("## Lint"):spec.index("## Lifecycle")]
+    assert [c for c in FINDING_CODES if c != "more_notes" and f"`{c}`" not in lint_section] == []
 
 
 def lint(release: Path, *more: str) -> tuple[int, dict[str, Any]]:
@@ -87,7 +94,7 @@ def test_an_unknown_name_gets_did_you_mean_case_insensitively(release_dir: Path)
     code, report = lint(path)
     assert code == 2
     [finding] = report["findings"]
-    assert finding["code"] == "unknown_variable" and finding["path"] == "steps[0].script"
+    assert finding["code"] == "undefined_variable" and finding["path"] == "steps[0].script"
     assert finding["message"].startswith("#{acme.db.nmae} is not defined")
     assert finding["suggestion"] == "did you mean 'Acme.Db.Name'?"
     assert (finding["line"], finding["column"]) == line_of(path, "acme.db.nmae")
@@ -288,7 +295,7 @@ def test_every_problem_is_reported_in_one_run(release_dir: Path) -> None:
     code, report = lint(path)
     assert code == 2
     assert [(f["severity"], f["code"]) for f in report["findings"]] == [
-        ("error", "unknown_variable"), ("error", "pattern_matches_nothing"), ("error", "template_syntax"),
+        ("error", "undefined_variable"), ("error", "pattern_matches_nothing"), ("error", "template_syntax"),
         ("warning", "unused_placeholder")]
     assert (report["errors"], report["warnings"]) == (3, 1)
     assert all(set(f) == {"severity", "code", "message", "file", "path", "line", "column", "suggestion"}
