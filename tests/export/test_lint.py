@@ -89,6 +89,20 @@ def test_a_template_that_does_not_parse_is_placed_at_its_line_and_column_in_the_
     assert finding["path"] == "steps[0].script" and "never closed" in finding["message"]
 
 
+def test_a_token_that_does_not_parse_in_a_substituted_file_stays_text_with_a_warning(release_dir: Path) -> None:
+    package = release_dir / "packages" / "Acme.Web.1.4.0.zip"
+    with zipfile.ZipFile(package, "a") as z:
+        z.writestr("deploy.ps1", 'Write-Host "#{Octopus.Machine.Name}"\n$h = @{}; "#{*}"\n')
+    path = edit(release_dir, '"index.html"]', '"index.html", "deploy.ps1"]')
+    code, report = lint(path)
+    assert code == 0
+    [finding] = report["findings"]
+    assert (finding["severity"], finding["code"], finding["file"], finding["path"]) == (
+        "warning", "template_syntax", str(package), "deploy.ps1")
+    assert (finding["line"], finding["column"]) == (2, 12)  # in the member: where "#{*}" starts
+    assert finding["message"].endswith("(kept as text when substituted)")
+
+
 def test_an_unknown_name_gets_did_you_mean_case_insensitively(release_dir: Path) -> None:
     path = edit(release_dir, "#{Acme.Db.Name} on", "#{acme.db.nmae} on")
     code, report = lint(path)
