@@ -93,6 +93,10 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"  CONFLICT  {conflict.describe(mask=True)}")
         if plan.new_packages:
             echo(f"  packages: {', '.join(plan.new_packages)}")
+        notes = m.raw.get("lint_notes") or ()
+        if notes:  # what the source's lint warned about travels with the release (spec/release-file.md)
+            echo(f"  lint: {len(notes)} warning(s) when zone {plan.verified.source.name} exported it; "
+                 "`bundlekit inspect BUNDLE` lists them")
         for e in plan.evidence:
             echo(f"  evidence: {e.deployment_id} in zone {e.zone_name} to {e.environment} succeeded ({e.kind})")
     if dry_run and conflicts:

@@ -46,6 +46,7 @@ def test_export_prints_warnings_and_the_bundle_carries_them_to_the_secure_zone(z
     # the destination verifies and imports it as any other bundle (the field is informational)
     imported = cli_in_process("import", out, home=zones.prod.home)
     assert imported.returncode == 0, imported.stderr
+    assert "  lint: 1 warning(s) when zone dev exported it; `bundlekit inspect BUNDLE` lists them" in imported.stdout
     assert str(tmp_path) not in json.dumps(notes)  # no path of the authoring machine travels
 
 
