@@ -164,6 +164,19 @@ def test_a_substitute_pattern_matching_no_file_is_an_error_with_the_closest_file
     assert len(report["findings"]) == 2
 
 
+def test_a_variable_value_that_does_not_parse_and_a_structured_config_pattern_matching_nothing(
+        release_dir: Path) -> None:
+    path = edit(release_dir, "Database=#{Acme.Db.Name};", "Database=#{Acme.Db.Name | };")
+    edit(release_dir, 'substitute = ["appsettings.json", "index.html"]',
+         'substitute = ["appsettings.json", "index.html"]\nstructured_config = ["config/*.yaml"]')
+    code, report = lint(path)
+    assert code == 2
+    assert [(f["code"], f["path"], f["line"], f["column"]) for f in report["findings"]] == [
+        ("pattern_matches_nothing", "steps[1].structured_config[0]", *line_of(path, "config/*.yaml")),
+        ("template_syntax", "variables[3].value", *line_of(path, "#{Acme.Db.Name | }"))]
+    assert report["findings"][1]["message"] == "template does not parse: expected a filter name after '|'"
+
+
 def test_an_environment_no_phase_of_the_lifecycle_has_is_an_error(release_dir: Path) -> None:
     path = edit(release_dir, "[[packages]]", '[lifecycle]\n[[lifecycle.phases]]\nname = "Test"\nenvironments = '
                 '["Test"]\n[[lifecycle.phases]]\nname = "Production"\nenvironments = ["Production"]\n\n[[packages]]')
