@@ -110,6 +110,14 @@ def test_xml_attribute_values_are_escaped_for_their_quote() -> None:
     assert edit.text == "<a x='it&apos;s &lt;b&gt;' y=\"say &quot;hi&quot;\"/>"
 
 
+def test_xml_attribute_is_found_by_its_namespace_not_by_a_look_alike_local_name() -> None:
+    text = '<r xmlns:a="urn:a" xmlns:b="urn:b"><e xmlns:v="urn:v" a:v="1" b:v="2" v="3" xml:lang="en"/></r>'
+    assert apply_xml(text, {"/r/e/@b:v": "B"}).text == text.replace('b:v="2"', 'b:v="B"')
+    # No prefix: the attribute in no namespace, neither a prefixed one nor the xmlns:v declaration.
+    assert apply_xml(text, {"/r/e/@v": "N"}).text == text.replace(' v="3"', ' v="N"')
+    assert apply_xml(text, {"/r/e/@xml:lang": "de"}).text == text.replace('"en"', '"de"')
+
+
 @pytest.mark.parametrize("document", [
     '<!DOCTYPE a [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><a>&lol2;</a>',
     '<!DOCTYPE a [<!ENTITY secret SYSTEM "file:///etc/passwd">]><a>&secret;</a>',

@@ -32,6 +32,7 @@ __all__ = ["apply_xml"]
 
 _DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
 _ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
+_XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 
 
 @dataclass
@@ -222,16 +223,27 @@ def _edit(text: str, node: object, value: str, spans: _Spans, index: dict[int, i
         return None
     begin, tag_end, content_end, _ = spans.elements[index[id(parent)]]
     if getattr(node, "is_attribute", False):
-        attribute = str(getattr(node, "attrname"))
-        local = attribute.rsplit("}", 1)[-1]
+        wanted = str(getattr(node, "attrname"))  # "{uri}local", or "local" for no namespace
         tag = text[begin:tag_end]
         for m in re.finditer(r"([\w.:-]+)\s*=\s*(['\"])(.*?)\2", tag, re.S):
-            if m.group(1) == local or m.group(1).endswith(":" + local):
+            if _expanded(m.group(1), parent) == wanted:
                 return begin + m.start(3), begin + m.end(3), _escape(value, m.group(2))
         return None
     if getattr(node, "is_text", False) and len(parent) == 0:
         return _element_edit(text, spans.elements[index[id(parent)]], parent, value, warnings, name)
     return None  # text between child elements: not supported, left as it is
+
+
+def _expanded(written: str, element: etree._Element) -> str | None:
+    """The expanded name of the attribute written ``written`` on ``element`` (None for a namespace
+    declaration): an unprefixed attribute is in no namespace, a prefixed one in its prefix's."""
+    prefix, colon, local = written.rpartition(":")
+    if not colon:
+        return None if written == "xmlns" else written
+    if prefix == "xmlns":
+        return None
+    uri = _XML_NAMESPACE if prefix == "xml" else element.nsmap.get(prefix)
+    return f"{{{uri}}}{local}" if uri is not None else None
 
 
 def _element_edit(text: str, span: tuple[int, int, int, int], element: etree._Element, value: str,
