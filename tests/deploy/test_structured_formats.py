@@ -150,6 +150,18 @@ def test_properties_values_are_escaped_so_java_reads_them_back() -> None:
     assert read_properties(edit.text) == {"greeting": " line1\nline2 \u2603"}
 
 
+@pytest.mark.parametrize(("line", "value", "expected"), [
+    ("key value\n", "=abc", "key \\=abc\n"),  # after a blank separator '=' would be read as the separator
+    ("key\told\n", ":x", "key\t\\:x\n"),
+    ("key=old\n", "=abc", "key==abc\n"),  # after '=' a second '=' is value
+])
+def test_properties_value_starting_with_a_separator_reads_back_as_written(line: str, value: str,
+                                                                          expected: str) -> None:
+    edit = apply_properties(line, {"key": value})
+    assert edit.text == expected
+    assert read_properties(edit.text) == {"key": value}
+
+
 def test_properties_bad_unicode_escape_is_a_parse_error() -> None:
     with pytest.raises(ConfigParseError, match="^not valid Java properties at line 1") as caught:
         apply_properties("a=\\u12G4\n", {"a": "x"})

@@ -143,7 +143,11 @@ def apply_properties(text: str, variables: Mapping[str, str]) -> ConfigEdit:
         if found is None:
             continue
         out.append(text[last:start])
-        out.append(f"{indent}{key}{separator or '='}{_escape_value(found[1])}")
+        value = _escape_value(found[1])
+        if value[:1] in ("=", ":") and not separator.strip():
+            # After a blank separator Java would take this '=' or ':' as the separator.
+            value = "\\" + value
+        out.append(f"{indent}{key}{separator or '='}{value}")
         last = end
         replaced.append((found[0], logical_key))
     if not replaced:
