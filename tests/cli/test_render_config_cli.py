@@ -69,6 +69,14 @@ def test_a_file_that_does_not_parse_exits_2_naming_the_format_and_position(tmp_p
     assert done.returncode == 2 and b"JSON at line 1" in done.stderr
 
 
+def test_a_bad_escape_in_a_properties_file_exits_2_naming_its_line_and_column(tmp_path: Path) -> None:
+    props = tmp_path / "app.properties"
+    props.write_text("# db\nurl = x\\u00zz\n")
+    done = run(str(props), "--var", "url=y")
+    assert done.returncode == 2
+    assert b"app.properties is not valid Java properties at line 2, column 8" in done.stderr
+
+
 def test_nothing_matching_prints_the_file_unchanged_with_a_warning(tmp_path: Path) -> None:
     config = tmp_path / "app.properties"
     config.write_bytes(b"a=1\r\n")

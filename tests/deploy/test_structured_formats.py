@@ -165,7 +165,9 @@ def test_properties_value_starting_with_a_separator_reads_back_as_written(line: 
 def test_properties_bad_unicode_escape_is_a_parse_error() -> None:
     with pytest.raises(ConfigParseError, match="^not valid Java properties at line 1") as caught:
         apply_properties("a=\\u12G4\n", {"a": "x"})
-    assert caught.value.format == "properties" and caught.value.line == 1
+    assert caught.value.format == "properties" and (caught.value.line, caught.value.column) == (1, 3)
+    with pytest.raises(ConfigParseError, match="^not valid Java properties at line 2, column 10"):
+        apply_properties("# db\n  key = x\\u00zz\n", {"a": "x"})
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -183,3 +185,4 @@ def test_formats_are_chosen_by_extension_then_tried_in_octopus_order(name: str, 
 def test_a_file_without_a_known_extension_is_read_as_the_first_format_that_parses(text: str, fmt: str) -> None:
     used, edit = apply_config(text, {"a": "2", "/a": "2"}, formats_for("settings.conf"))
     assert used == fmt and edit.text is not None and "2" in edit.text
+

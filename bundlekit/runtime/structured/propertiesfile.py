@@ -27,7 +27,8 @@ def _continues(line: str) -> bool:
     return trailing % 2 == 1
 
 
-def _unescape(raw: str, line_no: int) -> str:
+def _unescape(raw: str, line_no: int, column: int = 1) -> str:
+    """``raw`` with its escapes read; ``column``: where ``raw`` starts on line ``line_no`` (1-based)."""
     out, i = [], 0
     while i < len(raw):
         c = raw[i]
@@ -39,7 +40,7 @@ def _unescape(raw: str, line_no: int) -> str:
         if e == "u":
             digits = raw[i + 2 : i + 6]
             if not re.fullmatch(r"[0-9A-Fa-f]{4}", digits):
-                raise ConfigParseError("properties", "malformed \\uXXXX escape", line_no, i + 1)
+                raise ConfigParseError("properties", "malformed \\uXXXX escape", line_no, column + i)
             out.append(chr(int(digits, 16)))
             i += 6
             continue
@@ -124,9 +125,12 @@ def read_properties(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for start, end, _indent, key, _separator, _ending, line_no in _entries(text):
         logical = text[start:end]
-        stripped = re.sub(r"\\\r?\n[ \t\f]*|\\\r[ \t\f]*", "", logical).lstrip(" \t\f")
-        raw_key, _, raw_value = _split(stripped)
-        values[_unescape(raw_key, line_no)] = _unescape(raw_value, line_no)
+        joined = re.sub(r"\\\r?\n[ \t\f]*|\\\r[ \t\f]*", "", logical)
+        stripped = joined.lstrip(" \t\f")
+        raw_key, separator, raw_value = _split(stripped)
+        indent = len(joined) - len(stripped)
+        values[_unescape(raw_key, line_no, indent + 1)] = _unescape(raw_value, line_no,
+                                                                     indent + len(raw_key) + len(separator) + 1)
     return values
 
 
