@@ -69,6 +69,14 @@ def test_a_file_that_does_not_parse_exits_2_naming_the_format_and_position(tmp_p
     assert done.returncode == 2 and b"JSON at line 1" in done.stderr
 
 
+def test_a_broken_web_config_exits_2_naming_xml_and_the_position(tmp_path: Path) -> None:
+    web = tmp_path / "web.config"
+    web.write_text("<configuration>\n  <add key='Port' value='80'></ad>\n</configuration>\n")
+    done = run(str(web), "--var", "/configuration/add/@value=8080")
+    assert done.returncode == 2 and done.stdout == b""
+    assert b"web.config is not valid XML at line 2, column" in done.stderr and b"invalid_config_file" in done.stderr
+
+
 def test_a_bad_escape_in_a_properties_file_exits_2_naming_its_line_and_column(tmp_path: Path) -> None:
     props = tmp_path / "app.properties"
     props.write_text("# db\nurl = x\\u00zz\n")

@@ -186,3 +186,20 @@ def test_a_file_without_a_known_extension_is_read_as_the_first_format_that_parse
     used, edit = apply_config(text, {"a": "2", "/a": "2"}, formats_for("settings.conf"))
     assert used == fmt and edit.text is not None and "2" in edit.text
 
+
+@pytest.mark.parametrize("text, fmt, line", [
+    ("<configuration>\n  <add key='a'></ad>\n</configuration>\n", "xml", 2),
+    ('{\n  "a": [1,\n}\n', "json", 3),
+])
+def test_a_broken_xml_or_json_file_of_unknown_name_is_refused_not_read_as_properties(text: str, fmt: str,
+                                                                                     line: int) -> None:
+    # Octopus would fall through to Java properties, which reads nearly anything, and leave the
+    # file as it was without a word (decision 520).
+    with pytest.raises(ConfigParseError, match=f"^not valid {fmt.upper()} at line {line}") as caught:
+        apply_config(text, {"a": "2", "/configuration/add/@key": "b"}, formats_for("web.config"))
+    assert (caught.value.format, caught.value.line) == (fmt, line)
+
+
+def test_an_ini_style_file_of_unknown_name_is_still_read_as_properties() -> None:
+    used, edit = apply_config("[server]\nport=80\n", {"port": "8080"}, formats_for("app.conf"))
+    assert (used, edit.text) == ("properties", "[server]\nport=8080\n")

@@ -9,7 +9,8 @@ modules own each grammar. Files are read and written in their own encoding
 The format is chosen as Octopus chooses it: by the file's extension (``.json``; ``.yaml`` /
 ``.yml``, ``.xml`` and ``.properties`` are tried as JSON first, for compatibility), and for
 any other name by trying JSON, XML, YAML and properties in turn; the first that parses is
-used. The step runtime ships this package to targets: it imports nothing from ``zone`` or
+used, except that text starting with ``<`` or ``{`` is never read as properties (decision
+520). The step runtime ships this package to targets: it imports nothing from ``zone`` or
 ``cli``.
 """
 
@@ -66,14 +67,30 @@ def choose_format(text: str, formats: Sequence[str]) -> str:
     return apply_config(text, {}, formats)[0]
 
 
+def _looks_like(text: str) -> str | None:
+    """``xml`` for text that starts with ``<``, ``json`` for ``{``, else None (leading blanks skipped)."""
+    head = text.lstrip(" \t\r\n")[:1]
+    return {"<": "xml", "{": "json"}.get(head)
+
+
 def apply_config(text: str, variables: Mapping[str, str], formats: Sequence[str]) -> tuple[str, ConfigEdit]:
     """``(format used, edit)``: ``variables`` applied to ``text`` in the first of ``formats``
-    it parses as. Raises :class:`ConfigParseError` (of the last format tried) when none."""
+    it parses as. Raises :class:`ConfigParseError` when none: that of the last format tried.
+
+    One difference from Octopus (decision 520): when Java properties is only the last resort,
+    text that starts with ``<`` or ``{`` is not read as properties (nearly anything reads as
+    properties, so a broken XML or JSON file would be left unchanged without a word); the XML
+    or JSON error is raised instead.
+    """
+    looks = _looks_like(text) if len(formats) > 1 and formats[-1] == "properties" else None
+    errors: dict[str, ConfigParseError] = {}
     error: ConfigParseError | None = None
     for fmt in formats:
+        if fmt == "properties" and looks is not None:
+            break
         try:
             return fmt, _applier(fmt)(text, variables)
         except ConfigParseError as failure:
-            error = failure
+            errors[fmt] = error = failure
     assert error is not None, "no formats to try"
-    raise error
+    raise errors.get(looks or "", error)
