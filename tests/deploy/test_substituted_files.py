@@ -94,6 +94,17 @@ def test_a_structured_config_file_that_parses_as_no_format_is_refused_naming_it(
     assert error.details["format"] == "yaml" and error.details["line"] == 2
 
 
+def test_a_broken_web_config_is_refused_as_xml_before_anything_runs(tmp_path: Path) -> None:
+    package = package_zip(tmp_path / "store" / "Acme.Web.1.0.0.zip",
+                          {"web.config": "<configuration>\n  <add key='Port' value='80'></ad>\n</configuration>\n"})
+    step = Step(name="Deploy", type="package", roles=("web",), package="Acme.Web", structured_config=("web.config",))
+    error = refusal(request_for([step], [var("/configuration/add/@value", "8080")], targets=web_db(tmp_path),
+                                packages=(package,)), "invalid_structured_config")
+    assert "web.config" in error.message and "not valid XML at line 2" in error.message
+    assert error.details["format"] == "xml" and error.details["line"] == 2
+    assert not (tmp_path / "web-01" / "Acme.Web").exists()
+
+
 def test_a_required_placeholder_refuses_the_deployment_even_when_nothing_renders_it(tmp_path: Path) -> None:
     from bundlekit.deploy.model import VariableInput
 
