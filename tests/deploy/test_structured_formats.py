@@ -97,6 +97,17 @@ def test_xml_xpath_variables_replace_attributes_text_cdata_and_comments_leaving_
         .replace("<!-- note -->", "<!-- replaced -->")
 
 
+def test_xml_crlf_standalone_declaration_and_nodes_before_the_root_stay_as_written() -> None:
+    # What a parse-and-serialise round trip loses here (ElementTree, minidom and lxml each lose
+    # some): standalone, CRLF, the nodes before the root, quote styles, '></add>', the blank in
+    # the root's start tag, and the offsets after a non-ASCII character.
+    text = ("<?xml version='1.0' encoding='utf-8' standalone=\"yes\"?>\r\n<!-- caf\u00e9 -->\r\n<?hint keep?>\r\n"
+            "<configuration xmlns:x=\"urn:x\" >\r\n  <add key='Name' value=\"caf\u00e9 &amp; bar\"></add>\r\n"
+            "  <x:port>80</x:port>\r\n</configuration>\r\n")
+    edit = apply_xml(text, {"//add/@value": "th\u00e9 & co", "/configuration/x:port": "8080"})
+    assert edit.text == text.replace("caf\u00e9 &amp; bar", "th\u00e9 &amp; co").replace(">80<", ">8080<")
+
+
 def test_xml_element_with_children_takes_a_fragment_and_keeps_its_content_when_the_value_is_not_one() -> None:
     text = "<a><b><c>1</c></b></a>"
     assert apply_xml(text, {"/a/b": "<c>2</c><d/>"}).text == "<a><b><c>2</c><d/></b></a>"
