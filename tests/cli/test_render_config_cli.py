@@ -31,7 +31,7 @@ def test_yaml_keeps_comments_and_values_are_evaluated_as_templates(tmp_path: Pat
     variables.write_text(json.dumps({"image:tag": "#{Version}", "Version": "1.4.0"}))
     done = run(str(config), "--variables", str(variables))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == b"# chart\nimage:\n  tag: 1.4.0  # pin me\n"  # the comment keeps its column
+    assert done.stdout == b"# chart\nimage:\n  tag: 1.4.0 # pin me\n"  # only the value changes (decision 521)
 
 
 def test_xml_by_xpath_and_properties_by_key(tmp_path: Path) -> None:

@@ -60,6 +60,43 @@ def test_yaml_keeps_crlf_line_endings_and_four_space_indent() -> None:
     assert apply_yaml(text, {"a:b": "3"}).text == "a:\r\n    b: 3\r\n    c: 2\r\n"
 
 
+@pytest.mark.parametrize("text", [
+    "a:\n- 1\n- 2\nb:\n  - x\n  - y\nz: 0\n",  # each sequence keeps its own indentation
+    "a:\nb: ~\nz: 0   \n",  # '~' and trailing blanks
+    "a: this is\n  continued  # folded plain scalar\nz: 0\n",
+    "# top\n\n# another\na: 1  # end\n\n\n# before z\nz: 0\n# tail\n",
+    "a: 0o17\nb: 0x1F\nc: 1e3\nd: 2024-01-01\nz: 0\n",
+    "a: |\n  echo 1\nb: >\n  folded\n  text\nz: 0\n",
+    "base: &b\n  x: 1\nprod:\n  <<: *b\n  y: 3\nz: 0\n",
+    "%YAML 1.2\n---\na: {b: [1, 2]}\nz: 0\n",
+    "a: 1\r\nb:\r\n    - x\r\nz: 0\r\n",
+    "a: 1\nz: 0",
+])
+def test_yaml_everything_but_the_replaced_scalar_stays_byte_for_byte(text: str) -> None:
+    assert apply_yaml(text, {"z": "9"}).text == text.replace("z: 0", "z: 9")
+
+
+@pytest.mark.parametrize(("text", "value", "expected"), [
+    ("port: 8080      # public\n", "65535", "port: 65535      # public\n"),
+    ('host: "localhost"  # q\n', 'db "prod"', 'host: "db \\"prod\\""  # q\n'),
+    ("host: 'localhost'\n", "it's", "host: 'it''s'\n"),
+    ("flag: true # c\n", "False", "flag: false # c\n"),
+    ("name: abc\n", "123", "name: '123'\n"),  # a string stays a string
+    ("name: abc\n", "#x: y", "name: '#x: y'\n"),
+    ("list:\n  - a\n  - b   # two\n", "c", "list:\n  - a\n  - c   # two\n"),
+])
+def test_yaml_a_replaced_scalar_is_written_in_place_as_yaml_reads_it_back(text: str, value: str,
+                                                                         expected: str) -> None:
+    name = "list:1" if text.startswith("list") else text.split(":")[0]
+    assert apply_yaml(text, {name: value}).text == expected
+
+
+def test_yaml_block_scalars_aliases_and_structures_fall_back_to_the_round_trip_dump() -> None:
+    assert apply_yaml("a: |\n  x\nb: 1\n", {"a": "y"}).text == "a: |-\n  y\nb: 1\n"
+    assert apply_yaml("base: &b 1\nother: *b\n", {"other": "2"}).text == "base: &b 1\nother: 2\n"
+    assert apply_yaml("m:\n  k: v\n", {"m": "{x: 1}"}).text == "m: {x: 1}\n"
+
+
 def test_broken_yaml_names_the_line_and_column() -> None:
     with pytest.raises(ConfigParseError, match="^not valid YAML at line 2") as caught:
         apply_yaml("a: [1, 2\nb: 3\n", {"a": "x"})

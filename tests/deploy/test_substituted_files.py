@@ -75,8 +75,8 @@ def test_structured_config_applies_yaml_xml_and_properties_by_name_and_content(t
     record = deploy(request_for([step], variables, targets=web_db(tmp_path), packages=(package,)))
     assert record.state == "Success", record.runs
     root = tmp_path / "web-01" / "Acme.Web" / "1.0.0"
-    # The comment keeps its column where the longer value leaves room: here one space.
-    assert (root / "config/values.yaml").read_text() == "# chart values\nimage:\n  tag: \"1.4.0\" # pinned\nreplicas: 3\n"
+    # Only the value changes: the two spaces before the comment stay (decision 521).
+    assert (root / "config/values.yaml").read_text() == "# chart values\nimage:\n  tag: \"1.4.0\"  # pinned\nreplicas: 3\n"
     assert (root / "web.config").read_text() == "<configuration>\n  <add key='Port' value='8080'/>\n</configuration>\n"
     assert (root / "app.properties").read_text() == "# db\ndb.url=jdbc:prod\n"
     assert (root / "untouched.yaml").read_text() == "a: 1\n"

@@ -1,11 +1,19 @@
 """Structured configuration variables for YAML files, through ruamel.yaml's round-trip mode.
 
 The key path is the JSON one (``Logging:LogLevel:Default``, ``Servers:0:Name``, keys matched
-case-insensitively; a name without ``:`` is a top-level key). ruamel.yaml keeps comments,
-key order, anchors, quoting style and the document's indentation, so an edited file differs
-from the original only where a value was replaced. A scalar keeps its type where the new
-text allows (``true`` stays a boolean, ``8080`` a number), a quoted string keeps its quotes,
-and a mapping or sequence replaced whole takes the value parsed as YAML. Octopus's rules.
+case-insensitively; a name without ``:`` is a top-level key). A scalar keeps its type where
+the new text allows (``true`` stays a boolean, ``8080`` a number), a quoted string keeps its
+quotes, and a mapping or sequence replaced whole takes the value parsed as YAML. Octopus's
+rules.
+
+Writing (decision 521): when every replaced value is a plain or quoted scalar (without anchor
+or tag) and every new value fits on one line, the new scalars are spliced into the original
+text at the positions ruamel.yaml's composer reports, so everything else stays byte for byte
+(spacing before a comment, ``~``, trailing blanks, each sequence's own indentation, a plain
+scalar folded over lines). The spliced text is accepted only if it loads to exactly the data
+the round-trip dump would write; otherwise, and for block scalars, aliases and structures, the
+document is dumped in round-trip mode, which keeps comments, key order, anchors, quoting and
+the detected indentation, but not those details.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.scalarstring import ScalarString
 
 from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_reserved
@@ -70,18 +79,86 @@ def _indents(text: str) -> tuple[int, int]:
     return mapping or 2, offset or 0
 
 
-def _walk(node: Any, path: list[str], variables: dict[str, tuple[str, str]],
-          replaced: list[tuple[str, str]]) -> None:
+def _walk(node: Any, path: list[Any], variables: dict[str, tuple[str, str]],
+          replaced: list[tuple[str, str]], changes: list[tuple[list[Any], Any]]) -> None:
     keys: list[Any] = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
     for key in keys:
-        child_path = path + [str(key)]
-        joined = ":".join(child_path)
+        child_path = path + [key]
+        joined = ":".join(str(k) for k in child_path)
         found = variables.get(joined.casefold())
         if found is not None:
             node[key] = _convert(node[key], found[1])
             replaced.append((found[0], joined))
+            changes.append((child_path, node[key]))
         else:
-            _walk(node[key], child_path, variables, replaced)
+            _walk(node[key], child_path, variables, replaced, changes)
+
+
+def _data(value: Any) -> Any:
+    """``value`` as plain, comparable data that tells a boolean from a number (True == 1 in Python)."""
+    if isinstance(value, dict):
+        return ("map", [(_data(k), _data(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("seq", [_data(v) for v in value])
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return (kind.__name__, kind(value))
+    return (type(value).__name__, str(value))
+
+
+def _scalar_text(value: Any) -> str | None:
+    """How round-trip mode writes ``value`` as a one-line mapping value; None if not on one line."""
+    out = io.StringIO()
+    _yaml().dump({"k": value}, out)
+    written = out.getvalue()
+    if not written.startswith("k:") or written.count("\n") != 1:
+        return None
+    return written[2:].rstrip("\n").lstrip(" ")
+
+
+def _value_span(text: str, root: Any, path: list[Any]) -> tuple[int, int] | None:
+    """Where the one-line scalar at ``path`` is written in ``text``; None when it is anything else."""
+    node = root
+    for key in path:
+        if isinstance(node, MappingNode):
+            node = next((v for k, v in node.value if isinstance(k, ScalarNode) and k.value == str(key)), None)
+        elif isinstance(node, SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return None
+        if node is None:
+            return None
+    if not isinstance(node, ScalarNode) or node.style not in (None, "'", '"') or node.anchor is not None:
+        return None
+    start, end = node.start_mark.index, node.end_mark.index
+    if text[start:start + 1] in ("!", "&", "*"):
+        return None
+    return start, end
+
+
+def _splice(text: str, changes: list[tuple[int, list[Any], Any]]) -> str | None:
+    """``text`` with each changed scalar written in place, or None when that is not possible."""
+    try:
+        roots = list(_yaml().compose_all(text))
+    except YAMLError:
+        return None
+    edits: list[tuple[int, int, str]] = []
+    for document, path, value in changes:
+        span = _value_span(text, roots[document], path) if document < len(roots) else None
+        written = _scalar_text(value)
+        if span is None or written is None:
+            return None
+        edits.append((span[0], span[1], written))
+    edits.sort()
+    out, last = [], 0
+    for start, end, written in edits:
+        if start < last:
+            return None
+        out.append(text[last:start])
+        out.append(written)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def apply_yaml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
@@ -99,10 +176,20 @@ def apply_yaml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
         raise ConfigParseError("yaml", "the document is not a mapping or a sequence")
     folded = {name.casefold(): (name, value) for name, value in variables.items() if not is_reserved(name)}
     replaced: list[tuple[str, str]] = []
-    for document in documents:
-        _walk(document, [], folded, replaced)
+    changes: list[tuple[int, list[Any], Any]] = []
+    for number, document in enumerate(documents):
+        found: list[tuple[list[Any], Any]] = []
+        _walk(document, [], folded, replaced, found)
+        changes.extend((number, path, value) for path, value in found)
     if not replaced:
         return ConfigEdit(None)
+    spliced = _splice(text, changes)
+    if spliced is not None:
+        try:
+            if [_data(d) for d in _yaml().load_all(spliced)] == [_data(d) for d in documents]:
+                return ConfigEdit(spliced, tuple(replaced))
+        except YAMLError:
+            pass
     indent, offset = _indents(text)
     yaml.indent(mapping=indent, sequence=offset + 2, offset=offset)
     yaml.explicit_start = text.lstrip().startswith("---")
