@@ -166,6 +166,16 @@ def test_xml_attribute_is_found_by_its_namespace_not_by_a_look_alike_local_name(
     assert apply_xml(text, {"/r/e/@xml:lang": "de"}).text == text.replace('"en"', '"de"')
 
 
+def test_xml_default_namespace_needs_local_name_and_a_plain_path_says_why_it_matched_nothing() -> None:
+    pom = '<project xmlns="http://maven.apache.org/POM/4.0.0">\n  <version>1.0</version>\n</project>\n'
+    missed = apply_xml(pom, {"/project/version": "2.0"})
+    assert missed.text is None
+    assert "default namespace http://maven.apache.org/POM/4.0.0" in missed.warnings[0]
+    assert "*[local-name()='name']" in missed.warnings[0]
+    edit = apply_xml(pom, {"/*[local-name()='project']/*[local-name()='version']": "2.0"})
+    assert edit.text == pom.replace("1.0", "2.0") and edit.warnings == ()
+
+
 @pytest.mark.parametrize("document", [
     '<!DOCTYPE a [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><a>&lol2;</a>',
     '<!DOCTYPE a [<!ENTITY secret SYSTEM "file:///etc/passwd">]><a>&secret;</a>',

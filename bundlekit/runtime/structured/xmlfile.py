@@ -183,6 +183,10 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
             continue
         if not isinstance(selected, list):
             continue
+        if not selected and "/" in name and None in tree.getroot().nsmap and "local-name(" not in name:
+            warnings.append(f"{name}: selects nothing; this document's elements are in the default namespace "
+                            f"{tree.getroot().nsmap[None]}, where an unprefixed XPath name matches nothing (as in "
+                            "Octopus): write each step as *[local-name()='name']")
         for node in selected:
             change = _edit(text, node, value, spans, index, comments, instructions, warnings, name)
             if change is not None:
