@@ -337,8 +337,7 @@ REGISTRY, ALIASES = _build(
     _E("runner_protocol", "deploy", "the zone and a step runner disagreed about the protocol",
        internal="the zone and the runner are built from the same sources and checked by hash"),
     _E("structured_config_unavailable", "deploy", "a target's python3 lacks what a configuration format needs "
-                                                  "(lxml for XML)",
-       exception="deployment"),
+                                                  "(lxml for XML); refused before anything runs"),
     _E("worker_unavailable", "deploy", "no worker isolation can be had: no such worker user, or no bubblewrap",),
     _E("no_targets_for_roles", "deploy", "no target in the environment has a role a step runs on",
        exception=_PREFLIGHT),

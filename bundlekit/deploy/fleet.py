@@ -53,6 +53,7 @@ class Health:
     work_dir: str | None = None
     user: str | None = None
     error: BundleError | None = None
+    formats: tuple[str, ...] | None = None  # structured configuration formats it can apply (None: not asked)
 
     @property
     def healthy(self) -> bool:
@@ -62,7 +63,7 @@ class Health:
         return {"target": self.target, "kind": self.kind, "address": self.address, "healthy": self.healthy,
                 "reachable": self.reachable, "host_key_ok": self.host_key_ok, "python": self.python,
                 "free_bytes": self.free_bytes, "clock_skew_seconds": self.clock_skew, "work_dir": self.work_dir,
-                "user": self.user,
+                "user": self.user, "formats": None if self.formats is None else list(self.formats),
                 "error": None if self.error is None else {"code": self.error.code, "message": self.error.message}}
 
 
@@ -328,7 +329,8 @@ class Fleet:
         return Health(name, kind, address, reachable=True, host_key_ok=True if kind == "ssh" else None,
                       python=str(report.get("python")), free_bytes=int(report.get("free_bytes", 0)),
                       clock_skew=round(skew, 3), work_dir=str(report.get("work_dir")),
-                      user=str(report.get("user") or known.get("user")))
+                      user=str(report.get("user") or known.get("user")),
+                      formats=tuple(report["formats"]) if isinstance(report.get("formats"), list) else None)
 
     # -- many targets, one request each ------------------------------------------------------
     def inventory(self, targets: Iterable[Target]) -> list[dict[str, Any] | BundleError]:

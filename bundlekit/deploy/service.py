@@ -43,7 +43,7 @@ from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
-from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet
+from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet, Health
 from bundlekit.deploy.keeper import ClaimKeeper
 from bundlekit.deploy.launch import bwrap_path, default_python
 from bundlekit.deploy.model import DeploymentRecord, DeployRequest, PackageInput, StepRun, VariableInput
@@ -208,6 +208,32 @@ def _uses_this_machine(steps: list[Step], targets: tuple[Target, ...]) -> bool:
     return any(not s.roles for s in steps) or any(isinstance(t, LocalFolderTarget) for t in targets)
 
 
+def _refuse_missing_formats(request: DeployRequest, plan: DeployPlan, health: list[Health]) -> None:
+    """Refuse, before any step runs, a run that configures a file in a format its target's python3
+    cannot apply (XML without lxml), which would otherwise stop the deployment halfway (decision
+    522). A target whose runner did not say (a dry run only probes) is not checked here.
+
+    Raises DeployError ``structured_config_unavailable``."""
+    known = {h.target: set(h.formats) for h in health if h.formats is not None}
+    zone = request.zone_target.name if request.zone_target is not None else ""
+    lacking: list[tuple[str, str, str, str]] = []
+    for run in plan.runs:
+        target = run.target or zone
+        have = known.get(target) if run.action == "run" else None
+        lacking.extend((run.step, target, file, fmt) for file, fmt, _ in run.structured_config
+                       if have is not None and fmt not in have)
+    if lacking:
+        lines = "\n".join(f"  - step {step!r} on {target}: {file} ({fmt.upper()})"
+                           for step, target, file, fmt in lacking)
+        raise DeployError(
+            f"{len(lacking)} structured configuration file(s) need a library the target's python3 does not have "
+            "(XML needs lxml, which bundlekit cannot ship); nothing was run. Install it there (Debian: "
+            f"python3-lxml) or leave the file out of the step's structured_config:\n{lines}",
+            code="structured_config_unavailable",
+            details=[{"step": step, "target": target, "file": file, "format": fmt}
+                     for step, target, file, fmt in lacking])
+
+
 def _used_targets(request: DeployRequest, plan: DeployPlan) -> list[Target]:
     """The targets the plan runs steps on (the zone's worker included), each once, in plan order."""
     by_name = {t.name: t for t in request.targets}
@@ -289,7 +315,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                 _refuse_canceled(cancel)  # before any target is touched
             checking = True
             # host_key_mismatch (3), target_unreachable (5), ...; a dry run only probes (writes nothing anywhere)
-            fleet.preflight(_used_targets(request, plan), start=not dry_run)
+            _refuse_missing_formats(request, plan, fleet.preflight(_used_targets(request, plan), start=not dry_run))
         except BundleError as err:
             # The release's own problems are recorded for its source; the targets' are not (decision 407).
             if not dry_run and not checking:

@@ -12,6 +12,7 @@ script and its process group at once; the runner then exits. Shipped to targets:
 from __future__ import annotations
 
 import getpass
+import importlib.util
 import os
 import platform
 import queue
@@ -123,7 +124,7 @@ class Agent:
             "op": "hello", "protocol": PROTOCOL, "runner": self.runner_sha,
             "python": platform.python_version(), "executable": sys.executable,
             "work_dir": str(self.work.root), "free_bytes": self.work.free_bytes(), "time": time.time(),
-            "user": _user(), "uid": os.getuid(), "swept": self.swept,
+            "user": _user(), "uid": os.getuid(), "swept": self.swept, "formats": config_formats(),
         }
 
     def put(self, message: Dict[str, Any]) -> None:
@@ -148,6 +149,22 @@ class Agent:
         if problem is not None:
             raise problem
         self.send({"op": "put", "ok": True})
+
+
+def config_formats() -> List[str]:
+    """The structured configuration formats this Python can apply, sorted. JSON and properties
+    need nothing, YAML the vendored ruamel.yaml; XML needs lxml, which is not shipped (decision
+    140), so the zone can refuse a deployment before it starts rather than halfway (decision 522).
+    Looked up, not imported: the answer costs no import time."""
+    found = ["json", "properties"]
+    for fmt, module in (("yaml", "ruamel.yaml"), ("xml", "lxml.etree")):
+        try:
+            present = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            present = False
+        if present:
+            found.append(fmt)
+    return sorted(found)
 
 
 def _user() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bundlekit.format.manifest import Step
+from tests.conftest import raises_code
 from tests.deploy.test_plan import deploy, package_zip, refusal, request_for, script, var, web_db
 
 _POWERSHELL = 'Get-Item "#{*}" | Out-Null\n$name = "#{Site.Name}"\n$set = @{ a = 1 }\n'
@@ -116,3 +117,31 @@ def test_a_required_placeholder_refuses_the_deployment_even_when_nothing_renders
     assert deploy(request_for(steps, [optional], targets=web_db(tmp_path))).state == "Success"
     scoped_away = VariableInput("Payment.ApiKey", None, True, {"environment": frozenset({"Test"})}, "placeholder")
     assert deploy(request_for(steps, [scoped_away], targets=web_db(tmp_path))).state == "Success"
+
+
+def test_a_target_whose_python3_cannot_apply_xml_is_refused_before_any_step_runs(tmp_path: Path) -> None:
+    from bundlekit.deploy.fleet import Health
+    from bundlekit.deploy.plan import build_plan
+    from bundlekit.deploy.service import _refuse_missing_formats
+
+    package = package_zip(tmp_path / "store" / "Acme.Web.1.0.0.zip",
+                          {"web.config": "<configuration><add key='Port' value='80'/></configuration>",
+                           "values.yaml": "port: 80\n"})
+    steps = [script("Migrate", "echo migrate", roles=("db",)),
+             Step(name="Deploy", type="package", roles=("web",), package="Acme.Web",
+                  structured_config=("web.config", "*.yaml"))]
+    request = request_for(steps, [var("/configuration/add/@value", "8080"), var("port", "8080")],
+                          targets=web_db(tmp_path), packages=(package,))
+    plan = build_plan(request)
+
+    def health(name: str, formats: tuple[str, ...] | None) -> Health:
+        return Health(name, "local", str(tmp_path / name), reachable=True, host_key_ok=None, formats=formats)
+
+    without_lxml = [health("db-01", ("json", "properties", "yaml")), health("web-01", ("json", "properties", "yaml"))]
+    with raises_code("structured_config_unavailable") as info:
+        _refuse_missing_formats(request, plan, without_lxml)
+    assert "step 'Deploy' on web-01: web.config (XML)" in info.value.message and "values.yaml" not in info.value.message
+    assert info.value.details == [{"step": "Deploy", "target": "web-01", "file": "web.config", "format": "xml"}]
+    # A target that has lxml, or one whose runner was only probed (a dry run), is not refused.
+    _refuse_missing_formats(request, plan, [health("web-01", ("json", "properties", "xml", "yaml"))])
+    _refuse_missing_formats(request, plan, [health("web-01", None)])

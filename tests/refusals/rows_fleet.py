@@ -128,8 +128,9 @@ def _xml_release(ctx: Ctx) -> Call:
             z.writestr(name, data)
     package.write_bytes(buffer.getvalue())
     ctx.imported(release, into="prod_run")
+    # Refused by the preflight from the runner's hello, before the db step runs (decision 522).
     return _ran_on_bare(ctx, "web", Call(["deploy", "acme-web", "1.4.1", "--environment", "Production"],
-                                         home=ctx.prod_run, expect="deployment"))
+                                         home=ctx.prod_run))
 
 
 ROWS = [
