@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import re
 from datetime import datetime
-from typing import Callable
+from typing import Callable, List, Optional
 from urllib.parse import quote
 
 from bundlekit.substitution.dotnet_dates import DateFormatError, format_dotnet
@@ -26,7 +26,7 @@ from bundlekit.substitution.markdown import markdown_to_html
 
 __all__ = ["FilterFailure", "apply_filter", "filter_names"]
 
-FilterFn = Callable[[str | None, list[str], datetime | None], str]
+FilterFn = Callable[[Optional[str], List[str], Optional[datetime]], str]  # typing: evaluated at run time on 3.8 targets
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 
 

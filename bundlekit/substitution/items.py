@@ -11,7 +11,7 @@ Octostache does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, List, Tuple
 
 from bundlekit.substitution import jsonvalues as js
 from bundlekit.substitution.variables import Key, path_key
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Item", "Scope", "Steps", "collection_items", "indexed_items", "is_word"]
 
-Steps = list[tuple[str, str]]
+Steps = List[Tuple[str, str]]  # typing: evaluated at run time on 3.8 targets
 
 
 class Item:

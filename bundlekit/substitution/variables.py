@@ -11,15 +11,15 @@ member of ``Items``) for ``#{each}``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Tuple
 
 from bundlekit.substitution.errors import INVALID_VARIABLE, SubstitutionError
 from bundlekit.substitution.parser import parse_name
 
 __all__ = ["VariableDictionary", "Key", "path_key", "path_display"]
 
-Path = tuple[tuple[str, str], ...]  # ("i", identifier) / ("x", index key), original case
-Key = tuple[tuple[str, str], ...]  # the same, case-folded: the store's key
+Path = Tuple[Tuple[str, str], ...]  # ("i", identifier) / ("x", index key), original case
+Key = Tuple[Tuple[str, str], ...]  # the same, case-folded: the store's key
 
 
 def path_key(path: Path) -> Key:
