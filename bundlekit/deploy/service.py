@@ -211,7 +211,8 @@ def _uses_this_machine(steps: list[Step], targets: tuple[Target, ...]) -> bool:
 def _refuse_missing_formats(request: DeployRequest, plan: DeployPlan, health: list[Health]) -> None:
     """Refuse, before any step runs, a run that configures a file in a format its target's python3
     cannot apply (XML without lxml), which would otherwise stop the deployment halfway (decision
-    522). A target whose runner did not say (a dry run only probes) is not checked here.
+    522). The runner's hello or the bootstrap's probe (a dry run) says what each target can
+    apply; a target that did not say is not checked here.
 
     Raises DeployError ``structured_config_unavailable``."""
     known = {h.target: set(h.formats) for h in health if h.formats is not None}

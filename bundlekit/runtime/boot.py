@@ -27,7 +27,9 @@ With a fourth argument ``probe`` it writes nothing at all and answers one line,
 and whether it (or the nearest folder above it that exists) is a folder this user may write,
 the free bytes there, the clock and the user, and, when the work folder exists, what it really
 is (its resolved path, and the machine's id with the folder's device and inode, so the zone can
-tell two targets that reach one folder apart from two folders: decision 411) (what ``targets check`` and ``deploy --dry-run``
+tell two targets that reach one folder apart from two folders: decision 411), and the
+structured configuration formats a runner there could apply (XML only where lxml is found,
+looked up without importing it: decision 522) (what ``targets check`` and ``deploy --dry-run``
 report without installing anything). With ``inventory`` in its place it writes nothing either
 and adds what bundlekit holds there, for ``prune`` to plan with (``spec/runner.md`` section 2):
 the installed package versions (under a package folder that has the runner's lock file), the
@@ -75,6 +77,12 @@ if sys.argv[4:] in (["probe"], ["inventory"]):
         "python": platform.python_version(), "work_dir": work, "exists": os.path.isdir(work),
         "usable": usable, "checked": near, "free_bytes": info.f_bavail * info.f_frsize if info else 0,
         "time": time.time(), "uid": os.getuid(), "user": user}
+    try:
+        import importlib.util
+        xml = importlib.util.find_spec("lxml") is not None
+    except Exception:
+        xml = False
+    report["formats"] = ["json", "properties"] + (["xml"] if xml else []) + ["yaml"]
     try:
         st = os.stat(work)
         try:

@@ -10,6 +10,7 @@ the fleet keeps a notice for the deployment's record. Decision 451.
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 from bundlekit.deploy.fleet import Fleet
 from bundlekit.deploy.launch import default_python
+from bundlekit.runtime.boot import bootstrap_argv
 from bundlekit.deploy.targets import Isolation, LocalFolderTarget
 from bundlekit.runtime.pack import runner
 
@@ -109,3 +111,31 @@ def test_modules_a_step_leaves_in_the_work_folder_are_not_imported_by_the_bootst
         assert fleet.check([target])[0].healthy
         assert not isinstance(fleet.inventory([target])[0], Exception)
     assert sorted(p.name for p in work.iterdir() if p.name.startswith("pwned-")) == []
+
+
+@pytest.mark.parametrize("python, has_lxml", [(sys.executable, True), ("/usr/bin/python3", False)])
+def test_a_probe_reports_the_configuration_formats_without_importing_lxml(tmp_path: Path, python: str,
+                                                                          has_lxml: bool) -> None:
+    # The zone's own interpreter has lxml (a dependency); Debian's python3 here has not, as on a
+    # target where only `python3` is installed. The formats let a dry run refuse XML configuration
+    # for such a target before a deployment starts (decision 522).
+    argv = bootstrap_argv(python, str(tmp_path / "work"), "0" * 64, 1, probe=True)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0 and out.stdout.startswith("BUNDLEKIT-PROBE "), out
+    report = json.loads(out.stdout[len("BUNDLEKIT-PROBE "):])
+    expected = ["json", "properties", "xml", "yaml"] if has_lxml else ["json", "properties", "yaml"]
+    assert report["formats"] == expected
+    assert not (tmp_path / "work").exists()
+
+
+def test_the_fleet_learns_a_targets_formats_from_a_probe_and_from_the_runner(tmp_path: Path) -> None:
+    from bundlekit.deploy.targets import Isolation, LocalFolderTarget
+
+    bare = LocalFolderTarget("web-01", "Production", frozenset({"web"}), tmp_path / "web-01",
+                             Isolation("unconfined", python="/usr/bin/python3"))
+    with Fleet() as fleet:
+        [probed] = fleet.preflight([bare], start=False)  # a dry run: nothing written
+        assert not (tmp_path / "web-01").exists()
+        [started] = fleet.preflight([bare])  # a deployment: the runner's hello
+    assert probed.formats == started.formats == ("json", "properties", "yaml")
+    assert probed.to_dict()["formats"] == ["json", "properties", "yaml"]
