@@ -176,6 +176,14 @@ def test_xml_default_namespace_needs_local_name_and_a_plain_path_says_why_it_mat
     assert edit.text == pom.replace("1.0", "2.0") and edit.warnings == ()
 
 
+def test_xml_a_prefix_declared_for_two_namespaces_means_the_first_with_a_warning() -> None:
+    text = '<r xmlns:p="urn:one"><p:a>1</p:a><s xmlns:p="urn:two"><p:a>2</p:a></s></r>'
+    edit = apply_xml(text, {"//p:a": "x"})
+    assert edit.text == '<r xmlns:p="urn:one"><p:a>x</p:a><s xmlns:p="urn:two"><p:a>2</p:a></s></r>'
+    assert edit.warnings == ("the prefix 'p:' is declared for urn:one and again for urn:two; an XPath's 'p:' means "
+                             "urn:one: give each namespace its own prefix",)
+
+
 @pytest.mark.parametrize("document", [
     '<!DOCTYPE a [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><a>&lol2;</a>',
     '<!DOCTYPE a [<!ENTITY secret SYSTEM "file:///etc/passwd">]><a>&secret;</a>',

@@ -149,12 +149,15 @@ def _parse(text: str) -> tuple[etree._ElementTree, str]:
     return root.getroottree(), body
 
 
-def _namespaces(tree: etree._ElementTree) -> dict[str, str]:
+def _namespaces(tree: etree._ElementTree, warnings: list[str]) -> dict[str, str]:
+    """Prefix -> namespace for XPath: each prefix as first declared in document order (Octopus's
+    rule); a prefix declared again for another namespace adds a warning."""
     found: dict[str, str] = {}
     for element in tree.iter(etree.Element):
         for prefix, uri in element.nsmap.items():
-            if prefix:
-                found.setdefault(prefix, uri)
+            if prefix and found.setdefault(prefix, uri) != uri and not any(f"'{prefix}:'" in w for w in warnings):
+                warnings.append(f"the prefix '{prefix}:' is declared for {found[prefix]} and again for {uri}; "
+                                f"an XPath's '{prefix}:' means {found[prefix]}: give each namespace its own prefix")
     return found
 
 
@@ -171,9 +174,9 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     if len(elements) != len(spans.elements) or len(comments) != len(spans.comments):
         raise ConfigParseError("xml", "the document's entities add markup, which bundlekit does not expand")
     index = {id(e): i for i, e in enumerate(elements)}
-    namespaces = _namespaces(tree)
-    edits: list[tuple[int, int, str, str, str]] = []  # (start, end, new text, variable, where)
     warnings: list[str] = []
+    namespaces = _namespaces(tree, warnings)
+    edits: list[tuple[int, int, str, str, str]] = []  # (start, end, new text, variable, where)
     for name, value in variables.items():
         if is_reserved(name) or ("/" not in name and ":" not in name):
             continue
