@@ -8,15 +8,14 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import (AsciiFloatRange, echo, echo_field, emit_json, home_option, json_option,
-                                  quiet_option, stdin_text)
+from bundlekit.cli.common import AsciiFloatRange, echo, echo_field, emit_json, home_option, json_option, quiet_option
+from bundlekit.cli.secret_input import entered_value
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.files import argument_text
-from bundlekit.errors import ConflictError, UsageError
+from bundlekit.errors import ConflictError
 from bundlekit.format.container import BundleFile
 from bundlekit.importer import edits
 from bundlekit.importer.importer import import_bundle
@@ -190,7 +189,7 @@ def with_scope(f):  # type: ignore[no-untyped-def]
     return f
 
 
-@cli.group(epilog="bundlekit variables set acme-web Acme.ApiKey - --sensitive --home ./prod < api-key.txt\n"
+@cli.group(epilog="bundlekit variables set acme-web Acme.ApiKey --sensitive --home ./prod < api-key.txt\n"
                   "bundlekit variables set acme-web Acme.Theme dark --environment Production --home ./prod")
 def variables() -> None:
     """A project's variables in this zone, including values only production knows."""
@@ -212,36 +211,32 @@ def variables_list(project: str, home: str | None, as_json: bool) -> None:
             echo(_var_line(v))
 
 
-#: The most a variable's value read from standard input may be (a certificate chain fits many times).
-MAX_VALUE_BYTES = 16 * 1024 * 1024
-
-
-@variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey - --sensitive --home ./prod < api-key.txt\n"
+@variables.command("set", epilog="bundlekit variables set acme-web Acme.ApiKey --sensitive --home ./prod < api-key.txt\n"
+                                 "bundlekit variables set acme-web Acme.ApiKey --sensitive --from-file key.txt --home "
+                                 "./prod\n"
                                  "bundlekit variables set acme-web Acme.Theme dark --tenant 'Acme Corp' --home ./prod\n"
                                  "bundlekit variables set acme-web Feature.Flag on --new --home ./prod")
 @click.argument("project")
 @click.argument("name")
-@click.argument("value")
+@click.argument("value", required=False)
+@click.option("--from-file", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read the value from this file (one final line break dropped).")
 @click.option("--sensitive", is_flag=True, help="Store sealed at rest; never printed.")
 @click.option("--new", "new", is_flag=True, help="Add a variable the project does not have yet.")
 @with_scope
 @home_option
 @json_option
-def variables_set(project: str, name: str, value: str, sensitive: bool, new: bool, home: str | None, as_json: bool,
-                  **scope: tuple[str, ...]) -> None:
+def variables_set(project: str, name: str, value: str | None, from_file: Path | None, sensitive: bool, new: bool,
+                  home: str | None, as_json: bool, **scope: tuple[str, ...]) -> None:
     """Set a variable (or bind a placeholder) in this zone's copy of the project.
 
     The value applies on top of every release's own values (the most specific scope wins;
-    at equal scope this zone's value wins). VALUE "-" reads the value from stdin (one final
-    newline dropped): use it for a sensitive value, which a process list would otherwise show."""
-    if value == "-":
-        value = stdin_text("VALUE '-' (standard input)", MAX_VALUE_BYTES)
-        value = value[:-1] if value.endswith("\n") else value
-        if not value:
-            raise UsageError("VALUE is '-' but stdin was empty; pipe the value in, e.g. `... - --sensitive < FILE`",
-                             code="usage")
-    else:
-        value = argument_text(value, "VALUE")
+    at equal scope this zone's value wins). A secret never needs to be on the command line:
+    with VALUE omitted (or "-") the value is read from standard input (one final line break
+    dropped), or asked for without echo when standard input is a terminal; --from-file PATH
+    reads it from a file. An empty value read that way is refused; VALUE "" sets an empty
+    value on purpose."""
+    value = entered_value(value, from_file, name=name)
     with open_home(home) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,
                                  now=clock.now())

@@ -182,7 +182,8 @@ def test_a_placeholder_without_a_value_names_the_command_that_binds_it(w: World,
     command = re.search(r"bind one with `(bundlekit variables set [^`]*)`", err["message"])
     assert command is not None and command.group(1) == "bundlekit variables set acme-web Acme.ApiKey - --sensitive"
     empty = bk(*command.group(1).split()[1:], "--json", home=home, input="")
-    assert empty.exit_code == 2 and "stdin was empty" in json.loads(empty.stdout)["error"]["message"]
+    error = json.loads(empty.stdout)["error"]  # decision 540: an empty value is refused, never stored
+    assert (empty.exit_code, error["code"]) == (1, "value_missing") and "standard input" in error["message"]
     done = bk(*command.group(1).split()[1:], home=home, input="k-from-stdin\n")
     assert done.exit_code == 0 and "sealed at rest" in done.stdout
     ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", home=home)

@@ -158,6 +158,8 @@ ROWS = [
         name="bundle-to-split"),
     Row("not_utf8", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "TOPSECRET\udcff", "--sensitive"],
                                    home=c.prod), name="value-argument"),
+    # VALUE omitted, standard input not a terminal and empty (decision 540)
+    Row("value_missing", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "--sensitive"], home=c.prod)),
     Row("path_unusable", lambda c: Call(["init", "--zone", "fresh"], home=Path("/proc/bundlekit-no-such-home")),
         name="home-in-proc"),
     Row("path_unusable", lambda c: Call(["init", "--zone", "fresh"], home=c.path("d" * 300)), name="name-too-long"),

@@ -1,0 +1,87 @@
+"""Where a value the operator enters comes from, so a secret never has to be on the command line.
+
+``variables set PROJECT NAME [VALUE|-] [--from-file PATH]`` takes its value from exactly one
+of (``docs/decisions/540-secret-entry.md``):
+
+- ``--from-file PATH``: the file's bytes, read bounded, as UTF-8;
+- VALUE omitted or ``-`` with standard input a terminal: a prompt that does not echo
+  (:func:`getpass.getpass`, on the controlling terminal);
+- VALUE omitted or ``-`` otherwise: standard input, read whole (bounded);
+- VALUE itself, for values that are no secret.
+
+From a file or standard input one trailing line break (``\\n`` or ``\\r\\n``) is dropped: the
+one an editor or ``echo`` adds. An empty result from any of the three sources is refused
+(``InputError`` ``value_missing``): it is what a closed or forgotten pipe gives (a job run
+with ``< /dev/null``), and storing it would replace a production secret with nothing. An
+empty value on purpose is given as VALUE ``""``. The value is never quoted in a message.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Optional
+
+from bundlekit.cli.common import stdin_text
+from bundlekit.core.files import argument_text, read_user_file
+from bundlekit.errors import InputError, UsageError
+
+__all__ = ["MAX_VALUE_BYTES", "entered_value", "strip_line_break"]
+
+#: The most a value read from standard input or a file may be (a certificate chain fits many times).
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+
+
+def strip_line_break(text: str) -> str:
+    """``text`` without one trailing ``\\n`` or ``\\r\\n`` (only one: a value may end in blank lines)."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _missing(where: str, name: str, fix: str) -> InputError:
+    return InputError(f"the value of {name} read from {where} is empty; nothing was changed. {fix}",
+                      code="value_missing", details={"source": where})
+
+
+def entered_value(value: Optional[str], from_file: Optional[Path], *, name: str) -> str:
+    """The value for variable ``name`` from VALUE, ``--from-file`` or standard input / a prompt.
+
+    ``value`` is the VALUE argument (None when omitted). Raises ``UsageError`` ``usage`` when
+    both VALUE and ``--from-file`` are given; ``InputError`` ``value_missing`` (empty),
+    ``not_utf8``, ``input_too_large``, and the file refusals of
+    :func:`bundlekit.core.files.read_user_file` (``file_not_found``, ``unreadable``,
+    ``not_a_file``) for the file.
+    """
+    if from_file is not None:
+        if value is not None:
+            raise UsageError("give VALUE or --from-file, not both; for a secret, use --from-file (or '-' with the "
+                             "value on standard input) so it is not on the command line", code="usage")
+        what = f"--from-file {from_file}"
+        data = read_user_file(from_file, what=what, limit=MAX_VALUE_BYTES)
+        try:
+            text = strip_line_break(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{what} is not UTF-8 text (byte {exc.start} is invalid); the value must be UTF-8",
+                             code="not_utf8") from None
+        if not text:
+            raise _missing(what, name, "Write the value into the file, or give VALUE \"\" to set an empty value.")
+        return text
+    if value is not None and value != "-":
+        return argument_text(value, "VALUE")
+    if sys.stdin is not None and sys.stdin.isatty():
+        try:
+            text = getpass.getpass(f"Value of {name} (not shown as you type): ")
+        except EOFError:
+            text = ""
+        if not text:
+            raise _missing("the prompt", name, "Type the value at the prompt, or give VALUE \"\" to set an empty "
+                                               "value.")
+        return argument_text(text, "the value typed")
+    text = strip_line_break(stdin_text("the value on standard input", MAX_VALUE_BYTES))
+    if not text:
+        raise _missing("standard input", name, "Pipe the value in (`... --sensitive < FILE`), use --from-file PATH, "
+                                               "run on a terminal to be prompted, or give VALUE \"\" to set an "
+                                               "empty value.")
+    return text
