@@ -8,13 +8,13 @@ volume folders instead (:func:`shown_as`), so no temporary path reaches the user
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from bundlekit.core.progress import Advance
+from bundlekit.core.tree import remove_tree
 from bundlekit.errors import BundleError, InputError, UsageError
 from bundlekit.transport.media import join_to_temp
 
@@ -75,4 +75,4 @@ def bundle_path(paths: tuple[Path, ...], *, set_choice: str | None = None,
             err.details = _replace(err.details, str(joined), shown)
             raise
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp, ignore_errors=True)

@@ -36,6 +36,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
 
+from bundlekit.core.tree import tree_paths
+
 __all__ = ["AtomicFile", "write_atomic", "commit_all", "commit_parked", "fsync_dir", "fsync_tree", "CHUNK"]
 
 #: Read/write chunk size for streaming (bounded memory whatever the file size).
@@ -72,11 +74,7 @@ def fsync_tree(top: PathLike) -> None:
     the machine has written and waits for all of it. Files are synced from
     :data:`FSYNC_THREADS` threads, since one at a time costs about half a millisecond each
     (seconds for thousands of files). Raises ``OSError`` when a file cannot be synced."""
-    files: List[str] = []
-    folders: List[str] = []
-    for folder, _dirs, names in os.walk(top):
-        folders.append(folder)
-        files.extend(os.path.join(folder, name) for name in names)
+    folders, files = tree_paths(top)
 
     def sync(path: str, kind: int) -> None:
         try:

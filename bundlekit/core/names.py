@@ -251,13 +251,13 @@ def path_problem(value: object, *, glob: bool = False, normalise: bool = False) 
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
         return "is not valid Unicode (a lone surrogate)"
-    if size > MAX_PATH_BYTES:
-        return f"is longer than {MAX_PATH_BYTES} bytes"
     parts = value.split("/")
     if normalise:
         parts = [p for p in parts if p not in ("", ".")]
-    if len(parts) > MAX_DEPTH:
-        return f"is more than {MAX_DEPTH} folders deep"
+    if len(parts) > MAX_DEPTH:  # before the length: a very deep path is too long as well, and depth is the cause
+        return f"is nested {len(parts)} levels, more than {MAX_DEPTH} folders deep"
+    if size > MAX_PATH_BYTES:
+        return f"is longer than {MAX_PATH_BYTES} bytes"
     for part in parts:
         problem = component_problem(part, glob=glob)
         if problem:

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import stat
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.tree import tree_apply
 from bundlekit.deploy.targets import Isolation
 from bundlekit.errors import DeployError
 from bundlekit.runtime.boot import bootstrap_argv
@@ -116,12 +118,13 @@ def hand_to_sandbox(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if folder.lstat().st_uid == uid:
         return
-    for parent, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = os.path.join(parent, name)
-            st = os.lstat(path)
-            if os.path.isdir(path) or st.st_nlink == 1:
-                os.chown(path, uid, gid, follow_symlinks=False)
+
+    def hand_over(fd: int, name: str) -> None:
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode) or st.st_nlink == 1:
+            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+
+    tree_apply(folder, hand_over)  # no recursion: a script may have made a tree of any depth (decision 541)
     os.chown(folder, uid, gid, follow_symlinks=False)
 
 

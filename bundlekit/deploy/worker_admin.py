@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from bundlekit.core.tree import tree_apply
 from bundlekit.deploy.launch import bwrap_path
 from bundlekit.errors import InputError
 from bundlekit.zone.home import Zone
@@ -40,9 +41,8 @@ def _folder(zone: Zone, folder: Path | None) -> Path:
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     os.chown(root, uid, gid, follow_symlinks=False)
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+    # Iterative and through folder descriptors: the folder may hold trees of any depth (decision 541).
+    tree_apply(root, lambda fd, name: os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False))
 
 
 def _tighten_home(zone: Zone) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from bundlekit.core.atomic import CHUNK
-from bundlekit.core.names import check_path, fold, normalise_path, path_problem
+from bundlekit.core.names import check_path, fold, normalise_path, path_problem, quoted
 from bundlekit.package.textfiles import decode_text
 from bundlekit.errors import DeployError
 
@@ -78,7 +78,7 @@ class _Refusal(Exception):
 
 def _refuse(archive: Path, problem: _Refusal) -> DeployError:
     return DeployError(
-        f"package {archive} refused: member {problem.member!r} {problem.reason}. "
+        f"package {archive} refused: member {quoted(problem.member)} {problem.reason}. "
         "Nothing was extracted; rebuild the package without this entry.",
         code=problem.code,
         details={"archive": str(archive), "member": problem.member, "reason": problem.reason},

@@ -21,7 +21,6 @@ import ctypes
 import ctypes.util
 import os
 import secrets
-import shutil
 import stat
 import tarfile
 import tempfile
@@ -31,6 +30,7 @@ from typing import IO, List, Tuple, Union
 
 from bundlekit.core.atomic import CHUNK, fsync_dir, fsync_tree
 from bundlekit.core.progress import Advance, begin
+from bundlekit.core.tree import remove_tree
 from bundlekit.errors import DeployError
 from bundlekit.package.archive import (
     _CORRUPTION,
@@ -193,7 +193,7 @@ def extract_package(
     try:
         swap_in(staging, dest, replace=replace)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
     return files
 
 
@@ -248,20 +248,20 @@ def _stage(
         files = _extract_into(staging, members, archive_obj, budget, progress)
         os.chmod(staging, 0o755)
     except _Refusal as problem:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
         raise _refuse(archive, problem) from None
     except _CORRUPTION as error:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
         raise _corrupt(archive, error) from None
     except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
         raise DeployError(
             f"extracting package {archive} to {dest} failed: {error.strerror or error}. "
             "Check free space and permissions.",
             code="extract_failed",
         ) from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
         raise
     return staging, files
 
@@ -300,7 +300,7 @@ def sweep_leftovers(parent: Path) -> List[str]:
         if not entry.startswith(".") or path.is_symlink() or not path.is_dir():
             continue
         if EXTRACT_MARK in entry:
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path, ignore_errors=True)
             done.append(f"removed unfinished extraction {entry}")
         elif OLD_MARK in entry:
             version = entry[1:entry.index(OLD_MARK)]
@@ -309,7 +309,7 @@ def sweep_leftovers(parent: Path) -> List[str]:
                 os.rename(path, live)
                 done.append(f"restored {version} (an install was cut while swapping)")
             else:
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path, ignore_errors=True)
                 done.append(f"removed replaced version {entry}")
     return done
 
@@ -348,7 +348,7 @@ def _swap(staging: Path, dest: Path, dest_exists: bool) -> None:
     parent = dest.parent
     if dest_exists and exchange(staging, dest):
         fsync_dir(parent)
-        shutil.rmtree(staging, ignore_errors=True)  # the old version; the sweep ends the job after a kill
+        remove_tree(staging, ignore_errors=True)  # the old version; the sweep ends the job after a kill
         return
     if not dest_exists:
         try:
@@ -366,4 +366,4 @@ def _swap(staging: Path, dest: Path, dest_exists: bool) -> None:
         os.rename(old, dest)
         raise
     fsync_dir(parent)
-    shutil.rmtree(old, ignore_errors=True)
+    remove_tree(old, ignore_errors=True)

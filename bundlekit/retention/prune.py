@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.tree import remove_tree, tree_size
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError
 from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_lists
@@ -120,17 +120,6 @@ class PrunePlan:
     def to_dict(self) -> dict[str, Any]:
         return {"policies": [p.to_dict() for p in self.policies], "remove": [r.to_dict() for r in self.removals],
                 "freed_bytes": self.freed_bytes, "kept": self.kept, "skipped": self.skipped}
-
-
-def _tree_size(path: Path) -> int:
-    total = 0
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def _plain_dir(path: Path) -> bool:
@@ -244,7 +233,7 @@ def _plan_store(zone: Zone, plan: PrunePlan, uses: Uses, releases: list[dict[str
 
 def _plan_staging(zone: Zone, plan: PrunePlan, now: float) -> None:
     for folder, why in stale_staging(zone.store, now):
-        plan.removals.append(Removal("staging", folder.name, str(folder), _tree_size(folder), why))
+        plan.removals.append(Removal("staging", folder.name, str(folder), tree_size(folder), why))
 
 
 def _location(target: Target, found: dict[str, Any]) -> tuple[Any, ...]:
@@ -323,7 +312,7 @@ def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, uses: Uses, records: 
             plan.skipped.append(f"{label}: holds more than one prune lists; prune again to remove the rest")
     legacy = zone.home / "zone-target"
     if _plain_dir(legacy):
-        plan.removals.append(Removal("legacy_folder", "the zone's old work folder", str(legacy), _tree_size(legacy),
+        plan.removals.append(Removal("legacy_folder", "the zone's old work folder", str(legacy), tree_size(legacy),
                                      "zone-level steps run in the worker's folder, outside the home"))
 
 
@@ -441,16 +430,16 @@ def _remove(path: Path) -> tuple[int, str]:
     if path.is_symlink() or not os.path.lexists(path):
         return 0, ""
     folder = path.is_dir()
-    before = _tree_size(path) if folder else path.lstat().st_size
+    before = tree_size(path) if folder else path.lstat().st_size
     problem = ""
     try:
         if folder:
-            shutil.rmtree(path)
+            remove_tree(path)
         else:
             path.unlink()
     except OSError as error:
         problem = f"{error.filename or path}: {error.strerror or error}"
-    left = (_tree_size(path) if folder else path.lstat().st_size) if os.path.lexists(path) else 0
+    left = (tree_size(path) if folder else path.lstat().st_size) if os.path.lexists(path) else 0
     return before - left, (f"could not remove all of it ({problem}); prune again once that is fixed"
                            if problem or os.path.lexists(path) else "")
 

@@ -102,12 +102,20 @@ if sys.argv[4:] in (["probe"], ["inventory"]):
                 except OSError:
                     return 0
             total = 0
-            for folder, _, files in os.walk(top):
-                for name in files:
-                    try:
-                        total += os.lstat(os.path.join(folder, name)).st_size
-                    except OSError:
-                        pass
+            stack = [top]  # no recursion: a script may have made a tree of any depth (decision 541)
+            while stack:
+                try:
+                    with os.scandir(stack.pop()) as found:
+                        for entry in found:
+                            try:
+                                if entry.is_dir(follow_symlinks=False):
+                                    stack.append(entry.path)
+                                else:
+                                    total += entry.stat(follow_symlinks=False).st_size
+                            except OSError:
+                                pass
+                except OSError:
+                    pass
             return total
         def entries(top, want_dirs):
             try:

@@ -19,13 +19,13 @@ with the error's code; it never raises. Shipped to targets: Python 3.8 or newer.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from bundlekit.core.tree import remove_tree
 from bundlekit.errors import BundleError
 from bundlekit.package.extract import stage_package, swap_in
 from bundlekit.runtime.files import apply_structured_file, matching_files, substitute_file
@@ -170,7 +170,7 @@ class _Run:
                 self.configure(staging)
                 swap_in(staging, dest, replace=True)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                remove_tree(staging, ignore_errors=True)
         self.note(f"installed {package['id']} {package['version']} to {dest}")
         self.outputs.append(OutputVariable(INSTALL_DIR_OUTPUT, str(dest), False))
         self.phase("Deploy", scripts, dest)

@@ -24,13 +24,13 @@ import fcntl
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.names import check_name
+from bundlekit.core.tree import remove_tree, tree_size
 from bundlekit.errors import BundleError, DeployError, VerificationError
 from bundlekit.package.extract import sweep_leftovers
 
@@ -236,7 +236,7 @@ class WorkFolder:
         for attempt in (1, 2):
             try:
                 if folder.exists():
-                    shutil.rmtree(folder)
+                    remove_tree(folder)
                 folder.mkdir(parents=True, mode=0o700)
                 break
             except FileNotFoundError:
@@ -292,9 +292,9 @@ class WorkFolder:
                     if lock is not None and not stack.enter_context(self.package_lock(lock, wait=False)):
                         done["busy"].append([kind, what])
                         return
-                    size = _tree_size(path) if path.is_dir() else path.stat().st_size
+                    size = tree_size(path) if path.is_dir() else path.stat().st_size
                     if path.is_dir():
-                        shutil.rmtree(path)
+                        remove_tree(path)
                     else:
                         path.unlink()
             except OSError as error:
@@ -354,19 +354,9 @@ class WorkFolder:
             for step in _listdir(base / deployment):
                 for entry in _listdir(base / deployment / step):
                     if entry.startswith(_LEGACY_RUN):
-                        shutil.rmtree(base / deployment / step / entry, ignore_errors=True)
+                        remove_tree(base / deployment / step / entry, ignore_errors=True)
                         done.append(f"removed a script's private folder left by a killed run in {deployment}/{step}")
         return done
-
-
-def _tree_size(top: Path) -> int:
-    """Bytes of the files under ``top`` (links counted as links, never followed)."""
-    total = 0
-    for folder, _dirs, files in os.walk(top):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total
 
 
 def _listdir(folder: Path) -> List[str]:

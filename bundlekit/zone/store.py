@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import socket
 from itertools import islice
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Callable, Iterable, NoReturn
 
 from bundlekit.core import clock
 from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, fsync_dir, write_atomic
+from bundlekit.core.tree import remove_tree
 from bundlekit.errors import StateError, VerificationError
 
 __all__ = ["PackageStore", "Staging", "STALE_STAGING", "stale_staging", "MARKER", "mark_store", "check_new_store",
@@ -284,7 +284,7 @@ class Staging:
         self._files.clear()
         self._pending.clear()
         if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            remove_tree(self.dir, ignore_errors=True)
             self.dir = None
         try:
             self.base.rmdir()
@@ -295,7 +295,7 @@ class Staging:
     def sweep(store: PackageStore) -> None:
         """Remove what interrupted imports left in staging (:func:`stale_staging`)."""
         for entry, _why in stale_staging(store, clock.now()):
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry, ignore_errors=True)
         try:
             store.staging.rmdir()
         except OSError:

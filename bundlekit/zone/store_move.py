@@ -16,11 +16,11 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from bundlekit.core.atomic import AtomicFile, fsync_dir
+from bundlekit.core.tree import remove_tree
 from bundlekit.errors import StateError, UsageError, VerificationError
 from bundlekit.zone.home import Zone
 from bundlekit.zone.location import Settings, write_settings
@@ -107,7 +107,7 @@ def move_packages(zone: Zone, target: Path, *, dry_run: bool = False) -> StoreMo
         zone.settings = settings
     if home_store.exists():
         home_store.rename(zone.home / "packages.moved")
-    shutil.rmtree(zone.home / "staging", ignore_errors=True)
+    remove_tree(zone.home / "staging", ignore_errors=True)
     fsync_dir(zone.home)
     plan.switched = True
     return plan

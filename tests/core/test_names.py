@@ -76,7 +76,8 @@ BAD_PATHS = [
     # overlong
     ("x" * 256, "longer than 255"),
     ("\u00e9" * 128, "longer than 255"),  # 256 bytes in UTF-8
-    ("/".join(["abcdefghi"] * 103), f"longer than {MAX_PATH_BYTES}"),
+    ("/".join(["abcdefghij" * 2] * 50), f"longer than {MAX_PATH_BYTES}"),
+    ("/".join(["d"] * 2000), f"nested 2000 levels, more than {MAX_DEPTH} folders deep"),  # depth, not length, is named
     ("/".join(["a"] * (MAX_DEPTH + 1)), f"more than {MAX_DEPTH} folders deep"),
 ]
 

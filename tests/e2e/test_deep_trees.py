@@ -1,0 +1,113 @@
+"""Deep packages and deep trees on a target (issue 12, finding "Deep packages"; decision 541).
+
+The attack: a zip nested 2000 folders deep deployed, then the redeploy failed with a
+``RecursionError`` traceback while removing the old version. Now a package deeper than 64
+folders is refused at the door (export, and the deploy's own check) with a short message that
+names the depth; and a tree of any depth that a *script* makes on the target (in the installed
+package's folder and in its working folder) is removed by the redeploy's clean-up and by
+``prune`` without recursion. Through the real CLI in subprocesses, with real local targets.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+
+from bundlekit.core.tree import remove_tree
+
+from tests.conftest import run_cli, snapshot
+from tests.e2e.world import API_KEY, World, make_world
+
+DEEPEN = '''
+[[steps]]
+name = "Deepen"
+type = "script"
+syntax = "python"
+roles = ["web"]
+script = """
+import os
+def deepen(top):
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(2000):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    leaf = os.open("leaf.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(leaf, b"deep")
+    os.close(leaf)
+    os.close(fd)
+deepen(r"#{Octopus.Action[Deploy web].Output.Package.InstallationDirectoryPath}")
+deepen(".")
+print("made two trees 2000 folders deep")
+"""
+
+'''
+
+
+@pytest.fixture(scope="module")
+def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    made = make_world(tmp_path_factory.mktemp("deep"))
+    try:
+        yield made
+    finally:
+        remove_tree(made.root)  # pytest's clean-up of old temporary folders recurses: leave no deep tree
+
+
+def _json(r: object) -> dict:  # type: ignore[type-arg]
+    assert "Traceback" not in r.stderr and "RecursionError" not in r.stderr, r.stderr  # type: ignore[attr-defined]
+    return json.loads(r.stdout)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_a_zip_2000_folders_deep_is_refused_at_export_naming_the_depth(w: World) -> None:
+    package = w.release_dir / "packages" / "Acme.Web.1.4.0.zip"
+    deep = w.root / "deep-release"
+    deep.mkdir()
+    (deep / "packages").mkdir()
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(deep / "packages" / "Acme.Web.1.4.0.zip", "w") as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        out.writestr("/".join(["d"] * 2000) + "/leaf.txt", "deep")
+    (deep / "release.toml").write_text((w.release_dir / "release.toml").read_text())
+    before = snapshot(w.dev)
+    r = run_cli("export", deep / "release.toml", "--to", "prod", "-o", w.root / "deep.bundle", "--json", home=w.dev)
+    err = _json(r)["error"]
+    assert (r.returncode, err["code"]) == (1, "package_refused"), err
+    assert "nested 2001 levels, more than 64 folders deep" in err["message"]
+    assert "Acme.Web.1.4.0.zip" in err["message"] and "rebuild the package" in err["message"]
+    assert len(err["message"]) < 800  # the 4000-character member name is not repeated whole
+    assert snapshot(w.dev) == before and not (w.root / "deep.bundle").exists()
+
+
+def test_trees_a_script_made_2000_deep_are_removed_by_the_redeploy_and_by_prune(w: World) -> None:
+    path = w.release_dir / "release.toml"
+    text = path.read_text()
+    path.write_text(text.replace('[[steps]]\nname = "Smoke test"', DEEPEN + '[[steps]]\nname = "Smoke test"', 1))
+    w.cli("import", w.export("deepen.bundle"), home=w.prod)
+    key = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "--sensitive", home=w.prod, input=API_KEY.encode())
+    assert key.returncode == 0, key.stderr
+    deploy = ("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json")
+    first = _json(run_cli(*deploy, home=w.prod))
+    assert first["state"] == "Success", first
+    installed = w.root / "targets" / "web-01" / "Acme.Web"
+    assert (installed / "1.4.0" / "d" / "d").is_dir()
+
+    again = run_cli(*deploy, home=w.prod)  # replaces 1.4.0: the old folder, 2000 deep, is removed
+    assert again.returncode == 0, again.stderr
+    assert _json(again)["state"] == "Success"
+    assert sorted(p.name for p in installed.iterdir()) == [".bundlekit.lock", "1.4.0"]  # no leftover old version
+
+    # A newer release and a retention of one: prune removes the old runs' working folders, each 2000 deep.
+    w.set_version("1.4.0", "1.4.1")
+    w.cli("import", w.export("deepen-1.4.1.bundle"), home=w.prod)
+    assert _json(run_cli("deploy", "acme-web", "1.4.1", "--environment", "Production", "--json",
+                         home=w.prod))["state"] == "Success"
+    w.cli("retention", "set", "--keep", "1", home=w.prod)
+    pruned = _json(run_cli("prune", "--json", home=w.prod))
+    work = w.root / "targets" / "web-01" / ".bundlekit-work"
+    left = sorted(p.name for p in work.iterdir())
+    assert [first["deployment_id"]] != left and first["deployment_id"] not in left, pruned
+    assert pruned.get("failed", []) == [] or all(not f for f in pruned["failed"]), pruned
