@@ -190,6 +190,8 @@ REGISTRY, ALIASES = _build(
     _E("invalid_zone_name", "input", "a zone name is not a valid name (spec/names.md)"),
     _E("not_utf8", "input", "a template, variables file, or a value given on the command line or standard input "
                             "is not UTF-8 text"),
+    _E("value_source_missing", "input", "a release file's value_from names an unset environment variable or a "
+                                        "missing file, or the value is empty"),
     _E("value_missing", "input", "`variables set` read an empty value from standard input, --from-file or the "
                                  "prompt (a closed or empty pipe)"),
     _E("not_a_file", "input", "a file argument is a FIFO, device or socket, not a regular file (refused before "

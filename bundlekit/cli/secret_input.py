@@ -24,20 +24,13 @@ from pathlib import Path
 from typing import Optional
 
 from bundlekit.cli.common import stdin_text
-from bundlekit.core.files import argument_text, read_user_file
+from bundlekit.core.files import argument_text, read_user_file, strip_line_break
 from bundlekit.errors import InputError, UsageError
 
-__all__ = ["MAX_VALUE_BYTES", "entered_value", "strip_line_break"]
+__all__ = ["MAX_VALUE_BYTES", "entered_value"]
 
 #: The most a value read from standard input or a file may be (a certificate chain fits many times).
 MAX_VALUE_BYTES = 16 * 1024 * 1024
-
-
-def strip_line_break(text: str) -> str:
-    """``text`` without one trailing ``\\n`` or ``\\r\\n`` (only one: a value may end in blank lines)."""
-    if text.endswith("\r\n"):
-        return text[:-2]
-    return text[:-1] if text.endswith("\n") else text
 
 
 def _missing(where: str, name: str, fix: str) -> InputError:

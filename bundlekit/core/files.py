@@ -18,7 +18,7 @@ from os import PathLike
 
 from bundlekit.errors import InputError
 
-__all__ = ["read_limited", "read_user_file", "open_regular", "unusable_path", "argument_text"]
+__all__ = ["read_limited", "read_user_file", "open_regular", "unusable_path", "argument_text", "strip_line_break"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -110,3 +110,11 @@ def argument_text(value: str, what: str) -> str:
         raise InputError(f"{what} is not UTF-8 text (the command line carried bytes that are not UTF-8); give "
                          "it as UTF-8, or pipe it in on standard input with '-'", code="not_utf8") from None
     return value
+
+
+def strip_line_break(text: str) -> str:
+    """``text`` without one trailing ``\n`` or ``\r\n``: the one ``echo`` or an editor adds to a
+    value kept in a file. Only one, so a value may end in blank lines on purpose."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text

@@ -21,7 +21,9 @@ from typing import Any
 
 from bundlekit.core.files import read_user_file
 from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem, quoted
+from bundlekit.core.text import MASK
 from bundlekit.errors import BundleError, InputError, UsageError
+from bundlekit.export.value_from import resolve_value_from
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
 
@@ -99,6 +101,38 @@ def _check_name(path: Path, where: str, value: str) -> None:
         raise _fail(path, where, f"{quoted(value)} {problem}; {NAME_RULE}")
 
 
+def _masked(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with the text value of every sensitive variable replaced by :data:`MASK`, for the
+    schema check: its messages quote what they refuse, and a refusal is printed and logged."""
+    variables = doc.get("variables")
+    if not isinstance(variables, list):
+        return doc
+    masked = [dict(v, value=MASK) if isinstance(v, dict) and v.get("sensitive") is True
+              and isinstance(v.get("value"), str) else v for v in variables]
+    return dict(doc, variables=masked)
+
+
+def _check_value_sources(path: Path, doc: dict[str, Any]) -> None:
+    """A variable has a value, a ``value_from`` or is a placeholder: exactly one, said plainly
+    (the schema's ``oneOf`` message would quote the whole variable)."""
+    variables = doc.get("variables")
+    for i, v in enumerate(variables if isinstance(variables, list) else []):
+        if not isinstance(v, dict):
+            continue
+        if "value_from" not in v:
+            if "value" not in v and v.get("placeholder") is not True:
+                raise _fail(path, f"variables[{i}]", "has no value: give value, value_from = { env = \"NAME\" } or "
+                            "value_from = { file = \"PATH\" } (sensitive values), or placeholder = true for a value "
+                            "the destination zone binds")
+            continue
+        if "value" in v:
+            raise _fail(path, f"variables[{i}]", "has both value and value_from; keep value_from and remove value "
+                        "(a secret should not sit in the release file)")
+        if v.get("placeholder") is True:
+            raise _fail(path, f"variables[{i}]", "is a placeholder and has value_from; a placeholder has no value "
+                        "here (the destination zone binds it): remove one of them")
+
+
 def load_release(path: Path, *, scan: bool = True) -> ReleaseSpec:
     """Read and validate a release file; every problem names the file and key path.
 
@@ -109,7 +143,8 @@ def load_release(path: Path, *, scan: bool = True) -> ReleaseSpec:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{path}: not valid TOML: {err}", code="invalid_release") from None
-    errors = schema_errors(release_schema(), doc)
+    _check_value_sources(path, doc)
+    errors = schema_errors(release_schema(), _masked(doc))
     if errors:
         raise UsageError(f"{path}: " + "; ".join(errors[:8]), code="invalid_release", details=errors)
     base = path.parent.resolve()
@@ -134,7 +169,12 @@ def load_release(path: Path, *, scan: bool = True) -> ReleaseSpec:
     for i, v in enumerate(doc.get("variables", [])):
         if "required" in v and not v.get("placeholder"):
             raise _fail(path, f"variables[{i}].required", "applies to placeholders only (placeholder = true)")
-    variables = tuple(_variable(v) for v in doc.get("variables", []))
+        if "value_from" in v and v.get("sensitive") is not True:
+            raise _fail(path, f"variables[{i}].value_from", "is for sensitive values: add sensitive = true (a "
+                        "value that is no secret belongs in value)")
+    variables = tuple(_variable(v, resolve_value_from(path, i, v["name"], v["value_from"])
+                                if "value_from" in v else v.get("value"))
+                      for i, v in enumerate(doc.get("variables", [])))
     _check_ambiguity(path, variables)
     lifecycle = _lifecycle(path, doc)
     spec = ReleaseSpec(path, project, release, packages, steps, variables)
@@ -194,13 +234,13 @@ def _step(path: Path, i: int, s: dict[str, Any], packages: tuple[PackageSource, 
                 window_size=s.get("window_size"))
 
 
-def _variable(v: dict[str, Any]) -> VariableSpec:
+def _variable(v: dict[str, Any], value: str | None) -> VariableSpec:
     scope = {}
     for dim in SCOPE_DIMENSIONS:
         if dim in v.get("scope", {}):
             val = v["scope"][dim]
             scope[dim] = tuple(sorted({val} if isinstance(val, str) else set(val)))
-    return VariableSpec(v["name"], v.get("value"), bool(v.get("sensitive", False)), bool(v.get("placeholder", False)),
+    return VariableSpec(v["name"], value, bool(v.get("sensitive", False)), bool(v.get("placeholder", False)),
                         scope, v.get("description"), bool(v.get("required", True)))
 
 

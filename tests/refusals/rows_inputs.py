@@ -158,6 +158,9 @@ ROWS = [
         name="bundle-to-split"),
     Row("not_utf8", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "TOPSECRET\udcff", "--sensitive"],
                                    home=c.prod), name="value-argument"),
+    # value_from naming an environment variable nobody set (decision 542)
+    Row("value_source_missing", lambda c: _export(c, c.release(('value = "s3cret-value"',
+                                                                'value_from = { env = "BUNDLEKIT_NEVER_SET_12" }')))),
     # VALUE omitted, standard input not a terminal and empty (decision 540)
     Row("value_missing", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "--sensitive"], home=c.prod)),
     Row("path_unusable", lambda c: Call(["init", "--zone", "fresh"], home=Path("/proc/bundlekit-no-such-home")),
