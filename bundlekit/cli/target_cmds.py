@@ -139,7 +139,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
     if as_json:
         emit_json(t.to_dict())
     else:
-        click.echo(f"added {t.kind} target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.address}")
+        echo(f"added {t.kind} target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.address}")
 
 
 @targets.command("set-host-key", epilog="bundlekit targets set-host-key web-01 'ssh-ed25519 AAAA...' --home ./prod")
@@ -158,10 +158,10 @@ def targets_set_host_key(name: str, keys: tuple[str, ...], home: str | None, as_
         emit_json(dict(t.to_dict(), replaced=replaced))
     else:
         for key in pinned:
-            click.echo(f"pinned {_shown_key(key)} for target {t.name}")
+            echo(f"pinned {_shown_key(key)} for target {t.name}")
         for old in replaced:
             if old not in (_shown_key(k) for k in pinned):
-                click.echo(f"no longer pinned: {old}")
+                echo(f"no longer pinned: {old}")
 
 
 @targets.command("scan-host-key", epilog="bundlekit targets scan-host-key web-01.example:22")
@@ -190,7 +190,7 @@ def targets_scan_host_key(address: str, as_json: bool) -> None:
         emit_json({"host": host, "port": port, "keys": rows})
         return
     for row in rows:
-        click.echo(f"{row['known_hosts']} # {row['fingerprint']}")
+        echo(f"{row['known_hosts']} # {row['fingerprint']}")
 
 
 @targets.command("ssh-key", epilog="bundlekit targets ssh-key --home ./prod >> ~deploy/.ssh/authorized_keys")
@@ -203,7 +203,7 @@ def targets_ssh_key(home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"public_key": line})
     else:
-        click.echo(line)
+        echo(line)
 
 
 @targets.command("check", epilog="bundlekit targets check --home ./prod\nbundlekit targets check web-01 --json")
@@ -274,7 +274,7 @@ def targets_list(home: str | None, as_json: bool) -> None:
         emit_json({"targets": [t.to_dict() for t in rows]})
         return
     if not rows:
-        click.echo("no targets; add one with `bundlekit targets add`")
+        echo("no targets; add one with `bundlekit targets add`")
     for t in rows:
         echo(f"{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")
         if t.kind == "ssh":
@@ -318,7 +318,7 @@ def targets_remove(name: str, home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"removed": t.to_dict()})
     else:
-        click.echo(f"removed target {t.name}; nothing at {t.address} was changed")
+        echo(f"removed target {t.name}; nothing at {t.address} was changed")
 
 
 @cli.group(epilog="sudo bundlekit worker setup --home /srv/bundlekit/prod\nbundlekit worker show --home ./prod")
@@ -339,7 +339,7 @@ def worker_setup(user: str, folder: Path | None, home: str | None, as_json: bool
     if as_json:
         emit_json(settings.to_dict())
     else:
-        click.echo(f"steps on this machine now run as {settings.user} in {settings.folder}")
+        echo(f"steps on this machine now run as {settings.user} in {settings.folder}")
 
 
 @worker.command("set", epilog="bundlekit worker set --user deployer --home ./prod\n"
@@ -367,10 +367,10 @@ def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path |
     if as_json:
         emit_json(settings.to_dict())
         return
-    click.echo(f"steps on this machine (this node only) run {'as ' + str(settings.user) if settings.user else mode} "
+    echo(f"steps on this machine (this node only) run {'as ' + str(settings.user) if settings.user else mode} "
                f"in {settings.folder}")
     if notice:
-        click.echo(notice, err=True)
+        echo(notice, err=True)
 
 
 @worker.command("show", epilog="bundlekit worker show --home ./prod --json")
@@ -384,10 +384,10 @@ def worker_show(home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(dict(settings.to_dict(), warning=notice))
         return
-    click.echo(f"this node's worker ({z.home}): mode {settings.mode}  user {settings.user or '-'}  "
+    echo(f"this node's worker ({z.home}): mode {settings.mode}  user {settings.user or '-'}  "
                f"python {settings.python or '(default)'}  folder {settings.folder}  [set by: {settings.source}]")
     if settings.source != "this node":
-        click.echo("other nodes of this zone keep their own worker settings; `bundlekit worker set` changes only "
+        echo("other nodes of this zone keep their own worker settings; `bundlekit worker set` changes only "
                    "this node's", err=True)
     if notice:
-        click.echo(notice, err=True)
+        echo(notice, err=True)
