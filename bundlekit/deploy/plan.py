@@ -348,8 +348,8 @@ def _package_files(step: Step, package: PackageInput, environment: str) -> tuple
     """The package's texts this step needs: substituted files, structured config files, scripts."""
     json_patterns = json_config_patterns(step, environment)
     texts = dict(read_members(package.path, [*step.substitute, *step.structured_config, *json_patterns,
-                                             *_SCRIPT_PATTERNS],
-                              MAX_TEMPLATE_BYTES))
+                                             *_SCRIPT_PATTERNS], MAX_TEMPLATE_BYTES,
+                              shown=f"step {step.name!r}: package {package.id} {package.version}"))
     substituted = {name for name in texts if member_matches(name, step.substitute)}
     config_files = structured_files(step, environment, sorted(texts))
     scripts: list[str] = []

@@ -76,9 +76,9 @@ class _Refusal(Exception):
         self.code = code
 
 
-def _refuse(archive: Path, problem: _Refusal) -> DeployError:
+def _refuse(archive: Path, problem: _Refusal, shown: str | None = None) -> DeployError:
     return DeployError(
-        f"package {archive} refused: member {quoted(problem.member)} {problem.reason}. "
+        f"{shown or f'package {archive}'} refused: member {quoted(problem.member)} {problem.reason}. "
         "Nothing was extracted; rebuild the package without this entry.",
         code=problem.code,
         details={"archive": str(archive), "member": problem.member, "reason": problem.reason},
@@ -289,9 +289,9 @@ def _detect(archive: Path, head: bytes) -> str:
     return kind
 
 
-def _corrupt(archive: Path, error: BaseException) -> DeployError:
+def _corrupt(archive: Path, error: BaseException, shown: str | None = None) -> DeployError:
     return DeployError(
-        f"package {archive} is damaged or truncated ({error}). Copy it again from its source.",
+        f"{shown or f'package {archive}'} is damaged or truncated ({error}). Copy it again from its source.",
         code="corrupt_package",
     )
 
@@ -303,8 +303,10 @@ _CORRUPTION = (
 )
 
 
-def _checked_members(archive: Path, archive_obj: zipfile.ZipFile | tarfile.TarFile, budget: _Budget) -> list[_Member]:
-    """Every member of an open archive, each checked; any problem refuses the whole package."""
+def _checked_members(archive: Path, archive_obj: zipfile.ZipFile | tarfile.TarFile, budget: _Budget,
+                     shown: str | None = None) -> list[_Member]:
+    """Every member of an open archive, each checked; any problem refuses the whole package
+    (named ``shown`` in the message, else by its path)."""
     try:
         if isinstance(archive_obj, zipfile.ZipFile):
             members = _zip_members(archive_obj, archive.name.lower().endswith(".nupkg"), budget)
@@ -312,9 +314,9 @@ def _checked_members(archive: Path, archive_obj: zipfile.ZipFile | tarfile.TarFi
             members = _tar_members(archive_obj, budget)
         _check_layout(members)
     except _Refusal as problem:
-        raise _refuse(archive, problem) from None
+        raise _refuse(archive, problem, shown) from None
     except _CORRUPTION as error:
-        raise _corrupt(archive, error) from None
+        raise _corrupt(archive, error, shown) from None
     except OSError as error:
         raise DeployError(f"cannot read package {archive}: {error.strerror or error}.",
                           code="package_unreadable") from None
@@ -361,7 +363,8 @@ def _open_archive(archive: Path) -> tuple[BinaryIO, str]:
     return handle, kind
 
 
-def read_members(archive: Path, patterns: Sequence[str], max_bytes: int) -> list[tuple[str, str]]:
+def read_members(archive: Path, patterns: Sequence[str], max_bytes: int,
+                 shown: str | None = None) -> list[tuple[str, str]]:
     """The text of every file member matching ``patterns``, read without extracting anything.
 
     The archive gets the same checks as :func:`extract_package` (one unsafe member refuses
@@ -370,6 +373,8 @@ def read_members(archive: Path, patterns: Sequence[str], max_bytes: int) -> list
     text)`` sorted by path, decoded as :func:`~bundlekit.package.textfiles.decode_text` does (UTF-8, or
     UTF-16/UTF-32 with a byte order mark; the mark is dropped). A matching member larger
     than ``max_bytes`` is ``member_too_large``; one that is not UTF-8 is ``member_not_text``.
+    ``shown`` names the package in refusals (``step 'Deploy web': package Acme.Web 1.4.0``)
+    instead of its path, which in a zone's store says nothing.
     """
     compiled = [_pattern_parts(pattern) for pattern in patterns]
     archive = Path(archive)
@@ -383,14 +388,14 @@ def read_members(archive: Path, patterns: Sequence[str], max_bytes: int) -> list
             else:
                 archive_obj = tarfile.open(fileobj=handle, mode="r:gz" if kind == "tar.gz" else "r:")
             with archive_obj:
-                members = _checked_members(archive, archive_obj, budget)
+                members = _checked_members(archive, archive_obj, budget, shown)
                 wanted = [m for m in members if not m.is_dir and not m.skip
                           and any(_glob_match(parts, m.name.split("/")) for parts in compiled)]
                 return sorted((m.name, _member_text(archive, archive_obj, m, max_bytes)) for m in wanted)
         except _Refusal as problem:
-            raise _refuse(archive, problem) from None
+            raise _refuse(archive, problem, shown) from None
         except _CORRUPTION as error:
-            raise _corrupt(archive, error) from None
+            raise _corrupt(archive, error, shown) from None
         except OSError as error:
             raise DeployError(f"cannot read package {archive}: {error.strerror or error}.",
                               code="package_unreadable") from None

@@ -2,8 +2,9 @@
 
 The attack: a zip nested 2000 folders deep deployed, then the redeploy failed with a
 ``RecursionError`` traceback while removing the old version. Now a package deeper than 64
-folders is refused at the door (export, and the deploy's own check) with a short message that
-names the depth; and a tree of any depth that a *script* makes on the target (in the installed
+folders is refused at the door (export when it reads the package; else the deploy, before
+anything is extracted, and again on the redeploy) with a short message that names the step,
+the package and the depth; and a tree of any depth that a *script* makes on the target (in the installed
 package's folder and in its working folder) is removed by the redeploy's clean-up and by
 ``prune`` without recursion. Through the real CLI in subprocesses, with real local targets.
 """
@@ -80,6 +81,34 @@ def test_a_zip_2000_folders_deep_is_refused_at_export_naming_the_depth(w: World)
     assert "Acme.Web.1.4.0.zip" in err["message"] and "rebuild the package" in err["message"]
     assert len(err["message"]) < 800  # the 4000-character member name is not repeated whole
     assert snapshot(w.dev) == before and not (w.root / "deep.bundle").exists()
+
+
+def test_a_zip_2000_folders_deep_that_export_does_not_read_is_refused_by_deploy_and_redeploy(w: World) -> None:
+    # Export reads only the packages it substitutes (spec/release-file.md); this one it does not.
+    release = w.root / "deep-unread"
+    release.mkdir()
+    (release / "packages").mkdir()
+    with zipfile.ZipFile(w.release_dir / "packages" / "Acme.Web.1.4.0.zip") as src, \
+            zipfile.ZipFile(release / "packages" / "Acme.Web.1.4.0.zip", "w") as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        out.writestr("/".join(["d"] * 2000) + "/leaf.txt", "deep")
+    text = (w.release_dir / "release.toml").read_text().replace('version = "1.4.0"\nchannel', 'version = "0.9.0"\nchannel')
+    text = text.replace('version = "1.4.0"\nfile', 'version = "0.9.0"\nfile')  # a package version of its own
+    (release / "release.toml").write_text(text.replace('substitute = ["appsettings.json", "index.html"]\n', ""))
+    bundle = w.root / "media" / "deep-unread.bundle"
+    w.cli("export", release / "release.toml", "--to", "prod", "-o", bundle, home=w.dev)
+    w.cli("import", bundle, home=w.prod)
+    key = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "--sensitive", home=w.prod, input=API_KEY.encode())
+    assert key.returncode == 0, key.stderr
+    web = w.root / "targets" / "web-01"
+    for _ in ("deploy", "redeploy"):
+        r = run_cli("deploy", "acme-web", "0.9.0", "--environment", "Production", "--json", home=w.prod)
+        err = _json(r)["error"]
+        assert (r.returncode, err["code"]) == (5, "unsafe_package"), err
+        assert err["message"].startswith("step 'Deploy web': package Acme.Web 0.9.0 refused: member 'd/d/d/")
+        assert "nested 2001 levels, more than 64 folders deep" in err["message"] and len(err["message"]) < 800
+        assert not (web / "Acme.Web").exists()  # refused before anything was extracted
 
 
 def test_trees_a_script_made_2000_deep_are_removed_by_the_redeploy_and_by_prune(w: World) -> None:
