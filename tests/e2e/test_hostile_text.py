@@ -93,3 +93,29 @@ def test_deployment_log_escape_sequences_are_escaped_in_show_and_on_the_dashboar
     html = page.read_text("utf-8")
     assert not RAW.search(html)
     assert "\\x1b]0;log-owned\\x07\\x1b[31mred" in html and "Smoke \\u202etset" in html
+
+
+def test_serve_gives_the_page_and_its_json_with_every_control_escaped_and_no_tag(world: World) -> None:
+    """The finding's third surface: what `serve` answers over HTTP (the page and the JSON it
+    reads), not only the files `dashboard` writes."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"}
+    proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "serve", "--home", str(world.dev), "--port", "0",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["url"]
+        with urllib.request.urlopen(url + "api/dashboard.json", timeout=30) as answer:
+            body = answer.read().decode("utf-8")
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            page = answer.read().decode("utf-8")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert not RAW.search(body) and "<" not in body and json.loads(body)["zone_name"] == "dev"
+    assert not RAW.search(page)
+    assert "\\x1b]0;log-owned\\x07\\x1b[31mred" in page and "Smoke \\u202etset" in page
