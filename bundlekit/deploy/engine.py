@@ -145,11 +145,12 @@ def secret_in_names(outputs: Sequence[OutputVariable], masker: Masker) -> tuple[
     return kept, (DeployError(why, code="invalid_output_variable") if why else None)
 
 
-def derived_sensitive(outputs: list[OutputVariable], masker: Masker) -> list[OutputVariable]:
-    """``outputs`` with every value that contains a sensitive value (as ``masker`` finds it in
-    logs) marked sensitive: a value derived from a secret is a secret, so it is sealed at rest,
-    masked in every output and receipt, and sensitive for the steps after it (decision 410)."""
-    return [o if o.sensitive or masker.mask(o.value) == o.value else OutputVariable(o.name, o.value, True)
+def derived_sensitive(outputs: Sequence[OutputVariable], masker: Masker) -> list[OutputVariable]:
+    """``outputs`` with every value that contains a sensitive value of the run, or one of its
+    encodings (as ``masker`` finds it in logs), marked sensitive: a value derived from a secret is
+    a secret, so it is sealed at rest, masked in every output and receipt, and sensitive for the
+    steps after it (decisions 410, 550)."""
+    return [o if o.sensitive or not masker.hides(o.value) else OutputVariable(o.name, o.value, True)
             for o in outputs]
 
 
@@ -168,8 +169,9 @@ class _Executor:
         # run's secrets, and in every output value, plain or sensitive (a sensitive one travels
         # sealed to the source, which must not get the zone's keys either): decision 380.
         key_forms = [form for value in request.protected for form in encoded_forms(value)]
-        self.keys = Masker(key_forms)
-        self.masker = Masker([v.value for v in request.variables if v.sensitive and v.value is not None] + key_forms)
+        self.keys = Masker(forms=key_forms)
+        self.masker = Masker([v.value for v in request.variables if v.sensitive and v.value is not None],
+                             forms=key_forms)
         self.outputs = OutputStore()
         self.targets = {t.name: t for t in request.targets}
         self.steps = {s.name.casefold(): s for s in request.steps}

@@ -7,7 +7,7 @@ import json
 import urllib.parse
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bundlekit.core.text import MASK
@@ -101,7 +101,7 @@ def test_a_secret_never_survives_masking(secret: str, before: str, after: str) -
 @pytest.mark.parametrize("prefix", [b"", b"a", b"ab", b"abc"])
 def test_key_bytes_inside_a_longer_base64_text_are_masked_at_any_alignment(prefix: bytes) -> None:
     key = bytes(range(7, 39))  # 32 bytes
-    masker = Masker(encoded_forms(key))
+    masker = Masker(forms=encoded_forms(key))
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         text = encode(prefix + key + b"tail").decode()
         masked = masker.mask(text)
@@ -113,7 +113,7 @@ def test_key_bytes_inside_a_longer_base64_text_are_masked_at_any_alignment(prefi
 
 def test_key_text_is_masked_wrapped_hex_url_and_json_encoded() -> None:
     pem = "-----BEGIN KEY-----\n" + base64.b64encode(bytes(range(200))).decode() + "\n-----END KEY-----\n"
-    masker = Masker(encoded_forms(pem.encode()))
+    masker = Masker(forms=encoded_forms(pem.encode()))
     wrapped = base64.encodebytes(pem.encode()).decode()  # 76 columns, as base64(1) prints it
     for line in wrapped.splitlines():
         assert len(line) < 16 or masker.mask(line) == MASK
@@ -126,4 +126,93 @@ def test_key_text_is_masked_wrapped_hex_url_and_json_encoded() -> None:
 def test_encoded_forms_of_short_or_empty_values_mask_nothing_common() -> None:
     assert encoded_forms(b"") == set()
     assert all(len(form) >= 4 for form in encoded_forms(b"ab"))
-    assert Masker(encoded_forms(bytes(32))).mask("hello world") == "hello world"
+    assert Masker(forms=encoded_forms(bytes(32))).mask("hello world") == "hello world"
+
+
+# ------------------------------------------------- a sensitive value in the encodings scripts make of it
+
+SECRET = "pa55:w/rd+\"é&x"  # a character of every kind the URL and JSON encodings change
+
+
+def _core(text: str, before: int, length: int) -> str:
+    """The characters of base64 ``text`` whose six bits all come from the ``length`` bytes that
+    start ``before`` bytes into the encoded data (the ones that do not depend on their neighbours)."""
+    first, end = 8 * before, 8 * (before + length)
+    return "".join(c for i, c in enumerate(text) if 6 * i >= first and 6 * i + 6 <= end)
+
+
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
+@pytest.mark.parametrize("prefix", [b"", b"a", b"ab", b"abc", b"abcd"])
+def test_a_secret_inside_a_longer_base64_text_is_masked_at_each_of_the_three_alignments(encode, prefix: bytes) -> None:
+    masker = Masker([SECRET])
+    raw = SECRET.encode()
+    text = encode(prefix + raw + b"--tail of other bytes").decode()
+    core = _core(text, len(prefix), len(raw))
+    assert len(core) >= (8 * len(raw) - 10) // 6  # all but the two characters shared with neighbours
+    masked = masker.mask(text)
+    assert core not in masked and MASK in masked
+    # What survives around the mask: the prefix's and the tail's own characters and at most one
+    # shared character on each side (under six bits of the secret each).
+    assert len(masked) - len(MASK) <= len(text) - len(core)
+
+
+@pytest.mark.parametrize("shown", [
+    base64.b64encode(SECRET.encode()).decode(),
+    base64.b64encode(SECRET.encode()).decode().rstrip("="),
+    base64.urlsafe_b64encode(SECRET.encode()).decode(),
+    SECRET.encode().hex(),
+    SECRET.encode().hex().upper(),
+    urllib.parse.quote(SECRET, safe=""),
+    urllib.parse.quote(SECRET),
+    urllib.parse.quote_plus(SECRET),
+    urllib.parse.quote(SECRET, safe="").lower(),  # some encoders write %2f, not %2F
+    json.dumps(SECRET)[1:-1],
+    json.dumps(SECRET, ensure_ascii=False)[1:-1],
+    json.dumps(SECRET).replace("/", "\\/")[1:-1],  # encoders that escape the slash
+], ids=["b64", "b64-unpadded", "b64url", "hex", "HEX", "url", "url-keep-slash", "url-plus", "url-lower", "json",
+        "json-utf8", "json-slash"])
+def test_a_sensitive_value_is_masked_in_every_encoding_a_script_makes(shown: str) -> None:
+    assert shown != SECRET
+    line = f"connecting with {shown} now"
+    assert Masker([SECRET]).mask(line) == f"connecting with {MASK} now"
+
+
+def test_a_value_added_later_is_masked_in_its_encodings_too() -> None:
+    masker = Masker()
+    token = "late-token-5521"
+    assert masker.mask(token.encode().hex()) == token.encode().hex()
+    masker.add(token)
+    assert masker.mask(token.encode().hex()) == MASK
+    assert masker.hides("x" + base64.b64encode(token.encode()).decode())
+    assert not masker.hides("nothing secret here")
+
+
+def test_encodings_of_short_values_are_not_masked_and_forms_are_masked_as_given() -> None:
+    masker = Masker(["abc"])
+    assert masker.secret_count == 0 and masker.mask(b"abc".hex() + " YWJj") == "616263 YWJj"
+    literal = Masker(forms=["6b6579"])  # a form is masked as it is, never encoded again
+    assert literal.mask("6b6579") == MASK and literal.secret_count == 1
+
+
+@settings(deadline=None)  # the first example compiles the masker; no timing is tested
+@given(secret=st.text(min_size=4, max_size=24), prefix=st.binary(max_size=5), suffix=st.binary(max_size=5),
+       url=st.booleans())
+def test_no_base64_core_of_a_secret_survives_masking(secret: str, prefix: bytes, suffix: bytes, url: bool) -> None:
+    encode = base64.urlsafe_b64encode if url else base64.b64encode
+    raw = secret.encode("utf-8", "surrogatepass")
+    text = encode(prefix + raw + suffix).decode()
+    masked = Masker([secret]).mask(text)
+    core = _core(text, len(prefix), len(raw))
+    assert core not in masked
+
+
+def test_many_secrets_with_their_encodings_mask_megabytes_completely() -> None:
+    secrets = [f"secret-value-{i:04d}" for i in range(200)]
+    masker = Masker(secrets)
+    line = "INFO 0123456789abcdef ordinary log text dGhpcyBpcyBiYXNlNjQ= 4f6b\n"
+    shown = [base64.b64encode(s.encode()).decode() for s in secrets[:100]] + [s.encode().hex() for s in secrets[100:]]
+    log = line * 20_000 + " ".join(shown) + "\n" + line * 1000
+    masked = masker.mask(log)
+    assert not any(form in masked for form in shown)
+    assert masked.count(MASK) == len(secrets)
+    assert masked.startswith(line * 20_000) and masked.endswith(line * 1000)
