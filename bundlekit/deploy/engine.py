@@ -394,9 +394,12 @@ class _Executor:
                 if record.failed and first_failure is None:
                     where = f"on {record.target}" if record.target else "on the zone"
                     first_failure = f"{record.step!r} {where}: {record.state}"
-        # A value that became secret late may have been printed in an earlier log.
+        # A value that became secret late may have been printed in an earlier log, or set in a plain
+        # output of an earlier run (or of another target of the same step): the record is what every
+        # listing, state row and receipt takes its outputs from, so it is checked once more here.
         runs = tuple(dataclasses.replace(r, log=self.masker.mask(r.log),
-                                         reason=self.masker.mask(r.reason) if r.reason else r.reason)
+                                         reason=self.masker.mask(r.reason) if r.reason else r.reason,
+                                         outputs=tuple(derived_sensitive(r.outputs, self.masker)))
                      for r in records)
         state = "Failed" if any(r.failed for r in runs) else "Success"
         if state == "Failed" and self.cancel is not None and self.cancel.is_set() and any(

@@ -130,3 +130,31 @@ def test_values_shorter_than_four_characters_are_not_masked_like_octopus(tmp_pat
     record = execute(build_plan(request), request)
     assert f"value={short}" in record.runs[0].log
 
+
+def test_plain_outputs_carrying_a_secret_or_an_encoding_of_it_become_sensitive(tmp_path: Path) -> None:
+    """Finding 12 (taint through plain outputs): a plain output whose value contains a sensitive value
+    of the run, as it is or encoded by the script, is a sensitive output in the record; one set by an
+    earlier run, before the value it contains became secret, is too."""
+    steps = [
+        script("Early", f'set_octopusvariable Early "id={MAKE_OUTPUT_SECRET}"', roles=("db",)),
+        script("Compose", "import base64, json, urllib.parse\n"
+                          "s = get_octopusvariable('Db.Password')\n"
+                          "set_octopusvariable('CallbackUrl', 'https://svc:' + s + '@host')\n"
+                          "set_octopusvariable('B64', 'Basic ' + base64.b64encode(b'u:' + s.encode()).decode())\n"
+                          "set_octopusvariable('Hex', s.encode().hex().upper())\n"
+                          "set_octopusvariable('Query', urllib.parse.urlencode({'k': s + '/+'}))\n"
+                          "set_octopusvariable('Json', json.dumps({'pw': s + '\"'}))\n"
+                          "set_octopusvariable('Plain', 'nothing secret')\n", syntax="python"),
+        script("Late", f'set_octopusvariable Token "{MAKE_OUTPUT_SECRET}" -sensitive', roles=("db",)),
+    ]
+    request = request_for(steps, [var("Db.Password", SECRET, True)], targets=web_db(tmp_path))
+    record = execute(build_plan(request), request)
+    assert record.state == "Success", [r.log for r in record.runs]
+    outputs = {o.name: o for _, _, o in record.outputs()}
+    assert {name for name, o in outputs.items() if o.sensitive} == {
+        "Early", "CallbackUrl", "B64", "Hex", "Query", "Json", "Token"}
+    assert outputs["Plain"].value == "nothing secret" and not outputs["Plain"].sensitive
+    shown = json.dumps(record.to_dict())
+    for form in (SECRET, base64.b64encode(f"u:{SECRET}".encode()).decode()[4:], SECRET.encode().hex().upper(),
+                 OUTPUT_SECRET):
+        assert form not in shown

@@ -2,15 +2,25 @@
 
 A release copies a production-only sensitive value into an output variable that is not
 marked sensitive (``set_octopusvariable "Endpoint" "https://pay.example/?key=#{Acme.ApiKey}"``).
-The zone must treat that output as sensitive: masked in ``deploy --json``, ``deployments
-show``, ``outputs`` and both dashboards, sealed in the state and in the receipt, and
-sensitive for the later step that reads it. The secret may appear nowhere in clear: not in
-any file of either zone (SQLite included), not in the receipt (its compressed blobs opened),
-not in any command's output.
+Finding 12 adds the same attack with the secret in a URL's password (``CallbackUrl =
+https://svc:#{Secret}@host``) and encoded by the script (base64, hex) before it goes into a
+plain output or the log. The zone must treat each such output as sensitive: masked in
+``deploy --json``, ``deployments show``, ``outputs``, both dashboards and ``serve``, sealed in
+the state and in the receipt, and sensitive for the later step that reads it. The secret, and
+the encodings the scripts made of it, may appear nowhere in clear: not in any file of either
+zone (SQLite included), not in the receipt (its compressed blobs opened), not in any command's
+output or served page.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import zstandard
@@ -20,6 +30,9 @@ from tests.e2e.world import World, json_of, make_world
 
 PROD_KEY = "PRODONLY-KEY-31337"
 ENDPOINT = "https://pay.example/?key="
+#: The key as the scripts below encode it (finding 12: taint through plain outputs, in any encoding).
+KEY_FORMS = (PROD_KEY, base64.b64encode(PROD_KEY.encode()).decode(), PROD_KEY.encode().hex(),
+             PROD_KEY.encode().hex().upper())
 
 
 def _edit(w: World, old: str, new: str) -> None:
@@ -42,13 +55,35 @@ def _inflated(data: bytes) -> bytes:
 
 
 def _clear_in_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() and PROD_KEY.encode() in _inflated(p.read_bytes())]
+    return [p for p in root.rglob("*") if p.is_file() and any(
+        form.encode() in _inflated(p.read_bytes()) for form in KEY_FORMS)]
+
+
+def _served(home: Path) -> list[str]:
+    """The page and the JSON view `bundlekit serve` gives for ``home``."""
+    proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "serve", "--home", str(home), "--port", "0", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["url"]
+        return [urllib.request.urlopen(url + path, timeout=60).read().decode() for path in ("", "api/dashboard.json")]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def test_an_output_copying_a_sensitive_value_is_sensitive_everywhere(tmp_path: Path) -> None:
     w = make_world(tmp_path)
     _edit(w, 'set_octopusvariable "SchemaVersion" "42"',
           f'set_octopusvariable "SchemaVersion" "42"\nset_octopusvariable "Endpoint" "{ENDPOINT}#{{Acme.ApiKey}}"')
+    # the finding's attack: a plain output composing the secret into a URL, and the encodings a
+    # script makes of it (base64, hex) in plain outputs too
+    _edit(w, 'set_octopusvariable "SchemaVersion" "42"',
+          'set_octopusvariable "SchemaVersion" "42"\nset_octopusvariable "CallbackUrl" "https://svc:#{Acme.ApiKey}@host"\n'
+          'key="$(get_octopusvariable Acme.ApiKey)"\n'
+          'set_octopusvariable "Basic" "Basic $(printf \'svc:%s\' "$key" | base64 -w0)"\n'
+          'set_octopusvariable "KeyHex" "$(printf %s "$key" | od -An -tx1 | tr -d \' \\n\')"\n'
+          'echo "hex $(printf %s "$key" | od -An -tx1 | tr -d \' \\n\' | tr a-f A-F) b64 $(printf %s "$key" | base64)"')
     # the later step, on another target, reads it and passes it on (still derived, still sensitive)
     _edit(w, 'set_octopusvariable("SmokeResult", "passed")',
           'set_octopusvariable("SmokeResult", "passed")\n'
@@ -68,6 +103,8 @@ def test_an_output_copying_a_sensitive_value_is_sensitive_everywhere(tmp_path: P
     assert outputs["Endpoint"] == {"name": "Endpoint", "value": "********", "sensitive": True}
     assert outputs["EndpointSeen"] == {"name": "EndpointSeen", "value": "********", "sensitive": True}
     assert outputs["SchemaVersion"] == {"name": "SchemaVersion", "value": "42", "sensitive": False}
+    for name in ("CallbackUrl", "Basic", "KeyHex"):
+        assert outputs[name] == {"name": name, "value": "********", "sensitive": True}
     w.cli("import", receipt, home=w.dev)
 
     texts = list(w.outputs)
@@ -85,9 +122,10 @@ def test_an_output_copying_a_sensitive_value_is_sensitive_everywhere(tmp_path: P
     html = tmp_path / "dash.html"
     assert run_cli("dashboard", "--html", html, home=w.dev).returncode == 0
     texts.append(html.read_text())
+    texts += _served(w.prod) + _served(w.dev)
 
-    assert [t for t in texts if PROD_KEY in t] == []
+    assert [t for t in texts if any(form in t for form in KEY_FORMS)] == []
     assert _clear_in_files(w.prod) == [] and _clear_in_files(w.dev) == []
-    assert PROD_KEY.encode() not in _inflated(receipt.read_bytes())
+    assert not [form for form in KEY_FORMS if form.encode() in _inflated(receipt.read_bytes())]
     # the control: the plain output travelled in clear, so the search above could find a value
     assert b"SchemaVersion" in _inflated(receipt.read_bytes())
