@@ -428,6 +428,7 @@ def _cross_check(m: Manifest, where: str) -> None:
         raise FormatError(f"{where}: a package id and version is listed twice", code="invalid_manifest")
     if m.kind == "receipt":
         referenced |= {run["log"] for r in m.receipts for run in r["runs"] if "log" in run}
+        _check_withheld(m, where)
         _unique(m.receipts, "deployment_id", "a deployment", where)
         _unique(m.refusals, "refusal_id", "a refusal", where)
     extra = set(digests) - referenced
@@ -444,6 +445,17 @@ def _cross_check(m: Manifest, where: str) -> None:
         if len(set(names)) != len(names):
             raise FormatError(f"{where}: two steps share a name", code="invalid_manifest")
         _unique(m.attestations, "deployment_id", "an attested deployment", where)
+
+
+def _check_withheld(m: Manifest, where: str) -> None:
+    """Format 1.4: an output a run withheld is named once and is not also carried (names are
+    case-insensitive; a run may carry one name several times, set again by its script)."""
+    for i, r in enumerate(m.receipts):
+        for j, run in enumerate(r["runs"]):
+            withheld = [n.casefold() for n in run.get("withheld", ())]
+            if len(set(withheld)) != len(withheld) or set(withheld) & {o["name"].casefold() for o in run["outputs"]}:
+                raise FormatError(f"{where}: receipts[{i}].runs[{j}] names a withheld output variable twice, or "
+                                  "among the outputs it carries", code="invalid_manifest")
 
 
 def _check_delta(m: Manifest, i: int, p: PackageRef, where: str) -> None:

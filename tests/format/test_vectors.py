@@ -277,3 +277,13 @@ def test_no_two_sealed_values_in_the_vectors_share_an_ephemeral_key() -> None:
     shared = {k.hex()[:16]: len(v) for k, v in by_key.items() if len(v) > 1}
     assert not shared, f"ephemeral keys sealing more than one value: {shared}"
     assert sum(len(v) for v in by_key.values()) >= 3  # the release 1.0 and 1.1 secrets and the receipt output
+
+
+def test_the_withheld_receipt_vector_names_its_withheld_output_and_carries_nothing_else_of_it() -> None:
+    m = check_bundle(_verifier(), VECTORS / "valid-receipt-withheld.bundle").manifest
+    run = m.receipts[0]["runs"][0]
+    assert run["withheld"] == ["Token"] and [o["name"] for o in run["outputs"]] == ["Schema"]
+    assert run["log_omitted"] == 2048 and "log" in run
+    data = (VECTORS / "valid-receipt-withheld.bundle").read_bytes()
+    assert data[10:12] == b"\x00\x04"  # the header's minor version says 1.4
+    assert b"vector-output-secret" not in data and b"sealed" not in data
