@@ -10,6 +10,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import (ASCII_INT, counted, echo, echo_field, emit_json, home_option, json_option,
                                   quiet_option)
+from bundlekit.cli.egress_cmds import echo_contents
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
@@ -18,7 +19,9 @@ from bundlekit.core.text import size_text
 from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest
+from bundlekit.errors import UsageError
 from bundlekit.importer.verify import read_unverified, verify_bundle
+from bundlekit.receipt.egress import contents as receipt_contents
 
 
 def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[str, Any]:
@@ -112,10 +115,12 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
                 echo(f"  {p.id} {p.version} by reference (the destination already holds it)")
 
 
-@cli.command(epilog="bundlekit inspect acme-1.4.0.bundle --json")
+@cli.command(epilog="bundlekit inspect acme-1.4.0.bundle --json\nbundlekit inspect receipts.bundle --contents")
 @click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--contents", is_flag=True, help="For a receipt: list everything it carries (every output leaving, "
+              "sealed or withheld, log sizes, package inventory), as `outbox pack --dry-run` does.")
 @json_option
-def inspect(bundle: Path, as_json: bool) -> None:
+def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     """Show what a bundle holds without any keys (nothing is verified; see `verify`)."""
     bf, m = read_unverified(bundle)
     with bf:
@@ -123,6 +128,9 @@ def inspect(bundle: Path, as_json: bool) -> None:
         version = f"{bf.header.major}.{bf.header.minor}"
         info = summary(m, bf.digest, signers, version)
     info["verified"] = False
+    if contents:
+        _contents(m, info, as_json)
+        return
     if as_json:
         emit_json(info)
         return
@@ -183,6 +191,22 @@ def _note_text(n: Mapping[str, Any]) -> str:
     at = f"{n['path']}: " if n.get("path") else ""
     fix = f" ({n['suggestion']})" if n.get("suggestion") else ""
     return f"{where}: warning [{n.get('code')}] {at}{n.get('message')}{fix}"
+
+
+def _contents(m: Manifest, info: dict[str, Any], as_json: bool) -> None:
+    """``inspect --contents``: a receipt's whole contents from its manifest (no key; sealed values stay sealed)."""
+    if m.kind != "receipt":
+        raise UsageError(f"--contents lists what a receipt carries; this is a {m.kind} bundle (plain `bundlekit "
+                         "inspect` shows it)", code="usage")
+    listing = {"destination": {"name": m.destination.name, "zone_id": m.destination.zone_id},
+               **receipt_contents(m.receipts, m.refusals, m.inventory, m.raw.get("features", ()),
+                                  {b.digest: b.size for b in m.blobs})}
+    if as_json:
+        emit_json({"bundle_id": info["bundle_id"], "digest": info["digest"], "format_version": info["format_version"],
+                   "source": info["source"], "sequence": info["sequence"], "verified": False, **listing})
+        return
+    echo_contents(listing, f"receipt from {m.source.name} to zone {m.destination.name}, sequence {m.sequence}, "
+                           f"format {info['format_version']} (unverified) carries:")
 
 
 def _phase_text(p: Any) -> str:

@@ -11,6 +11,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.egress_cmds import echo_contents
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
@@ -19,8 +20,9 @@ from bundlekit.dashboard.html import render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.server import serve as serve_dashboard
 from bundlekit.dashboard.text import render_text
+from bundlekit.errors import UsageError
 from bundlekit.receipt.ingest import reported_outputs
-from bundlekit.receipt.outbox import list_outbox, pack
+from bundlekit.receipt.outbox import list_outbox, pack, preview
 
 
 @cli.group(epilog="bundlekit outbox pack --home ./prod -o prod-receipts-2026-12-01.bundle")
@@ -51,16 +53,41 @@ def outbox_list(home: str | None, as_json: bool) -> None:
         echo(f"written  {f['path']} (sequence {f['sequence']}, {len(f['deployments'])} deployment(s))")
 
 
-@outbox.command("pack", epilog="bundlekit outbox pack --home ./prod -o prod-receipts-2026-12-01.bundle")
+@outbox.command("pack", epilog="bundlekit outbox pack --home ./prod -o prod-receipts-2026-12-01.bundle\n"
+                               "bundlekit outbox pack --home ./prod --dry-run")
 @home_option
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the receipt bundle (not with --dry-run).")
 @click.option("--to", "to", default=None, help="Only receipts for this zone (needed when several zones wait).")
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="List exactly what the receipt would carry (the egress policy applied); write nothing.")
 @json_option
-def outbox_pack(home: str | None, output: Path, to: str | None, as_json: bool) -> None:
+def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: bool, as_json: bool) -> None:
     """Pack every receipt not yet packed into one signed receipt bundle.
 
+    What leaves is what the zone's egress policy lets leave (`bundlekit egress show`): by default
+    sensitive output variables are withheld, named only. --dry-run lists every entry, every output
+    (leaving, sealed or withheld), the log sizes and the package inventory.
+
     -o never replaces an existing file (it may be a receipt not carried yet): give each pack
-    its own name, for instance with the date."""
+    its own name, for instance with the date.
+    """
+    if dry_run:
+        if output is not None:
+            raise UsageError("--dry-run writes nothing: drop -o/--output, or drop --dry-run to write the receipt",
+                             code="usage")
+        with open_home(home) as z:
+            contents = preview(z, to=to)
+        listing = {"destination": {"name": contents.dest.name, "zone_id": contents.dest.zone_id},
+                   **contents.listing()}
+        if as_json:
+            emit_json(listing)
+        else:
+            echo_contents(listing, f"a receipt for zone {contents.dest.name} would carry (nothing written):")
+        return
+    if output is None:
+        raise UsageError("say where to write the receipt: -o FILE (or list what it would carry: --dry-run)",
+                         code="usage")
     with open_home(home) as z:
         rf = pack(z, output, to=to, now=clock.now())
     if as_json:
@@ -85,8 +112,9 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_jso
         emit_json({"project": project, "zone": zone_name, "outputs": result})
         return
     for o in result:
+        shown = f"(withheld by zone {zone_name})" if o["withheld"] else f"= {o['value']}"
         echo(f"{o['environment']:<12} {o['release']:<8} Octopus.Action[{o['step']}].Output"
-             + (f"[{o['target']}]" if o["target"] else "") + f".{o['name']} = {o['value']}")
+             + (f"[{o['target']}]" if o["target"] else "") + f".{o['name']} {shown}")
 
 
 @cli.command(epilog="bundlekit dashboard --home ./dev\nbundlekit dashboard --home ./dev --html dashboard.html")

@@ -32,13 +32,16 @@ from bundlekit.format.bundleid import receipt_bundle_id
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
 from bundlekit.trust.policy import package_owners
+from bundlekit.receipt import egress
+from bundlekit.zone import egress as zone_egress
 from bundlekit.zone import outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.truststore import TrustEntry
 from bundlekit.zone.logs import get_log
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
 
-__all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "write_receipt", "ReceiptFile",
-           "parked_name", "finish_parked", "refuse_existing"]
+__all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "gather", "ReceiptContents",
+           "write_receipt", "ReceiptFile", "parked_name", "finish_parked", "refuse_existing"]
 
 RECEIPT_EXPIRY = 365 * 86400
 #: What this zone tells its sources it can read beyond format 1.1 (spec/bundle-format.md §7): delta
@@ -229,12 +232,55 @@ def refuse_existing(out: Path, *, recorded: bool = False) -> None:
                      "packed or recorded", code="file_exists", details={"path": str(out)})
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptContents:
+    """What one receipt to ``dest`` carries, the zone's egress policy applied (``receipt/egress.py``):
+    its deployment ``entries``, refused imports, package ``inventory``, and the bytes of every log
+    the entries name, by SHA-256 digest."""
+
+    dest: TrustEntry
+    entries: list[dict[str, Any]]
+    refusals: list[dict[str, Any]]
+    inventory: list[dict[str, Any]]
+    logs: dict[str, bytes]
+
+    def listing(self) -> dict[str, Any]:
+        """:func:`bundlekit.receipt.egress.contents` of this receipt."""
+        return egress.contents(self.entries, self.refusals, self.inventory, RECEIPT_FEATURES,
+                               {d: len(b) for d, b in self.logs.items()})
+
+
+def gather(zone: Zone, dest_zone_id: str, deployment_ids: Sequence[str], *, refusal_ids: Sequence[str] = (),
+           local: Sequence[tuple[dict[str, Any], dict[str, bytes]]] = ()) -> ReceiptContents:
+    """Read what a receipt to ``dest_zone_id`` would carry: the outbox entries of ``deployment_ids``
+    and ``local`` entries (with their logs by digest), under the zone's egress policy; the refused
+    imports ``refusal_ids``; the inventory the destination may see (decision 290). Writes nothing.
+    Raises ``StateError`` ``unknown_zone`` (the destination is no longer trusted),
+    ``unknown_deployment``, and ``state_damaged`` (a stored policy that no longer reads)."""
+    dest = truststore.entry_for_id(zone.db, dest_zone_id)
+    if dest is None:
+        raise StateError(f"receipts wait for zone {dest_zone_id}, which this zone no longer trusts; trust its card "
+                         "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
+    queued = outbox.entries(zone.db, dest_zone_id, deployment_ids) + [e for e, _ in local]
+    local_logs = {digest: data for _, logs in local for digest, data in logs.items()}
+    entries, logs = egress.apply_policy(zone_egress.get_policy(zone.db), queued,
+                                        lambda digest: local_logs.get(digest) or get_log(zone.db, digest) or b"")
+    refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
+    # Only what concerns the destination (decision 290): the packages it delivered, or a source
+    # sharing its packages with it did, whose bytes are in the store (it may rebuild a delta from
+    # any of them); never what other sources sent.
+    owners = package_owners(dest_zone_id, truststore.sources(zone))
+    inventory = [item for item in packages.inventory(zone.db, owners) if zone.store.has(item["sha256"])]
+    return ReceiptContents(dest, entries, refused, inventory, logs)
+
+
 def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out: Path, *, now: EpochSeconds,
                   refusal_ids: Sequence[str] = (),
                   local: Sequence[tuple[dict[str, Any], dict[str, bytes]]] = ()) -> ReceiptFile:
     """Sign a receipt bundle carrying the given outbox entries (deployments and refused imports)
-    to zone ``dest_zone_id``; ``local``: entries (with their logs by digest) of deployments of
-    releases this zone created, which no outbox holds (``receipt/evidence.py``; decision 393).
+    to zone ``dest_zone_id``, as the zone's egress policy lets them leave (:func:`gather`);
+    ``local``: entries (with their logs by digest) of deployments of releases this zone created,
+    which no outbox holds (``receipt/evidence.py``; decision 393).
 
     Checks first (``InputError`` ``file_exists`` when something is at ``out``: a receipt is never
     written over a file, decision 460; ``StateError`` ``unknown_zone`` when the destination is no longer trusted,
@@ -247,24 +293,15 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     nothing is recorded or marked packed, and ``out`` is untouched.
     """
     refuse_existing(out)
-    dest = truststore.entry_for_id(zone.db, dest_zone_id)
-    if dest is None:
-        raise StateError(f"receipts wait for zone {dest_zone_id}, which this zone no longer trusts; trust its card "
-                         "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
-    entries = outbox.entries(zone.db, dest_zone_id, deployment_ids) + [e for e, _ in local]
-    local_logs = {digest: data for _, logs in local for digest, data in logs.items()}
-    refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
-    # Only what concerns the destination (decision 290): the packages it delivered, or a source
-    # sharing its packages with it did, whose bytes are in the store (it may rebuild a delta from
-    # any of them); never what other sources sent.
-    store = zone.store
-    owners = package_owners(dest_zone_id, truststore.sources(zone))
-    inventory = [item for item in packages.inventory(zone.db, owners) if store.has(item["sha256"])]
+    found = gather(zone, dest_zone_id, deployment_ids, refusal_ids=refusal_ids, local=local)
+    dest, entries, refused, inventory = found.dest, found.entries, found.refusals, found.inventory
     zone_signing(zone, now)  # the keys and statements are usable, before any work (read again at the commit)
     writer = BundleWriter(out, "receipt")
+    if egress.uses_egress_fields(entries):
+        writer.minor = egress.EGRESS_MINOR  # only a receipt that needs 1.4 says so
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
-            data = local_logs.get(digest) or get_log(zone.db, digest) or b""
+            data = found.logs[digest]
             writer.add_blob(io.BytesIO(data), len(data))
         with zone.db.transaction() as tx:
             # Again under the write lock: another process may have written there since (decision 460).

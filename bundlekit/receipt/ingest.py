@@ -196,8 +196,10 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
     """The output variables zone ``zone_name`` reported for ``project`` (name or slug): for each
     environment, those of the latest deployment reported there.
 
-    Items: {environment, deployment_id, release, step, target, name, sensitive, value};
-    a sensitive value is ``********`` unless ``reveal`` (then unsealed with this zone's key).
+    Items: {environment, deployment_id, release, step, target, name, sensitive, value, withheld};
+    a sensitive value is ``********`` unless ``reveal`` (then unsealed with this zone's key); an
+    output the deploying zone's egress policy withheld (format 1.4) has ``withheld`` true and no
+    ``value`` or ``sensitive`` (None): the receipt carries its name only, so nothing can reveal it.
     Raises ``StateError`` ``unknown_zone``, or ``no_outputs`` when no receipt reports the project.
     """
     source = truststore.get_zone(zone, zone_name)
@@ -218,5 +220,9 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
                     value = o["value"]
                 result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],
                                "step": run["step"], "target": run.get("target"), "name": o["name"],
-                               "sensitive": o["sensitive"], "value": value})
+                               "sensitive": o["sensitive"], "value": value, "withheld": False})
+            for name in run.get("withheld", ()):
+                result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],
+                               "step": run["step"], "target": run.get("target"), "name": name,
+                               "sensitive": None, "value": None, "withheld": True})
     return result

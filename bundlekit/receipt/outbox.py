@@ -7,11 +7,11 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError, UsageError
-from bundlekit.receipt.build import ReceiptFile, finish_parked, write_receipt
+from bundlekit.receipt.build import ReceiptContents, ReceiptFile, finish_parked, gather, write_receipt
 from bundlekit.zone import outbox, refusals
 from bundlekit.zone.home import Zone
 
-__all__ = ["list_outbox", "pack", "ATTEMPTS"]
+__all__ = ["list_outbox", "pack", "preview", "ATTEMPTS"]
 
 
 def list_outbox(zone: Zone) -> dict[str, Any]:
@@ -38,22 +38,36 @@ def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> Receipt
     """
     finish_parked(zone)
     for attempt in range(1, ATTEMPTS + 1):
-        rows = outbox.pending(zone.db) + refusals.pending(zone.db)
-        if to is not None:
-            rows = [r for r in rows if (r["dest_name"] or "").lower() == to.lower() or r["dest_zone_id"] == to]
-        if not rows:
-            raise StateError("the outbox has no receipt waiting to be packed" + (f" for zone {to!r}" if to else "")
-                             + ("; another process of this zone packed them meanwhile" if attempt > 1 else ""),
-                             code="outbox_empty")
-        dests = {r["dest_zone_id"] for r in rows}
-        if len(dests) > 1:
-            names = ", ".join(sorted({r["dest_name"] or r["dest_zone_id"] for r in rows}))
-            raise UsageError(f"receipts wait for several zones ({names}); pack one at a time with --to ZONE",
-                             code="usage")
+        dest, deployment_ids, refusal_ids = _waiting(zone, to, again=attempt > 1)
         try:
-            return write_receipt(zone, dests.pop(), [r["deployment_id"] for r in rows if "deployment_id" in r], out,
-                                 now=now, refusal_ids=[r["refusal_id"] for r in rows if "refusal_id" in r])
+            return write_receipt(zone, dest, deployment_ids, out, now=now, refusal_ids=refusal_ids)
         except StateError as error:
             if error.code != "outbox_entry_packed" or attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def preview(zone: Zone, *, to: str | None) -> ReceiptContents:
+    """What :func:`pack` would put in the receipt now, the zone's egress policy applied, writing
+    nothing (``outbox pack --dry-run``); ``.listing()`` lists it. Raises what :func:`pack` raises
+    before it writes."""
+    dest, deployment_ids, refusal_ids = _waiting(zone, to)
+    return gather(zone, dest, deployment_ids, refusal_ids=refusal_ids)
+
+
+def _waiting(zone: Zone, to: str | None, again: bool = False) -> tuple[str, list[str], list[str]]:
+    """The destination, deployment ids and refusal ids the next receipt packs (for ``to``, a zone name or id)."""
+    rows = outbox.pending(zone.db) + refusals.pending(zone.db)
+    if to is not None:
+        rows = [r for r in rows if (r["dest_name"] or "").lower() == to.lower() or r["dest_zone_id"] == to]
+    if not rows:
+        raise StateError("the outbox has no receipt waiting to be packed" + (f" for zone {to!r}" if to else "")
+                         + ("; another process of this zone packed them meanwhile" if again else ""),
+                         code="outbox_empty")
+    dests = {r["dest_zone_id"] for r in rows}
+    if len(dests) > 1:
+        names = ", ".join(sorted({r["dest_name"] or r["dest_zone_id"] for r in rows}))
+        raise UsageError(f"receipts wait for several zones ({names}); pack one at a time with --to ZONE",
+                         code="usage")
+    return (dests.pop(), [r["deployment_id"] for r in rows if "deployment_id" in r],
+            [r["refusal_id"] for r in rows if "refusal_id" in r])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CANARY, run_cli, snapshot
+from tests.conftest import CANARY, FIXTURES, run_cli, snapshot
 from tests.e2e.world import API_KEY, World, json_of, make_world
 
 
@@ -19,6 +19,7 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> World:
     bundle = w.export("acme-1.4.0.bundle")
     w.cli("import", bundle, home=w.prod)
     w.cli("variables", "set", "acme-web", "Acme.ApiKey", API_KEY, "--sensitive", home=w.prod)
+    w.cli("egress", "set", FIXTURES / "acme" / "egress.toml", home=w.prod)  # MigrationToken may go back, sealed
     out = w.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", "--receipt-out",
                 w.root / "media" / "receipt-1.bundle", home=w.prod)
     w.deploy_json = json_of(out)  # type: ignore[attr-defined]

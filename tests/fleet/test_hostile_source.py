@@ -24,6 +24,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import urllib.parse
 from pathlib import Path
@@ -166,6 +167,10 @@ def test_a_hostile_trusted_source_gets_no_key_no_other_package_and_no_memory(
     ok("trust", "add", tmp_path / "dev.card", "--projects", "Hostile", home=prod)
     ok("trust", "add", tmp_path / "devb.card", "--projects", "Billing", home=prod)
     ok("worker", "set", "--sandbox", "--folder", public_folder / "prod.worker", home=prod)
+    policy = tmp_path / "egress.toml"  # the probe's sensitive outputs go back sealed, so the source's --reveal opens them
+    policy.write_text('[[rule]]\nprojects = ["Hostile"]\nallow_sensitive = [%s]\n'
+                      % ", ".join(f'"Secret{i}"' for i in range(64)))
+    ok("egress", "set", policy, home=prod)
     ok("targets", "add", "web-01", "--environment", "Production", "--role", "web", "--root",
        public_folder / "web-01", home=prod)
     ok("targets", "ssh-key", home=prod)  # the zone's SSH key exists too, and must not leak either
@@ -205,7 +210,10 @@ def test_a_hostile_trusted_source_gets_no_key_no_other_package_and_no_memory(
         "source dashboard": ok("dashboard", "--json", home=dev),
         "zone dashboard": ok("dashboard", "--json", home=prod),
     }
-    assert "Plain0" in texts["outputs"] and "Secret0" in texts["outputs"]  # the outputs did travel
+    # the outputs did travel: plain ones in clear (masked), sensitive ones sealed and revealed here (masked);
+    # a plain one whose value holds an encoding of a secret of the run is sensitive, so withheld (decision 550)
+    assert re.search(r"\.Plain\d+ = ", texts["outputs"]) and re.search(r"\.Secret\d+ = ", texts["outputs"]), \
+        texts["outputs"]
     forms = key_forms(prod)
     assert len(forms) > 20
     for where, text in texts.items():

@@ -183,6 +183,9 @@ ROWS = [
         name="threshold-above-signature-limit"),
     Row("invalid_policy", lambda c: Call(["import", c.get("acme.bundle"), "--policy", c.file("p.toml", "[[nope\n")],
                                          home=c.prod_fresh), name="merge-policy-file"),
+    Row("invalid_policy", lambda c: Call(["egress", "set", c.file("egress.toml", '[[rule]]\nprojects = ["*"]\n'
+                                          'allow_sensitive = ["Token"]\nwithhold = ["token"]\n')], home=c.prod),
+        name="egress-policy-file"),
     Row("invalid_release", lambda c: _export(c, c.release(('type = "package"', 'type = "pakage"')))),
     Row("invalid_release", lambda c: _export(c, c.release(version="1.4.0\u009b31m\u202e/../x")), name="version"),
     Row("invalid_release", lambda c: _export(c, c.release(('name = "Smoke test"', 'name = "Smoke \u202etset"'))),
