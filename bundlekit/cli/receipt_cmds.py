@@ -92,10 +92,13 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
         rf = pack(z, output, to=to, now=clock.now())
     if as_json:
         emit_json({"path": str(rf.path), "digest": rf.digest, "sequence": rf.sequence,
-                   "deployments": list(rf.deployments), "refusals": list(rf.refusals)})
+                   "deployments": list(rf.deployments), "refusals": list(rf.refusals), "withheld": rf.withheld})
     else:
         extra = f" and {len(rf.refusals)} refused import(s)" if rf.refusals else ""
         echo(f"packed {len(rf.deployments)} receipt(s){extra} into {rf.path} (sequence {rf.sequence})")
+        if rf.withheld:
+            echo(f"  the egress policy withheld {rf.withheld} output variable(s), named in the receipt only: "
+                 f"`bundlekit inspect {rf.path} --contents` lists them")
 
 
 @cli.command(epilog="bundlekit outputs acme-web --zone prod --home ./dev --reveal")

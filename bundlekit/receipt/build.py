@@ -206,6 +206,8 @@ class ReceiptFile:
     deployments: tuple[str, ...]
     bundle_id: str
     refusals: tuple[str, ...] = ()
+    #: Output variables the zone's egress policy kept out of the receipt (named in it only).
+    withheld: int = 0
 
 
 def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
@@ -335,7 +337,9 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     except FileNotFoundError:
         if not out.exists():  # another process finished it for us (finish_parked) if it is there
             raise
-    return ReceiptFile(out, digest, seq, tuple(e["deployment_id"] for e in entries), bundle_id, tuple(refusal_ids))
+    withheld = sum(len(run.get("withheld", ())) for e in entries for run in e["runs"])
+    return ReceiptFile(out, digest, seq, tuple(e["deployment_id"] for e in entries), bundle_id, tuple(refusal_ids),
+                       withheld)
 
 
 def _parked_there(db: Any, out: Path) -> bool:

@@ -48,7 +48,8 @@ def _pack(w: World, name: str) -> tuple[dict[str, Any], Path]:
     assert snapshot(w.prod) == before  # a dry run writes nothing
     listing = json_of(dry.stdout)
     receipt = w.root / "media" / name
-    w.cli("outbox", "pack", "-o", receipt, home=w.prod)
+    packed = json_of(w.cli("outbox", "pack", "-o", receipt, "--json", home=w.prod))
+    assert packed["withheld"] == listing["totals"]["withheld"]
     inspected = run_cli("inspect", receipt, "--contents", "--json")
     assert inspected.returncode == 0, inspected.stderr
     carried = json_of(inspected.stdout)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bundlekit.format.container import BlobRecord
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
 from bundlekit.receipt.egress import apply_policy, contents, cut_log, uses_egress_fields
-from bundlekit.trust.egress import DEFAULT_RULE, MIN_LOG_LIMIT, EgressPolicy, parse_policy
+from bundlekit.trust.egress import DEFAULT_RULE, MIN_LOG_LIMIT, EgressPolicy, EgressRule, parse_policy
 from tests.conftest import raises_code
 
 SEALED_BLOB = "c2VhbGVkLXRvLXRoZS1zb3VyY2U="  # stands for a sealed value: never opened here
@@ -190,3 +190,33 @@ def test_a_receipt_whose_withheld_fields_contradict_themselves_is_refused(
     with raises_code("invalid_manifest") as info:
         _receipt(extra, outputs).checked_bytes("r")
     assert found in info.value.message, info.value.message
+
+
+NAMES = st.sampled_from(["Token", "token", "Url", "Schema", "Key.Hex", "A b"])
+
+
+@settings(deadline=None)
+@given(outputs=st.lists(st.tuples(NAMES, st.booleans()), max_size=8),
+       allow=st.lists(NAMES, max_size=3), withhold=st.lists(NAMES, max_size=3))
+def test_no_withheld_value_leaves_and_every_output_is_either_carried_or_named(
+        outputs: list[tuple[str, bool]], allow: list[str], withhold: list[str]) -> None:
+    allow = [a for a in allow if a.casefold() not in {w.casefold() for w in withhold}]
+    e = entry()
+    values = [f"value-{i}-of-a-run" for i in range(len(outputs))]  # each one findable in the result
+    e["runs"][0]["outputs"] = [{"name": n, "sensitive": True, "sealed": v} if s else
+                               {"name": n, "sensitive": False, "value": v}
+                               for (n, s), v in zip(outputs, values)]
+    policy = EgressPolicy((EgressRule(("*",), tuple(allow), tuple(withhold)),))
+    run, _ = run_of(policy, e)
+    carried = {o["name"].casefold() for o in run["outputs"]}
+    held = [n.casefold() for n in run.get("withheld", [])]
+    assert len(held) == len(set(held)) and not carried & set(held)
+    assert carried | set(held) == {n.casefold() for n, _ in outputs}
+    text = json.dumps(run)
+    for (name, sensitive), value in zip(outputs, values):
+        rule_withholds = name.casefold() in {w.casefold() for w in withhold} or (
+            sensitive and name.casefold() not in {a.casefold() for a in allow})
+        if rule_withholds:  # this value, and every value of its name, stays in the zone
+            assert name.casefold() in held and value not in text
+        elif name.casefold() not in held:
+            assert value in text
