@@ -134,8 +134,9 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    echo(f"{m.kind} bundle, format {version} (bundlekit/1; unverified: use `bundlekit verify` in the destination "
-         "zone)")
+    writer = f", written by {m.writer}" if m.writer else ""
+    echo(f"{m.kind} bundle, format {version}{writer} (bundlekit/1; unverified: use `bundlekit verify` in the "
+         "destination zone)")
     echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
     now = clock.now()
     echo(f"  sequence {m.sequence}, created {when_text(m.created, now)}, expires {when_text(m.expires, now)}")

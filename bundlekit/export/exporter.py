@@ -33,7 +33,7 @@ from bundlekit.format.bundleid import release_bundle_id
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.delta import PACKED_MINOR
 from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Manifest, PackageRef, Placeholder,
-                                       Variable, ZoneRef, scope_to_dict)
+                                       Variable, ZoneRef, scope_to_dict, writer_record)
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
 from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
@@ -146,7 +146,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
                 placeholders=placeholders, output_refs=spec.output_refs, packages=packages,
                 rotations=signing.rotations(), lifecycle=spec.lifecycle,
                 attestations=tuple(_attestations(tx, registration.release.release_digest)),
-                raw={"format": FORMAT_ID, **({"lint_notes": notes} if notes else {})},
+                raw={"format": FORMAT_ID, "writer": writer_record(), **({"lint_notes": notes} if notes else {})},
             )
             if any(p.delta is not None for p in packages):
                 writer.minor = PACKED_MINOR  # only a bundle with a (packed) recipe says 1.3 (spec §5.1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,10 @@ from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
+from bundlekit import __version__
 from bundlekit.core.atomic import CHUNK, AtomicFile
 from bundlekit.core.files import open_regular
+from bundlekit.format import codec
 from bundlekit.format.blobio import Stage, choose_encoding
 from bundlekit.errors import FormatError, InputError, VerificationError
 
@@ -57,6 +60,8 @@ KIND_CODES = {v: k for k, v in KINDS.items()}
 HEADER_SIZE = 32
 SIGNATURE_RECORD = 96
 _HEADER = struct.Struct(">8sHHB3sQQ")
+#: What a manifest's ``writer.version`` must look like to be repeated in a message (schema: ``writer``).
+_WRITER_VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +99,28 @@ class Header:
         if magic != MAGIC:
             raise FormatError(f"{where}: not a bundlekit bundle (bad magic bytes)", code="not_a_bundle")
         if major != FORMAT_MAJOR:
-            raise FormatError(
-                f"{where}: bundle format version {major}.{minor}; this bundlekit reads version "
-                f"{FORMAT_MAJOR}.x. Use a bundlekit release that supports format {major}.",
-                code="unsupported_version",
-            )
+            raise unsupported_format(where, major, minor, None)
         if kind not in KINDS:
             raise FormatError(f"{where}: unknown bundle kind byte {kind}", code="malformed")
         if reserved != b"\0\0\0":
             raise FormatError(f"{where}: reserved header bytes are not zero", code="malformed")
         return cls(major, minor, KINDS[kind], blobs_len, man_len)
+
+
+def unsupported_format(where: str, major: int, minor: int, writer: str | None) -> FormatError:
+    """The refusal of a bundle of another major format version (``unsupported_version``), naming the
+    bundlekit release to install: the one that wrote it (``writer``, its manifest's ``writer.version``,
+    read unverified and only for this message) or, when unknown, one that reads format ``major``."""
+    if major < FORMAT_MAJOR:
+        todo = f"it predates format {FORMAT_MAJOR}; read it with the bundlekit release that wrote it"
+    elif writer is not None:
+        todo = (f"it was written by bundlekit {writer}: install bundlekit {writer} or later "
+                "(`bundlekit self-update` carries it across the gap)")
+    else:
+        todo = (f"install a bundlekit release newer than {__version__} that reads format {major} "
+                "(`bundlekit self-update` carries it across the gap)")
+    return FormatError(f"{where}: bundle format version {major}.{minor}; this bundlekit ({__version__}) reads "
+                       f"format {FORMAT_MAJOR}.x; {todo}", code="unsupported_version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +172,14 @@ class BundleFile:
 
     def _open(self, where: str) -> None:
         size = os.fstat(self._fh.fileno()).st_size
-        self.header = Header.parse(self._fh.read(HEADER_SIZE), where)
+        head = self._fh.read(HEADER_SIZE)
+        try:
+            self.header = Header.parse(head, where)
+        except FormatError as err:
+            if err.code == "unsupported_version":
+                _, major, minor, _, _, blobs_len, man_len = _HEADER.unpack(head)
+                raise unsupported_format(where, major, minor, self._writer_of(blobs_len, man_len, size)) from None
+            raise
         h = self.header
         if h.manifest_length == 0 or h.manifest_length > self.limits.max_manifest:
             raise FormatError(f"{where}: manifest length {h.manifest_length} is outside 1..{self.limits.max_manifest}",
@@ -181,6 +205,25 @@ class BundleFile:
         )
         self.signed_message = self.header.to_bytes() + self.manifest_bytes
         self.digest = hashlib.sha256(self.signed_message).hexdigest()
+
+    def _writer_of(self, blobs_len: int, man_len: int, size: int) -> str | None:
+        """The ``writer.version`` a bundle of another major version states, or None. Nothing here is
+        trusted: a manifest of an unknown format is read only if it fits the limits and decodes as
+        canonical msgpack, and a version is used only if it looks like one (it names the release to
+        install, nothing else)."""
+        if not 0 < man_len <= self.limits.max_manifest or HEADER_SIZE + blobs_len + man_len > size:
+            return None
+        self._fh.seek(HEADER_SIZE + blobs_len)
+        data = self._fh.read(man_len)
+        try:
+            obj = codec.decode(data)
+        except FormatError:
+            return None
+        writer = obj.get("writer") if isinstance(obj, dict) else None
+        version = writer.get("version") if isinstance(writer, dict) else None
+        if isinstance(version, str) and _WRITER_VERSION.fullmatch(version):
+            return version
+        return None
 
     def _read_exact(self, n: int, where: str) -> bytes:
         data = self._fh.read(n)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
+from bundlekit import __version__
 from bundlekit.core.clock import utc_text
 from bundlekit.core.names import check_file_name, check_name, check_path
 from bundlekit.errors import FormatError
@@ -26,6 +27,8 @@ from bundlekit.format.schemacheck import schema_errors
 
 __all__ = [
     "FORMAT_ID",
+    "WRITER_NAME",
+    "writer_record",
     "MAX_SECONDS",
     "MAX_SEQUENCE",
     "SCOPE_DIMENSIONS",
@@ -42,6 +45,8 @@ __all__ = [
 ]
 
 FORMAT_ID = "bundlekit/1"
+#: The ``writer.name`` this bundlekit records (format 1.4, spec/bundle-format.md §10).
+WRITER_NAME = "bundlekit"
 #: The last second a manifest's times may name (9999-12-31 23:59:59 UTC): the schema's maximum for
 #: ``created``, ``expires`` and ``issued`` (milliseconds fields: one thousand times it plus 999),
 #: so every time a manifest states can be shown as a date.
@@ -288,6 +293,15 @@ class Manifest:
                 d["refusals"] = [dict(r) for r in self.refusals]
         return d
 
+    @property
+    def writer(self) -> str | None:
+        """``"name version"`` of the program that wrote the bundle (format 1.4), or None for an
+        older writer, which did not say."""
+        w = self.raw.get("writer")
+        if not isinstance(w, Mapping):
+            return None
+        return f"{w.get('name')} {w.get('version')}"
+
     def release_digest(self) -> str:
         """The release digest (§4.3) of a release manifest: the same for every bundle of the release."""
         return release_digest(
@@ -473,6 +487,12 @@ def _check_delta(m: Manifest, i: int, p: PackageRef, where: str) -> None:
         raise FormatError(f"{at}: the base is the package itself; list it by reference", code="invalid_delta")
     data = m.blob_for(p.delta.data) if p.delta.data is not None else None
     p.delta.check(p.size, data.size if data is not None else None, at)
+
+
+def writer_record() -> dict[str, str]:
+    """The manifest's ``writer`` field for a bundle this bundlekit writes (format 1.4): its name and
+    version, so a reader (and a person) can tell which release wrote a bundle and which to install."""
+    return {"name": WRITER_NAME, "version": __version__}
 
 
 def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:

