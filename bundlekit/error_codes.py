@@ -145,6 +145,7 @@ REGISTRY, ALIASES = _build(
     _E("invalid_release", "usage", "a release file is not valid TOML, breaks its schema, or a slug, package id or "
                                    "version is not a valid name"),
     _E("invalid_variables_file", "usage", "a --variables file is not a JSON object of non-empty names"),
+    _E("invalid_self_bundle", "usage", "self-update was given a release of another project than bundlekit"),
     _E("unknown_output_step", "usage", "an output variable reference names a step the release does not have"),
     _E("release_lint_failed", "usage", "export found errors that `bundlekit lint` reports for the release file"),
     _E("invalid_inventory", "usage", "a --targets file is not a target inventory (`bundlekit targets export-inventory`)"),
@@ -172,6 +173,10 @@ REGISTRY, ALIASES = _build(
                                   "does not exist or is a folder",
        aliases=("not_found",)),
     _E("file_unreadable", "input", "a file to send exists but cannot be read"),
+    _E("wheel_missing", "input", "export-self: the wheelhouse lacks a wheel of bundlekit or a dependency for the "
+                                 "destination"),
+    _E("invalid_wheel", "input", "export-self: a wheel cannot be read, or its name or version cannot be a package's"),
+    _E("invalid_wheelhouse", "input", "export-self: the --wheelhouse is not a folder"),
     _E("input_too_large", "input", "a file read whole (card, key, release file, template, variables) is above "
                                    "its limit"),
     _E("invalid_card", "input", "an identity card is malformed or its self-signature does not match (altered)",
@@ -307,6 +312,8 @@ REGISTRY, ALIASES = _build(
                                           "ended), could not retake it and stopped",
        exception="deployment", internal="the state server ending a deployment's connection; "
                                         "tests/reliability/test_claims_kept.py does"),
+    _E("self_update_failed", "deploy", "self-update could not install the release, or it did not run; the "
+                                       "current installation is kept"),
     _E("deployment_canceled", "deploy", "SIGINT or SIGTERM stopped the deployment; it is recorded Canceled "
        "with every run's state",
        exception="deployment", internal="sent by a signal, not typed; tests/fleet/test_canceled_cli.py sends both"),
@@ -467,6 +474,7 @@ REGISTRY, ALIASES = _build(
     _E("unknown_step", "state", "the project has no step of that name"),
     _E("unknown_variable", "state", "the project has no variable with that name (and scope); `variables set` "
                                     "needs --new to add one"),
+    _E("rollback_missing", "state", "self-update --rollback: no earlier bundlekit installation to go back to"),
     _E("not_local", "state", "the value or project came from a release or another zone: override it here, "
                              "never remove it"),
     _E("unknown_tenant", "state", "no value of the project is scoped to a tenant of that name"),

@@ -57,11 +57,13 @@ ALLOWED: dict[str, set[str]] = {
     "dashboard": {"errors", "core", "fsutil", "zone"},
     # retention: which releases a zone keeps, and prune (the store, staging, targets' folders)
     "retention": {"errors", "core", "fsutil", "zone", "deploy"},
+    # bundlekit's own releases: wheels into a release (export-self), installed offline (self-update)
+    "selfupdate": {"errors", "core", "fsutil", "format", "trust", "zone", "importer", "export"},
     # carrying bundles: media volumes and the diode (works on files, knows no zone)
     "transport": {"errors", "core", "fsutil", "format"},
     # thin click commands
     "cli": {"errors", "core", "fsutil", "format", "trust", "substitution", "package", "zone", "importer", "export",
-            "receipt", "promotion", "deploy", "dashboard", "transport", "retention", "runtime"},
+            "receipt", "promotion", "deploy", "dashboard", "transport", "retention", "runtime", "selfupdate"},
     # the package's own modules: bundlekit/__init__.py and bundlekit/__main__.py
     "__init__": {"errors"},
     "__main__": {"cli", "core"},

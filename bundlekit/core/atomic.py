@@ -38,7 +38,8 @@ from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
 
 from bundlekit.core.tree import tree_paths
 
-__all__ = ["AtomicFile", "write_atomic", "commit_all", "commit_parked", "fsync_dir", "fsync_tree", "CHUNK"]
+__all__ = ["AtomicFile", "write_atomic", "commit_all", "commit_parked", "fsync_dir", "fsync_tree", "replace_symlink",
+           "CHUNK"]
 
 #: Read/write chunk size for streaming (bounded memory whatever the file size).
 CHUNK = 1 << 20
@@ -325,3 +326,18 @@ def write_atomic(path: PathLike, data: Union[bytes, Iterable[bytes]], mode: int 
         else:
             f.write_chunks(data)
     return Path(path)
+
+
+def replace_symlink(path: PathLike, target: str) -> Path:
+    """Make ``path`` a symbolic link to ``target`` atomically: a reader sees the old link or the new
+    one, never none (a new link under a temporary name, renamed over ``path``, the folder synced)."""
+    final = Path(path)
+    tmp = final.with_name(f".{final.name}.{os.urandom(6).hex()}.tmp")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    fsync_dir(final.parent)
+    return final

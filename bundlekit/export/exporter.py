@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from bundlekit.core.files import open_regular
 from bundlekit.core.clock import EpochSeconds
@@ -42,7 +42,7 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
 from bundlekit.zone.store import Staging
 
-__all__ = ["ExportResult", "export_release", "parse_duration", "bundle_id_for", "reference_time"]
+__all__ = ["ExportResult", "export_release", "export_spec", "parse_duration", "bundle_id_for", "reference_time"]
 
 DEFAULT_EXPIRY = 30 * 86400
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -114,7 +114,21 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     spec = load_release(release_file)
     report = lint_release(release_file)
     refuse_on_errors(report)
-    notes = manifest_notes(report, release_file)
+    return export_spec(zone, spec, to, out, now=now, expires_in=expires_in, sequence=sequence, progress=progress,
+                       delta=delta, replace=replace, notes=manifest_notes(report, release_file),
+                       warnings=tuple(report.warnings))
+
+
+def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: EpochSeconds,
+                expires_in: int = DEFAULT_EXPIRY, sequence: int | None = None,
+                progress: Callable[[int], None] | None = None, delta: bool = True,
+                replace: bool = False, notes: list[dict[str, Any]] | None = None,
+                warnings: tuple[Finding, ...] = ()) -> ExportResult:
+    """:func:`export_release` of a release already read and checked (a release file's, or one
+    bundlekit composes itself: ``export-self``); the same arguments, errors and atomicity.
+    ``notes`` are the lint warnings the manifest carries (``lint_notes``), ``warnings`` the
+    same findings as the result returns them."""
+    release_file = spec.path
     dest = truststore.get_zone(zone, to)
     if sequence is not None and not 1 <= sequence <= MAX_SEQUENCE:
         raise InputError(f"--sequence {sequence}: must be 1 to {MAX_SEQUENCE}", code="invalid_input")
@@ -163,7 +177,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
         raise
     finally:
         staging.cleanup()
-    return ExportResult(out, digest, manifest, out.stat().st_size, tuple(report.warnings))
+    return ExportResult(out, digest, manifest, out.stat().st_size, warnings)
 
 
 def _attestations(tx: Writer, release_digest: str) -> list[dict[str, object]]:

@@ -27,11 +27,14 @@ from bundlekit.export.value_from import resolve_value_from
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.format.manifest import SCOPE_DIMENSIONS, OutputRef, Step, schema_errors
 
-__all__ = ["ReleaseSpec", "PackageSource", "VariableSpec", "load_release", "slugify", "OUTPUT_REF"]
+__all__ = ["ReleaseSpec", "PackageSource", "VariableSpec", "load_release", "slugify", "OUTPUT_REF", "SELF_SLUG"]
 
 OUTPUT_REF = re.compile(r"^octopus\.action\[(?P<step>[^\]]+)\]\.output(?:\[(?P<machine>[^\]]+)\])?\.(?P<name>.+)$",
                         re.IGNORECASE)
 _SCAN_LIMIT = 16 * 1024 * 1024
+#: The project slug of bundlekit's own releases (``bundlekit export-self``, decision 560): no
+#: release file may use it, so a self-update never installs a user's project.
+SELF_SLUG = "bundlekit"
 #: Largest release file read, in bytes: the manifest it becomes may not exceed 16 MiB either
 #: (spec/bundle-format.md), and packages are files of their own, not part of it.
 MAX_RELEASE_FILE_BYTES = 16 * 1024 * 1024
@@ -151,6 +154,9 @@ def load_release(path: Path, *, scan: bool = True) -> ReleaseSpec:
     project = {"name": doc["project"]["name"], "slug": doc["project"].get("slug") or slugify(doc["project"]["name"]),
                "space": doc["project"].get("space", "Default")}
     _check_name(path, "project.slug", project["slug"])
+    if project["slug"].lower() == SELF_SLUG:
+        raise _fail(path, "project.slug", f"{SELF_SLUG!r} is reserved for bundlekit's own releases (`bundlekit "
+                    "export-self`); give the project another slug ([project] slug = ...)")
     release = {"version": doc["release"]["version"], "channel": doc["release"].get("channel", "Default"),
                "notes": doc["release"].get("notes", "")}
     packages = tuple(_package(path, base, i, p) for i, p in enumerate(doc.get("packages", [])))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, write_atomic
+from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, replace_symlink, write_atomic
 
 
 def _listing(folder: Path) -> list[str]:
@@ -121,3 +121,13 @@ def test_write_atomic_takes_bytes_or_chunks(tmp_path: Path) -> None:
     write_atomic(tmp_path / "one", b"bytes")
     write_atomic(tmp_path / "two", (b"ch", b"unk", b"s"))
     assert (tmp_path / "one").read_bytes() == b"bytes" and (tmp_path / "two").read_bytes() == b"chunks"
+
+
+def test_a_symlink_is_replaced_in_one_step_and_leaves_no_temporary_name(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    replace_symlink(tmp_path / "current", "a")
+    assert os.readlink(tmp_path / "current") == "a"
+    replace_symlink(tmp_path / "current", "b")  # over an existing link: renamed over it, never removed first
+    assert os.readlink(tmp_path / "current") == "b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "current"]

@@ -1,0 +1,255 @@
+"""Which wheels of a wheelhouse install bundlekit on a destination (``export-self``, decision 560).
+
+A wheelhouse is a folder of ``.whl`` files (built with ``pip wheel`` and ``pip download``). The
+destination is described by its Python version and platform tags (:class:`Target`, by default
+this machine's). :func:`resolve` starts from the newest bundlekit wheel that installs there,
+follows every wheel's ``Requires-Dist`` (markers evaluated for the destination, extras followed)
+and picks, per distribution, the newest wheel that installs there and satisfies every requirement
+on it. Nothing is fetched: a requirement no wheel satisfies is refused (``InputError``
+``wheel_missing``) naming it, who needs it and the ``pip`` command that fetches it, so the
+destination, which has no index, never finds a dependency missing at install time.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import re
+import shlex
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from bundlekit.errors import InputError
+
+__all__ = ["Target", "Wheel", "resolve", "SELF_DIST"]
+
+#: The distribution name of bundlekit itself.
+SELF_DIST = "bundlekit"
+#: Largest METADATA file read from a wheel, in bytes.
+MAX_METADATA = 1 << 20
+# Old names of manylinux platforms (PEP 600): manylinux2014 is manylinux_2_17, and so on.
+_LEGACY = {"manylinux2014": (2, 17), "manylinux2010": (2, 12), "manylinux1": (2, 5)}
+_MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_(\w+)")
+_LINUX = re.compile(r"(?:manylinux_\d+_\d+|manylinux\d+|musllinux_\d+_\d+|linux)_(\w+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The destination's Python: ``python_version`` as ``(3, 11)`` and its platform tags (pip's
+    ``--platform`` values); both None mean this machine's interpreter."""
+
+    python_version: tuple[int, int] | None = None
+    platforms: tuple[str, ...] = ()
+
+    def tags(self) -> list[Tag]:
+        """Tags a wheel may have to install there, most preferred first."""
+        if self.python_version is None and not self.platforms:
+            return list(sys_tags())
+        version = self.python_version or sys.version_info[:2]
+        platforms = _expand(self.platforms) if self.platforms else None
+        return (list(cpython_tags(version, platforms=platforms))
+                + list(compatible_tags(version, f"cp{version[0]}{version[1]}", platforms=platforms)))
+
+    def environment(self) -> dict[str, str]:
+        """The values of environment markers (PEP 508) there."""
+        env = dict(default_environment())
+        if self.python_version is not None:
+            env["python_version"] = "%d.%d" % self.python_version
+            env["python_full_version"] = "%d.%d.0" % self.python_version
+        for plat in self.platforms[:1]:
+            system, machine = _system_of(plat)
+            if system:
+                env.update(sys_platform=system[0], platform_system=system[1], os_name=system[2])
+            if machine:
+                env["platform_machine"] = machine
+        return env
+
+    def pip_options(self) -> str:
+        """The same destination in ``pip download``'s words."""
+        out = []
+        if self.python_version is not None:
+            out.append("--python-version %d.%d" % self.python_version)
+        out.extend(f"--platform {shlex.quote(p)}" for p in self.platforms)
+        return " ".join(out)
+
+    def describe(self) -> str:
+        """One line for messages and release notes."""
+        if self.python_version is None and not self.platforms:
+            return f"this machine's Python {sys.version_info[0]}.{sys.version_info[1]} ({next(iter(sys_tags()))})"
+        version = self.python_version or sys.version_info[:2]
+        return "Python %d.%d on %s" % (version[0], version[1], ", ".join(self.platforms) or "this platform")
+
+
+def _expand(platforms: tuple[str, ...]) -> list[str]:
+    """pip's reading of ``--platform``: a manylinux platform also accepts the older glibc ones."""
+    out: list[str] = []
+    for plat in platforms:
+        out.append(plat)
+        legacy = next(((name, v) for name, v in _LEGACY.items() if plat.startswith(name + "_")), None)
+        m = _MANYLINUX.fullmatch(plat)
+        if legacy is not None:
+            major, minor, arch = legacy[1][0], legacy[1][1], plat[len(legacy[0]) + 1:]
+        elif m is not None:
+            major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
+        else:
+            continue
+        for lower in range(minor, -1, -1):
+            out.append(f"manylinux_{major}_{lower}_{arch}")
+        out.extend(f"{name}_{arch}" for name, v in _LEGACY.items() if v <= (major, minor))
+    return list(dict.fromkeys(out))
+
+
+def _system_of(platform: str) -> tuple[tuple[str, str, str] | None, str | None]:
+    """(sys_platform, platform_system, os_name) and the machine a platform tag names."""
+    linux = _LINUX.fullmatch(platform)
+    if linux is not None:
+        return ("linux", "Linux", "posix"), linux.group(1)
+    if platform.startswith("macosx"):
+        return ("darwin", "Darwin", "posix"), platform.split("_")[-1]
+    if platform.startswith("win"):
+        return ("win32", "Windows", "nt"), {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}.get(platform)
+    return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class Wheel:
+    """One wheel file of the wheelhouse."""
+
+    path: Path
+    name: str  # canonical distribution name
+    version: Version
+    tags: frozenset[Tag]
+
+    @property
+    def stem(self) -> str:
+        """The file name after the distribution name: ``42.0.5-cp311-abi3-manylinux_2_28_x86_64``."""
+        return self.path.name[:-len(".whl")].split("-", 1)[1]
+
+    def requires(self) -> list[str]:
+        """The wheel's ``Requires-Dist`` lines (its METADATA; ``InputError`` ``invalid_wheel``)."""
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                names = [n for n in zf.namelist()
+                         if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+                if len(names) != 1:
+                    raise InputError(f"{self.path}: a wheel holds one *.dist-info/METADATA; this one has "
+                                     f"{len(names)}; rebuild it with pip wheel", code="invalid_wheel")
+                info = zf.getinfo(names[0])
+                if info.file_size > MAX_METADATA:
+                    raise InputError(f"{self.path}: {names[0]} is {info.file_size} bytes, more than "
+                                     f"{MAX_METADATA}; rebuild the wheel", code="invalid_wheel")
+                text = zf.read(info).decode("utf-8", "replace")
+        except (zipfile.BadZipFile, OSError) as err:
+            raise InputError(f"{self.path}: not a readable wheel ({err}); fetch it again", code="invalid_wheel") from None
+        return email.parser.Parser().parsestr(text, headersonly=True).get_all("Requires-Dist") or []
+
+
+def read_wheelhouse(folder: Path) -> dict[str, list[Wheel]]:
+    """Every wheel in ``folder`` by canonical name (other files are ignored). ``InputError``
+    ``invalid_wheelhouse`` when ``folder`` is not a folder, ``invalid_wheel`` for a ``.whl``
+    whose name does not follow the wheel naming rules."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: the wheelhouse is not a folder; fill one with `pip wheel` and `pip download` "
+                         "(see `bundlekit export-self --help`)", code="invalid_wheelhouse")
+    out: dict[str, list[Wheel]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix != ".whl" or not path.is_file():
+            continue
+        try:
+            name, version, _, tags = parse_wheel_filename(path.name)
+        except InvalidWheelFilename as err:
+            raise InputError(f"{path}: not a wheel's file name ({err}); remove it or fetch it again with pip",
+                             code="invalid_wheel") from None
+        out.setdefault(str(name), []).append(Wheel(path, str(name), version, frozenset(tags)))
+    return out
+
+
+@dataclass
+class _Need:
+    spec: SpecifierSet = field(default_factory=SpecifierSet)
+    extras: set[str] = field(default_factory=set)
+    by: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+
+def resolve(folder: Path, target: Target) -> list[Wheel]:
+    """The wheels that install bundlekit on ``target``: bundlekit's first, then its dependencies
+    (one wheel per distribution, by name). Raises ``InputError`` ``wheel_missing`` naming the first
+    requirement that no wheel of ``folder`` satisfies for ``target``, and ``invalid_wheel``."""
+    house = read_wheelhouse(folder)
+    rank = {tag: i for i, tag in enumerate(target.tags())}
+    env = target.environment()
+    needs: dict[str, _Need] = {SELF_DIST: _Need(by=["export-self"], text=[SELF_DIST])}
+    for _ in range(100):  # each round only narrows a choice; a wheelhouse settles in a few
+        chosen = _round(house, rank, env, needs, folder, target)
+        if chosen is not None:
+            return chosen
+    raise InputError(f"{folder}: the wheels' requirements do not settle on one wheel per distribution; keep one "
+                     "version of each distribution in the wheelhouse", code="wheel_missing")
+
+
+def _round(house: dict[str, list[Wheel]], rank: dict[Tag, int], env: dict[str, str], needs: dict[str, _Need],
+           folder: Path, target: Target) -> list[Wheel] | None:
+    """One pass from bundlekit down; None when it found a requirement that changes an earlier choice."""
+    chosen: dict[str, Wheel] = {}
+    queue = [SELF_DIST]
+    while queue:
+        name = queue.pop(0)
+        need = needs[name]
+        wheel = _pick(house.get(name, []), need, rank)
+        if wheel is None:
+            raise _missing(name, need, folder, target)
+        if name in chosen:
+            continue
+        chosen[name] = wheel
+        for line in wheel.requires():
+            try:
+                req = Requirement(line)
+            except InvalidRequirement as err:
+                raise InputError(f"{wheel.path}: Requires-Dist {line!r} cannot be read ({err})",
+                                 code="invalid_wheel") from None
+            if req.marker is not None and not any(req.marker.evaluate({**env, "extra": e})
+                                                  for e in sorted(need.extras) or [""]):
+                continue
+            dep = canonicalize_name(req.name)
+            other = needs.setdefault(dep, _Need())
+            before = (str(other.spec), set(other.extras))
+            other.spec &= req.specifier
+            other.extras |= set(req.extras)
+            other.by.append(f"{wheel.name} {wheel.version}")
+            other.text.append(str(req).split(";")[0].strip())
+            if dep in chosen and before != (str(other.spec), other.extras):
+                return None  # a later requirement narrows or extends a distribution already chosen: again
+            queue.append(dep)
+    return [chosen[SELF_DIST]] + [chosen[n] for n in sorted(chosen) if n != SELF_DIST]
+
+
+def _pick(wheels: list[Wheel], need: _Need, rank: dict[Tag, int]) -> Wheel | None:
+    fits = [w for w in wheels if w.tags & rank.keys() and need.spec.contains(w.version, prereleases=True)]
+    if not fits:
+        return None
+    return max(fits, key=lambda w: (w.version, -min(rank[t] for t in w.tags if t in rank)))
+
+
+def _missing(name: str, need: _Need, folder: Path, target: Target) -> InputError:
+    where = shlex.quote(str(folder))
+    opts = target.pip_options()
+    if name == SELF_DIST:
+        how = (f"build it with `pip wheel --no-deps -w {where} PATH-TO-BUNDLEKIT-SOURCE` (a checkout or sdist of the "
+               "release to send)")
+        what = "bundlekit's own wheel"
+    else:
+        req = name + ("[" + ",".join(sorted(need.extras)) + "]" if need.extras else "") + str(need.spec)
+        how = (f"fetch it with `pip download --only-binary=:all: --dest {where}"
+               f"{' ' + opts if opts else ''} {shlex.quote(req)}`")
+        what = f"dependency {req!r} (needed by {', '.join(dict.fromkeys(need.by))})"
+    return InputError(f"{folder}: no wheel of {what} installs on {target.describe()}; {how}, then run export-self "
+                      "again", code="wheel_missing")

@@ -1,0 +1,41 @@
+"""Refusal table rows: bundlekit's own releases (export-self, self-update)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.refusals.world import Call, Ctx, Row, ok, write_zip
+
+
+def _wheel(folder: Path, version: str) -> Path:
+    """A bundlekit wheel that installs but has no command: its ``bundlekit --version`` cannot run."""
+    info = f"bundlekit-{version}.dist-info"
+    return write_zip(folder / f"bundlekit-{version}-py3-none-any.whl", {
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: bundlekit\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: bundlekit-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/RECORD": f"{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n".encode(),
+    })
+
+
+def _export_self(ctx: Ctx, wheelhouse: Path) -> Call:
+    out = ctx.path("self.bundle")
+    return Call(["export-self", "--to", "prod", "-o", out, "--wheelhouse", wheelhouse], home=ctx.dev,
+                outputs=[out, wheelhouse])
+
+
+def _update_that_does_not_run(ctx: Ctx) -> Call:
+    out = ctx.path("self.bundle")
+    ok("export-self", "--to", "prod", "-o", out, "--wheelhouse", _wheel(ctx.path("wheels"), "9.9.9").parent,
+       home=ctx.dev)
+    return Call(["self-update", out], home=ctx.prod, outputs=[out])
+
+
+ROWS = [
+    Row("invalid_wheelhouse", lambda c: _export_self(c, c.path("no-such-wheelhouse"))),
+    Row("wheel_missing", lambda c: _export_self(c, c.file("wheels/README.txt", "no wheel yet").parent)),
+    Row("invalid_wheel", lambda c: _export_self(c, c.file("wheels/bundlekit-0.9.0-py3-none-any.whl", "no zip").parent)),
+    Row("invalid_self_bundle", lambda c: Call(["self-update", c.get("acme.bundle")], home=c.prod,
+                                              outputs=[c.get("acme.bundle")])),
+    Row("self_update_failed", _update_that_does_not_run),
+    Row("rollback_missing", lambda c: Call(["self-update", "--rollback"], home=c.prod)),
+]

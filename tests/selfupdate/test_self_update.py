@@ -1,0 +1,220 @@
+"""bundlekit crosses the gap too (issue 11): export-self in the source zone, self-update in the secure
+zone, through the real CLIs of two installations, the install offline, with a rollback.
+
+The secure zone runs bundlekit 0.1.0 installed from the wheelhouse into a virtual environment of
+its own (as it was first brought in); the source exports the checkout built as 0.1.1. During the
+self-update every proxy variable points at a closed port and pip is told ``--no-index``: an
+install that tried to reach an index would fail.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.conftest import RELEASE, run_cli, snapshot
+from tests.selfupdate.wheelhouse import build_bundlekit, checkout_as, make_wheelhouse
+
+#: Every way an install could reach the network, pointed at a port nothing listens on.
+OFFLINE = {name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                                                    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
+OFFLINE.update(no_proxy="", NO_PROXY="")
+
+
+def _shared(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(path)`` once for every xdist worker of the session: the first takes a lock and
+    builds, the others wait for it and share the result."""
+    shared = factory.getbasetemp().parent / "self-update"
+    shared.mkdir(exist_ok=True)
+    made = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / f"{name}.done").exists():
+            shutil.rmtree(made, ignore_errors=True)
+            build(made)
+            (shared / f"{name}.done").touch()
+    return made
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bundlekit 0.1.0 (the checkout) and 0.1.1, and their dependencies."""
+    def build(house: Path) -> None:
+        work = house.with_name("work")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        make_wheelhouse(house, work, versions=("0.1.1",))
+
+    return _shared(tmp_path_factory, "wheels", build)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """bundlekit 0.1.0 installed offline from the wheelhouse into an environment of its own, as the
+    secure zone first got it; its ``bundlekit`` command. Self-update never writes into it."""
+    def build(env: Path) -> None:
+        subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=300)
+        done = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+                               "--find-links", str(wheelhouse), "bundlekit==0.1.0"], capture_output=True, text=True,
+                              env={**os.environ, **OFFLINE}, timeout=900)
+        assert done.returncode == 0, done.stderr
+
+    return _shared(tmp_path_factory, "installed-0.1.0", build) / "bin" / "bundlekit"
+
+
+def cli(bundlekit: Path, *args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run an installed ``bundlekit`` (not the checkout's)."""
+    full = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"}
+    full.update(env or {})
+    return subprocess.run([str(bundlekit), *map(str, args)], capture_output=True, text=True, env=full, timeout=900,
+                          stdin=subprocess.DEVNULL)
+
+
+def version_of(bundlekit: Path) -> str:
+    done = cli(bundlekit, "--version")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1]
+
+
+@pytest.fixture
+def zones(tmp_path: Path, installed: Path) -> tuple[Path, Path, Path]:
+    """(dev home, prod home, prod's bundlekit 0.1.0): dev runs the checkout, prod the installed 0.1.0;
+    each trusts the other."""
+    bk = installed
+    dev, prod = tmp_path / "dev", tmp_path / "prod"
+    assert run_cli("init", "--zone", "dev", home=dev).returncode == 0
+    assert cli(bk, "init", "--zone", "prod", "--home", prod).returncode == 0
+    assert run_cli("identity", "-o", tmp_path / "dev.card", home=dev).returncode == 0
+    assert cli(bk, "identity", "--home", prod, "-o", tmp_path / "prod.card").returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    assert cli(bk, "trust", "add", tmp_path / "dev.card", "--home", prod).returncode == 0
+    return dev, prod, bk
+
+
+def export_self(dev: Path, wheelhouse: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("export-self", "--to", "prod", "-o", out, "--wheelhouse", wheelhouse, home=dev)
+
+
+def test_self_update_installs_offline_beside_the_old_one_and_rolls_back(
+        zones: tuple[Path, Path, Path], wheelhouse: Path, tmp_path: Path) -> None:
+    dev, prod, old = zones
+    bundle = tmp_path / "bundlekit-0.1.1.bundle"
+    done = export_self(dev, wheelhouse, bundle)
+    assert done.returncode == 0, done.stderr
+    assert "exported bundlekit 0.1.1" in done.stdout
+    shown = run_cli("inspect", bundle)
+    assert "project bundlekit (bundlekit)" in shown.stdout and "release 0.1.1" in shown.stdout
+
+    before = snapshot(prod)
+    dry = cli(old, "self-update", bundle, "--home", prod, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would install bundlekit 0.1.1" in dry.stdout
+    assert snapshot(prod) == before  # a dry run checks and changes nothing
+
+    done = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
+    assert done.returncode == 0, done.stderr
+    current = prod / "self" / "current"
+    assert os.readlink(current).startswith("venvs/0.1.1-")
+    assert Path(os.readlink(prod / "self" / "previous")) == old.parent.parent  # the running installation
+    new = current / "bin" / "bundlekit"
+    assert version_of(new) == "0.1.1"
+    assert version_of(old) == "0.1.0"  # the old installation is untouched
+    # the zone holds the release as an import leaves it, and the new bundlekit reads the zone
+    listed = cli(new, "releases", "list", "--home", prod, env={"NO_COLOR": "1"})
+    assert listed.returncode == 0, listed.stderr
+    assert "bundlekit" in listed.stdout and "0.1.1" in listed.stdout and "from dev seq 1" in listed.stdout
+
+    back = cli(new, "self-update", "--rollback", "--home", prod)
+    assert back.returncode == 0, back.stderr
+    assert version_of(current / "bin" / "bundlekit") == "0.1.0"
+    assert os.readlink(prod / "self" / "previous").startswith("venvs/0.1.1-")
+
+    # forward again from the same bundle: its environment is still there and runs, so it is reused
+    again = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
+    assert again.returncode == 0, again.stderr
+    assert version_of(current / "bin" / "bundlekit") == "0.1.1"
+    assert len(list((prod / "self" / "venvs").iterdir())) == 1
+    same = cli(new, "self-update", bundle, "--home", prod)
+    assert same.returncode == 0 and "already current" in same.stdout
+
+
+def test_a_build_that_does_not_run_is_never_switched_to(zones: tuple[Path, Path, Path], wheelhouse: Path,
+                                                        tmp_path: Path) -> None:
+    dev, prod, old = zones
+    house = tmp_path / "wheels"
+    house.mkdir()
+    for w in wheelhouse.iterdir():
+        if not w.name.startswith("bundlekit-"):
+            os.link(w, house / w.name)
+    build_bundlekit(house, checkout_as("0.1.2", tmp_path / "src-broken", broken=True))
+    bundle = tmp_path / "broken.bundle"
+    done = export_self(dev, house, bundle)
+    assert done.returncode == 0, done.stderr
+    before = snapshot(prod)
+    failed = cli(old, "self-update", bundle, "--home", prod, "--json", env=OFFLINE)
+    assert failed.returncode == 5, failed.stderr
+    assert '"code": "self_update_failed"' in failed.stdout
+    assert "0.1.2" in failed.stdout
+    assert snapshot(prod) == before  # no environment left, no link, the release not imported
+    assert version_of(old) == "0.1.0"
+
+
+def test_export_self_refuses_a_missing_dependency_naming_it_and_pip(tmp_path: Path, wheelhouse: Path) -> None:
+    house = tmp_path / "wheels"
+    house.mkdir()
+    for w in wheelhouse.iterdir():
+        if not w.name.startswith("zstandard-"):
+            os.link(w, house / w.name)
+    dev = tmp_path / "dev"
+    assert run_cli("init", "--zone", "dev", home=dev).returncode == 0
+    assert run_cli("init", "--zone", "prod", home=tmp_path / "prod").returncode == 0
+    assert run_cli("identity", "-o", tmp_path / "prod.card", home=tmp_path / "prod").returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    out = tmp_path / "self.bundle"
+    before = snapshot(dev, out)
+    done = export_self(dev, house, out)
+    assert done.returncode == 1
+    assert "error [wheel_missing]" in done.stderr
+    assert "'zstandard>=0.22' (needed by bundlekit 0.1.1)" in done.stderr
+    assert f"pip download --only-binary=:all: --dest {house} 'zstandard>=0.22'" in done.stderr
+    assert snapshot(dev, out) == before
+
+
+def test_a_zone_that_trusts_the_source_for_other_projects_only_refuses_its_bundlekit(
+        tmp_path: Path, wheelhouse: Path) -> None:
+    dev, prod = tmp_path / "dev", tmp_path / "prod"
+    for zone, home in (("dev", dev), ("prod", prod)):
+        assert run_cli("init", "--zone", zone, home=home).returncode == 0
+        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=home).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "dev.card", "--projects", "acme-*", home=prod).returncode == 0
+    bundle = tmp_path / "self.bundle"
+    assert export_self(dev, wheelhouse, bundle).returncode == 0
+    before = snapshot(prod)
+    done = run_cli("self-update", bundle, "--json", home=prod)
+    assert done.returncode == 3, done.stderr
+    assert '"code": "policy_denied"' in done.stdout
+    assert snapshot(prod) == before
+
+
+def test_self_update_refuses_a_release_of_another_project(tmp_path: Path) -> None:
+    dev, prod = tmp_path / "dev", tmp_path / "prod"
+    for zone, home in (("dev", dev), ("prod", prod)):
+        assert run_cli("init", "--zone", zone, home=home).returncode == 0
+        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=home).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "dev.card", home=prod).returncode == 0
+    bundle = tmp_path / "acme.bundle"
+    assert run_cli("export", RELEASE, "--to", "prod", "-o", bundle, home=dev).returncode == 0
+    before = snapshot(prod)
+    done = run_cli("self-update", bundle, home=prod)
+    assert done.returncode == 2 and "error [invalid_self_bundle]" in done.stderr
+    assert "import it with `bundlekit import`" in done.stderr
+    assert snapshot(prod) == before
