@@ -27,6 +27,7 @@ from typing import BinaryIO
 from bundlekit.core.atomic import replace_symlink
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import terminal_text
+from bundlekit.core.tree import remove_tree
 from bundlekit.errors import DeployError, StateError, UsageError
 from bundlekit.export.releasefile import SELF_SLUG
 from bundlekit.format.manifest import Manifest, PackageRef
@@ -95,17 +96,17 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     try:
         work.mkdir()
         if _installed_version(venv) != version:  # else: this release's environment, switched away from
-            shutil.rmtree(venv, ignore_errors=True)  # a former attempt's, which does not run: never current
+            remove_tree(venv, ignore_errors=True)  # a former attempt's, which does not run: never current
             made.append(venv)
             _extract(zone, bundle, m, wheels, work, now)
             _install(venv, work, wheels, version, str(bundle))
         import_bundle(zone, bundle, now=now)  # the zone now holds the release, as `bundlekit import` leaves it
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work, ignore_errors=True)
         for d in reversed(made):
-            shutil.rmtree(d, ignore_errors=True)
+            remove_tree(d, ignore_errors=True)
         raise
-    shutil.rmtree(work, ignore_errors=True)
+    remove_tree(work, ignore_errors=True)
     result.previous = _switch(root, _relative(venv, root))
     return result
 
