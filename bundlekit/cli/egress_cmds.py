@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, stdin_text
+from bundlekit.cli.common import counted, echo, echo_text, emit_json, home_option, json_option, stdin_text
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.files import read_user_file
@@ -51,8 +51,8 @@ def egress_show(home: str | None, as_json: bool) -> None:
         emit_json(_shown(policy.to_dict(), set_at))
         return
     if set_at is None:
-        click.echo("# no egress policy was set in this zone: the defaults apply to every project")
-    click.echo(policy.to_toml(), nl=False)
+        echo("# no egress policy was set in this zone: the defaults apply to every project")
+    echo_text(policy.to_toml())
 
 
 @egress.command("set", epilog="bundlekit egress set egress.toml --home ./prod\n"

@@ -12,12 +12,17 @@ package's folder and in its working folder) is removed by the redeploy's clean-u
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from collections.abc import Iterator
 
 import pytest
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.tree import remove_tree
+from bundlekit.export.exporter import export_spec
+from bundlekit.export.releasefile import load_release
+from bundlekit.zone.home import open_zone
 
 from tests.conftest import run_cli, snapshot
 from tests.e2e.world import API_KEY, World, make_world
@@ -83,8 +88,10 @@ def test_a_zip_2000_folders_deep_is_refused_at_export_naming_the_depth(w: World)
     assert snapshot(w.dev) == before and not (w.root / "deep.bundle").exists()
 
 
-def test_a_zip_2000_folders_deep_that_export_does_not_read_is_refused_by_deploy_and_redeploy(w: World) -> None:
-    # Export reads only the packages it substitutes (spec/release-file.md); this one it does not.
+def test_a_zip_2000_folders_deep_that_export_did_not_check_is_refused_by_deploy_and_redeploy(w: World) -> None:
+    # `bundlekit export` lints every package and would refuse this one; a source that does not (an
+    # older bundlekit, or a program using the library's export_spec, which skips lint) can still send
+    # it, so the deploying zone refuses it on its own.
     release = w.root / "deep-unread"
     release.mkdir()
     (release / "packages").mkdir()
@@ -97,7 +104,10 @@ def test_a_zip_2000_folders_deep_that_export_does_not_read_is_refused_by_deploy_
     text = text.replace('version = "1.4.0"\nfile', 'version = "0.9.0"\nfile')  # a package version of its own
     (release / "release.toml").write_text(text.replace('substitute = ["appsettings.json", "index.html"]\n', ""))
     bundle = w.root / "media" / "deep-unread.bundle"
-    w.cli("export", release / "release.toml", "--to", "prod", "-o", bundle, home=w.dev)
+    refused = run_cli("export", release / "release.toml", "--to", "prod", "-o", bundle, "--json", home=w.dev)
+    assert (refused.returncode, _json(refused)["error"]["code"]) == (2, "release_lint_failed")
+    with open_zone(w.dev) as dev:
+        export_spec(dev, load_release(release / "release.toml"), "prod", bundle, now=EpochSeconds(int(time.time())))
     w.cli("import", bundle, home=w.prod)
     key = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "--sensitive", home=w.prod, input=API_KEY.encode())
     assert key.returncode == 0, key.stderr
