@@ -14,6 +14,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.names import QUOTED_LENGTH, quoted
 from bundlekit.errors import BundleError
 from bundlekit.export.lint_model import ERROR, Finding, line_column, locate, value_offset
 from bundlekit.export.lint_templates import Template
@@ -81,8 +82,8 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
                                     "rebuild the package as a zip, nupkg, tar or tar.gz archive"))
             continue
         for problem in survey.problems:
-            findings.append(Finding(ERROR, problem.code, f"member {problem.member!r} {problem.reason}: a deploy "
-                                    "refuses the whole package", shown, problem.member, None, None,
+            findings.append(Finding(ERROR, problem.code, f"member {quoted(problem.member)} {problem.reason}: a deploy "
+                                    "refuses the whole package", shown, _short(problem.member), None, None,
                                     "rebuild the package without this entry"))
         for n, s in zip(step_numbers, steps):
             for key in _PATTERN_KEYS:
@@ -107,3 +108,9 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
                 if member_matches(member, s.get("substitute", [])):
                     templates.append(Template(body, shown, member, step=n, strict=False))
     return findings, templates
+
+
+def _short(member: str) -> str:
+    """A member name as a finding's ``path``: whole, or its start and ``...`` past
+    ``QUOTED_LENGTH`` characters (a 4000-character name stays readable in one line)."""
+    return member if len(member) <= QUOTED_LENGTH else member[:QUOTED_LENGTH] + "..."
