@@ -117,7 +117,7 @@ def _scalar_text(value: Any) -> str | None:
 
 
 def _value_span(text: str, root: Any, path: list[Any]) -> tuple[int, int] | None:
-    """Where the one-line scalar at ``path`` is written in ``text``; None when it is anything else."""
+    """Where the plain or quoted scalar at ``path`` is written in ``text``; None when it is anything else."""
     node = root
     for key in path:
         if isinstance(node, MappingNode):
