@@ -63,7 +63,10 @@ def entered_value(value: Optional[str], from_file: Optional[Path], *, name: str)
         return text
     if value is not None and value != "-":
         return argument_text(value, "VALUE")
-    if sys.stdin is not None and sys.stdin.isatty():
+    if sys.stdin is None:  # started with standard input closed (`<&-`)
+        raise _missing("standard input (closed)", name, "Pipe the value in (`... --sensitive < FILE`), or use "
+                                                        "--from-file PATH.")
+    if sys.stdin.isatty():
         try:
             text = getpass.getpass(f"Value of {name} (not shown as you type): ")
         except EOFError:

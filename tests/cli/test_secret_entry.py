@@ -15,6 +15,7 @@ import json
 import os
 import pty
 import select
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -98,6 +99,18 @@ def test_an_empty_value_is_refused_and_changes_nothing(w: World, tmp_path: Path,
     assert (r.returncode, err["code"]) == (1, "value_missing"), err  # type: ignore[attr-defined]
     assert "Acme.ApiKey" in err["message"] and "nothing was changed" in err["message"]
     assert ("--from-file" if how == "empty-file" else "standard input") in err["message"]
+    assert snapshot(w.prod) == before
+
+
+def test_a_closed_standard_input_is_refused_not_a_traceback(w: World) -> None:
+    before = snapshot(w.prod)
+    done = subprocess.run(["bash", "-c", 'exec "$@" <&-', "bash", sys.executable, "-m", "bundlekit", "variables", "set",
+                           "acme-web", "Acme.ApiKey", "--sensitive", "--json", "--home", str(w.prod)],
+                          capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"})
+    assert "Traceback" not in done.stderr, done.stderr
+    err = json.loads(done.stdout)["error"]
+    assert (done.returncode, err["code"]) == (1, "value_missing") and "standard input (closed)" in err["message"]
     assert snapshot(w.prod) == before
 
 
