@@ -16,11 +16,12 @@ these show its control characters and escape sequences escaped
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, BinaryIO, Callable, TypeVar
 
 import click
 
@@ -356,11 +357,18 @@ class AsciiFloatRange(click.FloatRange):
 ASCII_INT = AsciiIntRange()
 
 
+def stdin_bytes() -> BinaryIO:
+    """Standard input as bytes; an empty stream when the command was started with it closed
+    (``<&-``: Python then has no ``sys.stdin`` at all), so a reader sees no input, never a
+    traceback."""
+    return sys.stdin.buffer if sys.stdin is not None else io.BytesIO(b"")
+
+
 def stdin_text(what: str, limit: int) -> str:
     """Standard input, read whole (at most ``limit`` bytes) as UTF-8 text. ``InputError``
     ``not_utf8`` naming ``what`` when it is not UTF-8 (the text is never quoted: it may be a
     secret), ``input_too_large`` when it is longer."""
-    data = read_limited(sys.stdin.buffer, limit, what)
+    data = read_limited(stdin_bytes(), limit, what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -18,7 +18,7 @@ from datetime import datetime
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, json_option
+from bundlekit.cli.common import echo, emit_json, json_option, stdin_bytes
 from bundlekit.core import clock
 from bundlekit.core.files import read_limited, read_user_file
 from bundlekit.errors import InputError, UsageError
@@ -55,7 +55,7 @@ def _decode(data: bytes, what: str) -> str:
 
 def _read_template(source: str) -> str:
     if source == "-":
-        return _decode(read_limited(sys.stdin.buffer, MAX_TEMPLATE_BYTES, "standard input"), "standard input")
+        return _decode(read_limited(stdin_bytes(), MAX_TEMPLATE_BYTES, "standard input"), "standard input")
     return _decode(read_user_file(source, what=f"template {source}", limit=MAX_TEMPLATE_BYTES), f"template {source}")
 
 

@@ -61,3 +61,12 @@ def test_a_fifo_offered_as_evidence_is_refused_at_once(tmp_path: Path) -> None:
         err = _error(r)
         assert err["code"] == "not_a_file" and "FIFO" in err["message"], (args, err)
     assert snapshot(w.prod) == before
+
+
+def test_a_closed_standard_input_reads_as_empty_never_a_traceback(tmp_path: Path) -> None:
+    """`render -` started with standard input closed (`<&-`; Python then has no sys.stdin)
+    renders the empty template, as with an empty pipe."""
+    done = subprocess.run(["bash", "-c", 'exec "$@" <&-', "bash", sys.executable, "-m", "bundlekit", "render", "-",
+                           "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert json.loads(done.stdout)["text"] == ""
