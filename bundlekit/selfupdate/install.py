@@ -79,6 +79,10 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
                          "`bundlekit import` (`bundlekit export-self` makes a bundle for self-update)",
                          code="invalid_self_bundle")
     wheels = [p for p in m.packages if p.id.startswith(WHEEL_PREFIX)]
+    files = [p.file.lower() for p in wheels]
+    if not wheels or len(set(files)) != len(files):
+        raise UsageError(f"{bundle}: a release of bundlekit whose packages are not one wheel file each; ask the "
+                         "source zone for `bundlekit export-self` again", code="invalid_self_bundle")
     version = m.release["version"]
     root = self_dir(zone)
     venv = root / "venvs" / f"{version}-{plan.verified.digest[:12]}"
@@ -94,11 +98,11 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     root.joinpath("venvs").mkdir(parents=True, exist_ok=True)
     work = root / f".wheels-{secrets.token_hex(6)}"
     try:
-        work.mkdir()
+        (work / "wheels").mkdir(parents=True)
         if _installed_version(venv) != version:  # else: this release's environment, switched away from
             remove_tree(venv, ignore_errors=True)  # a former attempt's, which does not run: never current
             made.append(venv)
-            _extract(zone, bundle, m, wheels, work, now)
+            _extract(zone, bundle, m, wheels, work / "wheels", now)
             _install(venv, work, wheels, version, str(bundle))
         import_bundle(zone, bundle, now=now)  # the zone now holds the release, as `bundlekit import` leaves it
     except BaseException:
@@ -177,9 +181,11 @@ def _extract(zone: Zone, bundle: Path, m: Manifest, wheels: list[PackageRef], wo
                       "ask the source zone for `bundlekit export-self` again")
 
 
-def _install(venv: Path, wheels_dir: Path, wheels: list[PackageRef], version: str, where: str) -> None:
-    """A new environment at ``venv`` with exactly ``wheels`` installed, offline; it must run."""
-    requirements = wheels_dir / "requirements.txt"
+def _install(venv: Path, work: Path, wheels: list[PackageRef], version: str, where: str) -> None:
+    """A new environment at ``venv`` with exactly ``wheels`` (files in ``work/wheels``) installed,
+    offline; it must run."""
+    wheels_dir = work / "wheels"
+    requirements = work / "requirements.txt"
     requirements.write_text("".join(f"{_requirement(p)} --hash=sha256:{p.sha256}\n" for p in wheels), "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "BUNDLEKIT_HOME"}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")

@@ -51,6 +51,8 @@ def test_a_zone_on_this_version_imports_what_an_older_release_wrote(version: str
     kept = WRITTEN_BY / version
     home = tmp_path / "prod"
     shutil.copytree(kept / "prod-home", home)  # its state as that release left it
+    for key in (home / "keys").iterdir():
+        key.chmod(0o600)  # as the zone made them (a checkout does not keep the mode)
     bundle = kept / "release.bundle"
     bf, manifest = read_unverified(bundle)
     bf.close()
