@@ -26,9 +26,11 @@ from bundlekit.receipt.egress import contents as receipt_contents
 
 def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[str, Any]:
     """The public, secret-free description of a bundle (what `inspect` prints); ``version``:
-    the format version its header gives, ``"1.2"`` (``format`` stays the family, ``bundlekit/1``)."""
+    the format version its header gives, ``"1.2"`` (``format`` stays the family, ``bundlekit/1``);
+    ``writer``: ``"bundlekit 0.1.0"``, or None for a bundle whose writer did not say (format 1.4)."""
     out: dict[str, Any] = {
-        "kind": m.kind, "format": "bundlekit/1", "format_version": version, "bundle_id": m.bundle_id,
+        "kind": m.kind, "format": "bundlekit/1", "format_version": version, "writer": m.writer,
+        "bundle_id": m.bundle_id,
         "digest": digest,
         "source": m.source.to_dict(), "destination": m.destination.to_dict(), "sequence": m.sequence,
         "created": m.created, "expires": m.expires, "signers": signers,

@@ -9,6 +9,7 @@ here by the bundlekit under test through its real CLI.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import struct
 from pathlib import Path
@@ -79,6 +80,9 @@ def test_a_bundle_names_the_bundlekit_that_wrote_it(tmp_path: Path) -> None:
     assert raw["writer"] == {"name": "bundlekit", "version": __version__}
     shown = run_cli("inspect", out)
     assert f"written by bundlekit {__version__}" in shown.stdout
+    assert json.loads(run_cli("inspect", out, "--json").stdout)["writer"] == f"bundlekit {__version__}"
+    old = json.loads(run_cli("inspect", FIXTURES / "vectors" / "valid-release.bundle", "--json").stdout)
+    assert old["writer"] is None and old["format_version"] == "1.0"
 
 
 def _newer_major(path: Path, manifest: dict[str, object], major: int = FORMAT_MAJOR + 1) -> Path:
