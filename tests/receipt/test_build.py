@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bundlekit import __version__
 from bundlekit.deploy.service import deploy
 from bundlekit.format.container import BundleFile
 from bundlekit.format.crypto import key_id
@@ -85,6 +86,8 @@ def test_packing_records_the_file_and_marks_entries_in_one_step(deployed: tuple[
     z, dep = deployed
     rf = pack(z.prod, tmp_path / "receipt.bundle", to=None, now=int(time.time()))
     assert rf.sequence == 1 and rf.deployments == (dep,) and rf.path.is_file()
+    with BundleFile(rf.path) as bf:  # a receipt names the bundlekit that wrote it too (format 1.4)
+        assert parse_manifest(bf.manifest_bytes).writer == f"bundlekit {__version__}"
     listed = list_outbox(z.prod)
     assert listed["pending"] == [] and [e["deployment_id"] for e in listed["packed"]] == [dep]
     assert [(f["sequence"], f["deployments"]) for f in listed["files"]] == [(1, [dep])]
