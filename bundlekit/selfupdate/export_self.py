@@ -5,8 +5,8 @@ the reserved project ``bundlekit`` (slug :data:`~bundlekit.export.releasefile.SE
 ``Default``; no release file may use that slug), version = bundlekit's version, no steps and no
 variables. It is exported by the same code as any release (``export/exporter.py``): signed, sealed
 to nobody (there are no secrets), counted in the project's sequence numbers (so the destination's
-anti-rollback covers self-updates), sent as changes to wheels the destination already holds, and
-registered in this zone. A wheel is the package ``wheel.<name>`` whose version is the rest of its
+anti-rollback covers self-updates), registered in this zone, and a wheel the destination reported
+holding (a receipt's inventory) goes by reference or as changes to its earlier version. A wheel is the package ``wheel.<name>`` whose version is the rest of its
 file name (``42.0.5-cp311-abi3-manylinux_2_28_x86_64``): one id and version per wheel file, so
 wheels of one release for different platforms never collide.
 """
