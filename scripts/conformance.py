@@ -3,7 +3,8 @@
     python scripts/conformance.py -- RUNNER [ARG...]
     python scripts/conformance.py --vectors DIR --jobs 2 -- python scripts/vector_runner.py
 
-For each `*.bundle` in the vector folder (default fixtures/vectors/), runs `RUNNER ARG... PATH`
+For each vector in the folder (default fixtures/vectors/): every `*.bundle` or `*.card` file with an
+`.expect` file beside it, runs `RUNNER ARG... PATH`
 and compares the first line it prints with the first line of the vector's `.expect` file
 (without `expect: `): `ok` or `refuse <code>` (fixtures/vectors/README.md, "Runner contract").
 A runner that exits non-zero, prints nothing or runs past --timeout seconds disagrees. Prints
@@ -20,6 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def vectors_in(folder: Path) -> list[Path]:
+    """The vectors of ``folder``, by file name: each ``.bundle`` or ``.card`` file with an
+    ``.expect`` file beside it (the trusted ``vector-src.card`` has none: it is an input)."""
+    return sorted(p for p in folder.iterdir() if p.suffix in (".bundle", ".card") and p.with_suffix(".expect").is_file())
 
 
 def expected(vector: Path) -> str:
@@ -56,9 +63,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    vectors = sorted(args.vectors.glob("*.bundle"))
+    vectors = vectors_in(args.vectors)
     if not vectors:
-        print(f"{args.vectors}: no *.bundle vectors", file=sys.stderr)
+        print(f"{args.vectors}: no vectors (*.bundle or *.card files with an .expect beside them)", file=sys.stderr)
         return 2
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         answers = list(pool.map(lambda v: outcome(args.runner, v, args.timeout), vectors))

@@ -65,9 +65,15 @@ def verifier(folder: Path, trust: str | None = None) -> Verifier:
 
 
 def run(vector: Path) -> str:
-    """``ok`` or ``refuse <code>`` for one vector."""
+    """``ok`` or ``refuse <code>`` for one vector: a bundle (verified) or an identity card (loaded)."""
     lines = sidecar(vector)
     base = lines.get("base")
+    if vector.suffix == ".card":
+        try:
+            parse_card(vector.read_bytes(), str(vector))
+        except BundleError as err:
+            return f"refuse {err.code}"
+        return "ok"
     try:
         result = check_bundle(verifier(vector.parent, lines.get("trust")), vector)
         if base is not None:
@@ -87,7 +93,7 @@ def run(vector: Path) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: vector_runner.py VECTOR.bundle", file=sys.stderr)
+        print("usage: vector_runner.py VECTOR.bundle|VECTOR.card", file=sys.stderr)
         return 2
     print(run(Path(argv[0])))
     return 0

@@ -19,7 +19,8 @@ def _kit(*args: str, vectors: Path = VECTORS) -> subprocess.CompletedProcess[str
 
 
 def test_bundlekit_agrees_with_every_vector_through_the_runner_contract() -> None:
-    n = len(list(VECTORS.glob("*.bundle")))
+    n = len(list(VECTORS.glob("*.expect")))
+    assert n == len(list(VECTORS.glob("*.bundle"))) + len(list(VECTORS.glob("card-*.card"))) + 1  # + valid-card
     done = _kit(sys.executable, str(ROOT / "scripts" / "vector_runner.py"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [f"agreement: {n}/{n} vectors"]
@@ -28,12 +29,13 @@ def test_bundlekit_agrees_with_every_vector_through_the_runner_contract() -> Non
 def test_a_runner_that_accepts_everything_is_shown_each_vector_it_gets_wrong() -> None:
     done = _kit(sys.executable, "-c", "print('ok')")
     lines = done.stdout.splitlines()
-    refused = [p.stem for p in sorted(VECTORS.glob("*.bundle"))  # the script's order: by file name
+    vectors = sorted(p for p in VECTORS.iterdir() if p.suffix in (".bundle", ".card") and p.stem != "vector-src")
+    refused = [p.stem for p in vectors  # the script's order: by file name
                if not p.with_suffix(".expect").read_text().startswith("expect: ok\n")]
     assert done.returncode == 1
     assert [line.split()[1].rstrip(":") for line in lines[:-1]] == refused
     assert "DISAGREE expired: expected 'refuse expired', runner said 'ok'" in lines
-    total = len(list(VECTORS.glob("*.bundle")))
+    total = len(vectors)
     assert lines[-1] == f"agreement: {total - len(refused)}/{total} vectors"
 
 

@@ -179,7 +179,7 @@ def test_vectors_are_reproducible_from_the_committed_script(tmp_path: Path) -> N
             f"s=u.spec_from_file_location('mv', {str(script)!r}); m=u.module_from_spec(s); s.loader.exec_module(m);"
             f"m.OUT=__import__('pathlib').Path({str(tmp_path)!r}); m.main()")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    for p in ALL:
+    for p in [*ALL, *VECTORS.glob("*.card"), *VECTORS.glob("*.expect")]:
         assert (tmp_path / p.name).read_bytes() == p.read_bytes(), p.name
 
 
@@ -287,3 +287,24 @@ def test_the_withheld_receipt_vector_names_its_withheld_output_and_carries_nothi
     data = (VECTORS / "valid-receipt-withheld.bundle").read_bytes()
     assert data[10:12] == b"\x00\x04"  # the header's minor version says 1.4
     assert b"vector-output-secret" not in data and b"sealed" not in data
+
+
+CARDS = sorted(VECTORS.glob("*.card"))
+
+
+@pytest.mark.parametrize("path", [p for p in CARDS if p.with_suffix(".expect").exists()],
+                         ids=[p.stem for p in CARDS if p.with_suffix(".expect").exists()])
+def test_card_vector(path: Path) -> None:
+    """Identity card vectors (spec §6.5): loading the card reaches the expected result."""
+    lines = path.with_suffix(".expect").read_text().splitlines()
+    assert lines[1] == "kind: card"
+    expect = _expectation(path)
+    if expect == "ok":
+        assert parse_card(path.read_bytes(), path.name).name == "vector-src"
+    else:
+        with raises_code(expect.split()[1]):
+            parse_card(path.read_bytes(), path.name)
+
+
+def test_the_valid_card_vector_is_the_card_every_vector_trusts() -> None:
+    assert (VECTORS / "valid-card.card").read_bytes() == (VECTORS / KEYS["trusted"]["card"]).read_bytes()
