@@ -26,7 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from bundlekit.errors import BundleError  # noqa: E402
 from bundlekit.format.card import parse_card  # noqa: E402
-from bundlekit.format.crypto import key_id, unb64  # noqa: E402
+from bundlekit.format.crypto import key_id, open_sealed, seal_ad, seal_label, unb64  # noqa: E402
+from bundlekit.format.manifest import Manifest, scope_to_dict  # noqa: E402
+from bundlekit.receipt.build import output_seal_ad  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
 from bundlekit.importer.rebuild import rebuild_all  # noqa: E402
 from bundlekit.importer.verify import Verifier, check_bundle  # noqa: E402
 from bundlekit.trust.policy import SourcePolicy, TrustedSource  # noqa: E402
@@ -34,7 +37,7 @@ from bundlekit.zone.store import PackageStore  # noqa: E402
 
 
 #: The sidecar lines this runner understands (fixtures/vectors/README.md, "The .expect file").
-KNOWN_LINES = ("kind", "note", "base", "trust")
+KNOWN_LINES = ("kind", "note", "base", "trust", "open")
 
 
 def sidecar(vector: Path) -> dict[str, str]:
@@ -86,9 +89,30 @@ def run(vector: Path) -> str:
                 held.write_bytes(data)
                 # The verifying zone received the base from the vectors' source: it may use it.
                 rebuild_all(vector, result.digest, result.manifest, store, None, usable=frozenset({sha}))
+        if lines.get("open") == "sealed":
+            open_all(result.manifest, vector.parent)
     except BundleError as err:
         return f"refuse {err.code}"
     return "ok"
+
+
+def open_all(m: Manifest, folder: Path) -> None:
+    """Open every sealed value of a verified manifest with the verifying zone's sealing key
+    (spec §8): a release's sensitive variables, bound to the bundle id, and a receipt's sensitive
+    outputs, bound to their deployment. Raises ``malformed`` or ``invalid_seal``."""
+    keys = json.loads((folder / "keys.json").read_text("utf-8"))
+    key = X25519PrivateKey.from_private_bytes(unb64(keys["verifier"]["sealing_private"], "sealing key", 32))
+    for i, v in enumerate(m.variables):
+        if v.sensitive:
+            ad = seal_ad(m.bundle_id, m.destination.key_id, seal_label("variable", v.name, scope_to_dict(v.scope)))
+            open_sealed(key, unb64(v.sealed or "", f"variables[{i}].sealed"), ad, f"variable {v.name!r}")
+    for entry in m.receipts:
+        for run in entry["runs"]:
+            for o in run.get("outputs", ()):
+                if o["sensitive"]:
+                    ad = output_seal_ad(entry["deployment_id"], m.destination.key_id, run["step"], run.get("target"),
+                                        o["name"])
+                    open_sealed(key, unb64(o["sealed"], f"output {o['name']}"), ad, f"output {o['name']!r}")
 
 
 def main(argv: list[str]) -> int:
