@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from bundlekit.errors import BundleError  # noqa: E402
 from bundlekit.format.card import parse_card  # noqa: E402
 from bundlekit.format.crypto import key_id, open_sealed, seal_ad, seal_label, unb64  # noqa: E402
+from bundlekit.format.keyfile import parse_rotation  # noqa: E402
 from bundlekit.format.manifest import Manifest, scope_to_dict  # noqa: E402
 from bundlekit.receipt.build import output_seal_ad  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
@@ -37,7 +38,7 @@ from bundlekit.zone.store import PackageStore  # noqa: E402
 
 
 #: The sidecar lines this runner understands (fixtures/vectors/README.md, "The .expect file").
-KNOWN_LINES = ("kind", "note", "base", "trust", "open")
+KNOWN_LINES = ("kind", "note", "base", "trust", "open", "check")
 
 
 def sidecar(vector: Path) -> dict[str, str]:
@@ -91,6 +92,9 @@ def run(vector: Path) -> str:
                 rebuild_all(vector, result.digest, result.manifest, store, None, usable=frozenset({sha}))
         if lines.get("open") == "sealed":
             open_all(result.manifest, vector.parent)
+        if lines.get("check") == "rotations":
+            for i, statement in enumerate(result.manifest.rotations):
+                parse_rotation(statement, f"rotations[{i}]")
     except BundleError as err:
         return f"refuse {err.code}"
     return "ok"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bundlekit.format.card import parse_card
+from bundlekit.format.keyfile import parse_rotation
 from bundlekit.format.crypto import key_id, open_sealed, seal_ad, unb64
 from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.importer.verify import Verifier, check_bundle
@@ -90,10 +91,15 @@ def _runner() -> Any:
 
 def _check_with_rebuild(path: Path, tmp: Path) -> None:
     """Verify like a zone would: the bundle, then every delta rebuilt from the held base, then
-    (``open: sealed``) every sealed value opened with the zone's key."""
+    (``open: sealed``) every sealed value opened with the zone's key and (``check: rotations``)
+    every rotation statement checked."""
     result = check_bundle(_verifier(path), path)
-    if "open: sealed" in path.with_suffix(".expect").read_text().splitlines():
+    lines = path.with_suffix(".expect").read_text().splitlines()
+    if "open: sealed" in lines:
         _runner().open_all(result.manifest, VECTORS)
+    if "check: rotations" in lines:
+        for i, statement in enumerate(result.manifest.rotations):
+            parse_rotation(statement, f"rotations[{i}]")
     base = _base_of(path)
     if base is not None:
         store = PackageStore(tmp)
