@@ -14,7 +14,7 @@ import pytest
 
 from bundlekit.export.exporter import export_release
 from bundlekit.export.releasefile import load_release
-from bundlekit.format.container import HEADER_SIZE, BundleFile
+from bundlekit.format.container import HEADER_SIZE
 from bundlekit.importer.verify import read_unverified, verify_bundle
 from bundlekit.zone.rotation import rotate_key
 from tests.conftest import CANARY, RELEASE, Zones, raises_code, snapshot

@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import FIXTURES, run_cli
 from tests.e2e.world import ok

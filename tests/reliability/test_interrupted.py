@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import cli_in_process, make_zones
 from tests.pgserver import PostgresServer
