@@ -129,7 +129,9 @@ def test_sigterm_during_the_preflight_stops_it_before_any_step_runs(world: Gated
     wrapper.write_text(f'#!/bin/sh\nif [ -e "{gate}/armed" ]; then while [ ! -e "{gate}/go" ]; do sleep 0.05; done; '
                        f'fi\nexec "{os.path.realpath(sys.executable)}" "$@"\n')
     wrapper.chmod(0o755)
-    chosen = cli_in_process("worker", "set", "--sandbox", "--python", wrapper, home=world.prod)
+    # Unconfined: the sandbox binds back only the wrapper's own tree, not the interpreter it execs,
+    # which a checkout under /tmp would have hidden behind the sandbox's private /tmp.
+    chosen = cli_in_process("worker", "set", "--unconfined", "--python", wrapper, home=world.prod)
     assert chosen.returncode == 0, chosen.stderr
     (gate / "armed").touch()
     proc = start_deploy(world.prod)
