@@ -99,3 +99,13 @@ def test_a_missing_file_and_a_bad_var_are_refused(tmp_path: Path) -> None:
     config.write_text("{}")
     done = run(str(config), "--var", "novalue")
     assert done.returncode == 2 and b"invalid_var" in done.stderr
+
+
+
+def test_a_yaml_alias_bomb_is_refused_with_exit_2_at_once(tmp_path: Path) -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]"
+                                                          for n in range(1, 9)]
+    bomb = tmp_path / "values.yaml"
+    bomb.write_text("\n".join(levels + ["port: 1", ""]))
+    done = run(str(bomb), "--var", "port=2")
+    assert done.returncode == 2 and b"aliases expand it to" in done.stderr and b"Traceback" not in done.stderr

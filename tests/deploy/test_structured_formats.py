@@ -103,6 +103,29 @@ def test_broken_yaml_names_the_line_and_column() -> None:
     assert caught.value.format == "yaml" and caught.value.line == 2
 
 
+
+def _alias_bomb(depth: int) -> str:
+    """About 40 bytes a level: each level a list of ten aliases of the one before (10^depth values)."""
+    lines = ["a0: &a0 [" + ", ".join(["x"] * 10) + "]"]
+    lines += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]" for n in range(1, depth + 1)]
+    return "\n".join(lines + ["port: 1", ""])
+
+
+def test_yaml_whose_aliases_expand_past_a_million_values_is_refused_before_it_is_walked() -> None:
+    with pytest.raises(ConfigParseError, match=r"aliases expand it to \d{10} values, more than 1000000"):
+        apply_yaml(_alias_bomb(8), {"port": "2"})  # 10^9 paths: walking them took minutes and 24 GB
+
+
+def test_yaml_with_a_few_aliases_is_still_replaced() -> None:
+    edit = apply_yaml(_alias_bomb(3), {"port": "2"})
+    assert edit.text is not None and edit.text.endswith("port: 2\n")
+
+
+def test_yaml_with_a_mapping_as_a_key_is_a_parse_error_not_a_crash() -> None:
+    with pytest.raises(ConfigParseError, match="^not valid YAML: a key that is not a scalar"):
+        apply_yaml("? [{}]\n: 1\n", {"port": "2"})
+
+
 WEB_CONFIG = """<?xml version="1.0" encoding="utf-8"?>
 <!-- deployed by bundlekit -->
 <configuration xmlns:db="urn:example:db">

@@ -79,6 +79,28 @@ def _indents(text: str) -> tuple[int, int]:
     return mapping or 2, offset or 0
 
 
+#: Most values a YAML file may hold once its aliases are expanded: a 300-byte file of nested
+#: aliases expands to billions, and every path through them would be walked (decision 523).
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+def _expanded_size(documents: list[Any]) -> int:
+    """How many values ``documents`` hold with every alias expanded, counted in time linear in
+    the distinct values (a value an alias repeats is counted once and its size reused)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        known = sizes.get(id(node))
+        if known is None:
+            children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+            known = sizes[id(node)] = 1 + sum(size(child) for child in children)
+        return known
+
+    return sum(size(d) for d in documents)
+
+
 def _walk(node: Any, path: list[Any], variables: dict[str, tuple[str, str]],
           replaced: list[tuple[str, str]], changes: list[tuple[list[Any], Any]]) -> None:
     keys: list[Any] = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
@@ -172,8 +194,17 @@ def apply_yaml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
         raise ConfigParseError("yaml", str(error.problem or error.context or "syntax error"), line, column) from None
     except (YAMLError, RecursionError) as error:
         raise ConfigParseError("yaml", str(error) or "nested too deeply") from None
+    except TypeError as error:  # a mapping used as a key (`? [{}]`): the loader cannot hash it
+        raise ConfigParseError("yaml", f"a key that is not a scalar ({error})") from None
     if not documents or not all(isinstance(d, (dict, list)) for d in documents):
         raise ConfigParseError("yaml", "the document is not a mapping or a sequence")
+    try:
+        expanded = _expanded_size(documents)
+    except RecursionError:
+        raise ConfigParseError("yaml", "nested too deeply") from None
+    if expanded > MAX_EXPANDED_VALUES:
+        raise ConfigParseError("yaml", f"its aliases expand it to {expanded} values, more than "
+                                       f"{MAX_EXPANDED_VALUES}: write the repeated parts out, or use fewer aliases")
     folded = {name.casefold(): (name, value) for name, value in variables.items() if not is_reserved(name)}
     replaced: list[tuple[str, str]] = []
     changes: list[tuple[int, list[Any], Any]] = []
