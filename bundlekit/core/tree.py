@@ -43,6 +43,16 @@ def _ident(fd: int) -> Tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
+def _visit_file(on_file: _OnFile, fd: int, name: str, rel: List[str], skip_errors: bool) -> None:
+    """``on_file`` for the entry ``name`` of the open folder ``fd`` (``rel``: that folder's path
+    from the top); its ``OSError`` is raised unless ``skip_errors``."""
+    try:
+        on_file(fd, name, "/".join(rel + [name]))
+    except OSError:
+        if not skip_errors:
+            raise
+
+
 def _walk(top: PathLike, on_file: _OnFile, on_leave: _OnLeave, skip_errors: bool) -> None:
     """Visit every entry under the folder ``top``, depth first: ``on_file`` for each entry that
     is not a folder, ``on_leave`` for each folder once everything in it was visited.
@@ -61,11 +71,7 @@ def _walk(top: PathLike, on_file: _OnFile, on_leave: _OnLeave, skip_errors: bool
             if todo:
                 child, is_dir = todo.pop()
                 if not is_dir:
-                    try:
-                        on_file(fd, child, "/".join(rel + [child]))
-                    except OSError:
-                        if not skip_errors:
-                            raise
+                    _visit_file(on_file, fd, child, rel, skip_errors)
                     continue
                 try:
                     child_fd = os.open(child, _DIR, dir_fd=fd)
@@ -73,11 +79,7 @@ def _walk(top: PathLike, on_file: _OnFile, on_leave: _OnLeave, skip_errors: bool
                     if error.errno == errno.ENOENT:
                         continue  # gone meanwhile
                     if error.errno in (errno.ENOTDIR, errno.ELOOP):  # replaced by a file or a link
-                        try:
-                            on_file(fd, child, "/".join(rel + [child]))
-                        except OSError:
-                            if not skip_errors:
-                                raise
+                        _visit_file(on_file, fd, child, rel, skip_errors)
                         continue
                     if skip_errors:
                         continue
