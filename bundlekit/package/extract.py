@@ -73,7 +73,8 @@ def _open_folder(root_fd: int, parts: list[str]) -> int:
     return fd
 
 
-def _write_member(root_fd: int, member: _Member, stream: IO[bytes], budget: _Budget, produced: list[int]) -> None:
+def _write_member(root_fd: int, member: _Member, stream: IO[bytes], budget: _Budget, produced: list[int],
+                  progress: Advance | None = None) -> None:
     parts = member.name.split("/")
     folder = _open_folder(root_fd, parts[:-1])
     try:
@@ -97,6 +98,8 @@ def _write_member(root_fd: int, member: _Member, stream: IO[bytes], budget: _Bud
                 raise _Refusal(member.name, f"takes the extracted size past the limit of "
                                             f"{budget.max_total_bytes} bytes")
             out.write(chunk)
+            if progress:  # by the bytes written: one large file moves its bar too (finding 15.2)
+                progress(len(chunk))
         if written != member.size:
             raise _Refusal(member.name, f"is shorter than its declared size ({written} of "
                                         f"{member.size} bytes)", code="corrupt_package")
@@ -126,10 +129,8 @@ def _extract_into(
                     raise _Refusal(member.name, "is not a regular file")
                 stream = extracted
             with stream:
-                _write_member(root_fd, member, stream, budget, produced)
+                _write_member(root_fd, member, stream, budget, produced, progress)
             written.append(member.name)
-            if progress:
-                progress(member.size)
     finally:
         os.close(root_fd)
     return written

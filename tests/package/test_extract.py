@@ -246,6 +246,37 @@ def test_good_zip_extracts_files_folders_and_executable_bits(area: Path) -> None
     assert sorted(p.name for p in (area / "deploy").iterdir()) == ["app", "other.txt"]
 
 
+class _Told:
+    """A progress listener that notes, at each call, how much of the one member is on disk."""
+
+    def __init__(self, file: Path) -> None:
+        self.file, self.total, self.calls = file, None, []  # type: ignore[var-annotated]
+
+    def begin(self, label: str, total: int | None) -> None:
+        self.total = total
+
+    def __call__(self, n: int) -> None:
+        on_disk = sum(p.stat().st_size for p in self.file.parent.glob(".app.extract-*/big.bin"))
+        self.calls.append((n, on_disk))
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_progress_advances_within_one_large_file_by_the_bytes_written(area: Path, stored: bool) -> None:
+    """A package of one 5 MiB file moved its extraction bar from 0 straight to 100% (finding
+    15.2): the listener is now told the bytes of each chunk as it is written."""
+    payload = os.urandom(5 * 1024 * 1024 + 3)
+    archive = area / "one.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.bin", payload)
+    told = _Told(area / "deploy" / "app")
+    extract_package(archive, area / "deploy" / "app", progress=told)
+    assert told.total == len(payload)
+    assert sum(n for n, _ in told.calls) == len(payload)
+    assert len(told.calls) >= 5, told.calls  # one per chunk of the file, not one for the file
+    partial = [on_disk for _, on_disk in told.calls if 0 < on_disk < len(payload)]
+    assert partial, f"no call came while the file was still being written: {told.calls}"
+
+
 @pytest.mark.parametrize("name, gz", [("app.tar.gz", True), ("app.tgz", True), ("app.tar", False),
                                       ("app-without-suffix", True)])
 def test_good_tar_extracts_in_every_flavour(area: Path, name: str, gz: bool) -> None:
