@@ -47,8 +47,10 @@ def _progress(quiet: bool, as_json: bool, bars: Bars, told: list[str]):  # type:
             bars.note(f"    {event['target'] or 'zone'} | {event['line']}")
         elif kind == "package_started":
             key = (event["target"], event["package"], event["phase"])
-            # the phase first: a narrow terminal cuts the end of a label (finding 15.2)
-            bars.item(key, f"{event['phase']} {event['package']} on {event['target']}", event["total"])
+            # the phase and the target first: a narrow terminal cuts the end of a label, and with
+            # several targets the package's name is what the bars share (finding 15.2)
+            where = f"{'to' if event['phase'] == 'transfer' else 'on'} {event['target']}"
+            bars.item(key, f"{event['phase']} {where}: {event['package']}", event["total"])
         elif kind == "package_progress":
             bars.update((event["target"], event["package"], event["phase"]), advance=event["bytes"])
     return show

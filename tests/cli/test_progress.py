@@ -138,7 +138,7 @@ def test_a_deployment_under_a_terminal_shows_a_bar_per_target_and_package(tmp_pa
     terminal, stdout, code = _under_terminal([sys.executable, "-m", "bundlekit", "deploy", "acme-web", "1.4.0",
                                               "--environment", "Production", "--home", str(w.prod)])
     assert code == 0, terminal
-    assert "extract Acme.Web 1.4.0 on web-01" in terminal and "100%" in terminal
+    assert "extract on web-01: Acme.Web 1.4.0" in terminal and "100%" in terminal
     assert "MB/s" not in terminal and "GB/s" not in terminal  # rates in the sizes' units (finding 15.2)
     assert "> Deploy web on web-01" in terminal  # step lines print above the bars
     assert stdout.startswith("deployment Deployments-1: Acme Web 1.4.0 to Production: Success")
@@ -161,3 +161,28 @@ def test_each_bar_stays_on_one_line_of_a_narrow_terminal(monkeypatch: pytest.Mon
     assert lines and all(len(line) <= columns for line in lines), lines
     assert all(re.search(r"\d+% [\d.]+/[\d.]+ GiB", line) for line in lines), lines  # every line a whole bar
     assert any(line.startswith("acme-web-1.4.0") and "…" in line for line in lines)
+
+
+def test_two_targets_bars_keep_the_target_and_cut_the_package_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reviewer's two targets at 80 columns read "transfer Big.App 1.0.0 o…" twice: the
+    target, the one thing telling the bars apart, was what got cut (finding 15.2)."""
+    from bundlekit.cli.deploy_cmds import _progress
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "80")
+    out = FakeTerminal()
+    package = "Big.Application.With.A.Long.Name 1.0.0"
+    with Bars("deploy", stream=out) as bars:
+        show = _progress(False, False, bars, [])
+        assert show is not None
+        for phase in ("transfer", "extract"):
+            for target in ("p1", "p2"):
+                show({"event": "package_started", "step": "s", "target": target, "package": package,
+                      "phase": phase, "total": 120 * MiB})
+                show({"event": "package_progress", "step": "s", "target": target, "package": package,
+                      "phase": phase, "bytes": 60 * MiB})
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    lines = [line for line in re.split(r"[\r\n]", plain) if line.strip()]
+    assert lines and all(len(line) <= 80 for line in lines), lines
+    for label in ("transfer to p1:", "transfer to p2:", "extract on p1:", "extract on p2:"):
+        assert any(line.startswith(label) and "50%" in line for line in lines), (label, lines)
+    assert any("…" in line for line in lines), lines  # the package name is what gave way
