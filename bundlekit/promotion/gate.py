@@ -23,7 +23,7 @@ from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
-from bundlekit.promotion.lifecycle import Decision, Progress, Success, decide, progress
+from bundlekit.promotion.lifecycle import Decision, Progress, Success, counts_for, decide, progress
 from bundlekit.zone import deployments, evidence, projects, remote, truststore
 from bundlekit.zone.db import Reader
 from bundlekit.zone.evidence import ALL_RELEASES, EvidenceRow
@@ -102,13 +102,23 @@ def release_progress(db: Reader, zone_name: str, project: projects.ProjectRecord
                      tenant: str | None = None, offered: Iterable[EvidenceRow] = (),
                      ignored: list[dict[str, str]] | None = None) -> Progress | None:
     """The phases of ``release`` and what passed them (None: the release has no lifecycle);
-    evidence that does not count now goes to ``ignored`` with why."""
+    evidence that does not count now goes to ``ignored`` with why, and so does a success of
+    the release for another tenant than ``tenant`` (finding 4 of the r1015 review: a receipt
+    offered for the wrong tenant was dropped without a word)."""
     lifecycle = release_lifecycle(release)
     if lifecycle is None:
         return None
     waived = [w["phase"] for w in evidence.waivers_for(db, project.space, project.slug, release["version"])]
-    return progress(lifecycle, successes(db, zone_name, project, release, offered, ignored), waived=waived,
-                    tenant=tenant)
+    found = successes(db, zone_name, project, release, offered, ignored)
+    if ignored is not None:
+        for s in found:
+            if lifecycle.index_of(s.environment) is None or counts_for(s, tenant):
+                continue
+            needed = (f"a deployment for tenant {tenant} or an untenanted one counts" if tenant else
+                      "an untenanted deployment counts only untenanted ones")
+            ignored.append({"evidence": s.where, "environment": s.environment,
+                            "why": f"it deployed for tenant {s.tenant}; {needed}"})
+    return progress(lifecycle, found, waived=waived, tenant=tenant)
 
 
 def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: dict[str, Any], environment: str, *,

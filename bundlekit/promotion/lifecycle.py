@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from bundlekit.format.lifecycle import Lifecycle, Phase
 
-__all__ = ["Success", "PhaseStatus", "Progress", "progress", "Decision", "decide"]
+__all__ = ["Success", "PhaseStatus", "Progress", "counts_for", "progress", "Decision", "decide"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,8 @@ class Progress:
         return {"tenant": self.tenant, "phases": [p.to_dict() for p in self.phases]}
 
 
-def _counts(s: Success, tenant: str | None) -> bool:
+def counts_for(s: Success, tenant: str | None) -> bool:
+    """Whether ``s`` counts for a deployment for ``tenant`` (None: untenanted), by the rule above."""
     if s.tenant is None:
         return True
     return tenant is not None and s.tenant.casefold() == tenant.casefold()
@@ -72,7 +73,7 @@ def progress(lifecycle: Lifecycle, successes: Iterable[Success], *, waived: Iter
              tenant: str | None = None) -> Progress:
     """The status of every phase, counting the ``successes`` that apply to ``tenant``."""
     waived_names = {w.casefold() for w in waived}
-    counted = [s for s in successes if _counts(s, tenant)]
+    counted = [s for s in successes if counts_for(s, tenant)]
     statuses = []
     for phase in lifecycle.phases:
         envs = [e for e in phase.environments if any(s.environment.casefold() == e.casefold() for s in counted)]

@@ -116,3 +116,45 @@ def test_trust_set_refuses_contradictions_and_unknown_zones_changing_nothing(tmp
         assert snapshot(w.prod) == before
     ok("trust", "set", "dev", "--no-evidence", home=w.prod)
     assert okj("trust", "list", home=w.prod)["zones"][0]["policy"]["evidence_for"] == []
+
+
+def test_a_receipt_of_another_tenants_deployment_is_named_as_not_counted_and_why(tmp_path: Path) -> None:
+    """Staging deployed 1.5.0 for tenant Acme Corp; prod, offered that receipt, refused Production
+    for Beta Inc and untenanted with "has 0" and nothing about the receipt it had just been given
+    (finding 4 of the r1015 attack review). The refusal and `lifecycle show` now name it and why."""
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
+    _bind(w.dev)
+    w.targets(w.dev, "Development")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
+    _bind(w.staging)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-acme", "--tenant", "Acme Corp", "--new", home=w.staging)
+    w.targets(w.staging, "Staging")
+    receipt = w.root / "media" / "staging-acme.bundle"
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--tenant", "Acme Corp", "--receipt-out", receipt,
+       home=w.staging)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
+    _bind(w.prod)
+    for tenant in ("Acme Corp", "Beta Inc"):
+        ok("variables", "set", "acme-web", "Acme.ApiKey", f"k-{tenant}", "--tenant", tenant, "--new", home=w.prod)
+    w.targets(w.prod, "Production")
+
+    proof = "Deployments-1 in zone staging (receipt)"
+    for tenant, why in (("Beta Inc", "it deployed for tenant Acme Corp; a deployment for tenant Beta Inc or an "
+                                     "untenanted one counts"),
+                        (None, "it deployed for tenant Acme Corp; an untenanted deployment counts only untenanted "
+                               "ones")):
+        before = snapshot(w.prod)
+        r = run_cli(*DEPLOY_PROD, *(["--tenant", tenant] if tenant else []), "--json", home=w.prod)
+        err = json.loads(r.stdout)["error"]
+        assert (err["code"], r.returncode) == ("lifecycle_violation", 5), r.stdout + r.stderr
+        assert snapshot(w.prod) == before
+        assert err["details"]["not_counted"] == [{"evidence": proof, "environment": "Staging", "why": why}], err
+        assert f"not counted: {proof} to Staging: {why}" in err["message"]
+        show = okj("lifecycle", "show", "acme-web", "1.5.0", *(["--tenant", tenant] if tenant else []), home=w.prod)
+        assert show["not_counted"] == [{"evidence": proof, "environment": "Staging", "why": why}]
+    # the control: for the tenant it proves, the same receipt opens Production and nothing is "not counted"
+    assert okj("lifecycle", "show", "acme-web", "1.5.0", "--tenant", "Acme Corp", home=w.prod)["not_counted"] == []
+    r = run_cli(*DEPLOY_PROD, "--tenant", "Acme Corp", "--json", home=w.prod)
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Success", r.stdout + r.stderr
