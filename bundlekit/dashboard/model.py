@@ -94,7 +94,7 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> Depl
                           project_slug=e["project"]["slug"], release=e["release"], zone=zone_name,
                           environment=e["environment"], state=_state(e["state"], e["runs"]),
                           started=e["started_ms"] / 1000, ended=e["ended_ms"] / 1000, steps=steps,
-                          receipt_received=float(row["received"]), space=e["project"]["space"],
+                          receipt_received=int(row["received"]), space=e["project"]["space"],
                           tenant=e.get("tenant"), waived=tuple(e.get("waived", ())),
                           waivers=_waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]))
 
@@ -128,7 +128,7 @@ def _refusal(row: Row, zone_name: str) -> DeploymentView:
     return DeploymentView(deployment_id=e["refusal_id"], project=e["project"]["name"],
                           project_slug=e["project"]["slug"], release=e["release"], zone=zone_name,
                           environment=AWAITING, state="refused", started=row["refused"], ended=row["refused"],
-                          steps=(), receipt_received=float(row["received"]), space=e["project"]["space"],
+                          steps=(), receipt_received=int(row["received"]), space=e["project"]["space"],
                           reason=f"[{e['code']}] {e['message']}")
 
 
@@ -326,5 +326,5 @@ def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, spa
                                  space=space)
         if overlay.key not in {d.key for d in extra}:
             extra.append(overlay)
-    return CellView(zname, env, overlay, None, float(exp["exported_at"]),
+    return CellView(zname, env, overlay, None, int(exp["exported_at"]),
                     tuple(f for f in failures if f.key != overlay.key))

@@ -8,6 +8,7 @@ command a test is about runs through the real CLI in a subprocess.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.conftest import run_cli, snapshot
@@ -271,6 +272,36 @@ def test_inspect_shows_what_a_receipt_reports_and_a_release_lifecycle_and_proof(
     text = run_cli("inspect", w.export(other, "prod", "p16.bundle")).stdout
     assert ("lifecycle Development (Development; optional) > Staging (2 of Staging-A, Staging-B) > "
             "Production (Production)") in text
+
+
+def test_dashboard_json_gives_every_time_as_the_commands_that_keep_it_do(tmp_path: Path) -> None:
+    """Decision 480 (finding 10.3): a time in --json is Unix seconds, an int where the zone keeps
+    whole seconds. The dashboard gave a receipt's arrival and an export's time as floats
+    (``1796113474.0``); its deployment and step times must read as `deployments show` gives them."""
+    w = make_promo(tmp_path / "w")
+    _in_prod(w)
+    ok("lifecycle", "waive", "acme-web", "--phase", "Staging", "--reason", "CAB-9", home=w.prod)
+    dep = okj("deploy", "acme-web", "1.5.0", "--environment", "Production", home=w.prod)["deployment_id"]
+    receipt = w.root / "media" / "r.bundle"
+    ok("outbox", "pack", "-o", receipt, home=w.prod)
+    ok("import", receipt, home=w.dev)
+    w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle")  # awaits staging's receipt
+    r = run_cli("dashboard", "--json", home=w.dev)
+    assert r.returncode == 0, r.stderr
+    view = json.loads(r.stdout)
+    shown = okj("deployments", "show", dep, home=w.prod)
+    mine = next(d for d in view["deployments"] if d["zone"] == "prod")
+    assert (mine["started"], mine["ended"]) == (shown["record"]["started"], shown["record"]["ended"])
+    assert [(s["started"], s["ended"]) for s in mine["steps"]] == \
+        [(run["started"], run["ended"]) for run in shown["record"]["runs"]]
+    assert type(mine["receipt_received"]) is int
+    assert mine["waivers"][0]["created"] == shown["waivers"][0]["created"]
+    assert type(mine["waivers"][0]["created"]) is int
+    awaiting = [c for p in view["projects"] for c in p["cells"] if c and c["exported_at"] is not None]
+    assert [(c["zone"], type(c["exported_at"])) for c in awaiting] == [("staging", int)], awaiting
+    assert type(view["generated"]) is int
+    for name in ("receipt_received", "exported_at", "generated", "created"):
+        assert not re.search(rf'"{name}": \d+\.0\b', r.stdout), name
 
 
 def test_a_re_export_of_an_older_release_held_unchanged_changes_nothing_of_its_project(tmp_path: Path) -> None:
