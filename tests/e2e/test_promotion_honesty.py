@@ -9,6 +9,8 @@ import os
 import pwd
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli, snapshot
 from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
 
@@ -75,3 +77,26 @@ def test_evidence_offered_with_a_bundle_already_imported_is_checked_and_recorded
     assert phases[1]["passed"], phases
     again = json.loads(run_cli("import", to_prod, "--evidence", receipt, "--json", home=w.prod).stdout)
     assert again["noop"] and "recorded before" in again["reason"]
+
+
+def test_an_account_name_that_is_not_a_plain_label_is_recorded_as_its_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 2 of the r1015 attack review: the author went into state, receipts and the source's
+    dashboard unchecked (control characters, markup). The password database's name is recorded
+    only when it is a plain label; otherwise, and without an entry, the uid stands for it."""
+    from bundlekit.cli.common import operator_name
+    uid = os.getuid()
+
+    def named(name: str) -> object:
+        return lambda _uid: pwd.struct_passwd((name, "x", uid, 0, "", "/", "/bin/sh"))
+
+    monkeypatch.setattr(pwd, "getpwuid", named("ciso-alice"))
+    assert operator_name() == "ciso-alice"
+    for hostile in ("evil\x1b[2J", "<script>alert(1)</script>", "two words", "x" * 65, ""):
+        monkeypatch.setattr(pwd, "getpwuid", named(hostile))
+        assert operator_name() == f"uid {uid}", hostile
+
+    def missing(_uid: int) -> object:
+        raise KeyError(_uid)
+
+    monkeypatch.setattr(pwd, "getpwuid", missing)
+    assert operator_name() == f"uid {uid}"
