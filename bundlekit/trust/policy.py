@@ -115,7 +115,13 @@ def check_threshold(signed_by: Sequence[bytes], source: TrustedSource, revoked: 
 
 
 def _match(value: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+    """Whether ``value`` is one of ``patterns`` or matches one as a glob, case-insensitively.
+
+    Names compare by ``str.casefold`` as lifecycle environments do (format/lifecycle.py), so one
+    name is never in a phase by one rule and outside a policy by the other; a name equal to a
+    pattern matches it although ``[...]`` in it reads as a glob class (``Staging [EU]``)."""
+    folded = value.casefold()
+    return any(folded == p.casefold() or fnmatch.fnmatchcase(folded, p.casefold()) for p in patterns)
 
 
 def check_policy(source: TrustedSource, *, space: str, project: str, project_slug: str,

@@ -158,3 +158,16 @@ def test_a_receipt_of_another_tenants_deployment_is_named_as_not_counted_and_why
     assert okj("lifecycle", "show", "acme-web", "1.5.0", "--tenant", "Acme Corp", home=w.prod)["not_counted"] == []
     r = run_cli(*DEPLOY_PROD, "--tenant", "Acme Corp", "--json", home=w.prod)
     assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Success", r.stdout + r.stderr
+
+
+def test_an_evidence_name_matches_itself_and_compares_as_lifecycle_names_do() -> None:
+    """Observed in the r1015 attack review: ``--evidence-for 'Staging [EU]'`` never matched the
+    environment of that name (``[...]`` read as a glob class), and the policy folded case with
+    ``lower`` while lifecycles use ``casefold`` (``Straße`` and ``STRASSE`` are one environment
+    to a lifecycle, two to the policy)."""
+    from bundlekit.trust.policy import SourcePolicy
+    assert SourcePolicy(evidence_for=("Staging [EU]",)).may_prove("staging [eu]")
+    assert SourcePolicy(evidence_for=("Straße",)).may_prove("STRASSE")
+    assert SourcePolicy(evidence_for=("Staging-*",)).may_prove("staging-b")
+    assert not SourcePolicy(evidence_for=("Staging-*",)).may_prove("Production")
+    assert not SourcePolicy().may_prove("Staging")  # none by default (decision 412)
