@@ -154,8 +154,13 @@ def test_a_receipt_of_another_tenants_deployment_is_named_as_not_counted_and_why
         assert f"not counted: {proof} to Staging: {why}" in err["message"]
         show = okj("lifecycle", "show", "acme-web", "1.5.0", *(["--tenant", tenant] if tenant else []), home=w.prod)
         assert show["not_counted"] == [{"evidence": proof, "environment": "Staging", "why": why}]
-    # the control: for the tenant it proves, the same receipt opens Production and nothing is "not counted"
-    assert okj("lifecycle", "show", "acme-web", "1.5.0", "--tenant", "Acme Corp", home=w.prod)["not_counted"] == []
+    # the control: for the tenant it proves, the same receipt opens Production and nothing is "not counted";
+    # each proof says whose it is (decision 395): dev's untenanted run counts for every tenant
+    show = okj("lifecycle", "show", "acme-web", "1.5.0", "--tenant", "Acme Corp", home=w.prod)
+    assert show["not_counted"] == []
+    assert [p["evidence"] for p in show["lifecycle"]["phases"][:2]] == [
+        ["Deployments-1 in zone dev (attested) (untenanted: counts for every tenant)"],
+        [f"{proof} (tenant Acme Corp)"]]
     r = run_cli(*DEPLOY_PROD, "--tenant", "Acme Corp", "--json", home=w.prod)
     assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Success", r.stdout + r.stderr
 
