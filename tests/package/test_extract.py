@@ -380,3 +380,23 @@ def test_without_the_exchange_a_replacement_falls_back_to_two_renames(area: Path
     extract_package(v2, dest, replace=True)
     assert (dest / "shared.txt").read_bytes() == b"v2"
     assert sorted(p.name for p in (area / "deploy").iterdir()) == ["app", "other.txt"]
+
+
+def test_the_runner_reports_one_large_files_extraction_in_several_messages(area: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link to the zone's bar: the runner turns the bytes written into ``progress`` messages
+    (spec/runner.md section 5), so the zone's bar moves while one large file is extracted. The
+    runner sends at most one message a quarter second; with no pause every chunk is one."""
+    from bundlekit.runtime.step import _Progress
+    monkeypatch.setattr(_Progress, "EVERY", 0.0)
+    payload = os.urandom(4 * 1024 * 1024 + 5)
+    archive = area / "one.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("big.bin", payload)
+    sent: list[dict[str, object]] = []
+    told = _Progress(sent.append)
+    extract_package(archive, area / "deploy" / "app", progress=told)
+    told.flush()
+    assert sent[0] == {"phase": "extract", "total": len(payload)}
+    steps = [m["bytes"] for m in sent[1:]]
+    assert len(steps) >= 4 and sum(steps) == len(payload), steps  # type: ignore[arg-type]
