@@ -32,8 +32,8 @@ def _refused_prod(w: Promo) -> dict[str, Any]:
     return err  # type: ignore[no-any-return]
 
 
-def _staging_proof_in_prod(w: Promo) -> None:
-    """1.5.0 through Development (dev) and Staging (staging); prod imports it with staging's receipt."""
+def _in_staging(w: Promo) -> None:
+    """1.5.0 deployed to Development in dev, then imported in staging with its value and targets."""
     ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
     _bind(w.dev)
     w.targets(w.dev, "Development")
@@ -41,6 +41,11 @@ def _staging_proof_in_prod(w: Promo) -> None:
     ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
     _bind(w.staging)
     w.targets(w.staging, "Staging")
+
+
+def _staging_proof_in_prod(w: Promo) -> None:
+    """1.5.0 through Development (dev) and Staging (staging); prod imports it with staging's receipt."""
+    _in_staging(w)
     receipt = w.root / "media" / "staging-receipt.bundle"
     ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--receipt-out", receipt, home=w.staging)
     ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
@@ -123,14 +128,8 @@ def test_a_receipt_of_another_tenants_deployment_is_named_as_not_counted_and_why
     for Beta Inc and untenanted with "has 0" and nothing about the receipt it had just been given
     (finding 4 of the r1015 attack review). The refusal and `lifecycle show` now name it and why."""
     w = make_promo(tmp_path / "w")
-    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
-    _bind(w.dev)
-    w.targets(w.dev, "Development")
-    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
-    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
-    _bind(w.staging)
+    _in_staging(w)
     ok("variables", "set", "acme-web", "Acme.ApiKey", "k-acme", "--tenant", "Acme Corp", "--new", home=w.staging)
-    w.targets(w.staging, "Staging")
     receipt = w.root / "media" / "staging-acme.bundle"
     ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--tenant", "Acme Corp", "--receipt-out", receipt,
        home=w.staging)
