@@ -166,7 +166,8 @@ REGISTRY, ALIASES = _build(
     _E("bundle_not_found", "input", "the bundle file (or folder of volumes) given does not exist",
        aliases=("not_found",)),
     _E("bundle_unreadable", "input", "the bundle file exists but cannot be read"),
-    _E("duplicate_identity", "input", "two variables, steps or packages of one snapshot have the same identity"),
+    _E("duplicate_identity", "input", "two variables, steps or packages of one snapshot or release bundle have the "
+                                      "same identity"),
     _E("file_changed", "input", "a file shrank while it was being sent through the diode", internal=_RACE),
     _E("file_exists", "input", "an output file already exists and is never overwritten (keys, receipts)"),
     _E("file_not_found", "input", "an input file (release file, card, key file, template, package, file to send) "
@@ -250,7 +251,8 @@ REGISTRY, ALIASES = _build(
        aliases=("signature_invalid",)),
     _E("signature_missing", "verification", "the bundle carries no signature",
        internal="the container refuses a file without a signature record first (truncated)"),
-    _E("invalid_seal", "verification", "a sealed value cannot be opened with this zone's key",
+    _E("invalid_seal", "verification", "a sealed value cannot be opened with this zone's key, or opens to bytes "
+                                       "that are not UTF-8 text",
        aliases=("seal_invalid",), exception=_REFUSAL),
     _E("invalid_rotation", "verification", "a key rotation statement is malformed or not signed by both keys",
        aliases=("rotation_invalid",), exception=_REFUSAL),

@@ -226,7 +226,11 @@ def _phase_text(p: Any) -> str:
 @quiet_option
 @json_option
 def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
-    """Check signatures, trust, destination, expiry and every blob of a bundle."""
+    """Check signatures, trust, destination, expiry and every blob of a bundle.
+
+    In a zone it also makes every check of an import that needs nothing earlier imports
+    recorded: trust policy, key rotation statements, identities, every sealed value opened, and
+    delta packages rebuilt. What `verify` refuses, `import` refuses with the same code."""
     now = clock.now()
     with open_home(home) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
         v = verify_bundle(z, bundle, now=now, progress=bars)

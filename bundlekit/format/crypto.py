@@ -38,6 +38,7 @@ __all__ = [
     "verify_signature",
     "seal",
     "open_sealed",
+    "open_text",
     "seal_ad",
     "seal_label",
     "b64",
@@ -171,3 +172,23 @@ def open_sealed(recipient: X25519PrivateKey, sealed: bytes, ad: bytes, what: str
             "zone or bundle)",
             code="invalid_seal",
         ) from None
+
+
+def open_text(recipient: X25519PrivateKey, sealed: str, ad: bytes, what: str, field: str) -> str:
+    """The text of a sealed value as a manifest carries it (``base64(sealed)``, spec §8): its
+    base64 decoded, opened with :func:`open_sealed`, and its plaintext read as UTF-8, which is
+    what a sensitive value is (a string, like every other value of the manifest).
+
+    ``what`` names the value in messages (``variable 'Db.Password'``), ``field`` the manifest
+    field it came from. Raises ``FormatError`` ``malformed`` (not canonical base64),
+    ``VerificationError`` ``invalid_seal`` (does not open, or opens to bytes that are not UTF-8
+    text; the bytes are never quoted)."""
+    plain = open_sealed(recipient, unb64(sealed, field), ad, what)
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VerificationError(
+            f"{what}: the sealed value opens, but to {len(plain)} bytes that are not UTF-8 text (byte {exc.start} "
+            "is invalid), and a value is text; the zone that sealed it is wrong or not bundlekit: ask its "
+            "operators to set the value again as text and re-export",
+            code="invalid_seal") from None

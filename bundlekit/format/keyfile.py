@@ -108,14 +108,39 @@ def make_rotation(zone_id: str, old: Ed25519PrivateKey, new: Ed25519PrivateKey, 
                              sign(new, "rotation", body))
 
 
-def parse_rotation(d: Mapping[str, Any], where: str) -> RotationStatement:
-    """A rotation statement whose two signatures both verify; anything else is refused."""
+#: Raw length of each base64 field of a rotation statement: two Ed25519 keys, two signatures.
+_ROTATION_BYTES = {"old_key": 32, "new_key": 32, "old_signature": 64, "new_signature": 64}
+
+
+def _raw(d: Mapping[str, Any], name: str, where: str) -> bytes:
+    """Field ``name`` of a rotation statement decoded; damaged base64 (not base64, not canonical,
+    another length) refuses the statement as a whole (``invalid_rotation``), naming the field."""
+    text = d[name]
+    if not isinstance(text, str):
+        raise TypeError(name)
     try:
-        st = RotationStatement(d["zone_id"], unb64(d["old_key"], "old_key", 32), unb64(d["new_key"], "new_key", 32),
-                               int(d["issued"]), unb64(d["old_signature"], "old_signature", 64),
-                               unb64(d["new_signature"], "new_signature", 64))
+        return unb64(text, name, _ROTATION_BYTES[name])
+    except BundleError as err:
+        raise VerificationError(f"{where}.{name}: {err.message.removeprefix(name + ': ')}; the key rotation statement "
+                                "is damaged, so this zone cannot tell which key replaced which. Ask the source zone "
+                                "for a fresh export", code="invalid_rotation") from None
+
+
+def parse_rotation(d: Mapping[str, Any], where: str) -> RotationStatement:
+    """A rotation statement whose two signatures both verify; anything else is refused.
+
+    Raises ``VerificationError`` ``invalid_rotation`` for every defect: a field missing or of
+    the wrong type, a key or signature that is not canonical base64 of its length (naming the
+    field), a signature that does not verify. ``where`` names the statement
+    (``BUNDLE: rotations[0]``)."""
+    try:
+        zone_id, issued = d["zone_id"], int(d["issued"])
+        raw = {name: _raw(d, name, where) for name in _ROTATION_BYTES}
+        st = RotationStatement(zone_id, raw["old_key"], raw["new_key"], issued, raw["old_signature"],
+                               raw["new_signature"])
     except (KeyError, TypeError, ValueError):
-        raise VerificationError(f"{where}: malformed key rotation statement", code="invalid_rotation") from None
+        raise VerificationError(f"{where}: malformed key rotation statement (a field is missing or of the wrong "
+                                "type)", code="invalid_rotation") from None
     body = st.body()
     if not (verify_signature(st.old_key, "rotation", body, st.old_signature)
             and verify_signature(st.new_key, "rotation", body, st.new_signature)):

@@ -1,9 +1,10 @@
 """Secure-zone import of a release bundle: plan (verify, decide, merge), then apply atomically.
 
-``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob, streamed into staging),
-then decides: anti-rollback, trust policy, package identity and ownership (a release uses by hash only packages
-its source delivered, decision 290), release identity, rotation statements and the three-way merge. It changes
-no state. ``apply_import`` commits everything in one transaction, re-checking under the write lock what another
+``plan_import`` verifies everything (signatures, trust, destination, expiry, every blob, streamed into staging,
+then as `bundlekit verify` does trust policy, rotation statements, identities and every sealed value opened:
+``importer/contents.py``, decision 600), then decides what depends on the zone's state: anti-rollback, package
+identity and ownership (a release uses by hash only packages its source delivered, decision 290), release
+identity and the three-way merge. It changes no state. ``apply_import`` commits everything in one transaction, re-checking under the write lock what another
 node may have changed (decision 184); the verified blobs move from staging into the content-addressed store as
 that transaction's last step, so an import refused by the state (read-only, unreachable) puts nothing in a store
 other nodes share. A refused import leaves the home and the store as they were (staging is removed), with one
@@ -31,9 +32,9 @@ from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import BundleError, ConflictError, TrustError, VerificationError
-from bundlekit.format import crypto
-from bundlekit.format.keyfile import RotationStatement, parse_rotation
-from bundlekit.format.manifest import Manifest, PackageRef, scope_to_dict
+from bundlekit.format.keyfile import RotationStatement
+from bundlekit.format.manifest import Manifest, PackageRef
+from bundlekit.importer.contents import bundle_environments
 from bundlekit.importer.evidence import EvidenceRow, attested, offered_evidence
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
@@ -43,7 +44,7 @@ from bundlekit.importer.repair import repair_store
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
 from bundlekit.importer.rebuild import check_bases, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
-from bundlekit.trust.policy import check_policy, package_owners
+from bundlekit.trust.policy import package_owners
 from bundlekit.zone import packages, projects, secrets, sequences, truststore
 from bundlekit.zone.retention import PRUNE_CLAIM
 from bundlekit.zone.evidence import record_evidence
@@ -106,16 +107,6 @@ class ImportPlan:
         return out
 
 
-def bundle_environments(m: Manifest) -> set[str]:
-    """Every environment a release names (scopes and step filters): what trust policy checks."""
-    envs: set[str] = set()
-    for v in list(m.variables) + list(m.placeholders):
-        envs.update(v.scope.get("environment", ()))
-    for s in m.steps:
-        envs.update(s.environments)
-    return envs
-
-
 def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                 policy: MergePolicy | None = None, replace: bool = False,
                 progress: Callable[[int], None] | None = None) -> ImportPlan:
@@ -147,11 +138,8 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     if sequences.already_imported(db, v.digest):
         return ImportPlan(v, noop=True, noop_reason=ALREADY)
     _check_sequence(db, v, where)
-    check_policy(v.source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
-                 environments=bundle_environments(m), where=where)
-    # Rotation statements are checked here, not while applying: nothing may refuse after the
-    # first blob has moved into the package store.
-    rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
+    # Trust policy, rotation statements, identities and sealed values were checked by the
+    # verification (``importer/contents.py``), as `bundlekit verify` checks them (decision 600).
     store = zone.store
     sources = truststore.sources(zone)
     usable = usable_packages(zone, v.source, sources)
@@ -171,7 +159,7 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
         raise TrustError(f"{where}: project {m.project['slug']!r} in this zone comes from another source zone; "
                          "refusing to let a second source change it", code="policy_denied")
     check_bases(m, store, where, usable)
-    secret_values, refs = _open_secrets(zone, m, where)
+    secret_values, refs = _fingerprints(zone, v)
     snap = incoming_snapshot(m, lambda i: refs[i])
     digest = content_digest(m, snap)
     existing = projects.release_content_digest(db, m.project["slug"], m.release["version"])
@@ -185,7 +173,7 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     merge = three_way_merge(base, local, base if same else held, strategy=strategy, policy=policy)
     return ImportPlan(v, merge=merge, snapshot=held, project_base=base if same else None,
                       content_digest=digest, replaces_release=replaces,
-                      new_packages=new_packages, secret_values=secret_values, rotations=rotations,
+                      new_packages=new_packages, secret_values=secret_values, rotations=list(v.rotations),
                       release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing),
                       delivered=[p for p in m.packages if p.included or p.delta is not None or p.sha256 in own],
                       usable=usable)
@@ -264,18 +252,12 @@ def _check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
                "with different content; refusing. Re-export the release without --sequence")
 
 
-def _open_secrets(zone: Zone, m: Manifest, where: str) -> tuple[dict[str, str], dict[int, str]]:
-    """Unseal every sensitive value (proving it was sealed for this zone and bundle)."""
-    key = zone.sealing_key()
+def _fingerprints(zone: Zone, v: VerifiedBundle) -> tuple[dict[str, str], dict[int, str]]:
+    """The verification's opened sensitive values (``importer/contents.py``) by fingerprint, and
+    each sensitive variable's fingerprint by its index (what the merge snapshot holds)."""
     values: dict[str, str] = {}
     refs: dict[int, str] = {}
-    for i, v in enumerate(m.variables):
-        if not v.sensitive:
-            continue
-        label = crypto.seal_label("variable", v.name, scope_to_dict(v.scope))
-        ad = crypto.seal_ad(m.bundle_id, m.destination.key_id, label)
-        plain = crypto.open_sealed(key, crypto.unb64(v.sealed or "", f"{where}: variables[{i}].sealed"), ad,
-                                   f"{where}: variable {v.name!r}").decode("utf-8")
+    for i, plain in v.opened.items():
         ref = secrets.fingerprint(zone, plain)
         values[ref] = plain
         refs[i] = ref

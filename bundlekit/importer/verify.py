@@ -8,9 +8,9 @@ hashes) in one bounded streaming pass. Nothing here writes anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from bundlekit.core.clock import EpochSeconds, when_text
 from bundlekit.core.progress import begin
@@ -19,7 +19,9 @@ from bundlekit.format.blobcheck import stream_blob
 from bundlekit.format.bundleid import check_bundle_id
 from bundlekit.format.container import BundleFile, check_blob_layout
 from bundlekit.format.crypto import key_id
+from bundlekit.format.keyfile import RotationStatement
 from bundlekit.format.manifest import Manifest, parse_manifest
+from bundlekit.importer.contents import check_contents
 from bundlekit.trust.policy import TrustedSource, check_threshold, package_owners, select_source, verify_records
 from bundlekit.zone import packages, truststore
 from bundlekit.importer.rebuild import check_shared, rebuild_all
@@ -40,6 +42,10 @@ class VerifiedBundle:
     source: TrustedSource
     signer_key_ids: tuple[str, ...]
     approvals: int
+    #: Set by :func:`verify_bundle` (``importer/contents.py``): the rotation statements, checked,
+    #: and each sensitive variable's clear value by its index in ``manifest.variables``.
+    rotations: tuple[RotationStatement, ...] = ()
+    opened: Mapping[int, str] = field(default_factory=dict, repr=False)
 
 
 def read_unverified(path: Path) -> tuple[BundleFile, Manifest]:
@@ -75,6 +81,11 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
                   rebuild: bool = True) -> VerifiedBundle:
     """Verify a bundle file for ``zone``; raise on the first refusal.
 
+    After spec §6.2 (:func:`check_bundle`) come the checks of ``importer/contents.py``: trust
+    policy, rotation statements, identities, every sealed value opened. ``bundlekit verify``,
+    ``import --dry-run`` and ``import`` all verify here, so they refuse a bundle alike
+    (decision 600); the result carries what those checks parsed and opened.
+
     With ``check_blobs`` and ``rebuild``, every delta package (format 1.2) the zone does not
     hold yet is also rebuilt from its base, without writing anything, and must hash to its
     signed SHA-256 (``delta_base_missing``, ``rebuilt_package_mismatch``); a delta whose base
@@ -87,6 +98,8 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
     """
     verifier = verifier_for(zone, now)
     verified = check_bundle(verifier, path, check_blobs=check_blobs, progress=progress, sink_for=sink_for)
+    found = check_contents(verified.manifest, verified.source, zone.sealing_key(), str(path))
+    verified = replace(verified, rotations=found.rotations, opened=found.opened)
     if rebuild and verified.manifest.kind == "release":
         usable = usable_packages(zone, verified.source, verifier.sources)
         check_shared(verified.manifest, str(path), usable)

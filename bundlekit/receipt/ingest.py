@@ -26,7 +26,6 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.errors import StateError, VerificationError
 from bundlekit.format import crypto
-from bundlekit.format.keyfile import parse_rotation
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
 from bundlekit.zone import exports, refusals, remote, sequences, truststore
@@ -86,8 +85,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     result = _decide(zone.db, v, where)
     if result.noop:
         return result
-    # Every statement is checked before anything is written (``invalid_rotation``).
-    rotations = [parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations)]
+    # Every statement was checked by the verification (``invalid_rotation``), before anything is written.
+    rotations = list(v.rotations)
     if dry_run:
         return result
     with zone.db.transaction() as tx:
@@ -186,10 +185,14 @@ def _check_late_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
 
 
 def reveal_output(zone: Zone, deployment_id: str, step: str, target: str | None, output: dict[str, Any]) -> str:
-    """Open a sensitive output that production sealed to this zone."""
+    """Open a sensitive output that production sealed to this zone: its clear text.
+
+    Raises ``FormatError`` ``malformed`` (its ``sealed`` is not canonical base64) and
+    ``VerificationError`` ``invalid_seal`` (it does not open with this zone's sealing key, or
+    opens to bytes that are not UTF-8 text), as an import refuses a sealed variable."""
     ad = output_seal_ad(deployment_id, zone.sealing_key_id, step, target, output["name"])
-    sealed = crypto.unb64(output["sealed"], f"output {output['name']}")
-    return crypto.open_sealed(zone.sealing_key(), sealed, ad, f"output {output['name']}").decode("utf-8")
+    what = f"output {output['name']}"
+    return crypto.open_text(zone.sealing_key(), output["sealed"], ad, what, f"{what}: sealed")
 
 
 def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool = False) -> list[dict[str, Any]]:

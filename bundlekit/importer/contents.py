@@ -1,0 +1,109 @@
+"""What a zone checks of a verified bundle before it uses it, whatever it already holds (decision 600).
+
+Spec §6.2 verifies a bundle without any private key, so a third party can run it. A zone that
+goes on to use the bundle also checks what its trust and its sealing key can tell about the
+bundle alone, before any rule that depends on what earlier imports recorded (sequences,
+projects, packages held):
+
+1. a release: its source's trust policy allows its space, project and every environment it
+   names (``policy_denied``);
+2. every key rotation statement verifies (``invalid_rotation``), a receipt's as well;
+3. a release: no two variables (placeholders included) share an identity, nor two packages an
+   id (``duplicate_identity``): the merge could not tell which one a later release's entry is;
+4. a release: every sealed value opens with the zone's sealing key and is UTF-8 text
+   (``malformed``, ``invalid_seal``).
+
+:func:`check_contents` is the one place these are made: ``bundlekit verify``, ``import
+--dry-run`` and ``import`` all run it, through :func:`bundlekit.importer.verify.verify_bundle`,
+so no two of them can disagree about a bundle. It writes nothing and reads no state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from bundlekit.errors import InputError
+from bundlekit.format import crypto
+from bundlekit.format.keyfile import RotationStatement, parse_rotation
+from bundlekit.format.manifest import Manifest, scope_to_dict
+from bundlekit.importer.merge_model import variable_key
+from bundlekit.trust.policy import TrustedSource, check_policy
+
+__all__ = ["Contents", "check_contents", "bundle_environments"]
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What :func:`check_contents` found valid: the parsed rotation statements, and the clear
+    value of each sensitive variable of a release by its index in ``manifest.variables``."""
+
+    rotations: tuple[RotationStatement, ...] = ()
+    opened: Mapping[int, str] = field(default_factory=dict, repr=False)
+
+
+def bundle_environments(m: Manifest) -> set[str]:
+    """Every environment a release names (scopes and step filters): what trust policy checks."""
+    envs: set[str] = set()
+    for v in list(m.variables) + list(m.placeholders):
+        envs.update(v.scope.get("environment", ()))
+    for s in m.steps:
+        envs.update(s.environments)
+    return envs
+
+
+def check_contents(m: Manifest, source: TrustedSource, sealing_key: X25519PrivateKey, where: str) -> Contents:
+    """Run the checks of this module's docstring, in its order, on the manifest ``m`` of a bundle
+    that passed spec §6.2 from trusted ``source``, for the zone whose sealing key is
+    ``sealing_key``; ``where`` names the bundle in messages.
+
+    Raises ``TrustError`` ``policy_denied``, ``VerificationError`` ``invalid_rotation`` and
+    ``invalid_seal``, ``FormatError`` ``malformed`` (a ``sealed`` that is not canonical base64)
+    and ``InputError`` ``duplicate_identity``; the first that applies. No value is ever quoted."""
+    if m.kind == "release":
+        check_policy(source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
+                     environments=bundle_environments(m), where=where)
+    rotations = tuple(parse_rotation(r, f"{where}: rotations[{i}]") for i, r in enumerate(m.rotations))
+    if m.kind != "release":
+        return Contents(rotations)
+    _check_identities(m, where)
+    return Contents(rotations, _open_values(m, sealing_key, where))
+
+
+def _check_identities(m: Manifest, where: str) -> None:
+    """Refuse two variables or placeholders of one identity (name case-insensitively, scope
+    order-insensitively: ``importer/merge_model.py``), or two packages of one id. Steps of one
+    name, and a package id and version listed twice, the format refuses already."""
+    seen: dict[str, str] = {}
+    entries = [(f"variables[{i}]", v.name, v.scope) for i, v in enumerate(m.variables)]
+    entries += [(f"placeholders[{i}]", p.name, p.scope) for i, p in enumerate(m.placeholders)]
+    for at, name, scope in entries:
+        _once(seen, variable_key(name, scope_to_dict(scope)), at, where, "variables")
+    ids: dict[str, str] = {}
+    for i, p in enumerate(m.packages):
+        _once(ids, p.id.lower(), f"packages[{i}]", where, "packages")
+
+
+def _once(seen: dict[str, str], key: str, at: str, where: str, section: str) -> None:
+    first = seen.setdefault(key, at)
+    if first != at:
+        hint = ("a variable's identity is its name, case-insensitively, and its scope" if section == "variables"
+                else "a release uses one version of each package id, case-insensitively")
+        raise InputError(f"{where}: {first} and {at} have the same identity {key!r}; {hint}, so a merge could not "
+                         "tell which of them a later release changes. The source zone must fix the release and "
+                         "export it again", code="duplicate_identity",
+                         details={"section": section, "key": key, "entries": [first, at]})
+
+
+def _open_values(m: Manifest, key: X25519PrivateKey, where: str) -> dict[int, str]:
+    """Open every sensitive variable (proving it was sealed for this zone, bundle and variable)."""
+    opened: dict[int, str] = {}
+    for i, v in enumerate(m.variables):
+        if v.sensitive:
+            ad = crypto.seal_ad(m.bundle_id, m.destination.key_id,
+                                crypto.seal_label("variable", v.name, scope_to_dict(v.scope)))
+            opened[i] = crypto.open_text(key, v.sealed or "", ad, f"{where}: variable {v.name!r}",
+                                         f"{where}: variables[{i}].sealed")
+    return opened
