@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bundlekit.format import crypto
 from bundlekit.format.container import HEADER_SIZE
@@ -166,6 +167,37 @@ def _bad_rotation(m: dict[str, Any]) -> None:
                        "new_signature": crypto.b64(b"\x05" * 64)}]
 
 
+def _bad_rotation_base64(m: dict[str, Any]) -> None:
+    """A statement whose new key is not base64 (it was ``malformed``, naming no statement)."""
+    _bad_rotation(m)
+    m["rotations"][0]["new_key"] = "not base64!"
+
+
+def _not_text(ctx: Ctx, home: str) -> Any:
+    """The sensitive variable sealed right for ``home``'s zone, this bundle and the variable, but
+    as bytes that are not UTF-8 (a value is text, spec §8)."""
+    key = X25519PrivateKey.from_private_bytes((ctx.get(home) / "keys" / "sealing.key").read_bytes())
+
+    def mutate(m: dict[str, Any]) -> None:
+        secret = next(v for v in m["variables"] if v["sensitive"])
+        ad = crypto.seal_ad(m["bundle_id"], m["destination"]["key_id"],
+                            crypto.seal_label("variable", secret["name"], secret["scope"]))
+        secret["sealed"] = crypto.b64(crypto.seal(crypto.raw_public(key), b"\xff\xfe not text", ad))
+    return mutate
+
+
+def _variable_twice(m: dict[str, Any]) -> None:
+    """A plain variable listed again under its name in upper case: the same identity."""
+    first = next(v for v in m["variables"] if not v["sensitive"])
+    m["variables"].append({**first, "name": first["name"].upper()})
+
+
+def _package_twice(m: dict[str, Any]) -> None:
+    """A second version of the release's package id, listed by reference: one id, two versions."""
+    p = m["packages"][0]
+    m["packages"].append({**p, "version": "0.9.0", "file": "Acme.Web.0.9.0.zip", "included": False})
+
+
 def _claims_other_source(ctx: Ctx) -> Any:
     other_id = (ctx.get("other") / "zone.json").read_text().split('"zone_id": "')[1].split('"')[0]
     return lambda m: m["source"].update(zone_id=other_id, name="other")
@@ -245,6 +277,11 @@ ROWS = [
     Row("invalid_signature", lambda c: _verify(c, _bytes(c, "bad.bundle", flip(_acme(c), len(_acme(c)) - 1)))),
     Row("invalid_seal", lambda c: _refused_import(c, _forged(c, mutate=_bad_seal), "prod_fresh")),
     Row("invalid_rotation", lambda c: _refused_import(c, _forged(c, mutate=_bad_rotation), "prod_fresh")),
+    # `verify` refuses what `import` refuses (decision 600); damaged base64 is the statement's defect too
+    Row("invalid_rotation", lambda c: _verify(c, _forged(c, mutate=_bad_rotation_base64)), name="verify-base64"),
+    Row("invalid_seal", lambda c: _verify(c, _forged(c, mutate=_bad_seal)), name="verify"),
+    Row("invalid_seal", lambda c: _refused_import(c, _forged(c, mutate=_not_text(c, "prod_fresh")), "prod_fresh"),
+        name="not-utf8"),
     Row("expired", lambda c: _verify(c, _exported(c, env=_sde(-40)))),
     Row("not_yet_valid", lambda c: _verify(c, _exported(c, env=_sde(3)))),
     Row("kind_mismatch", lambda c: _verify(c, _forged(c, header_kind="receipt"))),
@@ -262,6 +299,10 @@ ROWS = [
     # A variable listed twice with the same scope: export refuses it, creating the release in dev.
     Row("duplicate_identity", lambda c: Call(["export", _twice(c, version="1.4.1"), "--to", "prod", "-o",
                                               c.path("twice.bundle")], home=c.dev, outputs=[c.path("twice.bundle")])),
+    # ... and a bundle a source signed with one identity twice: verify and import alike (decision 600)
+    Row("duplicate_identity", lambda c: _verify(c, _forged(c, mutate=_variable_twice)), name="verify-variable"),
+    Row("duplicate_identity", lambda c: _import(c, _forged(c, mutate=_package_twice), "prod_fresh"),
+        name="import-package"),
     Row("rollback", _rolled_back),
     Row("replay", _replayed_receipt),
     Row("sequence_reused", _sequence_reused),
@@ -276,6 +317,9 @@ ROWS = [
                                         _verify(c, c.get("acme.bundle")))[1]),
     Row("policy_denied", lambda c: (_retrust_dev(c, "prod_fresh", "--projects", "billing-*"),
                                     _refused_import(c, c.get("acme.bundle"), "prod_fresh"))[1]),
+    Row("policy_denied", lambda c: (_retrust_dev(c, "prod_fresh", "--projects", "billing-*"),
+                                    Call(["verify", c.get("acme.bundle")], home=c.get("prod_fresh"),
+                                         outputs=[c.get("acme.bundle")]))[1], name="verify"),
     Row("policy_denied", lambda c: (_retrust_dev(c, "prod", "--environments", "Staging"),
                                     Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"],
                                          home=c.prod))[1], name="deploy"),

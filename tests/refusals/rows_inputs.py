@@ -49,6 +49,11 @@ def _self_loop(ctx: Ctx, name: str) -> object:
     return p
 
 
+def _lint_with_targets(ctx: Ctx, release: Path, targets: Path) -> Call:
+    """`lint` with a target inventory: it writes nothing, so the release folder and the inventory are watched."""
+    return Call(["lint", release, "--targets", targets], outputs=[release.parent, targets])
+
+
 def _fifo(ctx: Ctx, name: str) -> Path:
     p = ctx.path(name)
     os.mkfifo(p)
@@ -205,7 +210,7 @@ ROWS = [
                                          "P\x1b"], home=c.prod), name="variable-scope"),
     Row("invalid_target_name", lambda c: Call(["targets", "add", "web 01", "--environment", "Production", "--role",
                                                "web", "--root", c.path("t")], home=c.prod, outputs=[c.path("t")])),
-    Row("invalid_inventory", lambda c: Call(["lint", c.release(), "--targets", c.file("t.json", '{"targets": []}')])),
+    Row("invalid_inventory", lambda c: _lint_with_targets(c, c.release(), c.file("t.json", '{"targets": []}'))),
     Row("invalid_variables_file", lambda c: _render(c, "#{A}", "--variables", c.file("v.json", "[1, 2]"))),
     Row("invalid_zone_name", lambda c: Call(["init", "--zone", "bad name"], home=c.path("newzone"))),
     Row("not_utf8", lambda c: _render(c, "caf\xe9 #{A}".encode("latin-1"))),

@@ -11,6 +11,11 @@ checks:
 - the exit status, which is the registry's for that code;
 - that the zone's home and every output path are byte-identical afterwards (every file, folder,
   link and mode), or, for the documented exceptions (spec/errors.md), exactly what changed.
+
+Every row whose refusal needs nothing earlier imports recorded is also given to `verify`,
+`import --dry-run` and `import` in turn, which must refuse it with the same code and exit
+status and leave the home as the rule says (decision 600): so every such code is an import
+refusal proven to change nothing, not only a `verify` one.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, ba
     ctx = Ctx(base, tmp_path, _pg=lambda: request.getfixturevalue("pg_server"))
     call = row.make(ctx)
     watched = [p for p in (call.home, *call.outputs) if p is not None]
+    assert watched, "a row names the home or the paths its command could change, so that nothing changing is proven"
     before = snapshot(*watched)
     args = [*call.args, *(["--json"] if call.json else [])]
     try:
@@ -111,3 +117,60 @@ def test_every_code_a_user_can_cause_has_a_row_and_every_row_is_such_a_code() ->
     causable = {code for code, entry in REGISTRY.items() if entry.user_causable}
     assert sorted(causable - rows) == [], "codes a user can cause without a row in the refusal table"
     assert sorted(rows - causable) == [], "rows for codes the registry says no user can cause"
+
+
+#: Codes whose refusal depends on what earlier imports recorded (sequences, the projects and
+#: releases held, the packages held and the store), or that only a receipt's import makes:
+#: `verify` cannot make them, so their rows are not given to it (decision 600).
+NEEDS_STATE = frozenset({"rollback", "sequence_reused", "replay", "unknown_bundle", "receipt_mismatch",
+                         "package_mismatch", "package_missing", "conflict", "release_exists"})
+#: Rows of the codes above that are about another command than verifying or importing a bundle.
+OTHER_COMMANDS = frozenset({"not_a_bundle-inspect-a-folder", "not_a_bundle-split-a-folder", "duplicate_identity",
+                            "release_exists-export", "policy_denied-deploy"})
+AGREEING = [row for row in BUNDLE_ROWS if row.code not in NEEDS_STATE and row.id not in OTHER_COMMANDS]
+AGREEING += [row for row in INPUT_ROWS if row.id in ("bundle_not_found", "not_a_file-bundle-fifo")]
+
+
+def _refused_by(args: list[Any], call: Any) -> tuple[dict[str, Any], int]:
+    done = cli_in_process(*args, "--json", home=call.home, env=call.env)
+    return error_object(done.stdout), done.returncode
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.id) for row in AGREEING])
+def test_verify_dry_run_and_import_refuse_alike_and_change_nothing(row: Row, base: Path, tmp_path: Path,
+                                                                   request: pytest.FixtureRequest) -> None:
+    """The bundle of a row `verify` or `import` refuses, given to all three: one code, one exit
+    status; `verify` and the dry run change nothing, the import nothing either or (an authentic
+    bundle, a reported family) only the refusal entry its code documents (decision 153)."""
+    ctx = Ctx(base, tmp_path, _pg=lambda: request.getfixturevalue("pg_server"))
+    call = row.make(ctx)
+    assert call.args[0] in ("verify", "import") and call.home is not None, call.args
+    bundle = call.args[1]
+    watched = [call.home, *call.outputs]
+    before = snapshot(*watched)
+    try:
+        found = {"verify": _refused_by(["verify", bundle], call),
+                 "import --dry-run": _refused_by(["import", bundle, "--dry-run"], call)}
+        assert snapshot(*watched) == before
+        found["import"] = _refused_by(["import", bundle], call)
+    finally:
+        for held in call.hold:
+            held.close()
+    codes = {how: (err["code"], status) for how, (err, status) in found.items()}
+    assert set(codes.values()) == {(row.code, REGISTRY[row.code].exit_code)}, codes
+    after = snapshot(*watched)
+    if after == before:
+        return
+    changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+    assert REGISTRY[row.code].exception == "refusal" and changed == {str(call.home / "state.db")}, changed
+    refused = json.loads(cli_in_process("outbox", "list", "--json", home=call.home).stdout)["refusals"]
+    assert [r["code"] for r in refused] == [row.code]
+
+
+def test_the_rows_kept_from_verify_dry_run_and_import_are_named_rightly() -> None:
+    """The exclusions above name real rows and registered codes, and the kinds of issue 12 are among
+    those given to all three (a stale name would silently exclude nothing, or everything)."""
+    ids = {row.id for row in ROWS}
+    assert OTHER_COMMANDS <= ids and NEEDS_STATE <= set(REGISTRY) and len(AGREEING) > len(BUNDLE_ROWS) // 2
+    assert {"duplicate_identity", "invalid_rotation", "invalid_seal", "policy_denied", "package_not_shared",
+            "blob_corrupt", "expired", "untrusted"} <= {row.code for row in AGREEING}
