@@ -7,7 +7,6 @@ the command line may not carry one (``--state-password-file``).
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -15,7 +14,8 @@ from typing import Any, Callable, TypeVar
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option, resolve_home, stdin_bytes
+from bundlekit.cli.secret_input import prompted, stdin_is_terminal
 from bundlekit.cli.zones import open_home
 from bundlekit.core.text import size_text
 from bundlekit.errors import InputError, UsageError
@@ -49,16 +49,18 @@ def password_from(path: Path | None) -> str | None:
     input's (asked for without echo when it is a terminal). Never a command line or an
     environment variable, which other users of the machine can read (decision 310).
 
-    Raises ``InputError`` ``invalid_input`` for an unreadable or empty file or input.
+    Raises ``InputError`` ``invalid_input`` for empty or unusable input, standard input closed
+    (``<&-``) or a prompt answered with Ctrl-D included; ``UsageError`` ``usage`` for a file
+    that cannot be read or is empty (:func:`load_password_file`). Never a traceback.
     """
     if path is None:
         return None
     if str(path) != "-":
         return load_password_file(path)
-    if sys.stdin.isatty():
-        password = getpass.getpass("password of the state database: ")
+    if stdin_is_terminal():
+        password = prompted("password of the state database: ")
     else:
-        line = sys.stdin.buffer.readline(_MAX_PASSWORD + 1)
+        line = stdin_bytes().readline(_MAX_PASSWORD + 1)
         if len(line) > _MAX_PASSWORD:
             raise InputError(f"--state-password-file -: the first line of standard input is over {_MAX_PASSWORD} "
                              "bytes; give the password alone on it", code="invalid_input")
@@ -67,7 +69,8 @@ def password_from(path: Path | None) -> str | None:
         except UnicodeDecodeError:
             raise InputError("--state-password-file -: standard input is not UTF-8 text", code="invalid_input") from None
     if not password:
-        raise InputError("--state-password-file -: standard input gave no password; pipe it in (e.g. "
+        closed = " (it is closed)" if sys.stdin is None else ""
+        raise InputError(f"--state-password-file -: standard input{closed} gave no password; pipe it in (e.g. "
                          "`... --state-password-file - < db.password`) or type it at the prompt", code="invalid_input")
     return password
 

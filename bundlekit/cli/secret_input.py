@@ -14,6 +14,12 @@ one an editor or ``echo`` adds. An empty result from any of the three sources is
 (``InputError`` ``value_missing``): it is what a closed or forgotten pipe gives (a job run
 with ``< /dev/null``), and storing it would replace a production secret with nothing. An
 empty value on purpose is given as VALUE ``""``. The value is never quoted in a message.
+
+Every secret this CLI asks for (a variable's value, the state database's password) is read
+through :func:`stdin_is_terminal`, :func:`prompted` and :func:`~bundlekit.cli.common.stdin_bytes`:
+standard input closed (``<&-``) reads as empty and a prompt ended with Ctrl-D answers empty, so
+each is a coded refusal, never a traceback. A name or path a refusal quotes is shown on one
+line (:func:`shown`): a line feed in it cannot start a forged ``error [...]`` line.
 """
 
 from __future__ import annotations
@@ -25,16 +31,37 @@ from typing import Optional
 
 from bundlekit.cli.common import stdin_text
 from bundlekit.core.files import argument_text, read_user_file, strip_line_break
+from bundlekit.core.text import terminal_text
 from bundlekit.errors import InputError, UsageError
 
-__all__ = ["MAX_VALUE_BYTES", "entered_value"]
+__all__ = ["MAX_VALUE_BYTES", "entered_value", "stdin_is_terminal", "prompted", "shown"]
 
 #: The most a value read from standard input or a file may be (a certificate chain fits many times).
 MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 
+def shown(text: object) -> str:
+    """``text`` (a name, a path) as a message quotes it: on one line, every unsafe character,
+    line feeds included, shown escaped (``\\x0a``)."""
+    return terminal_text(str(text))
+
+
+def stdin_is_terminal() -> bool:
+    """Whether standard input is a terminal (False when the command was started with it closed)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def prompted(prompt: str) -> str:
+    """What is typed at a prompt that does not echo, on the controlling terminal; ``""`` when the
+    input ends instead (Ctrl-D), which the caller refuses as it refuses empty input."""
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        return ""
+
+
 def _missing(where: str, name: str, fix: str) -> InputError:
-    return InputError(f"the value of {name} read from {where} is empty; nothing was changed. {fix}",
+    return InputError(f"the value of {shown(name)} read from {where} is empty; nothing was changed. {fix}",
                       code="value_missing", details={"source": where})
 
 
@@ -51,7 +78,7 @@ def entered_value(value: Optional[str], from_file: Optional[Path], *, name: str)
         if value is not None:
             raise UsageError("give VALUE or --from-file, not both; for a secret, use --from-file (or '-' with the "
                              "value on standard input) so it is not on the command line", code="usage")
-        what = f"--from-file {from_file}"
+        what = f"--from-file {shown(from_file)}"
         data = read_user_file(from_file, what=what, limit=MAX_VALUE_BYTES)
         try:
             text = strip_line_break(data.decode("utf-8"))
@@ -66,11 +93,8 @@ def entered_value(value: Optional[str], from_file: Optional[Path], *, name: str)
     if sys.stdin is None:  # started with standard input closed (`<&-`)
         raise _missing("standard input (closed)", name, "Pipe the value in (`... --sensitive < FILE`), or use "
                                                         "--from-file PATH.")
-    if sys.stdin.isatty():
-        try:
-            text = getpass.getpass(f"Value of {name} (not shown as you type): ")
-        except EOFError:
-            text = ""
+    if stdin_is_terminal():
+        text = prompted(f"Value of {shown(name)} (not shown as you type): ")
         if not text:
             raise _missing("the prompt", name, "Type the value at the prompt, or give VALUE \"\" to set an empty "
                                                "value.")

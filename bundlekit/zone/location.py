@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundlekit.core.atomic import write_atomic
+from bundlekit.core.text import terminal_text
 from bundlekit.errors import StateError, UsageError
 from bundlekit.zone.state_url import EXPECTED, SCHEMES, MalformedURL, StateURL, split_state_url
 
@@ -157,12 +158,13 @@ def load_password_file(path: Path) -> str:
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"--state-password-file {path}: cannot read it ({getattr(error, 'strerror', error)}); "
-                         "give a file whose first line is the password", code="usage") from None
+        raise UsageError(f"--state-password-file {terminal_text(str(path))}: cannot read it "
+                         f"({getattr(error, 'strerror', None) or 'not UTF-8 text'}); give a file whose first line "
+                         "is the password", code="usage") from None
     password = text.splitlines()[0] if text else ""
     if not password:
-        raise UsageError(f"--state-password-file {path}: the file is empty; put the password on its first line",
-                         code="usage")
+        raise UsageError(f"--state-password-file {terminal_text(str(path))}: the file is empty; put the password on "
+                         "its first line", code="usage")
     return password
 
 
