@@ -296,7 +296,10 @@ def deployments_receipt(deployment_id: str, to: str, output: Path, home: str | N
         res = write_evidence(z, deployment_id, to, output, now=clock.now())
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "sequence": res.sequence, "destination": to,
-                   "deployments": list(res.deployments)})
+                   "deployments": list(res.deployments), "withheld": list(res.withheld_outputs)})
         return
     echo(f"receipt of {deployment_id} for zone {to} written to {res.path}; there, offer it with "
          f"`bundlekit deploy PROJECT VERSION --environment ENV --evidence {res.path.name}`")
+    for o in res.withheld_outputs:  # named, never a value or a length (spec/egress.md)
+        echo(f"  output {o['name']} of step {o['step']}" + (f" on {o['target']}" if o["target"] else "")
+             + ": withheld (named in the receipt only; its value stays in this zone)")

@@ -28,6 +28,7 @@ from bundlekit.dashboard.view import (
     CellView,
     DashboardView,
     DeploymentView,
+    OutputView,
     ProjectRow,
     StepView,
     cell_time,
@@ -252,22 +253,28 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
         out.append('<table class="steps"><thead><tr><th scope="col">Step</th><th scope="col">Target</th>'
                    '<th scope="col">State</th><th scope="col">Duration</th><th scope="col">Exit code</th>'
                    '<th scope="col">Output variables</th></tr></thead><tbody>')
-        out.extend(_step(s) for s in d.steps)
+        out.extend(_step(s, d.zone) for s in d.steps)
         out.append("</tbody></table>")
     out.append('<p class="back"><a href="#top">Back to the dashboard</a></p></section>')
     return "".join(out)
 
 
-def _step(s: StepView) -> str:
+def _output(o: OutputView, zone: str) -> str:
+    """One output variable: its value (the mask when sensitive), or, withheld by the deploying
+    zone's egress policy, its name and the word withheld only."""
+    if o.withheld:
+        return (f'<li><code>{_e(o.name)}</code> <span class="withheld" title="the egress policy of zone {_e(zone)} '
+                f'kept it there: no value, no length">withheld by zone {_e(zone)}</span></li>')
+    value = f'<code class="sensitive" title="sensitive">{MASK}</code>' if o.sensitive else f"<code>{_e(o.value)}</code>"
+    return f"<li><code>{_e(o.name)}</code> = {value}</li>"
+
+
+def _step(s: StepView, zone: str) -> str:
     cls = _STEP_CLASS[s.state]
     target = _e(s.target) if s.target is not None else '<span class="muted">(once, no target)</span>'
     reason = f'<span class="reason">{_e(s.reason)}</span>' if s.reason else ""
     code = "" if s.exit_code is None else str(s.exit_code)
-    items = "".join(
-        f'<li><code>{_e(o.name)}</code> = '
-        + (f'<code class="sensitive" title="sensitive">{MASK}</code>' if o.sensitive else f"<code>{_e(o.value)}</code>")
-        + "</li>"
-        for o in s.outputs)
+    items = "".join(_output(o, zone) for o in s.outputs)
     outputs = f'<ul class="outputs">{items}</ul>' if items else ""
     row = (f'<tr class="step state-{cls}"><td class="step-name">{_e(s.step)}</td><td>{target}</td>'
            f'<td><span class="step-state">{_STEP_LABELS.get(s.state, s.state)}</span>{reason}</td>'

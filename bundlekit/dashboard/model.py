@@ -79,8 +79,11 @@ def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
     return "partial" if mixed else "failed"
 
 
-def _outputs(items: Iterable[dict[str, Any]]) -> tuple[OutputView, ...]:
-    return tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"]) for o in items)
+def _outputs(items: Iterable[dict[str, Any]], withheld: Iterable[str] = ()) -> tuple[OutputView, ...]:
+    """A run's outputs, sensitive values masked, then those the deploying zone withheld (a
+    receipt's ``withheld`` names, format 1.4), by name only."""
+    return (tuple(OutputView(o["name"], MASK if o["sensitive"] else o["value"], o["sensitive"]) for o in items)
+            + tuple(OutputView(name, "", False, withheld=True) for name in withheld))
 
 
 def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> DeploymentView:
@@ -89,7 +92,8 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> Depl
         step=r["step"], target=r.get("target"), state=r["state"],
         started=r["started_ms"] / 1000 if "started_ms" in r else None,
         ended=r["ended_ms"] / 1000 if "ended_ms" in r else None, exit_code=r.get("exit_code"),
-        log=_log(db, r.get("log"), cache), outputs=_outputs(r["outputs"]), reason=r.get("reason")) for r in e["runs"])
+        log=_log(db, r.get("log"), cache), outputs=_outputs(r["outputs"], r.get("withheld", ())),
+        reason=r.get("reason")) for r in e["runs"])
     return DeploymentView(deployment_id=e["deployment_id"], project=e["project"]["name"],
                           project_slug=e["project"]["slug"], release=e["release"], zone=zone_name,
                           environment=e["environment"], state=_state(e["state"], e["runs"]),

@@ -86,6 +86,7 @@ padding:6px 8px}
 .muted{color:var(--muted)}
 .outputs{list-style:none;margin:0;padding:0}
 .sensitive{color:var(--muted);letter-spacing:.1em}
+.withheld{color:var(--muted);font-style:italic}
 details summary{cursor:pointer;color:#2b5a86;font-size:12.5px;padding:2px 0}
 pre{margin:4px 0 6px;padding:8px 10px;background:#101820;color:#e3e8ee;border-radius:6px;max-height:360px;
 overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}

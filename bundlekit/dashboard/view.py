@@ -111,19 +111,30 @@ def _check_time(value: float | None, where: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class OutputView:
-    """An output variable a step set. ``value`` is :data:`MASK` whenever ``sensitive``."""
+    """An output variable a step set. ``value`` is :data:`MASK` whenever ``sensitive``.
+
+    ``withheld``: the deploying zone's egress policy kept the output in that zone, and its
+    receipt named it only (``spec/egress.md``): there is no value, not even its length or
+    whether it was sensitive, so ``value`` is ``""`` and ``sensitive`` False, and every page
+    shows it as withheld, never as empty or absent."""
 
     name: str
     value: str
     sensitive: bool
+    withheld: bool = False
 
     def __post_init__(self) -> None:
         # Defence in depth: even if a caller forgets to mask, the model cannot carry the secret.
         if self.sensitive and self.value != MASK:
             object.__setattr__(self, "value", MASK)
+        if self.withheld and (self.value or self.sensitive):
+            object.__setattr__(self, "value", "")
+            object.__setattr__(self, "sensitive", False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "sensitive": self.sensitive}
+        """``{name, value, sensitive, withheld}``; a withheld output's ``value`` is None."""
+        return {"name": self.name, "value": None if self.withheld else self.value, "sensitive": self.sensitive,
+                "withheld": self.withheld}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "output") -> "OutputView":
@@ -131,6 +142,13 @@ class OutputView:
         sensitive = _get(d, "sensitive", where)
         if not isinstance(sensitive, bool):
             raise _invalid(f"{where}.sensitive", "true or false")
+        withheld = d.get("withheld", False)
+        if not isinstance(withheld, bool):
+            raise _invalid(f"{where}.withheld", "true or false")
+        if withheld:
+            if d.get("value") is not None:
+                raise _invalid(f"{where}.value", "null for a withheld output")
+            return cls(_str(d, "name", where), "", False, True)
         return cls(_str(d, "name", where), _str(d, "value", where), sensitive)
 
 

@@ -208,6 +208,8 @@ class ReceiptFile:
     refusals: tuple[str, ...] = ()
     #: Output variables the zone's egress policy kept out of the receipt (named in it only).
     withheld: int = 0
+    #: Each of them: ``{deployment_id, step, target, name}`` (no value, no length).
+    withheld_outputs: tuple[dict[str, Any], ...] = ()
 
 
 def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
@@ -338,9 +340,10 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     except FileNotFoundError:
         if not out.exists():  # another process finished it for us (finish_parked) if it is there
             raise
-    withheld = sum(len(run.get("withheld", ())) for e in entries for run in e["runs"])
+    withheld = tuple({"deployment_id": e["deployment_id"], "step": run["step"], "target": run.get("target"),
+                      "name": name} for e in entries for run in e["runs"] for name in run.get("withheld", ()))
     return ReceiptFile(out, digest, seq, tuple(e["deployment_id"] for e in entries), bundle_id, tuple(refusal_ids),
-                       withheld)
+                       len(withheld), withheld)
 
 
 def _parked_there(db: Any, out: Path) -> bool:

@@ -59,7 +59,12 @@ def _apply_run(run: dict[str, Any], rule: EgressRule, read_log: Callable[[str], 
     # carries and those it withholds never overlap (spec/bundle-format.md §7).
     held = {o["name"].casefold() for o in outputs if rule.output(o["name"], bool(o["sensitive"])) == WITHHELD}
     run["outputs"] = [o for o in outputs if o["name"].casefold() not in held]
-    withheld = list({o["name"].casefold(): o["name"] for o in outputs if o["name"].casefold() in held}.values())
+    # Names an entry withheld already (a deployment record keeps no sensitive value to send,
+    # ``receipt/evidence.py``) stay withheld, first, each once.
+    named: dict[str, str] = {}
+    for name in list(run.get("withheld", [])) + [o["name"] for o in outputs if o["name"].casefold() in held]:
+        named[name.casefold()] = name  # the first place, the last spelling
+    withheld = list(named.values())
     if withheld:
         run["withheld"] = withheld
     if "log" not in run:

@@ -10,7 +10,9 @@ bundle of the release last exported to it (decision 393). The zone offers it wit
 No outbox holds such a deployment (nothing is owed to another zone), so nothing is queued or
 marked packed; the receipt takes the destination's next receipt sequence number. Sensitive
 output values are not in it: the deployment record keeps them masked, and proof of a
-deployment does not need them.
+deployment does not need them. Each is named in its run's ``withheld`` list (format 1.4), as
+the egress policy names what it keeps back, so the other zone shows it as withheld, never as
+absent; the zone's egress policy then applies as to every receipt.
 """
 
 from __future__ import annotations
@@ -68,8 +70,13 @@ def write_evidence(zone: Zone, deployment_id: str, to: str, out: Path, *, now: E
                          code="not_exported")
     release = {"bundle_id": sent["bundle_id"], "bundle_digest": sent["digest"], "sequence": sent["sequence"],
                "version": row["release"], "release_digest": row["release_digest"]}
-    entry = make_entry(_outcome(row), release=release,
-                       project={"name": project.name, "slug": project.slug, "space": project.space},
-                       recipient_public=dest.sealing_key, recipient_key_id=dest.sealing_key_id,
-                       tenant=row["tenant"], waivers=row["waivers"])
-    return write_receipt(zone, dest.zone_id, [], out, now=now, local=[entry])
+    entry, logs = make_entry(_outcome(row), release=release,
+                             project={"name": project.name, "slug": project.slug, "space": project.space},
+                             recipient_public=dest.sealing_key, recipient_key_id=dest.sealing_key_id,
+                             tenant=row["tenant"], waivers=row["waivers"])
+    for run, recorded in zip(entry["runs"], row["record"].get("runs", [])):
+        kept = {o["name"].casefold(): o["name"] for o in recorded["outputs"] if o["sensitive"]}
+        if kept:  # a name set sensitive once is withheld whole, as the egress policy withholds it
+            run["outputs"] = [o for o in run["outputs"] if o["name"].casefold() not in kept]
+            run["withheld"] = list(kept.values())
+    return write_receipt(zone, dest.zone_id, [], out, now=now, local=[(entry, logs)])

@@ -53,6 +53,18 @@ def test_attribute_values_cannot_be_broken_out_of() -> None:
     assert "onmouseover" not in cell.attrs
 
 
+def test_a_withheld_output_is_named_as_withheld_by_its_zone_and_shows_no_value() -> None:
+    step = StepView("Migrate", "db-01", "Success", NOW - 60, NOW - 50, 0, "",
+                    (OutputView("ApiToken", SECRET, True, withheld=True), OutputView("Port", "8080", False)), None)
+    dep = DeploymentView("Deployments-4", "Acme", "acme", "1.4.0", "prod", "Production", "succeeded", NOW - 60,
+                         NOW - 50, (step,), NOW - 10)
+    row = ProjectRow("Acme", "acme", (CellView("prod", "Production", dep, None, None),))
+    page = render_html(DashboardView("dev", "dev", NOW, (("prod", "Production"),), (row,), (dep,)), NOW)
+    assert SECRET not in page
+    items = [li.text() for li in parse(page).by_class("outputs")[0].by_tag("li")]
+    assert items == ["ApiToken withheld by zone prod", "Port = 8080"]
+
+
 def test_sensitive_output_values_never_appear_even_if_the_model_was_given_one() -> None:
     page = render_html(hostile_view(), NOW)
     assert SECRET not in page

@@ -34,7 +34,7 @@ def test_sample_view_round_trips_through_json_unchanged() -> None:
 
 texts = st.text(max_size=12)
 times = st.none() | st.floats(min_value=0, max_value=4e9, allow_nan=False)
-outputs = st.builds(OutputView, texts, texts, st.booleans())
+outputs = st.builds(OutputView, texts, texts, st.booleans(), st.booleans())
 steps = st.builds(StepView, texts, st.none() | texts, st.sampled_from(["Success", "Failed", "Skipped", "Pending"]),
                   times, times, st.none() | st.integers(-255, 255), texts, st.tuples(outputs) | st.just(()),
                   st.none() | texts)
@@ -64,6 +64,17 @@ def test_sensitive_output_never_holds_the_secret_even_if_the_builder_forgets_to_
     assert SECRET not in json.dumps(out.to_dict())
     assert OutputView.from_dict({"name": "x", "value": SECRET, "sensitive": True}).value == MASK
     assert OutputView("Port", "8080", False).value == "8080"
+
+
+def test_a_withheld_output_carries_no_value_even_if_the_builder_gives_one() -> None:
+    """Withheld by the deploying zone's egress policy: a name, the word withheld, nothing else."""
+    out = OutputView("ApiToken", SECRET, True, withheld=True)
+    assert (out.value, out.sensitive) == ("", False)
+    assert out.to_dict() == {"name": "ApiToken", "value": None, "sensitive": False, "withheld": True}
+    assert OutputView.from_dict(out.to_dict()) == out
+    with raises_code("invalid_dashboard_view"):
+        OutputView.from_dict({"name": "x", "value": SECRET, "sensitive": False, "withheld": True})
+    assert OutputView.from_dict({"name": "Port", "value": "8080", "sensitive": False}).withheld is False
 
 
 def test_unknown_deployment_state_is_refused_with_a_stable_code() -> None:
