@@ -89,8 +89,18 @@ def store(zone: Zone, tx: Writer, value: str) -> str:
 
 
 def reveal(zone: Zone, ref: str) -> str:
-    """The value behind ``ref``; raises ``StateError`` ``secret_missing`` if it is not stored."""
+    """The value behind ``ref``; raises ``StateError`` ``secret_missing`` if it is not stored,
+    ``state_damaged`` if it opens to bytes that are not UTF-8 (this zone seals text only, so the
+    state was written by something else), and ``VerificationError`` ``invalid_seal`` if it does
+    not open."""
     sealed = zone.db.scalar("SELECT sealed FROM secrets WHERE fingerprint = ?", (ref,))
     if sealed is None:
         raise StateError(f"sensitive value {ref[:20]}... is missing from the zone's state", code="secret_missing")
-    return crypto.open_sealed(zone.sealing_key(), bytes(sealed), _ad(zone, ref), "stored secret").decode("utf-8")
+    plain = crypto.open_sealed(zone.sealing_key(), bytes(sealed), _ad(zone, ref), "stored secret")
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StateError(f"sensitive value {ref[:20]}... in the zone's state opens to bytes that are not UTF-8 text, "
+                         "which this zone never stores: the state was changed by something else. Set the variable "
+                         "again (`bundlekit variables set ... --sensitive`) and check who can write the zone's state",
+                         code="state_damaged") from None

@@ -173,3 +173,17 @@ def test_revealing_an_output_sealed_as_bytes_that_are_not_text_is_invalid_seal(z
         reveal_output(zones.dev, "Deployments-7", "Migrate", "db-01", output)
     good = {**output, "sealed": crypto.b64(crypto.seal(raw_public(zones.dev.sealing_key()), "tök".encode(), ad))}
     assert reveal_output(zones.dev, "Deployments-7", "Migrate", "db-01", good) == "tök"
+
+
+def test_a_stored_secret_that_opens_to_bytes_that_are_not_text_is_state_damaged(zones: Zones) -> None:
+    """Anyone with the zone's public sealing key and write access to its state could seal bytes
+    under a stored reference; reading it back is a coded refusal, never a UnicodeDecodeError."""
+    from bundlekit.zone import secrets
+
+    with zones.prod.db.transaction() as tx:
+        ref = secrets.store(zones.prod, tx, "placeholder")
+    forged = crypto.seal(raw_public(zones.prod.sealing_key()), b"\xff\xfe", secrets._ad(zones.prod, ref))
+    with zones.prod.db.transaction() as tx:
+        tx.run("UPDATE secrets SET sealed = ? WHERE fingerprint = ?", (forged, ref))
+    with raises_code("state_damaged", match="not UTF-8"):
+        secrets.reveal(zones.prod, ref)
