@@ -4,10 +4,10 @@
 then as `bundlekit verify` does trust policy, rotation statements, identities and every sealed value opened:
 ``importer/contents.py``, decision 600), then decides what depends on the zone's state: anti-rollback, package
 identity and ownership (a release uses by hash only packages its source delivered, decision 290), release
-identity and the three-way merge. It changes no state. ``apply_import`` commits everything in one transaction, re-checking under the write lock what another
-node may have changed (decision 184); the verified blobs move from staging into the content-addressed store as
-that transaction's last step, so an import refused by the state (read-only, unreachable) puts nothing in a store
-other nodes share. A refused import leaves the home and the store as they were (staging is removed), with one
+identity and the three-way merge. It changes no state. ``apply_import`` commits everything in one transaction,
+re-checking under the write lock what another node may have changed (decision 184); the verified blobs move from
+staging into the content-addressed store as that transaction's last step, so an import refused by the state
+(read-only, unreachable) puts nothing in a store other nodes share. A refused import leaves the home and the store as they were (staging is removed), with one
 documented exception: refusing a bundle that really came from its source queues a refusal entry for that source
 (``importer/refusal.py``, decision 153), so its dashboard does not wait forever.
 
