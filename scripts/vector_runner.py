@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bundlekit.errors import BundleError  # noqa: E402
 from bundlekit.format.card import parse_card  # noqa: E402
-from bundlekit.format.crypto import key_id, open_sealed, seal_ad, seal_label, unb64  # noqa: E402
+from bundlekit.format.crypto import key_id, open_text, seal_ad, seal_label, unb64  # noqa: E402
 from bundlekit.format.keyfile import parse_rotation  # noqa: E402
 from bundlekit.format.manifest import Manifest, scope_to_dict  # noqa: E402
 from bundlekit.receipt.build import output_seal_ad  # noqa: E402
@@ -103,20 +103,21 @@ def run(vector: Path) -> str:
 def open_all(m: Manifest, folder: Path) -> None:
     """Open every sealed value of a verified manifest with the verifying zone's sealing key
     (spec §8): a release's sensitive variables, bound to the bundle id, and a receipt's sensitive
-    outputs, bound to their deployment. Raises ``malformed`` or ``invalid_seal``."""
+    outputs, bound to their deployment; each must open to UTF-8 text. Raises ``malformed`` or
+    ``invalid_seal``."""
     keys = json.loads((folder / "keys.json").read_text("utf-8"))
     key = X25519PrivateKey.from_private_bytes(unb64(keys["verifier"]["sealing_private"], "sealing key", 32))
     for i, v in enumerate(m.variables):
         if v.sensitive:
             ad = seal_ad(m.bundle_id, m.destination.key_id, seal_label("variable", v.name, scope_to_dict(v.scope)))
-            open_sealed(key, unb64(v.sealed or "", f"variables[{i}].sealed"), ad, f"variable {v.name!r}")
+            open_text(key, v.sealed or "", ad, f"variable {v.name!r}", f"variables[{i}].sealed")
     for entry in m.receipts:
         for run in entry["runs"]:
             for o in run.get("outputs", ()):
                 if o["sensitive"]:
                     ad = output_seal_ad(entry["deployment_id"], m.destination.key_id, run["step"], run.get("target"),
                                         o["name"])
-                    open_sealed(key, unb64(o["sealed"], f"output {o['name']}"), ad, f"output {o['name']!r}")
+                    open_text(key, o["sealed"], ad, f"output {o['name']!r}", f"output {o['name']}")
 
 
 def main(argv: list[str]) -> int:
