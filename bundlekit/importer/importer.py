@@ -42,6 +42,7 @@ from bundlekit.importer.ownership import check_package_ids
 from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.repair import repair_store
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
+from bundlekit.importer.state_rules import check_sequence as _check_sequence
 from bundlekit.importer.rebuild import check_bases, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.trust.policy import package_owners
@@ -230,26 +231,6 @@ def _still_valid(zone: Zone, tx: Reader, plan: ImportPlan) -> bool:
         raise _StalePlan(slug)
     return True
 
-
-def _check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
-    """Refuse a bundle older than the newest imported one of its project from its source."""
-    m = v.manifest
-    project, version = m.project["name"], m.release["version"]
-    key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
-    last = sequences.last_import(db, v.source.zone_id, m.project["slug"])
-    newest = f"{last['release']} (sequence {last['sequence']})" if last else "a newer bundle"
-    how = (f"To promote {version} again, re-export it in zone {v.source.name} (a new export gets the next "
-           f"sequence number); when carrying several bundles of {project}, import them in the order they were "
-           "exported, the newest last")
-    details = {"project": m.project["slug"], "sequence": m.sequence,
-               "last_sequence": last["sequence"] if last else None, "last_release": last["release"] if last else None,
-               "hints": ["re-export it", "import the newer one last"]}
-    sequences.check_incoming(
-        db, key, m.sequence, older_code="rollback", details=details,
-        older=f"{where}: {project} {version} has sequence {m.sequence} from zone {v.source.name!r}, older than "
-              f"{project} {newest} already imported here; refusing a rollback or replay. {how}",
-        reused=f"{where}: sequence {m.sequence} of {project} from zone {v.source.name!r} was already imported "
-               "with different content; refusing. Re-export the release without --sequence")
 
 
 def _fingerprints(zone: Zone, v: VerifiedBundle) -> tuple[dict[str, str], dict[int, str]]:

@@ -34,7 +34,7 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
 from bundlekit.zone.rotation import apply_rotations
 
-__all__ = ["ReceiptImport", "import_receipt", "reveal_output", "reported_outputs"]
+__all__ = ["ReceiptImport", "import_receipt", "decide_receipt", "reveal_output", "reported_outputs"]
 
 
 @dataclass
@@ -82,7 +82,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     where = str(path)
     if m.kind != "receipt":
         raise VerificationError(f"{where}: expected a receipt bundle, found {m.kind}", code="wrong_kind")
-    result = _decide(zone.db, v, where)
+    result = decide_receipt(zone.db, v, where)
     if result.noop:
         return result
     # Every statement was checked by the verification (``invalid_rotation``), before anything is written.
@@ -92,7 +92,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     with zone.db.transaction() as tx:
         # Decided again under the write lock: another process (this node's or another node's) may
         # have imported this receipt, or a newer one, since the first decision (decision 312).
-        result = _decide(tx, v, where)
+        result = decide_receipt(tx, v, where)
         if result.noop:
             return result
         key = sequences.receipt_key(v.source.zone_id)
@@ -113,9 +113,12 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     return result
 
 
-def _decide(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
+def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
     """What importing the verified receipt ``v`` would record on the state ``db`` shows: a no-op
-    (imported already), or the entries it adds and whether it is late; raises its refusals."""
+    (imported already), or the entries it adds and whether it is late. Raises, in this order
+    (spec/bundle-format.md §6.6), ``VerificationError`` ``sequence_reused``, ``unknown_bundle`` or
+    ``receipt_mismatch`` (the first entry that fails, deployments before refusals) and
+    ``replay``, each message naming ``where``. Reads ``db`` only."""
     m = v.manifest
     if sequences.already_imported(db, v.digest):
         return ReceiptImport(v, noop=True)

@@ -1,0 +1,53 @@
+"""The state rules of a release import (spec/bundle-format.md §4.4, §6.6): what a zone decides
+from the release bundles it accepted before, after the bundle verified.
+
+A bundle whose digest the zone accepted is a no-op, whatever its sequence; otherwise its
+sequence must be above the highest the zone accepted for its project (source zone, space and
+slug, the last two compared case-insensitively): below is a ``rollback``, equal (other content,
+or it would be the same digest) is ``sequence_reused``. Bundles of different projects or
+sources never refuse each other. The conformance kit's runner applies these rules to a vector
+with a prior state (:func:`check_release_state`, ``scripts/vector_runner.py``); the import makes
+the same two checks in the same order before anything else it decides (``importer/importer.py``).
+"""
+
+from __future__ import annotations
+
+from bundlekit.importer.verify import VerifiedBundle
+from bundlekit.zone import sequences
+from bundlekit.zone.db import Reader
+
+__all__ = ["check_release_state", "check_sequence"]
+
+
+def check_release_state(db: Reader, v: VerifiedBundle, where: str) -> bool:
+    """True when the zone whose state is ``db`` accepted the verified release ``v`` before (the
+    same bundle digest): importing it again changes nothing. False when ``v`` may be imported;
+    else ``VerificationError`` ``rollback`` (its sequence is below its project's highest accepted
+    one) or ``sequence_reused`` (equal to it), the message naming ``where``."""
+    if sequences.already_imported(db, v.digest):
+        return True
+    check_sequence(db, v, where)
+    return False
+
+
+def check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
+    """Refuse (``VerificationError``) the verified release ``v`` when its sequence is below
+    (``rollback``) or equal to (``sequence_reused``) the highest the zone accepted for its project
+    from its source; the caller has made sure ``v`` is not a bundle the zone accepted before."""
+    m = v.manifest
+    project, version = m.project["name"], m.release["version"]
+    key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
+    last = sequences.last_import(db, v.source.zone_id, m.project["slug"])
+    newest = f"{last['release']} (sequence {last['sequence']})" if last else "a newer bundle"
+    how = (f"To promote {version} again, re-export it in zone {v.source.name} (a new export gets the next "
+           f"sequence number); when carrying several bundles of {project}, import them in the order they were "
+           "exported, the newest last")
+    details = {"project": m.project["slug"], "sequence": m.sequence,
+               "last_sequence": last["sequence"] if last else None, "last_release": last["release"] if last else None,
+               "hints": ["re-export it", "import the newer one last"]}
+    sequences.check_incoming(
+        db, key, m.sequence, older_code="rollback", details=details,
+        older=f"{where}: {project} {version} has sequence {m.sequence} from zone {v.source.name!r}, older than "
+              f"{project} {newest} already imported here; refusing a rollback or replay. {how}",
+        reused=f"{where}: sequence {m.sequence} of {project} from zone {v.source.name!r} was already imported "
+               "with different content; refusing. Re-export the release without --sequence")
