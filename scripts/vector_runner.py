@@ -7,7 +7,9 @@
 
 Verifies one vector as the zone `vector-dst` of the vector folder's keys.json would, at its
 reference time, trusting its card: the bundle, then (for a vector with a `base:` line) every
-delta package rebuilt from the named base. Prints `ok` or `refuse <code>` on one line and exits
+delta package rebuilt from the named base; for a vector with a `state:` line it then imports
+the bundle into a zone whose prior state that file gives (the rules of spec §6.6), deciding
+what the import would, without keeping anything. Prints `ok` or `refuse <code>` on one line and exits
 0; anything that is not a refusal with a code (a crash, an input line it does not know) exits
 non-zero with the reason on stderr.
 It reads the vector's sidecar lines after the first, never the `expect:` line.
@@ -20,6 +22,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,13 +35,22 @@ from bundlekit.format.manifest import Manifest, scope_to_dict  # noqa: E402
 from bundlekit.receipt.build import output_seal_ad  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
 from bundlekit.importer.rebuild import rebuild_all  # noqa: E402
-from bundlekit.importer.verify import Verifier, check_bundle  # noqa: E402
+from bundlekit.importer.state_rules import check_release_state  # noqa: E402
+from bundlekit.importer.verify import VerifiedBundle, Verifier, check_bundle  # noqa: E402
+from bundlekit.receipt.ingest import decide_receipt  # noqa: E402
+from bundlekit.zone import exports, refusals, remote, sequences  # noqa: E402
+from bundlekit.zone.db import Database  # noqa: E402
+from bundlekit.zone.state import open_state  # noqa: E402
 from bundlekit.trust.policy import SourcePolicy, TrustedSource  # noqa: E402
 from bundlekit.zone.store import PackageStore  # noqa: E402
 
 
 #: The sidecar lines this runner understands (fixtures/vectors/README.md, "The .expect file").
-KNOWN_LINES = ("kind", "note", "base", "trust", "open", "check")
+KNOWN_LINES = ("kind", "note", "base", "trust", "state", "open", "check")
+#: The fields of a `state:` file, by list (fixtures/vectors/README.md, "The state file").
+STATE_FIELDS = {"releases": {"source", "space", "slug", "sequence", "digest"},
+                "receipts": {"source", "sequence", "digest", "deployments", "refusals"},
+                "exports": {"destination", "bundle_id", "digest", "sequence", "space", "slug", "release"}}
 
 
 def sidecar(vector: Path) -> dict[str, str]:
@@ -95,9 +107,68 @@ def run(vector: Path) -> str:
         if lines.get("check") == "rotations":
             for i, statement in enumerate(result.manifest.rotations):
                 parse_rotation(statement, f"rotations[{i}]")
+        if "state" in lines:
+            import_into_state(result, vector.parent / lines["state"])
     except BundleError as err:
         return f"refuse {err.code}"
     return "ok"
+
+
+def read_state(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """A vector's prior zone state (fixtures/vectors/README.md, "The state file"): the releases
+    and receipts the zone accepted, and the release bundles it exported. A list or field this
+    runner does not know stops it (non-zero exit), as an unknown input line does."""
+    state = json.loads(path.read_text("utf-8"))
+    if set(state) != set(STATE_FIELDS):
+        raise SystemExit(f"{path}: a state has exactly the lists {sorted(STATE_FIELDS)}, not {sorted(state)}")
+    for name, fields in STATE_FIELDS.items():
+        for i, item in enumerate(state[name]):
+            if set(item) != fields:
+                raise SystemExit(f"{path}: {name}[{i}] has the fields {sorted(item)}, not {sorted(fields)}")
+    return state
+
+
+def load_state(db: Database, state: dict[str, list[dict[str, Any]]]) -> None:
+    """Record ``state`` in an empty zone state database as imports and exports would have. What
+    the state does not say (times, names, plans) is left empty: the state rules never read it."""
+    with db.transaction() as tx:
+        for r in sorted(state["releases"], key=lambda r: r["sequence"]):
+            key = sequences.release_key(r["source"], r["space"], r["slug"])
+            sequences.record_incoming(tx, key, r["sequence"], r["digest"], bundle_id="", source_zone_id=r["source"],
+                                      project_slug=r["slug"], release="", now=0, plan="{}")
+        for r in sorted(state["receipts"], key=lambda r: r["sequence"]):  # the mark ends at the highest
+            sequences.record_incoming(tx, sequences.receipt_key(r["source"]), r["sequence"], r["digest"], bundle_id="",
+                                      source_zone_id=r["source"], project_slug="", release="", now=0, plan="{}")
+            for deployment_id in r["deployments"]:
+                remote.record_remote(tx, r["source"], "", {
+                    "deployment_id": deployment_id, "release_bundle": {"bundle_id": ""}, "project": {"slug": ""},
+                    "release": "", "environment": "", "state": "", "started_ms": 0, "ended_ms": 0}, 0)
+            for refusal_id in r["refusals"]:
+                refusals.record_remote(tx, r["source"], "", {"refusal_id": refusal_id, "release_bundle": {
+                    "bundle_id": ""}, "code": "", "refused_ms": 0}, 0)
+        for e in state["exports"]:
+            exports.record_export(tx, exports.ExportRecord(
+                e["bundle_id"], e["digest"], e["destination"], "", e["sequence"], "", e["slug"], e["space"],
+                e["release"], "", 0, 0, 0, ""))
+
+
+def import_into_state(result: VerifiedBundle, state_file: Path) -> None:
+    """Decide, as an import into a zone with the prior state of ``state_file`` would, whether the
+    verified bundle is accepted (also as a no-op: the zone accepted this very bundle) or refused
+    by the state rules (spec §6.6): ``rollback``, ``sequence_reused``, ``unknown_bundle``,
+    ``receipt_mismatch``, ``replay``. Nothing is kept: the zone lives in a temporary folder."""
+    state = read_state(state_file)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_state(Path(tmp), create=True)
+        try:
+            load_state(db, state)
+            where = str(result.path)
+            if result.manifest.kind == "release":
+                check_release_state(db, result, where)
+            else:
+                decide_receipt(db, result, where)
+        finally:
+            db.close()
 
 
 def open_all(m: Manifest, folder: Path) -> None:

@@ -3,6 +3,7 @@ vector through scripts/conformance.py, and the script reports a runner that does
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -54,8 +55,26 @@ def test_bundlekit_runner_stops_at_an_input_line_it_does_not_know(tmp_path: Path
     for name in ("valid-release.bundle", "keys.json", "vector-src.card"):
         shutil.copy(VECTORS / name, tmp_path / name)
     (tmp_path / "valid-release.expect").write_text((VECTORS / "valid-release.expect").read_text()
-                                                   + "state: state-before.json\n")
+                                                   + "clock: 1767312000\n")
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "vector_runner.py"),
                            str(tmp_path / "valid-release.bundle")], capture_output=True, text=True)
     assert done.returncode != 0 and done.stdout == ""
-    assert "['state']" in done.stderr
+    assert "['clock']" in done.stderr
+
+
+def test_bundlekit_runner_stops_at_a_state_it_does_not_know(tmp_path: Path) -> None:
+    """A state file with a list or a field the contract does not name is not guessed around."""
+    name = "valid-state-first-import"
+    for file in (f"{name}.bundle", f"{name}.expect", "keys.json", "vector-src.card"):
+        shutil.copy(VECTORS / file, tmp_path / file)
+    runner = [sys.executable, str(ROOT / "scripts" / "vector_runner.py"), str(tmp_path / f"{name}.bundle")]
+    for state, unknown in [({"releases": [], "receipts": [], "exports": [], "revoked": []}, "revoked"),
+                           ({"releases": [{"source": "0" * 32, "space": "Default", "slug": "vector-app", "sequence": 8,
+                                           "digest": "0" * 64, "accepted_at": 0}], "receipts": [], "exports": []},
+                            "accepted_at")]:
+        (tmp_path / f"{name}.state.json").write_text(json.dumps(state))
+        done = subprocess.run(runner, capture_output=True, text=True)
+        assert done.returncode != 0 and done.stdout == "" and unknown in done.stderr, done.stderr
+    (tmp_path / f"{name}.state.json").write_text(json.dumps({"releases": [], "receipts": [], "exports": []}))
+    done = subprocess.run(runner, capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr

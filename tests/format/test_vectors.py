@@ -89,12 +89,24 @@ def _runner() -> Any:
     return module
 
 
+def _state_file(path: Path) -> Path | None:
+    """The prior zone state a vector is imported into (its ``state:`` line), if any."""
+    for line in path.with_suffix(".expect").read_text().splitlines()[3:]:
+        if line.startswith("state: "):
+            return VECTORS / line[len("state: "):]
+    return None
+
+
 def _check_with_rebuild(path: Path, tmp: Path) -> None:
     """Verify like a zone would: the bundle, then every delta rebuilt from the held base, then
     (``open: sealed``) every sealed value opened with the zone's key and (``check: rotations``)
-    every rotation statement checked."""
+    every rotation statement checked; then (``state:``) the import state rules against the
+    prior state that file gives."""
     result = check_bundle(_verifier(path), path)
     lines = path.with_suffix(".expect").read_text().splitlines()
+    state = _state_file(path)
+    if state is not None:
+        _runner().import_into_state(result, state)
     if "open: sealed" in lines:
         _runner().open_all(result.manifest, VECTORS)
     if "check: rotations" in lines:
@@ -199,8 +211,10 @@ def test_vectors_are_reproducible_from_the_committed_script(tmp_path: Path) -> N
             f"s=u.spec_from_file_location('mv', {str(script)!r}); m=u.module_from_spec(s); s.loader.exec_module(m);"
             f"m.OUT=__import__('pathlib').Path({str(tmp_path)!r}); m.main()")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    for p in [*ALL, *VECTORS.glob("*.card"), *VECTORS.glob("*.expect")]:
-        assert (tmp_path / p.name).read_bytes() == p.read_bytes(), p.name
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(p.name for p in VECTORS.iterdir() if p.name != "README.md")
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (VECTORS / name).read_bytes(), name
 
 
 def _minor(path: Path) -> int:
@@ -328,3 +342,30 @@ def test_card_vector(path: Path) -> None:
 
 def test_the_valid_card_vector_is_the_card_every_vector_trusts() -> None:
     assert (VECTORS / "valid-card.card").read_bytes() == (VECTORS / KEYS["trusted"]["card"]).read_bytes()
+
+
+STATE_CODES = ("rollback", "sequence_reused", "unknown_bundle", "receipt_mismatch", "replay")
+STATEFUL = [p for p in ALL if _state_file(p) is not None]
+
+
+def test_state_vectors_cover_every_state_refusal_and_the_state_alone_refuses_them() -> None:
+    """Spec §6.6: each refusal code of the import state rules has a vector, and a vector refused
+    with one of them verifies (steps 1-22 of §6.2 accept its bytes): only its prior state decides."""
+    expects = {p.stem: _expectation(p) for p in STATEFUL}
+    assert {e.split()[1] for e in expects.values() if e != "ok"} >= set(STATE_CODES)
+    for p in STATEFUL:
+        if expects[p.stem].split()[-1] in STATE_CODES:
+            check_bundle(_verifier(p), p)
+
+
+def test_state_files_have_exactly_the_lists_and_fields_of_the_kit_readme() -> None:
+    """fixtures/vectors/README.md ("The state file") names every list and field; a runner that
+    meets another stops, so the vectors never hold one."""
+    fields = _runner().STATE_FIELDS
+    readme = (VECTORS / "README.md").read_text()
+    for name, keys in fields.items():
+        assert f"`{name}`" in readme and all(f"`{k}`" in readme for k in keys), name
+    for p in STATEFUL:
+        state = _runner().read_state(_state_file(p))
+        for item in state["releases"] + state["receipts"]:
+            assert len(item["digest"]) == 64 and item["sequence"] >= 1
