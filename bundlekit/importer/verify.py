@@ -24,7 +24,7 @@ from bundlekit.format.manifest import Manifest, parse_manifest
 from bundlekit.importer.contents import check_contents
 from bundlekit.trust.policy import TrustedSource, check_threshold, package_owners, select_source, verify_records
 from bundlekit.zone import packages, truststore
-from bundlekit.importer.rebuild import check_shared, rebuild_all
+from bundlekit.importer.rebuild import check_bases, check_shared, rebuild_all
 from bundlekit.zone.home import Zone
 
 __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
@@ -93,8 +93,9 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
     holds from another source only is rebuilt all the same (decision 290). An import passes
     ``rebuild=False`` and rebuilds into staging itself. With ``rebuild`` (``bundlekit verify``), a
     release that lists by reference a package its source may not use is refused
-    (``package_not_shared``) as its import would refuse it (decision 290); an import checks that
-    itself, after its sequence and trust policy.
+    (``package_not_shared``) as its import would refuse it (decision 290), and so is one that lists by
+    reference a package the zone holds with another size (``package_size_mismatch``); an import
+    checks both itself, after its sequence and trust policy.
     """
     verifier = verifier_for(zone, now)
     verified = check_bundle(verifier, path, check_blobs=check_blobs, progress=progress, sink_for=sink_for)
@@ -103,6 +104,9 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
     if rebuild and verified.manifest.kind == "release":
         usable = usable_packages(zone, verified.source, verifier.sources)
         check_shared(verified.manifest, str(path), usable)
+        # Sizes of held packages listed by reference, as an import compares them, also when the
+        # bundle has no delta to rebuild (spec §5.1, ``package_size_mismatch``).
+        check_bases(verified.manifest, zone.store, str(path), usable)
         if check_blobs:
             rebuild_all(path, verified.digest, verified.manifest, zone.store, None, usable=usable)
     elif check_blobs and rebuild:

@@ -147,6 +147,14 @@ def _manifest(**changes: Any) -> Any:
     return lambda m: m.update(changes)
 
 
+def _by_reference_one_byte_more(m: dict[str, Any]) -> None:
+    """Every package the manifest lists by reference (not included, no delta) claims one byte more."""
+    refs = [p for p in m["packages"] if not p["included"] and "delta" not in p]
+    assert refs, m["packages"]
+    for p in refs:
+        p["size"] += 1
+
+
 def _first_blob(**changes: Any) -> Any:
     def mutate(m: dict[str, Any]) -> None:
         m["blobs"][0].update(changes)
@@ -296,6 +304,10 @@ ROWS = [
     # The base prod holds, named with one byte more (every range of the recipe still inside it).
     Row("package_size_mismatch", lambda c: _refused_import(c, _as_delta(c, base_size=len(
         (c.get("release") / "packages" / "Acme.Web.1.4.0.zip").read_bytes()) + 1))),
+    # A package listed by reference (no delta) that prod holds, named with one byte more: `verify` with prod's
+    # home compares its size as the import does (spec 5.1; conformance vector package-by-reference-size-differs)
+    Row("package_size_mismatch", lambda c: _verify(c, resign(c.get("delta.bundle"), c.path("bigger.bundle"), c.dev,
+                                                             mutate=_by_reference_one_byte_more)), name="verify"),
     # A variable listed twice with the same scope: export refuses it, creating the release in dev.
     Row("duplicate_identity", lambda c: Call(["export", _twice(c, version="1.4.1"), "--to", "prod", "-o",
                                               c.path("twice.bundle")], home=c.dev, outputs=[c.path("twice.bundle")])),
