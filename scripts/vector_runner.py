@@ -6,8 +6,8 @@
     refuse expired
 
 Verifies one vector as the zone `vector-dst` of the vector folder's keys.json would, at its
-reference time, trusting its card: the bundle, then (for a vector with a `base:` line) every
-delta package rebuilt from the named base; for a vector with a `state:` line it then imports
+reference time, trusting its card: the bundle, then, for a release, its packages as the zone
+holding nothing but the `base:` file (if any) checks them: by reference, or rebuilt from a base; for a vector with a `state:` line it then imports
 the bundle into a zone whose prior state that file gives (the rules of spec §6.6), deciding
 what the import would, without keeping anything. Prints `ok` or `refuse <code>` on one line and exits
 0; anything that is not a refusal with a code (a crash, an input line it does not know) exits
@@ -34,7 +34,7 @@ from bundlekit.format.keyfile import parse_rotation  # noqa: E402
 from bundlekit.format.manifest import Manifest, scope_to_dict  # noqa: E402
 from bundlekit.receipt.build import output_seal_ad  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
-from bundlekit.importer.rebuild import rebuild_all  # noqa: E402
+from bundlekit.importer.rebuild import check_bases, check_shared, rebuild_all  # noqa: E402
 from bundlekit.importer.state_rules import check_release_state  # noqa: E402
 from bundlekit.importer.verify import VerifiedBundle, Verifier, check_bundle  # noqa: E402
 from bundlekit.receipt.ingest import decide_receipt  # noqa: E402
@@ -92,26 +92,40 @@ def run(vector: Path) -> str:
         return "ok"
     try:
         result = check_bundle(verifier(vector.parent, lines.get("trust")), vector)
-        if base is not None:
-            data = (vector.parent / base).read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            with tempfile.TemporaryDirectory() as tmp:
-                store = PackageStore(Path(tmp))
-                held = store.path(sha)
-                held.parent.mkdir(parents=True, exist_ok=True)
-                held.write_bytes(data)
-                # The verifying zone received the base from the vectors' source: it may use it.
-                rebuild_all(vector, result.digest, result.manifest, store, None, usable=frozenset({sha}))
+        # An import applies the state rules first; a bundle it accepted before is a no-op (spec §6.6).
+        if "state" in lines and import_into_state(result, vector.parent / lines["state"]):
+            return "ok"
+        if result.manifest.kind == "release":
+            check_packages(vector, result, base)
         if lines.get("open") == "sealed":
             open_all(result.manifest, vector.parent)
         if lines.get("check") == "rotations":
             for i, statement in enumerate(result.manifest.rotations):
                 parse_rotation(statement, f"rotations[{i}]")
-        if "state" in lines:
-            import_into_state(result, vector.parent / lines["state"])
     except BundleError as err:
         return f"refuse {err.code}"
     return "ok"
+
+
+def check_packages(vector: Path, result: VerifiedBundle, base: str | None) -> None:
+    """The package checks of spec §5.1 and §5.2 in the verifying zone, which holds no package but
+    the vector's ``base:`` file, delivered by the bundle's source: a package listed by reference
+    must be one it may use (``package_not_shared``) and have the size of the held copy
+    (``package_size_mismatch``); every delta is rebuilt from its base and checked."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = PackageStore(Path(tmp))
+        usable: frozenset[str] = frozenset()
+        if base is not None:
+            data = (vector.parent / base).read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            held = store.path(sha)
+            held.parent.mkdir(parents=True, exist_ok=True)
+            held.write_bytes(data)
+            usable = frozenset({sha})  # the verifying zone received it from the vectors' source
+        where = str(vector)
+        check_shared(result.manifest, where, usable)
+        check_bases(result.manifest, store, where, usable)
+        rebuild_all(vector, result.digest, result.manifest, store, None, usable=usable)
 
 
 def read_state(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -152,11 +166,12 @@ def load_state(db: Database, state: dict[str, list[dict[str, Any]]]) -> None:
                 e["release"], "", 0, 0, 0, ""))
 
 
-def import_into_state(result: VerifiedBundle, state_file: Path) -> None:
+def import_into_state(result: VerifiedBundle, state_file: Path) -> bool:
     """Decide, as an import into a zone with the prior state of ``state_file`` would, whether the
-    verified bundle is accepted (also as a no-op: the zone accepted this very bundle) or refused
-    by the state rules (spec §6.6): ``rollback``, ``sequence_reused``, ``unknown_bundle``,
-    ``receipt_mismatch``, ``replay``. Nothing is kept: the zone lives in a temporary folder."""
+    state rules (spec §6.6) accept the verified bundle: True when the zone accepted this very
+    bundle (a no-op: nothing else is checked), False when the import goes on, or a refusal:
+    ``rollback``, ``sequence_reused``, ``unknown_bundle``, ``receipt_mismatch``, ``replay``.
+    Nothing is kept: the zone lives in a temporary folder."""
     state = read_state(state_file)
     with tempfile.TemporaryDirectory() as tmp:
         db = open_state(Path(tmp), create=True)
@@ -164,9 +179,8 @@ def import_into_state(result: VerifiedBundle, state_file: Path) -> None:
             load_state(db, state)
             where = str(result.path)
             if result.manifest.kind == "release":
-                check_release_state(db, result, where)
-            else:
-                decide_receipt(db, result, where)
+                return check_release_state(db, result, where)
+            return decide_receipt(db, result, where).noop
         finally:
             db.close()
 
