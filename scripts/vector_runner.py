@@ -6,12 +6,13 @@
     refuse expired
 
 Verifies one vector as the zone `vector-dst` of the vector folder's keys.json would, at its
-reference time, trusting its card: the bundle, then, for a release, its packages as the zone
-holding nothing but the `base:` file (if any) checks them: by reference, or rebuilt from a base; for a vector with a `state:` line it then imports
-the bundle into a zone whose prior state that file gives (the rules of spec §6.6), deciding
-what the import would, without keeping anything. Prints `ok` or `refuse <code>` on one line and exits
-0; anything that is not a refusal with a code (a crash, an input line it does not know) exits
-non-zero with the reason on stderr.
+reference time, trusting its card. For a vector with a `state:` line it then decides, as an
+import into a zone whose prior state that file gives would, by the state rules of spec §6.6
+(nothing is kept). For a release it then checks the packages as that zone, holding nothing but
+the `base:` file (if any), does: listed by reference, or rebuilt from a base. Then the checks
+the vector's `open:` and `check:` lines ask for. Prints `ok` or `refuse <code>` on one line and
+exits 0; anything that is not a refusal with a code (a crash, an input line or a state field it
+does not know) exits non-zero with the reason on stderr.
 It reads the vector's sidecar lines after the first, never the `expect:` line.
 """
 
