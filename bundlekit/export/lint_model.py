@@ -7,19 +7,23 @@ refusal another part of bundlekit makes (a package member extraction refuses, a 
 :func:`~bundlekit.export.releasefile.load_release`) uses that refusal's error code.
 
 :func:`locate` finds a key path in the TOML text without a second parser: the line of the
-table header (``[[steps]]``, counted), then the key's line below it. Values that are written
+table header (``[[steps]]``, counted), then the key's line below it. The headers are read
+once per text (:class:`TomlIndex`), so placing every finding of a release costs one pass over
+the file, not one per finding. Values that are written
 verbatim (literal strings, basic strings without escapes) are found exactly, so a template
 problem gets the line and column of the release file itself.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
 
-__all__ = ["Finding", "FINDING_CODES", "ERROR", "WARNING", "locate", "value_offset", "line_column", "key_path",
-           "parse_key_path"]
+__all__ = ["Finding", "FINDING_CODES", "ERROR", "WARNING", "locate", "TomlIndex", "toml_index", "value_offset",
+           "line_column", "key_path", "parse_key_path", "NameSet"]
 
 ERROR = "error"
 WARNING = "warning"
@@ -74,6 +78,27 @@ class Finding:
         return f"{where}: {self.severity} [{self.code}] {at}{self.message}{fix}"
 
 
+def _member_prefixes(name: str) -> list[str]:
+    """``a.b[c]`` -> ``["a", "a.b"]``: the names ``name`` is a member of."""
+    return [name[:i] for i, c in enumerate(name) if c in ".[" and i]
+
+
+class NameSet:
+    """Casefolded variable names, where a name stands for itself and its members: ``covers(n)``
+    when ``n`` is one of them, a member of one (``Config.Port`` of ``Config``) or one they are
+    members of (``Config`` of ``Config.Port``). Each lookup costs the length of ``n``, not the
+    number of names (lint runs one per reference)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = {n.casefold() for n in names}
+        self._owners = {p for n in self._names for p in _member_prefixes(n)}
+
+    def covers(self, name: str) -> bool:
+        folded = name.casefold()
+        return (folded in self._names or folded in self._owners
+                or any(p in self._names for p in _member_prefixes(folded)))
+
+
 def key_path(parts: Sequence[str | int]) -> str:
     """``["steps", 1, "script"]`` -> ``steps[1].script``."""
     out = ""
@@ -96,10 +121,17 @@ def parse_key_path(text: str) -> list[str | int]:
     return parts
 
 
+@lru_cache(maxsize=4)
+def _line_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in re.finditer("\n", text)]
+
+
 def line_column(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of ``offset`` in ``text``."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+    """1-based line and column of ``offset`` in ``text`` (the line starts of the last few texts
+    are kept, so placing many findings in one file reads it once)."""
+    starts = _line_starts(text)
+    line = bisect.bisect_right(starts, offset)
+    return line, offset - starts[line - 1] + 1
 
 
 def _key_at(text: str, start: int, end: int, key: str) -> int | None:
@@ -122,47 +154,76 @@ def _headers(text: str) -> list[tuple[int, str, bool]]:
     return out
 
 
+class TomlIndex:
+    """Where the table headers of one TOML text are, read once: a key path is then found with
+    a dict lookup for its table and a search of that table's lines only (linear in the file
+    however many key paths a lint places, instead of one pass over the file per key path)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        headers = _headers(text)
+        self._starts = [o for o, _, _ in headers]
+        self._first: dict[str, int] = {}
+        self._arrays: dict[str, list[int]] = {}
+        for offset, name, is_array in headers:
+            self._first.setdefault(name, offset)
+            if is_array:
+                self._arrays.setdefault(name, []).append(offset)
+
+    def _table_end(self, pos: int) -> int:
+        after = bisect.bisect_right(self._starts, pos)
+        return self._starts[after] if after < len(self._starts) else len(self.text)
+
+    def locate(self, parts: Sequence[str | int]) -> int | None:
+        """:func:`locate` in this index's text."""
+        pos: int | None = None
+        end = len(self.text)
+        rest = list(parts)
+        # The longest table prefix written as a header: [[steps]] counted, [lifecycle] by name.
+        table: list[str] = []
+        while rest:
+            name = rest[0]
+            if not isinstance(name, str):
+                break
+            dotted = ".".join(table + [name])
+            count = rest[1] if len(rest) > 1 and isinstance(rest[1], int) else None
+            if dotted not in self._first:
+                break
+            if count is not None:
+                arrays = self._arrays.get(dotted, [])
+                if count >= len(arrays):
+                    break
+                pos = arrays[count]
+                rest = rest[2:]
+            else:
+                pos = self._first[dotted]
+                rest = rest[1:]
+            table.append(name)
+            end = self._table_end(pos)
+        start = pos if pos is not None else 0
+        if pos is None:  # keys before the first header
+            end = self._starts[0] if self._starts else len(self.text)
+        for part in rest:
+            if isinstance(part, int):
+                continue  # an element of an inline array: the key's line is close enough
+            found = _key_at(self.text, start, end, part)
+            if found is None:
+                break
+            pos = start = found
+        return pos
+
+
+@lru_cache(maxsize=2)
+def toml_index(text: str) -> TomlIndex:
+    """The :class:`TomlIndex` of ``text``, built once for the (one or two) texts a lint is placing
+    findings in: every check calls :func:`locate` with the same release text."""
+    return TomlIndex(text)
+
+
 def locate(text: str, parts: Sequence[str | int]) -> int | None:
     """The offset of the key path ``parts`` in the TOML ``text``, or of its nearest enclosing
     table or key found; None when not even the first part is found."""
-    headers = _headers(text)
-    pos: int | None = None
-    end = len(text)
-    rest = list(parts)
-    # The longest table prefix written as a header: [[steps]] counted, [lifecycle] by name.
-    table: list[str] = []
-    while rest:
-        name = rest[0]
-        if not isinstance(name, str):
-            break
-        dotted = ".".join(table + [name])
-        count = rest[1] if len(rest) > 1 and isinstance(rest[1], int) else None
-        matching = [(o, arr) for o, n, arr in headers if n == dotted]
-        if not matching:
-            break
-        if count is not None:
-            arrays = [o for o, arr in matching if arr]
-            if count >= len(arrays):
-                break
-            pos = arrays[count]
-            rest = rest[2:]
-        else:
-            pos = matching[0][0]
-            rest = rest[1:]
-        table.append(name)
-        later = [o for o, _, _ in headers if o > pos]
-        end = later[0] if later else len(text)
-    start = pos if pos is not None else 0
-    if pos is None:  # keys before the first header
-        end = headers[0][0] if headers else len(text)
-    for part in rest:
-        if isinstance(part, int):
-            continue  # an element of an inline array: the key's line is close enough
-        found = _key_at(text, start, end, part)
-        if found is None:
-            break
-        pos = start = found
-    return pos
+    return toml_index(text).locate(parts)
 
 
 def value_offset(text: str, key_at: int | None, value: str) -> int | None:

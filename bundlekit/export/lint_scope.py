@@ -22,7 +22,7 @@ from typing import Any
 
 from bundlekit.core.text import closest
 from bundlekit.export.inventory import Inventory
-from bundlekit.export.lint_model import ERROR, WARNING, Finding, line_column, locate, value_offset
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, line_column, locate, value_offset
 
 __all__ = ["check_scopes", "check_placeholders"]
 
@@ -162,12 +162,11 @@ def check_placeholders(doc: dict[str, Any], text: str, file: str, used: set[str]
     the casefolded names the release's templates refer to."""
     where = _Where(text, file)
     out = []
+    uses = NameSet(used)
     for i, v in enumerate(doc.get("variables", [])):
         if not v.get("placeholder"):
             continue
-        name = v["name"].casefold()
-        if any(u == name or u.startswith((name + ".", name + "[")) or name.startswith((u + ".", u + "["))
-               for u in used):
+        if uses.covers(v["name"]):
             continue
         out.append(where.finding(WARNING, "unused_placeholder",
                                  f"placeholder {v['name']!r} is used by no step's script, variable value or "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from bundlekit.core.text import closest
-from bundlekit.export.lint_model import ERROR, WARNING, Finding, line_column
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, line_column
 from bundlekit.export.releasefile import OUTPUT_REF
 from bundlekit.substitution.parser import ParseFailure, parse_template
 from bundlekit.substitution.references import references
@@ -58,19 +58,10 @@ class Template:
         return line_column(self.text, offset)
 
 
-def _path_prefix(a: str, b: str) -> bool:
-    """Whether name ``a`` is ``b`` or a path prefix of it (``Config`` of ``Config.Port``, ``X`` of ``X[1]``)."""
-    return b == a or (b.startswith(a) and b[len(a)] in ".[")
-
-
 class _Names:
     def __init__(self, variables: Iterable[str]) -> None:
         self.spelled = list(dict.fromkeys(list(variables) + list(SYSTEM_VARIABLES)))
-        self.folded = [n.casefold() for n in self.spelled]
-
-    def known(self, name: str) -> bool:
-        f = name.casefold()
-        return any(_path_prefix(k, f) or _path_prefix(f, k) for k in self.folded)
+        self.known = NameSet(self.spelled).covers
 
     def suggest(self, name: str) -> list[str]:
         return closest(name, self.spelled, n=3, cutoff=0.75)
@@ -150,19 +141,23 @@ def _first_offset(t: Template, name: str) -> int | None:
 
 def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int],
                 steps: list[str]) -> list[Finding]:
-    at = _first_offset(t, name)
-    line, column = t.position(at) if at is not None else (None, None)
+    def place() -> tuple[int | None, int | None]:
+        at = _first_offset(t, name)
+        return t.position(at) if at is not None else (None, None)
+
     ref = OUTPUT_REF.match(name)
     if ref is not None:
         step = ref.group("step")
         where = step_index.get(step.casefold())
         if where is None:
             near = closest(step, [s for s in steps if not any(c in s for c in UNREFERENCEABLE)])
+            line, column = place()
             return [Finding(ERROR, "unknown_output_step", f"#{{{name}}} names step {step!r}, which is not in "
                             "[[steps]]", t.file, t.path, line, column,
                             f"did you mean {' or '.join(repr(n) for n in near)}?" if near else
                             "name a step of this release")]
         if t.step is not None and where >= t.step:
+            line, column = place()
             when = "is this step itself" if where == t.step else "runs after this one"
             return [Finding(ERROR, "output_not_yet_set", f"#{{{name}}} reads an output of step {steps[where]!r}, "
                             f"which {when}: the output is not set yet", t.file, t.path, line, column,
@@ -171,6 +166,7 @@ def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int
     if names.known(name):
         return []
     near = names.suggest(name)
+    line, column = place()
     return [Finding(ERROR, "undefined_variable", f"#{{{name}}} is not defined: no variable, placeholder, system "
                     "variable or output has this name", t.file, t.path, line, column,
                     f"did you mean {' or '.join(repr(n) for n in near)}?" if near else
