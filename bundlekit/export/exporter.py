@@ -107,13 +107,16 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     stay its own). Raises ``InputError`` (release file, ``--sequence``), ``StateError``
     ``unknown_zone`` and ``not_local``, ``VerificationError`` ``invalid_rotation`` and
     ``package_mismatch``; on any error nothing is recorded and ``out`` is untouched. The
-    release is linted (``export/lint.py``) before anything is written: an error refuses the
-    export (``UsageError`` ``release_lint_failed``, every finding in ``details``); warnings
+    release is linted (``export/lint.py``) before anything is read or written: any error in the
+    release file, its rules, templates or packages refuses the export (``UsageError``
+    ``release_lint_failed``, every finding in ``details`` under its own code); warnings
     travel in the manifest (``lint_notes``) and come back in the result.
     """
-    spec = load_release(release_file)
+    # Lint first: it reports every problem of the release file at once (schema, rules, templates,
+    # packages), where load_release would refuse the first one alone (decision 570).
     report = lint_release(release_file)
     refuse_on_errors(report)
+    spec = load_release(release_file)
     return export_spec(zone, spec, to, out, now=now, expires_in=expires_in, sequence=sequence, progress=progress,
                        delta=delta, replace=replace, notes=manifest_notes(report, release_file),
                        warnings=tuple(report.warnings))

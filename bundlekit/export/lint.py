@@ -20,15 +20,16 @@ from typing import Any
 
 from bundlekit.core.files import read_user_file
 from bundlekit.core.text import closest
-from bundlekit.errors import BundleError, UsageError
+from bundlekit.errors import UsageError
 from bundlekit.export.inventory import Inventory
-from bundlekit.export.lint_model import ERROR, WARNING, Finding, key_path, line_column, locate, parse_key_path, \
-    value_offset
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, Malformed, entries, key_path, line_column, locate, \
+    names_of, parse_key_path, value_offset
 from bundlekit.export.lint_package import check_packages
 from bundlekit.export.lint_scope import check_placeholders, check_scopes
 from bundlekit.export.lint_templates import (Template, check_templates, referenced_steps, step_name_findings,
                                              used_names)
-from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, load_release, release_schema
+from bundlekit.export.release_rules import RuleProblem, rule_problems, value_source_problem
+from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, mask_sensitive, release_schema
 from bundlekit.format.schemacheck import schema_errors
 
 __all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
@@ -102,40 +103,98 @@ def _walk(schema: dict[str, Any], node: dict[str, Any], value: Any, parts: list[
                            f"did you mean {near[0]!r}?" if near else None))
 
 
-def _structure(doc: dict[str, Any], text: str, file: str) -> list[Finding]:
+def _structure(doc: dict[str, Any], text: str, file: str, release: Path) -> list[Finding]:
+    """Schema findings, of the document with every sensitive value masked (a schema message
+    quotes what it refuses). A variable whose value sources are wrong (no value, or two) is
+    left to that rule's finding, which says it plainly."""
     schema = release_schema()
+    masked = mask_sensitive(doc)
     out: list[Finding] = []
-    _walk(schema, schema, doc, [], text, file, out)
-    for problem in schema_errors(schema, doc):
+    _walk(schema, schema, masked, [], text, file, out)
+    variables = doc.get("variables") if isinstance(doc.get("variables"), list) else []
+    sourceless = {f"variables.{i}" for i, v in enumerate(variables) if value_source_problem(release, i, v)}
+    for problem in schema_errors(schema, masked):
         if any(w in problem for w in _WALKED):
             continue
         where, _, message = problem.partition(": ")
+        if where in sourceless:
+            continue
         parts = parse_key_path(where) if where != "(top level)" else []
         line, column = _at(text, parts) if parts else (None, None)
         out.append(Finding(ERROR, "invalid_value", message, file, key_path(parts) or None, line, column,
-                           "see spec/release-file.md"))
+                           "see spec/release-file.md for what this key takes"))
     return out
 
 
-def _rule(err: BundleError, release: Path, text: str, file: str) -> Finding:
-    """A load_release refusal as a finding: its code, and the key path its message names."""
+_ARRAYS = ("packages", "steps", "variables")
+
+
+def _malformed(findings: list[Finding]) -> frozenset[tuple[str, ...] | tuple[str, int]]:
+    """The parts of the release file the schema findings are in: ``("steps", 1)`` for an element
+    of an array of tables, ``("project",)`` for a whole table (or an array that is not one)."""
+    out: set[tuple[str, ...] | tuple[str, int]] = set()
+    for f in findings:
+        parts = parse_key_path(f.path) if f.path else []
+        if not parts or not isinstance(parts[0], str):
+            continue
+        if parts[0] in _ARRAYS and len(parts) > 1 and isinstance(parts[1], int):
+            out.add((parts[0], parts[1]))
+        else:
+            out.add((parts[0],))
+    return frozenset(out)
+
+
+def _usable(doc: dict[str, Any], skip: frozenset[tuple[str, ...] | tuple[str, int]]) -> dict[str, Any]:
+    """``doc`` for the checks after the schema: each malformed element marked :class:`Malformed`
+    (skipped, its name still defined), a malformed table or array left out."""
+    view = {k: v for k, v in doc.items() if (k,) not in skip}
+    for key in _ARRAYS:
+        if isinstance(view.get(key), list):
+            view[key] = [Malformed(e) if (key, i) in skip and isinstance(e, dict) else e
+                         for i, e in enumerate(view[key])]
+    return view
+
+
+_WHERE = re.compile(r"[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*")
+
+
+def _value_at(doc: Any, parts: list[str | int]) -> Any:
+    for part in parts:
+        try:
+            doc = doc[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return doc
+
+
+def _rule(problem: RuleProblem, doc: dict[str, Any], text: str, file: str, release: Path) -> Finding:
+    """A rule of the release file broken, as a finding: its code, its key path (at the value
+    itself when it is text written verbatim, as a pattern in a list is), its fix."""
+    err = problem.error
     message = err.message.removeprefix(f"{release}: ")
     where, sep, rest = message.partition(": ")
-    path = where if sep and re.fullmatch(r"[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*", where) else None
-    line, column = _at(text, parse_key_path(path)) if path else (None, None)
-    return Finding(ERROR, err.code, rest if path else message, file, path, line, column, None)
+    if sep and _WHERE.fullmatch(where):
+        message = rest
+    parts = parse_key_path(problem.path)
+    at = locate(text, parts)
+    value = _value_at(doc, parts)
+    if isinstance(value, str) and isinstance(parts[-1], int):
+        at = value_offset(text, at, value) or at
+    line, column = line_column(text, at) if at is not None else (None, None)
+    return Finding(ERROR, err.code, message, file, problem.path, line, column, problem.fix)
 
 
 def _templates(doc: dict[str, Any], text: str, file: str) -> list[Template]:
     out = []
-    for i, s in enumerate(doc.get("steps", [])):
-        if s.get("script"):
+    for i, s in entries(doc, "steps"):
+        if isinstance(s.get("script"), str) and s["script"]:
             base = value_offset(text, locate(text, ["steps", i, "script"]), s["script"])
             out.append(Template(s["script"], file, f"steps[{i}].script", text, base, step=i))
-    for i, v in enumerate(doc.get("variables", [])):
-        if v.get("value"):
+    for i, v in entries(doc, "variables"):
+        if isinstance(v.get("value"), str) and v["value"]:
             base = value_offset(text, locate(text, ["variables", i, "value"]), v["value"])
-            out.append(Template(v["value"], file, f"variables[{i}].value", text, base))
+            out.append(Template(v["value"], file, f"variables[{i}].value", text, base,
+                                secret=v["name"] if v.get("sensitive") is True else None))
     return out
 
 
@@ -143,7 +202,8 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     """Lint the release file at ``release``, with the deploying zone's ``inventory`` if given.
 
     Raises only for a file that cannot be read at all (``InputError`` ``file_not_found``,
-    ``unreadable``, ``input_too_large``); every problem in it is a finding.
+    ``unreadable``, ``not_a_file``, ``input_too_large``: exit 1, as for every command given a
+    file it cannot read, decision 571); every problem in it is a finding.
     """
     file = str(release)
     raw = read_user_file(release, what=f"release file {release}", limit=MAX_RELEASE_FILE_BYTES)
@@ -158,23 +218,25 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
         line, column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
         return LintReport(file, (Finding(ERROR, "invalid_toml", f"not valid TOML: {_TOML_AT.sub('', str(err))}"
                                          .rstrip(), file, None, line, column, "see https://toml.io"),))
-    findings = _structure(doc, text, file)
-    if findings:
-        return LintReport(file, tuple(findings))
-    try:
-        load_release(release, scan=False)
-    except BundleError as err:
-        findings.append(_rule(err, release, text, file))
+    findings = _structure(doc, text, file, release)
+    skip = _malformed(findings)
+    findings += [_rule(p, doc, text, file, release) for p in rule_problems(release, doc, skip)]
+    doc = _usable(doc, skip)
     package_findings, file_templates = check_packages(doc, release, text)
     templates = _templates(doc, text, file) + file_templates
-    steps = [s["name"] for s in doc.get("steps", [])]
-    variables = [v["name"] for v in doc.get("variables", [])]
+    # Names by index (a step's place decides whose outputs it may read); a malformed one still counts.
+    steps = [s if s is not None else "" for s in names_of(doc, "steps")]
+    variables = [v for v in names_of(doc, "variables") if v is not None]
     findings += package_findings
     findings += check_templates(templates, variables, steps)
     positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))
     findings += check_scopes(doc, text, file, inventory)
-    findings += check_placeholders(doc, text, file, used_names(templates))
+    # A placeholder may be used by what could not be read: a malformed step, a package not there.
+    unread = any(part[0] in ("steps", "packages") for part in skip) or any(
+        f.severity == ERROR and (f.path or "").startswith("packages[") for f in findings)
+    if not unread:
+        findings += check_placeholders(doc, text, file, used_names(templates))
     unique = list(dict.fromkeys(findings))
     # The release file's findings first, each file's in line order (a stable sort keeps the rest).
     unique.sort(key=lambda f: (f.file != file, f.file, f.line or 0, f.column or 0))

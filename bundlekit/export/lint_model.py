@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 __all__ = ["Finding", "FINDING_CODES", "ERROR", "WARNING", "locate", "TomlIndex", "toml_index", "value_offset",
-           "line_column", "key_path", "parse_key_path", "NameSet"]
+           "line_column", "key_path", "parse_key_path", "NameSet", "Malformed", "entries", "names_of"]
 
 ERROR = "error"
 WARNING = "warning"
@@ -76,6 +76,27 @@ class Finding:
         at = f"{self.path}: " if self.path else ""
         fix = f" ({self.suggestion})" if self.suggestion else ""
         return f"{where}: {self.severity} [{self.code}] {at}{self.message}{fix}"
+
+
+class Malformed(dict):  # type: ignore[type-arg]
+    """An element of a release file's ``[[steps]]``, ``[[variables]]`` or ``[[packages]]`` that its
+    schema refused (the schema's findings say why): the checks after the schema skip it
+    (:func:`entries`), but its name still counts as defined (:func:`names_of`)."""
+
+
+def entries(doc: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    """(index, element) of every well-formed element of the array of tables ``key``."""
+    items = doc.get(key)
+    return [(i, e) for i, e in enumerate(items if isinstance(items, list) else [])
+            if isinstance(e, dict) and not isinstance(e, Malformed)]
+
+
+def names_of(doc: dict[str, Any], key: str) -> list[str | None]:
+    """The ``name`` of each element of ``key``, by index (None where there is no text one),
+    malformed elements included: a name written is a name defined."""
+    items = doc.get(key)
+    return [e["name"] if isinstance(e, dict) and isinstance(e.get("name"), str) else None
+            for e in (items if isinstance(items, list) else [])]
 
 
 def _member_prefixes(name: str) -> list[str]:

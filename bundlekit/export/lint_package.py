@@ -14,9 +14,9 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from bundlekit.core.names import QUOTED_LENGTH, quoted
+from bundlekit.core.names import QUOTED_LENGTH, path_problem, quoted
 from bundlekit.errors import BundleError
-from bundlekit.export.lint_model import ERROR, Finding, line_column, locate, value_offset
+from bundlekit.export.lint_model import ERROR, Finding, entries, line_column, locate, value_offset
 from bundlekit.export.lint_templates import Template
 from bundlekit.package.archive import member_matches
 from bundlekit.package.survey import survey_package
@@ -26,6 +26,14 @@ __all__ = ["check_packages", "SCAN_LIMIT"]
 #: Largest substituted file read for lint, in bytes (the export scan's limit).
 SCAN_LIMIT = 16 * 1024 * 1024
 _PATTERN_KEYS = ("substitute", "structured_config")
+_REBUILD = "rebuild the package as a zip, nupkg, tar or tar.gz archive"
+#: What to do when the package as a whole cannot be read (survey_package's refusals).
+_ARCHIVE_FIXES = {
+    "corrupt_package": "the archive is damaged or truncated: build or download the package again",
+    "package_unreadable": "make the package file readable by this user, or copy it again",
+    "package_format_mismatch": "give the file the extension of what it is (.zip, .nupkg, .tar, .tar.gz), or "
+                               "rebuild it",
+}
 
 
 def _package_path(base: Path, entry: dict[str, Any]) -> Path | None:
@@ -55,14 +63,14 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
     templates of the files its steps substitute. ``release`` is the release file, ``text`` its TOML."""
     file = str(release)
     base = release.parent.resolve()
-    packages = doc.get("packages", [])
+    packages = dict(entries(doc, "packages"))
     findings: list[Finding] = []
     templates: list[Template] = []
     by_id: dict[str, int] = {}
-    for i, p in enumerate(packages):
+    for i, p in packages.items():
         by_id.setdefault(p["id"].casefold(), i)
     uses: dict[int, list[int]] = {}
-    for n, step in enumerate(doc.get("steps", [])):
+    for n, step in entries(doc, "steps"):
         if step.get("type") == "package" and step.get("package", "").casefold() in by_id:
             uses.setdefault(by_id[step["package"].casefold()], []).append(n)
     for i, step_numbers in sorted(uses.items()):
@@ -72,14 +80,15 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
             continue
         shown = str(release.parent / entry["file"])
         steps = [doc["steps"][n] for n in step_numbers]
-        substituted = sorted({p for s in steps for p in s.get("substitute", [])})
+        # An unsafe pattern is the pattern's problem, reported once at its key path (unsafe_path).
+        substituted = sorted({p for s in steps for p in s.get("substitute", []) if path_problem(p, glob=True) is None})
         try:
             survey = survey_package(archive, substituted, SCAN_LIMIT)
         except BundleError as err:
             at = locate(text, ["packages", i, "file"])
             line, column = line_column(text, at) if at is not None else (None, None)
             findings.append(Finding(ERROR, err.code, err.message, file, f"packages[{i}].file", line, column,
-                                    "rebuild the package as a zip, nupkg, tar or tar.gz archive"))
+                                    _ARCHIVE_FIXES.get(err.code, _REBUILD)))
             continue
         for problem in survey.problems:
             findings.append(Finding(ERROR, problem.code, f"member {quoted(problem.member)} {problem.reason}: a deploy "

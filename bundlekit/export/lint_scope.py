@@ -22,7 +22,8 @@ from typing import Any
 
 from bundlekit.core.text import closest
 from bundlekit.export.inventory import Inventory
-from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, line_column, locate, value_offset
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, entries, line_column, locate, names_of, \
+    value_offset
 
 __all__ = ["check_scopes", "check_placeholders"]
 
@@ -53,10 +54,10 @@ def _mentions(doc: dict[str, Any], dim: str) -> list[tuple[str, list[str | int],
     """(value, key parts, key path) of every environment/role a step or variable names."""
     out: list[tuple[str, list[str | int], str]] = []
     step_key = "environments" if dim == "environment" else "roles"
-    for i, s in enumerate(doc.get("steps", [])):
+    for i, s in entries(doc, "steps"):
         for k, e in enumerate(s.get(step_key, [])):
             out.append((e, ["steps", i, step_key], f"steps[{i}].{step_key}[{k}]"))
-    for i, v in enumerate(doc.get("variables", [])):
+    for i, v in entries(doc, "variables"):
         for e in _values(v.get("scope", {}).get(dim, [])):
             out.append((e, ["variables", i, "scope", dim], f"variables[{i}].scope.{dim}"))
     return out
@@ -103,9 +104,9 @@ def _environments(doc: dict[str, Any], where: _Where, inventory: Inventory | Non
 
 def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> list[Finding]:
     out: list[Finding] = []
-    step_roles = {r.casefold() for s in doc.get("steps", []) for r in s.get("roles", [])}
+    step_roles = {r.casefold() for _, s in entries(doc, "steps") for r in s.get("roles", [])}
     if inventory is not None:
-        for i, s in enumerate(doc.get("steps", [])):
+        for i, s in entries(doc, "steps"):
             if not s.get("enabled", True):
                 continue
             for k, role in enumerate(s.get("roles", [])):
@@ -122,7 +123,7 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
                                          "add a target with this role in the deploying zone "
                                          "(`bundlekit targets add ... --role`)", role))
     known_roles = set(step_roles) | ({r.casefold() for r in inventory.roles()} if inventory else set())
-    every = list(dict.fromkeys([r for s in doc.get("steps", []) for r in s.get("roles", [])] +
+    every = list(dict.fromkeys([r for _, s in entries(doc, "steps") for r in s.get("roles", [])] +
                                (inventory.roles() if inventory else [])))
     for role, parts, path in _mentions(doc, "role"):
         if not path.startswith("variables") or role.casefold() in known_roles:
@@ -138,10 +139,10 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
 
 def _steps(doc: dict[str, Any], where: _Where) -> list[Finding]:
     """A value scoped to a step the release does not have can never apply."""
-    steps = [s["name"] for s in doc.get("steps", [])]
+    steps = [s for s in names_of(doc, "steps") if s is not None]
     known = {s.casefold() for s in steps}
     out = []
-    for i, v in enumerate(doc.get("variables", [])):
+    for i, v in entries(doc, "variables"):
         for step in _values(v.get("scope", {}).get("step", [])):
             if step.casefold() not in known:
                 out.append(where.finding(ERROR, "unknown_step", f"step {step!r} is not in [[steps]], so this value "
@@ -163,7 +164,7 @@ def check_placeholders(doc: dict[str, Any], text: str, file: str, used: set[str]
     where = _Where(text, file)
     out = []
     uses = NameSet(used)
-    for i, v in enumerate(doc.get("variables", [])):
+    for i, v in entries(doc, "variables"):
         if not v.get("placeholder"):
             continue
         if uses.covers(v["name"]):

@@ -50,6 +50,9 @@ class Template:
     base: int | None = None
     step: int | None = None
     strict: bool = True
+    #: The variable whose sensitive value this is: its findings then quote nothing of the text
+    #: (no name, token or reason taken from it), only the variable's name and the position.
+    secret: str | None = None
 
     def position(self, offset: int) -> tuple[int, int]:
         """File line and column of ``offset`` in the template."""
@@ -99,37 +102,73 @@ def referenced_steps(templates: list[Template], steps: list[str]) -> set[str]:
     return {step.casefold() for t in templates for _, step in _attempts(t, steps)}
 
 
+#: For a sensitive value: what each finding says instead of quoting the value, and what to do.
+_SECRET_TEXT = {
+    "template_syntax": ("has a #{...} token that does not parse", "fix the token at this position, or write ##{ "
+                        "for a literal #{ in the value"),
+    "undefined_variable": ("refers to a name no variable, placeholder, system variable or output defines",
+                           "fix the reference at this position, or define the name in [[variables]]"),
+    "unknown_output_step": ("reads an output of a step the release does not have",
+                            "fix the step name in the reference at this position"),
+    "output_not_yet_set": ("reads an output of a step that does not run before it is used",
+                           "read outputs of earlier steps only"),
+    "unreferenceable_step_name": ("refers to a step whose name #{Octopus.Action[...]} cannot hold",
+                                  "rename the step without '[', ']', '{' or '}'"),
+    "unknown_filter": ("uses a filter bundlekit does not have", "fix the filter name at this position (`bundlekit "
+                       "render --help` lists the filters)"),
+}
+
+
+def _hide(t: Template, findings: list[Finding]) -> list[Finding]:
+    """``findings`` of a sensitive value ``t``, saying nothing of the value's text."""
+    if t.secret is None:
+        return findings
+    out = []
+    for f in findings:
+        said, fix = _SECRET_TEXT.get(f.code, ("has a problem", "check the value at this position"))
+        out.append(Finding(f.severity, f.code, f"the sensitive value of {t.secret!r} {said} (the value is not "
+                           "shown)", f.file, f.path, f.line, f.column, fix))
+    return out
+
+
 def check_templates(templates: list[Template], variables: list[str], steps: list[str]) -> list[Finding]:
-    """Every parse failure and unknown name in ``templates``; ``steps`` are the step names in order."""
+    """Every parse failure and unknown name in ``templates``; ``steps`` are the step names in order.
+    Findings in a sensitive value (``Template.secret``) quote nothing of it."""
     names = _Names(variables)
     step_index = {s.casefold(): i for i, s in enumerate(steps)}
     out: list[Finding] = []
     for t in templates:
-        attempts = _attempts(t, steps)
-        for at, step in attempts:
-            line, column = t.position(at)
-            bad = "".join(c for c in UNREFERENCEABLE if c in step)
-            out.append(Finding(ERROR, "unreferenceable_step_name",
-                               f"refers to an output of step {step!r}, whose name contains {bad!r}: "
-                               "#{Octopus.Action[...]} cannot name it", t.file, t.path, line, column,
-                               f"rename the step without {' '.join(repr(c) for c in bad)}"))
-        skipped: list[ParseFailure] = []
-        parse_template(t.text, recover=True, skipped=skipped)
-        for failure in skipped:
-            # A token broken by such a step name is that name's fault, reported above.
-            if any(0 <= at - failure.pos <= 2 for at, _ in attempts):
-                continue
-            line, column = t.position(failure.pos)
-            severity = ERROR if t.strict else WARNING
-            kept = "" if t.strict else " (kept as text when substituted)"
-            out.append(Finding(severity, "template_syntax", f"template does not parse: {failure.reason}{kept}",
-                               t.file, t.path, line, column,
-                               "fix the token, or write ##{ for a literal #{"))
-        broken = {_ACTION + _usable_part(step).casefold() for _, step in attempts}
-        for name in sorted(references(t.text), key=str.casefold):
-            if any(name.casefold().startswith(b) for b in broken):
-                continue  # what is left of an impossible reference after ']'
-            out.extend(_check_name(t, name, names, step_index, steps))
+        out.extend(_hide(t, _check_one(t, names, step_index, steps)))
+    return out
+
+
+def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: list[str]) -> list[Finding]:
+    out: list[Finding] = []
+    attempts = _attempts(t, steps)
+    for at, step in attempts:
+        line, column = t.position(at)
+        bad = "".join(c for c in UNREFERENCEABLE if c in step)
+        out.append(Finding(ERROR, "unreferenceable_step_name",
+                           f"refers to an output of step {step!r}, whose name contains {bad!r}: "
+                           "#{Octopus.Action[...]} cannot name it", t.file, t.path, line, column,
+                           f"rename the step without {' '.join(repr(c) for c in bad)}"))
+    skipped: list[ParseFailure] = []
+    parse_template(t.text, recover=True, skipped=skipped)
+    for failure in skipped:
+        # A token broken by such a step name is that name's fault, reported above.
+        if any(0 <= at - failure.pos <= 2 for at, _ in attempts):
+            continue
+        line, column = t.position(failure.pos)
+        severity = ERROR if t.strict else WARNING
+        kept = "" if t.strict else " (kept as text when substituted)"
+        out.append(Finding(severity, "template_syntax", f"template does not parse: {failure.reason}{kept}",
+                           t.file, t.path, line, column,
+                           "fix the token, or write ##{ for a literal #{"))
+    broken = {_ACTION + _usable_part(step).casefold() for _, step in attempts}
+    for name in sorted(references(t.text), key=str.casefold):
+        if any(name.casefold().startswith(b) for b in broken):
+            continue  # what is left of an impossible reference after ']'
+        out.extend(_check_name(t, name, names, step_index, steps))
     return out
 
 

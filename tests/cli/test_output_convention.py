@@ -86,7 +86,8 @@ def test_invalid_release_file_is_a_usage_error_and_changes_nothing(w: World, tmp
     r = bk("export", bad, "--to", "prod", "-o", tmp_path / "x.bundle", "--json", home=w.dev)
     assert r.exit_code == 2
     err = json.loads(r.stdout)["error"]
-    assert err["code"] == "invalid_release" and str(bad) in err["message"]
+    assert err["code"] == "release_lint_failed" and str(bad) in err["message"]  # lint's, listing all (decision 570)
+    assert [f["code"] for f in err["details"]] == ["invalid_toml"]
     assert snapshot(w.dev) == before and not (tmp_path / "x.bundle").exists()
 
 

@@ -81,7 +81,9 @@ def test_a_zip_2000_folders_deep_is_refused_at_export_naming_the_depth(w: World)
     before = snapshot(w.dev)
     r = run_cli("export", deep / "release.toml", "--to", "prod", "-o", w.root / "deep.bundle", "--json", home=w.dev)
     err = _json(r)["error"]
-    assert (r.returncode, err["code"]) == (1, "package_refused"), err
+    # Export lints first (decision 570): the member is a finding under extraction's own code, as lint says.
+    assert (r.returncode, err["code"]) == (2, "release_lint_failed"), err
+    assert [f["code"] for f in err["details"]] == ["unsafe_package"]
     assert "nested 2001 levels, more than 64 folders deep" in err["message"]
     assert "Acme.Web.1.4.0.zip" in err["message"] and "rebuild the package" in err["message"]
     assert len(err["message"]) < 800  # the 4000-character member name is not repeated whole

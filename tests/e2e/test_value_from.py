@@ -104,8 +104,10 @@ def _refused(w: World, release: Path, env: dict[str, str] | None = None) -> dict
     err = json.loads(r.stdout)["error"]
     assert "Traceback" not in r.stderr
     assert snapshot(w.dev, w.release_dir) == before and not bundle.exists()
-    assert r.returncode == {"value_source_missing": 1, "invalid_release": 2}[err["code"]], err
-    return err  # type: ignore[no-any-return]
+    # Export lints first and lists every problem (decision 570): the one here is its only error.
+    assert (r.returncode, err["code"]) == (2, "release_lint_failed"), err
+    [finding] = [f for f in err["details"] if f["severity"] == "error"]
+    return {"code": finding["code"], "message": err["message"], "path": finding["path"], "error": err}
 
 
 def test_an_unset_or_empty_environment_variable_is_refused_naming_the_variable_and_the_fix(w: World) -> None:
@@ -116,7 +118,7 @@ def test_an_unset_or_empty_environment_variable_is_refused_naming_the_variable_a
         assert str(release) in err["message"] and "variables[2] (Acme.Db.Password).value_from.env" in err["message"]
         assert "ACME_DB_PASSWORD_UNSET" in err["message"]
         assert ("is not set" if env is None else "is empty") in err["message"]
-        assert err["details"]["field"] == "variables[2].value_from.env"
+        assert err["path"] == "variables[2].value_from.env"
 
 
 def test_a_missing_or_empty_file_is_refused_naming_it(w: World) -> None:
@@ -156,4 +158,4 @@ def test_a_schema_refusal_does_not_quote_a_sensitive_value(w: World) -> None:
     path.write_text(text.replace('placeholder = true\n', 'placeholder = true\nvalue = "placeholder-secret-9"\n', 1))
     err = _refused(w, path)
     assert err["code"] == "invalid_release", err
-    assert "placeholder-secret-9" not in json.dumps(err) and "variables.4" in err["message"], err
+    assert "placeholder-secret-9" not in json.dumps(err) and "variables[4]" in err["message"], err

@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from bundlekit.errors import BundleError
 from bundlekit.export.exporter import export_release
 from bundlekit.export.releasefile import load_release
 from bundlekit.format.container import HEADER_SIZE
@@ -24,6 +27,15 @@ def _export(z: Zones, out: Path, release: Path = RELEASE, now: int | None = None
     when = int(time.time()) if now is None else now
     export_release(z.dev, release, "prod", out, now=when, **kw)  # type: ignore[arg-type]
     return out
+
+
+@contextmanager
+def refused_by_lint(code: str) -> Iterator[pytest.ExceptionInfo[BundleError]]:
+    """Export refuses a release file's problem after linting it all (decision 570): as
+    ``release_lint_failed``, with the problem's own ``code`` among the findings in ``details``."""
+    with raises_code("release_lint_failed") as info:
+        yield info
+    assert code in [f["code"] for f in info.value.details if f["severity"] == "error"], info.value.details
 
 
 def test_exported_bundle_verifies_in_destination(zones: Zones, tmp_path: Path) -> None:
@@ -173,7 +185,7 @@ def test_package_path_escaping_release_folder_refused(zones: Zones, release_dir:
                                                       bad: str) -> None:
     release = release_dir / "release.toml"
     release.write_text(release.read_text().replace('file = "packages/Acme.Web.1.4.0.zip"', f"file = {bad!r}"))
-    with raises_code("unsafe_path") as info:
+    with refused_by_lint("unsafe_path") as info:
         _export(zones, tmp_path / "a.bundle", release=release)
     assert "packages[0].file" in info.value.message
     assert not (tmp_path / "a.bundle").exists()
@@ -185,23 +197,23 @@ def test_package_symlink_leading_outside_refused(zones: Zones, release_dir: Path
     link = release_dir / "packages" / "Acme.Web.1.4.0.zip"
     link.unlink()
     link.symlink_to(outside)
-    with raises_code("unsafe_path"):
+    with refused_by_lint("unsafe_path"):
         _export(zones, tmp_path / "a.bundle", release=release_dir / "release.toml")
 
 
 def test_release_file_errors_name_file_and_key_path(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     release = release_dir / "release.toml"
     release.write_text(release.read_text().replace('type = "package"', 'type = "pakage"', 1))
-    with raises_code("invalid_release") as info:
+    with refused_by_lint("invalid_value") as info:
         _export(zones, tmp_path / "a.bundle", release=release)
-    assert str(release) in info.value.message and "steps.1.type" in info.value.message
+    assert str(release) in info.value.message and "steps[1].type" in info.value.message
 
 
 def test_ambiguous_variable_scopes_refused_at_export(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     release = release_dir / "release.toml"
     release.write_text(release.read_text() + '\n[[variables]]\nname = "acme.db.name"\nvalue = "other"\n'
                        'scope = { environment = ["Production", "Test"] }\n')
-    with raises_code("ambiguous_variable"):
+    with refused_by_lint("ambiguous_variable"):
         _export(zones, tmp_path / "a.bundle", release=release)
 
 
@@ -209,7 +221,7 @@ def test_output_reference_to_unknown_step_refused(zones: Zones, release_dir: Pat
     release = release_dir / "release.toml"
     release.write_text(release.read_text() + '\n[[variables]]\nname = "X"\n'
                        'value = "#{Octopus.Action[No such step].Output.Y}"\n')
-    with raises_code("unknown_output_step"):
+    with refused_by_lint("unknown_output_step"):
         _export(zones, tmp_path / "a.bundle", release=release)
 
 
@@ -321,7 +333,7 @@ def test_an_export_input_no_manifest_can_state_is_refused_and_writes_nothing(zon
         release = release_dir / "release.toml"
         release.write_text(release.read_text() + '\n[[packages]]\nid = "Acme.Tools"\nversion = "2.0.0"\n'
                            f'sha256 = "{"ab" * 32}"\nsize = {2**64}\n')
-        code = "invalid_release"
+        code = "release_lint_failed"  # the schema's finding, among every other (decision 570)
     else:
         kw, code = {"expires_in": 2 * 86400}, "invalid_duration"
         monkeypatch.setenv("SOURCE_DATE_EPOCH", str(253402300799 - 86400))

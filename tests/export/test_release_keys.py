@@ -57,6 +57,7 @@ def test_bad_structured_config_and_required_keys_are_refused_naming_the_key(zone
     with raises_code(code) as caught:
         load_release(release)
     assert where in caught.value.message
-    with raises_code(code):
+    with raises_code("release_lint_failed") as refused:  # export lints first, listing every problem (decision 570)
         export_release(zones.dev, release, "prod", tmp_path / "x.bundle", now=int(time.time()))
+    assert [(f["path"], f["code"]) for f in refused.value.details if f["severity"] == "error"] == [(where, code)]
     assert snapshot(zones.dev.home) == before and not (tmp_path / "x.bundle").exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bundlekit.export import releasefile
+from bundlekit.export import release_rules, releasefile
 from bundlekit.format import manifest, schemacheck
 from tests.conftest import Zones, run_cli, snapshot
 from tests.importer.helpers import edit_release, export
@@ -24,7 +24,7 @@ def _hostile_export(z: Zones, out: Path, monkeypatch: pytest.MonkeyPatch, releas
     with monkeypatch.context() as m:
         # The source's own checks are off: the release file's names, its schema's name formats,
         # and the writer's check of the manifest with the reader's rules (decision 125).
-        m.setattr(releasefile, "name_problem", lambda value: None)
+        m.setattr(release_rules, "name_problem", lambda value: None)
         m.setattr(schemacheck, "_FORMAT_CHECKER", jsonschema.FormatChecker(formats=()))
         m.setattr(manifest.Manifest, "checked_bytes", lambda self, where="": self.encode())
         if file_name is not None:
@@ -71,5 +71,5 @@ def test_exporter_refuses_a_package_name_the_destination_would_refuse(zones: Zon
     r = run_cli("export", rel, "--to", "prod", "-o", tmp_path / "x.bundle", "--json", home=zones.dev.home)
     assert r.returncode == 2  # a mistake in the release file the operator wrote: usage class
     err = json.loads(r.stdout)["error"]
-    assert err["code"] == "invalid_release" and "packages.0.id: 'Acme Web' contains ' '" in err["message"]
+    assert err["code"] == "release_lint_failed" and "packages[0].id: 'Acme Web' contains ' '" in err["message"]
     assert snapshot(zones.dev.home) == before and not (tmp_path / "x.bundle").exists()

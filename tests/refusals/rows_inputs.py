@@ -20,6 +20,12 @@ def _export(ctx: Ctx, release: object, *extra: object) -> Call:
     return Call(["export", release, "--to", "prod", "-o", out, *extra], home=ctx.dev, outputs=[out])
 
 
+def _create(ctx: Ctx, release: object) -> Call:
+    """``releases create``: it refuses a release file's first broken rule under the rule's own code,
+    where export lints first and lists every problem as ``release_lint_failed`` (decision 570)."""
+    return Call(["releases", "create", release], home=ctx.dev)
+
+
 def _render(ctx: Ctx, template: str | bytes, *extra: object) -> Call:
     t = ctx.file("template.txt", template)
     return Call(["render", t, *extra], outputs=[t], json=False)
@@ -138,7 +144,7 @@ ROWS = [
     Row("volume_size_too_small", lambda c: _split(c, "--volume-size", "100")),
     # -- input ------------------------------------------------------------------------------
     Row("invalid_input", lambda c: _export(c, c.get("release") / REL, "--sequence", "0")),
-    Row("ambiguous_variable", lambda c: _export(c, c.release(
+    Row("ambiguous_variable", lambda c: _create(c, c.release(
         ('value = "acme_dev"', 'value = "acme_dev"\nscope = { environment = ["Production", "Test"] }')))),
     Row("bundle_not_found", lambda c: Call(["verify", c.path("missing.bundle")], home=c.prod,
                                            outputs=[c.path("missing.bundle")])),
@@ -164,7 +170,7 @@ ROWS = [
     Row("not_utf8", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "TOPSECRET\udcff", "--sensitive"],
                                    home=c.prod), name="value-argument"),
     # value_from naming an environment variable nobody set (decision 542)
-    Row("value_source_missing", lambda c: _export(c, c.release(('value = "s3cret-value"',
+    Row("value_source_missing", lambda c: _create(c, c.release(('value = "s3cret-value"',
                                                                 'value_from = { env = "BUNDLEKIT_NEVER_SET_12" }')))),
     # VALUE omitted, standard input not a terminal and empty (decision 540)
     Row("value_missing", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "--sensitive"], home=c.prod)),
@@ -191,9 +197,9 @@ ROWS = [
     Row("invalid_policy", lambda c: Call(["egress", "set", c.file("egress.toml", '[[rule]]\nprojects = ["*"]\n'
                                           'allow_sensitive = ["Token"]\nwithhold = ["token"]\n')], home=c.prod),
         name="egress-policy-file"),
-    Row("invalid_release", lambda c: _export(c, c.release(('type = "package"', 'type = "pakage"')))),
-    Row("invalid_release", lambda c: _export(c, c.release(version="1.4.0\u009b31m\u202e/../x")), name="version"),
-    Row("invalid_release", lambda c: _export(c, c.release(('name = "Smoke test"', 'name = "Smoke \u202etset"'))),
+    Row("invalid_release", lambda c: _create(c, c.release(('type = "package"', 'type = "pakage"')))),
+    Row("invalid_release", lambda c: _create(c, c.release(version="1.4.0\u009b31m\u202e/../x")), name="version"),
+    Row("invalid_release", lambda c: _create(c, c.release(('name = "Smoke test"', 'name = "Smoke \u202etset"'))),
         name="step-name-with-a-bidi-control"),
     Row("invalid_label", lambda c: Call(["targets", "add", "web-02", "--environment", "Prod\x1b[31m\u202e", "--role",
                                          "web", "--root", c.path("t")], home=c.prod, outputs=[c.path("t")]),
@@ -216,24 +222,24 @@ ROWS = [
     Row("not_utf8", lambda c: _render(c, "caf\xe9 #{A}".encode("latin-1"))),
     Row("output_exists", lambda c: (ok("media", "split", c.get("acme.bundle"), "--out", c.path("vols")),
                                     _split(c))[1]),
-    Row("package_refused", lambda c: _export(c, _with_package(c, {"appsettings.json": b"{}", "../escape.txt": b"x",
+    Row("package_refused", lambda c: _create(c, _with_package(c, {"appsettings.json": b"{}", "../escape.txt": b"x",
                                                                   "index.html": b"<p>"}))),
     Row("release_lint_failed", lambda c: _export(c, c.release(("#{Acme.Db.Name} on", "#{Acme.Db.Nmae} on")))),
     Row("self_trust", lambda c: Call(["trust", "add", c.get("prod.card")], home=c.prod)),
     Row("spool_dir_missing", lambda c: Call(["diode", "receive", "--spool", c.path("nospool"), "--out",
                                              c.path("inbox")], outputs=[c.path("nospool"), c.path("inbox")])),
-    Row("unknown_output_step", lambda c: _export(c, c.release(
+    Row("unknown_output_step", lambda c: _create(c, c.release(
         ('schema = "#{Octopus.Action[Run migrations].Output.SchemaVersion}"',
          'schema = "#{Octopus.Action[Run migration].Output.SchemaVersion}"')))),
     Row("unreadable", lambda c: Call(["render", _self_loop(c, "loop.txt")], outputs=[c.path("loop.txt")],
                                      json=False)),
     # The reviewer's example: a release file naming a package file that is not there (it crashed
     # with a traceback, the code being of another family than the usage error raised).
-    Row("package_file_missing", lambda c: _export(c, c.release(('file = "packages/Acme.Web.1.4.0.zip"',
+    Row("package_file_missing", lambda c: _create(c, c.release(('file = "packages/Acme.Web.1.4.0.zip"',
                                                                 'file = "packages/Acme.Web.1.4.1.zip"')))),
     Row("package_file_missing", lambda c: Call(["releases", "create", c.release(
         ('file = "packages/Acme.Web.1.4.0.zip"', 'file = "packages"'))], home=c.dev), name="create-folder"),
-    Row("unsafe_path", lambda c: _export(c, c.release(('file = "packages/Acme.Web.1.4.0.zip"',
+    Row("unsafe_path", lambda c: _create(c, c.release(('file = "packages/Acme.Web.1.4.0.zip"',
                                                        'file = "../release/packages/Acme.Web.1.4.0.zip"')))),
     Row("volume_dir_missing", lambda c: Call(["media", "check", c.path("novols")], outputs=[c.path("novols")])),
     Row("template_syntax", lambda c: _render(c, "a\n#{if A}never closed\n")),
