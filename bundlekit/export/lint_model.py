@@ -36,6 +36,7 @@ FINDING_CODES: dict[str, str] = {
     "invalid_value": "a value the release file's schema does not allow",
     "template_syntax": "a #{...} template does not parse (script, variable value or substituted file)",
     "undefined_variable": "a template refers to a name no variable, placeholder, system variable or output defines",
+    "unknown_filter": "a template applies a filter bundlekit does not have (with the nearest filter names)",
     "unknown_output_step": "an output reference names a step the release does not have",
     "output_not_yet_set": "an output reference names a step that does not run before the reference is used",
     "unreferenceable_step_name": "a step name #{Octopus.Action[...]} cannot name (it contains '[', ']', '{' or '}')",

@@ -19,7 +19,8 @@ from bundlekit.core.text import closest
 from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, line_column
 from bundlekit.export.releasefile import OUTPUT_REF
 from bundlekit.substitution.parser import ParseFailure, parse_template
-from bundlekit.substitution.references import references
+from bundlekit.substitution.filters import is_filter, unknown_filter_hint
+from bundlekit.substitution.references import filter_uses, references
 
 __all__ = ["Template", "SYSTEM_VARIABLES", "UNREFERENCEABLE", "check_templates", "step_name_findings", "used_names",
            "referenced_steps"]
@@ -114,8 +115,8 @@ _SECRET_TEXT = {
                            "read outputs of earlier steps only"),
     "unreferenceable_step_name": ("refers to a step whose name #{Octopus.Action[...]} cannot hold",
                                   "rename the step without '[', ']', '{' or '}'"),
-    "unknown_filter": ("uses a filter bundlekit does not have", "fix the filter name at this position (`bundlekit "
-                       "render --help` lists the filters)"),
+    "unknown_filter": ("uses a filter bundlekit does not have", "fix the filter name at this position "
+                       "(spec/substitution.md, section 6, lists the filters)"),
 }
 
 
@@ -164,11 +165,26 @@ def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: li
         out.append(Finding(severity, "template_syntax", f"template does not parse: {failure.reason}{kept}",
                            t.file, t.path, line, column,
                            "fix the token, or write ##{ for a literal #{"))
+    out.extend(_filter_findings(t))
     broken = {_ACTION + _usable_part(step).casefold() for _, step in attempts}
     for name in sorted(references(t.text), key=str.casefold):
         if any(name.casefold().startswith(b) for b in broken):
             continue  # what is left of an impossible reference after ']'
         out.extend(_check_name(t, name, names, step_index, steps))
+    return out
+
+
+def _filter_findings(t: Template) -> list[Finding]:
+    """Every filter the template applies that bundlekit does not have: an error where the
+    deploy would fail on it (scripts, values), a warning where the token stays text (files)."""
+    out = []
+    for name, pos in filter_uses(t.text):
+        if is_filter(name):
+            continue
+        line, column = t.position(pos)
+        kept = "" if t.strict else " (the token is kept as text when substituted)"
+        out.append(Finding(ERROR if t.strict else WARNING, "unknown_filter", f"unknown filter {name!r}{kept}",
+                           t.file, t.path, line, column, unknown_filter_hint(name)))
     return out
 
 

@@ -24,7 +24,7 @@ from bundlekit.substitution.uri_parts import uri_part
 from bundlekit.substitution.versions import VERSION_FILTERS
 from bundlekit.substitution.markdown import markdown_to_html
 
-__all__ = ["FilterFailure", "apply_filter", "filter_names"]
+__all__ = ["FilterFailure", "apply_filter", "filter_names", "is_filter", "nearest_filters", "unknown_filter_hint"]
 
 FilterFn = Callable[[Optional[str], List[str], Optional[datetime]], str]  # typing: evaluated at run time on 3.8 targets
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -33,12 +33,51 @@ _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 def apply_filter(name: str, value: str | None, options: list[str], now: datetime | None) -> str:
     fn = _FILTERS.get(name.lower())
     if fn is None:
-        raise FilterFailure(f"unknown filter '{name}' (known: {', '.join(filter_names())})")
+        raise FilterFailure(f"unknown filter '{name}'; {unknown_filter_hint(name)}")
     return fn(value, options, now)
 
 
 def filter_names() -> list[str]:
     return sorted(_DISPLAY.values())
+
+
+def is_filter(name: str) -> bool:
+    """Whether ``name`` is a filter (names are case-insensitive)."""
+    return name.lower() in _FILTERS
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn ``a`` into ``b``."""
+    before: List[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        above, row = row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before = above
+    return row[-1]
+
+
+def nearest_filters(name: str) -> List[str]:
+    """The filters nearest ``name`` by case-insensitive edit distance, when that distance is at
+    most a third of the name's length (at least 1): ``ToUper`` -> ``["ToUpper"]``; ``[]`` when
+    nothing is that near."""
+    folded = name.lower()
+    scored = sorted((_distance(folded, key), display) for key, display in _DISPLAY.items())
+    best = scored[0][0]
+    if best > max(1, len(folded) // 3):
+        return []
+    return [display for distance, display in scored if distance == best]
+
+
+def unknown_filter_hint(name: str) -> str:
+    """What to say about the unknown filter ``name``: the nearest filters, or where the list is."""
+    near = nearest_filters(name)
+    if near:
+        return "did you mean " + " or ".join(near) + "?"
+    return f"bundlekit has {len(_FILTERS)} filters, listed in spec/substitution.md, section 6"
 
 
 # -- argument helpers -----------------------------------------------------------------

@@ -31,7 +31,7 @@ from bundlekit.substitution.syntax import (
 )
 from bundlekit.substitution.variables import path_display
 
-__all__ = ["references"]
+__all__ = ["references", "filter_uses"]
 
 _EACH_SPECIAL = ("octopus", "template", "each")
 
@@ -115,3 +115,39 @@ def _inner(symbol: Symbol, local: frozenset[str], found: dict[str, str]) -> None
             for part in step.parts:
                 if isinstance(part, Expr):
                     _expr(part, local, found)
+
+
+def filter_uses(template: str) -> list[tuple[str, int]]:
+    """``(name, offset)`` of every filter ``template`` applies, as written, wherever it stands:
+    in a token, a condition, a filter's option or an index (recovering parse, like
+    :func:`references`)."""
+    found: list[tuple[str, int]] = []
+    _filters_in(parse_template(template, recover=True), found)
+    return found
+
+
+def _filters_in(nodes: Sequence[Node], found: list[tuple[str, int]]) -> None:
+    for node in nodes:
+        if isinstance(node, Subst):
+            _filters_of(node.expr, found)
+        elif isinstance(node, If):
+            for side in (node.cond.left, node.cond.right):
+                if isinstance(side, Expr):
+                    _filters_of(side, found)
+            _filters_in(node.then, found)
+            _filters_in(node.otherwise, found)
+        elif isinstance(node, Each):
+            _filters_in(node.body, found)
+
+
+def _filters_of(expr: Expr, found: list[tuple[str, int]]) -> None:
+    for step in expr.head.steps if expr.head is not None else ():
+        if isinstance(step, Index):
+            for part in step.parts:
+                if isinstance(part, Expr):
+                    _filters_of(part, found)
+    for f in expr.filters:
+        found.append((f.name, f.pos))
+        for option in f.options:
+            if isinstance(option, Nested):
+                _filters_in((option.node,), found)
