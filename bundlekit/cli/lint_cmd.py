@@ -1,7 +1,8 @@
 """``bundlekit lint``: every problem of a release file, before it crosses the air gap.
 
 A thin command over :func:`bundlekit.export.lint.lint_release`. Exit 0 when there is no
-error (warnings allowed), 2 when there is one; ``--json`` prints every finding. It needs no
+error (warnings allowed), 2 when there is one, 1 for a file it cannot read (decision 571);
+``--json`` prints every finding. It needs no
 zone home: a release file and, with ``--targets``, the deploying zone's target inventory
 (``bundlekit targets export-inventory`` writes it there).
 """
@@ -34,7 +35,9 @@ def lint(release_file: Path, targets_file: Path | None, as_json: bool) -> None:
     Templates that do not parse, names nothing defines (with "did you mean"), substitution
     patterns that match no file, package members a deploy would refuse, step names outputs
     cannot be read from, unknown environments and roles, unused placeholders, misspelt keys.
-    Exit 0 when there are no errors (warnings allowed), 2 when there are."""
+    Exit 0 when there are no errors (warnings allowed), 2 when there are; 1 when the release
+    file or the --targets file cannot be read at all (file_not_found, unreadable, not_a_file,
+    input_too_large), as for every command."""
     inventory = load_inventory(targets_file) if targets_file is not None else None
     report = lint_release(release_file, inventory)
     if as_json:
