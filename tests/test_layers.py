@@ -48,7 +48,8 @@ ALLOWED: dict[str, set[str]] = {
     # workflows
     "importer": {"errors", "core", "fsutil", "format", "trust", "zone"},
     # export registers the release in its own zone (snapshots and the merge come from importer)
-    "export": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "importer"},
+    "export": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "importer",
+               "runtime"},  # lint: the deploy's package script names
     "receipt": {"errors", "core", "fsutil", "format", "trust", "zone", "importer"},
     # lifecycles: the rules, and the gate that counts a zone's evidence (verified by importer)
     "promotion": {"errors", "core", "fsutil", "format", "trust", "zone", "importer"},

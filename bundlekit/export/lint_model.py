@@ -39,6 +39,8 @@ FINDING_CODES: dict[str, str] = {
     "unknown_filter": "a template applies a filter bundlekit does not have (with the nearest filter names)",
     "unknown_output_step": "an output reference names a step the release does not have",
     "output_not_yet_set": "an output reference names a step that does not run before the reference is used",
+    "output_of_disabled_step": "an output reference names a disabled step, whose outputs are never set",
+    "ambiguous_package_script": "a package has two scripts for one phase in its root (PreDeploy.sh and PreDeploy.py)",
     "unreferenceable_step_name": "a step name #{Octopus.Action[...]} cannot name (it contains '[', ']', '{' or '}')",
     "pattern_matches_nothing": "a substitute or structured_config pattern matches no file of the step's package",
     "unknown_environment": "an environment no lifecycle phase (or target inventory) has, or a near-miss of one",

@@ -4,7 +4,8 @@ Each package a step deploys is read once, in place, by the package layer's own m
 (:func:`bundlekit.package.survey.survey_package`: the code extraction runs, collecting every
 problem instead of stopping at the first). A ``substitute`` or ``structured_config`` pattern
 that matches no file of the package is an error (the step would quietly change nothing), with
-the package's closest file names as the suggestion. The files a step substitutes come back as
+the package's closest file names as the suggestion. A phase with two scripts in the package root
+is an error (the deploy's ``ambiguous_package_script``). The files a step substitutes come back as
 templates for :mod:`bundlekit.export.lint_templates`.
 """
 
@@ -20,6 +21,7 @@ from bundlekit.export.lint_model import ERROR, Finding, entries, line_column, lo
 from bundlekit.export.lint_templates import Template
 from bundlekit.package.archive import member_matches
 from bundlekit.package.survey import survey_package
+from bundlekit.runtime.step import PHASES, SCRIPT_SYNTAX
 
 __all__ = ["check_packages", "SCAN_LIMIT"]
 
@@ -112,11 +114,28 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
                                             file, f"steps[{n}].{key}[{k}]", line, column,
                                             _near_files(pattern, survey.files) or
                                             "patterns are relative to the package root, like 'config/*.json'"))
+        findings.extend(_ambiguous_scripts(survey.files, entry, shown))
         for member, body in survey.texts:
             for n, s in zip(step_numbers, steps):
                 if member_matches(member, s.get("substitute", [])):
                     templates.append(Template(body, shown, member, step=n, strict=False))
     return findings, templates
+
+
+def _ambiguous_scripts(files: tuple[str, ...], entry: dict[str, Any], shown: str) -> list[Finding]:
+    """A phase with two scripts in the package root (``PreDeploy.sh`` and ``predeploy.py``): a
+    deploy refuses the package step (``ambiguous_package_script``), since it cannot tell which
+    one to run. Names compare case-insensitively, as the deploy compares them."""
+    out = []
+    for phase in PHASES:
+        found = sorted(f for f in files if "/" not in f
+                       and any(f.casefold() == (phase + ext).casefold() for ext in SCRIPT_SYNTAX))
+        if len(found) > 1:
+            out.append(Finding(ERROR, "ambiguous_package_script", f"package {entry['id']} {entry['version']} has "
+                               f"more than one {phase} script ({', '.join(found)}): a deploy cannot tell which to "
+                               "run and refuses the step", shown, found[1], None, None,
+                               f"keep one {phase} script in the package root and rebuild the package"))
+    return out
 
 
 def _short(member: str) -> str:

@@ -12,7 +12,8 @@ A variable scoped to a step the release does not have is an error (it can never 
 
 Roles, with an inventory: a step role no target has (in the step's environments, when it
 has a filter) is an error: the deploy would find no target to run it on. A role scope that
-no step and no target has is a warning.
+no step and no target has is a warning. Suggestions for roles are the known roles fewest
+edits away (case-insensitive, :func:`bundlekit.core.distance.nearest`): ``wbe`` -> ``web``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from bundlekit.core.distance import nearest
 from bundlekit.core.text import closest
 from bundlekit.export.inventory import Inventory
 from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, entries, line_column, locate, names_of, \
@@ -119,7 +121,7 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
                                          f"step {s['name']!r} runs on role {role!r}, and zone {inventory.zone!r} "
                                          f"has no target with that role{scope}", ["steps", i, "roles"],
                                          f"steps[{i}].roles[{k}]",
-                                         _did_you_mean(closest(role, inventory.roles())) or
+                                         _did_you_mean(nearest(role, inventory.roles())) or
                                          "add a target with this role in the deploying zone "
                                          "(`bundlekit targets add ... --role`)", role))
     known_roles = set(step_roles) | ({r.casefold() for r in inventory.roles()} if inventory else set())
@@ -128,12 +130,16 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
     for role, parts, path in _mentions(doc, "role"):
         if not path.startswith("variables") or role.casefold() in known_roles:
             continue
-        near = closest(role, every, cutoff=0.8)
+        near = nearest(role, every)
         if inventory is None and not near:
             continue  # a target may have the role besides a step's: only a near-miss is suspicious
+        listed = ", ".join(repr(r) for r in every[:5]) + (", ..." if len(every) > 5 else "")
         out.append(where.finding(WARNING, "unknown_role", f"role {role!r} is no step's role"
                                  + (f" and no target's in zone {inventory.zone!r}" if inventory else ""),
-                                 parts, path, _did_you_mean(near), role))
+                                 parts, path, _did_you_mean(near) or
+                                 (f"scope it to a role a step or target has ({listed}), or add a target with this "
+                                  "role in the deploying zone" if every else
+                                  "no step or target has a role: remove the role scope"), role))
     return out
 
 

@@ -132,18 +132,22 @@ def _hide(t: Template, findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def check_templates(templates: list[Template], variables: list[str], steps: list[str]) -> list[Finding]:
-    """Every parse failure and unknown name in ``templates``; ``steps`` are the step names in order.
-    Findings in a sensitive value (``Template.secret``) quote nothing of it."""
+def check_templates(templates: list[Template], variables: list[str], steps: list[str],
+                    disabled: frozenset[int] = frozenset()) -> list[Finding]:
+    """Every parse failure and unknown name in ``templates``; ``steps`` are the step names in order,
+    ``disabled`` the indexes of the steps that never run (a template of one is not checked for
+    outputs it reads, and no output of one is ever set). Findings in a sensitive value
+    (``Template.secret``) quote nothing of it."""
     names = _Names(variables)
     step_index = {s.casefold(): i for i, s in enumerate(steps)}
     out: list[Finding] = []
     for t in templates:
-        out.extend(_hide(t, _check_one(t, names, step_index, steps)))
+        out.extend(_hide(t, _check_one(t, names, step_index, steps, disabled)))
     return out
 
 
-def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: list[str]) -> list[Finding]:
+def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: list[str],
+               disabled: frozenset[int]) -> list[Finding]:
     out: list[Finding] = []
     attempts = _attempts(t, steps)
     for at, step in attempts:
@@ -170,7 +174,7 @@ def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: li
     for name in sorted(references(t.text), key=str.casefold):
         if any(name.casefold().startswith(b) for b in broken):
             continue  # what is left of an impossible reference after ']'
-        out.extend(_check_name(t, name, names, step_index, steps))
+        out.extend(_check_name(t, name, names, step_index, steps, disabled))
     return out
 
 
@@ -195,7 +199,7 @@ def _first_offset(t: Template, name: str) -> int | None:
 
 
 def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int],
-                steps: list[str]) -> list[Finding]:
+                steps: list[str], disabled: frozenset[int]) -> list[Finding]:
     def place() -> tuple[int | None, int | None]:
         at = _first_offset(t, name)
         return t.position(at) if at is not None else (None, None)
@@ -211,6 +215,14 @@ def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int
                             "[[steps]]", t.file, t.path, line, column,
                             f"did you mean {' or '.join(repr(n) for n in near)}?" if near else
                             "name a step of this release")]
+        if t.step in disabled:
+            return []  # a step that never runs reads nothing
+        if where in disabled:
+            line, column = place()
+            return [Finding(ERROR, "output_of_disabled_step", f"#{{{name}}} reads an output of step "
+                            f"{steps[where]!r}, which is disabled (enabled = false): it never runs, so the output "
+                            "is never set and the deploy refuses the reference", t.file, t.path, line, column,
+                            "enable the step, or stop reading its output")]
         if t.step is not None and where >= t.step:
             line, column = place()
             when = "is this step itself" if where == t.step else "runs after this one"

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Callable, List, Optional
 from urllib.parse import quote
 
+from bundlekit.core.distance import nearest
 from bundlekit.substitution.dotnet_dates import DateFormatError, format_dotnet
 from bundlekit.substitution.errors import FilterFailure
 from bundlekit.substitution.filters_dates import add_days, add_hours, format_value
@@ -46,30 +47,11 @@ def is_filter(name: str) -> bool:
     return name.lower() in _FILTERS
 
 
-def _distance(a: str, b: str) -> int:
-    """Edits (insert, delete, replace, swap two neighbours) that turn ``a`` into ``b``."""
-    before: List[int] = []
-    row = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        above, row = row, [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            row[j] = min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], before[j - 2] + 1)
-        before = above
-    return row[-1]
-
-
 def nearest_filters(name: str) -> List[str]:
     """The filters nearest ``name`` by case-insensitive edit distance, when that distance is at
     most a third of the name's length (at least 1): ``ToUper`` -> ``["ToUpper"]``; ``[]`` when
     nothing is that near."""
-    folded = name.lower()
-    scored = sorted((_distance(folded, key), display) for key, display in _DISPLAY.items())
-    best = scored[0][0]
-    if best > max(1, len(folded) // 3):
-        return []
-    return [display for distance, display in scored if distance == best]
+    return nearest(name, _DISPLAY.values())
 
 
 def unknown_filter_hint(name: str) -> str:

@@ -1,0 +1,148 @@
+"""Every kind of finding lint makes, each triggered once: each says what to do (no null
+suggestion), and together they are every code lint has (FINDING_CODES) and every rule of the
+release file beyond its schema (release_rules), so a new check cannot arrive without a case.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from bundlekit.export.lint_model import FINDING_CODES
+from tests.conftest import cli_in_process
+from tests.export.test_lint import RELEASE, _hostile_zip, edit
+
+Case = Callable[[Path], tuple[Path, Path | None]]  # release folder -> (release file, targets file)
+
+ZIP = "packages/Acme.Web.1.4.0.zip"
+
+
+def _edit(*pairs: tuple[str, str], append: str = "") -> Case:
+    def make(d: Path) -> tuple[Path, Path | None]:
+        path = d / RELEASE
+        for old, new in pairs:
+            edit(d, old, new)
+        path.write_text(path.read_text() + append)
+        return path, None
+    return make
+
+
+def _inventory(d: Path, roles: list[str]) -> Path:
+    out = d / "targets.json"
+    out.write_text(json.dumps({"format": "bundlekit-targets/1", "zone": "prod", "environments": ["Production"],
+                               "targets": [{"name": "web-01", "environment": "Production", "roles": roles}]}))
+    return out
+
+
+def _with_targets(roles: list[str], *pairs: tuple[str, str]) -> Case:
+    def make(d: Path) -> tuple[Path, Path | None]:
+        return _edit(*pairs)(d)[0], _inventory(d, roles)
+    return make
+
+
+def _not_toml(d: Path) -> tuple[Path, Path | None]:
+    (d / RELEASE).write_text("[project\nname = 'x'\n")
+    return d / RELEASE, None
+
+
+def _package(write: Callable[[Path], None]) -> Case:
+    def make(d: Path) -> tuple[Path, Path | None]:
+        write(d / ZIP)
+        return d / RELEASE, None
+    return make
+
+
+def _not_an_archive(path: Path) -> None:
+    path.write_bytes(b"PK\x03\x04 this is no zip")
+
+
+LIFECYCLE = ('[[packages]]', '[lifecycle]\n[[lifecycle.phases]]\nname = "Production"\nenvironments = ["Production"]'
+             '\n\n[[packages]]')
+SECRET_FROM_ENV = ('value = "s3cret-value"', 'value_from = { env = "BUNDLEKIT_LINT_NEVER_SET" }')
+
+#: code -> a release that breaks exactly that rule or check.
+CASES: dict[str, Case] = {
+    "invalid_toml": _not_toml,
+    "unknown_key": _edit(('scope = { environment', 'scope = { enviroment')),
+    "invalid_value": _edit(('type = "package"', 'type = "pakage"')),
+    "template_syntax": _edit(('echo "migrating database', 'echo "migrating #{if Ready}database')),
+    "undefined_variable": _edit(("#{Acme.Db.Name} on", "#{Acme.Db.Nmae} on")),
+    "unknown_filter": _edit(("#{Acme.Db.Name} on", "#{Acme.Db.Name | ToUper} on")),
+    "unknown_output_step": _edit(("Octopus.Action[Run migrations]", "Octopus.Action[Run migration]")),
+    "output_not_yet_set": _edit(('echo "migrating', 'echo "#{Octopus.Action[Smoke test].Output.X}"\necho "migrating')),
+    "unreferenceable_step_name": _edit(('name = "Deploy web"', 'name = "Deploy [web]"')),
+    "pattern_matches_nothing": _edit(('"index.html"]', '"indx.html"]')),
+    "unknown_environment": _edit(LIFECYCLE, ('environment = ["Production"]', 'environment = ["Prodution"]')),
+    "unknown_role": _edit(append='\n[[variables]]\nname = "Acme.Role"\nvalue = "x"\nscope = { role = "wbe" }\n'),
+    "unknown_step": _edit(('environment = ["Production"] }', 'environment = ["Production"], step = "Smoke tst" }')),
+    "role_without_targets": _with_targets(["web"]),
+    "unused_placeholder": _edit(append='\n[[variables]]\nname = "Acme.Unused"\nplaceholder = true\n'),
+    "output_of_disabled_step": _edit(('name = "Run migrations"', 'name = "Run migrations"\nenabled = false')),
+    "ambiguous_package_script": _package(lambda p: _zip_with(p, {"PreDeploy.sh": "echo", "predeploy.py": "x"})),
+    # extraction's own codes, for a member and for the archive
+    "unsafe_package": _package(_hostile_zip),
+    "corrupt_package": _package(_not_an_archive),
+    # the rules beyond the schema (release_rules), each under the code load_release refuses it with
+    "unsafe_path": _edit((f'file = "{ZIP}"', 'file = "../outside.zip"')),
+    "package_file_missing": _edit((f'file = "{ZIP}"', 'file = "packages/Acme.Web.1.4.1.zip"')),
+    "invalid_release": _edit(('name = "Smoke test"', 'name = "Deploy web"')),
+    "value_source_missing": _edit(SECRET_FROM_ENV),
+    "ambiguous_variable": _edit(append='\n[[variables]]\nname = "Acme.Db.Name"\nvalue = "x"\n'),
+}
+
+
+def _zip_with(path: Path, extra: dict[str, str]) -> None:
+    with zipfile.ZipFile(path, "a") as z:
+        for name, text in extra.items():
+            z.writestr(name, text)
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_kind_of_finding_is_found_and_says_what_to_do(release_dir: Path, code: str) -> None:
+    path, targets = CASES[code](release_dir)
+    r = cli_in_process("lint", path, "--json", *(["--targets", targets] if targets else []))
+    report = json.loads(r.stdout)
+    assert code in [f["code"] for f in report["findings"]], report
+    assert [f for f in report["findings"] if not f["suggestion"]] == []  # no finding without a fix
+    assert r.returncode == (2 if report["errors"] else 0)
+
+
+def test_the_cases_cover_every_finding_code_and_every_rule_beyond_the_schema() -> None:
+    rule_codes = {"unsafe_path", "package_file_missing", "invalid_release", "value_source_missing",
+                  "ambiguous_variable"}
+    archive_codes = {"unsafe_package", "corrupt_package"}
+    assert set(CASES) == (set(FINDING_CODES) - {"more_notes"}) | rule_codes | archive_codes
+
+
+def test_an_unsafe_substitute_pattern_is_one_finding_at_its_key_with_the_patterns_fix(release_dir: Path) -> None:
+    # It was also reported at packages[0].file, telling the user to rebuild a package that is fine.
+    path = edit(release_dir, '"index.html"]', '"../index.html"]')
+    r = cli_in_process("lint", path, "--json")
+    [finding] = json.loads(r.stdout)["findings"]
+    assert (finding["code"], finding["path"]) == ("unsafe_path", "steps[1].substitute[1]")
+    assert finding["suggestion"] == ("write the pattern relative to the package root, without '..' or a leading '/' "
+                                     "(for example 'config/*.json')")
+
+
+@pytest.mark.parametrize("with_targets", [False, True], ids=["alone", "with-inventory"])
+def test_a_role_scope_one_edit_from_a_known_role_gets_it_as_did_you_mean(release_dir: Path,
+                                                                        with_targets: bool) -> None:
+    path, _ = CASES["unknown_role"](release_dir)
+    targets = ["--targets", _inventory(release_dir, ["web", "db"])] if with_targets else []
+    r = cli_in_process("lint", path, "--json", *targets)
+    [finding] = json.loads(r.stdout)["findings"]
+    assert (finding["severity"], finding["code"], finding["suggestion"]) == ("warning", "unknown_role",
+                                                                            "did you mean 'web'?")
+
+
+def test_a_role_scope_far_from_every_role_names_the_roles_there_are(release_dir: Path) -> None:
+    path = edit(release_dir, 'scope = { environment = ["Production"] }', 'scope = { role = "frontend" }')
+    r = cli_in_process("lint", path, "--json", "--targets", _inventory(release_dir, ["web", "db"]))
+    [finding] = json.loads(r.stdout)["findings"]
+    assert finding["code"] == "unknown_role"
+    assert finding["suggestion"] == ("scope it to a role a step or target has ('db', 'web'), or add a target with this "
+                                     "role in the deploying zone")
