@@ -117,7 +117,7 @@ def _structure(doc: dict[str, Any], text: str, file: str, release: Path) -> list
         if any(w in problem for w in _WALKED):
             continue
         where, _, message = problem.partition(": ")
-        if where in sourceless:
+        if where in sourceless and not message.startswith("'name' is"):
             continue
         parts = parse_key_path(where) if where != "(top level)" else []
         line, column = _at(text, parts) if parts else (None, None)
@@ -219,7 +219,10 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
         return LintReport(file, (Finding(ERROR, "invalid_toml", f"not valid TOML: {_TOML_AT.sub('', str(err))}"
                                          .rstrip(), file, None, line, column, "see https://toml.io"),))
     findings = _structure(doc, text, file, release)
-    skip = _malformed(findings)
+    variables = doc.get("variables") if isinstance(doc.get("variables"), list) else []
+    # A variable whose value sources are wrong is malformed too (its schema findings are left to that rule).
+    skip = _malformed(findings) | {("variables", i) for i, v in enumerate(variables)
+                                   if value_source_problem(release, i, v) is not None}
     findings += [_rule(p, doc, text, file, release) for p in rule_problems(release, doc, skip)]
     doc = _usable(doc, skip)
     package_findings, file_templates = check_packages(doc, release, text)

@@ -73,3 +73,18 @@ def test_a_malformed_step_is_skipped_but_its_name_still_counts(release_dir: Path
     assert [(f["code"], f["path"]) for f in report["findings"]] == [
         ("unknown_key", "steps[0].scirpt_timeout"), ("undefined_variable", "steps[2].script")]
     assert report["findings"][1]["suggestion"].startswith("did you mean 'Octopus.Machine.Name'")
+
+
+def test_a_variable_without_a_name_or_a_value_gets_both_findings_and_the_rest_is_still_checked(
+        release_dir: Path) -> None:
+    path = edit(release_dir, 'name = "Acme.Db.Password"\nvalue = "s3cret-value"\n', 'description = "x"\n')
+    code, report = lint(path)
+    assert code == 2
+    assert [(f["code"], f["path"], f["message"]) for f in report["findings"] if f["path"] == "variables[2]"] == [
+        ("invalid_value", "variables[2]", "'name' is a required property"),
+        ("invalid_release", "variables[2]", "has no value: give value, value_from = { env = \"NAME\" } or value_from "
+                                            "= { file = \"PATH\" } (sensitive values), or placeholder = true for a "
+                                            "value the destination zone binds")]
+    # the references to the name that is gone are found in the same run
+    assert [f["path"] for f in report["findings"] if f["code"] == "undefined_variable"] == [
+        "steps[0].script", "variables[3].value"]
