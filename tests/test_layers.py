@@ -48,8 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     # workflows
     "importer": {"errors", "core", "fsutil", "format", "trust", "zone"},
     # export registers the release in its own zone (snapshots and the merge come from importer)
-    "export": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "importer",
-               "runtime"},  # lint: the deploy's package script names
+    "export": {"errors", "core", "fsutil", "format", "trust", "zone", "substitution", "package", "importer", "runtime"},
     "receipt": {"errors", "core", "fsutil", "format", "trust", "zone", "importer"},
     # lifecycles: the rules, and the gate that counts a zone's evidence (verified by importer)
     "promotion": {"errors", "core", "fsutil", "format", "trust", "zone", "importer"},

@@ -144,14 +144,25 @@ def _malformed(findings: list[Finding]) -> frozenset[tuple[str, ...] | tuple[str
     return frozenset(out)
 
 
+def _stand_in(key: str, element: Any) -> Malformed:
+    """What the checks after the schema see of a malformed element: nothing to check (a step
+    without a type, a package no step can name), only its name if it has one."""
+    name = element.get("name") if isinstance(element, dict) else None
+    if key == "variables":
+        return Malformed(element) if isinstance(element, dict) else Malformed()
+    if key == "packages":
+        return Malformed(id="", version="")
+    return Malformed(name=name) if isinstance(name, str) else Malformed()
+
+
 def _usable(doc: dict[str, Any], skip: frozenset[tuple[str, ...] | tuple[str, int]]) -> dict[str, Any]:
-    """``doc`` for the checks after the schema: each malformed element marked :class:`Malformed`
-    (skipped, its name still defined), a malformed table or array left out."""
+    """``doc`` for the checks after the schema: each malformed element replaced by a
+    :class:`Malformed` stand-in (skipped, its name still defined), a malformed table or array
+    left out. Positions stay, so every key path stays right."""
     view = {k: v for k, v in doc.items() if (k,) not in skip}
     for key in _ARRAYS:
         if isinstance(view.get(key), list):
-            view[key] = [Malformed(e) if (key, i) in skip and isinstance(e, dict) else e
-                         for i, e in enumerate(view[key])]
+            view[key] = [_stand_in(key, e) if (key, i) in skip else e for i, e in enumerate(view[key])]
     return view
 
 

@@ -36,11 +36,8 @@ FINDING_CODES: dict[str, str] = {
     "invalid_value": "a value the release file's schema does not allow",
     "template_syntax": "a #{...} template does not parse (script, variable value or substituted file)",
     "undefined_variable": "a template refers to a name no variable, placeholder, system variable or output defines",
-    "unknown_filter": "a template applies a filter bundlekit does not have (with the nearest filter names)",
     "unknown_output_step": "an output reference names a step the release does not have",
     "output_not_yet_set": "an output reference names a step that does not run before the reference is used",
-    "output_of_disabled_step": "an output reference names a disabled step, whose outputs are never set",
-    "ambiguous_package_script": "a package has two scripts for one phase in its root (PreDeploy.sh and PreDeploy.py)",
     "unreferenceable_step_name": "a step name #{Octopus.Action[...]} cannot name (it contains '[', ']', '{' or '}')",
     "pattern_matches_nothing": "a substitute or structured_config pattern matches no file of the step's package",
     "unknown_environment": "an environment no lifecycle phase (or target inventory) has, or a near-miss of one",
@@ -48,6 +45,9 @@ FINDING_CODES: dict[str, str] = {
     "unknown_step": "a variable scoped to a step the release does not have",
     "role_without_targets": "a step runs on a role no target in the inventory has (in the step's environments)",
     "unused_placeholder": "a placeholder no step's script, variable value or substituted file uses",
+    "unknown_filter": "a template applies a filter bundlekit does not have (with the nearest filter names)",
+    "output_of_disabled_step": "an output reference names a disabled step, whose outputs are never set",
+    "ambiguous_package_script": "a package has two scripts for one phase in its root (PreDeploy.sh and PreDeploy.py)",
     "more_notes": "(a manifest's lint_notes only) how many more warnings were left out",
 }
 
@@ -83,8 +83,8 @@ class Finding:
 
 class Malformed(dict):  # type: ignore[type-arg]
     """An element of a release file's ``[[steps]]``, ``[[variables]]`` or ``[[packages]]`` that its
-    schema refused (the schema's findings say why): the checks after the schema skip it
-    (:func:`entries`), but its name still counts as defined (:func:`names_of`)."""
+    schema refused (the schema's findings say why), or what stands in for it: the checks after
+    the schema skip it (:func:`entries`), but its name still counts as defined (:func:`names_of`)."""
 
 
 def entries(doc: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:

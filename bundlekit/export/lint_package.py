@@ -4,8 +4,7 @@ Each package a step deploys is read once, in place, by the package layer's own m
 (:func:`bundlekit.package.survey.survey_package`: the code extraction runs, collecting every
 problem instead of stopping at the first). A ``substitute`` or ``structured_config`` pattern
 that matches no file of the package is an error (the step would quietly change nothing), with
-the package's closest file names as the suggestion. A phase with two scripts in the package root
-is an error (the deploy's ``ambiguous_package_script``). The files a step substitutes come back as
+the package's closest file names as the suggestion. The files a step substitutes come back as
 templates for :mod:`bundlekit.export.lint_templates`.
 """
 
@@ -15,12 +14,13 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from bundlekit.core.names import QUOTED_LENGTH, path_problem, quoted
+from bundlekit.core.names import QUOTED_LENGTH, quoted
 from bundlekit.errors import BundleError
-from bundlekit.export.lint_model import ERROR, Finding, entries, line_column, locate, value_offset
+from bundlekit.export.lint_model import ERROR, Finding, line_column, locate, value_offset
 from bundlekit.export.lint_templates import Template
 from bundlekit.package.archive import member_matches
 from bundlekit.package.survey import survey_package
+from bundlekit.core.names import path_problem
 from bundlekit.runtime.step import PHASES, SCRIPT_SYNTAX
 
 __all__ = ["check_packages", "SCAN_LIMIT"]
@@ -65,14 +65,14 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
     templates of the files its steps substitute. ``release`` is the release file, ``text`` its TOML."""
     file = str(release)
     base = release.parent.resolve()
-    packages = dict(entries(doc, "packages"))
+    packages = doc.get("packages", [])
     findings: list[Finding] = []
     templates: list[Template] = []
     by_id: dict[str, int] = {}
-    for i, p in packages.items():
+    for i, p in enumerate(packages):
         by_id.setdefault(p["id"].casefold(), i)
     uses: dict[int, list[int]] = {}
-    for n, step in entries(doc, "steps"):
+    for n, step in enumerate(doc.get("steps", [])):
         if step.get("type") == "package" and step.get("package", "").casefold() in by_id:
             uses.setdefault(by_id[step["package"].casefold()], []).append(n)
     for i, step_numbers in sorted(uses.items()):
@@ -92,6 +92,7 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
             findings.append(Finding(ERROR, err.code, err.message, file, f"packages[{i}].file", line, column,
                                     _ARCHIVE_FIXES.get(err.code, _REBUILD)))
             continue
+        findings.extend(_ambiguous_scripts(survey.files, entry, shown))
         for problem in survey.problems:
             findings.append(Finding(ERROR, problem.code, f"member {quoted(problem.member)} {problem.reason}: a deploy "
                                     "refuses the whole package", shown, _short(problem.member), None, None,
@@ -114,7 +115,6 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
                                             file, f"steps[{n}].{key}[{k}]", line, column,
                                             _near_files(pattern, survey.files) or
                                             "patterns are relative to the package root, like 'config/*.json'"))
-        findings.extend(_ambiguous_scripts(survey.files, entry, shown))
         for member, body in survey.texts:
             for n, s in zip(step_numbers, steps):
                 if member_matches(member, s.get("substitute", [])):
