@@ -146,13 +146,12 @@ def _malformed(findings: list[Finding]) -> frozenset[tuple[str, ...] | tuple[str
 
 def _stand_in(key: str, element: Any) -> Malformed:
     """What the checks after the schema see of a malformed element: nothing to check (a step
-    without a type, a package no step can name), only its name if it has one."""
-    name = element.get("name") if isinstance(element, dict) else None
-    if key == "variables":
-        return Malformed(element) if isinstance(element, dict) else Malformed()
+    without a type, a variable without a value, a package no step can name), only its name
+    (``""`` when it has none)."""
     if key == "packages":
         return Malformed(id="", version="")
-    return Malformed(name=name) if isinstance(name, str) else Malformed()
+    name = element.get("name") if isinstance(element, dict) else None
+    return Malformed(name=name if isinstance(name, str) else "")
 
 
 def _usable(doc: dict[str, Any], skip: frozenset[tuple[str, ...] | tuple[str, int]]) -> dict[str, Any]:

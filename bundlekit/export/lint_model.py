@@ -98,7 +98,7 @@ def names_of(doc: dict[str, Any], key: str) -> list[str | None]:
     """The ``name`` of each element of ``key``, by index (None where there is no text one),
     malformed elements included: a name written is a name defined."""
     items = doc.get(key)
-    return [e["name"] if isinstance(e, dict) and isinstance(e.get("name"), str) else None
+    return [e["name"] if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"] else None
             for e in (items if isinstance(items, list) else [])]
 
 

@@ -101,6 +101,14 @@ def _zip_with(path: Path, extra: dict[str, str]) -> None:
             z.writestr(name, text)
 
 
+# Structured configuration's findings (export/lint_configs.py), on a tree that has that check.
+if "invalid_structured_config" in FINDING_CODES:
+    CASES["invalid_structured_config"] = _package(lambda p: _zip_with(p, {"appsettings.Production.json": '{"A": 1,,}'}))
+if "config_path_matches_nothing" in FINDING_CODES:
+    CASES["config_path_matches_nothing"] = _edit(append='\n[[variables]]\nname = "Logging:LogLevel:Defualt"\n'
+                                                        'value = "x"\n')
+
+
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_each_kind_of_finding_is_found_and_says_what_to_do(release_dir: Path, code: str) -> None:
     path, targets = CASES[code](release_dir)
