@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.core.files import read_user_file
+from bundlekit.core.names import path_problem
 from bundlekit.core.text import closest
 from bundlekit.errors import UsageError
 from bundlekit.export.inventory import Inventory
@@ -162,7 +163,23 @@ def _usable(doc: dict[str, Any], skip: frozenset[tuple[str, ...] | tuple[str, in
     for key in _ARRAYS:
         if isinstance(view.get(key), list):
             view[key] = [_stand_in(key, e) if (key, i) in skip else e for i, e in enumerate(view[key])]
+    if isinstance(view.get("steps"), list):
+        view["steps"] = [_without_unsafe_patterns(s) for s in view["steps"]]
     return view
+
+
+_PATTERNS = ("substitute", "structured_config")
+
+
+def _without_unsafe_patterns(step: Any) -> Any:
+    """A step with an unsafe pattern (``unsafe_path``, reported by its rule) without its patterns:
+    which files it touches is unknown until the pattern is fixed, and every check of a package's
+    files would otherwise refuse the pattern a second time."""
+    if isinstance(step, Malformed) or not isinstance(step, dict):
+        return step
+    if not any(path_problem(p, glob=True) for key in _PATTERNS for p in step.get(key, [])):
+        return step
+    return {k: v for k, v in step.items() if k not in _PATTERNS}
 
 
 _WHERE = re.compile(r"[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*")
@@ -246,9 +263,10 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))
     findings += check_scopes(doc, text, file, inventory)
-    # A placeholder may be used by what could not be read: a malformed step, a package not there.
+    # A placeholder may be used by what could not be read: a malformed step, a package not there,
+    # the files of a step whose patterns are unsafe.
     unread = any(part[0] in ("steps", "packages") for part in skip) or any(
-        f.severity == ERROR and (f.path or "").startswith("packages[") for f in findings)
+        f.severity == ERROR and ((f.path or "").startswith("packages[") or f.code == "unsafe_path") for f in findings)
     if not unread:
         findings += check_placeholders(doc, text, file, used_names(templates))
     unique = list(dict.fromkeys(findings))

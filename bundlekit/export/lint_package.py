@@ -19,8 +19,7 @@ from bundlekit.errors import BundleError
 from bundlekit.export.lint_model import ERROR, Finding, line_column, locate, value_offset
 from bundlekit.export.lint_templates import Template
 from bundlekit.package.archive import member_matches
-from bundlekit.package.survey import PackageSurvey, survey_package as _survey
-from bundlekit.core.names import path_problem
+from bundlekit.package.survey import survey_package
 from bundlekit.runtime.step import PHASES, SCRIPT_SYNTAX
 
 __all__ = ["check_packages", "SCAN_LIMIT"]
@@ -119,13 +118,6 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
                 if member_matches(member, s.get("substitute", [])):
                     templates.append(Template(body, shown, member, step=n, strict=False))
     return findings, templates
-
-
-def survey_package(archive: Path, patterns: list[str], max_bytes: int) -> PackageSurvey:
-    """:func:`bundlekit.package.survey.survey_package` of the patterns that are safe: an unsafe
-    one (``..``, absolute) is that pattern's problem, reported once at its own key path
-    (``unsafe_path``, a rule of the release file), not a second time as the package's."""
-    return _survey(archive, [p for p in patterns if path_problem(p, glob=True) is None], max_bytes)
 
 
 def _ambiguous_scripts(files: tuple[str, ...], entry: dict[str, Any], shown: str) -> list[Finding]:
