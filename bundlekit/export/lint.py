@@ -23,8 +23,8 @@ from bundlekit.core.names import path_problem
 from bundlekit.core.text import closest
 from bundlekit.errors import UsageError
 from bundlekit.export.inventory import Inventory
-from bundlekit.export.lint_model import ERROR, WARNING, Finding, Malformed, entries, key_path, line_column, locate, \
-    names_of, parse_key_path, value_offset
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, key_path, line_column, locate, parse_key_path, \
+    value_offset
 from bundlekit.export.lint_package import check_packages
 from bundlekit.export.lint_scope import check_placeholders, check_scopes
 from bundlekit.export.lint_templates import (Template, check_templates, referenced_steps, step_name_findings,
@@ -32,6 +32,8 @@ from bundlekit.export.lint_templates import (Template, check_templates, referenc
 from bundlekit.export.release_rules import RuleProblem, rule_problems, value_source_problem
 from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, mask_sensitive, release_schema
 from bundlekit.format.schemacheck import schema_errors
+from bundlekit.export.lint_model import Malformed, entries, names_of
+from bundlekit.export.lint_templates import disabled_step_outputs
 
 __all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
 
@@ -101,7 +103,8 @@ def _walk(schema: dict[str, Any], node: dict[str, Any], value: Any, parts: list[
         line, column = _at(text, parts)
         out.append(Finding(ERROR, "invalid_value", f"{value!r} is not one of " +
                            ", ".join(repr(e) for e in node["enum"]), file, key_path(parts), line, column,
-                           f"did you mean {near[0]!r}?" if near else None))
+                           f"did you mean {near[0]!r}?" if near else
+                           "use one of " + ", ".join(repr(e) for e in node["enum"])))
 
 
 def _structure(doc: dict[str, Any], text: str, file: str, release: Path) -> list[Finding]:
@@ -257,9 +260,10 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     # Names by index (a step's place decides whose outputs it may read); a malformed one still counts.
     steps = [s if s is not None else "" for s in names_of(doc, "steps")]
     variables = [v for v in names_of(doc, "variables") if v is not None]
+    off = {i for i, s in entries(doc, "steps") if s.get("enabled") is False}
+    findings += disabled_step_outputs(templates, steps, off)
     findings += package_findings
-    disabled = frozenset(i for i, s in entries(doc, "steps") if s.get("enabled") is False)
-    findings += check_templates(templates, variables, steps, disabled)
+    findings += check_templates(templates, variables, steps)
     positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))
     findings += check_scopes(doc, text, file, inventory)

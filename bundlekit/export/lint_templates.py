@@ -23,7 +23,7 @@ from bundlekit.substitution.filters import is_filter, unknown_filter_hint
 from bundlekit.substitution.references import filter_uses, references
 
 __all__ = ["Template", "SYSTEM_VARIABLES", "UNREFERENCEABLE", "check_templates", "step_name_findings", "used_names",
-           "referenced_steps"]
+           "referenced_steps", "disabled_step_outputs"]
 
 #: The ``Octopus.*`` variables a deploy defines (``spec/deploy.md``, "System variables").
 SYSTEM_VARIABLES = (
@@ -132,22 +132,44 @@ def _hide(t: Template, findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def check_templates(templates: list[Template], variables: list[str], steps: list[str],
-                    disabled: frozenset[int] = frozenset()) -> list[Finding]:
-    """Every parse failure and unknown name in ``templates``; ``steps`` are the step names in order,
-    ``disabled`` the indexes of the steps that never run (a template of one is not checked for
-    outputs it reads, and no output of one is ever set). Findings in a sensitive value
-    (``Template.secret``) quote nothing of it."""
+def check_templates(templates: list[Template], variables: list[str], steps: list[str]) -> list[Finding]:
+    """Every parse failure and unknown name in ``templates``; ``steps`` are the step names in order.
+    Findings in a sensitive value (``Template.secret``) quote nothing of it."""
     names = _Names(variables)
     step_index = {s.casefold(): i for i, s in enumerate(steps)}
     out: list[Finding] = []
     for t in templates:
-        out.extend(_hide(t, _check_one(t, names, step_index, steps, disabled)))
+        out.extend(_hide(t, _check_one(t, names, step_index, steps)))
     return out
 
 
-def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: list[str],
-               disabled: frozenset[int]) -> list[Finding]:
+def disabled_step_outputs(templates: list[Template], steps: list[str], disabled: set[int]) -> list[Finding]:
+    """Every reference to an output of a disabled step (``disabled``: indexes into ``steps``) from
+    a template that runs: the step never runs, so the deploy finds the output unset. A reference
+    from a disabled step, or to a step that runs later, is left out (nothing, or
+    ``output_not_yet_set``, says it)."""
+    step_index = {s.casefold(): i for i, s in enumerate(steps)}
+    out: list[Finding] = []
+    for t in templates if disabled else []:
+        if t.step in disabled:
+            continue
+        found = []
+        for name in sorted(references(t.text), key=str.casefold):
+            ref = OUTPUT_REF.match(name)
+            where = step_index.get(ref.group("step").casefold()) if ref else None
+            if where is None or where not in disabled or (t.step is not None and where >= t.step):
+                continue
+            at = _first_offset(t, name)
+            line, column = t.position(at) if at is not None else (None, None)
+            found.append(Finding(ERROR, "output_of_disabled_step", f"#{{{name}}} reads an output of step "
+                                 f"{steps[where]!r}, which is disabled (enabled = false): it never runs, so the "
+                                 "output is never set and the deploy refuses the reference", t.file, t.path, line,
+                                 column, "enable the step, or stop reading its output"))
+        out.extend(_hide(t, found))
+    return out
+
+
+def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: list[str]) -> list[Finding]:
     out: list[Finding] = []
     attempts = _attempts(t, steps)
     for at, step in attempts:
@@ -174,7 +196,7 @@ def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: li
     for name in sorted(references(t.text), key=str.casefold):
         if any(name.casefold().startswith(b) for b in broken):
             continue  # what is left of an impossible reference after ']'
-        out.extend(_check_name(t, name, names, step_index, steps, disabled))
+        out.extend(_check_name(t, name, names, step_index, steps))
     return out
 
 
@@ -199,7 +221,7 @@ def _first_offset(t: Template, name: str) -> int | None:
 
 
 def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int],
-                steps: list[str], disabled: frozenset[int]) -> list[Finding]:
+                steps: list[str]) -> list[Finding]:
     def place() -> tuple[int | None, int | None]:
         at = _first_offset(t, name)
         return t.position(at) if at is not None else (None, None)
@@ -215,14 +237,6 @@ def _check_name(t: Template, name: str, names: _Names, step_index: dict[str, int
                             "[[steps]]", t.file, t.path, line, column,
                             f"did you mean {' or '.join(repr(n) for n in near)}?" if near else
                             "name a step of this release")]
-        if t.step in disabled:
-            return []  # a step that never runs reads nothing
-        if where in disabled:
-            line, column = place()
-            return [Finding(ERROR, "output_of_disabled_step", f"#{{{name}}} reads an output of step "
-                            f"{steps[where]!r}, which is disabled (enabled = false): it never runs, so the output "
-                            "is never set and the deploy refuses the reference", t.file, t.path, line, column,
-                            "enable the step, or stop reading its output")]
         if t.step is not None and where >= t.step:
             line, column = place()
             when = "is this step itself" if where == t.step else "runs after this one"
