@@ -273,10 +273,50 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
         f.severity == ERROR and ((f.path or "").startswith("packages[") or f.code == "unsafe_path") for f in findings)
     if not unread:
         findings += check_placeholders(doc, text, file, used_names(templates))
-    unique = list(dict.fromkeys(findings))
+    unique = list(dict.fromkeys(_redacted(findings, doc, text)))
     # The release file's findings first, each file's in line order (a stable sort keeps the rest).
     unique.sort(key=lambda f: (f.file != file, f.file, f.line or 0, f.column or 0))
     return LintReport(file, tuple(unique))
+
+
+_WORD = re.compile(r"[^\W_]{4,}")
+
+
+def _redacted(findings: list[Finding], doc: dict[str, Any], text: str) -> list[Finding]:
+    """``findings`` with any that quotes a piece of a sensitive value replaced by one that names
+    the variable and keeps the position only (decision 572). A check quoting a secret is a bug
+    of that check; this catches it for every check, present and future: a piece is a word of
+    four letters or digits or more of a sensitive value that the rest of the release file does
+    not have (a variable name it refers to is no secret)."""
+    secrets = [(i, v["name"], v["value"]) for i, v in entries(doc, "variables")
+               if v.get("sensitive") is True and isinstance(v.get("value"), str) and v["value"]]
+    if not secrets:
+        return findings
+    spans, unplaced = [], set()
+    for i, name, value in secrets:
+        at = value_offset(text, locate(text, ["variables", i, "value"]), value)
+        if at is None:  # written with escapes: its words may stand in the text, yet are secret
+            unplaced.add(name)
+        else:
+            spans.append((at, at + len(value)))
+    public, last = [], 0
+    for start, end in sorted(spans):
+        public.append(text[last:start])
+        last = max(last, end)
+    public_words = set(_WORD.findall(" ".join(public) + " " + text[last:]))
+    names = {w for key in ("steps", "variables") for n in names_of(doc, key) if n for w in _WORD.findall(n)}
+    owners = {w: name for _, name, value in secrets for w in _WORD.findall(value)
+              if w not in (names if name in unplaced else public_words)}
+    out = []
+    for f in findings:
+        owner = next((owners[w] for w in _WORD.findall(f"{f.message} {f.suggestion or ''}") if w in owners), None)
+        if owner is None:
+            out.append(f)
+            continue
+        out.append(Finding(f.severity, f.code, f"a {f.code} finding that would quote part of the sensitive value of "
+                           f"{owner!r} (not shown)", f.file, f.path, f.line, f.column,
+                           "look at the line and column given, in the file named"))
+    return out
 
 
 def refuse_on_errors(report: LintReport) -> None:

@@ -104,6 +104,10 @@ def _zip_with(path: Path, extra: dict[str, str]) -> None:
 # Structured configuration's findings (export/lint_configs.py), on a tree that has that check.
 if "invalid_structured_config" in FINDING_CODES:
     CASES["invalid_structured_config"] = _package(lambda p: _zip_with(p, {"appsettings.Production.json": '{"A": 1,,}'}))
+if "json_member_missing" in FINDING_CODES:
+    CASES["json_member_missing"] = _edit(append="\n[[variables]]\nname = \"Cfg\"\nvalue = '{\"Db\": {\"Port\": 1}}'\n"
+                                                "\n[[steps]]\nname = \"Use cfg\"\ntype = \"script\"\nsyntax = \"bash\"\n"
+                                                "roles = [\"db\"]\nscript = 'echo #{Cfg.Db.Prot}'\n")
 if "config_path_matches_nothing" in FINDING_CODES:
     CASES["config_path_matches_nothing"] = _edit(append='\n[[variables]]\nname = "Logging:LogLevel:Defualt"\n'
                                                         'value = "x"\n')

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bundlekit.export.lint import _redacted
+from bundlekit.export.lint_model import ERROR, Finding
 from tests.conftest import Zones, cli_in_process, run_cli
 from tests.export.test_lint import edit, lint
 
@@ -57,3 +59,20 @@ def test_exports_refusal_quotes_no_part_of_a_sensitive_value(zones: Zones, relea
     assert r.returncode == 2
     assert json.loads(r.stdout)["error"]["code"] == "release_lint_failed"
     assert CANARY not in r.stdout + r.stderr
+
+
+def test_a_finding_of_any_check_that_would_quote_a_sensitive_value_is_replaced_by_name_and_position() -> None:
+    # The net under every check, present and future: a finding quoting a piece of a secret
+    # (here made up, as a check with that bug would make it) keeps its place and loses its text.
+    text = ('[[variables]]\nname = "Db.Password"\nvalue = "Zebra-7731-Horse"\nsensitive = true\n\n'
+            '[[variables]]\nname = "Db.Name"\nvalue = "Horse"\n')
+    doc = {"variables": [{"name": "Db.Password", "value": "Zebra-7731-Horse", "sensitive": True},
+                         {"name": "Db.Name", "value": "Horse"}]}
+    leaking = Finding(ERROR, "some_check", "member 'Zebra' is not there", "r.toml", "variables[0].value", 3, 10,
+                      "did you mean '7731'?")
+    public = Finding(ERROR, "some_check", "value 'Horse' of Db.Name", "r.toml", "variables[1].value", 7, 10, "fix it")
+    assert _redacted([leaking, public], doc, text) == [
+        Finding(ERROR, "some_check", "a some_check finding that would quote part of the sensitive value of "
+                "'Db.Password' (not shown)", "r.toml", "variables[0].value", 3, 10,
+                "look at the line and column given, in the file named"),
+        public]  # "Horse" is written outside the secret too: no secret of its own
