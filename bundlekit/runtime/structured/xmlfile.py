@@ -14,7 +14,10 @@ starts in the text, so a replacement is spliced into the original text instead o
 re-serialising the document (which would change quoting, empty elements and whitespace).
 XML from a package is untrusted: no DTD is loaded, nothing is fetched from the network, and
 a document type that declares entities is refused, since entity expansion is how XML bombs
-and external-entity reads work.
+and external-entity reads work. The declarations are found by expat reading the document type
+as XML (quotes, comments and processing instructions inside the internal subset are what the
+grammar says they are), not by searching the text: a ``]>`` inside a quoted default value
+must not end the search early and let an entity through.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_r
 __all__ = ["apply_xml"]
 
 _DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
-_ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
 _XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 
 
@@ -91,11 +93,20 @@ def _spans(text: str) -> _Spans:
         close = at(parser.CurrentByteIndex)
         spans.elements[index] = (begin, tag_end, close, text.index(">", close) + 1)
 
+    in_doctype = [False]  # comments and instructions of the internal subset are not tree nodes
+
+    def doctype(*_args: object) -> None:
+        in_doctype[0] = not in_doctype[0]
+
     def comment(_data: str) -> None:
+        if in_doctype[0]:
+            return
         begin = at(parser.CurrentByteIndex)
         spans.comments.append((begin, text.index("-->", begin) + 3))
 
     def instruction(_target: str, _data: str) -> None:
+        if in_doctype[0]:
+            return
         begin = at(parser.CurrentByteIndex)
         spans.instructions.append((begin, text.index("?>", begin) + 2))
 
@@ -104,6 +115,8 @@ def _spans(text: str) -> _Spans:
                                       "(XML from a package is untrusted)", parser.CurrentLineNumber,
                                parser.CurrentColumnNumber + 1)
 
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EndDoctypeDeclHandler = doctype
     parser.SkippedEntityHandler = skipped
     parser.StartElementHandler = start
     parser.EndElementHandler = finish
@@ -132,13 +145,49 @@ def _is_fragment(value: str) -> bool:
     return True
 
 
+class _Prolog(Exception):
+    """Raised by the prolog scan: at an entity declaration (``at``: a byte offset in it), or at the root."""
+
+    def __init__(self, at: int = -1) -> None:
+        super().__init__()
+        self.at = at
+
+
+def _refuse_entity_declarations(body: str) -> None:
+    """Raise :class:`ConfigParseError` when the document type declares an entity (general or
+    parameter, internal or external). expat reads the prolog as the grammar says and stops at
+    the root element, before any entity could be expanded; a syntax error is left for lxml to
+    report with its own position."""
+    data = body.encode("utf-8")
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+
+    def declared(*_args: object) -> None:
+        raise _Prolog(parser.CurrentByteIndex)
+
+    def root(*_args: object) -> None:
+        raise _Prolog()
+
+    parser.EntityDeclHandler = declared
+    parser.UnparsedEntityDeclHandler = declared
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(data, True)
+    except _Prolog as stop:
+        if stop.at >= 0:  # expat stands inside the declaration; name where it starts
+            before = data[:data.rfind(b"<!", 0, stop.at + 1)].decode("utf-8")
+            raise ConfigParseError("xml", "the document type declares entities, which bundlekit does not expand "
+                                          "(XML from a package is untrusted)", before.count("\n") + 1,
+                                   len(before) - before.rfind("\n")) from None
+    except expat.ExpatError:
+        pass
+
+
 def _parse(text: str) -> tuple[etree._ElementTree, str]:
     """The lxml tree and the text with any XML declaration blanked (same length)."""
     declaration = _DECLARATION.match(text)
     body = text if declaration is None else " " * declaration.end() + text[declaration.end():]
-    if _ENTITY_DECLARATION.search(body.split("]>", 1)[0] if "<!DOCTYPE" in body else ""):
-        raise ConfigParseError("xml", "the document type declares entities, which bundlekit does not expand "
-                                      "(XML from a package is untrusted)")
+    _refuse_entity_declarations(body)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False,
                              remove_comments=False, remove_pis=False, strip_cdata=False, huge_tree=False)
     try:
@@ -171,9 +220,14 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     ordered = [n for t in top for n in (t.iter() if isinstance(t.tag, str) else [t])]
     comments = [n for n in ordered if isinstance(n, etree._Comment)]
     instructions = [n for n in ordered if isinstance(n, etree._ProcessingInstruction)]
-    if len(elements) != len(spans.elements) or len(comments) != len(spans.comments):
+    if len(elements) != len(spans.elements) or len(comments) != len(spans.comments) \
+            or len(instructions) != len(spans.instructions):
         raise ConfigParseError("xml", "the document's entities add markup, which bundlekit does not expand")
+    # Node -> its place in document order, so finding a node's span is one look-up (a file
+    # of many comments, each replaced, stays linear).
     index = {id(e): i for i, e in enumerate(elements)}
+    comment_index = {id(c): i for i, c in enumerate(comments)}
+    instruction_index = {id(p): i for i, p in enumerate(instructions)}
     warnings: list[str] = []
     namespaces = _namespaces(tree, warnings)
     edits: list[tuple[int, int, str, str, str]] = []  # (start, end, new text, variable, where)
@@ -191,7 +245,7 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
                             f"{tree.getroot().nsmap[None]}, where an unprefixed XPath name matches nothing (as in "
                             "Octopus): write each step as *[local-name()='name']")
         for node in selected:
-            change = _edit(text, node, value, spans, index, comments, instructions, warnings, name)
+            change = _edit(text, node, value, spans, index, comment_index, instruction_index, warnings, name)
             if change is not None:
                 edits.append((*change, name, name))
     edits.sort(key=lambda e: (e[0], -e[1]))
@@ -214,13 +268,13 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     return ConfigEdit("".join(out), tuple(seen.items()), tuple(warnings))
 
 
-def _edit(text: str, node: object, value: str, spans: _Spans, index: dict[int, int], comments: list[object],
-          instructions: list[object], warnings: list[str], name: str) -> tuple[int, int, str] | None:
+def _edit(text: str, node: object, value: str, spans: _Spans, index: dict[int, int], comments: dict[int, int],
+          instructions: dict[int, int], warnings: list[str], name: str) -> tuple[int, int, str] | None:
     if isinstance(node, etree._Comment):
-        begin, end = spans.comments[next(i for i, c in enumerate(comments) if c is node)]
+        begin, end = spans.comments[comments[id(node)]]
         return begin + 4, end - 3, value.replace("--", "- -")
     if isinstance(node, etree._ProcessingInstruction):
-        begin, end = spans.instructions[next(i for i, p in enumerate(instructions) if p is node)]
+        begin, end = spans.instructions[instructions[id(node)]]
         head = re.match(r"<\?\S+\s*", text[begin:end])
         return begin + (head.end() if head else 2), end - 2, value.replace("?>", "? >")
     if isinstance(node, etree._Element):
