@@ -21,10 +21,11 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, json_option, stdin_bytes
 from bundlekit.core import clock
 from bundlekit.core.files import read_limited, read_user_file
-from bundlekit.errors import InputError, UsageError
-from bundlekit.runtime.structured import FORMATS, MAX_CONFIG_BYTES, ConfigParseError, apply_config, formats_for
-from bundlekit.package.textfiles import decode_text, encode_text
-from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
+from bundlekit.errors import BundleError, InputError, UsageError
+from bundlekit.runtime.structured import FORMATS, MAX_CONFIG_BYTES, ConfigEdit, ConfigParseError, apply_config, \
+    formats_for
+from bundlekit.package.textfiles import decode_text, rewrite_text
+from bundlekit.substitution import RenderResult, SubstitutionError, VariableDictionary, evaluate, render
 
 __all__ = ["render_command"]
 
@@ -53,10 +54,16 @@ def _decode(data: bytes, what: str) -> str:
         ) from None
 
 
-def _read_template(source: str) -> str:
+def _read_template(source: str) -> bytes:
     if source == "-":
-        return _decode(read_limited(stdin_bytes(), MAX_TEMPLATE_BYTES, "standard input"), "standard input")
-    return _decode(read_user_file(source, what=f"template {source}", limit=MAX_TEMPLATE_BYTES), f"template {source}")
+        return read_limited(stdin_bytes(), MAX_TEMPLATE_BYTES, "standard input")
+    return read_user_file(source, what=f"template {source}", limit=MAX_TEMPLATE_BYTES)
+
+
+def _not_text(what: str, error: UnicodeDecodeError, code: str,
+              family: type[BundleError] = InputError) -> BundleError:
+    return family(f"{what} is not text (UTF-8, or UTF-16/UTF-32 with a byte order mark): byte {error.start} is "
+                  "invalid; save it in one of those encodings", code=code)
 
 
 def _load_variables_file(source: str, into: dict[str, str]) -> None:
@@ -111,14 +118,24 @@ def render_command(
             raise UsageError(f"--var {pair!r} must look like NAME=VALUE", code="invalid_var")
         values[name] = value
     variables = VariableDictionary(values, sensitive=sensitive_names)
-    template = _read_template(source)
-    result = render(template, variables, allow_missing=allow_missing, now=_local_now())
+    data = _read_template(source)
+    results: list[RenderResult] = []
+
+    def change(text: str) -> str:
+        results.append(render(text, variables, allow_missing=allow_missing, now=_local_now()))
+        return results[-1].text
+
+    try:  # the deploy's own path: the file's encoding and byte order mark are kept
+        rendered = rewrite_text(data, change)
+    except UnicodeDecodeError as exc:
+        raise _not_text("standard input" if source == "-" else f"template {source}", exc, "not_utf8") from None
+    result = results[0]
     if as_json:
         emit_json({"text": result.text, "missing": list(result.missing), "problems": list(result.problems),
                    "sensitive": bool(result.sensitive)})
         return
     out = sys.stdout.buffer  # bytes, so line endings are written exactly as rendered
-    out.write(result.text.encode("utf-8"))
+    out.write(rendered if rendered is not None else data)
     out.flush()
     if result.missing:
         echo(f"warning: left in place (undefined): {', '.join(result.missing)}", err=True)
@@ -178,11 +195,6 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
         name, value = _split_var(pair)
         values[name] = value
     data = read_user_file(file, what=f"configuration file {file}", limit=MAX_CONFIG_BYTES)
-    try:
-        text, encoding = decode_text(data)
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{file} is not text (UTF-8, or UTF-16/UTF-32 with a byte order mark): byte {exc.start} "
-                         "is invalid", code="invalid_config_file") from None
     dictionary = VariableDictionary(values)
     evaluated: dict[str, str] = {}
     now = _local_now()
@@ -192,18 +204,29 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
             raise SubstitutionError(f"variable {name!r} refers to {', '.join(result.missing)}, which is not defined",
                                     code="unresolved_variables", details=list(result.missing))
         evaluated[name] = result.text
-    try:
+    applied: list[tuple[str, str, ConfigEdit]] = []
+
+    def change(text: str) -> str | None:
         used, edit = apply_config(text, evaluated, formats_for(file, fmt))
+        applied.append((text, used, edit))
+        return edit.text
+
+    try:  # the deploy's own path: the file's encoding and byte order mark are kept
+        rewritten = rewrite_text(data, change)
+    except UnicodeDecodeError as exc:
+        raise _not_text(file, exc, "invalid_config_file", UsageError) from None
     except ConfigParseError as error:
         raise UsageError(f"{file} is {error}; check the file, or name its format with --format",
                          code="invalid_config_file",
                          details={"format": error.format, "line": error.line, "column": error.column}) from None
+    text, used, edit = applied[0]
     if as_json:
-        emit_json({"text": edit.text if edit.text is not None else text, "format": used, "encoding": encoding.label,
+        emit_json({"text": edit.text if edit.text is not None else text, "format": used,
+                   "encoding": decode_text(data)[1].label,
                    "replaced": [where for _, where in edit.replaced], "warnings": list(edit.warnings)})
         return
     out = sys.stdout.buffer
-    out.write(encode_text(edit.text if edit.text is not None else text, encoding))
+    out.write(rewritten if rewritten is not None else data)
     out.flush()
     if edit.replaced:
         echo(f"{used}: replaced " + ", ".join(where for _, where in edit.replaced), err=True)

@@ -5,15 +5,19 @@ Substitution and structured configuration read a file, change some text and writ
 in exactly the encoding it had: same byte order mark, same code units, line endings
 untouched (they are part of the text). A file that is neither is not text to bundlekit
 (a UTF-16 file without a byte order mark cannot be told apart from binary data; a NUL byte
-in what would be UTF-8 marks it as not text).
+in what would be UTF-8 marks it as not text). :func:`rewrite_text` is the one path from a file's
+bytes to its changed bytes: deploys (substitution and structured configuration on a target)
+and ``bundlekit render`` / ``render-config`` all go through it, so what a command prints is
+what a deploy writes.
 """
 
 from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from typing import Callable, Optional
 
-__all__ = ["TextEncoding", "decode_text", "encode_text", "UTF8"]
+__all__ = ["TextEncoding", "decode_text", "encode_text", "rewrite_text", "UTF8"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,17 @@ def decode_text(data: bytes) -> tuple[str, TextEncoding]:
 def encode_text(text: str, encoding: TextEncoding) -> bytes:
     """``text`` stored as ``encoding`` stores it (the byte order mark first)."""
     return encoding.bom + text.encode(encoding.codec)
+
+
+def rewrite_text(data: bytes, change: Callable[[str], Optional[str]]) -> Optional[bytes]:
+    """The bytes of ``change(text)`` stored as ``data`` was (byte order mark, code units; line
+    endings are part of the text), or None when ``change`` returns None or the text unchanged.
+
+    Raises ``UnicodeDecodeError`` when ``data`` is not text in a supported encoding (see
+    :func:`decode_text`); ``change``'s own errors pass through.
+    """
+    text, encoding = decode_text(data)
+    changed = change(text)
+    if changed is None or changed == text:
+        return None
+    return encode_text(changed, encoding)

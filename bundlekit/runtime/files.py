@@ -12,10 +12,10 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from bundlekit.errors import DeployError
-from bundlekit.package.textfiles import decode_text, encode_text
+from bundlekit.package.textfiles import rewrite_text
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.names import check_path
 
@@ -68,16 +68,15 @@ def substitute_file(path: Path, render: Callable[[str], str]) -> bool:
     except OSError as error:
         raise DeployError(f"cannot read {path}: {error.strerror}.", code="substitution_failed") from None
     try:
-        text, encoding = decode_text(data)
+        rendered = rewrite_text(data, render)
     except UnicodeDecodeError:
         raise DeployError(
             f"file {path} is not text (UTF-8, or UTF-16/UTF-32 with a byte order mark), so variables "
             "cannot be substituted in it. Remove it from the step's substitution patterns.",
             code="substitution_file_not_text",
         ) from None
-    rendered = render(text)
-    if rendered != text:
-        _write(path, encode_text(rendered, encoding), info.st_mode & 0o7777, "substitution_failed")
+    if rendered is not None:
+        _write(path, rendered, info.st_mode & 0o7777, "substitution_failed")
     return True
 
 
@@ -102,15 +101,22 @@ def apply_structured_file(path: Path, fmt: str, variables: Mapping[str, str]) ->
         if info.st_size > MAX_CONFIG_BYTES:
             raise DeployError(f"configuration file {path} is {info.st_size} bytes, above the "
                               f"{MAX_CONFIG_BYTES}-byte limit.", code="invalid_structured_config")
-        text, encoding = decode_text(path.read_bytes())
+        data = path.read_bytes()
     except OSError as error:
         raise DeployError(f"cannot read configuration file {path}: {error.strerror}.",
                           code="structured_config_unreadable") from None
+    replaced: List[str] = []
+
+    def change(text: str) -> Optional[str]:
+        edit = apply_config(text, variables, (fmt,))[1]
+        replaced.extend(where for _, where in edit.replaced)
+        return edit.text
+
+    try:
+        rewritten = rewrite_text(data, change)
     except UnicodeDecodeError as error:
         raise DeployError(f"configuration file {path} is not text (byte {error.start}).",
                           code="invalid_structured_config") from None
-    try:
-        _, edit = apply_config(text, variables, (fmt,))
     except ImportError as error:
         raise DeployError(f"structured configuration of {path.name} ({fmt}) needs {error.name or error}, which "
                           "is not installed for this target's python3; install it there (Debian: "
@@ -119,6 +125,6 @@ def apply_structured_file(path: Path, fmt: str, variables: Mapping[str, str]) ->
     except ConfigParseError as error:
         raise DeployError(f"configuration file {path} is {error}. Fix the file in the package.",
                           code="invalid_structured_config") from None
-    if edit.text is not None:
-        _write(path, encode_text(edit.text, encoding), info.st_mode & 0o7777, "structured_config_unwritable")
-    return [where for _, where in edit.replaced]
+    if rewritten is not None:
+        _write(path, rewritten, info.st_mode & 0o7777, "structured_config_unwritable")
+    return replaced

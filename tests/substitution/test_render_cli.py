@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bundlekit.runtime.files import substitute_file
+from bundlekit.substitution import VariableDictionary, render
+
 
 def run(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "bundlekit", "render", *args], input=stdin, capture_output=True,
@@ -101,3 +106,38 @@ def test_nowdate_uses_the_current_time() -> None:
 def test_help_has_an_example() -> None:
     done = run("--help")
     assert done.returncode == 0 and b"Example:" in done.stdout and b"bundlekit render" in done.stdout
+
+
+ENCODED = [
+    ("utf-8 with BOM", b"\xef\xbb\xbf", "utf-8"),
+    ("utf-16 LE", b"\xff\xfe", "utf-16-le"),
+    ("utf-16 BE", b"\xfe\xff", "utf-16-be"),
+    ("utf-32 LE", b"\xff\xfe\x00\x00", "utf-32-le"),
+    ("utf-32 BE", b"\x00\x00\xfe\xff", "utf-32-be"),
+]
+
+
+@pytest.mark.parametrize("label, bom, codec", ENCODED, ids=[e[0] for e in ENCODED])
+def test_a_file_in_its_own_encoding_renders_as_a_deploy_writes_it(tmp_path: Path, label: str, bom: bytes,
+                                                                   codec: str) -> None:
+    """`render` prints the bytes a deploy writes for the same file: encoding and byte order mark kept."""
+    text = "<add value=\"#{Db}\"/>\r\nwört ☃ #{Name | ToUpper}\n"
+    template = tmp_path / "web.config"
+    template.write_bytes(bom + text.encode(codec))
+    done = run(str(template), "--var", "Db=db01", "--var", "Name=süd")
+    assert done.returncode == 0, done.stderr
+    expected = bom + "<add value=\"db01\"/>\r\nwört ☃ SÜD\n".encode(codec)
+    assert done.stdout == expected
+    deployed = tmp_path / "deployed.config"
+    deployed.write_bytes(template.read_bytes())
+    variables = VariableDictionary({"Db": "db01", "Name": "süd"})
+    substitute_file(deployed, lambda t: render(t, variables, allow_missing=False).text)
+    assert deployed.read_bytes() == done.stdout
+
+
+def test_a_file_without_a_byte_order_mark_that_is_not_utf8_is_refused_naming_the_encodings(tmp_path: Path) -> None:
+    template = tmp_path / "t.txt"
+    template.write_bytes("#{A}".encode("utf-16-le"))
+    done = run(str(template), "--var", "A=1")
+    assert done.returncode == 1 and b"not_utf8" in done.stderr and b"UTF-16/UTF-32 with a byte order mark" in \
+        done.stderr and done.stdout == b""
