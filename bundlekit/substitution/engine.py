@@ -96,8 +96,8 @@ def render(
     except ParseFailure as failure:
         raise syntax_error(template, failure, "template") from None
     ev = _Evaluator(variables, now)
-    for skip in failures:
-        line, column = line_column(template, skip.pos)
+    for skip in failures:  # at the position strict mode reports, so both modes agree
+        line, column = line_column(template, skip.failed)
         message = f"template, line {line}, column {column}: token left as text: {skip.reason}"
         ev.skipped.append(message)
         if allow_missing:

@@ -48,18 +48,21 @@ from bundlekit.substitution.syntax import (
 
 __all__ = ["ParseFailure", "parse_template", "parse_name", "MAX_NESTING"]
 
+_BRACES = ("'{' or '}' inside '[...]': a '}' ends the token, so a name in brackets cannot contain braces "
+           "(a step named with '{' or '}' cannot be read as Octopus.Action[...]); rename it without them")
+
 MAX_NESTING = 100  # blocks and nested tokens; deeper is refused, never a RecursionError
 _IDENT_EXTRA = frozenset("_-:/~()@")
 _CLOSERS = ("else", "/if", "/unless", "/each")
 
 
 class ParseFailure(Exception):
-    """Internal: the text does not follow the grammar. ``pos`` is where it went wrong."""
+    """Internal: the text does not follow the grammar. ``pos`` is where it went wrong (for a token
+    left as text, where that token began); ``failed`` is where it went wrong in every case."""
 
-    def __init__(self, pos: int, reason: str) -> None:
+    def __init__(self, pos: int, reason: str, failed: int | None = None) -> None:
         super().__init__(reason)
-        self.pos = pos
-        self.reason = reason
+        self.pos, self.reason, self.failed = pos, reason, pos if failed is None else failed
 
 
 def _ident_char(c: str, allow_ws: bool) -> bool:
@@ -206,7 +209,7 @@ class _Parser:
                     try:
                         node = self.token()
                     except ParseFailure as failure:
-                        self.skipped.append(ParseFailure(i, failure.reason))  # report where the token began
+                        self.skipped.append(ParseFailure(i, failure.reason, failure.pos))
                         self.depth = 0
                         buf.append("#{")
                         self.pos = i + 2
@@ -473,6 +476,7 @@ class _Parser:
         parts: list[str | Expr] = []
         buf: list[str] = []
         depth = 0
+        brace_at = -1  # a '{' of the name itself: the '}' that closes it ends the token instead
         while True:
             if self.pos >= self.n:
                 raise ParseFailure(open_at, "unterminated '[' (missing ']')")
@@ -487,7 +491,9 @@ class _Parser:
                 parts.append(node.expr)
                 continue
             if c == "}":
-                raise ParseFailure(open_at, "unterminated '[' (missing ']')")
+                raise ParseFailure(brace_at, _BRACES) if brace_at >= 0 else \
+                    ParseFailure(open_at, "unterminated '[' (missing ']')")
+            brace_at = self.pos if c == "{" and brace_at < 0 else brace_at
             if c == "[":
                 depth += 1
             elif c == "]":

@@ -141,3 +141,13 @@ def test_a_file_without_a_byte_order_mark_that_is_not_utf8_is_refused_naming_the
     done = run(str(template), "--var", "A=1")
     assert done.returncode == 1 and b"not_utf8" in done.stderr and b"UTF-16/UTF-32 with a byte order mark" in \
         done.stderr and done.stdout == b""
+
+
+def test_a_step_name_with_braces_is_blamed_at_the_same_column_strict_or_lenient() -> None:
+    template = b"v=#{Octopus.Action[Deploy {web}].Output.Version}"
+    strict = run(stdin=template)
+    lenient = run("--allow-missing", stdin=template)
+    assert strict.returncode == 1 and lenient.returncode == 0 and lenient.stdout == template
+    for done in (strict, lenient):
+        assert b"unterminated" not in done.stderr and b"cannot contain braces" in done.stderr
+        assert b"line 1, column 27" in done.stderr
