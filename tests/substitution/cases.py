@@ -206,6 +206,8 @@ c("filter-substring-non-numeric-length", "#{foo | Substring 0 a}", {"foo": OD}, 
 c("filter-substring-length-past-end-truncates", "#{foo | Substring 20}", {"foo": OD}, OD)  # O
 c("filter-substring-start-at-end-is-empty", "[#{foo | Substring 14 5}]", {"foo": OD}, "[]")  # O
 c("filter-substring-start-past-end", "#{foo | Substring 20 5}", {"foo": OD}, "#{foo | Substring 20 5}")  # O
+c("filter-substring-start-one-past-end", "#{foo | Substring 15 0}", {"foo": OD}, "#{foo | Substring 15 0}")  # O
+err("filter-substring-start-past-end-strict", "#{foo | Substring 15 0}", {"foo": OD}, FILTER)
 c("filter-substring-range-past-end-truncates", "#{foo | Substring 8 7}", {"foo": OD}, "Deploy")  # O
 c("filter-substring-negative", "#{foo | Substring -1}", {"foo": OD}, "#{foo | Substring -1}")  # O
 c("filter-substring-negative-length", "#{foo | Substring 0 -1}", {"foo": OD}, "#{foo | Substring 0 -1}")  # O
