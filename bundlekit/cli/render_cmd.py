@@ -82,11 +82,34 @@ def _load_variables_file(source: str, into: dict[str, str]) -> None:
             f"not a {type(parsed).__name__}",
             code="invalid_variables_file",
         )
+    seen: dict[str, str] = {}
     for name, value in parsed.items():
         if not name.strip():
             raise UsageError(f"variables file {source} has an empty variable name", code="invalid_variables_file")
+        first = seen.setdefault(name.casefold(), name)
+        if first != name:
+            raise UsageError(f"variables file {source} defines {first!r} and {name!r}, which are one variable "
+                             "(variable names are case-insensitive, as in Octopus); keep one of them",
+                             code="invalid_variables_file")
         # A non-string value is kept as its JSON text, so objects and arrays can be indexed.
         into[name] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _set_vars(pairs: list[tuple[str, str]], into: dict[str, str]) -> None:
+    """``--var`` pairs over the ``--variables`` file's values: a ``--var`` replaces the file's variable
+    of the same name in any case; two ``--var`` of one name (in any case) are refused (``invalid_var``)."""
+    given: dict[str, str] = {}
+    for name, value in pairs:
+        folded = name.casefold()
+        if folded in given:
+            same = "the same name twice" if given[folded] == name else "names that differ only in case"
+            raise UsageError(f"--var {given[folded]}=... and --var {name}=... are {same}, which is one variable "
+                             "(variable names are case-insensitive, as in Octopus); give it once",
+                             code="invalid_var")
+        given[folded] = name
+        for old in [n for n in into if n.casefold() == folded]:
+            del into[old]
+        into[name] = value
 
 
 @cli.command("render", epilog=_EXAMPLE)
@@ -112,11 +135,13 @@ def render_command(
     values: dict[str, str] = {}
     if variables_file is not None:
         _load_variables_file(variables_file, values)
+    pairs = []
     for pair in var_pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--var {pair!r} must look like NAME=VALUE", code="invalid_var")
-        values[name] = value
+        pairs.append((name, value))
+    _set_vars(pairs, values)
     variables = VariableDictionary(values, sensitive=sensitive_names)
     data = _read_template(source)
     results: list[RenderResult] = []
@@ -191,9 +216,7 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
     values: dict[str, str] = {}
     if variables_file is not None:
         _load_variables_file(variables_file, values)
-    for pair in var_pairs:
-        name, value = _split_var(pair)
-        values[name] = value
+    _set_vars([_split_var(pair) for pair in var_pairs], values)
     data = read_user_file(file, what=f"configuration file {file}", limit=MAX_CONFIG_BYTES)
     dictionary = VariableDictionary(values)
     evaluated: dict[str, str] = {}

@@ -109,3 +109,36 @@ def test_a_yaml_alias_bomb_is_refused_with_exit_2_at_once(tmp_path: Path) -> Non
     bomb.write_text("\n".join(levels + ["port: 1", ""]))
     done = run(str(bomb), "--var", "port=2")
     assert done.returncode == 2 and b"aliases expand it to" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_a_list_from_a_variables_file_replaces_a_block_sequence_in_block_style(tmp_path: Path) -> None:
+    config = tmp_path / "values.yaml"
+    config.write_text("a:\n  b: 1\n  hosts:\n    - x\n")
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({"a:hosts": ["web-01", "web-02"], "a:b": 2}))
+    done = run(str(config), "--variables", str(variables))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"a:\n  b: 2\n  hosts:\n    - web-01\n    - web-02\n"
+
+
+def test_a_properties_value_outside_ascii_is_escaped_as_java_stores_it(tmp_path: Path) -> None:
+    props = tmp_path / "app.properties"
+    props.write_text("k=v\nname=x\n", encoding="utf-8")
+    done = run(str(props), "--var", "name=h\u00e9llo \u2603\u0001")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"k=v\nname=h\\u00E9llo \\u2603\\u0001\n"
+
+
+def test_var_names_that_differ_only_in_case_are_refused_not_won_by_the_last(tmp_path: Path) -> None:
+    props = tmp_path / "app.properties"
+    props.write_text("name=x\n")
+    done = run(str(props), "--var", "Name=1", "--var", "name=2")
+    assert done.returncode == 2 and done.stdout == b""
+    assert b"invalid_var" in done.stderr and b"differ only in case" in done.stderr and b"--var Name=" in done.stderr
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({"name": "1", "NAME": "2"}))
+    done = run(str(props), "--variables", str(variables))
+    assert done.returncode == 2 and b"invalid_variables_file" in done.stderr and b"'name' and 'NAME'" in done.stderr
+    variables.write_text(json.dumps({"NAME": "1"}))
+    done = run(str(props), "--variables", str(variables), "--var", "name=2")  # --var wins over the file
+    assert done.returncode == 0 and done.stdout == b"name=2\n"

@@ -43,7 +43,7 @@ def test_yaml_text_that_is_not_the_old_type_becomes_a_string_and_structures_are_
     edit = apply_yaml(VALUES_YAML, {"service:port": "eighty", "logging": "{level: warn, file: app.log}"})
     assert edit.text is not None
     assert "port: eighty" in edit.text and "# public port" in edit.text
-    assert "logging: {level: warn, file: app.log}" in edit.text
+    assert "logging: {level: warn, file: app.log}" in edit.text  # flow, as the file writes it
 
 
 def test_yaml_top_level_keys_and_every_document_of_a_stream() -> None:
@@ -94,7 +94,22 @@ def test_yaml_a_replaced_scalar_is_written_in_place_as_yaml_reads_it_back(text: 
 def test_yaml_block_scalars_aliases_and_structures_fall_back_to_the_round_trip_dump() -> None:
     assert apply_yaml("a: |\n  x\nb: 1\n", {"a": "y"}).text == "a: |-\n  y\nb: 1\n"
     assert apply_yaml("base: &b 1\nother: *b\n", {"other": "2"}).text == "base: &b 1\nother: 2\n"
-    assert apply_yaml("m:\n  k: v\n", {"m": "{x: 1}"}).text == "m: {x: 1}\n"
+    assert apply_yaml("m:\n  k: v\n", {"m": "{x: 1}"}).text == "m:\n  x: 1\n"
+
+
+@pytest.mark.parametrize("text, value, expected", [
+    ("a:\n  list:\n    - x\n", '["p", "yes", "1"]', "a:\n  list:\n    - p\n    - yes\n    - '1'\n"),
+    ("a:\n  m:\n    k: 1\n", '{"k": 2, "n": [1, {"z": true}]}', "a:\n  m:\n    k: 2\n    n:\n    - 1\n    - z: true\n"),  # the file's sequence indent (none here)
+    ("a: [x]\nb: {k: 1}\n", None, None),
+])
+def test_yaml_a_structure_is_written_in_the_style_the_replaced_one_had(text: str, value: str | None,
+                                                                       expected: str | None) -> None:
+    if value is None:  # flow stays flow, whatever the value's notation
+        edit = apply_yaml(text, {"a": "- p\n- q", "b": "k: 2"})
+        assert edit.text == "a: [p, q]\nb: {k: 2}\n"
+        return
+    assert apply_yaml(text, {text.split(":")[0] + ":" + text.split("\n")[1].strip().rstrip(":"): value}).text == \
+        expected
 
 
 def test_broken_yaml_names_the_line_and_column() -> None:

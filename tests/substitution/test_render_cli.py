@@ -151,3 +151,9 @@ def test_a_step_name_with_braces_is_blamed_at_the_same_column_strict_or_lenient(
     for done in (strict, lenient):
         assert b"unterminated" not in done.stderr and b"cannot contain braces" in done.stderr
         assert b"line 1, column 27" in done.stderr
+
+
+def test_var_names_that_differ_only_in_case_are_refused() -> None:
+    done = run("--var", "Port=1", "--var", "PORT=2", stdin=b"#{port}")
+    assert done.returncode == 2 and done.stdout == b"" and b"invalid_var" in done.stderr
+    assert b"differ only in case" in done.stderr

@@ -5,8 +5,10 @@ escapes are read) replaces that key's value; ``Octopus.*`` names never do. The g
 ``java.util.Properties``: ``#`` and ``!`` comments, ``=``, ``:`` or whitespace between key
 and value, a trailing backslash continuing a logical line, and ``\\t \\n \\r \\f \\uXXXX``
 escapes. Only the replaced logical lines change; comments, blank lines, order, spacing and
-line endings stay exactly as written. A new value is escaped as Java reads it back
-(characters above U+00FF as ``\\uXXXX``, so the file stays readable as ISO-8859-1 too).
+line endings stay exactly as written. A new value is escaped as ``Properties.store`` writes
+it: ``\\t \\n \\r \\f \\\\``, a leading space, and every other character outside printable ASCII
+(``é``, ``☃``, control characters) as ``\\uXXXX``, so Java reads it back whether it reads the file
+as ISO-8859-1 (``Properties.load(InputStream)``) or as UTF-8.
 """
 
 from __future__ import annotations
@@ -80,8 +82,8 @@ def _escape_value(value: str) -> str:
             out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}[c])
         elif c == " " and n == 0:
             out.append("\\ ")
-        elif ord(c) > 0xFF:
-            out.extend(f"\\u{unit:04x}" for unit in _utf16_units(c))
+        elif not " " <= c <= "~":
+            out.extend(f"\\u{unit:04X}" for unit in _utf16_units(c))
         else:
             out.append(c)
     return "".join(out)

@@ -3,8 +3,8 @@
 The key path is the JSON one (``Logging:LogLevel:Default``, ``Servers:0:Name``, keys matched
 case-insensitively; a name without ``:`` is a top-level key). A scalar keeps its type where
 the new text allows (``true`` stays a boolean, ``8080`` a number), a quoted string keeps its
-quotes, and a mapping or sequence replaced whole takes the value parsed as YAML. Octopus's
-rules.
+quotes, and a mapping or sequence replaced whole takes the value parsed as YAML (or JSON), written
+in the style the replaced one had: block stays block, flow stays flow. Octopus's rules.
 
 Writing (decision 521): when every replaced value is a plain or quoted scalar (without anchor
 or tag) and every new value fits on one line, the new scalars are spliced into the original
@@ -19,6 +19,7 @@ the detected indentation, but not those details.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,10 +49,45 @@ def _fragment(text: str) -> Any:
         return text
 
 
+def _restyle(node: Any, flow: bool) -> None:
+    """Write ``node`` and everything in it in flow style (``flow``) or block style."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (CommentedMap, CommentedSeq)):
+            item.fa.set_flow_style() if flow else item.fa.set_block_style()
+            stack.extend(item.values() if isinstance(item, CommentedMap) else item)
+
+
+def _commented(data: Any) -> Any:
+    """JSON data as round-trip YAML nodes (so a string is quoted only where YAML needs it)."""
+    if isinstance(data, dict):
+        out = CommentedMap()
+        for key, value in data.items():
+            out[key] = _commented(value)
+        return out
+    if isinstance(data, list):
+        return CommentedSeq(_commented(value) for value in data)
+    return data
+
+
+def _structure(text: str) -> Any:
+    """The value a mapping or sequence is replaced by: JSON data when the text is JSON, else YAML."""
+    try:
+        return _commented(json.loads(text))
+    except (ValueError, RecursionError):
+        return _fragment(text)
+
+
 def _convert(old: Any, text: str) -> Any:
     if isinstance(old, (CommentedMap, CommentedSeq, dict, list)):
-        parsed = _fragment(text)
-        return parsed if isinstance(parsed, (dict, list)) else text
+        parsed = _structure(text)
+        if not isinstance(parsed, (dict, list)):
+            return text
+        # The file decides the layout, not how the value happened to be written (a value given
+        # as JSON, `[a, b]`, replaces a block sequence with a block sequence).
+        _restyle(parsed, bool(isinstance(old, (CommentedMap, CommentedSeq)) and old.fa.flow_style()))
+        return parsed
     if isinstance(old, ScalarString):
         return type(old)(text)  # keep the quoting style
     if isinstance(old, str):
