@@ -210,8 +210,12 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
     """Print FILE with structured configuration variables applied (Octopus's Structured
     Configuration Variables): a variable named by a path replaces the value there, as a deploy
     does to the files of a step's structured_config. Paths are `A:B:0` for JSON and YAML, an
-    XPath for XML, a key for Java properties. FILE itself is not changed; the output keeps its
-    encoding, comments and order. What was replaced is listed on stderr.
+    XPath for XML, a key for Java properties. FILE itself is not changed. The output is what a
+    deploy writes: only the replaced values change (comments, order, spacing, encoding and line
+    endings stay; JSON is read as Json.NET reads it, comments and trailing commas included; a
+    YAML block scalar or structure makes the document re-dumped, comments and order kept), a
+    mapping or sequence replaced whole keeps the file's block or flow style, and .properties
+    values are escaped as Java stores them. What was replaced is listed on stderr.
     """
     values: dict[str, str] = {}
     if variables_file is not None:

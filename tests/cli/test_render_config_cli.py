@@ -64,7 +64,7 @@ def test_a_file_that_does_not_parse_exits_2_naming_the_format_and_position(tmp_p
     assert "invalid_config_file" in err and "YAML" in err and "line 2" in err
     assert done.stdout == b""
     broken = tmp_path / "broken.json"
-    broken.write_text('{"a": 1,}')
+    broken.write_text('{"a": 1,,}')
     done = run(str(broken), "--var", "a=2")
     assert done.returncode == 2 and b"JSON at line 1" in done.stderr
 
@@ -142,3 +142,15 @@ def test_var_names_that_differ_only_in_case_are_refused_not_won_by_the_last(tmp_
     variables.write_text(json.dumps({"NAME": "1"}))
     done = run(str(props), "--variables", str(variables), "--var", "name=2")  # --var wins over the file
     assert done.returncode == 0 and done.stdout == b"name=2\n"
+
+
+def test_json_with_comments_prints_as_a_deploy_writes_it_and_help_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "appsettings.json"
+    text = '{\n  // dev database\n  "Db": {"Host": "dev", "Ports": [1,2]},\n  "Level": "Debug", /* noisy */\n}\n'
+    config.write_text(text)
+    done = run(str(config), "--var", "Db:Host=prod", "--var", "level=Info")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == text.replace('"dev"', '"prod"').replace('"Debug"', '"Info"')
+    help_text = run("--help").stdout.decode()
+    assert "only the replaced values change" in " ".join(help_text.split())
+    assert "Json.NET" in help_text

@@ -84,11 +84,11 @@ def test_key_order_indent_and_final_newline_are_preserved(config: Path) -> None:
     assert text.endswith("}\n")
 
 
-def test_compact_files_stay_on_one_line_and_unicode_stays_readable(tmp_path: Path) -> None:
+def test_compact_files_stay_as_written_and_unicode_stays_readable(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('{"a":{"b":"x"},"c":1}')
     replace_json_values(path, {"a:b": "wört"})
-    assert path.read_text() == '{"a": {"b": "wört"}, "c": 1}'
+    assert path.read_text() == '{"a":{"b":"wört"},"c":1}'
 
 
 def test_byte_order_mark_and_file_mode_are_kept(tmp_path: Path) -> None:
@@ -110,7 +110,10 @@ def test_nothing_matching_leaves_the_file_byte_identical(config: Path) -> None:
 @pytest.mark.parametrize(
     "content, words",
     [
-        (b'{"a": 1,}', "not valid JSON at line 1"),
+        (b'{"a": 1,,}', "not valid JSON at line 1, column 9: expected a property name"),
+        (b'{"a": 1 /* never closed', "not valid JSON at line 1, column 9: a '/*' comment that is never closed"),
+        (b'{"a": \'x\n\'}', "not valid JSON at line 1, column 9: a control character"),
+        (b'{"a": 0x1F}', "not valid JSON at line 1, column 7"),
         (b'{"a": 1, "a": 2}', "appears twice"),
         (b'{"a": NaN}', "NaN is not valid JSON"),
         (b'\xff\xfe{"a": 1', "not text"),
@@ -141,3 +144,46 @@ def test_utf16_file_with_bom_is_rewritten_in_utf16(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe" + '{\r\n  "Db": "dev"\r\n}\r\n'.encode("utf-16-le"))
     assert replace_json_values(path, {"Db": "prod"}) == ["Db"]
     assert path.read_bytes() == b"\xff\xfe" + '{\r\n  "Db": "prod"\r\n}\r\n'.encode("utf-16-le")
+
+
+JSON_NET = """{
+  // connection to the database
+  "ConnectionStrings": { "Default": "Server=dev" /* dev only */ },
+  Logging: { 'Level': 'Debug', "Verbose": true, },
+  "Servers": [ { "Port": 80 }, ],
+}
+"""
+
+
+def test_json_net_comments_trailing_commas_unquoted_names_and_single_quotes_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "appsettings.json"
+    path.write_text(JSON_NET)
+    replaced = replace_json_values(path, {"ConnectionStrings:Default": "Server=prod", "Logging:Level": "Warning",
+                                          "Logging:Verbose": "false", "Servers:0:Port": "8080"})
+    assert replaced == ["ConnectionStrings:Default", "Logging:Level", "Logging:Verbose", "Servers:0:Port"]
+    # Only the four values change: comments, spacing, quoting of names and trailing commas stay.
+    assert path.read_text() == JSON_NET.replace('"Server=dev"', '"Server=prod"').replace("'Debug'", '"Warning"') \
+        .replace("true", "false").replace("80 }", "8080 }")
+
+
+def test_a_structure_replacing_a_value_is_indented_like_the_file_and_keeps_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "appsettings.json"
+    path.write_bytes(b'{\r\n    "A": {\r\n        "B": 1\r\n    }, // keep\r\n    "C": 2\r\n}\r\n')
+    replace_json_values(path, {"A": '{"X": [1, "y"]}', "C": "3.50"})
+    assert path.read_bytes() == (b'{\r\n    "A": {\r\n        "X": [\r\n            1,\r\n            "y"\r\n        ]\r\n'
+                                 b'    }, // keep\r\n    "C": 3.50\r\n}\r\n')
+
+
+@pytest.mark.parametrize("text, line, column", [
+    ('{\n  // a comment\n  "a": 1\n  "b": 2\n}\n', 4, 3),
+    ("{\n  'a': 'x\\q'\n}", 2, 10),
+    ("{\n  \"wört\": tru\n}", 2, 11),
+    ('{"a": NaN}', 1, 7),
+])
+def test_a_parse_error_names_line_and_column_in_characters(tmp_path: Path, text: str, line: int,
+                                                           column: int) -> None:
+    path = tmp_path / "appsettings.json"
+    path.write_text(text)
+    with raises_code("invalid_structured_config") as caught:
+        replace_json_values(path, {"a": "2"})
+    assert f"at line {line}, column {column}:" in caught.value.message

@@ -3,20 +3,26 @@
 A variable named ``ConnectionStrings:Default`` replaces the value at that key path (keys
 matched case-insensitively, ``:`` between levels, a number selects an array element:
 ``Servers:0:Name``); a name without ``:`` is a top-level key (``port``). Only paths that
-already exist are replaced; nothing is added. Key order is kept, a 2-space indent if the
-file was indented, and the final newline. See ``docs/decisions/043-json-configuration.md``
-for the typing rules.
+already exist are replaced; nothing is added. The file is read as Json.NET reads it
+(:mod:`bundlekit.runtime.structured.jsonread`: comments, trailing commas, unquoted names,
+single-quoted strings) and each new value is written where the old one was, so comments,
+spacing, key order, quoting and the line endings stay as written (decision 576). See
+``docs/decisions/043-json-configuration.md`` for the typing rules.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_reserved
+from bundlekit.runtime.structured.jsonread import read_json
 
-__all__ = ["apply_json", "convert_scalar"]
+__all__ = ["apply_json", "convert_scalar", "parse_json"]
+
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 class _Invalid(Exception):
@@ -65,49 +71,62 @@ def convert_scalar(old: Any, text: str) -> Any:
     return text
 
 
-def _walk(node: Any, path: list[str], variables: dict[str, tuple[str, str]],
-          replaced: list[tuple[str, str]]) -> Any:
+def _walk(node: Any, path: list[Any], variables: dict[str, tuple[str, str]],
+          replaced: list[tuple[str, str]], changes: list[tuple[tuple[Any, ...], Any, str]]) -> None:
     """Replace top-down: a path matched by a variable is replaced whole and not descended."""
     keys: list[Any] = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
     for key in keys:
-        child_path = path + [str(key)]
-        joined = ":".join(child_path)
+        child_path = path + [key]
+        joined = ":".join(str(k) for k in child_path)
         found = variables.get(joined.casefold())
         if found is not None:
             node[key] = convert_scalar(node[key], found[1])
             replaced.append((found[0], joined))
+            changes.append((tuple(child_path), node[key], found[1]))
         else:
-            node[key] = _walk(node[key], child_path, variables, replaced)
-    return node
+            _walk(node[key], child_path, variables, replaced, changes)
 
 
 def parse_json(text: str) -> Any:
-    """The document; raises :class:`ConfigParseError` with the position."""
-    try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
-    except json.JSONDecodeError as error:
-        raise ConfigParseError("json", error.msg, error.lineno, error.colno) from None
-    except _Invalid as error:
-        raise ConfigParseError("json", str(error)) from None
-    except RecursionError:
-        raise ConfigParseError("json", "nested too deeply") from None
+    """The document; raises :class:`ConfigParseError` with the position (see :mod:`.jsonread`)."""
+    return read_json(text)[0]
+
+
+def _written(value: Any, given: str, text: str, start: int, newline: str) -> str:
+    """How a replaced value is written at ``start`` of ``text``: a number as the variable wrote it,
+    another scalar as JSON, a non-empty object or array indented like the file when the file is
+    indented (continuation lines start with the indentation of the line the value starts on)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and _NUMBER.fullmatch(given.strip()):
+        return given.strip()
+    if isinstance(value, (dict, list)) and value and "\n" in text.strip():
+        unit = re.search(r"\n([ \t]+)\S", text)
+        line_start = text.rfind("\n", 0, start) + 1
+        indent = re.match(r"[ \t]*", text[line_start:start])
+        assert indent is not None
+        dumped = json.dumps(value, ensure_ascii=False, indent=unit.group(1) if unit else 2)
+        return dumped.replace("\n", newline + indent.group(0))
+    return json.dumps(value, ensure_ascii=False)
 
 
 def apply_json(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     """Replace the values at the key paths named by ``variables`` (see the module docstring)."""
-    document = parse_json(text)
+    document, spans = read_json(text)
     folded = {name.casefold(): (name, value) for name, value in variables.items() if not is_reserved(name)}
     replaced: list[tuple[str, str]] = []
+    changes: list[tuple[tuple[Any, ...], Any, str]] = []
     try:
-        document = _walk(document, [], folded, replaced)
+        _walk(document, [], folded, replaced, changes)
         if not replaced:
             return ConfigEdit(None)
-        indented = "\n" in text.strip()
-        rendered = json.dumps(document, ensure_ascii=False, indent=2 if indented else None)
+        newline = "\r\n" if "\r\n" in text else "\n"
+        edits = sorted((spans[path], _written(value, given, text, spans[path][0], newline))
+                       for path, value, given in changes)
     except RecursionError:
         raise ConfigParseError("json", "nested too deeply") from None
-    if indented and "\r\n" in text:
-        rendered = rendered.replace("\n", "\r\n")
-    if text.endswith(("\n", "\r\n")):
-        rendered += "\r\n" if text.endswith("\r\n") else "\n"
-    return ConfigEdit(rendered, tuple(replaced))
+    out, last = [], 0
+    for (start, end), written in edits:
+        out.append(text[last:start])
+        out.append(written)
+        last = end
+    out.append(text[last:])
+    return ConfigEdit("".join(out), tuple(replaced))
