@@ -12,14 +12,12 @@ so :meth:`DeployPlan.to_dict` is safe to print (``--dry-run``). Rules: ``spec/de
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from bundlekit.core.atomic import CHUNK
-from bundlekit.core.names import path_problem
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     build_dictionary,
@@ -30,7 +28,7 @@ from bundlekit.deploy.context import (
     winners,
 )
 from bundlekit.deploy.model import DeployPlan, DeployRequest, PackageInput, PlannedRun
-from bundlekit.runtime.structured import ConfigParseError, apply_config, formats_for
+from bundlekit.runtime.structured import ConfigParseError, apply_config, selection
 from bundlekit.deploy.targets import Target
 from bundlekit.runtime.files import MAX_TEMPLATE_BYTES
 from bundlekit.runtime.scripts import SUPPORTED_SYNTAXES
@@ -59,29 +57,13 @@ _MAX_LISTED = 50
 
 
 def json_config_patterns(step: Step, environment: str) -> list[str]:
-    """The files JSON configuration variables apply to automatically (decision 047).
-
-    ``appsettings.<environment>.json`` is left out when no package member can have that name
-    (an environment such as ``EU:West`` or ``A|B``: members follow spec/names.md), so such an
-    environment deploys like any other instead of failing with ``invalid_file_pattern``.
-    """
-    chosen = [p for p in step.substitute if p.lower().endswith(".json")]
-    own = f"appsettings.{glob.escape(environment)}.json"
-    return chosen + ["appsettings.json"] + ([own] if path_problem(own, glob=True) is None else [])
+    """The files JSON configuration variables apply to automatically (``runtime.structured.selection``)."""
+    return selection.json_config_patterns(step.substitute, environment)
 
 
 def structured_files(step: Step, environment: str, names: list[str]) -> dict[str, tuple[str, ...]]:
-    """Package member -> the formats to try, for every member structured configuration
-    variables apply to: the step's ``structured_config`` globs (format by name, then content)
-    and the JSON files of :func:`json_config_patterns` (JSON only)."""
-    json_patterns = json_config_patterns(step, environment)
-    out: dict[str, tuple[str, ...]] = {}
-    for name in names:
-        if member_matches(name, step.structured_config):
-            out[name] = formats_for(name)
-        elif member_matches(name, json_patterns):
-            out[name] = ("json",)
-    return out
+    """Package member -> the formats to try, for every member structured configuration variables apply to."""
+    return selection.structured_files(names, step.substitute, step.structured_config, environment)
 
 
 def _any_case(word: str) -> str:
@@ -124,18 +106,19 @@ PREFLIGHT_CODES = {
 
 
 def _structured_keys(text: str, formats: tuple[str, ...], candidates: list[str], package: PackageInput,
-                     file: str, step: str) -> tuple[str, tuple[str, ...]]:
+                     file: str, step: Step) -> tuple[str, tuple[str, ...]]:
     """(format, the candidate names that replace something in the file); refuses a file that
-    does not parse as any of ``formats``."""
+    does not parse as any of ``formats``, with the fix that fits why the file is configured."""
     try:
         fmt, edit = apply_config(text, {name: "" for name in candidates}, formats)
     except ConfigParseError as error:
+        fix = selection.config_fix(file, step.substitute, step.structured_config)
         raise DeployError(
-            f"step {step!r}: {file} in package {package.id} {package.version} is {error}, so structured "
-            "configuration variables cannot be applied to it. Fix the file in the package, or remove it from "
-            "the step's structured_config. Nothing was run.",
+            f"step {step.name!r}: {file} in package {package.id} {package.version} is {error}, so structured "
+            f"configuration variables cannot be applied to it. Fix the file in the package, or {fix}. Nothing was run.",
             code="invalid_structured_config",
-            details={"step": step, "file": file, "format": error.format, "line": error.line, "column": error.column},
+            details={"step": step.name, "file": file, "format": error.format, "line": error.line,
+                     "column": error.column},
         ) from None
     return fmt, tuple(sorted({name for name, _ in edit.replaced}, key=str.casefold))
 
@@ -378,7 +361,7 @@ def _plan_package_run(run: _Run, package: PackageInput, texts: dict[str, str], s
         result = rendered.get(name)
         try:
             fmt, keys = _structured_keys(result.text if result is not None else texts[name], formats, candidates,
-                                         package, name, run.step.name)
+                                         package, name, run.step)
         except DeployError:
             if result is not None and result.missing:
                 continue  # a token left in place broke the file; the missing names are reported
