@@ -5,7 +5,8 @@ Each package a step deploys is read once, in place, by the package layer's own m
 problem instead of stopping at the first). A ``substitute`` or ``structured_config`` pattern
 that matches no file of the package is an error (the step would quietly change nothing), with
 the package's closest file names as the suggestion. The files a step substitutes come back as
-templates for :mod:`bundlekit.export.lint_templates`.
+templates for :mod:`bundlekit.export.lint_templates`; the files structured configuration applies
+to are parsed by :mod:`bundlekit.export.lint_configs`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from bundlekit.core.names import QUOTED_LENGTH, quoted
 from bundlekit.errors import BundleError
+from bundlekit.export.lint_configs import ConfigPaths, check_config_files, check_config_paths, config_patterns
 from bundlekit.export.lint_model import ERROR, Finding, line_column, locate, value_offset
 from bundlekit.export.lint_templates import Template
 from bundlekit.package.archive import member_matches
@@ -70,6 +72,7 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
     by_id: dict[str, int] = {}
     for i, p in enumerate(packages):
         by_id.setdefault(p["id"].casefold(), i)
+    paths = ConfigPaths()  # the configuration files' key paths, across packages
     uses: dict[int, list[int]] = {}
     for n, step in enumerate(doc.get("steps", [])):
         if step.get("type") == "package" and step.get("package", "").casefold() in by_id:
@@ -83,7 +86,7 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
         steps = [doc["steps"][n] for n in step_numbers]
         substituted = sorted({p for s in steps for p in s.get("substitute", [])})
         try:
-            survey = survey_package(archive, substituted, SCAN_LIMIT)
+            survey = survey_package(archive, substituted + config_patterns(steps), SCAN_LIMIT)
         except BundleError as err:
             at = locate(text, ["packages", i, "file"])
             line, column = line_column(text, at) if at is not None else (None, None)
@@ -113,11 +116,12 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
                                             file, f"steps[{n}].{key}[{k}]", line, column,
                                             _near_files(pattern, survey.files) or
                                             "patterns are relative to the package root, like 'config/*.json'"))
+        findings += check_config_files(doc, shown, steps, survey.texts, paths)
         for member, body in survey.texts:
             for n, s in zip(step_numbers, steps):
                 if member_matches(member, s.get("substitute", [])):
                     templates.append(Template(body, shown, member, step=n, strict=False))
-    return findings, templates
+    return findings + check_config_paths(doc, text, file, paths), templates
 
 
 def _ambiguous_scripts(files: tuple[str, ...], entry: dict[str, Any], shown: str) -> list[Finding]:

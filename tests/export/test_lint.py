@@ -226,7 +226,7 @@ def test_a_placeholder_no_step_uses_is_a_warning_and_lint_still_exits_0(release_
 
 def _hostile_zip(path: Path) -> None:
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("appsettings.json", '{"ApiKey": "#{Acme.ApiKey}"}')
+        z.writestr("appsettings.json", '{"ApiKey": "#{Acme.ApiKey}", "ConnectionStrings": {"Default": ""}}')
         z.writestr("index.html", "<p>")
         z.writestr("../escape.sh", "x")
         z.writestr("/etc/cron.d/x", "x")
@@ -258,7 +258,8 @@ def test_a_tar_with_a_device_and_a_link_leaving_the_package_is_refused_in_develo
     package = release_dir / "packages" / "Acme.Web.1.4.0.tar.gz"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as t:
-        for name, data in (("appsettings.json", b'{"ApiKey": "#{Acme.ApiKey}"}'), ("index.html", b"<p>")):
+        for name, data in (("appsettings.json", b'{"ApiKey": "#{Acme.ApiKey}", "ConnectionStrings": {"Default": ""}}'),
+                           ("index.html", b"<p>")):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))

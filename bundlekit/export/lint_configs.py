@@ -1,0 +1,207 @@
+"""Lint of the configuration files a deployment will parse: every file structured configuration
+variables apply to, read with the deployment's own parsers, and variable names that look like a
+path into such a file but match none.
+
+The files are the ones :mod:`bundlekit.runtime.structured.selection` picks for the deploy
+preflight: a step's ``structured_config`` globs, the ``.json`` files among its ``substitute``
+patterns, ``appsettings.json``, and ``appsettings.<environment>.json`` for every environment
+the release names (a lifecycle phase, a step filter, a variable scope). Another
+``appsettings.*.json`` is parsed too, and a problem in it is a warning: it breaks a deployment
+only to the environment it is named after. Each file is parsed as the preflight parses it
+(:func:`~bundlekit.runtime.structured.apply_config`, same formats in the same order); a file the
+step also substitutes is parsed as written; when that fails at a ``#{...}`` token, it is parsed
+again after substitution with the release's own values (unscoped first), since the token may be
+what makes it parse (``"Port": #{Port}``), and skipped when a token stays unresolved (a
+placeholder: its value comes at deploy time). A failure elsewhere is reported where it is in the
+file as written.
+A problem is reported with the member, line and column, code ``invalid_structured_config`` (the
+preflight's) and the fix for why the file is configured.
+
+Then, as ``spec/substitution.md`` section 9 asks of lint: a variable whose name is a ``:`` path
+(``Logging:LogLevel:Defualt``) that no JSON or YAML configuration file of the release has
+replaces nothing; it is a warning (``config_path_matches_nothing``) with the closest paths the
+files do have.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from bundlekit.core.text import closest
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, line_column, locate
+from bundlekit.package.archive import member_matches
+from bundlekit.runtime.structured import ConfigParseError, apply_config
+from bundlekit.runtime.structured.base import is_reserved
+from bundlekit.runtime.structured.selection import config_fix, structured_files
+from bundlekit.substitution import VariableDictionary, render
+
+__all__ = ["config_patterns", "ConfigPaths", "check_config_files", "check_config_paths"]
+
+_TOKEN = re.compile(r"#\{[^}\n]*\}?")
+_ENVIRONMENT_FILE = re.compile(r"appsettings\.(.+)\.json", re.IGNORECASE)
+#: Names that are XPaths or templates, not key paths: never compared with the files' paths.
+_NOT_A_KEY_PATH = re.compile(r"[/\[\]@#{}]")
+
+
+def config_patterns(steps: Sequence[dict[str, Any]]) -> list[str]:
+    """Patterns of every member the package steps' structured configuration could apply to,
+    in any environment (for reading them out of the package once)."""
+    out = {"appsettings.json", "appsettings.*.json"}
+    for s in steps:
+        out.update(s.get("structured_config", []))
+        out.update(p for p in s.get("substitute", []) if p.lower().endswith(".json"))
+    return sorted(out)
+
+
+@dataclass
+class ConfigPaths:
+    """The key paths of the JSON and YAML configuration files read so far, across packages:
+    casefolded path -> (path as written, member, package file shown)."""
+
+    paths: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    files: int = 0
+
+
+def _environments(doc: dict[str, Any]) -> set[str]:
+    named = {e for p in doc.get("lifecycle", {}).get("phases", []) for e in p.get("environments", [])}
+    named.update(e for s in doc.get("steps", []) for e in s.get("environments", []))
+    for v in doc.get("variables", []):
+        scoped = v.get("scope", {}).get("environment", [])
+        named.update([scoped] if isinstance(scoped, str) else scoped)
+    return {e.casefold() for e in named}
+
+
+def _release_values(doc: dict[str, Any]) -> VariableDictionary:
+    """Each variable's value as written in the release, the unscoped one first (placeholders and
+    values read at export time have none here)."""
+    values: dict[str, str] = {}
+    for v in sorted(doc.get("variables", []), key=lambda v: bool(v.get("scope"))):
+        if isinstance(v.get("value"), str):
+            values.setdefault(v["name"].casefold(), v["value"])
+    return VariableDictionary(values)
+
+
+def _key_paths(fmt: str, text: str) -> list[str]:
+    """Every key path of a JSON or YAML document (``A:B:0``), parents before children."""
+    if fmt == "json":
+        from bundlekit.runtime.structured.jsonread import read_json
+        return [":".join(str(k) for k in path) for path in read_json(text)[1] if path]
+    if fmt != "yaml":
+        return []
+    from bundlekit.runtime.structured.yamlfile import _yaml
+    out: list[str] = []
+    stack: list[tuple[Any, tuple[str, ...]]] = [(d, ()) for d in _yaml().load_all(text)]
+    while stack:
+        node, path = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in items:
+            out.append(":".join(path + (str(key),)))
+            stack.append((child, path + (str(key),)))
+    return out
+
+
+def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str, Any]],
+                       texts: Sequence[tuple[str, str]], paths: ConfigPaths) -> list[Finding]:
+    """Findings for the configuration files among ``texts`` (``(member, text)`` read from the
+    package at ``shown``) that the package ``steps`` configure; their key paths go into ``paths``."""
+    environments = _environments(doc)
+    values: VariableDictionary | None = None
+    findings: dict[str, Finding] = {}
+    names = [member for member, _ in texts]
+    by_member = dict(texts)
+    for s in steps:
+        substitute, listed = s.get("substitute", []), s.get("structured_config", [])
+        chosen = structured_files(names, substitute, listed, "")
+        by_environment = {m: e for m in names if m not in chosen and (e := _ENVIRONMENT_FILE.fullmatch(m))}
+        chosen.update((m, ("json",)) for m in by_environment)
+        for member, formats in sorted(chosen.items()):
+            if member in findings:
+                continue
+            env = by_environment.get(member)
+            severity = WARNING if env is not None and env.group(1).casefold() not in environments else ERROR
+            text = by_member[member]
+            try:
+                fmt = _parse(text, formats)
+            except ConfigParseError as error:
+                if member_matches(member, substitute) and _in_token(text, error):
+                    values = values if values is not None else _release_values(doc)
+                    rendered = render(text, values, allow_missing=True, lenient_syntax=True)
+                    try:
+                        fmt = _parse(rendered.text, formats)
+                    except ConfigParseError:
+                        if rendered.missing:
+                            continue  # a token left in place broke it; the names are reported elsewhere
+                    except ImportError:
+                        continue
+                    else:
+                        _collect(paths, fmt, rendered.text, member, shown)
+                        continue
+                findings[member] = _finding(severity, error, member, shown, s, env)
+                continue
+            except ImportError:  # a format whose library this zone lacks: the preflight says so
+                continue
+            _collect(paths, fmt, text, member, shown)
+    return list(findings.values())
+
+
+def _in_token(text: str, error: ConfigParseError) -> bool:
+    """Whether the problem is at a ``#{...}`` token (or right after one), so substitution decides it."""
+    if not error.line:
+        return True
+    start = sum(len(line) for line in text.splitlines(keepends=True)[:error.line - 1])
+    at = start + error.column - 1
+    for m in _TOKEN.finditer(text, max(0, start - 4096)):
+        if m.start() > at:
+            return False
+        if at <= m.end():
+            return True
+    return False
+
+
+def _parse(text: str, formats: tuple[str, ...]) -> str:
+    return apply_config(text, {}, formats)[0]
+
+
+def _finding(severity: str, error: ConfigParseError, member: str, shown: str, step: dict[str, Any],
+             env: re.Match[str] | None) -> Finding:
+    only = f" to environment {env.group(1)!r}" if env is not None and severity == WARNING else ""
+    fix = config_fix(member, step.get("substitute", []), step.get("structured_config", []))
+    return Finding(severity, "invalid_structured_config",
+                   f"{member} is {error}: a deployment{only} of step {step['name']!r} would refuse it before "
+                   "anything runs", shown, member, error.line or None, error.column or None,
+                   f"fix the file in the package, or {fix}")
+
+
+def _collect(paths: ConfigPaths, fmt: str, text: str, member: str, shown: str) -> None:
+    try:
+        found = _key_paths(fmt, text)
+    except (ConfigParseError, ValueError, RecursionError):
+        return
+    if fmt in ("json", "yaml"):
+        paths.files += 1
+    for path in found:
+        paths.paths.setdefault(path.casefold(), (path, member, shown))
+
+
+def check_config_paths(doc: dict[str, Any], text: str, file: str, paths: ConfigPaths) -> list[Finding]:
+    """A warning for each variable named like a ``:`` key path that no configuration file read has."""
+    if not paths.files:
+        return []
+    out = []
+    for i, v in enumerate(doc.get("variables", [])):
+        name = v["name"]
+        if ":" not in name or is_reserved(name) or _NOT_A_KEY_PATH.search(name) or name.casefold() in paths.paths:
+            continue
+        near = closest(name, [p for p, _, _ in paths.paths.values()], n=3, cutoff=0.75)
+        at = locate(text, ["variables", i, "name"])
+        line, column = line_column(text, at) if at is not None else (None, None)
+        where = {p: member for p, member, _ in paths.paths.values()}
+        out.append(Finding(WARNING, "config_path_matches_nothing",
+                           f"variable {name!r} is named like a configuration path, but no JSON or YAML file that "
+                           "structured configuration applies to has it, so it replaces nothing", file,
+                           f"variables[{i}].name", line, column,
+                           "did you mean " + " or ".join(f"{n!r} ({where[n]})" for n in near) + "?" if near else
+                           "paths are keys joined by ':' (Logging:LogLevel:Default), array elements by number"))
+    return out
