@@ -25,6 +25,7 @@ from bundlekit.errors import UsageError
 from bundlekit.export.inventory import Inventory
 from bundlekit.export.lint_model import ERROR, WARNING, Finding, key_path, line_column, locate, parse_key_path, \
     value_offset
+from bundlekit.export.lint_configs import check_json_members
 from bundlekit.export.lint_package import check_packages
 from bundlekit.export.lint_scope import check_placeholders, check_scopes
 from bundlekit.export.lint_templates import (Template, check_templates, referenced_steps, step_name_findings,
@@ -264,6 +265,7 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     findings += disabled_step_outputs(templates, steps, off)
     findings += package_findings
     findings += check_templates(templates, variables, steps)
+    findings += check_json_members(templates, doc)
     positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))
     findings += check_scopes(doc, text, file, inventory)

@@ -20,11 +20,14 @@ preflight's) and the fix for why the file is configured.
 Then, as ``spec/substitution.md`` section 9 asks of lint: a variable whose name is a ``:`` path
 (``Logging:LogLevel:Defualt``) that no JSON or YAML configuration file of the release has
 replaces nothing; it is a warning (``config_path_matches_nothing``) with the closest paths the
-files do have.
+files do have. And a template path into a JSON value whose last member the value does not have
+(``#{Cfg.Db.Prot}``, which renders empty, as in Octostache) is a warning
+(``json_member_missing``) with the members the value does have.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -35,9 +38,10 @@ from bundlekit.package.archive import member_matches
 from bundlekit.runtime.structured import ConfigParseError, apply_config
 from bundlekit.runtime.structured.base import is_reserved
 from bundlekit.runtime.structured.selection import config_fix, structured_files
-from bundlekit.substitution import VariableDictionary, render
+from bundlekit.export.lint_templates import Template
+from bundlekit.substitution import SubstitutionError, VariableDictionary, render
 
-__all__ = ["config_patterns", "ConfigPaths", "check_config_files", "check_config_paths"]
+__all__ = ["config_patterns", "ConfigPaths", "check_config_files", "check_config_paths", "check_json_members"]
 
 _TOKEN = re.compile(r"#\{[^}\n]*\}?")
 _ENVIRONMENT_FILE = re.compile(r"appsettings\.(.+)\.json", re.IGNORECASE)
@@ -205,3 +209,49 @@ def check_config_paths(doc: dict[str, Any], text: str, file: str, paths: ConfigP
                            "did you mean " + " or ".join(f"{n!r} ({where[n]})" for n in near) + "?" if near else
                            "paths are keys joined by ':' (Logging:LogLevel:Default), array elements by number"))
     return out
+
+
+_LAST_STEP = re.compile(r"(\.[^.\[\]]+|\[[^\[\]]*\])$")
+
+
+def check_json_members(templates: Sequence[Template], doc: dict[str, Any]) -> list[Finding]:
+    """A warning for each path into a JSON value a template writes whose last member the value
+    does not have (``#{Cfg.Db.Prot}``: rendered empty, as in Octostache), with the members it
+    does have. Rendered with the release's own values (unscoped first), so a member only a
+    scoped value has can be reported: a warning, not an error."""
+    values = _release_values(doc)
+    out: list[Finding] = []
+    for t in templates:
+        if "#{" not in t.text:
+            continue
+        try:
+            absent = render(t.text, values, allow_missing=True, lenient_syntax=True).absent
+        except SubstitutionError:  # a cycle or a value without bound: reported by the checks that own them
+            continue
+        folded = t.text.casefold()
+        for display in absent:
+            at = folded.find(display.casefold())
+            parent = _LAST_STEP.sub("", display)
+            if at < 0 or parent == display:
+                continue  # read through another variable's value: reported where it is written
+            member = display[len(parent):].lstrip(".").strip("[]").strip()
+            members = _members(parent, values)
+            near = closest(member, members, n=3, cutoff=0.6)
+            line, column = t.position(at)
+            out.append(Finding(WARNING, "json_member_missing",
+                               f"#{{{display}}} names member {member!r}, which the JSON value {parent} does not "
+                               "have, so it renders empty", t.file, t.path, line, column,
+                               "did you mean " + " or ".join(repr(n) for n in near) + "?" if near else
+                               ("its members are " + ", ".join(repr(m) for m in members[:10]) if members else None)))
+    return out
+
+
+def _members(parent: str, values: VariableDictionary) -> list[str]:
+    """The member names (or indexes) of the JSON value at ``parent``, or none when it is not one."""
+    try:
+        data = json.loads(render("#{" + parent + "}", values, allow_missing=True).text)
+    except (ValueError, SubstitutionError):
+        return []
+    if isinstance(data, dict):
+        return [str(k) for k in data]
+    return [str(i) for i in range(len(data))] if isinstance(data, list) else []

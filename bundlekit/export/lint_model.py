@@ -41,6 +41,7 @@ FINDING_CODES: dict[str, str] = {
     "unreferenceable_step_name": "a step name #{Octopus.Action[...]} cannot name (it contains '[', ']', '{' or '}')",
     "pattern_matches_nothing": "a substitute or structured_config pattern matches no file of the step's package",
     "config_path_matches_nothing": "a variable named like a configuration path (A:B) that no configuration file has",
+    "json_member_missing": "a template path into a JSON value names a member the value does not have (renders empty)",
     "unknown_environment": "an environment no lifecycle phase (or target inventory) has, or a near-miss of one",
     "unknown_role": "a role scope no step has (or no target in the inventory has)",
     "unknown_step": "a variable scoped to a step the release does not have",

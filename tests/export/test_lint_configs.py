@@ -115,3 +115,27 @@ def test_export_refuses_a_package_whose_configuration_a_deployment_would_refuse(
         ("invalid_structured_config", "appsettings.json", 2, 32)]
     assert "leave it out of the step's substitute patterns" in error["details"][0]["suggestion"]
     assert snapshot(zones.dev.home, out) == before
+
+
+def test_a_misspelt_member_of_a_json_value_is_a_warning_with_the_members_it_has(release_dir: Path) -> None:
+    path = release_dir / RELEASE
+    path.write_text(path.read_text() + """
+[[variables]]
+name = "Cfg"
+value = '{"Db": {"Port": 5432, "Host": "db"}, "Tags": ["a"]}'
+
+[[steps]]
+name = "Use cfg"
+type = "script"
+syntax = "bash"
+roles = ["db"]
+script = 'echo #{Cfg.Db.Prot} #{Cfg.Db.Host} #{cfg[Db][hots]} #{Cfg.Tags[0]}'
+""")
+    code, report = lint(path)
+    assert code == 0
+    found = [(f["severity"], f["path"], f["column"], f["suggestion"]) for f in only(report, "json_member_missing")]
+    assert found == [("warning", "steps[3].script", 18, "did you mean 'Port'?"),
+                     ("warning", "steps[3].script", 48, "did you mean 'Host'?")]
+    assert only(report, "json_member_missing")[0]["message"] == (
+        "#{Cfg.Db.Prot} names member 'Prot', which the JSON value Cfg.Db does not have, so it renders empty")
+    assert len(report["findings"]) == 2
