@@ -9,8 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bundlekit.runtime.files import apply_structured_file
+from bundlekit.runtime.structured.jsonread import read_json
 from tests.conftest import raises_code
 
 
@@ -187,3 +190,24 @@ def test_a_parse_error_names_line_and_column_in_characters(tmp_path: Path, text:
     with raises_code("invalid_structured_config") as caught:
         replace_json_values(path, {"a": "2"})
     assert f"at line {line}, column {column}:" in caught.value.message
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_JSON, indent=st.sampled_from([None, 2, "\t"]), ascii_only=st.booleans())
+def test_strict_json_reads_as_the_standard_library_reads_it_and_every_span_holds_its_value(
+        value: object, indent: int | str | None, ascii_only: bool) -> None:
+    text = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
+    data, spans = read_json(text)
+    assert data == json.loads(text)
+    for path, (start, end) in spans.items():
+        expected = data
+        for step in path:
+            expected = expected[step]  # type: ignore[index]
+        assert json.loads(text[start:end]) == expected

@@ -32,6 +32,8 @@ MAX_DEPTH = 256
 Spans = Dict[Tuple[Union[str, int], ...], Tuple[int, int]]
 
 _BLANK = re.compile(r"(?:[ \t\r\n]+|//[^\r\n]*|/\*[\s\S]*?\*/)*")
+_BLANK_STARTS = frozenset(" \t\r\n/")
+_NUMBER_STARTS = frozenset("-0123456789")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _DOUBLE = re.compile(r'"(?:[^"\\\x00-\x1f]+|\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4}))*"')
 _SINGLE = re.compile(r"'(?:[^'\\\x00-\x1f]+|\\(?:['\"\\/bfnrt]|u[0-9A-Fa-f]{4}))*'")
@@ -54,6 +56,8 @@ class _Reader:
         return ConfigParseError("json", reason, line, column)
 
     def blank(self) -> None:
+        if self.s[self.i:self.i + 1] not in _BLANK_STARTS:  # most tokens follow one another directly
+            return
         match = _BLANK.match(self.s, self.i)
         assert match is not None  # the pattern matches the empty string
         self.i = match.end()
@@ -86,7 +90,7 @@ class _Reader:
         return value
 
     def scalar(self) -> Any:
-        word = _NAME.match(self.s, self.i)
+        word = None if self.s[self.i:self.i + 1] in _NUMBER_STARTS else _NAME.match(self.s, self.i)
         if word is not None:
             if word.group(0) not in _WORDS:
                 raise self.fail(f"{word.group(0)} is not valid JSON" if word.group(0) in ("NaN", "Infinity",
@@ -111,6 +115,8 @@ class _Reader:
             raise self.fail(self._string_problem())
         self.i = match.end()
         body = match.group(0)[1:-1]
+        if "\\" not in body:
+            return body
         if pattern is _SINGLE:  # as a double-quoted string: \' is ', a bare " needs escaping
             body = re.sub(r"\\(.)|\"", lambda m: "\\\"" if m.group(0) == "\"" else
                           ("'" if m.group(1) == "'" else m.group(0)), body)
