@@ -4,11 +4,11 @@
 
 One variable named ``//comment()`` selects every comment of the document and replaces each
 (``apply_xml``). Each replacement finds its comment's span by one look-up, so the time per
-comment should not grow with the number of comments. This prints the best time of R runs
-(the least disturbed by other work on a shared machine) for a file of N and of M comments (each an element with a comment before it), the time per comment of
-each, and their ratio (large / small): near 1 when the work is linear, near M / N when each
-replacement searched the list of comments, as it did before. The baseline is the small file,
-in the same run on the same machine.
+comment should not grow with the number of comments. This prints the best time of R runs (the
+least disturbed by other work on a shared machine) for a file of N and of M comments (each an
+element with a comment before it), the time per comment of each, and their ratio (large /
+small): near 1 when the work is linear, near M / N when each replacement searched the list of
+comments, as it did before. The baseline is the small file, in the same run on the same machine.
 """
 
 from __future__ import annotations

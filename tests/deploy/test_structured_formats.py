@@ -99,7 +99,8 @@ def test_yaml_block_scalars_aliases_and_structures_fall_back_to_the_round_trip_d
 
 @pytest.mark.parametrize("text, value, expected", [
     ("a:\n  list:\n    - x\n", '["p", "yes", "1"]', "a:\n  list:\n    - p\n    - yes\n    - '1'\n"),
-    ("a:\n  m:\n    k: 1\n", '{"k": 2, "n": [1, {"z": true}]}', "a:\n  m:\n    k: 2\n    n:\n    - 1\n    - z: true\n"),  # the file's sequence indent (none here)
+    # the nested sequence takes the file's sequence indent (none here)
+    ("a:\n  m:\n    k: 1\n", '{"k": 2, "n": [1, {"z": true}]}', "a:\n  m:\n    k: 2\n    n:\n    - 1\n    - z: true\n"),
     ("a: [x]\nb: {k: 1}\n", None, None),
 ])
 def test_yaml_a_structure_is_written_in_the_style_the_replaced_one_had(text: str, value: str | None,

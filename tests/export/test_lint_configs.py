@@ -77,8 +77,8 @@ def test_a_listed_yaml_file_and_an_environment_file_no_environment_uses(release_
 
 
 def test_a_substituted_file_that_parses_only_once_its_tokens_are_substituted_is_clean(release_dir: Path) -> None:
-    repack(release_dir, {"appsettings.json": '{"Port": #{Acme.Port}, "ConnectionStrings": {"Default": "#{Acme.Db.Name}"}'
-                                             ', "ApiKey": "#{Acme.ApiKey}"}'})
+    repack(release_dir, {"appsettings.json": '{"Port": #{Acme.Port}, "ConnectionStrings": '
+                                             '{"Default": "#{Acme.Db.Name}"}, "ApiKey": "#{Acme.ApiKey}"}'})
     path = release_dir / RELEASE
     path.write_text(path.read_text() + '\n[[variables]]\nname = "Acme.Port"\nvalue = "8080"\n')
     code, report = lint(path)

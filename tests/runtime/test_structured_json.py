@@ -173,8 +173,8 @@ def test_a_structure_replacing_a_value_is_indented_like_the_file_and_keeps_crlf(
     path = tmp_path / "appsettings.json"
     path.write_bytes(b'{\r\n    "A": {\r\n        "B": 1\r\n    }, // keep\r\n    "C": 2\r\n}\r\n')
     replace_json_values(path, {"A": '{"X": [1, "y"]}', "C": "3.50"})
-    assert path.read_bytes() == (b'{\r\n    "A": {\r\n        "X": [\r\n            1,\r\n            "y"\r\n        ]\r\n'
-                                 b'    }, // keep\r\n    "C": 3.50\r\n}\r\n')
+    assert path.read_bytes() == (b'{\r\n    "A": {\r\n        "X": [\r\n            1,\r\n'
+                                 b'            "y"\r\n        ]\r\n    }, // keep\r\n    "C": 3.50\r\n}\r\n')
 
 
 @pytest.mark.parametrize("text, line, column", [
