@@ -48,16 +48,19 @@ def test_the_runner_deploys_with_python(version: str, tmp_path: Path) -> None:
         "index.html": "<h1>#{Title}</h1>\n",
         "values.yaml": "# chart\nport: 80   # public\n",
         "app.properties": "# db\ndb.url=jdbc:dev\n",
+        "appsettings.json": '{\n  // the shop database\n  "Db": {"Url": "dev",},\n}\n',
     })
     target = LocalFolderTarget("web-01", "Production", frozenset({"web"}), tmp_path / "web-01",
                                Isolation("unconfined", python=PYTHONS[version]))
     steps = [script("Hello", 'python3 -c "import sys; print(sys.version_info[:2])"'),
              Step(name="Install", type="package", roles=("web",), package="Acme.Web", substitute=("index.html",),
                   structured_config=("values.yaml", "*.properties"))]
-    record = deploy(request_for(steps, [var("Title", "Shop"), var("port", "8080"), var("db.url", "jdbc:prod")],
+    record = deploy(request_for(steps, [var("Title", "Shop"), var("port", "8080"), var("db.url", "jdbc:prod"),
+                                        var("Db:Url", "prod")],
                                 targets=(target,), packages=(package,)))
     assert record.state == "Success", record.runs
     root = tmp_path / "web-01" / "Acme.Web" / "1.0.0"
     assert (root / "index.html").read_text() == "<h1>Shop</h1>\n"
     assert (root / "values.yaml").read_text() == "# chart\nport: 8080   # public\n"
     assert (root / "app.properties").read_text() == "# db\ndb.url=jdbc:prod\n"
+    assert (root / "appsettings.json").read_text() == '{\n  // the shop database\n  "Db": {"Url": "prod",},\n}\n'
