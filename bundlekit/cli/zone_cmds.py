@@ -11,6 +11,8 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.node_cmds import password_file_option, password_from, state_url
+from bundlekit.cli.passphrase import install as install_passphrase_source
+from bundlekit.cli.passphrase import passphrase_file_option, read_passphrase_file
 from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -27,6 +29,7 @@ from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone, init_zone
+from bundlekit.zone.keyfiles import set_passphrase_source
 from bundlekit.zone.rotation import rotate_key
 
 
@@ -42,9 +45,12 @@ from bundlekit.zone.rotation import rotate_key
               help="Keep packages in this folder (new or empty; one every node mounts) instead of HOME/packages; "
                    "it is marked as this zone's.")
 @password_file_option
+@passphrase_file_option("Protect the zone's private keys with the passphrase in this file (one line; "
+                        "`bundlekit keys protect` does it later). Commands that need a key then read it from "
+                        "the file BUNDLEKIT_PASSPHRASE_FILE names, or ask on a terminal.")
 @json_option
 def init(zone_name: str, home: str | None, state: str | None, package_store: Path | None,
-         password_file: Path | None, as_json: bool) -> None:
+         password_file: Path | None, passphrase_file: Path | None, as_json: bool) -> None:
     """Create a zone: signing and sealing keys, a zone id and the state database."""
     if state is None and password_file is not None:
         raise UsageError("--state-password-file is the password of a PostgreSQL state: give --state "
@@ -52,12 +58,19 @@ def init(zone_name: str, home: str | None, state: str | None, package_store: Pat
     if state is None and os.environ.get("BUNDLEKIT_STATE"):
         echo("warning: init ignores the BUNDLEKIT_STATE environment variable; this zone's state is HOME/state.db "
              "(SQLite). To put it in PostgreSQL, give --state URL", err=True)
-    z = init_zone(resolve_home(home), zone_name, clock.now(), state=state_url(state, "--state"),
-                  password=password_from(password_file), package_store=package_store)
-    info: dict[str, str | None] = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home),
-                                   "signing_key_id": z.signing_key_id,
-            "sealing_key_id": z.sealing_key_id, "state": str(z.settings.state or "state.db"),
-            "package_store": str(z.store.base)}
+    passphrase = (read_passphrase_file(passphrase_file, f"--passphrase-file {passphrase_file}")
+                  if passphrase_file is not None else None)
+    if passphrase is not None:
+        set_passphrase_source(lambda why: passphrase)  # the keys just made, for the ids below
+    try:
+        z = init_zone(resolve_home(home), zone_name, clock.now(), state=state_url(state, "--state"),
+                      password=password_from(password_file), package_store=package_store, passphrase=passphrase)
+        info: dict[str, str | None] = {"name": z.name, "zone_id": z.zone_id, "home": str(z.home),
+                                       "signing_key_id": z.signing_key_id, "sealing_key_id": z.sealing_key_id,
+                                       "state": str(z.settings.state or "state.db"), "package_store": str(z.store.base),
+                                       "keys_protected": "yes" if passphrase is not None else "no"}
+    finally:
+        install_passphrase_source()
     with z:
         info["worker_warning"] = notice = worker_notice(z)
     if as_json:
@@ -268,7 +281,7 @@ def trust_revoke(key_id: str, reason: str, home: str | None, as_json: bool) -> N
 
 @cli.group(epilog="bundlekit keys new --name alice -o alice")
 def keys() -> None:
-    """Approvers' personal signing keys."""
+    """Approvers' personal signing keys, and the passphrase protecting the zone's own keys."""
 
 
 @keys.command("new", epilog="bundlekit keys new --name alice -o alice   # writes alice.key and alice.pub")

@@ -4,8 +4,8 @@ Layout::
 
     HOME/                    mode 0700: only the zone's owner enters
       zone.json              name, zone id, created (public)
-      keys/signing.key       Ed25519 private key, raw 32 bytes, mode 0600
-      keys/sealing.key       X25519 private key, raw 32 bytes, mode 0600
+      keys/signing.key       Ed25519 private key, raw 32 bytes or passphrase-protected (spec/keys.md), 0600
+      keys/sealing.key       X25519 private key, the same
       keys/retired/          signing keys replaced by `rotate-key` (co-sign for 90 days), 0600
       keys/ssh_client.key    the zone's SSH client key (OpenSSH format, 0600), made by `targets ssh-key`
       keys/state.password    the PostgreSQL state's password, if one was given (0600)
@@ -40,7 +40,9 @@ from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.zone.db import Database
-from bundlekit.zone.keyring import Keyring, read_key_file
+from bundlekit.format.passphrase import derive, new_kdf, protect_key
+from bundlekit.zone.keyfiles import read_key_file, read_public
+from bundlekit.zone.keyring import Keyring
 from bundlekit.zone.location import (Settings, StateURL, read_password, read_settings, settings_path, store_password,
                                      write_settings)
 from bundlekit.zone.state import Found, open_state, open_url, state_path, stored_zone
@@ -65,6 +67,7 @@ class Zone:
         self.settings = settings if settings is not None else read_settings(home)
         self._db: Database | None = None
         self._signing: Ed25519PrivateKey | None = None
+        self._sealing: X25519PrivateKey | None = None
         self._store_checked = False
 
     @property
@@ -137,7 +140,12 @@ class Zone:
         self._signing = None
 
     def sealing_key(self) -> X25519PrivateKey:
-        return X25519PrivateKey.from_private_bytes(read_key_file(self.home / "keys" / "sealing.key"))
+        """The zone's sealing key (``key_missing``, ``invalid_zone_key``; when the keys are
+        protected, the passphrase refusals of ``zone/keyfiles.py``). Read once per opened zone."""
+        if self._sealing is None:
+            self._sealing = X25519PrivateKey.from_private_bytes(read_key_file(self.home / "keys" / "sealing.key",
+                                                                              "x25519"))
+        return self._sealing
 
     @property
     def signing_key_id(self) -> str:
@@ -145,7 +153,10 @@ class Zone:
 
     @property
     def sealing_key_id(self) -> str:
-        return key_id("x25519", raw_public(self.sealing_key()))
+        """The sealing key's id, read without the passphrase (a protected key file states its public key)."""
+        if self._sealing is not None:
+            return key_id("x25519", raw_public(self._sealing))
+        return key_id("x25519", read_public(self.home / "keys" / "sealing.key", "x25519"))
 
     def card(self) -> IdentityCard:
         return IdentityCard(self.name, self.zone_id, raw_public(self.signing_key()),
@@ -175,13 +186,15 @@ def _check_new_home(home: Path) -> None:
 
 
 def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | None = None,
-              password: str | None = None, package_store: Path | None = None) -> Zone:
+              password: str | None = None, package_store: Path | None = None,
+              passphrase: bytes | None = None) -> Zone:
     """Create a new zone home; refuses to touch an existing zone or a non-empty folder.
 
     ``state`` puts the zone's state in that PostgreSQL database (it must hold no zone:
     ``state_not_empty``; ``password`` is kept in ``keys/state.password``); ``package_store``
     is a folder for the package store other nodes can share (created if missing; it must be
     empty, ``store_mismatch``), marked as this zone's (``zone/store.py`` :data:`MARKER`).
+    ``passphrase`` protects the new private keys at rest from the start (``zone/keyfiles.py``).
     """
     IdentityCard(name, "0" * 32, b"\0" * 32, b"\0" * 32, 0)  # validates the name early
     if state is not None and (home / PENDING).is_file():
@@ -208,8 +221,14 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
         keys.mkdir(mode=0o700)
         signing = Ed25519PrivateKey.generate()
         sealing = X25519PrivateKey.generate()
-        write_atomic(keys / "signing.key", raw_private(signing), mode=0o600)
-        write_atomic(keys / "sealing.key", raw_private(sealing), mode=0o600)
+        if passphrase is None:
+            write_atomic(keys / "signing.key", raw_private(signing), mode=0o600)
+            write_atomic(keys / "sealing.key", raw_private(sealing), mode=0o600)
+        else:
+            kdf = new_kdf()
+            wrap = derive(passphrase, kdf)
+            write_atomic(keys / "signing.key", protect_key("ed25519", raw_private(signing), kdf, wrap), mode=0o600)
+            write_atomic(keys / "sealing.key", protect_key("x25519", raw_private(sealing), kdf, wrap), mode=0o600)
         if password is not None:
             store_password(home, password)
         if settings != Settings():

@@ -34,14 +34,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bundlekit.core.atomic import write_atomic
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import RotationStatement, parse_rotation
 from bundlekit.zone.db import Reader, Writer
+from bundlekit.zone.keyfiles import RESTORE, read_key_file, write_key_file
 
-__all__ = ["Keyring", "signing_name", "SSH_CLIENT"]
+__all__ = ["Keyring", "signing_name", "SSH_CLIENT", "RESTORE", "read_key_file"]
 
 _WRAP_INFO = b"bundlekit/1 zone key wrap"
 _AD_DOMAIN = b"bundlekit/1 zone key"
@@ -157,32 +157,13 @@ class Keyring:
         return key, left
 
     def install(self, key: Ed25519PrivateKey, retired: list[Ed25519PrivateKey]) -> None:
-        """Make ``key`` this node's signing key, keeping each of ``retired`` as a retired key file."""
+        """Make ``key`` this node's signing key, keeping each of ``retired`` as a retired key file
+        (protected, as the signing key, when the home's keys are: ``zone/keyfiles.py``)."""
         folder = self.keys / "retired"
         folder.mkdir(mode=0o700, exist_ok=True)
         for old in retired:
-            write_atomic(folder / f"{key_id('ed25519', raw_public(old))}.key", raw_private(old), mode=0o600)
-        write_atomic(self.keys / "signing.key", raw_private(key), mode=0o600)
-
-
-#: What to do about a zone key file that is missing or damaged.
-RESTORE = "Restore it from a backup of this home or from another node of the zone (the same file in its keys folder)"
-
-
-def read_key_file(path: Path) -> bytes:
-    """A raw 32-byte key file (``key_missing``, ``invalid_zone_key``)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StateError(f"{path}: key file missing; the zone home is incomplete. {RESTORE}",
-                         code="key_missing") from None
-    except OSError as error:
-        raise StateError(f"{path}: cannot read the key file ({error.strerror or error}). {RESTORE}",
-                         code="invalid_zone_key") from None
-    if len(data) != 32:
-        raise StateError(f"{path}: not a 32-byte key file ({len(data)} bytes); it is damaged. {RESTORE}",
-                         code="invalid_zone_key")
-    return data
+            write_key_file(self.keys, f"retired/{key_id('ed25519', raw_public(old))}.key", "ed25519", raw_private(old))
+        write_key_file(self.keys, "signing.key", "ed25519", raw_private(key))
 
 
 def _signing_key(secret: bytes, kid: str) -> Ed25519PrivateKey:

@@ -1,0 +1,125 @@
+"""`keys protect`, `keys unprotect`, `keys status` and `doctor`: the zone's private keys at rest.
+
+The work is in ``zone/keyfiles.py`` (:func:`change_protection`, :func:`key_states`); these
+commands read the passphrases (``cli/passphrase.py``) and report. Each command function does
+one zone operation and returns what it printed as a dict, so a caller that records operations
+can wrap it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.passphrase import new_passphrase, passphrase_file_option
+from bundlekit.cli.zone_cmds import keys
+from bundlekit.cli.zones import open_home
+from bundlekit.zone.keyfiles import SWAP, change_protection, key_states
+
+__all__ = ["protect_keys", "unprotect_keys", "doctor_findings"]
+
+
+def protect_keys(home: Path, passphrase_file: Path | None) -> dict[str, Any]:
+    """Protect (or re-protect under a new passphrase) every private key of the zone at ``home``."""
+    with open_home(home) as z:
+        before = key_states(z.home)
+        new = new_passphrase(passphrase_file, f"the keys of zone {z.name}")
+        after = change_protection(z.home, new)
+        return {"zone": z.name, "home": str(z.home), "changed_passphrase": all(s.protected for s in before),
+                "keys": [{"path": s.path, "protected": s.protected} for s in after]}
+
+
+def unprotect_keys(home: Path) -> dict[str, Any]:
+    """Write every private key of the zone at ``home`` raw again (the current passphrase opens them)."""
+    with open_home(home) as z:
+        after = change_protection(z.home, None)
+        return {"zone": z.name, "home": str(z.home),
+                "keys": [{"path": s.path, "protected": s.protected} for s in after]}
+
+
+@keys.command("protect", epilog="bundlekit keys protect --passphrase-file /run/secrets/prod.pass --home ./prod")
+@passphrase_file_option("A file holding the new passphrase on one line (else BUNDLEKIT_PASSPHRASE_FILE, else it is "
+                        "asked twice on the terminal). Never put a passphrase on the command line.")
+@home_option
+@json_option
+def keys_protect(passphrase_file: Path | None, home: str | None, as_json: bool) -> None:
+    """Protect the zone's private keys with a passphrase (scrypt; or change it).
+
+    Commands that need a private key then read the passphrase from the file named by
+    BUNDLEKIT_PASSPHRASE_FILE, or ask for it on a terminal. To change the passphrase, give the
+    current one that way and the new one with --passphrase-file. All keys change at once.
+    """
+    info = protect_keys(resolve_home(home), passphrase_file)
+    if as_json:
+        emit_json(info)
+    else:
+        verb = "now under the new passphrase" if info["changed_passphrase"] else "now protected by the passphrase"
+        echo(f"{len(info['keys'])} private key(s) of zone {info['zone']} {verb}. Keep the passphrase safe: "
+             "without it the keys cannot be used. Commands read it from BUNDLEKIT_PASSPHRASE_FILE or a prompt.")
+
+
+@keys.command("unprotect", epilog="bundlekit keys unprotect --home ./prod")
+@home_option
+@json_option
+def keys_unprotect(home: str | None, as_json: bool) -> None:
+    """Remove the passphrase from the zone's private keys (they are stored raw, 0600, again)."""
+    info = unprotect_keys(resolve_home(home))
+    if as_json:
+        emit_json(info)
+    else:
+        echo(f"{len(info['keys'])} private key(s) of zone {info['zone']} are no longer protected by a passphrase")
+
+
+@keys.command("status", epilog="bundlekit keys status --home ./prod --json")
+@home_option
+@json_option
+def keys_status(home: str | None, as_json: bool) -> None:
+    """Show which of the zone's private key files are protected by a passphrase (asks for none)."""
+    with open_home(home) as z:
+        states = key_states(z.home)
+    if as_json:
+        emit_json({"keys": [{"path": s.path, "kind": s.kind, "protected": s.protected} for s in states]})
+        return
+    for s in states:
+        echo(f"{s.path:<40} {s.kind:<8} {'protected' if s.protected else 'NOT protected'}")
+
+
+def doctor_findings(home: Path) -> list[dict[str, str]]:
+    """What `doctor` reports about the zone at ``home``: ``{"level", "code", "message"}`` each.
+    Reads no secret and asks for no passphrase."""
+    found: list[dict[str, str]] = []
+    with open_home(home) as z:
+        states = key_states(z.home)
+        plain = [s.path for s in states if not s.protected]
+        if plain:
+            found.append({"level": "warning", "code": "keys_unprotected",
+                          "message": f"{', '.join(plain)} not protected by a passphrase: whoever copies the home can "
+                                     f"sign and unseal as zone {z.name}. Run `bundlekit keys protect --home {z.home}`"})
+        if os.path.lexists(z.home / SWAP):
+            found.append({"level": "warning", "code": "keys_swap_left",
+                          "message": f"{z.home / SWAP} was left by a stopped `keys protect`/`unprotect` and may hold "
+                                     "old copies of the keys; run the same command again (it removes the folder)"})
+        mode = stat.S_IMODE(os.stat(z.home).st_mode)
+        if mode & 0o077:
+            found.append({"level": "warning", "code": "home_open",
+                          "message": f"{z.home} has mode {mode:04o}: other users may enter it. `chmod 700` it"})
+    return found
+
+
+@cli.command(epilog="bundlekit doctor --home ./prod\nbundlekit doctor --home ./prod --json")
+@home_option
+@json_option
+def doctor(home: str | None, as_json: bool) -> None:
+    """Check the zone's home for risky settings (unprotected keys, an open home folder); changes nothing."""
+    found = doctor_findings(resolve_home(home))
+    if as_json:
+        emit_json({"findings": found})
+        return
+    for f in found:
+        echo(f"{f['level']}: {f['message']}")
+    if not found:
+        echo("no problems found")

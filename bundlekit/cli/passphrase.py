@@ -1,0 +1,142 @@
+"""Where the command line gets a passphrase: a file, or a prompt that does not echo (decision 580).
+
+The passphrase of a zone's protected keys, and of a backup, is never on a command line or in
+the environment. It is read from:
+
+- the file ``BUNDLEKIT_PASSPHRASE_FILE`` names (the environment holds the path, never the
+  passphrase); commands that set a new passphrase also take ``--passphrase-file PATH``;
+- otherwise, on a terminal, a prompt that does not echo (a new passphrase is asked twice);
+- otherwise nothing: ``InputError`` ``passphrase_missing``, saying how to give one.
+
+A passphrase file holds one line (its trailing line break is dropped); an empty file, more
+than one line, not UTF-8 or over 1 KiB is ``invalid_passphrase``. A file other users can read
+is used with a warning. The passphrase itself is never quoted in any message.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import click
+
+from bundlekit.cli.common import echo
+from bundlekit.core.files import read_user_file
+from bundlekit.errors import InputError
+from bundlekit.format.passphrase import MAX_PASSPHRASE_BYTES
+from bundlekit.zone.keyfiles import set_passphrase_source
+
+__all__ = ["ENV", "passphrase_file_option", "read_passphrase_file", "zone_passphrase", "new_passphrase",
+           "current_passphrase", "install"]
+
+ENV = "BUNDLEKIT_PASSPHRASE_FILE"
+#: A new passphrase shorter than this many characters is refused (it is the only lock on the keys).
+MIN_NEW_CHARS = 8
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def passphrase_file_option(help: str) -> Callable[[F], F]:
+    def add(f: F) -> F:
+        return click.option("--passphrase-file", "passphrase_file", default=None,
+                            type=click.Path(dir_okay=False, path_type=Path), help=help)(f)
+    return add
+
+
+def read_passphrase_file(path: Path, what: str) -> bytes:
+    """The passphrase in the file ``path`` (``what`` names where the path came from), as UTF-8
+    bytes. Raises ``invalid_passphrase`` and :func:`read_user_file`'s refusals."""
+    data = read_user_file(path, what=what, limit=MAX_PASSPHRASE_BYTES + 2)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{what}: not UTF-8 text; write the passphrase as one line of UTF-8 text",
+                         code="invalid_passphrase") from None
+    text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    if not text or "\n" in text or "\r" in text or len(text.encode("utf-8")) > MAX_PASSPHRASE_BYTES:
+        raise InputError(f"{what}: a passphrase file holds the passphrase alone on one line (1 to "
+                         f"{MAX_PASSPHRASE_BYTES} bytes); this one is empty, longer or has several lines",
+                         code="invalid_passphrase")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if mode & (stat.S_IRGRP | stat.S_IROTH) and what not in _warned:
+        _warned.add(what)
+        echo(f"warning: {what} can be read by other users; `chmod 600` it", err=True)
+    return text.encode("utf-8")
+
+
+def _prompt(question: str) -> bytes:
+    try:
+        text = getpass.getpass(question)
+    except EOFError:
+        text = ""
+    if not text:
+        raise InputError("no passphrase was typed; nothing was changed", code="passphrase_missing")
+    return text.encode("utf-8")
+
+
+def _on_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _missing(why: str) -> InputError:
+    return InputError(f"{why}: a passphrase is needed and none was given (no terminal to ask on); nothing was "
+                      f"changed. Set {ENV} to the path of a file holding the passphrase (never the passphrase "
+                      "itself), or run on a terminal", code="passphrase_missing")
+
+
+_typed: dict[str, bytes] = {}
+_warned: set[str] = set()
+
+
+def current_passphrase(why: str) -> bytes:
+    """An existing passphrase: ``$BUNDLEKIT_PASSPHRASE_FILE``, else asked once per process on a
+    terminal, else ``passphrase_missing``. ``why`` names what it opens."""
+    path = os.environ.get(ENV)
+    if path:
+        return read_passphrase_file(Path(path), f"{ENV} ({path})")
+    if "zone" in _typed:
+        return _typed["zone"]
+    if not _on_terminal():
+        raise _missing(why)
+    _typed["zone"] = typed = _prompt(f"Passphrase for {why} (not shown): ")
+    return typed
+
+
+def zone_passphrase(why: str) -> bytes:
+    """The passphrase source for the zone's protected keys (``zone/keyfiles.py``)."""
+    return current_passphrase(why)
+
+
+def new_passphrase(option: Optional[Path], what: str) -> bytes:
+    """A passphrase being set (for keys or a backup): ``--passphrase-file``, else
+    ``$BUNDLEKIT_PASSPHRASE_FILE``, else typed twice on a terminal; a typed one must have at
+    least :data:`MIN_NEW_CHARS` characters (``invalid_passphrase``)."""
+    if option is not None:
+        return read_passphrase_file(option, f"--passphrase-file {option}")
+    path = os.environ.get(ENV)
+    if path:
+        return read_passphrase_file(Path(path), f"{ENV} ({path})")
+    if not _on_terminal():
+        raise _missing(what)
+    first = _prompt(f"New passphrase for {what} (not shown): ")
+    if len(first.decode("utf-8")) < MIN_NEW_CHARS:
+        raise InputError(f"the passphrase typed is shorter than {MIN_NEW_CHARS} characters; nothing was changed",
+                         code="invalid_passphrase")
+    if _prompt("The same passphrase again: ") != first:
+        raise InputError("the two passphrases typed differ; nothing was changed", code="invalid_passphrase")
+    return first
+
+
+def install() -> None:
+    """Make the command line the source of the zone keys' passphrase."""
+    set_passphrase_source(zone_passphrase)
+
+
+install()

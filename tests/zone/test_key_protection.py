@@ -1,0 +1,160 @@
+"""Protecting a home's private keys with a passphrase (zone/keyfiles.py, decision 580).
+
+The protection change is all-or-nothing: it is killed (SIGKILL) at many points, and after
+each kill every key opens, all under one passphrase, with the zone's identity unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bundlekit.format.passphrase import is_protected
+from bundlekit.zone import keyfiles
+from bundlekit.zone.home import init_zone, open_zone
+from bundlekit.zone.keyfiles import change_protection, key_states, set_passphrase_source, sweep_swap
+from bundlekit.zone.rotation import rotate_key
+from tests.conftest import raises_code, snapshot
+
+A, B = b"first passphrase 1", b"second passphrase 2"
+
+
+@pytest.fixture
+def source() -> Iterator[dict[str, bytes]]:
+    """The passphrase the zone layer is given: ``source["now"]`` (restored afterwards)."""
+    saved = keyfiles._source
+    given: dict[str, bytes] = {}
+
+    def give(why: str) -> bytes:
+        if "now" not in given:
+            raise AssertionError(f"no passphrase expected for {why}")
+        return given["now"]
+
+    set_passphrase_source(give)
+    yield given
+    set_passphrase_source(saved)
+
+
+def identity(home: Path) -> tuple[str, str]:
+    with open_zone(home) as z:
+        return z.signing_key_id, z.sealing_key_id
+
+
+def passfile(tmp: Path, name: str, value: bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(value + b"\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_a_rotation_in_a_protected_home_writes_the_new_and_retired_keys_protected(tmp_path: Path,
+                                                                                 source: dict[str, bytes]) -> None:
+    home = init_zone(tmp_path / "z", "z", int(time.time()), passphrase=A).home
+    source["now"] = A
+    with open_zone(home) as z:
+        rotate_key(z, int(time.time()))
+    states = key_states(home)
+    assert len(states) == 3 and all(s.protected for s in states), states
+    source["now"] = B
+    with raises_code("passphrase_wrong"), open_zone(home) as z:
+        z.signing_key()
+
+
+def test_a_wrong_current_passphrase_changes_nothing(tmp_path: Path, source: dict[str, bytes]) -> None:
+    home = init_zone(tmp_path / "z", "z", int(time.time()), passphrase=A).home
+    before = snapshot(tmp_path)
+    source["now"] = B
+    with raises_code("passphrase_wrong"):
+        change_protection(home, b"third passphrase")
+    with raises_code("passphrase_wrong"):
+        change_protection(home, None)
+    assert snapshot(tmp_path) == before
+
+
+def test_protect_change_and_unprotect_keep_the_zone_s_keys(tmp_path: Path, source: dict[str, bytes]) -> None:
+    home = init_zone(tmp_path / "z", "z", int(time.time())).home
+    ids = identity(home)
+    raw = {s.path: (home / s.path).read_bytes() for s in key_states(home)}
+    change_protection(home, A)
+    assert all(s.protected for s in key_states(home))
+    assert all(value not in (home / path).read_bytes() for path, value in raw.items())
+    source["now"] = A
+    assert identity(home) == ids
+    change_protection(home, B)
+    source["now"] = B
+    assert identity(home) == ids
+    change_protection(home, None)
+    assert {s.path: (home / s.path).read_bytes() for s in key_states(home)} == raw
+    assert not (home / "keys.swap").exists()
+
+
+def test_leftovers_of_a_stopped_change_are_reported_and_swept(tmp_path: Path) -> None:
+    from bundlekit.cli.key_cmds import doctor_findings
+
+    home = init_zone(tmp_path / "z", "z", int(time.time())).home
+    (home / "keys.swap").mkdir(mode=0o700)
+    (home / "keys.swap" / "signing.key").write_bytes(os.urandom(32))
+    assert "keys_swap_left" in [f["code"] for f in doctor_findings(home)]
+    assert sweep_swap(home) and not (home / "keys.swap").exists()
+    assert "keys_swap_left" not in [f["code"] for f in doctor_findings(home)]
+
+
+def _opens_with(home: Path, passphrase: bytes, source: dict[str, bytes]) -> bool:
+    source["now"] = passphrase
+    try:
+        identity(home)
+        with open_zone(home) as z:
+            z.sealing_key()
+            z.signing_key()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("start", ["raw", "protected"])
+def test_a_kill_at_any_point_of_keys_protect_leaves_every_key_usable_under_one_passphrase(
+        tmp_path: Path, source: dict[str, bytes], start: str) -> None:
+    home = init_zone(tmp_path / "z", "z", int(time.time()), passphrase=A if start == "protected" else None).home
+    source["now"] = A
+    ids = identity(home)
+    env = {**os.environ, "BUNDLEKIT_PASSPHRASE_FILE": str(passfile(tmp_path, "a.pass", A))}
+    env.pop("BUNDLEKIT_HOME", None)
+    new = passfile(tmp_path, "b.pass", B)
+    delay, kills, finished = 0.05, 0, False
+    while not finished and kills < 40:
+        proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "keys", "protect", "--passphrase-file", str(new),
+                                 "--home", str(home)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        finished = proc.returncode == 0
+        assert finished or proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        states = key_states(home)
+        protected = {s.protected for s in states}
+        assert len(protected) == 1, states  # never a mix
+        old = A if start == "protected" else None
+        if protected == {False}:
+            assert not finished and old is None
+        else:
+            usable = [p for p in (A, B) if _opens_with(home, p, source)]
+            assert usable in ([A], [B]), usable  # one passphrase opens every key
+            assert finished is False or usable == [B]
+            if usable == [A]:
+                assert old == A
+        source["now"] = B if protected == {True} and _opens_with(home, B, source) else A
+        assert identity(home) == ids
+        delay *= 1.4
+    assert finished and kills >= 3
+    assert all(is_protected((home / s.path).read_bytes()) for s in key_states(home))
+    assert not (home / "keys.swap").exists()
