@@ -231,6 +231,7 @@ REGISTRY, ALIASES = _build(
     _E("malformed", "format", "bytes of the bundle are not what the format allows at that place"),
     _E("truncated", "format", "the bundle ends before the format says it should"),
     _E("trailing_bytes", "format", "bytes follow the last part of the bundle or of a manifest"),
+    _E("invalid_backup", "format", "the file given to `zone restore` is not a bundlekit zone backup"),
     _E("not_a_bundle", "format", "the file is not a bundlekit bundle (bad magic) or is a folder"),
     _E("unsupported_version", "format", "the bundle or manifest format version is newer than this bundlekit"),
     _E("limit_exceeded", "format", "the bundle declares more data, blobs, signatures or manifest values "
@@ -290,6 +291,9 @@ REGISTRY, ALIASES = _build(
     _E("sequence_reused", "verification", "the sequence was already imported with different content",
        exception=_REFUSAL),
     _E("unknown_bundle", "verification", "a receipt answers a release bundle this zone never exported"),
+    _E("backup_zone_mismatch", "verification", "`zone restore` of a backup of another zone than the home holds"),
+    _E("backup_corrupt", "verification", "a zone backup does not authenticate, ends early, or holds something out "
+                                         "of place"),
     _E("receipt_mismatch", "verification", "a receipt entry misreports the project, release or sequence of "
                                            "the release bundle it answers"),
     _E("evidence_mismatch", "verification", "a receipt offered as lifecycle evidence reports no successful "
@@ -462,6 +466,8 @@ REGISTRY, ALIASES = _build(
                                   "an empty folder)"),
     _E("store_unavailable", "state", "a node's package store folder is missing or unreadable (not mounted, "
                                      "permissions)"),
+    _E("backup_unsupported", "state", "`zone backup` of a zone whose state is in PostgreSQL (back the database up "
+                                      "with its own tools)"),
     _E("key_missing", "state", "one of the zone's key files is missing"),
     _E("invalid_zone_key", "state", "a zone key file is damaged (not a 32-byte key, not the key its name "
                                     "says, not OpenSSH) or unreadable", aliases=("key_invalid",)),

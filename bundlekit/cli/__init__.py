@@ -26,7 +26,7 @@ def _register() -> None:
     from bundlekit.cli import (bundle_cmds, deploy_cmds, import_cmds, node_cmds, receipt_cmds,  # noqa: F401
                                release_cmds, render_cmd, target_cmds, transport_cmds, zone_cmds)
     from bundlekit.cli import egress_cmds, lint_cmd, retention_cmds, self_cmds  # noqa: F401
-    from bundlekit.cli import key_cmds  # noqa: F401
+    from bundlekit.cli import backup_cmds, key_cmds  # noqa: F401
     from bundlekit.cli.completion import install
 
     install(cli)  # completion of projects, versions, environments and targets from the zone

@@ -31,7 +31,7 @@ from bundlekit.format.passphrase import MAX_PASSPHRASE_BYTES
 from bundlekit.zone.keyfiles import set_passphrase_source
 
 __all__ = ["ENV", "passphrase_file_option", "read_passphrase_file", "zone_passphrase", "new_passphrase",
-           "current_passphrase", "install"]
+           "current_passphrase", "given_passphrase", "install"]
 
 ENV = "BUNDLEKIT_PASSPHRASE_FILE"
 #: A new passphrase shorter than this many characters is refused (it is the only lock on the keys).
@@ -132,6 +132,13 @@ def new_passphrase(option: Optional[Path], what: str) -> bytes:
     if _prompt("The same passphrase again: ") != first:
         raise InputError("the two passphrases typed differ; nothing was changed", code="invalid_passphrase")
     return first
+
+
+def given_passphrase(option: Optional[Path], what: str) -> bytes:
+    """An existing passphrase (a backup's): ``--passphrase-file``, else :func:`current_passphrase`."""
+    if option is not None:
+        return read_passphrase_file(option, f"--passphrase-file {option}")
+    return current_passphrase(what)
 
 
 def install() -> None:

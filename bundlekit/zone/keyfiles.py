@@ -38,7 +38,7 @@ from bundlekit.format.passphrase import (Kdf, ProtectedKey, derive, is_protected
 
 __all__ = ["RESTORE", "PassphraseSource", "set_passphrase_source", "read_key_file", "read_public",
            "write_key_file", "home_protected", "KeyState", "key_states", "change_protection", "SWAP",
-           "sweep_swap"]
+           "sweep_swap", "exchange_folders"]
 
 #: What to do about a zone key file that is missing or damaged.
 RESTORE = "Restore it from a backup of this home or from another node of the zone (the same file in its keys folder)"
@@ -168,7 +168,7 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def _exchange(a: Path, b: Path) -> None:
+def exchange_folders(a: Path, b: Path) -> None:
     """Swap two folders in one step (Linux ``renameat2``); ``OSError`` where the system cannot."""
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     fn = getattr(libc, "renameat2", None)
@@ -207,7 +207,7 @@ def change_protection(home: Path, passphrase: Optional[bytes]) -> list[KeyState]
         for name, kind in listed:
             data = secrets[name] if key is None or kdf is None else protect_key(kind, secrets[name], kdf, key)
             write_atomic(swap / name, data, mode=0o600)
-        _exchange(keys, swap)
+        exchange_folders(keys, swap)
     except OSError as error:
         sweep_swap(home)
         raise StateError(f"{home}: cannot swap the new key folder in ({error.strerror or error}); the keys are "

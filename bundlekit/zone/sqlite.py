@@ -209,3 +209,39 @@ class SQLiteDatabase(Database):
 
     def set_schema_version(self, tx: Writer, version: int) -> None:
         tx.run(f"PRAGMA user_version = {int(version)}")
+
+
+def copy_database(source: Path, dest: Path) -> None:
+    """A consistent copy of the SQLite state ``source`` at the new file ``dest``, taken with
+    SQLite's online backup API while other processes may write (``state_unreachable`` when
+    either file cannot be opened or written)."""
+    try:
+        src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+        try:
+            out = sqlite3.connect(str(dest))
+            try:
+                src.backup(out)
+            finally:
+                out.close()
+        finally:
+            src.close()
+    except sqlite3.Error as error:
+        raise StateError(f"{source}: cannot copy the zone's state ({error}); nothing was written",
+                         code="state_unreachable") from None
+
+
+def check_database(path: Path) -> tuple[str | None, str | None]:
+    """``(problem, zone id)`` of the SQLite file ``path``: problem None when it passes ``PRAGMA
+    integrity_check`` (else what it reports, or why it cannot be read), and the zone id its
+    ``meta`` table records. Opens the file read-only; changes nothing."""
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+            found = conn.execute("SELECT value FROM meta WHERE key = 'zone_id'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        return str(error), None
+    problem = None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
+    return problem, (str(found[0]) if found else None)

@@ -39,3 +39,47 @@ ROWS = [
     Row("invalid_passphrase", lambda c: Call(["init", "--zone", "x", "--passphrase-file",
                                               _passfile(c, "two.pass", "one\ntwo\n")], home=c.path("n")), "init"),
 ]
+
+
+BACKUP_PASSPHRASE = "rows-backup-passphrase-31"
+
+
+def _backup(ctx: Ctx, home: Path, name: str) -> tuple[Path, dict[str, str]]:
+    """A backup of ``home`` and the environment that gives its passphrase."""
+    out = ctx.path(f"{name}.zbak")
+    passfile = _passfile(ctx, "backup.pass", BACKUP_PASSPHRASE + "\n")
+    ok("zone", "backup", "-o", out, "--passphrase-file", passfile, home=home)
+    return out, {"BUNDLEKIT_PASSPHRASE_FILE": str(passfile)}
+
+
+def _restore_other(ctx: Ctx) -> Call:
+    backup, env = _backup(ctx, ctx.dev, "dev")
+    return Call(["zone", "restore", backup, "--replace"], home=ctx.prod, outputs=[backup], env=env)
+
+
+def _restore_tampered(ctx: Ctx) -> Call:
+    backup, env = _backup(ctx, ctx.prod, "prod")
+    data = bytearray(backup.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    backup.write_bytes(bytes(data))
+    return Call(["zone", "restore", backup], home=ctx.path("restored/prod"), outputs=[backup, ctx.path("restored")],
+                env=env)
+
+
+def _backup_pg(ctx: Ctx) -> Call:
+    pg = ctx.pg()
+    home = ctx.path("pg_prod")
+    ok("init", "--zone", "prod", "--state", pg.new_database(), "--state-password-file", pg.password_file, home=home)
+    out = ctx.path("pg.zbak")
+    return Call(["zone", "backup", "-o", out, "--passphrase-file", _passfile(ctx, "b.pass", "some passphrase\n")],
+                home=home, outputs=[out])
+
+
+ROWS += [
+    Row("backup_zone_mismatch", _restore_other),
+    Row("backup_corrupt", _restore_tampered),
+    Row("invalid_backup", lambda c: Call(["zone", "restore", c.get("acme.bundle"), "--passphrase-file",
+                                          _passfile(c, "p.pass", "whatever it is\n")], home=c.path("restored"),
+                                         outputs=[c.get("acme.bundle")])),
+    Row("backup_unsupported", _backup_pg),
+]
