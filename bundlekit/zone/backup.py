@@ -42,7 +42,8 @@ from bundlekit.zone.sqlite import check_database, copy_database
 __all__ = ["BackupResult", "RestoreResult", "backup_zone", "restore_zone", "peek_backup"]
 
 #: Entries of the home never put in a backup (the state goes in as a consistent copy instead).
-_SKIP = {"state.db", "state.db-wal", "state.db-shm", "state.db-journal", "staging", SWAP}
+_SKIP = {"state.db", "state.db-wal", "state.db-shm", "state.db-journal", "staging", SWAP,
+         ".bundlekit-replaced-by-restore"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +174,7 @@ def restore_zone(path: Path, home: Path, passphrase: Callable[[], bytes], *, rep
     parent = home.absolute().parent
     made = [p for p in (parent, *parent.parents) if not os.path.lexists(p)]  # removed again on a refusal
     parent.mkdir(parents=True, exist_ok=True)
-    for stale in parent.glob(f".{home.name}.restore-*"):
-        remove_tree(stale, ignore_errors=True)
+    _sweep(parent, home.name, now)
     stage = parent / f".{home.name}.restore-{secrets.token_hex(4)}"
     try:
         stage.mkdir(mode=0o700)
@@ -194,9 +194,11 @@ def restore_zone(path: Path, home: Path, passphrase: Callable[[], bytes], *, rep
         raise
     replaced = None
     if present and home.is_dir() and any(home.iterdir()):
+        # Marked first: killed right after the exchange, the next restore finds the old home by
+        # this mark in the private folder's place and keeps it instead of removing it.
+        (home / _REPLACED).touch()
         exchange_folders(stage, home)
-        replaced = parent / f"{home.name}.replaced-{int(now)}"
-        os.rename(stage, replaced)
+        replaced = _keep(stage, parent, home.name, now)
     else:
         if present and home.is_dir():
             home.rmdir()
@@ -206,6 +208,31 @@ def restore_zone(path: Path, home: Path, passphrase: Callable[[], bytes], *, rep
     fsync_dir(parent)
     return RestoreResult(str(home), header.zone, header.zone_id, header.made, files,
                          str(replaced) if replaced is not None else None)
+
+
+#: Put in a home just before a restore exchanges it for the backup (see :func:`_sweep`).
+_REPLACED = ".bundlekit-replaced-by-restore"
+
+
+def _keep(old: Path, parent: Path, name: str, now: EpochSeconds) -> Path:
+    """Move the home a restore replaced (at ``old``) to ``NAME.replaced-TIME`` beside it."""
+    kept = parent / f"{name}.replaced-{int(now)}"
+    n = 1
+    while os.path.lexists(kept):
+        kept, n = parent / f"{name}.replaced-{int(now)}-{n}", n + 1
+    os.rename(old, kept)
+    (kept / _REPLACED).unlink(missing_ok=True)
+    return kept
+
+
+def _sweep(parent: Path, name: str, now: EpochSeconds) -> None:
+    """What a killed restore into ``parent/name`` left: a private folder is removed, unless it is
+    the replaced home (marked), which is kept as ``NAME.replaced-TIME``."""
+    for stale in parent.glob(f".{name}.restore-*"):
+        if (stale / _REPLACED).exists():
+            _keep(stale, parent, name, now)
+        else:
+            remove_tree(stale, ignore_errors=True)
 
 
 def _extract(reader: BackupReader, stage: Path) -> int:

@@ -195,3 +195,40 @@ def test_the_backup_holds_no_key_secret_or_passphrase_in_clear(world: World, tmp
         if path.is_file() and path not in (world.keys, world.backup_pass):
             assert BACKUP_PASS.encode() not in path.read_bytes() and KEY_PASS.encode() not in path.read_bytes()
     assert all(BACKUP_PASS not in text and KEY_PASS not in text for text in world.outputs)
+
+
+def test_a_kill_at_any_point_of_restore_replace_leaves_a_whole_home_and_keeps_the_old_one(world: World,
+                                                                                          tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = tmp_path / "z"
+    home = parent / "prod"
+    shutil.copytree(world.prod, home, symlinks=True)
+    (home / "outbox").mkdir(exist_ok=True)
+    (home / "outbox" / "original").write_text("the home before the restore")
+    env = {**os.environ, ENV: str(world.backup_pass)}
+    env.pop("BUNDLEKIT_HOME", None)
+    delay, kills, finished = 0.1, 0, False
+    while not finished and kills < 40:
+        proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "zone", "restore", str(world.root / "prod.zbak"),
+                                 "--replace", "--home", str(home)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        finished = proc.wait() == 0
+        # whatever the moment: the home is a whole zone, the original or the restored one
+        assert json.loads((home / "zone.json").read_text())["name"] == "prod"
+        assert (home / "state.db").is_file() and (home / "keys" / "sealing.key").is_file()
+        delay *= 1.3
+    assert finished and kills >= 3
+    assert not (home / "outbox" / "original").exists()  # the home now is the backup's
+    kept = [p for p in parent.iterdir() if (p / "outbox" / "original").exists()]
+    assert len(kept) == 1 and kept[0].name.startswith("prod.replaced-"), sorted(p.name for p in parent.iterdir())
+    assert [p.name for p in parent.iterdir() if p.name.startswith(".")] == []
+    w = world
+    assert w.ok("trust", "list", "--json", home=home) == w.ok("trust", "list", "--json", home=w.prod)
