@@ -15,7 +15,7 @@ from typing import Any
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
-from bundlekit.cli.passphrase import new_passphrase, passphrase_file_option
+from bundlekit.cli.passphrase import ENV, new_passphrase, passphrase_file_option
 from bundlekit.cli.zone_cmds import keys
 from bundlekit.cli.zones import open_home
 from bundlekit.zone.keyfiles import SWAP, change_protection, key_states
@@ -103,6 +103,11 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
             found.append({"level": "warning", "code": "keys_swap_left",
                           "message": f"{z.home / SWAP} was left by a stopped `keys protect`/`unprotect` and may hold "
                                      "old copies of the keys; run the same command again (it removes the folder)"})
+        named = os.environ.get(ENV)
+        if named and os.path.exists(named) and stat.S_IMODE(os.stat(named).st_mode) & 0o077:
+            found.append({"level": "warning", "code": "passphrase_file_open",
+                          "message": f"{ENV} names {named}, which other users may read or write: whoever reads it "
+                                     f"can use the zone's keys. `chmod 600` it"})
         mode = stat.S_IMODE(os.stat(z.home).st_mode)
         if mode & 0o077:
             found.append({"level": "warning", "code": "home_open",

@@ -106,6 +106,19 @@ def test_leftovers_of_a_stopped_change_are_reported_and_swept(tmp_path: Path) ->
     assert "keys_swap_left" not in [f["code"] for f in doctor_findings(home)]
 
 
+def test_doctor_warns_about_a_passphrase_file_others_can_read(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundlekit.cli.key_cmds import doctor_findings
+
+    home = init_zone(tmp_path / "z", "z", int(time.time()), passphrase=A).home
+    path = passfile(tmp_path, "p.pass", A)
+    monkeypatch.setenv("BUNDLEKIT_PASSPHRASE_FILE", str(path))
+    assert doctor_findings(home) == []
+    os.chmod(path, 0o644)
+    found = doctor_findings(home)
+    assert [f["code"] for f in found] == ["passphrase_file_open"] and A.decode() not in found[0]["message"]
+
+
 def _opens_with(home: Path, passphrase: bytes, source: dict[str, bytes]) -> bool:
     source["now"] = passphrase
     try:
