@@ -200,11 +200,9 @@ def restore_zone(path: Path, home: Path, passphrase: Callable[[], bytes], *, rep
         exchange_folders(stage, home)
         replaced = _keep(stage, parent, home.name, now)
     else:
-        if present and home.is_dir():
-            home.rmdir()
-        elif present:
-            home.unlink()
-        os.rename(stage, home)
+        if present and not home.is_dir():
+            home.unlink()  # a file where the home goes (only with replace)
+        os.rename(stage, home)  # over an empty folder too: rename(2) replaces it in one step
     fsync_dir(parent)
     return RestoreResult(str(home), header.zone, header.zone_id, header.made, files,
                          str(replaced) if replaced is not None else None)

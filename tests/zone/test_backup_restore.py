@@ -1,0 +1,58 @@
+"""zone/backup.py in process: where a restore may go, and what it leaves when it may not."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bundlekit.zone.backup import backup_zone, peek_backup, restore_zone
+from bundlekit.zone.home import init_zone, open_zone
+from tests.conftest import raises_code, snapshot
+
+PASS = b"zone backup passphrase"
+
+
+@pytest.fixture
+def backup(tmp_path: Path) -> Path:
+    zone = init_zone(tmp_path / "src" / "prod", "prod", int(time.time()))
+    with zone:
+        backup_zone(zone, tmp_path / "prod.zbak", PASS, int(time.time()))
+    return tmp_path / "prod.zbak"
+
+
+def test_a_restore_fills_an_existing_empty_folder_with_the_same_zone(tmp_path: Path, backup: Path) -> None:
+    home = tmp_path / "empty"
+    home.mkdir()
+    done = restore_zone(backup, home, lambda: PASS)
+    with open_zone(home) as z, open_zone(tmp_path / "src" / "prod") as src:
+        assert (z.zone_id, z.signing_key_id, z.sealing_key_id) == (src.zone_id, src.signing_key_id, src.sealing_key_id)
+        assert done.zone_id == z.zone_id and done.replaced is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "prod.zbak", "src"]
+
+
+def test_a_folder_holding_anything_is_refused_without_replace_before_the_passphrase_is_asked(
+        tmp_path: Path, backup: Path) -> None:
+    home = tmp_path / "busy"
+    home.mkdir()
+    (home / "notes.txt").write_text("someone's file")
+    before = snapshot(tmp_path)
+
+    def never() -> bytes:
+        raise AssertionError("the passphrase was asked for")
+
+    with raises_code("home_not_empty"):
+        restore_zone(backup, home, never)
+    assert snapshot(tmp_path) == before
+    other = init_zone(tmp_path / "other", "other", int(time.time())).home
+    before = snapshot(tmp_path)
+    with raises_code("backup_zone_mismatch"):
+        restore_zone(backup, other, never, replace=True)
+    assert snapshot(tmp_path) == before
+
+
+def test_the_clear_header_names_the_zone_and_nothing_secret(backup: Path) -> None:
+    header = peek_backup(backup)
+    with open_zone(backup.parent / "src" / "prod") as z:
+        assert (header.zone, header.zone_id) == ("prod", z.zone_id)
