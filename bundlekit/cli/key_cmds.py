@@ -30,7 +30,8 @@ def protect_keys(home: Path, passphrase_file: Path | None) -> dict[str, Any]:
         new = new_passphrase(passphrase_file, f"the keys of zone {z.name}")
         after = change_protection(z.home, new)
         return {"zone": z.name, "home": str(z.home), "changed_passphrase": all(s.protected for s in before),
-                "keys": [{"path": s.path, "protected": s.protected} for s in after]}
+                "keys": [{"path": s.path, "protected": s.protected} for s in after],
+                "other_nodes": z.settings.state is not None}
 
 
 def unprotect_keys(home: Path) -> dict[str, Any]:
@@ -60,6 +61,9 @@ def keys_protect(passphrase_file: Path | None, home: str | None, as_json: bool) 
         verb = "now under the new passphrase" if info["changed_passphrase"] else "now protected by the passphrase"
         echo(f"{len(info['keys'])} private key(s) of zone {info['zone']} {verb}. Keep the passphrase safe: "
              "without it the keys cannot be used. Commands read it from BUNDLEKIT_PASSPHRASE_FILE or a prompt.")
+        if info["other_nodes"]:
+            echo("note: this changed this node's key files only; every node of the zone keeps its own copy: run "
+                 "`bundlekit keys protect` on each", err=True)
 
 
 @keys.command("unprotect", epilog="bundlekit keys unprotect --home ./prod")
