@@ -51,6 +51,10 @@ def zone_backup(output: Path, passphrase_file: Path | None, home: str | None, as
     echo(f"backed up zone {done.zone} ({done.zone_id}): {done.files} files, {done.bytes} bytes, into {done.path}")
     for path in done.skipped:
         echo(f"warning: skipped {path} (not a regular file or folder)", err=True)
+    if done.missing:
+        echo(f"warning: the state lists {len(done.missing)} package(s) whose file is not in the package store "
+             f"(first: {done.missing[0]}); deployments of them will fail after a restore too. If a prune ran "
+             "meanwhile, back up again", err=True)
 
 
 @zone.command("restore", epilog="bundlekit zone restore /mnt/offsite/prod-2026-12-01.zbak --home ./prod")

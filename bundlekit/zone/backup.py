@@ -4,7 +4,9 @@ What a backup holds: every folder and regular file of the home (keys as they are
 protected or not; ``zone.json``; ``bundlekit.conf``; the package store ``packages/``; the
 outbox; ...), with ``state.db`` replaced by a consistent copy taken with SQLite's backup API.
 Left out: the state's journal files, ``staging/`` (half-received packages) and ``keys.swap/``
-(``zone/keyfiles.py``); links and special files are skipped and listed. A zone whose state is
+(``zone/keyfiles.py``); links and special files are skipped and listed, and so are the
+packages the copied state lists whose object is not in the home's store (removed before, or by
+a prune while the backup ran: run it again after the prune). A zone whose state is
 in PostgreSQL is refused (``backup_unsupported``): its state is not in the home.
 
 Restore checks everything before the home is touched: the clear header names the backup's
@@ -37,7 +39,7 @@ from bundlekit.format.backup import BackupHeader, BackupReader, BackupWriter, ch
 from bundlekit.format.passphrase import ProtectedKey, is_protected, new_kdf
 from bundlekit.zone.home import Zone
 from bundlekit.zone.keyfiles import SWAP, exchange_folders
-from bundlekit.zone.sqlite import check_database, copy_database
+from bundlekit.zone.sqlite import SQLiteDatabase, check_database, copy_database
 
 __all__ = ["BackupResult", "RestoreResult", "backup_zone", "restore_zone", "peek_backup"]
 
@@ -54,10 +56,11 @@ class BackupResult:
     files: int
     bytes: int
     skipped: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "zone": self.zone, "zone_id": self.zone_id, "files": self.files,
-                "bytes": self.bytes, "skipped": list(self.skipped)}
+                "bytes": self.bytes, "skipped": list(self.skipped), "missing_packages": list(self.missing)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,8 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
                            "created": zone.info.created, "made": int(now)})
             with open(snapshot, "rb") as f:
                 writer.add_file("state.db", 0o600, os.fstat(f.fileno()).st_size, f)  # type: ignore[arg-type]
-            _add_tree(writer, home, skipped)
+            written = _add_tree(writer, home, skipped)
+            missing = _missing_packages(zone, snapshot, written)
             writer.finish()
             target.commit()
         except FileExistsError:
@@ -110,11 +114,26 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
         except BaseException:
             target.discard()
             raise
-    return BackupResult(str(out), zone.name, zone.zone_id, writer.files, writer.bytes, tuple(skipped))
+    return BackupResult(str(out), zone.name, zone.zone_id, writer.files, writer.bytes, tuple(skipped), missing)
 
 
-def _add_tree(writer: BackupWriter, home: Path, skipped: list[str]) -> None:
-    """Every folder and regular file under ``home`` but :data:`_SKIP`, folders before their contents."""
+def _missing_packages(zone: Zone, snapshot: Path, written: set[str]) -> tuple[str, ...]:
+    """The packages the copied state lists whose object is not in the backup (a home's own store
+    only): removed before, or by a prune that ran while the backup was written."""
+    if zone.settings.package_store is not None:
+        return ()
+    db = SQLiteDatabase(snapshot)
+    try:
+        listed = sorted({str(r["sha256"]) for r in db.all("SELECT sha256 FROM packages")})
+    finally:
+        db.close()
+    return tuple(d for d in listed if f"packages/sha256/{d[:2]}/{d}" not in written)
+
+
+def _add_tree(writer: BackupWriter, home: Path, skipped: list[str]) -> set[str]:
+    """Every folder and regular file under ``home`` but :data:`_SKIP`, folders before their
+    contents; returns the paths of the files written."""
+    written: set[str] = set()
     pending = [""]
     while pending:
         rel = pending.pop(0)
@@ -132,8 +151,10 @@ def _add_tree(writer: BackupWriter, home: Path, skipped: list[str]) -> None:
             elif stat.S_ISREG(info.st_mode):
                 with open_regular(entry.path, path) as f:
                     writer.add_file(path, info.st_mode, os.fstat(f.fileno()).st_size, f)
+                written.add(path)
             else:
                 skipped.append(path)
+    return written
 
 
 def peek_backup(path: Path) -> BackupHeader:

@@ -56,3 +56,18 @@ def test_the_clear_header_names_the_zone_and_nothing_secret(backup: Path) -> Non
     header = peek_backup(backup)
     with open_zone(backup.parent / "src" / "prod") as z:
         assert (header.zone, header.zone_id) == ("prod", z.zone_id)
+
+
+def test_a_backup_lists_the_packages_the_state_names_but_the_store_lacks(tmp_path: Path) -> None:
+    zone = init_zone(tmp_path / "z", "z", int(time.time()))
+    there, gone = "a" * 64, "b" * 64
+    with zone:
+        with zone.db.transaction() as tx:
+            for n, digest in enumerate((there, gone)):
+                tx.run("INSERT INTO packages(id, version, sha256, size, file, added) VALUES (?, ?, ?, 1, 'p.zip', 0)",
+                       (f"P{n}", "1.0.0", digest))
+        path = zone.store.path(there)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+        done = backup_zone(zone, tmp_path / "z.zbak", PASS, int(time.time()))
+    assert done.missing == (gone,)
