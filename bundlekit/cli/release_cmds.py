@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, operator_name
+from bundlekit.cli.common import echo, emit_json, home_option, json_option
+from bundlekit.core.operator import operator_name
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
