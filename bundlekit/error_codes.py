@@ -253,6 +253,8 @@ REGISTRY, ALIASES = _build(
        exception=_REFUSAL),
     _E("blob_size_mismatch", "verification", "a blob decompresses to a size other than the signed one",
        exception=_REFUSAL),
+    _E("invalid_audit_chain", "verification", "an entry of the zone's audit trail was altered, deleted, reordered "
+                                              "or cut off (spec/audit.md)"),
     _E("invalid_signature", "verification", "a signature does not match the manifest: altered or damaged",
        aliases=("signature_invalid",)),
     _E("signature_missing", "verification", "the bundle carries no signature",

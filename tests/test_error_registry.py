@@ -44,6 +44,10 @@ FORWARDED = {
     ("bundlekit/deploy/fleet.py", "error.code"),
     # the code of an error a transfer process met (raised there, by the same code as the zone's own transfer)
     ("bundlekit/deploy/transfer.py", "code"),
+    # a refused command's own code, kept in the audit entry that ends its trail (decision 590)
+    ("bundlekit/cli/common.py", "err.code"),
+    ("bundlekit/cli/common.py", "ctx.meta"),
+    ("bundlekit/zone/audit.py", "refusal"),
 }
 
 FAMILY_CLASSES = {UsageError: "usage", InputError: "input", FormatError: "format", VerificationError: "verification",

@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, TypeVar
+from typing import Any, BinaryIO, Callable, NoReturn, TypeVar
 
 import click
 
@@ -29,6 +29,7 @@ from bundlekit.cli.concepts import concept_hint
 from bundlekit.core.text import dumps, terminal_text
 from bundlekit.core.files import read_limited, unusable_path
 from bundlekit.errors import BundleError, InputError, UsageError, exit_code_for
+from bundlekit.zone.audit import acting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -290,11 +291,55 @@ class BundleCommand(click.Command):
             raise click.NoSuchOption(err.option_name, message=f"{err.option_name}: {hint}", ctx=ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Run the command with its audit context (``zone/audit.py``): every change it commits
+        is recorded naming it and its object; a refusal after a change is recorded too."""
         _last_ctx.append(ctx)
-        return super().invoke(ctx)
+        with acting(ctx.command_path.partition(" ")[2] or ctx.command_path, audited_object(ctx)) as current:
+            try:
+                return super().invoke(ctx)
+            except BundleError as err:
+                current.refused(err.code)
+                raise
+            except click.exceptions.Exit:
+                if ctx.meta.get(_REFUSED):
+                    current.refused(ctx.meta[_REFUSED])
+                raise
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         write_examples(formatter, self.epilog, heading="Example:")
+
+
+_REFUSED = "bundlekit.refused"
+
+
+def exit_refused(err: BundleError) -> NoReturn:
+    """End the command with ``err``'s exit code when its output already says why (a ``--json``
+    document holding the error object): the refusal is recorded as if ``err`` had been raised."""
+    ctx = click.get_current_context()
+    ctx.meta[_REFUSED] = err.code
+    ctx.exit(err.exit_code)
+
+
+#: Options that, with a command's arguments, name what it acts on: its audit entries record them.
+OBJECT_OPTIONS = frozenset({"environment", "tenant", "role", "roles", "machine", "channel", "step", "to", "phase", "release",
+                            "source", "zone_name", "name", "sensitive"})
+#: Arguments that carry a value rather than name an object: never recorded.
+VALUE_ARGUMENTS = frozenset({"value"})
+
+
+def audited_object(ctx: click.Context) -> dict[str, Any]:
+    """What the command names, for its audit entries: its arguments (but :data:`VALUE_ARGUMENTS`)
+    and the :data:`OBJECT_OPTIONS` given, as text, lists of text or flags; never a value."""
+    out: dict[str, Any] = {}
+    for param in ctx.command.params:
+        name = param.name or ""
+        if isinstance(param, click.Argument) and name not in VALUE_ARGUMENTS or name in OBJECT_OPTIONS:
+            value = ctx.params.get(name)
+            if value is None or value == () or value is False:
+                continue
+            out[name] = value if isinstance(value, bool) else (
+                [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value))
+    return out
 
 
 BundleGroup.command_class = BundleCommand

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_field, echo_text, emit_json, home_option,
-                                  json_option, quiet_option)
+from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_field, echo_text, emit_json, exit_refused,
+                                  home_option, json_option, quiet_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
@@ -187,7 +187,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
             out["error"] = failure.to_dict()
         emit_json(out)
         if failure is not None:
-            click.get_current_context().exit(failure.exit_code)
+            exit_refused(failure)
         return
     else:
         who = f" for tenant {outcome.request.tenant}" if outcome.request.tenant else ""

@@ -50,6 +50,7 @@ DOMAINS = {
     "receipt": b"bundlekit/1 receipt manifest\n",
     "identity": b"bundlekit/1 identity card\n",
     "rotation": b"bundlekit/1 key rotation\n",
+    "audit": b"bundlekit/1 audit entry\n",
 }
 SEAL_INFO = b"bundlekit/1 sealed value"
 SEAL_AD_DOMAIN = b"bundlekit/1 seal ad"

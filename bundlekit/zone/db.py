@@ -21,6 +21,10 @@ Rules every backend keeps (``zone/sqlite.py``, ``zone/postgres.py``; ``zone/stat
   number, check then record) can never interleave with another process's.
 * **All or nothing.** Leaving the ``with`` block normally commits; any exception rolls back
   and propagates. Transactions do not nest (a programming error, refused at once).
+* **Watched writes.** A database may have a :class:`Watcher` (a zone's audit trail,
+  ``zone/audit.py``): it sees each write transaction begin (before the write lock is taken),
+  runs each changing statement of it, and adds its own rows just before the commit, in the
+  same transaction, so a change and the watcher's record of it commit together or not at all.
 * **Rows are mappings** from column name to value (``dict``): name the columns, alias
   computed ones (``SELECT COUNT(*) AS n``), never index by position. Blobs come back as
   ``bytes``.
@@ -39,7 +43,7 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
-__all__ = ["Row", "Params", "Reader", "Writer", "Session", "Database"]
+__all__ = ["Row", "Params", "Reader", "Writer", "Session", "Database", "Watcher", "Watch"]
 
 #: One result row: column name -> value.
 Row = dict[str, Any]
@@ -86,8 +90,31 @@ class Writer(Reader):
 _S = TypeVar("_S", bound=Reader)
 
 
+class Watch(ABC):
+    """A :class:`Watcher`'s view of one open write transaction."""
+
+    @abstractmethod
+    def statement(self, db: "Database", sql: str, params: Params) -> int:
+        """Run one changing statement of the transaction on ``db`` (``db._run``); rows changed."""
+
+    @abstractmethod
+    def end(self, tx: Writer) -> None:
+        """The transaction's body ended normally: add the watcher's rows in ``tx`` (its statements
+        are not watched); raising rolls the whole transaction back."""
+
+
+class Watcher(ABC):
+    """Something that sees every write transaction of a database (``Database.watcher``)."""
+
+    @abstractmethod
+    def begin(self) -> Watch:
+        """A write transaction is about to begin (no lock held yet): what watches it. Raising
+        stops the transaction before it begins."""
+
+
 class Session(Writer):
-    """The :class:`Writer` of an open transaction: every statement goes to its database's connection."""
+    """The :class:`Writer` of an open transaction: every statement goes to its database's connection
+    (through the transaction's :class:`Watch`, when the database has a watcher)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -99,10 +126,13 @@ class Session(Writer):
         return self._db.rows(sql, params, batch=batch)
 
     def run(self, sql: str, params: Params = ()) -> int:
-        return self._db._run(sql, params)
+        watch = self._db._watch
+        return self._db._run(sql, params) if watch is None else watch.statement(self._db, sql, params)
 
     def run_many(self, sql: str, rows: Sequence[Params]) -> int:
-        return self._db._run_many(sql, rows)
+        if self._db._watch is None:
+            return self._db._run_many(sql, rows)
+        return sum(self.run(sql, r) for r in rows)
 
 
 class Database(Reader):
@@ -203,14 +233,33 @@ class Database(Reader):
         return statement
 
     _in_transaction = False
+    #: Sees every write transaction (a zone's audit trail sets it; None: nothing watches).
+    watcher: Watcher | None = None
+    _watch: Watch | None = None
 
     def transaction(self) -> AbstractContextManager[Writer]:
         """One atomic state change: commit on normal exit, roll back on any exception.
 
         Takes the write lock at once, so the checks made inside the block still hold when it
-        commits. Raises ``RuntimeError`` if a transaction is already open on this database.
+        commits. Raises ``RuntimeError`` if a transaction is already open on this database, and
+        what the :attr:`watcher` raises (before the transaction begins, or instead of its commit).
         """
-        return self._open(self._begin_write)
+        return self._watched()
+
+    @contextmanager
+    def _watched(self) -> Iterator[Writer]:
+        if self._in_transaction or self.watcher is None:
+            with self._open(self._begin_write) as tx:
+                yield tx
+            return
+        watch = self.watcher.begin()
+        with self._open(self._begin_write) as tx:
+            self._watch = watch
+            try:
+                yield tx
+            finally:
+                self._watch = None
+            watch.end(tx)
 
     def read(self) -> AbstractContextManager[Reader]:
         """Several reads that see one consistent state (no write lock is taken)."""

@@ -39,6 +39,7 @@ from bundlekit.core.files import unusable_path
 from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
+from bundlekit.zone.audit import Auditor
 from bundlekit.zone.db import Database
 from bundlekit.format.passphrase import derive, new_kdf, protect_key
 from bundlekit.zone.keyfiles import read_key_file, read_public
@@ -69,6 +70,7 @@ class Zone:
         self._signing: Ed25519PrivateKey | None = None
         self._sealing: X25519PrivateKey | None = None
         self._store_checked = False
+        self._auditor: Auditor | None = None
 
     @property
     def store(self) -> PackageStore:
@@ -99,7 +101,16 @@ class Zone:
         """The zone's state (``zone/db.py``): reads, ``read()`` snapshots, ``transaction()`` writes."""
         if self._db is None:
             self._db = open_state(self.home, expect=self._this_zone)
+            self._db.watcher = self.auditor  # the audit trail: every write is recorded (zone/audit.py)
         return self._db
+
+    @property
+    def auditor(self) -> Auditor:
+        """What records this zone's changes in its audit trail: one for the opened zone, whichever
+        connection its state is on (``zone/audit.py``)."""
+        if self._auditor is None:
+            self._auditor = Auditor(self)
+        return self._auditor
 
     def _this_zone(self, found: Found) -> None:
         """Refuse a shared state that is not this home's zone, before anything is migrated in it."""

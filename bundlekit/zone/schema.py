@@ -318,6 +318,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE phase_waivers ADD COLUMN author TEXT;
     """,
+    # version 14: the audit trail, one signed entry per committed change, chained (zone/audit.py,
+    # spec/audit.md, decision 590); its head is the meta row audit_head.
+    """
+    CREATE TABLE audit_entries (seq {int} PRIMARY KEY, body {bytes} NOT NULL, signature {bytes} NOT NULL);
+    """,
 ]
 
 

@@ -108,6 +108,18 @@ def _store_not_mounted(ctx: Ctx) -> Call:
     return Call(["deploy", "acme-web", "1.4.0", "--environment", "Production"], home=ctx.prod_run)
 
 
+def _audit_cut(ctx: Ctx) -> Call:
+    """An audit entry deleted with plain SQL: `audit --verify` names the entry after the gap."""
+    home = ctx.prod
+    db = SQLiteDatabase(home / "state.db")
+    try:
+        with db.transaction() as tx:
+            tx.run("DELETE FROM audit_entries WHERE seq = ?", (2,))
+    finally:
+        db.close()
+    return Call(["audit", "--verify"], home=home)
+
+
 ROWS = [
     Row("invalid_state_url", lambda c: Call(["init", "--zone", "x", "--state", "mysql://u@db/x"], home=c.path("n"))),
     Row("invalid_state_url", lambda c: Call(["zone", "migrate-state", "--to", "postgresql://bundlekit@[::1/prod"],
@@ -129,4 +141,5 @@ ROWS = [
     Row("store_write_failed", _store_refuses),
     Row("store_mismatch", _join_empty_store),
     Row("store_unavailable", _store_not_mounted),
+    Row("invalid_audit_chain", _audit_cut),
 ]

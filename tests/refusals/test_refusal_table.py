@@ -98,6 +98,10 @@ def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, ba
     assert call.home is not None and entry.exception == call.expect
     changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
     assert changed == {str(call.home / "state.db")}
+    # ... and its audit trail ends with the refusal, after the entries of what the command changed
+    trail = json.loads(cli_in_process("audit", "--json", home=call.home).stdout)["entries"]
+    assert (trail[-1]["result"], trail[-1]["code"], trail[-1]["changes"]) == ("refused", reported, {})
+    assert trail[-2]["result"] == "ok" and trail[-2]["command"] == trail[-1]["command"]
     if call.expect == "refusal":
         refused = json.loads(cli_in_process("outbox", "list", "--json", home=call.home).stdout)["refusals"]
         assert [(r["code"], r["destination"], r["packed_in"]) for r in refused] == [(entry.code, "dev", None)]

@@ -1,0 +1,101 @@
+"""`audit`: the zone's audit trail (who changed what), listed or checked (spec/audit.md)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option
+from bundlekit.cli.zones import open_home
+from bundlekit.core.clock import utc_text
+from bundlekit.errors import UsageError
+from bundlekit.format.audit import Entry, decode_body, entry_hash
+from bundlekit.zone import audit as trail
+
+__all__ = ["entry_json", "parse_since"]
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?")
+
+
+def parse_since(text: str) -> int:
+    """``--since`` as milliseconds since the epoch: Unix seconds (ASCII digits), a UTC day
+    ``2026-12-01`` or a UTC moment ``2026-12-01T13:05[:07][Z]``; ``usage`` otherwise."""
+    try:
+        if text.isascii() and text.isdigit():
+            return int(text) * 1000
+        if _DAY.fullmatch(text):
+            moment = datetime.strptime(text, "%Y-%m-%d")
+        elif _MOMENT.fullmatch(text):
+            clean = text.rstrip("Z").replace(" ", "T")
+            moment = datetime.strptime(clean, "%Y-%m-%dT%H:%M:%S" if clean.count(":") == 2 else "%Y-%m-%dT%H:%M")
+        else:
+            raise ValueError(text)
+    except ValueError:
+        raise UsageError(f"--since {text!r}: give Unix seconds, a UTC day (2026-12-01) or a UTC moment "
+                         "(2026-12-01T13:05:00Z)", code="usage", details={"option": "--since"}) from None
+    return int(moment.replace(tzinfo=timezone.utc).timestamp()) * 1000
+
+
+def entry_json(entry: Entry, body: bytes) -> dict[str, Any]:
+    """One entry for ``--json``: its fields (``at``: Unix seconds with milliseconds, decision 480)
+    and its ``hash`` (what the next entry's ``prev`` must be)."""
+    d = entry.to_dict()
+    d.pop("v")
+    d["at"] = d.pop("at_ms") / 1000
+    d["hash"] = entry_hash(body)
+    return d
+
+
+def _line(e: Entry) -> str:
+    named = " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in e.object.items())
+    changed = ", ".join(f"{t} {n}" for t, n in e.changes.items()) or "no rows"
+    result = "ok" if e.result == "ok" else f"refused [{e.code}]"
+    return f"{e.seq:>6}  {utc_text(e.at_ms / 1000)}  {e.user}@{e.host}  {e.command}  {named}  ({changed})  {result}"
+
+
+@cli.command("audit", epilog="bundlekit audit --home ./prod\nbundlekit audit --since 2026-12-01 --json --home ./prod\n"
+                             "bundlekit audit --verify --home ./prod")
+@click.option("--since", default=None, metavar="WHEN",
+              help="Only entries from WHEN: Unix seconds, a UTC day (2026-12-01) or moment (2026-12-01T13:05Z).")
+@click.option("--verify", "check", is_flag=True,
+              help="Check every entry's chain link and signature, and the recorded head; exit 3 at the first break.")
+@home_option
+@json_option
+def audit(since: str | None, check: bool, home: str | None, as_json: bool) -> None:
+    """Who changed what in this zone: one signed, chained entry per committed change.
+
+    Each entry names when (UTC), the operating system account and host, the command and what it
+    named, the rows it changed per table, keyed digests of those rows before and after (never a
+    value), and the result. Listing reads the entries as stored; `--verify` checks them all
+    (spec/audit.md) and names the first bad one.
+    """
+    since_ms = parse_since(since) if since is not None else None
+    with open_home(home) as z:
+        if check:
+            checked = trail.verify(z)
+            last = trail.head(z.db)
+            if as_json:
+                emit_json({"verified": True, "entries": len(checked), "head": {"seq": last.seq, "hash": last.hash}})
+            else:
+                echo(f"audit trail intact: {counted(len(checked), 'entry', 'entries')}, each signed by the zone and "
+                     "chained to the one before; the last is the one the zone recorded")
+            return
+        stored = trail.entries(z.db)
+        last = trail.head(z.db)
+    shown = [(decode_body(s.body, s.seq), s.body) for s in stored]
+    shown = [(e, b) for e, b in shown if since_ms is None or e.at_ms >= since_ms]
+    if as_json:
+        emit_json({"entries": [entry_json(e, b) for e, b in shown], "head": {"seq": last.seq, "hash": last.hash},
+                   "verified": False})
+        return
+    if not shown:
+        echo("no audit entries" + (" since then" if since_ms is not None else ""))
+        return
+    for e, _ in shown:
+        echo(_line(e))
+    echo(f"{counted(len(shown), 'entry', 'entries')} as stored; `bundlekit audit --verify` checks them")

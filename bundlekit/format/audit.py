@@ -1,0 +1,192 @@
+"""A zone's audit entries as bytes, and the check of a chain of them (pure: no files, no clock).
+
+An entry is a canonical msgpack map (:mod:`bundlekit.format.codec`), its *body*; the zone
+signs the body's exact bytes with its signing key in the ``audit`` domain
+(:data:`bundlekit.format.crypto.DOMAINS`), and the next entry names the body's SHA-256 as its
+``prev``. So an altered field breaks that entry's signature, a deleted or reordered entry breaks
+the next one's ``prev`` and ``seq``, and the chain's recorded head catches a cut tail.
+``spec/audit.md`` is the normative description; :func:`check_chain` follows it.
+
+Digests in a body (``before``, ``after``) are opaque here: the zone computes them with a key of
+its own (``zone/audit.py``), so nobody can test guesses about a value against them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from bundlekit.errors import BundleError, VerificationError
+from bundlekit.format import codec
+from bundlekit.format.crypto import sign, verify_signature
+
+__all__ = ["FORMAT", "GENESIS", "Entry", "StoredEntry", "encode_entry", "decode_body", "entry_hash", "check_chain",
+           "ChainHead"]
+
+#: The ``v`` of every body this module writes; a reader refuses another.
+FORMAT = 1
+#: The ``prev`` of a chain's first entry.
+GENESIS = "0" * 64
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_KEY_ID = re.compile(r"[0-9a-f]{32}")
+_RESULTS = ("ok", "refused")
+_FIELDS = {"v", "seq", "prev", "zone_id", "at_ms", "user", "host", "command", "object", "changes", "before",
+           "after", "result", "code", "key"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit entry as its body says (``spec/audit.md`` §2).
+
+    ``seq`` counts from 1; ``prev`` is the previous body's SHA-256 (hex; :data:`GENESIS` for the
+    first); ``at_ms`` milliseconds since the Unix epoch, UTC; ``object`` what the command named
+    (its arguments, never a value); ``changes`` rows changed per table; ``before``/``after``
+    keyed digests (hex) of those rows, or None; ``result`` ``ok`` or ``refused`` with ``code``;
+    ``key`` the id of the signing key. Raises ``VerificationError`` ``invalid_audit_chain`` when
+    a field has the wrong type or form (``ValueError`` is never raised)."""
+
+    seq: int
+    prev: str
+    zone_id: str
+    at_ms: int
+    user: str
+    host: str
+    command: str
+    object: Mapping[str, Any]
+    changes: Mapping[str, int]
+    before: str | None
+    after: str | None
+    result: str
+    code: str | None
+    key: str
+
+    def __post_init__(self) -> None:
+        problem = _problem(self)
+        if problem:
+            raise VerificationError(f"audit entry {self.seq}: {problem}", code="invalid_audit_chain",
+                                    details={"seq": self.seq, "reason": "malformed"})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The body as a map (``v`` included): what is encoded and signed."""
+        return {"v": FORMAT, "seq": self.seq, "prev": self.prev, "zone_id": self.zone_id, "at_ms": self.at_ms,
+                "user": self.user, "host": self.host, "command": self.command, "object": dict(self.object),
+                "changes": dict(self.changes), "before": self.before, "after": self.after, "result": self.result,
+                "code": self.code, "key": self.key}
+
+
+def _problem(e: Entry) -> str:
+    ints = (e.seq, e.at_ms)
+    if any(type(i) is not int or i < 0 for i in ints) or e.seq < 1:
+        return "seq must be an integer from 1 and at_ms one from 0"
+    if not isinstance(e.prev, str) or not _HEX64.fullmatch(e.prev):
+        return "prev is not 64 lowercase hex digits"
+    if not isinstance(e.key, str) or not _KEY_ID.fullmatch(e.key):
+        return "key is not a key id (32 lowercase hex digits)"
+    if not all(isinstance(s, str) for s in (e.zone_id, e.user, e.host, e.command)):
+        return "zone_id, user, host and command must be text"
+    if not isinstance(e.object, Mapping) or not all(isinstance(k, str) and _object_value(v)
+                                                     for k, v in e.object.items()):
+        return "object must map names to text, a flag or a list of text"
+    if not isinstance(e.changes, Mapping) or not all(isinstance(k, str) and type(v) is int and v >= 0
+                                                      for k, v in e.changes.items()):
+        return "changes must map table names to row counts"
+    if not all(d is None or (isinstance(d, str) and _HEX64.fullmatch(d)) for d in (e.before, e.after)):
+        return "before and after must be 64 lowercase hex digits or null"
+    if e.result not in _RESULTS or (e.result == "ok") != (e.code is None) or not (e.code is None
+                                                                                   or isinstance(e.code, str)):
+        return "result must be ok (no code) or refused (with a code)"
+    return ""
+
+
+def _object_value(v: Any) -> bool:
+    return isinstance(v, (str, bool)) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as a zone stores it: the row's ``seq``, the exact ``body`` bytes and the ``signature``."""
+
+    seq: int
+    body: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last entry a zone recorded: its ``seq`` and body hash (0 and :data:`GENESIS` for none)."""
+
+    seq: int
+    hash: str
+
+
+def encode_entry(entry: Entry, key: Any) -> tuple[bytes, bytes]:
+    """The body bytes of ``entry`` and their Ed25519 signature by ``key`` (a private key)."""
+    body = codec.encode(entry.to_dict())
+    return body, sign(key, "audit", body)
+
+
+def entry_hash(body: bytes) -> str:
+    """What the next entry names as ``prev``: SHA-256 of the body bytes, lowercase hex."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def decode_body(body: bytes, seq: int) -> Entry:
+    """The entry ``body`` holds; ``invalid_audit_chain`` (naming ``seq``, the row's) if it is
+    not a canonical body of format :data:`FORMAT` with exactly the fields of ``spec/audit.md``."""
+    try:
+        data = codec.decode(body, what=f"audit entry {seq}")
+    except BundleError as error:
+        raise _broken(seq, "malformed", f"its body does not decode ({error.message})") from None
+    if not isinstance(data, dict) or set(data) != _FIELDS or data.get("v") != FORMAT:
+        raise _broken(seq, "malformed", f"its body is not an audit entry of format {FORMAT}")
+    data = dict(data)
+    data.pop("v")
+    return Entry(**data)
+
+
+def _broken(seq: int, reason: str, what: str) -> VerificationError:
+    return VerificationError(f"audit entry {seq}: {what}. The audit trail was changed outside bundlekit after this "
+                             "entry was written; entries before it are intact. Keep the state as it is as evidence "
+                             "and compare it with a backup of the home", code="invalid_audit_chain",
+                             details={"seq": seq, "reason": reason})
+
+
+def check_chain(stored: Iterable[StoredEntry], zone_id: str, keys: Mapping[str, bytes],
+                head: ChainHead | None) -> list[Entry]:
+    """The entries of ``stored`` (in the order of their rows' ``seq``), each checked against the
+    one before; returns them all, or raises at the first that fails.
+
+    ``keys`` maps key ids to the zone's Ed25519 public keys (every key it has signed with);
+    ``head`` is the chain's recorded head (None: not recorded, so a cut tail goes unnoticed).
+    Raises ``VerificationError`` ``invalid_audit_chain`` with ``details = {seq, reason}``, the
+    first bad entry's row ``seq`` and one of ``malformed``, ``signature``, ``sequence`` (a row
+    missing or out of its place), ``chain`` (``prev`` is not the previous body's hash), ``zone``,
+    ``unknown_key`` and ``truncated`` (the head names an entry the chain does not end with;
+    ``seq`` is the head's)."""
+    entries: list[Entry] = []
+    prev, expected = GENESIS, 1
+    for row in stored:
+        entry = decode_body(row.body, row.seq)
+        public = keys.get(entry.key)
+        if public is None:
+            raise _broken(row.seq, "unknown_key", f"it names signing key {entry.key}, which is not one of this zone's")
+        if not verify_signature(public, "audit", row.body, row.signature):
+            raise _broken(row.seq, "signature", "its signature does not match its body: the entry was altered")
+        if entry.seq != row.seq or row.seq != expected:
+            raise _broken(row.seq, "sequence", f"it says it is entry {entry.seq} where entry {expected} belongs: "
+                          "entries were deleted or reordered")
+        if entry.prev != prev:
+            raise _broken(row.seq, "chain", "the entry before it is not the one it was chained to: entries were "
+                          "deleted, reordered or replaced")
+        if entry.zone_id != zone_id:
+            raise _broken(row.seq, "zone", f"it belongs to zone {entry.zone_id}, not this one ({zone_id})")
+        entries.append(entry)
+        prev, expected = entry_hash(row.body), expected + 1
+    if head is not None and (head.seq, head.hash) != (expected - 1, prev if expected > 1 else GENESIS):
+        raise _broken(head.seq, "truncated", f"the zone recorded entry {head.seq} as its last, but the trail ends "
+                      f"at entry {expected - 1} (or another entry {head.seq}): entries at its end were deleted or "
+                      "the record of the last one was changed")
+    return entries

@@ -1,0 +1,194 @@
+"""The zone's audit trail: who changed what, chained and signed, in the same transaction as the change.
+
+Every write transaction on a zone's state (``Zone.db``) is watched (``zone/db.py``
+:class:`~bundlekit.zone.db.Watcher`): when it changed any row, one entry is appended to the
+table ``audit_entries`` just before it commits, so a change never commits without its entry and
+an entry never without its change. The entry says when (ms, UTC), the operating system
+account and host, the command and the object it named (set by the command line for the
+duration of a command, :func:`acting`), the rows changed per table, keyed digests of those
+rows before and after (``zone/audit_capture.py``), the result, and it is chained to the entry
+before and signed with the zone's signing key (``format/audit.py``, ``spec/audit.md``). The
+last entry's seq and hash are kept in ``meta`` (``audit_head``), in the same transaction.
+
+A command refused after it had changed the state (the documented exceptions of
+``spec/errors.md``) ends with one more entry, ``result: refused`` and the code, in a
+transaction of its own (:meth:`Acting.refused`); a refusal that changed nothing writes nothing
+(decision 590).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from bundlekit.core import clock
+from bundlekit.core.operator import operator_name
+from bundlekit.errors import StateError
+from bundlekit.format.audit import GENESIS, ChainHead, Entry, StoredEntry, check_chain, encode_entry, entry_hash
+from bundlekit.format.crypto import key_id, raw_private, raw_public
+from bundlekit.format.keyfile import parse_rotation
+from bundlekit.zone.audit_capture import Capture
+from bundlekit.zone.db import Database, Params, Reader, Watch, Watcher, Writer
+
+if TYPE_CHECKING:
+    from bundlekit.zone.home import Zone
+
+__all__ = ["Auditor", "Acting", "acting", "entries", "verify", "head", "signing_keys", "TABLE", "LIBRARY"]
+
+TABLE = "audit_entries"
+#: The ``command`` of an entry written by code that did not go through the command line.
+LIBRARY = "(not a bundlekit command)"
+_HEAD = "audit_head"
+_DIGEST_INFO = b"bundlekit/1 audit digest"
+
+
+@dataclass
+class Acting:
+    """The command being run and the object it named (its arguments, never a value); the
+    auditors that recorded entries for it, so a refusal can be recorded after them."""
+
+    command: str
+    object: dict[str, Any]
+    recorded: list["Auditor"] = field(default_factory=list)
+
+    def refused(self, code: str) -> None:
+        """Record that the command was refused with ``code`` in every zone it had changed
+        (nothing for one it did not change). A state that cannot take the entry now is left as
+        it is: the refusal is reported to the user all the same."""
+        for auditor in self.recorded:
+            try:
+                auditor.close_refused(code)
+            except StateError:
+                pass
+
+
+_ACTING: ContextVar[Acting | None] = ContextVar("bundlekit_audit_acting", default=None)
+
+
+@contextmanager
+def acting(command: str, obj: Mapping[str, Any]) -> Iterator[Acting]:
+    """Entries written inside name ``command`` and ``obj`` (``cli/common.py`` wraps every
+    command in it)."""
+    current = Acting(command, dict(obj))
+    token = _ACTING.set(current)
+    try:
+        yield current
+    finally:
+        _ACTING.reset(token)
+
+
+def head(db: Reader) -> ChainHead:
+    """The last entry the zone recorded (``meta`` ``audit_head``); seq 0 when there is none."""
+    value = db.scalar("SELECT value FROM meta WHERE key = ?", (_HEAD,))
+    if value is None:
+        return ChainHead(0, GENESIS)
+    seq, _, digest = str(value).partition(":")
+    return ChainHead(int(seq) if seq.isdigit() else -1, digest)
+
+
+class _Open(Watch):
+    def __init__(self, auditor: "Auditor", refusal: str | None) -> None:
+        self.auditor = auditor
+        self.capture = Capture(auditor.digest_key)
+        self.refusal = refusal
+
+    def statement(self, db: Database, sql: str, params: Params) -> int:
+        return self.capture.statement(db, sql, params)
+
+    def end(self, tx: Writer) -> None:
+        if self.capture.changes or self.refusal is not None:
+            self.auditor.append(tx, self.capture, self.refusal)
+
+
+class Auditor(Watcher):
+    """Watches the write transactions of ``zone``'s state and appends their entries."""
+
+    def __init__(self, zone: "Zone") -> None:
+        self.zone = zone
+        self._digest_key: bytes | None = None
+        self._refusal: str | None = None
+
+    @property
+    def digest_key(self) -> bytes:
+        """The key of the entries' row digests: derived from the zone's sealing key, so only the
+        zone can test a guess about a value against a digest (decision 590)."""
+        if self._digest_key is None:
+            self._digest_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                    info=_DIGEST_INFO).derive(raw_private(self.zone.sealing_key()))
+        return self._digest_key
+
+    def begin(self) -> Watch:
+        # The keys are read before the write lock is taken: a passphrase prompt never holds it.
+        self.digest_key
+        self.zone.signing_key()
+        return _Open(self, self._refusal)
+
+    def append(self, tx: Writer, capture: Capture, refusal: str | None) -> None:
+        """Append the entry of the transaction ``tx`` (which changed what ``capture`` saw)."""
+        now = _ACTING.get()
+        last = head(tx)
+        key = self.zone.signing_key()
+        before, after = capture.digests()
+        entry = Entry(seq=last.seq + 1, prev=last.hash, zone_id=self.zone.zone_id, at_ms=int(round(clock.stamp() * 1000)),
+                      user=operator_name(), host=socket.gethostname(),
+                      command=now.command if now is not None else LIBRARY,
+                      object=now.object if now is not None else {}, changes=dict(sorted(capture.changes.items())),
+                      before=before, after=after, result="ok" if refusal is None else "refused", code=refusal,
+                      key=key_id("ed25519", raw_public(key)))
+        body, signature = encode_entry(entry, key)
+        tx.run(f"INSERT INTO {TABLE}(seq, body, signature) VALUES (?, ?, ?)", (entry.seq, body, signature))
+        tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+               (_HEAD, f"{entry.seq}:{entry_hash(body)}"))
+        if now is not None and refusal is None and all(a.zone.home != self.zone.home for a in now.recorded):
+            now.recorded.append(self)  # once per zone, however many times the command opened it
+
+    def close_refused(self, code: str) -> None:
+        """Append the entry that says the command was refused with ``code`` (no rows changed)."""
+        self._refusal = code
+        try:
+            with self.zone.db.transaction():
+                pass
+        finally:
+            self._refusal = None
+            self.zone.close()  # the command is over: it had closed the zone, or leaves it now
+
+
+def entries(db: Reader) -> list[StoredEntry]:
+    """The stored entries in the order of their rows' seq, unchecked (:func:`verify` checks them)."""
+    return [StoredEntry(int(r["seq"]), bytes(r["body"]), bytes(r["signature"]))
+            for r in db.rows(f"SELECT seq, body, signature FROM {TABLE} ORDER BY seq")]
+
+
+def signing_keys(zone: "Zone", db: Reader) -> dict[str, bytes]:
+    """Every signing key the zone has had, by key id: the one it signs with now (read through
+    ``Zone.signing_key``, so a protected key is opened as any command opens it) and, walking its
+    verified rotation statements back, each key it replaced."""
+    current = raw_public(zone.signing_key())
+    keys = {key_id("ed25519", current): current}
+    replaced: dict[str, bytes] = {}  # new key id -> the key it replaced, from each verified statement
+    for row in db.all("SELECT statement FROM rotations ORDER BY issued"):
+        st = parse_rotation(json.loads(row["statement"]), "rotation statement")
+        if st.zone_id == zone.zone_id:
+            replaced[key_id("ed25519", st.new_key)] = st.old_key
+    kid = key_id("ed25519", current)
+    while kid in replaced and key_id("ed25519", replaced[kid]) not in keys:
+        old = replaced[kid]
+        kid = key_id("ed25519", old)
+        keys[kid] = old
+    return keys
+
+
+def verify(zone: "Zone") -> list[Entry]:
+    """Check the zone's whole audit trail (``format/audit.py`` :func:`check_chain`) in one
+    snapshot; returns its entries. Raises ``VerificationError`` ``invalid_audit_chain`` naming
+    the first bad entry."""
+    keys = signing_keys(zone, zone.db)
+    with zone.db.read() as r:
+        return check_chain(entries(r), zone.zone_id, keys, head(r))
