@@ -13,6 +13,8 @@ its own (``zone/audit.py``), so nobody can test guesses about a value against th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from bundlekit.format import codec
 from bundlekit.format.crypto import sign, verify_signature
 
 __all__ = ["FORMAT", "GENESIS", "Entry", "StoredEntry", "encode_entry", "decode_body", "entry_hash", "check_chain",
-           "ChainHead"]
+           "ChainHead", "carried", "check_carried"]
 
 #: The ``v`` of every body this module writes; a reader refuses another.
 FORMAT = 1
@@ -190,3 +192,43 @@ def check_chain(stored: Iterable[StoredEntry], zone_id: str, keys: Mapping[str, 
                       f"at entry {expected - 1} (or another entry {head.seq}): entries at its end were deleted or "
                       "the record of the last one was changed")
     return entries
+
+
+def carried(stored: Iterable[StoredEntry]) -> list[dict[str, str]]:
+    """Entries as a receipt carries them (``spec/bundle-format.md`` §7.3): ``{body, signature}``,
+    each canonical base64 of the stored bytes."""
+    return [{"body": base64.b64encode(s.body).decode("ascii"),
+             "signature": base64.b64encode(s.signature).decode("ascii")} for s in stored]
+
+
+def check_carried(items: Iterable[Mapping[str, Any]], zone_id: str, keys: Mapping[str, bytes],
+                  where: str) -> list[Entry]:
+    """The entries a receipt entry carries, each checked on its own: its body decodes, names
+    ``zone_id`` (the receipt's source) and one of ``keys`` (the source's zone keys by id), and its
+    signature verifies. A receipt carries some entries of a trail, not the trail, so ``prev`` is
+    not followed. Raises ``VerificationError`` ``invalid_audit_chain`` naming ``where`` and the
+    entry's place (``details``: ``{seq, reason}``, ``seq`` the place from 1)."""
+    out: list[Entry] = []
+    for i, item in enumerate(items, 1):
+        try:
+            body = base64.b64decode(str(item["body"]), validate=True)
+            signature = base64.b64decode(str(item["signature"]), validate=True)
+        except (KeyError, binascii.Error, ValueError):
+            raise _carried(where, i, "malformed", "is not base64 of a body and a signature") from None
+        try:
+            entry = decode_body(body, i)
+        except VerificationError:
+            raise _carried(where, i, "malformed", "is not an audit entry") from None
+        public = keys.get(entry.key)
+        if entry.zone_id != zone_id or public is None:
+            raise _carried(where, i, "zone", "was not signed by the zone that wrote the receipt")
+        if not verify_signature(public, "audit", body, signature):
+            raise _carried(where, i, "signature", "does not match its signature: it was altered")
+        out.append(entry)
+    return out
+
+
+def _carried(where: str, i: int, reason: str, what: str) -> VerificationError:
+    return VerificationError(f"{where}: audit entry {i} it carries {what}; nothing was recorded. Ask the zone that "
+                             "deployed for a new receipt", code="invalid_audit_chain",
+                             details={"seq": i, "reason": reason})

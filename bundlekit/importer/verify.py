@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Mapping
 from bundlekit.core.clock import EpochSeconds, when_text
 from bundlekit.core.progress import begin
 from bundlekit.errors import TrustError, VerificationError
+from bundlekit.format.audit import check_carried
 from bundlekit.format.blobcheck import stream_blob
 from bundlekit.format.bundleid import check_bundle_id
 from bundlekit.format.container import BundleFile, check_blob_layout
@@ -146,6 +147,10 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
             raise VerificationError(f"{where}: created in the future ({when_text(manifest.created, now)}); check the "
                                     "clocks of both zones", code="not_yet_valid")
         approvals = check_threshold(signed_by, source, revoked, where)
+        if manifest.kind == "receipt":  # the audit entries a receipt carries are the source's own (decision 591)
+            keys = {key_id("ed25519", k): k for k in (*source.zone_keys, *signed_by)}
+            for i, entry in enumerate(manifest.receipts):
+                check_carried(entry.get("audit", ()), source.zone_id, keys, f"{where}: receipts[{i}]")
         check_blob_layout(list(manifest.blobs), bundle.header.blobs_length, bundle.limits, where)
         if check_blobs:
             # A delta's data blob is not a package: it is read again when the package is rebuilt.

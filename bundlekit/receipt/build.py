@@ -28,13 +28,14 @@ from bundlekit.core.atomic import commit_parked
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import FormatError, InputError, StateError
 from bundlekit.format import crypto
+from bundlekit.format.audit import carried
 from bundlekit.format.bundleid import receipt_bundle_id
 from bundlekit.format.container import BundleWriter
 from bundlekit.format.manifest import FORMAT_ID, Manifest, ZoneRef, writer_record
 from bundlekit.trust.policy import package_owners
 from bundlekit.receipt import egress
 from bundlekit.zone import egress as zone_egress
-from bundlekit.zone import outbox, packages, refusals, sequences, truststore
+from bundlekit.zone import audit, outbox, packages, refusals, sequences, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.truststore import TrustEntry
 from bundlekit.zone.logs import get_log
@@ -268,7 +269,8 @@ def gather(zone: Zone, dest_zone_id: str, deployment_ids: Sequence[str], *, refu
     queued = outbox.entries(zone.db, dest_zone_id, deployment_ids) + [e for e, _ in local]
     local_logs = {digest: data for _, logs in local for digest, data in logs.items()}
     entries, logs = egress.apply_policy(zone_egress.get_policy(zone.db), queued,
-                                        lambda digest: local_logs.get(digest) or get_log(zone.db, digest) or b"")
+                                        lambda digest: local_logs.get(digest) or get_log(zone.db, digest) or b"",
+                                        lambda deployment_id: carried(audit.for_deployment(zone.db, deployment_id)))
     refused = refusals.entries(zone.db, dest_zone_id, refusal_ids)
     # Only what concerns the destination (decision 290): the packages it delivered, or a source
     # sharing its packages with it did, whose bytes are in the store (it may rebuild a delta from
@@ -301,8 +303,9 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     dest, entries, refused, inventory = found.dest, found.entries, found.refusals, found.inventory
     zone_signing(zone, now)  # the keys and statements are usable, before any work (read again at the commit)
     writer = BundleWriter(out, "receipt")
-    if egress.uses_egress_fields(entries):
-        writer.minor = egress.EGRESS_MINOR  # only a receipt that needs 1.4 says so
+    minor = egress.minor_for(entries)
+    if minor is not None:
+        writer.minor = minor  # only a receipt that needs 1.4 (1.5: audit entries) says so
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
             data = found.logs[digest]

@@ -22,10 +22,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 from bundlekit.trust.egress import LEAVING, SEALED, WITHHELD, EgressPolicy, EgressRule
 
-__all__ = ["apply_policy", "cut_log", "contents", "uses_egress_fields", "EGRESS_MINOR"]
+__all__ = ["apply_policy", "cut_log", "contents", "uses_egress_fields", "minor_for", "EGRESS_MINOR", "AUDIT_MINOR"]
 
 #: The format minor version whose receipts carry the egress fields (``spec/bundle-format.md`` §10).
 EGRESS_MINOR = 4
+#: The format minor version whose receipt entries carry audit entries (``audit``, §7.3).
+AUDIT_MINOR = 5
 #: A run's fields of format 1.4 (older readers ignore them).
 _FIELDS = ("withheld", "log_withheld", "log_omitted")
 
@@ -83,16 +85,26 @@ def _apply_run(run: dict[str, Any], rule: EgressRule, read_log: Callable[[str], 
 
 
 def apply_policy(policy: EgressPolicy, entries: Sequence[Mapping[str, Any]],
-                 read_log: Callable[[str], bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+                 read_log: Callable[[str], bytes],
+                 read_audit: Callable[[str], list[dict[str, str]]] = lambda _: []
+                 ) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """The entries as a receipt carries them under ``policy`` (copies; ``entries`` is not changed),
     and the bytes of every log they name, by SHA-256 digest. ``read_log(digest)`` gives a queued
-    log's bytes. Each entry's project (slug and name) chooses the rule (``EgressPolicy.rule_for``)."""
+    log's bytes; ``read_audit(deployment_id)`` the audit entries of a deployment as a receipt
+    carries them (``format/audit.py`` :func:`~bundlekit.format.audit.carried`), added as the entry's
+    ``audit`` when the rule sends them. Each entry's project (slug and name) chooses the rule
+    (``EgressPolicy.rule_for``)."""
     out, logs = [], {}
     for entry in entries:
         e = copy.deepcopy(dict(entry))
         rule = policy.rule_for(e["project"]["slug"], e["project"]["name"])
         for run in e["runs"]:
             _apply_run(run, rule, read_log, logs)
+        e.pop("audit", None)
+        if rule.audit == "send":
+            found = read_audit(e["deployment_id"])
+            if found:
+                e["audit"] = found
         out.append(e)
     return out, logs
 
@@ -100,6 +112,14 @@ def apply_policy(policy: EgressPolicy, entries: Sequence[Mapping[str, Any]],
 def uses_egress_fields(entries: Sequence[Mapping[str, Any]]) -> bool:
     """Whether any run of ``entries`` carries a field of format 1.4 (the header then says minor 4)."""
     return any(f in run for e in entries for run in e["runs"] for f in _FIELDS)
+
+
+def minor_for(entries: Sequence[Mapping[str, Any]]) -> int | None:
+    """The header minor a receipt of ``entries`` says: 5 when one carries audit entries, 4 when a
+    run uses a field of 1.4, else None (the writer's default)."""
+    if any("audit" in e for e in entries):
+        return AUDIT_MINOR
+    return EGRESS_MINOR if uses_egress_fields(entries) else None
 
 
 def _seconds(ms: int | None) -> int | None:
@@ -132,11 +152,11 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
     """Everything a receipt carries, as ``outbox pack --dry-run`` and ``inspect --contents`` list it:
 
     ``{deployments: [{deployment_id, project, slug, space, release, environment, tenant, state,
-    started, ended, waived, runs: [{step, target, state, started, ended, exit_code, reason,
+    started, ended, waived, audit, runs: [{step, target, state, started, ended, exit_code, reason,
     log: {status, bytes, digest?, omitted?}, outputs: [{name, status, value?}]}]}],
     refusals: [{refusal_id, project, release, code, message, refused}], inventory: [{id, version,
     sha256}], features, totals: {deployments, refusals, runs, leaving, sealed, withheld,
-    log_bytes, packages}}``. An output's ``status`` is ``leaving`` (its ``value`` goes in clear),
+    log_bytes, packages, audit}}``; ``audit`` counts the audit entries carried. An output's ``status`` is ``leaving`` (its ``value`` goes in clear),
     ``sealed`` (only the source can open it) or ``withheld`` (its name only); a log's is
     ``leaving``, ``cut`` (``omitted`` bytes cut by the policy), ``withheld`` or ``none``. Times
     are whole Unix seconds; ``log_sizes`` gives each log's bytes by digest. No sealed value, and
@@ -148,7 +168,7 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
             "space": e["project"]["space"], "release": e["release"], "environment": e["environment"],
             "tenant": e.get("tenant"), "state": e["state"], "started": _seconds(e.get("started_ms")),
             "ended": _seconds(e.get("ended_ms")), "waived": list(e.get("waived", [])),
-            "runs": [_run_listing(run, log_sizes) for run in e["runs"]]})
+            "audit": len(e.get("audit", [])), "runs": [_run_listing(run, log_sizes) for run in e["runs"]]})
     outputs = [o for d in deployments for r in d["runs"] for o in r["outputs"]]
     logs = [r["log"] for d in deployments for r in d["runs"]]
     return {
@@ -161,5 +181,6 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
         "totals": {"deployments": len(deployments), "refusals": len(refusals),
                    "runs": sum(len(d["runs"]) for d in deployments),
                    **{s: sum(1 for o in outputs if o["status"] == s) for s in (LEAVING, SEALED, WITHHELD)},
-                   "log_bytes": sum(log["bytes"] or 0 for log in logs), "packages": len(inventory)},
+                   "log_bytes": sum(log["bytes"] or 0 for log in logs), "packages": len(inventory),
+                   "audit": sum(d["audit"] for d in deployments)},
     }

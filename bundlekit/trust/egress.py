@@ -8,8 +8,10 @@ variables are **withheld** (the receipt names them, never their value or length)
 outputs, states, times and the masked logs go back whole. A rule, matched by a glob on the
 project's slug or name, may let named sensitive outputs go back sealed to the source
 (``allow_sensitive``), withhold outputs by name whatever their kind (``withhold``), withhold
-the logs (``logs = "withhold"``) or cap each log's size (``log_limit``). The first rule that
-matches a project decides for it; output names compare case-insensitively, like variable names.
+the logs (``logs = "withhold"``) or cap each log's size (``log_limit``), and let the audit
+entries of the deployments a receipt reports go back (``audit = "send"``; withheld by default,
+decision 591). The first rule that matches a project decides for it; output names compare
+case-insensitively, like variable names.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ MAX_LOG_LIMIT = 1 << 40
 #: Most rules one policy holds, and names one list of a rule holds.
 MAX_RULES = 1000
 MAX_NAMES = 10_000
-_KEYS = {"projects", "allow_sensitive", "withhold", "logs", "log_limit"}
+_KEYS = {"projects", "allow_sensitive", "withhold", "logs", "log_limit", "audit"}
 
 
 def _fold(name: str) -> str:
@@ -46,13 +48,15 @@ class EgressRule:
     """What a receipt carries for the projects whose slug or name matches one of ``projects``.
 
     ``allow_sensitive``/``withhold``: output variable names (case-insensitive). ``logs``: ``send``
-    or ``withhold``. ``log_limit``: bytes each carried log is cut to (None: whole)."""
+    or ``withhold``. ``log_limit``: bytes each carried log is cut to (None: whole). ``audit``:
+    ``send`` or ``withhold`` (default) the audit entries of each deployment the receipt reports."""
 
     projects: tuple[str, ...] = ("*",)
     allow_sensitive: tuple[str, ...] = ()
     withhold: tuple[str, ...] = ()
     logs: str = "send"
     log_limit: int | None = None
+    audit: str = "withhold"
 
     def matches(self, slug: str, name: str) -> bool:
         """Whether this rule is for the project ``slug`` (named ``name``); globs are case-insensitive."""
@@ -71,6 +75,8 @@ class EgressRule:
                              "withhold": list(self.withhold), "logs": self.logs}
         if self.log_limit is not None:
             d["log_limit"] = self.log_limit
+        if self.audit != "withhold":
+            d["audit"] = self.audit
         return d
 
 
@@ -104,6 +110,8 @@ class EgressPolicy:
             lines.append(f'logs = "{r.logs}"')
             if r.log_limit is not None:
                 lines.append(f"log_limit = {r.log_limit}")
+            if r.audit != "withhold":
+                lines.append(f'audit = "{r.audit}"')
         return "\n".join(lines) + "\n"
 
 
@@ -160,12 +168,15 @@ def _rule(d: Any, where: str) -> EgressRule:
         raise _bad(f"{where}.log_limit", f"{limit!r} is not a number of bytes from {MIN_LOG_LIMIT} to {MAX_LOG_LIMIT}")
     if limit is not None and logs == "withhold":
         raise _bad(where, "log_limit caps logs that are sent; this rule withholds them (drop one of the two)")
+    audit = d.get("audit", "withhold")
+    if audit not in ("send", "withhold"):
+        raise _bad(f"{where}.audit", f"{audit!r} is not \"send\" or \"withhold\"")
     allow = _names(d.get("allow_sensitive", []), f"{where}.allow_sensitive")
     withhold = _names(d.get("withhold", []), f"{where}.withhold")
     both = sorted({_fold(n) for n in allow} & {_fold(n) for n in withhold})
     if both:
         raise _bad(where, f"{', '.join(map(repr, both))} both allowed and withheld: say one")
-    return EgressRule(projects, allow, withhold, logs, limit)
+    return EgressRule(projects, allow, withhold, logs, limit, audit)
 
 
 def parse_policy(source: str | Mapping[str, Any], where: str) -> EgressPolicy:

@@ -40,7 +40,8 @@ from bundlekit.zone.db import Database, Params, Reader, Watch, Watcher, Writer
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
 
-__all__ = ["Auditor", "Acting", "acting", "entries", "verify", "head", "signing_keys", "TABLE", "LIBRARY"]
+__all__ = ["Auditor", "Acting", "acting", "entries", "for_deployment", "verify", "head", "signing_keys", "TABLE",
+           "LIBRARY"]
 
 TABLE = "audit_entries"
 #: The ``command`` of an entry written by code that did not go through the command line.
@@ -146,6 +147,8 @@ class Auditor(Watcher):
         tx.run(f"INSERT INTO {TABLE}(seq, body, signature) VALUES (?, ?, ?)", (entry.seq, body, signature))
         tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                (_HEAD, f"{entry.seq}:{entry_hash(body)}"))
+        tx.run_many("INSERT INTO audit_deployments(deployment_id, seq) VALUES (?, ?)",
+                    [(d, entry.seq) for d in sorted(capture.deployments)])
         if now is not None and refusal is None and all(a.zone.home != self.zone.home for a in now.recorded):
             now.recorded.append(self)  # once per zone, however many times the command opened it
 
@@ -164,6 +167,14 @@ def entries(db: Reader) -> list[StoredEntry]:
     """The stored entries in the order of their rows' seq, unchecked (:func:`verify` checks them)."""
     return [StoredEntry(int(r["seq"]), bytes(r["body"]), bytes(r["signature"]))
             for r in db.rows(f"SELECT seq, body, signature FROM {TABLE} ORDER BY seq")]
+
+
+def for_deployment(db: Reader, deployment_id: str) -> list[StoredEntry]:
+    """The stored entries of the transactions that changed deployment ``deployment_id``'s row, in
+    seq order (what a receipt reporting it may carry, decision 591); unchecked."""
+    return [StoredEntry(int(r["seq"]), bytes(r["body"]), bytes(r["signature"]))
+            for r in db.all(f"SELECT e.seq, e.body, e.signature FROM {TABLE} e JOIN audit_deployments d "
+                            "ON d.seq = e.seq WHERE d.deployment_id = ? ORDER BY e.seq", (deployment_id,))]
 
 
 def signing_keys(zone: "Zone", db: Reader) -> dict[str, bytes]:

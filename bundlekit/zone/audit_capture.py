@@ -28,7 +28,7 @@ from bundlekit.zone.db import Database, Params, Row
 __all__ = ["Capture", "UNAUDITED"]
 
 #: Tables whose changes are no audit entry: the backends' claims, and the audit trail itself.
-UNAUDITED = frozenset({"bundlekit_claims", "audit_entries"})
+UNAUDITED = frozenset({"bundlekit_claims", "audit_entries", "audit_deployments"})
 
 _FLAGS = re.S | re.I
 _WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", _FLAGS)
@@ -68,6 +68,8 @@ class Capture:
 
     key: bytes
     changes: dict[str, int] = field(default_factory=dict)
+    #: The ids of the deployments whose rows changed (their receipts may carry the entry).
+    deployments: set[str] = field(default_factory=set)
     _before: list[Any] = field(default_factory=list)
     _after: list[Any] = field(default_factory=list)
 
@@ -82,6 +84,8 @@ class Capture:
         if not returned:
             return 0
         self.changes[table] = self.changes.get(table, 0) + len(returned)
+        if table == "deployments":
+            self.deployments.update(str(r["id"]) for r in returned if r.get("id") is not None)
         if _DELETE.match(sql):
             self._before.append([table, _image(returned)])
             self._after.append([table, []])

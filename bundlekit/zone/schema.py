@@ -319,9 +319,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE phase_waivers ADD COLUMN author TEXT;
     """,
     # version 14: the audit trail, one signed entry per committed change, chained (zone/audit.py,
-    # spec/audit.md, decision 590); its head is the meta row audit_head.
+    # spec/audit.md, decision 590); its head is the meta row audit_head; which entries changed
+    # which deployment, for the receipts that carry them (decision 591).
     """
     CREATE TABLE audit_entries (seq {int} PRIMARY KEY, body {bytes} NOT NULL, signature {bytes} NOT NULL);
+    CREATE TABLE audit_deployments (deployment_id TEXT NOT NULL, seq {int} NOT NULL, PRIMARY KEY (deployment_id, seq));
     """,
 ]
 

@@ -43,14 +43,16 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     w.cli("variables", "unset", "acme-web", "Acme.Db.Name", "--environment", "Production", home=w.prod)
     w.cli("steps", "disable", "acme-web", "Smoke test", home=w.prod)
     w.cli("steps", "enable", "acme-web", "Smoke test", home=w.prod)
-    (tmp_path / "egress.toml").write_text('[[rule]]\nprojects = ["acme-*"]\nlogs = "withhold"\n')
+    (tmp_path / "egress.toml").write_text('[[rule]]\nprojects = ["acme-*"]\nlogs = "withhold"\naudit = "send"\n')
     w.cli("egress", "set", tmp_path / "egress.toml", home=w.prod)
     w.cli("retention", "set", "--keep", "3", home=w.prod)
     deployed = json_of(w.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=w.prod))
     assert deployed["state"] == "Success", deployed
     receipt = tmp_path / "media" / "receipt.bundle"
     w.cli("outbox", "pack", "-o", receipt, home=w.prod)
-    w.cli("import", receipt, home=w.dev)
+    carried = json_of(w.cli("inspect", receipt, "--contents", "--json"))
+    assert carried["format_version"] == "1.5"
+    w.cli("import", receipt, home=w.dev)  # the carried entries verify against prod's key
     w.cli("prune", home=w.prod)
     w.cli("trust", "set", "dev", "--no-evidence", home=w.prod)
     w.cli("targets", "remove", "db-01", home=w.prod)
@@ -73,6 +75,8 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     assert commands["deploy"][0]["object"] == {"project": "acme-web", "version": "1.4.0",
                                                "environment": "Production"}
     assert commands["targets remove"][0]["key"] != commands["targets remove"][1]["key"]  # rotated between
+    # the receipt carried the entries of the deployment's own transactions, as prod's policy allows
+    assert carried["deployments"][0]["audit"] == len(commands["deploy"]) >= 2
     dev = _by_command(_trail(w.dev))
     assert "export" in dev and "import" in dev  # the receipt, imported at the source
 

@@ -125,9 +125,26 @@ def test_the_listing_says_leaving_sealed_or_withheld_per_output_and_never_a_seal
                               {"name": "CallbackUrl", "status": "withheld"}]
     assert run["log"] == {"status": "leaving", "bytes": len(LOG), "digest": LOG_DIGEST}
     assert listing["totals"] == {"deployments": 1, "refusals": 0, "runs": 1, "leaving": 1, "sealed": 1, "withheld": 1,
-                                 "log_bytes": len(LOG), "packages": 1}
+                                 "log_bytes": len(LOG), "packages": 1, "audit": 0}
     assert listing["deployments"][0]["ended"] == 2000 and run["started"] == 1000
     assert SEALED_BLOB not in json.dumps(listing)
+
+
+def test_audit_entries_go_back_only_for_projects_whose_rule_sends_them() -> None:
+    carried = [{"body": "Ym9keQ==", "signature": "c2ln"}]
+    asked: list[str] = []
+
+    def read_audit(deployment_id: str) -> list[dict[str, str]]:
+        asked.append(deployment_id)
+        return carried
+
+    default, _ = apply_policy(parse_policy("", "p.toml"), [entry()], read_log, read_audit)
+    assert "audit" not in default[0] and asked == []  # withheld by default: not even read
+    policy = parse_policy('[[rule]]\nprojects = ["acme-*"]\naudit = "send"\n', "p.toml")
+    sent, _ = apply_policy(policy, [entry()], read_log, read_audit)
+    assert sent[0]["audit"] == carried and asked == [entry()["deployment_id"]]
+    assert contents(sent, [], [], [], {})["totals"]["audit"] == 1
+    assert 'audit = "send"' in policy.to_toml() and parse_policy(policy.to_toml(), "again") == policy
 
 
 @pytest.mark.parametrize("text, where", [
@@ -136,6 +153,7 @@ def test_the_listing_says_leaving_sealed_or_withheld_per_output_and_never_a_seal
     ('[[rule]]\nprojects = []\n', "the list is empty"),
     ('[[rule]]\nprojects = ["*"]\nlogs = "drop"\n', "rule[0].logs"),
     ('[[rule]]\nprojects = ["*"]\nlog_limit = 10\n', "rule[0].log_limit"),
+    ('[[rule]]\nprojects = ["*"]\naudit = "yes"\n', "rule[0].audit"),
     ('[[rule]]\nprojects = ["*"]\nlog_limit = true\n', "rule[0].log_limit"),
     ('[[rule]]\nprojects = ["*"]\nlogs = "withhold"\nlog_limit = 4096\n', "this rule withholds them"),
     ('[[rule]]\nprojects = ["*"]\nallow_sensitive = ["Token"]\nwithhold = ["TOKEN"]\n', "both allowed and withheld"),

@@ -216,3 +216,47 @@ def test_sqlite_file_copied_whole_keeps_a_verifiable_trail(tmp_path: Path) -> No
     copy.close()
     (tmp_path / "copy.db").replace(zone.home / "state.db")
     assert len(audit.verify(zone)) == 1
+
+
+_KILLER = """
+import os, signal, sys, time
+from pathlib import Path
+from bundlekit.zone import audit, audit_capture, targets
+from bundlekit.zone.home import open_zone
+
+where = sys.argv[2]
+if where == "after-entry":  # the entry and the head are written; the commit has not run
+    real = audit.Auditor.append
+    def append(self, tx, capture, refusal):
+        real(self, tx, capture, refusal)
+        os.kill(os.getpid(), signal.SIGKILL)
+    audit.Auditor.append = append
+else:  # the change is made; its entry is not written yet
+    real = audit_capture.Capture.statement
+    def statement(self, db, sql, params):
+        changed = real(self, db, sql, params)
+        os.kill(os.getpid(), signal.SIGKILL)
+    audit_capture.Capture.statement = statement
+zone = open_zone(Path(sys.argv[1]))
+targets.add_target(zone, "web-09", "Production", ("web",), Path(sys.argv[1]).parent / "web-09", int(time.time()))
+"""
+
+
+@pytest.mark.parametrize("where", ["after-change", "after-entry"])
+def test_a_process_killed_between_the_change_and_the_commit_leaves_neither(prod: Zone, where: str) -> None:
+    """Killed (SIGKILL) after the change's statement, or after its entry was written, but before
+    the commit: the next opener finds neither the change nor the entry, and the trail intact."""
+    import signal
+    import subprocess
+    import sys
+
+    head = audit.head(prod.db)
+    prod.close()
+    done = subprocess.run([sys.executable, "-c", _KILLER, str(prod.home), where], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert "web-09" not in {t.name for t in targets.list_targets(prod.db)}
+    assert audit.head(prod.db) == head
+    assert len(audit.verify(prod)) == 4
+    _add(prod, "web-09")  # and the zone goes on: the next change is entry 5
+    assert [e.seq for e in audit.verify(prod)][-1] == 5
