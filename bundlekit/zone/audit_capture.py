@@ -4,9 +4,9 @@ While a zone's write transaction is open, every changing statement goes through
 :meth:`Capture.statement`: it is run with ``RETURNING *`` (SQLite 3.35+, PostgreSQL), so the
 rows it inserted or updated (its *after* image) and the rows it deleted (*before*) come back
 from the statement itself; the rows an ``UPDATE`` or an upsert is about to change are read
-first with the statement's own ``WHERE`` clause or conflict key (the *before* image). The
-images stay in memory until the transaction ends, when :meth:`Capture.digests` turns them into
-two keyed digests. Nothing here writes anything but the statement it was given.
+first with the statement's own ``WHERE`` clause or conflict key (the *before* image). Each
+statement's images are folded at once into two keyed digests (:meth:`Capture.digests`), so
+memory holds one statement's rows at a time. Nothing here writes but the statement it was given.
 
 What is not captured, and why it is acceptable: rows a foreign key's ``ON DELETE CASCADE``
 removes (the entry still counts the row that caused it), and the before image of a statement
@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from bundlekit.zone.db import Database, Params, Row
@@ -62,16 +61,18 @@ def _image(rows: Sequence[Row]) -> list[str]:
     return sorted(json.dumps([[k, _value(r[k])] for k in sorted(r)], separators=(",", ":")) for r in rows)
 
 
-@dataclass
 class Capture:
-    """The changes of one open write transaction. ``key`` keys the digests (``zone/audit.py``)."""
+    """The changes of one open write transaction. ``key`` keys the digests (``zone/audit.py``);
+    each statement's images are folded into the two digests as it runs, so memory holds one
+    statement's rows at a time."""
 
-    key: bytes
-    changes: dict[str, int] = field(default_factory=dict)
-    #: The ids of the deployments whose rows changed (their receipts may carry the entry).
-    deployments: set[str] = field(default_factory=set)
-    _before: list[Any] = field(default_factory=list)
-    _after: list[Any] = field(default_factory=list)
+    def __init__(self, key: bytes) -> None:
+        #: Rows changed per table.
+        self.changes: dict[str, int] = {}
+        #: The ids of the deployments whose rows changed (their receipts may carry the entry).
+        self.deployments: set[str] = set()
+        self._before = hmac.new(key, b"bundlekit/1 audit before", hashlib.sha256)
+        self._after = hmac.new(key, b"bundlekit/1 audit after", hashlib.sha256)
 
     def statement(self, db: Database, sql: str, params: Params) -> int:
         """Run one statement of the transaction on ``db``; returns the rows it changed."""
@@ -87,12 +88,19 @@ class Capture:
         if table == "deployments":
             self.deployments.update(str(r["id"]) for r in returned if r.get("id") is not None)
         if _DELETE.match(sql):
-            self._before.append([table, _image(returned)])
-            self._after.append([table, []])
+            before, after = returned, []
         else:
-            self._before.append([table, None if before is None else _image(before)])
-            self._after.append([table, _image(returned)])
+            after = returned
+        self._fold(self._before, table, None if before is None else _image(before))
+        self._fold(self._after, table, _image(after))
         return len(returned)
+
+    @staticmethod
+    def _fold(mac: "hmac.HMAC", table: str, image: list[str] | None) -> None:
+        """Add one statement's image to a digest: length-prefixed, so no two sequences of images
+        fold to the same bytes."""
+        text = json.dumps([table, image], separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        mac.update(len(text).to_bytes(8, "big") + text)
 
     def _rows_before(self, db: Database, sql: str, params: Params) -> list[Row] | None:
         """The rows the statement is about to change, read with its own condition; [] for a plain
@@ -125,8 +133,4 @@ class Capture:
         nothing changed."""
         if not self.changes:
             return None, None
-        return self._digest("before", self._before), self._digest("after", self._after)
-
-    def _digest(self, which: str, images: list[Any]) -> str:
-        text = json.dumps([which, images], separators=(",", ":"), ensure_ascii=True)
-        return hmac.new(self.key, text.encode("ascii"), hashlib.sha256).hexdigest()
+        return self._before.hexdigest(), self._after.hexdigest()
