@@ -166,8 +166,8 @@ def check_chain(stored: Iterable[StoredEntry], zone_id: str, keys: Mapping[str, 
     Raises ``VerificationError`` ``invalid_audit_chain`` with ``details = {seq, reason}``, the
     first bad entry's row ``seq`` and one of ``malformed``, ``signature``, ``sequence`` (a row
     missing or out of its place), ``chain`` (``prev`` is not the previous body's hash), ``zone``,
-    ``unknown_key`` and ``truncated`` (the head names an entry the chain does not end with;
-    ``seq`` is the head's)."""
+    ``unknown_key``, ``truncated`` (the head names an entry the chain does not end with;
+    ``seq`` is the head's) and ``head`` (the head is unreadable; ``seq`` is the last entry's)."""
     entries: list[Entry] = []
     prev, expected = GENESIS, 1
     for row in stored:
@@ -187,6 +187,9 @@ def check_chain(stored: Iterable[StoredEntry], zone_id: str, keys: Mapping[str, 
             raise _broken(row.seq, "zone", f"it belongs to zone {entry.zone_id}, not this one ({zone_id})")
         entries.append(entry)
         prev, expected = entry_hash(row.body), expected + 1
+    if head is not None and (head.seq < 0 or not _HEX64.fullmatch(head.hash)):
+        raise _broken(expected - 1, "head", "the zone's record of its last entry is damaged, so a cut tail cannot be "
+                      "ruled out")
     if head is not None and (head.seq, head.hash) != (expected - 1, prev if expected > 1 else GENESIS):
         raise _broken(head.seq, "truncated", f"the zone recorded entry {head.seq} as its last, but the trail ends "
                       f"at entry {expected - 1} (or another entry {head.seq}): entries at its end were deleted or "

@@ -19,6 +19,7 @@ transaction of its own (:meth:`Acting.refused`); a refusal that changed nothing 
 from __future__ import annotations
 
 import json
+import re
 import socket
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bundlekit.core import clock
 from bundlekit.core.operator import operator_name
-from bundlekit.errors import StateError
+from bundlekit.errors import BundleError
 from bundlekit.format.audit import GENESIS, ChainHead, Entry, StoredEntry, check_chain, encode_entry, entry_hash
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import parse_rotation
@@ -40,13 +41,15 @@ from bundlekit.zone.db import Database, Params, Reader, Watch, Watcher, Writer
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
 
-__all__ = ["Auditor", "Acting", "acting", "entries", "for_deployment", "verify", "head", "signing_keys", "TABLE",
+__all__ = ["Auditor", "Acting", "acting", "begin_trail", "entries", "for_deployment", "verify", "head", "signing_keys", "TABLE",
            "LIBRARY"]
 
 TABLE = "audit_entries"
 #: The ``command`` of an entry written by code that did not go through the command line.
 LIBRARY = "(not a bundlekit command)"
 _HEAD = "audit_head"
+_HEX = re.compile(r"[0-9a-f]{64}")
+_SINCE = "audit_since"
 _DIGEST_INFO = b"bundlekit/1 audit digest"
 
 
@@ -66,7 +69,7 @@ class Acting:
         for auditor in self.recorded:
             try:
                 auditor.close_refused(code)
-            except StateError:
+            except BundleError:
                 pass
 
 
@@ -94,7 +97,20 @@ def head(db: Reader) -> ChainHead:
     return ChainHead(int(seq) if seq.isdigit() else -1, digest)
 
 
+def _link(tx: Reader) -> ChainHead:
+    """What the next entry follows: the recorded head, so that entries deleted at the end stay
+    visible as a gap; the last stored entry when the head is unreadable (altered by hand), so the
+    zone can still change and the check still names the break."""
+    last = head(tx)
+    if last.seq >= 0 and _HEX.fullmatch(last.hash):
+        return last
+    row = tx.one(f"SELECT seq, body FROM {TABLE} ORDER BY seq DESC LIMIT 1")
+    return ChainHead(0, GENESIS) if row is None else ChainHead(int(row["seq"]), entry_hash(bytes(row["body"])))
+
+
 class _Open(Watch):
+    """One watched transaction: its capture, and the refusal its entry records (if any)."""
+
     def __init__(self, auditor: "Auditor", refusal: str | None) -> None:
         self.auditor = auditor
         self.capture = Capture(auditor.digest_key)
@@ -134,11 +150,11 @@ class Auditor(Watcher):
     def append(self, tx: Writer, capture: Capture, refusal: str | None) -> None:
         """Append the entry of the transaction ``tx`` (which changed what ``capture`` saw)."""
         now = _ACTING.get()
-        last = head(tx)
+        last = _link(tx)
         key = self.zone.signing_key()
         before, after = capture.digests()
-        entry = Entry(seq=last.seq + 1, prev=last.hash, zone_id=self.zone.zone_id, at_ms=int(round(clock.stamp() * 1000)),
-                      user=operator_name(), host=socket.gethostname(),
+        entry = Entry(seq=last.seq + 1, prev=last.hash, zone_id=self.zone.zone_id,
+                      at_ms=int(round(clock.stamp() * 1000)), user=operator_name(), host=socket.gethostname(),
                       command=now.command if now is not None else LIBRARY,
                       object=now.object if now is not None else {}, changes=dict(sorted(capture.changes.items())),
                       before=before, after=after, result="ok" if refusal is None else "refused", code=refusal,
@@ -161,6 +177,15 @@ class Auditor(Watcher):
         finally:
             self._refusal = None
             self.zone.close()  # the command is over: it had closed the zone, or leaves it now
+
+
+def begin_trail(zone: "Zone") -> None:
+    """Record when the zone's trail began (``meta`` ``audit_since``, ms): the change that is the
+    trail's first entry, written as the zone is created (``init``). A zone made by an older
+    bundlekit has no such row; its trail begins with its first change after the upgrade."""
+    with zone.db.transaction() as tx:
+        tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+               (_SINCE, str(int(round(clock.stamp() * 1000)))))
 
 
 def entries(db: Reader) -> list[StoredEntry]:

@@ -39,7 +39,7 @@ from bundlekit.core.files import unusable_path
 from bundlekit.errors import StateError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.crypto import key_id, raw_private, raw_public
-from bundlekit.zone.audit import Auditor
+from bundlekit.zone.audit import Auditor, begin_trail
 from bundlekit.zone.db import Database
 from bundlekit.format.passphrase import derive, new_kdf, protect_key
 from bundlekit.zone.keyfiles import read_key_file, read_public
@@ -249,7 +249,7 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
             db = open_state(home, create=True)
             _record_zone(db, info, None)
             write_zone_file(home, info)
-            return Zone(home, info, settings)
+            return _begun(Zone(home, info, settings))
         # A shared state: the home is made whole first, and the zone recorded in the state last, so
         # the state never names a zone whose home is not whole. Killed between, the same command
         # run again finishes it (PENDING).
@@ -263,7 +263,14 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
             db.close()
     (home / PENDING).unlink()
     fsync_dir(home)
-    return Zone(home, info, settings)
+    return _begun(Zone(home, info, settings))
+
+
+def _begun(zone: Zone) -> Zone:
+    """``zone``, just made, with its audit trail begun: the first entry records the zone's creation."""
+    begin_trail(zone)
+    zone.close()  # its state opens again on first use, as for a zone just opened
+    return zone
 
 
 #: In a home while ``init --state`` records its zone in the shared state: the init did not finish.
@@ -323,7 +330,7 @@ def _finish_init(home: Path, name: str, state: StateURL, password: str | None,
         db.close()
     (home / PENDING).unlink()
     fsync_dir(home)
-    return Zone(home, info, settings)
+    return _begun(Zone(home, info, settings))
 
 
 def _no_zone(state: StateURL) -> Callable[[Found], None]:

@@ -61,7 +61,7 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
 
     prod = _trail(w.prod)
     commands = _by_command(prod)
-    for command in ("trust add", "targets add", "import", "variables set", "variables unset", "steps disable",
+    for command in ("init", "trust add", "targets add", "import", "variables set", "variables unset", "steps disable",
                     "steps enable", "egress set", "retention set", "deploy", "outbox pack",
                     "trust set", "targets remove", "rotate-key"):
         assert command in commands, f"no entry for {command}: {sorted(commands)}"
@@ -78,7 +78,8 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     # the receipt carried the entries of the deployment's own transactions, as prod's policy allows
     assert carried["deployments"][0]["audit"] == len(commands["deploy"]) >= 2
     dev = _by_command(_trail(w.dev))
-    assert "export" in dev and "import" in dev  # the receipt, imported at the source
+    assert "init" in dev and "export" in dev and "import" in dev  # the receipt, imported at the source
+    assert dev["init"][0]["seq"] == 1 and dev["init"][0]["object"] == {"zone_name": "dev"}
 
     listings = [run_cli("audit", home=home).stdout + run_cli("audit", "--json", home=home).stdout
                 for home in (w.prod, w.dev)]

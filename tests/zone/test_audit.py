@@ -64,19 +64,19 @@ def prod(tmp_path: Path, pg: PostgresServer | None) -> Zone:
 
 def test_each_committed_change_has_one_entry_chained_and_signed(prod: Zone) -> None:
     entries = audit.verify(prod)
-    assert [e.seq for e in entries] == [1, 2, 3, 4]
-    assert entries[0].prev == GENESIS
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0].prev == GENESIS and entries[0].changes == {"meta": 1}  # the zone's creation
     rows = _rows(prod)
     assert [e.prev for e in entries[1:]] == [entry_hash(bytes(r["body"])) for r in rows[:-1]]
-    assert all(e.changes == {"targets": 1} and e.result == "ok" and e.code is None for e in entries)
+    assert all(e.changes == {"targets": 1} and e.result == "ok" and e.code is None for e in entries[1:])
     assert all(e.before != e.after and e.before and e.after for e in entries)
-    assert audit.head(prod.db).seq == 4
+    assert audit.head(prod.db).seq == 5
 
 
 def test_a_transaction_that_changes_nothing_writes_no_entry(prod: Zone) -> None:
     with prod.db.transaction() as tx:
         tx.run("UPDATE targets SET name = name WHERE name = ?", ("no-such-target",))
-    assert len(audit.verify(prod)) == 4
+    assert len(audit.verify(prod)) == 5
 
 
 def test_an_altered_field_is_caught_at_that_entry(prod: Zone) -> None:
@@ -130,21 +130,38 @@ def test_a_cut_tail_is_caught_against_the_recorded_head(prod: Zone) -> None:
     _tamper(prod, [("DELETE FROM audit_entries WHERE seq >= ?", (3,))])
     with raises_code("invalid_audit_chain") as info:
         audit.verify(prod)
-    assert info.value.details == {"seq": 4, "reason": "truncated"}
+    assert info.value.details == {"seq": 5, "reason": "truncated"}
+
+
+def test_a_damaged_head_is_named_and_the_zone_still_records_its_changes(prod: Zone) -> None:
+    _tamper(prod, [("UPDATE meta SET value = ? WHERE key = 'audit_head'", ("garbage",))])
+    with raises_code("invalid_audit_chain") as info:
+        audit.verify(prod)
+    assert info.value.details == {"seq": 5, "reason": "head"}
+    _add(prod, "web-05")  # appended after the last stored entry; the head is whole again
+    assert [e.seq for e in audit.verify(prod)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_change_after_a_cut_tail_leaves_the_gap_visible(prod: Zone) -> None:
+    _tamper(prod, [("DELETE FROM audit_entries WHERE seq = ?", (5,))])
+    _add(prod, "web-05")  # follows the recorded head (entry 5), not the last row left (entry 4)
+    with raises_code("invalid_audit_chain") as info:
+        audit.verify(prod)
+    assert info.value.details == {"seq": 6, "reason": "sequence"}
 
 
 def test_an_entry_forged_with_another_key_is_caught(prod: Zone) -> None:
     rows = _rows(prod)
     fields = codec.decode(bytes(rows[-1]["body"]))
     forger = Ed25519PrivateKey.generate()
-    fields.update(seq=5, prev=entry_hash(bytes(rows[-1]["body"])), command="trust remove")
+    fields.update(seq=6, prev=entry_hash(bytes(rows[-1]["body"])), command="trust remove")
     body = codec.encode(fields)  # still names the zone's key id
     _tamper(prod, [("INSERT INTO audit_entries(seq, body, signature) VALUES (?, ?, ?)",
-                    (5, body, sign(forger, "audit", body))),
-                   ("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"5:{entry_hash(body)}",))])
+                    (6, body, sign(forger, "audit", body))),
+                   ("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"6:{entry_hash(body)}",))])
     with raises_code("invalid_audit_chain") as info:
         audit.verify(prod)
-    assert info.value.details == {"seq": 5, "reason": "signature"}
+    assert info.value.details == {"seq": 6, "reason": "signature"}
 
 
 def test_a_failing_entry_rolls_the_change_back(prod: Zone, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +174,7 @@ def test_a_failing_entry_rolls_the_change_back(prod: Zone, monkeypatch: pytest.M
         _add(prod, "web-05")
     monkeypatch.undo()
     assert "web-05" not in {t.name for t in targets.list_targets(prod.db)}
-    assert len(audit.verify(prod)) == 4
+    assert len(audit.verify(prod)) == 5
 
 
 def test_a_change_that_fails_after_its_statement_leaves_no_entry(prod: Zone) -> None:
@@ -167,13 +184,13 @@ def test_a_change_that_fails_after_its_statement_leaves_no_entry(prod: Zone) -> 
             tx.run("DELETE FROM targets WHERE name = ?", ("web-01",))
             raise RuntimeError("stopped before the commit")
     assert "web-01" in {t.name for t in targets.list_targets(prod.db)}
-    assert len(audit.verify(prod)) == 4
+    assert len(audit.verify(prod)) == 5
 
 
 def test_verify_through_the_cli_names_the_first_bad_entry_exits_3_and_changes_nothing(prod: Zone) -> None:
     good = cli_in_process("audit", "--verify", "--json", home=prod.home)
     assert good.returncode == 0, good.stderr
-    assert json.loads(good.stdout)["verified"] is True and json.loads(good.stdout)["entries"] == 4
+    assert json.loads(good.stdout)["verified"] is True and json.loads(good.stdout)["entries"] == 5
     _tamper(prod, [("DELETE FROM audit_entries WHERE seq = ?", (3,))])
     prod.close()
     before = snapshot(prod.home)
@@ -198,7 +215,7 @@ def test_json_listing_has_the_documented_shape(prod: Zone) -> None:
                           "before", "after", "result", "code", "key"}
     assert first["command"] == "(not a bundlekit command)" and first["object"] == {}
     assert isinstance(first["at"], float) and abs(first["at"] - time.time()) < 3600
-    assert out["head"] == {"seq": 4, "hash": out["entries"][-1]["hash"]}
+    assert out["head"] == {"seq": 5, "hash": out["entries"][-1]["hash"]}
     since = cli_in_process("audit", "--json", "--since", str(int(time.time()) + 3600), home=prod.home)
     assert json.loads(since.stdout)["entries"] == []
     wrong = cli_in_process("audit", "--since", "yesterday", home=prod.home)
@@ -215,7 +232,7 @@ def test_sqlite_file_copied_whole_keeps_a_verifiable_trail(tmp_path: Path) -> No
         src.backup(copy)
     copy.close()
     (tmp_path / "copy.db").replace(zone.home / "state.db")
-    assert len(audit.verify(zone)) == 1
+    assert len(audit.verify(zone)) == 2
 
 
 _KILLER = """
@@ -257,6 +274,6 @@ def test_a_process_killed_between_the_change_and_the_commit_leaves_neither(prod:
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert "web-09" not in {t.name for t in targets.list_targets(prod.db)}
     assert audit.head(prod.db) == head
-    assert len(audit.verify(prod)) == 4
-    _add(prod, "web-09")  # and the zone goes on: the next change is entry 5
-    assert [e.seq for e in audit.verify(prod)][-1] == 5
+    assert len(audit.verify(prod)) == 5
+    _add(prod, "web-09")  # and the zone goes on: the next change is entry 6
+    assert [e.seq for e in audit.verify(prod)][-1] == 6
