@@ -13,7 +13,7 @@ from bundlekit.cli.common import OBJECT_OPTIONS, VALUE_ARGUMENTS, audited_object
 
 #: Every argument name a command has today, each reviewed as naming an object (a project, a file,
 #: a target...) and never a value. A new argument must be added here or to VALUE_ARGUMENTS.
-OBJECT_ARGUMENTS = frozenset({"address", "bundle", "card", "deployment_id", "dirs", "file", "files", "key_id", "keys",
+OBJECT_ARGUMENTS = frozenset({"address", "backup", "bundle", "card", "deployment_id", "dirs", "file", "files", "key_id", "keys",
                               "name", "names", "paths", "policy_file", "project", "public_key", "release_file",
                               "source", "step", "version"})
 

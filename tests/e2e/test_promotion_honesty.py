@@ -83,7 +83,7 @@ def test_an_account_name_that_is_not_a_plain_label_is_recorded_as_its_uid(monkey
     """Finding 2 of the r1015 attack review: the author went into state, receipts and the source's
     dashboard unchecked (control characters, markup). The password database's name is recorded
     only when it is a plain label; otherwise, and without an entry, the uid stands for it."""
-    from bundlekit.cli.common import operator_name
+    from bundlekit.core.operator import operator_name
     uid = os.getuid()
 
     def named(name: str) -> object:
