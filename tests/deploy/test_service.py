@@ -120,7 +120,9 @@ def test_a_preflight_refusal_records_only_a_failed_deployment_and_its_receipt_en
     assert {k: v for k, v in snapshot(z.prod.home).items() if k != state_db} == files
     assert snapshot(tmp_path / "t") == targets
     after = _state_rows(z.prod.home)
-    assert {t for t in after if after[t] != rows[t]} == {"deployments", "outbox", "counters"}
+    # the audit trail records the Failed deployment like any other change (meta keeps the chain's head)
+    assert {t for t in after if after[t] != rows[t]} == {"deployments", "outbox", "counters", "audit_entries",
+                                                         "audit_deployments", "meta"}
     [row] = deployments.list_deployments(z.prod.db)
     assert (row["id"], row["state"]) == ("Deployments-1", "Failed")
     [run] = deployments.get_deployment(z.prod.db, "Deployments-1")["record"]["runs"]  # type: ignore[index]

@@ -82,7 +82,7 @@ def _size(folder: Path) -> int:
 
 def test_sending_a_package_to_an_ssh_target_shows_a_bar_then_extracting_it_another(fleet: Fleet) -> None:
     terminal = fleet.first_deploy_terminal
-    assert "transfer Acme.Web 1.0.0 on web-01" in terminal and "extract Acme.Web 1.0.0 on web-01" in terminal
+    assert "transfer to web-01: Acme.Web 1.0.0" in terminal and "extract on web-01: Acme.Web 1.0.0" in terminal
     assert "100%" in terminal and "> Deploy web on web-01" in terminal
 
 
