@@ -19,7 +19,7 @@ def _release(tmp_path: Path, variables: int, broken: bool = False) -> Path:
     parts = [f'[project]\nname = "Scale {variables} {broken}"\n\n[release]\nversion = "1.0.0"\n\n[[steps]]\n'
              f'name = "Run"\ntype = "script"\nsyntax = "bash"\nroles = ["app"]\nscript = "echo #{{V.{variables - 1}}}"\n']
     for i in range(variables):
-        ref = f"#{{Nope.{i}}}" if broken else (f"#{{V.{i - 1}}}" if i else "v")
+        ref = f"#{{Nope.{i}}}" if broken else (f"#{{V.{i - 1}}}" if i % 10 else "v")  # chains of 10 values
         parts.append(f'\n[[variables]]\nname = "V.{i}"\nvalue = "{ref}-{i}"\n')
     path = tmp_path / f"release-{variables}-{broken}.toml"
     path.write_text("".join(parts))

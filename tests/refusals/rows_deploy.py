@@ -76,8 +76,10 @@ def _broken_script(manifest: dict[str, Any]) -> None:
 
 
 def _release_variables(ctx: Ctx, variables: dict[str, str]) -> Call:
-    """Release 1.4.1 whose migration script reads #{V0}, with extra variables; dry run."""
-    extra = "".join(f'\n[[variables]]\nname = "{k}"\nvalue = "{v}"\n' for k, v in variables.items())
+    """Release 1.4.1 whose migration script reads #{V0}, with extra variables scoped to Production
+    (lint expands the unscoped values and would refuse the export); dry run."""
+    extra = "".join(f'\n[[variables]]\nname = "{k}"\nvalue = "{v}"\nscope = {{ environment = ["Production"] }}\n'
+                    for k, v in variables.items())
     release = ctx.release(('echo "migrating database', 'echo "#{V0}"\necho "migrating database'), version="1.4.1")
     release.write_text(release.read_text() + extra)
     ctx.imported(release)
