@@ -1,14 +1,15 @@
 """``bundlekit lint``: everything the development zone can find wrong with a release, all at once.
 
 Order: the TOML itself (nothing else can be read when it does not parse); the schema, with
-"did you mean" for misspelt keys and values (``enviroment`` -> ``environment``; later checks
-need the structure, so they run only on a file that passes); the rules of
-:func:`~bundlekit.export.releasefile.load_release` (the first one broken, as export refuses it);
-then every finding of the package, template and scope checks (``lint_package``,
-``lint_templates``, ``lint_scope``), which work on the parsed document and report each
-problem they see. Export runs the same function and refuses on errors
-(``release_lint_failed``); warnings travel in the manifest (``lint_notes``).
-"""
+"did you mean" for misspelt keys and values (``enviroment`` -> ``environment``), on the document
+with sensitive values masked; every rule beyond the schema
+(:mod:`~bundlekit.export.release_rules`, each under the code ``load_release`` refuses it with);
+then every finding of the package, template, value and scope checks (``lint_package``,
+``lint_templates``, ``lint_values``, ``lint_scope``). The rules and checks run on the parts of
+the file the schema accepted: a malformed step, variable or package is replaced by a stand-in
+(:class:`~bundlekit.export.lint_model.Malformed`) that keeps only its name (decision 570). No
+finding quotes a piece of a sensitive value (decision 572). Export runs this first and refuses
+on errors (``release_lint_failed``); warnings travel in the manifest (``lint_notes``)."""
 
 from __future__ import annotations
 
