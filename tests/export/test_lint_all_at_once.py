@@ -88,3 +88,19 @@ def test_a_variable_without_a_name_or_a_value_gets_both_findings_and_the_rest_is
     # the references to the name that is gone are found in the same run
     assert [f["path"] for f in report["findings"] if f["code"] == "undefined_variable"] == [
         "steps[0].script", "variables[3].value"]
+
+
+def test_lint_and_export_name_a_package_member_a_deploy_refuses_by_the_same_code(zones: Zones, release_dir: Path,
+                                                                                 tmp_path: Path) -> None:
+    # Export said package_refused (and only for the first member) where lint said unsafe_package.
+    from tests.export.test_lint import _hostile_zip
+
+    _hostile_zip(release_dir / "packages" / "Acme.Web.1.4.0.zip")
+    path = release_dir / "release.toml"
+    _, report = lint(path)
+    zones.close()
+    r = cli_in_process("export", path, "--to", "prod", "-o", tmp_path / "a.bundle", "--json", home=zones.dev.home)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "release_lint_failed"
+    assert [(f["code"], f["path"]) for f in error["details"]] == [(f["code"], f["path"]) for f in report["findings"]]
+    assert [f["code"] for f in report["findings"]] == ["unsafe_package"] * 4
