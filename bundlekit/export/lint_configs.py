@@ -54,8 +54,8 @@ def config_patterns(steps: Sequence[dict[str, Any]]) -> list[str]:
     in any environment (for reading them out of the package once)."""
     out = {"appsettings.json", "appsettings.*.json"}
     for s in steps:
-        out.update(s.get("structured_config", []))
-        out.update(p for p in s.get("substitute", []) if p.lower().endswith(".json"))
+        out.update(_texts(s.get("structured_config")))
+        out.update(p for p in _texts(s.get("substitute")) if p.lower().endswith(".json"))
     return sorted(out)
 
 
@@ -68,21 +68,36 @@ class ConfigPaths:
     files: int = 0
 
 
+def _dicts(doc: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    """(index, element) of the array of tables ``key`` (anything else in it is the schema's finding)."""
+    items = doc.get(key)
+    return [(i, e) for i, e in enumerate(items if isinstance(items, list) else []) if isinstance(e, dict)]
+
+
+def _texts(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [e for e in items if isinstance(e, str)]
+
+
 def _environments(doc: dict[str, Any]) -> set[str]:
-    named = {e for p in doc.get("lifecycle", {}).get("phases", []) for e in p.get("environments", [])}
-    named.update(e for s in doc.get("steps", []) for e in s.get("environments", []))
-    for v in doc.get("variables", []):
-        scoped = v.get("scope", {}).get("environment", [])
-        named.update([scoped] if isinstance(scoped, str) else scoped)
+    lifecycle = doc.get("lifecycle")
+    phases = lifecycle.get("phases") if isinstance(lifecycle, dict) else None
+    named = {e for p in (phases if isinstance(phases, list) else []) if isinstance(p, dict)
+             for e in _texts(p.get("environments"))}
+    named.update(e for _, s in _dicts(doc, "steps") for e in _texts(s.get("environments")))
+    for _, v in _dicts(doc, "variables"):
+        scope = v.get("scope")
+        named.update(_texts(scope.get("environment")) if isinstance(scope, dict) else [])
     return {e.casefold() for e in named}
 
 
 def _release_values(doc: dict[str, Any]) -> VariableDictionary:
-    """Each variable's value as written in the release, the unscoped one first (placeholders and
-    values read at export time have none here)."""
+    """Each variable's value as written in the release, the unscoped one first. Placeholders and
+    values read at export time have none here, and sensitive values are left out: no finding may
+    quote a piece of one (a member name of a sensitive JSON value included)."""
     values: dict[str, str] = {}
-    for v in sorted(doc.get("variables", []), key=lambda v: bool(v.get("scope"))):
-        if isinstance(v.get("value"), str):
+    for _, v in sorted(_dicts(doc, "variables"), key=lambda iv: bool(iv[1].get("scope"))):
+        if isinstance(v.get("name"), str) and isinstance(v.get("value"), str) and not v.get("sensitive"):
             values.setdefault(v["name"].casefold(), v["value"])
     return VariableDictionary(values)
 
@@ -116,7 +131,7 @@ def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str
     names = [member for member, _ in texts]
     by_member = dict(texts)
     for s in steps:
-        substitute, listed = s.get("substitute", []), s.get("structured_config", [])
+        substitute, listed = _texts(s.get("substitute")), _texts(s.get("structured_config"))
         chosen = structured_files(names, substitute, listed, "")
         by_environment = {m: e for m in names if m not in chosen and (e := _ENVIRONMENT_FILE.fullmatch(m))}
         chosen.update((m, ("json",)) for m in by_environment)
@@ -171,9 +186,9 @@ def _parse(text: str, formats: tuple[str, ...]) -> str:
 def _finding(severity: str, error: ConfigParseError, member: str, shown: str, step: dict[str, Any],
              env: re.Match[str] | None) -> Finding:
     only = f" to environment {env.group(1)!r}" if env is not None and severity == WARNING else ""
-    fix = config_fix(member, step.get("substitute", []), step.get("structured_config", []))
+    fix = config_fix(member, _texts(step.get("substitute")), _texts(step.get("structured_config")))
     return Finding(severity, "invalid_structured_config",
-                   f"{member} is {error}: a deployment{only} of step {step['name']!r} would refuse it before "
+                   f"{member} is {error}: a deployment{only} of step {step.get('name')!r} would refuse it before "
                    "anything runs", shown, member, error.line or None, error.column or None,
                    f"fix the file in the package, or {fix}")
 
@@ -194,9 +209,9 @@ def check_config_paths(doc: dict[str, Any], text: str, file: str, paths: ConfigP
     if not paths.files:
         return []
     out = []
-    for i, v in enumerate(doc.get("variables", [])):
-        name = v["name"]
-        if ":" not in name or is_reserved(name) or _NOT_A_KEY_PATH.search(name) or name.casefold() in paths.paths:
+    for i, v in _dicts(doc, "variables"):
+        name = v.get("name")
+        if not isinstance(name, str) or ":" not in name or is_reserved(name) or _NOT_A_KEY_PATH.search(name) or name.casefold() in paths.paths:
             continue
         near = closest(name, [p for p, _, _ in paths.paths.values()], n=3, cutoff=0.75)
         at = locate(text, ["variables", i, "name"])

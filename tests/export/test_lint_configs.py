@@ -139,3 +139,23 @@ script = 'echo #{Cfg.Db.Prot} #{Cfg.Db.Host} #{cfg[Db][hots]} #{Cfg.Tags[0]}'
     assert only(report, "json_member_missing")[0]["message"] == (
         "#{Cfg.Db.Prot} names member 'Prot', which the JSON value Cfg.Db does not have, so it renders empty")
     assert len(report["findings"]) == 2
+
+
+def test_a_sensitive_json_value_is_never_rendered_so_no_finding_quotes_its_members(release_dir: Path) -> None:
+    path = release_dir / RELEASE
+    path.write_text(path.read_text() + """
+[[variables]]
+name = "Vault"
+value = '{"SuperSecretKeyName": "hunter22"}'
+sensitive = true
+
+[[steps]]
+name = "Use vault"
+type = "script"
+syntax = "bash"
+roles = ["db"]
+script = 'echo #{Vault.SuperSecretKeyNam}'
+""")
+    code, report = lint(path)
+    assert "SuperSecretKeyName" not in json.dumps(report) and "hunter22" not in json.dumps(report)
+    assert only(report, "json_member_missing") == []
