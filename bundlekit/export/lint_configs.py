@@ -257,7 +257,8 @@ def check_json_members(templates: Sequence[Template], doc: dict[str, Any]) -> li
                                f"#{{{display}}} names member {member!r}, which the JSON value {parent} does not "
                                "have, so it renders empty", t.file, t.path, line, column,
                                "did you mean " + " or ".join(repr(n) for n in near) + "?" if near else
-                               ("its members are " + ", ".join(repr(m) for m in members[:10]) if members else None)))
+                               ("its members are " + ", ".join(repr(m) for m in members[:10]) if members else
+                                f"check the path against the value of {parent}")))
     return out
 
 
