@@ -1,8 +1,9 @@
 """The zone's private key files at rest: raw, or protected with a passphrase (decision 580).
 
-A home's private keys are ``keys/signing.key`` (Ed25519), ``keys/sealing.key`` (X25519) and
-``keys/retired/*.key`` (Ed25519). Each file is either the raw 32-byte key or a protected key
-file (``format/passphrase.py``, ``spec/keys.md``). A home is *protected* when its sealing key
+A home's private keys are ``keys/signing.key`` (Ed25519), ``keys/sealing.key`` (X25519),
+``keys/retired/*.key`` (Ed25519) and ``keys/ssh_client.key`` (Ed25519). Each file is either
+raw (the 32-byte key; for the SSH key an unencrypted OpenSSH file) or a protected key file
+(``format/passphrase.py``, ``spec/keys.md``; for the SSH key, of its Ed25519 seed). A home is *protected* when its sealing key
 file is protected; keys this node writes later (a rotation, a key another node made) are then
 written protected too, under the same passphrase.
 
@@ -30,15 +31,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bundlekit.core.atomic import fsync_dir, write_atomic
 from bundlekit.core.tree import remove_tree, tree_paths
 from bundlekit.errors import InputError, StateError
+from bundlekit.format.crypto import raw_private
 from bundlekit.format.passphrase import (Kdf, ProtectedKey, derive, is_protected, new_kdf, open_key, protect_key,
                                          public_of)
 
 __all__ = ["RESTORE", "PassphraseSource", "set_passphrase_source", "read_key_file", "read_public",
            "write_key_file", "home_protected", "KeyState", "key_states", "change_protection", "SWAP",
-           "sweep_swap", "exchange_folders"]
+           "sweep_swap", "exchange_folders", "SSH", "ssh_seed", "ssh_file"]
 
 #: What to do about a zone key file that is missing or damaged.
 RESTORE = "Restore it from a backup of this home or from another node of the zone (the same file in its keys folder)"
@@ -116,14 +122,51 @@ def home_protected(keys: Path) -> Optional[Kdf]:
     return ProtectedKey.parse(data, str(keys / "sealing.key")).kdf if is_protected(data) else None
 
 
+#: The SSH client key's kind here: an OpenSSH file when raw, its Ed25519 seed when protected.
+SSH = "ssh-ed25519"
+
+
+def ssh_seed(data: bytes, where: str) -> bytes:
+    """The 32-byte Ed25519 seed of an unencrypted OpenSSH private key file (``invalid_zone_key``)."""
+    try:
+        key = serialization.load_ssh_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise StateError(f"{where}: not an unencrypted OpenSSH Ed25519 private key; the zone's SSH key file is "
+                         f"damaged. {RESTORE}, or delete it and run `bundlekit targets ssh-key` to make a new one "
+                         "(then put its public line on every SSH target)", code="invalid_zone_key")
+    return raw_private(key)
+
+
+def ssh_file(seed: bytes) -> bytes:
+    """The unencrypted OpenSSH private key file of an Ed25519 seed."""
+    return Ed25519PrivateKey.from_private_bytes(seed).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+
+
+def _read_secret(path: Path, kind: str) -> bytes:
+    """The 32-byte secret of a key file of ``kind`` (the seed, for the SSH key)."""
+    if kind != SSH:
+        return read_key_file(path, kind)
+    data = _read_bytes(path)
+    return read_key_file(path, "ed25519") if is_protected(data) else ssh_seed(data, str(path))
+
+
+def _raw_form(kind: str, secret: bytes) -> bytes:
+    return ssh_file(secret) if kind == SSH else secret
+
+
 def write_key_file(keys: Path, name: str, kind: str, secret: bytes) -> None:
     """Write a private key into the key folder ``keys`` (``name`` relative to it), protected
     under the home's passphrase when the home is protected (the passphrase source is asked,
-    and must open the sealing key: a new key never goes under another passphrase)."""
+    and must open the sealing key: a new key never goes under another passphrase). ``kind``
+    :data:`SSH` takes the key's seed and writes an OpenSSH file when the home is not protected."""
     kdf = home_protected(keys)
     if kdf is None:
-        write_atomic(keys / name, secret, mode=0o600)
+        write_atomic(keys / name, _raw_form(kind, secret), mode=0o600)
         return
+    kind = "ed25519" if kind == SSH else kind
     read_key_file(keys / "sealing.key", "x25519")  # the passphrase is the home's
     key = _key_for(kdf, _source(str(keys / "sealing.key")))
     write_atomic(keys / name, protect_key(kind, secret, kdf, key), mode=0o600)
@@ -141,6 +184,8 @@ class KeyState:
 def _private_key_files(keys: Path) -> list[tuple[str, str]]:
     """``(name relative to keys, kind)`` of each private key file a protection change covers."""
     found = [("sealing.key", "x25519"), ("signing.key", "ed25519")]
+    if os.path.lexists(keys / "ssh_client.key"):
+        found.append(("ssh_client.key", SSH))
     retired = keys / "retired"
     if retired.is_dir():
         found += [(f"retired/{p.name}", "ed25519") for p in sorted(retired.glob("*.key"))]
@@ -190,7 +235,7 @@ def change_protection(home: Path, passphrase: Optional[bytes]) -> list[KeyState]
     """
     keys = home / "keys"
     listed = _private_key_files(keys)
-    secrets = {name: read_key_file(keys / name, kind) for name, kind in listed}
+    secrets = {name: _read_secret(keys / name, kind) for name, kind in listed}
     kdf = new_kdf() if passphrase is not None else None
     key = derive(passphrase, kdf) if passphrase is not None and kdf is not None else None
     sweep_swap(home)
@@ -205,7 +250,8 @@ def change_protection(home: Path, passphrase: Optional[bytes]) -> list[KeyState]
             if str(rel) not in secrets and other.is_file() and not other.is_symlink():
                 write_atomic(swap / rel, other.read_bytes(), mode=other.stat().st_mode & 0o777)
         for name, kind in listed:
-            data = secrets[name] if key is None or kdf is None else protect_key(kind, secrets[name], kdf, key)
+            data = (_raw_form(kind, secrets[name]) if key is None or kdf is None
+                    else protect_key("ed25519" if kind == SSH else kind, secrets[name], kdf, key))
             write_atomic(swap / name, data, mode=0o600)
         exchange_folders(keys, swap)
     except OSError as error:

@@ -1,7 +1,8 @@
 """The zone's SSH client key: what the zone authenticates with on its SSH targets.
 
 One Ed25519 key per zone in ``keys/ssh_client.key`` (OpenSSH private key format, mode 0600,
-beside the zone's other keys), created by ``bundlekit targets ssh-key``, which prints its
+beside the zone's other keys; a protected key file of its seed when the home's keys are
+protected, ``zone/keyfiles.py``), created by ``bundlekit targets ssh-key``, which prints its
 public half, one ``ssh-ed25519 ...`` line for each target user's ``~/.ssh/authorized_keys``.
 Deployments and checks only read it (decision 147); ``bundlekit join`` copies it to a new node,
 and a node that joined before the key was made takes it, wrapped, from the zone's state
@@ -16,10 +17,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bundlekit.core.atomic import write_atomic
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.zone.home import Zone
+from bundlekit.format.passphrase import is_protected
+from bundlekit.zone.keyfiles import SSH, read_key_file, ssh_file, ssh_seed, write_key_file
 from bundlekit.zone.keyring import RESTORE, SSH_CLIENT
 
 __all__ = ["client_key", "client_public_line", "KEY_FILE"]
@@ -46,14 +48,17 @@ def client_key(zone: Zone, *, create: bool = True, now: EpochSeconds = 0) -> byt
             stored = ring.publish(tx, SSH_CLIENT, local if local is not None else _new_key(), now)
     if stored is None:
         return _read(path)
-    if _read(path) != stored:
-        write_atomic(path, stored, mode=0o600)
+    local = _read(path)
+    seed = ssh_seed(stored, "the zone's SSH key in its state")
+    if local is None or ssh_seed(local, str(path)) != seed:
+        write_key_file(path.parent, KEY_FILE, SSH, seed)  # protected when the home's keys are
     return stored
 
 
 def _read(path: Path) -> bytes | None:
-    """This node's copy of the SSH key, checked to be an unencrypted OpenSSH Ed25519 private key
-    (``invalid_zone_key`` otherwise: a damaged file is never used, nor shared through the state)."""
+    """This node's copy of the SSH key as an unencrypted OpenSSH Ed25519 private key file
+    (``invalid_zone_key`` otherwise: a damaged file is never used, nor shared through the state).
+    A protected copy (``zone/keyfiles.py``) is opened with the zone's passphrase."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -61,14 +66,9 @@ def _read(path: Path) -> bytes | None:
     except OSError as error:
         raise StateError(f"{path}: cannot read the zone's SSH key ({error.strerror or error}). {RESTORE}",
                          code="key_missing") from None
-    try:
-        key = serialization.load_ssh_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        key = None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise StateError(f"{path}: not an unencrypted OpenSSH Ed25519 private key; the zone's SSH key file is "
-                         f"damaged. {RESTORE}, or delete it and run `bundlekit targets ssh-key` to make a new one "
-                         "(then put its public line on every SSH target)", code="invalid_zone_key")
+    if is_protected(data):
+        return ssh_file(read_key_file(path, "ed25519"))
+    ssh_seed(data, str(path))  # refuses anything but an unencrypted OpenSSH Ed25519 key
     return data
 
 

@@ -333,3 +333,27 @@ def test_list_shows_each_ssh_target_s_work_folder_key_and_identity_and_set_host_
         assert f"no longer pinned: ssh-ed25519 {fp}" in said
     finally:
         world.cli("targets", "remove", "spare-03", home=world.prod)
+
+
+def test_a_zone_with_protected_keys_deploys_to_ssh_targets_with_its_passphrase_only(
+        fleet_world: tuple[World, list[SshServer]], tmp_path: Path) -> None:
+    world, (db, web) = fleet_world
+    add_ssh(world, "db-01", "db", db)
+    add_ssh(world, "web-01", "web", web)
+    passfile = tmp_path / "prod.pass"
+    passfile.write_text("fleet passphrase canary 8817\n")
+    passfile.chmod(0o600)
+    world.cli("keys", "protect", "--passphrase-file", passfile, home=world.prod)
+    status = json_of(world.cli("keys", "status", "--json", home=world.prod))["keys"]
+    assert {k["path"]: k["protected"] for k in status}["keys/ssh_client.key"] is True
+    assert b"OPENSSH" not in (world.prod / "keys" / "ssh_client.key").read_bytes()
+    before = snapshot(world.prod)
+    refused = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=world.prod,
+                      env={"BUNDLEKIT_PASSPHRASE_FILE": ""})
+    assert refused.returncode == 1 and json_of(refused.stdout)["error"]["code"] == "passphrase_missing"
+    assert snapshot(world.prod) == before and not (web.work_dir / "Acme.Web").exists()
+    deployed = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=world.prod,
+                       env={"BUNDLEKIT_PASSPHRASE_FILE": str(passfile)})
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert [r["state"] for r in json_of(deployed.stdout)["runs"]] == ["Success"] * 3
+    assert "fleet passphrase canary 8817" not in deployed.stdout + deployed.stderr

@@ -171,3 +171,32 @@ def test_a_kill_at_any_point_of_keys_protect_leaves_every_key_usable_under_one_p
     assert finished and kills >= 3
     assert all(is_protected((home / s.path).read_bytes()) for s in key_states(home))
     assert not (home / "keys.swap").exists()
+
+
+def test_the_ssh_client_key_is_protected_with_the_others_and_still_serves_ssh(tmp_path: Path,
+                                                                             source: dict[str, bytes]) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from bundlekit.zone.sshkey import client_key, client_public_line
+
+    home = init_zone(tmp_path / "z", "z", int(time.time())).home
+    with open_zone(home) as z:
+        line = client_public_line(z, int(time.time()))
+    openssh = (home / "keys" / "ssh_client.key").read_bytes()
+    change_protection(home, A)
+    data = (home / "keys" / "ssh_client.key").read_bytes()
+    assert is_protected(data) and b"OPENSSH" not in data
+    assert {s.path: s.protected for s in key_states(home)}["keys/ssh_client.key"] is True
+    source["now"] = A
+    (home / "keys" / "ssh_client.key").unlink()  # a node without its copy takes it from the state, protected
+    with open_zone(home) as z:
+        served = client_key(z, create=False)
+        assert served is not None and client_public_line(z, int(time.time())) == line
+    key = serialization.load_ssh_private_key(served, password=None)  # what a deployment hands to asyncssh
+    assert key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                             serialization.NoEncryption()) == serialization.load_ssh_private_key(
+        openssh, password=None).private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                              serialization.NoEncryption())
+    assert is_protected((home / "keys" / "ssh_client.key").read_bytes())
+    change_protection(home, None)
+    assert serialization.load_ssh_private_key((home / "keys" / "ssh_client.key").read_bytes(), password=None)
