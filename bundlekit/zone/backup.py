@@ -34,7 +34,7 @@ from bundlekit.core.atomic import AtomicFile, fsync_dir, fsync_tree
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.files import open_regular
 from bundlekit.core.tree import remove_tree
-from bundlekit.errors import BundleError, InputError, StateError, VerificationError
+from bundlekit.errors import BundleError, InputError, StateError, UsageError, VerificationError
 from bundlekit.format.backup import BackupHeader, BackupReader, BackupWriter, check_path, keys_for, read_header
 from bundlekit.format.passphrase import ProtectedKey, is_protected, new_kdf
 from bundlekit.zone.home import Zone
@@ -90,6 +90,9 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
         raise InputError(f"{out} already exists; a backup never overwrites a file. Give a new -o path",
                          code="file_exists")
     home = zone.home
+    if out.absolute().parent.resolve().is_relative_to(home.resolve()):
+        raise UsageError(f"-o {out} is inside the zone's home {home}: the backup would hold itself. Write it "
+                         "outside the home (best: on another machine's disk)", code="usage")
     kdf = new_kdf()
     payload, check = keys_for(passphrase, kdf)
     header = BackupHeader(zone.zone_id, zone.name, int(now), kdf, check)

@@ -247,7 +247,11 @@ def change_protection(home: Path, passphrase: Optional[bytes]) -> list[KeyState]
             (swap / Path(folder).relative_to(keys)).mkdir(mode=0o700, exist_ok=True)
         for other in map(Path, others):  # other files (SSH key, state password) are carried as they are
             rel = other.relative_to(keys)
-            if str(rel) not in secrets and other.is_file() and not other.is_symlink():
+            if str(rel) in secrets:
+                continue
+            if other.is_symlink():
+                os.symlink(os.readlink(other), swap / rel)
+            elif other.is_file():
                 write_atomic(swap / rel, other.read_bytes(), mode=other.stat().st_mode & 0o777)
         for name, kind in listed:
             data = (_raw_form(kind, secrets[name]) if key is None or kdf is None

@@ -82,7 +82,11 @@ def test_protect_change_and_unprotect_keep_the_zone_s_keys(tmp_path: Path, sourc
     home = init_zone(tmp_path / "z", "z", int(time.time())).home
     ids = identity(home)
     raw = {s.path: (home / s.path).read_bytes() for s in key_states(home)}
+    (home / "keys" / "state.password").write_text("db password\n")
+    (home / "keys" / "linked").symlink_to("state.password")
     change_protection(home, A)
+    assert (home / "keys" / "state.password").read_text() == "db password\n"  # other files carried as they are
+    assert os.readlink(home / "keys" / "linked") == "state.password"
     assert all(s.protected for s in key_states(home))
     assert all(value not in (home / path).read_bytes() for path, value in raw.items())
     source["now"] = A
