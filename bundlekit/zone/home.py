@@ -267,10 +267,11 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
 
 
 def _begun(zone: Zone) -> Zone:
-    """``zone``, just made, with its audit trail begun: the first entry records the zone's creation."""
-    begin_trail(zone)
-    zone.close()  # its state opens again on first use, as for a zone just opened
-    return zone
+    """``zone``, just made, with its audit trail begun (the first entry records the zone's
+    creation), returned as a zone just opened: nothing of that read or cached."""
+    with zone:
+        begin_trail(zone)
+    return Zone(zone.home, zone.info, zone.settings)
 
 
 #: In a home while ``init --state`` records its zone in the shared state: the init did not finish.
