@@ -108,8 +108,9 @@ def echo_contents(listing: dict[str, Any], header: str) -> None:
          "in the inventory")
     for d in listing["deployments"]:
         tenant = f" for tenant {d['tenant']}" if d["tenant"] else ""
+        audit = f" ({counted(d['audit'], 'audit entry', 'audit entries')} leaving)" if d.get("audit") else ""
         echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}{tenant}: "
-             f"{d['state']}")
+             f"{d['state']}{audit}")
         for r in d["runs"]:
             where = f"on {r['target']}" if r["target"] else "on the zone"
             echo(f"    run {r['step']} {where}: {r['state']}, {_log_text(r['log'])}")
