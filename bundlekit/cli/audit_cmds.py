@@ -13,10 +13,10 @@ from bundlekit.cli.common import counted, echo, emit_json, home_option, json_opt
 from bundlekit.cli.zones import open_home
 from bundlekit.core.clock import utc_text
 from bundlekit.errors import UsageError
-from bundlekit.format.audit import Entry, decode_body, entry_hash
+from bundlekit.format.audit import ChainHead, Entry, decode_body, entry_hash
 from bundlekit.zone import audit as trail
 
-__all__ = ["entry_json", "parse_since"]
+__all__ = ["entry_json", "parse_since", "parse_head"]
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?")
@@ -39,6 +39,15 @@ def parse_since(text: str) -> int:
         raise UsageError(f"--since {text!r}: give Unix seconds, a UTC day (2026-12-01) or a UTC moment "
                          "(2026-12-01T13:05:00Z)", code="usage", details={"option": "--since"}) from None
     return int(moment.replace(tzinfo=timezone.utc).timestamp()) * 1000
+
+
+def parse_head(text: str) -> ChainHead:
+    """``--head SEQ:HASH`` (as ``audit --json`` prints a head) as a head; ``usage`` otherwise."""
+    seq, _, digest = text.partition(":")
+    if not (seq.isascii() and seq.isdigit() and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise UsageError(f"--head {text!r}: give SEQ:HASH, an entry's seq and its 64-hex hash (`bundlekit audit "
+                         "--json` shows the head)", code="usage", details={"option": "--head"})
+    return ChainHead(int(seq), digest)
 
 
 def entry_json(entry: Entry, body: bytes) -> dict[str, Any]:
@@ -64,9 +73,11 @@ def _line(e: Entry) -> str:
               help="Only entries from WHEN: Unix seconds, a UTC day (2026-12-01) or moment (2026-12-01T13:05Z).")
 @click.option("--verify", "check", is_flag=True,
               help="Check every entry's chain link and signature, and the recorded head; exit 3 at the first break.")
+@click.option("--head", "witness", default=None, metavar="SEQ:HASH",
+              help="With --verify: also require this head, noted earlier (`audit --json` gives it), to be in the trail.")
 @home_option
 @json_option
-def audit(since: str | None, check: bool, home: str | None, as_json: bool) -> None:
+def audit(since: str | None, check: bool, witness: str | None, home: str | None, as_json: bool) -> None:
     """Who changed what in this zone: one signed, chained entry per committed change.
 
     Each entry names when (UTC), the operating system account and host, the command and what it
@@ -75,9 +86,12 @@ def audit(since: str | None, check: bool, home: str | None, as_json: bool) -> No
     (spec/audit.md) and names the first bad one.
     """
     since_ms = parse_since(since) if since is not None else None
+    noted = parse_head(witness) if witness is not None else None
+    if noted is not None and not check:
+        raise UsageError("--head is checked by --verify: add --verify", code="usage", details={"option": "--head"})
     with open_home(home) as z:
         if check:
-            checked = trail.verify(z)
+            checked = trail.verify(z, noted)
             last = trail.head(z.db)
             if as_json:
                 emit_json({"verified": True, "entries": len(checked), "head": {"seq": last.seq, "hash": last.hash}})

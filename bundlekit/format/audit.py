@@ -25,7 +25,7 @@ from bundlekit.format import codec
 from bundlekit.format.crypto import sign, verify_signature
 
 __all__ = ["FORMAT", "GENESIS", "Entry", "StoredEntry", "encode_entry", "decode_body", "entry_hash", "check_chain",
-           "ChainHead", "carried", "check_carried"]
+           "ChainHead", "carried", "check_carried", "check_witness"]
 
 #: The ``v`` of every body this module writes; a reader refuses another.
 FORMAT = 1
@@ -154,6 +154,19 @@ def _broken(seq: int, reason: str, what: str) -> VerificationError:
                              "entry was written; entries before it are intact. Keep the state as it is as evidence "
                              "and compare it with a backup of the home", code="invalid_audit_chain",
                              details={"seq": seq, "reason": reason})
+
+
+def check_witness(stored: Iterable[StoredEntry], witness: ChainHead) -> None:
+    """Refuse a trail that does not hold ``witness`` (a head noted earlier, kept outside the zone)
+    as one of its entries: the trail was rolled back, or replaced, since the head was noted.
+    Raises ``VerificationError`` ``invalid_audit_chain``, reason ``witness``, naming its seq."""
+    for row in stored:
+        if row.seq == witness.seq:
+            if entry_hash(row.body) == witness.hash:
+                return
+            break
+    raise _broken(witness.seq, "witness", f"the head noted earlier ({witness.seq}:{witness.hash[:12]}...) is not in "
+                  "the trail: the zone's state was rolled back or replaced since it was noted")
 
 
 def check_chain(stored: Iterable[StoredEntry], zone_id: str, keys: Mapping[str, bytes],

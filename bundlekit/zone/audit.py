@@ -32,7 +32,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bundlekit.core import clock
 from bundlekit.core.operator import operator_name
 from bundlekit.errors import BundleError
-from bundlekit.format.audit import GENESIS, ChainHead, Entry, StoredEntry, check_chain, encode_entry, entry_hash
+from bundlekit.format.audit import (GENESIS, ChainHead, Entry, StoredEntry, check_chain, check_witness, encode_entry,
+                                    entry_hash)
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import parse_rotation
 from bundlekit.zone.audit_capture import Capture
@@ -221,10 +222,15 @@ def signing_keys(zone: "Zone", db: Reader) -> dict[str, bytes]:
     return keys
 
 
-def verify(zone: "Zone") -> list[Entry]:
+def verify(zone: "Zone", witness: ChainHead | None = None) -> list[Entry]:
     """Check the zone's whole audit trail (``format/audit.py`` :func:`check_chain`) in one
-    snapshot; returns its entries. Raises ``VerificationError`` ``invalid_audit_chain`` naming
-    the first bad entry."""
+    snapshot, and that it holds ``witness`` (a head noted earlier, :func:`check_witness`);
+    returns its entries. Raises ``VerificationError`` ``invalid_audit_chain`` naming the first
+    bad entry."""
     keys = signing_keys(zone, zone.db)
     with zone.db.read() as r:
-        return check_chain(entries(r), zone.zone_id, keys, head(r))
+        stored = entries(r)
+        checked = check_chain(stored, zone.zone_id, keys, head(r))
+    if witness is not None:
+        check_witness(stored, witness)
+    return checked

@@ -204,6 +204,27 @@ def test_verify_through_the_cli_names_the_first_bad_entry_exits_3_and_changes_no
     assert snapshot(prod.home) == before
 
 
+def test_a_rolled_back_state_is_caught_against_a_head_noted_before(prod: Zone, tmp_path: Path) -> None:
+    """Trail and head put back together (a copy of the state from before the last change): only
+    a head noted outside the zone shows it."""
+    noted = audit.head(prod.db)
+    old = [(int(r["seq"]), bytes(r["body"]), bytes(r["signature"])) for r in _rows(prod)]
+    _add(prod, "web-05")
+    later = audit.head(prod.db)
+    _tamper(prod, [("DELETE FROM audit_entries WHERE seq > ?", (noted.seq,)),
+                   ("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"{noted.seq}:{noted.hash}",))])
+    assert [(e.seq) for e in audit.verify(prod)] == [s for s, _, _ in old]  # consistent on its own
+    assert len(audit.verify(prod, noted)) == len(old)
+    with raises_code("invalid_audit_chain") as info:
+        audit.verify(prod, later)
+    assert info.value.details == {"seq": later.seq, "reason": "witness"}
+    prod.close()
+    shown = cli_in_process("audit", "--verify", "--head", f"{later.seq}:{later.hash}", "--json", home=prod.home)
+    assert shown.returncode == 3 and json.loads(shown.stdout)["error"]["details"]["reason"] == "witness"
+    wrong = cli_in_process("audit", "--verify", "--head", "5", home=prod.home)
+    assert wrong.returncode == 2 and "--head" in wrong.stderr
+
+
 def test_json_listing_has_the_documented_shape(prod: Zone) -> None:
     prod.close()
     listed = cli_in_process("audit", "--json", home=prod.home)
