@@ -74,7 +74,7 @@ def _line(e: Entry) -> str:
 @click.option("--verify", "check", is_flag=True,
               help="Check every entry's chain link and signature, and the recorded head; exit 3 at the first break.")
 @click.option("--head", "witness", default=None, metavar="SEQ:HASH",
-              help="With --verify: also require this head, noted earlier (`audit --json` gives it), to be in the trail.")
+              help="With --verify: also require this head, noted earlier (`audit --json` shows it), in the trail.")
 @home_option
 @json_option
 def audit(since: str | None, check: bool, witness: str | None, home: str | None, as_json: bool) -> None:

@@ -321,8 +321,8 @@ def exit_refused(err: BundleError) -> NoReturn:
 
 
 #: Options that, with a command's arguments, name what it acts on: its audit entries record them.
-OBJECT_OPTIONS = frozenset({"environment", "tenant", "role", "roles", "machine", "channel", "step", "to", "phase", "release",
-                            "source", "zone_name", "name", "sensitive"})
+OBJECT_OPTIONS = frozenset({"environment", "tenant", "role", "roles", "machine", "channel", "step", "to", "phase",
+                            "release", "source", "zone_name", "name", "sensitive"})
 #: Arguments that carry a value rather than name an object: never recorded.
 VALUE_ARGUMENTS = frozenset({"value"})
 

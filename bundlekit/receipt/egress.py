@@ -156,8 +156,9 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
     log: {status, bytes, digest?, omitted?}, outputs: [{name, status, value?}]}]}],
     refusals: [{refusal_id, project, release, code, message, refused}], inventory: [{id, version,
     sha256}], features, totals: {deployments, refusals, runs, leaving, sealed, withheld,
-    log_bytes, packages, audit}}``; ``audit`` counts the audit entries carried. An output's ``status`` is ``leaving`` (its ``value`` goes in clear),
-    ``sealed`` (only the source can open it) or ``withheld`` (its name only); a log's is
+    log_bytes, packages, audit}}``; ``audit`` counts the audit entries carried. An output's
+    ``status`` is ``leaving`` (its ``value`` goes in clear), ``sealed`` (only the source can open
+    it) or ``withheld`` (its name only); a log's is
     ``leaving``, ``cut`` (``omitted`` bytes cut by the policy), ``withheld`` or ``none``. Times
     are whole Unix seconds; ``log_sizes`` gives each log's bytes by digest. No sealed value, and
     nothing about a withheld one but its name, is in it."""

@@ -42,8 +42,8 @@ from bundlekit.zone.db import Database, Params, Reader, Watch, Watcher, Writer
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
 
-__all__ = ["Auditor", "Acting", "acting", "begin_trail", "entries", "for_deployment", "verify", "head", "signing_keys", "TABLE",
-           "LIBRARY"]
+__all__ = ["Auditor", "Acting", "acting", "begin_trail", "entries", "for_deployment", "verify", "head", "signing_keys",
+           "TABLE", "LIBRARY"]
 
 TABLE = "audit_entries"
 #: The ``command`` of an entry written by code that did not go through the command line.
