@@ -64,7 +64,8 @@ def _line(e: Entry) -> str:
     named = " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in e.object.items())
     changed = ", ".join(f"{t} {n}" for t, n in e.changes.items()) or "no rows"
     result = "ok" if e.result == "ok" else f"refused [{e.code}]"
-    return f"{e.seq:>6}  {utc_text(e.at_ms / 1000)}  {e.user}@{e.host}  {e.command}  {named}  ({changed})  {result}"
+    what = f"{e.command}  {named}" if named else e.command
+    return f"{e.seq:>6}  {utc_text(e.at_ms / 1000)}  {e.user}@{e.host}  {what}  ({changed})  {result}"
 
 
 @cli.command("audit", epilog="bundlekit audit --home ./prod\nbundlekit audit --since 2026-12-01 --json --home ./prod\n"

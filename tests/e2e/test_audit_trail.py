@@ -55,6 +55,9 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     w.cli("import", receipt, home=w.dev)  # the carried entries verify against prod's key
     w.cli("prune", home=w.prod)
     w.cli("trust", "set", "dev", "--no-evidence", home=w.prod)
+    alice = json_of(w.cli("keys", "new", "--name", "alice", "-o", tmp_path / "alice", "--json"))  # no zone
+    w.cli("trust", "add-signer", tmp_path / "alice.pub", "--for", "dev", home=w.prod)
+    w.cli("trust", "revoke", alice["key_id"], "--reason", "left the team", home=w.prod)
     w.cli("targets", "remove", "db-01", home=w.prod)
     w.cli("rotate-key", home=w.prod)
     w.cli("targets", "remove", "web-01", home=w.prod)  # after the rotation: signed by the new key
@@ -63,7 +66,7 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     commands = _by_command(prod)
     for command in ("init", "trust add", "targets add", "import", "variables set", "variables unset", "steps disable",
                     "steps enable", "egress set", "retention set", "deploy", "outbox pack",
-                    "trust set", "targets remove", "rotate-key"):
+                    "prune", "trust set", "trust add-signer", "trust revoke", "targets remove", "rotate-key"):
         assert command in commands, f"no entry for {command}: {sorted(commands)}"
         assert all(e["result"] == "ok" and e["changes"] and e["before"] and e["after"] for e in commands[command])
     assert [e["seq"] for e in prod] == list(range(1, len(prod) + 1))
@@ -75,6 +78,7 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     assert commands["deploy"][0]["object"] == {"project": "acme-web", "version": "1.4.0",
                                                "environment": "Production"}
     assert commands["targets remove"][0]["key"] != commands["targets remove"][1]["key"]  # rotated between
+    assert commands["trust revoke"][0]["object"] == {"key_id": alice["key_id"]}  # not the reason: free text
     # the receipt carried the entries of the deployment's own transactions, as prod's policy allows
     assert carried["deployments"][0]["audit"] == len(commands["deploy"]) >= 2
     dev = _by_command(_trail(w.dev))
