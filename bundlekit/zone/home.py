@@ -249,7 +249,7 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
             db = open_state(home, create=True)
             _record_zone(db, info, None)
             write_zone_file(home, info)
-            return _begun(Zone(home, info, settings))
+            return _begun(Zone(home, info, settings), signing, sealing)
         # A shared state: the home is made whole first, and the zone recorded in the state last, so
         # the state never names a zone whose home is not whole. Killed between, the same command
         # run again finishes it (PENDING).
@@ -263,12 +263,15 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
             db.close()
     (home / PENDING).unlink()
     fsync_dir(home)
-    return _begun(Zone(home, info, settings))
+    return _begun(Zone(home, info, settings), signing, sealing)
 
 
-def _begun(zone: Zone) -> Zone:
+def _begun(zone: Zone, signing: Ed25519PrivateKey | None = None, sealing: X25519PrivateKey | None = None) -> Zone:
     """``zone``, just made, with its audit trail begun (the first entry records the zone's
-    creation), returned as a zone just opened: nothing of that read or cached."""
+    creation, signed with the keys just made, held in memory: a protected home asks for no
+    passphrase at init), returned as a zone just opened: nothing of that read or cached."""
+    if signing is not None and sealing is not None:
+        zone._signing, zone._sealing = signing, sealing
     with zone:
         begin_trail(zone)
     return Zone(zone.home, zone.info, zone.settings)
