@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, snapshot
+from tests.terminal import read_until
 
 #: A PostgreSQL URL nothing listens on: every command here is refused before it is used.
 NOWHERE = "postgresql://bundlekit@127.0.0.1:1/prod"
@@ -71,18 +71,6 @@ def test_a_secret_asked_for_with_standard_input_closed_is_refused_with_a_code(zo
     assert snapshot(zone, tmp_path) == before
 
 
-def _read_until(fd: int, marker: bytes, seen: bytearray) -> None:
-    while marker not in seen:
-        ready, _, _ = select.select([fd], [], [], 120)
-        assert ready, f"no {marker!r} from the command: {bytes(seen)!r}"
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # the terminal closed: the command ended
-            chunk = b""
-        assert chunk, f"the command ended before {marker!r}: {bytes(seen)!r}"
-        seen += chunk
-
-
 @pytest.mark.parametrize("command,prompt", [("variables set", b"(not shown as you type): "),
                                             ("join", b"password of the state database: ")])
 def test_a_secret_prompt_answered_with_ctrl_d_is_refused_with_a_code(zone: Path, tmp_path: Path, command: str,
@@ -99,10 +87,10 @@ def test_a_secret_prompt_answered_with_ctrl_d_is_refused_with_a_code(zone: Path,
             os._exit(127)
     seen = bytearray()
     try:
-        _read_until(fd, prompt, seen)
+        read_until(fd, prompt, seen)
         os.write(fd, b"\x04")
-        _read_until(fd, b"error [", seen)
-        _read_until(fd, b"\n", seen)
+        read_until(fd, b"error [", seen)
+        read_until(fd, b"\n", seen)
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)

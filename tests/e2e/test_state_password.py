@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
 from tests.conftest import run_cli, snapshot
+from tests.terminal import read_until
 from tests.pgserver import PostgresServer
 
 #: A password of characters that mean something in a URL, and a stretch no output contains.
@@ -139,18 +139,6 @@ def test_a_password_from_standard_input_is_kept_in_the_home_never_in_a_process_l
     assert json.loads(empty.stdout)["error"]["code"] == "invalid_input" and not (tmp_path / "other").exists()
 
 
-def _read_until(fd: int, marker: bytes, seen: bytearray) -> None:
-    while marker not in seen:
-        ready, _, _ = select.select([fd], [], [], 120)
-        assert ready, f"no {marker!r} from the command: {bytes(seen)!r}"
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # the terminal closed: the command ended
-            chunk = b""
-        assert chunk, f"the command ended before {marker!r}: {bytes(seen)!r}"
-        seen += chunk
-
-
 def test_a_password_typed_at_a_terminal_is_asked_for_and_not_echoed(pg_server: PostgresServer,
                                                                    tmp_path: Path) -> None:
     role, database = _role(pg_server, ODD)
@@ -163,9 +151,9 @@ def test_a_password_typed_at_a_terminal_is_asked_for_and_not_echoed(pg_server: P
         os.execv(sys.executable, args)
     seen = bytearray()
     try:
-        _read_until(fd, b"password of the state database: ", seen)
+        read_until(fd, b"password of the state database: ", seen)
         os.write(fd, ODD.encode() + b"\n")
-        _read_until(fd, b"created zone prod", seen)
+        read_until(fd, b"created zone prod", seen)
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
