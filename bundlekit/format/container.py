@@ -33,22 +33,11 @@ from bundlekit.core.atomic import CHUNK, AtomicFile
 from bundlekit.core.files import open_regular
 from bundlekit.format import codec
 from bundlekit.format.blobio import Stage, choose_encoding
-from bundlekit.errors import FormatError, InputError, VerificationError
+from bundlekit.format.relay_header import RELAYED, check_relay_header
+from bundlekit.errors import FormatError, InputError, UsageError, VerificationError
 
-__all__ = [
-    "MAGIC",
-    "FORMAT_MAJOR",
-    "FORMAT_MINOR",
-    "KINDS",
-    "HEADER_SIZE",
-    "SIGNATURE_RECORD",
-    "Limits",
-    "Header",
-    "BlobRecord",
-    "SignatureRecord",
-    "BundleFile",
-    "BundleWriter",
-]
+__all__ = ["MAGIC", "FORMAT_MAJOR", "FORMAT_MINOR", "KINDS", "HEADER_SIZE", "SIGNATURE_RECORD", "Limits", "Header",
+           "BlobRecord", "SignatureRecord", "BundleFile", "BundleWriter"]
 
 MAGIC = b"\x89BDL\r\n\x1a\n"
 FORMAT_MAJOR = 1
@@ -173,6 +162,17 @@ class BundleFile:
     def _open(self, where: str) -> None:
         size = os.fstat(self._fh.fileno()).st_size
         head = self._fh.read(HEADER_SIZE)
+        # A relayed bundle (spec/relay.md): the relay header and the raw hops section (else None);
+        # everything else of this object describes its origin bundle, read where it sits.
+        self.relay_header: bytes | None = None
+        self.hops_raw: bytes | None = None
+        self.origin_offset = base = 0
+        if len(head) == HEADER_SIZE and head[:8] == MAGIC and _HEADER.unpack(head)[1] == FORMAT_MAJOR \
+                and head[12] == RELAYED:
+            size, self._hops_length = check_relay_header(head, size, where)
+            self.relay_header, self.origin_offset = head, HEADER_SIZE
+            self._fh.seek(HEADER_SIZE)
+            head, where, base = self._fh.read(HEADER_SIZE), f"{where} (origin bundle)", HEADER_SIZE
         try:
             self.header = Header.parse(head, where)
         except FormatError as err:
@@ -195,8 +195,8 @@ class BundleFile:
         if sig_len // SIGNATURE_RECORD > self.limits.max_signatures:
             raise FormatError(f"{where}: more than {self.limits.max_signatures} signatures", code="limit_exceeded")
         self.file_size = size
-        self.blobs_start = HEADER_SIZE
-        self._fh.seek(HEADER_SIZE + h.blobs_length)
+        self.blobs_start = base + HEADER_SIZE
+        self._fh.seek(base + HEADER_SIZE + h.blobs_length)
         self.manifest_bytes = self._read_exact(h.manifest_length, where)
         raw = self._read_exact(sig_len, where)
         self.signatures = tuple(
@@ -205,6 +205,13 @@ class BundleFile:
         )
         self.signed_message = self.header.to_bytes() + self.manifest_bytes
         self.digest = hashlib.sha256(self.signed_message).hexdigest()
+        if self.relay_header is not None:
+            self._fh.seek(base + size)
+            self.hops_raw = self._read_exact(self._hops_length, where)
+
+    def origin_chunks(self) -> Iterator[bytes]:
+        """The origin bundle's bytes as stored (a bundle not relayed: the file), in bounded chunks."""
+        return _Section(self._fh, self.origin_offset, self.file_size).chunks()
 
     def _writer_of(self, blobs_len: int, man_len: int, size: int) -> str | None:
         """The ``writer.version`` a bundle of another major version states, or None. Nothing here is
@@ -213,7 +220,7 @@ class BundleFile:
         install, nothing else)."""
         if not 0 < man_len <= self.limits.max_manifest or HEADER_SIZE + blobs_len + man_len > size:
             return None
-        self._fh.seek(HEADER_SIZE + blobs_len)
+        self._fh.seek(self.origin_offset + HEADER_SIZE + blobs_len)
         data = self._fh.read(man_len)
         try:
             obj = codec.decode(data)
@@ -463,6 +470,9 @@ def add_signature(path: Path | str, sign_message: Callable[[bytes, str], Signatu
 
     path = Path(path)
     with BundleFile(path) as bundle:
+        if bundle.relay_header is not None:
+            raise UsageError(f"{path}: a relayed bundle; approvers sign the bundle its source wrote, before it is "
+                             "relayed (relays countersign the bundle as it was)", code="usage")
         kind = bundle.header.kind
         for i, rec in enumerate(bundle.signatures):
             if not verify_signature(rec.public_key, kind, bundle.signed_message, rec.signature):
