@@ -298,6 +298,8 @@ REGISTRY, ALIASES = _build(
                                          "of place"),
     _E("receipt_mismatch", "verification", "a receipt entry misreports the project, release or sequence of "
                                            "the release bundle it answers"),
+    _E("invalid_relay", "verification", "a relayed bundle's hop record is malformed, or its hops are not one chain "
+                                        "from the source to here"),
     _E("evidence_mismatch", "verification", "a receipt offered as lifecycle evidence reports no successful "
                                             "deployment of the release being promoted"),
 
@@ -311,6 +313,9 @@ REGISTRY, ALIASES = _build(
     _E("package_not_shared", "trust", "a release uses a package (by hash) or a package id that only other sources "
                                       "delivered", exception=_REFUSAL),
     _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",),
+    _E("relay_required", "trust", "the source's trust policy requires relays (--via) that did not countersign the "
+                                  "release in that order"),
+    _E("untrusted_relay", "trust", "a relay that countersigned the bundle is not a trusted zone"),
     _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
 
     # -- conflict (exit 4) -------------------------------------------------------------------

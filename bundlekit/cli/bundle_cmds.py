@@ -19,7 +19,9 @@ from bundlekit.core.text import size_text
 from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest
-from bundlekit.errors import UsageError
+from bundlekit.errors import BundleError, UsageError
+from bundlekit.format.container import BundleFile
+from bundlekit.format.relay import parse_hop, split_hops
 from bundlekit.importer.verify import read_unverified, verify_bundle
 from bundlekit.receipt.egress import contents as receipt_contents
 
@@ -129,7 +131,10 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
         signers = [key_id("ed25519", s.public_key) for s in bf.signatures]
         version = f"{bf.header.major}.{bf.header.minor}"
         info = summary(m, bf.digest, signers, version)
+        hops = _hops(bf)
     info["verified"] = False
+    if hops is not None:
+        info["relay_hops"] = hops
     if contents:
         _contents(m, info, as_json)
         return
@@ -144,6 +149,9 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     echo(f"  sequence {m.sequence}, created {when_text(m.created, now)}, expires {when_text(m.expires, now)}")
     echo(f"  digest {bf.digest}")
     echo(f"  signers: {', '.join(signers)}")
+    for n, h in enumerate(hops or (), 1):
+        echo(f"  relay   {n}: {h['zone']} -> {h['to']}, {when_text(h['relayed'], now)}, checks {', '.join(h['checks'])}"
+             if "zone" in h else f"  relay   {n}: {h['error']}")
     if m.kind == "release":
         echo(f"  project {m.project['name']} ({m.project['slug']}) in space {m.project['space']}")
         echo(f"  release {m.release['version']} on channel {m.release['channel']}")
@@ -212,6 +220,22 @@ def _contents(m: Manifest, info: dict[str, Any], as_json: bool) -> None:
                            f"format {info['format_version']} (unverified) carries:")
 
 
+def _hops(bf: BundleFile) -> list[dict[str, Any]] | None:
+    """A relayed bundle's hops as their records say (unverified), or None for a bundle not relayed."""
+    if bf.hops_raw is None:
+        return None
+    out: list[dict[str, Any]] = []
+    try:
+        for raw in split_hops(bf.hops_raw, str(bf.path)):
+            h = parse_hop(raw.record, f"{bf.path}: relay hop {len(out) + 1}")
+            out.append({"zone": h.zone["name"], "zone_id": h.zone["zone_id"], "to": h.to["name"],
+                        "relayed": h.relayed, "checks": list(h.checks),
+                        "key_id": key_id("ed25519", raw.signature.public_key)})
+    except BundleError as err:
+        out.append({"error": f"[{err.code}] {err.message}"})
+    return out
+
+
 def _phase_text(p: Any) -> str:
     """``Staging (2 of Staging-A, Staging-B)``, ``Test (Test; optional)``: a phase as its lifecycle
     states it (finding 10.5)."""
@@ -238,7 +262,9 @@ def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"verified": True, "digest": v.digest, "kind": m.kind, "source": v.source.name,
                    "sequence": m.sequence, "signers": list(v.signer_key_ids), "approvals": v.approvals,
-                   "blobs": len(m.blobs), "expires": m.expires})
+                   "blobs": len(m.blobs), "expires": m.expires,
+                   "relay_hops": v.relay.to_dict() if v.relay is not None else None})
     else:
-        echo(f"OK: {m.kind} bundle from {v.source.name}, sequence {m.sequence}, {len(m.blobs)} blob(s) checked, "
-             f"{v.approvals} trusted signature(s); expires {when_text(m.expires, now)}")
+        via = f", relayed by {' -> '.join(v.relay.names())}" if v.relay is not None else ""
+        echo(f"OK: {m.kind} bundle from {v.source.name}{via}, sequence {m.sequence}, {len(m.blobs)} blob(s) "
+             f"checked, {v.approvals} trusted signature(s); expires {when_text(m.expires, now)}")

@@ -118,6 +118,9 @@ EVIDENCE_HELP = ("Glob(s) of the environments whose deployments this zone's rece
                  "releases may prove to a lifecycle (repeat for several). By default its word proves none: "
                  "name the environments it deploys to, e.g. --evidence-for Staging. A plain name close to a "
                  "known environment but not equal is refused as a typo unless --new.")
+VIA_HELP = ("A trusted zone this zone's releases must be relayed through (`bundlekit relay` there); repeat in the "
+            "order the releases take (--via staging --via dmz). A release that skipped one, or came through them in "
+            "another order, is refused (relay_required).")
 SHARE_HELP = ("A trusted zone whose releases may use this zone's packages by hash, and whose receipts list them "
               "(repeat for several). By default a zone's packages are its own.")
 
@@ -150,21 +153,24 @@ def _evidence_patterns(z: Zone, values: tuple[str, ...], new: bool) -> tuple[str
 @click.option("--share-packages-with", "share", multiple=True, metavar="ZONE", help=SHARE_HELP)
 @click.option("--evidence-for", "evidence_for", multiple=True, metavar="ENV-GLOB", help=EVIDENCE_HELP)
 @click.option("--new", is_flag=True, help="An --evidence-for name close to a known environment is a new one, not a typo.")
+@click.option("--via", "via", multiple=True, metavar="ZONE", help=VIA_HELP)
 @json_option
 def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: tuple[str, ...],
               environments: tuple[str, ...], threshold: int, share: tuple[str, ...], evidence_for: tuple[str, ...],
-              new: bool, as_json: bool) -> None:
+              new: bool, via: tuple[str, ...], as_json: bool) -> None:
     """Trust another zone's identity card."""
     parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
     with open_home(home) as z:
         policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
                               truststore.zone_ids(z, share, what="--share-packages-with"),
-                              _evidence_patterns(z, evidence_for, new))
+                              _evidence_patterns(z, evidence_for, new),
+                              truststore.via_ids(z, via, source=parsed.zone_id))
         entry = truststore.add_zone(z, parsed, policy, clock.now())
     if as_json:
         emit_json(entry.to_dict())
     else:
-        echo(f"trusting zone {entry.name} ({entry.zone_id}), signing key {entry.signing_key_id}")
+        echo(f"trusting zone {entry.name} ({entry.zone_id}), signing key {entry.signing_key_id}"
+             + (f"; its releases only when relayed through {' -> '.join(entry.via)}" if entry.via else ""))
 
 
 @trust.command("set", epilog="bundlekit trust set dev-payments --share-packages-with dev-web --home ./prod\n"
@@ -178,25 +184,38 @@ def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: t
               help=EVIDENCE_HELP + " Replaces the globs given before.")
 @click.option("--no-evidence", is_flag=True, help="This zone's word proves no deployment to any lifecycle.")
 @click.option("--new", is_flag=True, help="An --evidence-for name close to a known environment is a new one, not a typo.")
+@click.option("--via", "via", multiple=True, metavar="ZONE", help=VIA_HELP + " Replaces the relays named before.")
+@click.option("--no-via", is_flag=True, help="Accept this zone's releases directly or through any trusted relays.")
 @home_option
 @json_option
 def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evidence_for: tuple[str, ...],
-              no_evidence: bool, new: bool, home: str | None, as_json: bool) -> None:
-    """Change a trusted zone's policy: which other zones may use the packages it delivered, and
-    which environments its receipts and attestations may prove."""
-    sharing, proving = bool(share) or no_package_sharing, bool(evidence_for) or no_evidence
-    if (share and no_package_sharing) or (evidence_for and no_evidence) or not (sharing or proving):
+              no_evidence: bool, new: bool, via: tuple[str, ...], no_via: bool, home: str | None,
+              as_json: bool) -> None:
+    """Change a trusted zone's policy: which other zones may use the packages it delivered, which
+    environments its receipts and attestations may prove, and which relays its releases must
+    come through."""
+    sharing, proving, routing = bool(share) or no_package_sharing, bool(evidence_for) or no_evidence, bool(via) or no_via
+    if (share and no_package_sharing) or (evidence_for and no_evidence) or (via and no_via) \
+            or not (sharing or proving or routing):
         raise UsageError("give --share-packages-with ZONE (repeat for several) or --no-package-sharing, and/or "
-                         "--evidence-for ENV-GLOB (repeat for several) or --no-evidence", code="usage")
+                         "--evidence-for ENV-GLOB (repeat for several) or --no-evidence, and/or --via ZONE (repeat, "
+                         "in order) or --no-via", code="usage")
     with open_home(home) as z:
-        if proving:  # an unknown zone or environment is refused before anything changes
-            truststore.get_zone(z, name)
-            patterns = _evidence_patterns(z, evidence_for, new)
+        if proving or routing:  # an unknown zone or environment is refused before anything changes
+            source = truststore.get_zone(z, name)
+            patterns = _evidence_patterns(z, evidence_for, new) if proving else ()
+            truststore.via_ids(z, via, source=source.zone_id)
         entry = truststore.share_packages(z, name, share) if sharing else truststore.get_zone(z, name)
         if proving:
             entry = truststore.set_evidence_for(z, name, patterns)
+        if routing:
+            entry = truststore.set_via(z, name, via)
     if as_json:
         emit_json(entry.to_dict())
+    elif routing and not (sharing or proving):
+        echo(f"zone {entry.name}'s releases are accepted "
+             + (f"only when relayed through {' -> '.join(entry.via)}" if entry.via else "directly or through any "
+                "trusted relays"))
     elif proving and not sharing:
         echo(f"zone {entry.name}'s receipts and attestations now prove deployments to: "
              f"{', '.join(entry.policy.evidence_for) or 'no environment'}")
@@ -230,6 +249,8 @@ def trust_list(home: str | None, as_json: bool) -> None:
             echo(f"{'':<16} shares its packages with {', '.join(e.shares_packages_with)}")
         if p.evidence_for:
             echo(f"{'':<16} its receipts and attestations prove deployments to {', '.join(p.evidence_for)}")
+        if e.via:
+            echo(f"{'':<16} its releases only when relayed through {' -> '.join(e.via)}")
 
 
 @trust.command("remove", epilog="bundlekit trust remove dev --home ./prod")

@@ -30,7 +30,9 @@ from bundlekit.format import crypto
 from bundlekit.format.keyfile import RotationStatement, parse_rotation
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.importer.merge_model import variable_key
+from bundlekit.format.relay import relay_seal_ad
 from bundlekit.trust.policy import TrustedSource, check_policy
+from bundlekit.trust.relay import RelayPath
 
 __all__ = ["Contents", "check_contents", "bundle_environments"]
 
@@ -54,10 +56,13 @@ def bundle_environments(m: Manifest) -> set[str]:
     return envs
 
 
-def check_contents(m: Manifest, source: TrustedSource, sealing_key: X25519PrivateKey, where: str) -> Contents:
+def check_contents(m: Manifest, source: TrustedSource, sealing_key: X25519PrivateKey, where: str,
+                   relay: RelayPath | None = None) -> Contents:
     """Run the checks of this module's docstring, in its order, on the manifest ``m`` of a bundle
     that passed spec §6.2 from trusted ``source``, for the zone whose sealing key is
-    ``sealing_key``; ``where`` names the bundle in messages.
+    ``sealing_key``; ``where`` names the bundle in messages. A relayed release (``relay``, its
+    verified hops) carries its sensitive values in its last hop, sealed again for this zone
+    (spec/relay.md §5): those are opened instead of the origin's.
 
     Raises ``TrustError`` ``policy_denied``, ``VerificationError`` ``invalid_rotation`` and
     ``invalid_seal``, ``FormatError`` ``malformed`` (a ``sealed`` that is not canonical base64)
@@ -69,7 +74,7 @@ def check_contents(m: Manifest, source: TrustedSource, sealing_key: X25519Privat
     if m.kind != "release":
         return Contents(rotations)
     _check_identities(m, where)
-    return Contents(rotations, _open_values(m, sealing_key, where))
+    return Contents(rotations, _open_values(m, sealing_key, where, relay))
 
 
 def _check_identities(m: Manifest, where: str) -> None:
@@ -97,13 +102,19 @@ def _once(seen: dict[str, str], key: str, at: str, where: str, section: str) -> 
                          details={"section": section, "key": key, "entries": [first, at]})
 
 
-def _open_values(m: Manifest, key: X25519PrivateKey, where: str) -> dict[int, str]:
-    """Open every sensitive variable (proving it was sealed for this zone, bundle and variable)."""
+def _open_values(m: Manifest, key: X25519PrivateKey, where: str, relay: RelayPath | None) -> dict[int, str]:
+    """Open every sensitive variable (proving it was sealed for this zone, bundle and variable):
+    the origin's sealed values, or a relayed release's copies in its last hop."""
+    copies = {c.variable: c.sealed for c in relay.last.sealed} if relay is not None else {}
     opened: dict[int, str] = {}
     for i, v in enumerate(m.variables):
         if v.sensitive:
-            ad = crypto.seal_ad(m.bundle_id, m.destination.key_id,
-                                crypto.seal_label("variable", v.name, scope_to_dict(v.scope)))
-            opened[i] = crypto.open_text(key, v.sealed or "", ad, f"{where}: variable {v.name!r}",
-                                         f"{where}: variables[{i}].sealed")
+            label = crypto.seal_label("variable", v.name, scope_to_dict(v.scope))
+            if relay is not None:
+                text, field = copies[i], f"{where}: relay hop {len(relay.hops)} sealed[{i}]"
+                ad = relay_seal_ad(m.bundle_id, relay.last.to["key_id"], label)
+            else:
+                text, field = v.sealed or "", f"{where}: variables[{i}].sealed"
+                ad = crypto.seal_ad(m.bundle_id, m.destination.key_id, label)
+            opened[i] = crypto.open_text(key, text, ad, f"{where}: variable {v.name!r}", field)
     return opened

@@ -14,6 +14,10 @@ damaged blobs, ...); conflicts with local changes do not (they are this zone's t
 project and release, the code and the message (the local path of the bundle replaced by its
 file name). Refusing the same bundle again for the same reason queues nothing new.
 
+A relayed bundle is authentic when its hops also pass (spec/relay.md §4): a bundle that skipped a
+relay the source's policy requires (``relay_required``), or came through an untrusted relay
+(``untrusted_relay``), is not, and its refusal changes nothing at all (decision 621).
+
 This is the documented exception to "a refusal leaves the home as it was" for imports
 (``spec/errors.md``): exactly one row in the state database changes.
 """

@@ -24,12 +24,13 @@ from bundlekit.format.keyfile import RotationStatement
 from bundlekit.format.manifest import Manifest, parse_manifest
 from bundlekit.importer.contents import check_contents
 from bundlekit.trust.policy import TrustedSource, check_threshold, package_owners, select_source, verify_records
+from bundlekit.trust.relay import RelayPath, check_path, check_relay, check_relay_destination
 from bundlekit.zone import packages, truststore
 from bundlekit.importer.rebuild import check_bases, check_shared, rebuild_all
 from bundlekit.zone.home import Zone
 
 __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
-           "AuthenticBundle", "authenticate", "usable_packages"]
+           "AuthenticBundle", "authenticate", "usable_packages", "RelayPath"]
 
 #: How far in the future a bundle's creation time may lie (clock skew between zones).
 MAX_CLOCK_SKEW = 86400
@@ -47,6 +48,8 @@ class VerifiedBundle:
     #: and each sensitive variable's clear value by its index in ``manifest.variables``.
     rotations: tuple[RotationStatement, ...] = ()
     opened: Mapping[int, str] = field(default_factory=dict, repr=False)
+    #: The relays that carried it, for a relayed bundle (spec/relay.md); None for any other.
+    relay: RelayPath | None = None
 
 
 def read_unverified(path: Path) -> tuple[BundleFile, Manifest]:
@@ -79,7 +82,7 @@ def verifier_for(zone: Zone, now: EpochSeconds) -> Verifier:
 def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: bool = True,
                   progress: Callable[[int], None] | None = None,
                   sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None,
-                  rebuild: bool = True) -> VerifiedBundle:
+                  rebuild: bool = True, relaying: bool = False) -> VerifiedBundle:
     """Verify a bundle file for ``zone``; raise on the first refusal.
 
     After spec §6.2 (:func:`check_bundle`) come the checks of ``importer/contents.py``: trust
@@ -96,11 +99,12 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
     release that lists by reference a package its source may not use is refused
     (``package_not_shared``) as its import would refuse it (decision 290), and so is one that lists by
     reference a package the zone holds with another size (``package_size_mismatch``); an import
-    checks both itself, after its sequence and trust policy.
+    checks both itself, after its sequence and trust policy. ``relaying``: see :func:`check_bundle`.
     """
     verifier = verifier_for(zone, now)
-    verified = check_bundle(verifier, path, check_blobs=check_blobs, progress=progress, sink_for=sink_for)
-    found = check_contents(verified.manifest, verified.source, zone.sealing_key(), str(path))
+    verified = check_bundle(verifier, path, check_blobs=check_blobs, progress=progress, sink_for=sink_for,
+                            relaying=relaying)
+    found = check_contents(verified.manifest, verified.source, zone.sealing_key(), str(path), verified.relay)
     verified = replace(verified, rotations=found.rotations, opened=found.opened)
     if rebuild and verified.manifest.kind == "release":
         usable = usable_packages(zone, verified.source, verifier.sources)
@@ -125,18 +129,22 @@ def usable_packages(zone: Zone, source: TrustedSource, sources: Iterable[Trusted
 def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
                  progress: Callable[[int], None] | None = None,
                  sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None,
-                 addressed_here: bool = True) -> VerifiedBundle:
+                 addressed_here: bool = True, relaying: bool = False) -> VerifiedBundle:
     """The verification itself, independent of any zone home (test vectors use it directly).
 
     ``sink_for(digest)`` may receive each blob's decompressed bytes; the caller must not use
     them unless this returns. ``addressed_here=False`` verifies a bundle addressed to another
     zone as a third party (a receipt offered as lifecycle evidence): every check but the
-    destination's, which names the other zone.
+    destination's, which names the other zone. ``relaying``: this zone verifies the bundle to
+    relay it on (spec/relay.md §7): a receipt need not be addressed to it, only its last relay hop.
+    A relayed bundle (spec/relay.md §4) is verified with its hops: every relay trusted
+    (``untrusted_relay``), every countersignature (``invalid_signature``), the chain
+    (``invalid_relay``) and the path its source's policy demands (``relay_required``).
     """
     where = str(path)
     now = v.now
     with BundleFile(path) as bundle:
-        manifest, source, signed_by = _authentic(v, bundle, where, addressed_here)
+        manifest, source, signed_by, relay = _authentic(v, bundle, where, addressed_here, relaying)
         check_bundle_id(manifest, bundle.header.minor, f"{where}: manifest")
         signer_ids = tuple(key_id("ed25519", k) for k in signed_by)
         revoked = v.revoked
@@ -165,7 +173,7 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
                 sink = sink_for(blob.digest) if sink_for and blob.digest not in data else None
                 begin(progress, names.get(blob.digest, f"{manifest.kind} data {i + 1}"), blob.size)
                 stream_blob(bundle, blob, sink, where=f"{where}: blobs[{i}]", progress=progress)
-        return VerifiedBundle(path, bundle.digest, manifest, source, signer_ids, approvals)
+        return VerifiedBundle(path, bundle.digest, manifest, source, signer_ids, approvals, relay=relay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,19 +184,37 @@ class AuthenticBundle:
     digest: str
     manifest: Manifest
     source: TrustedSource
+    relay: RelayPath | None = None
 
 
 def authenticate(v: Verifier, path: Path) -> AuthenticBundle:
     """Steps 1-4 of the verification only (no expiry, threshold or blob checks): enough to know
-    that a refused bundle really came from its source, so the refusal can be reported back."""
+    that a refused bundle really came from its source, so the refusal can be reported back. A
+    relayed bundle's hops are checked too (spec/relay.md §4 steps 4-10)."""
     where = str(path)
     with BundleFile(path) as bundle:
-        manifest, source, _ = _authentic(v, bundle, where, True)
-        return AuthenticBundle(bundle.digest, manifest, source)
+        manifest, source, _, relay = _authentic(v, bundle, where, True, False)
+        return AuthenticBundle(bundle.digest, manifest, source, relay)
 
 
-def _authentic(v: Verifier, bundle: BundleFile, where: str,
-               addressed_here: bool) -> tuple[Manifest, TrustedSource, list[bytes]]:
+def _authentic(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
+               relaying: bool) -> tuple[Manifest, TrustedSource, list[bytes], RelayPath | None]:
+    manifest, source, signed_by = _origin(v, bundle, where, addressed_here and bundle.hops_raw is None
+                                          and not (relaying and bundle.header.kind == "receipt"))
+    relay = None
+    if bundle.hops_raw is not None:
+        relay = check_relay(bundle.hops_raw, bundle.digest, manifest, v.sources, v.revoked, where)
+        if addressed_here:
+            check_relay_destination(relay, manifest, v.zone_id, v.zone_name, v.sealing_key_id, where,
+                                    relaying=relaying)
+    if addressed_here:
+        check_path(source, relay, manifest, {s.zone_id: s.name for s in v.sources}, where)
+    return manifest, source, signed_by, relay
+
+
+def _origin(v: Verifier, bundle: BundleFile, where: str,
+            addressed_here: bool) -> tuple[Manifest, TrustedSource, list[bytes]]:
+    """Steps 1-17 of spec §6.2 on the (origin) bundle; step 17 only when ``addressed_here``."""
     kind = bundle.header.kind
     signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
     source = select_source(signed_by, v.sources, v.revoked, where)

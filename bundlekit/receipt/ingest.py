@@ -161,10 +161,15 @@ def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, 
     recorded: the bundle's sequence, the project's slug and space, the release version
     (``receipt_mismatch``). A project's display name may change between releases and is not compared."""
     rb = e["release_bundle"]
-    row = exports.exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id)
+    # A relayed receipt (spec/relay.md §7) also answers a bundle exported to one of its relays: the
+    # zone this zone exported to relayed the release on, and relays the receipt back.
+    zones = [v.source.zone_id, *(v.relay.zone_ids() if v.relay is not None else ())]
+    row = next((r for r in (exports.exported(db, rb["bundle_id"], rb["digest"], z) for z in zones) if r is not None),
+               None)
     if row is None:
+        relays = f" nor to the zones that relayed the receipt ({', '.join(v.relay.names())})" if v.relay else ""
         raise VerificationError(f"{where}: {what} is about release bundle {rb['bundle_id']}, which this zone "
-                                f"never exported to {v.source.name!r}", code="unknown_bundle")
+                                f"never exported to {v.source.name!r}{relays}", code="unknown_bundle")
     said = {"release_bundle.sequence": rb["sequence"], "project.slug": e["project"]["slug"],
             "project.space": e["project"]["space"], "release": e["release"]}
     sent = {"release_bundle.sequence": row["sequence"], "project.slug": row["project_slug"],

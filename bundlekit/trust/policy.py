@@ -41,17 +41,24 @@ class SourcePolicy:
     #: Globs of the environments whose deployments this source's word (its receipts, and the
     #: attestations in its releases) may prove to a lifecycle; none by default (decision 412).
     evidence_for: tuple[str, ...] = ()
+    #: Zone ids of the relays this source's releases must come through, in order (spec/relay.md §6,
+    #: decision 621); none: releases may come directly or through any trusted relays.
+    via: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spaces": list(self.spaces), "projects": list(self.projects),
-                "environments": list(self.environments), "threshold": self.threshold,
-                "share_packages_with": list(self.share_packages_with), "evidence_for": list(self.evidence_for)}
+        d = {"spaces": list(self.spaces), "projects": list(self.projects),
+             "environments": list(self.environments), "threshold": self.threshold,
+             "share_packages_with": list(self.share_packages_with), "evidence_for": list(self.evidence_for)}
+        if self.via:  # absent when unused: policies written before relays read the same
+            d["via"] = list(self.via)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SourcePolicy":
         return cls(tuple(d.get("spaces", ("*",))), tuple(d.get("projects", ("*",))),
                    tuple(d.get("environments", ("*",))), int(d.get("threshold", 1)),
-                   tuple(d.get("share_packages_with", ())), tuple(d.get("evidence_for", ())))
+                   tuple(d.get("share_packages_with", ())), tuple(d.get("evidence_for", ())),
+                   tuple(d.get("via", ())))
 
     def may_prove(self, environment: str) -> bool:
         """Whether this source's word counts as proof of a deployment to ``environment``."""

@@ -25,7 +25,8 @@ from bundlekit.zone.home import Zone
 MAX_SIGNATURES = Limits().max_signatures  # a threshold above this can never be met
 
 __all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "entry_for_id", "zone_names", "sources",
-           "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages", "zone_key_ids", "set_evidence_for"]
+           "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages", "zone_key_ids", "set_evidence_for",
+           "via_ids", "set_via"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +41,14 @@ class TrustEntry:
     added: int
     #: Names of the trusted zones this zone shares its packages with (``policy.share_packages_with``).
     shares_packages_with: tuple[str, ...] = ()
+    #: Names of the relays its releases must come through, in order (``policy.via``, spec/relay.md §6).
+    via: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "zone_id": self.zone_id, "signing_key_id": self.signing_key_id,
                 "sealing_key_id": self.sealing_key_id, "policy": self.policy.to_dict(),
                 "signers": [{"key_id": k, "name": n} for k, n in self.signers], "added": self.added,
-                "shares_packages_with": list(self.shares_packages_with)}
+                "shares_packages_with": list(self.shares_packages_with), "via": list(self.via)}
 
 
 def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSeconds) -> TrustEntry:
@@ -108,11 +111,12 @@ def _entry(db: Reader, row: Row) -> TrustEntry:
     zone_keys = [k["key_id"] for k in keys if k["role"] == "zone"]
     current = [k for k in zone_keys if k not in retired] or zone_keys
     policy = SourcePolicy.from_dict(json.loads(row["policy"]))
-    names = zone_names(db) if policy.share_packages_with else {}
+    names = zone_names(db) if policy.share_packages_with or policy.via else {}
     return TrustEntry(row["name"], row["zone_id"], current[-1] if current else "",
                       key_id("x25519", row["sealing_key"]), row["sealing_key"], policy,
                       tuple((k["key_id"], k["label"]) for k in keys if k["role"] == "signer"), row["added"],
-                      tuple(sorted(names[z] for z in policy.share_packages_with if z in names)))
+                      tuple(sorted(names[z] for z in policy.share_packages_with if z in names)),
+                      tuple(names.get(z, z) for z in policy.via))
 
 
 def list_zones(zone: Zone) -> list[TrustEntry]:
@@ -167,6 +171,35 @@ def share_packages(zone: Zone, name: str, with_zones: Iterable[str]) -> TrustEnt
         raise UsageError(f"--share-packages-with {entry.name}: a zone always uses its own packages; name the other "
                          "zones that may use them", code="invalid_policy")
     policy = dataclasses.replace(entry.policy, share_packages_with=ids)
+    with zone.db.transaction() as tx:
+        tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(policy.to_dict()), entry.zone_id))
+    return get_zone(zone, entry.zone_id)
+
+
+def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None) -> tuple[str, ...]:
+    """The zone ids of the relays ``names`` (trusted zones, by name or id), in the order given:
+    the path a source's releases must take (spec/relay.md §6, decision 621). ``StateError``
+    ``unknown_zone``; ``UsageError`` ``invalid_policy`` for a zone named twice or the source
+    itself (``source``: its zone id)."""
+    known = {n.lower(): z for z, n in zone_names(zone.db).items()}
+    out: list[str] = []
+    for name in names:
+        found = known.get(name.lower()) or (name if name in known.values() else None)
+        if found is None:
+            raise unknown_zone(zone.db, name, f"--via {name!r}: no trusted zone has that name; a relay must be a "
+                                              "trusted zone (`bundlekit trust add` its card first); nothing was changed")
+        if found in out or found == source:
+            raise UsageError(f"--via {name}: a release passes each relay once, and never through its own source; "
+                             "name each relay once, in the order the release takes", code="invalid_policy")
+        out.append(found)
+    return tuple(out)
+
+
+def set_via(zone: Zone, name: str, relays: Iterable[str]) -> TrustEntry:
+    """Require the releases of trusted zone ``name`` to come through ``relays`` (names or ids, in
+    order; empty: no requirement), replacing the list. Raises what :func:`via_ids` raises."""
+    entry = get_zone(zone, name)
+    policy = dataclasses.replace(entry.policy, via=via_ids(zone, relays, source=entry.zone_id))
     with zone.db.transaction() as tx:
         tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(policy.to_dict()), entry.zone_id))
     return get_zone(zone, entry.zone_id)

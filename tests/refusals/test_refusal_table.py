@@ -36,13 +36,14 @@ from tests.refusals.rows_fleet import machines
 from tests.refusals.rows_inputs import ROWS as INPUT_ROWS
 from tests.refusals.rows_keys import ROWS as KEY_ROWS
 from tests.refusals.rows_promotion import ROWS as PROMOTION_ROWS
+from tests.refusals.rows_relay import ROWS as RELAY_ROWS
 from tests.refusals.rows_self import ROWS as SELF_ROWS
 from tests.refusals.rows_state import ROWS as STATE_ROWS
 from tests.refusals.rows_transport import ROWS as TRANSPORT_ROWS
 from tests.refusals.world import Ctx, Row, build_base
 
 ROWS: list[Row] = (INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + PROMOTION_ROWS + FLEET_ROWS + TRANSPORT_ROWS
-                   + STATE_ROWS + SELF_ROWS + KEY_ROWS)
+                   + STATE_ROWS + SELF_ROWS + KEY_ROWS + RELAY_ROWS)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,45 @@
+"""`relay`: pass a verified bundle on to the next zone, countersigned (spec/relay.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bundlekit.cli import cli
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, quiet_option
+from bundlekit.cli.progress import Bars
+from bundlekit.cli.zones import open_home
+from bundlekit.core import clock
+from bundlekit.export.relay import relay_bundle
+
+
+@cli.command(epilog="bundlekit relay acme-1.4.0.bundle --to prod -o acme-1.4.0.prod.bundle --home ./staging\n"
+                    "bundlekit relay receipt-3.bundle --to dev -o receipt-3.dev.bundle --home ./staging")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--to", "to", required=True, metavar="ZONE", help="The trusted zone to relay the bundle to.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the relayed bundle.")
+@home_option
+@quiet_option
+@json_option
+def relay(bundle: Path, to: str, output: Path, home: str | None, quiet: bool, as_json: bool) -> None:
+    """Relay a bundle this zone verified to the next zone, keeping its source's signatures.
+
+    A release addressed to this zone (by its source or by the relay before) is verified, its
+    secrets are sealed again to ZONE's key in memory, and this zone's countersignature and relay
+    record are added. A receipt on its way back to the release's source is verified as a third
+    zone verifies one and relayed the same way (its secrets stay sealed to that source). Nothing
+    in this zone's home changes.
+    """
+    now = clock.now()
+    with open_home(home) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
+        result = relay_bundle(z, bundle, to, output, now=now, progress=bars)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    d = result.to_dict()
+    what = f"{d['project']} {d['release']}" if result.verified.manifest.kind == "release" else "receipt"
+    path = " -> ".join([d["origin"]["source"], *(h["zone"] for h in d["hops"]), d["to"]])
+    echo(f"relayed {what} ({path}) to {output}; checks: {', '.join(d['checks'])}; "
+         f"{d['sealed_values']} secret(s) sealed again for {d['to']}")

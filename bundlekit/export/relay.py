@@ -1,0 +1,158 @@
+"""Relay a bundle on to the next zone (spec/relay.md): the origin untouched, one hop more.
+
+A zone that verified a bundle (a release addressed to it, or a receipt on its way back to a
+release's source) writes it again for a zone it trusts: the origin bundle byte for byte behind a
+relay header, the hops it already had, and its own hop: a record naming it, the next zone, the
+time and the checks it made, countersigned with its signing key. A release's sensitive values,
+opened with this zone's sealing key by the verification, are sealed to the next zone's key in
+memory: no clear value is written anywhere, and a value this zone cannot open stops the relay
+(``invalid_seal``) before any file is created. Relaying changes nothing in the zone's home.
+
+The bytes copied are the bytes verified, up to a race with another writer of the input file; the
+next zone verifies every byte of the origin again itself, so such a race can only make it refuse
+the relayed bundle, never accept bytes its source did not sign (decision 620).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bundlekit.core.atomic import AtomicFile
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.errors import FormatError, UsageError, VerificationError
+from bundlekit.format import crypto
+from bundlekit.format.container import HEADER_SIZE, MAGIC, BundleFile, SignatureRecord
+from bundlekit.format.manifest import scope_to_dict, writer_record
+from bundlekit.format.relay import (RELAY_KIND, RELAY_MINOR, Hop, SealedCopy, encode_hop, frame_hop, hop_message,
+                                    relay_seal_ad)
+from bundlekit.importer.verify import VerifiedBundle, verify_bundle
+from bundlekit.zone import sequences, truststore
+from bundlekit.zone.home import Zone
+
+__all__ = ["RelayResult", "relay_bundle"]
+
+_HEADER = struct.Struct(">8sHHB3sQQ")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayResult:
+    """What ``relay_bundle`` wrote: the relayed bundle at ``path``, its origin, the hops it now has."""
+
+    path: Path
+    verified: VerifiedBundle
+    hop: Hop
+    hops: int
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.verified.manifest
+        previous = self.verified.relay.to_dict() if self.verified.relay is not None else []
+        out: dict[str, Any] = {
+            "relayed": str(self.path), "kind": m.kind, "origin": {"bundle_id": m.bundle_id,
+                                                                  "digest": self.verified.digest,
+                                                                  "source": self.verified.source.name},
+            "to": self.hop.to["name"], "checks": list(self.hop.checks), "sealed_values": len(self.hop.sealed),
+            "hops": previous + [{"zone": self.hop.zone["name"], "zone_id": self.hop.zone["zone_id"],
+                                 "to": self.hop.to["name"], "relayed": self.hop.relayed,
+                                 "checks": list(self.hop.checks)}]}
+        if m.kind == "release":
+            out["project"], out["release"] = m.project.get("name"), m.release.get("version")
+        return out
+
+
+def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSeconds,
+                 progress: Callable[[int], None] | None = None) -> RelayResult:
+    """Verify the bundle at ``path`` in ``zone`` and write it, relayed to the trusted zone ``to``,
+    at ``out``.
+
+    A release must be addressed to this zone (directly, or by its last relay hop); a receipt may
+    be addressed to another zone (the source of the release it reports on) and is verified as a
+    third zone verifies one. Raises what verification raises (exit 3), ``StateError``
+    ``unknown_zone`` (``to`` is not trusted here), ``UsageError`` ``usage`` (``to`` is this zone,
+    the bundle's source, or a zone it already went through), ``VerificationError``
+    ``invalid_seal`` (a sealed value this zone cannot open) and ``FormatError`` ``input_changed``
+    (the file changed while it was read); on any of them nothing is written.
+    """
+    target = truststore.get_zone(zone, to)
+    try:
+        verified = verify_bundle(zone, path, now=now, progress=progress, rebuild=False, relaying=True)
+    except VerificationError as err:
+        if err.code != "invalid_seal":
+            raise
+        raise VerificationError(f"{err.message}; zone {zone.name} cannot open it, so it cannot relay it (it never "
+                                "passes on a value it did not check): nothing was written. Ask the zone that sent "
+                                "the bundle to export or relay it again", code="invalid_seal") from None
+    m = verified.manifest
+    where = str(path)
+    went = {m.source.zone_id, zone.zone_id, *(verified.relay.zone_ids() if verified.relay else ())}
+    if target.zone_id in went:
+        raise UsageError(f"{where}: --to {target.name}: the bundle comes from that zone or already went through it; "
+                         "relay it to the next zone on its way", code="usage")
+    sealed = _reseal(verified, target.sealing_key, target.sealing_key_id)
+    checks = {"verified"} | ({"opened"} if sealed else set())
+    if sequences.already_imported(zone.db, verified.digest):
+        checks.add("imported")
+    index = len(verified.relay.hops) if verified.relay is not None else 0
+    hop = Hop(index, {"bundle_id": m.bundle_id, "digest": verified.digest, "kind": m.kind},
+              {"zone_id": zone.zone_id, "name": zone.name, "key_id": zone.signing_key_id},
+              {"zone_id": target.zone_id, "name": target.name, "key_id": target.sealing_key_id},
+              now, tuple(sorted(checks)), tuple(sealed), writer_record())
+    _write_relayed(zone, path, out, verified.digest, encode_hop(hop))
+    return RelayResult(out, verified, hop, index + 1)
+
+
+def _reseal(v: VerifiedBundle, recipient: bytes, recipient_key_id: str) -> list[SealedCopy]:
+    """Each sensitive value of the release ``v`` (which the verification opened with this zone's
+    key, ``importer/contents.py``) sealed to ``recipient``: the clear values stay in memory."""
+    m = v.manifest
+    if m.kind != "release":
+        return []
+    out = []
+    for i, var in enumerate(m.variables):
+        if var.sensitive:
+            label = crypto.seal_label("variable", var.name, scope_to_dict(var.scope))
+            sealed = crypto.seal(recipient, v.opened[i].encode("utf-8"), relay_seal_ad(m.bundle_id, recipient_key_id,
+                                                                                     label))
+            out.append(SealedCopy(i, label, crypto.b64(sealed)))
+    return out
+
+
+def _write_relayed(zone: Zone, path: Path, out: Path, digest: str, record: bytes) -> None:
+    """The relayed bundle at ``out``, atomically: relay header, origin as stored, earlier hops, the
+    new hop countersigned with this zone's signing key. ``input_changed`` when the origin's signed
+    part read now is not the one verified."""
+    key = zone.signing_key()
+    with BundleFile(path) as bundle:
+        hops = bundle.hops_raw or b""
+        origin_length = bundle.file_size
+        framed = frame_hop(record)
+        signed = hops + framed
+        signature = crypto.sign(key, "relay", hop_message(digest, signed))
+        new_hops = signed + SignatureRecord(crypto.raw_public(key), signature).public_key + signature
+        header = _HEADER.pack(MAGIC, 1, RELAY_MINOR, RELAY_KIND, b"\0\0\0", origin_length, len(new_hops))
+        signed_part = bundle.header.blobs_length, bundle.header.manifest_length
+        with AtomicFile(out) as f:
+            f.write(header)
+            seen = hashlib.sha256()
+            pos = 0
+            for chunk in bundle.origin_chunks():
+                _hash_signed(seen, chunk, pos, signed_part)
+                pos += len(chunk)
+                f.write(chunk)
+            if pos != origin_length or seen.hexdigest() != digest:
+                raise FormatError(f"{path}: the bundle changed while it was relayed; nothing was written. Relay it "
+                                  "again", code="input_changed")
+            f.write(new_hops)
+
+
+def _hash_signed(h: "hashlib._Hash", chunk: bytes, pos: int, sizes: tuple[int, int]) -> None:
+    """Feed ``h`` the bytes of ``chunk`` (at ``pos`` in the origin) that belong to its signed
+    message: the header and the manifest (``sizes``: blobs and manifest lengths)."""
+    blobs, manifest = sizes
+    for start, end in ((0, HEADER_SIZE), (HEADER_SIZE + blobs, HEADER_SIZE + blobs + manifest)):
+        lo, hi = max(start, pos), min(end, pos + len(chunk))
+        if lo < hi:
+            h.update(chunk[lo - pos:hi - pos])

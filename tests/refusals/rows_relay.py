@@ -1,0 +1,58 @@
+"""Refusal table rows: relayed bundles (spec/relay.md): a skipped relay, an untrusted one, a forged hop.
+
+The world's third zone ``other`` plays the relay: each row makes the trust it needs in its own
+copies of the zones. None of these refusals is reported back to the source (decision 621): the
+importing zone's home stays byte-identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bundlekit.format.card import parse_card
+from tests.refusals.world import Call, Ctx, Row, ok
+from tests.relayforge import add_hop, hop_record
+
+
+def _ref(card: Path, sealing: bool) -> dict[str, str]:
+    c = parse_card(card.read_bytes(), str(card))
+    return {"zone_id": c.zone_id, "name": c.name, "key_id": c.sealing_key_id if sealing else c.signing_key_id}
+
+
+def _import(ctx: Ctx, bundle: Path) -> Call:
+    return Call(["import", bundle], home=ctx.prod, outputs=[bundle])
+
+
+def _skipped(ctx: Ctx) -> Call:
+    """prod demands that dev's releases come through ``other``; this one came directly."""
+    ok("trust", "add", ctx.get("other.card"), home=ctx.prod)
+    ok("trust", "set", "dev", "--via", "other", home=ctx.prod)
+    out = ctx.path("direct.bundle")
+    ok("export", ctx.release(version="1.4.1"), "--to", "prod", "-o", out, home=ctx.dev)
+    return _import(ctx, out)
+
+
+def _untrusted(ctx: Ctx) -> Call:
+    """Relayed by ``other``, which prod does not trust."""
+    ok("trust", "add", ctx.get("dev.card"), home=ctx.other)
+    ok("trust", "add", ctx.get("other.card"), home=ctx.dev)
+    to_other, out = ctx.path("to-other.bundle"), ctx.path("relayed.bundle")
+    ok("export", ctx.release(version="1.4.1"), "--to", "other", "-o", to_other, home=ctx.dev)
+    ok("relay", to_other, "--to", "prod", "-o", out, home=ctx.other)
+    return _import(ctx, out)
+
+
+def _broken_chain(ctx: Ctx) -> Call:
+    """``other`` (trusted by prod) countersigns a hop of a bundle dev addressed to prod, not to it."""
+    ok("trust", "add", ctx.get("other.card"), home=ctx.prod)
+    direct = ctx.path("direct.bundle")
+    ok("export", ctx.release(version="1.4.1"), "--to", "prod", "-o", direct, home=ctx.dev)
+    record = hop_record(direct, _ref(ctx.get("other.card"), False), _ref(ctx.get("prod.card"), True))
+    return _import(ctx, add_hop(direct, ctx.path("forged.bundle"), ctx.other, record))
+
+
+ROWS = [
+    Row("relay_required", _skipped),
+    Row("untrusted_relay", _untrusted),
+    Row("invalid_relay", _broken_chain),
+]
