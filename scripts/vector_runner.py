@@ -33,6 +33,7 @@ from bundlekit.format.card import parse_card  # noqa: E402
 from bundlekit.format.crypto import key_id, open_text, seal_ad, seal_label, unb64  # noqa: E402
 from bundlekit.format.keyfile import parse_rotation  # noqa: E402
 from bundlekit.format.manifest import Manifest, scope_to_dict  # noqa: E402
+from bundlekit.format.relay import relay_seal_ad  # noqa: E402
 from bundlekit.receipt.build import output_seal_ad  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
 from bundlekit.importer.rebuild import check_bases, check_shared, rebuild_all  # noqa: E402
@@ -43,6 +44,7 @@ from bundlekit.zone import exports, refusals, remote, sequences  # noqa: E402
 from bundlekit.zone.db import Database  # noqa: E402
 from bundlekit.zone.state import open_state  # noqa: E402
 from bundlekit.trust.policy import SourcePolicy, TrustedSource  # noqa: E402
+from bundlekit.trust.relay import RelayPath  # noqa: E402
 from bundlekit.zone.store import PackageStore  # noqa: E402
 
 
@@ -68,17 +70,24 @@ def sidecar(vector: Path) -> dict[str, str]:
 def verifier(folder: Path, trust: str | None = None) -> Verifier:
     """The verifying zone keys.json describes, trusting its card at its reference time; a vector's
     ``trust:`` line (JSON: ``threshold``, ``approvers``, ``revoked``, keys named in keys.json's
-    ``signing_keys``) replaces the default threshold, adds approvers and revokes keys."""
+    ``signing_keys``; ``relays``, zones whose cards NAME.card lie in the folder; ``via``, relays the
+    source's policy requires) replaces the default threshold, adds approvers and revokes keys, trusts
+    relays and requires a path (spec/relay.md)."""
     keys = json.loads((folder / "keys.json").read_text("utf-8"))
     card = parse_card((folder / keys["trusted"]["card"]).read_bytes(), keys["trusted"]["card"])
     extra = json.loads(trust) if trust else {}
     named = {name: unb64(text.split(":", 1)[1], name, 32) for name, text in keys.get("signing_keys", {}).items()}
     approvers = frozenset(named[n] for n in extra.get("approvers", ()))
     revoked = frozenset(key_id("ed25519", named[n]) for n in extra.get("revoked", ()))
+    relays = [parse_card((folder / f"{n}.card").read_bytes(), f"{n}.card") for n in extra.get("relays", ())]
+    ids = {c.name: c.zone_id for c in relays}
     source = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
-                           SourcePolicy(threshold=extra.get("threshold", keys["trusted"]["threshold"])))
+                           SourcePolicy(threshold=extra.get("threshold", keys["trusted"]["threshold"]),
+                                        via=tuple(ids[n] for n in extra.get("via", ()))))
+    others = tuple(TrustedSource(c.zone_id, c.name, frozenset({c.signing_key})) for c in relays)
     me = keys["verifier"]
-    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (source,), revoked, keys["reference_time"])
+    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (source, *others), revoked,
+                    keys["reference_time"])
 
 
 def run(vector: Path) -> str:
@@ -99,7 +108,7 @@ def run(vector: Path) -> str:
         if result.manifest.kind == "release":
             check_packages(vector, result, base)
         if lines.get("open") == "sealed":
-            open_all(result.manifest, vector.parent)
+            open_all(result.manifest, vector.parent, result.relay)
         if lines.get("check") == "rotations":
             for i, statement in enumerate(result.manifest.rotations):
                 parse_rotation(statement, f"rotations[{i}]")
@@ -186,17 +195,23 @@ def import_into_state(result: VerifiedBundle, state_file: Path) -> bool:
             db.close()
 
 
-def open_all(m: Manifest, folder: Path) -> None:
+def open_all(m: Manifest, folder: Path, relay: RelayPath | None = None) -> None:
     """Open every sealed value of a verified manifest with the verifying zone's sealing key
-    (spec §8): a release's sensitive variables, bound to the bundle id, and a receipt's sensitive
+    (spec §8): a release's sensitive variables, bound to the bundle id (a relayed release: the last
+    hop's copies, bound to ``"relay:" bundle id``, spec/relay.md §5), and a receipt's sensitive
     outputs, bound to their deployment; each must open to UTF-8 text. Raises ``malformed`` or
     ``invalid_seal``."""
     keys = json.loads((folder / "keys.json").read_text("utf-8"))
     key = X25519PrivateKey.from_private_bytes(unb64(keys["verifier"]["sealing_private"], "sealing key", 32))
+    copies = {c.variable: c.sealed for c in relay.last.sealed} if relay is not None else {}
     for i, v in enumerate(m.variables):
         if v.sensitive:
-            ad = seal_ad(m.bundle_id, m.destination.key_id, seal_label("variable", v.name, scope_to_dict(v.scope)))
-            open_text(key, v.sealed or "", ad, f"variable {v.name!r}", f"variables[{i}].sealed")
+            label = seal_label("variable", v.name, scope_to_dict(v.scope))
+            if relay is not None:
+                text, ad = copies[i], relay_seal_ad(m.bundle_id, relay.last.to["key_id"], label)
+            else:
+                text, ad = v.sealed or "", seal_ad(m.bundle_id, m.destination.key_id, label)
+            open_text(key, text, ad, f"variable {v.name!r}", f"variables[{i}].sealed")
     for entry in m.receipts:
         for run in entry["runs"]:
             for o in run.get("outputs", ()):

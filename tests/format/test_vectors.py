@@ -27,7 +27,7 @@ KEYS = json.loads((VECTORS / "keys.json").read_text())
 
 def _verifier(path: Path | None = None) -> Verifier:
     """The verifier every vector assumes; with ``path``, as that vector's ``trust:`` line adjusts it
-    (threshold, approvers, revoked keys: fixtures/vectors/README.md)."""
+    (threshold, approvers, revoked keys, trusted relays and the path required: fixtures/vectors/README.md)."""
     card = parse_card((VECTORS / KEYS["trusted"]["card"]).read_bytes(), "vector-src.card")
     trust: dict[str, Any] = {}
     if path is not None:
@@ -38,10 +38,14 @@ def _verifier(path: Path | None = None) -> Verifier:
     approvers = frozenset(named[n] for n in trust.get("approvers", ()))
     revoked = frozenset(key_id("ed25519", named[n]) for n in trust.get("revoked", ()))
     threshold = trust.get("threshold", KEYS["trusted"]["threshold"])
+    relays = [parse_card((VECTORS / f"{n}.card").read_bytes(), n) for n in trust.get("relays", ())]
+    ids = {c.name: c.zone_id for c in relays}
     src = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
-                        SourcePolicy(threshold=threshold))
+                        SourcePolicy(threshold=threshold, via=tuple(ids[n] for n in trust.get("via", ()))))
+    others = tuple(TrustedSource(c.zone_id, c.name, frozenset({c.signing_key})) for c in relays)
     me = KEYS["verifier"]
-    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (src,), revoked, KEYS["reference_time"])
+    return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (src, *others), revoked,
+                    KEYS["reference_time"])
 
 
 def _expectation(path: Path) -> str:
@@ -108,7 +112,7 @@ def _check_with_rebuild(path: Path, tmp: Path) -> None:
     if state is not None and _runner().import_into_state(result, state):
         return  # a bundle the zone accepted before: the import is a no-op (spec §6.6)
     if "open: sealed" in lines:
-        _runner().open_all(result.manifest, VECTORS)
+        _runner().open_all(result.manifest, VECTORS, result.relay)
     if "check: rotations" in lines:
         for i, statement in enumerate(result.manifest.rotations):
             parse_rotation(statement, f"rotations[{i}]")
