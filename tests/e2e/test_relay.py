@@ -1,0 +1,296 @@
+"""Releases relayed through intermediate zones, and receipts back, through the real CLI (spec/relay.md).
+
+dev -> staging -> prod: staging imports dev's release and relays it (its countersignature, a relay
+record, the secret sealed again for prod in memory); prod demands that path (`trust add dev.card
+--via staging`), deploys, and its receipt goes back to dev relayed by staging. Then the attacks:
+a release that skipped staging, one relayed by a zone prod does not trust, hops altered or forged,
+a relay that cannot open the secrets, and a scan of the relaying zone for the secrets in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bundlekit.format import crypto
+from bundlekit.format.card import parse_card
+from bundlekit.format.container import BundleFile
+from tests.conftest import CANARY, FIXTURES, cli_in_process, raises_code, run_cli, snapshot
+from tests.e2e.world import json_of
+from tests.refusals.forge import resign
+from tests.relayforge import edit_last_hop, origin_and_hops
+
+API_KEY = "prod-relay-api-key-canary"
+TOKEN = f"tok-{CANARY}"
+
+
+def ok(*args: object, home: Path | None = None) -> str:
+    r = run_cli(*args, home=home)  # type: ignore[arg-type]
+    assert r.returncode == 0, f"bundlekit {' '.join(map(str, args))}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+def refused(code: str, *args: object, home: Path) -> None:
+    """The command exits 3 with ``code`` and leaves ``home`` byte-identical."""
+    before = snapshot(home)
+    r = run_cli(*args, "--json", home=home)  # type: ignore[arg-type]
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert json_of(r.stdout)["error"]["code"] == code, r.stdout
+    assert snapshot(home) == before
+
+
+class Chain:
+    def __init__(self, root: Path) -> None:
+        self.root, self.media = root, root / "media"
+        self.release = root / "release"
+        shutil.copytree(FIXTURES / "acme", self.release)
+        self.outputs: list[str] = []
+        self.version = "1.4.0"
+
+    def home(self, name: str) -> Path:
+        return self.root / name
+
+    def card(self, name: str) -> Path:
+        return self.root / f"{name}.card"
+
+    def cli(self, *args: object, home: str) -> str:
+        out = ok(*args, home=self.home(home))
+        self.outputs.append(out)
+        return out
+
+    def setup(self, *args: object, home: str) -> None:
+        """A set-up command, run in this process (decision 129: a process of its own proves nothing
+        more for what the test does not check); the commands under test run in subprocesses."""
+        r = cli_in_process(*map(str, args), home=self.home(home))
+        assert r.returncode == 0, f"bundlekit {' '.join(map(str, args))}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+
+    def zone(self, name: str) -> None:
+        self.setup("init", "--zone", name, home=name)
+        self.setup("identity", "-o", self.card(name), home=name)
+
+    def trust(self, home: str, *names: str, via: tuple[str, ...] = ()) -> None:
+        for name in names:
+            self.setup("trust", "add", self.card(name), *[a for v in via for a in ("--via", v)], home=home)
+
+    def export(self, to: str, name: str, version: str | None = None) -> Path:
+        if version is not None:
+            path = self.release / "release.toml"
+            marker = f'version = "{self.version}"\nchannel'
+            assert marker in path.read_text()
+            path.write_text(path.read_text().replace(marker, f'version = "{version}"\nchannel', 1))
+            self.version = version
+        out = self.media / name
+        self.cli("export", self.release / "release.toml", "--to", to, "-o", out, home="dev")
+        return out
+
+    def relay(self, bundle: Path, at: str, to: str, name: str) -> dict:  # type: ignore[type-arg]
+        out = self.media / name
+        return json_of(self.cli("relay", bundle, "--to", to, "-o", out, "--json", home=at))
+
+
+def build(root: Path) -> Chain:
+    c = Chain(root)
+    for name in ("dev", "staging", "prod"):
+        c.zone(name)
+    c.trust("dev", "staging", "prod")
+    c.trust("staging", "dev", "prod")
+    c.trust("prod", "staging")
+    c.trust("prod", "dev", via=("staging",))
+    for name, role in (("db-01", "db"), ("web-01", "web")):
+        c.setup("targets", "add", name, "--environment", "Production", "--role", role, "--root",
+                root / "targets" / name, home="prod")
+    return c
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
+    c = build(tmp_path_factory.mktemp("relay"))
+    to_staging = c.export("staging", "acme-1.4.0.bundle")
+    c.cli("import", to_staging, home="staging")
+    c.record = c.relay(to_staging, "staging", "prod", "acme-1.4.0.prod.bundle")  # type: ignore[attr-defined]
+    c.imported = json_of(c.cli("import", c.media / "acme-1.4.0.prod.bundle", "--json", home="prod"))  # type: ignore[attr-defined]
+    c.cli("variables", "set", "acme-web", "Acme.ApiKey", API_KEY, "--sensitive", home="prod")
+    c.cli("egress", "set", FIXTURES / "acme" / "egress.toml", home="prod")
+    c.deployed = json_of(c.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json",  # type: ignore[attr-defined]
+                               "--receipt-out", c.media / "receipt-1.bundle", home="prod"))
+    c.receipt_relay = c.relay(c.media / "receipt-1.bundle", "staging", "dev", "receipt-1.dev.bundle")  # type: ignore[attr-defined]
+    c.receipt = json_of(c.cli("import", c.media / "receipt-1.dev.bundle", "--json", home="dev"))  # type: ignore[attr-defined]
+    return c
+
+
+def test_three_zone_round_trip_dev_staging_prod_and_the_receipt_back(chain: Chain) -> None:
+    record = chain.record  # type: ignore[attr-defined]
+    assert [(h["zone"], h["to"]) for h in record["hops"]] == [("staging", "prod")]
+    assert record["checks"] == ["imported", "opened", "verified"] and record["sealed_values"] == 1
+    assert chain.deployed["state"] == "Success"  # type: ignore[attr-defined]
+    receipt = chain.receipt  # type: ignore[attr-defined]
+    assert receipt["source"] == "prod" and receipt["recorded"] == ["Deployments-1"]
+    assert [(h["zone"], h["to"]) for h in chain.receipt_relay["hops"]] == [("staging", "dev")]  # type: ignore[attr-defined]
+    assert chain.receipt_relay["sealed_values"] == 0  # type: ignore[attr-defined]
+    # The secret dev sealed for staging reached prod's deployment (opened there from the relay's copy:
+    # the migration step's token is made of it), and prod's sealed output reached dev, where only dev
+    # can open it.
+    revealed = json_of(ok("outputs", "acme-web", "--zone", "prod", "--reveal", "--json", home=chain.home("dev")))
+    assert {o["name"]: o["value"] for o in revealed["outputs"]}["MigrationToken"] == TOKEN
+
+
+def test_the_relayed_release_is_byte_for_byte_the_one_dev_signed(chain: Chain) -> None:
+    origin, hops, digest = origin_and_hops(chain.media / "acme-1.4.0.prod.bundle")
+    assert origin == (chain.media / "acme-1.4.0.bundle").read_bytes()
+    assert chain.imported["digest"] == digest and chain.imported["source"] == "dev"  # type: ignore[attr-defined]
+    shown = json_of(ok("verify", chain.media / "acme-1.4.0.prod.bundle", "--json", home=chain.home("prod")))
+    assert shown["source"] == "dev" and [h["zone"] for h in shown["relay_hops"]] == ["staging"]
+
+
+def test_a_release_that_skipped_the_required_relay_is_refused_and_prod_is_unchanged(chain: Chain,
+                                                                                       tmp_path: Path) -> None:
+    prod = tmp_path / "prod"
+    shutil.copytree(chain.home("prod"), prod)
+    direct = tmp_path / "direct.bundle"
+    ok("export", chain.release / "release.toml", "--to", "prod", "-o", direct, "--sequence", "50",
+       home=chain.home("dev"))
+    refused("relay_required", "import", direct, home=prod)
+    refused("relay_required", "verify", direct, home=prod)
+
+
+def test_a_release_relayed_by_a_zone_prod_does_not_trust_is_refused(chain: Chain, tmp_path: Path) -> None:
+    dev, prod, rogue = tmp_path / "dev", tmp_path / "prod", tmp_path / "rogue"
+    shutil.copytree(chain.home("dev"), dev)
+    shutil.copytree(chain.home("prod"), prod)
+    for args, home in ((("init", "--zone", "rogue"), rogue), (("identity", "-o", tmp_path / "rogue.card"), rogue),
+                       (("trust", "add", tmp_path / "rogue.card"), dev), (("trust", "add", chain.card("dev")), rogue),
+                       (("trust", "add", chain.card("prod")), rogue)):
+        assert cli_in_process(*args, home=home).returncode == 0  # set-up in process (decision 129)
+    to_rogue, relayed = tmp_path / "to-rogue.bundle", tmp_path / "relayed.bundle"
+    ok("export", chain.release / "release.toml", "--to", "rogue", "-o", to_rogue, "--sequence", "60", home=dev)
+    ok("relay", to_rogue, "--to", "prod", "-o", relayed, home=rogue)
+    refused("untrusted_relay", "import", relayed, home=prod)
+
+
+def test_a_relay_record_altered_after_it_was_countersigned_is_refused(chain: Chain, tmp_path: Path) -> None:
+    prod = tmp_path / "prod"
+    shutil.copytree(chain.home("prod"), prod)
+    relayed = chain.media / "acme-1.4.0.prod.bundle"
+
+    def checks(record: dict) -> None:  # type: ignore[type-arg]
+        record["checks"] = ["imported", "opened", "verified"][1:]
+
+    altered = edit_last_hop(relayed, tmp_path / "altered.bundle", chain.home("staging"), checks, resign=False)
+    refused("invalid_signature", "import", altered, home=prod)
+
+    def moved(record: dict) -> None:  # type: ignore[type-arg]
+        record["hop"] = 1
+
+    forged = edit_last_hop(relayed, tmp_path / "forged.bundle", chain.home("staging"), moved)
+    refused("invalid_relay", "import", forged, home=prod)
+
+
+def test_every_byte_of_the_hops_is_covered(chain: Chain, tmp_path: Path) -> None:
+    """Flip each byte of the hops section: the verification refuses every one (in process: one CLI
+    process per byte would prove nothing more)."""
+    from bundlekit.core.clock import now
+    from bundlekit.importer.verify import check_bundle, verifier_for
+    from bundlekit.zone.home import open_zone
+
+    relayed = chain.media / "acme-1.4.0.prod.bundle"
+    data = relayed.read_bytes()
+    _, hops, _ = origin_and_hops(relayed)
+    start = len(data) - len(hops)
+    with open_zone(chain.home("prod")) as z:
+        v = verifier_for(z, now())
+    check_bundle(v, relayed, check_blobs=False)
+    bad = tmp_path / "flipped.bundle"
+    # A flipped byte of a length field makes the hops cut short or too long; any other byte breaks a
+    # countersignature, or names a key no trusted zone holds.
+    codes = ("invalid_signature", "truncated", "limit_exceeded", "untrusted_relay")
+    for i in range(start, len(data)):
+        bad.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])
+        with raises_code(codes):
+            check_bundle(v, bad, check_blobs=False)
+
+
+def test_a_receipt_altered_on_the_way_back_is_refused(chain: Chain, tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    shutil.copytree(chain.home("dev"), dev)
+    relayed = chain.media / "receipt-1.dev.bundle"
+    with BundleFile(relayed) as b:
+        manifest_at = b.origin_offset + 32 + b.header.blobs_length
+    data = bytearray(relayed.read_bytes())
+    data[manifest_at + 40] ^= 0x01
+    (tmp_path / "altered.bundle").write_bytes(bytes(data))
+    refused("invalid_signature", "import", tmp_path / "altered.bundle", home=dev)
+
+
+def test_a_relay_that_cannot_open_the_sealed_values_refuses_and_writes_nothing(chain: Chain, tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    shutil.copytree(chain.home("staging"), staging)
+    prod_card = parse_card(chain.card("prod").read_bytes(), "prod.card")
+
+    def seal_for_prod(doc: dict) -> None:  # type: ignore[type-arg]
+        """dev (a buggy dev) seals the password to prod's key: staging cannot open it."""
+        var = next(v for v in doc["variables"] if v["sensitive"])
+        label = crypto.seal_label("variable", var["name"], var["scope"])
+        ad = crypto.seal_ad(doc["bundle_id"], doc["destination"]["key_id"], label)
+        var["sealed"] = crypto.b64(crypto.seal(prod_card.sealing_key, b"not-for-staging", ad))
+
+    bundle = resign(chain.media / "acme-1.4.0.bundle", tmp_path / "sealed-elsewhere.bundle", chain.home("dev"),
+                    mutate=seal_for_prod)
+    out = tmp_path / "out" / "relayed.bundle"
+    before = snapshot(staging, out.parent)
+    r = run_cli("relay", bundle, "--to", "prod", "-o", out, "--json", home=staging)
+    assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "invalid_seal", r.stdout + r.stderr
+    assert snapshot(staging, out.parent) == before
+
+
+def test_no_secret_in_clear_in_any_file_of_the_relaying_zone_or_on_the_media(chain: Chain) -> None:
+    texts = list(chain.outputs)
+    for folder in (chain.home("staging"), chain.media):
+        texts += [p.read_bytes().decode("latin-1") for p in folder.rglob("*") if p.is_file()]
+    for secret in (CANARY, API_KEY, TOKEN):
+        for form in (secret, secret.encode().hex(), base64.b64encode(secret.encode()).decode()):
+            assert not any(form in t for t in texts), f"{secret!r} found as {form!r}"
+
+
+def test_anti_rollback_counts_per_origin_and_project_across_relays(chain: Chain, tmp_path: Path) -> None:
+    """An older release of dev, relayed after a newer one was imported, is refused (rollback)."""
+    c = Chain(tmp_path)
+    for name in ("dev", "staging", "prod"):
+        shutil.copytree(chain.home(name), c.home(name))
+    shutil.copytree(chain.release, c.release, dirs_exist_ok=True)
+    older, newer = c.export("staging", "older.bundle", version="1.4.1"), c.export("staging", "newer.bundle",
+                                                                                   version="1.4.2")
+    c.relay(older, "staging", "prod", "older.prod.bundle")
+    c.relay(newer, "staging", "prod", "newer.prod.bundle")
+    c.cli("import", c.media / "newer.prod.bundle", home="prod")
+    r = run_cli("import", c.media / "older.prod.bundle", "--json", home=c.home("prod"))
+    assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "rollback", r.stdout
+
+
+def test_a_chain_of_four_zones_each_hop_adds_its_record_and_the_order_is_enforced(tmp_path: Path) -> None:
+    c = Chain(tmp_path)
+    for name in ("dev", "staging", "dmz", "prod2"):
+        c.zone(name)
+    c.trust("dev", "staging")
+    c.trust("staging", "dev", "dmz")
+    c.trust("dmz", "dev", "staging", "prod2")
+    c.trust("prod2", "staging", "dmz")
+    c.trust("prod2", "dev", via=("staging", "dmz"))
+    to_staging = c.export("staging", "a.bundle")
+    c.relay(to_staging, "staging", "dmz", "a.dmz.bundle")
+    last = c.relay(c.media / "a.dmz.bundle", "dmz", "prod2", "a.prod2.bundle")
+    assert [(h["zone"], h["to"]) for h in last["hops"]] == [("staging", "dmz"), ("dmz", "prod2")]
+    assert last["checks"] == ["opened", "verified"]  # dmz did not import it
+    shown = json_of(ok("verify", c.media / "a.prod2.bundle", "--json", home=c.home("prod2")))
+    assert [h["zone"] for h in shown["relay_hops"]] == ["staging", "dmz"]
+    # The same path in the other order does not satisfy --via staging --via dmz.
+    ok("trust", "set", "dev", "--via", "dmz", "--via", "staging", home=c.home("prod2"))
+    refused("relay_required", "import", c.media / "a.prod2.bundle", home=c.home("prod2"))
+    ok("trust", "set", "dev", "--via", "staging", "--via", "dmz", home=c.home("prod2"))
+    imported = json_of(ok("import", c.media / "a.prod2.bundle", "--json", home=c.home("prod2")))
+    assert imported["noop"] is False and imported["source"] == "dev"
+    # A hop cannot be replayed on its own: the dmz copy of the bundle is addressed to dmz.
+    r = run_cli("import", c.media / "a.dmz.bundle", "--json", home=c.home("prod2"))
+    assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "wrong_destination"

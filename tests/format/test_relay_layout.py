@@ -1,0 +1,76 @@
+"""The relay layer's pure parts (spec/relay.md): hop framing, records, and the path a policy demands."""
+
+from __future__ import annotations
+
+import pytest
+
+from bundlekit.format import codec
+from bundlekit.format.container import SignatureRecord
+from bundlekit.format.manifest import ZoneRef
+from bundlekit.format.relay import Hop, encode_hop, frame_hop, parse_hop, split_hops
+from bundlekit.trust.policy import SourcePolicy, TrustedSource
+from bundlekit.trust.relay import RelayPath, check_path
+from tests.conftest import raises_code
+
+A, B, C, DEV = "a" * 32, "b" * 32, "c" * 32, "d" * 32
+SIG = SignatureRecord(b"\x01" * 32, b"\x02" * 64)
+
+
+def _hop(n: int, zone: str, to: str) -> Hop:
+    return Hop(n, {"bundle_id": "e" * 32, "digest": "f" * 64, "kind": "release"},
+               {"zone_id": zone, "name": f"z{zone[0]}", "key_id": "1" * 32},
+               {"zone_id": to, "name": f"z{to[0]}", "key_id": "2" * 32}, 0, ("verified",), (),
+               {"name": "bundlekit", "version": "0.1.0"})
+
+
+def test_hops_split_where_their_lengths_say_and_each_signature_covers_the_section_up_to_its_record() -> None:
+    one, two = encode_hop(_hop(0, A, B)), encode_hop(_hop(1, B, C))
+    raw = frame_hop(one, SIG) + frame_hop(two, SIG)
+    hops = split_hops(raw, "x")
+    assert [h.record for h in hops] == [one, two]
+    assert hops[0].signed == frame_hop(one) and hops[1].signed == frame_hop(one, SIG) + frame_hop(two)
+    assert parse_hop(two, "x") == _hop(1, B, C)
+
+
+@pytest.mark.parametrize("cut", [1, 4, 97])
+def test_a_hop_cut_short_is_truncated(cut: int) -> None:
+    raw = frame_hop(encode_hop(_hop(0, A, B)), SIG)
+    with raises_code("truncated"):
+        split_hops(raw[:-cut], "x")
+
+
+def test_an_empty_record_or_no_hop_at_all_is_refused() -> None:
+    with raises_code("limit_exceeded"):
+        split_hops(b"\0\0\0\0" + bytes(96), "x")
+    with raises_code("truncated"):
+        split_hops(b"", "x")
+
+
+def test_a_record_with_a_field_too_many_or_an_unsorted_check_list_is_invalid_relay() -> None:
+    good = _hop(0, A, B).to_dict()
+    for bad in ({**good, "extra": 1}, {**good, "checks": ["verified", "opened"]}, {**good, "hop": -1},
+                {**good, "to": {**good["to"], "name": "../x"}}, {**good, "checks": ["trusted"]}):
+        with raises_code("invalid_relay"):
+            parse_hop(codec.encode(bad), "x")
+
+
+def _path(*zones: str) -> RelayPath:
+    hops = tuple(_hop(i, z, zones[i + 1] if i + 1 < len(zones) else "9" * 32) for i, z in enumerate(zones))
+    return RelayPath(hops, tuple(TrustedSource(z, f"z{z[0]}", frozenset()) for z in zones))
+
+
+class _Manifest:
+    kind = "release"
+    destination = ZoneRef(A, "za", "3" * 32)
+
+
+def test_the_path_must_hold_every_required_relay_in_order_others_may_join() -> None:
+    dev = TrustedSource(DEV, "dev", frozenset(), policy=SourcePolicy(via=(A, C)))
+    m = _Manifest()
+    check_path(dev, _path(A, C), m, {}, "x")  # type: ignore[arg-type]
+    check_path(dev, _path(A, B, C), m, {}, "x")  # type: ignore[arg-type]
+    for path in (None, _path(A), _path(C, A), _path(B, C)):
+        with raises_code("relay_required"):
+            check_path(dev, path, m, {}, "x")  # type: ignore[arg-type]
+    free = TrustedSource(DEV, "dev", frozenset())
+    check_path(free, None, m, {}, "x")  # type: ignore[arg-type]
