@@ -71,15 +71,14 @@ def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources
     ``VerificationError`` ``invalid_signature`` (a countersignature that does not verify: a hop
     altered) or ``invalid_relay``, ``TrustError`` ``untrusted_relay``."""
     raw_hops = split_hops(hops_raw, where)
-    relays: list[TrustedSource] = []
-    for n, raw in enumerate(raw_hops, 1):
+    for n, raw in enumerate(raw_hops, 1):  # every countersignature first (step 5), then whose they are (6)
         if not verify_signature(raw.signature.public_key, "relay", hop_message(origin_digest, raw.signed),
                                 raw.signature.signature):
             raise VerificationError(
                 f"{where}: the countersignature of relay hop {n} (key {key_id('ed25519', raw.signature.public_key)}) "
                 "does not match: the relay record, an earlier hop or the origin bundle was altered after that zone "
                 "relayed it", code="invalid_signature")
-        relays.append(_relay_zone(raw.signature.public_key, sources, revoked, where, n))
+    relays = [_relay_zone(raw.signature.public_key, sources, revoked, where, n) for n, raw in enumerate(raw_hops, 1)]
     hops = [parse_hop(raw.record, f"{where}: relay hop {n}") for n, raw in enumerate(raw_hops, 1)]
     origin = {"bundle_id": manifest.bundle_id, "digest": origin_digest, "kind": manifest.kind}
     seen: set[str] = set()

@@ -294,3 +294,14 @@ def test_a_chain_of_four_zones_each_hop_adds_its_record_and_the_order_is_enforce
     # A hop cannot be replayed on its own: the dmz copy of the bundle is addressed to dmz.
     r = run_cli("import", c.media / "a.dmz.bundle", "--json", home=c.home("prod2"))
     assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "wrong_destination"
+
+
+def test_relaying_changes_nothing_in_the_relaying_zone(chain: Chain, tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    shutil.copytree(chain.home("staging"), staging)
+    before = snapshot(staging)
+    ok("relay", chain.media / "acme-1.4.0.bundle", "--to", "prod", "-o", tmp_path / "again.bundle", home=staging)
+    assert snapshot(staging) == before
+    # Sealing is randomised, so the hops differ; the origin inside is the same bytes.
+    again, _, _ = origin_and_hops(tmp_path / "again.bundle")
+    assert again == (chain.media / "acme-1.4.0.bundle").read_bytes()
