@@ -79,7 +79,9 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     else:
         m = plan.manifest
         verb = "would import" if dry_run else "imported"
-        echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name} "
+        relay = plan.verified.relay
+        via = f", relayed by {' -> '.join(relay.names())}" if relay is not None else ""
+        echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name}{via} "
              f"(sequence {m.sequence})")
         assert plan.merge is not None
         for c in plan.merge.changes:
@@ -123,8 +125,9 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tup
              f"{rec.verified.source.name}; recording what it adds")
     for d in info["deployments"]:
         known = " (already known)" if d["deployment_id"] in rec.already_known else ""
+        carried = f" (carried by {', '.join(info['relayed_by'])})" if info["relayed_by"] else ""
         echo(f"{verb} deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']} "
-             f"in {rec.verified.source.name}: {d['state']}{known}")
+             f"in {rec.verified.source.name}{carried}: {d['state']}{known}")
     for r in info["refusals"]:
         known = "" if r["new"] else " (already known)"
         echo(f"{verb} refusal {r['refusal_id']}: {r['project']} {r['release']} refused in "

@@ -94,6 +94,7 @@ class ImportPlan:
             "bundle": str(self.verified.path), "digest": self.verified.digest, "source": self.verified.source.name,
             "sequence": m.sequence, "project": m.project.get("name"), "release": m.release.get("version"),
             "noop": self.noop,
+            "relayed_by": list(self.verified.relay.names()) if self.verified.relay is not None else [],
         }
         if self.noop:
             out["reason"] = self.noop_reason

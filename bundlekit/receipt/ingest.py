@@ -53,6 +53,7 @@ class ReceiptImport:
         return {"kind": "receipt", "bundle": str(self.verified.path), "digest": self.verified.digest,
                 "source": self.verified.source.name, "sequence": m.sequence, "noop": self.noop,
                 "late": self.late,
+                "relayed_by": list(self.verified.relay.names()) if self.verified.relay is not None else [],
                 "recorded": self.recorded, "already_known": self.already_known, "new_keys": self.new_keys,
                 "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
                                  "release": e["release"], "environment": e["environment"], "state": e["state"]}

@@ -128,6 +128,7 @@ def test_three_zone_round_trip_dev_staging_prod_and_the_receipt_back(chain: Chai
     assert chain.deployed["state"] == "Success"  # type: ignore[attr-defined]
     receipt = chain.receipt  # type: ignore[attr-defined]
     assert receipt["source"] == "prod" and receipt["recorded"] == ["Deployments-1"]
+    assert receipt["relayed_by"] == ["staging"] and chain.imported["relayed_by"] == ["staging"]  # type: ignore[attr-defined]
     assert [(h["zone"], h["to"]) for h in chain.receipt_relay["hops"]] == [("staging", "dev")]  # type: ignore[attr-defined]
     assert chain.receipt_relay["sealed_values"] == 0  # type: ignore[attr-defined]
     # The secret dev sealed for staging reached prod's deployment (opened there from the relay's copy:
