@@ -256,7 +256,8 @@ def test_no_secret_in_clear_in_any_file_of_the_relaying_zone_or_on_the_media(cha
 
 
 def test_anti_rollback_counts_per_origin_and_project_across_relays(chain: Chain, tmp_path: Path) -> None:
-    """An older release of dev, relayed after a newer one was imported, is refused (rollback)."""
+    """An older release of dev, relayed after a newer one was imported, is refused (rollback); the
+    refusal goes back to dev in prod's next receipt, relayed by staging."""
     c = Chain(tmp_path)
     for name in ("dev", "staging", "prod"):
         shutil.copytree(chain.home(name), c.home(name))
@@ -268,6 +269,10 @@ def test_anti_rollback_counts_per_origin_and_project_across_relays(chain: Chain,
     c.cli("import", c.media / "newer.prod.bundle", home="prod")
     r = run_cli("import", c.media / "older.prod.bundle", "--json", home=c.home("prod"))
     assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "rollback", r.stdout
+    c.cli("outbox", "pack", "--to", "dev", "-o", c.media / "receipt-2.bundle", home="prod")
+    c.relay(c.media / "receipt-2.bundle", "staging", "dev", "receipt-2.dev.bundle")
+    back = json_of(c.cli("import", c.media / "receipt-2.dev.bundle", "--json", home="dev"))
+    assert [(x["release"], x["code"], x["new"]) for x in back["refusals"]] == [("1.4.1", "rollback", True)]
 
 
 def test_a_chain_of_four_zones_each_hop_adds_its_record_and_the_order_is_enforced(tmp_path: Path) -> None:
