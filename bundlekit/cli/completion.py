@@ -114,7 +114,8 @@ def _zones(z: Zone, ctx: click.Context) -> Iterable[str]:
 #: (command path, parameter name) whose value is a trusted zone's name (finding 15.1); ``--to``
 #: elsewhere is a database URL or a HOST:PORT.
 ZONE_PARAMS = {("export", "to"), ("outbox pack", "to"), ("deployments receipt", "to"), ("trust set", "name"),
-               ("trust remove", "name"), ("trust set", "share"), ("trust add", "share")}
+               ("trust remove", "name"), ("trust set", "share"), ("trust add", "share"), ("relay", "to"),
+               ("trust add", "via"), ("trust set", "via")}
 
 
 def _completer(read: Callable[[Zone, click.Context], Iterable[str]]) -> Completer:
