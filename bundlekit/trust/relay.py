@@ -94,8 +94,9 @@ def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources
         if (i > 0 or manifest.kind == "release") and hop.zone["zone_id"] != expected:
             raise _invalid(w, f"zone {relay.name!r} relayed a bundle that was not addressed to it (the chain is "
                               "broken)")
-        if hop.zone["zone_id"] in seen or hop.to["zone_id"] in (hop.zone["zone_id"], manifest.source.zone_id):
-            raise _invalid(w, "the chain goes through a zone twice or back to the source")
+        if hop.zone["zone_id"] in seen | {manifest.source.zone_id} \
+                or hop.to["zone_id"] in (hop.zone["zone_id"], manifest.source.zone_id):
+            raise _invalid(w, "the chain goes through a zone twice, or through the source")
         seen.add(hop.zone["zone_id"])
         _check_sealed(hop, manifest, w)
     return RelayPath(tuple(hops), tuple(relays))
