@@ -33,7 +33,7 @@ def origin_and_hops(path: Path) -> tuple[bytes, bytes, str]:
 
 
 def write_relayed(out: Path, origin: bytes, hops: bytes) -> Path:
-    out.write_bytes(_HEADER.pack(MAGIC, 1, 5, 3, b"\0\0\0", len(origin), len(hops)) + origin + hops)
+    out.write_bytes(_HEADER.pack(MAGIC, 1, 6, 3, b"\0\0\0", len(origin), len(hops)) + origin + hops)
     return out
 
 

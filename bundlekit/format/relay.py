@@ -1,4 +1,4 @@
-"""Relayed bundles (format 1.5, spec/relay.md): the relay header, the hops and their records (pure).
+"""Relayed bundles (format 1.6, spec/relay.md): the relay header, the hops and their records (pure).
 
 A relayed bundle is the origin bundle, byte for byte, behind a 32-byte header of kind 3, followed
 by one hop per zone that relayed it. A hop is ``u32 record_length || record || public key (32) ||
@@ -32,7 +32,7 @@ __all__ = ["RELAY_KIND", "RELAY_MINOR", "MAX_HOPS", "MAX_RECORD", "MAX_HOPS_LENG
 #: The header kind byte of a relayed bundle.
 RELAY_KIND = RELAYED
 #: The format minor version that added relayed bundles (written in the relay header).
-RELAY_MINOR = 5
+RELAY_MINOR = 6
 #: The most hops one relayed bundle may carry (as many as signature records, spec §9).
 MAX_HOPS = 32
 #: The largest hop record (as the hops section: the manifest size limit).

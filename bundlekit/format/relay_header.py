@@ -1,4 +1,4 @@
-"""The 32-byte header of a relayed bundle (format 1.5, spec/relay.md §1, §4 steps 1-2; pure).
+"""The 32-byte header of a relayed bundle (format 1.6, spec/relay.md §1, §4 steps 1-2; pure).
 
 ``magic major minor kind(3) reserved origin_length hops_length``: the container
 (:mod:`bundlekit.format.container`) recognises kind 3 and asks :func:`check_relay_header` where

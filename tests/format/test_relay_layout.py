@@ -74,3 +74,13 @@ def test_the_path_must_hold_every_required_relay_in_order_others_may_join() -> N
             check_path(dev, path, m, {}, "x")  # type: ignore[arg-type]
     free = TrustedSource(DEV, "dev", frozenset())
     check_path(free, None, m, {}, "x")  # type: ignore[arg-type]
+
+
+def test_relayed_vectors_say_format_1_6_and_kind_3_and_keep_their_origins_minor() -> None:
+    from pathlib import Path
+
+    from bundlekit.format.relay import RELAY_MINOR
+
+    data = (Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "valid-relayed-release.bundle").read_bytes()
+    assert RELAY_MINOR == 6 and data[8:13] == b"\x00\x01\x00\x06\x03"
+    assert data[32 + 8:32 + 13] == b"\x00\x01\x00\x01\x01"  # the origin: a release its source wrote as 1.1
