@@ -53,8 +53,12 @@ class RenderResult:
     use). ``used``: the case-folded names looked up, directly or through other values.
     ``sensitive``: a sensitive value was read (the caller masks the text). ``problems``: a
     message with line and column for each token left in place for another reason (a filter
-    failed). ``skipped``: tokens that do not parse and were left as text (recovering parse
-    only). ``absent``: paths into JSON values whose member does not exist (rendered empty).
+    failed); a filter whose input or options derive from a sensitive value gets a message that
+    quotes neither. ``skipped``: tokens that do not parse and were left as text (recovering
+    parse only). ``absent``: paths into JSON values whose member does not exist (rendered
+    empty). ``failed_at``: (label, offset in that text, message) of each problem, where label
+    is ``template`` or ``value of NAME``. ``looping``: the missing names that are paths back
+    into the value they are read from (never resolvable, whatever else is defined).
     """
 
     text: str
@@ -64,6 +68,14 @@ class RenderResult:
     problems: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     absent: tuple[str, ...] = ()
+    failed_at: tuple[tuple[str, int, str], ...] = ()
+    looping: tuple[str, ...] = ()
+
+
+#: What a failing filter says when its input or an option derives from a sensitive value:
+#: a reason would quote the value (an invalid pattern, a non-version) or tell its length.
+SECRET_FILTER_REASON = ("cannot be applied; its input or an option derives from a sensitive value, so the "
+                        "reason is not shown: check the filter's options and the form of the values it reads")
 
 
 def syntax_error(text: str, failure: ParseFailure, label: str) -> SubstitutionError:
@@ -145,13 +157,16 @@ class _Evaluator:
         self.missing: dict[str, str] = {}  # folded name -> name as first written
         self.used: set[str] = set()
         self.sensitive = False
+        self.secret_reads = 0  # sensitive values read so far (memo hits count theirs again)
+        self.inside_secret = 0  # > 0 while the text being evaluated is (part of) a sensitive value
         self.problems: list[str] = []
+        self.failed_at: list[tuple[str, int, str]] = []
         self.skipped: list[str] = []
         self.absent: dict[str, str] = {}
         self.failures = 0  # tokens left in place so far; lets a caller see if a nested part failed
         self._stack: list[tuple[Key, str, bool]] = []  # (key, name, read through a JSON value)
         self._where: list[tuple[str, str]] = []
-        self._memo: dict[Key, tuple[str, int]] = {}
+        self._memo: dict[Key, tuple[str, int, int]] = {}
         self._parsed: dict[str, tuple[Node, ...] | None] = {}
         self._raw_json: dict[Key, Any] = {}
         self._json_roots: list[Key] = []  # variables being looked into as JSON, outermost first
@@ -169,8 +184,10 @@ class _Evaluator:
         return result
 
     def result(self, text: str) -> RenderResult:
+        looping = tuple(n for n in self.missing.values() if n.casefold() in self.looping)
         return RenderResult(text, tuple(self.missing.values()), frozenset(self.used), self.sensitive,
-                            tuple(self.problems), tuple(self.skipped), tuple(self.absent.values()))
+                            tuple(self.problems), tuple(self.skipped), tuple(self.absent.values()),
+                            tuple(self.failed_at), looping)
 
     def raise_if_incomplete(self) -> None:
         if self.missing:
@@ -202,12 +219,14 @@ class _Evaluator:
         label, text = self._where[-1] if self._where else ("template", "")
         line, column = line_column(text, pos)
         self.problems.append(f"{label}, line {line}, column {column}: {message}")
+        self.failed_at.append((label, pos, message))
         self.failures += 1
 
     def touch(self, entry: _Entry) -> None:
         self.used.add(path_display(entry.key))
         if entry.sensitive:
             self.sensitive = True
+            self.secret_reads += 1
 
     # -- nodes -----------------------------------------------------------------------------
     def run(self, nodes: Sequence[Node], text: str, label: str) -> str:
@@ -239,6 +258,10 @@ class _Evaluator:
         return blocks.each(self, n, scopes)
 
     def expr(self, expr: Expr, scopes: tuple[Scope, ...]) -> str | None:
+        # A filter's input or option is secret when a sensitive value was read to make it; inside
+        # #{each} an item may come from one read before the loop, so there any read so far counts.
+        # The options written inside a sensitive value are part of it.
+        reads = -1 if (scopes and self.sensitive) or self.inside_secret else self.secret_reads
         value: str | None = None
         if expr.head is not None:
             value = self.lookup(expr.head, scopes)
@@ -258,7 +281,8 @@ class _Evaluator:
             try:
                 value = apply_filter(f.name, value, options, self.now)
             except FilterFailure as exc:
-                self.problem(f.pos, f"filter {f.name}: {exc}")
+                secret = reads != self.secret_reads
+                self.problem(f.pos, f"filter {f.name}: {SECRET_FILTER_REASON if secret else exc}")
                 return None
         return value
 
@@ -337,6 +361,7 @@ class _Evaluator:
             if root is None:
                 continue
             self._json_roots.append(root.key)
+            self.inside_secret += root.sensitive  # a member's template is part of the value
             try:
                 found = self.json_of(root, scopes)
                 if found is None:
@@ -366,6 +391,7 @@ class _Evaluator:
                 self.looping.setdefault(display.casefold(), display)
                 return None
             finally:
+                self.inside_secret -= root.sensitive
                 self._json_roots.pop()
         return None
 
@@ -395,7 +421,11 @@ class _Evaluator:
     # -- values ----------------------------------------------------------------------------
     def value_of(self, entry: _Entry, scopes: tuple[Scope, ...], via_json: bool = False) -> str:
         self.touch(entry)
-        return self.eval_text(entry.value, entry.key, entry.name, scopes, via_json)
+        self.inside_secret += entry.sensitive
+        try:
+            return self.eval_text(entry.value, entry.key, entry.name, scopes, via_json)
+        finally:
+            self.inside_secret -= entry.sensitive
 
     def json_of(self, entry: _Entry, scopes: tuple[Scope, ...]) -> tuple[Any, bool] | None:
         """The JSON in a variable: parsed raw when it is JSON as written (templates inside
@@ -422,8 +452,9 @@ class _Evaluator:
             return text
         memo_ok = not scopes  # with #{each} locals in scope a value may read them: no memo
         if memo_ok and key in self._memo:
-            value, failures = self._memo[key]
+            value, failures, reads = self._memo[key]
             self.failures += failures
+            self.secret_reads += reads
             return value
         for i, (seen, _, _) in enumerate(self._stack):
             if seen == key:
@@ -449,7 +480,7 @@ class _Evaluator:
         nodes = self._parsed[text]
         if nodes is None:
             return text
-        before = self.failures
+        before, reads_before = self.failures, self.secret_reads
         self._stack.append((key, display, via_json))
         self._where.append((f"value of {display}", text))
         try:
@@ -458,5 +489,5 @@ class _Evaluator:
             self._stack.pop()
             self._where.pop()
         if memo_ok:
-            self._memo[key] = (value, self.failures - before)
+            self._memo[key] = (value, self.failures - before, self.secret_reads - reads_before)
         return value
