@@ -36,7 +36,7 @@ from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, mask_sensitive,
 from bundlekit.format.schemacheck import schema_errors
 from bundlekit.export.lint_model import Malformed, entries, names_of
 from bundlekit.export.lint_templates import disabled_step_outputs
-from bundlekit.export.lint_values import check_value_expansion
+from bundlekit.export.lint_values import check_filter_calls, check_value_expansion
 
 __all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
 
@@ -272,6 +272,7 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))
     findings += check_scopes(doc, text, file, inventory)
     findings += check_value_expansion(doc, text, file)
+    findings += check_filter_calls(templates, doc)
     # A placeholder may be used by what could not be read: a malformed step, a package not there,
     # the files of a step whose patterns are unsafe.
     unread = any(part[0] in ("steps", "packages") for part in skip) or any(

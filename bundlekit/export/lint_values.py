@@ -1,4 +1,5 @@
-"""Lint of the release's own values as the engine expands them: cycles and expansions past its limits.
+"""Lint of the release's own values as the engine expands them: cycles, expansions past its
+limits, paths back into themselves, and filters that fail on them.
 
 A deploy's preflight expands every value a run uses and refuses a cycle
 (``preflight_variable_cycle``) or an expansion past the engine's limits
@@ -7,7 +8,17 @@ deployment (environment, target, values bound in the deploying zone), but a rele
 unscoped values apply wherever nothing more specific does: expanded together with the
 substitution engine itself, a cycle among them fails every such deployment. Each cycle is
 reported once, at its first value in the release file, and each limit once, at the first
-value past it (with how many are), under the engine's code.
+value past it (with how many are), under the engine's code. A value that reads a path into
+itself (``Self = "#{Self.Y}"``) can never be resolved: strict rendering refuses it as
+``unresolved_variables``, so lint reports it under that code, once per loop.
+
+Filter calls are evaluated the same way (decision 640): every step script and variable value
+is rendered with the unscoped values, and a filter that fails on them (an invalid pattern in
+``Replace``, ``Substring`` past the end, ``VersionMajor`` on a non-version) is reported as
+``filter_failed`` at the filter, as strict rendering refuses it. A call whose input or options
+read a placeholder, a system variable, an output or a scoped value is not judged (its value is
+not known here); one that reads a sensitive value gets the engine's message, which quotes
+neither (nor does a finding in a sensitive value's own text).
 """
 
 from __future__ import annotations
@@ -15,37 +26,50 @@ from __future__ import annotations
 from typing import Any
 
 from bundlekit.export.lint_model import ERROR, Finding, entries, line_column, locate
-from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate
-from bundlekit.substitution.errors import CYCLE, TOO_DEEP, TOO_LARGE
+from bundlekit.export.lint_templates import Template
+from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
+from bundlekit.substitution.filters import is_filter
+from bundlekit.substitution.errors import CYCLE, FILTER_FAILED, TOO_DEEP, TOO_LARGE, UNRESOLVED
 
-__all__ = ["check_value_expansion"]
+__all__ = ["check_value_expansion", "check_filter_calls"]
 
 _FIXES = {
     CYCLE: "break the cycle: one of these values must not refer, directly or through others, to itself",
     TOO_DEEP: "shorten the chain of values that refer to values",
     TOO_LARGE: "a value expands past the engine's limit: refer to large values fewer times",
+    UNRESOLVED: "make the value refer to other variables, not to a part of itself",
 }
 
 
-def check_value_expansion(doc: dict[str, Any], text: str, file: str) -> list[Finding]:
-    """A finding per cycle (or expansion past the engine's limits) among the unscoped values of
-    ``doc`` (a release file past its schema; ``text`` its TOML, ``file`` its name)."""
+def _unscoped(doc: dict[str, Any]) -> tuple[list[tuple[int, dict[str, Any]]], VariableDictionary]:
     unscoped = [(i, v) for i, v in entries(doc, "variables")
                 if isinstance(v.get("value"), str) and not v.get("scope") and not v.get("placeholder")]
     values = VariableDictionary()
     for _, v in unscoped:
         values.set(v["name"], v["value"], bool(v.get("sensitive")))
+    return unscoped, values
+
+
+def check_value_expansion(doc: dict[str, Any], text: str, file: str) -> list[Finding]:
+    """A finding per cycle (or expansion past the engine's limits) among the unscoped values of
+    ``doc`` (a release file past its schema; ``text`` its TOML, ``file`` its name)."""
+    unscoped, values = _unscoped(doc)
     first: dict[object, tuple[int, SubstitutionError]] = {}  # a cycle's members, or a limit -> its first value
     count: dict[object, int] = {}
     for i, v in unscoped:
         if "#{" not in v["value"]:
             continue
         try:
-            evaluate(v["name"], values)
+            looping = evaluate(v["name"], values).looping
+            if looping:  # what strict rendering says of it
+                secret = "a path into a sensitive value" if values.is_sensitive(v["name"]) else ", ".join(looping)
+                raise SubstitutionError(f"{secret} refer(s) back into the value it is read from, so it can never "
+                                        "be resolved (strict rendering refuses it as unresolved_variables)",
+                                        code=UNRESOLVED, details=list(looping))
         except SubstitutionError as err:
             if err.code not in _FIXES:
                 raise
-            key: object = (frozenset(n.casefold() for n in err.details) if err.code == CYCLE
+            key: object = ((err.code, frozenset(n.casefold() for n in err.details)) if err.code in (CYCLE, UNRESOLVED)
                            and isinstance(err.details, list) else err.code)
             first.setdefault(key, (i, err))
             count[key] = count.get(key, 0) + 1
@@ -53,7 +77,36 @@ def check_value_expansion(doc: dict[str, Any], text: str, file: str) -> list[Fin
     for key, (i, err) in first.items():
         at = locate(text, ["variables", i, "value"])
         line, column = line_column(text, at) if at is not None else (None, None)
-        more = f" ({count[key]} values of the release in all)" if count[key] > 1 and err.code != CYCLE else ""
+        more = f" ({count[key]} values of the release in all)" if count[key] > 1 and err.code not in (
+            CYCLE, UNRESOLVED) else ""
         out.append(Finding(ERROR, err.code, f"{err.message}{more}: every deployment where no more specific value "
                            "applies would be refused", file, f"variables[{i}].value", line, column, _FIXES[err.code]))
+    return out
+
+
+def check_filter_calls(templates: list[Template], doc: dict[str, Any]) -> list[Finding]:
+    """A ``filter_failed`` error at each filter of a step script or variable value (the strict
+    templates among ``templates``) that fails on the unscoped values of ``doc``, as strict
+    rendering would refuse it. Messages quote nothing derived from a sensitive value."""
+    _, values = _unscoped(doc)
+    out: list[Finding] = []
+    for t in templates:
+        if not t.strict or "#{" not in t.text:
+            continue
+        try:
+            result = render(t.text, values, allow_missing=True)
+        except SubstitutionError:
+            continue  # a cycle or a limit: check_value_expansion reports it
+        for label, offset, message in result.failed_at:
+            if label != "template":
+                continue  # in a value it reads: reported at that value's own text
+            if message.startswith("filter ") and not is_filter(message[7:].split(":", 1)[0]):
+                continue  # unknown_filter says it, with the nearest names
+            line, column = t.position(offset)
+            said = (f"the sensitive value of {t.secret!r} applies a filter that fails on the release's values (the "
+                    "value is not shown)" if t.secret is not None else message)
+            out.append(Finding(ERROR, FILTER_FAILED, f"{said}: rendering it strictly, as a deploy does, is refused",
+                               t.file, t.path, line, column,
+                               "fix the filter's options or the value it reads (spec/substitution.md, section 6, "
+                               "describes each filter)"))
     return out

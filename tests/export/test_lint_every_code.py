@@ -95,6 +95,8 @@ CASES: dict[str, Case] = {
     # the substitution engine's own refusals, as a deploy's preflight meets them
     "variable_cycle": _edit(append='\n[[variables]]\nname = "A"\nvalue = "#{B}"\n\n[[variables]]\nname = "B"\n'
                                    'value = "#{A}"\n'),
+    "unresolved_variables": _edit(append='\n[[variables]]\nname = "Self"\nvalue = "#{Self.Y}"\n'),
+    "filter_failed": _edit(append='\n[[variables]]\nname = "Cut"\nvalue = "#{Acme.Db.Name | Substring 99 1}"\n'),
 }
 
 
@@ -130,7 +132,7 @@ def test_the_cases_cover_every_finding_code_and_every_rule_beyond_the_schema() -
     rule_codes = {"unsafe_path", "package_file_missing", "invalid_release", "value_source_missing",
                   "ambiguous_variable"}
     archive_codes = {"unsafe_package", "corrupt_package"}
-    engine_codes = {"variable_cycle"}
+    engine_codes = {"variable_cycle", "unresolved_variables", "filter_failed"}
     assert set(CASES) == (set(FINDING_CODES) - {"more_notes"}) | rule_codes | archive_codes | engine_codes
 
 
