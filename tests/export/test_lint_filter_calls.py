@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bundlekit.substitution import VariableDictionary, SubstitutionError, render_strict
-from tests.conftest import CANARY
+from tests.conftest import CANARY, Zones, cli_in_process, snapshot
 from tests.export.test_lint import edit, lint, line_of, only
 
 SCRIPT = 'echo "migrating database #{Acme.Db.Name} on'
@@ -95,3 +95,17 @@ def test_a_sensitive_value_reading_into_itself_is_reported_without_its_text(rele
     code, report = lint(path)
     [finding] = only(report, "unresolved_variables")
     assert "Hunter2" not in str(report) and "a path into a sensitive value" in finding["message"]
+
+
+def test_export_refuses_a_filter_that_fails_on_a_secret_without_showing_it(zones: Zones, release_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    edit(release_dir, 'value = "s3cret-value"', 'value = "s3cret-value(pw"')
+    path = _script(release_dir, "#{Acme.Db.Name | Replace #{Acme.Db.Password}} #{Acme.Db.Password | VersionMajor}")
+    out = tmp_path / "a.bundle"
+    zones.close()
+    before = snapshot(zones.dev.home, out)
+    r = cli_in_process("export", path, "--to", "prod", "-o", out, home=zones.dev.home)
+    assert r.returncode == 2
+    assert "release_lint_failed" in r.stderr and r.stderr.count("filter_failed") >= 2
+    assert CANARY not in r.stdout + r.stderr and "(pw" not in r.stdout + r.stderr
+    assert snapshot(zones.dev.home, out) == before
