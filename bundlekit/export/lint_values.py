@@ -16,8 +16,9 @@ Filter calls are evaluated the same way (decision 640): every step script and va
 is rendered with the unscoped values, and a filter that fails on them (an invalid pattern in
 ``Replace``, ``Substring`` past the end, ``VersionMajor`` on a non-version) is reported as
 ``filter_failed`` at the filter, as strict rendering refuses it. A call whose input or options
-read a placeholder, a system variable, an output or a scoped value is not judged (its value is
-not known here); one that reads a sensitive value gets the engine's message, which quotes
+read a placeholder, a system variable, an output or a scoped value is judged only by its
+options as written (a ``Replace``/``Match`` pattern that does not compile, a ``Truncate`` or
+``Substring`` number that is not one): its value is not known here. One that reads a sensitive value gets the engine's message, which quotes
 neither (nor does a finding in a sensitive value's own text).
 """
 
@@ -28,7 +29,9 @@ from typing import Any
 from bundlekit.export.lint_model import ERROR, Finding, entries, line_column, locate
 from bundlekit.export.lint_templates import Template
 from bundlekit.substitution import SubstitutionError, VariableDictionary, evaluate, render
-from bundlekit.substitution.filters import is_filter
+from bundlekit.substitution.filters import FilterFailure, check_options, is_filter
+from bundlekit.substitution.references import filter_calls
+from bundlekit.substitution.syntax import Literal
 from bundlekit.substitution.errors import CYCLE, FILTER_FAILED, TOO_DEEP, TOO_LARGE, UNRESOLVED
 
 __all__ = ["check_value_expansion", "check_filter_calls"]
@@ -94,10 +97,18 @@ def check_filter_calls(templates: list[Template], doc: dict[str, Any]) -> list[F
         if not t.strict or "#{" not in t.text:
             continue
         try:
-            result = render(t.text, values, allow_missing=True)
+            failed = list(render(t.text, values, allow_missing=True).failed_at)
         except SubstitutionError:
-            continue  # a cycle or a limit: check_value_expansion reports it
-        for label, offset, message in result.failed_at:
+            failed = []  # a cycle or a limit: check_value_expansion reports it
+        evaluated = {offset for label, offset, _ in failed if label == "template"}
+        for f in filter_calls(t.text):  # options wrong whatever the input, on values only a deploy knows too
+            if f.pos in evaluated or not is_filter(f.name) or not all(isinstance(o, Literal) for o in f.options):
+                continue
+            try:
+                check_options(f.name, [o.text for o in f.options if isinstance(o, Literal)])
+            except FilterFailure as exc:
+                failed.append(("template", f.pos, f"filter {f.name}: {exc}"))
+        for label, offset, message in sorted(failed, key=lambda x: x[1]):
             if label != "template":
                 continue  # in a value it reads: reported at that value's own text
             if message.startswith("filter ") and not is_filter(message[7:].split(":", 1)[0]):

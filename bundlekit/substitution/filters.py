@@ -25,7 +25,7 @@ from bundlekit.substitution.uri_parts import uri_part
 from bundlekit.substitution.versions import VERSION_FILTERS
 from bundlekit.substitution.markdown import markdown_to_html
 
-__all__ = ["FilterFailure", "apply_filter", "filter_names", "is_filter", "nearest_filters", "unknown_filter_hint"]
+__all__ = ["FilterFailure", "apply_filter", "check_options", "filter_names", "is_filter", "nearest_filters", "unknown_filter_hint"]
 
 FilterFn = Callable[[Optional[str], List[str], Optional[datetime]], str]  # typing: evaluated at run time on 3.8 targets
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -36,6 +36,23 @@ def apply_filter(name: str, value: str | None, options: list[str], now: datetime
     if fn is None:
         raise FilterFailure(f"unknown filter '{name}'; {unknown_filter_hint(name)}")
     return fn(value, options, now)
+
+
+def check_options(name: str, options: list[str]) -> None:
+    """Raise :class:`FilterFailure` when ``options`` (as written) make filter ``name`` fail
+    whatever its input: a ``Replace``/``Match`` pattern that does not compile, a ``Truncate``
+    or ``Substring`` number that is not a whole number, a wrong number of options for these.
+    Other filters and options are left to evaluation (their failures depend on the input)."""
+    lowered = name.lower()
+    if lowered in ("replace", "match"):
+        _count(options, 1, 2 if lowered == "replace" else 1)
+        _dotnet_regex(options[0])
+    elif lowered == "truncate" and options:
+        _int(options[0], "length")
+    elif lowered == "substring":
+        _count(options, 1, 2)
+        for option, what in zip(options, ("length",) if len(options) == 1 else ("start", "length")):
+            _int(option, what)
 
 
 def filter_names() -> list[str]:

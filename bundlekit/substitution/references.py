@@ -20,6 +20,7 @@ from bundlekit.substitution.syntax import (
     CalcTerm,
     Each,
     Expr,
+    Filter,
     Ident,
     If,
     Index,
@@ -31,7 +32,7 @@ from bundlekit.substitution.syntax import (
 )
 from bundlekit.substitution.variables import path_display
 
-__all__ = ["references", "filter_uses"]
+__all__ = ["references", "filter_uses", "filter_calls"]
 
 _EACH_SPECIAL = ("octopus", "template", "each")
 
@@ -121,12 +122,18 @@ def filter_uses(template: str) -> list[tuple[str, int]]:
     """``(name, offset)`` of every filter ``template`` applies, as written, wherever it stands:
     in a token, a condition, a filter's option or an index (recovering parse, like
     :func:`references`)."""
-    found: list[tuple[str, int]] = []
+    return [(f.name, f.pos) for f in filter_calls(template)]
+
+
+def filter_calls(template: str) -> list[Filter]:
+    """Every filter call of ``template`` (name, options as parsed, offset), wherever it stands,
+    as :func:`filter_uses` finds them."""
+    found: list[Filter] = []
     _filters_in(parse_template(template, recover=True), found)
     return found
 
 
-def _filters_in(nodes: Sequence[Node], found: list[tuple[str, int]]) -> None:
+def _filters_in(nodes: Sequence[Node], found: list[Filter]) -> None:
     for node in nodes:
         if isinstance(node, Subst):
             _filters_of(node.expr, found)
@@ -140,14 +147,14 @@ def _filters_in(nodes: Sequence[Node], found: list[tuple[str, int]]) -> None:
             _filters_in(node.body, found)
 
 
-def _filters_of(expr: Expr, found: list[tuple[str, int]]) -> None:
+def _filters_of(expr: Expr, found: list[Filter]) -> None:
     for step in expr.head.steps if expr.head is not None else ():
         if isinstance(step, Index):
             for part in step.parts:
                 if isinstance(part, Expr):
                     _filters_of(part, found)
     for f in expr.filters:
-        found.append((f.name, f.pos))
+        found.append(f)
         for option in f.options:
             if isinstance(option, Nested):
                 _filters_in((option.node,), found)

@@ -109,3 +109,13 @@ def test_export_refuses_a_filter_that_fails_on_a_secret_without_showing_it(zones
     assert "release_lint_failed" in r.stderr and r.stderr.count("filter_failed") >= 2
     assert CANARY not in r.stdout + r.stderr and "(pw" not in r.stdout + r.stderr
     assert snapshot(zones.dev.home, out) == before
+
+
+def test_options_that_fail_whatever_the_input_are_found_on_values_only_a_deploy_knows(release_dir: Path) -> None:
+    path = _script(release_dir, '#{Octopus.Release.Number | Replace \\"(\\" x} #{Acme.ApiKey | Substring one}'
+                   ' #{Octopus.Machine.Name | Truncate 5} #{Octopus.Machine.Name | Match \\"[a-z]+\\"}')
+    code, report = lint(path)
+    found = only(report, "filter_failed")
+    assert [(f["line"], f["column"]) for f in found] == [line_of(path, "| Replace"), line_of(path, "| Substring")]
+    assert "invalid regular expression '('" in found[0]["message"]
+    assert "length must be a whole number, got 'one'" in found[1]["message"]
