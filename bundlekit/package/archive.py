@@ -333,12 +333,25 @@ def _pattern_parts(pattern: str) -> list[str]:
 
 
 def _glob_match(parts: list[str], names: list[str]) -> bool:
-    """``pathlib.Path.glob`` semantics on a file path: case-sensitive, ``**`` = any folders."""
-    if not parts:
-        return not names
-    if parts[0] == "**":
-        return any(_glob_match(parts[1:], names[skip:]) for skip in range(len(names)))
-    return bool(names) and fnmatch.fnmatchcase(names[0], parts[0]) and _glob_match(parts[1:], names[1:])
+    """``pathlib.Path.glob`` semantics on a file path: case-sensitive, ``**`` = any folders.
+
+    ``parts`` are the pattern's ``/``-separated parts, ``names`` the member path's. A ``**``
+    stands for zero or more leading folders but never for the file name itself, so a pattern
+    ending in ``**`` matches no member. Runs in O(len(parts) x len(names)) name tests: the
+    positions in ``names`` the pattern can have reached are kept as one set per part, instead
+    of trying every split of every ``**`` (which grew exponentially with the number of ``**``).
+    """
+    count = len(names)
+    reached = {0}
+    for part in parts:
+        if not reached:
+            return False
+        if part == "**":
+            reached = set(range(min(reached), count))
+        else:
+            reached = {at + 1 for at in reached
+                       if at < count and fnmatch.fnmatchcase(names[at], part)}
+    return count in reached
 
 
 def member_matches(name: str, patterns: Sequence[str]) -> bool:
