@@ -34,6 +34,8 @@ from bundlekit.runtime.structured.base import ConfigEdit, ConfigParseError, is_r
 __all__ = ["apply_xml"]
 
 _DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
+# An XML declaration after leading whitespace is not well-formed XML (and lxml refuses it with a ValueError).
+_LATE_DECLARATION = re.compile(r"^\s+(<\?xml)(?=[\s?])")
 _XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 
 
@@ -186,6 +188,11 @@ def _refuse_entity_declarations(body: str) -> None:
 def _parse(text: str) -> tuple[etree._ElementTree, str]:
     """The lxml tree and the text with any XML declaration blanked (same length)."""
     declaration = _DECLARATION.match(text)
+    if declaration is None and (late := _LATE_DECLARATION.match(text)) is not None:
+        before = text[:late.start(1)]
+        raise ConfigParseError("xml", "the XML declaration (<?xml ...?>) must be the very first thing in the file; "
+                                      "remove what comes before it", before.count("\n") + 1,
+                               len(before) - before.rfind("\n"))
     body = text if declaration is None else " " * declaration.end() + text[declaration.end():]
     _refuse_entity_declarations(body)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False,
@@ -195,6 +202,8 @@ def _parse(text: str) -> tuple[etree._ElementTree, str]:
     except etree.XMLSyntaxError as error:
         line, column = error.position if error.position else (0, 0)
         raise ConfigParseError("xml", error.msg or "syntax error", line, column) from None
+    except ValueError as error:  # lxml refuses some text before parsing it; never a traceback
+        raise ConfigParseError("xml", str(error)) from None
     return root.getroottree(), body
 
 
