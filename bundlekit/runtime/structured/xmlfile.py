@@ -37,6 +37,8 @@ _DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
 # An XML declaration after leading whitespace is not well-formed XML (and lxml refuses it with a ValueError).
 _LATE_DECLARATION = re.compile(r"^\s+(<\?xml)(?=[\s?])")
 _XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+# A character XML 1.0 does not allow anywhere, not even written as a character reference.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass
@@ -253,6 +255,11 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
             warnings.append(f"{name}: selects nothing; this document's elements are in the default namespace "
                             f"{tree.getroot().nsmap[None]}, where an unprefixed XPath name matches nothing (as in "
                             "Octopus): write each step as *[local-name()='name']")
+        bad = _NOT_XML_CHAR.search(value)
+        if bad is not None and selected:  # decision 645: kept, with a warning, as a value that is no fragment
+            warnings.append(f"{name}: the value holds the character U+{ord(bad.group()):04X}, which XML cannot hold "
+                            "(not even as a character reference), so what it selects was kept as it was")
+            continue
         for node in selected:
             change = _edit(text, node, value, spans, index, comment_index, instruction_index, warnings, name)
             if change is not None:
@@ -277,11 +284,18 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     return ConfigEdit("".join(out), tuple(seen.items()), tuple(warnings))
 
 
+def _comment_text(value: str) -> str:
+    """``value`` as a comment's text: XML forbids ``--`` inside a comment and a ``-`` just before
+    its closing ``-->``, so a space goes between two hyphens and after a last one (decision 645)."""
+    spaced = re.sub(r"-(?=-)", "- ", value)
+    return spaced + " " if spaced.endswith("-") else spaced
+
+
 def _edit(text: str, node: object, value: str, spans: _Spans, index: dict[int, int], comments: dict[int, int],
           instructions: dict[int, int], warnings: list[str], name: str) -> tuple[int, int, str] | None:
     if isinstance(node, etree._Comment):
         begin, end = spans.comments[comments[id(node)]]
-        return begin + 4, end - 3, value.replace("--", "- -")
+        return begin + 4, end - 3, _comment_text(value)
     if isinstance(node, etree._ProcessingInstruction):
         begin, end = spans.instructions[instructions[id(node)]]
         head = re.match(r"<\?\S+\s*", text[begin:end])
