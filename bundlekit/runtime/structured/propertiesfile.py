@@ -108,11 +108,16 @@ def _entries(text: str) -> list[tuple[int, int, str, str, str, str, int]]:
             pos += len(lines[i])
             i += 1
             continue
-        logical = stripped
-        while _continues(logical) and i + 1 < len(lines):
+        # One piece per physical line, joined once: a line continues when its own trailing
+        # backslashes are odd (as Java's LineReader counts them), and joining piece by piece
+        # made a long run of continuation lines quadratic.
+        pieces = [stripped]
+        while _continues(pieces[-1]) and i + 1 < len(lines):
+            pieces[-1] = pieces[-1][:-1]
             pos += len(lines[i])
             i += 1
-            logical = logical[:-1] + lines[i].rstrip("\r\n").lstrip(" \t\f")
+            pieces.append(lines[i].rstrip("\r\n").lstrip(" \t\f"))
+        logical = "".join(pieces)
         ending = lines[i][len(lines[i].rstrip("\r\n")):]
         end = pos + len(lines[i]) - len(ending)
         pos += len(lines[i])
