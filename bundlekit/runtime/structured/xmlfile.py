@@ -37,6 +37,9 @@ _DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
 # An XML declaration after leading whitespace is not well-formed XML (and lxml refuses it with a ValueError).
 _LATE_DECLARATION = re.compile(r"^\s+(<\?xml)(?=[\s?])")
 _XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+# Steps libxml2 may take to put a selection in document order (sum of the squared lengths of the
+# runs of adjacent non-element nodes): a second or two (decision 646).
+_ORDER_BUDGET = 100_000_000
 # A character XML 1.0 does not allow anywhere, not even written as a character reference.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -48,6 +51,7 @@ class _Spans:
     elements: list[tuple[int, int, int, int]]  # (tag start, start-tag end, content end, element end)
     comments: list[tuple[int, int]]  # (start, end) of <!-- ... -->
     instructions: list[tuple[int, int]]  # (start, end) of <? ... ?>
+    declarations: list[tuple[str, str]]  # (prefix, namespace) of each xmlns:prefix="..." as written
 
 
 def _tag_end(text: str, start: int) -> int:
@@ -80,10 +84,11 @@ def _spans(text: str) -> _Spans:
         return index if ascii_only else byte_to_char[index]
 
     parser = expat.ParserCreate()
-    spans = _Spans([], [], [])
+    spans = _Spans([], [], [], [])
     stack: list[int] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        spans.declarations.extend((a[6:], v) for a, v in attrs.items() if a.startswith("xmlns:"))
         begin = at(parser.CurrentByteIndex)
         end = _tag_end(text, begin)
         stack.append(len(spans.elements))
@@ -209,16 +214,41 @@ def _parse(text: str) -> tuple[etree._ElementTree, str]:
     return root.getroottree(), body
 
 
-def _namespaces(tree: etree._ElementTree, warnings: list[str]) -> dict[str, str]:
+def _namespaces(declarations: list[tuple[str, str]], warnings: list[str]) -> dict[str, str]:
     """Prefix -> namespace for XPath: each prefix as first declared in document order (Octopus's
-    rule); a prefix declared again for another namespace adds a warning."""
+    rule); a prefix declared again for another namespace adds one warning. ``declarations`` are
+    the ``xmlns:prefix`` attributes as the start tags write them, so the work is linear in them
+    (reading every element's in-scope namespaces was elements x declarations)."""
     found: dict[str, str] = {}
-    for element in tree.iter(etree.Element):
-        for prefix, uri in element.nsmap.items():
-            if prefix and found.setdefault(prefix, uri) != uri and not any(f"'{prefix}:'" in w for w in warnings):
-                warnings.append(f"the prefix '{prefix}:' is declared for {found[prefix]} and again for {uri}; "
-                                f"an XPath's '{prefix}:' means {found[prefix]}: give each namespace its own prefix")
+    warned: set[str] = set()
+    for prefix, uri in declarations:
+        if found.setdefault(prefix, uri) != uri and prefix not in warned:
+            warned.add(prefix)
+            warnings.append(f"the prefix '{prefix}:' is declared for {found[prefix]} and again for {uri}; "
+                            f"an XPath's '{prefix}:' means {found[prefix]}: give each namespace its own prefix")
     return found
+
+
+def _adjacent_cost(tree: etree._ElementTree) -> tuple[int, int]:
+    """``(sum of squares, longest)`` of the runs of sibling nodes with no element between them
+    (comments, processing instructions, text). libxml2 puts an XPath's selection in document
+    order by walking from each such node back to the nearest element, so sorting a run of n of
+    them costs about n * n steps (decision 646)."""
+    cost = longest = 0
+    parents: list[etree._Element | None] = [None, *tree.iter(etree.Element)]
+    for parent in parents:
+        run = 1 if parent is not None and parent.text else 0
+        children = parent if parent is not None else list(tree.getroot().itersiblings(preceding=True)) + \
+            [tree.getroot()] + list(tree.getroot().itersiblings())
+        for child in children:
+            if isinstance(child.tag, str) and (parent is not None or child is tree.getroot()):
+                cost, longest, run = cost + run * run, max(longest, run), 0
+            else:
+                run += 1
+            if parent is not None and child.tail:
+                run += 1
+        cost, longest = cost + run * run, max(longest, run)
+    return cost, longest
 
 
 def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
@@ -240,8 +270,15 @@ def apply_xml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     comment_index = {id(c): i for i, c in enumerate(comments)}
     instruction_index = {id(p): i for i, p in enumerate(instructions)}
     warnings: list[str] = []
-    namespaces = _namespaces(tree, warnings)
+    namespaces = _namespaces(spans.declarations, warnings)
     edits: list[tuple[int, int, str, str, str]] = []  # (start, end, new text, variable, where)
+    if any(not is_reserved(name) and ("/" in name or ":" in name) for name in variables):
+        cost, longest = _adjacent_cost(tree)
+        if cost > _ORDER_BUDGET:
+            raise ConfigParseError("xml", f"up to {longest} comments, processing instructions and texts follow each "
+                                          "other with no element between them, too many for an XPath to select "
+                                          "among them in reasonable time; join adjacent comments into one, or put "
+                                          "elements between them")
     for name, value in variables.items():
         if is_reserved(name) or ("/" not in name and ":" not in name):
             continue
