@@ -18,6 +18,7 @@ the detected indentation, but not those details.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 from collections.abc import Mapping
@@ -137,8 +138,24 @@ def _expanded_size(documents: list[Any]) -> int:
     return sum(size(d) for d in documents)
 
 
+def _unaliased(node: Any) -> Any:
+    """A copy of ``node`` with no anchors, to stand where an alias to it stood (decision 647)."""
+    copied = copy.deepcopy(node)
+    stack = [copied]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (CommentedMap, CommentedSeq)):
+            item.anchor.value, item.anchor.always_dump = None, False
+            stack.extend(item.values() if isinstance(item, CommentedMap) else item)
+    return copied
+
+
 def _walk(node: Any, path: list[Any], variables: dict[str, tuple[str, str]],
-          replaced: list[tuple[str, str]], changes: list[tuple[list[Any], Any]]) -> None:
+          replaced: list[tuple[str, str]], changes: list[tuple[list[Any], Any]], seen: set[int]) -> None:
+    """Replace what ``variables`` name under ``node``. ``seen``: the containers already walked; a
+    container met again is an alias, and when a variable names a path under it, that path gets a
+    copy of its own, so the anchored original and every other alias keep their values."""
+    seen.add(id(node))
     keys: list[Any] = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
     for key in keys:
         child_path = path + [key]
@@ -148,8 +165,16 @@ def _walk(node: Any, path: list[Any], variables: dict[str, tuple[str, str]],
             node[key] = _convert(node[key], found[1])
             replaced.append((found[0], joined))
             changes.append((child_path, node[key]))
-        else:
-            _walk(node[key], child_path, variables, replaced, changes)
+            continue
+        child = node[key]
+        if not isinstance(child, (dict, list)):
+            continue
+        if id(child) in seen:
+            below = joined.casefold() + ":"
+            if not any(name.startswith(below) for name in variables):
+                continue  # walked where it is anchored; nothing names a path under this alias
+            child = node[key] = _unaliased(child)
+        _walk(child, child_path, variables, replaced, changes, seen)
 
 
 def _data(value: Any) -> Any:
@@ -244,9 +269,10 @@ def apply_yaml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
     folded = {name.casefold(): (name, value) for name, value in variables.items() if not is_reserved(name)}
     replaced: list[tuple[str, str]] = []
     changes: list[tuple[int, list[Any], Any]] = []
+    seen: set[int] = set()
     for number, document in enumerate(documents):
         found: list[tuple[list[Any], Any]] = []
-        _walk(document, [], folded, replaced, found)
+        _walk(document, [], folded, replaced, found, seen)
         changes.extend((number, path, value) for path, value in found)
     if not replaced:
         return ConfigEdit(None)
