@@ -15,7 +15,9 @@ import pytest
 
 from bundlekit.format import codec
 from bundlekit.format.delta import MAX_BYTES, MAX_RECIPE_OPS, BaseRef, DeltaRef
+from bundlekit.format.container import HEADER_SIZE
 from bundlekit.format.recipe import MAX_TEXT, Recipe
+from bundlekit.format.relay import RELAY_KIND
 from bundlekit.format.manifest import MAX_SECONDS, MAX_SEQUENCE, manifest_schema, parse_manifest
 from tests.conftest import raises_code
 from tests.refusals.forge import parts
@@ -73,15 +75,29 @@ def _names(path: tuple[Any, ...]) -> tuple[str, str]:
     return dotted, bracketed
 
 
+def _manifest_bytes(data: bytes) -> bytes:
+    """The signed manifest of a bundle; of a relayed one (kind 3), its origin's (spec/relay.md §1)."""
+    if data[12] == RELAY_KIND:
+        origin_length = int.from_bytes(data[16:24], "big")
+        data = data[HEADER_SIZE:HEADER_SIZE + origin_length]
+    return parts(data)[2]
+
+
 CASES = [(vector, path) for vector in VALID
-         for path in _integer_paths(codec.decode(parts(vector.read_bytes())[2]))]
+         for path in _integer_paths(codec.decode(_manifest_bytes(vector.read_bytes())))]
+RELAYED = [v for v in VALID if v.read_bytes()[12] == RELAY_KIND]
+
+
+def test_the_relayed_vectors_are_checked_through_their_origin_manifests() -> None:
+    assert len(RELAYED) >= 2
+    assert {v for v, _ in CASES} >= set(RELAYED)
 
 
 @pytest.mark.parametrize("big", [2**53, 2**63, 2**64 - 1])
 @pytest.mark.parametrize(("vector", "path"), CASES, ids=[f"{v.stem}:{'.'.join(map(str, p))}" for v, p in CASES])
 def test_an_integer_past_its_range_in_a_signed_manifest_is_refused_by_name(vector: Path, path: tuple[Any, ...],
                                                                         big: int) -> None:
-    manifest = codec.decode(parts(vector.read_bytes())[2])
+    manifest = codec.decode(_manifest_bytes(vector.read_bytes()))
     _set(manifest, path, big)
     # A recipe's operations are checked by the reader's own pass, everything else by the schema.
     with raises_code("invalid_delta" if "recipe" in path else "invalid_manifest") as info:

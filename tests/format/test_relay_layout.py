@@ -49,6 +49,7 @@ def test_an_empty_record_or_no_hop_at_all_is_refused() -> None:
 def test_a_record_with_a_field_too_many_or_an_unsorted_check_list_is_invalid_relay() -> None:
     good = _hop(0, A, B).to_dict()
     for bad in ({**good, "extra": 1}, {**good, "checks": ["verified", "opened"]}, {**good, "hop": -1},
+                {**good, "hop": 2**53}, {**good, "relayed": 2**63}, {**good, "relayed": True},
                 {**good, "to": {**good["to"], "name": "../x"}}, {**good, "checks": ["trusted"]}):
         with raises_code("invalid_relay"):
             parse_hop(codec.encode(bad), "x")
