@@ -255,7 +255,8 @@ def _offered(zone: Zone, what: recording.Release, paths: tuple[Path, ...], now: 
     for path in paths:
         verified, rows = read_receipt_evidence(verifier, path)
         out += matching(path, verified.source, rows, what.release.get("release_digest") or "",
-                        project=what.project.name, version=what.release["version"])
+                        project=what.project.name, version=what.release["version"], space=what.project.space,
+                        slug=what.project.slug)
     return out
 
 

@@ -54,13 +54,22 @@ def read_receipt_evidence(verifier: Verifier, path: Path) -> tuple[VerifiedBundl
 
 
 def matching(path: Path, source: TrustedSource, rows: list[EvidenceRow], release_digest: str, *,
-             project: str, version: str) -> list[EvidenceRow]:
+             project: str, version: str, space: str, slug: str) -> list[EvidenceRow]:
     """The successful deployments of the release ``release_digest`` among ``rows`` (read from
-    ``path``, signed by ``source``). Each must be allowed by the source's trust policy.
+    ``path``, signed by ``source``). ``project`` (its display name), ``space``, ``slug`` and
+    ``version`` are the release's as this zone holds it.
+
+    An entry counts only when it names that very release three ways at once: its release
+    digest, its project slug and its version (not its space: each zone files a release in a
+    space of its own choosing). A receipt whose entry carries this
+    release's digest under another project's or version's label contradicts itself (a hostile
+    or broken zone lending one project's trust to another) and is refused, never counted. The
+    source's trust policy is then checked against this release's own project.
 
     Raises ``VerificationError`` ``evidence_mismatch`` (exit 3) when the receipt reports no
-    successful deployment of that release, naming what it does report; ``TrustError``
-    ``policy_denied`` when the source's policy does not cover the project or environment.
+    successful deployment of that release, naming what it does report, or labels this
+    release's digest with another project or version; ``TrustError`` ``policy_denied`` when
+    the source's policy does not cover the project or environment.
     """
     ok = [r for r in rows if r.release_digest == release_digest and r.state == "Success"]
     if not ok:
@@ -70,7 +79,13 @@ def matching(path: Path, source: TrustedSource, rows: list[EvidenceRow], release
             f"as this zone holds it (release digest {release_digest[:16]}...); it reports: {seen}. Offer the receipt "
             "of a deployment of this very release", code="evidence_mismatch")
     for r in ok:
-        check_policy(source, space=r.space, project=r.project_slug, project_slug=r.project_slug,
+        if (r.project_slug, r.release) != (slug, version):
+            raise VerificationError(
+                f"{path}: evidence {r.deployment_id} from zone {source.name!r} carries the release digest of "
+                f"{project} {version} but names {r.project_slug} {r.release}; "
+                "a receipt that contradicts itself proves nothing and was not counted. Ask that zone's operators "
+                "about it, and offer the receipt of a deployment of this very release", code="evidence_mismatch")
+        check_policy(source, space=space, project=project, project_slug=slug,
                      environments=[r.environment], where=f"{path}: evidence {r.deployment_id}")
     return ok
 
@@ -98,5 +113,6 @@ def offered_evidence(verifier: Verifier, manifest: Manifest, release_digest: str
     for path in paths:
         verified, rows = read_receipt_evidence(verifier, path)
         out += matching(path, verified.source, rows, release_digest, project=manifest.project["name"],
-                        version=manifest.release["version"])
+                        version=manifest.release["version"], space=manifest.project["space"],
+                        slug=manifest.project["slug"])
     return out
