@@ -32,6 +32,7 @@ from bundlekit.export.lint_scope import check_placeholders, check_scopes
 from bundlekit.export.lint_templates import (Template, check_templates, referenced_steps, step_name_findings,
                                              used_names)
 from bundlekit.export.release_rules import RuleProblem, rule_problems, value_source_problem
+from bundlekit.export.toml_strings import value_offsets
 from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, mask_sensitive, release_schema
 from bundlekit.format.schemacheck import schema_errors
 from bundlekit.export.lint_model import Malformed, entries, names_of
@@ -221,12 +222,12 @@ def _templates(doc: dict[str, Any], text: str, file: str) -> list[Template]:
     out = []
     for i, s in entries(doc, "steps"):
         if isinstance(s.get("script"), str) and s["script"]:
-            base = value_offset(text, locate(text, ["steps", i, "script"]), s["script"])
-            out.append(Template(s["script"], file, f"steps[{i}].script", text, base, step=i))
+            at = value_offsets(text, locate(text, ["steps", i, "script"]), s["script"])
+            out.append(Template(s["script"], file, f"steps[{i}].script", text, at, step=i))
     for i, v in entries(doc, "variables"):
         if isinstance(v.get("value"), str) and v["value"]:
-            base = value_offset(text, locate(text, ["variables", i, "value"]), v["value"])
-            out.append(Template(v["value"], file, f"variables[{i}].value", text, base,
+            at = value_offsets(text, locate(text, ["variables", i, "value"]), v["value"])
+            out.append(Template(v["value"], file, f"variables[{i}].value", text, at,
                                 secret=v["name"] if v.get("sensitive") is True else None))
     return out
 
@@ -300,11 +301,11 @@ def _redacted(findings: list[Finding], doc: dict[str, Any], text: str) -> list[F
         return findings
     spans, unplaced = [], set()
     for i, name, value in secrets:
-        at = value_offset(text, locate(text, ["variables", i, "value"]), value)
-        if at is None:  # written with escapes: its words may stand in the text, yet are secret
+        at = value_offsets(text, locate(text, ["variables", i, "value"]), value)
+        if at is None:  # not found as written: its words may stand in the text, yet are secret
             unplaced.add(name)
         else:
-            spans.append((at, at + len(value)))
+            spans.append((at[0], at[-1]))
     public, last = [], 0
     for start, end in sorted(spans):
         public.append(text[last:start])

@@ -9,9 +9,9 @@ refusal another part of bundlekit makes (a package member extraction refuses, a 
 :func:`locate` finds a key path in the TOML text without a second parser: the line of the
 table header (``[[steps]]``, counted), then the key's line below it. The headers are read
 once per text (:class:`TomlIndex`), so placing every finding of a release costs one pass over
-the file, not one per finding. Values that are written
-verbatim (literal strings, basic strings without escapes) are found exactly, so a template
-problem gets the line and column of the release file itself.
+the file, not one per finding. A string value is read as TOML reads it, escapes and
+multi-line strings included (:mod:`~bundlekit.export.toml_strings`), so a template problem
+gets the line and column of its token in the release file itself.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
+
+from bundlekit.export.toml_strings import value_offsets
 
 __all__ = ["Finding", "FINDING_CODES", "ERROR", "WARNING", "locate", "TomlIndex", "toml_index", "value_offset",
            "line_column", "key_path", "parse_key_path", "NameSet", "Malformed", "entries", "names_of"]
@@ -253,8 +255,8 @@ def locate(text: str, parts: Sequence[str | int]) -> int | None:
 
 
 def value_offset(text: str, key_at: int | None, value: str) -> int | None:
-    """Where the string ``value`` starts in ``text``, when it is written verbatim after its key."""
-    if key_at is None or not value:
-        return None
-    found = text.find(value, key_at)
-    return found if found >= 0 else None
+    """Where the string ``value`` starts in ``text``: its first character in the string written
+    after the key at ``key_at`` (escapes and multi-line strings read as TOML reads them,
+    :mod:`~bundlekit.export.toml_strings`), or None when no string there reads as ``value``."""
+    offsets = value_offsets(text, key_at, value)
+    return offsets[0] if offsets is not None else None

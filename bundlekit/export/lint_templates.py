@@ -39,16 +39,17 @@ UNREFERENCEABLE = "[]{}"
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """One template: its text, where it is (``file``, key ``path``), the offset of its first
-    character in ``file`` when known (``base``: a position in it becomes a file line and
-    column), the index of the step it belongs to (None: a variable value, used by any step)
+    """One template: its text, where it is (``file``, key ``path``), the offset in ``file_text``
+    of each of its characters, then of its end, when known (``offsets``, from
+    :func:`~bundlekit.export.toml_strings.value_offsets`: an escape or a line continuation in
+    the release file makes a template's characters and the file's differ), the index of the step it belongs to (None: a variable value, used by any step)
     and whether a token that does not parse is an error (scripts, values) or stays text."""
 
     text: str
     file: str
     path: str
     file_text: str | None = None
-    base: int | None = None
+    offsets: tuple[int, ...] | None = None
     step: int | None = None
     strict: bool = True
     #: The variable whose sensitive value this is: its findings then quote nothing of the text
@@ -57,8 +58,8 @@ class Template:
 
     def position(self, offset: int) -> tuple[int, int]:
         """File line and column of ``offset`` in the template."""
-        if self.file_text is not None and self.base is not None:
-            return line_column(self.file_text, self.base + offset)
+        if self.file_text is not None and self.offsets is not None:
+            return line_column(self.file_text, self.offsets[min(offset, len(self.offsets) - 1)])
         return line_column(self.text, offset)
 
 
