@@ -60,6 +60,20 @@ def test_yaml_keeps_crlf_line_endings_and_four_space_indent() -> None:
     assert apply_yaml(text, {"a:b": "3"}).text == "a:\r\n    b: 3\r\n    c: 2\r\n"
 
 
+MIXED = "a: 1\r\nb: 2\nc:\r\n  - x\n  - y\r\nd: |\n  lit\r\ne: 5\n"
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("a", "7", MIXED.replace("a: 1", "a: 7")),  # written in place
+    # dumped again (a block scalar, a sequence): every line the dump left keeps its own ending
+    ("d", "new", "a: 1\r\nb: 2\nc:\r\n  - x\n  - y\r\nd: |-\n  new\r\ne: 5\n"),
+    ("c", "[p, q, r]", "a: 1\r\nb: 2\nc:\r\n  - p\n  - q\r\n  - r\r\nd: |\n  lit\r\ne: 5\n"),
+])
+def test_yaml_with_mixed_line_endings_keeps_each_untouched_line_ending_byte_for_byte(name: str, value: str,
+                                                                                   expected: str) -> None:
+    assert apply_yaml(MIXED, {name: value}).text == expected
+
+
 @pytest.mark.parametrize("text", [
     "a:\n- 1\n- 2\nb:\n  - x\n  - y\nz: 0\n",  # each sequence keeps its own indentation
     "a:\nb: ~\nz: 0   \n",  # '~' and trailing blanks

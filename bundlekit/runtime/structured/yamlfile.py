@@ -19,8 +19,10 @@ the detected indentation, but not those details.
 from __future__ import annotations
 
 import copy
+import difflib
 import io
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -291,9 +293,44 @@ def apply_yaml(text: str, variables: Mapping[str, str]) -> ConfigEdit:
         yaml.dump(documents[0], out)
     else:
         yaml.dump_all(documents, out)
-    rendered = out.getvalue()
-    if "\r\n" in text:
-        rendered = rendered.replace("\r\n", "\n").replace("\n", "\r\n")
+    rendered = _with_line_endings(text, out.getvalue())
     if not text.endswith(("\n", "\r")):
         rendered = rendered.rstrip("\r\n")
     return ConfigEdit(rendered, tuple(replaced))
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")  # YAML's line breaks (YAML 1.2, section 5.4)
+
+
+def _lines(text: str) -> tuple[list[str], list[str]]:
+    """The lines of ``text`` without their breaks, and each line's break (``""`` for a last
+    line without one)."""
+    bodies, breaks, last = [], [], 0
+    for m in _BREAK.finditer(text):
+        bodies.append(text[last:m.start()])
+        breaks.append(m.group())
+        last = m.end()
+    if last < len(text):
+        bodies.append(text[last:])
+        breaks.append("")
+    return bodies, breaks
+
+
+def _with_line_endings(original: str, rendered: str) -> str:
+    """``rendered`` (the dump, LF only) with each line that the dump left as it was in
+    ``original`` ending as it did there, byte for byte: a file with LF and CRLF lines keeps
+    both. A line the dump changed or added takes the break of the original line it stands in
+    for (or follows), and the file's most common break where there is none."""
+    old, old_breaks = _lines(original)
+    new, _ = _lines(rendered)
+    written = [b for b in old_breaks if b]
+    common = max(("\n", "\r\n", "\r"), key=written.count) if written else "\n"
+    breaks: list[str] = [common] * len(new)
+    for _, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new).get_opcodes():
+        for k in range(j2 - j1):
+            if i1 + k < i2:  # the same line, or a changed one standing where an old line stood
+                brk = old_breaks[i1 + k]
+            else:  # a line the dump added: the break of the old line it follows
+                brk = old_breaks[i2 - 1] if i2 > 0 else ""
+            breaks[j1 + k] = brk or common
+    return "".join(body + brk for body, brk in zip(new, breaks))
