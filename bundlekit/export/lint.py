@@ -6,8 +6,11 @@ with sensitive values masked; every rule beyond the schema
 (:mod:`~bundlekit.export.release_rules`, each under the code ``load_release`` refuses it with);
 then every finding of the package, template, value and scope checks (``lint_package``,
 ``lint_templates``, ``lint_values``, ``lint_scope``). The rules and checks run on the parts of
-the file the schema accepted: a malformed step, variable or package is replaced by a stand-in
-(:class:`~bundlekit.export.lint_model.Malformed`) that keeps only its name (decision 570). No
+the file the schema accepted (:mod:`~bundlekit.export.lint_schema`): a step, variable or package
+with a schema finding is read as well as it can be (a misspelt key as the key it is closest to,
+``roles = "web"`` as ``["web"]``) and checked, and only one that still cannot be read is replaced
+by a stand-in (:class:`~bundlekit.export.lint_model.Malformed`) that keeps its name (decisions
+570, 650). No
 finding quotes a piece of a sensitive value (decision 572). Export runs this first and refuses
 on errors (``release_lint_failed``); warnings travel in the manifest (``lint_notes``)."""
 
@@ -21,20 +24,19 @@ from typing import Any
 
 from bundlekit.core.files import read_user_file
 from bundlekit.core.names import path_problem
-from bundlekit.core.text import closest
 from bundlekit.errors import UsageError
 from bundlekit.export.inventory import Inventory
-from bundlekit.export.lint_model import ERROR, WARNING, Finding, key_path, line_column, locate, parse_key_path, \
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, line_column, locate, parse_key_path, \
     value_offset
 from bundlekit.export.lint_configs import check_json_members
 from bundlekit.export.lint_package import check_packages
 from bundlekit.export.lint_scope import check_placeholders, check_scopes
 from bundlekit.export.lint_templates import (Template, check_templates, referenced_steps, step_name_findings,
                                              used_names)
-from bundlekit.export.release_rules import RuleProblem, rule_problems, value_source_problem
+from bundlekit.export.lint_schema import checkable, schema_findings
+from bundlekit.export.release_rules import RuleProblem, rule_problems
 from bundlekit.export.toml_strings import value_offsets
-from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES, mask_sensitive, release_schema
-from bundlekit.format.schemacheck import schema_errors
+from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES
 from bundlekit.export.lint_model import Malformed, entries, names_of
 from bundlekit.export.lint_templates import disabled_step_outputs
 from bundlekit.export.lint_values import check_filter_calls, check_value_expansion
@@ -46,8 +48,6 @@ MAX_NOTES = 200
 _NOTE_CHARS = 4000  # the schema's longest text in a note
 
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
-# Schema findings the key walk below reports better (with a suggestion).
-_WALKED = ("Additional properties are not allowed", " is not one of ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,106 +76,15 @@ def _at(text: str, parts: list[str | int]) -> tuple[int | None, int | None]:
     return line_column(text, offset) if offset is not None else (None, None)
 
 
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-    return node
-
-
-def _walk(schema: dict[str, Any], node: dict[str, Any], value: Any, parts: list[str | int], text: str,
-          file: str, out: list[Finding]) -> None:
-    """Unknown keys and values outside an enum, each with the closest allowed ones."""
-    node = _resolve(schema, node)
-    if isinstance(value, dict) and "properties" in node:
-        allowed = list(node["properties"])
-        for key, item in value.items():
-            if key in node["properties"]:
-                _walk(schema, node["properties"][key], item, parts + [key], text, file, out)
-            elif node.get("additionalProperties") is False:
-                near = closest(key, allowed, n=1)
-                where = key_path(parts + [key])
-                line, column = _at(text, parts + [key])
-                out.append(Finding(ERROR, "unknown_key", f"unknown key {key!r}" +
-                                   (f" in [{key_path(parts)}]" if parts else ""), file, where, line, column,
-                                   f"did you mean {near[0]!r}?" if near else
-                                   "allowed here: " + ", ".join(allowed)))
-    elif isinstance(value, list) and "items" in node:
-        for i, item in enumerate(value):
-            _walk(schema, node["items"], item, parts + [i], text, file, out)
-    elif "enum" in node and isinstance(value, str) and value not in node["enum"]:
-        near = closest(value, [str(e) for e in node["enum"]], n=1)
-        line, column = _at(text, parts)
-        out.append(Finding(ERROR, "invalid_value", f"{value!r} is not one of " +
-                           ", ".join(repr(e) for e in node["enum"]), file, key_path(parts), line, column,
-                           f"did you mean {near[0]!r}?" if near else
-                           "use one of " + ", ".join(repr(e) for e in node["enum"])))
-
-
-def _structure(doc: dict[str, Any], text: str, file: str, release: Path) -> list[Finding]:
-    """Schema findings, of the document with every sensitive value masked (a schema message
-    quotes what it refuses). A variable whose value sources are wrong (no value, or two) is
-    left to that rule's finding, which says it plainly."""
-    schema = release_schema()
-    masked = mask_sensitive(doc)
-    out: list[Finding] = []
-    _walk(schema, schema, masked, [], text, file, out)
-    variables = doc.get("variables") if isinstance(doc.get("variables"), list) else []
-    sourceless = {f"variables.{i}" for i, v in enumerate(variables) if value_source_problem(release, i, v)}
-    for problem in schema_errors(schema, masked):
-        if any(w in problem for w in _WALKED):
-            continue
-        where, _, message = problem.partition(": ")
-        if where in sourceless and not message.startswith("'name' is"):
-            continue
-        parts = parse_key_path(where) if where != "(top level)" else []
-        line, column = _at(text, parts) if parts else (None, None)
-        out.append(Finding(ERROR, "invalid_value", message, file, key_path(parts) or None, line, column,
-                           "see spec/release-file.md for what this key takes"))
-    return out
-
-
-_ARRAYS = ("packages", "steps", "variables")
-
-
-def _malformed(findings: list[Finding]) -> frozenset[tuple[str, ...] | tuple[str, int]]:
-    """The parts of the release file the schema findings are in: ``("steps", 1)`` for an element
-    of an array of tables, ``("project",)`` for a whole table (or an array that is not one)."""
-    out: set[tuple[str, ...] | tuple[str, int]] = set()
-    for f in findings:
-        parts = parse_key_path(f.path) if f.path else []
-        if not parts or not isinstance(parts[0], str):
-            continue
-        if parts[0] in _ARRAYS and len(parts) > 1 and isinstance(parts[1], int):
-            out.add((parts[0], parts[1]))
-        else:
-            out.add((parts[0],))
-    return frozenset(out)
-
-
-def _stand_in(key: str, element: Any) -> Malformed:
-    """What the checks after the schema see of a malformed element: nothing to check (a step
-    without a type, a variable without a value, a package no step can name), only its name
-    (``""`` when it has none)."""
-    if key == "packages":
-        return Malformed(id="", version="")
-    name = element.get("name") if isinstance(element, dict) else None
-    return Malformed(name=name if isinstance(name, str) else "")
-
-
-def _usable(doc: dict[str, Any], skip: frozenset[tuple[str, ...] | tuple[str, int]]) -> dict[str, Any]:
-    """``doc`` for the checks after the schema: each malformed element replaced by a
-    :class:`Malformed` stand-in (skipped, its name still defined), a malformed table or array
-    left out. Positions stay, so every key path stays right."""
-    view = {k: v for k, v in doc.items() if (k,) not in skip}
-    for key in _ARRAYS:
-        if isinstance(view.get(key), list):
-            view[key] = [_stand_in(key, e) if (key, i) in skip else e for i, e in enumerate(view[key])]
-    if isinstance(view.get("steps"), list):
-        view["steps"] = [_without_unsafe_patterns(s) for s in view["steps"]]
-    return view
-
-
 _PATTERNS = ("substitute", "structured_config")
+
+
+def _usable(view: dict[str, Any]) -> dict[str, Any]:
+    """``view`` (:func:`~bundlekit.export.lint_schema.checkable`) with each step's unsafe patterns
+    left out."""
+    if isinstance(view.get("steps"), list):
+        view = dict(view, steps=[_without_unsafe_patterns(s) for s in view["steps"]])
+    return view
 
 
 def _without_unsafe_patterns(step: Any) -> Any:
@@ -252,13 +161,11 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
         line, column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
         return LintReport(file, (Finding(ERROR, "invalid_toml", f"not valid TOML: {_TOML_AT.sub('', str(err))}"
                                          .rstrip(), file, None, line, column, "see https://toml.io"),))
-    findings = _structure(doc, text, file, release)
-    variables = doc.get("variables") if isinstance(doc.get("variables"), list) else []
-    # A variable whose value sources are wrong is malformed too (its schema findings are left to that rule).
-    skip = _malformed(findings) | {("variables", i) for i, v in enumerate(variables)
-                                   if value_source_problem(release, i, v) is not None}
-    findings += [_rule(p, doc, text, file, release) for p in rule_problems(release, doc, skip)]
-    doc = _usable(doc, skip)
+    findings = schema_findings(doc, text, file, release)
+    written = doc
+    view, skip = checkable(doc, findings, release)
+    findings += [_rule(p, view, text, file, release) for p in rule_problems(release, view, skip)]
+    doc = _usable(view)
     package_findings, file_templates = check_packages(doc, release, text)
     templates = _templates(doc, text, file) + file_templates
     # Names by index (a step's place decides whose outputs it may read); a malformed one still counts.
@@ -280,7 +187,7 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
         f.severity == ERROR and ((f.path or "").startswith("packages[") or f.code == "unsafe_path") for f in findings)
     if not unread:
         findings += check_placeholders(doc, text, file, used_names(templates))
-    unique = list(dict.fromkeys(_redacted(findings, doc, text)))
+    unique = list(dict.fromkeys(_redacted(findings, written, text)))
     # The release file's findings first, each file's in line order (a stable sort keeps the rest).
     unique.sort(key=lambda f: (f.file != file, f.file, f.line or 0, f.column or 0))
     return LintReport(file, tuple(unique))
@@ -295,7 +202,8 @@ def _redacted(findings: list[Finding], doc: dict[str, Any], text: str) -> list[F
     of that check; this catches it for every check, present and future: a piece is a word of
     four letters or digits or more of a sensitive value that the rest of the release file does
     not have (a variable name it refers to is no secret)."""
-    secrets = [(i, v["name"], v["value"]) for i, v in entries(doc, "variables")
+    secrets = [(i, v["name"] if isinstance(v.get("name"), str) else "", v["value"])
+               for i, v in entries(doc, "variables")
                if v.get("sensitive") is True and isinstance(v.get("value"), str) and v["value"]]
     if not secrets:
         return findings

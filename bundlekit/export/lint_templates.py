@@ -42,7 +42,8 @@ class Template:
     """One template: its text, where it is (``file``, key ``path``), the offset in ``file_text``
     of each of its characters, then of its end, when known (``offsets``, from
     :func:`~bundlekit.export.toml_strings.value_offsets`: an escape or a line continuation in
-    the release file makes a template's characters and the file's differ), the index of the step it belongs to (None: a variable value, used by any step)
+    the release file makes a template's characters and the file's differ), the index of the
+    step it belongs to (None: a variable value, used by any step)
     and whether a token that does not parse is an error (scripts, values) or stays text."""
 
     text: str

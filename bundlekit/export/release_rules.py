@@ -179,8 +179,20 @@ def _problems(path: Path, doc: dict[str, Any], skip: Skip, values: dict[int, str
         try:
             Lifecycle.from_dict(lifecycle)
         except ValueError as err:
-            yield _fail(path, "lifecycle", str(err).removeprefix("lifecycle: "),
-                        "see spec/release-file.md, \"Lifecycle\"")
+            yield _fail(path, "lifecycle", str(err).removeprefix("lifecycle: "), _lifecycle_fix(str(err)))
+
+
+def _lifecycle_fix(message: str) -> str:
+    """What to change for a lifecycle the format refuses (``Lifecycle``'s messages), as TOML."""
+    if "listed twice" in message or "belongs to one phase" in message:
+        return "list each environment once, in one [[lifecycle.phases]] only"
+    if "two phases are named" in message:
+        return 'give each [[lifecycle.phases]] its own name = "..."'
+    if "minimum_successful" in message:
+        return "set minimum_successful to a whole number from 1 to the number of the phase's environments"
+    if "optional" in message:
+        return "optional = true or optional = false"
+    return 'each [[lifecycle.phases]] has name = "..." and environments = ["...", ...]'
 
 
 def _package(path: Path, base: Path, i: int, p: dict[str, Any]) -> Iterator[RuleProblem]:

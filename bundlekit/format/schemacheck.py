@@ -9,13 +9,14 @@ asserts them. Used for manifests (``format/manifest.py``) and release files
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
 from bundlekit.core.names import SCHEMA_FORMATS, quoted
 
-__all__ = ["schema_errors", "MAX_ERRORS"]
+__all__ = ["schema_errors", "schema_violations", "Violation", "MAX_ERRORS"]
 
 #: The most violations one validation reports. An input made of many broken entries (a hundred
 #: thousand empty maps in a 100 KB manifest) would otherwise cost one error object, with its paths
@@ -35,26 +36,56 @@ def _format_checker() -> jsonschema.FormatChecker:
 _FORMAT_CHECKER = _format_checker()
 
 
-def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
-    """The schema's violations as ``key.path: problem``, sorted for stable output: all of them, or
-    the first :data:`MAX_ERRORS` the validator finds (it walks the input in its own fixed order)
-    followed by ``"... (validation stopped at N problems)"``. A value that breaks a
-    ``bundlekit-*`` format is reported with the rule's own reason and what to use."""
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule of a schema: where (``path``, keys and indexes from the top), the
+    message :func:`schema_errors` prints, the JSON Schema keyword broken (``validator``: "type",
+    "required", "minimum", ...), that keyword's value in the schema, the value refused
+    (``instance``) and the schema node it was checked against."""
+
+    path: tuple[str | int, ...]
+    message: str
+    validator: str
+    expected: Any
+    instance: Any
+    schema: Any
+
+
+def schema_violations(schema: dict[str, Any], data: Any) -> list[Violation]:
+    """The schema's violations, in the validator's order, at most :data:`MAX_ERRORS` of them
+    (see :func:`schema_errors` for why). A value that breaks a ``bundlekit-*`` format is
+    reported with the rule's own reason and what to use."""
+    return _collect(schema, data, MAX_ERRORS)
+
+
+def _collect(schema: dict[str, Any], data: Any, limit: int) -> list[Violation]:
     validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
-    out: list[str] = []
+    out: list[Violation] = []
     for err in validator.iter_errors(data):
-        if len(out) == MAX_ERRORS:
-            return sorted(out) + [f"... (validation stopped at {MAX_ERRORS} problems)"]
+        if len(out) == limit:
+            break
         err = _specific(err)
-        path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         message = err.message
         if err.validator == "format" and err.validator_value in SCHEMA_FORMATS:
             problem, rule = SCHEMA_FORMATS[err.validator_value]
             message = f"{quoted(err.instance)} {problem(err.instance)}: {rule}"
         elif len(message) > 200:  # jsonschema repeats the whole value: never a page of it
             message = f"{quoted(err.instance)} breaks the schema's {err.validator!r} rule"
-        out.append(f"{path}: {message}")
-    return sorted(out)
+        out.append(Violation(tuple(err.absolute_path), message, str(err.validator), err.validator_value,
+                             err.instance, err.schema))
+    return out
+
+
+def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
+    """The schema's violations as ``key.path: problem``, sorted for stable output: all of them, or
+    the first :data:`MAX_ERRORS` the validator finds (it walks the input in its own fixed order)
+    followed by ``"... (validation stopped at N problems)"``. A value that breaks a
+    ``bundlekit-*`` format is reported with the rule's own reason and what to use."""
+    found = _collect(schema, data, MAX_ERRORS + 1)
+    out = sorted(f"{'.'.join(str(p) for p in v.path) or '(top level)'}: {v.message}" for v in found[:MAX_ERRORS])
+    if len(found) > MAX_ERRORS:
+        out.append(f"... (validation stopped at {MAX_ERRORS} problems)")
+    return out
 
 
 def _specific(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
