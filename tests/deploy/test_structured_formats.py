@@ -259,7 +259,8 @@ PROPERTIES = "# database\r\ndb.url = jdbc:pg://dev/shop\r\n! legacy\r\nretries:3
 
 def test_properties_keys_are_replaced_keeping_comments_separators_and_line_endings() -> None:
     edit = apply_properties(PROPERTIES, {"DB.URL": "jdbc:pg://prod/shop", "path": "D:\\apps", "Octopus.X": "y"})
-    assert edit.text == "# database\r\ndb.url = jdbc:pg://prod/shop\r\n! legacy\r\nretries:3\r\npath=D:\\\\apps\r\n"
+    assert edit.text == ("# database\r\ndb.url = jdbc\\:pg\\://prod/shop\r\n! legacy\r\nretries:3\r\n"
+                         "path=D\\:\\\\apps\r\n")
     assert [where for _, where in edit.replaced] == ["db.url", "path"]
 
 
@@ -272,7 +273,7 @@ def test_properties_values_are_escaped_so_java_reads_them_back() -> None:
 @pytest.mark.parametrize(("line", "value", "expected"), [
     ("key value\n", "=abc", "key \\=abc\n"),  # after a blank separator '=' would be read as the separator
     ("key\told\n", ":x", "key\t\\:x\n"),
-    ("key=old\n", "=abc", "key==abc\n"),  # after '=' a second '=' is value
+    ("key=old\n", "=abc", "key=\\=abc\n"),  # Properties.store escapes every '=', first or not
 ])
 def test_properties_value_starting_with_a_separator_reads_back_as_written(line: str, value: str,
                                                                           expected: str) -> None:

@@ -79,7 +79,7 @@ def test_structured_config_applies_yaml_xml_and_properties_by_name_and_content(t
     # Only the value changes: the two spaces before the comment stay (decision 521).
     assert (root / "config/values.yaml").read_text() == "# chart values\nimage:\n  tag: \"1.4.0\"  # pinned\nreplicas: 3\n"
     assert (root / "web.config").read_text() == "<configuration>\n  <add key='Port' value='8080'/>\n</configuration>\n"
-    assert (root / "app.properties").read_text() == "# db\ndb.url=jdbc:prod\n"
+    assert (root / "app.properties").read_text() == "# db\ndb.url=jdbc\\:prod\n"
     assert (root / "untouched.yaml").read_text() == "a: 1\n"
     log = next(r for r in record.runs if r.step == "Deploy").log
     assert "structured configuration (YAML): replaced image:tag, replicas in config/values.yaml" in log

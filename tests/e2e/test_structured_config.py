@@ -180,7 +180,8 @@ def test_structured_config_is_applied_in_place_and_the_rest_of_each_file_is_kept
     assert (root / "conf/web.config").read_text() == (WEB_CONFIG.replace('value="80"', 'value="8443"')
                                                       .replace('name="search">on<', 'name="search">off<'))
     assert (root / "app.properties").read_bytes() == (
-        APP_PROPERTIES.replace(b"localhost/dev", b"db.prod/shop").replace(b"/tmp/cache", b"/var/cache/acme"))
+        APP_PROPERTIES.replace(b"jdbc:postgresql://localhost/dev", b"jdbc\\:postgresql\\://db.prod/shop")
+        .replace(b"/tmp/cache", b"/var/cache/acme"))  # ':' escaped as Properties.store writes it
     # appsettings files apply without being named (JSON is re-serialised, decision 043).
     assert (root / "appsettings.json").read_text() == APPSETTINGS.replace('"Info"', '"Warning"')
     assert (root / "appsettings.Production.json").read_text() == APPSETTINGS_PRODUCTION.replace("true", "false")

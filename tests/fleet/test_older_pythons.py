@@ -62,5 +62,5 @@ def test_the_runner_deploys_with_python(version: str, tmp_path: Path) -> None:
     root = tmp_path / "web-01" / "Acme.Web" / "1.0.0"
     assert (root / "index.html").read_text() == "<h1>Shop</h1>\n"
     assert (root / "values.yaml").read_text() == "# chart\nport: 8080   # public\n"
-    assert (root / "app.properties").read_text() == "# db\ndb.url=jdbc:prod\n"
+    assert (root / "app.properties").read_text() == "# db\ndb.url=jdbc\\:prod\n"
     assert (root / "appsettings.json").read_text() == '{\n  // the shop database\n  "Db": {"Url": "prod",},\n}\n'

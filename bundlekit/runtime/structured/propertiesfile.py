@@ -5,10 +5,14 @@ escapes are read) replaces that key's value; ``Octopus.*`` names never do. The g
 ``java.util.Properties``: ``#`` and ``!`` comments, ``=``, ``:`` or whitespace between key
 and value, a trailing backslash continuing a logical line, and ``\\t \\n \\r \\f \\uXXXX``
 escapes. Only the replaced logical lines change; comments, blank lines, order, spacing and
-line endings stay exactly as written. A new value is escaped as ``Properties.store`` writes
-it: ``\\t \\n \\r \\f \\\\``, a leading space, and every other character outside printable ASCII
-(``é``, ``☃``, control characters) as ``\\uXXXX``, so Java reads it back whether it reads the file
-as ISO-8859-1 (``Properties.load(InputStream)``) or as UTF-8.
+line endings stay exactly as written. A new value is escaped as ``Properties.store(OutputStream,
+String)`` writes an element (the rules of its Javadoc, java.util.Properties, checked against
+OpenJDK 17's output by ``tests/deploy/test_properties_store.py``): ``\\t \\n \\r \\f``, a
+backslash doubled, ``#``, ``!``, ``=`` and ``:`` after a backslash wherever they are, a space
+after a backslash when it is the first character, and every character outside printable ASCII
+(U+0020 to U+007E: ``é``, ``☃``, control characters, DEL) as ``\\uXXXX``, upper-case hex, one per
+UTF-16 code unit. So Java reads it back whether it reads the file as ISO-8859-1
+(``Properties.load(InputStream)``) or as UTF-8.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ def _unescape(raw: str, line_no: int, column: int = 1) -> str:
             continue
         out.append(_SIMPLE.get(e, e))
         i += 2
-    return "".join(out)
+    # Java's strings are UTF-16: \uD83D\uDE00 is one character, U+1F600, as store writes it.
+    return "".join(out).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 def _split(logical: str) -> tuple[str, str, str]:
@@ -73,11 +78,16 @@ def _split(logical: str) -> tuple[str, str, str]:
     return key, logical[i:j], logical[j:]
 
 
+#: Characters ``Properties.store`` writes after a backslash in a key or an element.
+_STORE_ESCAPED = "#!=:"
+
+
 def _escape_value(value: str) -> str:
+    """``value`` as ``Properties.store`` writes an element (see the module docstring)."""
     out = []
     for n, c in enumerate(value):
-        if c == "\\":
-            out.append("\\\\")
+        if c == "\\" or c in _STORE_ESCAPED:
+            out.append("\\" + c)
         elif c in "\t\n\r\f":
             out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}[c])
         elif c == " " and n == 0:
@@ -154,10 +164,7 @@ def apply_properties(text: str, variables: Mapping[str, str]) -> ConfigEdit:
         if found is None:
             continue
         out.append(text[last:start])
-        value = _escape_value(found[1])
-        if value[:1] in ("=", ":") and not separator.strip():
-            # After a blank separator Java would take this '=' or ':' as the separator.
-            value = "\\" + value
+        value = _escape_value(found[1])  # a leading '=' or ':' is escaped, so never read as a separator
         out.append(f"{indent}{key}{separator or '='}{value}")
         last = end
         replaced.append((found[0], logical_key))
