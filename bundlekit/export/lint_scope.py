@@ -104,6 +104,11 @@ def _environments(doc: dict[str, Any], where: _Where, inventory: Inventory | Non
     return out
 
 
+def _targeted(inventory: Inventory, environments: list[str | None]) -> list[str]:
+    """The inventory's roles some target has in each of ``environments`` (None: any)."""
+    return [r for r in inventory.roles() if all(inventory.has_role(r, e) for e in environments)]
+
+
 def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> list[Finding]:
     out: list[Finding] = []
     step_roles = {r.casefold() for _, s in entries(doc, "steps") for r in s.get("roles", [])}
@@ -121,12 +126,14 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
                                          f"step {s['name']!r} runs on role {role!r}, and zone {inventory.zone!r} "
                                          f"has no target with that role{scope}", ["steps", i, "roles"],
                                          f"steps[{i}].roles[{k}]",
-                                         _did_you_mean(nearest(role, inventory.roles())) or
+                                         _did_you_mean(nearest(role, _targeted(inventory, envs))) or
                                          "add a target with this role in the deploying zone "
                                          "(`bundlekit targets add ... --role`)", role))
     known_roles = set(step_roles) | ({r.casefold() for r in inventory.roles()} if inventory else set())
-    every = list(dict.fromkeys([r for _, s in entries(doc, "steps") for r in s.get("roles", [])] +
-                               (inventory.roles() if inventory else [])))
+    # With an inventory, only roles some target has are worth suggesting: a step's role with no
+    # target is itself an error (role_without_targets), no fix for this one.
+    every = inventory.roles() if inventory else list(dict.fromkeys(
+        r for _, s in entries(doc, "steps") for r in s.get("roles", [])))
     for role, parts, path in _mentions(doc, "role"):
         if not path.startswith("variables") or role.casefold() in known_roles:
             continue
@@ -137,7 +144,7 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
         out.append(where.finding(WARNING, "unknown_role", f"role {role!r} is no step's role"
                                  + (f" and no target's in zone {inventory.zone!r}" if inventory else ""),
                                  parts, path, _did_you_mean(near) or
-                                 (f"scope it to a role a step or target has ({listed}), or add a target with this "
+                                 (f"scope it to a role {'a target' if inventory else 'a step'} has ({listed}), or add a target with this "
                                   "role in the deploying zone" if every else
                                   "no step or target has a role: remove the role scope"), role))
     return out

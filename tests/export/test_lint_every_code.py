@@ -162,8 +162,42 @@ def test_a_role_scope_far_from_every_role_names_the_roles_there_are(release_dir:
     r = cli_in_process("lint", path, "--json", "--targets", _inventory(release_dir, ["web", "db"]))
     [finding] = json.loads(r.stdout)["findings"]
     assert finding["code"] == "unknown_role"
-    assert finding["suggestion"] == ("scope it to a role a step or target has ('db', 'web'), or add a target with this "
+    assert finding["suggestion"] == ("scope it to a role a target has ('web', 'db'), or add a target with this "
                                      "role in the deploying zone")
+
+
+def _targets(d: Path, targets: list[tuple[str, str, list[str]]]) -> str:
+    out = d / "targets.json"
+    out.write_text(json.dumps({"format": "bundlekit-targets/1", "zone": "prod",
+                               "environments": sorted({e for _, e, _ in targets}),
+                               "targets": [{"name": n, "environment": e, "roles": r} for n, e, r in targets]}))
+    return str(out)
+
+
+def test_a_role_scope_is_never_told_to_use_a_step_role_that_has_no_target(release_dir: Path) -> None:
+    # 'wbe' is one edit from the step role 'web', but no target has 'web' (itself an error):
+    # suggesting it would trade one deploy failure for another.
+    path, _ = CASES["unknown_role"](release_dir)
+    r = cli_in_process("lint", path, "--json", "--targets", _targets(release_dir, [("db-01", "Production", ["db"]),
+                                                                                    ("api-01", "Production", ["api"])]))
+    [unknown] = [f for f in json.loads(r.stdout)["findings"] if f["code"] == "unknown_role"]
+    assert unknown["suggestion"] == ("scope it to a role a target has ('db', 'api'), or add a target with this role "
+                                     "in the deploying zone")
+    assert [f["path"] for f in json.loads(r.stdout)["findings"] if f["code"] == "role_without_targets"] == [
+        "steps[1].roles[0]", "steps[2].roles[0]"]
+
+
+def test_a_step_role_without_targets_is_told_only_of_roles_with_targets_where_it_runs(release_dir: Path) -> None:
+    # 'webs' is one edit from 'web', but its only target is in Staging and the step runs in Production.
+    path = edit(release_dir, 'roles = ["web"]\nsubstitute', 'roles = ["web"]\nenvironments = ["Production"]\n'
+                'substitute')
+    inventory = _targets(release_dir, [("db-01", "Production", ["db", "web"]), ("stage-01", "Staging", ["webs"]),
+                                       ("front-01", "Production", ["wex"])])
+    edit(release_dir, 'roles = ["web"]\nenvironments', 'roles = ["wec"]\nenvironments')
+    r = cli_in_process("lint", path, "--json", "--targets", inventory)
+    [finding] = [f for f in json.loads(r.stdout)["findings"] if f["path"] == "steps[1].roles[0]"]
+    assert finding["code"] == "role_without_targets"
+    assert finding["suggestion"] == "did you mean 'web' or 'wex'?"
 
 
 #: Every refusal of a deploy's preflight and of export's reading of a release file, and what lint
