@@ -148,8 +148,8 @@ def check_templates(templates: list[Template], variables: list[str], steps: list
 def disabled_step_outputs(templates: list[Template], steps: list[str], disabled: set[int]) -> list[Finding]:
     """Every reference to an output of a disabled step (``disabled``: indexes into ``steps``) from
     a template that runs: the step never runs, so the deploy finds the output unset. A reference
-    from a disabled step, or to a step that runs later, is left out (nothing, or
-    ``output_not_yet_set``, says it)."""
+    from a disabled step is left out (it never runs either). A reference to a disabled step that
+    would also run later is reported here and as ``output_not_yet_set``: each is a fix to make."""
     step_index = {s.casefold(): i for i, s in enumerate(steps)}
     out: list[Finding] = []
     for t in templates if disabled else []:
@@ -159,7 +159,7 @@ def disabled_step_outputs(templates: list[Template], steps: list[str], disabled:
         for name in sorted(references(t.text), key=str.casefold):
             ref = OUTPUT_REF.match(name)
             where = step_index.get(ref.group("step").casefold()) if ref else None
-            if where is None or where not in disabled or (t.step is not None and where >= t.step):
+            if where is None or where not in disabled:
                 continue
             at = _first_offset(t, name)
             line, column = t.position(at) if at is not None else (None, None)

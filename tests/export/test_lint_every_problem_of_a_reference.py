@@ -1,0 +1,21 @@
+"""A reference with several problems gets a finding for each, not only the first found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.export.test_lint import edit, line_of, lint
+
+
+def test_a_reference_to_a_later_step_that_is_disabled_is_reported_as_both(release_dir: Path) -> None:
+    # Step 0 reads an output of step 2 ("Smoke test"), which runs later and is disabled: moving the
+    # reference after it still leaves it unset, and enabling the step still leaves it too late.
+    path = edit(release_dir, 'set_octopusvariable "SchemaVersion" "42"',
+                'echo "#{Octopus.Action[Smoke test].Output.SmokeResult}"')
+    edit(release_dir, 'name = "Smoke test"', 'name = "Smoke test"\nenabled = false')
+    code, report = lint(path)
+    assert code == 2
+    found = [(f["code"], f["path"], f["line"], f["column"]) for f in report["findings"]]
+    at = line_of(path, "Octopus.Action[Smoke test]")
+    assert sorted(found) == sorted([("output_not_yet_set", "steps[0].script", *at),
+                                    ("output_of_disabled_step", "steps[0].script", *at)])
