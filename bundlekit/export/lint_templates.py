@@ -183,9 +183,14 @@ def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: li
                            f"rename the step without {' '.join(repr(c) for c in bad)}"))
     skipped: list[ParseFailure] = []
     parse_template(t.text, recover=True, skipped=skipped)
+    # A block left as text because of a token inside it that is reported at its own place (an
+    # unterminated '#{/if') is that token's finding, not a second one at the block's start.
+    own = {(f.pos, f.reason) for f in skipped}
     for failure in skipped:
         # A token broken by such a step name is that name's fault, reported above.
         if any(0 <= at - failure.pos <= 2 for at, _ in attempts):
+            continue
+        if failure.failed != failure.pos and (failure.failed, failure.reason) in own:
             continue
         line, column = t.position(failure.pos)
         severity = ERROR if t.strict else WARNING

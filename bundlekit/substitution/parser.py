@@ -225,13 +225,25 @@ class _Parser:
         return nodes_typed, None
 
     # -- tokens -----------------------------------------------------------------------
+    def _bad_closer(self, start: int) -> str:
+        """Why the ``#{/`` at ``start`` is no closing tag: a known one without its ``}``
+        (``#{/if`` at the end of the text, or followed by other text), or an unknown name."""
+        j = start + 3
+        while j < self.n and self.s[j].isspace():
+            j += 1
+        for tag in ("if", "unless", "each"):
+            k = j + len(tag)
+            if self.s[j:k].lower() == tag and (k >= self.n or not _ident_char(self.s[k], False)):
+                return f"unterminated closing tag '#{{/{self.s[j:k]}' (expected '}}' right after it)"
+        return "unknown closing tag (expected #{/if}, #{/unless} or #{/each})"
+
     def token(self) -> Node:
         start = self.pos
         self._enter(start)
         try:
             self.pos += 2
             if self.peek() == "/":  # "#{/" only ever starts a closing tag
-                raise ParseFailure(start, "unknown closing tag (expected #{/if}, #{/unless} or #{/each})")
+                raise ParseFailure(start, self._bad_closer(start))
             after_delim = self.pos
             self.ws()
             kw = self.keyword()

@@ -19,3 +19,13 @@ def test_a_reference_to_a_later_step_that_is_disabled_is_reported_as_both(releas
     at = line_of(path, "Octopus.Action[Smoke test]")
     assert sorted(found) == sorted([("output_not_yet_set", "steps[0].script", *at),
                                     ("output_of_disabled_step", "steps[0].script", *at)])
+
+
+def test_an_unterminated_closing_tag_is_called_unterminated_once_at_the_tag(release_dir: Path) -> None:
+    path = edit(release_dir, 'echo "migrating database #{Acme.Db.Name}',
+                'echo "migrating database #{if Acme.Db.Name}#{Acme.Db.Name}#{/if')
+    _, report = lint(path)
+    found = [f for f in report["findings"] if f["code"] == "template_syntax"]
+    assert [(f["path"], f["line"], f["column"]) for f in found] == [("steps[0].script", *line_of(path, "#{/if"))]
+    assert found[0]["message"] == ("template does not parse: unterminated closing tag '#{/if' (expected '}' right "
+                                   "after it)")
