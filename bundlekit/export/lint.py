@@ -166,7 +166,8 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     view, skip = checkable(doc, findings, release)
     findings += [_rule(p, view, text, file, release) for p in rule_problems(release, view, skip)]
     doc = _usable(view)
-    package_findings, file_templates = check_packages(doc, release, text)
+    package_findings, file_templates = check_packages(doc, release, text, inventory.all_environments()
+                                                      if inventory is not None else None)
     templates = _templates(doc, text, file) + file_templates
     # Names by index (a step's place decides whose outputs it may read); a malformed one still counts.
     steps = [s if s is not None else "" for s in names_of(doc, "steps")]

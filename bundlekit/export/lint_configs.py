@@ -6,8 +6,11 @@ The files are the ones :mod:`bundlekit.runtime.structured.selection` picks for t
 preflight: a step's ``structured_config`` globs, the ``.json`` files among its ``substitute``
 patterns, ``appsettings.json``, and ``appsettings.<environment>.json`` for every environment
 the release names (a lifecycle phase, a step filter, a variable scope). Another
-``appsettings.*.json`` is parsed too, and a problem in it is a warning: it breaks a deployment
-only to the environment it is named after. Each file is parsed as the preflight parses it
+``appsettings.<name>.json`` breaks a deployment only to an environment of that name, which the
+release does not name (decision 652): with a lifecycle it can never be deployed to, and the file is
+not reported; with a target inventory, a problem in it is a warning when the deploying zone has
+that environment, else not reported; with neither, a warning that says the environment is not
+one the release names. Each file is parsed as the preflight parses it
 (:func:`~bundlekit.runtime.structured.apply_config`, same formats in the same order); a file the
 step also substitutes is parsed as written; when that fails at a ``#{...}`` token, it is parsed
 again after substitution with the release's own values (unscoped first), since the token may be
@@ -121,11 +124,24 @@ def _key_paths(fmt: str, text: str) -> list[str]:
     return out
 
 
+def _lifecycle(doc: dict[str, Any]) -> set[str] | None:
+    """The casefolded environments of the release's lifecycle, None without one."""
+    lifecycle = doc.get("lifecycle")
+    phases = lifecycle.get("phases") if isinstance(lifecycle, dict) else None
+    if not isinstance(phases, list) or not phases:
+        return None
+    return {e.casefold() for p in phases if isinstance(p, dict) for e in _texts(p.get("environments"))}
+
+
 def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str, Any]],
-                       texts: Sequence[tuple[str, str]], paths: ConfigPaths) -> list[Finding]:
+                       texts: Sequence[tuple[str, str]], paths: ConfigPaths,
+                       zone_environments: Sequence[str] | None = None) -> list[Finding]:
     """Findings for the configuration files among ``texts`` (``(member, text)`` read from the
-    package at ``shown``) that the package ``steps`` configure; their key paths go into ``paths``."""
+    package at ``shown``) that the package ``steps`` configure; their key paths go into ``paths``.
+    ``zone_environments``: the target inventory's environments, when lint was given one."""
     environments = _environments(doc)
+    lifecycle = _lifecycle(doc)
+    zone = {e.casefold() for e in zone_environments} if zone_environments is not None else None
     values: VariableDictionary | None = None
     findings: dict[str, Finding] = {}
     names = [member for member, _ in texts]
@@ -139,7 +155,11 @@ def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str
             if member in findings:
                 continue
             env = by_environment.get(member)
-            severity = WARNING if env is not None and env.group(1).casefold() not in environments else ERROR
+            unnamed = env is not None and env.group(1).casefold() not in environments
+            if unnamed and ((lifecycle is not None and env.group(1).casefold() not in lifecycle)
+                            or (zone is not None and env.group(1).casefold() not in zone)):
+                continue  # no deployment of this release (to this zone) uses the file
+            severity = WARNING if unnamed else ERROR
             text = by_member[member]
             try:
                 fmt = _parse(text, formats)
@@ -185,12 +205,15 @@ def _parse(text: str, formats: tuple[str, ...]) -> str:
 
 def _finding(severity: str, error: ConfigParseError, member: str, shown: str, step: dict[str, Any],
              env: re.Match[str] | None) -> Finding:
-    only = f" to environment {env.group(1)!r}" if env is not None and severity == WARNING else ""
+    only = (f" to an environment named {env.group(1)!r} (not one this release names)"
+            if env is not None and severity == WARNING else "")
     fix = config_fix(member, _texts(step.get("substitute")), _texts(step.get("structured_config")))
+    more = (f", or leave the file out of the package if no environment named {env.group(1)!r} is deployed to"
+            if only else "")
     return Finding(severity, "invalid_structured_config",
                    f"{member} is {error}: a deployment{only} of step {step.get('name')!r} would refuse it before "
                    "anything runs", shown, member, error.line or None, error.column or None,
-                   f"fix the file in the package, or {fix}")
+                   f"fix the file in the package, or {fix}{more}")
 
 
 def _collect(paths: ConfigPaths, fmt: str, text: str, member: str, shown: str) -> None:

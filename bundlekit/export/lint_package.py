@@ -61,9 +61,11 @@ def _near_files(pattern: str, files: tuple[str, ...]) -> str | None:
     return None
 
 
-def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[Finding], list[Template]]:
+def check_packages(doc: dict[str, Any], release: Path, text: str,
+                   zone_environments: list[str] | None = None) -> tuple[list[Finding], list[Template]]:
     """Findings for the packages of ``doc`` (a release file that passed its schema) and the
-    templates of the files its steps substitute. ``release`` is the release file, ``text`` its TOML."""
+    templates of the files its steps substitute. ``release`` is the release file, ``text`` its TOML,
+    ``zone_environments`` the target inventory's environments when lint has one."""
     file = str(release)
     base = release.parent.resolve()
     packages = doc.get("packages", [])
@@ -116,7 +118,7 @@ def check_packages(doc: dict[str, Any], release: Path, text: str) -> tuple[list[
                                             file, f"steps[{n}].{key}[{k}]", line, column,
                                             _near_files(pattern, survey.files) or
                                             "patterns are relative to the package root, like 'config/*.json'"))
-        findings += check_config_files(doc, shown, steps, survey.texts, paths)
+        findings += check_config_files(doc, shown, steps, survey.texts, paths, zone_environments)
         for member, body in survey.texts:
             for n, s in zip(step_numbers, steps):
                 if member_matches(member, s.get("substitute", [])):

@@ -69,10 +69,12 @@ def test_a_listed_yaml_file_and_an_environment_file_no_environment_uses(release_
              for f in only(report, "invalid_structured_config")]
     assert found == [
         ("warning", "appsettings.Staging.json", 1, 2, "fix the file in the package, or rename it: appsettings.json "
-         "and appsettings.<environment>.json are always configured"),
+         "and appsettings.<environment>.json are always configured, or leave the file out of the package if no "
+         "environment named 'Staging' is deployed to"),
         ("error", "config/values.yaml", 3, 1, "fix the file in the package, or remove it from the step's "
          "structured_config")]
-    assert "a deployment to environment 'Staging'" in only(report, "invalid_structured_config")[0]["message"]
+    assert ("a deployment to an environment named 'Staging' (not one this release names)"
+            in only(report, "invalid_structured_config")[0]["message"])
     assert str(package) in {f["file"] for f in report["findings"]}
 
 
@@ -159,3 +161,33 @@ script = 'echo #{Vault.SuperSecretKeyNam}'
     code, report = lint(path)
     assert "SuperSecretKeyName" not in json.dumps(report) and "hunter22" not in json.dumps(report)
     assert only(report, "json_member_missing") == []
+
+
+def _broken_environment_files(release_dir: Path) -> Path:
+    repack(release_dir, {"appsettings.Production.json": '{"A": 1,,}', "appsettings.Test.json": "{,}"})
+    return release_dir / RELEASE
+
+
+def test_an_environment_file_for_an_environment_outside_the_lifecycle_is_not_reported(release_dir: Path) -> None:
+    # The release can only be deployed to its lifecycle's environments: appsettings.Test.json never applies.
+    path = _broken_environment_files(release_dir)
+    path.write_text(path.read_text() + '\n[lifecycle]\n[[lifecycle.phases]]\nname = "Live"\n'
+                    'environments = ["Production"]\n')
+    _, report = lint(path)
+    assert [(f["severity"], f["path"]) for f in only(report, "invalid_structured_config")] == [
+        ("error", "appsettings.Production.json")]
+
+
+def test_an_environment_file_is_reported_only_for_environments_the_target_inventory_has(release_dir: Path,
+                                                                                        tmp_path: Path) -> None:
+    # The release names Production (a variable scope), not Test: appsettings.Test.json matters only
+    # if the deploying zone has a Test environment.
+    path = _broken_environment_files(release_dir)
+    for zone_envs, expected in ((["Production"], [("error", "appsettings.Production.json")]),
+                                (["Production", "Test"], [("error", "appsettings.Production.json"),
+                                                          ("warning", "appsettings.Test.json")])):
+        inventory = tmp_path / "targets.json"
+        inventory.write_text(json.dumps({"format": "bundlekit-targets/1", "zone": "prod", "environments": zone_envs,
+                                         "targets": []}))
+        _, report = lint(path, "--targets", str(inventory))
+        assert sorted((f["severity"], f["path"]) for f in only(report, "invalid_structured_config")) == expected
