@@ -229,6 +229,8 @@ class _Executor:
                     line(f"[bundlekit] sent package {package.id} {package.version} ({size_text(size)})")
                 else:
                     line(f"[bundlekit] package {package.id} {package.version} already on the target; not sent")
+            for warning in planned.config_warnings:  # the target's own warnings come with its log lines
+                line(f"[bundlekit] structured configuration warning: {warning}")
             dictionary = self.dictionary(step, target, package)
             message = self.step_request(step, planned, dictionary, package, timeout)
             result = await self.watch(session, target, message, line, timeout, events)

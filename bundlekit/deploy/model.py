@@ -273,8 +273,12 @@ class PlannedRun:
     substitute_files: tuple[str, ...] = ()
     structured_config: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (file, format, variable names)
     package_scripts: tuple[str, ...] = ()
+    #: Structured configuration warnings the preflight found (``FILE: warning``): written to the
+    #: run's log before the step runs, as the target's own warnings are while it runs.
+    config_warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"config_warnings": list(self.config_warnings)} if self.config_warnings else {}
         return {
             "step": self.step, "target": self.target, "action": self.action, "reason": self.reason,
             "type": self.step_type, "condition": self.condition, "variables": list(self.variables),
@@ -283,7 +287,7 @@ class PlannedRun:
             "structured_config": [{"file": file, "format": fmt, "variables": list(keys)}
                                   for file, fmt, keys in self.structured_config],
             "package_scripts": list(self.package_scripts),
-        }
+        } | extra
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,9 +106,12 @@ PREFLIGHT_CODES = {
 
 
 def _structured_keys(text: str, formats: tuple[str, ...], candidates: list[str], package: PackageInput,
-                     file: str, step: Step) -> tuple[str, tuple[str, ...]]:
-    """(format, the candidate names that replace something in the file); refuses a file that
-    does not parse as any of ``formats``, with the fix that fits why the file is configured."""
+                     file: str, step: Step) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(format, the candidate names that replace something in the file, the warnings about
+    names that replace nothing: an XPath that selects nothing because of a default namespace);
+    refuses a file that does not parse as any of ``formats``, with the fix that fits why the
+    file is configured. Warnings about a name that does replace something depend on its value
+    and come from the target, which applies it."""
     try:
         fmt, edit = apply_config(text, {name: "" for name in candidates}, formats)
     except ConfigParseError as error:
@@ -120,7 +123,10 @@ def _structured_keys(text: str, formats: tuple[str, ...], candidates: list[str],
             details={"step": step.name, "file": file, "format": error.format, "line": error.line,
                      "column": error.column},
         ) from None
-    return fmt, tuple(sorted({name for name, _ in edit.replaced}, key=str.casefold))
+    keys = tuple(sorted({name for name, _ in edit.replaced}, key=str.casefold))
+    unmatched = [name for name in candidates if name not in keys]
+    warnings = tuple(w for w in edit.warnings if any(w.startswith(f"{name}: ") for name in unmatched))
+    return fmt, keys, warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,16 +362,18 @@ def _plan_package_run(run: _Run, package: PackageInput, texts: dict[str, str], s
         rendered[name] = run.check(f"file {name}", texts[name], lenient=True)
     candidates = [v.name for v in run.chosen.values()]
     structured: list[tuple[str, str, tuple[str, ...]]] = []
+    warnings: list[str] = []
     checked: set[str] = set()
     for name, formats in sorted(config_files.items()):
         result = rendered.get(name)
         try:
-            fmt, keys = _structured_keys(result.text if result is not None else texts[name], formats, candidates,
-                                         package, name, run.step)
+            fmt, keys, found = _structured_keys(result.text if result is not None else texts[name], formats,
+                                                candidates, package, name, run.step)
         except DeployError:
             if result is not None and result.missing:
                 continue  # a token left in place broke the file; the missing names are reported
             raise
+        warnings.extend(f"{name}: {w}" for w in found)
         if not keys:
             continue
         structured.append((name, fmt, keys))
@@ -377,7 +385,7 @@ def _plan_package_run(run: _Run, package: PackageInput, texts: dict[str, str], s
                 run.used.add(fold_name(value.name))
                 run.check(f"variable {value.name}", value.value)
     return run.planned(substitute_files=tuple(sorted(substituted)), structured_config=tuple(structured),
-                       package_scripts=tuple(scripts))
+                       package_scripts=tuple(scripts), config_warnings=tuple(warnings))
 
 
 def _on(target: str | None) -> str:

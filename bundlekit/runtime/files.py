@@ -80,8 +80,9 @@ def substitute_file(path: Path, render: Callable[[str], str]) -> bool:
     return True
 
 
-def apply_structured_file(path: Path, fmt: str, variables: Mapping[str, str]) -> List[str]:
-    """Apply structured configuration ``variables`` to ``path`` read as ``fmt``; the replaced paths.
+def apply_structured_file(path: Path, fmt: str, variables: Mapping[str, str]) -> Tuple[List[str], List[str]]:
+    """Apply structured configuration ``variables`` to ``path`` read as ``fmt``; the replaced
+    paths, and the warnings about what matched but could not be replaced (for the run's log).
 
     The file is rewritten (atomically, in its own encoding) only when something matched. The
     format modules are imported here, so a target that lacks a library a format needs (lxml for
@@ -106,10 +107,12 @@ def apply_structured_file(path: Path, fmt: str, variables: Mapping[str, str]) ->
         raise DeployError(f"cannot read configuration file {path}: {error.strerror}.",
                           code="structured_config_unreadable") from None
     replaced: List[str] = []
+    warnings: List[str] = []
 
     def change(text: str) -> Optional[str]:
         edit = apply_config(text, variables, (fmt,))[1]
         replaced.extend(where for _, where in edit.replaced)
+        warnings.extend(edit.warnings)
         return edit.text
 
     try:
@@ -127,4 +130,4 @@ def apply_structured_file(path: Path, fmt: str, variables: Mapping[str, str]) ->
                           code="invalid_structured_config") from None
     if rewritten is not None:
         _write(path, rewritten, info.st_mode & 0o7777, "structured_config_unwritable")
-    return replaced
+    return replaced, warnings

@@ -196,9 +196,11 @@ class _Run:
             values = {name: self.config_value(name) for name in names}
             formats = {file: fmt for file, fmt, _ in structured}
             for relative, path in matching_files(folder, list(formats)):
-                replaced = apply_structured_file(path, formats[relative], values)
+                replaced, warnings = apply_structured_file(path, formats[relative], values)
                 self.note(f"structured configuration ({formats[relative].upper()}): replaced "
                           f"{', '.join(replaced) or 'nothing'} in {relative}")
+                for warning in warnings:  # masked like every line of the log
+                    self.note(f"structured configuration warning: {relative}: {warning}")
 
     def result(self) -> Dict[str, Any]:
         return {"op": "result", "state": self.state, "exit_code": self.exit_code, "reason": self.reason,

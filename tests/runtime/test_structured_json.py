@@ -18,7 +18,7 @@ from tests.conftest import raises_code
 
 
 def replace_json_values(path: Path, variables: dict[str, str]) -> list[str]:
-    return apply_structured_file(path, "json", variables)
+    return apply_structured_file(path, "json", variables)[0]
 
 APPSETTINGS = """{
   "ConnectionStrings": {
