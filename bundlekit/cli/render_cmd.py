@@ -156,14 +156,14 @@ def render_command(
         raise _not_text("standard input" if source == "-" else f"template {source}", exc, "not_utf8") from None
     result = results[0]
     if as_json:
-        emit_json({"text": result.text, "missing": list(result.missing), "problems": list(result.problems),
+        emit_json({"text": result.text, "missing": list(result.shown_missing), "problems": list(result.problems),
                    "sensitive": bool(result.sensitive)})
         return
     out = sys.stdout.buffer  # bytes, so line endings are written exactly as rendered
     out.write(rendered if rendered is not None else data)
     out.flush()
     if result.missing:
-        echo(f"warning: left in place (undefined): {', '.join(result.missing)}", err=True)
+        echo(f"warning: left in place (undefined): {', '.join(result.shown_missing)}", err=True)
     for problem in result.problems:
         echo(f"warning: {problem}", err=True)
     if result.sensitive:
@@ -228,8 +228,8 @@ def render_config_command(file: str, fmt: str | None, variables_file: str | None
     for name in values:
         result = evaluate(name, dictionary, now=now)
         if result.missing:
-            raise SubstitutionError(f"variable {name!r} refers to {', '.join(result.missing)}, which is not defined",
-                                    code="unresolved_variables", details=list(result.missing))
+            raise SubstitutionError(f"variable {name!r} refers to {', '.join(result.shown_missing)}, which is not "
+                                    "defined", code="unresolved_variables", details=list(result.shown_missing))
         evaluated[name] = result.text
     applied: list[tuple[str, str, ConfigEdit]] = []
 

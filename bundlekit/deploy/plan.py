@@ -196,7 +196,13 @@ class _Run:
             self._attribute(name, where, text, result)
         return result
 
-    def missing_variable(self, name: str, where: str) -> None:
+    def missing_variable(self, name: str, where: str, shown: str | None = None) -> None:
+        """``name`` has no value where it is used; ``shown``: how messages show it when a part of it
+        was computed from a sensitive value (decision 653): then no hint is computed from it either."""
+        if shown is not None and shown != name:
+            hint = "a name computed from a sensitive value (the computed part is not shown): check that value"
+            self.missing.append(_Missing(shown, self.step.name, self.target_name, where, hint))
+            return
         self.missing.append(_Missing(name, self.step.name, self.target_name, where, self._hint(name)))
 
     def _render(self, text: str) -> RenderResult:
@@ -227,9 +233,9 @@ class _Run:
             if raw is not None and "#" in raw and folded in self._references(raw):
                 owners.append(spelled[used])
         if folded in self._references(text) or not owners:
-            self.missing_variable(name, where)
+            self.missing_variable(name, where, result.shown(name))
         for owner in owners:
-            self.missing_variable(name, f"variable {owner}")
+            self.missing_variable(name, f"variable {owner}", result.shown(name))
 
     def _output_problem(self, name: str) -> str | None:
         ref = parse_output_ref(name)

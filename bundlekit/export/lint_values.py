@@ -63,7 +63,8 @@ def check_value_expansion(doc: dict[str, Any], text: str, file: str) -> list[Fin
         if "#{" not in v["value"]:
             continue
         try:
-            looping = evaluate(v["name"], values).looping
+            evaluated = evaluate(v["name"], values)
+            looping = tuple(evaluated.shown(n) for n in evaluated.looping)
             if looping:  # what strict rendering says of it
                 secret = "a path into a sensitive value" if values.is_sensitive(v["name"]) else ", ".join(looping)
                 raise SubstitutionError(f"{secret} refer(s) back into the value it is read from, so it can never "

@@ -117,9 +117,9 @@ class _Run:
         result = evaluate(name, self.dictionary, now=self.now)
         if result.missing:
             raise SubstitutionError(
-                f"structured configuration variable {name!r} refers to {', '.join(result.missing)}, which "
+                f"structured configuration variable {name!r} refers to {', '.join(result.shown_missing)}, which "
                 "is not defined for this run (an output variable that was never set?).",
-                code=UNRESOLVED, details=list(result.missing),
+                code=UNRESOLVED, details=list(result.shown_missing),
             )
         if result.sensitive:
             self.secret(result.text)

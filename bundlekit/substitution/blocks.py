@@ -14,7 +14,7 @@ from bundlekit.substitution import jsonvalues as js
 from bundlekit.substitution.calc import evaluate_calc, format_number, parse_number
 from bundlekit.substitution.items import Scope
 from bundlekit.substitution.syntax import Calc, Each, If, Operand, Symbol
-from bundlekit.substitution.variables import path_display, path_key
+from bundlekit.substitution.variables import path_key
 
 if TYPE_CHECKING:
     from bundlekit.substitution.engine import _Evaluator as Evaluator
@@ -85,7 +85,7 @@ def calc(ev: Evaluator, n: Calc, scopes: tuple[Scope, ...]) -> str:
             return None
         parsed = parse_number(str(found))
         if parsed is None:
-            ev.problem(symbol.pos, f"calc: the value of {path_display(tuple(steps))} is not a number")
+            ev.problem(symbol.pos, f"calc: the value of {ev.shown(steps)} is not a number")
         return parsed
 
     result = evaluate_calc(n.expr, number)

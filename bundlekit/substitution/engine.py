@@ -13,7 +13,6 @@ and lists the names in :attr:`RenderResult.missing`; strict mode raises a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -32,6 +31,7 @@ from bundlekit.substitution.errors import (
 from bundlekit.substitution.filters import FilterFailure, apply_filter
 from bundlekit.substitution.items import Item, Scope, Steps, collection_items, indexed_items, is_word
 from bundlekit.substitution.parser import ParseFailure, parse_name, parse_template
+from bundlekit.substitution.result import ComputedPath, RenderResult, shown_path
 from bundlekit.substitution.syntax import Calc, Expr, Ident, If, Literal, Node, Subst, Symbol, Text
 from bundlekit.substitution.variables import Key, VariableDictionary, _Entry, path_display, path_key
 
@@ -43,33 +43,6 @@ MAX_TEXT = 32 * 1024 * 1024  # characters; a template that expands beyond this i
 
 class _JsonSelfReference(Exception):
     """Internal: a path into a JSON value leads back to itself; the path is unresolved, not a cycle."""
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    """What a rendering produced and what it could not do.
-
-    ``text``: the output. ``missing``: every unresolved name (deduplicated, in order of first
-    use). ``used``: the case-folded names looked up, directly or through other values.
-    ``sensitive``: a sensitive value was read (the caller masks the text). ``problems``: a
-    message with line and column for each token left in place for another reason (a filter
-    failed); a filter whose input or options derive from a sensitive value gets a message that
-    quotes neither. ``skipped``: tokens that do not parse and were left as text (recovering
-    parse only). ``absent``: paths into JSON values whose member does not exist (rendered
-    empty). ``failed_at``: (label, offset in that text, message) of each problem, where label
-    is ``template`` or ``value of NAME``. ``looping``: the missing names that are paths back
-    into the value they are read from (never resolvable, whatever else is defined).
-    """
-
-    text: str
-    missing: tuple[str, ...]
-    used: frozenset[str]
-    sensitive: bool
-    problems: tuple[str, ...] = ()
-    skipped: tuple[str, ...] = ()
-    absent: tuple[str, ...] = ()
-    failed_at: tuple[tuple[str, int, str], ...] = ()
-    looping: tuple[str, ...] = ()
 
 
 #: What a failing filter says when its input or an option derives from a sensitive value:
@@ -155,6 +128,7 @@ class _Evaluator:
         self.vars = variables
         self.now = now
         self.missing: dict[str, str] = {}  # folded name -> name as first written
+        self.hidden: dict[str, str] = {}  # name -> how messages show it (parts derived from secrets hidden)
         self.used: set[str] = set()
         self.sensitive = False
         self.secret_reads = 0  # sensitive values read so far (memo hits count theirs again)
@@ -187,13 +161,13 @@ class _Evaluator:
         looping = tuple(n for n in self.missing.values() if n.casefold() in self.looping)
         return RenderResult(text, tuple(self.missing.values()), frozenset(self.used), self.sensitive,
                             tuple(self.problems), tuple(self.skipped), tuple(self.absent.values()),
-                            tuple(self.failed_at), looping)
+                            tuple(self.failed_at), looping, tuple(self.hidden.items()))
 
     def raise_if_incomplete(self) -> None:
         if self.missing:
-            names = list(self.missing.values())
+            names = [self.hidden.get(n, n) for n in self.missing.values()]
             also = f" Also: {'; '.join(self.problems)}" if self.problems else ""
-            looping = [n for n in names if n.casefold() in self.looping]
+            looping = [self.hidden.get(n, n) for n in self.missing.values() if n.casefold() in self.looping]
             why = (f"{', '.join(looping)} refer(s) back into the value it is read from, so it can never be resolved: "
                    "make that value refer to other variables. " if looping else "")
             raise SubstitutionError(
@@ -213,7 +187,14 @@ class _Evaluator:
     def miss(self, steps: Steps) -> None:
         display = path_display(tuple(steps))
         self.missing.setdefault(display.casefold(), display)
+        shown = self.shown(steps)
+        if shown != display:
+            self.hidden[display] = shown
         self.failures += 1
+
+    def shown(self, steps: Steps) -> str:
+        """The name ``steps`` for a message (:func:`~bundlekit.substitution.result.shown_path`)."""
+        return shown_path(steps)
 
     def problem(self, pos: int, message: str) -> None:
         label, text = self._where[-1] if self._where else ("template", "")
@@ -288,7 +269,8 @@ class _Evaluator:
 
     # -- names -----------------------------------------------------------------------------
     def steps(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> Steps | None:
-        out: Steps = []
+        out = ComputedPath()
+        hidden: list[int] = []
         for step in symbol.steps:
             if isinstance(step, Ident):
                 out.append(("i", step.text))
@@ -298,6 +280,8 @@ class _Evaluator:
                 out.append(("x", literal))
                 continue
             pieces: list[str] = []
+            # As for a filter's input (decision 640): inside #{each}, any read so far counts.
+            reads = -1 if scopes and self.sensitive else self.secret_reads
             for part in step.parts:
                 if isinstance(part, str):
                     pieces.append(part)
@@ -306,7 +290,10 @@ class _Evaluator:
                 if value is None:
                     return None
                 pieces.append(value)
+            if reads != self.secret_reads:
+                hidden.append(len(out))
             out.append(("x", "".join(pieces).strip()))
+        out.hidden = tuple(hidden)
         return out
 
     def lookup(self, symbol: Symbol, scopes: tuple[Scope, ...]) -> str | None:
@@ -317,6 +304,8 @@ class _Evaluator:
         found = self.resolve(steps, scopes)
         if found is js.ABSENT:  # a member a JSON value does not have renders empty, as in Octostache
             display = path_display(tuple(steps))
+            if self.shown(steps) != display:
+                self.hidden[display] = self.shown(steps)
             self.absent.setdefault(display.casefold(), display)
             return ""
         if found is None:
