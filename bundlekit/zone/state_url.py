@@ -16,7 +16,8 @@ What this module guarantees, whatever the input:
 * a URL that does not follow the grammar is refused with a reason that quotes **no part of
   the text** (any part could be, or contain, the password);
 * :attr:`StateURL.masked`, the only form bundlekit ever shows, is rebuilt from the parsed
-  parts with every secret (``password``, ``sslpassword``) replaced by ``***``;
+  parts with every secret (``password``, ``sslpassword``) replaced by the one mask
+  (``core.text.MASK``, ``********``);
 * :meth:`StateURL.withhold` drops a driver's message that contains any form of a secret.
 """
 
@@ -26,6 +27,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
+
+from bundlekit.core.text import MASK
 
 __all__ = ["StateURL", "MalformedURL", "split_state_url", "SCHEMES", "SECRET_PARAMETERS", "EXPECTED"]
 
@@ -79,12 +82,12 @@ class StateURL:
     @property
     def masked(self) -> str:
         user = quote(self.user, safe=_SAFE) if self.user is not None else ""
-        hidden = ":***" if "password" in dict(self.secrets) else ""
+        hidden = f":{MASK}" if "password" in dict(self.secrets) else ""
         userinfo = f"{user}{hidden}@" if user or hidden else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""
         shown = [(k, quote(v, safe=_SAFE + "/:@")) for k, v in self.query]
-        shown += [(k, "***") for k, _ in self.secrets if k != "password" or not hidden]
+        shown += [(k, MASK) for k, _ in self.secrets if k != "password" or not hidden]
         query = "?" + "&".join(f"{k}={v}" for k, v in shown) if shown else ""
         return f"{self.scheme}://{userinfo}{host}{port}/{quote(self.dbname, safe=_SAFE)}{query}"
 

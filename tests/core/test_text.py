@@ -89,3 +89,19 @@ def test_one_mask_constant_for_every_sensitive_value_shown() -> None:
     root = Path(bundlekit.__file__).parent
     defining = [str(p.relative_to(root)) for p in root.rglob("*.py") if '"********"' in p.read_text("utf-8")]
     assert defining == ["core/text.py"]
+    # ... and no other mask of another length (a state URL once showed its password as ``***``)
+    import ast
+    import re
+
+    masks = [f"{p.relative_to(root)}:{n.lineno} {n.value!r}" for p in root.rglob("*.py")
+             for n in ast.walk(ast.parse(p.read_text("utf-8")))
+             if isinstance(n, ast.Constant) and isinstance(n.value, str) and re.search(r"(^|[:=])\*{3,}$", n.value)]
+    assert masks == ["core/text.py:29 '********'"]
+
+
+def test_a_state_url_shows_its_secrets_as_the_one_mask() -> None:
+    from bundlekit.zone.state_url import split_state_url
+
+    url = split_state_url("postgresql://bk:hunter2@db.example:5432/prod?sslpassword=s3cret", where="--state")
+    assert url.masked == f"postgresql://bk:{MASK}@db.example:5432/prod?sslpassword={MASK}"
+    assert "hunter2" not in url.masked and "s3cret" not in url.masked

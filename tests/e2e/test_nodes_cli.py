@@ -84,7 +84,7 @@ def test_an_unreachable_state_names_the_url_masked_and_a_retry_succeeds(pg_serve
     r = run_cli("trust", "list", "--json", home=home)
     err = json.loads(r.stdout)["error"]
     assert (r.returncode, err["code"]) == (1, "state_unreachable")
-    assert "postgresql://bundlekit:***@127.0.0.1:1/x" in err["message"] and pg_server.password not in r.stdout + r.stderr
+    assert "postgresql://bundlekit:********@127.0.0.1:1/x" in err["message"] and pg_server.password not in r.stdout + r.stderr
     assert snapshot(home) == before
     conf.write_text(good)
     assert _ok("trust", "list", home=home)["zones"] == []

@@ -100,8 +100,8 @@ def test_a_url_is_read_as_libpq_reads_it_and_shown_masked() -> None:
                                 "sslmode": "require", "application_name": "node a", "password": "p@ss:w/o%rd#?",
                                 "sslpassword": "k&y"}
     assert url.parameters("from-the-home")["password"] == "from-the-home"
-    assert url.masked == ("postgresql://bk%40corp:***@[::1]:6432/pro%20d?sslmode=require&application_name=node%20a"
-                          "&sslpassword=***")
+    assert url.masked == ("postgresql://bk%40corp:********@[::1]:6432/pro%20d?sslmode=require&application_name=node%20a"
+                          "&sslpassword=********")
     assert str(url) == url.masked and "p@ss" not in repr(url) and "k&y" not in repr(url)
     plain = split_state_url("postgres://db1.example/prod")
     assert (plain.user, plain.port, plain.password, plain.masked) == (None, None, None, "postgres://db1.example/prod")
