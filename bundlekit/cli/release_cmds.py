@@ -152,7 +152,7 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
     echo(f"  deployable to: {', '.join(info['open']) or 'none until a phase above passes'}")
 
 
-def _waiver_text(w: dict[str, Any], now: int) -> str:
+def _waiver_text(w: dict[str, Any], now: clock.EpochSeconds) -> str:
     """One waiver for people: phase, which releases, reason, who and when."""
     which = "every release" if w["release"] == "*" else w["release"]
     by = f" by {w['author']}" if w.get("author") else ""

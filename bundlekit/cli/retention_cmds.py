@@ -150,7 +150,7 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, quiet: bool, as_js
         emit_json({**(plan.to_dict() if result is None else _outcome(plan, result)), "dry_run": dry_run})
 
 
-def after_deploy(zone: Zone, *, now: int, environment: str,
+def after_deploy(zone: Zone, *, now: clock.EpochSeconds, environment: str,
                  max_parallel: int = DEFAULT_MAX_PARALLEL) -> dict[str, Any] | None:
     """Prune after a successful deployment when the zone's policy asks for it: the store, and the
     targets of the environment just deployed (each asked through its runner); returns what was

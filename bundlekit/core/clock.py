@@ -54,7 +54,7 @@ def utc_text(when: float) -> str:
         return f"second {when} (out of range)"
 
 
-def relative_age(then: float, now: float) -> str:
+def relative_age(then: float, now: EpochSeconds) -> str:
     """``"just now"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``, ``"4mo ago"``; a time ahead of
     ``now`` (zones' clocks differ, or an expiry) reads ``"in 3h"`` rather than a negative age."""
     delta = now - then
@@ -78,7 +78,7 @@ def _span(seconds: float) -> str:
     return f"{round(seconds / (86400 * 30))}mo"
 
 
-def when_text(when: float, now: float) -> str:
+def when_text(when: float, now: EpochSeconds) -> str:
     """How people read a time in bundlekit's output: ``2026-11-26 14:03:07Z (3h ago)``.
 
     Every time a command prints for a person goes through this (never raw Unix seconds);

@@ -216,7 +216,7 @@ def resolve_recorded(zone: Zone, row: dict[str, Any]) -> Context:
     return Context(Release(project, release, source), row["environment"], row["tenant"], tuple(waivers), ())
 
 
-def _interrupted_outcome(row: dict[str, Any], now: float) -> tuple[DeploymentRecord, dict[str, Any]]:
+def _interrupted_outcome(row: dict[str, Any], when: clock.Timestamp) -> tuple[DeploymentRecord, dict[str, Any]]:
     """The record of a deployment whose process died: ``Failed`` for the receipt, one run (the step and
     target it reached, else :data:`INTERRUPTED_STEP`) saying so; and what the stored record adds."""
     reached = (row["record"] or {}).get("reached") or None
@@ -231,7 +231,7 @@ def _interrupted_outcome(row: dict[str, Any], now: float) -> tuple[DeploymentRec
         step, target, at = INTERRUPTED_STEP, None, started
         reason = ("interrupted: the process running this deployment ended (killed or crashed) before its first step "
                   "started; no step ran. Deploy again")
-    ended = max(float(now), at)
+    ended = max(float(when), at)
     run = StepRun(step, target, "Failed", at, ended, None, "", (), reason)
     outcome = DeploymentRecord(row["id"], row["project_slug"], row["release"], row["environment"], "Failed",
                                started, ended, (run,))

@@ -246,9 +246,9 @@ class _Sent:
     """A job's progress, told to the zone: ``started`` when the archive starts to go (connecting
     and starting the runner are over), then the bytes sent every 4 MiB or second, then the rest."""
 
-    def __init__(self, report: Callable[[dict[str, Any]], None], now: Callable[[], float]) -> None:
-        self.report, self.now = report, now
-        self.pending, self.last = 0, now()
+    def __init__(self, report: Callable[[dict[str, Any]], None], clock: Callable[[], float]) -> None:
+        self.report, self.now = report, clock
+        self.pending, self.last = 0, clock()
 
     def begin(self, label: str, total: int | None) -> None:
         self.report({"started": True})

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.chunks import ChunkListStore
 from bundlekit.zone.home import Zone
 
@@ -36,7 +37,7 @@ def _plain_dir(path: Path) -> bool:
 
 
 def plan_chunk_lists(zone: Zone, *, kept_digests: set[str], held: dict[str, tuple[str, str, str]],
-                     releases: list[dict[str, Any]], now: float, leftover_age: float) -> list[dict[str, Any]]:
+                     releases: list[dict[str, Any]], now: EpochSeconds, leftover_age: float) -> list[dict[str, Any]]:
     """The chunk lists (and leftovers) of ``zone`` that prune removes, each as ``{what, path,
     size, reason, digest}``. ``kept_digests``: the bytes of the releases retention keeps;
     ``held``: sha256 -> (id, version, zone id) other zones reported holding; ``releases``: the

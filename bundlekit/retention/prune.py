@@ -126,7 +126,7 @@ def _plain_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
 
-def _old(path: Path, now: float) -> bool:
+def _old(path: Path, now: EpochSeconds) -> bool:
     try:
         return now - path.stat().st_mtime >= LEFTOVER_AGE
     except OSError:
@@ -196,7 +196,7 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
 
 
 def _plan_store(zone: Zone, plan: PrunePlan, uses: Uses, releases: list[dict[str, Any]],
-                records: list[dict[str, Any]], now: float) -> None:
+                records: list[dict[str, Any]], now: EpochSeconds) -> None:
     store = zone.store
     candidates = [(rec["id"], rec["version"], rec["sha256"]) for rec in records]
     seen = {(rec["id"].lower(), rec["version"].lower()) for rec in records}
@@ -231,7 +231,7 @@ def _plan_store(zone: Zone, plan: PrunePlan, uses: Uses, releases: list[dict[str
                                                  "import)", digest=f.name))
 
 
-def _plan_staging(zone: Zone, plan: PrunePlan, now: float) -> None:
+def _plan_staging(zone: Zone, plan: PrunePlan, now: EpochSeconds) -> None:
     for folder, why in stale_staging(zone.store, now):
         plan.removals.append(Removal("staging", folder.name, str(folder), tree_size(folder), why))
 

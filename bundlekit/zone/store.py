@@ -302,7 +302,7 @@ class Staging:
             pass
 
 
-def stale_staging(store: PackageStore, now: float) -> list[tuple[Path, str]]:
+def stale_staging(store: PackageStore, now: clock.EpochSeconds) -> list[tuple[Path, str]]:
     """The staging folders of ``store`` that interrupted imports left, each with why, sorted:
     folders of processes of this host that are gone, folders of other hosts untouched for
     :data:`STALE_STAGING` seconds before ``now``, and folders named by an older bundlekit

@@ -79,3 +79,30 @@ def test_the_wall_clock_is_read_only_through_core_clock_or_an_injected_clock() -
            if p.name != "clock.py" and p.relative_to(ROOT).parts[0] != "runtime"
            and any(call in p.read_text("utf-8") for call in calls)]
     assert own == [], f"read the time through bundlekit.core.clock or an injected Clock: {own}"
+
+
+#: Where "now" is not EpochSeconds, and why (decision 122): the substitution engine and the step
+#: runner evaluate Octopus's date filters, which need an aware datetime; the deploy request
+#: carries the one the zone made with ``clock.to_datetime(now)`` for them.
+DATETIME_NOW = ("substitution/", "runtime/", "deploy/model.py")
+
+
+def test_every_now_is_epoch_seconds() -> None:
+    # One type for "now" (decision 122): a parameter or field named ``now`` is annotated
+    # ``EpochSeconds`` (measured moments are a ``Timestamp`` under another name, clocks a ``Clock``).
+    loose = []
+    for p in sorted(ROOT.rglob("*.py")):
+        rel = str(p.relative_to(ROOT))
+        if rel.startswith(DATETIME_NOW):
+            continue
+        for node in ast.walk(ast.parse(p.read_text("utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                found = [(a.lineno, a.annotation) for a in args if a.arg == "now"]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "now":
+                found = [(node.lineno, node.annotation)]
+            else:
+                continue
+            loose += [f"{rel}:{line} now: {ast.unparse(ann) if ann is not None else '(none)'}"
+                      for line, ann in found if ann is None or "EpochSeconds" not in ast.unparse(ann)]
+    assert loose == [], f"annotate now as EpochSeconds (bundlekit.core.clock): {loose}"
