@@ -9,6 +9,11 @@ substitute: it runs files in one order, in one process.
     .venv/bin/python scripts/check_isolation.py -j 2            # two files at a time
     .venv/bin/python scripts/check_isolation.py tests/e2e       # only the files under a folder
     .venv/bin/python scripts/check_isolation.py --json          # one JSON document on stdout
+    nice -n 19 .venv/bin/python scripts/check_isolation.py --risky-first -x   # likeliest failures first
+
+`--risky-first` runs first the files most likely to lean on another file: those under
+tests/e2e and tests/fleet and those with a module- or session-scoped fixture; `-x` stops each
+file at its first failure (passed on to pytest).
 
 Each file runs in its own `python -m pytest FILE -q -p no:cacheprovider` process (no xdist,
 no cache between runs). Exit status 0 when every file passed, 1 otherwise; the failures are
@@ -54,12 +59,27 @@ def test_files(paths: list[str]) -> list[Path]:
     return sorted(found)
 
 
-def run_alone(path: Path, timeout: float) -> Outcome:
+RISKY_FOLDERS = ("tests/e2e/", "tests/fleet/", "tests/refusals/")
+
+
+def risk(path: Path) -> int:
+    """0 for the files likeliest to depend on another file's run, 1 for shared worlds, 2 otherwise."""
+    rel = str(path.relative_to(ROOT))
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if 'scope="module"' in text or 'scope="session"' in text or "scope='module'" in text:
+        return 0
+    if rel.startswith(RISKY_FOLDERS) or "world" in text:
+        return 1
+    return 2
+
+
+def run_alone(path: Path, timeout: float, stop_first: bool = False) -> Outcome:
     rel = str(path.relative_to(ROOT))
     started = time.monotonic()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
-        r = subprocess.run([sys.executable, "-m", "pytest", rel, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        r = subprocess.run([sys.executable, "-m", "pytest", rel, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+                           + (["-x"] if stop_first else []),
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         code, out = r.returncode, r.stdout + r.stderr
     except subprocess.TimeoutExpired as exc:
@@ -77,15 +97,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1, help="files run at the same time (default 1)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one file may take (default 900)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    parser.add_argument("-x", dest="stop_first", action="store_true", help="stop each file at its first failure")
+    parser.add_argument("--risky-first", action="store_true",
+                        help="run first the files likeliest to depend on others (shared worlds, e2e, fleet)")
     args = parser.parse_args(argv)
     files = test_files(args.paths)
+    if args.risky_first:
+        files.sort(key=lambda p: (risk(p), str(p)))
     if not files:
         print("no test files found", file=sys.stderr)
         return 2
     started = time.monotonic()
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for outcome in pool.map(lambda p: run_alone(p, args.timeout), files):
+        for outcome in pool.map(lambda p: run_alone(p, args.timeout, args.stop_first), files):
             outcomes.append(outcome)
             if not args.json:
                 mark = "ok  " if outcome.passed else "FAIL"
