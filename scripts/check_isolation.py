@@ -48,15 +48,13 @@ class Outcome:
         return self.exit_code == 0
 
 
-def test_files(paths: list[str]) -> list[Path]:
+def test_files(paths: list[str], keep_order: bool = False) -> list[Path]:
     roots = [ROOT / p for p in paths] if paths else [ROOT / "tests"]
-    found: set[Path] = set()
+    found: dict[Path, None] = {}
     for root in roots:
-        if root.is_file():
-            found.add(root)
-        else:
-            found.update(root.rglob("test_*.py"))
-    return sorted(found)
+        for path in [root] if root.is_file() else sorted(root.rglob("test_*.py")):
+            found.setdefault(path, None)
+    return list(found) if keep_order else sorted(found)
 
 
 RISKY_FOLDERS = ("tests/e2e/", "tests/fleet/", "tests/refusals/")
@@ -100,8 +98,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("-x", dest="stop_first", action="store_true", help="stop each file at its first failure")
     parser.add_argument("--risky-first", action="store_true",
                         help="run first the files likeliest to depend on others (shared worlds, e2e, fleet)")
+    parser.add_argument("--keep-order", action="store_true", help="run the files in the order given")
     args = parser.parse_args(argv)
-    files = test_files(args.paths)
+    files = test_files(args.paths, args.keep_order)
     if args.risky_first:
         files.sort(key=lambda p: (risk(p), str(p)))
     if not files:
@@ -115,6 +114,8 @@ def main(argv: list[str]) -> int:
             if not args.json:
                 mark = "ok  " if outcome.passed else "FAIL"
                 print(f"{mark} {outcome.file:<52} {outcome.seconds:7.1f}s  {outcome.summary}", flush=True)
+                if not outcome.passed:  # at once: a long run may be stopped before its end
+                    print("    " + outcome.tail.replace("\n", "\n    "), flush=True)
     failed = [o for o in outcomes if not o.passed]
     total = round(time.monotonic() - started, 1)
     if args.json:
@@ -122,7 +123,7 @@ def main(argv: list[str]) -> int:
                           "outcomes": [asdict(o) | {"passed": o.passed} for o in outcomes]}, indent=2))
     else:
         for o in failed:
-            print(f"\n--- {o.file} (exit {o.exit_code}) ---\n{o.tail}")
+            print(f"\n--- {o.file} (exit {o.exit_code})")
         print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} test files pass alone ({total:.0f} s)")
     return 1 if failed else 0
 
