@@ -68,6 +68,9 @@ __all__ = [
     "component_problem",
     "path_problem",
     "file_name_problem",
+    "tree_path_problem",
+    "work_folder_problem",
+    "MAX_TREE_PATH_LENGTH",
     "normalise_path",
     "check_name",
     "check_label",
@@ -89,6 +92,8 @@ MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 1024
 #: Most components in a relative path (bounds recursion-free walks and folder depth alike).
 MAX_DEPTH = 64
+#: Characters in a path inside a zone's home, as a backup names it (:func:`tree_path_problem`).
+MAX_TREE_PATH_LENGTH = 4096
 
 #: One line for messages: what a valid name looks like.
 NAME_RULE = (f"use 1-{MAX_NAME_LENGTH} letters, digits, '.', '_', '-', '+' or '@', starting with a letter or "
@@ -276,6 +281,47 @@ def file_name_problem(value: object, *, hidden: bool = True) -> Optional[str]:
         return "contains '/' (a file name, not a path)"
     if not hidden and value.startswith("."):
         return "starts with '.' (a hidden file)"
+    return None
+
+
+def tree_path_problem(value: object) -> Optional[str]:
+    """Why ``value`` is not a path a zone backup may name inside the home it restores, or None.
+
+    Weaker than :func:`path_problem` on purpose (spec/backup.md): a backup holds whatever files
+    the home held on the machine that made it and is restored on such a machine, so Windows
+    rules do not apply. It only has to stay inside the folder: relative, ``/``-separated, no
+    empty, ``.`` or ``..`` component, no NUL or backslash, at most :data:`MAX_DEPTH`
+    components and :data:`MAX_TREE_PATH_LENGTH` characters.
+    """
+    if not isinstance(value, str):
+        return "is not text"
+    if not value:
+        return "is empty"
+    if len(value) > MAX_TREE_PATH_LENGTH:
+        return f"is longer than {MAX_TREE_PATH_LENGTH} characters"
+    if "\0" in value or "\\" in value:
+        return "contains NUL or a backslash"
+    parts = value.split("/")
+    if len(parts) > MAX_DEPTH:
+        return f"is nested {len(parts)} levels, more than {MAX_DEPTH} folders deep"
+    if any(part in ("", ".", "..") for part in parts):
+        return "is absolute, or has an empty, '.' or '..' component"
+    return None
+
+
+def work_folder_problem(value: object) -> Optional[str]:
+    """Why ``value`` is not a target's work folder, or None: an absolute path on the target
+    (or ``~/...``, the target user's home) of at most :data:`MAX_PATH_BYTES` characters, on one
+    line, without NUL and without a ``..`` component. It names a folder on a machine the zone
+    operator chose, not a name a bundle carries, so the rules of relative paths do not apply."""
+    if not isinstance(value, str):
+        return "is not text"
+    if not (value.startswith("/") or value.startswith("~/")):
+        return "is not an absolute path (or ~/FOLDER on the target)"
+    if "\0" in value or "\n" in value or len(value) > MAX_PATH_BYTES:
+        return f"contains NUL or a line break, or is longer than {MAX_PATH_BYTES} characters"
+    if ".." in value.split("/"):
+        return "has a '..' component"
     return None
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bundlekit.core.names import work_folder_problem
 from bundlekit.errors import DeployError, UsageError
 
 __all__ = ["Target", "LocalFolderTarget", "SshTarget", "Isolation", "ISOLATION_MODES", "DEFAULT_WORK_DIR",
@@ -198,7 +199,6 @@ def _ipv6_ok(host: str) -> bool:
 
 def check_work_dir(name: str, work_dir: object) -> None:
     """A target's work folder must be absolute (or ``~/...``, the target user's home) and plain."""
-    if (not isinstance(work_dir, str) or not (work_dir.startswith("/") or work_dir.startswith("~/"))
-            or "\0" in work_dir or "\n" in work_dir or "/../" in f"{work_dir}/" or len(work_dir) > 1024):
+    if work_folder_problem(work_dir) is not None:
         raise UsageError(f"target {name!r}: work folder {work_dir!r} must be an absolute path (or ~/FOLDER on "
                          "the target) without '..'.", code="invalid_target_address")

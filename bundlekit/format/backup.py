@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bundlekit.core.names import quoted, tree_path_problem
 from bundlekit.errors import BundleError, FormatError, InputError, VerificationError
 from bundlekit.format.crypto import b64, unb64
 from bundlekit.format.passphrase import Kdf, derive
@@ -49,7 +50,6 @@ CHUNK = 65536
 _TAG = 16
 MAX_HEADER = 4096
 MAX_RECORD = 65536
-MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +116,10 @@ def _nonce(index: int, last: bool) -> bytes:
 
 
 def check_path(path: str, where: str) -> None:
-    """Refuse a record path that could leave the folder it is restored into (``backup_corrupt``)."""
-    parts = path.split("/")
-    if (not path or len(path) > 4096 or "\0" in path or "\\" in path or len(parts) > MAX_DEPTH
-            or any(p in ("", ".", "..") for p in parts)):
-        raise VerificationError(f"{where}: a record names the unsafe path {path!r}; the backup was not written by "
+    """Refuse a record path that could leave the folder it is restored into (``backup_corrupt``),
+    by the one rule for such paths (:func:`bundlekit.core.names.tree_path_problem`)."""
+    if tree_path_problem(path) is not None:
+        raise VerificationError(f"{where}: a record names the unsafe path {quoted(path)}; the backup was not written by "
                                 "bundlekit or was altered. Nothing was restored", code="backup_corrupt")
 
 

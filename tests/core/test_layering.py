@@ -106,3 +106,19 @@ def test_every_now_is_epoch_seconds() -> None:
             loose += [f"{rel}:{line} now: {ast.unparse(ann) if ann is not None else '(none)'}"
                       for line, ann in found if ann is None or "EpochSeconds" not in ast.unparse(ann)]
     assert loose == [], f"annotate now as EpochSeconds (bundlekit.core.clock): {loose}"
+
+
+def test_path_rules_have_one_home() -> None:
+    # Decision 120: every rule for a path that comes from outside is in core/names.py. A module that
+    # compares a component with ".." (or looks for "/../") is writing a rule of its own; core/tree.py
+    # opens ".." to walk back up a tree it descended, which checks nothing.
+    own = []
+    for p in sorted(ROOT.rglob("*.py")):
+        rel = str(p.relative_to(ROOT))
+        if rel in ("core/names.py", "core/tree.py"):
+            continue
+        tree = ast.parse(p.read_text("utf-8"))
+        text = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}  # "{a}..{b}"
+        own += [f"{rel}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in text
+                and isinstance(n.value, str) and n.value.strip("/") == ".."]
+    assert own == [], f"check paths with bundlekit.core.names instead: {own}"

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from bundlekit.core.names import (
     LABEL_RULE, MAX_DEPTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, MAX_PATH_BYTES, NAME_RULE, SCHEMA_FORMATS, VERSION_RULE,
     check_file_name, check_label, check_name, check_path, check_version, collisions, component_problem,
-    file_name_problem, fold, label_problem, name_problem, path_problem, version_problem,
+    file_name_problem, fold, label_problem, name_problem, path_problem, tree_path_problem, version_problem,
+    work_folder_problem,
 )
 from bundlekit.errors import DeployError, FormatError, InputError, UsageError
 from tests.conftest import raises_code
@@ -314,3 +315,34 @@ def test_the_schema_formats_are_these_rules_and_no_others() -> None:
     assert {fmt: rule for fmt, (_, rule) in SCHEMA_FORMATS.items()} == {
         "bundlekit-name": NAME_RULE, "bundlekit-label": LABEL_RULE, "bundlekit-version": VERSION_RULE}
     assert [problem for problem, _ in SCHEMA_FORMATS.values()] == [name_problem, label_problem, version_problem]
+
+
+# -- paths inside a zone's home (backups) and a target's work folder --------------------------------
+
+@pytest.mark.parametrize("path", ["zone.json", "keys/signing.key", "outbox/a:b", "packages/sha256/ab/cd" + "e" * 60,
+                                  "notes/CON", "x/trailing. ", "/".join(["d"] * 64), "a" * 4096])
+def test_a_backup_may_name_any_path_inside_the_home_windows_rules_aside(path: str) -> None:
+    assert tree_path_problem(path) is None
+
+
+@pytest.mark.parametrize("path, words", [
+    ("", "empty"), ("/etc/passwd", "absolute"), ("a/../../etc", "'..'"), ("..", "'..'"), ("a//b", "empty"),
+    ("./a", "'.'"), ("a/", "empty"), ("a\0b", "NUL"), ("a\\..\\b", "backslash"), ("/".join(["d"] * 65), "65 levels"),
+    ("a" * 4097, "longer than 4096"), (None, "not text")])
+def test_a_backup_path_that_could_leave_the_home_is_refused(path: object, words: str) -> None:
+    problem = tree_path_problem(path)
+    assert problem is not None and words in problem, problem
+
+
+@pytest.mark.parametrize("folder", ["/srv/bundlekit", "~/bundlekit", "/srv/a b/..x", "/"])
+def test_a_work_folder_is_an_absolute_path_on_the_target(folder: str) -> None:
+    assert work_folder_problem(folder) is None
+
+
+@pytest.mark.parametrize("folder, words", [
+    ("relative/dir", "absolute"), ("~root/x", "absolute"), ("/srv/../etc", "'..'"), ("/srv/..", "'..'"),
+    ("~/..", "'..'"), ("/srv/a\nb", "line break"), ("/srv/\0", "NUL"), ("/" + "a" * 1024, "longer"),
+    (7, "not text")])
+def test_a_work_folder_that_is_relative_climbs_or_spans_lines_is_refused(folder: object, words: str) -> None:
+    problem = work_folder_problem(folder)
+    assert problem is not None and words in problem, problem
