@@ -52,6 +52,15 @@ def timed(body: str) -> str:
     return f'echo "began $(date +%s.%N)"\n{body}\necho "ended $(date +%s.%N)"'
 
 
+def barrier(folder: Path, count: int) -> str:
+    """Bash: this target arrives in ``folder``, then waits until ``count`` targets have arrived, so
+    that ``count`` runs are provably running at one moment however slow the machine is (no sleep
+    standing in for "long enough"). The wait ends after 60 s all the same (a hang guard): an engine
+    that ran fewer at once then shows a smaller overlap, and the test fails."""
+    return (f'touch "{folder}/#{{Octopus.Machine.Name}}"\n'
+            f'for i in $(seq 1200); do [ "$(ls "{folder}" | wc -l)" -ge {count} ] && break; sleep 0.05; done')
+
+
 def span(run: StepRun) -> tuple[float, float]:
     """When a :func:`timed` step's script started and ended on its target (all targets share this clock)."""
     began = re.search(r"^began (\d+\.\d+)$", run.log, re.M)
@@ -72,9 +81,11 @@ def overlap(runs: list[StepRun]) -> int:
 
 
 def test_a_step_runs_on_twelve_ssh_targets_at_once_bounded_by_max_parallel(servers: list[SshServer],
-                                                                            client_key: asyncssh.SSHKey) -> None:
+                                                                            client_key: asyncssh.SSHKey,
+                                                                            tmp_path: Path) -> None:
     targets = tuple(ssh_target(s) for s in servers)
-    request = request_for([script("Work", timed("sleep 1; echo done on #{Octopus.Machine.Name} as $(id -un)"))],
+    work = barrier(tmp_path, 4) + "\necho done on #{Octopus.Machine.Name} as $(id -un)"
+    request = request_for([script("Work", timed(work))],
                           targets=targets, deployment_id="deployments-11")
     record = run(request, client_key, max_parallel=4)
     assert record.state == "Success" and len(record.runs) == 12
@@ -85,9 +96,10 @@ def test_a_step_runs_on_twelve_ssh_targets_at_once_bounded_by_max_parallel(serve
 
 
 def test_rolling_window_size_limits_how_many_targets_run_a_step_at_once(servers: list[SshServer],
-                                                                        client_key: asyncssh.SSHKey) -> None:
+                                                                        client_key: asyncssh.SSHKey,
+                                                                        tmp_path: Path) -> None:
     targets = tuple(ssh_target(s) for s in servers[:6])
-    request = request_for([script("Roll", timed("sleep 1"), window_size=2), script("After", timed("true"))],
+    request = request_for([script("Roll", timed(barrier(tmp_path, 2)), window_size=2), script("After", timed("true"))],
                           targets=targets, deployment_id="deployments-12")
     record = run(request, client_key, max_parallel=10)
     roll = [r for r in record.runs if r.step == "Roll"]
@@ -98,13 +110,20 @@ def test_rolling_window_size_limits_how_many_targets_run_a_step_at_once(servers:
 
 
 def test_a_failure_on_one_target_lets_the_running_ones_finish_and_starts_no_other(
-        servers: list[SshServer], client_key: asyncssh.SSHKey) -> None:
+        servers: list[SshServer], client_key: asyncssh.SSHKey, tmp_path: Path) -> None:
     targets = tuple(ssh_target(s) for s in servers[:5])
     first = servers[0].name
-    request = request_for([script("Roll", f"if [ #{{Octopus.Machine.Name}} = {first} ]; then exit 3; fi\nsleep 1\n"
+    failed = tmp_path / "first-failed"  # the second target is still running when the first fails
+    request = request_for([script("Roll", f"if [ #{{Octopus.Machine.Name}} = {first} ]; then exit 3; fi\n"
+                                          f'for i in $(seq 1200); do [ -e "{failed}" ] && break; sleep 0.05; done\n'
                                           "echo rolled on #{Octopus.Machine.Name}", window_size=2),
                            script("After", "echo never")], targets=targets, deployment_id="deployments-20")
-    record = run(request, client_key)
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "run_finished" and event["target"] == first:
+            failed.touch()
+
+    record = run(request, client_key, on_event=on_event)
     roll = [r for r in record.runs if r.step == "Roll"]
     assert [(r.target, r.state) for r in roll] == [(first, "Failed"), (servers[1].name, "Success")] + [
         (s.name, "Skipped") for s in servers[2:5]]
@@ -161,26 +180,31 @@ def test_a_sensitive_value_is_masked_and_never_on_disk_argv_or_environ_of_the_ta
     server = servers[2]
     target = ssh_target(server)
     marker = server.folder / "step-is-running"
+    looked = server.folder / "looked"  # the step runs until the watcher has looked
     request = request_for([script("Use secret", f"echo pw=#{{Db.Password}} $(get_octopusvariable Db.Password)\n"
-                                                f"touch {marker}; sleep 3\n")],
+                                                f"touch {marker}\n"
+                                                f"for i in $(seq 2400); do [ -e {looked} ] && break; sleep 0.05; done\n"
+                                                f"[ -e {looked} ] && echo watched while running\n")],
                           [var("Db.Password", SECRET, True)], targets=(target,), deployment_id="deployments-14")
     seen: dict[str, list[str]] = {}
 
     def watch() -> None:
-        deadline = time.monotonic() + 20
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        seen["files"] = secret_anywhere(server.folder)
-        seen["processes"] = secret_in_processes()
-        seen["ps"] = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                                                      text=True).stdout.splitlines() if SECRET in line]
+        try:
+            wait_for(marker, 120)  # a hang guard: the step waits for this watcher, not for a clock
+            seen["files"] = secret_anywhere(server.folder)
+            seen["processes"] = secret_in_processes()
+            seen["ps"] = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                                          text=True).stdout.splitlines() if SECRET in line]
+        finally:
+            looked.touch()
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     record = run(request, client_key)
     watcher.join()
     assert record.state == "Success" and "pw=******** ********" in record.runs[0].log
-    assert marker.exists() and seen == {"files": [], "processes": [], "ps": []}  # during the step
+    assert "watched while running" in record.runs[0].log  # the look below was made during the step
+    assert marker.exists() and seen == {"files": [], "processes": [], "ps": []}
     assert secret_anywhere(server.folder) == []  # and after it
 
 
