@@ -4,7 +4,6 @@ mismatch (never "unreachable"), and a scan prints every key a host offers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncssh
 import pytest
