@@ -171,8 +171,12 @@ def _order_log(tmp_path: Path) -> Path:
 
 
 def _slow_release(release_dir: Path, log: Path) -> Path:
+    """A release whose db step logs its start, then runs until the test creates ``go`` beside the
+    log (60 s at most, a hang guard), then logs its end: it is still running while the test looks."""
+    gate = log.parent / "go"
     return edit_release(release_dir, 'echo "migrating database',
-                        f'echo "start $$" >> {log}; sleep 1.5; echo "end $$" >> {log}\necho "migrating database')
+                        f'echo "start $$" >> {log}; for i in $(seq 1200); do [ -e {gate} ] && break; sleep 0.05; '
+                        f'done; echo "end $$" >> {log}\necho "migrating database')
 
 
 def _deployable(c: Cluster, tmp_path: Path, release: Path) -> None:
@@ -187,10 +191,17 @@ def test_two_nodes_deploying_one_project_to_one_environment_run_one_at_a_time(cl
     log = _order_log(tmp_path)
     _deployable(cluster, tmp_path, _slow_release(release_dir, log))
     waited: list[str] = []
-    results = _both(lambda: deploy(cluster.a, "acme-web", "1.4.0", "Production", now=time.time(), wait=60),
+
+    def queued(what: str) -> None:  # the node that did not get the slot waits: now let the other finish
+        waited.append(what)
+        (log.parent / "go").touch()
+
+    results = _both(lambda: deploy(cluster.a, "acme-web", "1.4.0", "Production", now=time.time(), wait=60,
+                                   on_wait=queued),
                     lambda: deploy(cluster.b, "acme-web", "1.4.0", "Production", now=time.time(), wait=60,
-                                   on_wait=waited.append))
+                                   on_wait=queued))
     assert [r.record.state for r in results] == ["Success", "Success"], results
+    assert len(waited) == 1, waited  # one node queued behind the other's running step
     assert sorted(r.record.deployment_id for r in results) == ["Deployments-1", "Deployments-2"]
     events = [line.split()[0] for line in log.read_text().splitlines()]
     assert events == ["start", "end", "start", "end"]  # never two at once
@@ -235,13 +246,18 @@ def test_a_node_killed_mid_deployment_does_not_block_the_next_one(cluster: Clust
                              "Production", "--home", str(cluster.a.home)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a hang guard, not a measured time
         while not (log.exists() and "start" in log.read_text()) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the deployment ended before its step started"
             time.sleep(0.05)
         assert log.exists(), "the deployment never started"
-        os.killpg(proc.pid, signal.SIGKILL)  # node a dies with its deployment half done
     finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # node a dies with its deployment half done
+        except ProcessLookupError:
+            pass
         proc.wait(30)
+    (log.parent / "go").touch()  # node b's run of the step need not wait
     # The server frees the dead node's claim once it has seen the connection end: queue briefly.
     out = deploy(cluster.b, "acme-web", "1.4.0", "Production", now=time.time(), wait=30)
     assert out.record is not None and out.record.state == "Success" and out.record.deployment_id == "Deployments-2"
