@@ -257,3 +257,12 @@ def test_long_module_allowances_are_still_needed() -> None:
     for module, reason in LONG_MODULES.items():
         path = next(p for m, p, _ in MODULES if m == module)
         assert reason and len(path.read_text("utf-8").splitlines()) > MAX_LINES, module
+
+
+def test_the_cli_opens_no_transaction() -> None:
+    # The CLI parses, calls and prints (issue 18): a state change is one function of a lower layer
+    # that owns its transaction, never a transaction the command line opens around repository calls.
+    found = [f"{module}:{node.lineno}" for module, _, tree in MODULES if _package(module) == "cli"
+             for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and node.func.attr == "transaction"]
+    assert not found, f"move the transaction into the zone or a workflow: {found}"

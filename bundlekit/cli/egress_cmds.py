@@ -80,8 +80,7 @@ def egress_set(policy_file: str, home: str | None, as_json: bool) -> None:
     policy = parse_policy(text, where)
     with open_home(home) as z:
         now = clock.now()
-        with z.db.transaction() as tx:
-            zone_egress.set_policy(tx, policy, now)
+        zone_egress.set_policy(z.db, policy, now)
     if as_json:
         emit_json(_shown(policy.to_dict(), int(now)))
     else:

@@ -74,13 +74,8 @@ def retention_set(keep_releases: int | None, keep_days: int | None, keep_all: bo
     with open_home(home) as z:
         if environment:  # the zone's spelling; a typo of a known name is refused (decision 394)
             environment = resolve_environment(z.db, environment, new=new)
-        old = state.policies(z.db).get(environment.lower(), state.Policy(environment))
-        if keep_releases is None and keep_days is None and not keep_all:
-            keep_releases, keep_days = old.keep_releases, old.keep_days  # only --auto-prune changes
-        policy = state.Policy(environment, keep_releases, keep_days,
-                              old.auto_prune if auto_prune is None else auto_prune)
-        with z.db.transaction() as tx:
-            state.set_policy(tx, policy, clock.now())
+        policy = state.change_policy(z.db, environment, keep_releases=keep_releases, keep_days=keep_days,
+                                     keep_all=keep_all, auto_prune=auto_prune, now=clock.now())
     if as_json:
         emit_json(policy.to_dict())
     else:

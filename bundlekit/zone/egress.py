@@ -12,7 +12,7 @@ import json
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.trust.egress import EgressPolicy, parse_policy
-from bundlekit.zone.db import Reader, Writer
+from bundlekit.zone.db import Database, Reader
 
 __all__ = ["get_policy", "set_policy", "policy_set_at"]
 
@@ -39,8 +39,9 @@ def policy_set_at(db: Reader) -> EpochSeconds | None:
     return None if row is None else int(row["value"])
 
 
-def set_policy(tx: Writer, policy: EgressPolicy, now: EpochSeconds) -> None:
-    """Record ``policy`` (already checked) as the zone's egress policy, in ``tx``."""
-    for key, value in ((_KEY, json.dumps(policy.to_dict(), sort_keys=True)), (_AT, str(int(now)))):
-        tx.run("DELETE FROM meta WHERE key = ?", (key,))
-        tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (key, value))
+def set_policy(db: Database, policy: EgressPolicy, now: EpochSeconds) -> None:
+    """Record ``policy`` (already checked) as the zone's egress policy, in one transaction."""
+    with db.transaction() as tx:
+        for key, value in ((_KEY, json.dumps(policy.to_dict(), sort_keys=True)), (_AT, str(int(now)))):
+            tx.run("DELETE FROM meta WHERE key = ?", (key,))
+            tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (key, value))

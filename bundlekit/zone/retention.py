@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.zone.db import Reader, Writer
+from bundlekit.zone.db import Database, Reader, Writer
 
-__all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "set_policy", "releases", "deployments", "packages",
+__all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "set_policy", "change_policy", "releases", "deployments", "packages",
            "delete_packages", "held_elsewhere", "record_prune", "pruned_at", "last_prune"]
 
 #: The claim (``Database.claim``) a prune holds while it removes files: no deployment starts
@@ -71,6 +71,21 @@ def set_policy(tx: Writer, policy: Policy, now: EpochSeconds) -> None:
            "ON CONFLICT(environment) DO UPDATE SET keep_releases = excluded.keep_releases, "
            "keep_days = excluded.keep_days, auto_prune = excluded.auto_prune, updated = excluded.updated",
            (policy.environment, policy.keep_releases, policy.keep_days, int(policy.auto_prune), now))
+
+
+def change_policy(db: Database, environment: str, *, keep_releases: int | None, keep_days: int | None,
+                  keep_all: bool, auto_prune: bool | None, now: EpochSeconds) -> Policy:
+    """Change the policy of ``environment`` (``""``: the zone default) and return it. Without
+    ``keep_releases``, ``keep_days`` or ``keep_all`` the policy keeps what it kept (only
+    ``auto_prune`` changes); ``auto_prune`` None keeps that setting. Read and written in one
+    transaction, so two changes made at once (one of what to keep, one of ``auto_prune``) both hold."""
+    with db.transaction() as tx:
+        old = policies(tx).get(environment.lower(), Policy(environment))
+        if keep_releases is None and keep_days is None and not keep_all:
+            keep_releases, keep_days = old.keep_releases, old.keep_days
+        policy = Policy(environment, keep_releases, keep_days, old.auto_prune if auto_prune is None else auto_prune)
+        set_policy(tx, policy, now)
+    return policy
 
 
 def releases(db: Reader) -> list[dict[str, Any]]:

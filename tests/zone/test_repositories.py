@@ -97,3 +97,18 @@ def test_every_repository_answers_the_same_on_either_engine(any_zones: Zones, re
     assert truststore.zone_names(z.prod.db) == {z.dev.zone_id: "dev"}
     truststore.remove_zone(z.prod, "dev")
     assert truststore.list_zones(z.prod) == []
+
+
+def test_a_retention_change_keeps_what_it_does_not_name_read_and_written_in_one_transaction(zones: Zones) -> None:
+    from bundlekit.zone import retention
+
+    db = zones.prod.db
+    kept = retention.change_policy(db, "", keep_releases=3, keep_days=None, keep_all=False, auto_prune=None, now=1)
+    assert (kept.keep_releases, kept.keep_days, kept.auto_prune) == (3, None, False)
+    auto = retention.change_policy(db, "", keep_releases=None, keep_days=None, keep_all=False, auto_prune=True, now=2)
+    assert (auto.keep_releases, auto.keep_days, auto.auto_prune) == (3, None, True)  # only --auto-prune changed
+    every = retention.change_policy(db, "", keep_releases=None, keep_days=None, keep_all=True, auto_prune=None, now=3)
+    assert every.keeps_all and every.auto_prune
+    staging = retention.change_policy(db, "Staging", keep_releases=None, keep_days=7, keep_all=False, auto_prune=None,
+                                      now=4)
+    assert retention.policies(db) == {"": every, "staging": staging}
