@@ -8,7 +8,10 @@ script, is the way decision 040 matched: one alternation of every string, longes
 the same strings. Both mask the same log (ordinary lines, with every secret and some of its
 forms scattered through it) and must give the same text. Printed: seconds (best of 3), and the
 ratio to the baseline (lower is better). Also the old masker's own case for scale: the raw
-secrets alone, one alternation. These machines are shared: compare within one run, note the load.
+secrets alone, one alternation. Then the worst case for wrapped encodings (decision 670): a log
+that is all base64 wrapped at 76 columns (every line joined to the next and searched), at the
+same size and at twice it: the second ratio shows masking stays linear in the log's size.
+These machines are shared: compare within one run, note the load.
 """
 
 from __future__ import annotations
@@ -71,6 +74,11 @@ def main() -> None:
     print(f"{'one alternation of every form (baseline)':<44} {old_s:>8.3f} {1.0:>11.3f}x")
     print(f"{'prefix tree of every form (bundlekit)':<44} {new_s:>8.3f} {new_s / old_s:>11.3f}x")
     print(f"{'one alternation of the raw secrets (before)':<44} {raw_s:>8.3f} {raw_s / old_s:>11.3f}x")
+    blob = base64.encodebytes(os.urandom(len(log) * 3 // 4)).decode()
+    wrapped_s, _ = _best(lambda: masker.mask(blob))
+    twice_s, _ = _best(lambda: masker.mask(blob + blob))
+    print(f"{'prefix tree, a log of wrapped base64':<44} {wrapped_s:>8.3f} {wrapped_s / old_s:>11.3f}x")
+    print(f"{'the same, twice the size (vs the line above)':<44} {twice_s:>8.3f} {twice_s / wrapped_s:>11.3f}x")
 
 
 if __name__ == "__main__":

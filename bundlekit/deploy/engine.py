@@ -38,7 +38,7 @@ from bundlekit.deploy.targets import Target
 from bundlekit.errors import BundleError, DeployError
 from bundlekit.format.manifest import Step
 from bundlekit.runtime.log import ScriptLog
-from bundlekit.runtime.masking import Masker, encoded_forms
+from bundlekit.runtime.masking import LineMasker, Masker, encoded_forms
 from bundlekit.runtime.service_messages import OutputVariable
 from bundlekit.substitution import VariableDictionary
 
@@ -203,10 +203,13 @@ class _Executor:
         outputs: list[OutputVariable] = []
         timeout = float(step.timeout or self.request.script_timeout)
 
-        def line(text: str) -> None:
-            masked = self.masker.mask(text)
+        def store(masked: str) -> None:
             log.store(masked)
             self.emit({"event": "run_log", "step": step.name, "target": planned.target, "line": masked})
+
+        # A line that may be one line of a wrapped encoding waits for the next one (decision 670).
+        held = LineMasker(self.masker, store)
+        line = held.line
 
         self.fleet.hold(target)
         try:
@@ -241,15 +244,18 @@ class _Executor:
                 [OutputVariable(str(n), self.keys.mask(str(v)), bool(s)) for n, v, s in result.get("outputs") or []],
                 self.masker)
         except BundleError as error:
+            held.flush()
             reason = self.masker.mask(f"{error.message} [{error.code}]")
             if error.code in ("target_connection_lost", "target_timed_out"):
                 await self.fleet.drop(target)
             state = "TimedOut" if error.code == "target_timed_out" else "Failed"
             log.note(f"error: {reason}")
         except OSError as error:
+            held.flush()
             reason = f"cannot read the package to send: {error.strerror}"
             log.note(f"error: {reason}")
         finally:
+            held.flush()
             self.fleet.release(target)
         for output in outputs:
             if output.sensitive:  # before the names are checked: a name may not carry a sibling's value

@@ -17,6 +17,10 @@ Rules (see ``docs/decisions/040-log-masking.md`` and ``550-secrets-masked-in-the
   caught: the README states that limit.
 * Every region covered by any secret is replaced, even when secrets overlap at different
   offsets, so no part of a longer secret survives because a shorter one matched first.
+* An encoding a tool wraps (coreutils ``base64`` at 76 columns, ``xxd -p`` at 60) may split a
+  secret's encoding inside a longer text at any point: runs of base64 (and hex) characters that go
+  on across line breaks are joined and searched as one, and what matches is masked on each line
+  it covers (:func:`_wrapped_spans`); :class:`LineMasker` holds such lines back while a log streams.
 * Key material (:func:`encoded_forms`) is masked in the same encodings, but only in pieces of at
   least :data:`MIN_ENCODED_PIECE` characters (decision 380).
 """
@@ -28,11 +32,11 @@ import json
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, AnyStr, Dict, List
+from typing import Any, AnyStr, Dict, List, Tuple
 
 from bundlekit.core.text import MASK  # what a masked region becomes (the same string Octopus prints)
 
-__all__ = ["Masker", "MIN_SECRET_LENGTH", "encoded_forms", "secret_forms"]
+__all__ = ["LineMasker", "Masker", "MIN_SECRET_LENGTH", "encoded_forms", "secret_forms"]
 
 #: Values shorter than this are not masked (too common to be secret, would shred logs).
 MIN_SECRET_LENGTH = 4
@@ -42,6 +46,16 @@ MIN_ENCODED_PIECE = 16
 #: Where ``base64`` (coreutils) and PEM writers wrap an encoding.
 _WRAP = (64, 76)
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
+#: The characters of base64 and base64url text (padding included); hex is a subset.
+_B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_="
+_B64_SET = frozenset(_B64_CHARS)
+#: A line whose last :data:`MIN_WRAPPED_LINE` characters are base64 characters, followed by a line
+#: that begins with one: where a wrapped encoding may go on. Every tool wraps at a wider column.
+MIN_WRAPPED_LINE = 16
+# Starts with the line break, so the search skips to each one (a literal prefix) before it looks back.
+_WRAP_BREAK = re.compile(r"\n(?:(?<=[A-Za-z0-9+/=_-]{%d}\n)|(?<=[A-Za-z0-9+/=_-]{%d}\r\n))(?=[A-Za-z0-9+/=_-])"
+                         % (MIN_WRAPPED_LINE, MIN_WRAPPED_LINE))
+_RUN = re.compile(r"[A-Za-z0-9+/=_-]*")
 
 
 def _b64_cores(value: bytes, encode: Callable[[bytes], bytes], shortest: int) -> set[str]:
@@ -183,7 +197,7 @@ class Masker:
     are (and their lines), such as the :func:`encoded_forms` of key material.
     """
 
-    __slots__ = ("_secrets", "_pattern", "_bpattern")
+    __slots__ = ("_secrets", "_pattern", "_bpattern", "_longest")
 
     def __init__(self, secrets: Iterable[str] = (), *, forms: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
@@ -211,19 +225,42 @@ class Masker:
         return value in self._secrets
 
     def _rebuild(self) -> None:
+        self._longest = max(map(len, self._secrets), default=0)
         self._pattern = _compile(self._secrets) if self._secrets else None
         # The bytes pattern is built lazily: most callers only mask text.
         self._bpattern = None
 
+    @property
+    def longest(self) -> int:
+        """The length in characters of the longest string masked (0 with none)."""
+        return self._longest
+
     def hides(self, text: str) -> bool:
-        """Whether ``text`` contains any secret in any of its forms (what :meth:`mask` would change)."""
-        return self._pattern is not None and self._pattern.search(text) is not None
+        """Whether ``text`` contains any secret in any of its forms (what :meth:`mask` would change),
+        a wrapped encoding's pieces on several lines included."""
+        if self._pattern is None:
+            return False
+        if self._pattern.search(text) is not None:
+            return True
+        return "\n" in text and bool(_wrapped_spans(text, self._pattern))
 
     def mask(self, text: str) -> str:
-        """Return ``text`` with every secret region replaced by :data:`MASK`."""
-        if self._pattern is None or not self._pattern.search(text):
+        """Return ``text`` with every secret region replaced by :data:`MASK`; a region of a wrapped
+        encoding that runs across line breaks becomes one :data:`MASK` on each line it covers."""
+        if self._pattern is None:
             return text
-        return _mask_regions(text, self._pattern, MASK)
+        if "\n" not in text:
+            if not self._pattern.search(text):
+                return text
+            return _mask_regions(text, self._pattern, MASK)
+        spans = self._regions(text)
+        return _replace(text, spans, MASK) if spans else text
+
+    def _regions(self, text: str) -> List[Tuple[int, int]]:
+        """Every region of ``text`` :meth:`mask` replaces, as ``(start, end)`` offsets (may overlap)."""
+        if self._pattern is None:
+            return []
+        return _spans(text, self._pattern) + _wrapped_spans(text, self._pattern)
 
     def mask_bytes(self, data: bytes) -> bytes:
         """Return ``data`` with the UTF-8 encoding of every secret form replaced by :data:`MASK`."""
@@ -261,3 +298,139 @@ def _mask_regions(text: AnyStr, pattern: re.Pattern[AnyStr], mask: AnyStr) -> An
         found = pattern.search(text, end)
     pieces.append(text[kept_from:])
     return text[:0].join(pieces)
+
+
+def _spans(text: str, pattern: re.Pattern[str]) -> List[Tuple[int, int]]:
+    """The regions :func:`_mask_regions` replaces, as ``(start, end)`` offsets in order."""
+    spans: List[Tuple[int, int]] = []
+    found = pattern.search(text)
+    while found is not None:
+        start, end = found.span()
+        for offset in range(start + 1, end):
+            inner = pattern.match(text, offset)
+            if inner is not None and inner.end() > end:
+                end = inner.end()
+        spans.append((start, end))
+        found = pattern.search(text, end)
+    return spans
+
+
+def _replace(text: str, spans: List[Tuple[int, int]], mask: str) -> str:
+    """``text`` with each union of overlapping ``spans`` replaced by ``mask``."""
+    pieces: List[str] = []
+    kept_from = 0
+    for start, end in sorted(spans):
+        if start < kept_from:  # overlaps the region just masked: grow it
+            if end > kept_from:
+                kept_from = end
+            continue
+        pieces.append(text[kept_from:start])
+        pieces.append(mask)
+        kept_from = end
+    pieces.append(text[kept_from:])
+    return "".join(pieces)
+
+
+def _wrapped_spans(text: str, pattern: re.Pattern[str]) -> List[Tuple[int, int]]:
+    """The regions of ``text`` where ``pattern`` matches a run of base64 characters that goes on
+    across line breaks (a wrapped encoding), one ``(start, end)`` per line the match covers, line
+    breaks left out. Each run is joined without its breaks and searched once: linear in ``text``."""
+    spans: List[Tuple[int, int]] = []
+    size = len(text)
+    position = 0
+    while True:
+        hit = _WRAP_BREAK.search(text, position)
+        if hit is None:
+            return spans
+        brk = hit.start() - (1 if text[hit.start() - 1] == "\r" else 0)
+        line_start = text.rfind("\n", 0, brk) + 1
+        pieces = [(line_start + len(text[line_start:brk].rstrip(_B64_CHARS)), brk)]
+        cursor = hit.end()
+        while True:
+            end = _RUN.match(text, cursor).end()  # type: ignore[union-attr]  # ``*`` always matches
+            pieces.append((cursor, end))
+            following = end + 2 if text.startswith("\r\n", end) else end + 1
+            if end == cursor or following >= size or text[following - 1] != "\n" or text[following] not in _B64_SET:
+                break
+            cursor = following
+        position = end
+        spans.extend(_covered(pieces, _spans("".join(text[a:b] for a, b in pieces), pattern)))
+
+
+def _covered(pieces: List[Tuple[int, int]], found: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """Map regions ``found`` in the join of ``pieces`` (offsets in the text) back onto the text."""
+    spans: List[Tuple[int, int]] = []
+    index, base = 0, 0  # the piece at ``index`` starts at ``base`` in the join
+    for start, end in found:
+        while base + pieces[index][1] - pieces[index][0] <= start:
+            base += pieces[index][1] - pieces[index][0]
+            index += 1
+        at, offset = index, base
+        while offset < end:
+            a, b = pieces[at]
+            spans.append((a + max(start - offset, 0), a + min(end - offset, b - a)))
+            offset += b - a
+            at += 1
+    return [(a, b) for a, b in spans if b > a]
+
+
+class LineMasker:
+    """Mask a log that arrives line by line and hand each line on, masked, to ``emit``.
+
+    A line that ends in a run of :data:`MIN_WRAPPED_LINE` or more base64 characters may be one line
+    of a wrapped encoding whose next line completes a secret's encoding, so it is held back and
+    masked with the lines after it; every other line goes on at once. Past ``limit`` characters
+    held, the older lines go on, masked with enough of the later ones to cover the longest secret
+    form (so at most ``limit`` plus that many characters and a line are held); a region that runs
+    on from them into the lines still held stays masked there. Call :meth:`flush` when the log
+    ends (and before any other line is written to the same log). Lines are never joined or split.
+    """
+
+    __slots__ = ("masker", "emit", "limit", "_held", "_size", "_carried")
+
+    def __init__(self, masker: Masker, emit: Callable[[str], None], limit: int = 1 << 20) -> None:
+        self.masker, self.emit, self.limit = masker, emit, limit
+        self._held: List[str] = []
+        self._size = 0
+        self._carried: List[Tuple[int, int]] = []  # regions already masked in the held lines
+
+    def line(self, text: str) -> None:
+        """Take one line (without its line break)."""
+        self._held.append(text)
+        self._size += len(text) + 1
+        end = text[:-1] if text.endswith("\r") else text
+        if len(end) - len(end.rstrip(_B64_CHARS)) < MIN_WRAPPED_LINE:
+            self.flush()
+        elif self._size > self.limit:
+            keep, kept = len(self._held), 0
+            while keep > 0 and kept <= self.masker.longest:
+                keep -= 1
+                kept += len(self._held[keep]) + 1
+            if keep > 0:
+                self._release(keep)
+
+    def flush(self) -> None:
+        """Mask and hand on every line held back."""
+        if self._held:
+            self._release(len(self._held))
+
+    def _release(self, count: int) -> None:
+        """Hand on the first ``count`` held lines, masked with all the held ones."""
+        block = "\n".join(self._held)
+        spans = sorted(self.masker._regions(block) + self._carried)
+        start, first = 0, 0  # spans before ``first`` end before the current line
+        for line in self._held[:count]:
+            end = start + len(line)
+            while first < len(spans) and spans[first][1] <= start and spans[first][0] < start:
+                first += 1
+            inside = []
+            for a, b in spans[first:]:
+                if a >= end:
+                    break
+                if b > start:
+                    inside.append((max(a, start) - start, min(b, end) - start))
+            self.emit(_replace(line, inside, MASK) if inside else line)
+            start = end + 1
+        self._carried = [(max(a, start) - start, b - start) for a, b in spans if b > start]
+        self._held = self._held[count:]
+        self._size = sum(len(line) + 1 for line in self._held)

@@ -131,3 +131,47 @@ def test_an_output_copying_a_sensitive_value_is_sensitive_everywhere(tmp_path: P
     assert not [form for form in KEY_FORMS if form.encode() in _inflated(receipt.read_bytes())]
     # the control: the plain output travelled in clear, so the search above could find a value
     assert b"SchemaVersion" in _inflated(receipt.read_bytes())
+
+
+#: The review's canary (r12a F1), inside a config blob whose base64 `base64` wraps at 76 columns
+#: right through the canary's encoding.
+CANARY = 'Can"ary é/Xy+Z=9876'
+CONFIG = '{"user":"app","host":"db.internal.example1","pw":"%s","sslmode":"require"}' % CANARY
+
+
+def test_a_secret_in_a_config_blob_that_base64_wraps_is_masked_in_the_log_and_its_output_withheld(
+        tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    _edit(w, 'set_octopusvariable "SchemaVersion" "42"',
+          'set_octopusvariable "SchemaVersion" "42"\n'
+          'cfg=$(printf \'{"user":"app","host":"db.internal.example1","pw":"%s","sslmode":"require"}\' '
+          '\'#{Pay.Secret}\')\n'
+          'printf \'%s\' "$cfg" | base64\n'
+          'set_octopusvariable "ConfigB64" "$(printf \'%s\' "$cfg" | base64)"')
+    with (w.release_dir / "release.toml").open("a") as release:
+        release.write('\n[[variables]]\nname = "Pay.Secret"\nsensitive = true\nplaceholder = true\n')
+    w.cli("import", w.export("1.4.0.bundle"), home=w.prod)
+    for name, value in (("Pay.Secret", CANARY), ("Acme.ApiKey", PROD_KEY)):
+        assert run_cli("variables", "set", "acme-web", name, "--sensitive", home=w.prod,
+                       input=value.encode()).returncode == 0
+    wrapped = base64.encodebytes(CONFIG.encode()).decode().rstrip("\n")
+    first, second = wrapped.split("\n")  # each holds a part of the canary's encoding
+    shown = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.prod)
+    assert shown.returncode == 0, shown.stderr
+    assert "eyJ1c2VyIjoiYXBwIiwiaG9zdCI6ImRiLmludGVybmFsLmV4YW1wbGUxIiwicHciOiJ********" in shown.stderr
+    record = json_of(w.cli("deployments", "show", "Deployments-1", "--json", home=w.prod))
+    outputs = {o["name"]: o for r in record["record"]["runs"] for o in r["outputs"]}
+    assert outputs["ConfigB64"] == {"name": "ConfigB64", "value": "********", "sensitive": True}
+    dry = w.cli("outbox", "pack", "--dry-run", "--json", home=w.prod)
+    assert '"ConfigB64"' in dry and CANARY not in dry
+    receipt = tmp_path / "media" / "r1.bundle"
+    w.cli("outbox", "pack", "-o", receipt, home=w.prod)
+    w.cli("import", receipt, home=w.dev)
+    seen = json_of(w.cli("outputs", "acme-web", "--zone", "prod", "--json", home=w.dev))
+    assert [o["withheld"] for o in seen["outputs"] if o["name"] == "ConfigB64"] == [True]
+    texts = [shown.stdout, shown.stderr, *w.outputs, w.cli("deployments", "show", "Deployments-1", home=w.prod)]
+    assert [t for t in texts if first in t or second in t] == []
+    for home in (w.prod, w.dev):
+        assert [p for p in home.rglob("*") if p.is_file() and (
+            first.encode() in _inflated(p.read_bytes()) or second.encode() in _inflated(p.read_bytes()))] == []
+    assert first.encode() not in _inflated(receipt.read_bytes())

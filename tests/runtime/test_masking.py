@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bundlekit.core.text import MASK
-from bundlekit.runtime.masking import Masker, encoded_forms
+from bundlekit.runtime.masking import LineMasker, Masker, encoded_forms
 
 
 def test_every_occurrence_of_a_secret_is_masked() -> None:
@@ -216,3 +216,93 @@ def test_many_secrets_with_their_encodings_mask_megabytes_completely() -> None:
     assert not any(form in masked for form in shown)
     assert masked.count(MASK) == len(secrets)
     assert masked.startswith(line * 20_000) and masked.endswith(line * 1000)
+
+
+# -- wrapped encodings (decision 670) ---------------------------------------------------------------
+
+#: The canary and the config blob of the review (r12a F1): its base64, wrapped at 76 columns the
+#: way coreutils ``base64`` wraps it, splits the canary's encoding between two lines.
+CANARY = 'Can"ary é/Xy+Z=9876'
+CONFIG = '{"user":"app","host":"db.internal.example1","pw":"%s","sslmode":"require"}' % CANARY
+
+
+def _cores(secret: bytes, encode) -> list[str]:  # type: ignore[no-untyped-def]
+    """The base64 characters that come from ``secret`` alone, at each of the three alignments."""
+    cores = []
+    for shift in range(3):
+        text = encode(b"\0" * shift + secret + b"\0\0").decode()
+        cores.append(text[-(-8 * shift // 6):(8 * shift + 8 * len(secret)) // 6].rstrip("="))
+    return cores
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(text[i:i + width] for i in range(0, len(text), width))
+
+
+def test_a_secret_inside_a_config_blob_that_base64_wraps_at_76_columns_is_masked_on_both_lines() -> None:
+    wrapped = base64.encodebytes(CONFIG.encode()).decode().rstrip("\n")  # what `base64` prints
+    first, second = wrapped.split("\n")
+    assert not any(core in first or core in second for core in _cores(CANARY.encode(), base64.b64encode))
+    assert any(core in first + second for core in _cores(CANARY.encode(), base64.b64encode))  # split by the wrap
+    masker = Masker([CANARY])
+    masked = masker.mask(wrapped)
+    assert masked == f"{first[:first.index('OiJ') + 3]}{MASK}\n{MASK}{second[second.index('iIs'):]}"
+    assert masker.hides(wrapped) and not masker.hides(wrapped.replace("\n", " "))
+
+
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode], ids=["base64", "base64url"])
+@pytest.mark.parametrize("width", [60, 64, 76])
+def test_a_secret_in_a_wrapped_base64_text_is_masked_at_every_offset_and_alignment(encode, width: int) -> None:
+    secret = "Zq9+/x\"y\\z&w=é%k-31337"
+    masker = Masker([secret])
+    cores = _cores(secret.encode(), encode)
+    for offset in range(width + 3):
+        text = _wrap(encode(b"x" * offset + secret.encode() + b" trailing text of the blob").decode(), width)
+        masked = masker.mask(f"begin\n{text}\r\nend")
+        assert masked.count("\n") == text.count("\n") + 2 and masked.startswith("begin\n")
+        joined = masked.replace("\r\n", "").replace("\n", "")
+        assert not any(core in joined for core in cores), (offset, masked)
+        assert masker.hides(text)
+
+
+def test_a_secret_in_hex_that_xxd_wraps_at_60_columns_is_masked_on_every_line() -> None:
+    secret = "PRODONLY-hex-canary-31337"
+    text = _wrap(("a long prefix before it " + secret + " and after").encode().hex(), 60)
+    masked = Masker([secret]).mask(text)
+    assert secret.encode().hex() not in masked.replace("\n", "") and MASK in masked
+    assert masked.count("\n") == text.count("\n")
+
+
+def test_ordinary_lines_next_to_each_other_are_not_joined_into_a_false_match() -> None:
+    masker = Masker(["hunter22"])
+    text = "0123456789abcdef0123 hunt\ner22 is not the secret split by a line break"
+    assert masker.mask(text) == text and not masker.hides(text)
+
+
+def test_a_streamed_log_holds_back_only_lines_that_may_go_on_and_masks_across_them() -> None:
+    wrapped = base64.encodebytes(CONFIG.encode()).decode().rstrip("\n")
+    shown: list[str] = []
+    lines = LineMasker(Masker([CANARY]), shown.append)
+    lines.line("plain line")
+    assert shown == ["plain line"]  # nothing held: on at once
+    first, second = wrapped.split("\n")
+    lines.line(first)
+    assert shown == ["plain line"]  # may be the first line of a wrapped encoding: waits
+    lines.line(second)
+    lines.line("done")
+    assert shown[1:] == Masker([CANARY]).mask(wrapped).split("\n") + ["done"] and MASK in shown[1] + shown[2]
+    lines.line(first)
+    lines.flush()
+    assert shown[-1] == first  # the end of the log lets it go, masked as it is
+
+
+def test_a_streamed_log_past_its_hold_limit_keeps_enough_lines_to_mask_the_longest_form() -> None:
+    secret = "a-long-canary-" + "x" * 200
+    text = _wrap(base64.b64encode(b"y" * 301 + secret.encode() + b"z" * 300).decode(), 64)
+    shown: list[str] = []
+    lines = LineMasker(Masker([secret]), shown.append, limit=200)
+    for line in text.split("\n"):
+        lines.line(line)
+    lines.flush()
+    assert shown == Masker([secret]).mask(text).split("\n")
+    assert not any(core in "".join(shown) for core in _cores(secret.encode(), base64.b64encode))
