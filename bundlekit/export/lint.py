@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.toml import loads_user_toml
 from bundlekit.core.files import read_user_file
 from bundlekit.core.names import path_problem
 from bundlekit.errors import UsageError
@@ -152,7 +153,7 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     raw = read_user_file(release, what=f"release file {release}", limit=MAX_RELEASE_FILE_BYTES)
     try:
         text = raw.decode("utf-8")
-        doc = tomllib.loads(text)
+        doc = loads_user_toml(text)
     except UnicodeDecodeError as err:
         return LintReport(file, (Finding(ERROR, "invalid_toml", f"not UTF-8 text ({err.reason} at byte "
                                          f"{err.start})", file, None, None, None, "save the file as UTF-8"),))

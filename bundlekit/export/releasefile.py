@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.toml import loads_user_toml
 from bundlekit.core.files import read_user_file
 from bundlekit.core.names import normalise_path
 from bundlekit.core.text import MASK
@@ -107,7 +108,7 @@ def load_release(path: Path, *, scan: bool = True) -> ReleaseSpec:
     ``output_refs`` is empty): ``bundlekit lint`` does that scan itself, reporting every problem."""
     raw = read_user_file(path, what=f"release file {path}", limit=MAX_RELEASE_FILE_BYTES)
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        doc = loads_user_toml(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{path}: not valid TOML: {err}", code="invalid_release") from None
     first = next((p for i, v in enumerate(doc.get("variables") if isinstance(doc.get("variables"), list) else [])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from bundlekit.core.toml import loads_user_toml
 from bundlekit.core.files import open_regular
 from bundlekit.errors import UsageError
 from bundlekit.importer.merge import Conflict
@@ -170,7 +171,7 @@ def load_policy(path: str | os.PathLike[str]) -> MergePolicy:
     if len(raw) > MAX_POLICY_BYTES:
         raise _invalid(source, "size", f"larger than {MAX_POLICY_BYTES} bytes; a policy is a few rules")
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = loads_user_toml(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _invalid(source, "encoding", f"not UTF-8 at byte {exc.start}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from bundlekit.core.toml import loads_user_toml
 from bundlekit.core.names import label_problem
 from bundlekit.errors import UsageError
 
@@ -186,7 +187,7 @@ def parse_policy(source: str | Mapping[str, Any], where: str) -> EgressPolicy:
     naming the key and what to do."""
     if isinstance(source, str):
         try:
-            doc: Mapping[str, Any] = tomllib.loads(source)
+            doc: Mapping[str, Any] = loads_user_toml(source)
         except tomllib.TOMLDecodeError as err:
             raise _bad(where, f"not valid TOML ({err})") from None
     else:

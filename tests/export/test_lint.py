@@ -15,6 +15,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bundlekit.export.lint_model import FINDING_CODES
 from bundlekit.package.extract import extract_package
 from tests.conftest import cli_in_process, raises_code, run_cli
@@ -328,3 +330,16 @@ def test_every_problem_is_reported_in_one_run(release_dir: Path) -> None:
     assert (report["errors"], report["warnings"]) == (3, 1)
     assert all(set(f) == {"severity", "code", "message", "file", "path", "line", "column", "suggestion"}
                for f in report["findings"])
+
+
+@pytest.mark.parametrize("text", ["a=" + "[" * 5000 + "]" * 5000 + "\n", "x=" + "{a=" * 3000 + "1" + "}" * 3000 + "\n"],
+                         ids=["arrays-5000-deep", "inline-tables-3000-deep"])
+def test_lint_of_a_release_nested_thousands_deep_is_an_invalid_toml_finding_not_a_traceback(
+        tmp_path: Path, text: str) -> None:
+    release = tmp_path / "deep.toml"
+    release.write_text(text)
+    done = cli_in_process("lint", release, "--json")
+    assert done.returncode == 2, done.stderr
+    [finding] = json.loads(done.stdout)["findings"]
+    assert finding["code"] == "invalid_toml" and finding["file"] == str(release)
+    assert "nested more than 64 levels deep" in finding["message"] and "Traceback" not in done.stderr

@@ -13,6 +13,9 @@ REL = "release.toml"
 # Well-formed key files whose key is 3 bytes, not 32 (the reviewer's example).
 _BAD_KEY = "bundlekit signing key v1\nname: alice\nkey: ed25519:AAAA\n"
 _BAD_PUB = "bundlekit public key v1\nname: alice\nkey: ed25519:AAAA\n"
+# TOML nested past what the parser's stack holds (the review's files, r12a F5).
+_DEEP_ARRAYS = "a=" + "[" * 5000 + "]" * 5000 + "\n"
+_DEEP_TABLES = '[[rule]]\nprojects=["a"]\nx=' + "{a=" * 3000 + "1" + "}" * 3000 + "\n"
 
 
 def _export(ctx: Ctx, release: object, *extra: object) -> Call:
@@ -197,6 +200,19 @@ ROWS = [
     Row("invalid_policy", lambda c: Call(["egress", "set", c.file("egress.toml", '[[rule]]\nprojects = ["*"]\n'
                                           'allow_sensitive = ["Token"]\nwithhold = ["token"]\n')], home=c.prod),
         name="egress-policy-file"),
+    # Hostile nesting (review r12a F5): the file's own refusal, never a RecursionError (decision 671).
+    Row("invalid_policy", lambda c: Call(["egress", "set", c.file("deep.toml", _DEEP_ARRAYS)], home=c.prod),
+        name="egress-policy-arrays-5000-deep"),
+    Row("invalid_policy", lambda c: Call(["egress", "set", c.file("deep2.toml", _DEEP_TABLES)], home=c.prod),
+        name="egress-policy-inline-tables-3000-deep"),
+    Row("invalid_policy", lambda c: Call(["import", c.get("acme.bundle"), "--dry-run", "--policy",
+                                          c.file("deep.toml", _DEEP_ARRAYS)], home=c.prod_fresh),
+        name="merge-policy-arrays-5000-deep"),
+    Row("invalid_release", lambda c: _create(c, c.file("deep.toml", _DEEP_ARRAYS)), name="release-arrays-5000-deep"),
+    Row("release_lint_failed", lambda c: _export(c, c.file("deep.toml", _DEEP_TABLES)),
+        name="export-release-inline-tables-3000-deep"),
+    Row("release_lint_failed", lambda c: _export(c, c.file("deep.toml", "a = " + "[" * 70 + "]" * 70 + "\n")),
+        name="export-release-arrays-70-deep-parsed-but-too-deep"),
     Row("invalid_release", lambda c: _create(c, c.release(('type = "package"', 'type = "pakage"')))),
     Row("invalid_release", lambda c: _create(c, c.release(version="1.4.0\u009b31m\u202e/../x")), name="version"),
     Row("invalid_release", lambda c: _create(c, c.release(('name = "Smoke test"', 'name = "Smoke \u202etset"'))),
