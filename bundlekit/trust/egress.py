@@ -44,11 +44,23 @@ def _fold(name: str) -> str:
     return name.casefold()
 
 
+#: Characters that make a glob: refused in ``allow_sensitive``, where names are exact (decision 672).
+_GLOB_CHARS = "*?["
+
+
+def _withheld_by(name: str, pattern: str) -> bool:
+    """Whether ``withhold`` entry ``pattern`` (an exact name or a glob, case-insensitive) covers
+    output ``name``: a name with glob characters in it is still matched by itself."""
+    folded, pattern = _fold(name), _fold(pattern)
+    return folded == pattern or fnmatch.fnmatchcase(folded, pattern)
+
+
 @dataclass(frozen=True, slots=True)
 class EgressRule:
     """What a receipt carries for the projects whose slug or name matches one of ``projects``.
 
-    ``allow_sensitive``/``withhold``: output variable names (case-insensitive). ``logs``: ``send``
+    ``allow_sensitive``: exact output variable names; ``withhold``: names or globs (both
+    case-insensitive; withholding wins, decision 672). ``logs``: ``send``
     or ``withhold``. ``log_limit``: bytes each carried log is cut to (None: whole). ``audit``:
     ``send`` or ``withhold`` (default) the audit entries of each deployment the receipt reports."""
 
@@ -65,7 +77,7 @@ class EgressRule:
 
     def output(self, name: str, sensitive: bool) -> str:
         """:data:`LEAVING` (a plain value), :data:`SEALED` (sealed to the source) or :data:`WITHHELD`."""
-        if _fold(name) in {_fold(n) for n in self.withhold}:
+        if any(_withheld_by(name, pattern) for pattern in self.withhold):
             return WITHHELD
         if not sensitive:
             return LEAVING
@@ -173,8 +185,13 @@ def _rule(d: Any, where: str) -> EgressRule:
     if audit not in ("send", "withhold"):
         raise _bad(f"{where}.audit", f"{audit!r} is not \"send\" or \"withhold\"")
     allow = _names(d.get("allow_sensitive", []), f"{where}.allow_sensitive")
+    for i, name in enumerate(allow):
+        if any(ch in name for ch in _GLOB_CHARS):
+            raise _bad(f"{where}.allow_sensitive[{i}]", f"{name!r} looks like a glob: the names of sensitive outputs "
+                       "allowed to leave are exact, one decision per value (globs are for 'withhold' and "
+                       "'projects'); list each output by its name")
     withhold = _names(d.get("withhold", []), f"{where}.withhold")
-    both = sorted({_fold(n) for n in allow} & {_fold(n) for n in withhold})
+    both = sorted({_fold(a) for a in allow if any(_withheld_by(a, w) for w in withhold)})
     if both:
         raise _bad(where, f"{', '.join(map(repr, both))} both allowed and withheld: say one")
     return EgressRule(projects, allow, withhold, logs, limit, audit)

@@ -113,3 +113,35 @@ def test_a_prod_secret_in_a_sensitive_output_is_withheld_by_default_and_comes_ba
     assert _clean(json.dumps(masked))
     for home in (w.prod, w.dev):  # at rest, sealed only
         assert [p for p in home.rglob("*") if p.is_file() and not _clean(_inflated(p.read_bytes()))] == []
+
+
+def test_a_withhold_glob_keeps_the_outputs_it_matches_in_the_zone_and_an_allow_glob_is_refused(
+        tmp_path: Path) -> None:
+    """Review r12u R12U-6: `withhold = ["Internal*"]` was taken as a literal name and the output
+    left in clear (fail-open); `allow_sensitive = ["Migration*"]` silently allowed nothing."""
+    w = make_world(tmp_path)
+    release = w.release_dir / "release.toml"
+    release.write_text(release.read_text().replace(
+        'set_octopusvariable "SchemaVersion" "42"',
+        'set_octopusvariable "SchemaVersion" "42"\nset_octopusvariable "InternalHost" "db-internal.prod.local"', 1))
+    w.cli("import", w.export("1.4.0.bundle"), home=w.prod)
+    assert run_cli("variables", "set", "acme-web", "Acme.ApiKey", "-", "--sensitive", home=w.prod,
+                   input=CANARY.encode()).returncode == 0
+    glob = tmp_path / "glob.toml"
+    glob.write_text('[[rule]]\nprojects = ["acme-*"]\nallow_sensitive = ["Migration*"]\n')
+    before = snapshot(w.prod)
+    refused = run_cli("egress", "set", glob, "--json", home=w.prod)
+    assert refused.returncode == 2 and json_of(refused.stdout)["error"]["code"] == "invalid_policy"
+    assert f"{glob}: rule[0].allow_sensitive[0]: 'Migration*' looks like a glob" in json_of(refused.stdout)["error"][
+        "message"]
+    assert snapshot(w.prod) == before
+    wglob = tmp_path / "wglob.toml"
+    wglob.write_text('[[rule]]\nprojects = ["acme-*"]\nwithhold = ["Internal*"]\n')
+    w.cli("egress", "set", wglob, home=w.prod)
+    _deploy(w)
+    text = run_cli("outbox", "pack", "--dry-run", home=w.prod).stdout
+    assert "InternalHost" in text and "db-internal.prod.local" not in text
+    listing, _ = _pack(w, "receipt-glob.bundle")
+    outputs = _outputs(listing)
+    assert outputs["InternalHost"] == {"name": "InternalHost", "status": "withheld"}
+    assert outputs["SchemaVersion"] == {"name": "SchemaVersion", "status": "leaving", "value": "42"}

@@ -158,6 +158,11 @@ def test_audit_entries_go_back_only_for_projects_whose_rule_sends_them() -> None
     ('[[rule]]\nprojects = ["*"]\nlogs = "withhold"\nlog_limit = 4096\n', "this rule withholds them"),
     ('[[rule]]\nprojects = ["*"]\nallow_sensitive = ["Token"]\nwithhold = ["TOKEN"]\n', "both allowed and withheld"),
     ('[[rule]]\nprojects = ["*"]\nwithhold = ["a\\tb"]\n', "rule[0].withhold[0]"),
+    ('[[rule]]\nprojects = ["*"]\nallow_sensitive = ["Migration*"]\n', "rule[0].allow_sensitive[0]: 'Migration*' looks"),
+    ('[[rule]]\nprojects = ["*"]\nallow_sensitive = ["A", "Tok?n"]\n', "rule[0].allow_sensitive[1]"),
+    ('[[rule]]\nprojects = ["*"]\nallow_sensitive = ["[Tt]oken"]\n', "looks like a glob"),
+    ('[[rule]]\nprojects = ["*"]\nallow_sensitive = ["InternalToken"]\nwithhold = ["internal*"]\n',
+     "'internaltoken' both allowed and withheld"),
     ('[[rule]]\nprojects = ["*"]\nallow = ["Token"]\n', "unknown key(s) 'allow'"),
     ('[defaults]\nlogs = "send"\n', "unknown key(s) 'defaults'"),
 ])
@@ -165,6 +170,19 @@ def test_a_bad_policy_file_is_refused_naming_the_key(text: str, where: str) -> N
     with raises_code("invalid_policy") as info:
         parse_policy(text, "egress.toml")
     assert "egress.toml" in info.value.message and where in info.value.message, info.value.message
+
+
+def test_a_withhold_glob_keeps_every_output_it_matches_in_the_zone_instead_of_failing_open() -> None:
+    """Review r12u R12U-6: `withhold = ["Internal*"]` was read as a name no output has, and
+    InternalHost left in clear. A withhold entry is a glob, like `projects` (decision 672)."""
+    rule = parse_policy('[[rule]]\nprojects = ["payments-*"]\nwithhold = ["Internal*", "*token", "Conn[0]"]\n',
+                        "wglob.toml").rules[0]
+    assert rule.output("InternalHost", False) == "withheld"
+    assert rule.output("INTERNALHOST", False) == "withheld"
+    assert rule.output("MigrationToken", True) == "withheld"
+    assert rule.output("Conn[0]", False) == "withheld"  # a name with glob characters still matches itself
+    assert rule.output("PublicHost", False) == "leaving"
+    assert parse_policy(rule_toml := EgressPolicy((rule,)).to_toml(), "again").rules[0] == rule, rule_toml
 
 
 def test_the_policy_reads_back_from_what_show_prints_and_from_its_stored_form() -> None:
