@@ -239,10 +239,18 @@ def variables_set(project: str, name: str, value: str | None, from_file: Path | 
     dropped), or asked for without echo when standard input is a terminal; --from-file PATH
     reads it from a file. An empty value read that way is refused; VALUE "" sets an empty
     value on purpose."""
+    on_command_line = value not in (None, "-", "")
     value = entered_value(value, from_file, name=name)
     with open_home(home) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,
                                  now=clock.now())
+    if on_command_line and res["sensitive"]:
+        # Accepted (the CLI contract keeps VALUE), but said: the secret is in the shell's history and
+        # was visible to every user in the process list while this ran (decision 673).
+        echo(f"warning: the value of sensitive variable {res['name']} was given on the command line, so it is in "
+             "your shell history and was visible to other users in the process list; set it with `-` (standard "
+             "input), --from-file PATH or the prompt (VALUE omitted on a terminal) instead, and clear it from the "
+             "history", err=True)
     if as_json:
         emit_json(res)
     else:

@@ -177,3 +177,22 @@ def test_on_a_terminal_an_empty_answer_is_refused(w: World) -> None:
     code, shown = _on_a_terminal(w.prod, b"\n")
     assert code == 1 and b"value_missing" in shown and b"the prompt" in shown, shown
     assert snapshot(w.prod) == before
+
+
+def test_a_sensitive_value_given_on_the_command_line_is_set_with_a_warning_naming_the_safe_ways(w: World) -> None:
+    """Review r12u R12U-5: `variables set ... 'OnCmdline-123' --sensitive` was taken silently. It is
+    still taken (the CLI contract keeps VALUE), with a warning on stderr (decision 673)."""
+    done = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "OnCmdline-123", "--sensitive", "--json", home=w.prod)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["value"] == "********" and _stored(w.prod, "OnCmdline-123")
+    assert "warning: the value of sensitive variable Acme.ApiKey was given on the command line" in done.stderr
+    assert "`-` (standard input), --from-file PATH or the prompt" in done.stderr
+    assert "OnCmdline-123" not in done.stderr + done.stdout
+    # a placeholder that is sensitive by its release is warned about without --sensitive too
+    bound = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "OnCmdline-456", home=w.prod)
+    assert bound.returncode == 0 and "given on the command line" in bound.stderr, bound.stderr
+    # no warning for a safe way or for a plain value
+    for args, stdin in ((["-", "--sensitive"], b"from-stdin-789\n"), (["dark", "--new"], None)):
+        name = "Acme.ApiKey" if "--sensitive" in args else "Acme.Theme2"
+        quiet = run_cli("variables", "set", "acme-web", name, *args, home=w.prod, input=stdin)
+        assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
