@@ -25,7 +25,7 @@ from bundlekit.format import codec
 from bundlekit.format.crypto import sign, verify_signature
 
 __all__ = ["FORMAT", "GENESIS", "Entry", "StoredEntry", "encode_entry", "decode_body", "entry_hash", "check_chain",
-           "ChainHead", "carried", "check_carried", "check_witness"]
+           "ChainHead", "carried", "check_carried", "check_witness", "head_message", "sign_head", "check_head"]
 
 #: The ``v`` of every body this module writes; a reader refuses another.
 FORMAT = 1
@@ -208,6 +208,38 @@ def check_chain(stored: Iterable[StoredEntry], zone_id: str, keys: Mapping[str, 
                       f"at entry {expected - 1} (or another entry {head.seq}): entries at its end were deleted or "
                       "the record of the last one was changed")
     return entries
+
+
+def head_message(zone_id: str, head: ChainHead) -> bytes:
+    """What the zone signs to record ``head`` as its trail's last entry: ``ZONE_ID ":" SEQ ":" HASH``
+    (ASCII), signed in the ``audit head`` domain (``spec/audit.md`` §3)."""
+    return f"{zone_id}:{head.seq}:{head.hash}".encode("ascii")
+
+
+def sign_head(zone_id: str, head: ChainHead, key: Any, kid: str) -> str:
+    """The head's signature as the zone stores it: ``KEY_ID ":" base64(signature)``."""
+    return f"{kid}:{base64.b64encode(sign(key, 'audit head', head_message(zone_id, head))).decode('ascii')}"
+
+
+def check_head(zone_id: str, head: ChainHead, signature: str | None, keys: Mapping[str, bytes]) -> None:
+    """Refuse a recorded ``head`` (already found to match the trail's last entry) whose
+    ``signature`` (``KEY_ID ":" base64``, :func:`sign_head`) is missing or is not a signature by
+    one of ``keys`` over it: anyone can recompute a head, only the zone can sign one, so a tail
+    cut together with its head is caught here. Raises ``invalid_audit_chain``, reason
+    ``head_unsigned`` or ``head_signature``, naming the head's seq."""
+    if signature is None:
+        raise _broken(head.seq, "head_unsigned", "the zone's record of its last entry is not signed, so a cut tail "
+                      "cannot be ruled out (a trail last changed by a bundlekit from before signed heads: its next "
+                      "change signs the head; or the signature was deleted)")
+    kid, _, encoded = signature.partition(":")
+    public = keys.get(kid)
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if public is None or not verify_signature(public, "audit head", head_message(zone_id, head), raw):
+        raise _broken(head.seq, "head_signature", "the zone's record of its last entry is not signed by the zone: "
+                      "entries at its end were deleted and the record rewritten")
 
 
 def carried(stored: Iterable[StoredEntry]) -> list[dict[str, str]]:

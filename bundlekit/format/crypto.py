@@ -51,6 +51,7 @@ DOMAINS = {
     "identity": b"bundlekit/1 identity card\n",
     "rotation": b"bundlekit/1 key rotation\n",
     "audit": b"bundlekit/1 audit entry\n",
+    "audit head": b"bundlekit/1 audit head\n",  # the zone's signed record of its trail's last entry (spec/audit.md §3)
     "relay": b"bundlekit/1 relay hop\n",  # a relay's countersignature (spec/relay.md §3)
 }
 SEAL_INFO = b"bundlekit/1 sealed value"

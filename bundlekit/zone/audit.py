@@ -32,12 +32,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bundlekit.core import clock
 from bundlekit.core.operator import operator_name
 from bundlekit.errors import BundleError
-from bundlekit.format.audit import (GENESIS, ChainHead, Entry, StoredEntry, check_chain, check_witness, encode_entry,
-                                    entry_hash)
+from bundlekit.errors import StateError, VerificationError
+from bundlekit.format.audit import (GENESIS, ChainHead, Entry, StoredEntry, check_chain, check_head, check_witness,
+                                    encode_entry, entry_hash, sign_head)
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import parse_rotation
+from bundlekit.zone import owned_keys
 from bundlekit.zone.audit_capture import Capture
 from bundlekit.zone.db import Database, Params, Reader, Watch, Watcher, Writer
+from bundlekit.zone.keyfiles import read_public
 
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
@@ -49,6 +52,8 @@ TABLE = "audit_entries"
 #: The ``command`` of an entry written by code that did not go through the command line.
 LIBRARY = "(not a bundlekit command)"
 _HEAD = "audit_head"
+#: The head's signature by the zone (``KEY_ID:base64``), written with it (decision 675).
+_HEAD_SIG = "audit_head_sig"
 _HEX = re.compile(r"[0-9a-f]{64}")
 _SINCE = "audit_since"
 _DIGEST_INFO = b"bundlekit/1 audit digest"
@@ -162,8 +167,13 @@ class Auditor(Watcher):
                       key=key_id("ed25519", raw_public(key)))
         body, signature = encode_entry(entry, key)
         tx.run(f"INSERT INTO {TABLE}(seq, body, signature) VALUES (?, ?, ?)", (entry.seq, body, signature))
-        tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-               (_HEAD, f"{entry.seq}:{entry_hash(body)}"))
+        new_head = ChainHead(entry.seq, entry_hash(body))
+        for name, value in ((_HEAD, f"{new_head.seq}:{new_head.hash}"),
+                            (_HEAD_SIG, sign_head(self.zone.zone_id, new_head, key, entry.key))):
+            tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   (name, value))
+        # A zone made before it recorded its own public keys records them now, as its key files hold them.
+        owned_keys.record(tx, raw_public(key), raw_public(self.zone.sealing_key()))
         tx.run_many("INSERT INTO audit_deployments(deployment_id, seq) VALUES (?, ?)",
                     [(d, entry.seq) for d in sorted(capture.deployments)])
         if now is not None and refusal is None and all(a.zone.home != self.zone.home for a in now.recorded):
@@ -187,6 +197,7 @@ def begin_trail(zone: "Zone") -> None:
     with zone.db.transaction() as tx:
         tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
                (_SINCE, str(int(round(clock.stamp() * 1000)))))
+        owned_keys.record(tx, raw_public(zone.signing_key()), raw_public(zone.sealing_key()))
 
 
 def entries(db: Reader) -> list[StoredEntry]:
@@ -204,10 +215,14 @@ def for_deployment(db: Reader, deployment_id: str) -> list[StoredEntry]:
 
 
 def signing_keys(zone: "Zone", db: Reader) -> dict[str, bytes]:
-    """Every signing key the zone has had, by key id: the one it signs with now (read through
-    ``Zone.signing_key``, so a protected key is opened as any command opens it) and, walking its
-    verified rotation statements back, each key it replaced."""
-    current = raw_public(zone.signing_key())
+    """Every signing key the zone has had, by key id, from public keys only (no passphrase): the
+    keys its state records as its own and those its rotation statements link to them
+    (``zone/owned_keys.py``); for a zone that has no record yet, the public key of this node's
+    signing key file and, walking its rotation statements back, each key it replaced."""
+    owned = owned_keys.recorded(db, zone.zone_id)
+    if owned is not None:
+        return owned.signing
+    current = read_public(zone.home / "keys" / "signing.key", "ed25519")
     keys = {key_id("ed25519", current): current}
     replaced: dict[str, bytes] = {}  # new key id -> the key it replaced, from each verified statement
     for row in db.all("SELECT statement FROM rotations ORDER BY issued"):
@@ -222,15 +237,50 @@ def signing_keys(zone: "Zone", db: Reader) -> dict[str, bytes]:
     return keys
 
 
+def _file_problems(zone: "Zone", db: Reader) -> list[str]:
+    """What is wrong with the zone's key files (not its own, missing, damaged), from public parts only."""
+    owned = owned_keys.recorded(db, zone.zone_id)
+    if owned is None:
+        return []
+    try:
+        return [message for _, message in owned_keys.file_problems(zone.home, owned, zone.name)]
+    except StateError as error:
+        return [error.message]
+
+
 def verify(zone: "Zone", witness: ChainHead | None = None) -> list[Entry]:
-    """Check the zone's whole audit trail (``format/audit.py`` :func:`check_chain`) in one
-    snapshot, and that it holds ``witness`` (a head noted earlier, :func:`check_witness`);
-    returns its entries. Raises ``VerificationError`` ``invalid_audit_chain`` naming the first
-    bad entry."""
-    keys = signing_keys(zone, zone.db)
+    """Check the zone's whole audit trail with its public keys only (no passphrase) in one
+    snapshot: every entry (``format/audit.py`` :func:`check_chain`), the recorded head and its
+    signature by the zone (:func:`check_head`), a trail that began at init but holds nothing,
+    and that it holds ``witness`` (a head noted earlier, :func:`check_witness`); returns its
+    entries. Raises ``VerificationError`` ``invalid_audit_chain`` naming the first bad entry, or
+    ``StateError`` ``invalid_zone_key`` when a key file of the home is not the zone's (the trail's
+    own result is in the message: a swapped key file is not a changed trail)."""
     with zone.db.read() as r:
+        keys = signing_keys(zone, r)
         stored = entries(r)
-        checked = check_chain(stored, zone.zone_id, keys, head(r))
-    if witness is not None:
-        check_witness(stored, witness)
+        last = head(r)
+        signature = r.scalar("SELECT value FROM meta WHERE key = ?", (_HEAD_SIG,))
+        began = r.scalar("SELECT value FROM meta WHERE key = ?", (_SINCE,)) is not None
+        problems = _file_problems(zone, r)
+    try:
+        checked = check_chain(stored, zone.zone_id, keys, last)
+        if began and not stored:
+            raise VerificationError("the audit trail began when the zone was created (meta audit_since) but holds no "
+                                    "entry: the whole trail was deleted. Keep the state as it is as evidence and "
+                                    "compare it with a backup of the home", code="invalid_audit_chain",
+                                    details={"seq": 1, "reason": "empty"})
+        if stored or last.seq:
+            check_head(zone.zone_id, last, None if signature is None else str(signature), keys)
+        if witness is not None:
+            check_witness(stored, witness)
+    except VerificationError as error:
+        if problems:
+            raise StateError(f"{problems[0]} (Checked with the zone's recorded public keys, the audit trail fails "
+                             f"too: {error.message})", code="invalid_zone_key",
+                             details={"trail": error.details}) from None
+        raise
+    if problems:
+        raise StateError(f"{problems[0]} (The audit trail itself is intact: {len(checked)} entries checked with "
+                         "the zone's recorded public keys; the key file is what changed.)", code="invalid_zone_key")
     return checked

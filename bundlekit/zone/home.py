@@ -44,6 +44,7 @@ from bundlekit.zone.db import Database
 from bundlekit.format.passphrase import derive, new_kdf, protect_key
 from bundlekit.zone.keyfiles import read_key_file, read_public
 from bundlekit.zone.keyring import Keyring
+from bundlekit.zone.owned_keys import check_key_files
 from bundlekit.zone.location import (Settings, StateURL, read_password, read_settings, settings_path, store_password,
                                      write_settings)
 from bundlekit.zone.state import Found, open_state, open_url, state_path, stored_zone
@@ -71,6 +72,7 @@ class Zone:
         self._sealing: X25519PrivateKey | None = None
         self._store_checked = False
         self._auditor: Auditor | None = None
+        self._keys_checked = False
 
     @property
     def store(self) -> PackageStore:
@@ -143,6 +145,7 @@ class Zone:
         """The zone's signing key now: this node's key file, brought up to date first when another
         node rotated the key (decision 189). Read once per opened zone."""
         if self._signing is None:
+            self.check_key_files()
             self._signing = self.keyring.current_signing_key(self.db)
         return self._signing
 
@@ -154,9 +157,18 @@ class Zone:
         """The zone's sealing key (``key_missing``, ``invalid_zone_key``; when the keys are
         protected, the passphrase refusals of ``zone/keyfiles.py``). Read once per opened zone."""
         if self._sealing is None:
+            self.check_key_files()
             self._sealing = X25519PrivateKey.from_private_bytes(read_key_file(self.home / "keys" / "sealing.key",
                                                                               "x25519"))
         return self._sealing
+
+    def check_key_files(self) -> None:
+        """Refuse (``invalid_zone_key``, naming the file) key files that are not this zone's own
+        keys as its state records them (``zone/owned_keys.py``), before any private key is read
+        or anything changed; public parts only, once per opened zone."""
+        if not self._keys_checked:
+            check_key_files(self.home, self.db, self.zone_id, self.name)
+            self._keys_checked = True
 
     @property
     def signing_key_id(self) -> str:

@@ -65,7 +65,7 @@ def prod(tmp_path: Path, pg: PostgresServer | None) -> Zone:
 def test_each_committed_change_has_one_entry_chained_and_signed(prod: Zone) -> None:
     entries = audit.verify(prod)
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
-    assert entries[0].prev == GENESIS and entries[0].changes == {"meta": 1}  # the zone's creation
+    assert entries[0].prev == GENESIS and entries[0].changes == {"meta": 3}  # the zone's creation (audit_since, its public keys)
     rows = _rows(prod)
     assert [e.prev for e in entries[1:]] == [entry_hash(bytes(r["body"])) for r in rows[:-1]]
     assert all(e.changes == {"targets": 1} and e.result == "ok" and e.code is None for e in entries[1:])
@@ -208,11 +208,13 @@ def test_a_rolled_back_state_is_caught_against_a_head_noted_before(prod: Zone, t
     """Trail and head put back together (a copy of the state from before the last change): only
     a head noted outside the zone shows it."""
     noted = audit.head(prod.db)
+    noted_sig = prod.db.scalar("SELECT value FROM meta WHERE key = 'audit_head_sig'")
     old = [(int(r["seq"]), bytes(r["body"]), bytes(r["signature"])) for r in _rows(prod)]
     _add(prod, "web-05")
     later = audit.head(prod.db)
     _tamper(prod, [("DELETE FROM audit_entries WHERE seq > ?", (noted.seq,)),
-                   ("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"{noted.seq}:{noted.hash}",))])
+                   ("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"{noted.seq}:{noted.hash}",)),
+                   ("UPDATE meta SET value = ? WHERE key = 'audit_head_sig'", (noted_sig,))])
     assert [(e.seq) for e in audit.verify(prod)] == [s for s, _, _ in old]  # consistent on its own
     assert len(audit.verify(prod, noted)) == len(old)
     with raises_code("invalid_audit_chain") as info:
@@ -298,3 +300,36 @@ def test_a_process_killed_between_the_change_and_the_commit_leaves_neither(prod:
     assert len(audit.verify(prod)) == 5
     _add(prod, "web-09")  # and the zone goes on: the next change is entry 6
     assert [e.seq for e in audit.verify(prod)][-1] == 6
+
+
+def test_a_tail_cut_with_a_recomputed_head_is_caught_by_the_head_signature(prod: Zone) -> None:
+    """r12a F4: cut entries 4-5 and write the head anyone can recompute (`3:sha256(body 3)`)."""
+    body3 = bytes(_rows(prod)[2]["body"])
+    _tamper(prod, [("DELETE FROM audit_entries WHERE seq >= ?", (4,)),
+                   ("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"3:{entry_hash(body3)}",))])
+    with raises_code("invalid_audit_chain") as info:
+        audit.verify(prod)
+    assert info.value.details == {"seq": 3, "reason": "head_signature"}
+
+
+def test_a_trail_deleted_whole_with_its_head_fails_when_it_began_at_init(prod: Zone) -> None:
+    """r12a F4: every entry and the head deleted; `audit_since` says the trail began at init."""
+    _tamper(prod, [("DELETE FROM audit_entries", ()),
+                   ("DELETE FROM meta WHERE key IN ('audit_head', 'audit_head_sig')", ())])
+    with raises_code("invalid_audit_chain") as info:
+        audit.verify(prod)
+    assert info.value.details == {"seq": 1, "reason": "empty"}
+    prod.close()
+    shown = cli_in_process("audit", "--verify", home=prod.home)
+    assert shown.returncode == 3 and "holds no entry" in shown.stderr
+
+
+def test_an_unsigned_head_of_an_older_zone_is_reported_until_its_next_change_signs_it(prod: Zone) -> None:
+    """A zone last changed before heads were signed: verify says a cut tail cannot be ruled out
+    (exit 3, reason head_unsigned); its next change signs the head and it verifies again."""
+    _tamper(prod, [("DELETE FROM meta WHERE key = 'audit_head_sig'", ())])
+    with raises_code("invalid_audit_chain") as info:
+        audit.verify(prod)
+    assert info.value.details == {"seq": 5, "reason": "head_unsigned"}
+    _add(prod, "web-05")
+    assert len(audit.verify(prod)) == 6
