@@ -476,8 +476,8 @@ REGISTRY, ALIASES = _build(
     _E("backup_unsupported", "state", "`zone backup` of a zone whose state is in PostgreSQL (back the database up "
                                       "with its own tools)"),
     _E("key_missing", "state", "one of the zone's key files is missing"),
-    _E("invalid_zone_key", "state", "a zone key file is damaged (not a 32-byte key, not the key its name "
-                                    "says, not OpenSSH) or unreadable", aliases=("key_invalid",)),
+    _E("invalid_zone_key", "state", "a zone key file is damaged, unreadable, or not one of the zone's own "
+                                    "keys (another zone's, replaced)", aliases=("key_invalid",)),
     _E("invalid_state_password", "state", "the home's keys/state.password is damaged (not UTF-8, a control "
                                           "character) or unreadable"),
     _E("zone_key_damaged", "state", "a key the state holds for the zone's nodes does not authenticate or is not "

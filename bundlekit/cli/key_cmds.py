@@ -18,7 +18,9 @@ from bundlekit.cli.common import echo, emit_json, home_option, json_option, reso
 from bundlekit.cli.passphrase import ENV, new_passphrase, passphrase_file_option
 from bundlekit.cli.zone_cmds import keys
 from bundlekit.cli.zones import open_home
+from bundlekit.errors import BundleError
 from bundlekit.zone.keyfiles import SWAP, change_protection, key_states
+from bundlekit.zone.owned_keys import file_problems, recorded
 
 __all__ = ["protect_keys", "unprotect_keys", "doctor_findings"]
 
@@ -26,6 +28,7 @@ __all__ = ["protect_keys", "unprotect_keys", "doctor_findings"]
 def protect_keys(home: Path, passphrase_file: Path | None) -> dict[str, Any]:
     """Protect (or re-protect under a new passphrase) every private key of the zone at ``home``."""
     with open_home(home) as z:
+        z.check_key_files()  # another zone's key is never protected as this zone's
         before = key_states(z.home)
         new = new_passphrase(passphrase_file, f"the keys of zone {z.name}")
         after = change_protection(z.home, new)
@@ -37,6 +40,7 @@ def protect_keys(home: Path, passphrase_file: Path | None) -> dict[str, Any]:
 def unprotect_keys(home: Path) -> dict[str, Any]:
     """Write every private key of the zone at ``home`` raw again (the current passphrase opens them)."""
     with open_home(home) as z:
+        z.check_key_files()
         after = change_protection(z.home, None)
         return {"zone": z.name, "home": str(z.home),
                 "keys": [{"path": s.path, "protected": s.protected} for s in after]}
@@ -103,6 +107,7 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
             found.append({"level": "warning", "code": "keys_unprotected",
                           "message": f"{', '.join(plain)} not protected by a passphrase: whoever copies the home can "
                                      f"sign and unseal as zone {z.name}. Run `bundlekit keys protect --home {z.home}`"})
+        found += _foreign_keys(z)
         if os.path.lexists(z.home / SWAP):
             found.append({"level": "warning", "code": "keys_swap_left",
                           "message": f"{z.home / SWAP} was left by a stopped `keys protect`/`unprotect` and may hold "
@@ -117,6 +122,20 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
             found.append({"level": "warning", "code": "home_open",
                           "message": f"{z.home} has mode {mode:04o}: other users may enter it. `chmod 700` it"})
     return found
+
+
+def _foreign_keys(z: Any) -> list[dict[str, str]]:
+    """Key files that are not the zone's own (public parts against the state's record), or unreadable."""
+    try:
+        owned = recorded(z.db, z.zone_id)
+        if owned is None:
+            return [{"level": "warning", "code": "zone_keys_unrecorded",
+                     "message": f"zone {z.name}'s state does not record its public keys yet (made by an older "
+                                "bundlekit): its next change records them, so swapped key files can be detected"}]
+        problems = [message for _, message in file_problems(z.home, owned, z.name)]
+    except BundleError as error:
+        problems = [error.message]
+    return [{"level": "error", "code": "invalid_zone_key", "message": m} for m in problems]
 
 
 @cli.command(epilog="bundlekit doctor --home ./prod\nbundlekit doctor --home ./prod --json")
