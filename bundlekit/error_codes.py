@@ -202,7 +202,7 @@ REGISTRY, ALIASES = _build(
                                       "BUNDLEKIT_PASSPHRASE_FILE, no terminal"),
     _E("passphrase_wrong", "input", "the passphrase given does not open the zone's protected key or the backup"),
     _E("invalid_passphrase", "input", "a passphrase file is empty, not one line of UTF-8 or too long; a new one "
-                                      "typed is too short or differs"),
+                                      "is under 8 characters or differs"),
     _E("value_missing", "input", "`variables set` read an empty value from standard input, --from-file or the "
                                  "prompt (a closed or empty pipe)"),
     _E("not_a_file", "input", "a file argument is a FIFO, device or socket, not a regular file (refused before "

@@ -1,8 +1,8 @@
 """`zone backup` and `zone restore`: a zone home in one encrypted file, and back (decision 581).
 
 The work is in ``zone/backup.py``; these commands read the backup's passphrase
-(``cli/passphrase.py``: ``--passphrase-file``, ``BUNDLEKIT_PASSPHRASE_FILE`` or a prompt) and
-report. :func:`backup_home` and :func:`restore_home` do one operation each and return what
+(``cli/passphrase.py``: ``--passphrase-file`` or a prompt, never ``BUNDLEKIT_PASSPHRASE_FILE``, which
+is the zone keys' passphrase, decision 677) and report. :func:`backup_home` and :func:`restore_home` do one operation each and return what
 was done, so a caller that records operations can wrap them.
 """
 
@@ -25,7 +25,7 @@ __all__ = ["backup_home", "restore_home"]
 def backup_home(home: Path, output: Path, passphrase_file: Path | None) -> BackupResult:
     """Back the zone at ``home`` up into the new file ``output``."""
     with open_home(home) as z:
-        passphrase = new_passphrase(passphrase_file, f"the backup of zone {z.name}")
+        passphrase = new_passphrase(passphrase_file, f"the backup of zone {z.name}", from_env=False)
         return backup_zone(z, output, passphrase, clock.now())
 
 
@@ -38,8 +38,9 @@ def restore_home(backup: Path, home: Path, passphrase_file: Path | None, replace
 @zone.command("backup", epilog="bundlekit zone backup -o /mnt/offsite/prod-2026-12-01.zbak --home ./prod")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The backup file to write (new; never overwritten).")
-@passphrase_file_option("A file holding the backup's passphrase on one line (else BUNDLEKIT_PASSPHRASE_FILE, else it "
-                        "is asked twice on the terminal). Keep it apart from the machine: it alone opens the backup.")
+@passphrase_file_option("A file holding the backup's passphrase on one line, at least 8 characters (else it is asked twice "
+                        "on the terminal; BUNDLEKIT_PASSPHRASE_FILE is the keys' passphrase, never the backup's). Keep "
+                        "it apart from the machine: it alone opens the backup.")
 @home_option
 @json_option
 def zone_backup(output: Path, passphrase_file: Path | None, home: str | None, as_json: bool) -> None:
@@ -59,8 +60,8 @@ def zone_backup(output: Path, passphrase_file: Path | None, home: str | None, as
 
 @zone.command("restore", epilog="bundlekit zone restore /mnt/offsite/prod-2026-12-01.zbak --home ./prod")
 @click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
-@passphrase_file_option("A file holding the backup's passphrase on one line (else BUNDLEKIT_PASSPHRASE_FILE, else it "
-                        "is asked on the terminal).")
+@passphrase_file_option("A file holding the backup's passphrase on one line (else it is asked on the terminal; "
+                        "BUNDLEKIT_PASSPHRASE_FILE is the zone keys' passphrase, never the backup's).")
 @click.option("--replace", is_flag=True, help="Replace the zone's existing home (it is kept beside it as "
                                               "HOME.replaced-TIME); a home of another zone is never replaced.")
 @home_option

@@ -31,6 +31,7 @@ from bundlekit.format.passphrase import MAX_PASSPHRASE_BYTES
 from bundlekit.zone.keyfiles import set_passphrase_source
 
 __all__ = ["ENV", "passphrase_file_option", "read_passphrase_file", "zone_passphrase", "new_passphrase",
+           "new_passphrase_file",
            "current_passphrase", "given_passphrase", "install"]
 
 ENV = "BUNDLEKIT_PASSPHRASE_FILE"
@@ -114,31 +115,52 @@ def zone_passphrase(why: str) -> bytes:
     return current_passphrase(why)
 
 
-def new_passphrase(option: Optional[Path], what: str) -> bytes:
-    """A passphrase being set (for keys or a backup): ``--passphrase-file``, else
-    ``$BUNDLEKIT_PASSPHRASE_FILE``, else typed twice on a terminal; a typed one must have at
+def new_passphrase_file(path: Path) -> bytes:
+    """A new passphrase from ``--passphrase-file PATH``: :func:`read_passphrase_file`, and at
     least :data:`MIN_NEW_CHARS` characters (``invalid_passphrase``)."""
-    if option is not None:
-        return read_passphrase_file(option, f"--passphrase-file {option}")
-    path = os.environ.get(ENV)
-    if path:
-        return read_passphrase_file(Path(path), f"{ENV} ({path})")
-    if not _on_terminal():
-        raise _missing(what)
-    first = _prompt(f"New passphrase for {what} (not shown): ")
-    if len(first.decode("utf-8")) < MIN_NEW_CHARS:
-        raise InputError(f"the passphrase typed is shorter than {MIN_NEW_CHARS} characters; nothing was changed",
+    return _long_enough(read_passphrase_file(path, f"--passphrase-file {path}"), f"--passphrase-file {path}")
+
+
+def _long_enough(passphrase: bytes, where: str) -> bytes:
+    if len(passphrase.decode("utf-8")) < MIN_NEW_CHARS:
+        raise InputError(f"{where}: a new passphrase must have at least {MIN_NEW_CHARS} characters (it is the only "
+                         "lock on what it protects); nothing was changed. Choose a longer one",
                          code="invalid_passphrase")
+    return passphrase
+
+
+def new_passphrase(option: Optional[Path], what: str, *, from_env: bool = True) -> bytes:
+    """A passphrase being set (for keys or a backup): ``--passphrase-file``, else (with
+    ``from_env``: the keys' passphrase, never a backup's) ``$BUNDLEKIT_PASSPHRASE_FILE``, else
+    typed twice on a terminal. It must have at least :data:`MIN_NEW_CHARS` characters, from a
+    file as typed (``invalid_passphrase``; decision 677)."""
+    if option is not None:
+        return new_passphrase_file(option)
+    path = os.environ.get(ENV) if from_env else None
+    if path:
+        return _long_enough(read_passphrase_file(Path(path), f"{ENV} ({path})"), f"{ENV} ({path})")
+    if not _on_terminal():
+        if not from_env:
+            raise InputError(f"{what}: a passphrase is needed and none was given (no terminal to ask on); nothing was "
+                             f"changed. Give --passphrase-file PATH (a backup never takes the keys' passphrase from "
+                             f"{ENV})", code="passphrase_missing")
+        raise _missing(what)
+    first = _long_enough(_prompt(f"New passphrase for {what} (not shown): "), "the passphrase typed")
     if _prompt("The same passphrase again: ") != first:
         raise InputError("the two passphrases typed differ; nothing was changed", code="invalid_passphrase")
     return first
 
 
 def given_passphrase(option: Optional[Path], what: str) -> bytes:
-    """An existing passphrase (a backup's): ``--passphrase-file``, else :func:`current_passphrase`."""
+    """An existing passphrase (a backup's): ``--passphrase-file``, else asked on a terminal, else
+    ``passphrase_missing``; never ``$BUNDLEKIT_PASSPHRASE_FILE``, which is the zone keys' (decision 677)."""
     if option is not None:
         return read_passphrase_file(option, f"--passphrase-file {option}")
-    return current_passphrase(what)
+    if not _on_terminal():
+        raise InputError(f"{what}: a passphrase is needed and none was given (no terminal to ask on); nothing was "
+                         f"changed. Give --passphrase-file PATH (the backup's passphrase is never taken from {ENV}, "
+                         "the zone keys' passphrase)", code="passphrase_missing")
+    return _prompt(f"Passphrase for {what} (not shown): ")
 
 
 def install() -> None:

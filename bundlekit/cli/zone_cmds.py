@@ -12,7 +12,7 @@ from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_o
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.node_cmds import password_file_option, password_from, state_url
 from bundlekit.cli.passphrase import install as install_passphrase_source
-from bundlekit.cli.passphrase import passphrase_file_option, read_passphrase_file
+from bundlekit.cli.passphrase import new_passphrase_file, passphrase_file_option
 from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -58,8 +58,7 @@ def init(zone_name: str, home: str | None, state: str | None, package_store: Pat
     if state is None and os.environ.get("BUNDLEKIT_STATE"):
         echo("warning: init ignores the BUNDLEKIT_STATE environment variable; this zone's state is HOME/state.db "
              "(SQLite). To put it in PostgreSQL, give --state URL", err=True)
-    passphrase = (read_passphrase_file(passphrase_file, f"--passphrase-file {passphrase_file}")
-                  if passphrase_file is not None else None)
+    passphrase = new_passphrase_file(passphrase_file) if passphrase_file is not None else None
     if passphrase is not None:
         set_passphrase_source(lambda why: passphrase)  # the keys just made, for the ids below
     try:

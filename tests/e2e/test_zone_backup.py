@@ -52,9 +52,12 @@ class World:
         self.ok("zone", "backup", "-o", out, "--passphrase-file", self.backup_pass, home=home)
         return out
 
-    def restore(self, backup: Path, home: Path, *extra: object, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        return self.run("zone", "restore", backup, "--json", *extra, home=home, env={ENV: str(self.backup_pass),
-                                                                                  **(env or {})})
+    def restore(self, backup: Path, home: Path, *extra: object, env: dict[str, str] | None = None,
+                passfile: Path | None = None):  # type: ignore[no-untyped-def]
+        """The backup's passphrase by --passphrase-file (never BUNDLEKIT_PASSPHRASE_FILE, which gives
+        the keys' passphrase: the restore signs its audit entry with the restored keys)."""
+        given = ("--passphrase-file", passfile or self.backup_pass) if passfile != Path() else ()
+        return self.run("zone", "restore", backup, "--json", *given, *extra, home=home, env=env)
 
 
 def _set_version(release: Path, new: str) -> None:
@@ -123,10 +126,10 @@ def test_a_restored_zone_after_the_machine_is_lost_deploys_imports_and_verifies_
 
 
 def _refused(w: World, backup: Path, home: Path, code: str, exit_code: int, *extra: object,
-             env: dict[str, str] | None = None) -> None:
+             env: dict[str, str] | None = None, passfile: Path | None = None) -> None:
     parent = home.parent
     before = snapshot(parent)
-    r = w.restore(backup, home, *extra, env=env)
+    r = w.restore(backup, home, *extra, env=env, passfile=passfile)
     assert r.returncode == exit_code, r.stdout + r.stderr
     assert json.loads(r.stdout)["error"]["code"] == code, r.stdout
     assert snapshot(parent) == before  # the home, and nothing left beside it
@@ -177,8 +180,11 @@ def test_not_a_backup_wrong_and_missing_passphrases_are_refused(world: World, tm
     home.parent.mkdir()
     _refused(world, world.root / "a.bundle", home, "invalid_backup", 3)
     wrong = _passfile(tmp_path / "wrong.pass", "not the backup passphrase")
-    _refused(world, world.root / "prod.zbak", home, "passphrase_wrong", 1, env={ENV: str(wrong)})
-    _refused(world, world.root / "prod.zbak", home, "passphrase_missing", 1, env={ENV: ""})
+    _refused(world, world.root / "prod.zbak", home, "passphrase_wrong", 1, passfile=wrong)
+    _refused(world, world.root / "prod.zbak", home, "passphrase_wrong", 1, passfile=world.keys)  # the keys' one
+    # R12U-7: the keys' passphrase file is never taken as the backup's, so none was given
+    _refused(world, world.root / "prod.zbak", home, "passphrase_missing", 1, passfile=Path(),
+             env={ENV: str(world.backup_pass)})
 
 
 def test_the_backup_holds_no_key_secret_or_passphrase_in_clear(world: World, tmp_path: Path) -> None:
@@ -209,12 +215,12 @@ def test_a_kill_at_any_point_of_restore_replace_leaves_a_whole_home_and_keeps_th
     shutil.copytree(world.prod, home, symlinks=True)
     (home / "outbox").mkdir(exist_ok=True)
     (home / "outbox" / "original").write_text("the home before the restore")
-    env = {**os.environ, ENV: str(world.backup_pass)}
+    env = {**os.environ, ENV: str(world.keys)}
     env.pop("BUNDLEKIT_HOME", None)
     delay, kills, finished = 0.1, 0, False
     while not finished and kills < 40:
         proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "zone", "restore", str(world.root / "prod.zbak"),
-                                 "--replace", "--home", str(home)], env=env, stdout=subprocess.DEVNULL,
+                                 "--passphrase-file", str(world.backup_pass), "--replace", "--home", str(home)], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         time.sleep(delay)
         if proc.poll() is None:

@@ -44,26 +44,28 @@ ROWS = [
 BACKUP_PASSPHRASE = "rows-backup-passphrase-31"
 
 
-def _backup(ctx: Ctx, home: Path, name: str) -> tuple[Path, dict[str, str]]:
-    """A backup of ``home`` and the environment that gives its passphrase."""
+def _backup(ctx: Ctx, home: Path, name: str) -> tuple[Path, Path]:
+    """A backup of ``home`` and the file holding its passphrase (given with --passphrase-file:
+    BUNDLEKIT_PASSPHRASE_FILE is the keys' passphrase, never a backup's, decision 677)."""
     out = ctx.path(f"{name}.zbak")
     passfile = _passfile(ctx, "backup.pass", BACKUP_PASSPHRASE + "\n")
     ok("zone", "backup", "-o", out, "--passphrase-file", passfile, home=home)
-    return out, {"BUNDLEKIT_PASSPHRASE_FILE": str(passfile)}
+    return out, passfile
 
 
 def _restore_other(ctx: Ctx) -> Call:
-    backup, env = _backup(ctx, ctx.dev, "dev")
-    return Call(["zone", "restore", backup, "--replace"], home=ctx.prod, outputs=[backup], env=env)
+    backup, passfile = _backup(ctx, ctx.dev, "dev")
+    return Call(["zone", "restore", backup, "--replace", "--passphrase-file", passfile], home=ctx.prod,
+                outputs=[backup])
 
 
 def _restore_tampered(ctx: Ctx) -> Call:
-    backup, env = _backup(ctx, ctx.prod, "prod")
+    backup, passfile = _backup(ctx, ctx.prod, "prod")
     data = bytearray(backup.read_bytes())
     data[len(data) // 2] ^= 0x10
     backup.write_bytes(bytes(data))
-    return Call(["zone", "restore", backup], home=ctx.path("restored/prod"), outputs=[backup, ctx.path("restored")],
-                env=env)
+    return Call(["zone", "restore", backup, "--passphrase-file", passfile], home=ctx.path("restored/prod"),
+                outputs=[backup, ctx.path("restored")])
 
 
 def _backup_pg(ctx: Ctx) -> Call:
@@ -82,4 +84,10 @@ ROWS += [
                                           _passfile(c, "p.pass", "whatever it is\n")], home=c.path("restored"),
                                          outputs=[c.get("acme.bundle")])),
     Row("backup_unsupported", _backup_pg),
+    # a new passphrase of fewer than 8 characters (R12U-7), for the keys and for a backup
+    Row("invalid_passphrase", lambda c: Call(["keys", "protect", "--passphrase-file", _passfile(c, "s.pass", "x\n")],
+                                             home=c.prod), "keys protect, one character"),
+    Row("invalid_passphrase", lambda c: Call(["zone", "backup", "-o", c.path("short.zbak"), "--passphrase-file",
+                                              _passfile(c, "s7.pass", "seven77\n")], home=c.prod,
+                                             outputs=[c.path("short.zbak")]), "zone backup, seven characters"),
 ]
