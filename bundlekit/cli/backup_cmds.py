@@ -61,7 +61,8 @@ def zone_backup(output: Path, passphrase_file: Path | None, home: str | None, as
 @zone.command("restore", epilog="bundlekit zone restore /mnt/offsite/prod-2026-12-01.zbak --home ./prod")
 @click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
 @passphrase_file_option("A file holding the backup's passphrase on one line (else it is asked on the terminal; "
-                        "BUNDLEKIT_PASSPHRASE_FILE is the zone keys' passphrase, never the backup's).")
+                        "BUNDLEKIT_PASSPHRASE_FILE is the zone keys' passphrase, used to sign the restore's audit "
+                        "entry).")
 @click.option("--replace", is_flag=True, help="Replace the zone's existing home (it is kept beside it as "
                                               "HOME.replaced-TIME); a home of another zone is never replaced.")
 @home_option

@@ -19,6 +19,7 @@ from bundlekit.cli.passphrase import ENV, new_passphrase, passphrase_file_option
 from bundlekit.cli.zone_cmds import keys
 from bundlekit.cli.zones import open_home
 from bundlekit.errors import BundleError
+from bundlekit.zone import audit as trail
 from bundlekit.zone.keyfiles import SWAP, change_protection, key_states
 from bundlekit.zone.owned_keys import file_problems, recorded
 
@@ -31,17 +32,28 @@ def protect_keys(home: Path, passphrase_file: Path | None) -> dict[str, Any]:
         z.check_key_files()  # another zone's key is never protected as this zone's
         before = key_states(z.home)
         new = new_passphrase(passphrase_file, f"the keys of zone {z.name}")
+        _open_keys(z)
         after = change_protection(z.home, new)
+        trail.note(z, "keys", {"protected": True, "changed_passphrase": all(s.protected for s in before)})
         return {"zone": z.name, "home": str(z.home), "changed_passphrase": all(s.protected for s in before),
                 "keys": [{"path": s.path, "protected": s.protected} for s in after],
                 "other_nodes": z.settings.state is not None}
+
+
+def _open_keys(z: Any) -> None:
+    """Read the zone's keys (current passphrase) before their files change: the audit entry of the
+    change is signed with them afterwards, without asking for the new passphrase."""
+    z.signing_key()
+    z.auditor.digest_key
 
 
 def unprotect_keys(home: Path) -> dict[str, Any]:
     """Write every private key of the zone at ``home`` raw again (the current passphrase opens them)."""
     with open_home(home) as z:
         z.check_key_files()
+        _open_keys(z)
         after = change_protection(z.home, None)
+        trail.note(z, "keys", {"protected": False})
         return {"zone": z.name, "home": str(z.home),
                 "keys": [{"path": s.path, "protected": s.protected} for s in after]}
 

@@ -45,7 +45,7 @@ from bundlekit.zone.keyfiles import read_public
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
 
-__all__ = ["Auditor", "Acting", "acting", "begin_trail", "entries", "for_deployment", "verify", "head", "signing_keys",
+__all__ = ["Auditor", "Acting", "acting", "begin_trail", "note", "NOTE", "entries", "for_deployment", "verify", "head", "signing_keys",
            "TABLE", "LIBRARY"]
 
 TABLE = "audit_entries"
@@ -198,6 +198,22 @@ def begin_trail(zone: "Zone") -> None:
         tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
                (_SINCE, str(int(round(clock.stamp() * 1000)))))
         owned_keys.record(tx, raw_public(zone.signing_key()), raw_public(zone.sealing_key()))
+
+
+#: The ``meta`` rows through which changes made outside the state get their entry (:func:`note`).
+NOTE = "audit_note/"
+
+
+def note(zone: "Zone", name: str, facts: Mapping[str, Any]) -> None:
+    """Give a change a command made outside the state (the key files, a backup taken, a restore)
+    its audit entry: the row ``meta`` ``audit_note/NAME`` is set to ``facts`` (JSON, with the time
+    in ms, so each note is a change), in a transaction of its own, which appends the entry naming
+    the command (decision 676). The zone's keys are read first, as for any change."""
+    value = json.dumps({**facts, "at_ms": int(round(clock.stamp() * 1000)), "host": socket.gethostname()},
+                       sort_keys=True)
+    with zone.db.transaction() as tx:
+        tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+               (NOTE + name, value))
 
 
 def entries(db: Reader) -> list[StoredEntry]:

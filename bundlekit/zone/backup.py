@@ -37,7 +37,8 @@ from bundlekit.core.tree import remove_tree
 from bundlekit.errors import BundleError, InputError, StateError, UsageError, VerificationError
 from bundlekit.format.backup import BackupHeader, BackupReader, BackupWriter, check_path, keys_for, read_header
 from bundlekit.format.passphrase import ProtectedKey, is_protected, new_kdf
-from bundlekit.zone.home import Zone
+from bundlekit.zone.audit import note
+from bundlekit.zone.home import Zone, open_zone
 from bundlekit.zone.keyfiles import SWAP, exchange_folders
 from bundlekit.zone.sqlite import SQLiteDatabase, check_database, copy_database
 
@@ -97,6 +98,9 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
     payload, check = keys_for(passphrase, kdf)
     header = BackupHeader(zone.zone_id, zone.name, int(now), kdf, check)
     skipped: list[str] = []
+    # The backup's audit entry is written first, so the copy holds it too: the restored trail then
+    # ends with the backup it came from (decision 676). Needs the zone's keys, as any change does.
+    note(zone, "backup", {"made": int(now), "file": out.name})
     with tempfile.TemporaryDirectory(prefix=".bundlekit-backup-", dir=out.parent) as work:
         snapshot = Path(work) / "state.db"
         copy_database(home / "state.db", snapshot)
@@ -207,6 +211,8 @@ def restore_zone(path: Path, home: Path, passphrase: Callable[[], bytes], *, rep
             reader = BackupReader(f, header, prefix, passphrase(), str(path))
             files = _extract(reader, stage)
         _check_staged(stage, header, reader)
+        with open_zone(stage) as restored:  # its entry, signed with the restored keys, before it is put in place
+            note(restored, "restore", {"backup_made": header.made, "replaced": bool(present and replace)})
         fsync_tree(stage)
     except BaseException:
         remove_tree(stage, ignore_errors=True)

@@ -1,5 +1,7 @@
-"""A backup's passphrase never comes from the keys' BUNDLEKIT_PASSPHRASE_FILE, and a new
-passphrase has at least 8 characters (decision 677).
+"""Changes a command makes outside the state have audit entries too (decision 676): `keys
+protect` / `keys unprotect` (the key files), `zone backup` (a copy of the home left the zone) and
+`zone restore` (the home replaced by a backup). A backup's passphrase never comes from the keys'
+BUNDLEKIT_PASSPHRASE_FILE, and a new passphrase has at least 8 characters (decision 677).
 """
 
 from __future__ import annotations
@@ -26,6 +28,35 @@ def _passfile(path: Path, text: str) -> Path:
 def _commands(home: Path) -> list[str]:
     listed = cli_in_process("audit", "--json", home=home)
     return [e["command"] for e in json.loads(listed.stdout)["entries"]]
+
+
+def test_keys_protect_change_and_unprotect_each_write_an_audit_entry(tmp_path: Path) -> None:
+    """R12U-1 / r12a F7 as reviewed: protect, change the passphrase, unprotect."""
+    home = init_zone(tmp_path / "dev2", "dev2", int(time.time())).home
+    one, two = _passfile(tmp_path / "dp1.txt", "dev pass one"), _passfile(tmp_path / "dp2.txt", "dev pass two")
+    assert cli_in_process("keys", "protect", "--passphrase-file", one, home=home).returncode == 0
+    assert cli_in_process("keys", "protect", "--passphrase-file", two, home=home, env={ENV: str(one)}).returncode == 0
+    assert cli_in_process("keys", "unprotect", home=home, env={ENV: str(two)}).returncode == 0
+    assert _commands(home)[-3:] == ["keys protect", "keys protect", "keys unprotect"]
+    listed = json.loads(cli_in_process("audit", "--json", home=home).stdout)["entries"]
+    assert all(e["changes"] == {"meta": 1} and e["result"] == "ok" for e in listed[-3:])
+    text = json.dumps(listed)
+    assert "dev pass" not in text  # no passphrase in the trail
+    assert cli_in_process("audit", "--verify", home=home).returncode == 0
+
+
+def test_backup_and_restore_write_audit_entries_the_restored_trail_ends_with_them(tmp_path: Path) -> None:
+    home = init_zone(tmp_path / "prod", "prod", int(time.time())).home
+    bp = _passfile(tmp_path / "b.pass", "backup passphrase 1")
+    assert cli_in_process("zone", "backup", "-o", tmp_path / "p.zbak", "--passphrase-file", bp,
+                          home=home).returncode == 0
+    assert _commands(home)[-1] == "zone backup"
+    new = tmp_path / "new" / "prod"
+    r = cli_in_process("zone", "restore", tmp_path / "p.zbak", "--passphrase-file", bp, home=new)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _commands(new)[-2:] == ["zone backup", "zone restore"]
+    assert cli_in_process("audit", "--verify", home=new).returncode == 0
+    assert [p.name for p in new.parent.iterdir()] == ["prod"]  # nothing left beside it
 
 
 def test_the_backup_passphrase_never_comes_from_the_keys_passphrase_file(tmp_path: Path) -> None:
