@@ -21,6 +21,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.errors import BundleError
 from bundlekit.zone import audit as trail
 from bundlekit.zone.keyfiles import SWAP, change_protection, key_states
+from bundlekit.zone.backup import leftover_message, restore_leftovers
 from bundlekit.zone.owned_keys import file_problems, recorded
 
 __all__ = ["protect_keys", "unprotect_keys", "doctor_findings"]
@@ -120,6 +121,9 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
                           "message": f"{', '.join(plain)} not protected by a passphrase: whoever copies the home can "
                                      f"sign and unseal as zone {z.name}. Run `bundlekit keys protect --home {z.home}`"})
         found += _foreign_keys(z)
+        for path, marked in restore_leftovers(z.home):
+            found.append({"level": "warning", "code": "restore_left",
+                          "message": leftover_message(path, marked, z.home)})
         if os.path.lexists(z.home / SWAP):
             found.append({"level": "warning", "code": "keys_swap_left",
                           "message": f"{z.home / SWAP} was left by a stopped `keys protect`/`unprotect` and may hold "

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bundlekit.cli.common import resolve_home
+from bundlekit.cli.common import echo, resolve_home
 from bundlekit.deploy.recording import settle_interrupted
 from bundlekit.errors import StateError
+from bundlekit.zone.backup import leftover_message, restore_leftovers
 from bundlekit.zone.home import Zone, open_zone
 
 __all__ = ["open_home"]
@@ -24,6 +25,8 @@ def open_home(home: str | Path | None) -> Zone:
     """The zone at ``home`` (``--home``; None: ``$BUNDLEKIT_HOME``, else the default), its interrupted
     deployments settled. Raises what :func:`open_zone` and the state raise (``not_a_zone``, ...)."""
     zone = open_zone(home if isinstance(home, Path) else resolve_home(home))
+    for path, marked in restore_leftovers(zone.home):  # named by every command, as `doctor` does (decision 678)
+        echo(f"warning: {leftover_message(path, marked, zone.home)}", err=True)
     try:
         settle_interrupted(zone)
     except StateError as err:

@@ -42,7 +42,8 @@ from bundlekit.zone.home import Zone, open_zone
 from bundlekit.zone.keyfiles import SWAP, exchange_folders
 from bundlekit.zone.sqlite import SQLiteDatabase, check_database, copy_database
 
-__all__ = ["BackupResult", "RestoreResult", "backup_zone", "restore_zone", "peek_backup"]
+__all__ = ["BackupResult", "RestoreResult", "backup_zone", "restore_zone", "peek_backup", "restore_leftovers",
+           "leftover_message"]
 
 #: Entries of the home never put in a backup (the state goes in as a consistent copy instead).
 _SKIP = {"state.db", "state.db-wal", "state.db-shm", "state.db-journal", "staging", SWAP,
@@ -261,6 +262,28 @@ def _sweep(parent: Path, name: str, now: EpochSeconds) -> None:
             _keep(stale, parent, name, now)
         else:
             remove_tree(stale, ignore_errors=True)
+
+
+def restore_leftovers(home: Path) -> list[tuple[Path, bool]]:
+    """The private folders a stopped restore into ``home`` left beside it (``.NAME.restore-*``),
+    each with whether it is the home that restore replaced (marked) rather than its unfinished copy."""
+    parent = home.absolute().parent
+    try:
+        found = sorted(parent.glob(f".{home.absolute().name}.restore-*"))
+    except OSError:
+        return []
+    return [(p, (p / _REPLACED).exists()) for p in found if p.is_dir() and not p.is_symlink()]
+
+
+def leftover_message(path: Path, marked: bool, home: Path) -> str:
+    """What to tell the user about a folder :func:`restore_leftovers` found (no secret in it)."""
+    if marked:
+        return (f"{path}: the home a stopped `zone restore --replace` replaced (its keys and state, before the "
+                f"restore). Move it out of the way as a kept copy, or delete it once {home} works; the next "
+                f"restore into {home} keeps it as {home.name}.replaced-TIME")
+    return (f"{path}: left by a stopped `zone restore` into {home}: a decrypted copy of the backup, private keys "
+            "included. Unless a restore is running now, delete it (`rm -rf`); the next restore into this home "
+            "removes it too")
 
 
 def _extract(reader: BackupReader, stage: Path) -> int:

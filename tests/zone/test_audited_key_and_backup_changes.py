@@ -1,7 +1,9 @@
 """Changes a command makes outside the state have audit entries too (decision 676): `keys
 protect` / `keys unprotect` (the key files), `zone backup` (a copy of the home left the zone) and
-`zone restore` (the home replaced by a backup). A backup's passphrase never comes from the keys'
-BUNDLEKIT_PASSPHRASE_FILE, and a new passphrase has at least 8 characters (decision 677).
+`zone restore` (the home replaced by a backup). Folders a stopped restore left beside a home are
+named by `doctor` and by every command in that home (decision 678). A backup's passphrase never
+comes from the keys' BUNDLEKIT_PASSPHRASE_FILE, and a new passphrase has at least 8 characters
+(decision 677).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bundlekit.zone import backup as backup_module
 from bundlekit.zone.home import init_zone
 from tests.conftest import cli_in_process, snapshot
 
@@ -82,3 +85,31 @@ def test_a_new_passphrase_under_eight_characters_is_refused(tmp_path: Path, pass
         error = json.loads(r.stdout)["error"]
         assert error["code"] == "invalid_passphrase" and "at least 8 characters" in error["message"], args
     assert snapshot(home, tmp_path / "p.zbak", tmp_path / "n") == before
+
+
+def test_a_restore_stopped_after_the_exchange_leaves_a_folder_doctor_and_the_next_command_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """r12a F6: the old home (keys and state) left as `.prod.restore-*` is named, not hidden."""
+    home = init_zone(tmp_path / "z" / "prod", "prod", int(time.time())).home
+    bp = _passfile(tmp_path / "b.pass", "backup passphrase 1")
+    assert cli_in_process("zone", "backup", "-o", tmp_path / "p.zbak", "--passphrase-file", bp,
+                          home=home).returncode == 0
+
+    def stopped(*args: object) -> Path:
+        raise KeyboardInterrupt  # the process stops between the exchange and the rename that keeps the old home
+
+    monkeypatch.setattr(backup_module, "_keep", stopped)
+    stop = cli_in_process("zone", "restore", tmp_path / "p.zbak", "--passphrase-file", bp, "--replace", home=home)
+    assert stop.returncode != 0
+    monkeypatch.undo()
+    left = [p for p in home.parent.iterdir() if p.name.startswith(".prod.restore-")]
+    assert len(left) == 1 and (left[0] / "keys" / "signing.key").is_file()
+    found = json.loads(cli_in_process("doctor", "--json", home=home).stdout)["findings"]
+    named = [f for f in found if f["code"] == "restore_left"]
+    assert len(named) == 1 and str(left[0]) in named[0]["message"] and "replaced" in named[0]["message"]
+    listed = cli_in_process("trust", "list", home=home)
+    assert listed.returncode == 0 and str(left[0]) in listed.stderr
+    # an unfinished copy (a stop before the exchange) is named as such
+    (home.parent / ".prod.restore-0000beef").mkdir(mode=0o700)
+    found = json.loads(cli_in_process("doctor", "--json", home=home).stdout)["findings"]
+    assert any("decrypted copy of the backup" in f["message"] for f in found if f["code"] == "restore_left")
