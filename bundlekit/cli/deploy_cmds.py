@@ -15,7 +15,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.retention_cmds import after_deploy, pruned_note
 from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
-from bundlekit.core.clock import when_text
+from bundlekit.core.clock import recorded_when_text, when_text
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.receipt.evidence import write_evidence
@@ -230,7 +230,7 @@ def deployments_list(home: str | None, as_json: bool) -> None:
     now = clock.now()
     tenants = any(d["tenant"] for d in items)  # a tenant column once any deployment was for a tenant
     for d in items:
-        when = when_text(d["started"], now)
+        when = recorded_when_text(d["started"], now)
         tenant = f"{d['tenant'] or '-':<14} " if tenants else ""
         echo(f"{d['id']:<16} {names.get(d['project_slug'], d['project_slug']):<20} {d['release']:<10} {d['environment']:<12} "
              f"{tenant}{d['state']:<9} {when}")

@@ -21,7 +21,11 @@ from datetime import datetime, timezone
 from typing import Callable
 
 __all__ = ["EpochSeconds", "Timestamp", "Clock", "now", "stamp", "to_datetime", "utc_text", "relative_age",
-           "when_text"]
+           "when_text", "recorded_age", "recorded_when_text", "AHEAD"]
+
+#: Said after a recorded moment (a deployment's start) later than now: the clock that stamped it
+#: ran ahead, so it is never trusted to order anything (decision 680).
+AHEAD = "future: clock ahead?"
 
 #: Whole seconds since the Unix epoch (UTC): the type of every reference time ("now").
 EpochSeconds = int
@@ -85,6 +89,20 @@ def when_text(when: float, now: EpochSeconds) -> str:
     ``--json`` keeps the numbers.
     """
     return f"{utc_text(when)} ({relative_age(when, now)})"
+
+
+def recorded_age(then: float, now: float) -> str:
+    """:func:`relative_age` of a moment something happened (a deployment's start, an export): one
+    a minute or more ahead of ``now`` cannot have happened yet, so it reads ``"in 1d, future:
+    clock ahead?"`` (the zone's clock was wrong when it was stamped, decision 680)."""
+    age = relative_age(then, now)
+    return f"{age}, {AHEAD}" if then - now >= 60 else age
+
+
+def recorded_when_text(when: float, now: float) -> str:
+    """:func:`when_text` of a moment something happened, flagging one in the future like
+    :func:`recorded_age`: ``2026-12-02 10:00:00Z (in 1d, future: clock ahead?)``."""
+    return f"{utc_text(when)} ({recorded_age(when, now)})"
 
 
 def to_datetime(when: EpochSeconds) -> datetime:

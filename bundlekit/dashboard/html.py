@@ -34,7 +34,7 @@ from bundlekit.dashboard.view import (
     cell_time,
     format_duration,
     format_utc,
-    relative_age,
+    recorded_age,
 )
 
 __all__ = ["render_html", "CSP", "LOG_TAIL_CHARS", "deployment_anchor"]
@@ -76,7 +76,7 @@ def _anchor(d: DeploymentView) -> str:
 
 def _time(t: float, now: EpochSeconds, text: str | None = None) -> str:
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-    return f'<time datetime="{iso}" title="{format_utc(t)}">{_e(text or relative_age(t, now))}</time>'
+    return f'<time datetime="{iso}" title="{format_utc(t)}">{_e(text or recorded_age(t, now))}</time>'
 
 
 def render_html(view: DashboardView, now: EpochSeconds) -> str:

@@ -14,7 +14,8 @@ exported that await a receipt, and the imports other zones refused.
   ``Production`` are one column.
 * **Rows** are (space, project, tenant): a project that deployed for tenants gets a row per
   tenant beside its untenanted row (which also shows what was exported and refused).
-* **Cells** show the latest attempt; the last success before it; every earlier failure there
+* **Cells** show the latest attempt (in the deploying zone's own order, its deployment numbers,
+  never its wall clock: decision 680); the last success before it; every earlier failure there
   (newest first). An export is not an attempt: the latest export to a zone shows in that
   zone's ``(awaiting)`` cell, ``exported`` while its receipt is awaited or ``refused`` when the
   zone reported refusing the import, and never in place of an environment's cell (decision 392).
@@ -43,7 +44,7 @@ from bundlekit.dashboard.view import (
 )
 from bundlekit.zone import exports, projects, refusals, remote, truststore
 from bundlekit.zone.db import Reader, Row
-from bundlekit.zone.deployments import deployments_by_start
+from bundlekit.zone.deployments import deployment_number, deployments_by_start
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 
@@ -284,10 +285,19 @@ def _respell(d: DeploymentView, envs: _Environments) -> DeploymentView:
 def _cell(zname: str, env: str, here: list[DeploymentView]) -> CellView | None:
     if not here:
         return None
+    # One zone's attempts in that zone's own order (its deployment numbers, decision 680), never by
+    # its wall clock: a deploy stamped while the clock ran ahead is not "latest" for ever.
+    here = sorted(here, key=_zone_order)
     latest = here[-1]
     prev = next((d for d in reversed(here[:-1]) if d.state == "succeeded"), None)
     failures = tuple(d for d in reversed(here[:-1]) if d.state in FAILURE_STATES)
     return CellView(zname, env, latest, prev, None, failures)
+
+
+def _zone_order(d: DeploymentView) -> tuple[int, int, float]:
+    """A deployment's place among its zone's: refusals first (they never are "latest" over a run),
+    then by the zone's number; the start only breaks ties of ids of another form."""
+    return (0 if d.state == "refused" else 1, deployment_number(d.deployment_id), d.started or 0)
 
 
 def _awaits(exp: Row, zname: str, mine: list[DeploymentView], reported: set[tuple[str, str]]) -> bool:

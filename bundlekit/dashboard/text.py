@@ -24,7 +24,7 @@ from bundlekit.dashboard.view import (
     DeploymentView,
     cell_time,
     format_utc,
-    relative_age,
+    recorded_age,
 )
 
 __all__ = ["render_text"]
@@ -121,7 +121,7 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
     when = cell_time(cell)
     first = f"{_clean(latest.release)} {latest.state}"
     if when is not None:
-        age = relative_age(when, now)
+        age = recorded_age(when, now)
         first += f", started {age}" if latest.state == "running" else f" {age}"
     lines = [first]
     if latest.waived:  # it ran on a zone's waiver, not on passed phases (finding 10.2)

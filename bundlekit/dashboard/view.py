@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from bundlekit.core.clock import relative_age
+from bundlekit.core.clock import recorded_age, relative_age
 from bundlekit.core.text import MASK
 from bundlekit.errors import InputError
 
@@ -38,6 +38,7 @@ __all__ = [
     "ProjectRow",
     "DashboardView",
     "relative_age",
+    "recorded_age",
     "format_duration",
     "format_utc",
     "cell_time",

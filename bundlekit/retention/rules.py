@@ -73,8 +73,9 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
            policies: Mapping[str, Policy], now: EpochSeconds) -> Keep:
     """Decide what to keep. ``releases``: rows with project_slug, version, imported_at (when
     imported or created) and optionally created (true for a release created in this zone);
-    ``deployments``: rows with project_slug, release, environment, state, started (oldest
-    first); ``policies``: lowercased environment (``""`` the default) -> policy."""
+    ``deployments``: rows with project_slug, release, environment, state, started, oldest first
+    in the zone's own order (deployment numbers: "current" and "previous" come from that order,
+    not from ``started``, decision 680); ``policies``: lowercased environment (``""`` the default) -> policy."""
     keep = Keep()
     default = policies.get("", Policy())
     per_env: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
@@ -102,12 +103,12 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
         for d in deps:
             if d["state"] == "Executing":
                 keep.add(_key(slug, str(d["release"])), f"being deployed to {env}", env)
-        # (start, position): deployments come oldest first, so of two with one start (whole seconds
-        # before decision 430, one millisecond since) the later one ranks newer
-        latest: dict[str, tuple[float, int]] = {}
+        # Deployments come in the zone's own order (their numbers, decision 680), never re-sorted by
+        # their recorded start: one made while the clock ran ahead must not rank newest for ever.
+        latest: dict[str, tuple[int, float]] = {}
         for n, d in enumerate(deps):
-            latest[str(d["release"]).lower()] = (float(d["started"]), n)
-        ranked = sorted(latest, key=lambda v: latest[v], reverse=True)
+            latest[str(d["release"]).lower()] = (n, float(d["started"]))
+        ranked = sorted(latest, key=lambda v: latest[v][0], reverse=True)
         if policy.keeps_all:
             for version in ranked:
                 keep.add((slug, version), f"policy for {env}: keep every release", env)
@@ -116,7 +117,7 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
                 keep.add((slug, version), f"one of the last {policy.keep_releases} deployed to {env}", env)
         elif policy.keep_days is not None:
             for version in ranked:
-                if latest[version][0] >= now - policy.keep_days * DAY:
+                if latest[version][1] >= now - policy.keep_days * DAY:
                     keep.add((slug, version), f"deployed to {env} in the last {policy.keep_days} day(s)", env)
     newest: dict[str, Mapping[str, Any]] = {}
     undeployed: dict[str, list[Mapping[str, Any]]] = defaultdict(list)

@@ -22,13 +22,24 @@ from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["ID_PREFIX", "INTERRUPTED", "peek_next_id", "allocate_id", "insert_running", "finish", "annotate", "slot", "running",
            "claim_name", "note_reached", "executing", "running_on",
-           "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes",
+           "deployment_number", "BY_NUMBER", "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes",
            "relied_on_waivers"]
 
 ID_PREFIX = "Deployments-"
 _COUNTER = "deployment"
+#: SQL: a deployment's number (``Deployments-N`` -> N), the zone's own order of its deployments.
+#: No clock can reorder it: a deploy made while the wall clock ran ahead still comes before the
+#: ones made after it (decision 680).
+BY_NUMBER = f"CAST(substr(id, {len(ID_PREFIX) + 1}) AS INTEGER)"
 #: The final state of a deployment whose process ended before it recorded the outcome.
 INTERRUPTED = "Interrupted"
+
+
+def deployment_number(deployment_id: str) -> int:
+    """The N of ``Deployments-N`` (any zone's id: receipts carry the deploying zone's own), the
+    order in which that zone ran its deployments; -1 for an id of another form."""
+    head, _, tail = deployment_id.rpartition("-")
+    return int(tail) if head and tail.isdigit() else -1
 
 
 def peek_next_id(db: Reader) -> str:
@@ -99,7 +110,7 @@ def note_reached(tx: Writer, deployment_id: str, step: str, target: str | None, 
 def executing(db: Reader) -> list[Row]:
     """Every deployment still ``Executing`` (full rows; ``record`` parsed, ``waived`` and ``waivers``
     as :func:`get_deployment` gives them), oldest first."""
-    rows = db.all("SELECT * FROM deployments WHERE state = 'Executing' ORDER BY started, id")
+    rows = db.all("SELECT * FROM deployments WHERE state = 'Executing' ORDER BY " + BY_NUMBER)
     for row in rows:
         row["record"] = json.loads(row["record"] or "{}")
         _waivers(row)
@@ -114,8 +125,8 @@ def slot(project_slug: str, environment: str, tenant: str | None = None) -> str:
 def running(db: Reader, project_slug: str, environment: str, tenant: str | None = None) -> str | None:
     """The id of the latest deployment of the project to the environment (and tenant) still ``Executing``."""
     value = db.scalar("SELECT id FROM deployments WHERE project_slug = ? AND lower(environment) = lower(?) AND "
-                      "lower(COALESCE(tenant, '')) = lower(?) AND state = 'Executing' ORDER BY started DESC, id DESC "
-                      "LIMIT 1", (project_slug, environment, tenant or ""))
+                      "lower(COALESCE(tenant, '')) = lower(?) AND state = 'Executing' ORDER BY "
+                      f"{BY_NUMBER} DESC LIMIT 1", (project_slug, environment, tenant or ""))
     return None if value is None else str(value)
 
 
@@ -152,7 +163,7 @@ def relied_on_waivers(db: Reader, project_slug: str, release: str) -> list[Row]:
     """Deployments of one release of a project that relied on a waiver, oldest first: id,
     environment, tenant, state, started, ``waived`` and ``waivers`` (see :func:`get_deployment`)."""
     rows = db.all("SELECT id, environment, tenant, state, started, waived FROM deployments WHERE project_slug = ? "
-                  "AND release = ? AND waived <> '[]' ORDER BY started, id", (project_slug, release))
+                  "AND release = ? AND waived <> '[]' ORDER BY " + BY_NUMBER, (project_slug, release))
     for row in rows:
         _waivers(row)
     return rows
@@ -162,7 +173,7 @@ def waiver_records(db: Reader, project_slug: str | None = None) -> list[Row]:
     """Every deployment (of one project when ``project_slug``) that relied on a waiver, oldest
     first: id, project_slug, release, environment, state, started and ``waivers`` as recorded."""
     rows = db.all("SELECT id, project_slug, release, environment, state, started, waived FROM deployments "
-                  "WHERE waived <> '[]' ORDER BY started, id")
+                  "WHERE waived <> '[]' ORDER BY " + BY_NUMBER)
     rows = [r for r in rows if project_slug is None or r["project_slug"].casefold() == project_slug.casefold()]
     for row in rows:
         _waivers(row)
@@ -170,29 +181,29 @@ def waiver_records(db: Reader, project_slug: str | None = None) -> list[Row]:
 
 
 def list_deployments(db: Reader) -> list[Row]:
-    """Every deployment, newest first: id, project_slug, release, environment, tenant, state, started, ended."""
+    """Every deployment, newest first (by number, :data:`BY_NUMBER`): id, project_slug, release, environment, tenant, state, started, ended."""
     return db.all("SELECT id, project_slug, release, environment, tenant, state, started, ended FROM deployments "
-                  "ORDER BY started DESC")
+                  f"ORDER BY {BY_NUMBER} DESC")
 
 
 def successes_of(db: Reader, release_digest: str) -> list[Row]:
     """This zone's successful deployments of the release with ``release_digest``, oldest first:
     id, environment, tenant, ended."""
     return db.all("SELECT id, environment, tenant, ended FROM deployments WHERE release_digest = ? AND "
-                  "state = 'Success' ORDER BY ended, id", (release_digest,))
+                  "state = 'Success' ORDER BY " + BY_NUMBER, (release_digest,))
 
 
 def release_history(db: Reader, project_slug: str, release: str, source_zone_id: str) -> list[Row]:
     """Deployments of one release (by project, version and source), oldest first: id, environment,
     tenant, state, ended, release_digest (None for deployments recorded before format 1.1)."""
     return db.all("SELECT id, environment, tenant, state, ended, release_digest FROM deployments WHERE "
-                  "project_slug = ? AND release = ? AND source_zone_id = ? ORDER BY started, id",
+                  "project_slug = ? AND release = ? AND source_zone_id = ? ORDER BY " + BY_NUMBER,
                   (project_slug, release, source_zone_id))
 
 
 def deployments_by_start(db: Reader) -> list[Row]:
-    """Every deployment's full row, oldest first (``record`` parsed from JSON)."""
-    rows = db.all("SELECT * FROM deployments ORDER BY started")
+    """Every deployment's full row, oldest first by number (:data:`BY_NUMBER`; ``record`` parsed from JSON)."""
+    rows = db.all("SELECT * FROM deployments ORDER BY " + BY_NUMBER)
     for row in rows:
         row["record"] = json.loads(row["record"])
         _waivers(row)

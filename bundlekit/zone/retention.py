@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Database, Reader, Writer
+from bundlekit.zone.deployments import BY_NUMBER
 
 __all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "set_policy", "change_policy", "releases", "deployments", "packages",
            "delete_packages", "held_elsewhere", "record_prune", "pruned_at", "last_prune"]
@@ -106,9 +107,10 @@ def releases(db: Reader) -> list[dict[str, Any]]:
 
 
 def deployments(db: Reader) -> list[dict[str, Any]]:
-    """Every deployment: id, project_slug, release, environment, tenant, state, started; oldest first."""
+    """Every deployment: id, project_slug, release, environment, tenant, state, started; oldest
+    first by the zone's own numbering, never by the recorded times (decision 680)."""
     return db.all("SELECT id, project_slug, release, environment, tenant, state, started FROM deployments "
-                  "ORDER BY started, id")
+                  "ORDER BY " + BY_NUMBER)
 
 
 def packages(db: Reader) -> list[dict[str, Any]]:

@@ -282,3 +282,37 @@ def test_bad_retention_settings_are_usage_errors_and_change_nothing(deployed: Wo
     r = bk("retention", "set", *argv, "--json", home=home)
     assert r.exit_code == 2 and json.loads(r.stdout)["error"]["code"] == "usage"
     assert snapshot(home) == before
+
+
+def _deploy_with_clock_ahead(home: Path, version: str, seconds: int) -> None:
+    """Deploy ``version`` to Production with the zone's wall clock ``seconds`` ahead (a VM restored
+    without NTP, later corrected): the real CLI in a process whose ``time.time`` is shifted."""
+    code = ("import sys, time; real = time.time; time.time = lambda: real() + %d; "
+            "sys.argv = ['bundlekit'] + sys.argv[1:]; from bundlekit.__main__ import main; sys.exit(main())" % seconds)
+    r = subprocess.run([sys.executable, "-c", code, "deploy", "acme-web", version, "--environment", "Production",
+                        "--home", str(home)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_deploy_stamped_while_the_clock_ran_ahead_does_not_stay_current_for_prune(deployed: World,
+                                                                                    tmp_path: Path) -> None:
+    # r1015a A2: 1.1.0 deployed with the clock a day fast, then 1.2.0 and 1.3.0 with the right clock.
+    # 1.3.0 is current and 1.2.0 the previous successful release (the one a rollback needs): prune
+    # keeps both, whatever the recorded times say, and `deployments list` flags the future time.
+    home, targets = _copy(deployed, tmp_path)
+    _deploy_with_clock_ahead(home, "1.1.0", 86400)
+    for version in ("1.2.0", "1.3.0"):
+        ok("deploy", "acme-web", version, "--environment", "Production", home=home)
+    ok("retention", "set", "--keep", "1", home=home)
+    plan = ok_json("prune", "--dry-run", home=home)
+    kept = {k["version"]: k["reasons"] for k in plan["kept"]}
+    assert kept["1.3.0"][0] == "current release in Production"
+    assert kept["1.2.0"][0] == "previous successful release in Production"
+    removed = {r["what"] for r in plan["remove"]}
+    assert "web-01: Acme.Web 1.2.0" not in removed and "web-01: Acme.Web 1.1.0" in removed
+    ok("prune", home=home)
+    assert _versions(targets / "web-01" / "Acme.Web") == ["1.2.0", "1.3.0"]
+    listed = ok("deployments", "list", home=home).splitlines()
+    assert " 1.3.0 " in listed[0]  # newest first by the zone's own numbering
+    future = [line for line in listed if "future: clock ahead?" in line]
+    assert len(future) == 1 and " 1.1.0 " in future[0], listed

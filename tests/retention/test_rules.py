@@ -108,3 +108,15 @@ def test_releases_created_here_are_said_to_be_created_and_one_second_apart_is_no
     keep = decide(rels, [], {"": Policy(keep_releases=1)}, NOW)
     assert keep.reasons == {("web", "1.10"): ["the latest release created for the project",
                                               "never deployed; one of the last 1 created"]}
+
+
+def test_a_deployment_stamped_in_the_future_is_not_current_after_later_deployments() -> None:
+    # r1015a A2: 1.0 was deployed while the clock ran a day ahead; 7.0 and 3.0 came after it (in
+    # the zone's own order, as the rows arrive) with the right clock. 3.0 is current, 7.0 previous.
+    deps = [_d("1.0", started=NOW + DAY), _d("1.0", "Failed", started=NOW + 10),
+            _d("7.0", started=NOW + 20), _d("3.0", started=NOW + 30)]
+    rels = [_r(v, n) for n, v in enumerate(("1.0", "7.0", "3.0"))]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW + 40)
+    assert keep.reasons[("web", "3.0")][0] == "current release in Production"
+    assert keep.reasons[("web", "7.0")][0] == "previous successful release in Production"
+    assert not keep.kept(("web", "1.0"))
