@@ -142,11 +142,14 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tup
 @home_option
 @json_option
 def show(project: str, version: str | None, home: str | None, as_json: bool) -> None:
-    """Show a project (by name or slug) and one of its releases (default: the latest)."""
+    """Show a project (by name or slug) and one of its releases (default: the latest).
+
+    The variables are that release's own values with this zone's on top: what a deployment of
+    it would use (origin ``release``, ``local``, ``local edit``, ``placeholder ...``)."""
     with open_home(home) as z:
         p = projects.find_project(z.db, project, z.name)
         rel = projects.get_release(z.db, p, version)
-        variables = edits.variable_rows(p)
+        variables = edits.release_variable_rows(p, rel)  # what a deploy of this release would use
     steps = [dict(p.local["steps"][k]) for k in p.local["step_order"]]
     info: dict[str, Any] = {"project": {"name": p.name, "slug": p.slug, "space": p.space},
             "release": {k: v for k, v in rel.items() if k != "snapshot"},

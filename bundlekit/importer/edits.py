@@ -36,7 +36,7 @@ from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.projects import ProjectRecord, find_project, save_local
 
-__all__ = ["set_variable", "unset_variable", "set_step_enabled", "variable_rows", "SCOPE_OPTIONS", "known_scope_values",
+__all__ = ["set_variable", "unset_variable", "set_step_enabled", "variable_rows", "release_variable_rows", "SCOPE_OPTIONS", "known_scope_values",
            "plan_update_variables", "update_variables"]
 
 #: The scope dimensions ``variables set|unset`` take, as command-line options.
@@ -249,6 +249,34 @@ def variable_rows(project: ProjectRecord) -> list[dict[str, Any]]:
         origin = "release" if base is not None and base == v else "local" if base is None else "local edit"
         if v.get("placeholder"):
             origin = "placeholder (bound)" if v.get("value") is not None else "placeholder (unbound)"
+        value = v.get("value")
+        out.append({"name": v["name"], "scope": v.get("scope", {}), "sensitive": bool(v.get("sensitive")),
+                    "value": (MASK if value is not None else None) if v.get("sensitive") else value,
+                    "origin": origin})
+    return out
+
+
+def release_variable_rows(project: ProjectRecord, release: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The variables a deployment of ``release`` (a release row, ``projects.get_release``) would
+    use, for display: that release's own snapshot with the zone's values on top, exactly as
+    ``deploy/service.py`` composes them (decision 156). Rows as :func:`variable_rows`; ``origin``
+    is ``release`` (the release's snapshot value), ``placeholder (unbound)``, or the zone's:
+    ``local`` (a name the zone added), ``local edit`` (the zone overrides the release's value),
+    ``placeholder (bound)``. A value of the newest release that this release does not carry is
+    not listed: a deployment of this release does not use it."""
+    snapshot = release["snapshot"]["variables"]
+    newest = project.base["variables"]
+    chosen: dict[str, tuple[Mapping[str, Any], str]] = {}
+    for key, v in snapshot.items():
+        unbound = v.get("placeholder") and v.get("value") is None
+        chosen[key] = (v, "placeholder (unbound)" if unbound else "release")
+    for key, v in project.local["variables"].items():
+        if newest.get(key) == v or (v.get("placeholder") and v.get("value") is None):
+            continue  # the newest release's own value, or an unbound placeholder: not the zone's
+        origin = "placeholder (bound)" if v.get("placeholder") else "local" if key not in newest else "local edit"
+        chosen[key] = (v, origin)
+    out = []
+    for key, (v, origin) in sorted(chosen.items(), key=lambda kv: (kv[1][0]["name"].lower(), kv[0])):
         value = v.get("value")
         out.append({"name": v["name"], "scope": v.get("scope", {}), "sensitive": bool(v.get("sensitive")),
                     "value": (MASK if value is not None else None) if v.get("sensitive") else value,

@@ -63,3 +63,37 @@ def test_a_failure_after_a_deploy_stamped_in_the_future_is_the_latest_attempt_on
         assert "1.4.0 failed" in text and "failed before" not in text
     listed = ok("deployments", "list", home=w.prod).splitlines()
     assert listed[0].startswith("Deployments-2 ") and "future: clock ahead?" in listed[1]
+
+
+def test_show_of_an_older_release_lists_its_own_values_with_the_zones_on_top_as_its_deploy_uses(
+        tmp_path: Path) -> None:
+    """r1015u F1: after 1.4.1 was imported, `show acme-web 1.4.0` lists 1.4.0's snapshot (the
+    values a redeploy of 1.4.0 uses), not 1.4.1's, with the zone's own values on top, each
+    labelled by where it comes from."""
+    w = make_promo(tmp_path / "w")
+    newer = w.release(LEGACY_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.4.1")
+    for release, name in ((w.release_dir / LEGACY_RELEASE, "old.bundle"), (newer, "new.bundle")):
+        ok("import", w.export(release, "prod", name), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.Db.Name", "acme_zone", "--environment", "Production", home=w.prod)
+
+    def shown(version: str) -> dict[tuple[str, str], dict[str, Any]]:
+        r = run_cli("show", "acme-web", version, "--json", home=w.prod)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return {(v["name"], ",".join(v["scope"].get("environment", []))): v for v in json.loads(r.stdout)["variables"]}
+
+    old, new = shown("1.4.0"), shown("1.4.1")
+    conn = ("ConnectionStrings:Default", "")
+    assert (old[conn]["value"].split(";")[0], old[conn]["origin"]) == ("Server=db.prod", "release")
+    assert (new[conn]["value"].split(";")[0], new[conn]["origin"]) == ("Server=db2.prod", "release")
+    assert (old[("Acme.Db.Name", "Production")]["value"], old[("Acme.Db.Name", "Production")]["origin"]) == (
+        "acme_zone", "local edit")
+    assert (old[("Acme.Db.Name", "")]["value"], old[("Acme.Db.Name", "")]["origin"]) == ("acme_dev", "release")
+    key = old[("Acme.ApiKey", "")]
+    assert (key["value"], key["origin"]) == ("********", "placeholder (bound)")
+    text = ok("show", "acme-web", "1.4.0", home=w.prod)
+    assert "var ConnectionStrings:Default = 'Server=db.prod;" in text and "k-zone" not in text
+    # ... and it is what a deploy of 1.4.0 uses
+    w.targets(w.prod, "Production")
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.prod)
+    assert w.config(w.prod, "Production")["ConnectionStrings"]["Default"].startswith("Server=db.prod;Database=acme_zone;")
