@@ -34,6 +34,9 @@ from bundlekit.zone import projects
               help="A TOML file of per-rule conflict resolutions.")
 @click.option("--replace", is_flag=True, help="Overwrite an imported release version with different content.")
 @click.option("--dry-run", is_flag=True, help="Verify and print the merge plan; change nothing.")
+@click.option("--accept-lifecycle-removal", "accept_lifecycle_removal", is_flag=True,
+              help="Import a release that carries no lifecycle, of a project whose earlier releases had one, "
+                   "as it is: deployable to any environment (default: it keeps the earlier lifecycle).")
 @click.option("--evidence", "evidence", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A receipt bundle from another zone proving an earlier lifecycle phase of this release "
                    "(repeatable); verified and kept for later deployments.")
@@ -45,8 +48,8 @@ from bundlekit.zone import projects
 @quiet_option
 @json_option
 def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | None, policy_file: Path | None,
-               replace: bool, dry_run: bool, evidence: tuple[Path, ...], set_choice: str | None, wait: float,
-               quiet: bool, as_json: bool) -> None:
+               replace: bool, dry_run: bool, accept_lifecycle_removal: bool, evidence: tuple[Path, ...],
+               set_choice: str | None, wait: float, quiet: bool, as_json: bool) -> None:
     """Verify a bundle and merge it into this zone, atomically.
 
     A refused bundle that really came from its source is reported back to it: a refusal entry
@@ -66,7 +69,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             return
         plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
                              replace=replace, dry_run=dry_run, progress=bars, evidence=evidence, wait=wait,
-                             on_wait=waiting)
+                             on_wait=waiting, accept_lifecycle_removal=accept_lifecycle_removal)
     info = {**plan.to_dict(), **source_fields(paths)}
     info["dry_run"] = dry_run
     conflicts = plan.merge.conflicts if plan.merge else ()
@@ -94,6 +97,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"  CONFLICT  {conflict.describe(mask=True)}")
         if plan.new_packages:
             echo(f"  packages: {', '.join(plan.new_packages)}")
+        if plan.lifecycle_removed is not None:
+            echo(_lifecycle_line(plan))
         notes = m.raw.get("lint_notes") or ()
         if notes:  # what the source's lint warned about travels with the release (spec/release-file.md)
             echo(f"  lint: {len(notes)} warning(s) when zone {plan.verified.source.name} exported it; "
@@ -102,6 +107,17 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"  evidence: {e.deployment_id} in zone {e.zone_name} to {e.environment} succeeded ({e.kind})")
     if dry_run and conflicts:
         raise SystemExit(ConflictError.exit_code)
+
+
+def _lifecycle_line(plan: Any) -> str:
+    """The import plan's line for a release that dropped its project's lifecycle (decision 681)."""
+    m, last = plan.manifest, plan.lifecycle_removed
+    if plan.kept_lifecycle is not None:
+        phases = " > ".join(p["name"] for p in plan.kept_lifecycle["phases"])
+        return (f"  lifecycle: REMOVED in {m.release['version']} (release {last} had one); keeping {last}'s "
+                f"({phases}): pass --accept-lifecycle-removal to deploy it without one")
+    return (f"  lifecycle: REMOVED in {m.release['version']} (release {last} had one); accepted "
+            "(--accept-lifecycle-removal): it may be deployed to any environment")
 
 
 def _kind(path: Path) -> str:

@@ -131,6 +131,9 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
         echo(f"{info['project']} {info['release']} has no lifecycle: it may be deployed to any environment")
         return
     echo(f"{info['project']} {info['release']}" + (f" for tenant {tenant}" if tenant else ""))
+    if info.get("lifecycle_kept_from"):
+        echo(f"  lifecycle kept from {info['project']} {info['lifecycle_kept_from']}: this release's file carries "
+             "none (import it with --accept-lifecycle-removal to deploy it without one)")
     for p in info["lifecycle"]["phases"]:
         state = "passed" if p["passed"] else "waived" if p["waived"] else "optional" if p["optional"] else "to pass"
         echo(f"  {p['name']:<16} {', '.join(p['environments']):<32} {len(p['succeeded'])}/"

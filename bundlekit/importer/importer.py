@@ -83,6 +83,10 @@ class ImportPlan:
     #: The SHA-256 of the packages the source may use by hash (its own and those shared with it).
     usable: frozenset[str] = field(default=frozenset(), repr=False)
     project_base: Snapshot | None = None  # a release held unchanged, sent again: the project keeps it (396)
+    #: A release without ``[lifecycle]`` of a project whose earlier release had one (decision 681):
+    #: that release's version, and the lifecycle kept for this one (None: the operator accepted the removal).
+    lifecycle_removed: str | None = None
+    kept_lifecycle: dict[str, Any] | None = None
 
     @property
     def manifest(self) -> Manifest:
@@ -106,18 +110,23 @@ class ImportPlan:
             out["replaces_release"] = self.replaces_release
             out["release_digest"] = self.release_digest
             out["evidence"] = [e.to_dict() for e in self.evidence]
+            if self.lifecycle_removed is not None:
+                out["lifecycle_removed"] = {"last_with_lifecycle": self.lifecycle_removed,
+                                            "kept": self.kept_lifecycle is not None}
         return out
 
 
 def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                 policy: MergePolicy | None = None, replace: bool = False,
-                progress: Callable[[int], None] | None = None) -> ImportPlan:
+                progress: Callable[[int], None] | None = None, accept_lifecycle_removal: bool = False) -> ImportPlan:
     store = zone.store
     Staging.sweep(store)
     staging = Staging(store)
     try:
         verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace)
+        if not plan.noop and plan.manifest.lifecycle is None:
+            _lifecycle_removed(zone, plan, accept_lifecycle_removal)
         if not plan.noop:
             # Rebuilt packages land in staging like verified blobs: in the store only on apply.
             rebuild_all(path, verified.digest, verified.manifest, store, staging.sink_for, usable=plan.usable)
@@ -179,6 +188,17 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
                       release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing),
                       delivered=[p for p in m.packages if p.included or p.delta is not None or p.sha256 in own],
                       usable=usable)
+
+
+def _lifecycle_removed(zone: Zone, plan: ImportPlan, accept: bool) -> None:
+    """A release that carries no lifecycle, of a project an earlier release of which had one:
+    it keeps that lifecycle (marked ``kept_from``) unless the operator accepts the removal
+    (``accept``; decision 681). Either way the plan says so."""
+    with zone.db.read() as db:
+        last = projects.last_lifecycle(db, plan.manifest.project["slug"])
+    if last is not None:
+        plan.lifecycle_removed = str(last["kept_from"])
+        plan.kept_lifecycle = None if accept else last
 
 
 def _seen(project: projects.ProjectRecord | None, release_digest: str | None) -> str:
@@ -282,7 +302,7 @@ def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds, deadline: float,
         notes=m.release["notes"], source_zone_id=v.source.zone_id, content_digest=plan.content_digest,
         release_digest=plan.release_digest, snapshot=plan.snapshot,
         output_refs=[o.to_dict() for o in m.output_refs],
-        lifecycle=m.lifecycle.to_dict() if m.lifecycle is not None else None,
+        lifecycle=m.lifecycle.to_dict() if m.lifecycle is not None else plan.kept_lifecycle,
         bundle_id=m.bundle_id, bundle_digest=v.digest, sequence=m.sequence)
     told = False
     while True:
@@ -361,8 +381,12 @@ def await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | No
 def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                   policy: MergePolicy | None = None, replace: bool = False, dry_run: bool = False,
                   progress: Callable[[int], None] | None = None, evidence: tuple[Path, ...] = (),
-                  wait: float = 0.0, on_wait: Callable[[str], None] | None = None) -> ImportPlan:
+                  wait: float = 0.0, on_wait: Callable[[str], None] | None = None,
+                  accept_lifecycle_removal: bool = False) -> ImportPlan:
     """Plan, refuse on conflicts (unless dry run), apply.
+
+    A release without a lifecycle, of a project whose earlier release had one, keeps that
+    lifecycle unless ``accept_lifecycle_removal`` (decision 681; ``plan.lifecycle_removed``).
 
     ``evidence``: receipt bundles from other zones proving earlier phases of the release's
     lifecycle (``importer/evidence.py``); each must report a successful deployment of this very
@@ -382,7 +406,7 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
         try:
             return _import_once(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
                                 dry_run=dry_run, progress=progress, evidence=evidence, deadline=deadline,
-                                on_wait=on_wait)
+                                on_wait=on_wait, accept_lifecycle_removal=accept_lifecycle_removal)
         except _StalePlan:
             if attempt == REPLANS:
                 raise ConflictError(f"{path}: the project kept changing while this import was applied "
@@ -415,10 +439,10 @@ REPLANS = 3
 def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None, policy: MergePolicy | None,
                  replace: bool, dry_run: bool, progress: Callable[[int], None] | None,
                  evidence: tuple[Path, ...], deadline: float,
-                 on_wait: Callable[[str], None] | None) -> ImportPlan:
+                 on_wait: Callable[[str], None] | None, accept_lifecycle_removal: bool) -> ImportPlan:
     try:
         plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
-                           progress=progress)
+                           progress=progress, accept_lifecycle_removal=accept_lifecycle_removal)
     except BundleError as err:
         if not dry_run:
             record_refusal(zone, path, err, now=now)

@@ -276,6 +276,8 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
                                           "waivers": [{**w, "withdrawn": (w["phase"].casefold(), w.get("release", "*"))
                                                        not in current} for w in d["waivers"]]}
                                          for d in relied]}
+    # A lifecycle kept from an earlier release: this release's file carries none (decision 681).
+    out["lifecycle_kept_from"] = (release.get("lifecycle") or {}).get("kept_from")
     if prog is not None:
         out["lifecycle"] = prog.to_dict()
         out["open"] = [e for e in prog.lifecycle.environments() if decide(prog, e).allowed]

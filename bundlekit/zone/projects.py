@@ -29,7 +29,7 @@ from bundlekit.zone.home import Zone
 __all__ = ["Snapshot", "ProjectRecord", "NewRelease", "find_project", "project_for_import", "project_names",
            "project_labels",
            "list_releases", "get_release", "release_content_digest", "save_local", "record_release",
-           "update_release_variables", "lifecycles"]
+           "update_release_variables", "lifecycles", "last_lifecycle"]
 
 #: A project snapshot: {"variables": {...}, "steps": {...}, "step_order": [...], "packages": {...}}.
 Snapshot = dict[str, Any]
@@ -205,3 +205,17 @@ def lifecycles(db: Reader) -> list[dict[str, Any]]:
     """The lifecycle of every release that has one, newest release first ({"phases": [...]} each)."""
     rows = db.all("SELECT lifecycle FROM releases WHERE lifecycle IS NOT NULL ORDER BY imported_at DESC")
     return [json.loads(r["lifecycle"]) for r in rows]
+
+
+def last_lifecycle(db: Reader, project_slug: str) -> dict[str, Any] | None:
+    """The lifecycle of the project's newest release that has one (by the source's sequence, then
+    when imported), with ``kept_from``: the version whose release file carried it (a lifecycle a
+    release kept from an earlier one keeps naming that one; decision 681); None when no release
+    of the project has a lifecycle."""
+    row = db.one("SELECT version, lifecycle FROM releases WHERE project_slug = ? AND lifecycle IS NOT NULL "
+                 "ORDER BY sequence DESC, imported_at DESC LIMIT 1", (project_slug,))
+    if row is None:
+        return None
+    lifecycle: dict[str, Any] = json.loads(row["lifecycle"])
+    lifecycle.setdefault("kept_from", row["version"])
+    return lifecycle

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_cli
-from tests.e2e.promotion_world import Promo, make_promo, ok
+from tests.conftest import run_cli, snapshot
+from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
 
 LEGACY_RELEASE = "release.toml"  # the 1.4.0 fixture: no lifecycle
 DAY = 86400
@@ -97,3 +97,42 @@ def test_show_of_an_older_release_lists_its_own_values_with_the_zones_on_top_as_
     w.targets(w.prod, "Production")
     ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.prod)
     assert w.config(w.prod, "Production")["ConnectionStrings"]["Default"].startswith("Server=db.prod;Database=acme_zone;")
+
+
+def _without_lifecycle(w: Promo, version: str) -> Path:
+    text = (w.release_dir / LIFECYCLE_RELEASE).read_text()
+    start, end = text.index("[lifecycle]"), text.index("[[packages]]")
+    out = w.release(LIFECYCLE_RELEASE, (text[start:end], ""), version=version)
+    assert "lifecycle" not in out.read_text().split("[[packages]]")[0].split("[release]")[1]
+    return out
+
+
+def test_a_release_that_drops_its_projects_lifecycle_keeps_the_earlier_one_unless_the_operator_accepts(
+        tmp_path: Path) -> None:
+    """r1015a A6 (decision 681): 1.5.0 carries Development > Staging > Production; 1.6.0's file has no
+    [lifecycle]. The import plan says the lifecycle was removed, and 1.6.0 keeps 1.5.0's: Production
+    stays gated. Only `import --accept-lifecycle-removal` takes it as it is, and says so."""
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "a.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    bare = w.export(_without_lifecycle(w, "1.6.0"), "prod", "b.bundle")
+    plan = okj("import", bare, "--dry-run", home=w.prod)
+    assert plan["lifecycle_removed"] == {"last_with_lifecycle": "1.5.0", "kept": True}
+    text = ok("import", bare, home=w.prod)
+    assert "lifecycle: REMOVED in 1.6.0 (release 1.5.0 had one); keeping 1.5.0's" in text
+    before = snapshot(w.prod)
+    r = run_cli("deploy", "acme-web", "1.6.0", "--environment", "Production", "--json", home=w.prod)
+    assert (json.loads(r.stdout)["error"]["code"], r.returncode) == ("lifecycle_violation", 5), r.stdout + r.stderr
+    assert snapshot(w.prod) == before
+    shown = okj("lifecycle", "show", "acme-web", "1.6.0", home=w.prod)
+    assert shown["lifecycle_kept_from"] == "1.5.0" and shown["lifecycle"] is not None
+    assert "lifecycle kept from Acme Web 1.5.0" in ok("lifecycle", "show", "acme-web", "1.6.0", home=w.prod)
+
+    # the operator accepts the removal for 1.7.0: deployable anywhere, and the plan said so
+    bare = w.export(_without_lifecycle(w, "1.7.0"), "prod", "c.bundle")
+    text = ok("import", bare, "--accept-lifecycle-removal", home=w.prod)
+    assert "lifecycle: REMOVED in 1.7.0 (release 1.5.0 had one); accepted" in text
+    assert okj("lifecycle", "show", "acme-web", "1.7.0", home=w.prod)["lifecycle"] is None
+    r = run_cli("deploy", "acme-web", "1.7.0", "--environment", "Production", "--json", home=w.prod)
+    assert r.returncode == 0, r.stdout + r.stderr
