@@ -296,8 +296,8 @@ REGISTRY, ALIASES = _build(
     _E("backup_zone_mismatch", "verification", "`zone restore` of a backup of another zone than the home holds"),
     _E("backup_corrupt", "verification", "a zone backup does not authenticate, ends early, or holds something out "
                                          "of place"),
-    _E("receipt_mismatch", "verification", "a receipt entry misreports the project, release or sequence of "
-                                           "the release bundle it answers"),
+    _E("receipt_mismatch", "verification", "a receipt entry misreports the release bundle it answers, or says "
+                                           "Success while one of its runs failed"),
     _E("invalid_relay", "verification", "a relayed bundle's hop record is malformed, or its hops are not one chain "
                                         "from the source to here"),
     _E("evidence_mismatch", "verification", "a receipt offered as lifecycle evidence reports no successful "

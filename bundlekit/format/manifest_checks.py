@@ -13,7 +13,11 @@ from bundlekit.errors import FormatError
 if TYPE_CHECKING:
     from bundlekit.format.manifest import Manifest, PackageRef
 
-__all__ = ["cross_check"]
+__all__ = ["cross_check", "contradicted_success"]
+
+#: Run states that fail a deployment: the engine records Success only when no run ended in one
+#: (``deploy/model.py`` ``FAILED_STATES``).
+_FAILED_RUNS = frozenset({"Failed", "Canceled", "TimedOut"})
 
 
 def _check_names(m: Manifest, where: str) -> None:
@@ -126,3 +130,17 @@ def _check_delta(m: Manifest, i: int, p: PackageRef, where: str) -> None:
         raise FormatError(f"{at}: the base is the package itself; list it by reference", code="invalid_delta")
     data = m.blob_for(p.delta.data) if p.delta.data is not None else None
     p.delta.check(p.size, data.size if data is not None else None, at)
+
+
+def contradicted_success(entry: Mapping[str, Any]) -> str | None:
+    """Why a receipt entry (``receipts[i]``) contradicts itself, or None: it says ``Success`` while
+    one of its own runs ended Failed, Canceled or TimedOut (a deployment with such a run is
+    recorded Failed or Canceled). Callers refuse such an entry (``receipt_mismatch``): it is
+    neither shown as a success nor counted as lifecycle proof (review r1015a A8)."""
+    if entry.get("state") != "Success":
+        return None
+    for run in entry.get("runs") or ():
+        if isinstance(run, Mapping) and run.get("state") in _FAILED_RUNS:
+            on = f" on target {run.get('target')!r}" if run.get("target") else ""
+            return f"it says Success, but its run of step {run.get('step')!r}{on} ended {run.get('state')}"
+    return None

@@ -23,6 +23,7 @@ from typing import Iterable
 
 from bundlekit.errors import VerificationError
 from bundlekit.format.manifest import Manifest
+from bundlekit.format.manifest_checks import contradicted_success
 from bundlekit.importer.verify import Verifier, VerifiedBundle, check_bundle
 from bundlekit.trust.policy import TrustedSource, check_policy
 from bundlekit.zone.evidence import EvidenceRow
@@ -34,7 +35,8 @@ def read_receipt_evidence(verifier: Verifier, path: Path) -> tuple[VerifiedBundl
     """Verify the receipt bundle at ``path`` for ``verifier`` and return every deployment it reports.
 
     Raises what verification raises (``invalid_signature``, ``untrusted``, ``expired``, ...: exit
-    3) and ``VerificationError`` ``wrong_kind`` for a release bundle. Entries of format 1.0
+    3), ``VerificationError`` ``wrong_kind`` for a release bundle and ``receipt_mismatch`` for an
+    entry that says Success while one of its runs failed. Entries of format 1.0
     receipts carry no release digest and are returned with an empty one (they match nothing).
     """
     verified = check_bundle(verifier, path, addressed_here=False)
@@ -43,7 +45,13 @@ def read_receipt_evidence(verifier: Verifier, path: Path) -> tuple[VerifiedBundl
         raise VerificationError(f"{path}: a {m.kind} bundle; evidence is a receipt bundle from the zone that "
                                 "deployed the release", code="wrong_kind")
     rows = []
-    for e in m.receipts:
+    for i, e in enumerate(m.receipts):
+        why = contradicted_success(e)
+        if why is not None:  # proof the zone's own record contradicts is no proof (review r1015a A8)
+            raise VerificationError(
+                f"{path}: receipts[{i}] (deployment {e['deployment_id']}): {why}; zone {verified.source.name!r} "
+                "signed a receipt that contradicts itself: it is not lifecycle evidence; ask its operators to "
+                "check the zone", code="receipt_mismatch", details={"entry": f"receipts[{i}]", "fields": ["state", "runs"]})
         rows.append(EvidenceRow(
             zone_id=verified.source.zone_id, zone_name=verified.source.name, deployment_id=e["deployment_id"],
             space=e["project"]["space"], project_slug=e["project"]["slug"], release=e["release"],

@@ -26,6 +26,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.errors import StateError, VerificationError
 from bundlekit.format import crypto
+from bundlekit.format.manifest_checks import contradicted_success
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
 from bundlekit.zone import exports, refusals, remote, sequences, truststore
@@ -118,7 +119,8 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
     """What importing the verified receipt ``v`` would record on the state ``db`` shows: a no-op
     (imported already), or the entries it adds and whether it is late. Raises, in this order
     (spec/bundle-format.md §6.6), ``VerificationError`` ``sequence_reused``, ``unknown_bundle`` or
-    ``receipt_mismatch`` (the first entry that fails, deployments before refusals) and
+    ``receipt_mismatch`` (the first entry that fails, deployments before refusals; then a
+    deployment entry whose Success contradicts its own runs) and
     ``replay``, each message naming ``where``. Reads ``db`` only."""
     m = v.manifest
     if sequences.already_imported(db, v.digest):
@@ -143,6 +145,8 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
     for what, e in entries:
         _check_answers_export(db, v, where, what, e)
+    for what, e in entries[:len(m.receipts)]:
+        _check_consistent(v, where, what, e)
     for e in m.receipts:
         known = remote.is_recorded(db, v.source.zone_id, e["deployment_id"])
         (result.already_known if known else result.recorded).append(e["deployment_id"])
@@ -183,6 +187,17 @@ def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, 
             f"zone {v.source.name!r} signed a receipt that misreports what was sent: nothing was recorded, "
             "ask its operators to check the zone before importing its receipts",
             code="receipt_mismatch", details={"entry": what, "fields": wrong})
+
+
+def _check_consistent(v: VerifiedBundle, where: str, what: str, e: dict[str, Any]) -> None:
+    """Refuse a deployment entry whose state contradicts its own runs (``receipt_mismatch``): a
+    "Success" with a failed run is neither recorded as a success nor shown green."""
+    why = contradicted_success(e)
+    if why is not None:
+        raise VerificationError(
+            f"{where}: {what}: {why}; zone {v.source.name!r} signed a receipt that contradicts itself: nothing was "
+            "recorded, ask its operators to check the zone before importing its receipts",
+            code="receipt_mismatch", details={"entry": what, "fields": ["state", "runs"]})
 
 
 def _check_late_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:

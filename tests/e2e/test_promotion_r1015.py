@@ -136,3 +136,39 @@ def test_a_release_that_drops_its_projects_lifecycle_keeps_the_earlier_one_unles
     assert okj("lifecycle", "show", "acme-web", "1.7.0", home=w.prod)["lifecycle"] is None
     r = run_cli("deploy", "acme-web", "1.7.0", "--environment", "Production", "--json", home=w.prod)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_receipt_saying_success_while_its_run_failed_is_no_lifecycle_proof(tmp_path: Path) -> None:
+    """r1015a A8: staging signs, with its own key, an entry that says Success while its only run
+    failed. Offered as evidence it is refused receipt_mismatch (exit 3), nothing changes, and
+    Production stays closed; the honest receipt opens it."""
+    from tests.refusals.forge import resign
+    w = make_promo(tmp_path / "w")
+    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
+    w.targets(w.dev, "Development")
+    w.targets(w.staging, "Staging")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.staging)
+    honest = w.root / "media" / "honest.bundle"
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--receipt-out", honest, home=w.staging)
+
+    def lie(m: dict[str, Any]) -> None:
+        m["receipts"][0]["runs"][0]["state"] = "Failed"  # the entry still says Success
+
+    forged = resign(honest, w.root / "media" / "lie.bundle", w.staging, mutate=lie)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    before = snapshot(w.prod)
+    deploy = ("deploy", "acme-web", "1.5.0", "--environment", "Production")
+    r = run_cli(*deploy, "--evidence", forged, "--json", home=w.prod)
+    err = json.loads(r.stdout)["error"]
+    assert (err["code"], r.returncode) == ("receipt_mismatch", 3), r.stdout + r.stderr
+    assert "says Success, but its run of step" in err["message"] and "ended Failed" in err["message"]
+    assert snapshot(w.prod) == before
+    r = run_cli(*deploy, "--json", home=w.prod)
+    assert json.loads(r.stdout)["error"]["code"] == "lifecycle_violation"
+    r = run_cli(*deploy, "--evidence", honest, "--json", home=w.prod)
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Success", r.stdout + r.stderr

@@ -107,14 +107,18 @@ def _replayed_receipt(ctx: Ctx) -> Call:
 
 def _misreported_receipt(field: str, value: Any) -> Any:
     """r1 (not yet imported by dev_receipts, so late but adding its deployment) signed again by
-    prod with its entry's ``field`` ("release", "slug" or "sequence") changed to ``value``: the
-    entry answers a bundle dev exported but misdescribes it."""
+    prod with its entry's ``field`` ("release", "slug" or "sequence"; "runs": its first run's state,
+    the entry then saying "Success") changed to ``value``: the entry answers a bundle dev exported
+    but misdescribes it."""
     def mutate(m: dict[str, Any]) -> None:
         entry = m["receipts"][0]
         if field == "slug":
             entry["project"]["slug"] = value
         elif field == "sequence":
             entry["release_bundle"]["sequence"] = value
+        elif field == "runs":  # "Success" while its own run ended ``value`` (review r1015a A8)
+            entry["state"] = "Success"
+            entry["runs"][0]["state"] = value
         else:
             entry[field] = value
 
@@ -322,6 +326,7 @@ ROWS = [
     Row("receipt_mismatch", _misreported_receipt("release", "9.9.9"), name="release"),
     Row("receipt_mismatch", _misreported_receipt("slug", "billing-api"), name="project"),
     Row("receipt_mismatch", _misreported_receipt("sequence", 7), name="sequence"),
+    Row("receipt_mismatch", _misreported_receipt("runs", "Failed"), name="success-with-a-failed-run"),
     # -- trust ------------------------------------------------------------------------------
     Row("untrusted", lambda c: _verify(c, _exported(c, home="other"))),
     Row("key_revoked", _revoked),
