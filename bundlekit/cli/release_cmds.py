@@ -90,12 +90,16 @@ def releases_update_variables(project: str, version: str, home: str | None, dry_
     Prints the plan first (sensitive values masked). This zone's own values keep applying on
     top of the release's."""
     with open_home(home) as z:
+        lifecycle = gate.describe(z, project, version)["lifecycle"] or {"phases": []}
+        # what earlier phases tested ran the values this replaces; their proof keeps counting (decision 682)
+        passed = [p["name"] for p in lifecycle["phases"] if p["passed"]]
         if dry_run:
             plan = edits.plan_update_variables(z, project, version)
             plan.pop("variables")
         else:
             plan = edits.update_variables(z, project, version, now=clock.now())
     plan["dry_run"] = dry_run
+    plan["phases_passed"] = passed if plan["changes"] else []
     if as_json:
         emit_json(plan)
         return
@@ -107,6 +111,10 @@ def releases_update_variables(project: str, version: str, home: str | None, dry_
     echo(f"{verb} the variables of {plan['project']} {plan['release']} from {plan['from_release']}:")
     for c in plan["changes"]:
         echo(_change_line(c))
+    if plan["phases_passed"]:
+        echo(f"  this changes what earlier phases tested: {', '.join(plan['phases_passed'])} passed with the values "
+             "it replaces; that proof keeps counting, and `lifecycle show` and later deployments say the variables "
+             "were updated after it")
 
 
 @cli.group(epilog="bundlekit lifecycle show acme-web 2.0.0 --home ./prod")
@@ -140,6 +148,9 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
              f"{p['minimum_successful']}  {state}")
         for e in p["evidence"]:
             echo(f"      {e}")
+        if p.get("variables_updated_after"):
+            echo(f"      variables updated after {p['name']} passed ({when_text(info['variables_updated'], clock.now())}, "
+                 "`releases update-variables`): what passed ran the earlier values")
         for i in info["not_counted"]:
             if i["environment"].casefold() in {e.casefold() for e in p["environments"]}:
                 echo(f"      not counted: {i['evidence']}: {i['why']}")

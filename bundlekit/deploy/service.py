@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bundlekit.core.clock import EpochSeconds, stamp, to_datetime
+from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.deploy import recording
@@ -200,7 +200,18 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
         space=project.space, release_version=release["version"], channel=release["channel"], environment=environment,
         steps=tuple(steps), packages=packages, variables=_variables(zone, project, release), targets=targets,
         now=to_datetime(now), zone_target=zone_target, tenant=tenant, protected=key_material.zone_key_material(zone.home),
-        warnings=(local.warning,) if local.warning and _uses_this_machine(steps, targets) else ())
+        warnings=((local.warning,) if local.warning and _uses_this_machine(steps, targets) else ()) + _refreshed(release))
+
+
+def _refreshed(release: dict[str, Any]) -> tuple[str, ...]:
+    """The warning a deployment of a release whose variables were refreshed carries in its record
+    (``releases update-variables``; decision 682): the phases it passed ran the earlier values."""
+    updated = release.get("variables_updated")
+    if updated is None:
+        return ()
+    return (f"the variables of {release['version']} were updated ({utc_text(updated)}, `bundlekit releases "
+            "update-variables`): deployments of it before then, and the lifecycle proof they gave, ran the "
+            "earlier values",)
 
 
 def _uses_this_machine(steps: list[Step], targets: tuple[Target, ...]) -> bool:

@@ -63,9 +63,10 @@ class _Judge:
                     f"{entry.name} --evidence-for {environment!r}`")
         return None
 
-    def count(self, out: list[Success], where: str, environment: str, tenant: str | None, why: str | None) -> None:
+    def count(self, out: list[Success], where: str, environment: str, tenant: str | None, why: str | None,
+              ended: float | None = None) -> None:
         if why is None:
-            out.append(Success(environment, tenant, where))
+            out.append(Success(environment, tenant, where, ended))
         else:
             self.ignored.append({"evidence": where, "environment": environment, "why": why})
 
@@ -79,20 +80,22 @@ def successes(db: Reader, zone_name: str, project: projects.ProjectRecord, relea
     judge = _Judge(db)
     if digest:
         for d in deployments.successes_of(db, digest):
-            out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}"))
+            out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}", d["ended"]))
         names = truststore.zone_names(db)
         for e in remote.entries_for_slug(db, project.slug):
             if e.get("release_digest") == digest and e["state"] == "Success":
                 name = names.get(e["zone_id"], e["zone_id"])
                 judge.count(out, f"{e['deployment_id']} in zone {name} (receipt)", e["environment"], e.get("tenant"),
-                            judge.why_not(e["zone_id"], name, e["environment"], (), evidence_kind=False))
+                            judge.why_not(e["zone_id"], name, e["environment"], (), evidence_kind=False),
+                            e["ended_ms"] / 1000 if isinstance(e.get("ended_ms"), int) else None)
         for r in list(evidence.evidence_for(db, digest)) + [r for r in offered if r.release_digest == digest]:
             judge.count(out, f"{r.deployment_id} in zone {r.zone_name} ({r.kind})", r.environment, r.tenant,
-                        judge.why_not(r.zone_id, r.zone_name, r.environment, r.signers, evidence_kind=True))
+                        judge.why_not(r.zone_id, r.zone_name, r.environment, r.signers, evidence_kind=True),
+                        r.ended)
     else:
         for d in deployments.release_history(db, project.slug, release["version"], project.source_zone_id):
             if d["state"] == "Success":
-                out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}"))
+                out.append(Success(d["environment"], d["tenant"], f"{d['id']} in zone {zone_name}", d["ended"]))
     if ignored is not None:
         ignored.extend(judge.ignored)
     return out
@@ -278,8 +281,15 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
                                          for d in relied]}
     # A lifecycle kept from an earlier release: this release's file carries none (decision 681).
     out["lifecycle_kept_from"] = (release.get("lifecycle") or {}).get("kept_from")
+    # `releases update-variables` after a phase passed: what passed ran the earlier values (decision 682).
+    updated = release.get("variables_updated")
+    out["variables_updated"] = updated
     if prog is not None:
         out["lifecycle"] = prog.to_dict()
+        for status, shown in zip(prog.phases, out["lifecycle"]["phases"]):
+            shown["variables_updated_after"] = bool(
+                updated is not None and status.passed and status.last_proof is not None
+                and status.last_proof < updated)
         out["open"] = [e for e in prog.lifecycle.environments() if decide(prog, e).allowed]
     return out
 

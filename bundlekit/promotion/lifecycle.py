@@ -32,6 +32,7 @@ class Success:
     environment: str
     tenant: str | None
     where: str
+    ended: float | None = None  # Unix seconds by the clock of the zone that ran it; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class PhaseStatus:
     succeeded: tuple[str, ...]  # environments of the phase with a success, in the lifecycle's spelling
     proofs: tuple[str, ...]  # the successes counted, for people
     waived: bool
+    last_proof: float | None = None  # when the latest counted success ended (Unix seconds), if known
 
     @property
     def passed(self) -> bool:
@@ -47,7 +49,7 @@ class PhaseStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.phase.to_dict(), "succeeded": list(self.succeeded), "evidence": list(self.proofs),
-                "waived": self.waived, "passed": self.passed}
+                "waived": self.waived, "passed": self.passed, "last_proof_ended": self.last_proof}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,9 @@ def progress(lifecycle: Lifecycle, successes: Iterable[Success], *, waived: Iter
         proofs = tuple(s.where + (" (untenanted: counts for every tenant)" if tenant and s.tenant is None else
                                   f" (tenant {s.tenant})" if s.tenant else "")
                        for s in counted if phase.has(s.environment))
-        statuses.append(PhaseStatus(phase, tuple(envs), proofs, phase.name.casefold() in waived_names))
+        ends = [s.ended for s in counted if phase.has(s.environment) and s.ended is not None]
+        statuses.append(PhaseStatus(phase, tuple(envs), proofs, phase.name.casefold() in waived_names,
+                                    max(ends) if ends else None))
     return Progress(lifecycle, tuple(statuses), tenant)
 
 

@@ -172,3 +172,42 @@ def test_a_receipt_saying_success_while_its_run_failed_is_no_lifecycle_proof(tmp
     assert json.loads(r.stdout)["error"]["code"] == "lifecycle_violation"
     r = run_cli(*deploy, "--evidence", honest, "--json", home=w.prod)
     assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Success", r.stdout + r.stderr
+
+
+def test_updating_a_releases_variables_after_staging_passed_is_said_in_the_plan_lifecycle_and_deployments(
+        tmp_path: Path) -> None:
+    """r1015a A1 (decision 682): prod holds staging's proof for 1.5.0, then refreshes 1.5.0's
+    variables from 1.5.1 (never staged). The plan says it changes what Development and Staging
+    tested; `lifecycle show` marks "variables updated after Staging passed"; the Production
+    deployment that follows carries the refresh in its record."""
+    w = make_promo(tmp_path / "w")
+    newer = w.release(LIFECYCLE_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.5.1")
+    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
+    w.targets(w.dev, "Development")
+    w.targets(w.staging, "Staging")
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.staging)
+    receipt = w.root / "media" / "stg.bundle"
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--receipt-out", receipt, home=w.staging)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
+    ok("import", w.export(newer, "prod", "p2.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    shown = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.prod)
+    assert [p["variables_updated_after"] for p in shown["lifecycle"]["phases"]] == [False, False, False]
+
+    plan = okj("releases", "update-variables", "acme-web", "1.5.0", "--dry-run", home=w.prod)
+    assert plan["phases_passed"] == ["Development", "Staging"] and plan["changes"]
+    text = ok("releases", "update-variables", "acme-web", "1.5.0", home=w.prod)
+    assert "this changes what earlier phases tested: Development, Staging passed" in text
+    shown = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.prod)
+    assert [p["variables_updated_after"] for p in shown["lifecycle"]["phases"]] == [True, True, False]
+    assert "variables updated after Staging passed" in ok("lifecycle", "show", "acme-web", "1.5.0", home=w.prod)
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Production", "--json", home=w.prod)
+    assert r.returncode == 0, r.stdout + r.stderr  # the proof keeps counting (decision 682) ...
+    record = okj("deployments", "show", json.loads(r.stdout)["deployment_id"], home=w.prod)["record"]
+    assert any("variables of 1.5.0 were updated" in x for x in record["warnings"]), record["warnings"]  # ... said
+    assert "warning: the variables of 1.5.0 were updated" in ok(
+        "deployments", "show", json.loads(r.stdout)["deployment_id"], home=w.prod)
