@@ -15,7 +15,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.errors import ConflictError
+from bundlekit.errors import BundleError, ConflictError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.importer import edits
 from bundlekit.importer.importer import import_bundle
@@ -55,6 +55,12 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     A refused bundle that really came from its source is reported back to it: a refusal entry
     waits in the outbox for the next receipt (`bundlekit outbox pack`). No import is applied
     while `bundlekit prune` removes files: it waits up to --wait seconds, then is refused."""
+
+    if len(paths) > 1 and all(p.is_file() for p in paths):
+        _each_in_turn(paths, as_json=as_json, evidence=evidence, home=home, on_conflict=on_conflict,
+                      policy_file=policy_file, replace=replace, dry_run=dry_run,
+                      accept_lifecycle_removal=accept_lifecycle_removal, set_choice=set_choice, wait=wait, quiet=quiet)
+        return
 
     def waiting(what: str) -> None:
         if not (quiet or as_json):
@@ -107,6 +113,29 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"  evidence: {e.deployment_id} in zone {e.zone_name} to {e.environment} succeeded ({e.kind})")
     if dry_run and conflicts:
         raise SystemExit(ConflictError.exit_code)
+
+
+def _each_in_turn(paths: tuple[Path, ...], *, as_json: bool, evidence: tuple[Path, ...], **options: Any) -> None:
+    """Several bundle files (the README's `import prod-receipts-*.bundle`): each imported in turn,
+    as one `import` per file would. The first refusal stops the run; its message says which files
+    were imported before it and which were not tried. Raises ``UsageError`` ``usage`` with
+    ``--json`` or ``--evidence`` (each names one bundle: import the files one at a time)."""
+    if as_json or evidence:
+        flag = "--json" if as_json else "--evidence"
+        raise UsageError(f"{paths[0]}: {flag} goes with one bundle file; import the {len(paths)} files one at a "
+                         "time (e.g. `for f in *.bundle; do bundlekit import \"$f\" ...; done`)", code="usage")
+    ctx = click.get_current_context()
+    for n, path in enumerate(paths):
+        echo(f"-- {path} ({n + 1} of {len(paths)})")
+        try:
+            ctx.invoke(import_cmd, paths=(path,), evidence=(), as_json=False, **options)
+        except BundleError as err:
+            done, left = paths[:n], paths[n + 1:]
+            note = (f" (imported before it: {', '.join(map(str, done)) or 'none'}; not tried: "
+                    f"{', '.join(map(str, left)) or 'none'})")
+            err.message += note
+            err.args = (err.message,)
+            raise
 
 
 def _lifecycle_line(plan: Any) -> str:

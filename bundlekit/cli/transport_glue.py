@@ -59,8 +59,10 @@ def bundle_path(paths: tuple[Path, ...], *, set_choice: str | None = None,
     if len(paths) == 1 and files:
         yield paths[0]
         return
+    if files and len(files) == len(paths):
+        raise UsageError(f"{files[0]}: pass one bundle file at a time", code="usage")
     if files:
-        raise UsageError(f"{files[0]}: pass one bundle file, or folders of media volumes "
+        raise UsageError(f"{files[0]}: pass bundle files, or folders of media volumes "
                          "(`bundlekit media split`), not both", code="usage")
     # Folders: joined as `media join` would, so a folder without volumes is `no_volumes` here too.
     tmp = Path(tempfile.mkdtemp(prefix="bundlekit-join-"))

@@ -211,3 +211,32 @@ def test_updating_a_releases_variables_after_staging_passed_is_said_in_the_plan_
     assert any("variables of 1.5.0 were updated" in x for x in record["warnings"]), record["warnings"]  # ... said
     assert "warning: the variables of 1.5.0 were updated" in ok(
         "deployments", "show", json.loads(r.stdout)["deployment_id"], home=w.prod)
+
+
+def test_import_of_several_receipt_files_imports_each_in_turn_as_the_readme_glob_does(tmp_path: Path) -> None:
+    """r1015u F2: `bundlekit import prod-receipts-*.bundle` (two files) records both receipts, newest
+    first included (any order); a refused file stops the run and says what was imported before."""
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LEGACY_RELEASE, "prod", "a.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    receipts = []
+    for n in (1, 2):
+        ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.prod)
+        receipts.append(w.root / "media" / f"prod-receipts-{n}.bundle")
+        ok("outbox", "pack", "-o", receipts[-1], home=w.prod)
+    r = run_cli("import", receipts[1], receipts[0], home=w.dev)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "recorded deployment Deployments-2" in r.stdout and "recorded deployment Deployments-1" in r.stdout
+    assert len(_dashboard(w.dev)["deployments"]) == 2
+    # a file that is no bundle, between two: refused; the first was imported, the last not tried
+    junk = w.root / "media" / "junk.bundle"
+    junk.write_bytes(b"not a bundle")
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.prod)
+    third = w.root / "media" / "prod-receipts-3.bundle"
+    ok("outbox", "pack", "-o", third, home=w.prod)
+    r = run_cli("import", receipts[0], junk, third, home=w.dev)
+    assert r.returncode == 3 and "error [truncated]" in r.stderr, r.stdout + r.stderr
+    assert f"imported before it: {receipts[0]}; not tried: {third}" in r.stderr
+    r = run_cli("import", receipts[0], third, "--json", home=w.dev)
+    assert (json.loads(r.stdout)["error"]["code"], r.returncode) == ("usage", 2)
