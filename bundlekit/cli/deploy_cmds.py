@@ -202,9 +202,8 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
             echo("the release was created in this zone: the deployment shows on this zone's dashboard")
         else:
             echo("receipt queued in the outbox (`bundlekit outbox pack -o FILE` to carry it back)")
-        note = pruned_note(pruned)
-        if note:
-            echo(note)
+        for line in (pruned_note(pruned) or "").splitlines():
+            echo(line)
     if failure is not None:
         raise failure
 

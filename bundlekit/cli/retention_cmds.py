@@ -45,6 +45,8 @@ def retention_show(home: str | None, as_json: bool) -> None:
         echo(f"{p.environment or 'default':<14} {p.describe()}{auto}")
     if last:
         echo(f"last prune {when_text(last['at'], clock.now())}: freed {size_text(last['freed_bytes'])}")
+        for line in _removed_lines(last):
+            echo(line)
     else:
         echo("never pruned; see `bundlekit prune --dry-run`")
 
@@ -166,9 +168,19 @@ def after_deploy(zone: Zone, *, now: clock.EpochSeconds, environment: str,
 
 
 def pruned_note(pruned: dict[str, Any] | None) -> str | None:
-    """The line a deployment prints after auto-prune removed something."""
+    """What a deployment prints after auto-prune removed something: the count, then each item
+    removed (and each not removed, with why), as `bundlekit prune` lists them (review r1015u F5)."""
     if not pruned or not pruned["remove"]:
         return None
     removed = len(pruned["remove"]) - len(pruned["not_removed"])
-    return (f"retention: removed {removed} item(s), freed {size_text(pruned['freed_bytes'])} "
-            "(`bundlekit retention show`)")
+    return "\n".join([f"retention: removed {removed} item(s), freed {size_text(pruned['freed_bytes'])} "
+                      "(`bundlekit retention show`)", *_removed_lines(pruned)])
+
+
+def _removed_lines(pruned: dict[str, Any]) -> list[str]:
+    """One line per item a prune removed (kind, what, size, why it could go) and per item it did not."""
+    gone = {r["what"] for r in pruned.get("not_removed", [])}
+    lines = [f"  removed        {r['kind']:<14} {r['what']:<36} {size_text(r['bytes']):>10}  {r['reason']}"
+             for r in pruned.get("remove", []) if r["what"] not in gone]
+    lines += [f"  not removed    {r['what']}: {r.get('why', '')}" for r in pruned.get("not_removed", [])]
+    return lines

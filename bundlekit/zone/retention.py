@@ -150,5 +150,12 @@ def pruned_at(db: Reader, package_id: str, version: str) -> int | None:
 
 
 def last_prune(db: Reader) -> dict[str, Any] | None:
-    """The latest prune: at, freed_bytes; or None."""
-    return db.one("SELECT at, freed_bytes FROM prune_runs ORDER BY at DESC LIMIT 1")
+    """The latest prune: at, freed_bytes, and what it removed (``remove``: the plan's items it
+    removed, ``not_removed``: with why; empty lists for a run recorded without them); or None."""
+    row = db.one("SELECT at, freed_bytes, removed FROM prune_runs ORDER BY at DESC LIMIT 1")
+    if row is None:
+        return None
+    removed = json.loads(row.pop("removed") or "{}")
+    row["remove"] = removed.get("remove", []) if isinstance(removed, dict) else []
+    row["not_removed"] = removed.get("not_removed", []) if isinstance(removed, dict) else []
+    return row

@@ -316,3 +316,21 @@ def test_a_deploy_stamped_while_the_clock_ran_ahead_does_not_stay_current_for_pr
     assert " 1.3.0 " in listed[0]  # newest first by the zone's own numbering
     future = [line for line in listed if "future: clock ahead?" in line]
     assert len(future) == 1 and " 1.1.0 " in future[0], listed
+
+
+def test_auto_prune_after_a_deployment_lists_what_it_removed_there_and_in_retention_show(deployed: World,
+                                                                                       tmp_path: Path) -> None:
+    # r1015u F5: not only "removed 3 item(s)": each package and target folder, as `prune` lists them.
+    home, targets = _copy(deployed, tmp_path)
+    ok("retention", "set", "--keep", "1", "--auto-prune", home=home)
+    out = ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=home)
+    removed = [line.split() for line in out.splitlines() if line.startswith("  removed ")]
+    assert ["removed", "package", "Acme.Web", "1.2.0"] in [r[:4] for r in removed], out
+    assert ["removed", "target_folder", "web-01:", "Acme.Web", "1.2.0"] in [r[:5] for r in removed], out
+    assert not any("1.3.0" in " ".join(r) for r in removed)
+    assert out.count("  removed ") == int(out.split("retention: removed ")[1].split()[0])
+    shown = ok("retention", "show", home=home)
+    assert [line for line in shown.splitlines() if line.startswith("  removed ")] == [
+        line for line in out.splitlines() if line.startswith("  removed ")]
+    assert {r["what"] for r in ok_json("retention", "show", home=home)["last_prune"]["remove"]} >= {
+        "Acme.Web 1.2.0", "web-01: Acme.Web 1.2.0"}
