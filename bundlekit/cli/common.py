@@ -370,6 +370,10 @@ class AsciiIntRange(click.IntRange):
             self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
         return super().convert(value, param, ctx)
 
+    def _describe_range(self) -> str:
+        # click prints "x<=None" for a range with no bounds; such an option states its own limits.
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 class AsciiFloatRange(click.FloatRange):
     """``click.FloatRange`` that takes ASCII digits (and one ``.``) only, for the same reason."""
