@@ -17,7 +17,7 @@ from bundlekit.transport.channel import SpoolChannel, UdpChannel, parse_address
 from bundlekit.transport.diode_loop import DEFAULT_IDLE_TIMEOUT, receive
 from bundlekit.transport.diode_report import ReceiveReport
 from bundlekit.transport.diode_send import DEFAULT_RATE, DEFAULT_REDUNDANCY, SendOptions, send
-from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, check, join, split
+from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, check, join, split, split_leftovers
 from bundlekit.transport.volume import parse_header
 
 
@@ -51,8 +51,9 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
     if size > DEFAULT_VOLUME_SIZE and not as_json:
         echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
              "bytes, the default); use exFAT or NTFS media", err=True)
+    leftovers: list[tuple[Path, int]] = []
     with Bars("split", quiet=quiet, as_json=as_json) as bars:
-        paths = split(bundle, out, size, parity, replace=replace, progress=bars)
+        paths = split(bundle, out, size, parity, replace=replace, progress=bars, leftovers=leftovers)
     digest = bundle_digest(bundle)
     vols = []
     for p in paths:
@@ -62,9 +63,13 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
                      "size": p.stat().st_size, "payload_sha256": h.payload_sha256.hex()})
     if as_json:
         emit_json({"bundle": h.name, "size": h.bundle_size, "sha256": h.bundle_sha256.hex(), "digest": digest,
-                   "data_volumes": h.data_count, "parity_volumes": h.parity_count, "volumes": vols})
+                   "data_volumes": h.data_count, "parity_volumes": h.parity_count, "volumes": vols,
+                   "removed_leftovers": [{"path": str(p), "size": n} for p, n in leftovers]})
         return
-    echo(f"split {h.name} ({h.bundle_size} bytes, SHA-256 {h.bundle_sha256.hex()}) into "
+    if leftovers:
+        echo(f"removed {len(leftovers)} temporary file(s) ({size_text(sum(n for _, n in leftovers))}) an interrupted "
+             f"split left in {out}")
+    echo(f"split {h.name} ({size_text(h.bundle_size)}, SHA-256 {h.bundle_sha256.hex()}) into "
          f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
     if digest:
         echo(f"  bundle digest {digest} (as `bundlekit export` and `inspect` show it)")
@@ -88,7 +93,11 @@ def media_check(dirs: tuple[Path, ...], set_choice: str | None, quiet: bool, as_
     """
     with Bars("check", quiet=quiet, as_json=as_json) as bars:
         report = check(list(dirs), set_choice, progress=bars)
+    left = [(p, p.stat().st_size) for p in split_leftovers(dirs)]
     if not as_json:
+        for p, n in left:
+            echo(f"  {'leftover':<10} {p}  ({size_text(n)}: a temporary file of an interrupted `bundlekit media "
+                 "split`; delete it, or split again into this folder)")
         for v in report.volumes:
             label = v.label or "volume"
             echo(f"  {v.status:<10} {label:<26} {v.path}" + (f"  ({v.detail})" if v.detail else ""))
@@ -97,10 +106,13 @@ def media_check(dirs: tuple[Path, ...], set_choice: str | None, quiet: bool, as_
         if report.mixed and report.code == "volumes_mixed":
             for b in report.bundles:
                 echo(f"  set        {b.describe()}")
+    found = {"leftovers": [{"path": str(p), "size": n} for p, n in left]}
     if not report.joinable:
-        raise TransportError(report.message, code=report.code or "volumes_incomplete", details=report.to_dict())
+        raise TransportError(report.message + (f"; {len(left)} temporary file(s) of an interrupted split "
+                                               f"({size_text(sum(n for _, n in left))}) listed above" if left else ""),
+                             code=report.code or "volumes_incomplete", details={**report.to_dict(), **found})
     if as_json:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), **found})
     else:
         echo(report.message)
 

@@ -34,8 +34,15 @@ from bundlekit.transport.volume import (
 
 __all__ = [
     "DEFAULT_VOLUME_SIZE", "STRIPE_CHUNK", "split", "check", "join", "join_to_temp", "find_volume_set",
-    "is_volume_dir", "volume_names", "MediaReport", "VolumeSet",
+    "is_volume_dir", "volume_names", "MediaReport", "VolumeSet", "split_leftovers",
 ]
+
+
+def split_leftovers(dirs: Sequence[Path]) -> list[Path]:
+    """The temporary volume files (``.NAME.bkvol.RANDOM.tmp``) an interrupted ``media split`` left
+    in ``dirs``, sorted: hidden, often hundreds of MB on a stick sized for the set (review r1015a
+    A5). Folders that do not exist hold none."""
+    return sorted(p for d in dirs if Path(d).is_dir() for p in Path(d).glob(".*.bkvol.*.tmp") if p.is_file())
 
 #: FAT32's largest file, header included.
 DEFAULT_VOLUME_SIZE = (4 << 30) - 1
@@ -80,7 +87,8 @@ def _open_bundle(bundle: Path) -> tuple[BinaryIO, int]:
 
 
 def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, parity: int = 0, *,
-          replace: bool = False, progress: Callable[[int], None] | None = None) -> list[Path]:
+          replace: bool = False, progress: Callable[[int], None] | None = None,
+          leftovers: list[tuple[Path, int]] | None = None) -> list[Path]:
     """Cut ``bundle`` into volumes of at most ``volume_size`` bytes (header included) in ``out_dir``.
 
     With ``parity`` N > 0, N parity volumes are added so that any N missing or damaged
@@ -90,7 +98,9 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
     A folder that already holds volumes (an old set left on the stick) is refused
     (``output_exists``, naming the set) unless ``replace``: then the old volumes are removed
     once every new one is in place, so the folder never ends up with neither set.
-    ``progress`` is told each volume (``begin``) and the bytes read.
+    ``progress`` is told each volume (``begin``) and the bytes read. The temporaries an
+    interrupted split of the same volume names left in ``out_dir`` are removed first (each, with
+    its size in bytes, appended to ``leftovers``).
     """
     bundle, out_dir = Path(bundle), Path(out_dir)
     name = carried_name(bundle)
@@ -124,6 +134,13 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
                                                                       else "")
                              + "; split into an empty folder or remove the old volumes", code="output_exists")
         out_dir.mkdir(parents=True, exist_ok=True)
+        mine = {f".{n}." for n in names}
+        for path in split_leftovers([out_dir]):
+            if any(path.name.startswith(prefix) for prefix in mine):
+                size_left = path.stat().st_size
+                path.unlink(missing_ok=True)
+                if leftovers is not None:
+                    leftovers.append((path, size_left))
         chunk = max(1, min(STRIPE_CHUNK, stripe_length(size, nominal, k))) if parity else 0
         staged: list[_Staged] = []
         try:

@@ -90,3 +90,28 @@ def test_default_volume_size_fits_fat32(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["data_volumes"] == 1
     code, out, _ = _run("media", "split", "--help")
     assert str((4 << 30) - 1) in out
+
+
+def test_leftovers_of_an_interrupted_split_are_named_by_check_and_removed_by_the_next_split(tmp_path: Path) -> None:
+    # r1015a A5: what a split killed mid-way leaves (its AtomicFile temporaries, hidden): check names
+    # them (with and without a joinable set), the re-run removes them and says so.
+    write_payload(tmp_path / "s.bundle", 50_000, seed=3)
+    code, out, _ = _run("media", "split", tmp_path / "s.bundle", "--volume-size", "16K", "--out", tmp_path / "probe",
+                        "--json")
+    assert code == 0
+    names = [Path(v["path"]).name for v in json.loads(out)["volumes"]]
+    vols = tmp_path / "vols"
+    vols.mkdir()
+    left = [vols / f".{names[0]}.k2hsv3gb.tmp", vols / f".{names[1]}.x9q0a1zz.tmp"]
+    for n, p in enumerate(left):
+        p.write_bytes(b"\0" * (10_000 + n))
+    code, out, _ = _run("media", "check", vols)
+    assert code == 1 and out.count("  leftover   ") == 2 and str(left[0]) in out, out
+    code, out, _ = _run("media", "check", vols, "--json")
+    assert {d["path"] for d in json.loads(out)["error"]["details"]["leftovers"]} == {str(p) for p in left}
+    code, out, _ = _run("media", "split", tmp_path / "s.bundle", "--volume-size", "16K", "--out", vols)
+    assert code == 0 and "removed 2 temporary file(s)" in out and "an interrupted split left in" in out, out
+    assert not any(p.exists() for p in left)
+    assert "(48.8 KiB, SHA-256" in out  # sizes as people read them, not raw byte counts (r1015a N2)
+    code, out, _ = _run("media", "check", vols)
+    assert code == 0 and "  leftover   " not in out
