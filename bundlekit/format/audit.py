@@ -259,10 +259,13 @@ def check_carried(items: Iterable[Mapping[str, Any]], zone_id: str, keys: Mappin
     out: list[Entry] = []
     for i, item in enumerate(items, 1):
         try:
-            body = base64.b64decode(str(item["body"]), validate=True)
-            signature = base64.b64decode(str(item["signature"]), validate=True)
+            texts = (item["body"], item["signature"])
+            body, signature = (base64.b64decode(str(t), validate=True) for t in texts)
         except (KeyError, binascii.Error, ValueError):
             raise _carried(where, i, "malformed", "is not base64 of a body and a signature") from None
+        if (base64.b64encode(body).decode("ascii"), base64.b64encode(signature).decode("ascii")) != texts:
+            # spec §7.3: canonical base64, so one entry has one spelling (no unused bits set)
+            raise _carried(where, i, "malformed", "is not canonical base64 of a body and a signature")
         try:
             entry = decode_body(body, i)
         except VerificationError:

@@ -3,6 +3,8 @@ entries a receipt carries are each checked against the deploying zone's keys (de
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -70,6 +72,22 @@ def test_carried_entries_verify_and_an_altered_or_foreign_one_is_refused() -> No
     assert info.value.details == {"seq": 1, "reason": "zone"}
     with raises_code("invalid_audit_chain") as info:
         check_carried([{"body": "!!", "signature": ""}], ZONE, keys, "r.bundle")
+    assert info.value.details == {"seq": 1, "reason": "malformed"}
+
+
+def test_a_carried_entry_in_base64_that_is_not_canonical_is_refused() -> None:
+    """Spec §7.3: body and signature are canonical base64. A signature of 64 bytes ends in
+    ``==`` with 4 unused bits; setting one decodes to the same bytes but is another spelling."""
+    body, signature = encode_entry(_entry(), KEY)
+    item = carried([StoredEntry(1, body, signature)])[0]
+    keys = {KID: raw_public(KEY)}
+    assert len(check_carried([item], ZONE, keys, "r.bundle")) == 1
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    text = item["signature"]
+    loose = text[:-3] + alphabet[alphabet.index(text[-3]) ^ 1] + "=="
+    assert base64.b64decode(loose) == signature and loose != text
+    with raises_code("invalid_audit_chain") as info:
+        check_carried([{**item, "signature": loose}], ZONE, keys, "r.bundle")
     assert info.value.details == {"seq": 1, "reason": "malformed"}
 
 
