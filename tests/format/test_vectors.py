@@ -63,6 +63,19 @@ def test_vector_set_covers_valid_and_refused_cases() -> None:
     assert len({e for e in expects if e != "ok"}) >= 15
 
 
+def test_every_minor_version_of_the_format_has_a_valid_vector() -> None:
+    """A reader of the newest minor accepts every valid vector of every minor (README, "Rules for
+    the vectors themselves"): each minor 1.0 to 1.6 has one, so a rule a minor added (1.5: a
+    receipt's audit entries, spec §7.3) is not left to the text alone."""
+    valid = [p for p in ALL if _expectation(p) == "ok"]
+    minors = {int.from_bytes(p.read_bytes()[10:12], "big") for p in valid}
+    assert set(range(7)) <= minors, sorted(minors)
+    audit = [p for p in valid if p.read_bytes()[10:12] == b"\x00\x05"]
+    assert [p.stem for p in audit] == ["valid-receipt-audit-entries"]
+    refused = {_expectation(p) for p in ALL if p.stem.startswith("receipt-audit-")}
+    assert refused == {"refuse invalid_audit_chain"}
+
+
 def test_every_expected_code_is_a_registered_one_and_every_vector_is_documented() -> None:
     """A second implementation reads the codes in spec/errors.md: the kit never expects another."""
     from bundlekit.error_codes import REGISTRY
