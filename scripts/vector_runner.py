@@ -216,8 +216,9 @@ def open_all(m: Manifest, folder: Path, relay: RelayPath | None = None) -> None:
         for run in entry["runs"]:
             for o in run.get("outputs", ()):
                 if o["sensitive"]:
-                    ad = output_seal_ad(entry["deployment_id"], m.destination.key_id, run["step"], run.get("target"),
-                                        o["name"])
+                    # key_id(R) is the opening zone's own key, never the manifest's (spec §8)
+                    ad = output_seal_ad(entry["deployment_id"], keys["verifier"]["sealing_key_id"], run["step"],
+                                        run.get("target"), o["name"])
                     open_text(key, o["sealed"], ad, f"output {o['name']!r}", f"output {o['name']}")
 
 
