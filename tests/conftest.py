@@ -22,6 +22,7 @@ from typing import Iterator
 import pytest
 
 from bundlekit.errors import REGISTRY, BundleError
+from bundlekit.format import passphrase
 from bundlekit.format.card import parse_card
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
@@ -162,6 +163,29 @@ def raises_code(code: str | tuple[str, ...], *, match: str | None = None) -> Ite
     with pytest.raises(BundleError, match=match) as info:
         yield info
     assert info.value.code in codes, f"expected code {' or '.join(codes)}, got {info.value.code!r}: {info.value}"
+
+
+#: The scrypt cost (N) protected keys and backups are written with in tests that ask for a low cost
+#: (decision 700): 1 MiB and milliseconds instead of 128 MiB and a second or more on a loaded machine.
+#: The cost is recorded in each file and covered by its tag, so every reader opens such a file at the
+#: cost it records; tests/e2e/test_protected_keys.py still makes and uses keys at the default cost.
+TEST_SCRYPT_N = 1 << 10
+
+
+@pytest.fixture
+def low_scrypt_cost(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Protected keys and backups written in this process during the test record scrypt cost
+    :data:`TEST_SCRYPT_N` (the library's writers read ``passphrase.DEFAULT_N`` when they write);
+    returns that cost. Nothing a user runs can lower it: it is this process's module attribute."""
+    monkeypatch.setattr(passphrase, "DEFAULT_N", TEST_SCRYPT_N)
+    return TEST_SCRYPT_N
+
+
+#: The ``bundlekit`` command in a new interpreter whose writers use :data:`TEST_SCRYPT_N`, for tests
+#: that must run a command in a process of its own (to kill it) yet prove nothing about the cost.
+LOW_COST_CLI = [sys.executable, "-c", "import runpy, sys; import bundlekit.format.passphrase as p; "
+                f"p.DEFAULT_N = {TEST_SCRYPT_N}; sys.argv[0] = 'bundlekit'; "
+                "runpy.run_module('bundlekit', run_name='__main__', alter_sys=False)"]
 
 
 def run_cli(*args: str | Path, home: Path | None = None, env: dict[str, str] | None = None,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bundlekit.format.passphrase import ProtectedKey
 from tests.conftest import FIXTURES, run_cli, snapshot
 
 DEV_PASS = "dev-passphrase-canary-5521"
@@ -95,6 +96,8 @@ def test_keys_at_rest_are_protected_files_not_raw_keys(trip: Trip) -> None:
         for name in ("signing.key", "sealing.key"):
             data = (home / "keys" / name).read_bytes()
             assert data.startswith(b"bundlekit protected key v1\n") and len(data) > 32
+            kdf = ProtectedKey.parse(data, name).kdf  # the writers' cost (spec/keys.md): the trip opened them at it
+            assert (kdf.n, kdf.r, kdf.p) == (131072, 8, 1), kdf
 
 
 def test_protected_keys_sign_exports_seal_secrets_and_sign_receipts(trip: Trip) -> None:

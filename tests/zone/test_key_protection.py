@@ -2,6 +2,10 @@
 
 The protection change is all-or-nothing: it is killed (SIGKILL) at many points, and after
 each kill every key opens, all under one passphrase, with the zone's identity unchanged.
+
+The keys here are written at a low scrypt cost (``low_scrypt_cost``, decision 700): what is
+proven is the protection change, not the cost; tests/e2e/test_protected_keys.py proves the
+default cost end to end.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,9 +24,10 @@ from bundlekit.zone import keyfiles
 from bundlekit.zone.home import init_zone, open_zone
 from bundlekit.zone.keyfiles import change_protection, key_states, set_passphrase_source, sweep_swap
 from bundlekit.zone.rotation import rotate_key
-from tests.conftest import raises_code, snapshot
+from tests.conftest import LOW_COST_CLI, raises_code, snapshot
 
 A, B = b"first passphrase 1", b"second passphrase 2"
+pytestmark = pytest.mark.usefixtures("low_scrypt_cost")
 
 
 @pytest.fixture
@@ -146,7 +150,7 @@ def test_a_kill_at_any_point_of_keys_protect_leaves_every_key_usable_under_one_p
     new = passfile(tmp_path, "b.pass", B)
     delay, kills, finished = 0.05, 0, False
     while not finished and kills < 40:
-        proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "keys", "protect", "--passphrase-file", str(new),
+        proc = subprocess.Popen([*LOW_COST_CLI, "keys", "protect", "--passphrase-file", str(new),
                                  "--home", str(home)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(delay)
         if proc.poll() is None:
