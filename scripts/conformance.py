@@ -7,7 +7,9 @@ For each vector in the folder (default fixtures/vectors/): every `*.bundle` or `
 `.expect` file beside it, runs `RUNNER ARG... PATH`
 and compares the first line it prints with the first line of the vector's `.expect` file
 (without `expect: `): `ok` or `refuse <code>` (fixtures/vectors/README.md, "Runner contract").
-A runner that exits non-zero, prints nothing or runs past --timeout seconds disagrees. Prints
+With `--batch N` a runner that takes several paths gets up to N at once and answers one line per
+path, in order (one start-up for N vectors). A runner that exits non-zero, prints nothing or runs
+past --timeout seconds per vector disagrees (on every vector of that call). Prints
 one line per disagreeing vector, then `agreement: A/N vectors`; exits 0 when all N agree,
 1 otherwise, 2 on a usage error. Nothing is written.
 """
@@ -38,20 +40,21 @@ def expected(vector: Path) -> str:
     return first[len("expect: "):].strip()
 
 
-def outcome(runner: list[str], vector: Path, timeout: float) -> str:
-    """What the runner says about one vector, or why it said nothing usable."""
+def outcomes(runner: list[str], vectors: list[Path], timeout: float) -> list[str]:
+    """What the runner says about each of ``vectors`` (given to it in one call, in order), or why it
+    said nothing usable: a failed call answers nothing usable for any of them."""
     try:
-        done = subprocess.run([*runner, str(vector)], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run([*runner, *map(str, vectors)], capture_output=True, text=True,
+                              timeout=timeout * len(vectors), stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return f"(no answer within {timeout:g} s)"
+        return [f"(no answer within {timeout:g} s)"] * len(vectors)
     except OSError as err:
-        return f"(runner did not start: {err})"
+        return [f"(runner did not start: {err})"] * len(vectors)
     lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or [""]
-        return f"(runner exited {done.returncode}: {tail[0][:200]})"
-    return lines[0] if lines else "(runner printed nothing)"
+        return [f"(runner exited {done.returncode}: {tail[0][:200]})"] * len(vectors)
+    return [lines[i] if i < len(lines) else "(runner printed nothing)" for i in range(len(vectors))]
 
 
 def main(argv: list[str]) -> int:
@@ -60,16 +63,19 @@ def main(argv: list[str]) -> int:
                         help="the vector folder (default: fixtures/vectors)")
     parser.add_argument("--jobs", type=int, default=1, help="vectors checked at once (default 1)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one vector may take (default 120)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="vectors given to one runner call, for a runner that takes several (default 1)")
     parser.add_argument("runner", nargs="+", help="the runner command and its arguments (after --)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
+    if args.jobs < 1 or args.batch < 1:
+        parser.error("--jobs and --batch must be at least 1")
     vectors = vectors_in(args.vectors)
     if not vectors:
         print(f"{args.vectors}: no vectors (*.bundle or *.card files with an .expect beside them)", file=sys.stderr)
         return 2
+    calls = [vectors[i:i + args.batch] for i in range(0, len(vectors), args.batch)]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        answers = list(pool.map(lambda v: outcome(args.runner, v, args.timeout), vectors))
+        answers = [a for batch in pool.map(lambda c: outcomes(args.runner, c, args.timeout), calls) for a in batch]
     agree = 0
     for vector, answer in zip(vectors, answers):
         want = expected(vector)

@@ -4,14 +4,17 @@
     ok
     python scripts/vector_runner.py fixtures/vectors/expired.bundle
     refuse expired
+    python scripts/vector_runner.py fixtures/vectors/valid-release.bundle fixtures/vectors/expired.bundle
+    ok
+    refuse expired
 
 Verifies one vector as the zone `vector-dst` of the vector folder's keys.json would, at its
 reference time, trusting its card. For a vector with a `state:` line it then decides, as an
 import into a zone whose prior state that file gives would, by the state rules of spec §6.6
 (nothing is kept). For a release it then checks the packages as that zone, holding nothing but
 the `base:` file (if any), does: listed by reference, or rebuilt from a base. Then the checks
-the vector's `open:` and `check:` lines ask for. Prints `ok` or `refuse <code>` on one line and
-exits 0; anything that is not a refusal with a code (a crash, an input line or a state field it
+the vector's `open:` and `check:` lines ask for. Prints `ok` or `refuse <code>` on one line per
+vector named, in order, and exits 0; anything that is not a refusal with a code (a crash, an input line or a state field it
 does not know) exits non-zero with the reason on stderr.
 It reads the vector's sidecar lines after the first, never the `expect:` line.
 """
@@ -223,10 +226,13 @@ def open_all(m: Manifest, folder: Path, relay: RelayPath | None = None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: vector_runner.py VECTOR.bundle|VECTOR.card", file=sys.stderr)
+    """Print the answer for each vector named, one line each, in order (the batch form of the
+    contract: one start-up for many vectors); exits non-zero on anything that is not an answer."""
+    if not argv:
+        print("usage: vector_runner.py VECTOR.bundle|VECTOR.card [VECTOR...]", file=sys.stderr)
         return 2
-    print(run(Path(argv[0])))
+    for path in argv:
+        print(run(Path(path)), flush=True)
     return 0
 
 

@@ -14,21 +14,33 @@ VECTORS = ROOT / "fixtures" / "vectors"
 SCRIPT = ROOT / "scripts" / "conformance.py"
 
 
-def _kit(*args: str, vectors: Path = VECTORS) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), "--vectors", str(vectors), "--jobs", "2", "--", *args],
-                          capture_output=True, text=True, timeout=900)
+def _kit(*args: str, vectors: Path = VECTORS, batch: int = 1) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), "--vectors", str(vectors), "--jobs", "2", "--batch",
+                           str(batch), "--", *args], capture_output=True, text=True, timeout=900)
 
 
 def test_bundlekit_agrees_with_every_vector_through_the_runner_contract() -> None:
+    """Every vector, through the contract's batch form (16 paths a call: a start-up per 16 vectors,
+    not per vector); the one-path form is the same loop with one path, run below."""
     n = len(list(VECTORS.glob("*.expect")))
     assert n == len(list(VECTORS.glob("*.bundle"))) + len(list(VECTORS.glob("card-*.card"))) + 1  # + valid-card
-    done = _kit(sys.executable, str(ROOT / "scripts" / "vector_runner.py"))
+    done = _kit(sys.executable, str(ROOT / "scripts" / "vector_runner.py"), batch=16)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [f"agreement: {n}/{n} vectors"]
 
 
+def test_bundlekit_s_runner_answers_one_vector_per_call_too(tmp_path: Path) -> None:
+    chosen = ("valid-release", "expired", "valid-card")  # the folder's inputs, and three of its vectors
+    for path in VECTORS.iterdir():
+        if path.stem in chosen or not path.with_suffix(".expect").is_file():
+            shutil.copy(path, tmp_path / path.name)
+    done = _kit(sys.executable, str(ROOT / "scripts" / "vector_runner.py"), vectors=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["agreement: 3/3 vectors"]
+
+
 def test_a_runner_that_accepts_everything_is_shown_each_vector_it_gets_wrong() -> None:
-    done = _kit(sys.executable, "-c", "print('ok')")
+    done = _kit(sys.executable, "-c", "import sys; print('ok\\n' * len(sys.argv[1:]))", batch=16)
     lines = done.stdout.splitlines()
     vectors = sorted(p for p in VECTORS.iterdir()  # the trusted cards are inputs, not vectors
                      if p.suffix in (".bundle", ".card") and p.stem not in ("vector-src", "vector-relay", "vector-relay2"))
@@ -50,6 +62,12 @@ def test_a_crashing_or_silent_runner_disagrees_rather_than_counting_as_a_refusal
     assert "DISAGREE expired: expected 'refuse expired', runner said '(runner exited 3: )'" in crash.stdout
     silent = _kit(sys.executable, "-c", "pass", vectors=tmp_path)
     assert silent.returncode == 1 and silent.stdout.splitlines()[-1] == "agreement: 0/2 vectors"
+    # Given both at once, a crash disagrees on both, and a line short leaves the second unanswered.
+    crash = _kit(sys.executable, "-c", "import sys; print('refuse expired'); sys.exit(3)", vectors=tmp_path, batch=2)
+    assert crash.returncode == 1 and crash.stdout.splitlines()[-1] == "agreement: 0/2 vectors"
+    short = _kit(sys.executable, "-c", "print('refuse expired')", vectors=tmp_path, batch=2)
+    assert "DISAGREE valid-release: expected 'ok', runner said '(runner printed nothing)'" in short.stdout
+    assert short.returncode == 1 and short.stdout.splitlines()[-1] == "agreement: 1/2 vectors"
 
 
 def test_bundlekit_runner_stops_at_an_input_line_it_does_not_know(tmp_path: Path) -> None:
