@@ -16,6 +16,9 @@ Every row whose refusal needs nothing earlier imports recorded is also given to 
 `import --dry-run` and `import` in turn, which must refuse it with the same code and exit
 status and leave the home as the rule says (decision 600): so every such code is an import
 refusal proven to change nothing, not only a `verify` one.
+
+Protected keys and backups made here record a low scrypt cost (``low_scrypt_cost``, decision
+700): the rows prove refusals, not the cost.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from tests.refusals.rows_self import ROWS as SELF_ROWS
 from tests.refusals.rows_state import ROWS as STATE_ROWS
 from tests.refusals.rows_transport import ROWS as TRANSPORT_ROWS
 from tests.refusals.world import Ctx, Row, build_base
+
+pytestmark = pytest.mark.usefixtures("low_scrypt_cost")
 
 ROWS: list[Row] = (INPUT_ROWS + BUNDLE_ROWS + DEPLOY_ROWS + PROMOTION_ROWS + FLEET_ROWS + TRANSPORT_ROWS
                    + STATE_ROWS + SELF_ROWS + KEY_ROWS + RELAY_ROWS)
