@@ -56,6 +56,8 @@ def test_the_clear_header_names_the_zone_and_nothing_secret(backup: Path) -> Non
     header = peek_backup(backup)
     with open_zone(backup.parent / "src" / "prod") as z:
         assert (header.zone, header.zone_id) == ("prod", z.zone_id)
+    # the writers' cost (spec/backup.md), which the restores here pay: backups at the default cost restore
+    assert (header.kdf.n, header.kdf.r, header.kdf.p) == (131072, 8, 1)
 
 
 def test_a_backup_lists_the_packages_the_state_names_but_the_store_lacks(tmp_path: Path) -> None:
