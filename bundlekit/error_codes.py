@@ -489,6 +489,8 @@ REGISTRY, ALIASES = _build(
        internal="secrets and their references are written in one transaction"),
     _E("already_trusted", "state", "the zone or approver key is already trusted"),
     _E("unknown_zone", "state", "no trusted zone has that name"),
+    _E("unknown_space", "state", "the zone has no space of that name (`bundlekit spaces list`)"),
+    _E("space_exists", "state", "a space of that name already exists"),
     _E("unknown_project", "state", "no project has that name or slug in this zone"),
     _E("unknown_release", "state", "the project has no imported release of that version"),
     _E("unknown_step", "state", "the project has no step of that name"),

@@ -29,6 +29,7 @@ def _register() -> None:
     from bundlekit.cli import backup_cmds, key_cmds  # noqa: F401
     from bundlekit.cli import audit_cmds  # noqa: F401
     from bundlekit.cli import relay_cmd  # noqa: F401
+    from bundlekit.cli import space_cmds  # noqa: F401
     from bundlekit.cli.completion import install
 
     install(cli)  # completion of projects, versions, environments and targets from the zone

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
+from bundlekit.cli.space_cmds import space_option
 from bundlekit.cli.common import AsciiIntRange, counted, echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
@@ -24,6 +25,7 @@ from bundlekit.export.inventory import inventory_document
 from bundlekit.errors import DeployError, InputError, StateError, UsageError
 from bundlekit.zone.sshkey import client_public_line
 from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
+from bundlekit.zone.spaces import resolve_space
 from bundlekit.zone.worker import get_worker
 
 # ASCII digits only (decision 413): ``\d`` alone would read ``٢٢`` as port 22.
@@ -104,12 +106,13 @@ def targets() -> None:
               help="A folder on this machine (a local target). Give exactly one of --ssh and --root.")
 @click.option("--new", is_flag=True, help="The environment is new, though its name is close to a known one.")
 @home_option
+@space_option
 @json_option
 def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: tuple[str, ...],
                 host_keys: tuple[str, ...], identity_file: Path | None, work_dir: str | None, root: Path | None,
-                new: bool, home: str | None, as_json: bool) -> None:
+                new: bool, home: str | None, space: str, as_json: bool) -> None:
     """Add a target: an SSH machine with a pinned host key (--ssh), or a local folder (--root);
-    exactly one of the two."""
+    exactly one of the two. It belongs to --space: only deployments of that space's projects use it."""
     if len(ssh_given) > 1:
         raise UsageError(f"target {name!r}: --ssh was given {len(ssh_given)} times ({', '.join(ssh_given)}); a target "
                          "is one machine: give --ssh once.", code="usage")
@@ -133,26 +136,30 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
     elif host_keys or identity_file or work_dir:
         raise UsageError("--host-key, --identity-file and --work-dir are for --ssh targets", code="usage")
     with open_home(home) as z:
-        t = add_target(z, name, environment, roles, root, clock.now(), ssh=config, new=new)
+        t = add_target(z, name, environment, roles, root, clock.now(), ssh=config, new=new,
+                       space=resolve_space(z.db, space))
         if t.kind == "local":
             prepare_local_folder(z, Path(t.root))
     if as_json:
         emit_json(t.to_dict())
     else:
-        echo(f"added {t.kind} target {t.name} in {t.environment} with roles {', '.join(t.roles)} at {t.address}")
+        echo(f"added {t.kind} target {t.name} in {t.environment} (space {t.space}) with roles {', '.join(t.roles)} "
+             f"at {t.address}")
 
 
 @targets.command("set-host-key", epilog="bundlekit targets set-host-key web-01 'ssh-ed25519 AAAA...' --home ./prod")
 @click.argument("name")
 @click.argument("keys", nargs=-1, required=True)
 @home_option
+@space_option
 @json_option
-def targets_set_host_key(name: str, keys: tuple[str, ...], home: str | None, as_json: bool) -> None:
+def targets_set_host_key(name: str, keys: tuple[str, ...], home: str | None, space: str, as_json: bool) -> None:
     """Re-pin an SSH target's host key(s), after comparing them out of band."""
     pinned = _host_keys(name, keys, "KEY")
     with open_home(home) as z:
-        before = list_targets(z.db, name=name)
-        t = set_host_keys(z, name, pinned)
+        space = resolve_space(z.db, space)
+        before = list_targets(z.db, name=name, space=space)
+        t = set_host_keys(z, name, pinned, space=space)
     replaced = [_shown_key(k) for k in (before[0].config.get("host_keys") or [])] if before else []
     if as_json:
         emit_json(dict(t.to_dict(), replaced=replaced))
@@ -211,15 +218,17 @@ def targets_ssh_key(home: str | None, as_json: bool) -> None:
 @click.option("--max-parallel", type=AsciiIntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets are checked at once.")
 @home_option
+@space_option
 @json_option
 @click.pass_context
-def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int, home: str | None,
+def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int, home: str | None, space: str,
                   as_json: bool) -> None:
-    """Connect to targets (all, or those named) and report each one's health; exit 5 if any is unhealthy."""
+    """Connect to the targets of --space (all, or those named) and report each one's health; exit 5 if any
+    is unhealthy."""
     from bundlekit.deploy.service import isolation, open_target, zone_fleet  # asyncio: only when checking
 
     with open_home(home) as z:
-        records = list_targets(z.db)
+        records = list_targets(z.db, space=resolve_space(z.db, space))
         if names:
             wanted = {n.casefold() for n in names}
             unknown = wanted - {r.name.casefold() for r in records}
@@ -265,11 +274,12 @@ def _health_table(health: list[Any]) -> list[str]:
 
 @targets.command("list", epilog="bundlekit targets list --home ./prod --json")
 @home_option
+@space_option
 @json_option
-def targets_list(home: str | None, as_json: bool) -> None:
-    """List targets by environment, with their kind and address."""
+def targets_list(home: str | None, space: str, as_json: bool) -> None:
+    """List the targets of --space by environment, with their kind and address."""
     with open_home(home) as z:
-        rows = list_targets(z.db)
+        rows = list_targets(z.db, space=resolve_space(z.db, space))
     if as_json:
         emit_json({"targets": [t.to_dict() for t in rows]})
         return
@@ -288,13 +298,16 @@ def targets_list(home: str | None, as_json: bool) -> None:
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the inventory to this file (default: print it).")
 @home_option
+@space_option
 @json_option
-def targets_export_inventory(output: Path | None, home: str | None, as_json: bool) -> None:
+def targets_export_inventory(output: Path | None, home: str | None, space: str, as_json: bool) -> None:
     """Write the roles and environments of this zone's targets for `bundlekit lint --targets` in the
     development zone, so a step whose role no target has is caught there. Names only: no
-    addresses, keys or paths travel. Without -o the inventory is printed (JSON either way)."""
+    addresses, keys or paths travel. Without -o the inventory is printed (JSON either way). Only the
+    targets of --space: another team's machines are not its source's business."""
     with open_home(home) as z:
-        doc = inventory_document(z.name, [(t.name, t.environment, t.roles) for t in list_targets(z.db)], [])
+        found = list_targets(z.db, space=resolve_space(z.db, space))
+        doc = inventory_document(z.name, [(t.name, t.environment, t.roles) for t in found], [])
     if output is None:
         emit_json(doc)
         return
@@ -310,11 +323,12 @@ def targets_export_inventory(output: Path | None, home: str | None, as_json: boo
 @targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")
 @click.argument("name")
 @home_option
+@space_option
 @json_option
-def targets_remove(name: str, home: str | None, as_json: bool) -> None:
-    """Remove a target (nothing on it is changed)."""
+def targets_remove(name: str, home: str | None, space: str, as_json: bool) -> None:
+    """Remove a target of --space (nothing on it is changed)."""
     with open_home(home) as z:
-        t = remove_target(z, name)
+        t = remove_target(z, name, space=resolve_space(z.db, space))
     if as_json:
         emit_json({"removed": t.to_dict()})
     else:

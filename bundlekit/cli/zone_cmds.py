@@ -26,6 +26,7 @@ from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
+from bundlekit.zone.spaces import resolve_space
 from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone, init_zone
@@ -144,7 +145,10 @@ def _evidence_patterns(z: Zone, values: tuple[str, ...], new: bool) -> tuple[str
                              "bundlekit trust add staging.card --home ./prod --evidence-for Staging")
 @click.argument("card", type=click.Path(path_type=Path))
 @home_option
-@click.option("--spaces", multiple=True, help="Glob(s) of spaces this zone may send (default all).")
+@click.option("--space", "space", default="Default", show_default=True, metavar="NAME",
+              help="The space of this zone the source's releases enter (`bundlekit spaces list`); the only one.")
+@click.option("--spaces", multiple=True, help="Glob(s) of the project.space values its bundles may give "
+                                               "(default all).")
 @click.option("--projects", multiple=True, help="Glob(s) of project names or slugs (default all).")
 @click.option("--environments", multiple=True, help="Glob(s) of environments (default all).")
 @click.option("--threshold", type=ASCII_INT, default=1, show_default=True,
@@ -154,21 +158,22 @@ def _evidence_patterns(z: Zone, values: tuple[str, ...], new: bool) -> tuple[str
 @click.option("--new", is_flag=True, help="An --evidence-for name close to a known environment is a new one, not a typo.")
 @click.option("--via", "via", multiple=True, metavar="ZONE", help=VIA_HELP)
 @json_option
-def trust_add(card: Path, home: str | None, spaces: tuple[str, ...], projects: tuple[str, ...],
+def trust_add(card: Path, home: str | None, space: str, spaces: tuple[str, ...], projects: tuple[str, ...],
               environments: tuple[str, ...], threshold: int, share: tuple[str, ...], evidence_for: tuple[str, ...],
               new: bool, via: tuple[str, ...], as_json: bool) -> None:
     """Trust another zone's identity card."""
     parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
     with open_home(home) as z:
+        space = resolve_space(z.db, space)
         policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
                               truststore.zone_ids(z, share, what="--share-packages-with"),
                               _evidence_patterns(z, evidence_for, new),
                               truststore.via_ids(z, via, source=parsed.zone_id))
-        entry = truststore.add_zone(z, parsed, policy, clock.now())
+        entry = truststore.add_zone(z, parsed, policy, clock.now(), space=space)
     if as_json:
         emit_json(entry.to_dict())
     else:
-        echo(f"trusting zone {entry.name} ({entry.zone_id}), signing key {entry.signing_key_id}"
+        echo(f"trusting zone {entry.name} ({entry.zone_id}) in space {entry.space}, signing key {entry.signing_key_id}"
              + (f"; its releases only when relayed through {' -> '.join(entry.via)}" if entry.via else ""))
 
 
@@ -239,7 +244,7 @@ def trust_list(home: str | None, as_json: bool) -> None:
         echo("no trusted zones; add one with `bundlekit trust add CARD`")
     for e in entries:
         p = e.policy
-        echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  threshold {p.threshold}  "
+        echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  space {e.space}  threshold {p.threshold}  "
              f"spaces {','.join(p.spaces)}  projects {','.join(p.projects)}  "
              f"environments {','.join(p.environments)}")
         for kid, label in e.signers:

@@ -43,30 +43,37 @@ class ProjectRecord:
     source_zone_id: str
     local: Snapshot
     base: Snapshot
+    #: The space of this zone the project belongs to (``space`` is what its source wrote; decision 660).
+    in_space: str = "Default"
 
 
 def _project(row: Row) -> ProjectRecord:
     return ProjectRecord(row["slug"], row["name"], row["space"], row["source_zone_id"], json.loads(row["local"]),
-                         json.loads(row["base"]))
+                         json.loads(row["base"]), row["in_space"])
 
 
-def find_project(db: Reader, ref: str, zone_name: str) -> ProjectRecord:
-    """A project by name or slug, case-insensitively; ``StateError`` ``unknown_project`` naming the known ones."""
-    row = db.one("SELECT * FROM projects WHERE slug = ? OR name = ?", (ref, ref))
+def find_project(db: Reader, ref: str, zone_name: str, *, space: str | None = None) -> ProjectRecord:
+    """A project by name or slug, case-insensitively, among the projects of ``space`` (None: of
+    every space); ``StateError`` ``unknown_project`` naming the known ones of that space only (a
+    project of another space is unknown there, decision 660)."""
+    where, args = ("", ()) if space is None else (" AND in_space = ?", (space,))
+    row = db.one(f"SELECT * FROM projects WHERE (slug = ? OR name = ?){where}", (ref, ref, *args))
     if row is None:
-        rows = db.all("SELECT slug, name FROM projects ORDER BY name")
+        rows = db.all(f"SELECT slug, name FROM projects WHERE 1 = 1{where} ORDER BY name", args)
         by_key = {k.casefold(): r["slug"] for r in rows for k in (r["name"], r["slug"])}
         similar = list(dict.fromkeys(by_key[k] for k in closest(ref.casefold(), by_key)))
         known = [f"{r['slug']} ({r['name']})" if r["slug"] != r["name"] else r["slug"] for r in rows]
         hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else "") + (
             f" Known projects: {', '.join(known)}." if known else
             " No project has been imported or created yet (`bundlekit import`, `bundlekit releases create`).")
-        raise StateError(f"no project {ref!r} in zone {zone_name}.{hint}", code="unknown_project",
+        inside = "" if space is None else f" space {space} of"
+        raise StateError(f"no project {ref!r} in{inside} zone {zone_name}.{hint}", code="unknown_project",
                          details={"project": ref, "suggestions": similar})
     return _project(row)
 
 
 def project_for_import(db: Reader, slug: str) -> ProjectRecord | None:
+    # Slugs are the zone's, whatever the space: the caller refuses one of another space (decision 660).
     """The project an incoming release of ``slug`` would merge into, or ``None`` for a new one."""
     row = db.one("SELECT * FROM projects WHERE slug = ?", (slug,))
     return None if row is None else _project(row)
@@ -78,20 +85,24 @@ def project_names(db: Reader) -> dict[str, str]:
 
 
 def project_labels(db: Reader) -> dict[str, tuple[str, str]]:
-    """slug -> (name, space) of every project."""
-    return {r["slug"]: (r["name"], r["space"]) for r in db.all("SELECT slug, name, space FROM projects")}
+    """slug -> (name, space of this zone it belongs to) of every project (decision 660)."""
+    return {r["slug"]: (r["name"], r["in_space"]) for r in db.all("SELECT slug, name, in_space FROM projects")}
 
 
-def list_releases(db: Reader) -> list[dict[str, Any]]:
+def list_releases(db: Reader, *, space: str | None = None) -> list[dict[str, Any]]:
     """Every release with its project and source zone names, by project then version (the order
-    versions compare in, not import order; ``source`` None and ``local`` true: created in this zone)."""
+    versions compare in, not import order; ``source`` None and ``local`` true: created in this zone);
+    only those of ``space``'s projects when it is given. ``space`` is what the source wrote,
+    ``in_space`` the space of this zone the project belongs to (decision 660)."""
+    where, args = ("", ()) if space is None else ("WHERE p.in_space = ? ", (space,))
     rows = db.all(
         "SELECT r.project_slug, r.version, r.channel, r.sequence, r.bundle_digest, r.imported_at, "
-        "r.release_digest, r.lifecycle, r.variables_updated, r.bundle_id, p.space, "
+        "r.release_digest, r.lifecycle, r.variables_updated, r.bundle_id, p.space, p.in_space, "
         "p.name AS project_name, z.name AS source_name FROM releases r "
         "JOIN projects p ON p.slug = r.project_slug LEFT JOIN trusted_zones z ON z.zone_id = r.source_zone_id "
-        "ORDER BY p.name, r.imported_at, r.version")
-    return [{"project": r["project_name"], "slug": r["project_slug"], "space": r["space"], "version": r["version"],
+        f"{where}ORDER BY p.name, r.imported_at, r.version", args)
+    return [{"project": r["project_name"], "slug": r["project_slug"], "space": r["space"],
+             "in_space": r["in_space"], "version": r["version"],
              "channel": r["channel"], "source": r["source_name"], "local": r["bundle_id"] == "",
              "sequence": r["sequence"], "bundle_digest": r["bundle_digest"],
              "release_digest": r["release_digest"], "imported_at": r["imported_at"],
@@ -158,6 +169,8 @@ class NewRelease:
     bundle_id: str = ""
     bundle_digest: str = ""
     sequence: int = 0
+    #: The space of this zone a new project is created in (an existing one keeps its own; decision 660).
+    in_space: str = "Default"
 
 
 def record_release(zone: Zone, tx: Writer, rel: NewRelease, *, local: Snapshot, base: Snapshot,
@@ -168,11 +181,12 @@ def record_release(zone: Zone, tx: Writer, rel: NewRelease, *, local: Snapshot, 
     slug = rel.project["slug"]
     local, base = secrets.seal_snapshot(zone, tx, local), secrets.seal_snapshot(zone, tx, base)
     snapshot = secrets.seal_snapshot(zone, tx, rel.snapshot)
-    tx.run("INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES (?,?,?,?,?,?,?) "
+    tx.run("INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated, in_space) "
+           "VALUES (?,?,?,?,?,?,?,?) "
            "ON CONFLICT(slug) DO UPDATE SET name = excluded.name, space = excluded.space, local = excluded.local, "
            "base = excluded.base, updated = excluded.updated",
            (slug, rel.project["name"], rel.project["space"], rel.source_zone_id, json.dumps(local), json.dumps(base),
-            now))
+            now, rel.in_space))
     tx.run("INSERT INTO releases(project_slug, version, channel, notes, source_zone_id, bundle_id, bundle_digest, "
            "sequence, content_digest, snapshot, output_refs, imported_at, release_digest, lifecycle, "
            "variables_updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "

@@ -325,6 +325,16 @@ MIGRATIONS: list[str] = [
     CREATE TABLE audit_entries (seq {int} PRIMARY KEY, body {bytes} NOT NULL, signature {bytes} NOT NULL);
     CREATE TABLE audit_deployments (deployment_id TEXT NOT NULL, seq {int} NOT NULL, PRIMARY KEY (deployment_id, seq));
     """,
+    # version 15: spaces (decision 660). A zone holds spaces, Default always; trust rules, projects
+    # and targets belong to one (``in_space``; a project's own ``space`` stays what its source wrote).
+    # Everything there was before belongs to Default.
+    """
+    CREATE TABLE spaces (name TEXT PRIMARY KEY {nocase}, added {int} NOT NULL);
+    INSERT INTO spaces(name, added) VALUES ('Default', 0);
+    ALTER TABLE trusted_zones ADD COLUMN in_space TEXT NOT NULL DEFAULT 'Default' {nocase};
+    ALTER TABLE projects ADD COLUMN in_space TEXT NOT NULL DEFAULT 'Default' {nocase};
+    ALTER TABLE targets ADD COLUMN in_space TEXT NOT NULL DEFAULT 'Default' {nocase};
+    """,
 ]
 
 

@@ -33,6 +33,8 @@ class TargetRecord:
     kind: str
     root: str
     config: dict[str, Any] = field(default_factory=dict)
+    #: The space the target belongs to: only deployments of that space's projects see it (decision 660).
+    space: str = "Default"
 
     @property
     def address(self) -> str:
@@ -42,7 +44,7 @@ class TargetRecord:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "environment": self.environment, "roles": list(self.roles),
-                               "kind": self.kind, "address": self.address}
+                               "kind": self.kind, "address": self.address, "space": self.space}
         if self.kind == "local":
             out["root"] = self.root
         else:
@@ -54,7 +56,7 @@ class TargetRecord:
 
 def _row(r: Row) -> TargetRecord:
     return TargetRecord(r["name"], r["environment"], tuple(json.loads(r["roles"])), r["kind"], r["root"],
-                        json.loads(r["config"] or "{}"))
+                        json.loads(r["config"] or "{}"), r["in_space"])
 
 
 def inside_home(zone: Zone, folder: Path) -> bool:
@@ -65,9 +67,10 @@ def inside_home(zone: Zone, folder: Path) -> bool:
 
 
 def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path | None, now: EpochSeconds, *,
-               ssh: dict[str, Any] | None = None, new: bool = False) -> TargetRecord:
+               ssh: dict[str, Any] | None = None, new: bool = False, space: str = "Default") -> TargetRecord:
     """Record a target: a local folder (``root``) or an SSH machine (``ssh``: user, host, port,
-    host_keys, identity_file, work_dir; checked by the caller). Nothing is written on refusal.
+    host_keys, identity_file, work_dir; checked by the caller) in ``space`` (resolved by the
+    caller; target names stay unique in the zone, decision 660). Nothing is written on refusal.
 
     The environment is recorded in the spelling the zone knows it by; a name close to a known
     environment is refused (``unknown_environment``) unless ``new`` (``zone/environments.py``)."""
@@ -82,11 +85,12 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
         raise UsageError("give exactly one of --root DIR (a folder on this machine) and --ssh USER@HOST[:PORT]",
                          code="usage")
     # Target names are case-insensitive, as Octopus's machine names are.
-    taken = {fold(t.name): t.name for t in list_targets(zone.db)}
+    taken = {fold(t.name): t for t in list_targets(zone.db)}
     other = taken.get(fold(name))
-    if other is not None:
-        raise StateError(f"target {other!r} already exists; `bundlekit targets remove {other}` first",
-                         code="target_exists")
+    if other is not None:  # names are the zone's, whatever the space (decision 660)
+        where = "" if other.space == space else f" (in space {other.space}: target names are unique in the zone)"
+        raise StateError(f"target {other.name!r} already exists{where}; `bundlekit targets remove {other.name}` "
+                         "first, or choose another name", code="target_exists")
     if root is not None:
         root = root.expanduser().resolve()
         if root.exists() and not root.is_dir():
@@ -100,16 +104,18 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
         assert ssh is not None
         kind, where, config = "ssh", "", dict(ssh)
     with zone.db.transaction() as tx:
-        tx.run("INSERT INTO targets(name, environment, roles, kind, root, added, config) VALUES (?,?,?,?,?,?,?)",
-               (name, environment, json.dumps(sorted(set(roles))), kind, where, now, json.dumps(config)))
+        tx.run("INSERT INTO targets(name, environment, roles, kind, root, added, config, in_space) "
+               "VALUES (?,?,?,?,?,?,?,?)",
+               (name, environment, json.dumps(sorted(set(roles))), kind, where, now, json.dumps(config), space))
         if root is not None:  # only once the state accepted the target (a refusal creates nothing)
             root.mkdir(parents=True, exist_ok=True)
     return list_targets(zone.db, name=name)[0]
 
 
-def set_host_keys(zone: Zone, name: str, host_keys: list[str]) -> TargetRecord:
-    """Re-pin an SSH target's host keys (checked by the caller)."""
-    found = list_targets(zone.db, name=name)
+def set_host_keys(zone: Zone, name: str, host_keys: list[str], *, space: str | None = None) -> TargetRecord:
+    """Re-pin an SSH target's host keys (checked by the caller); a target of another space than
+    ``space`` (None: any) is ``unknown_target``."""
+    found = list_targets(zone.db, name=name, space=space)
     if not found:
         raise StateError(f"no target named {name!r}; see `bundlekit targets list`", code="unknown_target")
     if found[0].kind != "ssh":
@@ -121,18 +127,26 @@ def set_host_keys(zone: Zone, name: str, host_keys: list[str]) -> TargetRecord:
     return list_targets(zone.db, name=name)[0]
 
 
-def list_targets(db: Reader, *, environment: str | None = None, name: str | None = None) -> list[TargetRecord]:
-    """Targets ordered by environment and name; only one environment's, or the one named, when given."""
-    sql, args = "SELECT * FROM targets", []
+def list_targets(db: Reader, *, environment: str | None = None, name: str | None = None,
+                 space: str | None = None) -> list[TargetRecord]:
+    """Targets ordered by environment and name; only one environment's, or the one named, when
+    given; only one space's when ``space`` is given (None: every space)."""
+    where: list[str] = []
+    args: list[Any] = []
     if environment is not None:
-        sql, args = sql + " WHERE environment = ?", [environment]
+        where, args = ["environment = ?"], [environment]
     elif name is not None:
-        sql, args = sql + " WHERE name = ?", [name]
+        where, args = ["name = ?"], [name]
+    if space is not None:
+        where.append("in_space = ?")
+        args.append(space)
+    sql = "SELECT * FROM targets" + (" WHERE " + " AND ".join(where) if where else "")
     return [_row(r) for r in db.all(sql + " ORDER BY environment, name", args)]
 
 
-def remove_target(zone: Zone, name: str) -> TargetRecord:
-    found = list_targets(zone.db, name=name)
+def remove_target(zone: Zone, name: str, *, space: str | None = None) -> TargetRecord:
+    """Remove target ``name``; one of another space than ``space`` (None: any) is ``unknown_target``."""
+    found = list_targets(zone.db, name=name, space=space)
     if not found:
         raise StateError(f"no target named {name!r}; see `bundlekit targets list`", code="unknown_target")
     with zone.db.transaction() as tx:

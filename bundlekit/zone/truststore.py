@@ -26,7 +26,7 @@ MAX_SIGNATURES = Limits().max_signatures  # a threshold above this can never be 
 
 __all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "entry_for_id", "zone_names", "sources",
            "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages", "zone_key_ids", "set_evidence_for",
-           "via_ids", "set_via"]
+           "via_ids", "set_via", "space_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +43,22 @@ class TrustEntry:
     shares_packages_with: tuple[str, ...] = ()
     #: Names of the relays its releases must come through, in order (``policy.via``, spec/relay.md §6).
     via: tuple[str, ...] = ()
+    #: The space of this zone the trust rule belongs to: the only space its releases enter (decision 660).
+    space: str = "Default"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "zone_id": self.zone_id, "signing_key_id": self.signing_key_id,
                 "sealing_key_id": self.sealing_key_id, "policy": self.policy.to_dict(),
                 "signers": [{"key_id": k, "name": n} for k, n in self.signers], "added": self.added,
-                "shares_packages_with": list(self.shares_packages_with), "via": list(self.via)}
+                "shares_packages_with": list(self.shares_packages_with), "via": list(self.via),
+                "space": self.space}
 
 
-def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSeconds) -> TrustEntry:
+def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSeconds, *,
+             space: str = "Default") -> TrustEntry:
+    """Trust ``card`` in ``space`` (a space of this zone, resolved by the caller: its releases
+    enter only that space, decision 660). ``InputError`` ``self_trust``, ``UsageError``
+    ``invalid_policy``, ``StateError`` ``already_trusted`` (in this or another space)."""
     if card.zone_id == zone.zone_id:
         raise InputError(f"card {card.name!r} is this zone's own identity; trust the other zone's card",
                          code="self_trust")
@@ -59,13 +66,15 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
         raise UsageError(f"--threshold {policy.threshold} cannot be met: a bundle counts from 1 to "
                          f"{MAX_SIGNATURES} signatures; give a threshold in that range", code="invalid_policy")
     with zone.db.transaction() as tx:
-        existing = tx.one("SELECT name, zone_id FROM trusted_zones WHERE zone_id = ? OR name = ?",
+        existing = tx.one("SELECT name, zone_id, in_space FROM trusted_zones WHERE zone_id = ? OR name = ?",
                           (card.zone_id, card.name))
         if existing is not None:
-            raise StateError(f"zone {existing['name']!r} is already trusted; `bundlekit trust remove "
-                             f"{existing['name']}` first to replace it", code="already_trusted")
-        tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added) VALUES (?,?,?,?,?,?)",
-               (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now))
+            raise StateError(f"zone {existing['name']!r} is already trusted (in space {existing['in_space']}); "
+                             f"a zone is trusted in one space. `bundlekit trust remove {existing['name']}` first "
+                             "to replace it", code="already_trusted")
+        tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added, in_space) "
+               "VALUES (?,?,?,?,?,?,?)",
+               (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now, space))
         tx.run("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
                (card.signing_key_id, card.zone_id, card.signing_key, "zone", card.name, now))
     return get_zone(zone, card.name)
@@ -116,11 +125,19 @@ def _entry(db: Reader, row: Row) -> TrustEntry:
                       key_id("x25519", row["sealing_key"]), row["sealing_key"], policy,
                       tuple((k["key_id"], k["label"]) for k in keys if k["role"] == "signer"), row["added"],
                       tuple(sorted(names[z] for z in policy.share_packages_with if z in names)),
-                      tuple(names.get(z, z) for z in policy.via))
+                      tuple(names.get(z, z) for z in policy.via), row["in_space"])
 
 
-def list_zones(zone: Zone) -> list[TrustEntry]:
-    return [_entry(zone.db, r) for r in zone.db.all("SELECT * FROM trusted_zones ORDER BY name")]
+def list_zones(zone: Zone, *, space: str | None = None) -> list[TrustEntry]:
+    """The trusted zones by name: of one space when ``space`` is given, else all."""
+    where, args = (" WHERE in_space = ?", (space,)) if space is not None else ("", ())
+    return [_entry(zone.db, r) for r in zone.db.all(f"SELECT * FROM trusted_zones{where} ORDER BY name", args)]
+
+
+def space_of(db: Reader, zone_id: str) -> str | None:
+    """The space the trusted zone ``zone_id`` belongs to, or None when it is not trusted (decision 660)."""
+    value = db.scalar("SELECT in_space FROM trusted_zones WHERE zone_id = ?", (zone_id,))
+    return None if value is None else str(value)
 
 
 def remove_zone(zone: Zone, name: str) -> TrustEntry:

@@ -142,4 +142,10 @@ ROWS = [
     Row("store_mismatch", _join_empty_store),
     Row("store_unavailable", _store_not_mounted),
     Row("invalid_audit_chain", _audit_cut),
+    # spaces (decision 660)
+    Row("unknown_space", lambda c: Call(["targets", "add", "web-09", "--environment", "Production", "--role", "web",
+                                         "--root", c.path("web-09"), "--space", "Nowhere"], home=c.prod,
+                                        outputs=[c.path("web-09")])),
+    Row("space_exists", lambda c: Call(["spaces", "add", "default"], home=c.prod)),
+    Row("invalid_label", lambda c: Call(["spaces", "add", "Team\tA"], home=c.prod), "space"),
 ]

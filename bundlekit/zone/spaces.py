@@ -1,0 +1,71 @@
+"""The spaces of a zone: teams kept apart inside one zone (decision 660).
+
+A zone holds spaces; ``Default`` always exists and holds everything made before spaces. A
+trust rule, a project and a target belong to one space (their ``in_space`` column); a
+project's own ``space`` is what its source wrote (``project.space`` of its bundles) and is
+not the space it belongs to here. Space names are labels (spec/names.md §5) compared without
+case, kept in the spelling they were added with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.names import check_label
+from bundlekit.core.text import closest
+from bundlekit.errors import InputError, StateError
+from bundlekit.zone.db import Reader
+from bundlekit.zone.home import Zone
+
+__all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "space_names"]
+
+#: The space every zone has, and every command's space when none is given.
+DEFAULT = "Default"
+
+
+def space_names(db: Reader) -> list[str]:
+    """The names of the zone's spaces, ``Default`` first, then as added."""
+    rows = db.all("SELECT name, added FROM spaces")
+    return [r["name"] for r in sorted(rows, key=lambda r: (r["name"] != DEFAULT, r["added"], r["name"].casefold()))]
+
+
+def list_spaces(db: Reader) -> list[dict[str, Any]]:
+    """Every space with what belongs to it: ``{name, added (epoch seconds; 0 for Default),
+    projects, targets, trusted_zones}`` (counts), in :func:`space_names` order."""
+    added = {r["name"]: r["added"] for r in db.all("SELECT name, added FROM spaces")}
+    counts: dict[str, dict[str, int]] = {name.casefold(): {"projects": 0, "targets": 0, "trusted_zones": 0}
+                                         for name in added}
+    for table, key in (("projects", "projects"), ("targets", "targets"), ("trusted_zones", "trusted_zones")):
+        for r in db.all(f"SELECT in_space, COUNT(*) AS n FROM {table} GROUP BY in_space"):
+            counts.setdefault(r["in_space"].casefold(), {"projects": 0, "targets": 0, "trusted_zones": 0})
+            counts[r["in_space"].casefold()][key] += r["n"]
+    return [{"name": name, "added": added[name], **counts[name.casefold()]} for name in space_names(db)]
+
+
+def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
+    """``name`` in the spelling the zone knows the space by; ``StateError`` ``unknown_space``
+    naming the closest spaces and how to add one."""
+    known = space_names(db)
+    for k in known:
+        if k.casefold() == name.casefold():
+            return k
+    similar = closest(name, known)
+    hint = f" Did you mean {', '.join(repr(s) for s in similar)}?" if similar else ""
+    raise StateError(f"{option} {name!r}: no space of that name in this zone (spaces: {', '.join(known)}).{hint} "
+                     f"Add it with `bundlekit spaces add NAME`; nothing was changed", code="unknown_space",
+                     details={"space": name, "known": known, "suggestions": similar})
+
+
+def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:
+    """Add space ``name`` (a label). ``InputError`` ``invalid_label``; ``StateError``
+    ``space_exists`` when a space of that name, in any case, exists. Returns its
+    :func:`list_spaces` entry."""
+    check_label(name, what="space name", error=InputError, code="invalid_label")
+    with zone.db.transaction() as tx:
+        taken = [k for k in space_names(tx) if k.casefold() == name.casefold()]
+        if taken:
+            raise StateError(f"space {taken[0]!r} already exists in zone {zone.name}; nothing was changed",
+                             code="space_exists", details={"space": taken[0]})
+        tx.run("INSERT INTO spaces(name, added) VALUES (?, ?)", (name, now))
+    return next(s for s in list_spaces(zone.db) if s["name"] == name)

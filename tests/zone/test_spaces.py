@@ -1,0 +1,93 @@
+"""Spaces in the zone's state, on both engines (decision 660): the migration puts everything a zone
+held before into ``Default``, names compare without case, and lookups stay inside their space."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bundlekit.format.card import parse_card
+from bundlekit.trust.policy import SourcePolicy
+from bundlekit.zone import projects, spaces, targets, truststore
+from bundlekit.zone.schema import MIGRATIONS
+from bundlekit.zone.sqlite import SQLiteDatabase
+from bundlekit.zone.state import open_state, open_url
+from tests.conftest import Zones, pg_url, raises_code
+from tests.pgserver import PostgresServer
+
+
+def test_migrating_puts_every_trust_rule_project_and_target_in_default(tmp_path: Path,
+                                                                       pg: PostgresServer | None) -> None:
+    url = pg_url(pg) if pg is not None else None
+    if url is not None:
+        from bundlekit.zone.postgres import PostgresDatabase
+
+        assert pg is not None
+        old = PostgresDatabase(url, pg.password)
+    else:
+        old = SQLiteDatabase(tmp_path / "state.db")
+    before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE spaces" in script)
+    with old.transaction() as tx:
+        old.prepare_schema(tx)
+        for script in MIGRATIONS[:before]:
+            for statement in old.ddl(script):
+                tx.run(statement)
+        old.set_schema_version(tx, before)
+        tx.run("INSERT INTO meta(key, value) VALUES ('zone_id', 'z-prod')")
+        tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added) VALUES (?,?,?,?,?,?)",
+               ("z-dev", "dev", b"card", b"k" * 32, "{}", 1))
+        tx.run("INSERT INTO projects(slug, name, space, source_zone_id, local, base, updated) VALUES (?,?,?,?,?,?,?)",
+               ("acme-web", "Acme Web", "Payments", "z-dev", "{}", "{}", 1))  # the source's label stays
+        tx.run("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
+               ("web-01", "Production", '["web"]', "local", "/srv/web", 1))
+    old.close()
+    db = open_url(url, pg.password) if url is not None and pg is not None else open_state(tmp_path)
+    try:
+        assert spaces.space_names(db) == ["Default"]
+        assert [(r["name"], r["trusted_zones"], r["projects"], r["targets"]) for r in spaces.list_spaces(db)] == [
+            ("Default", 1, 1, 1)]
+        assert [(p["slug"], p["space"], p["in_space"]) for p in db.all("SELECT slug, space, in_space FROM projects")] \
+            == [("acme-web", "Payments", "Default")]
+        assert truststore.space_of(db, "z-dev") == "Default"
+        assert [t.space for t in targets.list_targets(db, space="Default")] == ["Default"]
+        assert projects.find_project(db, "acme-web", "prod", space="Default").in_space == "Default"
+    finally:
+        db.close()
+
+
+def test_space_names_are_labels_unique_without_case(any_zones: Zones) -> None:
+    prod = any_zones.prod
+    now = int(time.time())
+    assert spaces.add_space(prod, "Payments EU", now)["name"] == "Payments EU"
+    assert spaces.resolve_space(prod.db, "payments eu") == "Payments EU"
+    with raises_code("space_exists"):
+        spaces.add_space(prod, "PAYMENTS EU", now)
+    with raises_code("space_exists"):
+        spaces.add_space(prod, "default", now)
+    with raises_code("invalid_label"):
+        spaces.add_space(prod, " Payments", now)
+    with raises_code("unknown_space") as info:
+        spaces.resolve_space(prod.db, "Paymnets EU")
+    assert info.value.details["suggestions"] == ["Payments EU"]
+    assert spaces.space_names(prod.db) == ["Default", "Payments EU"]
+
+
+def test_a_zone_is_trusted_in_one_space_and_lookups_stay_in_theirs(any_zones: Zones, tmp_path: Path) -> None:
+    prod, dev = any_zones.prod, any_zones.dev
+    now = int(time.time())
+    spaces.add_space(prod, "Web", now)
+    card = parse_card(dev.card_bytes(), "dev.card")
+    with raises_code("already_trusted"):  # make_zones trusted dev in Default
+        truststore.add_zone(prod, card, SourcePolicy(), now, space="Web")
+    truststore.remove_zone(prod, "dev")
+    assert truststore.add_zone(prod, card, SourcePolicy(), now, space="Web").space == "Web"
+    assert [e.name for e in truststore.list_zones(prod, space="Default")] == []
+    assert truststore.space_of(prod.db, dev.zone_id) == "Web"
+    targets.add_target(prod, "web-01", "Production", ("web",), tmp_path / "t", now, space="Web")
+    assert targets.list_targets(prod.db, space="Default") == []
+    with raises_code("unknown_target"):
+        targets.remove_target(prod, "web-01", space="Default")
+    with raises_code("target_exists"):
+        targets.add_target(prod, "WEB-01", "Production", ("web",), tmp_path / "u", now)
+    assert targets.remove_target(prod, "web-01", space="Web").space == "Web"
+
