@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
+from bundlekit.cli.space_cmds import space_option
+from bundlekit.zone.spaces import resolve_space
 from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_field, echo_text, emit_json, exit_refused,
                                   home_option, json_option, quiet_option)
 from bundlekit.cli.zones import open_home
@@ -98,12 +100,14 @@ def _batches(outcome: Any, max_parallel: int) -> list[dict[str, Any]]:
                    "or prune_in_progress.")
 @click.option("--max-parallel", type=AsciiIntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets run a step (and are checked by the preflight) at once.")
+@space_option
 @quiet_option
 @json_option
 def deploy(project: str, version: str, environment: str, tenant: str | None, evidence: tuple[Path, ...],
-           home: str | None, dry_run: bool, receipt_out: Path | None, wait: float, max_parallel: int, quiet: bool,
-           as_json: bool) -> None:
-    """Deploy a release (imported, or created here) to an environment's targets.
+           home: str | None, dry_run: bool, receipt_out: Path | None, wait: float, max_parallel: int, space: str,
+           quiet: bool, as_json: bool) -> None:
+    """Deploy a release (imported, or created here) of a project of --space to an environment's targets
+    in that space (another space's targets are never used).
 
     The release's lifecycle must have opened the environment: an earlier phase passed here,
     in a zone whose receipt came back, or proved with --evidence. Each step runs on all its
@@ -122,11 +126,12 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
     told: list[str] = []  # warnings already shown (the record keeps them all)
     with open_home(home) as z, Bars("deploy", quiet=quiet, as_json=as_json) as bars, \
             cancel_on_signals(stopping) as cancel:
+        space = resolve_space(z.db, space)
         refuse_pruned(z, project, version)
         outcome = run_deploy(z, project, version, environment, now=now, dry_run=dry_run,
                              receipt_out=receipt_out, on_event=_progress(quiet, as_json, bars, told), tenant=tenant,
                              evidence=evidence, wait=wait, on_wait=waiting, max_parallel=max_parallel,
-                             cancel=cancel)
+                             cancel=cancel, space=space)
         if (not dry_run and outcome.record is not None and outcome.record.state == "Success"
                 and outcome.claims_lost is None):
             pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel)

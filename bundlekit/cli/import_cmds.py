@@ -10,6 +10,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import AsciiFloatRange, echo, echo_field, emit_json, home_option, json_option, quiet_option
 from bundlekit.cli.secret_input import entered_value
+from bundlekit.cli.space_cmds import space_option
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
@@ -22,6 +23,7 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.receipt.ingest import ReceiptImport, import_receipt
 from bundlekit.zone import projects
+from bundlekit.zone.spaces import resolve_space
 
 
 @cli.command("import", epilog="bundlekit import acme-1.4.0.bundle --home ./prod --dry-run\n"
@@ -45,12 +47,17 @@ from bundlekit.zone import projects
 @click.option("--wait", "wait", type=AsciiFloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to queue behind a running `bundlekit prune` (on any node) before refusing with "
                    "prune_in_progress.")
+@space_option
 @quiet_option
 @json_option
 def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | None, policy_file: Path | None,
                replace: bool, dry_run: bool, accept_lifecycle_removal: bool, evidence: tuple[Path, ...],
-               set_choice: str | None, wait: float, quiet: bool, as_json: bool) -> None:
+               set_choice: str | None, wait: float, space: str, quiet: bool, as_json: bool) -> None:
     """Verify a bundle and merge it into this zone, atomically.
+
+    A release enters the space given with --space (default Default), and only when its source is
+    trusted in that space (`bundlekit trust add CARD --space NAME`); otherwise it is refused
+    space_denied with nothing changed.
 
     A refused bundle that really came from its source is reported back to it: a refusal entry
     waits in the outbox for the next receipt (`bundlekit outbox pack`). No import is applied
@@ -67,6 +74,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"waiting for {what} to finish (up to {wait:g} s)", err=True)
 
     policy = load_policy(policy_file) if policy_file else None
+    with open_home(home) as z:
+        space = resolve_space(z.db, space)  # an unknown space is refused before any bundle is read
     with (open_home(home) as z, Bars("import", quiet=quiet, as_json=as_json) as bars,
           bundle_path(paths, set_choice=set_choice, progress=bars) as path):
         if _kind(path) == "receipt":
@@ -75,9 +84,10 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             return
         plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
                              replace=replace, dry_run=dry_run, progress=bars, evidence=evidence, wait=wait,
-                             on_wait=waiting, accept_lifecycle_removal=accept_lifecycle_removal)
+                             on_wait=waiting, space=space, accept_lifecycle_removal=accept_lifecycle_removal)
     info = {**plan.to_dict(), **source_fields(paths)}
     info["dry_run"] = dry_run
+    info["space"] = space
     conflicts = plan.merge.conflicts if plan.merge else ()
     if as_json:
         emit_json(info)
@@ -91,7 +101,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         relay = plan.verified.relay
         via = f", relayed by {' -> '.join(relay.names())}" if relay is not None else ""
         echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name}{via} "
-             f"(sequence {m.sequence})")
+             f"into space {space} (sequence {m.sequence})")
         assert plan.merge is not None
         for c in plan.merge.changes:
             if c.action != "keep":
@@ -185,18 +195,19 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tup
 @click.argument("project")
 @click.argument("version", required=False)
 @home_option
+@space_option
 @json_option
-def show(project: str, version: str | None, home: str | None, as_json: bool) -> None:
-    """Show a project (by name or slug) and one of its releases (default: the latest).
+def show(project: str, version: str | None, home: str | None, space: str, as_json: bool) -> None:
+    """Show a project (by name or slug) of a space and one of its releases (default: the latest).
 
     The variables are that release's own values with this zone's on top: what a deployment of
     it would use (origin ``release``, ``local``, ``local edit``, ``placeholder ...``)."""
     with open_home(home) as z:
-        p = projects.find_project(z.db, project, z.name)
+        p = projects.find_project(z.db, project, z.name, space=resolve_space(z.db, space))
         rel = projects.get_release(z.db, p, version)
         variables = edits.release_variable_rows(p, rel)  # what a deploy of this release would use
     steps = [dict(p.local["steps"][k]) for k in p.local["step_order"]]
-    info: dict[str, Any] = {"project": {"name": p.name, "slug": p.slug, "space": p.space},
+    info: dict[str, Any] = {"project": {"name": p.name, "slug": p.slug, "space": p.space, "in_space": p.in_space},
             "release": {k: v for k, v in rel.items() if k != "snapshot"},
             "steps": [{"name": s["name"], "type": s["type"], "roles": s.get("roles", []),
                        "enabled": s.get("enabled", True)} for s in steps],
@@ -249,11 +260,12 @@ def variables() -> None:
 @variables.command("list", epilog="bundlekit variables list acme-web --home ./prod --json")
 @click.argument("project")
 @home_option
+@space_option
 @json_option
-def variables_list(project: str, home: str | None, as_json: bool) -> None:
-    """List a project's variables (sensitive values masked)."""
+def variables_list(project: str, home: str | None, space: str, as_json: bool) -> None:
+    """List a project's variables (sensitive values masked); the project is looked up in --space."""
     with open_home(home) as z:
-        p = projects.find_project(z.db, project, z.name)
+        p = projects.find_project(z.db, project, z.name, space=resolve_space(z.db, space))
         rows = edits.variable_rows(p)
     if as_json:
         emit_json({"project": p.name, "variables": rows})
@@ -276,9 +288,10 @@ def variables_list(project: str, home: str | None, as_json: bool) -> None:
 @click.option("--new", "new", is_flag=True, help="Add a variable the project does not have yet.")
 @with_scope
 @home_option
+@space_option
 @json_option
 def variables_set(project: str, name: str, value: str | None, from_file: Path | None, sensitive: bool, new: bool,
-                  home: str | None, as_json: bool, **scope: tuple[str, ...]) -> None:
+                  home: str | None, space: str, as_json: bool, **scope: tuple[str, ...]) -> None:
     """Set a variable (or bind a placeholder) in this zone's copy of the project.
 
     The value applies on top of every release's own values (the most specific scope wins;
@@ -288,10 +301,12 @@ def variables_set(project: str, name: str, value: str | None, from_file: Path | 
     reads it from a file. An empty value read that way is refused; VALUE "" sets an empty
     value on purpose."""
     on_command_line = value not in (None, "-", "")
+    with open_home(home) as z:
+        space = resolve_space(z.db, space)  # before a secret is asked for
     value = entered_value(value, from_file, name=name)
     with open_home(home) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,
-                                 now=clock.now())
+                                 now=clock.now(), space=space)
     if on_command_line and res["sensitive"]:
         # Accepted (the CLI contract keeps VALUE), but said: the secret is in the shell's history and
         # was visible to every user in the process list while this ran (decision 673).
@@ -310,12 +325,14 @@ def variables_set(project: str, name: str, value: str | None, from_file: Path | 
 @click.argument("name")
 @with_scope
 @home_option
+@space_option
 @json_option
-def variables_unset(project: str, name: str, home: str | None, as_json: bool, **scope: tuple[str, ...]) -> None:
+def variables_unset(project: str, name: str, home: str | None, space: str, as_json: bool,
+                    **scope: tuple[str, ...]) -> None:
     """Remove a value set in this zone: a placeholder becomes unbound, an override gives way to the
     release's value. A release's own value cannot be removed (override it instead)."""
     with open_home(home) as z:
-        res = edits.unset_variable(z, project, name, scope=scope, now=clock.now())
+        res = edits.unset_variable(z, project, name, scope=scope, now=clock.now(), space=resolve_space(z.db, space))
     if as_json:
         emit_json(res)
     else:
@@ -336,10 +353,11 @@ def _step_toggle(enabled: bool):  # type: ignore[no-untyped-def]
     @click.argument("project")
     @click.argument("step")
     @home_option
+    @space_option
     @json_option
-    def toggle(project: str, step: str, home: str | None, as_json: bool) -> None:
+    def toggle(project: str, step: str, home: str | None, space: str, as_json: bool) -> None:
         with open_home(home) as z:
-            res = edits.set_step_enabled(z, project, step, enabled, clock.now())
+            res = edits.set_step_enabled(z, project, step, enabled, clock.now(), space=resolve_space(z.db, space))
         if as_json:
             emit_json(res)
         else:

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
+from bundlekit.cli.space_cmds import space_option
+from bundlekit.zone.spaces import resolve_space
 from bundlekit.cli.common import echo, emit_json, home_option, json_option
 from bundlekit.core.operator import operator_name
 from bundlekit.cli.zones import open_home
@@ -26,11 +28,12 @@ def releases() -> None:
 
 @releases.command("list", epilog="bundlekit releases list --home ./prod")
 @home_option
+@space_option
 @json_option
-def releases_list(home: str | None, as_json: bool) -> None:
-    """List releases (imported or created here), by project."""
+def releases_list(home: str | None, space: str, as_json: bool) -> None:
+    """List the releases of --space's projects (imported or created here), by project."""
     with open_home(home) as z:
-        rows = projects.list_releases(z.db)
+        rows = projects.list_releases(z.db, space=resolve_space(z.db, space))
     if as_json:
         emit_json({"releases": rows})
         return

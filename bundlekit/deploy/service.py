@@ -143,8 +143,9 @@ def _variables(zone: Zone, project: projects.ProjectRecord, release: dict[str, A
     return tuple(out)
 
 
-def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> recording.Release:
-    project = projects.find_project(zone.db, project_ref, zone.name)
+def _resolve(zone: Zone, project_ref: str, version: str, environment: str,
+             space: str | None = None) -> recording.Release:
+    project = projects.find_project(zone.db, project_ref, zone.name, space=space)
     release = projects.get_release(zone.db, project, version)
     if project.source_zone_id == zone.zone_id:
         return recording.Release(project, release, None)
@@ -159,16 +160,17 @@ def _resolve(zone: Zone, project_ref: str, version: str, environment: str) -> re
 
 
 def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
-            tenant: str | None = None) -> DeployRequest:
+            tenant: str | None = None, space: str | None = None) -> DeployRequest:
     """The request for deploying ``version`` of a project to ``environment`` (``now``: Unix seconds).
 
     Its deployment id is the one the next deployment will probably get; :func:`deploy`
     replaces it by the id allocated when the deployment is recorded. Raises ``StateError``
     (``unknown_project``, ``unknown_release``, ``unknown_environment``, ``unknown_tenant``), ``TrustError``
     (``policy_denied``: the release's source is no longer trusted, or its policy denies the
-    environment) and ``DeployError`` ``no_targets``.
+    environment) and ``DeployError`` ``no_targets``. The project is looked up among ``space``'s
+    (None: every space's); only its space's targets are used (decision 660).
     """
-    what = _resolve(zone, project_ref, version, environment)
+    what = _resolve(zone, project_ref, version, environment, space)
     return _request(zone, what, environment_spelling(zone, what.project, what.release, environment), tenant_spelling(what.project, what.release, tenant), now)
 
 
@@ -186,9 +188,11 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
     packages = tuple(PackageInput(p["id"], p["version"], store.path(p["sha256"]), p["sha256"], p["file"])
                      for p in snap["packages"].values())
     local = isolation(zone)
-    targets = tuple(open_target(t, local) for t in list_targets(zone.db, environment=environment))
+    # Only the targets of the project's space: another space's machines are invisible to it (decision 660).
+    targets = tuple(open_target(t, local)
+                    for t in list_targets(zone.db, environment=environment, space=project.in_space))
     if not targets:
-        similar = closest(environment, [t.environment for t in list_targets(zone.db)])
+        similar = closest(environment, [t.environment for t in list_targets(zone.db, space=project.in_space)])
         hint = f" (did you mean {', '.join(repr(k) for k in similar)}?)" if similar else ""
         raise DeployError(f"no targets in environment {environment!r}{hint}; add one with `bundlekit targets add "
                           f"NAME --environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
@@ -276,7 +280,8 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
            on_event: Callable[[dict[str, Any]], None] | None = None,
            tenant: str | None = None, evidence: tuple[Path, ...] = (), wait: float = 0.0,
            on_wait: Callable[[str], None] | None = None, max_parallel: int = DEFAULT_MAX_PARALLEL,
-           fleet: Fleet | None = None, cancel: threading.Event | None = None) -> DeployOutcome:
+           fleet: Fleet | None = None, cancel: threading.Event | None = None,
+           space: str | None = None) -> DeployOutcome:
     """Plan, check the targets, record, run and report one deployment (``now``: Unix seconds).
 
     Deployments of one project to one environment (and tenant) run one at a time across every
@@ -295,10 +300,12 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     deployment whose steps fail is returned ``Failed``; the caller decides the exit status.
     ``receipt_out`` also writes the signed receipt there. ``fleet``: sessions to reuse. ``cancel``
     set before it is recorded: ``deployment_canceled``; while it runs: it ends ``Canceled`` (decision 402).
+    The project is looked up among ``space``'s projects (None: every space's), and the deployment
+    sees only the targets of the project's space (decision 660).
     """
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     _refuse_canceled(cancel)  # a signal since the command started: nothing is looked at or run
-    what = _resolve(zone, project_ref, version, environment)
+    what = _resolve(zone, project_ref, version, environment, space)
     if receipt_out is not None and what.local:
         raise UsageError(f"--receipt-out: {what.project.name} {version} was created in this zone, so no zone awaits "
                          "a receipt of it; to give a zone that holds it proof of this deployment, deploy without "

@@ -95,7 +95,7 @@ def known_scope_values(db: Reader, project: ProjectRecord) -> dict[str, dict[str
         for phase in (r.get("lifecycle") or {}).get("phases", ()):
             for env in phase.get("environments", ()):
                 add("environment", env)
-    for t in zone_targets.list_targets(db):
+    for t in zone_targets.list_targets(db, space=project.in_space):  # another space's targets are not its
         add("environment", t.environment)
         add("machine", t.name)
         for role in t.roles:
@@ -136,15 +136,16 @@ def _check_scope(db: Reader, project: ProjectRecord, scope: Mapping[str, list[st
 
 def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensitive: bool = False,
                  scope: Mapping[str, tuple[str, ...]] | None = None, new: bool = False,
-                 now: EpochSeconds) -> dict[str, Any]:
+                 now: EpochSeconds, space: str | None = None) -> dict[str, Any]:
     """Set (or bind a placeholder's) value in the project's local copy, with ``scope``
     (dimension -> values, :data:`SCOPE_OPTIONS`). A name the project does not have, or a scope
     value nothing in the zone knows (:func:`known_scope_values`), needs ``new`` (``StateError``
     ``unknown_variable`` / ``unknown_scope_value`` suggesting the closest names). The name and
-    the scope values are labels (spec/names.md; ``InputError`` ``invalid_label``)."""
+    the scope values are labels (spec/names.md; ``InputError`` ``invalid_label``). The project
+    is looked up among ``space``'s (None: every space's; decision 660)."""
     check_label(name, what="variable name", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
-        project = find_project(tx, project_ref, zone.name)
+        project = find_project(tx, project_ref, zone.name, space=space)
         scope_d = _spelled(tx, project, _scope(scope or {}))
         known = _known_names(tx, project)
         if not new and name.casefold() not in {k.casefold() for k in known}:
@@ -191,7 +192,7 @@ def _no_such_value(project: ProjectRecord, name: str, scope: Mapping[str, list[s
 
 
 def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[str, tuple[str, ...]] | None = None,
-                   now: EpochSeconds) -> dict[str, Any]:
+                   now: EpochSeconds, space: str | None = None) -> dict[str, Any]:
     """Remove a value this zone set: a bound placeholder becomes unbound again, an override of a
     release value is dropped (the release's value applies again), a value added here is removed.
 
@@ -199,7 +200,7 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
     ``unknown_variable``, or ``not_local`` for a release's own value (override it instead).
     """
     with zone.db.transaction() as tx:
-        project = find_project(tx, project_ref, zone.name)
+        project = find_project(tx, project_ref, zone.name, space=space)
         scope_d = _spelled(tx, project, _scope(scope or {}))
         key = variable_key(name, scope_d)
         local = project.local
@@ -228,9 +229,12 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
             "restored": restored}
 
 
-def set_step_enabled(zone: Zone, project_ref: str, step: str, enabled: bool, now: EpochSeconds) -> dict[str, Any]:
+def set_step_enabled(zone: Zone, project_ref: str, step: str, enabled: bool, now: EpochSeconds, *,
+                     space: str | None = None) -> dict[str, Any]:
+    """Enable or disable ``step`` in the project's local copy (the project looked up among
+    ``space``'s; None: every space's)."""
     with zone.db.transaction() as tx:
-        project = find_project(tx, project_ref, zone.name)
+        project = find_project(tx, project_ref, zone.name, space=space)
         local = project.local
         key = step.lower()
         if key not in local["steps"]:

@@ -43,6 +43,7 @@ from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.repair import repair_store
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
 from bundlekit.importer.state_rules import check_sequence as _check_sequence
+from bundlekit.importer.state_rules import check_space
 from bundlekit.importer.rebuild import check_bases, rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.trust.policy import package_owners
@@ -52,6 +53,7 @@ from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
+from bundlekit.zone.spaces import DEFAULT
 from bundlekit.zone.store import Staging
 
 __all__ = ["ImportPlan", "plan_import", "apply_import", "import_bundle", "bundle_environments", "await_prune"]
@@ -87,6 +89,8 @@ class ImportPlan:
     #: that release's version, and the lifecycle kept for this one (None: the operator accepted the removal).
     lifecycle_removed: str | None = None
     kept_lifecycle: dict[str, Any] | None = None
+    #: The space of this zone the release is imported into (decision 660).
+    space: str = DEFAULT
 
     @property
     def manifest(self) -> Manifest:
@@ -118,13 +122,17 @@ class ImportPlan:
 
 def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                 policy: MergePolicy | None = None, replace: bool = False,
-                progress: Callable[[int], None] | None = None, accept_lifecycle_removal: bool = False) -> ImportPlan:
+                progress: Callable[[int], None] | None = None, space: str = DEFAULT,
+                accept_lifecycle_removal: bool = False) -> ImportPlan:
+    """Verify the bundle at ``path`` and decide what importing it into ``space`` (a space of
+    this zone, in its spelling) would change; nothing is changed. Raises the refusals of the
+    verification and of :func:`_decide` (``space_denied`` first, decision 660)."""
     store = zone.store
     Staging.sweep(store)
     staging = Staging(store)
     try:
         verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
-        plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace)
+        plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace, space=space)
         if not plan.noop and plan.manifest.lifecycle is None:
             _lifecycle_removed(zone, plan, accept_lifecycle_removal)
         if not plan.noop:
@@ -140,14 +148,15 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
 
 
 def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: MergePolicy | None,
-            replace: bool) -> ImportPlan:
+            replace: bool, space: str) -> ImportPlan:
     m = v.manifest
     where = str(v.path)
     db = zone.db
     if m.kind != "release":
         raise VerificationError(f"{where}: a {m.kind} bundle; release import expects a release", code="wrong_kind")
+    check_space(db, v, space, where)  # before anything else: another space's bundle is not even a no-op here
     if sequences.already_imported(db, v.digest):
-        return ImportPlan(v, noop=True, noop_reason=ALREADY)
+        return ImportPlan(v, noop=True, noop_reason=ALREADY, space=space)
     _check_sequence(db, v, where)
     # Trust policy, rotation statements, identities and sealed values were checked by the
     # verification (``importer/contents.py``), as `bundlekit verify` checks them (decision 600).
@@ -187,7 +196,7 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
                       new_packages=new_packages, secret_values=secret_values, rotations=list(v.rotations),
                       release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing),
                       delivered=[p for p in m.packages if p.included or p.delta is not None or p.sha256 in own],
-                      usable=usable)
+                      usable=usable, space=space)
 
 
 def _lifecycle_removed(zone: Zone, plan: ImportPlan, accept: bool) -> None:
@@ -233,6 +242,7 @@ def _still_valid(zone: Zone, tx: Reader, plan: ImportPlan) -> bool:
     v, m = plan.verified, plan.manifest
     if sequences.already_imported(tx, v.digest):
         return False
+    check_space(tx, v, plan.space, str(v.path))  # the trust rule or the project may have moved meanwhile
     _check_sequence(tx, v, str(v.path))
     store = zone.store
     check_package_ids(tx, m.packages, str(v.path), v.source.name,
@@ -303,7 +313,7 @@ def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds, deadline: float,
         release_digest=plan.release_digest, snapshot=plan.snapshot,
         output_refs=[o.to_dict() for o in m.output_refs],
         lifecycle=m.lifecycle.to_dict() if m.lifecycle is not None else plan.kept_lifecycle,
-        bundle_id=m.bundle_id, bundle_digest=v.digest, sequence=m.sequence)
+        bundle_id=m.bundle_id, bundle_digest=v.digest, sequence=m.sequence, in_space=plan.space)
     told = False
     while True:
         with zone.db.transaction() as tx:
@@ -382,8 +392,9 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
                   policy: MergePolicy | None = None, replace: bool = False, dry_run: bool = False,
                   progress: Callable[[int], None] | None = None, evidence: tuple[Path, ...] = (),
                   wait: float = 0.0, on_wait: Callable[[str], None] | None = None,
-                  accept_lifecycle_removal: bool = False) -> ImportPlan:
-    """Plan, refuse on conflicts (unless dry run), apply.
+                  space: str = DEFAULT, accept_lifecycle_removal: bool = False) -> ImportPlan:
+    """Plan, refuse on conflicts (unless dry run), apply, into ``space`` (a space of this zone,
+    in its spelling; ``space_denied`` unless the bundle's source is trusted there, decision 660).
 
     A release without a lifecycle, of a project whose earlier release had one, keeps that
     lifecycle unless ``accept_lifecycle_removal`` (decision 681; ``plan.lifecycle_removed``).
@@ -406,7 +417,7 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
         try:
             return _import_once(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
                                 dry_run=dry_run, progress=progress, evidence=evidence, deadline=deadline,
-                                on_wait=on_wait, accept_lifecycle_removal=accept_lifecycle_removal)
+                                on_wait=on_wait, space=space, accept_lifecycle_removal=accept_lifecycle_removal)
         except _StalePlan:
             if attempt == REPLANS:
                 raise ConflictError(f"{path}: the project kept changing while this import was applied "
@@ -439,10 +450,11 @@ REPLANS = 3
 def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None, policy: MergePolicy | None,
                  replace: bool, dry_run: bool, progress: Callable[[int], None] | None,
                  evidence: tuple[Path, ...], deadline: float,
-                 on_wait: Callable[[str], None] | None, accept_lifecycle_removal: bool) -> ImportPlan:
+                 on_wait: Callable[[str], None] | None, space: str = DEFAULT,
+                 accept_lifecycle_removal: bool = False) -> ImportPlan:
     try:
         plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
-                           progress=progress, accept_lifecycle_removal=accept_lifecycle_removal)
+                           progress=progress, space=space, accept_lifecycle_removal=accept_lifecycle_removal)
     except BundleError as err:
         if not dry_run:
             record_refusal(zone, path, err, now=now)

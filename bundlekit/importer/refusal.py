@@ -33,10 +33,13 @@ from bundlekit.importer.verify import authenticate, verifier_for
 from bundlekit.zone.home import Zone
 from bundlekit.zone.refusals import queue_refusal
 
-__all__ = ["record_refusal", "REPORTED_FAMILIES", "MESSAGE_LIMIT"]
+__all__ = ["record_refusal", "REPORTED_FAMILIES", "UNREPORTED", "MESSAGE_LIMIT"]
 
 #: The families of refusals reported to the source (conflicts are this zone's to resolve).
 REPORTED_FAMILIES = frozenset({"verification", "trust", "format"})
+#: Codes of those families never reported: where this zone imports a bundle is its own affair,
+#: and a bundle naming a space its trust rule does not name changes nothing at all (decision 660).
+UNREPORTED = frozenset({"space_denied"})
 MESSAGE_LIMIT = 2000
 
 
@@ -47,7 +50,7 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
     addressed here, a family not reported, or the same refusal already queued). Never raises
     a ``BundleError`` of its own: the caller re-raises ``err``.
     """
-    if err.family not in REPORTED_FAMILIES:
+    if err.family not in REPORTED_FAMILIES or err.code in UNREPORTED:
         return None
     try:
         auth = authenticate(verifier_for(zone, now), path)

@@ -12,11 +12,13 @@ the same two checks in the same order before anything else it decides (``importe
 
 from __future__ import annotations
 
+from bundlekit.errors import TrustError
 from bundlekit.importer.verify import VerifiedBundle
-from bundlekit.zone import sequences
+from bundlekit.zone import projects, sequences, truststore
 from bundlekit.zone.db import Reader
+from bundlekit.zone.spaces import DEFAULT
 
-__all__ = ["check_release_state", "check_sequence"]
+__all__ = ["check_release_state", "check_sequence", "check_space"]
 
 
 def check_release_state(db: Reader, v: VerifiedBundle, where: str) -> bool:
@@ -51,3 +53,31 @@ def check_sequence(db: Reader, v: VerifiedBundle, where: str) -> None:
               f"{project} {newest} already imported here; refusing a rollback or replay. {how}",
         reused=f"{where}: sequence {m.sequence} of {project} from zone {v.source.name!r} was already imported "
                "with different content; refusing. Re-export the release without --sequence")
+
+
+def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
+    """Refuse (``TrustError`` ``space_denied``) the verified release ``v`` imported into ``space``
+    (a space of this zone, in its spelling) unless its source is trusted in that space, the
+    bundle's ``project.space`` is that space (any, for ``Default``) and its project, if the
+    zone holds it, belongs to that space (decision 660). Nothing the bundle says chooses the
+    space: only a trust rule of ``space`` lets a bundle into it."""
+    m = v.manifest
+    trusted_in = truststore.space_of(db, v.source.zone_id)
+    if trusted_in is None or trusted_in.casefold() != space.casefold():
+        raise TrustError(f"{where}: zone {v.source.name!r} is not trusted in space {space} of this zone"
+                         + (f" (its trust rule is in space {trusted_in})" if trusted_in else "")
+                         + "; a source's releases enter only the space its trust rule names. Nothing was changed. "
+                         "Import it with the --space of its trust rule, or trust the zone in this space "
+                         "(`bundlekit trust remove`, then `bundlekit trust add CARD --space NAME`)",
+                         code="space_denied", details={"space": space, "trusted_in": trusted_in})
+    named = str(m.project.get("space", ""))
+    if space != DEFAULT and named.casefold() != space.casefold():
+        raise TrustError(f"{where}: the bundle's project.space is {named!r}, but it is imported into space {space}, "
+                         f"the space zone {v.source.name!r} is trusted in; a bundle for another space is refused. "
+                         f"Nothing was changed. Zone {v.source.name} must export it with space = {space!r} in its "
+                         "release file", code="space_denied", details={"space": space, "named": named})
+    held = projects.project_for_import(db, m.project["slug"])
+    if held is not None and held.in_space.casefold() != space.casefold():
+        raise TrustError(f"{where}: project {m.project['slug']!r} of this zone belongs to another space than {space}; "
+                         "a project never moves between spaces and no import into one space changes another. "
+                         "Nothing was changed", code="space_denied", details={"space": space})

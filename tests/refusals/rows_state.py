@@ -120,6 +120,16 @@ def _audit_cut(ctx: Ctx) -> Call:
     return Call(["audit", "--verify"], home=home)
 
 
+def _into_space(ctx: Ctx, *, retrust: bool) -> Call:
+    """prod_fresh with a space Web; with ``retrust``, dev trusted in Web instead of Default."""
+    home = ctx.prod_fresh
+    ok("spaces", "add", "Web", home=home)
+    if retrust:
+        ok("trust", "remove", "dev", home=home)
+        ok("trust", "add", ctx.get("dev.card"), "--space", "Web", home=home)
+    return Call(["import", ctx.get("acme.bundle"), "--space", "Web"], home=home, outputs=[ctx.get("acme.bundle")])
+
+
 ROWS = [
     Row("invalid_state_url", lambda c: Call(["init", "--zone", "x", "--state", "mysql://u@db/x"], home=c.path("n"))),
     Row("invalid_state_url", lambda c: Call(["zone", "migrate-state", "--to", "postgresql://bundlekit@[::1/prod"],
@@ -142,10 +152,15 @@ ROWS = [
     Row("store_mismatch", _join_empty_store),
     Row("store_unavailable", _store_not_mounted),
     Row("invalid_audit_chain", _audit_cut),
-    # spaces (decision 660)
+    # spaces (decision 660): dev is trusted in Default, so its release may not enter Web; trusted in
+    # Web, its release that names space Default may not either; neither refusal is queued for dev
+    Row("space_denied", lambda c: _into_space(c, retrust=False), "untrusted-space"),
+    Row("space_denied", lambda c: _into_space(c, retrust=True), "names-another-space"),
     Row("unknown_space", lambda c: Call(["targets", "add", "web-09", "--environment", "Production", "--role", "web",
                                          "--root", c.path("web-09"), "--space", "Nowhere"], home=c.prod,
                                         outputs=[c.path("web-09")])),
+    Row("unknown_space", lambda c: Call(["import", c.get("acme.bundle"), "--space", "Paymnts"],
+                                        home=c.prod_fresh, outputs=[c.get("acme.bundle")]), "import"),
     Row("space_exists", lambda c: Call(["spaces", "add", "default"], home=c.prod)),
     Row("invalid_label", lambda c: Call(["spaces", "add", "Team\tA"], home=c.prod), "space"),
 ]
