@@ -23,6 +23,7 @@ from bundlekit.dashboard.text import render_text
 from bundlekit.errors import UsageError
 from bundlekit.receipt.ingest import reported_outputs
 from bundlekit.receipt.outbox import list_outbox, pack, preview
+from bundlekit.zone.spaces import resolve_space
 
 
 @cli.group(epilog="bundlekit outbox pack --home ./prod -o prod-receipts-2026-12-01.bundle")
@@ -120,16 +121,24 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_jso
              + (f"[{o['target']}]" if o["target"] else "") + f".{o['name']} {shown}")
 
 
-@cli.command(epilog="bundlekit dashboard --home ./dev\nbundlekit dashboard --home ./dev --html dashboard.html")
+@cli.command(epilog="bundlekit dashboard --home ./dev\nbundlekit dashboard --home ./dev --html dashboard.html\n"
+                    "bundlekit dashboard --space Payments --home ./prod")
 @home_option
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write one self-contained HTML file instead of the terminal table.")
+@click.option("--space", "space", default=None, metavar="NAME",
+              help="Show one space only (default: every space, each project under its space).")
 @json_option
-def dashboard(home: str | None, html_file: Path | None, as_json: bool) -> None:
-    """The deployment dashboard: projects x (zone, environment), latest release and state."""
+def dashboard(home: str | None, html_file: Path | None, space: str | None, as_json: bool) -> None:
+    """The deployment dashboard: projects x (zone, environment), latest release and state, of every
+    space or of --space only."""
     now = clock.now()
     with open_home(home) as z:
-        view = build_view(z, now)
+        view = build_view(z, now, space=space)
+        if space is not None and not view.projects:
+            # A space this zone has (or that the release files it exported name) may be empty; any
+            # other name is most likely a typo.
+            space = resolve_space(z.db, space)
     if html_file is not None:
         write_atomic(html_file, render_html(view, now).encode("utf-8"))
         if as_json:

@@ -207,13 +207,16 @@ class _Environments:
         return (1, 0, folded)
 
 
-def build_view(zone: Zone, now: EpochSeconds) -> DashboardView:
-    """The dashboard of ``zone`` at ``now`` (Unix seconds), read from one consistent state."""
+def build_view(zone: Zone, now: EpochSeconds, *, space: str | None = None) -> DashboardView:
+    """The dashboard of ``zone`` at ``now`` (Unix seconds), read from one consistent state: of
+    every space, or only of ``space`` (compared without case; decision 660). A project's space is
+    the space of this zone it belongs to for what deployed here, and what its release file said
+    for what this zone sent and the receipts that answered it."""
     with zone.db.read() as db:
-        return _build(zone, db, now)
+        return _build(zone, db, now, space)
 
 
-def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
+def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None = None) -> DashboardView:
     cache: dict[str, str] = {}
     zone_names = truststore.zone_names(db)
     known = projects.project_labels(db)
@@ -233,10 +236,14 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds) -> DashboardView:
     refused_rows = refusals.remote_refusals(db)
     refused = [_refusal(r, zone_of(r)) for r in refused_rows]
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
+    exported = exports.list_exports(db)
+    if space is not None:  # one space: what belongs to another is not even counted
+        deployments = [d for d in deployments if d.space.casefold() == space.casefold()]
+        refused = [r for r in refused if r.space.casefold() == space.casefold()]
+        exported = [e for e in exported if str(e["space"]).casefold() == space.casefold()]
     envs = _Environments()
     envs.learn(projects.lifecycles(db), (d.environment for d in deployments))
     deployments = [_respell(d, envs) for d in deployments]
-    exported = exports.list_exports(db)
     latest_export: dict[tuple[str, str], Row] = {}
     for e in exported:
         latest_export[(e["project_slug"], e["dest_name"])] = e

@@ -204,3 +204,24 @@ def test_a_bundle_without_a_space_and_any_bundle_trusted_in_default_import_into_
     rows = json.loads(ok("releases", "list", "--json", home=homes["prod"]))["releases"]
     assert sorted((r["project"], r["space"], r["in_space"]) for r in rows) == [
         ("Acme Web 0", "Default", "Default"), ("Acme Web 1", "Team", "Default")]
+
+
+def test_the_dashboard_shows_one_space_or_all(world: dict[str, Path]) -> None:
+    prod, dev, root = world["prod"], world["dev"], world["root"]
+    ok("import", world["bundle"], "--space", "Payments", home=prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k", "--sensitive", "--space", "Payments", home=prod)
+    for name, role in (("pay-db", "db"), ("pay-web", "web")):
+        ok("targets", "add", name, "--environment", "Production", "--role", role, "--root", root / "t" / name,
+           "--space", "Payments", home=prod)
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--space", "Payments", home=prod)
+
+    def rows(home: Path, *space: str) -> list[tuple[str, str]]:
+        view = json.loads(ok("dashboard", *(("--space", *space) if space else ()), "--json", home=home))
+        return [(p["slug"], p["space"]) for p in view["projects"]]
+
+    assert rows(prod) == rows(prod, "payments") == [("acme-web", "Payments")]
+    assert rows(prod, "Web") == rows(prod, "Default") == []
+    assert refused("dashboard", "--space", "Nowhere", home=prod)["code"] == "unknown_space"
+    # the source groups what it sent by the space its release file names
+    assert rows(dev) == rows(dev, "Payments") == [("acme-web", "Payments")]
+    assert rows(dev, "Default") == []
