@@ -79,7 +79,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     with (open_home(home) as z, Bars("import", quiet=quiet, as_json=as_json) as bars,
           bundle_path(paths, set_choice=set_choice, progress=bars) as path):
         if _kind(path) == "receipt":
-            rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=bars)
+            rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=bars, space=space)
             _report_receipt(rec, dry_run, as_json, paths)
             return
         plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,

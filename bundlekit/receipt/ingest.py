@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
-from bundlekit.errors import StateError, VerificationError
+from bundlekit.errors import StateError, TrustError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.format.manifest_checks import contradicted_success
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
@@ -65,10 +65,12 @@ class ReceiptImport:
 
 
 def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool = False,
-                   progress: Callable[[int], None] | None = None) -> ReceiptImport:
+                   progress: Callable[[int], None] | None = None, space: str | None = None) -> ReceiptImport:
     """Verify the receipt bundle at ``path`` and record what it reports, in one transaction.
 
-    Raises what verification raises (exit 3), ``VerificationError`` ``wrong_kind``,
+    With ``space`` (a space of this zone, in its spelling) the receipt's source must be trusted
+    in that space: receipts belong to the space of the zone that sent them (``TrustError``
+    ``space_denied``, decision 660). Raises what verification raises (exit 3), ``VerificationError`` ``wrong_kind``,
     ``invalid_rotation``, ``unknown_bundle`` and ``receipt_mismatch``, and the sequence refusals (``replay``,
     ``sequence_reused``); on any of them nothing is written. ``dry_run`` checks everything and
     writes nothing.
@@ -84,6 +86,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     where = str(path)
     if m.kind != "receipt":
         raise VerificationError(f"{where}: expected a receipt bundle, found {m.kind}", code="wrong_kind")
+    if space is not None:
+        _check_space(zone.db, v.source.zone_id, v.source.name, space, where)
     result = decide_receipt(zone.db, v, where)
     if result.noop:
         return result
@@ -94,6 +98,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     with zone.db.transaction() as tx:
         # Decided again under the write lock: another process (this node's or another node's) may
         # have imported this receipt, or a newer one, since the first decision (decision 312).
+        if space is not None:
+            _check_space(tx, v.source.zone_id, v.source.name, space, where)
         result = decide_receipt(tx, v, where)
         if result.noop:
             return result
@@ -253,3 +259,13 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
                                "step": run["step"], "target": run.get("target"), "name": name,
                                "sensitive": None, "value": None, "withheld": True})
     return result
+
+
+def _check_space(db: Reader, zone_id: str, name: str, space: str, where: str) -> None:
+    """``space_denied`` unless the trusted zone ``zone_id`` belongs to ``space`` (decision 660)."""
+    trusted_in = truststore.space_of(db, zone_id)
+    if trusted_in is None or trusted_in.casefold() != space.casefold():
+        raise TrustError(f"{where}: zone {name!r} is trusted in space {trusted_in or '(none)'}, not in space {space}; "
+                         "its receipts belong to that space. Nothing was changed. Import it with --space "
+                         f"{trusted_in or 'NAME'}", code="space_denied", details={"space": space,
+                                                                                  "trusted_in": trusted_in})

@@ -213,7 +213,14 @@ def test_the_dashboard_shows_one_space_or_all(world: dict[str, Path]) -> None:
     for name, role in (("pay-db", "db"), ("pay-web", "web")):
         ok("targets", "add", name, "--environment", "Production", "--role", role, "--root", root / "t" / name,
            "--space", "Payments", home=prod)
-    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--space", "Payments", home=prod)
+    receipt = root / "r.bundle"
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--space", "Payments", "--receipt-out", receipt,
+       home=prod)
+    ok("spaces", "add", "Payments", home=dev)  # dev trusts prod in Default: its receipts belong there
+    before = snapshot(dev)
+    assert refused("import", receipt, "--space", "Payments", home=dev)["code"] == "space_denied"
+    assert snapshot(dev) == before
+    ok("import", receipt, home=dev)
 
     def rows(home: Path, *space: str) -> list[tuple[str, str]]:
         view = json.loads(ok("dashboard", *(("--space", *space) if space else ()), "--json", home=home))
