@@ -310,7 +310,7 @@ REGISTRY, ALIASES = _build(
        exception=_REFUSAL),
     _E("policy_denied", "trust", "the source's policy does not allow this space, project or environment",
        exception=_REFUSAL),
-    _E("space_denied", "trust", "the source is not trusted in the space imported into, or the bundle names another space"),
+    _E("space_denied", "trust", "the source is not trusted in that space, the bundle names another, or the project is another's"),
     _E("package_not_shared", "trust", "a release uses a package (by hash) or a package id that only other sources "
                                       "delivered", exception=_REFUSAL),
     _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",),

@@ -51,14 +51,16 @@ def releases_list(home: str | None, space: str, as_json: bool) -> None:
 @click.argument("release_file", type=click.Path(dir_okay=False, path_type=Path))
 @home_option
 @click.option("--replace", is_flag=True, help="Replace a release of the same version created with other content.")
+@space_option
 @json_option
-def releases_create(release_file: Path, home: str | None, replace: bool, as_json: bool) -> None:
+def releases_create(release_file: Path, home: str | None, replace: bool, space: str, as_json: bool) -> None:
     """Create a release in this zone from a release file, to deploy it here (export does this too).
+    A new project belongs to --space; an existing one must already belong to it.
 
     The release keeps the variables it is created with; its packages go into this zone's
     package store."""
     with open_home(home) as z:
-        reg = create_release(z, release_file, replace=replace, now=clock.now())
+        reg = create_release(z, release_file, replace=replace, now=clock.now(), space=resolve_space(z.db, space))
     info = reg.to_dict()
     if as_json:
         emit_json(info)
@@ -86,21 +88,24 @@ def _change_line(c: dict[str, Any]) -> str:
 @click.argument("version")
 @home_option
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@space_option
 @json_option
-def releases_update_variables(project: str, version: str, home: str | None, dry_run: bool, as_json: bool) -> None:
+def releases_update_variables(project: str, version: str, home: str | None, dry_run: bool, space: str,
+                              as_json: bool) -> None:
     """Refresh a release's variables from the project's current ones (those of its newest release).
 
     Prints the plan first (sensitive values masked). This zone's own values keep applying on
     top of the release's."""
     with open_home(home) as z:
-        lifecycle = gate.describe(z, project, version)["lifecycle"] or {"phases": []}
+        space = resolve_space(z.db, space)
+        lifecycle = gate.describe(z, project, version, space=space)["lifecycle"] or {"phases": []}
         # what earlier phases tested ran the values this replaces; their proof keeps counting (decision 682)
         passed = [p["name"] for p in lifecycle["phases"] if p["passed"]]
         if dry_run:
-            plan = edits.plan_update_variables(z, project, version)
+            plan = edits.plan_update_variables(z, project, version, space=space)
             plan.pop("variables")
         else:
-            plan = edits.update_variables(z, project, version, now=clock.now())
+            plan = edits.update_variables(z, project, version, now=clock.now(), space=space)
     plan["dry_run"] = dry_run
     plan["phases_passed"] = passed if plan["changes"] else []
     if as_json:

@@ -33,7 +33,7 @@ from typing import Any
 from bundlekit.core.files import open_regular
 from bundlekit.core.atomic import CHUNK
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import ConflictError, FormatError, StateError
+from bundlekit.errors import ConflictError, FormatError, StateError, TrustError
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format.lifecycle import release_digest
 from bundlekit.format.manifest import scope_to_dict
@@ -42,6 +42,7 @@ from bundlekit.importer.merge_model import Snapshot, make_snapshot
 from bundlekit.importer.snapshot import held_sides
 from bundlekit.zone import projects, secrets
 from bundlekit.zone.db import Writer
+from bundlekit.zone.spaces import DEFAULT
 from bundlekit.zone.home import Zone
 from bundlekit.zone.store import Staging
 
@@ -114,9 +115,17 @@ def check_authoring(zone: Zone, spec: ReleaseSpec) -> None:
                          "is created where the project is authored, then exported here", code="not_local")
 
 
-def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]], *, replace: bool) -> Registration:
-    """Check that ``spec`` (with ``pkgs``: :func:`package_records`) can be created in ``zone``; write nothing."""
+def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]], *, replace: bool,
+                      space: str | None = None) -> Registration:
+    """Check that ``spec`` (with ``pkgs``: :func:`package_records`) can be created in ``zone``; write nothing.
+    A new project is created in ``space`` (None: ``Default``); with ``space`` given, an existing
+    project of another space is refused ``space_denied`` (decision 660)."""
     check_authoring(zone, spec)
+    held = projects.project_for_import(zone.db, spec.project["slug"])
+    if space is not None and held is not None and held.in_space.casefold() != space.casefold():
+        raise TrustError(f"{spec.path}: project {held.name!r} belongs to another space of zone {zone.name} than "
+                         f"{space}; a release of it is created in its own space (--space). Nothing was changed",
+                         code="space_denied", details={"space": space})
     db = zone.db
     slug, version = spec.project["slug"], spec.release["version"]
     project = projects.project_for_import(db, slug)
@@ -154,7 +163,8 @@ def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]],
         project=dict(spec.project), version=version, channel=spec.release["channel"], notes=spec.release["notes"],
         source_zone_id=zone.zone_id, content_digest=content, release_digest=digest, snapshot=held,
         output_refs=[o.to_dict() for o in spec.output_refs],
-        lifecycle=spec.lifecycle.to_dict() if spec.lifecycle is not None else None)
+        lifecycle=spec.lifecycle.to_dict() if spec.lifecycle is not None else None,
+        in_space=space if space is not None else DEFAULT)
     return Registration(spec, release, local, status, secret_values)
 
 
@@ -184,7 +194,8 @@ def apply_registration(zone: Zone, tx: Writer, reg: Registration, now: EpochSeco
     projects.record_release(zone, tx, reg.release, local=reg.local, base=reg.release.snapshot, now=now)
 
 
-def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochSeconds) -> Registration:
+def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochSeconds,
+                   space: str | None = None) -> Registration:
     """``bundlekit releases create``: register the release ``release_file`` describes in ``zone``.
 
     Raises what :func:`load_release` raises, ``StateError`` ``not_local``, ``ConflictError``
@@ -193,7 +204,7 @@ def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochS
     """
     spec = load_release(release_file)
     pkgs = package_records(spec)
-    reg = plan_registration(zone, spec, pkgs, replace=replace)
+    reg = plan_registration(zone, spec, pkgs, replace=replace, space=space)
     staging = Staging(zone.store)
     try:
         stage_packages(staging, pkgs)

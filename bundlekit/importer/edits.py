@@ -295,14 +295,15 @@ def _masked(v: Mapping[str, Any] | None) -> Any:
     return MASK if v.get("sensitive") and value is not None else value
 
 
-def plan_update_variables(zone: Zone, project_ref: str, version: str) -> dict[str, Any]:
-    """What ``releases update-variables`` would change: {project, release, from_release, changes}.
+def plan_update_variables(zone: Zone, project_ref: str, version: str, *, space: str | None = None) -> dict[str, Any]:
+    """What ``releases update-variables`` would change: {project, release, from_release, changes};
+    the project is looked up among ``space``'s (None: every space's).
 
     ``changes`` lists ``add``/``remove``/``update`` of variables and placeholders (sensitive
     values masked); ``from_release`` is the newest release, whose variables become the release's.
     """
     with zone.db.read() as db:
-        project = find_project(db, project_ref, zone.name)
+        project = find_project(db, project_ref, zone.name, space=space)
         release = project_store.get_release(db, project, version)
         newest = project_store.get_release(db, project, None)
     old, new = release["snapshot"]["variables"], project.base["variables"]
@@ -321,9 +322,10 @@ def plan_update_variables(zone: Zone, project_ref: str, version: str) -> dict[st
             "from_release": newest["version"], "changes": changes, "variables": new}
 
 
-def update_variables(zone: Zone, project_ref: str, version: str, *, now: EpochSeconds) -> dict[str, Any]:
+def update_variables(zone: Zone, project_ref: str, version: str, *, now: EpochSeconds,
+                     space: str | None = None) -> dict[str, Any]:
     """Apply :func:`plan_update_variables` in one transaction; returns the plan (without values)."""
-    plan = plan_update_variables(zone, project_ref, version)
+    plan = plan_update_variables(zone, project_ref, version, space=space)
     if plan["changes"]:
         with zone.db.transaction() as tx:
             project_store.update_release_variables(zone, tx, plan["slug"], plan["release"], plan["variables"], now)

@@ -232,3 +232,21 @@ def test_the_dashboard_shows_one_space_or_all(world: dict[str, Path]) -> None:
     # the source groups what it sent by the space its release file names
     assert rows(dev) == rows(dev, "Payments") == [("acme-web", "Payments")]
     assert rows(dev, "Default") == []
+
+
+def test_a_release_created_here_belongs_to_the_space_given_and_stays_there(world: dict[str, Path]) -> None:
+    prod, root = world["prod"], world["root"]
+    toml = release(root, "local", "Web")
+    toml.write_text(toml.read_text().replace('name = "Acme Web"', 'name = "Web Site"', 1))
+    ok("releases", "create", toml, "--space", "Web", home=prod)
+    rows = json.loads(ok("releases", "list", "--space", "Web", "--json", home=prod))["releases"]
+    assert [(r["slug"], r["in_space"], r["local"]) for r in rows] == [("web-site", "Web", True)]
+    before = snapshot(prod)
+    toml.write_text(toml.read_text().replace('version = "1.4.0"', 'version = "1.4.1"', 1))
+    assert refused("releases", "create", toml, "--space", "Payments", home=prod)["code"] == "space_denied"
+    err = refused("releases", "update-variables", "web-site", "1.4.0", "--space", "Payments", home=prod)
+    assert err["code"] == "unknown_project"
+    assert snapshot(prod) == before
+    out = json.loads(ok("releases", "update-variables", "web-site", "1.4.0", "--space", "Web", "--dry-run",
+                        "--json", home=prod))
+    assert out["changes"] == []
