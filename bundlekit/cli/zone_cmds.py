@@ -232,11 +232,13 @@ def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evide
 
 @trust.command("list", epilog="bundlekit trust list --home ./prod --json")
 @home_option
+@click.option("--space", "space", default=None, metavar="NAME",
+              help="Only the zones trusted in this space (default: every space).")
 @json_option
-def trust_list(home: str | None, as_json: bool) -> None:
-    """List trusted zones with their keys and policy."""
+def trust_list(home: str | None, space: str | None, as_json: bool) -> None:
+    """List trusted zones with their space, keys and policy."""
     with open_home(home) as z:
-        entries = truststore.list_zones(z)
+        entries = truststore.list_zones(z, space=None if space is None else resolve_space(z.db, space))
     if as_json:
         emit_json({"zones": [e.to_dict() for e in entries]})
         return

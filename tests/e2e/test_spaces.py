@@ -73,6 +73,8 @@ def test_spaces_list_shows_default_and_what_each_space_holds(world: dict[str, Pa
     assert "Payments" in ok("spaces", "list", home=prod)
     trust = {z["name"]: z["space"] for z in json.loads(ok("trust", "list", "--json", home=prod))["zones"]}
     assert trust == {"dev": "Payments", "devb": "Web"}
+    web = json.loads(ok("trust", "list", "--space", "web", "--json", home=prod))["zones"]
+    assert [z["name"] for z in web] == ["devb"]
 
 
 def test_a_space_name_is_a_label_and_unique_without_case(world: dict[str, Path]) -> None:
