@@ -135,11 +135,13 @@ def lifecycle() -> None:
 @click.argument("version", required=False)
 @click.option("--tenant", default=None, help="Progress of a tenant's deployments.")
 @home_option
+@space_option
 @json_option
-def lifecycle_show(project: str, version: str | None, tenant: str | None, home: str | None, as_json: bool) -> None:
+def lifecycle_show(project: str, version: str | None, tenant: str | None, home: str | None, space: str,
+                   as_json: bool) -> None:
     """Each phase of a release (default: the newest), what passed it, and the open environments."""
     with open_home(home) as z:
-        info = gate.describe(z, project, version, tenant=tenant)
+        info = gate.describe(z, project, version, tenant=tenant, space=resolve_space(z.db, space))
     if as_json:
         emit_json(info)
         return
@@ -190,13 +192,14 @@ def _waiver_text(w: dict[str, Any], now: clock.EpochSeconds) -> str:
 @click.option("--release", "release", default=None, help="Only for this release (default: every release).")
 @click.option("--reason", required=True, help="Why; recorded with every deployment that relies on the waiver.")
 @home_option
+@space_option
 @json_option
-def lifecycle_waive(project: str, phase: str, release: str | None, reason: str, home: str | None,
+def lifecycle_waive(project: str, phase: str, release: str | None, reason: str, home: str | None, space: str,
                     as_json: bool) -> None:
     """Waive a lifecycle phase in this zone (a recorded decision, not a --force)."""
     with open_home(home) as z:
         info = gate.waive(z, project, phase, reason=reason, release=release, now=clock.now(),
-                          author=operator_name())
+                          author=operator_name(), space=resolve_space(z.db, space))
     if as_json:
         emit_json(info)
     else:
@@ -209,11 +212,13 @@ def lifecycle_waive(project: str, phase: str, release: str | None, reason: str, 
 @click.option("--phase", required=True, help="The waived phase.")
 @click.option("--release", "release", default=None, help="The release the waiver names (default: every release).")
 @home_option
+@space_option
 @json_option
-def lifecycle_unwaive(project: str, phase: str, release: str | None, home: str | None, as_json: bool) -> None:
+def lifecycle_unwaive(project: str, phase: str, release: str | None, home: str | None, space: str,
+                      as_json: bool) -> None:
     """Withdraw a waiver."""
     with open_home(home) as z:
-        info = gate.unwaive(z, project, phase, release=release)
+        info = gate.unwaive(z, project, phase, release=release, space=resolve_space(z.db, space))
     if as_json:
         emit_json(info)
     else:

@@ -228,16 +228,16 @@ def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, versi
 
 
 def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str | None,
-          now: EpochSeconds, author: str | None = None) -> dict[str, Any]:
-    """Waive a phase for one release (or every release) of a project, with a reason and ``author``
-    (who decided it); recorded. ``unknown_phase`` names the closest phases."""
+          now: EpochSeconds, author: str | None = None, space: str | None = None) -> dict[str, Any]:
+    """Waive a phase for one release (or every release) of a project (of ``space``; None: of any),
+    with a reason and ``author`` (who decided it); recorded. ``unknown_phase`` names the closest phases."""
     if not reason.strip():
         raise InputError("--reason must say why the phase may be skipped; it is recorded with every deployment "
                          "that relies on the waiver", code="invalid_input")
     # One line of text that `lifecycle show` prints: a label, like the names around it (decision 320).
     check_label(reason.strip(), what="--reason", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
-        project = projects.find_project(tx, project_ref, zone.name)
+        project = projects.find_project(tx, project_ref, zone.name, space=space)
         name = _phase_in_any(tx, project, phase, release)
         target = release or ALL_RELEASES
         evidence.add_waiver(tx, space=project.space, project_slug=project.slug, phase=name, release=target,
@@ -246,24 +246,27 @@ def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str
             "author": author}
 
 
-def unwaive(zone: Zone, project_ref: str, phase: str, *, release: str | None) -> dict[str, Any]:
-    """Withdraw a waiver (``unknown_waiver`` when there is none)."""
+def unwaive(zone: Zone, project_ref: str, phase: str, *, release: str | None,
+            space: str | None = None) -> dict[str, Any]:
+    """Withdraw a waiver of a project (of ``space``; None: of any); ``unknown_waiver`` when there is none."""
     with zone.db.transaction() as tx:
-        project = projects.find_project(tx, project_ref, zone.name)
+        project = projects.find_project(tx, project_ref, zone.name, space=space)
         evidence.remove_waiver(tx, space=project.space, project_slug=project.slug, phase=phase,
                                release=release or ALL_RELEASES)
     return {"project": project.name, "phase": phase, "release": release or ALL_RELEASES}
 
 
-def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str | None = None) -> dict[str, Any]:
+def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str | None = None,
+             space: str | None = None) -> dict[str, Any]:
     """``lifecycle show``: the release's phases, what passed each, waivers, the open environments, and
     the deployments of it that relied on a waiver (``relied_on``; ``withdrawn``: the waiver no
     longer stands, but the deployment keeps the record of it).
-    ``InputError`` ``invalid_label`` for a ``tenant`` that breaks the label rule."""
+    ``InputError`` ``invalid_label`` for a ``tenant`` that breaks the label rule. The project is
+    looked up among ``space``'s (None: every space's)."""
     if tenant is not None:
         check_label(tenant, what="--tenant", error=InputError, code="invalid_label")
     with zone.db.read() as db:
-        project = projects.find_project(db, project_ref, zone.name)
+        project = projects.find_project(db, project_ref, zone.name, space=space)
         release = projects.get_release(db, project, version)
         ignored: list[dict[str, str]] = []
         prog = release_progress(db, zone.name, project, release, tenant=tenant, ignored=ignored)

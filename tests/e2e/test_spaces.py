@@ -246,8 +246,10 @@ def test_a_release_created_here_belongs_to_the_space_given_and_stays_there(world
     before = snapshot(prod)
     toml.write_text(toml.read_text().replace('version = "1.4.0"', 'version = "1.4.1"', 1))
     assert refused("releases", "create", toml, "--space", "Payments", home=prod)["code"] == "space_denied"
-    err = refused("releases", "update-variables", "web-site", "1.4.0", "--space", "Payments", home=prod)
-    assert err["code"] == "unknown_project"
+    for cmd in (["releases", "update-variables", "web-site", "1.4.0"], ["lifecycle", "show", "web-site"],
+                ["lifecycle", "waive", "web-site", "--phase", "Staging", "--reason", "hotfix"]):
+        assert refused(*cmd, "--space", "Payments", home=prod)["code"] == "unknown_project", cmd
+    assert json.loads(ok("lifecycle", "show", "web-site", "--space", "Web", "--json", home=prod))["slug"] == "web-site"
     assert snapshot(prod) == before
     out = json.loads(ok("releases", "update-variables", "web-site", "1.4.0", "--space", "Web", "--dry-run",
                         "--json", home=prod))
