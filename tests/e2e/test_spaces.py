@@ -254,3 +254,18 @@ def test_a_release_created_here_belongs_to_the_space_given_and_stays_there(world
     out = json.loads(ok("releases", "update-variables", "web-site", "1.4.0", "--space", "Web", "--dry-run",
                         "--json", home=prod))
     assert out["changes"] == []
+
+
+def test_a_project_never_moves_to_the_space_its_source_is_trusted_in_later(world: dict[str, Path]) -> None:
+    prod, dev, root = world["prod"], world["dev"], world["root"]
+    ok("import", world["bundle"], "--space", "Payments", home=prod)
+    ok("trust", "remove", "dev", home=prod)
+    ok("trust", "add", root / "dev.card", "--space", "Web", home=prod)
+    toml = release(root, "moved", "Web")
+    toml.write_text(toml.read_text().replace('version = "1.4.0"', 'version = "1.5.0"', 1))
+    moved = root / "moved.bundle"
+    ok("export", toml, "--to", "prod", "-o", moved, home=dev)
+    before = snapshot(prod)
+    err = refused("import", moved, "--space", "Web", home=prod)
+    assert err["code"] == "space_denied" and "another space" in err["message"], err
+    assert snapshot(prod) == before
