@@ -124,7 +124,8 @@ def _type_fix(v: Violation, key: str, secret: bool) -> str:
     if expected == "array":
         items = v.schema.get("items", {}) if isinstance(v.schema, dict) else {}
         if not isinstance(value, (dict, list)):
-            inner = _toml(value) if "$ref" in items or items.get("type") == "string" else _toml(value)
+            texts = "$ref" in items or items.get("type") == "string"  # a list of texts: quote the value
+            inner = _toml(_toml(value) if texts and not isinstance(value, str) else value)
             return f"write a list, in square brackets: {key} = [{inner}]"
         return f"write a list, in square brackets: {key} = [\"...\"]"
     if expected == "string":

@@ -78,6 +78,7 @@ def test_a_step_missing_a_required_key_still_has_its_package_members_checked(rel
 
 @pytest.mark.parametrize(("old", "new", "path", "fix"), [
     ('roles = ["db"]', 'roles = "db"', "steps[0].roles", 'write a list, in square brackets: roles = ["db"]'),
+    ('roles = ["db"]', "roles = 5", "steps[0].roles", 'write a list, in square brackets: roles = ["5"]'),
     ('roles = ["db"]', 'roles = ["db"]\ntimeout = "600"', "steps[0].timeout",
      "write a whole number from 1 to 604800 without quotes: timeout = 600"),
     ('roles = ["db"]', 'roles = ["db"]\ntimeout = 0', "steps[0].timeout", "use a whole number from 1 to 604800: "

@@ -70,4 +70,3 @@ def test_render_on_the_command_line_warns_without_the_secret(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "Octopus.Action[********].Output.X" in done.stderr
     assert SECRET not in done.stderr
-
