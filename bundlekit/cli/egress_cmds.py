@@ -15,6 +15,7 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, echo_text, emit_json, home_option, json_option, stdin_text
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
+from bundlekit.core.clock import utc_text
 from bundlekit.core.files import read_user_file
 from bundlekit.core.text import size_text
 from bundlekit.errors import InputError
@@ -110,6 +111,14 @@ def echo_contents(listing: dict[str, Any], header: str) -> None:
         audit = f" ({counted(d['audit'], 'audit entry', 'audit entries')} leaving)" if d.get("audit") else ""
         echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}{tenant}: "
              f"{d['state']}{audit}")
+        for a in d.get("audit_entries", []):
+            if a.get("unreadable"):
+                echo(f"    audit entry {a['place']}: unreadable (the import refuses it)")
+                continue
+            named = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in a["object"].items())
+            result = "ok" if a["result"] == "ok" else f"refused [{a['code']}]"
+            echo(f"    audit entry {a['seq']} {utc_text(a['at'])}: {a['user']}@{a['host']} {a['command']}"
+                 f"{'  ' + named if named else ''} ({result})")
         for r in d["runs"]:
             where = f"on {r['target']}" if r["target"] else "on the zone"
             echo(f"    run {r['step']} {where}: {r['state']}, {_log_text(r['log'])}")

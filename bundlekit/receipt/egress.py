@@ -16,10 +16,14 @@ gives it for the receipt it would write, ``inspect RECEIPT --contents`` for a wr
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import hashlib
 from typing import Any, Callable, Mapping, Sequence
 
+from bundlekit.errors import BundleError
+from bundlekit.format.audit import decode_body
 from bundlekit.trust.egress import LEAVING, SEALED, WITHHELD, EgressPolicy, EgressRule
 
 __all__ = ["apply_policy", "cut_log", "contents", "uses_egress_fields", "minor_for", "EGRESS_MINOR", "AUDIT_MINOR"]
@@ -146,6 +150,25 @@ def _run_listing(run: Mapping[str, Any], log_sizes: Mapping[str, int]) -> dict[s
             "exit_code": run.get("exit_code"), "reason": run.get("reason"), "log": log, "outputs": outputs}
 
 
+def _audit_listing(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The audit entries a receipt entry carries (``{body, signature}``), as the listings show
+    them: ``{seq, at, user, host, command, object, result, code}`` (``at`` whole Unix seconds;
+    ``object`` what the command named, never a value, ``spec/audit.md`` §2). An item whose body
+    cannot be read is listed as ``{place, unreadable: true}`` (``place`` from 1): a listing shows,
+    the import checks (``format.audit.check_carried``)."""
+    listed: list[dict[str, Any]] = []
+    for place, item in enumerate(items, 1):
+        try:
+            entry = decode_body(base64.b64decode(str(item["body"]), validate=True), place)
+        except (KeyError, TypeError, ValueError, binascii.Error, BundleError):
+            listed.append({"place": place, "unreadable": True})
+            continue
+        listed.append({"seq": entry.seq, "at": entry.at_ms // 1000, "user": entry.user, "host": entry.host,
+                       "command": entry.command, "object": dict(entry.object), "result": entry.result,
+                       "code": entry.code})
+    return listed
+
+
 def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[str, Any]],
              inventory: Sequence[Mapping[str, Any]], features: Sequence[str],
              log_sizes: Mapping[str, int]) -> dict[str, Any]:
@@ -156,7 +179,8 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
     log: {status, bytes, digest?, omitted?}, outputs: [{name, status, value?}]}]}],
     refusals: [{refusal_id, project, release, code, message, refused}], inventory: [{id, version,
     sha256}], features, totals: {deployments, refusals, runs, leaving, sealed, withheld,
-    log_bytes, packages, audit}}``; ``audit`` counts the audit entries carried. An output's
+    log_bytes, packages, audit}}``; ``audit`` counts the audit entries carried and
+    ``audit_entries`` lists them (:func:`_audit_listing`). An output's
     ``status`` is ``leaving`` (its ``value`` goes in clear), ``sealed`` (only the source can open
     it) or ``withheld`` (its name only); a log's is
     ``leaving``, ``cut`` (``omitted`` bytes cut by the policy), ``withheld`` or ``none``. Times
@@ -169,7 +193,8 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
             "space": e["project"]["space"], "release": e["release"], "environment": e["environment"],
             "tenant": e.get("tenant"), "state": e["state"], "started": _seconds(e.get("started_ms")),
             "ended": _seconds(e.get("ended_ms")), "waived": list(e.get("waived", [])),
-            "audit": len(e.get("audit", [])), "runs": [_run_listing(run, log_sizes) for run in e["runs"]]})
+            "audit": len(e.get("audit", [])), "audit_entries": _audit_listing(e.get("audit", [])),
+            "runs": [_run_listing(run, log_sizes) for run in e["runs"]]})
     outputs = [o for d in deployments for r in d["runs"] for o in r["outputs"]]
     logs = [r["log"] for d in deployments for r in d["runs"]]
     return {

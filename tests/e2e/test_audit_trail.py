@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.clock import utc_text
 from tests.conftest import CANARY as RELEASE_SECRET
 from tests.conftest import run_cli
 from tests.e2e.world import json_of, make_world
@@ -49,7 +50,10 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     deployed = json_of(w.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=w.prod))
     assert deployed["state"] == "Success", deployed
     receipt = tmp_path / "media" / "receipt.bundle"
+    dry = json_of(w.cli("outbox", "pack", "--dry-run", "--json", home=w.prod))
+    dry_text = w.cli("outbox", "pack", "--dry-run", home=w.prod)
     w.cli("outbox", "pack", "-o", receipt, home=w.prod)
+    inspected_text = w.cli("inspect", receipt, "--contents")
     carried = json_of(w.cli("inspect", receipt, "--contents", "--json"))
     assert carried["format_version"] == "1.5"
     w.cli("import", receipt, home=w.dev)  # the carried entries verify against prod's key
@@ -81,6 +85,16 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     assert commands["trust revoke"][0]["object"] == {"key_id": alice["key_id"]}  # not the reason: free text
     # the receipt carried the entries of the deployment's own transactions, as prod's policy allows
     assert carried["deployments"][0]["audit"] == len(commands["deploy"]) >= 2
+    # ... and the dry run and `inspect --contents` list each of them, not just a count (review r12u R12U-3)
+    listed = carried["deployments"][0]["audit_entries"]
+    assert listed == dry["deployments"][0]["audit_entries"]
+    assert [(a["seq"], a["at"], a["user"], a["host"], a["command"], a["object"], a["result"]) for a in listed] == [
+        (e["seq"], int(e["at"]), e["user"], e["host"], e["command"], e["object"], e["result"]) for e in commands["deploy"]]
+    for a in listed:
+        line = f"audit entry {a['seq']} {utc_text(a['at'])}: {a['user']}@{a['host']} deploy"
+        assert line in dry_text and line in inspected_text, (line, dry_text)
+    named = " ".join(f"{k}={v}" for k, v in listed[0]["object"].items())  # what the command named, in its order
+    assert "project=acme-web" in named and f"{listed[0]['user']}@{listed[0]['host']} deploy  {named} (ok)" in dry_text
     dev = _by_command(_trail(w.dev))
     assert "init" in dev and "export" in dev and "import" in dev  # the receipt, imported at the source
     assert dev["init"][0]["seq"] == 1 and dev["init"][0]["object"] == {"zone_name": "dev"}

@@ -144,6 +144,8 @@ def test_audit_entries_go_back_only_for_projects_whose_rule_sends_them() -> None
     sent, _ = apply_policy(policy, [entry()], read_log, read_audit)
     assert sent[0]["audit"] == carried and asked == [entry()["deployment_id"]]
     assert contents(sent, [], [], [], {})["totals"]["audit"] == 1
+    # listed one by one; a body that is no audit entry is listed as such, never a traceback
+    assert contents(sent, [], [], [], {})["deployments"][0]["audit_entries"] == [{"place": 1, "unreadable": True}]
     assert 'audit = "send"' in policy.to_toml() and parse_policy(policy.to_toml(), "again") == policy
 
 
