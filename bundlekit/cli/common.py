@@ -399,7 +399,7 @@ def stdin_text(what: str, limit: int) -> str:
     """Standard input, read whole (at most ``limit`` bytes) as UTF-8 text. ``InputError``
     ``not_utf8`` naming ``what`` when it is not UTF-8 (the text is never quoted: it may be a
     secret), ``input_too_large`` when it is longer."""
-    data = read_limited(stdin_bytes(), limit, what)
+    data = read_limited(stdin_bytes(), limit, what, fix="check what is piped or redirected into the command")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

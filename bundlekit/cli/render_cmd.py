@@ -56,7 +56,8 @@ def _decode(data: bytes, what: str) -> str:
 
 def _read_template(source: str) -> bytes:
     if source == "-":
-        return read_limited(stdin_bytes(), MAX_TEMPLATE_BYTES, "standard input")
+        return read_limited(stdin_bytes(), MAX_TEMPLATE_BYTES, "standard input",
+                            fix="check what is piped or redirected into the command")
     return read_user_file(source, what=f"template {source}", limit=MAX_TEMPLATE_BYTES)
 
 

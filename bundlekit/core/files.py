@@ -32,14 +32,15 @@ def _size_text(limit: int) -> str:
     return f"{limit} bytes"
 
 
-def read_limited(stream: BinaryIO, limit: int, what: str) -> bytes:
+def read_limited(stream: BinaryIO, limit: int, what: str, *,
+                 fix: str = "check that the path names the right file") -> bytes:
     """At most ``limit`` bytes from ``stream``; ``InputError`` ``input_too_large`` (naming
-    ``what``) when there are more. Reads ``limit + 1`` bytes at most, whatever the stream."""
+    ``what``, and saying ``fix``: a stream that is no file, such as standard input, says what
+    to check instead) when there are more. Reads ``limit + 1`` bytes at most, whatever the stream."""
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise InputError(f"{what} is larger than {_size_text(limit)}, more than any valid one; check that the "
-                         "path names the right file", code="input_too_large",
-                         details={"limit": limit})
+        raise InputError(f"{what} is larger than {_size_text(limit)}, more than any valid one; {fix}",
+                         code="input_too_large", details={"limit": limit})
     return data
 
 
@@ -90,7 +91,8 @@ def open_regular(path: Union[str, "PathLike[str]"], what: str) -> BinaryIO:
             raise InputError(f"{what} is a folder; give the file itself", code="file_not_found")
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-            raise InputError(f"{what} ({os.fspath(path)}) is {kind}, not a regular file; bundlekit reads only "
+            named = what if os.fspath(path) in what else f"{what} ({os.fspath(path)})"  # the path once
+            raise InputError(f"{named} is {kind}, not a regular file; bundlekit reads only "
                              "regular files: copy the data to a file and give that", code="not_a_file",
                              details={"path": os.fspath(path)})
         os.set_blocking(fd, True)

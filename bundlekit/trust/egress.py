@@ -209,7 +209,8 @@ def parse_policy(source: str | Mapping[str, Any], where: str) -> EgressPolicy:
             raise _bad(where, f"not valid TOML ({err})") from None
     else:
         doc = source
-    unknown = sorted(set(doc) - {"rule", "rules"})
+    # A file says [[rule]]; "rules" is the stored form's key (to_dict), not a second spelling of it.
+    unknown = sorted(set(doc) - ({"rule"} if isinstance(source, str) else {"rule", "rules"}))
     if unknown:
         raise _bad(where, f"unknown key(s) {', '.join(map(repr, unknown))} (a policy is a list of [[rule]] tables)")
     rules = doc.get("rule", doc.get("rules", []))

@@ -25,8 +25,10 @@ def test_one_byte_over_the_limit_is_refused_naming_the_file(tmp_path: Path) -> N
 
 
 def test_an_endless_device_is_refused_before_a_byte_is_read() -> None:
-    with raises_code("not_a_file", match="release file /dev/zero \\(/dev/zero\\) is a character device"):
+    with raises_code("not_a_file", match="^release file /dev/zero is a character device"):  # the path once (r12a N2)
         read_user_file("/dev/zero", what="release file /dev/zero", limit=16 * 1024 * 1024)
+    with raises_code("not_a_file", match="^the key \\(/dev/zero\\) is a character device"):  # added when not named
+        read_user_file("/dev/zero", what="the key", limit=16)
 
 
 def test_a_fifo_with_no_writer_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
@@ -68,3 +70,11 @@ def test_a_link_loop_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to("loop")
     with raises_code("unreadable", match="cannot read key file loop"):
         read_user_file(tmp_path / "loop", what="key file loop", limit=10)
+
+
+def test_too_much_on_standard_input_says_to_check_what_is_piped_in_not_a_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review r12a N3: the refusal of 20 MB on stdin told the user to check a path there is not."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x" * 101)))
+    with raises_code("input_too_large", match="check what is piped or redirected into the command") as caught:
+        stdin_text("the value on standard input", 100)
+    assert "path" not in caught.value.message

@@ -167,6 +167,7 @@ def test_audit_entries_go_back_only_for_projects_whose_rule_sends_them() -> None
      "'internaltoken' both allowed and withheld"),
     ('[[rule]]\nprojects = ["*"]\nallow = ["Token"]\n', "unknown key(s) 'allow'"),
     ('[defaults]\nlogs = "send"\n', "unknown key(s) 'defaults'"),
+    ('[[rules]]\nprojects = ["payments-*"]\n', "unknown key(s) 'rules'"),  # review r12u R12U-12
 ])
 def test_a_bad_policy_file_is_refused_naming_the_key(text: str, where: str) -> None:
     with raises_code("invalid_policy") as info:
