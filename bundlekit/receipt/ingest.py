@@ -231,8 +231,9 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
 
     Items: {environment, deployment_id, release, step, target, name, sensitive, value, withheld};
     a sensitive value is ``********`` unless ``reveal`` (then unsealed with this zone's key); an
-    output the deploying zone's egress policy withheld (format 1.4) has ``withheld`` true and no
-    ``value`` or ``sensitive`` (None): the receipt carries its name only, so nothing can reveal it.
+    output the deploying zone's egress policy withheld (format 1.4) has ``withheld`` true, ``value``
+    None and ``sensitive`` false, the dashboard's shape (spec/egress.md §6): the receipt carries its
+    name only, so nothing can reveal it.
     Raises ``StateError`` ``unknown_zone``, or ``no_outputs`` when no receipt reports the project.
     """
     source = truststore.get_zone(zone, zone_name)
@@ -257,7 +258,7 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
             for name in run.get("withheld", ()):
                 result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],
                                "step": run["step"], "target": run.get("target"), "name": name,
-                               "sensitive": None, "value": None, "withheld": True})
+                               "sensitive": False, "value": None, "withheld": True})
     return result
 
 

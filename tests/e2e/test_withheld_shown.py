@@ -46,6 +46,11 @@ def test_the_source_dashboard_names_each_output_prod_withheld_as_withheld(tmp_pa
     for name in ("ApiToken", "MigrationToken"):
         assert outputs[name] == {"name": name, "value": None, "sensitive": False, "withheld": True}
     assert outputs["SchemaVersion"] == {"name": "SchemaVersion", "value": "42", "sensitive": False, "withheld": False}
+    # `outputs --json` gives a withheld output the same shape (review r12u R12U-11)
+    listed = json_of(w.cli("outputs", "acme-web", "--zone", "prod", "--json", home=w.dev))["outputs"]
+    for name in ("ApiToken", "MigrationToken"):
+        [item] = [o for o in listed if o["name"] == name]
+        assert (item["value"], item["sensitive"], item["withheld"]) == (None, False, True), item
 
     page_file = tmp_path / "dashboard.html"
     assert run_cli("dashboard", "--html", page_file, home=w.dev).returncode == 0
