@@ -34,13 +34,13 @@ from bundlekit.core.operator import operator_name
 from bundlekit.errors import BundleError
 from bundlekit.errors import StateError, VerificationError
 from bundlekit.format.audit import (GENESIS, ChainHead, Entry, StoredEntry, check_chain, check_head, check_witness,
-                                    encode_entry, entry_hash, sign_head)
+                                    decode_body, encode_entry, entry_hash, sign_head)
 from bundlekit.format.crypto import key_id, raw_private, raw_public
 from bundlekit.format.keyfile import parse_rotation
 from bundlekit.zone import owned_keys
 from bundlekit.zone.audit_capture import Capture
 from bundlekit.zone.db import Database, Params, Reader, Watch, Watcher, Writer
-from bundlekit.zone.keyfiles import read_public
+from bundlekit.zone.keyfiles import RESTORE, read_public
 
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
@@ -172,8 +172,11 @@ class Auditor(Watcher):
                             (_HEAD_SIG, sign_head(self.zone.zone_id, new_head, key, entry.key))):
             tx.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                    (name, value))
-        # A zone made before it recorded its own public keys records them now, as its key files hold them.
-        owned_keys.record(tx, raw_public(key), raw_public(self.zone.sealing_key()))
+        if owned_keys.recorded(tx, self.zone.zone_id) is None:
+            # A zone made before it recorded its own public keys records them now, as its key files
+            # hold them; but not a signing key its trail does not know (a key file swapped before).
+            _known_to_trail(tx, self.zone, raw_public(key), entry.seq)
+            owned_keys.record(tx, raw_public(key), raw_public(self.zone.sealing_key()))
         tx.run_many("INSERT INTO audit_deployments(deployment_id, seq) VALUES (?, ?)",
                     [(d, entry.seq) for d in sorted(capture.deployments)])
         if now is not None and refusal is None and all(a.zone.home != self.zone.home for a in now.recorded):
@@ -188,6 +191,25 @@ class Auditor(Watcher):
         finally:
             self._refusal = None
             self.zone.close()  # the command is over: it had closed the zone, or leaves it now
+
+
+def _known_to_trail(tx: Reader, zone: "Zone", public: bytes, new_seq: int) -> None:
+    """Refuse (``invalid_zone_key``) to record ``public`` as the zone's signing key when the
+    trail's last entry before ``new_seq`` was signed by a key not linked to it by the zone's
+    rotations (the transaction, and the entry it appends, roll back)."""
+    row = tx.one(f"SELECT seq, body FROM {TABLE} WHERE seq < ? ORDER BY seq DESC LIMIT 1", (new_seq,))
+    if row is None:
+        return
+    try:
+        signer = decode_body(bytes(row["body"]), int(row["seq"])).key
+    except VerificationError:
+        return  # a damaged entry: `audit --verify` names it
+    if signer not in owned_keys.linked(tx, zone.zone_id, public):
+        path = zone.home / "keys" / "signing.key"
+        raise StateError(f"{path}: holds signing key {key_id('ed25519', public)}, but zone {zone.name}'s audit trail "
+                         f"was signed by key {signer}, which it is not linked to: it is another zone's key or was "
+                         f"replaced. Nothing was changed. {RESTORE}", code="invalid_zone_key",
+                         details={"file": str(path)})
 
 
 def begin_trail(zone: "Zone") -> None:

@@ -28,7 +28,7 @@ from bundlekit.format.keyfile import parse_rotation
 from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.keyfiles import RESTORE, read_public
 
-__all__ = ["SIGNING", "SEALING", "Owned", "record", "recorded", "file_problems", "check_key_files"]
+__all__ = ["SIGNING", "SEALING", "Owned", "record", "recorded", "linked", "file_problems", "check_key_files"]
 
 SIGNING = "zone_signing_public"
 SEALING = "zone_sealing_public"
@@ -67,6 +67,12 @@ def recorded(db: Reader, zone_id: str) -> Owned | None:
     if signing is None or sealing is None:
         raise StateError(f"the zone's record of its own public keys (meta {SIGNING}, {SEALING}) is damaged; "
                          "restore the state from a backup", code="state_damaged")
+    return Owned(linked(db, zone_id, signing), sealing)
+
+
+def linked(db: Reader, zone_id: str, signing: bytes) -> dict[str, bytes]:
+    """``signing`` (a public key) and every key the zone's own rotation statements link to it,
+    either way, by key id."""
     links: list[tuple[bytes, bytes]] = []
     for row in db.all("SELECT statement FROM rotations ORDER BY issued"):
         st = parse_rotation(json.loads(row["statement"]), "rotation statement")
@@ -81,7 +87,7 @@ def recorded(db: Reader, zone_id: str) -> Owned | None:
                 if key_id("ed25519", a) in keys and key_id("ed25519", b) not in keys:
                     keys[key_id("ed25519", b)] = b
                     grown = True
-    return Owned(keys, sealing)
+    return keys
 
 
 def _key_files(keys: Path) -> list[tuple[Path, str]]:

@@ -119,3 +119,29 @@ def test_verify_of_a_protected_zone_needs_no_passphrase(tmp_path: Path) -> None:
     r = cli_in_process("audit", "--verify", "--json", home=home, env={"BUNDLEKIT_PASSPHRASE_FILE": None})  # type: ignore[dict-item]
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout) == {"verified": True, "entries": 2, "head": json.loads(r.stdout)["head"]}
+
+
+def test_a_zone_made_before_the_record_does_not_record_a_key_its_trail_does_not_know(tmp_path: Path) -> None:
+    """A zone without the record (made before it existed) whose signing.key was swapped: its next
+    change would record the foreign key as its own; it is refused, nothing changed."""
+    zone = init_zone(tmp_path / "old", "old", int(time.time()))
+    other = init_zone(tmp_path / "other", "other", int(time.time()))
+    db = zone.db
+    watcher, db.watcher = db.watcher, None
+    with db.transaction() as tx:
+        tx.run("DELETE FROM meta WHERE key IN ('zone_signing_public', 'zone_sealing_public')")
+    db.watcher = watcher
+    zone.close()
+    other.close()
+    own = (zone.home / "keys" / "signing.key").read_bytes()
+    shutil.copy2(other.home / "keys" / "signing.key", zone.home / "keys" / "signing.key")
+    before = snapshot(zone.home)
+    r = _target(zone.home, "web-01")
+    error = json.loads(r.stdout)["error"]  # type: ignore[attr-defined]
+    assert error["code"] == "invalid_zone_key" and "signing.key" in error["message"]
+    assert snapshot(zone.home) == before
+    # with its own key back, the next change records the zone's keys, and the swap is refused from then on
+    (zone.home / "keys" / "signing.key").write_bytes(own)
+    assert _target(zone.home, "web-01").returncode == 0  # type: ignore[attr-defined]
+    with open_zone(zone.home) as z:
+        assert z.db.scalar("SELECT value FROM meta WHERE key = 'zone_signing_public'") is not None
