@@ -18,6 +18,7 @@ from bundlekit.core.clock import when_text
 from bundlekit.export.register import create_release
 from bundlekit.importer import edits
 from bundlekit.promotion import gate
+from bundlekit.retention.pruned import pruned_releases
 from bundlekit.zone import projects
 
 
@@ -34,6 +35,9 @@ def releases_list(home: str | None, space: str, as_json: bool) -> None:
     """List the releases of --space's projects (imported or created here), by project."""
     with open_home(home) as z:
         rows = projects.list_releases(z.db, space=resolve_space(z.db, space))
+        gone = pruned_releases(z)
+    for r in rows:
+        r["pruned"] = (r["slug"].lower(), r["version"].lower()) in gone
     if as_json:
         emit_json({"releases": rows})
         return
@@ -43,8 +47,9 @@ def releases_list(home: str | None, space: str, as_json: bool) -> None:
     for r in rows:
         origin = "created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}"
         phases = " lifecycle " + " > ".join(p["name"] for p in r["lifecycle"]["phases"]) if r["lifecycle"] else ""
+        pruned = "  (packages pruned: `deploy` says how to bring them back)" if r["pruned"] else ""
         echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {when_text(r['imported_at'], now)}"
-             f"{phases}")
+             f"{phases}{pruned}")
 
 
 @releases.command("create", epilog="bundlekit releases create release.toml --home ./dev")

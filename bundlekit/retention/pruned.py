@@ -9,7 +9,16 @@ from bundlekit.zone import projects
 from bundlekit.zone import retention as state
 from bundlekit.zone.home import Zone
 
-__all__ = ["refuse_pruned"]
+__all__ = ["refuse_pruned", "pruned_releases"]
+
+
+def pruned_releases(zone: Zone) -> set[tuple[str, str]]:
+    """The releases (lowercased project slug, version) a package of which `bundlekit prune`
+    removed and the store does not hold again: what `releases list` marks (review r1015u F7)."""
+    with zone.db.read() as db:
+        return {(str(x["project_slug"]).lower(), str(x["version"]).lower()) for x in state.releases(db)
+                if any(state.pruned_at(db, p["id"], p["version"]) is not None and not zone.store.has(p["sha256"])
+                       for p in x["packages"])}
 
 
 def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:

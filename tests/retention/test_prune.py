@@ -334,3 +334,14 @@ def test_auto_prune_after_a_deployment_lists_what_it_removed_there_and_in_retent
         line for line in out.splitlines() if line.startswith("  removed ")]
     assert {r["what"] for r in ok_json("retention", "show", home=home)["last_prune"]["remove"]} >= {
         "Acme.Web 1.2.0", "web-01: Acme.Web 1.2.0"}
+
+
+def test_releases_list_marks_the_releases_whose_packages_prune_removed(deployed: World, tmp_path: Path) -> None:
+    # r1015u F7: after `prune`, 1.0.0 and 1.1.0 are listed as pruned; what is kept is not marked.
+    home, _ = _copy(deployed, tmp_path)
+    ok("retention", "set", "--keep", "1", home=home)
+    ok("prune", home=home)
+    rows = {r["version"]: r["pruned"] for r in ok_json("releases", "list", home=home)["releases"]}
+    assert rows == {"1.0.0": True, "1.1.0": True, "1.2.0": False, "1.3.0": False, "1.4.0": False}
+    text = ok("releases", "list", home=home).splitlines()
+    assert [line.split()[2] for line in text if "(packages pruned" in line] == ["1.0.0", "1.1.0"]
