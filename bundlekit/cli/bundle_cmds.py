@@ -100,7 +100,7 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
     m = res.manifest
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,
-                   "warnings": [w.to_dict() for w in res.warnings],
+                   "warnings": [w.to_dict() for w in res.warnings], "sequence_reused_below": res.reused_below,
                    "bundle_id": m.bundle_id, "destination": m.destination.name, "expires": m.expires,
                    "by_reference": [f"{p.id} {p.version}" for p in m.packages if not p.included and p.delta is None],
                    "delta": [{"package": f"{p.id} {p.version}", "base": f"{p.delta.base.id} {p.delta.base.version}",
@@ -108,6 +108,10 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
     else:
         for w in res.warnings:  # on stderr: they travel in the bundle too (lint_notes)
             echo(w.text(), err=True)
+        if res.reused_below is not None:
+            echo(f"warning: --sequence {m.sequence} is not above {res.reused_below}, the highest sequence this "
+                 f"project's bundles had before: a zone that imported one of them refuses this bundle as a "
+                 "rollback; export without --sequence to get the next number", err=True)
         echo(f"exported {m.project['name']} {m.release['version']} for zone {m.destination.name}: {res.path}")
         echo(f"  sequence {m.sequence}, {size_text(res.size)}, digest {res.digest}, expires {when_text(m.expires, now)}")
         for p in m.packages:

@@ -90,6 +90,9 @@ class ExportResult:
     size: int
     #: What ``bundlekit lint`` warned about (the manifest carries them as ``lint_notes``).
     warnings: tuple[Finding, ...] = ()
+    #: The highest sequence this project's bundles had before, when ``--sequence`` pinned one at or
+    #: below it: a zone that imported a later bundle refuses this one as a rollback (review r1015a N4).
+    reused_below: int | None = None
 
 
 def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: EpochSeconds,
@@ -151,6 +154,7 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
         registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=replace)
         with zone.db.transaction() as tx:
             signing = signing_at_commit(zone, now)  # a key rotated while the packages were written is followed
+            before = sequences.highest_exported(tx, space, slug)
             seq = sequences.next_release_sequence(tx, space, slug, sequence)
             bundle_id = bundle_id_for(zone.zone_id, dest.zone_id, space, slug, seq)
             variables, placeholders = _variables(spec, bundle_id, dest.sealing_key, dest.sealing_key_id)
@@ -180,7 +184,8 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
         raise
     finally:
         staging.cleanup()
-    return ExportResult(out, digest, manifest, out.stat().st_size, warnings)
+    reused = before if sequence is not None and before is not None and sequence <= before else None
+    return ExportResult(out, digest, manifest, out.stat().st_size, warnings, reused)
 
 
 def _attestations(tx: Writer, release_digest: str) -> list[dict[str, object]]:

@@ -19,7 +19,7 @@ from bundlekit.errors import VerificationError
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["next_outgoing", "next_release_sequence", "already_imported", "check_incoming", "record_incoming",
-           "receipt_key", "release_key", "last_import", "last_incoming", "receipt_sequence_taken"]
+           "receipt_key", "release_key", "last_import", "last_incoming", "receipt_sequence_taken", "highest_exported"]
 
 
 def receipt_key(dest_zone_id: str) -> str:
@@ -46,6 +46,13 @@ def next_release_sequence(tx: Writer, space: str, slug: str, pinned: int | None 
         if floor is not None:
             tx.run("INSERT INTO outgoing(dest_zone_id, last_sequence) VALUES (?, ?)", (key, int(floor)))
     return next_outgoing(tx, key, pinned)
+
+
+def highest_exported(db: Reader, space: str, slug: str) -> int | None:
+    """The highest sequence this zone's exports of project (``space``, ``slug``) had, or None."""
+    value = db.scalar("SELECT MAX(sequence) AS n FROM exports WHERE lower(space) = ? AND lower(project_slug) = ?",
+                      (space.lower(), slug.lower()))
+    return None if value is None else int(value)
 
 
 def last_import(db: Reader, source_zone_id: str, slug: str) -> Row | None:

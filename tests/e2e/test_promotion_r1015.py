@@ -240,3 +240,19 @@ def test_import_of_several_receipt_files_imports_each_in_turn_as_the_readme_glob
     assert f"imported before it: {receipts[0]}; not tried: {third}" in r.stderr
     r = run_cli("import", receipts[0], third, "--json", home=w.dev)
     assert (json.loads(r.stdout)["error"]["code"], r.returncode) == ("usage", 2)
+
+
+def test_export_warns_when_a_pinned_sequence_is_not_above_the_projects_last(tmp_path: Path) -> None:
+    """r1015a N4: `export --sequence N` with N already used warns in the exporting zone, before the
+    bundle crosses the gap only to be refused as a rollback; a number above the last does not."""
+    w = make_promo(tmp_path / "w")
+    for name in ("a.bundle", "b.bundle"):
+        w.export(w.release_dir / LEGACY_RELEASE, "prod", name)  # sequences 1 and 2
+    release = w.release_dir / LEGACY_RELEASE
+    r = run_cli("export", release, "--to", "prod", "-o", w.root / "media" / "pin1.bundle", "--sequence", "1",
+                home=w.dev)
+    assert r.returncode == 0 and "warning: --sequence 1 is not above 2" in r.stderr, r.stdout + r.stderr
+    r = run_cli("export", release, "--to", "prod", "-o", w.root / "media" / "pin9.bundle", "--sequence", "9",
+                "--json", home=w.dev)
+    assert r.returncode == 0 and json.loads(r.stdout)["sequence_reused_below"] is None, r.stdout + r.stderr
+    assert "warning" not in r.stderr
