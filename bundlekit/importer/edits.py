@@ -215,10 +215,16 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
                                  "nothing to unset", code="not_local")
             local["variables"][key] = dict(entry, value=None)
         elif release_value is not None and release_value == entry:
+            # the values of that name this zone did set, with their scopes (review r1015u F4)
+            mine = [_scope_text(v.get("scope") or {}) for k, v in local["variables"].items()
+                    if v["name"].casefold() == name.casefold() and project.base["variables"].get(k) != v
+                    and not (v.get("placeholder") and v.get("value") is None)]
+            also = (f" Zone {zone.name} set {name} with {'; '.join(mine)}: give those scope options to remove it."
+                    if mine else "")
             raise StateError(
                 f"{name!r} ({scope_d or 'unscoped'}) of {project.name!r} is the release's value, not one set in zone "
                 f"{zone.name}: a release value can be overridden (`bundlekit variables set {project.slug} {name} "
-                "VALUE` with the same scope), not deleted", code="not_local")
+                f"VALUE` with the same scope), not deleted.{also}", code="not_local", details={"set_here": mine})
         elif release_value is not None:
             local["variables"][key] = dict(release_value)
             restored = True

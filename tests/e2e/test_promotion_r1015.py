@@ -256,3 +256,19 @@ def test_export_warns_when_a_pinned_sequence_is_not_above_the_projects_last(tmp_
                 "--json", home=w.dev)
     assert r.returncode == 0 and json.loads(r.stdout)["sequence_reused_below"] is None, r.stdout + r.stderr
     assert "warning" not in r.stderr
+
+
+def test_unset_of_a_release_value_names_the_scopes_the_zone_did_set_that_name_with(tmp_path: Path) -> None:
+    """r1015u F4: `variables unset NAME` without the scope of the value the zone set is refused
+    not_local, and now says which scope options remove the zone's value."""
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LEGACY_RELEASE, "prod", "a.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.Db.Name", "acme_zone", "--environment", "Production", home=w.prod)
+    before = snapshot(w.prod)
+    r = run_cli("variables", "unset", "acme-web", "Acme.Db.Name", "--json", home=w.prod)
+    err = json.loads(r.stdout)["error"]
+    assert (err["code"], r.returncode) == ("not_local", 1)
+    assert "Zone prod set Acme.Db.Name with --environment Production: give those scope options" in err["message"]
+    assert err["details"]["set_here"] == ["--environment Production"]
+    assert snapshot(w.prod) == before
+    ok("variables", "unset", "acme-web", "Acme.Db.Name", "--environment", "Production", home=w.prod)
