@@ -235,9 +235,15 @@ def deployments_list(home: str | None, as_json: bool) -> None:
     tenants = any(d["tenant"] for d in items)  # a tenant column once any deployment was for a tenant
     for d in items:
         when = recorded_when_text(d["started"], now)
-        tenant = f"{d['tenant'] or '-':<14} " if tenants else ""
-        echo(f"{d['id']:<16} {names.get(d['project_slug'], d['project_slug']):<20} {d['release']:<10} {d['environment']:<12} "
-             f"{tenant}{d['state']:<9} {when}")
+        tenant = f"{_fit(d['tenant'] or '-', 14)} " if tenants else ""
+        echo(f"{d['id']:<16} {_fit(names.get(d['project_slug'], d['project_slug']), 20)} {_fit(d['release'], 10)} "
+             f"{_fit(d['environment'], 12)} {tenant}{d['state']:<9} {when}")
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` padded to ``width`` columns, or cut to them with an ellipsis (a 200-character
+    project name must not push the state and time off the screen; `deployments show` has it whole)."""
+    return f"{text:<{width}}" if len(text) <= width else text[:width - 1] + "…"
 
 
 @deployments.command("show", epilog="bundlekit deployments show Deployments-1 --home ./prod")

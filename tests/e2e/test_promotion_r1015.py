@@ -272,3 +272,17 @@ def test_unset_of_a_release_value_names_the_scopes_the_zone_did_set_that_name_wi
     assert err["details"]["set_here"] == ["--environment Production"]
     assert snapshot(w.prod) == before
     ok("variables", "unset", "acme-web", "Acme.Db.Name", "--environment", "Production", home=w.prod)
+
+
+def test_deployments_list_cuts_a_long_project_name_so_state_and_time_stay_on_screen(tmp_path: Path) -> None:
+    """r1015a N3: a 200-character project name (allowed) is cut with an ellipsis in `deployments list`."""
+    w = make_promo(tmp_path / "w")
+    long_name = "Acme " + "L" * 195
+    release = w.release(LEGACY_RELEASE, ('name = "Acme Web"', f'name = "{long_name}"\nslug = "acme-web"'))
+    ok("releases", "create", release, home=w.dev)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
+    w.targets(w.dev, "Production")
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.dev)
+    (line,) = ok("deployments", "list", home=w.dev).splitlines()
+    assert len(line) < 120 and "Acme LLLLLLLLLLLLLL…" in line and " Success " in line, line
+    assert long_name in ok("deployments", "show", "Deployments-1", home=w.dev)
