@@ -136,7 +136,7 @@ def media_join(dirs: tuple[Path, ...], output: Path, set_choice: str | None, qui
     if as_json:
         emit_json({"path": str(path), "size": path.stat().st_size, "digest": digest})
     else:
-        echo(f"joined {path} ({path.stat().st_size} bytes, SHA-256 checked)"
+        echo(f"joined {path} ({size_text(path.stat().st_size)}, SHA-256 checked)"
              + (f"; bundle digest {digest}" if digest else ""))
 
 
@@ -202,7 +202,7 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
         emit_json(d)
         return
     echo(f"sent {len(report.files)} file(s) in session {report.session}: {report.frames} frames, "
-         f"{report.wire_bytes} bytes in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
+         f"{size_text(report.wire_bytes)} in {report.seconds:.2f}s (overhead {100 * (d['overhead'] or 0):.1f}%)")
 
 
 def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: float, once: bool,
@@ -278,5 +278,5 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
         emit_json(report.to_dict())
         return
     for f in report.files:
-        echo(f"  {f.status:<16} {f.name}  ({f.size} bytes, SHA-256 {f.sha256})")
+        echo(f"  {f.status:<16} {f.name}  ({size_text(f.size)}, SHA-256 {f.sha256})")
     echo(f"received {len(report.files)} file(s) intact")

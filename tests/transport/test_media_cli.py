@@ -115,3 +115,11 @@ def test_leftovers_of_an_interrupted_split_are_named_by_check_and_removed_by_the
     assert "(48.8 KiB, SHA-256" in out  # sizes as people read them, not raw byte counts (r1015a N2)
     code, out, _ = _run("media", "check", vols)
     assert code == 0 and "  leftover   " not in out
+
+
+def test_join_prints_the_size_as_people_read_it(tmp_path: Path) -> None:
+    # r1015a N2: "(48.8 KiB, SHA-256 checked)", not a raw byte count
+    write_payload(tmp_path / "s.bundle", 50_000, seed=4)
+    assert _run("media", "split", tmp_path / "s.bundle", "--volume-size", "16K", "--out", tmp_path / "v")[0] == 0
+    code, out, _ = _run("media", "join", tmp_path / "v", "-o", tmp_path / "j.bundle")
+    assert code == 0 and "(48.8 KiB, SHA-256 checked)" in out and "50000" not in out, out
