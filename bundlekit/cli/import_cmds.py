@@ -115,6 +115,9 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"  packages: {', '.join(plan.new_packages)}")
         if plan.lifecycle_removed is not None:
             echo(_lifecycle_line(plan))
+        for w in plan.withdrawn_waivers:
+            echo(f"  waiver withdrawn: {w['phase']} ({w['reason']}): it was made for the content this replaces; "
+                 f"`bundlekit lifecycle waive` again if it still stands")
         notes = m.raw.get("lint_notes") or ()
         if notes:  # what the source's lint warned about travels with the release (spec/release-file.md)
             echo(f"  lint: {len(notes)} warning(s) when zone {plan.verified.source.name} exported it; "

@@ -49,8 +49,8 @@ from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_
 from bundlekit.trust.policy import package_owners
 from bundlekit.zone import packages, projects, secrets, sequences, truststore
 from bundlekit.zone.retention import PRUNE_CLAIM
-from bundlekit.zone.evidence import record_evidence
-from bundlekit.zone.db import Reader, Writer
+from bundlekit.zone.evidence import ALL_RELEASES, record_evidence, waivers_for, withdraw_version_waivers
+from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
 from bundlekit.zone.spaces import DEFAULT
@@ -91,6 +91,7 @@ class ImportPlan:
     kept_lifecycle: dict[str, Any] | None = None
     #: The space of this zone the release is imported into (decision 660).
     space: str = DEFAULT
+    withdrawn_waivers: list[Row] = field(default_factory=list)  # made for the content a --replace replaces
 
     @property
     def manifest(self) -> Manifest:
@@ -114,6 +115,7 @@ class ImportPlan:
             out["replaces_release"] = self.replaces_release
             out["release_digest"] = self.release_digest
             out["evidence"] = [e.to_dict() for e in self.evidence]
+            out["withdrawn_waivers"] = [{k: w[k] for k in ("phase", "reason")} for w in self.withdrawn_waivers]
             if self.lifecycle_removed is not None:
                 out["lifecycle_removed"] = {"last_with_lifecycle": self.lifecycle_removed,
                                             "kept": self.kept_lifecycle is not None}
@@ -133,6 +135,10 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
     try:
         verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace, space=space)
+        if not plan.noop and plan.replaces_release:  # a waiver of the version waived other content (r1015a A4)
+            with zone.db.read() as db:
+                plan.withdrawn_waivers = [w for w in waivers_for(db, plan.manifest.project["space"], plan.manifest.project[
+                    "slug"], plan.manifest.release["version"]) if w["release"] != ALL_RELEASES]
         if not plan.noop and plan.manifest.lifecycle is None:
             _lifecycle_removed(zone, plan, accept_lifecycle_removal)
         if not plan.noop:
@@ -341,6 +347,8 @@ def _commit(zone: Zone, tx: Writer, plan: ImportPlan, release: projects.NewRelea
     projects.record_release(zone, tx, release, local=plan.merge.result, base=plan.project_base or plan.snapshot,
                             now=now)
     record_evidence(tx, plan.evidence, now)
+    if plan.replaces_release:
+        withdraw_version_waivers(tx, space=m.project["space"], project_slug=m.project["slug"], release=m.release["version"])
     key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
     sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                               source_zone_id=v.source.zone_id, project_slug=m.project["slug"],

@@ -21,7 +21,7 @@ from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["EvidenceRow", "record_evidence", "evidence_for", "revoked_keys", "add_waiver", "remove_waiver", "waivers_for",
-           "list_waivers", "ALL_RELEASES"]
+           "list_waivers", "ALL_RELEASES", "withdraw_version_waivers"]
 
 #: The ``release`` of a waiver that covers every release of the project.
 ALL_RELEASES = "*"
@@ -105,6 +105,14 @@ def remove_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, rele
         raise StateError(f"no waiver of phase {phase!r} for {project_slug} "
                          f"{'(every release)' if release == ALL_RELEASES else release}; see `bundlekit lifecycle "
                          f"show {project_slug}`", code="unknown_waiver")
+
+
+def withdraw_version_waivers(tx: Writer, *, space: str, project_slug: str, release: str) -> int:
+    """Withdraw the waivers made for one version (not those for every release, ``*``): what
+    ``import --replace`` does when new content takes that version (review r1015a A4). Returns
+    how many were withdrawn; deployments keep their record of the waivers they relied on."""
+    return tx.run("DELETE FROM phase_waivers WHERE space = ? AND project_slug = ? AND release = ?",
+                  (space, project_slug, release))
 
 
 def waivers_for(db: Reader, space: str, project_slug: str, release: str) -> list[Row]:

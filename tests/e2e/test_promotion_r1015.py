@@ -286,3 +286,27 @@ def test_deployments_list_cuts_a_long_project_name_so_state_and_time_stay_on_scr
     (line,) = ok("deployments", "list", home=w.dev).splitlines()
     assert len(line) < 120 and "Acme LLLLLLLLLLLLLL…" in line and " Success " in line, line
     assert long_name in ok("deployments", "show", "Deployments-1", home=w.dev)
+
+
+def test_import_replace_withdraws_the_waivers_made_for_the_content_it_replaces(tmp_path: Path) -> None:
+    """r1015a A4: a waiver of 1.5.0 was approved for 1.5.0 as it was; `import --replace` of other
+    content under 1.5.0 withdraws it (the plan says so), keeps the waivers for every release, and
+    Production is closed again until someone waives the new content."""
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "a.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    waive = ("lifecycle", "waive", "acme-web", "--phase")
+    ok(*waive, "Staging", "--release", "1.5.0", "--reason", "CAB-42", home=w.prod)
+    ok(*waive, "Development", "--reason", "no dev zone", home=w.prod)  # every release
+    evil = w.release(LIFECYCLE_RELEASE, ("Server=db.prod;", "Server=evil.example;"))
+    replaced = w.root / "media" / "b.bundle"
+    ok("export", evil, "--to", "prod", "-o", replaced, "--replace", home=w.dev)
+    plan = okj("import", replaced, "--replace", "--dry-run", home=w.prod)
+    assert plan["withdrawn_waivers"] == [{"phase": "Staging", "reason": "CAB-42"}]
+    text = ok("import", replaced, "--replace", home=w.prod)
+    assert "waiver withdrawn: Staging (CAB-42): it was made for the content this replaces" in text
+    left = okj("lifecycle", "waivers", "acme-web", home=w.prod)["waivers"]
+    assert [(x["phase"], x["release"]) for x in left] == [("Development", "*")]
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Production", "--json", home=w.prod)
+    assert json.loads(r.stdout)["error"]["code"] == "lifecycle_violation", r.stdout + r.stderr
