@@ -76,6 +76,14 @@ def test_every_minor_version_of_the_format_has_a_valid_vector() -> None:
     assert refused == {"refuse invalid_audit_chain"}
 
 
+def test_no_vector_needs_an_order_among_the_checks_its_input_lines_add() -> None:
+    """README, "The .expect file": a vector has at most one of the lines base/state/open/check, so
+    the kit fixes no order among the checks they add (spec §6.2 after step 22 gives a zone's)."""
+    for p in ALL:
+        lines = p.with_suffix(".expect").read_text("utf-8").splitlines()
+        assert sum(line.split(":", 1)[0] in ("base", "state", "open", "check") for line in lines) <= 1, p.name
+
+
 def test_every_expected_code_is_a_registered_one_and_every_vector_is_documented() -> None:
     """A second implementation reads the codes in spec/errors.md: the kit never expects another."""
     from bundlekit.error_codes import REGISTRY
