@@ -10,22 +10,15 @@ from bundlekit.format.card import parse_card
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import projects, spaces, targets, truststore
 from bundlekit.zone.schema import MIGRATIONS
-from bundlekit.zone.sqlite import SQLiteDatabase
-from bundlekit.zone.state import open_state, open_url
-from tests.conftest import Zones, pg_url, raises_code
+from tests.conftest import Zones, raises_code
 from tests.pgserver import PostgresServer
+from tests.zone.test_db import State
 
 
 def test_migrating_puts_every_trust_rule_project_and_target_in_default(tmp_path: Path,
                                                                        pg: PostgresServer | None) -> None:
-    url = pg_url(pg) if pg is not None else None
-    if url is not None:
-        from bundlekit.zone.postgres import PostgresDatabase
-
-        assert pg is not None
-        old = PostgresDatabase(url, pg.password)
-    else:
-        old = SQLiteDatabase(tmp_path / "state.db")
+    state = State(tmp_path, pg)
+    old = state.raw()
     before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE spaces" in script)
     with old.transaction() as tx:
         old.prepare_schema(tx)
@@ -41,7 +34,7 @@ def test_migrating_puts_every_trust_rule_project_and_target_in_default(tmp_path:
         tx.run("INSERT INTO targets(name, environment, roles, kind, root, added) VALUES (?,?,?,?,?,?)",
                ("web-01", "Production", '["web"]', "local", "/srv/web", 1))
     old.close()
-    db = open_url(url, pg.password) if url is not None and pg is not None else open_state(tmp_path)
+    db = state.open()
     try:
         assert spaces.space_names(db) == ["Default"]
         assert [(r["name"], r["trusted_zones"], r["projects"], r["targets"]) for r in spaces.list_spaces(db)] == [
