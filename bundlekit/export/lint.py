@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundlekit.core.toml import loads_user_toml
+from bundlekit.format.usertoml import loads_user_toml
 from bundlekit.core.files import read_user_file
 from bundlekit.core.names import path_problem
 from bundlekit.errors import UsageError

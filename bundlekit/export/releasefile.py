@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bundlekit.core.toml import loads_user_toml
+from bundlekit.format.usertoml import loads_user_toml
 from bundlekit.core.files import read_user_file
 from bundlekit.core.names import normalise_path
 from bundlekit.core.text import MASK

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bundlekit.core.toml import loads_user_toml
+from bundlekit.format.usertoml import loads_user_toml
 from bundlekit.core.files import open_regular
 from bundlekit.errors import UsageError
 from bundlekit.importer.merge import Conflict

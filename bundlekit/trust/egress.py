@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from bundlekit.core.toml import loads_user_toml
+from bundlekit.format.usertoml import loads_user_toml
 from bundlekit.core.names import label_problem
 from bundlekit.errors import UsageError
 

@@ -123,7 +123,7 @@ def test_a_preflight_refusal_records_only_a_failed_deployment_and_its_receipt_en
     # ... and the audit trail's entry of that record, its link to the deployment and the trail's head (meta)
     assert {t for t in after if after[t] != rows[t]} == {"deployments", "outbox", "counters", "audit_entries",
                                                          "audit_deployments", "meta"}
-    assert {r[0] for r in set(after["meta"]) ^ set(rows["meta"])} == {"audit_head"}
+    assert {r[0] for r in set(after["meta"]) ^ set(rows["meta"])} == {"audit_head", "audit_head_sig"}
     [row] = deployments.list_deployments(z.prod.db)
     assert (row["id"], row["state"]) == ("Deployments-1", "Failed")
     [run] = deployments.get_deployment(z.prod.db, "Deployments-1")["record"]["runs"]  # type: ignore[index]

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from bundlekit.core.toml import MAX_TOML_DEPTH, loads_user_toml
+from bundlekit.format.usertoml import MAX_TOML_DEPTH, loads_user_toml
 
 
 def test_nesting_up_to_the_limit_is_read_and_one_level_more_is_a_toml_error() -> None:
