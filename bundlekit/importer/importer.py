@@ -45,11 +45,12 @@ from bundlekit.importer.snapshot import content_digest, held_sides, incoming_sna
 from bundlekit.importer.state_rules import check_sequence as _check_sequence
 from bundlekit.importer.state_rules import check_space
 from bundlekit.importer.rebuild import check_bases, rebuild_all
+from bundlekit.importer.inherited import kept_lifecycle, waivers_withdrawn
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.trust.policy import package_owners
 from bundlekit.zone import packages, projects, secrets, sequences, truststore
 from bundlekit.zone.retention import PRUNE_CLAIM
-from bundlekit.zone.evidence import ALL_RELEASES, record_evidence, waivers_for, withdraw_version_waivers
+from bundlekit.zone.evidence import record_evidence, withdraw_version_waivers
 from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import apply_rotations
@@ -135,12 +136,11 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
     try:
         verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace, space=space)
-        if not plan.noop and plan.replaces_release:  # a waiver of the version waived other content (r1015a A4)
-            with zone.db.read() as db:
-                plan.withdrawn_waivers = [w for w in waivers_for(db, plan.manifest.project["space"], plan.manifest.project[
-                    "slug"], plan.manifest.release["version"]) if w["release"] != ALL_RELEASES]
-        if not plan.noop and plan.manifest.lifecycle is None:
-            _lifecycle_removed(zone, plan, accept_lifecycle_removal)
+        with zone.db.read() as db:
+            if not plan.noop and plan.replaces_release:  # a waiver of the version waived other content
+                plan.withdrawn_waivers = waivers_withdrawn(db, plan.manifest)
+            if not plan.noop and plan.manifest.lifecycle is None:
+                plan.lifecycle_removed, plan.kept_lifecycle = kept_lifecycle(db, plan.manifest, accept_lifecycle_removal)
         if not plan.noop:
             # Rebuilt packages land in staging like verified blobs: in the store only on apply.
             rebuild_all(path, verified.digest, verified.manifest, store, staging.sink_for, usable=plan.usable)
@@ -203,17 +203,6 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
                       release_digest=m.release_digest(), evidence=attested(v), seen=_seen(project, existing),
                       delivered=[p for p in m.packages if p.included or p.delta is not None or p.sha256 in own],
                       usable=usable, space=space)
-
-
-def _lifecycle_removed(zone: Zone, plan: ImportPlan, accept: bool) -> None:
-    """A release that carries no lifecycle, of a project an earlier release of which had one:
-    it keeps that lifecycle (marked ``kept_from``) unless the operator accepts the removal
-    (``accept``; decision 681). Either way the plan says so."""
-    with zone.db.read() as db:
-        last = projects.last_lifecycle(db, plan.manifest.project["slug"])
-    if last is not None:
-        plan.lifecycle_removed = str(last["kept_from"])
-        plan.kept_lifecycle = None if accept else last
 
 
 def _seen(project: projects.ProjectRecord | None, release_digest: str | None) -> str:
