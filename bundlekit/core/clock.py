@@ -91,7 +91,7 @@ def when_text(when: float, now: EpochSeconds) -> str:
     return f"{utc_text(when)} ({relative_age(when, now)})"
 
 
-def recorded_age(then: float, now: float) -> str:
+def recorded_age(then: float, now: EpochSeconds) -> str:
     """:func:`relative_age` of a moment something happened (a deployment's start, an export): one
     a minute or more ahead of ``now`` cannot have happened yet, so it reads ``"in 1d, future:
     clock ahead?"`` (the zone's clock was wrong when it was stamped, decision 680)."""
@@ -99,7 +99,7 @@ def recorded_age(then: float, now: float) -> str:
     return f"{age}, {AHEAD}" if then - now >= 60 else age
 
 
-def recorded_when_text(when: float, now: float) -> str:
+def recorded_when_text(when: float, now: EpochSeconds) -> str:
     """:func:`when_text` of a moment something happened, flagging one in the future like
     :func:`recorded_age`: ``2026-12-02 10:00:00Z (in 1d, future: clock ahead?)``."""
     return f"{utc_text(when)} ({recorded_age(when, now)})"

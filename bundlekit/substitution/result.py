@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
+from bundlekit.core.text import MASK
 from bundlekit.substitution.variables import path_display
 
 __all__ = ["RenderResult", "HIDDEN", "ComputedPath", "shown_path"]
@@ -13,7 +14,7 @@ __all__ = ["RenderResult", "HIDDEN", "ComputedPath", "shown_path"]
 #: What a name shows, in every message, in place of a part computed from a sensitive value
 #: (``Octopus.Action[********].Output.X`` for ``Octopus.Action[#{Secret}].Output.X``): a name
 #: derived from a secret is secret (decision 653, as a filter's reason is, decision 640).
-HIDDEN = "********"
+HIDDEN = MASK
 
 
 class ComputedPath(list):  # type: ignore[type-arg]
