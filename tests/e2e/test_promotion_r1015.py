@@ -138,12 +138,8 @@ def test_a_release_that_drops_its_projects_lifecycle_keeps_the_earlier_one_unles
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_a_receipt_saying_success_while_its_run_failed_is_no_lifecycle_proof(tmp_path: Path) -> None:
-    """r1015a A8: staging signs, with its own key, an entry that says Success while its only run
-    failed. Offered as evidence it is refused receipt_mismatch (exit 3), nothing changes, and
-    Production stays closed; the honest receipt opens it."""
-    from tests.refusals.forge import resign
-    w = make_promo(tmp_path / "w")
+def _staged(w: Promo) -> Path:
+    """dev deploys 1.5.0 to Development, staging imports and deploys it to Staging; staging's receipt."""
     ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
     ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
     w.targets(w.dev, "Development")
@@ -151,8 +147,18 @@ def test_a_receipt_saying_success_while_its_run_failed_is_no_lifecycle_proof(tmp
     ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
     ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
     ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.staging)
-    honest = w.root / "media" / "honest.bundle"
-    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--receipt-out", honest, home=w.staging)
+    receipt = w.root / "media" / "staging-receipt.bundle"
+    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--receipt-out", receipt, home=w.staging)
+    return receipt
+
+
+def test_a_receipt_saying_success_while_its_run_failed_is_no_lifecycle_proof(tmp_path: Path) -> None:
+    """r1015a A8: staging signs, with its own key, an entry that says Success while its only run
+    failed. Offered as evidence it is refused receipt_mismatch (exit 3), nothing changes, and
+    Production stays closed; the honest receipt opens it."""
+    from tests.refusals.forge import resign
+    w = make_promo(tmp_path / "w")
+    honest = _staged(w)
 
     def lie(m: dict[str, Any]) -> None:
         m["receipts"][0]["runs"][0]["state"] = "Failed"  # the entry still says Success
@@ -182,15 +188,7 @@ def test_updating_a_releases_variables_after_staging_passed_is_said_in_the_plan_
     deployment that follows carries the refresh in its record."""
     w = make_promo(tmp_path / "w")
     newer = w.release(LIFECYCLE_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.5.1")
-    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
-    w.targets(w.dev, "Development")
-    w.targets(w.staging, "Staging")
-    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
-    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.staging)
-    receipt = w.root / "media" / "stg.bundle"
-    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--receipt-out", receipt, home=w.staging)
+    receipt = _staged(w)
     ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
     ok("import", w.export(newer, "prod", "p2.bundle"), home=w.prod)
     ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
