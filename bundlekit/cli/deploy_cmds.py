@@ -277,8 +277,8 @@ def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> Non
             f" ({'every release' if w['release'] == '*' else w['release']}): {w['reason']}, waived"
             + (f" by {w['author']}" if w.get("author") else "") + f" {when_text(w['created'], now)}"
             if "reason" in w else ""))
-    for warning in record.get("warnings") or ():
-        echo_field("warning", warning, indent="  ")
+    for warning in record.get("warnings") or ():  # recorded with the engine's own "WARNING: " label
+        echo_field("warning", warning.removeprefix("WARNING: "), indent="  ")
     for r in record.get("runs", []):
         echo()
         echo(f"== {r['step']} on {r['target'] or '(zone)'}: {r['state']}"

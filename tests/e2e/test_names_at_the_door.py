@@ -100,6 +100,10 @@ def test_deployments_show_prints_each_runs_reason_on_lines_of_its_own(ctx: Ctx) 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "Deployments-1: Acme Web 1.4.0 to Production: Failed"  # the project as written
+    # the record's warnings come first, each once, under one label (here: no separate worker user)
+    warned = [line for line in lines if line.startswith("  warning: ")]
+    assert all("WARNING" not in line for line in warned), warned
+    lines = [lines[0], *lines[1 + len(warned):]]
     assert lines[1] == "" and lines[2] == "== (preflight) on (zone): Failed"
     # A reason of several lines is printed below its label, each line indented.
     assert lines[3] == "   reason:" and lines[4].startswith("     [preflight_unresolved_variables] deployment of ")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import json
 import shutil
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import pytest
 
@@ -122,6 +125,10 @@ def test_forged_receipt_signed_by_untrusted_key_refused(trip: World, tmp_path: P
     evil = tmp_path / "evil"
     shutil.copytree(trip.prod, evil)
     (evil / "keys" / "signing.key").write_bytes(bytes(range(32)))  # same zone id, another key
+    # the forger owns that home: it records the new key as the zone's own (else bundlekit refuses it)
+    public = Ed25519PrivateKey.from_private_bytes(bytes(range(32))).public_key().public_bytes_raw()
+    with sqlite3.connect(evil / "state.db") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'zone_signing_public'", (base64.b64encode(public).decode(),))
     assert run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out",
                    tmp_path / "forged.bundle", home=evil).returncode == 0
     before = snapshot(dev)

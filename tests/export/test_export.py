@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -258,8 +259,8 @@ def test_export_refused_by_an_invalid_rotation_statement_leaves_the_home_as_it_w
                                                                                    tmp_path: Path) -> None:
     st = rotate_key(zones.dev, int(time.time()))
     forged = dict(st.to_dict(), new_signature=st.to_dict()["old_signature"])
-    with zones.dev.db.transaction() as tx:
-        tx.run("UPDATE rotations SET statement = ?", (json.dumps(forged),))
+    with sqlite3.connect(zones.dev.home / "state.db") as db:  # written behind bundlekit's back, as a forger would
+        db.execute("UPDATE rotations SET statement = ?", (json.dumps(forged),))
     zones.close()
     before = snapshot(zones.dev.home)
     out = tmp_path / "out"
@@ -269,8 +270,8 @@ def test_export_refused_by_an_invalid_rotation_statement_leaves_the_home_as_it_w
     assert snapshot(zones.dev.home) == before  # no outgoing sequence, no export row
     assert not out.exists() or not list(out.iterdir())
     # The refused export consumed no number: once the statement is valid, the next export is sequence 1.
-    with zones.dev.db.transaction() as tx:
-        tx.run("UPDATE rotations SET statement = ?", (json.dumps(st.to_dict()),))
+    with sqlite3.connect(zones.dev.home / "state.db") as db:
+        db.execute("UPDATE rotations SET statement = ?", (json.dumps(st.to_dict()),))
     b = _export(zones, out / "a.bundle")
     assert verify_bundle(zones.prod, b, now=int(time.time())).manifest.sequence == 1
 
