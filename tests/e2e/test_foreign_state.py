@@ -21,9 +21,9 @@ import pytest
 
 from bundlekit.zone.location import parse_state_url
 from bundlekit.zone.postgres import PostgresDatabase
-from bundlekit.zone.schema import MIGRATIONS
 from tests.conftest import run_cli, snapshot
 from tests.pgserver import PostgresServer
+from tests.zone.old_schema import lay_schema
 
 #: The other zone's schema: a few migrations behind this bundlekit's.
 OLD_VERSION = 5
@@ -35,11 +35,7 @@ def _older_zone(pg: PostgresServer) -> str:
     db = PostgresDatabase(parse_state_url(url, where="test", allow_password=False), pg.password)
     try:
         with db.transaction() as tx:
-            db.prepare_schema(tx)
-            for script in MIGRATIONS[:OLD_VERSION]:
-                for statement in db.ddl(script):
-                    tx.run(statement)
-            db.set_schema_version(tx, OLD_VERSION)
+            lay_schema(db, tx, OLD_VERSION)
             for k, v in (("name", "other"), ("zone_id", "f" * 32), ("created", "1")):
                 tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
     finally:

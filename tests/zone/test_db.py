@@ -22,6 +22,7 @@ from bundlekit.zone.sqlite import SQLiteDatabase
 from bundlekit.zone.state import open_state, open_url
 from tests.conftest import pg_url, raises_code
 from tests.pgserver import PostgresServer
+from tests.zone.old_schema import before_migration, lay_schema
 
 
 @dataclass
@@ -201,11 +202,7 @@ def test_a_missing_state_is_not_a_zone(state: State) -> None:
 def test_migrating_an_older_state_continues_its_deployment_ids(state: State) -> None:
     old = state.raw()
     with old.transaction() as tx:  # a state written before deployment ids were allocated (schema 4)
-        old.prepare_schema(tx)
-        for script in MIGRATIONS[:4]:
-            for statement in old.ddl(script):
-                tx.run(statement)
-        old.set_schema_version(tx, 4)
+        lay_schema(old, tx, 4)
         for n in (1, 2, 7):  # the columns of schema 4
             tx.run("INSERT INTO deployments(id, project_slug, release, environment, source_zone_id, bundle_digest, "
                    "state, started, ended, record, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -225,11 +222,7 @@ def test_migrating_an_older_state_continues_its_deployment_ids(state: State) -> 
 def test_a_failed_migration_leaves_the_old_schema_whole(state: State, monkeypatch: pytest.MonkeyPatch) -> None:
     old = state.raw()
     with old.transaction() as tx:
-        old.prepare_schema(tx)
-        for script in MIGRATIONS[:4]:
-            for statement in old.ddl(script):
-                tx.run(statement)
-        old.set_schema_version(tx, 4)
+        lay_schema(old, tx, 4)
     monkeypatch.setattr("bundlekit.zone.schema.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (x {int}); "
                                                              "INSERT INTO no_such_table VALUES (1)"])
     monkeypatch.setattr("bundlekit.zone.schema.SCHEMA_VERSION", SCHEMA_VERSION + 1)
@@ -277,13 +270,9 @@ def test_deployment_ids_are_not_reused_after_a_rolled_back_recording(db: Databas
 def test_migrating_to_per_project_sequences_keeps_each_projects_high_water_mark(state: State) -> None:
     """A zone that imported bundles numbered per zone pair goes on refusing each project's older ones."""
     old = state.raw()
-    before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE evidence" in script)
+    before = before_migration("CREATE TABLE evidence")
     with old.transaction() as tx:  # a home written before format 1.1
-        old.prepare_schema(tx)
-        for script in MIGRATIONS[:before]:
-            for statement in old.ddl(script):
-                tx.run(statement)
-        old.set_schema_version(tx, before)
+        lay_schema(old, tx, before)
         for slug, seq in (("web", 3), ("web", 7), ("billing", 5)):
             tx.run("INSERT INTO imports(digest, bundle_id, source_zone_id, sequence, project_slug, release, "
                    "imported_at, plan) VALUES (?,?,?,?,?,?,?,?)", (f"d{seq}", f"b{seq}", "dev", seq, slug, "1", 0, "{}"))
@@ -369,14 +358,10 @@ def test_migrating_gives_each_package_to_the_sources_of_the_releases_that_name_i
     """Decision 290: packages imported before sources owned packages belong to the source zones of
     the releases whose snapshot lists their SHA-256; one no release names belongs to nobody."""
     old = state.raw()
-    before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE package_sources" in script)
+    before = before_migration("CREATE TABLE package_sources")
     used, shared, orphan = "a" * 64, "b" * 64, "c" * 64
     with old.transaction() as tx:
-        old.prepare_schema(tx)
-        for script in MIGRATIONS[:before]:
-            for statement in old.ddl(script):
-                tx.run(statement)
-        old.set_schema_version(tx, before)
+        lay_schema(old, tx, before)
         for pid, sha in (("Web", used), ("Lib", shared), ("Old", orphan)):
             tx.run("INSERT INTO packages(id, version, sha256, size, file, added) VALUES (?,?,?,?,?,?)",
                    (pid, "1.0", sha, 1, f"{pid}.zip", 5))

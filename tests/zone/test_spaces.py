@@ -9,23 +9,19 @@ from pathlib import Path
 from bundlekit.format.card import parse_card
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import projects, spaces, targets, truststore
-from bundlekit.zone.schema import MIGRATIONS
 from tests.conftest import Zones, raises_code
 from tests.pgserver import PostgresServer
 from tests.zone.test_db import State
+from tests.zone.old_schema import before_migration, lay_schema
 
 
 def test_migrating_puts_every_trust_rule_project_and_target_in_default(tmp_path: Path,
                                                                        pg: PostgresServer | None) -> None:
     state = State(tmp_path, pg)
     old = state.raw()
-    before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE spaces" in script)
+    before = before_migration("CREATE TABLE spaces")
     with old.transaction() as tx:
-        old.prepare_schema(tx)
-        for script in MIGRATIONS[:before]:
-            for statement in old.ddl(script):
-                tx.run(statement)
-        old.set_schema_version(tx, before)
+        lay_schema(old, tx, before)
         tx.run("INSERT INTO meta(key, value) VALUES ('zone_id', 'z-prod')")
         tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added) VALUES (?,?,?,?,?,?)",
                ("z-dev", "dev", b"card", b"k" * 32, "{}", 1))
