@@ -23,7 +23,8 @@ from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
-from bundlekit.promotion.lifecycle import Decision, Progress, Success, counts_for, decide, progress
+from bundlekit.promotion.lifecycle import (Decision, Progress, Success, counts_for, decide, progress,
+                                          updated_after_proof)
 from bundlekit.zone import deployments, evidence, projects, remote, truststore
 from bundlekit.zone.db import Reader
 from bundlekit.zone.evidence import ALL_RELEASES, EvidenceRow
@@ -290,9 +291,7 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
     if prog is not None:
         out["lifecycle"] = prog.to_dict()
         for status, shown in zip(prog.phases, out["lifecycle"]["phases"]):
-            shown["variables_updated_after"] = bool(
-                updated is not None and status.passed and status.last_proof is not None
-                and status.last_proof < updated)
+            shown["variables_updated_after"] = status.passed and updated_after_proof(status.last_proof, updated)
         out["open"] = [e for e in prog.lifecycle.environments() if decide(prog, e).allowed]
     return out
 

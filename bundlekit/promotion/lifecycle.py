@@ -116,3 +116,14 @@ def decide(prog: Progress, environment: str) -> Decision:
             return Decision(environment, phase, False, status)
         relied.append(status.phase.name)
     return Decision(environment, phase, True, waived=tuple(reversed(relied)))
+
+
+def updated_after_proof(last_proof: float | None, updated: int | None) -> bool:
+    """Whether a release's variables were refreshed (``releases update-variables`` at ``updated``,
+    whole Unix seconds) after the phase's latest proof ended (``last_proof``, Unix seconds with a
+    fraction; None: unknown). Decision 682.
+
+    The refresh is recorded in whole seconds and the proof to the millisecond, so a proof that ended
+    in the same second as the refresh cannot be ordered; it counts as "updated after" (the warning
+    is shown), because saying nothing when the proof may have run the old values is the worse error."""
+    return updated is not None and last_proof is not None and last_proof < updated + 1

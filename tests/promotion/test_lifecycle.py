@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bundlekit.format.lifecycle import Lifecycle, Phase
-from bundlekit.promotion.lifecycle import Success, decide, progress
+from bundlekit.promotion.lifecycle import Success, decide, progress, updated_after_proof
 
 THREE = Lifecycle((Phase("Development", ("Development",)), Phase("Staging", ("Staging",)),
                    Phase("Production", ("Production",))))
@@ -86,3 +86,12 @@ def test_a_tenants_deployment_counts_its_own_and_untenanted_successes_only() -> 
 def test_an_invalid_lifecycle_cannot_be_built(make: object, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         make()  # type: ignore[operator]
+
+
+def test_a_refresh_in_the_same_second_as_the_proof_counts_as_after_it() -> None:
+    """Decision 682: the refresh is stored in whole seconds, the proof's end with a fraction; a tie
+    cannot be ordered, so it is flagged (a proof 0.7 s into second 100, a refresh recorded as 100)."""
+    assert updated_after_proof(100.7, 100)
+    assert updated_after_proof(99.2, 100)
+    assert not updated_after_proof(101.0, 100)
+    assert not updated_after_proof(None, 100) and not updated_after_proof(100.7, None)
