@@ -63,13 +63,16 @@ def releases_create(release_file: Path, home: str | None, replace: bool, space: 
     A new project belongs to --space; an existing one must already belong to it.
 
     The release keeps the variables it is created with; its packages go into this zone's
-    package store."""
+    package store. It is linted first, as export lints it: an error `bundlekit lint` reports
+    refuses it (release_lint_failed), a warning is printed."""
     with open_home(home) as z:
         reg = create_release(z, release_file, replace=replace, now=clock.now(), space=resolve_space(z.db, space))
     info = reg.to_dict()
     if as_json:
-        emit_json(info)
+        emit_json({**info, "warnings": [w.to_dict() for w in reg.warnings]})
         return
+    for w in reg.warnings:  # on stderr, as export prints them
+        echo(w.text(), err=True)
     verb = {"created": "created", "replaced": "replaced", "unchanged": "already created (unchanged):"}[reg.status]
     echo(f"{verb} {info['project']} {info['version']} in zone {z.name}; deploy it with `bundlekit deploy "
          f"{info['slug']} {info['version']} --environment ENV`")

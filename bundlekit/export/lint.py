@@ -236,16 +236,17 @@ def _redacted(findings: list[Finding], doc: dict[str, Any], text: str) -> list[F
     return out
 
 
-def refuse_on_errors(report: LintReport) -> None:
+def refuse_on_errors(report: LintReport, again: str = "export again") -> None:
     """Raise ``UsageError`` ``release_lint_failed`` when ``report`` has errors, naming the first
-    ones and how to see them all (``bundlekit lint``); the findings go in ``details``."""
+    ones and how to see them all (``bundlekit lint``); the findings go in ``details``. ``again``:
+    what the message says to do once they are fixed (``export again``, for ``export``)."""
     errors = report.errors
     if not errors:
         return
     shown = "; ".join(f.text() for f in errors[:3])
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     raise UsageError(f"{report.file}: {len(errors)} error(s) that would fail in the deploying zone: {shown}{more}. "
-                     f"Fix them (`bundlekit lint {report.file}` lists every one) and export again",
+                     f"Fix them (`bundlekit lint {report.file}` lists every one) and {again}",
                      code="release_lint_failed", details=[f.to_dict() for f in report.findings])
 
 

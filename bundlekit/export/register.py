@@ -34,6 +34,8 @@ from bundlekit.core.files import open_regular
 from bundlekit.core.atomic import CHUNK
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import ConflictError, FormatError, StateError, TrustError
+from bundlekit.export.lint import lint_release, refuse_on_errors
+from bundlekit.export.lint_model import Finding
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format.lifecycle import release_digest
 from bundlekit.format.manifest import scope_to_dict
@@ -59,6 +61,8 @@ class Registration:
     local: Snapshot
     status: str
     secret_values: list[str] = field(default_factory=list, repr=False)
+    #: What lint warned about (``releases create`` prints them; export carries its own in the manifest).
+    warnings: tuple[Finding, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         r = self.release
@@ -198,13 +202,19 @@ def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochS
                    space: str | None = None) -> Registration:
     """``bundlekit releases create``: register the release ``release_file`` describes in ``zone``.
 
-    Raises what :func:`load_release` raises, ``StateError`` ``not_local``, ``ConflictError``
-    ``release_exists`` (a version created with other content, unless ``replace``); on any
-    refusal nothing is written.
+    Raises what :func:`load_release` raises (a broken rule of the release file, under the rule's
+    own code: decision 570), then ``UsageError`` ``release_lint_failed`` when lint finds an error
+    export would refuse too (templates, packages, scopes: decision 731), ``StateError``
+    ``not_local``, ``ConflictError`` ``release_exists`` (a version created with other content,
+    unless ``replace``); on any refusal nothing is written. Lint's warnings come back in the
+    registration's ``warnings``.
     """
     spec = load_release(release_file)
+    report = lint_release(release_file)
+    refuse_on_errors(report, again="create the release again")
     pkgs = package_records(spec)
     reg = plan_registration(zone, spec, pkgs, replace=replace, space=space)
+    reg.warnings = tuple(report.warnings)
     staging = Staging(zone.store)
     try:
         stage_packages(staging, pkgs)

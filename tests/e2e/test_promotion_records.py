@@ -131,7 +131,8 @@ def test_a_phase_of_several_environments_counts_environments(tmp_path: Path) -> 
     """10.9: `minimum_successful = 2` counts distinct environments, and the refusal says so."""
     w = make_promo(tmp_path / "w")
     two = w.release(LIFECYCLE_RELEASE, ('environments = ["Staging"]',
-                                        'environments = ["Staging-A", "Staging-B"]\nminimum_successful = 2'))
+                                        'environments = ["Staging-A", "Staging-B"]\nminimum_successful = 2'),
+                    ('scope = { environment = ["Staging"] }', 'scope = { environment = ["Staging-A"] }'))
     ok("releases", "create", two, home=w.dev)
     _bind(w.dev)
     w.targets(w.dev, "Development", "Staging-A", "Production")
