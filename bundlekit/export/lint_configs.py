@@ -133,16 +133,75 @@ def _lifecycle(doc: dict[str, Any]) -> set[str] | None:
     return {e.casefold() for p in phases if isinstance(p, dict) for e in _texts(p.get("environments"))}
 
 
+#: A character XML 1.0 cannot hold, not even as a character reference (the XML writer's rule).
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _applied(doc: dict[str, Any]) -> tuple[dict[str, str], dict[str, int]]:
+    """Every variable a deployment applies to configuration files, by name, with a value as the
+    release writes it (expanded with its unscoped values): of a name with several values, one
+    holding a character XML cannot hold if any does. Placeholders, values read at export time and
+    sensitive values apply with an empty value (no finding may quote a piece of a secret). Also
+    the index in ``[[variables]]`` of each name's value (by casefolded name)."""
+    values: VariableDictionary | None = None
+    out: dict[str, tuple[str, str, int]] = {}
+    for i, v in sorted(_dicts(doc, "variables"), key=lambda iv: bool(iv[1].get("scope"))):
+        name = v.get("name")
+        if not isinstance(name, str) or is_reserved(name):
+            continue
+        value = v["value"] if isinstance(v.get("value"), str) and not v.get("sensitive") else ""
+        if "#{" in value:
+            values = values if values is not None else _release_values(doc)
+            try:
+                value = render(value, values, allow_missing=True, lenient_syntax=True).text
+            except SubstitutionError:
+                pass  # a cycle or a value without bound: reported by the checks that own them
+        held = out.get(name.casefold())
+        if held is None or (_NOT_XML_CHAR.search(value) and not _NOT_XML_CHAR.search(held[1])):
+            out[name.casefold()] = (held[0] if held is not None else name, value, i)
+    return {n: value for n, value, _ in out.values()}, {k: i for k, (_, _, i) in out.items()}
+
+
+_SIMPLE_XPATH = re.compile(r"(/[A-Za-z_][\w.-]*)+")
+
+
+def _warning_fix(warning: str) -> str:
+    """What to do about a warning a format's writer gives (``xmlfile``'s, written to a deploy's log)."""
+    if "default namespace" in warning:
+        path = warning.split(": ", 1)[0]
+        if _SIMPLE_XPATH.fullmatch(path):
+            written = "".join(f"/*[local-name()='{step}']" for step in path.split("/")[1:])
+            return f"write the XPath as {written}, or give the namespace a prefix in the file and use it"
+        return "write each step of the XPath as *[local-name()='name'], or give the namespace a prefix in the file"
+    if "cannot hold" in warning:
+        return "remove the control character from the variable's value"
+    if "not an XML fragment" in warning:
+        return "write the value as XML (escape '<' as &lt; and '&' as &amp;), or select the element's text()"
+    if "prefix" in warning:
+        return "give each namespace its own prefix in the file"
+    return "see spec/deploy.md, structured configuration"
+
+
 def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str, Any]],
                        texts: Sequence[tuple[str, str]], paths: ConfigPaths,
-                       zone_environments: Sequence[str] | None = None) -> list[Finding]:
+                       zone_environments: Sequence[str] | None = None, release: tuple[str, str] | None = None
+                       ) -> list[Finding]:
     """Findings for the configuration files among ``texts`` (``(member, text)`` read from the
     package at ``shown``) that the package ``steps`` configure; their key paths go into ``paths``.
-    ``zone_environments``: the target inventory's environments, when lint was given one."""
+    ``zone_environments``: the target inventory's environments, when lint was given one.
+    ``release``: the release file's name and TOML text, where a warning about a variable is placed.
+
+    Each file is read with the release's variables applied as a deployment applies them
+    (:func:`_applied`): a refusal that only variables cause (decision 646: long runs of comments
+    once a variable is named like an XPath) is an error, and what the writer warns about (an
+    XPath that selects nothing in a file with a default namespace, a value with a character XML
+    cannot hold) is a warning (``structured_config_warning``) at the variable."""
     environments = _environments(doc)
     lifecycle = _lifecycle(doc)
     zone = {e.casefold() for e in zone_environments} if zone_environments is not None else None
     values: VariableDictionary | None = None
+    applied, where = _applied(doc)
+    warned: dict[tuple[str, str], Finding] = {}
     findings: dict[str, Finding] = {}
     names = [member for member, _ in texts]
     by_member = dict(texts)
@@ -162,13 +221,13 @@ def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str
             severity = WARNING if unnamed else ERROR
             text = by_member[member]
             try:
-                fmt = _parse(text, formats)
+                fmt, said = _parse(text, formats, applied)
             except ConfigParseError as error:
                 if member_matches(member, substitute) and _in_token(text, error):
                     values = values if values is not None else _release_values(doc)
                     rendered = render(text, values, allow_missing=True, lenient_syntax=True)
                     try:
-                        fmt = _parse(rendered.text, formats)
+                        fmt, said = _parse(rendered.text, formats, applied)
                     except ConfigParseError:
                         if rendered.missing:
                             continue  # a token left in place broke it; the names are reported elsewhere
@@ -176,13 +235,44 @@ def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str
                         continue
                     else:
                         _collect(paths, fmt, rendered.text, member, shown)
+                        _warn(warned, said, member, shown, applied, where, doc, release)
                         continue
-                findings[member] = _finding(severity, error, member, shown, s, env)
+                findings[member] = _finding(severity, error, member, shown, s, env, _by_variables(text, formats))
                 continue
             except ImportError:  # a format whose library this zone lacks: the preflight says so
                 continue
             _collect(paths, fmt, text, member, shown)
-    return list(findings.values())
+            _warn(warned, said, member, shown, applied, where, doc, release)
+    return list(findings.values()) + list(warned.values())
+
+
+def _by_variables(text: str, formats: tuple[str, ...]) -> bool:
+    """Whether ``text`` parses with no variables applied: its refusal is then the variables' doing."""
+    try:
+        apply_config(text, {}, formats)
+    except (ConfigParseError, ImportError):
+        return False
+    return True
+
+
+def _warn(warned: dict[tuple[str, str], Finding], said: tuple[str, ...], member: str, shown: str,
+          applied: dict[str, str], where: dict[str, int], doc: dict[str, Any],
+          release: tuple[str, str] | None) -> None:
+    """A ``structured_config_warning`` for each of ``said`` (the writer's warnings for ``member``),
+    at the variable it names (its name for an XPath that selects nothing, else its value)."""
+    for w in said:
+        name = next((n for n in sorted(applied, key=len, reverse=True) if w.startswith(f"{n}: ")), None)
+        file, path, line, column = shown, member, None, None
+        if name is not None and release is not None and name.casefold() in where:
+            i = where[name.casefold()]
+            about_value = w[len(name) + 2:].startswith("the value") and "value" in doc["variables"][i]
+            key = "value" if about_value else "name"
+            file, path = release[0], f"variables[{i}].{key}"
+            at = locate(release[1], ["variables", i, key])
+            line, column = line_column(release[1], at) if at is not None else (None, None)
+        warned.setdefault((member, w), Finding(WARNING, "structured_config_warning",
+                                               f"{member} in {shown}: {w} (a deployment writes this warning to the "
+                                               "run's log)", file, path, line, column, _warning_fix(w)))
 
 
 def _in_token(text: str, error: ConfigParseError) -> bool:
@@ -199,20 +289,24 @@ def _in_token(text: str, error: ConfigParseError) -> bool:
     return False
 
 
-def _parse(text: str, formats: tuple[str, ...]) -> str:
-    return apply_config(text, {}, formats)[0]
+def _parse(text: str, formats: tuple[str, ...], applied: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+    """(format, the writer's warnings) of ``text`` with the variables ``applied``, as a deploy applies them."""
+    fmt, edit = apply_config(text, applied, formats)
+    return fmt, edit.warnings
 
 
 def _finding(severity: str, error: ConfigParseError, member: str, shown: str, step: dict[str, Any],
-             env: re.Match[str] | None) -> Finding:
+             env: re.Match[str] | None, by_variables: bool = False) -> Finding:
     only = (f" to an environment named {env.group(1)!r} (not one this release names)"
             if env is not None and severity == WARNING else "")
     fix = config_fix(member, _texts(step.get("substitute")), _texts(step.get("structured_config")))
     more = (f", or leave the file out of the package if no environment named {env.group(1)!r} is deployed to"
             if only else "")
+    why = (" (the file itself parses: a deployment refuses it because the release has variables named like a "
+           "path into it, which it would apply)" if by_variables else "")
     return Finding(severity, "invalid_structured_config",
-                   f"{member} is {error}: a deployment{only} of step {step.get('name')!r} would refuse it before "
-                   "anything runs", shown, member, error.line or None, error.column or None,
+                   f"{member} is {error}{why}: a deployment{only} of step {step.get('name')!r} would refuse it "
+                   "before anything runs", shown, member, error.line or None, error.column or None,
                    f"fix the file in the package, or {fix}{more}")
 
 

@@ -118,7 +118,7 @@ def check_packages(doc: dict[str, Any], release: Path, text: str,
                                             file, f"steps[{n}].{key}[{k}]", line, column,
                                             _near_files(pattern, survey.files) or
                                             "patterns are relative to the package root, like 'config/*.json'"))
-        findings += check_config_files(doc, shown, steps, survey.texts, paths, zone_environments)
+        findings += check_config_files(doc, shown, steps, survey.texts, paths, zone_environments, (file, text))
         for member, body in survey.texts:
             for n, s in zip(step_numbers, steps):
                 if member_matches(member, s.get("substitute", [])):

@@ -118,6 +118,16 @@ if "config_path_matches_nothing" in FINDING_CODES:
                                                         'value = "x"\n')
 
 
+def _xpath_into_a_default_namespace(d: Path) -> tuple[Path, Path | None]:
+    _zip_with(d / ZIP, {"web.config": '<configuration xmlns="urn:c"><appSettings/></configuration>'})
+    return _edit(('substitute = ["appsettings.json", "index.html"]',
+                  'substitute = ["appsettings.json", "index.html"]\nstructured_config = ["web.config"]'),
+                 append='\n[[variables]]\nname = "/configuration/appSettings"\nvalue = "x"\n')(d)
+
+
+CASES["structured_config_warning"] = _xpath_into_a_default_namespace
+
+
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_each_kind_of_finding_is_found_and_says_what_to_do(release_dir: Path, code: str) -> None:
     path, targets = CASES[code](release_dir)
