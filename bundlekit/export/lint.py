@@ -41,6 +41,7 @@ from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES
 from bundlekit.export.lint_model import Malformed, entries, names_of
 from bundlekit.export.lint_templates import disabled_step_outputs
 from bundlekit.export.lint_values import check_filter_calls, check_value_expansion
+from bundlekit.export.lint_computed import check_computed_names
 
 __all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
 
@@ -177,6 +178,7 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     findings += disabled_step_outputs(templates, steps, off)
     findings += package_findings
     findings += check_templates(templates, variables, steps)
+    findings += check_computed_names(templates, doc, steps, off)
     findings += check_json_members(templates, doc)
     positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))

@@ -53,6 +53,8 @@ FINDING_CODES: dict[str, str] = {
     "output_of_disabled_step": "an output reference names a disabled step, whose outputs are never set",
     "ambiguous_package_script": "a package has two scripts for one phase in its root (PreDeploy.sh and PreDeploy.py)",
     "more_notes": "(a manifest's lint_notes only) how many more warnings were left out",
+    "computed_output_step": "an output reference whose step is named by a value only a deployment knows (a "
+                            "placeholder, a scoped value): refused there unless the value names an earlier step",
     "structured_config_warning": "what a deployment would warn about applying a variable to a configuration file "
                                  "(an XPath that selects nothing in a default namespace, a character XML cannot hold)",
 }

@@ -20,10 +20,10 @@ from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, line_c
 from bundlekit.export.releasefile import OUTPUT_REF
 from bundlekit.substitution.parser import ParseFailure, parse_template
 from bundlekit.substitution.filters import is_filter, unknown_filter_hint
-from bundlekit.substitution.references import filter_uses, references
+from bundlekit.substitution.references import filter_uses, plain_references, references
 
 __all__ = ["Template", "SYSTEM_VARIABLES", "UNREFERENCEABLE", "check_templates", "step_name_findings", "used_names",
-           "referenced_steps", "disabled_step_outputs"]
+           "referenced_steps", "disabled_step_outputs", "hide_secret"]
 
 #: The ``Octopus.*`` variables a deploy defines (``spec/deploy.md``, "System variables").
 SYSTEM_VARIABLES = (
@@ -117,12 +117,14 @@ _SECRET_TEXT = {
                            "read outputs of earlier steps only"),
     "unreferenceable_step_name": ("refers to a step whose name #{Octopus.Action[...]} cannot hold",
                                   "rename the step without '[', ']', '{' or '}'"),
+    "computed_output_step": ("reads an output of a step named by a value only a deployment knows",
+                             "write the step's name in the brackets at this position"),
     "unknown_filter": ("uses a filter bundlekit does not have", "fix the filter name at this position "
                        "(spec/substitution.md, section 6, lists the filters)"),
 }
 
 
-def _hide(t: Template, findings: list[Finding]) -> list[Finding]:
+def hide_secret(t: Template, findings: list[Finding]) -> list[Finding]:
     """``findings`` of a sensitive value ``t``, saying nothing of the value's text."""
     if t.secret is None:
         return findings
@@ -141,7 +143,7 @@ def check_templates(templates: list[Template], variables: list[str], steps: list
     step_index = {s.casefold(): i for i, s in enumerate(steps)}
     out: list[Finding] = []
     for t in templates:
-        out.extend(_hide(t, _check_one(t, names, step_index, steps)))
+        out.extend(hide_secret(t, _check_one(t, names, step_index, steps)))
     return out
 
 
@@ -167,7 +169,7 @@ def disabled_step_outputs(templates: list[Template], steps: list[str], disabled:
                                  f"{steps[where]!r}, which is disabled (enabled = false): it never runs, so the "
                                  "output is never set and the deploy refuses the reference", t.file, t.path, line,
                                  column, "enable the step, or stop reading its output"))
-        out.extend(_hide(t, found))
+        out.extend(hide_secret(t, found))
     return out
 
 
@@ -200,7 +202,8 @@ def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: li
                            "fix the token, or write ##{ for a literal #{"))
     out.extend(_filter_findings(t))
     broken = {_ACTION + _usable_part(step).casefold() for _, step in attempts}
-    for name in sorted(references(t.text), key=str.casefold):
+    # A name with a computed part (X[#{Y}]) is lint_computed's, named as written, not as its prefix X.
+    for name in sorted(plain_references(t.text), key=str.casefold):
         if any(name.casefold().startswith(b) for b in broken):
             continue  # what is left of an impossible reference after ']'
         out.extend(_check_name(t, name, names, step_index, steps))

@@ -11,7 +11,7 @@ allow-missing rendering: text that is not a token is skipped.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from bundlekit.substitution.parser import parse_template
 from bundlekit.substitution.syntax import (
@@ -32,7 +32,7 @@ from bundlekit.substitution.syntax import (
 )
 from bundlekit.substitution.variables import path_display
 
-__all__ = ["references", "filter_uses", "filter_calls"]
+__all__ = ["references", "computed_references", "filter_uses", "filter_calls"]
 
 _EACH_SPECIAL = ("octopus", "template", "each")
 
@@ -44,78 +44,116 @@ def references(template: str) -> set[str]:
     return set(found.values())
 
 
+def computed_references(template: str) -> list[tuple[str, Symbol, str | None, bool]]:
+    """Every name of ``template`` with a computed part (an index written with ``#{...}``), in
+    order: ``(static prefix as references() returns it, the symbol, the whole token as written
+    when the name is a token's own (``#{X[#{Y}]}``, else None: a condition, a collection),
+    whether the computed part reads a name local to an ``#{each}``)``. The prefix is also among
+    :func:`references`; whether it is written anywhere on its own is :func:`references` of the
+    template with these names left out (``plain``)."""
+    found: dict[str, str] = {}
+    out: list[tuple[str, Symbol, str | None, bool]] = []
+    _walk(parse_template(template, recover=True), frozenset(), found, out)
+    return out
+
+
+def plain_references(template: str) -> set[str]:
+    """:func:`references` without the static prefixes of names with a computed part (the names
+    inside their indexes stay)."""
+    found: dict[str, str] = {}
+    _walk(parse_template(template, recover=True), frozenset(), found, [], plain=True)
+    return set(found.values())
+
+
 def _add(found: dict[str, str], display: str) -> None:
     if display:
         found.setdefault(display.casefold(), display)
 
 
-def _walk(nodes: Sequence[Node], local: frozenset[str], found: dict[str, str]) -> None:
+_Computed = List[Tuple[str, Symbol, Optional[str], bool]]
+
+
+def _walk(nodes: Sequence[Node], local: frozenset[str], found: dict[str, str], computed: _Computed | None = None,
+          plain: bool = False) -> None:
     for node in nodes:
         if isinstance(node, Subst):
-            _expr(node.expr, local, found)
+            _expr(node.expr, local, found, computed, plain, node.source)
         elif isinstance(node, If):
-            _operand(node.cond.left, local, found)
+            _operand(node.cond.left, local, found, computed, plain)
             if node.cond.right is not None:
-                _operand(node.cond.right, local, found)
-            _walk(node.then, local, found)
-            _walk(node.otherwise, local, found)
+                _operand(node.cond.right, local, found, computed, plain)
+            _walk(node.then, local, found, computed, plain)
+            _walk(node.otherwise, local, found, computed, plain)
         elif isinstance(node, Calc):
-            _calc(node.expr, local, found)
+            _calc(node.expr, local, found, computed, plain)
         elif isinstance(node, Each):
-            _symbol(node.collection, local, found)
-            _walk(node.body, local | {node.var.casefold()}, found)
+            _symbol(node.collection, local, found, computed, plain)
+            _walk(node.body, local | {node.var.casefold()}, found, computed, plain)
 
 
-def _operand(side: Operand, local: frozenset[str], found: dict[str, str]) -> None:
+def _operand(side: Operand, local: frozenset[str], found: dict[str, str], computed: _Computed | None,
+             plain: bool) -> None:
     if isinstance(side, Expr):
-        _expr(side, local, found)
+        _expr(side, local, found, computed, plain)
 
 
-def _calc(term: CalcTerm, local: frozenset[str], found: dict[str, str]) -> None:
+def _calc(term: CalcTerm, local: frozenset[str], found: dict[str, str], computed: _Computed | None,
+          plain: bool) -> None:
     if isinstance(term, Symbol):
-        _symbol(term, local, found)
+        _symbol(term, local, found, computed, plain)
     elif isinstance(term, CalcOp):
-        _calc(term.left, local, found)
-        _calc(term.right, local, found)
+        _calc(term.left, local, found, computed, plain)
+        _calc(term.right, local, found, computed, plain)
 
 
-def _expr(expr: Expr, local: frozenset[str], found: dict[str, str]) -> None:
+def _expr(expr: Expr, local: frozenset[str], found: dict[str, str], computed: _Computed | None = None,
+          plain: bool = False, source: str | None = None) -> None:
     if expr.head is not None:
-        _symbol(expr.head, local, found)
+        _symbol(expr.head, local, found, computed, plain, source)
     for f in expr.filters:
         for option in f.options:
             if isinstance(option, Nested):
-                _walk((option.node,), local, found)
+                _walk((option.node,), local, found, computed, plain)
 
 
-def _symbol(symbol: Symbol, local: frozenset[str], found: dict[str, str]) -> None:
+def _symbol(symbol: Symbol, local: frozenset[str], found: dict[str, str], computed: _Computed | None = None,
+            plain: bool = False, source: str | None = None) -> None:
     first = symbol.steps[0]
     assert isinstance(first, Ident)
     if local and first.text.casefold() in local:
-        _inner(symbol, local, found)
+        _inner(symbol, local, found, computed, plain)
         return
     words = [s.text.casefold() for s in symbol.steps[:3] if isinstance(s, Ident)]
     if local and tuple(words) == _EACH_SPECIAL:
         return
     static: list[tuple[str, str]] = []
+    complete = True
     for step in symbol.steps:
         if isinstance(step, Ident):
             static.append(("i", step.text))
             continue
         key = step.literal
         if key is None:
+            complete = False
             break
         static.append(("x", key))
-    _add(found, path_display(tuple(static)))
-    _inner(symbol, local, found)
+    if complete or not plain:
+        _add(found, path_display(tuple(static)))
+    if not complete and computed is not None:
+        inner: dict[str, str] = {}
+        _inner(symbol, frozenset(), inner)
+        computed.append((path_display(tuple(static)), symbol, source,
+                         bool(local) and any(n.split(".")[0].split("[")[0].casefold() in local for n in inner)))
+    _inner(symbol, local, found, computed, plain)
 
 
-def _inner(symbol: Symbol, local: frozenset[str], found: dict[str, str]) -> None:
+def _inner(symbol: Symbol, local: frozenset[str], found: dict[str, str], computed: _Computed | None = None,
+           plain: bool = False) -> None:
     for step in symbol.steps:
         if isinstance(step, Index):
             for part in step.parts:
                 if isinstance(part, Expr):
-                    _expr(part, local, found)
+                    _expr(part, local, found, computed, plain)
 
 
 def filter_uses(template: str) -> list[tuple[str, int]]:

@@ -126,6 +126,8 @@ def _xpath_into_a_default_namespace(d: Path) -> tuple[Path, Path | None]:
 
 
 CASES["structured_config_warning"] = _xpath_into_a_default_namespace
+CASES["computed_output_step"] = _edit(('print(f"smoke test', 'print("#{Octopus.Action[#{Acme.ApiKey}].Output.X}")\n'
+                                                             'print(f"smoke test'))
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
