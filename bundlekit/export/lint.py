@@ -5,7 +5,8 @@ Order: the TOML itself (nothing else can be read when it does not parse); the sc
 with sensitive values masked; every rule beyond the schema
 (:mod:`~bundlekit.export.release_rules`, each under the code ``load_release`` refuses it with);
 then every finding of the package, template, value and scope checks (``lint_package``,
-``lint_templates``, ``lint_values``, ``lint_scope``). The rules and checks run on the parts of
+``lint_templates``, ``lint_computed`` for names with a computed part, ``lint_outputs`` for
+output names, ``lint_values``, ``lint_scope``). The rules and checks run on the parts of
 the file the schema accepted (:mod:`~bundlekit.export.lint_schema`): a step, variable or package
 with a schema finding is read as well as it can be (a misspelt key as the key it is closest to,
 ``roles = "web"`` as ``["web"]``) and checked, and only one that still cannot be read is replaced
@@ -42,6 +43,7 @@ from bundlekit.export.lint_model import Malformed, entries, names_of
 from bundlekit.export.lint_templates import disabled_step_outputs
 from bundlekit.export.lint_values import check_filter_calls, check_value_expansion
 from bundlekit.export.lint_computed import check_computed_names
+from bundlekit.export.lint_outputs import check_output_names
 
 __all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
 
@@ -179,6 +181,7 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     findings += package_findings
     findings += check_templates(templates, variables, steps)
     findings += check_computed_names(templates, doc, steps, off)
+    findings += check_output_names(templates, doc, steps)
     findings += check_json_members(templates, doc)
     positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))

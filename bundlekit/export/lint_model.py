@@ -55,6 +55,7 @@ FINDING_CODES: dict[str, str] = {
     "more_notes": "(a manifest's lint_notes only) how many more warnings were left out",
     "computed_output_step": "an output reference whose step is named by a value only a deployment knows (a "
                             "placeholder, a scoped value): refused there unless the value names an earlier step",
+    "output_never_set": "an output reference to a script step whose script never sets that output name",
     "structured_config_warning": "what a deployment would warn about applying a variable to a configuration file "
                                  "(an XPath that selects nothing in a default namespace, a character XML cannot hold)",
 }

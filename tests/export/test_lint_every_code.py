@@ -126,6 +126,7 @@ def _xpath_into_a_default_namespace(d: Path) -> tuple[Path, Path | None]:
 
 
 CASES["structured_config_warning"] = _xpath_into_a_default_namespace
+CASES["output_never_set"] = _edit(("Output.SchemaVersion}", "Output.SchemaVerison}"))
 CASES["computed_output_step"] = _edit(('print(f"smoke test', 'print("#{Octopus.Action[#{Acme.ApiKey}].Output.X}")\n'
                                                              'print(f"smoke test'))
 

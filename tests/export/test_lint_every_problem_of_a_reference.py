@@ -11,7 +11,7 @@ def test_a_reference_to_a_later_step_that_is_disabled_is_reported_as_both(releas
     # Step 0 reads an output of step 2 ("Smoke test"), which runs later and is disabled: moving the
     # reference after it still leaves it unset, and enabling the step still leaves it too late.
     path = edit(release_dir, 'set_octopusvariable "SchemaVersion" "42"',
-                'echo "#{Octopus.Action[Smoke test].Output.SmokeResult}"')
+                'set_octopusvariable "SchemaVersion" "42"\necho "#{Octopus.Action[Smoke test].Output.SmokeResult}"')
     edit(release_dir, 'name = "Smoke test"', 'name = "Smoke test"\nenabled = false')
     code, report = lint(path)
     assert code == 2
