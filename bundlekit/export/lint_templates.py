@@ -2,8 +2,9 @@
 
 Templates are step scripts, variable values and the files a package step substitutes. A
 template that does not parse is reported at each token that fails (recovering parsing, so
-one bad token hides no other). Every name a template refers to must be a variable or
-placeholder of the release, a system variable a deploy defines (:data:`SYSTEM_VARIABLES`,
+one bad token hides no other, not even a problem of the block around it: see
+:func:`syntax_failures`). Every name a template refers to must be a variable or placeholder
+of the release, a system variable a deploy defines (:data:`SYSTEM_VARIABLES`,
 ``spec/deploy.md``), or an output of a step that has run by then; an unknown name gets
 "did you mean" suggestions (closest known names, case-insensitively). A step name that
 ``#{Octopus.Action[...]}`` cannot name is reported as such, and a reference to it is
@@ -23,7 +24,7 @@ from bundlekit.substitution.filters import is_filter, unknown_filter_hint
 from bundlekit.substitution.references import filter_uses, plain_references, references
 
 __all__ = ["Template", "SYSTEM_VARIABLES", "UNREFERENCEABLE", "check_templates", "step_name_findings", "used_names",
-           "referenced_steps", "disabled_step_outputs", "hide_secret"]
+           "referenced_steps", "disabled_step_outputs", "hide_secret", "syntax_failures"]
 
 #: The ``Octopus.*`` variables a deploy defines (``spec/deploy.md``, "System variables").
 SYSTEM_VARIABLES = (
@@ -183,16 +184,10 @@ def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: li
                            f"refers to an output of step {step!r}, whose name contains {bad!r}: "
                            "#{Octopus.Action[...]} cannot name it", t.file, t.path, line, column,
                            f"rename the step without {' '.join(repr(c) for c in bad)}"))
-    skipped: list[ParseFailure] = []
-    parse_template(t.text, recover=True, skipped=skipped)
-    # A block left as text because of a token inside it that is reported at its own place (an
-    # unterminated '#{/if') is that token's finding, not a second one at the block's start.
-    own = {(f.pos, f.reason) for f in skipped}
-    for failure in skipped:
+    failures, repaired = syntax_failures(t.text)
+    for failure in failures:
         # A token broken by such a step name is that name's fault, reported above.
         if any(0 <= at - failure.pos <= 2 for at, _ in attempts):
-            continue
-        if failure.failed != failure.pos and (failure.failed, failure.reason) in own:
             continue
         line, column = t.position(failure.pos)
         severity = ERROR if t.strict else WARNING
@@ -203,11 +198,43 @@ def _check_one(t: Template, names: _Names, step_index: dict[str, int], steps: li
     out.extend(_filter_findings(t))
     broken = {_ACTION + _usable_part(step).casefold() for _, step in attempts}
     # A name with a computed part (X[#{Y}]) is lint_computed's, named as written, not as its prefix X.
-    for name in sorted(plain_references(t.text), key=str.casefold):
+    for name in sorted(plain_references(repaired), key=str.casefold):
         if any(name.casefold().startswith(b) for b in broken):
             continue  # what is left of an impossible reference after ']'
         out.extend(_check_name(t, name, names, step_index, steps))
     return out
+
+
+_ROUNDS = 20  # blocks nested in blocks, each broken by a token inside it, found in one lint run
+
+
+def syntax_failures(text: str) -> tuple[list[ParseFailure], str]:
+    """Every token of ``text`` that does not parse, once, at its own place, in text order; and
+    ``text`` with each token that broke a block around it blanked (its ``#{`` as two spaces, so
+    offsets stay). A block (``#{if}``, ``#{each}``) left as text because of a token inside it is
+    that token's finding, not a second one at the block's start; the text is then parsed again
+    without the token, so a problem of the block itself (never closed) is found in the same run,
+    and the names a block makes local (an ``#{each}`` item) stay local."""
+    removed: list[ParseFailure] = []  # the tokens blanked; what else a round found may be a block's echo
+    for _ in range(_ROUNDS):
+        skipped: list[ParseFailure] = []
+        parse_template(text, recover=True, skipped=skipped)
+        innermost: dict[tuple[int, str], ParseFailure] = {}
+        for f in skipped:
+            key = (f.failed, f.reason)
+            if key not in innermost or f.pos > innermost[key].pos:
+                innermost[key] = f
+        blanked = text
+        for f in innermost.values():
+            # A closing or else tag is the block's own: without it the block would be "never closed".
+            if any(g.failed == f.failed and g.pos < f.pos for g in skipped) and text.startswith("#{", f.pos) \
+                    and not text.startswith(("#{/", "#{else"), f.pos):
+                blanked = blanked[:f.pos] + "  " + blanked[f.pos + 2:]
+                removed.append(f)
+        if blanked == text:
+            break
+        text = blanked
+    return sorted(removed + list(innermost.values()), key=lambda f: f.pos), text
 
 
 def _filter_findings(t: Template) -> list[Finding]:
