@@ -13,7 +13,10 @@ computes it (the substitution engine, with the unscoped values, decision 732):
   ``output_not_yet_set``, ``output_of_disabled_step``: the deploy's preflight refuses each). When
   the value that names the step is known only to a deployment (a placeholder, a scoped value, a
   system variable, an output, an ``#{each}`` item), the reference is a warning
-  (``computed_output_step``): the deployment refuses it unless the value names an earlier step;
+  (``computed_output_step``): the deployment refuses it unless the value names an earlier step.
+  A sensitive value that names the step is an error (``unknown_output_step``) even then: step
+  names are written in the release, so a secret that is one is no secret, and one that is not
+  one is refused;
 - a name ``X[v]`` computed from settled values (every value read is unscoped and the release's
   own) that no value defines is ``undefined_variable``: strict rendering refuses it.
 
@@ -88,6 +91,8 @@ def check_computed_names(templates: list[Template], doc: dict[str, Any], steps: 
     known = NameSet(list(every) + list(SYSTEM_VARIABLES))
     spelled = [v["name"] for _, v in entries(doc, "variables") if isinstance(v.get("name"), str)]
     step_index = {s.casefold(): i for i, s in enumerate(steps)}
+    sensitive = {v["name"].casefold() for _, v in entries(doc, "variables")
+                 if isinstance(v.get("name"), str) and v.get("sensitive") is True}
     out: list[Finding] = []
     for t in templates:
         if "#{" not in t.text or "[" not in t.text:
@@ -135,7 +140,8 @@ def check_computed_names(templates: list[Template], doc: dict[str, Any], steps: 
                 if not result.missing and not output:
                     continue  # it resolves
             if output:
-                _output(finding, computed, result, by, step_index, steps, disabled, t)
+                secret = sorted((n for n in inner if n.casefold() in sensitive), key=str.casefold)
+                _output(finding, computed, result, by, step_index, steps, disabled, t, secret)
             elif computed is not None and not any(_related(computed.casefold(), n) for n in every - settled) \
                     and not any(_related(computed.casefold(), s.casefold()) for s in SYSTEM_VARIABLES):
                 assert result is not None
@@ -147,9 +153,16 @@ def check_computed_names(templates: list[Template], doc: dict[str, Any], steps: 
 
 
 def _output(finding: Any, computed: str | None, result: Any, by: str, step_index: dict[str, int], steps: list[str],
-            disabled: set[int], t: Template) -> None:
+            disabled: set[int], t: Template, secret: list[str]) -> None:
     """The finding for an output reference whose step name is computed (``computed``: the name,
-    when the release's own values decide it)."""
+    when the release's own values decide it; ``secret``: the sensitive names it reads)."""
+    if computed is None and secret:
+        finding(ERROR, "unknown_output_step", f"names its step by the sensitive value #{{{secret[0]}}}, which only "
+                "a deployment knows: step names are no secret, so the name computed "
+                "(Octopus.Action[********]...) is no step's unless the secret is written in the release as a step's "
+                "name, and a deploy refuses the reference (a name computed from a sensitive value)",
+                "write the step's name in the brackets; a sensitive value cannot name a step")
+        return
     if computed is None:
         finding(WARNING, "computed_output_step", f"names its step by {by}, whose value only a deployment knows (a "
                 "placeholder, a scoped value, a system variable, an output or an #{each} item): the deployment "

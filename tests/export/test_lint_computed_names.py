@@ -76,12 +76,28 @@ def test_a_step_named_by_a_value_gets_the_step_it_meant_and_a_later_step_is_not_
 
 
 def test_a_step_named_by_a_placeholder_is_a_warning_since_only_the_deployment_knows_it(release_dir: Path) -> None:
-    path = _release(release_dir, "#{Octopus.Action[#{Acme.ApiKey}].Output.X}")
+    path = _release(release_dir, "#{Octopus.Action[#{Target.Step}].Output.X}",
+                    '\n[[variables]]\nname = "Target.Step"\nplaceholder = true\n')
     code, findings = _lint(path)
     assert code == 0
     [finding] = findings
     assert (finding["severity"], finding["code"]) == ("warning", "computed_output_step")
-    assert finding["message"].startswith("#{Octopus.Action[#{Acme.ApiKey}].Output.X} names its step by #{Acme.ApiKey}")
+    assert finding["message"].startswith("#{Octopus.Action[#{Target.Step}].Output.X} names its step by #{Target.Step}")
+
+
+def test_a_step_named_by_a_sensitive_placeholder_is_an_error_since_a_secret_is_no_step_name(
+        release_dir: Path) -> None:
+    # the verification's case: the secret is bound in the deploying zone, which then refused it
+    path = _release(release_dir, "#{Octopus.Action[#{Acme.ApiKey}].Output.X}")
+    code, findings = _lint(path)
+    assert code == 2
+    line, column = line_of(path, "Octopus.Action[#{Acme.ApiKey}]")
+    [finding] = findings
+    assert (finding["severity"], finding["code"], finding["line"], finding["column"]) == (
+        "error", "unknown_output_step", line, column)
+    assert finding["message"].startswith("#{Octopus.Action[#{Acme.ApiKey}].Output.X} names its step by the sensitive "
+                                         "value #{Acme.ApiKey}, which only a deployment knows")
+    assert finding["suggestion"] == "write the step's name in the brackets; a sensitive value cannot name a step"
 
 
 def test_an_undefined_name_with_a_computed_index_is_named_as_written_not_as_its_prefix(release_dir: Path) -> None:

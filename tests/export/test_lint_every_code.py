@@ -127,8 +127,9 @@ def _xpath_into_a_default_namespace(d: Path) -> tuple[Path, Path | None]:
 
 CASES["structured_config_warning"] = _xpath_into_a_default_namespace
 CASES["output_never_set"] = _edit(("Output.SchemaVersion}", "Output.SchemaVerison}"))
-CASES["computed_output_step"] = _edit(('print(f"smoke test', 'print("#{Octopus.Action[#{Acme.ApiKey}].Output.X}")\n'
-                                                             'print(f"smoke test'))
+CASES["computed_output_step"] = _edit(('print(f"smoke test', 'print("#{Octopus.Action[#{Step.Name}].Output.X}")\n'
+                                                             'print(f"smoke test'),
+                                      append='\n[[variables]]\nname = "Step.Name"\nplaceholder = true\n')
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
