@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePath
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -271,7 +272,7 @@ def _warn(warned: dict[tuple[str, str], Finding], said: tuple[str, ...], member:
             at = locate(release[1], ["variables", i, key])
             line, column = line_column(release[1], at) if at is not None else (None, None)
         warned.setdefault((member, w), Finding(WARNING, "structured_config_warning",
-                                               f"{member} in {shown}: {w} (a deployment writes this warning to the "
+                                               f"{member} in {PurePath(shown).name}: {w} (a deployment writes this warning to the "
                                                "run's log)", file, path, line, column, _warning_fix(w)))
 
 
