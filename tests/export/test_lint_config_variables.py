@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.export.lint import lint_release
-from tests.conftest import cli_in_process
+from tests.conftest import Zones, cli_in_process
 from tests.export.test_lint import edit, line_of
 
 ZIP = "packages/Acme.Web.1.4.0.zip"
@@ -99,3 +99,18 @@ def test_a_file_refused_only_because_a_variable_is_named_like_an_xpath_is_an_err
     # the module gives the same finding export refuses on
     report = lint_release(path)
     assert [f.code for f in report.errors] == ["invalid_structured_config"]
+
+
+def test_export_carries_the_warning_to_the_secure_zone_without_a_path_of_this_machine(
+        zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    path = _configured(release_dir, {"web.config": NS_CONFIG},
+                       '\n[[variables]]\nname = "/configuration/appSettings"\nvalue = "new"\n')
+    out = tmp_path / "a.bundle"
+    zones.close()
+    r = cli_in_process("export", path, "--to", "prod", "-o", out, home=zones.dev.home)
+    assert r.returncode == 0, r.stderr
+    assert "warning [structured_config_warning] variables[5].name: web.config in Acme.Web.1.4.0.zip" in r.stderr
+    notes = json.loads(cli_in_process("inspect", out, "--json").stdout)["lint_notes"]
+    assert [(n["code"], n["file"], n["path"]) for n in notes] == [
+        ("structured_config_warning", "release.toml", "variables[5].name")]
+    assert str(tmp_path) not in json.dumps(notes)
