@@ -25,7 +25,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, UsageError
 from bundlekit.export.delta import RECIPE_ROOM, DeltaSource, recipe_bytes, write_delta
-from bundlekit.export.lint import lint_release, manifest_notes, refuse_on_errors
+from bundlekit.export.lint import LintReport, lint_release, manifest_notes, refuse_on_errors
 from bundlekit.export.lint_model import Finding
 from bundlekit.export.releasefile import ReleaseSpec, load_release
 from bundlekit.format import crypto
@@ -112,17 +112,37 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     ``package_mismatch``; on any error nothing is recorded and ``out`` is untouched. The
     release is linted (``export/lint.py``) before anything is read or written: any error in the
     release file, its rules, templates or packages refuses the export (``UsageError``
-    ``release_lint_failed``, every finding in ``details`` under its own code); warnings
+    ``release_lint_failed``, every finding in ``details`` under its own code), but when the only
+    errors are missing ``value_from`` sources it is ``InputError`` ``value_source_missing``; warnings
     travel in the manifest (``lint_notes``) and come back in the result.
     """
     # Lint first: it reports every problem of the release file at once (schema, rules, templates,
     # packages), where load_release would refuse the first one alone (decision 570).
     report = lint_release(release_file)
+    _refuse_missing_sources(release_file, report)
     refuse_on_errors(report)
     spec = load_release(release_file)
     return export_spec(zone, spec, to, out, now=now, expires_in=expires_in, sequence=sequence, progress=progress,
                        delta=delta, replace=replace, notes=manifest_notes(report, release_file),
                        warnings=tuple(report.warnings))
+
+
+def _refuse_missing_sources(release_file: Path, report: LintReport) -> None:
+    """When the only errors are ``value_from`` sources missing, refuse as ``releases create`` does
+    (``InputError`` ``value_source_missing``, exit 1, naming how many more): the release file is
+    right, the environment export runs in lacks its secrets (decision 710)."""
+    missing = [f for f in report.errors if f.code == "value_source_missing"]
+    if not missing or len(missing) != len(report.errors):
+        return
+    try:
+        load_release(release_file)  # raises the first missing source's own refusal
+    except InputError as err:
+        if err.code != "value_source_missing" or len(missing) == 1:
+            raise
+        others = ", ".join(f.path or "" for f in missing[1:])
+        raise InputError(f"{err.message}. {len(missing) - 1} more value_from source(s) missing too: {others} "
+                         f"(`bundlekit lint {release_file}` lists each with its fix)", code="value_source_missing",
+                         details=err.details) from None
 
 
 def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: EpochSeconds,

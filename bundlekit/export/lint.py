@@ -122,6 +122,8 @@ def _rule(problem: RuleProblem, doc: dict[str, Any], text: str, file: str, relea
     where, sep, rest = message.partition(": ")
     if sep and _WHERE.fullmatch(where):
         message = rest
+    if problem.message is not None:
+        message = problem.message
     parts = parse_key_path(problem.path)
     at = locate(text, parts)
     value = _value_at(doc, parts)

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem, quoted
 from bundlekit.errors import BundleError, InputError, UsageError
-from bundlekit.export.value_from import resolve_value_from
+from bundlekit.export.value_from import SourceMissing, resolve_value_from
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.format.manifest import SCOPE_DIMENSIONS
 
@@ -46,6 +46,9 @@ class RuleProblem:
     error: BundleError
     path: str
     fix: str
+    #: What lint says, when not the refusal's message less its file and key path (a refusal of
+    #: export says what was not done and the fix, which a finding gives apart).
+    message: str | None = None
 
 
 def slugify(name: str) -> str:
@@ -169,8 +172,12 @@ def _problems(path: Path, doc: dict[str, Any], skip: Skip, values: dict[int, str
         except BundleError as err:
             values[i] = None
             field = err.details.get("field") if isinstance(err.details, dict) else None
-            yield RuleProblem(err, field if isinstance(field, str) else f"variables[{i}].value_from", "set the environment variable or create the file "
-                              "value_from names, in the environment export runs in")
+            where = field if isinstance(field, str) else f"variables[{i}].value_from"
+            if isinstance(err, SourceMissing):  # its own fix, once, and no "nothing was exported" in lint
+                yield RuleProblem(err, where, err.fix, f"{err.problem} (variable {v['name']})")
+            else:
+                yield RuleProblem(err, where, "make the file value_from names a readable file of UTF-8 text, "
+                                  "or correct the path")
     found = _ambiguity(path, [(i, v, values.get(i)) for i, v in variables])
     if found:
         yield found

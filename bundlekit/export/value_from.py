@@ -25,15 +25,26 @@ from typing import Mapping
 from bundlekit.core.files import read_user_file, strip_line_break
 from bundlekit.errors import InputError
 
-__all__ = ["MAX_VALUE_BYTES", "resolve_value_from"]
+__all__ = ["MAX_VALUE_BYTES", "SourceMissing", "resolve_value_from"]
 
 #: The most a value read from a file may be, as for `variables set --from-file`.
 MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 
-def _missing(where: str, problem: str, fix: str, details: dict[str, str]) -> InputError:
-    return InputError(f"{where}: {problem}; nothing was exported. {fix}", code="value_source_missing",
-                      details=details)
+class SourceMissing(InputError):
+    """``value_source_missing``, keeping its parts apart: ``problem`` (what is missing, naming the
+    variable) and ``fix`` (what to do), so lint can show each once (a finding has its own key path
+    and fix), where the refusal's message says where, the problem and the fix in one sentence."""
+
+    def __init__(self, where: str, problem: str, fix: str, details: dict[str, str]) -> None:
+        super().__init__(f"{where}: {problem}; nothing was exported. {fix}", code="value_source_missing",
+                         details=details)
+        self.problem = problem
+        self.fix = fix
+
+
+def _missing(where: str, problem: str, fix: str, details: dict[str, str]) -> SourceMissing:
+    return SourceMissing(where, problem, fix, details)
 
 
 def resolve_value_from(release_file: Path, index: int, name: str, source: Mapping[str, str],
@@ -42,7 +53,8 @@ def resolve_value_from(release_file: Path, index: int, name: str, source: Mappin
     for ``variables[index]`` (``name``) of ``release_file``.
 
     ``environ`` defaults to ``os.environ``. Raises ``InputError`` ``value_source_missing`` (the
-    environment variable is not set or empty, the file does not exist or is empty), and for a
+    environment variable is not set or empty, the file does not exist or is empty: a
+    :class:`SourceMissing`), and for a
     file that exists but cannot be used ``unreadable``, ``not_a_file``, ``file_not_found`` (a
     folder), ``input_too_large`` or ``not_utf8``.
     """

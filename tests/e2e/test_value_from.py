@@ -4,8 +4,9 @@ Through the real CLI in subprocesses: ``value_from = { env = ... }`` and ``{ fil
 export a canary that reaches production sealed (checked there by the zone's own fingerprint of
 it), is masked in the step log that prints it, and appears in clear nowhere but in the secret
 file itself and the application's configuration the deployment wrote: not in the release
-folder, the bundle, either zone's home, the targets' work folders, the receipt or any output. A missing or empty source is refused with ``value_source_missing`` naming the release
-file, the variable and the fix, and nothing is written.
+folder, the bundle, either zone's home, the targets' work folders, the receipt or any output. A missing or empty source is refused with ``value_source_missing`` (exit 1, also from export
+when nothing else is wrong: decision 710) naming the release file, the variable and the fix once,
+and nothing is written.
 """
 
 from __future__ import annotations
@@ -97,39 +98,89 @@ def test_a_value_from_the_environment_or_a_file_is_sealed_used_and_never_in_clea
     assert not any(secret in text for text in outputs)
 
 
-def _refused(w: World, release: Path, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+def _export_refused(w: World, release: Path, env: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+    """Export ``release``, which must be refused with nothing written: (exit status, error object)."""
     bundle = w.root / "media" / "refused.bundle"
     before = snapshot(w.dev, w.release_dir)
     r = run_cli("export", release, "--to", "prod", "-o", bundle, "--json", home=w.dev, env=env)
     err = json.loads(r.stdout)["error"]
     assert "Traceback" not in r.stderr
     assert snapshot(w.dev, w.release_dir) == before and not bundle.exists()
+    return r.returncode, err
+
+
+def _refused(w: World, release: Path, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+    status, err = _export_refused(w, release, env)
     # Export lints first and lists every problem (decision 570): the one here is its only error.
-    assert (r.returncode, err["code"]) == (2, "release_lint_failed"), err
+    assert (status, err["code"]) == (2, "release_lint_failed"), err
     [finding] = [f for f in err["details"] if f["severity"] == "error"]
     return {"code": finding["code"], "message": err["message"], "path": finding["path"], "error": err}
 
 
-def test_an_unset_or_empty_environment_variable_is_refused_naming_the_variable_and_the_fix(w: World) -> None:
+def _missing(w: World, release: Path, env: dict[str, str] | None = None, alone: bool = True) -> dict:  # type: ignore[type-arg]
+    """Export refused because a value_from source is missing, and nothing else is wrong: the
+    environment lacks the secret, so it is ``value_source_missing``, exit 1 (decision 710)."""
+    status, err = _export_refused(w, release, env)
+    assert (status, err["code"]) == (1, "value_source_missing"), err
+    assert err["message"].count("value_from.") == (1 if alone else 2), err["message"]  # each key path once
+    assert err["message"].count("nothing was exported") == 1
+    return err
+
+
+def test_an_unset_or_empty_environment_variable_is_value_source_missing_naming_the_variable_and_the_fix_once(
+        w: World) -> None:
     release = _release(w, "env.toml", 'value_from = { env = "ACME_DB_PASSWORD_UNSET" }')
     for env in (None, {"ACME_DB_PASSWORD_UNSET": ""}):
-        err = _refused(w, release, env)
-        assert err["code"] == "value_source_missing", err
-        assert str(release) in err["message"] and "variables[2] (Acme.Db.Password).value_from.env" in err["message"]
-        assert "ACME_DB_PASSWORD_UNSET" in err["message"]
+        err = _missing(w, release, env)
+        assert err["message"].startswith(f"{release}: variables[2] (Acme.Db.Password).value_from.env: "), err
         assert ("is not set" if env is None else "is empty") in err["message"]
-        assert err["path"] == "variables[2].value_from.env"
+        assert err["message"].count("ACME_DB_PASSWORD_UNSET") == 2  # the problem and the one fix
+        assert err["details"] == {"field": "variables[2].value_from.env", "env": "ACME_DB_PASSWORD_UNSET"}
 
 
-def test_a_missing_or_empty_file_is_refused_naming_it(w: World) -> None:
+def test_a_missing_or_empty_file_is_value_source_missing_naming_it(w: World) -> None:
     release = _release(w, "file.toml", 'value_from = { file = "secrets/none.txt" }')
-    err = _refused(w, release)
-    assert err["code"] == "value_source_missing" and "secrets/none.txt does not exist" in err["message"], err
-    assert "relative to the release file's folder" in err["message"]
+    err = _missing(w, release)
+    assert "secrets/none.txt does not exist" in err["message"], err
+    assert err["message"].count("relative to the release file's folder") == 1
     (w.release_dir / "secrets").mkdir()
     (w.release_dir / "secrets" / "none.txt").write_text("\n")
-    err = _refused(w, release)
-    assert err["code"] == "value_source_missing" and "is empty" in err["message"], err
+    err = _missing(w, release)
+    assert "is empty" in err["message"], err
+
+
+def test_several_missing_sources_name_the_first_and_count_the_others(w: World) -> None:
+    release = _release(w, "two.toml", 'value_from = { env = "ACME_DB_PASSWORD_UNSET" }')
+    text = release.read_text()
+    assert 'value = "acme_dev"' in text
+    release.write_text(text.replace('value = "acme_dev"', 'value_from = { env = "ACME_USER_UNSET" }\nsensitive = true',
+                                    1))
+    err = _missing(w, release, alone=False)
+    assert err["message"].startswith(f"{release}: variables[1] (Acme.Db.Name).value_from.env: the environment "
+                                     "variable ACME_USER_UNSET is not set"), err
+    assert "1 more value_from source(s) missing too: variables[2].value_from.env (" in err["message"], err
+
+
+def test_a_missing_source_beside_an_error_of_the_file_is_release_lint_failed_listing_both(w: World) -> None:
+    release = _release(w, "both.toml", 'value_from = { env = "ACME_DB_PASSWORD_UNSET" }')
+    release.write_text(release.read_text().replace('value = "acme_dev"', 'value_from = { env = "HOME" }', 1))
+    status, err = _export_refused(w, release)
+    assert (status, err["code"]) == (2, "release_lint_failed"), err
+    codes = sorted(f["code"] for f in err["details"] if f["severity"] == "error")
+    assert codes == ["invalid_release", "value_source_missing"], err
+
+
+def test_lint_gives_a_missing_source_its_key_path_problem_and_fix_once(w: World) -> None:
+    release = _release(w, "lint.toml", 'value_from = { env = "ACME_DB_PASSWORD_UNSET" }')
+    r = run_cli("lint", release, "--json", home=None)
+    assert r.returncode == 2, r.stderr
+    [finding] = [f for f in json.loads(r.stdout)["findings"] if f["severity"] == "error"]
+    assert finding["code"] == "value_source_missing" and finding["path"] == "variables[2].value_from.env"
+    assert finding["message"] == "the environment variable ACME_DB_PASSWORD_UNSET is not set (variable Acme.Db.Password)"
+    assert finding["suggestion"].startswith("Set ACME_DB_PASSWORD_UNSET in the environment of this command")
+    assert "nothing was exported" not in json.dumps(finding)
+    text = run_cli("lint", release, home=None).stdout
+    assert text.count("ACME_DB_PASSWORD_UNSET") == 2 and text.count("value_from.env") == 1
 
 
 @pytest.mark.parametrize("replacement, expected", [

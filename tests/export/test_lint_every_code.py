@@ -235,6 +235,7 @@ ZONE_FREE_IN_LINT: dict[str, str] = {
     "unsafe_path": "unsafe_path",
     "unknown_output_step": "unknown_output_step",
     "package_refused": "unsafe_package",  # every member, under extraction's code
+    "value_source_missing": "value_source_missing",  # export's refusal when it is all lint found (decision 710)
 }
 NEEDS_THE_ZONE: dict[str, str] = {
     "no_zone_target": "whether the deploying zone was given a zone target",
