@@ -22,7 +22,8 @@ from bundlekit.dashboard.server import serve as serve_dashboard
 from bundlekit.dashboard.text import render_text
 from bundlekit.errors import UsageError
 from bundlekit.receipt.ingest import reported_outputs
-from bundlekit.receipt.outbox import list_outbox, pack, preview
+from bundlekit.receipt.outbox import empty_listing, list_outbox, pack, preview
+from bundlekit.zone import truststore
 from bundlekit.zone.spaces import resolve_space
 
 
@@ -68,7 +69,8 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
 
     What leaves is what the zone's egress policy lets leave (`bundlekit egress show`): by default
     sensitive output variables are withheld, named only. --dry-run lists every entry, every output
-    (leaving, sealed or withheld), the log sizes and the package inventory.
+    (leaving, sealed or withheld), the log sizes and the package inventory; when nothing waits it
+    says so and exits 0 (--json: empty lists, totals 0).
 
     -o never replaces an existing file (it may be a receipt not carried yet): give each pack
     its own name, for instance with the date.
@@ -79,6 +81,15 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
                              code="usage")
         with open_home(home) as z:
             contents = preview(z, to=to)
+            dest = truststore.get_zone(z, to) if contents is None and to is not None else None
+        if contents is None:  # nothing waits: an empty listing, exit 0 (a dry run asks, it is not refused)
+            listing = {"destination": None if dest is None else {"name": dest.name, "zone_id": dest.zone_id},
+                       **empty_listing()}
+            if as_json:
+                emit_json(listing)
+            else:
+                echo("nothing would leave: no receipt waits to be packed" + (f" for zone {dest.name}" if dest else ""))
+            return
         listing = {"destination": {"name": contents.dest.name, "zone_id": contents.dest.zone_id},
                    **contents.listing()}
         if as_json:

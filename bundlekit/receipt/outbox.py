@@ -7,11 +7,12 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError, UsageError
-from bundlekit.receipt.build import ReceiptContents, ReceiptFile, finish_parked, gather, write_receipt
-from bundlekit.zone import outbox, refusals
+from bundlekit.receipt import egress
+from bundlekit.receipt.build import RECEIPT_FEATURES, ReceiptContents, ReceiptFile, finish_parked, gather, write_receipt
+from bundlekit.zone import outbox, refusals, truststore
 from bundlekit.zone.home import Zone
 
-__all__ = ["list_outbox", "pack", "preview", "ATTEMPTS"]
+__all__ = ["list_outbox", "pack", "preview", "empty_listing", "ATTEMPTS"]
 
 
 def list_outbox(zone: Zone) -> dict[str, Any]:
@@ -30,7 +31,8 @@ ATTEMPTS = 3
 def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> ReceiptFile:
     """One receipt bundle with every entry not yet packed (for one destination: ``to``, a zone
     name or id, is needed when entries wait for several). Raises ``StateError``
-    ``outbox_empty``, ``UsageError`` ``usage``, and what :func:`write_receipt` raises.
+    ``outbox_empty``, ``unknown_zone`` (``to`` names no trusted zone), ``UsageError`` ``usage``,
+    and what :func:`write_receipt` raises.
 
     Entries are claimed in the receipt's transaction: when another process (this node's or
     another node's) packs some of them first, this one reads the outbox again and packs what
@@ -47,12 +49,38 @@ def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> Receipt
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def preview(zone: Zone, *, to: str | None) -> ReceiptContents:
+def preview(zone: Zone, *, to: str | None) -> ReceiptContents | None:
     """What :func:`pack` would put in the receipt now, the zone's egress policy applied, writing
-    nothing (``outbox pack --dry-run``); ``.listing()`` lists it. Raises what :func:`pack` raises
-    before it writes."""
-    dest, deployment_ids, refusal_ids = _waiting(zone, to)
+    nothing (``outbox pack --dry-run``); ``.listing()`` lists it. None when nothing waits (for
+    ``to``): a dry run of nothing to send is an answer, not a refusal (:func:`empty_listing`).
+    Raises what :func:`pack` raises before it writes, but ``outbox_empty``."""
+    try:
+        dest, deployment_ids, refusal_ids = _waiting(zone, to)
+    except StateError as error:
+        if error.code != "outbox_empty":
+            raise
+        return None
     return gather(zone, dest, deployment_ids, refusal_ids=refusal_ids)
+
+
+def empty_listing() -> dict[str, Any]:
+    """The listing of a receipt that would carry nothing: every list empty, every total 0."""
+    return egress.contents([], [], [], RECEIPT_FEATURES, {})
+
+
+def _unknown_destination(zone: Zone, to: str) -> None:
+    """Refuse ``--to`` naming no zone this one trusts (``StateError`` ``unknown_zone``, naming
+    ``to`` and the trusted zones): nothing waits for it because it is not a zone, not because
+    its receipts were packed."""
+    try:
+        truststore.get_zone(zone, to)
+    except StateError as error:
+        if error.code != "unknown_zone":
+            raise
+        known = sorted(truststore.zone_names(zone.db).values(), key=str.casefold)
+        trusted = f"it trusts {', '.join(known)}" if known else "it trusts no zone yet"
+        raise truststore.unknown_zone(zone.db, to, f"--to {to!r}: zone {zone.name} trusts no zone of that name or "
+                                      f"id ({trusted})") from None
 
 
 def _waiting(zone: Zone, to: str | None, again: bool = False) -> tuple[str, list[str], list[str]]:
@@ -60,6 +88,8 @@ def _waiting(zone: Zone, to: str | None, again: bool = False) -> tuple[str, list
     rows = outbox.pending(zone.db) + refusals.pending(zone.db)
     if to is not None:
         rows = [r for r in rows if (r["dest_name"] or "").lower() == to.lower() or r["dest_zone_id"] == to]
+        if not rows:
+            _unknown_destination(zone, to)
     if not rows:
         raise StateError("the outbox has no receipt waiting to be packed" + (f" for zone {to!r}" if to else "")
                          + ("; another process of this zone packed them meanwhile" if again else ""),

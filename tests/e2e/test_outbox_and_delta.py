@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, snapshot
 from tests.e2e.world import World, json_of, make_world
 
 
@@ -48,3 +48,26 @@ def test_later_export_sends_packages_production_reported_by_reference(tmp_path: 
     info = json_of(w.cli("export", w.release_dir / "release.toml", "--to", "prod", "-o", full, "--full", "--json",
                          home=w.dev))
     assert info["by_reference"] == []
+
+
+def test_a_dry_run_of_an_empty_outbox_lists_nothing_and_exits_0_and_an_unknown_zone_is_named(tmp_path: Path) -> None:
+    w = make_world(tmp_path / "w")  # prod trusts dev; nothing deployed, so nothing waits
+    before = snapshot(w.prod)
+    dry = run_cli("outbox", "pack", "--dry-run", "--json", home=w.prod)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    listing = json.loads(dry.stdout)
+    assert listing["destination"] is None and listing["deployments"] == listing["refusals"] == []
+    assert listing["inventory"] == [] and set(listing["totals"].values()) == {0}
+    to_dev = run_cli("outbox", "pack", "--dry-run", "--to", "DEV", "--json", home=w.prod)
+    assert to_dev.returncode == 0 and json.loads(to_dev.stdout)["destination"]["name"] == "dev"
+    text = run_cli("outbox", "pack", "--dry-run", "--to", "dev", home=w.prod)
+    assert (text.returncode, text.stdout) == (0, "nothing would leave: no receipt waits to be packed for zone dev\n")
+    for args in (["--dry-run"], ["-o", str(tmp_path / "r.bundle")]):
+        r = run_cli("outbox", "pack", *args, "--to", "nosuch", "--json", home=w.prod)
+        err = json.loads(r.stdout)["error"]
+        assert (r.returncode, err["code"]) == (1, "unknown_zone"), err
+        assert "--to 'nosuch'" in err["message"] and "it trusts dev" in err["message"], err
+    assert not (tmp_path / "r.bundle").exists() and snapshot(w.prod) == before
+    # Nothing waiting is still a refusal when a receipt is to be written.
+    r = run_cli("outbox", "pack", "-o", tmp_path / "r.bundle", "--json", home=w.prod)
+    assert (r.returncode, json.loads(r.stdout)["error"]["code"]) == (1, "outbox_empty")
