@@ -60,6 +60,20 @@ def entry_json(entry: Entry, body: bytes) -> dict[str, Any]:
     return d
 
 
+def _sign_head(z: Any, noted: ChainHead | None, as_json: bool) -> None:
+    """``audit --sign-head``: sign an unsigned head (an entry records it), or say it is signed."""
+    with trail.acting("audit --sign-head", {}):  # its entry names what was done, not only `audit`
+        signed = trail.sign_unsigned_head(z, noted)
+    last = trail.head(z.db)
+    if as_json:
+        emit_json({"signed": signed is not None, "head": {"seq": last.seq, "hash": last.hash}})
+    elif signed is None:
+        echo(f"the audit trail's head (entry {last.seq}) is signed already and the trail is intact: nothing to do")
+    else:
+        echo(f"audit trail checked and its head signed: entry {last.seq} records this signing; "
+             "`bundlekit audit --verify` checks the head from now on")
+
+
 def _line(e: Entry) -> str:
     named = " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in e.object.items())
     changed = ", ".join(f"{t} {n}" for t, n in e.changes.items()) or "no rows"
@@ -75,10 +89,13 @@ def _line(e: Entry) -> str:
 @click.option("--verify", "check", is_flag=True,
               help="Check every entry's chain link and signature, and the recorded head; exit 3 at the first break.")
 @click.option("--head", "witness", default=None, metavar="SEQ:HASH",
-              help="With --verify: also require this head, noted earlier (`audit --json` shows it), in the trail.")
+              help="With --verify or --sign-head: also require this head, noted earlier (`audit --json` shows it), "
+                   "in the trail.")
+@click.option("--sign-head", "sign", is_flag=True,
+              help="Sign the head of a trail last changed before heads were signed (checks the trail first).")
 @home_option
 @json_option
-def audit(since: str | None, check: bool, witness: str | None, home: str | None, as_json: bool) -> None:
+def audit(since: str | None, check: bool, witness: str | None, sign: bool, home: str | None, as_json: bool) -> None:
     """Who changed what in this zone: one signed, chained entry per committed change.
 
     Each entry names when (UTC), the operating system account and host, the command and what it
@@ -88,17 +105,26 @@ def audit(since: str | None, check: bool, witness: str | None, home: str | None,
     """
     since_ms = parse_since(since) if since is not None else None
     noted = parse_head(witness) if witness is not None else None
-    if noted is not None and not check:
+    if noted is not None and not (check or sign):
         raise UsageError("--head is checked by --verify: add --verify", code="usage", details={"option": "--head"})
+    if sign and (check or since is not None):
+        raise UsageError("--sign-head checks the trail itself: leave out --verify and --since", code="usage",
+                         details={"option": "--sign-head"})
     with open_home(home) as z:
+        if sign:
+            _sign_head(z, noted, as_json)
+            return
         if check:
             checked = trail.verify(z, noted)
             last = trail.head(z.db)
             if as_json:
-                emit_json({"verified": True, "entries": len(checked), "head": {"seq": last.seq, "hash": last.hash}})
+                emit_json({"verified": True, "entries": len(checked), "head": {"seq": last.seq, "hash": last.hash},
+                           **({"witness": {"seq": noted.seq, "hash": noted.hash}} if noted is not None else {})})
             else:
+                held = (f"; it holds the head noted earlier, entry {noted.seq} ({noted.hash[:12]}...), so the state "
+                        "was not rolled back past it") if noted is not None else ""
                 echo(f"audit trail intact: {counted(len(checked), 'entry', 'entries')}, each signed by the zone and "
-                     "chained to the one before; the last is the one the zone recorded")
+                     f"chained to the one before; the last is the one the zone recorded{held}")
             return
         stored = trail.entries(z.db)
         last = trail.head(z.db)

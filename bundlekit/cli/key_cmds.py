@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from bundlekit.cli.common import echo, emit_json, home_option, json_option, reso
 from bundlekit.cli.passphrase import ENV, new_passphrase, passphrase_file_option
 from bundlekit.cli.zone_cmds import keys
 from bundlekit.cli.zones import open_home
-from bundlekit.errors import BundleError
+from bundlekit.errors import FAMILIES, BundleError
 from bundlekit.zone import audit as trail
 from bundlekit.zone.keyfiles import SWAP, change_protection, key_states
 from bundlekit.zone.backup import leftover_message, restore_leftovers
@@ -113,7 +114,7 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
     """What `doctor` reports about the zone at ``home``: ``{"level", "code", "message"}`` each.
     Reads no secret and asks for no passphrase."""
     found: list[dict[str, str]] = []
-    with open_home(home) as z:
+    with open_home(home, name_leftovers=False) as z:
         states = key_states(z.home)
         plain = [s.path for s in states if not s.protected]
         if plain:
@@ -121,6 +122,14 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
                           "message": f"{', '.join(plain)} not protected by a passphrase: whoever copies the home can "
                                      f"sign and unseal as zone {z.name}. Run `bundlekit keys protect --home {z.home}`"})
         found += _foreign_keys(z)
+        unsigned = trail.unsigned_head(z.db)
+        if unsigned is not None:
+            found.append({"level": "warning", "code": "audit_head_unsigned",
+                          "message": f"the audit trail's head (entry {unsigned.seq}) is not signed yet, as in a zone "
+                                     "last changed by a bundlekit from before signed heads: `bundlekit audit --verify` "
+                                     "fails until it is. The zone's next change signs it; to sign it now: "
+                                     f"`bundlekit audit --sign-head [--head SEQ:HASH] --home {z.home}` (--head: a head "
+                                     "noted earlier, which the trail must hold)"})
         for path, marked in restore_leftovers(z.home):
             found.append({"level": "warning", "code": "restore_left",
                           "message": leftover_message(path, marked, z.home)})
@@ -158,12 +167,17 @@ def _foreign_keys(z: Any) -> list[dict[str, str]]:
 @home_option
 @json_option
 def doctor(home: str | None, as_json: bool) -> None:
-    """Check the zone's home for risky settings (unprotected keys, an open home folder); changes nothing."""
+    """Check the zone's home for risky settings (unprotected keys, an open home folder); changes nothing.
+
+    Exit 0 when it found nothing or warnings only, 1 when it found an error (a key file that is
+    not the zone's own, ...), so a script or monitor can act on the status."""
     found = doctor_findings(resolve_home(home))
     if as_json:
         emit_json({"findings": found})
-        return
-    for f in found:
-        echo(f"{f['level']}: {f['message']}")
-    if not found:
-        echo("no problems found")
+    else:
+        for f in found:
+            echo(f"{f['level']}: {f['message']}")
+        if not found:
+            echo("no problems found")
+    if any(f["level"] == "error" for f in found):
+        sys.exit(FAMILIES["state"][0])

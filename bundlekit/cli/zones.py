@@ -21,11 +21,13 @@ __all__ = ["open_home"]
 _LATER = frozenset({"state_read_only", "state_busy"})
 
 
-def open_home(home: str | Path | None) -> Zone:
+def open_home(home: str | Path | None, *, name_leftovers: bool = True) -> Zone:
     """The zone at ``home`` (``--home``; None: ``$BUNDLEKIT_HOME``, else the default), its interrupted
-    deployments settled. Raises what :func:`open_zone` and the state raise (``not_a_zone``, ...)."""
+    deployments settled; folders a stopped restore left beside it are named on stderr unless
+    ``name_leftovers`` is false (``doctor`` names them among its findings, once). Raises what
+    :func:`open_zone` and the state raise (``not_a_zone``, ...)."""
     zone = open_zone(home if isinstance(home, Path) else resolve_home(home))
-    for path, marked in restore_leftovers(zone.home):  # named by every command, as `doctor` does (decision 678)
+    for path, marked in restore_leftovers(zone.home) if name_leftovers else ():  # every command (decision 678)
         echo(f"warning: {leftover_message(path, marked, zone.home)}", err=True)
     try:
         settle_interrupted(zone)

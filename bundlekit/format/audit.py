@@ -228,9 +228,14 @@ def check_head(zone_id: str, head: ChainHead, signature: str | None, keys: Mappi
     cut together with its head is caught here. Raises ``invalid_audit_chain``, reason
     ``head_unsigned`` or ``head_signature``, naming the head's seq."""
     if signature is None:
-        raise _broken(head.seq, "head_unsigned", "the zone's record of its last entry is not signed, so a cut tail "
-                      "cannot be ruled out (a trail last changed by a bundlekit from before signed heads: its next "
-                      "change signs the head; or the signature was deleted)")
+        # Not "changed outside bundlekit": an upgraded zone not changed since has no signature yet.
+        raise VerificationError(f"audit entry {head.seq}: the zone's record of its last entry (its head) is not "
+                                "signed yet, so a cut tail cannot be ruled out. A zone last changed by a bundlekit "
+                                "from before signed heads has none until its next change signs it; a signature "
+                                "deleted by hand looks the same. To sign it now, checking the trail holds a head noted "
+                                "earlier: `bundlekit audit --sign-head --head SEQ:HASH` (without --head once you "
+                                "know the trail is whole)", code="invalid_audit_chain",
+                                details={"seq": head.seq, "reason": "head_unsigned"})
     kid, _, encoded = signature.partition(":")
     public = keys.get(kid)
     try:

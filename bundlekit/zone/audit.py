@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
 
 __all__ = ["Auditor", "Acting", "acting", "begin_trail", "note", "NOTE", "entries", "for_deployment", "verify", "head", "signing_keys",
-           "TABLE", "LIBRARY"]
+           "unsigned_head", "sign_unsigned_head", "TABLE", "LIBRARY"]
 
 TABLE = "audit_entries"
 #: The ``command`` of an entry written by code that did not go through the command line.
@@ -322,3 +322,34 @@ def verify(zone: "Zone", witness: ChainHead | None = None) -> list[Entry]:
         raise StateError(f"{problems[0]} (The audit trail itself is intact: {len(checked)} entries checked with "
                          "the zone's recorded public keys; the key file is what changed.)", code="invalid_zone_key")
     return checked
+
+
+def unsigned_head(db: Reader) -> ChainHead | None:
+    """The recorded head when the trail has entries but the head no signature (a zone last
+    changed by a bundlekit from before signed heads, or a signature deleted); else None."""
+    last = head(db)
+    if db.scalar("SELECT value FROM meta WHERE key = ?", (_HEAD_SIG,)) is not None:
+        return None
+    if last.seq == 0 and db.scalar(f"SELECT 1 FROM {TABLE} LIMIT 1") is None:
+        return None
+    return last
+
+
+def sign_unsigned_head(zone: "Zone", witness: ChainHead | None = None) -> ChainHead | None:
+    """Sign the head of a trail that has none (``audit --sign-head``): the whole trail is checked
+    first as :func:`verify` checks it, but for the missing head signature, and against
+    ``witness`` when given; then a change of its own (``meta`` ``audit_note/head``) appends an
+    entry naming the command, and so signs the new head. Returns the head signed, or None when
+    the head was signed already (nothing is written). Raises what :func:`verify` raises."""
+    try:
+        verify(zone, witness)
+        return None
+    except VerificationError as error:
+        if not isinstance(error.details, dict) or error.details.get("reason") != "head_unsigned":
+            raise
+    with zone.db.read() as r:
+        stored, last = entries(r), head(r)
+    if witness is not None:
+        check_witness(stored, witness)
+    note(zone, "head", {"signed": f"{last.seq}:{last.hash}"})
+    return head(zone.db)
