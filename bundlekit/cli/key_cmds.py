@@ -21,7 +21,7 @@ from bundlekit.cli.zone_cmds import keys
 from bundlekit.cli.zones import open_home
 from bundlekit.errors import FAMILIES, BundleError
 from bundlekit.zone import audit as trail
-from bundlekit.zone.keyfiles import SWAP, change_protection, key_states
+from bundlekit.zone.keyfiles import SWAP, change_protection, key_states, opened_by
 from bundlekit.zone.backup import leftover_message, restore_leftovers
 from bundlekit.zone.owned_keys import file_problems, recorded
 
@@ -29,16 +29,22 @@ __all__ = ["protect_keys", "unprotect_keys", "doctor_findings"]
 
 
 def protect_keys(home: Path, passphrase_file: Path | None) -> dict[str, Any]:
-    """Protect (or re-protect under a new passphrase) every private key of the zone at ``home``."""
+    """Protect (or re-protect under a new passphrase) every private key of the zone at ``home``;
+    when they are all protected by that passphrase already, change and record nothing
+    (``unchanged`` true)."""
     with open_home(home) as z:
         z.check_key_files()  # another zone's key is never protected as this zone's
         before = key_states(z.home)
         new = new_passphrase(passphrase_file, f"the keys of zone {z.name}")
+        if opened_by(z.home, new):  # the passphrase they have already: nothing to change, nothing to record
+            return {"zone": z.name, "home": str(z.home), "changed_passphrase": False, "unchanged": True,
+                    "keys": [{"path": s.path, "protected": s.protected} for s in before],
+                    "other_nodes": z.settings.state is not None}
         _open_keys(z)
         after = change_protection(z.home, new)
         trail.note(z, "keys", {"protected": True, "changed_passphrase": all(s.protected for s in before)})
         return {"zone": z.name, "home": str(z.home), "changed_passphrase": all(s.protected for s in before),
-                "keys": [{"path": s.path, "protected": s.protected} for s in after],
+                "unchanged": False, "keys": [{"path": s.path, "protected": s.protected} for s in after],
                 "other_nodes": z.settings.state is not None}
 
 
@@ -75,6 +81,10 @@ def keys_protect(passphrase_file: Path | None, home: str | None, as_json: bool) 
     info = protect_keys(resolve_home(home), passphrase_file)
     if as_json:
         emit_json(info)
+    elif info["unchanged"]:
+        echo(f"the {len(info['keys'])} private key(s) of zone {info['zone']} are already protected by that "
+             "passphrase: nothing changed. To change it, give the current one through BUNDLEKIT_PASSPHRASE_FILE "
+             "(or the prompt) and the new one with --passphrase-file")
     else:
         verb = "now under the new passphrase" if info["changed_passphrase"] else "now protected by the passphrase"
         echo(f"{len(info['keys'])} private key(s) of zone {info['zone']} {verb}. Keep the passphrase safe: "

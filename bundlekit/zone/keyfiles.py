@@ -43,7 +43,7 @@ from bundlekit.format.passphrase import (Kdf, ProtectedKey, derive, is_protected
                                          public_of)
 
 __all__ = ["RESTORE", "PassphraseSource", "set_passphrase_source", "read_key_file", "read_public",
-           "write_key_file", "home_protected", "KeyState", "key_states", "change_protection", "SWAP",
+           "write_key_file", "home_protected", "KeyState", "key_states", "change_protection", "opened_by", "SWAP",
            "sweep_swap", "exchange_folders", "SSH", "ssh_seed", "ssh_file"]
 
 #: What to do about a zone key file that is missing or damaged.
@@ -197,6 +197,25 @@ def key_states(home: Path) -> list[KeyState]:
     keys = home / "keys"
     return [KeyState(f"keys/{name}", kind, is_protected(_read_bytes(keys / name)))
             for name, kind in _private_key_files(keys)]
+
+
+def opened_by(home: Path, passphrase: bytes) -> bool:
+    """Whether every private key file of ``home`` is protected and ``passphrase`` opens each: then
+    protecting them under ``passphrase`` would change nothing (``keys protect`` says so). One
+    scrypt per distinct KDF; raises what reading a key file raises, but ``passphrase_wrong``."""
+    keys = home / "keys"
+    for name, _ in _private_key_files(keys):
+        data = _read_bytes(keys / name)
+        if not is_protected(data):
+            return False
+        pk = ProtectedKey.parse(data, str(keys / name))
+        try:
+            open_key(pk, _key_for(pk.kdf, passphrase), str(keys / name))
+        except InputError as error:
+            if error.code != "passphrase_wrong":
+                raise
+            return False
+    return True
 
 
 def sweep_swap(home: Path) -> bool:
