@@ -73,6 +73,6 @@ def zone_restore(backup: Path, passphrase_file: Path | None, replace: bool, home
     if as_json:
         emit_json(done.to_dict())
         return
-    echo(f"restored zone {done.zone} ({done.zone_id}), backed up at {done.made}: {done.files} files into {done.home}")
+    echo(f"restored zone {done.zone} ({done.zone_id}), backed up at {clock.when_text(done.made, clock.now())}: {done.files} files into {done.home}")
     if done.replaced:
         echo(f"the home it replaced is kept as {done.replaced}; delete it once the zone works (it holds keys)")

@@ -323,19 +323,25 @@ def exit_refused(err: BundleError) -> NoReturn:
 #: Options that, with a command's arguments, name what it acts on: its audit entries record them.
 OBJECT_OPTIONS = frozenset({"environment", "tenant", "role", "roles", "machine", "channel", "step", "to", "phase",
                             "release", "source", "zone_name", "name", "sensitive"})
+#: Options that say how a policy is set (`retention set`): recorded so its entry says what was set;
+#: numbers and flags, never a secret.
+SETTING_OPTIONS = frozenset({"keep_releases", "keep_days", "keep_all", "auto_prune"})
 #: Arguments that carry a value rather than name an object: never recorded.
 VALUE_ARGUMENTS = frozenset({"value"})
 
 
 def audited_object(ctx: click.Context) -> dict[str, Any]:
     """What the command names, for its audit entries: its arguments (but :data:`VALUE_ARGUMENTS`)
-    and the :data:`OBJECT_OPTIONS` given, as text, lists of text or flags; never a value."""
+    and the :data:`OBJECT_OPTIONS` and :data:`SETTING_OPTIONS` given, as text, lists of text or
+    flags; never a value. An empty text names nothing and is left out, as is an unset flag (but a
+    flag turned off that has no default, ``--no-auto-prune``)."""
     out: dict[str, Any] = {}
     for param in ctx.command.params:
         name = param.name or ""
-        if isinstance(param, click.Argument) and name not in VALUE_ARGUMENTS or name in OBJECT_OPTIONS:
+        if (isinstance(param, click.Argument) and name not in VALUE_ARGUMENTS or name in OBJECT_OPTIONS
+                or name in SETTING_OPTIONS):
             value = ctx.params.get(name)
-            if value is None or value == () or value is False:
+            if value is None or value == () or value == "" or value is False and param.default is not None:
                 continue
             out[name] = value if isinstance(value, bool) else (
                 [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value))
