@@ -10,10 +10,13 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option
+from bundlekit.cli.egress_cmds import audit_entry_line
 from bundlekit.cli.zones import open_home
-from bundlekit.core.clock import utc_text
+from bundlekit.core import clock
+from bundlekit.core.clock import utc_text, when_text
 from bundlekit.errors import UsageError
 from bundlekit.format.audit import ChainHead, Entry, decode_body, entry_hash
+from bundlekit.receipt.carried_audit import carried_audit
 from bundlekit.zone import audit as trail
 
 __all__ = ["entry_json", "parse_since", "parse_head"]
@@ -60,6 +63,26 @@ def entry_json(entry: Entry, body: bytes) -> dict[str, Any]:
     return d
 
 
+def _carried(found: dict[str, Any], as_json: bool) -> None:
+    """``audit --from ZONE``: the entries that zone's receipts carried, under their deployments."""
+    if as_json:
+        emit_json(found)
+        return
+    name = found["zone"]["name"]
+    if not found["deployments"]:
+        echo(f"no audit entries came back from zone {name}: its egress policy keeps them in the zone unless a rule "
+             "says audit = \"send\" (spec/egress.md)")
+        return
+    now = clock.now()
+    for d in found["deployments"]:
+        echo(f"deployment {d['deployment_id']} in zone {name}: {d['project']} {d['release']} to {d['environment']}: "
+             f"{d['state']} (receipt imported {when_text(d['received'], now)})")
+        for a in d["audit_entries"]:
+            echo(f"  {audit_entry_line(a)}")
+    echo(f"{counted(found['entries'], 'audit entry', 'audit entries')} from zone {name}, each checked against its "
+         "keys when its receipt was imported")
+
+
 def _sign_head(z: Any, noted: ChainHead | None, as_json: bool) -> None:
     """``audit --sign-head``: sign an unsigned head (an entry records it), or say it is signed."""
     with trail.acting("audit --sign-head", {}):  # its entry names what was done, not only `audit`
@@ -83,7 +106,7 @@ def _line(e: Entry) -> str:
 
 
 @cli.command("audit", epilog="bundlekit audit --home ./prod\nbundlekit audit --since 2026-12-01 --json --home ./prod\n"
-                             "bundlekit audit --verify --home ./prod")
+                             "bundlekit audit --verify --home ./prod\nbundlekit audit --from prod --home ./dev")
 @click.option("--since", default=None, metavar="WHEN",
               help="Only entries from WHEN: Unix seconds, a UTC day (2026-12-01) or moment (2026-12-01T13:05Z).")
 @click.option("--verify", "check", is_flag=True,
@@ -93,15 +116,20 @@ def _line(e: Entry) -> str:
                    "in the trail.")
 @click.option("--sign-head", "sign", is_flag=True,
               help="Sign the head of a trail last changed before heads were signed (checks the trail first).")
+@click.option("--from", "from_zone", default=None, metavar="ZONE",
+              help="List the audit entries zone ZONE sent back in receipts (its deployments of releases from here).")
 @home_option
 @json_option
-def audit(since: str | None, check: bool, witness: str | None, sign: bool, home: str | None, as_json: bool) -> None:
+def audit(since: str | None, check: bool, witness: str | None, sign: bool, from_zone: str | None, home: str | None,
+          as_json: bool) -> None:
     """Who changed what in this zone: one signed, chained entry per committed change.
 
     Each entry names when (UTC), the operating system account and host, the command and what it
     named, the rows it changed per table, keyed digests of those rows before and after (never a
     value), and the result. Listing reads the entries as stored; `--verify` checks them all
-    (spec/audit.md) and names the first bad one.
+    (spec/audit.md) and names the first bad one. `--from ZONE` lists instead the entries another
+    zone's receipts carried back, per deployment (its egress policy sends them only with
+    audit = "send"); each was checked against that zone's keys when the receipt was imported.
     """
     since_ms = parse_since(since) if since is not None else None
     noted = parse_head(witness) if witness is not None else None
@@ -110,7 +138,13 @@ def audit(since: str | None, check: bool, witness: str | None, sign: bool, home:
     if sign and (check or since is not None):
         raise UsageError("--sign-head checks the trail itself: leave out --verify and --since", code="usage",
                          details={"option": "--sign-head"})
+    if from_zone is not None and (check or sign or noted is not None):
+        raise UsageError("--from lists what another zone sent back; --verify, --head and --sign-head check this "
+                         "zone's own trail: give one or the other", code="usage", details={"option": "--from"})
     with open_home(home) as z:
+        if from_zone is not None:
+            _carried(carried_audit(z, from_zone, None if since_ms is None else since_ms / 1000), as_json)
+            return
         if sign:
             _sign_head(z, noted, as_json)
             return

@@ -22,7 +22,7 @@ from bundlekit.errors import InputError
 from bundlekit.trust.egress import DEFAULT_RULE, parse_policy
 from bundlekit.zone import egress as zone_egress
 
-__all__ = ["echo_contents"]
+__all__ = ["echo_contents", "audit_entry_line"]
 
 #: The largest policy file `egress set` reads.
 POLICY_LIMIT = 4 * 1024 * 1024
@@ -98,6 +98,16 @@ def _log_text(log: dict[str, Any]) -> str:
     return text + (f" (cut: {size_text(log['omitted'])} left out)" if log["status"] == "cut" else "")
 
 
+def audit_entry_line(a: dict[str, Any]) -> str:
+    """One audit entry a receipt carries (:func:`bundlekit.receipt.egress.audit_listing`), for a person."""
+    if a.get("unreadable"):
+        return f"audit entry {a['place']}: unreadable (the import refuses it)"
+    named = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in a["object"].items())
+    result = "ok" if a["result"] == "ok" else f"refused [{a['code']}]"
+    return (f"audit entry {a['seq']} {utc_text(a['at'])}: {a['user']}@{a['host']} {a['command']}"
+            f"{'  ' + named if named else ''} ({result})")
+
+
 def echo_contents(listing: dict[str, Any], header: str) -> None:
     """Print a receipt's contents (``bundlekit.receipt.egress.contents``) for a person, after ``header``."""
     t = listing["totals"]
@@ -112,13 +122,7 @@ def echo_contents(listing: dict[str, Any], header: str) -> None:
         echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}{tenant}: "
              f"{d['state']}{audit}")
         for a in d.get("audit_entries", []):
-            if a.get("unreadable"):
-                echo(f"    audit entry {a['place']}: unreadable (the import refuses it)")
-                continue
-            named = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in a["object"].items())
-            result = "ok" if a["result"] == "ok" else f"refused [{a['code']}]"
-            echo(f"    audit entry {a['seq']} {utc_text(a['at'])}: {a['user']}@{a['host']} {a['command']}"
-                 f"{'  ' + named if named else ''} ({result})")
+            echo(f"    {audit_entry_line(a)}")
         for r in d["runs"]:
             where = f"on {r['target']}" if r["target"] else "on the zone"
             echo(f"    run {r['step']} {where}: {r['state']}, {_log_text(r['log'])}")

@@ -26,7 +26,7 @@ from bundlekit.errors import BundleError
 from bundlekit.format.audit import decode_body
 from bundlekit.trust.egress import LEAVING, SEALED, WITHHELD, EgressPolicy, EgressRule
 
-__all__ = ["apply_policy", "cut_log", "contents", "uses_egress_fields", "minor_for", "EGRESS_MINOR", "AUDIT_MINOR"]
+__all__ = ["apply_policy", "cut_log", "contents", "audit_listing", "uses_egress_fields", "minor_for", "EGRESS_MINOR", "AUDIT_MINOR"]
 
 #: The format minor version whose receipts carry the egress fields (``spec/bundle-format.md`` §10).
 EGRESS_MINOR = 4
@@ -150,7 +150,7 @@ def _run_listing(run: Mapping[str, Any], log_sizes: Mapping[str, int]) -> dict[s
             "exit_code": run.get("exit_code"), "reason": run.get("reason"), "log": log, "outputs": outputs}
 
 
-def _audit_listing(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def audit_listing(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The audit entries a receipt entry carries (``{body, signature}``), as the listings show
     them: ``{seq, at, user, host, command, object, result, code}`` (``at`` whole Unix seconds;
     ``object`` what the command named, never a value, ``spec/audit.md`` §2). An item whose body
@@ -180,7 +180,7 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
     refusals: [{refusal_id, project, release, code, message, refused}], inventory: [{id, version,
     sha256}], features, totals: {deployments, refusals, runs, leaving, sealed, withheld,
     log_bytes, packages, audit}}``; ``audit`` counts the audit entries carried and
-    ``audit_entries`` lists them (:func:`_audit_listing`). An output's
+    ``audit_entries`` lists them (:func:`audit_listing`). An output's
     ``status`` is ``leaving`` (its ``value`` goes in clear), ``sealed`` (only the source can open
     it) or ``withheld`` (its name only); a log's is
     ``leaving``, ``cut`` (``omitted`` bytes cut by the policy), ``withheld`` or ``none``. Times
@@ -193,7 +193,7 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
             "space": e["project"]["space"], "release": e["release"], "environment": e["environment"],
             "tenant": e.get("tenant"), "state": e["state"], "started": _seconds(e.get("started_ms")),
             "ended": _seconds(e.get("ended_ms")), "waived": list(e.get("waived", [])),
-            "audit": len(e.get("audit", [])), "audit_entries": _audit_listing(e.get("audit", [])),
+            "audit": len(e.get("audit", [])), "audit_entries": audit_listing(e.get("audit", [])),
             "runs": [_run_listing(run, log_sizes) for run in e["runs"]]})
     outputs = [o for d in deployments for r in d["runs"] for o in r["outputs"]]
     logs = [r["log"] for d in deployments for r in d["runs"]]
