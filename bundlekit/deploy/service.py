@@ -271,7 +271,7 @@ def _offered(zone: Zone, what: recording.Release, paths: tuple[Path, ...], now: 
         verified, rows = read_receipt_evidence(verifier, path)
         out += matching(path, verified.source, rows, what.release.get("release_digest") or "",
                         project=what.project.name, version=what.release["version"], space=what.project.space,
-                        slug=what.project.slug)
+                        slug=what.project.slug, steps=len(what.release["snapshot"]["steps"]))
     return out
 
 

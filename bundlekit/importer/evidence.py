@@ -57,15 +57,16 @@ def read_receipt_evidence(verifier: Verifier, path: Path) -> tuple[VerifiedBundl
             space=e["project"]["space"], project_slug=e["project"]["slug"], release=e["release"],
             release_digest=e.get("release_digest", ""), environment=e["environment"], tenant=e.get("tenant"),
             state=e["state"], ended=e["ended_ms"] / 1000, kind="receipt", proof=verified.digest,
-            signers=verified.signer_key_ids))
+            signers=verified.signer_key_ids, runs=len(e.get("runs") or ())))
     return verified, rows
 
 
 def matching(path: Path, source: TrustedSource, rows: list[EvidenceRow], release_digest: str, *,
-             project: str, version: str, space: str, slug: str) -> list[EvidenceRow]:
+             project: str, version: str, space: str, slug: str, steps: int | None = None) -> list[EvidenceRow]:
     """The successful deployments of the release ``release_digest`` among ``rows`` (read from
     ``path``, signed by ``source``). ``project`` (its display name), ``space``, ``slug`` and
-    ``version`` are the release's as this zone holds it.
+    ``version`` are the release's as this zone holds it; ``steps`` how many steps it has (None:
+    not known here).
 
     An entry counts only when it names that very release three ways at once: its release
     digest, its project slug and its version (not its space: each zone files a release in a
@@ -76,8 +77,10 @@ def matching(path: Path, source: TrustedSource, rows: list[EvidenceRow], release
 
     Raises ``VerificationError`` ``evidence_mismatch`` (exit 3) when the receipt reports no
     successful deployment of that release, naming what it does report, or labels this
-    release's digest with another project or version; ``TrustError`` ``policy_denied`` when
-    the source's policy does not cover the project or environment.
+    release's digest with another project or version; ``receipt_mismatch`` (exit 3) for an entry
+    that says Success but reports no run although the release has steps (every step of a
+    deployment leaves a run, a skipped one too: such an entry contradicts the release it names);
+    ``TrustError`` ``policy_denied`` when the source's policy does not cover the project or environment.
     """
     ok = [r for r in rows if r.release_digest == release_digest and r.state == "Success"]
     if not ok:
@@ -93,6 +96,13 @@ def matching(path: Path, source: TrustedSource, rows: list[EvidenceRow], release
                 f"{project} {version} but names {r.project_slug} {r.release}; "
                 "a receipt that contradicts itself proves nothing and was not counted. Ask that zone's operators "
                 "about it, and offer the receipt of a deployment of this very release", code="evidence_mismatch")
+        if r.runs == 0 and steps:  # review v1015 A8: a success nothing ran in is no proof of a phase
+            raise VerificationError(
+                f"{path}: evidence {r.deployment_id} from zone {source.name!r} says {project} {version} succeeded in "
+                f"{r.environment} but reports no run, although the release has {steps} step(s) and every step of a "
+                f"deployment leaves a run (a skipped one too); zone {source.name!r} signed a receipt that contradicts "
+                "itself: it is not lifecycle evidence; ask its operators to check the zone",
+                code="receipt_mismatch", details={"entry": r.deployment_id, "fields": ["state", "runs"]})
         check_policy(source, space=space, project=project, project_slug=slug,
                      environments=[r.environment], where=f"{path}: evidence {r.deployment_id}")
     return ok
@@ -122,5 +132,5 @@ def offered_evidence(verifier: Verifier, manifest: Manifest, release_digest: str
         verified, rows = read_receipt_evidence(verifier, path)
         out += matching(path, verified.source, rows, release_digest, project=manifest.project["name"],
                         version=manifest.release["version"], space=manifest.project["space"],
-                        slug=manifest.project["slug"])
+                        slug=manifest.project["slug"], steps=len(manifest.steps))
     return out

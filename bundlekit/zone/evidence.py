@@ -47,6 +47,8 @@ class EvidenceRow:
     proof: str
     #: Key ids of the keys that signed the bundle that carried it (empty: recorded before they were kept).
     signers: tuple[str, ...] = ()
+    #: How many runs the receipt entry reported (None: not read from a receipt entry; never recorded).
+    runs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"zone": self.zone_name, "zone_id": self.zone_id, "deployment_id": self.deployment_id,
