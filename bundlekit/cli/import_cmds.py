@@ -37,8 +37,8 @@ from bundlekit.zone.spaces import resolve_space
 @click.option("--replace", is_flag=True, help="Overwrite an imported release version with different content.")
 @click.option("--dry-run", is_flag=True, help="Verify and print the merge plan; change nothing.")
 @click.option("--accept-lifecycle-removal", "accept_lifecycle_removal", is_flag=True,
-              help="Import a release that carries no lifecycle, of a project whose earlier releases had one, "
-                   "as it is: deployable to any environment (default: it keeps the earlier lifecycle).")
+              help="Import a release that carries no lifecycle, or one that demands less proof than its "
+                   "project's last one, as it is (default: it keeps the earlier lifecycle).")
 @click.option("--evidence", "evidence", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A receipt bundle from another zone proving an earlier lifecycle phase of this release "
                    "(repeatable); verified and kept for later deployments.")
@@ -152,8 +152,18 @@ def _each_in_turn(paths: tuple[Path, ...], *, as_json: bool, evidence: tuple[Pat
 
 
 def _lifecycle_line(plan: Any) -> str:
-    """The import plan's line for a release that dropped its project's lifecycle (decision 681)."""
+    """The import plan's line for a release that dropped its project's lifecycle (decision 681), or
+    carries one that demands less (decision 720)."""
     m, last = plan.manifest, plan.lifecycle_removed
+    if plan.lifecycle_weakened:
+        lines = [f"  lifecycle: CHANGED in {m.release['version']}: it demands less than {last}'s: "
+                 + "; ".join(plan.lifecycle_weakened)]
+        if plan.kept_lifecycle is not None:
+            phases = " > ".join(p["name"] for p in plan.kept_lifecycle["phases"])
+            lines.append(f"    keeping {last}'s ({phases}): pass --accept-lifecycle-removal to deploy it with its own")
+        else:
+            lines.append("    accepted (--accept-lifecycle-removal): its own lifecycle applies")
+        return "\n".join(lines)
     if plan.kept_lifecycle is not None:
         phases = " > ".join(p["name"] for p in plan.kept_lifecycle["phases"])
         return (f"  lifecycle: REMOVED in {m.release['version']} (release {last} had one); keeping {last}'s "

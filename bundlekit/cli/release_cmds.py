@@ -157,7 +157,10 @@ def lifecycle_show(project: str, version: str | None, tenant: str | None, home: 
         echo(f"{info['project']} {info['release']} has no lifecycle: it may be deployed to any environment")
         return
     echo(f"{info['project']} {info['release']}" + (f" for tenant {tenant}" if tenant else ""))
-    if info.get("lifecycle_kept_from"):
+    if info.get("lifecycle_weakened"):
+        echo(f"  lifecycle kept from {info['project']} {info['lifecycle_kept_from']}: this release's own demands "
+             f"less ({'; '.join(info['lifecycle_weakened'])}; import it with --accept-lifecycle-removal to use it)")
+    elif info.get("lifecycle_kept_from"):
         echo(f"  lifecycle kept from {info['project']} {info['lifecycle_kept_from']}: this release's file carries "
              "none (import it with --accept-lifecycle-removal to deploy it without one)")
     for p in info["lifecycle"]["phases"]:

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from bundlekit.format import codec
 
-__all__ = ["Phase", "Lifecycle", "release_digest", "RELEASE_DIGEST_DOMAIN"]
+__all__ = ["Phase", "Lifecycle", "release_digest", "RELEASE_DIGEST_DOMAIN", "weakened"]
 
 RELEASE_DIGEST_DOMAIN = b"bundlekit release digest\n"
 
@@ -130,6 +130,42 @@ class Lifecycle:
         if isinstance(phases, str) or not isinstance(phases, Sequence):
             raise ValueError(f"{where}.phases: expected a list of phases")
         return cls(tuple(Phase.from_dict(p, f"{where}.phases[{i}]") for i, p in enumerate(phases)))
+
+
+def _demands(lifecycle: Lifecycle, environment: str) -> list[Phase]:
+    """The phases passed before a deployment to ``environment`` can happen: every earlier phase
+    that is not optional (the gate opens an environment on the nearest one, and that phase on
+    its own nearest one, ``promotion/lifecycle.py``)."""
+    index = lifecycle.index_of(environment)
+    return [p for p in lifecycle.phases[:index or 0] if not p.optional]
+
+
+def _implies(later: Phase, earlier: Phase) -> bool:
+    """Whether any set of successes that passes ``later`` passes ``earlier``: m1 - |E1 minus E0| >= m0
+    (the successes can fall on ``later``'s other environments first)."""
+    old = {e.casefold() for e in earlier.environments}
+    return later.minimum_successful - sum(e.casefold() not in old for e in later.environments) \
+        >= earlier.minimum_successful
+
+
+def weakened(earlier: Lifecycle, later: Lifecycle) -> list[str]:
+    """What ``later`` no longer demands that ``earlier`` did, one sentence per environment and phase
+    (empty: nothing; decision 720). For each environment both list, every phase ``earlier``
+    requires before it must be implied by a phase ``later`` requires before it (see
+    :func:`_implies`): adding a phase, an environment to a phase's count or a higher
+    ``minimum_successful`` is no weakening; dropping a phase, making it optional, moving an
+    environment ahead of it or counting other environments for it is. An environment ``later``
+    drops is closed by ``later`` itself; waivers are the zone's and are not compared. Pure."""
+    out = []
+    for env in later.environments():
+        if earlier.index_of(env) is None:
+            continue
+        now = _demands(later, env)
+        for before in _demands(earlier, env):
+            if not any(_implies(p, before) for p in now):
+                out.append(f"{env} needed phase {before.name} ({before.minimum_successful} of "
+                           f"{', '.join(before.environments)}) passed first")
+    return out
 
 
 def release_digest(*, source_zone_id: str, project: Mapping[str, str], release: Mapping[str, str],

@@ -86,10 +86,11 @@ class ImportPlan:
     #: The SHA-256 of the packages the source may use by hash (its own and those shared with it).
     usable: frozenset[str] = field(default=frozenset(), repr=False)
     project_base: Snapshot | None = None  # a release held unchanged, sent again: the project keeps it (396)
-    #: A release without ``[lifecycle]`` of a project whose earlier release had one (decision 681):
-    #: that release's version, and the lifecycle kept for this one (None: the operator accepted the removal).
+    #: A release with no lifecycle, or one demanding less (decisions 681, 720): the version that had the
+    #: project's last one, the lifecycle kept for this one (None: accepted), what it no longer demands.
     lifecycle_removed: str | None = None
     kept_lifecycle: dict[str, Any] | None = None
+    lifecycle_weakened: list[str] = field(default_factory=list)
     #: The space of this zone the release is imported into (decision 660).
     space: str = DEFAULT
     withdrawn_waivers: list[Row] = field(default_factory=list)  # made for the content a --replace replaces
@@ -118,8 +119,9 @@ class ImportPlan:
             out["evidence"] = [e.to_dict() for e in self.evidence]
             out["withdrawn_waivers"] = [{k: w[k] for k in ("phase", "reason")} for w in self.withdrawn_waivers]
             if self.lifecycle_removed is not None:
-                out["lifecycle_removed"] = {"last_with_lifecycle": self.lifecycle_removed,
-                                            "kept": self.kept_lifecycle is not None}
+                out["lifecycle_weakened" if self.lifecycle_weakened else "lifecycle_removed"] = {
+                    "last_with_lifecycle": self.lifecycle_removed, "kept": self.kept_lifecycle is not None,
+                    **({"skipped": self.lifecycle_weakened} if self.lifecycle_weakened else {})}
         return out
 
 
@@ -139,8 +141,9 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
         with zone.db.read() as db:
             if not plan.noop and plan.replaces_release:  # a waiver of the version waived other content
                 plan.withdrawn_waivers = waivers_withdrawn(db, plan.manifest)
-            if not plan.noop and plan.manifest.lifecycle is None:
-                plan.lifecycle_removed, plan.kept_lifecycle = kept_lifecycle(db, plan.manifest, accept_lifecycle_removal)
+            if not plan.noop:
+                plan.lifecycle_removed, plan.kept_lifecycle, plan.lifecycle_weakened = kept_lifecycle(
+                    db, plan.manifest, accept_lifecycle_removal)
         if not plan.noop:
             # Rebuilt packages land in staging like verified blobs: in the store only on apply.
             rebuild_all(path, verified.digest, verified.manifest, store, staging.sink_for, usable=plan.usable)
@@ -307,7 +310,7 @@ def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds, deadline: float,
         notes=m.release["notes"], source_zone_id=v.source.zone_id, content_digest=plan.content_digest,
         release_digest=plan.release_digest, snapshot=plan.snapshot,
         output_refs=[o.to_dict() for o in m.output_refs],
-        lifecycle=m.lifecycle.to_dict() if m.lifecycle is not None else plan.kept_lifecycle,
+        lifecycle=plan.kept_lifecycle or (m.lifecycle.to_dict() if m.lifecycle is not None else None),
         bundle_id=m.bundle_id, bundle_digest=v.digest, sequence=m.sequence, in_space=plan.space)
     told = False
     while True:
@@ -393,8 +396,8 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
     """Plan, refuse on conflicts (unless dry run), apply, into ``space`` (a space of this zone,
     in its spelling; ``space_denied`` unless the bundle's source is trusted there, decision 660).
 
-    A release without a lifecycle, of a project whose earlier release had one, keeps that
-    lifecycle unless ``accept_lifecycle_removal`` (decision 681; ``plan.lifecycle_removed``).
+    A release without a lifecycle, or with one demanding less than its project's last, keeps that
+    one unless ``accept_lifecycle_removal`` (decisions 681, 720; ``plan.lifecycle_removed``).
 
     ``evidence``: receipt bundles from other zones proving earlier phases of the release's
     lifecycle (``importer/evidence.py``); each must report a successful deployment of this very

@@ -285,6 +285,8 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
                                          for d in relied]}
     # A lifecycle kept from an earlier release: this release's file carries none (decision 681).
     out["lifecycle_kept_from"] = (release.get("lifecycle") or {}).get("kept_from")
+    # ... or carries one that demands less than that one (decision 720): what it no longer demands.
+    out["lifecycle_weakened"] = (release.get("lifecycle") or {}).get("weakened", [])
     # `releases update-variables` after a phase passed: what passed ran the earlier values (decision 682).
     updated = release.get("variables_updated")
     out["variables_updated"] = updated
