@@ -127,7 +127,10 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
     Format 1.1 fields: the release digest (so another zone can count the entry as lifecycle
     evidence), the tenant, and the lifecycle phases a waiver let the deployment skip
     (``waived``); ``waivers`` (decision 391) are those waivers as the deployment recorded them,
-    ``{phase, release, reason, author?, created_ms}``, for the source's people."""
+    ``{phase, release, reason, author?, created_ms}``, for the source's people. Format 1.7: a
+    ``release`` whose ``variables_updated`` (Unix seconds) is set had its variables refreshed
+    before this deployment (``releases update-variables``, decision 682); the entry says when
+    (``variables_updated_ms``), so the source's dashboard can say what ran (decision 722)."""
     logs: dict[str, bytes] = {}
     runs = []
     for run in record.runs:
@@ -164,6 +167,8 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
     }
     if release.get("release_digest"):
         entry["release_digest"] = release["release_digest"]
+    if release.get("variables_updated") is not None:
+        entry["variables_updated_ms"] = _ms(release["variables_updated"])
     if tenant is not None:
         entry["tenant"] = tenant
     if waivers:

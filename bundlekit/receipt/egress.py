@@ -26,12 +26,16 @@ from bundlekit.errors import BundleError
 from bundlekit.format.audit import decode_body
 from bundlekit.trust.egress import LEAVING, SEALED, WITHHELD, EgressPolicy, EgressRule
 
-__all__ = ["apply_policy", "cut_log", "contents", "audit_listing", "uses_egress_fields", "minor_for", "EGRESS_MINOR", "AUDIT_MINOR"]
+__all__ = ["apply_policy", "cut_log", "contents", "audit_listing", "uses_egress_fields", "minor_for", "EGRESS_MINOR",
+           "AUDIT_MINOR", "REFRESHED_MINOR"]
 
 #: The format minor version whose receipts carry the egress fields (``spec/bundle-format.md`` §10).
 EGRESS_MINOR = 4
 #: The format minor version whose receipt entries carry audit entries (``audit``, §7.3).
 AUDIT_MINOR = 5
+#: The format minor version whose receipt entries say the release's variables were refreshed
+#: before the deployment (``variables_updated_ms``, decision 722).
+REFRESHED_MINOR = 7
 #: A run's fields of format 1.4 (older readers ignore them).
 _FIELDS = ("withheld", "log_withheld", "log_omitted")
 
@@ -119,8 +123,11 @@ def uses_egress_fields(entries: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def minor_for(entries: Sequence[Mapping[str, Any]]) -> int | None:
-    """The header minor a receipt of ``entries`` says: 5 when one carries audit entries, 4 when a
-    run uses a field of 1.4, else None (the writer's default)."""
+    """The header minor a receipt of ``entries`` says: 7 when an entry says its release's variables
+    were refreshed, 5 when one carries audit entries, 4 when a run uses a field of 1.4, else None
+    (the writer's default)."""
+    if any("variables_updated_ms" in e for e in entries):
+        return REFRESHED_MINOR
     if any("audit" in e for e in entries):
         return AUDIT_MINOR
     return EGRESS_MINOR if uses_egress_fields(entries) else None
