@@ -43,7 +43,11 @@ __all__ = [
     "token_secrets",
     "INSTALL_DIR_OUTPUT",
     "CURRENT_INSTALL_DIR",
+    "TENANT_NAME",
 ]
+
+#: The system variable only a deployment for a tenant has (``spec/deploy.md``, "System variables").
+TENANT_NAME = "Octopus.Deployment.Tenant.Name"
 
 _RANK = {source: rank for rank, source in enumerate(SOURCES)}
 
@@ -116,7 +120,7 @@ def system_variables(request: DeployRequest, step: Step, target: Target | None,
         "Octopus.Step.Name": step.name,
     }
     if request.tenant is not None:
-        values["Octopus.Deployment.Tenant.Name"] = request.tenant
+        values[TENANT_NAME] = request.tenant
     if target is not None:
         values["Octopus.Machine.Name"] = target.name
         values["Octopus.Machine.Roles"] = ",".join(sorted(target.roles, key=str.casefold))

@@ -20,6 +20,7 @@ from typing import Any
 from bundlekit.core.atomic import CHUNK
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
+    TENANT_NAME,
     build_dictionary,
     fold_name,
     parse_output_ref,
@@ -267,6 +268,9 @@ class _Run:
         if any(fold_name(v.name) == fold_name(name) for v in self.request.variables):
             return (f"defined, but no value is scoped to this step, target and environment: add one with "
                     f"`{command} VALUE --environment {shlex.quote(self.request.environment)}`")
+        if fold_name(name) == fold_name(TENANT_NAME) and self.request.tenant is None:
+            return (f"set only in a deployment for a tenant: deploy with --tenant NAME, or write "
+                    f"#{{if {TENANT_NAME}}}...#{{/if}} around it so an untenanted deployment leaves it out")
         return f"not defined: define it with `{command} VALUE --new`"
 
     def unbound_required(self) -> list[_Missing]:

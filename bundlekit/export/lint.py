@@ -40,7 +40,7 @@ from bundlekit.export.release_rules import RuleProblem, rule_problems
 from bundlekit.export.toml_strings import value_offsets
 from bundlekit.export.releasefile import MAX_RELEASE_FILE_BYTES
 from bundlekit.export.lint_model import Malformed, entries, names_of
-from bundlekit.export.lint_templates import disabled_step_outputs
+from bundlekit.export.lint_templates import disabled_step_outputs, untenanted_tenant_name
 from bundlekit.export.lint_values import check_filter_calls, check_value_expansion
 from bundlekit.export.lint_computed import check_computed_names
 from bundlekit.export.lint_outputs import check_output_names
@@ -184,6 +184,8 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     findings += check_templates(templates, variables, steps)
     findings += check_computed_names(templates, doc, steps, off)
     findings += check_output_names(templates, doc, steps)
+    findings += untenanted_tenant_name(templates, any(isinstance(v.get("scope"), dict) and v["scope"].get("tenant")
+                                                      for _, v in entries(doc, "variables")))
     findings += check_json_members(templates, doc)
     positions = [_at(text, ["steps", i, "name"]) for i in range(len(steps))]
     findings += step_name_findings(steps, file, positions, referenced_steps(templates, steps))

@@ -52,6 +52,8 @@ FINDING_CODES: dict[str, str] = {
     "unknown_filter": "a template applies a filter bundlekit does not have (with the nearest filter names)",
     "output_of_disabled_step": "an output reference names a disabled step, whose outputs are never set",
     "ambiguous_package_script": "a package has two scripts for one phase in its root (PreDeploy.sh and PreDeploy.py)",
+    "tenant_name_without_tenants": "#{Octopus.Deployment.Tenant.Name} used outside an #{if} by a release that "
+                                   "scopes nothing to a tenant (untenanted deployments refuse it)",
     "more_notes": "(a manifest's lint_notes only) how many more warnings were left out",
     "computed_output_step": "an output reference whose step is named by a value only a deployment knows (a "
                             "placeholder, a scoped value): refused there unless the value names an earlier step",

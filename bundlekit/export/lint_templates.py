@@ -19,12 +19,16 @@ from typing import Iterable
 from bundlekit.core.text import closest
 from bundlekit.export.lint_model import ERROR, WARNING, Finding, NameSet, line_column
 from bundlekit.export.releasefile import OUTPUT_REF
+from bundlekit.substitution.errors import SubstitutionError
+from bundlekit.substitution.engine import render
 from bundlekit.substitution.parser import ParseFailure, parse_template
+from bundlekit.substitution.variables import VariableDictionary
 from bundlekit.substitution.filters import is_filter, unknown_filter_hint
 from bundlekit.substitution.references import filter_uses, plain_references, references
 
 __all__ = ["Template", "SYSTEM_VARIABLES", "UNREFERENCEABLE", "check_templates", "step_name_findings", "used_names",
-           "referenced_steps", "disabled_step_outputs", "hide_secret", "syntax_failures"]
+           "referenced_steps", "disabled_step_outputs", "hide_secret", "syntax_failures", "TENANT_NAME",
+           "untenanted_tenant_name"]
 
 #: The ``Octopus.*`` variables a deploy defines (``spec/deploy.md``, "System variables").
 SYSTEM_VARIABLES = (
@@ -34,6 +38,8 @@ SYSTEM_VARIABLES = (
     "Octopus.Machine.Name", "Octopus.Machine.Roles", "Octopus.Action.Package.PackageId",
     "Octopus.Action.Package.PackageVersion", "Octopus.Action.Package.InstallationDirectoryPath",
 )
+#: The system variable only a deployment for a tenant defines (``spec/deploy.md``, "System variables").
+TENANT_NAME = "Octopus.Deployment.Tenant.Name"
 #: Characters that make a step name impossible to write inside ``Octopus.Action[...]``.
 UNREFERENCEABLE = "[]{}"
 
@@ -248,6 +254,31 @@ def _filter_findings(t: Template) -> list[Finding]:
         kept = "" if t.strict else " (the token is kept as text when substituted)"
         out.append(Finding(ERROR if t.strict else WARNING, "unknown_filter", f"unknown filter {name!r}{kept}",
                            t.file, t.path, line, column, unknown_filter_hint(name)))
+    return out
+
+
+def untenanted_tenant_name(templates: list[Template], tenants: bool) -> list[Finding]:
+    """A warning for each template that needs :data:`TENANT_NAME` outside an ``#{if}`` that tests it,
+    when the release scopes nothing to a tenant (``tenants`` False): a deployment has that value
+    only when it is for a tenant, and an untenanted one refuses the reference. A warning, not an
+    error: the deploying zone may name tenants in its own scopes (decision 724)."""
+    out: list[Finding] = []
+    for t in templates if not tenants else []:
+        if TENANT_NAME.casefold() not in t.text.casefold():
+            continue
+        try:
+            missing = render(t.text, VariableDictionary({}), allow_missing=True).missing
+        except SubstitutionError:
+            continue  # a template that does not parse is reported as such
+        if not any(m.casefold() == TENANT_NAME.casefold() for m in missing):
+            continue  # only inside #{if Octopus.Deployment.Tenant.Name}: an untenanted deployment skips it
+        at = _first_offset(t, TENANT_NAME)
+        line, column = t.position(at) if at is not None else (None, None)
+        out.extend(_hide(t, [Finding(
+            WARNING, "tenant_name_without_tenants", f"#{{{TENANT_NAME}}} has a value only in a deployment for a "
+            "tenant, and this release scopes nothing to a tenant: an untenanted deployment refuses it "
+            "(preflight_unresolved_variables)", t.file, t.path, line, column,
+            f"deploy with --tenant NAME, or write #{{if {TENANT_NAME}}}...#{{/if}} around it")]))
     return out
 
 

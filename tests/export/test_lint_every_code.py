@@ -81,6 +81,7 @@ CASES: dict[str, Case] = {
     "unknown_step": _edit(('environment = ["Production"] }', 'environment = ["Production"], step = "Smoke tst" }')),
     "role_without_targets": _with_targets(["web"]),
     "unused_placeholder": _edit(append='\n[[variables]]\nname = "Acme.Unused"\nplaceholder = true\n'),
+    "tenant_name_without_tenants": _edit(("#{Acme.Db.Name} on", "#{Acme.Db.Name} for #{Octopus.Deployment.Tenant.Name} on")),
     "output_of_disabled_step": _edit(('name = "Run migrations"', 'name = "Run migrations"\nenabled = false')),
     "ambiguous_package_script": _package(lambda p: _zip_with(p, {"PreDeploy.sh": "echo", "predeploy.py": "x"})),
     # extraction's own codes, for a member and for the archive
