@@ -37,8 +37,9 @@ def _progress(quiet: bool, as_json: bool, bars: Bars, told: list[str]):  # type:
         kind = event.get("event")
         where = f" on {event['target']}" if event.get("target") else ""
         if kind == "warning" and event["text"] not in told:
-            told.append(event["text"])
-            bars.note(event["text"])
+            told.append(event["text"])  # one label each: the engine's loud ones carry their own "WARNING: "
+            text = event["text"]
+            bars.note(text if text.startswith("WARNING: ") else f"warning: {text}")
         elif kind == "run_started":
             bars.note(f"  > {event['step']}{where}")
         elif kind == "run_finished":

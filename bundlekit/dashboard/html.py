@@ -121,7 +121,8 @@ def _summary(sections: list[DeploymentView]) -> str:
     """Every deployment, refusal and export awaiting a receipt, counted by state; failures link to their list."""
     counts: dict[str, int] = {}
     for d in sections:
-        counts[d.state] = counts.get(d.state, 0) + 1
+        if d.superseded_by is None:  # a refusal a later success settled is listed, not counted (decision 723)
+            counts[d.state] = counts.get(d.state, 0) + 1
     items = []
     for s, n in ((s, counts.get(s, 0)) for s in _LABELS):
         if not n:
@@ -134,7 +135,7 @@ def _summary(sections: list[DeploymentView]) -> str:
 
 def _failures(sections: list[DeploymentView]) -> str:
     """One list of every failed or partial deployment and every refused import, each linked."""
-    failed = [d for d in sections if d.state in FAILURE_STATES]
+    failed = [d for d in sections if d.to_look_at]
     if not failed:
         return ""
     items = "".join(f'<li><a href="#{_e(_anchor(d))}">{_ICONS[d.state]} {_e(d.project)} {_e(d.release)}'
@@ -192,6 +193,8 @@ def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: 
         body.append(f'<span class="age">{verb}{_time(when, now)}</span>')
     if latest.state == "refused" and latest.reason:
         body.append(f'<span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
+    if latest.variables_updated is not None:  # it ran values its earlier phases did not test (decision 722)
+        body.append('<span class="why">variables updated</span>')
     prev = cell.previous_success
     if prev is not None and prev.key != latest.key and (prev.release != latest.release
                                                         or latest.state in FAILURE_STATES):
@@ -223,9 +226,15 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
     meta = [("Refusal" if d.state == "refused" else "Deployment", f"<code>{_e(d.deployment_id)}</code>")]
     if d.reason and d.state == "refused":
         meta.append(("Refused", _e(d.reason)))
+    if d.superseded_by is not None:
+        meta.append(("Settled", f"by <code>{_e(d.superseded_by)}</code>: {_e(d.release)} later succeeded in zone "
+                                f"{_e(d.zone)}"))
     if d.waived:
         notes = [f"{w.text()}, {format_utc(w.created)}" if w.created else w.text() for w in d.waivers]
         meta.append(("Waived phases", _e("; ".join(notes or d.waived))))
+    if d.variables_updated is not None:
+        meta.append(("Variables", f"updated {format_utc(d.variables_updated)} (<code>releases update-variables</code>) "
+                                  "before this deployment: the phases it passed earlier ran the earlier values"))
     if exported_at is not None:
         meta.append(("Exported", f"{format_utc(exported_at)} ({_time(exported_at, now)})"))
     if d.state == "refused" and d.ended is not None:

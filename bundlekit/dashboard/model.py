@@ -101,7 +101,9 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> Depl
                           started=e["started_ms"] / 1000, ended=e["ended_ms"] / 1000, steps=steps,
                           receipt_received=int(row["received"]), space=e["project"]["space"],
                           tenant=e.get("tenant"), waived=tuple(e.get("waived", ())),
-                          waivers=_waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]))
+                          waivers=_waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]),
+                          variables_updated=(e["variables_updated_ms"] // 1000  # format 1.7, whole seconds (722)
+                                             if isinstance(e.get("variables_updated_ms"), int) else None))
 
 
 def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView:
@@ -227,14 +229,16 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None = None) 
         return zone_names.get(zone_id, zone_id)
 
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
+    sequences: dict[tuple[str, str], int] = {}  # (zone, deployment id): the sequence of the bundle it deployed
     for row in remote.remote_deployments(db):
         deployments.append(_remote(db, row, zone_of(row), cache))
         reported.add((str(row["entry"]["release_bundle"]["bundle_id"]), zone_of(row)))
+        sequences[deployments[-1].key] = int(row["entry"]["release_bundle"]["sequence"])
     for row in deployments_by_start(db):
         slug: str = row["project_slug"]
         deployments.append(_local(row, zone.name, known.get(slug, (slug, "Default"))))
     refused_rows = refusals.remote_refusals(db)
-    refused = [_refusal(r, zone_of(r)) for r in refused_rows]
+    refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
     exported = exports.list_exports(db)
     if space is not None:  # one space: what belongs to another is not even counted
@@ -276,12 +280,31 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None = None) 
                 cell = _cell(zname, env, here)
                 if tenant is None:
                     cell = _sent(cell, zname, env, slug, name, space, latest_export, refusal_of, awaiting,
-                                 [r for r in refused if r.project_slug == slug and r.zone == zname], ordered, extra)
+                                 [r for r in refused if r.project_slug == slug and r.zone == zname
+                                  and r.superseded_by is None], ordered, extra)
                 cells.append(cell)
             rows.append(ProjectRow(name, slug, tuple(cells), space, tenant))
     listed = extra + sorted(deployments + refused, key=lambda d: d.started or 0, reverse=True)
     return DashboardView(zone_name=zone.name, zone_id=zone.zone_id, generated=now, columns=tuple(ordered),
                          projects=tuple(rows), deployments=tuple(listed))
+
+
+def _superseded(refused: list[DeploymentView], rows: list[Row], deployments: list[DeploymentView],
+                sequences: dict[tuple[str, str], int]) -> list[DeploymentView]:
+    """The refusals, each marked ``superseded_by`` the first successful deployment of the same
+    project and release in the same zone that came after it (decision 723): one that deployed a
+    bundle sent after the refused one (a higher sequence: ``sequences`` by zone and deployment
+    id), or that started after the refusal by that zone's own clock."""
+    out = []
+    for view, row in zip(refused, rows):
+        seq = int(row["entry"]["release_bundle"]["sequence"])
+        later = [d for d in deployments
+                 if d.state == "succeeded" and d.zone == view.zone and d.project_slug == view.project_slug
+                 and d.release.casefold() == view.release.casefold()
+                 and (sequences.get(d.key, 0) > seq or (d.started or 0) > (view.started or 0))]
+        first = min(later, key=_zone_order, default=None)
+        out.append(view if first is None else replace(view, superseded_by=first.deployment_id))
+    return out
 
 
 def _respell(d: DeploymentView, envs: _Environments) -> DeploymentView:

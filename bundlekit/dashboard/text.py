@@ -88,23 +88,31 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
     return _finish(out, width, colored=color)
 
 
+_SUPERSEDED = "superseded"  # a refusal's count state once a later success of its release settled it
+
+
 def _counts(view: DashboardView) -> str:
     """Deployments by state, then refused imports and exports awaiting their receipt, each
     counted on its own (an export is not a deployment); failures (failed, partial and refused)
     are never only the ones that happen to be latest in a cell."""
-    seen: dict[tuple[str, str], str] = {d.key: d.state for d in view.deployments}
+    def state(d: DeploymentView) -> str:  # a refusal a later success settled is no longer one to look at (723)
+        return _SUPERSEDED if d.superseded_by is not None else d.state
+
+    seen: dict[tuple[str, str], str] = {d.key: state(d) for d in view.deployments}
     for p in view.projects:
         for c in p.cells:
             if c is not None:
                 for d in (c.latest, *c.failures):
                     if d is not None:
-                        seen.setdefault(d.key, d.state)
+                        seen.setdefault(d.key, state(d))
     states = list(seen.values())
-    ran = [s for s in states if s not in ("exported", "refused")]
+    ran = [s for s in states if s not in ("exported", "refused", _SUPERSEDED)]
     parts = [f"{ran.count(s)} {s}" for s in DEPLOYMENT_STATES if ran.count(s)]
     line = f"{len(ran)} deployment(s): {', '.join(parts) or 'none'}"
     if states.count("refused"):
         line += f"; {states.count('refused')} import(s) refused"
+    if states.count(_SUPERSEDED):
+        line += f"; {states.count(_SUPERSEDED)} refusal(s) settled by a later success"
     if states.count("exported"):
         line += f"; {states.count('exported')} export(s) awaiting a receipt"
     failing = [f"{states.count(s)} {s}" for s in FAILURE_STATES if states.count(s)]
@@ -126,6 +134,8 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
     lines = [first]
     if latest.waived:  # it ran on a zone's waiver, not on passed phases (finding 10.2)
         lines.append(f"waived: {_clean(', '.join(latest.waived))}")
+    if latest.variables_updated is not None:  # ran values its earlier phases did not test (decision 722)
+        lines.append("variables updated")
     if latest.state == "refused":
         lines.append(_refused_in(latest))
     prev = cell.previous_success

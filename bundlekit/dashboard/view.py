@@ -232,6 +232,10 @@ class DeploymentView:
     ``tenant`` is None for an untenanted deployment; ``reason`` says why a refused import was
     refused (``[code] message``); ``waived`` names lifecycle phases a zone waiver let it skip and
     ``waivers`` are the waivers it relied on (phase, release, reason, who, when; decision 391).
+    ``variables_updated`` (Unix seconds): the release's variables had been refreshed then, before
+    this deployment, so it ran values its earlier phases did not test (decisions 682, 722).
+    ``superseded_by``: for a refused import, the later successful deployment of that same release
+    in that zone that settled it (decision 723): no longer a failure to look at, still listed.
     Deployment ids are unique per zone only: :attr:`key` is (zone, deployment id).
     """
 
@@ -251,12 +255,19 @@ class DeploymentView:
     reason: str | None = None
     waived: tuple[str, ...] = ()
     waivers: tuple[WaiverView, ...] = ()
+    variables_updated: float | None = None
+    superseded_by: str | None = None
+
+    @property
+    def to_look_at(self) -> bool:
+        """A failure nothing since has settled: failed, partial, or a refusal no later success superseded."""
+        return self.state in FAILURE_STATES and self.superseded_by is None
 
     def __post_init__(self) -> None:
         if self.state not in DEPLOYMENT_STATES:
             raise _invalid(f"deployment {self.deployment_id!r}.state",
                            f"one of {', '.join(DEPLOYMENT_STATES)}, not {self.state!r}")
-        for name in ("started", "ended", "receipt_received"):
+        for name in ("started", "ended", "receipt_received", "variables_updated"):
             _check_time(getattr(self, name), f"deployment {self.deployment_id!r}.{name}")
 
     @property
@@ -268,7 +279,8 @@ class DeploymentView:
                 "release": self.release, "zone": self.zone, "environment": self.environment, "state": self.state,
                 "started": self.started, "ended": self.ended, "steps": [s.to_dict() for s in self.steps],
                 "receipt_received": self.receipt_received, "space": self.space, "tenant": self.tenant,
-                "reason": self.reason, "waived": list(self.waived), "waivers": [w.to_dict() for w in self.waivers]}
+                "reason": self.reason, "waived": list(self.waived), "waivers": [w.to_dict() for w in self.waivers],
+                "variables_updated": self.variables_updated, "superseded_by": self.superseded_by}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "deployment") -> "DeploymentView":
@@ -288,7 +300,8 @@ class DeploymentView:
                    _str(d, "release", where), _str(d, "zone", where), _str(d, "environment", where), state,
                    _opt_time(d, "started", where), _opt_time(d, "ended", where), steps,
                    _opt_time(d, "receipt_received", where), d.get("space") or "Default",
-                   _opt_str(d, "tenant", where), _opt_str(d, "reason", where), tuple(waived), tuple(waivers))
+                   _opt_str(d, "tenant", where), _opt_str(d, "reason", where), tuple(waived), tuple(waivers),
+                   _opt_time(d, "variables_updated", where), _opt_str(d, "superseded_by", where))
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,3 +119,123 @@ def test_a_release_whose_lifecycle_drops_a_phase_keeps_the_earlier_demand_unless
     stricter = w.export(w.release(LIFECYCLE_RELEASE, (STAGING_PHASE, qa), version="1.8.0"), "prod", "d.bundle")
     plan = okj("import", stricter, "--dry-run", home=w.prod)
     assert "lifecycle_weakened" not in plan and "lifecycle_removed" not in plan
+
+
+def test_a_deployment_after_update_variables_says_so_in_its_receipt_and_on_the_source_dashboard(
+        tmp_path: Path) -> None:
+    """v1015 A1 (decision 722): prod refreshes 1.5.0's variables from 1.5.1 after Staging passed and
+    deploys 1.5.0 to Production. The deploy prints the warning under one label; the receipt entry
+    carries `variables_updated_ms` (header minor 7); dev's dashboard says "variables updated" in
+    its text, JSON and HTML. A deployment before the refresh says nothing of it."""
+    w = make_promo(tmp_path / "w")
+    newer = w.release(LIFECYCLE_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.5.1")
+    receipt = _staged(w)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
+    ok("import", w.export(newer, "prod", "p2.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    deploy = ("deploy", "acme-web", "1.5.0", "--environment", "Production")
+    before = run_cli(*deploy, home=w.prod)  # Deployments-1: before the refresh
+    assert before.returncode == 0 and "were updated" not in before.stderr, before.stdout + before.stderr
+    ok("releases", "update-variables", "acme-web", "1.5.0", home=w.prod)
+    after = run_cli(*deploy, home=w.prod)  # Deployments-2: runs the refreshed values
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "warning: the variables of 1.5.0 were updated" in after.stderr
+    assert "warning: WARNING" not in after.stderr and "warning: warning" not in after.stderr
+    shown = run_cli("deployments", "show", "Deployments-2", home=w.prod).stdout
+    assert "warning: the variables of 1.5.0 were updated" in shown and "warning: WARNING" not in shown
+    packed = w.root / "media" / "prod-r.bundle"
+    ok("outbox", "pack", "-o", packed, home=w.prod)
+    assert packed.read_bytes()[10:12] == b"\x00\x07"  # the header's minor: an entry uses format 1.7
+    ok("import", packed, home=w.dev)
+
+    r = run_cli("dashboard", "--json", home=w.dev)
+    board = json.loads(r.stdout)
+    by_id = {d["deployment_id"]: d for d in board["deployments"] if d["zone"] == "prod"}
+    assert by_id["Deployments-1"]["variables_updated"] is None
+    updated = by_id["Deployments-2"]["variables_updated"]
+    assert isinstance(updated, int) and updated >= by_id["Deployments-1"]["started"] - 1
+    (row,) = board["projects"]
+    (cell,) = [c for c in row["cells"] if c is not None and c["environment"] == "Production"]
+    assert cell["latest"]["deployment_id"] == "Deployments-2" and cell["latest"]["variables_updated"] == updated
+    text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "300"}).stdout
+    assert "variables updated" in text
+    html = w.root / "dash.html"
+    assert run_cli("dashboard", "--html", html, home=w.dev).returncode == 0
+    page = html.read_text()
+    assert page.count("variables updated") == 1 and "releases update-variables</code>) before this deployment" in page
+
+
+LEGACY_RELEASE = "release.toml"  # the 1.4.0 fixture: no lifecycle
+
+
+def test_a_refusal_is_settled_on_the_source_dashboard_once_the_same_release_later_succeeded_there(
+        tmp_path: Path) -> None:
+    """v1015 A7 (decision 723): prod refuses 1.4.0 as a rollback (1.4.1 came first); dev's dashboard
+    counts it to look at. dev re-exports 1.4.0, prod imports and deploys it: the refusal is then
+    settled (`superseded_by` the deployment), out of the cell and of "to look at" in text, JSON
+    and HTML, and still listed with what settled it."""
+    w = make_promo(tmp_path / "w")
+    old = w.export(w.release_dir / LEGACY_RELEASE, "prod", "a.bundle")
+    newer = w.release(LEGACY_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.4.1")
+    ok("import", w.export(newer, "prod", "b.bundle"), home=w.prod)
+    r = run_cli("import", old, "--json", home=w.prod)
+    assert (_error(r)["code"], r.returncode) == ("rollback", 3), r.stdout + r.stderr
+    ok("outbox", "pack", "-o", w.root / "media" / "r1.bundle", home=w.prod)
+    ok("import", w.root / "media" / "r1.bundle", home=w.dev)
+    text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "300"}).stdout
+    assert "1 import(s) refused" in text and "to look at: 1" in text and "refused in prod: rollback" in text
+
+    ok("import", w.export(w.release_dir / LEGACY_RELEASE, "prod", "c.bundle"), home=w.prod)  # re-exported
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=w.prod)
+    assert r.returncode == 0, r.stdout + r.stderr
+    deployment = json.loads(r.stdout)["deployment_id"]
+    ok("outbox", "pack", "-o", w.root / "media" / "r2.bundle", home=w.prod)
+    ok("import", w.root / "media" / "r2.bundle", home=w.dev)
+
+    board = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
+    (refusal,) = [d for d in board["deployments"] if d["state"] == "refused"]
+    assert (refusal["release"], refusal["superseded_by"]) == ("1.4.0", deployment)
+    for row in board["projects"]:
+        for cell in row["cells"]:
+            assert cell is None or all(f["state"] != "refused" for f in cell["failures"]), cell
+    text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "300"}).stdout
+    assert "to look at" not in text and "import(s) refused" not in text and "refused in prod" not in text, text
+    assert "1 refusal(s) settled by a later success" in text
+    html = w.root / "dash.html"
+    assert run_cli("dashboard", "--html", html, home=w.dev).returncode == 0
+    page = html.read_text()
+    assert 'id="failures"' not in page and f"Settled</dt><dd>by <code>{deployment}</code>" in page
+
+
+def test_the_tenant_name_in_an_untenanted_project_is_a_lint_warning_and_the_deploy_hint_says_tenant_or_if(
+        tmp_path: Path) -> None:
+    """v1015 F3 (decision 724): a script echoes #{Octopus.Deployment.Tenant.Name} in a release that
+    scopes nothing to a tenant. `lint` warns (tenant_name_without_tenants); an untenanted deploy is
+    refused with a hint to deploy --tenant or guard it with #{if}, not to define a system variable
+    with --new (nothing run). Guarded, lint is quiet and the deploy runs, leaving it out."""
+    w = make_promo(tmp_path / "w")
+    script = "#{Acme.Db.Name} on"
+    bare = w.release(LEGACY_RELEASE, (script, "#{Acme.Db.Name} for #{Octopus.Deployment.Tenant.Name} on"))
+    r = run_cli("lint", bare, "--json", home=None)
+    found = [f for f in json.loads(r.stdout)["findings"] if f["code"] == "tenant_name_without_tenants"]
+    assert len(found) == 1 and found[0]["severity"] == "warning" and found[0]["line"], r.stdout
+    assert "--tenant NAME" in found[0]["suggestion"] and "#{if Octopus.Deployment.Tenant.Name}" in found[0]["suggestion"]
+    ok("releases", "create", bare, home=w.dev)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
+    w.targets(w.dev, "Development")
+    r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Development", "--json", home=w.dev)
+    err = _error(r)  # a preflight failure is recorded as a deployment that ran nothing (decision 407)
+    assert (err["code"], r.returncode) == ("preflight_unresolved_variables", 5), r.stdout + r.stderr
+    assert "set only in a deployment for a tenant: deploy with --tenant NAME" in err["message"]
+    assert "--new" not in err["message"] and "Nothing was run" in err["message"]
+
+    guarded = w.release(LEGACY_RELEASE, (script, "#{Acme.Db.Name}#{if Octopus.Deployment.Tenant.Name} for "
+                                                 "#{Octopus.Deployment.Tenant.Name}#{/if} on"), version="1.4.1")
+    r = run_cli("lint", guarded, "--json", home=None)
+    assert not [f for f in json.loads(r.stdout)["findings"] if f["code"] == "tenant_name_without_tenants"]
+    ok("releases", "create", guarded, home=w.dev)
+    r = run_cli("deploy", "acme-web", "1.4.1", "--environment", "Development", "--json", home=w.dev)
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Success", r.stdout + r.stderr
