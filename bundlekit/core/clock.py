@@ -59,8 +59,9 @@ def utc_text(when: float) -> str:
 
 
 def relative_age(then: float, now: EpochSeconds) -> str:
-    """``"just now"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``, ``"4mo ago"``; a time ahead of
-    ``now`` (zones' clocks differ, or an expiry) reads ``"in 3h"`` rather than a negative age."""
+    """``"just now"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``, ``"4mo ago"``, ``"3y ago"`` (from
+    24 months); a time ahead of ``now`` (zones' clocks differ, or an expiry) reads ``"in 3h"``
+    rather than a negative age."""
     delta = now - then
     if abs(delta) < 60:
         return "just now"
@@ -79,7 +80,10 @@ def _span(seconds: float) -> str:
     days = round(seconds / 86400)
     if days < 60:
         return f"{days}d"
-    return f"{round(seconds / (86400 * 30))}mo"
+    months = round(seconds / (86400 * 30))
+    if months < 24:
+        return f"{months}mo"
+    return f"{round(seconds / (86400 * 365.25))}y"  # an expiry a century away reads "in 97y", not "in 1167mo"
 
 
 def when_text(when: float, now: EpochSeconds) -> str:

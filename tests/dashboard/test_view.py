@@ -120,6 +120,9 @@ def test_relative_age_reads_like_a_person_and_tolerates_clock_skew() -> None:
     assert relative_age(NOW - 59.7 * 60, NOW) == "1h ago"
     assert relative_age(NOW - 2 * 86400 + 30, NOW) == "2d ago"
     assert relative_age(NOW - 400 * 86400, NOW) == "13mo ago"
+    assert relative_age(NOW - 700 * 86400, NOW) == "23mo ago"
+    assert relative_age(NOW - 740 * 86400, NOW) == "2y ago"  # from 24 months on, years
+    assert relative_age(NOW + 35_000 * 86400, NOW) == "in 96y"  # an expiry a century away (v1015 F9)
     assert relative_age(NOW + 2 * 3600, NOW) == "in 2h"  # the other zone's clock runs ahead
 
 
