@@ -33,7 +33,7 @@ from typing import Any
 from bundlekit.core.files import open_regular
 from bundlekit.core.atomic import CHUNK
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import ConflictError, FormatError, StateError, TrustError
+from bundlekit.errors import ConflictError, FormatError, StateError, TrustError, UsageError
 from bundlekit.export.lint import lint_release, refuse_on_errors
 from bundlekit.export.lint_model import Finding
 from bundlekit.export.releasefile import ReleaseSpec, load_release
@@ -198,18 +198,39 @@ def apply_registration(zone: Zone, tx: Writer, reg: Registration, now: EpochSeco
     projects.record_release(zone, tx, reg.release, local=reg.local, base=reg.release.snapshot, now=now)
 
 
+def _placed(err: UsageError, release_file: Path) -> None:
+    """Give ``err`` (``invalid_release``) lint's account of the file when lint finds errors in it:
+    each at its line and column, a misspelt key with the closest one (v1015 F9: the schema's own
+    words, "Additional properties are not allowed", named neither)."""
+    errors = lint_release(release_file).errors
+    if not errors:
+        return
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    err.message = ("; ".join(f.text() for f in errors[:3]) + more
+                   + f". Fix them (`bundlekit lint {release_file}` lists every one) and create it again")
+    err.args = (err.message,)
+    err.details = [f.to_dict() for f in errors]
+
+
 def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochSeconds,
                    space: str | None = None) -> Registration:
     """``bundlekit releases create``: register the release ``release_file`` describes in ``zone``.
 
     Raises what :func:`load_release` raises (a broken rule of the release file, under the rule's
-    own code: decision 570), then ``UsageError`` ``release_lint_failed`` when lint finds an error
-    export would refuse too (templates, packages, scopes: decision 731), ``StateError``
-    ``not_local``, ``ConflictError`` ``release_exists`` (a version created with other content,
-    unless ``replace``); on any refusal nothing is written. Lint's warnings come back in the
+    own code: decision 570; an ``invalid_release`` whose file lint can place names the file, line
+    and column of each problem, with the closest key for a misspelt one, as `bundlekit lint` and
+    `export` do), then ``UsageError`` ``release_lint_failed`` when lint finds an error export would
+    refuse too (templates, packages, scopes: decision 731), ``StateError`` ``not_local``,
+    ``ConflictError`` ``release_exists`` (a version created with other content, unless
+    ``replace``); on any refusal nothing is written. Lint's warnings come back in the
     registration's ``warnings``.
     """
-    spec = load_release(release_file)
+    try:
+        spec = load_release(release_file)
+    except UsageError as err:
+        if err.code == "invalid_release":
+            _placed(err, release_file)
+        raise
     report = lint_release(release_file)
     refuse_on_errors(report, again="create the release again")
     pkgs = package_records(spec)

@@ -84,16 +84,19 @@ def matching(path: Path, source: TrustedSource, rows: list[EvidenceRow], release
     """
     ok = [r for r in rows if r.release_digest == release_digest and r.state == "Success"]
     if not ok:
-        seen = "; ".join(f"{r.project_slug} {r.release} to {r.environment}: {r.state}" for r in rows[:5]) or "nothing"
+        # Receipt entries are named by project slug: so is this release, beside its display name (v1015 F9).
+        seen = "; ".join(f"project {r.project_slug} {r.release} to {r.environment}: {r.state}"
+                         for r in rows[:5]) or "nothing"
         raise VerificationError(
             f"{path}: this receipt from zone {source.name!r} reports no successful deployment of {project} {version} "
-            f"as this zone holds it (release digest {release_digest[:16]}...); it reports: {seen}. Offer the receipt "
+            f"(project {slug}) as this zone holds it (release digest {release_digest[:16]}...); it reports: {seen}. "
+            "Offer the receipt "
             "of a deployment of this very release", code="evidence_mismatch")
     for r in ok:
         if (r.project_slug, r.release) != (slug, version):
             raise VerificationError(
                 f"{path}: evidence {r.deployment_id} from zone {source.name!r} carries the release digest of "
-                f"{project} {version} but names {r.project_slug} {r.release}; "
+                f"{project} {version} (project {slug}) but names project {r.project_slug} {r.release}; "
                 "a receipt that contradicts itself proves nothing and was not counted. Ask that zone's operators "
                 "about it, and offer the receipt of a deployment of this very release", code="evidence_mismatch")
         if r.runs == 0 and steps:  # review v1015 A8: a success nothing ran in is no proof of a phase

@@ -239,3 +239,44 @@ def test_the_tenant_name_in_an_untenanted_project_is_a_lint_warning_and_the_depl
     ok("releases", "create", guarded, home=w.dev)
     r = run_cli("deploy", "acme-web", "1.4.1", "--environment", "Development", "--json", home=w.dev)
     assert r.returncode == 0 and json.loads(r.stdout)["state"] == "Success", r.stdout + r.stderr
+
+
+def test_releases_create_places_a_misspelt_key_and_evidence_mismatch_names_projects_one_way(
+        tmp_path: Path) -> None:
+    """v1015 F9: `releases create` of a file with `optinal` says where (file:line:column) and what
+    was meant ('optional'), as lint does, not the schema's raw words (code kept, home unchanged);
+    evidence_mismatch names this release and what the receipt names both by project slug."""
+    from tests.refusals.forge import resign
+    w = make_promo(tmp_path / "w")
+    typo = w.release(LIFECYCLE_RELEASE, (STAGING_PHASE, STAGING_PHASE + "optinal = true\n"), version="1.5.9")
+    before = snapshot(w.dev)
+    r = run_cli("releases", "create", typo, "--json", home=w.dev)
+    err = _error(r)
+    assert (err["code"], r.returncode) == ("invalid_release", 2), r.stdout + r.stderr
+    line = next(n for n, text in enumerate(typo.read_text().splitlines(), 1) if text.startswith("optinal"))
+    assert f"{typo}:{line}:1: error [unknown_key]" in err["message"], err["message"]
+    assert "did you mean 'optional'?" in err["message"] and "Additional properties" not in err["message"]
+    assert snapshot(w.dev) == before
+
+    honest = _staged(w)
+    newer = w.release(LIFECYCLE_RELEASE, version="1.5.1")
+    for release, name in ((w.release_dir / LIFECYCLE_RELEASE, "p.bundle"), (newer, "p2.bundle")):
+        ok("import", w.export(release, "prod", name), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    r = run_cli("deploy", "acme-web", "1.5.1", "--environment", "Production", "--evidence", honest, "--json",
+                home=w.prod)
+    message = _error(r)["message"]
+    assert "no successful deployment of Acme Web 1.5.1 (project acme-web)" in message, message
+    assert "it reports: project acme-web 1.5.0 to Staging: Success" in message, message
+
+    def relabel(m: dict[str, Any]) -> None:
+        m["receipts"][0]["project"]["slug"] = "billing"
+
+    forged = resign(honest, w.root / "media" / "relabelled.bundle", w.staging, mutate=relabel)
+    r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Production", "--evidence", forged, "--json",
+                home=w.prod)
+    err = _error(r)
+    assert (err["code"], r.returncode) == ("evidence_mismatch", 3), r.stdout + r.stderr
+    assert "carries the release digest of Acme Web 1.5.0 (project acme-web) but names project billing 1.5.0" \
+        in err["message"], err["message"]
