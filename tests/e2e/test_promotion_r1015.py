@@ -152,6 +152,17 @@ def _staged(w: Promo) -> Path:
     return receipt
 
 
+def _staged_then_newer_in_prod(w: Promo) -> None:
+    """prod holds 1.5.0 with staging's proof (``_staged``) and 1.5.1, which no zone staged (other
+    values, to refresh 1.5.0's from), and a Production target."""
+    newer = w.release(LIFECYCLE_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.5.1")
+    receipt = _staged(w)
+    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
+    ok("import", w.export(newer, "prod", "p2.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+
+
 def test_a_receipt_saying_success_while_its_run_failed_is_no_lifecycle_proof(tmp_path: Path) -> None:
     """r1015a A8: staging signs, with its own key, an entry that says Success while its only run
     failed. Offered as evidence it is refused receipt_mismatch (exit 3), nothing changes, and
@@ -187,12 +198,7 @@ def test_updating_a_releases_variables_after_staging_passed_is_said_in_the_plan_
     tested; `lifecycle show` marks "variables updated after Staging passed"; the Production
     deployment that follows carries the refresh in its record."""
     w = make_promo(tmp_path / "w")
-    newer = w.release(LIFECYCLE_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.5.1")
-    receipt = _staged(w)
-    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
-    ok("import", w.export(newer, "prod", "p2.bundle"), home=w.prod)
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
-    w.targets(w.prod, "Production")
+    _staged_then_newer_in_prod(w)
     shown = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.prod)
     assert [p["variables_updated_after"] for p in shown["lifecycle"]["phases"]] == [False, False, False]
 

@@ -9,21 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import run_cli, snapshot
-from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
-
-
-def _staged(w: Promo) -> Path:
-    """dev deploys 1.5.0 to Development, staging imports and deploys it to Staging; staging's receipt."""
-    ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
-    w.targets(w.dev, "Development")
-    w.targets(w.staging, "Staging")
-    ok("deploy", "acme-web", "1.5.0", "--environment", "Development", home=w.dev)
-    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "staging", "s.bundle"), home=w.staging)
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.staging)
-    receipt = w.root / "media" / "staging-receipt.bundle"
-    ok("deploy", "acme-web", "1.5.0", "--environment", "Staging", "--receipt-out", receipt, home=w.staging)
-    return receipt
+from tests.e2e.promotion_world import LIFECYCLE_RELEASE, make_promo, ok, okj
+from tests.e2e.test_promotion_r1015 import LEGACY_RELEASE, _staged, _staged_then_newer_in_prod
 
 
 def _error(r: Any) -> dict[str, Any]:
@@ -128,12 +115,7 @@ def test_a_deployment_after_update_variables_says_so_in_its_receipt_and_on_the_s
     carries `variables_updated_ms` (header minor 7); dev's dashboard says "variables updated" in
     its text, JSON and HTML. A deployment before the refresh says nothing of it."""
     w = make_promo(tmp_path / "w")
-    newer = w.release(LIFECYCLE_RELEASE, ("Server=db.prod;", "Server=db2.prod;"), version="1.5.1")
-    receipt = _staged(w)
-    ok("import", w.export(w.release_dir / LIFECYCLE_RELEASE, "prod", "p.bundle"), "--evidence", receipt, home=w.prod)
-    ok("import", w.export(newer, "prod", "p2.bundle"), home=w.prod)
-    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
-    w.targets(w.prod, "Production")
+    _staged_then_newer_in_prod(w)
     deploy = ("deploy", "acme-web", "1.5.0", "--environment", "Production")
     before = run_cli(*deploy, home=w.prod)  # Deployments-1: before the refresh
     assert before.returncode == 0 and "were updated" not in before.stderr, before.stdout + before.stderr
@@ -164,9 +146,6 @@ def test_a_deployment_after_update_variables_says_so_in_its_receipt_and_on_the_s
     assert run_cli("dashboard", "--html", html, home=w.dev).returncode == 0
     page = html.read_text()
     assert page.count("variables updated") == 1 and "releases update-variables</code>) before this deployment" in page
-
-
-LEGACY_RELEASE = "release.toml"  # the 1.4.0 fixture: no lifecycle
 
 
 def test_a_refusal_is_settled_on_the_source_dashboard_once_the_same_release_later_succeeded_there(
