@@ -132,13 +132,18 @@ def _check_delta(m: Manifest, i: int, p: PackageRef, where: str) -> None:
     p.delta.check(p.size, data.size if data is not None else None, at)
 
 
-def contradicted_success(entry: Mapping[str, Any]) -> str | None:
+def contradicted_success(entry: Mapping[str, Any], steps: int | None = None) -> str | None:
     """Why a receipt entry (``receipts[i]``) contradicts itself, or None: it says ``Success`` while
     one of its own runs ended Failed, Canceled or TimedOut (a deployment with such a run is
-    recorded Failed or Canceled). Callers refuse such an entry (``receipt_mismatch``): it is
-    neither shown as a success nor counted as lifecycle proof (review r1015a A8)."""
+    recorded Failed or Canceled), or, when the reader knows the release has ``steps`` steps (one
+    or more), while it reports no run at all (every step of a deployment leaves a run, a skipped
+    one too; decision 721). Callers refuse such an entry (``receipt_mismatch``): it is neither
+    shown as a success nor counted as lifecycle proof (review r1015a A8)."""
     if entry.get("state") != "Success":
         return None
+    if steps and not entry.get("runs"):
+        return (f"it says Success but reports no run, although the release has {steps} step(s) and every step of "
+                "a deployment leaves a run (a skipped one too)")
     for run in entry.get("runs") or ():
         if isinstance(run, Mapping) and run.get("state") in _FAILED_RUNS:
             on = f" on target {run.get('target')!r}" if run.get("target") else ""

@@ -29,7 +29,7 @@ from bundlekit.format import crypto
 from bundlekit.format.manifest_checks import contradicted_success
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
-from bundlekit.zone import exports, refusals, remote, sequences, truststore
+from bundlekit.zone import exports, projects, refusals, remote, sequences, truststore
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
@@ -152,7 +152,8 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
     for what, e in entries:
         _check_answers_export(db, v, where, what, e)
     for what, e in entries[:len(m.receipts)]:
-        _check_consistent(v, where, what, e)
+        _check_consistent(v, where, what, e,
+                          projects.step_count(db, e["project"]["slug"], e["release"], e.get("release_digest")))
     for e in m.receipts:
         known = remote.is_recorded(db, v.source.zone_id, e["deployment_id"])
         (result.already_known if known else result.recorded).append(e["deployment_id"])
@@ -195,10 +196,11 @@ def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, 
             code="receipt_mismatch", details={"entry": what, "fields": wrong})
 
 
-def _check_consistent(v: VerifiedBundle, where: str, what: str, e: dict[str, Any]) -> None:
+def _check_consistent(v: VerifiedBundle, where: str, what: str, e: dict[str, Any], steps: int | None) -> None:
     """Refuse a deployment entry whose state contradicts its own runs (``receipt_mismatch``): a
-    "Success" with a failed run is neither recorded as a success nor shown green."""
-    why = contradicted_success(e)
+    "Success" with a failed run, or with no run of a release this zone holds with ``steps``
+    steps, is neither recorded as a success nor shown green."""
+    why = contradicted_success(e, steps)
     if why is not None:
         raise VerificationError(
             f"{where}: {what}: {why}; zone {v.source.name!r} signed a receipt that contradicts itself: nothing was "

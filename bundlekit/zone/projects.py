@@ -111,6 +111,16 @@ def list_releases(db: Reader, *, space: str | None = None) -> list[dict[str, Any
             for r in sorted(rows, key=lambda r: (r["project_name"].casefold(), version_order(r["version"])))]
 
 
+def step_count(db: Reader, project_slug: str, version: str, release_digest: str | None) -> int | None:
+    """How many steps release ``version`` of ``project_slug`` has in this zone, when this zone holds
+    it with that very ``release_digest``; None otherwise (another content, or none known)."""
+    row = db.one("SELECT snapshot, release_digest FROM releases WHERE project_slug = ? AND version = ?",
+                 (project_slug, version))
+    if row is None or not release_digest or row["release_digest"] != release_digest:
+        return None
+    return len(json.loads(row["snapshot"]).get("steps") or {})
+
+
 def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict[str, Any]:
     """One release of ``project`` (the latest imported when ``version`` is None).
 

@@ -259,3 +259,33 @@ def test_releases_create_places_a_misspelt_key_and_evidence_mismatch_names_proje
     assert (err["code"], r.returncode) == ("evidence_mismatch", 3), r.stdout + r.stderr
     assert "carries the release digest of Acme Web 1.5.0 (project acme-web) but names project billing 1.5.0" \
         in err["message"], err["message"]
+
+
+def test_a_receipt_saying_success_with_no_run_is_refused_by_the_zone_that_exported_the_release(
+        tmp_path: Path) -> None:
+    """v1015 A8 at the source (decision 721): prod signs, with its own key, a receipt whose entry
+    says Success but carries no run of 1.4.0, which dev holds with its steps. `import` in dev
+    refuses it receipt_mismatch (exit 3), dev's home unchanged; the honest receipt is recorded."""
+    from tests.refusals.forge import resign
+    w = make_promo(tmp_path / "w")
+    ok("import", w.export(w.release_dir / LEGACY_RELEASE, "prod", "a.bundle"), home=w.prod)
+    ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.prod)
+    w.targets(w.prod, "Production")
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.prod)
+    honest = w.root / "media" / "r.bundle"
+    ok("outbox", "pack", "-o", honest, home=w.prod)
+
+    def nothing_ran(m: dict[str, Any]) -> None:
+        assert len(m["receipts"]) == 1 and m["receipts"][0]["runs"] and m["receipts"][0]["state"] == "Success"
+        m["receipts"][0]["runs"] = []
+        m["blobs"] = []  # the runs' logs went with them
+
+    forged = resign(honest, w.root / "media" / "norun.bundle", w.prod, mutate=nothing_ran, blobs=b"")
+    before = snapshot(w.dev)
+    r = run_cli("import", forged, "--json", home=w.dev)
+    err = _error(r)
+    assert (err["code"], r.returncode) == ("receipt_mismatch", 3), r.stdout + r.stderr
+    assert "it says Success but reports no run, although the release has" in err["message"], err["message"]
+    assert snapshot(w.dev) == before
+    r = run_cli("import", honest, home=w.dev)
+    assert r.returncode == 0 and "recorded deployment Deployments-1" in r.stdout, r.stdout + r.stderr
