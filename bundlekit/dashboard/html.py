@@ -34,6 +34,7 @@ from bundlekit.dashboard.view import (
     cell_time,
     format_duration,
     format_utc,
+    format_utc_seconds,
     recorded_age,
 )
 
@@ -162,7 +163,11 @@ def _grid(view: DashboardView, now: EpochSeconds, anchors: set[tuple[str, str]])
     out.append("</tr><tr>")
     out.extend(f'<th scope="col" class="env-h">{_e(env)}</th>' for _z, env in view.columns)
     out.append("</tr></thead><tbody>")
-    for project in view.projects:
+    spaces = view.spaces
+    for i, project in enumerate(view.projects):
+        if len(spaces) > 1 and (i == 0 or view.projects[i - 1].space != project.space):
+            out.append(f'<tr class="space-h" data-space="{_e(project.space)}"><th scope="rowgroup" '
+                       f'colspan="{len(view.columns) + 1}">space {_e(project.space)}</th></tr>')
         tenant = f'<span class="tenant">tenant {_e(project.tenant)}</span>' if project.tenant else ""
         space = f'<span class="space">space {_e(project.space)}</span>' if project.space != "Default" else ""
         out.append(f'<tr><th scope="row" class="project"><span class="pname">{_e(project.name)}</span>'
@@ -195,6 +200,8 @@ def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: 
         body.append(f'<span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
     if latest.variables_updated is not None:  # it ran values its earlier phases did not test (decision 722)
         body.append('<span class="why">variables updated</span>')
+    if len(latest.path) > 2:
+        body.append(f'<span class="via">via {_e(", ".join(h.zone for h in latest.path[1:-1]))}</span>')
     prev = cell.previous_success
     if prev is not None and prev.key != latest.key and (prev.release != latest.release
                                                         or latest.state in FAILURE_STATES):
@@ -246,6 +253,8 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
             meta.append(("Ended", format_utc(d.ended)))
         if format_duration(d.started, d.ended):
             meta.append(("Duration", format_duration(d.started, d.ended)))
+    if d.path:
+        meta.append(("Path", _path(d, now)))
     if d.receipt_received is not None:
         meta.append(("Receipt", f"received {format_utc(d.receipt_received)}"))
     elif d.state == "exported":
@@ -266,6 +275,17 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
         out.append("</tbody></table>")
     out.append('<p class="back"><a href="#top">Back to the dashboard</a></p></section>')
     return "".join(out)
+
+
+_HOP_WORDS = {"exported": "exported", "relayed": "relayed the receipt back", "deployed": "deployed"}
+
+
+def _path(d: DeploymentView, now: EpochSeconds) -> str:
+    """The zones the release went through, source first, each with what it did and when (decision 740)."""
+    items = "".join(f'<li data-zone="{_e(h.zone)}" data-event="{h.event}"><span class="hop-zone">{_e(h.zone)}</span> '
+                    f'{_HOP_WORDS[h.event]}' + (f' {format_utc_seconds(h.at)} ({_time(h.at, now)})' if h.at is not None else "")
+                    + "</li>" for h in d.path)
+    return f'<ol class="path">{items}</ol>'
 
 
 def _output(o: OutputView, zone: str) -> str:

@@ -37,6 +37,7 @@ from bundlekit.dashboard.view import (
     CellView,
     DashboardView,
     DeploymentView,
+    HopView,
     OutputView,
     ProjectRow,
     StepView,
@@ -87,7 +88,8 @@ def _outputs(items: Iterable[dict[str, Any]], withheld: Iterable[str] = ()) -> t
             + tuple(OutputView(name, "", False, withheld=True) for name in withheld))
 
 
-def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> DeploymentView:
+def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str],
+            path: tuple[HopView, ...] = ()) -> DeploymentView:
     e = row["entry"]
     steps = tuple(StepView(
         step=r["step"], target=r.get("target"), state=r["state"],
@@ -103,7 +105,19 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str]) -> Depl
                           tenant=e.get("tenant"), waived=tuple(e.get("waived", ())),
                           waivers=_waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]),
                           variables_updated=(e["variables_updated_ms"] // 1000  # format 1.7, whole seconds (722)
-                                             if isinstance(e.get("variables_updated_ms"), int) else None))
+                                             if isinstance(e.get("variables_updated_ms"), int) else None),
+                          path=path)
+
+
+def _path(source: str, deployed_in: str, started: float, exported_at: float | None,
+          relays: list[dict[str, Any]], zone_names: dict[str, str]) -> tuple[HopView, ...]:
+    """The path of a release another zone reported deploying (decision 740): this zone, which
+    exported it at ``exported_at`` (None: the export is no longer recorded); each zone that
+    relayed the receipt back (``relays``, in the order they relayed it, so the path runs the other
+    way), at the time its hop record gives; the deploying zone, when the deployment started."""
+    hops = [HopView(source, "exported", exported_at)]
+    hops += [HopView(zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"]) for h in reversed(relays)]
+    return (*hops, HopView(deployed_in, "deployed", started))
 
 
 def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView:
@@ -228,19 +242,29 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None = None) 
         zone_id: str = row["source_zone_id"]
         return zone_names.get(zone_id, zone_id)
 
+    exported = exports.list_exports(db)
+    export_of = {e["bundle_id"]: e for e in exported}
+    relays = remote.receipt_relays(db)
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
     sequences: dict[tuple[str, str], int] = {}  # (zone, deployment id): the sequence of the bundle it deployed
     for row in remote.remote_deployments(db):
-        deployments.append(_remote(db, row, zone_of(row), cache))
-        reported.add((str(row["entry"]["release_bundle"]["bundle_id"]), zone_of(row)))
+        bundle_id = str(row["entry"]["release_bundle"]["bundle_id"])
+        hops = relays.get(row["receipt_bundle_id"], [])
+        exp = export_of.get(bundle_id)
+        path = _path(zone.name, zone_of(row), row["entry"]["started_ms"] / 1000,
+                     exp["exported_at"] if exp is not None else None, hops, zone_names)
+        deployments.append(_remote(db, row, zone_of(row), cache, path))
+        reported.add((bundle_id, zone_of(row)))
         sequences[deployments[-1].key] = int(row["entry"]["release_bundle"]["sequence"])
+        # The relays that carried the receipt back answer the export too: the first is the zone
+        # this zone sent the release to (decision 620), which would otherwise await for ever.
+        reported.update((bundle_id, hop.zone) for hop in path[1:-1])
     for row in deployments_by_start(db):
         slug: str = row["project_slug"]
         deployments.append(_local(row, zone.name, known.get(slug, (slug, "Default"))))
     refused_rows = refusals.remote_refusals(db)
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
-    exported = exports.list_exports(db)
     if space is not None:  # one space: what belongs to another is not even counted
         deployments = [d for d in deployments if d.space.casefold() == space.casefold()]
         refused = [r for r in refused if r.space.casefold() == space.casefold()]

@@ -30,6 +30,7 @@ table{border-collapse:collapse}
 .grid thead th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;
 letter-spacing:.04em}
 .grid .zone-h{color:var(--ink);border-bottom:1px solid var(--line)}
+.grid .space-h th{text-align:left;background:var(--bg);font-size:13px;padding:8px 10px}
 .grid .env-h{color:var(--ink);font-size:13px;text-transform:none;letter-spacing:0}
 .grid .corner{vertical-align:bottom}
 .project{text-align:left;overflow-wrap:anywhere}
@@ -101,6 +102,8 @@ footer{padding:0 28px 24px;color:var(--muted);font-size:12px}
 .fails{list-style:none;margin:0;padding:0 12px 8px;font-size:12.5px}
 .fails a{color:var(--failed)}
 .card .why{display:block;color:var(--muted);font-size:12px}
+.card .via{display:block;color:var(--muted);font-size:12px}
+ol.path{margin:0;padding-left:18px}
 .failures{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 16px;margin:20px 0}
 .failures h2{margin:0 0 6px;font-size:17px}
 .failures ul{margin:0;padding-left:18px}

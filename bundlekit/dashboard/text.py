@@ -24,6 +24,7 @@ from bundlekit.dashboard.view import (
     DeploymentView,
     cell_time,
     format_utc,
+    format_utc_seconds,
     recorded_age,
 )
 
@@ -69,8 +70,12 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
     out.append(_join([_pad(_truncate(headers[i], widths[i]), widths[i]) for i in range(shown)]))
     out.append(_join(["-" * widths[i] for i in range(shown)]))
     multi = any(len(col) > 1 for row in rows for col in row)
+    spaces = view.spaces
     for r, row in enumerate(rows):
-        if multi and r:
+        space = view.projects[r].space
+        if len(spaces) > 1 and (r == 0 or view.projects[r - 1].space != space):
+            out.extend(([""] if r else []) + [f"Space {_clean(space)}"])  # every space's projects under its name
+        elif multi and r:
             out.append("")
         for k in range(max(len(col) for col in row)):
             parts = []
@@ -85,6 +90,7 @@ def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None
         out.append("")
         out.append(f"{len(hidden)} more column(s) not shown: {', '.join(hidden)}; widen the terminal "
                    "or use --json.")
+    out.extend(_paths(view))
     return _finish(out, width, colored=color)
 
 
@@ -138,11 +144,36 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
         lines.append("variables updated")
     if latest.state == "refused":
         lines.append(_refused_in(latest))
+    if len(latest.path) > 2:  # came through relays: the whole path is listed under the grid
+        lines.append("via " + ", ".join(_clean(h.zone) for h in latest.path[1:-1]))
     prev = cell.previous_success
     if prev is not None and prev.key != latest.key and (prev.release != latest.release
                                                         or latest.state in FAILURE_STATES):
         lines.append(f"prev ok {_clean(prev.release)}")
     return lines + _earlier(cell)
+
+
+def _paths(view: DashboardView) -> list[str]:
+    """Under the grid, the path of each release that reached a zone through relays and is the
+    latest in one of its cells (decision 740): one line per project, tenant, release and zone
+    (its environments together, the first start), each hop with its time."""
+    seen: dict[tuple[str, str | None, str, str], list[DeploymentView]] = {}
+    for project in view.projects:
+        for cell in project.cells:
+            d = cell.latest if cell is not None else None
+            if d is not None and len(d.path) > 2:
+                seen.setdefault((project.name, project.tenant, d.release, d.zone), []).append(d)
+    lines = []
+    for (name, tenant, release, zone), ds in seen.items():
+        first = min(ds, key=lambda d: d.path[-1].at or 0)
+        hops = " -> ".join(f"{_clean(h.zone)} {h.event}" + (f" {format_utc_seconds(h.at)}" if h.at is not None else "")
+                           for h in first.path)
+        envs = ", ".join(_clean(d.environment) for d in ds)
+        who = _clean(name) + (f" (tenant {_clean(tenant)})" if tenant else "")
+        lines.append(f"  {who} {_clean(release)} to {_clean(zone)} ({envs}): {hops}")
+    if not lines:
+        return []
+    return ["", "Paths through relays (a relay's time: when it relayed the receipt back):", *lines]
 
 
 def _refused_in(d: DeploymentView) -> str:

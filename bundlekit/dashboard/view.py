@@ -34,6 +34,8 @@ __all__ = [
     "StepView",
     "DeploymentView",
     "WaiverView",
+    "HopView",
+    "HOP_EVENTS",
     "CellView",
     "ProjectRow",
     "DashboardView",
@@ -41,6 +43,7 @@ __all__ = [
     "recorded_age",
     "format_duration",
     "format_utc",
+    "format_utc_seconds",
     "cell_time",
 ]
 
@@ -48,6 +51,9 @@ STEP_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut", "Pending"
 DEPLOYMENT_STATES = ("exported", "succeeded", "failed", "partial", "running", "refused")
 #: States that count as a failure: on the grid, in the header and in the failures list.
 FAILURE_STATES = ("failed", "partial", "refused")
+#: What a zone on a release's path did (decision 740): the source exported it, a relay carried
+#: the receipt back (the one hop record the source holds), the last zone deployed it.
+HOP_EVENTS = ("exported", "relayed", "deployed")
 
 _CODE = "invalid_dashboard_view"
 
@@ -226,6 +232,34 @@ class WaiverView:
 
 
 @dataclass(frozen=True, slots=True)
+class HopView:
+    """One zone on the path a release took to the zone that deployed it, in path order
+    (dev, staging, prod), with what the source knows of it: ``event`` one of
+    :data:`HOP_EVENTS`, ``at`` Unix seconds (the export, the relay's hop record for the
+    receipt it carried back, the deployment's start), None when not known (decision 740)."""
+
+    zone: str
+    event: str
+    at: float | None
+
+    def __post_init__(self) -> None:
+        if self.event not in HOP_EVENTS:
+            raise _invalid(f"path {self.zone!r}.event", f"one of {', '.join(HOP_EVENTS)}, not {self.event!r}")
+        _check_time(self.at, f"path {self.zone!r}.at")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"zone": self.zone, "event": self.event, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "HopView":
+        d = _map(d, where)
+        event = _str(d, "event", where)
+        if event not in HOP_EVENTS:
+            raise _invalid(f"{where}.event", f"one of {', '.join(HOP_EVENTS)}")
+        return cls(_str(d, "zone", where), event, _opt_time(d, "at", where))
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentView:
     """One release sent to (or deployed in, or refused by) one (zone, environment).
 
@@ -236,6 +270,8 @@ class DeploymentView:
     this deployment, so it ran values its earlier phases did not test (decisions 682, 722).
     ``superseded_by``: for a refused import, the later successful deployment of that same release
     in that zone that settled it (decision 723): no longer a failure to look at, still listed.
+    ``path`` is the way a release another zone reported went, source first (empty for this
+    zone's own deployments and for refusals; decision 740).
     Deployment ids are unique per zone only: :attr:`key` is (zone, deployment id).
     """
 
@@ -257,6 +293,7 @@ class DeploymentView:
     waivers: tuple[WaiverView, ...] = ()
     variables_updated: float | None = None
     superseded_by: str | None = None
+    path: tuple[HopView, ...] = ()
 
     @property
     def to_look_at(self) -> bool:
@@ -280,7 +317,8 @@ class DeploymentView:
                 "started": self.started, "ended": self.ended, "steps": [s.to_dict() for s in self.steps],
                 "receipt_received": self.receipt_received, "space": self.space, "tenant": self.tenant,
                 "reason": self.reason, "waived": list(self.waived), "waivers": [w.to_dict() for w in self.waivers],
-                "variables_updated": self.variables_updated, "superseded_by": self.superseded_by}
+                "variables_updated": self.variables_updated, "superseded_by": self.superseded_by,
+                "path": [h.to_dict() for h in self.path]}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "deployment") -> "DeploymentView":
@@ -296,12 +334,17 @@ class DeploymentView:
         if not isinstance(items, list):
             raise _invalid(f"{where}.waivers", "a list of waivers")
         waivers = [WaiverView.from_dict(w, f"{where}.waivers[{i}]") for i, w in enumerate(items)]
+        hops = d.get("path", [])
+        if not isinstance(hops, list):
+            raise _invalid(f"{where}.path", "a list of hops")
+        path = tuple(HopView.from_dict(h, f"{where}.path[{i}]") for i, h in enumerate(hops))
         return cls(_str(d, "deployment_id", where), _str(d, "project", where), _str(d, "project_slug", where),
                    _str(d, "release", where), _str(d, "zone", where), _str(d, "environment", where), state,
                    _opt_time(d, "started", where), _opt_time(d, "ended", where), steps,
                    _opt_time(d, "receipt_received", where), d.get("space") or "Default",
                    _opt_str(d, "tenant", where), _opt_str(d, "reason", where), tuple(waived), tuple(waivers),
-                   _opt_time(d, "variables_updated", where), _opt_str(d, "superseded_by", where))
+                   _opt_time(d, "variables_updated", where), _opt_str(d, "superseded_by", where),
+                   path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,9 +425,16 @@ class DashboardView:
                 raise _invalid(f"project {row.slug!r}.cells",
                                f"{len(self.columns)} cells, one per column, not {len(row.cells)}")
 
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        """The spaces of the rows, in row order (rows are grouped by space), each once."""
+        return tuple(dict.fromkeys(p.space for p in self.projects))
+
     def to_dict(self) -> dict[str, Any]:
+        """The view as JSON; ``spaces`` (the row groups, in order) is derived and not read back."""
         return {"zone_name": self.zone_name, "zone_id": self.zone_id, "generated": self.generated,
-                "columns": [list(c) for c in self.columns], "projects": [p.to_dict() for p in self.projects],
+                "columns": [list(c) for c in self.columns], "spaces": list(self.spaces),
+                "projects": [p.to_dict() for p in self.projects],
                 "deployments": [d.to_dict() for d in self.deployments]}
 
     @classmethod
@@ -427,6 +477,11 @@ def format_duration(started: float | None, ended: float | None) -> str:
 def format_utc(t: float) -> str:
     """An absolute time people in any zone read the same way: ``2024-05-01 12:00 UTC``."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+def format_utc_seconds(t: float) -> str:
+    """To the second, for times a minute apart or less (a path's hops): ``2024-05-01 12:00:05 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
 
 
 def cell_time(cell: CellView) -> float | None:

@@ -17,7 +17,6 @@ revokes the old one, as importing a release bundle does (spec/bundle-format.md Â
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -116,9 +115,16 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
             exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
         sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
-                                  plan=json.dumps({"receipt": result.recorded}), high_water=not result.late)
+                                  plan=remote.receipt_plan(result.recorded, _relayed(v)), high_water=not result.late)
         result.new_keys = apply_rotations(tx, v.source.zone_id, rotations, now)
     return result
+
+
+def _relayed(v: VerifiedBundle) -> list[dict[str, Any]]:
+    """The zones that relayed the receipt ``v`` back, in hop order, as the import record keeps them."""
+    if v.relay is None:
+        return []
+    return [{"zone_id": h.zone["zone_id"], "name": h.zone["name"], "relayed": h.relayed} for h in v.relay.hops]
 
 
 def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:

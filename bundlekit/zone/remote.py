@@ -7,12 +7,13 @@ left as first recorded. ``entry`` is the receipt entry as it arrived (``spec`` Â
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project", "entries_for_slug"]
+__all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project", "entries_for_slug",
+           "receipt_plan", "receipt_relays"]
 
 
 def is_recorded(db: Reader, source_zone_id: str, deployment_id: str) -> bool:
@@ -32,8 +33,9 @@ def record_remote(tx: Writer, source_zone_id: str, receipt_bundle_id: str, entry
 
 
 def remote_deployments(db: Reader) -> list[Row]:
-    """Every reported deployment, oldest first: source_zone_id, received and the parsed ``entry``."""
-    rows = db.all("SELECT source_zone_id, received, entry FROM remote_deployments ORDER BY started")
+    """Every reported deployment, oldest first: source_zone_id, received, receipt_bundle_id (the
+    receipt that reported it) and the parsed ``entry``."""
+    rows = db.all("SELECT source_zone_id, received, receipt_bundle_id, entry FROM remote_deployments ORDER BY started")
     for row in rows:
         row["entry"] = json.loads(row["entry"])
     return rows
@@ -54,3 +56,29 @@ def entries_for_slug(db: Reader, project_slug: str) -> list[dict[str, Any]]:
     rows = db.all("SELECT source_zone_id, entry FROM remote_deployments WHERE project_slug = ? ORDER BY started",
                   (project_slug,))
     return [{**json.loads(r["entry"]), "zone_id": r["source_zone_id"]} for r in rows]
+
+
+def receipt_plan(recorded: Sequence[str], relayed: Sequence[Mapping[str, Any]]) -> str:
+    """The ``plan`` kept in the import record of a receipt: the deployment ids it ``recorded``
+    and the zones that relayed it back, in the order they relayed it (``relayed``: one
+    ``{zone_id, name, relayed}`` per hop, ``relayed`` in Unix seconds as the hop record says;
+    empty for a receipt that came straight from the deploying zone; decision 740)."""
+    plan: dict[str, Any] = {"receipt": list(recorded)}
+    if relayed:
+        plan["relayed"] = [{"zone_id": str(h["zone_id"]), "name": str(h["name"]), "relayed": int(h["relayed"])}
+                           for h in relayed]
+    return json.dumps(plan)
+
+
+def receipt_relays(db: Reader) -> dict[str, list[dict[str, Any]]]:
+    """The relays that carried each receipt imported here, by the receipt's bundle id
+    (``remote_deployments.receipt_bundle_id``): ``[{zone_id, name, relayed}, ...]`` in hop order.
+    Receipts that came straight from the deploying zone, or were imported before the relays
+    were kept (decision 740), are absent."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in db.all("SELECT bundle_id, plan FROM imports WHERE project_slug = '' AND plan LIKE ?",
+                      ('%"relayed"%',)):
+        hops = json.loads(row["plan"]).get("relayed")
+        if isinstance(hops, list) and hops:
+            out[row["bundle_id"]] = hops
+    return out

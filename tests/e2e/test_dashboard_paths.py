@@ -1,0 +1,124 @@
+"""The source's dashboard across three zones, through the real CLI (issue 11, decision 740).
+
+dev -> staging (relay) -> prod, prod's receipt relayed back by staging; dev also sent a release
+of a project of another space (Payments) to staging. dev's dashboard, as JSON, in the terminal
+and as a page Chromium reads back, groups the rows by space and the columns by zone, shows
+the path the release took with each hop's time, no longer waits for a receipt from staging
+for the release prod answered, and shows one space with ``--space``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bundlekit.dashboard.view import format_utc, format_utc_seconds
+from tests.conftest import run_cli
+from tests.dashboard.dom import grid_cells, parse
+from tests.dashboard.test_browser import run_chromium
+from tests.e2e.test_relay import API_KEY, Chain, build
+from tests.e2e.world import json_of
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
+    c = build(tmp_path_factory.mktemp("paths"))
+    to_staging = c.export("staging", "acme-1.4.0.bundle")
+    c.cli("import", to_staging, home="staging")
+    c.relay(to_staging, "staging", "prod", "acme-1.4.0.prod.bundle")
+    c.cli("import", c.media / "acme-1.4.0.prod.bundle", home="prod")
+    c.cli("variables", "set", "acme-web", "Acme.ApiKey", API_KEY, "--sensitive", home="prod")
+    c.deployed = json_of(c.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json",  # type: ignore[attr-defined]
+                               "--receipt-out", c.media / "receipt-1.bundle", home="prod"))
+    c.receipt_relay = c.relay(c.media / "receipt-1.bundle", "staging", "dev", "receipt-1.dev.bundle")  # type: ignore[attr-defined]
+    c.cli("import", c.media / "receipt-1.dev.bundle", home="dev")
+    # A project of another space, sent to staging, whose receipt has not come back.
+    toml = c.release / "release.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace('name = "Acme Web"\nspace = "Default"', 'name = "Pay Api"\nspace = "Payments"', 1))
+    c.cli("export", toml, "--to", "staging", "-o", c.media / "pay.bundle", home="dev")
+    toml.write_text(text)
+    return c
+
+
+def _dashboard(c: Chain, *args: object) -> str:
+    # A width no line reaches, whatever the terminal running the tests says.
+    r = run_cli("dashboard", *args, home=c.home("dev"), env={"COLUMNS": "1000"})  # type: ignore[arg-type]
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def _view(c: Chain, *args: object) -> dict:  # type: ignore[type-arg]
+    return json_of(_dashboard(c, "--json", *args))
+
+
+def _cells(view: dict) -> dict:  # type: ignore[type-arg]
+    """(slug, zone, environment) -> cell, from the JSON view."""
+    return {(p["slug"], *col): cell for p in view["projects"] for col, cell in zip(view["columns"], p["cells"])
+            if cell is not None}
+
+
+def test_json_groups_by_space_and_zone_and_gives_the_path_with_each_hops_time(chain: Chain) -> None:
+    view = _view(chain)
+    assert view["spaces"] == ["Default", "Payments"]
+    assert [(p["slug"], p["space"]) for p in view["projects"]] == [("acme-web", "Default"), ("pay-api", "Payments")]
+    assert view["columns"] == [["prod", "Production"], ["staging", "(awaiting)"]]
+    cells = _cells(view)
+    # prod's receipt, relayed by staging, answers the export to staging: nothing awaits there for
+    # acme-web any more; the Payments release still does.
+    assert set(cells) == {("acme-web", "prod", "Production"), ("pay-api", "staging", "(awaiting)")}
+    assert cells[("pay-api", "staging", "(awaiting)")]["latest"]["state"] == "exported"
+    latest = cells[("acme-web", "prod", "Production")]["latest"]
+    assert (latest["state"], latest["release"], latest["zone"]) == ("succeeded", "1.4.0", "prod")
+    path = latest["path"]
+    assert [(h["zone"], h["event"]) for h in path] == [("dev", "exported"), ("staging", "relayed"), ("prod", "deployed")]
+    (hop,) = chain.receipt_relay["hops"]  # type: ignore[attr-defined]
+    assert path[1]["at"] == hop["relayed"]
+    assert path[2]["at"] == latest["started"]
+    assert path[0]["at"] <= path[2]["at"] <= path[1]["at"] <= latest["receipt_received"]
+    assert path[0]["at"] == cells[("acme-web", "prod", "Production")]["latest"]["path"][0]["at"]
+
+
+def test_one_space_is_shown_alone(chain: Chain) -> None:
+    pay = _view(chain, "--space", "payments")
+    assert pay["spaces"] == ["Payments"] and [p["slug"] for p in pay["projects"]] == ["pay-api"]
+    assert pay["columns"] == [["staging", "(awaiting)"]]
+    default = _view(chain, "--space", "Default")
+    assert default["spaces"] == ["Default"] and [p["slug"] for p in default["projects"]] == ["acme-web"]
+    assert default["columns"] == [["prod", "Production"]]
+    text = _dashboard(chain, "--space", "Payments")
+    assert "Pay Api" in text and "Acme Web" not in text and "Space " not in text
+
+
+def test_terminal_shows_spaces_and_the_path_with_each_hops_time(chain: Chain) -> None:
+    path = _cells(_view(chain))[("acme-web", "prod", "Production")]["latest"]["path"]
+    lines = _dashboard(chain).splitlines()
+    assert lines.index("Space Default") < next(i for i, x in enumerate(lines) if x.startswith("Acme Web")) \
+        < lines.index("Space Payments") < next(i for i, x in enumerate(lines) if x.startswith("Pay Api"))
+    assert any(x.split() == ["via", "staging"] for x in lines)
+    hops = " -> ".join(f"{h['zone']} {h['event']} {format_utc_seconds(h['at'])}" for h in path)
+    assert f"  Acme Web 1.4.0 to prod (Production): {hops}" in lines, "\n".join(lines)
+
+
+def test_the_page_in_chromium_shows_spaces_and_the_path_with_each_hops_time(chain: Chain, tmp_path: Path) -> None:
+    path = _cells(_view(chain))[("acme-web", "prod", "Production")]["latest"]["path"]
+    page = tmp_path / "dashboard.html"
+    _dashboard(chain, "--html", page)
+    doc = parse(run_chromium(tmp_path, "--dump-dom", page.as_uri()))
+    rows = [(tr.attrs.get("class"), tr.attrs.get("data-space") or tr.by_tag("th")[0].by_class("slug")[0].text())
+            for tr in doc.by_tag("tbody")[0].by_tag("tr")]
+    assert rows == [("space-h", "Default"), (None, "acme-web"), ("space-h", "Payments"), (None, "pay-api")]
+    cell = grid_cells(doc)[("acme-web", "prod", "Production")]
+    assert cell.attrs["data-state"] == "succeeded" and cell.by_class("via")[0].text() == "via staging"
+    section = doc.by_id((cell.by_tag("a")[0].attrs["href"] or "")[1:])
+    assert section is not None
+    (shown,) = section.by_class("path")
+    items = shown.by_tag("li")
+    assert [(li.attrs["data-zone"], li.attrs["data-event"]) for li in items] == [
+        (h["zone"], h["event"]) for h in path]
+    for li, h in zip(items, path):
+        assert format_utc_seconds(h["at"]) in li.text()
+        (when,) = li.by_tag("time")
+        assert when.attrs["title"] == format_utc(h["at"])
+    assert "relayed the receipt back" in items[1].text()
