@@ -124,7 +124,8 @@ class VariableInput:
 
 @dataclass(frozen=True, slots=True)
 class DeployRequest:
-    """Everything one deployment needs; ``targets`` are the environment's targets.
+    """Everything one deployment needs; ``targets`` are the environment's targets; ``space`` is
+    the space of this zone the project belongs to (``Octopus.Space.Name``; decision 750).
 
     ``zone_target`` runs steps without roles ("run on the zone"); a plan with such a step
     and no zone target is refused in the preflight. ``protected`` is key material no log or

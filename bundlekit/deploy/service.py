@@ -201,7 +201,8 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
     zone_target = LocalFolderTarget(zone.name, environment, frozenset(), Path(get_worker(zone).folder), local)
     return DeployRequest(
         deployment_id=deployments.peek_next_id(zone.db), project_name=project.name, project_slug=project.slug,
-        space=project.space, release_version=release["version"], channel=release["channel"], environment=environment,
+        # Octopus.Space.Name is the space the project belongs to here, never what its source wrote.
+        space=project.in_space, release_version=release["version"], channel=release["channel"], environment=environment,
         steps=tuple(steps), packages=packages, variables=_variables(zone, project, release), targets=targets,
         now=to_datetime(now), zone_target=zone_target, tenant=tenant, protected=key_material.zone_key_material(zone.home),
         warnings=((local.warning,) if local.warning and _uses_this_machine(steps, targets) else ()) + _refreshed(release))
