@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.space_cmds import space_option
+from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
 from bundlekit.zone.spaces import resolve_space
 from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_field, echo_text, emit_json, exit_refused,
                                   home_option, json_option, quiet_option)
@@ -219,26 +219,32 @@ def deployments() -> None:
     """Deployments recorded in this zone."""
 
 
-@deployments.command("list", epilog="bundlekit deployments list --home ./prod --json")
+@deployments.command("list", epilog="bundlekit deployments list --home ./prod --json\n"
+                                     "bundlekit deployments list --space Payments --home ./prod")
 @home_option
+@space_filter_option
 @json_option
-def deployments_list(home: str | None, as_json: bool) -> None:
-    """List deployments, newest first."""
+def deployments_list(home: str | None, space: str | None, as_json: bool) -> None:
+    """List deployments, newest first: of every space (each naming its project's space), or of --space."""
     with open_home(home) as z:
-        items = list_deployments(z.db)
+        if space is not None:
+            space = resolve_space(z.db, space)
+        items = list_deployments(z.db, space=space)
         names = project_names(z.db)
+        spaces = space_column(z.db, space)
     if as_json:
         emit_json({"deployments": items})
         return
     if not items:
-        echo("no deployments yet")
+        echo("no deployments yet" + (f" in space {space}" if space is not None else ""))
     now = clock.now()
     tenants = any(d["tenant"] for d in items)  # a tenant column once any deployment was for a tenant
     for d in items:
         when = recorded_when_text(d["started"], now)
         tenant = f"{_fit(d['tenant'] or '-', 14)} " if tenants else ""
-        echo(f"{d['id']:<16} {_fit(names.get(d['project_slug'], d['project_slug']), 20)} {_fit(d['release'], 10)} "
-             f"{_fit(d['environment'], 12)} {tenant}{d['state']:<9} {when}")
+        where = f"{_fit(d['in_space'], 12)} " if spaces else ""
+        echo(f"{d['id']:<16} {where}{_fit(names.get(d['project_slug'], d['project_slug']), 20)} "
+             f"{_fit(d['release'], 10)} {_fit(d['environment'], 12)} {tenant}{d['state']:<9} {when}")
 
 
 def _fit(text: str, width: int) -> str:
@@ -250,28 +256,37 @@ def _fit(text: str, width: int) -> str:
 @deployments.command("show", epilog="bundlekit deployments show Deployments-1 --home ./prod")
 @click.argument("deployment_id")
 @home_option
+@space_filter_option
 @json_option
-def deployments_show(deployment_id: str, home: str | None, as_json: bool) -> None:
-    """Show one deployment: every step and target, logs and output variables (sensitive masked)."""
+def deployments_show(deployment_id: str, home: str | None, space: str | None, as_json: bool) -> None:
+    """Show one deployment: its project's space, every step and target, logs and output variables
+    (sensitive masked). With --space, a deployment of another space's project is unknown."""
     with open_home(home) as z:
+        if space is not None:
+            space = resolve_space(z.db, space)
         row = get_deployment(z.db, deployment_id)
         names = project_names(z.db)
-    if row is None:
-        raise StateError(f"no deployment {deployment_id!r}; see `bundlekit deployments list`",
-                         code="unknown_deployment")
+        spaces = space_column(z.db, None)  # a zone of one space: every deployment's is Default
+    if row is None or (space is not None and row["in_space"].casefold() != space.casefold()):
+        inside = "" if space is None else f" in space {space}"
+        raise StateError(f"no deployment {deployment_id!r}{inside}; see `bundlekit deployments list"
+                         + ("" if space is None else f" --space {space}") + "`", code="unknown_deployment")
     record = row["record"]
     from bundlekit.dashboard.model import outcome
 
     shown = outcome(row["state"], list(record.get("runs") or []))  # the word every dashboard shows
     if as_json:
         emit_json({"id": row["id"], "state": row["state"], "outcome": shown, "environment": row["environment"],
-                   "release": row["release"], "project": row["project_slug"], "tenant": row["tenant"],
+                   "release": row["release"], "project": row["project_slug"], "in_space": row["in_space"],
+                   "tenant": row["tenant"],
                    "waivers": row["waivers"], "record": record})
         return
     also = f" (dashboards: {shown})" if shown.casefold() not in (row["state"].casefold(), "succeeded") else ""
     who = f" for tenant {row['tenant']}" if row["tenant"] else ""
     echo(f"{row['id']}: {names.get(row['project_slug'], row['project_slug'])} {row['release']} to {row['environment']}"
          f"{who}: {row['state']}{also}")
+    if spaces:
+        echo_field("space", row["in_space"], indent="  ")
     now = clock.now()
     for w in row["waivers"]:
         echo(f"  relied on a waiver of lifecycle phase {w['phase']}" + (

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.space_cmds import space_option
+from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
 from bundlekit.zone.spaces import resolve_space
 from bundlekit.cli.common import echo, emit_json, home_option, json_option
 from bundlekit.core.operator import operator_name
@@ -27,15 +27,19 @@ def releases() -> None:
     """Releases in this zone: imported from another zone, or created here."""
 
 
-@releases.command("list", epilog="bundlekit releases list --home ./prod")
+@releases.command("list", epilog="bundlekit releases list --home ./prod\nbundlekit releases list --space Payments --home ./prod")
 @home_option
-@space_option
+@space_filter_option
 @json_option
-def releases_list(home: str | None, space: str, as_json: bool) -> None:
-    """List the releases of --space's projects (imported or created here), by project."""
+def releases_list(home: str | None, space: str | None, as_json: bool) -> None:
+    """List the releases (imported or created here) by project: of every space, each naming its
+    project's space, or of --space's projects only."""
     with open_home(home) as z:
-        rows = projects.list_releases(z.db, space=resolve_space(z.db, space))
+        if space is not None:
+            space = resolve_space(z.db, space)
+        rows = projects.list_releases(z.db, space=space)
         gone = pruned_releases(z)
+        spaces = space_column(z.db, space)
     for r in rows:
         r["pruned"] = (r["slug"].lower(), r["version"].lower()) in gone
     if as_json:
@@ -48,7 +52,8 @@ def releases_list(home: str | None, space: str, as_json: bool) -> None:
         origin = "created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}"
         phases = " lifecycle " + " > ".join(p["name"] for p in r["lifecycle"]["phases"]) if r["lifecycle"] else ""
         pruned = "  (packages pruned: `deploy` says how to bring them back)" if r["pruned"] else ""
-        echo(f"{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {when_text(r['imported_at'], now)}"
+        where = f"{r['in_space']:<12} " if spaces else ""
+        echo(f"{where}{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {when_text(r['imported_at'], now)}"
              f"{phases}{pruned}")
 
 
@@ -240,17 +245,24 @@ def lifecycle_unwaive(project: str, phase: str, release: str | None, home: str |
                                       "--home ./prod --json")
 @click.argument("project", required=False)
 @home_option
+@space_filter_option
 @json_option
-def lifecycle_waivers(project: str | None, home: str | None, as_json: bool) -> None:
-    """List this zone's lifecycle waivers (of one project): phase, releases, reason, who and when."""
+def lifecycle_waivers(project: str | None, home: str | None, space: str | None, as_json: bool) -> None:
+    """List this zone's lifecycle waivers (of one project; of --space's projects): phase, releases,
+    reason, who and when, and the space of each waiver's project."""
     with open_home(home) as z:
-        rows = gate.waivers(z, project)
+        if space is not None:
+            space = resolve_space(z.db, space)
+        rows = gate.waivers(z, project, space=space)
+        spaces = space_column(z.db, space)
     if as_json:
         emit_json({"waivers": rows})
         return
     if not rows:
-        echo("no waivers in this zone" + (f" for {project}" if project else ""))
+        echo("no waivers in this zone" + (f" for {project}" if project else "")
+             + (f" in space {space}" if space is not None else ""))
         return
     now = clock.now()
     for w in rows:
-        echo(f"{w['project']}: {_waiver_text(w, now)}")
+        where = f" (space {w['in_space']})" if spaces else ""
+        echo(f"{w['project']}{where}: {_waiver_text(w, now)}")

@@ -10,9 +10,10 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
-from bundlekit.zone.spaces import DEFAULT, add_space, list_spaces
+from bundlekit.zone.db import Reader
+from bundlekit.zone.spaces import DEFAULT, add_space, list_spaces, space_names
 
-__all__ = ["space_option"]
+__all__ = ["space_option", "space_filter_option", "space_column"]
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -21,6 +22,20 @@ def space_option(f: F) -> F:
     """``--space NAME`` (default ``Default``): the space of the zone a command works in."""
     return click.option("--space", "space", default=DEFAULT, show_default=True, metavar="NAME",
                         help="The space of this zone to work in (`bundlekit spaces list`).")(f)
+
+
+def space_filter_option(f: F) -> F:
+    """``--space NAME`` (default: every space) on a command that lists things: only that space's
+    rows; without it every row names its space (decision 750)."""
+    return click.option("--space", "space", default=None, metavar="NAME",
+                        help="Only what belongs to this space (default: every space, each row naming its "
+                             "space).")(f)
+
+
+def space_column(db: Reader, space: str | None) -> bool:
+    """Whether a listing's text shows a space column: when it shows every space of a zone that
+    has more than one (with ``--space``, or in a zone of one space, every row's is the same)."""
+    return space is None and len(space_names(db)) > 1
 
 
 @cli.group(epilog="bundlekit spaces add Payments --home ./prod\nbundlekit spaces list --home ./prod --json")

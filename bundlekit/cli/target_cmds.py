@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.space_cmds import space_option
+from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
 from bundlekit.cli.common import AsciiIntRange, counted, echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
@@ -272,21 +272,28 @@ def _health_table(health: list[Any]) -> list[str]:
     return out
 
 
-@targets.command("list", epilog="bundlekit targets list --home ./prod --json")
+@targets.command("list", epilog="bundlekit targets list --home ./prod --json\n"
+                                 "bundlekit targets list --space Payments --home ./prod")
 @home_option
-@space_option
+@space_filter_option
 @json_option
-def targets_list(home: str | None, space: str, as_json: bool) -> None:
-    """List the targets of --space by environment, with their kind and address."""
+def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
+    """List the targets by environment, with their kind and address: of every space, each naming
+    its space, or of --space only."""
     with open_home(home) as z:
-        rows = list_targets(z.db, space=resolve_space(z.db, space))
+        if space is not None:
+            space = resolve_space(z.db, space)
+        rows = list_targets(z.db, space=space)
+        spaces = space_column(z.db, space)
     if as_json:
         emit_json({"targets": [t.to_dict() for t in rows]})
         return
     if not rows:
-        echo("no targets; add one with `bundlekit targets add`")
+        echo("no targets" + (f" in space {space}" if space is not None else "")
+             + "; add one with `bundlekit targets add`")
     for t in rows:
-        echo(f"{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")
+        where = f"{t.space:<12} " if spaces else ""
+        echo(f"{where}{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")
         if t.kind == "ssh":
             keys = ", ".join(_shown_key(k) for k in t.config.get("host_keys") or [])
             echo(f"{'':<14} work folder {t.config.get('work_dir')}; host key {keys}; identity "

@@ -123,13 +123,14 @@ def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]],
                       space: str | None = None) -> Registration:
     """Check that ``spec`` (with ``pkgs``: :func:`package_records`) can be created in ``zone``; write nothing.
     A new project is created in ``space`` (None: ``Default``); with ``space`` given, an existing
-    project of another space is refused ``space_denied`` (decision 660)."""
-    check_authoring(zone, spec)
+    project of another space is refused ``space_denied`` (decision 660), before anything else is
+    said of it: where it came from is that space's business (decision 750)."""
     held = projects.project_for_import(zone.db, spec.project["slug"])
     if space is not None and held is not None and held.in_space.casefold() != space.casefold():
         raise TrustError(f"{spec.path}: project {held.name!r} belongs to another space of zone {zone.name} than "
                          f"{space}; a release of it is created in its own space (--space). Nothing was changed",
                          code="space_denied", details={"space": space})
+    check_authoring(zone, spec)
     db = zone.db
     slug, version = spec.project["slug"], spec.release["version"]
     project = projects.project_for_import(db, slug)

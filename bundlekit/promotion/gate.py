@@ -298,16 +298,20 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
     return out
 
 
-def waivers(zone: Zone, project_ref: str | None) -> list[dict[str, Any]]:
-    """``lifecycle waivers``: every waiver of the zone (of one project), with the project's name:
-    ``{project, slug, space, phase, release, reason, author, created, withdrawn, relied_on}``
-    (``relied_on``: ids of the deployments that relied on it). A withdrawn waiver a deployment
-    relied on stays listed, ``withdrawn`` true, as that deployment recorded it (finding 10.1)."""
+def waivers(zone: Zone, project_ref: str | None, *, space: str | None = None) -> list[dict[str, Any]]:
+    """``lifecycle waivers``: every waiver of the zone (of one project; of ``space``'s projects
+    when given, None: every space's), with the project's name: ``{project, slug, space, in_space,
+    phase, release, reason, author, created, withdrawn, relied_on}`` (``space``: what the
+    project's source wrote, ``in_space``: the space of this zone it belongs to; ``relied_on``:
+    ids of the deployments that relied on it). A withdrawn waiver a deployment relied on stays
+    listed, ``withdrawn`` true, as that deployment recorded it (finding 10.1). ``StateError``
+    ``unknown_project`` for a project not in ``space``."""
     with zone.db.read() as db:
-        slug = projects.find_project(db, project_ref, zone.name).slug if project_ref else None
+        slug = projects.find_project(db, project_ref, zone.name, space=space).slug if project_ref else None
         rows = evidence.list_waivers(db, slug)
         records = deployments.waiver_records(db, slug)
-        names = {slug.casefold(): name for slug, name in projects.project_names(db).items()}
+        labels = {slug.casefold(): label for slug, label in projects.project_labels(db).items()}
+        names = {slug: name for slug, (name, _) in labels.items()}
         spaces = {r["project_slug"].casefold(): projects.find_project(db, r["project_slug"], zone.name).space
                   for r in records}
     out = [{"project": names.get(r["project_slug"].casefold(), r["project_slug"]), "slug": r["project_slug"],
@@ -328,4 +332,6 @@ def waivers(zone: Zone, project_ref: str | None) -> list[dict[str, Any]]:
                          "withdrawn": True, "relied_on": []}]
                 out.append(same[0])
             same[0]["relied_on"].append(d["id"])
-    return out
+    for w in out:
+        w["in_space"] = labels[w["slug"].casefold()][1] if w["slug"].casefold() in labels else "Default"
+    return [w for w in out if space is None or w["in_space"].casefold() == space.casefold()]

@@ -142,9 +142,11 @@ def running_on(db: Reader, deployment_id: str) -> str | None:
 
 def get_deployment(db: Reader, deployment_id: str) -> Row | None:
     """One deployment's row (``record`` and ``outputs`` parsed from JSON; ``waived``: the phase names
-    a waiver let it skip, ``waivers``: those waivers as recorded), or ``None``."""
+    a waiver let it skip, ``waivers``: those waivers as recorded; ``in_space``: the space of this
+    zone its project belongs to), or ``None``."""
     row = db.one("SELECT * FROM deployments WHERE id = ?", (deployment_id,))
     if row is not None:
+        row["in_space"] = db.scalar("SELECT in_space FROM projects WHERE slug = ?", (row["project_slug"],)) or "Default"
         row["record"] = json.loads(row["record"])
         row["outputs"] = json.loads(row["outputs"])
         _waivers(row)
@@ -180,10 +182,16 @@ def waiver_records(db: Reader, project_slug: str | None = None) -> list[Row]:
     return rows
 
 
-def list_deployments(db: Reader) -> list[Row]:
-    """Every deployment, newest first (by number, :data:`BY_NUMBER`): id, project_slug, release, environment, tenant, state, started, ended."""
-    return db.all("SELECT id, project_slug, release, environment, tenant, state, started, ended FROM deployments "
-                  f"ORDER BY {BY_NUMBER} DESC")
+def list_deployments(db: Reader, *, space: str | None = None) -> list[Row]:
+    """Every deployment, newest first (by number, :data:`BY_NUMBER`): id, project_slug, release,
+    environment, tenant, state, started, ended and ``in_space``, the space of this zone its
+    project belongs to; only those of ``space``'s projects when it is given (decision 750)."""
+    rows = db.all("SELECT d.id, d.project_slug, d.release, d.environment, d.tenant, d.state, d.started, d.ended, "
+                  "p.in_space FROM deployments d LEFT JOIN projects p ON p.slug = d.project_slug "
+                  f"ORDER BY CAST(substr(d.id, {len(ID_PREFIX) + 1}) AS INTEGER) DESC")
+    for r in rows:
+        r["in_space"] = r["in_space"] or "Default"
+    return [r for r in rows if space is None or r["in_space"].casefold() == space.casefold()]
 
 
 def successes_of(db: Reader, release_digest: str) -> list[Row]:

@@ -99,7 +99,7 @@ def test_a_release_enters_only_the_space_its_source_is_trusted_in(world: dict[st
     assert out["space"] == "Payments" and out["project"] == "Acme Web"
     rows = json.loads(ok("releases", "list", "--space", "Payments", "--json", home=prod))["releases"]
     assert [(r["slug"], r["in_space"]) for r in rows] == [("acme-web", "Payments")]
-    assert json.loads(ok("releases", "list", "--json", home=prod))["releases"] == []  # Default has none
+    assert json.loads(ok("releases", "list", "--space", "Default", "--json", home=prod))["releases"] == []
     assert json.loads(ok("releases", "list", "--space", "Web", "--json", home=prod))["releases"] == []
 
 

@@ -1,8 +1,8 @@
 """Every command that lists or changes what a space owns keeps to that space (decisions 660 and 750).
 
-``prod`` holds ``Payments`` and ``Web`` besides ``Default``. Zone ``dev`` is trusted in ``Payments``
+``prod`` holds ``Payments`` and ``Shop`` besides ``Default``. Zone ``dev`` is trusted in ``Payments``
 and exports ``Acme Web`` naming its space ``payments`` (another spelling: the zone's is what
-counts); zone ``devb`` is trusted in ``Web`` and exports ``Web Site``. Each space has its own two
+counts); zone ``devb`` is trusted in ``Shop`` and exports ``Web Site``. Each space has its own two
 targets in Production, and each project is deployed there. Refusals leave prod's home exactly as
 it was (the snapshot of every file).
 """
@@ -14,17 +14,32 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_in_process
-from tests.e2e.test_spaces import ok, release
+from tests.conftest import cli_in_process, snapshot
+from tests.e2e.test_spaces import ok, refused, release
 
 #: The first step of the fixture release, told to print the space it runs in.
 MIGRATE = 'echo "migrating database #{Acme.Db.Name} on #{Octopus.Machine.Name}"\n'
 SAYS_SPACE = 'echo "space [#{Octopus.Space.Name}]"\n'
 
 
-def _release(root: Path, folder: str, name: str, space: str | None, version: str = "1.4.0") -> Path:
+#: A lifecycle for the world's releases: Production opens once Staging passed (or is waived).
+LIFECYCLE = """[lifecycle]
+[[lifecycle.phases]]
+name = "Staging"
+environments = ["Staging"]
+
+[[lifecycle.phases]]
+name = "Production"
+environments = ["Production"]
+
+[[packages]]"""
+
+
+def _release(root: Path, folder: str, name: str, space: str | None, version: str = "1.4.0",
+             lifecycle: bool = False) -> Path:
     toml = release(root, folder, space)
     text = toml.read_text().replace('name = "Acme Web"', f'name = "{name}"', 1).replace(MIGRATE, MIGRATE + SAYS_SPACE, 1)
+    text = text.replace("[[packages]]", LIFECYCLE, 1) if lifecycle else text
     toml.write_text(text.replace('version = "1.4.0"\nchannel', f'version = "{version}"\nchannel', 1))
     return toml
 
@@ -49,17 +64,19 @@ def world(tmp_path: Path) -> dict[str, Path]:
         ok("identity", "-o", tmp_path / f"{name}.card", home=home)
     prod = w["prod"]
     ok("spaces", "add", "Payments", home=prod)
-    ok("spaces", "add", "Web", home=prod)
-    for source, space in (("dev", "Payments"), ("devb", "Web")):
+    ok("spaces", "add", "Shop", home=prod)
+    for source, space in (("dev", "Payments"), ("devb", "Shop")):
         ok("trust", "add", tmp_path / "prod.card", home=w[source])
         ok("trust", "add", tmp_path / f"{source}.card", "--space", space, home=prod)
-    for source, name, space, slug in (("dev", "Acme Web", "payments", "acme-web"), ("devb", "Web Site", "Web", "web-site")):
+    for source, name, space, slug in (("dev", "Acme Web", "payments", "acme-web"), ("devb", "Web Site", "Shop", "web-site")):
         bundle = tmp_path / f"{slug}.bundle"
-        ok("export", _release(tmp_path, f"rel-{slug}", name, space), "--to", "prod", "-o", bundle, home=w[source])
+        ok("export", _release(tmp_path, f"rel-{slug}", name, space, lifecycle=True), "--to", "prod", "-o", bundle,
+           home=w[source])
         ok("import", bundle, "--space", space, home=prod)
         ok("variables", "set", slug, "Acme.ApiKey", "k", "--sensitive", "--space", space, home=prod)
+        ok("lifecycle", "waive", slug, "--phase", "Staging", "--reason", "hotfix", "--space", space, home=prod)
     _targets(prod, tmp_path, "Payments", "pay")
-    _targets(prod, tmp_path, "Web", "web")
+    _targets(prod, tmp_path, "Shop", "shop")
     w["root"] = tmp_path
     return w
 
@@ -73,10 +90,10 @@ def test_a_deployment_names_the_space_its_project_belongs_to_here_as_octopus_spa
         world: dict[str, Path]) -> None:
     prod = world["prod"]
     pay = _deploy(prod, "acme-web", "1.4.0", "Payments")
-    web = _deploy(prod, "web-site", "1.4.0", "Web")
+    web = _deploy(prod, "web-site", "1.4.0", "Shop")
     # the zone's spelling (Payments), not the release file's (payments)
     assert "space [Payments]" in _logs(prod, pay["deployment_id"])
-    assert "space [Web]" in _logs(prod, web["deployment_id"])
+    assert "space [Shop]" in _logs(prod, web["deployment_id"])
 
 
 def test_a_release_naming_a_space_this_zone_lacks_deploys_as_default(tmp_path: Path) -> None:
@@ -102,3 +119,62 @@ def test_octopus_space_id_is_not_defined_and_lint_says_so(tmp_path: Path) -> Non
     [finding] = json.loads(done.stdout)["findings"]
     assert done.returncode != 0 and finding["code"] == "undefined_variable", finding
     assert "Octopus.Space.Id" in finding["message"] and "Octopus.Space.Name" in finding["suggestion"]
+
+
+def test_listings_name_each_rows_space_and_keep_to_one_space_when_given(world: dict[str, Path]) -> None:
+    prod = world["prod"]
+    pay = _deploy(prod, "acme-web", "1.4.0", "Payments")["deployment_id"]
+    web = _deploy(prod, "web-site", "1.4.0", "Shop")["deployment_id"]
+
+    def rows(*cmd: str, key: str, space: str | None = None) -> list[tuple[str, str]]:
+        args = (*cmd, *(("--space", space) if space else ()), "--json")
+        return sorted((r["slug"] if "slug" in r else r.get("name") or r["id"], r["in_space"] if "in_space" in r
+                       else r["space"]) for r in json.loads(ok(*args, home=prod))[key])
+
+    listings = {("deployments", "list"): ("deployments", [(pay, "Payments"), (web, "Shop")]),
+                ("releases", "list"): ("releases", [("acme-web", "Payments"), ("web-site", "Shop")]),
+                ("targets", "list"): ("targets", [("pay-db", "Payments"), ("pay-web", "Payments"),
+                                                  ("shop-db", "Shop"), ("shop-web", "Shop")]),
+                ("lifecycle", "waivers"): ("waivers", [("acme-web", "Payments"), ("web-site", "Shop")])}
+    labels = {"deployments": (pay, web), "releases": ("Acme Web", "Web Site"), "targets": ("pay-db", "shop-db"),
+              "waivers": ("Acme Web", "Web Site")}
+    for cmd, (key, every) in listings.items():
+        assert rows(*cmd, key=key) == every, cmd  # without --space: every space, each row naming its own
+        for space in ("Payments", "shop", "Default"):  # any case names the space
+            assert rows(*cmd, key=key, space=space) == [r for r in every if r[1].casefold() == space.casefold()], cmd
+        lines = ok(*cmd, home=prod).splitlines()  # the text names each row's space too
+        for label, space in zip(labels[key], ("Payments", "Shop")):
+            assert any(label in line and space in line for line in lines), (cmd, label, lines)
+        text = ok(*cmd, "--space", "Payments", home=prod)
+        assert labels[key][0] in text and labels[key][1] not in text and "Shop" not in text, (cmd, text)
+    assert rows("lifecycle", "waivers", "acme-web", key="waivers", space="Payments") == [("acme-web", "Payments")]
+    shown = json.loads(ok("deployments", "show", web, "--json", home=prod))
+    assert shown["in_space"] == "Shop" and "space: Shop" in ok("deployments", "show", web, home=prod)
+    before = snapshot(prod)
+    for cmd in (["deployments", "show", web, "--space", "Payments"], ["lifecycle", "waivers", "web-site", "--space",
+                                                                      "Payments"]):
+        err = refused(*cmd, home=prod)
+        assert err["code"] in ("unknown_deployment", "unknown_project") and "Shop" not in err["message"], err
+    for cmd in (["deployments", "list"], ["releases", "list"], ["targets", "list"], ["lifecycle", "waivers"]):
+        assert refused(*cmd, "--space", "Paymens", home=prod)["code"] == "unknown_space", cmd
+    assert snapshot(prod) == before
+
+
+def test_names_that_must_be_unique_clash_with_a_stable_code_naming_the_rule(world: dict[str, Path]) -> None:
+    prod, root = world["prod"], world["root"]
+    # devb (trusted in Shop) sends a project whose slug Payments already holds
+    bundle = root / "clash.bundle"
+    ok("export", _release(root, "clash", "Acme Web", "Shop"), "--to", "prod", "-o", bundle, home=world["devb"])
+    local = _release(root, "local", "Acme Web", "Shop", "2.0.0")
+    before = snapshot(prod)
+    err = refused("import", bundle, "--space", "Shop", home=prod)
+    assert err["code"] == "space_denied" and "acme-web" in err["message"], err
+    err = refused("releases", "create", local, "--space", "Shop", home=prod)  # not where it came from: that is
+    assert err["code"] == "space_denied" and "Acme Web" in err["message"] and "dev" not in err["message"], err
+    err = refused("targets", "add", "PAY-DB", "--environment", "Production", "--role", "db", "--root", root / "x",
+                  "--space", "Shop", home=prod)
+    assert err["code"] == "target_exists" and "Payments" in err["message"], err
+    err = refused("trust", "add", root / "dev.card", "--space", "Shop", home=prod)
+    assert err["code"] == "already_trusted" and "Payments" in err["message"], err
+    assert refused("spaces", "add", "SHOP", home=prod)["code"] == "space_exists"
+    assert snapshot(prod) == before
