@@ -135,7 +135,8 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
                              cancel=cancel, space=space)
         if (not dry_run and outcome.record is not None and outcome.record.state == "Success"
                 and outcome.claims_lost is None):
-            pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel)
+            pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel,
+                                  space=outcome.request.space)
     for warning in outcome.request.warnings if not as_json else ():
         if warning not in told:
             echo(warning, err=True)

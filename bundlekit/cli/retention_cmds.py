@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from bundlekit.cli import cli
+from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
 from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, quiet_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
@@ -19,6 +20,7 @@ from bundlekit.zone import retention as state
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone
 from bundlekit.zone.retention import MAX_KEEP
+from bundlekit.zone.spaces import DEFAULT, resolve_space, space_names
 
 __all__ = ["size_text", "after_deploy", "pruned_note"]
 
@@ -29,20 +31,29 @@ def retention() -> None:
     """How many releases this zone keeps per project and environment (Octopus's retention policy)."""
 
 
-@retention.command("show", epilog="bundlekit retention show --home ./prod --json")
+@retention.command("show", epilog="bundlekit retention show --home ./prod --json\n"
+                                  "bundlekit retention show --space Payments --home ./prod")
 @home_option
+@space_filter_option
 @json_option
-def retention_show(home: str | None, as_json: bool) -> None:
-    """Show the zone's retention policy, per-environment overrides and the last prune."""
+def retention_show(home: str | None, space: str | None, as_json: bool) -> None:
+    """Show the retention policies of every space (or of --space), per-environment overrides and
+    the last prune. A space's policies judge only its own projects' releases."""
     with open_home(home) as z:
-        policies = sorted(state.policies(z.db).values(), key=lambda p: p.environment.lower())
+        shown = [resolve_space(z.db, space)] if space is not None else space_names(z.db)
+        every = state.space_policies(z.db)
+        # Default's default policy always shows; another space only once it has a policy
+        policies = [p for name in shown if name == DEFAULT or name.casefold() in every
+                    for p in sorted(state.policies(z.db, name).values(), key=lambda p: p.environment.lower())]
+        spaces = space_column(z.db, space)
         last = state.last_prune(z.db)
     if as_json:
         emit_json({"policies": [p.to_dict() for p in policies], "last_prune": last})
         return
     for p in policies:
         auto = "; prune after each successful deployment" if p.auto_prune else ""
-        echo(f"{p.environment or 'default':<14} {p.describe()}{auto}")
+        where = f"{p.space:<12} " if spaces else ""
+        echo(f"{where}{p.environment or 'default':<14} {p.describe()}{auto}")
     if last:
         echo(f"last prune {when_text(last['at'], clock.now())}: freed {size_text(last['freed_bytes'])}")
         for line in _removed_lines(last):
@@ -63,29 +74,34 @@ def retention_show(home: str | None, as_json: bool) -> None:
               help="Prune after each successful deployment (zone default only).")
 @click.option("--new", is_flag=True, help="The environment is new, though its name is close to a known one.")
 @home_option
+@space_option
 @json_option
 def retention_set(keep_releases: int | None, keep_days: int | None, keep_all: bool, environment: str,
-                  auto_prune: bool | None, new: bool, home: str | None, as_json: bool) -> None:
-    """Set how many releases to keep; the current and previous successful release of every
-    environment are kept whatever the policy says."""
+                  auto_prune: bool | None, new: bool, home: str | None, space: str, as_json: bool) -> None:
+    """Set how many releases of --space's projects to keep (another space's releases are never
+    judged by it); the current and previous successful release of every environment are kept
+    whatever the policy says."""
     if sum(x is not None and x is not False for x in (keep_releases, keep_days, keep_all or None)) > 1:
         raise UsageError("give one of --keep N, --keep-days N or --keep-all", code="usage")
     if environment and auto_prune is not None:
         raise UsageError("--auto-prune belongs to the zone's default policy; leave out --environment",
                          code="usage")
     with open_home(home) as z:
+        space = resolve_space(z.db, space)
         if environment:  # the zone's spelling; a typo of a known name is refused (decision 394)
             environment = resolve_environment(z.db, environment, new=new)
         policy = state.change_policy(z.db, environment, keep_releases=keep_releases, keep_days=keep_days,
-                                     keep_all=keep_all, auto_prune=auto_prune, now=clock.now())
+                                     keep_all=keep_all, auto_prune=auto_prune, now=clock.now(), space=space)
+        spaces = space_column(z.db, None)
     if as_json:
         emit_json(policy.to_dict())
     else:
-        echo(f"retention for {environment or 'the zone'}: {policy.describe()}"
+        where = f" of space {space}" if spaces else ""
+        echo(f"retention{where} for {environment or 'the zone'}: {policy.describe()}"
              + ("; prune after each successful deployment" if policy.auto_prune else ""))
 
 
-def _print_plan(plan: PrunePlan, dry_run: bool) -> None:
+def _print_plan(plan: PrunePlan, dry_run: bool, spaced: bool = False) -> None:
     if not plan.removals:
         echo("nothing to prune: retention keeps everything this zone holds")
     else:
@@ -93,7 +109,8 @@ def _print_plan(plan: PrunePlan, dry_run: bool) -> None:
         for r in plan.removals:
             echo(f"  {r.kind:<14} {r.what:<36} {size_text(r.size):>10}  {r.reason}")
     for k in plan.kept:
-        echo(f"  keep           {k['project']} {k['version']}: {'; '.join(k['reasons'])}")
+        where = f" (space {k['in_space']})" if spaced else ""
+        echo(f"  keep           {k['project']} {k['version']}{where}: {'; '.join(k['reasons'])}")
     for note in plan.skipped:
         echo(f"  skipped        {note}")
     if plan.removals and dry_run:
@@ -136,7 +153,7 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, quiet: bool, as_js
         refuse_if_pruning(z)
         plan = plan_prune(z, now=now, fleet=fleet)
         if not as_json and not quiet:  # --quiet: only the outcome's line
-            _print_plan(plan, dry_run)
+            _print_plan(plan, dry_run, spaced=space_column(z.db, None))
         elif quiet and dry_run and not as_json:
             echo(f"would remove {len(plan.removals)} item(s), freeing {size_text(plan.freed_bytes)}")
         if not dry_run:
@@ -148,11 +165,12 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, quiet: bool, as_js
 
 
 def after_deploy(zone: Zone, *, now: clock.EpochSeconds, environment: str,
-                 max_parallel: int = DEFAULT_MAX_PARALLEL) -> dict[str, Any] | None:
-    """Prune after a successful deployment when the zone's policy asks for it: the store, and the
-    targets of the environment just deployed (each asked through its runner); returns what was
+                 max_parallel: int = DEFAULT_MAX_PARALLEL, space: str = DEFAULT) -> dict[str, Any] | None:
+    """Prune after a successful deployment of a project of ``space`` when that space's policy asks
+    for it: the store, and the targets of the environment just deployed (each asked through its
+    runner), every space's releases judged by their own space's policies; returns what was
     removed as ``--json`` shows it (None when auto-prune is off)."""
-    if not state.policies(zone.db)[""].auto_prune:
+    if not state.policies(zone.db, space)[""].auto_prune:
         return None
     from bundlekit.deploy.service import zone_fleet
 

@@ -54,7 +54,7 @@ from bundlekit.core.tree import remove_tree, tree_size
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError
 from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_lists
-from bundlekit.retention.rules import Keep, ReleaseKey, decide
+from bundlekit.retention.rules import Keep, ReleaseKey, decide_by_space
 from bundlekit.retention.uses import Uses, zone_releases
 from bundlekit.zone import retention as state
 from bundlekit.zone.db import Reader
@@ -169,18 +169,22 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
     asked to those environments (the store is always planned whole)."""
     db = zone.db
     with db.read() as r:
-        policies = state.policies(r)
+        policies = state.space_policies(r)
         releases = zone_releases(zone, r)
         deployments = state.deployments(r)
         records = state.packages(r)
         targets = list_targets(r)
         held = state.held_elsewhere(r)
-    keep = decide(releases, deployments, policies, now)
-    plan = PrunePlan(policies=sorted(policies.values(), key=lambda p: p.environment.lower()))
+    keep = decide_by_space(releases, deployments, policies, now)
+    every = {"default": {"": state.Policy()}, **policies}  # Default's default is always shown
+    plan = PrunePlan(policies=sorted((p for mine in every.values() for p in mine.values()),
+                                     key=lambda p: (p.space.casefold() != "default", p.space.casefold(),
+                                                    p.environment.lower())))
     by_key = {(x["project_slug"].lower(), x["version"].lower()): x for x in releases}
     for key, x in sorted(by_key.items()):
         if keep.kept(key):
-            plan.kept.append({"project": x["project"], "version": x["version"], "reasons": keep.reasons[key]})
+            plan.kept.append({"project": x["project"], "in_space": x["in_space"], "version": x["version"],
+                              "reasons": keep.reasons[key]})
     uses = Uses.of(releases, keep)
     _plan_store(zone, plan, uses, releases, records, now)
     _plan_staging(zone, plan, now)
@@ -382,7 +386,7 @@ def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, re
     to ``result.not_removed`` with why."""
     releases = zone_releases(zone, tx)
     deployments = state.deployments(tx)
-    keep = decide(releases, deployments, state.policies(tx), now)
+    keep = decide_by_space(releases, deployments, state.space_policies(tx), now)
     uses = Uses.of(releases, keep)
     names = {(x["project_slug"].lower(), x["version"].lower()): f"{x['project']} {x['version']}" for x in releases}
     referenced = {rec["sha256"] for rec in state.packages(tx)} | set(uses.bytes_of)

@@ -14,7 +14,8 @@ retention, spec in ``docs/decisions/194-retention-and-prune.md``):
 The latest release imported or created for a project is always kept (it is what would be
 deployed next). Other releases never deployed in this zone are judged by the zone's default
 policy over the releases of their project that were never deployed, newest first (by count
-or by age). A release row with ``created`` true was created in this zone (``releases
+or by age). Policies belong to a space (decision 750): :func:`decide_by_space` judges the
+releases of each space's projects by that space's policies only. A release row with ``created`` true was created in this zone (``releases
 create``, or ``export`` of a release file); the reasons say "created" for it, "imported"
 otherwise.
 """
@@ -29,7 +30,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import version_order
 from bundlekit.zone.retention import Policy
 
-__all__ = ["ReleaseKey", "Keep", "decide"]
+__all__ = ["ReleaseKey", "Keep", "decide", "decide_by_space"]
 
 #: (lowercased project slug, lowercased version)
 ReleaseKey = tuple[str, str]
@@ -139,4 +140,30 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
                 keep.add(key, f"never deployed; one of the last {default.keep_releases} {_came(r)}")
             elif default.keep_days is not None and float(r["imported_at"]) >= now - default.keep_days * DAY:
                 keep.add(key, f"never deployed; {_came(r)} in the last {default.keep_days} day(s)")
+    return keep
+
+
+def decide_by_space(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[str, Any]],
+                    policies: Mapping[str, Mapping[str, Policy]], now: EpochSeconds) -> Keep:
+    """:func:`decide` for each space apart: the releases and deployments of the projects of a
+    space (their rows' ``in_space``, ``Default`` when absent) judged by that space's policies
+    only (``policies``: casefolded space -> the :func:`decide` mapping; a space without any
+    keeps everything), so a policy of one space never lets another space's release go
+    (decision 750). Deployments keep the zone's order within each space."""
+    def space_of(row: Mapping[str, Any]) -> str:
+        return str(row.get("in_space") or "Default").casefold()
+
+    by_space: dict[str, tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]] = defaultdict(lambda: ([], []))
+    for r in releases:
+        by_space[space_of(r)][0].append(r)
+    for d in deployments:
+        by_space[space_of(d)][1].append(d)
+    keep = Keep()
+    for space, (rels, deps) in by_space.items():
+        part = decide(rels, deps, policies.get(space, {"": Policy()}), now)
+        for key, reasons in part.reasons.items():
+            for reason in reasons:
+                keep.add(key, reason)
+        for env, keys in part.by_environment.items():
+            keep.by_environment[env] |= keys
     return keep

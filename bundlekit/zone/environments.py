@@ -40,7 +40,7 @@ def known_environments(db: Reader) -> dict[str, str]:
         names += _snapshot_environments(json.loads(r["local"]))
     names += [r["environment"] for r in db.all("SELECT DISTINCT environment FROM targets")]
     names += [r["environment"] for r in db.all("SELECT DISTINCT environment FROM deployments")]
-    names += [r["environment"] for r in db.all("SELECT environment FROM retention WHERE environment <> ''")]
+    names += [r["environment"] for r in db.all("SELECT environment FROM retention_rules WHERE environment <> ''")]
     known: dict[str, str] = {}
     for n in names:
         known.setdefault(n.casefold(), n)

@@ -1,10 +1,11 @@
 """Retention in a zone's state: the policies, what prune reads, and the record of what it removed.
 
 A policy says how many releases to keep per project and environment (``keep_releases``), or
-for how many days (``keep_days``); neither means keep everything. The row for environment
-``""`` is the zone's default; a row per environment overrides it there (as Octopus sets
-retention per lifecycle phase). ``auto_prune`` on the default row runs prune after each
-successful deployment. The rules themselves are in ``bundlekit/retention/``.
+for how many days (``keep_days``); neither means keep everything. Policies belong to a space
+(decision 750) and judge only the releases of that space's projects. The row for environment
+``""`` is the space's default; a row per environment overrides it there (as Octopus sets
+retention per lifecycle phase). ``auto_prune`` on a space's default row runs prune after each
+successful deployment of that space's projects. The rules themselves are in ``bundlekit/retention/``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Database, Reader, Writer
 from bundlekit.zone.deployments import BY_NUMBER
 
-__all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "set_policy", "change_policy", "releases", "deployments", "packages",
+__all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "space_policies", "set_policy", "change_policy", "releases", "deployments", "packages",
            "delete_packages", "held_elsewhere", "record_prune", "pruned_at", "last_prune"]
 
 #: The claim (``Database.claim``) a prune holds while it removes files: no deployment starts
@@ -32,12 +33,14 @@ MAX_KEEP = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """``environment`` ``""`` is the zone default; ``keep_releases``/``keep_days`` None: no limit."""
+    """``environment`` ``""`` is the space's default; ``keep_releases``/``keep_days`` None: no
+    limit; ``space``: the space of this zone whose releases it judges."""
 
     environment: str = ""
     keep_releases: int | None = None
     keep_days: int | None = None
     auto_prune: bool = False
+    space: str = "Default"
 
     @property
     def keeps_all(self) -> bool:
@@ -53,48 +56,59 @@ class Policy:
         return rule + (" per project" + (f" in {self.environment}" if self.environment else " and environment"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"environment": self.environment or None, "keep_releases": self.keep_releases,
+        return {"space": self.space, "environment": self.environment or None, "keep_releases": self.keep_releases,
                 "keep_days": self.keep_days, "auto_prune": self.auto_prune}
 
 
-def policies(db: Reader) -> dict[str, Policy]:
-    """Lowercased environment (``""`` for the default) -> policy; the default is always there."""
-    out = {"": Policy()}
-    for r in db.all("SELECT environment, keep_releases, keep_days, auto_prune FROM retention"):
-        out[str(r["environment"]).lower()] = Policy(str(r["environment"]), r["keep_releases"], r["keep_days"],
-                                                    bool(r["auto_prune"]))
+def space_policies(db: Reader) -> dict[str, dict[str, Policy]]:
+    """Casefolded space -> lowercased environment (``""`` for the default) -> policy, for every
+    space that has a policy; a space without one keeps everything (:class:`Policy` ``()``)."""
+    out: dict[str, dict[str, Policy]] = {}
+    for r in db.all("SELECT space, environment, keep_releases, keep_days, auto_prune FROM retention_rules"):
+        mine = out.setdefault(str(r["space"]).casefold(), {"": Policy(space=str(r["space"]))})
+        mine[str(r["environment"]).lower()] = Policy(str(r["environment"]), r["keep_releases"], r["keep_days"],
+                                                     bool(r["auto_prune"]), str(r["space"]))
     return out
 
 
+def policies(db: Reader, space: str = "Default") -> dict[str, Policy]:
+    """Lowercased environment (``""`` for the default) -> policy of ``space`` (a space of this
+    zone, in its spelling); the default is always there."""
+    return space_policies(db).get(space.casefold(), {"": Policy(space=space)})
+
+
 def set_policy(tx: Writer, policy: Policy, now: EpochSeconds) -> None:
-    """Record ``policy`` (replacing the one of its environment)."""
-    tx.run("INSERT INTO retention(environment, keep_releases, keep_days, auto_prune, updated) VALUES (?,?,?,?,?) "
-           "ON CONFLICT(environment) DO UPDATE SET keep_releases = excluded.keep_releases, "
+    """Record ``policy`` (replacing the one of its space and environment)."""
+    tx.run("INSERT INTO retention_rules(space, environment, keep_releases, keep_days, auto_prune, updated) "
+           "VALUES (?,?,?,?,?,?) ON CONFLICT(space, environment) DO UPDATE SET keep_releases = excluded.keep_releases, "
            "keep_days = excluded.keep_days, auto_prune = excluded.auto_prune, updated = excluded.updated",
-           (policy.environment, policy.keep_releases, policy.keep_days, int(policy.auto_prune), now))
+           (policy.space, policy.environment, policy.keep_releases, policy.keep_days, int(policy.auto_prune), now))
 
 
 def change_policy(db: Database, environment: str, *, keep_releases: int | None, keep_days: int | None,
-                  keep_all: bool, auto_prune: bool | None, now: EpochSeconds) -> Policy:
-    """Change the policy of ``environment`` (``""``: the zone default) and return it. Without
-    ``keep_releases``, ``keep_days`` or ``keep_all`` the policy keeps what it kept (only
-    ``auto_prune`` changes); ``auto_prune`` None keeps that setting. Read and written in one
-    transaction, so two changes made at once (one of what to keep, one of ``auto_prune``) both hold."""
+                  keep_all: bool, auto_prune: bool | None, now: EpochSeconds, space: str = "Default") -> Policy:
+    """Change the policy of ``environment`` (``""``: the space's default) in ``space`` (a space of
+    this zone, in its spelling) and return it. Without ``keep_releases``, ``keep_days`` or
+    ``keep_all`` the policy keeps what it kept (only ``auto_prune`` changes); ``auto_prune`` None
+    keeps that setting. Read and written in one transaction, so two changes made at once (one of
+    what to keep, one of ``auto_prune``) both hold."""
     with db.transaction() as tx:
-        old = policies(tx).get(environment.lower(), Policy(environment))
+        old = policies(tx, space).get(environment.lower(), Policy(environment, space=space))
         if keep_releases is None and keep_days is None and not keep_all:
             keep_releases, keep_days = old.keep_releases, old.keep_days
-        policy = Policy(environment, keep_releases, keep_days, old.auto_prune if auto_prune is None else auto_prune)
+        policy = Policy(environment, keep_releases, keep_days, old.auto_prune if auto_prune is None else auto_prune,
+                        space)
         set_policy(tx, policy, now)
     return policy
 
 
 def releases(db: Reader) -> list[dict[str, Any]]:
-    """Every release, imported or created here: project_slug, project (name), version,
-    imported_at (when imported or created), sequence, source_zone_id (the zone's own id for a
-    release created here) and its packages (``[{id, version, sha256}]``), oldest first."""
-    rows = db.all("SELECT r.project_slug, p.name AS project, r.version, r.imported_at, r.sequence, r.source_zone_id, "
-                  "r.snapshot "
+    """Every release, imported or created here: project_slug, project (name), in_space (the
+    space of this zone its project belongs to), version, imported_at (when imported or created),
+    sequence, source_zone_id (the zone's own id for a release created here) and its packages
+    (``[{id, version, sha256}]``), oldest first."""
+    rows = db.all("SELECT r.project_slug, p.name AS project, p.in_space, r.version, r.imported_at, r.sequence, "
+                  "r.source_zone_id, r.snapshot "
                   "FROM releases r LEFT JOIN projects p ON p.slug = r.project_slug ORDER BY r.imported_at, r.sequence")
     out = []
     for r in rows:
@@ -102,15 +116,21 @@ def releases(db: Reader) -> list[dict[str, Any]]:
         r["packages"] = [{"id": p["id"], "version": p["version"], "sha256": p["sha256"]}
                          for p in snap.get("packages", {}).values()]
         r["project"] = r["project"] or r["project_slug"]
+        r["in_space"] = r["in_space"] or "Default"
         out.append(r)
     return out
 
 
 def deployments(db: Reader) -> list[dict[str, Any]]:
-    """Every deployment: id, project_slug, release, environment, tenant, state, started; oldest
-    first by the zone's own numbering, never by the recorded times (decision 680)."""
-    return db.all("SELECT id, project_slug, release, environment, tenant, state, started FROM deployments "
-                  "ORDER BY " + BY_NUMBER)
+    """Every deployment: id, project_slug, release, environment, tenant, state, started and
+    in_space (its project's space here); oldest first by the zone's own numbering, never by the
+    recorded times (decision 680)."""
+    rows = db.all("SELECT d.id, d.project_slug, d.release, d.environment, d.tenant, d.state, d.started, p.in_space "
+                  "FROM deployments d LEFT JOIN projects p ON p.slug = d.project_slug "
+                  "ORDER BY " + BY_NUMBER.replace("(id,", "(d.id,"))
+    for r in rows:
+        r["in_space"] = r["in_space"] or "Default"
+    return rows
 
 
 def packages(db: Reader) -> list[dict[str, Any]]:

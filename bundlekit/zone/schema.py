@@ -335,6 +335,22 @@ MIGRATIONS: list[str] = [
     ALTER TABLE projects ADD COLUMN in_space TEXT NOT NULL DEFAULT 'Default' {nocase};
     ALTER TABLE targets ADD COLUMN in_space TEXT NOT NULL DEFAULT 'Default' {nocase};
     """,
+    # version 16: retention policies belong to a space (decision 750): the key becomes (space,
+    # environment), and every policy there was is Default's.
+    """
+    CREATE TABLE retention_rules (
+        space TEXT NOT NULL {nocase},
+        environment TEXT NOT NULL {nocase},
+        keep_releases {int},
+        keep_days {int},
+        auto_prune {int} NOT NULL,
+        updated {int} NOT NULL,
+        PRIMARY KEY (space, environment)
+    );
+    INSERT INTO retention_rules(space, environment, keep_releases, keep_days, auto_prune, updated)
+        SELECT 'Default', environment, keep_releases, keep_days, auto_prune, updated FROM retention;
+    DROP TABLE retention;
+    """,
 ]
 
 

@@ -160,6 +160,40 @@ def test_listings_name_each_rows_space_and_keep_to_one_space_when_given(world: d
     assert snapshot(prod) == before
 
 
+def _more_releases(world: dict[str, Path], versions: tuple[str, ...]) -> None:
+    """Export and import ``versions`` of both projects, each into its source's space."""
+    root, prod = world["root"], world["prod"]
+    for source, name, space, slug in (("dev", "Acme Web", "payments", "acme-web"), ("devb", "Web Site", "Shop", "web-site")):
+        for v in versions:
+            bundle = root / f"{slug}-{v}.bundle"
+            ok("export", _release(root, f"rel-{slug}-{v}", name, space, v, lifecycle=True), "--to", "prod", "-o",
+               bundle, home=world[source])
+            ok("import", bundle, "--space", space, home=prod)
+
+
+def test_a_retention_policy_of_one_space_never_lets_another_spaces_release_go(world: dict[str, Path]) -> None:
+    prod = world["prod"]
+    _more_releases(world, ("1.4.1", "1.4.2"))
+    for space in ("Default", "Payments"):  # Shop has no policy of its own: it keeps everything
+        ok("retention", "set", "--keep", "1", "--space", space, home=prod)
+    plan = json.loads(ok("prune", "--dry-run", "--json", home=prod))
+    kept = sorted((k["in_space"], k["project"], k["version"]) for k in plan["kept"])
+    assert kept == [("Payments", "Acme Web", "1.4.2"),
+                    ("Shop", "Web Site", "1.4.0"), ("Shop", "Web Site", "1.4.1"), ("Shop", "Web Site", "1.4.2")]
+    assert {(p["space"], p["keep_releases"]) for p in plan["policies"]} == {("Default", 1), ("Payments", 1)}
+    shown = json.loads(ok("retention", "show", "--space", "shop", "--json", home=prod))["policies"]
+    assert shown == []  # no policy of its own
+    text = ok("retention", "show", home=prod)
+    assert "Payments" in text and "Shop" not in text
+    ok("retention", "set", "--keep", "2", "--space", "Shop", home=prod)
+    plan = json.loads(ok("prune", "--dry-run", "--json", home=prod))
+    assert sorted(k["version"] for k in plan["kept"] if k["in_space"] == "Shop") == ["1.4.1", "1.4.2"]
+    assert [k["version"] for k in plan["kept"] if k["in_space"] == "Payments"] == ["1.4.2"]
+    before = snapshot(prod)
+    assert refused("retention", "set", "--keep", "1", "--space", "Nowhere", home=prod)["code"] == "unknown_space"
+    assert snapshot(prod) == before
+
+
 def test_names_that_must_be_unique_clash_with_a_stable_code_naming_the_rule(world: dict[str, Path]) -> None:
     prod, root = world["prod"], world["root"]
     # devb (trusted in Shop) sends a project whose slug Payments already holds

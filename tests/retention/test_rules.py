@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bundlekit.retention.rules import decide
+from bundlekit.retention.rules import decide, decide_by_space
 from bundlekit.zone.retention import Policy
 
 DAY = 86400
@@ -120,3 +120,18 @@ def test_a_deployment_stamped_in_the_future_is_not_current_after_later_deploymen
     assert keep.reasons[("web", "3.0")][0] == "current release in Production"
     assert keep.reasons[("web", "7.0")][0] == "previous successful release in Production"
     assert not keep.kept(("web", "1.0"))
+
+
+def test_a_policy_of_one_space_never_lets_another_spaces_release_go() -> None:
+    # two projects, one per space, each with five releases deployed one after another to Production
+    deps = [dict(_d(v, started=n, project=p), in_space=s) for p, s in (("pay", "Payments"), ("web", "Web"))
+            for n, v in enumerate(("1.0", "1.1", "1.2", "1.3", "1.4"))]
+    rels = [dict(_r(v, n, project=p), in_space=s) for p, s in (("pay", "Payments"), ("web", "Web"))
+            for n, v in enumerate(("1.0", "1.1", "1.2", "1.3", "1.4"))]
+    keep = decide_by_space(rels, deps, {"payments": {"": Policy(keep_releases=1, space="Payments")}}, NOW)
+    assert {v for (p, v) in keep.reasons if p == "pay"} == {"1.3", "1.4"}  # current and previous
+    assert {v for (p, v) in keep.reasons if p == "web"} == {"1.0", "1.1", "1.2", "1.3", "1.4"}  # no policy: all
+    assert keep.by_environment["production"] >= {("web", v) for v in ("1.0", "1.1", "1.2", "1.3", "1.4")}
+    # the zone-wide decision this replaces would have let Web's go with Payments' policy
+    assert {v for (p, v) in decide(rels, deps, {"": Policy(keep_releases=1)}, NOW).reasons if p == "web"} == {
+        "1.3", "1.4"}

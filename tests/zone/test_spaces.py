@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bundlekit.format.card import parse_card
 from bundlekit.trust.policy import SourcePolicy
-from bundlekit.zone import projects, spaces, targets, truststore
+from bundlekit.zone import projects, retention, spaces, targets, truststore
 from tests.conftest import Zones, raises_code
 from tests.pgserver import PostgresServer
 from tests.zone.test_db import State
@@ -80,3 +80,30 @@ def test_a_zone_is_trusted_in_one_space_and_lookups_stay_in_theirs(any_zones: Zo
         targets.add_target(prod, "WEB-01", "Production", ("web",), tmp_path / "u", now)
     assert targets.remove_target(prod, "web-01", space="Web").space == "Web"
 
+
+
+def test_migrating_makes_every_retention_policy_defaults_and_policies_are_kept_per_space(
+        tmp_path: Path, pg: PostgresServer | None) -> None:
+    state = State(tmp_path, pg)
+    old = state.raw()
+    with old.transaction() as tx:
+        lay_schema(old, tx, before_migration("CREATE TABLE retention_rules"))
+        tx.run("INSERT INTO meta(key, value) VALUES ('zone_id', 'z-prod')")
+        for env, keep, auto in (("", 3, 1), ("Production", 5, 0)):
+            tx.run("INSERT INTO retention(environment, keep_releases, keep_days, auto_prune, updated) "
+                   "VALUES (?,?,?,?,?)", (env, keep, None, auto, 1))
+    old.close()
+    db = state.open()
+    try:
+        assert "retention" not in db.table_names(db)
+        kept = retention.policies(db)  # Default's
+        assert {k: (p.space, p.keep_releases, p.auto_prune) for k, p in kept.items()} == {
+            "": ("Default", 3, True), "production": ("Default", 5, False)}
+        retention.change_policy(db, "production", keep_releases=1, keep_days=None, keep_all=False, auto_prune=None,
+                                now=2, space="Payments")  # the same environment, another space: a row of its own
+        assert retention.policies(db, "Default")["production"].keep_releases == 5
+        assert retention.policies(db, "payments")["production"].keep_releases == 1
+        assert retention.policies(db, "Payments")[""].keeps_all  # a space's own default: keep everything
+        assert retention.policies(db, "Web") == {"": retention.Policy(space="Web")}
+    finally:
+        db.close()
