@@ -165,21 +165,26 @@ def dashboard(home: str | None, html_file: Path | None, space: str | None, as_js
     click.echo(render_text(view, now, width=width), nl=False)  # escapes what it shows itself
 
 
-@cli.command(epilog="bundlekit serve --home ./dev --port 8080")
+@cli.command(epilog="bundlekit serve --home ./dev --port 8080\nbundlekit serve --space Payments --home ./prod")
 @home_option
 @click.option("--port", type=ASCII_INT, default=8080, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--space", "space", default=None, metavar="NAME",
+              help="Serve one space only (default: every space, each project under its space).")
 @json_option
-def serve(home: str | None, port: int, as_json: bool) -> None:
-    """Serve the dashboard on 127.0.0.1, re-reading the zone's state on every request.
+def serve(home: str | None, port: int, space: str | None, as_json: bool) -> None:
+    """Serve the dashboard on 127.0.0.1, re-reading the zone's state on every request: of every
+    space, or of --space only (as `bundlekit dashboard`).
 
     With --json, one line {"url": ..., "port": ...} is printed on stdout once it listens.
     """
     zone_home = resolve_home(home)
-    open_home(zone_home).close()  # fail early on a wrong --home
+    with open_home(zone_home) as z:  # fail early on a wrong --home, or on a typo of a space (as `dashboard`)
+        if space is not None and not build_view(z, clock.now(), space=space).projects:
+            space = resolve_space(z.db, space)
 
     def build():  # type: ignore[no-untyped-def]
         with open_home(zone_home) as z:
-            return build_view(z, clock.now())
+            return build_view(z, clock.now(), space=space)
 
     def ready(p: int) -> None:
         url = f"http://127.0.0.1:{p}/"

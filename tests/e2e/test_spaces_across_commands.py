@@ -10,11 +10,14 @@ it was (the snapshot of every file).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_in_process, snapshot
+from tests.conftest import cli_in_process, run_cli, snapshot
 from tests.e2e.test_spaces import ok, refused, release
 
 #: The first step of the fixture release, told to print the space it runs in.
@@ -211,4 +214,36 @@ def test_names_that_must_be_unique_clash_with_a_stable_code_naming_the_rule(worl
     err = refused("trust", "add", root / "dev.card", "--space", "Shop", home=prod)
     assert err["code"] == "already_trusted" and "Payments" in err["message"], err
     assert refused("spaces", "add", "SHOP", home=prod)["code"] == "space_exists"
+    assert snapshot(prod) == before
+
+
+def test_serve_shows_one_space_or_all_and_refuses_a_space_the_zone_lacks_before_listening(
+        world: dict[str, Path]) -> None:
+    prod = world["prod"]
+    _deploy(prod, "acme-web", "1.4.0", "Payments")
+    _deploy(prod, "web-site", "1.4.0", "Shop")
+
+    def served(*space: str) -> list[tuple[str, str]]:
+        proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "serve", "--home", str(prod), "--port", "0",
+                                 "--json", *(("--space", *space) if space else ())],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            url = json.loads(proc.stdout.readline())["url"]
+            with urllib.request.urlopen(url + "api/dashboard.json", timeout=60) as page:
+                view = json.loads(page.read())
+            with urllib.request.urlopen(url, timeout=60) as page:
+                html = page.read().decode()
+            assert all(p["name"] in html for p in view["projects"])
+            return sorted((p["slug"], p["space"]) for p in view["projects"])
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+    assert served() == [("acme-web", "Payments"), ("web-site", "Shop")]
+    assert served("shop") == [("web-site", "Shop")]
+    before = snapshot(prod)
+    done = run_cli("serve", "--port", "0", "--space", "Shpo", "--json", home=prod)
+    assert done.returncode != 0 and json.loads(done.stdout)["error"]["code"] == "unknown_space"
+    assert "Shop" in json.loads(done.stdout)["error"]["message"]
     assert snapshot(prod) == before
