@@ -18,6 +18,7 @@ from bundlekit.errors import UsageError
 from bundlekit.format.audit import ChainHead, Entry, decode_body, entry_hash
 from bundlekit.receipt.carried_audit import carried_audit
 from bundlekit.zone import audit as trail
+from bundlekit.zone.spaces import resolve_space
 
 __all__ = ["entry_json", "parse_since", "parse_head"]
 
@@ -106,7 +107,8 @@ def _line(e: Entry) -> str:
 
 
 @cli.command("audit", epilog="bundlekit audit --home ./prod\nbundlekit audit --since 2026-12-01 --json --home ./prod\n"
-                             "bundlekit audit --verify --home ./prod\nbundlekit audit --from prod --home ./dev")
+                             "bundlekit audit --space Payments --home ./prod\nbundlekit audit --verify --home ./prod\n"
+                             "bundlekit audit --from prod --home ./dev")
 @click.option("--since", default=None, metavar="WHEN",
               help="Only entries from WHEN: Unix seconds, a UTC day (2026-12-01) or moment (2026-12-01T13:05Z).")
 @click.option("--verify", "check", is_flag=True,
@@ -119,18 +121,27 @@ def _line(e: Entry) -> str:
 @click.option("--from", "from_zone", default=None, metavar="ZONE",
               help="List the audit entries zone ZONE sent back in receipts (its deployments of releases from here).")
 @home_option
+@click.option("--space", "space", default=None, metavar="NAME",
+              help="Only the entries of commands that worked in this space (default: every entry; each names "
+                   "the space its command worked in).")
 @json_option
 def audit(since: str | None, check: bool, witness: str | None, sign: bool, from_zone: str | None, home: str | None,
+          space: str | None,
           as_json: bool) -> None:
     """Who changed what in this zone: one signed, chained entry per committed change.
 
     Each entry names when (UTC), the operating system account and host, the command and what it
-    named, the rows it changed per table, keyed digests of those rows before and after (never a
-    value), and the result. Listing reads the entries as stored; `--verify` checks them all
-    (spec/audit.md) and names the first bad one. `--from ZONE` lists instead the entries another
-    zone's receipts carried back, per deployment (its egress policy sends them only with
-    audit = "send"); each was checked against that zone's keys when the receipt was imported.
+    named (with the space it worked in, for a command of one space), the rows it changed per
+    table, keyed digests of those rows before and after (never a value), and the result. Listing
+    reads the entries as stored; `--verify` checks them all (spec/audit.md) and names the first
+    bad one. With --space, only the entries that name that space are listed (a command of the
+    whole zone names none). `--from ZONE` lists instead the entries another zone's receipts
+    carried back, per deployment (its egress policy sends them only with audit = "send"); each
+    was checked against that zone's keys when the receipt was imported.
     """
+    if space is not None and (check or sign or from_zone is not None):
+        raise UsageError("--verify and --sign-head check the whole trail and --from lists another zone's: drop --space",
+                         code="usage", details={"option": "--space"})
     since_ms = parse_since(since) if since is not None else None
     noted = parse_head(witness) if witness is not None else None
     if noted is not None and not (check or sign):
@@ -160,16 +171,20 @@ def audit(since: str | None, check: bool, witness: str | None, sign: bool, from_
                 echo(f"audit trail intact: {counted(len(checked), 'entry', 'entries')}, each signed by the zone and "
                      f"chained to the one before; the last is the one the zone recorded{held}")
             return
+        if space is not None:
+            space = resolve_space(z.db, space)
         stored = trail.entries(z.db)
         last = trail.head(z.db)
     shown = [(decode_body(s.body, s.seq), s.body) for s in stored]
-    shown = [(e, b) for e, b in shown if since_ms is None or e.at_ms >= since_ms]
+    shown = [(e, b) for e, b in shown if (since_ms is None or e.at_ms >= since_ms)
+             and (space is None or str(e.object.get("space", "")).casefold() == space.casefold())]
     if as_json:
         emit_json({"entries": [entry_json(e, b) for e, b in shown], "head": {"seq": last.seq, "hash": last.hash},
                    "verified": False})
         return
     if not shown:
-        echo("no audit entries" + (" since then" if since_ms is not None else ""))
+        echo("no audit entries" + (" since then" if since_ms is not None else "")
+             + (f" of space {space}" if space is not None else ""))
         return
     for e, _ in shown:
         echo(_line(e))

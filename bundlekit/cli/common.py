@@ -322,7 +322,7 @@ def exit_refused(err: BundleError) -> NoReturn:
 
 #: Options that, with a command's arguments, name what it acts on: its audit entries record them.
 OBJECT_OPTIONS = frozenset({"environment", "tenant", "role", "roles", "machine", "channel", "step", "to", "phase",
-                            "release", "source", "zone_name", "name", "sensitive"})
+                            "release", "source", "zone_name", "name", "sensitive", "space"})
 #: Options that say how a policy is set (`retention set`): recorded so its entry says what was set;
 #: numbers and flags, never a secret.
 SETTING_OPTIONS = frozenset({"keep_releases", "keep_days", "keep_all", "auto_prune"})

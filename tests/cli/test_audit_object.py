@@ -36,7 +36,7 @@ def test_a_sensitive_value_given_on_the_command_line_is_not_in_the_object() -> N
     ctx = command.make_context("set", ["acme-web", "Acme.ApiKey", "s3cret-canary", "--sensitive",
                                        "--environment", "Production"])
     assert audited_object(ctx) == {"project": "acme-web", "name": "Acme.ApiKey", "sensitive": True,
-                                   "environment": ["Production"]}
+                                   "environment": ["Production"], "space": "Default"}
     assert "s3cret-canary" not in repr(audited_object(ctx))
 
 

@@ -76,11 +76,12 @@ def test_every_kind_of_change_is_recorded_with_its_object_and_no_secret_in_any_f
     assert [e["seq"] for e in prod] == list(range(1, len(prod) + 1))
     assert "(not a bundlekit command)" not in commands  # a deployment's threads record as `deploy` too
     secret_set = commands["variables set"][0]
-    assert secret_set["object"] == {"project": "acme-web", "name": "Acme.ApiKey", "sensitive": True}
+    assert secret_set["object"] == {"project": "acme-web", "name": "Acme.ApiKey", "sensitive": True,
+                                    "space": "Default"}
     assert commands["variables set"][1]["object"] == {"project": "acme-web", "name": "Acme.Db.Name",
-                                                      "environment": ["Production"]}
+                                                      "environment": ["Production"], "space": "Default"}
     assert commands["deploy"][0]["object"] == {"project": "acme-web", "version": "1.4.0",
-                                               "environment": "Production"}
+                                               "environment": "Production", "space": "Default"}
     assert commands["targets remove"][0]["key"] != commands["targets remove"][1]["key"]  # rotated between
     assert commands["trust revoke"][0]["object"] == {"key_id": alice["key_id"]}  # not the reason: free text
     # the receipt carried the entries of the deployment's own transactions, as prod's policy allows

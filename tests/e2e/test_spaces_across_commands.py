@@ -247,3 +247,25 @@ def test_serve_shows_one_space_or_all_and_refuses_a_space_the_zone_lacks_before_
     assert done.returncode != 0 and json.loads(done.stdout)["error"]["code"] == "unknown_space"
     assert "Shop" in json.loads(done.stdout)["error"]["message"]
     assert snapshot(prod) == before
+
+
+def test_the_audit_trail_names_the_space_each_change_was_made_in_and_lists_one_space(world: dict[str, Path]) -> None:
+    prod = world["prod"]
+
+    def entries(*space: str) -> list[tuple[str, str, str]]:
+        listed = json.loads(ok("audit", *(("--space", *space) if space else ()), "--json", home=prod))["entries"]
+        # the space as the command was given it (the world gives Payments as "payments" at times)
+        return [(e["command"], str(e["object"].get("project", "")), str(e["object"].get("space", "")).title())
+                for e in listed if e["command"] in ("import", "variables set", "targets add")]
+
+    every = entries()
+    assert ("variables set", "acme-web", "Payments") in every and ("variables set", "web-site", "Shop") in every
+    assert ("import", "", "Shop") in every and ("targets add", "", "Payments") in every
+    shop = entries("shop")
+    assert shop and all(space == "Shop" for _, _, space in shop) and ("variables set", "web-site", "Shop") in shop
+    assert [e for e in every if e[2] == "Shop"] == shop
+    assert "space=Payments" in ok("audit", "--space", "Payments", home=prod)
+    before = snapshot(prod)
+    assert refused("audit", "--space", "Shpo", home=prod)["code"] == "unknown_space"
+    assert refused("audit", "--space", "Shop", "--verify", home=prod)["code"] == "usage"
+    assert snapshot(prod) == before
