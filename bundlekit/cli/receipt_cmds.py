@@ -12,6 +12,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.cli.egress_cmds import echo_contents
+from bundlekit.cli.space_cmds import space_column
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
@@ -118,14 +119,26 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
 @click.option("--zone", "zone_name", required=True, help="The zone whose deployments reported the outputs.")
 @home_option
 @click.option("--reveal", is_flag=True, help="Unseal sensitive outputs (sealed to this zone's key).")
+@click.option("--space", "space", default=None, metavar="NAME",
+              help="The space the zone's receipts belong to here (its trust rule's); another space's zone is "
+                   "unknown there (default: any).")
 @json_option
-def outputs(project: str, zone_name: str, home: str | None, reveal: bool, as_json: bool) -> None:
-    """Output variables that came back in receipts: the latest deployment per environment."""
+def outputs(project: str, zone_name: str, home: str | None, reveal: bool, space: str | None, as_json: bool) -> None:
+    """Output variables that came back in receipts: the latest deployment per environment. The
+    receipts of a zone belong to the space its trust rule is in here, which the output names."""
     with open_home(home) as z:
+        if space is not None:
+            space = resolve_space(z.db, space)
+        entry = truststore.get_zone(z, zone_name)
+        if space is not None and entry.space.casefold() != space.casefold():
+            raise truststore.unknown_zone(z.db, zone_name, f"no trusted zone named {zone_name!r} in space {space}")
         result = reported_outputs(z, project, zone_name, reveal=reveal)
+        spaces = space_column(z.db, None)  # a zone of one space: every zone's receipts are Default's
     if as_json:
-        emit_json({"project": project, "zone": zone_name, "outputs": result})
+        emit_json({"project": project, "zone": zone_name, "space": entry.space, "outputs": result})
         return
+    if spaces:
+        echo(f"outputs of {project} reported by zone {entry.name} (space {entry.space}):")
     for o in result:
         shown = f"(withheld by zone {zone_name})" if o["withheld"] else f"= {o['value']}"
         echo(f"{o['environment']:<12} {o['release']:<8} Octopus.Action[{o['step']}].Output"

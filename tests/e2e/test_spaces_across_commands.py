@@ -269,3 +269,21 @@ def test_the_audit_trail_names_the_space_each_change_was_made_in_and_lists_one_s
     assert refused("audit", "--space", "Shpo", home=prod)["code"] == "unknown_space"
     assert refused("audit", "--space", "Shop", "--verify", home=prod)["code"] == "usage"
     assert snapshot(prod) == before
+
+
+def test_outputs_name_the_space_the_reporting_zones_receipts_belong_to(world: dict[str, Path]) -> None:
+    prod, dev, root = world["prod"], world["dev"], world["root"]
+    receipt = root / "receipt.bundle"
+    ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--space", "Payments", "--receipt-out", receipt,
+       home=prod)
+    ok("spaces", "add", "Payments", home=dev)  # dev trusts prod in Default: prod's receipts belong there
+    ok("import", receipt, home=dev)
+    shown = json.loads(ok("outputs", "acme-web", "--zone", "prod", "--json", home=dev))
+    assert shown["space"] == "Default" and "SchemaVersion" in {o["name"] for o in shown["outputs"]}
+    assert json.loads(ok("outputs", "acme-web", "--zone", "prod", "--space", "default", "--json", home=dev)) == shown
+    assert "(space Default)" in ok("outputs", "acme-web", "--zone", "prod", home=dev)
+    before = snapshot(dev)
+    err = refused("outputs", "acme-web", "--zone", "prod", "--space", "Payments", home=dev)
+    assert err["code"] == "unknown_zone" and "space Payments" in err["message"], err
+    assert refused("outputs", "acme-web", "--zone", "prod", "--space", "Paymnts", home=dev)["code"] == "unknown_space"
+    assert snapshot(dev) == before
