@@ -287,3 +287,13 @@ def test_outputs_name_the_space_the_reporting_zones_receipts_belong_to(world: di
     assert err["code"] == "unknown_zone" and "space Payments" in err["message"], err
     assert refused("outputs", "acme-web", "--zone", "prod", "--space", "Paymnts", home=dev)["code"] == "unknown_space"
     assert snapshot(dev) == before
+
+
+def test_targets_check_sees_only_its_spaces_targets(world: dict[str, Path]) -> None:
+    prod = world["prod"]
+    checked = json.loads(ok("targets", "check", "--space", "Payments", "--json", home=prod))
+    assert sorted(t["target"] for t in checked["targets"]) == ["pay-db", "pay-web"]
+    before = snapshot(prod)
+    err = refused("targets", "check", "shop-db", "--space", "Payments", home=prod)
+    assert err["code"] == "unknown_target" and "shop-web" not in err["message"], err
+    assert snapshot(prod) == before
