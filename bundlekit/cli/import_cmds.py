@@ -281,7 +281,7 @@ def variables_list(project: str, home: str | None, space: str, as_json: bool) ->
         p = projects.find_project(z.db, project, z.name, space=resolve_space(z.db, space))
         rows = edits.variable_rows(p)
     if as_json:
-        emit_json({"project": p.name, "variables": rows})
+        emit_json({"project": p.name, "in_space": p.in_space, "variables": rows})
     else:
         for v in rows:
             echo(_var_line(v))

@@ -151,6 +151,8 @@ def test_listings_name_each_rows_space_and_keep_to_one_space_when_given(world: d
         text = ok(*cmd, "--space", "Payments", home=prod)
         assert labels[key][0] in text and labels[key][1] not in text and "Shop" not in text, (cmd, text)
     assert rows("lifecycle", "waivers", "acme-web", key="waivers", space="Payments") == [("acme-web", "Payments")]
+    listed = json.loads(ok("variables", "list", "web-site", "--space", "shop", "--json", home=prod))
+    assert listed["in_space"] == "Shop"  # the zone's spelling of the space the project was found in
     shown = json.loads(ok("deployments", "show", web, "--json", home=prod))
     assert shown["in_space"] == "Shop" and "space: Shop" in ok("deployments", "show", web, home=prod)
     before = snapshot(prod)
