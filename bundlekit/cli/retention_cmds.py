@@ -41,9 +41,8 @@ def retention_show(home: str | None, space: str | None, as_json: bool) -> None:
     the last prune. A space's policies judge only its own projects' releases."""
     with open_home(home) as z:
         shown = [resolve_space(z.db, space)] if space is not None else space_names(z.db)
-        every = state.space_policies(z.db)
-        # Default's default policy always shows; another space only once it has a policy
-        policies = [p for name in shown if name == DEFAULT or name.casefold() in every
+        # every space shown has a default policy: its own, or keeping every release
+        policies = [p for name in shown
                     for p in sorted(state.policies(z.db, name).values(), key=lambda p: p.environment.lower())]
         spaces = space_column(z.db, space)
         last = state.last_prune(z.db)

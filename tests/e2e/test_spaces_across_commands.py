@@ -187,9 +187,11 @@ def test_a_retention_policy_of_one_space_never_lets_another_spaces_release_go(wo
                     ("Shop", "Web Site", "1.4.0"), ("Shop", "Web Site", "1.4.1"), ("Shop", "Web Site", "1.4.2")]
     assert {(p["space"], p["keep_releases"]) for p in plan["policies"]} == {("Default", 1), ("Payments", 1)}
     shown = json.loads(ok("retention", "show", "--space", "shop", "--json", home=prod))["policies"]
-    assert shown == []  # no policy of its own
-    text = ok("retention", "show", home=prod)
-    assert "Payments" in text and "Shop" not in text
+    assert shown == [{"space": "Shop", "environment": None, "keep_releases": None, "keep_days": None,
+                      "auto_prune": False}]  # no policy of its own: every release is kept
+    lines = ok("retention", "show", home=prod).splitlines()
+    assert any("Payments" in line and "keep the last 1" in line for line in lines), lines
+    assert any("Shop" in line and "keep every release" in line for line in lines), lines
     ok("retention", "set", "--keep", "2", "--space", "Shop", home=prod)
     plan = json.loads(ok("prune", "--dry-run", "--json", home=prod))
     assert sorted(k["version"] for k in plan["kept"] if k["in_space"] == "Shop") == ["1.4.1", "1.4.2"]
