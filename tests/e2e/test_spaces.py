@@ -46,12 +46,18 @@ def release(root: Path, name: str, space: str | None) -> Path:
     return toml
 
 
+def zones(root: Path, *names: str) -> dict[str, Path]:
+    """Zones ``names`` made under ``root`` (``root/NAME``), each with its card at ``root/NAME.card``."""
+    homes = {name: root / name for name in names}
+    for name, home in homes.items():
+        ok("init", "--zone", name, home=home)
+        ok("identity", "-o", root / f"{name}.card", home=home)
+    return homes
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Path]:
-    w = {name: tmp_path / name for name in ("dev", "devb", "prod")}
-    for name, home in w.items():
-        ok("init", "--zone", name, home=home)
-        ok("identity", "-o", tmp_path / f"{name}.card", home=home)
+    w = zones(tmp_path, "dev", "devb", "prod")
     ok("spaces", "add", "Payments", home=w["prod"])
     ok("spaces", "add", "Web", home=w["prod"])
     ok("trust", "add", tmp_path / "prod.card", home=w["dev"])
@@ -188,10 +194,7 @@ def test_a_deployment_sees_only_its_spaces_targets(world: dict[str, Path]) -> No
 
 
 def test_a_bundle_without_a_space_and_any_bundle_trusted_in_default_import_into_default(tmp_path: Path) -> None:
-    homes = {name: tmp_path / name for name in ("dev", "prod")}
-    for name, home in homes.items():
-        ok("init", "--zone", name, home=home)
-        ok("identity", "-o", tmp_path / f"{name}.card", home=home)
+    homes = zones(tmp_path, "dev", "prod")
     ok("trust", "add", tmp_path / "prod.card", home=homes["dev"])
     ok("trust", "add", tmp_path / "dev.card", home=homes["prod"])  # Default, as before spaces
     bundles = []

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import cli_in_process, run_cli, snapshot
-from tests.e2e.test_spaces import ok, refused, release
+from tests.e2e.test_spaces import ok, refused, release, zones
 
 #: The first step of the fixture release, told to print the space it runs in.
 MIGRATE = 'echo "migrating database #{Acme.Db.Name} on #{Octopus.Machine.Name}"\n'
@@ -61,10 +61,7 @@ def _deploy(prod: Path, slug: str, version: str, space: str) -> dict:  # type: i
 
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Path]:
-    w = {name: tmp_path / name for name in ("dev", "devb", "prod")}
-    for name, home in w.items():
-        ok("init", "--zone", name, home=home)
-        ok("identity", "-o", tmp_path / f"{name}.card", home=home)
+    w = zones(tmp_path, "dev", "devb", "prod")
     prod = w["prod"]
     ok("spaces", "add", "Payments", home=prod)
     ok("spaces", "add", "Shop", home=prod)
@@ -100,10 +97,7 @@ def test_a_deployment_names_the_space_its_project_belongs_to_here_as_octopus_spa
 
 
 def test_a_release_naming_a_space_this_zone_lacks_deploys_as_default(tmp_path: Path) -> None:
-    homes = {name: tmp_path / name for name in ("dev", "prod")}
-    for name, home in homes.items():
-        ok("init", "--zone", name, home=home)
-        ok("identity", "-o", tmp_path / f"{name}.card", home=home)
+    homes = zones(tmp_path, "dev", "prod")
     ok("trust", "add", tmp_path / "prod.card", home=homes["dev"])
     ok("trust", "add", tmp_path / "dev.card", home=homes["prod"])
     bundle = tmp_path / "team.bundle"
