@@ -295,3 +295,13 @@ def test_targets_check_sees_only_its_spaces_targets(world: dict[str, Path]) -> N
     err = refused("targets", "check", "shop-db", "--space", "Payments", home=prod)
     assert err["code"] == "unknown_target" and "shop-web" not in err["message"], err
     assert snapshot(prod) == before
+
+
+def test_auto_prune_follows_the_deployed_projects_space(world: dict[str, Path]) -> None:
+    prod = world["prod"]
+    ok("retention", "set", "--keep", "1", "--auto-prune", "--space", "Payments", home=prod)
+    assert _deploy(prod, "web-site", "1.4.0", "Shop")["pruned"] is None  # Shop asked for no prune
+    pruned = _deploy(prod, "acme-web", "1.4.0", "Payments")["pruned"]
+    assert pruned is not None and {(p["space"], p["keep_releases"]) for p in pruned["policies"]} >= {("Payments", 1)}
+    kept = {(k["in_space"], k["project"]) for k in pruned["kept"]}
+    assert ("Shop", "Web Site") in kept and ("Payments", "Acme Web") in kept
