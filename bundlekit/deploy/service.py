@@ -388,6 +388,9 @@ def _refuse_canceled(cancel: threading.Event | None) -> None:
 
 #: Seconds between two attempts to start a deployment that waits for another one.
 POLL = 0.25
+#: Times a deployment asks again, past its deadline, when the slot is claimed but no deployment of
+#: it is recorded running (its holder is between recording its outcome and giving the claim back).
+FINISHING_POLLS = 8
 
 
 def _then(waited: float) -> str:
@@ -437,6 +440,7 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
     project, environment = ctx.what.project, ctx.environment
     where = f"{environment}" + (f" for tenant {ctx.tenant}" if ctx.tenant else "")
     told = False
+    finishing = 0
     while True:
         _refuse_canceled(cancel)
         with zone.db.transaction() as tx:
@@ -444,15 +448,30 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
             if not pruning and zone.db.claim(tx, slot):
                 deployment_id = recording.insert_running(tx, ctx, now, recording.this_node(zone))
                 # Held while it runs: a row still Executing that nobody claims was left by a dead process.
-                zone.db.claim(tx, deployments.claim_name(deployment_id))
+                if not zone.db.claim(tx, deployments.claim_name(deployment_id)):
+                    # never without it: another command would take this run for a dead one (decision 770)
+                    raise StateError(
+                        f"{zone.db.location}: the claim of {deployment_id} is held by another connection, so "
+                        f"the deployment of {project.name} to {where} was not started and nothing was recorded. "
+                        "Run the command again", code="state_query_failed")
                 return deployment_id
             running = None if pruning else deployments.running(tx, project.slug, environment, ctx.tenant)
             node = None if running is None else deployments.running_on(tx, running)
         if pruning and time.monotonic() >= deadline:
             raise _prune_running(zone, waited)
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline and running is None and finishing < FINISHING_POLLS:
+            # the slot's holder has recorded its outcome and not yet given the claim back: name no
+            # deployment that is not running; ask again a few times before refusing (decision 770)
+            finishing += 1
+        elif time.monotonic() >= deadline and running is None:
             raise ConflictError(
-                f"{running or 'another deployment'} of {project.name} to {where} is still running "
+                f"the claim of {slot} (deployments of {project.name} to {where}) is still held by a connection "
+                f"to zone {zone.name}'s state, and no deployment of it is recorded running (`bundlekit deployments "
+                f"list` shows the last ones); deployments of a project to one environment run one at a time. "
+                f"{_then(waited)}", code="deployment_in_progress", details={"running": None, "node": None})
+        elif time.monotonic() >= deadline:
+            raise ConflictError(
+                f"{running} of {project.name} to {where} is still running "
                 f"({'on ' + node + ', a node' if node else 'on this or another node'} of zone {zone.name}; `bundlekit deployments "
                 f"list` shows it); deployments of a project to one environment run one at a time. {_then(waited)}",
                 code="deployment_in_progress", details={"running": running, "node": node})
@@ -460,7 +479,7 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
             on_wait(f"`bundlekit prune` in zone {zone.name}" if pruning
                     else f"{running or 'another deployment'} of {project.name} to {where}")
             told = True
-        time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+        time.sleep(POLL if finishing else min(POLL, max(0.0, deadline - time.monotonic())))
 
 
 def _write_receipt(zone: Zone, what: recording.Release, deployment_id: str, now: EpochSeconds,

@@ -10,9 +10,10 @@ Talks to the server through psycopg 3 (decision 180). One connection per open
   the snapshot taken while waiting). The lock ends with the transaction, a dead node's with
   its connection. A writer waits at most :data:`LOCK_TIMEOUT` seconds (``state_busy``).
 * **Reads** are ``REPEATABLE READ READ ONLY``: one snapshot over several statements.
-* **Claims** (:meth:`Database.claim`) are session-level advisory locks in their own key
-  space: held until released or until the connection ends, so a node that dies mid-task
-  frees them without anyone cleaning up.
+* **Claims** (:meth:`Database.claim`) are session-level advisory locks on one 64-bit key
+  each (the one-key ``bigint`` form, :func:`_claim_key`; never the write lock's key): held
+  until released or until the connection ends, so a node that dies mid-task frees them
+  without anyone cleaning up (decision 770).
 
 Type tokens: ``{int}`` ``BIGINT``, ``{float}`` ``DOUBLE PRECISION``, ``{bytes}`` ``BYTEA``,
 ``{nocase}`` ``COLLATE bundlekit_nocase``, a non-deterministic ICU collation at strength 2
@@ -40,7 +41,7 @@ from bundlekit.errors import StateError
 from bundlekit.zone.db import Database, Params, Reader, Row, Session, Writer
 from bundlekit.zone.location import StateURL, url_refused
 
-__all__ = ["PostgresDatabase", "LOCK_TIMEOUT", "CONNECT_TIMEOUT"]
+__all__ = ["PostgresDatabase", "LOCK_TIMEOUT", "CONNECT_TIMEOUT", "claim_lock"]
 
 #: Seconds a writer waits for another node's write transaction before ``state_busy``.
 LOCK_TIMEOUT = 30
@@ -49,7 +50,6 @@ CONNECT_TIMEOUT = 10
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "bytes": "BYTEA", "nocase": "COLLATE bundlekit_nocase"}
 _WRITE_LOCK = int.from_bytes(hashlib.sha256(b"bundlekit/state write lock").digest()[:8], "big", signed=True)
-_CLAIM_SPACE = 0x626B  # "bk": the first key of the two-key form; the write lock uses the one-key form
 _PLACEHOLDER = re.compile(r"\?")
 _VERSION_TABLE = "bundlekit_schema"
 
@@ -61,7 +61,24 @@ def _keywords() -> frozenset[str]:
 
 
 def _claim_key(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big", signed=True)
+    """The advisory lock key of the claim ``name``: 64 bits of SHA-256 (a signed ``bigint``).
+
+    64 bits, so two names meet only by a chance of about 2^-64 a pair, and no name can be
+    searched for offline to land on another's key (decision 770). Never the write lock's key."""
+    key = int.from_bytes(hashlib.sha256(b"bundlekit/claim\0" + name.encode("utf-8")).digest()[:8], "big", signed=True)
+    return key ^ 1 if key == _WRITE_LOCK else key
+
+
+def claim_lock(name: str) -> tuple[int, int]:
+    """Where the claim ``name`` shows in ``pg_locks`` (``classid``, ``objid``; ``objsubid`` is 1):
+    the high and the low 32 bits of :func:`_claim_key`, unsigned."""
+    key = _claim_key(name) & 0xFFFFFFFFFFFFFFFF
+    return key >> 32, key & 0xFFFFFFFF
+
+
+#: The ``pg_locks`` rows of claims (one-key advisory locks in this database), for a WHERE clause.
+_CLAIM_LOCKS = ("locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 
 
 class PostgresDatabase(Database):
@@ -232,7 +249,7 @@ class PostgresDatabase(Database):
         try:
             self._conn.execute("ROLLBACK")
             for name in claims:  # session locks ignore rollback: give back what this transaction took
-                self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_CLAIM_SPACE, _claim_key(name)))
+                self._conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (_claim_key(name),))
         except psycopg.Error:
             pass  # a broken connection: the server ends the transaction and its locks itself
 
@@ -252,17 +269,16 @@ class PostgresDatabase(Database):
         return str(self._backend)
 
     def holding(self, db: Reader, holder: str, names: Sequence[str]) -> bool:
-        keys = sorted({_claim_key(n) & 0xFFFFFFFF for n in names})
+        keys = sorted({claim_lock(n) for n in names})
         found = db.scalar(
-            "SELECT COUNT(DISTINCT objid) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            f"AND classid::bigint = ? AND objsubid = 2 AND pid = ? AND objid::bigint IN ({', '.join('?' for _ in keys)})",
-            (_CLAIM_SPACE, int(holder), *keys))
+            f"SELECT COUNT(DISTINCT (classid, objid)) AS n FROM pg_locks WHERE {_CLAIM_LOCKS} AND pid = ? "
+            f"AND ({' OR '.join('(classid::bigint = ? AND objid::bigint = ?)' for _ in keys)})",
+            (int(holder), *(part for key in keys for part in key)))
         return int(found or 0) == len(keys)
 
     # ------------------------------------------------------------------ claims
     def claim(self, tx: Writer, name: str) -> bool:
-        got = bool(tx.scalar("SELECT pg_try_advisory_lock(?, ?) AS got", (_CLAIM_SPACE, _claim_key(name))))
+        got = bool(tx.scalar("SELECT pg_try_advisory_lock(?::bigint) AS got", (_claim_key(name),)))
         if got:
             self._claims_in_tx.append(name)
         return got
@@ -271,17 +287,15 @@ class PostgresDatabase(Database):
         # The advisory lock's own view (pg_locks) lists every backend's locks of every database;
         # matching our key there is the one way to ask without taking it.
         return bool(db.scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 2 AND pid <> pg_backend_pid()) AS held",
-            (_CLAIM_SPACE, _claim_key(name) & 0xFFFFFFFF)))
+            f"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE {_CLAIM_LOCKS} "
+            "AND classid::bigint = ? AND objid::bigint = ? AND pid <> pg_backend_pid()) AS held", claim_lock(name)))
 
     def release(self, name: str) -> None:
         self._held.discard(name)
         if self._conn is None or self._conn.closed:
             return
         try:
-            self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_CLAIM_SPACE, _claim_key(name)))
+            self._conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (_claim_key(name),))
         except psycopg.Error:
             pass  # a lost connection: the server ended the session, and its claims with it
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bundlekit.zone import deployments as zone_deployments
-from bundlekit.zone.postgres import _CLAIM_SPACE, _claim_key
+from bundlekit.zone.postgres import claim_lock
 from tests.conftest import cli_in_process, make_zones
 from tests.pgserver import PostgresServer
 from tests.reliability.kills import deployments, gated_world, kill_all, start_deploy, wait_for
@@ -37,8 +37,9 @@ def _end_connections(pg: PostgresServer, database: str) -> int:
 
 def _holders(pg: PostgresServer, database: str, name: str) -> list[int]:
     """The server processes holding the claim ``name`` in ``database`` now."""
-    rows = pg.sql(database, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
-                            f"AND classid = {_CLAIM_SPACE} AND objid = {_claim_key(name) & 0xFFFFFFFF} "
+    classid, objid = claim_lock(name)
+    rows = pg.sql(database, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                            f"AND classid = {classid} AND objid = {objid} "
                             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
     return [pid for (pid,) in rows]
 

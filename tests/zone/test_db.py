@@ -341,6 +341,35 @@ def test_another_connections_claim_is_seen_as_held_without_taking_it(state: Stat
         other.close()
 
 
+def test_claims_of_unrelated_deployment_slots_never_share_a_lock(state: State, db: Database) -> None:
+    """Decision 770: these two slots had one 32-bit key (found by a birthday search); each is its
+    own claim now, and a claim is neither the write lock nor held up by it."""
+    a, b = deployments.slot("app-12396", "production"), deployments.slot("app-121093", "production")
+    other = state.open()
+    try:
+        with db.transaction() as tx:
+            assert db.claim(tx, a)
+        with other.transaction() as tx:
+            assert not other.held(tx, b)
+            assert other.claim(tx, b)  # another project's slot is free while app-12396 deploys
+            assert other.held(tx, a) and not other.held(tx, "prune")
+        with db.read() as r:
+            assert db.held(r, b)
+    finally:
+        other.close()
+
+
+def test_a_claim_key_is_64_bits_and_never_the_write_locks() -> None:
+    from bundlekit.zone.postgres import _WRITE_LOCK, _claim_key, claim_lock
+    a, b = deployments.slot("app-12396", "production"), deployments.slot("app-121093", "production")
+    assert _claim_key(a) != _claim_key(b)
+    keys = {_claim_key(deployments.slot(f"app-{n}", "production")) for n in range(20_000)}
+    assert len(keys) == 20_000 and _WRITE_LOCK not in keys
+    assert max(abs(k) for k in keys) >= 2 ** 40  # the high half is used, not four bytes
+    high, low = claim_lock(a)
+    assert (high << 32 | low) == _claim_key(a) & 0xFFFFFFFFFFFFFFFF
+
+
 def test_a_claim_taken_in_a_rolled_back_transaction_is_given_back(state: State, db: Database) -> None:
     with pytest.raises(RuntimeError, match="recording failed"):
         with db.transaction() as tx:

@@ -285,3 +285,22 @@ def release_dir_default() -> Path:
 
 
 
+
+def test_a_deployment_that_cannot_hold_its_own_claim_is_not_started(cluster: Cluster, tmp_path: Path) -> None:
+    """Decision 770: without its own claim a running deployment would look dead to every other
+    command; so it does not start, nothing is recorded, and its slot is given back."""
+    _deployable(cluster, tmp_path, release_dir_default())
+    squatter = cluster.b.db.sibling()  # holds the claim the next deployment id would take
+    try:
+        with squatter.transaction() as tx:
+            assert squatter.claim(tx, deployments.claim_name("Deployments-1"))
+        with raises_code("state_query_failed") as info:
+            deploy(cluster.a, "acme-web", "1.4.0", "Production", now=time.time())
+        assert "Deployments-1" in info.value.message and "nothing was recorded" in info.value.message
+        assert cluster.a.db.scalar("SELECT COUNT(*) AS n FROM deployments") == 0
+        with cluster.b.db.read() as r:
+            assert not cluster.b.db.held(r, deployments.slot("acme-web", "Production"))
+    finally:
+        squatter.close()
+    out = deploy(cluster.a, "acme-web", "1.4.0", "Production", now=time.time())
+    assert out.record is not None and out.record.state == "Success"
