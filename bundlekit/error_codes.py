@@ -469,6 +469,9 @@ REGISTRY, ALIASES = _build(
        internal="a copy in one transaction matches unless the server alters values; checked all the same"),
     _E("deployment_in_progress", "conflict", "another deployment of the project to the environment is running"),
     _E("prune_in_progress", "conflict", "`bundlekit prune` is removing files in the zone; run again when it ends"),
+    _E("prune_claim_lost", "conflict", "prune's claim ended with its PostgreSQL connection mid-removal; it "
+                                       "stopped there (run it again)",
+       internal="the state server ending prune's connection; tests/retention/test_prune_claim.py does"),
     _E("store_write_failed", "state", "the package store refused a write (full, read-only, too large)"),
     _E("store_mismatch", "state", "a node's package store folder is not its zone's (another zone's, or unmarked: "
                                   "an empty folder)"),

@@ -13,8 +13,9 @@ documented exception: refusing a bundle that really came from its source queues 
 
 An import and ``bundlekit prune`` exclude each other (decision 321): the apply transaction goes ahead only while
 no prune holds the zone's prune claim (it waits up to ``wait`` seconds, then is refused ``prune_in_progress``),
-and checks again that every package the bundle lists by reference is still in the store, so a prune between
-planning and applying cannot leave a release naming a package it removed.
+and checks again that the bytes of every package it did not stage itself (listed by reference, or included but
+already in the store) are still in the store, so a prune between planning and applying cannot leave a release
+naming a package it removed (decision 771).
 
 Anti-rollback counts per source and project (format 1.1, decision 154): bundles of different projects never
 block each other, and a bundle older than the newest imported one of its project is refused with the way forward
@@ -43,7 +44,7 @@ from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.repair import repair_store
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
 from bundlekit.importer.state_rules import check_sequence as _check_sequence
-from bundlekit.importer.state_rules import check_space
+from bundlekit.importer.state_rules import check_space, package_gone
 from bundlekit.importer.rebuild import check_bases, rebuild_all
 from bundlekit.importer.inherited import kept_lifecycle, waivers_withdrawn
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
@@ -242,17 +243,13 @@ def _still_valid(zone: Zone, tx: Reader, plan: ImportPlan) -> bool:
         return False
     check_space(tx, v, plan.space, str(v.path))  # the trust rule or the project may have moved meanwhile
     _check_sequence(tx, v, str(v.path))
-    store = zone.store
     check_package_ids(tx, m.packages, str(v.path), v.source.name,
                       package_owners(v.source.zone_id, truststore.sources(zone)), plan.usable)
     for p in m.packages:
         _check_package(tx, p, str(v.path), plan.usable)
-        if not p.included and p.delta is None and not store.has(p.sha256):
-            raise VerificationError(
-                f"{v.path}: package {p.id} {p.version} is listed by reference, and this zone no longer has it: "
-                "`bundlekit prune` removed it while this import was being planned; nothing was imported. Export "
-                f"the release again in zone {v.source.name} with --full (the package travels with it) and import "
-                "that bundle", code="package_missing", details={"package": p.id, "version": p.version})
+        # every package's bytes: staged by this import, or in the store now (decision 771)
+        if not plan.staging.holds(p.sha256) and not zone.store.has(p.sha256):
+            raise package_gone(v, p)
     slug = m.project["slug"]
     now_seen = _seen(projects.project_for_import(tx, slug),
                      projects.release_content_digest(tx, slug, m.release["version"]))

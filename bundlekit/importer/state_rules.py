@@ -12,13 +12,14 @@ the same two checks in the same order before anything else it decides (``importe
 
 from __future__ import annotations
 
-from bundlekit.errors import TrustError
+from bundlekit.errors import TrustError, VerificationError
+from bundlekit.format.manifest import PackageRef
 from bundlekit.importer.verify import VerifiedBundle
 from bundlekit.zone import projects, sequences, truststore
 from bundlekit.zone.db import Reader
 from bundlekit.zone.spaces import DEFAULT
 
-__all__ = ["check_release_state", "check_sequence", "check_space"]
+__all__ = ["check_release_state", "check_sequence", "check_space", "package_gone"]
 
 
 def check_release_state(db: Reader, v: VerifiedBundle, where: str) -> bool:
@@ -81,3 +82,21 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
         raise TrustError(f"{where}: project {m.project['slug']!r} of this zone belongs to another space than {space}; "
                          "a project never moves between spaces and no import into one space changes another. "
                          "Nothing was changed", code="space_denied", details={"space": space})
+
+
+def package_gone(v: VerifiedBundle, p: PackageRef) -> VerificationError:
+    """The refusal (``package_missing``) of an import that relies on the store's copy of package
+    ``p``'s bytes, found gone at its commit: ``bundlekit prune`` removed it after the import
+    was planned (decision 771). Nothing was imported."""
+    where = f"{v.path}: package {p.id} {p.version}"
+    if not p.included and p.delta is None:
+        return VerificationError(
+            f"{where} is listed by reference, and this zone no longer has it: `bundlekit prune` removed it while "
+            f"this import was being planned; nothing was imported. Export the release again in zone {v.source.name} "
+            "with --full (the package travels with it) and import that bundle", code="package_missing",
+            details={"package": p.id, "version": p.version})
+    return VerificationError(
+        f"{where}: the bundle carries it, and the import took the zone's copy of the same bytes instead, which "
+        "`bundlekit prune` removed before the import was applied; nothing was imported. Import the same bundle "
+        "again (it then stores the bundle's copy)", code="package_missing",
+        details={"package": p.id, "version": p.version})

@@ -57,6 +57,7 @@ from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_list
 from bundlekit.retention.rules import Keep, ReleaseKey, decide_by_space
 from bundlekit.retention.uses import Uses, zone_releases
 from bundlekit.zone import retention as state
+from bundlekit.zone.claim_watch import ClaimWatch
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.store import stale_staging
@@ -346,39 +347,57 @@ def apply_prune(zone: Zone, plan: PrunePlan, *, now: EpochSeconds, fleet: Fleet 
     runner removes that target's items (``fleet``: made and closed here when None); what was
     removed, and what was not and why, is recorded in one more transaction and the claim given
     back. A crash in between leaves unreferenced files, or target folders still there, which
-    the next prune removes.
+    the next prune removes. Before each removal it asks, from a second connection, whether the
+    claim is still its own (on PostgreSQL it ends with a lost connection, and imports and
+    deployments on other nodes go ahead): if not, it stops there, records nothing, and is
+    refused ``prune_claim_lost``; running prune again removes the rest (decision 771).
     """
     db = zone.db
     result = PruneResult()
-    with db.transaction() as tx:
-        if not db.claim(tx, state.PRUNE_CLAIM):
-            _pruning(zone)
-        go = _still_let_go(zone, tx, plan, now, result)
-        state.delete_packages(tx, [r.record for r in go if r.record is not None], now)
-    try:
-        on_target: dict[str, list[Removal]] = {}
-        for r in go:
-            if r.target is not None:
-                on_target.setdefault(r.target, []).append(r)
-            elif not r.path:
-                result.removed.append(r)
-            else:
-                freed, left = _remove(Path(r.path))
-                result.removed.append(dataclasses.replace(r, size=freed))
-                if left:
-                    result.not_removed.append((r, left))
-        if on_target:
-            with _fleet(zone, fleet, max_parallel) as used:
-                requests = [(plan.targets[name], _prune_request(items)) for name, items in on_target.items()]
-                for items, answer in zip(on_target.values(), used.request_each(requests)):
-                    _account(items, answer, result)
+    with ClaimWatch(db) as watch:
         with db.transaction() as tx:
-            state.record_prune(tx, now, result.freed_bytes, {
-                "remove": [r.to_dict() for r in result.removed],
-                "not_removed": [dict(r.to_dict(), why=why) for r, why in result.not_removed]})
-    finally:
-        db.release(state.PRUNE_CLAIM)
+            if not db.claim(tx, state.PRUNE_CLAIM):
+                _pruning(zone)
+            go = _still_let_go(zone, tx, plan, now, result)
+            state.delete_packages(tx, [r.record for r in go if r.record is not None], now)
+        watch.start([state.PRUNE_CLAIM])
+        try:
+            on_target: dict[str, list[Removal]] = {}
+            for r in go:
+                if r.target is not None:
+                    on_target.setdefault(r.target, []).append(r)
+                elif not r.path:
+                    result.removed.append(r)
+                else:
+                    _refuse_if_lost(zone, watch, result, len(go))
+                    freed, left = _remove(Path(r.path))
+                    result.removed.append(dataclasses.replace(r, size=freed))
+                    if left:
+                        result.not_removed.append((r, left))
+            if on_target:
+                _refuse_if_lost(zone, watch, result, len(go))
+                with _fleet(zone, fleet, max_parallel) as used:
+                    requests = [(plan.targets[name], _prune_request(items)) for name, items in on_target.items()]
+                    for items, answer in zip(on_target.values(), used.request_each(requests)):
+                        _account(items, answer, result)
+            with db.transaction() as tx:
+                state.record_prune(tx, now, result.freed_bytes, {
+                    "remove": [r.to_dict() for r in result.removed],
+                    "not_removed": [dict(r.to_dict(), why=why) for r, why in result.not_removed]})
+        finally:
+            db.release(state.PRUNE_CLAIM)
     return result
+
+
+def _refuse_if_lost(zone: Zone, watch: ClaimWatch, result: PruneResult, planned: int) -> None:
+    """``ConflictError`` ``prune_claim_lost`` when the prune's claim is no longer its own."""
+    if watch.lost():
+        raise ConflictError(
+            f"{zone.db.location}: prune's claim on zone {zone.name} ended (its connection to the state database "
+            f"was lost) after {len(result.removed)} of {planned} removals; it stopped there, since imports and "
+            "deployments on other nodes go ahead once the claim is gone. What it removed no release uses any more. "
+            "Run `bundlekit prune` again to remove the rest", code="prune_claim_lost",
+            details={"removed": len(result.removed), "planned": planned})
 
 
 def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, result: PruneResult) -> list[Removal]:

@@ -225,6 +225,11 @@ class Staging:
         self._files[digest] = out
         return self._writer(out)
 
+    def holds(self, digest: str) -> bool:
+        """Whether this staging holds the bytes with SHA-256 ``digest`` (its commit moves them into
+        the store); False for bytes it left to the store's copy (:meth:`sink_for`, :meth:`adopt`)."""
+        return digest in self._files
+
     def pending(self) -> Callable[[bytes], object]:
         """A writer for a staged file whose digest is not known yet (written while it is hashed);
         :meth:`adopt` names it once the digest is known, else :meth:`cleanup` removes it."""

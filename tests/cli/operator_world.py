@@ -11,12 +11,15 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from click.testing import CliRunner, Result
 
 from bundlekit.cli import cli
 from tests.conftest import FIXTURES
+
+if TYPE_CHECKING:
+    from tests.pgserver import PostgresServer
 
 
 def bk(*args: object, home: Path | None = None, env: dict[str, str] | None = None,
@@ -45,12 +48,14 @@ class World:
     bundle: Path
 
 
-def world(root: Path) -> World:
+def world(root: Path, pg: "PostgresServer | None" = None) -> World:
+    """``pg``: each zone's state is a new database on that server (else SQLite in the home)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(FIXTURES / "acme", root / "release")
     dev, prod = root / "dev", root / "prod"
     for name, home in (("dev", dev), ("prod", prod)):
-        ok("init", "--zone", name, home=home)
+        state = () if pg is None else ("--state", pg.new_database(), "--state-password-file", pg.password_file)
+        ok("init", "--zone", name, *state, home=home)
         ok("identity", "-o", root / f"{name}.card", home=home)
     ok("trust", "add", root / "prod.card", home=dev)
     ok("trust", "add", root / "dev.card", home=prod)

@@ -180,6 +180,35 @@ def test_an_import_planned_before_a_prune_removed_its_package_is_refused_and_imp
     assert "1.5.0" not in _releases(w.prod) and not stored.exists()
 
 
+def test_an_import_that_took_the_stores_copy_of_an_included_package_a_prune_then_removed_imports_nothing(
+        held: World, tmp_path: Path) -> None:
+    """Decision 771: the bundle carries Acme.Web 1.0.0, but prod's store held the same bytes at
+    planning, so the import staged nothing for it; a prune (another process) then removes them.
+    The commit checks every package it did not stage, refuses, and the same bundle imported
+    again stores its own copy."""
+    w = _copy(held, tmp_path)
+    made = (w.root / "release" / "release-1.0.0.toml").read_text()
+    release = w.root / "release" / "release-1.5.0.toml"
+    release.write_text(made.replace('version = "1.0.0"\nchannel', 'version = "1.5.0"\nchannel', 1))
+    bundle = w.root / "acme-1.5.0-full.bundle"
+    info = ok_json("export", release, "--to", "prod", "--full", "-o", bundle, home=w.dev)
+    assert info["by_reference"] == [], info
+    ok("retention", "set", "--keep", "1", home=w.prod)
+    stored = w.prod / "packages" / "sha256" / _sha(_package(w, "1.0.0"))[:2] / _sha(_package(w, "1.0.0"))
+    with open_zone(w.prod) as z:
+        plan = plan_import(z, bundle, now=int(time.time()))
+        assert plan.staging is not None and not plan.staging.holds(_sha(_package(w, "1.0.0")))
+        pruned = run_cli("prune", "--json", home=w.prod)  # another process, between plan and commit
+        assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+        assert not stored.exists()
+        with raises_code("package_missing") as info:
+            apply_import(z, plan, now=int(time.time()))
+    assert "Import the same bundle again" in info.value.message and "prune" in info.value.message
+    assert "1.5.0" not in _releases(w.prod) and not stored.exists()
+    ok("import", bundle, home=w.prod)
+    assert "1.5.0" in _releases(w.prod) and _sha(stored) == _sha(_package(w, "1.0.0"))
+
+
 def test_an_import_waits_while_a_prune_holds_the_zone_and_is_applied_when_it_ends(held: World,
                                                                                   tmp_path: Path) -> None:
     """Exclusive: while another process holds the zone's prune claim (as `bundlekit prune` does
