@@ -112,11 +112,17 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bk-delta-", dir=os.environ.get("BENCH_DIR")))
+    # mkdtemp makes the folder 0700; a zone run as root runs its steps as nobody (decision 450),
+    # who must reach the target folder inside it.
+    tmp.chmod(0o755)
     bk = [sys.executable, "-m", "bundlekit"]
     print(f"load average at start: {load()}", flush=True)
 
     def cli(*a: object, home: str) -> None:
-        subprocess.run(bk + [str(x) for x in a] + ["--home", str(tmp / home)], check=True, capture_output=True)
+        argv = bk + [str(x) for x in a] + ["--home", str(tmp / home)]
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"failed (exit {done.returncode}): {' '.join(argv)}\n{done.stderr}")
 
     try:
         rng = random.Random(16)
