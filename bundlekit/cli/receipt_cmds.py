@@ -17,7 +17,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.text import dumps
-from bundlekit.dashboard.html import render_html
+from bundlekit.dashboard.html import detailed, render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.server import serve as serve_dashboard
 from bundlekit.dashboard.text import render_text
@@ -158,7 +158,9 @@ def dashboard(home: str | None, html_file: Path | None, space: str | None, as_js
     space or of --space only."""
     now = clock.now()
     with open_home(home) as z:
-        view = build_view(z, now, space=space)
+        # Steps are the costly part: the terminal shows none, the page details some (decision 741).
+        steps = True if as_json and html_file is None else detailed if html_file is not None else False
+        view = build_view(z, now, space=space, steps=steps)
         if space is not None and not view.projects:
             # A space this zone has (or that the release files it exported name) may be empty; any
             # other name is most likely a typo.

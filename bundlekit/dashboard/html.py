@@ -9,8 +9,9 @@ output is always printed as the mask, whatever the model holds
 (``docs/decisions/051-dashboard-html.md``).
 
 Grid cells carry stable hooks for tests and scripts: ``data-project`` (slug), ``data-zone``,
-``data-environment``, ``data-state`` (a deployment state, or ``none``) and the release in
-an element with class ``release``.
+``data-environment``, ``data-state`` (a deployment state, or ``none``), ``data-tenant`` and
+``data-failures`` when there is one, and the release in an element with class ``release``;
+rows carry ``data-space``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import re
 import time
 from itertools import chain
+from typing import Mapping, Sequence
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK, html_text
@@ -38,12 +40,15 @@ from bundlekit.dashboard.view import (
     recorded_age,
 )
 
-__all__ = ["render_html", "CSP", "LOG_TAIL_CHARS", "deployment_anchor"]
+__all__ = ["render_html", "detailed", "CSP", "LOG_TAIL_CHARS", "DETAIL_LIMIT", "deployment_anchor"]
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 #: A step's log is shown up to its last this-many characters: failures are at the end, and
 #: one runaway log must not make the page unusable.
 LOG_TAIL_CHARS = 200_000
+#: The most deployments the page details (steps, logs, outputs): a zone with thousands keeps a
+#: page people can open (decision 741); the others are in the grid and counted.
+DETAIL_LIMIT = 50
 
 # Also the order of the summary chips: what needs attention first.
 _LABELS = {"failed": "Failed", "partial": "Partial", "refused": "Refused", "running": "Running",
@@ -80,16 +85,30 @@ def _time(t: float, now: EpochSeconds, text: str | None = None) -> str:
     return f'<time datetime="{iso}" title="{format_utc(t)}">{_e(text or recorded_age(t, now))}</time>'
 
 
+def detailed(deployments: Sequence[DeploymentView]) -> set[tuple[str, str]]:
+    """The keys of the deployments the page details, of those ``deployments`` (each once): every
+    one up to :data:`DETAIL_LIMIT`; beyond, the failures, then the others, newest first. Refused
+    imports and exports awaiting a receipt (no steps) are always detailed and not counted."""
+    ran = [d for d in deployments if d.state not in ("refused", "exported")]
+    if len(ran) <= DETAIL_LIMIT:
+        return {d.key for d in ran}
+    ran.sort(key=lambda d: (d.state in FAILURE_STATES, d.started or 0, d.key), reverse=True)
+    return {d.key for d in ran[:DETAIL_LIMIT]}
+
+
 def render_html(view: DashboardView, now: EpochSeconds) -> str:
-    """The whole page as a string (UTF-8 when written)."""
-    sections = _sections(view)
+    """The whole page as a string (UTF-8 when written). Deployments beyond :func:`detailed`'s
+    pick are in the grid and the counts, and named in a note, without a section of their own."""
+    every = _sections(view)
+    keys = detailed(every)
+    sections = [d for d in every if d.key in keys or d.state in ("refused", "exported")]
     anchors = {d.key for d in sections}
     parts = [_head(_e(f"Deployments \u00b7 zone {view.zone_name}"))]
     parts.append('<header class="top" id="top"><div>')
     parts.append(f'<h1>Deployments <span class="zone">zone {_e(view.zone_name)}</span></h1>')
     parts.append(f'<p class="sub">Zone id <code>{_e(view.zone_id)}</code> \u00b7 generated '
                  f'{_time(view.generated, now, format_utc(view.generated))}</p></div>')
-    parts.append(_summary(sections))
+    parts.append(_summary(every, view.older))
     parts.append("</header><main>")
     if not view.projects or not view.columns:
         parts.append(f'<p class="empty">Nothing to show yet: no release has been exported or deployed from '
@@ -97,8 +116,13 @@ def render_html(view: DashboardView, now: EpochSeconds) -> str:
                      'then generate this page again.</p>')
     else:
         parts.append(_grid(view, now, anchors))
-        parts.append(_failures(sections))
+        parts.append(_failures(every, anchors))
         parts.append('<h2 class="deps-title">Deployments</h2>')
+        if len(sections) < len(every) or view.older:
+            parts.append(f'<p class="omitted-deps">{len(every) - len(sections) + sum(view.older.values())} more '
+                         'deployment(s) are in the grid and the counts without their steps here: '
+                         '<code>bundlekit dashboard --json</code> has those the grid shows, '
+                         '<code>bundlekit deployments show ID</code> or the receipt any one.</p>')
         exported = {c.latest.key: c.exported_at for p in view.projects for c in p.cells
                     if c is not None and c.latest is not None and c.exported_at is not None}
         parts.extend(_deployment(d, now, exported.get(d.key)) for d in sections)
@@ -118,9 +142,10 @@ def _sections(view: DashboardView) -> list[DeploymentView]:
     return list(seen.values())
 
 
-def _summary(sections: list[DeploymentView]) -> str:
-    """Every deployment, refusal and export awaiting a receipt, counted by state; failures link to their list."""
-    counts: dict[str, int] = {}
+def _summary(sections: list[DeploymentView], older: Mapping[str, int]) -> str:
+    """Every deployment, refusal and export awaiting a receipt, counted by state (``older``: the
+    superseded attempts not listed); failures link to their list."""
+    counts: dict[str, int] = dict(older)
     for d in sections:
         if d.superseded_by is None:  # a refusal a later success settled is listed, not counted (decision 723)
             counts[d.state] = counts.get(d.state, 0) + 1
@@ -134,15 +159,17 @@ def _summary(sections: list[DeploymentView]) -> str:
     return f'<ul class="summary" aria-label="Every deployment by state">{"".join(items)}</ul>'
 
 
-def _failures(sections: list[DeploymentView]) -> str:
-    """One list of every failed or partial deployment and every refused import, each linked."""
+def _failures(sections: list[DeploymentView], anchors: set[tuple[str, str]]) -> str:
+    """One list of every failed or partial deployment and every refused import, each linked to
+    its section when the page details it."""
     failed = [d for d in sections if d.to_look_at]
     if not failed:
         return ""
-    items = "".join(f'<li><a href="#{_e(_anchor(d))}">{_ICONS[d.state]} {_e(d.project)} {_e(d.release)}'
+    items = "".join(f'<li>{_open_link(d, anchors)}{_ICONS[d.state]} {_e(d.project)} {_e(d.release)}'
                     f'{_e(" for " + d.tenant) if d.tenant else ""} in {_e(d.zone)}'
                     f'{" (import)" if d.state == "refused" else " / " + _e(d.environment)}: '
-                    f'{_LABELS[d.state].lower()} ({_e(d.deployment_id)})</a></li>' for d in failed)
+                    f'{_LABELS[d.state].lower()} ({_e(d.deployment_id)}){"</a>" if d.key in anchors else ""}</li>'
+                    for d in failed)
     return f'<section class="failures" id="failures"><h2>Failures ({len(failed)})</h2><ul>{items}</ul></section>'
 
 
@@ -159,7 +186,10 @@ def _grid(view: DashboardView, now: EpochSeconds, anchors: set[tuple[str, str]])
             groups[-1] = (zone, groups[-1][1] + 1)
         else:
             groups.append((zone, 1))
-    out.extend(f'<th scope="colgroup" colspan="{n}" class="zone-h">zone {_e(z)}</th>' for z, n in groups)
+    routes = _routes(view)
+    out.extend(f'<th scope="colgroup" colspan="{n}" class="zone-h">zone {_e(z)}'
+               + (f' <span class="via">via {_e(", ".join(routes[z]))}</span>' if routes.get(z) else "") + "</th>"
+               for z, n in groups)
     out.append("</tr><tr>")
     out.extend(f'<th scope="col" class="env-h">{_e(env)}</th>' for _z, env in view.columns)
     out.append("</tr></thead><tbody>")
@@ -170,23 +200,42 @@ def _grid(view: DashboardView, now: EpochSeconds, anchors: set[tuple[str, str]])
                        f'colspan="{len(view.columns) + 1}">space {_e(project.space)}</th></tr>')
         tenant = f'<span class="tenant">tenant {_e(project.tenant)}</span>' if project.tenant else ""
         space = f'<span class="space">space {_e(project.space)}</span>' if project.space != "Default" else ""
-        out.append(f'<tr><th scope="row" class="project"><span class="pname">{_e(project.name)}</span>'
+        out.append(f'<tr data-space="{_e(project.space)}"><th scope="row" class="project"><span class="pname">{_e(project.name)}</span>'
                    f'<span class="slug">{_e(project.slug)}</span>{tenant}{space}</th>')
         for (zone, env), cell in zip(view.columns, project.cells):
-            out.append(_cell(project, zone, env, cell, now, anchors))
+            out.append(_cell(project, zone, env, cell, now, anchors, routes.get(zone)))
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
 
 
+def _relays(d: DeploymentView) -> tuple[str, ...]:
+    return tuple(h.zone for h in d.path[1:-1])
+
+
+def _routes(view: DashboardView) -> dict[str, tuple[str, ...]]:
+    """Per zone, the relays every latest release shown in its columns came through, when they
+    all came through the same ones (its header says so once, not every cell; decision 740)."""
+    seen: dict[str, set[tuple[str, ...]]] = {}
+    for p in view.projects:
+        for (zone, _env), cell in zip(view.columns, p.cells):
+            if cell is not None and cell.latest is not None and cell.latest.path:
+                seen.setdefault(zone, set()).add(_relays(cell.latest))
+    return {z: next(iter(r)) for z, r in seen.items() if len(r) == 1 and next(iter(r))}
+
+
 def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: EpochSeconds,
-          anchors: set[tuple[str, str]]) -> str:
+          anchors: set[tuple[str, str]], route: tuple[str, ...] | None = None) -> str:
     latest = cell.latest if cell is not None else None
     state = latest.state if latest is not None else "none"
-    hooks = (f'data-project="{_e(project.slug)}" data-space="{_e(project.space)}" '
-             f'data-tenant="{_e(project.tenant or "")}" data-zone="{_e(zone)}" data-environment="{_e(env)}" '
-             f'data-state="{state}" data-failures="{len(cell.failures) if cell is not None else 0}"')
-    fails = _cell_failures(cell)
+    # Hooks a page of thousands of cells can afford (decision 741): the space is the row's; no tenant,
+    # no failures say nothing.
+    failures = len(cell.failures) if cell is not None else 0
+    hooks = (f'data-project="{_e(project.slug)}"'
+             + (f' data-tenant="{_e(project.tenant)}"' if project.tenant else "")
+             + f' data-zone="{_e(zone)}" data-environment="{_e(env)}" data-state="{state}"'
+             + (f' data-failures="{failures}"' if failures else ""))
+    fails = _cell_failures(cell, anchors)
     if cell is None or latest is None:
         return (f'<td class="cell" {hooks}><div class="card state-none">'
                 f'<span class="state">Not deployed</span>{fails}</div></td>')
@@ -200,8 +249,8 @@ def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: 
         body.append(f'<span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
     if latest.variables_updated is not None:  # it ran values its earlier phases did not test (decision 722)
         body.append('<span class="why">variables updated</span>')
-    if len(latest.path) > 2:
-        body.append(f'<span class="via">via {_e(", ".join(h.zone for h in latest.path[1:-1]))}</span>')
+    if len(latest.path) > 2 and _relays(latest) != route:  # the zone's header names the usual relays
+        body.append(f'<span class="via">via {_e(", ".join(_relays(latest)))}</span>')
     prev = cell.previous_success
     if prev is not None and prev.key != latest.key and (prev.release != latest.release
                                                         or latest.state in FAILURE_STATES):
@@ -210,15 +259,20 @@ def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: 
     inner = "".join(body)
     if latest.key in anchors:
         inner = f'<a class="card-link" href="#{_e(_anchor(latest))}">{inner}</a>'
-    return f'<td class="cell" {hooks}><div class="card state-{state}">{inner}{fails}</div></td>'
+    plain = "" if latest.key in anchors else " plain"  # not detailed on this page (decision 741)
+    return f'<td class="cell" {hooks}><div class="card state-{state}{plain}">{inner}{fails}</div></td>'
 
 
-def _cell_failures(cell: CellView | None) -> str:
-    """Earlier failures in a cell, each a link: a later success never hides one."""
+def _open_link(d: DeploymentView, anchors: set[tuple[str, str]]) -> str:
+    return f'<a href="#{_e(_anchor(d))}">' if d.key in anchors else ""
+
+
+def _cell_failures(cell: CellView | None, anchors: set[tuple[str, str]]) -> str:
+    """Earlier failures in a cell, each a link when the page details it: a later success never hides one."""
     if cell is None or not cell.failures:
         return ""
-    items = "".join(f'<li><a href="#{_e(_anchor(f))}">{_ICONS[f.state]} {_e(f.release)} {_LABELS[f.state].lower()}'
-                    f'</a></li>' for f in cell.failures)
+    items = "".join(f'<li>{_open_link(f, anchors)}{_ICONS[f.state]} {_e(f.release)} {_LABELS[f.state].lower()}'
+                    f'{"</a>" if f.key in anchors else ""}</li>' for f in cell.failures)
     return f'<ul class="fails" aria-label="Earlier failures">{items}</ul>'
 
 

@@ -26,7 +26,9 @@ exported that await a receipt, and the imports other zones refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -89,9 +91,9 @@ def _outputs(items: Iterable[dict[str, Any]], withheld: Iterable[str] = ()) -> t
 
 
 def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str],
-            path: tuple[HopView, ...] = ()) -> DeploymentView:
+            path: tuple[HopView, ...] = (), with_steps: bool = True) -> DeploymentView:
     e = row["entry"]
-    steps = tuple(StepView(
+    steps = () if not with_steps else tuple(StepView(
         step=r["step"], target=r.get("target"), state=r["state"],
         started=r["started_ms"] / 1000 if "started_ms" in r else None,
         ended=r["ended_ms"] / 1000 if "ended_ms" in r else None, exit_code=r.get("exit_code"),
@@ -120,10 +122,10 @@ def _path(source: str, deployed_in: str, started: float, exported_at: float | No
     return (*hops, HopView(deployed_in, "deployed", started))
 
 
-def _local(row: Row, zone_name: str, project: tuple[str, str]) -> DeploymentView:
+def _local(row: Row, zone_name: str, project: tuple[str, str], with_steps: bool = True) -> DeploymentView:
     rec = dict(row["record"])
     rec.setdefault("runs", [])
-    steps = tuple(StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"],
+    steps = () if not with_steps else tuple(StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"],
                            ended=r["ended"], exit_code=r["exit_code"], log=r["log"], outputs=_outputs(r["outputs"]),
                            reason=r["reason"]) for r in rec["runs"])
     return DeploymentView(deployment_id=row["id"], project=project[0], project_slug=row["project_slug"],
@@ -223,20 +225,86 @@ class _Environments:
         return (1, 0, folded)
 
 
-def build_view(zone: Zone, now: EpochSeconds, *, space: str | None = None) -> DashboardView:
+#: Which deployments a view carries with their steps (logs and outputs): all, none, or those
+#: a function of every deployment the grid shows picks (the page details only some, decision 741).
+Steps = bool | Callable[[Sequence[DeploymentView]], set[tuple[str, str]]]
+
+
+def build_view(zone: Zone, now: EpochSeconds, *, space: str | None = None, steps: Steps = True) -> DashboardView:
     """The dashboard of ``zone`` at ``now`` (Unix seconds), read from one consistent state: of
     every space, or only of ``space`` (compared without case; decision 660). A project's space is
     the space of this zone it belongs to for what deployed here, and what its release file said
-    for what this zone sent and the receipts that answered it."""
-    with zone.db.read() as db:
-        return _build(zone, db, now, space)
+    for what this zone sent and the receipts that answered it.
+
+    ``steps``: which deployments carry their steps, the costly part to read: True all, False none
+    (the terminal shows none), or a function given the deployments the grid shows (without
+    steps) that returns the keys of those to read in full (the page's details)."""
+    # Tens of thousands of small objects and no cycle among them: the collector's passes while
+    # they are made cost a third of the time and free nothing (decision 741).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with zone.db.read() as db:
+            return _build(zone, db, now, space, steps)
+    finally:
+        if collecting:
+            gc.enable()
 
 
-def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None = None) -> DashboardView:
+@dataclass(slots=True)
+class _Reported:
+    """A deployment another zone reported, read in full (``entry`` parsed, its view built) only
+    when the grid shows it (decision 741)."""
+
+    row: Row
+    zone: str
+    tenant: str | None
+    number: int
+    ok: bool
+
+    @property
+    def started(self) -> float:
+        return float(self.row["started"])
+
+
+def _reported(db: Reader, zone_of: Callable[[Row], str]) -> list[_Reported]:
+    """Every reported deployment, its entry left as text unless it names a tenant (rare: the
+    tenant is the one thing the grid needs that only the entry holds)."""
+    out = []
+    for row in remote.remote_deployments(db, parse=False):
+        tenant = None
+        if '"tenant"' in row["entry"]:
+            row["entry"] = json.loads(row["entry"])
+            tenant = row["entry"].get("tenant")
+        out.append(_Reported(row, zone_of(row), tenant, deployment_number(row["deployment_id"]),
+                             row["state"] == "Success"))
+    return out
+
+
+def _choose(group: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Of one cell's attempts (:class:`DeploymentView` or :class:`_Reported`, one zone's, one
+    environment's), those the grid shows (the latest, the last success before it, every earlier
+    failure), and the rest: earlier attempts a later one superseded (decision 741)."""
+    group = sorted(group, key=lambda d: (deployment_number(d.deployment_id) if isinstance(d, DeploymentView)
+                                         else d.number, d.started or 0))
+
+    def ok(d: Any) -> bool:
+        return d.state == "succeeded" if isinstance(d, DeploymentView) else bool(d.ok)
+
+    def failed(d: Any) -> bool:
+        return d.state in FAILURE_STATES if isinstance(d, DeploymentView) else not d.ok
+
+    earlier = group[:-1]
+    prev = next((d for d in reversed(earlier) if ok(d)), None)
+    shown = [group[-1], *(d for d in earlier if d is prev or failed(d))]
+    ids = {id(d) for d in shown}
+    return shown, [d for d in earlier if id(d) not in ids]
+
+
+def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: Steps) -> DashboardView:
     cache: dict[str, str] = {}
     zone_names = truststore.zone_names(db)
     known = projects.project_labels(db)
-    deployments: list[DeploymentView] = []
 
     def zone_of(row: Row) -> str:
         zone_id: str = row["source_zone_id"]
@@ -246,31 +314,57 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None = None) 
     export_of = {e["bundle_id"]: e for e in exported}
     relays = remote.receipt_relays(db)
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
-    sequences: dict[tuple[str, str], int] = {}  # (zone, deployment id): the sequence of the bundle it deployed
-    for row in remote.remote_deployments(db):
-        bundle_id = str(row["entry"]["release_bundle"]["bundle_id"])
-        hops = relays.get(row["receipt_bundle_id"], [])
-        exp = export_of.get(bundle_id)
-        path = _path(zone.name, zone_of(row), row["entry"]["started_ms"] / 1000,
-                     exp["exported_at"] if exp is not None else None, hops, zone_names)
-        deployments.append(_remote(db, row, zone_of(row), cache, path))
-        reported.add((bundle_id, zone_of(row)))
-        sequences[deployments[-1].key] = int(row["entry"]["release_bundle"]["sequence"])
+    last_start: dict[tuple[str, str], float] = {}  # (slug, zone): the latest start of a deployment there
+    groups: dict[tuple[str, str | None, str, str], list[Any]] = {}
+    source: dict[tuple[str, str], Any] = {}  # what each view was read from, to read it again with its steps
+    seen_envs: dict[str, None] = {}  # in the order deployments are read: the first spelling wins
+    for r in _reported(db, zone_of):
+        row = r.row
+        reported.add((row["bundle_id"], r.zone))
         # The relays that carried the receipt back answer the export too: the first is the zone
         # this zone sent the release to (decision 620), which would otherwise await for ever.
-        reported.update((bundle_id, hop.zone) for hop in path[1:-1])
+        reported.update((row["bundle_id"], zone_names.get(h["zone_id"], h["name"]))
+                        for h in relays.get(row["receipt_bundle_id"], []))
+        key = (row["project_slug"], r.zone)
+        last_start[key] = max(last_start.get(key, r.started), r.started)
+        seen_envs.setdefault(row["environment"])
+        groups.setdefault((row["project_slug"], r.tenant, r.zone, row["environment"].casefold()), []).append(r)
     for row in deployments_by_start(db):
         slug: str = row["project_slug"]
-        deployments.append(_local(row, zone.name, known.get(slug, (slug, "Default"))))
+        d = _local(row, zone.name, known.get(slug, (slug, "Default")), with_steps=False)
+        source[d.key] = row
+        key = (slug, zone.name)
+        last_start[key] = max(last_start.get(key, d.started or 0), d.started or 0)
+        seen_envs.setdefault(d.environment)
+        groups.setdefault((slug, d.tenant, zone.name, d.environment.casefold()), []).append(d)
+    deployments: list[DeploymentView] = []
+    older: dict[str, int] = {}
+    for group in groups.values():
+        shown, rest = _choose(group)
+        views = [d if isinstance(d, DeploymentView) else _in_full(db, d, zone.name, export_of, relays, zone_names, cache)
+                 for d in shown]
+        source.update((v.key, d) for v, d in zip(views, shown) if not isinstance(d, DeploymentView))
+        if space is not None and views[0].space.casefold() != space.casefold():
+            continue  # one space: what belongs to another is not even counted
+        deployments += views
+        for d in rest:
+            state = d.state if isinstance(d, DeploymentView) else "succeeded"
+            older[state] = older.get(state, 0) + 1
+    wanted = steps(deployments) if callable(steps) else {d.key for d in deployments} if steps else set()
+    deployments = [d if d.key not in wanted else _in_full(db, source[d.key], zone.name, export_of, relays, zone_names,
+                                                          cache, True) if isinstance(source[d.key], _Reported)
+                   else _local(source[d.key], zone.name, (d.project, d.space)) for d in deployments]
     refused_rows = refusals.remote_refusals(db)
+    # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
+    sequences = {d.key: int(source[d.key].row["entry"]["release_bundle"]["sequence"]) for d in deployments
+                 if isinstance(source.get(d.key), _Reported)}
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
-    if space is not None:  # one space: what belongs to another is not even counted
-        deployments = [d for d in deployments if d.space.casefold() == space.casefold()]
+    if space is not None:
         refused = [r for r in refused if r.space.casefold() == space.casefold()]
         exported = [e for e in exported if str(e["space"]).casefold() == space.casefold()]
     envs = _Environments()
-    envs.learn(projects.lifecycles(db), (d.environment for d in deployments))
+    envs.learn(projects.lifecycles(db), seen_envs)
     deployments = [_respell(d, envs) for d in deployments]
     latest_export: dict[tuple[str, str], Row] = {}
     for e in exported:
@@ -279,38 +373,62 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None = None) 
     names.update({e["project_slug"]: (e["project"], e["space"]) for e in exported})
     columns = {(d.zone, d.environment) for d in deployments}
     awaiting = {(slug, dest) for (slug, dest), exp in latest_export.items()
-                if _awaits(exp, dest, [d for d in deployments if d.project_slug == slug], reported)}
+                if _awaits(exp, dest, last_start.get((slug, dest)), reported)}
     columns |= {(dest, AWAITING) for _, dest in awaiting}
     for r in refused:
         if not any(c[0] == r.zone for c in columns):
             columns.add((r.zone, AWAITING))
     # Zones in the order of their earliest environment, each zone's columns together (one zone
     # header over them, finding 10.5), environments in promotion order within it.
-    first = {z: min((envs.rank(e), z != zone.name, z) for zz, e in columns if zz == z) for z, _ in columns}
+    first: dict[str, tuple[Any, ...]] = {}
+    for z, e in columns:
+        first[z] = min(first.get(z, (envs.rank(e), z != zone.name, z)), (envs.rank(e), z != zone.name, z))
     ordered = sorted(columns, key=lambda c: (first[c[0]], envs.rank(c[1])))
+    first_column = {}
+    for c in ordered:
+        first_column.setdefault(c[0], c)
+    by_row: dict[str, dict[str | None, dict[tuple[str, str], list[DeploymentView]]]] = {}
+    for d in deployments:
+        by_row.setdefault(d.project_slug, {}).setdefault(d.tenant, {}).setdefault((d.zone, d.environment), []).append(d)
+    refused_at: dict[tuple[str, str], list[DeploymentView]] = {}
+    for r in refused:
+        refused_at.setdefault((r.project_slug, r.zone), []).append(r)
+    exported_slugs = {slug for slug, _ in latest_export}
     rows: list[ProjectRow] = []
     extra: list[DeploymentView] = []
     for slug in sorted(names, key=lambda s: (names[s][1].casefold(), names[s][0].casefold())):
-        name, space = names[slug]
-        mine = [d for d in deployments if d.project_slug == slug]
-        tenants = sorted({d.tenant for d in mine if d.tenant is not None}, key=str.casefold)
+        name, space_name = names[slug]
+        mine = by_row.get(slug, {})
+        tenants = sorted((t for t in mine if t is not None), key=str.casefold)
         for tenant in [None, *tenants]:
-            group = [d for d in mine if d.tenant == tenant]
-            if tenant is None and tenants and not group and not any(k[0] == slug for k in latest_export):
+            group_at = mine.get(tenant, {})
+            if tenant is None and tenants and not group_at and slug not in exported_slugs:
                 continue  # a tenants-only project with nothing sent from here: no untenanted row
             cells = []
             for zname, env in ordered:
-                here = [d for d in group if d.zone == zname and d.environment == env]
-                cell = _cell(zname, env, here)
+                cell = _cell(zname, env, group_at.get((zname, env), []))
                 if tenant is None:
-                    cell = _sent(cell, zname, env, slug, name, space, latest_export, refusal_of, awaiting,
-                                 [r for r in refused if r.project_slug == slug and r.zone == zname
-                                  and r.superseded_by is None], ordered, extra)
+                    cell = _sent(cell, zname, env, slug, name, space_name, latest_export, refusal_of, awaiting,
+                                 [r for r in refused_at.get((slug, zname), []) if r.superseded_by is None],
+                                 first_column[zname], extra)
                 cells.append(cell)
-            rows.append(ProjectRow(name, slug, tuple(cells), space, tenant))
+            rows.append(ProjectRow(name, slug, tuple(cells), space_name, tenant))
     listed = extra + sorted(deployments + refused, key=lambda d: d.started or 0, reverse=True)
     return DashboardView(zone_name=zone.name, zone_id=zone.zone_id, generated=now, columns=tuple(ordered),
-                         projects=tuple(rows), deployments=tuple(listed))
+                         projects=tuple(rows), deployments=tuple(listed), older=older)
+
+
+def _in_full(db: Reader, r: _Reported, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
+             zone_names: dict[str, str], cache: dict[str, str], with_steps: bool = False) -> DeploymentView:
+    """The view of a reported deployment the grid shows, with the path its release took (and its
+    steps when ``with_steps``)."""
+    row = r.row
+    if isinstance(row["entry"], str):
+        row["entry"] = json.loads(row["entry"])
+    exp = export_of.get(row["bundle_id"])
+    path = _path(source, r.zone, row["entry"]["started_ms"] / 1000, exp["exported_at"] if exp is not None else None,
+                 relays.get(row["receipt_bundle_id"], []), zone_names)
+    return _remote(db, row, r.zone, cache, path, with_steps)
 
 
 def _superseded(refused: list[DeploymentView], rows: list[Row], deployments: list[DeploymentView],
@@ -354,21 +472,21 @@ def _zone_order(d: DeploymentView) -> tuple[int, int, float]:
     return (0 if d.state == "refused" else 1, deployment_number(d.deployment_id), d.started or 0)
 
 
-def _awaits(exp: Row, zname: str, mine: list[DeploymentView], reported: set[tuple[str, str]]) -> bool:
+def _awaits(exp: Row, zname: str, last_start: float | None, reported: set[tuple[str, str]]) -> bool:
     """Whether the export ``exp`` to ``zname`` still awaits its receipt: no receipt reported a
     deployment of that very bundle (``reported``: bundle id and zone) and no deployment of the
-    project (``mine``) started there after it was exported (one started in the same second, by
-    another zone's clock, does not count)."""
+    project started there (the latest at ``last_start``) after it was exported (one started in
+    the same second, by another zone's clock, does not count)."""
     if (exp["bundle_id"], zname) in reported:
         return False
     # Exports are recorded in whole seconds, deployments to the millisecond (decision 430): compare seconds.
-    return not any(d.zone == zname and int(d.started or 0) > exp["exported_at"] for d in mine)
+    return last_start is None or int(last_start) <= exp["exported_at"]
 
 
 def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, space: str,
           latest_export: dict[tuple[str, str], Row], refusal_of: dict[tuple[str, str], DeploymentView],
           awaiting: set[tuple[str, str]], zone_refusals: list[DeploymentView],
-          ordered: list[tuple[str, str]], extra: list[DeploymentView]) -> CellView | None:
+          first_column: tuple[str, str], extra: list[DeploymentView]) -> CellView | None:
     """Add what this zone sent to ``zname`` to the untenanted row: every refusal among the
     failures of the zone's first cell, and the latest export while its receipt is awaited
     (``awaiting``: project slug and zone; :func:`_awaits`) in the zone's ``(awaiting)`` column.
@@ -378,7 +496,7 @@ def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, spa
     ``(awaiting)`` column shows it, once, with the time it was exported: ``exported``, or
     ``refused`` when the zone reported refusing the import."""
     exp = latest_export.get((slug, zname))
-    first_of_zone = next(c for c in ordered if c[0] == zname) == (zname, env)
+    first_of_zone = first_column == (zname, env)
     failures = list(cell.failures) if cell is not None else []
     if first_of_zone:
         failures += [r for r in reversed(zone_refusals) if r not in failures]
@@ -392,7 +510,7 @@ def _sent(cell: CellView | None, zname: str, env: str, slug: str, name: str, spa
                                  project_slug=slug, release=exp["release"], zone=zname, environment=env,
                                  state="exported", started=None, ended=None, steps=(), receipt_received=None,
                                  space=space)
-        if overlay.key not in {d.key for d in extra}:
+        if all(d.key != overlay.key for d in extra):
             extra.append(overlay)
     return CellView(zname, env, overlay, None, int(exp["exported_at"]),
                     tuple(f for f in failures if f.key != overlay.key))

@@ -37,7 +37,7 @@ letter-spacing:.04em}
 .pname{display:block;font-size:15px;font-weight:600}
 .slug{display:block;color:var(--muted);font-weight:400;font-size:12px}
 .card{border-radius:6px;border-left:5px solid var(--none);background:#f7f8fa;min-height:86px;overflow-wrap:anywhere}
-.card>.card-link,.card.state-none{display:block;padding:8px 12px;color:inherit;text-decoration:none}
+.card>.card-link,.card.plain,.card.state-none{display:block;padding:8px 12px;color:inherit;text-decoration:none}
 .card-link:hover{background:rgba(0,0,0,.03)}
 .card-link:focus-visible{outline:2px solid #17324d;outline-offset:2px}
 .card .release{display:block;font-size:18px;font-weight:700}
@@ -100,9 +100,11 @@ footer{padding:0 28px 24px;color:var(--muted);font-size:12px}
 .chip a{color:inherit}
 .tenant,.space{display:block;color:var(--muted);font-weight:400;font-size:12px}
 .fails{list-style:none;margin:0;padding:0 12px 8px;font-size:12.5px}
+.card.plain .fails{padding:4px 0 0}
 .fails a{color:var(--failed)}
 .card .why{display:block;color:var(--muted);font-size:12px}
 .card .via{display:block;color:var(--muted);font-size:12px}
+.zone-h .via{font-weight:400;color:var(--muted);font-size:12px}
 ol.path{margin:0;padding-left:18px}
 .failures{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 16px;margin:20px 0}
 .failures h2{margin:0 0 6px;font-size:17px}

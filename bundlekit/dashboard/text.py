@@ -112,6 +112,8 @@ def _counts(view: DashboardView) -> str:
                     if d is not None:
                         seen.setdefault(d.key, state(d))
     states = list(seen.values())
+    for state, n in view.older.items():  # earlier attempts a later one superseded: counted, not listed
+        states += [state] * n
     ran = [s for s in states if s not in ("exported", "refused", _SUPERSEDED)]
     parts = [f"{ran.count(s)} {s}" for s in DEPLOYMENT_STATES if ran.count(s)]
     line = f"{len(ran)} deployment(s): {', '.join(parts) or 'none'}"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bundlekit.core.clock import recorded_age, relative_age
@@ -409,7 +409,12 @@ class ProjectRow:
 
 @dataclass(frozen=True, slots=True)
 class DashboardView:
-    """Everything one zone's dashboard shows, as of ``generated`` (Unix seconds)."""
+    """Everything one zone's dashboard shows, as of ``generated`` (Unix seconds).
+
+    ``deployments`` are those the grid shows (each cell's latest attempt, the last success
+    before it and every earlier failure), refusals and exports awaiting a receipt; ``older``
+    counts, by state, the earlier attempts a later one superseded, which are not listed
+    (decision 741)."""
 
     zone_name: str
     zone_id: str
@@ -417,6 +422,7 @@ class DashboardView:
     columns: tuple[tuple[str, str], ...]
     projects: tuple[ProjectRow, ...]
     deployments: tuple[DeploymentView, ...]
+    older: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_time(self.generated, "generated")
@@ -435,7 +441,7 @@ class DashboardView:
         return {"zone_name": self.zone_name, "zone_id": self.zone_id, "generated": self.generated,
                 "columns": [list(c) for c in self.columns], "spaces": list(self.spaces),
                 "projects": [p.to_dict() for p in self.projects],
-                "deployments": [d.to_dict() for d in self.deployments]}
+                "deployments": [d.to_dict() for d in self.deployments], "older": dict(self.older)}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "dashboard") -> "DashboardView":
@@ -452,8 +458,13 @@ class DashboardView:
                          for i, p in enumerate(_list(d, "projects", where)))
         deployments = tuple(DeploymentView.from_dict(x, f"{where}.deployments[{i}]")
                             for i, x in enumerate(_list(d, "deployments", where)))
+        older = d.get("older", {})
+        if not isinstance(older, dict) or not all(
+                k in DEPLOYMENT_STATES and isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                for k, n in older.items()):
+            raise _invalid(f"{where}.older", "a map of deployment states to counts")
         return cls(_str(d, "zone_name", where), _str(d, "zone_id", where), generated, tuple(columns),
-                   projects, deployments)
+                   projects, deployments, dict(older))
 
 
 # -- shared formatting -----------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""The dashboard of a zone with long histories (decision 741): superseded attempts are counted,
+not listed; the page details at most DETAIL_LIMIT deployments, failures first; the terminal and
+the grid read no steps."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from bundlekit.dashboard.html import DETAIL_LIMIT, detailed, render_html
+from bundlekit.dashboard.model import build_view
+from bundlekit.dashboard.text import render_text
+from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, ProjectRow, StepView
+from bundlekit.zone import remote
+from bundlekit.zone.home import init_zone
+
+from .dom import grid_cells, parse
+from .sample import NOW
+
+ZONE_ID = "ab" * 16
+
+
+def _entry(n: int, state: str, env: str = "Production") -> dict:  # type: ignore[type-arg]
+    ms = int((NOW - 86400 + n * 60) * 1000)
+    return {"deployment_id": f"Deployments-{n}", "project": {"name": "Acme", "slug": "acme", "space": "Default"},
+            "release_bundle": {"bundle_id": f"{n:032x}", "digest": hashlib.sha256(b"%d" % n).hexdigest(),
+                               "sequence": n},
+            "release": f"1.{n}.0", "environment": env, "state": state, "started_ms": ms, "ended_ms": ms + 5000,
+            "runs": [{"step": "Deploy", "state": state, "started_ms": ms, "ended_ms": ms + 5000, "exit_code": 0,
+                      "outputs": []}]}
+
+
+def test_a_cell_lists_its_latest_last_success_and_failures_and_counts_the_superseded(tmp_path: Path) -> None:
+    zone = init_zone(tmp_path / "dev", "dev", int(time.time()))
+    states = ["Success", "Success", "Failed", "Success", "Success"]  # 1 .. 5; 5 is the latest
+    with zone.db.transaction() as tx:
+        for n, state in enumerate(states, 1):
+            remote.record_remote(tx, ZONE_ID, "r" * 32, _entry(n, state), int(NOW))
+    view = build_view(zone, NOW)
+    (row,) = view.projects
+    (cell,) = row.cells
+    assert cell is not None and cell.latest is not None and cell.previous_success is not None
+    assert (cell.latest.deployment_id, cell.previous_success.deployment_id) == ("Deployments-5", "Deployments-4")
+    assert [f.deployment_id for f in cell.failures] == ["Deployments-3"]
+    assert sorted(d.deployment_id for d in view.deployments) == ["Deployments-3", "Deployments-4", "Deployments-5"]
+    assert view.older == {"succeeded": 2}
+    assert all(d.steps for d in view.deployments)
+    assert "5 deployment(s): 4 succeeded, 1 failed" in render_text(view, NOW)
+    chips = [li.text().strip() for li in parse(render_html(view, NOW)).by_class("chip")]
+    assert chips == ["\u2716 1 failed", "\u2714 4 succeeded"]
+    # The terminal reads no steps; the page only those it details.
+    assert not any(d.steps for d in build_view(zone, NOW, steps=False).deployments)
+    picked = build_view(zone, NOW, steps=lambda ds: {d.key for d in ds if d.state == "failed"}).deployments
+    assert {d.deployment_id: bool(d.steps) for d in picked} == {"Deployments-3": True, "Deployments-4": False,
+                                                                "Deployments-5": False}
+
+
+def _dep(n: int, state: str) -> DeploymentView:
+    step = StepView("Deploy", None, "Failed" if state == "failed" else "Success", NOW, NOW + 1, 0, f"log {n}\n", (),
+                    None)
+    return DeploymentView(f"Deployments-{n}", "Acme", "acme", "1.0", "prod", f"Env{n:03d}", state,
+                          NOW - 10_000 + n, NOW - 9_000 + n, (step,), NOW)
+
+
+def test_the_page_details_the_failures_then_the_newest_and_counts_every_other() -> None:
+    deps = [_dep(n, "failed" if n % 10 == 0 else "succeeded") for n in range(1, DETAIL_LIMIT + 21)]
+    columns = tuple(("prod", d.environment) for d in deps)
+    row = ProjectRow("Acme", "acme", tuple(CellView("prod", d.environment, d, None, None) for d in deps))
+    view = DashboardView("dev", "z", NOW, columns, (row,), tuple(deps))
+    keys = detailed(deps)
+    failed = {d.key for d in deps if d.state == "failed"}
+    assert len(keys) == DETAIL_LIMIT and failed <= keys
+    newest = sorted((d for d in deps if d.state == "succeeded"), key=lambda d: d.started or 0)[-(DETAIL_LIMIT - 7):]
+    assert keys == failed | {d.key for d in newest}
+    doc = parse(render_html(view, NOW))
+    sections = [s for s in doc.by_tag("section") if "deployment" in (s.attrs.get("class") or "").split()]
+    assert len(sections) == DETAIL_LIMIT
+    assert "20 more deployment(s)" in doc.by_class("omitted-deps")[0].text()
+    cells = grid_cells(doc)
+    for d in deps:
+        cell = cells[("acme", "prod", d.environment)]
+        links = cell.by_tag("a")
+        if d.key in keys:  # a detailed deployment's card links to its section
+            assert links and doc.by_id((links[0].attrs["href"] or "")[1:]) is not None
+        else:
+            assert not links and "plain" in (cell.by_class("card")[0].attrs.get("class") or "")
+    failures = doc.by_id("failures")
+    assert failures is not None and len(failures.by_tag("li")) == len(failed) == len(failures.by_tag("a"))
+    assert f"{len(deps)} deployment(s)" in render_text(view, NOW)
