@@ -5,15 +5,18 @@ the grid read no steps."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
 from bundlekit.dashboard.html import DETAIL_LIMIT, detailed, render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.text import render_text
-from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, ProjectRow, StepView
+from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, HopView, ProjectRow, StepView
 from bundlekit.zone import remote
 from bundlekit.zone.home import init_zone
+
+from tests.conftest import raises_code
 
 from .dom import grid_cells, parse
 from .sample import NOW
@@ -88,3 +91,28 @@ def test_the_page_details_the_failures_then_the_newest_and_counts_every_other() 
     failures = doc.by_id("failures")
     assert failures is not None and len(failures.by_tag("li")) == len(failed) == len(failures.by_tag("a"))
     assert f"{len(deps)} deployment(s)" in render_text(view, NOW)
+
+
+def test_the_path_and_the_superseded_counts_survive_the_json_and_a_wrong_hop_is_refused() -> None:
+    path = (HopView("dev", "exported", int(NOW) - 600), HopView("staging", "relayed", int(NOW) - 60),
+            HopView("prod", "deployed", NOW - 300.25))
+    d = _dep(1, "succeeded")
+    d = DeploymentView(d.deployment_id, d.project, d.project_slug, d.release, d.zone, d.environment, d.state,
+                       d.started, d.ended, d.steps, d.receipt_received, path=path)
+    row = ProjectRow("Acme", "acme", (CellView("prod", d.environment, d, None, None),))
+    view = DashboardView("dev", "z", NOW, (("prod", d.environment),), (row,), (d,), {"succeeded": 3})
+    data = json.loads(json.dumps(view.to_dict()))
+    assert data["deployments"][0]["path"] == [{"zone": "dev", "event": "exported", "at": int(NOW) - 600},
+                                              {"zone": "staging", "event": "relayed", "at": int(NOW) - 60},
+                                              {"zone": "prod", "event": "deployed", "at": NOW - 300.25}]
+    assert data["older"] == {"succeeded": 3} and data["spaces"] == ["Default"]
+    back = DashboardView.from_dict(data)
+    assert back.deployments[0].path == path and back.older == {"succeeded": 3}
+    assert isinstance(back.deployments[0].path[0].at, int)
+    data["deployments"][0]["path"][1]["event"] = "teleported"
+    with raises_code("invalid_dashboard_view", match=r"dashboard\.deployments\[0\]\.path\[1\]\.event"):
+        DashboardView.from_dict(data)
+    data["deployments"][0]["path"][1]["event"] = "relayed"
+    data["older"] = {"succeeded": -1}
+    with raises_code("invalid_dashboard_view", match=r"dashboard\.older"):
+        DashboardView.from_dict(data)
