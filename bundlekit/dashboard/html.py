@@ -200,8 +200,8 @@ def _grid(view: DashboardView, now: EpochSeconds, anchors: set[tuple[str, str]])
                        f'colspan="{len(view.columns) + 1}">space {_e(project.space)}</th></tr>')
         tenant = f'<span class="tenant">tenant {_e(project.tenant)}</span>' if project.tenant else ""
         space = f'<span class="space">space {_e(project.space)}</span>' if project.space != "Default" else ""
-        out.append(f'<tr data-space="{_e(project.space)}"><th scope="row" class="project"><span class="pname">{_e(project.name)}</span>'
-                   f'<span class="slug">{_e(project.slug)}</span>{tenant}{space}</th>')
+        out.append(f'<tr data-space="{_e(project.space)}"><th scope="row" class="project">'
+                   f'<span class="pname">{_e(project.name)}</span><span class="slug">{_e(project.slug)}</span>{tenant}{space}</th>')
         for (zone, env), cell in zip(view.columns, project.cells):
             out.append(_cell(project, zone, env, cell, now, anchors, routes.get(zone)))
         out.append("</tr>")
@@ -337,8 +337,8 @@ _HOP_WORDS = {"exported": "exported", "relayed": "relayed the receipt back", "de
 def _path(d: DeploymentView, now: EpochSeconds) -> str:
     """The zones the release went through, source first, each with what it did and when (decision 740)."""
     items = "".join(f'<li data-zone="{_e(h.zone)}" data-event="{h.event}"><span class="hop-zone">{_e(h.zone)}</span> '
-                    f'{_HOP_WORDS[h.event]}' + (f' {format_utc_seconds(h.at)} ({_time(h.at, now)})' if h.at is not None else "")
-                    + "</li>" for h in d.path)
+                    + _HOP_WORDS[h.event] + (f" {format_utc_seconds(h.at)} ({_time(h.at, now)})" if h.at is not None
+                                             else "") + "</li>" for h in d.path)
     return f'<ol class="path">{items}</ol>'
 
 

@@ -125,9 +125,10 @@ def _path(source: str, deployed_in: str, started: float, exported_at: float | No
 def _local(row: Row, zone_name: str, project: tuple[str, str], with_steps: bool = True) -> DeploymentView:
     rec = dict(row["record"])
     rec.setdefault("runs", [])
-    steps = () if not with_steps else tuple(StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"],
-                           ended=r["ended"], exit_code=r["exit_code"], log=r["log"], outputs=_outputs(r["outputs"]),
-                           reason=r["reason"]) for r in rec["runs"])
+    steps = () if not with_steps else tuple(
+        StepView(step=r["step"], target=r["target"], state=r["state"], started=r["started"], ended=r["ended"],
+                 exit_code=r["exit_code"], log=r["log"], outputs=_outputs(r["outputs"]), reason=r["reason"])
+        for r in rec["runs"])
     return DeploymentView(deployment_id=row["id"], project=project[0], project_slug=row["project_slug"],
                           release=row["release"], zone=zone_name, environment=row["environment"],
                           state=_state(row["state"], rec["runs"]), started=row["started"], ended=row["ended"],
@@ -341,8 +342,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     older: dict[str, int] = {}
     for group in groups.values():
         shown, rest = _choose(group)
-        views = [d if isinstance(d, DeploymentView) else _in_full(db, d, zone.name, export_of, relays, zone_names, cache)
-                 for d in shown]
+        views = [d if isinstance(d, DeploymentView)
+                 else _in_full(db, d, zone.name, export_of, relays, zone_names, cache) for d in shown]
         source.update((v.key, d) for v, d in zip(views, shown) if not isinstance(d, DeploymentView))
         if space is not None and views[0].space.casefold() != space.casefold():
             continue  # one space: what belongs to another is not even counted

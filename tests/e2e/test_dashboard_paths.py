@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bundlekit.dashboard.view import format_utc, format_utc_seconds
+from bundlekit.zone import exports
+from bundlekit.zone.home import open_zone
 from tests.conftest import run_cli
 from tests.dashboard.dom import grid_cells, parse
 from tests.dashboard.test_browser import run_chromium
@@ -29,9 +31,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     c.relay(to_staging, "staging", "prod", "acme-1.4.0.prod.bundle")
     c.cli("import", c.media / "acme-1.4.0.prod.bundle", home="prod")
     c.cli("variables", "set", "acme-web", "Acme.ApiKey", API_KEY, "--sensitive", home="prod")
-    c.deployed = json_of(c.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json",  # type: ignore[attr-defined]
-                               "--receipt-out", c.media / "receipt-1.bundle", home="prod"))
-    c.receipt_relay = c.relay(c.media / "receipt-1.bundle", "staging", "dev", "receipt-1.dev.bundle")  # type: ignore[attr-defined]
+    c.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out",
+          c.media / "receipt-1.bundle", home="prod")
+    c.receipt_relay = c.relay(  # type: ignore[attr-defined]
+        c.media / "receipt-1.bundle", "staging", "dev", "receipt-1.dev.bundle")
     c.cli("import", c.media / "receipt-1.dev.bundle", home="dev")
     # A project of another space, sent to staging, whose receipt has not come back.
     toml = c.release / "release.toml"
@@ -72,12 +75,15 @@ def test_json_groups_by_space_and_zone_and_gives_the_path_with_each_hops_time(ch
     latest = cells[("acme-web", "prod", "Production")]["latest"]
     assert (latest["state"], latest["release"], latest["zone"]) == ("succeeded", "1.4.0", "prod")
     path = latest["path"]
-    assert [(h["zone"], h["event"]) for h in path] == [("dev", "exported"), ("staging", "relayed"), ("prod", "deployed")]
+    assert [(h["zone"], h["event"]) for h in path] == [("dev", "exported"), ("staging", "relayed"),
+                                                       ("prod", "deployed")]
     (hop,) = chain.receipt_relay["hops"]  # type: ignore[attr-defined]
     assert path[1]["at"] == hop["relayed"]
     assert path[2]["at"] == latest["started"]
+    with open_zone(chain.home("dev")) as dev, dev.db.read() as db:  # what dev recorded when it exported
+        (sent,) = [e for e in exports.list_exports(db) if e["project_slug"] == "acme-web"]
+    assert (sent["dest_name"], path[0]["at"]) == ("staging", sent["exported_at"])
     assert path[0]["at"] <= path[2]["at"] <= path[1]["at"] <= latest["receipt_received"]
-    assert path[0]["at"] == cells[("acme-web", "prod", "Production")]["latest"]["path"][0]["at"]
 
 
 def test_one_space_is_shown_alone(chain: Chain) -> None:
