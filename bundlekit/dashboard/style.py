@@ -101,7 +101,7 @@ footer{padding:0 28px 24px;color:var(--muted);font-size:12px}
 .tenant,.space{display:block;color:var(--muted);font-weight:400;font-size:12px}
 .fails{list-style:none;margin:0;padding:0 12px 8px;font-size:12.5px}
 .card.plain .fails{padding:4px 0 0}
-.fails a{color:var(--failed)}
+.fails a,.fails li{color:var(--failed)}
 .card .why{display:block;color:var(--muted);font-size:12px}
 .card .via{display:block;color:var(--muted);font-size:12px}
 .zone-h .via{font-weight:400;color:var(--muted);font-size:12px}
