@@ -68,9 +68,13 @@ class Stage(Generic[T]):
                     self._error = err
 
     def put(self, item: T) -> None:
+        self.check()
+        self._q.put(item)
+
+    def check(self) -> None:
+        """Re-raise the first exception ``fn`` raised, if any (the stage then drops its items)."""
         if self._error is not None:
             raise self._error
-        self._q.put(item)
 
     def close(self) -> None:
         """Wait until every item was handled; re-raise the first error."""

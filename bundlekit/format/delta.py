@@ -129,42 +129,58 @@ class Rebuilder:
     """Applies a recipe as the data blob's bytes arrive: ``feed`` them in order, then ``finish``.
 
     ``read_base(offset, length)`` returns up to ``length`` base bytes from ``offset`` (fewer
-    only at the end of the base file); ``emit(piece)`` receives the rebuilt package in order,
-    in pieces of about :data:`PIECE` bytes whatever the operations' sizes (a recipe of a
-    million one-byte operations costs a million small reads, not a million hand-offs to the
-    hashing and writing threads). The caller checks the SHA-256 of what was emitted, after
-    :meth:`finish`. Raises ``VerificationError`` ``rebuilt_package_mismatch`` when the base is
-    shorter than the recipe says and ``FormatError`` ``invalid_delta`` when the data does not
-    match the recipe's lengths.
+    only at the end of the base file). ``emit(piece)`` receives the rebuilt package in order,
+    as memoryviews of :data:`PIECE` bytes (the last one shorter) whatever the operations'
+    sizes: a recipe of a million one-byte operations costs a million small reads, not a
+    million hand-offs to the hashing and writing threads.
+
+    Each piece is a view of a buffer of :data:`PIECE` bytes that ``take()`` returned (default:
+    a new one each time); the view's ``obj`` is that buffer. A caller that recycles buffers
+    (a pool handed back by its consumers) saves the allocation per piece, and passes
+    ``read_into(offset, view)``, which fills ``view`` with base bytes from ``offset`` and
+    returns the count (fewer only at the end of the base file; ``os.preadv``), so base bytes
+    go from the file straight into the buffer that is hashed and written, with no copy. The
+    piece must be used up before its buffer comes back from ``take`` again.
+
+    The caller checks the SHA-256 of what was emitted, after :meth:`finish`. Raises
+    ``VerificationError`` ``rebuilt_package_mismatch`` when the base is shorter than the recipe
+    says and ``FormatError`` ``invalid_delta`` when the data does not match the recipe's lengths.
     """
 
-    def __init__(self, delta: DeltaRef, read_base: Callable[[int, int], bytes], emit: Callable[[bytes], object],
-                 where: str) -> None:
+    def __init__(self, delta: DeltaRef, read_base: Callable[[int, int], bytes], emit: Callable[[memoryview], object],
+                 where: str, *, take: Callable[[], bytearray] | None = None,
+                 read_into: Callable[[int, memoryview], int] | None = None) -> None:
         words = iter(delta.recipe.words)
         self._ops = zip(words, words)  # (offset or DATA_MARK, length) per operation, read once in order
         self._count = len(delta.recipe)
         self._read_base = read_base
+        self._read_into = read_into or self._copy_read
+        self._take = take or _new_piece
         self._emit = emit
         self._where = where
         self._next = 0  # index of the next operation to start
         self._data_left = 0  # bytes still owed to the current data operation
-        self._pending = bytearray()  # rebuilt bytes not yet emitted (less than PIECE)
+        self._buf = self._take()  # the piece being filled
+        self._view = memoryview(self._buf)
+        self._fill = 0  # bytes of it filled
         self.emitted = 0
         self._copy_base_ops()
 
-    def _out(self, piece: bytes | memoryview) -> None:
-        self.emitted += len(piece)
-        if not self._pending and len(piece) >= PIECE:
-            self._emit(piece if type(piece) is bytes else bytes(piece))
-            return
-        self._pending += piece
-        if len(self._pending) >= PIECE:
-            self._emit(bytes(self._pending))
-            self._pending.clear()
+    def _copy_read(self, offset: int, view: memoryview) -> int:
+        piece = self._read_base(offset, len(view))
+        view[:len(piece)] = piece
+        return len(piece)
+
+    def _full(self) -> None:
+        """Hand on the filled piece and start the next one."""
+        self._emit(self._view)
+        self._buf = self._take()
+        self._view = memoryview(self._buf)
+        self._fill = 0
 
     def _copy_base_ops(self) -> None:
         """Run copy operations up to the next data operation, which then awaits its bytes."""
-        read, out = self._read_base, self._out
+        read = self._read_into
         i = self._next
         for offset, length in self._ops:
             if offset == DATA_MARK:
@@ -173,12 +189,17 @@ class Rebuilder:
                 return
             end = offset + length
             while offset < end:
-                piece = read(offset, min(PIECE, end - offset))
-                if not piece:
+                fill = self._fill
+                want = min(PIECE - fill, end - offset)
+                got = read(offset, self._view[fill:fill + want])
+                if not got:
                     raise VerificationError(f"{self._where}: the base package ends at {offset}, before the "
                                             f"{end} bytes the recipe copies", code="rebuilt_package_mismatch")
-                out(piece)
-                offset += len(piece)
+                offset += got
+                self.emitted += got
+                self._fill = fill + got
+                if self._fill == PIECE:
+                    self._full()
             i += 1
         self._next = i
 
@@ -189,10 +210,15 @@ class Rebuilder:
             if self._data_left == 0:
                 raise FormatError(f"{self._where}: the data blob has more bytes than the recipe takes",
                                   code="invalid_delta")
-            take = min(self._data_left, len(view))
-            self._out(data if take == len(data) else view[:take])
+            fill = self._fill
+            take = min(self._data_left, len(view), PIECE - fill)
+            self._view[fill:fill + take] = view[:take]
+            self._fill = fill + take
+            self.emitted += take
             view = view[take:]
             self._data_left -= take
+            if self._fill == PIECE:
+                self._full()
             if self._data_left == 0:
                 self._next += 1
                 self._copy_base_ops()
@@ -202,6 +228,10 @@ class Rebuilder:
         if self._next < self._count:
             raise FormatError(f"{self._where}: the data blob ended before recipe operation {self._next}",
                               code="invalid_delta")
-        if self._pending:
-            self._emit(bytes(self._pending))
-            self._pending.clear()
+        if self._fill:
+            self._emit(self._view[:self._fill])
+            self._fill = 0
+
+
+def _new_piece() -> bytearray:
+    return bytearray(PIECE)

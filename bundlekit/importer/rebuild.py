@@ -5,10 +5,11 @@ not delivered by the bundle's source (nor a source sharing with it), the base mu
 that source may use (else ``package_not_shared``, decision 290) and be in the store (else
 ``delta_base_missing``: the source should export again with ``--full``). ``usable`` is the set of
 SHA-256 the source may use (``None`` only without a zone: test vectors). The
-recipe is applied in one streaming pass: base ranges are read with ``pread`` in 1 MiB pieces,
-the data blob is decompressed and checked again as it is read (so a file changed since the
-verification pass is caught too), and the rebuilt bytes go to ``out`` while a
-:class:`~bundlekit.format.blobio.Stage` hashes them. The package's SHA-256 and size must match
+recipe is applied in one streaming pass: base ranges are read with ``preadv`` straight into
+1 MiB buffers of a small pool (no allocation or copy per piece), the data blob is decompressed
+and checked again as it is read (so a file changed since the verification pass is caught too),
+each filled buffer is hashed, and handed to ``out`` on a
+:class:`~bundlekit.format.blobio.Stage`'s thread, which returns it to the pool. The package's SHA-256 and size must match
 the signed entry (``rebuilt_package_mismatch``) before the caller may use what ``out`` got:
 an import writes to staging, which is discarded on any refusal.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +26,7 @@ from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.blobio import Stage
 from bundlekit.format.blobcheck import stream_blob
 from bundlekit.format.container import BundleFile
-from bundlekit.format.delta import Rebuilder
+from bundlekit.format.delta import PIECE, Rebuilder
 from bundlekit.format.manifest import Manifest, PackageRef
 from bundlekit.zone.store import PackageStore
 
@@ -32,6 +34,9 @@ __all__ = ["Usable", "delta_packages", "check_bases", "not_shared", "rebuild_pac
 
 
 Usable = frozenset[str] | None
+
+#: Buffers of :data:`~bundlekit.format.delta.PIECE` bytes one rebuild fills and recycles (its memory).
+POOL = 8
 
 
 def delta_packages(m: Manifest, store: PackageStore, usable: Usable) -> list[PackageRef]:
@@ -110,16 +115,29 @@ def rebuild_package(bundle: BundleFile, m: Manifest, p: PackageRef, store: Packa
     except FileNotFoundError:
         check_bases(m, store, where, usable)
         raise
-    with fh, Stage(digest.update, name="bundlekit-rebuild-hash") as hasher, \
-            Stage(out or _discard, name="bundlekit-rebuild-out") as writer:
+    pool: queue.Queue[bytearray] = queue.Queue()
+    for _ in range(POOL if out is not None else 1):
+        pool.put(bytearray(PIECE))
+    # Each piece is hashed on this thread as soon as it is filled (reading costs a tenth of
+    # hashing, so a hashing thread bought little wall time and cost CPU time handing pieces
+    # over), then handed to the writing thread, which gives its buffer back to the pool.
+    with fh, Stage(_write_then_give_back(out, pool), name="bundlekit-rebuild-out") as writer:
         fd = fh.fileno()
+        hand_on = writer.put if out is not None else pool.put
 
-        def emit(piece: bytes) -> None:
-            hasher.put(piece)
-            if out is not None:
-                writer.put(piece)
+        def emit(piece: memoryview) -> None:
+            digest.update(piece)
+            hand_on(piece if out is not None else piece.obj)
 
-        rebuilder = Rebuilder(p.delta, lambda offset, length: os.pread(fd, length, offset), emit, at)
+        def take() -> bytearray:
+            while True:
+                try:
+                    return pool.get(timeout=0.2)
+                except queue.Empty:
+                    writer.check()  # a failed writer drops its pieces: do not wait for them
+
+        rebuilder = Rebuilder(p.delta, lambda offset, length: os.pread(fd, length, offset), emit, at,
+                              take=take, read_into=lambda offset, view: os.preadv(fd, [view], offset))
         if p.delta.data is not None:
             blob = m.blob_for(p.delta.data)
             assert blob is not None  # the manifest's cross-check guarantees it
@@ -150,5 +168,10 @@ def rebuild_all(path: Path, digest: str, m: Manifest, store: PackageStore,
             rebuild_package(bundle, m, p, store, out_for(p.sha256) if out_for else None, where, usable)
 
 
-def _discard(_: bytes) -> None:
-    pass
+def _write_then_give_back(out: Callable[[memoryview], object] | None,
+                          pool: "queue.Queue[bytearray]") -> Callable[[memoryview], None]:
+    def step(piece: memoryview) -> None:
+        if out is not None:
+            out(piece)
+        pool.put(piece.obj)  # type: ignore[arg-type]  # a view of a pool buffer
+    return step

@@ -98,3 +98,46 @@ def test_packed_recipe_rebuilds_what_the_list_recipe_rebuilds() -> None:
         rebuilder.feed(data)
         rebuilder.finish()
     assert out["list"] == out["packed"] == BASE[:1000] + data + BASE[1005:]
+
+
+def test_rebuild_into_recycled_buffers_reads_base_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a pool of two buffers handed back after each piece, and base reads done into the
+    piece being filled, the rebuilt bytes are the same as with fresh pieces, every piece but the
+    last is full, and the base is never read through ``read_base``."""
+    monkeypatch.setattr("bundlekit.format.delta.PIECE", 300)
+    pool = [bytearray(300), bytearray(300)]
+    got, sizes = bytearray(), []
+
+    def emit(piece: memoryview) -> None:
+        assert any(piece.obj is b for b in taken)
+        got.extend(piece)
+        sizes.append(len(piece))
+        pool.append(piece.obj)
+
+    def read_into(offset: int, view: memoryview) -> int:
+        piece = BASE[offset:offset + len(view)]
+        view[:len(piece)] = piece
+        return len(piece)
+
+    taken: list[bytearray] = []
+
+    def take() -> bytearray:
+        taken.append(pool.pop(0))
+        return taken[-1]
+
+    def no_read(offset: int, length: int) -> bytes:
+        raise AssertionError("read_base used although read_into was given")
+
+    rebuilder = Rebuilder(_delta(OPS), no_read, emit, "P 2", take=take, read_into=read_into)
+    for byte in b"NEW!!":
+        rebuilder.feed(bytes([byte]))
+    rebuilder.finish()
+    assert got == BASE[:1000] + b"NEW!!" + BASE[1005:]
+    assert sizes[:-1] == [300] * (len(sizes) - 1) and 0 < sizes[-1] <= 300 and rebuilder.emitted == len(got)
+
+
+def test_rebuild_stops_at_a_short_base_with_read_into() -> None:
+    """A base that ends (``read_into`` gives 0) before the recipe's copy does is refused."""
+    with raises_code("rebuilt_package_mismatch"):
+        Rebuilder(_delta([[0, 0, 2048]]), lambda offset, length: b"", lambda piece: None, "P 2",
+                  read_into=lambda offset, view: min(len(view), max(0, 1500 - offset)))
