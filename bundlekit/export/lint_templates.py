@@ -274,7 +274,7 @@ def untenanted_tenant_name(templates: list[Template], tenants: bool) -> list[Fin
             continue  # only inside #{if Octopus.Deployment.Tenant.Name}: an untenanted deployment skips it
         at = _first_offset(t, TENANT_NAME)
         line, column = t.position(at) if at is not None else (None, None)
-        out.extend(_hide(t, [Finding(
+        out.extend(hide_secret(t, [Finding(
             WARNING, "tenant_name_without_tenants", f"#{{{TENANT_NAME}}} has a value only in a deployment for a "
             "tenant, and this release scopes nothing to a tenant: an untenanted deployment refuses it "
             "(preflight_unresolved_variables)", t.file, t.path, line, column,
