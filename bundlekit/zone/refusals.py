@@ -96,10 +96,10 @@ def record_remote(tx: Writer, source_zone_id: str, receipt_bundle_id: str, entry
 
 
 def remote_refusals(db: Reader) -> list[Row]:
-    """Every refusal other zones reported, oldest first: source_zone_id, bundle_id, code, refused,
-    received and the parsed ``entry``."""
-    rows = db.all("SELECT source_zone_id, bundle_id, code, refused, received, entry FROM remote_refusals "
-                  "ORDER BY refused")
+    """Every refusal other zones reported, oldest first: source_zone_id, bundle_id, receipt_bundle_id
+    (the receipt that reported it), code, refused, received and the parsed ``entry``."""
+    rows = db.all("SELECT source_zone_id, bundle_id, receipt_bundle_id, code, refused, received, entry "
+                  "FROM remote_refusals ORDER BY refused")
     for row in rows:
         row["entry"] = json.loads(row["entry"])
     return rows

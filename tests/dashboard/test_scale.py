@@ -116,3 +116,33 @@ def test_the_path_and_the_superseded_counts_survive_the_json_and_a_wrong_hop_is_
     data["older"] = {"succeeded": -1}
     with raises_code("invalid_dashboard_view", match=r"dashboard\.older"):
         DashboardView.from_dict(data)
+
+
+def test_a_refusal_relayed_back_answers_the_export_to_the_relay(tmp_path: Path) -> None:
+    """dev sent a release to staging, which relayed it to prod; prod refused it, and its receipt
+    came back relayed by staging: nothing awaits in staging, the refusal shows as prod's."""
+    from bundlekit.zone import exports, refusals, sequences
+
+    zone = init_zone(tmp_path / "dev", "dev", int(time.time()))
+    staging_id, prod_id, bundle, receipt = "5" * 32, "7" * 32, "b" * 32, "r" * 32
+    with zone.db.transaction() as tx:
+        exports.record_export(tx, exports.ExportRecord(
+            bundle_id=bundle, digest="d" * 64, dest_zone_id=staging_id, dest_name="staging", sequence=1,
+            project="Acme", project_slug="acme", space="Default", release="1.4.0", channel="Default",
+            created=int(NOW) - 900, expires=int(NOW) + 86400, exported_at=int(NOW) - 900, path="/media/a.bundle"))
+        refusals.record_remote(tx, prod_id, receipt, {
+            "refusal_id": "Refusals-1", "release_bundle": {"bundle_id": bundle, "digest": "d" * 64, "sequence": 1},
+            "project": {"name": "Acme", "slug": "acme", "space": "Default"}, "release": "1.4.0",
+            "code": "rollback", "message": "older than the last imported", "refused_ms": int(NOW - 600) * 1000},
+            int(NOW))
+        sequences.record_incoming(tx, sequences.receipt_key(prod_id), 1, "e" * 64, bundle_id=receipt,
+                                  source_zone_id=prod_id, project_slug="", release="", now=int(NOW),
+                                  plan=remote.receipt_plan([], [{"zone_id": staging_id, "name": "staging",
+                                                                 "relayed": int(NOW) - 300}]))
+    view = build_view(zone, NOW)
+    assert view.columns == ((prod_id, "(awaiting)"),)  # prod is not trusted here: named by its id
+    (row,) = view.projects
+    (cell,) = row.cells
+    assert cell is not None and [(f.state, f.reason) for f in cell.failures] == [
+        ("refused", "[rollback] older than the last imported")]
+    assert not any(d.state == "exported" for d in view.deployments)
