@@ -3,6 +3,12 @@
 The state's contract tests run on both engines: a test that takes ``engine`` (or
 ``any_zones``) runs once on SQLite and once on a real PostgreSQL server (``pg_server``: one
 per test session and xdist worker, started on first use; one database per test).
+
+The state tests of the importer, deployments, retention and prune, promotion, receipts and
+backup run on both engines too (decision 772): their modules use ``state_engine``
+(``pytestmark = pytest.mark.usefixtures("state_engine")``), and while it is set every zone
+:func:`make_zones` and ``tests/cli/operator_world.world`` make keeps its state on that
+engine. Elsewhere (the CLI end-to-end tests among them) they make SQLite zones.
 """
 
 from __future__ import annotations
@@ -47,8 +53,37 @@ class Zones:
         self.prod.close()
 
 
-def make_zones(tmp: Path, policy: SourcePolicy | None = None, *, pg: PostgresServer | None = None) -> Zones:
-    """A dev and a prod zone trusting each other; with ``pg``, each zone's state is a new PostgreSQL database."""
+ENGINES = ["sqlite", "postgresql"]
+
+
+class _Engine:
+    """The PostgreSQL server zones are made on while ``state_engine`` says so (None: SQLite)."""
+
+    pg: PostgresServer | None = None
+
+
+#: Set by the ``state_engine`` fixture; read by :func:`make_zones` and ``operator_world.world``.
+ENGINE = _Engine()
+#: ``pg=`` of :func:`make_zones` when not given: the engine ``state_engine`` set.
+SET_ENGINE: object = object()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def state_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The engine the zones of a module's tests keep their state on ("sqlite", "postgresql"),
+    each in turn; module-scoped, so a module's shared world is built once per engine."""
+    ENGINE.pg = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
+    yield str(request.param)
+    ENGINE.pg = None
+
+
+def make_zones(tmp: Path, policy: SourcePolicy | None = None, *,
+               pg: PostgresServer | None | object = SET_ENGINE) -> Zones:
+    """A dev and a prod zone trusting each other; with ``pg``, each zone's state is a new
+    PostgreSQL database (not given: the engine ``state_engine`` set, else SQLite)."""
+    if pg is SET_ENGINE:
+        pg = ENGINE.pg
+    assert pg is None or isinstance(pg, PostgresServer)
     now = int(time.time())
     if pg is None:
         dev = init_zone(tmp / "dev", "dev", now)
@@ -61,14 +96,54 @@ def make_zones(tmp: Path, policy: SourcePolicy | None = None, *, pg: PostgresSer
     return Zones(dev, prod, tmp)
 
 
+def state_bytes(home: Path) -> bytes:
+    """Everything the zone at ``home`` keeps in its state: the SQLite file, or a dump of its
+    PostgreSQL database (on the server ``state_engine`` set), to look for what must not be there."""
+    conf = home / "bundlekit.conf"
+    if not conf.exists():
+        return (home / "state.db").read_bytes()
+    assert ENGINE.pg is not None, f"{home}: a PostgreSQL home outside state_engine"
+    return ENGINE.pg.dump(_pg_database(home)).encode()
+
+
+def _pg_database(home: Path) -> str:
+    return (home / "bundlekit.conf").read_text().split("BUNDLEKIT_STATE=", 1)[1].split()[0].rsplit("/", 1)[1]
+
+
+def write_behind(home: Path, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Run one statement (``?`` placeholders) on the zone's state behind bundlekit's back, with
+    the engine's own driver, as a forger with the database's password would."""
+    if not (home / "bundlekit.conf").exists():
+        import sqlite3
+
+        with sqlite3.connect(home / "state.db") as db:
+            db.execute(sql, params)
+        return
+    import psycopg
+
+    assert ENGINE.pg is not None, f"{home}: a PostgreSQL home outside state_engine"
+    with psycopg.connect(ENGINE.pg.url(_pg_database(home)), password=ENGINE.pg.password, autocommit=True) as conn:
+        conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+
+def own_state(*homes: Path) -> None:
+    """Give each home copied from another (``shutil.copytree``) a state of its own: a home whose
+    state is in PostgreSQL gets a copy of its database, and its bundlekit.conf names that copy
+    (a copied SQLite home has its own file already)."""
+    for home in homes:
+        conf = home / "bundlekit.conf"
+        if not conf.exists():
+            continue
+        assert ENGINE.pg is not None, f"{home}: a PostgreSQL home outside state_engine"
+        old = conf.read_text().split("BUNDLEKIT_STATE=", 1)[1].split()[0]
+        conf.write_text(conf.read_text().replace(old, ENGINE.pg.copy_database(_pg_database(home)), 1))
+
+
 @pytest.fixture
 def zones(tmp_path: Path) -> Zones:
     z = make_zones(tmp_path)
     yield z
     z.close()
-
-
-ENGINES = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")

@@ -107,6 +107,13 @@ class PostgresServer:
         self.admin().execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
         return self.url(name)
 
+    def copy_database(self, database: str) -> str:
+        """A new database holding what ``database`` holds now (nobody may be connected to it); its URL."""
+        self._count += 1
+        name = f"{database.split('_c', 1)[0]}_c{os.getpid()}_{self._count}"
+        self.admin().execute(f"CREATE DATABASE {name} TEMPLATE {database}")
+        return self.url(name)
+
     def sql(self, database: str, statement: str) -> list[Any]:
         """Run one statement in ``database`` as the cluster's owner (test set-up and inspection)."""
         import psycopg

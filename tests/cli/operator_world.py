@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from click.testing import CliRunner, Result
 
 from bundlekit.cli import cli
-from tests.conftest import FIXTURES
+from tests.conftest import ENGINE, FIXTURES, SET_ENGINE
 
 if TYPE_CHECKING:
     from tests.pgserver import PostgresServer
@@ -48,13 +48,17 @@ class World:
     bundle: Path
 
 
-def world(root: Path, pg: "PostgresServer | None" = None) -> World:
-    """``pg``: each zone's state is a new database on that server (else SQLite in the home)."""
+def world(root: Path, pg: "PostgresServer | None | object" = SET_ENGINE) -> World:
+    """``pg``: each zone's state is a new database on that server (not given: the engine
+    ``state_engine`` set; None: SQLite in the home)."""
+    if pg is SET_ENGINE:
+        pg = ENGINE.pg
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(FIXTURES / "acme", root / "release")
     dev, prod = root / "dev", root / "prod"
     for name, home in (("dev", dev), ("prod", prod)):
-        state = () if pg is None else ("--state", pg.new_database(), "--state-password-file", pg.password_file)
+        state = () if pg is None else ("--state", pg.new_database(), "--state-password-file",  # type: ignore[union-attr]
+                                       pg.password_file)  # type: ignore[union-attr]
         ok("init", "--zone", name, *state, home=home)
         ok("identity", "-o", root / f"{name}.card", home=home)
     ok("trust", "add", root / "prod.card", home=dev)

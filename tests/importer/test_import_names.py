@@ -18,6 +18,9 @@ from bundlekit.format import manifest, schemacheck
 from tests.conftest import Zones, run_cli, snapshot
 from tests.importer.helpers import edit_release, export
 
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
+
 
 def _hostile_export(z: Zones, out: Path, monkeypatch: pytest.MonkeyPatch, release: Path | None = None,
                     file_name: str | None = None) -> Path:

@@ -9,12 +9,17 @@ import time
 from pathlib import Path
 
 
+import pytest
+
 from bundlekit.errors import BundleError
 from bundlekit.importer.importer import import_bundle
 from bundlekit.receipt.outbox import list_outbox
 from bundlekit.trust.policy import SourcePolicy
 from tests.conftest import Zones, make_zones, raises_code, run_cli, snapshot
 from tests.importer.helpers import edit_release, export, only_the_refusal_changed, zone_state
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
 
 
 def _refused(z: Zones, bundle: Path, code: str | set[str], exit_code: int = 3, reported: bool = True,
