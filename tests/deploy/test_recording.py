@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from bundlekit.deploy import recording
 from bundlekit.deploy.model import DeploymentRecord, StepRun
 from bundlekit.deploy.recording import settle_interrupted
@@ -14,6 +16,9 @@ from bundlekit.zone import deployments, outbox
 from bundlekit.zone.home import open_zone
 from tests.conftest import Zones
 from tests.importer.helpers import deployable_prod
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
 
 
 def _ready(tmp_path: Path) -> Zones:

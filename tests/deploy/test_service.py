@@ -10,14 +10,20 @@ import time
 from pathlib import Path
 
 
+import pytest
+
 from bundlekit.deploy.service import deploy
 from bundlekit.importer.importer import import_bundle
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.importer import edits
 from bundlekit.zone import deployments, outbox
 from bundlekit.zone.targets import add_target
+from bundlekit.zone.state import open_state
 from tests.conftest import CANARY, make_zones, raises_code, snapshot
 from tests.importer.helpers import export
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
 
 
 def _ready(tmp_path: Path, policy: SourcePolicy | None = None):  # type: ignore[no-untyped-def]
@@ -88,6 +94,14 @@ def test_dashboard_of_the_secure_zone_shows_its_own_deployments_and_a_running_on
 
 def _state_rows(home: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table, read with a fresh connection (to compare before and after)."""
+    if (home / "bundlekit.conf").exists():  # the state is in PostgreSQL
+        db = open_state(home)
+        try:
+            with db.read() as r:
+                return {t: sorted((tuple(row.values()) for row in r.all(f"SELECT * FROM {t}")), key=repr)
+                        for t in sorted(db.table_names(r))}
+        finally:
+            db.close()
     conn = sqlite3.connect(str(home / "state.db"))
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]

@@ -7,12 +7,17 @@ import time
 from pathlib import Path
 
 
+import pytest
+
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.importer import edits
 from bundlekit.zone import projects, secrets
-from tests.conftest import CANARY, Zones, raises_code, run_cli, snapshot
+from tests.conftest import CANARY, Zones, raises_code, run_cli, snapshot, state_bytes
 from tests.importer.helpers import edit_release, export
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
 
 
 def _now() -> int:
@@ -104,7 +109,7 @@ def test_variables_and_steps_cli(zones: Zones, tmp_path: Path) -> None:
     r = run_cli("variables", "list", "Acme Web", "--json", home=h)
     rows = {v["name"]: v for v in json.loads(r.stdout)["variables"]}
     assert rows["Acme.ApiKey"]["value"] == "********" and "api-key-canary-123" not in r.stdout
-    assert b"api-key-canary-123" not in (h / "state.db").read_bytes()
+    assert b"api-key-canary-123" not in state_bytes(h)
     assert run_cli("steps", "disable", "acme-web", "smoke test", home=h).returncode == 0
     show = json.loads(run_cli("show", "acme-web", "--json", home=h).stdout)
     assert {s["name"]: s["enabled"] for s in show["steps"]}["Smoke test"] is False
@@ -136,7 +141,7 @@ def test_a_source_declassifying_a_variable_leaves_it_sealed_in_the_zone_and_late
     assert len(entries) == 5  # local, base, and releases 1.4.0, 1.5.0, 1.6.0
     assert all(e["sensitive"] is True and secrets.is_secret_ref(e["value"]) for e in entries)
     assert secrets.reveal(zones.prod, _local(zones)["variables"]["acme.db.password"]["value"]) == "sent-plain-2"
-    state = (zones.prod.home / "state.db").read_bytes()
+    state = state_bytes(zones.prod.home)
     assert b"sent-plain-1" not in state and b"sent-plain-2" not in state
 
 
@@ -150,4 +155,4 @@ def test_a_clear_sensitive_value_left_by_an_older_merge_is_sealed_by_the_next_ch
     edits.set_step_enabled(zones.prod, "acme-web", "Smoke test", False, _now())
     entry = _local(zones)["variables"]["acme.apikey"]
     assert secrets.is_secret_ref(entry["value"]) and secrets.reveal(zones.prod, entry["value"]) == "left-in-clear-canary"
-    assert b"left-in-clear-canary" not in (zones.prod.home / "state.db").read_bytes()
+    assert b"left-in-clear-canary" not in state_bytes(zones.prod.home)

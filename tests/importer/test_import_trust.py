@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 
@@ -18,8 +17,11 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.rotation import rotate_key
-from tests.conftest import Zones, make_zones, raises_code, run_cli, snapshot
+from tests.conftest import ENGINE, Zones, make_zones, raises_code, run_cli, snapshot, write_behind
 from tests.importer.helpers import cosign, duplicate_last_signature, export, only_the_refusal_changed, resign
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
 
 ALICE = Ed25519PrivateKey.generate()
 BOB = Ed25519PrivateKey.generate()
@@ -136,8 +138,8 @@ def test_forged_rotation_statement_refused(tmp_path: Path) -> None:
     st = rotate_key(z.dev, int(time.time()))
     forged = dict(st.to_dict())
     forged["new_signature"] = forged["old_signature"]
-    with sqlite3.connect(z.dev.home / "state.db") as db:  # written behind bundlekit's back, as a forger would
-        db.execute("UPDATE rotations SET statement = ?", (json.dumps(forged),))
+    # written behind bundlekit's back, as a forger would
+    write_behind(z.dev.home, "UPDATE rotations SET statement = ?", (json.dumps(forged),))
     with raises_code("invalid_rotation"):
         export(z, tmp_path / "a.bundle")
 
@@ -168,8 +170,8 @@ def test_import_refused_by_an_invalid_rotation_statement_stores_nothing_but_the_
     after = snapshot(zones.prod.home)
     # No blob in the package store, no project or key change: only the refusal entry for dev
     # (the documented exception, decision 153) in the state database.
-    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {
-        str(zones.prod.home / "state.db")}
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == (
+        {str(zones.prod.home / "state.db")} if ENGINE.pg is None else set())  # PostgreSQL: not in the home
     refused = list_outbox(zones.prod)["refusals"]
     assert [(r["code"], r["destination"], r["packed_in"]) for r in refused] == [("invalid_rotation", "dev", None)]
     import_bundle(zones.prod, good, now=int(time.time()))

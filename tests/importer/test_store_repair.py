@@ -15,6 +15,9 @@ from bundlekit.zone.targets import add_target
 from tests.conftest import cli_in_process, make_zones, raises_code
 from tests.importer.helpers import export
 
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
+
 
 @pytest.mark.parametrize("damage, code", [("tampered", "package_hash_mismatch"), ("missing", "package_unreadable")])
 def test_the_advice_after_a_damaged_package_object_works_end_to_end(tmp_path: Path, damage: str, code: str) -> None:

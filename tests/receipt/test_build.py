@@ -27,6 +27,9 @@ from bundlekit.zone.targets import add_target
 from tests.conftest import Zones, make_zones, raises_code, run_cli, snapshot
 from tests.importer.helpers import export, resign
 
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
+
 
 @pytest.fixture
 def deployed(tmp_path: Path) -> Iterator[tuple[Zones, str]]:
