@@ -29,9 +29,13 @@ from bundlekit.receipt.build import write_receipt
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone, init_zone, open_zone
-from tests.conftest import FIXTURES, make_zones, raises_code, run_cli, snapshot
+from tests.conftest import FIXTURES, make_zones, own_state, raises_code, run_cli, snapshot
 from tests.importer.helpers import only_the_refusal_changed
 from tests.refusals.forge import resign
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
+
 
 BILLING = """
 [project]
@@ -89,6 +93,7 @@ class World:
 
     def clone(self, dest: Path) -> "World":
         shutil.copytree(self.tmp, dest, symlinks=True)
+        own_state(*(p.parent for p in dest.glob("*/bundlekit.conf")))
         return World(dest)
 
     def close(self) -> None:
@@ -128,7 +133,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def built(tmp_path_factory: pytest.TempPathFactory, state_engine: str) -> Iterator[World]:
     root = tmp_path_factory.mktemp("ownership") / "base"
     World.build(root)
     w = World(root)

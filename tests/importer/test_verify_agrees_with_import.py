@@ -27,6 +27,9 @@ from tests.conftest import Zones, make_zones, raises_code, snapshot
 from tests.importer.helpers import export, only_the_refusal_changed
 from tests.refusals.forge import resign
 
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
+
 
 def _forged(z: Zones, mutate: Callable[[dict[str, Any]], None]) -> Path:
     """The fixture release exported by dev, changed by ``mutate`` and signed again by dev's key."""

@@ -21,7 +21,11 @@ import pytest
 from bundlekit.retention.prune import apply_prune, plan_prune
 from bundlekit.zone.home import open_zone
 from tests.cli.operator_world import World, bk, ok, ok_json, world
-from tests.conftest import FIXTURES, run_cli, snapshot
+from tests.conftest import FIXTURES, own_state, run_cli, snapshot
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
+
 
 VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
 
@@ -44,7 +48,7 @@ def _release_version(w: World | Path, version: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> World:
+def deployed(tmp_path_factory: pytest.TempPathFactory, state_engine: str) -> World:
     """1.0.0 .. 1.3.0 imported and deployed to Production in turn; 1.4.0 imported, not deployed."""
     w = world(tmp_path_factory.mktemp("prune"))
     for n, version in enumerate(VERSIONS):
@@ -65,6 +69,7 @@ def _copy(w: World, tmp_path: Path) -> tuple[Path, Path]:
     copy's targets are re-added under the copy)."""
     home = tmp_path / "prod"
     shutil.copytree(w.prod, home)
+    own_state(home)
     shutil.copytree(w.root / "targets", tmp_path / "targets")
     for name, role in (("db-01", "db"), ("web-01", "web")):
         ok("targets", "remove", name, home=home)
@@ -144,7 +149,8 @@ def test_prune_empties_the_shared_package_store_the_zone_is_configured_with(depl
     shared = tmp_path / "mnt" / "store"
     shared.parent.mkdir()
     shutil.move(home / "packages", shared)
-    (home / "bundlekit.conf").write_text(f"BUNDLEKIT_PACKAGE_STORE={shared}\n")
+    conf = home / "bundlekit.conf"  # on PostgreSQL it names the state already
+    conf.write_text((conf.read_text() if conf.exists() else "") + f"BUNDLEKIT_PACKAGE_STORE={shared}\n")
     old_leftover = shared / "staging" / "node-b-4242-0a1b2c"  # another node's import, over for 8 days
     old_leftover.mkdir(parents=True)
     (old_leftover / "pending.x").write_bytes(b"y" * 3000)

@@ -24,16 +24,20 @@ from bundlekit.importer.importer import apply_import, plan_import
 from bundlekit.retention.prune import LEFTOVER_AGE, apply_prune, plan_prune
 from bundlekit.zone import retention
 from bundlekit.zone.home import open_zone
-from bundlekit.zone.sqlite import SQLiteDatabase
+from bundlekit.zone.state import open_state
 from tests.cli.operator_world import World, ok, ok_json, world
-from tests.conftest import raises_code, run_cli
+from tests.conftest import own_state, raises_code, run_cli
 from tests.retention.test_prune import _release_version
+
+#: Their state tests run on both engines (decision 772).
+pytestmark = pytest.mark.usefixtures("state_engine")
+
 
 HELD = ("1.0.0", "1.1.0", "1.2.0")
 
 
 @pytest.fixture(scope="module")
-def held(tmp_path_factory: pytest.TempPathFactory) -> World:
+def held(tmp_path_factory: pytest.TempPathFactory, state_engine: str) -> World:
     w = world(tmp_path_factory.mktemp("prune-caches") / "w")
     for n, version in enumerate(HELD):
         bundle = w.root / f"acme-{version}.bundle"
@@ -53,6 +57,7 @@ def _copy(w: World, tmp_path: Path) -> World:
     root = tmp_path / "w"
     shutil.copytree(w.root, root, symlinks=True)
     copy = World(root, root / "dev", root / "prod", root / "release" / "release.toml", root / "acme.bundle")
+    own_state(copy.dev, copy.prod)
     for name, role in (("db-01", "db"), ("web-01", "web")):
         ok("targets", "remove", name, home=copy.prod)
         ok("targets", "add", name, "--environment", "Production", "--role", role, "--root",
@@ -216,7 +221,7 @@ def test_an_import_waits_while_a_prune_holds_the_zone_and_is_applied_when_it_end
     commits nothing; once the claim is given back it imports."""
     w = _copy(held, tmp_path)
     bundle = _by_reference(w)
-    pruning = SQLiteDatabase(w.prod / "state.db")
+    pruning = open_state(w.prod)
     with pruning.transaction() as tx:
         assert pruning.claim(tx, retention.PRUNE_CLAIM)
     env = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"}
