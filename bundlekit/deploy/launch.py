@@ -5,11 +5,12 @@ This module owns the command that starts a local runner under the zone's :class:
 
 * ``user``: as the worker user: directly (``setuid`` through ``subprocess``'s ``user=``, no
   supplementary groups) when the zone runs as root, else through ``sudo -n -u USER``;
-* ``sandbox``: inside bubblewrap: the whole file system read-only, the target's folder
-  writable, a private ``/tmp`` and an empty folder over the zone's OS user's own home directory
-  (with the interpreter's own trees and the target's folder bound back in when they live there),
-  every hidden path (the zone's home) replaced by an empty folder, new PID, IPC and UTS
-  namespaces (so ``/proc`` shows no zone process whose ``cwd`` or ``environ`` could lead back to
+* ``sandbox``: inside bubblewrap, shown an allow-list of the machine and nothing else
+  (``docs/decisions/760-the-sandbox-shows-an-allow-list-of-the-machine.md``): the system's
+  folders (:data:`SANDBOX_SYSTEM`) and the interpreter's own files (:func:`interpreter_trees`)
+  read-only, the target's folder writable, a private ``/tmp``, ``/dev`` and ``/proc``; every
+  hidden path (the zone's home) that one of those holds replaced by an empty folder; new PID, IPC
+  and UTS namespaces (so ``/proc`` shows no zone process whose ``cwd`` or ``environ`` could lead back to
   the home), a new session, killed with its parent. A zone run by root does not hand the
   sandbox root's powers: the runner starts as the unprivileged ``nobody`` with no capability
   at all (``setpriv``), so it can neither remove the mounts that hide the home nor read a file
@@ -38,7 +39,7 @@ from bundlekit.errors import DeployError
 from bundlekit.runtime.boot import bootstrap_argv
 
 __all__ = ["local_command", "default_python", "bwrap_path", "interpreter_trees", "RUNNER_PATH", "sandbox_user",
-           "hand_to_sandbox", "owner_home"]
+           "hand_to_sandbox", "SANDBOX_SYSTEM", "PREFIX_PARTS"]
 
 #: The PATH a local runner (and so every script it starts) sees.
 RUNNER_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -61,22 +62,60 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def interpreter_trees(python: str, covered: tuple[str, ...] = ("/tmp",)) -> list[str]:
-    """The folders under ``covered`` (absolute paths the sandbox replaces with empty ones: its
-    private ``/tmp``, the zone's OS user's home directory) that a sandboxed runner needs to start
-    ``python`` (an absolute path): an interpreter (or a virtual environment, or bundlekit's own
-    install) that lives there is bound back in, read-only. Paths are absolute, outermost only,
-    sorted; empty when nothing of the interpreter is under a covered folder."""
+#: What a sandboxed runner sees of the machine besides its own folders, read-only, where each
+#: exists (decision 760): the system's programs, libraries and configuration. One that is a
+#: symbolic link (a merged ``/usr``'s ``/bin -> usr/bin``) is made again as the same link.
+SANDBOX_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+#: What a sandboxed runner sees of an interpreter's prefix (``PREFIX/bin/python3``): never the
+#: whole prefix, which may be a user's home directory.
+PREFIX_PARTS = ("bin", "lib", "lib64", "pyvenv.cfg")
+
+
+def _in_system(path: str) -> bool:
+    return any(_inside(path, folder) for folder in SANDBOX_SYSTEM)
+
+
+def _venv_home(prefix: str) -> str | None:
+    """The prefix of the Python a virtual environment at ``prefix`` was made from (its
+    ``pyvenv.cfg``'s ``home``, the folder of that Python's executable), else None."""
+    try:
+        with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8") as handle:
+            lines = handle.read(1 << 16).splitlines()
+    except (OSError, ValueError):
+        return None
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "home" and os.path.isabs(value.strip()):
+            return os.path.dirname(value.strip().rstrip("/"))
+    return None
+
+
+def interpreter_trees(python: str) -> list[str]:
+    """The files and folders outside :data:`SANDBOX_SYSTEM` that a sandboxed runner needs to
+    start ``python`` (an absolute path), bound in read-only: the interpreter file (as named and
+    as its links resolve) and, of each of its prefixes, only :data:`PREFIX_PARTS`. Its prefixes:
+    ``PREFIX`` of ``PREFIX/bin/python3`` (named and resolved), the Python a virtual environment
+    was made from (``pyvenv.cfg``), and for this process's own interpreter ``sys.prefix`` and
+    ``sys.base_prefix``. Paths are absolute, existing, outermost only, sorted; empty for a
+    relative ``python`` or one wholly inside the system folders."""
     if not os.path.isabs(python):
         return []
-    found: set[str] = set()
-    for path in (os.path.abspath(python), os.path.realpath(python)):
-        found.add(os.path.dirname(os.path.dirname(path)))  # PREFIX/bin/python3 -> PREFIX
+    names = {os.path.abspath(python), os.path.realpath(python)}
+    prefixes = [os.path.dirname(os.path.dirname(path)) for path in sorted(names)]
     if os.path.realpath(python) == os.path.realpath(sys.executable):
-        found.update((sys.prefix, sys.exec_prefix, sys.base_prefix))
-        found.update(p for p in sys.path if p and os.path.isabs(p) and os.path.exists(p))
-    under = sorted({p for p in found if any(_inside(p, c) and p != c for c in covered) and os.path.exists(p)})
-    return [p for p in under if not any(q != p and _inside(p, q) for q in under)]
+        prefixes += [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
+    seen: set[str] = set()
+    found: set[str] = set(names)
+    while prefixes and len(seen) < 32:
+        prefix = os.path.abspath(prefixes.pop())
+        if prefix in seen or prefix == "/":
+            continue
+        seen.add(prefix)
+        found.update(os.path.join(prefix, part) for part in PREFIX_PARTS)
+        prefixes += [p for p in (_venv_home(prefix), os.path.realpath(prefix)) if p]
+    kept = sorted(p for p in found if not _in_system(p) and os.path.exists(p))
+    return [p for p in kept if not any(q != p and _inside(p, q) for q in kept)]
 
 
 def _existing(folder: Path) -> Path:
@@ -94,16 +133,6 @@ def sandbox_user() -> tuple[int, int]:
         return entry.pw_uid, entry.pw_gid
     except KeyError:
         return 65534, 65534
-
-
-def owner_home() -> str | None:
-    """The home directory of the OS user this process runs as (resolved), hidden in the sandbox
-    (``~/.pgpass``, tool credentials, ...); None when it is ``/``, missing or unknown."""
-    try:
-        home = os.path.realpath(pwd.getpwuid(os.geteuid()).pw_dir)
-    except KeyError:
-        return None
-    return home if home != "/" and os.path.isdir(home) else None
 
 
 def hand_to_sandbox(folder: Path) -> None:
@@ -128,20 +157,35 @@ def hand_to_sandbox(folder: Path) -> None:
     os.chown(folder, uid, gid, follow_symlinks=False)
 
 
-def _tmpfs_parents(path: str, covered: list[str], made: set[str]) -> list[str]:
-    """``--dir`` arguments (mode 0755) for the folders between a covered (tmpfs) folder and ``path``:
-    bubblewrap makes them 0700, which an unprivileged runner could not pass through."""
+def _system_view() -> list[str]:
+    """bubblewrap arguments that show :data:`SANDBOX_SYSTEM` read-only, those that exist: a
+    folder bound read-only, a symbolic link made again as the same link."""
     args: list[str] = []
-    for cover in covered:
-        if _inside(path, cover) and path != cover:
-            parts = Path(path).relative_to(cover).parts[:-1]
-            current = cover
-            for part in parts:
-                current = os.path.join(current, part)
-                if current not in made:
-                    made.add(current)
-                    args += ["--perms", "0755", "--dir", current]
-            break
+    for path in SANDBOX_SYSTEM:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _resolver() -> list[str]:
+    """``[path]`` of the file ``/etc/resolv.conf`` leads to when it is a link out of the system
+    folders (a resolver's file under ``/run``), so name lookups work in the sandbox; else ``[]``."""
+    target = os.path.realpath("/etc/resolv.conf")
+    return [target] if os.path.islink("/etc/resolv.conf") and not _in_system(target) and os.path.isfile(target) else []
+
+
+def _parents(path: str, made: set[str]) -> list[str]:
+    """``--dir`` arguments (mode 0755) for the folders above ``path`` that the sandbox's empty
+    root lacks: bubblewrap would make them 0700, which an unprivileged runner could not pass."""
+    args: list[str] = []
+    current = "/"
+    for part in Path(path).parts[1:-1]:
+        current = os.path.join(current, part)
+        if current not in made and not _in_system(current):
+            made.add(current)
+            args += ["--perms", "0755", "--dir", current]
     return args
 
 
@@ -220,22 +264,23 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
                               "`bundlekit worker setup`.", code="worker_unavailable")
         # A probe writes nothing: it sees the nearest existing folder as the runner would, and starts in /.
         writable = str(_existing(work_dir)) if probe else work
-        covered = ["/tmp"]
-        sandbox = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        home = owner_home()
-        if home is not None and not _inside(home, "/tmp"):
-            covered.append(home)
-            sandbox += ["--tmpfs", home]
-        made: set[str] = set()
-        for tree in interpreter_trees(isolation.python, tuple(covered)):
-            sandbox += _tmpfs_parents(tree, covered, made) + ["--ro-bind", tree, tree]
-        sandbox += _tmpfs_parents(writable, covered, made) + ["--bind", writable, writable]
+        # Nothing of the machine but what is listed here (decision 760): an empty root, the system
+        # folders and the interpreter read-only, the target's folder writable, its own /tmp.
+        sandbox = [bwrap, *_system_view(), "--dev", "/dev", "--proc", "/proc",
+                   "--perms", "01777", "--tmpfs", "/tmp"]
+        made: set[str] = {"/tmp"}
+        readable = interpreter_trees(isolation.python) + _resolver()
+        for tree in readable:
+            sandbox += _parents(tree, made) + ["--ro-bind", tree, tree]
+        sandbox += _parents(writable, made) + ["--bind", writable, writable]
         runner_folder = None if probe else _verified_runner_folder(work_dir, runner_sha, runner_size)
         if runner_folder is not None:  # steps cannot change the cached runner (decision 451)
             sandbox += ["--ro-bind", f"/proc/self/fd/{runner_folder}", os.path.join(work, ".bundlekit", "runner")]
             kwargs["pass_fds"] = (runner_folder,)
-        for hidden in isolation.hide:
-            sandbox += ["--tmpfs", hidden]
+        shown = [*readable, writable, *SANDBOX_SYSTEM]
+        for hidden in isolation.hide:  # the zone's home, should a folder shown hold it
+            if any(_inside(hidden, tree) for tree in shown):
+                sandbox += ["--tmpfs", hidden]
         sandbox += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
                     "--chdir", "/" if probe else work, "--"]
         if os.geteuid() == 0 and not probe:

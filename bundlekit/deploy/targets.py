@@ -5,8 +5,9 @@ A target is identity (``name``, ``environment``, ``roles``) plus where its step 
 runner (:mod:`bundlekit.runtime`), started
 
 * for a :class:`LocalFolderTarget`: on this machine, under the zone's worker isolation
-  (:class:`Isolation`: a separate unprivileged user, or a sandbox that hides the zone's home,
-  or, only when the operator chose it, unconfined), with the target's folder as its work folder;
+  (:class:`Isolation`: a separate unprivileged user, or a sandbox that shows only the system,
+  the interpreter and the target's folder, or, only when the operator chose it, unconfined),
+  with the target's folder as its work folder;
 * for an :class:`SshTarget`: on the machine reached over SSH, as the target's user, with
   ``work_dir`` as its work folder (``~/bundlekit`` on the target by default).
 
@@ -78,9 +79,10 @@ class Isolation:
 
     ``user``: the runner runs as ``user`` (an unprivileged OS user that is not the zone's owner;
     the home is 0700); ``sandbox``: it runs inside bubblewrap (``bwrap``) as the zone's owner, or
-    as ``nobody`` with no capability when the zone runs as root (decision 450), with the zone's
-    home (``hide``) and its owner's home directory replaced by empty folders, its own ``/tmp``
-    and process namespace; ``unconfined``: as the zone's owner with nothing hidden (only ever chosen by the
+    as ``nobody`` with no capability when the zone runs as root (decision 450), shown only the
+    system's folders, the interpreter and its own folder (decision 760; the zone's home, ``hide``,
+    covered by an empty folder should one of those hold it), its own ``/tmp`` and process
+    namespace; ``unconfined``: as the zone's owner with nothing hidden (only ever chosen by the
     operator, and said in every deployment's record). ``python`` is the interpreter the runner
     uses: one the worker user can execute; by default this process's own (which has the
     libraries of every configuration format, lxml included).
@@ -105,7 +107,8 @@ class Isolation:
             return f"steps on this machine run as the unprivileged worker user {self.user!r}"
         if self.mode == "sandbox":
             return ("WARNING: no separate worker user: steps on this machine run inside a bubblewrap sandbox "
-                    "that hides the zone's home, as `nobody` when the zone runs as root, else as the zone's own "
+                    "that shows them only the system's folders, the interpreter and their own folder (decision "
+                    "760), as `nobody` when the zone runs as root, else as the zone's own "
                     "OS user (`bundlekit worker setup` creates a worker user)")
         return ("WARNING: steps on this machine run UNCONFINED as the zone's own OS user and can read the "
                 "zone's keys (chosen with `bundlekit worker set --unconfined`; `bundlekit worker setup` "

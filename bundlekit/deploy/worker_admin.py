@@ -128,5 +128,6 @@ def worker_notice(zone: Zone) -> str | None:
                 "Run `bundlekit worker setup` as root (creates an unprivileged worker user), install bubblewrap, or "
                 "accept the risk with `bundlekit worker set --unconfined`.")
     return ("WARNING: no separate worker user: zone-level steps and local folder targets run inside a bubblewrap "
-            "sandbox that hides the zone's home, as `nobody` when the zone runs as root, else as this zone's own OS "
-            "user. `bundlekit worker setup` (as root) creates an unprivileged worker user.")
+            "sandbox that shows them only the system's folders, the interpreter and their own folder (not the zone's "
+            "home nor any other file of its OS user), as `nobody` when the zone runs as root, else as this zone's own "
+            "OS user. `bundlekit worker setup` (as root) creates an unprivileged worker user.")

@@ -46,9 +46,17 @@ def test_a_sandboxed_runner_gets_the_home_hidden_its_own_proc_and_no_zone_enviro
     isolation = Isolation("sandbox", python="/usr/bin/python3", hide=(str(home),))
     argv, kwargs = local_command(isolation, tmp_path / "target", "0" * 64, 10)
     joined = " ".join(argv)
-    assert argv[0].endswith("bwrap") and f"--tmpfs {home}" in joined and "--unshare-pid" in joined
+    assert argv[0].endswith("bwrap") and "--unshare-pid" in joined
     assert f"--bind {tmp_path / 'target'} {tmp_path / 'target'}" in joined
+    # an allow-list (decision 760): nothing of the machine is bound whole, the home is not there at all
+    assert "--ro-bind / /" not in joined and str(home) not in joined
+    assert "--ro-bind /usr /usr" in joined and "--ro-bind /etc /etc" in joined
     assert set(kwargs["env"]) == {"PATH", "LANG", "HOME"} and kwargs["env"]["HOME"] == str(tmp_path / "target")
+    # a home inside a folder the runner is shown (here: its target folder) is covered by an empty one
+    inner = tmp_path / "target" / "zone-home"
+    argv, _ = local_command(Isolation("sandbox", python="/usr/bin/python3", hide=(str(inner),)),
+                            tmp_path / "target", "0" * 64, 10)
+    assert f"--tmpfs {inner}" in " ".join(argv)
 
 
 def test_a_worker_user_that_does_not_exist_is_a_clear_refusal(tmp_path: Path) -> None:
