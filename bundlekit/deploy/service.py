@@ -23,8 +23,8 @@ learn that the release it sent was not deployed. A dry run writes nothing, here 
 
 Targets (decisions 140-147): every step runs through bundlekit's step runner. Local folder
 targets and zone-level steps run it on this machine under the zone's worker isolation (a
-worker user, or a bubblewrap sandbox hiding the home, said in every record when there is no
-worker user); SSH targets over a connection whose host key is pinned. The preflight connects
+worker user, or a bubblewrap sandbox showing only the system and the step's own folder, said
+in every record when there is no worker user); SSH targets over a connection whose host key is pinned. The preflight connects
 to every target the plan uses before any step runs anywhere.
 """
 

@@ -6,7 +6,8 @@ zone's state, is one of:
 
 * ``user``: an unprivileged OS user (``bundlekit worker setup`` creates one, or
   ``worker set --user`` names one) that is not the zone's owner and not root;
-* ``sandbox``: no separate user; the zone's own user inside bubblewrap with the home hidden;
+* ``sandbox``: no separate user; the zone's own user inside bubblewrap, shown only the system, the
+  interpreter and its own folder (decision 760);
 * ``unconfined``: the operator's explicit choice, said loudly in every deployment's record.
 
 ``folder`` is the worker's work folder for zone-level steps, always outside the home
