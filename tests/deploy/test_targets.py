@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from bundlekit.deploy.launch import local_command
+from bundlekit.deploy.launch import interpreter_trees, local_command
 from bundlekit.deploy.targets import Isolation, LocalFolderTarget, SshTarget, Target
 from tests.conftest import raises_code
 
@@ -57,6 +58,19 @@ def test_a_sandboxed_runner_gets_the_home_hidden_its_own_proc_and_no_zone_enviro
     argv, _ = local_command(Isolation("sandbox", python="/usr/bin/python3", hide=(str(inner),)),
                             tmp_path / "target", "0" * 64, 10)
     assert f"--tmpfs {inner}" in " ".join(argv)
+
+
+def test_a_python_kept_in_a_users_home_shows_the_sandbox_its_bin_and_lib_not_the_home(tmp_path: Path) -> None:
+    home = tmp_path / "someone"
+    (home / "bin").mkdir(parents=True)
+    (home / "lib").mkdir()
+    (home / ".pgpass").write_text("db:5432:*:app:secret")
+    (home / "bin" / "python3").symlink_to(sys.executable)
+    trees = interpreter_trees(str(home / "bin" / "python3"))
+    assert str(home / "bin") in trees and str(home / "lib") in trees
+    assert not any(str(home / ".pgpass").startswith(tree) or tree in (str(home), str(tmp_path)) for tree in trees)
+    assert all(not tree.startswith(("/usr/", "/etc/")) for tree in trees)  # the system is shown as a whole
+    assert interpreter_trees("/usr/bin/python3") == [] and interpreter_trees("python3") == []
 
 
 def test_a_worker_user_that_does_not_exist_is_a_clear_refusal(tmp_path: Path) -> None:
