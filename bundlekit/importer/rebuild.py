@@ -10,8 +10,9 @@ recipe is applied in one streaming pass: base ranges are read with ``preadv`` st
 and checked again as it is read (so a file changed since the verification pass is caught too),
 each filled buffer is hashed, and handed to ``out`` on a
 :class:`~bundlekit.format.blobio.Stage`'s thread, which returns it to the pool (decision 780).
-The package's SHA-256 and size must match the signed entry (``rebuilt_package_mismatch``) before the caller may use what ``out`` got:
-an import writes to staging, which is discarded on any refusal.
+The package's SHA-256 and size must match the signed entry (``rebuilt_package_mismatch``)
+before the caller may use what ``out`` got: an import writes to staging, which is discarded on
+any refusal.
 """
 
 from __future__ import annotations
