@@ -145,7 +145,8 @@ def audit(since: str | None, check: bool, witness: str | None, sign: bool, from_
     since_ms = parse_since(since) if since is not None else None
     noted = parse_head(witness) if witness is not None else None
     if noted is not None and not (check or sign):
-        raise UsageError("--head is checked by --verify: add --verify", code="usage", details={"option": "--head"})
+        raise UsageError("--head is checked by --verify or --sign-head: add one", code="usage",
+                         details={"option": "--head"})
     if sign and (check or since is not None):
         raise UsageError("--sign-head checks the trail itself: leave out --verify and --since", code="usage",
                          details={"option": "--sign-head"})

@@ -29,7 +29,8 @@ def test_audit_from_lists_the_entries_the_deploying_zone_sent_back_under_their_d
     assert none_yet.returncode == 0 and none_yet.stdout.startswith("no audit entries came back from zone prod")
     w.cli("import", receipt, home=w.dev)
 
-    sent = [e for e in json.loads(run_cli("audit", "--json", home=w.prod).stdout)["entries"] if e["command"] == "deploy"]
+    trail = json.loads(run_cli("audit", "--json", home=w.prod).stdout)["entries"]
+    sent = [e for e in trail if e["command"] == "deploy"]
     assert len(sent) >= 2
     before = snapshot(w.dev)
     shown = json_of(w.cli("audit", "--from", "PROD", "--json", home=w.dev))

@@ -98,7 +98,8 @@ def test_a_value_from_the_environment_or_a_file_is_sealed_used_and_never_in_clea
     assert not any(secret in text for text in outputs)
 
 
-def _export_refused(w: World, release: Path, env: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+def _export_refused(w: World, release: Path,
+                    env: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
     """Export ``release``, which must be refused with nothing written: (exit status, error object)."""
     bundle = w.root / "media" / "refused.bundle"
     before = snapshot(w.dev, w.release_dir)
@@ -117,7 +118,8 @@ def _refused(w: World, release: Path, env: dict[str, str] | None = None) -> dict
     return {"code": finding["code"], "message": err["message"], "path": finding["path"], "error": err}
 
 
-def _missing(w: World, release: Path, env: dict[str, str] | None = None, alone: bool = True) -> dict:  # type: ignore[type-arg]
+def _missing(w: World, release: Path, env: dict[str, str] | None = None,
+             alone: bool = True) -> dict:  # type: ignore[type-arg]
     """Export refused because a value_from source is missing, and nothing else is wrong: the
     environment lacks the secret, so it is ``value_source_missing``, exit 1 (decision 710)."""
     status, err = _export_refused(w, release, env)
@@ -176,7 +178,8 @@ def test_lint_gives_a_missing_source_its_key_path_problem_and_fix_once(w: World)
     assert r.returncode == 2, r.stderr
     [finding] = [f for f in json.loads(r.stdout)["findings"] if f["severity"] == "error"]
     assert finding["code"] == "value_source_missing" and finding["path"] == "variables[2].value_from.env"
-    assert finding["message"] == "the environment variable ACME_DB_PASSWORD_UNSET is not set (variable Acme.Db.Password)"
+    assert finding["message"] == ("the environment variable ACME_DB_PASSWORD_UNSET is not set "
+                                  "(variable Acme.Db.Password)")
     assert finding["suggestion"].startswith("Set ACME_DB_PASSWORD_UNSET in the environment of this command")
     assert "nothing was exported" not in json.dumps(finding)
     text = run_cli("lint", release, home=None).stdout

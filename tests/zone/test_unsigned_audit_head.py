@@ -48,13 +48,15 @@ def test_an_unsigned_head_is_named_as_not_signed_yet_with_how_to_sign_it_and_doc
     home = _old_zone(tmp_path)
     r = run_cli("audit", "--verify", "--json", home=home)
     err = json.loads(r.stdout)["error"]
-    assert (r.returncode, err["code"], err["details"]) == (3, "invalid_audit_chain", {"seq": 4, "reason": "head_unsigned"})
+    assert (r.returncode, err["code"]) == (3, "invalid_audit_chain")
+    assert err["details"] == {"seq": 4, "reason": "head_unsigned"}
     assert "is not signed yet" in err["message"] and "bundlekit audit --sign-head" in err["message"]
     assert "changed outside bundlekit" not in err["message"], err["message"]
     doctor = run_cli("doctor", "--json", home=home)
     found = {f["code"]: f for f in json.loads(doctor.stdout)["findings"]}
     assert doctor.returncode == 0 and found["audit_head_unsigned"]["level"] == "warning"
-    assert "entry 4" in found["audit_head_unsigned"]["message"] and "--sign-head" in found["audit_head_unsigned"]["message"]
+    warned = found["audit_head_unsigned"]["message"]
+    assert "entry 4" in warned and "--sign-head" in warned
 
 
 def test_sign_head_checks_the_trail_then_signs_it_with_an_entry_naming_the_command(tmp_path: Path) -> None:
@@ -63,7 +65,8 @@ def test_sign_head_checks_the_trail_then_signs_it_with_an_entry_naming_the_comma
     assert _ok("audit", "--sign-head", "--head", noted, home=home).startswith("audit trail checked and its head signed")
     _ok("audit", "--verify", home=home)
     [last] = json.loads(_ok("audit", "--json", "--since", "0", home=home))["entries"][-1:]
-    assert (last["seq"], last["command"], last["changes"], last["result"]) == (5, "audit --sign-head", {"meta": 1}, "ok")
+    assert (last["seq"], last["command"], last["changes"], last["result"]) == (5, "audit --sign-head", {"meta": 1},
+                                                                               "ok")
     assert "audit_head_unsigned" not in [f["code"] for f in json.loads(_ok("doctor", "--json", home=home))["findings"]]
     before = snapshot(home)
     again = json.loads(_ok("audit", "--sign-head", "--json", home=home))
