@@ -29,11 +29,12 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
+from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
 from bundlekit.dashboard.view import (
     FAILURE_STATES,
     CellView,
@@ -53,7 +54,6 @@ from bundlekit.zone.logs import get_log
 
 __all__ = ["build_view", "merge_orders", "AWAITING"]
 
-AWAITING = "(awaiting)"
 
 
 def _log(db: Reader, digest: str | None, cache: dict[str, str]) -> str:
@@ -154,76 +154,6 @@ def _refusal(row: Row, zone_name: str) -> DeploymentView:
                           environment=AWAITING, state="refused", started=row["refused"], ended=row["refused"],
                           steps=(), receipt_received=int(row["received"]), space=e["project"]["space"],
                           reason=f"[{e['code']}] {e['message']}")
-
-
-def merge_orders(chains: Iterable[list[list[str]]]) -> list[str]:
-    """One order of the environments of several lifecycles that keeps each lifecycle's order.
-
-    ``chains``: per lifecycle, its phases in order, each a list of (casefolded) environment
-    names. Every environment of a phase comes before every environment of the phases after it
-    in the same lifecycle; a topological sort (Kahn's algorithm) merges these constraints, so
-    ``[Development, Staging, Production]`` and ``[Staging, Production]`` give Development,
-    Staging, Production whichever lifecycle comes first. Ties (and contradictions: A before B
-    in one lifecycle, B before A in another) go to the environment that appeared first.
-    """
-    first: dict[str, int] = {}
-    after: dict[str, set[str]] = {}
-    for chain in chains:
-        for i, phase in enumerate(chain):
-            for env in phase:
-                first.setdefault(env, len(first))
-                after.setdefault(env, set())
-                for later in chain[i + 1:]:
-                    after[env].update(e for e in later if e != env)
-    before = {env: 0 for env in first}
-    for env, nexts in after.items():
-        for n in nexts:
-            before[n] += 1
-    order: list[str] = []
-    left = sorted(first, key=first.__getitem__)
-    while left:
-        ready = [e for e in left if before[e] == 0]
-        pick = ready[0] if ready else left[0]  # a contradiction: first appearance wins
-        left.remove(pick)
-        order.append(pick)
-        for n in after[pick]:
-            before[n] -= 1
-    return order
-
-
-@dataclass
-class _Environments:
-    """Case-insensitive environment names: their display spelling and promotion order."""
-
-    order: list[str] = field(default_factory=list)  # casefolded, lifecycle order
-    spelling: dict[str, str] = field(default_factory=dict)
-
-    def learn(self, lifecycles: Iterable[dict[str, Any]], seen: Iterable[str]) -> None:
-        """Merge the lifecycles' phase orders into one promotion order, then learn the spelling of
-        environments seen only in deployments. Raises nothing (an order conflict is broken by
-        first appearance)."""
-        chains: list[list[list[str]]] = []
-        for lc in lifecycles:
-            chain = []
-            for phase in lc.get("phases", []):
-                chain.append([env.casefold() for env in phase["environments"]])
-                for env in phase["environments"]:
-                    self.spelling.setdefault(env.casefold(), env)
-            chains.append(chain)
-        self.order = merge_orders(chains)
-        for env in seen:
-            self.spelling.setdefault(env.casefold(), env)
-
-    def show(self, env: str) -> str:
-        return self.spelling.get(env.casefold(), env)
-
-    def rank(self, env: str) -> tuple[int, int, str]:
-        if env == AWAITING:
-            return (2, 0, "")
-        folded = env.casefold()
-        if folded in self.order:
-            return (0, self.order.index(folded), "")
-        return (1, 0, folded)
 
 
 #: Which deployments a view carries with their steps (logs and outputs): all, none, or those
@@ -367,7 +297,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     if space is not None:
         refused = [r for r in refused if r.space.casefold() == space.casefold()]
         exported = [e for e in exported if str(e["space"]).casefold() == space.casefold()]
-    envs = _Environments()
+    envs = Environments()
     envs.learn(projects.lifecycles(db), seen_envs)
     deployments = [_respell(d, envs) for d in deployments]
     latest_export: dict[tuple[str, str], Row] = {}
@@ -453,7 +383,7 @@ def _superseded(refused: list[DeploymentView], rows: list[Row], deployments: lis
     return out
 
 
-def _respell(d: DeploymentView, envs: _Environments) -> DeploymentView:
+def _respell(d: DeploymentView, envs: Environments) -> DeploymentView:
     shown = envs.show(d.environment)
     return d if shown == d.environment else replace(d, environment=shown)
 

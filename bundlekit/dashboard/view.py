@@ -17,14 +17,15 @@ renderers so the terminal and the browser say the same thing.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bundlekit.core.clock import recorded_age, relative_age
 from bundlekit.core.text import MASK
-from bundlekit.errors import InputError
+from bundlekit.dashboard.fields import (as_map as _map, check_time as _check_time, get_key as _get, invalid as _invalid,
+                                        list_of as _list, opt_string as _opt_str, opt_time as _opt_time,
+                                        string as _str)
 
 __all__ = [
     "STEP_STATES",
@@ -54,67 +55,6 @@ FAILURE_STATES = ("failed", "partial", "refused")
 #: What a zone on a release's path did (decision 740): the source exported it, a relay carried
 #: the receipt back (the one hop record the source holds), the last zone deployed it.
 HOP_EVENTS = ("exported", "relayed", "deployed")
-
-_CODE = "invalid_dashboard_view"
-
-
-def _invalid(where: str, expected: str) -> InputError:
-    return InputError(
-        f"dashboard view: {where}: expected {expected}. The view is produced by "
-        "`bundlekit dashboard --json`; regenerate it rather than editing it by hand.",
-        code=_CODE,
-    )
-
-
-# -- typed accessors for from_dict: every failure names the key path ----------------------
-
-def _map(d: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(d, Mapping):
-        raise _invalid(where, "an object")
-    return d
-
-
-def _get(d: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in d:
-        raise _invalid(f"{where}.{key}", "a value (the key is missing)")
-    return d[key]
-
-
-def _str(d: Mapping[str, Any], key: str, where: str) -> str:
-    v = _get(d, key, where)
-    if not isinstance(v, str):
-        raise _invalid(f"{where}.{key}", "a string")
-    return v
-
-
-def _opt_str(d: Mapping[str, Any], key: str, where: str) -> str | None:
-    v = d.get(key)
-    if v is not None and not isinstance(v, str):
-        raise _invalid(f"{where}.{key}", "a string or null")
-    return v
-
-
-def _opt_time(d: Mapping[str, Any], key: str, where: str) -> float | None:
-    v = d.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _invalid(f"{where}.{key}", "a Unix time in seconds or null")
-    return v  # type: ignore[no-any-return]  # whole seconds stay an int (decision 480)
-
-
-def _list(d: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    v = _get(d, key, where)
-    if not isinstance(v, list):
-        raise _invalid(f"{where}.{key}", "a list")
-    return v
-
-
-def _check_time(value: float | None, where: str) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or not math.isfinite(value)):
-        raise _invalid(where, "a Unix time in seconds or None")
-
 
 @dataclass(frozen=True, slots=True)
 class OutputView:

@@ -45,7 +45,6 @@ import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,7 @@ from bundlekit.core.tree import remove_tree, tree_size
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError
 from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_lists
+from bundlekit.retention.removals import PrunePlan, PruneResult, Removal
 from bundlekit.retention.rules import Keep, ReleaseKey, decide_by_space
 from bundlekit.retention.uses import Uses, zone_releases
 from bundlekit.zone import retention as state
@@ -74,55 +74,6 @@ __all__ = ["Removal", "PrunePlan", "PruneResult", "plan_prune", "apply_prune", "
 LEFTOVER_AGE = 3600
 
 
-@dataclass(frozen=True, slots=True)
-class Removal:
-    """One thing prune removes: ``kind`` (see the module docstring), what it is, where, how big, why."""
-
-    kind: str
-    what: str
-    path: str
-    size: int
-    reason: str
-    record: tuple[str, str, str] | None = None  # a package (id, version, sha256) prune forgets
-    #: For what a target's runner removes: the target's name, and the item as the runner's
-    #: ``prune`` request names it (``("package", id, version)``, ``("archive", sha256, file)``,
-    #: ``("work", deployment id)``).
-    target: str | None = None
-    item: tuple[str, ...] = ()
-    #: What the apply step checks again under the prune claim: the bytes it removes (the store's,
-    #: or a runner's archive copy), the package (id, version) a target folder installs, the
-    #: environments whose kept releases protect a target's item, the deployment a work folder is of.
-    digest: str | None = None
-    package: tuple[str, str] | None = None
-    environments: tuple[str, ...] = ()
-    deployment: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "what": self.what, "path": self.path, "bytes": self.size, "reason": self.reason,
-                "target": self.target}
-
-
-@dataclass
-class PrunePlan:
-    """What :func:`apply_prune` would remove and which releases stay (with why); ``skipped``:
-    targets that could not be asked what they hold; ``targets``: how to reach the targets
-    the removals name."""
-
-    removals: list[Removal] = field(default_factory=list)
-    kept: list[dict[str, Any]] = field(default_factory=list)
-    policies: list[state.Policy] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    targets: dict[str, Target] = field(default_factory=dict)
-
-    @property
-    def freed_bytes(self) -> int:
-        return sum(r.size for r in self.removals)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"policies": [p.to_dict() for p in self.policies], "remove": [r.to_dict() for r in self.removals],
-                "freed_bytes": self.freed_bytes, "kept": self.kept, "skipped": self.skipped}
-
-
 def _plain_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
@@ -132,23 +83,6 @@ def _old(path: Path, now: EpochSeconds) -> bool:
         return now - path.stat().st_mtime >= LEFTOVER_AGE
     except OSError:
         return False
-
-
-@dataclass
-class PruneResult:
-    """What :func:`apply_prune` did: ``removed`` (sizes as measured when removed) and
-    ``not_removed`` (each with why: in use, the target unreachable, a file system error)."""
-
-    removed: list[Removal] = field(default_factory=list)
-    not_removed: list[tuple[Removal, str]] = field(default_factory=list)
-
-    @property
-    def freed_bytes(self) -> int:
-        return sum(r.size for r in self.removed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"removed": [r.to_dict() for r in self.removed], "freed_bytes": self.freed_bytes,
-                "not_removed": [dict(r.to_dict(), why=why) for r, why in self.not_removed]}
 
 
 @contextmanager
