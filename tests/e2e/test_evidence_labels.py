@@ -53,7 +53,7 @@ def test_a_receipt_labelling_another_projects_release_digest_is_refused_and_the_
     deploy = ["deploy", "billing", "1.5.0", "--environment", "Production"]
 
     for label, code, says in (
-            (("acme-web", "Acme Web"), "evidence_mismatch", "names acme-web 1.5.0"),  # a lie about the project
+            (("acme-web", "Acme Web"), "evidence_mismatch", "names project acme-web 1.5.0"),  # a lie about the project
             (("billing", "Billing"), "policy_denied", "may not send project 'Billing'")):  # the truth: not trusted
         forged = _staging_receipt(w, w.root / "media" / f"evidence-{label[0]}.bundle", digest, *label, "1.5.0")
         before = snapshot(w.prod, forged)
@@ -81,5 +81,5 @@ def test_a_receipt_naming_another_version_of_the_project_for_this_digest_is_refu
                 home=w.prod)
     err = json.loads(r.stdout)["error"]
     assert (err["code"], r.returncode) == ("evidence_mismatch", 3), r.stdout + r.stderr
-    assert "names acme-web 9.9.9" in err["message"]
+    assert "names project acme-web 9.9.9" in err["message"]
     assert snapshot(w.prod, forged) == before
