@@ -114,7 +114,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         if plan.new_packages:
             echo(f"  packages: {', '.join(plan.new_packages)}")
         if plan.lifecycle_removed is not None:
-            echo(_lifecycle_line(plan))
+            for line in _lifecycle_lines(plan):
+                echo(line)
         for w in plan.withdrawn_waivers:
             echo(f"  waiver withdrawn: {w['phase']} ({w['reason']}): it was made for the content this replaces; "
                  f"`bundlekit lifecycle waive` again if it still stands")
@@ -151,9 +152,10 @@ def _each_in_turn(paths: tuple[Path, ...], *, as_json: bool, evidence: tuple[Pat
             raise
 
 
-def _lifecycle_line(plan: Any) -> str:
-    """The import plan's line for a release that dropped its project's lifecycle (decision 681), or
-    carries one that demands less (decision 720)."""
+def _lifecycle_lines(plan: Any) -> list[str]:
+    """The import plan's lines for a release that dropped its project's lifecycle (decision 681), or
+    carries one that demands less (decision 720); one echo each, since echo shows a line break
+    inside a line escaped."""
     m, last = plan.manifest, plan.lifecycle_removed
     if plan.lifecycle_weakened:
         lines = [f"  lifecycle: CHANGED in {m.release['version']}: it demands less than {last}'s: "
@@ -163,13 +165,13 @@ def _lifecycle_line(plan: Any) -> str:
             lines.append(f"    keeping {last}'s ({phases}): pass --accept-lifecycle-removal to deploy it with its own")
         else:
             lines.append("    accepted (--accept-lifecycle-removal): its own lifecycle applies")
-        return "\n".join(lines)
+        return lines
     if plan.kept_lifecycle is not None:
         phases = " > ".join(p["name"] for p in plan.kept_lifecycle["phases"])
-        return (f"  lifecycle: REMOVED in {m.release['version']} (release {last} had one); keeping {last}'s "
-                f"({phases}): pass --accept-lifecycle-removal to deploy it without one")
-    return (f"  lifecycle: REMOVED in {m.release['version']} (release {last} had one); accepted "
-            "(--accept-lifecycle-removal): it may be deployed to any environment")
+        return [f"  lifecycle: REMOVED in {m.release['version']} (release {last} had one); keeping {last}'s "
+                f"({phases}): pass --accept-lifecycle-removal to deploy it without one"]
+    return [f"  lifecycle: REMOVED in {m.release['version']} (release {last} had one); accepted "
+            "(--accept-lifecycle-removal): it may be deployed to any environment"]
 
 
 def _kind(path: Path) -> str:

@@ -81,7 +81,7 @@ def test_a_release_whose_lifecycle_drops_a_phase_keeps_the_earlier_demand_unless
                     "Production needed phase Staging (1 of Staging) passed first"]}, plan
     text = ok("import", dropped, home=w.prod)
     assert "lifecycle: CHANGED in 1.6.0: it demands less than 1.5.0's: Staging needed phase Development" in text
-    assert "keeping 1.5.0's (Development > Staging > Production)" in text
+    assert "\n    keeping 1.5.0's (Development > Staging > Production)" in text and "\\x0a" not in text
     before = snapshot(w.prod)
     deploy = ("deploy", "acme-web", "1.6.0", "--environment", "Production", "--json")
     r = run_cli(*deploy, home=w.prod)
