@@ -51,6 +51,19 @@ HASH_FILES = ("import hashlib, sys\nfor name in sys.argv[1:]:\n    h = hashlib.s
               "    with open(name, 'rb') as f:\n        while piece := f.read(1 << 20):\n            h.update(piece)\n")
 
 
+def alternate(cmd: list[str], other_env: dict[str, str] | None,
+              repeat: int) -> dict[str, list[tuple[float, float, int]]]:
+    """``cmd`` run ``repeat`` times with this checkout (``this``) and, alternating with it so both
+    see the same load, with ``--compare-tree``'s (``other``, when ``other_env`` is given): each
+    run's (wall seconds, CPU seconds, peak RSS KiB)."""
+    runs: dict[str, list[tuple[float, float, int]]] = {"this": [], "other": []}
+    for _ in range(repeat):
+        runs["this"].append(run_measured(cmd))
+        if other_env:
+            runs["other"].append(run_measured(cmd, env=other_env))
+    return runs
+
+
 def verdict(ok: bool) -> str:
     """The word printed after a goal."""
     return "met" if ok else "NOT MET"
@@ -181,22 +194,14 @@ def main() -> None:
         other_env = None
         if args.compare_tree:
             other_env = dict(os.environ, PYTHONPATH=str(args.compare_tree.resolve()), PYTHONDONTWRITEBYTECODE="1")
-        runs = {"this": [], "other": []}
-        for _ in range(args.repeat):
-            runs["this"].append(run_measured(verify))
-            if other_env:
-                runs["other"].append(run_measured(verify, env=other_env))
+        runs = alternate(verify, other_env, args.repeat)
         t_verify, c_verify = min(r[0] for r in runs["this"]), min(r[1] for r in runs["this"])
         rss_verify = max(r[2] for r in runs["this"])
         t_import, c_import, rss_import = run_measured(bk + ["import", str(tmp / "delta.bundle"), "--quiet", "--home",
                                                            str(tmp / "prod")])
         # The same verify once production holds version 2: everything but the rebuild. The
         # difference is the rebuild alone (reading the base, applying the recipe, SHA-256).
-        held = {"this": [], "other": []}
-        for _ in range(args.repeat):
-            held["this"].append(run_measured(verify))
-            if other_env:
-                held["other"].append(run_measured(verify, env=other_env))
+        held = alternate(verify, other_env, args.repeat)
         t_held, c_held = min(r[0] for r in held["this"]), min(r[1] for r in held["this"])
         for f in v2_files:
             digest = hashlib.sha256(f.read_bytes()).hexdigest()
