@@ -69,7 +69,9 @@ def _write_release(folder: Path, project: str, version: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "packages").mkdir(exist_ok=True)
     with zipfile.ZipFile(folder / "packages" / "app.zip", "w") as zf:
-        zf.writestr("index.html", f"<p>{project} {version}</p>")
+        # a fixed date: the same version is the same bytes in every pass, since the source zone
+        # keeps each release it exported and refuses one of the same version with other content
+        zf.writestr(zipfile.ZipInfo("index.html", date_time=(2026, 1, 1, 0, 0, 0)), f"<p>{project} {version}</p>")
     path = folder / "release.toml"
     path.write_text(RELEASE.format(project=project, version=version, project_id=project.replace(" ", ".")))
     return path
