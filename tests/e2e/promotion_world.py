@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from bundlekit.cli import cli
 from tests.conftest import FIXTURES
+from tests.pgserver import PostgresServer
 
 LIFECYCLE_RELEASE = "release-1.5.0.toml"
 
@@ -41,6 +42,7 @@ class Promo:
     staging: Path
     prod: Path
     release_dir: Path
+    pg: PostgresServer | None = None
 
     def release(self, name: str = LIFECYCLE_RELEASE, *edits: tuple[str, str], version: str | None = None,
                 as_name: str | None = None) -> Path:
@@ -75,16 +77,21 @@ class Promo:
         return json.loads((path / "appsettings.json").read_text())  # type: ignore[no-any-return]
 
 
-def make_promo(root: Path) -> Promo:
+def make_promo(root: Path, pg: PostgresServer | None = None) -> Promo:
     """dev, staging and prod with cards exchanged: dev trusts both (receipts), both trust dev
     (releases, whose attestations prove Development), prod trusts staging (receipts as lifecycle
-    evidence of Staging; decision 412)."""
+    evidence of Staging; decision 412). With ``pg``, staging and prod keep their state in new
+    databases on that server (dev stays on SQLite: one world, both engines; decision 772)."""
     root.mkdir(parents=True, exist_ok=True)
     release_dir = root / "release"
     shutil.copytree(FIXTURES / "acme", release_dir)
-    w = Promo(root, root / "dev", root / "staging", root / "prod", release_dir)
+    w = Promo(root, root / "dev", root / "staging", root / "prod", release_dir, pg)
     for name in ("dev", "staging", "prod"):
-        ok("init", "--zone", name, home=root / name)
+        if pg is not None and name != "dev":
+            ok("init", "--zone", name, "--state", pg.new_database(), "--state-password-file", pg.password_file,
+               home=root / name)
+        else:
+            ok("init", "--zone", name, home=root / name)
         ok("identity", "-o", root / f"{name}.card", home=root / name)
     ok("trust", "add", root / "staging.card", home=w.dev)
     ok("trust", "add", root / "prod.card", home=w.dev)
@@ -92,3 +99,14 @@ def make_promo(root: Path) -> Promo:
     ok("trust", "add", root / "dev.card", "--evidence-for", "Development", home=w.prod)
     ok("trust", "add", root / "staging.card", "--evidence-for", "Staging", home=w.prod)
     return w
+
+
+def promo_state(w: Promo, home: Path) -> bytes:
+    """Everything zone ``home`` of world ``w`` keeps in its state: its SQLite file, or a dump
+    of its PostgreSQL database; equal bytes mean the state did not change."""
+    conf = home / "bundlekit.conf"
+    if not conf.exists():
+        return (home / "state.db").read_bytes()
+    assert w.pg is not None, f"{home}: a PostgreSQL home in a SQLite world"
+    database = conf.read_text().split("BUNDLEKIT_STATE=", 1)[1].split()[0].rsplit("/", 1)[1]
+    return w.pg.dump(database).encode()

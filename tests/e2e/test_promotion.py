@@ -9,18 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import CANARY, run_cli, snapshot
-from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
+from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj, promo_state
+from tests.pgserver import PostgresServer
 
 LEGACY_RELEASE = "release.toml"  # the 1.4.0 fixture: no lifecycle
 
 
-def _refused(args: Sequence[str | Path], home: Path, code: str, exit_code: int, *watch: Path) -> dict[str, Any]:
-    """Run one command that must be refused with ``code``; every path watched stays byte-identical."""
-    before = snapshot(home, *watch)
+def _refused(args: Sequence[str | Path], home: Path, code: str, exit_code: int, *watch: Path,
+             w: Promo | None = None) -> dict[str, Any]:
+    """Run one command that must be refused with ``code``; every path watched stays byte-identical,
+    and with ``w`` so does the zone's state wherever it is kept (a PostgreSQL database too)."""
+    before = snapshot(home, *watch), w and promo_state(w, home)
     r = run_cli(*args, "--json", home=home)
     err = json.loads(r.stdout)["error"]
     assert (err["code"], r.returncode) == (code, exit_code), r.stdout + r.stderr
-    assert snapshot(home, *watch) == before
+    assert (snapshot(home, *watch), w and promo_state(w, home)) == before
     return err  # type: ignore[no-any-return]
 
 
@@ -82,8 +85,8 @@ def _through_staging(w: Promo, release: Path, version: str, name: str) -> Path:
 
 
 def test_a_staging_zones_receipt_opens_production_elsewhere_and_forged_or_wrong_receipts_are_refused(
-        tmp_path: Path) -> None:
-    w = make_promo(tmp_path / "w")
+        tmp_path: Path, pg: PostgresServer | None) -> None:
+    w = make_promo(tmp_path / "w", pg)
     other = w.release(LIFECYCLE_RELEASE, version="1.5.1")
     for release in (w.release_dir / LIFECYCLE_RELEASE, other):
         ok("releases", "create", release, home=w.dev)
@@ -99,18 +102,18 @@ def test_a_staging_zones_receipt_opens_production_elsewhere_and_forged_or_wrong_
     forged.write_bytes(bytes(data))
 
     # at import: evidence about another release refuses the import, and reports nothing back
-    err = _refused(["import", to_prod, "--evidence", wrong], w.prod, "evidence_mismatch", 3, wrong)
+    err = _refused(["import", to_prod, "--evidence", wrong], w.prod, "evidence_mismatch", 3, wrong, w=w)
     assert "1.5.1" in err["message"] and "no successful deployment of Acme Web 1.5.0" in err["message"]
     assert okj("outbox", "list", home=w.prod)["refusals"] == []
     ok("import", to_prod, home=w.prod)
     _bind(w, w.prod)
     w.targets(w.prod, "Production")
     deploy = ["deploy", "acme-web", "1.5.0", "--environment", "Production"]
-    err = _refused(deploy, w.prod, "lifecycle_violation", 5)
+    err = _refused(deploy, w.prod, "lifecycle_violation", 5, w=w)
     assert err["details"]["blocking_phase"] == "Staging"
-    _refused([*deploy, "--evidence", forged], w.prod, "invalid_signature", 3, forged)
-    _refused([*deploy, "--evidence", wrong], w.prod, "evidence_mismatch", 3, wrong)
-    _refused([*deploy, "--evidence", to_prod], w.prod, "wrong_kind", 3)  # a release is no receipt
+    _refused([*deploy, "--evidence", forged], w.prod, "invalid_signature", 3, forged, w=w)
+    _refused([*deploy, "--evidence", wrong], w.prod, "evidence_mismatch", 3, wrong, w=w)
+    _refused([*deploy, "--evidence", to_prod], w.prod, "wrong_kind", 3, w=w)  # a release is no receipt
     rec = _deployed([*deploy, "--evidence", right], w.prod)
     assert rec["state"] == "Success"
     assert _deployed(deploy, w.prod)["state"] == "Success"  # the proof was kept: a redeploy needs no --evidence
@@ -120,8 +123,8 @@ def test_a_staging_zones_receipt_opens_production_elsewhere_and_forged_or_wrong_
     assert any("zone dev (attested)" in e for e in phases[0]["evidence"])
 
 
-def test_import_evidence_is_kept_for_later_deployments(tmp_path: Path) -> None:
-    w = make_promo(tmp_path / "w")
+def test_import_evidence_is_kept_for_later_deployments(tmp_path: Path, pg: PostgresServer | None) -> None:
+    w = make_promo(tmp_path / "w", pg)
     ok("releases", "create", w.release_dir / LIFECYCLE_RELEASE, home=w.dev)
     _bind(w, w.dev)
     w.targets(w.dev, "Development")
@@ -298,14 +301,16 @@ def test_releases_create_keeps_a_version_unless_replaced_and_never_authors_an_im
     assert len(digests) == 1 and None not in digests
 
 
-def test_failures_reported_in_receipts_all_reach_the_source_dashboard_in_one_column(tmp_path: Path) -> None:
+def test_failures_reported_in_receipts_all_reach_the_source_dashboard_in_one_column(
+        tmp_path: Path, pg: PostgresServer | None) -> None:
     """The issue's findings, with their right values: two failed deployments followed by a
     success, all reported in one receipt, are three deployments and two failures on the source
     dashboard (not 1 failure of 3); a deploy to ``production`` shares ``Production``'s column;
     a re-export of the release that last succeeded awaits its receipt in the zone's
     ``(awaiting)`` column and leaves the Production cell's success and failures where they are
-    (decision 392); the receipt of a deployment of the re-export ends the wait."""
-    w = make_promo(tmp_path / "w")
+    (decision 392); the receipt of a deployment of the re-export ends the wait. Staging and prod
+    on each engine (``pg``)."""
+    w = make_promo(tmp_path / "w", pg)
     fail = 'assert schema == "42", schema\nassert "#{Acme.Fail}" != "yes", "told to fail"'
     release = w.release(LEGACY_RELEASE, ('assert schema == "42", schema', fail),
                         ("[[variables]]", '[[variables]]\nname = "Acme.Fail"\nvalue = "no"\n\n[[variables]]'))
