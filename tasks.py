@@ -94,6 +94,17 @@ def pytest_args(args: list[str]) -> list[str]:
     return ["-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel, *args]
 
 
+def compile_sources() -> None:
+    """Write the compiled files of bundlekit, its tests and scripts (only those out of date).
+
+    Python writes none itself where ``PYTHONDONTWRITEBYTECODE`` is set (as on this project's CI
+    machines), and every ``bundlekit`` process the round trip and the tests start would compile
+    the modules it imports again: about 0.4 s of each command's start (``compileall`` writes
+    them regardless of that setting; pip compiled the dependencies when it installed them)."""
+    subprocess.run([str(PY), "-m", "compileall", "-q", "bundlekit", "tests", "scripts"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("roundtrip", "test"):
         print(__doc__)
@@ -101,6 +112,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "test" and not ensure_system_packages():
         return 1
     ensure_venv()
+    compile_sources()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if argv[0] == "roundtrip":
         cmd = [str(PY), str(ROOT / "scripts" / "roundtrip.py"), *argv[1:]]
