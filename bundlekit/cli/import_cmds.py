@@ -318,6 +318,7 @@ def variables_set(project: str, name: str, value: str | None, from_file: Path | 
     on_command_line = value not in (None, "-", "")
     with open_home(home) as z:
         space = resolve_space(z.db, space)  # before a secret is asked for
+        edits.check_settable(z, project, name, scope=scope, new=new, space=space)  # so it is never entered twice
     value = entered_value(value, from_file, name=name)
     with open_home(home) as z:
         res = edits.set_variable(z, project, name, value, sensitive=sensitive, scope=scope, new=new,

@@ -36,7 +36,7 @@ from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.projects import ProjectRecord, find_project, save_local
 
-__all__ = ["set_variable", "unset_variable", "set_step_enabled", "variable_rows", "release_variable_rows", "SCOPE_OPTIONS", "known_scope_values",
+__all__ = ["set_variable", "check_settable", "unset_variable", "set_step_enabled", "variable_rows", "release_variable_rows", "SCOPE_OPTIONS", "known_scope_values",
            "plan_update_variables", "update_variables"]
 
 #: The scope dimensions ``variables set|unset`` take, as command-line options.
@@ -134,6 +134,34 @@ def _check_scope(db: Reader, project: ProjectRecord, scope: Mapping[str, list[st
                 details={"dimension": dim, "value": value, "suggestions": similar})
 
 
+def check_settable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[str, tuple[str, ...]] | None = None,
+                   new: bool = False, space: str | None = None) -> None:
+    """Refuse, as :func:`set_variable` would, a variable it cannot set, before its value is read
+    (``variables set`` asks for a secret only then, so it is never entered twice): the
+    refusals of :func:`set_variable` but for the value's. Reads only."""
+    with zone.db.read() as r:
+        _settable(r, zone, project_ref, name, scope, new, space)
+
+
+def _settable(db: Reader, zone: Zone, project_ref: str, name: str, scope: Mapping[str, tuple[str, ...]] | None,
+              new: bool, space: str | None) -> tuple[ProjectRecord, dict[str, list[str]]]:
+    """The project and the scope (in the zone's spelling) of a variable :func:`set_variable` may set."""
+    check_label(name, what="variable name", error=InputError, code="invalid_label")
+    project = find_project(db, project_ref, zone.name, space=space)
+    scope_d = _spelled(db, project, _scope(scope or {}))
+    known = _known_names(db, project)
+    if not new and name.casefold() not in {k.casefold() for k in known}:
+        spelled = {k.casefold(): k for k in known}
+        similar = [spelled[c] for c in difflib.get_close_matches(name.casefold(), list(spelled), n=3, cutoff=0.75)]
+        hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
+        raise StateError(f"project {project.name!r} has no variable or placeholder {name!r}.{hint} To add a new "
+                         "variable in this zone, repeat the command with --new", code="unknown_variable",
+                         details={"name": name, "suggestions": similar})
+    if not new:
+        _check_scope(db, project, scope_d)
+    return project, scope_d
+
+
 def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensitive: bool = False,
                  scope: Mapping[str, tuple[str, ...]] | None = None, new: bool = False,
                  now: EpochSeconds, space: str | None = None) -> dict[str, Any]:
@@ -143,20 +171,8 @@ def set_variable(zone: Zone, project_ref: str, name: str, value: str, *, sensiti
     ``unknown_variable`` / ``unknown_scope_value`` suggesting the closest names). The name and
     the scope values are labels (spec/names.md; ``InputError`` ``invalid_label``). The project
     is looked up among ``space``'s (None: every space's; decision 660)."""
-    check_label(name, what="variable name", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
-        project = find_project(tx, project_ref, zone.name, space=space)
-        scope_d = _spelled(tx, project, _scope(scope or {}))
-        known = _known_names(tx, project)
-        if not new and name.casefold() not in {k.casefold() for k in known}:
-            spelled = {k.casefold(): k for k in known}
-            similar = [spelled[c] for c in difflib.get_close_matches(name.casefold(), list(spelled), n=3, cutoff=0.75)]
-            hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
-            raise StateError(f"project {project.name!r} has no variable or placeholder {name!r}.{hint} To add a new "
-                             "variable in this zone, repeat the command with --new", code="unknown_variable",
-                             details={"name": name, "suggestions": similar})
-        if not new:
-            _check_scope(tx, project, scope_d)
+        project, scope_d = _settable(tx, zone, project_ref, name, scope, new, space)
         key = variable_key(name, scope_d)
         local = project.local
         entry = dict(local["variables"].get(key) or {"name": name, "scope": scope_d, "placeholder": False})

@@ -114,6 +114,22 @@ def test_a_closed_standard_input_is_refused_not_a_traceback(w: World) -> None:
     assert snapshot(w.prod) == before
 
 
+@pytest.mark.parametrize("stdin", ["", "k-never-needed\n"], ids=["stdin-empty", "stdin-value"])
+def test_an_unknown_variable_is_refused_before_its_value_is_read(w: World, tmp_path: Path, stdin: str) -> None:
+    """Review v30-12 N2: the variable is checked first, so a user never feeds a secret only to learn
+    that the name needs --new (or was mistyped), and an empty stdin is not the error shown."""
+    before = snapshot(w.prod)
+    argv = ["variables", "set", "acme-web", "Acme.ApiKye", "-", "--sensitive", "--json"]
+    r = run_cli(*argv, home=w.prod, input=stdin.encode())
+    err = json.loads(r.stdout)["error"]
+    assert (r.returncode, err["code"]) == (1, "unknown_variable"), err
+    assert "Acme.ApiKey" in err["details"]["suggestions"] and "--new" in err["message"]
+    missing = tmp_path / "nothing-here.txt"  # a --from-file is not opened either
+    r = run_cli(*argv[:4], "--from-file", missing, "--sensitive", "--json", home=w.prod)
+    assert json.loads(r.stdout)["error"]["code"] == "unknown_variable"
+    assert snapshot(w.prod) == before
+
+
 def test_value_and_from_file_together_are_a_usage_error(w: World, tmp_path: Path) -> None:
     key = tmp_path / "key.txt"
     key.write_text("x")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.operator_world import world
 from tests.conftest import run_cli, snapshot
 from tests.terminal import read_until
 
@@ -28,9 +29,10 @@ NOWHERE = "postgresql://bundlekit@127.0.0.1:1/prod"
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("secret-prompts") / "prod"
-    assert run_cli("init", "--zone", "prod", home=home).returncode == 0
-    return home
+    """A zone holding project acme-web: `variables set` reads a value only for a variable it can set."""
+    made = world(tmp_path_factory.mktemp("secret-prompts"), pg=None)
+    assert run_cli("import", made.bundle, home=made.prod).returncode == 0
+    return made.prod
 
 
 def _closed_stdin(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -116,5 +118,8 @@ def test_a_name_or_path_with_a_line_feed_stays_on_the_one_line_of_its_refusal(zo
     done = run_cli(*args, input=b"")
     lines = done.stderr.splitlines()
     assert [line for line in lines if line.startswith("error [")] == [lines[-1]], done.stderr
-    assert "error [forged]" not in "\n".join(lines[:-1]) and "\\x0aerror [forged]" in lines[-1], done.stderr
+    assert "error [forged]" not in "\n".join(lines[:-1]), done.stderr
+    # the line feed is shown escaped: \x0a, or \n inside a quoted name (a variable name is refused as a label)
+    assert "\\x0aerror [forged]" in lines[-1] or (how == "variable-name" and "\\nerror [forged]" in lines[-1]), \
+        done.stderr
     assert done.returncode in (1, 2) and "Traceback" not in done.stderr
