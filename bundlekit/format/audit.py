@@ -158,15 +158,31 @@ def _broken(seq: int, reason: str, what: str) -> VerificationError:
 
 def check_witness(stored: Iterable[StoredEntry], witness: ChainHead) -> None:
     """Refuse a trail that does not hold ``witness`` (a head noted earlier, kept outside the zone)
-    as one of its entries: the trail was rolled back, or replaced, since the head was noted.
-    Raises ``VerificationError`` ``invalid_audit_chain``, reason ``witness``, naming its seq."""
+    as one of its entries. Raises ``VerificationError`` ``invalid_audit_chain``, reason
+    ``witness``, naming its seq and quoting the head as given: when the trail ends before that
+    seq, the head was mistyped or the state rolled back since it was noted (``details.last``: the
+    trail's last seq); when that entry's hash differs, the head was mistyped or the trail was
+    replaced (``details.found``: the entry's hash) (decision 793)."""
+    given = f"{witness.seq}:{witness.hash}"
+    last = 0
     for row in stored:
+        last = row.seq
         if row.seq == witness.seq:
-            if entry_hash(row.body) == witness.hash:
+            found = entry_hash(row.body)
+            if found == witness.hash:
                 return
-            break
-    raise _broken(witness.seq, "witness", f"the head noted earlier ({witness.seq}:{witness.hash[:12]}...) is not in "
-                  "the trail: the zone's state was rolled back or replaced since it was noted")
+            raise VerificationError(
+                f"audit entry {row.seq}: its hash is {found[:12]}..., not the one of the head given with --head "
+                f"({given}): the head was mistyped, or the trail was replaced since it was noted. Compare the head "
+                "with where it was written down; if it is right, keep the state as it is as evidence and compare "
+                "it with a backup of the home", code="invalid_audit_chain",
+                details={"seq": witness.seq, "reason": "witness", "found": found})
+    raise VerificationError(
+        f"the head given with --head ({given}) names audit entry {witness.seq}, but the trail ends at entry {last}: "
+        "the head was mistyped, or the zone's state was rolled back (or replaced) since it was noted. Compare the "
+        "head with where it was written down; if it is right, keep the state as it is as evidence and compare it "
+        "with a backup of the home", code="invalid_audit_chain",
+        details={"seq": witness.seq, "reason": "witness", "last": last})
 
 
 def check_chain(stored: Iterable[StoredEntry], zone_id: str, keys: Mapping[str, bytes],

@@ -219,7 +219,7 @@ def test_a_rolled_back_state_is_caught_against_a_head_noted_before(prod: Zone, t
     assert len(audit.verify(prod, noted)) == len(old)
     with raises_code("invalid_audit_chain") as info:
         audit.verify(prod, later)
-    assert info.value.details == {"seq": later.seq, "reason": "witness"}
+    assert info.value.details == {"seq": later.seq, "reason": "witness", "last": noted.seq}
     prod.close()
     shown = cli_in_process("audit", "--verify", "--head", f"{later.seq}:{later.hash}", "--json", home=prod.home)
     assert shown.returncode == 3 and json.loads(shown.stdout)["error"]["details"]["reason"] == "witness"
@@ -333,3 +333,26 @@ def test_an_unsigned_head_of_an_older_zone_is_reported_until_its_next_change_sig
     assert info.value.details == {"seq": 5, "reason": "head_unsigned"}
     _add(prod, "web-05")
     assert len(audit.verify(prod)) == 6
+
+
+def test_a_head_beyond_the_trail_or_with_another_hash_is_named_as_given_with_both_causes(prod: Zone) -> None:
+    """Review v30-12 N5, decision 793: a head past the trail's end is mistyped or a rollback (the
+    message says both and quotes the head as given, never as an entry that exists); a head
+    whose entry exists with another hash is a mismatch naming the hash found."""
+    last = audit.head(prod.db)
+    entry_2 = audit.entries(prod.db)[1]
+    prod.close()
+    before = snapshot(prod.home)
+    beyond = f"{last.seq + 80}:{'0' * 64}"
+    shown = cli_in_process("audit", "--verify", "--head", beyond, "--json", home=prod.home)
+    err = json.loads(shown.stdout)["error"]
+    assert shown.returncode == 3 and err["details"] == {"seq": last.seq + 80, "reason": "witness", "last": last.seq}
+    assert beyond in err["message"] and f"the trail ends at entry {last.seq}" in err["message"]
+    assert "mistyped" in err["message"] and "rolled back" in err["message"]
+    assert f"audit entry {last.seq + 80}:" not in err["message"]
+    wrong = f"2:{'f' * 64}"
+    shown = cli_in_process("audit", "--verify", "--head", wrong, home=prod.home)
+    assert shown.returncode == 3 and wrong in shown.stderr and "mistyped" in shown.stderr
+    assert f"audit entry 2: its hash is {entry_hash(entry_2.body)[:12]}..." in shown.stderr
+    assert "rolled back" not in shown.stderr
+    assert snapshot(prod.home) == before

@@ -84,7 +84,8 @@ def test_sign_head_refuses_a_cut_tail_against_a_head_noted_earlier_and_changes_n
     before = snapshot(home)
     r = run_cli("audit", "--sign-head", "--head", noted, "--json", home=home)
     err = json.loads(r.stdout)["error"]
-    assert (r.returncode, err["code"], err["details"]) == (3, "invalid_audit_chain", {"seq": 4, "reason": "witness"})
+    assert (r.returncode, err["code"], err["details"]) == (3, "invalid_audit_chain",
+                                                               {"seq": 4, "reason": "witness", "last": 3})
     assert snapshot(home) == before
 
 
