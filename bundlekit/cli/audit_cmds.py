@@ -15,7 +15,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import utc_text, when_text
 from bundlekit.errors import UsageError
-from bundlekit.format.audit import ChainHead, Entry, decode_body, entry_hash
+from bundlekit.format.audit import ChainHead, Entry, decode_body, entry_hash, object_text, shown_object
 from bundlekit.receipt.carried_audit import carried_audit
 from bundlekit.zone import audit as trail
 from bundlekit.zone.spaces import resolve_space
@@ -59,6 +59,7 @@ def entry_json(entry: Entry, body: bytes) -> dict[str, Any]:
     and its ``hash`` (what the next entry's ``prev`` must be)."""
     d = entry.to_dict()
     d.pop("v")
+    d["object"] = shown_object(entry.object)
     d["at"] = d.pop("at_ms") / 1000
     d["hash"] = entry_hash(body)
     return d
@@ -99,7 +100,7 @@ def _sign_head(z: Any, noted: ChainHead | None, as_json: bool) -> None:
 
 
 def _line(e: Entry) -> str:
-    named = " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in e.object.items())
+    named = object_text(e.object)
     changed = ", ".join(f"{t} {n}" for t, n in e.changes.items()) or "no rows"
     result = "ok" if e.result == "ok" else f"refused [{e.code}]"
     what = f"{e.command}  {named}" if named else e.command

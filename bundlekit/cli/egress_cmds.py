@@ -19,6 +19,7 @@ from bundlekit.core.clock import utc_text
 from bundlekit.core.files import read_user_file
 from bundlekit.core.text import size_text
 from bundlekit.errors import InputError
+from bundlekit.format.audit import object_text
 from bundlekit.trust.egress import DEFAULT_RULE, parse_policy
 from bundlekit.zone import egress as zone_egress
 
@@ -102,7 +103,7 @@ def audit_entry_line(a: dict[str, Any]) -> str:
     """One audit entry a receipt carries (:func:`bundlekit.receipt.egress.audit_listing`), for a person."""
     if a.get("unreadable"):
         return f"audit entry {a['place']}: unreadable (the import refuses it)"
-    named = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in a["object"].items())
+    named = object_text(a["object"])
     result = "ok" if a["result"] == "ok" else f"refused [{a['code']}]"
     return (f"audit entry {a['seq']} {utc_text(a['at'])}: {a['user']}@{a['host']} {a['command']}"
             f"{'  ' + named if named else ''} ({result})")

@@ -25,7 +25,8 @@ from bundlekit.format import codec
 from bundlekit.format.crypto import sign, verify_signature
 
 __all__ = ["FORMAT", "GENESIS", "Entry", "StoredEntry", "encode_entry", "decode_body", "entry_hash", "check_chain",
-           "ChainHead", "carried", "check_carried", "check_witness", "head_message", "sign_head", "check_head"]
+           "ChainHead", "carried", "check_carried", "check_witness", "head_message", "sign_head", "check_head",
+           "NUMBER_NAMES", "shown_object", "object_text"]
 
 #: The ``v`` of every body this module writes; a reader refuses another.
 FORMAT = 1
@@ -105,6 +106,30 @@ def _problem(e: Entry) -> str:
 
 def _object_value(v: Any) -> bool:
     return isinstance(v, (str, bool)) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+
+
+#: The names of an entry's ``object`` that hold a whole number, written as text in the signed body
+#: (``spec/audit.md`` §2: the body's values are text, flags or lists of text).
+NUMBER_NAMES = frozenset({"keep_releases", "keep_days"})
+_WHOLE = re.compile(r"(?:0|[1-9][0-9]{0,17})\Z")
+
+
+def shown_object(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry's ``object`` as listings give it (``--json``): a number (:data:`NUMBER_NAMES`) as
+    a number, flags as booleans, the rest as stored. The signed body is never changed: this is
+    how it is shown, for entries written before and after alike (decision 792)."""
+    return {k: int(v) if k in NUMBER_NAMES and isinstance(v, str) and _WHOLE.match(v) else
+            list(v) if isinstance(v, list) else v for k, v in obj.items()}
+
+
+def object_text(obj: Mapping[str, Any]) -> str:
+    """An entry's ``object`` on one line for a person: ``name=value`` pairs, a flag as
+    ``true``/``false``, a list joined by commas (decision 792)."""
+    def one(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return ",".join(map(str, v)) if isinstance(v, list) else str(v)
+    return " ".join(f"{k}={one(v)}" for k, v in shown_object(obj).items())
 
 
 @dataclass(frozen=True, slots=True)

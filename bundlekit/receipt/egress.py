@@ -23,7 +23,7 @@ import hashlib
 from typing import Any, Callable, Mapping, Sequence
 
 from bundlekit.errors import BundleError
-from bundlekit.format.audit import decode_body
+from bundlekit.format.audit import decode_body, shown_object
 from bundlekit.trust.egress import LEAVING, SEALED, WITHHELD, EgressPolicy, EgressRule
 
 __all__ = ["apply_policy", "cut_log", "contents", "audit_listing", "uses_egress_fields", "minor_for", "EGRESS_MINOR",
@@ -171,7 +171,7 @@ def audit_listing(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             listed.append({"place": place, "unreadable": True})
             continue
         listed.append({"seq": entry.seq, "at": entry.at_ms // 1000, "user": entry.user, "host": entry.host,
-                       "command": entry.command, "object": dict(entry.object), "result": entry.result,
+                       "command": entry.command, "object": shown_object(entry.object), "result": entry.result,
                        "code": entry.code})
     return listed
 
