@@ -48,6 +48,8 @@ FORWARDED = {
     ("bundlekit/cli/common.py", "err.code"),
     ("bundlekit/cli/common.py", "ctx.meta"),
     ("bundlekit/zone/audit.py", "refusal"),
+    # the code deploy ends with, recorded before deploy --receipt-out writes the receipt (decision 790)
+    ("bundlekit/deploy/service.py", "refused"),
 }
 
 FAMILY_CLASSES = {UsageError: "usage", InputError: "input", FormatError: "format", VerificationError: "verification",

@@ -166,6 +166,16 @@ class Stopped:
                            details={"deployment_id": self.deployment_id, "recorded": self.recorded})
 
 
+def failure_code(outcome: DeploymentRecord, stopped: Stopped | None) -> str | None:
+    """The code ``deploy`` ends with for a deployment recorded as ``outcome`` (None: it succeeded):
+    ``deployment_claim_lost`` when ``stopped``, ``deployment_canceled``, or ``deploy_failed``."""
+    if stopped is not None:
+        return "deployment_claim_lost"
+    if outcome.state == "Canceled":
+        return "deployment_canceled"
+    return None if outcome.state == "Success" else "deploy_failed"
+
+
 def record_kept(zone: Zone, ctx: Context, outcome: DeploymentRecord, now: EpochSeconds, losses: list[Loss],
                 names: tuple[str, ...]) -> Stopped | None:
     """Record the outcome of a run whose claims (``names``, taken by ``zone.db``) a ``ClaimKeeper``

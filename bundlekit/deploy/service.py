@@ -57,7 +57,7 @@ from bundlekit.importer.verify import verifier_for
 from bundlekit.promotion.gate import check, relied_waivers
 from bundlekit.receipt.build import ReceiptFile, refuse_existing, write_receipt
 from bundlekit.trust.policy import check_policy
-from bundlekit.zone import deployments, key_material, projects, retention, secrets, truststore
+from bundlekit.zone import audit, deployments, key_material, projects, retention, secrets, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.sshkey import client_key
 from bundlekit.zone.targets import TargetRecord, list_targets
@@ -349,7 +349,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                                               (StepRun(PREFLIGHT, None, "Failed", at, at, None, "", (),
                                                        f"[{err.code}] {err.message}"),), request.warnings)
                     recording.record(zone, tx, ctx, failed, now)
-                _write_receipt(zone, what, deployment_id, now, receipt_out)
+                _write_receipt(zone, what, deployment_id, now, receipt_out, err.code)
             raise
         if dry_run:
             return DeployOutcome(request, plan, waived=ctx.waived, waivers=ctx.waivers, local=what.local)
@@ -374,7 +374,8 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     finally:
         if own:
             fleet.close()
-    return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out),
+    return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out,
+                                                               recording.failure_code(record, claims_lost)),
                          waived=ctx.waived, waivers=ctx.waivers, local=what.local, claims_lost=claims_lost)
 
 
@@ -483,7 +484,9 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
 
 
 def _write_receipt(zone: Zone, what: recording.Release, deployment_id: str, now: EpochSeconds,
-                   receipt_out: Path | None) -> ReceiptFile | None:
+                   receipt_out: Path | None, refused: str | None) -> ReceiptFile | None:
     if receipt_out is None:
         return None
+    if refused is not None:
+        audit.refused_now(refused)  # the receipt carries how the command ends (decision 790)
     return write_receipt(zone, what.project.source_zone_id, [deployment_id], receipt_out, now=int(now))

@@ -13,7 +13,8 @@ last entry's seq and hash are kept in ``meta`` (``audit_head``), in the same tra
 A command refused after it had changed the state (the documented exceptions of
 ``spec/errors.md``) ends with one more entry, ``result: refused`` and the code, in a
 transaction of its own (:meth:`Acting.refused`); a refusal that changed nothing writes nothing
-(decision 590).
+(decision 590). That entry belongs to the deployments the command's earlier entries changed, so
+their receipts carry it with them (decision 790).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from bundlekit.zone.keyfiles import RESTORE, read_public
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
 
-__all__ = ["Auditor", "Acting", "acting", "begin_trail", "note", "NOTE", "entries", "for_deployment", "verify", "head", "signing_keys",
+__all__ = ["Auditor", "Acting", "acting", "refused_now", "begin_trail", "note", "NOTE", "entries", "for_deployment", "verify", "head", "signing_keys",
            "unsigned_head", "sign_unsigned_head", "TABLE", "LIBRARY"]
 
 TABLE = "audit_entries"
@@ -62,21 +63,40 @@ _DIGEST_INFO = b"bundlekit/1 audit digest"
 @dataclass
 class Acting:
     """The command being run and the object it named (its arguments, never a value); the
-    auditors that recorded entries for it, so a refusal can be recorded after them."""
+    auditors that recorded entries for it, so a refusal can be recorded after them; and, per
+    zone home, the deployments whose rows its entries changed, so its refusal entry belongs to
+    them too (decision 790)."""
 
     command: str
     object: dict[str, Any]
     recorded: list["Auditor"] = field(default_factory=list)
+    deployments: dict[str, set[str]] = field(default_factory=dict)
+    #: The code its refusal entry recorded already (:func:`refused_now`), so it is written once.
+    closed: str | None = None
 
-    def refused(self, code: str) -> None:
+    def refused(self, code: str, *, leaving: bool = True) -> None:
         """Record that the command was refused with ``code`` in every zone it had changed
-        (nothing for one it did not change). A state that cannot take the entry now is left as
-        it is: the refusal is reported to the user all the same."""
+        (nothing for one it did not change), once: a refusal recorded before (:func:`refused_now`)
+        is not recorded again. A state that cannot take the entry now is left as it is: the
+        refusal is reported to the user all the same. ``leaving``: the command is over, so the
+        zones are closed."""
+        if self.closed is not None:
+            return
+        self.closed = code
         for auditor in self.recorded:
             try:
-                auditor.close_refused(code)
+                auditor.close_refused(code, leaving=leaving)
             except BundleError:
                 pass
+
+
+def refused_now(code: str) -> None:
+    """Record the running command's refusal (``code``) now, before it writes something that must
+    carry the entry (a deployment's receipt written by ``deploy --receipt-out``, decision 790);
+    the command then ends refused without a second entry. Nothing outside a command."""
+    current = _ACTING.get()
+    if current is not None:
+        current.refused(code, leaving=False)
 
 
 _ACTING: ContextVar[Acting | None] = ContextVar("bundlekit_audit_acting", default=None)
@@ -178,19 +198,37 @@ class Auditor(Watcher):
             _known_to_trail(tx, self.zone, raw_public(key), entry.seq)
             owned_keys.record(tx, raw_public(key), raw_public(self.zone.sealing_key()))
         tx.run_many("INSERT INTO audit_deployments(deployment_id, seq) VALUES (?, ?)",
-                    [(d, entry.seq) for d in sorted(capture.deployments)])
+                    [(d, entry.seq) for d in sorted(_deployments_of(tx, now, str(self.zone.home), capture, refusal))])
         if now is not None and refusal is None and all(a.zone.home != self.zone.home for a in now.recorded):
             now.recorded.append(self)  # once per zone, however many times the command opened it
 
-    def close_refused(self, code: str) -> None:
-        """Append the entry that says the command was refused with ``code`` (no rows changed)."""
+    def close_refused(self, code: str, *, leaving: bool = True) -> None:
+        """Append the entry that says the command was refused with ``code`` (no rows changed);
+        ``leaving``: the command is over, so the zone is closed."""
         self._refusal = code
         try:
             with self.zone.db.transaction():
                 pass
         finally:
             self._refusal = None
-            self.zone.close()  # the command is over: it had closed the zone, or leaves it now
+            if leaving:
+                self.zone.close()  # the command is over: it had closed the zone, or leaves it now
+
+
+def _deployments_of(tx: Reader, current: Acting | None, home: str, capture: Capture, refusal: str | None) -> set[str]:
+    """The deployments an entry belongs to (``audit_deployments``, what their receipts carry):
+    those whose rows its transaction changed; for a command's closing ``refused`` entry, which
+    changes no row, those its earlier entries in the same zone changed and that are still
+    recorded (a transaction that rolled back recorded none), so a deployment's receipt packed
+    afterwards carries how the command ended (decision 790)."""
+    own = set(capture.deployments)
+    if current is None:
+        return own
+    if refusal is None:
+        current.deployments.setdefault(home, set()).update(own)
+        return own
+    earlier = sorted(current.deployments.get(home, set()) - own)
+    return own | {d for d in earlier if tx.scalar("SELECT 1 FROM deployments WHERE id = ?", (d,)) is not None}
 
 
 def _known_to_trail(tx: Reader, zone: "Zone", public: bytes, new_seq: int) -> None:

@@ -53,3 +53,51 @@ def test_audit_from_lists_the_entries_the_deploying_zone_sent_back_under_their_d
     mixed = run_cli("audit", "--from", "prod", "--verify", "--json", home=w.dev)
     assert (mixed.returncode, json.loads(mixed.stdout)["error"]["code"]) == (2, "usage")
     assert snapshot(w.dev) == before
+
+
+def test_a_failed_deployment_s_refused_entry_comes_back_with_its_receipt(tmp_path: Path) -> None:
+    """Review v30-12 N1, decision 790: the entry that records a failed deploy's refusal is one of
+    the deployment's entries, both when the receipt is packed afterwards and when the deploy
+    itself writes it (--receipt-out)."""
+    w = make_world(tmp_path)
+    rel = w.release_dir / "release.toml"
+    rel.write_text(rel.read_text().replace('assert schema == "42", schema', 'assert schema == "43", schema'))
+    w.cli("import", w.export("1.4.0.bundle"), home=w.prod)
+    entered = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "--sensitive", home=w.prod,
+                      input=b"k-audit-from-2\n")
+    assert entered.returncode == 0, entered.stderr
+    (tmp_path / "egress.toml").write_text('[[rule]]\nprojects = ["acme-*"]\naudit = "send"\n')
+    w.cli("egress", "set", tmp_path / "egress.toml", home=w.prod)
+
+    failed = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=w.prod)
+    assert failed.returncode == 5 and json_of(failed.stdout)["error"]["code"] == "deploy_failed", failed.stdout
+    first = json_of(failed.stdout)["deployment_id"]
+    packed = tmp_path / "media" / "receipt.bundle"
+    w.cli("outbox", "pack", "-o", packed, home=w.prod)
+    written = tmp_path / "media" / "receipt-out.bundle"
+    again = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out", written,
+                    "--json", home=w.prod)
+    assert again.returncode == 5 and written.exists(), again.stdout
+    second = json_of(again.stdout)["deployment_id"]
+
+    trail = json.loads(run_cli("audit", "--json", home=w.prod).stdout)["entries"]
+    refused = [e for e in trail if e["result"] == "refused"]
+    assert [(e["command"], e["code"]) for e in refused] == [("deploy", "deploy_failed")] * 2
+    after = [(e["command"], e["result"]) for e in trail if e["seq"] > refused[-1]["seq"]]
+    assert after == [("deploy", "ok")]  # the receipt it wrote, recorded after the refusal, which is not written twice
+
+    w.cli("import", packed, home=w.dev)
+    w.cli("import", written, home=w.dev)
+    shown = json_of(w.cli("audit", "--from", "prod", "--json", home=w.dev))
+    by_id = {d["deployment_id"]: d for d in shown["deployments"]}
+    assert set(by_id) == {first, second}
+    for dep, mine in zip((first, second), refused):
+        entries = by_id[dep]["audit_entries"]
+        assert by_id[dep]["state"] == "Failed"
+        assert [a["result"] for a in entries[:-1]] == ["ok"] * (len(entries) - 1) and len(entries) >= 2
+        assert (entries[-1]["seq"], entries[-1]["result"], entries[-1]["code"]) == (mine["seq"], "refused",
+                                                                                    "deploy_failed")
+    text = w.cli("audit", "--from", "prod", home=w.dev)
+    for mine in refused:
+        assert f"  audit entry {mine['seq']} {utc_text(int(mine['at']))}: " in text
+    assert text.count("(refused [deploy_failed])") == 2, text
