@@ -278,6 +278,17 @@ class BundleCommand(click.Command):
     (``deploy --channel``), is answered with where that concept lives (``cli/concepts.py``).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = {p.name for p in self.params}
+        if "home" in names and "passphrase_file" not in names:
+            # Every command that works in a zone may need its keys' passphrase (decision 791).
+            self.params.append(click.Option(
+                ["--passphrase-file", "zone_passphrase_file"], type=click.Path(dir_okay=False, path_type=Path),
+                default=None, expose_value=False, callback=_zone_passphrase_file,
+                help="A file holding the passphrase of the zone's protected keys on one line, if it needs it "
+                     "(else $BUNDLEKIT_PASSPHRASE_FILE, else asked on a terminal)."))
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not any(p.name == "home" for p in self.params):
             args = _drop_home(ctx, args)
@@ -310,6 +321,11 @@ class BundleCommand(click.Command):
 
 
 _REFUSED = "bundlekit.refused"
+
+
+def _zone_passphrase_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    from bundlekit.cli.passphrase import use_zone_passphrase_file  # it prints through this module
+    use_zone_passphrase_file(value)
 
 
 def exit_refused(err: BundleError) -> NoReturn:

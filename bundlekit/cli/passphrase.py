@@ -3,8 +3,10 @@
 The passphrase of a zone's protected keys, and of a backup, is never on a command line or in
 the environment. It is read from:
 
+- the file ``--passphrase-file PATH`` names: every command that works in a zone takes it
+  (decision 791), and those that set a new passphrase (or a backup's) read that one from it;
 - the file ``BUNDLEKIT_PASSPHRASE_FILE`` names (the environment holds the path, never the
-  passphrase); commands that set a new passphrase also take ``--passphrase-file PATH``;
+  passphrase);
 - otherwise, on a terminal, a prompt that does not echo (a new passphrase is asked twice);
 - otherwise nothing: ``InputError`` ``passphrase_missing``, saying how to give one.
 
@@ -32,7 +34,7 @@ from bundlekit.zone.keyfiles import set_passphrase_source
 
 __all__ = ["ENV", "passphrase_file_option", "read_passphrase_file", "zone_passphrase", "new_passphrase",
            "new_passphrase_file",
-           "current_passphrase", "given_passphrase", "install"]
+           "current_passphrase", "given_passphrase", "install", "use_zone_passphrase_file"]
 
 ENV = "BUNDLEKIT_PASSPHRASE_FILE"
 #: A new passphrase shorter than this many characters is refused (it is the only lock on the keys).
@@ -88,17 +90,29 @@ def _on_terminal() -> bool:
 
 def _missing(why: str) -> InputError:
     return InputError(f"{why}: a passphrase is needed and none was given (no terminal to ask on); nothing was "
-                      f"changed. Set {ENV} to the path of a file holding the passphrase (never the passphrase "
-                      "itself), or run on a terminal", code="passphrase_missing")
+                      f"changed. Give --passphrase-file PATH or set {ENV} to that path (a file holding the "
+                      "passphrase, never the passphrase itself), or run on a terminal", code="passphrase_missing")
 
 
 _typed: dict[str, bytes] = {}
 _warned: set[str] = set()
 
 
+#: The ``--passphrase-file`` every command working in a zone takes (decision 791), for this run.
+_zone_file: list[Path] = []
+
+
+def use_zone_passphrase_file(path: Optional[Path]) -> None:
+    """Take the zone keys' passphrase from ``path`` (a command's ``--passphrase-file``; None: not given)."""
+    _zone_file[:] = [] if path is None else [path]
+
+
 def current_passphrase(why: str) -> bytes:
-    """An existing passphrase: ``$BUNDLEKIT_PASSPHRASE_FILE``, else asked once per process on a
-    terminal, else ``passphrase_missing``. ``why`` names what it opens."""
+    """An existing passphrase: the command's ``--passphrase-file`` (:func:`use_zone_passphrase_file`),
+    else ``$BUNDLEKIT_PASSPHRASE_FILE``, else asked once per process on a terminal, else
+    ``passphrase_missing``. ``why`` names what it opens."""
+    if _zone_file:
+        return read_passphrase_file(_zone_file[0], f"--passphrase-file {_zone_file[0]}")
     path = os.environ.get(ENV)
     if path:
         return read_passphrase_file(Path(path), f"{ENV} ({path})")

@@ -124,6 +124,31 @@ def test_a_command_needing_a_key_without_the_passphrase_is_refused_and_changes_n
     assert snapshot(prod, tmp_path / "r.bundle") == before
 
 
+def test_every_zone_command_takes_the_keys_passphrase_file_before_the_environment(trip: Trip,
+                                                                                 tmp_path: Path) -> None:
+    """Review v30-12 N3, decision 791: `--passphrase-file` works on the daily commands too, and
+    wins over BUNDLEKIT_PASSPHRASE_FILE; a wrong one changes nothing; the refusal without one
+    names both ways."""
+    prod = tmp_path / "prod"
+    shutil.copytree(trip.prod, prod, symlinks=True)
+    add = ("targets", "add", "web-02", "--environment", "Production", "--role", "web", "--root",
+           tmp_path / "web-02")
+    before = snapshot(prod)
+    missing = trip.run(*add, "--json", home=prod, zone=None)
+    err = json.loads(missing.stdout)["error"]
+    assert (missing.returncode, err["code"]) == (1, "passphrase_missing")
+    assert "--passphrase-file" in err["message"] and ENV in err["message"]
+    wrong = trip.run(*add, "--passphrase-file", trip.passfiles["dev"], "--json", home=prod, zone="prod")
+    assert (wrong.returncode, json.loads(wrong.stdout)["error"]["code"]) == (1, "passphrase_wrong")
+    assert snapshot(prod) == before
+    trip.ok(*add, "--passphrase-file", trip.passfiles["prod"], home=prod, zone="dev")  # the option first
+    listed = json.loads(trip.ok("targets", "list", "--json", "--passphrase-file", trip.passfiles["prod"],
+                                home=prod, zone=None))
+    assert "web-02" in json.dumps(listed)
+    helped = trip.ok("trust", "add", "--help", home=prod, zone=None)
+    assert "--passphrase-file" in helped
+
+
 def test_commands_that_need_no_private_key_ask_for_no_passphrase(trip: Trip) -> None:
     for args in (("trust", "list"), ("deployments", "list"), ("keys", "status")):
         trip.ok(*args, home=trip.prod, zone=None)
