@@ -85,10 +85,13 @@ class Finding:
                 "path": self.path, "line": self.line, "column": self.column, "suggestion": self.suggestion}
 
     def text(self) -> str:
-        """One line for a person: ``file:line:column: severity [code] path: message (fix)``."""
+        """One line for a person: ``file:line:column: severity [code] path: message (fix)``; a fix
+        that has parentheses of its own follows a semicolon instead (``message; fix``), so none
+        are nested."""
         where = self.file + (f":{self.line}" if self.line else "") + (f":{self.column}" if self.column else "")
         at = f"{self.path}: " if self.path else ""
-        fix = f" ({self.suggestion})" if self.suggestion else ""
+        fix = "" if not self.suggestion else (f"; {self.suggestion}" if set("()") & set(self.suggestion)
+                                              else f" ({self.suggestion})")
         return f"{where}: {self.severity} [{self.code}] {at}{self.message}{fix}"
 
 

@@ -174,7 +174,7 @@ def _problems(path: Path, doc: dict[str, Any], skip: Skip, values: dict[int, str
             field = err.details.get("field") if isinstance(err.details, dict) else None
             where = field if isinstance(field, str) else f"variables[{i}].value_from"
             if isinstance(err, SourceMissing):  # its own fix, once, and no "nothing was exported" in lint
-                yield RuleProblem(err, where, err.fix, f"{err.problem} (variable {v['name']})")
+                yield RuleProblem(err, where, err.fix, f"variable {v['name']}: {err.problem}")
             else:
                 yield RuleProblem(err, where, "make the file value_from names a readable file of UTF-8 text, "
                                   "or correct the path")

@@ -65,7 +65,7 @@ def resolve_value_from(release_file: Path, index: int, name: str, source: Mappin
         details = {"field": f"variables[{index}].value_from.env", "env": var}
         if var not in env:
             raise _missing(f"{where}.env", f"the environment variable {var} is not set",
-                           f"Set {var} in the environment of this command (from your secret store), or use "
+                           f"Set {var} in the environment of this command, from your secret store, or use "
                            "value_from = { file = \"PATH\" }", details)
         if env[var] == "":
             raise _missing(f"{where}.env", f"the environment variable {var} is empty",
@@ -76,8 +76,8 @@ def resolve_value_from(release_file: Path, index: int, name: str, source: Mappin
     details = {"field": f"variables[{index}].value_from.file", "file": str(path)}
     if not os.path.lexists(path) or (os.path.islink(path) and not os.path.exists(path)):
         raise _missing(f"{where}.file", f"the file {path} does not exist",
-                       "Create it with the value (one line), or correct the path (relative paths are "
-                       "relative to the release file's folder)", details)
+                       "Create it with the value on one line, or correct the path: a relative path is "
+                       "relative to the release file's folder", details)
     data = read_user_file(path, what=f"{where}.file {path}", limit=MAX_VALUE_BYTES)
     try:
         text = data.decode("utf-8")

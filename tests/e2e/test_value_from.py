@@ -178,12 +178,18 @@ def test_lint_gives_a_missing_source_its_key_path_problem_and_fix_once(w: World)
     assert r.returncode == 2, r.stderr
     [finding] = [f for f in json.loads(r.stdout)["findings"] if f["severity"] == "error"]
     assert finding["code"] == "value_source_missing" and finding["path"] == "variables[2].value_from.env"
-    assert finding["message"] == ("the environment variable ACME_DB_PASSWORD_UNSET is not set "
-                                  "(variable Acme.Db.Password)")
+    assert finding["message"] == "variable Acme.Db.Password: the environment variable ACME_DB_PASSWORD_UNSET is not set"
     assert finding["suggestion"].startswith("Set ACME_DB_PASSWORD_UNSET in the environment of this command")
     assert "nothing was exported" not in json.dumps(finding)
     text = run_cli("lint", release, home=None).stdout
     assert text.count("ACME_DB_PASSWORD_UNSET") == 2 and text.count("value_from.env") == 1
+    [line] = [t for t in text.splitlines() if "[value_source_missing]" in t]
+    assert line.endswith("is not set (Set ACME_DB_PASSWORD_UNSET in the environment of this command, from your "
+                         "secret store, or use value_from = { file = \"PATH\" })"), line
+    depth = [0]
+    for c in line:  # review v30-12 N6: no parentheses inside parentheses
+        depth.append(depth[-1] + (c == "(") - (c == ")"))
+    assert max(depth) == 1 and depth[-1] == 0, line
 
 
 @pytest.mark.parametrize("replacement, expected", [
