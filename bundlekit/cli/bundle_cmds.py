@@ -10,7 +10,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import (ASCII_INT, counted, echo, echo_field, emit_json, home_option, json_option,
                                   quiet_option)
-from bundlekit.cli.egress_cmds import echo_contents
+from bundlekit.cli.egress_cmds import echo_contents, variables_updated_line
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
@@ -56,7 +56,9 @@ def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[
             "deployments": [{"deployment_id": e["deployment_id"], "project": e["project"]["name"],
                              "release": e["release"], "environment": e["environment"], "tenant": e.get("tenant"),
                              "state": e["state"], "ended": _from_ms(e["ended_ms"]), "waived": list(e.get("waived", [])),
-                             "waivers": [_seconds(w) for w in e.get("waivers", [])]}
+                             "waivers": [_seconds(w) for w in e.get("waivers", [])],
+                             "variables_updated": (_from_ms(e["variables_updated_ms"])
+                                                   if isinstance(e.get("variables_updated_ms"), int) else None)}
                             for e in m.receipts],
             "refusals": [{"refusal_id": r["refusal_id"], "project": r["project"]["name"], "release": r["release"],
                           "code": r["code"], "refused": _from_ms(r["refused_ms"])} for r in m.refusals],
@@ -188,6 +190,8 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
             echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}"
                  + (f" for tenant {d['tenant']}" if d["tenant"] else "") + f": {d['state']}, "
                  f"{when_text(d['ended'], now)}")
+            if d["variables_updated"] is not None:  # decision 722: it ran values its earlier phases did not test
+                echo(f"    {variables_updated_line(d['release'], d['variables_updated'])}")
             for w in d["waivers"]:  # finding 10.4: what the receipt carries of each waiver relied on
                 which = "every release" if w.get("release") == "*" else w.get("release")
                 by = f" by {w['author']}" if w.get("author") else ""

@@ -23,7 +23,7 @@ from bundlekit.format.audit import object_text
 from bundlekit.trust.egress import DEFAULT_RULE, parse_policy
 from bundlekit.zone import egress as zone_egress
 
-__all__ = ["echo_contents", "audit_entry_line"]
+__all__ = ["echo_contents", "audit_entry_line", "variables_updated_line"]
 
 #: The largest policy file `egress set` reads.
 POLICY_LIMIT = 4 * 1024 * 1024
@@ -109,6 +109,13 @@ def audit_entry_line(a: dict[str, Any]) -> str:
             f"{'  ' + named if named else ''} ({result})")
 
 
+def variables_updated_line(release: str, when: float) -> str:
+    """The line saying a deployment of ``release`` ran after its variables were refreshed at
+    ``when`` (Unix seconds; a receipt entry's ``variables_updated_ms``, decision 722)."""
+    return (f"variables updated {utc_text(when)} (releases update-variables) before this deployment: it ran "
+            f"other values than {release} arrived with")
+
+
 def echo_contents(listing: dict[str, Any], header: str) -> None:
     """Print a receipt's contents (``bundlekit.receipt.egress.contents``) for a person, after ``header``."""
     t = listing["totals"]
@@ -122,6 +129,8 @@ def echo_contents(listing: dict[str, Any], header: str) -> None:
         audit = f" ({counted(d['audit'], 'audit entry', 'audit entries')} leaving)" if d.get("audit") else ""
         echo(f"  deployment {d['deployment_id']}: {d['project']} {d['release']} to {d['environment']}{tenant}: "
              f"{d['state']}{audit}")
+        if d.get("variables_updated") is not None:  # it ran values its earlier phases did not test (decision 722)
+            echo(f"    {variables_updated_line(d['release'], d['variables_updated'])}")
         for a in d.get("audit_entries", []):
             echo(f"    {audit_entry_line(a)}")
         for r in d["runs"]:

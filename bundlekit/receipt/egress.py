@@ -182,7 +182,7 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
     """Everything a receipt carries, as ``outbox pack --dry-run`` and ``inspect --contents`` list it:
 
     ``{deployments: [{deployment_id, project, slug, space, release, environment, tenant, state,
-    started, ended, waived, audit, runs: [{step, target, state, started, ended, exit_code, reason,
+    started, ended, waived, variables_updated, audit, runs: [{step, target, state, started, ended, exit_code, reason,
     log: {status, bytes, digest?, omitted?}, outputs: [{name, status, value?}]}]}],
     refusals: [{refusal_id, project, release, code, message, refused}], inventory: [{id, version,
     sha256}], features, totals: {deployments, refusals, runs, leaving, sealed, withheld,
@@ -192,7 +192,9 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
     it) or ``withheld`` (its name only); a log's is
     ``leaving``, ``cut`` (``omitted`` bytes cut by the policy), ``withheld`` or ``none``. Times
     are whole Unix seconds; ``log_sizes`` gives each log's bytes by digest. No sealed value, and
-    nothing about a withheld one but its name, is in it."""
+    nothing about a withheld one but its name, is in it. ``variables_updated`` is when the
+    deploying zone refreshed the release's variables before the deployment (format 1.7,
+    decision 722), else None."""
     deployments = []
     for e in entries:
         deployments.append({
@@ -200,6 +202,7 @@ def contents(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[st
             "space": e["project"]["space"], "release": e["release"], "environment": e["environment"],
             "tenant": e.get("tenant"), "state": e["state"], "started": _seconds(e.get("started_ms")),
             "ended": _seconds(e.get("ended_ms")), "waived": list(e.get("waived", [])),
+            "variables_updated": _seconds(e.get("variables_updated_ms")),
             "audit": len(e.get("audit", [])), "audit_entries": audit_listing(e.get("audit", [])),
             "runs": [_run_listing(run, log_sizes) for run in e["runs"]]})
     outputs = [o for d in deployments for r in d["runs"] for o in r["outputs"]]

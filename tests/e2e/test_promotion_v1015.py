@@ -129,6 +129,21 @@ def test_a_deployment_after_update_variables_says_so_in_its_receipt_and_on_the_s
     packed = w.root / "media" / "prod-r.bundle"
     ok("outbox", "pack", "-o", packed, home=w.prod)
     assert packed.read_bytes()[10:12] == b"\x00\x07"  # the header's minor: an entry uses format 1.7
+    # v30-10 NEW-3: `inspect` shows the carried fact before the receipt is imported, in each form
+    shown = run_cli("inspect", packed).stdout
+    assert shown.count("variables updated") == 1, shown
+    assert shown.index("Deployments-2") < shown.index("variables updated") and "before this deployment" in shown
+    listed = run_cli("inspect", packed, "--contents").stdout
+    assert listed.count("variables updated") == 1 and "Deployments-1: " in listed, listed
+    assert listed.index("Deployments-2") < listed.index("variables updated")
+    inspected = {d["deployment_id"]: d for d in json.loads(run_cli("inspect", packed, "--json").stdout)["deployments"]}
+    contents = {d["deployment_id"]: d
+                for d in json.loads(run_cli("inspect", packed, "--contents", "--json").stdout)["deployments"]}
+    assert inspected["Deployments-1"]["variables_updated"] is None
+    assert contents["Deployments-1"]["variables_updated"] is None
+    refreshed = inspected["Deployments-2"]["variables_updated"]
+    assert isinstance(refreshed, (int, float)) and refreshed >= inspected["Deployments-1"]["ended"] - 1
+    assert contents["Deployments-2"]["variables_updated"] == int(refreshed)
     ok("import", packed, home=w.dev)
 
     r = run_cli("dashboard", "--json", home=w.dev)
