@@ -517,6 +517,8 @@ REGISTRY, ALIASES = _build(
     _E("not_exported", "state", "the release was never exported to that zone: proof of its deployments cannot serve "
                                 "there"),
     _E("target_exists", "state", "a target of that name already exists"),
+    _E("sequence_taken", "state", "export --sequence: another bundle of the project for that zone has that number "
+                                  "(decision 800)"),
     _E("outbox_empty", "state", "no receipt is waiting to be packed"),
     _E("outbox_entry_packed", "state", "another process packed an entry while this receipt was written; not packed twice",
        internal="two processes packing at once; tests/e2e/test_outbox_pack_race.py runs that race with two of them"),

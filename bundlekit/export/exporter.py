@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.files import open_regular
-from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.clock import EpochSeconds, utc_text
 from bundlekit.core.progress import begin
-from bundlekit.errors import FormatError, InputError, UsageError
+from bundlekit.errors import FormatError, InputError, StateError, UsageError
 from bundlekit.export.delta import RECIPE_ROOM, DeltaSource, recipe_bytes, write_delta
 from bundlekit.export.lint import LintReport, lint_release, manifest_notes, refuse_on_errors
 from bundlekit.export.lint_model import Finding
@@ -37,7 +37,7 @@ from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Man
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
 from bundlekit.zone import deployments, exports, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
-from bundlekit.zone.db import Writer
+from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
 from bundlekit.zone.store import Staging
@@ -108,7 +108,8 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     already created with other content is refused (``ConflictError`` ``release_exists``) unless
     ``replace`` (decision 390: a release keeps what it was created with, and its deployments here
     stay its own). Raises ``InputError`` (release file, ``--sequence``), ``StateError``
-    ``unknown_zone`` and ``not_local``, ``VerificationError`` ``invalid_rotation`` and
+    ``unknown_zone``, ``not_local`` and ``sequence_taken`` (a pinned number this zone already wrote
+    another bundle of the project under for ``to``: decision 800), ``VerificationError`` ``invalid_rotation`` and
     ``package_mismatch``; on any error nothing is recorded and ``out`` is untouched. The
     release is linted (``export/lint.py``) before anything is read or written: any error in the
     release file, its rules, templates or packages refuses the export (``UsageError``
@@ -166,6 +167,8 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     check_authoring(zone, spec)
     space, slug = spec.project["space"], spec.project["slug"]
+    if sequence is not None and "SOURCE_DATE_EPOCH" not in os.environ:  # only a reproducible one can match
+        _refuse_taken(zone.db, bundle_id_for(zone.zone_id, dest.zone_id, space, slug, sequence), None, sequence)
     deltas = DeltaSource.for_destination(zone, dest.zone_id, reported, enabled=delta)
     writer = BundleWriter(out, "release")
     staging = Staging(zone.store)
@@ -192,6 +195,8 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
             if any(p.delta is not None for p in packages):
                 writer.minor = PACKED_MINOR  # only a bundle with a (packed) recipe says 1.3 (spec §5.1)
             digest = writer.finish(_checked(manifest, release_file), signing.signers("release"), commit=False)
+            if sequence is not None:  # decided again under the write lock, with the bytes written
+                _refuse_taken(tx, bundle_id, digest, seq)
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
                 spec.project["space"], spec.release["version"], spec.release["channel"], created,
@@ -206,6 +211,25 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
         staging.cleanup()
     reused = before if sequence is not None and before is not None and sequence <= before else None
     return ExportResult(out, digest, manifest, out.stat().st_size, warnings, reused)
+
+
+def _refuse_taken(db: Reader, bundle_id: str, digest: str | None, sequence: int) -> None:
+    """Refuse ``--sequence`` when this zone already wrote a bundle with the id it gives (same project,
+    destination and number) unless the new one is that very bundle (``digest``; None: not yet written,
+    so any record refuses): the record of the first would be replaced, and a receipt answering the
+    first would then be refused whole (``StateError`` ``sequence_taken``, decision 800)."""
+    row = exports.export_of(db, bundle_id)
+    if row is None or row["digest"] == digest:
+        return
+    raise StateError(
+        f"--sequence {sequence}: this zone already wrote bundle {bundle_id} of project {row['project_slug']} "
+        f"with that number for zone {row['dest_name']!r} (release {row['release']}, exported "
+        f"{utc_text(row['exported_at'])} to {row['path']}); a second bundle under that id would make this zone "
+        "forget the first and refuse every receipt that answers it. Nothing was written. Export without "
+        f"--sequence to take the project's next number, or pin a number no bundle of {row['project_slug']} "
+        f"for {row['dest_name']!r} has; to send that release again as it was, carry the file written then",
+        code="sequence_taken", details={"bundle_id": bundle_id, "sequence": sequence, "release": row["release"],
+                                        "path": row["path"]})
 
 
 def _attestations(tx: Writer, release_digest: str) -> list[dict[str, object]]:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
 
-__all__ = ["ExportRecord", "record_export", "exported", "list_exports", "latest_export_of", "reported_inventory",
+__all__ = ["ExportRecord", "record_export", "exported", "export_of", "list_exports", "latest_export_of", "reported_inventory",
            "replace_inventory", "reported_features", "replace_features", "bundle_paths"]
 
 
@@ -57,6 +57,14 @@ def exported(db: Reader, bundle_id: str, digest: str, dest_zone_id: str) -> Row 
     (sequence, project, project_slug, space, release), or None when it wrote no such bundle."""
     return db.one("SELECT sequence, project, project_slug, space, release FROM exports "
                   "WHERE bundle_id = ? AND digest = ? AND dest_zone_id = ?", (bundle_id, digest, dest_zone_id))
+
+
+def export_of(db: Reader, bundle_id: str) -> Row | None:
+    """The record of the bundle ``bundle_id`` this zone wrote, whatever its digest: digest,
+    dest_name, sequence, project_slug, release, exported_at, path; None when it wrote none.
+    Export refuses to write a second bundle under an id it recorded (decision 800)."""
+    return db.one("SELECT digest, dest_name, sequence, project_slug, release, exported_at, path FROM exports "
+                  "WHERE bundle_id = ?", (bundle_id,))
 
 
 def list_exports(db: Reader) -> list[Row]:

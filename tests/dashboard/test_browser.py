@@ -166,17 +166,20 @@ def test_browser_shows_every_failure_and_one_column_per_environment_in_lifecycle
     ok("variables", "unset", "acme-web", "Acme.Fail", "--environment", "Staging", home=w.dev)
     ok("deploy", "acme-web", "1.5.0", "--environment", "staging", home=w.dev)  # the release says "Staging"
     ok("deploy", "acme-web", "1.5.0", "--environment", "PRODUCTION", home=w.dev)
-    # prod refuses a bundle whose sequence it already saw with other bytes; the refusal comes back
+    # prod refuses a bundle whose sequence it already saw with other bytes; the refusal comes back.
+    # dev itself never writes two bundles under one number (decision 800): a copy of it taken now,
+    # as a restored backup, does, knowing nothing of the first
+    restored = shutil.copytree(w.dev, tmp_path / "dev-restored", symlinks=True)
     first = w.export(release, "prod", "first.bundle")
     ok("import", first, home=w.prod)
     again = tmp_path / "again.bundle"
     ok("export", w.release(LIFECYCLE_RELEASE, version="1.5.1"), "--to", "prod", "-o", again, "--sequence", "1",
-       home=w.dev)
+       home=restored)
     assert run_cli("import", again, home=w.prod).returncode == 3
     ok("outbox", "pack", "-o", tmp_path / "refusal.bundle", home=w.prod)
-    ok("import", tmp_path / "refusal.bundle", home=w.dev)
+    ok("import", tmp_path / "refusal.bundle", home=restored)
     page = tmp_path / "dashboard.html"
-    r = run_cli("dashboard", "--html", page, home=w.dev)
+    r = run_cli("dashboard", "--html", page, home=restored)
     assert r.returncode == 0, r.stderr
 
     doc = parse(run_chromium(tmp_path, "--dump-dom", page.as_uri()))

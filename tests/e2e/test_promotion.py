@@ -4,6 +4,7 @@ variables, projects carried out of order, refusals reported back, tenants."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,8 @@ def test_two_projects_carried_out_of_order_and_refusals_reach_the_source_dashboa
     billing = w.release(LEGACY_RELEASE, ('name = "Acme Web"', 'name = "Billing"'), as_name="billing.toml")
     a1 = w.export(legacy, "prod", "acme-1.4.0.bundle")
     b1 = w.export(billing, "prod", "billing-1.4.0.bundle")
+    # a backup of dev taken now: restored from it, dev knows nothing of the export of 1.4.1 below
+    restored = shutil.copytree(w.dev, w.root / "dev-restored", symlinks=True)
     a2 = w.export(w.release(LEGACY_RELEASE, version="1.4.1"), "prod", "acme-1.4.1.bundle")
     ok("import", a2, home=w.prod)
     r = run_cli("import", b1, "--json", home=w.prod)  # another project: never blocked by acme's numbers
@@ -215,26 +218,27 @@ def test_two_projects_carried_out_of_order_and_refusals_reach_the_source_dashboa
     ok_again = snapshot(w.prod)
     assert run_cli("import", a1, home=w.prod).returncode == 3
     assert snapshot(w.prod) == ok_again  # the same refusal is reported once
-    # the newest export is refused too: a pinned, already-used sequence
+    # the newest export is refused too: dev, restored from that backup, pins the sequence 1.4.1 had
+    # (dev itself refuses to, sequence_taken: decision 800)
     a3 = w.root / "media" / "acme-1.4.2.bundle"
     ok("export", w.release(LEGACY_RELEASE, version="1.4.2"), "--to", "prod", "-o", a3, "--sequence", "2",
-       home=w.dev)
+       home=restored)
     assert run_cli("import", a3, home=w.prod).returncode == 3
     refused = okj("outbox", "list", home=w.prod)["refusals"]
     assert sorted((x["release"], x["code"]) for x in refused) == [("1.4.0", "rollback"), ("1.4.2", "sequence_reused")]
     receipt = w.root / "media" / "refusals.bundle"
     packed = okj("outbox", "pack", "-o", receipt, home=w.prod)
     assert packed["deployments"] == [] and len(packed["refusals"]) == 2
-    r = run_cli("import", receipt, "--json", home=w.dev)
+    r = run_cli("import", receipt, "--json", home=restored)
     assert r.returncode == 0, r.stderr
     assert {x["code"] for x in json.loads(r.stdout)["refusals"]} == {"rollback", "sequence_reused"}
-    view = json.loads(run_cli("dashboard", "--json", home=w.dev).stdout)
+    view = json.loads(run_cli("dashboard", "--json", home=restored).stdout)
     acme = next(p for p in view["projects"] if p["slug"] == "acme-web")
     cell = acme["cells"][view["columns"].index(["prod", "(awaiting)"])]
     assert cell["latest"]["state"] == "refused" and cell["latest"]["release"] == "1.4.2"
     assert cell["latest"]["reason"].startswith("[sequence_reused]")
     assert [(f["release"], f["state"]) for f in cell["failures"]] == [("1.4.0", "refused")]
-    text = run_cli("dashboard", home=w.dev, env={"COLUMNS": "300"}).stdout  # the header line is not cut
+    text = run_cli("dashboard", home=restored, env={"COLUMNS": "300"}).stdout  # the header line is not cut
     assert "2 import(s) refused;" in text and "to look at: 2" in text and "1.4.2 refused" in text
     assert "sequence_reused" in text
 

@@ -250,12 +250,13 @@ def test_export_warns_when_a_pinned_sequence_is_not_above_the_projects_last(tmp_
     """r1015a N4: `export --sequence N` with N already used warns in the exporting zone, before the
     bundle crosses the gap only to be refused as a rollback; a number above the last does not."""
     w = make_promo(tmp_path / "w")
-    for name in ("a.bundle", "b.bundle"):
-        w.export(w.release_dir / LEGACY_RELEASE, "prod", name)  # sequences 1 and 2
     release = w.release_dir / LEGACY_RELEASE
-    r = run_cli("export", release, "--to", "prod", "-o", w.root / "media" / "pin1.bundle", "--sequence", "1",
+    w.export(release, "prod", "a.bundle")  # sequence 1
+    ok("export", release, "--to", "prod", "-o", w.root / "media" / "b.bundle", "--sequence", "3", home=w.dev)
+    # 2 was never used (a number a bundle for prod has is refused: sequence_taken, decision 800)
+    r = run_cli("export", release, "--to", "prod", "-o", w.root / "media" / "pin2.bundle", "--sequence", "2",
                 home=w.dev)
-    assert r.returncode == 0 and "warning: --sequence 1 is not above 2" in r.stderr, r.stdout + r.stderr
+    assert r.returncode == 0 and "warning: --sequence 2 is not above 3" in r.stderr, r.stdout + r.stderr
     r = run_cli("export", release, "--to", "prod", "-o", w.root / "media" / "pin9.bundle", "--sequence", "9",
                 "--json", home=w.dev)
     assert r.returncode == 0 and json.loads(r.stdout)["sequence_reused_below"] is None, r.stdout + r.stderr

@@ -17,6 +17,7 @@ from bundlekit.receipt.outbox import list_outbox
 from bundlekit.trust.policy import SourcePolicy
 from tests.conftest import Zones, make_zones, raises_code, run_cli, snapshot
 from tests.importer.helpers import edit_release, export, only_the_refusal_changed, zone_state
+from tests.refusals.forge import resign
 
 #: Their state tests run on both engines (decision 772).
 pytestmark = pytest.mark.usefixtures("state_engine")
@@ -68,9 +69,11 @@ def test_import_rollback_refused(zones: Zones, tmp_path: Path) -> None:
 
 
 def test_import_same_sequence_different_bytes_refused(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+    # dev itself never writes two bundles under one number (decision 800): other bytes signed with
+    # its key under that number, as a dev restored from an older backup would write them
     a = export(zones, tmp_path / "a.bundle", sequence=5)
-    rel = edit_release(release_dir, 'notes = "', 'notes = "changed. ')
-    b = export(zones, tmp_path / "b.bundle", release=rel, sequence=5, replace=True)
+    b = resign(a, tmp_path / "b.bundle", zones.dev.home,
+               mutate=lambda m: m["release"].update(notes="changed. " + m["release"].get("notes", "")))
     import_bundle(zones.prod, a, now=int(time.time()))
     _refused(zones, b, "sequence_reused")
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from bundlekit.format import crypto
 from bundlekit.format.container import HEADER_SIZE
 from tests.refusals.forge import duplicate_first_key, flip, parts, resign, tiny_maps, unsorted
-from tests.refusals.world import Call, Ctx, Row, ok, write_zip
+from tests.refusals.world import Call, Ctx, Row, copy, ok, write_zip
 
 
 def _verify(ctx: Ctx, bundle: Path) -> Call:
@@ -89,12 +89,24 @@ def _rolled_back(ctx: Ctx) -> Call:
 
 
 def _sequence_reused(ctx: Ctx) -> Call:
+    copy(ctx.dev, ctx.path("dev_restored"))  # a backup of dev, taken before the first export
     first = _exported(ctx, release=ctx.release(version="1.4.1"), extra=("--sequence", "9"))
     ok("import", first, home=ctx.prod)
-    # dev re-cuts 1.4.1 on purpose (--replace) and pins the number the first one used
-    second = _exported(ctx, release=ctx.release(("Adds the order history page", "Adds the order page"),
-                                                version="1.4.1"), extra=("--sequence", "9", "--replace"))
+    # dev restored from that backup re-cuts 1.4.1 and pins the number the first one used (dev itself
+    # refuses to, sequence_taken: decision 800)
+    second = ctx.path("restored.bundle")
+    ok("export", ctx.release(("Adds the order history page", "Adds the order page"), version="1.4.1"), "--to", "prod",
+       "-o", second, "--sequence", "9", home=ctx.path("dev_restored"))
     return _refused_import(ctx, second)
+
+
+def _sequence_taken(ctx: Ctx) -> Call:
+    """v30-10 NEW-2: dev pins for 1.4.2 the number it gave 1.4.1's bundle for prod; a second bundle
+    under that id would make dev forget the first and refuse the receipts answering it."""
+    _exported(ctx, release=ctx.release(version="1.4.1"), extra=("--sequence", "9"))
+    out = ctx.path("pinned-again.bundle")
+    return Call(["export", ctx.release(version="1.4.2"), "--to", "prod", "-o", out, "--sequence", "9"],
+                home=ctx.dev, outputs=[out])
 
 
 def _replayed_receipt(ctx: Ctx) -> Call:
@@ -322,6 +334,7 @@ ROWS = [
     Row("rollback", _rolled_back),
     Row("replay", _replayed_receipt),
     Row("sequence_reused", _sequence_reused),
+    Row("sequence_taken", _sequence_taken),
     Row("unknown_bundle", lambda c: _import(c, c.get("r1.bundle"), "dev_pre")),
     Row("receipt_mismatch", _misreported_receipt("release", "9.9.9"), name="release"),
     Row("receipt_mismatch", _misreported_receipt("slug", "billing-api"), name="project"),

@@ -137,7 +137,7 @@ NEEDS_STATE = frozenset({"rollback", "sequence_reused", "replay", "unknown_bundl
                          "package_mismatch", "package_missing", "conflict", "release_exists"})
 #: Rows of the codes above that are about another command than verifying or importing a bundle.
 OTHER_COMMANDS = frozenset({"not_a_bundle-inspect-a-folder", "not_a_bundle-split-a-folder", "duplicate_identity",
-                            "release_exists-export", "policy_denied-deploy"})
+                            "release_exists-export", "policy_denied-deploy", "sequence_taken"})
 AGREEING = [row for row in BUNDLE_ROWS if row.code not in NEEDS_STATE and row.id not in OTHER_COMMANDS]
 AGREEING += [row for row in INPUT_ROWS if row.id in ("bundle_not_found", "not_a_file-bundle-fifo")]
 
