@@ -160,6 +160,8 @@ REGISTRY, ALIASES = _build(
     _E("invalid_identity_file", "input", "an SSH target's identity file is unreadable, not a private key, "
                                          "passphrase-protected or readable by others"),
     _E("invalid_target_address", "usage", "an SSH target's user, host, port or work folder is not valid"),
+    _E("folder_holds_home", "input", "a target's --root or the worker's --folder is, holds or lies in a zone's home "
+                                     "(decision 801)"),
     _E("invalid_worker", "input", "a worker user or folder given to `worker` cannot be used"),
     _E("ambiguous_variable", "input", "two values of a variable apply with equal precedence and no tie-break"),
     _E("bundle_changed", "input", "the bundle changed size while it was being split", internal=_RACE),
@@ -356,6 +358,8 @@ REGISTRY, ALIASES = _build(
     _E("target_python_missing", "deploy", "a target has no python3 to run the step runner"),
     _E("target_python_too_old", "deploy", "a target's python3 is older than 3.8",
        internal="needs a Python older than 3.8 on a target; tests/fleet answers for one with a stand-in",),
+    _E("target_holds_home", "deploy", "a local target's or the worker's folder now is, holds or lies in a zone's "
+                                      "home (decision 801)"),
     _E("target_workdir_unusable", "deploy", "a target's work folder cannot be created or written by its user",),
     _E("target_connection_lost", "deploy", "the connection to a target's step runner ended during a step",
        internal=_MACHINE, exception="deployment"),

@@ -32,6 +32,11 @@ from bundlekit.zone.worker import get_worker
 _SSH = re.compile(r"^(?P<user>[^@\s]+)@(?P<host>\[[^\]]+\]|[^:\s]+)(?::(?P<port>[0-9]{1,5}))?$")
 
 
+def _warn(text: str) -> None:
+    """A note of the zone layer (a folder too large to look through whole) on stderr."""
+    echo(f"warning: {text}", err=True)
+
+
 def _ssh_address(name: str, value: str) -> tuple[str, str, int]:
     """``(user, host, port)`` of ``USER@HOST[:PORT]``; an IPv6 address is ``[::1]`` when a port
     follows and may be bare (``::1``) when none does; the host is returned in brackets then."""
@@ -137,7 +142,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
         raise UsageError("--host-key, --identity-file and --work-dir are for --ssh targets", code="usage")
     with open_home(home) as z:
         t = add_target(z, name, environment, roles, root, clock.now(), ssh=config, new=new,
-                       space=resolve_space(z.db, space))
+                       space=resolve_space(z.db, space), warn=_warn)
         if t.kind == "local":
             prepare_local_folder(z, Path(t.root))
     if as_json:
@@ -356,7 +361,7 @@ def worker() -> None:
 def worker_setup(user: str, folder: Path | None, home: str | None, as_json: bool) -> None:
     """Create an unprivileged worker user (as root) and run steps on this machine as it."""
     with open_home(home) as z:
-        settings = setup_worker(z, user, folder)
+        settings = setup_worker(z, user, folder, warn=_warn)
     if as_json:
         emit_json(settings.to_dict())
     else:
@@ -383,7 +388,7 @@ def worker_set(user: str | None, sandbox: bool, unconfined: bool, folder: Path |
         raise InputError("give exactly one of --user NAME, --sandbox and --unconfined", code="invalid_input")
     mode = "user" if user else "sandbox" if sandbox else "unconfined"
     with open_home(home) as z:
-        settings = choose_worker(z, mode, user=user, folder=folder, python=python)
+        settings = choose_worker(z, mode, user=user, folder=folder, python=python, warn=_warn)
         notice = worker_notice(z)
     if as_json:
         emit_json(settings.to_dict())

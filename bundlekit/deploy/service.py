@@ -59,6 +59,7 @@ from bundlekit.receipt.build import ReceiptFile, refuse_existing, write_receipt
 from bundlekit.trust.policy import check_policy
 from bundlekit.zone import audit, deployments, key_material, projects, retention, secrets, truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.homescan import refuse_step_folders
 from bundlekit.zone.sshkey import client_key
 from bundlekit.zone.targets import TargetRecord, list_targets
 from bundlekit.zone.worker import get_worker
@@ -335,8 +336,11 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             if not dry_run:
                 _refuse_canceled(cancel)  # before any target is touched
             checking = True
+            used = _used_targets(request, plan)
+            refuse_step_folders([("the worker folder" if t is request.zone_target else f"target {t.name!r}", t.root)
+                                 for t in used if isinstance(t, LocalFolderTarget)])  # decision 801
             # host_key_mismatch (3), target_unreachable (5), ...; a dry run only probes (writes nothing anywhere)
-            _refuse_missing_formats(request, plan, fleet.preflight(_used_targets(request, plan), start=not dry_run))
+            _refuse_missing_formats(request, plan, fleet.preflight(used, start=not dry_run))
         except BundleError as err:
             # The release's own problems are recorded for its source; the targets' are not (decision 407).
             if not dry_run and not checking:

@@ -14,11 +14,13 @@ import pwd
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 from bundlekit.core.tree import tree_apply
 from bundlekit.deploy.launch import bwrap_path
 from bundlekit.errors import InputError
 from bundlekit.zone.home import Zone
+from bundlekit.zone.homescan import refuse_folder_with_home
 from bundlekit.zone.targets import inside_home, list_targets
 from bundlekit.zone.worker import WorkerSettings, default_folder, get_worker, set_worker
 
@@ -31,11 +33,12 @@ def _bad(message: str) -> InputError:
     return InputError(message, code="invalid_worker")
 
 
-def _folder(zone: Zone, folder: Path | None) -> Path:
+def _folder(zone: Zone, folder: Path | None, warn: Callable[[str], object] | None) -> Path:
     chosen = (folder or default_folder(zone)).expanduser().resolve()
     if inside_home(zone, chosen):
         raise _bad(f"the worker folder {chosen} is the zone's home, inside it or above it; steps must never reach "
                    "the zone's keys. Choose a folder outside it.")
+    refuse_folder_with_home(chosen, f"the worker folder {chosen}", warn)  # another zone's home (decision 801)
     return chosen
 
 
@@ -65,12 +68,13 @@ def prepare_local_folder(zone: Zone, folder: Path) -> None:
     _chown_tree(folder, entry.pw_uid, entry.pw_gid)
 
 
-def setup_worker(zone: Zone, user: str = DEFAULT_WORKER_USER, folder: Path | None = None) -> WorkerSettings:
+def setup_worker(zone: Zone, user: str = DEFAULT_WORKER_USER, folder: Path | None = None,
+                 warn: Callable[[str], object] | None = None) -> WorkerSettings:
     """Create (if needed) the worker user and its folder, hand it the local targets; root only."""
     if os.geteuid() != 0:
         raise _bad(f"`worker setup` creates an OS user and must run as root (sudo bundlekit worker setup --home "
                    f"{zone.home}); or name an existing user with `bundlekit worker set --user NAME`.")
-    work = _folder(zone, folder)
+    work = _folder(zone, folder, None)  # refused before any user is made; choose_worker warns
     try:
         pwd.getpwnam(user)
     except KeyError:
@@ -79,13 +83,16 @@ def setup_worker(zone: Zone, user: str = DEFAULT_WORKER_USER, folder: Path | Non
                                "/usr/sbin/nologin", "--user-group", user], capture_output=True, text=True)
         if done.returncode != 0:
             raise _bad(f"useradd could not create the worker user {user!r}: {done.stderr.strip()}") from None
-    return choose_worker(zone, "user", user=user, folder=work)
+    return choose_worker(zone, "user", user=user, folder=work, warn=warn)
 
 
 def choose_worker(zone: Zone, mode: str, *, user: str | None = None, folder: Path | None = None,
-                  python: str | None = None) -> WorkerSettings:
-    """Record how steps on this machine run (``user``, ``sandbox`` or ``unconfined``), after checking it."""
-    work = _folder(zone, folder)
+                  python: str | None = None, warn: Callable[[str], object] | None = None) -> WorkerSettings:
+    """Record how steps on this machine run (``user``, ``sandbox`` or ``unconfined``), after checking it.
+
+    A folder that is, holds or lies in another zone's home is refused (``folder_holds_home``,
+    decision 801; ``warn`` gets the note when it was too large to look through whole)."""
+    work = _folder(zone, folder, warn)
     if python is not None and not (os.path.isabs(python) and os.path.isfile(python) and os.access(python, os.X_OK)):
         raise _bad(f"--python {python!r} must be the absolute path of a Python 3.8+ interpreter on this machine.")
     if mode == "user":

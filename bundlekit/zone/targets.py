@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label, check_name, fold
@@ -21,6 +21,7 @@ from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone
+from bundlekit.zone.homescan import refuse_folder_with_home
 
 __all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "set_host_keys", "inside_home"]
 
@@ -67,13 +68,17 @@ def inside_home(zone: Zone, folder: Path) -> bool:
 
 
 def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], root: Path | None, now: EpochSeconds, *,
-               ssh: dict[str, Any] | None = None, new: bool = False, space: str = "Default") -> TargetRecord:
+               ssh: dict[str, Any] | None = None, new: bool = False, space: str = "Default",
+               warn: Callable[[str], object] | None = None) -> TargetRecord:
     """Record a target: a local folder (``root``) or an SSH machine (``ssh``: user, host, port,
     host_keys, identity_file, work_dir; checked by the caller) in ``space`` (resolved by the
     caller; target names stay unique in the zone, decision 660). Nothing is written on refusal.
 
     The environment is recorded in the spelling the zone knows it by; a name close to a known
-    environment is refused (``unknown_environment``) unless ``new`` (``zone/environments.py``)."""
+    environment is refused (``unknown_environment``) unless ``new`` (``zone/environments.py``).
+    A local folder that is, holds or lies in a zone's home is refused: this zone's (``invalid_input``),
+    another's (``folder_holds_home``, decision 801; ``warn`` gets the note when the folder was too
+    large to look through whole)."""
     check_name(name, what="target name", error=UsageError, code="invalid_target_name")
     check_label(environment, what="environment", error=InputError, code="invalid_label")
     environment = resolve_environment(zone.db, environment, new=new)
@@ -99,6 +104,7 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
             raise InputError(f"--root {root}: a target folder cannot be the zone's home ({zone.home}), inside it or "
                              "above it: steps must never reach the zone's keys. Choose a folder outside it.",
                              code="invalid_input")
+        refuse_folder_with_home(root, f"--root {root}", warn)  # another zone's home (decision 801)
         kind, where, config = "local", str(root), {}
     else:
         assert ssh is not None

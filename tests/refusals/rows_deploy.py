@@ -155,6 +155,14 @@ def _bad_output_name(ctx: Ctx) -> Call:
     return call
 
 
+def _home_in_target(ctx: Ctx) -> Call:
+    """A zone home made in web-01's folder after the target was added (v30-20 item 2, decision 801):
+    the preflight looks again and runs nothing, dry run or not."""
+    roots = ctx.run_targets()
+    ok("init", "--zone", "stray", home=roots["web-01"] / "backups" / "stray")
+    return Call(DEPLOY, home=ctx.prod_run, outputs=[ctx.root / "targets"])
+
+
 def _receipt_over_a_file(ctx: Ctx, deploy: bool) -> Call:
     """A receipt is never written over a file, which may be a receipt not carried yet (finding 19.1):
     ``outbox pack -o`` with a deployment waiting, and ``deploy --receipt-out`` before anything runs."""
@@ -184,6 +192,7 @@ ROWS = [
     Row("preflight_substitution_too_large", lambda c: _release_variables(
         c, {f"V{i}": f"#{{V{i + 1}}}" * 10 for i in range(8)} | {"V8": "x" * 64})),
     Row("no_targets", _no_targets),
+    Row("target_holds_home", _home_in_target),
     # The reviewer's example: a typo of an environment exited 5, "deployment failed", though nothing ran.
     Row("unknown_environment", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Prodution"],
                                               home=c.prod)),
