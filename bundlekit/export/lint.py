@@ -11,9 +11,9 @@ the file the schema accepted (:mod:`~bundlekit.export.lint_schema`): a step, var
 with a schema finding is read as well as it can be (a misspelt key as the key it is closest to,
 ``roles = "web"`` as ``["web"]``) and checked, and only one that still cannot be read is replaced
 by a stand-in (:class:`~bundlekit.export.lint_model.Malformed`) that keeps its name (decisions
-570, 650). No
-finding quotes a piece of a sensitive value (decision 572). Export runs this first and refuses
-on errors (``release_lint_failed``); warnings travel in the manifest (``lint_notes``)."""
+570, 650). No finding quotes a piece of a sensitive value (decisions 572, 810:
+:mod:`~bundlekit.export.lint_secrets`). Export runs this first and refuses on errors
+(``release_lint_failed``); warnings travel in the manifest (``lint_notes``)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ from bundlekit.export.lint_templates import disabled_step_outputs, untenanted_te
 from bundlekit.export.lint_values import check_filter_calls, check_value_expansion
 from bundlekit.export.lint_computed import check_computed_names
 from bundlekit.export.lint_outputs import check_output_names
+from bundlekit.export.lint_secrets import redacted as _redacted
 
 __all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
 
@@ -202,47 +203,6 @@ def lint_release(release: Path, inventory: Inventory | None = None) -> LintRepor
     # The release file's findings first, each file's in line order (a stable sort keeps the rest).
     unique.sort(key=lambda f: (f.file != file, f.file, f.line or 0, f.column or 0))
     return LintReport(file, tuple(unique))
-
-
-_WORD = re.compile(r"[^\W_]{4,}")
-
-
-def _redacted(findings: list[Finding], doc: dict[str, Any], text: str) -> list[Finding]:
-    """``findings`` with any that quotes a piece of a sensitive value replaced by one that names
-    the variable and keeps the position only (decision 572). A check quoting a secret is a bug
-    of that check; this catches it for every check, present and future: a piece is a word of
-    four letters or digits or more of a sensitive value that the rest of the release file does
-    not have (a variable name it refers to is no secret)."""
-    secrets = [(i, v["name"] if isinstance(v.get("name"), str) else "", v["value"])
-               for i, v in entries(doc, "variables")
-               if v.get("sensitive") is True and isinstance(v.get("value"), str) and v["value"]]
-    if not secrets:
-        return findings
-    spans, unplaced = [], set()
-    for i, name, value in secrets:
-        at = value_offsets(text, locate(text, ["variables", i, "value"]), value)
-        if at is None:  # not found as written: its words may stand in the text, yet are secret
-            unplaced.add(name)
-        else:
-            spans.append((at[0], at[-1]))
-    public, last = [], 0
-    for start, end in sorted(spans):
-        public.append(text[last:start])
-        last = max(last, end)
-    public_words = set(_WORD.findall(" ".join(public) + " " + text[last:]))
-    names = {w for key in ("steps", "variables") for n in names_of(doc, key) if n for w in _WORD.findall(n)}
-    owners = {w: name for _, name, value in secrets for w in _WORD.findall(value)
-              if w not in (names if name in unplaced else public_words)}
-    out = []
-    for f in findings:
-        owner = next((owners[w] for w in _WORD.findall(f"{f.message} {f.suggestion or ''}") if w in owners), None)
-        if owner is None:
-            out.append(f)
-            continue
-        out.append(Finding(f.severity, f.code, f"a {f.code} finding that would quote part of the sensitive value of "
-                           f"{owner!r} (not shown)", f.file, f.path, f.line, f.column,
-                           "look at the line and column given, in the file named"))
-    return out
 
 
 def refuse_on_errors(report: LintReport, again: str = "export again") -> None:
