@@ -37,12 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from bundlekit.core.text import closest
-from bundlekit.export.lint_model import ERROR, WARNING, Finding, line_column, locate
+from bundlekit.export.lint_model import ERROR, WARNING, Finding, line_column, locate, value_offset
 from bundlekit.package.archive import member_matches
 from bundlekit.runtime.structured import ConfigParseError, apply_config
 from bundlekit.runtime.structured.base import is_reserved
 from bundlekit.runtime.structured.selection import config_fix, structured_files
 from bundlekit.export.lint_templates import Template
+from bundlekit.export.lint_xpath import local_name_xpath, root_name
 from bundlekit.substitution import SubstitutionError, VariableDictionary, render
 
 __all__ = ["config_patterns", "ConfigPaths", "check_config_files", "check_config_paths", "check_json_members"]
@@ -163,18 +164,27 @@ def _applied(doc: dict[str, Any]) -> tuple[dict[str, str], dict[str, int]]:
     return {n: value for n, value, _ in out.values()}, {k: i for k, (_, _, i) in out.items()}
 
 
-_SIMPLE_XPATH = re.compile(r"(/[A-Za-z_][\w.-]*)+")
-
-
-def _warning_fix(warning: str) -> str:
-    """What to do about a warning a format's writer gives (``xmlfile``'s, written to a deploy's log)."""
-    if "default namespace" in warning:
-        path = warning.split(": ", 1)[0]
-        if _SIMPLE_XPATH.fullmatch(path):
-            written = "".join(f"/*[local-name()='{step}']" for step in path.split("/")[1:])
+def _warning_fix(warning: str, through: Sequence[str] = (), text: str = "") -> str:
+    """What to do about a warning a format's writer gives (``xmlfile``'s, written to a deploy's log).
+    ``through``: the variables whose values a value with a character XML cannot hold reads it from.
+    ``text``: the file warned about (its root element decides whether an XPath can match there)."""
+    path, sep, _ = warning.partition(": selects nothing; ")
+    if sep and "default namespace" in warning:
+        root = root_name(text)
+        written = local_name_xpath(path, root)
+        if written is not None:
             return f"write the XPath as {written}, or give the namespace a prefix in the file and use it"
-        return "write each step of the XPath as *[local-name()='name'], or give the namespace a prefix in the file"
+        if local_name_xpath(path, None) is not None:
+            return (f"this file's root element is {root!r}, which the XPath's first step cannot match in any "
+                    "namespace: if the variable is meant for another XML file of the step, this warning is expected "
+                    "(a deployment applies every XPath variable to every XML file of the step)")
+        return ("give the namespace a prefix in the file and use it in the XPath, or rewrite each step as the "
+                "warning says")
     if "cannot hold" in warning:
+        if through:
+            named = " or ".join(through)
+            return (f"remove the control character from the value of {named}, which this variable's value reads "
+                    f"as {', '.join('#{' + n + '}' for n in through)}")
         return "remove the control character from the variable's value"
     if "not an XML fragment" in warning:
         return "write the value as XML (escape '<' as &lt; and '&' as &amp;), or select the element's text()"
@@ -236,14 +246,14 @@ def check_config_files(doc: dict[str, Any], shown: str, steps: Sequence[dict[str
                         continue
                     else:
                         _collect(paths, fmt, rendered.text, member, shown)
-                        _warn(warned, said, member, shown, applied, where, doc, release)
+                        _warn(warned, said, member, shown, applied, where, doc, release, rendered.text)
                         continue
                 findings[member] = _finding(severity, error, member, shown, s, env, _by_variables(text, formats))
                 continue
             except ImportError:  # a format whose library this zone lacks: the preflight says so
                 continue
             _collect(paths, fmt, text, member, shown)
-            _warn(warned, said, member, shown, applied, where, doc, release)
+            _warn(warned, said, member, shown, applied, where, doc, release, text)
     return list(findings.values()) + list(warned.values())
 
 
@@ -258,22 +268,46 @@ def _by_variables(text: str, formats: tuple[str, ...]) -> bool:
 
 def _warn(warned: dict[tuple[str, str], Finding], said: tuple[str, ...], member: str, shown: str,
           applied: dict[str, str], where: dict[str, int], doc: dict[str, Any],
-          release: tuple[str, str] | None) -> None:
-    """A ``structured_config_warning`` for each of ``said`` (the writer's warnings for ``member``),
-    at the variable it names (its name for an XPath that selects nothing, else its value)."""
+          release: tuple[str, str] | None, text: str) -> None:
+    """A ``structured_config_warning`` for each of ``said`` (the writer's warnings for ``member``,
+    whose text is ``text``), at the variable it names (its name for an XPath that selects nothing,
+    else its value), at the string itself."""
     for w in said:
         name = next((n for n in sorted(applied, key=len, reverse=True) if w.startswith(f"{n}: ")), None)
-        file, path, line, column = shown, member, None, None
+        file, path, line, column, through = shown, member, None, None, []
         if name is not None and release is not None and name.casefold() in where:
             i = where[name.casefold()]
             about_value = w[len(name) + 2:].startswith("the value") and "value" in doc["variables"][i]
             key = "value" if about_value else "name"
             file, path = release[0], f"variables[{i}].{key}"
             at = locate(release[1], ["variables", i, key])
+            written = doc["variables"][i].get(key)
+            if at is not None and isinstance(written, str):  # at the string, as other findings are
+                at = value_offset(release[1], at, written) or at
             line, column = line_column(release[1], at) if at is not None else (None, None)
+            if about_value and isinstance(written, str) and not _NOT_XML_CHAR.search(written):
+                through = _carriers(written, doc)
         warned.setdefault((member, w), Finding(WARNING, "structured_config_warning",
                                                f"{member} in {PurePath(shown).name}: {w} (a deployment writes this warning to the "
-                                               "run's log)", file, path, line, column, _warning_fix(w)))
+                                               "run's log)", file, path, line, column, _warning_fix(w, through, text)))
+
+
+_REFERENCE = re.compile(r"#\{\s*([^\s|}#{]+)")
+
+
+def _carriers(value: str, doc: dict[str, Any]) -> list[str]:
+    """The variables ``value`` reads (``#{Lvl}``) whose value, as the release expands it, holds a
+    character XML cannot hold: where the control character of a value without one comes from."""
+    values = _release_values(doc)
+    out: list[str] = []
+    for name in dict.fromkeys(m.group(1) for m in _REFERENCE.finditer(value)):
+        try:
+            text = render("#{" + name + "}", values, allow_missing=True, lenient_syntax=True).text
+        except SubstitutionError:
+            continue
+        if _NOT_XML_CHAR.search(text):
+            out.append(name)
+    return out
 
 
 def _in_token(text: str, error: ConfigParseError) -> bool:

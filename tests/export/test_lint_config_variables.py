@@ -40,7 +40,7 @@ def test_an_xpath_without_prefixes_into_a_default_namespace_is_a_warning_at_the_
                        '\n[[variables]]\nname = "/configuration/appSettings"\nvalue = "new"\n')
     code, findings = _lint(path)
     assert code == 0
-    line, column = line_of(path, 'name = "/configuration/appSettings"')
+    line, column = line_of(path, '/configuration/appSettings"')  # at the string, as other findings are
     [finding] = findings
     assert finding == {
         "severity": "warning", "code": "structured_config_warning", "file": str(path),
@@ -68,12 +68,27 @@ def test_a_value_with_a_control_character_for_an_xml_file_is_a_warning_at_the_va
                        'scope = { environment = ["Production"] }\n')
     code, findings = _lint(path)
     assert code == 0
-    line, column = line_of(path, 'value = "o\\u0001n"')
+    line, column = line_of(path, 'o\\u0001n"')  # at the string
     [finding] = findings
     assert (finding["code"], finding["path"], finding["line"], finding["column"]) == (
         "structured_config_warning", "variables[6].value", line, column)
     assert "/settings/mode: the value holds the character U+0001, which XML cannot hold" in finding["message"]
     assert finding["suggestion"] == "remove the control character from the variable's value"
+
+
+def test_a_control_character_read_through_a_reference_names_the_variable_that_holds_it(release_dir: Path) -> None:
+    path = _configured(release_dir, {"settings.xml": PLAIN_CONFIG},
+                       '\n[[variables]]\nname = "/settings/mode"\nvalue = "on-#{Lvl}"\n'
+                       '\n[[variables]]\nname = "Lvl"\nvalue = "x\\u0002y"\n')
+    code, findings = _lint(path)
+    assert code == 0
+    line, column = line_of(path, 'on-#{Lvl}"')
+    [finding] = findings
+    assert (finding["code"], finding["path"], finding["line"], finding["column"]) == (
+        "structured_config_warning", "variables[5].value", line, column)
+    assert "/settings/mode: the value holds the character U+0002" in finding["message"]
+    assert finding["suggestion"] == ("remove the control character from the value of Lvl, which this variable's "
+                                     "value reads as #{Lvl}")
 
 
 def test_a_sensitive_value_is_never_applied_so_no_warning_tells_of_its_characters(release_dir: Path) -> None:
