@@ -49,8 +49,8 @@ _WORD = re.compile(r"[^\W_]+")
 @lru_cache(maxsize=1)
 def wording() -> str:
     """Every string constant (docstrings left out) of the modules that write findings, casefolded,
-    one per line: what a finding says in its own words. Read from the source once per process,
-    and only when a finding holds a piece of a secret."""
+    joined by NUL (no finding holds one): what a finding says in its own words. Read from the
+    source once per process, and only when a finding holds a piece of a secret."""
     root = Path(__file__).resolve().parent.parent
     out: set[str] = set()
     for package in _WORDING_PACKAGES:
@@ -65,7 +65,7 @@ def wording() -> str:
                           and isinstance(body[0].value, ast.Constant)}
             out.update(n.value.casefold() for n in ast.walk(tree)
                        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings)
-    return "\n".join(sorted(out))
+    return "\0".join(sorted(out))
 
 
 def _is_wording(text: str, start: int, end: int) -> bool:
@@ -82,6 +82,11 @@ def _is_wording(text: str, start: int, end: int) -> bool:
 
 def _bounded(text: str, start: int, end: int) -> bool:
     return (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum())
+
+
+def _runs(text: str) -> set[str]:
+    """Every run of :data:`MIN_RUN` characters of ``text``."""
+    return {text[i:i + MIN_RUN] for i in range(len(text) - MIN_RUN + 1)}
 
 
 def _written(text: str, piece: str, bounded: bool) -> bool:
@@ -106,13 +111,13 @@ def _encodings(value: str) -> set[str]:
 class _Secret:
     """One sensitive value: its pieces (casefolded) and what counts as written elsewhere."""
 
-    def __init__(self, name: str, value: str, public: str, public_words: set[str]) -> None:
+    def __init__(self, name: str, value: str, public: str, public_words: set[str], public_runs: set[str]) -> None:
         self.name = name
         whole = value.strip().casefold()
         short = len(whole) < MIN_RUN
         self.whole = whole if whole and not _written(public, whole, short) else None
         self.words = {w for w in _WORD.findall(whole) if len(w) >= MIN_WORD and w not in public_words}
-        self.runs = {r for r in (whole[i:i + MIN_RUN] for i in range(len(whole) - MIN_RUN + 1)) if r not in public}
+        self.runs = _runs(whole) - public_runs
         self.encoded = _encodings(value.strip()) if len(whole) >= MIN_WORD else set()
 
     def quoted(self, text: str, exact: str) -> int:
@@ -123,10 +128,11 @@ class _Secret:
             best = _found(text, self.whole, bounded=len(self.whole) < MIN_RUN)
         for word in self.words:
             best = max(best, _found(text, word, bounded=True))
-        for run in self.runs:
-            if best >= MIN_RUN:
-                break
-            best = max(best, _found(text, run, bounded=False))
+        if best < MIN_RUN:  # the runs the finding has at all, then whether one is a quote
+            for run in sorted(self.runs & _runs(text)):
+                if _found(text, run, bounded=False):
+                    best = MIN_RUN
+                    break
         if any(form in exact for form in self.encoded):
             best = max(best, len(self.whole or "x"))
         return best
@@ -164,9 +170,12 @@ def _secrets(doc: dict[str, Any], text: str) -> list[tuple[int, _Secret]]:
     outside = "\n".join(public).casefold()
     names = "\n".join(n for key in ("steps", "variables") for n in names_of(doc, key) if n).casefold()
     out = []
+    public_runs: dict[str, set[str]] = {}
     for i, name, value in found:
         seen = names if i in unplaced else outside
-        out.append((i, _Secret(name, value, seen, set(_WORD.findall(seen)))))
+        if seen not in public_runs:
+            public_runs[seen] = _runs(seen)
+        out.append((i, _Secret(name, value, seen, set(_WORD.findall(seen)), public_runs[seen])))
     return out
 
 
