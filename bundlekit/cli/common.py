@@ -29,7 +29,6 @@ from bundlekit.cli.concepts import concept_hint
 from bundlekit.core.text import dumps, terminal_text
 from bundlekit.core.files import read_limited, unusable_path
 from bundlekit.errors import BundleError, InputError, UsageError, exit_code_for
-from bundlekit.zone.audit import acting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -304,6 +303,8 @@ class BundleCommand(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command with its audit context (``zone/audit.py``): every change it commits
         is recorded naming it and its object; a refusal after a change is recorded too."""
+        from bundlekit.zone.audit import acting  # the audit trail loads with the first command run, not for --help
+
         _last_ctx.append(ctx)
         with acting(ctx.command_path.partition(" ")[2] or ctx.command_path, audited_object(ctx)) as current:
             try:

@@ -25,7 +25,7 @@ from bundlekit.zone.home import Zone, open_zone
 from bundlekit.zone.targets import list_targets
 from bundlekit.zone.truststore import zone_names
 
-__all__ = ["install"]
+__all__ = ["attach", "install"]
 
 Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
 
@@ -139,15 +139,22 @@ BY_NAME: dict[str, Completer] = {
 def install(group: click.Group, path: str = "") -> None:
     """Attach the zone completers to every command of ``group`` by parameter name."""
     for name, cmd in group.commands.items():
-        if isinstance(cmd, click.Group):
-            install(cmd, f"{path}{name} ")
-            continue
-        for param in cmd.params:
-            completer = BY_NAME.get(param.name or "")
-            if param.name == "name" and path == "targets " and name != "add":
-                completer = _completer(_targets)
-            if (f"{path}{name}", param.name) in ZONE_PARAMS:
-                completer = _completer(_zones)
-            if completer is not None and getattr(param, "_custom_shell_complete", None) is None:
-                # click's hook for shell_complete=...; set here so commands need not repeat it
-                param._custom_shell_complete = completer  # type: ignore[attr-defined]
+        attach(name, cmd, path)
+
+
+def attach(name: str, cmd: click.Command, path: str = "") -> None:
+    """Attach the zone completers to ``cmd`` (named ``name`` under the command path ``path``,
+    ``"targets "`` for a subcommand of ``targets``) and to its subcommands, by parameter name.
+    The root group calls it as it loads a command (``cli/lazy.py``)."""
+    if isinstance(cmd, click.Group):
+        install(cmd, f"{path}{name} ")
+        return
+    for param in cmd.params:
+        completer = BY_NAME.get(param.name or "")
+        if param.name == "name" and path == "targets " and name != "add":
+            completer = _completer(_targets)
+        if (f"{path}{name}", param.name) in ZONE_PARAMS:
+            completer = _completer(_zones)
+        if completer is not None and getattr(param, "_custom_shell_complete", None) is None:
+            # click's hook for shell_complete=...; set here so commands need not repeat it
+            param._custom_shell_complete = completer  # type: ignore[attr-defined]

@@ -1,0 +1,115 @@
+"""The CLI imports a command's module only when that command is used, and its registry is whole.
+
+``bundlekit --version`` and ``bundlekit --help`` load no command module and no workflow layer;
+``bundlekit inspect --help`` loads the module of ``inspect`` and no other command's. Which
+modules a run loaded is read from ``sys.modules`` of the real CLI run in a subprocess (an
+``atexit`` hook writes them to a file), never from a clock. The registry
+(``bundlekit/cli/__init__.py``, ``COMMANDS``) names every command a module defines, each entry's
+modules define its command, and its short help is the one the command's own help gives.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+import bundlekit.cli
+from bundlekit.cli import COMMANDS, cli
+
+#: Runs the CLI as ``python -m bundlekit`` does, then writes the names in sys.modules to argv[1].
+WRAPPER = """
+import atexit, runpy, sys
+out = sys.argv[1]
+sys.argv = ["bundlekit"] + sys.argv[2:]
+atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
+runpy.run_module("bundlekit", run_name="__main__", alter_sys=True)
+"""
+
+#: Packages no run that only prints the version, the help or a command's help needs.
+WORKFLOWS = ("bundlekit.zone", "bundlekit.export", "bundlekit.importer", "bundlekit.deploy", "bundlekit.receipt",
+             "bundlekit.transport", "bundlekit.dashboard", "bundlekit.retention", "bundlekit.selfupdate")
+#: Third-party packages only some commands use.
+HEAVY = ("cryptography", "jsonschema", "asyncssh", "psycopg", "rich", "zstandard", "nacl")
+#: The modules that hold the command line's commands.
+COMMAND_MODULES = sorted({m for entry in COMMANDS.values() for m in entry[0].split()})
+
+
+def loaded(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    out = tmp_path / "modules.txt"
+    r = subprocess.run([sys.executable, "-c", WRAPPER, str(out), *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r, set(out.read_text().split())
+
+
+def under(modules: set[str], packages: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in packages)}
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",)])
+def test_version_and_help_load_no_command_and_no_workflow(tmp_path: Path, args: tuple[str, ...]) -> None:
+    _, modules = loaded(tmp_path, *args)
+    assert "bundlekit.cli" in modules  # the wrapper did run the CLI
+    assert under(modules, tuple(f"bundlekit.cli.{m}" for m in COMMAND_MODULES)) == set()
+    assert under(modules, WORKFLOWS + ("bundlekit.format", "bundlekit.trust")) == set()
+    assert under(modules, HEAVY) == set()
+
+
+def test_a_command_help_loads_that_command_module_only(tmp_path: Path) -> None:
+    r, modules = loaded(tmp_path, "inspect", "--help")
+    assert "Show what a bundle holds" in r.stdout
+    commands = under(modules, tuple(f"bundlekit.cli.{m}" for m in COMMAND_MODULES))
+    # bundle_cmds prints a receipt bundle's contents as `egress show` does (egress_cmds)
+    assert commands == {"bundlekit.cli.bundle_cmds", "bundlekit.cli.egress_cmds"}
+    assert under(modules, ("asyncssh", "psycopg", "bundlekit.deploy.ssh", "bundlekit.transport")) == set()
+
+
+def test_help_lists_every_registered_command_with_the_help_the_command_gives(tmp_path: Path) -> None:
+    r, _ = loaded(tmp_path, "--help")
+    listing = r.stdout.split("Commands:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in listing if line.strip()] == sorted(COMMANDS)
+    for line in listing:
+        name, shown = line.split(None, 1)
+        assert " ".join((cli.commands[name].help or "").split()).startswith(shown.removesuffix("...")), name
+
+
+def test_every_entry_names_modules_that_define_its_command() -> None:
+    for name, (modules, _) in sorted(COMMANDS.items()):
+        cli.load(name)
+        command = dict.get(cli.commands, name)
+        assert isinstance(command, click.Command), name
+        assert command.callback is not None and command.callback.__module__ == f"bundlekit.cli.{modules.split()[0]}"
+
+
+def test_a_subcommand_added_by_a_second_module_is_there_when_its_group_runs(tmp_path: Path) -> None:
+    """``zone backup`` lives in backup_cmds, ``zone migrate-state`` in node_cmds."""
+    r, modules = loaded(tmp_path, "zone", "--help")
+    assert {"bundlekit.cli.node_cmds", "bundlekit.cli.backup_cmds"} <= modules
+    assert "backup" in r.stdout and "restore" in r.stdout and "migrate-state" in r.stdout
+
+
+def test_every_command_a_module_defines_is_registered() -> None:
+    for info in pkgutil.iter_modules(bundlekit.cli.__path__):
+        importlib.import_module(f"bundlekit.cli.{info.name}")
+    unregistered = set(dict.keys(cli.commands)) - set(COMMANDS)
+    assert unregistered == set(), f"add {sorted(unregistered)} to COMMANDS in bundlekit/cli/__init__.py"
+
+
+@pytest.mark.parametrize("limit", range(30, 73))
+def test_registry_short_help_reads_as_the_command_own_at_every_listing_width(limit: int) -> None:
+    """click lays ``--help`` out at most 80 columns wide, so no command's short help is cut
+    beyond 72 characters; a registry line that is the start of a long first sentence is cut
+    there exactly as the whole help is."""
+    for name, (_, short) in COMMANDS.items():
+        assert click.Command(name, help=short).get_short_help_str(limit) == cli.commands[name].get_short_help_str(limit)
+
+
+def test_the_commands_mapping_is_whole_when_walked() -> None:
+    """Code walking ``cli.commands`` (the help and documentation checks) sees every command."""
+    assert set(cli.commands) >= set(COMMANDS)
+    assert all(isinstance(c, click.Command) for c in cli.commands.values())
