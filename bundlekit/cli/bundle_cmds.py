@@ -16,7 +16,6 @@ from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.core.text import size_text
-from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration
 from bundlekit.format.crypto import key_id
 from bundlekit.format.manifest import Manifest
 from bundlekit.errors import BundleError, UsageError
@@ -94,6 +93,8 @@ def _seconds(d: Mapping[str, Any]) -> dict[str, Any]:
 def export(release_file: Path, to: str, output: Path, home: str | None, expires: str | None, sequence: int | None,
            full: bool, replace: bool, quiet: bool, as_json: bool) -> None:
     """Turn a release file into one signed bundle for a trusted zone."""
+    from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration  # only export needs it
+
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
     now = clock.now()
     with open_home(home) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:

@@ -8,12 +8,13 @@ that opens the zone, whichever it is (``deploy/recording.py``, decision 370).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bundlekit.cli.common import echo, resolve_home
-from bundlekit.deploy.recording import settle_interrupted
 from bundlekit.errors import StateError
-from bundlekit.zone.backup import leftover_message, restore_leftovers
-from bundlekit.zone.home import Zone, open_zone
+
+if TYPE_CHECKING:
+    from bundlekit.zone.home import Zone
 
 __all__ = ["open_home"]
 
@@ -26,11 +27,20 @@ def open_home(home: str | Path | None, *, name_leftovers: bool = True) -> Zone:
     deployments settled; folders a stopped restore left beside it are named on stderr unless
     ``name_leftovers`` is false (``doctor`` names them among its findings, once). Raises what
     :func:`open_zone` and the state raise (``not_a_zone``, ...)."""
+    # Imported here, not with the module: commands that never open a zone (`inspect`, `render`,
+    # any `--help`) import this module and should not pay for the zone and deploy layers.
+    from bundlekit.zone import deployments
+    from bundlekit.zone.backup import leftover_message, restore_leftovers
+    from bundlekit.zone.home import open_zone
+
     zone = open_zone(home if isinstance(home, Path) else resolve_home(home))
     for path, marked in restore_leftovers(zone.home) if name_leftovers else ():  # every command (decision 678)
         echo(f"warning: {leftover_message(path, marked, zone.home)}", err=True)
     try:
-        settle_interrupted(zone)
+        if deployments.executing(zone.db):  # the deploy layer loads only when a deployment may be stuck
+            from bundlekit.deploy.recording import settle_interrupted
+
+            settle_interrupted(zone)
     except StateError as err:
         if err.code not in _LATER:
             zone.close()

@@ -66,7 +66,17 @@ def test_a_command_help_loads_that_command_module_only(tmp_path: Path) -> None:
     commands = under(modules, tuple(f"bundlekit.cli.{m}" for m in COMMAND_MODULES))
     # bundle_cmds prints a receipt bundle's contents as `egress show` does (egress_cmds)
     assert commands == {"bundlekit.cli.bundle_cmds", "bundlekit.cli.egress_cmds"}
-    assert under(modules, ("asyncssh", "psycopg", "bundlekit.deploy.ssh", "bundlekit.transport")) == set()
+    # no deploy layer (zones are settled when one is opened) and no exporter (only `export` uses it)
+    assert under(modules, ("asyncssh", "psycopg", "bundlekit.deploy", "bundlekit.export", "bundlekit.transport")) == set()
+
+
+def test_inspect_of_a_bundle_loads_no_zone_deploy_or_export_layer(tmp_path: Path) -> None:
+    """Reading a bundle without keys opens no zone: neither the deploy layer that settles a
+    zone's interrupted deployments nor the exporter is loaded."""
+    bundle = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "valid-two-signatures.bundle"
+    r, modules = loaded(tmp_path, "inspect", str(bundle))
+    assert "release bundle" in r.stdout
+    assert under(modules, ("bundlekit.deploy", "bundlekit.export", "asyncssh", "psycopg")) == set()
 
 
 def test_help_lists_every_registered_command_with_the_help_the_command_gives(tmp_path: Path) -> None:
