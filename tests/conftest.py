@@ -89,8 +89,8 @@ def make_zones(tmp: Path, policy: SourcePolicy | None = None, *,
         dev = init_zone(tmp / "dev", "dev", now)
         prod = init_zone(tmp / "prod", "prod", now)
     else:
-        dev = init_zone(tmp / "dev", "dev", now, state=pg_url(pg), password=pg.password)
-        prod = init_zone(tmp / "prod", "prod", now, state=pg_url(pg), password=pg.password)
+        dev = init_zone(tmp / "dev", "dev", now, state=zone_url(pg), password=pg.password)
+        prod = init_zone(tmp / "prod", "prod", now, state=zone_url(pg), password=pg.password)
     truststore.add_zone(dev, parse_card(prod.card_bytes(), "prod.card"), SourcePolicy(), now)
     truststore.add_zone(prod, parse_card(dev.card_bytes(), "dev.card"), policy or SourcePolicy(), now)
     return Zones(dev, prod, tmp)
@@ -157,6 +157,13 @@ def pg_server() -> Iterator[PostgresServer]:
 def pg_url(pg: PostgresServer) -> StateURL:
     """A new, empty database on ``pg`` as a state URL (its password is ``pg.password``)."""
     return parse_state_url(pg.new_database(), where="test", allow_password=False)
+
+
+def zone_url(pg: PostgresServer) -> StateURL:
+    """A new database on ``pg`` holding the state schema and no zone, as a state URL: the zones
+    the state tests make start there, instead of migrating an empty database each time (the
+    migration has its own tests, on :func:`pg_url`'s empty databases)."""
+    return parse_state_url(pg.new_zone_database(), where="test", allow_password=False)
 
 
 @pytest.fixture(params=ENGINES)

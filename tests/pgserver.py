@@ -88,6 +88,7 @@ class PostgresServer:
     password_file: Path
     _admin: Any = field(default=None, repr=False)
     _count: int = 0
+    _zone_template: str | None = None
 
     def url(self, database: str) -> str:
         """The URL of ``database``, without the password (it is in :attr:`password_file`)."""
@@ -105,6 +106,24 @@ class PostgresServer:
         self._count += 1
         name = f"{prefix}_{os.getpid()}_{self._count}"
         self.admin().execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
+        return self.url(name)
+
+    def new_zone_database(self) -> str:
+        """A new database holding bundlekit's state schema and no zone: what ``init --state``
+        makes of an empty database before it records the zone, so a zone made on it migrates
+        nothing. Copied from a template this server migrates once, with bundlekit's own
+        migrations, on first use; its URL (no password). Tests of the migration itself take
+        :meth:`new_database`."""
+        if self._zone_template is None:
+            from bundlekit.zone.location import parse_state_url
+            from bundlekit.zone.state import open_url
+
+            url = self.new_database("zone_template")
+            open_url(parse_state_url(url, where="test", allow_password=False), self.password, create=True).close()
+            self._zone_template = url.rsplit("/", 1)[1]
+        self._count += 1
+        name = f"z_{os.getpid()}_{self._count}"
+        self.admin().execute(f"CREATE DATABASE {name} TEMPLATE {self._zone_template}")
         return self.url(name)
 
     def copy_database(self, database: str) -> str:
