@@ -70,6 +70,15 @@ def test_a_command_help_loads_that_command_module_only(tmp_path: Path) -> None:
     assert under(modules, ("asyncssh", "psycopg", "bundlekit.deploy", "bundlekit.export", "bundlekit.transport")) == set()
 
 
+@pytest.mark.parametrize("command", ["init", "trust", "targets", "zone"])
+def test_commands_load_the_heavy_libraries_only_when_they_use_them(tmp_path: Path, command: str) -> None:
+    """jsonschema is imported by the first validation, the SSH client by an SSH target's
+    connection, the PostgreSQL driver by a state that lives there: never for a command's help."""
+    r, modules = loaded(tmp_path, command, "--help")
+    assert "Usage:" in r.stdout
+    assert under(modules, ("jsonschema", "asyncssh", "psycopg")) == set()
+
+
 def test_inspect_of_a_bundle_loads_no_zone_deploy_or_export_layer(tmp_path: Path) -> None:
     """Reading a bundle without keys opens no zone: neither the deploy layer that settles a
     zone's interrupted deployments nor the exporter is loaded."""
