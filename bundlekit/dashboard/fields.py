@@ -73,6 +73,9 @@ def list_of(d: Mapping[str, Any], key: str, where: str) -> list[Any]:
 
 def check_time(value: float | None, where: str) -> None:
     """Refuse a ``value`` that is not None and not a finite Unix time in seconds."""
+    kind = type(value)
+    if value is None or kind is int or (kind is float and math.isfinite(value)):
+        return  # the common cases first: a view of tens of thousands of deployments checks every time
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                               or not math.isfinite(value)):
         raise invalid(where, "a Unix time in seconds or None")

@@ -239,6 +239,8 @@ def _char_width(ch: str) -> int:
 
 
 def _width(s: str) -> int:
+    if s.isascii():  # most names and every word the grid adds: one column a character, no lookups
+        return len(s)
     return sum(_char_width(ch) for ch in s)
 
 
