@@ -272,8 +272,12 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     older: dict[str, int] = {}
     for group in groups.values():
         shown, rest = _choose(group)
-        views = [d if isinstance(d, DeploymentView)
-                 else _in_full(db, d, zone.name, export_of, relays, zone_names, cache) for d in shown]
+        first = shown[0] if isinstance(shown[0], DeploymentView) else _in_full(db, shown[0], zone.name, export_of,
+                                                                                 relays, zone_names, cache)
+        views = [first, *(d if isinstance(d, DeploymentView) else _earlier_success(d, first, zone.name, export_of,
+                                                                                   relays, zone_names)
+                          if d.ok else _in_full(db, d, zone.name, export_of, relays, zone_names, cache)
+                          for d in shown[1:])]
         source.update((v.key, d) for v, d in zip(views, shown) if not isinstance(d, DeploymentView))
         if space is not None and views[0].space.casefold() != space.casefold():
             continue  # one space: what belongs to another is not even counted
@@ -287,8 +291,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                    else _local(source[d.key], zone.name, (d.project, d.space)) for d in deployments]
     refused_rows = refusals.remote_refusals(db)
     # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
-    sequences = {d.key: int(source[d.key].row["entry"]["release_bundle"]["sequence"]) for d in deployments
-                 if isinstance(source.get(d.key), _Reported)}
+    sequences = {d.key: int(_entry(source[d.key].row)["release_bundle"]["sequence"]) for d in deployments
+                 if isinstance(source.get(d.key), _Reported)} if refused_rows else {}  # only refusals need them
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
     for r in refused_rows:  # a refusal relayed back answers the export to the relays too
@@ -352,13 +356,34 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                          projects=tuple(rows), deployments=tuple(listed), older=older)
 
 
+def _entry(row: Row) -> dict[str, Any]:
+    """A reported deployment's receipt entry, parsed once (rows are read with the entry as text)."""
+    if isinstance(row["entry"], str):
+        row["entry"] = json.loads(row["entry"])
+    return row["entry"]  # type: ignore[no-any-return]
+
+
+def _earlier_success(r: _Reported, latest: DeploymentView, source: str, export_of: dict[str, Row],
+                     relays: dict[str, list[dict[str, Any]]], zone_names: dict[str, str]) -> DeploymentView:
+    """A cell's last success before its latest attempt, from its row alone (no entry parsed:
+    the grid shows its release and state only; a page that details it reads it in full). Its
+    project's name and space are those of the cell's latest attempt (one project, one zone)."""
+    row = r.row
+    exp = export_of.get(row["bundle_id"])
+    path = _path(source, r.zone, r.started, exp["exported_at"] if exp is not None else None,
+                 relays.get(row["receipt_bundle_id"], []), zone_names)
+    return DeploymentView(deployment_id=row["deployment_id"], project=latest.project, project_slug=row["project_slug"],
+                          release=row["release"], zone=r.zone, environment=row["environment"], state="succeeded",
+                          started=r.started, ended=float(row["ended"]), steps=(),
+                          receipt_received=int(row["received"]), space=latest.space, tenant=r.tenant, path=path)
+
+
 def _in_full(db: Reader, r: _Reported, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
              zone_names: dict[str, str], cache: dict[str, str], with_steps: bool = False) -> DeploymentView:
     """The view of a reported deployment the grid shows, with the path its release took (and its
     steps when ``with_steps``)."""
     row = r.row
-    if isinstance(row["entry"], str):
-        row["entry"] = json.loads(row["entry"])
+    _entry(row)
     exp = export_of.get(row["bundle_id"])
     path = _path(source, r.zone, row["entry"]["started_ms"] / 1000, exp["exported_at"] if exp is not None else None,
                  relays.get(row["receipt_bundle_id"], []), zone_names)

@@ -34,11 +34,11 @@ def record_remote(tx: Writer, source_zone_id: str, receipt_bundle_id: str, entry
 
 def remote_deployments(db: Reader, *, parse: bool = True) -> list[Row]:
     """Every reported deployment, oldest first: source_zone_id, deployment_id, bundle_id (the
-    release's), receipt_bundle_id (the receipt that reported it), project_slug, environment,
-    state (``Success`` or ``Failed``), started, received and ``entry``, parsed unless ``parse``
+    release's), receipt_bundle_id (the receipt that reported it), project_slug, release, environment,
+    state (``Success`` or ``Failed``), started, ended (Unix seconds), received and ``entry``, parsed unless ``parse``
     is False (then its JSON text: a caller that shows a few of many parses only those)."""
-    rows = db.all("SELECT source_zone_id, deployment_id, bundle_id, receipt_bundle_id, project_slug, environment, "
-                  "state, started, received, entry FROM remote_deployments ORDER BY started")
+    rows = db.all("SELECT source_zone_id, deployment_id, bundle_id, receipt_bundle_id, project_slug, release, "
+                  "environment, state, started, ended, received, entry FROM remote_deployments ORDER BY started")
     if parse:
         for row in rows:
             row["entry"] = json.loads(row["entry"])
