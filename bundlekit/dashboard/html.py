@@ -201,12 +201,35 @@ def _grid(view: DashboardView, now: EpochSeconds, anchors: set[tuple[str, str]])
         tenant = f'<span class="tenant">tenant {_e(project.tenant)}</span>' if project.tenant else ""
         space = f'<span class="space">space {_e(project.space)}</span>' if project.space != "Default" else ""
         out.append(f'<tr data-space="{_e(project.space)}"><th scope="row" class="project">'
-                   f'<span class="pname">{_e(project.name)}</span><span class="slug">{_e(project.slug)}</span>{tenant}{space}</th>')
+                   f'<span class="pname">{_e(project.name)}</span><span class="slug">{_e(project.slug)}</span>{tenant}{space}'
+                   f'{_row_paths(project)}</th>')
         for (zone, env), cell in zip(view.columns, project.cells):
             out.append(_cell(project, zone, env, cell, now, anchors, routes.get(zone)))
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def _row_paths(project: ProjectRow) -> str:
+    """Under a project's name, the path of each release that reached a zone through relays and is
+    the latest in one of the row's cells: once per release and zone (its cells share the export
+    and the relayed receipt), each hop with its time to the second, the deployed hop the first
+    start among those cells (each cell shows its own age). Every cell's path is on the page, not
+    only those of the deployments it details (decision 840)."""
+    seen: dict[tuple[str, str], list[DeploymentView]] = {}
+    for cell in project.cells:
+        d = cell.latest if cell is not None else None
+        if d is not None and len(d.path) > 2:
+            seen.setdefault((d.release, d.zone), []).append(d)
+    if not seen:
+        return ""
+    items = []
+    for (release, zone), ds in seen.items():
+        first = min(ds, key=lambda d: d.path[-1].at or 0)
+        hops = " \u2192 ".join(f"{_e(h.zone)} {h.event}" + (f" {format_utc_seconds(h.at)}" if h.at is not None else "")
+                               for h in first.path)
+        items.append(f'<li data-zone="{_e(zone)}">{_e(release)} to {_e(zone)}: {hops}</li>')
+    return f'<ul class="paths" aria-label="Paths through relays">{"".join(items)}</ul>'
 
 
 def _relays(d: DeploymentView) -> tuple[str, ...]:

@@ -106,6 +106,7 @@ footer{padding:0 28px 24px;color:var(--muted);font-size:12px}
 .card .via{display:block;color:var(--muted);font-size:12px}
 .zone-h .via{font-weight:400;color:var(--muted);font-size:12px}
 ol.path{margin:0;padding-left:18px}
+.paths{list-style:none;margin:4px 0 0;padding:0;color:var(--muted);font-weight:400;font-size:11.5px}
 .failures{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 16px;margin:20px 0}
 .failures h2{margin:0 0 6px;font-size:17px}
 .failures ul{margin:0;padding-left:18px}
