@@ -3,7 +3,10 @@
 :func:`stream_blob` is the single bounded pass every reader makes over a blob: the zstd frame
 header first, decompression capped at the signed size plus one byte, and both SHA-256 digests.
 The stored hash, the content hash and the caller's sink each run in their own
-:class:`~bundlekit.format.blobio.Stage`, so on two cores they overlap decompression.
+:class:`~bundlekit.format.blobio.Stage`, so on two cores they overlap decompression. Stored
+bytes are read, and bytes that only get hashed are decompressed, into a
+:class:`~bundlekit.format.blobio.Ring` of reused buffers (decision 860); a sink gets bytes of
+its own, which it may keep.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import zstandard
 
 from bundlekit.core.atomic import CHUNK
 from bundlekit.errors import FormatError, VerificationError
-from bundlekit.format.blobio import Stage
+from bundlekit.format.blobio import Ring, Stage
 from bundlekit.format.container import BlobRecord, BundleFile, Limits, _Section
 
 __all__ = ["stream_blob"]
@@ -41,7 +44,7 @@ def stream_blob(bundle: BundleFile, blob: BlobRecord, sink: Callable[[bytes], ob
     with hasher, writer:
         if blob.encoding == "identity":
             stored = content  # the stored bytes are the content: one hash serves both
-            for chunk in section.chunks():
+            for chunk in (section.chunks() if sink else section.pieces(Ring(CHUNK))):
                 produced += len(chunk)
                 if produced > blob.size:
                     raise VerificationError(f"{where}: {produced} or more bytes, the manifest says {blob.size}",
@@ -74,7 +77,7 @@ def _discard(_: bytes) -> None:
 
 def _decompress(section: "_Section", blob: BlobRecord, limits: Limits, where: str, stored: Stage[bytes],
                 content: Stage[bytes], sink: Stage[bytes] | None, progress: Callable[[int], None] | None) -> int:
-    source = _HashingReader(section.chunks(), stored.put)
+    source = _HashingReader(section.pieces(Ring(CHUNK)), stored.put)
     _check_one_frame(section, blob.length, where)
     head = source.peek()
     if head is not None:
@@ -84,9 +87,14 @@ def _decompress(section: "_Section", blob: BlobRecord, limits: Limits, where: st
     # costs one chunk of memory and stops at the signed size + 1 byte.
     reader = dctx.stream_reader(source, read_size=CHUNK, read_across_frames=False)  # type: ignore[arg-type]
     produced = 0
+    ring = Ring(CHUNK) if sink is None else None  # a sink keeps what it gets: fresh bytes for it
     try:
         while True:
-            out = reader.read(CHUNK)
+            if ring is None:
+                out: bytes | memoryview = reader.read(CHUNK)
+            else:
+                view = ring.take()
+                out = view[:reader.readinto(view)]
             if not out:
                 break
             produced += len(out)
@@ -166,10 +174,10 @@ def _check_frame_header(chunk: bytes, blob: BlobRecord, limits: Limits, where: s
 class _HashingReader:
     """A file-like view of stored chunks that hands every byte given to the decoder to ``seen``."""
 
-    def __init__(self, chunks: Iterator[bytes], seen: Callable[[bytes], object]) -> None:
+    def __init__(self, chunks: Iterator[memoryview], seen: Callable[[memoryview], object]) -> None:
         self._chunks = chunks
         self._seen = seen
-        self._buf = b""
+        self._buf: bytes | memoryview = b""
 
     def peek(self) -> bytes | None:
         if not self._buf:

@@ -32,7 +32,7 @@ from bundlekit import __version__
 from bundlekit.core.atomic import CHUNK, AtomicFile
 from bundlekit.core.files import open_regular
 from bundlekit.format import codec
-from bundlekit.format.blobio import Stage, choose_encoding
+from bundlekit.format.blobio import Ring, Stage, choose_encoding
 from bundlekit.format.relay_header import RELAYED, check_relay_header
 from bundlekit.errors import FormatError, InputError, UsageError, VerificationError
 
@@ -265,6 +265,18 @@ class _Section:
             return b""
         self._fh.seek(self._start + pos)
         return self._fh.read(end - self._start - pos)
+
+    def pieces(self, ring: Ring) -> Iterator[memoryview]:
+        """Like :meth:`chunks`, read into ``ring``'s buffers (the ring's rule applies: a piece
+        is valid until its consumers' calls return, or through a stage of its depth)."""
+        while self._left > 0:
+            self._fh.seek(self._pos)
+            view = ring.read(self._fh, self._left)
+            if not view:
+                raise FormatError("blob section ends early", code="truncated")
+            self._pos += len(view)
+            self._left -= len(view)
+            yield view
 
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         while self._left > 0:
