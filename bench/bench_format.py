@@ -204,6 +204,8 @@ def main() -> None:
         for what, base, t, c, tb, cb, rss, goal in rows:
             print(f"{what:7s} {mb / t:6.0f} MB/s  vs {base:31s} {mb / tb:6.0f} MB/s   wall {t / tb:.2f}x "
                   f"(goal <= {goal:.2f}x)   cpu {c / cb:.2f}x   peak RSS {rss / 1024:.0f} MiB")
+        print("least wall / CPU seconds: " + ", ".join(
+            f"{name} {best[name][0]:.2f} / {best[name][1]:.2f}" for name in ("export", "pipe", "comp", "verify", "dpipe")))
         if not identical:
             raise SystemExit("two exports of the same input differ")
     finally:
