@@ -24,9 +24,9 @@ def test_retention_set_is_audited_with_the_policy_it_set(tmp_path: Path) -> None
     for args in (["--keep", "3"], ["--no-auto-prune"], ["--keep-days", "30", "--environment", "Staging", "--new"]):
         r = run_cli("retention", "set", *args, home=home)
         assert r.returncode == 0, r.stderr
-    assert _objects(home)[-3:] == [("retention set", {"keep_releases": "3", "space": "Default"}),
+    assert _objects(home)[-3:] == [("retention set", {"keep_releases": 3, "space": "Default"}),
                                    ("retention set", {"auto_prune": False, "space": "Default"}),
-                                   ("retention set", {"environment": "Staging", "keep_days": "30", "space": "Default"})]
+                                   ("retention set", {"environment": "Staging", "keep_days": 30, "space": "Default"})]
     listed = run_cli("audit", home=home).stdout
     assert "retention set  keep_releases=3 space=Default  (retention_rules 1)" in listed and "environment=  " not in listed
 
