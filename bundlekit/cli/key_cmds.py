@@ -36,7 +36,9 @@ def protect_keys(home: Path, passphrase_file: Path | None) -> dict[str, Any]:
         z.check_key_files()  # another zone's key is never protected as this zone's
         before = key_states(z.home)
         new = new_passphrase(passphrase_file, f"the keys of zone {z.name}")
-        if opened_by(z.home, new):  # the passphrase they have already: nothing to change, nothing to record
+        # The passphrase they have already: nothing to change, nothing to record; unless a killed
+        # change left keys.swap (it may have swapped the keys in unrecorded): then it is done again.
+        if opened_by(z.home, new) and not os.path.lexists(z.home / SWAP):
             return {"zone": z.name, "home": str(z.home), "changed_passphrase": False, "unchanged": True,
                     "keys": [{"path": s.path, "protected": s.protected} for s in before],
                     "other_nodes": z.settings.state is not None}

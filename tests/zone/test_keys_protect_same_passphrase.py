@@ -51,3 +51,25 @@ def test_protecting_under_the_passphrase_the_keys_have_says_so_and_changes_nothi
     assert changed.returncode == 0 and "now under the new passphrase" in changed.stdout, changed.stderr
     assert _entries(home) == entries + 1
     assert _cli("keys", "protect", "--json", home=home, passphrase=one).returncode != 0  # the old one opens nothing now
+
+
+def test_a_change_killed_after_its_swap_is_finished_and_recorded_by_the_next_run_with_the_same_passphrase(
+        tmp_path: Path) -> None:
+    """A `keys protect` killed after it swapped the keys in leaves ``keys.swap`` (the old keys)
+    and no audit entry; the operator's next run gives the new passphrase, which the keys already
+    have. It must not say "nothing changed": it removes the leftover and records the change (a
+    kill timing in test_key_protection's kill loop found it)."""
+    home = tmp_path / "kq"
+    assert run_cli("init", "--zone", "kq", home=home).returncode == 0
+    one = _passfile(tmp_path / "one.pass", "first passphrase 1")
+    assert _cli("keys", "protect", "--passphrase-file", one, home=home).returncode == 0
+    entries = _entries(home)
+    (home / "keys.swap").mkdir(mode=0o700)  # what a kill between the swap and its removal leaves
+    (home / "keys.swap" / "signing.key").write_bytes(b"the old key, raw")
+    r = _cli("keys", "protect", home=home, passphrase=one)
+    assert r.returncode == 0, r.stderr
+    assert "nothing changed" not in r.stdout and "now under the new passphrase" in r.stdout, r.stdout
+    assert not (home / "keys.swap").exists()
+    assert _entries(home) == entries + 1
+    again = _cli("keys", "protect", home=home, passphrase=one)  # now it is a no-op
+    assert "already protected by that passphrase: nothing changed" in again.stdout, again.stdout
