@@ -245,6 +245,7 @@ NEEDS_THE_ZONE: dict[str, str] = {
     "package_unreadable": "the deploying zone's package store (a package file lint cannot read is corrupt_package)",
     "invalid_duration": "export's --expires, not the release file",
     "invalid_input": "export's --sequence and SOURCE_DATE_EPOCH, not the release file",
+    "sequence_taken": "export's --sequence against the bundles this zone already exported (decision 800)",
 }
 if "invalid_structured_config" in FINDING_CODES:
     ZONE_FREE_IN_LINT["invalid_structured_config"] = "invalid_structured_config"
