@@ -276,16 +276,46 @@ def note(zone: "Zone", name: str, facts: Mapping[str, Any]) -> None:
                (NOTE + name, value))
 
 
+def _stored(value: Any) -> bytes:
+    """A body or signature column as the bytes it holds. A value stored as something else (text
+    or a number, as a hand edit with a database shell leaves it) becomes its text's bytes, which
+    no signature covers: :func:`verify` then names the entry as altered (exit 3), where reading it
+    would have failed with a traceback (review v31-12 P1)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def _entry(r: Mapping[str, Any]) -> StoredEntry:
+    return StoredEntry(int(r["seq"]), _stored(r["body"]), _stored(r["signature"]))
+
+
 def entries(db: Reader) -> list[StoredEntry]:
-    """The stored entries in the order of their rows' seq, unchecked (:func:`verify` checks them)."""
-    return [StoredEntry(int(r["seq"]), bytes(r["body"]), bytes(r["signature"]))
-            for r in db.rows(f"SELECT seq, body, signature FROM {TABLE} ORDER BY seq")]
+    """The stored entries in the order of their rows' seq, unchecked (:func:`verify` checks them).
+
+    A row the database cannot hand back (text that is not UTF-8, written behind bundlekit's
+    back) is read as an empty body and signature, which :func:`verify` reports as altered at
+    its seq: the rows are then read one at a time to find it."""
+    try:
+        return [_entry(r) for r in db.rows(f"SELECT seq, body, signature FROM {TABLE} ORDER BY seq")]
+    except StateError as error:
+        if error.code != "state_query_failed":
+            raise
+    out = []
+    for seq in [int(r["seq"]) for r in db.all(f"SELECT seq FROM {TABLE} ORDER BY seq")]:
+        try:
+            out.extend(_entry(r) for r in db.all(f"SELECT seq, body, signature FROM {TABLE} WHERE seq = ?", (seq,)))
+        except StateError as error:
+            if error.code != "state_query_failed":
+                raise
+            out.append(StoredEntry(seq, b"", b""))
+    return out
 
 
 def for_deployment(db: Reader, deployment_id: str) -> list[StoredEntry]:
     """The stored entries of the transactions that changed deployment ``deployment_id``'s row, in
     seq order (what a receipt reporting it may carry, decision 591); unchecked."""
-    return [StoredEntry(int(r["seq"]), bytes(r["body"]), bytes(r["signature"]))
+    return [_entry(r)
             for r in db.all(f"SELECT e.seq, e.body, e.signature FROM {TABLE} e JOIN audit_deployments d "
                             "ON d.seq = e.seq WHERE d.deployment_id = ? ORDER BY e.seq", (deployment_id,))]
 
