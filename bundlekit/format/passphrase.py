@@ -162,7 +162,7 @@ def open_key(pk: ProtectedKey, key: bytes, where: str) -> bytes:
     except InvalidTag:
         raise InputError(f"{where}: the passphrase does not open this protected key (a wrong passphrase, or the file "
                          "was altered). Nothing was changed. Give the zone's passphrase: a file named by "
-                         "BUNDLEKIT_PASSPHRASE_FILE, or type it at the prompt on a terminal",
+                         "--passphrase-file or BUNDLEKIT_PASSPHRASE_FILE, or type it at the prompt on a terminal",
                          code="passphrase_wrong") from None
     if len(secret) != 32 or public_of(pk.kind, secret) != pk.public:
         raise StateError(f"{where}: the protected key does not match the public key it states; the file is "
