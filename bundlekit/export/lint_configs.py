@@ -42,7 +42,7 @@ from bundlekit.package.archive import member_matches
 from bundlekit.runtime.structured import ConfigParseError, apply_config
 from bundlekit.runtime.structured.base import is_reserved
 from bundlekit.runtime.structured.selection import config_fix, structured_files
-from bundlekit.export.lint_templates import Template
+from bundlekit.export.lint_templates import Template, hide_secret
 from bundlekit.export.lint_xpath import local_name_xpath, root_name
 from bundlekit.substitution import SubstitutionError, VariableDictionary, render
 
@@ -396,6 +396,7 @@ def check_json_members(templates: Sequence[Template], doc: dict[str, Any]) -> li
         except SubstitutionError:  # a cycle or a value without bound: reported by the checks that own them
             continue
         folded = t.text.casefold()
+        found: list[Finding] = []
         for display in absent:
             at = folded.find(display.casefold())
             parent = _LAST_STEP.sub("", display)
@@ -405,12 +406,13 @@ def check_json_members(templates: Sequence[Template], doc: dict[str, Any]) -> li
             members = _members(parent, values)
             near = closest(member, members, n=3, cutoff=0.6)
             line, column = t.position(at)
-            out.append(Finding(WARNING, "json_member_missing",
-                               f"#{{{display}}} names member {member!r}, which the JSON value {parent} does not "
-                               "have, so it renders empty", t.file, t.path, line, column,
-                               "did you mean " + " or ".join(repr(n) for n in near) + "?" if near else
-                               ("its members are " + ", ".join(repr(m) for m in members[:10]) if members else
-                                f"check the path against the value of {parent}")))
+            found.append(Finding(WARNING, "json_member_missing",
+                                 f"#{{{display}}} names member {member!r}, which the JSON value {parent} does not "
+                                 "have, so it renders empty", t.file, t.path, line, column,
+                                 "did you mean " + " or ".join(repr(n) for n in near) + "?" if near else
+                                 ("its members are " + ", ".join(repr(m) for m in members[:10]) if members else
+                                  f"check the path against the value of {parent}")))
+        out.extend(hide_secret(t, found))  # a sensitive value's reference is never quoted (review v31-att NEW-3)
     return out
 
 

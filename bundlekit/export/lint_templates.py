@@ -128,6 +128,8 @@ _SECRET_TEXT = {
                              "write the step's name in the brackets at this position"),
     "unknown_filter": ("uses a filter bundlekit does not have", "fix the filter name at this position "
                        "(spec/substitution.md, section 6, lists the filters)"),
+    "json_member_missing": ("reads a member a JSON value does not have, so that part renders empty",
+                            "check the member names the value reads at this position against that JSON value"),
 }
 
 

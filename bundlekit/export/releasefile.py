@@ -166,26 +166,33 @@ def _output_refs(spec: ReleaseSpec) -> tuple[OutputRef, ...]:
     from bundlekit.substitution import references
 
     found: dict[tuple[str, str | None, str], set[str]] = {}
-    texts: list[tuple[str, str]] = []
+    texts: list[tuple[str, str, bool]] = []  # (where, text, whether the text is a sensitive value)
     for s in spec.steps:
         if s.script:
-            texts.append((f"step {s.name!r} script", s.script))
+            texts.append((f"step {s.name!r} script", s.script, False))
     for v in spec.variables:
         if v.value:
-            texts.append((f"variable {v.name!r}", v.value))
+            texts.append((f"variable {v.name!r}", v.value, v.sensitive))
     for s in spec.steps:
         if s.type == "package" and s.substitute:
             pkg = next(p for p in spec.packages if p.id.lower() == (s.package or "").lower())
             if pkg.path is not None:
-                texts.extend(_substituted_texts(spec.path, pkg.path, s))
+                texts.extend((where, text, False) for where, text in _substituted_texts(spec.path, pkg.path, s))
     step_names = {s.name.lower(): s.name for s in spec.steps}
-    for where, text in texts:
+    for where, text, sensitive in texts:
         names = references(text)
         for name in names:
             m = OUTPUT_REF.match(name)
             if not m:
                 continue
             step = m.group("step")
+            if step.lower() not in step_names and sensitive:
+                # A sensitive value (written inline, or read by value_from) is never quoted, not
+                # even the reference inside it: its step name may be part of the secret.
+                raise UsageError(f"{spec.path}: {where}: its sensitive value reads an output of a step that is not "
+                                 "in [[steps]] (the value is not shown). Check the step names it reads against "
+                                 "[[steps]] (steps: " + ", ".join(sorted(step_names.values())) + ")",
+                                 code="unknown_output_step")
             if step.lower() not in step_names:
                 raise UsageError(f"{spec.path}: {where}: output reference #{{{name}}} names step {step!r}, which "
                                  "is not in [[steps]]", code="unknown_output_step")
