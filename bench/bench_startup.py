@@ -12,6 +12,11 @@ CPU milliseconds, the median wall milliseconds, and the ratio of the median CPU 
 baseline's. With ``--compare-tree DIR`` the same commands run from another checkout (its
 ``bundlekit`` package, with this interpreter and its installed dependencies) in the same rounds,
 alternating with this one, and the ratio this / that is printed too.
+
+Each tree's ``bundlekit`` is compiled first (``compileall``, writing its ``__pycache__``), as
+``tasks.py`` does before the tests: where ``PYTHONDONTWRITEBYTECODE`` is set, Python would
+otherwise compile every module it imports again in every run, and the figures would mostly
+measure that. ``--no-compile`` leaves the trees as they are.
 """
 
 from __future__ import annotations
@@ -70,9 +75,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--compare-tree", type=Path, default=None,
                         help="another checkout of bundlekit to run the same commands from")
+    parser.add_argument("--no-compile", action="store_true", help="do not compile the trees' modules first")
     args = parser.parse_args()
     trees = [ROOT] + ([args.compare_tree.resolve()] if args.compare_tree else [])
     for tree in trees:
+        if not args.no_compile:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", "bundlekit"], cwd=tree, check=True,
+                           stdout=subprocess.DEVNULL)
         found = package_of(tree)
         if not found.startswith(str(tree) + os.sep):
             raise SystemExit(f"{tree}: python imports bundlekit from {found}, not from this tree")
@@ -85,7 +94,8 @@ def main() -> None:
                 c, w = one_run(command, tree)
                 cpu[tree, label].append(c)
                 wall[tree, label].append(w)
-    print(f"{args.runs} runs each, interleaved; load average {os.getloadavg()[0]:.1f}; CPU = user + system of the child")
+    print(f"{args.runs} runs each, interleaved; load average {os.getloadavg()[0]:.1f}; CPU = user + system of the child; "
+          f"modules {'as they were' if args.no_compile else 'compiled first'}")
     base_label = COMMANDS[0][0]
     for tree in trees:
         base = statistics.median(cpu[tree, base_label])
