@@ -31,6 +31,18 @@ atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
 runpy.run_module("bundlekit", run_name="__main__", alter_sys=True)
 """
 
+#: Prints every command path (``zone backup``) reachable when only the registry's modules are loaded.
+WRAPPER_PATHS = """
+import click
+from bundlekit.cli import cli
+def paths(group, prefix=""):
+    for name, command in sorted(group.commands.items()):
+        print(prefix + name)
+        if isinstance(command, click.Group):
+            paths(command, prefix + name + " ")
+paths(cli)
+"""
+
 #: Packages no run that only prints the version, the help or a command's help needs.
 WORKFLOWS = ("bundlekit.zone", "bundlekit.export", "bundlekit.importer", "bundlekit.deploy", "bundlekit.receipt",
              "bundlekit.transport", "bundlekit.dashboard", "bundlekit.retention", "bundlekit.selfupdate")
@@ -117,6 +129,25 @@ def test_every_command_a_module_defines_is_registered() -> None:
         importlib.import_module(f"bundlekit.cli.{info.name}")
     unregistered = set(dict.keys(cli.commands)) - set(COMMANDS)
     assert unregistered == set(), f"add {sorted(unregistered)} to COMMANDS in bundlekit/cli/__init__.py"
+
+
+def paths(group: click.Group, prefix: str = "") -> list[str]:
+    out = []
+    for name, command in sorted(group.commands.items()):
+        out.append(prefix + name)
+        if isinstance(command, click.Group):
+            out += paths(command, f"{prefix}{name} ")
+    return out
+
+
+def test_every_subcommand_a_module_adds_is_reached_through_the_registry() -> None:
+    """A module adding subcommands to another module's group (``zone backup``) must be named in
+    that group's entry, or the subcommand is missing when the group runs in a new process."""
+    through_registry = subprocess.run([sys.executable, "-c", WRAPPER_PATHS], capture_output=True, text=True,
+                                      timeout=120, check=True).stdout.splitlines()
+    for info in pkgutil.iter_modules(bundlekit.cli.__path__):
+        importlib.import_module(f"bundlekit.cli.{info.name}")
+    assert through_registry == paths(cli)
 
 
 @pytest.mark.parametrize("limit", range(30, 73))
