@@ -260,14 +260,15 @@ def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: 
              + (f' data-failures="{failures}"' if failures else ""))
     fails = _cell_failures(cell, anchors)
     if cell is None or latest is None:
-        return (f'<td class="cell" {hooks}><div class="card state-none">'
+        return (f'<td {hooks}><div class="card state-none">'
                 f'<span class="state">Not deployed</span>{fails}</div></td>')
     body = [f'<span class="release">{_e(latest.release)}</span>',
             f'<span class="state"><span aria-hidden="true">{_ICONS[state]}</span> {_LABELS[state]}</span>']
     when = cell_time(cell)
     if when is not None:
         verb = {"exported": "exported ", "running": "started ", "refused": "refused "}.get(state, "")
-        body.append(f'<span class="age">{verb}{_time(when, now)}</span>')
+        # The absolute time in a title, not a <time> element: 45 bytes fewer in each of thousands of cells.
+        body.append(f'<span class="age" title="{format_utc(when)}">{verb}{_e(recorded_age(when, now))}</span>')
     if latest.state == "refused" and latest.reason:
         body.append(f'<span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
     if latest.variables_updated is not None:  # it ran values its earlier phases did not test (decision 722)
@@ -283,7 +284,7 @@ def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: 
     if latest.key in anchors:
         inner = f'<a class="card-link" href="#{_e(_anchor(latest))}">{inner}</a>'
     plain = "" if latest.key in anchors else " plain"  # not detailed on this page (decision 741)
-    return f'<td class="cell" {hooks}><div class="card state-{state}{plain}">{inner}{fails}</div></td>'
+    return f'<td {hooks}><div class="card state-{state}{plain}">{inner}{fails}</div></td>'
 
 
 def _open_link(d: DeploymentView, anchors: set[tuple[str, str]]) -> str:
