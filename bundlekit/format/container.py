@@ -267,15 +267,13 @@ class _Section:
         return self._fh.read(end - self._start - pos)
 
     def pieces(self, ring: Ring) -> Iterator[memoryview]:
-        """Like :meth:`chunks`, read into ``ring``'s buffers (the ring's rule applies: a piece
-        is valid until its consumers' calls return, or through a stage of its depth)."""
+        """:meth:`chunks` read into ``ring``'s buffers: each piece is valid by the ring's rule."""
         while self._left > 0:
             self._fh.seek(self._pos)
             view = ring.read(self._fh, self._left)
             if not view:
                 raise FormatError("blob section ends early", code="truncated")
-            self._pos += len(view)
-            self._left -= len(view)
+            self._pos, self._left = self._pos + len(view), self._left - len(view)
             yield view
 
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
