@@ -10,17 +10,27 @@ from pathlib import Path
 
 from bundlekit.core.clock import utc_text
 from tests.conftest import run_cli, snapshot
-from tests.e2e.world import json_of, make_world
+from tests.e2e.world import World, json_of, make_world
 
 
-def test_audit_from_lists_the_entries_the_deploying_zone_sent_back_under_their_deployment(tmp_path: Path) -> None:
+def _sending(tmp_path: Path, failing: bool = False) -> World:
+    """Release 1.4.0 imported in prod, its key set, and prod's egress policy sending audit entries;
+    ``failing``: its smoke test fails."""
     w = make_world(tmp_path)
+    if failing:
+        rel = w.release_dir / "release.toml"
+        rel.write_text(rel.read_text().replace('assert schema == "42", schema', 'assert schema == "43", schema'))
     w.cli("import", w.export("1.4.0.bundle"), home=w.prod)
     entered = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "--sensitive", home=w.prod,
-                      input=b"k-audit-from-1\n")
+                      input=b"k-audit-from\n")
     assert entered.returncode == 0, entered.stderr
     (tmp_path / "egress.toml").write_text('[[rule]]\nprojects = ["acme-*"]\naudit = "send"\n')
     w.cli("egress", "set", tmp_path / "egress.toml", home=w.prod)
+    return w
+
+
+def test_audit_from_lists_the_entries_the_deploying_zone_sent_back_under_their_deployment(tmp_path: Path) -> None:
+    w = _sending(tmp_path)
     deployed = json_of(w.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=w.prod))
     receipt = tmp_path / "media" / "receipt.bundle"
     w.cli("outbox", "pack", "-o", receipt, home=w.prod)
@@ -59,16 +69,7 @@ def test_a_failed_deployment_s_refused_entry_comes_back_with_its_receipt(tmp_pat
     """Review v30-12 N1, decision 790: the entry that records a failed deploy's refusal is one of
     the deployment's entries, both when the receipt is packed afterwards and when the deploy
     itself writes it (--receipt-out)."""
-    w = make_world(tmp_path)
-    rel = w.release_dir / "release.toml"
-    rel.write_text(rel.read_text().replace('assert schema == "42", schema', 'assert schema == "43", schema'))
-    w.cli("import", w.export("1.4.0.bundle"), home=w.prod)
-    entered = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "--sensitive", home=w.prod,
-                      input=b"k-audit-from-2\n")
-    assert entered.returncode == 0, entered.stderr
-    (tmp_path / "egress.toml").write_text('[[rule]]\nprojects = ["acme-*"]\naudit = "send"\n')
-    w.cli("egress", "set", tmp_path / "egress.toml", home=w.prod)
-
+    w = _sending(tmp_path, failing=True)
     failed = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--json", home=w.prod)
     assert failed.returncode == 5 and json_of(failed.stdout)["error"]["code"] == "deploy_failed", failed.stdout
     first = json_of(failed.stdout)["deployment_id"]
