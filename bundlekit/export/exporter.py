@@ -195,8 +195,10 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
             if any(p.delta is not None for p in packages):
                 writer.minor = PACKED_MINOR  # only a bundle with a (packed) recipe says 1.3 (spec §5.1)
             digest = writer.finish(_checked(manifest, release_file), signing.signers("release"), commit=False)
+            again = False  # the very bundle this zone wrote before, exported again (decision 800)
             if sequence is not None:  # decided again under the write lock, with the bytes written
                 _refuse_taken(tx, bundle_id, digest, seq)
+                again = exports.export_of(tx, bundle_id) is not None
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
                 spec.project["space"], spec.release["version"], spec.release["channel"], created,
@@ -209,7 +211,7 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
         raise
     finally:
         staging.cleanup()
-    reused = before if sequence is not None and before is not None and sequence <= before else None
+    reused = before if sequence is not None and before is not None and sequence <= before and not again else None
     return ExportResult(out, digest, manifest, out.stat().st_size, warnings, reused)
 
 

@@ -180,6 +180,23 @@ def test_export_is_reproducible_with_source_date_epoch(zones: Zones, release_dir
     assert c != a
 
 
+def test_the_same_bundle_exported_again_under_its_number_gets_no_rollback_warning(
+        zones: Zones, release_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decision 800: the very bundle exported again under its pinned number is allowed, and it is
+    no rollback (a destination that has it takes it as a replay); another number not above the
+    project's last still gets the warning (review v31-att)."""
+    release = _no_secrets(release_dir)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    first = export_release(zones.dev, release, "prod", tmp_path / "a.bundle", now=int(time.time()), sequence=7)
+    later = export_release(zones.dev, release, "prod", tmp_path / "b.bundle", now=int(time.time()), sequence=8)
+    again = export_release(zones.dev, release, "prod", tmp_path / "c.bundle", now=int(time.time()), sequence=7)
+    assert (first.reused_below, later.reused_below, again.reused_below) == (None, None, None)
+    assert again.digest == first.digest and (tmp_path / "c.bundle").read_bytes() == (tmp_path / "a.bundle").read_bytes()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225601")  # another bundle: its number 6 is below 8
+    assert export_release(zones.dev, release, "prod", tmp_path / "d.bundle", now=int(time.time()),
+                          sequence=6).reused_below == 8
+
+
 @pytest.mark.parametrize("bad", ["/etc/passwd", "../outside.zip", "packages/../../x.zip", "C:/x.zip",
                                  "packages\\Acme.zip"])
 def test_package_path_escaping_release_folder_refused(zones: Zones, release_dir: Path, tmp_path: Path,
