@@ -272,12 +272,11 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     older: dict[str, int] = {}
     for group in groups.values():
         shown, rest = _choose(group)
-        first = shown[0] if isinstance(shown[0], DeploymentView) else _in_full(db, shown[0], zone.name, export_of,
-                                                                                 relays, zone_names, cache)
-        views = [first, *(d if isinstance(d, DeploymentView) else _earlier_success(d, first, zone.name, export_of,
-                                                                                   relays, zone_names)
-                          if d.ok else _in_full(db, d, zone.name, export_of, relays, zone_names, cache)
-                          for d in shown[1:])]
+        first = _view_of(shown[0], db, zone.name, export_of, relays, zone_names, cache)
+        # A cell's earlier success is built from its row alone: the grid shows its release and state.
+        views = [first, *(_earlier_success(d, first, zone.name, export_of, relays, zone_names)
+                          if isinstance(d, _Reported) and d.ok
+                          else _view_of(d, db, zone.name, export_of, relays, zone_names, cache) for d in shown[1:])]
         source.update((v.key, d) for v, d in zip(views, shown) if not isinstance(d, DeploymentView))
         if space is not None and views[0].space.casefold() != space.casefold():
             continue  # one space: what belongs to another is not even counted
@@ -361,6 +360,12 @@ def _entry(row: Row) -> dict[str, Any]:
     if isinstance(row["entry"], str):
         row["entry"] = json.loads(row["entry"])
     return row["entry"]  # type: ignore[no-any-return]
+
+
+def _view_of(d: DeploymentView | _Reported, db: Reader, source: str, export_of: dict[str, Row],
+             relays: dict[str, list[dict[str, Any]]], zone_names: dict[str, str], cache: dict[str, str]) -> DeploymentView:
+    """``d`` as shown: a local deployment as it is, a reported one read in full (:func:`_in_full`)."""
+    return d if isinstance(d, DeploymentView) else _in_full(db, d, source, export_of, relays, zone_names, cache)
 
 
 def _earlier_success(r: _Reported, latest: DeploymentView, source: str, export_of: dict[str, Row],

@@ -195,10 +195,9 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
             if any(p.delta is not None for p in packages):
                 writer.minor = PACKED_MINOR  # only a bundle with a (packed) recipe says 1.3 (spec §5.1)
             digest = writer.finish(_checked(manifest, release_file), signing.signers("release"), commit=False)
-            again = False  # the very bundle this zone wrote before, exported again (decision 800)
-            if sequence is not None:  # decided again under the write lock, with the bytes written
-                _refuse_taken(tx, bundle_id, digest, seq)
-                again = exports.export_of(tx, bundle_id) is not None
+            # Decided again under the write lock, with the bytes written; ``again``: the very bundle
+            # this zone wrote before, exported again (decision 800).
+            again = sequence is not None and _refuse_taken(tx, bundle_id, digest, seq)
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
                 spec.project["space"], spec.release["version"], spec.release["channel"], created,
@@ -215,14 +214,15 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     return ExportResult(out, digest, manifest, out.stat().st_size, warnings, reused)
 
 
-def _refuse_taken(db: Reader, bundle_id: str, digest: str | None, sequence: int) -> None:
+def _refuse_taken(db: Reader, bundle_id: str, digest: str | None, sequence: int) -> bool:
     """Refuse ``--sequence`` when this zone already wrote a bundle with the id it gives (same project,
     destination and number) unless the new one is that very bundle (``digest``; None: not yet written,
     so any record refuses): the record of the first would be replaced, and a receipt answering the
-    first would then be refused whole (``StateError`` ``sequence_taken``, decision 800)."""
+    first would then be refused whole (``StateError`` ``sequence_taken``, decision 800). Returns
+    whether the new bundle is that very bundle (False: the number is new)."""
     row = exports.export_of(db, bundle_id)
     if row is None or row["digest"] == digest:
-        return
+        return row is not None
     raise StateError(
         f"--sequence {sequence}: this zone already wrote bundle {bundle_id} of project {row['project_slug']} "
         f"with that number for zone {row['dest_name']!r} (release {row['release']}, exported "

@@ -89,16 +89,6 @@ def _runs(text: str) -> set[str]:
     return {text[i:i + MIN_RUN] for i in range(len(text) - MIN_RUN + 1)}
 
 
-def _written(text: str, piece: str, bounded: bool) -> bool:
-    """Whether ``text`` has ``piece`` (as a whole token when ``bounded``)."""
-    at = text.find(piece)
-    while at >= 0:
-        if not bounded or _bounded(text, at, at + len(piece)):
-            return True
-        at = text.find(piece, at + 1)
-    return False
-
-
 def _encodings(value: str) -> set[str]:
     raw = value.encode("utf-8")
     forms = {raw.hex(), raw.hex().upper()}
@@ -115,7 +105,7 @@ class _Secret:
         self.name = name
         whole = value.strip().casefold()
         short = len(whole) < MIN_RUN
-        self.whole = whole if whole and not _written(public, whole, short) else None
+        self.whole = whole if whole and not _found(public, whole, short, quotes_only=False) else None
         self.words = {w for w in _WORD.findall(whole) if len(w) >= MIN_WORD and w not in public_words}
         self.runs = _runs(whole) - public_runs
         self.encoded = _encodings(value.strip()) if len(whole) >= MIN_WORD else set()
@@ -138,12 +128,13 @@ class _Secret:
         return best
 
 
-def _found(text: str, piece: str, bounded: bool) -> int:
-    """``len(piece)`` when ``text`` quotes it (an occurrence that is not bundlekit's wording), else 0."""
+def _found(text: str, piece: str, bounded: bool, quotes_only: bool = True) -> int:
+    """``len(piece)`` when ``text`` has it (as a whole token when ``bounded``; with ``quotes_only``,
+    an occurrence that is not bundlekit's wording), else 0."""
     at = text.find(piece)
     while at >= 0:
         end = at + len(piece)
-        if (not bounded or _bounded(text, at, end)) and not _is_wording(text, at, end):
+        if (not bounded or _bounded(text, at, end)) and not (quotes_only and _is_wording(text, at, end)):
             return len(piece)
         at = text.find(piece, at + 1)
     return 0

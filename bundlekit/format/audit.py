@@ -112,6 +112,9 @@ def _object_value(v: Any) -> bool:
 #: (``spec/audit.md`` §2: the body's values are text, flags or lists of text).
 NUMBER_NAMES = frozenset({"keep_releases", "keep_days"})
 _WHOLE = re.compile(r"(?:0|[1-9][0-9]{0,17})\Z")
+#: What to do when a head given with ``--head`` is not in the trail (:func:`check_witness`).
+_HEAD_ADVICE = ("Compare the head with where it was written down; if it is right, keep the state as it is as "
+                "evidence and compare it with a backup of the home")
 
 
 def shown_object(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,15 +201,13 @@ def check_witness(stored: Iterable[StoredEntry], witness: ChainHead) -> None:
                 return
             raise VerificationError(
                 f"audit entry {row.seq}: its hash is {found[:12]}..., not the one of the head given with --head "
-                f"({given}): the head was mistyped, or the trail was replaced since it was noted. Compare the head "
-                "with where it was written down; if it is right, keep the state as it is as evidence and compare "
-                "it with a backup of the home", code="invalid_audit_chain",
+                f"({given}): the head was mistyped, or the trail was replaced since it was noted. {_HEAD_ADVICE}",
+                code="invalid_audit_chain",
                 details={"seq": witness.seq, "reason": "witness", "found": found})
     raise VerificationError(
         f"the head given with --head ({given}) names audit entry {witness.seq}, but the trail ends at entry {last}: "
-        "the head was mistyped, or the zone's state was rolled back (or replaced) since it was noted. Compare the "
-        "head with where it was written down; if it is right, keep the state as it is as evidence and compare it "
-        "with a backup of the home", code="invalid_audit_chain",
+        f"the head was mistyped, or the zone's state was rolled back (or replaced) since it was noted. {_HEAD_ADVICE}",
+        code="invalid_audit_chain",
         details={"seq": witness.seq, "reason": "witness", "last": last})
 
 

@@ -90,11 +90,7 @@ def _decompress(section: "_Section", blob: BlobRecord, limits: Limits, where: st
     ring = Ring(CHUNK) if sink is None else None  # a sink keeps what it gets: fresh bytes for it
     try:
         while True:
-            if ring is None:
-                out: bytes | memoryview = reader.read(CHUNK)
-            else:
-                view = ring.take()
-                out = view[:reader.readinto(view)]
+            out: bytes | memoryview = reader.read(CHUNK) if ring is None else ring.read(reader, CHUNK)
             if not out:
                 break
             produced += len(out)
