@@ -17,6 +17,9 @@ can be taken together (:meth:`AtomicFile.commit`) or apart (:meth:`AtomicFile.sy
 every file first, then :func:`commit_all`), so a set of files can be fully written before
 any of them appears. ``exclusive=True`` never replaces an existing file (the rename is a
 hard link that fails if the name is taken, where the file system has hard links).
+``bulk=True`` appends through :class:`~bundlekit.core.direct.DirectAppend` (direct I/O, past
+the page cache) until anything but :meth:`AtomicFile.write` is asked of the file: for large
+copies nothing reads back soon (packages in a zone's store).
 ``durable=False`` keeps the temporary name and the rename but leaves the flush to disk to the
 system: only for a file whose content is checked before every use (a package archive on a
 target, hashed by each runner process before it uses it), where a crash may cost the file but
@@ -36,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
 
+from bundlekit.core.direct import DirectAppend
 from bundlekit.core.tree import tree_paths
 
 __all__ = ["AtomicFile", "write_atomic", "commit_all", "commit_parked", "fsync_dir", "fsync_tree", "replace_symlink",
@@ -121,7 +125,8 @@ class AtomicFile:
     """
 
     def __init__(self, path: Optional[PathLike], mode: int = 0o644, *, temp_dir: Optional[PathLike] = None,
-                 exclusive: bool = False, prefix: Optional[str] = None, durable: bool = True) -> None:
+                 exclusive: bool = False, prefix: Optional[str] = None, durable: bool = True,
+                 bulk: bool = False) -> None:
         if path is None and temp_dir is None:
             raise ValueError("AtomicFile without a path needs temp_dir")
         self.path: Optional[Path] = Path(path) if path is not None else None
@@ -141,13 +146,23 @@ class AtomicFile:
             os.unlink(tmp)
             raise
         self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self._bulk: Optional[DirectAppend] = DirectAppend(fd) if bulk else None
         self._synced = False
         self._done = False
 
     # ------------------------------------------------------------------ writing
     def write(self, data: bytes) -> int:
         """Append ``data`` (one chunk) at the current position."""
+        if self._bulk is not None:
+            return self._bulk.write(data)
         return self.file.write(data)
+
+    def _end_bulk(self) -> None:
+        """Leave direct appending (its buffer written) before any other use of the file."""
+        if self._bulk is not None:
+            bulk, self._bulk = self._bulk, None
+            bulk.close()
+            self.file.seek(0, os.SEEK_END)
 
     def copy_from(self, source: BinaryIO, length: Optional[int] = None) -> int:
         """Copy ``source`` (to its end, or ``length`` bytes) in :data:`CHUNK` pieces; returns
@@ -160,7 +175,7 @@ class AtomicFile:
                 if length is not None:
                     raise EOFError(f"source ended after {copied} of {length} bytes")
                 break
-            self.file.write(chunk)
+            self.write(chunk)
             copied += len(chunk)
         return copied
 
@@ -168,25 +183,29 @@ class AtomicFile:
         """Append every chunk of ``chunks``; returns the bytes written."""
         total = 0
         for chunk in chunks:
-            total += self.file.write(chunk)
+            total += self.write(chunk)
         return total
 
     def pwrite(self, data: bytes, offset: int) -> int:
         """Write ``data`` at ``offset`` without moving the position (out-of-order writers)."""
+        self._end_bulk()
         self.file.flush()
         return os.pwrite(self.file.fileno(), data, offset)
 
     def pread(self, size: int, offset: int) -> bytes:
         """Read back ``size`` bytes at ``offset`` of what was written so far."""
+        self._end_bulk()
         self.file.flush()
         return os.pread(self.file.fileno(), size, offset)
 
     def truncate(self, size: int) -> None:
         """Set the file's length to ``size`` bytes."""
+        self._end_bulk()
         self.file.flush()
         os.ftruncate(self.file.fileno(), size)
 
     def fileno(self) -> int:
+        self._end_bulk()
         return self.file.fileno()
 
     # ------------------------------------------------------------------ committing
@@ -195,6 +214,7 @@ class AtomicFile:
         (idempotent); nothing is renamed yet."""
         if self._synced:
             return
+        self._end_bulk()
         self.file.flush()
         if self.durable:
             os.fsync(self.file.fileno())
@@ -242,6 +262,7 @@ class AtomicFile:
         if self._done:
             return
         self._done = True
+        self._bulk = None  # its buffer is dropped unwritten
         try:
             if not self.file.closed:
                 self.file.close()

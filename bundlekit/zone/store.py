@@ -202,7 +202,7 @@ class Staging:
         try:
             if self.dir is None:
                 self.dir = self._own_folder()
-            return AtomicFile(final, 0o644, temp_dir=self.dir, prefix=prefix)
+            return AtomicFile(final, 0o644, temp_dir=self.dir, prefix=prefix, bulk=True)
         except OSError as error:
             self._refused(error)
 
