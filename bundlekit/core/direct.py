@@ -4,7 +4,7 @@ A zone copies every package it authors or imports into its store, hundreds of Mi
 while it compresses or verifies the same bytes; nothing reads the copy back soon. Written
 through the page cache, each MiB first takes fresh cache pages: system time the kernel spends
 on the writing thread (about 2.5 ms per MiB on virtual machines whose free memory goes back to
-the host: decision 885), and cache space taken from the files the machine is working on.
+the host: decision 890), and cache space taken from the files the machine is working on.
 :class:`DirectAppend` writes the same bytes with ``O_DIRECT`` (Linux ``open(2)``): from an
 aligned buffer of :data:`BUFFER` bytes, in multiples of :data:`ALIGN`, the tail below
 :data:`ALIGN` bytes written normally once ``O_DIRECT`` is switched off again.
