@@ -35,7 +35,7 @@ from bundlekit.format.delta import PACKED_MINOR
 from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Manifest, PackageRef, Placeholder,
                                        Variable, ZoneRef, scope_to_dict, writer_record)
 from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
-from bundlekit.zone import deployments, exports, sequences, truststore
+from bundlekit.zone import deployments, exports, projects, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.home import Zone
@@ -173,7 +173,8 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     writer = BundleWriter(out, "release")
     staging = Staging(zone.store)
     try:
-        packages = _add_packages(writer, spec, progress, reported, staging, deltas)
+        authored = projects.authored_packages(zone.db, spec.project["slug"], zone.zone_id)
+        packages = _add_packages(writer, spec, progress, reported, staging, deltas, authored)
         registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=replace)
         with zone.db.transaction() as tx:
             signing = signing_at_commit(zone, now)  # a key rotated while the packages were written is followed
@@ -270,11 +271,13 @@ def _file_sha256(path: Path) -> tuple[str, int]:
 
 
 def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[int], None] | None,
-                  reported: dict[tuple[str, str], str], staging: Staging,
-                  deltas: DeltaSource) -> tuple[PackageRef, ...]:
+                  reported: dict[tuple[str, str], str], staging: Staging, deltas: DeltaSource,
+                  authored: dict[tuple[str, str], tuple[str, int]]) -> tuple[PackageRef, ...]:
     """Stream each package file into the bundle; stage a copy of any the zone's store lacks (moved
     into the store once the export commits: the zone deploys what it authored from there). A
-    re-export of the same bytes reads each file once."""
+    package ``authored`` records (this project's releases here: (id, version) -> SHA-256, size)
+    whose bytes the store holds is not copied again; a re-export of the same bytes reads each file
+    once, a rebuild under the same version twice (decision 881)."""
     out: list[PackageRef] = []
     recipe_room = RECIPE_ROOM  # what the recipes of this bundle may still take of the manifest
     for p in spec.packages:
@@ -302,15 +305,27 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
                 stage_packages(staging, [{"sha256": ref.sha256, "path": p.path}])
                 out.append(ref)
                 continue
-        # The zone keeps what it authored: the copy for its store is written in the same pass.
-        copy = staging.pending()
         with open_regular(p.path, f"package file {p.path}") as fh:
             size = os.fstat(fh.fileno()).st_size
             begin(progress, f"{p.id} {p.version}", size)
-            blob = writer.add_blob(fh, size, progress, tee=copy)
-        staging.adopt(blob.digest)
+            if _held(staging, authored.get((p.id.lower(), p.version.lower())), size):
+                # Most likely the bytes the store already holds (the release sent to another zone, or
+                # sent again): no copy is written while the bundle is (decision 881).
+                blob = writer.add_blob(fh, size, progress)
+            else:
+                # The zone keeps what it authored: the copy for its store is written in the same pass.
+                blob = writer.add_blob(fh, size, progress, tee=staging.pending())
+                staging.adopt(blob.digest)
+        # Rebuilt under the same version (other bytes than the store's): copied now, checked again.
+        stage_packages(staging, [{"sha256": blob.digest, "path": p.path}])
         out.append(PackageRef(p.id, p.version, p.file_name, blob.size, blob.digest, included=True))
     return tuple(out)
+
+
+def _held(staging: Staging, recorded: tuple[str, int] | None, size: int) -> bool:
+    """Whether the zone's state records a package of this id and version with ``size`` bytes
+    (``recorded``: SHA-256 and size) whose bytes the store holds: the export then need not copy it."""
+    return recorded is not None and recorded[1] == size and staging.store.has(recorded[0])
 
 
 def _variables(spec: ReleaseSpec, bundle_id: str, recipient: bytes,

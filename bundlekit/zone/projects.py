@@ -28,7 +28,7 @@ from bundlekit.zone.home import Zone
 
 __all__ = ["Snapshot", "ProjectRecord", "NewRelease", "find_project", "project_for_import", "project_names",
            "project_labels",
-           "list_releases", "get_release", "release_content_digest", "save_local", "record_release",
+           "list_releases", "get_release", "authored_packages", "release_content_digest", "save_local", "record_release",
            "update_release_variables", "lifecycles", "last_lifecycle"]
 
 #: A project snapshot: {"variables": {...}, "steps": {...}, "step_order": [...], "packages": {...}}.
@@ -148,6 +148,24 @@ def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict
             "output_refs": json.loads(row["output_refs"]), "release_digest": row["release_digest"],
             "lifecycle": json.loads(row["lifecycle"]) if row["lifecycle"] else None,
             "variables_updated": row["variables_updated"], "source_zone_id": row["source_zone_id"]}
+
+
+def authored_packages(db: Reader, slug: str, source_zone_id: str) -> dict[tuple[str, str], tuple[str, int]]:
+    """(id, version), both lower case -> (SHA-256, size in bytes) of every package the releases of
+    project ``slug`` that zone ``source_zone_id`` created name (their snapshots); the latest release
+    wins when two name one id and version with other bytes (a rebuild under the same version). What
+    export asks before it writes a copy into the store (decision 881): these bytes were stored when
+    the release was created here, unless the store lost them since (the caller checks)."""
+    out: dict[tuple[str, str], tuple[str, int]] = {}
+    for row in db.all("SELECT snapshot FROM releases WHERE project_slug = ? AND source_zone_id = ? "
+                      "ORDER BY imported_at", (slug, source_zone_id)):
+        for entry in (json.loads(row["snapshot"]).get("packages") or {}).values():
+            try:
+                out[(str(entry["id"]).lower(), str(entry["version"]).lower())] = (str(entry["sha256"]),
+                                                                                  int(entry["size"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # a package by reference with no size: nothing to compare a file with
+    return out
 
 
 def release_content_digest(db: Reader, slug: str, version: str) -> str | None:
