@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import (ASCII_INT, counted, echo, echo_field, emit_json, home_option, json_option,
                                   quiet_option)
-from bundlekit.cli.egress_cmds import echo_contents, variables_updated_line
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.core.text import size_text
-from bundlekit.format.crypto import key_id
-from bundlekit.format.manifest import Manifest
 from bundlekit.errors import BundleError, UsageError
-from bundlekit.format.container import BundleFile
-from bundlekit.format.relay import parse_hop, split_hops
-from bundlekit.importer.verify import read_unverified, verify_bundle
-from bundlekit.receipt.egress import contents as receipt_contents
+
+if TYPE_CHECKING:
+    from bundlekit.format.container import BundleFile
+    from bundlekit.format.manifest import Manifest
+
+# What inspect and verify alone use (reading a bundle, relay hops, a receipt's contents) is
+# imported in those commands: `export` starts without it (decision 880).
 
 
 def summary(m: Manifest, digest: str, signers: list[str], version: str) -> dict[str, Any]:
@@ -133,6 +133,9 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
 @json_option
 def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     """Show what a bundle holds without any keys (nothing is verified; see `verify`)."""
+    from bundlekit.format.crypto import key_id
+    from bundlekit.importer.verify import read_unverified
+
     bf, m = read_unverified(bundle)
     with bf:
         signers = [key_id("ed25519", s.public_key) for s in bf.signatures]
@@ -192,6 +195,8 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
                  + (f" for tenant {d['tenant']}" if d["tenant"] else "") + f": {d['state']}, "
                  f"{when_text(d['ended'], now)}")
             if d["variables_updated"] is not None:  # decision 722: it ran values its earlier phases did not test
+                from bundlekit.cli.egress_cmds import variables_updated_line
+
                 echo(f"    {variables_updated_line(d['release'], d['variables_updated'])}")
             for w in d["waivers"]:  # finding 10.4: what the receipt carries of each waiver relied on
                 which = "every release" if w.get("release") == "*" else w.get("release")
@@ -215,6 +220,9 @@ def _note_text(n: Mapping[str, Any]) -> str:
 
 def _contents(m: Manifest, info: dict[str, Any], as_json: bool) -> None:
     """``inspect --contents``: a receipt's whole contents from its manifest (no key; sealed values stay sealed)."""
+    from bundlekit.cli.egress_cmds import echo_contents
+    from bundlekit.receipt.egress import contents as receipt_contents
+
     if m.kind != "receipt":
         raise UsageError(f"--contents lists what a receipt carries; this is a {m.kind} bundle (plain `bundlekit "
                          "inspect` shows it)", code="usage")
@@ -231,6 +239,9 @@ def _contents(m: Manifest, info: dict[str, Any], as_json: bool) -> None:
 
 def _hops(bf: BundleFile) -> list[dict[str, Any]] | None:
     """A relayed bundle's hops as their records say (unverified), or None for a bundle not relayed."""
+    from bundlekit.format.crypto import key_id
+    from bundlekit.format.relay import parse_hop, split_hops
+
     if bf.hops_raw is None:
         return None
     out: list[dict[str, Any]] = []
@@ -264,6 +275,8 @@ def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
     In a zone it also makes every check of an import that needs nothing earlier imports
     recorded: trust policy, key rotation statements, identities, every sealed value opened, and
     delta packages rebuilt. What `verify` refuses, `import` refuses with the same code."""
+    from bundlekit.importer.verify import verify_bundle
+
     now = clock.now()
     with open_home(home) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
         v = verify_bundle(z, bundle, now=now, progress=bars)

@@ -76,8 +76,8 @@ def test_a_command_help_loads_that_command_module_only(tmp_path: Path) -> None:
     r, modules = loaded(tmp_path, "inspect", "--help")
     assert "Show what a bundle holds" in r.stdout
     commands = under(modules, tuple(f"bundlekit.cli.{m}" for m in COMMAND_MODULES))
-    # bundle_cmds prints a receipt bundle's contents as `egress show` does (egress_cmds)
-    assert commands == {"bundlekit.cli.bundle_cmds", "bundlekit.cli.egress_cmds"}
+    # egress_cmds (a receipt's contents, printed as `egress show` does) loads only for `inspect --contents`
+    assert commands == {"bundlekit.cli.bundle_cmds"}
     # no deploy layer (zones are settled when one is opened) and no exporter (only `export` uses it)
     assert under(modules, ("asyncssh", "psycopg", "bundlekit.deploy", "bundlekit.export", "bundlekit.transport")) == set()
 
@@ -98,6 +98,23 @@ def test_inspect_of_a_bundle_loads_no_zone_deploy_or_export_layer(tmp_path: Path
     r, modules = loaded(tmp_path, "inspect", str(bundle))
     assert "release bundle" in r.stdout
     assert under(modules, ("bundlekit.deploy", "bundlekit.export", "asyncssh", "psycopg")) == set()
+
+
+def test_an_export_loads_no_bundle_reader_relay_or_receipt_code(tmp_path: Path) -> None:
+    """`export` shares its module with `inspect` and `verify`: what only they use (the bundle
+    reader and verifier, relay hops, a receipt's contents and `egress show`'s printing) is not
+    imported by an export (decision 880)."""
+    from tests.conftest import RELEASE, make_zones
+
+    zones = make_zones(tmp_path, pg=None)
+    zones.close()
+    out = tmp_path / "a.bundle"
+    r, modules = loaded(tmp_path, "export", str(RELEASE), "--to", "prod", "-o", str(out), "--home",
+                        str(zones.dev.home), "--quiet")
+    assert out.is_file(), r.stderr
+    assert "bundlekit.export.exporter" in modules  # the export did run
+    assert under(modules, ("bundlekit.importer.verify", "bundlekit.format.relay", "bundlekit.receipt",
+                           "bundlekit.cli.egress_cmds", "bundlekit.deploy", "asyncssh", "psycopg")) == set()
 
 
 def test_help_lists_every_registered_command_with_the_help_the_command_gives(tmp_path: Path) -> None:
