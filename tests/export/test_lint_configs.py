@@ -191,3 +191,15 @@ def test_an_environment_file_is_reported_only_for_environments_the_target_invent
                                          "targets": []}))
         _, report = lint(path, "--targets", str(inventory))
         assert sorted((f["severity"], f["path"]) for f in only(report, "invalid_structured_config")) == expected
+
+
+def test_the_characters_xml_cannot_hold_are_exactly_those_outside_its_char_production() -> None:
+    """lint's XML check names the characters XML 1.0's Char production leaves out (tab, line feed,
+    carriage return, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF allowed): over every code point."""
+    from bundlekit.export.lint_configs import _NOT_XML_CHAR
+
+    def allowed(c: int) -> bool:
+        return c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or 0x10000 <= c <= 0x10FFFF
+
+    wrong = [hex(c) for c in range(0x110000) if (_NOT_XML_CHAR.match(chr(c)) is None) != allowed(c)]
+    assert wrong == []
