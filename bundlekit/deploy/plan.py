@@ -33,7 +33,7 @@ from bundlekit.runtime.structured import ConfigParseError, apply_config, selecti
 from bundlekit.deploy.targets import Target
 from bundlekit.runtime.files import MAX_TEMPLATE_BYTES
 from bundlekit.runtime.scripts import SUPPORTED_SYNTAXES
-from bundlekit.runtime.step import PHASES, SCRIPT_SYNTAX
+from bundlekit.runtime.phases import PHASES, SCRIPT_SYNTAX
 from bundlekit.errors import DeployError, VerificationError
 from bundlekit.format.manifest import Step
 from bundlekit.package.archive import member_matches, read_members

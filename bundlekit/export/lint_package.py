@@ -22,7 +22,7 @@ from bundlekit.export.lint_model import ERROR, Finding, line_column, locate, val
 from bundlekit.export.lint_templates import Template
 from bundlekit.package.archive import member_matches
 from bundlekit.package.survey import survey_package
-from bundlekit.runtime.step import PHASES, SCRIPT_SYNTAX
+from bundlekit.runtime.phases import PHASES, SCRIPT_SYNTAX
 
 __all__ = ["check_packages", "SCAN_LIMIT"]
 

@@ -31,6 +31,7 @@ from bundlekit.package.extract import stage_package, swap_in
 from bundlekit.runtime.files import apply_structured_file, matching_files, substitute_file
 from bundlekit.runtime.helpers import package_script_wrapper
 from bundlekit.runtime.masking import Masker
+from bundlekit.runtime.phases import PHASES, SCRIPT_SYNTAX
 from bundlekit.runtime.scripts import ScriptResult, run_script
 from bundlekit.runtime.service_messages import OutputVariable
 from bundlekit.runtime.variables import (
@@ -46,9 +47,6 @@ from bundlekit.substitution.errors import UNRESOLVED
 
 __all__ = ["run_step", "SCRIPT_SYNTAX", "PHASES"]
 
-#: Scripts a package may carry at its root, run in this order (see spec/deploy.md §6).
-PHASES = ("PreDeploy", "Deploy", "PostDeploy")
-SCRIPT_SYNTAX = {".sh": "bash", ".py": "python"}
 
 
 class _Stop(Exception):
