@@ -11,19 +11,21 @@ missing or unreadable zone completes nothing.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import click
 from click.shell_completion import CompletionItem
 
 from bundlekit.cli.common import resolve_home
 from bundlekit.errors import BundleError
-from bundlekit.zone import projects
-from bundlekit.zone.deployments import list_deployments
-from bundlekit.zone.environments import known_environments
-from bundlekit.zone.home import Zone, open_zone
-from bundlekit.zone.targets import list_targets
-from bundlekit.zone.truststore import zone_names
+
+if TYPE_CHECKING:
+    from bundlekit.zone.home import Zone
+    from bundlekit.zone.projects import ProjectRecord
+
+# The zone's modules are imported by the completer that reads them: every command attaches its
+# completers as it loads (cli/lazy.py), and a command that never completes should not load the
+# zone's target, environment and deployment readers to do so (decision 880).
 
 __all__ = ["attach", "install"]
 
@@ -37,6 +39,8 @@ def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterabl
     while c is not None and home is None:
         home = c.params.get("home")
         c = c.parent
+    from bundlekit.zone.home import open_zone
+
     try:
         with open_zone(resolve_home(home)) as z:
             values = sorted(set(read(z, ctx)), key=str.lower)
@@ -49,10 +53,14 @@ def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterabl
 def _projects(z: Zone, ctx: click.Context) -> Iterable[str]:
     # One word per project, its slug: every command takes it, it never needs quoting, and a
     # name differing from its slug only by case would be offered twice (finding 15.5).
+    from bundlekit.zone import projects
+
     return list(projects.project_names(z.db))
 
 
 def _versions(z: Zone, ctx: click.Context) -> Iterable[str]:
+    from bundlekit.zone import projects
+
     project = ctx.params.get("project")
     if not project:
         return []
@@ -61,16 +69,23 @@ def _versions(z: Zone, ctx: click.Context) -> Iterable[str]:
 
 
 def _environments(z: Zone, ctx: click.Context) -> Iterable[str]:
+    from bundlekit.zone.environments import known_environments
+
     return known_environments(z.db).values()  # one spelling each (decision 394)
 
 
-def _project_of(z: Zone, ctx: click.Context) -> projects.ProjectRecord | None:
+def _project_of(z: Zone, ctx: click.Context) -> ProjectRecord | None:
+    from bundlekit.zone import projects
+
     ref = ctx.params.get("project")
     return projects.find_project(z.db, ref, z.name) if ref else None
 
 
 def _tenants(z: Zone, ctx: click.Context) -> Iterable[str]:
     """Tenants a value of the project (or of any project) is scoped to, and those deployed for."""
+    from bundlekit.zone import projects
+    from bundlekit.zone.deployments import list_deployments
+
     one = _project_of(z, ctx)
     rows = [r for r in projects.list_releases(z.db) if one is None or r["slug"] == one.slug]
     seen: dict[str, str] = {}
@@ -90,6 +105,8 @@ def _tenants(z: Zone, ctx: click.Context) -> Iterable[str]:
 
 def _phases(z: Zone, ctx: click.Context) -> Iterable[str]:
     """The lifecycle phases of the project's releases."""
+    from bundlekit.zone import projects
+
     one = _project_of(z, ctx)
     names: dict[str, str] = {}
     for r in projects.list_releases(z.db):
@@ -100,14 +117,20 @@ def _phases(z: Zone, ctx: click.Context) -> Iterable[str]:
 
 
 def _targets(z: Zone, ctx: click.Context) -> Iterable[str]:
+    from bundlekit.zone.targets import list_targets
+
     return [t.name for t in list_targets(z.db)]
 
 
 def _deployments(z: Zone, ctx: click.Context) -> Iterable[str]:
+    from bundlekit.zone.deployments import list_deployments
+
     return [d["id"] for d in list_deployments(z.db)]
 
 
 def _zones(z: Zone, ctx: click.Context) -> Iterable[str]:
+    from bundlekit.zone.truststore import zone_names
+
     return zone_names(z.db).values()
 
 

@@ -103,7 +103,8 @@ def test_inspect_of_a_bundle_loads_no_zone_deploy_or_export_layer(tmp_path: Path
 def test_an_export_loads_no_bundle_reader_relay_or_receipt_code(tmp_path: Path) -> None:
     """`export` shares its module with `inspect` and `verify`: what only they use (the bundle
     reader and verifier, relay hops, a receipt's contents and `egress show`'s printing) is not
-    imported by an export, nor is the step runner whose script names lint checks (decision 880)."""
+    imported by an export, nor is the step runner whose script names lint checks, nor the readers
+    shell completion uses (decision 880)."""
     from tests.conftest import RELEASE, make_zones
 
     zones = make_zones(tmp_path, pg=None)
@@ -115,7 +116,7 @@ def test_an_export_loads_no_bundle_reader_relay_or_receipt_code(tmp_path: Path) 
     assert "bundlekit.export.exporter" in modules  # the export did run
     assert under(modules, ("bundlekit.importer.verify", "bundlekit.format.relay", "bundlekit.receipt",
                            "bundlekit.cli.egress_cmds", "bundlekit.deploy", "bundlekit.runtime.step",
-                           "bundlekit.runtime.scripts", "asyncssh", "psycopg")) == set()
+                           "bundlekit.runtime.scripts", "bundlekit.zone.targets", "asyncssh", "psycopg")) == set()
 
 
 def test_help_lists_every_registered_command_with_the_help_the_command_gives(tmp_path: Path) -> None:
