@@ -173,7 +173,7 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     writer = BundleWriter(out, "release")
     staging = Staging(zone.store)
     try:
-        authored = projects.authored_packages(zone.db, spec.project["slug"], zone.zone_id)
+        authored = projects.authored_packages(zone.db, slug, zone.zone_id, spec.release["version"])
         packages = _add_packages(writer, spec, progress, reported, staging, deltas, authored)
         registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=replace)
         with zone.db.transaction() as tx:
@@ -275,7 +275,7 @@ def _add_packages(writer: BundleWriter, spec: ReleaseSpec, progress: Callable[[i
                   authored: dict[tuple[str, str], tuple[str, int]]) -> tuple[PackageRef, ...]:
     """Stream each package file into the bundle; stage a copy of any the zone's store lacks (moved
     into the store once the export commits: the zone deploys what it authored from there). A
-    package ``authored`` records (this project's releases here: (id, version) -> SHA-256, size)
+    package ``authored`` records (releases of this project here: (id, version) -> SHA-256, size)
     whose bytes the store holds is not copied again; a re-export of the same bytes reads each file
     once, a rebuild under the same version twice (decision 881)."""
     out: list[PackageRef] = []

@@ -150,15 +150,21 @@ def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict
             "variables_updated": row["variables_updated"], "source_zone_id": row["source_zone_id"]}
 
 
-def authored_packages(db: Reader, slug: str, source_zone_id: str) -> dict[tuple[str, str], tuple[str, int]]:
-    """(id, version), both lower case -> (SHA-256, size in bytes) of every package the releases of
-    project ``slug`` that zone ``source_zone_id`` created name (their snapshots); the latest release
-    wins when two name one id and version with other bytes (a rebuild under the same version). What
-    export asks before it writes a copy into the store (decision 881): these bytes were stored when
-    the release was created here, unless the store lost them since (the caller checks)."""
+def authored_packages(db: Reader, slug: str, source_zone_id: str,
+                      version: str) -> dict[tuple[str, str], tuple[str, int]]:
+    """(id, version), both lower case -> (SHA-256, size in bytes) of the packages two releases of
+    project ``slug`` that zone ``source_zone_id`` created name (their snapshots): release
+    ``version`` (the one being sent again) and the latest one (a new release reusing packages);
+    release ``version``'s entry wins when both name one id and version. What export asks before it
+    writes a copy into the store (decision 881): these bytes went into the store when the release
+    was created here, unless the store lost them since (the caller checks). Two rows at most,
+    however many releases the project has."""
+    rows = db.all("SELECT snapshot FROM releases WHERE project_slug = ? AND source_zone_id = ? "
+                  "ORDER BY imported_at DESC LIMIT 1", (slug, source_zone_id))
+    rows += db.all("SELECT snapshot FROM releases WHERE project_slug = ? AND source_zone_id = ? AND version = ?",
+                   (slug, source_zone_id, version))
     out: dict[tuple[str, str], tuple[str, int]] = {}
-    for row in db.all("SELECT snapshot FROM releases WHERE project_slug = ? AND source_zone_id = ? "
-                      "ORDER BY imported_at", (slug, source_zone_id)):
+    for row in rows:
         for entry in (json.loads(row["snapshot"]).get("packages") or {}).values():
             try:
                 out[(str(entry["id"]).lower(), str(entry["version"]).lower())] = (str(entry["sha256"]),

@@ -4,6 +4,7 @@ The first export of a package's bytes writes them twice (the bundle and the stor
 read); a later export of the same id, version and bytes, to another destination or the same one
 again, writes the bundle only and leaves the store's file as it was. A package rebuilt under the
 same version (same size, other bytes) still reaches the store, checked, under its new digest.
+The zone's state is asked which packages its releases hold on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _stored(zones: Zones, digest: str) -> os.stat_result:
 
 
 def test_exports_after_the_first_write_no_second_copy_of_a_package_the_store_holds(
-        zones: Zones, release_dir: Path, tmp_path: Path) -> None:
+        state_engine: str, zones: Zones, release_dir: Path, tmp_path: Path) -> None:
     release, _ = _random_release(release_dir)
     staging = init_zone(tmp_path / "staging", "staging", int(time.time()))
     truststore.add_zone(zones.dev, parse_card(staging.card_bytes(), "staging.card"), SourcePolicy(), int(time.time()))
@@ -77,6 +78,20 @@ def test_exports_after_the_first_write_no_second_copy_of_a_package_the_store_hol
             assert (now.st_ino, now.st_mtime_ns) == (held.st_ino, held.st_mtime_ns)
     finally:
         staging.close()
+
+
+def test_a_new_release_that_keeps_a_package_writes_no_second_copy_of_it(state_engine: str, zones: Zones,
+                                                                       release_dir: Path, tmp_path: Path) -> None:
+    release, _ = _random_release(release_dir)
+    digest, _ = _export_counted(zones, release, "prod", tmp_path / "a.bundle")
+    held = _stored(zones, digest)
+    text = release.read_text()
+    assert '[release]\nversion = "1.4.0"' in text
+    release.write_text(text.replace('[release]\nversion = "1.4.0"', '[release]\nversion = "1.4.1"'))
+    again, written = _export_counted(zones, release, "prod", tmp_path / "b.bundle", delta=False)
+    assert again == digest and written < SIZE + SIZE // 2
+    now = _stored(zones, digest)
+    assert (now.st_ino, now.st_mtime_ns) == (held.st_ino, held.st_mtime_ns)
 
 
 def test_a_package_the_store_lost_is_copied_again(zones: Zones, release_dir: Path, tmp_path: Path) -> None:
