@@ -21,7 +21,7 @@ Every round's export is a first export of those bytes, as a user's is: it runs i
 of a template exporting home made before the clock starts (no package in its store), so it also
 writes the zone's copy of each package (decisions 152, 203). The same round then exports again
 into that home (``re-export``: the store holds the bytes, no copy is written, decision 881),
-reported on its own line; with a pinned sequence and SOURCE_DATE_EPOCH its bundle must be
+reported on its own lines; with a pinned sequence and SOURCE_DATE_EPOCH its bundle must be
 byte-identical to the first. Reference lines, ``cat PKG > new file`` and ``dd bs=1M`` of it in
 the same rounds, show what writing that many bytes into fresh pages costs this machine (wall and
 system time): on a VM that hands freed pages back to its host the first write into a page is
