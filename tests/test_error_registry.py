@@ -50,6 +50,8 @@ FORWARDED = {
     ("bundlekit/zone/audit.py", "refusal"),
     # the code deploy ends with, recorded before deploy --receipt-out writes the receipt (decision 790)
     ("bundlekit/deploy/service.py", "refused"),
+    # that code again, on the entries the command writes after it (the receipt's; decision 885)
+    ("bundlekit/zone/audit.py", "now.closed"),
 }
 
 FAMILY_CLASSES = {UsageError: "usage", InputError: "input", FormatError: "format", VerificationError: "verification",

@@ -14,7 +14,9 @@ A command refused after it had changed the state (the documented exceptions of
 ``spec/errors.md``) ends with one more entry, ``result: refused`` and the code, in a
 transaction of its own (:meth:`Acting.refused`); a refusal that changed nothing writes nothing
 (decision 590). That entry belongs to the deployments the command's earlier entries changed, so
-their receipts carry it with them (decision 790).
+their receipts carry it with them (decision 790). A command that records its refusal before its
+last change (``deploy --receipt-out``: :func:`refused_now`, then the receipt) marks the entries
+of those later changes ``refused`` with the same code (decision 885).
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ class Acting:
 def refused_now(code: str) -> None:
     """Record the running command's refusal (``code``) now, before it writes something that must
     carry the entry (a deployment's receipt written by ``deploy --receipt-out``, decision 790);
-    the command then ends refused without a second entry. Nothing outside a command."""
+    the command then ends refused without a second entry, and every entry it writes after this
+    one is ``refused`` with ``code`` too (decision 885). Nothing outside a command."""
     current = _ACTING.get()
     if current is not None:
         current.refused(code, leaving=False)
@@ -176,6 +179,9 @@ class Auditor(Watcher):
     def append(self, tx: Writer, capture: Capture, refusal: str | None) -> None:
         """Append the entry of the transaction ``tx`` (which changed what ``capture`` saw)."""
         now = _ACTING.get()
+        # Once the command's refusal is recorded (refused_now), what it still writes says so:
+        # the trail never reads as if it had ended well (decision 885).
+        outcome = refusal if refusal is not None or now is None else now.closed
         last = _link(tx)
         key = self.zone.signing_key()
         before, after = capture.digests()
@@ -183,7 +189,7 @@ class Auditor(Watcher):
                       at_ms=int(round(clock.stamp() * 1000)), user=operator_name(), host=socket.gethostname(),
                       command=now.command if now is not None else LIBRARY,
                       object=now.object if now is not None else {}, changes=dict(sorted(capture.changes.items())),
-                      before=before, after=after, result="ok" if refusal is None else "refused", code=refusal,
+                      before=before, after=after, result="ok" if outcome is None else "refused", code=outcome,
                       key=key_id("ed25519", raw_public(key)))
         body, signature = encode_entry(entry, key)
         tx.run(f"INSERT INTO {TABLE}(seq, body, signature) VALUES (?, ?, ?)", (entry.seq, body, signature))

@@ -82,10 +82,13 @@ def test_a_failed_deployment_s_refused_entry_comes_back_with_its_receipt(tmp_pat
     second = json_of(again.stdout)["deployment_id"]
 
     trail = json.loads(run_cli("audit", "--json", home=w.prod).stdout)["entries"]
-    refused = [e for e in trail if e["result"] == "refused"]
+    refused = [e for e in trail if e["result"] == "refused" and not e["changes"]]  # the closing entries
     assert [(e["command"], e["code"]) for e in refused] == [("deploy", "deploy_failed")] * 2
-    after = [(e["command"], e["result"]) for e in trail if e["seq"] > refused[-1]["seq"]]
-    assert after == [("deploy", "ok")]  # the receipt it wrote, recorded after the refusal, which is not written twice
+    after = [(e["command"], e["result"], e["code"]) for e in trail if e["seq"] > refused[-1]["seq"]]
+    # the receipt it wrote, recorded after the refusal, which is not written twice; its entry says
+    # how the command ended (decision 885)
+    assert after == [("deploy", "refused", "deploy_failed")]
+    assert "receipt_files" in trail[-1]["changes"]
 
     w.cli("import", packed, home=w.dev)
     w.cli("import", written, home=w.dev)
