@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Callable, NoReturn, TypeVar
 import click
 
 from bundlekit.cli.concepts import concept_hint
-from bundlekit.core.text import dumps, terminal_text
+from bundlekit.core.text import dumps, size_text, terminal_text
 from bundlekit.core.files import read_limited, unusable_path
 from bundlekit.errors import BundleError, InputError, UsageError, exit_code_for
 
@@ -303,9 +303,11 @@ class BundleCommand(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command with its audit context (``zone/audit.py``): every change it commits
         is recorded naming it and its object; a refusal after a change is recorded too."""
+        from bundlekit.core.atomic import tell_swept
         from bundlekit.zone.audit import acting  # the audit trail loads with the first command run, not for --help
 
         _last_ctx.append(ctx)
+        tell_swept(_swept)
         with acting(ctx.command_path.partition(" ")[2] or ctx.command_path, audited_object(ctx)) as current:
             try:
                 return super().invoke(ctx)
@@ -316,12 +318,20 @@ class BundleCommand(click.Command):
                 if ctx.meta.get(_REFUSED):
                     current.refused(ctx.meta[_REFUSED])
                 raise
+            finally:
+                tell_swept(None)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         write_examples(formatter, self.epilog, heading="Example:")
 
 
 _REFUSED = "bundlekit.refused"
+
+
+def _swept(path: Path, size: int) -> None:
+    """Name on stderr a leftover a writer removed from a user's folder before writing there
+    (``core/atomic.py`` ``sweep_leftovers``, decision 886): the user's folder changed."""
+    echo(f"removed {path} ({size_text(size)}): a temporary file a killed bundlekit command left there", err=True)
 
 
 def _zone_passphrase_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:

@@ -166,7 +166,7 @@ def dashboard(home: str | None, html_file: Path | None, space: str | None, as_js
             # other name is most likely a typo.
             space = resolve_space(z.db, space)
     if html_file is not None:
-        write_atomic(html_file, render_html(view, now).encode("utf-8"))
+        write_atomic(html_file, render_html(view, now).encode("utf-8"), sweep=True)
         if as_json:
             emit_json({"html": str(html_file.resolve())})
         else:

@@ -323,7 +323,7 @@ def targets_export_inventory(output: Path | None, home: str | None, space: str, 
     if output is None:
         emit_json(doc)
         return
-    write_atomic(output, (dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    write_atomic(output, (dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"), sweep=True)
     if as_json:
         emit_json({"path": str(output), "targets": len(doc["targets"]), "environments": doc["environments"]})
         return

@@ -67,8 +67,8 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
                    "removed_leftovers": [{"path": str(p), "size": n} for p, n in leftovers]})
         return
     if leftovers:
-        echo(f"removed {len(leftovers)} temporary file(s) ({size_text(sum(n for _, n in leftovers))}) an interrupted "
-             f"split left in {out}")
+        echo(f"removed {len(leftovers)} temporary file(s) ({size_text(sum(n for _, n in leftovers))}) interrupted "
+             f"bundlekit commands (a split, most often) left in {out}")
     echo(f"split {h.name} ({size_text(h.bundle_size)}, SHA-256 {h.bundle_sha256.hex()}) into "
          f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
     if digest:

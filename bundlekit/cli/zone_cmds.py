@@ -100,7 +100,7 @@ def identity(home: str | None, output: Path, as_json: bool) -> None:
         info = {"zone": z.name, "zone_id": z.zone_id, "signing_key_id": z.signing_key_id,
                 "sealing_key_id": z.sealing_key_id, "path": None if str(output) == "-" else str(output)}
     if str(output) != "-":
-        write_atomic(output, data)
+        write_atomic(output, data, sweep=True)
     if as_json:
         emit_json({**info, **({"card": data.decode()} if str(output) == "-" else {})})
     elif str(output) == "-":
@@ -324,7 +324,7 @@ def keys_new(name: str, prefix: Path, as_json: bool) -> None:
             raise InputError(f"{p} already exists; refusing to overwrite a key", code="file_exists")
     key = Ed25519PrivateKey.generate()
     pub = render_public(name, key)
-    write_atomic(priv_path, render_private(name, key), mode=0o600)
+    write_atomic(priv_path, render_private(name, key), mode=0o600, sweep=True)
     write_atomic(pub_path, pub)
     kid = parse_public(pub, str(pub_path)).key_id
     if as_json:

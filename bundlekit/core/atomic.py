@@ -12,7 +12,11 @@ Writers that need to patch or fill the file out of order (a volume header writte
 diode blocks arriving in any order) use :meth:`AtomicFile.pwrite` or the file object.
 
 The temporary file is created in the final folder (or in ``temp_dir``, which must be on the
-same file system) with a hidden name ``.<name>.<random>.tmp``. Committing is two steps that
+same file system) with a hidden name ``.bundlekit-<random>.<name>.tmp`` (:data:`TEMP_PREFIX`),
+and its writer holds an advisory lock (``flock``) on it until it is committed or discarded. So a
+process killed mid-write leaves a file that is recognisably bundlekit's and whose lock is gone:
+:func:`sweep_leftovers` removes exactly those from a folder (a writer made with ``sweep=True``
+does so before writing, in a user's output folder; decision 886). Committing is two steps that
 can be taken together (:meth:`AtomicFile.commit`) or apart (:meth:`AtomicFile.sync` for
 every file first, then :func:`commit_all`), so a set of files can be fully written before
 any of them appears. ``exclusive=True`` never replaces an existing file (the rename is a
@@ -40,10 +44,12 @@ from types import TracebackType
 from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
 
 from bundlekit.core.direct import DirectAppend
+from bundlekit.core.leftovers import (NAME_ROOM, TEMP_PREFIX, Swept, TempFolder, is_temp_name, sweep_leftovers,
+                                      tell_swept, try_lock, unlink_if_same)
 from bundlekit.core.tree import tree_paths
 
 __all__ = ["AtomicFile", "write_atomic", "commit_all", "commit_parked", "fsync_dir", "fsync_tree", "replace_symlink",
-           "CHUNK"]
+           "CHUNK", "TEMP_PREFIX", "TempFolder", "is_temp_name", "sweep_leftovers", "tell_swept"]
 
 #: Read/write chunk size for streaming (bounded memory whatever the file size).
 CHUNK = 1 << 20
@@ -122,11 +128,14 @@ class AtomicFile:
     Raises :class:`OSError` from the file system (the caller turns it into a
     :class:`~bundlekit.errors.BundleError` naming what it was writing) and
     :class:`FileExistsError` on an ``exclusive`` commit over an existing file.
+
+    ``sweep``: first remove the leftovers of killed writers from the folder
+    (:func:`sweep_leftovers`; a user's output folder, decision 886); they are in :attr:`swept`.
     """
 
     def __init__(self, path: Optional[PathLike], mode: int = 0o644, *, temp_dir: Optional[PathLike] = None,
                  exclusive: bool = False, prefix: Optional[str] = None, durable: bool = True,
-                 bulk: bool = False) -> None:
+                 sweep: bool = False, bulk: bool = False) -> None:
         if path is None and temp_dir is None:
             raise ValueError("AtomicFile without a path needs temp_dir")
         self.path: Optional[Path] = Path(path) if path is not None else None
@@ -135,20 +144,49 @@ class AtomicFile:
         self.durable = durable
         folder = Path(temp_dir) if temp_dir is not None else self.path.parent  # type: ignore[union-attr]
         folder.mkdir(parents=True, exist_ok=True)
+        #: The leftovers of killed writers this one removed first (``sweep``): (path, bytes).
+        self.swept: List[Swept] = sweep_leftovers(folder) if sweep else []
         name = self.path.name if self.path is not None else "file"
-        fd, tmp = tempfile.mkstemp(prefix=prefix if prefix is not None else f".{name}.", suffix=".tmp",
-                                   dir=folder)
+        #: Whether the temporary file is locked (on the file's own descriptor, so it stays open
+        #: until the file is renamed or removed: a lock given back earlier would let a sweep take it).
+        self._locked = False
+        while True:
+            if prefix is not None:
+                fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+                break
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=f".{name[:NAME_ROOM]}.tmp", dir=folder)
+            if self._hold(fd):
+                break
+            # A sweep took it for a leftover in the instant before the lock: take another name.
+            unlink_if_same(tmp, fd)
+            os.close(fd)
         self.tmp_path = Path(tmp)
         try:
             os.fchmod(fd, mode)
         except BaseException:
-            os.close(fd)
             os.unlink(tmp)
+            os.close(fd)
             raise
         self.file: BinaryIO = os.fdopen(fd, "w+b")
         self._bulk: Optional[DirectAppend] = DirectAppend(fd) if bulk else None
         self._synced = False
         self._done = False
+
+    def _hold(self, fd: int) -> bool:
+        """Lock the new temporary file open as ``fd`` until it is renamed or removed. False when
+        a sweep removed it between its creation and the lock: the caller takes another name."""
+        taken = try_lock(fd)
+        if taken is None:  # no advisory locks here: nothing is swept on this file system either
+            return True
+        if not taken or os.fstat(fd).st_nlink == 0:
+            return False
+        self._locked = True
+        return True
+
+    def _close(self) -> None:
+        """Close the file, giving its lock back (once it is renamed or removed)."""
+        if not self.file.closed:
+            self.file.close()
 
     # ------------------------------------------------------------------ writing
     def write(self, data: bytes) -> int:
@@ -210,15 +248,16 @@ class AtomicFile:
 
     # ------------------------------------------------------------------ committing
     def sync(self) -> None:
-        """Flush and fsync the data (not fsync'd when not ``durable``) and close the file
-        (idempotent); nothing is renamed yet."""
+        """Flush and fsync the data (not fsync'd when not ``durable``) and close the file, or keep
+        it open but written no more while it holds the lock (idempotent); nothing is renamed yet."""
         if self._synced:
             return
         self._end_bulk()
         self.file.flush()
         if self.durable:
             os.fsync(self.file.fileno())
-        self.file.close()
+        if not self._locked:
+            self.file.close()
         self._synced = True
 
     def park(self, name: PathLike) -> None:
@@ -253,6 +292,7 @@ class AtomicFile:
             raise
         self.path = final
         self._done = True
+        self._close()
         if fsync_folder and self.durable:
             fsync_dir(final.parent)
         return final
@@ -264,13 +304,11 @@ class AtomicFile:
         self._done = True
         self._bulk = None  # its buffer is dropped unwritten
         try:
-            if not self.file.closed:
-                self.file.close()
+            self.tmp_path.unlink()  # before the lock is given back: no sweep sees it unlocked
+        except FileNotFoundError:
+            pass
         finally:
-            try:
-                self.tmp_path.unlink()
-            except FileNotFoundError:
-                pass
+            self._close()
 
     def __enter__(self) -> "AtomicFile":
         return self
@@ -339,9 +377,10 @@ def commit_all(files: Sequence[AtomicFile]) -> List[Path]:
 
 
 def write_atomic(path: PathLike, data: Union[bytes, Iterable[bytes]], mode: int = 0o644, *,
-                 exclusive: bool = False) -> Path:
-    """Write ``data`` (bytes, or an iterable of chunks) to ``path`` atomically; returns the path."""
-    with AtomicFile(path, mode, exclusive=exclusive) as f:
+                 exclusive: bool = False, sweep: bool = False) -> Path:
+    """Write ``data`` (bytes, or an iterable of chunks) to ``path`` atomically; returns the path.
+    ``sweep``: a user's output folder, whose leftovers of killed writers go first (decision 886)."""
+    with AtomicFile(path, mode, exclusive=exclusive, sweep=sweep) as f:
         if isinstance(data, (bytes, bytearray, memoryview)):
             f.write(bytes(data))
         else:

@@ -134,7 +134,7 @@ def _write_relayed(zone: Zone, path: Path, out: Path, digest: str, record: bytes
         new_hops = signed + SignatureRecord(crypto.raw_public(key), signature).public_key + signature
         header = _HEADER.pack(MAGIC, 1, RELAY_MINOR, RELAY_KIND, b"\0\0\0", origin_length, len(new_hops))
         signed_part = bundle.header.blobs_length, bundle.header.manifest_length
-        with AtomicFile(out) as f:
+        with AtomicFile(out, sweep=True) as f:
             f.write(header)
             seen = hashlib.sha256()
             pos = 0

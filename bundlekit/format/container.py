@@ -307,7 +307,7 @@ def check_blob_layout(blobs: list[BlobRecord], blobs_length: int, limits: Limits
 
 
 class BundleWriter:
-    """Writes a bundle in one streaming pass, atomically (nothing at ``path`` until commit)."""
+    """Writes a bundle in one streaming pass, atomically (nothing at ``path`` until commit; decision 886)."""
 
     def __init__(self, path: Path | str, kind: str, *, level: int = 3, threads: int | None = None,
                  minor: int = FORMAT_MINOR) -> None:
@@ -315,7 +315,7 @@ class BundleWriter:
             raise ValueError(kind)
         self.kind = kind
         self.minor = minor  # only the test-vector generator writes an older minor version
-        self._out = AtomicFile(path)
+        self._out = AtomicFile(path, sweep=True)  # a user's folder: killed writers' leftovers go first
         self._out.write(b"\0" * HEADER_SIZE)
         self._pos = 0
         self._blobs: dict[str, BlobRecord] = {}
@@ -493,7 +493,7 @@ def add_signature(path: Path | str, sign_message: Callable[[bytes, str], Signatu
             return False, bundle.digest
         if len(bundle.signatures) + 1 > bundle.limits.max_signatures:
             raise FormatError(f"{path}: already has {len(bundle.signatures)} signatures", code="limit_exceeded")
-        with AtomicFile(path) as out, open(path, "rb") as src:
+        with AtomicFile(path, sweep=True) as out, open(path, "rb") as src:
             while data := src.read(CHUNK):
                 out.write(data)
             out.write(new.public_key + new.signature)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, fsync_dir
+from bundlekit.core.atomic import CHUNK, TEMP_PREFIX, AtomicFile, commit_all, fsync_dir, sweep_leftovers
 from bundlekit.core.files import open_regular
 from bundlekit.core.progress import begin
 from bundlekit.errors import FormatError, InputError, TransportError, UsageError
@@ -39,10 +39,12 @@ __all__ = [
 
 
 def split_leftovers(dirs: Sequence[Path]) -> list[Path]:
-    """The temporary volume files (``.NAME.bkvol.RANDOM.tmp``) an interrupted ``media split`` left
-    in ``dirs``, sorted: hidden, often hundreds of MB on a stick sized for the set (review r1015a
-    A5). Folders that do not exist hold none."""
-    return sorted(p for d in dirs if Path(d).is_dir() for p in Path(d).glob(".*.bkvol.*.tmp") if p.is_file())
+    """The temporary volume files (``.bundlekit-RANDOM.NAME.bkvol.tmp``, before decision 886
+    ``.NAME.bkvol.RANDOM.tmp``) an interrupted ``media split`` left in ``dirs``, sorted: hidden,
+    often hundreds of MB on a stick sized for the set (review r1015a A5). Folders that do not
+    exist hold none."""
+    return sorted({p for d in dirs if Path(d).is_dir() for pattern in (".*.bkvol.*.tmp", f"{TEMP_PREFIX}*.bkvol.tmp")
+                   for p in Path(d).glob(pattern) if p.is_file()})
 
 #: FAT32's largest file, header included.
 DEFAULT_VOLUME_SIZE = (4 << 30) - 1
@@ -134,13 +136,17 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
                                                                       else "")
                              + "; split into an empty folder or remove the old volumes", code="output_exists")
         out_dir.mkdir(parents=True, exist_ok=True)
-        mine = {f".{n}." for n in names}
+        mine = {f".{n}." for n in names}  # as bundlekit named temporaries before decision 886
         for path in split_leftovers([out_dir]):
             if any(path.name.startswith(prefix) for prefix in mine):
                 size_left = path.stat().st_size
                 path.unlink(missing_ok=True)
                 if leftovers is not None:
                     leftovers.append((path, size_left))
+        # every temporary a killed bundlekit writer left here (whose lock is free), said once below
+        swept = sweep_leftovers(out_dir, tell=False)
+        if leftovers is not None:
+            leftovers.extend(swept)
         chunk = max(1, min(STRIPE_CHUNK, stripe_length(size, nominal, k))) if parity else 0
         staged: list[_Staged] = []
         try:
@@ -237,7 +243,7 @@ def join(dirs: Sequence[Path], out: Path, *, choice: str | None = None,
     vs = find_volume_set([Path(d) for d in dirs], choice)
     h = vs.header
     k, size, nominal = h.data_count, h.bundle_size, h.nominal_payload
-    with AtomicFile(Path(out)) as af:
+    with AtomicFile(Path(out), sweep=True) as af:
         f = af.file
         if _join_fast(vs, f, progress):
             return Path(out)

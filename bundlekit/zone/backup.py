@@ -25,12 +25,11 @@ import json
 import os
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from bundlekit.core.atomic import AtomicFile, fsync_dir, fsync_tree
+from bundlekit.core.atomic import AtomicFile, TempFolder, fsync_dir, fsync_tree
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.files import open_regular
 from bundlekit.core.tree import remove_tree
@@ -102,11 +101,13 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
     # The backup's audit entry is written first, so the copy holds it too: the restored trail then
     # ends with the backup it came from (decision 676). Needs the zone's keys, as any change does.
     note(zone, "backup", {"made": int(now), "file": out.name})
-    with tempfile.TemporaryDirectory(prefix=".bundlekit-backup-", dir=out.parent) as work:
-        snapshot = Path(work) / "state.db"
-        copy_database(home / "state.db", snapshot)
-        target = AtomicFile(out, 0o600, exclusive=True)
-        try:
+    target = AtomicFile(out, 0o600, exclusive=True, sweep=True)  # what killed writers left there goes first
+    try:
+        # The copy of the state waits beside the backup (its size is the state's), in a folder
+        # named and locked so that the one a killed backup leaves is swept too (decision 886).
+        with TempFolder(out.parent, "backup") as work:
+            snapshot = work / "state.db"
+            copy_database(home / "state.db", snapshot)
             writer = BackupWriter(target.file, header, payload)  # type: ignore[arg-type]
             writer.record({"type": "zone", "zone_id": zone.zone_id, "name": zone.name,
                            "created": zone.info.created, "made": int(now)})
@@ -116,12 +117,12 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
             missing = _missing_packages(zone, snapshot, written)
             writer.finish()
             target.commit()
-        except FileExistsError:
-            raise InputError(f"{out} appeared while the backup was written; it was left as it is. Give a new -o path",
-                             code="file_exists") from None
-        except BaseException:
-            target.discard()
-            raise
+    except FileExistsError:
+        raise InputError(f"{out} appeared while the backup was written; it was left as it is. Give a new -o path",
+                         code="file_exists") from None
+    except BaseException:
+        target.discard()
+        raise
     return BackupResult(str(out), zone.name, zone.zone_id, writer.files, writer.bytes, tuple(skipped), missing)
 
 

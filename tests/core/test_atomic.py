@@ -20,7 +20,7 @@ def test_nothing_appears_under_the_final_name_before_commit(tmp_path: Path) -> N
     out.write(b"half")
     assert not (tmp_path / "app.bundle").exists()
     [tmp] = _listing(tmp_path)
-    assert tmp.startswith(".app.bundle.") and tmp.endswith(".tmp")
+    assert tmp.startswith(".bundlekit-") and tmp.endswith(".app.bundle.tmp")
     out.write(b" and the rest")
     assert out.commit() == tmp_path / "app.bundle"
     assert (tmp_path / "app.bundle").read_bytes() == b"half and the rest"
