@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from bundlekit.cli import cli
 from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
@@ -65,13 +66,17 @@ def releases_list(home: str | None, space: str | None, as_json: bool) -> None:
 @json_option
 def releases_create(release_file: Path, home: str | None, replace: bool, space: str, as_json: bool) -> None:
     """Create a release in this zone from a release file, to deploy it here (export does this too).
-    A new project belongs to --space; an existing one must already belong to it.
+    A new project belongs to the space the release file names (project.space), else to --space; an
+    existing one must already belong to it, and --space must agree with the file.
 
     The release keeps the variables it is created with; its packages go into this zone's
     package store. It is linted first, as export lints it: an error `bundlekit lint` reports
     refuses it (release_lint_failed), a warning is printed."""
+    # the release file's space decides; --space given by hand must agree with it (decision 887)
+    explicit = click.get_current_context().get_parameter_source("space") is not ParameterSource.DEFAULT
     with open_home(home) as z:
-        reg = create_release(z, release_file, replace=replace, now=clock.now(), space=resolve_space(z.db, space))
+        reg = create_release(z, release_file, replace=replace, now=clock.now(), space=resolve_space(z.db, space),
+                             explicit=explicit)
     info = reg.to_dict()
     if as_json:
         emit_json({**info, "warnings": [w.to_dict() for w in reg.warnings]})

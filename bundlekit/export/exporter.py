@@ -34,7 +34,8 @@ from bundlekit.format.container import BundleWriter
 from bundlekit.format.delta import PACKED_MINOR
 from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Manifest, PackageRef, Placeholder,
                                        Variable, ZoneRef, scope_to_dict, writer_record)
-from bundlekit.export.register import apply_registration, check_authoring, plan_registration, stage_packages
+from bundlekit.export.register import (apply_registration, check_authoring, plan_registration, release_space,
+                                       stage_packages)
 from bundlekit.zone import deployments, exports, projects, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Reader, Writer
@@ -109,7 +110,8 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     ``replace`` (decision 390: a release keeps what it was created with, and its deployments here
     stay its own). Raises ``InputError`` (release file, ``--sequence``), ``StateError``
     ``unknown_zone``, ``not_local`` and ``sequence_taken`` (a pinned number this zone already wrote
-    another bundle of the project under for ``to``: decision 800), ``VerificationError`` ``invalid_rotation`` and
+    another bundle of the project under for ``to``: decision 800), ``unknown_space`` and ``TrustError``
+    ``space_denied`` (the space the release file names: decision 887), ``VerificationError`` ``invalid_rotation`` and
     ``package_mismatch``; on any error nothing is recorded and ``out`` is untouched. The
     release is linted (``export/lint.py``) before anything is read or written: any error in the
     release file, its rules, templates or packages refuses the export (``UsageError``
@@ -166,6 +168,7 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     zone_signing(zone, now)  # the keys and statements are usable, before any work (read again at the commit)
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     check_authoring(zone, spec)
+    home = release_space(zone, spec, None, explicit=False)  # the space the file names, if any (decision 887)
     space, slug = spec.project["space"], spec.project["slug"]
     if sequence is not None and "SOURCE_DATE_EPOCH" not in os.environ:  # only a reproducible one can match
         _refuse_taken(zone.db, bundle_id_for(zone.zone_id, dest.zone_id, space, slug, sequence), None, sequence)
@@ -175,7 +178,7 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     try:
         authored = projects.authored_packages(zone.db, slug, zone.zone_id, spec.release["version"])
         packages = _add_packages(writer, spec, progress, reported, staging, deltas, authored)
-        registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=replace)
+        registration = plan_registration(zone, spec, [p.to_dict() for p in packages], replace=replace, space=home)
         with zone.db.transaction() as tx:
             signing = signing_at_commit(zone, now)  # a key rotated while the packages were written is followed
             before = sequences.highest_exported(tx, space, slug)

@@ -44,7 +44,7 @@ from bundlekit.importer.merge_model import Snapshot, make_snapshot
 from bundlekit.importer.snapshot import held_sides
 from bundlekit.zone import projects, secrets
 from bundlekit.zone.db import Writer
-from bundlekit.zone.spaces import DEFAULT
+from bundlekit.zone.spaces import DEFAULT, resolve_space
 from bundlekit.zone.home import Zone
 from bundlekit.zone.store import Staging
 
@@ -119,17 +119,46 @@ def check_authoring(zone: Zone, spec: ReleaseSpec) -> None:
                          "is created where the project is authored, then exported here", code="not_local")
 
 
-def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]], *, replace: bool,
-                      space: str | None = None) -> Registration:
-    """Check that ``spec`` (with ``pkgs``: :func:`package_records`) can be created in ``zone``; write nothing.
-    A new project is created in ``space`` (None: ``Default``); with ``space`` given, an existing
-    project of another space is refused ``space_denied`` (decision 660), before anything else is
-    said of it: where it came from is that space's business (decision 750)."""
+def release_space(zone: Zone, spec: ReleaseSpec, given: str | None, *, explicit: bool) -> str | None:
+    """The space of ``zone`` a release of ``spec`` is created in (decision 887): the one its release
+    file names (``project.space``, in the zone's spelling), else ``given`` (None: ``Default`` for a
+    new project). Refuses, before anything is read or written: ``StateError`` ``unknown_space`` when
+    the zone has no space the file names; ``TrustError`` ``space_denied`` when ``explicit`` (the
+    user gave ``--space``) names another space than the file, or when the project belongs to
+    another space than the one chosen (decision 660)."""
+    space = given
+    if spec.space_named:
+        named = resolve_space(zone.db, spec.project["space"], option=f"{spec.path}: project.space")
+        if explicit and given is not None and given.casefold() != named.casefold():
+            raise TrustError(f"{spec.path}: project.space is {spec.project['space']!r} but --space is {given!r}; a "
+                             f"release is created in the space its release file names: leave --space out, give "
+                             f"--space {named}, or change the file. Nothing was changed", code="space_denied",
+                             details={"space": given, "release_file_space": named})
+        space = named
+    if space is not None:
+        _refuse_other_space(zone, spec, space)
+    return space
+
+
+def _refuse_other_space(zone: Zone, spec: ReleaseSpec, space: str) -> None:
+    """``space_denied`` when the project ``spec`` names belongs to another space of ``zone`` than
+    ``space``, before anything else is said of it: where it came from is that space's business
+    (decision 750)."""
     held = projects.project_for_import(zone.db, spec.project["slug"])
-    if space is not None and held is not None and held.in_space.casefold() != space.casefold():
+    if held is not None and held.in_space.casefold() != space.casefold():
         raise TrustError(f"{spec.path}: project {held.name!r} belongs to another space of zone {zone.name} than "
                          f"{space}; a release of it is created in its own space (--space). Nothing was changed",
                          code="space_denied", details={"space": space})
+
+
+def plan_registration(zone: Zone, spec: ReleaseSpec, pkgs: list[dict[str, Any]], *, replace: bool,
+                      space: str | None = None) -> Registration:
+    """Check that ``spec`` (with ``pkgs``: :func:`package_records`) can be created in ``zone``; write nothing.
+    A new project is created in ``space`` (None: ``Default``; :func:`release_space` chooses it);
+    with ``space`` given, an existing project of another space is refused ``space_denied``
+    (decision 660)."""
+    if space is not None:
+        _refuse_other_space(zone, spec, space)
     check_authoring(zone, spec)
     db = zone.db
     slug, version = spec.project["slug"], spec.release["version"]
@@ -214,8 +243,10 @@ def _placed(err: UsageError, release_file: Path) -> None:
 
 
 def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochSeconds,
-                   space: str | None = None) -> Registration:
-    """``bundlekit releases create``: register the release ``release_file`` describes in ``zone``.
+                   space: str | None = None, explicit: bool = True) -> Registration:
+    """``bundlekit releases create``: register the release ``release_file`` describes in ``zone``,
+    in the space its file names, else in ``space`` (``explicit``: the user gave it; see
+    :func:`release_space` for ``unknown_space`` and ``space_denied``).
 
     Raises what :func:`load_release` raises (a broken rule of the release file, under the rule's
     own code: decision 570; an ``invalid_release`` whose file lint can place names the file, line
@@ -232,6 +263,7 @@ def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochS
         if err.code == "invalid_release":
             _placed(err, release_file)
         raise
+    space = release_space(zone, spec, space, explicit=explicit)
     report = lint_release(release_file)
     refuse_on_errors(report, again="create the release again")
     pkgs = package_records(spec)

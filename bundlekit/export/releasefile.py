@@ -80,6 +80,9 @@ class ReleaseSpec:
     variables: tuple[VariableSpec, ...]
     output_refs: tuple[OutputRef, ...] = field(default=())
     lifecycle: Lifecycle | None = None
+    #: Whether the file names ``project.space`` itself (else it is ``Default`` by default): a
+    #: named space is where the authoring zone creates the release (decision 887).
+    space_named: bool = False
 
 
 def mask_sensitive(doc: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +136,7 @@ def load_release(path: Path, *, scan: bool = True) -> ReleaseSpec:
     lifecycle = Lifecycle.from_dict(doc["lifecycle"]) if "lifecycle" in doc else None
     spec = ReleaseSpec(path, project, release, packages, steps, variables)
     return ReleaseSpec(path, project, release, packages, steps, variables, _output_refs(spec) if scan else (),
-                       lifecycle)
+                       lifecycle, "space" in doc["project"])
 
 
 def _package(base: Path, p: dict[str, Any]) -> PackageSource:

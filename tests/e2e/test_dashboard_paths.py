@@ -40,6 +40,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     toml = c.release / "release.toml"
     text = toml.read_text()
     toml.write_text(text.replace('name = "Acme Web"\nspace = "Default"', 'name = "Pay Api"\nspace = "Payments"', 1))
+    c.cli("spaces", "add", "Payments", home="dev")  # where dev creates the release (decision 887)
     c.cli("export", toml, "--to", "staging", "-o", c.media / "pay.bundle", home="dev")
     toml.write_text(text)
     return c

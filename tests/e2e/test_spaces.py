@@ -1,7 +1,8 @@
 """Spaces keep teams apart inside one zone, through the CLI (issue 11, decision 660).
 
 ``prod`` holds the spaces ``Payments`` and ``Web`` besides ``Default``. Zone ``dev`` is trusted in
-``Payments`` only and exports the fixture release with ``space = "Payments"``; zone ``devb`` is
+``Payments`` only and exports the fixture release with ``space = "Payments"`` (a space dev has too:
+the release is created there, decision 887); zone ``devb`` is
 trusted in ``Web``. Every refusal below leaves prod's home byte-identical (the snapshot of every
 file), so neither space changed.
 """
@@ -65,6 +66,7 @@ def world(tmp_path: Path) -> dict[str, Path]:
     ok("trust", "add", tmp_path / "dev.card", "--space", "payments", home=w["prod"])  # any case names the space
     ok("trust", "add", tmp_path / "devb.card", "--space", "Web", home=w["prod"])
     w["bundle"] = tmp_path / "acme.bundle"
+    ok("spaces", "add", "Payments", home=w["dev"])
     ok("export", release(tmp_path, "rel", "Payments"), "--to", "prod", "-o", w["bundle"], home=w["dev"])
     w["root"] = tmp_path
     return w
@@ -109,12 +111,14 @@ def test_a_release_enters_only_the_space_its_source_is_trusted_in(world: dict[st
     assert json.loads(ok("releases", "list", "--space", "Web", "--json", home=prod))["releases"] == []
 
 
-def _hostile(world: dict[str, Path], space: str) -> Path:
-    """dev's bundle with ``project.space`` rewritten to ``space``, as a compromised dev could write
-    it: bundle id recomputed, the sensitive value sealed again to prod for that id, and signed
-    again by dev's own key, so that only what it says about its space is wrong."""
-    out = world["root"] / f"hostile-{space}.bundle"
-    fields, _, _ = parts(world["bundle"].read_bytes())
+def _hostile(world: dict[str, Path], space: str, bundle: Path | None = None) -> Path:
+    """dev's bundle (``bundle``, else the world's) with ``project.space`` rewritten to ``space``, as
+    a compromised dev could write it: bundle id recomputed, the sensitive value sealed again to
+    prod for that id, and signed again by dev's own key, so that only what it says about its space
+    is wrong."""
+    source = bundle if bundle is not None else world["bundle"]
+    out = world["root"] / f"hostile-{source.stem}-{space}.bundle"
+    fields, _, _ = parts(source.read_bytes())
     prod_key = X25519PrivateKey.from_private_bytes((world["prod"] / "keys" / "sealing.key").read_bytes())
 
     def name_space(doc: dict[str, Any]) -> None:
@@ -128,7 +132,7 @@ def _hostile(world: dict[str, Path], space: str) -> Path:
                                     crypto.seal_label("variable", v["name"], v["scope"]))
                 v["sealed"] = crypto.b64(crypto.seal(crypto.raw_public(prod_key), CANARY.encode(), ad))
 
-    resign(world["bundle"], out, world["dev"], mutate=name_space)
+    resign(source, out, world["dev"], mutate=name_space)
     assert codec.decode(parts(out.read_bytes())[2])["project"]["space"] == space
     assert ok("verify", out, home=world["prod"]).startswith("OK:")  # authentic: refused for what it says only
     return out
@@ -197,6 +201,7 @@ def test_a_bundle_without_a_space_and_any_bundle_trusted_in_default_import_into_
     homes = zones(tmp_path, "dev", "prod")
     ok("trust", "add", tmp_path / "prod.card", home=homes["dev"])
     ok("trust", "add", tmp_path / "dev.card", home=homes["prod"])  # Default, as before spaces
+    ok("spaces", "add", "Team", home=homes["dev"])  # dev's own space; prod has none of that name
     bundles = []
     for n, space in enumerate((None, "Team")):  # no space written (Default), and one no space here is named
         toml = release(tmp_path, f"rel{n}", space)
@@ -221,7 +226,8 @@ def test_the_dashboard_shows_one_space_or_all(world: dict[str, Path]) -> None:
     receipt = root / "r.bundle"
     ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--space", "Payments", "--receipt-out", receipt,
        home=prod)
-    ok("spaces", "add", "Payments", home=dev)  # dev trusts prod in Default: its receipts belong there
+    # dev has a space Payments (where it created the release), but trusts prod in Default: its
+    # receipts belong there
     before = snapshot(dev)
     assert refused("import", receipt, "--space", "Payments", home=dev)["code"] == "space_denied"
     assert snapshot(dev) == before
@@ -266,8 +272,15 @@ def test_a_project_never_moves_to_the_space_its_source_is_trusted_in_later(world
     ok("trust", "add", root / "dev.card", "--space", "Web", home=prod)
     toml = release(root, "moved", "Web")
     toml.write_text(toml.read_text().replace('version = "1.4.0"', 'version = "1.5.0"', 1))
-    moved = root / "moved.bundle"
-    ok("export", toml, "--to", "prod", "-o", moved, home=dev)
+    ok("spaces", "add", "Web", home=dev)
+    dev_before = snapshot(dev)
+    # dev itself never moves its project to another space (decision 887) ...
+    assert refused("export", toml, "--to", "prod", "-o", root / "x.bundle", home=dev)["code"] == "space_denied"
+    assert snapshot(dev) == dev_before
+    # ... so such a bundle is one its source crafted and signed
+    toml.write_text(toml.read_text().replace('space = "Web"', 'space = "Payments"', 1))
+    ok("export", toml, "--to", "prod", "-o", root / "plain.bundle", home=dev)
+    moved = _hostile(world, "Web", root / "plain.bundle")
     before = snapshot(prod)
     err = refused("import", moved, "--space", "Web", home=prod)
     assert err["code"] == "space_denied" and "another space" in err["message"], err

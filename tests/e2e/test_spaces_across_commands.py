@@ -66,6 +66,7 @@ def world(tmp_path: Path) -> dict[str, Path]:
     ok("spaces", "add", "Payments", home=prod)
     ok("spaces", "add", "Shop", home=prod)
     for source, space in (("dev", "Payments"), ("devb", "Shop")):
+        ok("spaces", "add", space, home=w[source])  # where the source creates the releases it exports (decision 887)
         ok("trust", "add", tmp_path / "prod.card", home=w[source])
         ok("trust", "add", tmp_path / f"{source}.card", "--space", space, home=prod)
     for source, name, space, slug in (("dev", "Acme Web", "payments", "acme-web"), ("devb", "Web Site", "Shop", "web-site")):
@@ -100,6 +101,7 @@ def test_a_release_naming_a_space_this_zone_lacks_deploys_as_default(tmp_path: P
     homes = zones(tmp_path, "dev", "prod")
     ok("trust", "add", tmp_path / "prod.card", home=homes["dev"])
     ok("trust", "add", tmp_path / "dev.card", home=homes["prod"])
+    ok("spaces", "add", "Team", home=homes["dev"])
     bundle = tmp_path / "team.bundle"
     ok("export", _release(tmp_path, "rel", "Acme Web", "Team"), "--to", "prod", "-o", bundle, home=homes["dev"])
     ok("import", bundle, home=homes["prod"])
@@ -274,7 +276,8 @@ def test_outputs_name_the_space_the_reporting_zones_receipts_belong_to(world: di
     receipt = root / "receipt.bundle"
     ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--space", "Payments", "--receipt-out", receipt,
        home=prod)
-    ok("spaces", "add", "Payments", home=dev)  # dev trusts prod in Default: prod's receipts belong there
+    # dev has a space Payments (where it created the release), but trusts prod in Default: prod's
+    # receipts belong there
     ok("import", receipt, home=dev)
     shown = json.loads(ok("outputs", "acme-web", "--zone", "prod", "--json", home=dev))
     assert shown["space"] == "Default" and "SchemaVersion" in {o["name"] for o in shown["outputs"]}

@@ -130,6 +130,13 @@ def _into_space(ctx: Ctx, *, retrust: bool) -> Call:
     return Call(["import", ctx.get("acme.bundle"), "--space", "Web"], home=home, outputs=[ctx.get("acme.bundle")])
 
 
+def _file_disagrees(ctx: Ctx) -> Call:
+    """dev has a space Team2; the release file names it, --space names Default (decision 887)."""
+    ok("spaces", "add", "Team2", home=ctx.dev)
+    return Call(["releases", "create", ctx.release(('space = "Default"', 'space = "Team2"')), "--space", "Default"],
+                home=ctx.dev)
+
+
 ROWS = [
     Row("invalid_state_url", lambda c: Call(["init", "--zone", "x", "--state", "mysql://u@db/x"], home=c.path("n"))),
     Row("invalid_state_url", lambda c: Call(["zone", "migrate-state", "--to", "postgresql://bundlekit@[::1/prod"],
@@ -161,6 +168,13 @@ ROWS = [
                                         outputs=[c.path("web-09")])),
     Row("unknown_space", lambda c: Call(["import", c.get("acme.bundle"), "--space", "Paymnts"],
                                         home=c.prod_fresh, outputs=[c.get("acme.bundle")]), "import"),
+    # the space a release file names is where the authoring zone creates it, or it is refused (decision 887)
+    Row("unknown_space", lambda c: Call(["export", c.release(('space = "Default"', 'space = "Team3"')), "--to", "prod",
+                                         "-o", c.path("t3.bundle")], home=c.dev, outputs=[c.path("t3.bundle")]),
+        "export"),
+    Row("unknown_space", lambda c: Call(["releases", "create", c.release(('space = "Default"', 'space = "Team3"'))],
+                                        home=c.dev), "releases-create"),
+    Row("space_denied", _file_disagrees, "release-file-names-another"),
     Row("space_exists", lambda c: Call(["spaces", "add", "default"], home=c.prod)),
     Row("invalid_label", lambda c: Call(["spaces", "add", "Team\tA"], home=c.prod), "space"),
 ]
