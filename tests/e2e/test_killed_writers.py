@@ -45,29 +45,44 @@ def _big_release(w: World) -> Path:
     return rel
 
 
-def _decoys(folder: Path) -> None:
-    """A user's files that look a little like temporaries: none of them is bundlekit's."""
-    (folder / ".notes.tmp").write_text("mine")
-    (folder / ".acme.bundle.k2hsv3gb.tmp").write_text("mine too")
-    (folder / "draft.bundle").write_bytes(b"a user's draft")
+#: A user's files that look a little like temporaries: none of them is bundlekit's.
+DECOYS = (".notes.tmp", ".acme.bundle.k2hsv3gb.tmp", "draft.bundle")
+
+
+def _decoys(folder: Path) -> dict[str, tuple[str, int, str]]:
+    """Write the :data:`DECOYS` in ``folder``; returns their snapshot."""
+    for name in DECOYS:
+        (folder / name).write_text(f"the user's {name}")
+    return snapshot(*(folder / name for name in DECOYS))
 
 
 def _temps(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if is_temp_name(p.name))
 
 
+def _streaming(folder: Path) -> bool:
+    """Whether a temporary file in ``folder`` holds more than 1 MiB (the package is streaming)."""
+    for t in _temps(folder):
+        try:
+            if t.stat().st_size > (1 << 20):
+                return True
+        except FileNotFoundError:
+            pass  # renamed or removed since it was listed
+    return False
+
+
 def test_an_export_killed_mid_stream_leaves_a_temporary_the_next_export_removes(world: World) -> None:
     w = world
     media = w.root / "media-killed"
     media.mkdir()
-    _decoys(media)
+    decoys = _decoys(media)
     big = _big_release(w)
     env = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"}
     proc = subprocess.Popen([sys.executable, "-m", "bundlekit", "export", str(big), "--to", "prod", "-o",
                              str(media / "big.bundle"), "--home", str(w.dev)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 600  # a hang, not a measurement
-    while not any(t.stat().st_size > (1 << 20) for t in _temps(media)):  # streaming has begun
+    while not _streaming(media):
         assert proc.poll() is None, f"export ended (exit {proc.returncode}) before it was killed"
         assert time.monotonic() < deadline
         time.sleep(0.005)
@@ -79,12 +94,11 @@ def test_an_export_killed_mid_stream_leaves_a_temporary_the_next_export_removes(
 
     live = AtomicFile(media / "being-written.card")  # another bundlekit writer, alive
     live.write(b"not finished")
-    decoys = snapshot(*(p for p in media.iterdir() if not is_temp_name(p.name)))
     r = run_cli("export", w.release_dir / "release.toml", "--to", "prod", "-o", media / "small.bundle", home=w.dev)
     assert r.returncode == 0, r.stderr
     assert f"removed {left} (" in r.stderr and "a temporary file a killed bundlekit command left there" in r.stderr
     assert not left.exists() and (media / "small.bundle").is_file()
-    assert snapshot(*(p for p in media.iterdir() if p.name in {Path(d).name for d in decoys})) == decoys
+    assert snapshot(*(media / name for name in DECOYS)) == decoys
     assert _temps(media) == [live.tmp_path]  # a file being written is never taken for a leftover
     live.commit()
     assert (media / "being-written.card").read_bytes() == b"not finished" and _temps(media) == []
@@ -132,15 +146,14 @@ def test_every_command_writing_a_user_s_file_removes_killed_writers_leftovers_th
                                                                                     command) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     out.mkdir()
-    _decoys(out)
+    decoys = _decoys(out)
     args = command(world, out)
     left = [killed_writer(out / "interrupted.bundle", 5000), killed_writer(out / "dev.card", 300),
             killed_writer(out, 2000, folder=True)]  # a killed backup's copy of its zone's state
-    decoys = snapshot(*(p for p in out.iterdir() if not is_temp_name(p.name)))
     r = run_cli(*args)  # type: ignore[arg-type]
     assert r.returncode == 0, r.stderr
     assert not any(p.exists() for p in left), sorted(p.name for p in out.iterdir())
     assert _temps(out) == []
     shown = r.stdout + r.stderr  # media split names them in its own report, the others on stderr
     assert all(str(p) in shown for p in left) or "removed 3 temporary file(s)" in shown, shown
-    assert snapshot(*(out / Path(d).name for d in decoys)) == decoys
+    assert snapshot(*(out / name for name in DECOYS)) == decoys
