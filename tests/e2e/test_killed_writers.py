@@ -142,8 +142,8 @@ def _backup(w: World, out: Path) -> list[object]:
 
 @pytest.mark.parametrize("command", [_identity, _dashboard, _inventory, _keys, _split, _join, _backup],
                          ids=lambda c: c.__name__.strip("_"))
-def test_every_command_writing_a_user_s_file_removes_killed_writers_leftovers_there(world: World, tmp_path: Path,
-                                                                                    command) -> None:  # type: ignore[no-untyped-def]
+def test_every_command_writing_a_user_s_file_removes_killed_writers_leftovers_there(  # type: ignore[no-untyped-def]
+        world: World, tmp_path: Path, command) -> None:
     out = tmp_path / "out"
     out.mkdir()
     decoys = _decoys(out)
