@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bundlekit.core.atomic import AtomicFile, TempFolder, is_temp_name, sweep_leftovers, tell_swept, write_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +123,26 @@ def test_a_killed_writer_s_scratch_folder_is_swept_and_a_live_one_is_not(tmp_pat
         assert sweep_leftovers(tmp_path) == [(left, 2000)]
         assert not left.exists() and (live / "state.db").read_bytes() == b"live"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_in_the_instant_before_the_writer_s_lock_costs_the_writer_only_a_new_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    real = tempfile.mkstemp
+    made: list[str] = []
+
+    def made_then_swept(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fd, name = real(*args, **kwargs)
+        made.append(name)
+        if len(made) == 1:  # another process sweeps the folder before this writer takes its lock
+            assert sweep_leftovers(tmp_path) == [(Path(name), 0)]
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", made_then_swept)
+    out = AtomicFile(tmp_path / "card")
+    assert len(made) == 2 and out.tmp_path == Path(made[1]) and not Path(made[0]).exists()
+    assert sweep_leftovers(tmp_path) == []  # the new name is held
+    out.write(b"whole")
+    out.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card"] and (tmp_path / "card").read_bytes() == b"whole"
