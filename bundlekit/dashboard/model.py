@@ -29,12 +29,13 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
+from bundlekit.dashboard.reported import Reported, entry_of, read_entries, reported_rows
 from bundlekit.dashboard.view import (
     FAILURE_STATES,
     CellView,
@@ -48,7 +49,7 @@ from bundlekit.dashboard.view import (
 )
 from bundlekit.zone import exports, projects, refusals, remote, truststore
 from bundlekit.zone.db import Reader, Row
-from bundlekit.zone.deployments import deployment_number, deployments_by_start
+from bundlekit.zone.deployments import deployment_number, deployments_by_start, mixed_runs
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 
@@ -72,14 +73,18 @@ def outcome(record_state: str, runs: list[dict[str, Any]]) -> str:
 
 
 def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
+    if record_state in ("Success", "Executing"):
+        return _word(record_state, False)
+    return _word(record_state, mixed_runs(runs))
+
+
+def _word(record_state: str, mixed: bool) -> str:
+    """The shown state of a deployment recorded ``record_state`` whose runs are ``mixed`` or not
+    (:func:`~bundlekit.zone.deployments.mixed_runs`)."""
     if record_state == "Success":
         return "succeeded"
     if record_state == "Executing":  # still running, or the process died before recording the outcome
         return "running"
-    by_step: dict[str, set[str]] = {}
-    for r in runs:
-        by_step.setdefault(r["step"], set()).add(r["state"])
-    mixed = any("Success" in states and states & {"Failed", "TimedOut", "Canceled"} for states in by_step.values())
     return "partial" if mixed else "failed"
 
 
@@ -109,6 +114,20 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str],
                           variables_updated=(e["variables_updated_ms"] // 1000  # format 1.7, whole seconds (722)
                                              if isinstance(e.get("variables_updated_ms"), int) else None),
                           path=path)
+
+
+def _from_columns(row: Row, zone_name: str, path: tuple[HopView, ...]) -> DeploymentView:
+    """A reported deployment as the grid shows it, from its row's columns alone (no entry parsed,
+    no steps; decision 870): the same view :func:`_remote` builds from its entry without steps."""
+    waived = tuple(json.loads(row["waived"])) if row["waived"] != "[]" else ()
+    waivers = json.loads(row["waivers"]) if row["waivers"] != "[]" else []
+    return DeploymentView(deployment_id=row["deployment_id"], project=row["project_name"],
+                          project_slug=row["project_slug"], release=row["release"], zone=zone_name,
+                          environment=row["environment"], state=_word(row["state"], bool(row["partial"])),
+                          started=float(row["started"]), ended=float(row["ended"]), steps=(),
+                          receipt_received=int(row["received"]), space=row["space"], tenant=row["tenant"],
+                          waived=waived, waivers=_waiver_notes(waivers or [{"phase": w} for w in waived]),
+                          variables_updated=row["variables_updated"], path=path)
 
 
 def _path(source: str, deployed_in: str, started: float, exported_at: float | None,
@@ -182,38 +201,8 @@ def build_view(zone: Zone, now: EpochSeconds, *, space: str | None = None, steps
             gc.enable()
 
 
-@dataclass(slots=True)
-class _Reported:
-    """A deployment another zone reported, read in full (``entry`` parsed, its view built) only
-    when the grid shows it (decision 741)."""
-
-    row: Row
-    zone: str
-    tenant: str | None
-    number: int
-    ok: bool
-
-    @property
-    def started(self) -> float:
-        return float(self.row["started"])
-
-
-def _reported(db: Reader, zone_of: Callable[[Row], str]) -> list[_Reported]:
-    """Every reported deployment, its entry left as text unless it names a tenant (rare: the
-    tenant is the one thing the grid needs that only the entry holds)."""
-    out = []
-    for row in remote.remote_deployments(db, parse=False):
-        tenant = None
-        if '"tenant"' in row["entry"]:
-            row["entry"] = json.loads(row["entry"])
-            tenant = row["entry"].get("tenant")
-        out.append(_Reported(row, zone_of(row), tenant, deployment_number(row["deployment_id"]),
-                             row["state"] == "Success"))
-    return out
-
-
 def _choose(group: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Of one cell's attempts (:class:`DeploymentView` or :class:`_Reported`, one zone's, one
+    """Of one cell's attempts (:class:`DeploymentView` or :class:`Reported`, one zone's, one
     environment's), those the grid shows (the latest, the last success before it, every earlier
     failure), and the rest: earlier attempts a later one superseded (decision 741)."""
     group = sorted(group, key=lambda d: (deployment_number(d.deployment_id) if isinstance(d, DeploymentView)
@@ -249,7 +238,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     groups: dict[tuple[str, str | None, str, str], list[Any]] = {}
     source: dict[tuple[str, str], Any] = {}  # what each view was read from, to read it again with its steps
     seen_envs: dict[str, None] = {}  # in the order deployments are read: the first spelling wins
-    for r in _reported(db, zone_of):
+    for r in reported_rows(db, zone_of):
         row = r.row
         reported.add((row["bundle_id"], r.zone))
         # The relays that carried the receipt back answer the export too: the first is the zone
@@ -275,7 +264,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
         first = _view_of(shown[0], db, zone.name, export_of, relays, zone_names, cache)
         # A cell's earlier success is built from its row alone: the grid shows its release and state.
         views = [first, *(_earlier_success(d, first, zone.name, export_of, relays, zone_names)
-                          if isinstance(d, _Reported) and d.ok
+                          if isinstance(d, Reported) and d.ok
                           else _view_of(d, db, zone.name, export_of, relays, zone_names, cache) for d in shown[1:])]
         source.update((v.key, d) for v, d in zip(views, shown) if not isinstance(d, DeploymentView))
         if space is not None and views[0].space.casefold() != space.casefold():
@@ -285,13 +274,14 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
             state = d.state if isinstance(d, DeploymentView) else "succeeded"
             older[state] = older.get(state, 0) + 1
     wanted = steps(deployments) if callable(steps) else {d.key for d in deployments} if steps else set()
+    read_entries(db, [source[k] for k in wanted if isinstance(source.get(k), Reported)])
     deployments = [d if d.key not in wanted else _in_full(db, source[d.key], zone.name, export_of, relays, zone_names,
-                                                          cache, True) if isinstance(source[d.key], _Reported)
+                                                          cache, True) if isinstance(source[d.key], Reported)
                    else _local(source[d.key], zone.name, (d.project, d.space)) for d in deployments]
     refused_rows = refusals.remote_refusals(db)
     # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
-    sequences = {d.key: int(_entry(source[d.key].row)["release_bundle"]["sequence"]) for d in deployments
-                 if isinstance(source.get(d.key), _Reported)} if refused_rows else {}  # only refusals need them
+    sequences = {d.key: int(source[d.key].row["sequence"]) for d in deployments
+                 if isinstance(source.get(d.key), Reported)} if refused_rows else {}  # only refusals need them
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
     for r in refused_rows:  # a refusal relayed back answers the export to the relays too
@@ -355,20 +345,13 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                          projects=tuple(rows), deployments=tuple(listed), older=older)
 
 
-def _entry(row: Row) -> dict[str, Any]:
-    """A reported deployment's receipt entry, parsed once (rows are read with the entry as text)."""
-    if isinstance(row["entry"], str):
-        row["entry"] = json.loads(row["entry"])
-    return row["entry"]  # type: ignore[no-any-return]
-
-
-def _view_of(d: DeploymentView | _Reported, db: Reader, source: str, export_of: dict[str, Row],
+def _view_of(d: DeploymentView | Reported, db: Reader, source: str, export_of: dict[str, Row],
              relays: dict[str, list[dict[str, Any]]], zone_names: dict[str, str], cache: dict[str, str]) -> DeploymentView:
     """``d`` as shown: a local deployment as it is, a reported one read in full (:func:`_in_full`)."""
     return d if isinstance(d, DeploymentView) else _in_full(db, d, source, export_of, relays, zone_names, cache)
 
 
-def _earlier_success(r: _Reported, latest: DeploymentView, source: str, export_of: dict[str, Row],
+def _earlier_success(r: Reported, latest: DeploymentView, source: str, export_of: dict[str, Row],
                      relays: dict[str, list[dict[str, Any]]], zone_names: dict[str, str]) -> DeploymentView:
     """A cell's last success before its latest attempt, from its row alone (no entry parsed:
     the grid shows its release and state only; a page that details it reads it in full). Its
@@ -383,15 +366,17 @@ def _earlier_success(r: _Reported, latest: DeploymentView, source: str, export_o
                           receipt_received=int(row["received"]), space=latest.space, tenant=r.tenant, path=path)
 
 
-def _in_full(db: Reader, r: _Reported, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
+def _in_full(db: Reader, r: Reported, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
              zone_names: dict[str, str], cache: dict[str, str], with_steps: bool = False) -> DeploymentView:
-    """The view of a reported deployment the grid shows, with the path its release took (and its
-    steps when ``with_steps``)."""
+    """The view of a reported deployment the grid shows, with the path its release took: from its
+    row's columns, or with its steps (``with_steps``) from its entry (read by :func:`_read_entries`)."""
     row = r.row
-    _entry(row)
     exp = export_of.get(row["bundle_id"])
-    path = _path(source, r.zone, row["entry"]["started_ms"] / 1000, exp["exported_at"] if exp is not None else None,
+    path = _path(source, r.zone, r.started, exp["exported_at"] if exp is not None else None,
                  relays.get(row["receipt_bundle_id"], []), zone_names)
+    if not with_steps:
+        return _from_columns(row, r.zone, path)
+    entry_of(row, r.zone)
     return _remote(db, row, r.zone, cache, path, with_steps)
 
 

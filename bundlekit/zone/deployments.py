@@ -23,7 +23,7 @@ from bundlekit.zone.db import Reader, Row, Writer
 __all__ = ["ID_PREFIX", "INTERRUPTED", "peek_next_id", "allocate_id", "insert_running", "finish", "annotate", "slot", "running",
            "claim_name", "note_reached", "executing", "running_on",
            "deployment_number", "BY_NUMBER", "get_deployment", "list_deployments", "deployments_by_start", "successes_of", "release_history", "deployed_scopes",
-           "relied_on_waivers"]
+           "relied_on_waivers", "mixed_runs"]
 
 ID_PREFIX = "Deployments-"
 _COUNTER = "deployment"
@@ -40,6 +40,16 @@ def deployment_number(deployment_id: str) -> int:
     order in which that zone ran its deployments; -1 for an id of another form."""
     head, _, tail = deployment_id.rpartition("-")
     return int(tail) if head and tail.isdigit() else -1
+
+
+def mixed_runs(runs: list[dict[str, Any]]) -> bool:
+    """Whether a step of ``runs`` (each with its ``step`` and ``state``) succeeded on some targets
+    and failed, timed out or was canceled on others: a deployment that did not succeed is then
+    ``partial`` on every dashboard, not ``failed``."""
+    by_step: dict[str, set[str]] = {}
+    for r in runs:
+        by_step.setdefault(r["step"], set()).add(r["state"])
+    return any("Success" in states and states & {"Failed", "TimedOut", "Canceled"} for states in by_step.values())
 
 
 def peek_next_id(db: Reader) -> str:

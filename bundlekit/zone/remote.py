@@ -1,19 +1,31 @@
 """Deployments other zones reported in receipts (the source side of the round trip).
 
 One row per (reporting zone, deployment id); an entry seen again in a later receipt is
-left as first recorded. ``entry`` is the receipt entry as it arrived (``spec`` §receipts).
+left as first recorded. ``entry`` is the receipt entry as it arrived (``spec`` §receipts);
+the few of its fields a dashboard's grid shows are copied into columns of their own when it is
+recorded (:data:`GRID_COLUMNS`; schema 17 filled them for rows recorded before, decision 870),
+so the grid reads rows and parses no entry.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Reader, Row, Writer
+from bundlekit.zone.deployments import mixed_runs
 
 __all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project", "entries_for_slug",
-           "receipt_plan", "receipt_relays"]
+           "receipt_plan", "receipt_relays", "GRID_COLUMNS", "grid_fields", "grid_rows", "entries_of",
+           "fill_grid_columns"]
+
+#: The columns copied from a reported deployment's entry (decision 870): the project's name and
+#: space, the tenant (None: untenanted), ``partial`` (1: a step succeeded on some targets and
+#: failed on others), ``waived`` and ``waivers`` (JSON lists, as the entry has them, ``[]`` when
+#: it has none), ``variables_updated`` (whole Unix seconds, or None) and ``sequence`` (the
+#: deployed bundle's).
+GRID_COLUMNS = ("project_name", "space", "tenant", "partial", "waived", "waivers", "variables_updated", "sequence")
 
 
 def is_recorded(db: Reader, source_zone_id: str, deployment_id: str) -> bool:
@@ -24,12 +36,80 @@ def is_recorded(db: Reader, source_zone_id: str, deployment_id: str) -> bool:
 
 def record_remote(tx: Writer, source_zone_id: str, receipt_bundle_id: str, entry: Mapping[str, Any],
                   now: EpochSeconds) -> None:
-    """Record one receipt entry from ``source_zone_id`` (inside the receipt import's transaction)."""
+    """Record one receipt entry from ``source_zone_id`` (inside the receipt import's transaction),
+    with its :data:`GRID_COLUMNS`."""
     tx.run("INSERT INTO remote_deployments(source_zone_id, deployment_id, bundle_id, receipt_bundle_id, project_slug, "
-           "release, environment, state, started, ended, entry, received) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+           f"release, environment, state, started, ended, entry, received, {', '.join(GRID_COLUMNS)}) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
            (source_zone_id, entry["deployment_id"], entry["release_bundle"]["bundle_id"], receipt_bundle_id,
             entry["project"]["slug"], entry["release"], entry["environment"], entry["state"],
-            entry["started_ms"] / 1000, entry["ended_ms"] / 1000, json.dumps(entry), now))
+            entry["started_ms"] / 1000, entry["ended_ms"] / 1000, json.dumps(entry), now, *grid_fields(entry)))
+
+
+def grid_fields(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values of :data:`GRID_COLUMNS` for a receipt ``entry``, in that order. What an entry of
+    an older format lacks takes the value the dashboard gave it before: the project's slug as its
+    name, space ``Default``, no tenant, waivers or variables refresh, sequence 0. Raises
+    ``KeyError`` or ``TypeError`` for a run without its step or state."""
+    project = entry.get("project") or {}
+    ms = entry.get("variables_updated_ms")
+    return (str(project.get("name", project.get("slug", ""))), str(project.get("space", "Default")),
+            entry.get("tenant"), int(mixed_runs(entry.get("runs") or [])),
+            json.dumps(list(entry.get("waived") or [])), json.dumps(list(entry.get("waivers") or [])),
+            ms // 1000 if isinstance(ms, int) else None,
+            int((entry.get("release_bundle") or {}).get("sequence", 0)))
+
+
+def fill_grid_columns(tx: Writer) -> int:
+    """Schema 17's step its SQL cannot take on both engines: copy :data:`GRID_COLUMNS` out of the
+    entry of every reported deployment recorded before, 500 rows at a time. An entry that does not
+    read (not JSON, or a run without its step or state) keeps the columns' defaults, its project's
+    name being its slug: its cell still shows, and a view that reads the entry in full reports it
+    (``state_damaged``). Returns the rows filled."""
+    last, filled = ("", ""), 0
+    while True:
+        rows = tx.all("SELECT source_zone_id, deployment_id, project_slug, entry FROM remote_deployments "
+                      "WHERE source_zone_id > ? OR (source_zone_id = ? AND deployment_id > ?) "
+                      "ORDER BY source_zone_id, deployment_id LIMIT 500", (last[0], last[0], last[1]))
+        if not rows:
+            return filled
+        params = []
+        for row in rows:
+            try:
+                entry = json.loads(row["entry"])
+                values = grid_fields(entry if isinstance(entry, dict) else {})
+            except (ValueError, KeyError, TypeError):
+                values = (row["project_slug"], "Default", None, 0, "[]", "[]", None, 0)
+            params.append((*values, row["source_zone_id"], row["deployment_id"]))
+        tx.run_many(f"UPDATE remote_deployments SET {', '.join(c + ' = ?' for c in GRID_COLUMNS)} "
+                    "WHERE source_zone_id = ? AND deployment_id = ?", params)
+        filled += len(rows)
+        last = (rows[-1]["source_zone_id"], rows[-1]["deployment_id"])
+
+
+def grid_rows(db: Reader) -> list[Row]:
+    """Every reported deployment as a dashboard's grid reads it, oldest first, without its entry:
+    the columns :func:`remote_deployments` names but ``entry``, and :data:`GRID_COLUMNS`. One
+    pass over the table (:func:`entries_of` reads the entries of those shown in full)."""
+    return db.all("SELECT source_zone_id, deployment_id, bundle_id, receipt_bundle_id, project_slug, release, "
+                  f"environment, state, started, ended, received, {', '.join(GRID_COLUMNS)} "
+                  "FROM remote_deployments ORDER BY started")
+
+
+def entries_of(db: Reader, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The entries (JSON text, unparsed) of the reported deployments ``keys`` names, by
+    (reporting zone id, deployment id); a key not recorded is absent."""
+    by_zone: dict[str, list[str]] = {}
+    for zone_id, deployment_id in keys:
+        by_zone.setdefault(zone_id, []).append(deployment_id)
+    out: dict[tuple[str, str], str] = {}
+    for zone_id, ids in by_zone.items():
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for r in db.all("SELECT deployment_id, entry FROM remote_deployments WHERE source_zone_id = ? AND "
+                            f"deployment_id IN ({', '.join('?' * len(chunk))})", (zone_id, *chunk)):
+                out[(zone_id, r["deployment_id"])] = r["entry"]
+    return out
 
 
 def remote_deployments(db: Reader, *, parse: bool = True) -> list[Row]:

@@ -7,7 +7,8 @@ reached is recorded by the backend (SQLite: ``PRAGMA user_version``; PostgreSQL:
 ``bundlekit_schema``). Nodes sharing a database migrate it once: the first to take the write
 lock migrates, the others find it done (decision 182). A database newer than this
 bundlekit is refused (``state_too_new``); nothing is ever rewritten in place: a change is a
-new migration at the end.
+new migration at the end. A migration whose rows SQL cannot fill the same way on both engines
+has a Python step in :data:`FILLS`, run right after its SQL in the same transaction.
 
 Type tokens keep one text for every engine; a backend maps them (``Database.ddl``):
 ``{int}`` a 64-bit integer, ``{float}`` a double, ``{bytes}`` a byte string, ``{nocase}`` the
@@ -18,11 +19,13 @@ is text everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bundlekit.errors import StateError
-from bundlekit.zone.db import Database
+from bundlekit.zone import remote
+from bundlekit.zone.db import Database, Writer
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_tables"]
+__all__ = ["MIGRATIONS", "FILLS", "SCHEMA_VERSION", "migrate", "schema_tables"]
 
 _TABLE_DDL = re.compile(r"\b(CREATE|DROP)\s+TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(\w+)", re.I)
 
@@ -351,7 +354,24 @@ MIGRATIONS: list[str] = [
         SELECT 'Default', environment, keep_releases, keep_days, auto_prune, updated FROM retention;
     DROP TABLE retention;
     """,
+    # version 17: the few fields of a reported deployment's receipt entry a dashboard's grid shows,
+    # in columns of their own (zone/remote.py GRID_COLUMNS, decision 870), so the grid parses no
+    # entry; rows recorded before are filled from their entries by remote.fill_grid_columns (FILLS).
+    """
+    ALTER TABLE remote_deployments ADD COLUMN project_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE remote_deployments ADD COLUMN space TEXT NOT NULL DEFAULT 'Default';
+    ALTER TABLE remote_deployments ADD COLUMN tenant TEXT;
+    ALTER TABLE remote_deployments ADD COLUMN partial {int} NOT NULL DEFAULT 0;
+    ALTER TABLE remote_deployments ADD COLUMN waived TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE remote_deployments ADD COLUMN waivers TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE remote_deployments ADD COLUMN variables_updated {int};
+    ALTER TABLE remote_deployments ADD COLUMN sequence {int} NOT NULL DEFAULT 0;
+    """,
 ]
+
+#: Steps in Python that follow a migration's SQL in the same transaction, by the version that
+#: migration reaches: data SQL cannot derive the same way on both engines (parsing JSON).
+FILLS: dict[int, Callable[[Writer], object]] = {17: remote.fill_grid_columns}
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -382,9 +402,11 @@ def migrate(db: Database) -> None:
         version = _checked_version(db, db.schema_version(tx))  # another process may have migrated it
         if version == 0:
             db.prepare_schema(tx)
-        for script in MIGRATIONS[version:]:
+        for reached, script in enumerate(MIGRATIONS[version:], version + 1):
             for statement in db.ddl(script):
                 tx.run(statement)
+            if reached in FILLS:
+                FILLS[reached](tx)
         if version < SCHEMA_VERSION:
             db.set_schema_version(tx, SCHEMA_VERSION)
 
