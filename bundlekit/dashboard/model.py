@@ -126,19 +126,35 @@ def _from_columns(row: Row, zone_name: str, path: tuple[HopView, ...]) -> Deploy
                           environment=row["environment"], state=_word(row["state"], bool(row["partial"])),
                           started=float(row["started"]), ended=float(row["ended"]), steps=(),
                           receipt_received=int(row["received"]), space=row["space"], tenant=row["tenant"],
-                          waived=waived, waivers=_waiver_notes(waivers or [{"phase": w} for w in waived]),
-                          variables_updated=row["variables_updated"], path=path)
+                          waived=waived, waivers=_waiver_notes(waivers or [{"phase": w} for w in waived])
+                          if waivers or waived else (), variables_updated=row["variables_updated"], path=path)
 
 
-def _path(source: str, deployed_in: str, started: float, exported_at: float | None,
-          relays: list[dict[str, Any]], zone_names: dict[str, str]) -> tuple[HopView, ...]:
-    """The path of a release another zone reported deploying (decision 740): this zone, which
-    exported it at ``exported_at`` (None: the export is no longer recorded); each zone that
-    relayed the receipt back (``relays``, in the order they relayed it, so the path runs the other
-    way), at the time its hop record gives; the deploying zone, when the deployment started."""
-    hops = [HopView(source, "exported", exported_at)]
-    hops += [HopView(zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"]) for h in reversed(relays)]
-    return (*hops, HopView(deployed_in, "deployed", started))
+class _Paths:
+    """The paths of releases other zones reported deploying (decision 740): this zone
+    (``source``), which exported the release (``export_of``: export records by bundle id; the
+    time is None when the export is no longer recorded); each zone that relayed the receipt back
+    (``relays`` by receipt bundle id, in the order they relayed it, so the path runs the other
+    way), at the time its hop record gives; the deploying zone, when the deployment started.
+    The hops before the last are made once per bundle and receipt, and shared (they are frozen)."""
+
+    def __init__(self, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
+                 zone_names: dict[str, str]) -> None:
+        self.source, self.export_of, self.relays, self.zone_names = source, export_of, relays, zone_names
+        self._before: dict[tuple[str, str], tuple[HopView, ...]] = {}
+
+    def __call__(self, row: Row, deployed_in: str, started: float) -> tuple[HopView, ...]:
+        """The path of the reported deployment ``row`` (its bundle and receipt ids), deployed in
+        ``deployed_in`` at ``started`` (Unix seconds)."""
+        key = (row["bundle_id"], row["receipt_bundle_id"])
+        before = self._before.get(key)
+        if before is None:
+            exp = self.export_of.get(key[0])
+            before = (HopView(self.source, "exported", exp["exported_at"] if exp is not None else None),
+                      *(HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"])
+                        for h in reversed(self.relays.get(key[1], []))))
+            self._before[key] = before
+        return (*before, HopView(deployed_in, "deployed", started))
 
 
 def _local(row: Row, zone_name: str, project: tuple[str, str], with_steps: bool = True) -> DeploymentView:
@@ -204,21 +220,24 @@ def build_view(zone: Zone, now: EpochSeconds, *, space: str | None = None, steps
 def _choose(group: list[Any]) -> tuple[list[Any], list[Any]]:
     """Of one cell's attempts (:class:`DeploymentView` or :class:`Reported`, one zone's, one
     environment's), those the grid shows (the latest, the last success before it, every earlier
-    failure), and the rest: earlier attempts a later one superseded (decision 741)."""
-    group = sorted(group, key=lambda d: (deployment_number(d.deployment_id) if isinstance(d, DeploymentView)
-                                         else d.number, d.started or 0))
-
-    def ok(d: Any) -> bool:
-        return d.state == "succeeded" if isinstance(d, DeploymentView) else bool(d.ok)
-
-    def failed(d: Any) -> bool:
-        return d.state in FAILURE_STATES if isinstance(d, DeploymentView) else not d.ok
-
+    failure, oldest first), and the rest: earlier attempts a later one superseded (decision 741)."""
+    if len(group) == 1:
+        return group, []
+    group = sorted(group, key=_attempt_order)
     earlier = group[:-1]
-    prev = next((d for d in reversed(earlier) if ok(d)), None)
-    shown = [group[-1], *(d for d in earlier if d is prev or failed(d))]
-    ids = {id(d) for d in shown}
-    return shown, [d for d in earlier if id(d) not in ids]
+    prev = next((d for d in reversed(earlier) if (d.ok if type(d) is Reported else d.state == "succeeded")), None)
+    shown, rest = [group[-1]], []
+    for d in earlier:
+        failed = not d.ok if type(d) is Reported else d.state in FAILURE_STATES
+        (shown if d is prev or failed else rest).append(d)
+    return shown, rest
+
+
+def _attempt_order(d: DeploymentView | Reported) -> tuple[int, float]:
+    """An attempt's place among its cell's: its zone's deployment number, then its start."""
+    if type(d) is Reported:
+        return (d.number, d.started)
+    return (deployment_number(d.deployment_id), d.started or 0)
 
 
 def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: Steps) -> DashboardView:
@@ -233,6 +252,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     exported = exports.list_exports(db)
     export_of = {e["bundle_id"]: e for e in exported}
     relays = remote.receipt_relays(db)
+    paths = _Paths(zone.name, export_of, relays, zone_names)
+    counted: set[tuple[str, str]] = set()  # (bundle id, receipt id): its receipt's relays already counted
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
     last_start: dict[tuple[str, str], float] = {}  # (slug, zone): the latest start of a deployment there
     groups: dict[tuple[str, str | None, str, str], list[Any]] = {}
@@ -240,15 +261,18 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     seen_envs: dict[str, None] = {}  # in the order deployments are read: the first spelling wins
     for r in reported_rows(db, zone_of):
         row = r.row
-        reported.add((row["bundle_id"], r.zone))
+        slug, env, bundle, receipt = row["project_slug"], row["environment"], row["bundle_id"], row["receipt_bundle_id"]
+        reported.add((bundle, r.zone))
         # The relays that carried the receipt back answer the export too: the first is the zone
         # this zone sent the release to (decision 620), which would otherwise await for ever.
-        reported.update((row["bundle_id"], zone_names.get(h["zone_id"], h["name"]))
-                        for h in relays.get(row["receipt_bundle_id"], []))
-        key = (row["project_slug"], r.zone)
-        last_start[key] = max(last_start.get(key, r.started), r.started)
-        seen_envs.setdefault(row["environment"])
-        groups.setdefault((row["project_slug"], r.tenant, r.zone, row["environment"].casefold()), []).append(r)
+        if (bundle, receipt) not in counted:
+            counted.add((bundle, receipt))
+            reported.update((bundle, zone_names.get(h["zone_id"], h["name"])) for h in relays.get(receipt, []))
+        key = (slug, r.zone)
+        if r.started > last_start.get(key, r.started - 1):
+            last_start[key] = r.started
+        seen_envs.setdefault(env)
+        groups.setdefault((slug, r.tenant, r.zone, env.casefold()), []).append(r)
     for row in deployments_by_start(db):
         slug: str = row["project_slug"]
         d = _local(row, zone.name, known.get(slug, (slug, "Default")), with_steps=False)
@@ -261,12 +285,13 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     older: dict[str, int] = {}
     for group in groups.values():
         shown, rest = _choose(group)
-        first = _view_of(shown[0], db, zone.name, export_of, relays, zone_names, cache)
+        first = _view_of(shown[0], db, paths, cache)
         # A cell's earlier success is built from its row alone: the grid shows its release and state.
-        views = [first, *(_earlier_success(d, first, zone.name, export_of, relays, zone_names)
-                          if isinstance(d, Reported) and d.ok
-                          else _view_of(d, db, zone.name, export_of, relays, zone_names, cache) for d in shown[1:])]
-        source.update((v.key, d) for v, d in zip(views, shown) if not isinstance(d, DeploymentView))
+        views = [first, *(_earlier_success(d, first, paths) if type(d) is Reported and d.ok
+                          else _view_of(d, db, paths, cache) for d in shown[1:])]
+        for v, d in zip(views, shown):
+            if type(d) is Reported:
+                source[v.key] = d
         if space is not None and views[0].space.casefold() != space.casefold():
             continue  # one space: what belongs to another is not even counted
         deployments += views
@@ -275,9 +300,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
             older[state] = older.get(state, 0) + 1
     wanted = steps(deployments) if callable(steps) else {d.key for d in deployments} if steps else set()
     read_entries(db, [source[k] for k in wanted if isinstance(source.get(k), Reported)])
-    deployments = [d if d.key not in wanted else _in_full(db, source[d.key], zone.name, export_of, relays, zone_names,
-                                                          cache, True) if isinstance(source[d.key], Reported)
-                   else _local(source[d.key], zone.name, (d.project, d.space)) for d in deployments]
+    deployments = [d if d.key not in wanted else _in_full(db, source[d.key], paths, cache, True)
+                   if isinstance(source[d.key], Reported) else _local(source[d.key], zone.name, (d.project, d.space))
+                   for d in deployments]
     refused_rows = refusals.remote_refusals(db)
     # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
     sequences = {d.key: int(source[d.key].row["sequence"]) for d in deployments
@@ -345,35 +370,29 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                          projects=tuple(rows), deployments=tuple(listed), older=older)
 
 
-def _view_of(d: DeploymentView | Reported, db: Reader, source: str, export_of: dict[str, Row],
-             relays: dict[str, list[dict[str, Any]]], zone_names: dict[str, str], cache: dict[str, str]) -> DeploymentView:
-    """``d`` as shown: a local deployment as it is, a reported one read in full (:func:`_in_full`)."""
-    return d if isinstance(d, DeploymentView) else _in_full(db, d, source, export_of, relays, zone_names, cache)
+def _view_of(d: DeploymentView | Reported, db: Reader, paths: _Paths, cache: dict[str, str]) -> DeploymentView:
+    """``d`` as shown: a local deployment as it is, a reported one from its row (:func:`_in_full`)."""
+    return d if type(d) is not Reported else _in_full(db, d, paths, cache)
 
 
-def _earlier_success(r: Reported, latest: DeploymentView, source: str, export_of: dict[str, Row],
-                     relays: dict[str, list[dict[str, Any]]], zone_names: dict[str, str]) -> DeploymentView:
+def _earlier_success(r: Reported, latest: DeploymentView, paths: _Paths) -> DeploymentView:
     """A cell's last success before its latest attempt, from its row alone (no entry parsed:
     the grid shows its release and state only; a page that details it reads it in full). Its
     project's name and space are those of the cell's latest attempt (one project, one zone)."""
     row = r.row
-    exp = export_of.get(row["bundle_id"])
-    path = _path(source, r.zone, r.started, exp["exported_at"] if exp is not None else None,
-                 relays.get(row["receipt_bundle_id"], []), zone_names)
     return DeploymentView(deployment_id=row["deployment_id"], project=latest.project, project_slug=row["project_slug"],
                           release=row["release"], zone=r.zone, environment=row["environment"], state="succeeded",
                           started=r.started, ended=float(row["ended"]), steps=(),
-                          receipt_received=int(row["received"]), space=latest.space, tenant=r.tenant, path=path)
+                          receipt_received=int(row["received"]), space=latest.space, tenant=r.tenant,
+                          path=paths(row, r.zone, r.started))
 
 
-def _in_full(db: Reader, r: Reported, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
-             zone_names: dict[str, str], cache: dict[str, str], with_steps: bool = False) -> DeploymentView:
+def _in_full(db: Reader, r: Reported, paths: _Paths, cache: dict[str, str], with_steps: bool = False) -> DeploymentView:
     """The view of a reported deployment the grid shows, with the path its release took: from its
-    row's columns, or with its steps (``with_steps``) from its entry (read by :func:`_read_entries`)."""
+    row's columns, or with its steps (``with_steps``) from its entry (read by
+    :func:`~bundlekit.dashboard.reported.read_entries`)."""
     row = r.row
-    exp = export_of.get(row["bundle_id"])
-    path = _path(source, r.zone, r.started, exp["exported_at"] if exp is not None else None,
-                 relays.get(row["receipt_bundle_id"], []), zone_names)
+    path = paths(row, r.zone, r.started)
     if not with_steps:
         return _from_columns(row, r.zone, path)
     entry_of(row, r.zone)

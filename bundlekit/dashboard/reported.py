@@ -28,16 +28,13 @@ class Reported:
     tenant: str | None
     number: int
     ok: bool
-
-    @property
-    def started(self) -> float:
-        return float(self.row["started"])
+    started: float
 
 
 def reported_rows(db: Reader, zone_of: Callable[[Row], str]) -> list[Reported]:
     """Every reported deployment, from the columns the grid needs (no entry read)."""
     return [Reported(row, zone_of(row), row["tenant"], deployment_number(row["deployment_id"]),
-                      row["state"] == "Success") for row in remote.grid_rows(db)]
+                     row["state"] == "Success", float(row["started"])) for row in remote.grid_rows(db)]
 
 
 def read_entries(db: Reader, shown: list[Reported]) -> None:
