@@ -13,6 +13,8 @@ with escape sequences. Colour (ANSI) only when the caller asks for it.
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
+from functools import lru_cache
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import terminal_text
@@ -104,28 +106,28 @@ def _counts(view: DashboardView) -> str:
     def state(d: DeploymentView) -> str:  # a refusal a later success settled is no longer one to look at (723)
         return _SUPERSEDED if d.superseded_by is not None else d.state
 
-    seen: dict[tuple[str, str], str] = {d.key: state(d) for d in view.deployments}
+    # by (zone, deployment id), as DeploymentView.key, without making a key per lookup
+    seen: dict[tuple[str, str], str] = {(d.zone, d.deployment_id): state(d) for d in view.deployments}
     for p in view.projects:
         for c in p.cells:
             if c is not None:
                 for d in (c.latest, *c.failures):
-                    if d is not None:
-                        seen.setdefault(d.key, state(d))
-    states = list(seen.values())
-    for state, n in view.older.items():  # earlier attempts a later one superseded: counted, not listed
-        states += [state] * n
-    ran = [s for s in states if s not in ("exported", "refused", _SUPERSEDED)]
-    parts = [f"{ran.count(s)} {s}" for s in DEPLOYMENT_STATES if ran.count(s)]
-    line = f"{len(ran)} deployment(s): {', '.join(parts) or 'none'}"
-    if states.count("refused"):
-        line += f"; {states.count('refused')} import(s) refused"
-    if states.count(_SUPERSEDED):
-        line += f"; {states.count(_SUPERSEDED)} refusal(s) settled by a later success"
-    if states.count("exported"):
-        line += f"; {states.count('exported')} export(s) awaiting a receipt"
-    failing = [f"{states.count(s)} {s}" for s in FAILURE_STATES if states.count(s)]
+                    if d is not None and (d.zone, d.deployment_id) not in seen:
+                        seen[(d.zone, d.deployment_id)] = state(d)
+    count = Counter(seen.values())
+    count.update(view.older)  # earlier attempts a later one superseded: counted, not listed
+    not_run = ("exported", "refused", _SUPERSEDED)
+    parts = [f"{count[s]} {s}" for s in DEPLOYMENT_STATES if s not in not_run and count[s]]
+    line = f"{sum(n for s, n in count.items() if s not in not_run)} deployment(s): {', '.join(parts) or 'none'}"
+    if count["refused"]:
+        line += f"; {count['refused']} import(s) refused"
+    if count[_SUPERSEDED]:
+        line += f"; {count[_SUPERSEDED]} refusal(s) settled by a later success"
+    if count["exported"]:
+        line += f"; {count['exported']} export(s) awaiting a receipt"
+    failing = [f"{count[s]} {s}" for s in FAILURE_STATES if count[s]]
     if failing:  # one total, broken down by the very words used above (finding 10.5)
-        total = sum(states.count(s) for s in FAILURE_STATES)
+        total = sum(count[s] for s in FAILURE_STATES)
         line += f"; to look at: {total}" + (f" ({', '.join(failing)})" if len(failing) > 1 else "")
     return line
 
@@ -149,8 +151,8 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
     if len(latest.path) > 2:  # came through relays: the whole path is listed under the grid
         lines.append("via " + ", ".join(_clean(h.zone) for h in latest.path[1:-1]))
     prev = cell.previous_success
-    if prev is not None and prev.key != latest.key and (prev.release != latest.release
-                                                        or latest.state in FAILURE_STATES):
+    if prev is not None and (prev.deployment_id != latest.deployment_id or prev.zone != latest.zone) and (
+            prev.release != latest.release or latest.state in FAILURE_STATES):
         lines.append(f"prev ok {_clean(prev.release)}")
     return lines + _earlier(cell)
 
@@ -187,6 +189,8 @@ def _refused_in(d: DeploymentView) -> str:
 def _earlier(cell: CellView) -> list[str]:
     """Earlier refusals, each on its line with its release (a refused import is not a failed
     deployment), then a count of earlier failed deployments."""
+    if not cell.failures:
+        return []
     lines = [f"{_clean(f.release)} {_refused_in(f)}" for f in cell.failures if f.state == "refused"]
     failed = sum(1 for f in cell.failures if f.state != "refused")
     if failed:
@@ -225,6 +229,7 @@ def _join(parts: list[str]) -> str:
     return _SEP.join(parts)
 
 
+@lru_cache(maxsize=4096)  # a grid repeats few names and releases in thousands of cells
 def _clean(s: str) -> str:
     """One line of untrusted text with control characters, escape sequences and bidi controls
     shown escaped (:func:`bundlekit.core.text.terminal_text`), so it cannot steer the terminal
@@ -260,4 +265,6 @@ def _truncate(s: str, width: int) -> str:
 
 
 def _pad(s: str, width: int) -> str:
+    if s.isascii():
+        return s.ljust(width)
     return s + " " * max(0, width - _width(s))
