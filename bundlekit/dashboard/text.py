@@ -12,6 +12,7 @@ with escape sequences. Colour (ANSI) only when the caller asks for it.
 
 from __future__ import annotations
 
+import gc
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -41,6 +42,18 @@ _RESET = "\x1b[0m"
 
 def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None, color: bool = False) -> str:
     """The grid as text ending in a newline; no line is wider than ``width`` columns."""
+    # As while the view is built (decision 741): tens of thousands of small lists and strings, no
+    # cycle among them, and a view of as many objects the collector would walk for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _render(view, now, width, color)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bool) -> str:
     title = f"Zone {_clean(view.zone_name)} ({_clean(view.zone_id)}), generated {format_utc(view.generated)}"
     if not view.projects or not view.columns:
         lines = [title, "", f"Nothing to show yet: no release has been exported or deployed from zone "
