@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from bundlekit.errors import InputError
 
-__all__ = ["invalid", "as_map", "get_key", "string", "opt_string", "opt_time", "list_of", "check_time"]
+__all__ = ["invalid", "as_map", "get_key", "string", "opt_string", "opt_time", "list_of", "check_time", "plain_time"]
 
 _CODE = "invalid_dashboard_view"
 
@@ -71,11 +71,18 @@ def list_of(d: Mapping[str, Any], key: str, where: str) -> list[Any]:
     return v
 
 
+def plain_time(value: float | None) -> bool:
+    """Whether ``value`` is None, an int or a finite float: the common cases :func:`check_time`
+    accepts at once (a view of tens of thousands of deployments checks every time, so a caller
+    builds the ``where`` of :func:`check_time` only when this is False)."""
+    kind = type(value)
+    return value is None or kind is int or (kind is float and math.isfinite(value))
+
+
 def check_time(value: float | None, where: str) -> None:
     """Refuse a ``value`` that is not None and not a finite Unix time in seconds."""
-    kind = type(value)
-    if value is None or kind is int or (kind is float and math.isfinite(value)):
-        return  # the common cases first: a view of tens of thousands of deployments checks every time
+    if plain_time(value):
+        return
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                               or not math.isfinite(value)):
         raise invalid(where, "a Unix time in seconds or None")

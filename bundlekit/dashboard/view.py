@@ -25,7 +25,7 @@ from bundlekit.core.clock import recorded_age, relative_age
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.fields import (as_map as _map, check_time as _check_time, get_key as _get, invalid as _invalid,
                                         list_of as _list, opt_string as _opt_str, opt_time as _opt_time,
-                                        string as _str)
+                                        plain_time as _plain_time, string as _str)
 
 __all__ = [
     "STEP_STATES",
@@ -185,7 +185,8 @@ class HopView:
     def __post_init__(self) -> None:
         if self.event not in HOP_EVENTS:
             raise _invalid(f"path {self.zone!r}.event", f"one of {', '.join(HOP_EVENTS)}, not {self.event!r}")
-        _check_time(self.at, f"path {self.zone!r}.at")
+        if not _plain_time(self.at):
+            _check_time(self.at, f"path {self.zone!r}.at")
 
     def to_dict(self) -> dict[str, Any]:
         return {"zone": self.zone, "event": self.event, "at": self.at}
@@ -245,7 +246,8 @@ class DeploymentView:
             raise _invalid(f"deployment {self.deployment_id!r}.state",
                            f"one of {', '.join(DEPLOYMENT_STATES)}, not {self.state!r}")
         for name in ("started", "ended", "receipt_received", "variables_updated"):
-            _check_time(getattr(self, name), f"deployment {self.deployment_id!r}.{name}")
+            if not _plain_time(getattr(self, name)):
+                _check_time(getattr(self, name), f"deployment {self.deployment_id!r}.{name}")
 
     @property
     def key(self) -> tuple[str, str]:
@@ -300,7 +302,8 @@ class CellView:
     failures: tuple[DeploymentView, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_time(self.exported_at, f"cell {self.zone}/{self.environment}.exported_at")
+        if not _plain_time(self.exported_at):
+            _check_time(self.exported_at, f"cell {self.zone}/{self.environment}.exported_at")
 
     def to_dict(self) -> dict[str, Any]:
         return {"zone": self.zone, "environment": self.environment,
