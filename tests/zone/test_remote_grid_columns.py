@@ -51,7 +51,8 @@ EXPECTED = {
 def _columns(db: Any) -> dict[str, tuple[Any, ...]]:
     names = {e["deployment_id"]: k for k, e in ENTRIES.items()}
     names["Deployments-9"] = "damaged"
-    return {names[r["deployment_id"]]: tuple(r[c] for c in remote.GRID_COLUMNS) for r in remote.grid_rows(db)}
+    return {names[r["deployment_id"]]: tuple(r[c] for c in remote.GRID_COLUMNS) for r in remote.grid_rows(db)
+            if r["deployment_id"] in names}
 
 
 def test_migrating_fills_the_grid_columns_of_every_reported_deployment_from_its_entry(
@@ -69,17 +70,28 @@ def test_migrating_fills_the_grid_columns_of_every_reported_deployment_from_its_
                    ("z-prod", entry["deployment_id"], entry["release_bundle"]["bundle_id"], "r1", "acme-web",
                     entry["release"], "Production", entry["state"], entry["started_ms"] / 1000,
                     entry["ended_ms"] / 1000, text, 1_700_100_000))
+        for n in range(100, 1300):  # more than one batch of the fill, over two zones
+            entry = _entry(n)
+            tx.run("INSERT INTO remote_deployments(source_zone_id, deployment_id, bundle_id, receipt_bundle_id, "
+                   "project_slug, release, environment, state, started, ended, entry, received) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (f"z-{n % 2}", entry["deployment_id"], f"b{n}", "r2", "acme-web", entry["release"], "Production",
+                    "Success", entry["started_ms"] / 1000, entry["ended_ms"] / 1000, json.dumps(entry), 1_700_100_000))
     old.close()
     db = state.open()
     try:
         assert db.schema_version(db) == SCHEMA_VERSION
+        many = db.all("SELECT deployment_id, space, sequence FROM remote_deployments WHERE source_zone_id LIKE 'z-_'")
+        assert sorted((r["deployment_id"], r["space"], r["sequence"]) for r in many) == sorted(
+            (f"Deployments-{n}", "Payments", 40 + n) for n in range(100, 1300))
         migrated = _columns(db)
         # an entry that no longer reads keeps the defaults, its project named by its slug
         assert migrated.pop("damaged") == ("acme-web", "Default", None, 0, "[]", "[]", None, 0)
         assert migrated == EXPECTED
         # the entries themselves are left as they were
+        ids = {e["deployment_id"] for e in ENTRIES.values()}
         assert [json.loads(r["entry"]) for r in remote.remote_deployments(db, parse=False)
-                if r["deployment_id"] != "Deployments-9"] == list(ENTRIES.values())
+                if r["deployment_id"] in ids] == list(ENTRIES.values())
     finally:
         db.close()
 
