@@ -35,7 +35,9 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
-from bundlekit.dashboard.reported import Reported, entry_of, read_entries, reported_rows
+from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENDED, ENVIRONMENT, PARTIAL, PROJECT_NAME, RECEIPT_ID,
+                                          RECEIVED, RELEASE, SEQUENCE, SLUG, SPACE, STATE, VARIABLES_UPDATED, WAIVED,
+                                          WAIVERS, Reported, entry_of, read_entries, reported_rows)
 from bundlekit.dashboard.view import (
     FAILURE_STATES,
     CellView,
@@ -95,9 +97,9 @@ def _outputs(items: Iterable[dict[str, Any]], withheld: Iterable[str] = ()) -> t
             + tuple(OutputView(name, "", False, withheld=True) for name in withheld))
 
 
-def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str],
+def _remote(db: Reader, e: dict[str, Any], received: int, zone_name: str, cache: dict[str, str],
             path: tuple[HopView, ...] = (), with_steps: bool = True) -> DeploymentView:
-    e = row["entry"]
+    """A reported deployment read from its receipt entry ``e`` (received at ``received``)."""
     steps = () if not with_steps else tuple(StepView(
         step=r["step"], target=r.get("target"), state=r["state"],
         started=r["started_ms"] / 1000 if "started_ms" in r else None,
@@ -108,7 +110,7 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str],
                           project_slug=e["project"]["slug"], release=e["release"], zone=zone_name,
                           environment=e["environment"], state=_state(e["state"], e["runs"]),
                           started=e["started_ms"] / 1000, ended=e["ended_ms"] / 1000, steps=steps,
-                          receipt_received=int(row["received"]), space=e["project"]["space"],
+                          receipt_received=int(received), space=e["project"]["space"],
                           tenant=e.get("tenant"), waived=tuple(e.get("waived", ())),
                           waivers=_waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]),
                           variables_updated=(e["variables_updated_ms"] // 1000  # format 1.7, whole seconds (722)
@@ -116,18 +118,18 @@ def _remote(db: Reader, row: Row, zone_name: str, cache: dict[str, str],
                           path=path)
 
 
-def _from_columns(row: Row, zone_name: str, path: tuple[HopView, ...]) -> DeploymentView:
+def _from_columns(r: Reported, path: tuple[HopView, ...]) -> DeploymentView:
     """A reported deployment as the grid shows it, from its row's columns alone (no entry parsed,
     no steps; decision 870): the same view :func:`_remote` builds from its entry without steps."""
-    waived = tuple(json.loads(row["waived"])) if row["waived"] != "[]" else ()
-    waivers = json.loads(row["waivers"]) if row["waivers"] != "[]" else []
-    return DeploymentView(deployment_id=row["deployment_id"], project=row["project_name"],
-                          project_slug=row["project_slug"], release=row["release"], zone=zone_name,
-                          environment=row["environment"], state=_word(row["state"], bool(row["partial"])),
-                          started=float(row["started"]), ended=float(row["ended"]), steps=(),
-                          receipt_received=int(row["received"]), space=row["space"], tenant=row["tenant"],
-                          waived=waived, waivers=_waiver_notes(waivers or [{"phase": w} for w in waived])
-                          if waivers or waived else (), variables_updated=row["variables_updated"], path=path)
+    v = r.values
+    waived = tuple(json.loads(v[WAIVED])) if v[WAIVED] != "[]" else ()
+    waivers = json.loads(v[WAIVERS]) if v[WAIVERS] != "[]" else []
+    return DeploymentView(deployment_id=v[DEPLOYMENT_ID], project=v[PROJECT_NAME], project_slug=v[SLUG],
+                          release=v[RELEASE], zone=r.zone, environment=v[ENVIRONMENT],
+                          state=_word(v[STATE], bool(v[PARTIAL])), started=r.started, ended=float(v[ENDED]), steps=(),
+                          receipt_received=int(v[RECEIVED]), space=v[SPACE], tenant=r.tenant, waived=waived,
+                          waivers=_waiver_notes(waivers or [{"phase": w} for w in waived]) if waivers or waived else (),
+                          variables_updated=v[VARIABLES_UPDATED], path=path)
 
 
 class _Paths:
@@ -143,10 +145,10 @@ class _Paths:
         self.source, self.export_of, self.relays, self.zone_names = source, export_of, relays, zone_names
         self._before: dict[tuple[str, str], tuple[HopView, ...]] = {}
 
-    def __call__(self, row: Row, deployed_in: str, started: float) -> tuple[HopView, ...]:
-        """The path of the reported deployment ``row`` (its bundle and receipt ids), deployed in
-        ``deployed_in`` at ``started`` (Unix seconds)."""
-        key = (row["bundle_id"], row["receipt_bundle_id"])
+    def __call__(self, r: Reported) -> tuple[HopView, ...]:
+        """The path of the reported deployment ``r``: its bundle's, through the relays of its
+        receipt, to its zone when it started."""
+        key = (r.values[BUNDLE_ID], r.values[RECEIPT_ID])
         before = self._before.get(key)
         if before is None:
             exp = self.export_of.get(key[0])
@@ -154,7 +156,7 @@ class _Paths:
                       *(HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"])
                         for h in reversed(self.relays.get(key[1], []))))
             self._before[key] = before
-        return (*before, HopView(deployed_in, "deployed", started))
+        return (*before, HopView(r.zone, "deployed", r.started))
 
 
 def _local(row: Row, zone_name: str, project: tuple[str, str], with_steps: bool = True) -> DeploymentView:
@@ -246,7 +248,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     known = projects.project_labels(db)
 
     def zone_of(row: Row) -> str:
-        zone_id: str = row["source_zone_id"]
+        return name_of(row["source_zone_id"])
+
+    def name_of(zone_id: str) -> str:
         return zone_names.get(zone_id, zone_id)
 
     exported = exports.list_exports(db)
@@ -259,9 +263,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     groups: dict[tuple[str, str | None, str, str], list[Any]] = {}
     source: dict[tuple[str, str], Any] = {}  # what each view was read from, to read it again with its steps
     seen_envs: dict[str, None] = {}  # in the order deployments are read: the first spelling wins
-    for r in reported_rows(db, zone_of):
-        row = r.row
-        slug, env, bundle, receipt = row["project_slug"], row["environment"], row["bundle_id"], row["receipt_bundle_id"]
+    for r in reported_rows(db, name_of):
+        v = r.values
+        slug, env, bundle, receipt = v[SLUG], v[ENVIRONMENT], v[BUNDLE_ID], v[RECEIPT_ID]
         reported.add((bundle, r.zone))
         # The relays that carried the receipt back answer the export too: the first is the zone
         # this zone sent the release to (decision 620), which would otherwise await for ever.
@@ -305,7 +309,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                    for d in deployments]
     refused_rows = refusals.remote_refusals(db)
     # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
-    sequences = {d.key: int(source[d.key].row["sequence"]) for d in deployments
+    sequences = {d.key: int(source[d.key].values[SEQUENCE]) for d in deployments
                  if isinstance(source.get(d.key), Reported)} if refused_rows else {}  # only refusals need them
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
@@ -346,6 +350,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     for r in refused:
         refused_at.setdefault((r.project_slug, r.zone), []).append(r)
     exported_slugs = {slug for slug, _ in latest_export}
+    sent = set(latest_export) | set(refused_at)  # (slug, zone): what _sent may add to; elsewhere it adds nothing
     rows: list[ProjectRow] = []
     extra: list[DeploymentView] = []
     for slug in sorted(names, key=lambda s: (names[s][1].casefold(), names[s][0].casefold())):
@@ -359,7 +364,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
             cells = []
             for zname, env in ordered:
                 cell = _cell(zname, env, group_at.get((zname, env), []))
-                if tenant is None:
+                if tenant is None and (slug, zname) in sent:
                     cell = _sent(cell, zname, env, slug, name, space_name, latest_export, refusal_of, awaiting,
                                  [r for r in refused_at.get((slug, zname), []) if r.superseded_by is None],
                                  first_column[zname], extra)
@@ -379,24 +384,21 @@ def _earlier_success(r: Reported, latest: DeploymentView, paths: _Paths) -> Depl
     """A cell's last success before its latest attempt, from its row alone (no entry parsed:
     the grid shows its release and state only; a page that details it reads it in full). Its
     project's name and space are those of the cell's latest attempt (one project, one zone)."""
-    row = r.row
-    return DeploymentView(deployment_id=row["deployment_id"], project=latest.project, project_slug=row["project_slug"],
-                          release=row["release"], zone=r.zone, environment=row["environment"], state="succeeded",
-                          started=r.started, ended=float(row["ended"]), steps=(),
-                          receipt_received=int(row["received"]), space=latest.space, tenant=r.tenant,
-                          path=paths(row, r.zone, r.started))
+    v = r.values
+    return DeploymentView(deployment_id=v[DEPLOYMENT_ID], project=latest.project, project_slug=v[SLUG],
+                          release=v[RELEASE], zone=r.zone, environment=v[ENVIRONMENT], state="succeeded",
+                          started=r.started, ended=float(v[ENDED]), steps=(), receipt_received=int(v[RECEIVED]),
+                          space=latest.space, tenant=r.tenant, path=paths(r))
 
 
 def _in_full(db: Reader, r: Reported, paths: _Paths, cache: dict[str, str], with_steps: bool = False) -> DeploymentView:
     """The view of a reported deployment the grid shows, with the path its release took: from its
     row's columns, or with its steps (``with_steps``) from its entry (read by
     :func:`~bundlekit.dashboard.reported.read_entries`)."""
-    row = r.row
-    path = paths(row, r.zone, r.started)
+    path = paths(r)
     if not with_steps:
-        return _from_columns(row, r.zone, path)
-    entry_of(row, r.zone)
-    return _remote(db, row, r.zone, cache, path, with_steps)
+        return _from_columns(r, path)
+    return _remote(db, entry_of(r), r.values[RECEIVED], r.zone, cache, path, with_steps)
 
 
 def _superseded(refused: list[DeploymentView], rows: list[Row], deployments: list[DeploymentView],

@@ -1,6 +1,6 @@
 """Deployments other zones reported, as the dashboard reads them (decision 870): every row from
-the few columns its grid shows (``remote.grid_rows``: no receipt entry read or parsed), and the
-entries of only those it shows with their steps (a page's details, ``--json``)."""
+the few columns its grid shows (``remote.grid_rows``: no receipt entry read or parsed, a tuple
+per row), and the entries of only those it shows with their steps (a page's details, ``--json``)."""
 
 from __future__ import annotations
 
@@ -11,53 +11,65 @@ from typing import Any
 
 from bundlekit.errors import StateError
 from bundlekit.zone import remote
-from bundlekit.zone.db import Reader, Row
+from bundlekit.zone.db import Reader
 from bundlekit.zone.deployments import deployment_number
 
-__all__ = ["Reported", "reported_rows", "read_entries", "entry_of"]
+__all__ = ["Reported", "reported_rows", "read_entries", "entry_of", "ZONE_ID", "DEPLOYMENT_ID", "BUNDLE_ID",
+           "RECEIPT_ID", "SLUG", "RELEASE", "ENVIRONMENT", "STATE", "ENDED", "RECEIVED", "PROJECT_NAME", "SPACE",
+           "PARTIAL", "WAIVED", "WAIVERS", "VARIABLES_UPDATED", "SEQUENCE"]
+
+#: Where each value is in a :attr:`Reported.values` tuple (``remote.GRID_ROW``).
+(ZONE_ID, DEPLOYMENT_ID, BUNDLE_ID, RECEIPT_ID, SLUG, RELEASE, ENVIRONMENT, STATE, ENDED, RECEIVED, PROJECT_NAME,
+ SPACE, PARTIAL, WAIVED, WAIVERS, VARIABLES_UPDATED, SEQUENCE) = (remote.GRID_ROW.index(c) for c in (
+    "source_zone_id", "deployment_id", "bundle_id", "receipt_bundle_id", "project_slug", "release", "environment",
+    "state", "ended", "received", "project_name", "space", "partial", "waived", "waivers", "variables_updated",
+    "sequence"))
+_STARTED, _TENANT = remote.GRID_ROW.index("started"), remote.GRID_ROW.index("tenant")
 
 
 @dataclass(slots=True)
 class Reported:
-    """A deployment another zone reported: its row without the entry (``remote.grid_rows``),
-    its view built only when the grid shows it (decision 741), its entry read and parsed only
-    when it is shown with its steps (decision 870)."""
+    """A deployment another zone reported: its row without the entry (``values``, in the order of
+    ``remote.GRID_ROW``), its view built only when the grid shows it (decision 741), its entry
+    read (``entry``: text, then parsed) only when it is shown with its steps (decision 870)."""
 
-    row: Row
+    values: tuple[Any, ...]
     zone: str
     tenant: str | None
     number: int
     ok: bool
     started: float
+    entry: Any = None
 
 
-def reported_rows(db: Reader, zone_of: Callable[[Row], str]) -> list[Reported]:
-    """Every reported deployment, from the columns the grid needs (no entry read)."""
-    return [Reported(row, zone_of(row), row["tenant"], deployment_number(row["deployment_id"]),
-                     row["state"] == "Success", float(row["started"])) for row in remote.grid_rows(db)]
+def reported_rows(db: Reader, zone_of: Callable[[str], str]) -> list[Reported]:
+    """Every reported deployment, oldest first, from the columns the grid needs (no entry read);
+    ``zone_of`` names a reporting zone from its id."""
+    return [Reported(v, zone_of(v[ZONE_ID]), v[_TENANT], deployment_number(v[DEPLOYMENT_ID]), v[STATE] == "Success",
+                     float(v[_STARTED])) for v in remote.grid_rows(db)]
 
 
 def read_entries(db: Reader, shown: list[Reported]) -> None:
-    """Give each of ``shown`` its receipt entry (as text, in its row's ``entry``): one query per
+    """Give each of ``shown`` its receipt entry (as text, None if it is gone): one query per
     reporting zone and 500 deployments."""
-    texts = remote.entries_of(db, [(r.row["source_zone_id"], r.row["deployment_id"]) for r in shown])
+    texts = remote.entries_of(db, [(r.values[ZONE_ID], r.values[DEPLOYMENT_ID]) for r in shown])
     for r in shown:
-        r.row["entry"] = texts.get((r.row["source_zone_id"], r.row["deployment_id"]))
+        r.entry = texts.get((r.values[ZONE_ID], r.values[DEPLOYMENT_ID]))
 
 
-def entry_of(row: Row, zone: str) -> dict[str, Any]:
+def entry_of(r: Reported) -> dict[str, Any]:
     """A reported deployment's receipt entry (read by :func:`read_entries`), parsed once.
     ``StateError`` ``state_damaged`` when it no longer reads as a JSON object."""
-    if isinstance(row["entry"], dict):
-        return row["entry"]  # type: ignore[no-any-return]
+    if isinstance(r.entry, dict):
+        return r.entry
     try:
-        row["entry"] = json.loads(row["entry"])
+        r.entry = json.loads(r.entry)
     except (TypeError, ValueError):
-        row["entry"] = None
-    if not isinstance(row["entry"], dict):
-        raise StateError(f"the receipt entry of deployment {row['deployment_id']} reported by zone {zone} is damaged "
-                         "in the state (remote_deployments.entry): the grid still shows its cell, but its steps "
-                         "cannot be read. Restore the state from a backup of the home, or show the dashboard "
+        r.entry = None
+    if not isinstance(r.entry, dict):
+        raise StateError(f"the receipt entry of deployment {r.values[DEPLOYMENT_ID]} reported by zone {r.zone} is "
+                         "damaged in the state (remote_deployments.entry): the grid still shows its cell, but its "
+                         "steps cannot be read. Restore the state from a backup of the home, or show the dashboard "
                          "without the deployment's details (`bundlekit dashboard` in a terminal)",
                          code="state_damaged")
-    return row["entry"]  # type: ignore[no-any-return]
+    return r.entry

@@ -74,6 +74,12 @@ class Reader(ABC):
         Consume the iterator before the next statement on the same database."""
         return iter(self.all(sql, params))
 
+    def values(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Every row of ``sql`` as the tuple of its values, in the order the query names its
+        columns: for a caller that reads tens of thousands of rows and needs no mapping of each
+        (a backend may make them without making the mappings first)."""
+        return [tuple(row.values()) for row in self.all(sql, params)]
+
 
 class Writer(Reader):
     """A :class:`Reader` inside an open write transaction; only :meth:`Database.transaction` makes one."""
@@ -124,6 +130,9 @@ class Session(Writer):
 
     def rows(self, sql: str, params: Params = (), *, batch: int = 500) -> Iterator[Row]:
         return self._db.rows(sql, params, batch=batch)
+
+    def values(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self._db.values(sql, params)
 
     def run(self, sql: str, params: Params = ()) -> int:
         watch = self._db._watch

@@ -17,7 +17,7 @@ from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.deployments import mixed_runs
 
 __all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project", "entries_for_slug",
-           "receipt_plan", "receipt_relays", "GRID_COLUMNS", "grid_fields", "grid_rows", "entries_of",
+           "receipt_plan", "receipt_relays", "GRID_COLUMNS", "GRID_ROW", "grid_fields", "grid_rows", "entries_of",
            "fill_grid_columns"]
 
 #: The columns copied from a reported deployment's entry (decision 870): the project's name and
@@ -87,13 +87,17 @@ def fill_grid_columns(tx: Writer) -> int:
         last = (rows[-1]["source_zone_id"], rows[-1]["deployment_id"])
 
 
-def grid_rows(db: Reader) -> list[Row]:
+#: The values of each of :func:`grid_rows`' tuples, in order.
+GRID_ROW = ("source_zone_id", "deployment_id", "bundle_id", "receipt_bundle_id", "project_slug", "release",
+            "environment", "state", "started", "ended", "received", *GRID_COLUMNS)
+
+
+def grid_rows(db: Reader) -> list[tuple[Any, ...]]:
     """Every reported deployment as a dashboard's grid reads it, oldest first, without its entry:
-    the columns :func:`remote_deployments` names but ``entry``, and :data:`GRID_COLUMNS`. One
+    a tuple of the values :data:`GRID_ROW` names (those :func:`remote_deployments` names but
+    ``entry``, then :data:`GRID_COLUMNS`), tens of thousands of them with no mapping each. One
     pass over the table (:func:`entries_of` reads the entries of those shown in full)."""
-    return db.all("SELECT source_zone_id, deployment_id, bundle_id, receipt_bundle_id, project_slug, release, "
-                  f"environment, state, started, ended, received, {', '.join(GRID_COLUMNS)} "
-                  "FROM remote_deployments ORDER BY started")
+    return db.values(f"SELECT {', '.join(GRID_ROW)} FROM remote_deployments ORDER BY started")
 
 
 def entries_of(db: Reader, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:

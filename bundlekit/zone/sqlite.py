@@ -110,6 +110,14 @@ class SQLiteDatabase(Database):
         names = [column[0] for column in cur.description or ()]
         return [dict(zip(names, v)) for v in values]
 
+    def values(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        cur = self._execute(sql, params)
+        cur.row_factory = None
+        try:
+            return cur.fetchall()
+        except sqlite3.Error as error:
+            self._fail(error)
+
     def _run(self, sql: str, params: Params) -> int:
         return self._execute(sql, params).rowcount
 

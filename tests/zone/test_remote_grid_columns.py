@@ -51,7 +51,8 @@ EXPECTED = {
 def _columns(db: Any) -> dict[str, tuple[Any, ...]]:
     names = {e["deployment_id"]: k for k, e in ENTRIES.items()}
     names["Deployments-9"] = "damaged"
-    return {names[r["deployment_id"]]: tuple(r[c] for c in remote.GRID_COLUMNS) for r in remote.grid_rows(db)
+    rows = [dict(zip(remote.GRID_ROW, values)) for values in remote.grid_rows(db)]
+    return {names[r["deployment_id"]]: tuple(r[c] for c in remote.GRID_COLUMNS) for r in rows
             if r["deployment_id"] in names}
 
 
