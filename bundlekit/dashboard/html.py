@@ -8,17 +8,22 @@ target, output or log is HTML-escaped, control characters are shown escaped, and
 output is always printed as the mask, whatever the model holds
 (``docs/decisions/051-dashboard-html.md``).
 
-Grid cells carry stable hooks for tests and scripts: ``data-project`` (slug), ``data-zone``,
-``data-environment``, ``data-state`` (a deployment state, or ``none``), ``data-tenant`` and
-``data-failures`` when there is one, and the release in an element with class ``release``;
-rows carry ``data-space``.
+The grid is one table per zone, with hooks for tests and scripts where thousands of cells
+cost them nothing (decision 875): the table and each of its column headers carry
+``data-zone``, a column header ``data-environment``, a row ``data-project`` (slug),
+``data-space`` and ``data-tenant`` when it has one. A cell is found by its row and its column
+(the row's child at its header's index); it carries ``data-state`` (a deployment state, or
+``none``), its release in ``<b>``, then the state as a word and the age as text, the last
+success beside a failure (class ``prev``) and its earlier failures as the items of its list.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 import time
+from functools import lru_cache
 from itertools import chain
 from typing import Mapping, Sequence
 
@@ -62,6 +67,7 @@ _STEP_LABELS = {"TimedOut": "Timed out"}
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}")
 
 
+@lru_cache(maxsize=4096)  # a grid of thousands repeats its releases, environments and zones
 def _e(s: str) -> str:
     """Escape one line of untrusted text for element content and quoted attributes."""
     return html_text(s, multiline=False)
@@ -92,8 +98,8 @@ def detailed(deployments: Sequence[DeploymentView]) -> set[tuple[str, str]]:
     ran = [d for d in deployments if d.state not in ("refused", "exported")]
     if len(ran) <= DETAIL_LIMIT:
         return {d.key for d in ran}
-    ran.sort(key=lambda d: (d.state in FAILURE_STATES, d.started or 0, d.key), reverse=True)
-    return {d.key for d in ran[:DETAIL_LIMIT]}
+    top = heapq.nlargest(DETAIL_LIMIT, ran, key=lambda d: (d.state in FAILURE_STATES, d.started or 0, d.key))
+    return {d.key for d in top}
 
 
 def render_html(view: DashboardView, now: EpochSeconds) -> str:
@@ -123,12 +129,31 @@ def render_html(view: DashboardView, now: EpochSeconds) -> str:
                          'deployment(s) are in the grid and the counts without their steps here: '
                          '<code>bundlekit dashboard --json</code> has those the grid shows, '
                          '<code>bundlekit deployments show ID</code> or the receipt any one.</p>')
-        exported = {c.latest.key: c.exported_at for p in view.projects for c in p.cells
-                    if c is not None and c.latest is not None and c.exported_at is not None}
-        parts.extend(_deployment(d, now, exported.get(d.key)) for d in sections)
+        exported, previous = _cell_facts(view, {d.key for d in sections})
+        parts.extend(_deployment(d, now, exported.get(d.key), previous.get(d.key)) for d in sections)
     parts.append('</main><footer>bundlekit dashboard \u00b7 self-contained page, no network needed'
                  '</footer></body></html>\n')
     return "".join(parts)
+
+
+def _cell_facts(view: DashboardView, keys: set[tuple[str, str]]
+                ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], str]]:
+    """By the key of each cell's latest deployment among ``keys`` (those with a section): when its
+    export left (while awaiting a receipt), and what its section says of the cell's last success
+    before it (the grid says it only beside a failure, decision 875)."""
+    exported: dict[tuple[str, str], float] = {}
+    previous: dict[tuple[str, str], str] = {}
+    for c in (c for p in view.projects for c in p.cells if c is not None):
+        latest, prev = c.latest, c.previous_success
+        if latest is None or latest.key not in keys:
+            continue
+        if c.exported_at is not None:
+            exported[latest.key] = c.exported_at
+        if prev is not None and prev.key != latest.key and (prev.release != latest.release
+                                                            or latest.state in FAILURE_STATES):
+            previous[latest.key] = (f"{_e(prev.release)} (<code>{_e(prev.deployment_id)}</code>"
+                                    + (f", ended {format_utc(prev.ended)}" if prev.ended is not None else "") + ")")
+    return exported, previous
 
 
 def _sections(view: DashboardView) -> list[DeploymentView]:
@@ -137,8 +162,8 @@ def _sections(view: DashboardView) -> list[DeploymentView]:
     cells = [c for p in view.projects for c in p.cells if c is not None]
     shown = chain((x for c in cells for x in (c.latest, c.previous_success)), (f for c in cells for f in c.failures))
     for d in chain(view.deployments, shown):
-        if d is not None and d.key not in seen:
-            seen[d.key] = d
+        if d is not None:
+            seen.setdefault((d.zone, d.deployment_id), d)
     return list(seen.values())
 
 
@@ -160,76 +185,86 @@ def _summary(sections: list[DeploymentView], older: Mapping[str, int]) -> str:
 
 
 def _failures(sections: list[DeploymentView], anchors: set[tuple[str, str]]) -> str:
-    """One list of every failed or partial deployment and every refused import, each linked to
-    its section when the page details it."""
+    """The failed and partial deployments and refused imports nothing since settled: counted, and
+    listed with a link to their section when the page details them (failures first, decision
+    741). The others are each in their cell of the grid and named where to read them: a list of
+    thousands repeated what the grid shows (decision 875)."""
     failed = [d for d in sections if d.to_look_at]
     if not failed:
         return ""
     items = "".join(f'<li>{_open_link(d, anchors)}{_ICONS[d.state]} {_e(d.project)} {_e(d.release)}'
                     f'{_e(" for " + d.tenant) if d.tenant else ""} in {_e(d.zone)}'
                     f'{" (import)" if d.state == "refused" else " / " + _e(d.environment)}: '
-                    f'{_LABELS[d.state].lower()} ({_e(d.deployment_id)}){"</a>" if d.key in anchors else ""}</li>'
-                    for d in failed)
-    return f'<section class="failures" id="failures"><h2>Failures ({len(failed)})</h2><ul>{items}</ul></section>'
+                    f'{_LABELS[d.state].lower()} ({_e(d.deployment_id)})</a></li>'
+                    for d in failed if d.key in anchors)
+    more = sum(d.key not in anchors for d in failed)
+    note = (f'<p class="omitted-fails">{more} more are not detailed on this page: each is in its cell of the '
+            'grid (its state, or the cell\'s list of earlier failures); <code>bundlekit dashboard --json</code> '
+            'lists them with their ids.</p>' if more else "")
+    return (f'<section class="failures" id="failures"><h2>Failures ({len(failed)})</h2>'
+            + (f"<ul>{items}</ul>" if items else "") + f"{note}</section>")
 
 
 def _grid(view: DashboardView, now: EpochSeconds, anchors: set[tuple[str, str]]) -> str:
-    # Fixed layout gives every environment the same width; the minimum keeps many columns
-    # readable by scrolling the grid sideways instead of squeezing the cards.
-    min_width = 210 + 180 * len(view.columns)
-    out = [f'<div class="grid-wrap"><table class="grid" style="min-width:{min_width}px">'
-           '<caption>Latest release in each zone and environment</caption>'
-           '<thead><tr><th scope="col" rowspan="2" class="corner">Project</th>']
-    groups: list[tuple[str, int]] = []
-    for zone, _env in view.columns:
-        if groups and groups[-1][0] == zone:
-            groups[-1] = (zone, groups[-1][1] + 1)
-        else:
-            groups.append((zone, 1))
+    """One table per zone: its caption names the zone (and the relays all its releases came
+    through), its header cells the environments (``data-zone``, ``data-environment``), its rows
+    the projects (``data-project``, ``data-space``, ``data-tenant``); a cell carries only its state
+    (decision 875)."""
+    zones: dict[str, list[int]] = {}
+    for i, (zone, _env) in enumerate(view.columns):
+        zones.setdefault(zone, []).append(i)
     routes = _routes(view)
-    out.extend(f'<th scope="colgroup" colspan="{n}" class="zone-h">zone {_e(z)}'
-               + (f' <span class="via">via {_e(", ".join(routes[z]))}</span>' if routes.get(z) else "") + "</th>"
-               for z, n in groups)
-    out.append("</tr><tr>")
-    out.extend(f'<th scope="col" class="env-h">{_e(env)}</th>' for _z, env in view.columns)
-    out.append("</tr></thead><tbody>")
     spaces = view.spaces
-    for i, project in enumerate(view.projects):
-        if len(spaces) > 1 and (i == 0 or view.projects[i - 1].space != project.space):
-            out.append(f'<tr class="space-h" data-space="{_e(project.space)}"><th scope="rowgroup" '
-                       f'colspan="{len(view.columns) + 1}">space {_e(project.space)}</th></tr>')
-        tenant = f'<span class="tenant">tenant {_e(project.tenant)}</span>' if project.tenant else ""
-        space = f'<span class="space">space {_e(project.space)}</span>' if project.space != "Default" else ""
-        out.append(f'<tr data-space="{_e(project.space)}"><th scope="row" class="project">'
-                   f'<span class="pname">{_e(project.name)}</span><span class="slug">{_e(project.slug)}</span>{tenant}{space}'
-                   f'{_row_paths(project)}</th>')
-        for (zone, env), cell in zip(view.columns, project.cells):
-            out.append(_cell(project, zone, env, cell, now, anchors, routes.get(zone)))
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
+    paths = [_row_paths(project) for project in view.projects]
+    out = []
+    for zone, indexes in zones.items():
+        z = _e(zone)
+        # Fixed layout and width give every environment the same width in every zone's table; many
+        # columns scroll sideways instead of squeezing the cells.
+        out.append(f'<div class="grid-wrap"><table class="grid" data-zone="{z}" style="width:'
+                   f'{210 + 190 * len(indexes)}px"><caption class="zone-h">zone {z}'
+                   + (f' <span class="via">via {_e(", ".join(routes[zone]))}</span>' if routes.get(zone) else "")
+                   + '</caption><thead><tr><th scope="col" class="corner">Project</th>')
+        out.extend(f'<th scope="col" class="env-h" data-zone="{z}" data-environment="{_e(view.columns[i][1])}">'
+                   f'{_e(view.columns[i][1])}</th>' for i in indexes)
+        out.append("</tr></thead><tbody>")
+        route = routes.get(zone)
+        for n, project in enumerate(view.projects):
+            if len(spaces) > 1 and (n == 0 or view.projects[n - 1].space != project.space):
+                out.append(f'<tr class="space-h" data-space="{_e(project.space)}"><th scope="rowgroup" '
+                           f'colspan="{len(indexes) + 1}">space {_e(project.space)}</th></tr>')
+            tenant = f'<span class="tenant">tenant {_e(project.tenant)}</span>' if project.tenant else ""
+            space = f'<span class="space">space {_e(project.space)}</span>' if project.space != "Default" else ""
+            out.append(f'<tr data-project="{_e(project.slug)}"'
+                       + (f' data-tenant="{_e(project.tenant)}"' if project.tenant else "")
+                       + f' data-space="{_e(project.space)}"><th scope="row">'
+                       f'<span class="pname">{_e(project.name)}</span><span class="slug">{_e(project.slug)}</span>'
+                       f'{tenant}{space}{paths[n].get(zone, "")}</th>')
+            cells = project.cells
+            out.extend(_cell(cells[i], now, anchors, route) for i in indexes)
+            out.append("</tr>")
+        out.append("</tbody></table></div>")
     return "".join(out)
 
 
-def _row_paths(project: ProjectRow) -> str:
-    """Under a project's name, the path of each release that reached a zone through relays and is
-    the latest in one of the row's cells: once per release and zone (its cells share the export
-    and the relayed receipt), each hop with its time to the second, the deployed hop the first
-    start among those cells (each cell shows its own age). Every cell's path is on the page, not
-    only those of the deployments it details (decision 840)."""
+def _row_paths(project: ProjectRow) -> dict[str, str]:
+    """By zone, what goes under a project's name in the zone's table: the path of each release that
+    reached the zone through relays and is the latest in one of the row's cells there, once per
+    release (its cells share the export and the relayed receipt), each hop with its time to the
+    second, the deployed hop the first start among those cells (each cell shows its own age).
+    Every cell's path is on the page, not only those of the deployments it details (decision 840)."""
     seen: dict[tuple[str, str], list[DeploymentView]] = {}
     for cell in project.cells:
         d = cell.latest if cell is not None else None
         if d is not None and len(d.path) > 2:
-            seen.setdefault((d.release, d.zone), []).append(d)
-    if not seen:
-        return ""
-    items = []
-    for (release, zone), ds in seen.items():
+            seen.setdefault((d.zone, d.release), []).append(d)
+    items: dict[str, list[str]] = {}
+    for (zone, release), ds in seen.items():
         first = min(ds, key=lambda d: d.path[-1].at or 0)
         hops = " \u2192 ".join(f"{_e(h.zone)} {h.event}" + (f" {format_utc_seconds(h.at)}" if h.at is not None else "")
                                for h in first.path)
-        items.append(f'<li data-zone="{_e(zone)}">{_e(release)} to {_e(zone)}: {hops}</li>')
-    return f'<ul class="paths" aria-label="Paths through relays">{"".join(items)}</ul>'
+        items.setdefault(zone, []).append(f"<li>{_e(release)} to {_e(zone)}: {hops}</li>")
+    return {zone: f'<ul class="paths">{"".join(lines)}</ul>' for zone, lines in items.items()}
 
 
 def _relays(d: DeploymentView) -> tuple[str, ...]:
@@ -247,44 +282,42 @@ def _routes(view: DashboardView) -> dict[str, tuple[str, ...]]:
     return {z: next(iter(r)) for z, r in seen.items() if len(r) == 1 and next(iter(r))}
 
 
-def _cell(project: ProjectRow, zone: str, env: str, cell: CellView | None, now: EpochSeconds,
-          anchors: set[tuple[str, str]], route: tuple[str, ...] | None = None) -> str:
+def _cell(cell: CellView | None, now: EpochSeconds, anchors: set[tuple[str, str]],
+          route: tuple[str, ...] | None = None) -> str:
+    """One grid cell: ``data-state``, the release in ``<b>``, the state as a word and the age as
+    text (``Succeeded, 2d ago``), the last success when the latest failed, and every earlier
+    failure in a list; the absolute time and the previous release are in the deployment's section
+    when the page details it (decision 875)."""
     latest = cell.latest if cell is not None else None
-    state = latest.state if latest is not None else "none"
-    # Hooks a page of thousands of cells can afford (decision 741): the space is the row's; no tenant,
-    # no failures say nothing.
-    failures = len(cell.failures) if cell is not None else 0
-    hooks = (f'data-project="{_e(project.slug)}"'
-             + (f' data-tenant="{_e(project.tenant)}"' if project.tenant else "")
-             + f' data-zone="{_e(zone)}" data-environment="{_e(env)}" data-state="{state}"'
-             + (f' data-failures="{failures}"' if failures else ""))
     fails = _cell_failures(cell, anchors)
     if cell is None or latest is None:
-        return (f'<td {hooks}><div class="card state-none">'
-                f'<span class="state">Not deployed</span>{fails}</div></td>')
-    body = [f'<span class="release">{_e(latest.release)}</span>',
-            f'<span class="state"><span aria-hidden="true">{_ICONS[state]}</span> {_LABELS[state]}</span>']
+        return f'<td data-state="none">Not deployed{fails}</td>'
+    state = latest.state
+    body = [f"<b>{_e(latest.release)}</b> {_LABELS[state]}"]
     when = cell_time(cell)
     if when is not None:
-        verb = {"exported": "exported ", "running": "started ", "refused": "refused "}.get(state, "")
-        # The absolute time in a title, not a <time> element: 45 bytes fewer in each of thousands of cells.
-        body.append(f'<span class="age" title="{format_utc(when)}">{verb}{_e(recorded_age(when, now))}</span>')
-    if latest.state == "refused" and latest.reason:
+        body.append(f", {_VERBS.get(state, '')}{_age(when, now)}")
+    if state == "refused" and latest.reason:
         body.append(f'<span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
     if latest.variables_updated is not None:  # it ran values its earlier phases did not test (decision 722)
         body.append('<span class="why">variables updated</span>')
-    if len(latest.path) > 2 and _relays(latest) != route:  # the zone's header names the usual relays
+    if len(latest.path) > 2 and _relays(latest) != route:  # the zone's caption names the usual relays
         body.append(f'<span class="via">via {_e(", ".join(_relays(latest)))}</span>')
     prev = cell.previous_success
-    if prev is not None and prev.key != latest.key and (prev.release != latest.release
-                                                        or latest.state in FAILURE_STATES):
-        body.append(f'<span class="prev">{"last success" if latest.state in FAILURE_STATES else "previous"}: '
-                    f'{_e(prev.release)}</span>')
+    if state in FAILURE_STATES and prev is not None and prev.key != latest.key:
+        body.append(f'<span class="prev">last success: {_e(prev.release)}</span>')
     inner = "".join(body)
     if latest.key in anchors:
-        inner = f'<a class="card-link" href="#{_e(_anchor(latest))}">{inner}</a>'
-    plain = "" if latest.key in anchors else " plain"  # not detailed on this page (decision 741)
-    return f'<td {hooks}><div class="card state-{state}{plain}">{inner}{fails}</div></td>'
+        inner = f'<a href="#{_e(_anchor(latest))}">{inner}</a>'
+    return f'<td data-state="{state}">{inner}{fails}</td>'
+
+
+_VERBS = {"exported": "exported ", "running": "started ", "refused": "refused "}
+
+
+@lru_cache(maxsize=4096)  # the cells of one release share a few ages
+def _age(when: float, now: EpochSeconds) -> str:
+    return _e(recorded_age(when, now))
 
 
 def _open_link(d: DeploymentView, anchors: set[tuple[str, str]]) -> str:
@@ -295,12 +328,12 @@ def _cell_failures(cell: CellView | None, anchors: set[tuple[str, str]]) -> str:
     """Earlier failures in a cell, each a link when the page details it: a later success never hides one."""
     if cell is None or not cell.failures:
         return ""
-    items = "".join(f'<li>{_open_link(f, anchors)}{_ICONS[f.state]} {_e(f.release)} {_LABELS[f.state].lower()}'
+    items = "".join(f'<li>{_open_link(f, anchors)}{_e(f.release)} {_LABELS[f.state].lower()}'
                     f'{"</a>" if f.key in anchors else ""}</li>' for f in cell.failures)
-    return f'<ul class="fails" aria-label="Earlier failures">{items}</ul>'
+    return f"<ul>{items}</ul>"
 
 
-def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None) -> str:
+def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None, previous: str | None = None) -> str:
     tenant = f" for tenant {_e(d.tenant)}" if d.tenant else ""
     out = [f'<section class="deployment" id="{_e(_anchor(d))}">',
            f'<div class="dep-head state-{d.state}"><h3>{_e(d.project)} <span class="release">{_e(d.release)}</span>'
@@ -331,6 +364,8 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None)
             meta.append(("Ended", format_utc(d.ended)))
         if format_duration(d.started, d.ended):
             meta.append(("Duration", format_duration(d.started, d.ended)))
+    if previous is not None:
+        meta.append(("Last success" if d.state in FAILURE_STATES else "Previous success", previous))
     if d.path:
         meta.append(("Path", _path(d, now)))
     if d.receipt_received is not None:

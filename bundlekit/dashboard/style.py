@@ -2,7 +2,7 @@
 
 __all__ = ["CSS"]
 
-CSS = """
+CSS = r"""
 :root{--ink:#1d2733;--muted:#66727f;--line:#dde3ea;--bg:#f4f6f9;--card:#fff;
 --succeeded:#2e7d32;--succeeded-bg:#e9f5ea;--failed:#c62828;--failed-bg:#fdecec;
 --partial:#a35c00;--partial-bg:#fff3e0;--exported:#4f6472;--exported-bg:#e9eef2;
@@ -22,30 +22,40 @@ padding:16px 28px;background:#17324d;color:#fff}
 main{padding:20px 28px 40px;max-width:1500px}
 .grid-wrap{overflow-x:auto;min-width:0;background:var(--card);border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse}
-.grid{width:100%;table-layout:fixed}
-.grid .corner{width:210px}
-.grid caption{text-align:left;padding:12px 16px 4px;color:var(--muted);font-size:13px}
-.grid th,.grid td{padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
-.grid tbody tr:last-child th,.grid tbody tr:last-child td{border-bottom:0}
+.grid{table-layout:fixed}
+.grid-wrap+.grid-wrap{margin-top:16px}
+.grid .corner{width:210px;vertical-align:bottom}
+.grid caption{text-align:left;padding:12px 12px 4px;font-size:15px;font-weight:600}
+.grid th{padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+.grid tbody tr:last-child th{border-bottom:0}
 .grid thead th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;
 letter-spacing:.04em}
-.grid .zone-h{color:var(--ink);border-bottom:1px solid var(--line)}
 .grid .space-h th{text-align:left;background:var(--bg);font-size:13px;padding:8px 10px}
 .grid .env-h{color:var(--ink);font-size:13px;text-transform:none;letter-spacing:0}
-.grid .corner{vertical-align:bottom}
-.project{text-align:left;overflow-wrap:anywhere}
+.grid th[scope=row]{text-align:left;overflow-wrap:anywhere}
 .pname{display:block;font-size:15px;font-weight:600}
 .slug{display:block;color:var(--muted);font-weight:400;font-size:12px}
-.card{border-radius:6px;border-left:5px solid var(--none);background:#f7f8fa;min-height:86px;overflow-wrap:anywhere}
-.card>.card-link,.card.plain,.card.state-none{display:block;padding:8px 12px;color:inherit;text-decoration:none}
-.card-link:hover{background:rgba(0,0,0,.03)}
-.card-link:focus-visible{outline:2px solid #17324d;outline-offset:2px}
-.card .release{display:block;font-size:18px;font-weight:700}
-.card .state{display:inline-block;font-weight:600;font-size:13px;margin-right:6px}
-.card .age{color:var(--muted);font-size:13px;white-space:nowrap}
-.card .prev{display:block;color:var(--muted);font-size:12.5px;margin-top:3px}
-.card.state-none{border:1px dashed #c9d1da;background:transparent;color:var(--none);display:flex;
-align-items:center;justify-content:center;font-size:13px}
+.grid td{padding:8px 10px;height:86px;vertical-align:top;border:4px solid var(--card);background:var(--cb,#f7f8fa);
+box-shadow:inset 5px 0 var(--c,var(--none));color:var(--c,var(--none));font-size:13px;font-weight:600;
+overflow-wrap:anywhere}
+.grid td>a{display:block;color:inherit;text-decoration:none}
+.grid td>a:hover b{text-decoration:underline}
+.grid td>a:focus-visible{outline:2px solid #17324d;outline-offset:2px}
+.grid td b{font-size:18px;font-weight:700;color:var(--ink)}
+.grid td b::after{content:"\A" var(--i) / "";white-space:pre;font-size:13px;color:var(--c)}
+.grid td[data-state=none]{background:transparent;box-shadow:none;outline:1px dashed #c9d1da;outline-offset:-4px;
+font-weight:400;text-align:center;vertical-align:middle}
+.grid td .prev{display:block;color:var(--muted);font-size:12.5px;font-weight:400;margin-top:3px}
+.grid td .why,.grid td .via{display:block;color:var(--muted);font-size:12px;font-weight:400}
+.grid td ul{list-style:none;margin:4px 0 0;padding:0;font-size:12.5px;font-weight:400;color:var(--failed)}
+.grid td li::before{content:"\2716  " / ""}
+.grid td li a{color:inherit}
+[data-state=succeeded]{--c:var(--succeeded);--cb:var(--succeeded-bg);--i:"\2714"}
+[data-state=failed]{--c:var(--failed);--cb:var(--failed-bg);--i:"\2716"}
+[data-state=partial]{--c:var(--partial);--cb:var(--partial-bg);--i:"\25d1"}
+[data-state=exported]{--c:var(--exported);--cb:var(--exported-bg);--i:"\25f7"}
+[data-state=running]{--c:var(--running);--cb:var(--running-bg);--i:"\25b6"}
+[data-state=refused]{--c:var(--refused);--cb:var(--refused-bg);--i:"\2298"}
 .state-succeeded{--c:var(--succeeded);--cb:var(--succeeded-bg)}
 .state-failed{--c:var(--failed);--cb:var(--failed-bg)}
 .state-partial{--c:var(--partial);--cb:var(--partial-bg)}
@@ -53,8 +63,7 @@ align-items:center;justify-content:center;font-size:13px}
 .state-running{--c:var(--running);--cb:var(--running-bg)}
 .state-refused{--c:var(--refused);--cb:var(--refused-bg)}
 .state-muted{--c:var(--muted)}
-.card[class*=state-]:not(.state-none){border-left-color:var(--c);background:var(--cb)}
-.card .state,.chip{color:var(--c)}
+.chip{color:var(--c)}
 .deps-title{margin:30px 0 10px;font-size:17px}
 .deployment{background:var(--card);border:1px solid var(--line);border-radius:8px;margin:0 0 16px;
 overflow:hidden}
@@ -99,14 +108,10 @@ font-size:15px}
 footer{padding:0 28px 24px;color:var(--muted);font-size:12px}
 .chip a{color:inherit}
 .tenant,.space{display:block;color:var(--muted);font-weight:400;font-size:12px}
-.fails{list-style:none;margin:0;padding:0 12px 8px;font-size:12.5px}
-.card.plain .fails{padding:4px 0 0}
-.fails a,.fails li{color:var(--failed)}
-.card .why{display:block;color:var(--muted);font-size:12px}
-.card .via{display:block;color:var(--muted);font-size:12px}
-.zone-h .via{font-weight:400;color:var(--muted);font-size:12px}
+.zone-h .via{font-weight:400;color:var(--muted);font-size:13px;margin-left:4px}
 ol.path{margin:0;padding-left:18px}
 .paths{list-style:none;margin:4px 0 0;padding:0;color:var(--muted);font-weight:400;font-size:11.5px}
+.omitted-fails{margin:6px 0 0;color:var(--muted);font-size:13px}
 .failures{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 16px;margin:20px 0}
 .failures h2{margin:0 0 6px;font-size:17px}
 .failures ul{margin:0;padding-left:18px}

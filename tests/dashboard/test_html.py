@@ -13,7 +13,7 @@ from bundlekit.dashboard.html import CSP, LOG_TAIL_CHARS, deployment_anchor, ren
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.view import CellView, DashboardView, DeploymentView, OutputView, ProjectRow, StepView
 
-from .dom import Node, grid_cells, parse
+from .dom import Node, age, columns, earlier_failures, find_cell, grid_cells, line, parse, release, tenant_cells
 from .sample import EXPECTED_CELLS, NOW, SECRET, sample_view
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&amp;'
@@ -21,7 +21,7 @@ ATTR_BREAK = '" onmouseover="alert(1)" x="'
 
 
 def hostile_view() -> DashboardView:
-    step = StepView(HOSTILE, HOSTILE, "Failed", NOW - 60, NOW - 50, 2, f"line 1\n{HOSTILE}\n</pre><b>bold</b>\n",
+    step = StepView(HOSTILE, HOSTILE, "Failed", NOW - 60, NOW - 50, 2, f"line 1\n{HOSTILE}\n</pre><u>bold</u>\n",
                     (OutputView(HOSTILE, HOSTILE, False), OutputView("Token", SECRET, True)), HOSTILE)
     dep = DeploymentView(HOSTILE, HOSTILE, ATTR_BREAK, HOSTILE, HOSTILE, ATTR_BREAK, "failed", NOW - 60, NOW - 50,
                          (step,), None)
@@ -34,23 +34,25 @@ def test_hostile_strings_are_escaped_everywhere() -> None:
     page = render_html(hostile_view(), NOW)
     assert "<script" not in page.lower()
     assert "<img" not in page.lower()
-    assert "<b>" not in page
+    assert "<u>" not in page
     doc = parse(page)
-    assert not doc.by_tag("script") and not doc.by_tag("img") and not doc.by_tag("b")
+    assert not doc.by_tag("script") and not doc.by_tag("img") and not doc.by_tag("u")
+    assert [b.text() for b in doc.by_tag("b")] == [HOSTILE]  # the one release, as text
     assert all(not k.startswith("on") for n in doc.iter() for k in n.attrs), "an event handler attribute leaked"
     assert doc.by_class("pname")[0].text() == HOSTILE
     assert HOSTILE in doc.by_tag("pre")[0].text()
-    assert "</pre><b>bold</b>" in doc.by_tag("pre")[0].text()
+    assert "</pre><u>bold</u>" in doc.by_tag("pre")[0].text()
     assert doc.by_tag("title")[0].text() == f"Deployments \u00b7 zone {HOSTILE}"
 
 
 def test_attribute_values_cannot_be_broken_out_of() -> None:
     doc = parse(render_html(hostile_view(), NOW))
-    (cell,) = grid_cells(doc).values()
-    assert cell.attrs["data-project"] == ATTR_BREAK
-    assert cell.attrs["data-environment"] == ATTR_BREAK
-    assert cell.attrs["data-zone"] == HOSTILE
-    assert "onmouseover" not in cell.attrs
+    assert list(grid_cells(doc)) == [(ATTR_BREAK, HOSTILE, ATTR_BREAK)]  # found by the row's and column's hooks
+    (table,) = doc.by_class("grid")
+    assert table.attrs["data-zone"] == HOSTILE and columns(table) == [None, (HOSTILE, ATTR_BREAK)]
+    (row,) = [tr for tr in table.by_tag("tr") if "data-project" in tr.attrs]
+    assert row.attrs["data-project"] == ATTR_BREAK
+    assert not any("onmouseover" in n.attrs for n in doc.iter())
 
 
 def test_a_withheld_output_is_named_as_withheld_by_its_zone_and_shows_no_value() -> None:
@@ -80,15 +82,18 @@ def test_non_sensitive_outputs_are_shown() -> None:
     assert f"DbPassword = {MASK}" in texts
 
 
-def test_every_grid_cell_has_its_hooks_state_and_release() -> None:
+def test_every_grid_cell_has_its_state_and_release_and_is_found_by_its_row_and_column() -> None:
     doc = parse(render_html(sample_view(), NOW))
     cells = grid_cells(doc)
     assert set(cells) == set(EXPECTED_CELLS)
-    for key, (state, release) in EXPECTED_CELLS.items():
+    for key, (state, shown) in EXPECTED_CELLS.items():
         cell = cells[key]
         assert cell.attrs["data-state"] == state, key
-        rel = cell.by_class("release")
-        assert [r.text() for r in rel] == ([release] if release else []), key
+        assert release(cell) == shown, key
+    # One table per zone, its caption naming it; the zone and environment are on the headers, not the cells.
+    assert [(t.attrs["data-zone"], t.by_tag("caption")[0].text()) for t in doc.by_class("grid")] == [
+        ("dev", "zone dev"), ("prod", "zone prod")]
+    assert not [n for n in doc.by_tag("td") if {"data-project", "data-zone", "data-environment"} & set(n.attrs)]
 
 
 def test_state_is_written_as_text_not_only_colour() -> None:
@@ -96,16 +101,24 @@ def test_state_is_written_as_text_not_only_colour() -> None:
     words = {"succeeded": "Succeeded", "failed": "Failed", "partial": "Partial", "exported": "Awaiting receipt",
              "running": "Running", "none": "Not deployed"}
     for key, (state, _release) in EXPECTED_CELLS.items():
-        assert words[state] in cells[key].by_class("state")[0].text(), key
+        assert line(cells[key]).partition(",")[0] == words[state], key
 
 
-def test_cells_show_age_and_previous_success() -> None:
-    cells = grid_cells(parse(render_html(sample_view(), NOW)))
+def test_cells_show_their_age_a_failure_its_last_success_and_a_section_the_previous_release() -> None:
+    doc = parse(render_html(sample_view(), NOW))
+    cells = grid_cells(doc)
     exported = cells[("acme-web", "prod", "Production")]
-    assert exported.by_class("age")[0].text() == "exported 3h ago"
-    assert exported.by_class("prev")[0].text() == "previous: 1.3.0"
-    assert cells[("billing-api", "prod", "Staging")].by_class("age")[0].text().strip() == "3h ago"
-    assert not cells[("acme-web", "dev", "Development")].by_class("prev")  # previous is the latest itself
+    assert line(exported) == "Awaiting receipt, exported 3h ago" and age(exported) == "exported 3h ago"
+    assert not exported.by_class("prev")  # beside a failure only: its section says it
+    section = doc.by_id(deployment_anchor("dep-0005", "prod"))
+    assert section is not None and "Previous success1.3.0 (dep-0004, ended 2024-04-23 12:00 UTC)" in section.text()
+    failed = cells[("billing-api", "prod", "Staging")]
+    assert age(failed) == "3h ago"
+    assert failed.by_class("prev")[0].text() == "last success: 2.0.3"
+    failed_section = doc.by_id(deployment_anchor("dep-0007", "prod"))
+    assert failed_section is not None and "Last success2.0.3 (dep-0008" in failed_section.text()
+    dev = doc.by_id(deployment_anchor("dep-0001", "dev"))
+    assert dev is not None and "Previous" not in dev.text()  # previous is the latest itself
 
 
 def test_every_cell_links_to_its_deployment_section() -> None:
@@ -249,6 +262,8 @@ def test_a_re_export_of_the_release_that_last_succeeded_does_not_call_itself_pre
     again = _dep("export-p-2.3.1", "2.3.1", "exported", NOW - 60)
     page = parse(render_html(_one_cell(again, _dep("d1", "2.3.1", "succeeded", NOW - 600)), NOW))
     assert not grid_cells(page)[("p", "prod", "Production")].by_class("prev")
+    section = page.by_id(deployment_anchor("d1", "prod"))
+    assert section is not None and "Previous" not in page.text()
 
 
 def test_a_failed_latest_shows_the_last_success_and_earlier_failures_as_links() -> None:
@@ -257,7 +272,7 @@ def test_a_failed_latest_shows_the_last_success_and_earlier_failures_as_links() 
     doc = parse(render_html(_one_cell(failed, _dep("d1", "2.3.1", "succeeded", NOW - 900), (earlier,)), NOW))
     cell = grid_cells(doc)[("p", "prod", "Production")]
     assert cell.by_class("prev")[0].text() == "last success: 2.3.1"
-    assert cell.attrs["data-failures"] == "1"
+    assert earlier_failures(cell) == ["2.4.0 partial"]
     hrefs = [a.attrs["href"] for a in cell.by_tag("a")]
     assert hrefs == ["#" + deployment_anchor("d3", "prod"), "#" + deployment_anchor("d2", "prod")]
     assert all(doc.by_id((h or "")[1:]) is not None for h in hrefs)
@@ -276,3 +291,17 @@ def test_deployments_of_two_zones_with_the_same_id_keep_their_own_sections() -> 
     sections = [s for s in doc.by_tag("section") if "deployment" in (s.attrs.get("class") or "")]
     assert len(sections) == 2 and {s.attrs["id"] for s in sections} == {
         deployment_anchor("Deployments-1", "staging"), deployment_anchor("Deployments-1", "prod")}
+
+
+def test_a_tenants_row_is_told_apart_from_its_projects_by_data_tenant_and_found_by_row_and_column() -> None:
+    mine = replace(_dep("d1", "1.0", "succeeded", NOW - 60), tenant="Acme Corp")
+    theirs = _dep("d2", "1.1", "failed", NOW - 30)
+    rows = (ProjectRow("P", "p", (CellView("prod", "Production", theirs, None, None),)),
+            ProjectRow("P", "p", (CellView("prod", "Production", mine, None, None),), tenant="Acme Corp"))
+    view = DashboardView("dev", "z", NOW, (("prod", "Production"),), rows, (mine, theirs))
+    doc = parse(render_html(view, NOW))
+    assert {k: release(c) for k, c in grid_cells(doc).items()} == {("p", "prod", "Production"): "1.1"}
+    (cell,) = tenant_cells(doc).values()
+    assert list(tenant_cells(doc)) == [("p", "Acme Corp", "prod", "Production")]
+    assert release(cell) == "1.0" and cell.attrs["data-state"] == "succeeded"
+    assert find_cell(doc, "p", "prod", "Production", tenant="Acme Corp") is cell

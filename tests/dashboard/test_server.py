@@ -17,7 +17,7 @@ from bundlekit.dashboard.server import JSON_PATH, _loopback, serve
 from bundlekit.dashboard.view import DashboardView
 from bundlekit.errors import StateError
 
-from .dom import grid_cells, parse
+from .dom import grid_cells, parse, release
 from .sample import NOW, sample_view
 from tests.conftest import raises_code
 
@@ -92,7 +92,7 @@ def test_each_request_rebuilds_the_view_so_a_state_change_shows_on_reload(tmp_pa
         api = json.loads(get(port, JSON_PATH)[2])
     assert first.attrs["data-state"] == "exported"
     assert second.attrs["data-state"] == "succeeded"
-    assert second.by_class("release")[0].text() == "1.4.0"
+    assert release(second) == "1.4.0"
     assert api["projects"][0]["cells"][2]["latest"]["state"] == "succeeded"
 
 

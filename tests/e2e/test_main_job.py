@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.dashboard.dom import grid_cells, parse
+from tests.dashboard.dom import grid_cells, parse, release
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ def test_main_job_dashboard_shows_every_phase_in_lifecycle_order(run: Run) -> No
     assert [(z, e) for (_slug, z, e) in cells] == [("dev", "Development"), ("staging", "Staging"),
                                                     ("prod", "Production")]
     assert all(c.attrs["data-state"] == "succeeded" for c in cells.values())
-    assert [c.by_class("release")[0].text() for c in cells.values()] == ["1.5.0"] * 3
+    assert [release(c) for c in cells.values()] == ["1.5.0"] * 3
 
 
 def test_main_job_prints_the_carry_like_every_other_step(run: Run) -> None:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import run_cli, snapshot
+from tests.dashboard.dom import grid_cells, parse
 from tests.e2e.promotion_world import LIFECYCLE_RELEASE, Promo, make_promo, ok, okj
 
 
@@ -178,9 +179,9 @@ def test_an_export_awaiting_its_receipt_never_replaces_what_ran_there(tmp_path: 
     assert "…" not in piped and "more column(s) not shown" not in piped and "1.6.0 exported" in piped
     html = w.root / "d.html"
     ok("dashboard", "--html", html, home=w.dev)
-    page = html.read_text()
-    assert 'data-zone="prod" data-environment="Production" data-state="succeeded"' in page
-    assert 'data-zone="prod" data-environment="(awaiting)" data-state="exported"' in page
+    shown = grid_cells(parse(html.read_text()))
+    assert shown[("acme-web", "prod", "Production")].attrs["data-state"] == "succeeded"
+    assert shown[("acme-web", "prod", "(awaiting)")].attrs["data-state"] == "exported"
 
 
 def test_the_authoring_zone_gives_signed_proof_of_a_deployment_made_after_the_export(tmp_path: Path) -> None:
