@@ -79,7 +79,7 @@ def _pack(home: Path, out: Path) -> subprocess.Popen[str]:
 def _wait_until_both_write(procs: list[subprocess.Popen[str]], outs: list[Path]) -> None:
     """Until each process has read the outbox and opened its receipt's temporary file."""
     deadline = time.monotonic() + 300  # a hang guard only: the test asserts no duration
-    while not all(list(o.parent.glob(f".{o.name}.*")) for o in outs):
+    while not all(list(o.parent.glob(f".bundlekit-*.{o.name}.tmp")) for o in outs):
         for p in procs:
             assert p.poll() is None, f"a packer ended before the race: {p.communicate()}"
         assert time.monotonic() < deadline, "the packers never reached their receipts"

@@ -52,7 +52,7 @@ def _refused(z: Zones, call, code: str, out: Path) -> None:  # type: ignore[no-u
         call()
     assert info.value.exit_code == 1, info.value
     assert snapshot(z.prod.home) == before
-    assert not out.exists() and not list(out.parent.glob(f".{out.name}.*"))
+    assert not out.exists() and not list(out.parent.glob(f".bundlekit-*.{out.name}.tmp"))
 
 
 def test_receipt_for_an_unknown_destination_is_refused_cleanly(deployed: tuple[Zones, str], tmp_path: Path) -> None:
