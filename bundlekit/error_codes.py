@@ -208,7 +208,8 @@ REGISTRY, ALIASES = _build(
     _E("value_missing", "input", "`variables set` read an empty value from standard input, --from-file or the "
                                  "prompt (a closed or empty pipe)"),
     _E("not_a_file", "input", "a file argument is a FIFO, device or socket, not a regular file (refused before "
-                              "it is read)"),
+                              "it is read), or a path to write is a folder, FIFO, device or socket (refused "
+                              "before anything is written)"),
     _E("path_unusable", "input", "a path the user gave cannot be used: the system refuses it (no such place, "
                                  "not allowed, a name too long)"),
     _E("out_dir_missing", "input", "the diode receiver's output folder is not a folder",

@@ -44,6 +44,7 @@ from types import TracebackType
 from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
 
 from bundlekit.core.direct import DirectAppend
+from bundlekit.core.files import refuse_special
 from bundlekit.core.leftovers import (NAME_ROOM, TEMP_PREFIX, Swept, TempFolder, is_temp_name, sweep_leftovers,
                                       tell_swept, try_lock, unlink_if_same)
 from bundlekit.core.tree import tree_paths
@@ -126,8 +127,10 @@ class AtomicFile:
     name open until :meth:`commit` is given one (it must be in ``temp_dir``'s folder).
 
     Raises :class:`OSError` from the file system (the caller turns it into a
-    :class:`~bundlekit.errors.BundleError` naming what it was writing) and
-    :class:`FileExistsError` on an ``exclusive`` commit over an existing file.
+    :class:`~bundlekit.errors.BundleError` naming what it was writing),
+    :class:`FileExistsError` on an ``exclusive`` commit over an existing file, and
+    ``InputError`` ``not_a_file`` when a folder, FIFO, device or socket is at the final path
+    (when opened and again at commit: the rename would replace it, ``/dev/null`` included).
 
     ``sweep``: first remove the leftovers of killed writers from the folder
     (:func:`sweep_leftovers`; a user's output folder, decision 886); they are in :attr:`swept`.
@@ -139,6 +142,8 @@ class AtomicFile:
         if path is None and temp_dir is None:
             raise ValueError("AtomicFile without a path needs temp_dir")
         self.path: Optional[Path] = Path(path) if path is not None else None
+        if self.path is not None:
+            refuse_special(self.path)  # before a byte is written (InputError not_a_file)
         self.mode = mode
         self.exclusive = exclusive
         self.durable = durable
@@ -280,6 +285,7 @@ class AtomicFile:
         if final is None:
             raise ValueError("AtomicFile.commit needs a final path")
         try:
+            refuse_special(final)  # what is there may have changed since the file was opened
             self.sync()
             if final.parent != self.tmp_path.parent:
                 final.parent.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,24 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character de
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
+def refuse_special(path: Union[str, "PathLike[str]"]) -> None:
+    """Refuse (``InputError`` ``not_a_file``) to put a file in place of what is at ``path`` when
+    that is a folder, FIFO, device or socket: an atomic writer renames its file over the name,
+    which would replace ``/dev/null`` itself rather than write into it. Nothing there, a regular
+    file, or a symbolic link (the link is replaced, never its target) pass."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return  # nothing there (or nothing we may see): the write itself says what is wrong
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return
+    kind = "a folder" if stat.S_ISDIR(mode) else next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise InputError(f"{os.fspath(path)} is {kind}; bundlekit writes a new file and puts it in place of what is "
+                     "at that path, so it writes only to a new or regular file: give such a path (to throw the "
+                     "output away, write it into a temporary folder and remove that)", code="not_a_file",
+                     details={"path": os.fspath(path)})
+
+
 def open_regular(path: Union[str, "PathLike[str]"], what: str) -> BinaryIO:
     """Open the regular file at ``path`` for reading (binary), refusing anything else before
     reading a byte: ``InputError`` ``not_a_file`` for a FIFO, device or socket (opening a FIFO

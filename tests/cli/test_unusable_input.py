@@ -70,3 +70,36 @@ def test_a_closed_standard_input_reads_as_empty_never_a_traceback(tmp_path: Path
                            "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert json.loads(done.stdout)["text"] == ""
+
+
+def test_an_output_path_that_is_a_fifo_socket_or_folder_is_refused_and_left_in_place(tmp_path: Path) -> None:
+    """An atomic writer renames its file over the output name: as root, `-o /dev/null` once made
+    /dev/null a regular file (review v32-16). A FIFO, a socket and a folder stand in for a device
+    here (a test must never risk the machine's /dev/null); each is refused before anything is
+    written and is still what it was afterwards."""
+    import socket
+    import stat
+
+    w = world(tmp_path)
+    fifo, sock_path, folder = tmp_path / "out.fifo", tmp_path / "out.sock", tmp_path / "out.d"
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    folder.mkdir()
+    try:
+        before = snapshot(w.dev)
+        for out, kind, test in ((fifo, "FIFO", stat.S_ISFIFO), (sock_path, "socket", stat.S_ISSOCK),
+                                (folder, "folder", stat.S_ISDIR)):
+            for args in (["export", w.release, "--to", "prod", "-o", out], ["identity", "-o", out]):
+                r = run_cli(*args, "--json", home=w.dev, timeout=120)
+                err = _error(r)
+                if kind == "folder" and err["code"] == "usage":  # the option's own check came first
+                    assert r.returncode == 2 and "directory" in err["message"], err
+                else:
+                    assert (err["code"], r.returncode) == ("not_a_file", 1), (args, err)
+                    assert str(out) in err["message"] and kind in err["message"], err
+                assert test(os.lstat(out).st_mode), f"{out} was replaced"
+        assert snapshot(w.dev) == before
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".bundlekit-")) == []
+    finally:
+        sock.close()

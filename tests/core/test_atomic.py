@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,20 @@ def test_a_symlink_is_replaced_in_one_step_and_leaves_no_temporary_name(tmp_path
     replace_symlink(tmp_path / "current", "b")  # over an existing link: renamed over it, never removed first
     assert os.readlink(tmp_path / "current") == "b"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "current"]
+
+
+def test_a_fifo_at_the_final_name_is_refused_when_opened_and_when_it_appears_before_commit(tmp_path: Path) -> None:
+    from bundlekit.errors import InputError
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError) as caught:
+        AtomicFile(fifo)
+    assert caught.value.code == "not_a_file" and "FIFO" in caught.value.message
+    late = tmp_path / "late"
+    f = AtomicFile(late)
+    f.write(b"data")
+    os.mkfifo(late)  # swapped in while the file was being written
+    with pytest.raises(InputError):
+        f.commit()
+    assert stat.S_ISFIFO(os.lstat(late).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["late", "out.fifo"]
