@@ -39,6 +39,10 @@ NAME_ROOM = 200
 #: mkstemp's random part: 8 of ``[a-z0-9_]``.
 _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}\.(.+)\.tmp", re.S)
 
+#: The labels :class:`TempFolder` may give its folders; a sweep removes a folder only when its
+#: name carries one of them, so a user's folder that merely looks like a temporary name stays.
+FOLDER_LABELS = frozenset({"backup"})
+
 Swept = Tuple[Path, int]
 _told: List[Callable[[Path, int], None]] = []
 
@@ -112,6 +116,8 @@ class TempFolder:
     manager it gives the folder's path and removes it (and the files in it) on leaving."""
 
     def __init__(self, parent: PathLike, label: str) -> None:
+        if label not in FOLDER_LABELS:
+            raise ValueError(f"TempFolder label {label!r} is not in FOLDER_LABELS (a sweep would never remove it)")
         while True:
             path = tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=f".{label}.tmp", dir=parent)
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -147,7 +153,8 @@ def sweep_leftovers(folder: PathLike, *, tell: bool = True) -> List[Swept]:
     owned by this account, whose lock nobody holds (a live writer holds it until it commits or
     discards), and :class:`TempFolder` folders of that kind holding only files. Returns what was
     removed (path, bytes), sorted. Nothing else is touched: another name, a link, another
-    account's file, a file being written, a folder holding a folder, or anything on a file
+    account's file, a file being written, a folder holding a folder or whose label is not one of
+    :data:`FOLDER_LABELS`, or anything on a file
     system without advisory locks (no writer can be proven gone there). Errors reading the folder
     or a file leave it as it is. ``tell``: the callback of :func:`tell_swept` is told of each
     (a caller that reports them itself says False)."""
@@ -174,6 +181,9 @@ def sweep_leftovers(folder: PathLike, *, tell: bool = True) -> List[Swept]:
             if (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
                 continue
             if folder_kind:
+                match = _TEMP_NAME.fullmatch(name)
+                if match is None or match.group(1) not in FOLDER_LABELS:
+                    continue
                 size = _remove_flat(path)
                 if size is None:
                     continue

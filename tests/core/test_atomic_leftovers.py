@@ -84,6 +84,8 @@ def test_a_user_s_files_links_folders_and_fifos_are_never_swept(tmp_path: Path) 
     (tmp_path / ".bundlekit-folder00.x.tmp" / "inner").mkdir(parents=True)  # not a scratch folder of bundlekit's
     (tmp_path / ".bundlekit-folder00.x.tmp" / "inner" / "kept").write_text("kept")
     os.mkfifo(tmp_path / ".bundlekit-fifofifo.x.tmp")
+    (tmp_path / ".bundlekit-flatflat.photos.tmp").mkdir()  # only files in it, but no label of a scratch folder
+    (tmp_path / ".bundlekit-flatflat.photos.tmp" / "a.jpg").write_bytes(b"a")  # (review v32-att N1)
     before = sorted(p.name for p in tmp_path.iterdir())
     assert sweep_leftovers(tmp_path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == before and mine.read_bytes() == b"the user's"
