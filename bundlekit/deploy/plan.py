@@ -92,7 +92,9 @@ def verify_package(package: PackageInput) -> None:
         raise VerificationError(
             f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
             "release pinned; the package store was changed. Nothing was run. Import the release's bundle again "
-            "(`bundlekit import BUNDLE`): it restores the store's copy from the bundle.",
+            "(`bundlekit import BUNDLE`): it restores the store's copy from the bundle. In the zone that authored "
+            f"the release, remove {package.path} and run `bundlekit releases create RELEASE_FILE` (or export it "
+            "again): each copies the package file into a store that lacks it.",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
 

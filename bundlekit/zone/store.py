@@ -75,7 +75,10 @@ class PackageStore:
                 h.update(chunk)
         if h.hexdigest() != digest:
             raise VerificationError(f"{path}: the package store's copy does not match its SHA-256; the store was "
-                                    "damaged. Import the release's bundle again (`bundlekit import BUNDLE`): it restores the copy", code="package_hash_mismatch")
+                                    "damaged. Import the release's bundle again (`bundlekit import BUNDLE`): it restores the copy (in the "
+                                    "zone that authored the release, remove this file and run `bundlekit releases create "
+                                    "RELEASE_FILE`: it copies the package file into a store that lacks it)",
+                                    code="package_hash_mismatch")
         return path
 
 
