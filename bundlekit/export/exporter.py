@@ -168,7 +168,9 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     zone_signing(zone, now)  # the keys and statements are usable, before any work (read again at the commit)
     reported = exports.reported_inventory(zone.db, dest.zone_id) if delta else {}
     check_authoring(zone, spec)
-    home = release_space(zone, spec, None, explicit=False)  # the space the file names, if any (decision 887)
+    # The space the file names, else Default (release files name no space for it): a project of
+    # another space is refused as `releases create` refuses it (decision 887, review v32-att N4).
+    home = release_space(zone, spec, spec.project["space"], explicit=False)
     space, slug = spec.project["space"], spec.project["slug"]
     if sequence is not None and "SOURCE_DATE_EPOCH" not in os.environ:  # only a reproducible one can match
         _refuse_taken(zone.db, bundle_id_for(zone.zone_id, dest.zone_id, space, slug, sequence), None, sequence)

@@ -147,7 +147,8 @@ def _refuse_other_space(zone: Zone, spec: ReleaseSpec, space: str) -> None:
     held = projects.project_for_import(zone.db, spec.project["slug"])
     if held is not None and held.in_space.casefold() != space.casefold():
         raise TrustError(f"{spec.path}: project {held.name!r} belongs to another space of zone {zone.name} than "
-                         f"{space}; a release of it is created in its own space (--space). Nothing was changed",
+                         f"{space}; a release of it is created in its own space: name it as `space` under [project] in the "
+                         "release file (or give --space where the command has it). Nothing was changed",
                          code="space_denied", details={"space": space})
 
 

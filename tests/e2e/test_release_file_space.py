@@ -86,3 +86,24 @@ def test_a_space_the_zone_does_not_have_is_refused_and_nothing_changes(world: Wo
     assert str(release) in err["message"] and "'Team3'" in err["message"] and "spaces add" in err["message"], err
     assert snapshot(w.dev, out, w.release_dir) == before
     assert all(slug != "other-site" for slug, _, _ in _releases(w))
+
+
+@pytest.mark.parametrize("command", ["export", "releases create"])
+def test_a_file_naming_no_space_for_a_project_of_another_space_is_refused(world: World, tmp_path: Path,
+                                                                         command: str) -> None:
+    """Review v32-att N4: `releases create` refused it, but export sent it saying 'space Default'."""
+    w = world
+    w.cli("releases", "create", _naming(w, "Team2", "Quiet Site"), home=w.dev)
+    unnamed = w.release_dir / f"quiet-site-no-space-{command.replace(' ', '-')}.toml"
+    unnamed.write_text(_naming(w, "Team2", "Quiet Site", "1.4.3").read_text().replace('space = "Team2"\n', "", 1))
+    assert "space =" not in unnamed.read_text().split("[release]")[0]
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["export", unnamed, "--to", "prod", "-o", out / "q.bundle"] if command == "export" else \
+        ["releases", "create", unnamed]
+    before = snapshot(w.dev, out)
+    err = _refused(*args, home=w.dev)
+    assert err["code"] == "space_denied" and "Team2" not in err.get("details", {}).get("space", ""), err
+    assert "[project]" in err["message"], err
+    assert snapshot(w.dev, out) == before
+    assert ("quiet-site", "1.4.3", "Team2") not in _releases(w) and ("quiet-site", "1.4.3", "Default") not in _releases(w)
