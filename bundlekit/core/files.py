@@ -77,6 +77,23 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character de
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
+def refuse_unwritable_place(path: Union[str, "PathLike[str]"], what: str) -> None:
+    """Refuse (``InputError`` ``path_unusable``) a path to write later whose folder cannot hold it:
+    the nearest folder of it that exists must be a folder this user may write (an atomic writer
+    creates the folders missing below it). For a command that writes its file only at the end
+    (a deploy's receipt): checked before anything runs, so the work is not done for nothing."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    while not os.path.lexists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if not os.path.isdir(folder):
+        raise unusable_path(path, NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder"), what)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise unusable_path(path, PermissionError(errno.EACCES, f"{folder} may not be written by this user"), what)
+
+
 def refuse_special(path: Union[str, "PathLike[str]"]) -> None:
     """Refuse (``InputError`` ``not_a_file``) to put a file in place of what is at ``path`` when
     that is a folder, FIFO, device or socket: an atomic writer renames its file over the name,

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
+from bundlekit.core.files import refuse_unwritable_place
 from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.deploy import recording
@@ -315,6 +316,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                          code="usage")
     if receipt_out is not None and not dry_run:
         refuse_existing(receipt_out)  # before anything runs: the deployment's receipt would have nowhere to go
+        refuse_unwritable_place(receipt_out, "--receipt-out")
     environment = environment_spelling(zone, what.project, what.release, environment)
     tenant = tenant_spelling(what.project, what.release, tenant)
     offered = tuple(_offered(zone, what, evidence, now))

@@ -103,3 +103,21 @@ def test_an_output_path_that_is_a_fifo_socket_or_folder_is_refused_and_left_in_p
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".bundlekit-")) == []
     finally:
         sock.close()
+
+
+def test_a_receipt_out_no_folder_can_hold_is_refused_before_the_deployment_runs(tmp_path: Path) -> None:
+    """Review v32-att N5: the deployment ran, then its receipt could not be written (exit 1,
+    path_unusable) and the trail ended with 'ok'; a failed deployment's own refusal was hidden."""
+    w = world(tmp_path)
+    ok("import", w.bundle, home=w.prod)
+    r = run_cli("variables", "set", "acme-web", "Acme.ApiKey", "-", "--sensitive", home=w.prod, input=b"k-987654321\n")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "afile").write_text("a file, not a folder")
+    before = snapshot(w.prod)
+    r = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out",
+                tmp_path / "afile" / "r.bundle", "--json", home=w.prod)
+    err = _error(r)
+    assert (err["code"], r.returncode) == ("path_unusable", 1), err
+    assert "--receipt-out" in err["message"] and "not a folder" in err["message"], err
+    assert snapshot(w.prod) == before  # nothing ran, nothing was recorded
+    assert not any((tmp_path / "targets").rglob("*.ps1")) and not list((tmp_path / "targets").rglob("current"))
