@@ -52,6 +52,7 @@ from bundlekit.errors import BundleError
 
 __all__ = [
     "version_order",
+    "check_environment",
     "MAX_NAME_LENGTH",
     "MAX_COMPONENT_BYTES",
     "MAX_PATH_BYTES",
@@ -362,6 +363,20 @@ def check_label(value: object, *, what: str, error: Type[BundleError], code: str
     if problem:
         raise _raise(error, code, what, value, problem, LABEL_RULE)
     return value  # type: ignore[return-value]
+
+
+def check_environment(value: object, *, error: Type[BundleError], code: str) -> str:
+    """Return ``value`` if it is a valid label and not a name in parentheses, which bundlekit's
+    displays keep for their own columns (the dashboard's ``(awaiting)``: a real environment of
+    that name merged with it and its deployments left the grid, review v32-11); else raise
+    ``error(code)``."""
+    check_label(value, what="environment", error=error, code=code)
+    text = str(value)
+    if text.startswith("(") and text.endswith(")"):
+        raise _raise(error, code, "environment", value, "is a name in parentheses",
+                     "those are kept for bundlekit's own columns, such as the dashboard's (awaiting); name the "
+                     "environment without the surrounding parentheses")
+    return text
 
 
 def check_version(value: object, *, what: str, error: Type[BundleError], code: str) -> str:

@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.files import refuse_unwritable_place
-from bundlekit.core.names import check_label
+from bundlekit.core.names import check_environment
 from bundlekit.core.text import closest
 from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
@@ -306,7 +306,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     The project is looked up among ``space``'s projects (None: every space's), and the deployment
     sees only the targets of the project's space (decision 660).
     """
-    check_label(environment, what="environment", error=InputError, code="invalid_label")
+    check_environment(environment, error=InputError, code="invalid_label")
     _refuse_canceled(cancel)  # a signal since the command started: nothing is looked at or run
     what = _resolve(zone, project_ref, version, environment, space)
     if receipt_out is not None and what.local:

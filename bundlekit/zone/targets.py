@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.names import check_label, check_name, fold
+from bundlekit.core.names import check_environment, check_label, check_name, fold
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.environments import resolve_environment
@@ -80,7 +80,7 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
     another's (``folder_holds_home``, decision 801; ``warn`` gets the note when the folder was too
     large to look through whole)."""
     check_name(name, what="target name", error=UsageError, code="invalid_target_name")
-    check_label(environment, what="environment", error=InputError, code="invalid_label")
+    check_environment(environment, error=InputError, code="invalid_label")
     environment = resolve_environment(zone.db, environment, new=new)
     if not roles:
         raise InputError("give the target at least one --role", code="invalid_input")

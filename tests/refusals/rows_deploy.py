@@ -198,6 +198,8 @@ ROWS = [
                                               home=c.prod)),
     Row("invalid_label", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "Prod\x1b[31m"],
                                         home=c.prod), name="deploy-environment"),
+    Row("invalid_label", lambda c: Call(["deploy", "acme-web", "1.4.0", "--environment", "(Awaiting)"], home=c.prod),
+        name="deploy-environment-in-parentheses"),
     Row("no_targets_for_roles", lambda c: (ok("targets", "remove", "db-01", home=c.prod), _dry(c))[1]),
     Row("ambiguous_package_script", lambda c: _unlinted(c, _zip(ORIGINAL | {"deploy.py": b"print(1)\n"}))),
     # lint parses the files structured configuration touches: these come from a source skipping lint

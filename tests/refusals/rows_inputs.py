@@ -226,6 +226,10 @@ ROWS = [
     Row("invalid_label", lambda c: Call(["targets", "add", "web-02", "--environment", "E" * 201, "--role", "web",
                                          "--root", c.path("t")], home=c.prod, outputs=[c.path("t")]),
         name="environment-over-200-characters"),
+    # Review v32-11: an environment named (awaiting) merged with the dashboard's own column.
+    Row("invalid_label", lambda c: Call(["targets", "add", "web-02", "--environment", "(awaiting)", "--role", "web",
+                                         "--root", c.path("t")], home=c.prod, outputs=[c.path("t")]),
+        name="environment-in-parentheses"),
     Row("invalid_label", lambda c: Call(["variables", "set", "acme-web", "A\x1b[2J", "x"], home=c.prod),
         name="variable-name"),
     Row("invalid_label", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "x", "--environment",
