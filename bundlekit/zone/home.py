@@ -258,6 +258,8 @@ def init_zone(home: Path, name: str, now: EpochSeconds, *, state: StateURL | Non
             write_settings(home, settings)
         info = ZoneInfo(name, secrets.token_hex(16), now)
         if db is None:  # SQLite: the state is the home's own file; a home killed half made is deleted and made again
+            if settings.package_store is not None:  # every open checks the mark (review v32-att N2)
+                mark_store(settings.package_store, info.zone_id, info.name)
             db = open_state(home, create=True)
             _record_zone(db, info, None)
             write_zone_file(home, info)

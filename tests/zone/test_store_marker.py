@@ -131,3 +131,17 @@ def test_join_refuses_a_marked_folder_that_holds_none_of_the_zones_objects(clust
         join_zone(tmp_path / "node-c", state=cluster.a.settings.state, password=None,  # type: ignore[arg-type]
                   package_store=copy, source=cluster.a.home)
     assert snapshot(copy, cluster.a.home) == before and not (tmp_path / "node-c").exists()
+
+
+def test_a_sqlite_zone_made_with_its_own_package_store_marks_it_and_opens(tmp_path: Path) -> None:
+    """Review v32-att N2: only a shared state's init marked the store, so every command of a
+    SQLite zone made with --package-store refused it (store_mismatch) and the home stayed half made."""
+    from tests.conftest import run_cli
+
+    r = run_cli("init", "--zone", "solo", "--package-store", tmp_path / "store", home=tmp_path / "home")
+    assert r.returncode == 0, r.stderr
+    marker = json.loads((tmp_path / "store" / MARKER).read_text())
+    zone = open_zone(tmp_path / "home")
+    assert marker["zone_id"] == zone.zone_id
+    r = run_cli("identity", "-o", tmp_path / "solo.card", home=tmp_path / "home")
+    assert r.returncode == 0, r.stderr
