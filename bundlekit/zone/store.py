@@ -265,7 +265,7 @@ class Staging:
 
     def _refused(self, error: OSError) -> NoReturn:
         raise StateError(f"{self.store.base}: the package store refused a write ({error.strerror or error}); "
-                         "nothing was imported. Free space or fix the store's permissions, then import again",
+                         "nothing was changed. Free space or fix the store's permissions, then run the command again",
                          code="store_write_failed") from None
 
     def sync(self) -> None:
