@@ -357,7 +357,7 @@ MIGRATIONS: list[str] = [
     # version 17: the few fields of a reported deployment's receipt entry a dashboard's grid shows,
     # in columns of their own (zone/remote.py GRID_COLUMNS, decision 870), so the grid parses no
     # entry; rows recorded before are filled from their entries by remote.fill_grid_columns (FILLS).
-    """
+    (_GRID_FIELDS := """
     ALTER TABLE remote_deployments ADD COLUMN project_name TEXT NOT NULL DEFAULT '';
     ALTER TABLE remote_deployments ADD COLUMN space TEXT NOT NULL DEFAULT 'Default';
     ALTER TABLE remote_deployments ADD COLUMN tenant TEXT;
@@ -366,12 +366,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE remote_deployments ADD COLUMN waivers TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE remote_deployments ADD COLUMN variables_updated {int};
     ALTER TABLE remote_deployments ADD COLUMN sequence {int} NOT NULL DEFAULT 0;
-    """,
+    """),
 ]
 
-#: Steps in Python that follow a migration's SQL in the same transaction, by the version that
-#: migration reaches: data SQL cannot derive the same way on both engines (parsing JSON).
-FILLS: dict[int, Callable[[Writer], object]] = {17: remote.fill_grid_columns}
+#: Steps in Python that follow a migration's SQL in the same transaction, by that migration's
+#: script (so they stay with it whatever its number): data SQL cannot derive the same way on
+#: both engines (parsing JSON).
+FILLS: dict[str, Callable[[Writer], object]] = {_GRID_FIELDS: remote.fill_grid_columns}
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -402,11 +403,11 @@ def migrate(db: Database) -> None:
         version = _checked_version(db, db.schema_version(tx))  # another process may have migrated it
         if version == 0:
             db.prepare_schema(tx)
-        for reached, script in enumerate(MIGRATIONS[version:], version + 1):
+        for script in MIGRATIONS[version:]:
             for statement in db.ddl(script):
                 tx.run(statement)
-            if reached in FILLS:
-                FILLS[reached](tx)
+            if script in FILLS:
+                FILLS[script](tx)
         if version < SCHEMA_VERSION:
             db.set_schema_version(tx, SCHEMA_VERSION)
 

@@ -102,7 +102,7 @@ class SQLiteDatabase(Database):
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self._execute(sql, params)
-        cur.row_factory = None  # the column names once per query, not once per row (a dashboard reads 60,000)
+        cur.row_factory = None  # the column names read once per query, not once per row
         try:
             values = cur.fetchall()
         except sqlite3.Error as error:
