@@ -289,10 +289,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     older: dict[str, int] = {}
     for group in groups.values():
         shown, rest = _choose(group)
-        first = _view_of(shown[0], db, paths, cache)
-        # A cell's earlier success is built from its row alone: the grid shows its release and state.
-        views = [first, *(_earlier_success(d, first, paths) if type(d) is Reported and d.ok
-                          else _view_of(d, db, paths, cache) for d in shown[1:])]
+        # Every attempt the grid shows, its earlier success too, from its row's columns (decision 870).
+        views = [_view_of(d, db, paths, cache) for d in shown]
         for v, d in zip(views, shown):
             if type(d) is Reported:
                 source[v.key] = d
@@ -378,17 +376,6 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
 def _view_of(d: DeploymentView | Reported, db: Reader, paths: _Paths, cache: dict[str, str]) -> DeploymentView:
     """``d`` as shown: a local deployment as it is, a reported one from its row (:func:`_in_full`)."""
     return d if type(d) is not Reported else _in_full(db, d, paths, cache)
-
-
-def _earlier_success(r: Reported, latest: DeploymentView, paths: _Paths) -> DeploymentView:
-    """A cell's last success before its latest attempt, from its row alone (no entry parsed:
-    the grid shows its release and state only; a page that details it reads it in full). Its
-    project's name and space are those of the cell's latest attempt (one project, one zone)."""
-    v = r.values
-    return DeploymentView(deployment_id=v[DEPLOYMENT_ID], project=latest.project, project_slug=v[SLUG],
-                          release=v[RELEASE], zone=r.zone, environment=v[ENVIRONMENT], state="succeeded",
-                          started=r.started, ended=float(v[ENDED]), steps=(), receipt_received=int(v[RECEIVED]),
-                          space=latest.space, tenant=r.tenant, path=paths(r))
 
 
 def _in_full(db: Reader, r: Reported, paths: _Paths, cache: dict[str, str], with_steps: bool = False) -> DeploymentView:

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bundlekit.dashboard.model import build_view
 from bundlekit.zone import remote
 from bundlekit.zone.home import init_zone, open_zone
-from tests.conftest import run_cli, snapshot
+from tests.conftest import Zones, run_cli, snapshot
 
 NOW = 1_800_000_000
 
@@ -77,3 +78,31 @@ def test_the_grid_of_a_home_with_damaged_entries_is_unchanged_and_the_details_re
     view = json.loads(run_cli("dashboard", "--json", home=home).stdout)
     assert {d["deployment_id"]: len(d["steps"]) for d in view["deployments"]} == {
         f"Deployments-{n}": 2 for n in (1, 2, 3, 4)}
+
+
+def _without_steps(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: [] if k == "steps" else _without_steps(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_steps(v) for v in value]
+    return value
+
+
+def test_the_grid_from_columns_is_the_view_from_entries_less_their_steps_on_both_engines(any_zones: Zones) -> None:
+    dev = any_zones.dev
+    with dev.db.transaction() as tx:
+        for entry in (_entry(1, "1.0.0", "Staging", "Success", variables_updated_ms=(NOW - 90000) * 1000),
+                      _entry(2, "1.1.0", "Staging", "Failed"),
+                      _entry(3, "1.0.0", "Production", "Success", waived=["Staging"]),
+                      _entry(4, "1.1.0", "Production", "Success", tenant="Globex"),
+                      _entry(5, "1.2.0", "Production", "Failed", waivers=[
+                          {"phase": "Staging", "release": "1.2.0", "reason": "CAB-9", "author": "bo",
+                           "created_ms": (NOW - 7200) * 1000}])):
+            remote.record_remote(tx, "prod", "receipt-1", entry, NOW - 3600)
+    grid = build_view(dev, NOW, steps=False).to_dict()
+    full = build_view(dev, NOW).to_dict()
+    assert sum(len(d["steps"]) for d in full["deployments"]) == 10  # the full view read every entry's runs
+    assert {d["deployment_id"]: d["state"] for d in grid["deployments"]} == {
+        "Deployments-1": "succeeded", "Deployments-2": "partial", "Deployments-3": "succeeded",
+        "Deployments-4": "succeeded", "Deployments-5": "partial"}
+    assert grid == _without_steps(full)
