@@ -207,9 +207,8 @@ REGISTRY, ALIASES = _build(
                                       "is under 8 characters or differs"),
     _E("value_missing", "input", "`variables set` read an empty value from standard input, --from-file or the "
                                  "prompt (a closed or empty pipe)"),
-    _E("not_a_file", "input", "a file argument is a FIFO, device or socket, not a regular file (refused before "
-                              "it is read), or a path to write is a folder, FIFO, device or socket (refused "
-                              "before anything is written)"),
+    _E("not_a_file", "input", "a file to read, or a path to write, is a FIFO, device or socket (or a folder), not "
+                              "a regular file"),
     _E("path_unusable", "input", "a path the user gave cannot be used: the system refuses it (no such place, "
                                  "not allowed, a name too long)"),
     _E("out_dir_missing", "input", "the diode receiver's output folder is not a folder",

@@ -17,7 +17,6 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from bundlekit.core.atomic import CHUNK
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     TENANT_NAME,
@@ -76,11 +75,9 @@ _SCRIPT_PATTERNS = [_any_case(phase + ext) for phase in PHASES for ext in SCRIPT
 
 def verify_package(package: PackageInput) -> None:
     """Stream the archive and compare its SHA-256 with the one the release pinned."""
-    digest = hashlib.sha256()
     try:
         with open(package.path, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
+            digest = hashlib.file_digest(handle, "sha256")
     except OSError as error:
         raise DeployError(
             f"package {package.id} {package.version}: cannot read {package.path}: {error.strerror}. "
@@ -92,9 +89,8 @@ def verify_package(package: PackageInput) -> None:
         raise VerificationError(
             f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
             "release pinned; the package store was changed. Nothing was run. Import the release's bundle again "
-            "(`bundlekit import BUNDLE`): it restores the store's copy from the bundle. In the zone that authored "
-            f"the release, remove {package.path} and run `bundlekit releases create RELEASE_FILE` (or export it "
-            "again): each copies the package file into a store that lacks it.",
+            f"(`bundlekit import BUNDLE`): it restores the store's copy from the bundle. In the zone that authored the "
+            f"release, remove {package.path} and run `bundlekit releases create RELEASE_FILE` (or export it again).",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
 
