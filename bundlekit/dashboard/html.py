@@ -298,11 +298,11 @@ def _cell(cell: CellView | None, now: EpochSeconds, anchors: set[tuple[str, str]
     if when is not None:
         body.append(f", {_VERBS.get(state, '')}{_age(when, now)}")
     if state == "refused" and latest.reason:
-        body.append(f'<span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
+        body.append(f' <span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
     if latest.variables_updated is not None:  # it ran values its earlier phases did not test (decision 722)
-        body.append('<span class="why">variables updated</span>')
+        body.append(' <span class="why">variables updated</span>')
     if len(latest.path) > 2 and _relays(latest) != route:  # the zone's caption names the usual relays
-        body.append(f'<span class="via">via {_e(", ".join(_relays(latest)))}</span>')
+        body.append(f' <span class="via">via {_e(", ".join(_relays(latest)))}</span>')
     prev = cell.previous_success
     if state in FAILURE_STATES and prev is not None and prev.key != latest.key:
         body.append(f'<span class="prev">last success: {_e(prev.release)}</span>')
@@ -312,7 +312,7 @@ def _cell(cell: CellView | None, now: EpochSeconds, anchors: set[tuple[str, str]
     return f'<td data-state="{state}">{inner}{fails}</td>'
 
 
-_VERBS = {"exported": "exported ", "running": "started ", "refused": "refused "}
+_VERBS = {"exported": "exported ", "running": "started "}  # "Refused, just now": the state word says it
 
 
 @lru_cache(maxsize=4096)  # the cells of one release share a few ages

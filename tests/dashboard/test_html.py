@@ -305,3 +305,14 @@ def test_a_tenants_row_is_told_apart_from_its_projects_by_data_tenant_and_found_
     assert list(tenant_cells(doc)) == [("p", "Acme Corp", "prod", "Production")]
     assert release(cell) == "1.0" and cell.attrs["data-state"] == "succeeded"
     assert find_cell(doc, "p", "prod", "Production", tenant="Acme Corp") is cell
+
+
+def test_a_refused_cell_reads_its_state_once_and_its_code_as_a_word_of_its_own() -> None:
+    """Review v32-11: the cell's text ran 'Refused, refused just nowpolicy_denied'."""
+    dep = DeploymentView("Refusals-2", "Acme Web", "acme-web", "0.9.2", "qa", "Production", "refused", NOW - 5,
+                         NOW - 5, (), None, reason="[policy_denied] the zone's policy refused it")
+    view = DashboardView("dev", "Default", NOW, (("qa", "Production"),),
+                         (ProjectRow("Acme Web", "acme-web", (CellView("qa", "Production", dep, None, None),)),), (dep,))
+    cell = find_cell(parse(render_html(view, NOW)), "acme-web", "qa", "Production")
+    text = " ".join(cell.text().split())
+    assert text == "0.9.2 Refused, just now policy_denied", text
