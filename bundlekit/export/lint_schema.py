@@ -195,8 +195,9 @@ def _fix(v: Violation, doc: dict[str, Any]) -> tuple[str, str]:
         return f"{key} is longer than {v.expected} characters", f"shorten {key} to at most {v.expected} characters"
     if kind == "pattern" and key == "sha256":
         return message, "sha256 = the 64 lower-case hexadecimal digits of the file's SHA-256 (`sha256sum FILE`)"
-    if kind == "format":
-        return message, message.partition(": ")[2] or f"see {_SPEC}"
+    if kind == "format":  # "'x' breaks it: use ...": the problem, then the rule once, as the fix
+        problem, _, rule = message.rpartition(": ")  # the rules hold no ": ", a quoted value may
+        return (problem, rule) if problem else (message, f"see {_SPEC}")
     if kind in ("minProperties", "maxProperties") and key == "value_from":
         return ("value_from names exactly one source", 'value_from = { env = "NAME" } or value_from = '
                 '{ file = "PATH" }, one of them')

@@ -113,3 +113,17 @@ def test_a_lifecycle_the_format_refuses_gets_the_change_to_make(release_dir: Pat
     _, report = lint(path)
     assert [(f["code"], f["path"], f["suggestion"]) for f in report["findings"]] == [
         ("invalid_release", "lifecycle", "list each environment once, in one [[lifecycle.phases]] only")]
+
+
+@pytest.mark.parametrize("name", ["Sta\x1bging", "a: b\x07"])
+def test_a_name_rule_finding_gives_the_problem_then_the_rule_once(release_dir: Path, name: str) -> None:
+    # Review v32-11 N7: the rule was in the message and again as the fix. A quoted value holding
+    # ': ' must not split the problem.
+    release = edit(release_dir, 'name = "Run migrations"', f'name = "{json.dumps(name)[1:-1]}"')
+    _, report = lint(release)
+    schema = [f for f in report["findings"] if f["code"] == "invalid_value"]
+    assert len(schema) == 1
+    finding = schema[0]
+    assert finding["suggestion"].startswith("use 1-200 characters of text without control characters")
+    assert "use 1-200" not in finding["message"]
+    assert finding["message"].startswith(repr(name)) and "control character U+" in finding["message"]
