@@ -42,7 +42,7 @@ from bundlekit.format.manifest import scope_to_dict
 from bundlekit.importer.merge import three_way_merge
 from bundlekit.importer.merge_model import Snapshot, make_snapshot
 from bundlekit.importer.snapshot import held_sides
-from bundlekit.zone import projects, secrets
+from bundlekit.zone import audit, projects, secrets
 from bundlekit.zone.db import Writer
 from bundlekit.zone.spaces import DEFAULT, resolve_space
 from bundlekit.zone.home import Zone
@@ -137,6 +137,7 @@ def release_space(zone: Zone, spec: ReleaseSpec, given: str | None, *, explicit:
         space = named
     if space is not None:
         _refuse_other_space(zone, spec, space)
+        audit.worked_in(space)  # not the --space default when the file names another
     return space
 
 

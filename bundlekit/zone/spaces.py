@@ -15,6 +15,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
 from bundlekit.core.text import closest
 from bundlekit.errors import InputError, StateError
+from bundlekit.zone import audit
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 
@@ -49,6 +50,7 @@ def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
     known = space_names(db)
     for k in known:
         if k.casefold() == name.casefold():
+            audit.worked_in(k, spelling_only=True)  # the entry names the space as the zone spells it
             return k
     similar = closest(name, known)
     hint = f" Did you mean {', '.join(repr(s) for s in similar)}?" if similar else ""

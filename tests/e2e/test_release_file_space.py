@@ -107,3 +107,17 @@ def test_a_file_naming_no_space_for_a_project_of_another_space_is_refused(world:
     assert "[project]" in err["message"], err
     assert snapshot(w.dev, out) == before
     assert ("quiet-site", "1.4.3", "Team2") not in _releases(w) and ("quiet-site", "1.4.3", "Default") not in _releases(w)
+
+
+def test_the_audit_entry_names_the_space_the_release_went_to_as_the_zone_spells_it(world: World) -> None:
+    """The entry recorded ``--space`` as typed, or its default ``Default`` when the file named
+    Team2, so `audit --space Team2` missed a release created there."""
+    w = world
+    w.cli("releases", "create", _naming(w, "Team2", "Audited Site"), home=w.dev)  # no --space: the file's
+    w.cli("releases", "create", _naming(w, "TEAM2", "Audited Site", "1.4.1"), "--space", "team2", home=w.dev)
+    listed = json.loads(run_cli("audit", "--space", "Team2", "--json", home=w.dev).stdout)["entries"]
+    files = [(Path(e["object"]["release_file"]).name, e["object"]["space"]) for e in listed
+             if e["command"] == "releases create" and "Audited" in e["object"]["release_file"]]
+    assert files == [("Audited-Site-1.4.0.toml", "Team2"), ("Audited-Site-1.4.1.toml", "Team2")]
+    default = json.loads(run_cli("audit", "--space", "Default", "--json", home=w.dev).stdout)["entries"]
+    assert not [e for e in default if "Audited" in str(e["object"].get("release_file", ""))]

@@ -254,8 +254,8 @@ def test_the_audit_trail_names_the_space_each_change_was_made_in_and_lists_one_s
 
     def entries(*space: str) -> list[tuple[str, str, str]]:
         listed = json.loads(ok("audit", *(("--space", *space) if space else ()), "--json", home=prod))["entries"]
-        # the space as the command was given it (the world gives Payments as "payments" at times)
-        return [(e["command"], str(e["object"].get("project", "")), str(e["object"].get("space", "")).title())
+        # the space as the zone spells it (the world gives Payments as "payments" at times)
+        return [(e["command"], str(e["object"].get("project", "")), str(e["object"].get("space", "")))
                 for e in listed if e["command"] in ("import", "variables set", "targets add")]
 
     every = entries()
