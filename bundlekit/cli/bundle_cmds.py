@@ -173,7 +173,7 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
             how = "" if p.included else " (by reference)"
             if p.delta is not None:
                 how = f" (changes to {p.delta.base.version}: {counted(p.delta.data_size, 'new byte')}, {counted(len(p.delta.recipe), 'step')})"
-            echo(f"  package {p.id} {p.version} {size_text(p.size)} digest {p.sha256[:16]}..." + how)
+            echo(f"  package {p.id} {p.version} {size_text(p.size)} sha256 {p.sha256[:16]}..." + how)
         for v in m.variables:
             scope = " ".join(f"{k}={','.join(x)}" for k, x in v.scope.items())
             echo(f"  var     {v.name}{' [' + scope + ']' if scope else ''} = "

@@ -37,6 +37,21 @@ _ENV_AT_DEPLOY = ("a bundle is not tied to an environment: the zone that imports
 _SCOPES = ("bundlekit scopes variables by --environment, --role, --machine, --tenant, --channel and --step "
            "(repeatable); an action or tenant-tag scope is not supported")
 
+_UPDATE_VARIABLES = ("a release's variables are refreshed from this zone's current values before a deployment with "
+                     "`bundlekit releases update-variables PROJECT VERSION` (`--dry-run` shows the changes first); "
+                     "deploy then uses them")
+_WINDOW = ("a rolling deployment is set per step in the release file ([[steps]] window_size = N: at most N "
+           "targets run that step at once); --max-parallel caps every step of this deployment")
+_GUIDED_FAILURE = ("bundlekit has no guided failure: after a failed run no new target of that step starts, later "
+                   "steps run only if their condition says so (condition = \"failure\" or \"always\" in the "
+                   "release file), and the deployment is recorded Failed; fix the cause and run the same deploy "
+                   "command again")
+_SCHEDULE = ("bundlekit deploys when the command runs; to deploy later, run it from a scheduler (cron, a systemd "
+             "timer) at that time")
+_TIMEOUT = ("a step's time limit is set in the release file ([[steps]] timeout = SECONDS); --wait is how long deploy "
+            "queues behind another deployment")
+_WAITS = "deploy runs the deployment and returns when it has ended, with its state as the exit code"
+
 #: (command path, option) -> where the concept lives.
 HINTS: dict[tuple[str, str], str] = {
     **{("deploy", o): _CHANNEL for o in ("--channel",)},
@@ -53,6 +68,14 @@ HINTS: dict[tuple[str, str], str] = {
                             "`bundlekit lifecycle waive PROJECT --phase PHASE --reason TEXT`"),
     **{("deploy", o): _LIFECYCLE for o in ("--lifecycle", "--phase")},
     ("deploy", "--env"): "the option is --environment",
+    **{("deploy", o): _UPDATE_VARIABLES for o in ("--update-variables", "--updatevariables")},
+    **{("deploy", o): _WINDOW for o in ("--window-size", "--window", "--rolling", "--parallel")},
+    **{("deploy", o): _GUIDED_FAILURE for o in ("--guided-failure", "--guidedfailure", "--retry",
+                                                 "--ignore-failure", "--continue-on-error")},
+    **{("deploy", o): _SCHEDULE for o in ("--deploy-at", "--when", "--at", "--schedule", "--no-deploy-after")},
+    **{("deploy", o): _TIMEOUT for o in ("--timeout", "--deployment-timeout", "--step-timeout")},
+    **{("deploy", o): _WAITS for o in ("--wait-for-deployment", "--progress", "--follow")},
+    **{("deploy", o): _PACKAGES for o in ("--force-package-download", "--skip-package-download")},
     **{("export", o): _RELEASE_FIELDS for o in ("--channel", "--version", "--release", "--project", "--space",
                                                  "--notes", "--release-notes")},
     **{("export", o): _ENV_AT_DEPLOY for o in ("--environment", "--env")},

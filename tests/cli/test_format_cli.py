@@ -81,6 +81,10 @@ def test_inspect_needs_no_keys_and_hides_secrets(world: dict[str, Path]) -> None
     assert len(info["signers"]) == 1
     human = run_cli("inspect", world["bundle"])
     assert "Acme.Web" in human.stdout and "<sealed>" in human.stdout
+    # a package file's hash is its sha256, as show and --json name it; digest is the bundle's (review v33-15u F1)
+    package = info["packages"][0]
+    line = next(x for x in human.stdout.splitlines() if x.strip().startswith(f"package {package['id']}"))
+    assert f"sha256 {package['sha256'][:16]}..." in line and "digest" not in line
 
 
 def test_verify_ok_and_json(world: dict[str, Path]) -> None:

@@ -57,6 +57,12 @@ def test_deploy_channel_says_where_the_channel_lives() -> None:
     (["variables", "set", "p", "n", "v", "--action", "x"], "--environment, --role, --machine"),
     (["export", "r.toml", "--to", "prod", "-o", "x", "--tenant", "Acme"], "bundlekit deploy PROJECT VERSION"),
     (["deploy", "p", "1", "--environment", "P", "--version", "2"], "second argument"),
+    # review v33-15u F2: concepts bundlekit has under another name, and one it does not have
+    (["deploy", "p", "1", "--environment", "P", "--update-variables"], "bundlekit releases update-variables"),
+    (["deploy", "p", "1", "--environment", "P", "--window-size", "1"], "window_size = N"),
+    (["deploy", "p", "1", "--environment", "P", "--guided-failure"], "no guided failure"),
+    (["deploy", "p", "1", "--environment", "P", "--deploy-at", "tomorrow"], "scheduler"),
+    (["deploy", "p", "1", "--environment", "P", "--timeout", "60"], "timeout = SECONDS"),
 ])
 def test_options_for_concepts_kept_elsewhere_explain_where(argv: list[str], expect: str) -> None:
     r = bk(*argv)
