@@ -1,15 +1,18 @@
-"""The main job: promotion through a lifecycle across three zones, through the real CLI.
+"""The main job: a release relayed through three zones and promoted through its lifecycle, through
+the real CLI.
 
-Creates three zones under ./work/roundtrip (dev makes the release; staging and prod each
-run one phase of its lifecycle), exchanges identity cards, and promotes the fixture release
-1.5.0 (fixtures/acme/release-1.5.0.toml: Development, then Staging, then Production) in
-lifecycle order: dev creates it and deploys it to Development itself; the bundle for staging
-carries that run as evidence; staging deploys to Staging and sends its receipt back; prod
-refuses Production until it is offered staging's receipt as proof, then deploys. Receipts go
-back to dev, whose dashboard shows all three environments in lifecycle order. Every command
-it runs is printed as a user would type it (carrying between zones is a printed copy, and each
-zone's sensitive API key is read from a file on stdin, `variables set ... - --sensitive < FILE`,
-never given on the command line), so this doubles as a walkthrough.
+Creates three zones under ./work/roundtrip and exchanges identity cards: dev makes the release,
+staging is the zone between, and prod takes dev's releases only through staging (`trust add
+dev.card --via staging`). The fixture release 1.5.0 (fixtures/acme/release-1.5.0.toml:
+Development, then Staging, then Production) goes in lifecycle order: dev creates it and deploys it
+to Development itself; the bundle for staging carries that run as evidence; staging deploys to
+Staging, sends its receipt back and relays the release on to prod (dev's signatures kept, its
+countersignature added, the secrets sealed again for prod); prod refuses Production until it is
+offered staging's receipt as proof, then deploys, and its receipt goes back to dev relayed by
+staging. dev's dashboard shows all three environments in lifecycle order and the path each took.
+Every command it runs is printed as a user would type it (carrying between zones is a printed
+copy, and each zone's sensitive API key is read from a file on stdin, `variables set ... -
+--sensitive < FILE`, never given on the command line), so this doubles as a walkthrough.
 """
 
 from __future__ import annotations
@@ -105,11 +108,14 @@ def main() -> None:
         bk("identity", "--home", home, "-o", WORK / f"{name}.card")
     bk("trust", "add", WORK / "staging.card", "--home", dev)
     bk("trust", "add", WORK / "prod.card", "--home", dev)
-    # staging and prod take dev's releases, and dev's word that they passed Development
+    # staging takes dev's releases, and dev's word that they passed Development; it knows prod's
+    # key to seal the secrets again for it when it relays, and to check prod's receipts it relays back
     bk("trust", "add", WORK / "dev.card", "--home", staging, "--evidence-for", "Development")
-    bk("trust", "add", WORK / "dev.card", "--home", prod, "--evidence-for", "Development")
-    # prod accepts staging's signed receipts as proof that the Staging phase passed (and nothing else)
+    bk("trust", "add", WORK / "prod.card", "--home", staging)
+    # prod accepts staging's signed receipts as proof that the Staging phase passed (and nothing
+    # else), and takes dev's releases only when staging relayed them
     bk("trust", "add", WORK / "staging.card", "--home", prod, "--projects", "acme-*", "--evidence-for", "Staging")
+    bk("trust", "add", WORK / "dev.card", "--home", prod, "--via", "staging", "--evidence-for", "Development")
 
     # dev: the zone that makes the release deploys it to its own Development environment
     bk("releases", "create", RELEASE, "--home", dev)
@@ -132,9 +138,10 @@ def main() -> None:
     carry(staging_receipt, WORK / "dev-inbox" / staging_receipt.name)
     bk("import", WORK / "dev-inbox" / staging_receipt.name, "--home", dev)
 
-    # prod: Production opens only with proof that Staging passed, carried with the bundle
+    # prod: staging relays the very release it imported; Production opens only with proof that
+    # Staging passed, carried with the bundle
     to_prod = media / "acme-web-1.5.0-prod.bundle"
-    bk("export", RELEASE, "--to", "prod", "-o", to_prod, "--home", dev)
+    bk("relay", carried, "--to", "prod", "-o", to_prod, "--home", staging)
     inbox = WORK / "prod-inbox"
     carry(to_prod, inbox / to_prod.name)
     carry(staging_receipt, inbox / staging_receipt.name)
@@ -149,8 +156,12 @@ def main() -> None:
     prod_receipt = media / "prod-receipt.bundle"
     bk("deploy", "acme-web", "1.5.0", "--environment", "Production", "--home", prod,
        "--evidence", inbox / staging_receipt.name, "--receipt-out", prod_receipt)
-    carry(prod_receipt, WORK / "dev-inbox" / prod_receipt.name)
-    bk("import", WORK / "dev-inbox" / prod_receipt.name, "--home", dev)
+    # the receipt goes back the way the release came: staging relays it to dev
+    carry(prod_receipt, WORK / "staging-inbox" / prod_receipt.name)
+    to_dev = media / "prod-receipt-via-staging.bundle"
+    bk("relay", WORK / "staging-inbox" / prod_receipt.name, "--to", "dev", "-o", to_dev, "--home", staging)
+    carry(to_dev, WORK / "dev-inbox" / to_dev.name)
+    bk("import", WORK / "dev-inbox" / to_dev.name, "--home", dev)
     bk("lifecycle", "show", "acme-web", "1.5.0", "--home", dev)
     bk("outputs", "acme-web", "--zone", "prod", "--home", dev)
     bk("dashboard", "--home", dev)

@@ -106,3 +106,21 @@ def test_main_job_gives_each_zones_api_key_on_stdin_never_on_the_command_line(ru
         if path.is_file() and not path.is_symlink() and deployed not in path.parents:
             data = path.read_bytes()
             assert not any(v.encode() in data for v in values), path
+
+
+def test_main_job_relays_the_release_through_staging_and_the_receipt_back(run: Run) -> None:
+    """Issue 11: the round trip is dev -> staging (relay) -> prod, receipts back along the chain.
+    prod trusts dev only through staging, so the bundle it imports is the one staging relayed,
+    and prod's receipt reaches dev relayed by staging (review v33-11u F1: prod was sent its own
+    export from dev and its receipt went straight back)."""
+    commands = [shlex.split(c) for c in run.commands if c.startswith("bundlekit ")]
+    prod, staging, dev = (str(run.work / z) for z in ("prod", "staging", "dev"))
+    assert any(c[1:3] == ["trust", "add"] and c[c.index("--home") + 1] == prod and "--via" in c
+               and c[c.index("--via") + 1] == "staging" and c[3].endswith("dev.card") for c in commands)
+    assert not any(c[1] == "export" and c[c.index("--to") + 1] == "prod" for c in commands if "--to" in c)
+    relays = [c for c in commands if c[1] == "relay"]
+    assert [(c[c.index("--to") + 1], c[c.index("--home") + 1]) for c in relays] == [("prod", staging), ("dev", staging)]
+    assert "imported Acme Web 1.5.0 from dev, relayed by staging" in run.stdout
+    assert "Acme Web 1.5.0 to Production in prod (carried by staging): Success" in run.stdout
+    imported = [c for c in commands if c[1] == "import" and c[-1] == dev]
+    assert imported and Path(imported[-1][2]).name == Path(relays[1][relays[1].index("-o") + 1]).name
