@@ -134,6 +134,7 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
 def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     """Show what a bundle holds without any keys (nothing is verified; see `verify`)."""
     from bundlekit.format.crypto import key_id
+    from bundlekit.format.relay_header import relay_version
     from bundlekit.importer.verify import read_unverified
 
     bf, m = read_unverified(bundle)
@@ -145,6 +146,7 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     info["verified"] = False
     if hops is not None:
         info["relay_hops"] = hops
+        info["relay_version"] = relay_version(bf.relay_header)  # type: ignore[arg-type]
     if contents:
         _contents(m, info, as_json)
         return
@@ -152,16 +154,19 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
         emit_json(info)
         return
     writer = f", written by {m.writer}" if m.writer else ""
-    echo(f"{m.kind} bundle, format {version}{writer} (bundlekit/1; unverified: use `bundlekit verify` in the "
-         "destination zone)")
+    relayed = ""
+    if bf.relay_header is not None:  # spec/relay.md §1: the envelope's version, then the origin's own
+        relayed = f"relayed {m.kind} bundle, format {relay_version(bf.relay_header)} (origin "
+    echo(f"{relayed or m.kind + ' bundle, '}format {version}{writer}{')' if relayed else ''} (bundlekit/1; "
+         "unverified: use `bundlekit verify` in the destination zone)")
     echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
     now = clock.now()
     echo(f"  sequence {m.sequence}, created {when_text(m.created, now)}, expires {when_text(m.expires, now)}")
     echo(f"  digest {bf.digest}")
     echo(f"  signers: {', '.join(signers)}")
     for n, h in enumerate(hops or (), 1):
-        echo(f"  relay   {n}: {h['zone']} -> {h['to']}, {when_text(h['relayed'], now)}, checks {', '.join(h['checks'])}"
-             if "zone" in h else f"  relay   {n}: {h['error']}")
+        echo(f"  relay   {n}: {h['zone']} -> {h['to']}, {when_text(h['relayed'], now)}, checks {', '.join(h['checks'])}, "
+             f"countersigned by {h['key_id']}" if "zone" in h else f"  relay   {n}: {h['error']}")
     if m.kind == "release":
         echo(f"  project {m.project['name']} ({m.project['slug']}) in space {m.project['space']}")
         echo(f"  release {m.release['version']} on channel {m.release['channel']}")

@@ -11,7 +11,7 @@ import struct
 
 from bundlekit.errors import FormatError
 
-__all__ = ["RELAYED", "MAX_HOPS_LENGTH", "check_relay_header"]
+__all__ = ["RELAYED", "MAX_HOPS_LENGTH", "check_relay_header", "relay_version"]
 
 #: The header kind byte of a relayed bundle.
 RELAYED = 3
@@ -39,3 +39,10 @@ def check_relay_header(head: bytes, file_size: int, where: str) -> tuple[int, in
         raise FormatError(f"{where}: the relay header promises {whole} bytes, the file has {file_size}",
                           code="truncated" if whole > file_size else "trailing_bytes")
     return origin_len, hops_len
+
+
+def relay_version(head: bytes) -> str:
+    """``"1.6"``: the format version a relay header (checked) states; the origin bundle's own
+    header keeps the version its source wrote (spec/relay.md §1)."""
+    _, major, minor, _, _, _, _ = _HEADER.unpack(head)
+    return f"{major}.{minor}"

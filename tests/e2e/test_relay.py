@@ -146,6 +146,22 @@ def test_the_relayed_release_is_byte_for_byte_the_one_dev_signed(chain: Chain) -
     assert shown["source"] == "dev" and [h["zone"] for h in shown["relay_hops"]] == ["staging"]
 
 
+def test_inspect_names_the_relay_envelope_and_each_hops_countersigning_key(chain: Chain) -> None:
+    """Review v33-11u F4: inspect said only the origin's format and dev's signer."""
+    relayed = chain.media / "acme-1.4.0.prod.bundle"
+    info = json_of(ok("inspect", relayed, "--json", home=chain.home("prod")))
+    staging_key = json_of(ok("identity", "-o", "-", "--json", home=chain.home("staging")))["signing_key_id"]
+    assert info["relay_version"] == "1.6" and [h["key_id"] for h in info["relay_hops"]] == [staging_key]
+    human = ok("inspect", relayed, home=chain.home("prod")).splitlines()
+    assert human[0].startswith("relayed release bundle, format 1.6 (origin format 1.")
+    assert any(line.strip().startswith("relay   1: staging -> prod") and line.endswith(f"countersigned by {staging_key}")
+               for line in human)
+    plain = ok("inspect", chain.media / "acme-1.4.0.bundle", home=chain.home("prod")).splitlines()[0]
+    assert plain.startswith("release bundle, format 1.") and "relay" not in plain
+    assert "relay_version" not in json_of(ok("inspect", chain.media / "acme-1.4.0.bundle", "--json",
+                                             home=chain.home("prod")))
+
+
 def test_a_release_that_skipped_the_required_relay_is_refused_and_prod_is_unchanged(chain: Chain,
                                                                                        tmp_path: Path) -> None:
     prod = tmp_path / "prod"
