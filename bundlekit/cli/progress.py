@@ -75,8 +75,8 @@ class Bars:
             # One line per bar at any width: the label gives way first (cut with "..."), then the
             # bar; the figures keep their width (an 80-column terminal wrapped "MiB" before).
             self._progress = Progress(
-                TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=3,
-                                                                     min_width=8)),
+                TextColumn("{task.description}", markup=False,  # a label is text, never rich markup
+                           table_column=Column(no_wrap=True, overflow="ellipsis", ratio=3, min_width=8)),
                 BarColumn(bar_width=None, table_column=Column(ratio=2, min_width=5)),
                 TaskProgressColumn(table_column=whole()), DownloadColumn(binary_units=True, table_column=whole()),
                 BinaryRate(table_column=whole()), TimeRemainingColumn(table_column=whole()),

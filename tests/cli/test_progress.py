@@ -77,6 +77,19 @@ def test_labels_from_a_bundle_are_shown_escaped(monkeypatch: pytest.MonkeyPatch)
     assert "\x1b]0;owned" not in out.getvalue()
 
 
+@pytest.mark.parametrize("label", ["[/]", "acme-[v2].bundle", "[bold]x.bundle", "[link=file:///etc]y[/link]"])
+def test_a_label_is_text_never_markup(monkeypatch: pytest.MonkeyPatch, label: str) -> None:
+    """Review v33-15a F3/F4: an announced name '[/]' made the receiver die with rich's MarkupError,
+    and '[v2]' vanished from a volume's bar."""
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "120")
+    out = FakeTerminal()
+    with Bars("x", stream=out) as bars:
+        begin(bars, label, 1)
+        bars(1)
+    assert label in out.getvalue()
+
+
 def _split_args(tmp_path: Path, out: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "bundlekit", "media", "split", str(tmp_path / "big.bin"), "--volume-size", "8M",
             "--out", str(tmp_path / out), *extra]
