@@ -11,6 +11,7 @@ missing or unreadable zone completes nothing.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Callable, Iterable
 
 import click
@@ -47,7 +48,22 @@ def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterabl
     except (BundleError, OSError, ValueError, KeyError):
         return []
     low = incomplete.lower()
-    return [CompletionItem(v) for v in values if v.lower().startswith(low)]
+    bash = any(k.endswith("_COMPLETE") and v.startswith("bash") for k, v in os.environ.items())
+    return [CompletionItem(_bash_word(v) if bash else v) for v in values
+            if v.lower().startswith(low) and v.isprintable()]
+
+
+#: Characters a bash word holds as themselves; any other is written with a backslash.
+_BASH_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/@%+")
+
+
+def _bash_word(value: str) -> str:
+    """``value`` as bash reads it back as one word, every special character behind a backslash
+    (``Prod\\ East``, ``Staging\\$\\(x\\)``): click's bash script puts candidates on the line as
+    they are, so a name holding ``$(...)``, a quote or a space ran a command or became several
+    words on Enter (review v33-15a F5). zsh's ``compadd`` and fish quote what they insert
+    themselves. A name with a character that cannot be typed (a control character) is not offered."""
+    return "".join(ch if ch in _BASH_PLAIN or not ch.isascii() and ch.isalnum() else "\\" + ch for ch in value)
 
 
 def _projects(z: Zone, ctx: click.Context) -> Iterable[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,17 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> World:
     return w
 
 
-def _complete(line: str, home: Path | None) -> list[str]:
+def _complete(line: str, home: Path | None, shell: str = "bash") -> list[str]:
+    """The candidates click's ``shell`` script is given (bash: ``plain,VALUE`` lines; zsh:
+    ``plain``, ``VALUE``, help lines)."""
     words = line.split(" ")
-    env = {"_BUNDLEKIT_COMPLETE": "bash_complete", "COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)}
+    env = {"_BUNDLEKIT_COMPLETE": f"{shell}_complete", "COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)}
     if home is not None:
         env["BUNDLEKIT_HOME"] = str(home)
     r = bk(env=env)
     assert r.exit_code == 0, r.stderr
+    if shell == "zsh":
+        return r.stdout.splitlines()[1::3]
     return [row.split(",", 1)[1] for row in r.stdout.splitlines() if row]
 
 
@@ -48,8 +53,8 @@ def test_tenants_complete_from_the_project_and_projects_complete_once_by_slug(w:
     """Finding 15.5: `deploy --tenant` completed nothing, and project names came back mixed
     (`big-app billing Billing Shop shop`)."""
     ok("variables", "set", "acme-web", "Acme.Theme", "dark", "--tenant", "Acme Corp", "--new", home=w.prod)
-    assert _complete("bundlekit deploy acme-web 1.4.0 --environment Production --tenant Ac", w.prod) == ["Acme Corp"]
-    assert _complete("bundlekit lifecycle show acme-web --tenant ", w.prod) == ["Acme Corp"]
+    assert _complete("bundlekit deploy acme-web 1.4.0 --environment Production --tenant Ac", w.prod) == ["Acme\\ Corp"]
+    assert _complete("bundlekit lifecycle show acme-web --tenant ", w.prod) == ["Acme\\ Corp"]
     assert _complete("bundlekit variables list ", w.prod) == ["acme-web"]
 
 
@@ -60,3 +65,29 @@ def test_trusted_zones_complete_after_to_and_trust_set(w: World) -> None:
     assert _complete("bundlekit trust set ", w.prod) == ["dev"]
     assert _complete("bundlekit trust remove d", w.prod) == ["dev"]
     assert _complete("bundlekit zone migrate-state --to ", w.prod) == []  # a database URL there, not a zone
+
+
+@pytest.mark.parametrize("name", ["Staging$(touch {mark})", "Prod East", "it's `x`", 'say "hi"; touch {mark}',
+                                  "Producción #1", "a:b=c"])
+def test_bash_reads_each_candidate_back_as_the_one_name_and_runs_nothing(w: World, tmp_path: Path, name: str) -> None:
+    """Review v33-15a F5: a candidate went onto bash's line as it was, so TAB then Enter on an
+    environment named 'Staging$(touch ...)' ran the command, and 'Prod East' became two words."""
+    mark = tmp_path / "ran"
+    name = name.format(mark=mark)
+    ok("targets", "add", f"t{abs(hash(name)) % 10**6}", "--environment", name, "--new", "--role", "web", "--root",
+       tmp_path / "t", home=w.prod)
+    typed = name[:2]
+    offered = _complete(f"bundlekit deploy acme-web 1.4.0 --environment {typed}", w.prod)
+    # bash reads each candidate as a user's Enter would: one word, a name, nothing run
+    read_back = []
+    for candidate in offered:
+        r = subprocess.run(["bash", "--norc", "--noprofile", "-c", 'eval "set -- $1"; printf "%s|%s" "$#" "$1"', "_",
+                            candidate], capture_output=True, text=True, timeout=30)
+        words, _, value = r.stdout.partition("|")
+        assert words == "1", (candidate, r)
+        read_back.append(value)
+    assert name in read_back, (offered, read_back)
+    assert not mark.exists()
+    # zsh's compadd quotes what it inserts itself: it is given the name (click may escape a ':')
+    zsh = _complete(f"bundlekit deploy acme-web 1.4.0 --environment {typed}", w.prod, shell="zsh")
+    assert name in [c.replace("\\:", ":") for c in zsh], zsh
