@@ -24,14 +24,20 @@ __all__ = ["entry_json", "parse_since", "parse_head"]
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?")
+_AGO = re.compile(r"([0-9]+)([mhdw])")  # 90m, 2h, 1d, 2w: that long before now (ages as outputs show them)
+_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_since(text: str) -> int:
-    """``--since`` as milliseconds since the epoch: Unix seconds (ASCII digits), a UTC day
+def parse_since(text: str, now: float | None = None) -> int:
+    """``--since`` as milliseconds since the epoch: an age (``90m``, ``2h``, ``1d``, ``2w`` before
+    ``now``, Unix seconds, default the clock's now), Unix seconds (ASCII digits), a UTC day
     ``2026-12-01`` or a UTC moment ``2026-12-01T13:05[:07][Z]``; ``usage`` otherwise."""
     try:
         if text.isascii() and text.isdigit():
             return int(text) * 1000
+        ago = _AGO.fullmatch(text)
+        if ago:
+            return int(((clock.now() if now is None else now) - int(ago.group(1)) * _UNIT[ago.group(2)]) * 1000)
         if _DAY.fullmatch(text):
             moment = datetime.strptime(text, "%Y-%m-%d")
         elif _MOMENT.fullmatch(text):
@@ -40,8 +46,8 @@ def parse_since(text: str) -> int:
         else:
             raise ValueError(text)
     except ValueError:
-        raise UsageError(f"--since {text!r}: give Unix seconds, a UTC day (2026-12-01) or a UTC moment "
-                         "(2026-12-01T13:05:00Z)", code="usage", details={"option": "--since"}) from None
+        raise UsageError(f"--since {text!r}: give an age (90m, 2h, 1d, 2w), a UTC day (2026-12-01), a UTC moment "
+                         "(2026-12-01T13:05:00Z) or Unix seconds", code="usage", details={"option": "--since"}) from None
     return int(moment.replace(tzinfo=timezone.utc).timestamp()) * 1000
 
 
@@ -107,11 +113,13 @@ def _line(e: Entry) -> str:
     return f"{e.seq:>6}  {utc_text(e.at_ms / 1000)}  {e.user}@{e.host}  {what}  ({changed})  {result}"
 
 
-@cli.command("audit", epilog="bundlekit audit --home ./prod\nbundlekit audit --since 2026-12-01 --json --home ./prod\n"
+@cli.command("audit", epilog="bundlekit audit --home ./prod\nbundlekit audit --since 2h --home ./prod\n"
+                             "bundlekit audit --since 2026-12-01 --json --home ./prod\n"
                              "bundlekit audit --space Payments --home ./prod\nbundlekit audit --verify --home ./prod\n"
                              "bundlekit audit --from prod --home ./dev")
 @click.option("--since", default=None, metavar="WHEN",
-              help="Only entries from WHEN: Unix seconds, a UTC day (2026-12-01) or moment (2026-12-01T13:05Z).")
+              help="Only entries from WHEN: an age (2h, 1d, 2w ago), a UTC day (2026-12-01) or moment "
+                   "(2026-12-01T13:05Z), or Unix seconds.")
 @click.option("--verify", "check", is_flag=True,
               help="Check every entry's chain link and signature, and the recorded head; exit 3 at the first break.")
 @click.option("--head", "witness", default=None, metavar="SEQ:HASH",

@@ -242,7 +242,19 @@ def test_json_listing_has_the_documented_shape(prod: Zone) -> None:
     since = cli_in_process("audit", "--json", "--since", str(int(time.time()) + 3600), home=prod.home)
     assert json.loads(since.stdout)["entries"] == []
     wrong = cli_in_process("audit", "--since", "yesterday", home=prod.home)
-    assert wrong.returncode == 2 and "--since" in wrong.stderr
+    assert wrong.returncode == 2 and "--since" in wrong.stderr and "2h" in wrong.stderr
+    # an age, as every output shows times (review v33-15u F7): all five are within the last day
+    assert json.loads(cli_in_process("audit", "--json", "--since", "1d", home=prod.home).stdout)["entries"] == \
+        out["entries"]
+
+
+def test_since_takes_an_age_before_now() -> None:
+    from bundlekit.cli.audit_cmds import parse_since
+
+    now = 1_800_000_000.0
+    assert [parse_since(t, now) for t in ("90m", "2h", "1d", "2w")] == \
+        [int((now - s) * 1000) for s in (5400, 7200, 86400, 1209600)]
+    assert parse_since("1800000000", now) == 1_800_000_000_000
 
 
 def test_sqlite_file_copied_whole_keeps_a_verifiable_trail(tmp_path: Path) -> None:
