@@ -34,7 +34,7 @@ Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]
 
 
 def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterable[str]], incomplete: str,
-               ) -> list[CompletionItem]:
+               ordered: bool = False) -> list[CompletionItem]:
     home = None
     c: click.Context | None = ctx
     while c is not None and home is None:
@@ -44,7 +44,8 @@ def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterabl
 
     try:
         with open_zone(resolve_home(home)) as z:
-            values = sorted(set(read(z, ctx)), key=str.lower)
+            found = list(dict.fromkeys(read(z, ctx)))
+            values = found if ordered else sorted(found, key=str.lower)  # ordered: as the lifecycle or process has them
     except (BundleError, OSError, ValueError, KeyError):
         return []
     low = incomplete.lower()
@@ -120,7 +121,7 @@ def _tenants(z: Zone, ctx: click.Context) -> Iterable[str]:
 
 
 def _phases(z: Zone, ctx: click.Context) -> Iterable[str]:
-    """The lifecycle phases of the project's releases."""
+    """The lifecycle phases of the project's releases, in lifecycle order."""
     from bundlekit.zone import projects
 
     one = _project_of(z, ctx)
@@ -130,6 +131,41 @@ def _phases(z: Zone, ctx: click.Context) -> Iterable[str]:
             for p in (r["lifecycle"] or {}).get("phases", []):
                 names.setdefault(p["name"].casefold(), p["name"])
     return names.values()
+
+
+def _latest_snapshots(z: Zone, ctx: click.Context) -> list[dict]:  # type: ignore[type-arg]
+    """The project's local values and its newest release's snapshot (none without a project)."""
+    from bundlekit.zone import projects
+
+    one = _project_of(z, ctx)
+    if one is None:
+        return []
+    rows = [r for r in projects.list_releases(z.db) if r["slug"] == one.slug]
+    newest = [projects.get_release(z.db, one, rows[-1]["version"])["snapshot"]] if rows else []
+    return [one.local, *newest]
+
+
+def _steps(z: Zone, ctx: click.Context) -> Iterable[str]:
+    """The steps of the project's newest release, in process order."""
+    for snap in _latest_snapshots(z, ctx)[1:]:
+        steps = snap.get("steps") or {}
+        return [steps[key]["name"] for key in snap.get("step_order", ()) if key in steps]
+    return []
+
+
+def _variable_names(z: Zone, ctx: click.Context) -> Iterable[str]:
+    """The project's variable names, as this zone and its newest release spell them."""
+    names: dict[str, str] = {}
+    for snap in _latest_snapshots(z, ctx):
+        for v in (snap.get("variables") or {}).values():
+            names.setdefault(v["name"].casefold(), v["name"])
+    return names.values()
+
+
+def _spaces(z: Zone, ctx: click.Context) -> Iterable[str]:
+    from bundlekit.zone.spaces import space_names
+
+    return space_names(z.db)
 
 
 def _targets(z: Zone, ctx: click.Context) -> Iterable[str]:
@@ -154,12 +190,12 @@ def _zones(z: Zone, ctx: click.Context) -> Iterable[str]:
 #: elsewhere is a database URL or a HOST:PORT.
 ZONE_PARAMS = {("export", "to"), ("outbox pack", "to"), ("deployments receipt", "to"), ("trust set", "name"),
                ("trust remove", "name"), ("trust set", "share"), ("trust add", "share"), ("relay", "to"),
-               ("trust add", "via"), ("trust set", "via")}
+               ("trust add", "via"), ("trust set", "via"), ("outputs", "zone_name")}
 
 
-def _completer(read: Callable[[Zone, click.Context], Iterable[str]]) -> Completer:
+def _completer(read: Callable[[Zone, click.Context], Iterable[str]], ordered: bool = False) -> Completer:
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-        return _from_zone(ctx, read, incomplete)
+        return _from_zone(ctx, read, incomplete, ordered)
     return complete
 
 
@@ -171,7 +207,9 @@ BY_NAME: dict[str, Completer] = {
     "machine": _completer(_targets),
     "deployment_id": _completer(_deployments),
     "tenant": _completer(_tenants),
-    "phase": _completer(_phases),
+    "phase": _completer(_phases, ordered=True),
+    "step": _completer(_steps, ordered=True),
+    "space": _completer(_spaces, ordered=True),
 }
 
 
@@ -192,6 +230,8 @@ def attach(name: str, cmd: click.Command, path: str = "") -> None:
         completer = BY_NAME.get(param.name or "")
         if param.name == "name" and path == "targets " and name != "add":
             completer = _completer(_targets)
+        if param.name == "name" and path == "variables " and name in ("set", "unset"):
+            completer = _completer(_variable_names)
         if (f"{path}{name}", param.name) in ZONE_PARAMS:
             completer = _completer(_zones)
         if completer is not None and getattr(param, "_custom_shell_complete", None) is None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.cli.operator_world import World, bk, ok, world
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +94,28 @@ def test_bash_reads_each_candidate_back_as_the_one_name_and_runs_nothing(w: Worl
     # zsh's compadd quotes what it inserts itself: it is given the name (click may escape a ':')
     zsh = _complete(f"bundlekit deploy acme-web 1.4.0 --environment {typed}", w.prod, shell="zsh")
     assert name in [c.replace("\\:", ":") for c in zsh], zsh
+
+
+def test_spaces_steps_variable_names_and_zones_of_outputs_complete(w: World) -> None:
+    """Review v33-15u F10: --space, a step, a variable name and `outputs --zone` completed nothing."""
+    assert _complete("bundlekit deploy acme-web 1.4.0 --space ", w.prod) == ["Default"]
+    steps = _complete("bundlekit steps disable acme-web ", w.prod)
+    assert steps and "Deploy\\ web" in steps, steps
+    names = _complete("bundlekit variables set acme-web Acme.Db", w.prod)
+    assert "Acme.Db.Name" in names and "Acme.Db.Password" in names, names
+    assert _complete("bundlekit variables unset acme-web acme.db.n", w.prod) == ["Acme.Db.Name"]
+    assert _complete("bundlekit outputs acme-web --zone ", w.dev) == ["prod"]
+
+
+def test_phases_and_steps_complete_in_their_own_order(w: World, tmp_path: Path) -> None:
+    """Review v33-15u F10: phases came alphabetically (Development, Production, Staging)."""
+    shutil.copytree(FIXTURES / "acme", tmp_path / "acme")
+    release = tmp_path / "acme" / "release-1.5.0.toml"
+    release.write_text(release.read_text().replace('name = "Acme Web"', 'name = "Phase Order"', 1))
+    ok("releases", "create", release, home=w.prod)
+    assert _complete("bundlekit lifecycle waive phase-order --phase ", w.prod) == ["Development", "Staging",
+                                                                                    "Production"]
+    steps = _complete("bundlekit steps enable acme-web ", w.prod)
+    release = (w.root / "release" / "release.toml").read_text()
+    at = [release.index(f'name = "{s.replace(chr(92), "")}"') for s in steps]
+    assert at == sorted(at), steps
