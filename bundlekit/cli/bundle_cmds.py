@@ -15,7 +15,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.core.text import size_text
-from bundlekit.errors import BundleError, UsageError
+from bundlekit.errors import BundleError, FormatError, UsageError
 
 if TYPE_CHECKING:
     from bundlekit.format.container import BundleFile
@@ -137,6 +137,7 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     from bundlekit.format.relay_header import relay_version
     from bundlekit.importer.verify import read_unverified
 
+    _refuse_folder(bundle)
     bf, m = read_unverified(bundle)
     with bf:
         signers = [key_id("ed25519", s.public_key) for s in bf.signatures]
@@ -242,6 +243,17 @@ def _contents(m: Manifest, info: dict[str, Any], as_json: bool) -> None:
                            f"format {info['format_version']} (unverified) carries:")
 
 
+def _refuse_folder(bundle: Path) -> None:
+    """``not_a_bundle`` for a folder, saying what takes one: a folder of media volumes is
+    imported whole (`import DIR`, checked first with `--dry-run`) or joined back into its bundle
+    (review v33-15u F7)."""
+    if bundle.is_dir():
+        raise FormatError(f"{bundle}: is a folder, not a bundle file; for a folder of media volumes, `bundlekit "
+                          f"import {bundle} --dry-run` checks it as import would, `bundlekit media check {bundle}` "
+                          f"checks the volumes and `bundlekit media join {bundle} -o FILE` rebuilds the bundle",
+                          code="not_a_bundle", details={"path": str(bundle)})
+
+
 def _hops(bf: BundleFile) -> list[dict[str, Any]] | None:
     """A relayed bundle's hops as their records say (unverified), or None for a bundle not relayed."""
     from bundlekit.format.crypto import key_id
@@ -282,6 +294,7 @@ def verify(bundle: Path, home: str | None, quiet: bool, as_json: bool) -> None:
     delta packages rebuilt. What `verify` refuses, `import` refuses with the same code."""
     from bundlekit.importer.verify import verify_bundle
 
+    _refuse_folder(bundle)
     now = clock.now()
     with open_home(home) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
         v = verify_bundle(z, bundle, now=now, progress=bars)

@@ -128,6 +128,16 @@ def test_garbage_file_is_refused_cleanly(world: dict[str, Path], tmp_path: Path)
         assert r.returncode == 3 and json.loads(r.stdout)["error"]["code"] == "not_a_bundle"
 
 
+def test_a_folder_is_refused_with_the_commands_that_take_one(world: dict[str, Path], tmp_path: Path) -> None:
+    """Review v33-15u F7: `verify STICK` said only that a folder is not a bundle file, while
+    `import STICK` takes a folder of volumes."""
+    for command in ("inspect", "verify"):
+        r = run_cli(command, tmp_path, "--json", home=world["prod"] if command == "verify" else None)
+        err = json.loads(r.stdout)["error"]
+        assert r.returncode == 3 and err["code"] == "not_a_bundle", r.stdout
+        assert f"bundlekit import {tmp_path} --dry-run" in err["message"] and "media join" in err["message"]
+
+
 def test_trust_remove_then_verify_untrusted(world: dict[str, Path], tmp_path: Path) -> None:
     import shutil
 
