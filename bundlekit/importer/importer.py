@@ -50,7 +50,7 @@ from bundlekit.importer.inherited import kept_lifecycle, waivers_withdrawn
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.trust.policy import package_owners
 from bundlekit.zone import packages, projects, secrets, sequences, truststore
-from bundlekit.zone.retention import PRUNE_CLAIM
+from bundlekit.zone.retention import PRUNE_CLAIM, pruned_at
 from bundlekit.zone.evidence import record_evidence, withdraw_version_waivers
 from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.home import Zone
@@ -429,9 +429,10 @@ def _mend_store(zone: Zone, plan: ImportPlan, *, now: EpochSeconds, progress: Ca
     restored, missing = repair_store(zone, plan.verified.path, plan.manifest, now=now, progress=progress)
     plan.repaired = [p.sha256 for p in restored]
     notes = []
-    if restored:
-        notes.append("restored from it the damaged or missing package object(s) "
-                     + ", ".join(f"{p.id} {p.version}" for p in restored))
+    if restored:  # a package prune removed is said so: the next prune removes it again unless kept
+        said = [f"{p.id} {p.version}" + (" (removed by prune; kept only if the retention policy keeps this release)"
+                                         if pruned_at(zone.db, p.id, p.version) is not None else "") for p in restored]
+        notes.append("restored from it the package object(s) the store no longer held " + ", ".join(said))
     if missing:
         notes.append("the store's copy of " + ", ".join(f"{p.id} {p.version}" for p in missing)
                      + " is damaged or missing and this bundle does not carry it: import the bundle that first "

@@ -31,7 +31,9 @@ def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:
         if when is not None and not zone.store.has(p["sha256"]):  # bytes brought back (created again) count
             again = ("run `bundlekit releases create` on its release file again (it copies the package files back)"
                      if project.source_zone_id == zone.zone_id else
-                     "export it once more in its source zone with --full and import that bundle here")
+                     "import the bundle that delivered it again if you still have it (an identical bundle "
+                     "puts its packages back), or export it once more in its source zone with --full and import "
+                     "that bundle here")
             raise StateError(
                 f"{project.name} {release['version']}: package {p['id']} {p['version']} was removed by `bundlekit "
                 f"prune` on {utc_text(when)} (retention policy); to deploy this release again, {again}",

@@ -203,7 +203,12 @@ def test_deploying_a_pruned_release_is_refused_with_what_to_do(deployed: World, 
     assert r.exit_code == 1
     err = json.loads(r.stdout)["error"]
     assert err["code"] == "release_pruned" and "--full" in err["message"] and "Acme.Web 1.0.0" in err["message"]
+    assert "import the bundle that delivered it again" in err["message"]
     assert snapshot(home, targets) == before
+    # that advice followed: the very bundle puts the package back, and says prune removed it (review v33-15u F6)
+    again = ok_json("import", deployed.root / "acme-1.0.0.bundle", home=home)
+    assert "removed by prune" in json.dumps(again) and "damaged" not in json.dumps(again), again
+    assert bk("deploy", "acme-web", "1.0.0", "--environment", "Production", "--dry-run", home=home).exit_code == 0
 
 
 def test_auto_prune_runs_after_a_successful_deployment(deployed: World, tmp_path: Path) -> None:
