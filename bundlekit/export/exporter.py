@@ -23,7 +23,7 @@ from typing import Any, Callable
 from bundlekit.core.files import open_regular
 from bundlekit.core.clock import EpochSeconds, utc_text
 from bundlekit.core.progress import begin
-from bundlekit.errors import FormatError, InputError, StateError, UsageError
+from bundlekit.errors import FormatError, InputError, StateError, TrustError, UsageError
 from bundlekit.export.delta import RECIPE_ROOM, DeltaSource, recipe_bytes, write_delta
 from bundlekit.export.lint import LintReport, lint_release, manifest_notes, refuse_on_errors
 from bundlekit.export.lint_model import Finding
@@ -41,6 +41,7 @@ from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
+from bundlekit.zone.spaces import DEFAULT, answers_for
 from bundlekit.zone.store import Staging
 
 __all__ = ["ExportResult", "export_release", "export_spec", "parse_duration", "bundle_id_for", "reference_time"]
@@ -130,6 +131,21 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
                        warnings=tuple(report.warnings))
 
 
+def _refuse_other_space_destination(zone: Zone, spec: ReleaseSpec, dest_zone_id: str, dest_name: str,
+                                    space: str) -> None:
+    """``TrustError`` ``space_denied`` when the destination is trusted here in a space other than
+    ``Default`` and the project's: its receipts could not be recorded, since a zone trusted in one
+    space may not report on another's projects (decision 915, reviews v33-11a F4, v33-11u F5)."""
+    trusted_in = truststore.space_of(zone.db, dest_zone_id)
+    if not answers_for(trusted_in, space):
+        raise TrustError(f"{spec.path}: project {spec.project['name']!r} belongs to space {space} of zone {zone.name}, "
+                         f"but zone {dest_name!r} is trusted here in space {trusted_in}, so it answers for that "
+                         f"space's projects only; to send it this space's releases, trust it in space {space} or {DEFAULT} "
+                         f"instead (`bundlekit trust remove {dest_name}`, then `bundlekit trust add CARD --space "
+                         f"{space}`). Nothing was changed", code="space_denied",
+                         details={"space": space, "trusted_in": trusted_in, "zone": dest_name})
+
+
 def _refuse_missing_sources(release_file: Path, report: LintReport) -> None:
     """When the only errors are ``value_from`` sources missing, refuse as ``releases create`` does
     (``InputError`` ``value_source_missing``, exit 1, naming how many more): the release file is
@@ -172,6 +188,7 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     # another space is refused as `releases create` refuses it (decision 887, review v32-att N4).
     home = release_space(zone, spec, spec.project["space"], explicit=False)
     space, slug = spec.project["space"], spec.project["slug"]
+    _refuse_other_space_destination(zone, spec, dest.zone_id, dest.name, home or DEFAULT)
     if sequence is not None and "SOURCE_DATE_EPOCH" not in os.environ:  # only a reproducible one can match
         _refuse_taken(zone.db, bundle_id_for(zone.zone_id, dest.zone_id, space, slug, sequence), None, sequence)
     deltas = DeltaSource.for_destination(zone, dest.zone_id, reported, enabled=delta)

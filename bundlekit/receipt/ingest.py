@@ -33,6 +33,7 @@ from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
 from bundlekit.zone.rotation import apply_rotations
+from bundlekit.zone.spaces import answers_for
 
 __all__ = ["ReceiptImport", "import_receipt", "decide_receipt", "reveal_output", "reported_outputs"]
 
@@ -85,6 +86,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     where = str(path)
     if m.kind != "receipt":
         raise VerificationError(f"{where}: expected a receipt bundle, found {m.kind}", code="wrong_kind")
+    _check_entry_spaces(zone.db, v, where)
     if space is not None:
         _check_space(zone.db, v.source.zone_id, v.source.name, space, where)
     result = decide_receipt(zone.db, v, where)
@@ -97,6 +99,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     with zone.db.transaction() as tx:
         # Decided again under the write lock: another process (this node's or another node's) may
         # have imported this receipt, or a newer one, since the first decision (decision 312).
+        _check_entry_spaces(tx, v, where)
         if space is not None:
             _check_space(tx, v.source.zone_id, v.source.name, space, where)
         result = decide_receipt(tx, v, where)
@@ -268,6 +271,23 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
                                "step": run["step"], "target": run.get("target"), "name": name,
                                "sensitive": False, "value": None, "withheld": True})
     return result
+
+
+def _check_entry_spaces(db: Reader, v: VerifiedBundle, where: str) -> None:
+    """``space_denied`` when an entry is about a project of a space the receipt's signer does not
+    answer for here (:func:`~bundlekit.zone.spaces.answers_for`, decision 915): a zone trusted in
+    space Payments reports on Payments' projects only, whatever ``--space`` the import names.
+    Entries about bundles this zone never exported are left to :func:`decide_receipt`."""
+    trusted_in = truststore.space_of(db, v.source.zone_id)
+    labels = projects.project_labels(db)
+    for i, e in enumerate([*v.manifest.receipts, *v.manifest.refusals]):
+        slug = e["project"]["slug"]
+        if slug in labels and not answers_for(trusted_in, labels[slug][1]):
+            name, in_space = labels[slug]
+            raise TrustError(f"{where}: zone {v.source.name!r} is trusted here in space {trusted_in}, but its receipt "
+                             f"reports on project {name!r} of space {in_space}; a zone reports on the projects of the "
+                             "space it is trusted in only. Nothing was changed", code="space_denied",
+                             details={"space": in_space, "trusted_in": trusted_in, "project": slug, "entry": i})
 
 
 def _check_space(db: Reader, zone_id: str, name: str, space: str, where: str) -> None:

@@ -19,7 +19,7 @@ from bundlekit.zone import audit
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 
-__all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "space_names"]
+__all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "space_names", "answers_for"]
 
 #: The space every zone has, and every command's space when none is given.
 DEFAULT = "Default"
@@ -71,3 +71,13 @@ def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:
                              code="space_exists", details={"space": taken[0]})
         tx.run("INSERT INTO spaces(name, added) VALUES (?, ?)", (name, now))
     return next(s for s in list_spaces(zone.db) if s["name"] == name)
+
+
+def answers_for(trusted_in: str | None, project_space: str) -> bool:
+    """Whether a zone trusted here in space ``trusted_in`` may be sent, and report on, a project of
+    this zone's space ``project_space`` (decision 915): a zone trusted in ``Default`` answers for
+    every space, as a destination's ``Default`` takes any ``project.space`` (decision 660); one
+    trusted in another space only for that space's projects. ``None`` (not trusted) for none."""
+    if trusted_in is None:
+        return False
+    return trusted_in.casefold() in (DEFAULT.casefold(), project_space.casefold())
