@@ -9,6 +9,7 @@ case, kept in the spelling they were added with.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
@@ -59,13 +60,27 @@ def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
                      details={"space": name, "known": known, "suggestions": similar})
 
 
+def _looks(name: str) -> str:
+    """What a person sees of a space name: compatibility forms (fullwidth letters) and case
+    folded, invisible formatting characters dropped (``Pay\u200bments`` reads ``Payments``)."""
+    text = unicodedata.normalize("NFKC", name).casefold()
+    return unicodedata.normalize("NFKC", "".join(ch for ch in text if unicodedata.category(ch) != "Cf"))
+
+
 def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:
-    """Add space ``name`` (a label). ``InputError`` ``invalid_label``; ``StateError``
-    ``space_exists`` when a space of that name, in any case, exists. Returns its
+    """Add space ``name`` (a label without invisible formatting characters). ``InputError``
+    ``invalid_label``; ``StateError`` ``space_exists`` when a space that reads the same exists
+    (in any case, in another compatibility form such as fullwidth letters: review v33-11a F8, as
+    an operator pasting a name into ``trust add --space`` cannot tell them apart). Returns its
     :func:`list_spaces` entry."""
     check_label(name, what="space name", error=InputError, code="invalid_label")
+    hidden = next((ch for ch in name if unicodedata.category(ch) == "Cf"), None)
+    if hidden is not None:
+        raise InputError(f"space name {name!r} holds the invisible formatting character U+{ord(hidden):04X}: a space "
+                         "name is read and typed by people; use visible characters only. Nothing was changed",
+                         code="invalid_label", details={"space": name, "character": f"U+{ord(hidden):04X}"})
     with zone.db.transaction() as tx:
-        taken = [k for k in space_names(tx) if k.casefold() == name.casefold()]
+        taken = [k for k in space_names(tx) if _looks(k) == _looks(name)]
         if taken:
             raise StateError(f"space {taken[0]!r} already exists in zone {zone.name}; nothing was changed",
                              code="space_exists", details={"space": taken[0]})

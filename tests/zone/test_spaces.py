@@ -55,6 +55,15 @@ def test_space_names_are_labels_unique_without_case(any_zones: Zones) -> None:
         spaces.add_space(prod, "default", now)
     with raises_code("invalid_label"):
         spaces.add_space(prod, " Payments", now)
+    # review v33-11a F8: names a person cannot tell from an existing one, or holding invisible
+    # formatting characters, are refused
+    for look_alike in ("\uff30ayments EU", "Payments\u3000EU"):
+        with raises_code("space_exists"):
+            spaces.add_space(prod, look_alike, now)
+    for hidden in ("Pay\u200bments", "Pay\u00adments", "Pay\ufeffments", "Pay\u2060ments"):
+        with raises_code("invalid_label"):
+            spaces.add_space(prod, hidden, now)
+    assert [s["name"] for s in spaces.list_spaces(prod.db)] == ["Default", "Payments EU"]
     with raises_code("unknown_space") as info:
         spaces.resolve_space(prod.db, "Paymnets EU")
     assert info.value.details["suggestions"] == ["Payments EU"]
