@@ -15,6 +15,7 @@ from bundlekit.importer.edits import known_scope_values
 from bundlekit.promotion.gate import release_lifecycle
 from bundlekit.zone import projects
 from bundlekit.zone.home import Zone
+from bundlekit.zone.spaces import DEFAULT
 
 __all__ = ["environment_spelling", "tenant_spelling", "release_tenants"]
 
@@ -43,10 +44,13 @@ def environment_spelling(zone: Zone, project: projects.ProjectRecord, release: d
     similar = closest(environment, known)
     hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else
             f" Known environments: {', '.join(known)}." if known else "")
+    # inside a space its deployments see its own targets only: say so, and add the target there (review v33-11a N4)
+    in_space, note, option = ((f" of space {project.in_space}", " (a space's deployments see its own targets only)",
+                               f" --space {project.in_space}") if project.in_space != DEFAULT else ("", "", ""))
     raise StateError(
-        f"no target, deployment or release of zone {zone.name} names environment {environment!r}; nothing was run."
-        f"{hint} To deploy to a new environment, add a target in it first: `bundlekit targets add NAME "
-        f"--environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
+        f"no target, deployment or release{in_space} of zone {zone.name} names environment {environment!r}{note}; "
+        f"nothing was run.{hint} To deploy to a new environment, add a target in it first: `bundlekit targets add "
+        f"NAME --environment {environment} --role ROLE --ssh USER@HOST --host-key KEY{option}` (or --root DIR)",
         code="unknown_environment", details={"environment": environment, "known": known, "suggestions": similar})
 
 

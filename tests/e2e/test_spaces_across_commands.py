@@ -308,3 +308,18 @@ def test_auto_prune_follows_the_deployed_projects_space(world: dict[str, Path]) 
     assert pruned is not None and {(p["space"], p["keep_releases"]) for p in pruned["policies"]} >= {("Payments", 1)}
     kept = {(k["in_space"], k["project"]) for k in pruned["kept"]}
     assert ("Shop", "Web Site") in kept and ("Payments", "Acme Web") in kept
+
+
+def test_an_environment_only_another_space_has_is_unknown_in_this_space_and_the_refusal_says_so(
+        world: dict[str, Path]) -> None:
+    """Review v33-11a N4: the refusal said no target of the zone names the environment, though
+    the zone has one (in Default), so an operator could add the target to the wrong space."""
+    prod, root = world["prod"], world["root"]
+    ok("targets", "add", "qa-web", "--environment", "QA", "--role", "web", "--root", root / "t" / "qa-web", "--new",
+       home=prod)  # Default's
+    ok("releases", "create", _release(root, "rel-local", "Local Pay", "Payments"), "--space", "Payments", home=prod)
+    before = snapshot(prod)
+    err = refused("deploy", "local-pay", "1.4.0", "--environment", "QA", "--space", "Payments", home=prod)
+    assert err["code"] == "unknown_environment", err
+    assert "of space Payments" in err["message"] and "--space Payments" in err["message"], err
+    assert snapshot(prod) == before
