@@ -12,6 +12,7 @@ missing or unreadable zone completes nothing.
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Callable, Iterable
 
 import click
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["attach", "install"]
 
 Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
+#: Seconds a completion may take before it offers nothing (a shell's TAB must not hang).
+DEADLINE = 2.0
 
 
 def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterable[str]], incomplete: str,
@@ -42,12 +45,23 @@ def _from_zone(ctx: click.Context, read: Callable[[Zone, click.Context], Iterabl
         c = c.parent
     from bundlekit.zone.home import open_zone
 
-    try:
-        with open_zone(resolve_home(home)) as z:
-            found = list(dict.fromkeys(read(z, ctx)))
-            values = found if ordered else sorted(found, key=str.lower)  # ordered: as the lifecycle or process has them
-    except (BundleError, OSError, ValueError, KeyError):
+    found: list[str] = []
+
+    def gather() -> None:
+        try:
+            with open_zone(resolve_home(home)) as z:
+                found.extend(dict.fromkeys(read(z, ctx)))
+        except (BundleError, OSError, ValueError, KeyError):
+            found.clear()
+
+    # A TAB never waits for long: a state locked by a writer (SQLite waits for it up to 30 s) or
+    # an unreachable server completes nothing after DEADLINE seconds (review v33-15a F13).
+    worker = threading.Thread(target=gather, name="completion", daemon=True)
+    worker.start()
+    worker.join(DEADLINE)
+    if worker.is_alive():
         return []
+    values = found if ordered else sorted(found, key=str.lower)  # ordered: as the lifecycle or process has them
     low = incomplete.lower()
     bash = any(k.endswith("_COMPLETE") and v.startswith("bash") for k, v in os.environ.items())
     return [CompletionItem(_bash_word(v) if bash else v) for v in values
@@ -99,17 +113,24 @@ def _project_of(z: Zone, ctx: click.Context) -> ProjectRecord | None:
 
 
 def _tenants(z: Zone, ctx: click.Context) -> Iterable[str]:
-    """Tenants a value of the project (or of any project) is scoped to, and those deployed for."""
+    """Tenants a value of the project (or of any project) is scoped to, in its newest release or
+    this zone's values, and those deployed for."""
     from bundlekit.zone import projects
     from bundlekit.zone.deployments import list_deployments
 
     one = _project_of(z, ctx)
-    rows = [r for r in projects.list_releases(z.db) if one is None or r["slug"] == one.slug]
     seen: dict[str, str] = {}
-    snaps = [projects.get_release(z.db, projects.find_project(z.db, r["slug"], z.name), r["version"])["snapshot"]
-             for r in rows]
-    snaps += [p.local for p in ([one] if one else [projects.find_project(z.db, s, z.name)
-                                                   for s in projects.project_names(z.db)])]
+    # the newest release of each project and the zone's own values: every release's snapshot
+    # made a TAB parse the project's whole history (review v33-15a F13)
+    newest: dict[str, str] = {}
+    for r in projects.list_releases(z.db):  # by project, then version: the last of each is its newest
+        if one is None or r["slug"] == one.slug:
+            newest[r["slug"]] = r["version"]
+    owners = {slug: projects.find_project(z.db, slug, z.name) for slug in ([one.slug] if one else
+                                                                            projects.project_names(z.db))}
+    snaps = [projects.get_release(z.db, owners[slug], version)["snapshot"] for slug, version in newest.items()
+             if slug in owners]
+    snaps += [p.local for p in owners.values()]
     for snap in snaps:
         for v in snap["variables"].values():
             for t in (v.get("scope") or {}).get("tenant", []):

@@ -119,3 +119,25 @@ def test_phases_and_steps_complete_in_their_own_order(w: World, tmp_path: Path) 
     release = (w.root / "release" / "release.toml").read_text()
     at = [release.index(f'name = "{s.replace(chr(92), "")}"') for s in steps]
     assert at == sorted(at), steps
+
+
+def test_a_tab_against_a_locked_state_completes_nothing_instead_of_waiting(w: World, monkeypatch: pytest.MonkeyPatch,
+                                                                         ) -> None:
+    """Review v33-15a F13: a TAB waited SQLite's whole busy timeout behind a writer. Here the
+    writer never lets go while the test holds it, and the timeout is an hour: without the
+    completion's own deadline this test would hang, not pass."""
+    import sqlite3
+
+    from bundlekit.cli import completion
+    from bundlekit.zone import sqlite as backend
+
+    monkeypatch.setattr(backend, "BUSY_TIMEOUT", 3600.0)
+    monkeypatch.setattr(completion, "DEADLINE", 0.5)
+    holder = sqlite3.connect(str(w.prod / "state.db"), isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        assert _complete("bundlekit deploy ", w.prod) == []
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "acme-web" in _complete("bundlekit deploy ", w.prod)  # the lock gone, the zone completes again
