@@ -22,7 +22,7 @@ from bundlekit.format.container import BundleFile, check_blob_layout
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import RotationStatement
 from bundlekit.format.manifest import Manifest, parse_manifest
-from bundlekit.importer.contents import check_contents
+from bundlekit.importer.contents import bundle_environments, check_contents
 from bundlekit.trust.policy import TrustedSource, check_threshold, package_owners, select_source, verify_records
 from bundlekit.trust.relay import RelayPath, check_path, check_relay, check_relay_destination
 from bundlekit.zone import packages, truststore
@@ -137,9 +137,10 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
     zone as a third party (a receipt offered as lifecycle evidence): every check but the
     destination's, which names the other zone. ``relaying``: this zone verifies the bundle to
     relay it on (spec/relay.md §7): a receipt need not be addressed to it, only its last relay hop.
-    A relayed bundle (spec/relay.md §4) is verified with its hops: every relay trusted
-    (``untrusted_relay``), every countersignature (``invalid_signature``), the chain
-    (``invalid_relay``) and the path its source's policy demands (``relay_required``).
+    A relayed bundle (spec/relay.md §4) is verified with its hops: every relay trusted, and for a
+    release trusted in its source's space with a policy admitting it (``untrusted_relay``), every
+    countersignature (``invalid_signature``), the chain (``invalid_relay``) and the path its
+    source's policy demands (``relay_required``).
     """
     where = str(path)
     now = v.now
@@ -203,7 +204,8 @@ def _authentic(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool
                                           and not (relaying and bundle.header.kind == "receipt"))
     relay = None
     if bundle.hops_raw is not None:
-        relay = check_relay(bundle.hops_raw, bundle.digest, manifest, v.sources, v.revoked, where)
+        relay = check_relay(bundle.hops_raw, bundle.digest, manifest, v.sources, v.revoked, where, source=source,
+                            environments=bundle_environments(manifest) if manifest.kind == "release" else ())
         if addressed_here:
             check_relay_destination(relay, manifest, v.zone_id, v.zone_name, v.sealing_key_id, where,
                                     relaying=relaying)

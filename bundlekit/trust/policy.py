@@ -27,7 +27,7 @@ from bundlekit.format.container import SignatureRecord
 from bundlekit.format.crypto import key_id, verify_signature
 
 __all__ = ["SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy",
-           "package_owners"]
+           "policy_denial", "package_owners"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,9 @@ class TrustedSource:
     zone_keys: frozenset[bytes]
     signers: frozenset[bytes] = frozenset()
     policy: SourcePolicy = field(default_factory=SourcePolicy)
+    #: The space of the verifying zone its trust rule belongs to: the only space its releases
+    #: enter (decision 660), and the only space whose releases it may relay (decision 905).
+    space: str = "Default"
 
 
 def verify_records(message: bytes, records: Sequence[SignatureRecord], kind: str, where: str) -> list[bytes]:
@@ -131,20 +134,28 @@ def _match(value: str, patterns: Sequence[str]) -> bool:
     return any(folded == p.casefold() or fnmatch.fnmatchcase(folded, p.casefold()) for p in patterns)
 
 
+def policy_denial(source: TrustedSource, *, space: str, project: str, project_slug: str,
+                  environments: Iterable[str]) -> str | None:
+    """Why ``source``'s trust policy does not admit a release of ``space``, ``project`` (name or
+    slug) naming ``environments`` (a phrase such as ``"space 'B' (allowed: A)"``), or None when it
+    admits it."""
+    p = source.policy
+    if not _match(space, p.spaces):
+        return f"space {space!r} (allowed: {', '.join(p.spaces)})"
+    if not (_match(project, p.projects) or _match(project_slug, p.projects)):
+        return f"project {project!r} (allowed: {', '.join(p.projects)})"
+    for env in sorted(environments):
+        if not _match(env, p.environments):
+            return f"releases for environment {env!r} (allowed: {', '.join(p.environments)})"
+    return None
+
+
 def check_policy(source: TrustedSource, *, space: str, project: str, project_slug: str,
                  environments: Iterable[str], where: str) -> None:
     """Refuse (``policy_denied``) a bundle for a space/project/environment its source may not send."""
-    p = source.policy
-    if not _match(space, p.spaces):
-        raise TrustError(f"{where}: zone {source.name!r} may not send space {space!r} (allowed: "
-                         f"{', '.join(p.spaces)})", code="policy_denied")
-    if not (_match(project, p.projects) or _match(project_slug, p.projects)):
-        raise TrustError(f"{where}: zone {source.name!r} may not send project {project!r} (allowed: "
-                         f"{', '.join(p.projects)})", code="policy_denied")
-    for env in environments:
-        if not _match(env, p.environments):
-            raise TrustError(f"{where}: zone {source.name!r} may not send releases for environment {env!r} "
-                             f"(allowed: {', '.join(p.environments)})", code="policy_denied")
+    why = policy_denial(source, space=space, project=project, project_slug=project_slug, environments=environments)
+    if why is not None:
+        raise TrustError(f"{where}: zone {source.name!r} may not send {why}", code="policy_denied")
 
 
 def package_owners(source_zone_id: str, sources: Iterable[TrustedSource]) -> frozenset[str]:

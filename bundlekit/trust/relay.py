@@ -3,8 +3,10 @@ path a source's trust policy demands (spec/relay.md §4, §6; pure: no I/O, no c
 
 The origin bundle is verified as any bundle (its source's signatures, trust and threshold); this
 module checks what the relays added. Every relay must be a trusted zone, countersigning with a
-current key (``untrusted_relay``): a relay re-seals the release's sensitive values, so its word
-is part of what the destination accepts. The hops must form one chain from the zone the origin
+current key, and a release's relays must be trusted for it as its source is: in the space it
+enters, under a policy admitting its project and environments (``untrusted_relay``, decision
+905): a relay re-seals the release's sensitive values, so its word is part of what the
+destination accepts. The hops must form one chain from the zone the origin
 was addressed to, hop by hop, to the verifier (``invalid_relay``, ``wrong_destination``), and a
 source whose policy names relays (``SourcePolicy.via``) is believed only through them, in that
 order (``relay_required``).
@@ -18,10 +20,10 @@ from typing import Iterable, Sequence
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
-from bundlekit.format.relay import Hop, hop_message, parse_hop, split_hops
-from bundlekit.trust.policy import TrustedSource
+from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
+from bundlekit.trust.policy import TrustedSource, policy_denial
 
-__all__ = ["RelayPath", "check_relay", "check_relay_destination", "check_path"]
+__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class RelayPath:
 
     hops: tuple[Hop, ...]
     relays: tuple[TrustedSource, ...]
+    #: The hops section as the bundle stores it (what a receipt entry carries back, decision 906).
+    raw: bytes = b""
 
     @property
     def last(self) -> Hop:
@@ -63,43 +67,109 @@ def _relay_zone(public: bytes, sources: Iterable[TrustedSource], revoked: frozen
 
 
 def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources: Sequence[TrustedSource],
-                revoked: frozenset[str], where: str) -> RelayPath:
+                revoked: frozenset[str], where: str, *, source: TrustedSource | None = None,
+                environments: Iterable[str] = ()) -> RelayPath:
     """Steps 4-8 and the sealed entries' shape (spec/relay.md §4) of the hops section ``hops_raw``
     behind the origin bundle of digest ``origin_digest`` and verified ``manifest``.
+
+    For a release of the trusted ``source``, each relay must also be admitted as that source is
+    (step 6, decision 905): trusted in the space ``source`` is trusted in, its trust policy
+    admitting the release's space, project and every environment in ``environments`` (the ones
+    the release names); a relay's word decides the sensitive values it re-seals.
 
     Raises ``FormatError`` (``truncated``, ``limit_exceeded`` and the decoder's codes),
     ``VerificationError`` ``invalid_signature`` (a countersignature that does not verify: a hop
     altered) or ``invalid_relay``, ``TrustError`` ``untrusted_relay``."""
+    origin = {"bundle_id": manifest.bundle_id, "digest": origin_digest, "kind": manifest.kind}
+    raw_hops, relays = _countersigners(hops_raw, origin_digest, sources, revoked, where)
+    if manifest.kind == "release" and source is not None:
+        envs = sorted(set(environments))
+        for n, relay in enumerate(relays, 1):
+            _admit(relay, source, manifest, envs, where, n)
+    hops = _walk(raw_hops, relays, origin, manifest.destination.zone_id if manifest.kind == "release" else None,
+                 manifest.source.zone_id, manifest, where)
+    return RelayPath(tuple(hops), tuple(relays), hops_raw)
+
+
+def check_delivery(hops_raw: bytes, bundle_id: str, digest: str, source_zone_id: str, sources: Sequence[TrustedSource],
+                   revoked: frozenset[str], where: str) -> RelayPath:
+    """The relay hops a receipt entry carries for the release bundle ``bundle_id`` of ``digest``
+    that this zone (``source_zone_id``) wrote (spec/relay.md §7, decision 906): steps 4-8 of
+    spec/relay.md §4 on ``hops_raw`` but the sealed values' (this zone holds no manifest to
+    count them by, and a receipt proves no value). The caller checks that the first hop's zone is
+    the bundle's destination and the last hop's ``to`` the receipt's signer.
+
+    Raises ``FormatError`` (``truncated``, ``limit_exceeded``, the decoder's codes),
+    ``VerificationError`` ``invalid_signature`` or ``invalid_relay``, ``TrustError``
+    ``untrusted_relay`` (a hop countersigned by a zone this zone does not trust)."""
+    origin = {"bundle_id": bundle_id, "digest": digest, "kind": "release"}
+    raw_hops, relays = _countersigners(hops_raw, digest, sources, revoked, where)
+    hops = _walk(raw_hops, relays, origin, None, source_zone_id, None, where)
+    return RelayPath(tuple(hops), tuple(relays), hops_raw)
+
+
+def _countersigners(hops_raw: bytes, origin_digest: str, sources: Sequence[TrustedSource], revoked: frozenset[str],
+                    where: str) -> tuple[list[RawHop], list[TrustedSource]]:
+    """Steps 4-6: the framed hops, every countersignature first (5), then whose they are (6)."""
     raw_hops = split_hops(hops_raw, where)
-    for n, raw in enumerate(raw_hops, 1):  # every countersignature first (step 5), then whose they are (6)
+    for n, raw in enumerate(raw_hops, 1):
         if not verify_signature(raw.signature.public_key, "relay", hop_message(origin_digest, raw.signed),
                                 raw.signature.signature):
             raise VerificationError(
                 f"{where}: the countersignature of relay hop {n} (key {key_id('ed25519', raw.signature.public_key)}) "
                 "does not match: the relay record, an earlier hop or the origin bundle was altered after that zone "
                 "relayed it", code="invalid_signature")
-    relays = [_relay_zone(raw.signature.public_key, sources, revoked, where, n) for n, raw in enumerate(raw_hops, 1)]
+    return raw_hops, [_relay_zone(raw.signature.public_key, sources, revoked, where, n)
+                      for n, raw in enumerate(raw_hops, 1)]
+
+
+def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, environments: Sequence[str], where: str,
+           n: int) -> None:
+    """Step 6 for a release (decision 905): the relay is trusted in the space the release enters
+    (its source's) and its policy admits the release as a source's must; else ``untrusted_relay``."""
+    why = None
+    if relay.space.casefold() != source.space.casefold():
+        why = (f"zone {relay.name!r} is trusted here in space {relay.space}, and the release's source "
+               f"{source.name!r} in space {source.space}, the space the release enters")
+    else:
+        denied = policy_denial(relay, space=manifest.project["space"], project=manifest.project["name"],
+                               project_slug=manifest.project["slug"], environments=environments)
+        if denied is not None:
+            why = f"the trust policy of zone {relay.name!r} does not admit {denied}"
+    if why is not None:
+        raise TrustError(f"{where}: relay hop {n} is countersigned by zone {relay.name!r}, which may not relay this "
+                         f"release: {why}. A relay re-seals the release's secrets, so it needs the trust a source of "
+                         "this space and project needs. Nothing was changed: carry the release through a relay "
+                         "trusted for it, or trust the relay in that space with a policy that admits the project",
+                         code="untrusted_relay", details={"relay": relay.name, "space": source.space})
+
+
+def _walk(raw_hops: Sequence[RawHop], relays: Sequence[TrustedSource], origin: dict[str, str], first: str | None,
+          source_zone_id: str, manifest: Manifest | None, where: str) -> list[Hop]:
+    """Steps 7-8, hop by hop, after every record decoded: each record is hop number i of
+    ``origin`` and names its countersigner; hop 0 is relayed by ``first`` (when given), each later
+    hop by the zone the one before was addressed to, no zone twice, never the source
+    (``source_zone_id``), no hop to its own relay; and, given the ``manifest``, its sealed values."""
     hops = [parse_hop(raw.record, f"{where}: relay hop {n}") for n, raw in enumerate(raw_hops, 1)]
-    origin = {"bundle_id": manifest.bundle_id, "digest": origin_digest, "kind": manifest.kind}
     seen: set[str] = set()
     for i, (hop, raw, relay) in enumerate(zip(hops, raw_hops, relays)):
         w = f"{where}: relay hop {i + 1}"
         if hop.hop != i or dict(hop.origin) != origin:
             raise _invalid(w, f"it says it is hop {hop.hop} of bundle {hop.origin['bundle_id']} "
-                              f"({hop.origin['digest'][:16]}...), it is hop {i} of {manifest.bundle_id}")
+                              f"({hop.origin['digest'][:16]}...), it is hop {i} of {origin['bundle_id']}")
         if hop.zone["zone_id"] != relay.zone_id or hop.zone["key_id"] != key_id("ed25519", raw.signature.public_key):
             raise _invalid(w, f"it names zone {hop.zone['name']!r} and key {hop.zone['key_id']}, but zone "
                               f"{relay.name!r} countersigned it")
-        expected = manifest.destination.zone_id if i == 0 else hops[i - 1].to["zone_id"]
-        if (i > 0 or manifest.kind == "release") and hop.zone["zone_id"] != expected:
+        expected = first if i == 0 else hops[i - 1].to["zone_id"]
+        if expected is not None and hop.zone["zone_id"] != expected:
             raise _invalid(w, f"zone {relay.name!r} relayed a bundle that was not addressed to it (the chain is "
                               "broken)")
-        if hop.zone["zone_id"] in seen | {manifest.source.zone_id} \
-                or hop.to["zone_id"] in (hop.zone["zone_id"], manifest.source.zone_id):
+        if hop.zone["zone_id"] in seen | {source_zone_id} or hop.to["zone_id"] in (hop.zone["zone_id"], source_zone_id):
             raise _invalid(w, "the chain goes through a zone twice, or through the source")
         seen.add(hop.zone["zone_id"])
-        _check_sealed(hop, manifest, w)
-    return RelayPath(tuple(hops), tuple(relays))
+        if manifest is not None:
+            _check_sealed(hop, manifest, w)
+    return hops
 
 
 def _invalid(where: str, what: str) -> VerificationError:

@@ -159,7 +159,7 @@ def sources(zone: Zone) -> list[TrustedSource]:
             row["zone_id"], row["name"],
             frozenset(bytes(k["public_key"]) for k in keys if k["role"] == "zone"),
             frozenset(bytes(k["public_key"]) for k in keys if k["role"] == "signer"),
-            SourcePolicy.from_dict(json.loads(row["policy"]))))
+            SourcePolicy.from_dict(json.loads(row["policy"])), row["in_space"]))
     return out
 
 

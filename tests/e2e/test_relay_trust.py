@@ -1,0 +1,116 @@
+"""Who may relay a release, and which receipts a relay may carry back, through the real CLI
+(spec/relay.md §4 step 6, §7; decisions 905 and 906).
+
+Four zones: dev -> staging -> pay -> prod. prod trusts staging and dev in space Default (dev's
+releases only through staging) and pay only in space Payments. pay re-seals the release's
+secret for prod as every relay does, so it could put any value there: prod must refuse the
+release because pay is not trusted for the space it enters (or its policy does not admit the
+project or an environment), and leave its home byte-identical.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bundlekit.format import codec, crypto
+from bundlekit.format.card import parse_card
+from bundlekit.format.container import BundleFile
+from bundlekit.format.relay import relay_seal_ad
+from tests.conftest import cli_in_process, run_cli
+from tests.e2e.test_relay import Chain, ok, refused
+from tests.e2e.world import json_of
+from tests.relayforge import edit_last_hop
+
+ATTACKER_VALUE = "value-chosen-by-the-relay"
+
+
+def _setup(*args: object, home: Path) -> None:
+    r = cli_in_process(*map(str, args), home=home)  # set-up in process (decision 129)
+    assert r.returncode == 0, f"bundlekit {' '.join(map(str, args))}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+
+
+def build(root: Path) -> Chain:
+    c = Chain(root)
+    for name in ("dev", "staging", "pay", "prod"):
+        c.zone(name)
+    c.trust("dev", "staging", "pay", "prod")
+    c.trust("staging", "dev", "pay", "prod")
+    c.trust("pay", "dev", "staging", "prod")
+    c.trust("prod", "staging")
+    c.trust("prod", "dev", via=("staging",))
+    c.setup("spaces", "add", "Payments", home="prod")
+    c.setup("trust", "add", c.card("pay"), "--space", "Payments", home="prod")
+    for name, role in (("db-01", "db"), ("web-01", "web")):
+        c.setup("targets", "add", name, "--environment", "Production", "--role", role, "--root",
+                root / "targets" / name, home="prod")
+    return c
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Chain:
+    c = build(tmp_path_factory.mktemp("relay-trust"))
+    to_staging = c.export("staging", "acme.bundle")
+    c.relay(to_staging, "staging", "pay", "acme.pay.bundle")
+    c.relay(c.media / "acme.pay.bundle", "pay", "prod", "acme.prod.bundle")
+    return c
+
+
+def substituted(c: Chain, out: Path) -> Path:
+    """What a hostile pay would send: the relayed release with the password pay re-sealed for prod
+    replaced by a value of pay's choosing, countersigned by pay's own key."""
+    relayed = c.media / "acme.prod.bundle"
+    prod_card = parse_card(c.card("prod").read_bytes(), "prod.card")
+    with BundleFile(relayed) as b:
+        bundle_id = codec.decode(b.manifest_bytes)["bundle_id"]
+
+    def swap(record: dict) -> None:  # type: ignore[type-arg]
+        entry = record["sealed"][0]
+        ad = relay_seal_ad(bundle_id, prod_card.sealing_key_id, entry["label"])
+        entry["sealed"] = crypto.b64(crypto.seal(prod_card.sealing_key, ATTACKER_VALUE.encode(), ad))
+
+    return edit_last_hop(relayed, out, c.home("pay"), swap)
+
+
+def prod_copy(c: Chain, tmp_path: Path, *trust: object) -> Path:
+    """A copy of prod whose trust rule for pay is replaced by ``trust add pay.card *trust``."""
+    prod = tmp_path / "prod"
+    shutil.copytree(c.home("prod"), prod)
+    if trust:
+        _setup("trust", "remove", "pay", home=prod)
+        _setup("trust", "add", c.card("pay"), *trust, home=prod)
+    return prod
+
+
+def test_a_relay_trusted_only_for_another_space_cannot_relay_a_release_even_with_a_value_of_its_choosing(
+        net: Chain, tmp_path: Path) -> None:
+    prod = prod_copy(net, tmp_path)
+    forged = substituted(net, tmp_path / "substituted.bundle")
+    for bundle in (forged, net.media / "acme.prod.bundle"):
+        refused("untrusted_relay", "verify", bundle, home=prod)
+        refused("untrusted_relay", "import", bundle, home=prod)
+    r = run_cli("import", forged, "--json", home=prod)
+    error = json_of(r.stdout)["error"]
+    assert "pay" in error["message"] and "Payments" in error["message"] and "Default" in error["message"]
+    r = run_cli("import", forged, "--space", "Payments", "--json", home=prod)
+    assert r.returncode == 3, r.stdout + r.stderr  # the source is trusted in Default: never enters Payments
+
+
+@pytest.mark.parametrize("policy", [("--projects", "billing-*"), ("--environments", "Staging"),
+                                    ("--spaces", "Payments")])
+def test_a_relay_whose_policy_does_not_admit_the_release_cannot_relay_it(net: Chain, tmp_path: Path,
+                                                                         policy: tuple[str, str]) -> None:
+    prod = prod_copy(net, tmp_path, *policy)
+    refused("untrusted_relay", "import", net.media / "acme.prod.bundle", home=prod)
+
+
+def test_a_relay_trusted_for_the_release_relays_it_and_prod_deploys_what_it_sealed(net: Chain,
+                                                                                   tmp_path: Path) -> None:
+    """The control: pay trusted in Default with a policy admitting Acme Web. A relay trusted for the
+    release is believed, its re-sealed value included (the rule is about who is trusted, not a
+    check of the value: decision 905)."""
+    prod = prod_copy(net, tmp_path, "--projects", "acme-*", "--environments", "Production")
+    imported = json_of(ok("import", net.media / "acme.prod.bundle", "--json", home=prod))
+    assert imported["relayed_by"] == ["staging", "pay"] and imported["source"] == "dev"
