@@ -104,9 +104,10 @@ def run(vector: Path) -> str:
             return f"refuse {err.code}"
         return "ok"
     try:
-        result = check_bundle(verifier(vector.parent, lines.get("trust")), vector)
+        v = verifier(vector.parent, lines.get("trust"))
+        result = check_bundle(v, vector)
         # An import applies the state rules first; a bundle it accepted before is a no-op (spec §6.6).
-        if "state" in lines and import_into_state(result, vector.parent / lines["state"]):
+        if "state" in lines and import_into_state(result, vector.parent / lines["state"], v):
             return "ok"
         if result.manifest.kind == "release":
             check_packages(vector, result, base)
@@ -179,12 +180,13 @@ def load_state(db: Database, state: dict[str, list[dict[str, Any]]]) -> None:
                 e["release"], "", 0, 0, 0, ""))
 
 
-def import_into_state(result: VerifiedBundle, state_file: Path) -> bool:
+def import_into_state(result: VerifiedBundle, state_file: Path, v: Verifier | None = None) -> bool:
     """Decide, as an import into a zone with the prior state of ``state_file`` would, whether the
     state rules (spec §6.6) accept the verified bundle: True when the zone accepted this very
     bundle (a no-op: nothing else is checked), False when the import goes on, or a refusal:
-    ``rollback``, ``sequence_reused``, ``unknown_bundle``, ``receipt_mismatch``, ``replay``.
-    Nothing is kept: the zone lives in a temporary folder."""
+    ``rollback``, ``sequence_reused``, ``unknown_bundle``, ``receipt_mismatch``, ``replay`` (and
+    ``untrusted_relay``: a receipt entry's relay hop of a zone the verifier ``v`` does not trust,
+    spec/relay.md §7.1; without ``v`` it trusts none). Nothing is kept: the zone lives in a temporary folder."""
     state = read_state(state_file)
     with tempfile.TemporaryDirectory() as tmp:
         db = open_state(Path(tmp), create=True)
@@ -193,7 +195,8 @@ def import_into_state(result: VerifiedBundle, state_file: Path) -> bool:
             where = str(result.path)
             if result.manifest.kind == "release":
                 return check_release_state(db, result, where)
-            return decide_receipt(db, result, where).noop
+            trust = {"sources": v.sources, "revoked": v.revoked} if v is not None else {}
+            return decide_receipt(db, result, where, **trust).noop
         finally:
             db.close()
 

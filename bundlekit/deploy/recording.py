@@ -29,7 +29,7 @@ from bundlekit.deploy.keeper import Loss
 from bundlekit.errors import BundleError, DeployError, StateError
 from bundlekit.importer.evidence import EvidenceRow
 from bundlekit.receipt.build import make_entry
-from bundlekit.zone import deployments, outbox, projects, secrets, truststore
+from bundlekit.zone import deployments, outbox, projects, secrets, sequences, truststore
 from bundlekit.zone.db import Writer
 from bundlekit.zone.evidence import record_evidence
 from bundlekit.zone.home import Zone
@@ -137,7 +137,8 @@ def record(zone: Zone, tx: Writer, ctx: Context, outcome: DeploymentRecord, now:
     entry, logs = make_entry(outcome, release=what.release,
                              project={"name": project.name, "slug": project.slug, "space": project.space},
                              recipient_public=what.source.sealing_key, recipient_key_id=what.source.sealing_key_id,
-                             tenant=ctx.tenant, waivers=ctx.waivers)
+                             tenant=ctx.tenant, waivers=ctx.waivers,
+                             relay_hops=sequences.relay_hops_of(tx, what.release["bundle_digest"]))
     outbox.queue_entry(tx, project.source_zone_id, entry, logs, int(now))
     return True
 

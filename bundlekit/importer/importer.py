@@ -341,7 +341,7 @@ def _commit(zone: Zone, tx: Writer, plan: ImportPlan, release: projects.NewRelea
     key = sequences.release_key(v.source.zone_id, m.project["space"], m.project["slug"])
     sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                               source_zone_id=v.source.zone_id, project_slug=m.project["slug"],
-                              release=m.release["version"], now=now,
+                              release=m.release["version"], now=now, relay_hops=v.relay.raw if v.relay else None,
                               plan=json.dumps(plan.merge.to_dict(mask=True)["summary"]))
     # Last, once every write of the state passed: a refusal before here (a read-only or lost
     # state, another import first, a stale plan) put nothing in the store, which other nodes

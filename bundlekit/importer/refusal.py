@@ -12,7 +12,8 @@ bundle itself count (families verification, trust and format: expired, rollback,
 damaged blobs, ...); conflicts with local changes do not (they are this zone's to resolve with
 ``--on-conflict`` or ``--replace``), nor do a dry run's. The entry names the bundle, the
 project and release, the code and the message (the local path of the bundle replaced by its
-file name). Refusing the same bundle again for the same reason queues nothing new.
+file name), and for a relayed release the hops that brought it here, which show the source that
+it reached this zone (``release_bundle.relay_hops``, decision 906). Refusing the same bundle again for the same reason queues nothing new.
 
 A relayed bundle is authentic when its hops also pass (spec/relay.md §4): a bundle that skipped a
 relay the source's policy requires (``relay_required``), or came through an untrusted relay
@@ -29,6 +30,7 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import BundleError
+from bundlekit.format.crypto import b64
 from bundlekit.importer.verify import authenticate, verifier_for
 from bundlekit.zone.home import Zone
 from bundlekit.zone.refusals import queue_refusal
@@ -65,7 +67,8 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
 
     def entry(refusal_id: str) -> dict[str, Any]:
         return {"refusal_id": refusal_id,
-                "release_bundle": {"bundle_id": m.bundle_id, "digest": auth.digest, "sequence": m.sequence},
+                "release_bundle": {"bundle_id": m.bundle_id, "digest": auth.digest, "sequence": m.sequence,
+                                   **({"relay_hops": b64(auth.relay.raw)} if auth.relay is not None else {})},
                 "project": {"name": m.project["name"], "slug": m.project["slug"], "space": m.project["space"]},
                 "release": m.release["version"], "code": err.code, "message": message,
                 "refused_ms": now * 1000}

@@ -121,7 +121,8 @@ class DeploymentOutcome(Protocol):
 
 def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: dict[str, str],
                recipient_public: bytes, recipient_key_id: str, tenant: str | None = None,
-               waivers: Sequence[dict[str, Any]] = ()) -> tuple[dict[str, Any], dict[str, bytes]]:
+               waivers: Sequence[dict[str, Any]] = (), relay_hops: str | None = None,
+               ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The receipt entry for a deployment, and its logs by digest (already masked by the engine).
 
     Format 1.1 fields: the release digest (so another zone can count the entry as lifecycle
@@ -130,7 +131,10 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
     ``{phase, release, reason, author?, created_ms}``, for the source's people. Format 1.7: a
     ``release`` whose ``variables_updated`` (Unix seconds) is set had its variables refreshed
     before this deployment (``releases update-variables``, decision 682); the entry says when
-    (``variables_updated_ms``), so the source's dashboard can say what ran (decision 722)."""
+    (``variables_updated_ms``), so the source's dashboard can say what ran (decision 722). Format
+    1.8: ``relay_hops`` (base64), the hops section of the relayed release this zone imported, is
+    carried as ``release_bundle.relay_hops``: the countersigned proof that the release reached this
+    zone, which the source checks (spec/relay.md §7, decision 906)."""
     logs: dict[str, bytes] = {}
     runs = []
     for run in record.runs:
@@ -157,7 +161,7 @@ def make_entry(record: DeploymentOutcome, *, release: dict[str, Any], project: d
     entry = {
         "deployment_id": record.deployment_id,
         "release_bundle": {"bundle_id": release["bundle_id"], "digest": release["bundle_digest"],
-                           "sequence": release["sequence"]},
+                           "sequence": release["sequence"], **({"relay_hops": relay_hops} if relay_hops else {})},
         "project": {"name": project["name"], "slug": project["slug"], "space": project["space"]},
         "release": release["version"], "environment": record.environment,
         # The receipt format knows Success and Failed: a canceled deployment travels as Failed, its
@@ -308,9 +312,9 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     dest, entries, refused, inventory = found.dest, found.entries, found.refusals, found.inventory
     zone_signing(zone, now)  # the keys and statements are usable, before any work (read again at the commit)
     writer = BundleWriter(out, "receipt")
-    minor = egress.minor_for(entries)
+    minor = egress.minor_for(entries, refused)
     if minor is not None:
-        writer.minor = minor  # only a receipt that needs 1.4 (1.5: audit entries) says so
+        writer.minor = minor  # only a receipt that needs 1.4 (1.5: audit entries, 1.8: relay hops) says so
     try:
         for digest in sorted({run["log"] for e in entries for run in e["runs"] if "log" in run}):
             data = found.logs[digest]

@@ -27,7 +27,7 @@ from bundlekit.format.audit import decode_body, shown_object
 from bundlekit.trust.egress import LEAVING, SEALED, WITHHELD, EgressPolicy, EgressRule
 
 __all__ = ["apply_policy", "cut_log", "contents", "audit_listing", "uses_egress_fields", "minor_for", "EGRESS_MINOR",
-           "AUDIT_MINOR", "REFRESHED_MINOR"]
+           "AUDIT_MINOR", "REFRESHED_MINOR", "RELAYED_MINOR"]
 
 #: The format minor version whose receipts carry the egress fields (``spec/bundle-format.md`` §10).
 EGRESS_MINOR = 4
@@ -36,6 +36,9 @@ AUDIT_MINOR = 5
 #: The format minor version whose receipt entries say the release's variables were refreshed
 #: before the deployment (``variables_updated_ms``, decision 722).
 REFRESHED_MINOR = 7
+#: The format minor version whose receipt entries and refusals carry the relay hops of a relayed
+#: release (``release_bundle.relay_hops``, spec/relay.md §7, decision 906).
+RELAYED_MINOR = 8
 #: A run's fields of format 1.4 (older readers ignore them).
 _FIELDS = ("withheld", "log_withheld", "log_omitted")
 
@@ -122,10 +125,13 @@ def uses_egress_fields(entries: Sequence[Mapping[str, Any]]) -> bool:
     return any(f in run for e in entries for run in e["runs"] for f in _FIELDS)
 
 
-def minor_for(entries: Sequence[Mapping[str, Any]]) -> int | None:
-    """The header minor a receipt of ``entries`` says: 7 when an entry says its release's variables
+def minor_for(entries: Sequence[Mapping[str, Any]], refusals: Sequence[Mapping[str, Any]] = ()) -> int | None:
+    """The header minor a receipt of ``entries`` and ``refusals`` says: 8 when an entry or a
+    refusal carries the relay hops of its release, 7 when an entry says its release's variables
     were refreshed, 5 when one carries audit entries, 4 when a run uses a field of 1.4, else None
     (the writer's default)."""
+    if any("relay_hops" in e["release_bundle"] for e in (*entries, *refusals)):
+        return RELAYED_MINOR
     if any("variables_updated_ms" in e for e in entries):
         return REFRESHED_MINOR
     if any("audit" in e for e in entries):

@@ -3,8 +3,9 @@
 Refused: an untrusted or forged signer, another destination, a replayed or reused sequence
 (``replay``: older than the last received *and* adding no entry; ``sequence_reused``), and
 any entry (deployment or refused import) that does not
-answer a release bundle this zone exported to the receipt's signer (``unknown_bundle``) or that
-misreports its project, release or sequence (``receipt_mismatch``).
+answer a release bundle this zone exported to the receipt's signer, or exported to another zone
+whose countersigned relay hops, carried by the entry, lead to the signer (``unknown_bundle``,
+decision 906), or that misreports its project, release or sequence (``receipt_mismatch``).
 Re-importing the same receipt, or an entry already recorded from an earlier receipt, changes
 nothing, also when two processes or nodes import at once: what to record is decided again
 inside the write transaction (decision 312). A receipt that arrives after a newer one (``late``) is accepted for the entries it
@@ -19,17 +20,20 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
-from bundlekit.errors import StateError, TrustError, VerificationError
+from bundlekit.errors import BundleError, StateError, TrustError, VerificationError
 from bundlekit.format import crypto
+from bundlekit.format.crypto import unb64
 from bundlekit.format.manifest_checks import contradicted_success
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
+from bundlekit.trust.policy import TrustedSource
+from bundlekit.trust.relay import check_delivery
 from bundlekit.zone import exports, projects, refusals, remote, sequences, truststore
-from bundlekit.zone.db import Reader
+from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
 from bundlekit.zone.rotation import apply_rotations
@@ -89,7 +93,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     _check_entry_spaces(zone.db, v, where)
     if space is not None:
         _check_space(zone.db, v.source.zone_id, v.source.name, space, where)
-    result = decide_receipt(zone.db, v, where)
+    trust = {"sources": truststore.sources(zone), "revoked": truststore.revoked_key_ids(zone)}
+    result = decide_receipt(zone.db, v, where, **trust)
     if result.noop:
         return result
     # Every statement was checked by the verification (``invalid_rotation``), before anything is written.
@@ -102,7 +107,7 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
         _check_entry_spaces(tx, v, where)
         if space is not None:
             _check_space(tx, v.source.zone_id, v.source.name, space, where)
-        result = decide_receipt(tx, v, where)
+        result = decide_receipt(tx, v, where, **trust)
         if result.noop:
             return result
         key = sequences.receipt_key(v.source.zone_id)
@@ -130,10 +135,13 @@ def _relayed(v: VerifiedBundle) -> list[dict[str, Any]]:
     return [{"zone_id": h.zone["zone_id"], "name": h.zone["name"], "relayed": h.relayed} for h in v.relay.hops]
 
 
-def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
+def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequence[TrustedSource] = (),
+                   revoked: frozenset[str] = frozenset()) -> ReceiptImport:
     """What importing the verified receipt ``v`` would record on the state ``db`` shows: a no-op
     (imported already), or the entries it adds and whether it is late. Raises, in this order
-    (spec/bundle-format.md §6.6), ``VerificationError`` ``sequence_reused``, ``unknown_bundle`` or
+    (spec/bundle-format.md §6.6), ``VerificationError`` ``sequence_reused``, ``unknown_bundle`` (or
+    ``TrustError`` ``untrusted_relay`` for an entry's relay hop of a zone not in ``sources``, the
+    zones trusted here; ``revoked``: the revoked key ids), or
     ``receipt_mismatch`` (the first entry that fails, deployments before refusals; then a
     deployment entry whose Success contradicts its own runs) and
     ``replay``, each message naming ``where``. Reads ``db`` only."""
@@ -159,7 +167,7 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
     entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
     for what, e in entries:
-        _check_answers_export(db, v, where, what, e)
+        _check_answers_export(db, v, where, what, e, sources, revoked)
     for what, e in entries[:len(m.receipts)]:
         _check_consistent(v, where, what, e,
                           projects.step_count(db, e["project"]["slug"], e["release"], e.get("release_digest")))
@@ -176,21 +184,22 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str) -> ReceiptImport:
     return result
 
 
-def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, e: dict[str, Any]) -> None:
+def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, e: dict[str, Any],
+                          sources: Sequence[TrustedSource], revoked: frozenset[str]) -> None:
     """Refuse the entry ``e`` (a deployment or a refused import) unless it answers a release bundle
-    this zone exported to the receipt's signer (``unknown_bundle``) and says of it what the export
+    this zone exported to the receipt's signer, or one it exported to another zone whose relay
+    hops, carried by the entry (``release_bundle.relay_hops``), show it reached the signer
+    (``unknown_bundle``, spec/relay.md §7, decision 906); and unless it says of it what the export
     recorded: the bundle's sequence, the project's slug and space, the release version
-    (``receipt_mismatch``). A project's display name may change between releases and is not compared."""
+    (``receipt_mismatch``). A project's display name may change between releases and is not
+    compared. ``sources`` and ``revoked``: the trusted zones and revoked key ids, to check the hops'
+    countersignatures (``untrusted_relay`` for a hop of a zone not trusted here)."""
     rb = e["release_bundle"]
-    # A relayed receipt (spec/relay.md §7) also answers a bundle exported to one of its relays: the
-    # zone this zone exported to relayed the release on, and relays the receipt back.
-    zones = [v.source.zone_id, *(v.relay.zone_ids() if v.relay is not None else ())]
-    row = next((r for r in (exports.exported(db, rb["bundle_id"], rb["digest"], z) for z in zones) if r is not None),
-               None)
+    row = exports.exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id)
     if row is None:
-        relays = f" nor to the zones that relayed the receipt ({', '.join(v.relay.names())})" if v.relay else ""
-        raise VerificationError(f"{where}: {what} is about release bundle {rb['bundle_id']}, which this zone "
-                                f"never exported to {v.source.name!r}{relays}", code="unknown_bundle")
+        row = _relayed_export(db, v, f"{where}: {what}", rb, sources, revoked)
+    said = {"release_bundle.sequence": rb["sequence"], "project.slug": e["project"]["slug"],
+            "project.space": e["project"]["space"], "release": e["release"]}
     said = {"release_bundle.sequence": rb["sequence"], "project.slug": e["project"]["slug"],
             "project.space": e["project"]["space"], "release": e["release"]}
     sent = {"release_bundle.sequence": row["sequence"], "project.slug": row["project_slug"],
@@ -203,6 +212,39 @@ def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, 
             f"zone {v.source.name!r} signed a receipt that misreports what was sent: nothing was recorded, "
             "ask its operators to check the zone before importing its receipts",
             code="receipt_mismatch", details={"entry": what, "fields": wrong})
+
+
+def _relayed_export(db: Reader, v: VerifiedBundle, where: str, rb: dict[str, Any],
+                    sources: Sequence[TrustedSource], revoked: frozenset[str]) -> Row:
+    """The export a receipt entry of ``v`` answers through relays: ``rb``'s ``relay_hops`` are a
+    countersigned chain (spec/relay.md §4 steps 4-8, sealed values aside) from the zone this zone
+    exported the bundle to, to the receipt's signer. ``unknown_bundle`` when the entry carries
+    no hops, they do not verify or the chain does not end at the signer; ``untrusted_relay`` when
+    a hop's zone is not trusted here."""
+    never = (f"{where} is about release bundle {rb['bundle_id']}, which this zone never exported to "
+             f"{v.source.name!r}")
+    text = rb.get("relay_hops")
+    if not isinstance(text, str):
+        raise VerificationError(f"{never}, and the entry carries no relay hops showing the release reached that zone "
+                                "through the zone it was exported to (a zone of an older bundlekit does not send "
+                                "them: update it and deploy again)", code="unknown_bundle")
+    try:
+        path = check_delivery(unb64(text, f"{where}: release_bundle.relay_hops"), rb["bundle_id"], rb["digest"],
+                              v.manifest.destination.zone_id, sources, revoked, f"{where}: release_bundle.relay_hops")
+    except TrustError:
+        raise
+    except BundleError as err:
+        raise VerificationError(f"{never}, and the relay hops the entry carries do not prove it reached that zone "
+                                f"({err.message})", code="unknown_bundle") from None
+    first, last = path.hops[0].zone, path.last.to
+    if last["zone_id"] != v.source.zone_id:
+        raise VerificationError(f"{never}: the relay hops the entry carries end at zone {last['name']!r}",
+                                code="unknown_bundle")
+    row = exports.exported(db, rb["bundle_id"], rb["digest"], first["zone_id"])
+    if row is None:
+        raise VerificationError(f"{never} nor to zone {first['name']!r}, where the relay hops it carries start",
+                                code="unknown_bundle")
+    return row
 
 
 def _check_consistent(v: VerifiedBundle, where: str, what: str, e: dict[str, Any], steps: int | None) -> None:

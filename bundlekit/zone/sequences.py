@@ -14,12 +14,16 @@ number is a rollback or replay, the same number with other bytes is refused.
 
 from __future__ import annotations
 
+import base64
+import json
+
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import VerificationError
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["next_outgoing", "next_release_sequence", "already_imported", "check_incoming", "record_incoming",
-           "receipt_key", "release_key", "last_import", "last_incoming", "receipt_sequence_taken", "highest_exported"]
+           "receipt_key", "release_key", "last_import", "last_incoming", "receipt_sequence_taken", "highest_exported",
+           "relay_hops_of"]
 
 
 def receipt_key(dest_zone_id: str) -> str:
@@ -106,12 +110,16 @@ def check_incoming(db: Reader, key: str, sequence: int, *, older_code: str, olde
 
 def record_incoming(tx: Writer, key: str, sequence: int, digest: str, *, bundle_id: str,
                     source_zone_id: str, project_slug: str, release: str, now: EpochSeconds, plan: str,
-                    high_water: bool = True) -> None:
+                    high_water: bool = True, relay_hops: bytes | None = None) -> None:
     """Accept a bundle (inside the caller's transaction): new high-water mark, import record.
 
     ``high_water=False`` records the import only, for a receipt accepted late (below the mark,
-    decision 153): the mark never goes down.
+    decision 153): the mark never goes down. ``relay_hops``: the hops section of a relayed
+    release, kept with the import record (``plan``, a JSON map, as ``relay_hops`` in base64) for
+    its receipts to carry back (:func:`relay_hops_of`, decision 906).
     """
+    if relay_hops is not None:
+        plan = json.dumps({**json.loads(plan), "relay_hops": base64.b64encode(relay_hops).decode("ascii")})
     if high_water:
         tx.run("INSERT INTO incoming(source_zone_id, last_sequence, last_digest) VALUES (?,?,?) "
                "ON CONFLICT(source_zone_id) DO UPDATE SET last_sequence = excluded.last_sequence, "
@@ -119,3 +127,11 @@ def record_incoming(tx: Writer, key: str, sequence: int, digest: str, *, bundle_
     tx.run("INSERT INTO imports(digest, bundle_id, source_zone_id, sequence, project_slug, release, "
            "imported_at, plan) VALUES (?,?,?,?,?,?,?,?)",
            (digest, bundle_id, source_zone_id, sequence, project_slug, release, now, plan))
+
+
+def relay_hops_of(db: Reader, digest: str) -> str | None:
+    """The hops section (base64) of the relayed release this zone imported as bundle ``digest``
+    (the origin's digest), or None: it came directly, or before imports kept them (decision 906)."""
+    row = db.one("SELECT plan FROM imports WHERE digest = ?", (digest,))
+    hops = json.loads(row["plan"]).get("relay_hops") if row is not None else None
+    return hops if isinstance(hops, str) else None

@@ -19,9 +19,10 @@ from bundlekit.format import codec, crypto
 from bundlekit.format.card import parse_card
 from bundlekit.format.container import BundleFile
 from bundlekit.format.relay import relay_seal_ad
-from tests.conftest import cli_in_process, run_cli
+from tests.conftest import FIXTURES, cli_in_process, run_cli
 from tests.e2e.test_relay import Chain, ok, refused
 from tests.e2e.world import json_of
+from tests.refusals.forge import resign
 from tests.relayforge import edit_last_hop
 
 ATTACKER_VALUE = "value-chosen-by-the-relay"
@@ -114,3 +115,71 @@ def test_a_relay_trusted_for_the_release_relays_it_and_prod_deploys_what_it_seal
     prod = prod_copy(net, tmp_path, "--projects", "acme-*", "--environments", "Production")
     imported = json_of(ok("import", net.media / "acme.prod.bundle", "--json", home=prod))
     assert imported["relayed_by"] == ["staging", "pay"] and imported["source"] == "dev"
+
+
+@pytest.fixture(scope="module")
+def back(net: Chain) -> Chain:
+    """pay imports the release staging relayed to it and deploys it; its receipt goes to dev. dev
+    then exports 1.4.1 to staging, which never relays it: pay never receives 1.4.1."""
+    c = net
+    c.cli("import", c.media / "acme.pay.bundle", home="pay")
+    for name, role in (("db-01", "db"), ("web-01", "web")):
+        c.setup("targets", "add", name, "--environment", "Production", "--role", role, "--root",
+                c.root / "pay-targets" / name, home="pay")
+    c.setup("variables", "set", "acme-web", "Acme.ApiKey", "pay-api-key", "--sensitive", home="pay")
+    c.setup("egress", "set", FIXTURES / "acme" / "egress.toml", home="pay")
+    c.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out",
+          c.media / "pay-receipt.bundle", home="pay")
+    c.newer = c.export("staging", "acme-1.4.1.bundle", version="1.4.1")  # type: ignore[attr-defined]
+    return c
+
+
+def claims_newer(c: Chain, out: Path, *, keep_hops: bool) -> Path:
+    """pay's receipt with its entry saying it deployed 1.4.1 (which pay never received), signed by
+    pay. ``keep_hops``: the entry keeps the relay hops of 1.4.0, which did reach pay."""
+    with BundleFile(c.newer) as b:  # type: ignore[attr-defined]
+        newer = codec.decode(b.manifest_bytes)
+        digest = b.digest
+
+    def claim(doc: dict) -> None:  # type: ignore[type-arg]
+        entry = doc["receipts"][0]
+        hops = entry["release_bundle"].get("relay_hops")
+        assert hops or not keep_hops  # pay says how 1.4.0 reached it
+        entry["release_bundle"] = {"bundle_id": newer["bundle_id"], "digest": digest, "sequence": newer["sequence"],
+                                   **({"relay_hops": hops} if keep_hops else {})}
+        entry["release"] = "1.4.1"
+        entry.pop("release_digest", None)
+
+    return resign(c.media / "pay-receipt.bundle", out, c.home("pay"), mutate=claim)
+
+
+def test_a_receipt_for_a_release_its_signer_never_received_is_refused_also_when_a_relay_carries_it(
+        back: Chain, tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    shutil.copytree(back.home("dev"), dev)
+    for keep_hops in (False, True):
+        forged = claims_newer(back, tmp_path / f"forged-{keep_hops}.bundle", keep_hops=keep_hops)
+        relayed = tmp_path / f"forged-{keep_hops}.dev.bundle"
+        ok("relay", forged, "--to", "dev", "-o", relayed, home=back.home("staging"))  # staging checks signatures only
+        refused("unknown_bundle", "import", relayed, home=dev)
+        refused("unknown_bundle", "import", forged, home=dev)
+    r = run_cli("import", relayed, "--json", home=dev)
+    assert "never exported to 'pay'" in json_of(r.stdout)["error"]["message"]
+
+
+def test_a_receipt_for_a_release_relayed_to_its_signer_is_accepted_relayed_or_direct(back: Chain,
+                                                                                     tmp_path: Path) -> None:
+    """The control: pay's own receipt names 1.4.0, which dev exported to staging and staging relayed
+    to pay; the hops pay carries back prove it, whichever way the receipt comes."""
+    receipt = back.media / "pay-receipt.bundle"
+    shown = json_of(ok("inspect", receipt, "--json"))
+    assert shown["format_version"] == "1.8", shown["format_version"]  # the entry carries its relay hops
+    relayed = tmp_path / "pay-receipt.dev.bundle"
+    ok("relay", receipt, "--to", "dev", "-o", relayed, home=back.home("staging"))
+    for bundle in (relayed, receipt):
+        dev = tmp_path / f"dev-{bundle.stem}"
+        shutil.copytree(back.home("dev"), dev)
+        done = json_of(ok("import", bundle, "--json", home=dev))
+        assert done["source"] == "pay" and len(done["recorded"]) == 1
+        assert done["relayed_by"] == (["staging"] if bundle == relayed else [])
+

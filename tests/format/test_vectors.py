@@ -130,7 +130,7 @@ def _check_with_rebuild(path: Path, tmp: Path) -> None:
     result = check_bundle(_verifier(path), path)
     lines = path.with_suffix(".expect").read_text().splitlines()
     state = _state_file(path)
-    if state is not None and _runner().import_into_state(result, state):
+    if state is not None and _runner().import_into_state(result, state, _verifier(path)):
         return  # a bundle the zone accepted before: the import is a no-op (spec §6.6)
     if "open: sealed" in lines:
         _runner().open_all(result.manifest, VECTORS, result.relay)
