@@ -29,6 +29,7 @@ from bundlekit.format.container import HEADER_SIZE, MAGIC, BundleFile, Signature
 from bundlekit.format.manifest import scope_to_dict, writer_record
 from bundlekit.format.relay import (RELAY_KIND, RELAY_MINOR, Hop, SealedCopy, encode_hop, frame_hop, hop_message,
                                     relay_seal_ad)
+from bundlekit.importer.state_rules import check_space
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.zone import sequences, truststore
 from bundlekit.zone.home import Zone
@@ -70,7 +71,10 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
 
     A release must be addressed to this zone (directly, or by its last relay hop); a receipt may
     be addressed to another zone (the source of the release it reports on) and is verified as a
-    third zone verifies one. Raises what verification raises (exit 3), ``StateError``
+    third zone verifies one. A release must also pass the space rule an import here applies
+    (``TrustError`` ``space_denied``: its ``project.space`` is not the space its source is trusted
+    in, decision 660), so a hop's ``verified`` never covers a release this zone would refuse for
+    its space (review v33-11a F7). Raises what verification raises (exit 3), ``StateError``
     ``unknown_zone`` (``to`` is not trusted here), ``UsageError`` ``usage`` (``to`` is this zone,
     the bundle's source, or a zone it already went through), ``VerificationError``
     ``invalid_seal`` (a sealed value this zone cannot open) and ``FormatError`` ``input_changed``
@@ -87,6 +91,8 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
                                 "the bundle to export or relay it again", code="invalid_seal") from None
     m = verified.manifest
     where = str(path)
+    if m.kind == "release":  # what an import here would check of its space: `verified` must not mean less
+        check_space(zone.db, verified, verified.source.space, where)
     went = {m.source.zone_id, zone.zone_id, *(verified.relay.zone_ids() if verified.relay else ())}
     if target.zone_id in went:
         raise UsageError(f"{where}: --to {target.name}: the bundle comes from that zone or already went through it; "

@@ -19,7 +19,7 @@ from bundlekit.format import codec, crypto
 from bundlekit.format.card import parse_card
 from bundlekit.format.container import BundleFile
 from bundlekit.format.relay import relay_seal_ad
-from tests.conftest import FIXTURES, cli_in_process, run_cli
+from tests.conftest import FIXTURES, cli_in_process, run_cli, snapshot
 from tests.e2e.test_relay import Chain, ok, refused
 from tests.e2e.world import json_of
 from tests.refusals.forge import resign
@@ -183,3 +183,17 @@ def test_a_receipt_for_a_release_relayed_to_its_signer_is_accepted_relayed_or_di
         assert done["source"] == "pay" and len(done["recorded"]) == 1
         assert done["relayed_by"] == (["staging"] if bundle == relayed else [])
 
+
+def test_a_zone_does_not_relay_as_verified_a_release_it_would_refuse_for_its_space(net: Chain,
+                                                                                    tmp_path: Path) -> None:
+    """prod trusts pay only in space Payments; a release of pay naming space Default is refused by
+    prod's import (space_denied), so prod must not countersign it as ``verified`` either."""
+    bundle = tmp_path / "pay-default.bundle"
+    ok("export", net.release / "release.toml", "--to", "prod", "-o", bundle, "--sequence", "70", home=net.home("pay"))
+    prod, out = tmp_path / "prod", tmp_path / "out" / "relayed.bundle"
+    shutil.copytree(net.home("prod"), prod)
+    refused("space_denied", "import", bundle, "--space", "Payments", home=prod)
+    before = snapshot(prod, out.parent)
+    r = run_cli("relay", bundle, "--to", "staging", "-o", out, "--json", home=prod)
+    assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "space_denied", r.stdout + r.stderr
+    assert snapshot(prod, out.parent) == before
