@@ -23,7 +23,7 @@ from tests.conftest import FIXTURES, cli_in_process, run_cli, snapshot
 from tests.e2e.test_relay import Chain, ok, refused
 from tests.e2e.world import json_of
 from tests.refusals.forge import resign
-from tests.relayforge import edit_last_hop
+from tests.relayforge import edit_last_hop, origin_and_hops
 
 ATTACKER_VALUE = "value-chosen-by-the-relay"
 
@@ -174,6 +174,9 @@ def test_a_receipt_for_a_release_relayed_to_its_signer_is_accepted_relayed_or_di
     receipt = back.media / "pay-receipt.bundle"
     shown = json_of(ok("inspect", receipt, "--json"))
     assert shown["format_version"] == "1.8", shown["format_version"]  # the entry carries its relay hops
+    with BundleFile(receipt) as b:
+        carried = codec.decode(b.manifest_bytes)["receipts"][0]["release_bundle"]["relay_hops"]
+    assert crypto.unb64(carried, "relay_hops") == origin_and_hops(back.media / "acme.pay.bundle")[1]
     relayed = tmp_path / "pay-receipt.dev.bundle"
     ok("relay", receipt, "--to", "dev", "-o", relayed, home=back.home("staging"))
     for bundle in (relayed, receipt):
