@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bundlekit.errors import BundleError  # noqa: E402
-from bundlekit.format.card import parse_card  # noqa: E402
+from bundlekit.format.card import IdentityCard, parse_card  # noqa: E402
 from bundlekit.format.crypto import key_id, open_text, seal_ad, seal_label, unb64  # noqa: E402
 from bundlekit.format.keyfile import parse_rotation  # noqa: E402
 from bundlekit.format.manifest import Manifest, scope_to_dict  # noqa: E402
@@ -74,7 +74,7 @@ def verifier(folder: Path, trust: str | None = None) -> Verifier:
     """The verifying zone keys.json describes, trusting its card at its reference time; a vector's
     ``trust:`` line (JSON: ``threshold``, ``approvers``, ``revoked``, keys named in keys.json's
     ``signing_keys``; ``relays``, zones whose cards NAME.card lie in the folder; ``via``, relays the
-    source's policy requires) replaces the default threshold, adds approvers and revokes keys, trusts
+    source's policy requires; ``relay_rules``, each relay's space and policy globs) replaces the default threshold, adds approvers and revokes keys, trusts
     relays and requires a path (spec/relay.md)."""
     keys = json.loads((folder / "keys.json").read_text("utf-8"))
     card = parse_card((folder / keys["trusted"]["card"]).read_bytes(), keys["trusted"]["card"])
@@ -87,10 +87,23 @@ def verifier(folder: Path, trust: str | None = None) -> Verifier:
     source = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
                            SourcePolicy(threshold=extra.get("threshold", keys["trusted"]["threshold"]),
                                         via=tuple(ids[n] for n in extra.get("via", ()))))
-    others = tuple(TrustedSource(c.zone_id, c.name, frozenset({c.signing_key})) for c in relays)
+    others = tuple(relay_source(c, extra.get("relay_rules", {}).get(c.name, {})) for c in relays)
     me = keys["verifier"]
     return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (source, *others), revoked,
                     keys["reference_time"])
+
+
+def relay_source(card: IdentityCard, rule: dict[str, Any]) -> TrustedSource:
+    """A relay zone of a vector's ``trust:`` line, trusted with its card's signing key, in the
+    space and under the policy globs its ``relay_rules`` entry gives (``space``, ``spaces``,
+    ``projects``, ``environments``; spec/relay.md §4 step 6). Another key stops the runner."""
+    unknown = sorted(set(rule) - {"space", "spaces", "projects", "environments"})
+    if unknown:
+        raise SystemExit(f"relay_rules for {card.name}: keys this runner does not know: {unknown}")
+    policy = SourcePolicy(spaces=tuple(rule.get("spaces", ("*",))), projects=tuple(rule.get("projects", ("*",))),
+                          environments=tuple(rule.get("environments", ("*",))))
+    return TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), policy=policy,
+                         space=rule.get("space", "Default"))
 
 
 def run(vector: Path) -> str:

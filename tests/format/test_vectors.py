@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -27,7 +28,8 @@ KEYS = json.loads((VECTORS / "keys.json").read_text())
 
 def _verifier(path: Path | None = None) -> Verifier:
     """The verifier every vector assumes; with ``path``, as that vector's ``trust:`` line adjusts it
-    (threshold, approvers, revoked keys, trusted relays and the path required: fixtures/vectors/README.md)."""
+    (threshold, approvers, revoked keys, trusted relays with their rules and the path required:
+    fixtures/vectors/README.md)."""
     card = parse_card((VECTORS / KEYS["trusted"]["card"]).read_bytes(), "vector-src.card")
     trust: dict[str, Any] = {}
     if path is not None:
@@ -42,7 +44,7 @@ def _verifier(path: Path | None = None) -> Verifier:
     ids = {c.name: c.zone_id for c in relays}
     src = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
                         SourcePolicy(threshold=threshold, via=tuple(ids[n] for n in trust.get("via", ()))))
-    others = tuple(TrustedSource(c.zone_id, c.name, frozenset({c.signing_key})) for c in relays)
+    others = tuple(_runner().relay_source(c, trust.get("relay_rules", {}).get(c.name, {})) for c in relays)
     me = KEYS["verifier"]
     return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (src, *others), revoked,
                     KEYS["reference_time"])
@@ -65,11 +67,12 @@ def test_vector_set_covers_valid_and_refused_cases() -> None:
 
 def test_every_minor_version_of_the_format_has_a_valid_vector() -> None:
     """A reader of the newest minor accepts every valid vector of every minor (README, "Rules for
-    the vectors themselves"): each minor 1.0 to 1.7 has one, so a rule a minor added (1.5: a
-    receipt's audit entries, spec §7.3; 1.7: refreshed variables, §7.4) is not left to the text alone."""
+    the vectors themselves"): each minor 1.0 to 1.8 has one, so a rule a minor added (1.5: a
+    receipt's audit entries, spec §7.3; 1.7: refreshed variables, §7.4; 1.8: a receipt entry's
+    relay hops, spec/relay.md §7.1) is not left to the text alone."""
     valid = [p for p in ALL if _expectation(p) == "ok"]
     minors = {int.from_bytes(p.read_bytes()[10:12], "big") for p in valid}
-    assert set(range(8)) <= minors, sorted(minors)
+    assert set(range(9)) <= minors, sorted(minors)
     audit = [p for p in valid if p.read_bytes()[10:12] == b"\x00\x05"]
     assert [p.stem for p in audit] == ["valid-receipt-audit-entries"]
     refused = {_expectation(p) for p in ALL if p.stem.startswith("receipt-audit-")}
@@ -103,6 +106,7 @@ def _base_of(path: Path) -> Path | None:
     return None
 
 
+@functools.cache
 def _runner() -> Any:
     """scripts/vector_runner.py, bundlekit's runner for the conformance kit, as a module."""
     import importlib.util
