@@ -205,7 +205,8 @@ def _authentic(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool
     relay = None
     if bundle.hops_raw is not None:
         relay = check_relay(bundle.hops_raw, bundle.digest, manifest, v.sources, v.revoked, where, source=source,
-                            environments=bundle_environments(manifest) if manifest.kind == "release" else ())
+                            environments=bundle_environments(manifest) if manifest.kind == "release" else (),
+                            here=v.zone_id)
         if addressed_here:
             check_relay_destination(relay, manifest, v.zone_id, v.zone_name, v.sealing_key_id, where,
                                     relaying=relaying)

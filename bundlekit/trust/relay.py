@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from bundlekit.errors import TrustError, VerificationError
+from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
@@ -50,8 +50,9 @@ class RelayPath:
                  "checks": list(h.checks)} for h in self.hops]
 
 
-def _relay_zone(public: bytes, sources: Iterable[TrustedSource], revoked: frozenset[str], where: str,
-                n: int) -> TrustedSource:
+def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozenset[str], where: str, n: int,
+                here: str) -> TrustedSource:
+    public = raw.signature.public_key
     kid = key_id("ed25519", public)
     for src in sources:
         if public in src.zone_keys:
@@ -60,28 +61,43 @@ def _relay_zone(public: bytes, sources: Iterable[TrustedSource], revoked: frozen
                                  f"{kid}; ask that zone to relay the bundle again with its current key",
                                  code="untrusted_relay")
             return src
+    if _claims_zone(raw, here):
+        raise TrustError(f"{where}: relay hop {n} (key {kid}) says this zone relayed the bundle: a bundle this zone "
+                         "relayed is addressed to the zone it relayed it to, not to this zone, and is not this zone's "
+                         "to verify, import or relay again. Carry it to that zone, or relay the bundle this zone "
+                         "received", code="untrusted_relay")
     raise TrustError(f"{where}: relay hop {n} is countersigned by key {kid}, which belongs to no zone trusted here; "
                      "a relay re-seals the release's secrets, so only a trusted zone may relay. Trust its card with "
                      "`bundlekit trust add CARD` if it should, or carry the bundle through a trusted relay",
                      code="untrusted_relay")
 
 
+def _claims_zone(raw: RawHop, zone_id: str) -> bool:
+    """Whether the (unverified) record of ``raw`` names ``zone_id`` as its relaying zone: only to
+    word a refusal, never to decide one."""
+    try:
+        return bool(zone_id) and parse_hop(raw.record, "relay hop").zone["zone_id"] == zone_id
+    except BundleError:
+        return False
+
+
 def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources: Sequence[TrustedSource],
                 revoked: frozenset[str], where: str, *, source: TrustedSource | None = None,
-                environments: Iterable[str] = ()) -> RelayPath:
+                environments: Iterable[str] = (), here: str = "") -> RelayPath:
     """Steps 4-8 and the sealed entries' shape (spec/relay.md §4) of the hops section ``hops_raw``
     behind the origin bundle of digest ``origin_digest`` and verified ``manifest``.
 
     For a release of the trusted ``source``, each relay must also be admitted as that source is
     (step 6, decision 905): trusted in the space ``source`` is trusted in, its trust policy
     admitting the release's space, project and every environment in ``environments`` (the ones
-    the release names); a relay's word decides the sensitive values it re-seals.
+    the release names); a relay's word decides the sensitive values it re-seals. ``here``: the
+    verifying zone's id (a hop of its own is refused with a message saying so).
 
     Raises ``FormatError`` (``truncated``, ``limit_exceeded`` and the decoder's codes),
     ``VerificationError`` ``invalid_signature`` (a countersignature that does not verify: a hop
     altered) or ``invalid_relay``, ``TrustError`` ``untrusted_relay``."""
     origin = {"bundle_id": manifest.bundle_id, "digest": origin_digest, "kind": manifest.kind}
-    raw_hops, relays = _countersigners(hops_raw, origin_digest, sources, revoked, where)
+    raw_hops, relays = _countersigners(hops_raw, origin_digest, sources, revoked, where, here)
     if manifest.kind == "release" and source is not None:
         envs = sorted(set(environments))
         for n, relay in enumerate(relays, 1):
@@ -109,8 +125,9 @@ def check_delivery(hops_raw: bytes, bundle_id: str, digest: str, source_zone_id:
 
 
 def _countersigners(hops_raw: bytes, origin_digest: str, sources: Sequence[TrustedSource], revoked: frozenset[str],
-                    where: str) -> tuple[list[RawHop], list[TrustedSource]]:
-    """Steps 4-6: the framed hops, every countersignature first (5), then whose they are (6)."""
+                    where: str, here: str = "") -> tuple[list[RawHop], list[TrustedSource]]:
+    """Steps 4-6: the framed hops, every countersignature first (5), then whose they are (6).
+    ``here``: the verifying zone's id, to word the refusal of a hop that says this zone relayed it."""
     raw_hops = split_hops(hops_raw, where)
     for n, raw in enumerate(raw_hops, 1):
         if not verify_signature(raw.signature.public_key, "relay", hop_message(origin_digest, raw.signed),
@@ -119,8 +136,7 @@ def _countersigners(hops_raw: bytes, origin_digest: str, sources: Sequence[Trust
                 f"{where}: the countersignature of relay hop {n} (key {key_id('ed25519', raw.signature.public_key)}) "
                 "does not match: the relay record, an earlier hop or the origin bundle was altered after that zone "
                 "relayed it", code="invalid_signature")
-    return raw_hops, [_relay_zone(raw.signature.public_key, sources, revoked, where, n)
-                      for n, raw in enumerate(raw_hops, 1)]
+    return raw_hops, [_relay_zone(raw, sources, revoked, where, n, here) for n, raw in enumerate(raw_hops, 1)]
 
 
 def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, environments: Sequence[str], where: str,

@@ -200,3 +200,17 @@ def test_a_zone_does_not_relay_as_verified_a_release_it_would_refuse_for_its_spa
     r = run_cli("relay", bundle, "--to", "staging", "-o", out, "--json", home=prod)
     assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "space_denied", r.stdout + r.stderr
     assert snapshot(prod, out.parent) == before
+
+
+def test_a_zone_given_a_bundle_it_relayed_itself_is_told_so(net: Chain, tmp_path: Path) -> None:
+    """staging relayed the release to pay; the relayed bundle carried back to staging is refused
+    (its own hop is no trusted zone's), with a message that says staging relayed it, not advice
+    to trust a card."""
+    staging = tmp_path / "staging"
+    shutil.copytree(net.home("staging"), staging)
+    relayed = net.media / "acme.pay.bundle"
+    for args in (("relay", relayed, "--to", "prod", "-o", tmp_path / "again.bundle"), ("import", relayed)):
+        refused("untrusted_relay", *args, home=staging)
+        message = json_of(run_cli(*args, "--json", home=staging).stdout)["error"]["message"]
+        assert "says this zone relayed the bundle" in message and "trust add" not in message, message
+    assert not (tmp_path / "again.bundle").exists()
