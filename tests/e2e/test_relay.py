@@ -71,6 +71,12 @@ class Chain:
         self.setup("init", "--zone", name, home=name)
         self.setup("identity", "-o", self.card(name), home=name)
 
+    def targets(self, home: str, folder: Path) -> None:
+        """The Production targets the acme release deploys to (db-01, web-01), under ``folder``."""
+        for name, role in (("db-01", "db"), ("web-01", "web")):
+            self.setup("targets", "add", name, "--environment", "Production", "--role", role, "--root", folder / name,
+                       home=home)
+
     def trust(self, home: str, *names: str, via: tuple[str, ...] = ()) -> None:
         for name in names:
             self.setup("trust", "add", self.card(name), *[a for v in via for a in ("--via", v)], home=home)
@@ -99,9 +105,7 @@ def build(root: Path) -> Chain:
     c.trust("staging", "dev", "prod")
     c.trust("prod", "staging")
     c.trust("prod", "dev", via=("staging",))
-    for name, role in (("db-01", "db"), ("web-01", "web")):
-        c.setup("targets", "add", name, "--environment", "Production", "--role", role, "--root",
-                root / "targets" / name, home="prod")
+    c.targets("prod", root / "targets")
     return c
 
 

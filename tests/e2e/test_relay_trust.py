@@ -44,9 +44,7 @@ def build(root: Path) -> Chain:
     c.trust("prod", "dev", via=("staging",))
     c.setup("spaces", "add", "Payments", home="prod")
     c.setup("trust", "add", c.card("pay"), "--space", "Payments", home="prod")
-    for name, role in (("db-01", "db"), ("web-01", "web")):
-        c.setup("targets", "add", name, "--environment", "Production", "--role", role, "--root",
-                root / "targets" / name, home="prod")
+    c.targets("prod", root / "targets")
     return c
 
 
@@ -123,9 +121,7 @@ def back(net: Chain) -> Chain:
     then exports 1.4.1 to staging, which never relays it: pay never receives 1.4.1."""
     c = net
     c.cli("import", c.media / "acme.pay.bundle", home="pay")
-    for name, role in (("db-01", "db"), ("web-01", "web")):
-        c.setup("targets", "add", name, "--environment", "Production", "--role", role, "--root",
-                c.root / "pay-targets" / name, home="pay")
+    c.targets("pay", c.root / "pay-targets")
     c.setup("variables", "set", "acme-web", "Acme.ApiKey", "pay-api-key", "--sensitive", home="pay")
     c.setup("egress", "set", FIXTURES / "acme" / "egress.toml", home="pay")
     c.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out",
