@@ -318,7 +318,7 @@ REGISTRY, ALIASES = _build(
     _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",),
     _E("relay_required", "trust", "the source's trust policy requires relays (--via) that did not countersign the "
                                   "release in that order"),
-    _E("untrusted_relay", "trust", "a relay that countersigned the bundle is not a trusted zone"),
+    _E("untrusted_relay", "trust", "a relay that countersigned the bundle is not a zone trusted here, or not for the release's space and project"),
     _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
 
     # -- conflict (exit 4) -------------------------------------------------------------------
