@@ -334,17 +334,50 @@ def _raw_manifest(data: bytes) -> object:
         return None
 
 
+def _documents(data: bytes) -> list[object]:
+    """Every msgpack document a vector carries that may hold sealed values: its manifest, and for
+    a relayed bundle (header kind 3, spec/relay.md §1) the origin's manifest and every hop record
+    the hops section lets one cut out, decoded leniently."""
+    import msgpack
+
+    if len(data) < 32 or data[12] != 3:
+        return [_raw_manifest(data)]
+    origin_len = int.from_bytes(data[16:24], "big")
+    found = [_raw_manifest(data[32:32 + origin_len])]
+    pos = 32 + origin_len
+    while pos + 4 <= len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        record = data[pos + 4:pos + 4 + n]
+        if len(record) != n:
+            break
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        unpacker.feed(record)
+        try:
+            found.append(next(unpacker))
+        except (ValueError, StopIteration, msgpack.UnpackException):
+            pass
+        pos += 4 + n + 96
+    return found
+
+
 def test_no_two_sealed_values_in_the_vectors_share_an_ephemeral_key() -> None:
-    """Spec §8: the nonce is zero because no ephemeral key seals twice. The same sealed bytes
-    repeated in another vector are one value; two different values under one key are the flaw
-    (same key and nonce: equal keystream, visible as equal leading ciphertext bytes)."""
+    """Spec §8: the nonce is zero because no ephemeral key seals twice, read across the whole kit:
+    every vector's manifest and every relay hop's re-sealed copies. The same sealed bytes repeated
+    in another vector (or twice in one) are one value; two different values under one key are the
+    flaw (same key and nonce: equal keystream when the recipient is the same, and the generator's
+    bug whoever the recipient; decision 925)."""
     by_key: dict[bytes, set[bytes]] = {}
+    where: dict[bytes, set[str]] = {}
     for path in ALL:
-        for sealed in _sealed_values(_raw_manifest(path.read_bytes())):
-            by_key.setdefault(sealed[:32], set()).add(sealed)
-    shared = {k.hex()[:16]: len(v) for k, v in by_key.items() if len(v) > 1}
+        for doc in _documents(path.read_bytes()):
+            for sealed in _sealed_values(doc):
+                by_key.setdefault(sealed[:32], set()).add(sealed)
+                where.setdefault(sealed[:32], set()).add(path.name)
+    shared = {k.hex()[:16]: sorted(where[k])[:4] for k, v in by_key.items() if len(v) > 1}
     assert not shared, f"ephemeral keys sealing more than one value: {shared}"
-    assert sum(len(v) for v in by_key.values()) >= 3  # the release 1.0 and 1.1 secrets and the receipt output
+    hop_copies = [k for k, names in where.items() if any(n.startswith(("relay-", "valid-relayed-")) for n in names)]
+    assert len(hop_copies) >= 4  # the relays' copies are scanned too, not only the manifests
+    assert sum(len(v) for v in by_key.values()) >= 20
 
 
 def test_the_withheld_receipt_vector_names_its_withheld_output_and_carries_nothing_else_of_it() -> None:
