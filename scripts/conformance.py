@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def vectors_in(folder: Path) -> list[Path]:
     """The vectors of ``folder``, by file name: each ``.bundle`` or ``.card`` file with an
-    ``.expect`` file beside it (the trusted ``vector-src.card``, ``vector-relay.card`` and
-    ``vector-relay2.card`` have none: they are inputs)."""
+    ``.expect`` file beside it (the trusted ``vector-src.card``, the relays' ``vector-relay*.card``
+    and the verifier's own ``vector-dst.card`` have none: they are inputs)."""
     return sorted(p for p in folder.iterdir() if p.suffix in (".bundle", ".card") and p.with_suffix(".expect").is_file())
 
 
