@@ -112,6 +112,8 @@ def _print_plan(plan: PrunePlan, dry_run: bool, spaced: bool = False) -> None:
         echo(f"  keep           {k['project']} {k['version']}{where}: {'; '.join(k['reasons'])}")
     for note in plan.skipped:
         echo(f"  skipped        {note}")
+    for left in plan.left:
+        echo(f"  left           {left['what']}: {left['reason']}")
     if plan.removals and dry_run:
         echo(f"would free {size_text(plan.freed_bytes)}")
 
@@ -140,7 +142,9 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, quiet: bool, as_js
     """Remove what the retention policy no longer keeps: packages in the store, staging leftovers,
     chunk lists of packages no delta export can use any more, and old version folders and
     package copies on every target, SSH targets included, through each target's step runner
-    (never the current or previous successful release of any environment). The plan is printed
+    (never the current or previous successful release of any environment, nor the release last
+    deployed successfully to a target or the one before there; a folder no deployment recorded
+    on its target is left and listed). The plan is printed
     first; a target that cannot be reached is listed as skipped and pruned next time. What a
     deployment made current after the plan is left alone and listed as not removed; no
     deployment starts and no import commits while files go."""

@@ -15,10 +15,14 @@ What a plan can remove, each with its size and why:
   uses and no zone this one exports to holds, and what interrupted writes left there
   (``retention/chunk_lists.py``);
 * ``target_folder``: ``WORK/<package id>/<version>`` on a target (local or SSH) whose release
-  is not kept for the target's environment (never the current or previous successful one);
+  that target does not keep, judged per target (``retention/per_target.py``, decision 910):
+  never the release last deployed successfully to it nor the one before, nothing under a
+  keep-all policy, never a release current or previous successful in any environment or for
+  any tenant; a folder of a release no deployment recorded on the target is left, and the
+  plan's ``left`` says so;
 * ``target_archive``: ``WORK/.bundlekit/packages/<sha256>/<file>``, the copy of a package
-  archive the target's runner keeps, when no release kept for the target's environment uses
-  those bytes;
+  archive the target's runner keeps, when no release that target keeps uses those bytes (the
+  same rule);
 * ``work_folder``: ``WORK/.bundlekit-work/<deployment id>`` of a finished deployment, on a
   target or in the zone's worker folder (zone-level steps);
 * ``legacy_folder``: the zone's work folder inside its home (``zone-target``), which zone-level
@@ -45,6 +49,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +58,7 @@ from bundlekit.core.tree import remove_tree, tree_size
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError
 from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_lists
+from bundlekit.retention.per_target import History, Keeper, kept_on
 from bundlekit.retention.removals import PrunePlan, PruneResult, Removal
 from bundlekit.retention.rules import Keep, ReleaseKey, decide_by_space
 from bundlekit.retention.uses import Uses, zone_releases
@@ -110,6 +116,7 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
         records = state.packages(r)
         targets = list_targets(r)
         held = state.held_elsewhere(r)
+        history = History(state.deliveries(r))
     keep = decide_by_space(releases, deployments, policies, now)
     every = {"default": {"": state.Policy()}, **policies}  # Default's default is always shown
     plan = PrunePlan(policies=sorted((p for mine in every.values() for p in mine.values()),
@@ -126,11 +133,14 @@ def plan_prune(zone: Zone, *, now: EpochSeconds, fleet: Fleet | None = None,
     for c in plan_chunk_lists(zone, kept_digests=uses.kept_digests, held=held, releases=releases, now=now,
                               leftover_age=LEFTOVER_AGE):
         plan.removals.append(Removal("chunk_list", c["what"], c["path"], c["size"], c["reason"], digest=c["digest"]))
+    left_out: list[Any] = []
     if environments is not None:
         wanted = {e.casefold() for e in environments}
+        left_out = [t for t in targets if t.environment.casefold() not in wanted]
         targets = [t for t in targets if t.environment.casefold() in wanted]
+    judge = _Judge(keep, history, policies, now)
     with _fleet(zone, fleet, max_parallel) as used:
-        _plan_targets(zone, plan, keep, uses, targets, deployments, used)
+        _plan_targets(zone, plan, judge, uses, targets, left_out, deployments, used)
     return plan
 
 
@@ -186,7 +196,20 @@ def _location(target: Target, found: dict[str, Any]) -> tuple[Any, ...]:
     return ("target", target.name)
 
 
-def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, uses: Uses, records: list[Any],
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    """What a plan judges targets' folders by (``retention/per_target.py``)."""
+
+    keep: Keep
+    history: History
+    policies: dict[str, dict[str, state.Policy]]
+    now: EpochSeconds
+
+    def kept(self, keepers: Iterable[Keeper]) -> dict[ReleaseKey, list[str]]:
+        return kept_on(keepers, self.history, self.keep, self.policies, self.now)
+
+
+def _plan_targets(zone: Zone, plan: PrunePlan, judge: _Judge, uses: Uses, records: list[Any], left_out: list[Any],
                   deployments: list[dict[str, Any]], fleet: Fleet) -> None:
     ours, bytes_of = uses.releases_of, uses.bytes_of
     from bundlekit.deploy.service import isolation, open_target
@@ -197,52 +220,63 @@ def _plan_targets(zone: Zone, plan: PrunePlan, keep: Keep, uses: Uses, records: 
     worker = LocalFolderTarget(f"{zone.name} worker", "(zone)", frozenset(), Path(get_worker(zone).folder), local)
     every = [open_target(record, local) for record in records] + [worker]
     # Every target is asked, then targets whose work folders are one folder (one machine reached
-    # in two environments, or under two spellings) are pruned as one and keep what any of them keeps.
-    # A target that cannot be asked may share its folder with one that can: what its environment
-    # keeps is kept everywhere until it answers again.
-    places: dict[tuple[Any, ...], tuple[Target, set[ReleaseKey], list[str], dict[str, Any]]] = {}
-    unasked: list[Target] = []
+    # in two environments, or under two spellings) are pruned as one and keep what any of them keeps
+    # (decision 910: judged per target). A target that cannot be asked may share its folder with
+    # one that can: what it keeps is kept everywhere until it answers again; a target not asked
+    # (another environment's, after a deployment) keeps what it runs everywhere.
+    places: dict[tuple[Any, ...], tuple[Target, list[Keeper], dict[str, Any]]] = {}
+    elsewhere = [Keeper(t.name, t.environment, full=False) for t in left_out]
     for target, found in zip(every, fleet.inventory(every)):
         label = "the zone's worker" if target is worker else f"target {target.name}"
+        keeper = Keeper(None, "") if target is worker else Keeper(target.name, target.environment)
         if isinstance(found, BundleError):
             plan.skipped.append(f"{label} ({target.address}): not asked what it holds ({found.message} "
                                 f"[{found.code}]); pruned next time"
                                 + ("" if target is worker else
-                                   f"; until then nothing kept for {target.environment} is removed anywhere"))
+                                   f"; until then nothing kept for {target.environment} is removed anywhere, "
+                                   f"nor anything kept on {target.name}"))
             if target is not worker:
-                unasked.append(target)
+                elsewhere.append(keeper)
             continue
-        _, kept_here, envs, _ = places.setdefault(_location(target, found), (target, set(), [], found))
-        if target is not worker:
-            kept_here |= keep.by_environment.get(target.environment.lower(), set())
-            envs.append(target.environment)
-    for target, kept_here, envs, found in places.values():
-        for other in unasked:
-            kept_here |= keep.by_environment.get(other.environment.lower(), set())
-            envs.append(other.environment)
-        kept_for = " or ".join(dict.fromkeys(envs)) or target.environment
+        places.setdefault(_location(target, found), (target, [], found))[1].append(keeper)
+    for target, here, found in places.values():
+        kept_here = judge.kept(here + elsewhere)
+        known = judge.history.got(k.name for k in here)
+        on = " or ".join(k.label.removeprefix("target ") + (f" ({k.environment})" if k.name else "") for k in here)
         label = "the zone's worker" if target is worker else f"target {target.name}"
         plan.targets[target.name] = target
         base = f"{target.address}:" if isinstance(target, SshTarget) else ""
         work = base + str(found.get("work_dir") or target.address)
+        keeper_items = tuple((k.name, k.environment, k.full) for k in here + elsewhere)
 
         def add(kind: str, what: str, path: str, size: Any, reason: str, item: tuple[str, ...]) -> None:
             plan.removals.append(Removal(
                 kind, f"{target.name}: {what}", path, int(size), reason, target=target.name, item=item,
                 package=(item[1], item[2]) if kind == "target_folder" else None,
-                digest=item[1] if kind == "target_archive" else None, environments=tuple(dict.fromkeys(envs)),
+                digest=item[1] if kind == "target_archive" else None, keepers=keeper_items,
                 deployment=item[1] if kind == "work_folder" else None))
+
+        def judged(releases: set[ReleaseKey] | None, what: str, path: str) -> bool:
+            """Whether the item may go; one prune has no record of is left, and said."""
+            if releases and releases & set(kept_here):
+                return False
+            if not releases or not releases & known:
+                why = (f"no deployment this zone recorded on {on} installed it" if releases else
+                       "no release this zone holds installs it")
+                plan.left.append({"target": target.name, "what": f"{target.name}: {what}", "path": path,
+                                  "reason": f"{why}; left (remove it by hand if nothing there uses it)"})
+                return False
+            return True
         for package_id, version, size in found.get("packages", []):
-            releases = ours.get((str(package_id).lower(), str(version).lower()))
-            if releases and not releases & kept_here:
-                add("target_folder", f"{package_id} {version}", f"{work}/{package_id}/{version}", size,
-                    f"no release kept for {kept_for} installs it here", ("package", package_id, version))
+            path = f"{work}/{package_id}/{version}"
+            if judged(ours.get((str(package_id).lower(), str(version).lower())), f"{package_id} {version}", path):
+                add("target_folder", f"{package_id} {version}", path, size,
+                    f"no release kept on {on} installs it here", ("package", package_id, version))
         for sha256, file_name, size in found.get("archives", []):
-            releases = bytes_of.get(str(sha256))
-            if releases and not releases & kept_here:
-                add("target_archive", str(file_name), f"{work}/.bundlekit/packages/{sha256}/{file_name}", size,
-                    f"the runner's copy of a package no release kept for {kept_for} uses",
-                    ("archive", sha256, file_name))
+            path = f"{work}/.bundlekit/packages/{sha256}/{file_name}"
+            if judged(bytes_of.get(str(sha256)), str(file_name), path):
+                add("target_archive", str(file_name), path, size,
+                    f"the runner's copy of a package no release kept on {on} uses", ("archive", sha256, file_name))
         for deployment_id, size in found.get("work", []):
             if deployment_id in finished:
                 add("work_folder", str(deployment_id), f"{work}/.bundlekit-work/{deployment_id}", size,
@@ -339,19 +373,27 @@ def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, re
     to ``result.not_removed`` with why."""
     releases = zone_releases(zone, tx)
     deployments = state.deployments(tx)
-    keep = decide_by_space(releases, deployments, state.space_policies(tx), now)
+    policies = state.space_policies(tx)
+    keep = decide_by_space(releases, deployments, policies, now)
+    judge = _Judge(keep, History(state.deliveries(tx)), policies, now)
     uses = Uses.of(releases, keep)
     names = {(x["project_slug"].lower(), x["version"].lower()): f"{x['project']} {x['version']}" for x in releases}
     referenced = {rec["sha256"] for rec in state.packages(tx)} | set(uses.bytes_of)
     running = {d["id"] for d in deployments if d["state"] == "Executing"}
     held = state.held_elsewhere(tx)
 
-    def kept_now(keys: set[ReleaseKey]) -> str:
+    def kept_now(keys: set[ReleaseKey], reasons: dict[ReleaseKey, list[str]] = keep.reasons) -> str:
         key = sorted(keys)[0]
-        return f"{names[key]} is kept now ({'; '.join(keep.reasons[key])}), since the plan was made"
+        return f"{names[key]} is kept now ({'; '.join(reasons[key])}), since the plan was made"
 
-    def kept_in(keys: set[ReleaseKey], environments: tuple[str, ...]) -> set[ReleaseKey]:
-        return {k for k in keys if any(k in keep.by_environment.get(e.lower(), set()) for e in environments)}
+    kept_by: dict[tuple[tuple[str | None, str, bool], ...], dict[ReleaseKey, list[str]]] = {}
+
+    def on_target(r: Removal, keys: set[ReleaseKey]) -> str:
+        """Why a target's item is kept now (per target, decision 910), or ""."""
+        if r.keepers not in kept_by:
+            kept_by[r.keepers] = judge.kept(Keeper(*k) for k in r.keepers)
+        kept = kept_by[r.keepers]
+        return kept_now(keys & set(kept), kept) if keys & set(kept) else ""
 
     go: list[Removal] = []
     for r in plan.removals:
@@ -367,12 +409,9 @@ def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, re
         elif r.kind == "chunk_list" and r.digest is not None:
             why = chunk_list_kept_now(r.digest, kept_digests=uses.kept_digests, held=held)
         if r.package is not None:
-            protected = kept_in(uses.releases_of.get((r.package[0].lower(), r.package[1].lower()), set()),
-                                r.environments)
-            why = kept_now(protected) if protected else why
+            why = on_target(r, uses.releases_of.get((r.package[0].lower(), r.package[1].lower()), set())) or why
         if r.kind == "target_archive" and r.digest is not None:
-            protected = kept_in(uses.bytes_of.get(r.digest, set()), r.environments)
-            why = kept_now(protected) if protected else why
+            why = on_target(r, uses.bytes_of.get(r.digest, set())) or why
         if r.deployment is not None and r.deployment in running:
             why = f"{r.deployment} is running"
         if why:

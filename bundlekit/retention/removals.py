@@ -30,10 +30,11 @@ class Removal:
     item: tuple[str, ...] = ()
     #: What the apply step checks again under the prune claim: the bytes it removes (the store's,
     #: or a runner's archive copy), the package (id, version) a target folder installs, the
-    #: environments whose kept releases protect a target's item, the deployment a work folder is of.
+    #: targets whose keeps protect a target's item (``per_target.Keeper``'s name, environment and
+    #: full, decision 910), the deployment a work folder is of.
     digest: str | None = None
     package: tuple[str, str] | None = None
-    environments: tuple[str, ...] = ()
+    keepers: tuple[tuple[str | None, str, bool], ...] = ()
     deployment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,13 +46,15 @@ class Removal:
 @dataclass
 class PrunePlan:
     """What :func:`apply_prune` would remove and which releases stay (with why); ``skipped``:
-    targets that could not be asked what they hold; ``targets``: how to reach the targets
-    the removals name."""
+    targets that could not be asked what they hold; ``left``: what a target holds that prune has
+    no record of installing there, so leaves (target, what, path, reason); ``targets``: how to
+    reach the targets the removals name."""
 
     removals: list[Removal] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
     policies: list[state.Policy] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    left: list[dict[str, Any]] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
 
     @property
@@ -60,7 +63,7 @@ class PrunePlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"policies": [p.to_dict() for p in self.policies], "remove": [r.to_dict() for r in self.removals],
-                "freed_bytes": self.freed_bytes, "kept": self.kept, "skipped": self.skipped}
+                "freed_bytes": self.freed_bytes, "kept": self.kept, "skipped": self.skipped, "left": self.left}
 
 
 @dataclass

@@ -40,16 +40,21 @@ DAY = 86400
 
 @dataclass
 class Keep:
-    """Why each release is kept: overall, and per lowercased environment (for targets' folders)."""
+    """Why each release is kept: overall, per lowercased environment (for targets' folders), and
+    ``protected``: the releases current or previous successful in some environment (or for some
+    tenant) or being deployed, which no target's folder ever loses (``retention/per_target.py``)."""
 
     reasons: dict[ReleaseKey, list[str]] = field(default_factory=lambda: defaultdict(list))
     by_environment: dict[str, set[ReleaseKey]] = field(default_factory=lambda: defaultdict(set))
+    protected: set[ReleaseKey] = field(default_factory=set)
 
-    def add(self, key: ReleaseKey, reason: str, environment: str | None = None) -> None:
+    def add(self, key: ReleaseKey, reason: str, environment: str | None = None, *, protect: bool = False) -> None:
         if reason not in self.reasons[key]:
             self.reasons[key].append(reason)
         if environment is not None:
             self.by_environment[environment.lower()].add(key)
+        if protect:
+            self.protected.add(key)
 
     def kept(self, key: ReleaseKey) -> bool:
         return key in self.reasons
@@ -98,12 +103,12 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
                 successful.append(str(d["release"]).lower())
         where = f"{env} for tenant {tenant}" if tenant else env
         for label, version in zip(("current", "previous successful"), successful[:2]):
-            keep.add((slug, version), f"{label} release in {where}", env)
+            keep.add((slug, version), f"{label} release in {where}", env, protect=True)
     for (slug, env), deps in per_env.items():
         policy = policies.get(env.lower(), default)
         for d in deps:
             if d["state"] == "Executing":
-                keep.add(_key(slug, str(d["release"])), f"being deployed to {env}", env)
+                keep.add(_key(slug, str(d["release"])), f"being deployed to {env}", env, protect=True)
         # Deployments come in the zone's own order (their numbers, decision 680), never re-sorted by
         # their recorded start: one made while the clock ran ahead must not rank newest for ever.
         latest: dict[str, tuple[int, float]] = {}
@@ -166,4 +171,5 @@ def decide_by_space(releases: Iterable[Mapping[str, Any]], deployments: Iterable
                 keep.add(key, reason)
         for env, keys in part.by_environment.items():
             keep.by_environment[env] |= keys
+        keep.protected |= part.protected
     return keep

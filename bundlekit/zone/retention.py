@@ -18,7 +18,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.zone.db import Database, Reader, Writer
 from bundlekit.zone.deployments import BY_NUMBER
 
-__all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "space_policies", "set_policy", "change_policy", "releases", "deployments", "packages",
+__all__ = ["PRUNE_CLAIM", "MAX_KEEP", "Policy", "policies", "space_policies", "set_policy", "change_policy", "releases", "deployments", "deliveries", "packages",
            "delete_packages", "held_elsewhere", "record_prune", "pruned_at", "last_prune"]
 
 #: The claim (``Database.claim``) a prune holds while it removes files: no deployment starts
@@ -131,6 +131,56 @@ def deployments(db: Reader) -> list[dict[str, Any]]:
     for r in rows:
         r["in_space"] = r["in_space"] or "Default"
     return rows
+
+
+#: Run states that say a step did not complete on its target (``bundlekit.deploy.model.FAILED_STATES``;
+#: the zone layer cannot import the deploy layer).
+_NOT_DONE = frozenset({"Failed", "Canceled", "TimedOut"})
+
+
+def deliveries(db: Reader) -> list[dict[str, Any]]:
+    """Which target got which release: one row per deployment and target it ran a step on, in
+    the zone's own order of deployments (decision 680): deployment (its id), project_slug,
+    release, environment, tenant, started, in_space, target (its name lowercased; None: the
+    zone's worker) and outcome: ``Success`` when every run there succeeded or was skipped and
+    one succeeded, ``Failed`` when one did not complete (failed, timed out, canceled; an
+    interrupted deployment's run on the target it had reached), ``Running`` for the target a
+    deployment still executing has reached. A target every run skipped got nothing and has no
+    row. Read from each deployment's record (its runs, and what its process did after another
+    command closed it), a batch of records at a time."""
+    out: list[dict[str, Any]] = []
+    for d in db.rows("SELECT d.id, d.project_slug, d.release, d.environment, d.tenant, d.state, d.started, d.record, "
+                     "p.in_space FROM deployments d LEFT JOIN projects p ON p.slug = d.project_slug "
+                     "ORDER BY " + BY_NUMBER.replace("(id,", "(d.id,")):
+        try:
+            record = json.loads(d.pop("record") or "{}")
+        except ValueError:
+            record = {}
+        record = record if isinstance(record, dict) else {}
+        after = record.get("after_closed")
+        runs = [*(record.get("runs") or []), *((after.get("runs") or []) if isinstance(after, dict) else [])]
+        states: dict[str | None, set[str]] = {}
+        for run in runs:
+            if isinstance(run, dict):
+                target = run.get("target")
+                states.setdefault(None if target is None else str(target).lower(), set()).add(str(run.get("state")))
+        reached = record.get("reached")
+        if d["state"] == "Executing" and isinstance(reached, dict):
+            target = reached.get("target")
+            states.setdefault(None if target is None else str(target).lower(), set()).add("Running")
+        base = {k: d[k] for k in ("project_slug", "release", "environment", "tenant", "started")}
+        for target, seen in states.items():
+            if "Running" in seen:
+                outcome = "Running"
+            elif seen & _NOT_DONE or not seen <= {"Success", "Skipped"}:
+                outcome = "Failed"
+            elif "Success" in seen:
+                outcome = "Success"
+            else:
+                continue  # every run skipped: nothing reached the target
+            out.append({"deployment": d["id"], **base, "in_space": d["in_space"] or "Default", "target": target,
+                        "outcome": outcome})
+    return out
 
 
 def packages(db: Reader) -> list[dict[str, Any]]:

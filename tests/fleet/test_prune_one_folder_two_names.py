@@ -101,8 +101,9 @@ def test_prune_keeps_what_any_target_reaching_one_ssh_folder_runs(machine: tuple
     assert _removed_versions(plan) == ["2.0.0"], plan["remove"]
     assert sorted(p.name for p in (shared / "Shared.App").iterdir() if p.is_dir()) == ["1.0.0", "3.0.0", "4.0.0"], done
     reasons = [r["reason"] for r in plan["remove"] if r["kind"] == "target_folder"]
-    assert len(reasons) == 1 and reasons[0] in ("no release kept for Staging or Production installs it here",
-                                                "no release kept for Production or Staging installs it here"), reasons
+    assert len(reasons) == 1 and reasons[0] in (
+        "no release kept on st (Staging) or pr (Production) installs it here",
+        "no release kept on pr (Production) or st (Staging) installs it here"), reasons
 
 
 def test_prune_keeps_what_any_local_target_reaching_one_folder_through_a_link_runs(tmp_path: Path,
