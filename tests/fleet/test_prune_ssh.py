@@ -129,6 +129,10 @@ def test_prune_removes_old_versions_on_ssh_targets_through_their_runners_and_a_r
 
 def test_auto_prune_after_a_deployment_reaches_the_ssh_targets_of_its_environment_only(fleet: Fleet) -> None:
     w, web = fleet.world, fleet.web
+    # 1.1.0 deployed again (the rollback the test above ends with; this test may run alone, on
+    # another worker): 1.3.0 then makes it the previous release, and 1.2.0 may go
+    ok("retention", "set", "--keep", "1", "--no-auto-prune", home=w.prod)
+    ok("deploy", "acme-web", "1.1.0", "--environment", "Production", home=w.prod)
     ok("retention", "set", "--keep", "1", "--auto-prune", home=w.prod)
     _deploy(w, "1.3.0")
     out = ok_json("deploy", "acme-web", "1.3.0", "--environment", "Production", home=w.prod)
