@@ -58,7 +58,7 @@ from bundlekit.core.tree import remove_tree, tree_size
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.errors import BundleError, ConflictError
 from bundlekit.retention.chunk_lists import chunk_list_kept_now, plan_chunk_lists
-from bundlekit.retention.per_target import History, Keeper, kept_on
+from bundlekit.retention.per_target import History, Keeper, Kept, kept_on
 from bundlekit.retention.removals import PrunePlan, PruneResult, Removal
 from bundlekit.retention.rules import Keep, ReleaseKey, decide_by_space
 from bundlekit.retention.uses import Uses, zone_releases
@@ -205,7 +205,7 @@ class _Judge:
     policies: dict[str, dict[str, state.Policy]]
     now: EpochSeconds
 
-    def kept(self, keepers: Iterable[Keeper]) -> dict[ReleaseKey, list[str]]:
+    def kept(self, keepers: Iterable[Keeper]) -> Kept:
         return kept_on(keepers, self.history, self.keep, self.policies, self.now)
 
 
@@ -241,7 +241,7 @@ def _plan_targets(zone: Zone, plan: PrunePlan, judge: _Judge, uses: Uses, record
         places.setdefault(_location(target, found), (target, [], found))[1].append(keeper)
     for target, here, found in places.values():
         kept_here = judge.kept(here + elsewhere)
-        known = judge.history.got(k.name for k in here)
+        known, known_bytes = judge.history.got(k.name for k in here)
         on = " or ".join(k.label.removeprefix("target ") + (f" ({k.environment})" if k.name else "") for k in here)
         label = "the zone's worker" if target is worker else f"target {target.name}"
         plan.targets[target.name] = target
@@ -256,11 +256,12 @@ def _plan_targets(zone: Zone, plan: PrunePlan, judge: _Judge, uses: Uses, record
                 digest=item[1] if kind == "target_archive" else None, keepers=keeper_items,
                 deployment=item[1] if kind == "work_folder" else None))
 
-        def judged(releases: set[ReleaseKey] | None, what: str, path: str) -> bool:
+        def judged(releases: set[ReleaseKey] | None, what: str, path: str, package: tuple[str, str] | None = None,
+                   digest: str | None = None) -> bool:
             """Whether the item may go; one prune has no record of is left, and said."""
-            if releases and releases & set(kept_here):
+            if kept_here.why(releases or set(), package, digest):
                 return False
-            if not releases or not releases & known:
+            if not releases or (package not in known if package is not None else digest not in known_bytes):
                 why = (f"no deployment this zone recorded on {on} installed it" if releases else
                        "no release this zone holds installs it")
                 plan.left.append({"target": target.name, "what": f"{target.name}: {what}", "path": path,
@@ -269,12 +270,13 @@ def _plan_targets(zone: Zone, plan: PrunePlan, judge: _Judge, uses: Uses, record
             return True
         for package_id, version, size in found.get("packages", []):
             path = f"{work}/{package_id}/{version}"
-            if judged(ours.get((str(package_id).lower(), str(version).lower())), f"{package_id} {version}", path):
+            pair = (str(package_id).lower(), str(version).lower())
+            if judged(ours.get(pair), f"{package_id} {version}", path, package=pair):
                 add("target_folder", f"{package_id} {version}", path, size,
                     f"no release kept on {on} installs it here", ("package", package_id, version))
         for sha256, file_name, size in found.get("archives", []):
             path = f"{work}/.bundlekit/packages/{sha256}/{file_name}"
-            if judged(bytes_of.get(str(sha256)), str(file_name), path):
+            if judged(bytes_of.get(str(sha256)), str(file_name), path, digest=str(sha256)):
                 add("target_archive", str(file_name), path, size,
                     f"the runner's copy of a package no release kept on {on} uses", ("archive", sha256, file_name))
         for deployment_id, size in found.get("work", []):
@@ -382,18 +384,22 @@ def _still_let_go(zone: Zone, tx: Reader, plan: PrunePlan, now: EpochSeconds, re
     running = {d["id"] for d in deployments if d["state"] == "Executing"}
     held = state.held_elsewhere(tx)
 
-    def kept_now(keys: set[ReleaseKey], reasons: dict[ReleaseKey, list[str]] = keep.reasons) -> str:
+    def kept_now(keys: set[ReleaseKey]) -> str:
         key = sorted(keys)[0]
-        return f"{names[key]} is kept now ({'; '.join(reasons[key])}), since the plan was made"
+        return f"{names[key]} is kept now ({'; '.join(keep.reasons[key])}), since the plan was made"
 
-    kept_by: dict[tuple[tuple[str | None, str, bool], ...], dict[ReleaseKey, list[str]]] = {}
+    kept_by: dict[tuple[tuple[str | None, str, bool], ...], Kept] = {}
 
     def on_target(r: Removal, keys: set[ReleaseKey]) -> str:
         """Why a target's item is kept now (per target, decision 910), or ""."""
         if r.keepers not in kept_by:
             kept_by[r.keepers] = judge.kept(Keeper(*k) for k in r.keepers)
         kept = kept_by[r.keepers]
-        return kept_now(keys & set(kept), kept) if keys & set(kept) else ""
+        package = (r.package[0].lower(), r.package[1].lower()) if r.package is not None else None
+        reasons = kept.why(keys, package, None if package is not None else r.digest)
+        by_release = sorted(keys & set(kept.releases))
+        subject = names[by_release[0]] if by_release else r.what
+        return f"{subject} is kept now ({'; '.join(reasons)}), since the plan was made" if reasons else ""
 
     go: list[Removal] = []
     for r in plan.removals:

@@ -133,21 +133,35 @@ def deployments(db: Reader) -> list[dict[str, Any]]:
     return rows
 
 
-#: Run states that say a step did not complete on its target (``bundlekit.deploy.model.FAILED_STATES``;
-#: the zone layer cannot import the deploy layer).
-_NOT_DONE = frozenset({"Failed", "Canceled", "TimedOut"})
+def _package_steps(db: Reader) -> dict[tuple[str, str], dict[str, dict[str, str]]]:
+    """(lowercased project slug, version) -> casefolded step name -> the package that package
+    step installs (id, version, sha256), from each release's snapshot."""
+    out: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+    for r in db.rows("SELECT project_slug, version, snapshot FROM releases"):
+        snap = json.loads(r["snapshot"])
+        carried = {str(p["id"]).casefold(): p for p in (snap.get("packages") or {}).values()}
+        steps: dict[str, dict[str, str]] = {}
+        for step in (snap.get("steps") or {}).values():
+            p = carried.get(str(step.get("package") or "").casefold())
+            if step.get("type") == "package" and p is not None:
+                steps[str(step.get("name", "")).casefold()] = {"package": str(p["id"]), "version": str(p["version"]),
+                                                               "sha256": str(p["sha256"])}
+        out[(str(r["project_slug"]).lower(), str(r["version"]).lower())] = steps
+    return out
 
 
 def deliveries(db: Reader) -> list[dict[str, Any]]:
-    """Which target got which release: one row per deployment and target it ran a step on, in
-    the zone's own order of deployments (decision 680): deployment (its id), project_slug,
-    release, environment, tenant, started, in_space, target (its name lowercased; None: the
-    zone's worker) and outcome: ``Success`` when every run there succeeded or was skipped and
-    one succeeded, ``Failed`` when one did not complete (failed, timed out, canceled; an
-    interrupted deployment's run on the target it had reached), ``Running`` for the target a
-    deployment still executing has reached. A target every run skipped got nothing and has no
-    row. Read from each deployment's record (its runs, and what its process did after another
-    command closed it), a batch of records at a time."""
+    """Which package each target got from which release: one row per deployment, target and
+    package step that ran there (not skipped), in the zone's own order of deployments (decision
+    680): deployment (its id), project_slug, release, environment, tenant, started, in_space,
+    target (its name lowercased; None: the zone's worker), package, version and sha256 (what
+    the step installs) and outcome: ``Success`` when every run of the deployment on that target
+    succeeded or was skipped, ``Failed`` when one did not complete there (failed, timed out,
+    canceled; the run an interrupted deployment had reached), ``Running`` for the step a
+    deployment still executing has reached. Script steps install no package and give no row.
+    Read from each deployment's record (its runs, and what its process did after another
+    command closed it) and each release's steps, a batch of rows at a time."""
+    steps = _package_steps(db)
     out: list[dict[str, Any]] = []
     for d in db.rows("SELECT d.id, d.project_slug, d.release, d.environment, d.tenant, d.state, d.started, d.record, "
                      "p.in_space FROM deployments d LEFT JOIN projects p ON p.slug = d.project_slug "
@@ -158,28 +172,28 @@ def deliveries(db: Reader) -> list[dict[str, Any]]:
             record = {}
         record = record if isinstance(record, dict) else {}
         after = record.get("after_closed")
-        runs = [*(record.get("runs") or []), *((after.get("runs") or []) if isinstance(after, dict) else [])]
-        states: dict[str | None, set[str]] = {}
-        for run in runs:
-            if isinstance(run, dict):
-                target = run.get("target")
-                states.setdefault(None if target is None else str(target).lower(), set()).add(str(run.get("state")))
+        runs = [r for r in [*(record.get("runs") or []), *((after.get("runs") or []) if isinstance(after, dict)
+                                                             else [])] if isinstance(r, dict)]
         reached = record.get("reached")
         if d["state"] == "Executing" and isinstance(reached, dict):
-            target = reached.get("target")
-            states.setdefault(None if target is None else str(target).lower(), set()).add("Running")
+            runs.append({"step": reached.get("step"), "target": reached.get("target"), "state": "Running"})
+        installs = steps.get((str(d["project_slug"]).lower(), str(d["release"]).lower()), {})
+        states: dict[str | None, set[str]] = {}
+        ran: dict[str | None, list[dict[str, str]]] = {}
+        for run in runs:
+            target = None if run.get("target") is None else str(run["target"]).lower()
+            state = str(run.get("state"))
+            states.setdefault(target, set()).add(state)
+            package = installs.get(str(run.get("step") or "").casefold())
+            if package is not None and state != "Skipped" and package not in ran.setdefault(target, []):
+                ran[target].append(package)
         base = {k: d[k] for k in ("project_slug", "release", "environment", "tenant", "started")}
-        for target, seen in states.items():
-            if "Running" in seen:
-                outcome = "Running"
-            elif seen & _NOT_DONE or not seen <= {"Success", "Skipped"}:
-                outcome = "Failed"
-            elif "Success" in seen:
-                outcome = "Success"
-            else:
-                continue  # every run skipped: nothing reached the target
-            out.append({"deployment": d["id"], **base, "in_space": d["in_space"] or "Default", "target": target,
-                        "outcome": outcome})
+        for target, packages in ran.items():
+            seen = states[target]
+            outcome = ("Running" if "Running" in seen else
+                       "Success" if seen <= {"Success", "Skipped"} else "Failed")
+            out += [{"deployment": d["id"], **base, "in_space": d["in_space"] or "Default", "target": target,
+                     **package, "outcome": outcome} for package in packages]
     return out
 
 

@@ -10,15 +10,20 @@ NOW = 1_800_000_000
 
 
 def _g(release: str, outcome: str = "Success", target: str | None = "w1", env: str = "Production",
-       tenant: str | None = None, started: float = 0, project: str = "web") -> dict[str, object]:
+       tenant: str | None = None, started: float = 0, project: str = "web",
+       package: str = "Web.App") -> dict[str, object]:
+    """A delivery: ``package`` at the release's version installed on ``target``."""
     return {"project_slug": project, "release": release, "environment": env, "tenant": tenant, "started": started,
-            "in_space": "Default", "target": target, "outcome": outcome}
+            "in_space": "Default", "target": target, "package": package, "version": release,
+            "sha256": f"{package}-{release}", "outcome": outcome}
 
 
 def _kept(got: list[dict[str, object]], keepers: list[Keeper], policy: Policy = Policy(keep_releases=1),
           keep: Keep | None = None) -> set[str]:
+    """The versions of Web.App the folder keeps (by release, or installed on the keepers)."""
     kept = kept_on(keepers, History(got), keep or Keep(), {"default": {"": policy}}, NOW)
-    return {v for (_, v) in kept}
+    versions = {str(d["version"]) for d in got}
+    return {v for v in versions if kept.why({("web", v)}, ("web.app", v))}
 
 
 def test_the_last_two_successful_releases_on_the_target_stay_whatever_the_policy() -> None:
@@ -34,9 +39,10 @@ def test_a_redeploy_of_the_running_release_does_not_push_the_previous_one_out() 
 def test_what_was_tried_since_the_last_success_stays_and_does_not_count_as_running() -> None:
     got = [_g("1.0"), _g("1.1"), _g("1.2", "Failed"), _g("1.3", "Running")]
     kept = kept_on([Keeper("w1", "Production")], History(got), Keep(), {"default": {"": Policy(keep_releases=1)}}, NOW)
-    assert {v for (_, v) in kept} == {"1.0", "1.1", "1.2", "1.3"}
-    assert kept[("web", "1.1")] == ["the release last deployed successfully to target w1"]
-    assert kept[("web", "1.0")] == ["the one deployed successfully to target w1 before it"]
+    assert set(kept.packages) == {("web.app", v) for v in ("1.0", "1.1", "1.2", "1.3")}
+    assert kept.packages[("web.app", "1.1")] == ["the version last installed successfully on target w1"]
+    assert kept.packages[("web.app", "1.0")] == ["the one installed successfully on target w1 before it"]
+    assert kept.digests["Web.App-1.0"] == kept.packages[("web.app", "1.0")]
 
 
 def test_each_tenant_on_a_target_keeps_what_it_runs() -> None:
@@ -47,7 +53,14 @@ def test_each_tenant_on_a_target_keeps_what_it_runs() -> None:
 def test_only_what_a_target_itself_got_counts_and_names_are_matched_as_typed_or_not() -> None:
     got = [_g("1.0", target="w2"), _g("1.1", target="w2"), _g("1.2", target="w1")]
     assert _kept(got, [Keeper("W1", "Production")]) == {"1.2"}
-    assert History(got).got(["w2"]) == {("web", "1.0"), ("web", "1.1")}
+    assert History(got).got(["w2"]) == ({("web.app", "1.0"), ("web.app", "1.1")}, {"Web.App-1.0", "Web.App-1.1"})
+
+
+def test_each_package_on_a_target_keeps_its_own_last_two() -> None:
+    # the api package went out with 1.1 only: web's 1.3 and 1.2 do not push it out
+    got = [_g("1.0"), _g("1.1"), _g("1.1", package="Api.App"), _g("1.2"), _g("1.3")]
+    kept = kept_on([Keeper("w1", "Production")], History(got), Keep(), {"default": {"": Policy(keep_releases=1)}}, NOW)
+    assert set(kept.packages) == {("web.app", "1.2"), ("web.app", "1.3"), ("api.app", "1.1")}
 
 
 def test_keep_all_keeps_every_release_the_target_got_and_keep_n_and_days_count_on_the_target() -> None:

@@ -4,8 +4,9 @@ because the last releases went to other targets (steps by role), keeps what it r
 keep-all nothing leaves a target; a folder prune has no record of installing is left and said.
 
 One zone per engine: releases Demo 1.0.1 .. 1.0.7 created here (each package with bytes of its
-own; 1.0.6 and 1.0.7 install only on role ``canary``), targets w1 and w2 (role web) in
-Production, 1.0.1 .. 1.0.4 deployed there in turn.
+own; 1.0.6 and 1.0.7 install their package only on role ``canary`` and run a script step on
+every web target), targets w1 and w2 (role web) in Production, 1.0.1 .. 1.0.4 deployed there
+in turn.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ type = "package"
 package = "Demo.App"
 roles = ["{role}"]
 '''
+#: A step every web target runs (1.0.6 and 1.0.7): a target that runs a release's script steps
+#: but not its package step still runs the version it had.
+SMOKE = '''[[steps]]
+name = "Smoke test"
+type = "script"
+syntax = "bash"
+roles = ["web"]
+script = "echo smoke test on #{Octopus.Machine.Name}"
+'''
 DEPLOYED = ("1.0.1", "1.0.2", "1.0.3", "1.0.4")
 
 
@@ -49,7 +59,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, state_engine: str) -> Path:
         v = f"1.0.{n}"
         with zipfile.ZipFile(root / f"Demo.App.{v}.zip", "w") as z:
             z.writestr("index.html", f"version {v}\n" * 50)
-        (root / f"rel-{v}.toml").write_text(RELEASE.format(v=v, role="canary" if n >= 6 else "web"))
+        (root / f"rel-{v}.toml").write_text(RELEASE.format(v=v, role="canary") + SMOKE if n >= 6 else
+                                           RELEASE.format(v=v, role="web"))
         ok("releases", "create", root / f"rel-{v}.toml", home=root / "home")
     for name in ("w1", "w2"):
         ok("targets", "add", name, "--environment", "Production", "--role", "web", "--root", root / "t" / name,
@@ -108,7 +119,8 @@ def test_a_target_moved_to_another_environment_keeps_what_it_runs(built: Path, t
 
 def test_a_target_the_last_releases_skipped_keeps_the_release_it_runs(built: Path, tmp_path: Path) -> None:
     # v33-15a F2: 1.0.6 and 1.0.7 install only on role canary (w1): w2 still runs 1.0.4, which
-    # Production's current and previous releases (1.0.7, 1.0.6) do not name.
+    # Production's current and previous releases (1.0.7, 1.0.6) do not name, though their smoke
+    # test ran on w2 too (the versions a target runs are those its package steps installed).
     home, targets = _copy(built, tmp_path)
     ok("targets", "add", "w1", "--environment", "Production", "--role", "web", "--role", "canary", "--root",
        targets / "w1", home=home)
