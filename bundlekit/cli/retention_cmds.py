@@ -110,6 +110,8 @@ def _print_plan(plan: PrunePlan, dry_run: bool, spaced: bool = False) -> None:
     for k in plan.kept:
         where = f" (space {k['in_space']})" if spaced else ""
         echo(f"  keep           {k['project']} {k['version']}{where}: {'; '.join(k['reasons'])}")
+    for k in plan.kept_on_targets:
+        echo(f"  keep           {k['what']}: {'; '.join(k['reasons'])}")
     for note in plan.skipped:
         echo(f"  skipped        {note}")
     for left in plan.left:

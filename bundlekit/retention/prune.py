@@ -258,8 +258,13 @@ def _plan_targets(zone: Zone, plan: PrunePlan, judge: _Judge, uses: Uses, record
 
         def judged(releases: set[ReleaseKey] | None, what: str, path: str, package: tuple[str, str] | None = None,
                    digest: str | None = None) -> bool:
-            """Whether the item may go; one prune has no record of is left, and said."""
-            if kept_here.why(releases or set(), package, digest):
+            """Whether the item may go; one prune has no record of is left, and said; a folder the
+            releases kept do not explain is listed with why its target keeps it."""
+            reasons = kept_here.why(releases or set(), package, digest)
+            if reasons:
+                if package is not None and not (releases or set()) & set(kept_here.releases):
+                    plan.kept_on_targets.append({"target": target.name, "what": f"{target.name}: {what}",
+                                                 "reasons": reasons})
                 return False
             if not releases or (package not in known if package is not None else digest not in known_bytes):
                 why = (f"no deployment this zone recorded on {on} installed it" if releases else

@@ -47,14 +47,17 @@ class Removal:
 class PrunePlan:
     """What :func:`apply_prune` would remove and which releases stay (with why); ``skipped``:
     targets that could not be asked what they hold; ``left``: what a target holds that prune has
-    no record of installing there, so leaves (target, what, path, reason); ``targets``: how to
-    reach the targets the removals name."""
+    no record of installing there, so leaves (target, what, path, reason); ``kept_on_targets``:
+    version folders a target keeps for itself (what it runs, its policy; target, what, reasons)
+    that no kept release explains (decision 910); ``targets``: how to reach the targets the
+    removals name."""
 
     removals: list[Removal] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
     policies: list[state.Policy] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     left: list[dict[str, Any]] = field(default_factory=list)
+    kept_on_targets: list[dict[str, Any]] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
 
     @property
@@ -63,7 +66,8 @@ class PrunePlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"policies": [p.to_dict() for p in self.policies], "remove": [r.to_dict() for r in self.removals],
-                "freed_bytes": self.freed_bytes, "kept": self.kept, "skipped": self.skipped, "left": self.left}
+                "freed_bytes": self.freed_bytes, "kept": self.kept, "skipped": self.skipped, "left": self.left,
+                "kept_on_targets": self.kept_on_targets}
 
 
 @dataclass

@@ -130,8 +130,13 @@ def test_a_target_the_last_releases_skipped_keeps_the_release_it_runs(built: Pat
     plan = ok_json("prune", "--dry-run", home=home)
     assert _on(plan, "w2") == ["w2: Demo.App 1.0.1", "w2: Demo.App 1.0.2", "w2: Demo.App.1.0.1.zip",
                                "w2: Demo.App.1.0.2.zip"]
+    assert {k["what"]: k["reasons"] for k in plan["kept_on_targets"] if k["target"] == "w2"} == {
+        "w2: Demo.App 1.0.4": ["the version last installed successfully on target w2",
+                               "one of the last 1 installed on target w2"],
+        "w2: Demo.App 1.0.3": ["the one installed successfully on target w2 before it"]}
     text = ok("prune", "--dry-run", home=home)
     assert "w2: Demo.App 1.0.1" in text and "no release kept on w2 (Production) installs it here" in text
+    assert "  keep           w2: Demo.App 1.0.4: the version last installed successfully on target w2" in text
     ok("prune", home=home)
     assert _versions(targets / "w2") == ["1.0.3", "1.0.4"] and _archives(targets / "w2") == 2
     assert _versions(targets / "w1") == ["1.0.6", "1.0.7"]
