@@ -81,11 +81,15 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
     imported or created) and optionally created (true for a release created in this zone);
     ``deployments``: rows with project_slug, release, environment, state, started, oldest first
     in the zone's own order (deployment numbers: "current" and "previous" come from that order,
-    not from ``started``, decision 680); ``policies``: lowercased environment (``""`` the default) -> policy."""
+    not from ``started``, decision 680); ``policies``: lowercased environment (``""`` the default) -> policy.
+    A release never deployed that came after the current release of some environment (or
+    tenant) of its project is kept whatever the policy: it is waiting to be deployed (decision 911)."""
+    releases = list(releases)
     keep = Keep()
     default = policies.get("", Policy())
     per_env: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     per_tenant: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    currents: dict[str, list[tuple[str, str]]] = defaultdict(list)  # slug -> (where, its current version)
     deployed: set[ReleaseKey] = set()
     last_deploy: dict[str, float] = {}
     for d in deployments:
@@ -104,6 +108,8 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
         where = f"{env} for tenant {tenant}" if tenant else env
         for label, version in zip(("current", "previous successful"), successful[:2]):
             keep.add((slug, version), f"{label} release in {where}", env, protect=True)
+        if successful:
+            currents[slug].append((where, successful[0]))
     for (slug, env), deps in per_env.items():
         policy = policies.get(env.lower(), default)
         for d in deps:
@@ -135,11 +141,17 @@ def decide(releases: Iterable[Mapping[str, Any]], deployments: Iterable[Mapping[
             undeployed[slug].append(r)
     for slug, r in newest.items():
         keep.add(_key(slug, str(r["version"])), f"the latest release {_came(r)} for the project")
+    by_version = {_key(str(r["project_slug"]), str(r["version"])): r for r in releases}
     for slug, rows in undeployed.items():
         rows = sorted(rows, key=_age, reverse=True)
         for n, r in enumerate(rows, start=1):
             key = _key(slug, str(r["version"]))
-            if default.keeps_all:
+            # Waiting to be deployed (decision 911): newer than what runs in some environment.
+            behind = [where for where, version in currents.get(slug, [])
+                      if (slug, version) in by_version and _age(r) > _age(by_version[(slug, version)])]
+            if behind:
+                keep.add(key, f"never deployed; newer than the current release in {' and '.join(behind)}")
+            elif default.keeps_all:
                 keep.add(key, "never deployed; the zone's policy keeps every release")
             elif default.keep_releases is not None and n <= default.keep_releases:
                 keep.add(key, f"never deployed; one of the last {default.keep_releases} {_came(r)}")

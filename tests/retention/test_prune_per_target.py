@@ -198,3 +198,26 @@ def test_a_folder_prune_has_no_record_of_is_left_and_said(built: Path, tmp_path:
                for x in plan["left"])
     text = bk("prune", "--dry-run", home=home).stdout
     assert "  left           w3: Demo.App 1.0.1: no deployment this zone recorded on w3" in text
+
+
+def test_a_release_waiting_to_be_deployed_keeps_its_packages(built: Path, tmp_path: Path) -> None:
+    # v33-15a F10, v33-15u F8 (decision 911): 1.0.5 .. 1.0.7 came after Production's current 1.0.4
+    # and were never deployed; --keep 1 (and an auto-prune after a deployment elsewhere) kept only
+    # the newest, and deploying 1.0.6 then needed the package carried across again.
+    home, targets = _copy(built, tmp_path)
+    ok("targets", "add", "w1", "--environment", "Staging", "--role", "web", "--role", "canary", "--root",
+       targets / "w1", "--new", home=home)
+    ok("retention", "set", "--keep", "1", "--auto-prune", home=home)
+    plan = ok_json("prune", "--dry-run", home=home)
+    kept = {k["version"]: k["reasons"] for k in plan["kept"]}
+    assert kept["1.0.5"] == ["never deployed; newer than the current release in Production"]
+    assert kept["1.0.6"] == kept["1.0.5"]
+    assert "Demo.App 1.0.5" not in {r["what"] for r in plan["remove"]}
+    out = ok_json("deploy", "demo", "1.0.7", "--environment", "Staging", home=home)  # and an auto-prune
+    assert out["state"] == "Success"
+    assert not {"Demo.App 1.0.5", "Demo.App 1.0.6"} & {r["what"] for r in out["pruned"]["remove"]}
+    ok("targets", "remove", "w2", home=home)
+    ok("targets", "add", "w2", "--environment", "Production", "--role", "web", "--role", "canary", "--root",
+       targets / "w2", home=home)
+    assert ok_json("deploy", "demo", "1.0.6", "--environment", "Production", home=home)["state"] == "Success"
+    assert _versions(targets / "w2") == ["1.0.4", "1.0.6"]  # 1.0.3: neither its last two nor kept by a release

@@ -70,9 +70,11 @@ def test_the_latest_import_is_kept_and_undeployed_ones_follow_the_default_policy
     deps = [_d("1.1", started=100)]
     rels = [_r("1.0", 10), _r("0.9", 5), _r("1.1", 50), _r("1.3", 150), _r("1.2", 200)]
     keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
-    # 1.2: the latest import; 1.1: deployed (current); undeployed newest first: 1.2, 1.3, 1.0, 0.9
-    assert {v for (_, v) in keep.reasons} == {"1.1", "1.2"}
+    # 1.2: the latest import; 1.1: deployed (current); 1.3: imported after 1.1, waiting to be
+    # deployed (decision 911); the undeployed older than what runs (1.0, 0.9) follow the policy
+    assert {v for (_, v) in keep.reasons} == {"1.1", "1.2", "1.3"}
     assert keep.reasons[("web", "1.2")][0] == "the latest release imported for the project"
+    assert keep.reasons[("web", "1.3")] == ["never deployed; newer than the current release in Production"]
     assert _kept(deps, rels, default=Policy(keep_releases=2)) == {"1.1", "1.2", "1.3"}
     assert _kept(deps, rels, default=Policy()) == {"0.9", "1.0", "1.1", "1.2", "1.3"}
     assert _kept([], rels, default=Policy(keep_days=1)) == {"1.2"}  # imported long before NOW
@@ -135,3 +137,25 @@ def test_a_policy_of_one_space_never_lets_another_spaces_release_go() -> None:
     # the zone-wide decision this replaces would have let Web's go with Payments' policy
     assert {v for (p, v) in decide(rels, deps, {"": Policy(keep_releases=1)}, NOW).reasons if p == "web"} == {
         "1.3", "1.4"}
+
+
+def test_a_release_never_deployed_that_came_after_what_runs_somewhere_waits_to_be_deployed() -> None:
+    # v33-15a F10, v33-15u F8: a hotfix for Production (2.2) and the next release for Staging (2.3)
+    # came in together; 2.3 went to Staging: the hotfix is still newer than Production's current.
+    deps = [_d("2.0", started=1, env="Production"), _d("2.1", started=2, env="Staging"),
+            _d("2.3", started=4, env="Staging")]
+    rels = [_r("1.9", 5), _r("2.0", 10), _r("2.1", 20), _r("2.2", 30), _r("2.3", 31), _r("2.4", 40)]
+    keep = decide(rels, deps, {"": Policy(keep_releases=1)}, NOW)
+    assert keep.reasons[("web", "2.2")] == ["never deployed; newer than the current release in Production"]
+    assert keep.reasons[("web", "2.4")][1] == (
+        "never deployed; newer than the current release in Production and Staging")
+    assert not keep.kept(("web", "1.9"))  # older than what runs anywhere: the policy decides
+    assert not keep.protected & {("web", "2.2"), ("web", "2.4")}  # waiting is not running
+    # once Production runs 2.4, 2.2 waits for nothing any more: the policy lets it go (2.5 came after)
+    keep = decide(rels + [_r("2.5", 50)], deps + [_d("2.4", started=5, env="Production")],
+                  {"": Policy(keep_releases=1)}, NOW)
+    assert not keep.kept(("web", "2.2")) and keep.kept(("web", "2.5"))
+    # per tenant: a tenant still on 2.0 keeps what came after it waiting
+    tenants = [dict(_d("2.0", started=1), tenant="Acme"), dict(_d("2.4", started=2), tenant="Globex")]
+    keep = decide(rels, tenants, {"": Policy(keep_releases=1)}, NOW)
+    assert keep.reasons[("web", "2.2")] == ["never deployed; newer than the current release in Production for tenant Acme"]
