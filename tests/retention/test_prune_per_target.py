@@ -79,8 +79,14 @@ def _copy(built: Path, tmp_path: Path) -> tuple[Path, Path]:
     own_state(home)
     for name in ("w1", "w2"):
         ok("targets", "remove", name, home=home)
-    ok("targets", "add", "w2", "--environment", "Production", "--role", "web", "--root", targets / "w2", home=home)
+    _add(home, targets, "w2", "Production", "web")
     return home, targets
+
+
+def _add(home: Path, targets: Path, name: str, environment: str, *roles: str, root: str | None = None) -> None:
+    """Add target ``name`` (in a new ``environment`` if need be) with ``roles`` at ``targets/root or name``."""
+    ok("targets", "add", name, "--environment", environment, *[a for r in roles for a in ("--role", r)], "--root",
+       targets / (root or name), *(["--new"] if environment != "Production" else []), home=home)
 
 
 def _versions(target: Path) -> list[str]:
@@ -99,8 +105,7 @@ def test_a_target_moved_to_another_environment_keeps_what_it_runs(built: Path, t
     # v33-15a F1: w1 re-registered in Staging lost every version folder, its running 1.0.4 included,
     # even under the default policy (keep every release).
     home, targets = _copy(built, tmp_path)
-    ok("targets", "add", "w1", "--environment", "Staging", "--role", "web", "--root", targets / "w1", "--new",
-       home=home)
+    _add(home, targets, "w1", "Staging", "web")
     assert _versions(targets / "w1") == list(DEPLOYED) and _archives(targets / "w1") == 4
     before = snapshot(targets)
     plan = ok_json("prune", home=home)  # the default policy: keep every release
@@ -122,8 +127,7 @@ def test_a_target_the_last_releases_skipped_keeps_the_release_it_runs(built: Pat
     # Production's current and previous releases (1.0.7, 1.0.6) do not name, though their smoke
     # test ran on w2 too (the versions a target runs are those its package steps installed).
     home, targets = _copy(built, tmp_path)
-    ok("targets", "add", "w1", "--environment", "Production", "--role", "web", "--role", "canary", "--root",
-       targets / "w1", home=home)
+    _add(home, targets, "w1", "Production", "web", "canary")
     for v in ("1.0.6", "1.0.7"):
         ok("deploy", "demo", v, "--environment", "Production", home=home)
     ok("retention", "set", "--keep", "1", home=home)
@@ -145,8 +149,7 @@ def test_a_target_the_last_releases_skipped_keeps_the_release_it_runs(built: Pat
 def test_auto_prune_after_a_deployment_keeps_what_each_target_runs(built: Path, tmp_path: Path) -> None:
     # The same two kinds, pruned after each successful deployment (--auto-prune).
     home, targets = _copy(built, tmp_path)
-    ok("targets", "add", "w1", "--environment", "Production", "--role", "web", "--role", "canary", "--root",
-       targets / "w1", home=home)
+    _add(home, targets, "w1", "Production", "web", "canary")
     ok("retention", "set", "--keep", "1", "--auto-prune", home=home)
     for v in ("1.0.6", "1.0.7"):
         out = ok_json("deploy", "demo", v, "--environment", "Production", home=home)
@@ -157,8 +160,7 @@ def test_auto_prune_after_a_deployment_keeps_what_each_target_runs(built: Path, 
     # w2 moves to Staging and gets 1.0.5 there: it keeps 1.0.5 and 1.0.4 (its last two), then
     # 1.0.6 and 1.0.5; w1, in Production (not asked after a Staging deployment), keeps its own
     ok("targets", "remove", "w2", home=home)
-    ok("targets", "add", "w2", "--environment", "Staging", "--role", "web", "--role", "canary", "--root",
-       targets / "w2", "--new", home=home)
+    _add(home, targets, "w2", "Staging", "web", "canary")
     ok("releases", "create", tmp_path / "z" / "rel-1.0.5.toml", home=home)  # never deployed: its package went
     ok("deploy", "demo", "1.0.5", "--environment", "Staging", home=home)
     assert _versions(targets / "w2") == ["1.0.4", "1.0.5"]
@@ -171,8 +173,7 @@ def test_under_keep_all_nothing_leaves_a_target(built: Path, tmp_path: Path) -> 
     # The zone keeps one release per environment; Staging keeps every release: w1, moved there,
     # keeps every version folder it holds while the store lets the old packages go.
     home, targets = _copy(built, tmp_path)
-    ok("targets", "add", "w1", "--environment", "Staging", "--role", "web", "--root", targets / "w1", "--new",
-       home=home)
+    _add(home, targets, "w1", "Staging", "web")
     ok("retention", "set", "--keep", "1", home=home)
     ok("retention", "set", "--environment", "Staging", "--keep-all", home=home)
     before = snapshot(targets / "w1")
@@ -186,7 +187,7 @@ def test_a_folder_prune_has_no_record_of_is_left_and_said(built: Path, tmp_path:
     # w1's folder registered again under another name: no deployment recorded on w3 installed
     # what it holds, so prune cannot tell what runs there and leaves every item, saying so.
     home, targets = _copy(built, tmp_path)
-    ok("targets", "add", "w3", "--environment", "Production", "--role", "web", "--root", targets / "w1", home=home)
+    _add(home, targets, "w3", "Production", "web", root="w1")
     ok("retention", "set", "--keep", "1", home=home)
     before = snapshot(targets / "w1")
     plan = ok_json("prune", home=home)
@@ -205,8 +206,7 @@ def test_a_release_waiting_to_be_deployed_keeps_its_packages(built: Path, tmp_pa
     # and were never deployed; --keep 1 (and an auto-prune after a deployment elsewhere) kept only
     # the newest, and deploying 1.0.6 then needed the package carried across again.
     home, targets = _copy(built, tmp_path)
-    ok("targets", "add", "w1", "--environment", "Staging", "--role", "web", "--role", "canary", "--root",
-       targets / "w1", "--new", home=home)
+    _add(home, targets, "w1", "Staging", "web", "canary")
     ok("retention", "set", "--keep", "1", "--auto-prune", home=home)
     plan = ok_json("prune", "--dry-run", home=home)
     kept = {k["version"]: k["reasons"] for k in plan["kept"]}
@@ -217,7 +217,6 @@ def test_a_release_waiting_to_be_deployed_keeps_its_packages(built: Path, tmp_pa
     assert out["state"] == "Success"
     assert not {"Demo.App 1.0.5", "Demo.App 1.0.6"} & {r["what"] for r in out["pruned"]["remove"]}
     ok("targets", "remove", "w2", home=home)
-    ok("targets", "add", "w2", "--environment", "Production", "--role", "web", "--role", "canary", "--root",
-       targets / "w2", home=home)
+    _add(home, targets, "w2", "Production", "web", "canary")
     assert ok_json("deploy", "demo", "1.0.6", "--environment", "Production", home=home)["state"] == "Success"
     assert _versions(targets / "w2") == ["1.0.4", "1.0.6"]  # 1.0.3: neither its last two nor kept by a release
