@@ -280,3 +280,8 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
     for f in report.files:
         echo(f"  {f.status:<16} {f.name}  ({size_text(f.size)}, SHA-256 {f.sha256})")
     echo(f"received {len(report.files)} file(s) intact")
+    if report.spool_kept:
+        echo(f"note: {counted(len(report.spool_kept), 'spool file')} kept in {spool}: "
+             f"{'its' if len(report.spool_kept) == 1 else 'their'} frames belong to no file finished here (another "
+             "sender's, or one still incomplete); the next `bundlekit diode receive --spool` reads them again",
+             err=True)

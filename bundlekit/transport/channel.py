@@ -306,9 +306,12 @@ class SpoolChannel:
     """Frames as files in a folder, for diode appliances that mirror a folder one way.
 
     The sender batches frames into files written atomically (temporary name, fsync, rename);
-    each file ends with a SHA-256 of its contents. The receiver takes files in name order,
-    deletes each once read, and salvages the frames of a damaged file one by one (each
-    frame has its own CRC). Layout: spec/transport.md section 3.6.
+    each file ends with a SHA-256 of its contents. The receiver takes files in name order
+    (:meth:`recv_batch`: one file's frames, its path in :attr:`last_path`), reads each once per
+    run, and salvages the frames of a damaged file one by one (each frame has its own CRC). It
+    does not delete what it read: the receive loop removes a file (:meth:`remove`) once what it
+    carried is safe (``spool_keep``, decision 920), so a receiver killed midway loses no frame.
+    Layout: spec/transport.md section 3.6.
     """
 
     def __init__(self, folder: Path, *, frames_per_file: int = 2048, poll: float = 0.05) -> None:
@@ -320,11 +323,13 @@ class SpoolChannel:
         self._seq = 0
         self.files_read = 0
         self.files_damaged = 0
-        #: Spool files read whose removal failed (permissions, an immutable file): read once, then skipped.
+        #: Spool files whose removal failed (permissions, an immutable file): read once per run.
         self.files_stuck: list[str] = []
         #: Entries named like spool files that are not regular files (folders, links, pipes): never opened twice.
         self.entries_ignored: list[str] = []
         self._passed: set[str] = set()
+        #: The spool file the last :meth:`recv_batch` read.
+        self.last_path: Path | None = None
 
     @classmethod
     def for_sending(cls, folder: Path, **kw: float | int) -> "SpoolChannel":
@@ -368,61 +373,76 @@ class SpoolChannel:
             return None
         return self.folder / names[0] if names else None
 
-    def _load(self, path: Path) -> None:
-        """Read one spool entry and remove it. Only a regular file is read (opened without
-        following a link or waiting on a pipe); an entry that is not one, or that cannot be
-        removed once read, is remembered and passed over from then on, so the receiver always
-        moves on and its idle timeout holds (spec/transport.md §3.6)."""
+    def _load(self, path: Path) -> list[bytes] | None:
+        """Read one spool entry (left in place: see :meth:`remove`); None for an entry that is
+        not a regular file. Only a regular file is read (opened without following a link or
+        waiting on a pipe); every entry is taken once per run and passed over from then on, so
+        the receiver always moves on and its idle timeout holds (spec/transport.md §3.6)."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
-            return  # taken away meanwhile: ordinary loss
+            return None  # taken away meanwhile: ordinary loss
         except OSError:
             self._pass(path, self.entries_ignored)  # a symbolic link, or unreadable
-            return
+            return None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             self._pass(path, self.entries_ignored)  # a folder, a pipe, a device
-            return
+            return None
         with os.fdopen(fd, "rb") as fh:
             try:
                 data = fh.read(_SPOOL_MAX_FILE + 1)
             except OSError:
                 data = b""
+        self._passed.add(path.name)
+        self.files_read += 1
+        if len(data) > _SPOOL_MAX_FILE:
+            self.files_damaged += 1
+            return []
+        intact = len(data) >= 44 and hashlib.sha256(data[:-32]).digest() == data[-32:]
+        if not intact:
+            self.files_damaged += 1
+        return _spool_frames(data)
+
+    def remove(self, path: Path) -> None:
+        """Delete a spool file this channel read, once what it carried is safe; one that cannot
+        be deleted (permissions, an immutable file) is named in :attr:`files_stuck`."""
         try:
             path.unlink()
         except FileNotFoundError:
             pass
         except OSError:
-            self._pass(path, self.files_stuck)
-        self.files_read += 1
-        if len(data) > _SPOOL_MAX_FILE:
-            self.files_damaged += 1
-            return
-        intact = len(data) >= 44 and hashlib.sha256(data[:-32]).digest() == data[-32:]
-        if not intact:
-            self.files_damaged += 1
-        self._in.extend(_spool_frames(data))
+            self.files_stuck.append(path.name)
 
     def _pass(self, path: Path, why: list[str]) -> None:
         self._passed.add(path.name)
         why.append(path.name)
 
-    def recv(self, timeout: float) -> bytes | None:
-        if self._in:
-            return self._in.popleft()
+    def recv_batch(self, timeout: float) -> list[bytes]:
+        """The frames of the next spool file (its path in :attr:`last_path`), waiting up to
+        ``timeout`` seconds for one; [] when none came. A file without a single frame is removed
+        at once (nothing in it can be needed); the others stay until :meth:`remove`."""
         deadline = time.monotonic() + timeout
         while True:
             path = self._next_file()
             if path is not None:
-                self._load(path)
-                if self._in:
-                    return self._in.popleft()
+                frames = self._load(path)
+                if frames:
+                    self.last_path = path
+                    return frames
+                if frames is not None:
+                    self.remove(path)
                 continue
             left = deadline - time.monotonic()
             if left <= 0:
-                return None
+                return []
             time.sleep(min(self.poll, left))
+
+    def recv(self, timeout: float) -> bytes | None:
+        """One frame (files are read as :meth:`recv_batch` reads them, and never removed here)."""
+        if not self._in:
+            self._in.extend(self.recv_batch(timeout))
+        return self._in.popleft() if self._in else None
 
     def close(self) -> None:
         self.flush()

@@ -3,14 +3,16 @@ until every announced file is finished, or until nothing useful arrives for the 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bundlekit.transport.channel import FrameSource
+from bundlekit.transport.channel import FrameSource, SpoolChannel
 from bundlekit.transport.diode_receive import (
     DEFAULT_MEMORY_BUDGET, DEFAULT_STATE_BUDGET, SURPLUS_FRAMES, ReceiveReport, Receiver,
 )
+from bundlekit.transport.spool_keep import SpoolKeeper
 
 __all__ = ["receive", "DEFAULT_IDLE_TIMEOUT", "JUNK_GRACE"]
 
@@ -35,9 +37,12 @@ def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT
     waiting or only leftovers of finished files (``SURPLUS_FRAMES`` of them) keep coming.
     Decision 192. ``memory_budget`` and ``state_budget`` bound the receiver's memory whatever
     the frames claim (spec/transport.md §3.8 rule 8). ``progress`` gets one item per file
-    (``core.progress.item``).
+    (``core.progress.item``). From a :class:`SpoolChannel`, a spool file is removed only once
+    every frame it carried is spent (:class:`~bundlekit.transport.spool_keep.SpoolKeeper`,
+    decision 920); the report's ``spool_kept`` names those left for the next run.
     """
     rx = Receiver(out_dir, memory_budget=memory_budget, state_budget=state_budget, clock=clock, progress=progress)
+    keeper = SpoolKeeper(source, rx) if isinstance(source, SpoolChannel) else None
     poll = min(0.2, idle_timeout) if idle_timeout > 0 else 0.0
     last = clock()
     feed_many = rx.feed_many
@@ -53,6 +58,9 @@ def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT
             batch = batch_of(poll)
             if batch:
                 fresh = feed_many(batch)
+                if keeper is not None:
+                    keeper.took(batch)
+                    keeper.settle()
                 if fresh:
                     last = clock()
                 if rx.finished():
@@ -85,4 +93,7 @@ def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT
                 break
     finally:
         report = rx.finish()
+        if keeper is not None:
+            keeper.settle()
+            report = dataclasses.replace(report, spool_kept=tuple(keeper.kept))
     return report

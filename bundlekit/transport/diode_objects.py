@@ -44,7 +44,7 @@ class InboundObject:
     """One file being received: its geometry, its temporary file, its blocks and its running hash."""
 
     __slots__ = ("info", "session", "announce", "part", "spill_fd", "spill_path", "spill_end", "done",
-                 "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks", "touched")
+                 "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks", "touched", "keep")
 
     def __init__(self, info: ObjectInfo) -> None:
         self.info = info
@@ -65,6 +65,8 @@ class InboundObject:
         self.frame_len = data_frame_size(info.symbol_size)
         #: When this object last made progress (the receiver's frame count): the stalest is dropped first.
         self.touched = 0
+        #: Its frames are still needed once it is finished (refused for lack of space): spool files stay.
+        self.keep = False
 
     def is_done(self, block: int) -> bool:
         done = self.done

@@ -258,6 +258,7 @@ class Receiver:
         except OSError:
             free = info.size
         if info.size > free:
+            obj.keep = True  # space can be freed: its frames are kept for the next run
             self._conclude(obj, "rejected", f"{info.size} bytes do not fit in the {free} bytes free in {self.out}")
             return obj
         if obj.nblocks == 0:

@@ -43,14 +43,19 @@ class ReceiveReport:
     frames: dict[str, int]
     transfer_seconds: float
     peak_buffered_bytes: int
+    #: From a spool folder: the spool files left there for a later run (their frames are still needed).
+    spool_kept: tuple[str, ...] | None = None
 
     @property
     def ok(self) -> bool:
         return bool(self.files) and all(f.ok for f in self.files)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "files": [f.to_dict() for f in self.files], "frames": dict(self.frames),
-                "transfer_seconds": round(self.transfer_seconds, 3), "peak_buffered_bytes": self.peak_buffered_bytes}
+        out = {"ok": self.ok, "files": [f.to_dict() for f in self.files], "frames": dict(self.frames),
+               "transfer_seconds": round(self.transfer_seconds, 3), "peak_buffered_bytes": self.peak_buffered_bytes}
+        if self.spool_kept is not None:
+            out["spool_kept"] = list(self.spool_kept)
+        return out
 
     def raise_for_status(self, *, listen: str | None = None, spool: str | None = None) -> None:
         """Raise TransportError(incomplete / nothing_received) unless every file arrived intact.
@@ -79,8 +84,12 @@ class ReceiveReport:
                                  f"({f.bytes_missing} bytes) missing{'; ' + f.detail if f.detail else ''}")
                 else:
                     parts.append(f"{what}: {f.status} ({f.detail})")
+            message = "not every file arrived intact (nothing partial was kept): " + "; ".join(parts)
+            if self.spool_kept:
+                message += (f". {len(self.spool_kept)} spool file(s) whose frames are still needed were kept in "
+                            f"{spool}, so nothing read is lost: once more arrive, run `bundlekit diode receive "
+                            "--spool` again and it takes them up")
             lost = ("spool files were lost or damaged on the way: check the mirror, then send again"
                     if spool is not None else "frames were lost on the way: send again")
-            raise TransportError("not every file arrived intact (nothing partial was kept): " + "; ".join(parts)
-                                 + f". If {lost} with more --redundancy or --repeat", code="incomplete",
+            raise TransportError(message + f". If {lost} with more --redundancy or --repeat", code="incomplete",
                                  details=self.to_dict())
