@@ -418,6 +418,10 @@ class SpoolChannel:
         self._passed.add(path.name)
         why.append(path.name)
 
+    def read_again(self, names: list[str]) -> None:
+        """Offer these spool files (read and still there) once more in this run."""
+        self._passed.difference_update(names)
+
     def recv_batch(self, timeout: float) -> list[bytes]:
         """The frames of the next spool file (its path in :attr:`last_path`), waiting up to
         ``timeout`` seconds for one; [] when none came. A file without a single frame is removed

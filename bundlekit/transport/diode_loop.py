@@ -83,11 +83,14 @@ def receive(source: FrameSource, out_dir: Path, *, idle_timeout: float = DEFAULT
                 if now - junk_since < max(idle_timeout, JUNK_GRACE):
                     continue
             elif rx.finished():
+                if not once and keeper is not None and keeper.reoffer():
+                    continue  # spool files kept with another sender's frames: take that sender up now
                 break  # everything announced is finished and nothing more is waiting
             now = clock()
             if now - last >= idle_timeout:
-                if rx.other_last is not None and now - rx.other_last < max(idle_timeout, poll):
-                    rx.abandon_session()  # another sender is talking: follow it
+                if ((rx.other_last is not None and now - rx.other_last < max(idle_timeout, poll))
+                        or (keeper is not None and keeper.reoffer())):
+                    rx.abandon_session()  # another sender is talking (or waiting in the spool): follow it
                     last = now
                     continue
                 break

@@ -39,6 +39,7 @@ class SpoolKeeper:
         #: Spool files read and kept: the header keys (``frame[6:40]``) of their frames not yet spent.
         self.pending: dict[Path, set[bytes]] = {}
         self._results = 0
+        self._offered = -1  # how many objects the receiver knew at the last reoffer
 
     def _spent(self, key: bytes) -> bool:
         obj = self.rx.objects.get(key)
@@ -67,6 +68,19 @@ class SpoolKeeper:
             if not keys:
                 del self.pending[path]
                 self.spool.remove(path)
+
+    def reoffer(self) -> bool:
+        """Have the channel read again, in this run, the kept files holding frames of objects the
+        receiver never took up (another session, heard while it followed one): True if there are
+        any and objects were taken up since the last time (so this ends), False otherwise."""
+        if len(self.rx.objects) == self._offered:
+            return False
+        again = [p for p, keys in self.pending.items() if any(k not in self.rx.objects for k in keys)]
+        if not again:
+            return False
+        self._offered = len(self.rx.objects)
+        self.spool.read_again([p.name for p in again])
+        return True
 
     @property
     def kept(self) -> list[str]:

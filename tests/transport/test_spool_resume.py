@@ -6,6 +6,7 @@ must still be there for the next run (decision 920, spec/transport.md §3.6).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from bundlekit.transport.channel import SpoolChannel
 from bundlekit.transport.diode_loop import receive
 from bundlekit.transport.diode_send import SendOptions, send
+from bundlekit.transport.frames import Announce, ObjectInfo, encode_announce
 from tests.transport.helpers import write_payload
 
 MiB = 1 << 20
@@ -96,3 +98,27 @@ def test_spool_files_of_an_incomplete_file_stay_and_a_later_run_takes_them_up(tm
     report = receive(SpoolChannel.for_receiving(spool), inbox, idle_timeout=0.3)
     assert report.ok and (inbox / "a.bundle").read_bytes() == data
     assert os.listdir(spool) == [] and report.spool_kept == ()
+
+
+def test_another_session_heard_first_in_the_spool_does_not_keep_the_real_delivery_out(tmp_path: Path) -> None:
+    """Spool files are kept until their frames are spent, so a stray announcement that sorts first
+    (another sender's, or forged) would be followed first in every run: the real delivery's files,
+    kept, are read again in the same run once the stray session goes quiet."""
+    data, files = _spool_files(tmp_path, 300_000, 9)
+    spool, inbox = tmp_path / "spool", tmp_path / "inbox"
+    stray = SpoolChannel.for_sending(spool)
+    sha = hashlib.sha256(b"not the file").digest()
+    stray.send(encode_announce(Announce(ObjectInfo(b"\x0b" * 8, 0, 5000, sha[:8], 1024, 16), 1, sha, "stray.bin")))
+    stray.close()
+    (written,) = spool.iterdir()
+    written.rename(spool / "bkd-00000000000000000000-0000000-00000000.bkdframes")  # sorts before the real ones
+    for f in files:
+        shutil.copy(f, spool / f.name)
+    r = subprocess.run([sys.executable, "-m", "bundlekit", "diode", "receive", "--spool", str(spool), "--out",
+                        str(inbox), "--idle-timeout", "0.5", "--json"], capture_output=True, text=True, timeout=120)
+    err = json.loads(r.stdout)["error"]
+    assert (r.returncode, err["code"]) == (1, "incomplete")  # the stray file never completes: said so
+    statuses = {f["name"]: f["status"] for f in err["details"]["files"]}
+    assert statuses == {"stray.bin": "incomplete", "a.bundle": "complete"}
+    assert (inbox / "a.bundle").read_bytes() == data
+    assert len(err["details"]["spool_kept"]) == 1 == len(os.listdir(spool))  # only the stray one stays
