@@ -85,11 +85,19 @@ class ReceiveReport:
                 else:
                     parts.append(f"{what}: {f.status} ({f.detail})")
             message = "not every file arrived intact (nothing partial was kept): " + "; ".join(parts)
+            other = self.frames.get("other_session", 0)
+            if other:
+                followed = ", ".join(sorted({f.session[:8] for f in bad}))
+                message += (f". {other} frame(s) of another session were dropped: the receiver follows one sender "
+                            f"at a time (here session {followed}, heard first) and another sender's frames came "
+                            "too (frames are not authenticated: anyone on the link can send). Make sure only the "
+                            "sender you expect sends, then send again; more --redundancy does not help with that")
             if self.spool_kept:
                 message += (f". {len(self.spool_kept)} spool file(s) whose frames are still needed were kept in "
                             f"{spool}, so nothing read is lost: once more arrive, run `bundlekit diode receive "
                             "--spool` again and it takes them up")
-            lost = ("spool files were lost or damaged on the way: check the mirror, then send again"
-                    if spool is not None else "frames were lost on the way: send again")
+            also = "also " if other else ""
+            lost = (f"spool files were {also}lost or damaged on the way: check the mirror, then send again"
+                    if spool is not None else f"frames were {also}lost on the way: send again")
             raise TransportError(message + f". If {lost} with more --redundancy or --repeat", code="incomplete",
                                  details=self.to_dict())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from bundlekit.transport.channel import LossyChannel, UdpChannel
 from bundlekit.transport.diode_loop import receive
 from bundlekit.transport.diode_receive import ReceiveReport
 from bundlekit.transport.diode_send import SendOptions, send
+from bundlekit.transport.frames import Announce, ObjectInfo, encode_announce
 from tests.transport.helpers import write_payload
 
 LOOPBACK = "127.0.0.1"
@@ -138,3 +141,33 @@ def test_cli_receiver_reports_incomplete_when_the_sender_stops_early(tmp_path: P
     f = err["details"]["files"][0]
     assert f["name"] == "a.bundle" and f["blocks_missing"] >= 1 and f["bytes_missing"] > 0
     assert not (tmp_path / "inbox").exists()  # nothing partial kept, not even the folder the receiver made
+
+
+def test_frames_of_another_session_are_named_as_such_not_blamed_on_loss(tmp_path: Path) -> None:
+    """A second sender heard first (here one forged announcement) made the receiver drop every frame
+    of the real one, and the message advised more --redundancy as for frame loss (review v33-15a F6)."""
+    write_payload(tmp_path / "good.bin", 300_000, 4)
+    p = subprocess.Popen([sys.executable, "-m", "bundlekit", "diode", "receive", "--listen", f"{LOOPBACK}:0",
+                          "--out", str(tmp_path / "inbox"), "--idle-timeout", "3"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    line = p.stderr.readline()
+    port = int(line.strip().rsplit(":", 1)[1])
+    sha = hashlib.sha256(b"not the file").digest()
+    forged = encode_announce(Announce(ObjectInfo(b"\x0b" * 8, 0, 5000, sha[:8], 1024, 16), 1, sha, "bogus.bundle"))
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for _ in range(3):
+            other.sendto(forged, (LOOPBACK, port))
+        tx = UdpChannel.sender(LOOPBACK, port, offload=False)
+        sent = send([tmp_path / "good.bin"], tx, SendOptions(rate=20 << 20))
+        tx.close()
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 1, out + err
+    assert "error [incomplete]: " in err and "bogus.bundle: 1 of 1 blocks" in err
+    dropped = re.search(r"(\d+) frame\(s\) of another session were dropped", err)
+    assert dropped is not None and 0 < int(dropped.group(1)) <= sent.frames, err
+    assert "session 0b0b0b0b, heard first" in err and "Make sure only the sender you expect sends" in err
+    assert "more --redundancy does not help with that" in err
