@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.transport.diode_report import FileResult
@@ -43,7 +42,7 @@ class Block:
 class InboundObject:
     """One file being received: its geometry, its temporary file, its blocks and its running hash."""
 
-    __slots__ = ("info", "session", "announce", "part", "spill_fd", "spill_path", "spill_end", "done",
+    __slots__ = ("info", "session", "announce", "part", "spill_fd", "spill_file", "spill_end", "done",
                  "remaining", "blocks", "hasher", "next_hash", "result", "frame_len", "nblocks", "touched", "keep")
 
     def __init__(self, info: ObjectInfo) -> None:
@@ -52,7 +51,8 @@ class InboundObject:
         self.announce: Announce | None = None
         self.part: AtomicFile | None = None
         self.spill_fd = -1
-        self.spill_path: Path | None = None
+        #: Symbols spilled to disk (a locked temporary in --out); ``spill_fd`` is its descriptor.
+        self.spill_file: AtomicFile | None = None
         self.spill_end = 0
         self.nblocks = info.block_count
         #: One bit per block, set when it is decoded; allocated with the first decoded block.

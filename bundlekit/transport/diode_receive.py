@@ -7,7 +7,8 @@ CRC or contradict what the object already said, and keeps per block only the sym
 has not seen. Symbols wait in memory up to ``memory_budget`` bytes; beyond that the
 oldest unfinished blocks spill to a file next to the output, so memory is bounded
 whatever the file size. A block is decoded as soon as it has enough symbols and written
-at its offset in a hidden temporary file (``.bkd-*.tmp``); the whole-file SHA-256 is computed as blocks
+at its offset in a hidden temporary file (an :class:`AtomicFile`, locked while in use, so the next
+receiver sweeps what a killed one left); the whole-file SHA-256 is computed as blocks
 complete in order, and the file gets its announced name only if that digest matches.
 
 Frames are not authenticated (spec/transport.md §3.10), so what an object merely claims costs
@@ -23,13 +24,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bundlekit.core.atomic import CHUNK, AtomicFile
+from bundlekit.core.atomic import CHUNK, AtomicFile, sweep_leftovers
 from bundlekit.core.names import file_name_problem
 from bundlekit.core.progress import advance_item, item
 from bundlekit.errors import InputError
@@ -69,6 +69,7 @@ class Receiver:
         self.out = Path(out_dir)
         if not self.out.is_dir():
             raise InputError(f"--out {out_dir}: not a folder; create it first", code="out_dir_missing")
+        sweep_leftovers(self.out)  # what a killed receiver left (its lock is gone), named on stderr by the CLI
         self.budget = memory_budget
         self.clock = clock
         self.session: bytes | None = None
@@ -339,9 +340,8 @@ class Receiver:
             if st is None or not st.packets:
                 continue
             if obj.spill_fd < 0:
-                fd, path = tempfile.mkstemp(prefix=f".bkd-{obj.session}-{obj.info.object_id}-", suffix=".spill",
-                                            dir=self.out)
-                obj.spill_fd, obj.spill_path = fd, Path(path)
+                obj.spill_file = AtomicFile(None, 0o600, temp_dir=self.out)
+                obj.spill_fd = obj.spill_file.file.fileno()
             raw = b"".join(st.packets)
             os.pwrite(obj.spill_fd, raw, obj.spill_end)
             st.spill.append((obj.spill_end, len(st.packets)))
@@ -410,8 +410,7 @@ class Receiver:
     def _part(self, obj: _Object) -> AtomicFile:
         """The object's temporary file, made when its first block is decoded (or when an empty one finishes)."""
         if obj.part is None:
-            obj.part = AtomicFile(None, 0o644, temp_dir=self.out, exclusive=True,
-                                  prefix=f".bkd-{obj.session}-{obj.info.object_id}-")
+            obj.part = AtomicFile(None, 0o644, temp_dir=self.out, exclusive=True)
         return obj.part
 
     def _charge(self, n: int, obj: _Object) -> None:
@@ -455,12 +454,9 @@ class Receiver:
         if obj.part is not None:
             obj.part.discard()
             obj.part = None
-        if obj.spill_fd >= 0:
-            os.close(obj.spill_fd)
-            obj.spill_fd = -1
-        if obj.spill_path is not None:
-            obj.spill_path.unlink(missing_ok=True)
-            obj.spill_path = None
+        if obj.spill_file is not None:
+            obj.spill_file.discard()
+            obj.spill_file, obj.spill_fd = None, -1
 
     def abandon_session(self) -> None:
         """Give up the followed session (silent too long): report its unfinished files, follow the next."""

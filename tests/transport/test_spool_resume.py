@@ -70,6 +70,8 @@ def test_a_receiver_killed_midway_is_restarted_and_the_file_arrives_intact(tmp_p
     assert [f["status"] for f in json.loads(out)["files"]] == ["complete"]
     assert (inbox / "a.bundle").read_bytes() == data
     assert os.listdir(spool) == []  # every spool file is deleted once the file it carried is safe
+    assert os.listdir(inbox) == ["a.bundle"]  # the killed receiver's temporary file was swept, and named
+    assert f"removed {inbox}/.bundlekit-" in err and "a temporary file a killed bundlekit command left there" in err
 
 
 def test_spool_files_of_an_incomplete_file_stay_and_a_later_run_takes_them_up(tmp_path: Path) -> None:
