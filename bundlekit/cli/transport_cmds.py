@@ -17,7 +17,7 @@ from bundlekit.transport.channel import SpoolChannel, UdpChannel, parse_address
 from bundlekit.transport.diode_loop import DEFAULT_IDLE_TIMEOUT, receive
 from bundlekit.transport.diode_report import ReceiveReport
 from bundlekit.transport.diode_send import DEFAULT_RATE, DEFAULT_REDUNDANCY, SendOptions, send
-from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, check, join, split, split_leftovers
+from bundlekit.transport.media import DEFAULT_VOLUME_SIZE, SplitNotes, check, join, split, split_leftovers
 from bundlekit.transport.volume import parse_header
 
 
@@ -38,22 +38,26 @@ def media() -> None:
 @click.option("--parity", type=ASCII_INT, default=0, show_default=True,
               help="Parity volumes: any N missing or damaged volumes can be rebuilt.")
 @click.option("--replace", is_flag=True,
-              help="The folder holds volumes of another bundle: remove them once the new ones are written.")
+              help="The folder holds volumes of another bundle: remove them once the new ones are written "
+                   "(only files named as bundlekit names volumes).")
 @quiet_option
 @json_option
 def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace: bool, quiet: bool,
                 as_json: bool) -> None:
     """Cut a bundle into volumes that each name the bundle and carry their own SHA-256.
 
-    A folder that already holds volumes (an old set on the stick) is refused unless --replace.
+    A folder that already holds volumes of another set (an old set on the stick) is refused,
+    naming the files, unless --replace; a folder that already holds this very set is left as
+    it is.
     """
     size = parse_size(volume_size, what="--volume-size")
     if size > DEFAULT_VOLUME_SIZE and not as_json:
         echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
              "bytes, the default); use exFAT or NTFS media", err=True)
     leftovers: list[tuple[Path, int]] = []
+    notes = SplitNotes()
     with Bars("split", quiet=quiet, as_json=as_json) as bars:
-        paths = split(bundle, out, size, parity, replace=replace, progress=bars, leftovers=leftovers)
+        paths = split(bundle, out, size, parity, replace=replace, progress=bars, leftovers=leftovers, notes=notes)
     digest = bundle_digest(bundle)
     vols = []
     for p in paths:
@@ -64,8 +68,17 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
     if as_json:
         emit_json({"bundle": h.name, "size": h.bundle_size, "sha256": h.bundle_sha256.hex(), "digest": digest,
                    "data_volumes": h.data_count, "parity_volumes": h.parity_count, "volumes": vols,
-                   "removed_leftovers": [{"path": str(p), "size": n} for p, n in leftovers]})
+                   "removed_leftovers": [{"path": str(p), "size": n} for p, n in leftovers],
+                   "replaced": [{"path": str(p), "size": n} for p, n in notes.replaced], "unchanged": notes.unchanged})
         return
+    if notes.unchanged:
+        echo(f"nothing to do: {out} already holds this set of {h.name} ({h.data_count} data + {h.parity_count} "
+             f"parity volume(s), SHA-256 {h.bundle_sha256.hex()}); `bundlekit media check {out}` verifies them")
+        return
+    if notes.replaced:
+        echo(f"removed {len(notes.replaced)} volume(s) of the set that was in {out} "
+             f"({size_text(sum(n for _, n in notes.replaced))}), once the new ones were in place: "
+             + ", ".join(p.name for p, _ in notes.replaced))
     if leftovers:
         echo(f"removed {len(leftovers)} temporary file(s) ({size_text(sum(n for _, n in leftovers))}) interrupted "
              f"bundlekit commands (a split, most often) left in {out}")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,8 +26,8 @@ from bundlekit.errors import FormatError, InputError, TransportError, UsageError
 from bundlekit.transport._util import EarlyFlush, HashPipe, carried_name
 from bundlekit.transport.erasure import StripeCodec
 from bundlekit.transport.media_scan import (
-    MediaReport, VolumeFile, VolumeSet, check, describe_sets, find_volume_set, is_volume_dir, payload_digest,
-    read_payload, sets_in, volume_label,
+    BundleSeen, MediaReport, VolumeFile, VolumeSet, check, describe_sets, find_volume_set, is_volume_dir,
+    payload_digest, read_payload, sets_in, sets_of, volume_label,
 )
 from bundlekit.transport.volume import (
     CODE_NONE, CODE_RS_CAUCHY, HEADER_SIZE, MAX_PARITY_SET, MAX_VOLUMES, VolumeHeader, data_payload_length,
@@ -34,7 +36,7 @@ from bundlekit.transport.volume import (
 
 __all__ = [
     "DEFAULT_VOLUME_SIZE", "STRIPE_CHUNK", "split", "check", "join", "join_to_temp", "find_volume_set",
-    "is_volume_dir", "volume_names", "MediaReport", "VolumeSet", "split_leftovers",
+    "is_volume_dir", "volume_names", "MediaReport", "VolumeSet", "split_leftovers", "SplitNotes",
 ]
 
 
@@ -88,18 +90,77 @@ def _open_bundle(bundle: Path) -> tuple[BinaryIO, int]:
     return f, os.fstat(f.fileno()).st_size
 
 
+@dataclass(slots=True)
+class SplitNotes:
+    """What :func:`split` did besides writing volumes: ``replaced`` lists the old set's volumes
+    (path, bytes) removed or renamed over with ``replace``; ``unchanged`` is True when the folder
+    already held this very set, every volume under its name, and nothing was written."""
+
+    replaced: list[tuple[Path, int]] = field(default_factory=list)
+    unchanged: bool = False
+
+
+def _refuse_old(out_dir: Path, old: Sequence[VolumeFile], sets: Sequence[BundleSeen], digest: bytes | None,
+                replace: bool) -> None:
+    """Refuse (``output_exists``) a split into a folder holding volumes of another set, listing
+    what ``--replace`` would remove; with ``replace``, refuse only volumes under names of their
+    own (a user's copy: bundlekit removes only volumes named as it names them, decision 921)."""
+    if not old:
+        return
+    ours = [v for v in old if _bundlekit_named(v)]
+    theirs = [v for v in old if not _bundlekit_named(v)]
+    same_bundle = digest is not None and bool(sets) and all(b.sha256 == digest.hex() for b in sets)
+    what = (f"{len(old)} volume(s) of this same bundle cut otherwise (another --volume-size or --parity)"
+            if same_bundle else
+            f"{len(old)} volume(s) of another set ({describe_sets(sets) or 'damaged headers'})")
+    own = (f"{_listed(theirs)} {'holds a volume' if len(theirs) == 1 else 'hold volumes'} under "
+           f"{'a name' if len(theirs) == 1 else 'names'} of {'its' if len(theirs) == 1 else 'their'} own, which "
+           "--replace never removes: move {0} out of the folder (or delete {0}) first".format(
+               "it" if len(theirs) == 1 else "them") if theirs else "")
+    details = {"bundles": [b.to_dict() for b in sets], "would_replace": [str(v.path) for v in ours],
+               "not_replaced": [str(v.path) for v in theirs]}
+    if not replace:
+        raise InputError(f"{out_dir}: already holds {what}; split into an empty folder"
+                         + (f", or pass --replace to remove {_listed(ours)} once the new volumes are written"
+                            if ours else "") + (f"; {own}" if own else ""), code="output_exists", details=details)
+    if theirs:
+        raise InputError(f"{out_dir}: already holds {what}; {own}, then split again with --replace",
+                         code="output_exists", details=details)
+
+
+def _bundlekit_named(v: VolumeFile) -> bool:
+    """Whether a volume file carries the name bundlekit gives that volume (:func:`volume_names`)."""
+    h = v.header
+    if h is None:
+        return _VOLUME_NAME.fullmatch(v.path.name) is not None
+    return (h.index < h.data_count + h.parity_count
+            and volume_names(h.name, h.data_count, h.parity_count)[h.index] == v.path.name)
+
+
+def _listed(vols: Sequence[VolumeFile], most: int = 6) -> str:
+    names = [v.path.name for v in vols]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+_VOLUME_NAME = re.compile(r".+\.(?:[0-9]{3,}-of-[0-9]{3,}|parity[0-9]{2,}-of-[0-9]{2,})\.bkvol", re.S)
+
+
 def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, parity: int = 0, *,
           replace: bool = False, progress: Callable[[int], None] | None = None,
-          leftovers: list[tuple[Path, int]] | None = None) -> list[Path]:
+          leftovers: list[tuple[Path, int]] | None = None, notes: SplitNotes | None = None) -> list[Path]:
     """Cut ``bundle`` into volumes of at most ``volume_size`` bytes (header included) in ``out_dir``.
 
     With ``parity`` N > 0, N parity volumes are added so that any N missing or damaged
     volumes can be rebuilt. Returns the volume paths, data first. Output is deterministic:
     the same bundle and options give byte-identical volumes.
 
-    A folder that already holds volumes (an old set left on the stick) is refused
-    (``output_exists``, naming the set) unless ``replace``: then the old volumes are removed
-    once every new one is in place, so the folder never ends up with neither set.
+    A folder that already holds volumes of another set (an old set left on the stick) is refused
+    (``output_exists``, naming the set and the files ``replace`` would remove) unless
+    ``replace``: then the old volumes are removed once every new one is in place, so the folder
+    never ends up with neither set. Only volumes named as bundlekit names them are removed; one
+    under a name of its own (a user's copy) is refused even with ``replace``. A folder that
+    already holds this very set, complete under its names, is left as it is (``notes.unchanged``;
+    ``media check`` verifies it). ``notes`` gets what was replaced (:class:`SplitNotes`).
     ``progress`` is told each volume (``begin``) and the bytes read. The temporaries an
     interrupted split of the same volume names left in ``out_dir`` are removed first (each, with
     its size in bytes, appended to ``leftovers``).
@@ -122,15 +183,23 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
                              f"parity volumes, more than the {limit} allowed; choose a larger --volume-size",
                              code="too_many_volumes")
         names = volume_names(name, k, parity)
+        chunk = max(1, min(STRIPE_CHUNK, stripe_length(size, nominal, k))) if parity else 0
         old, old_sets = sets_in([out_dir]) if out_dir.is_dir() else ([], ())
-        if old and not replace:
-            raise InputError(f"{out_dir}: already holds {len(old)} volume(s) of another set ("
-                             + (describe_sets(old_sets) or "damaged headers")
-                             + "); split into an empty folder, or pass --replace to remove them once the new "
-                               "volumes are written", code="output_exists",
-                             details={"bundles": [b.to_dict() for b in old_sets]})
+        digest = None
+        if any(b.size == size for b in old_sets):  # maybe this very bundle: worth one read to know
+            digest = hashlib.file_digest(src, "sha256").digest()
+            src.seek(0)
+        key = (digest, size, k, parity, nominal, chunk, CODE_RS_CAUCHY if parity else CODE_NONE)
+        same = [v for v in old if v.header is not None and v.header.set_key == key]
+        old = [v for v in old if v not in same]
+        if same and not old and {v.path.name for v in same} >= set(names):
+            if notes is not None:
+                notes.unchanged = True  # this very set, every volume under its name: nothing to do
+            return [out_dir / n for n in names]
+        _refuse_old(out_dir, old, sets_of(old) if same else old_sets, digest, replace)
         old_paths = {v.path for v in old}
-        clash = [n for n in names if (out_dir / n).exists() and out_dir / n not in old_paths]
+        taken = {v.path for v in same} | old_paths
+        clash = [n for n in names if (out_dir / n).exists() and out_dir / n not in taken]
         if clash:
             raise InputError(f"{out_dir}: already holds {clash[0]}" + (f" and {len(clash) - 1} more" if len(clash) > 1
                                                                       else "")
@@ -147,7 +216,6 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
         swept = sweep_leftovers(out_dir, tell=False)
         if leftovers is not None:
             leftovers.extend(swept)
-        chunk = max(1, min(STRIPE_CHUNK, stripe_length(size, nominal, k))) if parity else 0
         staged: list[_Staged] = []
         try:
             whole = hashlib.sha256()
@@ -182,7 +250,10 @@ def split(bundle: Path, out_dir: Path, volume_size: int = DEFAULT_VOLUME_SIZE, p
             for st in staged:
                 st.out.discard()
             raise
+        gone = [(v.path, v.path.stat().st_size) for v in sorted(old, key=lambda v: v.path)]
         done = commit_all([st.out for st in staged])
+        if notes is not None:
+            notes.replaced.extend(gone)  # removed, or renamed over by a new volume of the same name
         stale = sorted(old_paths - set(done))
         for path in stale:
             path.unlink(missing_ok=True)

@@ -30,7 +30,7 @@ from bundlekit.transport.volume import HEADER_SIZE, MAGIC, VolumeHeader, parse_h
 
 __all__ = [
     "VolumeFile", "VolumeSet", "VolumeStatus", "Duplicate", "BundleSeen", "MediaReport",
-    "scan", "find_volume_set", "check", "mixed_message", "sets_in", "describe_sets", "payload_digest", "read_payload", "is_volume_dir", "volume_label",
+    "scan", "find_volume_set", "check", "mixed_message", "sets_in", "sets_of", "describe_sets", "payload_digest", "read_payload", "is_volume_dir", "volume_label",
 ]
 
 
@@ -173,9 +173,9 @@ def _choose(dirs: Sequence[Path], choice: str | None = None
             where = ", ".join(str(d) for d in dirs)
             short = len(choice.strip()) < 8 and not any(b.name == choice for b in bundles)
             lead = (f"give 8 or more characters of a set's SHA-256 or bundle digest (--set {choice!r} has "
-                    f"{len(choice.strip())}), or its file name" if short else
+                    f"{len(choice.strip())}){_by_name(bundles)}" if short else
                     f"--set {choice!r} names {'none' if not picked else 'more than one'} of the volume sets; give 8 "
-                    "or more characters of one SHA-256 or bundle digest, or its file name")
+                    f"or more characters of one SHA-256 or bundle digest{_by_name(bundles)}")
             raise UsageError(f"{lead}. The volume sets in {where}: {_describe(bundles)}", code="unknown_volume_set",
                              details={"bundles": [b.to_dict() for b in bundles]})
         best_key = picked[0]
@@ -203,8 +203,12 @@ def _describe(bundles: Sequence[BundleSeen]) -> str:
 def sets_in(dirs: Sequence[Path]) -> tuple[list[VolumeFile], tuple[BundleSeen, ...]]:
     """Every volume file in ``dirs`` and the sets they form (described)."""
     found = scan(dirs)
-    sets, _ = _group(found)
-    return found, tuple(_summaries(sets).values())
+    return found, sets_of(found)
+
+
+def sets_of(vols: Sequence[VolumeFile]) -> tuple[BundleSeen, ...]:
+    """The sets these volume files form, described (volumes with a damaged header form none)."""
+    return tuple(_summaries(_group(vols)[0]).values())
 
 
 def describe_sets(bundles: Sequence[BundleSeen]) -> str:
@@ -212,11 +216,24 @@ def describe_sets(bundles: Sequence[BundleSeen]) -> str:
     return _describe(bundles)
 
 
+def _by_name(bundles: Sequence[BundleSeen]) -> str:
+    """How ``--set`` may name a set besides a SHA-256 prefix: by its file name only when no other
+    set shares it (a shared name chooses nothing), with that said."""
+    names = [b.name for b in bundles]
+    shared = sorted({n for n in names if names.count(n) > 1})
+    if not shared:
+        return ", or its file name"
+    if len(shared) == len(set(names)):
+        return f"; {' and '.join(repr(n) for n in shared)} names more than one set, so a file name does not choose"
+    return (f", or its file name unless several sets share it ({', '.join(repr(n) for n in shared)} "
+            "names more than one)")
+
+
 def mixed_message(dirs: Sequence[Path], bundles: Sequence[BundleSeen]) -> str:
     """The refusal for folders that hold several sets: each described, and how to choose."""
     where = ", ".join(str(d) for d in dirs)
     return (f"{where} {'holds' if len(dirs) == 1 else 'hold'} volumes of {len(bundles)} bundles: "
-            f"{_describe(bundles)}. Choose one with --set SHA256-PREFIX (8 or more characters, or its file name), "
+            f"{_describe(bundles)}. Choose one with --set SHA256-PREFIX (8 or more characters{_by_name(bundles)}), "
             "or remove the volumes of the other")
 
 

@@ -68,7 +68,14 @@ def _partial_spool(ctx: Ctx) -> Call:
     (frames,) = spool.iterdir()
     data = frames.read_bytes()
     frames.write_bytes(data[: len(data) * 4 // 10])  # a damaged spool file: the first 40% of its frames
-    return _receive(ctx, spool)  # the receiver consumes spool files by design; only --out is watched
+    return _receive(ctx, spool, spool)  # its frames are still needed: the spool file stays (decision 920)
+
+
+def _split_over_another_set(ctx: Ctx, *replace: str) -> Call:
+    stick = _volumes(ctx, "r1.bundle", "stick")  # an old set left on the stick
+    shutil.copy(sorted(stick.iterdir())[0], stick / "my-copy.bin")  # and a user's copy of one volume
+    return Call(["media", "split", ctx.get("acme.bundle"), "--volume-size", "1024", "--out", stick, *replace],
+                outputs=[stick])
 
 
 def _udp_port_in_use(ctx: Ctx) -> Call:
@@ -88,6 +95,9 @@ ROWS = [
     Row("no_volumes", lambda c: Call(["import", c.file("empty/readme.txt", b"no volumes here").parent],
                                      home=c.prod, outputs=[c.path("empty")]), name="import"),
     Row("bundle_digest_mismatch", _consistent_but_wrong),
+    Row("output_exists", _split_over_another_set, name="split"),
+    # --replace removes only volumes named as bundlekit names them: a user's copy is refused (decision 921)
+    Row("output_exists", lambda c: _split_over_another_set(c, "--replace"), name="split-replace"),
     Row("nothing_received", lambda c: (c.path("spool").mkdir(), _receive(c, c.path("spool"), c.path("spool")))[1]),
     Row("incomplete", _partial_spool),
     Row("listen_failed", _udp_port_in_use),

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bundlekit.transport import media
-from bundlekit.transport.media import check, join, split
+from bundlekit.transport.media import SplitNotes, check, join, split
 from bundlekit.transport.volume import HEADER_SIZE, parse_header
 from tests.conftest import raises_code, snapshot
 from tests.transport.helpers import payload, write_payload
@@ -89,10 +89,14 @@ def test_stripes_stream_through_volumes_larger_than_one_chunk(tmp_path: Path, mo
     assert join([tmp_path / "v"], tmp_path / "out").read_bytes() == data
 
 
-def test_split_refuses_to_overwrite_existing_volumes_and_changes_nothing(tmp_path: Path) -> None:
+def test_split_refuses_to_overwrite_volumes_of_another_bundle_and_changes_nothing(tmp_path: Path) -> None:
     write_payload(tmp_path / "b.bundle", 3000)
-    split(tmp_path / "b.bundle", tmp_path / "v", 2000)
+    vols = split(tmp_path / "b.bundle", tmp_path / "v", 2000)
     before = snapshot(tmp_path / "v")
+    notes = SplitNotes()  # the same bundle and options again: this very set is there, nothing to do
+    assert split(tmp_path / "b.bundle", tmp_path / "v", 2000, notes=notes) == vols and notes.unchanged
+    assert snapshot(tmp_path / "v") == before
+    write_payload(tmp_path / "b.bundle", 3000, seed=1)  # same name and size, other content
     with raises_code("output_exists"):
         split(tmp_path / "b.bundle", tmp_path / "v", 2000)
     assert snapshot(tmp_path / "v") == before

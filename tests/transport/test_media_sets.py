@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -138,3 +139,78 @@ def test_mixed_sets_are_described_in_plain_counts_and_grammar(two: tuple[World, 
     r = bk("media", "check", stick, tmp_path / "set1", "--json")
     assert json.loads(r.stdout)["error"]["message"].startswith(f"{stick}, {tmp_path / 'set1'} hold volumes of 2 "
                                                                "bundles")
+
+
+def test_replace_removes_only_volumes_named_as_bundlekit_names_them_and_says_which(two: tuple[World, Path],
+                                                                                 tmp_path: Path) -> None:
+    """--replace removed every file whose content is a volume, a user's copy under a name of its own
+    too, and never said which files it removed (reviews v33-15a F7, v33-15u F9)."""
+    w, newer = two
+    stick = _stick(tmp_path, w.bundle)
+    old = sorted(p.name for p in stick.iterdir())
+    shutil.copy(stick / old[0], stick / "my-backup.bin")
+    before = snapshot(stick)
+    r = bk("media", "split", newer, "--volume-size", "8K", "--out", stick, "--json")
+    err = json.loads(r.stdout)["error"]
+    assert (r.exit_code, err["code"]) == (1, "output_exists")
+    assert f"pass --replace to remove {', '.join(old[:6])}" in err["message"]  # what it would remove, named
+    assert "my-backup.bin holds a volume under a name of its own, which --replace never removes" in err["message"]
+    assert err["details"]["would_replace"] == [str(stick / n) for n in old]
+    assert err["details"]["not_replaced"] == [str(stick / "my-backup.bin")]
+    r = bk("media", "split", newer, "--volume-size", "8K", "--out", stick, "--replace", "--json")
+    err = json.loads(r.stdout)["error"]
+    assert (r.exit_code, err["code"]) == (1, "output_exists") and "move it out of the folder" in err["message"]
+    assert snapshot(stick) == before  # both refusals left every file as it was
+    kept = (stick / "my-backup.bin").rename(tmp_path / "my-backup.bin")
+    sizes = {n: (stick / n).stat().st_size for n in old}
+    done = ok_json("media", "split", newer, "--volume-size", "8K", "--out", stick, "--replace")
+    assert done["replaced"] == [{"path": str(stick / n), "size": sizes[n]} for n in old]
+    assert done["unchanged"] is False and kept.exists()
+    assert ok_json("media", "check", stick)["bundle"]["about"]["version"] == "1.4.1"
+    shutil.copy(kept, stick / "my-backup.bin")  # an old volume under the user's name
+    again = _stick(tmp_path / "again", w.bundle)  # and the old set back, to see the human line
+    for p in again.iterdir():
+        shutil.copy(p, stick / p.name)
+    (stick / "my-backup.bin").unlink()
+    human = ok("media", "split", newer, "--volume-size", "8K", "--out", stick, "--replace")
+    assert f"removed {len(old)} volume(s) of the set that was in {stick}" in human and old[0] in human
+
+
+def test_splitting_the_same_bundle_again_into_its_own_set_is_nothing_to_do(two: tuple[World, Path],
+                                                                           tmp_path: Path) -> None:
+    """It was refused as holding 'another set' whose SHA-256 was the bundle's own (review v33-15a F8)."""
+    w, _ = two
+    stick = _stick(tmp_path, w.bundle)
+    before = snapshot(stick)
+    out = ok("media", "split", w.bundle, "--volume-size", "8K", "--out", stick)
+    assert out.startswith(f"nothing to do: {stick} already holds this set of acme.bundle")
+    assert f"`bundlekit media check {stick}` verifies them" in out
+    done = ok_json("media", "split", w.bundle, "--volume-size", "8K", "--out", stick)
+    assert done["unchanged"] is True and done["replaced"] == [] and len(done["volumes"]) == len(os.listdir(stick))
+    assert snapshot(stick) == before
+    r = bk("media", "split", w.bundle, "--volume-size", "6K", "--out", stick, "--json")
+    err = json.loads(r.stdout)["error"]
+    assert (r.exit_code, err["code"]) == (1, "output_exists")
+    assert "of this same bundle cut otherwise (another --volume-size or --parity)" in err["message"]
+    assert "another set" not in err["message"] and snapshot(stick) == before
+
+
+def test_two_sets_sharing_a_file_name_are_not_offered_as_chosen_by_name(two: tuple[World, Path],
+                                                                        tmp_path: Path) -> None:
+    """The volumes_mixed hint offered `--set NAME`, which was then refused as naming two sets."""
+    w, newer = two
+    renamed = tmp_path / "b" / w.bundle.name
+    renamed.parent.mkdir()
+    shutil.copy(newer, renamed)  # 1.4.1 under the 1.4.0 bundle's file name, in smaller volumes
+    stick = _stick(tmp_path, w.bundle)
+    ok("media", "split", renamed, "--volume-size", "2K", "--out", tmp_path / "small")
+    for f in (tmp_path / "small").iterdir():
+        shutil.copy(f, stick / f.name)
+    r = bk("media", "join", stick, "-o", tmp_path / "j.bundle", "--json")
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "volumes_mixed" and "or its file name" not in err["message"]
+    assert f"'{w.bundle.name}' names more than one set, so a file name does not choose" in err["message"]
+    r = bk("media", "join", stick, "-o", tmp_path / "j.bundle", "--set", w.bundle.name, "--json")
+    err = json.loads(r.stdout)["error"]
+    assert (r.exit_code, err["code"]) == (2, "unknown_volume_set") and "or its file name" not in err["message"]
+    assert not (tmp_path / "j.bundle").exists()
