@@ -87,7 +87,7 @@ class ReceiveReport:
             message = "not every file arrived intact (nothing partial was kept): " + "; ".join(parts)
             other = self.frames.get("other_session", 0)
             if other:
-                followed = ", ".join(sorted({f.session[:8] for f in bad}))
+                followed = ", ".join(sorted({f.session for f in bad}))
                 message += (f". {other} frame(s) of another session were dropped: the receiver follows one sender "
                             f"at a time (here session {followed}, heard first) and another sender's frames came "
                             "too (frames are not authenticated: anyone on the link can send). Make sure only the "

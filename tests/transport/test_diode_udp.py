@@ -169,5 +169,5 @@ def test_frames_of_another_session_are_named_as_such_not_blamed_on_loss(tmp_path
     assert "error [incomplete]: " in err and "bogus.bundle: 1 of 1 blocks" in err
     dropped = re.search(r"(\d+) frame\(s\) of another session were dropped", err)
     assert dropped is not None and 0 < int(dropped.group(1)) <= sent.frames, err
-    assert "session 0b0b0b0b, heard first" in err and "Make sure only the sender you expect sends" in err
+    assert "session 0b0b0b0b0b0b0b0b, heard first" in err and "Make sure only the sender you expect sends" in err
     assert "more --redundancy does not help with that" in err

@@ -54,8 +54,10 @@ def test_a_receiver_killed_midway_is_restarted_and_the_file_arrives_intact(tmp_p
     try:
         # A decoded block is written to the receiver's temporary file in --out: by then it has
         # read spool files. It waits for the rest (its idle timeout is long) when it is killed.
+        given_up = time.monotonic() + 300  # only so a broken receiver cannot hang the suite
         while not (inbox.is_dir() and any(p.name.startswith(".") for p in inbox.iterdir())):
             assert rx.poll() is None, rx.communicate()
+            assert time.monotonic() < given_up, "the receiver never decoded a block"
             time.sleep(0.05)
     finally:
         rx.send_signal(signal.SIGKILL)
