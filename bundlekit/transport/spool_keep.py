@@ -19,7 +19,11 @@ from bundlekit.transport.channel import SpoolChannel
 from bundlekit.transport.diode_receive import Receiver
 from bundlekit.transport.frames import CRC_RESIDUE, MAGIC
 
-__all__ = ["SpoolKeeper", "SPENT_STATUSES"]
+__all__ = ["SpoolKeeper", "SPENT_STATUSES", "MAX_REOFFERS"]
+
+#: Times one run reads kept files again for a session it never took up (each may cost an idle
+#: timeout): a spool holding many stray sessions cannot keep a receiver busy for long.
+MAX_REOFFERS = 8
 
 #: A file that ended with one of these statuses needs none of its frames again (unless the
 #: receiver marked it ``keep``: refused for lack of space, which freeing space cures).
@@ -40,6 +44,7 @@ class SpoolKeeper:
         self.pending: dict[Path, set[bytes]] = {}
         self._results = 0
         self._offered = -1  # how many objects the receiver knew at the last reoffer
+        self.reoffers = 0
 
     def _spent(self, key: bytes) -> bool:
         obj = self.rx.objects.get(key)
@@ -72,13 +77,15 @@ class SpoolKeeper:
     def reoffer(self) -> bool:
         """Have the channel read again, in this run, the kept files holding frames of objects the
         receiver never took up (another session, heard while it followed one): True if there are
-        any and objects were taken up since the last time (so this ends), False otherwise."""
-        if len(self.rx.objects) == self._offered:
+        any, objects were taken up since the last time and :data:`MAX_REOFFERS` is not reached
+        (so this ends), False otherwise."""
+        if len(self.rx.objects) == self._offered or self.reoffers >= MAX_REOFFERS:
             return False
         again = [p for p, keys in self.pending.items() if any(k not in self.rx.objects for k in keys)]
         if not again:
             return False
         self._offered = len(self.rx.objects)
+        self.reoffers += 1
         self.spool.read_again([p.name for p in again])
         return True
 
