@@ -255,7 +255,8 @@ def _receive(listen: str | None, spool: Path | None, out: Path, idle_timeout: fl
 @click.option("--idle-timeout", "idle_timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, show_default=True,
               help="Give up after this many seconds without a valid frame (nothing, or not everything, arrived).")
 @click.option("--spool", "spool", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Read frame files from this folder instead of UDP.")
+              help="Read frame files from this folder instead of UDP; each is deleted once every file its "
+                   "frames belong to is finished (kept for the next run until then).")
 @click.option("--once", is_flag=True,
               help="Return as soon as one sender's files are finished, even if another sender's are waiting.")
 @quiet_option
