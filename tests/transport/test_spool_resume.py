@@ -126,3 +126,22 @@ def test_another_session_heard_first_in_the_spool_does_not_keep_the_real_deliver
     assert statuses == {"stray.bin": "incomplete", "a.bundle": "complete"}
     assert (inbox / "a.bundle").read_bytes() == data
     assert len(err["details"]["spool_kept"]) == 1 == len(os.listdir(spool))  # only the stray one stays
+
+
+def test_a_delivery_that_arrives_whole_says_which_spool_files_it_left_and_why(tmp_path: Path) -> None:
+    """A frame the receiver cannot place (here one claiming a file its sender never announced) is
+    no reason to fail the delivery, but its spool file is not the receiver's to delete."""
+    data = write_payload(tmp_path / "a.bundle", 100_000, 10)
+    spool, inbox = tmp_path / "spool", tmp_path / "inbox"
+    ch = SpoolChannel.for_sending(spool)
+    sent = send([tmp_path / "a.bundle"], ch, SendOptions(rate=0))
+    sha = hashlib.sha256(b"never announced").digest()
+    info = ObjectInfo(bytes.fromhex(sent.session), 5, 5000, sha[:8], 1024, 16)
+    ch.send(encode_announce(Announce(info, 6, sha, "extra.bin")))  # after the real frames, in a file of its own
+    ch.close()
+    r = subprocess.run([sys.executable, "-m", "bundlekit", "diode", "receive", "--spool", str(spool), "--out",
+                        str(inbox), "--idle-timeout", "0.5"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (inbox / "a.bundle").read_bytes() == data and "received 1 file(s) intact" in r.stdout
+    assert len(os.listdir(spool)) == 1  # the real frames' files are gone, the extra one stays
+    assert f"note: 1 spool file kept in {spool}: its frames belong to no file finished here" in r.stderr
