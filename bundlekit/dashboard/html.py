@@ -19,6 +19,7 @@ success beside a failure (class ``prev``) and its earlier failures as the items 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import heapq
 import re
@@ -105,6 +106,18 @@ def detailed(deployments: Sequence[DeploymentView]) -> set[tuple[str, str]]:
 def render_html(view: DashboardView, now: EpochSeconds) -> str:
     """The whole page as a string (UTF-8 when written). Deployments beyond :func:`detailed`'s
     pick are in the grid and the counts, and named in a note, without a section of their own."""
+    # As while the view is built and the terminal grid rendered (decisions 741, 870): tens of
+    # thousands of strings and no cycle among them; a collection would walk the whole view.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _render(view, now)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _render(view: DashboardView, now: EpochSeconds) -> str:
     every = _sections(view)
     keys = detailed(every)
     sections = [d for d in every if d.key in keys or d.state in ("refused", "exported")]

@@ -27,17 +27,16 @@ exported that await a receipt, and the imports other zones refused.
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
-from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENDED, ENVIRONMENT, PARTIAL, PROJECT_NAME, RECEIPT_ID,
-                                          RECEIVED, RELEASE, SEQUENCE, SLUG, SPACE, STATE, VARIABLES_UPDATED, WAIVED,
-                                          WAIVERS, Reported, entry_of, read_entries, reported_rows)
+from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENVIRONMENT, RECEIPT_ID, RECEIVED, SEQUENCE, SLUG,
+                                          SPACE, STARTED, STATE, TENANT, ZONE_ID, Paths, entry_of, from_columns,
+                                          read_entries, shown_state, waiver_notes)
 from bundlekit.dashboard.view import (
     FAILURE_STATES,
     CellView,
@@ -47,7 +46,6 @@ from bundlekit.dashboard.view import (
     OutputView,
     ProjectRow,
     StepView,
-    WaiverView,
 )
 from bundlekit.zone import exports, projects, refusals, remote, truststore
 from bundlekit.zone.db import Reader, Row
@@ -76,18 +74,8 @@ def outcome(record_state: str, runs: list[dict[str, Any]]) -> str:
 
 def _state(record_state: str, runs: list[dict[str, Any]]) -> str:
     if record_state in ("Success", "Executing"):
-        return _word(record_state, False)
-    return _word(record_state, mixed_runs(runs))
-
-
-def _word(record_state: str, mixed: bool) -> str:
-    """The shown state of a deployment recorded ``record_state`` whose runs are ``mixed`` or not
-    (:func:`~bundlekit.zone.deployments.mixed_runs`)."""
-    if record_state == "Success":
-        return "succeeded"
-    if record_state == "Executing":  # still running, or the process died before recording the outcome
-        return "running"
-    return "partial" if mixed else "failed"
+        return shown_state(record_state, False)
+    return shown_state(record_state, mixed_runs(runs))
 
 
 def _outputs(items: Iterable[dict[str, Any]], withheld: Iterable[str] = ()) -> tuple[OutputView, ...]:
@@ -112,51 +100,10 @@ def _remote(db: Reader, e: dict[str, Any], received: int, zone_name: str, cache:
                           started=e["started_ms"] / 1000, ended=e["ended_ms"] / 1000, steps=steps,
                           receipt_received=int(received), space=e["project"]["space"],
                           tenant=e.get("tenant"), waived=tuple(e.get("waived", ())),
-                          waivers=_waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]),
+                          waivers=waiver_notes(e.get("waivers") or [{"phase": w} for w in e.get("waived", ())]),
                           variables_updated=(e["variables_updated_ms"] // 1000  # format 1.7, whole seconds (722)
                                              if isinstance(e.get("variables_updated_ms"), int) else None),
                           path=path)
-
-
-def _from_columns(r: Reported, path: tuple[HopView, ...]) -> DeploymentView:
-    """A reported deployment as the grid shows it, from its row's columns alone (no entry parsed,
-    no steps; decision 870): the same view :func:`_remote` builds from its entry without steps."""
-    v = r.values
-    waived = tuple(json.loads(v[WAIVED])) if v[WAIVED] != "[]" else ()
-    waivers = json.loads(v[WAIVERS]) if v[WAIVERS] != "[]" else []
-    return DeploymentView(deployment_id=v[DEPLOYMENT_ID], project=v[PROJECT_NAME], project_slug=v[SLUG],
-                          release=v[RELEASE], zone=r.zone, environment=v[ENVIRONMENT],
-                          state=_word(v[STATE], bool(v[PARTIAL])), started=r.started, ended=float(v[ENDED]), steps=(),
-                          receipt_received=int(v[RECEIVED]), space=v[SPACE], tenant=r.tenant, waived=waived,
-                          waivers=_waiver_notes(waivers or [{"phase": w} for w in waived]) if waivers or waived else (),
-                          variables_updated=v[VARIABLES_UPDATED], path=path)
-
-
-class _Paths:
-    """The paths of releases other zones reported deploying (decision 740): this zone
-    (``source``), which exported the release (``export_of``: export records by bundle id; the
-    time is None when the export is no longer recorded); each zone that relayed the receipt back
-    (``relays`` by receipt bundle id, in the order they relayed it, so the path runs the other
-    way), at the time its hop record gives; the deploying zone, when the deployment started.
-    The hops before the last are made once per bundle and receipt, and shared (they are frozen)."""
-
-    def __init__(self, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
-                 zone_names: dict[str, str]) -> None:
-        self.source, self.export_of, self.relays, self.zone_names = source, export_of, relays, zone_names
-        self._before: dict[tuple[str, str], tuple[HopView, ...]] = {}
-
-    def __call__(self, r: Reported) -> tuple[HopView, ...]:
-        """The path of the reported deployment ``r``: its bundle's, through the relays of its
-        receipt, to its zone when it started."""
-        key = (r.values[BUNDLE_ID], r.values[RECEIPT_ID])
-        before = self._before.get(key)
-        if before is None:
-            exp = self.export_of.get(key[0])
-            before = (HopView(self.source, "exported", exp["exported_at"] if exp is not None else None),
-                      *(HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"])
-                        for h in reversed(self.relays.get(key[1], []))))
-            self._before[key] = before
-        return (*before, HopView(r.zone, "deployed", r.started))
 
 
 def _local(row: Row, zone_name: str, project: tuple[str, str], with_steps: bool = True) -> DeploymentView:
@@ -171,17 +118,7 @@ def _local(row: Row, zone_name: str, project: tuple[str, str], with_steps: bool 
                           state=_state(row["state"], rec["runs"]), started=row["started"], ended=row["ended"],
                           steps=steps, receipt_received=None, space=project[1], tenant=row["tenant"],
                           waived=tuple(row["waived"]),
-                          waivers=_waiver_notes(row.get("waivers") or [{"phase": w} for w in row["waived"]]))
-
-
-def _waiver_notes(items: Iterable[dict[str, Any]]) -> tuple[WaiverView, ...]:
-    """Each waiver a deployment relied on, with its phase, release, reason, author and time."""
-    out = []
-    for w in items:  # a receipt carries the format's created_ms, the zone's record Unix seconds
-        created = w["created_ms"] // 1000 if isinstance(w.get("created_ms"), int) else w.get("created")
-        out.append(WaiverView(str(w["phase"]), w.get("release") or "*", w.get("reason") or "", w.get("author"),
-                              int(created) if created is not None else None))
-    return tuple(out)
+                          waivers=waiver_notes(row.get("waivers") or [{"phase": w} for w in row["waived"]]))
 
 
 def _refusal(row: Row, zone_name: str) -> DeploymentView:
@@ -219,27 +156,50 @@ def build_view(zone: Zone, now: EpochSeconds, *, space: str | None = None, steps
             gc.enable()
 
 
-def _choose(group: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Of one cell's attempts (:class:`DeploymentView` or :class:`Reported`, one zone's, one
-    environment's), those the grid shows (the latest, the last success before it, every earlier
-    failure, oldest first), and the rest: earlier attempts a later one superseded (decision 741)."""
+def _choose(group: list[Any]) -> tuple[list[Any], list[Any], bool]:
+    """Of one cell's attempts (:class:`DeploymentView` or a reported row, one zone's, one
+    environment's), those the grid shows (the latest, then the last success before it and every
+    earlier failure, oldest first), the rest (earlier attempts a later one superseded, decision
+    741), and whether the shown are in their zone's order with no two in the same place (then the
+    cell is read from them as they are; otherwise :func:`_cell` sorts them again)."""
     if len(group) == 1:
-        return group, []
-    group = sorted(group, key=_attempt_order)
-    earlier = group[:-1]
-    prev = next((d for d in reversed(earlier) if (d.ok if type(d) is Reported else d.state == "succeeded")), None)
-    shown, rest = [group[-1]], []
-    for d in earlier:
-        failed = not d.ok if type(d) is Reported else d.state in FAILURE_STATES
-        (shown if d is prev or failed else rest).append(d)
-    return shown, rest
+        return group, [], True
+    plain = all(type(d) is tuple for d in group)
+    if plain:  # reported rows, read by start: usually in their zone's order already
+        numbers = [deployment_number(v[DEPLOYMENT_ID]) for v in group]  # each id parsed once
+        plain = all(a < b for a, b in zip(numbers, numbers[1:]))
+        ordered = group if plain else sorted(group, key=_attempt_order)
+    else:
+        ordered = sorted(group, key=_attempt_order)
+    ok = [d[STATE] == "Success" if type(d) is tuple else d.state == "succeeded" for d in ordered]
+    last = len(ordered) - 1
+    prev = next((i for i in range(last - 1, -1, -1) if ok[i]), -1)
+    shown, rest = [ordered[last]], []
+    for i in range(last):
+        d = ordered[i]
+        failed = not ok[i] if type(d) is tuple else d.state in FAILURE_STATES
+        (shown if i == prev or failed else rest).append(d)
+    return shown, rest, plain
 
 
-def _attempt_order(d: DeploymentView | Reported) -> tuple[int, float]:
+def _attempt_order(d: DeploymentView | tuple[Any, ...]) -> tuple[int, float]:
     """An attempt's place among its cell's: its zone's deployment number, then its start."""
-    if type(d) is Reported:
-        return (d.number, d.started)
+    if type(d) is tuple:
+        return (deployment_number(d[DEPLOYMENT_ID]), d[STARTED])
     return (deployment_number(d.deployment_id), d.started or 0)
+
+
+class _Group(NamedTuple):
+    """A cell's shown attempts: ``deployments[start:end]`` of the view being built, the latest
+    first, then the others oldest first; ``plain``: see :func:`_choose`."""
+
+    slug: str
+    tenant: str | None
+    zone: str
+    environment: str
+    start: int
+    end: int
+    plain: bool
 
 
 def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: Steps) -> DashboardView:
@@ -256,59 +216,84 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     exported = exports.list_exports(db)
     export_of = {e["bundle_id"]: e for e in exported}
     relays = remote.receipt_relays(db)
-    paths = _Paths(zone.name, export_of, relays, zone_names)
+    paths = Paths(zone.name, export_of, relays, zone_names)
     counted: set[tuple[str, str]] = set()  # (bundle id, receipt id): its receipt's relays already counted
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
     last_start: dict[tuple[str, str], float] = {}  # (slug, zone): the latest start of a deployment there
     groups: dict[tuple[str, str | None, str, str], list[Any]] = {}
-    source: dict[tuple[str, str], Any] = {}  # what each view was read from, to read it again with its steps
     seen_envs: dict[str, None] = {}  # in the order deployments are read: the first spelling wins
-    for r in reported_rows(db, name_of):
-        v = r.values
-        slug, env, bundle, receipt = v[SLUG], v[ENVIRONMENT], v[BUNDLE_ID], v[RECEIPT_ID]
-        reported.add((bundle, r.zone))
+    named: dict[str, str] = {}  # reporting zone id -> name, each looked up once
+    carried: set[tuple[str, str, str]] = set()  # (bundle id, receipt id, zone) of every reported deployment
+    for v in remote.grid_rows(db):  # a tuple a row; a view only for those the grid shows (decision 900)
+        zone_id, env = v[ZONE_ID], v[ENVIRONMENT]
+        zname = named.get(zone_id)
+        if zname is None:
+            zname = named[zone_id] = name_of(zone_id)
+        carried.add((v[BUNDLE_ID], v[RECEIPT_ID], zname))
+        seen_envs.setdefault(env)
+        groups.setdefault((v[SLUG], v[TENANT], zname, env.casefold()), []).append(v)
+    for bundle, receipt, zname in carried:
+        reported.add((bundle, zname))
         # The relays that carried the receipt back answer the export too: the first is the zone
         # this zone sent the release to (decision 620), which would otherwise await for ever.
         if (bundle, receipt) not in counted:
             counted.add((bundle, receipt))
             reported.update((bundle, zone_names.get(h["zone_id"], h["name"])) for h in relays.get(receipt, []))
-        key = (slug, r.zone)
-        if r.started > last_start.get(key, r.started - 1):
-            last_start[key] = r.started
-        seen_envs.setdefault(env)
-        groups.setdefault((slug, r.tenant, r.zone, env.casefold()), []).append(r)
+    for group_key, group in groups.items():  # rows are read by start: a group's last started last
+        key, started = (group_key[0], group_key[2]), float(group[-1][STARTED])
+        if started > last_start.get(key, started - 1):
+            last_start[key] = started
+    local: dict[tuple[str, str], Row] = {}  # a local deployment's row, to read it again with its steps
     for row in deployments_by_start(db):
-        slug: str = row["project_slug"]
+        slug = row["project_slug"]
         d = _local(row, zone.name, known.get(slug, (slug, "Default")), with_steps=False)
-        source[d.key] = row
+        local[d.key] = row
         key = (slug, zone.name)
         last_start[key] = max(last_start.get(key, d.started or 0), d.started or 0)
         seen_envs.setdefault(d.environment)
         groups.setdefault((slug, d.tenant, zone.name, d.environment.casefold()), []).append(d)
+    envs = Environments()
+    envs.learn(projects.lifecycles(db), seen_envs)
     deployments: list[DeploymentView] = []
+    sources: list[Any] = []  # what each of deployments was read from: its row
+    cells: list[_Group] = []
     older: dict[str, int] = {}
-    for group in groups.values():
-        shown, rest = _choose(group)
-        # Every attempt the grid shows, its earlier success too, from its row's columns (decision 870).
-        views = [_view_of(d, db, paths, cache) for d in shown]
-        for v, d in zip(views, shown):
-            if type(d) is Reported:
-                source[v.key] = d
-        if space is not None and views[0].space.casefold() != space.casefold():
+    for (slug, tenant, zname, _folded), group in groups.items():
+        shown, rest, plain = _choose(group)
+        latest = shown[0]
+        if space is not None and (latest[SPACE] if type(latest) is tuple else latest.space).casefold() \
+                != space.casefold():
             continue  # one space: what belongs to another is not even counted
-        deployments += views
+        env = envs.show(latest[ENVIRONMENT] if type(latest) is tuple else latest.environment)
+        start = len(deployments)
+        for d in shown:  # every attempt the grid shows, its earlier success too, from its columns (870)
+            if type(d) is tuple:
+                started = float(d[STARTED])
+                deployments.append(from_columns(d, zname, env, started, paths(d, zname, started)))
+            else:
+                deployments.append(_respell(d, envs))
+        sources += shown
+        cells.append(_Group(slug, tenant, zname, env, start, len(deployments), plain))
         for d in rest:
             state = d.state if isinstance(d, DeploymentView) else "succeeded"
             older[state] = older.get(state, 0) + 1
     wanted = steps(deployments) if callable(steps) else {d.key for d in deployments} if steps else set()
-    read_entries(db, [source[k] for k in wanted if isinstance(source.get(k), Reported)])
-    deployments = [d if d.key not in wanted else _in_full(db, source[d.key], paths, cache, True)
-                   if isinstance(source[d.key], Reported) else _local(source[d.key], zone.name, (d.project, d.space))
-                   for d in deployments]
+    if wanted:
+        full = [(i, v) for i, (d, v) in enumerate(zip(deployments, sources)) if (d.zone, d.deployment_id) in wanted]
+        texts = read_entries(db, [v for _, v in full if type(v) is tuple])
+        for i, v in full:
+            d = deployments[i]
+            if type(v) is tuple:
+                started = float(v[STARTED])
+                d = _remote(db, entry_of(texts, v, d.zone), v[RECEIVED], d.zone, cache,
+                            paths(v, d.zone, started), True)
+            else:
+                d = _local(local[d.key], zone.name, (d.project, d.space))
+            deployments[i] = _respell(d, envs)
     refused_rows = refusals.remote_refusals(db)
     # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
-    sequences = {d.key: int(source[d.key].values[SEQUENCE]) for d in deployments
-                 if isinstance(source.get(d.key), Reported)} if refused_rows else {}  # only refusals need them
+    sequences = {d.key: int(v[SEQUENCE]) for d, v in zip(deployments, sources)
+                 if type(v) is tuple} if refused_rows else {}  # only refusals need them
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
     for r in refused_rows:  # a refusal relayed back answers the export to the relays too
@@ -317,15 +302,12 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     if space is not None:
         refused = [r for r in refused if r.space.casefold() == space.casefold()]
         exported = [e for e in exported if str(e["space"]).casefold() == space.casefold()]
-    envs = Environments()
-    envs.learn(projects.lifecycles(db), seen_envs)
-    deployments = [_respell(d, envs) for d in deployments]
     latest_export: dict[tuple[str, str], Row] = {}
     for e in exported:
         latest_export[(e["project_slug"], e["dest_name"])] = e
     names = {d.project_slug: (d.project, d.space) for d in deployments + refused}
     names.update({e["project_slug"]: (e["project"], e["space"]) for e in exported})
-    columns = {(d.zone, d.environment) for d in deployments}
+    columns = {(g.zone, g.environment) for g in cells}
     awaiting = {(slug, dest) for (slug, dest), exp in latest_export.items()
                 if _awaits(exp, dest, last_start.get((slug, dest)), reported)}
     columns |= {(dest, AWAITING) for _, dest in awaiting}
@@ -341,9 +323,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     first_column = {}
     for c in ordered:
         first_column.setdefault(c[0], c)
-    by_row: dict[str, dict[str | None, dict[tuple[str, str], list[DeploymentView]]]] = {}
-    for d in deployments:
-        by_row.setdefault(d.project_slug, {}).setdefault(d.tenant, {}).setdefault((d.zone, d.environment), []).append(d)
+    by_row: dict[str, dict[str | None, dict[tuple[str, str], CellView]]] = {}
+    for g in cells:
+        by_row.setdefault(g.slug, {}).setdefault(g.tenant, {})[(g.zone, g.environment)] = _cell_of(g, deployments)
     refused_at: dict[tuple[str, str], list[DeploymentView]] = {}
     for r in refused:
         refused_at.setdefault((r.project_slug, r.zone), []).append(r)
@@ -361,7 +343,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                 continue  # a tenants-only project with nothing sent from here: no untenanted row
             cells = []
             for zname, env in ordered:
-                cell = _cell(zname, env, group_at.get((zname, env), []))
+                cell = group_at.get((zname, env))
                 if tenant is None and (slug, zname) in sent:
                     cell = _sent(cell, zname, env, slug, name, space_name, latest_export, refusal_of, awaiting,
                                  [r for r in refused_at.get((slug, zname), []) if r.superseded_by is None],
@@ -371,21 +353,6 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     listed = extra + sorted(deployments + refused, key=lambda d: d.started or 0, reverse=True)
     return DashboardView(zone_name=zone.name, zone_id=zone.zone_id, generated=now, columns=tuple(ordered),
                          projects=tuple(rows), deployments=tuple(listed), older=older)
-
-
-def _view_of(d: DeploymentView | Reported, db: Reader, paths: _Paths, cache: dict[str, str]) -> DeploymentView:
-    """``d`` as shown: a local deployment as it is, a reported one from its row (:func:`_in_full`)."""
-    return d if type(d) is not Reported else _in_full(db, d, paths, cache)
-
-
-def _in_full(db: Reader, r: Reported, paths: _Paths, cache: dict[str, str], with_steps: bool = False) -> DeploymentView:
-    """The view of a reported deployment the grid shows, with the path its release took: from its
-    row's columns, or with its steps (``with_steps``) from its entry (read by
-    :func:`~bundlekit.dashboard.reported.read_entries`)."""
-    path = paths(r)
-    if not with_steps:
-        return _from_columns(r, path)
-    return _remote(db, entry_of(r), r.values[RECEIVED], r.zone, cache, path, with_steps)
 
 
 def _superseded(refused: list[DeploymentView], rows: list[Row], deployments: list[DeploymentView],
@@ -411,9 +378,19 @@ def _respell(d: DeploymentView, envs: Environments) -> DeploymentView:
     return d if shown == d.environment else replace(d, environment=shown)
 
 
-def _cell(zname: str, env: str, here: list[DeploymentView]) -> CellView | None:
-    if not here:
-        return None
+def _cell_of(g: _Group, deployments: list[DeploymentView]) -> CellView:
+    """The cell of the shown attempts ``g``: when they are in their zone's order (``g.plain``),
+    read as they are (the latest first, then the others oldest first); else by :func:`_cell`."""
+    here = deployments[g.start:g.end]
+    if not g.plain:
+        return _cell(g.zone, g.environment, here)
+    earlier = here[1:]
+    prev = next((d for d in reversed(earlier) if d.state == "succeeded"), None)
+    failures = tuple(d for d in reversed(earlier) if d.state in FAILURE_STATES)
+    return CellView(g.zone, g.environment, here[0], prev, None, failures)
+
+
+def _cell(zname: str, env: str, here: list[DeploymentView]) -> CellView:
     # One zone's attempts in that zone's own order (its deployment numbers, decision 680), never by
     # its wall clock: a deploy stamped while the clock ran ahead is not "latest" for ever.
     here = sorted(here, key=_zone_order)

@@ -1,75 +1,123 @@
 """Deployments other zones reported, as the dashboard reads them (decision 870): every row from
 the few columns its grid shows (``remote.grid_rows``: no receipt entry read or parsed, a tuple
-per row), and the entries of only those it shows with their steps (a page's details, ``--json``)."""
+per row), a view made only for the rows the grid shows (decision 900), and the entries of only
+those it shows with their steps (a page's details, ``--json``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
+from bundlekit.dashboard.view import DeploymentView, HopView, WaiverView
 from bundlekit.errors import StateError
 from bundlekit.zone import remote
-from bundlekit.zone.db import Reader
-from bundlekit.zone.deployments import deployment_number
+from bundlekit.zone.db import Reader, Row
 
-__all__ = ["Reported", "reported_rows", "read_entries", "entry_of", "ZONE_ID", "DEPLOYMENT_ID", "BUNDLE_ID",
-           "RECEIPT_ID", "SLUG", "RELEASE", "ENVIRONMENT", "STATE", "ENDED", "RECEIVED", "PROJECT_NAME", "SPACE",
-           "PARTIAL", "WAIVED", "WAIVERS", "VARIABLES_UPDATED", "SEQUENCE"]
+__all__ = ["Paths", "from_columns", "shown_state", "waiver_notes", "read_entries", "entry_of", "ZONE_ID",
+           "DEPLOYMENT_ID", "BUNDLE_ID", "RECEIPT_ID", "SLUG", "RELEASE", "ENVIRONMENT", "STATE", "STARTED",
+           "ENDED", "RECEIVED", "PROJECT_NAME", "SPACE", "TENANT", "PARTIAL", "WAIVED", "WAIVERS",
+           "VARIABLES_UPDATED", "SEQUENCE"]
 
-#: Where each value is in a :attr:`Reported.values` tuple (``remote.GRID_ROW``).
-(ZONE_ID, DEPLOYMENT_ID, BUNDLE_ID, RECEIPT_ID, SLUG, RELEASE, ENVIRONMENT, STATE, ENDED, RECEIVED, PROJECT_NAME,
- SPACE, PARTIAL, WAIVED, WAIVERS, VARIABLES_UPDATED, SEQUENCE) = (remote.GRID_ROW.index(c) for c in (
+#: Where each value is in a row of ``remote.grid_rows`` (``remote.GRID_ROW``).
+(ZONE_ID, DEPLOYMENT_ID, BUNDLE_ID, RECEIPT_ID, SLUG, RELEASE, ENVIRONMENT, STATE, STARTED, ENDED, RECEIVED,
+ PROJECT_NAME, SPACE, TENANT, PARTIAL, WAIVED, WAIVERS, VARIABLES_UPDATED, SEQUENCE) = (remote.GRID_ROW.index(c) for c in (
     "source_zone_id", "deployment_id", "bundle_id", "receipt_bundle_id", "project_slug", "release", "environment",
-    "state", "ended", "received", "project_name", "space", "partial", "waived", "waivers", "variables_updated",
-    "sequence"))
-_STARTED, _TENANT = remote.GRID_ROW.index("started"), remote.GRID_ROW.index("tenant")
+    "state", "started", "ended", "received", "project_name", "space", "tenant", "partial", "waived", "waivers",
+    "variables_updated", "sequence"))
 
 
-@dataclass(slots=True)
-class Reported:
-    """A deployment another zone reported: its row without the entry (``values``, in the order of
-    ``remote.GRID_ROW``), its view built only when the grid shows it (decision 741), its entry
-    read (``entry``: text, then parsed) only when it is shown with its steps (decision 870)."""
-
-    values: tuple[Any, ...]
-    zone: str
-    tenant: str | None
-    number: int
-    ok: bool
-    started: float
-    entry: Any = None
+def shown_state(record_state: str, mixed: bool) -> str:
+    """The shown state of a deployment recorded ``record_state`` whose runs are ``mixed`` or not
+    (:func:`~bundlekit.zone.deployments.mixed_runs`): ``succeeded``, ``running`` (still running,
+    or the process died before recording the outcome), ``partial`` or ``failed``."""
+    if record_state == "Success":
+        return "succeeded"
+    if record_state == "Executing":
+        return "running"
+    return "partial" if mixed else "failed"
 
 
-def reported_rows(db: Reader, zone_of: Callable[[str], str]) -> list[Reported]:
-    """Every reported deployment, oldest first, from the columns the grid needs (no entry read);
-    ``zone_of`` names a reporting zone from its id."""
-    return [Reported(v, zone_of(v[ZONE_ID]), v[_TENANT], deployment_number(v[DEPLOYMENT_ID]), v[STATE] == "Success",
-                     float(v[_STARTED])) for v in remote.grid_rows(db)]
+def waiver_notes(items: Iterable[dict[str, Any]]) -> tuple[WaiverView, ...]:
+    """Each waiver a deployment relied on, with its phase, release, reason, author and time."""
+    out = []
+    for w in items:  # a receipt carries the format's created_ms, the zone's record Unix seconds
+        created = w["created_ms"] // 1000 if isinstance(w.get("created_ms"), int) else w.get("created")
+        out.append(WaiverView(str(w["phase"]), w.get("release") or "*", w.get("reason") or "", w.get("author"),
+                              int(created) if created is not None else None))
+    return tuple(out)
 
 
-def read_entries(db: Reader, shown: list[Reported]) -> None:
-    """Give each of ``shown`` its receipt entry (as text, None if it is gone): one query per
-    reporting zone and 500 deployments."""
-    texts = remote.entries_of(db, [(r.values[ZONE_ID], r.values[DEPLOYMENT_ID]) for r in shown])
-    for r in shown:
-        r.entry = texts.get((r.values[ZONE_ID], r.values[DEPLOYMENT_ID]))
+class Paths:
+    """The paths of releases other zones reported deploying (decision 740): this zone
+    (``source``), which exported the release (``export_of``: export records by bundle id; the
+    time is None when the export is no longer recorded); each zone that relayed the receipt back
+    (``relays`` by receipt bundle id, in the order they relayed it, so the path runs the other
+    way), at the time its hop record gives; the deploying zone, when the deployment started.
+    The hops before the last are made once per bundle and receipt, and shared (they are frozen)."""
+
+    def __init__(self, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
+                 zone_names: dict[str, str]) -> None:
+        self.source, self.export_of, self.relays, self.zone_names = source, export_of, relays, zone_names
+        self._before: dict[tuple[str, str], tuple[HopView, ...]] = {}
+
+    def __call__(self, v: tuple[Any, ...], zone: str, started: float) -> tuple[HopView, ...]:
+        """The path of the reported deployment of row ``v`` (zone ``zone``, started at ``started``):
+        its bundle's, through the relays of its receipt, to its zone when it started."""
+        key = (v[BUNDLE_ID], v[RECEIPT_ID])
+        before = self._before.get(key)
+        if before is None:
+            exp = self.export_of.get(key[0])
+            before = (HopView(self.source, "exported", exp["exported_at"] if exp is not None else None),
+                      *(HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"])
+                        for h in reversed(self.relays.get(key[1], []))))
+            self._before[key] = before
+        return (*before, HopView(zone, "deployed", started))
 
 
-def entry_of(r: Reported) -> dict[str, Any]:
-    """A reported deployment's receipt entry (read by :func:`read_entries`), parsed once.
-    ``StateError`` ``state_damaged`` when it no longer reads as a JSON object."""
-    if isinstance(r.entry, dict):
-        return r.entry
+def from_columns(v: tuple[Any, ...], zone: str, environment: str, started: float,
+                 path: tuple[HopView, ...]) -> DeploymentView:
+    """A reported deployment as the grid shows it, from its row ``v``'s columns alone (no entry
+    parsed, no steps; decision 870): reported by ``zone``, in ``environment``'s shown spelling,
+    ``started`` (Unix seconds, as a float), with its ``path``. The same view as the one made from
+    its entry, without steps."""
+    waived_text, waivers_text = v[WAIVED], v[WAIVERS]
+    if waived_text == "[]" and waivers_text == "[]":  # nearly every deployment: nothing to parse
+        waived: tuple[str, ...] = ()
+        notes: tuple[WaiverView, ...] = ()
+    else:
+        waived = tuple(json.loads(waived_text))
+        notes = waiver_notes(json.loads(waivers_text) or [{"phase": w} for w in waived])
+    state = v[STATE]
+    return DeploymentView(v[DEPLOYMENT_ID], v[PROJECT_NAME], v[SLUG], v[RELEASE], zone, environment,
+                          "succeeded" if state == "Success" else shown_state(state, bool(v[PARTIAL])),
+                          started, float(v[ENDED]), (), int(v[RECEIVED]), v[SPACE], v[TENANT], None, waived,
+                          notes, v[VARIABLES_UPDATED], None, path)
+
+
+def read_entries(db: Reader, shown: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], str]:
+    """The receipt entries (as text) of the rows ``shown``, by (reporting zone id, deployment id);
+    one that is gone is absent. One query per reporting zone and 500 deployments."""
+    return remote.entries_of(db, [(v[ZONE_ID], v[DEPLOYMENT_ID]) for v in shown])
+
+
+def entry_of(texts: dict[tuple[str, str], Any], v: tuple[Any, ...], zone: str) -> dict[str, Any]:
+    """The receipt entry of row ``v`` (reported by ``zone``), parsed from ``texts`` (read by
+    :func:`read_entries`) once. ``StateError`` ``state_damaged`` when it no longer reads as a
+    JSON object."""
+    key = (v[ZONE_ID], v[DEPLOYMENT_ID])
+    entry = texts.get(key)
+    if isinstance(entry, dict):
+        return entry
     try:
-        r.entry = json.loads(r.entry)
+        entry = json.loads(entry)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        r.entry = None
-    if not isinstance(r.entry, dict):
-        raise StateError(f"the receipt entry of deployment {r.values[DEPLOYMENT_ID]} reported by zone {r.zone} is "
+        entry = None
+    if not isinstance(entry, dict):
+        raise StateError(f"the receipt entry of deployment {v[DEPLOYMENT_ID]} reported by zone {zone} is "
                          "damaged in the state (remote_deployments.entry): the grid still shows its cell, but its "
                          "steps cannot be read. Restore the state from a backup of the home, or show the dashboard "
                          "without the deployment's details (`bundlekit dashboard` in a terminal)",
                          code="state_damaged")
-    return r.entry
+    texts[key] = entry
+    return entry
