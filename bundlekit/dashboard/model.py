@@ -29,7 +29,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
@@ -46,6 +46,7 @@ from bundlekit.dashboard.view import (
     OutputView,
     ProjectRow,
     StepView,
+    trusted_maker,
 )
 from bundlekit.zone import exports, projects, refusals, remote, truststore
 from bundlekit.zone.db import Reader, Row
@@ -54,6 +55,8 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import get_log
 
 __all__ = ["build_view", "merge_orders", "AWAITING"]
+
+_make_cell = trusted_maker(CellView)
 
 
 
@@ -157,20 +160,22 @@ def build_view(zone: Zone, now: EpochSeconds, *, space: str | None = None, steps
 
 
 def _choose(group: list[Any]) -> tuple[list[Any], list[Any], bool]:
-    """Of one cell's attempts (:class:`DeploymentView` or a reported row, one zone's, one
-    environment's), those the grid shows (the latest, then the last success before it and every
-    earlier failure, oldest first), the rest (earlier attempts a later one superseded, decision
-    741), and whether the shown are in their zone's order with no two in the same place (then the
-    cell is read from them as they are; otherwise :func:`_cell` sorts them again)."""
+    """Of one cell's attempts (reported rows, then :class:`DeploymentView` of this zone's own;
+    one zone's, one environment's), those the grid shows (the latest, then the last success before
+    it and every earlier failure, oldest first), the rest (earlier attempts a later one superseded,
+    decision 741), and whether the shown are in their zone's order with no two in the same place
+    (then the cell is read from them as they are; otherwise :func:`_cell` sorts them again)."""
     if len(group) == 1:
         return group, [], True
-    plain = all(type(d) is tuple for d in group)
-    if plain:  # reported rows, read by start: usually in their zone's order already
-        numbers = [deployment_number(v[DEPLOYMENT_ID]) for v in group]  # each id parsed once
-        plain = all(a < b for a, b in zip(numbers, numbers[1:]))
-        ordered = group if plain else sorted(group, key=_attempt_order)
-    else:
-        ordered = sorted(group, key=_attempt_order)
+    if type(group[-1]) is tuple:  # reported rows only (a zone's own deployments come after them)
+        number = -2  # below any id's (-1: an id of another form)
+        for v in group:  # read by start: usually in their zone's order already, each id parsed once
+            n = deployment_number(v[DEPLOYMENT_ID])
+            if n <= number:
+                return (*_shown_rows(sorted(group, key=_attempt_order)), False)
+            number = n
+        return (*_shown_rows(group), True)
+    ordered = sorted(group, key=_attempt_order)
     ok = [d[STATE] == "Success" if type(d) is tuple else d.state == "succeeded" for d in ordered]
     last = len(ordered) - 1
     prev = next((i for i in range(last - 1, -1, -1) if ok[i]), -1)
@@ -179,7 +184,20 @@ def _choose(group: list[Any]) -> tuple[list[Any], list[Any], bool]:
         d = ordered[i]
         failed = not ok[i] if type(d) is tuple else d.state in FAILURE_STATES
         (shown if i == prev or failed else rest).append(d)
-    return shown, rest, plain
+    return shown, rest, False
+
+
+def _shown_rows(ordered: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """:func:`_choose` of reported rows in their zone's order: the shown (the latest first) and the rest."""
+    last = len(ordered) - 1
+    prev = last - 1
+    while prev >= 0 and ordered[prev][STATE] != "Success":
+        prev -= 1
+    shown, rest = [ordered[last]], []
+    for i in range(last):
+        v = ordered[i]
+        (shown if i == prev or v[STATE] != "Success" else rest).append(v)
+    return shown, rest
 
 
 def _attempt_order(d: DeploymentView | tuple[Any, ...]) -> tuple[int, float]:
@@ -189,17 +207,10 @@ def _attempt_order(d: DeploymentView | tuple[Any, ...]) -> tuple[int, float]:
     return (deployment_number(d.deployment_id), d.started or 0)
 
 
-class _Group(NamedTuple):
-    """A cell's shown attempts: ``deployments[start:end]`` of the view being built, the latest
-    first, then the others oldest first; ``plain``: see :func:`_choose`."""
-
-    slug: str
-    tenant: str | None
-    zone: str
-    environment: str
-    start: int
-    end: int
-    plain: bool
+#: A cell's shown attempts, ``deployments[start:end]`` of the view being built (the latest first,
+#: then the others oldest first), with its row and column and whether they are ``plain``
+#: (:func:`_choose`): (slug, tenant, zone, environment, start, end, plain).
+_Group = tuple[str, "str | None", str, str, int, int, bool]
 
 
 def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: Steps) -> DashboardView:
@@ -258,25 +269,38 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     sources: list[Any] = []  # what each of deployments was read from: its row
     cells: list[_Group] = []
     older: dict[str, int] = {}
+    spelled: dict[str, str] = {}  # an environment as read -> as shown
     for (slug, tenant, zname, _folded), group in groups.items():
         shown, rest, plain = _choose(group)
         latest = shown[0]
-        if space is not None and (latest[SPACE] if type(latest) is tuple else latest.space).casefold() \
-                != space.casefold():
-            continue  # one space: what belongs to another is not even counted
-        env = envs.show(latest[ENVIRONMENT] if type(latest) is tuple else latest.environment)
         start = len(deployments)
-        for d in shown:  # every attempt the grid shows, its earlier success too, from its columns (870)
-            if type(d) is tuple:
-                started = float(d[STARTED])
-                deployments.append(from_columns(d, zname, env, started, paths(d, zname, started)))
-            else:
-                deployments.append(_respell(d, envs))
+        if type(group[-1]) is tuple:  # reported rows only: views from their columns (decision 870)
+            if space is not None and latest[SPACE].casefold() != space.casefold():
+                continue  # one space: what belongs to another is not even counted
+            env = spelled.get(latest[ENVIRONMENT])
+            if env is None:
+                env = spelled[latest[ENVIRONMENT]] = envs.show(latest[ENVIRONMENT])
+            for v in shown:  # every attempt the grid shows, its earlier success too
+                started = float(v[STARTED])
+                deployments.append(from_columns(v, zname, env, started, paths(v, zname, started)))
+            if rest:  # only successes are ever superseded
+                older["succeeded"] = older.get("succeeded", 0) + len(rest)
+        else:
+            if space is not None and (latest[SPACE] if type(latest) is tuple else latest.space).casefold() \
+                    != space.casefold():
+                continue
+            env = envs.show(latest[ENVIRONMENT] if type(latest) is tuple else latest.environment)
+            for d in shown:
+                if type(d) is tuple:
+                    started = float(d[STARTED])
+                    deployments.append(from_columns(d, zname, env, started, paths(d, zname, started)))
+                else:
+                    deployments.append(_respell(d, envs))
+            for d in rest:
+                state = d.state if isinstance(d, DeploymentView) else "succeeded"
+                older[state] = older.get(state, 0) + 1
         sources += shown
-        cells.append(_Group(slug, tenant, zname, env, start, len(deployments), plain))
-        for d in rest:
-            state = d.state if isinstance(d, DeploymentView) else "succeeded"
-            older[state] = older.get(state, 0) + 1
+        cells.append((slug, tenant, zname, env, start, len(deployments), plain))
     wanted = steps(deployments) if callable(steps) else {d.key for d in deployments} if steps else set()
     if wanted:
         full = [(i, v) for i, (d, v) in enumerate(zip(deployments, sources)) if (d.zone, d.deployment_id) in wanted]
@@ -307,7 +331,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
         latest_export[(e["project_slug"], e["dest_name"])] = e
     names = {d.project_slug: (d.project, d.space) for d in deployments + refused}
     names.update({e["project_slug"]: (e["project"], e["space"]) for e in exported})
-    columns = {(g.zone, g.environment) for g in cells}
+    columns = {(g[2], g[3]) for g in cells}
     awaiting = {(slug, dest) for (slug, dest), exp in latest_export.items()
                 if _awaits(exp, dest, last_start.get((slug, dest)), reported)}
     columns |= {(dest, AWAITING) for _, dest in awaiting}
@@ -325,7 +349,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
         first_column.setdefault(c[0], c)
     by_row: dict[str, dict[str | None, dict[tuple[str, str], CellView]]] = {}
     for g in cells:
-        by_row.setdefault(g.slug, {}).setdefault(g.tenant, {})[(g.zone, g.environment)] = _cell_of(g, deployments)
+        by_row.setdefault(g[0], {}).setdefault(g[1], {})[(g[2], g[3])] = _cell_of(g, deployments)
     refused_at: dict[tuple[str, str], list[DeploymentView]] = {}
     for r in refused:
         refused_at.setdefault((r.project_slug, r.zone), []).append(r)
@@ -379,15 +403,17 @@ def _respell(d: DeploymentView, envs: Environments) -> DeploymentView:
 
 
 def _cell_of(g: _Group, deployments: list[DeploymentView]) -> CellView:
-    """The cell of the shown attempts ``g``: when they are in their zone's order (``g.plain``),
-    read as they are (the latest first, then the others oldest first); else by :func:`_cell`."""
-    here = deployments[g.start:g.end]
-    if not g.plain:
-        return _cell(g.zone, g.environment, here)
-    earlier = here[1:]
+    """The cell of the shown attempts ``g``: when they are in their zone's order (``plain``), read
+    as they are (the latest first, then the others oldest first); else by :func:`_cell`."""
+    _slug, _tenant, zone, env, start, end, plain = g
+    if not plain:
+        return _cell(zone, env, deployments[start:end])
+    if end - start == 1:
+        return _make_cell(zone, env, deployments[start], None, None, ())  # no export time to check
+    earlier = deployments[start + 1:end]
     prev = next((d for d in reversed(earlier) if d.state == "succeeded"), None)
     failures = tuple(d for d in reversed(earlier) if d.state in FAILURE_STATES)
-    return CellView(g.zone, g.environment, here[0], prev, None, failures)
+    return _make_cell(zone, env, deployments[start], prev, None, failures)
 
 
 def _cell(zname: str, env: str, here: list[DeploymentView]) -> CellView:

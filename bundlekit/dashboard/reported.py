@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from math import isfinite
 from typing import Any
 
-from bundlekit.dashboard.view import DeploymentView, HopView, WaiverView
+from bundlekit.dashboard.view import DeploymentView, HopView, WaiverView, trusted_maker
 from bundlekit.errors import StateError
 from bundlekit.zone import remote
 from bundlekit.zone.db import Reader, Row
@@ -25,6 +26,7 @@ __all__ = ["Paths", "from_columns", "shown_state", "waiver_notes", "read_entries
     "source_zone_id", "deployment_id", "bundle_id", "receipt_bundle_id", "project_slug", "release", "environment",
     "state", "started", "ended", "received", "project_name", "space", "tenant", "partial", "waived", "waivers",
     "variables_updated", "sequence"))
+_deployment, _hop = trusted_maker(DeploymentView), trusted_maker(HopView)
 
 
 def shown_state(record_state: str, mixed: bool) -> str:
@@ -72,7 +74,8 @@ class Paths:
                       *(HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"])
                         for h in reversed(self.relays.get(key[1], []))))
             self._before[key] = before
-        return (*before, HopView(zone, "deployed", started))
+        # the builder checked ``started`` finite (from_columns), so the hop is made unchecked
+        return (*before, _hop(zone, "deployed", started))
 
 
 def from_columns(v: tuple[Any, ...], zone: str, environment: str, started: float,
@@ -88,11 +91,14 @@ def from_columns(v: tuple[Any, ...], zone: str, environment: str, started: float
     else:
         waived = tuple(json.loads(waived_text))
         notes = waiver_notes(json.loads(waivers_text) or [{"phase": w} for w in waived])
-    state = v[STATE]
-    return DeploymentView(v[DEPLOYMENT_ID], v[PROJECT_NAME], v[SLUG], v[RELEASE], zone, environment,
-                          "succeeded" if state == "Success" else shown_state(state, bool(v[PARTIAL])),
-                          started, float(v[ENDED]), (), int(v[RECEIVED]), v[SPACE], v[TENANT], None, waived,
-                          notes, v[VARIABLES_UPDATED], None, path)
+    state, ended, updated = v[STATE], float(v[ENDED]), v[VARIABLES_UPDATED]
+    # Every value is a column of the zone's own state and the state word is one of the model's:
+    # the view is made without its checks, but for a time that is not finite (then they refuse it).
+    make = _deployment if isfinite(started) and isfinite(ended) and (updated is None or type(updated) is int) \
+        else DeploymentView
+    return make(v[DEPLOYMENT_ID], v[PROJECT_NAME], v[SLUG], v[RELEASE], zone, environment,
+                "succeeded" if state == "Success" else shown_state(state, bool(v[PARTIAL])),
+                started, ended, (), int(v[RECEIVED]), v[SPACE], v[TENANT], None, waived, notes, updated, None, path)
 
 
 def read_entries(db: Reader, shown: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], str]:
