@@ -34,7 +34,7 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
-from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENVIRONMENT, RECEIPT_ID, RECEIVED, SEQUENCE, SLUG,
+from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENVIRONMENT, RECEIPT_ID, RECEIVED, SLUG,
                                           SPACE, STARTED, STATE, TENANT, ZONE_ID, Paths, entry_of, from_columns,
                                           read_entries, shown_state, waiver_notes)
 from bundlekit.dashboard.view import (
@@ -176,7 +176,7 @@ def _choose(group: list[Any]) -> tuple[list[Any], list[Any], bool]:
             number = n
         return (*_shown_rows(group), True)
     ordered = sorted(group, key=_attempt_order)
-    ok = [d[STATE] == "Success" if type(d) is tuple else d.state == "succeeded" for d in ordered]
+    ok = [d[STATE] == "succeeded" if type(d) is tuple else d.state == "succeeded" for d in ordered]
     last = len(ordered) - 1
     prev = next((i for i in range(last - 1, -1, -1) if ok[i]), -1)
     shown, rest = [ordered[last]], []
@@ -191,12 +191,12 @@ def _shown_rows(ordered: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], 
     """:func:`_choose` of reported rows in their zone's order: the shown (the latest first) and the rest."""
     last = len(ordered) - 1
     prev = last - 1
-    while prev >= 0 and ordered[prev][STATE] != "Success":
+    while prev >= 0 and ordered[prev][STATE] != "succeeded":
         prev -= 1
     shown, rest = [ordered[last]], []
     for i in range(last):
         v = ordered[i]
-        (shown if i == prev or v[STATE] != "Success" else rest).append(v)
+        (shown if i == prev or v[STATE] != "succeeded" else rest).append(v)
     return shown, rest
 
 
@@ -316,8 +316,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
             deployments[i] = _respell(d, envs)
     refused_rows = refusals.remote_refusals(db)
     # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
-    sequences = {d.key: int(v[SEQUENCE]) for d, v in zip(deployments, sources)
-                 if type(v) is tuple} if refused_rows else {}  # only refusals need them
+    deployed = remote.grid_sequences(db) if refused_rows else {}  # only refusals need them
+    sequences = {d.key: deployed[(v[ZONE_ID], v[DEPLOYMENT_ID])] for d, v in zip(deployments, sources)
+                 if type(v) is tuple} if refused_rows else {}
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
     for r in refused_rows:  # a refusal relayed back answers the export to the relays too

@@ -17,15 +17,15 @@ from bundlekit.zone.db import Reader, Row
 
 __all__ = ["Paths", "from_columns", "shown_state", "waiver_notes", "read_entries", "entry_of", "ZONE_ID",
            "DEPLOYMENT_ID", "BUNDLE_ID", "RECEIPT_ID", "SLUG", "RELEASE", "ENVIRONMENT", "STATE", "STARTED",
-           "ENDED", "RECEIVED", "PROJECT_NAME", "SPACE", "TENANT", "PARTIAL", "WAIVED", "WAIVERS",
-           "VARIABLES_UPDATED", "SEQUENCE"]
+           "ENDED", "RECEIVED", "PROJECT_NAME", "SPACE", "TENANT", "WAIVED", "WAIVERS", "VARIABLES_UPDATED"]
 
-#: Where each value is in a row of ``remote.grid_rows`` (``remote.GRID_ROW``).
+#: Where each value is in a row of ``remote.grid_rows`` (``remote.GRID_ROW``); ``STATE`` is the
+#: shown state (``succeeded``, ``running``, ``partial``, ``failed``).
 (ZONE_ID, DEPLOYMENT_ID, BUNDLE_ID, RECEIPT_ID, SLUG, RELEASE, ENVIRONMENT, STATE, STARTED, ENDED, RECEIVED,
- PROJECT_NAME, SPACE, TENANT, PARTIAL, WAIVED, WAIVERS, VARIABLES_UPDATED, SEQUENCE) = (remote.GRID_ROW.index(c) for c in (
+ PROJECT_NAME, SPACE, TENANT, WAIVED, WAIVERS, VARIABLES_UPDATED) = (remote.GRID_ROW.index(c) for c in (
     "source_zone_id", "deployment_id", "bundle_id", "receipt_bundle_id", "project_slug", "release", "environment",
-    "state", "started", "ended", "received", "project_name", "space", "tenant", "partial", "waived", "waivers",
-    "variables_updated", "sequence"))
+    "shown_state", "started", "ended", "received", "project_name", "space", "tenant", "waived", "waivers",
+    "variables_updated"))
 _deployment, _hop = trusted_maker(DeploymentView), trusted_maker(HopView)
 
 
@@ -85,20 +85,20 @@ def from_columns(v: tuple[Any, ...], zone: str, environment: str, started: float
     ``started`` (Unix seconds, as a float), with its ``path``. The same view as the one made from
     its entry, without steps."""
     waived_text, waivers_text = v[WAIVED], v[WAIVERS]
-    if waived_text == "[]" and waivers_text == "[]":  # nearly every deployment: nothing to parse
+    if waived_text is None and waivers_text is None:  # nearly every deployment: nothing to parse
         waived: tuple[str, ...] = ()
         notes: tuple[WaiverView, ...] = ()
     else:
-        waived = tuple(json.loads(waived_text))
-        notes = waiver_notes(json.loads(waivers_text) or [{"phase": w} for w in waived])
-    state, ended, updated = v[STATE], float(v[ENDED]), v[VARIABLES_UPDATED]
+        waived = tuple(json.loads(waived_text)) if waived_text is not None else ()
+        notes = waiver_notes((json.loads(waivers_text) if waivers_text is not None else [])
+                             or [{"phase": w} for w in waived])
+    ended, updated = float(v[ENDED]), v[VARIABLES_UPDATED]
     # Every value is a column of the zone's own state and the state word is one of the model's:
     # the view is made without its checks, but for a time that is not finite (then they refuse it).
     make = _deployment if isfinite(started) and isfinite(ended) and (updated is None or type(updated) is int) \
         else DeploymentView
     return make(v[DEPLOYMENT_ID], v[PROJECT_NAME], v[SLUG], v[RELEASE], zone, environment,
-                "succeeded" if state == "Success" else shown_state(state, bool(v[PARTIAL])),
-                started, ended, (), int(v[RECEIVED]), v[SPACE], v[TENANT], None, waived, notes, updated, None, path)
+                v[STATE], started, ended, (), int(v[RECEIVED]), v[SPACE], v[TENANT], None, waived, notes, updated, None, path)
 
 
 def read_entries(db: Reader, shown: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], str]:

@@ -17,8 +17,8 @@ from bundlekit.zone.db import Reader, Row, Writer
 from bundlekit.zone.deployments import mixed_runs
 
 __all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project", "entries_for_slug",
-           "receipt_plan", "receipt_relays", "GRID_COLUMNS", "GRID_ROW", "grid_fields", "grid_rows", "entries_of",
-           "fill_grid_columns"]
+           "receipt_plan", "receipt_relays", "GRID_COLUMNS", "GRID_ROW", "grid_fields", "grid_rows", "grid_sequences",
+           "entries_of", "fill_grid_columns"]
 
 #: The columns copied from a reported deployment's entry (decision 870): the project's name and
 #: space, the tenant (None: untenanted), ``partial`` (1: a step succeeded on some targets and
@@ -87,17 +87,35 @@ def fill_grid_columns(tx: Writer) -> int:
         last = (rows[-1]["source_zone_id"], rows[-1]["deployment_id"])
 
 
-#: The values of each of :func:`grid_rows`' tuples, in order.
+#: The values of each of :func:`grid_rows`' tuples, in order: columns, but for ``shown_state``,
+#: the state every dashboard shows (``succeeded``, ``running``, ``partial`` or ``failed``, from
+#: ``state`` and ``partial``; ``dashboard.model.outcome`` says the same of an entry), and
+#: ``waived`` and ``waivers``, None for an empty list (``[]``, as nearly every row has).
 GRID_ROW = ("source_zone_id", "deployment_id", "bundle_id", "receipt_bundle_id", "project_slug", "release",
-            "environment", "state", "started", "ended", "received", *GRID_COLUMNS)
+            "environment", "shown_state", "started", "ended", "received", "project_name", "space", "tenant",
+            "waived", "waivers", "variables_updated")
+_GRID_SELECT = {"shown_state": "CASE WHEN state = 'Success' THEN 'succeeded' WHEN state = 'Executing' THEN 'running' "
+                               "WHEN partial <> 0 THEN 'partial' ELSE 'failed' END",
+                "waived": "NULLIF(waived, '[]')", "waivers": "NULLIF(waivers, '[]')"}
 
 
 def grid_rows(db: Reader) -> list[tuple[Any, ...]]:
     """Every reported deployment as a dashboard's grid reads it, oldest first, without its entry:
-    a tuple of the values :data:`GRID_ROW` names (those :func:`remote_deployments` names but
-    ``entry``, then :data:`GRID_COLUMNS`), tens of thousands of them with no mapping each. One
-    pass over the table (:func:`entries_of` reads the entries of those shown in full)."""
-    return db.values(f"SELECT {', '.join(GRID_ROW)} FROM remote_deployments ORDER BY started")
+    a tuple of the values :data:`GRID_ROW` names, tens of thousands of them with no mapping each.
+    One pass over the table (:func:`entries_of` reads the entries of those shown in full,
+    :func:`grid_sequences` the deployed bundles' sequences). The query gives each value in the
+    form the grid uses: every column it does not need and every string it makes costs at that
+    scale (decision 900)."""
+    # each computed value named (a backend may key a row by its columns' names before making the tuple)
+    return db.values(f"SELECT {', '.join(f'{_GRID_SELECT[c]} AS {c}' if c in _GRID_SELECT else c for c in GRID_ROW)} "
+                     "FROM remote_deployments ORDER BY started")
+
+
+def grid_sequences(db: Reader) -> dict[tuple[str, str], int]:
+    """The sequence of the bundle each reported deployment deployed, by (reporting zone id,
+    deployment id): what settles a refusal (decision 723), read only when there are refusals."""
+    return {(zone_id, deployment_id): int(sequence) for zone_id, deployment_id, sequence in
+            db.values("SELECT source_zone_id, deployment_id, sequence FROM remote_deployments")}
 
 
 def entries_of(db: Reader, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -51,7 +51,7 @@ EXPECTED = {
 def _columns(db: Any) -> dict[str, tuple[Any, ...]]:
     names = {e["deployment_id"]: k for k, e in ENTRIES.items()}
     names["Deployments-9"] = "damaged"
-    rows = [dict(zip(remote.GRID_ROW, values)) for values in remote.grid_rows(db)]
+    rows = db.all(f"SELECT deployment_id, {', '.join(remote.GRID_COLUMNS)} FROM remote_deployments")
     return {names[r["deployment_id"]]: tuple(r[c] for c in remote.GRID_COLUMNS) for r in rows
             if r["deployment_id"] in names}
 
@@ -104,5 +104,28 @@ def test_recording_a_receipt_entry_writes_the_same_grid_columns(tmp_path: Path, 
             for entry in ENTRIES.values():
                 remote.record_remote(tx, "z-prod", "r1", entry, 1_700_100_000)
         assert _columns(db) == EXPECTED
+    finally:
+        db.close()
+
+
+def test_the_grid_reads_the_shown_state_and_no_string_for_an_empty_list_on_both_engines(
+        tmp_path: Path, pg: PostgresServer | None) -> None:
+    db = State(tmp_path, pg).open(create=True)
+    try:
+        with db.transaction() as tx:
+            for entry in [*ENTRIES.values(), _entry(6, "Executing")]:
+                remote.record_remote(tx, "z-prod", "r1", entry, 1_700_100_000)
+        rows = {r["deployment_id"]: r for r in (dict(zip(remote.GRID_ROW, v)) for v in remote.grid_rows(db))}
+        # the state as every dashboard shows it (decision 900), from state and partial
+        assert {d: r["shown_state"] for d, r in rows.items()} == {
+            "Deployments-1": "succeeded", "Deployments-2": "partial", "Deployments-3": "failed",
+            "Deployments-4": "succeeded", "Deployments-5": "succeeded", "Deployments-6": "running"}
+        # an empty list is no string at all; a list is the column's JSON as written
+        assert {d: (r["waived"], r["waivers"]) for d, r in rows.items() if d != "Deployments-6"} == {
+            "Deployments-1": (None, None), "Deployments-2": (None, None), "Deployments-3": (None, None),
+            "Deployments-4": ('["Staging"]', json.dumps(ENTRIES["tenant"]["waivers"])),
+            "Deployments-5": ('["Test", "Staging"]', None)}
+        assert [r["deployment_id"] for r in rows.values()] == [f"Deployments-{n}" for n in range(1, 7)]  # by start
+        assert remote.grid_sequences(db) == {("z-prod", f"Deployments-{n}"): 40 + n for n in range(1, 7)}
     finally:
         db.close()
