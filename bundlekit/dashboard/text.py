@@ -74,8 +74,13 @@ def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bo
         rows.append(cells)
         states.append(row_states)
 
-    widths = [max([_width(headers[i])] + [_width(line) for row in rows for line in row[i]])
-              for i in range(len(headers))]
+    widths = [_width(h) for h in headers]
+    for row in rows:
+        for i, col in enumerate(row):
+            for line in col:
+                w = len(line) if line.isascii() else _width(line)
+                if w > widths[i]:
+                    widths[i] = w
     shown = _fit_columns(widths, width)
     hidden = headers[shown:]
     if width is not None and sum(widths[:shown]) + len(_SEP) * (shown - 1) > width:
@@ -86,6 +91,7 @@ def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bo
     out.append(_join(["-" * widths[i] for i in range(shown)]))
     multi = any(len(col) > 1 for row in rows for col in row)
     spaces = view.spaces
+    cut = width is not None  # without a width no column was narrowed: no line is cut
     for r, row in enumerate(rows):
         space = view.projects[r].space
         if len(spaces) > 1 and (r == 0 or view.projects[r - 1].space != space):
@@ -95,10 +101,13 @@ def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bo
         for k in range(max(len(col) for col in row)):
             parts = []
             for i in range(shown):
-                text = _pad(_truncate(row[i][k], widths[i]) if k < len(row[i]) else "", widths[i])
-                state = states[r][i]
-                if color and k == 0 and state in _COLORS:
-                    text = f"\x1b[{_COLORS[state]}m{text}{_RESET}"
+                col, w = row[i], widths[i]
+                text = col[k] if k < len(col) else ""
+                if cut:
+                    text = _truncate(text, w)
+                text = text.ljust(w) if text.isascii() else _pad(text, w)
+                if color and k == 0 and states[r][i] in _COLORS:
+                    text = f"\x1b[{_COLORS[states[r][i]]}m{text}{_RESET}"
                 parts.append(text)
             out.append(_join(parts))
     if hidden:
@@ -116,17 +125,17 @@ def _counts(view: DashboardView) -> str:
     """Deployments by state, then refused imports and exports awaiting their receipt, each
     counted on its own (an export is not a deployment); failures (failed, partial and refused)
     are never only the ones that happen to be latest in a cell."""
-    def state(d: DeploymentView) -> str:  # a refusal a later success settled is no longer one to look at (723)
-        return _SUPERSEDED if d.superseded_by is not None else d.state
-
-    # by (zone, deployment id), as DeploymentView.key, without making a key per lookup
-    seen: dict[tuple[str, str], str] = {(d.zone, d.deployment_id): state(d) for d in view.deployments}
+    # by (zone, deployment id), as DeploymentView.key, without making a key per lookup; a refusal a
+    # later success settled is no longer one to look at (decision 723)
+    seen: dict[tuple[str, str], str] = {(d.zone, d.deployment_id): d.state if d.superseded_by is None
+                                        else _SUPERSEDED for d in view.deployments}
+    listed = {id(d) for d in view.deployments}  # a cell's deployments are listed: no key to make for them
     for p in view.projects:
         for c in p.cells:
             if c is not None:
                 for d in (c.latest, *c.failures):
-                    if d is not None and (d.zone, d.deployment_id) not in seen:
-                        seen[(d.zone, d.deployment_id)] = state(d)
+                    if d is not None and id(d) not in listed and (d.zone, d.deployment_id) not in seen:
+                        seen[(d.zone, d.deployment_id)] = d.state if d.superseded_by is None else _SUPERSEDED
     count = Counter(seen.values())
     count.update(view.older)  # earlier attempts a later one superseded: counted, not listed
     not_run = ("exported", "refused", _SUPERSEDED)
@@ -167,7 +176,7 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
     if prev is not None and (prev.deployment_id != latest.deployment_id or prev.zone != latest.zone) and (
             prev.release != latest.release or latest.state in FAILURE_STATES):
         lines.append(f"prev ok {_clean(prev.release)}")
-    return lines + _earlier(cell)
+    return lines + _earlier(cell) if cell.failures else lines
 
 
 def _paths(view: DashboardView) -> list[str]:
