@@ -24,6 +24,7 @@ import hashlib
 import heapq
 import re
 import time
+from collections import Counter
 from functools import lru_cache
 from itertools import chain
 from typing import Mapping, Sequence
@@ -99,8 +100,18 @@ def detailed(deployments: Sequence[DeploymentView]) -> set[tuple[str, str]]:
     ran = [d for d in deployments if d.state not in ("refused", "exported")]
     if len(ran) <= DETAIL_LIMIT:
         return {d.key for d in ran}
-    top = heapq.nlargest(DETAIL_LIMIT, ran, key=lambda d: (d.state in FAILURE_STATES, d.started or 0, d.key))
+    # Failures first, then the newest: every failure when there are no more than the limit, then
+    # the newest others; else the newest failures (at thousands of deployments, a heap of the
+    # failures alone: the same pick as of every deployment by failure, start and key).
+    failures = [d for d in ran if d.state in FAILURE_STATES]
+    top = heapq.nlargest(DETAIL_LIMIT, failures, key=_newest)
+    if len(top) < DETAIL_LIMIT:
+        top += heapq.nlargest(DETAIL_LIMIT - len(top), (d for d in ran if d.state not in FAILURE_STATES), key=_newest)
     return {d.key for d in top}
+
+
+def _newest(d: DeploymentView) -> tuple[float, tuple[str, str]]:
+    return (d.started or 0, d.key)
 
 
 def render_html(view: DashboardView, now: EpochSeconds) -> str:
@@ -120,7 +131,8 @@ def render_html(view: DashboardView, now: EpochSeconds) -> str:
 def _render(view: DashboardView, now: EpochSeconds) -> str:
     every = _sections(view)
     keys = detailed(every)
-    sections = [d for d in every if d.key in keys or d.state in ("refused", "exported")]
+    # (zone, id) as DeploymentView.key, without making one per deployment of thousands
+    sections = [d for d in every if (d.zone, d.deployment_id) in keys or d.state in ("refused", "exported")]
     anchors = {d.key for d in sections}
     parts = [_head(_e(f"Deployments \u00b7 zone {view.zone_name}"))]
     parts.append('<header class="top" id="top"><div>')
@@ -158,7 +170,7 @@ def _cell_facts(view: DashboardView, keys: set[tuple[str, str]]
     previous: dict[tuple[str, str], str] = {}
     for c in (c for p in view.projects for c in p.cells if c is not None):
         latest, prev = c.latest, c.previous_success
-        if latest is None or latest.key not in keys:
+        if latest is None or (latest.zone, latest.deployment_id) not in keys:
             continue
         if c.exported_at is not None:
             exported[latest.key] = c.exported_at
@@ -172,10 +184,12 @@ def _cell_facts(view: DashboardView, keys: set[tuple[str, str]]
 def _sections(view: DashboardView) -> list[DeploymentView]:
     """Every deployment listed by the view, plus any a cell shows that the list lacks (one per zone and id)."""
     seen: dict[tuple[str, str], DeploymentView] = {}
+    for d in view.deployments:
+        seen.setdefault((d.zone, d.deployment_id), d)
+    listed = {id(d) for d in view.deployments}  # a cell's deployments are listed: no key to make for them
     cells = [c for p in view.projects for c in p.cells if c is not None]
-    shown = chain((x for c in cells for x in (c.latest, c.previous_success)), (f for c in cells for f in c.failures))
-    for d in chain(view.deployments, shown):
-        if d is not None:
+    for d in chain((x for c in cells for x in (c.latest, c.previous_success)), (f for c in cells for f in c.failures)):
+        if d is not None and id(d) not in listed:
             seen.setdefault((d.zone, d.deployment_id), d)
     return list(seen.values())
 
@@ -183,10 +197,9 @@ def _sections(view: DashboardView) -> list[DeploymentView]:
 def _summary(sections: list[DeploymentView], older: Mapping[str, int]) -> str:
     """Every deployment, refusal and export awaiting a receipt, counted by state (``older``: the
     superseded attempts not listed); failures link to their list."""
-    counts: dict[str, int] = dict(older)
-    for d in sections:
-        if d.superseded_by is None:  # a refusal a later success settled is listed, not counted (decision 723)
-            counts[d.state] = counts.get(d.state, 0) + 1
+    counts = Counter(older)
+    # a refusal a later success settled is listed, not counted (decision 723)
+    counts.update(d.state for d in sections if d.superseded_by is None)
     items = []
     for s, n in ((s, counts.get(s, 0)) for s in _LABELS):
         if not n:
@@ -281,7 +294,10 @@ def _row_paths(project: ProjectRow) -> dict[str, str]:
 
 
 def _relays(d: DeploymentView) -> tuple[str, ...]:
-    return tuple(h.zone for h in d.path[1:-1])
+    path = d.path
+    if len(path) == 3:  # the usual relayed path: one relay
+        return (path[1].zone,)
+    return tuple([h.zone for h in path[1:-1]])
 
 
 def _routes(view: DashboardView) -> dict[str, tuple[str, ...]]:
@@ -302,35 +318,29 @@ def _cell(cell: CellView | None, now: EpochSeconds, anchors: set[tuple[str, str]
     failure in a list; the absolute time and the previous release are in the deployment's section
     when the page details it (decision 875)."""
     latest = cell.latest if cell is not None else None
-    fails = _cell_failures(cell, anchors)
+    fails = _cell_failures(cell, anchors) if cell is not None and cell.failures else ""
     if cell is None or latest is None:
         return f'<td data-state="none">Not deployed{fails}</td>'
     state = latest.state
-    body = [f"<b>{_e(latest.release)}</b> {_LABELS[state]}"]
+    body = f"<b>{_e(latest.release)}</b> {_LABELS[state]}"
     when = cell_time(cell)
-    if when is not None:
-        body.append(f", {_VERBS.get(state, '')}{_age(when, now)}")
+    if when is not None:  # the age's text escaped once per distinct age, not once per cell
+        body += f", {_VERBS.get(state, '')}{_e(recorded_age(when, now))}"
     if state == "refused" and latest.reason:
-        body.append(f' <span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>')
+        body += f' <span class="why">{_e(latest.reason.split("]")[0].lstrip("["))}</span>'
     if latest.variables_updated is not None:  # it ran values its earlier phases did not test (decision 722)
-        body.append(' <span class="why">variables updated</span>')
+        body += ' <span class="why">variables updated</span>'
     if len(latest.path) > 2 and _relays(latest) != route:  # the zone's caption names the usual relays
-        body.append(f' <span class="via">via {_e(", ".join(_relays(latest)))}</span>')
+        body += f' <span class="via">via {_e(", ".join(_relays(latest)))}</span>'
     prev = cell.previous_success
     if state in FAILURE_STATES and prev is not None and prev.key != latest.key:
-        body.append(f'<span class="prev">last success: {_e(prev.release)}</span>')
-    inner = "".join(body)
-    if latest.key in anchors:
-        inner = f'<a href="#{_e(_anchor(latest))}">{inner}</a>'
-    return f'<td data-state="{state}">{inner}{fails}</td>'
+        body += f'<span class="prev">last success: {_e(prev.release)}</span>'
+    if (latest.zone, latest.deployment_id) in anchors:  # as DeploymentView.key, without making one per cell
+        body = f'<a href="#{_e(_anchor(latest))}">{body}</a>'
+    return f'<td data-state="{state}">{body}{fails}</td>'
 
 
 _VERBS = {"exported": "exported ", "running": "started "}  # "Refused, just now": the state word says it
-
-
-@lru_cache(maxsize=4096)  # the cells of one release share a few ages
-def _age(when: float, now: EpochSeconds) -> str:
-    return _e(recorded_age(when, now))
 
 
 def _open_link(d: DeploymentView, anchors: set[tuple[str, str]]) -> str:
