@@ -13,7 +13,7 @@ from bundlekit.cli.common import counted, echo, emit_json, home_option, json_opt
 from bundlekit.cli.egress_cmds import audit_entry_line
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
-from bundlekit.core.clock import utc_text, when_text
+from bundlekit.core.clock import EpochSeconds, utc_text, when_text
 from bundlekit.errors import UsageError
 from bundlekit.format.audit import ChainHead, Entry, decode_body, entry_hash, object_text, shown_object
 from bundlekit.receipt.carried_audit import carried_audit
@@ -28,7 +28,7 @@ _AGO = re.compile(r"([0-9]+)([mhdw])")  # 90m, 2h, 1d, 2w: that long before now 
 _UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_since(text: str, now: float | None = None) -> int:
+def parse_since(text: str, now: EpochSeconds | None = None) -> int:
     """``--since`` as milliseconds since the epoch: an age (``90m``, ``2h``, ``1d``, ``2w`` before
     ``now``, Unix seconds, default the clock's now), Unix seconds (ASCII digits), a UTC day
     ``2026-12-01`` or a UTC moment ``2026-12-01T13:05[:07][Z]``; ``usage`` otherwise."""
