@@ -287,8 +287,8 @@ def _row_paths(project: ProjectRow) -> dict[str, str]:
     items: dict[str, list[str]] = {}
     for (zone, release), ds in seen.items():
         first = min(ds, key=lambda d: d.path[-1].at or 0)
-        hops = " \u2192 ".join(f"{_e(h.zone)} {h.event}" + (f" {format_utc_seconds(h.at)}" if h.at is not None else "")
-                               for h in first.path)
+        hops = " \u2192 ".join(f"{_e(h.zone)} {_HOP_WORDS[h.event]}" + (f" {format_utc_seconds(h.at)}" if h.at is not None
+                                                                                         else "") for h in first.path)
         items.setdefault(zone, []).append(f"<li>{_e(release)} to {_e(zone)}: {hops}</li>")
     return {zone: f'<ul class="paths">{"".join(lines)}</ul>' for zone, lines in items.items()}
 
@@ -413,7 +413,8 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None,
     return "".join(out)
 
 
-_HOP_WORDS = {"exported": "exported", "relayed": "relayed the receipt back", "deployed": "deployed"}
+_HOP_WORDS = {"exported": "exported", "relayed": "relayed it on", "relayed_back": "relayed the receipt back",
+              "deployed": "deployed"}
 
 
 def _path(d: DeploymentView, now: EpochSeconds) -> str:

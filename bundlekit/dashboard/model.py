@@ -226,8 +226,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
 
     exported = exports.list_exports(db)
     export_of = {e["bundle_id"]: e for e in exported}
-    relays = remote.receipt_relays(db)
-    paths = Paths(zone.name, export_of, relays, zone_names)
+    relays, release_paths = remote.receipt_relays(db)
+    paths = Paths(zone.name, export_of, relays, zone_names, release_paths)
     counted: set[tuple[str, str]] = set()  # (bundle id, receipt id): its receipt's relays already counted
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
     last_start: dict[tuple[str, str], float] = {}  # (slug, zone): the latest start of a deployment there
@@ -250,6 +250,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
         if (bundle, receipt) not in counted:
             counted.add((bundle, receipt))
             reported.update((bundle, zone_names.get(h["zone_id"], h["name"])) for h in relays.get(receipt, []))
+            # so do the relays the release itself went through (decision 906), however the receipt came
+            reported.update((bundle, zone_names.get(h["zone_id"], h["name"]))
+                            for h in release_paths.get(receipt, {}).get(bundle, []))
     for group_key, group in groups.items():  # rows are read by start: a group's last started last
         key, started = (group_key[0], group_key[2]), float(group[-1][STARTED])
         if started > last_start.get(key, started - 1):

@@ -54,16 +54,21 @@ def waiver_notes(items: Iterable[dict[str, Any]]) -> tuple[WaiverView, ...]:
 
 
 class Paths:
-    """The paths of releases other zones reported deploying (decision 740): this zone
+    """The paths of releases other zones reported deploying (decisions 740, 906): this zone
     (``source``), which exported the release (``export_of``: export records by bundle id; the
-    time is None when the export is no longer recorded); each zone that relayed the receipt back
-    (``relays`` by receipt bundle id, in the order they relayed it, so the path runs the other
-    way), at the time its hop record gives; the deploying zone, when the deployment started.
-    The hops before the last are made once per bundle and receipt, and shared (they are frozen)."""
+    time is None when the export is no longer recorded); each zone that relayed the release on, at
+    the time of its hop (``release_paths``: by receipt bundle id, then release bundle id, the hops
+    the receipt's entries carried), or, for a receipt whose entries carried none, each zone that
+    relayed the receipt back (``relays`` by receipt bundle id, in the order they relayed it, so the
+    path runs the other way; event ``relayed_back``); the deploying zone, when the deployment
+    started. The hops before the last are made once per bundle and receipt, and shared (they are
+    frozen)."""
 
     def __init__(self, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
-                 zone_names: dict[str, str]) -> None:
+                 zone_names: dict[str, str],
+                 release_paths: dict[str, dict[str, list[dict[str, Any]]]] | None = None) -> None:
         self.source, self.export_of, self.relays, self.zone_names = source, export_of, relays, zone_names
+        self.release_paths = release_paths or {}
         self._before: dict[tuple[str, str], tuple[HopView, ...]] = {}
 
     def __call__(self, v: tuple[Any, ...], zone: str, started: float) -> tuple[HopView, ...]:
@@ -73,9 +78,12 @@ class Paths:
         before = self._before.get(key)
         if before is None:
             exp = self.export_of.get(key[0])
-            before = (HopView(self.source, "exported", exp["exported_at"] if exp is not None else None),
-                      *(HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"])
-                        for h in reversed(self.relays.get(key[1], []))))
+            forward = self.release_paths.get(key[1], {}).get(key[0])
+            relays = ((HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"]) for h in forward)
+                      if forward else
+                      (HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed_back", h["relayed"])
+                       for h in reversed(self.relays.get(key[1], []))))
+            before = (HopView(self.source, "exported", exp["exported_at"] if exp is not None else None), *relays)
             self._before[key] = before
         # the builder checked ``started`` finite (from_columns), so the hop is made unchecked
         return (*before, _hop(zone, "deployed", started))

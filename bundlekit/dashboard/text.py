@@ -192,14 +192,17 @@ def _paths(view: DashboardView) -> list[str]:
     lines = []
     for (name, tenant, release, zone), ds in seen.items():
         first = min(ds, key=lambda d: d.path[-1].at or 0)
-        hops = " -> ".join(f"{_clean(h.zone)} {h.event}" + (f" {format_utc_seconds(h.at)}" if h.at is not None else "")
-                           for h in first.path)
+        hops = " -> ".join(f"{_clean(h.zone)} {h.event.replace('_', ' ')}" + (f" {format_utc_seconds(h.at)}" if
+                                                                                 h.at is not None else "") for h in first.path)
         envs = ", ".join(_clean(d.environment) for d in ds)
         who = _clean(name) + (f" (tenant {_clean(tenant)})" if tenant else "")
         lines.append(f"  {who} {_clean(release)} to {_clean(zone)} ({envs}): {hops}")
     if not lines:
         return []
-    return ["", "Paths through relays (a relay's time: when it relayed the receipt back):", *lines]
+    back = any(h.event == "relayed_back" for ds in seen.values() for h in ds[0].path)
+    note = ("a relay's time: when it relayed the release on; 'relayed back': when it relayed a receipt that did not "
+            "carry the release's hops" if back else "a relay's time: when it relayed the release on")
+    return ["", f"Paths through relays ({note}):", *lines]
 
 
 def _refused_in(d: DeploymentView) -> str:

@@ -56,9 +56,10 @@ STEP_STATES = ("Success", "Failed", "Skipped", "Canceled", "TimedOut", "Pending"
 DEPLOYMENT_STATES = ("exported", "succeeded", "failed", "partial", "running", "refused")
 #: States that count as a failure: on the grid, in the header and in the failures list.
 FAILURE_STATES = ("failed", "partial", "refused")
-#: What a zone on a release's path did (decision 740): the source exported it, a relay carried
-#: the receipt back (the one hop record the source holds), the last zone deployed it.
-HOP_EVENTS = ("exported", "relayed", "deployed")
+#: What a zone on a release's path did (decisions 740, 906): the source exported it, a relay
+#: relayed the release on (its countersigned hop, which the deploying zone's receipt carries), or,
+#: for a receipt that carried no such hops, relayed the receipt back; the last zone deployed it.
+HOP_EVENTS = ("exported", "relayed", "relayed_back", "deployed")
 
 @dataclass(frozen=True, slots=True)
 class OutputView:
@@ -180,7 +181,8 @@ class HopView:
     """One zone on the path a release took to the zone that deployed it, in path order
     (dev, staging, prod), with what the source knows of it: ``event`` one of
     :data:`HOP_EVENTS`, ``at`` Unix seconds (the export, the relay's hop record for the
-    receipt it carried back, the deployment's start), None when not known (decision 740)."""
+    release it relayed on, or for the receipt it carried back, the deployment's start), None when
+    not known (decisions 740, 906)."""
 
     zone: str
     event: str

@@ -52,6 +52,9 @@ class ReceiptImport:
     late: bool = False
     #: Signing keys of the source trusted from its rotation statements by this import (key ids).
     new_keys: list[str] = field(default_factory=list)
+    #: The relays each relayed release took to the signer, by release bundle id, from the hops its
+    #: entries carry: ``[{zone_id, name, relayed}, ...]`` in hop order (the dashboard's path).
+    release_paths: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.verified.manifest
@@ -123,7 +126,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
             exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
         sequences.record_incoming(tx, key, m.sequence, v.digest, bundle_id=m.bundle_id,
                                   source_zone_id=v.source.zone_id, project_slug="", release="", now=now,
-                                  plan=remote.receipt_plan(result.recorded, _relayed(v)), high_water=not result.late)
+                                  plan=remote.receipt_plan(result.recorded, _relayed(v), result.release_paths),
+                                  high_water=not result.late)
         result.new_keys = apply_rotations(tx, v.source.zone_id, rotations, now)
     return result
 
@@ -167,7 +171,9 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequen
     entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
     for what, e in entries:
-        _check_answers_export(db, v, where, what, e, sources, revoked)
+        hops = _check_answers_export(db, v, where, what, e, sources, revoked)
+        if hops:
+            result.release_paths[e["release_bundle"]["bundle_id"]] = hops
     for what, e in entries[:len(m.receipts)]:
         _check_consistent(v, where, what, e,
                           projects.step_count(db, e["project"]["slug"], e["release"], e.get("release_digest")))
@@ -185,7 +191,7 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequen
 
 
 def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, e: dict[str, Any],
-                          sources: Sequence[TrustedSource], revoked: frozenset[str]) -> None:
+                          sources: Sequence[TrustedSource], revoked: frozenset[str]) -> list[dict[str, Any]]:
     """Refuse the entry ``e`` (a deployment or a refused import) unless it answers a release bundle
     this zone exported to the receipt's signer, or one it exported to another zone whose relay
     hops, carried by the entry (``release_bundle.relay_hops``), show it reached the signer
@@ -193,13 +199,13 @@ def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, 
     recorded: the bundle's sequence, the project's slug and space, the release version
     (``receipt_mismatch``). A project's display name may change between releases and is not
     compared. ``sources`` and ``revoked``: the trusted zones and revoked key ids, to check the hops'
-    countersignatures (``untrusted_relay`` for a hop of a zone not trusted here)."""
+    countersignatures (``untrusted_relay`` for a hop of a zone not trusted here). Returns the
+    relays the release took to the signer (``[{zone_id, name, relayed}, ...]``), empty when it
+    was exported to the signer itself."""
     rb = e["release_bundle"]
-    row = exports.exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id)
+    row, hops = exports.exported(db, rb["bundle_id"], rb["digest"], v.source.zone_id), []
     if row is None:
-        row = _relayed_export(db, v, f"{where}: {what}", rb, sources, revoked)
-    said = {"release_bundle.sequence": rb["sequence"], "project.slug": e["project"]["slug"],
-            "project.space": e["project"]["space"], "release": e["release"]}
+        row, hops = _relayed_export(db, v, f"{where}: {what}", rb, sources, revoked)
     said = {"release_bundle.sequence": rb["sequence"], "project.slug": e["project"]["slug"],
             "project.space": e["project"]["space"], "release": e["release"]}
     sent = {"release_bundle.sequence": row["sequence"], "project.slug": row["project_slug"],
@@ -212,15 +218,17 @@ def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, 
             f"zone {v.source.name!r} signed a receipt that misreports what was sent: nothing was recorded, "
             "ask its operators to check the zone before importing its receipts",
             code="receipt_mismatch", details={"entry": what, "fields": wrong})
+    return hops
 
 
 def _relayed_export(db: Reader, v: VerifiedBundle, where: str, rb: dict[str, Any],
-                    sources: Sequence[TrustedSource], revoked: frozenset[str]) -> Row:
+                    sources: Sequence[TrustedSource], revoked: frozenset[str]) -> tuple[Row, list[dict[str, Any]]]:
     """The export a receipt entry of ``v`` answers through relays: ``rb``'s ``relay_hops`` are a
     countersigned chain (spec/relay.md §4 steps 4-8, sealed values aside) from the zone this zone
     exported the bundle to, to the receipt's signer. ``unknown_bundle`` when the entry carries
     no hops, they do not verify or the chain does not end at the signer; ``untrusted_relay`` when
-    a hop's zone is not trusted here."""
+    a hop's zone is not trusted here. Returns the export's record and the hops as
+    ``[{zone_id, name, relayed}, ...]``."""
     never = (f"{where} is about release bundle {rb['bundle_id']}, which this zone never exported to "
              f"{v.source.name!r}")
     text = rb.get("relay_hops")
@@ -244,7 +252,7 @@ def _relayed_export(db: Reader, v: VerifiedBundle, where: str, rb: dict[str, Any
     if row is None:
         raise VerificationError(f"{never} nor to zone {first['name']!r}, where the relay hops it carries start",
                                 code="unknown_bundle")
-    return row
+    return row, [{"zone_id": h.zone["zone_id"], "name": h.zone["name"], "relayed": h.relayed} for h in path.hops]
 
 
 def _check_consistent(v: VerifiedBundle, where: str, what: str, e: dict[str, Any], steps: int | None) -> None:

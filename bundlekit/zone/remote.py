@@ -164,27 +164,40 @@ def entries_for_slug(db: Reader, project_slug: str) -> list[dict[str, Any]]:
     return [{**json.loads(r["entry"]), "zone_id": r["source_zone_id"]} for r in rows]
 
 
-def receipt_plan(recorded: Sequence[str], relayed: Sequence[Mapping[str, Any]]) -> str:
-    """The ``plan`` kept in the import record of a receipt: the deployment ids it ``recorded``
-    and the zones that relayed it back, in the order they relayed it (``relayed``: one
-    ``{zone_id, name, relayed}`` per hop, ``relayed`` in Unix seconds as the hop record says;
-    empty for a receipt that came straight from the deploying zone; decision 740)."""
+def receipt_plan(recorded: Sequence[str], relayed: Sequence[Mapping[str, Any]],
+                 release_paths: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> str:
+    """The ``plan`` kept in the import record of a receipt: the deployment ids it ``recorded``;
+    the zones that relayed it back, in the order they relayed it (``relayed``: one ``{zone_id,
+    name, relayed}`` per hop, ``relayed`` in Unix seconds as the hop record says; empty for a
+    receipt that came straight from the deploying zone; decision 740); and, by release bundle id,
+    the relays each relayed release took to the deploying zone, as the hops its entries carry
+    (``release_paths``, same shape, decision 906)."""
+    def hops(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [{"zone_id": str(h["zone_id"]), "name": str(h["name"]), "relayed": int(h["relayed"])} for h in items]
+
     plan: dict[str, Any] = {"receipt": list(recorded)}
     if relayed:
-        plan["relayed"] = [{"zone_id": str(h["zone_id"]), "name": str(h["name"]), "relayed": int(h["relayed"])}
-                           for h in relayed]
+        plan["relayed"] = hops(relayed)
+    if release_paths:
+        plan["release_paths"] = {bundle_id: hops(items) for bundle_id, items in release_paths.items()}
     return json.dumps(plan)
 
 
-def receipt_relays(db: Reader) -> dict[str, list[dict[str, Any]]]:
-    """The relays that carried each receipt imported here, by the receipt's bundle id
-    (``remote_deployments.receipt_bundle_id``): ``[{zone_id, name, relayed}, ...]`` in hop order.
-    Receipts that came straight from the deploying zone, or were imported before the relays
-    were kept (decision 740), are absent."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for row in db.all("SELECT bundle_id, plan FROM imports WHERE project_slug = '' AND plan LIKE ?",
-                      ('%"relayed"%',)):
-        hops = json.loads(row["plan"]).get("relayed")
+def receipt_relays(db: Reader) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, list[dict[str, Any]]]]]:
+    """What the import records of receipts say of relays, by the receipt's bundle id
+    (``remote_deployments.receipt_bundle_id``): the relays that carried each receipt back
+    (``[{zone_id, name, relayed}, ...]`` in hop order), and the relays each relayed release took
+    to the deploying zone, by release bundle id (:func:`receipt_plan`'s ``release_paths``).
+    Receipts that came straight from the deploying zone, about releases it was sent directly, or
+    imported before these were kept (decisions 740, 906), are absent."""
+    back: dict[str, list[dict[str, Any]]] = {}
+    forward: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in db.all("SELECT bundle_id, plan FROM imports WHERE project_slug = '' AND (plan LIKE ? OR plan LIKE ?)",
+                      ('%"relayed"%', '%"release_paths"%')):
+        plan = json.loads(row["plan"])
+        hops, paths = plan.get("relayed"), plan.get("release_paths")
         if isinstance(hops, list) and hops:
-            out[row["bundle_id"]] = hops
-    return out
+            back[row["bundle_id"]] = hops
+        if isinstance(paths, dict) and paths:
+            forward[row["bundle_id"]] = paths
+    return back, forward

@@ -6,7 +6,8 @@ terminal grid, the page and ``dashboard --json`` are the same, byte for byte, as
 before that change made them, on both engines.
 
 ``golden/`` holds what bundlekit at 5517342 (before decision 900) printed for this history, with
-the two zones' random ids replaced. Regenerate it only for a change that means to show something
+the two zones' random ids replaced, and since decision 935 a relay's hop that carried only the
+receipt back named as such (``relayed_back``, "relayed the receipt back"). Regenerate it only for a change that means to show something
 else: ``python -m tests.dashboard.test_same_output`` (it writes what the checkout prints)."""
 
 from __future__ import annotations

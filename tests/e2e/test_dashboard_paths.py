@@ -28,7 +28,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     c = build(tmp_path_factory.mktemp("paths"))
     to_staging = c.export("staging", "acme-1.4.0.bundle")
     c.cli("import", to_staging, home="staging")
-    c.relay(to_staging, "staging", "prod", "acme-1.4.0.prod.bundle")
+    c.record = c.relay(to_staging, "staging", "prod", "acme-1.4.0.prod.bundle")  # type: ignore[attr-defined]
     c.cli("import", c.media / "acme-1.4.0.prod.bundle", home="prod")
     c.cli("variables", "set", "acme-web", "Acme.ApiKey", API_KEY, "--sensitive", home="prod")
     c.cli("deploy", "acme-web", "1.4.0", "--environment", "Production", "--receipt-out",
@@ -78,15 +78,18 @@ def test_json_groups_by_space_and_zone_and_gives_the_path_with_each_hops_time(ch
     path = latest["path"]
     assert [(h["zone"], h["event"]) for h in path] == [("dev", "exported"), ("staging", "relayed"),
                                                        ("prod", "deployed")]
-    (hop,) = chain.receipt_relay["hops"]  # type: ignore[attr-defined]
-    assert path[1]["at"] == hop["relayed"]
+    # staging's time is when it relayed the release on, from the hop prod's receipt carried
+    # (decision 906), not when it relayed the receipt back (review v33-11u F2)
+    (hop,) = chain.record["hops"]  # type: ignore[attr-defined]
+    (back,) = chain.receipt_relay["hops"]  # type: ignore[attr-defined]
+    assert path[1]["at"] == hop["relayed"] and hop["relayed"] <= back["relayed"]
     assert path[2]["at"] == latest["started"]
     with open_zone(chain.home("dev")) as dev, dev.db.read() as db:  # what dev recorded when it exported
         (sent,) = [e for e in exports.list_exports(db) if e["project_slug"] == "acme-web"]
     assert (sent["dest_name"], path[0]["at"]) == ("staging", sent["exported_at"])
     # In order, to the second: an export's time keeps its fraction, a deployment's start is whole
     # seconds, and the whole chain can run within one second.
-    seconds = [int(t) for t in (path[0]["at"], path[2]["at"], path[1]["at"], latest["receipt_received"])]
+    seconds = [int(t) for t in (path[0]["at"], path[1]["at"], path[2]["at"], latest["receipt_received"])]
     assert seconds == sorted(seconds), seconds
 
 
@@ -107,8 +110,9 @@ def test_terminal_shows_spaces_and_the_path_with_each_hops_time(chain: Chain) ->
     assert lines.index("Space Default") < next(i for i, x in enumerate(lines) if x.startswith("Acme Web")) \
         < lines.index("Space Payments") < next(i for i, x in enumerate(lines) if x.startswith("Pay Api"))
     assert any(x.split() == ["via", "staging"] for x in lines)
-    hops = " -> ".join(f"{h['zone']} {h['event']} {format_utc_seconds(h['at'])}" for h in path)
+    hops = " -> ".join(f"{h['zone']} {h['event'].replace('_', ' ')} {format_utc_seconds(h['at'])}" for h in path)
     assert f"  Acme Web 1.4.0 to prod (Production): {hops}" in lines, "\n".join(lines)
+    assert "Paths through relays (a relay's time: when it relayed the release on):" in lines
 
 
 def test_the_page_in_chromium_shows_spaces_and_the_path_with_each_hops_time(chain: Chain, tmp_path: Path) -> None:
@@ -136,4 +140,4 @@ def test_the_page_in_chromium_shows_spaces_and_the_path_with_each_hops_time(chai
         assert format_utc_seconds(h["at"]) in li.text()
         (when,) = li.by_tag("time")
         assert when.attrs["title"] == format_utc(h["at"])
-    assert "relayed the receipt back" in items[1].text()
+    assert "relayed it on" in items[1].text() and "receipt" not in items[1].text()
