@@ -365,6 +365,10 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None,
            f'<span class="badge"><span aria-hidden="true">{_ICONS[d.state]}</span> {_LABELS[d.state]}</span></div>',
            '<dl class="meta">']
     meta = [("Refusal" if d.state == "refused" else "Deployment", f"<code>{_e(d.deployment_id)}</code>")]
+    if d.receipt_received is not None:  # another zone's word: whose, and who carried it (issue 11)
+        back = [h.zone for h in d.path if h.event == "relayed_back"]
+        carried = f", carried back by {_e(', '.join(back))}" if back else ""
+        meta.append(("Reported by", f"zone {_e(d.zone)}, in a receipt it signed{carried}"))
     if d.reason and d.state == "refused":
         meta.append(("Refused", _e(d.reason)))
     if d.superseded_by is not None:

@@ -141,3 +141,5 @@ def test_the_page_in_chromium_shows_spaces_and_the_path_with_each_hops_time(chai
         (when,) = li.by_tag("time")
         assert when.attrs["title"] == format_utc(h["at"])
     assert "relayed it on" in items[1].text() and "receipt" not in items[1].text()
+    # prod's deployment is prod's word: the section says whose signed receipt reported it (review v33-11u F3)
+    assert "Reported byzone prod, in a receipt it signed" in section.text(), section.text()
