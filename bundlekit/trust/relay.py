@@ -67,7 +67,8 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
                          "to verify, import or relay again. Carry it to that zone, or relay the bundle this zone "
                          "received", code="untrusted_relay")
     raise TrustError(f"{where}: relay hop {n} is countersigned by key {kid}, which belongs to no zone trusted here; "
-                     "a relay re-seals the release's secrets, so only a trusted zone may relay. Trust its card with "
+                     "a relay vouches for what it passes on (and re-seals a release's secrets), so only a trusted "
+                     "zone may relay. Trust its card with "
                      "`bundlekit trust add CARD` if it should, or carry the bundle through a trusted relay",
                      code="untrusted_relay")
 
