@@ -140,8 +140,8 @@ def _refuse_other_space_destination(zone: Zone, spec: ReleaseSpec, dest_zone_id:
     if not answers_for(trusted_in, space):
         raise TrustError(f"{spec.path}: project {spec.project['name']!r} belongs to space {space} of zone {zone.name}, "
                          f"but zone {dest_name!r} is trusted here in space {trusted_in}, so it answers for that "
-                         f"space's projects only; to send it this space's releases, trust it in space {space} or {DEFAULT} "
-                         f"instead (`bundlekit trust remove {dest_name}`, then `bundlekit trust add CARD --space "
+                         f"space's projects only; to send it this space's releases, trust it in space "
+                         f"{space if space == DEFAULT else f'{space} or {DEFAULT}'} instead (`bundlekit trust remove {dest_name}`, then `bundlekit trust add CARD --space "
                          f"{space}`). Nothing was changed", code="space_denied",
                          details={"space": space, "trusted_in": trusted_in, "zone": dest_name})
 

@@ -60,11 +60,24 @@ def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
                      details={"space": name, "known": known, "suggestions": similar})
 
 
+#: Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): characters that
+#: render as nothing, so two names differing by one read the same.
+_IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+              (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+              (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+              (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+
+
+def _invisible(ch: str) -> bool:
+    code = ord(ch)
+    return unicodedata.category(ch) == "Cf" or any(low <= code <= high for low, high in _IGNORABLE)
+
+
 def _looks(name: str) -> str:
     """What a person sees of a space name: compatibility forms (fullwidth letters) and case
     folded, invisible formatting characters dropped (``Pay\u200bments`` reads ``Payments``)."""
     text = unicodedata.normalize("NFKC", name).casefold()
-    return unicodedata.normalize("NFKC", "".join(ch for ch in text if unicodedata.category(ch) != "Cf"))
+    return unicodedata.normalize("NFKC", "".join(ch for ch in text if not _invisible(ch)))
 
 
 def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:
@@ -74,9 +87,9 @@ def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:
     an operator pasting a name into ``trust add --space`` cannot tell them apart). Returns its
     :func:`list_spaces` entry."""
     check_label(name, what="space name", error=InputError, code="invalid_label")
-    hidden = next((ch for ch in name if unicodedata.category(ch) == "Cf"), None)
+    hidden = next((ch for ch in name if _invisible(ch)), None)
     if hidden is not None:
-        raise InputError(f"space name {name!r} holds the invisible formatting character U+{ord(hidden):04X}: a space "
+        raise InputError(f"space name {name!r} holds the invisible character U+{ord(hidden):04X}: a space "
                          "name is read and typed by people; use visible characters only. Nothing was changed",
                          code="invalid_label", details={"space": name, "character": f"U+{ord(hidden):04X}"})
     with zone.db.transaction() as tx:

@@ -49,6 +49,7 @@ def test_a_default_project_is_not_sent_to_a_zone_trusted_in_another_space(world:
         err = _refused("export", w.release_dir / "release.toml", "--to", "prod", "-o", out / "a.bundle", home=w.dev)
         assert err["code"] == "space_denied" and err["details"]["trusted_in"] == "Payments", err
         assert "space Default" in err["message"] and "trust add CARD --space Default" in err["message"], err
+        assert "Default or Default" not in err["message"], err
         assert snapshot(w.dev, out) == before
     finally:
         _move_prod_to(w, "Default")
@@ -69,6 +70,7 @@ def test_a_receipt_about_another_spaces_project_is_refused_whatever_the_space_gi
             err = _refused("import", receipt, *space, home=w.dev)
             assert err["code"] == "space_denied", err
             assert "Acme Web" in err["message"] and "space Default" in err["message"], err
+            assert "trust add CARD --space Default" in err["message"] and "import the receipt again" in err["message"]
         assert snapshot(w.dev) == before
     finally:
         _move_prod_to(w, "Default")

@@ -60,7 +60,8 @@ def test_space_names_are_labels_unique_without_case(any_zones: Zones) -> None:
     for look_alike in ("\uff30ayments EU", "Payments\u3000EU"):
         with raises_code("space_exists"):
             spaces.add_space(prod, look_alike, now)
-    for hidden in ("Pay\u200bments", "Pay\u00adments", "Pay\ufeffments", "Pay\u2060ments"):
+    for hidden in ("Pay\u200bments", "Pay\u00adments", "Pay\ufeffments", "Pay\u2060ments", "Pay\u034fments",
+                   "Pay\u3164ments", "Pay\u115fments", "Pay\ufe0fments"):
         with raises_code("invalid_label"):
             spaces.add_space(prod, hidden, now)
     assert [s["name"] for s in spaces.list_spaces(prod.db)] == ["Default", "Payments EU"]
