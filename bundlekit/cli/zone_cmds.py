@@ -168,7 +168,7 @@ def trust_add(card: Path, home: str | None, space: str, spaces: tuple[str, ...],
         policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
                               truststore.zone_ids(z, share, what="--share-packages-with"),
                               _evidence_patterns(z, evidence_for, new),
-                              truststore.via_ids(z, via, source=parsed.zone_id))
+                              truststore.via_ids(z, via, source=parsed.zone_id, space=space))
         entry = truststore.add_zone(z, parsed, policy, clock.now(), space=space)
     if as_json:
         emit_json(entry.to_dict())
@@ -208,7 +208,7 @@ def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evide
         if proving or routing:  # an unknown zone or environment is refused before anything changes
             source = truststore.get_zone(z, name)
             patterns = _evidence_patterns(z, evidence_for, new) if proving else ()
-            truststore.via_ids(z, via, source=source.zone_id)
+            truststore.via_ids(z, via, source=source.zone_id, space=source.space)
         entry = truststore.share_packages(z, name, share) if sharing else truststore.get_zone(z, name)
         if proving:
             entry = truststore.set_evidence_for(z, name, patterns)

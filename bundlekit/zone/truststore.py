@@ -193,11 +193,13 @@ def share_packages(zone: Zone, name: str, with_zones: Iterable[str]) -> TrustEnt
     return get_zone(zone, entry.zone_id)
 
 
-def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None) -> tuple[str, ...]:
+def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None,
+            space: str | None = None) -> tuple[str, ...]:
     """The zone ids of the relays ``names`` (trusted zones, by name or id), in the order given:
     the path a source's releases must take (spec/relay.md §6, decision 621). ``StateError``
     ``unknown_zone``; ``UsageError`` ``invalid_policy`` for a zone named twice or the source
-    itself (``source``: its zone id)."""
+    itself (``source``: its zone id), or one trusted in another space than ``space``, the space
+    the source's releases enter: it could never relay them (decision 905, review w33-11 NEW-2)."""
     known = {n.lower(): z for z, n in zone_names(zone.db).items()}
     out: list[str] = []
     for name in names:
@@ -208,6 +210,12 @@ def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None) -> t
         if found in out or found == source:
             raise UsageError(f"--via {name}: a release passes each relay once, and never through its own source; "
                              "name each relay once, in the order the release takes", code="invalid_policy")
+        relay_space = space_of(zone.db, found)
+        if space is not None and relay_space is not None and relay_space.casefold() != space.casefold():
+            raise UsageError(f"--via {name}: zone {name} is trusted here in space {relay_space}, but these releases "
+                             f"enter space {space}, where only a zone trusted in that space may relay them (decision "
+                             f"905); trust {name} in space {space} first, or name another relay. Nothing was changed",
+                             code="invalid_policy", details={"relay": name, "relay_space": relay_space, "space": space})
         out.append(found)
     return tuple(out)
 
@@ -216,7 +224,7 @@ def set_via(zone: Zone, name: str, relays: Iterable[str]) -> TrustEntry:
     """Require the releases of trusted zone ``name`` to come through ``relays`` (names or ids, in
     order; empty: no requirement), replacing the list. Raises what :func:`via_ids` raises."""
     entry = get_zone(zone, name)
-    policy = dataclasses.replace(entry.policy, via=via_ids(zone, relays, source=entry.zone_id))
+    policy = dataclasses.replace(entry.policy, via=via_ids(zone, relays, source=entry.zone_id, space=entry.space))
     with zone.db.transaction() as tx:
         tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(policy.to_dict()), entry.zone_id))
     return get_zone(zone, entry.zone_id)

@@ -210,3 +210,18 @@ def test_a_zone_given_a_bundle_it_relayed_itself_is_told_so(net: Chain, tmp_path
         message = json_of(run_cli(*args, "--json", home=staging).stdout)["error"]["message"]
         assert "says this zone relayed the bundle" in message and "trust add" not in message, message
     assert not (tmp_path / "again.bundle").exists()
+
+
+def test_a_via_rule_naming_a_relay_of_another_space_is_refused_as_it_could_never_be_met(net: Chain,
+                                                                                       tmp_path: Path) -> None:
+    """Review w33-11 NEW-2: `trust set dev --via pay` was accepted while pay, trusted only in
+    Payments, can never relay dev's releases into Default (decision 905)."""
+    prod = prod_copy(net, tmp_path)
+    before = snapshot(prod)
+    for args in (("trust", "set", "dev", "--via", "pay"), ("trust", "set", "dev", "--via", "staging", "--via", "pay")):
+        r = run_cli(*args, "--json", home=prod)
+        error = json_of(r.stdout)["error"]
+        assert r.returncode == 2 and error["code"] == "invalid_policy", r.stdout
+        assert "Payments" in error["message"] and "Default" in error["message"], error
+    assert snapshot(prod) == before
+    _setup("trust", "set", "dev", "--via", "staging", home=prod)  # a relay of dev's space is still fine
