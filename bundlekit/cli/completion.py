@@ -73,12 +73,14 @@ _BASH_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 
 def _bash_word(value: str) -> str:
-    """``value`` as bash reads it back as one word, every special character behind a backslash
-    (``Prod\\ East``, ``Staging\\$\\(x\\)``): click's bash script puts candidates on the line as
-    they are, so a name holding ``$(...)``, a quote or a space ran a command or became several
-    words on Enter (review v33-15a F5). zsh's ``compadd`` and fish quote what they insert
-    themselves. A name with a character that cannot be typed (a control character) is not offered."""
-    return "".join(ch if ch in _BASH_PLAIN or not ch.isascii() and ch.isalnum() else "\\" + ch for ch in value)
+    """``value`` as click's bash script must be given it so that bash puts it on the line as one
+    word: every special character behind a backslash (``Prod\\ East``), and that backslash
+    doubled, since the script reads each candidate with ``read`` (no ``-r``), which takes one
+    level of backslashes away. Unescaped, a name holding ``$(...)``, a quote or a space ran a
+    command or became several words on Enter (reviews v33-15a F5, w33-15). zsh's ``compadd`` and
+    fish quote what they insert themselves. A name with a character that cannot be typed (a
+    control character) is not offered."""
+    return "".join(ch if ch in _BASH_PLAIN or not ch.isascii() and ch.isalnum() else "\\\\" + ch for ch in value)
 
 
 def _projects(z: Zone, ctx: click.Context) -> Iterable[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,8 +58,8 @@ def test_tenants_complete_from_the_project_and_projects_complete_once_by_slug(w:
     """Finding 15.5: `deploy --tenant` completed nothing, and project names came back mixed
     (`big-app billing Billing Shop shop`)."""
     ok("variables", "set", "acme-web", "Acme.Theme", "dark", "--tenant", "Acme Corp", "--new", home=w.prod)
-    assert _complete("bundlekit deploy acme-web 1.4.0 --environment Production --tenant Ac", w.prod) == ["Acme\\ Corp"]
-    assert _complete("bundlekit lifecycle show acme-web --tenant ", w.prod) == ["Acme\\ Corp"]
+    assert _complete("bundlekit deploy acme-web 1.4.0 --environment Production --tenant Ac", w.prod) == ["Acme\\\\ Corp"]
+    assert _complete("bundlekit lifecycle show acme-web --tenant ", w.prod) == ["Acme\\\\ Corp"]
     assert _complete("bundlekit variables list ", w.prod) == ["acme-web"]
 
 
@@ -70,29 +72,43 @@ def test_trusted_zones_complete_after_to_and_trust_set(w: World) -> None:
     assert _complete("bundlekit zone migrate-state --to ", w.prod) == []  # a database URL there, not a zone
 
 
+#: A bash session as a user's: click's completion script installed as the README says, TAB on
+#: ``--environment PREFIX`` (the script's function, as bash calls it), then each candidate put on
+#: the line and read by bash as Enter would (``eval "set -- CANDIDATE"``): words and their text.
+_BASH_TAB = r"""
+eval "$(_BUNDLEKIT_COMPLETE=bash_source bundlekit)"
+COMP_WORDS=(bundlekit deploy acme-web 1.4.0 --environment "$1")
+COMP_CWORD=5
+_bundlekit_completion bundlekit
+for reply in "${COMPREPLY[@]}"; do
+  eval "set -- $reply"
+  printf '%s|%s\n' "$#" "$1"
+done
+"""
+
+
 @pytest.mark.parametrize("name", ["Staging$(touch {mark})", "Prod East", "it's `x`", 'say "hi"; touch {mark}',
-                                  "Producción #1", "a:b=c"])
-def test_bash_reads_each_candidate_back_as_the_one_name_and_runs_nothing(w: World, tmp_path: Path, name: str) -> None:
-    """Review v33-15a F5: a candidate went onto bash's line as it was, so TAB then Enter on an
-    environment named 'Staging$(touch ...)' ran the command, and 'Prod East' became two words."""
+                                  "Producción #1", "a:b=c", "glob*[x]?"])
+def test_bash_puts_each_candidate_on_the_line_as_the_one_name_and_runs_nothing(w: World, tmp_path: Path,
+                                                                               name: str) -> None:
+    """Reviews v33-15a F5 and w33-15: a candidate went onto bash's line as it was, so TAB then
+    Enter on an environment named 'Staging$(touch ...)' ran the command and 'Prod East' became
+    two words; escaping it once was not enough, as click's script reads candidates with `read`,
+    which takes one level of backslashes away. This runs that very script in a real bash."""
     mark = tmp_path / "ran"
     name = name.format(mark=mark)
     ok("targets", "add", f"t{abs(hash(name)) % 10**6}", "--environment", name, "--new", "--role", "web", "--root",
        tmp_path / "t", home=w.prod)
-    typed = name[:2]
-    offered = _complete(f"bundlekit deploy acme-web 1.4.0 --environment {typed}", w.prod)
-    # bash reads each candidate as a user's Enter would: one word, a name, nothing run
-    read_back = []
-    for candidate in offered:
-        r = subprocess.run(["bash", "--norc", "--noprofile", "-c", 'eval "set -- $1"; printf "%s|%s" "$#" "$1"', "_",
-                            candidate], capture_output=True, text=True, timeout=30)
-        words, _, value = r.stdout.partition("|")
-        assert words == "1", (candidate, r)
-        read_back.append(value)
-    assert name in read_back, (offered, read_back)
+    env = {**os.environ, "BUNDLEKIT_HOME": str(w.prod), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    r = subprocess.run(["bash", "--norc", "--noprofile", "-c", _BASH_TAB, "_", name[:2]], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    read_back = [line.partition("|") for line in r.stdout.splitlines()]
+    assert read_back and all(words == "1" for words, _, _ in read_back), r.stdout
+    assert name in [value for _, _, value in read_back], r.stdout
     assert not mark.exists()
     # zsh's compadd quotes what it inserts itself: it is given the name (click may escape a ':')
-    zsh = _complete(f"bundlekit deploy acme-web 1.4.0 --environment {typed}", w.prod, shell="zsh")
+    zsh = _complete(f"bundlekit deploy acme-web 1.4.0 --environment {name[:2]}", w.prod, shell="zsh")
     assert name in [c.replace("\\:", ":") for c in zsh], zsh
 
 
@@ -100,7 +116,7 @@ def test_spaces_steps_variable_names_and_zones_of_outputs_complete(w: World) -> 
     """Review v33-15u F10: --space, a step, a variable name and `outputs --zone` completed nothing."""
     assert _complete("bundlekit deploy acme-web 1.4.0 --space ", w.prod) == ["Default"]
     steps = _complete("bundlekit steps disable acme-web ", w.prod)
-    assert steps and "Deploy\\ web" in steps, steps
+    assert steps and "Deploy\\\\ web" in steps, steps
     names = _complete("bundlekit variables set acme-web Acme.Db", w.prod)
     assert "Acme.Db.Name" in names and "Acme.Db.Password" in names, names
     assert _complete("bundlekit variables unset acme-web acme.db.n", w.prod) == ["Acme.Db.Name"]
