@@ -14,7 +14,7 @@ from bundlekit.cli.common import (AsciiFloatRange, AsciiIntRange, echo, echo_fie
                                   home_option, json_option, quiet_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
-from bundlekit.cli.retention_cmds import after_deploy, pruned_note
+from bundlekit.cli.retention_cmds import after_deploy, auto_prunes, pruned_note
 from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
 from bundlekit.core.clock import recorded_when_text, when_text
@@ -136,7 +136,8 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         if (not dry_run and outcome.record is not None and outcome.record.state == "Success"
                 and outcome.claims_lost is None):
             pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel,
-                                  space=outcome.request.space)
+                                  space=outcome.request.space, show_plan=not (quiet or as_json))
+        prunes_after = dry_run and auto_prunes(z, outcome.request.space)
     for warning in outcome.request.warnings if not as_json else ():
         if warning not in told:
             echo(warning, err=True)
@@ -148,7 +149,8 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         batches = _batches(outcome, max_parallel)
         if as_json:
             emit_json({"dry_run": True, "plan": outcome.plan.to_dict(), "waived": list(outcome.waived),
-                       "waivers": list(outcome.waivers), "max_parallel": max_parallel, "steps": batches})
+                       "waivers": list(outcome.waivers), "max_parallel": max_parallel, "steps": batches,
+                       "auto_prune": prunes_after})
         else:
             echo(f"preflight passed for {outcome.request.project_name} {outcome.request.release_version} "
                  f"to {environment}{waived}:")
@@ -162,6 +164,9 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
                 where = r.target or "(zone)"
                 extra = f" ({r.reason})" if r.reason else ""
                 echo(f"    {r.action:<6} {r.step} on {where}{extra}")
+            if prunes_after:  # what deploying would also do (review v33-15u F4)
+                echo(f"after a successful deployment, retention prunes (auto-prune of space {outcome.request.space}): "
+                     "`bundlekit prune --dry-run` shows what it would remove")
         return
     rec = outcome.record
     assert rec is not None

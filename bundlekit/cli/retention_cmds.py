@@ -169,18 +169,29 @@ def prune(dry_run: bool, max_parallel: int, home: str | None, quiet: bool, as_js
         emit_json({**(plan.to_dict() if result is None else _outcome(plan, result)), "dry_run": dry_run})
 
 
+def auto_prunes(zone: Zone, space: str) -> bool:
+    """Whether a successful deployment of a project of ``space`` is followed by a prune."""
+    return state.policies(zone.db, space)[""].auto_prune
+
+
 def after_deploy(zone: Zone, *, now: clock.EpochSeconds, environment: str,
-                 max_parallel: int = DEFAULT_MAX_PARALLEL, space: str = DEFAULT) -> dict[str, Any] | None:
+                 max_parallel: int = DEFAULT_MAX_PARALLEL, space: str = DEFAULT,
+                 show_plan: bool = False) -> dict[str, Any] | None:
     """Prune after a successful deployment of a project of ``space`` when that space's policy asks
     for it: the store, and the targets of the environment just deployed (each asked through its
     runner), every space's releases judged by their own space's policies; returns what was
-    removed as ``--json`` shows it (None when auto-prune is off)."""
-    if not state.policies(zone.db, space)[""].auto_prune:
+    removed as ``--json`` shows it (None when auto-prune is off). ``show_plan``: print what will
+    be removed before removing anything, as `bundlekit prune` does (review v33-15u F4)."""
+    if not auto_prunes(zone, space):
         return None
     from bundlekit.deploy.service import zone_fleet
 
     with zone_fleet(zone, max_parallel) as fleet:
         plan = plan_prune(zone, now=now, fleet=fleet, environments=[environment])
+        if show_plan and plan.removals:
+            echo("retention (auto-prune after this deployment) is removing:")
+            for r in plan.removals:
+                echo(f"  {r.kind:<14} {r.what:<36} {size_text(r.size):>10}  {r.reason}")
         try:
             return _outcome(plan, apply_prune(zone, plan, now=now, fleet=fleet))
         except ConflictError as error:  # the deployment succeeded: another prune running is no failure of it

@@ -211,6 +211,24 @@ def test_deploying_a_pruned_release_is_refused_with_what_to_do(deployed: World, 
     assert bk("deploy", "acme-web", "1.0.0", "--environment", "Production", "--dry-run", home=home).exit_code == 0
 
 
+def test_auto_prune_prints_its_plan_before_removing_and_a_dry_run_says_it_will_run(deployed: World,
+                                                                                    tmp_path: Path) -> None:
+    """Review v33-15u F4: a deployment's auto-prune removed first and told after, and a dry run
+    said nothing of it."""
+    home, targets = _copy(deployed, tmp_path)
+    ok("retention", "set", "--keep", "1", "--auto-prune", home=home)
+    dry = bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", home=home)
+    assert dry.exit_code == 0 and "retention prunes (auto-prune" in dry.stdout and "prune --dry-run" in dry.stdout
+    dry_json = json.loads(bk("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", "--json",
+                             home=home).stdout)
+    assert dry_json["auto_prune"] is True
+    out = bk("deploy", "acme-web", "1.4.0", "--environment", "Production", home=home).stdout
+    lines = out.splitlines()
+    first = lines.index("retention (auto-prune after this deployment) is removing:")
+    assert any("Acme.Web 1.2.0" in x for x in lines[first:first + 20])
+    assert first < next(i for i, x in enumerate(lines) if x.startswith("retention: removed "))
+
+
 def test_auto_prune_runs_after_a_successful_deployment(deployed: World, tmp_path: Path) -> None:
     home, targets = _copy(deployed, tmp_path)
     ok("retention", "set", "--keep", "1", "--auto-prune", home=home)
