@@ -73,7 +73,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
         return
     if notes.unchanged:
         echo(f"nothing to do: {out} already holds this set of {h.name} ({h.data_count} data + {h.parity_count} "
-             f"parity volume(s), SHA-256 {h.bundle_sha256.hex()}); `bundlekit media check {out}` verifies them")
+             f"parity volume(s), sha256 {h.bundle_sha256.hex()}); `bundlekit media check {out}` verifies them")
         return
     if notes.replaced:
         echo(f"removed {len(notes.replaced)} volume(s) of the set that was in {out} "
@@ -82,7 +82,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
     if leftovers:
         echo(f"removed {len(leftovers)} temporary file(s) ({size_text(sum(n for _, n in leftovers))}) interrupted "
              f"bundlekit commands (a split, most often) left in {out}")
-    echo(f"split {h.name} ({size_text(h.bundle_size)}, SHA-256 {h.bundle_sha256.hex()}) into "
+    echo(f"split {h.name} ({size_text(h.bundle_size)}, sha256 {h.bundle_sha256.hex()}) into "
          f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
     if digest:
         echo(f"  bundle digest {digest} (as `bundlekit export` and `inspect` show it)")
@@ -292,7 +292,7 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
         emit_json(report.to_dict())
         return
     for f in report.files:
-        echo(f"  {f.status:<16} {f.name}  ({size_text(f.size)}, SHA-256 {f.sha256})")
+        echo(f"  {f.status:<16} {f.name}  ({size_text(f.size)}, sha256 {f.sha256})")
     echo(f"received {len(report.files)} file(s) intact")
     if report.spool_kept:
         echo(f"note: {counted(len(report.spool_kept), 'spool file')} kept in {spool}: "

@@ -59,7 +59,7 @@ class BundleSeen:
             what = f"{a['kind']} bundle created {utc_text(a['created'])}"
         else:
             what = "contents unknown (not a bundle, or the volume holding its manifest is missing)"
-        return (f"{self.name}: {what}, SHA-256 {self.sha256[:16]}... ({self.volumes} found, {self.needed} "
+        return (f"{self.name}: {what}, sha256 {self.sha256[:16]}... ({self.volumes} found, {self.needed} "
                 f"needed{'' if self.complete else ', incomplete'})")
 
     def to_dict(self) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def test_leftovers_of_an_interrupted_split_are_named_by_check_and_removed_by_the
     assert code == 0 and "removed 2 temporary file(s)" in out, out
     assert "interrupted bundlekit commands (a split, most often) left in" in out, out
     assert not any(p.exists() for p in left)
-    assert "(48.8 KiB, SHA-256" in out  # sizes as people read them, not raw byte counts (r1015a N2)
+    assert "(48.8 KiB, sha256 " in out  # sizes as people read them (r1015a N2); a file's hash is its sha256
     code, out, _ = _run("media", "check", vols)
     assert code == 0 and "  leftover   " not in out
 
