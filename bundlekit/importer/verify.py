@@ -155,7 +155,14 @@ def check_bundle(v: Verifier, path: Path, *, check_blobs: bool = True,
         if manifest.created > now + MAX_CLOCK_SKEW:
             raise VerificationError(f"{where}: created in the future ({when_text(manifest.created, now)}); check the "
                                     "clocks of both zones", code="not_yet_valid")
-        approvals = check_threshold(signed_by, source, revoked, where)
+        try:
+            approvals = check_threshold(signed_by, source, revoked, where)
+        except TrustError as err:
+            if relay is None:
+                raise
+            raise TrustError(f"{err.message} on the origin bundle, before it is relayed (a relayed bundle cannot be "
+                             "signed: its countersignatures cover the origin as it was); then relay the signed bundle "
+                             "again", code="threshold_not_met", details=err.details) from None
         if manifest.kind == "receipt":  # the audit entries a receipt carries are the source's own (decision 591)
             keys = {key_id("ed25519", k): k for k in (*source.zone_keys, *signed_by)}
             for i, entry in enumerate(manifest.receipts):

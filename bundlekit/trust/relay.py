@@ -51,7 +51,7 @@ class RelayPath:
 
 
 def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozenset[str], where: str, n: int,
-                here: str) -> TrustedSource:
+                here: str, kind: str) -> TrustedSource:
     public = raw.signature.public_key
     kid = key_id("ed25519", public)
     for src in sources:
@@ -66,11 +66,11 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
                          "relayed is addressed to the zone it relayed it to, not to this zone, and is not this zone's "
                          "to verify, import or relay again. Carry it to that zone, or relay the bundle this zone "
                          "received", code="untrusted_relay")
+    why = ("a relay re-seals the release's secrets, so only a trusted zone may relay" if kind == "release" else
+           "a relay's countersignature is part of what this zone accepts, so only a trusted zone may relay")
     raise TrustError(f"{where}: relay hop {n} is countersigned by key {kid}, which belongs to no zone trusted here; "
-                     "a relay vouches for what it passes on (and re-seals a release's secrets), so only a trusted "
-                     "zone may relay. Trust its card with "
-                     "`bundlekit trust add CARD` if it should, or carry the bundle through a trusted relay",
-                     code="untrusted_relay")
+                     f"{why}. Trust its card with `bundlekit trust add CARD` if it should, or carry the bundle "
+                     "through a trusted relay", code="untrusted_relay")
 
 
 def _claims_zone(raw: RawHop, zone_id: str) -> bool:
@@ -98,7 +98,7 @@ def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources
     ``VerificationError`` ``invalid_signature`` (a countersignature that does not verify: a hop
     altered) or ``invalid_relay``, ``TrustError`` ``untrusted_relay``."""
     origin = {"bundle_id": manifest.bundle_id, "digest": origin_digest, "kind": manifest.kind}
-    raw_hops, relays = _countersigners(hops_raw, origin_digest, sources, revoked, where, here)
+    raw_hops, relays = _countersigners(hops_raw, origin_digest, sources, revoked, where, manifest.kind, here)
     if manifest.kind == "release" and source is not None:
         envs = sorted(set(environments))
         for n, relay in enumerate(relays, 1):
@@ -120,15 +120,16 @@ def check_delivery(hops_raw: bytes, bundle_id: str, digest: str, source_zone_id:
     ``VerificationError`` ``invalid_signature`` or ``invalid_relay``, ``TrustError``
     ``untrusted_relay`` (a hop countersigned by a zone this zone does not trust)."""
     origin = {"bundle_id": bundle_id, "digest": digest, "kind": "release"}
-    raw_hops, relays = _countersigners(hops_raw, digest, sources, revoked, where)
+    raw_hops, relays = _countersigners(hops_raw, digest, sources, revoked, where, "release")
     hops = _walk(raw_hops, relays, origin, None, source_zone_id, None, where)
     return RelayPath(tuple(hops), tuple(relays), hops_raw)
 
 
 def _countersigners(hops_raw: bytes, origin_digest: str, sources: Sequence[TrustedSource], revoked: frozenset[str],
-                    where: str, here: str = "") -> tuple[list[RawHop], list[TrustedSource]]:
+                    where: str, kind: str, here: str = "") -> tuple[list[RawHop], list[TrustedSource]]:
     """Steps 4-6: the framed hops, every countersignature first (5), then whose they are (6).
-    ``here``: the verifying zone's id, to word the refusal of a hop that says this zone relayed it."""
+    ``kind``: the origin's (``release`` or ``receipt``); ``here``: the verifying zone's id; both
+    only to word a refusal."""
     raw_hops = split_hops(hops_raw, where)
     for n, raw in enumerate(raw_hops, 1):
         if not verify_signature(raw.signature.public_key, "relay", hop_message(origin_digest, raw.signed),
@@ -137,7 +138,7 @@ def _countersigners(hops_raw: bytes, origin_digest: str, sources: Sequence[Trust
                 f"{where}: the countersignature of relay hop {n} (key {key_id('ed25519', raw.signature.public_key)}) "
                 "does not match: the relay record, an earlier hop or the origin bundle was altered after that zone "
                 "relayed it", code="invalid_signature")
-    return raw_hops, [_relay_zone(raw, sources, revoked, where, n, here) for n, raw in enumerate(raw_hops, 1)]
+    return raw_hops, [_relay_zone(raw, sources, revoked, where, n, here, kind) for n, raw in enumerate(raw_hops, 1)]
 
 
 def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, environments: Sequence[str], where: str,

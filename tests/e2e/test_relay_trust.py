@@ -187,8 +187,9 @@ def test_a_zone_does_not_relay_as_verified_a_release_it_would_refuse_for_its_spa
                                                                                     tmp_path: Path) -> None:
     """prod trusts pay only in space Payments; a release of pay naming space Default is refused by
     prod's import (space_denied), so prod must not countersign it as ``verified`` either."""
-    bundle = tmp_path / "pay-default.bundle"
-    ok("export", net.release / "release.toml", "--to", "prod", "-o", bundle, "--sequence", "70", home=net.home("pay"))
+    bundle, pay = tmp_path / "pay-default.bundle", tmp_path / "pay"
+    shutil.copytree(net.home("pay"), pay)  # pay's own project: the module's pay must not hold one
+    ok("export", net.release / "release.toml", "--to", "prod", "-o", bundle, "--sequence", "70", home=pay)
     prod, out = tmp_path / "prod", tmp_path / "out" / "relayed.bundle"
     shutil.copytree(net.home("prod"), prod)
     refused("space_denied", "import", bundle, "--space", "Payments", home=prod)
@@ -225,3 +226,27 @@ def test_a_via_rule_naming_a_relay_of_another_space_is_refused_as_it_could_never
         assert "Payments" in error["message"] and "Default" in error["message"], error
     assert snapshot(prod) == before
     _setup("trust", "set", "dev", "--via", "staging", home=prod)  # a relay of dev's space is still fine
+
+
+def test_a_receipt_relayed_by_an_untrusted_zone_is_refused_without_talk_of_secrets(back: Chain,
+                                                                                   tmp_path: Path) -> None:
+    """A receipt's hop re-seals nothing: the refusal must not say a relay re-seals secrets."""
+    rogue, dev = tmp_path / "rogue", tmp_path / "dev"
+    shutil.copytree(back.home("dev"), dev)
+    for args in (("init", "--zone", "rogue"), ("trust", "add", back.card("pay")), ("trust", "add", back.card("dev"))):
+        _setup(*args, home=rogue)
+    relayed = tmp_path / "pay-receipt.rogue.bundle"
+    ok("relay", back.media / "pay-receipt.bundle", "--to", "dev", "-o", relayed, home=rogue)
+    refused("untrusted_relay", "import", relayed, home=dev)
+    message = json_of(run_cli("import", relayed, "--json", home=dev).stdout)["error"]["message"]
+    assert "secret" not in message and "belongs to no zone trusted here" in message, message
+
+
+def test_a_relayed_release_short_of_approvals_says_to_sign_the_origin_before_the_relay(net: Chain,
+                                                                                      tmp_path: Path) -> None:
+    prod = prod_copy(net, tmp_path, "--projects", "acme-*")
+    _setup("trust", "remove", "dev", home=prod)
+    _setup("trust", "add", net.card("dev"), "--threshold", "2", "--via", "staging", home=prod)
+    r = run_cli("import", net.media / "acme.prod.bundle", "--json", home=prod)  # reported back: not "unchanged"
+    assert r.returncode == 3 and json_of(r.stdout)["error"]["code"] == "threshold_not_met", r.stdout + r.stderr
+    assert "before it is relayed" in json_of(r.stdout)["error"]["message"], r.stdout
