@@ -187,9 +187,12 @@ def test_a_zone_does_not_relay_as_verified_a_release_it_would_refuse_for_its_spa
                                                                                     tmp_path: Path) -> None:
     """prod trusts pay only in space Payments; a release of pay naming space Default is refused by
     prod's import (space_denied), so prod must not countersign it as ``verified`` either."""
-    bundle, pay = tmp_path / "pay-default.bundle", tmp_path / "pay"
-    shutil.copytree(net.home("pay"), pay)  # pay's own project: the module's pay must not hold one
-    ok("export", net.release / "release.toml", "--to", "prod", "-o", bundle, "--sequence", "70", home=pay)
+    bundle, pay, release = tmp_path / "pay-default.bundle", tmp_path / "pay", tmp_path / "release"
+    shutil.copytree(net.home("pay"), pay)  # a project of pay's own, whatever the module's pay holds
+    shutil.copytree(FIXTURES / "acme", release)
+    toml = release / "release.toml"
+    toml.write_text(toml.read_text().replace('name = "Acme Web"', 'name = "Pay Web"', 1))
+    ok("export", toml, "--to", "prod", "-o", bundle, home=pay)
     prod, out = tmp_path / "prod", tmp_path / "out" / "relayed.bundle"
     shutil.copytree(net.home("prod"), prod)
     refused("space_denied", "import", bundle, "--space", "Payments", home=prod)
