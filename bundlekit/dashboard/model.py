@@ -414,6 +414,10 @@ def _cell_of(g: _Group, deployments: list[DeploymentView]) -> CellView:
         return _cell(zone, env, deployments[start:end])
     if end - start == 1:
         return _make_cell(zone, env, deployments[start], None, None, ())  # no export time to check
+    if end - start == 2:  # the latest and one other: its last success or a failure
+        d = deployments[start + 1]
+        return _make_cell(zone, env, deployments[start], d if d.state == "succeeded" else None, None,
+                          (d,) if d.state in FAILURE_STATES else ())
     earlier = deployments[start + 1:end]
     prev = next((d for d in reversed(earlier) if d.state == "succeeded"), None)
     failures = tuple(d for d in reversed(earlier) if d.state in FAILURE_STATES)

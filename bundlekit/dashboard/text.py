@@ -170,8 +170,11 @@ def _cell_lines(cell: CellView | None, now: EpochSeconds) -> list[str]:
         lines.append("variables updated")
     if latest.state == "refused":
         lines.append(_refused_in(latest))
-    if len(latest.path) > 2:  # came through relays: the whole path is listed under the grid
-        lines.append("via " + ", ".join(_clean(h.zone) for h in latest.path[1:-1]))
+    path = latest.path
+    if len(path) == 3:  # came through a relay (the usual case): the whole path is listed under the grid
+        lines.append("via " + _clean(path[1].zone))
+    elif len(path) > 3:
+        lines.append("via " + ", ".join(_clean(h.zone) for h in path[1:-1]))
     prev = cell.previous_success
     if prev is not None and (prev.deployment_id != latest.deployment_id or prev.zone != latest.zone) and (
             prev.release != latest.release or latest.state in FAILURE_STATES):
