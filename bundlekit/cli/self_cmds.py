@@ -111,6 +111,12 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
     elif res.dry_run:
         echo(f"would install bundlekit {res.version} ({len(res.wheels)} wheels, offline) into {res.venv}, then switch "
              f"{res.current} to it; previous: {res.previous} (nothing was changed)")
+        if res.downgrade_from:
+            echo(f"  a downgrade from {res.downgrade_from} to {res.version}: the source zone sent an older version as "
+                 "its newest (a higher sequence)")
     else:
         echo(f"installed bundlekit {res.version} into {res.venv}; {res.current} names it now: run {run}")
+        if res.downgrade_from:
+            echo(f"  a downgrade from {res.downgrade_from} to {res.version}: the source zone sent an older version as "
+                 "its newest (a higher sequence)")
         echo(f"  the installation before ({res.previous}) is kept: bundlekit self-update --rollback --home DIR")

@@ -7,10 +7,12 @@ new virtual environment ``HOME/self/venvs/VERSION-DIGEST`` gets them with ``pip 
 --no-index --find-links --require-hashes``: pip never reaches an index and installs only those
 bytes. Only when the new environment's ``bundlekit --version`` names the release is the bundle
 imported (as ``bundlekit import`` would: the zone records the release, its wheels and its sequence
-number) and ``HOME/self/current`` switched to it: a symlink replaced atomically, ``HOME/self/previous``
-naming what ``current`` named before (the first time, the running installation). ``--rollback``
-swaps the two. A refused or failed self-update removes the environment it began and leaves the
-home and ``current`` as they were.
+number) and ``HOME/self/current`` switched to it, ``HOME/self/previous`` naming what ``current``
+named before (the first time, the running installation): both links as one switch
+(``selfupdate/links.py``, decision 931). ``--rollback`` swaps the two. A bundle accepted before
+that a newer bundlekit bundle of its source superseded is refused ``rollback`` (decision 930). A
+refused or failed self-update removes the environment it began and leaves the home and
+``current`` as they were; what a killed one left is swept by the next.
 """
 
 from __future__ import annotations
@@ -21,20 +23,26 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import BinaryIO
 
-from bundlekit.core.atomic import replace_symlink
+from packaging.version import InvalidVersion, Version
+
+from bundlekit.core.atomic import write_atomic
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import terminal_text
 from bundlekit.core.tree import remove_tree
-from bundlekit.errors import DeployError, StateError, UsageError
+from bundlekit.errors import DeployError, StateError, UsageError, VerificationError
 from bundlekit.export.releasefile import SELF_SLUG
 from bundlekit.format.manifest import Manifest, PackageRef
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.rebuild import rebuild_all
-from bundlekit.importer.verify import usable_packages, verifier_for, verify_bundle
+from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.selfupdate.export_self import WHEEL_PREFIX
+from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switch, read_links, self_lock, sweep,
+                                        write_switch)
+from bundlekit.zone import sequences
 from bundlekit.zone.home import Zone
 
 __all__ = ["SelfUpdate", "self_update", "rollback", "self_dir", "PIP_TIMEOUT"]
@@ -54,10 +62,13 @@ class SelfUpdate:
     wheels: list[str] = field(default_factory=list)
     dry_run: bool = False
     already: bool = False
+    #: The current installation's version when this release's is lower (the source's downgrade).
+    downgrade_from: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"version": self.version, "venv": str(self.venv), "current": str(self.current),
-                "previous": self.previous, "wheels": self.wheels, "dry_run": self.dry_run, "already": self.already}
+                "previous": self.previous, "wheels": self.wheels, "dry_run": self.dry_run, "already": self.already,
+                "downgrade_from": self.downgrade_from}
 
 
 def self_dir(zone: Zone) -> Path:
@@ -68,9 +79,14 @@ def self_dir(zone: Zone) -> Path:
 def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = False) -> SelfUpdate:
     """Install the bundlekit release ``bundle`` carries and switch ``HOME/self/current`` to it.
 
-    Raises what ``bundlekit import`` raises for the bundle, ``UsageError`` ``invalid_self_bundle``
-    for a release of another project, and ``DeployError`` ``self_update_failed`` when the new
-    environment cannot be made or does not run; then nothing is changed.
+    Raises what ``bundlekit import`` raises for the bundle, ``VerificationError`` ``rollback`` for
+    a bundle this zone accepted before whose sequence a newer bundlekit bundle from its source
+    superseded (decision 930), ``UsageError`` ``invalid_self_bundle`` for a release of another
+    project, ``StateError`` ``invalid_self_link`` when ``HOME/self/current`` or ``previous`` is not
+    a link bundlekit made, and ``DeployError`` ``self_update_failed`` when the new environment
+    cannot be made or does not run; then nothing is changed. A bundle of a lower version than
+    the current one, with a higher sequence, is installed and said to be a downgrade
+    (``downgrade_from``).
     """
     plan = import_bundle(zone, bundle, now=now, dry_run=True)  # every check of an import; changes nothing
     m = plan.manifest
@@ -83,73 +99,133 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     if not wheels or len(set(files)) != len(files):
         raise UsageError(f"{bundle}: a release of bundlekit whose packages are not one wheel file each; ask the "
                          "source zone for `bundlekit export-self` again", code="invalid_self_bundle")
+    if plan.noop:  # accepted before: an import would do nothing, but installing it may undo a newer one
+        _check_superseded(zone, plan.verified, bundle)
     version = m.release["version"]
     root = self_dir(zone)
     venv = root / "venvs" / f"{version}-{plan.verified.digest[:12]}"
-    current = root / "current"
-    result = SelfUpdate(version, venv, current, _link(root / "previous"), [p.file for p in wheels], dry_run)
-    if _link(current) == _relative(venv, root):
+    name = _relative(venv, root)
+    links = read_links(root)  # refuses a tampered current or previous before anything is written
+    result = SelfUpdate(version, venv, root / "current", links.previous, [p.file for p in wheels], dry_run)
+    if links.current == name:
         result.already = True
+        if not dry_run and links.pending:
+            with self_lock(root):
+                finish_switch(root)
         return result
+    result.downgrade_from = _downgrade(root, links.current, version)
     if dry_run:
-        result.previous = _link(current) or sys.prefix
+        result.previous = links.current or sys.prefix
         return result
     made = [d for d in (root, root / "venvs") if not d.exists()]
-    root.joinpath("venvs").mkdir(parents=True, exist_ok=True)
-    work = root / f".wheels-{secrets.token_hex(6)}"
-    try:
-        (work / "wheels").mkdir(parents=True)
-        if _installed_version(venv) != version:  # else: this release's environment, switched away from
-            remove_tree(venv, ignore_errors=True)  # a former attempt's, which does not run: never current
-            made.append(venv)
-            _extract(zone, bundle, m, wheels, work / "wheels", now)
-            _install(venv, work, wheels, version, str(bundle))
-        import_bundle(zone, bundle, now=now)  # the zone now holds the release, as `bundlekit import` leaves it
-    except BaseException:
+    with self_lock(root):
+        links = read_links(root)  # as the run that held the lock before left them
+        finish_switch(root)
+        sweep(root, links)
+        if links.current == name:
+            result.already = True
+            return result
+        root.joinpath("venvs").mkdir(exist_ok=True)
+        work = root / f"{WORK_PREFIX}{secrets.token_hex(6)}"
+        try:
+            (work / "wheels").mkdir(parents=True)
+            if not _ready(venv, version, links, root):
+                remove_tree(venv, ignore_errors=True)  # a former attempt's, never finished: never current
+                made.append(venv)
+                _extract(zone, bundle, m, wheels, work / "wheels", now)
+                _install(venv, work, wheels, version, str(bundle))
+                write_atomic(venv / MARKER, f"{version} {plan.verified.digest}\n".encode("utf-8"))
+            import_bundle(zone, bundle, now=now)  # the zone now holds the release, as `bundlekit import` leaves it
+        except BaseException:
+            remove_tree(work, ignore_errors=True)
+            for d in reversed(made):
+                remove_tree(d, ignore_errors=True)
+            raise
         remove_tree(work, ignore_errors=True)
-        for d in reversed(made):
-            remove_tree(d, ignore_errors=True)
-        raise
-    remove_tree(work, ignore_errors=True)
-    result.previous = _switch(root, _relative(venv, root))
+        result.previous = links.current or sys.prefix
+        write_switch(root, name, result.previous)
     return result
 
 
 def rollback(zone: Zone) -> SelfUpdate:
-    """Swap ``HOME/self/current`` and ``HOME/self/previous`` (``StateError`` ``rollback_missing``
-    when there is no previous installation, or it is gone)."""
+    """Swap ``HOME/self/current`` and ``HOME/self/previous`` as one switch. ``StateError``
+    ``rollback_missing`` when there is no previous installation, it is gone, or it is the current
+    one (nothing to go back to); ``invalid_self_link`` when either is not a link bundlekit made."""
     root = self_dir(zone)
-    previous, current = _link(root / "previous"), _link(root / "current")
-    if previous is None or current is None:
+    read_links(root)
+    if not root.is_dir():
         raise StateError(f"{root}: no earlier bundlekit installation to go back to (self-update has not switched "
                          "this zone yet)", code="rollback_missing")
-    target = root / previous
-    if not (target / "bin" / "bundlekit").exists():
-        raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more; nothing was "
-                         "changed", code="rollback_missing")
-    replace_symlink(root / "previous", current)
-    replace_symlink(root / "current", previous)
-    return SelfUpdate(_installed_version(target) or "", target, root / "current", current)
+    with self_lock(root):
+        links = read_links(root)
+        previous, current = links.previous, links.current
+        if previous is None or current is None:
+            raise StateError(f"{root}: no earlier bundlekit installation to go back to (self-update has not "
+                             "switched this zone yet)", code="rollback_missing")
+        target = root / previous
+        if os.path.normpath(target) == os.path.normpath(root / current):
+            raise StateError(f"{root / 'previous'}: names {previous}, the current installation itself, so there is "
+                             "nothing to go back to; nothing was changed. Install the release wanted with "
+                             "`bundlekit self-update BUNDLE`", code="rollback_missing")
+        if not (target / "bin" / "bundlekit").exists():
+            raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more; nothing "
+                             "was changed", code="rollback_missing")
+        write_switch(root, previous, current)
+    return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current)
+
+
+def _check_superseded(zone: Zone, v: VerifiedBundle, bundle: Path) -> None:
+    """Refuse (``VerificationError`` ``rollback``) the accepted bundlekit bundle ``v`` when its
+    source's bundlekit has a higher sequence here: installing it again would undo that update."""
+    m = v.manifest
+    last = sequences.last_incoming(zone.db, sequences.release_key(v.source.zone_id, m.project["space"],
+                                                                  m.project["slug"]))
+    if last is None or m.sequence >= last:
+        return
+    newest = sequences.last_import(zone.db, v.source.zone_id, m.project["slug"])
+    release = newest["release"] if newest else "a newer release"
+    raise VerificationError(
+        f"{bundle}: bundlekit {m.release['version']} has sequence {m.sequence} from zone {v.source.name!r}, and this "
+        f"zone has since accepted bundlekit {release} (sequence {last}) from it; installing the older bundle again "
+        "would undo that update, so it is refused as a rollback. Nothing was changed. To go back to the installation "
+        "used before the last switch, run `bundlekit self-update --rollback`; for another version, zone "
+        f"{v.source.name} sends it with `bundlekit export-self` (a new sequence)", code="rollback",
+        details={"project": m.project["slug"], "sequence": m.sequence, "last_sequence": last,
+                 "last_release": newest["release"] if newest else None})
+
+
+def _ready(venv: Path, version: str, links: Links, root: Path) -> bool:
+    """Whether ``venv`` is a finished environment of ``version`` (it holds the marker, or a link
+    names it: it ran when it was switched to) that still runs."""
+    finished = (venv / MARKER).exists() or os.path.normpath(venv) in {os.path.normpath(p) for p in links.named(root)}
+    return finished and _installed_version(venv)[0] == version
+
+
+def _downgrade(root: Path, current: str | None, version: str) -> str | None:
+    """The current installation's version when ``version`` is lower, else None."""
+    before = _version_named(root, current)
+    try:
+        return before if before is not None and Version(version) < Version(before) else None
+    except InvalidVersion:
+        return None
+
+
+def _version_named(root: Path, name: str | None) -> str | None:
+    """The version of the installation ``name`` (relative to ``root``, or absolute; None: the
+    running one), None when unknown."""
+    if name is None:
+        try:
+            return metadata.version("bundlekit")
+        except metadata.PackageNotFoundError:
+            return None
+    try:
+        return (root / name / MARKER).read_text("utf-8").split()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return _installed_version(root / name)[0]
 
 
 def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root))
-
-
-def _link(path: Path) -> str | None:
-    try:
-        return os.readlink(path)
-    except (FileNotFoundError, OSError):
-        return None
-
-
-def _switch(root: Path, venv: str) -> str:
-    """Point ``current`` at ``venv`` and ``previous`` at what ``current`` named (the first time: the
-    running installation, ``sys.prefix``). Returns what ``previous`` names now."""
-    before = _link(root / "current") or sys.prefix
-    replace_symlink(root / "previous", before)
-    replace_symlink(root / "current", venv)
-    return before
 
 
 def _extract(zone: Zone, bundle: Path, m: Manifest, wheels: list[PackageRef], work: Path, now: EpochSeconds) -> None:
@@ -194,10 +270,11 @@ def _install(venv: Path, work: Path, wheels: list[PackageRef], version: str, whe
     _run([str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheels_dir), "--only-binary",
           ":all:", "--require-hashes", "--no-cache-dir", "-r", str(requirements)], env, where,
          "installing the wheels (offline)")
-    shown = _installed_version(venv, env)
+    shown, why = _installed_version(venv, env)
     if shown != version:
-        raise _failed(where, f"the new installation's `bundlekit --version` says {terminal_text(repr(shown))}, not "
-                             f"{version}; it was removed and the current one is kept")
+        said = f"says {shown}, not {version}" if shown is not None else why
+        raise _failed(where, f"the new installation's `bundlekit --version` {terminal_text(said)}; it was removed "
+                             "and the current one is kept")
 
 
 def _requirement(p: PackageRef) -> str:
@@ -205,15 +282,19 @@ def _requirement(p: PackageRef) -> str:
     return f"{p.id[len(WHEEL_PREFIX):]}=={p.version.split('-', 1)[0]}"
 
 
-def _installed_version(venv: Path, env: dict[str, str] | None = None) -> str | None:
-    """The version ``venv/bin/bundlekit --version`` reports, or None when it does not run."""
+def _installed_version(venv: Path, env: dict[str, str] | None = None) -> tuple[str | None, str]:
+    """The version ``venv/bin/bundlekit --version`` reports, or None and why it did not run
+    (its exit code and the first line it printed on stderr)."""
     try:
         done = subprocess.run([str(venv / "bin" / "bundlekit"), "--version"], capture_output=True, text=True,
                               env=env, timeout=PIP_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return None, f"did not run ({err})"
     words = done.stdout.split()
-    return words[-1] if done.returncode == 0 and words else None
+    if done.returncode == 0 and words:
+        return words[-1], ""
+    first = next((line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()), "")
+    return None, f"did not run (exit {done.returncode}" + (f": {first}" if first else ", nothing printed") + ")"
 
 
 def _run(cmd: list[str], env: dict[str, str], where: str, what: str) -> None:

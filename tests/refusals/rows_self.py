@@ -30,6 +30,14 @@ def _update_that_does_not_run(ctx: Ctx) -> Call:
     return Call(["self-update", out], home=ctx.prod, outputs=[out])
 
 
+def _tampered_current(ctx: Ctx) -> Call:
+    """prod's HOME/self/current made a folder by hand: a self-update would rewrite previous from it."""
+    current = ctx.prod / "self" / "current"
+    (current / "bin").mkdir(parents=True)
+    (current / "bin" / "bundlekit").write_text("#!/bin/sh\necho not bundlekit\n", "utf-8")
+    return Call(["self-update", "--rollback"], home=ctx.prod)
+
+
 ROWS = [
     Row("invalid_wheelhouse", lambda c: _export_self(c, c.path("no-such-wheelhouse"))),
     Row("wheel_missing", lambda c: _export_self(c, c.file("wheels/README.txt", "no wheel yet").parent)),
@@ -38,4 +46,5 @@ ROWS = [
                                               outputs=[c.get("acme.bundle")])),
     Row("self_update_failed", _update_that_does_not_run),
     Row("rollback_missing", lambda c: Call(["self-update", "--rollback"], home=c.prod)),
+    Row("invalid_self_link", _tampered_current),
 ]

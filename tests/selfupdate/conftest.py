@@ -1,0 +1,98 @@
+"""The self-update tests' zones and installations: a wheelhouse of bundlekit 0.1.0 (the checkout)
+and 0.1.1, and 0.1.0 installed offline from it (the secure zone's running bundlekit), each built
+once per session and shared by the xdist workers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.selfupdate.wheelhouse import make_wheelhouse
+
+#: Every way an install could reach the network, pointed at a port nothing listens on.
+OFFLINE = {name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                                                    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
+OFFLINE.update(no_proxy="", NO_PROXY="")
+
+
+def _shared(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(path)`` once for every xdist worker of the session: the first takes a lock and
+    builds, the others wait for it and share the result."""
+    shared = factory.getbasetemp().parent / "self-update"
+    shared.mkdir(exist_ok=True)
+    made = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / f"{name}.done").exists():
+            shutil.rmtree(made, ignore_errors=True)
+            build(made)
+            (shared / f"{name}.done").touch()
+    return made
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bundlekit 0.1.0 (the checkout) and 0.1.1, and their dependencies."""
+    def build(house: Path) -> None:
+        work = house.with_name("work")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        make_wheelhouse(house, work, versions=("0.1.1",))
+
+    return _shared(tmp_path_factory, "wheels", build)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """bundlekit 0.1.0 installed offline from the wheelhouse into an environment of its own, as the
+    secure zone first got it; its ``bundlekit`` command. Self-update never writes into it."""
+    def build(env: Path) -> None:
+        subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=300)
+        done = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+                               "--find-links", str(wheelhouse), "bundlekit==0.1.0"], capture_output=True, text=True,
+                              env={**os.environ, **OFFLINE}, timeout=900)
+        assert done.returncode == 0, done.stderr
+
+    return _shared(tmp_path_factory, "installed-0.1.0", build) / "bin" / "bundlekit"
+
+
+def cli(bundlekit: Path, *args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run an installed ``bundlekit`` (not the checkout's)."""
+    full = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"}
+    full.update(env or {})
+    return subprocess.run([str(bundlekit), *map(str, args)], capture_output=True, text=True, env=full, timeout=900,
+                          stdin=subprocess.DEVNULL)
+
+
+def version_of(bundlekit: Path) -> str:
+    done = cli(bundlekit, "--version")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1]
+
+
+@pytest.fixture
+def installed_zones(tmp_path: Path, installed: Path) -> tuple[Path, Path, Path]:
+    """(dev home, prod home, prod's bundlekit 0.1.0): dev runs the checkout, prod the installed 0.1.0;
+    each trusts the other."""
+    bk = installed
+    dev, prod = tmp_path / "dev", tmp_path / "prod"
+    assert run_cli("init", "--zone", "dev", home=dev).returncode == 0
+    assert cli(bk, "init", "--zone", "prod", "--home", prod).returncode == 0
+    assert run_cli("identity", "-o", tmp_path / "dev.card", home=dev).returncode == 0
+    assert cli(bk, "identity", "--home", prod, "-o", tmp_path / "prod.card").returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    assert cli(bk, "trust", "add", tmp_path / "dev.card", "--home", prod).returncode == 0
+    return dev, prod, bk
+
+
+def export_self(dev: Path, wheelhouse: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("export-self", "--to", "prod", "-o", out, "--wheelhouse", wheelhouse, home=dev)

@@ -1,0 +1,197 @@
+"""self-update and --rollback under attack and interruption: a superseded bundle replayed, a
+tampered ``HOME/self``, kills (SIGKILL, through real subprocesses) during the install and between
+the two links, and a source that sends an older version with a newer sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import run_cli, snapshot
+from tests.selfupdate.conftest import OFFLINE, cli, export_self, version_of
+
+#: Runs the checkout's bundlekit with every ``replace_symlink`` of bundlekit replaced by one that
+#: kills its own process (SIGKILL, as a power cut would) right after the first link it replaces.
+KILL_AFTER_FIRST_LINK = """
+import os, signal, sys
+import bundlekit.core.atomic as atomic
+import bundlekit.selfupdate.install
+original = atomic.replace_symlink
+def replace_then_die(*args, **kwargs):
+    original(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+for module in list(sys.modules.values()):
+    if getattr(module, "replace_symlink", None) is original:
+        module.replace_symlink = replace_then_die
+from bundlekit.__main__ import main
+sys.argv[0] = "bundlekit"
+main()
+"""
+
+
+def _two_zones(tmp_path: Path) -> tuple[Path, Path]:
+    """dev and prod (the checkout's bundlekit), each trusting the other."""
+    dev, prod = tmp_path / "dev", tmp_path / "prod"
+    for zone, home in (("dev", dev), ("prod", prod)):
+        assert run_cli("init", "--zone", zone, home=home).returncode == 0
+        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=home).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "dev.card", home=prod).returncode == 0
+    return dev, prod
+
+
+def _error(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    return json.loads(done.stdout)["error"]
+
+
+def _killed_after_first_link(*args: str | Path) -> None:
+    done = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_LINK, *map(str, args)], capture_output=True,
+                          text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr)
+
+
+def test_a_bundle_a_newer_one_superseded_is_refused_as_a_rollback(tmp_path: Path, wheelhouse: Path) -> None:
+    dev, prod = _two_zones(tmp_path)
+    first, second = tmp_path / "self 1.bundle", tmp_path / "self 2.bundle"
+    assert export_self(dev, wheelhouse, first).returncode == 0  # sequence 1
+    assert export_self(dev, wheelhouse, second).returncode == 0  # sequence 2: the source's newer word
+    for bundle in (first, second):
+        assert run_cli("import", bundle, home=prod).returncode == 0
+    before = snapshot(prod)
+    for extra in ((), ("--dry-run",)):
+        done = run_cli("self-update", first, "--json", *extra, home=prod, env=OFFLINE)
+        assert done.returncode == 3, done.stderr
+        err = _error(done)
+        assert err["code"] == "rollback"
+        assert "sequence 1" in str(err["message"]) and "(sequence 2)" in str(err["message"])
+        assert "self-update --rollback" in str(err["message"])
+        assert snapshot(prod) == before  # nothing installed, no link, no folder
+    newest = run_cli("self-update", second, "--dry-run", home=prod)
+    assert newest.returncode == 0 and "would install bundlekit 0.1.1" in newest.stdout
+
+
+def test_a_tampered_current_is_refused_naming_it_and_nothing_changes(tmp_path: Path, wheelhouse: Path) -> None:
+    dev, prod = _two_zones(tmp_path)
+    bundle = tmp_path / "self.bundle"
+    assert export_self(dev, wheelhouse, bundle).returncode == 0
+    current = prod / "self" / "current"
+    (current / "bin").mkdir(parents=True)  # a folder where bundlekit keeps a link
+    (current / "bin" / "bundlekit").write_text("#!/bin/sh\necho someone else's\n", "utf-8")
+    os.symlink("venvs/none", prod / "self" / "previous")
+    before = snapshot(prod)
+    for args in ((bundle,), (bundle, "--dry-run"), ("--rollback",)):
+        done = run_cli("self-update", *args, "--json", home=prod, env=OFFLINE)
+        assert done.returncode == 1, done.stderr
+        err = _error(done)
+        assert err["code"] == "invalid_self_link"
+        assert f"{current}: is a folder, not a link bundlekit made" in str(err["message"])
+        assert snapshot(prod) == before  # previous not rewritten, nothing imported
+
+
+def test_rollback_with_nothing_to_go_back_to_says_so(tmp_path: Path) -> None:
+    prod = tmp_path / "prod"
+    assert run_cli("init", "--zone", "prod", home=prod).returncode == 0
+    # what an earlier bundlekit killed between its two links left: both name the same installation
+    venv = prod / "self" / "venvs" / "0.1.1-0123456789ab"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "bundlekit").write_text("#!/bin/sh\necho bundlekit, version 0.1.1\n", "utf-8")
+    (venv / "bin" / "bundlekit").chmod(0o755)
+    for name in ("current", "previous"):
+        os.symlink("venvs/0.1.1-0123456789ab", prod / "self" / name)
+    before = snapshot(prod)
+    done = run_cli("self-update", "--rollback", "--json", home=prod)
+    assert done.returncode == 1, done.stdout
+    err = _error(done)
+    assert err["code"] == "rollback_missing" and "the current installation itself" in str(err["message"])
+    assert snapshot(prod) == before
+
+
+def test_a_switch_killed_between_its_links_is_finished_whole_and_a_downgrade_is_said(
+        installed_zones: tuple[Path, Path, Path], wheelhouse: Path, tmp_path: Path) -> None:
+    dev, prod, old = installed_zones
+    root = prod / "self"
+    bundle = tmp_path / "self-0.1.1.bundle"
+    assert export_self(dev, wheelhouse, bundle).returncode == 0
+    done = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
+    assert done.returncode == 0, done.stderr
+    venv = os.readlink(root / "current")
+    running = str(old.parent.parent)
+    assert venv.startswith("venvs/0.1.1-") and os.readlink(root / "previous") == running
+
+    def links() -> tuple[str, str]:
+        return os.readlink(root / "current"), os.readlink(root / "previous")
+
+    # a rollback killed after its first link: the next run finishes it, then does what it was asked
+    _killed_after_first_link("self-update", "--rollback", "--home", prod)
+    assert run_cli("self-update", "--rollback", home=prod).returncode == 0
+    assert links() == (venv, running)  # the killed rollback, then this one: back where it started
+    assert run_cli("self-update", "--rollback", home=prod).returncode == 0
+    assert links() == (running, venv)
+    assert version_of(root / "current" / "bin" / "bundlekit") == "0.1.0"
+
+    # a self-update killed after its first link (the environment is reused): the way forward is kept
+    _killed_after_first_link("self-update", bundle, "--home", prod)
+    back = run_cli("self-update", "--rollback", home=prod)
+    assert back.returncode == 0, back.stderr
+    assert links() == (running, venv)  # the switch to 0.1.1 finished, then rolled back from
+    assert version_of(root / "previous" / "bin" / "bundlekit") == "0.1.1"
+    assert run_cli("self-update", "--rollback", home=prod).returncode == 0
+    assert links() == (venv, running)
+
+    # the source sends 0.1.0 with a newer sequence: installed if asked, and said to be a downgrade
+    house = tmp_path / "wheels-0.1.0"
+    house.mkdir()
+    for w in wheelhouse.iterdir():
+        if not w.name.startswith("bundlekit-0.1.1"):
+            os.link(w, house / w.name)
+    older = tmp_path / "self-0.1.0.bundle"
+    assert export_self(dev, house, older).returncode == 0
+    before = snapshot(prod)
+    dry = run_cli("self-update", older, "--dry-run", home=prod)
+    assert dry.returncode == 0, dry.stderr
+    assert "a downgrade from 0.1.1 to 0.1.0" in dry.stdout
+    as_json = run_cli("self-update", older, "--dry-run", "--json", home=prod)
+    assert json.loads(as_json.stdout)["downgrade_from"] == "0.1.1"
+    assert snapshot(prod) == before
+
+
+def test_leftovers_of_a_self_update_killed_during_the_install_are_swept_and_never_used(
+        installed_zones: tuple[Path, Path, Path], wheelhouse: Path, tmp_path: Path) -> None:
+    dev, prod, old = installed_zones
+    root = prod / "self"
+    bundle = tmp_path / "self.bundle"
+    made = export_self(dev, wheelhouse, bundle)
+    assert made.returncode == 0, made.stderr
+    digest = json.loads(run_cli("inspect", bundle, "--json").stdout)["digest"]
+    # an environment of this very bundle that a killed run began: its bundlekit answers, its
+    # dependencies never arrived; it must not be taken for a finished one
+    half = root / "venvs" / f"0.1.1-{digest[:12]}"
+    (half / "bin").mkdir(parents=True)
+    (half / "bin" / "bundlekit").write_text("#!/bin/sh\necho bundlekit, version 0.1.1\n", "utf-8")
+    (half / "bin" / "bundlekit").chmod(0o755)
+
+    env = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"} | OFFLINE
+    proc = subprocess.Popen([str(old), "self-update", str(bundle), "--home", str(prod)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    started = half / "pyvenv.cfg"  # the real environment is being made where the half one was
+    while proc.poll() is None and not started.exists():
+        time.sleep(0.05)
+    assert proc.poll() is None, f"self-update ended without making a new environment: {proc.communicate()}"
+    os.killpg(proc.pid, signal.SIGKILL)  # the command and its pip, as a power cut would
+    proc.wait()
+    assert list(root.glob(".wheels-*")), "the kill came after the install"
+    assert not os.path.lexists(root / "current")
+
+    done = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
+    assert done.returncode == 0, done.stderr
+    assert not list(root.glob(".wheels-*"))
+    assert [p.name for p in (root / "venvs").iterdir()] == [half.name]
+    assert os.readlink(root / "current") == f"venvs/{half.name}"
+    assert version_of(root / "current" / "bin" / "bundlekit") == "0.1.1"
