@@ -65,15 +65,22 @@ def _refuse(path: Path, what: str) -> StateError:
                       code="invalid_self_link", details={"path": str(path)})
 
 
-def _link(path: Path) -> str | None:
-    """The target of link ``path``, None when nothing is there; ``invalid_self_link`` for
-    anything else (a folder, a file)."""
+def _lstat(path: Path) -> os.stat_result | None:
+    """``path``'s own status, None when nothing is there (``invalid_self_link`` when unreadable)."""
     try:
-        info = os.lstat(path)
+        return os.lstat(path)
     except FileNotFoundError:
         return None
     except OSError as err:
         raise _refuse(path, f"cannot be read ({err.strerror})") from None
+
+
+def _link(path: Path) -> str | None:
+    """The target of link ``path``, None when nothing is there; ``invalid_self_link`` for
+    anything else (a folder, a file)."""
+    info = _lstat(path)
+    if info is None:
+        return None
     if not stat.S_ISLNK(info.st_mode):
         kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a file"
         raise _refuse(path, f"is {kind}")
@@ -93,12 +100,9 @@ def read_links(root: Path) -> Links:
 
 def _read_journal(root: Path) -> tuple[str, str] | None:
     path = root / JOURNAL
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+    info = _lstat(path)
+    if info is None:
         return None
-    except OSError as err:
-        raise _refuse(path, f"cannot be read ({err.strerror})") from None
     if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_JOURNAL:
         raise _refuse(path, "is not a switch record")
     try:

@@ -96,3 +96,32 @@ def installed_zones(tmp_path: Path, installed: Path) -> tuple[Path, Path, Path]:
 
 def export_self(dev: Path, wheelhouse: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return run_cli("export-self", "--to", "prod", "-o", out, "--wheelhouse", wheelhouse, home=dev)
+
+
+def two_zones(tmp_path: Path) -> tuple[Path, Path]:
+    """dev and prod, run by the checkout's bundlekit, each trusting the other."""
+    dev, prod = tmp_path / "dev", tmp_path / "prod"
+    for zone, home in (("dev", dev), ("prod", prod)):
+        assert run_cli("init", "--zone", zone, home=home).returncode == 0
+        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=home).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "dev.card", home=prod).returncode == 0
+    return dev, prod
+
+
+def stand_in(venv: Path, version: str) -> None:
+    """``venv/bin/bundlekit``: a script that answers ``--version`` with ``version`` and nothing else
+    (an environment a killed run began, or one put together by hand)."""
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "bundlekit").write_text(f"#!/bin/sh\necho bundlekit, version {version}\n", "utf-8")
+    (venv / "bin" / "bundlekit").chmod(0o755)
+
+
+def house_without(wheelhouse: Path, prefix: str, dest: Path) -> Path:
+    """``dest``: a wheelhouse holding (hard links to) every wheel of ``wheelhouse`` whose file name
+    does not start with ``prefix``."""
+    dest.mkdir()
+    for w in wheelhouse.iterdir():
+        if not w.name.startswith(prefix):
+            os.link(w, dest / w.name)
+    return dest

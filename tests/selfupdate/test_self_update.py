@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import RELEASE, run_cli, snapshot
-from tests.selfupdate.conftest import OFFLINE, cli, export_self, version_of
+from tests.selfupdate.conftest import OFFLINE, cli, export_self, house_without, two_zones, version_of
 from tests.selfupdate.wheelhouse import build_bundlekit, checkout_as
 
 def test_self_update_installs_offline_beside_the_old_one_and_rolls_back(
@@ -71,11 +71,7 @@ def test_self_update_installs_offline_beside_the_old_one_and_rolls_back(
 def test_a_build_that_does_not_run_is_never_switched_to(installed_zones: tuple[Path, Path, Path],
                                                         wheelhouse: Path, tmp_path: Path) -> None:
     dev, prod, old = installed_zones
-    house = tmp_path / "wheels"
-    house.mkdir()
-    for w in wheelhouse.iterdir():
-        if not w.name.startswith("bundlekit-"):
-            os.link(w, house / w.name)
+    house = house_without(wheelhouse, "bundlekit-", tmp_path / "wheels")
     build_bundlekit(house, checkout_as("0.1.2", tmp_path / "src-broken", broken=True))
     bundle = tmp_path / "broken.bundle"
     done = export_self(dev, house, bundle)
@@ -92,11 +88,7 @@ def test_a_build_that_does_not_run_is_never_switched_to(installed_zones: tuple[P
 
 
 def test_export_self_refuses_a_missing_dependency_naming_it_and_pip(tmp_path: Path, wheelhouse: Path) -> None:
-    house = tmp_path / "wheels"
-    house.mkdir()
-    for w in wheelhouse.iterdir():
-        if not w.name.startswith("zstandard-"):
-            os.link(w, house / w.name)
+    house = house_without(wheelhouse, "zstandard-", tmp_path / "wheels")
     dev = tmp_path / "dev"
     assert run_cli("init", "--zone", "dev", home=dev).returncode == 0
     assert run_cli("init", "--zone", "prod", home=tmp_path / "prod").returncode == 0
@@ -130,12 +122,7 @@ def test_a_zone_that_trusts_the_source_for_other_projects_only_refuses_its_bundl
 
 
 def test_self_update_refuses_a_release_of_another_project(tmp_path: Path) -> None:
-    dev, prod = tmp_path / "dev", tmp_path / "prod"
-    for zone, home in (("dev", dev), ("prod", prod)):
-        assert run_cli("init", "--zone", zone, home=home).returncode == 0
-        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=home).returncode == 0
-    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
-    assert run_cli("trust", "add", tmp_path / "dev.card", home=prod).returncode == 0
+    dev, prod = two_zones(tmp_path)
     bundle = tmp_path / "acme.bundle"
     assert run_cli("export", RELEASE, "--to", "prod", "-o", bundle, home=dev).returncode == 0
     before = snapshot(prod)

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import run_cli, snapshot
-from tests.selfupdate.conftest import OFFLINE, cli, export_self, version_of
+from tests.selfupdate.conftest import (OFFLINE, cli, export_self, house_without, stand_in, two_zones,
+                                      version_of)
 
 #: Runs the checkout's bundlekit with every ``replace_symlink`` of bundlekit replaced by one that
 #: kills its own process (SIGKILL, as a power cut would) right after the first link it replaces.
@@ -35,17 +36,6 @@ main()
 """
 
 
-def _two_zones(tmp_path: Path) -> tuple[Path, Path]:
-    """dev and prod (the checkout's bundlekit), each trusting the other."""
-    dev, prod = tmp_path / "dev", tmp_path / "prod"
-    for zone, home in (("dev", dev), ("prod", prod)):
-        assert run_cli("init", "--zone", zone, home=home).returncode == 0
-        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=home).returncode == 0
-    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
-    assert run_cli("trust", "add", tmp_path / "dev.card", home=prod).returncode == 0
-    return dev, prod
-
-
 def _error(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return json.loads(done.stdout)["error"]
 
@@ -57,7 +47,7 @@ def _killed_after_first_link(*args: str | Path) -> None:
 
 
 def test_a_bundle_a_newer_one_superseded_is_refused_as_a_rollback(tmp_path: Path, wheelhouse: Path) -> None:
-    dev, prod = _two_zones(tmp_path)
+    dev, prod = two_zones(tmp_path)
     first, second = tmp_path / "self 1.bundle", tmp_path / "self 2.bundle"
     assert export_self(dev, wheelhouse, first).returncode == 0  # sequence 1
     assert export_self(dev, wheelhouse, second).returncode == 0  # sequence 2: the source's newer word
@@ -77,7 +67,7 @@ def test_a_bundle_a_newer_one_superseded_is_refused_as_a_rollback(tmp_path: Path
 
 
 def test_a_tampered_current_is_refused_naming_it_and_nothing_changes(tmp_path: Path, wheelhouse: Path) -> None:
-    dev, prod = _two_zones(tmp_path)
+    dev, prod = two_zones(tmp_path)
     bundle = tmp_path / "self.bundle"
     assert export_self(dev, wheelhouse, bundle).returncode == 0
     current = prod / "self" / "current"
@@ -98,10 +88,7 @@ def test_rollback_with_nothing_to_go_back_to_says_so(tmp_path: Path) -> None:
     prod = tmp_path / "prod"
     assert run_cli("init", "--zone", "prod", home=prod).returncode == 0
     # what an earlier bundlekit killed between its two links left: both name the same installation
-    venv = prod / "self" / "venvs" / "0.1.1-0123456789ab"
-    (venv / "bin").mkdir(parents=True)
-    (venv / "bin" / "bundlekit").write_text("#!/bin/sh\necho bundlekit, version 0.1.1\n", "utf-8")
-    (venv / "bin" / "bundlekit").chmod(0o755)
+    stand_in(prod / "self" / "venvs" / "0.1.1-0123456789ab", "0.1.1")
     for name in ("current", "previous"):
         os.symlink("venvs/0.1.1-0123456789ab", prod / "self" / name)
     before = snapshot(prod)
@@ -145,11 +132,7 @@ def test_a_switch_killed_between_its_links_is_finished_whole_and_a_downgrade_is_
     assert links() == (venv, running)
 
     # the source sends 0.1.0 with a newer sequence: installed if asked, and said to be a downgrade
-    house = tmp_path / "wheels-0.1.0"
-    house.mkdir()
-    for w in wheelhouse.iterdir():
-        if not w.name.startswith("bundlekit-0.1.1"):
-            os.link(w, house / w.name)
+    house = house_without(wheelhouse, "bundlekit-0.1.1", tmp_path / "wheels-0.1.0")
     older = tmp_path / "self-0.1.0.bundle"
     assert export_self(dev, house, older).returncode == 0
     before = snapshot(prod)
@@ -172,9 +155,7 @@ def test_leftovers_of_a_self_update_killed_during_the_install_are_swept_and_neve
     # an environment of this very bundle that a killed run began: its bundlekit answers, its
     # dependencies never arrived; it must not be taken for a finished one
     half = root / "venvs" / f"0.1.1-{digest[:12]}"
-    (half / "bin").mkdir(parents=True)
-    (half / "bin" / "bundlekit").write_text("#!/bin/sh\necho bundlekit, version 0.1.1\n", "utf-8")
-    (half / "bin" / "bundlekit").chmod(0o755)
+    stand_in(half, "0.1.1")
 
     env = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"} | OFFLINE
     proc = subprocess.Popen([str(old), "self-update", str(bundle), "--home", str(prod)], env=env,
