@@ -138,7 +138,7 @@ def test_a_slug_the_names_rule_allows_exports_and_one_it_refuses_names_the_rule_
     err = _json("export", ctx.release(('name = "Acme Web"', 'name = "Acme Web"\nslug = "acme web"')), "--to",
                 "prod", "-o", out, home=ctx.dev, code=2)["error"]
     assert err["code"] == "release_lint_failed"  # export lints first and lists every problem (decision 570)
-    assert "project.slug: 'acme web' contains ' ': use 1-100 letters, digits" in err["message"]
+    assert "project.slug: 'acme web' contains ' ' (use 1-100 letters, digits" in err["message"]  # the rule once
     assert "^[" not in err["message"] and not out.exists()
 
 
@@ -193,7 +193,7 @@ def test_a_release_file_whose_tenant_channel_step_or_phase_is_no_label_is_refuse
     release = ctx.release(edit)
     err = _json("export", release, "--to", "prod", "-o", out, home=ctx.dev, code=2)["error"]
     assert err["code"] == "release_lint_failed" and not out.exists()  # lint's finding (decision 570)
-    assert f"{field} {problem}: use 1-200 characters of text" in err["message"], err["message"]
+    assert f"{field} {problem}; use 1-200 characters of text" in err["message"], err["message"]  # the rule once
     assert len(err["message"].replace(str(release), "")) < 600  # the release file's path is named three times
 
 

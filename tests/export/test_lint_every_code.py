@@ -246,6 +246,7 @@ NEEDS_THE_ZONE: dict[str, str] = {
     "invalid_duration": "export's --expires, not the release file",
     "invalid_input": "export's --sequence and SOURCE_DATE_EPOCH, not the release file",
     "sequence_taken": "export's --sequence against the bundles this zone already exported (decision 800)",
+    "space_denied": "the destination's trust rule in this zone against the project's space here (decision 915)",
 }
 if "invalid_structured_config" in FINDING_CODES:
     ZONE_FREE_IN_LINT["invalid_structured_config"] = "invalid_structured_config"
