@@ -124,16 +124,8 @@ def _tenants(z: Zone, ctx: click.Context) -> Iterable[str]:
     seen: dict[str, str] = {}
     # the newest release of each project and the zone's own values: every release's snapshot
     # made a TAB parse the project's whole history (review v33-15a F13)
-    newest: dict[str, str] = {}
-    for r in projects.list_releases(z.db):  # by project, then version: the last of each is its newest
-        if one is None or r["slug"] == one.slug:
-            newest[r["slug"]] = r["version"]
-    owners = {slug: projects.find_project(z.db, slug, z.name) for slug in ([one.slug] if one else
-                                                                            projects.project_names(z.db))}
-    snaps = [projects.get_release(z.db, owners[slug], version)["snapshot"] for slug, version in newest.items()
-             if slug in owners]
-    snaps += [p.local for p in owners.values()]
-    for snap in snaps:
+    owners = [one] if one else [projects.find_project(z.db, slug, z.name) for slug in projects.project_names(z.db)]
+    for snap in _snapshots(z, owners):
         for v in snap["variables"].values():
             for t in (v.get("scope") or {}).get("tenant", []):
                 seen.setdefault(t.casefold(), t)
@@ -156,16 +148,20 @@ def _phases(z: Zone, ctx: click.Context) -> Iterable[str]:
     return names.values()
 
 
-def _latest_snapshots(z: Zone, ctx: click.Context) -> list[dict]:  # type: ignore[type-arg]
-    """The project's local values and its newest release's snapshot (none without a project)."""
+def _snapshots(z: Zone, owners: list[ProjectRecord]) -> list[dict]:  # type: ignore[type-arg]
+    """Each of ``owners``' local values, then its newest release's snapshot when it has a release
+    (the zone's releases read once)."""
     from bundlekit.zone import projects
 
+    newest = {r["slug"]: r["version"] for r in projects.list_releases(z.db)}  # by version: newest last
+    return [snap for p in owners for snap in
+            [p.local, *([projects.get_release(z.db, p, newest[p.slug])["snapshot"]] if p.slug in newest else [])]]
+
+
+def _latest_snapshots(z: Zone, ctx: click.Context) -> list[dict]:  # type: ignore[type-arg]
+    """:func:`_snapshots` of the project on the command line (none without one)."""
     one = _project_of(z, ctx)
-    if one is None:
-        return []
-    rows = [r for r in projects.list_releases(z.db) if r["slug"] == one.slug]
-    newest = [projects.get_release(z.db, one, rows[-1]["version"])["snapshot"]] if rows else []
-    return [one.local, *newest]
+    return [] if one is None else _snapshots(z, [one])
 
 
 def _steps(z: Zone, ctx: click.Context) -> Iterable[str]:

@@ -41,7 +41,7 @@ from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
-from bundlekit.zone.spaces import DEFAULT, answers_for
+from bundlekit.zone.spaces import DEFAULT, answers_for, move_trust
 from bundlekit.zone.store import Staging
 
 __all__ = ["ExportResult", "export_release", "export_spec", "parse_duration", "bundle_id_for", "reference_time"]
@@ -140,9 +140,8 @@ def _refuse_other_space_destination(zone: Zone, spec: ReleaseSpec, dest_zone_id:
     if not answers_for(trusted_in, space):
         raise TrustError(f"{spec.path}: project {spec.project['name']!r} belongs to space {space} of zone {zone.name}, "
                          f"but zone {dest_name!r} is trusted here in space {trusted_in}, so it answers for that "
-                         f"space's projects only; to send it this space's releases, trust it in space "
-                         f"{space if space == DEFAULT else f'{space} or {DEFAULT}'} instead (`bundlekit trust remove {dest_name}`, then `bundlekit trust add CARD --space "
-                         f"{space}`). Nothing was changed", code="space_denied",
+                         f"space's projects only; to send it this space's releases, {move_trust(dest_name, space)}. "
+                         "Nothing was changed", code="space_denied",
                          details={"space": space, "trusted_in": trusted_in, "zone": dest_name})
 
 

@@ -37,7 +37,7 @@ from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 from bundlekit.zone.logs import put_log
 from bundlekit.zone.rotation import apply_rotations
-from bundlekit.zone.spaces import DEFAULT, answers_for
+from bundlekit.zone.spaces import answers_for, move_trust
 
 __all__ = ["ReceiptImport", "import_receipt", "decide_receipt", "reveal_output", "reported_outputs"]
 
@@ -336,10 +336,8 @@ def _check_entry_spaces(db: Reader, v: VerifiedBundle, where: str) -> None:
             name, in_space = labels[slug]
             raise TrustError(f"{where}: zone {v.source.name!r} is trusted here in space {trusted_in}, but its receipt "
                              f"reports on project {name!r} of space {in_space}; a zone reports on the projects of the "
-                             "space it is trusted in only. Nothing was changed. To record it, trust that zone in "
-                             f"space {in_space if in_space == DEFAULT else f'{in_space} or {DEFAULT}'} instead "
-                             f"(`bundlekit trust remove {v.source.name}`, then `bundlekit trust add CARD --space "
-                             f"{in_space}`) and import the receipt again", code="space_denied",
+                             f"space it is trusted in only. Nothing was changed. To record it, "
+                             f"{move_trust(v.source.name, in_space)} and import the receipt again", code="space_denied",
                              details={"space": in_space, "trusted_in": trusted_in, "project": slug, "entry": i})
 
 

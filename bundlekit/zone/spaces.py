@@ -20,7 +20,7 @@ from bundlekit.zone import audit
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 
-__all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "space_names", "answers_for"]
+__all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "space_names", "answers_for", "move_trust"]
 
 #: The space every zone has, and every command's space when none is given.
 DEFAULT = "Default"
@@ -109,3 +109,11 @@ def answers_for(trusted_in: str | None, project_space: str) -> bool:
     if trusted_in is None:
         return False
     return trusted_in.casefold() in (DEFAULT.casefold(), project_space.casefold())
+
+
+def move_trust(zone_name: str, space: str) -> str:
+    """How an operator makes trusted zone ``zone_name`` answer for ``space`` (:func:`answers_for`):
+    the words both refusals of decision 915 end with."""
+    where = space if space == DEFAULT else f"{space} or {DEFAULT}"
+    return (f"trust it in space {where} instead (`bundlekit trust remove {zone_name}`, then `bundlekit trust add "
+            f"CARD --space {space}`)")
