@@ -28,7 +28,8 @@ def relay(bundle: Path, to: str, output: Path, home: str | None, quiet: bool, as
 
     A release addressed to this zone (by its source or by the relay before) is verified, its
     secrets are sealed again to ZONE's key in memory, and this zone's countersignature and relay
-    record are added. A receipt on its way back to the release's source is verified as a third
+    record are added. ZONE must be trusted here in the space the release enters here, or in
+    Default (decision 941). A receipt on its way back to the release's source is verified as a third
     zone verifies one and relayed the same way (its secrets stay sealed to that source). Nothing
     in this zone's home changes.
     """

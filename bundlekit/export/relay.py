@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import FormatError, UsageError, VerificationError
+from bundlekit.errors import FormatError, TrustError, UsageError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.format.container import HEADER_SIZE, MAGIC, BundleFile, SignatureRecord
 from bundlekit.format.manifest import scope_to_dict, writer_record
@@ -33,6 +33,8 @@ from bundlekit.importer.state_rules import check_space
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.zone import sequences, truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.spaces import answers_for, move_trust
+from bundlekit.zone.truststore import TrustEntry
 
 __all__ = ["RelayResult", "relay_bundle"]
 
@@ -74,7 +76,11 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     third zone verifies one. A release must also pass the space rule an import here applies
     (``TrustError`` ``space_denied``: its ``project.space`` is not the space its source is trusted
     in, decision 660), so a hop's ``verified`` never covers a release this zone would refuse for
-    its space (review v33-11a F7). Raises what verification raises (exit 3), ``StateError``
+    its space (review v33-11a F7), and ``to`` must answer here for the space the release entered
+    in (the space its source is trusted in): a zone trusted in that space or in ``Default``
+    (``TrustError`` ``space_denied``, decisions 915 and 941), as ``export`` requires of its
+    destination; a receipt is relayed whatever the spaces (decision 941: its sealed outputs stay
+    sealed to its destination). Raises what verification raises (exit 3), ``StateError``
     ``unknown_zone`` (``to`` is not trusted here), ``UsageError`` ``usage`` (``to`` is this zone,
     the bundle's source, or a zone it already went through), ``VerificationError``
     ``invalid_seal`` (a sealed value this zone cannot open) and ``FormatError`` ``input_changed``
@@ -93,6 +99,7 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     where = str(path)
     if m.kind == "release":  # what an import here would check of its space: `verified` must not mean less
         check_space(zone.db, verified, verified.source.space, where)
+        _refuse_other_space(verified, target, where)
     went = {m.source.zone_id, zone.zone_id, *(verified.relay.zone_ids() if verified.relay else ())}
     if target.zone_id in went:
         raise UsageError(f"{where}: --to {target.name}: the bundle comes from that zone or already went through it; "
@@ -108,6 +115,23 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
               now, tuple(sorted(checks)), tuple(sealed), writer_record())
     _write_relayed(zone, path, out, verified.digest, encode_hop(hop))
     return RelayResult(out, verified, hop, index + 1)
+
+
+def _refuse_other_space(v: VerifiedBundle, target: TrustEntry, where: str) -> None:
+    """``TrustError`` ``space_denied`` when the release ``v``, which enters this zone in the space
+    its source is trusted in, would be relayed to ``target``, a zone trusted here in another space
+    than that one and ``Default`` (decisions 915, 941): relaying seals the release's secrets to
+    ``target``, so one space's trust rule would decide where another space's secrets go."""
+    entered = v.source.space
+    if answers_for(target.space, entered):
+        return
+    m = v.manifest
+    raise TrustError(f"{where}: {m.project['name']} {m.release['version']} entered this zone in space {entered} (zone "
+                     f"{v.source.name!r} is trusted here in that space), but zone {target.name!r} is trusted here in "
+                     f"space {target.space}, so it answers for that space's projects only: relaying would seal this "
+                     f"release's secrets to a zone trusted for another space. Nothing was written. To relay space "
+                     f"{entered}'s releases to it, {move_trust(target.name, entered)}", code="space_denied",
+                     details={"space": entered, "trusted_in": target.space, "zone": target.name})
 
 
 def _reseal(v: VerifiedBundle, recipient: bytes, recipient_key_id: str) -> list[SealedCopy]:

@@ -245,6 +245,20 @@ def test_a_receipt_altered_on_the_way_back_is_refused(chain: Chain, tmp_path: Pa
     refused("invalid_signature", "import", tmp_path / "altered.bundle", home=dev)
 
 
+def test_a_receipt_is_relayed_back_whatever_the_space_its_signer_is_trusted_in(chain: Chain, tmp_path: Path) -> None:
+    """Decision 941: the space rule of a relay's --to zone is for releases, whose secrets it seals
+    again; a receipt's stay sealed to its source. staging trusts prod in space S2 only, yet carries
+    prod's receipt about a Default project back to dev."""
+    staging = tmp_path / "staging"
+    shutil.copytree(chain.home("staging"), staging)
+    for args in (("spaces", "add", "S2"), ("trust", "remove", "prod"), ("trust", "add", chain.card("prod"), "--space",
+                                                                          "S2")):
+        assert cli_in_process(*map(str, args), home=staging).returncode == 0  # set-up in process (decision 129)
+    out = tmp_path / "receipt.dev.bundle"
+    relayed = json_of(ok("relay", chain.media / "receipt-1.bundle", "--to", "dev", "-o", out, "--json", home=staging))
+    assert relayed["kind"] == "receipt" and relayed["to"] == "dev" and relayed["sealed_values"] == 0, relayed
+
+
 def test_a_relay_that_cannot_open_the_sealed_values_refuses_and_writes_nothing(chain: Chain, tmp_path: Path) -> None:
     staging = tmp_path / "staging"
     shutil.copytree(chain.home("staging"), staging)
