@@ -28,6 +28,7 @@ from bundlekit.trust.relay import RelayPath, check_path, check_relay, check_rela
 from bundlekit.zone import packages, truststore
 from bundlekit.importer.rebuild import check_bases, check_shared, rebuild_all
 from bundlekit.zone.home import Zone
+from bundlekit.zone.owned_keys import signing_publics
 
 __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
            "AuthenticBundle", "authenticate", "usable_packages", "RelayPath"]
@@ -72,11 +73,14 @@ class Verifier:
     sources: tuple[TrustedSource, ...]
     revoked: frozenset[str]
     now: EpochSeconds
+    #: The verifier's own signing public keys, past and present: only to say so when it is given
+    #: a bundle it signed itself (no zone trusts its own card, so such a bundle is ``untrusted``).
+    own_keys: frozenset[bytes] = frozenset()
 
 
 def verifier_for(zone: Zone, now: EpochSeconds) -> Verifier:
     return Verifier(zone.zone_id, zone.name, zone.sealing_key_id, tuple(truststore.sources(zone)),
-                    truststore.revoked_key_ids(zone), now)
+                    truststore.revoked_key_ids(zone), now, signing_publics(zone.home, zone.db, zone.zone_id))
 
 
 def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: bool = True,
@@ -227,7 +231,12 @@ def _origin(v: Verifier, bundle: BundleFile, where: str,
     """Steps 1-17 of spec §6.2 on the (origin) bundle; step 17 only when ``addressed_here``."""
     kind = bundle.header.kind
     signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
-    source = select_source(signed_by, v.sources, v.revoked, where)
+    try:
+        source = select_source(signed_by, v.sources, v.revoked, where)
+    except TrustError as err:
+        if err.code == "untrusted":
+            _refuse_own(v, bundle, signed_by, where)
+        raise
     manifest = parse_manifest(bundle.manifest_bytes, f"{where}: manifest")
     if manifest.kind != kind:
         raise VerificationError(f"{where}: header says {kind!r}, manifest says {manifest.kind!r}",
@@ -247,3 +256,25 @@ def _origin(v: Verifier, bundle: BundleFile, where: str,
         raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
                                 f"is {v.sealing_key_id}", code="wrong_destination")
     return manifest, source, signed_by
+
+
+def _refuse_own(v: Verifier, bundle: BundleFile, signed_by: list[bytes], where: str) -> None:
+    """``TrustError`` ``untrusted`` saying so when a key that signed the (origin) bundle is this
+    zone's own (review relayatk F3): a zone never verifies, imports or relays a bundle it wrote
+    itself, and trusting its own card is refused (``self_trust``), so the usual advice to trust
+    the source's card cannot work. Its own signature verified, so its manifest names where the
+    bundle goes. Returns when no key is this zone's."""
+    own = [k for k in signed_by if k in v.own_keys]
+    if not own:
+        return
+    manifest = parse_manifest(bundle.manifest_bytes, f"{where}: manifest")
+    dest = manifest.destination.name
+    if bundle.hops_raw is not None:  # its hops are not checked yet: no name of theirs is quoted
+        what, going = ("a relayed copy of a bundle", "carry it on to the zone its last relay addressed it to "
+                                                      "(`bundlekit inspect` names it)")
+    else:
+        what, going = "a bundle", f"carry it to zone {dest!r}, the zone it is addressed to, and import or relay it there"
+    raise TrustError(f"{where}: {what} this zone ({v.zone_name}) wrote itself (signed with its key "
+                     f"{key_id('ed25519', own[0])}); a zone never verifies, imports or relays its own bundles. "
+                     f"Nothing was changed: {going}", code="untrusted",
+                     details={"own_bundle": True, "destination": dest})

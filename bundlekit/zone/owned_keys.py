@@ -22,13 +22,14 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from bundlekit.errors import StateError
+from bundlekit.errors import BundleError, StateError
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import parse_rotation
 from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.keyfiles import RESTORE, read_public
 
-__all__ = ["SIGNING", "SEALING", "Owned", "record", "recorded", "linked", "file_problems", "check_key_files"]
+__all__ = ["SIGNING", "SEALING", "Owned", "record", "recorded", "linked", "file_problems", "check_key_files",
+           "signing_publics"]
 
 SIGNING = "zone_signing_public"
 SEALING = "zone_sealing_public"
@@ -88,6 +89,21 @@ def linked(db: Reader, zone_id: str, signing: bytes) -> dict[str, bytes]:
                     keys[key_id("ed25519", b)] = b
                     grown = True
     return keys
+
+
+def signing_publics(home: Path, db: Reader, zone_id: str) -> frozenset[bytes]:
+    """Every signing public key (32 bytes) of the zone, past and present: the recorded one and
+    those its rotations link to it, or, for a zone made before the record, the public part of
+    ``keys/signing.key`` (no passphrase needed). Empty when neither can be read: the caller uses
+    it to word a refusal only (a bundle this zone signed itself, review relayatk F3), never to
+    decide one."""
+    try:
+        owned = recorded(db, zone_id)
+        if owned is not None:
+            return frozenset(owned.signing.values())
+        return frozenset({read_public(home / "keys" / "signing.key", "ed25519")})
+    except (BundleError, OSError):
+        return frozenset()
 
 
 def _key_files(keys: Path) -> list[tuple[Path, str]]:

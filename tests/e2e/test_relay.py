@@ -259,6 +259,29 @@ def test_a_receipt_is_relayed_back_whatever_the_space_its_signer_is_trusted_in(c
     assert relayed["kind"] == "receipt" and relayed["to"] == "dev" and relayed["sealed_values"] == 0, relayed
 
 
+@pytest.mark.parametrize("zone, bundle, args, dest", [
+    ("dev", "acme-1.4.0.bundle", ("relay", "--to", "prod", "-o", "OUT"), "staging"),
+    ("dev", "acme-1.4.0.bundle", ("verify",), "staging"),
+    ("dev", "acme-1.4.0.bundle", ("import",), "staging"),
+    ("prod", "receipt-1.bundle", ("relay", "--to", "dev", "-o", "OUT"), "dev"),
+])
+def test_a_zone_given_a_bundle_it_wrote_itself_says_so_and_where_to_carry_it(chain: Chain, tmp_path: Path, zone: str,
+                                                                           bundle: str, args: tuple[str, ...],
+                                                                           dest: str) -> None:
+    """Review relayatk F3: "no trusted zone signed this bundle ... `bundlekit trust add CARD`", and
+    trusting its own card is refused (self_trust): advice that cannot work."""
+    out = tmp_path / "out.bundle"
+    command = [args[0], chain.media / bundle, *(out if a == "OUT" else a for a in args[1:])]
+    before = snapshot(chain.home(zone), tmp_path)
+    r = run_cli(*command, "--json", home=chain.home(zone))
+    err = json_of(r.stdout)["error"]
+    assert r.returncode == 3 and err["code"] == "untrusted", r.stdout + r.stderr
+    assert f"this zone ({zone}) wrote itself" in err["message"], err
+    assert f"carry it to zone {dest!r}, the zone it is addressed to" in err["message"], err
+    assert "trust add" not in err["message"] and err["details"] == {"own_bundle": True, "destination": dest}, err
+    assert snapshot(chain.home(zone), tmp_path) == before
+
+
 def test_a_relay_that_cannot_open_the_sealed_values_refuses_and_writes_nothing(chain: Chain, tmp_path: Path) -> None:
     staging = tmp_path / "staging"
     shutil.copytree(chain.home("staging"), staging)
