@@ -172,9 +172,15 @@ def _walk(raw_hops: Sequence[RawHop], relays: Sequence[TrustedSource], origin: d
     seen: set[str] = set()
     for i, (hop, raw, relay) in enumerate(zip(hops, raw_hops, relays)):
         w = f"{where}: relay hop {i + 1}"
-        if hop.hop != i or dict(hop.origin) != origin:
-            raise _invalid(w, f"it says it is hop {hop.hop} of bundle {hop.origin['bundle_id']} "
-                              f"({hop.origin['digest'][:16]}...), it is hop {i} of {origin['bundle_id']}")
+        # Messages count hops from 1 ("relay hop 1" is the first); a record's `hop` counts from 0
+        # (spec/relay.md §2). Each number below says which it is.
+        if hop.hop != i:
+            raise _invalid(w, f"its record says `hop: {hop.hop}`, but the record of the {_ordinal(i + 1)} hop must "
+                              f"say `hop: {i}` (records count from 0)")
+        if dict(hop.origin) != origin:
+            raise _invalid(w, f"its record names the {hop.origin['kind']} bundle {hop.origin['bundle_id']} "
+                              f"({hop.origin['digest'][:16]}...), but it follows the {origin['kind']} bundle "
+                              f"{origin['bundle_id']} ({origin['digest'][:16]}...)")
         if hop.zone["zone_id"] != relay.zone_id or hop.zone["key_id"] != key_id("ed25519", raw.signature.public_key):
             raise _invalid(w, f"it names zone {hop.zone['name']!r} and key {hop.zone['key_id']}, but zone "
                               f"{relay.name!r} countersigned it")
@@ -188,6 +194,15 @@ def _walk(raw_hops: Sequence[RawHop], relays: Sequence[TrustedSource], origin: d
         if manifest is not None:
             _check_sealed(hop, manifest, w)
     return hops
+
+
+def _ordinal(n: int) -> str:
+    """``1`` -> ``first``, ``2`` -> ``second``, ... (``33rd`` past the words)."""
+    words = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+    if n <= len(words):
+        return words[n - 1]
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _invalid(where: str, what: str) -> VerificationError:

@@ -209,6 +209,27 @@ def test_a_relay_record_altered_after_it_was_countersigned_is_refused(chain: Cha
     refused("invalid_relay", "import", forged, home=prod)
 
 
+def test_a_hop_whose_record_names_another_position_is_refused_in_one_numbering(chain: Chain, tmp_path: Path) -> None:
+    """Review relayatk F4: staging re-signs its hop with `hop: 1`; the message said "relay hop 1:
+    it says it is hop 1 ..., it is hop 0", counting from 1 and from 0 at once."""
+    prod = tmp_path / "prod"
+    shutil.copytree(chain.home("prod"), prod)
+
+    def moved(record: dict) -> None:  # type: ignore[type-arg]
+        record["hop"] = 1
+
+    forged = edit_last_hop(chain.media / "acme-1.4.0.prod.bundle", tmp_path / "hopidx.bundle", chain.home("staging"),
+                           moved)
+    before = snapshot(prod)
+    r = run_cli("import", forged, "--json", home=prod)
+    err = json_of(r.stdout)["error"]
+    assert r.returncode == 3 and err["code"] == "invalid_relay", r.stdout + r.stderr
+    assert "relay hop 1: its record says `hop: 1`, but the record of the first hop must say `hop: 0` (records " \
+           "count from 0)" in err["message"], err
+    assert "is hop 0" not in err["message"] and "hop 1 of" not in err["message"], err
+    assert snapshot(prod) == before
+
+
 def test_every_byte_of_the_hops_is_covered(chain: Chain, tmp_path: Path) -> None:
     """Flip each byte of the hops section: the verification refuses every one (in process: one CLI
     process per byte would prove nothing more)."""
