@@ -39,6 +39,7 @@ __all__ = [
     "seal",
     "open_sealed",
     "open_text",
+    "sealed_text",
     "seal_ad",
     "seal_label",
     "b64",
@@ -186,7 +187,13 @@ def open_text(recipient: X25519PrivateKey, sealed: str, ad: bytes, what: str, fi
     field it came from. Raises ``FormatError`` ``malformed`` (not canonical base64),
     ``VerificationError`` ``invalid_seal`` (does not open, or opens to bytes that are not UTF-8
     text; the bytes are never quoted)."""
-    plain = open_sealed(recipient, unb64(sealed, field), ad, what)
+    return sealed_text(open_sealed(recipient, unb64(sealed, field), ad, what), what)
+
+
+def sealed_text(plain: bytes, what: str) -> str:
+    """The text of an opened sealed value ``plain`` (a value is UTF-8 text, spec §8); raises
+    ``VerificationError`` ``invalid_seal`` for other bytes, which it never quotes (``what``
+    names the value in the message)."""
     try:
         return plain.decode("utf-8")
     except UnicodeDecodeError as exc:

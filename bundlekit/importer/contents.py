@@ -25,7 +25,7 @@ from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from bundlekit.errors import InputError
+from bundlekit.errors import InputError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.format.keyfile import RotationStatement, parse_rotation
 from bundlekit.format.manifest import Manifest, scope_to_dict
@@ -57,7 +57,7 @@ def bundle_environments(m: Manifest) -> set[str]:
 
 
 def check_contents(m: Manifest, source: TrustedSource, sealing_key: X25519PrivateKey, where: str,
-                   relay: RelayPath | None = None) -> Contents:
+                   relay: RelayPath | None = None, *, relaying: bool = False) -> Contents:
     """Run the checks of this module's docstring, in its order, on the manifest ``m`` of a bundle
     that passed spec §6.2 from trusted ``source``, for the zone whose sealing key is
     ``sealing_key``; ``where`` names the bundle in messages. A relayed release (``relay``, its
@@ -66,7 +66,10 @@ def check_contents(m: Manifest, source: TrustedSource, sealing_key: X25519Privat
 
     Raises ``TrustError`` ``policy_denied``, ``VerificationError`` ``invalid_rotation`` and
     ``invalid_seal``, ``FormatError`` ``malformed`` (a ``sealed`` that is not canonical base64)
-    and ``InputError`` ``duplicate_identity``; the first that applies. No value is ever quoted."""
+    and ``InputError`` ``duplicate_identity``; the first that applies. No value is ever quoted.
+    A value that does not open names the zone that sealed it (the source, or the last relay) and
+    what to ask of it; ``relaying`` (this zone verifies the bundle to relay it on) also says that
+    nothing is relayed."""
     if m.kind == "release":
         check_policy(source, space=m.project["space"], project=m.project["name"], project_slug=m.project["slug"],
                      environments=bundle_environments(m), where=where)
@@ -74,7 +77,7 @@ def check_contents(m: Manifest, source: TrustedSource, sealing_key: X25519Privat
     if m.kind != "release":
         return Contents(rotations)
     _check_identities(m, where)
-    return Contents(rotations, _open_values(m, sealing_key, where, relay))
+    return Contents(rotations, _open_values(m, source, sealing_key, where, relay, relaying))
 
 
 def _check_identities(m: Manifest, where: str) -> None:
@@ -102,7 +105,8 @@ def _once(seen: dict[str, str], key: str, at: str, where: str, section: str) -> 
                          details={"section": section, "key": key, "entries": [first, at]})
 
 
-def _open_values(m: Manifest, key: X25519PrivateKey, where: str, relay: RelayPath | None) -> dict[int, str]:
+def _open_values(m: Manifest, source: TrustedSource, key: X25519PrivateKey, where: str, relay: RelayPath | None,
+                 relaying: bool) -> dict[int, str]:
     """Open every sensitive variable (proving it was sealed for this zone, bundle and variable):
     the origin's sealed values, or a relayed release's copies in its last hop."""
     copies = {c.variable: c.sealed for c in relay.last.sealed} if relay is not None else {}
@@ -116,5 +120,31 @@ def _open_values(m: Manifest, key: X25519PrivateKey, where: str, relay: RelayPat
             else:
                 text, field = v.sealed or "", f"{where}: variables[{i}].sealed"
                 ad = crypto.seal_ad(m.bundle_id, m.destination.key_id, label)
-            opened[i] = crypto.open_text(key, text, ad, f"{where}: variable {v.name!r}", field)
+            what = f"{where}: variable {v.name!r}"
+            sealed = crypto.unb64(text, field)
+            try:
+                plain = crypto.open_sealed(key, sealed, ad, what)
+            except VerificationError as err:
+                raise _unopened(err, v.name, source, relay, relaying) from None
+            opened[i] = crypto.sealed_text(plain, what)  # its refusal says what to ask already
     return opened
+
+
+def _unopened(err: VerificationError, name: str, source: TrustedSource, relay: RelayPath | None,
+              relaying: bool) -> VerificationError:
+    """``err`` (``invalid_seal``: the value of variable ``name`` does not open with this zone's
+    key) saying who sealed it and what to ask of that zone (review relayatk F5): the bundle is
+    signed and addressed to this zone's sealing key, so the value was sealed wrong where it was
+    sealed: by the source, or by the last relay for a relayed release."""
+    if relay is not None:
+        sealer = relay.relays[-1].name
+        ask = (f"Ask zone {sealer!r}, the last relay, which sealed it again for this zone, to relay the bundle again "
+               "(or the release's source to export it again)")
+    else:
+        sealer = source.name
+        ask = (f"Ask zone {sealer!r}, which sealed it, to export the release again: the bundle is signed and "
+               "addressed to this zone's sealing key, so the value was sealed wrong there")
+    done = ("; this zone cannot open it, so it does not relay the bundle (it never passes on a value it did not "
+            "check): nothing was written. " if relaying else ". ")
+    return VerificationError(f"{err.message}{done}{ask}", code="invalid_seal",
+                             details={"variable": name, "sealed_by": sealer})

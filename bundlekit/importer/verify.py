@@ -108,7 +108,8 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
     verifier = verifier_for(zone, now)
     verified = check_bundle(verifier, path, check_blobs=check_blobs, progress=progress, sink_for=sink_for,
                             relaying=relaying)
-    found = check_contents(verified.manifest, verified.source, zone.sealing_key(), str(path), verified.relay)
+    found = check_contents(verified.manifest, verified.source, zone.sealing_key(), str(path), verified.relay,
+                           relaying=relaying)
     verified = replace(verified, rotations=found.rotations, opened=found.opened)
     if rebuild and verified.manifest.kind == "release":
         usable = usable_packages(zone, verified.source, verifier.sources)

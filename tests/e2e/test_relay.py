@@ -324,6 +324,55 @@ def test_a_relay_that_cannot_open_the_sealed_values_refuses_and_writes_nothing(c
     assert snapshot(staging, out.parent) == before
 
 
+def _flip_sealed(sealed: str) -> str:
+    raw = bytearray(base64.b64decode(sealed))
+    raw[-3] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+@pytest.mark.parametrize("command", ["import", "verify", "relay"])
+def test_a_sealed_value_that_does_not_open_names_who_sealed_it_and_what_to_ask(chain: Chain, tmp_path: Path,
+                                                                              command: str) -> None:
+    """Review relayatk F5: dev re-signs its export with one sealed byte flipped; staging's import
+    said only "cannot be opened with this zone's sealing key (...)", while its relay said what to do."""
+    staging = tmp_path / "staging"
+    shutil.copytree(chain.home("staging"), staging)
+
+    def flipped(doc: dict) -> None:  # type: ignore[type-arg]
+        var = next(v for v in doc["variables"] if v["sensitive"])
+        var["sealed"] = _flip_sealed(var["sealed"])
+
+    bundle = resign(chain.media / "acme-1.4.0.bundle", tmp_path / "badseal.bundle", chain.home("dev"), mutate=flipped)
+    out = tmp_path / "out" / "relayed.bundle"
+    before = snapshot(staging, out.parent)
+    extra = ("--to", "prod", "-o", out) if command == "relay" else ()
+    r = run_cli(command, bundle, *extra, "--json", home=staging)
+    err = json_of(r.stdout)["error"]
+    assert r.returncode == 3 and err["code"] == "invalid_seal", r.stdout + r.stderr
+    assert "variable 'Acme.Db.Password': cannot be opened with this zone's sealing key" in err["message"], err
+    assert "Ask zone 'dev', which sealed it, to export the release again" in err["message"], err
+    assert err["details"] == {"variable": "Acme.Db.Password", "sealed_by": "dev"}, err
+    assert ("nothing was written" in err["message"]) == (command == "relay"), err
+    if command != "import":  # import queues a refusal entry for dev (the documented exception)
+        assert snapshot(staging, out.parent) == before
+
+
+def test_a_relayed_copy_that_does_not_open_names_the_last_relay(chain: Chain, tmp_path: Path) -> None:
+    prod = tmp_path / "prod"
+    shutil.copytree(chain.home("prod"), prod)
+
+    def flipped(record: dict) -> None:  # type: ignore[type-arg]
+        record["sealed"][0]["sealed"] = _flip_sealed(record["sealed"][0]["sealed"])
+
+    bundle = edit_last_hop(chain.media / "acme-1.4.0.prod.bundle", tmp_path / "badcopy.bundle", chain.home("staging"),
+                           flipped)
+    r = run_cli("verify", bundle, "--json", home=prod)
+    err = json_of(r.stdout)["error"]
+    assert r.returncode == 3 and err["code"] == "invalid_seal", r.stdout + r.stderr
+    assert "Ask zone 'staging', the last relay, which sealed it again for this zone, to relay the bundle again" \
+           in err["message"] and err["details"]["sealed_by"] == "staging", err
+
+
 def test_no_secret_in_clear_in_any_file_of_the_relaying_zone_or_on_the_media(chain: Chain) -> None:
     texts = list(chain.outputs)
     for folder in (chain.home("staging"), chain.media):
