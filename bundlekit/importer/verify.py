@@ -213,7 +213,7 @@ def authenticate(v: Verifier, path: Path) -> AuthenticBundle:
 def _authentic(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
                relaying: bool) -> tuple[Manifest, TrustedSource, list[bytes], RelayPath | None]:
     manifest, source, signed_by = _origin(v, bundle, where, addressed_here and bundle.hops_raw is None
-                                          and not (relaying and bundle.header.kind == "receipt"))
+                                          and not (relaying and bundle.header.kind == "receipt"), relaying)
     relay = None
     if bundle.hops_raw is not None:
         relay = check_relay(bundle.hops_raw, bundle.digest, manifest, v.sources, v.revoked, where, source=source,
@@ -223,13 +223,14 @@ def _authentic(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool
             check_relay_destination(relay, manifest, v.zone_id, v.zone_name, v.sealing_key_id, where,
                                     relaying=relaying)
     if addressed_here:
-        check_path(source, relay, manifest, {s.zone_id: s.name for s in v.sources}, where)
+        check_path(source, relay, manifest, {s.zone_id: s.name for s in v.sources}, where, zone_name=v.zone_name)
     return manifest, source, signed_by, relay
 
 
-def _origin(v: Verifier, bundle: BundleFile, where: str,
-            addressed_here: bool) -> tuple[Manifest, TrustedSource, list[bytes]]:
-    """Steps 1-17 of spec §6.2 on the (origin) bundle; step 17 only when ``addressed_here``."""
+def _origin(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
+            relaying: bool = False) -> tuple[Manifest, TrustedSource, list[bytes]]:
+    """Steps 1-17 of spec §6.2 on the (origin) bundle; step 17 only when ``addressed_here``
+    (``relaying``: this zone means to relay it, which only the zone it is addressed to may do)."""
     kind = bundle.header.kind
     signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
     try:
@@ -248,14 +249,21 @@ def _origin(v: Verifier, bundle: BundleFile, where: str,
     if manifest.source.key_id not in {key_id("ed25519", k) for k in signed_by}:
         raise TrustError(f"{where}: the manifest names signing key {manifest.source.key_id}, which did not sign "
                          "it", code="source_mismatch")
+    dest = manifest.destination.name
     if addressed_here and manifest.destination.zone_id != v.zone_id:
+        todo = (f"only the zone a bundle is addressed to can relay it (its secrets are sealed to that zone's key). "
+                f"Carry it to zone {dest!r}; for a release that should go through {v.zone_name}, ask zone "
+                f"{source.name!r} to export it again `--to {v.zone_name}`" if relaying else
+                f"carry it to zone {dest!r} and import it there")
         raise VerificationError(
-            f"{where}: addressed to zone {manifest.destination.name!r} ({manifest.destination.zone_id}), "
-            f"this is zone {v.zone_name!r} ({v.zone_id}); carry it to the right zone",
-            code="wrong_destination")
+            f"{where}: addressed to zone {dest!r} ({manifest.destination.zone_id}), "
+            f"this is zone {v.zone_name!r} ({v.zone_id}); {todo}", code="wrong_destination")
     if addressed_here and manifest.destination.key_id != v.sealing_key_id:
         raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
-                                f"is {v.sealing_key_id}", code="wrong_destination")
+                                f"is {v.sealing_key_id}: zone {source.name!r} exported it for another card of this "
+                                f"zone. Give zone {source.name!r} this zone's current card (`bundlekit identity`, "
+                                "then `bundlekit trust add CARD` there) and ask it to export again",
+                                code="wrong_destination")
     return manifest, source, signed_by
 
 

@@ -223,25 +223,36 @@ def check_relay_destination(path: RelayPath, manifest: Manifest, zone_id: str, z
                             where: str, *, relaying: bool) -> None:
     """Step 9 (spec/relay.md §4): the last hop is addressed to this zone, and sealed to its key for a
     release; a receipt is also addressed to this zone unless this zone relays it on
-    (``relaying``). ``VerificationError`` ``wrong_destination``."""
-    to = path.last.to
+    (``relaying``: the refusal then says that only the zone a bundle is addressed to can relay it).
+    ``VerificationError`` ``wrong_destination``."""
+    to, last = path.last.to, path.last.zone["name"]
     if to["zone_id"] != zone_id:
-        raise VerificationError(f"{where}: relayed by zone {path.last.zone['name']!r} to zone {to['name']!r} "
-                                f"({to['zone_id']}), this is zone {zone_name!r} ({zone_id}); carry it to the right "
-                                "zone", code="wrong_destination")
+        todo = (f"only the zone a bundle is addressed to can relay it on (its secrets are sealed to that zone's key, "
+                f"and each hop starts where the one before ended). Carry it to zone {to['name']!r}, which relays it "
+                "on or imports it" if relaying else f"carry it to zone {to['name']!r} and import it there")
+        raise VerificationError(f"{where}: relayed by zone {last!r} to zone {to['name']!r} ({to['zone_id']}), this "
+                                f"is zone {zone_name!r} ({zone_id}); {todo}", code="wrong_destination")
     if manifest.kind == "release" and to["key_id"] != sealing_key_id:
         raise VerificationError(f"{where}: relayed with its secrets sealed to key {to['key_id']}, this zone's sealing "
-                                f"key is {sealing_key_id}", code="wrong_destination")
+                                f"key is {sealing_key_id}: zone {last!r} relayed it for another card of this zone. "
+                                f"Give zone {last!r} this zone's current card (`bundlekit identity`, then `bundlekit "
+                                "trust add CARD` there) and ask it to relay the bundle again", code="wrong_destination")
     if manifest.kind == "receipt" and not relaying and manifest.destination.zone_id != zone_id:
         raise VerificationError(f"{where}: a receipt for zone {manifest.destination.name!r}, relayed here; only "
-                                "that zone imports it", code="wrong_destination")
+                                "that zone imports it: relay it on to that zone (`bundlekit relay BUNDLE --to "
+                                f"{manifest.destination.name}`)", code="wrong_destination")
 
 
 def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest, names: dict[str, str],
-               where: str) -> None:
+               where: str, *, zone_name: str = "this zone") -> None:
     """Step 10 (spec/relay.md §6): a release of a source whose policy names relays (``via``, zone
-    ids in order) came through each of them, in that order. ``names``: zone id -> name, for the
-    message. ``TrustError`` ``relay_required``."""
+    ids in order) came through each of them, in that order. ``names``: zone id -> name, and
+    ``zone_name`` (the verifying zone's), for the message.
+
+    ``TrustError`` ``relay_required``, naming what is wrong (relays skipped, or the order) and the
+    way forward that works: a bundle is relayed only by the zone it is addressed to, so the
+    verifying zone, to which this one is addressed, cannot send it back along the path; only a new
+    export from the source to the first required relay, relayed on by each in turn, can take it."""
     via = source.policy.via
     if not via or manifest.kind != "release":
         return
@@ -252,10 +263,32 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
             pos += 1
     if pos == len(via):
         return
-    wanted = " -> ".join(names.get(z, z) for z in via)
-    came = " -> ".join([source.name, *(names.get(z, z) for z in hops)]) if hops else f"directly from {source.name}"
+    relays = [names.get(z, z) for z in via]
+    wanted = " -> ".join(relays)
+    came = (" -> ".join([source.name, *(names.get(z, z) for z in hops), zone_name]) if hops
+            else f"directly from {source.name}")
+    missing = [names.get(z, z) for z in via if z not in hops]
+    if not hops:
+        problem = f"it skipped {_and(relays)}"
+    elif missing:
+        problem = f"it did not go through {_and(missing)}"
+    else:
+        problem = f"{_and(relays)} relayed it, but not in the order required"
+    steps = [f"in zone {source.name}, `bundlekit export RELEASE_FILE --to {relays[0]}"
+             f"{' --full' if manifest.packages else ''}`"]
+    for i, relay in enumerate(relays):
+        steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {relays[i + 1] if i + 1 < len(relays) else zone_name}`")
     raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
-                     f"{wanted}; this one came {came}. Nothing was imported: carry the release through "
-                     f"{names.get(via[pos], via[pos])} (`bundlekit relay` there), or change the policy with "
-                     f"`bundlekit trust set {source.name} --via ZONE`", code="relay_required",
-                     details={"via": [names.get(z, z) for z in via], "came_through": [names.get(z, z) for z in hops]})
+                     f"{wanted}{', in that order' if len(relays) > 1 else ''}; this one came {came}: {problem}. Nothing was changed. A bundle is "
+                     f"relayed only by the zone it is addressed to, here {zone_name} itself, so this one cannot be sent "
+                     f"back onto that path: ask zone {source.name} for a new export along it "
+                     f"({'; then '.join(steps)}), or change "
+                     f"this zone's policy with `bundlekit trust set {source.name} --via ZONE` (`--no-via` to drop it)",
+                     code="relay_required",
+                     details={"via": relays, "came_through": [names.get(z, z) for z in hops],
+                              "missing": missing})
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

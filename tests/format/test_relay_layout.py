@@ -63,6 +63,7 @@ def _path(*zones: str) -> RelayPath:
 class _Manifest:
     kind = "release"
     destination = ZoneRef(A, "za", "3" * 32)
+    packages = ()
 
 
 def test_the_path_must_hold_every_required_relay_in_order_others_may_join() -> None:
@@ -75,6 +76,24 @@ def test_the_path_must_hold_every_required_relay_in_order_others_may_join() -> N
             check_path(dev, path, m, {}, "x")  # type: ignore[arg-type]
     free = TrustedSource(DEV, "dev", frozenset())
     check_path(free, None, m, {}, "x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path, problem", [
+    (None, "came directly from dev: it skipped za and zc."),
+    ((A,), "came dev -> za -> prod: it did not go through zc."),
+    ((B, C), "came dev -> zb -> zc -> prod: it did not go through za."),
+    ((C, A), "came dev -> zc -> za -> prod: za and zc relayed it, but not in the order required."),
+])
+def test_a_refused_path_names_what_is_wrong_and_the_new_export_that_takes_the_required_one(
+        path: tuple[str, ...] | None, problem: str) -> None:
+    dev = TrustedSource(DEV, "dev", frozenset(), policy=SourcePolicy(via=(A, C)))
+    with raises_code("relay_required") as info:
+        check_path(dev, _path(*path) if path else None, _Manifest(), {A: "za", B: "zb", C: "zc"}, "x",  # type: ignore[arg-type]
+                   zone_name="prod")
+    assert problem in info.value.message
+    # the bundle is addressed to prod: no relay can take it back, a new export along the path can
+    assert ("in zone dev, `bundlekit export RELEASE_FILE --to za`; then in za, `bundlekit relay BUNDLE --to zc`; "
+            "then in zc, `bundlekit relay BUNDLE --to prod`") in info.value.message
 
 
 def test_relayed_vectors_say_format_1_6_and_kind_3_and_keep_their_origins_minor() -> None:
