@@ -74,11 +74,15 @@ def verifier(folder: Path, trust: str | None = None) -> Verifier:
     """The verifying zone keys.json describes, trusting its card at its reference time; a vector's
     ``trust:`` line (JSON: ``threshold``, ``approvers``, ``revoked``, keys named in keys.json's
     ``signing_keys``; ``relays``, zones whose cards NAME.card lie in the folder; ``via``, relays the
-    source's policy requires; ``relay_rules``, each relay's space and policy globs) replaces the default threshold, adds approvers and revokes keys, trusts
-    relays and requires a path (spec/relay.md)."""
+    source's policy requires; ``relay_rules``, each relay's space and policy globs; ``space``, the
+    space the source's rule is in) replaces the default threshold, adds approvers and revokes keys, trusts
+    relays and requires a path (spec/relay.md). Another key stops the runner."""
     keys = json.loads((folder / "keys.json").read_text("utf-8"))
     card = parse_card((folder / keys["trusted"]["card"]).read_bytes(), keys["trusted"]["card"])
     extra = json.loads(trust) if trust else {}
+    unknown = sorted(set(extra) - {"threshold", "approvers", "revoked", "relays", "via", "relay_rules", "space"})
+    if unknown:
+        raise SystemExit(f"trust: keys this runner does not know: {unknown}")
     named = {name: unb64(text.split(":", 1)[1], name, 32) for name, text in keys.get("signing_keys", {}).items()}
     approvers = frozenset(named[n] for n in extra.get("approvers", ()))
     revoked = frozenset(key_id("ed25519", named[n]) for n in extra.get("revoked", ()))
@@ -86,7 +90,8 @@ def verifier(folder: Path, trust: str | None = None) -> Verifier:
     ids = {c.name: c.zone_id for c in relays}
     source = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
                            SourcePolicy(threshold=extra.get("threshold", keys["trusted"]["threshold"]),
-                                        via=tuple(ids[n] for n in extra.get("via", ()))))
+                                        via=tuple(ids[n] for n in extra.get("via", ()))),
+                           space=extra.get("space", "Default"))
     others = tuple(relay_source(c, extra.get("relay_rules", {}).get(c.name, {})) for c in relays)
     me = keys["verifier"]
     return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (source, *others), revoked,

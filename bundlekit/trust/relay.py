@@ -4,8 +4,8 @@ path a source's trust policy demands (spec/relay.md §4, §6; pure: no I/O, no c
 The origin bundle is verified as any bundle (its source's signatures, trust and threshold); this
 module checks what the relays added. Every relay must be a trusted zone, countersigning with a
 current key, and a release's relays must be trusted for it as its source is: in the space it
-enters, under a policy admitting its project and environments (``untrusted_relay``, decision
-905): a relay re-seals the release's sensitive values, so its word is part of what the
+enters (or in ``Default``, which answers zone-wide: decision 945), under a policy admitting its
+project and environments (``untrusted_relay``, decision 905): a relay re-seals the release's sensitive values, so its word is part of what the
 destination accepts. The hops must form one chain from the zone the origin
 was addressed to, hop by hop, to the verifier (``invalid_relay``, ``wrong_destination``), and a
 source whose policy names relays (``SourcePolicy.via``) is believed only through them, in that
@@ -23,7 +23,10 @@ from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
 from bundlekit.trust.policy import TrustedSource, policy_denial
 
-__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path"]
+__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path", "relays_for"]
+
+#: The space every zone has; a relay trusted in it may relay for every space (decision 945).
+DEFAULT_SPACE = "Default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +144,24 @@ def _countersigners(hops_raw: bytes, origin_digest: str, sources: Sequence[Trust
     return raw_hops, [_relay_zone(raw, sources, revoked, where, n, here, kind) for n, raw in enumerate(raw_hops, 1)]
 
 
+def relays_for(relay_space: str, space: str) -> bool:
+    """Whether a zone trusted here in space ``relay_space`` may relay releases that enter space
+    ``space`` (decisions 905, 945): a relay trusted in ``Default`` answers zone-wide, for every
+    space, as a source trusted there does (decision 915); one trusted in another space only for
+    releases entering that space. Space names compare without case."""
+    return relay_space.casefold() in (DEFAULT_SPACE.casefold(), space.casefold())
+
+
 def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, environments: Sequence[str], where: str,
            n: int) -> None:
-    """Step 6 for a release (decision 905): the relay is trusted in the space the release enters
-    (its source's) and its policy admits the release as a source's must; else ``untrusted_relay``."""
+    """Step 6 for a release (decisions 905, 945): the relay is trusted in the space the release
+    enters (its source's) or in ``Default``, and its policy admits the release as a source's must;
+    else ``untrusted_relay``."""
     why = None
-    if relay.space.casefold() != source.space.casefold():
+    if not relays_for(relay.space, source.space):
         why = (f"zone {relay.name!r} is trusted here in space {relay.space}, and the release's source "
-               f"{source.name!r} in space {source.space}, the space the release enters")
+               f"{source.name!r} in space {source.space}, the space the release enters; a relay must be trusted in "
+               f"that space or in {DEFAULT_SPACE}")
     else:
         denied = policy_denial(relay, space=manifest.project["space"], project=manifest.project["name"],
                                project_slug=manifest.project["slug"], environments=environments)
@@ -158,7 +171,8 @@ def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, envi
         raise TrustError(f"{where}: relay hop {n} is countersigned by zone {relay.name!r}, which may not relay this "
                          f"release: {why}. A relay re-seals the release's secrets, so it needs the trust a source of "
                          "this space and project needs. Nothing was changed: carry the release through a relay "
-                         "trusted for it, or trust the relay in that space with a policy that admits the project",
+                         f"trusted for it, or trust the relay in space {_either(source.space)} with a policy that "
+                         "admits the project",
                          code="untrusted_relay", details={"relay": relay.name, "space": source.space})
 
 
@@ -287,6 +301,11 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
                      code="relay_required",
                      details={"via": relays, "came_through": [names.get(z, z) for z in hops],
                               "missing": missing})
+
+
+def _either(space: str) -> str:
+    """``Payments or Default``; ``Default`` alone for ``Default``."""
+    return space if space.casefold() == DEFAULT_SPACE.casefold() else f"{space} or {DEFAULT_SPACE}"
 
 
 def _and(items: Sequence[str]) -> str:

@@ -19,8 +19,10 @@ from bundlekit.format.container import Limits
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import ApproverKey
 from bundlekit.trust.policy import SourcePolicy, TrustedSource
+from bundlekit.trust.relay import relays_for
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
+from bundlekit.zone.spaces import DEFAULT, move_trust
 
 MAX_SIGNATURES = Limits().max_signatures  # a threshold above this can never be met
 
@@ -198,8 +200,9 @@ def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None,
     """The zone ids of the relays ``names`` (trusted zones, by name or id), in the order given:
     the path a source's releases must take (spec/relay.md §6, decision 621). ``StateError``
     ``unknown_zone``; ``UsageError`` ``invalid_policy`` for a zone named twice or the source
-    itself (``source``: its zone id), or one trusted in another space than ``space``, the space
-    the source's releases enter: it could never relay them (decision 905, review w33-11 NEW-2)."""
+    itself (``source``: its zone id), or one trusted neither in ``space``, the space the source's
+    releases enter, nor in ``Default``: it could never relay them (decisions 905 and 945, review
+    w33-11 NEW-2)."""
     known = {n.lower(): z for z, n in zone_names(zone.db).items()}
     out: list[str] = []
     for name in names:
@@ -211,10 +214,11 @@ def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None,
             raise UsageError(f"--via {name}: a release passes each relay once, and never through its own source; "
                              "name each relay once, in the order the release takes", code="invalid_policy")
         relay_space = space_of(zone.db, found)
-        if space is not None and relay_space is not None and relay_space.casefold() != space.casefold():
+        if space is not None and relay_space is not None and not relays_for(relay_space, space):
             raise UsageError(f"--via {name}: zone {name} is trusted here in space {relay_space}, but these releases "
-                             f"enter space {space}, where only a zone trusted in that space may relay them (decision "
-                             f"905); trust {name} in space {space} first, or name another relay. Nothing was changed",
+                             f"enter space {space}, which only a zone trusted in {space} or in {DEFAULT} may relay "
+                             f"(decisions 905, 945: a relay trusted in {DEFAULT} relays for every space). Nothing was "
+                             f"changed: {move_trust(name, DEFAULT)}, or name another relay",
                              code="invalid_policy", details={"relay": name, "relay_space": relay_space, "space": space})
         out.append(found)
     return tuple(out)

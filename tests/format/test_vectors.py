@@ -43,7 +43,8 @@ def _verifier(path: Path | None = None) -> Verifier:
     relays = [parse_card((VECTORS / f"{n}.card").read_bytes(), n) for n in trust.get("relays", ())]
     ids = {c.name: c.zone_id for c in relays}
     src = TrustedSource(card.zone_id, card.name, frozenset({card.signing_key}), approvers,
-                        SourcePolicy(threshold=threshold, via=tuple(ids[n] for n in trust.get("via", ()))))
+                        SourcePolicy(threshold=threshold, via=tuple(ids[n] for n in trust.get("via", ()))),
+                        space=trust.get("space", "Default"))
     others = tuple(_runner().relay_source(c, trust.get("relay_rules", {}).get(c.name, {})) for c in relays)
     me = KEYS["verifier"]
     return Verifier(me["zone_id"], me["name"], me["sealing_key_id"], (src, *others), revoked,
