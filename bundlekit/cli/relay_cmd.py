@@ -20,10 +20,15 @@ from bundlekit.export.relay import relay_bundle
 @click.option("--to", "to", required=True, metavar="ZONE", help="The trusted zone to relay the bundle to.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the relayed bundle.")
+@click.option("--allow-by-reference", is_flag=True,
+              help="Relay a release that lists packages by reference or as changes (sent without their bytes "
+                   "because this zone held them): only when ZONE already holds them from the release's source. "
+                   "Without it such a release is refused; export it with `--full` for a chain.")
 @home_option
 @quiet_option
 @json_option
-def relay(bundle: Path, to: str, output: Path, home: str | None, quiet: bool, as_json: bool) -> None:
+def relay(bundle: Path, to: str, output: Path, allow_by_reference: bool, home: str | None, quiet: bool,
+          as_json: bool) -> None:
     """Relay a bundle this zone verified to the next zone, keeping its source's signatures.
 
     A release addressed to this zone (by its source or by the relay before) is verified, its
@@ -31,11 +36,12 @@ def relay(bundle: Path, to: str, output: Path, home: str | None, quiet: bool, as
     record are added. ZONE must be trusted here in the space the release enters here, or in
     Default (decision 941). A receipt on its way back to the release's source is verified as a third
     zone verifies one and relayed the same way (its secrets stay sealed to that source). Nothing
-    in this zone's home changes.
+    in this zone's home changes. A release whose packages are not all in it (by reference, as
+    changes) is refused unless --allow-by-reference: a relay carries no package bytes.
     """
     now = clock.now()
     with open_home(home) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
-        result = relay_bundle(z, bundle, to, output, now=now, progress=bars)
+        result = relay_bundle(z, bundle, to, output, now=now, progress=bars, allow_by_reference=allow_by_reference)
     if as_json:
         emit_json(result.to_dict())
         return

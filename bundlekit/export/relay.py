@@ -36,7 +36,7 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.spaces import answers_for, move_trust
 from bundlekit.zone.truststore import TrustEntry
 
-__all__ = ["RelayResult", "relay_bundle"]
+__all__ = ["RelayResult", "relay_bundle", "check_packages_travel"]
 
 _HEADER = struct.Struct(">8sHHB3sQQ")
 
@@ -67,7 +67,7 @@ class RelayResult:
 
 
 def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSeconds,
-                 progress: Callable[[int], None] | None = None) -> RelayResult:
+                 progress: Callable[[int], None] | None = None, allow_by_reference: bool = False) -> RelayResult:
     """Verify the bundle at ``path`` in ``zone`` and write it, relayed to the trusted zone ``to``,
     at ``out``.
 
@@ -82,9 +82,11 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     destination; a receipt is relayed whatever the spaces (decision 941: its sealed outputs stay
     sealed to its destination). Raises what verification raises (exit 3), ``StateError``
     ``unknown_zone`` (``to`` is not trusted here), ``UsageError`` ``usage`` (``to`` is this zone,
-    the bundle's source, or a zone it already went through), ``VerificationError``
-    ``invalid_seal`` (a sealed value this zone cannot open) and ``FormatError`` ``input_changed``
-    (the file changed while it was read); on any of them nothing is written.
+    the bundle's source, or a zone it already went through), ``UsageError`` ``relay_by_reference``
+    (a release listing packages by reference or as changes, unless ``allow_by_reference``:
+    decision 950), ``VerificationError`` ``invalid_seal`` (a sealed value this zone cannot open)
+    and ``FormatError`` ``input_changed`` (the file changed while it was read); on any of them
+    nothing is written.
     """
     target = truststore.get_zone(zone, to)
     # A value this zone cannot open is refused by the verification (invalid_seal), which says
@@ -99,6 +101,8 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     if target.zone_id in went:
         raise UsageError(f"{where}: --to {target.name}: the bundle comes from that zone or already went through it; "
                          "relay it to the next zone on its way", code="usage")
+    if m.kind == "release" and not allow_by_reference:
+        check_packages_travel(verified, zone.name, target.name, where)
     sealed = _reseal(verified, target.sealing_key, target.sealing_key_id)
     checks = {"verified"} | ({"opened"} if sealed else set())
     if sequences.already_imported(zone.db, verified.digest):
@@ -127,6 +131,28 @@ def _refuse_other_space(v: VerifiedBundle, target: TrustEntry, where: str) -> No
                      f"release's secrets to a zone trusted for another space. Nothing was written. To relay space "
                      f"{entered}'s releases to it, {move_trust(target.name, entered)}", code="space_denied",
                      details={"space": entered, "trusted_in": target.space, "zone": target.name})
+
+
+def check_packages_travel(v: VerifiedBundle, here: str, to: str, where: str) -> None:
+    """Refuse (``UsageError`` ``relay_by_reference``) to relay the release ``v`` from zone ``here``
+    to zone ``to`` when it lists a package by reference or as changes to another (decision 950):
+    zone ``to`` can use it only if the source delivered that package (or the delta's base) to
+    ``to`` itself, which this zone cannot know, and a relay carries no package bytes
+    (spec/relay.md §6). The message names the packages and both ways forward."""
+    m = v.manifest
+    held = [f"{p.id} {p.version}" + (f" (as changes to {p.delta.base.id} {p.delta.base.version})" if p.delta is not None else "")
+            for p in m.packages if not p.included]
+    if not held:
+        return
+    source = v.source.name
+    raise UsageError(
+        f"{where}: {m.project['name']} {m.release['version']} lists {len(held)} package(s) without their bytes: "
+        f"{', '.join(held)}. Zone {source} sent only what zone {here} already held; zone {to} can use them only if "
+        f"zone {source} delivered them to it too, which {here} cannot know, and a relay carries no package bytes. "
+        f"Nothing was written. Ask zone {source} to export the release again with every package's file "
+        f"(`bundlekit export RELEASE_FILE --to {here} --full`) and relay that; or, if zone {to} already holds these "
+        f"packages from zone {source}, relay with --allow-by-reference", code="relay_by_reference",
+        details={"packages": held, "source": source, "to": to})
 
 
 def _reseal(v: VerifiedBundle, recipient: bytes, recipient_key_id: str) -> list[SealedCopy]:

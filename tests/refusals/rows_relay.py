@@ -1,4 +1,5 @@
-"""Refusal table rows: relayed bundles (spec/relay.md): a skipped relay, an untrusted one, a forged hop.
+"""Refusal table rows: relayed bundles (spec/relay.md): a skipped relay, an untrusted one, a forged hop,
+a release relayed on without the packages it lists by reference.
 
 The world's third zone ``other`` plays the relay: each row makes the trust it needs in its own
 copies of the zones. None of these refusals is reported back to the source (decision 621): the
@@ -51,8 +52,17 @@ def _broken_chain(ctx: Ctx) -> Call:
     return _import(ctx, add_hop(direct, ctx.path("forged.bundle"), ctx.other, record))
 
 
+def _by_reference(ctx: Ctx) -> Call:
+    """prod holds Acme.Web 1.4.0 from dev; dev's 1.4.1 lists it by reference (``delta.bundle``), so
+    prod may import it, but relaying it on to ``other`` needs --allow-by-reference (decision 950)."""
+    ok("trust", "add", ctx.get("other.card"), home=ctx.prod)
+    out = ctx.path("relayed.bundle")
+    return Call(["relay", ctx.get("delta.bundle"), "--to", "other", "-o", out], home=ctx.prod, outputs=[out])
+
+
 ROWS = [
     Row("relay_required", _skipped),
     Row("untrusted_relay", _untrusted),
     Row("invalid_relay", _broken_chain),
+    Row("relay_by_reference", _by_reference),
 ]
