@@ -148,6 +148,8 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     if hops is not None:
         info["relay_hops"] = hops
         info["relay_version"] = relay_version(bf.relay_header)  # type: ignore[arg-type]
+        if hops and "error" not in hops[-1]:  # where the bundle goes now (``destination``: the origin's)
+            info["relayed_to"] = {"name": hops[-1]["to"], "zone_id": hops[-1]["to_zone_id"]}
     if contents:
         _contents(m, info, as_json)
         return
@@ -160,7 +162,7 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
         relayed = f"relayed {m.kind} bundle, format {relay_version(bf.relay_header)} (origin "
     echo(f"{relayed or m.kind + ' bundle, '}format {version}{writer}{')' if relayed else ''} (bundlekit/1; "
          "unverified: use `bundlekit verify` in the destination zone)")
-    echo(f"  from {m.source.name} ({m.source.zone_id}) to {m.destination.name} ({m.destination.zone_id})")
+    echo(f"  {_way(m, hops)}")
     now = clock.now()
     echo(f"  sequence {m.sequence}, created {when_text(m.created, now)}, expires {when_text(m.expires, now)}")
     echo(f"  digest {bf.digest}")
@@ -254,6 +256,16 @@ def _refuse_folder(bundle: Path) -> None:
                           code="not_a_bundle", details={"path": str(bundle)})
 
 
+def _way(m: Manifest, hops: list[dict[str, Any]] | None) -> str:
+    """The headline of where a bundle goes: ``from dev (id) to staging (id)``, and for a relayed
+    bundle where it goes now, through the zones that relayed it, as their records say (unverified):
+    ``from dev (id) via staging to prod (id)``, ``via dmz then staging`` for two. Hops that do not read keep the origin's words."""
+    source = f"from {m.source.name} ({m.source.zone_id})"
+    if not hops or any("error" in h for h in hops):
+        return f"{source} to {m.destination.name} ({m.destination.zone_id})"
+    return f"{source} via {' then '.join(h['zone'] for h in hops)} to {hops[-1]['to']} ({hops[-1]['to_zone_id']})"
+
+
 def _hops(bf: BundleFile) -> list[dict[str, Any]] | None:
     """A relayed bundle's hops as their records say (unverified), or None for a bundle not relayed."""
     from bundlekit.format.crypto import key_id
@@ -266,7 +278,7 @@ def _hops(bf: BundleFile) -> list[dict[str, Any]] | None:
         for raw in split_hops(bf.hops_raw, str(bf.path)):
             h = parse_hop(raw.record, f"{bf.path}: relay hop {len(out) + 1}")
             out.append({"zone": h.zone["name"], "zone_id": h.zone["zone_id"], "to": h.to["name"],
-                        "relayed": h.relayed, "checks": list(h.checks),
+                        "to_zone_id": h.to["zone_id"], "relayed": h.relayed, "checks": list(h.checks),
                         "key_id": key_id("ed25519", raw.signature.public_key)})
     except BundleError as err:
         out.append({"error": f"[{err.code}] {err.message}"})
