@@ -26,6 +26,7 @@ from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
+from bundlekit.core.hints import arg, space_flag
 from bundlekit.zone.spaces import resolve_space
 from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
@@ -174,7 +175,7 @@ def trust_add(card: Path, home: str | None, space: str, spaces: tuple[str, ...],
         emit_json(entry.to_dict())
     else:
         echo(f"trusting zone {entry.name} ({entry.zone_id}) in space {entry.space}, signing key {entry.signing_key_id}"
-             + (f"; its releases only when relayed through {' -> '.join(entry.via)}" if entry.via else ""))
+             + (f"; its releases only when relayed through {entry.relays()}" if entry.via else ""))
 
 
 @trust.command("set", epilog="bundlekit trust set dev-payments --share-packages-with dev-web --home ./prod\n"
@@ -218,7 +219,7 @@ def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evide
         emit_json(entry.to_dict())
     elif routing and not (sharing or proving):
         echo(f"zone {entry.name}'s releases are accepted "
-             + (f"only when relayed through {' -> '.join(entry.via)}" if entry.via else "directly or through any "
+             + (f"only when relayed through {entry.relays()}" if entry.via else "directly or through any "
                 "trusted relays"))
     elif proving and not sharing:
         echo(f"zone {entry.name}'s receipts and attestations now prove deployments to: "
@@ -256,7 +257,9 @@ def trust_list(home: str | None, space: str | None, as_json: bool) -> None:
         if p.evidence_for:
             echo(f"{'':<16} its receipts and attestations prove deployments to {', '.join(p.evidence_for)}")
         if e.via:
-            echo(f"{'':<16} its releases only when relayed through {' -> '.join(e.via)}")
+            echo(f"{'':<16} its releases only when relayed through {e.relays()}")
+            if e.via_untrusted:
+                echo(f"{'':<16} so none of its releases is accepted: {_reroute(e)}")
 
 
 @trust.command("remove", epilog="bundlekit trust remove dev --home ./prod")
@@ -264,13 +267,29 @@ def trust_list(home: str | None, space: str | None, as_json: bool) -> None:
 @home_option
 @json_option
 def trust_remove(name: str, home: str | None, as_json: bool) -> None:
-    """Stop trusting a zone."""
+    """Stop trusting a zone.
+
+    A zone another trust rule names with --via is removed too (at once: trusting less is never
+    refused); the command then says which rules need a zone no longer trusted, and how to change
+    them (decision 944)."""
     with open_home(home) as z:
-        entry = truststore.remove_zone(z, name)
+        entry, relying = truststore.remove_zone(z, name)
     if as_json:
-        emit_json({"removed": entry.to_dict()})
-    else:
-        echo(f"no longer trusting zone {entry.name} ({entry.zone_id})")
+        emit_json({"removed": entry.to_dict(), "rules_needing_it": [r.to_dict() for r in relying]})
+        return
+    echo(f"no longer trusting zone {entry.name} ({entry.zone_id})")
+    for r in relying:
+        echo(f"warning: the trust rule of zone {r.name} accepts its releases only when relayed through "
+             f"{r.relays()}, so none of them is accepted now: {_reroute(r)}", err=True)
+
+
+def _reroute(entry: truststore.TrustEntry) -> str:
+    """How an operator changes ``entry``'s rule whose relays are no longer all trusted (decision 944)."""
+    gone = [name for name, zid in zip(entry.via, entry.policy.via) if zid in entry.via_untrusted]
+    return (f"name relays it still trusts (`bundlekit trust set {arg(entry.name)} --via ZONE`, repeated in order), "
+            f"accept them directly or through any trusted relay (`bundlekit trust set {arg(entry.name)} --no-via`), "
+            f"or trust {' and '.join(gone)} again (`bundlekit trust add CARD{space_flag(entry.space)}` with its card, "
+            "then `bundlekit trust set` as before)")
 
 
 @trust.command("add-signer", epilog="bundlekit trust add-signer alice.pub --for dev --home ./prod")

@@ -44,6 +44,9 @@ class SourcePolicy:
     #: Zone ids of the relays this source's releases must come through, in order (spec/relay.md §6,
     #: decision 621); none: releases may come directly or through any trusted relays.
     via: tuple[str, ...] = ()
+    #: The names the relays of ``via`` had when the rule named them, one for one (empty in a rule
+    #: written before decision 944): a relay no longer trusted is still named by the name it had.
+    via_names: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = {"spaces": list(self.spaces), "projects": list(self.projects),
@@ -51,6 +54,8 @@ class SourcePolicy:
              "share_packages_with": list(self.share_packages_with), "evidence_for": list(self.evidence_for)}
         if self.via:  # absent when unused: policies written before relays read the same
             d["via"] = list(self.via)
+        if self.via_names:
+            d["via_names"] = list(self.via_names)
         return d
 
     @classmethod
@@ -58,7 +63,12 @@ class SourcePolicy:
         return cls(tuple(d.get("spaces", ("*",))), tuple(d.get("projects", ("*",))),
                    tuple(d.get("environments", ("*",))), int(d.get("threshold", 1)),
                    tuple(d.get("share_packages_with", ())), tuple(d.get("evidence_for", ())),
-                   tuple(d.get("via", ())))
+                   tuple(d.get("via", ())), tuple(d.get("via_names", ())))
+
+    def relay_name(self, index: int) -> str:
+        """The name relay ``via[index]`` had when the rule named it (its zone id for a rule
+        written before decision 944)."""
+        return self.via_names[index] if index < len(self.via_names) else self.via[index]
 
     def may_prove(self, environment: str) -> bool:
         """Whether this source's word counts as proof of a deployment to ``environment``."""

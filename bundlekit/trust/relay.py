@@ -277,11 +277,28 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
             pos += 1
     if pos == len(via):
         return
-    relays = [names.get(z, z) for z in via]
-    wanted = " -> ".join(relays)
+    policy = source.policy
+    # A relay no longer trusted is named by the name it had, and said to be gone (decision 944).
+    had = [names.get(z, policy.relay_name(i)) for i, z in enumerate(via)]
+    shown = [had[i] if z in names else f"{had[i]} (zone id {z}, no longer trusted here)" for i, z in enumerate(via)]
+    gone = [i for i, z in enumerate(via) if z not in names]
     came = (" -> ".join([source.name, *(names.get(z, z) for z in hops), zone_name]) if hops
             else f"directly from {source.name}")
-    missing = [names.get(z, z) for z in via if z not in hops]
+    if gone:
+        wanted = " -> ".join(shown)
+        other = [f" (the zone now named {names[h]} it came through is another zone, zone id {h})" for h in hops
+                 if h in names and h not in via and any(names[h].casefold() == had[i].casefold() for i in gone)]
+        advice = (f"a relay the rule requires is no longer trusted, so no release of {source.name!r} is accepted "
+                  f"whichever way it comes. Change the rule (`bundlekit trust set {source.name} --via ZONE`, or "
+                  f"`--no-via`), or trust {' and '.join(had[i] for i in gone)} again with its own card")
+        raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
+                         f"{wanted}; this one came {came}{''.join(dict.fromkeys(other))}. Nothing was imported: {advice}",
+                         code="relay_required",
+                         details={"via": had, "via_untrusted": [via[i] for i in gone],
+                                  "came_through": [names.get(z, z) for z in hops]})
+    relays = had
+    wanted = " -> ".join(relays)
+    missing = [had[i] for i, z in enumerate(via) if z not in hops]
     if not hops:
         problem = f"it skipped {_and(relays)}"
     elif missing:

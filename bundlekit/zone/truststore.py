@@ -43,17 +43,27 @@ class TrustEntry:
     added: int
     #: Names of the trusted zones this zone shares its packages with (``policy.share_packages_with``).
     shares_packages_with: tuple[str, ...] = ()
-    #: Names of the relays its releases must come through, in order (``policy.via``, spec/relay.md §6).
+    #: Names of the relays its releases must come through, in order (``policy.via``, spec/relay.md §6);
+    #: a relay no longer trusted by the name it had when the rule named it (decision 944).
     via: tuple[str, ...] = ()
     #: The space of this zone the trust rule belongs to: the only space its releases enter (decision 660).
     space: str = "Default"
+    #: Zone ids of ``policy.via`` that are no longer trusted here: no release of this source can
+    #: be imported until the rule changes or they are trusted again (decision 944).
+    via_untrusted: tuple[str, ...] = ()
+
+    def relays(self) -> str:
+        """The relays of the rule for people, in order: ``staging -> dmz``, a relay no longer trusted
+        as ``staging (no longer trusted here; zone id ...)``."""
+        return " -> ".join(f"{name} (no longer trusted here; zone id {zid})" if zid in self.via_untrusted else name
+                           for name, zid in zip(self.via, self.policy.via))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "zone_id": self.zone_id, "signing_key_id": self.signing_key_id,
                 "sealing_key_id": self.sealing_key_id, "policy": self.policy.to_dict(),
                 "signers": [{"key_id": k, "name": n} for k, n in self.signers], "added": self.added,
                 "shares_packages_with": list(self.shares_packages_with), "via": list(self.via),
-                "space": self.space}
+                "via_untrusted": list(self.via_untrusted), "space": self.space}
 
 
 def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSeconds, *,
@@ -67,6 +77,7 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
     if not 1 <= policy.threshold <= MAX_SIGNATURES:
         raise UsageError(f"--threshold {policy.threshold} cannot be met: a bundle counts from 1 to "
                          f"{MAX_SIGNATURES} signatures; give a threshold in that range", code="invalid_policy")
+    policy = _with_relay_names(zone.db, policy)
     with zone.db.transaction() as tx:
         existing = tx.one("SELECT name, zone_id, in_space FROM trusted_zones WHERE zone_id = ? OR name = ?",
                           (card.zone_id, card.name))
@@ -127,7 +138,18 @@ def _entry(db: Reader, row: Row) -> TrustEntry:
                       key_id("x25519", row["sealing_key"]), row["sealing_key"], policy,
                       tuple((k["key_id"], k["label"]) for k in keys if k["role"] == "signer"), row["added"],
                       tuple(sorted(names[z] for z in policy.share_packages_with if z in names)),
-                      tuple(names.get(z, z) for z in policy.via), row["in_space"])
+                      tuple(names.get(z, policy.relay_name(i)) for i, z in enumerate(policy.via)), row["in_space"],
+                      tuple(z for z in policy.via if z not in names))
+
+
+def _with_relay_names(db: Reader, policy: SourcePolicy) -> SourcePolicy:
+    """``policy`` with the names its relays have now (decision 944), kept for one that is no
+    longer trusted."""
+    if not policy.via:
+        return dataclasses.replace(policy, via_names=())
+    names = zone_names(db)
+    return dataclasses.replace(policy, via_names=tuple(names.get(z, policy.relay_name(i))
+                                                       for i, z in enumerate(policy.via)))
 
 
 def list_zones(zone: Zone, *, space: str | None = None) -> list[TrustEntry]:
@@ -142,11 +164,22 @@ def space_of(db: Reader, zone_id: str) -> str | None:
     return None if value is None else str(value)
 
 
-def remove_zone(zone: Zone, name: str) -> TrustEntry:
+def remove_zone(zone: Zone, name: str) -> tuple[TrustEntry, list[TrustEntry]]:
+    """Stop trusting zone ``name`` (name or id; ``StateError`` ``unknown_zone``). Returns its
+    entry and the trust rules whose ``--via`` names it, as they read now: their releases are
+    refused (``relay_required``) until each rule changes or the zone is trusted again. Removing
+    is never refused for them: it only narrows what this zone accepts, and an operator who no
+    longer trusts a relay must be able to say so at once (decision 944). The rules keep the
+    relay's name, so they and their refusals still name it."""
     entry = get_zone(zone, name)
     with zone.db.transaction() as tx:
+        relying = [r for r in tx.all("SELECT zone_id, policy FROM trusted_zones WHERE zone_id != ?", (entry.zone_id,))
+                   if entry.zone_id in SourcePolicy.from_dict(json.loads(r["policy"])).via]
+        for r in relying:  # a rule from before decision 944 learns the names now, while they are known
+            named = _with_relay_names(tx, SourcePolicy.from_dict(json.loads(r["policy"])))
+            tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(named.to_dict()), r["zone_id"]))
         tx.run("DELETE FROM trusted_zones WHERE zone_id = ?", (entry.zone_id,))
-    return entry
+    return entry, [get_zone(zone, r["zone_id"]) for r in relying]
 
 
 def revoked_key_ids(zone: Zone) -> frozenset[str]:
@@ -228,7 +261,8 @@ def set_via(zone: Zone, name: str, relays: Iterable[str]) -> TrustEntry:
     """Require the releases of trusted zone ``name`` to come through ``relays`` (names or ids, in
     order; empty: no requirement), replacing the list. Raises what :func:`via_ids` raises."""
     entry = get_zone(zone, name)
-    policy = dataclasses.replace(entry.policy, via=via_ids(zone, relays, source=entry.zone_id, space=entry.space))
+    policy = _with_relay_names(zone.db, dataclasses.replace(
+        entry.policy, via=via_ids(zone, relays, source=entry.zone_id, space=entry.space), via_names=()))
     with zone.db.transaction() as tx:
         tx.run("UPDATE trusted_zones SET policy = ? WHERE zone_id = ?", (json.dumps(policy.to_dict()), entry.zone_id))
     return get_zone(zone, entry.zone_id)
