@@ -11,7 +11,8 @@ from bundlekit.cli.common import echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.zone.db import Reader
-from bundlekit.zone.spaces import DEFAULT, add_space, list_spaces, space_names
+from bundlekit.core.hints import arg
+from bundlekit.zone.spaces import DEFAULT, add_space, list_spaces, space_names, told_apart
 
 __all__ = ["space_option", "space_filter_option", "space_column"]
 
@@ -57,8 +58,9 @@ def spaces_list(home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"spaces": rows})
         return
+    names = [s["name"] for s in rows]
     for s in rows:
-        echo(f"{s['name']:<24} trusted zones {s['trusted_zones']:>3}  projects {s['projects']:>4}  "
+        echo(f"{told_apart(s['name'], names):<24} trusted zones {s['trusted_zones']:>3}  projects {s['projects']:>4}  "
              f"targets {s['targets']:>4}")
 
 
@@ -67,11 +69,13 @@ def spaces_list(home: str | None, as_json: bool) -> None:
 @home_option
 @json_option
 def spaces_add(name: str, home: str | None, as_json: bool) -> None:
-    """Add a space (a name people read: any text on one line, compared without case)."""
+    """Add a space (a name people read: any text on one line). A name that reads like a space the
+    zone has (another case, fullwidth or look-alike letters of another script, invisible
+    characters) is refused as that space."""
     with open_home(home) as z:
         row = add_space(z, name, clock.now())
     if as_json:
         emit_json(row)
     else:
         echo(f"added space {row['name']}; trust a source in it with `bundlekit trust add CARD --space "
-             f"\"{row['name']}\"`")
+             f"{arg(row['name'])}`")

@@ -27,7 +27,7 @@ from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.core.hints import arg, space_flag
-from bundlekit.zone.spaces import resolve_space
+from bundlekit.zone.spaces import resolve_space, space_names, told_apart
 from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone, init_zone
@@ -240,6 +240,7 @@ def trust_list(home: str | None, space: str | None, as_json: bool) -> None:
     """List trusted zones with their space, keys and policy."""
     with open_home(home) as z:
         entries = truststore.list_zones(z, space=None if space is None else resolve_space(z.db, space))
+        known = space_names(z.db)
     if as_json:
         emit_json({"zones": [e.to_dict() for e in entries]})
         return
@@ -247,7 +248,7 @@ def trust_list(home: str | None, space: str | None, as_json: bool) -> None:
         echo("no trusted zones; add one with `bundlekit trust add CARD`")
     for e in entries:
         p = e.policy
-        echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  space {e.space}  threshold {p.threshold}  "
+        echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  space {told_apart(e.space, known)}  threshold {p.threshold}  "
              f"spaces {','.join(p.spaces)}  projects {','.join(p.projects)}  "
              f"environments {','.join(p.environments)}")
         for kid, label in e.signers:

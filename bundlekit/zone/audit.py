@@ -102,17 +102,18 @@ def refused_now(code: str) -> None:
         current.refused(code, leaving=False)
 
 
-def worked_in(space: str, *, spelling_only: bool = False) -> None:
+def worked_in(space: str, *, spelling_only: bool = False, typed: str | None = None) -> None:
     """Name ``space`` (in the zone's spelling) as the space the running command works in, for its
     entries' object: the object records ``--space`` as typed, or its default, while the space a
     command works in may be another spelling (``team2``) or come from a file (a release file's
-    ``project.space``). ``spelling_only``: only respell the space the object already names.
-    Nothing outside a command."""
+    ``project.space``). ``spelling_only``: only respell the space the object already names (in
+    any case, or exactly as ``typed``: a spelling that reads the same, decision 943). Nothing
+    outside a command."""
     current = _ACTING.get()
     if current is None:
         return
     named = current.object.get("space")
-    if not spelling_only or (isinstance(named, str) and named.casefold() == space.casefold()):
+    if not spelling_only or (isinstance(named, str) and (named.casefold() == space.casefold() or named == typed)):
         current.object["space"] = space
 
 

@@ -13,17 +13,20 @@ import unicodedata
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.names import check_label
+from bundlekit.core.confusables import invisible, skeleton
+from bundlekit.core.hints import DEFAULT_SPACE, arg, cut
+from bundlekit.core.names import check_label, quoted
 from bundlekit.core.text import closest
 from bundlekit.errors import InputError, StateError
 from bundlekit.zone import audit
 from bundlekit.zone.db import Reader
 from bundlekit.zone.home import Zone
 
-__all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "space_names", "answers_for", "move_trust"]
+__all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "reads_same", "code_points", "told_apart", "space_names",
+           "answers_for", "move_trust"]
 
 #: The space every zone has, and every command's space when none is given.
-DEFAULT = "Default"
+DEFAULT = DEFAULT_SPACE
 
 
 def space_names(db: Reader) -> list[str]:
@@ -46,56 +49,86 @@ def list_spaces(db: Reader) -> list[dict[str, Any]]:
 
 
 def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
-    """``name`` in the spelling the zone knows the space by; ``StateError`` ``unknown_space``
-    naming the closest spaces and how to add one."""
+    """``name`` in the spelling the zone knows the space by: the space spelled so, else the one
+    that reads the same (:func:`reads_same`: case, compatibility forms, invisible characters,
+    confusable letters of other scripts), as ``spaces add`` compares names (review relayatk #9).
+    ``StateError`` ``unknown_space`` naming the closest spaces and how to add one, or, when
+    several spaces read like ``name`` (a zone from before decision 943), naming them all."""
     known = space_names(db)
-    for k in known:
-        if k.casefold() == name.casefold():
-            audit.worked_in(k, spelling_only=True)  # the entry names the space as the zone spells it
-            return k
+    if name in known:
+        audit.worked_in(name, spelling_only=True)
+        return name
+    alike = [k for k in known if reads_same(k, name)]
+    if len(alike) == 1:
+        audit.worked_in(alike[0], spelling_only=True, typed=name)  # the entry names the space as the zone spells it
+        return alike[0]
+    shown = quoted(name)
+    if alike:
+        raise StateError(f"{option} {shown}: {len(alike)} spaces of this zone read like it "
+                         f"({', '.join(f'{k!r} ({code_points(k)})' for k in alike)}); give one exactly as "
+                         "`bundlekit spaces list --json` spells it; nothing was changed", code="unknown_space",
+                         details={"space": cut(name), "known": known, "suggestions": alike})
     similar = closest(name, known)
     hint = f" Did you mean {', '.join(repr(s) for s in similar)}?" if similar else ""
-    raise StateError(f"{option} {name!r}: no space of that name in this zone (spaces: {', '.join(known)}).{hint} "
+    raise StateError(f"{option} {shown}: no space of that name in this zone (spaces: {', '.join(known)}).{hint} "
                      f"Add it with `bundlekit spaces add NAME`; nothing was changed", code="unknown_space",
-                     details={"space": name, "known": known, "suggestions": similar})
+                     details={"space": cut(name), "known": known, "suggestions": similar})
 
 
-#: Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): characters that
-#: render as nothing, so two names differing by one read the same.
-_IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-              (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-              (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-              (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+def _looks(name: str) -> set[str]:
+    """What a person sees of a space name, as keys: compatibility forms (fullwidth letters)
+    folded, invisible formatting characters dropped (``Pay\u200bments`` reads ``Payments``),
+    then the UTS #39 confusable skeleton with and without case (Cyrillic ``А`` and Greek ``Α``
+    read as Latin ``A``; ``Il`` as ``ll``; decision 943)."""
+    visible = unicodedata.normalize("NFKC", "".join(ch for ch in unicodedata.normalize("NFKC", name)
+                                                    if not invisible(ch)))
+    return {skeleton(visible), skeleton(unicodedata.normalize("NFKC", visible.casefold()))}
 
 
-def _invisible(ch: str) -> bool:
-    code = ord(ch)
-    return unicodedata.category(ch) == "Cf" or any(low <= code <= high for low, high in _IGNORABLE)
+def reads_same(a: str, b: str) -> bool:
+    """Whether space names ``a`` and ``b`` read the same to a person (:func:`_looks`), so a zone
+    never holds both (``spaces add`` refuses the second) and ``--space`` takes either."""
+    return bool(_looks(a) & _looks(b))
 
 
-def _looks(name: str) -> str:
-    """What a person sees of a space name: compatibility forms (fullwidth letters) and case
-    folded, invisible formatting characters dropped (``Pay\u200bments`` reads ``Payments``)."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    return unicodedata.normalize("NFKC", "".join(ch for ch in text if not _invisible(ch)))
+def told_apart(name: str, known: list[str]) -> str:
+    """``name`` as a listing shows a space: as spelled, with its code points and the other spaces
+    it reads like when the zone holds some (made before decision 943 refused them), so two rows
+    that read the same can be told apart."""
+    alike = [k for k in known if k != name and reads_same(k, name)]
+    if not alike:
+        return name
+    return f"{name} ({code_points(name)}; reads like {', '.join(repr(k) for k in alike)})"
+
+
+def code_points(name: str) -> str:
+    """The characters of ``name`` outside ASCII as ``U+XXXX`` (``'А' U+0410``), so two names that
+    read the same can be told apart in a message; ``ASCII`` when it has none."""
+    odd = [f"U+{ord(ch):04X}" for ch in name if ord(ch) > 0x7E or ord(ch) < 0x20]
+    return " ".join(dict.fromkeys(odd)) if odd else "ASCII"
 
 
 def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:
     """Add space ``name`` (a label without invisible formatting characters). ``InputError``
     ``invalid_label``; ``StateError`` ``space_exists`` when a space that reads the same exists
-    (in any case, in another compatibility form such as fullwidth letters: review v33-11a F8, as
-    an operator pasting a name into ``trust add --space`` cannot tell them apart). Returns its
-    :func:`list_spaces` entry."""
+    (:func:`reads_same`: in any case, in another compatibility form such as fullwidth letters,
+    review v33-11a F8; spelled with look-alike letters of another script, review relayatk #2,
+    decision 943), as an operator pasting a name into ``trust add --space`` cannot tell them
+    apart. Returns its :func:`list_spaces` entry."""
     check_label(name, what="space name", error=InputError, code="invalid_label")
-    hidden = next((ch for ch in name if _invisible(ch)), None)
+    hidden = next((ch for ch in name if invisible(ch)), None)
     if hidden is not None:
         raise InputError(f"space name {name!r} holds the invisible character U+{ord(hidden):04X}: a space "
                          "name is read and typed by people; use visible characters only. Nothing was changed",
                          code="invalid_label", details={"space": name, "character": f"U+{ord(hidden):04X}"})
     with zone.db.transaction() as tx:
-        taken = [k for k in space_names(tx) if _looks(k) == _looks(name)]
+        taken = [k for k in space_names(tx) if reads_same(k, name)]
         if taken:
-            raise StateError(f"space {taken[0]!r} already exists in zone {zone.name}; nothing was changed",
+            alike = ("" if taken[0].casefold() == name.casefold() else
+                     f" and reads like {name!r} ({code_points(taken[0])} against {code_points(name)}): people pick a "
+                     "space by reading its name, so two that read the same would be taken for one another")
+            raise StateError(f"space {taken[0]!r} already exists in zone {zone.name}{alike}; use it "
+                             f"(`--space {arg(taken[0])}`) or choose a name that reads differently; nothing was changed",
                              code="space_exists", details={"space": taken[0]})
         tx.run("INSERT INTO spaces(name, added) VALUES (?, ?)", (name, now))
     return next(s for s in list_spaces(zone.db) if s["name"] == name)
