@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.errors import FormatError, TrustError, UsageError, VerificationError
+from bundlekit.errors import FormatError, TrustError, UsageError
 from bundlekit.format import crypto
 from bundlekit.format.container import HEADER_SIZE, MAGIC, BundleFile, SignatureRecord
 from bundlekit.format.manifest import scope_to_dict, writer_record
