@@ -141,8 +141,8 @@ REGISTRY, ALIASES = _build(
     _E("volume_size_too_small", "usage", "--volume-size leaves no room for data after the volume header"),
     # the operator's own files and values: the release file, a merge policy, a variables file (decision 190)
     _E("invalid_duration", "usage", "--expires is not a positive duration like 12h, 30d or 2w"),
-    _E("relay_by_reference", "usage", "relay was given a release that lists packages by reference or as changes "
-                                      "(the next zone may not hold them) without --allow-by-reference"),
+    _E("relay_by_reference", "usage", "a release to relay lists packages without their bytes, and no "
+                                      "--allow-by-reference"),
     _E("invalid_policy", "usage", "a trust, merge or egress policy is invalid (bad threshold, bad policy file)"),
     _E("invalid_release", "usage", "a release file is not valid TOML, breaks its schema, or a slug, package id or "
                                    "version is not a valid name"),
