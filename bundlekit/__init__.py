@@ -9,5 +9,5 @@ workflows (``export``, ``importer``, ``deploy``, ``receipt``, ``dashboard``),
 
 from bundlekit.errors import BundleError
 
-__version__ = "0.1.0"
+__version__ = "0.8.0"
 __all__ = ["BundleError", "__version__"]

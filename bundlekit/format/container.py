@@ -28,19 +28,19 @@ from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
-from bundlekit import __version__
 from bundlekit.core.atomic import CHUNK, AtomicFile
 from bundlekit.core.files import open_regular
 from bundlekit.format import codec
 from bundlekit.format.blobio import Ring, Stage, choose_encoding
 from bundlekit.format.relay_header import RELAYED, check_relay_header
+from bundlekit.format.versions import READ_MAJOR, unsupported_format, unsupported_kind
 from bundlekit.errors import FormatError, InputError, UsageError, VerificationError
 
 __all__ = ["MAGIC", "FORMAT_MAJOR", "FORMAT_MINOR", "KINDS", "HEADER_SIZE", "SIGNATURE_RECORD", "Limits", "Header",
            "BlobRecord", "SignatureRecord", "BundleFile", "BundleWriter"]
 
 MAGIC = b"\x89BDL\r\n\x1a\n"
-FORMAT_MAJOR = 1
+FORMAT_MAJOR = READ_MAJOR
 #: Minor 1 (this bundlekit): lifecycles, attestations, refusal entries, per-project sequences
 #: (spec/bundle-format.md §10). Readers accept every minor version of major 1.
 FORMAT_MINOR = 1
@@ -89,27 +89,11 @@ class Header:
             raise FormatError(f"{where}: not a bundlekit bundle (bad magic bytes)", code="not_a_bundle")
         if major != FORMAT_MAJOR:
             raise unsupported_format(where, major, minor, None)
-        if kind not in KINDS:
-            raise FormatError(f"{where}: unknown bundle kind byte {kind}", code="malformed")
+        if kind not in KINDS:  # a kind of a newer minor than this reader's asks for a newer bundlekit
+            raise unsupported_kind(where, major, minor, kind)
         if reserved != b"\0\0\0":
             raise FormatError(f"{where}: reserved header bytes are not zero", code="malformed")
         return cls(major, minor, KINDS[kind], blobs_len, man_len)
-
-
-def unsupported_format(where: str, major: int, minor: int, writer: str | None) -> FormatError:
-    """The refusal of a bundle of another major format version (``unsupported_version``), naming the
-    bundlekit release to install: the one that wrote it (``writer``, its manifest's ``writer.version``,
-    read unverified and only for this message) or, when unknown, one that reads format ``major``."""
-    if major < FORMAT_MAJOR:
-        todo = f"it predates format {FORMAT_MAJOR}; read it with the bundlekit release that wrote it"
-    elif writer is not None:
-        todo = (f"it was written by bundlekit {writer}: install bundlekit {writer} or later "
-                "(`bundlekit self-update` carries it across the gap)")
-    else:
-        todo = (f"install a bundlekit release newer than {__version__} that reads format {major} "
-                "(`bundlekit self-update` carries it across the gap)")
-    return FormatError(f"{where}: bundle format version {major}.{minor}; this bundlekit ({__version__}) reads "
-                       f"format {FORMAT_MAJOR}.x; {todo}", code="unsupported_version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +162,8 @@ class BundleFile:
         except FormatError as err:
             if err.code == "unsupported_version":
                 _, major, minor, _, _, blobs_len, man_len = _HEADER.unpack(head)
-                raise unsupported_format(where, major, minor, self._writer_of(blobs_len, man_len, size)) from None
+                if major != FORMAT_MAJOR:  # named with the writer its manifest states (not a newer kind's)
+                    raise unsupported_format(where, major, minor, self._writer_of(blobs_len, man_len, size)) from None
             raise
         h = self.header
         if h.manifest_length == 0 or h.manifest_length > self.limits.max_manifest:

@@ -130,3 +130,59 @@ def test_an_older_minor_version_is_read(tmp_path: Path) -> None:
     with bf:
         assert (bf.header.major, bf.header.minor) == (1, 0)
     assert manifest.writer is None  # 1.0 writers did not name themselves
+
+
+def test_bundlekit_s_version_follows_the_highest_format_minor_it_reads_and_writes() -> None:
+    """Decision 949: bundlekit 0.M.P reads and writes formats 1.0 to 1.M, so a release that adds a
+    format minor must raise the version with it ("written by" and "install X" mean something)."""
+    from packaging.version import Version
+
+    from bundlekit.format.delta import DELTA_MINOR, PACKED_MINOR
+    from bundlekit.format.relay import RELAY_MINOR
+    from bundlekit.format.versions import READ_MINOR
+    from bundlekit.receipt.egress import AUDIT_MINOR, EGRESS_MINOR, REFRESHED_MINOR, RELAYED_MINOR
+
+    assert max(DELTA_MINOR, PACKED_MINOR, EGRESS_MINOR, AUDIT_MINOR, RELAY_MINOR, REFRESHED_MINOR,
+               RELAYED_MINOR) == READ_MINOR, "a writer sets a minor above READ_MINOR: raise it and the version"
+    running = Version(__version__)
+    assert (running.major, running.minor) == (0, READ_MINOR)
+    pyproject = (FIXTURES.parent / "pyproject.toml").read_text("utf-8")
+    assert f'\nversion = "{__version__}"\n' in pyproject
+    assert all(Version(kept) < running for kept in KEPT), "fixtures/written-by holds only older releases"
+
+
+def _header(path: Path, minor: int, kind: int) -> Path:
+    """A copy of the 1.0 vector valid-release with its header's minor and kind byte replaced."""
+    data = bytearray((FIXTURES / "vectors" / "valid-release.bundle").read_bytes())
+    data[10:13] = struct.pack(">HB", minor, kind)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_an_unknown_kind_in_a_newer_minor_is_a_newer_version_naming_the_release_that_reads_it(
+        tmp_path: Path) -> None:
+    """Finding 13: a kind a later minor adds (as 1.6 added relayed bundles) is not damage."""
+    from bundlekit.format.versions import READ_MINOR
+
+    newer = _header(tmp_path / "newer.bundle", READ_MINOR + 1, 4)
+    done = run_cli("inspect", newer, "--json")
+    error = json.loads(done.stdout)["error"]
+    assert done.returncode == 3 and error["code"] == "unsupported_version"
+    assert f"bundle format version 1.{READ_MINOR + 1}, a kind of bundle (header kind byte 4)" in error["message"]
+    assert f"this bundlekit ({__version__}) reads formats 1.0 to 1.{READ_MINOR}" in error["message"]
+    assert f"install bundlekit 0.{READ_MINOR + 1}.0 or later" in error["message"]
+    # the same kind byte at a minor this reader knows is a damaged header
+    for minor in (0, READ_MINOR):
+        with raises_code("malformed", match="unknown bundle kind byte 4"):
+            BundleFile(_header(tmp_path / f"kind4-{minor}.bundle", minor, 4))
+
+
+def test_a_refusal_never_names_a_version_that_is_not_newer_than_the_running_one(tmp_path: Path) -> None:
+    """Finding 13: a major-2 header in a bundle written by 0.1.0 told a 0.1.0 user to install 0.1.0."""
+    for older in ("0.1.0", __version__):
+        bundle = _newer_major(tmp_path / f"new-{older}.bundle", {"format": "bundlekit/2",
+                                                                  "writer": {"name": "bundlekit", "version": older}})
+        with raises_code("unsupported_version") as info:
+            BundleFile(bundle)
+        assert f"install bundlekit {older}" not in info.value.message
+        assert f"install a bundlekit release newer than {__version__} that reads format 2" in info.value.message

@@ -1,6 +1,7 @@
-"""The self-update tests' zones and installations: a wheelhouse of bundlekit 0.1.0 (the checkout)
-and 0.1.1, and 0.1.0 installed offline from it (the secure zone's running bundlekit), each built
-once per session and shared by the xdist workers.
+"""The self-update tests' zones and installations: a wheelhouse of bundlekit RUNNING (the checkout's
+version) and NEWER (the checkout built as the next patch release), and RUNNING installed offline
+from it (the secure zone's running bundlekit), each built once per session and shared by the xdist
+workers.
 """
 
 from __future__ import annotations
@@ -15,8 +16,23 @@ from typing import Callable
 
 import pytest
 
+from bundlekit import __version__
 from tests.conftest import run_cli
 from tests.selfupdate.wheelhouse import make_wheelhouse
+
+
+def _patch(version: str, n: int) -> str:
+    """``version`` with its patch number raised by ``n`` (0.8.0, 1 -> 0.8.1)."""
+    major, minor, patch = version.split(".")[:3]
+    return f"{major}.{minor}.{int(patch) + n}"
+
+
+#: The checkout's version: the secure zone's running bundlekit.
+RUNNING = __version__
+#: The checkout built as the next patch release: the bundlekit a source sends (decision 949).
+NEWER = _patch(RUNNING, 1)
+#: Another newer release, for a build that does not run.
+LATER = _patch(RUNNING, 2)
 
 #: Every way an install could reach the network, pointed at a port nothing listens on.
 OFFLINE = {name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
@@ -41,28 +57,28 @@ def _shared(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], 
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bundlekit 0.1.0 (the checkout) and 0.1.1, and their dependencies."""
+    """bundlekit RUNNING (the checkout) and NEWER, and their dependencies."""
     def build(house: Path) -> None:
         work = house.with_name("work")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
-        make_wheelhouse(house, work, versions=("0.1.1",))
+        make_wheelhouse(house, work, versions=(NEWER,))
 
-    return _shared(tmp_path_factory, "wheels", build)
+    return _shared(tmp_path_factory, f"wheels-{RUNNING}", build)
 
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    """bundlekit 0.1.0 installed offline from the wheelhouse into an environment of its own, as the
+    """bundlekit RUNNING installed offline from the wheelhouse into an environment of its own, as the
     secure zone first got it; its ``bundlekit`` command. Self-update never writes into it."""
     def build(env: Path) -> None:
         subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=300)
         done = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-                               "--find-links", str(wheelhouse), "bundlekit==0.1.0"], capture_output=True, text=True,
+                               "--find-links", str(wheelhouse), f"bundlekit=={RUNNING}"], capture_output=True, text=True,
                               env={**os.environ, **OFFLINE}, timeout=900)
         assert done.returncode == 0, done.stderr
 
-    return _shared(tmp_path_factory, "installed-0.1.0", build) / "bin" / "bundlekit"
+    return _shared(tmp_path_factory, f"installed-{RUNNING}", build) / "bin" / "bundlekit"
 
 
 def cli(bundlekit: Path, *args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -81,7 +97,7 @@ def version_of(bundlekit: Path) -> str:
 
 @pytest.fixture
 def installed_zones(tmp_path: Path, installed: Path) -> tuple[Path, Path, Path]:
-    """(dev home, prod home, prod's bundlekit 0.1.0): dev runs the checkout, prod the installed 0.1.0;
+    """(dev home, prod home, prod's bundlekit RUNNING): dev runs the checkout, prod the installed one;
     each trusts the other."""
     bk = installed
     dev, prod = tmp_path / "dev", tmp_path / "prod"

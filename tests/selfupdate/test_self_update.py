@@ -1,10 +1,10 @@
 """bundlekit crosses the gap too (issue 11): export-self in the source zone, self-update in the secure
 zone, through the real CLIs of two installations, the install offline, with a rollback.
 
-The secure zone runs bundlekit 0.1.0 installed from the wheelhouse into a virtual environment of
-its own (as it was first brought in); the source exports the checkout built as 0.1.1. During the
-self-update every proxy variable points at a closed port and pip is told ``--no-index``: an
-install that tried to reach an index would fail.
+The secure zone runs bundlekit RUNNING (the checkout's version) installed from the wheelhouse into a
+virtual environment of its own (as it was first brought in); the source exports the checkout built
+as NEWER, the next patch release. During the self-update every proxy variable points at a closed
+port and pip is told ``--no-index``: an install that tried to reach an index would fail.
 """
 
 from __future__ import annotations
@@ -14,47 +14,48 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import RELEASE, run_cli, snapshot
-from tests.selfupdate.conftest import OFFLINE, cli, export_self, house_without, two_zones, version_of
+from tests.selfupdate.conftest import (LATER, NEWER, OFFLINE, RUNNING, cli, export_self, house_without,
+                                      two_zones, version_of)
 from tests.selfupdate.wheelhouse import build_bundlekit, checkout_as
 
 def test_self_update_installs_offline_beside_the_old_one_and_rolls_back(
         installed_zones: tuple[Path, Path, Path], wheelhouse: Path, tmp_path: Path) -> None:
     dev, prod, old = installed_zones
-    bundle = tmp_path / "bundlekit-0.1.1.bundle"
+    bundle = tmp_path / f"bundlekit-{NEWER}.bundle"
     done = export_self(dev, wheelhouse, bundle)
     assert done.returncode == 0, done.stderr
-    assert "exported bundlekit 0.1.1" in done.stdout
+    assert f"exported bundlekit {NEWER}" in done.stdout
     shown = run_cli("inspect", bundle)
-    assert "project bundlekit (bundlekit)" in shown.stdout and "release 0.1.1" in shown.stdout
+    assert "project bundlekit (bundlekit)" in shown.stdout and f"release {NEWER}" in shown.stdout
 
     before = snapshot(prod)
     dry = cli(old, "self-update", bundle, "--home", prod, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "would install bundlekit 0.1.1" in dry.stdout
+    assert f"would install bundlekit {NEWER}" in dry.stdout
     assert snapshot(prod) == before  # a dry run checks and changes nothing
 
     done = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
     assert done.returncode == 0, done.stderr
     current = prod / "self" / "current"
-    assert os.readlink(current).startswith("venvs/0.1.1-")
+    assert os.readlink(current).startswith(f"venvs/{NEWER}-")
     assert Path(os.readlink(prod / "self" / "previous")) == old.parent.parent  # the running installation
     new = current / "bin" / "bundlekit"
-    assert version_of(new) == "0.1.1"
-    assert version_of(old) == "0.1.0"  # the old installation is untouched
+    assert version_of(new) == NEWER
+    assert version_of(old) == RUNNING  # the old installation is untouched
     # the zone holds the release as an import leaves it, and the new bundlekit reads the zone
     listed = cli(new, "releases", "list", "--home", prod, env={"NO_COLOR": "1"})
     assert listed.returncode == 0, listed.stderr
-    assert "bundlekit" in listed.stdout and "0.1.1" in listed.stdout and "from dev seq 1" in listed.stdout
+    assert "bundlekit" in listed.stdout and NEWER in listed.stdout and "from dev seq 1" in listed.stdout
 
     back = cli(new, "self-update", "--rollback", "--home", prod)
     assert back.returncode == 0, back.stderr
-    assert version_of(current / "bin" / "bundlekit") == "0.1.0"
-    assert os.readlink(prod / "self" / "previous").startswith("venvs/0.1.1-")
+    assert version_of(current / "bin" / "bundlekit") == RUNNING
+    assert os.readlink(prod / "self" / "previous").startswith(f"venvs/{NEWER}-")
 
     # forward again from the same bundle: its environment is still there and runs, so it is reused
     again = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
     assert again.returncode == 0, again.stderr
-    assert version_of(current / "bin" / "bundlekit") == "0.1.1"
+    assert version_of(current / "bin" / "bundlekit") == NEWER
     assert len(list((prod / "self" / "venvs").iterdir())) == 1
     same = cli(new, "self-update", bundle, "--home", prod)
     assert same.returncode == 0 and "already current" in same.stdout
@@ -65,14 +66,14 @@ def test_self_update_installs_offline_beside_the_old_one_and_rolls_back(
     shutil.rmtree(gone)
     rebuilt = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert version_of(current / "bin" / "bundlekit") == "0.1.1"
+    assert version_of(current / "bin" / "bundlekit") == NEWER
 
 
 def test_a_build_that_does_not_run_is_never_switched_to(installed_zones: tuple[Path, Path, Path],
                                                         wheelhouse: Path, tmp_path: Path) -> None:
     dev, prod, old = installed_zones
     house = house_without(wheelhouse, "bundlekit-", tmp_path / "wheels")
-    build_bundlekit(house, checkout_as("0.1.2", tmp_path / "src-broken", broken=True))
+    build_bundlekit(house, checkout_as(LATER, tmp_path / "src-broken", broken=True))
     bundle = tmp_path / "broken.bundle"
     done = export_self(dev, house, bundle)
     assert done.returncode == 0, done.stderr
@@ -84,7 +85,7 @@ def test_a_build_that_does_not_run_is_never_switched_to(installed_zones: tuple[P
     assert "`bundlekit --version` did not run (exit 1: this build of bundlekit is broken)" in failed.stdout
     assert "None" not in failed.stdout
     assert snapshot(prod) == before  # no environment left, no link, the release not imported
-    assert version_of(old) == "0.1.0"
+    assert version_of(old) == RUNNING
 
 
 def test_export_self_refuses_a_missing_dependency_naming_it_and_pip(tmp_path: Path, wheelhouse: Path) -> None:
@@ -99,7 +100,7 @@ def test_export_self_refuses_a_missing_dependency_naming_it_and_pip(tmp_path: Pa
     done = export_self(dev, house, out)
     assert done.returncode == 1
     assert "error [wheel_missing]" in done.stderr
-    assert "'zstandard>=0.22' (needed by bundlekit 0.1.1)" in done.stderr
+    assert f"'zstandard>=0.22' (needed by bundlekit {NEWER})" in done.stderr
     assert f"pip download --only-binary=:all: --dest {house} 'zstandard>=0.22'" in done.stderr
     assert snapshot(dev, out) == before
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import run_cli, snapshot
-from tests.selfupdate.conftest import (OFFLINE, cli, export_self, house_without, stand_in, two_zones,
-                                      version_of)
+from tests.selfupdate.conftest import (NEWER, OFFLINE, RUNNING, cli, export_self, house_without, stand_in,
+                                      two_zones, version_of)
 
 #: Runs the checkout's bundlekit with every ``replace_symlink`` of bundlekit replaced by one that
 #: kills its own process (SIGKILL, as a power cut would) right after the first link it replaces.
@@ -63,7 +63,7 @@ def test_a_bundle_a_newer_one_superseded_is_refused_as_a_rollback(tmp_path: Path
         assert "self-update --rollback" in str(err["message"])
         assert snapshot(prod) == before  # nothing installed, no link, no folder
     newest = run_cli("self-update", second, "--dry-run", home=prod)
-    assert newest.returncode == 0 and "would install bundlekit 0.1.1" in newest.stdout
+    assert newest.returncode == 0 and f"would install bundlekit {NEWER}" in newest.stdout
 
 
 def test_a_tampered_current_is_refused_naming_it_and_nothing_changes(tmp_path: Path, wheelhouse: Path) -> None:
@@ -88,9 +88,9 @@ def test_rollback_with_nothing_to_go_back_to_says_so(tmp_path: Path) -> None:
     prod = tmp_path / "prod"
     assert run_cli("init", "--zone", "prod", home=prod).returncode == 0
     # what an earlier bundlekit killed between its two links left: both name the same installation
-    stand_in(prod / "self" / "venvs" / "0.1.1-0123456789ab", "0.1.1")
+    stand_in(prod / "self" / "venvs" / f"{NEWER}-0123456789ab", NEWER)
     for name in ("current", "previous"):
-        os.symlink("venvs/0.1.1-0123456789ab", prod / "self" / name)
+        os.symlink(f"venvs/{NEWER}-0123456789ab", prod / "self" / name)
     before = snapshot(prod)
     done = run_cli("self-update", "--rollback", "--json", home=prod)
     assert done.returncode == 1, done.stdout
@@ -103,13 +103,13 @@ def test_a_switch_killed_between_its_links_is_finished_whole_and_a_downgrade_is_
         installed_zones: tuple[Path, Path, Path], wheelhouse: Path, tmp_path: Path) -> None:
     dev, prod, old = installed_zones
     root = prod / "self"
-    bundle = tmp_path / "self-0.1.1.bundle"
+    bundle = tmp_path / f"self-{NEWER}.bundle"
     assert export_self(dev, wheelhouse, bundle).returncode == 0
     done = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
     assert done.returncode == 0, done.stderr
     venv = os.readlink(root / "current")
     running = str(old.parent.parent)
-    assert venv.startswith("venvs/0.1.1-") and os.readlink(root / "previous") == running
+    assert venv.startswith(f"venvs/{NEWER}-") and os.readlink(root / "previous") == running
 
     def links() -> tuple[str, str]:
         return os.readlink(root / "current"), os.readlink(root / "previous")
@@ -120,27 +120,27 @@ def test_a_switch_killed_between_its_links_is_finished_whole_and_a_downgrade_is_
     assert links() == (venv, running)  # the killed rollback, then this one: back where it started
     assert run_cli("self-update", "--rollback", home=prod).returncode == 0
     assert links() == (running, venv)
-    assert version_of(root / "current" / "bin" / "bundlekit") == "0.1.0"
+    assert version_of(root / "current" / "bin" / "bundlekit") == RUNNING
 
     # a self-update killed after its first link (the environment is reused): the way forward is kept
     _killed_after_first_link("self-update", bundle, "--home", prod)
     back = run_cli("self-update", "--rollback", home=prod)
     assert back.returncode == 0, back.stderr
-    assert links() == (running, venv)  # the switch to 0.1.1 finished, then rolled back from
-    assert version_of(root / "previous" / "bin" / "bundlekit") == "0.1.1"
+    assert links() == (running, venv)  # the switch to NEWER finished, then rolled back from
+    assert version_of(root / "previous" / "bin" / "bundlekit") == NEWER
     assert run_cli("self-update", "--rollback", home=prod).returncode == 0
     assert links() == (venv, running)
 
-    # the source sends 0.1.0 with a newer sequence: installed if asked, and said to be a downgrade
-    house = house_without(wheelhouse, "bundlekit-0.1.1", tmp_path / "wheels-0.1.0")
-    older = tmp_path / "self-0.1.0.bundle"
+    # the source sends RUNNING with a newer sequence: installed if asked, and said to be a downgrade
+    house = house_without(wheelhouse, f"bundlekit-{NEWER}", tmp_path / f"wheels-{RUNNING}")
+    older = tmp_path / f"self-{RUNNING}.bundle"
     assert export_self(dev, house, older).returncode == 0
     before = snapshot(prod)
     dry = run_cli("self-update", older, "--dry-run", home=prod)
     assert dry.returncode == 0, dry.stderr
-    assert "a downgrade from 0.1.1 to 0.1.0" in dry.stdout
+    assert f"a downgrade from {NEWER} to {RUNNING}" in dry.stdout
     as_json = run_cli("self-update", older, "--dry-run", "--json", home=prod)
-    assert json.loads(as_json.stdout)["downgrade_from"] == "0.1.1"
+    assert json.loads(as_json.stdout)["downgrade_from"] == NEWER
     assert snapshot(prod) == before
 
 
@@ -154,8 +154,8 @@ def test_leftovers_of_a_self_update_killed_during_the_install_are_swept_and_neve
     digest = json.loads(run_cli("inspect", bundle, "--json").stdout)["digest"]
     # an environment of this very bundle that a killed run began: its bundlekit answers, its
     # dependencies never arrived; it must not be taken for a finished one
-    half = root / "venvs" / f"0.1.1-{digest[:12]}"
-    stand_in(half, "0.1.1")
+    half = root / "venvs" / f"{NEWER}-{digest[:12]}"
+    stand_in(half, NEWER)
 
     env = {k: v for k, v in os.environ.items() if k != "BUNDLEKIT_HOME"} | OFFLINE
     proc = subprocess.Popen([str(old), "self-update", str(bundle), "--home", str(prod)], env=env,
@@ -175,4 +175,4 @@ def test_leftovers_of_a_self_update_killed_during_the_install_are_swept_and_neve
     assert not list(root.glob(".wheels-*"))
     assert [p.name for p in (root / "venvs").iterdir()] == [half.name]
     assert os.readlink(root / "current") == f"venvs/{half.name}"
-    assert version_of(root / "current" / "bin" / "bundlekit") == "0.1.1"
+    assert version_of(root / "current" / "bin" / "bundlekit") == NEWER
