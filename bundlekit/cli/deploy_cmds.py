@@ -18,6 +18,7 @@ from bundlekit.cli.retention_cmds import after_deploy, auto_prunes, pruned_note
 from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
 from bundlekit.core.clock import recorded_when_text, when_text
+from bundlekit.core.text import fit_cells
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.receipt.evidence import write_evidence
@@ -256,7 +257,7 @@ def deployments_list(home: str | None, space: str | None, as_json: bool) -> None
 def _fit(text: str, width: int) -> str:
     """``text`` padded to ``width`` columns, or cut to them with an ellipsis (a 200-character
     project name must not push the state and time off the screen; `deployments show` has it whole)."""
-    return f"{text:<{width}}" if len(text) <= width else text[:width - 1] + "…"
+    return fit_cells(text, width)  # by terminal cells: wide characters take two
 
 
 @deployments.command("show", epilog="bundlekit deployments show Deployments-1 --home ./prod")

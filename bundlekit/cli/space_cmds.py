@@ -10,6 +10,7 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
+from bundlekit.core.text import pad_cells, shell_word, terminal_text
 from bundlekit.zone.db import Reader
 from bundlekit.core.hints import arg
 from bundlekit.zone.spaces import DEFAULT, add_space, list_spaces, space_names, told_apart
@@ -60,7 +61,7 @@ def spaces_list(home: str | None, as_json: bool) -> None:
         return
     names = [s["name"] for s in rows]
     for s in rows:
-        echo(f"{told_apart(s['name'], names):<24} trusted zones {s['trusted_zones']:>3}  projects {s['projects']:>4}  "
+        echo(f"{pad_cells(terminal_text(told_apart(s['name'], names)), 24)} trusted zones {s['trusted_zones']:>3}  projects {s['projects']:>4}  "
              f"targets {s['targets']:>4}")
 
 
@@ -77,5 +78,5 @@ def spaces_add(name: str, home: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(row)
     else:
-        echo(f"added space {row['name']}; trust a source in it with `bundlekit trust add CARD --space "
-             f"{arg(row['name'])}`")
+        echo(f"added space {terminal_text(row['name'])}; trust a source in it with `bundlekit trust add CARD "
+             f"--space {terminal_text(shell_word(row['name']))}`")

@@ -21,9 +21,12 @@ import difflib
 import html
 import json
 import re
+import shlex
+import unicodedata
 from typing import Any, Iterable
 
-__all__ = ["MASK", "terminal_text", "html_text", "json_text", "dumps", "is_clean", "closest", "size_text"]
+__all__ = ["MASK", "terminal_text", "html_text", "json_text", "dumps", "is_clean", "closest", "size_text",
+           "shell_word", "char_cells", "cell_width", "pad_cells", "fit_cells"]
 
 #: What every sensitive value (and any value derived from one) is shown as.
 MASK = "********"
@@ -109,3 +112,45 @@ def size_text(n: int) -> str:
             return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word for a POSIX shell (``shlex.quote``): every copy-paste command a hint
+    prints quotes the names and paths it embeds with this, so a name holding ``$(...)``, quotes or
+    spaces reaches the command as it was typed, and runs nothing (finding selfatk 4)."""
+    return shlex.quote(text)
+
+
+def char_cells(ch: str) -> int:
+    """How many terminal cells the character ``ch`` takes: wide and full-width ones (East Asian
+    width W or F, most emoji) two, combining marks and zero-width format characters none, others one."""
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def cell_width(text: str) -> int:
+    """How many terminal cells ``text`` takes (:func:`char_cells` of each character)."""
+    if text.isascii():  # most names: one cell a character, no lookups
+        return len(text)
+    return sum(char_cells(ch) for ch in text)
+
+
+def pad_cells(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (:func:`cell_width`), for a column of
+    names people chose (``f"{name:<24}"`` counts characters, and wide ones shift the columns)."""
+    return text + " " * max(0, width - cell_width(text))
+
+
+def fit_cells(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` padded to ``width`` terminal cells, or cut to them ending in ``ellipsis``."""
+    if cell_width(text) <= width:
+        return pad_cells(text, width)
+    out, used = [], 0
+    for ch in text:
+        w = char_cells(ch)
+        if used + w > width - cell_width(ellipsis):
+            break
+        out.append(ch)
+        used += w
+    return pad_cells("".join(out) + ellipsis, width)

@@ -13,12 +13,11 @@ with escape sequences. Colour (ANSI) only when the caller asks for it.
 from __future__ import annotations
 
 import gc
-import unicodedata
 from collections import Counter
 from functools import lru_cache
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.text import terminal_text
+from bundlekit.core.text import cell_width, char_cells, terminal_text
 from bundlekit.dashboard.view import (
     DEPLOYMENT_STATES,
     FAILURE_STATES,
@@ -265,16 +264,8 @@ def _clean(s: str) -> str:
     return terminal_text(s)
 
 
-def _char_width(ch: str) -> int:
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-def _width(s: str) -> int:
-    if s.isascii():  # most names and every word the grid adds: one column a character, no lookups
-        return len(s)
-    return sum(_char_width(ch) for ch in s)
+_char_width = char_cells  # one reading of display width for every table (core/text.py)
+_width = cell_width
 
 
 def _truncate(s: str, width: int) -> str:

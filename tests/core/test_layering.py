@@ -15,8 +15,8 @@ import bundlekit
 
 ROOT = Path(bundlekit.__file__).parent
 CORE = sorted((ROOT / "core").glob("*.py"))
-STDLIB_OK = {"__future__", "concurrent", "datetime", "difflib", "errno", "fcntl", "html", "json", "mmap", "os", "re", "signal", "stat", "tempfile", "threading", "time", "types", "typing",
-             "unicodedata", "pathlib", "pwd", "shlex"}
+STDLIB_OK = {"__future__", "concurrent", "datetime", "difflib", "errno", "fcntl", "html", "json", "mmap", "os", "re", "shlex", "signal", "stat", "tempfile", "threading", "time", "types", "typing",
+             "unicodedata", "pathlib", "pwd"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -96,7 +96,7 @@ def test_one_mask_constant_for_every_sensitive_value_shown() -> None:
     masks = [f"{p.relative_to(root)}:{n.lineno} {n.value!r}" for p in root.rglob("*.py")
              for n in ast.walk(ast.parse(p.read_text("utf-8")))
              if isinstance(n, ast.Constant) and isinstance(n.value, str) and re.search(r"(^|[:=])\*{3,}$", n.value)]
-    assert masks == ["core/text.py:29 '********'"]
+    assert masks == ["core/text.py:32 '********'"]
 
 
 def test_a_state_url_shows_its_secrets_as_the_one_mask() -> None:
@@ -105,3 +105,23 @@ def test_a_state_url_shows_its_secrets_as_the_one_mask() -> None:
     url = split_state_url("postgresql://bk:hunter2@db.example:5432/prod?sslpassword=s3cret", where="--state")
     assert url.masked == f"postgresql://bk:{MASK}@db.example:5432/prod?sslpassword={MASK}"
     assert "hunter2" not in url.masked and "s3cret" not in url.masked
+
+
+def test_a_hint_quotes_a_name_so_the_shell_runs_nothing_in_it() -> None:
+    from bundlekit.core.text import shell_word
+
+    assert shell_word("Payments") == "Payments"  # a plain name reads as typed
+    assert shell_word("$(touch /tmp/x)") == "'$(touch /tmp/x)'"
+    assert shell_word('Team "A"') == "'Team \"A\"'"
+    assert shell_word("it's") == "'it'\"'\"'s'"
+
+
+def test_wide_characters_take_two_cells_and_marks_none() -> None:
+    from bundlekit.core.text import cell_width, fit_cells, pad_cells
+
+    assert cell_width("Payments") == 8
+    assert cell_width("\U0001F600") == 2 and cell_width("\uff30\uff41\uff59") == 6  # emoji, full-width "Pay"
+    assert cell_width("e\u0301") == 1 and cell_width("a\u200db") == 2  # a combining accent, a zero-width joiner
+    assert cell_width(pad_cells("\U0001F600", 24)) == 24 == cell_width(pad_cells("Payments", 24))
+    cut = fit_cells("\uff30" * 20, 12)
+    assert cell_width(cut) == 12 and cut.endswith("\u2026 ")  # a wide character never split: one cell spare

@@ -1,0 +1,33 @@
+"""Names people chose, as the CLI prints them back: tables align by terminal cells (wide characters
+take two), and every copy-paste command quotes the name for the shell (findings selfatk 4 and 8)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from bundlekit.core.text import cell_width
+from tests.conftest import cli_in_process
+
+
+def test_spaces_list_columns_line_up_for_wide_names(tmp_path: Path) -> None:
+    home = tmp_path / "prod"
+    assert cli_in_process("init", "--zone", "prod", home=home).returncode == 0
+    names = ["Payments", "\U0001F600", "\uff30\uff41\uff59", "caf\u00e9"]
+    for name in names:
+        assert cli_in_process("spaces", "add", "--home", home, "--", name).returncode == 0
+    lines = cli_in_process("spaces", "list", home=home).stdout.splitlines()
+    assert len(lines) == 5
+    # the column after the name starts at the same terminal cell on every line
+    starts = {cell_width(line[:line.index("trusted zones")]) for line in lines}
+    assert starts == {25}, lines
+
+
+def test_spaces_add_hint_pastes_into_a_shell_as_the_name_typed(tmp_path: Path) -> None:
+    home = tmp_path / "prod"
+    assert cli_in_process("init", "--zone", "prod", home=home).returncode == 0
+    for name in ("$(touch pwned)", 'Team "A"', "it's"):
+        done = cli_in_process("spaces", "add", "--home", home, "--", name)
+        assert done.returncode == 0, done.stderr
+        hint = done.stdout.split("`")[1]
+        assert shlex.split(hint) == ["bundlekit", "trust", "add", "CARD", "--space", name]
