@@ -75,6 +75,7 @@ def cli() -> None:
 def main() -> None:
     try:
         cli.main(prog_name="bundlekit", standalone_mode=True)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # before a command's own handling (common.py) was in place
+        from bundlekit.cli.common import report_interrupt
+
+        sys.exit(report_interrupt(None))

@@ -111,6 +111,35 @@ def report_error(ctx: click.Context | None, err: BundleError) -> int:
 
 _WORDS = "bundlekit.words"
 
+#: The exit status of a command stopped by Ctrl-C (SIGINT), as shells report a process a signal
+#: ended (128 + 2); spec/errors.md, "Exit codes".
+EXIT_INTERRUPTED = 130
+#: ``ctx.meta`` key: what a command left when interrupted, in its own words (``interrupted_note``).
+_INTERRUPTED = "bundlekit.interrupted"
+#: What any command leaves when interrupted, unless it says more (decision 886: writes are one
+#: transaction or one atomic rename, and what a stopped writer leaves is swept by the next).
+INTERRUPTED_DEFAULT = ("any change under way was made whole or not at all (each is one transaction or one atomic "
+                       "rename; what it left half-written is swept by the next command); run the command again to "
+                       "finish what it was doing")
+
+
+def interrupted_note(note: str) -> None:
+    """Say what the running command leaves if Ctrl-C stops it (printed after ``interrupted:``)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().meta[_INTERRUPTED] = note
+
+
+def report_interrupt(ctx: click.Context | None) -> int:
+    """Print what an interrupted command left (one line on stderr) and return
+    :data:`EXIT_INTERRUPTED`: the one rule for Ctrl-C in every command."""
+    note = ctx.find_root().meta.get(_INTERRUPTED, INTERRUPTED_DEFAULT) if ctx is not None else INTERRUPTED_DEFAULT
+    try:
+        click.echo(f"\ninterrupted: {terminal_text(note)}", err=True)
+    except OSError:
+        pass
+    return EXIT_INTERRUPTED
+
 
 def json_requested(words: list[str]) -> bool:
     """Whether the words typed ask for ``--json`` (before a ``--`` that ends the options), even
@@ -173,6 +202,8 @@ class BundleGroup(click.Group):
             ctx = super().make_context(info_name, list(args), parent=parent, **extra)
         except click.ClickException as err:
             raise _as_json(err, list(args)) from None
+        except KeyboardInterrupt:
+            sys.exit(report_interrupt(None))
         ctx.meta[_WORDS] = list(args)
         return ctx
 
@@ -185,6 +216,8 @@ class BundleGroup(click.Group):
         except BundleError as err:
             leaf = _deepest_context(ctx)
             sys.exit(report_error(leaf, err))
+        except KeyboardInterrupt:  # Ctrl-C: one rule for every command, not click's "Aborted!" and exit 1
+            sys.exit(report_interrupt(ctx))
         except click.ClickException as err:
             raise _as_json(err, ctx.meta.get(_WORDS, [])) from None
         except BrokenPipeError:

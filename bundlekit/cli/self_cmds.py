@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, quiet_option
+from bundlekit.cli.common import (echo, emit_json, home_option, interrupted_note, json_option, quiet_option,
+                                  resolve_home)
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
@@ -18,6 +19,7 @@ from bundlekit.export.exporter import DEFAULT_EXPIRY, parse_duration
 from bundlekit.selfupdate.export_self import export_self
 from bundlekit.selfupdate.install import rollback, self_update
 from bundlekit.selfupdate.wheels import Target
+from bundlekit.zone.home import open_zone
 
 
 def _python_version(text: str | None) -> tuple[int, int] | None:
@@ -91,13 +93,22 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
     """
     if back == (bundle is not None):
         raise UsageError("self-update: give a BUNDLE to install, or --rollback (not both)", code="usage")
-    with open_home(home) as z:
-        if back:
-            if dry_run:
-                raise UsageError("self-update --rollback has no --dry-run: it only swaps two links", code="usage")
+    if back:
+        if dry_run:
+            raise UsageError("self-update --rollback has no --dry-run: it only swaps two links", code="usage")
+        # The zone, not its state: a rollback swaps two links, and must work when the running
+        # bundlekit is older than the state (it reads the state's schema only; decision 951).
+        with open_zone(resolve_home(home)) as z:
             res = rollback(z)
+    else:
+        assert bundle is not None
+        if dry_run:
+            interrupted_note("a dry run changes nothing: nothing was changed")
         else:
-            assert bundle is not None
+            interrupted_note("the running bundlekit stays current unless the switch had begun (the next self-update "
+                             "or --rollback finishes a begun switch); what this run began is removed now or swept by "
+                             "the next self-update. Run the same command again")
+        with open_home(home) as z:
             res = self_update(z, bundle, now=clock.now(), dry_run=dry_run)
     if as_json:
         emit_json(res.to_dict())

@@ -12,7 +12,6 @@ from pathlib import Path
 CLI = Path(__file__).resolve().parents[2] / "bundlekit" / "cli"
 
 REVIEWED = {
-    ("__init__.py", "'interrupted'"),
     ("progress.py", "terminal_text(line)"),  # escaped
     ("receipt_cmds.py", "render_text(view, now, width=width)"),  # the grid escapes every cell itself
     ("receipt_cmds.py", "dumps({'url': url, 'port': p}, sort_keys=True)"),  # escaped JSON
