@@ -44,6 +44,7 @@ from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switc
                                         write_switch)
 from bundlekit.zone import sequences
 from bundlekit.zone.home import Zone
+from bundlekit.zone.installations import clean_environment, probe, runs_from_its_folder
 
 __all__ = ["SelfUpdate", "self_update", "rollback", "self_dir", "PIP_TIMEOUT"]
 
@@ -107,7 +108,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     name = _relative(venv, root)
     links = read_links(root)  # refuses a tampered current or previous before anything is written
     result = SelfUpdate(version, venv, root / "current", links.previous, [p.file for p in wheels], dry_run)
-    if links.current == name:
+    if links.current == name and _runs(venv, version)[0]:  # current, and it runs from its own folder (952)
         result.already = True
         if not dry_run and links.pending:
             with self_lock(root):
@@ -115,16 +116,21 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
         return result
     result.downgrade_from = _downgrade(root, links.current, version)
     if dry_run:
-        result.previous = links.current or sys.prefix
+        result.previous = _previous_after(links, name)
         return result
     made = [d for d in (root, root / "venvs") if not d.exists()]
     with self_lock(root):
         links = read_links(root)  # as the run that held the lock before left them
         finish_switch(root)
         sweep(root, links)
-        if links.current == name:
+        # Decide again under the lock (as decision 312 does for receipts): a run that held it may have
+        # accepted a newer bundlekit bundle of this source, or switched current, since the checks above.
+        _check_superseded(zone, plan.verified, bundle)
+        if links.current == name and _runs(venv, version)[0]:
             result.already = True
+            result.downgrade_from = None
             return result
+        result.downgrade_from = _downgrade(root, links.current, version)
         root.joinpath("venvs").mkdir(exist_ok=True)
         work = root / f"{WORK_PREFIX}{secrets.token_hex(6)}"
         try:
@@ -142,7 +148,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
                 remove_tree(d, ignore_errors=True)
             raise
         remove_tree(work, ignore_errors=True)
-        result.previous = links.current or sys.prefix
+        result.previous = _previous_after(links, name)
         write_switch(root, name, result.previous)
     return result
 
@@ -194,11 +200,38 @@ def _check_superseded(zone: Zone, v: VerifiedBundle, bundle: Path) -> None:
                  "last_release": newest["release"] if newest else None})
 
 
+def _previous_after(links: Links, name: str) -> str:
+    """What ``previous`` names once ``current`` names ``name``: what current named before (the first
+    time, the running installation); when ``name`` is current already (an environment that stopped
+    running, made again in place), previous stays."""
+    if links.current == name:
+        return links.previous or sys.prefix
+    return links.current or sys.prefix
+
+
 def _ready(venv: Path, version: str, links: Links, root: Path) -> bool:
     """Whether ``venv`` is a finished environment of ``version`` (it holds the marker, or a link
-    names it: it ran when it was switched to) that still runs."""
+    names it: it ran when it was switched to) that still runs from its own folder."""
     finished = (venv / MARKER).exists() or os.path.normpath(venv) in {os.path.normpath(p) for p in links.named(root)}
-    return finished and _installed_version(venv)[0] == version
+    return finished and _runs(venv, version)[0]
+
+
+def _runs(venv: Path, version: str) -> tuple[bool, str]:
+    """Whether the environment ``venv`` is bundlekit ``version`` and runs from its own folder: its
+    ``bin/bundlekit`` names ``venv/bin/python`` (a moved or restored copy names another home's,
+    decision 952), ``bundlekit --version`` names ``version``, and its own interpreter, isolated,
+    imports every command module (they load its dependencies; decision 830 keeps ``--version``
+    from loading any). Else False and why, in words for a message."""
+    if not runs_from_its_folder(venv):
+        return False, "does not run from its own folder (its bin/bundlekit names another interpreter, or is missing)"
+    shown, why = _installed_version(venv, clean_environment())
+    if shown != version:
+        return False, f"`bundlekit --version` says {shown}, not {version}" if shown is not None else \
+            f"`bundlekit --version` {why}"
+    answer = probe(venv, full=True)
+    if answer.problem or answer.version != version:
+        return False, f"its modules do not load ({answer.problem or f'it says {answer.version}'})"
+    return True, ""
 
 
 def _downgrade(root: Path, current: str | None, version: str) -> str | None:
@@ -263,18 +296,19 @@ def _install(venv: Path, work: Path, wheels: list[PackageRef], version: str, whe
     wheels_dir = work / "wheels"
     requirements = work / "requirements.txt"
     requirements.write_text("".join(f"{_requirement(p)} --hash=sha256:{p.sha256}\n" for p in wheels), "utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "BUNDLEKIT_HOME"}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    _run([sys.executable, "-m", "venv", str(venv)], env, where, "creating the virtual environment")
+    # Isolated from the caller (decision 561: exactly these bytes): no PYTHON* or PIP_* variable of
+    # the caller reaches venv, pip or the checks (a PYTHONPATH holding a dependency made pip skip it),
+    # and every interpreter runs with -I (no user site, no current folder on the path).
+    env = clean_environment(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    _run([sys.executable, "-I", "-m", "venv", str(venv)], env, where, "creating the virtual environment")
     python = venv / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheels_dir), "--only-binary",
+    _run([str(python), "-I", "-m", "pip", "install", "--no-index", "--find-links", str(wheels_dir), "--only-binary",
           ":all:", "--require-hashes", "--no-cache-dir", "-r", str(requirements)], env, where,
          "installing the wheels (offline)")
-    shown, why = _installed_version(venv, env)
-    if shown != version:
-        said = f"says {shown}, not {version}" if shown is not None else why
-        raise _failed(where, f"the new installation's `bundlekit --version` {terminal_text(said)}; it was removed "
-                             "and the current one is kept")
+    _run([str(python), "-I", "-m", "pip", "check"], env, where, "checking the new installation's dependencies")
+    ok, why = _runs(venv, version)
+    if not ok:
+        raise _failed(where, f"the new installation {terminal_text(why)}; it was removed and the current one is kept")
 
 
 def _requirement(p: PackageRef) -> str:
