@@ -507,6 +507,8 @@ REGISTRY, ALIASES = _build(
     _E("unknown_variable", "state", "the project has no variable with that name (and scope); `variables set` "
                                     "needs --new to add one"),
     _E("rollback_missing", "state", "self-update --rollback: no earlier bundlekit installation to go back to"),
+    _E("rollback_state_too_new", "state", "self-update --rollback: the installation before reads an older state "
+                                          "schema than the zone's"),
     _E("invalid_self_link", "state", "HOME/self/current or previous is not a link bundlekit made, or "
                                      "HOME/self/switch.json is damaged"),
     _E("not_local", "state", "the value or project came from a release or another zone: override it here, "

@@ -44,7 +44,9 @@ from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switc
                                         write_switch)
 from bundlekit.zone import sequences
 from bundlekit.zone.home import Zone
-from bundlekit.zone.installations import clean_environment, probe, runs_from_its_folder
+from bundlekit.zone.installations import clean_environment, is_running, probe, runs_from_its_folder
+from bundlekit.zone.schema import SCHEMA_VERSION
+from bundlekit.zone.state import stored_schema
 
 __all__ = ["SelfUpdate", "self_update", "rollback", "self_dir", "PIP_TIMEOUT"]
 
@@ -176,8 +178,37 @@ def rollback(zone: Zone) -> SelfUpdate:
         if not (target / "bin" / "bundlekit").exists():
             raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more; nothing "
                              "was changed", code="rollback_missing")
+        _check_reads_state(zone, root, previous, target)
         write_switch(root, previous, current)
     return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current)
+
+
+def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> None:
+    """Refuse (``StateError`` ``rollback_state_too_new``) going back to ``target`` when it cannot read
+    the zone's state: a newer release migrated it to a schema the older one does not know, and
+    every command of it would then refuse ``state_too_new`` (decision 951). The state's schema is
+    read without migrating it, and the installation is asked which schema it reads (its own
+    interpreter, isolated); ``rollback_missing`` when it does not answer."""
+    if is_running(target):
+        reads, version = SCHEMA_VERSION, _version_named(root, None)
+    else:
+        answer = probe(target)
+        if answer.schema is None:
+            raise StateError(f"{root / 'previous'}: names {previous}, which does not run ({terminal_text(answer.problem)}); "
+                             "nothing was changed. Install the release wanted with `bundlekit self-update BUNDLE`",
+                             code="rollback_missing")
+        reads, version = answer.schema, answer.version
+    stored = stored_schema(zone.home)
+    if stored <= reads:
+        return
+    raise StateError(
+        f"{root / 'previous'}: names {previous} (bundlekit {version}), which reads state schema {reads} at most, but "
+        f"the zone's state is at schema {stored} (the current installation migrated it); after the rollback every "
+        "command would refuse `state_too_new`. Nothing was changed. Keep the current installation (send a fixed "
+        "release with `bundlekit export-self` to go forward), or restore a backup of the zone made before that "
+        "migration (`bundlekit zone restore`) and then roll back",
+        code="rollback_state_too_new",
+        details={"previous": previous, "previous_version": version, "reads_schema": reads, "state_schema": stored})
 
 
 def _check_superseded(zone: Zone, v: VerifiedBundle, bundle: Path) -> None:

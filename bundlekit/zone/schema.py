@@ -415,5 +415,6 @@ def migrate(db: Database) -> None:
 def _checked_version(db: Database, version: int) -> int:
     if version > SCHEMA_VERSION:
         raise StateError(f"{db.location}: state schema {version} is newer than this bundlekit understands "
-                         f"({SCHEMA_VERSION}); upgrade bundlekit", code="state_too_new")
+                         f"({SCHEMA_VERSION}); upgrade bundlekit", code="state_too_new",
+                         details={"schema": version, "understands": SCHEMA_VERSION})
     return version

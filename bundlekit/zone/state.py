@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Callable
 
 from bundlekit.errors import StateError
+from bundlekit.core.text import shell_word
 from bundlekit.zone.db import Database, Reader
+from bundlekit.zone.installations import is_running, probe, self_installations
 from bundlekit.zone.location import StateURL, password_path, read_password, read_settings, settings_path
 from bundlekit.zone.schema import SCHEMA_VERSION, migrate
 from bundlekit.zone.sqlite import SQLiteDatabase
 
-__all__ = ["open_state", "open_url", "state_path", "stored_zone", "identify", "checked", "Found", "SCHEMA_VERSION"]
+__all__ = ["open_state", "open_url", "stored_schema", "state_path", "stored_zone", "identify", "checked", "Found", "SCHEMA_VERSION"]
 
 #: How many of a foreign database's table names a refusal lists.
 _SHOWN = 5
@@ -83,14 +85,68 @@ def open_state(home: Path, *, create: bool = False, expect: Expect | None = None
     ``state_busy`` (``zone/postgres.py``).
     """
     settings = read_settings(home)
+    try:
+        if settings.state is not None:
+            return open_url(settings.state, read_password(home), create=create, expect=expect,
+                            password_from=str(password_path(home)),
+                            url_from=f"BUNDLEKIT_STATE in {settings_path(home)}")
+        path = state_path(home)
+        if not create and not path.exists():
+            raise StateError(f"{path}: no state database; is this a zone home? Create one with "
+                             "`bundlekit init --zone NAME --home DIR`", code="not_a_zone")
+        return _migrated(SQLiteDatabase(path))
+    except StateError as err:
+        if err.code == "state_too_new" and isinstance(err.details, dict):
+            raise _too_new(home, err) from None
+        raise
+
+
+def stored_schema(home: Path) -> int:
+    """The schema version of ``home``'s state (0: none), read without migrating or writing
+    anything. Raises ``StateError`` as opening the state does (``not_a_zone``, and for a
+    PostgreSQL state ``state_unreachable``, ...)."""
+    settings = read_settings(home)
+    db: Database
     if settings.state is not None:
-        return open_url(settings.state, read_password(home), create=create, expect=expect,
-                        password_from=str(password_path(home)), url_from=f"BUNDLEKIT_STATE in {settings_path(home)}")
-    path = state_path(home)
-    if not create and not path.exists():
-        raise StateError(f"{path}: no state database; is this a zone home? Create one with "
-                         "`bundlekit init --zone NAME --home DIR`", code="not_a_zone")
-    return _migrated(SQLiteDatabase(path))
+        from bundlekit.zone.postgres import PostgresDatabase  # the driver is loaded only by zones that use it
+
+        db = PostgresDatabase(settings.state, read_password(home), password_from=str(password_path(home)))
+    else:
+        path = state_path(home)
+        if not path.is_file():
+            raise StateError(f"{path}: no state database; is this a zone home? Create one with "
+                             "`bundlekit init --zone NAME --home DIR`", code="not_a_zone")
+        db = SQLiteDatabase(path)
+    try:
+        return identify(db).version
+    finally:
+        db.close()
+
+
+def _too_new(home: Path, err: StateError) -> StateError:
+    """``err`` (``state_too_new``), naming the installations in ``HOME/self`` that read the state
+    (decision 951): after a ``--rollback`` or with an old command on the path, the newer bundlekit
+    is usually right there."""
+    version = int(err.details["schema"])
+    readers = []
+    for name, prefix in self_installations(home):
+        if is_running(prefix):
+            continue
+        answer = probe(prefix)
+        if answer.schema is not None and answer.schema >= version:
+            readers.append((name, prefix, answer))
+    if not readers:
+        return StateError(f"{err.message} (the bundlekit that wrote it or a later one; in a zone without a package "
+                          "index, that bundlekit installs itself with `bundlekit self-update BUNDLE`)",
+                          code="state_too_new", details=err.details)
+    name, prefix, answer = readers[0]
+    run = shell_word(str(prefix / "bin" / "bundlekit"))
+    how = (f"`{run} self-update --rollback --home {shell_word(str(home))}` makes it current again"
+           if name == "previous" else f"run `{run} ... --home {shell_word(str(home))}`")
+    message = err.message.rsplit("; upgrade bundlekit", 1)[0]
+    return StateError(f"{message}; {home / 'self' / name} is bundlekit {answer.version}, which reads schema "
+                      f"{answer.schema}: use it ({how}). Nothing was changed",
+                      code="state_too_new", details={**err.details, "installation": str(prefix)})
 
 
 def open_url(url: StateURL, password: str | None, *, create: bool = False, expect: Expect | None = None,

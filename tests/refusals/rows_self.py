@@ -38,6 +38,26 @@ def _tampered_current(ctx: Ctx) -> Call:
     return Call(["self-update", "--rollback"], home=ctx.prod)
 
 
+def _rollback_to_an_older_schema(ctx: Ctx) -> Call:
+    """prod's previous installation (a stand-in answering as bundlekit does) reads one schema less than
+    the zone's state: the current one migrated it."""
+    import json
+    import os
+
+    from bundlekit.zone.schema import SCHEMA_VERSION
+
+    for link, version, schema in (("current", "0.3.0", SCHEMA_VERSION), ("previous", "0.1.0", SCHEMA_VERSION - 1)):
+        bin_dir = ctx.prod / "self" / "venvs" / version / "bin"
+        bin_dir.mkdir(parents=True)
+        answer = json.dumps({"version": version, "schema": schema})
+        (bin_dir / "python").write_text(f"#!/bin/sh\necho '{answer}'\n", "utf-8")
+        (bin_dir / "bundlekit").write_text(f"#!/bin/sh\necho bundlekit, version {version}\n", "utf-8")
+        for name in ("python", "bundlekit"):
+            (bin_dir / name).chmod(0o755)
+        os.symlink(f"venvs/{version}", ctx.prod / "self" / link)
+    return Call(["self-update", "--rollback"], home=ctx.prod)
+
+
 ROWS = [
     Row("invalid_wheelhouse", lambda c: _export_self(c, c.path("no-such-wheelhouse"))),
     Row("wheel_missing", lambda c: _export_self(c, c.file("wheels/README.txt", "no wheel yet").parent)),
@@ -47,4 +67,5 @@ ROWS = [
     Row("self_update_failed", _update_that_does_not_run),
     Row("rollback_missing", lambda c: Call(["self-update", "--rollback"], home=c.prod)),
     Row("invalid_self_link", _tampered_current),
+    Row("rollback_state_too_new", _rollback_to_an_older_schema),
 ]
