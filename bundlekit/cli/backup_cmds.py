@@ -17,7 +17,7 @@ from bundlekit.cli.node_cmds import zone
 from bundlekit.cli.passphrase import given_passphrase, new_passphrase, passphrase_file_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
-from bundlekit.zone.backup import BackupResult, RestoreResult, backup_zone, restore_zone
+from bundlekit.zone.backup import SELF_NOTE, BackupResult, RestoreResult, backup_zone, restore_zone
 
 __all__ = ["backup_home", "restore_home"]
 
@@ -52,6 +52,8 @@ def zone_backup(output: Path, passphrase_file: Path | None, home: str | None, as
     echo(f"backed up zone {done.zone} ({done.zone_id}): {done.files} files, {done.bytes} bytes, into {done.path}")
     for path in done.skipped:
         echo(f"warning: skipped {path} (not a regular file or folder)", err=True)
+    if done.left_out:
+        echo(f"note: {SELF_NOTE}", err=True)
     if done.missing:
         echo(f"warning: the state lists {len(done.missing)} package(s) whose file is not in the package store "
              f"(first: {done.missing[0]}); deployments of them will fail after a restore too. If a prune ran "
@@ -76,3 +78,5 @@ def zone_restore(backup: Path, passphrase_file: Path | None, replace: bool, home
     echo(f"restored zone {done.zone} ({done.zone_id}), backed up at {clock.when_text(done.made, clock.now())}: {done.files} files into {done.home}")
     if done.replaced:
         echo(f"the home it replaced is kept as {done.replaced}; delete it once the zone works (it holds keys)")
+    for line in done.notes:
+        echo(f"note: {line}")

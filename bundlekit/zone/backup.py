@@ -3,8 +3,8 @@
 What a backup holds: every folder and regular file of the home (keys as they are on disk,
 protected or not; ``zone.json``; ``bundlekit.conf``; the package store ``packages/``; the
 outbox; ...), with ``state.db`` replaced by a consistent copy taken with SQLite's backup API.
-Left out: the state's journal files, ``staging/`` (half-received packages) and ``keys.swap/``
-(``zone/keyfiles.py``); links and special files are skipped and listed, and so are the
+Left out: the state's journal files, ``staging/`` (half-received packages), ``keys.swap/``
+(``zone/keyfiles.py``) and ``self/`` (bundlekit's own installations: not relocatable, decision 952); links and special files are skipped and listed, and so are the
 packages the copied state lists whose object is not in the home's store (removed before, or by
 a prune while the backup ran: run it again after the prune). A zone whose state is
 in PostgreSQL is refused (``backup_unsupported``): its state is not in the home.
@@ -45,8 +45,15 @@ __all__ = ["BackupResult", "RestoreResult", "backup_zone", "restore_zone", "peek
            "leftover_message"]
 
 #: Entries of the home never put in a backup (the state goes in as a consistent copy instead).
+#: bundlekit's own installations (``HOME/self``, self-update): virtual environments name their own
+#: folder in every script, so a copy elsewhere would run the original home's (decision 952).
+SELF = "self"
 _SKIP = {"state.db", "state.db-wal", "state.db-shm", "state.db-journal", "staging", SWAP,
-         ".bundlekit-replaced-by-restore"}
+         ".bundlekit-replaced-by-restore", SELF}
+#: Said by backup and restore about ``HOME/self`` (decision 952).
+SELF_NOTE = ("bundlekit's own installations (HOME/self, made by self-update) are never in a backup: a virtual "
+             "environment runs only from the folder it was made in. After a restore, run `bundlekit self-update "
+             "BUNDLE --home HOME` with the bundlekit bundle the zone imported to install it there again")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +65,13 @@ class BackupResult:
     bytes: int
     skipped: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    #: Folders of the home left out on purpose (``self``: :data:`SELF_NOTE`).
+    left_out: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "zone": self.zone, "zone_id": self.zone_id, "files": self.files,
-                "bytes": self.bytes, "skipped": list(self.skipped), "missing_packages": list(self.missing)}
+                "bytes": self.bytes, "skipped": list(self.skipped), "missing_packages": list(self.missing),
+                "left_out": list(self.left_out)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +86,7 @@ class RestoreResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"home": self.home, "zone": self.zone, "zone_id": self.zone_id, "made": self.made,
-                "files": self.files, "replaced": self.replaced}
+                "files": self.files, "replaced": self.replaced, "notes": list(self.notes)}
 
 
 def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> BackupResult:
@@ -123,7 +133,9 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
     except BaseException:
         target.discard()
         raise
-    return BackupResult(str(out), zone.name, zone.zone_id, writer.files, writer.bytes, tuple(skipped), missing)
+    left_out = (SELF,) if os.path.lexists(home / SELF) else ()
+    return BackupResult(str(out), zone.name, zone.zone_id, writer.files, writer.bytes, tuple(skipped), missing,
+                        left_out)
 
 
 def _missing_packages(zone: Zone, snapshot: Path, written: set[str]) -> tuple[str, ...]:
@@ -215,6 +227,7 @@ def restore_zone(path: Path, home: Path, passphrase: Callable[[], bytes], *, rep
         _check_staged(stage, header, reader)
         with open_zone(stage) as restored:  # its entry, signed with the restored keys, before it is put in place
             note(restored, "restore", {"backup_made": header.made, "replaced": bool(present and replace)})
+            ran_self_update = bool(restored.db.all("SELECT slug FROM projects WHERE slug = ?", ("bundlekit",)))
         fsync_tree(stage)
     except BaseException:
         remove_tree(stage, ignore_errors=True)
@@ -237,7 +250,7 @@ def restore_zone(path: Path, home: Path, passphrase: Callable[[], bytes], *, rep
         os.rename(stage, home)  # over an empty folder too: rename(2) replaces it in one step
     fsync_dir(parent)
     return RestoreResult(str(home), header.zone, header.zone_id, header.made, files,
-                         str(replaced) if replaced is not None else None)
+                         str(replaced) if replaced is not None else None, [SELF_NOTE] if ran_self_update else [])
 
 
 #: Put in a home just before a restore exchanges it for the backup (see :func:`_sweep`).
