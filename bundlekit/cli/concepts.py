@@ -25,6 +25,8 @@ _VERSION = "give the release version as the second argument: `bundlekit deploy P
 _PROJECT = "give the project (name or slug) as the first argument"
 _SPACE = ("a project's space is set in its release file ([project] space) and travels with it; in a zone a "
           "project is named by its name or slug alone")
+_SELF_SPACE = ("bundlekit's own releases belong to space Default and are accepted only from a source trusted there for "
+               "the project bundlekit (a team space never replaces the zone's bundlekit); there is no --space")
 _LIFECYCLE = ("a release's lifecycle comes with it from its release file ([lifecycle]); deploy names the "
               "environment (--environment) and the lifecycle decides whether it is open yet; phases are "
               "waived with `bundlekit lifecycle waive`")
@@ -85,6 +87,7 @@ HINTS: dict[tuple[str, str], str] = {
     **{(c, o): _SCOPES for c in ("variables set", "variables unset")
        for o in ("--action", "--target", "--tenant-tag", "--scope")},
     **{(c, "--env"): "the option is --environment" for c in ("variables set", "variables unset", "targets add")},
+    **{(c, "--space"): _SELF_SPACE for c in ("self-update", "export-self")},
     ("*", "--space"): _SPACE,
     ("*", "--tenant"): _TENANT,
 }

@@ -12,6 +12,7 @@ the same two checks in the same order before anything else it decides (``importe
 
 from __future__ import annotations
 
+from bundlekit.core.text import shell_word
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.manifest import PackageRef
 from bundlekit.importer.verify import VerifiedBundle
@@ -64,6 +65,9 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
     space: only a trust rule of ``space`` lets a bundle into it."""
     m = v.manifest
     trusted_in = truststore.space_of(db, v.source.zone_id)
+    if m.project.get("slug") == _SELF_SLUG and any(s.casefold() != DEFAULT.casefold()
+                                                   for s in (space, trusted_in or DEFAULT)):
+        raise _self_space_denied(v, trusted_in, where)
     if trusted_in is None or trusted_in.casefold() != space.casefold():
         raise TrustError(f"{where}: zone {v.source.name!r} is not trusted in space {space} of this zone"
                          + (f" (its trust rule is in space {trusted_in})" if trusted_in else "")
@@ -82,6 +86,26 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
         raise TrustError(f"{where}: project {m.project['slug']!r} of this zone belongs to another space than {space}; "
                          "a project never moves between spaces and no import into one space changes another. "
                          "Nothing was changed", code="space_denied", details={"space": space})
+
+
+#: The reserved project of bundlekit's own releases (``export/release_rules.py`` ``SELF_SLUG``, decision
+#: 560; the importer sits below export, so it names it here).
+_SELF_SLUG = "bundlekit"
+
+
+def _self_space_denied(v: VerifiedBundle, trusted_in: str | None, where: str) -> TrustError:
+    """The refusal of bundlekit's own release from a source not trusted in space Default, or into
+    another space: advice that works for it (``export-self`` has no release file and no space, and
+    self-update no ``--space``), not the advice for other projects (finding selfatk 3)."""
+    name = v.source.name
+    return TrustError(
+        f"{where}: bundlekit's own releases (the reserved project bundlekit) are accepted only in space {DEFAULT}, "
+        f"from a source trusted there for the project bundlekit; zone {name!r} is trusted in space "
+        f"{trusted_in or DEFAULT}. A team space never replaces the zone's bundlekit. Nothing was changed. To accept "
+        f"bundlekit from zone {name}, trust it in space {DEFAULT} (a zone is trusted in one space: `bundlekit trust "
+        f"remove {shell_word(name)}`, then `bundlekit trust add CARD --projects 'PATTERNS,bundlekit'`), or have a "
+        f"zone trusted in {DEFAULT} for bundlekit send it", code="space_denied",
+        details={"space": DEFAULT, "trusted_in": trusted_in, "project": _SELF_SLUG})
 
 
 def package_gone(v: VerifiedBundle, p: PackageRef) -> VerificationError:
