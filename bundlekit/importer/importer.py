@@ -129,13 +129,14 @@ class ImportPlan:
 def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
                 policy: MergePolicy | None = None, replace: bool = False,
                 progress: Callable[[int], None] | None = None, space: str = DEFAULT,
-                accept_lifecycle_removal: bool = False) -> ImportPlan:
+                accept_lifecycle_removal: bool = False, check_only: bool = False) -> ImportPlan:
     """Verify the bundle at ``path`` and decide what importing it into ``space`` (a space of
     this zone, in its spelling) would change; nothing is changed. Raises the refusals of the
-    verification and of :func:`_decide` (``space_denied`` first, decision 660)."""
+    verification and of :func:`_decide` (``space_denied`` first, decision 660). ``check_only``
+    (a dry run: the plan is never applied) checks the blobs outside a home that refuses writes."""
     store = zone.store
     Staging.sweep(store)
-    staging = Staging(store)
+    staging = Staging(store, check_only=check_only)
     try:
         verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace, space=space)
@@ -452,7 +453,8 @@ def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | N
                  accept_lifecycle_removal: bool = False) -> ImportPlan:
     try:
         plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
-                           progress=progress, space=space, accept_lifecycle_removal=accept_lifecycle_removal)
+                           progress=progress, space=space, accept_lifecycle_removal=accept_lifecycle_removal,
+                           check_only=dry_run)
     except BundleError as err:
         if not dry_run:
             record_refusal(zone, path, err, now=now)

@@ -26,11 +26,13 @@ running import's files (on this node or another).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import secrets
 import socket
+import tempfile
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, NoReturn
@@ -192,11 +194,16 @@ def _alive(pid: int) -> bool:
 
 
 class Staging:
-    """Blobs being verified are written here, then moved into the store only when all passed."""
+    """Blobs being verified are written here, then moved into the store only when all passed.
 
-    def __init__(self, store: PackageStore) -> None:
+    ``check_only`` (a dry run: nothing is ever committed): when the home refuses the staging folder
+    (a read-only home, an auditor's account), the blobs are checked in a private folder of the
+    system's temporary folder instead (finding selfatk 7: a dry run needs no write access)."""
+
+    def __init__(self, store: PackageStore, *, check_only: bool = False) -> None:
         self.base = store.staging
         self.store = store
+        self.check_only = check_only
         self.dir: Path | None = None
         self._files: dict[str, AtomicFile] = {}
         self._pending: list[AtomicFile] = []
@@ -261,6 +268,10 @@ class Staging:
             except FileNotFoundError:
                 if attempt == 9:
                     raise
+            except OSError as error:
+                if not self.check_only or error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise
+                return Path(tempfile.mkdtemp(prefix="bundlekit-dry-run-"))
         raise AssertionError("unreachable")
 
     def _refused(self, error: OSError) -> NoReturn:
@@ -278,6 +289,8 @@ class Staging:
 
     def commit(self) -> list[str]:
         """fsync every staged blob, then move them all into the store; returns the digests moved."""
+        if self.check_only:
+            raise RuntimeError("a check-only staging (a dry run) is never committed")
         try:
             commit_all(list(self._files.values()))
         except OSError as error:
