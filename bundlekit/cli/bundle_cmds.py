@@ -14,7 +14,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.text import size_text
+from bundlekit.core.text import shell_word, size_text
 from bundlekit.errors import BundleError, FormatError, UsageError
 
 if TYPE_CHECKING:
@@ -251,8 +251,9 @@ def _refuse_folder(bundle: Path) -> None:
     (review v33-15u F7)."""
     if bundle.is_dir():
         raise FormatError(f"{bundle}: is a folder, not a bundle file; for a folder of media volumes, `bundlekit "
-                          f"import {bundle} --dry-run` checks it as import would, `bundlekit media check {bundle}` "
-                          f"checks the volumes and `bundlekit media join {bundle} -o FILE` rebuilds the bundle",
+                          f"import {shell_word(str(bundle))} --dry-run` checks it as import would, `bundlekit media check "
+                          f"{shell_word(str(bundle))}` checks the volumes and `bundlekit media join {shell_word(str(bundle))} "
+                          "-o FILE` rebuilds the bundle",
                           code="not_a_bundle", details={"path": str(bundle)})
 
 

@@ -18,7 +18,7 @@ from bundlekit.cli.retention_cmds import after_deploy, auto_prunes, pruned_note
 from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
 from bundlekit.core.clock import recorded_when_text, when_text
-from bundlekit.core.text import fit_cells
+from bundlekit.core.text import fit_cells, shell_word
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.receipt.evidence import write_evidence
@@ -277,7 +277,7 @@ def deployments_show(deployment_id: str, home: str | None, space: str | None, as
     if row is None or (space is not None and row["in_space"].casefold() != space.casefold()):
         inside = "" if space is None else f" in space {space}"
         raise StateError(f"no deployment {deployment_id!r}{inside}; see `bundlekit deployments list"
-                         + ("" if space is None else f" --space {space}") + "`", code="unknown_deployment")
+                         + ("" if space is None else f" --space {shell_word(space)}") + "`", code="unknown_deployment")
     record = row["record"]
     from bundlekit.dashboard.model import outcome
 
@@ -334,7 +334,7 @@ def deployments_receipt(deployment_id: str, to: str, output: Path, home: str | N
                    "deployments": list(res.deployments), "withheld": list(res.withheld_outputs)})
         return
     echo(f"receipt of {deployment_id} for zone {to} written to {res.path}; there, offer it with "
-         f"`bundlekit deploy PROJECT VERSION --environment ENV --evidence {res.path.name}`")
+         f"`bundlekit deploy PROJECT VERSION --environment ENV --evidence {shell_word(res.path.name)}`")
     for o in res.withheld_outputs:  # named, never a value or a length (spec/egress.md)
         echo(f"  output {o['name']} of step {o['step']}" + (f" on {o['target']}" if o["target"] else "")
              + ": withheld (named in the receipt only; its value stays in this zone)")

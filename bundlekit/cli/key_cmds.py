@@ -24,6 +24,7 @@ from bundlekit.zone import audit as trail
 from bundlekit.zone.keyfiles import SWAP, change_protection, key_states, opened_by
 from bundlekit.zone.backup import leftover_message, restore_leftovers
 from bundlekit.zone.owned_keys import file_problems, recorded
+from bundlekit.core.text import shell_word
 
 __all__ = ["protect_keys", "unprotect_keys", "doctor_findings"]
 
@@ -132,7 +133,7 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
         if plain:
             found.append({"level": "warning", "code": "keys_unprotected",
                           "message": f"{', '.join(plain)} not protected by a passphrase: whoever copies the home can "
-                                     f"sign and unseal as zone {z.name}. Run `bundlekit keys protect --home {z.home}`"})
+                                     f"sign and unseal as zone {z.name}. Run `bundlekit keys protect --home {shell_word(str(z.home))}`"})
         found += _foreign_keys(z)
         unsigned = trail.unsigned_head(z.db)
         if unsigned is not None:
@@ -140,7 +141,7 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
                           "message": f"the audit trail's head (entry {unsigned.seq}) is not signed yet, as in a zone "
                                      "last changed by a bundlekit from before signed heads: `bundlekit audit --verify` "
                                      "fails until it is. The zone's next change signs it; to sign it now: "
-                                     f"`bundlekit audit --sign-head [--head SEQ:HASH] --home {z.home}` (--head: a head "
+                                     f"`bundlekit audit --sign-head [--head SEQ:HASH] --home {shell_word(str(z.home))}` (--head: a head "
                                      "noted earlier, which the trail must hold)"})
         for path, marked in restore_leftovers(z.home):
             found.append({"level": "warning", "code": "restore_left",

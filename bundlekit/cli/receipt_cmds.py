@@ -16,7 +16,7 @@ from bundlekit.cli.space_cmds import space_column
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
-from bundlekit.core.text import dumps
+from bundlekit.core.text import dumps, shell_word
 from bundlekit.dashboard.html import detailed, render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.server import serve as serve_dashboard
@@ -111,7 +111,7 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
         echo(f"packed {len(rf.deployments)} receipt(s){extra} into {rf.path} (sequence {rf.sequence})")
         if rf.withheld:
             echo(f"  the egress policy withheld {rf.withheld} output variable(s), named in the receipt only: "
-                 f"`bundlekit inspect {rf.path} --contents` lists them")
+                 f"`bundlekit inspect {shell_word(str(rf.path))} --contents` lists them")
 
 
 @cli.command(epilog="bundlekit outputs acme-web --zone prod --home ./dev --reveal")

@@ -21,6 +21,7 @@ from bundlekit.importer import edits
 from bundlekit.promotion import gate
 from bundlekit.retention.pruned import pruned_releases
 from bundlekit.zone import projects
+from bundlekit.core.text import shell_word
 
 
 @cli.group(epilog="bundlekit releases list --home ./prod --json\nbundlekit releases create release.toml --home ./dev")
@@ -85,7 +86,7 @@ def releases_create(release_file: Path, home: str | None, replace: bool, space: 
         echo(w.text(), err=True)
     verb = {"created": "created", "replaced": "replaced", "unchanged": "already created (unchanged):"}[reg.status]
     echo(f"{verb} {info['project']} {info['version']} in zone {z.name}; deploy it with `bundlekit deploy "
-         f"{info['slug']} {info['version']} --environment ENV`")
+         f"{shell_word(info['slug'])} {shell_word(info['version'])} --environment ENV`")
 
 
 def _change_line(c: dict[str, Any]) -> str:

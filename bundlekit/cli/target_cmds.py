@@ -16,7 +16,7 @@ from bundlekit.cli.common import AsciiIntRange, counted, echo, emit_json, home_o
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
-from bundlekit.core.text import closest, dumps
+from bundlekit.core.text import closest, dumps, shell_word
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
@@ -130,7 +130,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
         check_ssh_address(name, user, host, port)
         if not host_keys:
             raise UsageError(f"target {name!r}: --host-key is required for an SSH target (see `bundlekit targets "
-                             f"scan-host-key {host}:{port}`, and compare it out of band).", code="invalid_host_key")
+                             f"scan-host-key {shell_word(host + ':' + str(port))}`, and compare it out of band).", code="invalid_host_key")
         keys = _host_keys(name, host_keys)
         chosen_dir = work_dir or DEFAULT_WORK_DIR
         check_work_dir(name, chosen_dir)

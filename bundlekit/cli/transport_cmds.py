@@ -9,7 +9,7 @@ import click
 from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, counted, echo, emit_json, json_option, quiet_option
 from bundlekit.cli.progress import Bars
-from bundlekit.core.text import size_text
+from bundlekit.core.text import shell_word, size_text
 from bundlekit.errors import BundleError, TransportError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.transport._util import keep_freed_memory, parse_size
@@ -73,7 +73,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
         return
     if notes.unchanged:
         echo(f"nothing to do: {out} already holds this set of {h.name} ({h.data_count} data + {h.parity_count} "
-             f"parity volume(s), sha256 {h.bundle_sha256.hex()}); `bundlekit media check {out}` verifies them")
+             f"parity volume(s), sha256 {h.bundle_sha256.hex()}); `bundlekit media check {shell_word(str(out))}` verifies them")
         return
     if notes.replaced:
         echo(f"removed {len(notes.replaced)} volume(s) of the set that was in {out} "

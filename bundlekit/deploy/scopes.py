@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bundlekit.core.names import check_label
-from bundlekit.core.text import closest
+from bundlekit.core.text import closest, shell_word
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.edits import known_scope_values
 from bundlekit.promotion.gate import release_lifecycle
@@ -46,11 +46,11 @@ def environment_spelling(zone: Zone, project: projects.ProjectRecord, release: d
             f" Known environments: {', '.join(known)}." if known else "")
     # inside a space its deployments see its own targets only: say so, and add the target there (review v33-11a N4)
     in_space, note, option = ((f" of space {project.in_space}", " (a space's deployments see its own targets only)",
-                               f" --space {project.in_space}") if project.in_space != DEFAULT else ("", "", ""))
+                               f" --space {shell_word(project.in_space)}") if project.in_space != DEFAULT else ("", "", ""))
     raise StateError(
         f"no target, deployment or release{in_space} of zone {zone.name} names environment {environment!r}{note}; "
         f"nothing was run.{hint} To deploy to a new environment, add a target in it first: `bundlekit targets add "
-        f"NAME --environment {environment} --role ROLE --ssh USER@HOST --host-key KEY{option}` (or --root DIR)",
+        f"NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST --host-key KEY{option}` (or --root DIR)",
         code="unknown_environment", details={"environment": environment, "known": known, "suggestions": similar})
 
 

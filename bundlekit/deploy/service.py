@@ -41,7 +41,7 @@ from typing import Any, Callable
 from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.files import refuse_unwritable_place
 from bundlekit.core.names import check_environment
-from bundlekit.core.text import closest
+from bundlekit.core.text import closest, shell_word
 from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet, Health
@@ -197,7 +197,7 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
         similar = closest(environment, [t.environment for t in list_targets(zone.db, space=project.in_space)])
         hint = f" (did you mean {', '.join(repr(k) for k in similar)}?)" if similar else ""
         raise DeployError(f"no targets in environment {environment!r}{hint}; add one with `bundlekit targets add "
-                          f"NAME --environment {environment} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
+                          f"NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
                           code="no_targets", details={"environment": environment, "suggestions": similar})
     # Zone-level steps run on the worker: its folder is outside the home, its isolation the zone's.
     zone_target = LocalFolderTarget(zone.name, environment, frozenset(), Path(get_worker(zone).folder), local)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bundlekit.core.progress import Advance, begin
+from bundlekit.core.text import shell_word
 from bundlekit.errors import REGISTRY, BundleError, DeployError, TrustError, VerificationError
 from bundlekit.runtime.boot import LINE_PREFIX, MIN_PYTHON
 from bundlekit.runtime.pack import Runner
@@ -164,10 +165,10 @@ class Session:
         """What to do about a target without a usable python3 (decision 341)."""
         if self.kind == "local":
             return (f"Give the zone's worker a Python {_MIN} or newer (`bundlekit worker set --python PATH`), then "
-                    f"`bundlekit targets check {self.target}`.")
+                    f"`bundlekit targets check {shell_word(self.target)}`.")
         return (f"Install one on that machine so that `python3` on its user's PATH is {_MIN} or newer (Debian, "
                 "Ubuntu: `apt-get install python3`; RHEL, Fedora, Rocky: `dnf install python3`; Alpine: `apk add "
-                f"python3`), then run `bundlekit targets check {self.target}`.")
+                f"python3`), then run `bundlekit targets check {shell_word(self.target)}`.")
 
     def _where(self) -> str:
         return f"{self.target!r}" + (f" ({self.address})" if self.address else "")

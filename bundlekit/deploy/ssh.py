@@ -33,6 +33,7 @@ from bundlekit.deploy.targets import SshTarget
 from bundlekit.errors import DeployError, InputError, TrustError, UsageError
 from bundlekit.runtime.boot import bootstrap_argv
 from bundlekit.runtime.pack import Runner
+from bundlekit.core.text import shell_word
 
 __all__ = ["connect", "runner_session", "scan_host_keys", "parse_host_key", "check_identity_file", "load_identity",
            "IdentityProblem", "fingerprint", "known_hosts_field", "CONNECT_TIMEOUT"]
@@ -209,7 +210,7 @@ async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SS
                 raise _mismatch(target, offered) from None
         raise DeployError(f"target {target.name!r} ({target.address}) is unreachable: {_why(error)}. "
                           "Check that the machine is up and its SSH server listens there "
-                          f"(`bundlekit targets check {target.name}`).",
+                          f"(`bundlekit targets check {shell_word(target.name)}`).",
                           code="target_unreachable", details=_details(target)) from None
 
 
@@ -226,7 +227,7 @@ def _mismatch(target: SshTarget, offered: list[asyncssh.SSHKey]) -> TrustError:
         f"target {target.name!r} ({target.address}) offered host key(s) {shown}, none of which is pinned "
         f"({', '.join(f'{k.get_algorithm()} {fingerprint(k)}' for k in pinned)}). Nothing was run. If the machine "
         f"was re-installed, compare the key out of band (`bundlekit targets scan-host-key "
-        f"{target.host}:{target.port}`) and re-pin it with `bundlekit targets set-host-key {target.name} 'KEY'`.",
+        f"{shell_word(target.host + ':' + str(target.port))}`) and re-pin it with `bundlekit targets set-host-key {shell_word(target.name)} 'KEY'`.",
         code="host_key_mismatch", details=dict(_details(target), offered=[fingerprint(k) for k in offered],
                                                pinned=[fingerprint(k) for k in pinned]))
 

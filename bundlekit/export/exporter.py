@@ -43,6 +43,7 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
 from bundlekit.zone.spaces import DEFAULT, answers_for, move_trust
 from bundlekit.zone.store import Staging
+from bundlekit.core.text import shell_word
 
 __all__ = ["ExportResult", "export_release", "export_spec", "parse_duration", "bundle_id_for", "reference_time"]
 
@@ -159,7 +160,7 @@ def _refuse_missing_sources(release_file: Path, report: LintReport) -> None:
             raise
         others = ", ".join(f.path or "" for f in missing[1:])
         raise InputError(f"{err.message}. {len(missing) - 1} more value_from source(s) missing too: {others} "
-                         f"(`bundlekit lint {release_file}` lists each with its fix)", code="value_source_missing",
+                         f"(`bundlekit lint {shell_word(str(release_file))}` lists each with its fix)", code="value_source_missing",
                          details=err.details) from None
 
 

@@ -45,6 +45,7 @@ from bundlekit.export.lint_values import check_filter_calls, check_value_expansi
 from bundlekit.export.lint_computed import check_computed_names
 from bundlekit.export.lint_outputs import check_output_names
 from bundlekit.export.lint_secrets import redacted as _redacted
+from bundlekit.core.text import shell_word
 
 __all__ = ["LintReport", "lint_release", "refuse_on_errors", "manifest_notes", "MAX_NOTES"]
 
@@ -215,7 +216,7 @@ def refuse_on_errors(report: LintReport, again: str = "export again") -> None:
     shown = "; ".join(f.text() for f in errors[:3])
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     raise UsageError(f"{report.file}: {len(errors)} error(s) that would fail in the deploying zone: {shown}{more}. "
-                     f"Fix them (`bundlekit lint {report.file}` lists every one) and {again}",
+                     f"Fix them (`bundlekit lint {shell_word(str(report.file))}` lists every one) and {again}",
                      code="release_lint_failed", details=[f.to_dict() for f in report.findings])
 
 

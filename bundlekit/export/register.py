@@ -47,6 +47,7 @@ from bundlekit.zone.db import Writer
 from bundlekit.zone.spaces import DEFAULT, resolve_space
 from bundlekit.zone.home import Zone
 from bundlekit.zone.store import Staging
+from bundlekit.core.text import shell_word
 
 __all__ = ["Registration", "create_release", "check_authoring", "package_records", "plan_registration", "stage_packages",
            "apply_registration", "spec_digest"]
@@ -239,7 +240,7 @@ def _placed(err: UsageError, release_file: Path) -> None:
         return
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     err.message = ("; ".join(f.text() for f in errors[:3]) + more
-                   + f". Fix them (`bundlekit lint {release_file}` lists every one) and create it again")
+                   + f". Fix them (`bundlekit lint {shell_word(str(release_file))}` lists every one) and create it again")
     err.args = (err.message,)
     err.details = [f.to_dict() for f in errors]
 

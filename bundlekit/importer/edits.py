@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
-from bundlekit.core.text import MASK, closest
+from bundlekit.core.text import MASK, closest, shell_word
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.merge_model import variable_key
 from bundlekit.zone import projects as project_store
@@ -203,7 +203,7 @@ def _no_such_value(project: ProjectRecord, name: str, scope: Mapping[str, list[s
     else:
         hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
     return StateError(f"project {project.name!r} has no value of {name!r} with {_scope_text(scope)}.{hint} See "
-                      f"`bundlekit variables list {project.slug}`", code="unknown_variable",
+                      f"`bundlekit variables list {shell_word(project.slug)}`", code="unknown_variable",
                       details={"name": name, "scopes": scopes, "suggestions": similar})
 
 
@@ -239,7 +239,7 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
                     if mine else "")
             raise StateError(
                 f"{name!r} ({scope_d or 'unscoped'}) of {project.name!r} is the release's value, not one set in zone "
-                f"{zone.name}: a release value can be overridden (`bundlekit variables set {project.slug} {name} "
+                f"{zone.name}: a release value can be overridden (`bundlekit variables set {shell_word(project.slug)} {shell_word(name)} "
                 f"VALUE` with the same scope), not deleted.{also}", code="not_local", details={"set_here": mine})
         elif release_value is not None:
             local["variables"][key] = dict(release_value)

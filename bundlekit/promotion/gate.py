@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
-from bundlekit.core.text import closest
+from bundlekit.core.text import closest, shell_word
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.promotion.lifecycle import (Decision, Progress, Success, counts_for, decide, progress,
@@ -61,7 +61,7 @@ class _Judge:
             return f"signed by key {bad[0]} of zone {entry.name}, revoked ({self.revoked[bad[0]]})"
         if evidence_kind and not entry.policy.may_prove(environment):
             return (f"zone {entry.name} may not prove deployments to {environment}; if it may: `bundlekit trust set "
-                    f"{entry.name} --evidence-for {environment!r}`")
+                    f"{shell_word(entry.name)} --evidence-for {shell_word(environment)}`")
         return None
 
     def count(self, out: list[Success], where: str, environment: str, tenant: str | None, why: str | None,
@@ -169,7 +169,7 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
         f"{what} cannot be deployed to {environment} (phase {decision.phase.name!r}) yet: phase "
         f"{block.phase.name!r} needs {need} and has {len(block.succeeded)}{got}. Nothing was run. Deploy it there "
         "first, offer the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the "
-        f"phase: `bundlekit lifecycle waive {project.slug} --phase {block.phase.name!r} --reason TEXT`{where}",
+        f"phase: `bundlekit lifecycle waive {shell_word(project.slug)} --phase {shell_word(block.phase.name)} --reason TEXT`{where}",
         code="lifecycle_violation", details={**details, "phase": decision.phase.name,
                                              "blocking_phase": block.phase.name, "not_counted": unused})
 
@@ -224,7 +224,7 @@ def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, versi
     hint = f"Did you mean {', '.join(repr(n) for n in similar)}? " if similar else ""
     known = f"its releases' phases are {', '.join(names)}" if names else "none of its releases has a lifecycle"
     raise StateError(f"project {project.name!r} has no lifecycle phase {phase!r}. {hint}{known[0].upper()}{known[1:]}; "
-                     f"see `bundlekit lifecycle show {project.slug}`", code="unknown_phase",
+                     f"see `bundlekit lifecycle show {shell_word(project.slug)}`", code="unknown_phase",
                      details={"phase": phase, "known": names, "suggestions": similar})
 
 

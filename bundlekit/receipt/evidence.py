@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.text import shell_word
 from bundlekit.errors import StateError
 from bundlekit.receipt.build import ReceiptFile, make_entry, write_receipt
 from bundlekit.zone import exports, projects, truststore
@@ -66,7 +67,7 @@ def write_evidence(zone: Zone, deployment_id: str, to: str, out: Path, *, now: E
     if sent is None:
         raise StateError(f"{project.name} {row['release']} was never exported to zone {dest.name}, so no proof of "
                          f"its deployments can serve there; export it: `bundlekit export RELEASE.toml --to "
-                         f"{dest.name} -o FILE` (the bundle carries this zone's successful deployments of it)",
+                         f"{shell_word(dest.name)} -o FILE` (the bundle carries this zone's successful deployments of it)",
                          code="not_exported")
     release = {"bundle_id": sent["bundle_id"], "bundle_digest": sent["digest"], "sequence": sent["sequence"],
                "version": row["release"], "release_digest": row["release_digest"]}

@@ -22,6 +22,7 @@ from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
 from bundlekit.trust.policy import TrustedSource, policy_denial
+from bundlekit.core.text import shell_word
 
 __all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path", "relays_for"]
 
@@ -289,7 +290,7 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
         other = [f" (the zone now named {names[h]} it came through is another zone, zone id {h})" for h in hops
                  if h in names and h not in via and any(names[h].casefold() == had[i].casefold() for i in gone)]
         advice = (f"a relay the rule requires is no longer trusted, so no release of {source.name!r} is accepted "
-                  f"whichever way it comes. Change the rule (`bundlekit trust set {source.name} --via ZONE`, or "
+                  f"whichever way it comes. Change the rule (`bundlekit trust set {shell_word(source.name)} --via ZONE`, or "
                   f"`--no-via`), or trust {' and '.join(had[i] for i in gone)} again with its own card")
         raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
                          f"{wanted}; this one came {came}{''.join(dict.fromkeys(other))}. Nothing was imported: {advice}",
@@ -305,16 +306,16 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
         problem = f"it did not go through {_and(missing)}"
     else:
         problem = f"{_and(relays)} relayed it, but not in the order required"
-    steps = [f"in zone {source.name}, `bundlekit export RELEASE_FILE --to {relays[0]}"
+    steps = [f"in zone {source.name}, `bundlekit export RELEASE_FILE --to {shell_word(relays[0])}"
              f"{' --full' if manifest.packages else ''}`"]
     for i, relay in enumerate(relays):
-        steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {relays[i + 1] if i + 1 < len(relays) else zone_name}`")
+        steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)}`")
     raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
                      f"{wanted}{', in that order' if len(relays) > 1 else ''}; this one came {came}: {problem}. Nothing was changed. A bundle is "
                      f"relayed only by the zone it is addressed to, here {zone_name} itself, so this one cannot be sent "
                      f"back onto that path: ask zone {source.name} for a new export along it "
                      f"({'; then '.join(steps)}), or change "
-                     f"this zone's policy with `bundlekit trust set {source.name} --via ZONE` (`--no-via` to drop it)",
+                     f"this zone's policy with `bundlekit trust set {shell_word(source.name)} --via ZONE` (`--no-via` to drop it)",
                      code="relay_required",
                      details={"via": relays, "came_through": [names.get(z, z) for z in hops],
                               "missing": missing})

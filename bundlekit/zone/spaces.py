@@ -16,7 +16,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.confusables import invisible, skeleton
 from bundlekit.core.hints import DEFAULT_SPACE, arg, cut
 from bundlekit.core.names import check_label, quoted
-from bundlekit.core.text import closest
+from bundlekit.core.text import closest, shell_word
 from bundlekit.errors import InputError, StateError
 from bundlekit.zone import audit
 from bundlekit.zone.db import Reader
@@ -148,5 +148,5 @@ def move_trust(zone_name: str, space: str) -> str:
     """How an operator makes trusted zone ``zone_name`` answer for ``space`` (:func:`answers_for`):
     the words both refusals of decision 915 end with."""
     where = space if space == DEFAULT else f"{space} or {DEFAULT}"
-    return (f"trust it in space {where} instead (`bundlekit trust remove {zone_name}`, then `bundlekit trust add "
-            f"CARD --space {space}`)")
+    return (f"trust it in space {where} instead (`bundlekit trust remove {shell_word(zone_name)}`, then `bundlekit "
+            f"trust add CARD --space {shell_word(space)}`)")

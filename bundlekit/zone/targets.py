@@ -22,6 +22,7 @@ from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone
 from bundlekit.zone.homescan import refuse_folder_with_home
+from bundlekit.core.text import shell_word
 
 __all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "set_host_keys", "inside_home"]
 
@@ -94,7 +95,7 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
     other = taken.get(fold(name))
     if other is not None:  # names are the zone's, whatever the space (decision 660)
         where = "" if other.space == space else f" (in space {other.space}: target names are unique in the zone)"
-        raise StateError(f"target {other.name!r} already exists{where}; `bundlekit targets remove {other.name}` "
+        raise StateError(f"target {other.name!r} already exists{where}; `bundlekit targets remove {shell_word(other.name)}` "
                          "first, or choose another name", code="target_exists")
     if root is not None:
         root = root.expanduser().resolve()

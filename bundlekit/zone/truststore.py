@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.text import closest
+from bundlekit.core.text import closest, shell_word
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.container import Limits
@@ -83,7 +83,7 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
                           (card.zone_id, card.name))
         if existing is not None:
             raise StateError(f"zone {existing['name']!r} is already trusted (in space {existing['in_space']}); "
-                             f"a zone is trusted in one space. `bundlekit trust remove {existing['name']}` first "
+                             f"a zone is trusted in one space. `bundlekit trust remove {shell_word(existing['name'])}` first "
                              "to replace it", code="already_trusted")
         tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added, in_space) "
                "VALUES (?,?,?,?,?,?,?)",

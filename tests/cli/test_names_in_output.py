@@ -31,3 +31,33 @@ def test_spaces_add_hint_pastes_into_a_shell_as_the_name_typed(tmp_path: Path) -
         assert done.returncode == 0, done.stderr
         hint = done.stdout.split("`")[1]
         assert shlex.split(hint) == ["bundlekit", "trust", "add", "CARD", "--space", name]
+
+
+def test_every_hint_that_names_a_trusted_zone_or_space_quotes_it_for_the_shell() -> None:
+    from bundlekit.zone.spaces import move_trust
+
+    hint = move_trust("dev zone", "Team $(id)")
+    commands = [part for i, part in enumerate(hint.split("`")) if i % 2]
+    assert [shlex.split(c) for c in commands] == [["bundlekit", "trust", "remove", "dev zone"],
+                                                  ["bundlekit", "trust", "add", "CARD", "--space", "Team $(id)"]]
+
+
+def test_no_hint_in_the_source_embeds_a_name_without_quoting_it() -> None:
+    """A source scan: in a backquoted ``bundlekit ...`` command of a message, every ``{...}`` that
+    holds a name, slug or path goes through ``shell_word`` (the reviewed exceptions are ids and
+    numbers bundlekit makes itself)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "bundlekit"
+    command = re.compile(r"`bundlekit [^`]*`")
+    field = re.compile(r"\{([^{}]+)\}")
+    reviewed = {"self.deployment_id", "rec.deployment_id", "unsigned.seq", "option"}  # option: quoted where made
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        for match in command.finditer(path.read_text("utf-8")):
+            for inner in field.findall(match.group(0)):
+                if not inner.startswith(("shell_word(", "terminal_text(shell_word(", "shlex.quote(", "quote(", "run", "where",
+                                          "how")) \
+                        and inner not in reviewed and not inner.isupper():
+                    bad.append(f"{path.relative_to(root)}: {{{inner}}} in {match.group(0)[:80]}")
+    assert not bad, "\n".join(bad)
