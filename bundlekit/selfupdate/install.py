@@ -339,7 +339,7 @@ def _install(venv: Path, work: Path, wheels: list[PackageRef], version: str, whe
     _run([str(python), "-I", "-m", "pip", "check"], env, where, "checking the new installation's dependencies")
     ok, why = _runs(venv, version)
     if not ok:
-        raise _failed(where, f"the new installation {terminal_text(why)}; it was removed and the current one is kept")
+        raise _failed(where, f"the new installation: {terminal_text(why)}; it was removed and the current one is kept")
 
 
 def _requirement(p: PackageRef) -> str:

@@ -88,7 +88,7 @@ def probe(prefix: Path, *, full: bool = False) -> Probe:
     """Ask the installation at ``prefix`` (``prefix/bin/python -I``, a clean environment) for its
     version and state schema; with ``full``, also import every command module (its dependencies).
     Never raises: a problem is in :attr:`Probe.problem`."""
-    python = prefix / "bin" / "python"
+    python = Path(os.path.abspath(prefix)) / "bin" / "python"  # it runs from "/": a relative home is this one's
     try:
         done = subprocess.run([str(python), "-I", "-c", _SCRIPT, *(["full"] if full else [])], capture_output=True,
                               text=True, env=clean_environment(), timeout=PROBE_TIMEOUT, check=False,

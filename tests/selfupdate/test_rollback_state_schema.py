@@ -13,6 +13,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bundlekit.zone.schema import SCHEMA_VERSION
 from tests.conftest import run_cli, snapshot
 
@@ -69,3 +71,13 @@ def test_a_state_newer_than_the_running_bundlekit_names_the_installation_that_re
     assert back.returncode == 0, back.stderr
     assert os.readlink(prod / "self" / "current") == "venvs/0.3.0-0123456789ab"
     assert os.readlink(prod / "self" / "previous") == "venvs/0.1.0-0123456789ab"
+
+
+def test_an_installation_under_a_relative_home_is_asked_from_its_own_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundlekit.zone.installations import probe
+
+    _installation(tmp_path / "home" / "self" / "venvs" / "0.3.0-0123456789ab", "0.3.0", SCHEMA_VERSION + 1)
+    monkeypatch.chdir(tmp_path)  # as `--home ./home` gives it
+    answer = probe(Path("home/self/venvs/0.3.0-0123456789ab"))
+    assert (answer.version, answer.schema, answer.problem) == ("0.3.0", SCHEMA_VERSION + 1, "")
