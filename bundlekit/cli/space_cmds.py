@@ -12,7 +12,6 @@ from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.text import pad_cells, shell_word, terminal_text
 from bundlekit.zone.db import Reader
-from bundlekit.core.hints import arg
 from bundlekit.zone.spaces import DEFAULT, add_space, list_spaces, space_names, told_apart
 
 __all__ = ["space_option", "space_filter_option", "space_column"]

@@ -26,7 +26,8 @@ from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
-from bundlekit.core.hints import arg, space_flag
+from bundlekit.core.hints import space_flag
+from bundlekit.core.text import shell_word
 from bundlekit.zone.spaces import resolve_space, space_names, told_apart
 from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
@@ -287,8 +288,8 @@ def trust_remove(name: str, home: str | None, as_json: bool) -> None:
 def _reroute(entry: truststore.TrustEntry) -> str:
     """How an operator changes ``entry``'s rule whose relays are no longer all trusted (decision 944)."""
     gone = [name for name, zid in zip(entry.via, entry.policy.via) if zid in entry.via_untrusted]
-    return (f"name relays it still trusts (`bundlekit trust set {arg(entry.name)} --via ZONE`, repeated in order), "
-            f"accept them directly or through any trusted relay (`bundlekit trust set {arg(entry.name)} --no-via`), "
+    return (f"name relays it still trusts (`bundlekit trust set {shell_word(entry.name)} --via ZONE`, repeated in order), "
+            f"accept them directly or through any trusted relay (`bundlekit trust set {shell_word(entry.name)} --no-via`), "
             f"or trust {' and '.join(gone)} again (`bundlekit trust add CARD{space_flag(entry.space)}` with its card, "
             "then `bundlekit trust set` as before)")
 

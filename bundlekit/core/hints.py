@@ -6,7 +6,7 @@ relayatk #9), so every echo of a user-given name goes through :func:`shown`, whi
 ``spaces add`` always did (:func:`bundlekit.core.names.quoted`).
 
 A command a message suggests must work when pasted: its arguments are shell-quoted
-(:func:`arg`), and inside a space other than ``Default`` it carries that space's ``--space``
+(:func:`bundlekit.core.text.shell_word`), and inside a space other than ``Default`` it carries that space's ``--space``
 option (:func:`space_flag`), while the sentence names the space (:func:`in_space`). Without it
 an operator who follows the advice of a refusal in space B changes space Default instead and
 meets the same refusal again (review relayatk #1).
@@ -14,12 +14,12 @@ meets the same refusal again (review relayatk #1).
 
 from __future__ import annotations
 
-import shlex
 from typing import Optional
 
 from bundlekit.core.names import MAX_LABEL_LENGTH, QUOTED_LENGTH, quoted
+from bundlekit.core.text import shell_word
 
-__all__ = ["DEFAULT_SPACE", "shown", "cut", "arg", "space_flag", "in_space"]
+__all__ = ["DEFAULT_SPACE", "shown", "cut", "space_flag", "in_space"]
 
 #: The space every zone has, and every command's space when none is given (decision 660).
 DEFAULT_SPACE = "Default"
@@ -37,11 +37,6 @@ def cut(text: str, limit: int = QUOTED_LENGTH) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def arg(value: str) -> str:
-    """``value`` as one shell argument of a suggested command (quoted only when it must be)."""
-    return shlex.quote(value)
-
-
 def _is_default(space: Optional[str]) -> bool:
     return space is None or space.casefold() == DEFAULT_SPACE.casefold()
 
@@ -49,7 +44,7 @@ def _is_default(space: Optional[str]) -> bool:
 def space_flag(space: Optional[str]) -> str:
     """`` --space NAME`` for a command suggested to an operator working in ``space``; empty in
     ``Default`` (or None: no space), where a command works without it."""
-    return "" if _is_default(space) else f" --space {arg(space)}"  # type: ignore[arg-type]
+    return "" if _is_default(space) else f" --space {shell_word(space)}"  # type: ignore[arg-type]
 
 
 def in_space(space: Optional[str], word: str = "in") -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.confusables import invisible, skeleton
-from bundlekit.core.hints import DEFAULT_SPACE, arg, cut
+from bundlekit.core.hints import DEFAULT_SPACE, cut
 from bundlekit.core.names import check_label, quoted
 from bundlekit.core.text import closest, shell_word
 from bundlekit.errors import InputError, StateError
@@ -128,7 +128,7 @@ def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:
                      f" and reads like {name!r} ({code_points(taken[0])} against {code_points(name)}): people pick a "
                      "space by reading its name, so two that read the same would be taken for one another")
             raise StateError(f"space {taken[0]!r} already exists in zone {zone.name}{alike}; use it "
-                             f"(`--space {arg(taken[0])}`) or choose a name that reads differently; nothing was changed",
+                             f"(`--space {shell_word(taken[0])}`) or choose a name that reads differently; nothing was changed",
                              code="space_exists", details={"space": taken[0]})
         tx.run("INSERT INTO spaces(name, added) VALUES (?, ?)", (name, now))
     return next(s for s in list_spaces(zone.db) if s["name"] == name)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bundlekit.core.hints import arg, cut, in_space, shown, space_flag
+from bundlekit.core.hints import cut, in_space, shown, space_flag
+from bundlekit.core.text import shell_word
 
 
 def test_a_long_value_is_echoed_cut_so_a_refusal_stays_one_short_line() -> None:
@@ -19,4 +20,4 @@ def test_a_suggested_command_carries_the_space_it_must_work_in_but_not_default()
 
 
 def test_a_suggested_argument_survives_a_shell() -> None:
-    assert arg("web-01") == "web-01" and arg("it's") == "'it'\"'\"'s'" and arg("a b") == "'a b'"
+    assert shell_word("web-01") == "web-01" and shell_word("it's") == "'it'\"'\"'s'" and shell_word("a b") == "'a b'"
