@@ -22,11 +22,12 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from bundlekit.core.hints import DEFAULT_SPACE
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.container import SignatureRecord
 from bundlekit.format.crypto import key_id, verify_signature
 
-__all__ = ["SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy",
+__all__ = ["relays_for", "SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy",
            "policy_denial", "package_owners"]
 
 
@@ -175,3 +176,10 @@ def package_owners(source_zone_id: str, sources: Iterable[TrustedSource]) -> fro
     source is no longer trusted."""
     return frozenset({source_zone_id} | {s.zone_id for s in sources if source_zone_id in s.policy.share_packages_with})
 
+
+def relays_for(relay_space: str, space: str) -> bool:
+    """Whether a zone trusted here in space ``relay_space`` may relay releases that enter space
+    ``space`` (decisions 905, 945): a relay trusted in ``Default`` answers zone-wide, for every
+    space, as a source trusted there does (decision 915); one trusted in another space only for
+    releases entering that space. Space names compare without case."""
+    return relay_space.casefold() in (DEFAULT_SPACE.casefold(), space.casefold())

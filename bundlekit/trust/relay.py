@@ -17,17 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from bundlekit.core.hints import DEFAULT_SPACE
+from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
-from bundlekit.trust.policy import TrustedSource, policy_denial
-from bundlekit.core.text import shell_word
+from bundlekit.trust.policy import TrustedSource, policy_denial, relays_for
 
-__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path", "relays_for"]
+__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path"]
 
-#: The space every zone has; a relay trusted in it may relay for every space (decision 945).
-DEFAULT_SPACE = "Default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +144,6 @@ def _countersigners(hops_raw: bytes, origin_digest: str, sources: Sequence[Trust
     return raw_hops, [_relay_zone(raw, sources, revoked, where, n, here, kind) for n, raw in enumerate(raw_hops, 1)]
 
 
-def relays_for(relay_space: str, space: str) -> bool:
-    """Whether a zone trusted here in space ``relay_space`` may relay releases that enter space
-    ``space`` (decisions 905, 945): a relay trusted in ``Default`` answers zone-wide, for every
-    space, as a source trusted there does (decision 915); one trusted in another space only for
-    releases entering that space. Space names compare without case."""
-    return relay_space.casefold() in (DEFAULT_SPACE.casefold(), space.casefold())
-
-
 def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, environments: Sequence[str], where: str,
            n: int) -> None:
     """Step 6 for a release (decisions 905, 945): the relay is trusted in the space the release
@@ -255,7 +246,7 @@ def check_relay_destination(path: RelayPath, manifest: Manifest, zone_id: str, z
     if manifest.kind == "receipt" and not relaying and manifest.destination.zone_id != zone_id:
         raise VerificationError(f"{where}: a receipt for zone {manifest.destination.name!r}, relayed here; only "
                                 "that zone imports it: relay it on to that zone (`bundlekit relay BUNDLE --to "
-                                f"{manifest.destination.name}`)", code="wrong_destination")
+                                f"{shell_word(manifest.destination.name)}`)", code="wrong_destination")
 
 
 def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest, names: dict[str, str],
@@ -306,8 +297,8 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
         problem = f"it did not go through {_and(missing)}"
     else:
         problem = f"{_and(relays)} relayed it, but not in the order required"
-    steps = [f"in zone {source.name}, `bundlekit export RELEASE_FILE --to {shell_word(relays[0])}"
-             f"{' --full' if manifest.packages else ''}`"]
+    full = " --full" if manifest.packages else ""
+    steps = [f"in zone {source.name}, `bundlekit export RELEASE_FILE --to {shell_word(relays[0])}{full}`"]
     for i, relay in enumerate(relays):
         steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)}`")
     raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "

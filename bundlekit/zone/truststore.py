@@ -18,8 +18,7 @@ from bundlekit.format.card import IdentityCard
 from bundlekit.format.container import Limits
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import ApproverKey
-from bundlekit.trust.policy import SourcePolicy, TrustedSource
-from bundlekit.trust.relay import relays_for
+from bundlekit.trust.policy import SourcePolicy, TrustedSource, relays_for
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 from bundlekit.zone.spaces import DEFAULT, move_trust

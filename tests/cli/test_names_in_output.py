@@ -51,13 +51,13 @@ def test_no_hint_in_the_source_embeds_a_name_without_quoting_it() -> None:
     root = Path(__file__).resolve().parents[2] / "bundlekit"
     command = re.compile(r"`bundlekit [^`]*`")
     field = re.compile(r"\{([^{}]+)\}")
-    reviewed = {"self.deployment_id", "rec.deployment_id", "unsigned.seq", "option"}  # option: quoted where made
+    reviewed = {"self.deployment_id", "rec.deployment_id", "unsigned.seq", "option", "full"}  # option: quoted where made; full: a literal flag
     bad = []
     for path in sorted(root.rglob("*.py")):
         for match in command.finditer(path.read_text("utf-8")):
             for inner in field.findall(match.group(0)):
                 if not inner.startswith(("shell_word(", "terminal_text(shell_word(", "shlex.quote(", "quote(", "run", "where",
-                                          "how")) \
+                                          "how", "space_flag(")) \
                         and inner not in reviewed and not inner.isupper():
                     bad.append(f"{path.relative_to(root)}: {{{inner}}} in {match.group(0)[:80]}")
     assert not bad, "\n".join(bad)
