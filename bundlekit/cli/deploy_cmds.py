@@ -19,6 +19,7 @@ from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
 from bundlekit.core.clock import recorded_when_text, when_text
 from bundlekit.core.text import fit_cells, shell_word
+from bundlekit.core.hints import in_space, shown, space_flag
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.receipt.evidence import write_evidence
@@ -275,20 +276,19 @@ def deployments_show(deployment_id: str, home: str | None, space: str | None, as
         names = project_names(z.db)
         spaces = space_column(z.db, None)  # a zone of one space: every deployment's is Default
     if row is None or (space is not None and row["in_space"].casefold() != space.casefold()):
-        inside = "" if space is None else f" in space {space}"
-        raise StateError(f"no deployment {deployment_id!r}{inside}; see `bundlekit deployments list"
-                         + ("" if space is None else f" --space {shell_word(space)}") + "`", code="unknown_deployment")
+        raise StateError(f"no deployment {shown(deployment_id)}{in_space(space)}; see `bundlekit deployments list"
+                         f"{space_flag(space)}`", code="unknown_deployment")
     record = row["record"]
     from bundlekit.dashboard.model import outcome
 
-    shown = outcome(row["state"], list(record.get("runs") or []))  # the word every dashboard shows
+    said = outcome(row["state"], list(record.get("runs") or []))  # the word every dashboard shows
     if as_json:
-        emit_json({"id": row["id"], "state": row["state"], "outcome": shown, "environment": row["environment"],
+        emit_json({"id": row["id"], "state": row["state"], "outcome": said, "environment": row["environment"],
                    "release": row["release"], "project": row["project_slug"], "in_space": row["in_space"],
                    "tenant": row["tenant"],
                    "waivers": row["waivers"], "record": record})
         return
-    also = f" (dashboards: {shown})" if shown.casefold() not in (row["state"].casefold(), "succeeded") else ""
+    also = f" (dashboards: {said})" if said.casefold() not in (row["state"].casefold(), "succeeded") else ""
     who = f" for tenant {row['tenant']}" if row["tenant"] else ""
     echo(f"{row['id']}: {names.get(row['project_slug'], row['project_slug'])} {row['release']} to {row['environment']}"
          f"{who}: {row['state']}{also}")

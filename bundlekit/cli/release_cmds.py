@@ -16,6 +16,7 @@ from bundlekit.core.operator import operator_name
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
+from bundlekit.core.hints import in_space, space_flag
 from bundlekit.export.register import create_release
 from bundlekit.importer import edits
 from bundlekit.promotion import gate
@@ -48,7 +49,8 @@ def releases_list(home: str | None, space: str | None, as_json: bool) -> None:
         emit_json({"releases": rows})
         return
     if not rows:
-        echo("no releases yet; import a bundle (`bundlekit import`) or create one (`bundlekit releases create`)")
+        echo(f"no releases yet{in_space(space)}; import a bundle (`bundlekit import BUNDLE{space_flag(space)}`) or "
+             f"create one (`bundlekit releases create RELEASE_FILE{space_flag(space)}`)")
     now = clock.now()
     for r in rows:
         origin = "created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}"
@@ -78,6 +80,7 @@ def releases_create(release_file: Path, home: str | None, replace: bool, space: 
     with open_home(home) as z:
         reg = create_release(z, release_file, replace=replace, now=clock.now(), space=resolve_space(z.db, space),
                              explicit=explicit)
+        placed = projects.find_project(z.db, reg.release.project["slug"], z.name).in_space
     info = reg.to_dict()
     if as_json:
         emit_json({**info, "warnings": [w.to_dict() for w in reg.warnings]})
@@ -85,8 +88,8 @@ def releases_create(release_file: Path, home: str | None, replace: bool, space: 
     for w in reg.warnings:  # on stderr, as export prints them
         echo(w.text(), err=True)
     verb = {"created": "created", "replaced": "replaced", "unchanged": "already created (unchanged):"}[reg.status]
-    echo(f"{verb} {info['project']} {info['version']} in zone {z.name}; deploy it with `bundlekit deploy "
-         f"{shell_word(info['slug'])} {shell_word(info['version'])} --environment ENV`")
+    echo(f"{verb} {info['project']} {info['version']} in zone {z.name}{in_space(placed)}; deploy it with "
+         f"`bundlekit deploy {shell_word(info['slug'])} {shell_word(info['version'])} --environment ENV{space_flag(placed)}`")
 
 
 def _change_line(c: dict[str, Any]) -> str:

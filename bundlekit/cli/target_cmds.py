@@ -17,6 +17,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.text import closest, dumps, shell_word
+from bundlekit.core.hints import in_space, shown, space_flag
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
@@ -62,7 +63,7 @@ def _host_keys(name: str, keys: tuple[str, ...], given: str = "--host-key") -> l
         for n, line in enumerate(lines, 1):
             # Every line of a pasted value is a key, and a line that is not one is refused by its
             # number: never kept quietly, never dropped quietly (decision 413).
-            where = f"target {name!r} {given}" + (f" line {n} of {len(lines)}" if len(lines) > 1 else "")
+            where = f"target {shown(name)} {given}" + (f" line {n} of {len(lines)}" if len(lines) > 1 else "")
             key = parse_host_key(line, where)
             out.append(key.export_public_key("openssh").decode("ascii").strip())
     return out
@@ -233,16 +234,17 @@ def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int,
     from bundlekit.deploy.service import isolation, open_target, zone_fleet  # asyncio: only when checking
 
     with open_home(home) as z:
-        records = list_targets(z.db, space=resolve_space(z.db, space))
+        space = resolve_space(z.db, space)
+        records = list_targets(z.db, space=space)
         if names:
             wanted = {n.casefold() for n in names}
             unknown = wanted - {r.name.casefold() for r in records}
             if unknown:
                 first = next(n for n in names if n.casefold() in unknown)
                 near = closest(first, [r.name for r in records])
-                raise StateError(f"no target named {', '.join(repr(n) for n in names if n.casefold() in unknown)}"
-                                 + (f" (did you mean {near[0]!r}?)" if near else "")
-                                 + "; see `bundlekit targets list`", code="unknown_target")
+                raise StateError(f"no target named {', '.join(shown(n) for n in names if n.casefold() in unknown)}"
+                                 + in_space(space) + (f" (did you mean {near[0]!r}?)" if near else "")
+                                 + f"; see `bundlekit targets list{space_flag(space)}`", code="unknown_target")
             records = [r for r in records if r.name.casefold() in wanted]
         local = isolation(z)
         with zone_fleet(z, max_parallel) as fleet:
@@ -250,7 +252,8 @@ def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int,
     if as_json:
         emit_json({"healthy": all(h.healthy for h in health), "targets": [h.to_dict() for h in health]})
     elif not health:
-        echo("no targets; add one with `bundlekit targets add`")
+        echo(f"no targets{in_space(space)}; add one with `bundlekit targets add NAME --environment ENV --role ROLE "
+             f"--root DIR{space_flag(space)}`")
     else:
         for line in _health_table(health):
             echo(line)
@@ -294,8 +297,8 @@ def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
         emit_json({"targets": [t.to_dict() for t in rows]})
         return
     if not rows:
-        echo("no targets" + (f" in space {space}" if space is not None else "")
-             + "; add one with `bundlekit targets add`")
+        echo(f"no targets{in_space(space)}; add one with `bundlekit targets add NAME --environment ENV --role ROLE "
+             f"--root DIR{space_flag(space)}`")
     for t in rows:
         where = f"{t.space:<12} " if spaces else ""
         echo(f"{where}{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")

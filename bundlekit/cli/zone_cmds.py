@@ -26,7 +26,7 @@ from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
-from bundlekit.core.hints import space_flag
+from bundlekit.core.hints import in_space, space_flag
 from bundlekit.core.text import shell_word
 from bundlekit.zone.spaces import resolve_space, space_names, told_apart
 from bundlekit.zone import truststore
@@ -240,13 +240,14 @@ def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evide
 def trust_list(home: str | None, space: str | None, as_json: bool) -> None:
     """List trusted zones with their space, keys and policy."""
     with open_home(home) as z:
-        entries = truststore.list_zones(z, space=None if space is None else resolve_space(z.db, space))
+        space = None if space is None else resolve_space(z.db, space)
+        entries = truststore.list_zones(z, space=space)
         known = space_names(z.db)
     if as_json:
         emit_json({"zones": [e.to_dict() for e in entries]})
         return
     if not entries:
-        echo("no trusted zones; add one with `bundlekit trust add CARD`")
+        echo(f"no trusted zones{in_space(space)}; add one with `bundlekit trust add CARD{space_flag(space)}`")
     for e in entries:
         p = e.policy
         echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  space {told_apart(e.space, known)}  threshold {p.threshold}  "

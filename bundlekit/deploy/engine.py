@@ -219,7 +219,7 @@ class _Executor:
             if step.type == "package":
                 package = self.packages[(step.package or "").casefold()]
                 if package.id not in self.hashed:
-                    verify_package(package)  # again: the store may have changed since the preflight
+                    verify_package(package, self.request.space)  # again: the store may have changed since then
                     self.hashed.add(package.id)
                 size = package.path.stat().st_size
                 events = _PackageEvents(self.emit, step.name, target.name, f"{package.id} {package.version}")

@@ -17,6 +17,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from bundlekit.core.hints import space_flag
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     TENANT_NAME,
@@ -73,15 +74,17 @@ def _any_case(word: str) -> str:
 _SCRIPT_PATTERNS = [_any_case(phase + ext) for phase in PHASES for ext in SCRIPT_SYNTAX]
 
 
-def verify_package(package: PackageInput) -> None:
-    """Stream the archive and compare its SHA-256 with the one the release pinned."""
+def verify_package(package: PackageInput, space: str | None = None) -> None:
+    """Stream the archive and compare its SHA-256 with the one the release pinned; ``space``: the
+    project's space, for the ``import`` a refusal suggests."""
     try:
         with open(package.path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256")
     except OSError as error:
         raise DeployError(
             f"package {package.id} {package.version}: cannot read {package.path}: {error.strerror}. "
-            "Import the release's bundle again (`bundlekit import BUNDLE`): an identical bundle imported again "
+            f"Import the release's bundle again (`bundlekit import BUNDLE{space_flag(space)}`): an identical bundle "
+            "imported again "
             "restores the package objects the store lost or damaged.",
             code="package_unreadable", details={"package": package.id, "path": str(package.path)},
         ) from None
@@ -89,8 +92,9 @@ def verify_package(package: PackageInput) -> None:
         raise VerificationError(
             f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
             "release pinned; the package store was changed. Nothing was run. Import the release's bundle again "
-            f"(`bundlekit import BUNDLE`): it restores the store's copy from the bundle. In the zone that authored the "
-            f"release, remove {package.path} and run `bundlekit releases create RELEASE_FILE` (or export it again).",
+            f"(`bundlekit import BUNDLE{space_flag(space)}`): it restores the store's copy from the bundle. In the zone "
+            f"that authored the release, remove {package.path} and run `bundlekit releases create RELEASE_FILE` (or "
+            "export it again).",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
 
@@ -257,7 +261,8 @@ class _Run:
         """Why ``name`` has no value here, and the command that gives it one."""
         if parse_output_ref(name) is not None:
             return self._output_problem(name) or "output variable"
-        command = f"bundlekit variables set {shlex.quote(self.request.project_slug)} {shlex.quote(name)}"
+        command = (f"bundlekit variables set {shlex.quote(self.request.project_slug)} {shlex.quote(name)}"
+                   f"{space_flag(self.request.space)}")
         chosen = self.chosen.get(fold_name(name))
         if chosen is not None and chosen.value is None:
             how = (f"`{command} - --sensitive` (it reads the value from stdin, off the command line)"
@@ -454,7 +459,7 @@ def build_plan(request: DeployRequest) -> DeployPlan:
     verified: dict[str, PackageInput] = {}
     for _, _, _, package in layout:
         if package is not None and package.id not in verified:
-            verify_package(package)
+            verify_package(package, request.space)
             verified[package.id] = package
 
     runs: list[PlannedRun] = []

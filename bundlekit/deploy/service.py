@@ -42,6 +42,7 @@ from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.files import refuse_unwritable_place
 from bundlekit.core.names import check_environment
 from bundlekit.core.text import closest, shell_word
+from bundlekit.core.hints import in_space, space_flag
 from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet, Health
@@ -196,9 +197,12 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
     if not targets:
         similar = closest(environment, [t.environment for t in list_targets(zone.db, space=project.in_space)])
         hint = f" (did you mean {', '.join(repr(k) for k in similar)}?)" if similar else ""
-        raise DeployError(f"no targets in environment {environment!r}{hint}; add one with `bundlekit targets add "
-                          f"NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST --host-key KEY` (or --root DIR)",
-                          code="no_targets", details={"environment": environment, "suggestions": similar})
+        space = project.in_space  # a space's deployments see its own targets only (review relayatk #1)
+        note = " (a space's deployments see its own targets only)" if space_flag(space) else ""
+        raise DeployError(f"no targets in environment {environment!r}{in_space(space, 'of')}{note}{hint}; add one with "
+                          f"`bundlekit targets add NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST "
+                          f"--host-key KEY{space_flag(space)}` (or --root DIR)", code="no_targets",
+                          details={"environment": environment, "space": space, "suggestions": similar})
     # Zone-level steps run on the worker: its folder is outside the home, its isolation the zone's.
     zone_target = LocalFolderTarget(zone.name, environment, frozenset(), Path(get_worker(zone).folder), local)
     return DeployRequest(

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
 from bundlekit.core.text import MASK, closest, shell_word
+from bundlekit.core.hints import cut, in_space, shown, space_flag
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.merge_model import variable_key
 from bundlekit.zone import projects as project_store
@@ -154,9 +155,9 @@ def _settable(db: Reader, zone: Zone, project_ref: str, name: str, scope: Mappin
         spelled = {k.casefold(): k for k in known}
         similar = [spelled[c] for c in difflib.get_close_matches(name.casefold(), list(spelled), n=3, cutoff=0.75)]
         hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
-        raise StateError(f"project {project.name!r} has no variable or placeholder {name!r}.{hint} To add a new "
-                         "variable in this zone, repeat the command with --new", code="unknown_variable",
-                         details={"name": name, "suggestions": similar})
+        raise StateError(f"project {project.name!r}{in_space(project.in_space)} has no variable or placeholder "
+                         f"{shown(name)}.{hint} To add a new variable in this zone, repeat the command with --new",
+                         code="unknown_variable", details={"name": cut(name), "suggestions": similar})
     if not new:
         _check_scope(db, project, scope_d)
     return project, scope_d
@@ -202,9 +203,10 @@ def _no_such_value(project: ProjectRecord, name: str, scope: Mapping[str, list[s
         hint = f" It has values of that name with {'; '.join(scopes)}: give the same scope options."
     else:
         hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
-    return StateError(f"project {project.name!r} has no value of {name!r} with {_scope_text(scope)}.{hint} See "
-                      f"`bundlekit variables list {shell_word(project.slug)}`", code="unknown_variable",
-                      details={"name": name, "scopes": scopes, "suggestions": similar})
+    return StateError(f"project {project.name!r}{in_space(project.in_space)} has no value of {shown(name)} with "
+                      f"{_scope_text(scope)}.{hint} See `bundlekit variables list {shell_word(project.slug)}"
+                      f"{space_flag(project.in_space)}`", code="unknown_variable",
+                      details={"name": cut(name), "scopes": scopes, "suggestions": similar})
 
 
 def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[str, tuple[str, ...]] | None = None,
@@ -239,8 +241,9 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
                     if mine else "")
             raise StateError(
                 f"{name!r} ({scope_d or 'unscoped'}) of {project.name!r} is the release's value, not one set in zone "
-                f"{zone.name}: a release value can be overridden (`bundlekit variables set {shell_word(project.slug)} {shell_word(name)} "
-                f"VALUE` with the same scope), not deleted.{also}", code="not_local", details={"set_here": mine})
+                f"{zone.name}{in_space(project.in_space)}: a release value can be overridden (`bundlekit variables set "
+                f"{shell_word(project.slug)} {shell_word(name)} VALUE{space_flag(project.in_space)}` with the same scope), not deleted."
+                f"{also}", code="not_local", details={"set_here": mine})
         elif release_value is not None:
             local["variables"][key] = dict(release_value)
             restored = True
@@ -261,7 +264,8 @@ def set_step_enabled(zone: Zone, project_ref: str, step: str, enabled: bool, now
         key = step.lower()
         if key not in local["steps"]:
             names = ", ".join(s["name"] for s in local["steps"].values())
-            raise StateError(f"project {project.name!r} has no step {step!r} (steps: {names})", code="unknown_step")
+            raise StateError(f"project {project.name!r}{in_space(project.in_space)} has no step {shown(step)} "
+                             f"(steps: {names})", code="unknown_step")
         local["steps"][key] = dict(local["steps"][key], enabled=enabled)
         save_local(zone, tx, project.slug, local, now)
     return {"project": project.name, "step": local["steps"][key]["name"], "enabled": enabled}

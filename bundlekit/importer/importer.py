@@ -138,7 +138,8 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
     Staging.sweep(store)
     staging = Staging(store, check_only=check_only)
     try:
-        verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False)
+        verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False,
+                                 space=space)
         plan = _decide(zone, verified, strategy=strategy, policy=policy, replace=replace, space=space)
         with zone.db.read() as db:
             if not plan.noop and plan.replaces_release:  # a waiver of the version waived other content

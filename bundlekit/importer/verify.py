@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Mapping
 
 from bundlekit.core.clock import EpochSeconds, when_text
 from bundlekit.core.progress import begin
+from bundlekit.core.hints import space_flag
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.audit import check_carried
 from bundlekit.format.blobcheck import stream_blob
@@ -76,6 +77,8 @@ class Verifier:
     #: The verifier's own signing public keys, past and present: only to say so when it is given
     #: a bundle it signed itself (no zone trusts its own card, so such a bundle is ``untrusted``).
     own_keys: frozenset[bytes] = frozenset()
+    #: The space an import works in (None: no import), for the command a refusal suggests.
+    space: str | None = None
 
 
 def verifier_for(zone: Zone, now: EpochSeconds) -> Verifier:
@@ -86,7 +89,7 @@ def verifier_for(zone: Zone, now: EpochSeconds) -> Verifier:
 def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: bool = True,
                   progress: Callable[[int], None] | None = None,
                   sink_for: Callable[[str], Callable[[bytes], object] | None] | None = None,
-                  rebuild: bool = True, relaying: bool = False) -> VerifiedBundle:
+                  rebuild: bool = True, relaying: bool = False, space: str | None = None) -> VerifiedBundle:
     """Verify a bundle file for ``zone``; raise on the first refusal.
 
     After spec §6.2 (:func:`check_bundle`) come the checks of ``importer/contents.py``: trust
@@ -104,8 +107,9 @@ def verify_bundle(zone: Zone, path: Path, *, now: EpochSeconds, check_blobs: boo
     (``package_not_shared``) as its import would refuse it (decision 290), and so is one that lists by
     reference a package the zone holds with another size (``package_size_mismatch``); an import
     checks both itself, after its sequence and trust policy. ``relaying``: see :func:`check_bundle`.
+    ``space``: the space an import works in, named in the commands its refusals suggest.
     """
-    verifier = verifier_for(zone, now)
+    verifier = replace(verifier_for(zone, now), space=space)
     verified = check_bundle(verifier, path, check_blobs=check_blobs, progress=progress, sink_for=sink_for,
                             relaying=relaying)
     found = check_contents(verified.manifest, verified.source, zone.sealing_key(), str(path), verified.relay,
@@ -234,7 +238,8 @@ def _origin(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
     kind = bundle.header.kind
     signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
     try:
-        source = select_source(signed_by, v.sources, v.revoked, where)
+        source = select_source(signed_by, v.sources, v.revoked, where,
+                               trust_command=f"bundlekit trust add CARD{space_flag(v.space)}")
     except TrustError as err:
         if err.code == "untrusted":
             _refuse_own(v, bundle, signed_by, where)

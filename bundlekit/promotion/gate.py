@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
 from bundlekit.core.text import closest, shell_word
+from bundlekit.core.hints import cut, in_space, shown, space_flag
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.promotion.lifecycle import (Decision, Progress, Success, counts_for, decide, progress,
@@ -169,7 +170,8 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
         f"{what} cannot be deployed to {environment} (phase {decision.phase.name!r}) yet: phase "
         f"{block.phase.name!r} needs {need} and has {len(block.succeeded)}{got}. Nothing was run. Deploy it there "
         "first, offer the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the "
-        f"phase: `bundlekit lifecycle waive {shell_word(project.slug)} --phase {shell_word(block.phase.name)} --reason TEXT`{where}",
+        f"phase: `bundlekit lifecycle waive {shell_word(project.slug)} --phase {shell_word(block.phase.name)} --reason TEXT"
+        f"{space_flag(project.in_space)}`{where}",
         code="lifecycle_violation", details={**details, "phase": decision.phase.name,
                                              "blocking_phase": block.phase.name, "not_counted": unused})
 
@@ -223,9 +225,10 @@ def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, versi
     similar = closest(phase, names)
     hint = f"Did you mean {', '.join(repr(n) for n in similar)}? " if similar else ""
     known = f"its releases' phases are {', '.join(names)}" if names else "none of its releases has a lifecycle"
-    raise StateError(f"project {project.name!r} has no lifecycle phase {phase!r}. {hint}{known[0].upper()}{known[1:]}; "
-                     f"see `bundlekit lifecycle show {shell_word(project.slug)}`", code="unknown_phase",
-                     details={"phase": phase, "known": names, "suggestions": similar})
+    raise StateError(f"project {project.name!r}{in_space(project.in_space)} has no lifecycle phase {shown(phase)}. "
+                     f"{hint}{known[0].upper()}{known[1:]}; see `bundlekit lifecycle show {shell_word(project.slug)}"
+                     f"{space_flag(project.in_space)}`", code="unknown_phase",
+                     details={"phase": cut(phase), "known": names, "suggestions": similar})
 
 
 def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str | None,
@@ -292,8 +295,8 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
     out["variables_updated"] = updated
     if prog is not None:
         out["lifecycle"] = prog.to_dict()
-        for status, shown in zip(prog.phases, out["lifecycle"]["phases"]):
-            shown["variables_updated_after"] = status.passed and updated_after_proof(status.last_proof, updated)
+        for status, phase_out in zip(prog.phases, out["lifecycle"]["phases"]):
+            phase_out["variables_updated_after"] = status.passed and updated_after_proof(status.last_proof, updated)
         out["open"] = [e for e in prog.lifecycle.environments() if decide(prog, e).allowed]
     return out
 

@@ -105,8 +105,9 @@ def verify_records(message: bytes, records: Sequence[SignatureRecord], kind: str
 
 
 def select_source(signed_by: Iterable[bytes], sources: Iterable[TrustedSource], revoked: frozenset[str],
-                  where: str) -> TrustedSource:
-    """The trusted zone whose (non-revoked) zone key signed; refuses when there is none."""
+                  where: str, *, trust_command: str = "bundlekit trust add CARD") -> TrustedSource:
+    """The trusted zone whose (non-revoked) zone key signed; refuses when there is none
+    (``untrusted``, suggesting ``trust_command``: with ``--space`` in an import into a space)."""
     signed = list(signed_by)
     revoked_hits = [k for k in signed if key_id("ed25519", k) in revoked]
     for src in sources:
@@ -118,7 +119,7 @@ def select_source(signed_by: Iterable[bytes], sources: Iterable[TrustedSource], 
                          "zone to export again with its current key", code="key_revoked")
     ids = ", ".join(key_id("ed25519", k) for k in signed)
     raise TrustError(f"{where}: no trusted zone signed this bundle (signer keys: {ids}). Add the source's identity "
-                     "card with `bundlekit trust add CARD`.", code="untrusted")
+                     f"card with `{trust_command}`.", code="untrusted")
 
 
 def count_approvals(signed_by: Iterable[bytes], source: TrustedSource, revoked: frozenset[str]) -> int:

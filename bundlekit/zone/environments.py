@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bundlekit.core.hints import cut, shown
+from bundlekit.core.names import check_environment
 from bundlekit.core.text import closest
-from bundlekit.errors import StateError
+from bundlekit.errors import InputError, StateError
 from bundlekit.zone.db import Reader
 
 __all__ = ["known_environments", "resolve_environment"]
@@ -50,9 +52,12 @@ def known_environments(db: Reader) -> dict[str, str]:
 def resolve_environment(db: Reader, name: str, *, option: str = "--environment", new: bool = False) -> str:
     """``name`` in the spelling the zone knows it by, or ``name`` itself when it is new.
 
-    Raises ``StateError`` ``unknown_environment`` (exit 1) when ``name`` is not known but is
-    close to a known environment (the closest are named) and ``new`` is false.
+    Raises ``InputError`` ``invalid_label`` for a name no environment may have (a new one is
+    stored: review relayatk #9 found a 100 000-character one kept by `retention set`), and
+    ``StateError`` ``unknown_environment`` (exit 1) when ``name`` is not known but is close to a
+    known environment (the closest are named) and ``new`` is false.
     """
+    check_environment(name, error=InputError, code="invalid_label")
     known = known_environments(db)
     if name.casefold() in known:
         return known[name.casefold()]
@@ -60,8 +65,8 @@ def resolve_environment(db: Reader, name: str, *, option: str = "--environment",
     if not similar or new:
         return name
     listed = ", ".join(sorted(known.values(), key=str.casefold))
-    raise StateError(f"{option} {name!r}: no environment of that name in this zone (known: {listed}). Did you mean "
+    raise StateError(f"{option} {shown(name)}: no environment of that name in this zone (known: {listed}). Did you mean "
                      f"{', '.join(repr(k) for k in similar)}? If it is a new environment, repeat the command with "
                      "--new", code="unknown_environment",
-                     details={"environment": name, "known": sorted(known.values(), key=str.casefold),
+                     details={"environment": cut(name), "known": sorted(known.values(), key=str.casefold),
                               "suggestions": similar})

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_environment, check_label, check_name, fold
+from bundlekit.core.hints import cut, in_space, shown, space_flag
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.environments import resolve_environment
@@ -95,8 +96,8 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
     other = taken.get(fold(name))
     if other is not None:  # names are the zone's, whatever the space (decision 660)
         where = "" if other.space == space else f" (in space {other.space}: target names are unique in the zone)"
-        raise StateError(f"target {other.name!r} already exists{where}; `bundlekit targets remove {shell_word(other.name)}` "
-                         "first, or choose another name", code="target_exists")
+        raise StateError(f"target {other.name!r} already exists{where}; `bundlekit targets remove {shell_word(other.name)}"
+                         f"{space_flag(other.space)}` first, or choose another name", code="target_exists")
     if root is not None:
         root = root.expanduser().resolve()
         if root.exists() and not root.is_dir():
@@ -124,7 +125,8 @@ def set_host_keys(zone: Zone, name: str, host_keys: list[str], *, space: str | N
     ``space`` (None: any) is ``unknown_target``."""
     found = list_targets(zone.db, name=name, space=space)
     if not found:
-        raise StateError(f"no target named {name!r}; see `bundlekit targets list`", code="unknown_target")
+        raise StateError(f"no target named {shown(name)}{in_space(space)}; see `bundlekit targets list{space_flag(space)}`",
+                         code="unknown_target", details={"target": cut(name)})
     if found[0].kind != "ssh":
         raise InputError(f"target {name!r} is a local folder; only SSH targets have host keys",
                          code="invalid_input")
@@ -155,7 +157,8 @@ def remove_target(zone: Zone, name: str, *, space: str | None = None) -> TargetR
     """Remove target ``name``; one of another space than ``space`` (None: any) is ``unknown_target``."""
     found = list_targets(zone.db, name=name, space=space)
     if not found:
-        raise StateError(f"no target named {name!r}; see `bundlekit targets list`", code="unknown_target")
+        raise StateError(f"no target named {shown(name)}{in_space(space)}; see `bundlekit targets list{space_flag(space)}`",
+                         code="unknown_target", details={"target": cut(name)})
     with zone.db.transaction() as tx:
         tx.run("DELETE FROM targets WHERE name = ?", (name,))
     return found[0]

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import closest, shell_word
+from bundlekit.core.hints import cut, shown
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.container import Limits
@@ -99,7 +100,7 @@ def get_zone(zone: Zone, name: str) -> TrustEntry:
         found = [z for z, n in zone_names(zone.db).items() if n.casefold() == name.casefold()]
         row = zone.db.one("SELECT * FROM trusted_zones WHERE zone_id = ?", (found[0],)) if found else None
     if row is None:
-        raise unknown_zone(zone.db, name, f"no trusted zone named {name!r} in {zone.home}")
+        raise unknown_zone(zone.db, name, f"no trusted zone named {shown(name)} in {zone.home}")
     return _entry(zone.db, row)
 
 
@@ -109,7 +110,7 @@ def unknown_zone(db: Reader, name: str, what: str) -> StateError:
     similar = closest(name, zone_names(db).values())
     hint = f". Did you mean {', '.join(repr(s) for s in similar)}? See" if similar else "; see"
     return StateError(f"{what}{hint} `bundlekit trust list`", code="unknown_zone",
-                      details={"zone": name, "suggestions": similar})
+                      details={"zone": cut(name), "suggestions": similar})
 
 
 def entry_for_id(db: Reader, zone_id: str) -> TrustEntry | None:
@@ -205,7 +206,7 @@ def zone_ids(zone: Zone, names: Iterable[str], *, what: str) -> tuple[str, ...]:
     for name in names:
         found = known.get(name.lower()) or (name if name in known.values() else None)
         if found is None:
-            raise unknown_zone(zone.db, name, f"{what} {name!r}: no trusted zone has that name; nothing was changed")
+            raise unknown_zone(zone.db, name, f"{what} {shown(name)}: no trusted zone has that name; nothing was changed")
         if found not in out:
             out.append(found)
     return tuple(sorted(out))
@@ -240,7 +241,7 @@ def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None,
     for name in names:
         found = known.get(name.lower()) or (name if name in known.values() else None)
         if found is None:
-            raise unknown_zone(zone.db, name, f"--via {name!r}: no trusted zone has that name; a relay must be a "
+            raise unknown_zone(zone.db, name, f"--via {shown(name)}: no trusted zone has that name; a relay must be a "
                                               "trusted zone (`bundlekit trust add` its card first); nothing was changed")
         if found in out or found == source:
             raise UsageError(f"--via {name}: a release passes each relay once, and never through its own source; "
@@ -298,7 +299,7 @@ def add_signer(zone: Zone, source: str, approver: ApproverKey, now: EpochSeconds
 def revoke(zone: Zone, kid: str, reason: str, now: EpochSeconds) -> None:
     kid = kid.strip().lower()
     if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
-        raise InputError(f"{kid!r} is not a key id (32 hex characters, as `bundlekit trust list` shows)",
+        raise InputError(f"{shown(kid)} is not a key id (32 hex characters, as `bundlekit trust list` shows)",
                          code="invalid_input")
     with zone.db.transaction() as tx:
         tx.run("INSERT INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?) ON CONFLICT(key_id) "

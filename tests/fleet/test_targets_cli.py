@@ -316,7 +316,7 @@ def test_check_shows_an_aligned_table_with_the_host_key_and_what_the_zone_knows_
     empty = tmp_path / "empty"
     run_cli("init", "--zone", "empty", home=empty)
     none = run_cli("targets", "check", home=empty)
-    assert none.returncode == 0 and "no targets; add one with `bundlekit targets add`" in none.stdout
+    assert none.returncode == 0 and "no targets; add one with `bundlekit targets add NAME" in none.stdout
 
 
 def test_list_shows_each_ssh_target_s_work_folder_key_and_identity_and_set_host_key_what_it_replaced(
