@@ -75,8 +75,7 @@ _SCRIPT_PATTERNS = [_any_case(phase + ext) for phase in PHASES for ext in SCRIPT
 
 
 def verify_package(package: PackageInput, space: str | None = None) -> None:
-    """Stream the archive and compare its SHA-256 with the one the release pinned; ``space``: the
-    project's space, for the ``import`` a refusal suggests."""
+    """Stream the archive and compare its SHA-256 with the one the release pinned (``space``: the project's)."""
     try:
         with open(package.path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256")
@@ -84,17 +83,15 @@ def verify_package(package: PackageInput, space: str | None = None) -> None:
         raise DeployError(
             f"package {package.id} {package.version}: cannot read {package.path}: {error.strerror}. "
             f"Import the release's bundle again (`bundlekit import BUNDLE{space_flag(space)}`): an identical bundle "
-            "imported again "
-            "restores the package objects the store lost or damaged.",
+            "imported again restores the package objects the store lost or damaged.",
             code="package_unreadable", details={"package": package.id, "path": str(package.path)},
         ) from None
     if digest.hexdigest() != package.sha256:
         raise VerificationError(
             f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
             "release pinned; the package store was changed. Nothing was run. Import the release's bundle again "
-            f"(`bundlekit import BUNDLE{space_flag(space)}`): it restores the store's copy from the bundle. In the zone "
-            f"that authored the release, remove {package.path} and run `bundlekit releases create RELEASE_FILE` (or "
-            "export it again).",
+            f"(`bundlekit import BUNDLE{space_flag(space)}`): it restores the store's copy from the bundle. In the "
+            f"zone that authored it, remove {package.path} and run `bundlekit releases create RELEASE_FILE`.",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
 
@@ -261,8 +258,8 @@ class _Run:
         """Why ``name`` has no value here, and the command that gives it one."""
         if parse_output_ref(name) is not None:
             return self._output_problem(name) or "output variable"
-        command = (f"bundlekit variables set {shlex.quote(self.request.project_slug)} {shlex.quote(name)}"
-                   f"{space_flag(self.request.space)}")
+        command = f"bundlekit variables set {shlex.quote(self.request.project_slug)} {shlex.quote(name)}"
+        command += space_flag(self.request.space)
         chosen = self.chosen.get(fold_name(name))
         if chosen is not None and chosen.value is None:
             how = (f"`{command} - --sensitive` (it reads the value from stdin, off the command line)"

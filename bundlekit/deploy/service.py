@@ -41,8 +41,8 @@ from typing import Any, Callable
 from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.files import refuse_unwritable_place
 from bundlekit.core.names import check_environment
-from bundlekit.core.text import closest, shell_word
 from bundlekit.core.hints import in_space, space_flag
+from bundlekit.core.text import closest, shell_word
 from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
 from bundlekit.deploy.fleet import DEFAULT_MAX_PARALLEL, Fleet, Health
@@ -197,12 +197,10 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
     if not targets:
         similar = closest(environment, [t.environment for t in list_targets(zone.db, space=project.in_space)])
         hint = f" (did you mean {', '.join(repr(k) for k in similar)}?)" if similar else ""
-        space = project.in_space  # a space's deployments see its own targets only (review relayatk #1)
-        note = " (a space's deployments see its own targets only)" if space_flag(space) else ""
-        raise DeployError(f"no targets in environment {environment!r}{in_space(space, 'of')}{note}{hint}; add one with "
-                          f"`bundlekit targets add NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST "
-                          f"--host-key KEY{space_flag(space)}` (or --root DIR)", code="no_targets",
-                          details={"environment": environment, "space": space, "suggestions": similar})
+        raise DeployError(f"no targets in environment {environment!r}{in_space(project.in_space, 'of')}{hint}; add one "
+                          f"with `bundlekit targets add NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST "
+                          f"--host-key KEY{space_flag(project.in_space)}` (or --root DIR)", code="no_targets",
+                          details={"environment": environment, "space": project.in_space, "suggestions": similar})
     # Zone-level steps run on the worker: its folder is outside the home, its isolation the zone's.
     zone_target = LocalFolderTarget(zone.name, environment, frozenset(), Path(get_worker(zone).folder), local)
     return DeployRequest(
