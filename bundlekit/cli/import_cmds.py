@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, ConflictError, UsageError
 from bundlekit.format.container import BundleFile
 from bundlekit.importer import edits
-from bundlekit.importer.importer import import_bundle
+from bundlekit.importer.importer import ImportPlan, import_bundle
 from bundlekit.importer.merge_policy import load_policy
 from bundlekit.receipt.ingest import ReceiptImport, import_receipt
 from bundlekit.zone import projects
-from bundlekit.zone.spaces import resolve_space
+from bundlekit.zone.home import Zone
+from bundlekit.zone.spaces import resolve_space, space_names
 
 
 @cli.command("import", epilog="bundlekit import acme-1.4.0.bundle --home ./prod --dry-run\n"
@@ -87,9 +89,12 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
                              replace=replace, dry_run=dry_run, progress=bars, evidence=evidence, wait=wait,
                              on_wait=waiting, space=space, accept_lifecycle_removal=accept_lifecycle_removal)
+        named = plan.manifest.project.get("space") if plan.manifest.kind == "release" else None
+        elsewhere = _named_space_note(z, plan, named, space, dry_run) if isinstance(named, str) else None
     info = {**plan.to_dict(), **source_fields(paths)}
     info["dry_run"] = dry_run
     info["space"] = space
+    info["project_space"] = named
     conflicts = plan.merge.conflicts if plan.merge else ()
     if as_json:
         emit_json(info)
@@ -104,6 +109,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         via = f", relayed by {' -> '.join(relay.names())}" if relay is not None else ""
         echo(f"{verb} {m.project['name']} {m.release['version']} from {plan.verified.source.name}{via} "
              f"into space {space} (sequence {m.sequence})")
+        if elsewhere:
+            echo(f"  note: {elsewhere}")
         assert plan.merge is not None
         for c in plan.merge.changes:
             if c.action != "keep":
@@ -130,6 +137,24 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
             echo(f"  evidence: {e.deployment_id} in zone {e.zone_name} to {e.environment} succeeded ({e.kind})")
     if dry_run and conflicts:
         raise SystemExit(ConflictError.exit_code)
+
+
+def _named_space_note(z: Zone, plan: ImportPlan, named: str, space: str, dry_run: bool) -> str | None:
+    """What an import says when the release names a space (``project.space``) other than the one it
+    enters: only ``Default`` takes such a release, as its source's trust rule is there (decision
+    660), and the project stays there for good (decision 946); None when they agree."""
+    if named.casefold() == space.casefold():
+        return None
+    source = plan.verified.source.name
+    has = next((s for s in space_names(z.db) if s.casefold() == named.casefold()), None)
+    enters = "would enter" if dry_run else "entered"
+    note = (f"the release names space {named} ([project] space); it {enters} space {space}, where zone {source} is "
+            f"trusted here, and its project stays in space {space} (a project never moves between spaces)")
+    if has is not None:
+        note += (f". If zone {source}'s releases belong in space {has}, move its trust rule before importing the "
+                 f"next project (`bundlekit trust set {shlex.quote(source)} --space {shlex.quote(has)} "
+                 f"--home {shlex.quote(str(z.home))}`)")
+    return note
 
 
 def _each_in_turn(paths: tuple[Path, ...], *, as_json: bool, evidence: tuple[Path, ...], **options: Any) -> None:

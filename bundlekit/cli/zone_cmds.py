@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
@@ -29,6 +31,7 @@ from bundlekit.trust.policy import SourcePolicy
 from bundlekit.core.hints import in_space, space_flag
 from bundlekit.core.text import shell_word
 from bundlekit.zone.spaces import resolve_space, space_names, told_apart
+from bundlekit.zone.trust_rules import apply_change, plan_change, set_command, space_warnings
 from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone, init_zone
@@ -163,26 +166,66 @@ def _evidence_patterns(z: Zone, values: tuple[str, ...], new: bool) -> tuple[str
 def trust_add(card: Path, home: str | None, space: str, spaces: tuple[str, ...], projects: tuple[str, ...],
               environments: tuple[str, ...], threshold: int, share: tuple[str, ...], evidence_for: tuple[str, ...],
               new: bool, via: tuple[str, ...], as_json: bool) -> None:
-    """Trust another zone's identity card."""
+    """Trust another zone's identity card. A zone already trusted keeps its one rule: change it
+    with `bundlekit trust set NAME` (every option here but the card)."""
     parsed = parse_card(read_user_file(card, what=f"identity card {card}", limit=MAX_CARD_BYTES), str(card))
+    given = _given_options(click.get_current_context())
     with open_home(home) as z:
         space = resolve_space(z.db, space)
         policy = SourcePolicy(_patterns(spaces), _patterns(projects), _patterns(environments), threshold,
                               truststore.zone_ids(z, share, what="--share-packages-with"),
                               _evidence_patterns(z, evidence_for, new),
                               truststore.via_ids(z, via, source=parsed.zone_id, space=space))
-        entry = truststore.add_zone(z, parsed, policy, clock.now(), space=space)
+        entry = truststore.add_zone(z, parsed, policy, clock.now(), space=space,
+                                    instead=set_command(parsed.name, given) if given else None)
+        warnings = space_warnings(z, entry.name, entry.space, entry.policy.spaces,
+                                  space_given=any(g.startswith("--space ") for g in given))
     if as_json:
-        emit_json(entry.to_dict())
+        emit_json({**entry.to_dict(), "warnings": warnings})
     else:
         echo(f"trusting zone {entry.name} ({entry.zone_id}) in space {entry.space}, signing key {entry.signing_key_id}"
              + (f"; its releases only when relayed through {entry.relays()}" if entry.via else ""))
+    for w in warnings:
+        echo(f"warning: {w}", err=True)
 
 
-@trust.command("set", epilog="bundlekit trust set dev-payments --share-packages-with dev-web --home ./prod\n"
+#: trust add's options in the order a suggested `trust set` names them.
+_RULE_OPTIONS = (("space", "--space"), ("spaces", "--spaces"), ("projects", "--projects"),
+                 ("environments", "--environments"), ("threshold", "--threshold"),
+                 ("share", "--share-packages-with"), ("evidence_for", "--evidence-for"), ("new", "--new"),
+                 ("via", "--via"))
+
+
+def _given_options(ctx: click.Context) -> list[str]:
+    """The rule's options as the command line gave them (not their defaults), shell-quoted: what a
+    `trust set` must be given to make the same change (review newuser finding 2)."""
+    out: list[str] = []
+    for param, flag in _RULE_OPTIONS:
+        if ctx.get_parameter_source(param) in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+            continue
+        value = ctx.params[param]
+        if isinstance(value, bool):
+            out += [flag] if value else []
+        else:
+            out += [f"{flag} {shlex.quote(str(v))}" for v in (value if isinstance(value, tuple) else (value,))]
+    return out
+
+
+@trust.command("set", epilog="bundlekit trust set dev --projects 'acme-*,bundlekit' --home ./prod\n"
+                             "bundlekit trust set dev --via staging --home ./prod\n"
+                             "bundlekit trust set dev-payments --share-packages-with dev-web --home ./prod\n"
                              "bundlekit trust set dev-payments --no-package-sharing --home ./prod\n"
                              "bundlekit trust set staging --evidence-for Staging --home ./prod")
 @click.argument("name")
+@click.option("--space", "space", default=None, metavar="NAME",
+              help="Move the rule to this space of this zone: the zone's later releases enter it (`bundlekit "
+                   "spaces list`). The projects it created stay where they are.")
+@click.option("--spaces", multiple=True, help="Glob(s) of the project.space values its bundles may give; "
+                                               "replaces the globs given before.")
+@click.option("--projects", multiple=True, help="Glob(s) of project names or slugs; replaces the globs given before.")
+@click.option("--environments", multiple=True, help="Glob(s) of environments; replaces the globs given before.")
+@click.option("--threshold", type=ASCII_INT, default=None,
+              help="Distinct trusted signatures required (the zone key plus approvers).")
 @click.option("--share-packages-with", "share", multiple=True, metavar="ZONE",
               help=SHARE_HELP + " Replaces the zones named before.")
 @click.option("--no-package-sharing", is_flag=True, help="Share this zone's packages with no other zone.")
@@ -194,31 +237,56 @@ def trust_add(card: Path, home: str | None, space: str, spaces: tuple[str, ...],
 @click.option("--no-via", is_flag=True, help="Accept this zone's releases directly or through any trusted relays.")
 @home_option
 @json_option
-def trust_set(name: str, share: tuple[str, ...], no_package_sharing: bool, evidence_for: tuple[str, ...],
-              no_evidence: bool, new: bool, via: tuple[str, ...], no_via: bool, home: str | None,
-              as_json: bool) -> None:
-    """Change a trusted zone's policy: which other zones may use the packages it delivered, which
-    environments its receipts and attestations may prove, and which relays its releases must
-    come through."""
+def trust_set(name: str, space: str | None, spaces: tuple[str, ...], projects: tuple[str, ...],
+              environments: tuple[str, ...], threshold: int | None, share: tuple[str, ...],
+              no_package_sharing: bool, evidence_for: tuple[str, ...], no_evidence: bool, new: bool,
+              via: tuple[str, ...], no_via: bool, home: str | None, as_json: bool) -> None:
+    """Change a trusted zone's rule in place, keeping what is not given: the space its releases
+    enter, the spaces, projects and environments it may send, its threshold, which other zones
+    may use the packages it delivered, which environments its receipts and attestations may
+    prove, and which relays its releases must come through."""
     sharing, proving, routing = bool(share) or no_package_sharing, bool(evidence_for) or no_evidence, bool(via) or no_via
+    ruling = space is not None or bool(spaces or projects or environments) or threshold is not None
     if (share and no_package_sharing) or (evidence_for and no_evidence) or (via and no_via) \
-            or not (sharing or proving or routing):
-        raise UsageError("give --share-packages-with ZONE (repeat for several) or --no-package-sharing, and/or "
+            or not (sharing or proving or routing or ruling):
+        raise UsageError("give --space NAME, --spaces/--projects/--environments GLOB (repeat for several), "
+                         "--threshold N, --share-packages-with ZONE (repeat for several) or --no-package-sharing, "
                          "--evidence-for ENV-GLOB (repeat for several) or --no-evidence, and/or --via ZONE (repeat, "
                          "in order) or --no-via", code="usage")
+    warnings: list[str] = []
     with open_home(home) as z:
-        if proving or routing:  # an unknown zone or environment is refused before anything changes
-            source = truststore.get_zone(z, name)
-            patterns = _evidence_patterns(z, evidence_for, new) if proving else ()
-            truststore.via_ids(z, via, source=source.zone_id, space=source.space)
+        source = truststore.get_zone(z, name)
+        moved_to = resolve_space(z.db, space) if space is not None else source.space
+        moving = moved_to.casefold() != source.space.casefold()
+        # an unknown zone, space or environment, and a rule that could not work, are refused before
+        # anything changes; of the writes below only the first (sharing) can still refuse
+        patterns = _evidence_patterns(z, evidence_for, new) if proving else ()
+        if routing:
+            truststore.via_ids(z, via, source=source.zone_id, space=moved_to)
+        plan = plan_change(z, name, spaces=_patterns(spaces) if spaces else None,
+                           projects=_patterns(projects) if projects else None,
+                           environments=_patterns(environments) if environments else None, threshold=threshold,
+                           space=moved_to if space is not None else None,
+                           via=via if routing and moving else None) if ruling else None
         entry = truststore.share_packages(z, name, share) if sharing else truststore.get_zone(z, name)
         if proving:
             entry = truststore.set_evidence_for(z, name, patterns)
-        if routing:
+        if routing and not moving:  # a moving rule gets its relays with the move
             entry = truststore.set_via(z, name, via)
+        if plan is not None:
+            entry, warnings = apply_change(z, plan)
     if as_json:
-        emit_json(entry.to_dict())
-    elif routing and not (sharing or proving):
+        emit_json({**entry.to_dict(), "warnings": warnings})
+        return
+    for w in warnings:
+        echo(f"warning: {w}", err=True)
+    if ruling:
+        p = entry.policy
+        echo(f"zone {entry.name}'s rule: space {entry.space}, threshold {p.threshold}, spaces {','.join(p.spaces)}, "
+             f"projects {','.join(p.projects)}, environments {','.join(p.environments)}")
+    if ruling and not (sharing or proving or routing):
+        return
+    if routing and not (sharing or proving):
         echo(f"zone {entry.name}'s releases are accepted "
              + (f"only when relayed through {entry.relays()}" if entry.via else "directly or through any "
                 "trusted relays"))

@@ -19,6 +19,7 @@ Rules (spec/bundle-format.md §6):
 from __future__ import annotations
 
 import fnmatch
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -28,7 +29,7 @@ from bundlekit.format.container import SignatureRecord
 from bundlekit.format.crypto import key_id, verify_signature
 
 __all__ = ["relays_for", "SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy",
-           "policy_denial", "package_owners"]
+           "policy_denial", "policy_widening", "glob_options", "matches_any", "package_owners"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,12 @@ def _match(value: str, patterns: Sequence[str]) -> bool:
     return any(folded == p.casefold() or fnmatch.fnmatchcase(folded, p.casefold()) for p in patterns)
 
 
+def matches_any(value: str, patterns: Sequence[str]) -> bool:
+    """Whether a trust policy's globs ``patterns`` admit ``value`` (a space, project or
+    environment name), as every check of this module compares them."""
+    return _match(value, patterns)
+
+
 def policy_denial(source: TrustedSource, *, space: str, project: str, project_slug: str,
                   environments: Iterable[str]) -> str | None:
     """Why ``source``'s trust policy does not admit a release of ``space``, ``project`` (name or
@@ -162,12 +169,44 @@ def policy_denial(source: TrustedSource, *, space: str, project: str, project_sl
     return None
 
 
+def policy_widening(source: TrustedSource, *, space: str, project: str, project_slug: str,
+                    environments: Iterable[str]) -> str | None:
+    """The ``bundlekit trust set`` command that makes ``source``'s policy admit what
+    :func:`policy_denial` refuses, keeping every glob it has (``bundlekit trust set dev --projects
+    'acme-*,bundlekit'``), or None when the policy admits it. Only the first glob list that
+    denies is widened, as only it is named; a project is added by its slug (zone-unique)."""
+    p = source.policy
+    if not _match(space, p.spaces):
+        option, globs, value = "--spaces", p.spaces, space
+    elif not (_match(project, p.projects) or _match(project_slug, p.projects)):
+        option, globs, value = "--projects", p.projects, project_slug
+    else:
+        denied = [env for env in sorted(environments) if not _match(env, p.environments)]
+        if not denied:
+            return None
+        option, globs, value = "--environments", p.environments, denied[0]
+    return f"bundlekit trust set {shlex.quote(source.name)} {glob_options(option, (*globs, value))}"
+
+
+def glob_options(option: str, globs: Sequence[str]) -> str:
+    """``option`` with ``globs`` as a command line gives them: one comma-separated, shell-quoted
+    value (``--projects 'acme-*,bundlekit'``), or the option once per glob when one holds a comma
+    (the commands split a value on commas)."""
+    if any("," in g for g in globs):
+        return " ".join(f"{option} {shlex.quote(g)}" for g in globs)
+    return f"{option} {shlex.quote(','.join(globs))}"
+
+
 def check_policy(source: TrustedSource, *, space: str, project: str, project_slug: str,
                  environments: Iterable[str], where: str) -> None:
-    """Refuse (``policy_denied``) a bundle for a space/project/environment its source may not send."""
-    why = policy_denial(source, space=space, project=project, project_slug=project_slug, environments=environments)
+    """Refuse (``policy_denied``) a bundle for a space/project/environment its source may not send;
+    the message names the ``bundlekit trust set`` command that would admit it (finding newuser 7)."""
+    envs = list(environments)
+    why = policy_denial(source, space=space, project=project, project_slug=project_slug, environments=envs)
     if why is not None:
-        raise TrustError(f"{where}: zone {source.name!r} may not send {why}", code="policy_denied")
+        widen = policy_widening(source, space=space, project=project, project_slug=project_slug, environments=envs)
+        raise TrustError(f"{where}: zone {source.name!r} may not send {why}. If it may, widen its trust rule here, "
+                         f"keeping the rest of it: `{widen}`", code="policy_denied")
 
 
 def package_owners(source_zone_id: str, sources: Iterable[TrustedSource]) -> frozenset[str]:

@@ -23,7 +23,7 @@ from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
-from bundlekit.trust.policy import TrustedSource, policy_denial, relays_for
+from bundlekit.trust.policy import TrustedSource, policy_denial, policy_widening, relays_for
 
 __all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path"]
 
@@ -158,7 +158,10 @@ def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, envi
         denied = policy_denial(relay, space=manifest.project["space"], project=manifest.project["name"],
                                project_slug=manifest.project["slug"], environments=environments)
         if denied is not None:
-            why = f"the trust policy of zone {relay.name!r} does not admit {denied}"
+            widen = policy_widening(relay, space=manifest.project["space"], project=manifest.project["name"],
+                                    project_slug=manifest.project["slug"], environments=environments)
+            why = (f"the trust policy of zone {relay.name!r} does not admit {denied} (if it may relay it: "
+                   f"`{widen}`)")
     if why is not None:
         raise TrustError(f"{where}: relay hop {n} is countersigned by zone {relay.name!r}, which may not relay this "
                          f"release: {why}. A relay re-seals the release's secrets, so it needs the trust a source of "

@@ -67,10 +67,12 @@ class TrustEntry:
 
 
 def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSeconds, *,
-             space: str = "Default") -> TrustEntry:
+             space: str = "Default", instead: str | None = None) -> TrustEntry:
     """Trust ``card`` in ``space`` (a space of this zone, resolved by the caller: its releases
     enter only that space, decision 660). ``InputError`` ``self_trust``, ``UsageError``
-    ``invalid_policy``, ``StateError`` ``already_trusted`` (in this or another space)."""
+    ``invalid_policy``, ``StateError`` ``already_trusted`` (in this or another space): for the
+    zone of the card, naming ``instead``, the ``bundlekit trust set`` command that changes its
+    rule as the options given say (without ``--home``: added here)."""
     if card.zone_id == zone.zone_id:
         raise InputError(f"card {card.name!r} is this zone's own identity; trust the other zone's card",
                          code="self_trust")
@@ -82,15 +84,32 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
         existing = tx.one("SELECT name, zone_id, in_space FROM trusted_zones WHERE zone_id = ? OR name = ?",
                           (card.zone_id, card.name))
         if existing is not None:
-            raise StateError(f"zone {existing['name']!r} is already trusted (in space {existing['in_space']}); "
-                             f"a zone is trusted in one space. `bundlekit trust remove {shell_word(existing['name'])}` first "
-                             "to replace it", code="already_trusted")
+            raise _already_trusted(zone, existing, card, instead)
         tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added, in_space) "
                "VALUES (?,?,?,?,?,?,?)",
                (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now, space))
         tx.run("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
                (card.signing_key_id, card.zone_id, card.signing_key, "zone", card.name, now))
     return get_zone(zone, card.name)
+
+
+def _already_trusted(zone: Zone, existing: Row, card: IdentityCard, instead: str | None) -> StateError:
+    """``already_trusted`` for ``card``: its own zone's rule is changed in place with ``trust
+    set`` (naming ``instead``, or how to find the options), which keeps what ``trust remove``
+    would lose; another zone of the same name must be removed first (review newuser finding 2)."""
+    name, in_space = existing["name"], existing["in_space"]
+    home = f"--home {shell_word(str(zone.home))}"
+    if existing["zone_id"] != card.zone_id:
+        return StateError(f"another zone named {name!r} (zone id {existing['zone_id']}, in space {in_space}) is "
+                          f"already trusted, and card {card.name!r} is zone {card.zone_id}: a trusted zone's name "
+                          f"is unique here. `bundlekit trust remove {shell_word(name)} {home}` first to replace it",
+                          code="already_trusted", details={"zone": name, "space": in_space})
+    how = (f"change it in place, keeping the rest of it (relays, evidence, approvers, shared packages): `{instead} "
+           f"{home}`" if instead else
+           f"`bundlekit trust list {home}` shows it; change any of its settings in place with `bundlekit trust set "
+           f"{shell_word(name)} OPTION... {home}` (the options of trust add but the card)")
+    return StateError(f"zone {name!r} is already trusted (in space {in_space}); a zone has one trust rule: {how}",
+                      code="already_trusted", details={"zone": name, "space": in_space})
 
 
 def get_zone(zone: Zone, name: str) -> TrustEntry:

@@ -9,7 +9,9 @@ port and pip is told ``--no-index``: an install that tried to reach an index wou
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -120,6 +122,31 @@ def test_a_zone_that_trusts_the_source_for_other_projects_only_refuses_its_bundl
     assert done.returncode == 3, done.stderr
     assert '"code": "policy_denied"' in done.stdout
     assert snapshot(prod) == before
+
+
+def test_the_readme_s_zone_refusing_bundlekit_names_the_trust_set_that_admits_it_and_that_command_works(
+        tmp_path: Path, wheelhouse: Path) -> None:
+    """Review newuser finding 7: prod set up by the README's first round trip (`--projects 'acme-*'`)
+    refuses the self bundle; the refusal names the command, which keeps the rest of the rule."""
+    dev, prod = tmp_path / "dev", tmp_path / "prod"
+    for zone, home in (("dev", dev), ("prod", prod)):
+        assert run_cli("init", "--zone", zone, home=home).returncode == 0
+        assert run_cli("identity", "-o", tmp_path / f"{zone}.card", home=home).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "prod.card", home=dev).returncode == 0
+    assert run_cli("trust", "add", tmp_path / "dev.card", "--projects", "acme-*", "--threshold", "1",
+                   home=prod).returncode == 0
+    bundle = tmp_path / "bk.bundle"
+    assert export_self(dev, wheelhouse, bundle).returncode == 0
+    done = run_cli("self-update", bundle, "--dry-run", home=prod)
+    assert done.returncode == 3 and "error [policy_denied]" in done.stderr, done.stderr
+    assert "may not send project 'bundlekit' (allowed: acme-*)" in done.stderr
+    command = "bundlekit trust set dev --projects 'acme-*,bundlekit'"
+    assert f"`{command}`" in done.stderr, done.stderr
+    assert run_cli(*shlex.split(command)[1:], home=prod).returncode == 0
+    done = run_cli("self-update", bundle, "--dry-run", home=prod)
+    assert done.returncode == 0, done.stderr
+    rules = json.loads(run_cli("trust", "list", "--json", home=prod).stdout)["zones"]
+    assert [(r["policy"]["projects"], r["policy"]["threshold"]) for r in rules] == [(["acme-*", "bundlekit"], 1)]
 
 
 def test_self_update_refuses_a_release_of_another_project(tmp_path: Path) -> None:
