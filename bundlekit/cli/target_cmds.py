@@ -23,9 +23,9 @@ from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, Ss
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
                                            worker_notice)
 from bundlekit.export.inventory import inventory_document
-from bundlekit.errors import DeployError, InputError, StateError, UsageError
+from bundlekit.errors import DeployError, InputError, UsageError
 from bundlekit.zone.sshkey import client_public_line
-from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys
+from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys, unknown_target
 from bundlekit.zone.spaces import resolve_space
 from bundlekit.zone.worker import get_worker
 
@@ -242,9 +242,8 @@ def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int,
             if unknown:
                 first = next(n for n in names if n.casefold() in unknown)
                 near = closest(first, [r.name for r in records])
-                raise StateError(f"no target named {', '.join(shown(n) for n in names if n.casefold() in unknown)}"
-                                 + in_space(space) + (f" (did you mean {near[0]!r}?)" if near else "")
-                                 + f"; see `bundlekit targets list{space_flag(space)}`", code="unknown_target")
+                raise unknown_target(z.db, [n for n in names if n.casefold() in unknown], space,
+                                     near=near[0] if near else None)
             records = [r for r in records if r.name.casefold() in wanted]
         local = isolation(z)
         with zone_fleet(z, max_parallel) as fleet:

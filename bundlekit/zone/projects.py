@@ -15,6 +15,7 @@ sensitive never reaches the state with its value in clear, whoever built the sna
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -56,9 +57,17 @@ def _project(row: Row) -> ProjectRecord:
 def find_project(db: Reader, ref: str, zone_name: str, *, space: str | None = None) -> ProjectRecord:
     """A project by name or slug, case-insensitively, among the projects of ``space`` (None: of
     every space); ``StateError`` ``unknown_project`` naming the known ones of that space only (a
-    project of another space is unknown there, decision 660)."""
+    project of another space is unknown there, decision 660), or, for a project of another space,
+    naming that space and its ``--space`` (review newuser finding 3)."""
     where, args = ("", ()) if space is None else (" AND in_space = ?", (space,))
     row = db.one(f"SELECT * FROM projects WHERE (slug = ? OR name = ?){where}", (ref, ref, *args))
+    elsewhere = db.one("SELECT slug, in_space FROM projects WHERE slug = ? OR name = ?", (ref, ref)) \
+        if row is None and space is not None else None
+    if elsewhere is not None:  # slugs are the zone's (decision 660): it can only be that one
+        raise StateError(f"no project {ref!r} in space {space} of zone {zone_name}: project {elsewhere['slug']} "
+                         f"is in space {elsewhere['in_space']}; add `--space {shlex.quote(elsewhere['in_space'])}` "
+                         "to the command", code="unknown_project",
+                         details={"project": ref, "suggestions": [], "space": elsewhere["in_space"]})
     if row is None:
         rows = db.all(f"SELECT slug, name FROM projects WHERE 1 = 1{where} ORDER BY name", args)
         by_key = {k.casefold(): r["slug"] for r in rows for k in (r["name"], r["slug"])}

@@ -25,7 +25,8 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.homescan import refuse_folder_with_home
 from bundlekit.core.text import shell_word
 
-__all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "set_host_keys", "inside_home"]
+__all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "set_host_keys", "inside_home",
+           "unknown_target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +126,7 @@ def set_host_keys(zone: Zone, name: str, host_keys: list[str], *, space: str | N
     ``space`` (None: any) is ``unknown_target``."""
     found = list_targets(zone.db, name=name, space=space)
     if not found:
-        raise StateError(f"no target named {shown(name)}{in_space(space)}; see `bundlekit targets list{space_flag(space)}`",
-                         code="unknown_target", details={"target": cut(name)})
+        raise unknown_target(zone.db, [name], space)
     if found[0].kind != "ssh":
         raise InputError(f"target {name!r} is a local folder; only SSH targets have host keys",
                          code="invalid_input")
@@ -134,6 +134,21 @@ def set_host_keys(zone: Zone, name: str, host_keys: list[str], *, space: str | N
     with zone.db.transaction() as tx:
         tx.run("UPDATE targets SET config = ? WHERE name = ?", (json.dumps(config), name))
     return list_targets(zone.db, name=name)[0]
+
+
+def unknown_target(db: Reader, names: list[str], space: str | None, *, near: str | None = None) -> StateError:
+    """``unknown_target`` for ``names`` looked up in ``space`` (None: every space): a name another
+    space's target has (target names are the zone's, decision 660) is named with that space and
+    its ``--space`` (review newuser finding 3); else ``near``, a close name, if any."""
+    listed = ", ".join(shown(n) for n in names)
+    other = next((t for n in names for t in list_targets(db, name=n)), None) if space is not None else None
+    if other is not None:
+        return StateError(f"no target named {listed}{in_space(space)}: target {other.name} is in space {other.space}; "
+                          f"add `--space {shell_word(other.space)}` to the command", code="unknown_target",
+                          details={"target": other.name, "space": other.space})
+    return StateError(f"no target named {listed}{in_space(space)}" + (f" (did you mean {near!r}?)" if near else "")
+                      + f"; see `bundlekit targets list{space_flag(space)}`", code="unknown_target",
+                      details={"target": cut(names[0]) if len(names) == 1 else [cut(n) for n in names]})
 
 
 def list_targets(db: Reader, *, environment: str | None = None, name: str | None = None,
@@ -157,8 +172,7 @@ def remove_target(zone: Zone, name: str, *, space: str | None = None) -> TargetR
     """Remove target ``name``; one of another space than ``space`` (None: any) is ``unknown_target``."""
     found = list_targets(zone.db, name=name, space=space)
     if not found:
-        raise StateError(f"no target named {shown(name)}{in_space(space)}; see `bundlekit targets list{space_flag(space)}`",
-                         code="unknown_target", details={"target": cut(name)})
+        raise unknown_target(zone.db, [name], space)
     with zone.db.transaction() as tx:
         tx.run("DELETE FROM targets WHERE name = ?", (name,))
     return found[0]

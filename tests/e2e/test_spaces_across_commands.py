@@ -152,10 +152,12 @@ def test_listings_name_each_rows_space_and_keep_to_one_space_when_given(world: d
     shown = json.loads(ok("deployments", "show", web, "--json", home=prod))
     assert shown["in_space"] == "Shop" and "space: Shop" in ok("deployments", "show", web, home=prod)
     before = snapshot(prod)
-    for cmd in (["deployments", "show", web, "--space", "Payments"], ["lifecycle", "waivers", "web-site", "--space",
-                                                                      "Payments"]):
-        err = refused(*cmd, home=prod)
-        assert err["code"] in ("unknown_deployment", "unknown_project") and "Shop" not in err["message"], err
+    err = refused("deployments", "show", web, "--space", "Payments", home=prod)
+    assert err["code"] == "unknown_deployment" and "Shop" not in err["message"], err
+    # a project slug is the zone's: the refusal says which space holds it (decision 946, review newuser 3)
+    err = refused("lifecycle", "waivers", "web-site", "--space", "Payments", home=prod)
+    assert err["code"] == "unknown_project" and err["details"]["suggestions"] == [], err
+    assert "project web-site is in space Shop; add `--space Shop`" in err["message"], err
     for cmd in (["deployments", "list"], ["releases", "list"], ["targets", "list"], ["lifecycle", "waivers"]):
         assert refused(*cmd, "--space", "Paymens", home=prod)["code"] == "unknown_space", cmd
     assert snapshot(prod) == before
