@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -15,16 +16,20 @@ from bundlekit.cli.egress_cmds import echo_contents
 from bundlekit.cli.space_cmds import space_column
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.text import dumps, shell_word
 from bundlekit.dashboard.html import detailed, render_html
 from bundlekit.dashboard.model import build_view
 from bundlekit.dashboard.server import serve as serve_dashboard
 from bundlekit.dashboard.text import render_text
+from bundlekit.dashboard.spacefilter import SpaceFilter
+from bundlekit.dashboard.view import DashboardView
 from bundlekit.errors import UsageError
 from bundlekit.receipt.ingest import reported_outputs
 from bundlekit.receipt.outbox import empty_listing, list_outbox, pack, preview
 from bundlekit.zone import truststore
+from bundlekit.zone.home import Zone
 from bundlekit.zone.spaces import resolve_space
 
 
@@ -165,8 +170,9 @@ def dashboard(home: str | None, html_file: Path | None, space: str | None, as_js
             # A space this zone has (or that the release files it exported name) may be empty; any
             # other name is most likely a typo.
             space = resolve_space(z.db, space)
+        only = _space_filter(z, now, space, view)
     if html_file is not None:
-        write_atomic(html_file, render_html(view, now).encode("utf-8"), sweep=True)
+        write_atomic(html_file, render_html(view, now, only=only).encode("utf-8"), sweep=True)
         if as_json:
             emit_json({"html": str(html_file.resolve())})
         else:
@@ -177,7 +183,20 @@ def dashboard(home: str | None, html_file: Path | None, space: str | None, as_js
         return
     # A terminal's width (or $COLUMNS); piped into a file or a pager nothing is cut (finding 10.5)
     width = shutil.get_terminal_size().columns if os.environ.get("COLUMNS") or sys.stdout.isatty() else None
-    click.echo(render_text(view, now, width=width), nl=False)  # escapes what it shows itself
+    click.echo(render_text(view, now, width=width, only=only), nl=False)  # escapes what it shows itself
+
+
+def _space_filter(z: Zone | None, now: EpochSeconds, space: str | None, view: DashboardView) -> SpaceFilter | None:
+    """What the header and an empty view of ``dashboard --space`` say (review newuser finding 4):
+    the space, and when it shows nothing, the projects the other spaces of zone ``z`` show (the
+    whole dashboard, without steps, is read again only then: ``z`` may be None otherwise)."""
+    if space is None:
+        return None
+    if view.projects:
+        return SpaceFilter(view.spaces[0])
+    assert z is not None
+    rows = {(p.space, p.slug): p.space for p in build_view(z, now, steps=False).projects}
+    return SpaceFilter(space, dict(Counter(rows.values())))
 
 
 @cli.command(epilog="bundlekit serve --home ./dev --port 8080\nbundlekit serve --space Payments --home ./prod")
@@ -201,6 +220,12 @@ def serve(home: str | None, port: int, space: str | None, as_json: bool) -> None
         with open_home(zone_home) as z:
             return build_view(z, clock.now(), space=space)
 
+    def page(view: DashboardView, now: EpochSeconds) -> str:
+        if space is None or view.projects:
+            return render_html(view, now, only=_space_filter(None, now, space, view))
+        with open_home(zone_home) as z:
+            return render_html(view, now, only=_space_filter(z, now, space, view))
+
     def ready(p: int) -> None:
         url = f"http://127.0.0.1:{p}/"
         if as_json:
@@ -209,4 +234,4 @@ def serve(home: str | None, port: int, space: str | None, as_json: bool) -> None
         else:
             echo(f"serving the dashboard on {url} (Ctrl-C to stop)", err=True)
 
-    serve_dashboard(build, "127.0.0.1", port, ready=ready)
+    serve_dashboard(build, "127.0.0.1", port, ready=ready, page=page)

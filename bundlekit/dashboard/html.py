@@ -32,6 +32,7 @@ from typing import Mapping, Sequence
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK, html_text
 from bundlekit.dashboard.style import CSS
+from bundlekit.dashboard.spacefilter import SpaceFilter
 from bundlekit.dashboard.view import (
     FAILURE_STATES,
     CellView,
@@ -114,29 +115,31 @@ def _newest(d: DeploymentView) -> tuple[float, tuple[str, str]]:
     return (d.started or 0, d.key)
 
 
-def render_html(view: DashboardView, now: EpochSeconds) -> str:
+def render_html(view: DashboardView, now: EpochSeconds, *, only: SpaceFilter | None = None) -> str:
     """The whole page as a string (UTF-8 when written). Deployments beyond :func:`detailed`'s
-    pick are in the grid and the counts, and named in a note, without a section of their own."""
+    pick are in the grid and the counts, and named in a note, without a section of their own.
+    ``only``: the view is of that one space, which the title and the heading name."""
     # As while the view is built and the terminal grid rendered (decisions 741, 870): tens of
     # thousands of strings and no cycle among them; a collection would walk the whole view.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _render(view, now)
+        return _render(view, now, only)
     finally:
         if collecting:
             gc.enable()
 
 
-def _render(view: DashboardView, now: EpochSeconds) -> str:
+def _render(view: DashboardView, now: EpochSeconds, only: SpaceFilter | None) -> str:
     every = _sections(view)
     keys = detailed(every)
     # (zone, id) as DeploymentView.key, without making one per deployment of thousands
     sections = [d for d in every if (d.zone, d.deployment_id) in keys or d.state in ("refused", "exported")]
     anchors = {d.key for d in sections}
-    parts = [_head(_e(f"Deployments \u00b7 zone {view.zone_name}"))]
+    space = "" if only is None else f", space {only.name} only"
+    parts = [_head(_e(f"Deployments \u00b7 zone {view.zone_name}{space}"))]
     parts.append('<header class="top" id="top"><div>')
-    parts.append(f'<h1>Deployments <span class="zone">zone {_e(view.zone_name)}</span></h1>')
+    parts.append(f'<h1>Deployments <span class="zone">zone {_e(view.zone_name)}{_e(space)}</span></h1>')
     parts.append(f'<p class="sub">Zone id <code>{_e(view.zone_id)}</code> \u00b7 generated '
                  f'{_time(view.generated, now, format_utc(view.generated))}</p></div>')
     parts.append(_summary(every, view.older))
@@ -144,7 +147,8 @@ def _render(view: DashboardView, now: EpochSeconds) -> str:
     if not view.projects or not view.columns:
         parts.append(f'<p class="empty">Nothing to show yet: no release has been exported or deployed from '
                      f'zone {_e(view.zone_name)}. Export one with <code>bundlekit export</code>, deploy it, '
-                     'then generate this page again.</p>')
+                     'then generate this page again.</p>' if only is None else
+                     f'<p class="empty">{_e(only.empty_text(view.zone_name, "generate this page again"))}</p>')
     else:
         parts.append(_grid(view, now, anchors))
         parts.append(_failures(every, anchors))

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from bundlekit.core import clock
+from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import dumps
 from bundlekit.dashboard.html import CSP, render_html
 from bundlekit.dashboard.view import DashboardView
@@ -38,12 +39,15 @@ _SECURITY_HEADERS = (
 
 
 def serve(build_view: Callable[[], DashboardView], host: str = "127.0.0.1", port: int = 8080, *,
-          ready: Callable[[int], None] | None = None, max_requests: int | None = None) -> None:
+          ready: Callable[[int], None] | None = None, max_requests: int | None = None,
+          page: Callable[[DashboardView, EpochSeconds], str] | None = None) -> None:
     """Serve the dashboard on ``host:port`` until interrupted (Ctrl-C returns normally) or,
     with ``max_requests``, until that many HTTP responses have been sent.
 
     ``port=0`` lets the system pick a free port; ``ready`` is called with the actual port
-    once the socket listens (before the first request is accepted).
+    once the socket listens (before the first request is accepted). ``page`` renders a view
+    at a time (Unix seconds) as the HTML page (default :func:`render_html`; the CLI's names
+    the space of ``serve --space``).
     """
     family, bind_host = _loopback(host)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -64,6 +68,7 @@ def serve(build_view: Callable[[], DashboardView], host: str = "127.0.0.1", port
             code="port_unavailable",
         ) from exc
     server.build_view = build_view
+    server.page = page or render_html
     server.max_requests = max_requests
     try:
         if ready is not None:
@@ -113,6 +118,7 @@ def _allowed_host_header(value: str) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # Ctrl-C stops at once, even with a browser's idle connection open
     build_view: Callable[[], DashboardView]
+    page: Callable[[DashboardView, EpochSeconds], str]
     max_requests: int | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -173,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             view = self.server.build_view()
             if path == "/":
-                body = render_html(view, clock.now()).encode("utf-8", "replace")
+                body = self.server.page(view, clock.now()).encode("utf-8", "replace")
                 ctype = "text/html; charset=utf-8"
             else:
                 # Exact data, but nothing in it can open a tag or steer a terminal.

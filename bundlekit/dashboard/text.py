@@ -13,11 +13,13 @@ with escape sequences. Colour (ANSI) only when the caller asks for it.
 from __future__ import annotations
 
 import gc
+import textwrap
 from collections import Counter
 from functools import lru_cache
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import cell_width, char_cells, terminal_text
+from bundlekit.dashboard.spacefilter import SpaceFilter
 from bundlekit.dashboard.view import (
     DEPLOYMENT_STATES,
     FAILURE_STATES,
@@ -39,26 +41,31 @@ _COLORS = {"succeeded": "32", "failed": "31", "partial": "33", "exported": "36",
 _RESET = "\x1b[0m"
 
 
-def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None, color: bool = False) -> str:
-    """The grid as text ending in a newline; no line is wider than ``width`` columns."""
+def render_text(view: DashboardView, now: EpochSeconds, width: int | None = None, color: bool = False, *,
+                only: SpaceFilter | None = None) -> str:
+    """The grid as text ending in a newline; no line is wider than ``width`` columns. ``only``:
+    the view is of that one space, which the title names."""
     # As while the view is built (decision 741): tens of thousands of small lists and strings, no
     # cycle among them, and a view of as many objects the collector would walk for nothing.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _render(view, now, width, color)
+        return _render(view, now, width, color, only)
     finally:
         if collecting:
             gc.enable()
 
 
-def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bool) -> str:
-    title = f"Zone {_clean(view.zone_name)} ({_clean(view.zone_id)}), generated {format_utc(view.generated)}"
+def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bool, only: SpaceFilter | None) -> str:
+    space = "" if only is None else f", space {_clean(only.name)} only"
+    title = f"Zone {_clean(view.zone_name)} ({_clean(view.zone_id)}){space}, generated {format_utc(view.generated)}"
     if not view.projects or not view.columns:
-        lines = [title, "", f"Nothing to show yet: no release has been exported or deployed from zone "
-                             f"{_clean(view.zone_name)}. Export one with `bundlekit export`, deploy it, "
-                             "then run this again."]
-        return _finish(lines, width)
+        empty = (f"Nothing to show yet: no release has been exported or deployed from zone {_clean(view.zone_name)}. "
+                 "Export one with `bundlekit export`, deploy it, then run this again." if only is None else
+                 _clean(only.empty_text(view.zone_name, "run this again")))
+        # wrapped, not cut like the grid's lines: the sentence says what to do
+        return _finish([title, "", *(textwrap.wrap(empty, width, break_on_hyphens=False) if width else [empty])],
+                       width)
 
     headers = ["Project"] + [f"{_clean(z)}/{_clean(e)}" for z, e in view.columns]
     rows: list[list[list[str]]] = []  # row -> column -> lines

@@ -13,7 +13,7 @@ CLI = Path(__file__).resolve().parents[2] / "bundlekit" / "cli"
 
 REVIEWED = {
     ("progress.py", "terminal_text(line)"),  # escaped
-    ("receipt_cmds.py", "render_text(view, now, width=width)"),  # the grid escapes every cell itself
+    ("receipt_cmds.py", "render_text(view, now, width=width, only=only)"),  # the grid escapes every cell itself
     ("receipt_cmds.py", "dumps({'url': url, 'port': p}, sort_keys=True)"),  # escaped JSON
     ("zone_cmds.py", "data.decode()"),  # this zone's own identity card, byte for byte
 }
