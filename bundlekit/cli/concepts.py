@@ -9,7 +9,7 @@ path without ``bundlekit`` (``"deploy"``, ``"variables set"``) or ``"*"`` for ev
 
 from __future__ import annotations
 
-__all__ = ["concept_hint", "HINTS"]
+__all__ = ["concept_hint", "HINTS", "SPACE_COMMANDS"]
 
 _CHANNEL = ("a release's channel is part of the release: it is set in the release file ([release] channel) "
             "and `bundlekit show PROJECT VERSION` shows it; deploy picks the release by its VERSION argument")
@@ -23,10 +23,46 @@ _PACKAGES = "a release's packages are listed in its release file ([[packages]]) 
 _STEPS = "leave a step out of this zone's deployments with `bundlekit steps disable PROJECT STEP`"
 _VERSION = "give the release version as the second argument: `bundlekit deploy PROJECT VERSION --environment ENV`"
 _PROJECT = "give the project (name or slug) as the first argument"
-_SPACE = ("a project's space is set in its release file ([project] space) and travels with it; in a zone a "
-          "project is named by its name or slug alone")
-_SELF_SPACE = ("bundlekit's own releases belong to space Default and are accepted only from a source trusted there for "
-               "the project bundlekit (a team space never replaces the zone's bundlekit); there is no --space")
+#: The commands that take --space (tests/cli/test_space_option_hint.py checks the list against the CLI).
+SPACE_COMMANDS = ("import", "deploy", "deployments list/show", "variables", "steps", "releases", "show", "lifecycle",
+                  "targets (but ssh-key and scan-host-key)", "outputs", "retention", "trust add/set/list", "dashboard",
+                  "serve", "audit")
+_TAKES_SPACE = (f"The commands that work in one space take --space NAME ({', '.join(SPACE_COMMANDS)}); "
+                "`bundlekit spaces list` shows the spaces")
+_WHOLE_ZONE = "it works on the whole zone, every space at once"
+#: Why a command has no --space (review newuser finding 12), by command path; others: _WHOLE_ZONE.
+_NO_SPACE = {
+    "spaces list": "it shows every space, with what belongs to each",
+    "spaces add": "it adds the space its argument names (`bundlekit spaces add NAME`)",
+    "export-self": ("it sends bundlekit itself, which serves every space of the zone that installs it: its releases "
+                    "belong to space Default there"),
+    "self-update": ("it installs bundlekit for the whole zone, every space: bundlekit's own releases are accepted only "
+                    "from a source trusted in space Default for the project bundlekit (a team space never replaces "
+                    "the zone's bundlekit)"),
+    "relay": "it passes a bundle on unchanged; the zone it is addressed to chooses the space it enters",
+    "verify": ("it checks a bundle whatever space it will enter: the space is chosen when it is imported "
+               "(`bundlekit import BUNDLE --space NAME`), where only a space its source is trusted in takes it"),
+    "inspect": "it shows what a bundle holds, the space its release file names included",
+    "sign": "it adds an approver's signature to a bundle, whatever space it will enter",
+    "lint": "it checks a release file, which names its own space ([project] space)",
+    "render": "it renders a release file's templates; the file names its own space ([project] space)",
+    "render-config": "it renders a release file's configuration; the file names its own space ([project] space)",
+    "outbox list": "it lists the receipts waiting for every trusted zone, whatever their projects' space",
+    "outbox pack": "it packs every receipt waiting for the zone --to names, of each space that zone answers for",
+    "deployments receipt": "it names a deployment by its id, which is unique in the zone",
+    "trust remove": "it names the trusted zone, which is trusted in one space (`bundlekit trust list` shows it)",
+    "trust add-signer": "it adds an approver to the trusted zone --for names, whichever space it is trusted in",
+    "trust revoke": "it refuses a signing key in every space",
+    "targets ssh-key": "it prints the zone's own SSH key, the same for every space",
+    "targets scan-host-key": "it reads a host's key over the network; `targets add --space NAME` pins it in a space",
+    "prune": ("it judges each space's releases by that space's retention policy (`bundlekit retention set --space "
+              "NAME`)"),
+}
+
+
+def _space_hint(command_path: str) -> str:
+    """Why ``command_path`` has no --space, and which commands do (review newuser finding 12)."""
+    return f"`bundlekit {command_path}` takes no --space: {_NO_SPACE.get(command_path, _WHOLE_ZONE)}. {_TAKES_SPACE}"
 _LIFECYCLE = ("a release's lifecycle comes with it from its release file ([lifecycle]); deploy names the "
               "environment (--environment) and the lifecycle decides whether it is open yet; phases are "
               "waived with `bundlekit lifecycle waive`")
@@ -87,12 +123,14 @@ HINTS: dict[tuple[str, str], str] = {
     **{(c, o): _SCOPES for c in ("variables set", "variables unset")
        for o in ("--action", "--target", "--tenant-tag", "--scope")},
     **{(c, "--env"): "the option is --environment" for c in ("variables set", "variables unset", "targets add")},
-    **{(c, "--space"): _SELF_SPACE for c in ("self-update", "export-self")},
-    ("*", "--space"): _SPACE,
     ("*", "--tenant"): _TENANT,
 }
 
 
 def concept_hint(command_path: str, option: str) -> str | None:
-    """Where the concept behind ``option`` lives for ``command_path`` (``"deploy"``), or None."""
-    return HINTS.get((command_path, option)) or HINTS.get(("*", option))
+    """Where the concept behind ``option`` lives for ``command_path`` (``"deploy"``), or None. A
+    command without --space says why, and which commands take it."""
+    found = HINTS.get((command_path, option)) or HINTS.get(("*", option))
+    if found is None and option == "--space":
+        return _space_hint(command_path)
+    return found
