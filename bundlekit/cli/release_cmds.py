@@ -51,14 +51,18 @@ def releases_list(home: str | None, space: str | None, as_json: bool) -> None:
     if not rows:
         echo(f"no releases yet{in_space(space)}; import a bundle (`bundlekit import BUNDLE{space_flag(space)}`) or "
              f"create one (`bundlekit releases create RELEASE_FILE{space_flag(space)}`)")
+        return
     now = clock.now()
-    for r in rows:
-        origin = "created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}"
+    origins = ["created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}" for r in rows]
+    wide = max(len(o) for o in origins)
+    # a header row names the columns: the space and the channel both read "Default" (finding newuser 14)
+    echo(f"{'Space':<12} " * spaces + f"{'Project':<24} {'Version':<12} {'Channel':<10} {'Source':<{wide}}  Added")
+    for r, origin in zip(rows, origins):
         phases = " lifecycle " + " > ".join(p["name"] for p in r["lifecycle"]["phases"]) if r["lifecycle"] else ""
         pruned = "  (packages pruned: `deploy` says how to bring them back)" if r["pruned"] else ""
         where = f"{r['in_space']:<12} " if spaces else ""
-        echo(f"{where}{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin}  {when_text(r['imported_at'], now)}"
-             f"{phases}{pruned}")
+        echo(f"{where}{r['project']:<24} {r['version']:<12} {r['channel']:<10} {origin:<{wide}}  "
+             f"{when_text(r['imported_at'], now)}{phases}{pruned}")
 
 
 @releases.command("create", epilog="bundlekit releases create release.toml --home ./dev")
