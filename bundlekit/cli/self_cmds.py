@@ -17,7 +17,8 @@ from bundlekit.core.text import size_text
 from bundlekit.errors import UsageError
 from bundlekit.export.exporter import DEFAULT_EXPIRY, parse_duration
 from bundlekit.selfupdate.export_self import export_self
-from bundlekit.selfupdate.install import rollback, self_update
+from bundlekit.selfupdate.install import rollback, self_dir, self_update
+from bundlekit.selfupdate.links import home_option_of
 from bundlekit.selfupdate.wheels import Target
 from bundlekit.zone.home import open_zone
 
@@ -99,6 +100,7 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
         # The zone, not its state: a rollback swaps two links, and must work when the running
         # bundlekit is older than the state (it reads the state's schema only; decision 951).
         with open_zone(resolve_home(home)) as z:
+            used = home_option_of(self_dir(z))  # the hints name the home this run used (finding 18)
             res = rollback(z)
     else:
         assert bundle is not None
@@ -109,6 +111,7 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
                              "or --rollback finishes a begun switch); what this run began is removed now or swept by "
                              "the next self-update. Run the same command again")
         with open_home(home) as z:
+            used = home_option_of(self_dir(z))
             res = self_update(z, bundle, now=clock.now(), dry_run=dry_run)
     if as_json:
         emit_json(res.to_dict())
@@ -116,7 +119,7 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
     run = res.current / "bin" / "bundlekit"
     if back:
         echo(f"rolled back: {res.current} now names {res.venv} (bundlekit {res.version or 'of unknown version'}); "
-             f"{res.previous} is kept as previous")
+             f"{res.previous} is kept as previous: `bundlekit self-update --rollback {used}` switches back to it")
     elif res.already:
         echo(f"bundlekit {res.version} from this bundle is already current: {run}")
     elif res.dry_run:
@@ -130,4 +133,4 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
         if res.downgrade_from:
             echo(f"  a downgrade from {res.downgrade_from} to {res.version}: the source zone sent an older version as "
                  "its newest (a higher sequence)")
-        echo(f"  the installation before ({res.previous}) is kept: bundlekit self-update --rollback --home DIR")
+        echo(f"  the installation before ({res.previous}) is kept: bundlekit self-update --rollback {used}")

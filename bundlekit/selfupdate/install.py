@@ -40,8 +40,8 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.selfupdate.export_self import WHEEL_PREFIX
-from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switch, read_links, self_lock, sweep,
-                                        write_switch)
+from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switch, home_option_of, read_links,
+                                        self_lock, sweep, write_switch)
 from bundlekit.zone import sequences
 from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import clean_environment, is_running, probe, runs_from_its_folder
@@ -174,7 +174,7 @@ def rollback(zone: Zone) -> SelfUpdate:
         if os.path.normpath(target) == os.path.normpath(root / current):
             raise StateError(f"{root / 'previous'}: names {previous}, the current installation itself, so there is "
                              "nothing to go back to; nothing was changed. Install the release wanted with "
-                             "`bundlekit self-update BUNDLE`", code="rollback_missing")
+                             f"`bundlekit self-update BUNDLE {home_option_of(root)}`", code="rollback_missing")
         if not (target / "bin" / "bundlekit").exists():
             raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more; nothing "
                              "was changed", code="rollback_missing")
@@ -225,7 +225,8 @@ def _check_superseded(zone: Zone, v: VerifiedBundle, bundle: Path) -> None:
         f"{bundle}: bundlekit {m.release['version']} has sequence {m.sequence} from zone {v.source.name!r}, and this "
         f"zone has since accepted bundlekit {release} (sequence {last}) from it; installing the older bundle again "
         "would undo that update, so it is refused as a rollback. Nothing was changed. To go back to the installation "
-        "used before the last switch, run `bundlekit self-update --rollback`; for another version, zone "
+        f"used before the last switch, run `bundlekit self-update --rollback {home_option_of(self_dir(zone))}`; for "
+        "another version, zone "
         f"{v.source.name} sends it with `bundlekit export-self` (a new sequence)", code="rollback",
         details={"project": m.project["slug"], "sequence": m.sequence, "last_sequence": last,
                  "last_release": newest["release"] if newest else None})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from bundlekit.core.atomic import fsync_dir, replace_symlink, write_atomic
 from bundlekit.core.tree import remove_tree
 from bundlekit.errors import StateError
 
-__all__ = ["Links", "MARKER", "read_links", "self_lock", "write_switch", "finish_switch", "sweep"]
+__all__ = ["Links", "MARKER", "read_links", "self_lock", "write_switch", "finish_switch", "sweep", "home_option_of"]
 
 #: The switch record's file name in ``HOME/self``.
 JOURNAL = "switch.json"
@@ -58,11 +59,18 @@ class Links:
         return {root / name for name in (self.current, self.previous) if name}
 
 
+def home_option_of(root: Path) -> str:
+    """``--home HOME`` for the home whose ``HOME/self`` is ``root``, as a shell would take it: the
+    hints of self-update name the home it was given, never a placeholder."""
+    return f"--home {shlex.quote(str(root.parent))}"
+
+
 def _refuse(path: Path, what: str) -> StateError:
+    root = path.parent
     return StateError(f"{path}: {what}, not a link bundlekit made; self-update and --rollback manage "
                       f"HOME/self/current and HOME/self/previous themselves. Nothing was changed. Move it away "
-                      f"(keep what you need of it), then run `bundlekit self-update` again",
-                      code="invalid_self_link", details={"path": str(path)})
+                      f"(keep what you need of it), then run `bundlekit self-update BUNDLE {home_option_of(root)}` "
+                      "(or `--rollback`) again", code="invalid_self_link", details={"path": str(path)})
 
 
 def _lstat(path: Path) -> os.stat_result | None:

@@ -7,6 +7,7 @@ workers.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -141,3 +142,31 @@ def house_without(wheelhouse: Path, prefix: str, dest: Path) -> Path:
         if not w.name.startswith(prefix):
             os.link(w, dest / w.name)
     return dest
+
+
+def small_self_bundle(tmp_path: Path, dev: Path, *, version: str = "0.1.1", to: str = "prod") -> Path:
+    """A bundlekit release exported by ``dev`` for zone ``to`` from two minimal wheels (bundlekit
+    ``version`` and click): kilobytes, where the shared wheelhouse makes tens of megabytes."""
+    from tests.selfupdate.test_wheels import wheel
+
+    house = tmp_path / f"small-house-{version}"
+    house.mkdir()
+    wheel(house, "bundlekit", version, requires=("click",))
+    wheel(house, "click", "8.1.0")
+    bundle = tmp_path / f"small-{version}-{to}.bundle"
+    done = run_cli("export-self", "--to", to, "-o", bundle, "--wheelhouse", house, home=dev)
+    assert done.returncode == 0, done.stderr
+    return bundle
+
+
+def finished_stand_in(home: Path, bundle: Path, version: str) -> Path:
+    """The environment self-update would make for ``bundle`` in ``home``, already made and
+    finished (its marker, a ``bundlekit`` that answers ``--version``): self-update then imports
+    and switches without running pip."""
+    from bundlekit.selfupdate.links import MARKER
+
+    digest = json.loads(run_cli("inspect", bundle, "--json").stdout)["digest"]
+    venv = home / "self" / "venvs" / f"{version}-{digest[:12]}"
+    stand_in(venv, version)
+    (venv / MARKER).write_text(f"{version} {digest}\n", "utf-8")
+    return venv
