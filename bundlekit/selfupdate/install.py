@@ -9,10 +9,11 @@ bytes. Only when the new environment's ``bundlekit --version`` names the release
 imported (as ``bundlekit import`` would: the zone records the release, its wheels and its sequence
 number) and ``HOME/self/current`` switched to it, ``HOME/self/previous`` naming what ``current``
 named before (the first time, the running installation): both links as one switch
-(``selfupdate/links.py``, decision 931). ``--rollback`` swaps the two. A bundle accepted before
-that a newer bundlekit bundle of its source superseded is refused ``rollback`` (decision 930). A
-refused or failed self-update removes the environment it began and leaves the home and
-``current`` as they were; what a killed one left is swept by the next.
+(``selfupdate/links.py``, decision 931). ``--rollback`` swaps the two. Every switch, either way,
+is an audit entry naming the installation before and after, written just before it. A bundle
+accepted before that a newer bundlekit bundle of its source superseded is refused ``rollback``
+(decision 930). A refused or failed self-update removes the environment it began and leaves the
+home and ``current`` as they were; what a killed one left is swept by the next.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_
 from bundlekit.selfupdate.export_self import WHEEL_PREFIX
 from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switch, home_option_of, read_links,
                                         self_lock, sweep, write_switch)
-from bundlekit.zone import sequences
+from bundlekit.zone import audit, sequences
 from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import clean_environment, is_running, probe, runs_from_its_folder
 from bundlekit.zone.schema import SCHEMA_VERSION
@@ -151,6 +152,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
             raise
         remove_tree(work, ignore_errors=True)
         result.previous = _previous_after(links, name)
+        _audit_switch(zone, root, result.previous, name, rollback=False)
         write_switch(root, name, result.previous)
     return result
 
@@ -179,6 +181,7 @@ def rollback(zone: Zone) -> SelfUpdate:
             raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more; nothing "
                              "was changed", code="rollback_missing")
         _check_reads_state(zone, root, previous, target)
+        _audit_switch(zone, root, current, previous, rollback=True)
         write_switch(root, previous, current)
     return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current)
 
@@ -209,6 +212,23 @@ def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> N
         "migration (`bundlekit zone restore`) and then roll back",
         code="rollback_state_too_new",
         details={"previous": previous, "previous_version": version, "reads_schema": reads, "state_schema": stored})
+
+
+def _audit_switch(zone: Zone, root: Path, before: str, after: str, *, rollback: bool) -> None:
+    """The audit entry of a switch of the zone's bundlekit from installation ``before`` to
+    ``after`` (as the links name them: relative to ``root``, or absolute), written just before
+    the switch, as a backup's entry is written before the copy (decision 676): who and when as
+    every entry says, and which installations, with their versions, in the entry's object
+    (``from``, ``to``, ``rollback``). A switch the trail cannot record (the state read-only, the
+    keys' passphrase not given, or ``state_too_new``: the running bundlekit is older than the
+    state, and the refusal names the installation in ``HOME/self`` that reads it, whose own
+    ``self-update --rollback`` records the switch; decision 951) is not made."""
+    def named(name: str) -> str:
+        version = _version_named(root, None if name == sys.prefix else name)  # None: the running one
+        return f"{name} (bundlekit {version or 'of unknown version'})"
+
+    audit.naming({"from": named(before), "to": named(after), **({"rollback": True} if rollback else {})})
+    audit.note(zone, "self", {"from": before, "to": after, "rollback": rollback})
 
 
 def _check_superseded(zone: Zone, v: VerifiedBundle, bundle: Path) -> None:

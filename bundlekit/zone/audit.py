@@ -48,7 +48,7 @@ from bundlekit.zone.keyfiles import RESTORE, read_public
 if TYPE_CHECKING:
     from bundlekit.zone.home import Zone
 
-__all__ = ["Auditor", "Acting", "acting", "refused_now", "begin_trail", "note", "NOTE", "entries", "for_deployment", "verify", "head", "signing_keys",
+__all__ = ["Auditor", "Acting", "acting", "refused_now", "naming", "begin_trail", "note", "NOTE", "entries", "for_deployment", "verify", "head", "signing_keys",
            "unsigned_head", "sign_unsigned_head", "TABLE", "LIBRARY"]
 
 TABLE = "audit_entries"
@@ -115,6 +115,15 @@ def worked_in(space: str, *, spelling_only: bool = False, typed: str | None = No
     named = current.object.get("space")
     if not spelling_only or (isinstance(named, str) and (named.casefold() == space.casefold() or named == typed)):
         current.object["space"] = space
+
+
+def naming(fields: Mapping[str, str | bool]) -> None:
+    """Add ``fields`` (text or flags, never a value) to the object the running command's later
+    entries name: what it learns only while it runs, like the installations a self-update
+    switches between (``from``, ``to``). Nothing outside a command."""
+    current = _ACTING.get()
+    if current is not None:
+        current.object.update(fields)
 
 
 _ACTING: ContextVar[Acting | None] = ContextVar("bundlekit_audit_acting", default=None)

@@ -52,7 +52,7 @@ def test_rollback_to_an_installation_that_cannot_read_the_migrated_state_is_refu
     assert os.readlink(prod / "self" / "current") == "venvs/0.3.0-0123456789ab"
 
 
-def test_a_state_newer_than_the_running_bundlekit_names_the_installation_that_reads_it_and_rollback_works(
+def test_a_state_newer_than_the_running_bundlekit_names_the_installation_that_reads_it_and_records_the_rollback(
         tmp_path: Path) -> None:
     newer = SCHEMA_VERSION + 1
     # what a rollback an earlier bundlekit allowed left: current 0.1.0 (reads SCHEMA_VERSION, like the
@@ -66,11 +66,14 @@ def test_a_state_newer_than_the_running_bundlekit_names_the_installation_that_re
     assert f"state schema {newer} is newer than this bundlekit understands ({SCHEMA_VERSION})" in listed.stderr
     assert f"{prod / 'self' / 'previous'} is bundlekit 0.3.0, which reads schema {newer}" in listed.stderr
     assert f"`{prod / 'self' / 'previous' / 'bin' / 'bundlekit'} self-update --rollback --home {prod}`" in listed.stderr
-    # the running bundlekit cannot read the state, but a rollback only swaps the links: it works
+    # the running bundlekit cannot read the state, so it cannot record the switch in the audit trail:
+    # the rollback is refused, naming the installation that reads the state and records it (its own
+    # --rollback), and the links stay as they were
     back = run_cli("self-update", "--rollback", home=prod)
-    assert back.returncode == 0, back.stderr
-    assert os.readlink(prod / "self" / "current") == "venvs/0.3.0-0123456789ab"
-    assert os.readlink(prod / "self" / "previous") == "venvs/0.1.0-0123456789ab"
+    assert back.returncode == 1 and "error [state_too_new]" in back.stderr, back.stderr
+    assert f"`{prod / 'self' / 'previous' / 'bin' / 'bundlekit'} self-update --rollback --home {prod}`" in back.stderr
+    assert os.readlink(prod / "self" / "current") == "venvs/0.1.0-0123456789ab"
+    assert os.readlink(prod / "self" / "previous") == "venvs/0.3.0-0123456789ab"
 
 
 def test_an_installation_under_a_relative_home_is_asked_from_its_own_folder(
