@@ -148,6 +148,8 @@ REGISTRY, ALIASES = _build(
                                    "version is not a valid name"),
     _E("invalid_variables_file", "usage", "a --variables file is not a JSON object of non-empty names"),
     _E("invalid_self_bundle", "usage", "self-update was given a release of another project than bundlekit"),
+    _E("self_not_deployable", "usage", "a deployment, its plan or its lifecycle, of the reserved project "
+                                       "bundlekit (installed with self-update)"),
     _E("unknown_output_step", "usage", "an output variable reference names a step the release does not have"),
     _E("release_lint_failed", "usage", "export found errors that `bundlekit lint` reports for the release file"),
     _E("invalid_inventory", "usage", "a --targets file is not a target inventory (`bundlekit targets export-inventory`)"),

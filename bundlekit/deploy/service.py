@@ -41,6 +41,7 @@ from typing import Any, Callable
 from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.files import refuse_unwritable_place
 from bundlekit.core.names import check_environment
+from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.hints import in_space, space_flag
 from bundlekit.core.text import closest, shell_word
 from bundlekit.deploy import recording
@@ -149,6 +150,7 @@ def _variables(zone: Zone, project: projects.ProjectRecord, release: dict[str, A
 def _resolve(zone: Zone, project_ref: str, version: str, environment: str,
              space: str | None = None) -> recording.Release:
     project = projects.find_project(zone.db, project_ref, zone.name, space=space)
+    refuse_self_project(project.slug, zone.home, asked=f"deploy {project.slug} {version}")
     release = projects.get_release(zone.db, project, version)
     if project.source_zone_id == zone.zone_id:
         return recording.Release(project, release, None)
@@ -170,9 +172,9 @@ def prepare(zone: Zone, project_ref: str, version: str, environment: str, *, now
     replaces it by the id allocated when the deployment is recorded. Raises ``StateError``
     (``unknown_project``, ``unknown_release``, ``unknown_environment``, ``unknown_tenant``), ``TrustError``
     (``policy_denied``: the release's source is no longer trusted, or its policy denies the
-    environment) and ``DeployError`` ``no_targets``. The project is looked up among ``space``'s
-    (None: every space's); only its space's targets are used (decision 660).
-    """
+    environment), ``DeployError`` ``no_targets``, ``UsageError`` ``self_not_deployable`` (project
+    bundlekit). The project is looked up among ``space``'s (None: every space's); only its space's
+    targets are used (decision 660)."""
     what = _resolve(zone, project_ref, version, environment, space)
     return _request(zone, what, environment_spelling(zone, what.project, what.release, environment), tenant_spelling(what.project, what.release, tenant), now)
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bundlekit.core.names import NAME_RULE, PATH_RULE, is_reserved, name_problem, normalise_path, path_problem, quoted
+# No release file may use the reserved project's slug, so a self-update never installs a user's project.
+from bundlekit.core.selfproject import SELF_SLUG
 from bundlekit.errors import BundleError, InputError, UsageError
 from bundlekit.export.value_from import SourceMissing, resolve_value_from
 from bundlekit.format.lifecycle import Lifecycle
@@ -30,9 +32,6 @@ from bundlekit.format.manifest import SCOPE_DIMENSIONS
 
 __all__ = ["RuleProblem", "rule_problems", "value_source_problem", "slugify", "SELF_SLUG", "Skip"]
 
-#: The project slug of bundlekit's own releases (``bundlekit export-self``, decision 560): no
-#: release file may use it, so a self-update never installs a user's project.
-SELF_SLUG = "bundlekit"
 
 #: Parts of a release file the schema refused: ``(table,)`` or ``(array, index)``.
 Skip = frozenset[tuple[str, ...] | tuple[str, int]]

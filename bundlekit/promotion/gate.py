@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
+from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import closest, shell_word
 from bundlekit.core.hints import cut, in_space, shown, space_flag
 from bundlekit.errors import DeployError, InputError, StateError
@@ -234,7 +235,8 @@ def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, versi
 def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str | None,
           now: EpochSeconds, author: str | None = None, space: str | None = None) -> dict[str, Any]:
     """Waive a phase for one release (or every release) of a project (of ``space``; None: of any),
-    with a reason and ``author`` (who decided it); recorded. ``unknown_phase`` names the closest phases."""
+    with a reason and ``author`` (who decided it); recorded. ``unknown_phase`` names the closest phases;
+    ``self_not_deployable`` for the reserved project bundlekit, which no lifecycle gates."""
     if not reason.strip():
         raise InputError("--reason must say why the phase may be skipped; it is recorded with every deployment "
                          "that relies on the waiver", code="invalid_input")
@@ -242,6 +244,7 @@ def waive(zone: Zone, project_ref: str, phase: str, *, reason: str, release: str
     check_label(reason.strip(), what="--reason", error=InputError, code="invalid_label")
     with zone.db.transaction() as tx:
         project = projects.find_project(tx, project_ref, zone.name, space=space)
+        refuse_self_project(project.slug, zone.home, asked=f"lifecycle waive {project.slug}")
         name = _phase_in_any(tx, project, phase, release)
         target = release or ALL_RELEASES
         evidence.add_waiver(tx, space=project.space, project_slug=project.slug, phase=name, release=target,
@@ -265,12 +268,14 @@ def describe(zone: Zone, project_ref: str, version: str | None, *, tenant: str |
     """``lifecycle show``: the release's phases, what passed each, waivers, the open environments, and
     the deployments of it that relied on a waiver (``relied_on``; ``withdrawn``: the waiver no
     longer stands, but the deployment keeps the record of it).
-    ``InputError`` ``invalid_label`` for a ``tenant`` that breaks the label rule. The project is
-    looked up among ``space``'s (None: every space's)."""
+    ``InputError`` ``invalid_label`` for a ``tenant`` that breaks the label rule,
+    ``self_not_deployable`` for the reserved project bundlekit (it is installed with self-update,
+    not deployed). The project is looked up among ``space``'s (None: every space's)."""
     if tenant is not None:
         check_label(tenant, what="--tenant", error=InputError, code="invalid_label")
     with zone.db.read() as db:
         project = projects.find_project(db, project_ref, zone.name, space=space)
+        refuse_self_project(project.slug, zone.home, asked=f"lifecycle show {project.slug}")
         release = projects.get_release(db, project, version)
         ignored: list[dict[str, str]] = []
         prog = release_progress(db, zone.name, project, release, tenant=tenant, ignored=ignored)

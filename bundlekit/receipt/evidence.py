@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import shell_word
 from bundlekit.errors import StateError
 from bundlekit.receipt.build import ReceiptFile, make_entry, write_receipt
@@ -51,8 +52,9 @@ def write_evidence(zone: Zone, deployment_id: str, to: str, out: Path, *, now: E
     Raises ``StateError`` ``unknown_deployment`` (no such id, or still running), ``unknown_zone``
     (``to`` is not trusted), ``not_local`` (the release came from another zone: its receipts go
     back there, `outbox pack`) and ``not_exported`` (the release was never exported to ``to``,
-    so that zone cannot hold it: export it there, which also carries the proof). Nothing is
-    recorded on a refusal and ``out`` is untouched.
+    so that zone cannot hold it: export it there, which also carries the proof), and
+    ``UsageError`` ``self_not_deployable`` for a deployment of the reserved project bundlekit.
+    Nothing is recorded on a refusal and ``out`` is untouched.
     """
     row = get_deployment(zone.db, deployment_id)
     if row is None or row["state"] == "Executing":
@@ -60,6 +62,8 @@ def write_evidence(zone: Zone, deployment_id: str, to: str, out: Path, *, now: E
                          "list`", code="unknown_deployment")
     dest = truststore.get_zone(zone, to)
     project = projects.find_project(zone.db, row["project_slug"], zone.name)
+    # a deployment of bundlekit's release (an older bundlekit allowed it) installed nothing: no proof of it
+    refuse_self_project(project.slug, zone.home, asked=f"deployments receipt {deployment_id}")
     if project.source_zone_id != zone.zone_id:
         raise StateError(f"{deployment_id} deployed {project.name} {row['release']}, a release from another zone; its "
                          "receipt goes back there (`bundlekit outbox pack`)", code="not_local")

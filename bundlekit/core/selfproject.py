@@ -1,0 +1,39 @@
+"""The reserved project ``bundlekit``: bundlekit's own releases (decision 560).
+
+``bundlekit export-self`` makes a release of the project whose slug is :data:`SELF_SLUG`; no
+release file may use that slug, and a zone installs such a release with ``bundlekit
+self-update``, never by deploying it: its release has no steps, so a deployment of it would run
+nothing and record a success that installed nothing (newuser finding 5). Every workflow that
+would run, plan or record a deployment of a project asks :func:`refuse_self_project` first; the
+dashboard asks :func:`is_self_project` to show the project apart (decision 947).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from bundlekit.errors import UsageError
+
+__all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project"]
+
+#: The project slug of bundlekit's own releases.
+SELF_SLUG = "bundlekit"
+
+
+def is_self_project(slug: str) -> bool:
+    """Whether ``slug`` (a project's slug, any letter case) is the reserved project."""
+    return slug.casefold() == SELF_SLUG
+
+
+def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:
+    """Refuse (``UsageError`` ``self_not_deployable``) ``asked`` (the command, as a phrase:
+    ``deploy bundlekit 0.1.1``) when ``slug`` is the reserved project; the message names the
+    command that installs bundlekit in the zone at ``home``. Returns for any other project."""
+    if not is_self_project(slug):
+        return
+    raise UsageError(
+        f"{asked}: the project bundlekit is bundlekit's own release, which is never deployed to an environment (it "
+        "has no steps: a deployment would install nothing). A zone installs it with `bundlekit self-update BUNDLE "
+        f"--home {shlex.quote(str(home))}` (BUNDLE: what `bundlekit export-self` made). Nothing was run, recorded or "
+        "changed", code="self_not_deployable", details={"project": SELF_SLUG})
