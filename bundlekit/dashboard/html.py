@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import MASK, html_text
+from bundlekit.dashboard.selfsent import html_section
 from bundlekit.dashboard.style import CSS
 from bundlekit.dashboard.spacefilter import SpaceFilter
 from bundlekit.dashboard.view import (
@@ -145,7 +146,8 @@ def _render(view: DashboardView, now: EpochSeconds, only: SpaceFilter | None) ->
     parts.append(_summary(every, view.older))
     parts.append("</header><main>")
     if not view.projects or not view.columns:
-        parts.append(f'<p class="empty">Nothing to show yet: no release has been exported or deployed from '
+        other = " of a project" if view.self_sent else ""  # bundlekit's own is listed apart (decision 947)
+        parts.append(f'<p class="empty">Nothing to show yet: no release{other} has been exported or deployed from '
                      f'zone {_e(view.zone_name)}. Export one with <code>bundlekit export</code>, deploy it, '
                      'then generate this page again.</p>' if only is None else
                      f'<p class="empty">{_e(only.empty_text(view.zone_name, "generate this page again"))}</p>')
@@ -160,6 +162,7 @@ def _render(view: DashboardView, now: EpochSeconds, only: SpaceFilter | None) ->
                          '<code>bundlekit deployments show ID</code> or the receipt any one.</p>')
         exported, previous = _cell_facts(view, {d.key for d in sections})
         parts.extend(_deployment(d, now, exported.get(d.key), previous.get(d.key)) for d in sections)
+    parts.append(html_section(view.self_sent, now))
     parts.append('</main><footer>bundlekit dashboard \u00b7 self-contained page, no network needed'
                  '</footer></body></html>\n')
     return "".join(parts)

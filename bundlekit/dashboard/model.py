@@ -32,11 +32,13 @@ from dataclasses import replace
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.selfproject import is_self_project
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
 from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENVIRONMENT, RECEIPT_ID, RECEIVED, SLUG,
                                           SPACE, STARTED, STATE, TENANT, ZONE_ID, Paths, entry_of, from_columns,
                                           read_entries, shown_state, waiver_notes)
+from bundlekit.dashboard.selfsent import self_sent
 from bundlekit.dashboard.view import (
     FAILURE_STATES,
     CellView,
@@ -225,6 +227,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
         return zone_names.get(zone_id, zone_id)
 
     exported = exports.list_exports(db)
+    # bundlekit's own releases are installed with self-update, never deployed: apart from the grid (decision 947)
+    sent_self = [e for e in exported if is_self_project(e["project_slug"])]
+    exported = [e for e in exported if not is_self_project(e["project_slug"])] if sent_self else exported
     export_of = {e["bundle_id"]: e for e in exported}
     relays, release_paths = remote.receipt_relays(db)
     paths = Paths(zone.name, export_of, relays, zone_names, release_paths)
@@ -274,6 +279,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     older: dict[str, int] = {}
     spelled: dict[str, str] = {}  # an environment as read -> as shown
     for (slug, tenant, zname, _folded), group in groups.items():
+        if is_self_project(slug):
+            continue  # what a zone running an older bundlekit recorded as a deployment of it (finding 5)
         shown, rest, plain = _choose(group)
         latest = shown[0]
         start = len(deployments)
@@ -318,6 +325,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                 d = _local(local[d.key], zone.name, (d.project, d.space))
             deployments[i] = _respell(d, envs)
     refused_rows = refusals.remote_refusals(db)
+    refused_self = [r for r in refused_rows if is_self_project(r["entry"]["project"]["slug"])]
+    refused_rows = [r for r in refused_rows if not is_self_project(r["entry"]["project"]["slug"])]
     # (zone, deployment id): the sequence of the bundle a shown reported deployment deployed (decision 723)
     deployed = remote.grid_sequences(db) if refused_rows else {}  # only refusals need them
     sequences = {d.key: deployed[(v[ZONE_ID], v[DEPLOYMENT_ID])] for d, v in zip(deployments, sources)
@@ -330,6 +339,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     if space is not None:
         refused = [r for r in refused if r.space.casefold() == space.casefold()]
         exported = [e for e in exported if str(e["space"]).casefold() == space.casefold()]
+        sent_self = [e for e in sent_self if str(e["space"]).casefold() == space.casefold()]
     latest_export: dict[tuple[str, str], Row] = {}
     for e in exported:
         latest_export[(e["project_slug"], e["dest_name"])] = e
@@ -380,7 +390,8 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
             rows.append(ProjectRow(name, slug, tuple(cells), space_name, tenant))
     listed = extra + sorted(deployments + refused, key=lambda d: d.started or 0, reverse=True)
     return DashboardView(zone_name=zone.name, zone_id=zone.zone_id, generated=now, columns=tuple(ordered),
-                         projects=tuple(rows), deployments=tuple(listed), older=older)
+                         projects=tuple(rows), deployments=tuple(listed), older=older,
+                         self_sent=self_sent(sent_self, refused_self, zone_names))
 
 
 def _superseded(refused: list[DeploymentView], rows: list[Row], deployments: list[DeploymentView],

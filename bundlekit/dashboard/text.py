@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import cell_width, char_cells, terminal_text
+from bundlekit.dashboard.selfsent import text_lines
 from bundlekit.dashboard.spacefilter import SpaceFilter
 from bundlekit.dashboard.view import (
     DEPLOYMENT_STATES,
@@ -60,12 +61,13 @@ def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bo
     space = "" if only is None else f", space {_clean(only.name)} only"
     title = f"Zone {_clean(view.zone_name)} ({_clean(view.zone_id)}){space}, generated {format_utc(view.generated)}"
     if not view.projects or not view.columns:
-        empty = (f"Nothing to show yet: no release has been exported or deployed from zone {_clean(view.zone_name)}. "
-                 "Export one with `bundlekit export`, deploy it, then run this again." if only is None else
-                 _clean(only.empty_text(view.zone_name, "run this again")))
+        other = " of a project" if view.self_sent else ""  # bundlekit's own is listed apart (decision 947)
+        empty = (f"Nothing to show yet: no release{other} has been exported or deployed from zone "
+                 f"{_clean(view.zone_name)}. Export one with `bundlekit export`, deploy it, then run this again."
+                 if only is None else _clean(only.empty_text(view.zone_name, "run this again")))
         # wrapped, not cut like the grid's lines: the sentence says what to do
-        return _finish([title, "", *(textwrap.wrap(empty, width, break_on_hyphens=False) if width else [empty])],
-                       width)
+        return _finish([title, "", *(textwrap.wrap(empty, width, break_on_hyphens=False) if width else [empty]),
+                        *text_lines(view.self_sent, now)], width)
 
     headers = ["Project"] + [f"{_clean(z)}/{_clean(e)}" for z, e in view.columns]
     rows: list[list[list[str]]] = []  # row -> column -> lines
@@ -121,6 +123,7 @@ def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bo
         out.append(f"{len(hidden)} more column(s) not shown: {', '.join(hidden)}; widen the terminal "
                    "or use --json.")
     out.extend(_paths(view))
+    out.extend(text_lines(view.self_sent, now))
     return _finish(out, width, colored=color)
 
 

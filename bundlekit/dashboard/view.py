@@ -27,6 +27,7 @@ from bundlekit.core.text import MASK
 from bundlekit.dashboard.fields import (as_map as _map, check_time as _check_time, get_key as _get, invalid as _invalid,
                                         list_of as _list, opt_string as _opt_str, opt_time as _opt_time,
                                         plain_time as _plain_time, string as _str)
+from bundlekit.dashboard.selfsent import SelfSentView, list_from_dict as _self_sent_from
 
 __all__ = [
     "STEP_STATES",
@@ -363,7 +364,8 @@ class DashboardView:
     ``deployments`` are those the grid shows (each cell's latest attempt, the last success
     before it and every earlier failure), refusals and exports awaiting a receipt; ``older``
     counts, by state, the earlier attempts a later one superseded, which are not listed
-    (decision 741)."""
+    (decision 741); ``self_sent``, bundlekit's own releases sent from here, apart from the grid
+    (decision 947)."""
 
     zone_name: str
     zone_id: str
@@ -372,6 +374,7 @@ class DashboardView:
     projects: tuple[ProjectRow, ...]
     deployments: tuple[DeploymentView, ...]
     older: Mapping[str, int] = field(default_factory=dict)
+    self_sent: tuple[SelfSentView, ...] = ()
 
     def __post_init__(self) -> None:
         _check_time(self.generated, "generated")
@@ -386,11 +389,15 @@ class DashboardView:
         return tuple(dict.fromkeys(p.space for p in self.projects))
 
     def to_dict(self) -> dict[str, Any]:
-        """The view as JSON; ``spaces`` (the row groups, in order) is derived and not read back."""
-        return {"zone_name": self.zone_name, "zone_id": self.zone_id, "generated": self.generated,
-                "columns": [list(c) for c in self.columns], "spaces": list(self.spaces),
-                "projects": [p.to_dict() for p in self.projects],
-                "deployments": [d.to_dict() for d in self.deployments], "older": dict(self.older)}
+        """The view as JSON; ``spaces`` (the row groups, in order) is derived and not read back;
+        ``bundlekit_sent`` only when this zone sent bundlekit's release somewhere."""
+        out = {"zone_name": self.zone_name, "zone_id": self.zone_id, "generated": self.generated,
+               "columns": [list(c) for c in self.columns], "spaces": list(self.spaces),
+               "projects": [p.to_dict() for p in self.projects],
+               "deployments": [d.to_dict() for d in self.deployments], "older": dict(self.older)}
+        if self.self_sent:
+            out["bundlekit_sent"] = [s.to_dict() for s in self.self_sent]
+        return out
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "dashboard") -> "DashboardView":
@@ -413,7 +420,7 @@ class DashboardView:
                 for k, n in older.items()):
             raise _invalid(f"{where}.older", "a map of deployment states to counts")
         return cls(_str(d, "zone_name", where), _str(d, "zone_id", where), generated, tuple(columns),
-                   projects, deployments, dict(older))
+                   projects, deployments, dict(older), _self_sent_from(d, where))
 
 
 def trusted_maker(cls: type[_Model]) -> Callable[..., _Model]:

@@ -150,9 +150,10 @@ def small_self_bundle(tmp_path: Path, dev: Path, *, version: str = "0.1.1", to: 
     from tests.selfupdate.test_wheels import wheel
 
     house = tmp_path / f"small-house-{version}"
-    house.mkdir()
-    wheel(house, "bundlekit", version, requires=("click",))
-    wheel(house, "click", "8.1.0")
+    if not house.exists():  # made once: a second export sends the very same wheels
+        house.mkdir()
+        wheel(house, "bundlekit", version, requires=("click",))
+        wheel(house, "click", "8.1.0")
     bundle = tmp_path / f"small-{version}-{to}.bundle"
     done = run_cli("export-self", "--to", to, "-o", bundle, "--wheelhouse", house, home=dev)
     assert done.returncode == 0, done.stderr
