@@ -184,6 +184,8 @@ REGISTRY, ALIASES = _build(
                                  "destination"),
     _E("invalid_wheel", "input", "export-self: a wheel cannot be read, or its name or version cannot be a package's"),
     _E("invalid_wheelhouse", "input", "export-self: the --wheelhouse is not a folder"),
+    _E("unsupported_python", "input", "export-self: every bundlekit wheel's Requires-Python excludes the "
+                                      "destination's Python"),
     _E("input_too_large", "input", "a file read whole (card, key, release file, template, variables) is above "
                                    "its limit"),
     _E("invalid_card", "input", "an identity card is malformed or its self-signature does not match (altered)",

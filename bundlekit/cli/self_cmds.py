@@ -54,8 +54,9 @@ def export_self_cmd(to: str, output: Path, wheelhouse: Path | None, python_versi
     """Pack bundlekit's own wheel and its dependencies' into one signed bundle for a zone.
 
     The wheelhouse holds bundlekit's wheel (`pip wheel --no-deps -w DIR SOURCE`) and its
-    dependencies' for the destination (`pip download --only-binary=:all: -d DIR ...`); a missing
-    one is refused, naming the pip command that fetches it. The destination installs the bundle
+    dependencies' for the destination (`pip download --only-binary=:all: -d DIR ...`); the missing
+    ones are refused together, naming one pip command that fetches them all, and a wheel whose
+    Requires-Python excludes the destination's Python is never packed. The destination installs the bundle
     offline with `bundlekit self-update`, and must trust this zone for the project `bundlekit`.
     """
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY

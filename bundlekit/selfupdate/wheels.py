@@ -5,13 +5,18 @@ destination is described by its Python version and platform tags (:class:`Target
 this machine's). :func:`resolve` starts from the newest bundlekit wheel that installs there,
 follows every wheel's ``Requires-Dist`` (markers evaluated for the destination, extras followed)
 and picks, per distribution, the newest wheel that installs there and satisfies every requirement
-on it. Nothing is fetched: a requirement no wheel satisfies is refused (``InputError``
-``wheel_missing``) naming it, who needs it and the ``pip`` command that fetches it, so the
+on it. A wheel installs there when one of its tags is the destination's and its
+``Requires-Python`` (its METADATA) admits the destination's Python, as pip decides on the far
+side. Nothing is fetched: the requirements no wheel satisfies are refused together (``InputError``
+``wheel_missing``), each named with who needs it and why no wheel of the wheelhouse does, and one
+``pip download`` command that fetches them all; a bundlekit whose every wheel's
+``Requires-Python`` excludes the destination's Python is refused ``unsupported_python``. So the
 destination, which has no index, never finds a dependency missing at install time.
 """
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import re
 import shlex
@@ -22,7 +27,7 @@ from pathlib import Path
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
@@ -71,6 +76,13 @@ class Target:
             if machine:
                 env["platform_machine"] = machine
         return env
+
+    def python(self) -> str:
+        """The destination's Python version as a wheel's ``Requires-Python`` is compared with it:
+        ``3.10.0`` for ``--python-version 3.10`` (pip's reading), else this interpreter's."""
+        if self.python_version is not None:
+            return "%d.%d.0" % self.python_version
+        return "%d.%d.%d" % sys.version_info[:3]
 
     def pip_options(self) -> str:
         """The same destination in ``pip download``'s words."""
@@ -135,6 +147,20 @@ class Wheel:
 
     def requires(self) -> list[str]:
         """The wheel's ``Requires-Dist`` lines (its METADATA; ``InputError`` ``invalid_wheel``)."""
+        return self.metadata().get_all("Requires-Dist") or []
+
+    def requires_python(self) -> SpecifierSet:
+        """The wheel's ``Requires-Python`` (empty: any Python); ``InputError`` ``invalid_wheel``
+        when it cannot be read."""
+        text = self.metadata().get("Requires-Python")
+        try:
+            return SpecifierSet(str(text or "").strip())
+        except InvalidSpecifier as err:
+            raise InputError(f"{self.path}: Requires-Python {text!r} cannot be read ({err}); rebuild or fetch the "
+                             "wheel again", code="invalid_wheel") from None
+
+    def metadata(self) -> email.message.Message:
+        """The headers of the wheel's ``*.dist-info/METADATA`` (``InputError`` ``invalid_wheel``)."""
         try:
             with zipfile.ZipFile(self.path) as zf:
                 names = [n for n in zf.namelist()
@@ -149,7 +175,7 @@ class Wheel:
                 text = zf.read(info).decode("utf-8", "replace")
         except (zipfile.BadZipFile, OSError) as err:
             raise InputError(f"{self.path}: not a readable wheel ({err}); fetch it again", code="invalid_wheel") from None
-        return email.parser.Parser().parsestr(text, headersonly=True).get_all("Requires-Dist") or []
+        return email.parser.Parser().parsestr(text, headersonly=True)
 
 
 def read_wheelhouse(folder: Path) -> dict[str, list[Wheel]]:
@@ -182,8 +208,10 @@ class _Need:
 
 def resolve(folder: Path, target: Target) -> list[Wheel]:
     """The wheels that install bundlekit on ``target``: bundlekit's first, then its dependencies
-    (one wheel per distribution, by name). Raises ``InputError`` ``wheel_missing`` naming the first
-    requirement that no wheel of ``folder`` satisfies for ``target``, and ``invalid_wheel``."""
+    (one wheel per distribution, by name). Raises ``InputError`` ``wheel_missing`` naming every
+    requirement that no wheel of ``folder`` satisfies for ``target`` (why, for each) and one pip
+    command fetching them all, ``unsupported_python`` when no bundlekit wheel's Requires-Python
+    admits ``target``'s Python, and ``invalid_wheel``."""
     house = read_wheelhouse(folder)
     rank = {tag: i for i, tag in enumerate(target.tags())}
     env = target.environment()
@@ -198,15 +226,22 @@ def resolve(folder: Path, target: Target) -> list[Wheel]:
 
 def _round(house: dict[str, list[Wheel]], rank: dict[Tag, int], env: dict[str, str], needs: dict[str, _Need],
            folder: Path, target: Target) -> list[Wheel] | None:
-    """One pass from bundlekit down; None when it found a requirement that changes an earlier choice."""
+    """One pass from bundlekit down; None when it found a requirement that changes an earlier choice.
+    A distribution with no wheel is set aside, and the pass goes on, so that one refusal names
+    every one (newuser finding 10)."""
     chosen: dict[str, Wheel] = {}
+    missing: dict[str, _Need] = {}
     queue = [SELF_DIST]
+    python = target.python()
     while queue:
         name = queue.pop(0)
         need = needs[name]
-        wheel = _pick(house.get(name, []), need, rank)
+        wheel = _pick(house.get(name, []), need, rank, python)
         if wheel is None:
-            raise _missing(name, need, folder, target)
+            if name == SELF_DIST:
+                raise _no_bundlekit(house.get(name, []), rank, folder, target)
+            missing[name] = need
+            continue
         if name in chosen:
             continue
         chosen[name] = wheel
@@ -229,27 +264,78 @@ def _round(house: dict[str, list[Wheel]], rank: dict[Tag, int], env: dict[str, s
             if dep in chosen and before != (str(other.spec), other.extras):
                 return None  # a later requirement narrows or extends a distribution already chosen: again
             queue.append(dep)
+    if missing:
+        raise _missing(missing, house, rank, folder, target)
     return [chosen[SELF_DIST]] + [chosen[n] for n in sorted(chosen) if n != SELF_DIST]
 
 
-def _pick(wheels: list[Wheel], need: _Need, rank: dict[Tag, int]) -> Wheel | None:
-    fits = [w for w in wheels if w.tags & rank.keys() and need.spec.contains(w.version, prereleases=True)]
+def _runs_on(wheel: Wheel, python: str) -> bool:
+    """Whether ``wheel``'s Requires-Python admits Python ``python`` (pip refuses it otherwise)."""
+    return wheel.requires_python().contains(python, prereleases=True)
+
+
+def _pick(wheels: list[Wheel], need: _Need, rank: dict[Tag, int], python: str) -> Wheel | None:
+    fits = [w for w in wheels if w.tags & rank.keys() and need.spec.contains(w.version, prereleases=True)
+            and _runs_on(w, python)]
     if not fits:
         return None
     return max(fits, key=lambda w: (w.version, -min(rank[t] for t in w.tags if t in rank)))
 
 
-def _missing(name: str, need: _Need, folder: Path, target: Target) -> InputError:
+def _no_bundlekit(wheels: list[Wheel], rank: dict[Tag, int], folder: Path, target: Target) -> InputError:
+    """Why no bundlekit wheel of the wheelhouse installs on ``target``: none there, or each one's
+    Requires-Python excludes its Python (newuser finding 9)."""
+    python = target.python()
+    tagged = sorted((w for w in wheels if w.tags & rank.keys()), key=lambda w: w.version, reverse=True)
+    if tagged and not any(_runs_on(w, python) for w in tagged):
+        newest = tagged[0]
+        shown = "%d.%d" % tuple(int(p) for p in python.split(".")[:2])
+        return InputError(
+            f"{newest.path}: bundlekit {newest.version} requires Python {newest.requires_python()} (the wheel's "
+            f"Requires-Python), and the destination runs Python {shown} ({', '.join(target.platforms) or 'this platform'}): "
+            "installed there, it "
+            "would not run, and self-update would fail on the far side. Nothing was exported. Upgrade the "
+            "destination's Python to one bundlekit supports and export for it (--python-version), or send a "
+            "bundlekit release that supports this one", code="unsupported_python",
+            details={"wheel": newest.path.name, "requires_python": str(newest.requires_python()),
+                     "python": shown})
     where = shlex.quote(str(folder))
+    return InputError(f"{folder}: no wheel of bundlekit itself installs on {target.describe()}; build it with "
+                      f"`pip wheel --no-deps -w {where} PATH-TO-BUNDLEKIT-SOURCE` (a checkout or sdist of the release "
+                      "to send), then run export-self again", code="wheel_missing")
+
+
+def _why(wheels: list[Wheel], need: _Need, rank: dict[Tag, int], python: str) -> str:
+    """Why none of ``wheels`` (one distribution's) serves ``need`` on the destination."""
+    tagged = [w for w in wheels if w.tags & rank.keys()]
+    versioned = [w for w in tagged if need.spec.contains(w.version, prereleases=True)]
+    if versioned:  # right platform and version: excluded by Requires-Python
+        w = max(versioned, key=lambda w: w.version)
+        return f"{w.path.name} requires Python {w.requires_python()}"
+    if tagged:
+        return f"its wheels here are version {', '.join(sorted({str(w.version) for w in tagged}))}"
+    if wheels:
+        return f"{', '.join(w.path.name for w in wheels)} {'is' if len(wheels) == 1 else 'are'} for another platform"
+    return "no wheel of it"
+
+
+def _missing(missing: dict[str, _Need], house: dict[str, list[Wheel]], rank: dict[Tag, int], folder: Path,
+             target: Target) -> InputError:
+    """One refusal naming every requirement in ``missing`` (by distribution name), who needs it and
+    why no wheel serves it, with one ``pip download`` command that fetches them all (and what they
+    need in turn: pip follows their requirements for the destination)."""
+    python = target.python()
     opts = target.pip_options()
-    if name == SELF_DIST:
-        how = (f"build it with `pip wheel --no-deps -w {where} PATH-TO-BUNDLEKIT-SOURCE` (a checkout or sdist of the "
-               "release to send)")
-        what = "bundlekit's own wheel"
-    else:
+    reqs, lines, listed = [], [], []
+    for name in sorted(missing):
+        need = missing[name]
         req = name + ("[" + ",".join(sorted(need.extras)) + "]" if need.extras else "") + str(need.spec)
-        how = (f"fetch it with `pip download --only-binary=:all: --dest {where}"
-               f"{' ' + opts if opts else ''} {shlex.quote(req)}`")
-        what = f"dependency {req!r} (needed by {', '.join(dict.fromkeys(need.by))})"
-    return InputError(f"{folder}: no wheel of {what} installs on {target.describe()}; {how}, then run export-self "
-                      "again", code="wheel_missing")
+        why = _why(house.get(name, []), need, rank, python)
+        reqs.append(shlex.quote(req))
+        lines.append(f"{req!r} (needed by {', '.join(dict.fromkeys(need.by))}): {why}")
+        listed.append({"requirement": req, "needed_by": list(dict.fromkeys(need.by)), "why": why})
+    command = (f"pip download --only-binary=:all: --dest {shlex.quote(str(folder))}{' ' + opts if opts else ''} "
+               + " ".join(reqs))
+    return InputError(f"{folder}: {len(missing)} wheel(s) the destination needs are missing for "
+                      f"{target.describe()}: {'; '.join(lines)}. Fetch them all with `{command}`, then run "
+                      "export-self again", code="wheel_missing", details={"missing": listed, "pip": command})

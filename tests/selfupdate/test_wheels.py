@@ -16,10 +16,11 @@ from tests.conftest import raises_code
 LINUX = Target((3, 11), ("manylinux_2_17_x86_64",))
 
 
-def wheel(folder: Path, name: str, version: str, tag: str = "py3-none-any", requires: tuple[str, ...] = ()) -> Path:
-    """A minimal wheel: its dist-info METADATA says what it requires."""
+def wheel(folder: Path, name: str, version: str, tag: str = "py3-none-any", requires: tuple[str, ...] = (),
+          python: str | None = None) -> Path:
+    """A minimal wheel: its dist-info METADATA says what it requires (and which Python, ``python``)."""
     path = folder / f"{name}-{version}-{tag}.whl"
-    meta = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    meta = "".join(f"Requires-Dist: {r}\n" for r in requires) + (f"Requires-Python: {python}\n" if python else "")
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(f"{name}-{version}.dist-info/METADATA",
                     f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{meta}")
@@ -70,6 +71,70 @@ def test_a_manylinux_destination_takes_wheels_for_older_glibc(tmp_path: Path) ->
     assert len(resolve(tmp_path, Target((3, 11), ("manylinux_2_28_x86_64",)))) == 2
     with raises_code("wheel_missing"):  # a glibc older than the wheel needs: refused, not packed
         resolve(tmp_path, Target((3, 11), ("manylinux_2_12_x86_64",)))
+
+
+PY310 = Target((3, 10), ("manylinux_2_17_x86_64",))
+
+
+def test_a_bundlekit_that_does_not_support_the_destination_python_is_refused_at_the_source(tmp_path: Path) -> None:
+    """Finding 9: the wheel says Requires-Python >=3.11, the bundle was made for 3.10 and would only
+    fail on the far side."""
+    wheel(tmp_path, "bundlekit", "0.2.0", python=">=3.11", requires=("click",))
+    wheel(tmp_path, "click", "8.1.0")
+    with raises_code("unsupported_python") as info:
+        resolve(tmp_path, PY310)
+    msg = info.value.message
+    assert "bundlekit 0.2.0 requires Python >=3.11 (the wheel's Requires-Python)" in msg
+    assert "the destination runs Python 3.10" in msg
+    assert len(resolve(tmp_path, LINUX)) == 2  # 3.11: packed
+
+
+def test_an_older_bundlekit_that_supports_the_destination_python_is_the_newest_that_installs_there(
+        tmp_path: Path) -> None:
+    wheel(tmp_path, "bundlekit", "0.2.0", python=">=3.11")
+    wheel(tmp_path, "bundlekit", "0.1.0", python=">=3.9")
+    assert names(resolve(tmp_path, PY310)) == ["bundlekit-0.1.0-py3-none-any.whl"]
+
+
+def test_a_dependency_whose_newest_wheel_excludes_the_destination_python_takes_one_that_supports_it(
+        tmp_path: Path) -> None:
+    wheel(tmp_path, "bundlekit", "0.2.0", requires=("click>=8",))
+    wheel(tmp_path, "click", "8.3.0", python=">=3.11")
+    wheel(tmp_path, "click", "8.1.0", python=">=3.8")
+    assert names(resolve(tmp_path, PY310))[1] == "click-8.1.0-py3-none-any.whl"  # as pip would install there
+    assert names(resolve(tmp_path, LINUX))[1] == "click-8.3.0-py3-none-any.whl"
+
+
+def test_a_dependency_no_wheel_of_which_supports_the_destination_python_is_missing_saying_why(
+        tmp_path: Path) -> None:
+    wheel(tmp_path, "bundlekit", "0.2.0", requires=("cryptography>=42",))
+    wheel(tmp_path, "cryptography", "44.0.0", "cp37-abi3-manylinux_2_17_x86_64", python=">=3.11")
+    with raises_code("wheel_missing") as info:
+        resolve(tmp_path, PY310)
+    assert ("'cryptography>=42' (needed by bundlekit 0.2.0): cryptography-44.0.0-cp37-abi3-manylinux_2_17_x86_64.whl "
+            "requires Python >=3.11") in info.value.message
+
+
+def test_every_missing_wheel_is_named_in_one_refusal_with_one_pip_command_fetching_them_all(tmp_path: Path) -> None:
+    """Finding 10: a wheelhouse for a new platform took 14 rounds of export-self and pip download."""
+    wheel(tmp_path, "bundlekit", "0.2.0", requires=("click>=8", "msgpack>=1", "psycopg[binary]>=3.1",
+                                                    "zstandard>=0.22"))
+    wheel(tmp_path, "click", "8.1.0")
+    wheel(tmp_path, "zstandard", "0.25.0", "cp311-cp311-macosx_11_0_arm64")
+    with raises_code("wheel_missing") as info:
+        resolve(tmp_path, LINUX)
+    msg = info.value.message
+    assert "3 wheel(s) the destination needs are missing for Python 3.11 on manylinux_2_17_x86_64" in msg
+    assert "'msgpack>=1' (needed by bundlekit 0.2.0): no wheel of it" in msg
+    assert "'psycopg[binary]>=3.1' (needed by bundlekit 0.2.0): no wheel of it" in msg
+    assert ("'zstandard>=0.22' (needed by bundlekit 0.2.0): zstandard-0.25.0-cp311-cp311-macosx_11_0_arm64.whl is "
+            "for another platform") in msg
+    command = (f"pip download --only-binary=:all: --dest {tmp_path} --python-version 3.11 --platform "
+               "manylinux_2_17_x86_64 'msgpack>=1' 'psycopg[binary]>=3.1' 'zstandard>=0.22'")
+    assert f"Fetch them all with `{command}`" in msg
+    assert info.value.details["pip"] == command
+    assert [m["requirement"] for m in info.value.details["missing"]] == ["msgpack>=1", "psycopg[binary]>=3.1",
+                                                                        "zstandard>=0.22"]
 
 
 def test_a_wheelhouse_without_bundlekit_says_how_to_build_its_wheel(tmp_path: Path) -> None:
