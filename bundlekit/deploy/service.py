@@ -41,8 +41,8 @@ from typing import Any, Callable
 from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.files import refuse_unwritable_place
 from bundlekit.core.names import check_environment
-from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.hints import in_space, space_flag
+from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import closest, shell_word
 from bundlekit.deploy import recording
 from bundlekit.deploy.engine import execute
@@ -194,13 +194,12 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
                      for p in snap["packages"].values())
     local = isolation(zone)
     # Only the targets of the project's space: another space's machines are invisible to it (decision 660).
-    targets = tuple(open_target(t, local)
-                    for t in list_targets(zone.db, environment=environment, space=project.in_space))
+    targets = tuple(open_target(t, local) for t in list_targets(zone.db, environment=environment, space=project.in_space))
     if not targets:
         similar = closest(environment, [t.environment for t in list_targets(zone.db, space=project.in_space)])
         hint = f" (did you mean {', '.join(repr(k) for k in similar)}?)" if similar else ""
-        raise DeployError(f"no targets in environment {environment!r}{in_space(project.in_space, 'of')}{hint}; add one "
-                          f"with `bundlekit targets add NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST "
+        raise DeployError(f"no targets in environment {environment!r}{in_space(project.in_space, 'of')}{hint}; add one with "
+                          f"`bundlekit targets add NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST "
                           f"--host-key KEY{space_flag(project.in_space)}` (or --root DIR)", code="no_targets",
                           details={"environment": environment, "space": project.in_space, "suggestions": similar})
     # Zone-level steps run on the worker: its folder is outside the home, its isolation the zone's.
@@ -308,8 +307,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     ``receipt_out`` also writes the signed receipt there. ``fleet``: sessions to reuse. ``cancel``
     set before it is recorded: ``deployment_canceled``; while it runs: it ends ``Canceled`` (decision 402).
     The project is looked up among ``space``'s projects (None: every space's), and the deployment
-    sees only the targets of the project's space (decision 660).
-    """
+    sees only the targets of the project's space (decision 660)."""
     check_environment(environment, error=InputError, code="invalid_label")
     _refuse_canceled(cancel)  # a signal since the command started: nothing is looked at or run
     what = _resolve(zone, project_ref, version, environment, space)
@@ -446,8 +444,7 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
     while a prune holds the zone's prune claim, every deployment waits the same way, then is
     refused ``prune_in_progress`` (decision 197). Both are checked in the write transaction
     that records the deployment, which a prune's own transaction cannot interleave with.
-    A ``cancel`` set while it waits: ``deployment_canceled``, nothing recorded.
-    """
+    A ``cancel`` set while it waits: ``deployment_canceled``, nothing recorded."""
     project, environment = ctx.what.project, ctx.environment
     where = f"{environment}" + (f" for tenant {ctx.tenant}" if ctx.tenant else "")
     told = False
