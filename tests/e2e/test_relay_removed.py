@@ -84,3 +84,19 @@ def test_following_the_advice_lets_the_release_in(removed: Chain, tmp_path: Path
     done = run_cli("trust", "set", "dev", "--via", "staging", home=prod)  # the staging prod trusts now
     assert done.returncode == 0, done.stderr
     assert run_cli("import", removed.media / "fake-via.bundle", home=prod).returncode == 0
+
+
+def test_a_via_given_with_a_move_to_another_space_keeps_the_relay_s_name_after_it_is_removed(tmp_path: Path) -> None:
+    """A rule moved with its relays (`trust set dev --space Payments --via staging`, decision 946)
+    still names staging after `trust remove staging`, as a rule made by `trust add --via` does."""
+    c = Chain(tmp_path)
+    for name in ("dev", "staging", "prod"):
+        c.zone(name)
+    c.trust("prod", "staging")
+    c.trust("prod", "dev")
+    assert run_cli("spaces", "add", "Payments", home=c.home("prod")).returncode == 0
+    moved = run_cli("trust", "set", "dev", "--space", "Payments", "--via", "staging", home=c.home("prod"))
+    assert moved.returncode == 0, moved.stderr
+    assert run_cli("trust", "remove", "staging", home=c.home("prod")).returncode == 0
+    text = run_cli("trust", "list", home=c.home("prod")).stdout
+    assert "relayed through staging (no longer trusted here; zone id" in text, text
