@@ -191,7 +191,7 @@ def main() -> None:
 
         def export(home: Path, out: Path) -> tuple[float, float, int]:
             return run_measured(bk + ["export", str(rel / "release.toml"), "--to", "prod", "-o", str(out), "--home",
-                                      str(home), "--quiet", "--sequence", "1"], env=env)
+                                      str(home), "--quiet", "--sequence", "1", "--overwrite"], env=env)
 
         zst = tmp / "out.tar.zst"
         pipe = f"set -o pipefail; tar -C {rel} -cf - packages | zstd -3 -T0 -q | tee {zst} | sha256sum"

@@ -78,7 +78,7 @@ def main() -> None:
         with open_zone(root / "staging") as staging, open_zone(root / "prod") as prod:
             now = int(time.time())
             verify = best(args.rounds, lambda: verify_bundle(staging, bundle, now=now, rebuild=False))
-            relay = best(args.rounds, lambda: relay_bundle(staging, bundle, "prod", relayed, now=now))
+            relay = best(args.rounds, lambda: relay_bundle(staging, bundle, "prod", relayed, now=now, overwrite=True))
             hop = best(args.rounds, lambda: verify_bundle(prod, relayed, now=now, rebuild=False))
         size = bundle.stat().st_size
         print(f"bundle {size / (1 << 20):.1f} MiB (relayed +{relayed.stat().st_size - size} bytes), "

@@ -111,6 +111,8 @@ REGISTRY, ALIASES = _build(
     # -- usage (exit 2) ----------------------------------------------------------------------
     _E("usage", "usage", "options that cannot go together, or one that is needed is missing"),
     _E("invalid_var", "usage", "a --var is not NAME=VALUE", aliases=("bad_var",)),
+    _E("output_in_home", "usage", "an output path (-o, --html, --out, --spool) is or lies in a zone's home or "
+                                  "package store (decision 942)", aliases=("usage",)),
     _E("invalid_config_file", "usage", "the file given to render-config does not parse as its format"),
     _E("invalid_address", "usage", "a HOST:PORT option is malformed or the host does not resolve"),
     _E("invalid_fec_parameters", "usage", "diode block, interleave or announce settings are not positive",
@@ -175,7 +177,8 @@ REGISTRY, ALIASES = _build(
     _E("duplicate_identity", "input", "two variables, steps or packages of one snapshot or release bundle have the "
                                       "same identity"),
     _E("file_changed", "input", "a file shrank while it was being sent through the diode", internal=_RACE),
-    _E("file_exists", "input", "an output file already exists and is never overwritten (keys, receipts)"),
+    _E("file_exists", "input", "an output file already exists and the command was not given --overwrite "
+                               "(decision 942)"),
     _E("file_not_found", "input", "an input file (release file, card, key file, template, package, file to send) "
                                   "does not exist or is a folder",
        aliases=("not_found",)),

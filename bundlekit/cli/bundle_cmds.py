@@ -9,7 +9,7 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.common import (ASCII_INT, counted, echo, echo_field, emit_json, home_option, json_option,
-                                  quiet_option)
+                                  overwrite_option, quiet_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
@@ -81,7 +81,9 @@ def _seconds(d: Mapping[str, Any]) -> dict[str, Any]:
 @cli.command(epilog="bundlekit export release.toml --to prod -o acme-1.4.0.bundle --home ./dev --expires 14d")
 @click.argument("release_file", type=click.Path(path_type=Path))
 @click.option("--to", "to", required=True, help="The trusted destination zone's name.")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the bundle (outside the zone's home; a new file unless --overwrite).")
+@overwrite_option
 @home_option
 @click.option("--expires", default=None, help="Validity, like 12h, 30d, 2w (default 30d).")
 @click.option("--sequence", type=ASCII_INT, default=None, help="Pin the sequence number (reproducible exports).")
@@ -90,8 +92,8 @@ def _seconds(d: Mapping[str, Any]) -> dict[str, Any]:
               "content (its deployments here then belong to a release that no longer exists as it was).")
 @quiet_option
 @json_option
-def export(release_file: Path, to: str, output: Path, home: str | None, expires: str | None, sequence: int | None,
-           full: bool, replace: bool, quiet: bool, as_json: bool) -> None:
+def export(release_file: Path, to: str, output: Path, overwrite: bool, home: str | None, expires: str | None,
+           sequence: int | None, full: bool, replace: bool, quiet: bool, as_json: bool) -> None:
     """Turn a release file into one signed bundle for a trusted zone."""
     from bundlekit.export.exporter import DEFAULT_EXPIRY, export_release, parse_duration  # only export needs it
 
@@ -99,7 +101,7 @@ def export(release_file: Path, to: str, output: Path, home: str | None, expires:
     now = clock.now()
     with open_home(home) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:
         res = export_release(z, release_file, to, output, now=now, expires_in=expires_in,
-                             sequence=sequence, progress=bars, delta=not full, replace=replace)
+                             sequence=sequence, progress=bars, delta=not full, replace=replace, overwrite=overwrite)
     m = res.manifest
     if as_json:
         emit_json({"path": str(res.path), "digest": res.digest, "size": res.size, "sequence": m.sequence,

@@ -58,6 +58,12 @@ def quiet_option(f: F) -> F:
     return click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")(f)
 
 
+def overwrite_option(f: F) -> F:
+    """``--overwrite``: replace a file already at the command's output path (decision 942)."""
+    return click.option("--overwrite", "overwrite", is_flag=True,
+                        help="Replace a file already at the output path (without it, an existing file is refused).")(f)
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as JSON on stdout: exact, with unsafe characters and ``<>&`` as ``\\u`` escapes."""
     click.echo(dumps(obj, indent=2, sort_keys=True))

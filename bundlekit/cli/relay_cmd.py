@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import echo, emit_json, home_option, json_option, quiet_option
+from bundlekit.cli.common import echo, emit_json, home_option, json_option, overwrite_option, quiet_option
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
@@ -19,16 +19,17 @@ from bundlekit.export.relay import relay_bundle
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--to", "to", required=True, metavar="ZONE", help="The trusted zone to relay the bundle to.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the relayed bundle.")
+              help="Where to write the relayed bundle (outside the zone's home; a new file unless --overwrite).")
 @click.option("--allow-by-reference", is_flag=True,
               help="Relay a release that lists packages by reference or as changes (sent without their bytes "
                    "because this zone held them): only when ZONE already holds them from the release's source. "
                    "Without it such a release is refused; export it with `--full` for a chain.")
+@overwrite_option
 @home_option
 @quiet_option
 @json_option
-def relay(bundle: Path, to: str, output: Path, allow_by_reference: bool, home: str | None, quiet: bool,
-          as_json: bool) -> None:
+def relay(bundle: Path, to: str, output: Path, allow_by_reference: bool, overwrite: bool, home: str | None,
+          quiet: bool, as_json: bool) -> None:
     """Relay a bundle this zone verified to the next zone, keeping its source's signatures.
 
     A release addressed to this zone (by its source or by the relay before) is verified, its
@@ -41,7 +42,8 @@ def relay(bundle: Path, to: str, output: Path, allow_by_reference: bool, home: s
     """
     now = clock.now()
     with open_home(home) as z, Bars("verify", quiet=quiet, as_json=as_json) as bars:
-        result = relay_bundle(z, bundle, to, output, now=now, progress=bars, allow_by_reference=allow_by_reference)
+        result = relay_bundle(z, bundle, to, output, now=now, progress=bars, allow_by_reference=allow_by_reference,
+                              overwrite=overwrite)
     if as_json:
         emit_json(result.to_dict())
         return

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import (echo, emit_json, home_option, interrupted_note, json_option, quiet_option,
-                                  resolve_home)
+from bundlekit.cli.common import (echo, emit_json, home_option, interrupted_note, json_option, overwrite_option,
+                                  quiet_option, resolve_home)
 from bundlekit.cli.progress import Bars
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
@@ -36,7 +36,9 @@ def _python_version(text: str | None) -> tuple[int, int] | None:
 @cli.command("export-self", epilog="bundlekit export-self --to prod -o bundlekit.bundle --wheelhouse ./wheelhouse "
                                    "--home ./dev")
 @click.option("--to", "to", required=True, help="The trusted destination zone's name.")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the bundle (outside the zone's home; a new file unless --overwrite).")
+@overwrite_option
 @click.option("--wheelhouse", type=click.Path(path_type=Path), default=None,
               help="The folder of wheels: bundlekit's and its dependencies' (default: HOME/wheelhouse).")
 @click.option("--python-version", "python_version", default=None,
@@ -48,7 +50,7 @@ def _python_version(text: str | None) -> tuple[int, int] | None:
 @home_option
 @quiet_option
 @json_option
-def export_self_cmd(to: str, output: Path, wheelhouse: Path | None, python_version: str | None,
+def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | None, python_version: str | None,
                     platforms: tuple[str, ...], expires: str | None, home: str | None, quiet: bool,
                     as_json: bool) -> None:
     """Pack bundlekit's own wheel and its dependencies' into one signed bundle for a zone.
@@ -64,7 +66,7 @@ def export_self_cmd(to: str, output: Path, wheelhouse: Path | None, python_versi
     now = clock.now()
     with open_home(home) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:
         res = export_self(z, to, output, wheelhouse=wheelhouse or z.home / "wheelhouse", target=target, now=now,
-                          expires_in=expires_in, progress=bars)
+                          expires_in=expires_in, progress=bars, overwrite=overwrite)
     m = res.result.manifest
     if as_json:
         emit_json({"path": str(res.result.path), "digest": res.result.digest, "size": res.result.size,

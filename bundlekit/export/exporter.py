@@ -41,6 +41,7 @@ from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Reader, Writer
 from bundlekit.zone.home import Zone
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
+from bundlekit.zone.outputs import check_output, exists_refusal
 from bundlekit.zone.spaces import DEFAULT, answers_for, move_trust
 from bundlekit.zone.store import Staging
 from bundlekit.core.text import shell_word
@@ -101,7 +102,7 @@ class ExportResult:
 def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: EpochSeconds,
                    expires_in: int = DEFAULT_EXPIRY, sequence: int | None = None,
                    progress: Callable[[int], None] | None = None, delta: bool = True,
-                   replace: bool = False) -> ExportResult:
+                   replace: bool = False, overwrite: bool = False) -> ExportResult:
     """Write the release ``release_file`` describes as a bundle for zone ``to`` at ``out``.
 
     ``now`` and ``expires_in`` are seconds; ``sequence`` pins the number (it never lowers the
@@ -119,8 +120,11 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     release file, its rules, templates or packages refuses the export (``UsageError``
     ``release_lint_failed``, every finding in ``details`` under its own code), but when the only
     errors are missing ``value_from`` sources it is ``InputError`` ``value_source_missing``; warnings
-    travel in the manifest (``lint_notes``) and come back in the result.
+    travel in the manifest (``lint_notes``) and come back in the result. Before the lint, ``out``
+    inside a zone's home is refused (``UsageError`` ``output_in_home``), and so is a file already
+    at ``out`` unless ``overwrite`` (``InputError`` ``file_exists``, decision 942).
     """
+    check_output(out, "-o", zone, overwrite=overwrite)
     # Lint first: it reports every problem of the release file at once (schema, rules, templates,
     # packages), where load_release would refuse the first one alone (decision 570).
     report = lint_release(release_file)
@@ -129,7 +133,7 @@ def export_release(zone: Zone, release_file: Path, to: str, out: Path, *, now: E
     spec = load_release(release_file)
     return export_spec(zone, spec, to, out, now=now, expires_in=expires_in, sequence=sequence, progress=progress,
                        delta=delta, replace=replace, notes=manifest_notes(report, release_file),
-                       warnings=tuple(report.warnings))
+                       warnings=tuple(report.warnings), overwrite=overwrite)
 
 
 def _refuse_other_space_destination(zone: Zone, spec: ReleaseSpec, dest_zone_id: str, dest_name: str,
@@ -168,11 +172,12 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
                 expires_in: int = DEFAULT_EXPIRY, sequence: int | None = None,
                 progress: Callable[[int], None] | None = None, delta: bool = True,
                 replace: bool = False, notes: list[dict[str, Any]] | None = None,
-                warnings: tuple[Finding, ...] = ()) -> ExportResult:
+                warnings: tuple[Finding, ...] = (), overwrite: bool = False) -> ExportResult:
     """:func:`export_release` of a release already read and checked (a release file's, or one
     bundlekit composes itself: ``export-self``); the same arguments, errors and atomicity.
     ``notes`` are the lint warnings the manifest carries (``lint_notes``), ``warnings`` the
     same findings as the result returns them."""
+    check_output(out, "-o", zone, overwrite=overwrite)
     release_file = spec.path
     dest = truststore.get_zone(zone, to)
     if sequence is not None and not 1 <= sequence <= MAX_SEQUENCE:
@@ -221,6 +226,8 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
             # Decided again under the write lock, with the bytes written; ``again``: the very bundle
             # this zone wrote before, exported again (decision 800).
             again = sequence is not None and _refuse_taken(tx, bundle_id, digest, seq)
+            if not overwrite and os.path.lexists(out):  # appeared since the first look: nothing is recorded
+                raise exists_refusal(out, "-o")
             exports.record_export(tx, ExportRecord(
                 bundle_id, digest, dest.zone_id, dest.name, seq, spec.project["name"], spec.project["slug"],
                 spec.project["space"], spec.release["version"], spec.release["channel"], created,

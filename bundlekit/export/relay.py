@@ -34,6 +34,7 @@ from bundlekit.importer.state_rules import check_space
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.zone import sequences, truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.outputs import check_output, exists_refusal
 from bundlekit.zone.spaces import answers_for, move_trust
 from bundlekit.zone.truststore import TrustEntry
 
@@ -68,7 +69,8 @@ class RelayResult:
 
 
 def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSeconds,
-                 progress: Callable[[int], None] | None = None, allow_by_reference: bool = False) -> RelayResult:
+                 progress: Callable[[int], None] | None = None, allow_by_reference: bool = False,
+                 overwrite: bool = False) -> RelayResult:
     """Verify the bundle at ``path`` in ``zone`` and write it, relayed to the trusted zone ``to``,
     at ``out``.
 
@@ -87,8 +89,11 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     (a release listing packages by reference or as changes, unless ``allow_by_reference``:
     decision 950), ``VerificationError`` ``invalid_seal`` (a sealed value this zone cannot open)
     and ``FormatError`` ``input_changed`` (the file changed while it was read); on any of them
-    nothing is written.
+    nothing is written. Before any of them, ``out`` inside a zone's home is refused
+    (``UsageError`` ``output_in_home``), and so is a file already at ``out`` unless ``overwrite``
+    (``InputError`` ``file_exists``, decision 942).
     """
+    check_output(out, "-o", zone, overwrite=overwrite)
     target = truststore.get_zone(zone, to)
     # A value this zone cannot open is refused by the verification (invalid_seal), which says
     # that nothing is relayed and whom to ask (importer/contents.py).
@@ -113,7 +118,7 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
               {"zone_id": zone.zone_id, "name": zone.name, "key_id": zone.signing_key_id},
               {"zone_id": target.zone_id, "name": target.name, "key_id": target.sealing_key_id},
               now, tuple(sorted(checks)), tuple(sealed), writer_record())
-    _write_relayed(zone, path, out, verified.digest, encode_hop(hop))
+    _write_relayed(zone, path, out, verified.digest, encode_hop(hop), overwrite)
     return RelayResult(out, verified, hop, index + 1)
 
 
@@ -172,10 +177,11 @@ def _reseal(v: VerifiedBundle, recipient: bytes, recipient_key_id: str) -> list[
     return out
 
 
-def _write_relayed(zone: Zone, path: Path, out: Path, digest: str, record: bytes) -> None:
+def _write_relayed(zone: Zone, path: Path, out: Path, digest: str, record: bytes, overwrite: bool) -> None:
     """The relayed bundle at ``out``, atomically: relay header, origin as stored, earlier hops, the
     new hop countersigned with this zone's signing key. ``input_changed`` when the origin's signed
-    part read now is not the one verified."""
+    part read now is not the one verified; ``file_exists`` when a file appeared at ``out`` while
+    it was written (unless ``overwrite``): it is left as it is."""
     key = zone.signing_key()
     with BundleFile(path) as bundle:
         hops = bundle.hops_raw or b""
@@ -186,18 +192,21 @@ def _write_relayed(zone: Zone, path: Path, out: Path, digest: str, record: bytes
         new_hops = signed + SignatureRecord(crypto.raw_public(key), signature).public_key + signature
         header = _HEADER.pack(MAGIC, 1, RELAY_MINOR, RELAY_KIND, b"\0\0\0", origin_length, len(new_hops))
         signed_part = bundle.header.blobs_length, bundle.header.manifest_length
-        with AtomicFile(out, sweep=True) as f:
-            f.write(header)
-            seen = hashlib.sha256()
-            pos = 0
-            for chunk in bundle.origin_chunks():
-                _hash_signed(seen, chunk, pos, signed_part)
-                pos += len(chunk)
-                f.write(chunk)
-            if pos != origin_length or seen.hexdigest() != digest:
-                raise FormatError(f"{path}: the bundle changed while it was relayed; nothing was written. Relay it "
-                                  "again", code="input_changed")
-            f.write(new_hops)
+        try:
+            with AtomicFile(out, sweep=True, exclusive=not overwrite) as f:
+                f.write(header)
+                seen = hashlib.sha256()
+                pos = 0
+                for chunk in bundle.origin_chunks():
+                    _hash_signed(seen, chunk, pos, signed_part)
+                    pos += len(chunk)
+                    f.write(chunk)
+                if pos != origin_length or seen.hexdigest() != digest:
+                    raise FormatError(f"{path}: the bundle changed while it was relayed; nothing was written. Relay "
+                                      "it again", code="input_changed")
+                f.write(new_hops)
+        except FileExistsError:
+            raise exists_refusal(out, "-o") from None
 
 
 def _hash_signed(h: "hashlib._Hash", chunk: bytes, pos: int, sizes: tuple[int, int]) -> None:

@@ -32,6 +32,7 @@ from bundlekit.export.releasefile import SELF_SLUG, PackageSource, ReleaseSpec
 from bundlekit.selfupdate.wheels import Target, Wheel, resolve
 from bundlekit.zone import projects
 from bundlekit.zone.home import Zone
+from bundlekit.zone.outputs import check_output
 
 __all__ = ["SELF_PROJECT", "WHEEL_PREFIX", "SelfExport", "self_release", "export_self"]
 
@@ -77,15 +78,19 @@ def self_release(wheelhouse: Path, target: Target) -> tuple[ReleaseSpec, list[Wh
 
 
 def export_self(zone: Zone, to: str, out: Path, *, wheelhouse: Path, target: Target, now: EpochSeconds,
-                expires_in: int = DEFAULT_EXPIRY, progress: Callable[[int], None] | None = None) -> SelfExport:
+                expires_in: int = DEFAULT_EXPIRY, progress: Callable[[int], None] | None = None,
+                overwrite: bool = False) -> SelfExport:
     """Write bundlekit's release for zone ``to`` at ``out`` (see the module). Raises what
-    :func:`self_release` and :func:`~bundlekit.export.exporter.export_spec` raise, and
+    :func:`self_release` and :func:`~bundlekit.export.exporter.export_spec` raise (``out`` is
+    checked first: ``output_in_home``, and ``file_exists`` unless ``overwrite``, decision 942), and
     ``ConflictError`` ``release_exists`` when bundlekit's own wheel is another build than the one
     this zone exported under the same version; a refusal writes nothing and records nothing."""
+    check_output(out, "-o", zone, overwrite=overwrite)
     spec, wheels = self_release(wheelhouse, target)
     _refuse_another_build(zone, wheels[0])
     # Another set of dependency wheels for the same version: another destination platform (decision 948).
-    result = export_spec(zone, spec, to, out, now=now, expires_in=expires_in, progress=progress, replace=True)
+    result = export_spec(zone, spec, to, out, now=now, expires_in=expires_in, progress=progress, replace=True,
+                         overwrite=overwrite)
     return SelfExport(result, tuple(wheels), target)
 
 

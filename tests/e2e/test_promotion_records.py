@@ -54,7 +54,9 @@ def test_export_refuses_to_replace_a_release_the_zone_created_with_other_content
     assert show["lifecycle"]["phases"][0]["succeeded"] == ["Development"]
     # The same content exports as often as wanted; --replace is the explicit way to change it.
     assert run_cli("export", release, "--to", "prod", "-o", out, home=w.dev).returncode == 0
-    r = run_cli("export", edited, "--to", "prod", "-o", out, "--replace", "--json", home=w.dev)
+    # (to a new file: --replace is about the release, --overwrite about a file at -o, decision 942)
+    r = run_cli("export", edited, "--to", "prod", "-o", out.with_name("replaced.bundle"), "--replace", "--json",
+                home=w.dev)
     assert r.returncode == 0, r.stderr
     assert "--replace" in run_cli("export", "--help").stdout
 

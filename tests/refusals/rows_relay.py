@@ -60,9 +60,28 @@ def _by_reference(ctx: Ctx) -> Call:
     return Call(["relay", ctx.get("delta.bundle"), "--to", "other", "-o", out], home=ctx.prod, outputs=[out])
 
 
+def _relay_to(ctx: Ctx, out: Path) -> Call:
+    """``other`` relays dev's bundle on to prod, writing it at ``out`` (decision 942: never inside a
+    zone's home, never over a file without --overwrite; review relayatk F6)."""
+    ok("trust", "add", ctx.get("dev.card"), home=ctx.other)
+    ok("trust", "add", ctx.get("other.card"), home=ctx.dev)
+    to_other = ctx.path("to-other.bundle")
+    ok("export", ctx.release(version="1.4.1"), "--to", "other", "-o", to_other, home=ctx.dev)
+    return Call(["relay", to_other, "--to", "prod", "-o", out], home=ctx.other, outputs=[to_other, out])
+
+
+def _over_a_file(ctx: Ctx) -> Call:
+    ctx.root.mkdir(parents=True, exist_ok=True)
+    earlier = ctx.path("earlier.bundle")
+    earlier.write_bytes(b"a bundle not carried yet")
+    return _relay_to(ctx, earlier)
+
+
 ROWS = [
     Row("relay_required", _skipped),
     Row("untrusted_relay", _untrusted),
     Row("invalid_relay", _broken_chain),
     Row("relay_by_reference", _by_reference),
+    Row("output_in_home", lambda c: _relay_to(c, c.other / "state.db"), name="relay-over-its-state"),
+    Row("file_exists", _over_a_file, name="relay-over-a-file"),
 ]
