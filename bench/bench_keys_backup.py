@@ -55,8 +55,10 @@ def main() -> None:
         env = {"BUNDLEKIT_PASSPHRASE_FILE": str(passfile)}
         run("init", "--zone", "plain", "--home", root / "plain")
         run("init", "--zone", "locked", "--home", root / "locked", "--passphrase-file", passfile)
-        raw = best(opts.repeat, lambda: run("identity", "--home", root / "plain", "-o", root / "p.card"))
-        locked = best(opts.repeat, lambda: run("identity", "--home", root / "locked", "-o", root / "l.card", env=env))
+        raw = best(opts.repeat, lambda: run("identity", "--home", root / "plain", "-o", root / "p.card",
+                                            "--overwrite"))
+        locked = best(opts.repeat, lambda: run("identity", "--home", root / "locked", "-o", root / "l.card",
+                                               "--overwrite", env=env))
         print(f"load {os.getloadavg()[0]:.1f}")
         print(f"identity, raw keys        {raw:6.2f} s")
         print(f"identity, protected keys  {locked:6.2f} s   (+{locked - raw:.2f} s, x{locked / raw:.2f})")

@@ -17,7 +17,7 @@ from bundlekit.cli.node_cmds import zone
 from bundlekit.cli.passphrase import given_passphrase, new_passphrase, passphrase_file_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
-from bundlekit.zone.backup import SELF_NOTE, BackupResult, RestoreResult, backup_zone, restore_zone
+from bundlekit.zone.backup import SELF_NOTE, BackupResult, RestoreResult, backup_zone, check_backup_path, restore_zone
 
 __all__ = ["backup_home", "restore_home"]
 
@@ -25,6 +25,7 @@ __all__ = ["backup_home", "restore_home"]
 def backup_home(home: Path, output: Path, passphrase_file: Path | None) -> BackupResult:
     """Back the zone at ``home`` up into the new file ``output``."""
     with open_home(home) as z:
+        check_backup_path(z, output)  # before the passphrase is asked
         passphrase = new_passphrase(passphrase_file, f"the backup of zone {z.name}", from_env=False)
         return backup_zone(z, output, passphrase, clock.now())
 
@@ -37,7 +38,7 @@ def restore_home(backup: Path, home: Path, passphrase_file: Path | None, replace
 
 @zone.command("backup", epilog="bundlekit zone backup -o /mnt/offsite/prod-2026-12-01.zbak --home ./prod")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The backup file to write (new; never overwritten).")
+              help="The backup file to write (new; never overwritten; outside any zone's home).")
 @passphrase_file_option("A file holding the backup's passphrase on one line, at least 8 characters (else it is asked twice "
                         "on the terminal; BUNDLEKIT_PASSPHRASE_FILE is the keys' passphrase, never the backup's). Keep "
                         "it apart from the machine: it alone opens the backup.")

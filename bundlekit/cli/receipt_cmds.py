@@ -11,13 +11,12 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, overwrite_option, resolve_home
 from bundlekit.cli.egress_cmds import echo_contents
 from bundlekit.cli.space_cmds import space_column
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.atomic import write_atomic
 from bundlekit.core.text import dumps, shell_word
 from bundlekit.dashboard.html import detailed, render_html
 from bundlekit.dashboard.model import build_view
@@ -30,6 +29,7 @@ from bundlekit.receipt.ingest import reported_outputs
 from bundlekit.receipt.outbox import empty_listing, list_outbox, pack, preview
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.outputs import check_output, write_output
 from bundlekit.zone.spaces import resolve_space
 
 
@@ -154,15 +154,20 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, space:
                     "bundlekit dashboard --space Payments --home ./prod")
 @home_option
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write one self-contained HTML file instead of the terminal table.")
+              help="Write one self-contained HTML file instead of the terminal table (outside the zone's home; a new "
+                   "file unless --overwrite).")
+@overwrite_option
 @click.option("--space", "space", default=None, metavar="NAME",
               help="Show one space only (default: every space, each project under its space).")
 @json_option
-def dashboard(home: str | None, html_file: Path | None, space: str | None, as_json: bool) -> None:
+def dashboard(home: str | None, html_file: Path | None, overwrite: bool, space: str | None, as_json: bool) -> None:
     """The deployment dashboard: projects x (zone, environment), latest release and state, of every
-    space or of --space only."""
+    space or of --space only. --html writes a new file; --overwrite lets it replace the page an earlier
+    run wrote."""
     now = clock.now()
     with open_home(home) as z:
+        if html_file is not None:
+            check_output(html_file, "--html", z, overwrite=overwrite)
         # Steps are the costly part: the terminal shows none, the page details some (decision 741).
         steps = True if as_json and html_file is None else detailed if html_file is not None else False
         view = build_view(z, now, space=space, steps=steps)
@@ -172,7 +177,7 @@ def dashboard(home: str | None, html_file: Path | None, space: str | None, as_js
             space = resolve_space(z.db, space)
         only = _space_filter(z, now, space, view)
     if html_file is not None:
-        write_atomic(html_file, render_html(view, now, only=only).encode("utf-8"), sweep=True)
+        write_output(html_file, "--html", render_html(view, now, only=only).encode("utf-8"), overwrite=overwrite)
         if as_json:
             emit_json({"html": str(html_file.resolve())})
         else:

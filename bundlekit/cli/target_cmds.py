@@ -12,10 +12,9 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
-from bundlekit.cli.common import AsciiIntRange, counted, echo, emit_json, home_option, json_option
+from bundlekit.cli.common import AsciiIntRange, counted, echo, emit_json, home_option, json_option, overwrite_option
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
-from bundlekit.core.atomic import write_atomic
 from bundlekit.core.text import closest, dumps, shell_word
 from bundlekit.core.hints import in_space, shown, space_flag
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
@@ -24,6 +23,7 @@ from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, p
                                            worker_notice)
 from bundlekit.export.inventory import inventory_document
 from bundlekit.errors import DeployError, InputError, UsageError
+from bundlekit.zone.outputs import check_output, write_output
 from bundlekit.zone.sshkey import client_public_line
 from bundlekit.zone.targets import add_target, list_targets, remove_target, set_host_keys, unknown_target
 from bundlekit.zone.spaces import resolve_space
@@ -310,22 +310,27 @@ def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
 @targets.command("export-inventory", epilog="bundlekit targets export-inventory -o prod-targets.json --home ./prod\n"
                                              "bundlekit lint release.toml --targets prod-targets.json")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the inventory to this file (default: print it).")
+              help="Write the inventory to this file (default: print it; outside the zone's home; a new file unless "
+                   "--overwrite).")
+@overwrite_option
 @home_option
 @space_option
 @json_option
-def targets_export_inventory(output: Path | None, home: str | None, space: str, as_json: bool) -> None:
+def targets_export_inventory(output: Path | None, overwrite: bool, home: str | None, space: str,
+                             as_json: bool) -> None:
     """Write the roles and environments of this zone's targets for `bundlekit lint --targets` in the
     development zone, so a step whose role no target has is caught there. Names only: no
     addresses, keys or paths travel. Without -o the inventory is printed (JSON either way). Only the
     targets of --space: another team's machines are not its source's business."""
     with open_home(home) as z:
+        if output is not None:
+            check_output(output, "-o", z, overwrite=overwrite)
         found = list_targets(z.db, space=resolve_space(z.db, space))
         doc = inventory_document(z.name, [(t.name, t.environment, t.roles) for t in found], [])
     if output is None:
         emit_json(doc)
         return
-    write_atomic(output, (dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"), sweep=True)
+    write_output(output, "-o", (dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"), overwrite=overwrite)
     if as_json:
         emit_json({"path": str(output), "targets": len(doc["targets"]), "environments": doc["environments"]})
         return

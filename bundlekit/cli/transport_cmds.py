@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import ASCII_INT, counted, echo, emit_json, json_option, quiet_option
+from bundlekit.cli.common import ASCII_INT, counted, echo, emit_json, json_option, overwrite_option, quiet_option
 from bundlekit.cli.progress import Bars
 from bundlekit.core.text import shell_word, size_text
 from bundlekit.errors import BundleError, TransportError, UsageError
@@ -50,6 +50,9 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
     naming the files, unless --replace; a folder that already holds this very set is left as
     it is.
     """
+    from bundlekit.zone.outputs import check_output_folder  # the zone layer only when used (decision 830)
+
+    check_output_folder(out, "--out")  # never into a zone's home (decision 942)
     size = parse_size(volume_size, what="--volume-size")
     if size > DEFAULT_VOLUME_SIZE and not as_json:
         echo(f"note: volumes of {size} bytes do not fit on FAT32 sticks (largest file {DEFAULT_VOLUME_SIZE} "
@@ -133,18 +136,27 @@ def media_check(dirs: tuple[Path, ...], set_choice: str | None, quiet: bool, as_
 @media.command("join", epilog="bundlekit media join /media/usb1 /media/usb2 -o acme-1.4.0.bundle")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the rebuilt bundle (appears only if its SHA-256 matches).")
+              help="Where to write the rebuilt bundle (appears only if its SHA-256 matches; outside any zone's home; "
+                   "a new file unless --overwrite).")
+@overwrite_option
 @click.option("--set", "set_choice", default=None, metavar="SHA256-PREFIX", help=_SET_HELP)
 @quiet_option
 @json_option
-def media_join(dirs: tuple[Path, ...], output: Path, set_choice: str | None, quiet: bool, as_json: bool) -> None:
+def media_join(dirs: tuple[Path, ...], output: Path, overwrite: bool, set_choice: str | None, quiet: bool,
+               as_json: bool) -> None:
     """Rebuild the bundle from volumes in any order, using parity for missing or damaged ones.
 
     Folders holding volumes of more than one bundle are refused, each set described, until
     --set chooses one.
     """
-    with Bars("join", quiet=quiet, as_json=as_json) as bars:
-        path = join(list(dirs), output, choice=set_choice, progress=bars)
+    from bundlekit.zone.outputs import check_output, exists_refusal  # the zone layer only when used (decision 830)
+
+    check_output(output, "-o", overwrite=overwrite)  # no zone here: any zone's home is refused (decision 942)
+    try:
+        with Bars("join", quiet=quiet, as_json=as_json) as bars:
+            path = join(list(dirs), output, choice=set_choice, progress=bars, exclusive=not overwrite)
+    except FileExistsError:
+        raise exists_refusal(output, "-o") from None
     digest = bundle_digest(path)
     if as_json:
         emit_json({"path": str(path), "size": path.stat().st_size, "digest": digest})
@@ -197,6 +209,10 @@ def diode_send(files: tuple[Path, ...], to: str | None, rate: str, redundancy: f
     """Send files as a paced, forward-error-corrected carousel; nothing ever comes back."""
     if (to is None) == (spool is None):
         raise UsageError("give exactly one of --to HOST:PORT (UDP) or --spool DIR", code="usage")
+    if spool is not None:
+        from bundlekit.zone.outputs import check_output_folder  # the zone layer only when used (decision 830)
+
+        check_output_folder(spool, "--spool")  # frames are files written there: never in a zone's home
     opts = SendOptions(rate=_rate(rate), redundancy=redundancy, repeat=repeat)
     keep_freed_memory()
     channel: UdpChannel | SpoolChannel
@@ -277,6 +293,11 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
         raise UsageError("give exactly one of --listen HOST:PORT (UDP) or --spool DIR", code="usage")
     if idle_timeout < 0:
         raise UsageError(f"--idle-timeout {idle_timeout}: expected seconds >= 0", code="usage")
+    from bundlekit.zone.outputs import check_output_folder  # the zone layer only when used (decision 830)
+
+    check_output_folder(out, "--out")  # received files never land in a zone's home (decision 942)
+    if spool is not None:
+        check_output_folder(spool, "--spool")  # spent frame files are removed from it
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:

@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, resolve_home
+from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, overwrite_option, resolve_home
 from bundlekit.cli.zones import open_home
 from bundlekit.cli.node_cmds import password_file_option, password_from, state_url
 from bundlekit.cli.passphrase import install as install_passphrase_source
@@ -18,7 +18,6 @@ from bundlekit.cli.passphrase import new_passphrase_file, passphrase_file_option
 from bundlekit.core import clock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bundlekit.core.atomic import write_atomic
 from bundlekit.core.files import read_user_file
 from bundlekit.deploy.worker_admin import worker_notice
 from bundlekit.errors import InputError, UsageError
@@ -36,6 +35,7 @@ from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone, init_zone
 from bundlekit.zone.keyfiles import set_passphrase_source
+from bundlekit.zone.outputs import check_output, refuse_in_home, write_output
 from bundlekit.zone.rotation import rotate_key
 
 
@@ -93,19 +93,24 @@ def init(zone_name: str, home: str | None, state: str | None, package_store: Pat
 @cli.command(epilog="bundlekit identity --home ./dev -o dev.card")
 @home_option
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the card ('-' for stdout).")
+              help="Where to write the card ('-' for stdout; outside the zone's home; a new file unless "
+                   "--overwrite).")
+@overwrite_option
 @json_option
-def identity(home: str | None, output: Path, as_json: bool) -> None:
+def identity(home: str | None, output: Path, overwrite: bool, as_json: bool) -> None:
     """Write this zone's public identity card (name, id, public keys; self-signed).
 
     With --json the card's description is printed (and with -o - the card's text in "card").
     """
+    to_file = str(output) != "-"
     with open_home(home) as z:
+        if to_file:
+            check_output(output, "-o", z, overwrite=overwrite)
         data = z.card_bytes()
         info = {"zone": z.name, "zone_id": z.zone_id, "signing_key_id": z.signing_key_id,
-                "sealing_key_id": z.sealing_key_id, "path": None if str(output) == "-" else str(output)}
-    if str(output) != "-":
-        write_atomic(output, data, sweep=True)
+                "sealing_key_id": z.sealing_key_id, "path": str(output) if to_file else None}
+    if to_file:
+        write_output(output, "-o", data, overwrite=overwrite)
     if as_json:
         emit_json({**info, **({"card": data.decode()} if str(output) == "-" else {})})
     elif str(output) == "-":
@@ -410,12 +415,13 @@ def keys_new(name: str, prefix: Path, as_json: bool) -> None:
     """Make an approver's Ed25519 key pair."""
     priv_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
     for p in (priv_path, pub_path):
-        if p.exists():
+        refuse_in_home(p, "-o")  # an approver's key is no zone's: never among a zone's files (decision 942)
+        if os.path.lexists(p):
             raise InputError(f"{p} already exists; refusing to overwrite a key", code="file_exists")
     key = Ed25519PrivateKey.generate()
     pub = render_public(name, key)
-    write_atomic(priv_path, render_private(name, key), mode=0o600, sweep=True)
-    write_atomic(pub_path, pub)
+    write_output(priv_path, "-o", render_private(name, key), flag=None, mode=0o600)
+    write_output(pub_path, "-o", pub, flag=None)
     kid = parse_public(pub, str(pub_path)).key_id
     if as_json:
         emit_json({"name": name, "key_id": kid, "private": str(priv_path), "public": str(pub_path)})

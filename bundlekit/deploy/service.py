@@ -63,6 +63,7 @@ from bundlekit.trust.policy import check_policy
 from bundlekit.zone import audit, deployments, key_material, projects, retention, secrets, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.homescan import refuse_step_folders
+from bundlekit.zone.outputs import refuse_in_home
 from bundlekit.zone.sshkey import client_key
 from bundlekit.zone.targets import TargetRecord, list_targets
 from bundlekit.zone.worker import get_worker
@@ -317,6 +318,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                          "--receipt-out, then `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE`",
                          code="usage")
     if receipt_out is not None and not dry_run:
+        refuse_in_home(receipt_out, "--receipt-out", zone)  # never among the zone's files (decision 942)
         refuse_existing(receipt_out)  # before anything runs: the deployment's receipt would have nowhere to go
         refuse_unwritable_place(receipt_out, "--receipt-out")
     environment = environment_spelling(zone, what.project, what.release, environment)

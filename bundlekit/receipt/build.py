@@ -39,6 +39,7 @@ from bundlekit.zone import audit, outbox, packages, refusals, sequences, trustst
 from bundlekit.zone.home import Zone
 from bundlekit.zone.truststore import TrustEntry
 from bundlekit.zone.logs import get_log
+from bundlekit.zone.outputs import refuse_in_home
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
 
 __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "gather", "ReceiptContents",
@@ -297,7 +298,8 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     ``local``: entries (with their logs by digest) of deployments of releases this zone created,
     which no outbox holds (``receipt/evidence.py``; decision 393).
 
-    Checks first (``InputError`` ``file_exists`` when something is at ``out``: a receipt is never
+    Checks first (``UsageError`` ``output_in_home`` when ``out`` lies in a zone's home, decision
+    942; ``InputError`` ``file_exists`` when something is at ``out``: a receipt is never
     written over a file, decision 460; ``StateError`` ``unknown_zone`` when the destination is no longer trusted,
     ``unknown_deployment`` when an id has no entry for it), then writes the logs, then one
     transaction allocates the receipt's sequence, checks the manifest as its reader will
@@ -307,6 +309,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
     entry); the file appears at ``out`` once that transaction has committed. On any error
     nothing is recorded or marked packed, and ``out`` is untouched.
     """
+    refuse_in_home(out, "-o", zone)
     refuse_existing(out)
     found = gather(zone, dest_zone_id, deployment_ids, refusal_ids=refusal_ids, local=local)
     dest, entries, refused, inventory = found.dest, found.entries, found.refusals, found.inventory

@@ -25,10 +25,11 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import shell_word
 from bundlekit.errors import StateError
-from bundlekit.receipt.build import ReceiptFile, make_entry, write_receipt
+from bundlekit.receipt.build import ReceiptFile, make_entry, refuse_existing, write_receipt
 from bundlekit.zone import exports, projects, truststore
 from bundlekit.zone.deployments import get_deployment
 from bundlekit.zone.home import Zone
+from bundlekit.zone.outputs import refuse_in_home
 
 __all__ = ["write_evidence"]
 
@@ -54,8 +55,11 @@ def write_evidence(zone: Zone, deployment_id: str, to: str, out: Path, *, now: E
     back there, `outbox pack`) and ``not_exported`` (the release was never exported to ``to``,
     so that zone cannot hold it: export it there, which also carries the proof), and
     ``UsageError`` ``self_not_deployable`` for a deployment of the reserved project bundlekit.
-    Nothing is recorded on a refusal and ``out`` is untouched.
+    Nothing is recorded on a refusal and ``out`` is untouched. ``out`` is checked first, as
+    :func:`~bundlekit.receipt.build.write_receipt` checks it (``output_in_home``, ``file_exists``).
     """
+    refuse_in_home(out, "-o", zone)
+    refuse_existing(out)
     row = get_deployment(zone.db, deployment_id)
     if row is None or row["state"] == "Executing":
         raise StateError(f"no finished deployment {deployment_id!r} in zone {zone.name}; see `bundlekit deployments "

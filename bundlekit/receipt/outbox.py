@@ -11,6 +11,7 @@ from bundlekit.receipt import egress
 from bundlekit.receipt.build import RECEIPT_FEATURES, ReceiptContents, ReceiptFile, finish_parked, gather, write_receipt
 from bundlekit.zone import outbox, refusals, truststore
 from bundlekit.zone.home import Zone
+from bundlekit.zone.outputs import refuse_in_home
 
 __all__ = ["list_outbox", "pack", "preview", "empty_listing", "ATTEMPTS"]
 
@@ -38,6 +39,7 @@ def pack(zone: Zone, out: Path, *, to: str | None, now: EpochSeconds) -> Receipt
     another node's) packs some of them first, this one reads the outbox again and packs what
     is left, so no entry travels in two receipts (``outbox_empty`` when nothing is left).
     """
+    refuse_in_home(out, "-o", zone)  # before any work (decision 942); write_receipt looks again
     finish_parked(zone)
     for attempt in range(1, ATTEMPTS + 1):
         dest, deployment_ids, refusal_ids = _waiting(zone, to, again=attempt > 1)

@@ -306,15 +306,17 @@ def _write_parity(data: Sequence[_Staged], parity: Sequence[_Staged], size: int,
 
 
 def join(dirs: Sequence[Path], out: Path, *, choice: str | None = None,
-         progress: Callable[[int], None] | None = None) -> Path:
+         progress: Callable[[int], None] | None = None, exclusive: bool = False) -> Path:
     """Rebuild the bundle from the volumes in ``dirs`` into ``out``; nothing appears at ``out`` on failure.
 
     Folders holding several sets are refused (``volumes_mixed``) unless ``choice`` picks one.
+    ``exclusive``: a file at ``out`` is never replaced (``FileExistsError`` at the end, ``out`` as
+    it was; the caller checked before and words the refusal).
     """
     vs = find_volume_set([Path(d) for d in dirs], choice)
     h = vs.header
     k, size, nominal = h.data_count, h.bundle_size, h.nominal_payload
-    with AtomicFile(Path(out), sweep=True) as af:
+    with AtomicFile(Path(out), sweep=True, exclusive=exclusive) as af:
         f = af.file
         if _join_fast(vs, f, progress):
             return Path(out)

@@ -33,16 +33,17 @@ from bundlekit.core.atomic import AtomicFile, TempFolder, fsync_dir, fsync_tree
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.files import open_regular
 from bundlekit.core.tree import remove_tree
-from bundlekit.errors import BundleError, InputError, StateError, UsageError, VerificationError
+from bundlekit.errors import BundleError, InputError, StateError, VerificationError
 from bundlekit.format.backup import BackupHeader, BackupReader, BackupWriter, check_path, keys_for, read_header
 from bundlekit.format.passphrase import ProtectedKey, is_protected, new_kdf
 from bundlekit.zone.audit import note
 from bundlekit.zone.home import Zone, open_zone
 from bundlekit.zone.keyfiles import SWAP, exchange_folders
+from bundlekit.zone.outputs import refuse_in_home
 from bundlekit.zone.sqlite import SQLiteDatabase, check_database, copy_database
 
 __all__ = ["BackupResult", "RestoreResult", "backup_zone", "restore_zone", "peek_backup", "restore_leftovers",
-           "leftover_message"]
+           "leftover_message", "check_backup_path"]
 
 #: Entries of the home never put in a backup (the state goes in as a consistent copy instead).
 #: bundlekit's own installations (``HOME/self``, self-update): virtual environments name their own
@@ -90,20 +91,15 @@ class RestoreResult:
 
 
 def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> BackupResult:
-    """Write the backup of ``zone`` to ``out`` (a new file: ``file_exists`` otherwise), encrypted
-    under ``passphrase``. Raises ``backup_unsupported`` for a PostgreSQL state and the state's
+    """Write the backup of ``zone`` to ``out`` (a new file: ``file_exists`` otherwise; outside any
+    zone's home: ``output_in_home`` otherwise, decision 942), encrypted under ``passphrase``. Raises ``backup_unsupported`` for a PostgreSQL state and the state's
     and the file system's errors; on any of them ``out`` is not created."""
     if zone.settings.state is not None:
         raise StateError(f"{zone.home}: the zone's state is in PostgreSQL ({zone.settings.state.masked}), not in the "
                          "home, so a home backup cannot hold it; back the database up with pg_dump and each node's "
                          "home folder with the file system's tools", code="backup_unsupported")
-    if os.path.lexists(out):
-        raise InputError(f"{out} already exists; a backup never overwrites a file. Give a new -o path",
-                         code="file_exists")
+    check_backup_path(zone, out)
     home = zone.home
-    if out.absolute().parent.resolve().is_relative_to(home.resolve()):
-        raise UsageError(f"-o {out} is inside the zone's home {home}: the backup would hold itself. Write it "
-                         "outside the home (best: on another machine's disk)", code="usage")
     kdf = new_kdf()
     payload, check = keys_for(passphrase, kdf)
     header = BackupHeader(zone.zone_id, zone.name, int(now), kdf, check)
@@ -136,6 +132,16 @@ def backup_zone(zone: Zone, out: Path, passphrase: bytes, now: EpochSeconds) -> 
     left_out = (SELF,) if os.path.lexists(home / SELF) else ()
     return BackupResult(str(out), zone.name, zone.zone_id, writer.files, writer.bytes, tuple(skipped), missing,
                         left_out)
+
+
+def check_backup_path(zone: Zone, out: Path) -> None:
+    """Refuse ``out`` as the backup's path before anything is asked or read: inside a zone's home
+    (``UsageError`` ``output_in_home``, decision 942) or where a file already is (``InputError``
+    ``file_exists``: a backup never replaces one)."""
+    refuse_in_home(out, "-o", zone, why=" (a backup there would also hold itself)")
+    if os.path.lexists(out):
+        raise InputError(f"{out} already exists; a backup never overwrites a file. Give a new -o path",
+                         code="file_exists")
 
 
 def _missing_packages(zone: Zone, snapshot: Path, written: set[str]) -> tuple[str, ...]:
