@@ -7,11 +7,13 @@ from pathlib import Path
 from tests.refusals.world import Call, Ctx, Row, ok, write_zip
 
 
-def _wheel(folder: Path, version: str) -> Path:
-    """A bundlekit wheel that installs but has no command: its ``bundlekit --version`` cannot run."""
+def _wheel(folder: Path, version: str, python: str = "") -> Path:
+    """A bundlekit wheel that installs but has no command: its ``bundlekit --version`` cannot run;
+    ``python``: its Requires-Python."""
     info = f"bundlekit-{version}.dist-info"
+    required = f"Requires-Python: {python}\n" if python else ""
     return write_zip(folder / f"bundlekit-{version}-py3-none-any.whl", {
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: bundlekit\nVersion: {version}\n".encode(),
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: bundlekit\nVersion: {version}\n{required}".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: bundlekit-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{info}/RECORD": f"{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n".encode(),
     })
@@ -28,6 +30,13 @@ def _update_that_does_not_run(ctx: Ctx) -> Call:
     ok("export-self", "--to", "prod", "-o", out, "--wheelhouse", _wheel(ctx.path("wheels"), "9.9.9").parent,
        home=ctx.dev)
     return Call(["self-update", out], home=ctx.prod, outputs=[out])
+
+
+def _deploy_bundlekit(ctx: Ctx) -> Call:
+    """dev made bundlekit's release (export-self registers it "created here"): deploying it ran no step."""
+    ok("export-self", "--to", "prod", "-o", ctx.path("self.bundle"), "--wheelhouse",
+       _wheel(ctx.path("wheels"), "9.9.9").parent, home=ctx.dev)
+    return Call(["deploy", "bundlekit", "9.9.9", "--environment", "Development"], home=ctx.dev)
 
 
 def _tampered_current(ctx: Ctx) -> Call:
@@ -62,6 +71,8 @@ ROWS = [
     Row("invalid_wheelhouse", lambda c: _export_self(c, c.path("no-such-wheelhouse"))),
     Row("wheel_missing", lambda c: _export_self(c, c.file("wheels/README.txt", "no wheel yet").parent)),
     Row("invalid_wheel", lambda c: _export_self(c, c.file("wheels/bundlekit-0.9.0-py3-none-any.whl", "no zip").parent)),
+    Row("unsupported_python", lambda c: _export_self(c, _wheel(c.path("wheels"), "9.9.9", ">=3.99").parent)),
+    Row("self_not_deployable", _deploy_bundlekit),
     Row("invalid_self_bundle", lambda c: Call(["self-update", c.get("acme.bundle")], home=c.prod,
                                               outputs=[c.get("acme.bundle")])),
     Row("self_update_failed", _update_that_does_not_run),
