@@ -37,7 +37,7 @@ from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
 from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENVIRONMENT, RECEIPT_ID, RECEIVED, SLUG,
                                           SPACE, STARTED, STATE, TENANT, ZONE_ID, Paths, entry_of, from_columns,
-                                          read_entries, shown_state, waiver_notes)
+                                          from_rows, read_entries, shown_state, waiver_notes)
 from bundlekit.dashboard.selfsent import self_sent
 from bundlekit.dashboard.view import (
     FAILURE_STATES,
@@ -290,9 +290,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
             env = spelled.get(latest[ENVIRONMENT])
             if env is None:
                 env = spelled[latest[ENVIRONMENT]] = envs.show(latest[ENVIRONMENT])
-            for v in shown:  # every attempt the grid shows, its earlier success too
-                started = float(v[STARTED])
-                deployments.append(from_columns(v, zname, env, started, paths(v, zname, started)))
+            deployments += from_rows(shown, zname, env, paths)  # every attempt the grid shows, its earlier success
             if rest:  # only successes are ever superseded
                 older["succeeded"] = older.get("succeeded", 0) + len(rest)
         else:
