@@ -428,20 +428,25 @@ def trusted_maker(cls: type[_Model]) -> Callable[..., _Model]:
     fields, in the order they are declared, without the checks of its ``__post_init__``. Only for
     a builder whose values are already known good: a reported deployment the grid shows, read
     from the zone's own state, its state word chosen from :data:`DEPLOYMENT_STATES` and its times
-    checked finite by the builder (decision 900). A frozen dataclass sets each field through
-    ``object.__setattr__``; setting the slots directly is about twice as fast, which counts at
-    tens of thousands of deployments. The model stays frozen: nothing else sets a field.
+    checked finite by the builder (decision 900). The model stays frozen: nothing else sets a field.
 
-    The function is written out for ``cls``, one slot set a line (as :mod:`dataclasses` writes
-    ``__init__``): a loop over the slots cost a quarter more a model (decision 940)."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    scope.update({f"_set_{name}": getattr(cls, name).__set__ for name in names})
-    source = (f"def make({', '.join(names)}):\n    model = _new(_cls)\n"
-              + "".join(f"    _set_{name}(model, {name})\n" for name in names) + "    return model\n")
+    How, as the dashboard makes tens of thousands (decision 940): the values are stored on an
+    instance of a plain class with the very same slots (ordinary attribute stores, the quickest
+    Python has), which then becomes a ``cls`` by ``__class__`` assignment, which Python allows
+    only between classes of the same layout, and checks. A frozen dataclass sets each field
+    through ``object.__setattr__``; setting each slot through its descriptor (decision 900) took
+    about three times as long as this. Raises ``TypeError`` (when this module is imported) for a
+    ``cls`` whose slots are not exactly its fields."""
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    blank = type(f"Unfrozen{cls.__name__}", (), {"__slots__": names, "__module__": __name__})
+    scope: dict[str, Any] = {"_blank": blank, "_cls": cls}
+    source = (f"def make({', '.join(names)}):\n    model = _blank()\n"
+              + "".join(f"    model.{name} = {name}\n" for name in names)
+              + "    model.__class__ = _cls\n    return model\n")
     exec(source, scope)  # the names are the dataclass's own field names: identifiers, nothing read from outside
     make: Callable[..., _Model] = scope["make"]
     make.__qualname__ = f"trusted_maker.<{cls.__name__}>"
+    make(*(None for _ in names))  # the layouts differ: refused now, by Python, not at the first dashboard
     return make
 
 
