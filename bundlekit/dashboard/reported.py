@@ -122,10 +122,11 @@ def from_rows(rows: Iterable[tuple[Any, ...]], zone: str, environment: str, path
     spelling), with its path (``paths``), in one pass: the grid shows tens of thousands (decision
     940). A row with waivers, or a time :func:`from_columns` would refuse, is made by it."""
     out = []
-    before = paths.before
+    made = paths._before  # the hops before the deployed one, looked up here: a call per row costs at this scale
     for v in rows:
         started, ended, updated = float(v[STARTED]), float(v[ENDED]), v[VARIABLES_UPDATED]
-        path = before(v[BUNDLE_ID], v[RECEIPT_ID]) + (_hop(zone, "deployed", started),)  # quicker than (*a, b)
+        before = made.get((v[BUNDLE_ID], v[RECEIPT_ID])) or paths.before(v[BUNDLE_ID], v[RECEIPT_ID])
+        path = before + (_hop(zone, "deployed", started),)  # quicker than (*before, hop)
         if v[WAIVED] is None and v[WAIVERS] is None and isfinite(started) and isfinite(ended) and (
                 updated is None or type(updated) is int):
             out.append(_deployment(v[DEPLOYMENT_ID], v[PROJECT_NAME], v[SLUG], v[RELEASE], zone, environment,
