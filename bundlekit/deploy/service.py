@@ -24,9 +24,8 @@ learn that the release it sent was not deployed. A dry run writes nothing, here 
 Targets (decisions 140-147): every step runs through bundlekit's step runner. Local folder
 targets and zone-level steps run it on this machine under the zone's worker isolation (a
 worker user, or a bubblewrap sandbox showing only the system and the step's own folder, said
-in every record when there is no worker user); SSH targets over a connection whose host key is pinned. The preflight connects
-to every target the plan uses before any step runs anywhere.
-"""
+in every record when there is no worker user); SSH targets over a connection whose host key is
+pinned. The preflight connects to every target the plan uses before any step runs anywhere."""
 
 from __future__ import annotations
 
@@ -317,9 +316,9 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                          "a receipt of it; to give a zone that holds it proof of this deployment, deploy without "
                          "--receipt-out, then `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE`",
                          code="usage")
-    if receipt_out is not None and not dry_run:
+    if receipt_out is not None and not dry_run:  # before anything runs: the receipt would have nowhere to go
         refuse_in_home(receipt_out, "--receipt-out", zone)  # never among the zone's files (decision 942)
-        refuse_existing(receipt_out)  # before anything runs: the deployment's receipt would have nowhere to go
+        refuse_existing(receipt_out)
         refuse_unwritable_place(receipt_out, "--receipt-out")
     environment = environment_spelling(zone, what.project, what.release, environment)
     tenant = tenant_spelling(what.project, what.release, tenant)

@@ -134,9 +134,8 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
     this zone, in its spelling) would change; nothing is changed. Raises the refusals of the
     verification and of :func:`_decide` (``space_denied`` first, decision 660). ``check_only``
     (a dry run: the plan is never applied) checks the blobs outside a home that refuses writes."""
-    store = zone.store
-    Staging.sweep(store)
-    staging = Staging(store, check_only=check_only)
+    Staging.sweep(zone.store)
+    staging = Staging(zone.store, check_only=check_only)
     try:
         verified = verify_bundle(zone, path, now=now, progress=progress, sink_for=staging.sink_for, rebuild=False,
                                  space=space)
@@ -149,7 +148,7 @@ def plan_import(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | No
                     db, plan.manifest, accept_lifecycle_removal)
         if not plan.noop:
             # Rebuilt packages land in staging like verified blobs: in the store only on apply.
-            rebuild_all(path, verified.digest, verified.manifest, store, staging.sink_for, usable=plan.usable)
+            rebuild_all(path, verified.digest, verified.manifest, zone.store, staging.sink_for, usable=plan.usable)
     except BaseException:
         staging.cleanup()
         raise
