@@ -58,8 +58,9 @@ def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | N
     The wheelhouse holds bundlekit's wheel (`pip wheel --no-deps -w DIR SOURCE`) and its
     dependencies' for the destination (`pip download --only-binary=:all: -d DIR ...`); the missing
     ones are refused together, naming one pip command that fetches them all, and a wheel whose
-    Requires-Python excludes the destination's Python is never packed. The destination installs the bundle
-    offline with `bundlekit self-update`, and must trust this zone for the project `bundlekit`.
+    Requires-Python excludes the destination's Python is never packed. The destination installs
+    the bundle offline with `bundlekit self-update`, and must trust this zone for the project
+    `bundlekit`.
     """
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
     target = Target(_python_version(python_version), tuple(platforms))

@@ -98,8 +98,8 @@ def html_section(sent: tuple[SelfSentView, ...], now: EpochSeconds) -> str:
     if not sent:
         return ""
     items = "".join(f"<li><strong>{html_text(s.zone, multiline=False)}</strong>: "
-                    f"{html_text(f'{s.release} exported {recorded_age(s.exported, now)}{_refused(s)}', multiline=False)}"
-                    "</li>" for s in sent)
+                    + html_text(f"{s.release} exported {recorded_age(s.exported, now)}{_refused(s)}", multiline=False)
+                    + "</li>" for s in sent)
     return ('<section class="self-sent"><h2>bundlekit sent with export-self</h2><p>self-update reports nothing '
             'back; in each zone, <code>HOME/self/current/bin/bundlekit --version</code> says which bundlekit it '
             f'runs.</p><ul>{items}</ul></section>')

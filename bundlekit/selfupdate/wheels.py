@@ -290,10 +290,10 @@ def _no_bundlekit(wheels: list[Wheel], rank: dict[Tag, int], folder: Path, targe
     if tagged and not any(_runs_on(w, python) for w in tagged):
         newest = tagged[0]
         shown = "%d.%d" % tuple(int(p) for p in python.split(".")[:2])
+        platforms = ", ".join(target.platforms) or "this platform"
         return InputError(
             f"{newest.path}: bundlekit {newest.version} requires Python {newest.requires_python()} (the wheel's "
-            f"Requires-Python), and the destination runs Python {shown} ({', '.join(target.platforms) or 'this platform'}): "
-            "installed there, it "
+            f"Requires-Python), and the destination runs Python {shown} ({platforms}): installed there, it "
             "would not run, and self-update would fail on the far side. Nothing was exported. Upgrade the "
             "destination's Python to one bundlekit supports and export for it (--python-version), or send a "
             "bundlekit release that supports this one", code="unsupported_python",
