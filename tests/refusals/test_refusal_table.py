@@ -75,6 +75,7 @@ def stderr_code(stderr: str) -> str:
 def test_refusal_gives_its_code_and_exit_status_and_changes_nothing(row: Row, base: Path, tmp_path: Path,
                                                                     request: pytest.FixtureRequest) -> None:
     ctx = Ctx(base, tmp_path, _pg=lambda: request.getfixturevalue("pg_server"))
+    ctx.run_targets()  # prod_run's local targets are this row's fresh folders, whatever an earlier row left in its own
     call = row.make(ctx)
     watched = [p for p in (call.home, *call.outputs) if p is not None]
     assert watched, "a row names the home or the paths its command could change, so that nothing changing is proven"
@@ -154,6 +155,7 @@ def test_verify_dry_run_and_import_refuse_alike_and_change_nothing(row: Row, bas
     status; `verify` and the dry run change nothing, the import nothing either or (an authentic
     bundle, a reported family) only the refusal entry its code documents (decision 153)."""
     ctx = Ctx(base, tmp_path, _pg=lambda: request.getfixturevalue("pg_server"))
+    ctx.run_targets()  # prod_run's local targets are this row's fresh folders, whatever an earlier row left in its own
     call = row.make(ctx)
     assert call.args[0] in ("verify", "import") and call.home is not None, call.args
     bundle = call.args[1]

@@ -173,7 +173,7 @@ class Ctx:
         folder = self.root / "targets"
         roots = {name: folder / name for name in ("db-01", "web-01")}
         for root in roots.values():
-            root.mkdir(parents=True)
+            root.mkdir(parents=True, exist_ok=True)
         link = self.base / "run-targets"
         staged = self.base / "run-targets.new"
         staged.symlink_to(folder)
