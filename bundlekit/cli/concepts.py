@@ -36,9 +36,9 @@ _NO_SPACE = {
     "spaces add": "it adds the space its argument names (`bundlekit spaces add NAME`)",
     "export-self": ("it sends bundlekit itself, which serves every space of the zone that installs it: its releases "
                     "belong to space Default there"),
-    "self-update": ("it installs bundlekit for the whole zone, every space: bundlekit's own releases are accepted only "
-                    "from a source trusted in space Default for the project bundlekit (a team space never replaces "
-                    "the zone's bundlekit)"),
+    "self-update": ("it installs bundlekit for the whole zone, every space: bundlekit's own releases belong to space "
+                    "Default and are accepted only from a source trusted there for the project bundlekit (a team space "
+                    "never replaces the zone's bundlekit)"),
     "relay": "it passes a bundle on unchanged; the zone it is addressed to chooses the space it enters",
     "verify": ("it checks a bundle whatever space it will enter: the space is chosen when it is imported "
                "(`bundlekit import BUNDLE --space NAME`), where only a space its source is trusted in takes it"),

@@ -143,7 +143,7 @@ def unknown_target(db: Reader, names: list[str], space: str | None, *, near: str
     listed = ", ".join(shown(n) for n in names)
     other = next((t for n in names for t in list_targets(db, name=n)), None) if space is not None else None
     if other is not None:
-        return StateError(f"no target named {listed}{in_space(space)}: target {other.name} is in space {other.space}; "
+        return StateError(f"no target named {listed} in space {space}: target {other.name} is in space {other.space}; "
                           f"add `--space {shell_word(other.space)}` to the command", code="unknown_target",
                           details={"target": other.name, "space": other.space})
     return StateError(f"no target named {listed}{in_space(space)}" + (f" (did you mean {near!r}?)" if near else "")

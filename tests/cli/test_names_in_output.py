@@ -51,7 +51,8 @@ def test_no_hint_in_the_source_embeds_a_name_without_quoting_it() -> None:
     root = Path(__file__).resolve().parents[2] / "bundlekit"
     command = re.compile(r"`bundlekit [^`]*`")
     field = re.compile(r"\{([^{}]+)\}")
-    reviewed = {"self.deployment_id", "rec.deployment_id", "unsigned.seq", "option", "full"}  # option: quoted where made; full: a literal flag
+    reviewed = {"self.deployment_id", "rec.deployment_id", "unsigned.seq", "option", "full", "home", "used", "home_option_of(root)",
+                "home_option_of(self_dir(zone))", "command_path"}  # quoted where made; full: a literal flag
     bad = []
     for path in sorted(root.rglob("*.py")):
         for match in command.finditer(path.read_text("utf-8")):

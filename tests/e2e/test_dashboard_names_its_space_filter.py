@@ -63,7 +63,7 @@ def test_the_page_names_the_space_in_its_title_and_heading_and_says_where_the_re
     assert "<title>Deployments \u00b7 zone dev, space Other only</title>" in html
     assert '<h1>Deployments <span class="zone">zone dev, space Other only</span></h1>' in html
     assert f'<p class="empty">{ELSEWHERE}</p>' in html
-    ok("dashboard", "--html", page, home=dev)
+    ok("dashboard", "--html", page, "--overwrite", home=dev)
     assert "space Other" not in page.read_text(encoding="utf-8")
 
 

@@ -53,4 +53,4 @@ def test_the_json_is_unchanged_and_an_empty_zone_prints_no_header(prod: Path, tm
     assert all(KEYS <= r.keys() for r in rows), rows
     ok("init", "--zone", "empty", home=tmp_path / "empty")
     assert _listed(tmp_path / "empty") == [
-        "no releases yet; import a bundle (`bundlekit import`) or create one (`bundlekit releases create`)"]
+        "no releases yet; import a bundle (`bundlekit import BUNDLE`) or create one (`bundlekit releases create RELEASE_FILE`)"]
