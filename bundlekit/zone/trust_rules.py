@@ -21,7 +21,7 @@ from typing import Sequence
 
 from bundlekit.core.text import shell_word
 from bundlekit.errors import UsageError
-from bundlekit.trust.policy import SourcePolicy, glob_options, matches_any
+from bundlekit.trust.policy import SourcePolicy, glob_options, matches_any, relays_for
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.spaces import DEFAULT, space_names
@@ -109,10 +109,11 @@ def apply_change(zone: Zone, change: RuleChange) -> tuple[truststore.TrustEntry,
 
 
 def _check_relayed_through(zone: Zone, relay: truststore.TrustEntry, space: str) -> None:
-    """Refuse to move ``relay`` to ``space`` while a rule of its present space requires releases
-    to come through it: there it could relay nothing any more (decision 905)."""
+    """Refuse to move ``relay`` to ``space`` while a rule requires releases to come through it that
+    it could not relay from there: releases entering another space than ``space``, unless
+    ``space`` is Default, whose relays relay for every space (decisions 905, 945)."""
     relying = [e for e in truststore.list_zones(zone) if relay.zone_id in e.policy.via
-               and e.space.casefold() != space.casefold()]
+               and not relays_for(space, e.space)]
     if relying:
         names = ", ".join(e.name for e in relying)
         raise UsageError(f"--space {space}: zone {relay.name} relays the releases of zone(s) {names} (their rules' "

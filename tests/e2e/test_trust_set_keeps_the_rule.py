@@ -247,6 +247,7 @@ def test_a_relay_other_rules_need_cannot_move_to_another_space(tmp_path: Path) -
     before = snapshot(prod)
     message = _refused(run_cli("trust", "set", "staging", "--space", "Payments", home=prod), "invalid_policy", 2)
     assert "relays the releases of zone(s) dev" in message and "`bundlekit trust set dev --no-via`" in message
-    refused_too = _refused(run_cli("trust", "set", "dev", "--space", "Payments", home=prod), "invalid_policy", 2)
-    assert "--via staging" in refused_too
     assert snapshot(prod) == before
+    # dev's rule may move with its relay: staging, trusted in Default, relays for every space (decision 945)
+    moved = run_cli("trust", "set", "dev", "--space", "Payments", home=prod)
+    assert moved.returncode == 0, moved.stderr
