@@ -13,12 +13,12 @@ from packaging.utils import canonicalize_name
 
 from bundlekit.selfupdate.wheels import read_wheelhouse
 from tests.conftest import run_cli, snapshot
-from tests.selfupdate.conftest import two_zones
+from tests.selfupdate.conftest import NEWER, two_zones
 
 
 def _only_bundlekit(wheelhouse: Path, dest: Path) -> Path:
     dest.mkdir()
-    os.link(wheelhouse / "bundlekit-0.1.1-py3-none-any.whl", dest / "bundlekit-0.1.1-py3-none-any.whl")
+    os.link(wheelhouse / f"bundlekit-{NEWER}-py3-none-any.whl", dest / f"bundlekit-{NEWER}-py3-none-any.whl")
     return dest
 
 
@@ -33,7 +33,7 @@ def test_export_self_for_a_python_bundlekit_does_not_support_is_refused_at_the_s
     assert done.returncode == 1, done.stdout
     err = json.loads(done.stdout)["error"]
     assert err["code"] == "unsupported_python"
-    assert "bundlekit 0.1.1 requires Python >=3.11 (the wheel's Requires-Python)" in err["message"]
+    assert f"bundlekit {NEWER} requires Python >=3.11 (the wheel's Requires-Python)" in err["message"]
     assert "the destination runs Python 3.10" in err["message"]
     assert snapshot(dev, out) == before
 
@@ -48,7 +48,7 @@ def test_export_self_names_every_missing_dependency_and_one_pip_command_for_all(
     assert done.returncode == 1, done.stdout
     err = json.loads(done.stdout)["error"]
     assert err["code"] == "wheel_missing"
-    wanted = _requires(house / "bundlekit-0.1.1-py3-none-any.whl")
+    wanted = _requires(house / f"bundlekit-{NEWER}-py3-none-any.whl")
     assert len(wanted) == 14
     assert sorted(_name(m["requirement"]) for m in err["details"]["missing"]) == wanted  # all, in one refusal
     assert err["details"]["pip"] == ("pip download --only-binary=:all: --dest " + str(house) + " --python-version "
