@@ -144,7 +144,7 @@ def house_without(wheelhouse: Path, prefix: str, dest: Path) -> Path:
     return dest
 
 
-def small_self_bundle(tmp_path: Path, dev: Path, *, version: str = "0.1.1", to: str = "prod") -> Path:
+def small_self_bundle(tmp_path: Path, dev: Path, *, version: str = NEWER, to: str = "prod") -> Path:
     """A bundlekit release exported by ``dev`` for zone ``to`` from two minimal wheels (bundlekit
     ``version`` and click): kilobytes, where the shared wheelhouse makes tens of megabytes."""
     from tests.selfupdate.test_wheels import wheel
@@ -160,14 +160,34 @@ def small_self_bundle(tmp_path: Path, dev: Path, *, version: str = "0.1.1", to: 
     return bundle
 
 
+def runnable_stand_in(venv: Path, version: str) -> None:
+    """``venv/bin/bundlekit`` and ``venv/bin/python`` that pass every check of a finished
+    environment (decision 952) without one being built: ``bundlekit`` runs from its own folder
+    (pip's ``#!/bin/sh`` + ``exec`` form naming ``venv/bin/python``) and answers ``--version``
+    with ``version``; ``python`` answers bundlekit's probe (version, state schema, command modules
+    loaded) as that release would."""
+    from bundlekit.zone.schema import SCHEMA_VERSION
+
+    (venv / "bin").mkdir(parents=True)
+    answer = json.dumps({"version": version, "schema": SCHEMA_VERSION})
+    python = venv / "bin" / "python"
+    python.write_text("#!/bin/sh\n"
+                      f'if [ "$2" = "--version" ]; then echo "bundlekit, version {version}"; exit 0; fi\n'
+                      f"echo '{answer}'\n", "utf-8")
+    exec_line = "'''exec' " + f'"{python}" "$0" "$@"'
+    (venv / "bin" / "bundlekit").write_text(f"#!/bin/sh\n{exec_line}\n", "utf-8")
+    for name in ("python", "bundlekit"):
+        (venv / "bin" / name).chmod(0o755)
+
+
 def finished_stand_in(home: Path, bundle: Path, version: str) -> Path:
     """The environment self-update would make for ``bundle`` in ``home``, already made and
-    finished (its marker, a ``bundlekit`` that answers ``--version``): self-update then imports
-    and switches without running pip."""
+    finished (its marker, a runnable stand-in): self-update then imports and switches without
+    running pip."""
     from bundlekit.selfupdate.links import MARKER
 
     digest = json.loads(run_cli("inspect", bundle, "--json").stdout)["digest"]
     venv = home / "self" / "venvs" / f"{version}-{digest[:12]}"
-    stand_in(venv, version)
+    runnable_stand_in(venv, version)
     (venv / MARKER).write_text(f"{version} {digest}\n", "utf-8")
     return venv

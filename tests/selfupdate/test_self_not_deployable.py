@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, snapshot
-from tests.selfupdate.conftest import small_self_bundle, two_zones
+from tests.selfupdate.conftest import NEWER, small_self_bundle, two_zones
 
 
 def _refusal(done: object) -> dict[str, object]:
@@ -20,9 +20,9 @@ def _refusal(done: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("args", [
-    ("deploy", "bundlekit", "0.1.1", "--environment", "Production"),
-    ("deploy", "bundlekit", "0.1.1", "--environment", "Production", "--dry-run"),  # the plan
-    ("deploy", "BundleKit", "0.1.1", "--environment", "Production", "--receipt-out", "r.bundle"),
+    ("deploy", "bundlekit", NEWER, "--environment", "Production"),
+    ("deploy", "bundlekit", NEWER, "--environment", "Production", "--dry-run"),  # the plan
+    ("deploy", "BundleKit", NEWER, "--environment", "Production", "--receipt-out", "r.bundle"),
     ("lifecycle", "show", "bundlekit"),
     ("lifecycle", "waive", "bundlekit", "--phase", "Staging", "--reason", "hotfix"),
 ])
@@ -49,6 +49,6 @@ def test_the_source_that_made_bundlekit_s_release_cannot_deploy_it_either(tmp_pa
     assert run_cli("targets", "add", "web-01", "--environment", "Development", "--role", "web", "--root",
                    tmp_path / "t", home=dev).returncode == 0
     before = snapshot(dev)
-    err = _refusal(run_cli("deploy", "bundlekit", "0.1.1", "--environment", "Development", "--json", home=dev))
+    err = _refusal(run_cli("deploy", "bundlekit", NEWER, "--environment", "Development", "--json", home=dev))
     assert err["code"] == "self_not_deployable"
     assert snapshot(dev) == before

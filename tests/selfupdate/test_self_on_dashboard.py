@@ -13,7 +13,7 @@ from bundlekit.dashboard.text import render_text
 from bundlekit.zone import deployments, exports, remote
 from tests.conftest import RELEASE, Zones, run_cli
 from tests.dashboard.test_same_output import DAY, NOW, _entry
-from tests.selfupdate.conftest import finished_stand_in, small_self_bundle
+from tests.selfupdate.conftest import NEWER, finished_stand_in, small_self_bundle
 
 
 WIDE = {"NO_COLOR": "1", "COLUMNS": "200"}
@@ -43,7 +43,7 @@ def test_bundlekit_sent_is_listed_apart_never_as_a_release_awaiting_its_receipt(
     to_prod = small_self_bundle(tmp_path, dev)
     to_edge = small_self_bundle(tmp_path, dev, to="edge")
     assert run_cli("export", RELEASE, "--to", "prod", "-o", tmp_path / "acme.bundle", home=dev).returncode == 0
-    finished_stand_in(prod, to_prod, "0.1.1")
+    finished_stand_in(prod, to_prod, NEWER)
     assert run_cli("self-update", to_prod, home=prod).returncode == 0  # sends nothing back
     assert run_cli("import", to_edge, home=edge).returncode == 3  # policy_denied, reported to dev
     _back(edge, dev, tmp_path / "edge-receipt.bundle")
@@ -52,13 +52,13 @@ def test_bundlekit_sent_is_listed_apart_never_as_a_release_awaiting_its_receipt(
     assert [p["slug"] for p in view["projects"]] == ["acme-web"]  # awaiting its receipt from prod
     assert {d["project_slug"] for d in view["deployments"]} == {"acme-web"}
     assert [(s["zone"], s["release"], s["refused"], s["refused_in"]) for s in view["bundlekit_sent"]] == [
-        ("edge", "0.1.1", "policy_denied", "edge"), ("prod", "0.1.1", None, None)]
+        ("edge", NEWER, "policy_denied", "edge"), ("prod", NEWER, None, None)]
 
     text = run_cli("dashboard", home=dev, env=WIDE).stdout
     assert "1 export(s) awaiting a receipt" in text  # acme's only: bundlekit's never counted
     assert "bundlekit sent with export-self (self-update reports nothing back):" in text
     assert "what a zone runs: `HOME/self/current/bin/bundlekit --version` there" in text
-    assert "  edge: 0.1.1 exported" in text and ", refused in edge: policy_denied" in text
+    assert f"  edge: {NEWER} exported" in text and ", refused in edge: policy_denied" in text
     grid = text.split("bundlekit sent")[0]
     assert "bundlekit" not in grid.split("\n", 1)[1]  # no row of it (the title line names no project)
 
@@ -74,7 +74,7 @@ def test_a_source_that_sent_only_bundlekit_says_so_instead_of_nothing(tmp_path: 
     small_self_bundle(tmp_path, dev)
     text = run_cli("dashboard", home=dev, env=WIDE).stdout
     assert "no release of a project has been exported or deployed from zone dev" in text
-    assert "  prod: 0.1.1 exported" in text
+    assert f"  prod: {NEWER} exported" in text
     other = run_cli("spaces", "add", "Payments", home=dev)
     assert other.returncode == 0, other.stderr
     assert "bundlekit sent" not in run_cli("dashboard", "--space", "Payments", home=dev).stdout  # a Default project

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.selfupdate.conftest import finished_stand_in, small_self_bundle, two_zones
+from tests.selfupdate.conftest import NEWER, RUNNING, finished_stand_in, small_self_bundle, two_zones
 
 
 def _entries(prod: Path) -> list[dict[str, object]]:
@@ -22,9 +22,9 @@ def _entries(prod: Path) -> list[dict[str, object]]:
 def test_every_switch_and_rollback_is_an_audit_entry_naming_both_installations(tmp_path: Path) -> None:
     dev, prod = two_zones(tmp_path)
     bundle = small_self_bundle(tmp_path, dev)
-    venv = finished_stand_in(prod, bundle, "0.1.1")
-    new = f"venvs/{venv.name} (bundlekit 0.1.1)"
-    running = f"{sys.prefix} (bundlekit 0.1.0)"  # the checkout that runs the commands
+    venv = finished_stand_in(prod, bundle, NEWER)
+    new = f"venvs/{venv.name} (bundlekit {NEWER})"
+    running = f"{sys.prefix} (bundlekit {RUNNING})"  # the checkout that runs the commands
     assert run_cli("self-update", bundle, home=prod).returncode == 0
     before = len(_entries(prod))
     for _ in range(2):
@@ -44,7 +44,7 @@ def test_a_switch_back_to_an_environment_already_imported_is_audited_too(tmp_pat
     # the bundle was imported before: the import changes nothing, the switch is the only change
     dev, prod = two_zones(tmp_path)
     bundle = small_self_bundle(tmp_path, dev)
-    finished_stand_in(prod, bundle, "0.1.1")
+    finished_stand_in(prod, bundle, NEWER)
     assert run_cli("self-update", bundle, home=prod).returncode == 0
     assert run_cli("self-update", "--rollback", home=prod).returncode == 0
     before = len(_entries(prod))
@@ -52,13 +52,13 @@ def test_a_switch_back_to_an_environment_already_imported_is_audited_too(tmp_pat
     assert again.returncode == 0, again.stderr
     (last,) = _entries(prod)[before:]
     assert last["command"] == "self-update" and "rollback" not in last["object"]
-    assert str(last["object"]["to"]).endswith("(bundlekit 0.1.1)")
+    assert str(last["object"]["to"]).endswith(f"(bundlekit {NEWER})")
 
 
 def test_self_update_hints_name_the_home_it_was_given(tmp_path: Path) -> None:
     dev, prod = two_zones(tmp_path)
     bundle = small_self_bundle(tmp_path, dev)
-    finished_stand_in(prod, bundle, "0.1.1")
+    finished_stand_in(prod, bundle, NEWER)
     done = run_cli("self-update", bundle, home=prod)
     assert done.returncode == 0, done.stderr
     assert f"bundlekit self-update --rollback --home {prod}" in done.stdout
