@@ -64,6 +64,15 @@ def overwrite_option(f: F) -> F:
                         help="Replace a file already at the output path (without it, an existing file is refused).")(f)
 
 
+def overwrite_needs(output: object, option: str, overwrite: bool) -> None:
+    """``UsageError`` ``usage`` when ``--overwrite`` is given without the option ``option`` that
+    names the file it would replace (``output`` None): it would be ignored, and the user believes
+    a file was replaced."""
+    if overwrite and output is None:
+        raise UsageError(f"--overwrite lets {option} replace a file an earlier run wrote; without {option} this "
+                         f"command writes no file: add {option} FILE, or drop --overwrite", code="usage")
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as JSON on stdout: exact, with unsafe characters and ``<>&`` as ``\\u`` escapes."""
     click.echo(dumps(obj, indent=2, sort_keys=True))

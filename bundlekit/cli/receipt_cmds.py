@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from bundlekit.cli import cli
-from bundlekit.cli.common import ASCII_INT, echo, emit_json, home_option, json_option, overwrite_option, resolve_home
+from bundlekit.cli.common import (ASCII_INT, echo, emit_json, home_option, json_option, overwrite_needs,
+                                  overwrite_option, resolve_home)
 from bundlekit.cli.egress_cmds import echo_contents
 from bundlekit.cli.space_cmds import space_column
 from bundlekit.cli.zones import open_home
@@ -164,6 +165,7 @@ def dashboard(home: str | None, html_file: Path | None, overwrite: bool, space: 
     """The deployment dashboard: projects x (zone, environment), latest release and state, of every
     space or of --space only. --html writes a new file; --overwrite lets it replace the page an earlier
     run wrote."""
+    overwrite_needs(html_file, "--html", overwrite)
     now = clock.now()
     with open_home(home) as z:
         if html_file is not None:

@@ -12,7 +12,8 @@ import click
 
 from bundlekit.cli import cli
 from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
-from bundlekit.cli.common import AsciiIntRange, counted, echo, emit_json, home_option, json_option, overwrite_option
+from bundlekit.cli.common import (AsciiIntRange, counted, echo, emit_json, home_option, json_option, overwrite_needs,
+                                  overwrite_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest, dumps, shell_word
@@ -322,6 +323,7 @@ def targets_export_inventory(output: Path | None, overwrite: bool, home: str | N
     development zone, so a step whose role no target has is caught there. Names only: no
     addresses, keys or paths travel. Without -o the inventory is printed (JSON either way). Only the
     targets of --space: another team's machines are not its source's business."""
+    overwrite_needs(output, "-o", overwrite)
     with open_home(home) as z:
         if output is not None:
             check_output(output, "-o", z, overwrite=overwrite)

@@ -436,6 +436,8 @@ def keys_new(name: str, prefix: Path, as_json: bool) -> None:
 @json_option
 def sign(bundle: Path, key_file: Path, as_json: bool) -> None:
     """Add an approver's signature to a bundle (what was signed does not change)."""
+    refuse_in_home(bundle, "BUNDLE", why=": `sign` adds the signature to the bundle file itself; copy the bundle "
+                   "out of the home and sign the copy")
     name, key = parse_private(read_user_file(key_file, what=f"key file {key_file}", limit=MAX_KEY_FILE_BYTES),
                               str(key_file))
 

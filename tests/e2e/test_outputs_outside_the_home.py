@@ -84,6 +84,7 @@ INSIDE: list[tuple[str, str | None]] = [
     ("deploy acme-web 1.4.0 --environment Production --receipt-out {prod}/receipt.bundle", "prod"),
     ("zone backup -o {prod}/prod.zbak", "prod"),
     ("keys new --name alice -o {dev}/keys/alice", None),
+    ("sign {dev}/outbox/acme.bundle --key {media}/alice.key", None),  # sign rewrites the bundle it is given
     ("media split {media}/acme.bundle --out {dev}/volumes", None),
     ("media join {media} -o {staging}/acme.bundle", None),
     ("diode send {media}/acme.bundle --spool {prod}/spool", None),
@@ -143,3 +144,14 @@ def test_an_existing_file_is_replaced_only_with_overwrite(chain: Chain, tmp_path
     r = REPLACEABLE[command](chain, out, ("--overwrite",))
     assert r.returncode == 0, r.stdout + r.stderr
     assert out.read_bytes() != b"a file not carried yet"
+
+
+@pytest.mark.parametrize("words", ["dashboard --overwrite", "targets export-inventory --overwrite"])
+def test_overwrite_without_the_file_it_would_replace_is_refused_not_ignored(chain: Chain, words: str) -> None:
+    """`dashboard --overwrite` without --html printed the terminal table as if nothing were wrong:
+    the user believed a page was replaced."""
+    before = snapshot(chain.root)
+    err = _refused(cli_in_process(*words.split(), "--json", home=chain.home("dev")), "usage", 2)
+    option = "--html" if words.startswith("dashboard") else "-o"
+    assert f"add {option} FILE, or drop --overwrite" in err["message"], err
+    assert snapshot(chain.root) == before
