@@ -309,8 +309,7 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
         for run in e["runs"]:
             for o in run["outputs"]:
                 if o["sensitive"]:
-                    value = reveal_output(zone, e["deployment_id"], run["step"], run.get("target"), o) if reveal \
-                        else MASK
+                    value = _revealed(zone, zone_name, env, e, run, o) if reveal else MASK
                 else:
                     value = o["value"]
                 result.append({"environment": env, "deployment_id": e["deployment_id"], "release": e["release"],
@@ -321,6 +320,23 @@ def reported_outputs(zone: Zone, project: str, zone_name: str, *, reveal: bool =
                                "step": run["step"], "target": run.get("target"), "name": name,
                                "sensitive": False, "value": None, "withheld": True})
     return result
+
+
+def _revealed(zone: Zone, zone_name: str, env: str, entry: dict[str, Any], run: dict[str, Any],
+              output: dict[str, Any]) -> str:
+    """:func:`reveal_output` for ``outputs --reveal``; its ``invalid_seal`` refusal also names the
+    deployment the value came from and says what to do (the rest of the listing needs no key)."""
+    try:
+        return reveal_output(zone, entry["deployment_id"], run["step"], run.get("target"), output)
+    except VerificationError as err:
+        if err.code != "invalid_seal":
+            raise
+        raise VerificationError(
+            f"{err.message}; it came from deployment {entry['deployment_id']} of release {entry['release']} to "
+            f"{env} in zone {zone_name} (step {run['step']!r}). This zone's sealing key cannot open it: its key was "
+            "replaced since (a restored or re-made home), or the state was altered. Run the command without "
+            f"--reveal to list every other output, and ask zone {zone_name}'s operators for the value",
+            code="invalid_seal", details={"deployment_id": entry["deployment_id"], "output": output["name"]}) from None
 
 
 def _check_entry_spaces(db: Reader, v: VerifiedBundle, where: str) -> None:

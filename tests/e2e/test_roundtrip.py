@@ -71,6 +71,30 @@ def test_sensitive_output_sealed_on_media_and_revealed_at_source(trip: World) ->
     assert {o["name"]: o["value"] for o in revealed["outputs"]}["MigrationToken"] == token
 
 
+def test_a_sensitive_output_this_zone_cannot_open_names_its_deployment_and_what_to_do(trip: World,
+                                                                                       tmp_path: Path) -> None:
+    """outputs --reveal's invalid_seal said only "cannot be opened with this zone's sealing key"."""
+    dev = tmp_path / "dev"
+    shutil.copytree(trip.dev, dev)
+    with sqlite3.connect(dev / "state.db") as db:
+        [(rowid, text)] = db.execute("SELECT rowid, entry FROM remote_deployments").fetchall()
+        entry = json.loads(text)
+        for run in entry["runs"]:
+            for o in run["outputs"]:
+                if o["sensitive"]:  # another value sealed the same way, to another key
+                    o["sealed"] = base64.b64encode(bytes(range(1, 81))).decode()
+        db.execute("UPDATE remote_deployments SET entry = ? WHERE rowid = ?", (json.dumps(entry), rowid))
+    before = snapshot(dev)
+    done = run_cli("outputs", "acme-web", "--zone", "prod", "--reveal", "--json", home=dev)
+    err = json_of(done.stdout)["error"]
+    assert done.returncode == 3 and err["code"] == "invalid_seal", done.stdout
+    assert "output MigrationToken: cannot be opened" in err["message"]
+    assert "deployment Deployments-1 of release 1.4.0 to Production in zone prod" in err["message"]
+    assert "without --reveal" in err["message"] and CANARY not in done.stdout + done.stderr
+    assert snapshot(dev) == before
+    assert run_cli("outputs", "acme-web", "--zone", "prod", home=dev).returncode == 0
+
+
 def test_secret_canaries_absent_everywhere_but_the_deployed_config(trip: World) -> None:
     secrets = [CANARY, API_KEY]
     texts = list(trip.outputs)
