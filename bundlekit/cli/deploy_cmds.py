@@ -247,6 +247,9 @@ def deployments_list(home: str | None, space: str | None, as_json: bool) -> None
         echo("no deployments yet" + (f" in space {space}" if space is not None else ""))
     now = clock.now()
     tenants = any(d["tenant"] for d in items)  # a tenant column once any deployment was for a tenant
+    if items:  # a header row names the columns (as `releases list`)
+        echo(f"{'Deployment':<16} " + f"{'Space':<12} " * bool(spaces) + f"{'Project':<20} {'Release':<10} "
+             f"{'Environment':<12} " + f"{'Tenant':<14} " * tenants + f"{'State':<9} Started")
     for d in items:
         when = recorded_when_text(d["started"], now)
         tenant = f"{_fit(d['tenant'] or '-', 14)} " if tenants else ""

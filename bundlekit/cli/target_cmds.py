@@ -299,9 +299,11 @@ def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
     if not rows:
         echo(f"no targets{in_space(space)}; add one with `bundlekit targets add NAME --environment ENV --role ROLE "
              f"--root DIR{space_flag(space)}`")
+    if rows:  # a header row names the columns (as `releases list`)
+        echo(f"{'Space':<12} " * spaces + f"{'Environment':<14} {'Target':<16} {'Kind':<6} {'Roles':<16} Address")
     for t in rows:
         where = f"{t.space:<12} " if spaces else ""
-        echo(f"{where}{t.environment:<14} {t.name:<16} {t.kind:<6} roles {','.join(t.roles):<16} {t.address}")
+        echo(f"{where}{t.environment:<14} {t.name:<16} {t.kind:<6} {','.join(t.roles):<16} {t.address}")
         if t.kind == "ssh":
             keys = ", ".join(_shown_key(k) for k in t.config.get("host_keys") or [])
             echo(f"{'':<14} work folder {t.config.get('work_dir')}; host key {keys}; identity "

@@ -61,7 +61,7 @@ def test_a_failure_after_a_deploy_stamped_in_the_future_is_the_latest_attempt_on
         assert cell["failures"] == []
         text = run_cli("dashboard", home=home, env={"COLUMNS": "300"}).stdout
         assert "1.4.0 failed" in text and "failed before" not in text
-    listed = ok("deployments", "list", home=w.prod).splitlines()
+    listed = ok("deployments", "list", home=w.prod).splitlines()[1:]  # under the header
     assert listed[0].startswith("Deployments-2 ") and "future: clock ahead?" in listed[1]
 
 
@@ -288,7 +288,8 @@ def test_deployments_list_cuts_a_long_project_name_so_state_and_time_stay_on_scr
     ok("variables", "set", "acme-web", "Acme.ApiKey", "k-zone", "--sensitive", home=w.dev)
     w.targets(w.dev, "Production")
     ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=w.dev)
-    (line,) = ok("deployments", "list", home=w.dev).splitlines()
+    header, line = ok("deployments", "list", home=w.dev).splitlines()
+    assert header.split() == ["Deployment", "Project", "Release", "Environment", "State", "Started"]
     assert len(line) < 120 and "Acme LLLLLLLLLLLLLL…" in line and " Success " in line, line
     assert long_name in ok("deployments", "show", "Deployments-1", home=w.dev)
 
