@@ -9,7 +9,8 @@ bytes. Only when the new environment's ``bundlekit --version`` names the release
 imported (as ``bundlekit import`` would: the zone records the release, its wheels and its sequence
 number) and ``HOME/self/current`` switched to it, ``HOME/self/previous`` naming what ``current``
 named before (the first time, the running installation): both links as one switch
-(``selfupdate/links.py``, decision 931). ``--rollback`` swaps the two. Every switch, either way,
+(``selfupdate/links.py``, decision 931). ``--rollback`` swaps the two, only to an installation that
+runs from its own folder and answers as decision 952 asks (decision 953). Every switch, either way,
 is an audit entry naming the installation before and after, written just before it. A bundle
 accepted before that a newer bundlekit bundle of its source superseded is refused ``rollback``
 (decision 930). A refused or failed self-update removes the environment it began and leaves the
@@ -45,7 +46,8 @@ from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switc
                                         self_lock, sweep, write_switch)
 from bundlekit.zone import audit, sequences
 from bundlekit.zone.home import Zone
-from bundlekit.zone.installations import clean_environment, is_running, probe, runs_from_its_folder
+from bundlekit.zone.installations import (clean_environment, is_running, launcher_interpreter, not_from_its_folder,
+                                          probe)
 from bundlekit.zone.schema import SCHEMA_VERSION
 from bundlekit.zone.state import stored_schema
 
@@ -163,8 +165,10 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
 
 def rollback(zone: Zone) -> SelfUpdate:
     """Swap ``HOME/self/current`` and ``HOME/self/previous`` as one switch. ``StateError``
-    ``rollback_missing`` when there is no previous installation, it is gone, or it is the current
-    one (nothing to go back to); ``invalid_self_link`` when either is not a link bundlekit made."""
+    ``rollback_missing`` when there is no previous installation, it is gone, it is the current
+    one (nothing to go back to), or it does not run from its own folder (a moved or copied home,
+    decision 953) or does not run; ``rollback_state_too_new`` when it cannot read the zone's
+    state (decision 951); ``invalid_self_link`` when either is not a link bundlekit made."""
     root = self_dir(zone)
     read_links(root)
     if not root.is_dir():
@@ -184,10 +188,28 @@ def rollback(zone: Zone) -> SelfUpdate:
         if not (target / "bin" / "bundlekit").exists():
             raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more; nothing "
                              "was changed", code="rollback_missing")
+        _check_from_its_folder(root, previous, target)
         _check_reads_state(zone, root, previous, target)
         _audit_switch(zone, root, current, previous, rollback=True)
         write_switch(root, previous, current)
     return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current)
+
+
+def _check_from_its_folder(root: Path, previous: str, target: Path) -> None:
+    """Refuse (``StateError`` ``rollback_missing``) going back to ``target`` when it does not run
+    from its own folder (decision 953, the rule of 952 for every switch): a home moved, copied or
+    restored elsewhere keeps launchers naming the old folder, so ``HOME/self/current/bin/bundlekit``
+    would not start, or would run the other home's installation."""
+    why = not_from_its_folder(target)
+    if why is None:
+        return
+    raise StateError(
+        f"{root / 'previous'}: names {previous}, which {terminal_text(why)}; after a rollback "
+        f"{root / 'current' / 'bin' / 'bundlekit'} would not run this zone's installation. Nothing was changed. Keep "
+        "the current installation, or make that release's installation again here with `bundlekit self-update "
+        f"BUNDLE {home_option_of(root)}` (BUNDLE: the bundle it came from, or a newer one its source sends with "
+        "`bundlekit export-self`; an installation that does not run from its own folder is made again in place)",
+        code="rollback_missing", details={"previous": previous, "runs": launcher_interpreter(target)})
 
 
 def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> None:
@@ -195,15 +217,23 @@ def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> N
     the zone's state: a newer release migrated it to a schema the older one does not know, and
     every command of it would then refuse ``state_too_new`` (decision 951). The state's schema is
     read without migrating it, and the installation is asked which schema it reads (its own
-    interpreter, isolated); ``rollback_missing`` when it does not answer."""
+    interpreter, isolated); ``rollback_missing`` when it does not answer, its command modules do not
+    load, or its ``bundlekit --version`` does not name its version (decision 952's checks)."""
     if is_running(target):
         reads, version = SCHEMA_VERSION, _version_named(root, None)
     else:
-        answer = probe(target)
-        if answer.schema is None:
-            raise StateError(f"{root / 'previous'}: names {previous}, which does not run ({terminal_text(answer.problem)}); "
-                             "nothing was changed. Install the release wanted with `bundlekit self-update BUNDLE`",
-                             code="rollback_missing")
+        answer = probe(target, full=True)
+        problem = answer.problem if answer.schema is None else \
+            (f"its modules do not load ({answer.problem})" if answer.problem else "")
+        if not problem:
+            shown, why = _installed_version(target, clean_environment())
+            if shown != answer.version:
+                problem = (f"`bundlekit --version` says {shown}, not {answer.version}" if shown is not None
+                           else f"`bundlekit --version` {why}")
+        if problem:
+            raise StateError(f"{root / 'previous'}: names {previous}, which does not run ({terminal_text(problem)}); "
+                             "nothing was changed. Install the release wanted with `bundlekit self-update BUNDLE "
+                             f"{home_option_of(root)}`", code="rollback_missing")
         reads, version = answer.schema, answer.version
     stored = stored_schema(zone.home)
     if stored <= reads:
@@ -278,8 +308,9 @@ def _runs(venv: Path, version: str) -> tuple[bool, str]:
     decision 952), ``bundlekit --version`` names ``version``, and its own interpreter, isolated,
     imports every command module (they load its dependencies; decision 830 keeps ``--version``
     from loading any). Else False and why, in words for a message."""
-    if not runs_from_its_folder(venv):
-        return False, "does not run from its own folder (its bin/bundlekit names another interpreter, or is missing)"
+    moved = not_from_its_folder(venv)
+    if moved is not None:
+        return False, f"it {moved}"
     shown, why = _installed_version(venv, clean_environment())
     if shown != version:
         return False, f"`bundlekit --version` says {shown}, not {version}" if shown is not None else \

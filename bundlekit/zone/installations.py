@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["Probe", "probe", "clean_environment", "runs_from_its_folder", "self_installations", "is_running",
-           "PROBE_TIMEOUT"]
+__all__ = ["Probe", "probe", "clean_environment", "launcher_interpreter", "runs_from_its_folder",
+           "not_from_its_folder", "self_installations", "is_running", "PROBE_TIMEOUT"]
 
 #: Seconds an installation may take to answer (importing every command module of a loaded machine).
 PROBE_TIMEOUT = 300
@@ -107,25 +107,49 @@ def probe(prefix: Path, *, full: bool = False) -> Probe:
     return Probe(version, schema, str(data.get("error") or ""))
 
 
-def runs_from_its_folder(prefix: Path) -> bool:
-    """Whether ``prefix/bin/bundlekit`` is run by an interpreter inside ``prefix/bin`` (its ``#!``
-    line): a virtual environment moved or restored to another folder still names the old one."""
+def launcher_interpreter(prefix: Path) -> str | None:
+    """The interpreter ``prefix/bin/bundlekit`` runs, as written in it: its ``#!`` line's first word,
+    or, in pip's ``#!/bin/sh`` + ``exec`` form for a long path or one with spaces, the word ``exec``
+    runs. None when the file cannot be read or is not such a launcher."""
     try:
         with open(prefix / "bin" / "bundlekit", "rb") as fh:
             head = fh.read(8192).decode("utf-8", "replace").splitlines()[:2]
     except OSError:
-        return False
+        return None
     if not head or not head[0].startswith("#!"):
-        return False
+        return None
     words = head[0][2:].split()
     if words == ["/bin/sh"] and len(head) == 2:  # pip's form for a long path or one with spaces: sh execs it
         try:
             words = shlex.split(head[1])[1:]
         except ValueError:
-            return False
-    if not words:
-        return False
-    return os.path.realpath(os.path.dirname(words[0])) == os.path.realpath(prefix / "bin")
+            return None
+    return words[0] if words else None
+
+
+def runs_from_its_folder(prefix: Path) -> bool:
+    """Whether ``prefix/bin/bundlekit`` is run by an interpreter inside ``prefix/bin`` (its ``#!``
+    line): a virtual environment moved or restored to another folder still names the old one."""
+    named = launcher_interpreter(prefix)
+    return named is not None and os.path.realpath(os.path.dirname(named)) == os.path.realpath(prefix / "bin")
+
+
+def not_from_its_folder(prefix: Path) -> str | None:
+    """Why the installation at ``prefix`` does not run from its own folder, in words that follow
+    its name in a message ("which ..."), or None when it does (:func:`runs_from_its_folder`). A
+    moved or copied home keeps launchers naming the old folder: nothing starts there, or, when
+    the old folder is still there, its installation runs instead (decision 953)."""
+    if runs_from_its_folder(prefix):
+        return None
+    if not os.path.lexists(prefix / "bin" / "bundlekit"):
+        return "holds no bin/bundlekit"
+    named = launcher_interpreter(prefix)
+    if named is None:
+        return "has a bin/bundlekit that is not a launcher pip writes (no interpreter named on its first lines)"
+    outcome = ("so the installation in that other folder would run instead" if os.path.exists(named)
+               else "which does not exist, so it does not start")
+    return (f"was moved or copied from another folder: its bin/bundlekit runs {named}, not the interpreter in "
+            f"its own bin/, {outcome}")
 
 
 def self_installations(home: Path) -> list[tuple[str, Path]]:

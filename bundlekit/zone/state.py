@@ -15,7 +15,7 @@ from typing import Callable
 from bundlekit.errors import StateError
 from bundlekit.core.text import shell_word
 from bundlekit.zone.db import Database, Reader
-from bundlekit.zone.installations import is_running, probe, self_installations
+from bundlekit.zone.installations import is_running, probe, runs_from_its_folder, self_installations
 from bundlekit.zone.location import StateURL, password_path, read_password, read_settings, settings_path
 from bundlekit.zone.schema import SCHEMA_VERSION, migrate
 from bundlekit.zone.sqlite import SQLiteDatabase
@@ -126,11 +126,12 @@ def stored_schema(home: Path) -> int:
 def _too_new(home: Path, err: StateError) -> StateError:
     """``err`` (``state_too_new``), naming the installations in ``HOME/self`` that read the state
     (decision 951): after a ``--rollback`` or with an old command on the path, the newer bundlekit
-    is usually right there."""
+    is usually right there. One that does not run from its own folder (a moved home) is not named:
+    its ``bin/bundlekit`` would not start (decision 953)."""
     version = int(err.details["schema"])
     readers = []
     for name, prefix in self_installations(home):
-        if is_running(prefix):
+        if is_running(prefix) or not runs_from_its_folder(prefix):  # its bin/bundlekit would not start (953)
             continue
         answer = probe(prefix)
         if answer.schema is not None and answer.schema >= version:

@@ -50,19 +50,13 @@ def _tampered_current(ctx: Ctx) -> Call:
 def _rollback_to_an_older_schema(ctx: Ctx) -> Call:
     """prod's previous installation (a stand-in answering as bundlekit does) reads one schema less than
     the zone's state: the current one migrated it."""
-    import json
     import os
 
     from bundlekit.zone.schema import SCHEMA_VERSION
+    from tests.selfupdate.conftest import runnable_stand_in
 
     for link, version, schema in (("current", "0.3.0", SCHEMA_VERSION), ("previous", "0.1.0", SCHEMA_VERSION - 1)):
-        bin_dir = ctx.prod / "self" / "venvs" / version / "bin"
-        bin_dir.mkdir(parents=True)
-        answer = json.dumps({"version": version, "schema": schema})
-        (bin_dir / "python").write_text(f"#!/bin/sh\necho '{answer}'\n", "utf-8")
-        (bin_dir / "bundlekit").write_text(f"#!/bin/sh\necho bundlekit, version {version}\n", "utf-8")
-        for name in ("python", "bundlekit"):
-            (bin_dir / name).chmod(0o755)
+        runnable_stand_in(ctx.prod / "self" / "venvs" / version, version, schema=schema)
         os.symlink(f"venvs/{version}", ctx.prod / "self" / link)
     return Call(["self-update", "--rollback"], home=ctx.prod)
 

@@ -160,16 +160,16 @@ def small_self_bundle(tmp_path: Path, dev: Path, *, version: str = NEWER, to: st
     return bundle
 
 
-def runnable_stand_in(venv: Path, version: str) -> None:
+def runnable_stand_in(venv: Path, version: str, *, schema: int | None = None) -> None:
     """``venv/bin/bundlekit`` and ``venv/bin/python`` that pass every check of a finished
     environment (decision 952) without one being built: ``bundlekit`` runs from its own folder
     (pip's ``#!/bin/sh`` + ``exec`` form naming ``venv/bin/python``) and answers ``--version``
-    with ``version``; ``python`` answers bundlekit's probe (version, state schema, command modules
-    loaded) as that release would."""
+    with ``version``; ``python`` answers bundlekit's probe (version, state ``schema``, default the
+    checkout's, command modules loaded) as that release would."""
     from bundlekit.zone.schema import SCHEMA_VERSION
 
     (venv / "bin").mkdir(parents=True)
-    answer = json.dumps({"version": version, "schema": SCHEMA_VERSION})
+    answer = json.dumps({"version": version, "schema": SCHEMA_VERSION if schema is None else schema})
     python = venv / "bin" / "python"
     python.write_text("#!/bin/sh\n"
                       f'if [ "$2" = "--version" ]; then echo "bundlekit, version {version}"; exit 0; fi\n'

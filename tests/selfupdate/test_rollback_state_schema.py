@@ -17,15 +17,11 @@ import pytest
 
 from bundlekit.zone.schema import SCHEMA_VERSION
 from tests.conftest import run_cli, snapshot
+from tests.selfupdate.conftest import runnable_stand_in
 
 
 def _installation(path: Path, version: str, schema: int) -> str:
-    (path / "bin").mkdir(parents=True)
-    answer = json.dumps({"version": version, "schema": schema})
-    (path / "bin" / "python").write_text(f"#!/bin/sh\necho '{answer}'\n", "utf-8")
-    (path / "bin" / "bundlekit").write_text(f"#!/bin/sh\necho bundlekit, version {version}\n", "utf-8")
-    for name in ("python", "bundlekit"):
-        (path / "bin" / name).chmod(0o755)
+    runnable_stand_in(path, version, schema=schema)  # runs from its own folder, as a switch needs (953)
     return f"venvs/{path.name}"
 
 
