@@ -149,7 +149,9 @@ REGISTRY, ALIASES = _build(
     _E("invalid_release", "usage", "a release file is not valid TOML, breaks its schema, or a slug, package id or "
                                    "version is not a valid name"),
     _E("invalid_variables_file", "usage", "a --variables file is not a JSON object of non-empty names"),
-    _E("invalid_self_bundle", "usage", "self-update was given a release of another project than bundlekit"),
+    _E("invalid_self_bundle", "usage", "self-update was given a release of another project than bundlekit, or "
+                                       "one whose wheels pip would refuse (not one file each, or not what their "
+                                       "file names say)"),
     _E("self_not_deployable", "usage", "a deployment, its plan or its lifecycle, of the reserved project "
                                        "bundlekit (installed with self-update)"),
     _E("unknown_output_step", "usage", "an output variable reference names a step the release does not have"),
@@ -185,7 +187,8 @@ REGISTRY, ALIASES = _build(
     _E("file_unreadable", "input", "a file to send exists but cannot be read"),
     _E("wheel_missing", "input", "export-self: the wheelhouse lacks a wheel of bundlekit or a dependency for the "
                                  "destination"),
-    _E("invalid_wheel", "input", "export-self: a wheel cannot be read, or its name or version cannot be a package's"),
+    _E("invalid_wheel", "input", "export-self: a wheel cannot be read, its name or version cannot be a package's, "
+                                 "or its METADATA names another distribution or version than its file name"),
     _E("invalid_wheelhouse", "input", "export-self: the --wheelhouse is not a folder"),
     _E("unsupported_python", "input", "export-self: every bundlekit wheel's Requires-Python excludes the "
                                       "destination's Python"),

@@ -24,24 +24,27 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import BinaryIO
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import terminal_text
 from bundlekit.core.tree import remove_tree
-from bundlekit.errors import DeployError, StateError, UsageError, VerificationError
+from bundlekit.errors import DeployError, InputError, StateError, UsageError, VerificationError
 from bundlekit.export.releasefile import SELF_SLUG
 from bundlekit.format.manifest import Manifest, PackageRef
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.selfupdate.export_self import WHEEL_PREFIX
+from bundlekit.selfupdate.wheels import Wheel, wheel_at
 from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switch, home_option_of, read_links,
                                         self_lock, sweep, write_switch)
 from bundlekit.zone import audit, sequences
@@ -126,6 +129,9 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     result.downgrade_from = _downgrade(root, links.current, version)
     if dry_run:
         result.previous = _previous_after(links, name)
+        with tempfile.TemporaryDirectory(prefix="bundlekit-self-dry-run-") as tmp:  # never in the home: read-only
+            _extract(zone, bundle, m, wheels, Path(tmp), now)
+            _check_labels(Path(tmp), wheels, str(bundle), plan.verified.source.name)
         return result
     made = [d for d in (root, root / "venvs") if not d.exists()]
     with self_lock(root):
@@ -148,6 +154,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
                 remove_tree(venv, ignore_errors=True)  # a former attempt's, never finished: never current
                 made.append(venv)
                 _extract(zone, bundle, m, wheels, work / "wheels", now)
+                _check_labels(work / "wheels", wheels, str(bundle), plan.verified.source.name)
                 _install(venv, work, wheels, version, str(bundle))
                 write_atomic(venv / MARKER, f"{version} {plan.verified.digest}\n".encode("utf-8"))
             import_bundle(zone, bundle, now=now, replace=True)  # the zone holds the release, as `import` leaves it
@@ -375,6 +382,34 @@ def _extract(zone: Zone, bundle: Path, m: Manifest, wheels: list[PackageRef], wo
     if absent:
         raise _failed(str(bundle), f"the bundle does not carry {', '.join(absent)} and this zone does not hold it; "
                       "ask the source zone for `bundlekit export-self` again")
+
+
+def _check_labels(folder: Path, wheels: list[PackageRef], where: str, source: str) -> None:
+    """Refuse (``UsageError`` ``invalid_self_bundle``) the release when a wheel in ``folder`` is not
+    what its file name says (its METADATA's Name or Version, decision 954), or its file name is not
+    its package's (the requirement pip is given): pip would refuse it, after the install began."""
+    for p in wheels:
+        try:
+            wheel = wheel_at(folder / p.file)
+            problem = wheel.mislabelled()
+            if problem is None and not _names(p, wheel):
+                problem = f"it is the package {p.id} {p.version}, which its file name is not"
+        except InputError as err:
+            problem = err.message.split(": ", 1)[-1]
+        if problem is not None:
+            raise UsageError(f"{where}: the bundle's wheel {p.file}: {terminal_text(problem)}; pip would refuse to "
+                             f"install it. Nothing was changed. Ask zone {source} to fetch that wheel again and send "
+                             "bundlekit again with `bundlekit export-self`", code="invalid_self_bundle",
+                             details={"wheel": p.file})
+
+
+def _names(p: PackageRef, wheel: Wheel) -> bool:
+    """Whether the requirement pip is given for package ``p`` names ``wheel`` (its file name)."""
+    name, _, version = _requirement(p).partition("==")
+    try:
+        return canonicalize_name(name) == wheel.name and Version(version) == wheel.version
+    except InvalidVersion:
+        return True  # pip reads it as it can; nothing here says it differs
 
 
 def _install(venv: Path, work: Path, wheels: list[PackageRef], version: str, where: str) -> None:

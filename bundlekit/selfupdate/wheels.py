@@ -11,7 +11,9 @@ side. Nothing is fetched: the requirements no wheel satisfies are refused togeth
 ``wheel_missing``), each named with who needs it and why no wheel of the wheelhouse does, and one
 ``pip download`` command that fetches them all; a bundlekit whose every wheel's
 ``Requires-Python`` excludes the destination's Python is refused ``unsupported_python``. So the
-destination, which has no index, never finds a dependency missing at install time.
+destination, which has no index, never finds a dependency missing at install time. A chosen wheel
+whose METADATA names another distribution or version than its file name (renamed, or another
+distribution's) is refused ``invalid_wheel``, as pip would refuse it there (decision 954).
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from bundlekit.errors import InputError
 
-__all__ = ["Target", "Wheel", "resolve", "SELF_DIST"]
+__all__ = ["Target", "Wheel", "wheel_at", "resolve", "SELF_DIST"]
 
 #: The distribution name of bundlekit itself.
 SELF_DIST = "bundlekit"
@@ -159,8 +161,33 @@ class Wheel:
             raise InputError(f"{self.path}: Requires-Python {text!r} cannot be read ({err}); rebuild or fetch the "
                              "wheel again", code="invalid_wheel") from None
 
+    def mislabelled(self) -> str | None:
+        """How the wheel's ``*.dist-info/METADATA`` contradicts its file name, in words for a
+        message (``its click-8.5.1.dist-info/METADATA says click 8.5.1, not click 9.9.9 as its
+        file name does``), or None when its ``Name`` (PEP 503 normalised) and ``Version`` (PEP 440)
+        are the file name's. pip refuses to install such a wheel under its file name's
+        requirement. ``InputError`` ``invalid_wheel`` when the METADATA cannot be read."""
+        info = self.metadata()
+        name, text = str(info.get("Name") or "").strip(), str(info.get("Version") or "").strip()
+        try:
+            same = canonicalize_name(name) == self.name and Version(text) == self.version
+        except InvalidVersion:
+            same = False
+        if same and name:
+            return None
+        said = f"{name or 'no Name'} {text or 'no Version'}"
+        return f"its {self.metadata_name()} says {said}, not {self.name} {self.version} as its file name does"
+
+    def metadata_name(self) -> str:
+        """The path of the wheel's METADATA inside it (``InputError`` ``invalid_wheel``)."""
+        return self._metadata_info()[0]
+
     def metadata(self) -> email.message.Message:
         """The headers of the wheel's ``*.dist-info/METADATA`` (``InputError`` ``invalid_wheel``)."""
+        return email.parser.Parser().parsestr(self._metadata_info()[1], headersonly=True)
+
+    def _metadata_info(self) -> tuple[str, str]:
+        """The METADATA's path in the wheel and its text (``InputError`` ``invalid_wheel``)."""
         try:
             with zipfile.ZipFile(self.path) as zf:
                 names = [n for n in zf.namelist()
@@ -175,7 +202,18 @@ class Wheel:
                 text = zf.read(info).decode("utf-8", "replace")
         except (zipfile.BadZipFile, OSError) as err:
             raise InputError(f"{self.path}: not a readable wheel ({err}); fetch it again", code="invalid_wheel") from None
-        return email.parser.Parser().parsestr(text, headersonly=True)
+        return names[0], text
+
+
+def wheel_at(path: Path) -> Wheel:
+    """The wheel at ``path``, as its file name describes it. ``InputError`` ``invalid_wheel`` when
+    the name does not follow the wheel naming rules (PEP 427)."""
+    try:
+        name, version, _, tags = parse_wheel_filename(path.name)
+    except InvalidWheelFilename as err:
+        raise InputError(f"{path}: not a wheel's file name ({err}); remove it or fetch it again with pip",
+                         code="invalid_wheel") from None
+    return Wheel(path, str(name), version, frozenset(tags))
 
 
 def read_wheelhouse(folder: Path) -> dict[str, list[Wheel]]:
@@ -189,12 +227,8 @@ def read_wheelhouse(folder: Path) -> dict[str, list[Wheel]]:
     for path in sorted(folder.iterdir()):
         if path.suffix != ".whl" or not path.is_file():
             continue
-        try:
-            name, version, _, tags = parse_wheel_filename(path.name)
-        except InvalidWheelFilename as err:
-            raise InputError(f"{path}: not a wheel's file name ({err}); remove it or fetch it again with pip",
-                             code="invalid_wheel") from None
-        out.setdefault(str(name), []).append(Wheel(path, str(name), version, frozenset(tags)))
+        wheel = wheel_at(path)
+        out.setdefault(wheel.name, []).append(wheel)
     return out
 
 
@@ -244,6 +278,7 @@ def _round(house: dict[str, list[Wheel]], rank: dict[Tag, int], env: dict[str, s
             continue
         if name in chosen:
             continue
+        _check_label(wheel, target)
         chosen[name] = wheel
         for line in wheel.requires():
             try:
@@ -267,6 +302,22 @@ def _round(house: dict[str, list[Wheel]], rank: dict[Tag, int], env: dict[str, s
     if missing:
         raise _missing(missing, house, rank, folder, target)
     return [chosen[SELF_DIST]] + [chosen[n] for n in sorted(chosen) if n != SELF_DIST]
+
+
+def _check_label(wheel: Wheel, target: Target) -> None:
+    """Refuse (``InputError`` ``invalid_wheel``) a chosen wheel whose METADATA names another
+    distribution or version than its file name (decision 954): pip on the far side would refuse
+    it, after the bundle crossed the gap."""
+    problem = wheel.mislabelled()
+    if problem is None:
+        return
+    opts = target.pip_options()
+    fetch = (f"pip download --only-binary=:all: --no-deps --dest {shlex.quote(str(wheel.path.parent))}"
+             f"{' ' + opts if opts else ''} {shlex.quote(f'{wheel.name}=={wheel.version}')}")
+    raise InputError(f"{wheel.path}: {problem}: a renamed wheel, or another distribution's, which pip would refuse to "
+                     f"install on the far side. Nothing was exported. Remove it and fetch it again (`{fetch}`), then "
+                     "run export-self again", code="invalid_wheel",
+                     details={"wheel": wheel.path.name, "pip": fetch})
 
 
 def _runs_on(wheel: Wheel, python: str) -> bool:
