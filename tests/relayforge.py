@@ -8,6 +8,7 @@ written by hand). This is how a buggy or compromised relay zone would look.
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -67,14 +68,15 @@ def edit_last_hop(bundle: Path, out: Path, relay_home: Path, mutate: Callable[[d
 
 
 def hop_record(origin_bundle: Path, zone: dict[str, str], to: dict[str, str], **over: Any) -> dict[str, Any]:
-    """A hop record for ``origin_bundle`` (plain), with no sealed values unless ``over`` says."""
+    """A hop record for ``origin_bundle`` (plain), relayed now, with no sealed values unless
+    ``over`` says."""
     with BundleFile(origin_bundle) as b:
         from bundlekit.format.manifest import parse_manifest
         m = parse_manifest(b.manifest_bytes)
         digest = b.digest
     record = {"format": "bundlekit/1", "kind": "relay", "hop": 0,
               "origin": {"bundle_id": m.bundle_id, "digest": digest, "kind": m.kind},
-              "zone": zone, "to": to, "relayed": 1, "checks": ["verified"], "sealed": [],
+              "zone": zone, "to": to, "relayed": int(time.time()), "checks": ["verified"], "sealed": [],
               "writer": {"name": "bundlekit", "version": "0.1.0"}}
     record.update(over)
     return record

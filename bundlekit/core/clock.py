@@ -21,11 +21,17 @@ from datetime import datetime, timezone
 from typing import Callable
 
 __all__ = ["EpochSeconds", "Timestamp", "Clock", "now", "stamp", "to_datetime", "utc_text", "relative_age",
-           "when_text", "recorded_age", "recorded_when_text", "AHEAD"]
+           "when_text", "recorded_age", "recorded_when_text", "AHEAD", "CLOCK_SKEW"]
 
 #: Said after a recorded moment (a deployment's start) later than now: the clock that stamped it
 #: ran ahead, so it is never trusted to order anything (decision 680).
 AHEAD = "future: clock ahead?"
+
+#: How far apart two zones' clocks may be, in seconds: a bundle created (spec/bundle-format.md
+#: §6.2 step 19) or a relay hop relayed (spec/relay.md §4 step 8) up to this far after the
+#: verifier's clock, or a hop this far before the bundle's creation or the hop before it, is
+#: still believed (each time is stamped by another zone's clock).
+CLOCK_SKEW = 86400
 
 #: Whole seconds since the Unix epoch (UTC): the type of every reference time ("now").
 EpochSeconds = int

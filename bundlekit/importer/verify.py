@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from bundlekit.core.clock import EpochSeconds, when_text
+from bundlekit.core.clock import CLOCK_SKEW, EpochSeconds, when_text
 from bundlekit.core.progress import begin
 from bundlekit.core.hints import space_flag
 from bundlekit.errors import TrustError, VerificationError
@@ -35,7 +35,7 @@ __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check
            "AuthenticBundle", "authenticate", "usable_packages", "RelayPath"]
 
 #: How far in the future a bundle's creation time may lie (clock skew between zones).
-MAX_CLOCK_SKEW = 86400
+MAX_CLOCK_SKEW = CLOCK_SKEW
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +220,8 @@ def _authentic(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool
                                           and not (relaying and bundle.header.kind == "receipt"), relaying)
     relay = None
     if bundle.hops_raw is not None:
-        relay = check_relay(bundle.hops_raw, bundle.digest, manifest, v.sources, v.revoked, where, source=source,
+        relay = check_relay(bundle.hops_raw, bundle.digest, manifest, v.sources, v.revoked, where, now=v.now,
+                            source=source,
                             environments=bundle_environments(manifest) if manifest.kind == "release" else (),
                             here=v.zone_id)
         if addressed_here:

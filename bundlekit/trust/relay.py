@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from bundlekit.core.clock import CLOCK_SKEW, EpochSeconds, utc_text
 from bundlekit.core.hints import DEFAULT_SPACE
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, TrustError, VerificationError
@@ -86,7 +87,7 @@ def _claims_zone(raw: RawHop, zone_id: str) -> bool:
 
 
 def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources: Sequence[TrustedSource],
-                revoked: frozenset[str], where: str, *, source: TrustedSource | None = None,
+                revoked: frozenset[str], where: str, *, now: EpochSeconds, source: TrustedSource | None = None,
                 environments: Iterable[str] = (), here: str = "") -> RelayPath:
     """Steps 4-8 and the sealed entries' shape (spec/relay.md §4) of the hops section ``hops_raw``
     behind the origin bundle of digest ``origin_digest`` and verified ``manifest``.
@@ -95,7 +96,9 @@ def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources
     (step 6, decision 905): trusted in the space ``source`` is trusted in, its trust policy
     admitting the release's space, project and every environment in ``environments`` (the ones
     the release names); a relay's word decides the sensitive values it re-seals. ``here``: the
-    verifying zone's id (a hop of its own is refused with a message saying so).
+    verifying zone's id (a hop of its own is refused with a message saying so). ``now``: the
+    verifier's clock; no hop may say it was relayed more than :data:`CLOCK_SKEW` seconds after it,
+    nor that long before the origin's ``created`` or the hop before it (step 8).
 
     Raises ``FormatError`` (``truncated``, ``limit_exceeded`` and the decoder's codes),
     ``VerificationError`` ``invalid_signature`` (a countersignature that does not verify: a hop
@@ -107,7 +110,7 @@ def check_relay(hops_raw: bytes, origin_digest: str, manifest: Manifest, sources
         for n, relay in enumerate(relays, 1):
             _admit(relay, source, manifest, envs, where, n)
     hops = _walk(raw_hops, relays, origin, manifest.destination.zone_id if manifest.kind == "release" else None,
-                 manifest.source.zone_id, manifest, where)
+                 manifest.source.zone_id, manifest, where, times=(manifest.created, now))
     return RelayPath(tuple(hops), tuple(relays), hops_raw)
 
 
@@ -172,11 +175,14 @@ def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, envi
 
 
 def _walk(raw_hops: Sequence[RawHop], relays: Sequence[TrustedSource], origin: dict[str, str], first: str | None,
-          source_zone_id: str, manifest: Manifest | None, where: str) -> list[Hop]:
+          source_zone_id: str, manifest: Manifest | None, where: str,
+          times: tuple[EpochSeconds, EpochSeconds] | None = None) -> list[Hop]:
     """Steps 7-8, hop by hop, after every record decoded: each record is hop number i of
     ``origin`` and names its countersigner; hop 0 is relayed by ``first`` (when given), each later
     hop by the zone the one before was addressed to, no zone twice, never the source
-    (``source_zone_id``), no hop to its own relay; and, given the ``manifest``, its sealed values."""
+    (``source_zone_id``), no hop to its own relay; given ``times`` (the origin's ``created`` and
+    the verifier's ``now``), its ``relayed`` time (:func:`_check_time`); and, given the
+    ``manifest``, its sealed values."""
     hops = [parse_hop(raw.record, f"{where}: relay hop {n}") for n, raw in enumerate(raw_hops, 1)]
     seen: set[str] = set()
     for i, (hop, raw, relay) in enumerate(zip(hops, raw_hops, relays)):
@@ -200,9 +206,35 @@ def _walk(raw_hops: Sequence[RawHop], relays: Sequence[TrustedSource], origin: d
         if hop.zone["zone_id"] in seen | {source_zone_id} or hop.to["zone_id"] in (hop.zone["zone_id"], source_zone_id):
             raise _invalid(w, "the chain goes through a zone twice, or through the source")
         seen.add(hop.zone["zone_id"])
+        if times is not None:
+            _check_time(hop, hops[i - 1].relayed if i else None, times, relay.name, w)
         if manifest is not None:
             _check_sealed(hop, manifest, w)
     return hops
+
+
+def _check_time(hop: Hop, previous: int | None, times: tuple[EpochSeconds, EpochSeconds], relay: str,
+                where: str) -> None:
+    """Step 8's time rule (spec/relay.md §4, decision 956): the hop's ``relayed`` (Unix seconds,
+    stamped by zone ``relay``'s clock) is no more than :data:`CLOCK_SKEW` after ``now``, and no
+    more than that before the origin's ``created`` (``times``) or the ``previous`` hop's
+    ``relayed``: a zone cannot relay a bundle before it exists, before the zone before it relayed
+    it, or in the future. ``VerificationError`` ``invalid_relay`` naming the field."""
+    created, now = times
+    said = f"its record says `relayed: {hop.relayed}` ({utc_text(hop.relayed)})"
+    if hop.relayed > now + CLOCK_SKEW:
+        problem = f"later than this zone's clock ({utc_text(now)}) by more than {CLOCK_SKEW} seconds"
+    elif hop.relayed < created - CLOCK_SKEW:
+        problem = f"before the origin bundle was created ({utc_text(created)}), by more than {CLOCK_SKEW} seconds"
+    elif previous is not None and hop.relayed < previous - CLOCK_SKEW:
+        problem = f"before the hop before it was relayed ({utc_text(previous)}), by more than {CLOCK_SKEW} seconds"
+    else:
+        return
+    raise VerificationError(f"{where}: {said}, {problem}: no zone relays a bundle before it exists, before the zone "
+                            "before it relayed it, or in the future. Zone "
+                            f"{relay!r} countersigned that time: check its clock (and this zone's), then ask it to "
+                            "relay the bundle again; refusing the relayed bundle", code="invalid_relay",
+                            details={"hop": hop.hop + 1, "field": "relayed", "relayed": hop.relayed})
 
 
 def _ordinal(n: int) -> str:

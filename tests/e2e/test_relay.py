@@ -438,3 +438,24 @@ def test_relaying_changes_nothing_in_the_relaying_zone(chain: Chain, tmp_path: P
     # Sealing is randomised, so the hops differ; the origin inside is the same bytes.
     again, _, _ = origin_and_hops(tmp_path / "again.bundle")
     assert again == (chain.media / "acme-1.4.0.bundle").read_bytes()
+
+
+@pytest.mark.parametrize("relayed, said", [(2**53 - 1, "later than this zone's clock"),
+                                           (0, "before the origin bundle was created")])
+def test_a_hop_relayed_in_the_future_or_before_its_origin_existed_is_refused(chain: Chain, tmp_path: Path,
+                                                                              relayed: int, said: str) -> None:
+    """Review atk35 F1: staging countersigns its hop with `relayed` 285 million years ahead, or
+    1970; prod verified and imported it, and dev's dashboard showed that time as the path's."""
+    prod = tmp_path / "prod"
+    shutil.copytree(chain.home("prod"), prod)
+    forged = edit_last_hop(chain.media / "acme-1.4.0.prod.bundle", tmp_path / "when.bundle", chain.home("staging"),
+                           lambda r: r.__setitem__("relayed", relayed))
+    for command in ("verify", "import"):
+        before = snapshot(prod)
+        r = run_cli(command, forged, "--json", home=prod)
+        err = json_of(r.stdout)["error"]
+        assert r.returncode == 3 and err["code"] == "invalid_relay", r.stdout + r.stderr
+        assert f"relay hop 1: its record says `relayed: {relayed}`" in err["message"] and said in err["message"], err
+        assert "Zone 'staging' countersigned that time: check its clock" in err["message"], err
+        assert err["details"] == {"hop": 1, "field": "relayed", "relayed": relayed}, err
+        assert snapshot(prod) == before
