@@ -24,13 +24,13 @@ from typing import Any, Callable
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import shell_word
-from bundlekit.errors import FormatError, TrustError, UsageError
+from bundlekit.errors import BundleError, FormatError, TrustError, UsageError
 from bundlekit.format import crypto
 from bundlekit.format.container import HEADER_SIZE, MAGIC, BundleFile, SignatureRecord
 from bundlekit.format.manifest import scope_to_dict, writer_record
 from bundlekit.format.relay import (RELAY_KIND, RELAY_MINOR, Hop, SealedCopy, encode_hop, frame_hop, hop_message,
                                     relay_seal_ad)
-from bundlekit.importer.state_rules import check_space
+from bundlekit.importer.state_rules import check_sequence, check_space
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.zone import sequences, truststore
 from bundlekit.zone.home import Zone
@@ -83,7 +83,9 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     in (the space its source is trusted in): a zone trusted in that space or in ``Default``
     (``TrustError`` ``space_denied``, decisions 915 and 941), as ``export`` requires of its
     destination; a receipt is relayed whatever the spaces (decision 941: its sealed outputs stay
-    sealed to its destination). Raises what verification raises (exit 3), ``StateError``
+    sealed to its destination). A release this zone did not import must also be newer than what
+    it imported of its source and project (``VerificationError`` ``rollback`` or
+    ``sequence_reused``, as its import would refuse it). Raises what verification raises (exit 3), ``StateError``
     ``unknown_zone`` (``to`` is not trusted here), ``UsageError`` ``usage`` (``to`` is this zone,
     the bundle's source, or a zone it already went through), ``UsageError`` ``relay_by_reference``
     (a release listing packages by reference or as changes, unless ``allow_by_reference``:
@@ -102,6 +104,7 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     where = str(path)
     if m.kind == "release":  # what an import here would check of its space: `verified` must not mean less
         check_space(zone.db, verified, verified.source.space, where)
+        _refuse_superseded(zone, verified, where)
         _refuse_other_space(verified, target, where)
     went = {m.source.zone_id, zone.zone_id, *(verified.relay.zone_ids() if verified.relay else ())}
     if target.zone_id in went:
@@ -120,6 +123,22 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
               now, tuple(sorted(checks)), tuple(sealed), writer_record())
     _write_relayed(zone, path, out, verified.digest, encode_hop(hop), overwrite)
     return RelayResult(out, verified, hop, index + 1)
+
+
+def _refuse_superseded(zone: Zone, v: VerifiedBundle, where: str) -> None:
+    """Refuse (``VerificationError`` ``rollback`` or ``sequence_reused``, exit 3) to relay the
+    release ``v`` when this zone's import would refuse it so: a bundle this zone did not import
+    whose sequence is not above the newest of its source and project this zone imported (review
+    atk35 F12; decision 957). A hop's ``verified`` says the release passed what an import here checks; the
+    next zone, whose policy may require this zone on the path, believes it."""
+    if sequences.already_imported(zone.db, v.digest):
+        return
+    try:
+        check_sequence(zone.db, v, where)
+    except BundleError as err:
+        raise type(err)(f"{err.message}. This zone would refuse to import it, so it does not relay it either: "
+                                "nothing was written; relay the newest export instead", code=err.code,
+                                details=err.details) from None
 
 
 def _refuse_other_space(v: VerifiedBundle, target: TrustEntry, where: str) -> None:

@@ -459,3 +459,28 @@ def test_a_hop_relayed_in_the_future_or_before_its_origin_existed_is_refused(cha
         assert "Zone 'staging' countersigned that time: check its clock" in err["message"], err
         assert err["details"] == {"hop": 1, "field": "relayed", "relayed": relayed}, err
         assert snapshot(prod) == before
+
+
+def test_a_zone_does_not_relay_a_release_its_own_import_refuses_as_a_rollback(chain: Chain, tmp_path: Path) -> None:
+    """Review atk35 F12: staging imported dev's newer export, refused the older one as a rollback,
+    yet relayed that older one to prod with `checks: verified`, and prod (which requires staging on
+    the path) imported it."""
+    c = Chain(tmp_path)
+    for name in ("dev", "staging", "prod"):
+        shutil.copytree(chain.home(name), c.home(name))
+    shutil.copytree(chain.release, c.release, dirs_exist_ok=True)
+    older, newer = c.export("staging", "older.bundle"), c.export("staging", "newer.bundle")
+    c.cli("import", newer, home="staging")
+    out = tmp_path / "out" / "older.prod.bundle"
+    out.parent.mkdir()
+    before = snapshot(c.home("staging"), out.parent)
+    r = run_cli("relay", older, "--to", "prod", "-o", out, "--json", home=c.home("staging"))
+    err = json_of(r.stdout)["error"]
+    assert r.returncode == 3 and err["code"] == "rollback", r.stdout + r.stderr
+    assert "refusing a rollback or replay" in err["message"], err
+    assert "This zone would refuse to import it, so it does not relay it either: nothing was written" \
+           in err["message"], err
+    assert snapshot(c.home("staging"), out.parent) == before
+    # the newest, and one this zone imported itself, are relayed as before
+    c.relay(newer, "staging", "prod", "newer.prod.bundle")
+    c.relay(chain.media / "acme-1.4.0.bundle", "staging", "prod", "again.prod.bundle")
