@@ -35,6 +35,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.selfproject import is_self_project
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
+from bundlekit.dashboard.relaynames import RelayNames
 from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENVIRONMENT, RECEIPT_ID, RECEIVED, SLUG,
                                           SPACE, STARTED, STATE, TENANT, ZONE_ID, Paths, entry_of, from_columns,
                                           from_rows, read_entries, shown_state, waiver_notes)
@@ -202,6 +203,15 @@ def _shown_rows(ordered: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], 
     return shown, rest
 
 
+def _former_names(zone: Zone, exported: Iterable[Row]) -> list[tuple[str, str]]:
+    """(zone id, name) this zone gave zones: each relay its ``--via`` rules name (the name it had
+    when the rule named it), then each destination of its ``exported`` bundles, newest first: the
+    names a relay no longer trusted is shown by (decision 958)."""
+    out = [(z, s.policy.relay_name(i)) for s in truststore.sources(zone) for i, z in enumerate(s.policy.via)]
+    out += [(str(e["dest_zone_id"]), str(e["dest_name"])) for e in reversed(list(exported))]
+    return out
+
+
 def _attempt_order(d: DeploymentView | tuple[Any, ...]) -> tuple[int, float]:
     """An attempt's place among its cell's: its zone's deployment number, then its start."""
     if type(d) is tuple:
@@ -232,7 +242,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     exported = [e for e in exported if not is_self_project(e["project_slug"])] if sent_self else exported
     export_of = {e["bundle_id"]: e for e in exported}
     relays, release_paths = remote.receipt_relays(db)
-    paths = Paths(zone.name, export_of, relays, zone_names, release_paths)
+    hop_names = RelayNames(zone_names, _former_names(zone, exports.list_exports(db) if sent_self else
+                                                     exported))
+    paths = Paths(zone.name, export_of, relays, hop_names, release_paths)
     counted: set[tuple[str, str]] = set()  # (bundle id, receipt id): its receipt's relays already counted
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of
     last_start: dict[tuple[str, str], float] = {}  # (slug, zone): the latest start of a deployment there
@@ -254,10 +266,9 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
         # this zone sent the release to (decision 620), which would otherwise await for ever.
         if (bundle, receipt) not in counted:
             counted.add((bundle, receipt))
-            reported.update((bundle, zone_names.get(h["zone_id"], h["name"])) for h in relays.get(receipt, []))
+            reported.update((bundle, hop_names.known(h)) for h in relays.get(receipt, []))
             # so do the relays the release itself went through (decision 906), however the receipt came
-            reported.update((bundle, zone_names.get(h["zone_id"], h["name"]))
-                            for h in release_paths.get(receipt, {}).get(bundle, []))
+            reported.update((bundle, hop_names.known(h)) for h in release_paths.get(receipt, {}).get(bundle, []))
     for group_key, group in groups.items():  # rows are read by start: a group's last started last
         key, started = (group_key[0], group_key[2]), float(group[-1][STARTED])
         if started > last_start.get(key, started - 1):
@@ -332,8 +343,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
     for r in refused_rows:  # a refusal relayed back answers the export to the relays too
-        reported.update((r["bundle_id"], zone_names.get(h["zone_id"], h["name"]))
-                        for h in relays.get(r["receipt_bundle_id"], []))
+        reported.update((r["bundle_id"], hop_names.known(h)) for h in relays.get(r["receipt_bundle_id"], []))
     if space is not None:
         refused = [r for r in refused if r.space.casefold() == space.casefold()]
         exported = [e for e in exported if str(e["space"]).casefold() == space.casefold()]

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from math import isfinite
 from typing import Any
 
+from bundlekit.dashboard.relaynames import RelayNames
 from bundlekit.dashboard.view import DeploymentView, HopView, WaiverView, trusted_maker
 from bundlekit.errors import StateError
 from bundlekit.zone import remote
@@ -60,12 +61,13 @@ class Paths:
     the time of its hop (``release_paths``: by receipt bundle id, then release bundle id, the hops
     the receipt's entries carried), or, for a receipt whose entries carried none, each zone that
     relayed the receipt back (``relays`` by receipt bundle id, in the order they relayed it, so the
-    path runs the other way; event ``relayed_back``); the deploying zone, when the deployment
+    path runs the other way; event ``relayed_back``), each relay named by ``zone_names``
+    (:class:`RelayNames`); the deploying zone, when the deployment
     started. The hops before the last are made once per bundle and receipt, and shared (they are
     frozen)."""
 
     def __init__(self, source: str, export_of: dict[str, Row], relays: dict[str, list[dict[str, Any]]],
-                 zone_names: dict[str, str],
+                 zone_names: RelayNames,
                  release_paths: dict[str, dict[str, list[dict[str, Any]]]] | None = None) -> None:
         self.source, self.export_of, self.relays, self.zone_names = source, export_of, relays, zone_names
         self.release_paths = release_paths or {}
@@ -85,9 +87,10 @@ class Paths:
         if before is None:
             exp = self.export_of.get(bundle_id)
             forward = self.release_paths.get(receipt_id, {}).get(bundle_id)
-            relays = ((HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed", h["relayed"]) for h in forward)
+            named = self.zone_names.shown  # never a record's own name for a relay no longer trusted (decision 958)
+            relays = ((HopView(named(h), "relayed", h["relayed"]) for h in forward)
                       if forward else
-                      (HopView(self.zone_names.get(h["zone_id"], h["name"]), "relayed_back", h["relayed"])
+                      (HopView(named(h), "relayed_back", h["relayed"])
                        for h in reversed(self.relays.get(receipt_id, []))))
             before = (HopView(self.source, "exported", exp["exported_at"] if exp is not None else None), *relays)
             self._before[key] = before

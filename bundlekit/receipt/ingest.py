@@ -31,7 +31,7 @@ from bundlekit.format.manifest_checks import contradicted_success
 from bundlekit.importer.verify import VerifiedBundle, verify_bundle
 from bundlekit.receipt.build import output_seal_ad
 from bundlekit.trust.policy import TrustedSource
-from bundlekit.trust.relay import check_delivery
+from bundlekit.trust.relay import RelayPath, check_delivery
 from bundlekit.zone import exports, projects, refusals, remote, sequences, truststore
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
@@ -136,7 +136,15 @@ def _relayed(v: VerifiedBundle) -> list[dict[str, Any]]:
     """The zones that relayed the receipt ``v`` back, in hop order, as the import record keeps them."""
     if v.relay is None:
         return []
-    return [{"zone_id": h.zone["zone_id"], "name": h.zone["name"], "relayed": h.relayed} for h in v.relay.hops]
+    return _kept(v.relay)
+
+
+def _kept(path: RelayPath) -> list[dict[str, Any]]:
+    """The hops of ``path`` as a receipt's import record keeps them: each relay's zone id, the
+    name this zone trusts it by (``known``: never the name its own record gives itself, which only
+    that zone vouches for; decision 958) and its ``relayed`` time."""
+    return [{"zone_id": h.zone["zone_id"], "name": r.name, "relayed": h.relayed, "known": True}
+            for h, r in zip(path.hops, path.relays)]
 
 
 def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequence[TrustedSource] = (),
@@ -252,7 +260,7 @@ def _relayed_export(db: Reader, v: VerifiedBundle, where: str, rb: dict[str, Any
     if row is None:
         raise VerificationError(f"{never} nor to zone {first['name']!r}, where the relay hops it carries start",
                                 code="unknown_bundle")
-    return row, [{"zone_id": h.zone["zone_id"], "name": h.zone["name"], "relayed": h.relayed} for h in path.hops]
+    return row, _kept(path)
 
 
 def _check_consistent(v: VerifiedBundle, where: str, what: str, e: dict[str, Any], steps: int | None) -> None:

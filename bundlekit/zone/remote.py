@@ -168,12 +168,14 @@ def receipt_plan(recorded: Sequence[str], relayed: Sequence[Mapping[str, Any]],
                  release_paths: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> str:
     """The ``plan`` kept in the import record of a receipt: the deployment ids it ``recorded``;
     the zones that relayed it back, in the order they relayed it (``relayed``: one ``{zone_id,
-    name, relayed}`` per hop, ``relayed`` in Unix seconds as the hop record says; empty for a
+    name, relayed[, known]}`` per hop, ``relayed`` in Unix seconds as the hop record says,
+    ``known`` when ``name`` is the one this zone trusted the relay by, not its record's; empty for a
     receipt that came straight from the deploying zone; decision 740); and, by release bundle id,
     the relays each relayed release took to the deploying zone, as the hops its entries carry
     (``release_paths``, same shape, decision 906)."""
     def hops(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        return [{"zone_id": str(h["zone_id"]), "name": str(h["name"]), "relayed": int(h["relayed"])} for h in items]
+        return [{"zone_id": str(h["zone_id"]), "name": str(h["name"]), "relayed": int(h["relayed"]),
+                 **({"known": True} if h.get("known") else {})} for h in items]
 
     plan: dict[str, Any] = {"receipt": list(recorded)}
     if relayed:
