@@ -24,7 +24,7 @@ from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
-from bundlekit.trust.policy import TrustedSource, policy_denial, policy_widening, relays_for
+from bundlekit.trust.policy import TrustedSource, glob_options, policy_denial, policy_widening, relays_for
 
 __all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path"]
 
@@ -65,6 +65,19 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
                                  f"{kid}; ask that zone to relay the bundle again with its current key",
                                  code="untrusted_relay")
             return src
+    rekeyed = _rekeyed(raw, sources)
+    if rekeyed is not None:
+        raise TrustError(f"{where}: relay hop {n} names zone {rekeyed.name!r} (zone id {rekeyed.zone_id}), trusted here, "
+                         f"but is countersigned by key {kid}, which is not a key of {rekeyed.name!r} known here: that "
+                         f"zone has most likely rotated its signing key (`bundlekit rotate-key`), and a hop carries no "
+                         f"rotation statement. Nothing was changed. If {rekeyed.name} did rotate (ask its operator; "
+                         f"its new card must show signing key {kid}), trust its new key keeping the rule: in "
+                         f"{rekeyed.name}, `bundlekit identity -o {_card(rekeyed.name)}`; here, "
+                         f"`bundlekit trust remove {shell_word(rekeyed.name)}` then "
+                         f"`{_trust_again(rekeyed, sources)}` (rules that name {rekeyed.name} by --via keep it"
+                         f"{_signers_again(rekeyed)}); then import the bundle again",
+                         code="untrusted_relay", details={"zone": rekeyed.name, "zone_id": rekeyed.zone_id,
+                                                          "key_id": kid, "rotated": True})
     if _claims_zone(raw, here):
         raise TrustError(f"{where}: relay hop {n} (key {kid}) says this zone relayed the bundle: a bundle this zone "
                          "relayed is addressed to the zone it relayed it to, not to this zone, and is not this zone's "
@@ -75,6 +88,45 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
     raise TrustError(f"{where}: relay hop {n} is countersigned by key {kid}, which belongs to no zone trusted here; "
                      f"{why}. Trust its card with `bundlekit trust add CARD` if it should, or carry the bundle "
                      "through a trusted relay", code="untrusted_relay")
+
+
+def _rekeyed(raw: RawHop, sources: Iterable[TrustedSource]) -> TrustedSource | None:
+    """The trusted zone that the (unverified) record of ``raw`` names as its relaying zone, when
+    its countersigning key is none of that zone's: the zone rotated its key, or someone claims
+    its name. Only to word a refusal (decision 959), never to decide one."""
+    try:
+        claimed = parse_hop(raw.record, "relay hop").zone["zone_id"]
+    except BundleError:
+        return None
+    return next((s for s in sources if s.zone_id == claimed), None)
+
+
+def _card(name: str) -> str:
+    return shell_word(f"{name}.card")
+
+
+def _trust_again(src: TrustedSource, sources: Iterable[TrustedSource]) -> str:
+    """The ``bundlekit trust add CARD ...`` that gives zone ``src``'s new card the rule ``src``
+    has now (space, policy globs, threshold, package sharing, evidence, relays by name)."""
+    names = {s.zone_id: s.name for s in sources}
+    p = src.policy
+    parts = [f"bundlekit trust add {_card(src.name)}"]
+    if src.space.casefold() != DEFAULT_SPACE.casefold():
+        parts.append(f"--space {shell_word(src.space)}")
+    for flag, globs in (("--spaces", p.spaces), ("--projects", p.projects), ("--environments", p.environments)):
+        if tuple(globs) != ("*",):
+            parts.append(glob_options(flag, globs))
+    if p.threshold != 1:
+        parts.append(f"--threshold {p.threshold}")
+    parts += [f"--share-packages-with {shell_word(names[z])}" for z in p.share_packages_with if z in names]
+    parts += [f"--evidence-for {shell_word(e)}" for e in p.evidence_for]
+    parts += [f"--via {shell_word(names.get(z, p.relay_name(i)))}" for i, z in enumerate(p.via)]
+    return " ".join(parts)
+
+
+def _signers_again(src: TrustedSource) -> str:
+    return (f"; add its {len(src.signers)} approver key(s) again with `bundlekit trust add-signer KEY --for "
+            f"{shell_word(src.name)}`" if src.signers else "")
 
 
 def _claims_zone(raw: RawHop, zone_id: str) -> bool:

@@ -56,7 +56,7 @@ def _fill(zone: Zone) -> int:
                         remote.record_remote(tx, zone_id, receipt, entry, t0 + 3600)
                         recorded.append(entry["deployment_id"])
                     relayed = [] if name == "staging" else [{"zone_id": ZONES["staging"], "name": "staging",
-                                                            "relayed": t0 + 1800}]
+                                                            "relayed": t0 + 1800, "known": True}]
                     sequences.record_incoming(tx, sequences.receipt_key(zone_id), sequence,
                                               hashlib.sha256(receipt.encode()).hexdigest(), bundle_id=receipt,
                                               source_zone_id=zone_id, project_slug="", release="", now=t0 + 3600,

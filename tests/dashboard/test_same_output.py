@@ -91,7 +91,7 @@ def history(zones: Zones) -> None:
                             remote.record_remote(tx, zone_id, receipt, entry, t0 + 3600)
                             recorded.append(str(entry["deployment_id"]))
                     relayed = [] if zone_id == "staging" else [{"zone_id": "staging", "name": "staging",
-                                                               "relayed": t0 + 1800}]
+                                                               "relayed": t0 + 1800, "known": True}]
                     sequences.record_incoming(tx, sequences.receipt_key(zone_id), k * 10 + p + 1,
                                               hashlib.sha256(receipt.encode()).hexdigest(),
                                               bundle_id=receipt, source_zone_id=zone_id, project_slug="", release="",

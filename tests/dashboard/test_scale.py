@@ -138,7 +138,7 @@ def test_a_refusal_relayed_back_answers_the_export_to_the_relay(tmp_path: Path) 
         sequences.record_incoming(tx, sequences.receipt_key(prod_id), 1, "e" * 64, bundle_id=receipt,
                                   source_zone_id=prod_id, project_slug="", release="", now=int(NOW),
                                   plan=remote.receipt_plan([], [{"zone_id": staging_id, "name": "staging",
-                                                                 "relayed": int(NOW) - 300}]))
+                                                                 "relayed": int(NOW) - 300, "known": True}]))
     view = build_view(zone, NOW)
     assert view.columns == ((prod_id, "(awaiting)"),)  # prod is not trusted here: named by its id
     (row,) = view.projects
