@@ -31,17 +31,21 @@ class RelayNames:
         for zone_id, name in former:
             self.former.setdefault(zone_id, name)
 
-    def known(self, hop: Mapping[str, Any]) -> str:
-        """The name this zone knows the relay of ``hop`` (``{zone_id, name, relayed[, known]}``,
-        as a receipt's import record keeps it) by, without remark: trusted now, else recorded as
-        trusted when the receipt was imported (``known``), else a former name, else the zone id."""
+    def _name(self, hop: Mapping[str, Any]) -> str | None:
         zone_id = str(hop["zone_id"])
         name = self.trusted.get(zone_id)
         if name is not None:
             return name
         if hop.get("known"):
             return str(hop["name"])
-        return self.former.get(zone_id, zone_id)
+        return self.former.get(zone_id)
+
+    def known(self, hop: Mapping[str, Any]) -> str:
+        """The name this zone knows the relay of ``hop`` (``{zone_id, name, relayed[, known]}``,
+        as a receipt's import record keeps it) by, without remark: trusted now, else recorded as
+        trusted when the receipt was imported (``known``), else a former name, else the zone id."""
+        name = self._name(hop)
+        return str(hop["zone_id"]) if name is None else name
 
     def shown(self, hop: Mapping[str, Any]) -> str:
         """:meth:`known`, said to be no longer trusted when it is not: ``staging (no longer
@@ -49,5 +53,5 @@ class RelayNames:
         zone_id = str(hop["zone_id"])
         if zone_id in self.trusted:
             return self.trusted[zone_id]
-        name = self.known(hop)
-        return f"{'zone ' + name if name == zone_id else name} ({UNTRUSTED})"
+        name = self._name(hop)
+        return f"{name if name is not None else 'zone ' + zone_id} ({UNTRUSTED})"

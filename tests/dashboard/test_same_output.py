@@ -7,7 +7,8 @@ before that change made them, on both engines.
 
 ``golden/`` holds what bundlekit at 5517342 (before decision 900) printed for this history, with
 the two zones' random ids replaced, and since decision 935 a relay's hop that carried only the
-receipt back named as such (``relayed_back``, "relayed the receipt back"). Regenerate it only for a change that means to show something
+receipt back named as such (``relayed_back``, "relayed the receipt back"), and since decision 958
+a relay this zone does not trust now said to be no longer trusted. Regenerate it only for a change that means to show something
 else: ``python -m tests.dashboard.test_same_output`` (it writes what the checkout prints)."""
 
 from __future__ import annotations
