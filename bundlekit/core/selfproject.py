@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bundlekit.errors import UsageError
 
-__all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project"]
+__all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project", "export_command"]
 
 #: The project slug of bundlekit's own releases.
 SELF_SLUG = "bundlekit"
@@ -24,6 +24,17 @@ SELF_SLUG = "bundlekit"
 def is_self_project(slug: str) -> bool:
     """Whether ``slug`` (a project's slug, any letter case) is the reserved project."""
     return slug.casefold() == SELF_SLUG
+
+
+def export_command(slug: str, to: str, *, full: bool = False) -> str:
+    """The command a source zone runs to export a new bundle of project ``slug`` to zone ``to``
+    (already shell-quoted by the caller): ``bundlekit export-self --to TO -o OUT --wheelhouse DIR``
+    for bundlekit's own project, which has no release file (review atk35 F15; its bundle always
+    holds every wheel), else ``bundlekit export RELEASE_FILE --to TO`` (with ``--full`` when
+    ``full``)."""
+    if is_self_project(slug):
+        return f"bundlekit export-self --to {to} -o OUT --wheelhouse DIR"
+    return f"bundlekit export RELEASE_FILE --to {to}" + (" --full" if full else "")
 
 
 def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.selfproject import export_command
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, FormatError, TrustError, UsageError
 from bundlekit.format import crypto
@@ -175,7 +176,7 @@ def check_packages_travel(v: VerifiedBundle, here: str, to: str, where: str) -> 
         f"{', '.join(held)}. Zone {source} sent only what zone {here} already held; zone {to} can use them only if "
         f"zone {source} delivered them to it too, which {here} cannot know, and a relay carries no package bytes. "
         f"Nothing was written. Ask zone {source} to export the release again with every package's file "
-        f"(`bundlekit export RELEASE_FILE --to {shell_word(here)} --full`) and relay that; or, if zone {to} already holds these "
+        f"(`{export_command(m.project['slug'], shell_word(here), full=True)}`) and relay that; or, if zone {to} already holds these "
         f"packages from zone {source}, relay with --allow-by-reference", code="relay_by_reference",
         details={"packages": held, "source": source, "to": to})
 

@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 
 from bundlekit.core.clock import CLOCK_SKEW, EpochSeconds, utc_text
 from bundlekit.core.hints import DEFAULT_SPACE
+from bundlekit.core.selfproject import export_command
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
@@ -384,8 +385,8 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
         problem = f"it did not go through {_and(missing)}"
     else:
         problem = f"{_and(relays)} relayed it, but not in the order required"
-    full = " --full" if manifest.packages else ""
-    steps = [f"in zone {source.name}, `bundlekit export RELEASE_FILE --to {shell_word(relays[0])}{full}`"]
+    export = export_command(manifest.project["slug"], shell_word(relays[0]), full=bool(manifest.packages))
+    steps = [f"in zone {source.name}, `{export}`"]
     for i, relay in enumerate(relays):
         steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)}`")
     raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
