@@ -145,6 +145,19 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+def _why(err: Exception, data: bytes, pos: int) -> str:
+    """What the msgpack reader found wrong, in words: its own message, or, for the errors it
+    raises without one, the byte at ``pos`` (where it stopped) that starts no msgpack value, or
+    the nesting it would not follow (review atk35 F8)."""
+    if str(err):
+        return str(err)
+    if isinstance(err, msgpack.StackError):
+        return f"values nested too deep: the reader stopped at byte {pos}, {len(data)} bytes in all"
+    if isinstance(err, msgpack.FormatError) and pos < len(data):
+        return f"byte {pos} is 0x{data[pos]:02x}, which starts no msgpack value"
+    return type(err).__name__
+
+
 def decode(data: bytes, *, what: str = "manifest") -> Any:
     """Decode exactly one canonical msgpack value from ``data``; anything else is refused
     (``FormatError``: ``limit_exceeded`` before any value is built, when the input holds more
@@ -178,7 +191,7 @@ def decode(data: bytes, *, what: str = "manifest") -> Any:
     except msgpack.OutOfData:
         raise FormatError(f"{what}: truncated ({len(data)} bytes)", code="truncated") from None
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as err:
-        raise FormatError(f"{what}: not valid msgpack ({err})", code="malformed") from None
+        raise FormatError(f"{what}: not valid msgpack ({_why(err, data, unpacker.tell())})", code="malformed") from None
     read = unpacker.tell()
     del unpacker  # its buffer holds the longest token (a packed recipe: up to 16 MiB) until freed
     if read != len(data):

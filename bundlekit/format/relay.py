@@ -163,7 +163,11 @@ def _int(v: Any) -> bool:
 def parse_hop(data: bytes, where: str) -> Hop:
     """A record's bytes (countersignature already checked) to a :class:`Hop`. Raises what
     :func:`codec.decode` raises, then ``VerificationError`` ``invalid_relay`` naming the field."""
-    obj = codec.decode(data, what=where)
+    try:
+        obj = codec.decode(data, what=where)
+    except FormatError as err:  # the same code (spec/relay.md §4 step 7), and what to do
+        raise FormatError(f"{err.message}; the relay record is not one bundlekit writes (damaged or forged): ask the "
+                          "relaying zone to relay the bundle again", code=err.code) from None
     if not isinstance(obj, dict) or set(obj) != _KEYS:
         raise _bad(where, f"the record's keys must be exactly {', '.join(sorted(_KEYS))}")
     if obj["format"] != "bundlekit/1" or obj["kind"] != "relay":

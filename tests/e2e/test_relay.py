@@ -484,3 +484,27 @@ def test_a_zone_does_not_relay_a_release_its_own_import_refuses_as_a_rollback(ch
     # the newest, and one this zone imported itself, are relayed as before
     c.relay(newer, "staging", "prod", "newer.prod.bundle")
     c.relay(chain.media / "acme-1.4.0.bundle", "staging", "prod", "again.prod.bundle")
+
+
+@pytest.mark.parametrize("record, said", [(b"\xc1\xc1\xc1", "byte 0 is 0xc1, which starts no msgpack value"),
+                                          (b"\x91" * 200_000 + b"\xc0", "values nested too deep")])
+def test_a_hop_record_that_is_not_msgpack_says_what_is_wrong_and_what_to_do(chain: Chain, tmp_path: Path,
+                                                                            record: bytes, said: str) -> None:
+    """Review atk35 F8: "relay hop 1: not valid msgpack ()", empty detail and no way forward."""
+    from bundlekit.format.relay import frame_hop, hop_message
+    from tests.relayforge import signing_key, write_relayed
+
+    origin, _, digest = origin_and_hops(chain.media / "acme-1.4.0.bundle")
+    key = signing_key(chain.home("staging"))
+    signed = frame_hop(record)
+    junk = write_relayed(tmp_path / "junk.bundle", origin, signed + crypto.raw_public(key)
+                         + crypto.sign(key, "relay", hop_message(digest, signed)))
+    before = snapshot(chain.home("prod"))
+    r = run_cli("verify", junk, "--json", home=chain.home("prod"))
+    err = json_of(r.stdout)["error"]
+    assert r.returncode == 3 and err["code"] == "malformed", r.stdout + r.stderr
+    assert "relay hop 1: not valid msgpack (" in err["message"] and said in err["message"], err
+    assert "ask the relaying zone to relay the bundle again" in err["message"], err
+    assert snapshot(chain.home("prod")) == before
+    shown = run_cli("inspect", junk, home=chain.home("prod"))
+    assert said in shown.stdout, shown.stdout + shown.stderr
