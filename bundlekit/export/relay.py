@@ -88,7 +88,8 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     it imported of its source and project (``VerificationError`` ``rollback`` or
     ``sequence_reused``, as its import would refuse it). Raises what verification raises (exit 3), ``StateError``
     ``unknown_zone`` (``to`` is not trusted here), ``UsageError`` ``usage`` (``to`` is this zone,
-    the bundle's source, or a zone it already went through), ``UsageError`` ``relay_by_reference``
+    by name or id, refused before anything is read; the bundle's source, or a zone it already went
+    through), ``UsageError`` ``relay_by_reference``
     (a release listing packages by reference or as changes, unless ``allow_by_reference``:
     decision 950), ``VerificationError`` ``invalid_seal`` (a sealed value this zone cannot open)
     and ``FormatError`` ``input_changed`` (the file changed while it was read); on any of them
@@ -97,6 +98,7 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
     (``InputError`` ``file_exists``, decision 942).
     """
     check_output(out, "-o", zone, overwrite=overwrite)
+    _refuse_self(zone, to)
     target = truststore.get_zone(zone, to)
     # A value this zone cannot open is refused by the verification (invalid_seal), which says
     # that nothing is relayed and whom to ask (importer/contents.py).
@@ -124,6 +126,21 @@ def relay_bundle(zone: Zone, path: Path, to: str, out: Path, *, now: EpochSecond
               now, tuple(sorted(checks)), tuple(sealed), writer_record())
     _write_relayed(zone, path, out, verified.digest, encode_hop(hop), overwrite)
     return RelayResult(out, verified, hop, index + 1)
+
+
+def _refuse_self(zone: Zone, to: str) -> None:
+    """``UsageError`` ``usage`` when ``to`` names this zone itself (its name, any letter case, or
+    its zone id; review atk35 F10): a zone relays a bundle on to another zone, and a release
+    addressed to it is imported. The message names the zones it could relay to."""
+    if to.casefold() != zone.name.casefold() and to != zone.zone_id:
+        return
+    others = sorted(truststore.zone_names(zone.db).values(), key=str.casefold)
+    shown = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
+    where = f"a zone it trusts: {shown}" if others else "a zone it trusts (it trusts none yet: `bundlekit trust add CARD`)"
+    raise UsageError(f"--to {shell_word(to)}: that is this zone ({zone.name}) itself. `bundlekit relay` writes a bundle "
+                     f"for the next zone on its way, {where}; name that zone with --to. A release addressed to this "
+                     "zone that ends its way here is imported (`bundlekit import BUNDLE`), not relayed. Nothing was "
+                     "written", code="usage", details={"to": to, "zones": others})
 
 
 def _refuse_superseded(zone: Zone, v: VerifiedBundle, where: str) -> None:

@@ -508,3 +508,21 @@ def test_a_hop_record_that_is_not_msgpack_says_what_is_wrong_and_what_to_do(chai
     assert snapshot(chain.home("prod")) == before
     shown = run_cli("inspect", junk, home=chain.home("prod"))
     assert said in shown.stdout, shown.stdout + shown.stderr
+
+
+@pytest.mark.parametrize("to", ["staging", "STAGING", "ID"])
+def test_relay_to_the_relaying_zone_itself_says_so_and_names_the_zones_it_could_relay_to(chain: Chain, tmp_path: Path,
+                                                                                      to: str) -> None:
+    """Review atk35 F10: "no trusted zone named 'staging' in staging", as if it were a typo."""
+    if to == "ID":
+        to = json_of(ok("identity", "-o", "-", "--json", home=chain.home("staging")))["zone_id"]
+    out = tmp_path / "out" / "x.bundle"
+    out.parent.mkdir()
+    before = snapshot(chain.home("staging"), out.parent)
+    r = run_cli("relay", chain.media / "acme-1.4.0.bundle", "--to", to, "-o", out, "--json", home=chain.home("staging"))
+    err = json_of(r.stdout)["error"]
+    assert r.returncode == 2 and err["code"] == "usage", r.stdout + r.stderr
+    assert f"--to {to}: that is this zone (staging) itself" in err["message"], err
+    assert "a zone it trusts: dev, prod; name that zone with --to" in err["message"], err
+    assert "`bundlekit import BUNDLE`" in err["message"] and err["details"]["zones"] == ["dev", "prod"], err
+    assert snapshot(chain.home("staging"), out.parent) == before
