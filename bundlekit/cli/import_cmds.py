@@ -27,7 +27,7 @@ from bundlekit.importer.merge_policy import load_policy
 from bundlekit.receipt.ingest import ReceiptImport, import_receipt
 from bundlekit.zone import projects
 from bundlekit.zone.home import Zone
-from bundlekit.zone.spaces import resolve_space, space_names
+from bundlekit.zone.spaces import reads_same, resolve_space, space_names
 
 
 @cli.command("import", epilog="bundlekit import acme-1.4.0.bundle --home ./prod --dry-run\n"
@@ -143,10 +143,10 @@ def _named_space_note(z: Zone, plan: ImportPlan, named: str, space: str, dry_run
     """What an import says when the release names a space (``project.space``) other than the one it
     enters: only ``Default`` takes such a release, as its source's trust rule is there (decision
     660), and the project stays there for good (decision 946); None when they agree."""
-    if named.casefold() == space.casefold():
+    if reads_same(named, space):
         return None
     source = plan.verified.source.name
-    has = next((s for s in space_names(z.db) if s.casefold() == named.casefold()), None)
+    has = next((s for s in space_names(z.db) if reads_same(s, named)), None)
     enters = "would enter" if dry_run else "entered"
     note = (f"the release names space {named} ([project] space); it {enters} space {space}, where zone {source} is "
             f"trusted here, and its project stays in space {space} (a project never moves between spaces)")

@@ -9,6 +9,11 @@ people pick by reading them (the spaces of a zone: review relayatk #2) are compa
 The mappings ship inside the package (``confusables.txt`` beside this module, made from
 Unicode's file by ``scripts/gen_confusables.py``) and are read once, on first use; nothing is
 ever downloaded (decision 943).
+
+UTS #39 leaves small capital letters alone (``ᴘᴀʏᴍᴇɴᴛꜱ`` keeps its own skeleton), yet a reader
+takes them for another case of the same letters; :func:`small_capitals_folded` maps each to the
+small letter of the same name first (``smallcapitals.txt``, made from Unicode's character names
+by the same script; decision 960).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, Optional
 
-__all__ = ["skeleton", "confusable", "data_version", "invisible"]
+__all__ = ["skeleton", "confusable", "data_version", "invisible", "small_capitals_folded"]
 
 _TABLE = Path(__file__).with_name("confusables.txt")
+_SMALL_CAPITALS = Path(__file__).with_name("smallcapitals.txt")
 _MAP: Optional[Dict[str, str]] = None
+_FOLD: Optional[Dict[int, str]] = None
 _VERSION = ""
 
 
@@ -67,6 +74,26 @@ def skeleton(text: str) -> str:
     mapping = _load()
     return unicodedata.normalize("NFD", "".join(mapping.get(ch, ch) for ch in unicodedata.normalize("NFD", text)
                                                 if not _ignorable(ch)))
+
+
+def _small_capitals() -> Dict[int, str]:
+    global _FOLD
+    if _FOLD is None:
+        fold: Dict[int, str] = {}
+        for line in _SMALL_CAPITALS.read_text("utf-8").splitlines():
+            if line and not line.startswith("#"):
+                source, target = line.split("#", 1)[0].strip().split(";")
+                fold[int(source, 16)] = chr(int(target, 16))
+        _FOLD = fold
+    return _FOLD
+
+
+def small_capitals_folded(text: str) -> str:
+    """``text`` with every small capital letter replaced by the small letter of the same name
+    (``ᴘᴀʏᴍᴇɴᴛꜱ`` -> ``payments``, U+A7AE -> ``i``), as a reader takes it for another case of that
+    letter; small capitals with no plain letter of their name (``ᴙ`` REVERSED R) are kept. Apply
+    it before :func:`skeleton` and before folding case."""
+    return text.translate(_small_capitals())
 
 
 def confusable(a: str, b: str) -> bool:

@@ -34,8 +34,8 @@ from bundlekit.format.container import BundleWriter
 from bundlekit.format.delta import PACKED_MINOR
 from bundlekit.format.manifest import (FORMAT_ID, MAX_SECONDS, MAX_SEQUENCE, Manifest, PackageRef, Placeholder,
                                        Variable, ZoneRef, scope_to_dict, writer_record)
-from bundlekit.export.register import (apply_registration, check_authoring, plan_registration, release_space,
-                                       stage_packages)
+from bundlekit.export.register import (apply_registration, check_authoring, in_zone_spelling, plan_registration,
+                                       release_space, stage_packages)
 from bundlekit.zone import deployments, exports, projects, sequences, truststore
 from bundlekit.zone.exports import ExportRecord
 from bundlekit.zone.db import Reader, Writer
@@ -192,6 +192,7 @@ def export_spec(zone: Zone, spec: ReleaseSpec, to: str, out: Path, *, now: Epoch
     # The space the file names, else Default (release files name no space for it): a project of
     # another space is refused as `releases create` refuses it (decision 887, review v32-att N4).
     home = release_space(zone, spec, spec.project["space"], explicit=False)
+    spec = in_zone_spelling(spec, home)
     space, slug = spec.project["space"], spec.project["slug"]
     _refuse_other_space_destination(zone, spec, dest.zone_id, dest.name, home or DEFAULT)
     if sequence is not None and "SOURCE_DATE_EPOCH" not in os.environ:  # only a reproducible one can match

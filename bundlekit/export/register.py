@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from bundlekit.zone.store import Staging
 from bundlekit.core.text import shell_word
 
 __all__ = ["Registration", "create_release", "check_authoring", "package_records", "plan_registration", "stage_packages",
-           "apply_registration", "spec_digest"]
+           "apply_registration", "spec_digest", "in_zone_spelling"]
 
 
 @dataclass
@@ -140,6 +140,16 @@ def release_space(zone: Zone, spec: ReleaseSpec, given: str | None, *, explicit:
         _refuse_other_space(zone, spec, space)
         audit.worked_in(space)  # not the --space default when the file names another
     return space
+
+
+def in_zone_spelling(spec: ReleaseSpec, space: str | None) -> ReleaseSpec:
+    """``spec`` with its ``project.space`` spelled as the zone spells the space :func:`release_space`
+    chose (``Pay  ments`` or ``ᴘᴀʏᴍᴇɴᴛꜱ`` in the file, space ``Pay ments``/``Payments`` here;
+    decision 960), so every release and bundle of the project names its space one way and is
+    counted in one sequence; ``spec`` itself when the file names no space or spells it so."""
+    if not spec.space_named or space is None or spec.project["space"] == space:
+        return spec
+    return replace(spec, project={**spec.project, "space": space})
 
 
 def _refuse_other_space(zone: Zone, spec: ReleaseSpec, space: str) -> None:
@@ -267,6 +277,7 @@ def create_release(zone: Zone, release_file: Path, *, replace: bool, now: EpochS
             _placed(err, release_file)
         raise
     space = release_space(zone, spec, space, explicit=explicit)
+    spec = in_zone_spelling(spec, space)
     report = lint_release(release_file)
     refuse_on_errors(report, again="create the release again")
     pkgs = package_records(spec)

@@ -18,7 +18,7 @@ from bundlekit.format.manifest import PackageRef
 from bundlekit.importer.verify import VerifiedBundle
 from bundlekit.zone import projects, sequences, truststore
 from bundlekit.zone.db import Reader
-from bundlekit.zone.spaces import DEFAULT
+from bundlekit.zone.spaces import DEFAULT, reads_same
 
 __all__ = ["check_release_state", "check_sequence", "check_space", "package_gone"]
 
@@ -76,7 +76,7 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
                          "(`bundlekit trust remove`, then `bundlekit trust add CARD --space NAME`)",
                          code="space_denied", details={"space": space, "trusted_in": trusted_in})
     named = str(m.project.get("space", ""))
-    if space != DEFAULT and named.casefold() != space.casefold():
+    if space != DEFAULT and not reads_same(named, space):  # as its source spells it: it reads as this space
         raise TrustError(f"{where}: the bundle's project.space is {named!r}, but it is imported into space {space}, "
                          f"the space zone {v.source.name!r} is trusted in; a bundle for another space is refused. "
                          f"Nothing was changed. Zone {v.source.name} must export it with space = {space!r} in its "

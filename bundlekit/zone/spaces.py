@@ -9,11 +9,12 @@ case, kept in the spelling they were added with.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.confusables import invisible, skeleton
+from bundlekit.core.confusables import invisible, skeleton, small_capitals_folded
 from bundlekit.core.hints import DEFAULT_SPACE, cut
 from bundlekit.core.names import check_label, quoted
 from bundlekit.core.text import closest, shell_word
@@ -27,6 +28,8 @@ __all__ = ["DEFAULT", "list_spaces", "add_space", "resolve_space", "reads_same",
 
 #: The space every zone has, and every command's space when none is given.
 DEFAULT = DEFAULT_SPACE
+
+_SPACES = re.compile(r"\s+")
 
 
 def space_names(db: Reader) -> list[str]:
@@ -78,11 +81,19 @@ def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
 def _looks(name: str) -> set[str]:
     """What a person sees of a space name, as keys: compatibility forms (fullwidth letters)
     folded, invisible formatting characters dropped (``Pay\u200bments`` reads ``Payments``),
-    then the UTS #39 confusable skeleton with and without case (Cyrillic ``А`` and Greek ``Α``
-    read as Latin ``A``; ``Il`` as ``ll``; decision 943)."""
-    visible = unicodedata.normalize("NFKC", "".join(ch for ch in unicodedata.normalize("NFKC", name)
-                                                    if not invisible(ch)))
-    return {skeleton(visible), skeleton(unicodedata.normalize("NFKC", visible.casefold()))}
+    small capitals read as the letters they are (``ᴘᴀʏᴍᴇɴᴛꜱ``, decision 960), then the UTS #39
+    confusable skeleton with and without case (Cyrillic ``А`` and Greek ``Α`` read as Latin
+    ``A``; ``Il`` as ``ll``; decision 943), each run of white space read as one space
+    (``Pay  ments`` reads ``Pay ments``: a page shows both alike; decision 960)."""
+    visible = small_capitals_folded(unicodedata.normalize("NFKC", "".join(
+        ch for ch in unicodedata.normalize("NFKC", name) if not invisible(ch))))
+    return {_one_space(skeleton(visible)), _one_space(skeleton(unicodedata.normalize("NFKC", visible.casefold())))}
+
+
+def _one_space(text: str) -> str:
+    """``text`` with each run of white space as one space (the skeleton maps every white space
+    character, U+2003 EM SPACE as U+3000, to U+0020)."""
+    return _SPACES.sub(" ", text)
 
 
 def reads_same(a: str, b: str) -> bool:
@@ -102,10 +113,12 @@ def told_apart(name: str, known: list[str]) -> str:
 
 
 def code_points(name: str) -> str:
-    """The characters of ``name`` outside ASCII as ``U+XXXX`` (``'А' U+0410``), so two names that
-    read the same can be told apart in a message; ``ASCII`` when it has none."""
+    """The characters of ``name`` outside ASCII as ``U+XXXX`` (``'А' U+0410``), and its runs of
+    white space (``2 spaces in a row``), so two names that read the same can be told apart in a
+    message; ``ASCII`` when it has neither."""
     odd = [f"U+{ord(ch):04X}" for ch in name if ord(ch) > 0x7E or ord(ch) < 0x20]
-    return " ".join(dict.fromkeys(odd)) if odd else "ASCII"
+    runs = [f"{len(m.group())} spaces in a row" for m in re.finditer(r"\s{2,}", name)]
+    return "; ".join(filter(None, [" ".join(dict.fromkeys(odd)) or ("ASCII" if not runs else ""), *runs]))
 
 
 def add_space(zone: Zone, name: str, now: EpochSeconds) -> dict[str, Any]:

@@ -165,3 +165,42 @@ def test_a_release_from_an_unknown_zone_imported_into_a_space_is_told_to_trust_i
     for space, command in (("B", "`bundlekit trust add CARD --space B`"), ("Default", "`bundlekit trust add CARD`")):
         error = refused("import", tmp_path / "s.bundle", "--space", space, home=world["prod"])
         assert error["code"] == "untrusted" and command in error["message"], error
+
+
+@pytest.mark.parametrize("second, existing", [("Pay  ments", "Pay ments"), ("\u1d18\u1d00\u028f\u1d0d\u1d07\u0274\u1d1b\ua731",
+                                                                          "Payments"), ("\u1d18ayments", "Payments")],
+                         ids=["run-of-spaces", "small-capitals", "one-small-capital"])
+def test_a_name_differing_by_a_run_of_spaces_or_by_small_capitals_is_refused_as_the_space(tmp_path: Path, second: str,
+                                                                                          existing: str) -> None:
+    """Review atk35 #2 and #3 (decision 960), the reviewer's own steps."""
+    home = tmp_path / "z"
+    ok("init", "--zone", "z", home=home)
+    ok("spaces", "add", "Pay ments", home=home)
+    ok("spaces", "add", "Payments", home=home)
+    before = snapshot(home)
+    error = refused("spaces", "add", second, home=home)
+    assert error["code"] == "space_exists" and error["details"]["space"] == existing, error
+    assert snapshot(home) == before
+    assert [s["name"] for s in json.loads(ok("spaces", "list", "--json", home=home))["spaces"]] == \
+        ["Default", "Pay ments", "Payments"]
+    assert json.loads(ok("targets", "list", "--space", second, "--json", home=home))["targets"] == []
+
+
+def test_a_release_file_naming_its_space_with_a_run_of_spaces_is_exported_in_the_zone_s_spelling(tmp_path: Path) -> None:
+    """Review atk35 #2: a release file's ``space = "Pay  ments"`` is space ``Pay ments`` of its zone,
+    and its bundle names the space as the zone spells it, so prod takes it into its ``Pay ments``."""
+    w = zones(tmp_path, "dev", "prod")
+    for zone in ("dev", "prod"):
+        ok("spaces", "add", "Pay ments", home=w[zone])
+    ok("trust", "add", tmp_path / "prod.card", home=w["dev"])
+    ok("trust", "add", tmp_path / "dev.card", "--space", "Pay   ments", home=w["prod"])
+    folder = tmp_path / "rel"
+    shutil.copytree(FIXTURES / "acme", folder)
+    toml = folder / "release.toml"
+    toml.write_text(toml.read_text().replace('space = "Default"', 'space = "Pay  ments"', 1))
+    ok("export", toml, "--to", "prod", "-o", tmp_path / "p.bundle", home=w["dev"])
+    shown = json.loads(ok("inspect", tmp_path / "p.bundle", "--json"))
+    assert json.dumps(shown).count('"Pay  ments"') == 0 and '"Pay ments"' in json.dumps(shown)
+    ok("import", tmp_path / "p.bundle", "--space", "Pay  ments", home=w["prod"])
+    listed = json.loads(ok("releases", "list", "--space", "Pay ments", "--json", home=w["prod"]))
+    assert [r["version"] for r in listed["releases"]] == ["1.4.0"], listed

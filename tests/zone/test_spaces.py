@@ -71,6 +71,26 @@ def test_space_names_are_labels_unique_without_case(any_zones: Zones) -> None:
     assert spaces.space_names(prod.db) == ["Default", "Payments EU"]
 
 
+def test_space_names_differing_by_a_run_of_white_space_or_by_small_capitals_are_one_space(any_zones: Zones) -> None:
+    """Review atk35 #2 and #3 (decision 960): ``Pay  ments`` reads ``Pay ments`` (a page shows
+    runs of white space as one), ``ᴘᴀʏᴍᴇɴᴛꜱ`` reads ``PAYMENTS``; spaces add refuses them as the
+    existing space and --space takes them for it."""
+    prod = any_zones.prod
+    now = int(time.time())
+    spaces.add_space(prod, "Pay ments", now)
+    spaces.add_space(prod, "Payments", now)
+    for alike, existing in (("Pay  ments", "Pay ments"), ("Pay \u2003 ments", "Pay ments"), ("Pay\u3000\u3000ments", "Pay ments"),
+                            ("\u1d18\u1d00\u028f\u1d0d\u1d07\u0274\u1d1b\ua731", "Payments"),
+                            ("\u1d18ayments", "Payments"), ("PAYMENT\ua731", "Payments")):
+        with raises_code("space_exists") as info:
+            spaces.add_space(prod, alike, now)
+        assert info.value.details["space"] == existing
+        assert spaces.resolve_space(prod.db, alike) == existing
+    assert spaces.code_points("Pay  ments") == "2 spaces in a row"
+    assert spaces.space_names(prod.db) == ["Default", "Pay ments", "Payments"]
+    spaces.add_space(prod, "Pay ment", now)  # a name that reads differently is still another space
+
+
 def test_a_zone_is_trusted_in_one_space_and_lookups_stay_in_theirs(any_zones: Zones, tmp_path: Path) -> None:
     prod, dev = any_zones.prod, any_zones.dev
     now = int(time.time())
