@@ -18,7 +18,7 @@ from bundlekit.format.manifest import PackageRef
 from bundlekit.importer.verify import VerifiedBundle
 from bundlekit.zone import projects, sequences, truststore
 from bundlekit.zone.db import Reader
-from bundlekit.zone.spaces import DEFAULT, reads_same
+from bundlekit.zone.spaces import DEFAULT, reads_same, space_names
 
 __all__ = ["check_release_state", "check_sequence", "check_space", "package_gone"]
 
@@ -68,24 +68,67 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
     if m.project.get("slug") == _SELF_SLUG and any(s.casefold() != DEFAULT.casefold()
                                                    for s in (space, trusted_in or DEFAULT)):
         raise _self_space_denied(v, trusted_in, where)
+    named = str(m.project.get("space", ""))
     if trusted_in is None or trusted_in.casefold() != space.casefold():
         raise TrustError(f"{where}: zone {v.source.name!r} is not trusted in space {space} of this zone"
                          + (f" (its trust rule is in space {trusted_in})" if trusted_in else "")
                          + "; a source's releases enter only the space its trust rule names. Nothing was changed. "
-                         "Import it with the --space of its trust rule, or trust the zone in this space "
-                         "(`bundlekit trust remove`, then `bundlekit trust add CARD --space NAME`)",
+                         + _way_in(db, v, named, space, trusted_in),
                          code="space_denied", details={"space": space, "trusted_in": trusted_in})
-    named = str(m.project.get("space", ""))
-    if space != DEFAULT and not reads_same(named, space):  # as its source spells it: it reads as this space
-        raise TrustError(f"{where}: the bundle's project.space is {named!r}, but it is imported into space {space}, "
-                         f"the space zone {v.source.name!r} is trusted in; a bundle for another space is refused. "
-                         f"Nothing was changed. Zone {v.source.name} must export it with space = {space!r} in its "
-                         "release file", code="space_denied", details={"space": space, "named": named})
     held = projects.project_for_import(db, m.project["slug"])
+    if space != DEFAULT and not reads_same(named, space):  # as its source spells it: it reads as this space
+        source = v.source.name
+        if held is not None and _takes(held.in_space, named):  # its project is here, in a space that takes it
+            way = (f"Project {m.project['name']} belongs to space {held.in_space} of this zone (a project never moves "
+                   f"between spaces): to take zone {source}'s releases into it, {_move_rule(source, held.in_space)}")
+        else:
+            target = _space_taking(db, named)
+            way = (f"Zone {source} must export it with space = {space!r} in its release file, or this zone take it "
+                   f"into space {target}, where it can enter: {_move_rule(source, target)}")
+        raise TrustError(f"{where}: the bundle's project.space is {named!r}, but it is imported into space {space}, "
+                         f"the space zone {source!r} is trusted in; a bundle for another space is refused. "
+                         f"Nothing was changed. {way}", code="space_denied", details={"space": space, "named": named})
     if held is not None and held.in_space.casefold() != space.casefold():
         raise TrustError(f"{where}: project {m.project['slug']!r} of this zone belongs to another space than {space}; "
                          "a project never moves between spaces and no import into one space changes another. "
                          "Nothing was changed", code="space_denied", details={"space": space})
+
+
+def _takes(space: str, named: str) -> bool:
+    """Whether space ``space`` of this zone takes a release whose ``project.space`` is ``named``
+    (decision 660: ``Default`` takes any; another space only its own)."""
+    return space == DEFAULT or reads_same(named, space)
+
+
+def _way_in(db: Reader, v: VerifiedBundle, named: str, space: str, trusted_in: str | None) -> str:
+    """What makes the release ``v`` (``project.space`` ``named``), refused in ``space`` because its
+    source is trusted in ``trusted_in``, importable: the ``--space`` of the trust rule when that
+    space takes it, else moving the rule with ``trust set --space`` (keeping its ``--via`` and
+    other settings; review atk35 #5) to a space that takes it: ``space`` itself when it does,
+    else the space the release names, else ``Default``."""
+    target = space if _takes(space, named) else _space_taking(db, named)
+    if trusted_in is None:
+        return f"Trust its card in space {target} (`bundlekit trust add CARD --space {shell_word(target)}`)"
+    if _takes(trusted_in, named):
+        return f"Import it with the --space of its trust rule (`--space {shell_word(trusted_in)}`)"
+    return (f"This release names space {named} (project.space), so only space {target}"
+            f"{'' if target == DEFAULT else f' or {DEFAULT}'} of this zone can take it: "
+            f"{_move_rule(v.source.name, target)}")
+
+
+def _space_taking(db: Reader, named: str) -> str:
+    """The space of this zone a release naming space ``named`` enters best: the one that reads
+    like it, else ``Default`` (which takes any)."""
+    return next((s for s in space_names(db) if s != DEFAULT and reads_same(s, named)), DEFAULT)
+
+
+def _move_rule(source: str, target: str) -> str:
+    """The command that moves zone ``source``'s trust rule to space ``target`` keeping its other
+    settings (``--via``, ``--evidence-for``, ...; not remove + add, which drop them: review atk35
+    #5), and how to import the release then."""
+    then = "" if target == DEFAULT else f" with --space {shell_word(target)}"
+    return (f"`bundlekit trust set {shell_word(source)} --space {shell_word(target)}` moves its trust rule there "
+            f"and keeps the rule's other settings; then import it{then}")
 
 
 #: The reserved project of bundlekit's own releases (``export/release_rules.py`` ``SELF_SLUG``, decision

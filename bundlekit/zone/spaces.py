@@ -159,7 +159,9 @@ def answers_for(trusted_in: str | None, project_space: str) -> bool:
 
 def move_trust(zone_name: str, space: str) -> str:
     """How an operator makes trusted zone ``zone_name`` answer for ``space`` (:func:`answers_for`):
-    the words both refusals of decision 915 end with."""
+    the words the refusals of decision 915 end with. It names ``trust set --space``, which moves
+    the zone's trust rule and keeps its other settings (``--via``, ``--evidence-for``, ...), not
+    ``trust remove`` + ``trust add``, which would drop them (review atk35 #5)."""
     where = space if space == DEFAULT else f"{space} or {DEFAULT}"
-    return (f"trust it in space {where} instead (`bundlekit trust remove {shell_word(zone_name)}`, then `bundlekit "
-            f"trust add CARD --space {shell_word(space)}`)")
+    return (f"trust it in space {where} instead (`bundlekit trust set {shell_word(zone_name)} --space "
+            f"{shell_word(space)}` moves its trust rule there and keeps the rule's other settings)")

@@ -38,8 +38,7 @@ def test_every_hint_that_names_a_trusted_zone_or_space_quotes_it_for_the_shell()
 
     hint = move_trust("dev zone", "Team $(id)")
     commands = [part for i, part in enumerate(hint.split("`")) if i % 2]
-    assert [shlex.split(c) for c in commands] == [["bundlekit", "trust", "remove", "dev zone"],
-                                                  ["bundlekit", "trust", "add", "CARD", "--space", "Team $(id)"]]
+    assert [shlex.split(c) for c in commands] == [["bundlekit", "trust", "set", "dev zone", "--space", "Team $(id)"]]
 
 
 def test_no_hint_in_the_source_embeds_a_name_without_quoting_it() -> None:

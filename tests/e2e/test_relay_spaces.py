@@ -65,7 +65,7 @@ def test_a_default_release_is_not_relayed_to_a_zone_trusted_only_in_another_spac
     assert code == 3 and err["code"] == "space_denied", doc
     assert err["details"] == {"space": "Default", "trusted_in": "S2", "zone": "rogue"}, err
     assert "entered this zone in space Default" in err["message"] and "trusted here in space S2" in err["message"]
-    assert "Nothing was written" in err["message"] and "trust add CARD --space Default" in err["message"], err
+    assert "Nothing was written" in err["message"] and "trust set rogue --space Default" in err["message"], err
     assert snapshot(net.home("staging"), out) == before
 
 
