@@ -45,8 +45,8 @@ from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.selfupdate.export_self import WHEEL_PREFIX
 from bundlekit.selfupdate.wheels import Wheel, wheel_at
-from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, finish_switch, home_option_of, read_links,
-                                        self_lock, sweep, write_switch)
+from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, check_made, finish_switch, home_option_of,
+                                        read_links, self_lock, sweep, switched_installations, write_switch)
 from bundlekit.zone import audit, sequences
 from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import (clean_environment, is_running, launcher_interpreter, not_from_its_folder,
@@ -119,6 +119,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     venv = root / "venvs" / f"{version}-{plan.verified.digest[:12]}"
     name = _relative(venv, root)
     links = read_links(root)  # refuses a tampered current or previous before anything is written
+    check_made(root, links, lambda: switched_installations(zone.db))  # and one bundlekit did not make
     result = SelfUpdate(version, venv, root / "current", links.previous, [p.file for p in wheels], dry_run)
     if links.current == name and _runs(venv, version)[0]:  # current, and it runs from its own folder (952)
         result.already = True
@@ -183,6 +184,7 @@ def rollback(zone: Zone) -> SelfUpdate:
                          "this zone yet)", code="rollback_missing")
     with self_lock(root):
         links = read_links(root)
+        check_made(root, links, lambda: switched_installations(zone.db))  # never swap in a link made by hand
         previous, current = links.previous, links.current
         if previous is None or current is None:
             raise StateError(f"{root}: no earlier bundlekit installation to go back to (self-update has not "

@@ -24,16 +24,21 @@ import json
 import os
 import shlex
 import stat
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from bundlekit.core.atomic import fsync_dir, replace_symlink, write_atomic
 from bundlekit.core.tree import remove_tree
-from bundlekit.errors import StateError
+from bundlekit.errors import BundleError, StateError
+from bundlekit.format.audit import decode_body
+from bundlekit.zone import audit
+from bundlekit.zone.db import Reader
 
-__all__ = ["Links", "MARKER", "read_links", "self_lock", "write_switch", "finish_switch", "sweep", "home_option_of"]
+__all__ = ["Links", "MARKER", "read_links", "check_made", "self_lock", "write_switch", "finish_switch", "sweep",
+           "home_option_of", "switched_installations"]
 
 #: The switch record's file name in ``HOME/self``.
 JOURNAL = "switch.json"
@@ -104,6 +109,60 @@ def read_links(root: Path) -> Links:
     if record is not None:
         return Links(record[0], record[1], pending=True)
     return Links(current, previous)
+
+
+def made_here(root: Path, target: str) -> bool:
+    """Whether link target ``target`` names an environment of ``root/venvs`` (one folder in it, as
+    self-update names what it made: ``venvs/VERSION-DIGEST``)."""
+    path = os.path.normpath(os.path.join(root, target))
+    return os.path.dirname(path) == os.path.normpath(root / "venvs") and os.path.basename(path) not in ("", ".", "..")
+
+
+def check_made(root: Path, links: Links, recorded: Callable[[], Iterable[str]]) -> None:
+    """Refuse (``StateError`` ``invalid_self_link``) a ``current`` or ``previous`` of ``root`` that
+    names neither an environment of ``root/venvs`` nor an installation bundlekit recorded switching
+    from or to (``recorded()``: absolute paths, asked only when a link names something else; the
+    running installation before the first switch is one). A link made by hand (``ln -sfn /usr
+    HOME/self/current``) would otherwise be swapped into ``previous`` and offered as a way back
+    (newuser35 finding 7). Reads only."""
+    known: set[str] | None = None
+    for name, target in (("current", links.current), ("previous", links.previous)):
+        if target is None or made_here(root, target):
+            continue
+        if known is None:
+            known = {os.path.normpath(p) for p in recorded()}
+        if os.path.isabs(target) and os.path.normpath(target) in known:
+            continue
+        raise _refuse(root / name, f"names {target} (neither an environment in {root / 'venvs'} nor an installation "
+                      "a self-update of this zone switched from or to, as its audit trail records them)")
+
+
+def switched_installations(db: Reader) -> set[str]:
+    """The installations outside ``HOME/self/venvs`` a bundlekit link may name: the running one
+    (``sys.prefix``), and every one the zone's audit trail records a self-update switching from or
+    to (each entry's ``from``/``to``, ``PATH (bundlekit VERSION)``, and the last switch's note,
+    which a switch made outside a command also leaves). Entries that do not decode are skipped:
+    ``audit --verify`` is the place that names them."""
+    out = {sys.prefix}
+    for stored in audit.entries(db):
+        try:
+            entry = decode_body(stored.body, stored.seq)
+        except BundleError:
+            continue
+        if entry.command != "self-update":
+            continue
+        for key in ("from", "to"):
+            value = entry.object.get(key)
+            if isinstance(value, str):
+                out.add(value.rpartition(" (bundlekit ")[0] or value)
+    note = db.scalar("SELECT value FROM meta WHERE key = ?", (audit.NOTE + "self",))
+    try:
+        facts = json.loads(str(note)) if note is not None else {}
+    except ValueError:
+        facts = {}
+    if isinstance(facts, dict):
+        out.update(v for k, v in facts.items() if k in ("from", "to") and isinstance(v, str))
+    return out
 
 
 def _read_journal(root: Path) -> tuple[str, str] | None:
