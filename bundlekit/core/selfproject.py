@@ -48,3 +48,16 @@ def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:
         "has no steps: a deployment would install nothing). A zone installs it with `bundlekit self-update BUNDLE "
         f"--home {shlex.quote(str(home))}` (BUNDLE: what `bundlekit export-self` made). Nothing was run, recorded or "
         "changed", code="self_not_deployable", details={"project": SELF_SLUG})
+
+
+def export_command(slug: str, to: str, *, full: bool = False, extra: str = "") -> str:
+    """The command a source zone runs to export project ``slug`` again for zone ``to`` (a name,
+    shell-quoted here): ``bundlekit export RELEASE_FILE --to TO``, or for the reserved project
+    ``bundlekit export-self --to TO -o OUT --wheelhouse DIR`` (no release file makes it; newuser35
+    findings 3 and 16). ``full``: every package's bytes travel (``--full``); ``extra``: further
+    options, already shell words, appended as given."""
+    if is_self_project(slug):
+        words = ["bundlekit export-self --to", shlex.quote(to), "-o OUT --wheelhouse DIR"]
+    else:
+        words = ["bundlekit export RELEASE_FILE --to", shlex.quote(to)]
+    return " ".join(words + (["--full"] if full else []) + ([extra] if extra else []))

@@ -47,6 +47,7 @@ from bundlekit.selfupdate.export_self import WHEEL_PREFIX
 from bundlekit.selfupdate.wheels import Wheel, wheel_at
 from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, check_made, finish_switch, home_option_of,
                                         read_links, self_lock, sweep, switched_installations, write_switch)
+from bundlekit.selfupdate.platform_check import check_installs_here
 from bundlekit.zone import audit, sequences
 from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import (clean_environment, is_running, launcher_interpreter, not_from_its_folder,
@@ -91,7 +92,8 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     Raises what ``bundlekit import`` raises for the bundle, ``VerificationError`` ``rollback`` for
     a bundle this zone accepted before whose sequence a newer bundlekit bundle from its source
     superseded (decision 930), ``UsageError`` ``invalid_self_bundle`` for a release of another
-    project, ``StateError`` ``invalid_self_link`` when ``HOME/self/current`` or ``previous`` is not
+    project, ``self_platform_mismatch`` for one exported for another Python or platform than this
+    interpreter's, ``StateError`` ``invalid_self_link`` when ``HOME/self/current`` or ``previous`` is not
     a link bundlekit made, and ``DeployError`` ``self_update_failed`` when the new environment
     cannot be made or does not run; then nothing is changed. A bundle of a lower version than
     the current one, with a higher sequence, is installed and said to be a downgrade
@@ -112,6 +114,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     if not wheels or len(set(files)) != len(files):
         raise UsageError(f"{bundle}: a release of bundlekit whose packages are not one wheel file each; ask the "
                          "source zone for `bundlekit export-self` again", code="invalid_self_bundle")
+    check_installs_here(bundle, m, wheels)  # pip would find no wheel of another Python or platform
     if plan.noop:  # accepted before: an import would do nothing, but installing it may undo a newer one
         _check_superseded(zone, plan.verified, bundle)
     version = m.release["version"]

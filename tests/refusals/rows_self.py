@@ -32,6 +32,21 @@ def _update_that_does_not_run(ctx: Ctx) -> Call:
     return Call(["self-update", out], home=ctx.prod, outputs=[out])
 
 
+def _update_for_another_python(ctx: Ctx) -> Call:
+    """A bundlekit release exported for a Python this interpreter is not (its dependency's wheel is
+    cp399 only): pip would find no wheel for it (newuser35 finding 11)."""
+    house = _wheel(ctx.path("wheels"), "9.9.9").parent
+    write_zip(house / "cffi-2.1.1-cp399-cp399-manylinux_2_17_x86_64.whl", {
+        "cffi-2.1.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: cffi\nVersion: 2.1.1\n"})
+    meta = house / "bundlekit-9.9.9-py3-none-any.whl"
+    write_zip(meta, {"bundlekit-9.9.9.dist-info/METADATA":
+                     b"Metadata-Version: 2.1\nName: bundlekit\nVersion: 9.9.9\nRequires-Dist: cffi\n"})
+    out = ctx.path("self.bundle")
+    ok("export-self", "--to", "prod", "-o", out, "--wheelhouse", house, "--python-version", "3.99", "--platform",
+       "manylinux_2_17_x86_64", home=ctx.dev)
+    return Call(["self-update", out, "--dry-run"], home=ctx.prod, outputs=[out])
+
+
 def _deploy_bundlekit(ctx: Ctx) -> Call:
     """dev made bundlekit's release (export-self registers it "created here"): deploying it ran no step."""
     ok("export-self", "--to", "prod", "-o", ctx.path("self.bundle"), "--wheelhouse",
@@ -72,5 +87,6 @@ ROWS = [
     Row("self_update_failed", _update_that_does_not_run),
     Row("rollback_missing", lambda c: Call(["self-update", "--rollback"], home=c.prod)),
     Row("invalid_self_link", _tampered_current),
+    Row("self_platform_mismatch", _update_for_another_python),
     Row("rollback_state_too_new", _rollback_to_an_older_schema),
 ]

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
+from packaging.tags import sys_tags
+
+from bundlekit.selfupdate.platform_check import here_platform
 from tests.conftest import run_cli, snapshot
 from tests.selfupdate.conftest import finished_stand_in, two_zones
 from tests.selfupdate.test_wheels import wheel
@@ -73,15 +77,25 @@ def test_another_build_of_bundlekit_under_the_same_version_is_refused(tmp_path: 
 def test_a_zone_installs_the_same_version_built_for_another_platform(tmp_path: Path) -> None:
     """A node of the zone on another platform (or the zone's machine replaced): the second wheel set
     of a version the zone holds is installed, not refused as a conflicting release."""
+    # Both sets must install on the interpreter running here, which self-update checks first (newuser35
+    # finding 11): the older glibc baseline, and this machine's newest platform with a wheel of its own.
+    python, cp = "%d.%d" % sys.version_info[:2], "cp%d%d" % sys.version_info[:2]
+    platform = here_platform(list(sys_tags()))
     dev, prod = two_zones(tmp_path)
-    house = _house(tmp_path / "wheels")
-    for name, target in (("x86.bundle", X86), ("arm.bundle", ARM)):
-        assert run_cli("export-self", "--to", "prod", "-o", tmp_path / name, "--wheelhouse", house, *target,
-                       home=dev).returncode == 0
-    first = finished_stand_in(prod, tmp_path / "x86.bundle", "0.2.0")
-    second = finished_stand_in(prod, tmp_path / "arm.bundle", "0.2.0")
-    assert run_cli("self-update", tmp_path / "x86.bundle", home=prod).returncode == 0
-    done = run_cli("self-update", tmp_path / "arm.bundle", home=prod)
+    house = tmp_path / "wheels"
+    house.mkdir()
+    wheel(house, "bundlekit", "0.2.0", requires=("zstandard>=0.22",))
+    wheel(house, "zstandard", "0.25.0", f"{cp}-{cp}-manylinux_2_17_x86_64")
+    wheel(house, "zstandard", "0.25.0", f"{cp}-{cp}-{platform}")
+    for name, target in (("old.bundle", ("--platform", "manylinux_2_17_x86_64")), ("new.bundle", ("--platform", platform))):
+        done = run_cli("export-self", "--to", "prod", "-o", tmp_path / name, "--wheelhouse", house,
+                       "--python-version", python, *target, home=dev)
+        assert done.returncode == 0, done.stderr
+    assert _wheels(tmp_path / "old.bundle") != _wheels(tmp_path / "new.bundle")
+    first = finished_stand_in(prod, tmp_path / "old.bundle", "0.2.0")
+    second = finished_stand_in(prod, tmp_path / "new.bundle", "0.2.0")
+    assert run_cli("self-update", tmp_path / "old.bundle", home=prod).returncode == 0
+    done = run_cli("self-update", tmp_path / "new.bundle", home=prod)
     assert done.returncode == 0, done.stderr
     assert os.readlink(prod / "self" / "current") == f"venvs/{second.name}"
     assert os.readlink(prod / "self" / "previous") == f"venvs/{first.name}"
