@@ -152,6 +152,8 @@ REGISTRY, ALIASES = _build(
     _E("invalid_self_bundle", "usage", "self-update was given a release of another project than bundlekit, or "
                                        "one whose wheels pip would refuse (not one file each, or not what their "
                                        "file names say)"),
+    _E("self_not_importable", "usage", "a plain import of a release of the reserved project bundlekit (self-update "
+                                       "installs it, then imports it)"),
     _E("self_platform_mismatch", "usage", "self-update was given a bundlekit release exported for another Python or "
                                           "platform than the interpreter it installs with"),
     _E("self_not_deployable", "usage", "a deployment, its plan or its lifecycle, of the reserved project "

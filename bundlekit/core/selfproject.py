@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 from bundlekit.errors import UsageError
 
-__all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project", "export_command"]
+__all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project", "refuse_self_import", "export_command"]
 
 #: The project slug of bundlekit's own releases.
 SELF_SLUG = "bundlekit"
@@ -48,6 +49,25 @@ def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:
         "has no steps: a deployment would install nothing). A zone installs it with `bundlekit self-update BUNDLE "
         f"--home {shlex.quote(str(home))}` (BUNDLE: what `bundlekit export-self` made). Nothing was run, recorded or "
         "changed", code="self_not_deployable", details={"project": SELF_SLUG})
+
+
+def refuse_self_import(manifest: Any, bundle: Path, home: Path) -> None:
+    """Refuse (``UsageError`` ``self_not_importable``) a plain ``import`` of ``bundle`` when its
+    verified release ``manifest`` (a ``format.manifest.Manifest``) is of the reserved project: an
+    import would make it the zone's accepted bundlekit (its sequence then refuses an older build
+    as a rollback) without installing it or checking that it runs; ``bundlekit self-update`` does
+    both first, then imports it (newuser35 finding 13, decision 972). Returns for any other."""
+    if manifest.kind != "release" or not is_self_project(str(manifest.project.get("slug", ""))):
+        return
+    version = manifest.release.get("version")
+    where = shlex.quote(str(home))
+    raise UsageError(
+        f"{bundle}: bundlekit {version} from zone {manifest.source.name} is bundlekit's own release, which a zone "
+        f"installs with `bundlekit self-update {shlex.quote(str(bundle))} --home {where}` (it checks the bundle as "
+        "import does, installs it in a new environment, imports it only once that runs, and switches to it; "
+        f"`--dry-run` first shows what it would do). `import` would make bundlekit {version} this zone's accepted "
+        "bundlekit without installing it, and an older build would then be refused as a rollback. Nothing was "
+        "changed", code="self_not_importable", details={"project": SELF_SLUG, "version": version})
 
 
 def export_command(slug: str, to: str, *, full: bool = False, extra: str = "") -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.selfproject import is_self_project, refuse_self_import
 from bundlekit.errors import BundleError, ConflictError, TrustError, VerificationError
 from bundlekit.format.keyfile import RotationStatement
 from bundlekit.format.manifest import Manifest, PackageRef
@@ -390,7 +391,8 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
                   policy: MergePolicy | None = None, replace: bool = False, dry_run: bool = False,
                   progress: Callable[[int], None] | None = None, evidence: tuple[Path, ...] = (),
                   wait: float = 0.0, on_wait: Callable[[str], None] | None = None,
-                  space: str = DEFAULT, accept_lifecycle_removal: bool = False) -> ImportPlan:
+                  space: str = DEFAULT, accept_lifecycle_removal: bool = False,
+                  self_update: bool = False) -> ImportPlan:
     """Plan, refuse on conflicts (unless dry run), apply, into ``space`` (a space of this zone,
     in its spelling; ``space_denied`` unless the bundle's source is trusted there, decision 660).
 
@@ -406,7 +408,9 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
     planned again on the new state (at most :data:`REPLANS` times; each costs a verification
     pass). While ``bundlekit prune`` removes files (it holds the zone's prune claim) the import
     waits up to ``wait`` seconds (``on_wait`` is told once what it waits for), then is refused
-    ``ConflictError`` ``prune_in_progress`` with nothing changed; a dry run does not wait.
+    ``ConflictError`` ``prune_in_progress`` with nothing changed; a dry run does not wait. A
+    release of the reserved project bundlekit, once verified, is refused ``self_not_importable``
+    unless ``self_update`` (only self-update imports it, once it runs; decision 972).
     """
     deadline = time.monotonic() + max(0.0, wait)
     if not dry_run:
@@ -415,7 +419,8 @@ def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | 
         try:
             return _import_once(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
                                 dry_run=dry_run, progress=progress, evidence=evidence, deadline=deadline,
-                                on_wait=on_wait, space=space, accept_lifecycle_removal=accept_lifecycle_removal)
+                                on_wait=on_wait, space=space, accept_lifecycle_removal=accept_lifecycle_removal,
+                                self_update=self_update)
         except _StalePlan:
             if attempt == REPLANS:
                 raise ConflictError(f"{path}: the project kept changing while this import was applied "
@@ -450,7 +455,7 @@ def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | N
                  replace: bool, dry_run: bool, progress: Callable[[int], None] | None,
                  evidence: tuple[Path, ...], deadline: float,
                  on_wait: Callable[[str], None] | None, space: str = DEFAULT,
-                 accept_lifecycle_removal: bool = False) -> ImportPlan:
+                 accept_lifecycle_removal: bool = False, self_update: bool = False) -> ImportPlan:
     try:
         plan = plan_import(zone, path, now=now, strategy=strategy, policy=policy, replace=replace,
                            progress=progress, space=space, accept_lifecycle_removal=accept_lifecycle_removal,
@@ -459,6 +464,10 @@ def _import_once(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | N
         if not dry_run:
             record_refusal(zone, path, err, now=now)
         raise
+    if not self_update and is_self_project(str(plan.manifest.project.get("slug", ""))):
+        if plan.staging:  # authentic and admitted: refused for this zone's choice of command, never reported
+            plan.staging.cleanup()
+        refuse_self_import(plan.manifest, path, zone.home)
     if plan.noop:
         # Evidence offered again with an imported bundle: checked (a mismatch changes nothing), then recorded.
         plan.release_digest = plan.manifest.release_digest()

@@ -103,7 +103,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     # dependency wheels, made for another platform (a node of this zone on another one), is another
     # build of that version's release, not a conflict (decision 948); a release of another project is
     # refused just below, before anything is written.
-    plan = import_bundle(zone, bundle, now=now, dry_run=True, replace=True)
+    plan = import_bundle(zone, bundle, now=now, dry_run=True, replace=True, self_update=True)
     m = plan.manifest
     if m.project.get("slug") != SELF_SLUG:
         raise UsageError(f"{bundle}: a release of {m.project.get('name')!r}, not of bundlekit itself; import it with "
@@ -161,7 +161,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
                 _check_labels(work / "wheels", wheels, str(bundle), plan.verified.source.name)
                 _install(venv, work, wheels, version, str(bundle))
                 write_atomic(venv / MARKER, f"{version} {plan.verified.digest}\n".encode("utf-8"))
-            import_bundle(zone, bundle, now=now, replace=True)  # the zone holds the release, as `import` leaves it
+            import_bundle(zone, bundle, now=now, replace=True, self_update=True)  # the zone holds the release, as `import` leaves it
         except BaseException:
             remove_tree(work, ignore_errors=True)
             for d in reversed(made):

@@ -47,6 +47,14 @@ def _update_for_another_python(ctx: Ctx) -> Call:
     return Call(["self-update", out, "--dry-run"], home=ctx.prod, outputs=[out])
 
 
+def _import_bundlekit(ctx: Ctx) -> Call:
+    """bundlekit's release imported with plain `import`: it would be accepted without being installed."""
+    out = ctx.path("self.bundle")
+    ok("export-self", "--to", "prod", "-o", out, "--wheelhouse", _wheel(ctx.path("wheels"), "9.9.9").parent,
+       home=ctx.dev)
+    return Call(["import", out], home=ctx.prod, outputs=[out])
+
+
 def _deploy_bundlekit(ctx: Ctx) -> Call:
     """dev made bundlekit's release (export-self registers it "created here"): deploying it ran no step."""
     ok("export-self", "--to", "prod", "-o", ctx.path("self.bundle"), "--wheelhouse",
@@ -88,5 +96,6 @@ ROWS = [
     Row("rollback_missing", lambda c: Call(["self-update", "--rollback"], home=c.prod)),
     Row("invalid_self_link", _tampered_current),
     Row("self_platform_mismatch", _update_for_another_python),
+    Row("self_not_importable", _import_bundlekit),
     Row("rollback_state_too_new", _rollback_to_an_older_schema),
 ]

@@ -144,6 +144,18 @@ def house_without(wheelhouse: Path, prefix: str, dest: Path) -> Path:
     return dest
 
 
+def accepted(home: Path, bundle: Path) -> None:
+    """The zone at ``home`` accepts the bundlekit release ``bundle`` as self-update records it once the
+    new environment runs (the release, its wheels, its sequence), without installing anything: plain
+    ``bundlekit import`` refuses such a bundle (newuser35 finding 13, decision 972)."""
+    from bundlekit.core import clock
+    from bundlekit.importer.importer import import_bundle
+    from bundlekit.zone.home import open_zone
+
+    with open_zone(home) as zone:
+        import_bundle(zone, bundle, now=clock.now(), replace=True, self_update=True)
+
+
 def small_self_bundle(tmp_path: Path, dev: Path, *, version: str = NEWER, to: str = "prod") -> Path:
     """A bundlekit release exported by ``dev`` for zone ``to`` from two minimal wheels (bundlekit
     ``version`` and click): kilobytes, where the shared wheelhouse makes tens of megabytes."""

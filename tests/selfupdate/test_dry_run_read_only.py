@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, snapshot
+from tests.conftest import RELEASE, run_cli, snapshot
 from tests.selfupdate.conftest import NEWER, export_self, two_zones
 
 
@@ -26,6 +26,8 @@ def test_self_update_and_import_dry_runs_work_on_a_read_only_home(tmp_path: Path
     dev, prod = two_zones(tmp_path)
     bundle = tmp_path / "self.bundle"
     assert export_self(dev, wheelhouse, bundle).returncode == 0
+    release = tmp_path / "acme.bundle"
+    assert run_cli("export", RELEASE, "--to", "prod", "-o", release, home=dev).returncode == 0
     before = snapshot(prod)
     view = tmp_path / "prod-ro"
     _read_only_view(prod, view)
@@ -34,7 +36,7 @@ def test_self_update_and_import_dry_runs_work_on_a_read_only_home(tmp_path: Path
         dry = run_cli("self-update", bundle, "--dry-run", home=view)
         assert dry.returncode == 0, dry.stderr
         assert f"would install bundlekit {NEWER}" in dry.stdout
-        imported = run_cli("import", bundle, "--dry-run", home=view)
+        imported = run_cli("import", release, "--dry-run", home=view)
         assert imported.returncode == 0, imported.stderr
     finally:
         subprocess.run(["umount", str(view)], check=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, snapshot
-from tests.selfupdate.conftest import NEWER, small_self_bundle, two_zones
+from tests.selfupdate.conftest import NEWER, accepted, small_self_bundle, two_zones
 
 
 def _refusal(done: object) -> dict[str, object]:
@@ -33,7 +33,7 @@ def test_the_reserved_project_is_never_deployed_planned_or_gated_and_the_refusal
     assert run_cli("targets", "add", "web-01", "--environment", "Production", "--role", "web", "--root",
                    tmp_path / "t", home=prod).returncode == 0
     bundle = small_self_bundle(tmp_path, dev)
-    assert run_cli("import", bundle, home=prod).returncode == 0  # as `self-update` also leaves it
+    accepted(prod, bundle)  # as `self-update` leaves it
     before = snapshot(prod, tmp_path / "r.bundle")
     err = _refusal(run_cli(*args, "--json", home=prod))
     assert err["code"] == "self_not_deployable"

@@ -20,7 +20,7 @@ from bundlekit.core import clock
 from bundlekit.selfupdate import install
 from bundlekit.zone.home import open_zone
 from tests.conftest import raises_code, run_cli
-from tests.selfupdate.conftest import export_self, two_zones
+from tests.selfupdate.conftest import accepted, export_self, two_zones
 
 
 def test_a_superseded_bundle_waiting_for_the_lock_is_refused_once_it_holds_it(
@@ -29,13 +29,13 @@ def test_a_superseded_bundle_waiting_for_the_lock_is_refused_once_it_holds_it(
     older, newer = tmp_path / "self-1.bundle", tmp_path / "self-2.bundle"
     assert export_self(dev, wheelhouse, older).returncode == 0  # sequence 1
     assert export_self(dev, wheelhouse, newer).returncode == 0  # sequence 2
-    assert run_cli("import", older, home=prod).returncode == 0  # accepted before: its self-update is a replay
+    accepted(prod, older)  # accepted before: its self-update is a replay
     real_lock = install.self_lock
 
     @contextlib.contextmanager
     def lock_after_the_newer_run(root: Path) -> Iterator[None]:
         # what the run holding the lock did meanwhile: it accepted sequence 2
-        assert run_cli("import", newer, home=prod).returncode == 0
+        accepted(prod, newer)
         with real_lock(root):
             yield
 

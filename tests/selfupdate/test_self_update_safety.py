@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import run_cli, snapshot
-from tests.selfupdate.conftest import (NEWER, OFFLINE, RUNNING, cli, export_self, house_without, stand_in,
+from tests.selfupdate.conftest import (NEWER, OFFLINE, RUNNING, accepted, cli, export_self, house_without, stand_in,
                                       two_zones, version_of)
 
 #: Runs the checkout's bundlekit with every ``replace_symlink`` of bundlekit replaced by one that
@@ -52,7 +52,7 @@ def test_a_bundle_a_newer_one_superseded_is_refused_as_a_rollback(tmp_path: Path
     assert export_self(dev, wheelhouse, first).returncode == 0  # sequence 1
     assert export_self(dev, wheelhouse, second).returncode == 0  # sequence 2: the source's newer word
     for bundle in (first, second):
-        assert run_cli("import", bundle, home=prod).returncode == 0
+        accepted(prod, bundle)
     before = snapshot(prod)
     for extra in ((), ("--dry-run",)):
         done = run_cli("self-update", first, "--json", *extra, home=prod, env=OFFLINE)
