@@ -27,17 +27,6 @@ def is_self_project(slug: str) -> bool:
     return slug.casefold() == SELF_SLUG
 
 
-def export_command(slug: str, to: str, *, full: bool = False) -> str:
-    """The command a source zone runs to export a new bundle of project ``slug`` to zone ``to``
-    (already shell-quoted by the caller): ``bundlekit export-self --to TO -o OUT --wheelhouse DIR``
-    for bundlekit's own project, which has no release file (review atk35 F15; its bundle always
-    holds every wheel), else ``bundlekit export RELEASE_FILE --to TO`` (with ``--full`` when
-    ``full``)."""
-    if is_self_project(slug):
-        return f"bundlekit export-self --to {to} -o OUT --wheelhouse DIR"
-    return f"bundlekit export RELEASE_FILE --to {to}" + (" --full" if full else "")
-
-
 def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:
     """Refuse (``UsageError`` ``self_not_deployable``) ``asked`` (the command, as a phrase:
     ``deploy bundlekit 0.1.1``) when ``slug`` is the reserved project; the message names the
