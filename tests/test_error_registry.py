@@ -36,6 +36,10 @@ FORWARDED = {
     ("bundlekit/package/survey.py", "error.code"),
     ("bundlekit/format/codec.py", "err.code"),  # a FormatError from the decoder's own hook, re-raised
     ("bundlekit/importer/refusal.py", "err.code"),  # the refused import's own code, kept in its refusal entry
+    # a relay hop record's decoder code, re-raised with what to do (review atk35 F8)
+    ("bundlekit/format/relay.py", "err.code"),
+    # the import's rollback / sequence_reused, re-raised by relay with "nothing was written" (decision 957)
+    ("bundlekit/export/relay.py", "err.code"),
     # a code a step runner reported; runner_error keeps it only if registered (else runner_failed)
     ("bundlekit/deploy/session.py", "str(message.get('code'))"),
     # the one code every target's preflight failure shares (each raised where the scan sees it)

@@ -35,7 +35,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.selfproject import is_self_project
 from bundlekit.core.text import MASK
 from bundlekit.dashboard.columns import AWAITING, Environments, merge_orders
-from bundlekit.dashboard.relaynames import RelayNames
+from bundlekit.dashboard.relaynames import RelayNames, former_names
 from bundlekit.dashboard.reported import (BUNDLE_ID, DEPLOYMENT_ID, ENVIRONMENT, RECEIPT_ID, RECEIVED, SLUG,
                                           SPACE, STARTED, STATE, TENANT, ZONE_ID, Paths, entry_of, from_columns,
                                           from_rows, read_entries, shown_state, waiver_notes)
@@ -203,15 +203,6 @@ def _shown_rows(ordered: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], 
     return shown, rest
 
 
-def _former_names(zone: Zone, exported: Iterable[Row]) -> list[tuple[str, str]]:
-    """(zone id, name) this zone gave zones: each relay its ``--via`` rules name (the name it had
-    when the rule named it), then each destination of its ``exported`` bundles, newest first: the
-    names a relay no longer trusted is shown by (decision 958)."""
-    out = [(z, s.policy.relay_name(i)) for s in truststore.sources(zone) for i, z in enumerate(s.policy.via)]
-    out += [(str(e["dest_zone_id"]), str(e["dest_name"])) for e in reversed(list(exported))]
-    return out
-
-
 def _attempt_order(d: DeploymentView | tuple[Any, ...]) -> tuple[int, float]:
     """An attempt's place among its cell's: its zone's deployment number, then its start."""
     if type(d) is tuple:
@@ -242,8 +233,7 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
     exported = [e for e in exported if not is_self_project(e["project_slug"])] if sent_self else exported
     export_of = {e["bundle_id"]: e for e in exported}
     relays, release_paths = remote.receipt_relays(db)
-    hop_names = RelayNames(zone_names, _former_names(zone, exports.list_exports(db) if sent_self else
-                                                     exported))
+    hop_names = RelayNames(zone_names, former_names(zone, exports.list_exports(db) if sent_self else exported))
     paths = Paths(zone.name, export_of, relays, hop_names, release_paths)
     counted: set[tuple[str, str]] = set()  # (bundle id, receipt id): its receipt's relays already counted
     reported: set[tuple[str, str]] = set()  # (bundle id, zone): bundles a receipt reported a deployment of

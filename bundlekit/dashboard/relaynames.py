@@ -14,7 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["RelayNames", "UNTRUSTED"]
+from bundlekit.zone import truststore
+from bundlekit.zone.db import Row
+from bundlekit.zone.home import Zone
+
+__all__ = ["RelayNames", "UNTRUSTED", "former_names"]
 
 #: Said after the name of a relay this zone no longer trusts.
 UNTRUSTED = "no longer trusted here"
@@ -55,3 +59,12 @@ class RelayNames:
             return self.trusted[zone_id]
         name = self._name(hop)
         return f"{name if name is not None else 'zone ' + zone_id} ({UNTRUSTED})"
+
+
+def former_names(zone: Zone, exported: Iterable[Row]) -> list[tuple[str, str]]:
+    """(zone id, name) ``zone`` gave zones: each relay its ``--via`` rules name (the name it had
+    when the rule named it), then each destination of its ``exported`` bundles (rows of
+    ``exports.list_exports``), newest first: the names a relay no longer trusted is shown by."""
+    out = [(z, s.policy.relay_name(i)) for s in truststore.sources(zone) for i, z in enumerate(s.policy.via)]
+    out += [(str(e["dest_zone_id"]), str(e["dest_name"])) for e in reversed(list(exported))]
+    return out

@@ -62,6 +62,7 @@ def _path(*zones: str) -> RelayPath:
 
 class _Manifest:
     kind = "release"
+    project = {"name": "Acme Web", "slug": "acme-web", "space": "Default"}
     destination = ZoneRef(A, "za", "3" * 32)
     packages = ()
 
