@@ -70,8 +70,8 @@ def spaces_list(home: str | None, as_json: bool) -> None:
 @json_option
 def spaces_add(name: str, home: str | None, as_json: bool) -> None:
     """Add a space (a name people read: any text on one line). A name that reads like a space the
-    zone has (another case, fullwidth or look-alike letters of another script, invisible
-    characters) is refused as that space."""
+    zone has (another case, small capitals, fullwidth or look-alike letters of another script,
+    invisible characters, a run of white space for one space) is refused as that space."""
     with open_home(home) as z:
         row = add_space(z, name, clock.now())
     if as_json:

@@ -17,16 +17,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from bundlekit.core.text import shell_word
 from bundlekit.errors import UsageError
-from bundlekit.trust.policy import SourcePolicy, glob_options, matches_any, relays_for
+from bundlekit.trust.policy import SourcePolicy, glob_options, matches_any, policy_denial, policy_widening
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.spaces import DEFAULT, space_names
 
-__all__ = ["RuleChange", "plan_change", "apply_change", "space_warnings", "set_command"]
+__all__ = ["RuleChange", "plan_change", "apply_change", "space_warnings", "set_command", "relay_warnings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,23 +105,59 @@ def apply_change(zone: Zone, change: RuleChange) -> tuple[truststore.TrustEntry,
                         f"never moves between spaces): their later releases are refused (space_denied) while its "
                         f"rule is in space {change.space}")
     warnings += space_warnings(zone, change.name, change.space, policy.spaces, space_given=change.space_given)
+    if (change.spaces, change.projects, change.environments) != (None, None, None):
+        warnings += relay_warnings(zone, change.zone_id)
     return truststore.get_zone(zone, change.zone_id), warnings
+
+
+def relay_warnings(zone: Zone, relay_id: str) -> list[str]:
+    """What trusted zone ``relay_id``'s policy, as it reads now, no longer lets it relay: for each
+    rule whose ``--via`` names it and each project of that rule's source this zone holds, the
+    project's releases its policy does not admit (its ``project.space``, name or slug, or an
+    environment the project's last release names: decision 905's check, which refuses them
+    ``untrusted_relay``), as sentences naming the commands that fix it (review atk35 #6, decision
+    961); none when it still admits them all. Projects this zone does not hold yet cannot be told."""
+    relay = next((s for s in truststore.sources(zone) if s.zone_id == relay_id), None)
+    if relay is None:
+        return []
+    out = []
+    for rule in truststore.list_zones(zone):
+        if relay_id not in rule.policy.via:
+            continue
+        for p in zone.db.all("SELECT slug, name, space, base FROM projects WHERE source_zone_id = ? ORDER BY name",
+                             (rule.zone_id,)):
+            envs = _environments(json.loads(p["base"]))
+            denied = policy_denial(relay, space=p["space"], project=p["name"], project_slug=p["slug"], environments=envs)
+            if denied is None:
+                continue
+            widen = policy_widening(relay, space=p["space"], project=p["name"], project_slug=p["slug"],
+                                    environments=envs)
+            out.append(f"zone {relay.name} relays the releases of zone {rule.name} (its rule's --via), but its rule "
+                       f"here does not admit those of project {p['name']} now: not {denied}. None of them is accepted "
+                       f"(untrusted_relay) until {relay.name} may relay them (`{widen}`) or zone {rule.name}'s rule "
+                       f"changes (`bundlekit trust set {shell_word(rule.name)} --no-via`, or --via another zone)")
+    return out
+
+
+def _environments(snapshot: dict[str, Any]) -> set[str]:
+    """Every environment a project snapshot names (variable scopes and step filters), as a release's
+    environments are counted for a trust policy (``importer/contents.bundle_environments``)."""
+    envs: set[str] = set()
+    for v in snapshot.get("variables", {}).values():
+        envs.update((v.get("scope") or {}).get("environment", ()))
+    for step in snapshot.get("steps", {}).values():
+        envs.update(step.get("environments") or ())
+    return envs
 
 
 def _check_relayed_through(zone: Zone, relay: truststore.TrustEntry, space: str) -> None:
     """Refuse to move ``relay`` to ``space`` while a rule requires releases to come through it that
     it could not relay from there: releases entering another space than ``space``, unless
     ``space`` is Default, whose relays relay for every space (decisions 905, 945)."""
-    relying = [e for e in truststore.list_zones(zone) if relay.zone_id in e.policy.via
-               and not relays_for(space, e.space)]
-    if relying:
-        names = ", ".join(e.name for e in relying)
-        raise UsageError(f"--space {space}: zone {relay.name} relays the releases of zone(s) {names} (their rules' "
-                         f"--via), which enter space {relying[0].space}; a relay must be trusted in the space the "
-                         f"releases it relays enter (decision 905). Change those rules first (`bundlekit trust set "
-                         f"{shell_word(relying[0].name)} --no-via`, or --via another zone); nothing was changed",
-                         code="invalid_policy",
-                         details={"relay": relay.name, "relied_on_by": [e.name for e in relying]})
+    stranded = truststore.stranded_rules(zone.db, relay.zone_id, space)
+    if stranded:
+        raise truststore.stranded_refusal(f"--space {space}", relay.name, space, stranded,
+                                          f"keep it in space {relay.space}")
 
 
 def space_warnings(zone: Zone, zone_name: str, space: str, globs: Sequence[str], *,

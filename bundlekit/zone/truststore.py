@@ -28,7 +28,7 @@ MAX_SIGNATURES = Limits().max_signatures  # a threshold above this can never be 
 
 __all__ = ["TrustEntry", "add_zone", "list_zones", "remove_zone", "get_zone", "entry_for_id", "zone_names", "sources",
            "revoked_key_ids", "add_signer", "revoke", "zone_ids", "share_packages", "zone_key_ids", "set_evidence_for",
-           "via_ids", "set_via", "space_of"]
+           "via_ids", "set_via", "space_of", "stranded_rules", "stranded_refusal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +85,42 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
                           (card.zone_id, card.name))
         if existing is not None:
             raise _already_trusted(zone, existing, card, instead)
+        stranded = stranded_rules(tx, card.zone_id, space)
+        if stranded:
+            raise stranded_refusal(f"space {space}", card.name, space, stranded,
+                                   f"trust it in space {stranded[0][1]} or {DEFAULT} instead (`bundlekit trust add CARD "
+                                   f"--space {shell_word(stranded[0][1])}`, or without --space)")
         tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added, in_space) "
                "VALUES (?,?,?,?,?,?,?)",
                (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now, space))
         tx.run("INSERT INTO trusted_keys(key_id, zone_id, public_key, role, label, added) VALUES (?,?,?,?,?,?)",
                (card.signing_key_id, card.zone_id, card.signing_key, "zone", card.name, now))
     return get_zone(zone, card.name)
+
+
+def stranded_rules(db: Reader, relay_id: str, space: str) -> list[tuple[str, str]]:
+    """``(name, space)`` of the trust rules whose ``--via`` names zone ``relay_id`` (trusted, or
+    trusted no longer: decision 944) and whose releases enter a space a relay trusted in ``space``
+    may not relay for (decisions 905, 945): trusting or moving that zone into ``space`` would
+    leave them accepting nothing."""
+    out = []
+    for r in db.all("SELECT name, zone_id, policy, in_space FROM trusted_zones WHERE zone_id != ? ORDER BY name",
+                    (relay_id,)):
+        if relay_id in SourcePolicy.from_dict(json.loads(r["policy"])).via and not relays_for(space, r["in_space"]):
+            out.append((str(r["name"]), str(r["in_space"])))
+    return out
+
+
+def stranded_refusal(option: str, relay: str, space: str, stranded: list[tuple[str, str]], instead: str) -> UsageError:
+    """``invalid_policy`` for trusting (or moving) zone ``relay`` in ``space`` while the rules
+    ``stranded`` (:func:`stranded_rules`) need it to relay into their spaces (decision 961)."""
+    names = ", ".join(name for name, _ in stranded)
+    return UsageError(f"{option}: zone {relay} relays the releases of zone(s) {names} (their rules' --via), which "
+                      f"enter space {stranded[0][1]}; a relay must be trusted in the space the releases it relays "
+                      f"enter, or in {DEFAULT} (decisions 905, 945), so in space {space} it could relay none of them. "
+                      f"Nothing was changed: {instead}, or change those rules first (`bundlekit trust set "
+                      f"{shell_word(stranded[0][0])} --no-via`, or --via another zone)", code="invalid_policy",
+                      details={"relay": relay, "space": space, "relied_on_by": [name for name, _ in stranded]})
 
 
 def _already_trusted(zone: Zone, existing: Row, card: IdentityCard, instead: str | None) -> StateError:
@@ -259,6 +289,12 @@ def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None,
     out: list[str] = []
     for name in names:
         found = known.get(name.lower()) or (name if name in known.values() else None)
+        if found is None and name.casefold() in (zone.name.casefold(), zone.zone_id.casefold()):
+            raise UsageError(f"--via {shown(name)}: that is this zone's own name; a relay is another zone a release "
+                             "passes through before it reaches this one, so name the zone that hands the releases on "
+                             "to this zone (`bundlekit trust list` shows the trusted ones), or leave --via out to "
+                             "accept them directly. Nothing was changed", code="invalid_policy",
+                             details={"relay": cut(name)})
         if found is None:
             raise unknown_zone(zone.db, name, f"--via {shown(name)}: no trusted zone has that name; a relay must be a "
                                               "trusted zone (`bundlekit trust add` its card first); nothing was changed")
