@@ -30,7 +30,7 @@ from bundlekit.trust.policy import SourcePolicy
 from bundlekit.core.hints import in_space, space_flag
 from bundlekit.core.text import shell_word
 from bundlekit.zone.spaces import resolve_space, space_names, told_apart
-from bundlekit.zone.trust_rules import apply_change, plan_change, set_command, space_warnings
+from bundlekit.zone.trust_rules import apply_change, plan_change, relay_warnings, set_command, space_warnings
 from bundlekit.zone import truststore
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone, init_zone
@@ -185,6 +185,7 @@ def trust_add(card: Path, home: str | None, space: str, spaces: tuple[str, ...],
                                     instead=set_command(parsed.name, given) if given else None)
         warnings = space_warnings(z, entry.name, entry.space, entry.policy.spaces,
                                   space_given=any(g.startswith("--space ") for g in given))
+        warnings += relay_warnings(z, entry.zone_id)  # a relay a --via rule names, trusted again (decision 961)
     if as_json:
         emit_json({**entry.to_dict(), "warnings": warnings})
     else:

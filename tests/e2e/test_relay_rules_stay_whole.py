@@ -141,3 +141,15 @@ def test_via_naming_this_zone_itself_says_it_is_this_zone_s_own_name(chain: dict
         assert error["code"] == "invalid_policy", error
         assert "this zone's own name" in error["message"] and "trust add" not in error["message"], error["message"]
     assert snapshot(prod) == before
+
+
+def test_trusting_a_removed_relay_again_with_a_policy_that_leaves_out_a_project_of_its_via_rule_warns(
+        chain: dict[str, Path], tmp_path: Path) -> None:
+    """Finding 6's kind through `trust add`: staging removed, then trusted again for other projects."""
+    prod = _prod(chain, tmp_path)
+    ok("import", chain["root"] / "ap.bundle", home=prod)
+    ok("trust", "remove", "staging", home=prod)
+    done = cli_in_process("trust", "add", chain["root"] / "staging.card", "--projects", "nothing-*", home=prod)
+    assert done.returncode == 0, done.stderr
+    assert "relays the releases of zone dev" in done.stderr and "project Acme Web" in done.stderr, done.stderr
+    assert "`bundlekit trust set staging --projects 'nothing-*,acme-web'`" in done.stderr, done.stderr
