@@ -204,3 +204,18 @@ def test_a_release_file_naming_its_space_with_a_run_of_spaces_is_exported_in_the
     ok("import", tmp_path / "p.bundle", "--space", "Pay  ments", home=w["prod"])
     listed = json.loads(ok("releases", "list", "--space", "Pay ments", "--json", home=w["prod"]))
     assert [r["version"] for r in listed["releases"]] == ["1.4.0"], listed
+
+
+def test_a_zone_holding_two_spaces_differing_by_a_run_of_spaces_shows_the_run_and_asks_which(tmp_path: Path) -> None:
+    """A zone from before decision 960 may hold 'Pay ments' and 'Pay  ments': both ASCII, so the
+    listing says where they differ, and a --space reading like both is refused naming both."""
+    home = tmp_path / "z"
+    ok("init", "--zone", "z", home=home)
+    ok("spaces", "add", "Pay ments", home=home)
+    with sqlite3.connect(home / "state.db") as db:
+        db.execute("INSERT INTO spaces(name, added) VALUES (?, 1)", ("Pay  ments",))
+    listing = ok("spaces", "list", home=home)
+    assert "Pay  ments (2 spaces in a row; reads like 'Pay ments')" in listing, listing
+    error = refused("targets", "list", "--space", "Pay   ments", home=home)
+    assert error["code"] == "unknown_space" and sorted(error["details"]["suggestions"]) == ["Pay  ments", "Pay ments"]
+    assert json.loads(ok("targets", "list", "--space", "Pay  ments", "--json", home=home))["targets"] == []
