@@ -194,6 +194,8 @@ REGISTRY, ALIASES = _build(
     _E("invalid_wheel", "input", "export-self: a wheel cannot be read, its name or version cannot be a package's, "
                                  "or its METADATA names another distribution or version than its file name"),
     _E("invalid_wheelhouse", "input", "export-self: the --wheelhouse is not a folder"),
+    _E("unsupported_home_path", "input", "self-update: the home's path holds a character the command launchers pip "
+                                         "writes under HOME/self/venvs cannot carry"),
     _E("unsupported_python", "input", "export-self: every bundlekit wheel's Requires-Python excludes the "
                                       "destination's Python"),
     _E("input_too_large", "input", "a file read whole (card, key, release file, template, variables) is above "

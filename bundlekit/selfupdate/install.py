@@ -44,6 +44,7 @@ from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.rebuild import rebuild_all
 from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
 from bundlekit.selfupdate.export_self import WHEEL_PREFIX
+from bundlekit.selfupdate.launcher import check_launcher_path
 from bundlekit.selfupdate.wheels import Wheel, wheel_at
 from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, check_made, finish_switch, home_option_of,
                                         read_links, self_lock, sweep, switched_installations, write_switch)
@@ -131,6 +132,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
                 finish_switch(root)
         return result
     result.downgrade_from = _downgrade(root, links.current, version)
+    check_launcher_path(zone.home, venv / "bin" / "python")
     if dry_run:
         result.previous = _previous_after(links, name)
         with tempfile.TemporaryDirectory(prefix="bundlekit-self-dry-run-") as tmp:  # never in the home: read-only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.refusals.world import Call, Ctx, Row, ok, write_zip
+from tests.refusals.world import Call, Ctx, Row, copy, ok, write_zip
 
 
 def _wheel(folder: Path, version: str, python: str = "") -> Path:
@@ -55,6 +55,16 @@ def _import_bundlekit(ctx: Ctx) -> Call:
     return Call(["import", out], home=ctx.prod, outputs=[out])
 
 
+def _home_the_launchers_cannot_carry(ctx: Ctx) -> Call:
+    """prod's home copied under a folder whose name holds a space and `$`: pip's launchers of the new
+    installation would name its interpreter in double quotes, where sh expands `$x`."""
+    out = ctx.path("self.bundle")
+    ok("export-self", "--to", "prod", "-o", out, "--wheelhouse", _wheel(ctx.path("wheels"), "9.9.9").parent,
+       home=ctx.dev)
+    home = copy(ctx.prod, ctx.path("zone $x") / "prod")
+    return Call(["self-update", out, "--dry-run"], home=home, outputs=[out])
+
+
 def _deploy_bundlekit(ctx: Ctx) -> Call:
     """dev made bundlekit's release (export-self registers it "created here"): deploying it ran no step."""
     ok("export-self", "--to", "prod", "-o", ctx.path("self.bundle"), "--wheelhouse",
@@ -93,6 +103,7 @@ ROWS = [
     Row("invalid_self_bundle", lambda c: Call(["self-update", c.get("acme.bundle")], home=c.prod,
                                               outputs=[c.get("acme.bundle")])),
     Row("self_update_failed", _update_that_does_not_run),
+    Row("unsupported_home_path", _home_the_launchers_cannot_carry),
     Row("rollback_missing", lambda c: Call(["self-update", "--rollback"], home=c.prod)),
     Row("invalid_self_link", _tampered_current),
     Row("self_platform_mismatch", _update_for_another_python),
