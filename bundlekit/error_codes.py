@@ -149,9 +149,8 @@ REGISTRY, ALIASES = _build(
     _E("invalid_release", "usage", "a release file is not valid TOML, breaks its schema, or a slug, package id or "
                                    "version is not a valid name"),
     _E("invalid_variables_file", "usage", "a --variables file is not a JSON object of non-empty names"),
-    _E("invalid_self_bundle", "usage", "self-update was given a release of another project than bundlekit, or "
-                                       "one whose wheels pip would refuse (not one file each, or not what their "
-                                       "file names say)"),
+    _E("invalid_self_bundle", "usage", "self-update: a release of another project, or with wheels pip would "
+                                       "refuse (mislabelled)"),
     _E("self_not_importable", "usage", "a plain import of a release of the reserved project bundlekit (self-update "
                                        "installs it, then imports it)"),
     _E("self_platform_mismatch", "usage", "self-update was given a bundlekit release exported for another Python or "
@@ -192,10 +191,10 @@ REGISTRY, ALIASES = _build(
     _E("wheel_missing", "input", "export-self: the wheelhouse lacks a wheel of bundlekit or a dependency for the "
                                  "destination"),
     _E("invalid_wheel", "input", "export-self: a wheel cannot be read, its name or version cannot be a package's, "
-                                 "or its METADATA names another distribution or version than its file name"),
+                                 "or its METADATA disagrees"),
     _E("invalid_wheelhouse", "input", "export-self: the --wheelhouse is not a folder"),
-    _E("unsupported_home_path", "input", "self-update: the home's path holds a character the command launchers pip "
-                                         "writes under HOME/self/venvs cannot carry"),
+    _E("unsupported_home_path", "input", "self-update: the home's path holds a character pip's command launchers "
+                                         "cannot carry"),
     _E("unsupported_python", "input", "export-self: every bundlekit wheel's Requires-Python excludes the "
                                       "destination's Python"),
     _E("input_too_large", "input", "a file read whole (card, key, release file, template, variables) is above "
