@@ -237,14 +237,16 @@ def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> N
         reads, version = SCHEMA_VERSION, _version_named(root, None)
     else:
         answer = probe(target, full=True)
-        problem = answer.problem if answer.schema is None else \
-            (f"its modules do not load ({answer.problem})" if answer.problem else "")
+        if answer.schema is None:
+            problem = answer.problem or "it names no state schema"
+        else:
+            problem = f"its modules do not load ({answer.problem})" if answer.problem else ""
         if not problem:
             shown, why = _installed_version(target, clean_environment())
             if shown != answer.version:
                 problem = (f"`bundlekit --version` says {shown}, not {answer.version}" if shown is not None
                            else f"`bundlekit --version` {why}")
-        if problem:
+        if problem or answer.schema is None:
             raise StateError(f"{root / 'previous'}: names {previous}, which does not run ({terminal_text(problem)}); "
                              "nothing was changed. Install the release wanted with `bundlekit self-update BUNDLE "
                              f"{home_option_of(root)}`", code="rollback_missing")
