@@ -25,7 +25,7 @@ from bundlekit.zone.keyfiles import SWAP, change_protection, key_states, opened_
 from bundlekit.zone.backup import leftover_message, restore_leftovers
 from bundlekit.zone.installations import not_from_its_folder
 from bundlekit.zone.owned_keys import file_problems, recorded
-from bundlekit.core.text import shell_word
+from bundlekit.core.text import shell_word, terminal_text
 
 __all__ = ["protect_keys", "unprotect_keys", "doctor_findings"]
 
@@ -175,7 +175,7 @@ def _self_findings(home: Path) -> list[dict[str, str]]:
         why = not_from_its_folder(link) if os.path.islink(link) else None
         if why is None:
             continue
-        named = f"{link} names {os.readlink(link)}, which {why}"
+        named = terminal_text(f"{link} names {os.readlink(link)}, which {why}")  # a launcher's bytes, shown
         if name == "current":
             message = (f"{named}: {link / 'bin' / 'bundlekit'} does not run this zone's bundlekit. Make the installation "
                        f"again here with {again} (BUNDLE: the bundle it came from; an installation that does not run "
@@ -208,7 +208,8 @@ def doctor(home: str | None, as_json: bool) -> None:
     """Check the zone's home for risky settings (unprotected keys, an open home folder); changes nothing.
 
     Exit 0 when it found nothing or warnings only, 1 when it found an error (a key file that is
-    not the zone's own, ...), so a script or monitor can act on the status."""
+    not the zone's own, a HOME/self/current that does not run from its own folder, ...), so a
+    script or monitor can act on the status."""
     found = doctor_findings(resolve_home(home))
     if as_json:
         emit_json({"findings": found})
