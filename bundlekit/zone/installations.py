@@ -146,10 +146,9 @@ def not_from_its_folder(prefix: Path) -> str | None:
     named = launcher_interpreter(prefix)
     if named is None:
         return "has a bin/bundlekit that is not a launcher pip writes (no interpreter named on its first lines)"
-    outcome = ("so the installation in that other folder would run instead" if os.path.exists(named)
-               else "which does not exist, so it does not start")
-    return (f"was moved or copied from another folder: its bin/bundlekit runs {named}, not the interpreter in "
-            f"its own bin/, {outcome}")
+    outcome = ("which is still there, so the installation in that other folder would run instead"
+               if os.path.exists(named) else "which is gone, so it does not start")
+    return f"was moved or copied from another folder: its bin/bundlekit runs {named}, outside its own bin/, {outcome}"
 
 
 def self_installations(home: Path) -> list[tuple[str, Path]]:
