@@ -114,8 +114,7 @@ def read_links(root: Path) -> Links:
 def made_here(root: Path, target: str) -> bool:
     """Whether link target ``target`` names an environment of ``root/venvs`` (one folder in it, as
     self-update names what it made: ``venvs/VERSION-DIGEST``)."""
-    path = os.path.normpath(os.path.join(root, target))
-    return os.path.dirname(path) == os.path.normpath(root / "venvs") and os.path.basename(path) not in ("", ".", "..")
+    return os.path.dirname(os.path.normpath(os.path.join(root, target))) == os.path.normpath(root / "venvs")
 
 
 def check_made(root: Path, links: Links, recorded: Callable[[], Iterable[str]]) -> None:
@@ -140,8 +139,8 @@ def check_made(root: Path, links: Links, recorded: Callable[[], Iterable[str]]) 
 def switched_installations(db: Reader) -> set[str]:
     """The installations outside ``HOME/self/venvs`` a bundlekit link may name: the running one
     (``sys.prefix``), and every one the zone's audit trail records a self-update switching from or
-    to (each entry's ``from``/``to``, ``PATH (bundlekit VERSION)``, and the last switch's note,
-    which a switch made outside a command also leaves). Entries that do not decode are skipped:
+    to (each entry's ``from``/``to``, ``PATH (bundlekit VERSION)``; a switch made outside a command,
+    through the library, names no installation in its entry). Entries that do not decode are skipped:
     ``audit --verify`` is the place that names them."""
     out = {sys.prefix}
     for stored in audit.entries(db):
@@ -155,13 +154,6 @@ def switched_installations(db: Reader) -> set[str]:
             value = entry.object.get(key)
             if isinstance(value, str):
                 out.add(value.rpartition(" (bundlekit ")[0] or value)
-    note = db.scalar("SELECT value FROM meta WHERE key = ?", (audit.NOTE + "self",))
-    try:
-        facts = json.loads(str(note)) if note is not None else {}
-    except ValueError:
-        facts = {}
-    if isinstance(facts, dict):
-        out.update(v for k, v in facts.items() if k in ("from", "to") and isinstance(v, str))
     return out
 
 
