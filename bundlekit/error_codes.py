@@ -153,8 +153,8 @@ REGISTRY, ALIASES = _build(
                                        "refuse (mislabelled)"),
     _E("self_not_importable", "usage", "a plain import of a release of the reserved project bundlekit (self-update "
                                        "installs it, then imports it)"),
-    _E("self_platform_mismatch", "usage", "self-update was given a bundlekit release exported for another Python or "
-                                          "platform than the interpreter it installs with"),
+    _E("self_platform_mismatch", "usage", "self-update: a bundlekit release exported for another Python or "
+                                          "platform than the one it installs with"),
     _E("self_not_deployable", "usage", "a deployment, its plan or its lifecycle, of the reserved project "
                                        "bundlekit (installed with self-update)"),
     _E("unknown_output_step", "usage", "an output variable reference names a step the release does not have"),
