@@ -47,11 +47,13 @@ def _python_version(text: str | None) -> tuple[int, int] | None:
               help="A platform tag of the destination, like manylinux_2_17_x86_64 (repeatable; default: this "
                    "machine's), as pip download takes it.")
 @click.option("--expires", default=None, help="Validity, like 12h, 30d, 2w (default 30d).")
+@click.option("--full", is_flag=True, help="Include every wheel, even those the destination reported holding "
+              "(for a relay, or a zone that pruned them).")
 @home_option
 @quiet_option
 @json_option
 def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | None, python_version: str | None,
-                    platforms: tuple[str, ...], expires: str | None, home: str | None, quiet: bool,
+                    platforms: tuple[str, ...], expires: str | None, full: bool, home: str | None, quiet: bool,
                     as_json: bool) -> None:
     """Pack bundlekit's own wheel and its dependencies' into one signed bundle for a zone.
 
@@ -67,18 +69,22 @@ def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | N
     now = clock.now()
     with open_home(home) as z, Bars("export", quiet=quiet, as_json=as_json) as bars:
         res = export_self(z, to, output, wheelhouse=wheelhouse or z.home / "wheelhouse", target=target, now=now,
-                          expires_in=expires_in, progress=bars, overwrite=overwrite)
+                          expires_in=expires_in, progress=bars, overwrite=overwrite, full=full)
     m = res.result.manifest
+    held = [f"{p.id} {p.version}" for p in m.packages if not p.included]
     if as_json:
         emit_json({"path": str(res.result.path), "digest": res.result.digest, "size": res.result.size,
                    "version": m.release["version"], "sequence": m.sequence, "destination": m.destination.name,
                    "expires": m.expires, "target": target.describe(),
-                   "wheels": [w.path.name for w in res.wheels]})
+                   "wheels": [w.path.name for w in res.wheels], "not_included": held})
         return
     echo(f"exported bundlekit {m.release['version']} and {len(res.wheels) - 1} dependencies for zone "
          f"{m.destination.name} ({target.describe()}): {res.result.path}")
     echo(f"  sequence {m.sequence}, {size_text(res.result.size)}, digest {res.result.digest}, expires "
          f"{when_text(m.expires, now)}")
+    if held:
+        echo(f"  {len(held)} of {len(m.packages)} wheels by reference or as changes (zone {m.destination.name} reported "
+             "holding them); `--full` sends every one whole, as a relay or a zone that pruned them needs")
     echo(f"  there: bundlekit self-update {res.result.path.name} --home DIR")
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from bundlekit.errors import UsageError
 
-__all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project", "refuse_self_import", "export_command"]
+__all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project", "export_command", "full_export",
+           "refuse_self_import"]
 
 #: The project slug of bundlekit's own releases.
 SELF_SLUG = "bundlekit"
@@ -25,6 +26,28 @@ SELF_SLUG = "bundlekit"
 def is_self_project(slug: str) -> bool:
     """Whether ``slug`` (a project's slug, any letter case) is the reserved project."""
     return slug.casefold() == SELF_SLUG
+
+
+def export_command(slug: str, to: str, *, full: bool = False) -> str:
+    """The command a source zone runs to export a new bundle of project ``slug`` to zone ``to``
+    (already shell-quoted by the caller): ``bundlekit export-self --to TO -o OUT --wheelhouse DIR``
+    for bundlekit's own project, which has no release file (review atk35 F15; newuser35 findings 3
+    and 16), else ``bundlekit export RELEASE_FILE --to TO``; with ``--full`` (every package's
+    bytes, none by reference or as changes) when ``full``: export-self has it too."""
+    if is_self_project(slug):
+        return f"bundlekit export-self --to {to} -o OUT --wheelhouse DIR" + (" --full" if full else "")
+    return f"bundlekit export RELEASE_FILE --to {to}" + (" --full" if full else "")
+
+
+def full_export(slug: str, to: str) -> str:
+    """The export a refusal of an import suggests when the bundle lacks a package's bytes (by
+    reference, or as changes to one this zone lacks): ``bundlekit export --full``, or for
+    bundlekit's own release, which no release file makes, ``bundlekit export-self --to TO -o OUT
+    --wheelhouse DIR --full`` (``to``: the zone the source exported it to, quoted here; newuser35
+    finding 16)."""
+    if is_self_project(slug):
+        return export_command(slug, shlex.quote(to), full=True)
+    return "bundlekit export --full"
 
 
 def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:
@@ -57,16 +80,3 @@ def refuse_self_import(manifest: Any, bundle: Path, home: Path) -> None:
         f"`--dry-run` first shows what it would do). `import` would make bundlekit {version} this zone's accepted "
         "bundlekit without installing it, and an older build would then be refused as a rollback. Nothing was "
         "changed", code="self_not_importable", details={"project": SELF_SLUG, "version": version})
-
-
-def export_command(slug: str, to: str, *, full: bool = False, extra: str = "") -> str:
-    """The command a source zone runs to export project ``slug`` again for zone ``to`` (a name,
-    shell-quoted here): ``bundlekit export RELEASE_FILE --to TO``, or for the reserved project
-    ``bundlekit export-self --to TO -o OUT --wheelhouse DIR`` (no release file makes it; newuser35
-    findings 3 and 16). ``full``: every package's bytes travel (``--full``); ``extra``: further
-    options, already shell words, appended as given."""
-    if is_self_project(slug):
-        words = ["bundlekit export-self --to", shlex.quote(to), "-o OUT --wheelhouse DIR"]
-    else:
-        words = ["bundlekit export RELEASE_FILE --to", shlex.quote(to)]
-    return " ".join(words + (["--full"] if full else []) + ([extra] if extra else []))

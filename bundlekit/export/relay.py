@@ -193,7 +193,7 @@ def check_packages_travel(v: VerifiedBundle, here: str, to: str, where: str) -> 
         f"{', '.join(held)}. Zone {source} sent only what zone {here} already held; zone {to} can use them only if "
         f"zone {source} delivered them to it too, which {here} cannot know, and a relay carries no package bytes. "
         f"Nothing was written. Ask zone {source} to export the release again with every package's file "
-        f"(`{export_command(m.project['slug'], here, full=True)}`) and relay that; or, if zone {to} already holds these "
+        f"(`{export_command(m.project['slug'], shell_word(here), full=True)}`) and relay that; or, if zone {to} already holds these "
         f"packages from zone {source}, relay with --allow-by-reference", code="relay_by_reference",
         details={"packages": held, "source": source, "to": to})
 

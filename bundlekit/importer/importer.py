@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.selfproject import is_self_project, refuse_self_import
+from bundlekit.core.selfproject import full_export, is_self_project, refuse_self_import
 from bundlekit.errors import BundleError, ConflictError, TrustError, VerificationError
 from bundlekit.format.keyfile import RotationStatement
 from bundlekit.format.manifest import Manifest, PackageRef
@@ -41,6 +41,7 @@ from bundlekit.importer.evidence import EvidenceRow, attested, offered_evidence
 from bundlekit.importer.merge import MergePlan, Snapshot, three_way_merge
 from bundlekit.importer.merge_policy import MergePolicy
 from bundlekit.importer.ownership import check_package_ids
+from bundlekit.importer.prune_wait import await_prune, wait_for_prune
 from bundlekit.importer.refusal import record_refusal
 from bundlekit.importer.repair import repair_store
 from bundlekit.importer.snapshot import content_digest, held_sides, incoming_snapshot
@@ -175,7 +176,8 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
     store = zone.store
     sources = truststore.sources(zone)
     usable = usable_packages(zone, v.source, sources)
-    check_package_ids(db, m.packages, where, v.source.name, package_owners(v.source.zone_id, sources), usable)
+    check_package_ids(db, m.packages, where, v.source.name, package_owners(v.source.zone_id, sources), usable,
+                      full_export(m.project["slug"], m.destination.name))
     own = packages.delivered_by(db, (v.source.zone_id,))
     new_packages = []
     for p in m.packages:
@@ -183,7 +185,7 @@ def _decide(zone: Zone, v: VerifiedBundle, *, strategy: str | None, policy: Merg
         if not p.included and p.delta is None and not store.has(p.sha256):  # a delta: check_bases, below
             raise VerificationError(f"{where}: package {p.id} {p.version} is listed by reference but this zone "
                                     "no longer holds it (pruned, or the store lost it); export it with its file "
-                                    "(`bundlekit export --full`)", code="package_missing")
+                                    f"(`{full_export(m.project['slug'], m.destination.name)}`)", code="package_missing")
         if known is None:
             new_packages.append(f"{p.id} {p.version}")
     project = projects.project_for_import(db, m.project["slug"])
@@ -246,7 +248,8 @@ def _still_valid(zone: Zone, tx: Reader, plan: ImportPlan) -> bool:
     check_space(tx, v, plan.space, str(v.path))  # the trust rule or the project may have moved meanwhile
     _check_sequence(tx, v, str(v.path))
     check_package_ids(tx, m.packages, str(v.path), v.source.name,
-                      package_owners(v.source.zone_id, truststore.sources(zone)), plan.usable)
+                      package_owners(v.source.zone_id, truststore.sources(zone)), plan.usable,
+                      full_export(m.project["slug"], m.destination.name))
     for p in m.packages:
         _check_package(tx, p, str(v.path), plan.usable)
         # every package's bytes: staged by this import, or in the store now (decision 771)
@@ -319,7 +322,7 @@ def _apply(zone: Zone, plan: ImportPlan, now: EpochSeconds, deadline: float,
             if not zone.db.held(tx, PRUNE_CLAIM):
                 _commit(zone, tx, plan, release, now)
                 return
-        told = _wait_for_prune(zone, deadline, on_wait, told)
+        told = wait_for_prune(zone, deadline, on_wait, told)
 
 
 def _commit(zone: Zone, tx: Writer, plan: ImportPlan, release: projects.NewRelease, now: EpochSeconds) -> None:
@@ -350,41 +353,6 @@ def _commit(zone: Zone, tx: Writer, plan: ImportPlan, release: projects.NewRelea
     # share (decision 277). Should the commit itself fail, the objects stay: unreferenced and
     # harmless, and never removed, since a failed commit may have committed.
     plan.staging.commit()
-
-
-#: Seconds between two looks at a prune an import waits for.
-POLL = 0.25
-
-
-def _prune_running(zone: Zone) -> ConflictError:
-    return ConflictError(
-        f"`bundlekit prune` is removing old releases' files in zone {zone.name} (on this or another node); no "
-        "import is applied until it ends, since it could remove a package the import names. Nothing was imported. "
-        "Run the import again when it ends, or give --wait SECONDS to queue behind it", code="prune_in_progress")
-
-
-def _wait_for_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None, told: bool) -> bool:
-    """Sleep a little while a prune holds the zone's claim; ``prune_in_progress`` at ``deadline``
-    (``time.monotonic()`` seconds). ``on_wait`` is told once what the import waits for; returns
-    whether it was told."""
-    if time.monotonic() >= deadline:
-        raise _prune_running(zone)
-    if on_wait is not None and not told:
-        on_wait(f"`bundlekit prune` in zone {zone.name}")
-    time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
-    return True
-
-
-def await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | None = None) -> None:
-    """Return once no prune holds the zone's prune claim; ``ConflictError`` ``prune_in_progress``
-    at ``deadline`` (``time.monotonic()`` seconds). A cheap look before the verification, so an
-    import that would only be refused at the end does not read a whole bundle first."""
-    told = False
-    while True:
-        with zone.db.read() as r:
-            if not zone.db.held(r, PRUNE_CLAIM):
-                return
-        told = _wait_for_prune(zone, deadline, on_wait, told)
 
 
 def import_bundle(zone: Zone, path: Path, *, now: EpochSeconds, strategy: str | None = None,
@@ -442,7 +410,8 @@ def _mend_store(zone: Zone, plan: ImportPlan, *, now: EpochSeconds, progress: Ca
     if missing:
         notes.append("the store's copy of " + ", ".join(f"{p.id} {p.version}" for p in missing)
                      + " is damaged or missing and this bundle does not carry it: import the bundle that first "
-                       "delivered it again, or ask the source zone for `bundlekit export --full`")
+                       "delivered it again, or ask the source zone for "
+                       f"`{full_export(plan.manifest.project['slug'], plan.manifest.destination.name)}`")
     if notes:
         plan.noop_reason = "already imported (identical bundle); " + "; ".join(notes)
 

@@ -39,15 +39,16 @@ def _taken(where: str, p: PackageRef, source: str) -> str:
 
 
 def check_package_ids(db: Reader, items: Iterable[PackageRef], where: str, source: str, owners: frozenset[str],
-                      usable: frozenset[str]) -> None:
+                      usable: frozenset[str], export: str = "bundlekit export --full") -> None:
     """Refuse (:class:`TrustError` ``package_not_shared``) the first package of ``items`` that
     source zone ``source`` (named in messages; its package owners' zone ids ``owners``, the
     SHA-256 it may use ``usable``) lists by reference without owning its bytes, or delivers
-    under a package id only other sources delivered, with bytes other than those recorded."""
+    under a package id only other sources delivered, with bytes other than those recorded.
+    ``export``: the command that sends every package whole, for the message."""
     for p in items:
         if not p.included and p.delta is None and p.sha256 not in usable:
             raise TrustError(not_shared(where, f"package {p.id} {p.version} is listed by reference", p.sha256,
-                                        source), code="package_not_shared")
+                                        source, export), code="package_not_shared")
         holders = packages.id_holders(db, p.id)
         if holders and not holders & owners and packages.recorded_digest(db, p.id, p.version) != p.sha256:
             raise TrustError(_taken(where, p, source), code="package_not_shared")

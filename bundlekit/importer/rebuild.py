@@ -23,6 +23,7 @@ import queue
 from pathlib import Path
 from typing import Callable
 
+from bundlekit.core.selfproject import full_export
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.blobio import Stage
 from bundlekit.format.blobcheck import stream_blob
@@ -53,7 +54,7 @@ def check_shared(m: Manifest, where: str, usable: Usable) -> None:
     for p in m.packages:
         if not p.included and p.delta is None and usable is not None and p.sha256 not in usable:
             raise TrustError(not_shared(where, f"package {p.id} {p.version} is listed by reference", p.sha256,
-                                        m.source.name), code="package_not_shared")
+                                        m.source.name, _full(m)), code="package_not_shared")
 
 
 def check_bases(m: Manifest, store: PackageStore, where: str, usable: Usable) -> None:
@@ -68,21 +69,23 @@ def check_bases(m: Manifest, store: PackageStore, where: str, usable: Usable) ->
         base = p.delta.base
         if usable is not None and base.sha256 not in usable:
             raise TrustError(not_shared(where, f"package {p.id} {p.version} travelled as changes to {base.id} "
-                                               f"{base.version}", base.sha256, m.source.name),
+                                               f"{base.version}", base.sha256, m.source.name, _full(m)),
                              code="package_not_shared")
         if not store.has(base.sha256):
             raise VerificationError(
                 f"{where}: package {p.id} {p.version} travelled as changes to {base.id} {base.version} "
                 f"(SHA-256 {base.sha256[:16]}...), which this zone does not hold; ask the source zone to export "
-                "the release again with `bundlekit export --full`", code="delta_base_missing")
+                f"the release again with `{_full(m)}`",
+                code="delta_base_missing")
         _check_size(store, base.sha256, base.size, f"{where}: package {p.id} {p.version}: its base "
-                                                   f"{base.id} {base.version} (delta.base.size)")
+                                                   f"{base.id} {base.version} (delta.base.size)", _full(m))
     for i, p in enumerate(m.packages):
         if not p.included and (usable is None or p.sha256 in usable) and store.has(p.sha256):
-            _check_size(store, p.sha256, p.size, f"{where}: packages[{i}] ({p.id} {p.version}, size)")
+            _check_size(store, p.sha256, p.size, f"{where}: packages[{i}] ({p.id} {p.version}, size)", _full(m))
 
 
-def _check_size(store: PackageStore, sha256: str, size: int, what: str) -> None:
+def _check_size(store: PackageStore, sha256: str, size: int, what: str,
+                command: str = "bundlekit export --full") -> None:
     try:
         held = store.path(sha256).stat().st_size
     except FileNotFoundError:
@@ -91,17 +94,22 @@ def _check_size(store: PackageStore, sha256: str, size: int, what: str) -> None:
         raise VerificationError(
             f"{what}: the bundle says {size} bytes, but this zone's copy of SHA-256 {sha256[:16]}... has {held}; the "
             "bundle does not describe what this zone holds, so nothing was changed. Ask the source zone for "
-            "`bundlekit export --full`", code="package_size_mismatch")
+            f"`{command}`", code="package_size_mismatch")
 
 
-def not_shared(where: str, what: str, sha256: str, source: str) -> str:
+def _full(m: Manifest) -> str:
+    """The export that sends every package of ``m``'s release whole (export-self's for bundlekit's)."""
+    return full_export(str(m.project.get("slug", "")), m.destination.name)
+
+
+def not_shared(where: str, what: str, sha256: str, source: str, command: str = "bundlekit export --full") -> str:
     """The message of ``package_not_shared``. It says the same whether or not the zone holds the
     bytes from another source: a refusal travels back to the source, which must not learn what
     other sources delivered."""
     return (f"{where}: {what} (SHA-256 {sha256[:16]}...), but zone {source!r} has not delivered a package with "
             "that SHA-256 to this zone, and no zone sharing its packages with it has: a release may use by hash only "
             "packages its own source delivered. Ask zone {source} to export the release with the package's file "
-            "(`bundlekit export --full`); nothing was changed").replace("{source}", source)
+            "(`{command}`); nothing was changed").replace("{source}", source).replace("{command}", command)
 
 
 def rebuild_package(bundle: BundleFile, m: Manifest, p: PackageRef, store: PackageStore,
@@ -149,7 +157,8 @@ def rebuild_package(bundle: BundleFile, m: Manifest, p: PackageRef, store: Packa
             f"{at}: rebuilt from {p.delta.base.id} {p.delta.base.version} it is {rebuilder.emitted} bytes with "
             f"SHA-256 {digest.hexdigest()[:16]}..., the bundle signs {p.size} bytes with {p.sha256[:16]}...; the "
             "base in this zone's package store is damaged or not what the source zone rebuilt from; nothing was "
-            "changed. Ask the source zone for `bundlekit export --full`", code="rebuilt_package_mismatch")
+            f"changed. Ask the source zone for `{_full(m)}`",
+            code="rebuilt_package_mismatch")
 
 
 def rebuild_all(path: Path, digest: str, m: Manifest, store: PackageStore,

@@ -12,6 +12,7 @@ the same two checks in the same order before anything else it decides (``importe
 
 from __future__ import annotations
 
+from bundlekit.core.selfproject import full_export
 from bundlekit.core.text import shell_word
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.manifest import PackageRef
@@ -160,7 +161,8 @@ def package_gone(v: VerifiedBundle, p: PackageRef) -> VerificationError:
         return VerificationError(
             f"{where} is listed by reference, and this zone no longer has it: `bundlekit prune` removed it while "
             f"this import was being planned; nothing was imported. Export the release again in zone {v.source.name} "
-            "with --full (the package travels with it) and import that bundle", code="package_missing",
+            f"with --full (`{full_export(v.manifest.project['slug'], v.manifest.destination.name)}`: the package "
+            "travels with it) and import that bundle", code="package_missing",
             details={"package": p.id, "version": p.version})
     return VerificationError(
         f"{where}: the bundle carries it, and the import took the zone's copy of the same bytes instead, which "

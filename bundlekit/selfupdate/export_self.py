@@ -79,18 +79,20 @@ def self_release(wheelhouse: Path, target: Target) -> tuple[ReleaseSpec, list[Wh
 
 def export_self(zone: Zone, to: str, out: Path, *, wheelhouse: Path, target: Target, now: EpochSeconds,
                 expires_in: int = DEFAULT_EXPIRY, progress: Callable[[int], None] | None = None,
-                overwrite: bool = False) -> SelfExport:
+                overwrite: bool = False, full: bool = False) -> SelfExport:
     """Write bundlekit's release for zone ``to`` at ``out`` (see the module). Raises what
     :func:`self_release` and :func:`~bundlekit.export.exporter.export_spec` raise (``out`` is
     checked first: ``output_in_home``, and ``file_exists`` unless ``overwrite``, decision 942), and
     ``ConflictError`` ``release_exists`` when bundlekit's own wheel is another build than the one
-    this zone exported under the same version; a refusal writes nothing and records nothing."""
+    this zone exported under the same version; a refusal writes nothing and records nothing.
+    ``full``: every wheel's bytes travel, none by reference or as changes to one the destination
+    reported holding (``export --full``; newuser35 finding 16)."""
     check_output(out, "-o", zone, overwrite=overwrite)
     spec, wheels = self_release(wheelhouse, target)
     _refuse_another_build(zone, wheels[0])
     # Another set of dependency wheels for the same version: another destination platform (decision 948).
     result = export_spec(zone, spec, to, out, now=now, expires_in=expires_in, progress=progress, replace=True,
-                         overwrite=overwrite)
+                         overwrite=overwrite, delta=not full)
     return SelfExport(result, tuple(wheels), target)
 
 

@@ -35,6 +35,7 @@ from packaging.version import InvalidVersion, Version
 
 from bundlekit.core.atomic import write_atomic
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.selfproject import full_export
 from bundlekit.core.text import terminal_text
 from bundlekit.core.tree import remove_tree
 from bundlekit.errors import DeployError, InputError, StateError, UsageError, VerificationError
@@ -390,7 +391,7 @@ def _extract(zone: Zone, bundle: Path, m: Manifest, wheels: list[PackageRef], wo
     absent = [p.file for p in wheels if not (work / p.file).exists()]
     if absent:
         raise _failed(str(bundle), f"the bundle does not carry {', '.join(absent)} and this zone does not hold it; "
-                      "ask the source zone for `bundlekit export-self` again")
+                      f"ask the source zone for `{full_export(SELF_SLUG, m.destination.name)}`")
 
 
 def _check_labels(folder: Path, wheels: list[PackageRef], where: str, source: str) -> None:

@@ -65,8 +65,8 @@ def check_installs_here(bundle: Path, m: Manifest, wheels: Sequence[PackageRef])
     platform = here_platform(tags)
     shown = ", ".join(terminal_text(f) for f in misfits[:_SHOWN]) + (
         f" and {len(misfits) - _SHOWN} more" if len(misfits) > _SHOWN else "")
-    command = export_command(SELF_SLUG, m.destination.name,
-                             extra=f"--python-version {python} --platform {shell_word(platform)}")
+    command = (f"{export_command(SELF_SLUG, shell_word(m.destination.name))} --python-version {python} "
+               f"--platform {shell_word(platform)}")
     raise UsageError(
         f"{bundle}: bundlekit {m.release.get('version')} was exported for {made_for}, and this zone's self-update "
         f"installs with Python {python} on {platform} ({sys.executable}): {len(misfits)} of its {len(wheels)} "

@@ -385,7 +385,7 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
         problem = f"it did not go through {_and(missing)}"
     else:
         problem = f"{_and(relays)} relayed it, but not in the order required"
-    export = export_command(manifest.project["slug"], relays[0], full=bool(manifest.packages))
+    export = export_command(manifest.project["slug"], shell_word(relays[0]), full=bool(manifest.packages))
     steps = [f"in zone {source.name}, `{export}`"]
     for i, relay in enumerate(relays):
         steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)}`")
