@@ -450,7 +450,8 @@ def _requirement(p: PackageRef) -> str:
 
 def _installed_version(venv: Path, env: dict[str, str] | None = None) -> tuple[str | None, str]:
     """The version ``venv/bin/bundlekit --version`` reports, or None and why it did not run
-    (its exit code and the first line it printed on stderr)."""
+    (its exit code and the last line it printed on stderr: a traceback's exception, where its
+    first line says only "Traceback (most recent call last):"; newuser35 finding 12)."""
     try:
         done = subprocess.run([str(venv / "bin" / "bundlekit"), "--version"], capture_output=True, text=True,
                               env=env, timeout=PIP_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
@@ -459,8 +460,9 @@ def _installed_version(venv: Path, env: dict[str, str] | None = None) -> tuple[s
     words = done.stdout.split()
     if done.returncode == 0 and words:
         return words[-1], ""
-    first = next((line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()), "")
-    return None, f"did not run (exit {done.returncode}" + (f": {first}" if first else ", nothing printed") + ")"
+    lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+    last = ("... " if len(lines) > 1 else "") + lines[-1] if lines else ""
+    return None, f"did not run (exit {done.returncode}" + (f": {last}" if last else ", nothing printed") + ")"
 
 
 def _run(cmd: list[str], env: dict[str, str], where: str, what: str) -> None:
