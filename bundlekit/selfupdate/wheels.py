@@ -366,8 +366,43 @@ def _why(wheels: list[Wheel], need: _Need, rank: dict[Tag, int], python: str) ->
     if tagged:
         return f"its wheels here are version {', '.join(sorted({str(w.version) for w in tagged}))}"
     if wheels:
-        return f"{', '.join(w.path.name for w in wheels)} {'is' if len(wheels) == 1 else 'are'} for another platform"
+        return "; ".join(f"{w.path.name} is for {_other(w, rank, python)}" for w in wheels)
     return "no wheel of it"
+
+
+def _other(wheel: Wheel, rank: dict[Tag, int], python: str) -> str:
+    """What in ``wheel``'s tags excludes it on the destination (whose tags are ``rank``'s keys, its
+    Python ``python``): its Python (``cp311``, the destination runs 3.12), its ABI, its platform,
+    or both Python and platform; a release engineer then fixes the right option (newuser35
+    finding 5: a cp311 wheel of the asked-for platform was said to be "for another platform")."""
+    def words(values: set[str]) -> str:
+        return ", ".join(sorted(values))
+
+    major, minor = python.split(".")[:2]
+    runs = f"{major}.{minor}"
+    interpreter_abi = {(t.interpreter, t.abi) for t in rank}
+    own_pythons, own_platforms = {t.interpreter for t in wheel.tags}, {t.platform for t in wheel.tags}
+    platform_ok = bool(own_platforms & {t.platform for t in rank})
+    where = _first(rank)
+    if any((t.interpreter, t.abi) in interpreter_abi for t in wheel.tags):  # its Python and ABI install there
+        return f"another platform ({words(own_platforms)}; the destination is {where})"
+    if f"cp{major}{minor}" in own_pythons and platform_ok:  # the destination's Python, built for another ABI
+        abis = {abi for interpreter, abi in interpreter_abi if interpreter == f"cp{major}{minor}"}
+        return (f"another ABI ({words({t.abi for t in wheel.tags})}; the destination's Python {runs} takes "
+                f"{words(abis)})")
+    if f"cp{major}{minor}" in own_pythons:
+        return (f"another ABI and platform ({words({t.abi for t in wheel.tags})} on {words(own_platforms)}; the "
+                f"destination is {where})")
+    if platform_ok:
+        return f"another Python ({words(own_pythons)}; the destination runs {runs})"
+    return (f"another Python and platform ({words(own_pythons)} on {words(own_platforms)}; the destination runs "
+            f"{runs} on {where})")
+
+
+def _first(rank: dict[Tag, int]) -> str:
+    """The destination's most preferred platform (not ``any``), as messages name it."""
+    best = sorted((i, t.platform) for t, i in rank.items() if t.platform != "any")
+    return best[0][1] if best else "this platform"
 
 
 def _missing(missing: dict[str, _Need], house: dict[str, list[Wheel]], rank: dict[Tag, int], folder: Path,

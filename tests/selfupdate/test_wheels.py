@@ -172,3 +172,30 @@ def test_a_release_file_cannot_take_the_reserved_project(release_dir: Path) -> N
     release.write_text(release.read_text().replace('name = "Acme Web"', 'name = "Acme Web"\nslug = "bundlekit"', 1))
     with raises_code("invalid_release", match="reserved for bundlekit's own releases"):
         load_release(release)
+
+
+def test_a_wheel_of_the_right_platform_for_another_python_says_so_not_another_platform(tmp_path: Path) -> None:
+    """newuser35 finding 5: cp311 wheels of the asked-for platform, for a destination running 3.12,
+    were said to be "for another platform"; the release engineer then checks the wrong option."""
+    wheel(tmp_path, "bundlekit", "0.2.0", requires=("msgpack>=1", "zstandard>=0.22", "cffi>=1"))
+    wheel(tmp_path, "msgpack", "1.2.4", "cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64")
+    wheel(tmp_path, "zstandard", "0.25.0", "cp312-cp312-macosx_11_0_arm64")
+    wheel(tmp_path, "cffi", "2.1.1", "cp311-cp311-macosx_11_0_arm64")
+    with raises_code("wheel_missing") as info:
+        resolve(tmp_path, Target((3, 12), ("manylinux_2_17_x86_64",)))
+    msg = info.value.message
+    assert ("msgpack-1.2.4-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl is for another Python "
+            "(cp311; the destination runs 3.12)") in msg
+    assert ("zstandard-0.25.0-cp312-cp312-macosx_11_0_arm64.whl is for another platform (macosx_11_0_arm64; the "
+            "destination is manylinux_2_17_x86_64)") in msg
+    assert ("cffi-2.1.1-cp311-cp311-macosx_11_0_arm64.whl is for another Python and platform (cp311 on "
+            "macosx_11_0_arm64; the destination runs 3.12 on manylinux_2_17_x86_64)") in msg
+
+
+def test_a_wheel_of_the_right_python_and_platform_for_another_abi_says_so(tmp_path: Path) -> None:
+    wheel(tmp_path, "bundlekit", "0.2.0", requires=("msgpack>=1",))
+    wheel(tmp_path, "msgpack", "1.2.4", "cp311-cp311d-manylinux_2_17_x86_64")  # a debug build's ABI
+    with raises_code("wheel_missing") as info:
+        resolve(tmp_path, LINUX)
+    assert ("msgpack-1.2.4-cp311-cp311d-manylinux_2_17_x86_64.whl is for another ABI (cp311d; the destination's "
+            "Python 3.11 takes abi3, cp311, none)") in info.value.message
