@@ -329,13 +329,15 @@ REGISTRY, ALIASES = _build(
        exception=_REFUSAL),
     _E("policy_denied", "trust", "the source's policy does not allow this space, project or environment",
        exception=_REFUSAL),
-    _E("space_denied", "trust", "the source is not trusted in that space, the bundle names another, or the project is another's"),
+    _E("space_denied", "trust", "the source is not trusted in that space, the bundle names another, or the project is another's",
+       exception=_REFUSAL),
     _E("package_not_shared", "trust", "a release uses a package (by hash) or a package id that only other sources "
                                       "delivered", exception=_REFUSAL),
     _E("host_key_mismatch", "trust", "an SSH target offered none of its pinned host keys; nothing was run",),
     _E("relay_required", "trust", "the source's trust policy requires relays (--via) that did not countersign the "
-                                  "release in that order"),
-    _E("untrusted_relay", "trust", "a relay that countersigned the bundle is not a zone trusted here, or not for the release's space and project"),
+                                  "release in that order", exception=_REFUSAL),
+    _E("untrusted_relay", "trust", "a relay that countersigned the bundle is not a zone trusted here, or not for the release's space and project",
+       exception=_REFUSAL),
     _E("source_mismatch", "trust", "the signer is not the zone the manifest claims as its source"),
 
     # -- conflict (exit 4) -------------------------------------------------------------------

@@ -332,8 +332,10 @@ def _build(zone: Zone, db: Reader, now: EpochSeconds, space: str | None, steps: 
                  if type(v) is tuple} if refused_rows else {}
     refused = _superseded([_refusal(r, zone_of(r)) for r in refused_rows], refused_rows, deployments, sequences)
     refusal_of = {(str(r["bundle_id"]), zone_of(r)): v for r, v in zip(refused_rows, refused)}
-    for r in refused_rows:  # a refusal relayed back answers the export to the relays too
-        reported.update((r["bundle_id"], hop_names.known(h)) for h in relays.get(r["receipt_bundle_id"], []))
+    for r in refused_rows:  # a refusal relayed back, or of a release relayed there, answers the export to the relays too
+        reported.update((r["bundle_id"], hop_names.known(h))
+                        for h in [*relays.get(r["receipt_bundle_id"], []),
+                                  *release_paths.get(r["receipt_bundle_id"], {}).get(r["bundle_id"], [])])
     if space is not None:
         refused = [r for r in refused if r.space.casefold() == space.casefold()]
         exported = [e for e in exported if str(e["space"]).casefold() == space.casefold()]

@@ -15,9 +15,12 @@ project and release, the code and the message (the local path of the bundle repl
 file name), and for a relayed release the hops that brought it here, which show the source that
 it reached this zone (``release_bundle.relay_hops``, decision 906). Refusing the same bundle again for the same reason queues nothing new.
 
-A relayed bundle is authentic when its hops also pass (spec/relay.md §4): a bundle that skipped a
-relay the source's policy requires (``relay_required``), or came through an untrusted relay
-(``untrusted_relay``), is not, and its refusal changes nothing at all (decision 621).
+A refusal of the way a bundle came (``relay_required``, ``untrusted_relay``) or of the space it
+would enter (``space_denied``) is reported too when its origin is authentic (its source's
+signatures verify; the relays aside), so the source learns "refused in prod: relay_required"
+instead of waiting (decision 968, which replaces 621's and 660's silence). A ``space_denied``
+that only the ``--space`` typed here caused (the bundle enters the space its source's trust rule
+names) is this zone's own affair and is not reported.
 
 This is the documented exception to "a refusal leaves the home as it was" for imports
 (``spec/errors.md``): exactly one row in the state database changes.
@@ -31,17 +34,18 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import BundleError
 from bundlekit.format.crypto import b64
-from bundlekit.importer.verify import authenticate, verifier_for
+from bundlekit.importer.state_rules import check_space
+from bundlekit.importer.verify import (AuthenticBundle, VerifiedBundle, authenticate, authenticate_origin,
+                                       verifier_for)
 from bundlekit.zone.home import Zone
 from bundlekit.zone.refusals import queue_refusal
 
-__all__ = ["record_refusal", "REPORTED_FAMILIES", "UNREPORTED", "MESSAGE_LIMIT"]
+__all__ = ["record_refusal", "REPORTED_FAMILIES", "PATH_CODES", "MESSAGE_LIMIT"]
 
 #: The families of refusals reported to the source (conflicts are this zone's to resolve).
 REPORTED_FAMILIES = frozenset({"verification", "trust", "format"})
-#: Codes of those families never reported: where this zone imports a bundle is its own affair,
-#: and a bundle naming a space its trust rule does not name changes nothing at all (decision 660).
-UNREPORTED = frozenset({"space_denied"})
+#: Refusals of the way a relayed release came: reported when its origin alone is authentic.
+PATH_CODES = frozenset({"relay_required", "untrusted_relay"})
 MESSAGE_LIMIT = 2000
 
 
@@ -49,17 +53,25 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
     """Queue a refusal entry for the source of the bundle at ``path``, refused with ``err``.
 
     Returns the refusal id, or None when nothing was queued (not an authentic release bundle
-    addressed here, a family not reported, or the same refusal already queued). Never raises
-    a ``BundleError`` of its own: the caller re-raises ``err``.
+    addressed here, for ``PATH_CODES`` one whose origin is not authentic, a family not reported,
+    a ``space_denied`` of the ``--space`` typed only, or the same refusal already queued). Never
+    raises a ``BundleError`` of its own: the caller re-raises ``err``.
     """
-    if err.family not in REPORTED_FAMILIES or err.code in UNREPORTED:
+    if err.family not in REPORTED_FAMILIES:
         return None
+    v = verifier_for(zone, now)
     try:
-        auth = authenticate(verifier_for(zone, now), path)
+        if err.code in PATH_CODES:
+            auth, hops = authenticate_origin(v, path)
+        else:
+            auth = authenticate(v, path)
+            hops = auth.relay.raw if auth.relay is not None else None
     except BundleError:
         return None
     m = auth.manifest
     if m.kind != "release":
+        return None
+    if err.code == "space_denied" and _enters_its_sources_space(zone, path, auth):
         return None
     message = err.message.replace(str(path), path.name)
     if len(message) > MESSAGE_LIMIT:
@@ -68,10 +80,21 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
     def entry(refusal_id: str) -> dict[str, Any]:
         return {"refusal_id": refusal_id,
                 "release_bundle": {"bundle_id": m.bundle_id, "digest": auth.digest, "sequence": m.sequence,
-                                   **({"relay_hops": b64(auth.relay.raw)} if auth.relay is not None else {})},
+                                   **({"relay_hops": b64(hops)} if hops is not None else {})},
                 "project": {"name": m.project["name"], "slug": m.project["slug"], "space": m.project["space"]},
                 "release": m.release["version"], "code": err.code, "message": message,
                 "refused_ms": now * 1000}
 
     with zone.db.transaction() as tx:
         return queue_refusal(tx, auth.source.zone_id, auth.digest, err.code, entry, now)
+
+
+def _enters_its_sources_space(zone: Zone, path: Path, auth: AuthenticBundle) -> bool:
+    """Whether the authentic release ``auth`` passes the space check in the space its source is
+    trusted in: then its ``space_denied`` came from the ``--space`` typed here, not from the bundle."""
+    verified = VerifiedBundle(path, auth.digest, auth.manifest, auth.source, (), 0, relay=auth.relay)
+    try:
+        check_space(zone.db, verified, auth.source.space, str(path))
+    except BundleError:
+        return False
+    return True

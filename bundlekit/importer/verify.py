@@ -32,7 +32,7 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.owned_keys import signing_publics
 
 __all__ = ["VerifiedBundle", "Verifier", "verifier_for", "verify_bundle", "check_bundle", "read_unverified",
-           "AuthenticBundle", "authenticate", "usable_packages", "RelayPath"]
+           "AuthenticBundle", "authenticate", "authenticate_origin", "usable_packages", "RelayPath"]
 
 #: How far in the future a bundle's creation time may lie (clock skew between zones).
 MAX_CLOCK_SKEW = CLOCK_SKEW
@@ -212,6 +212,17 @@ def authenticate(v: Verifier, path: Path) -> AuthenticBundle:
     with BundleFile(path) as bundle:
         manifest, source, _, relay = _authentic(v, bundle, where, True, False)
         return AuthenticBundle(bundle.digest, manifest, source, relay)
+
+
+def authenticate_origin(v: Verifier, path: Path) -> tuple[AuthenticBundle, bytes | None]:
+    """Steps 1-17 of the verification on the origin bundle only, whatever its relays: enough to
+    know that its source signed it, so that a refusal of the way it came (``relay_required``,
+    ``untrusted_relay``) can be reported back (decision 968). Step 17 (addressed here) only when it
+    is not relayed. Returns it (``relay`` None) and its hops section as stored (None when it is not
+    relayed); raises what those steps raise."""
+    with BundleFile(path) as bundle:
+        manifest, source, _ = _origin(v, bundle, str(path), bundle.hops_raw is None)
+        return AuthenticBundle(bundle.digest, manifest, source), bundle.hops_raw
 
 
 def _authentic(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,

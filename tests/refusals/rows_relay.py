@@ -2,8 +2,9 @@
 a release relayed on without the packages it lists by reference.
 
 The world's third zone ``other`` plays the relay: each row makes the trust it needs in its own
-copies of the zones. None of these refusals is reported back to the source (decision 621): the
-importing zone's home stays byte-identical.
+copies of the zones. A skipped relay and an untrusted one are reported back to the source (its
+origin's signature verifies, decision 968): the importing zone's home changes by that refusal
+entry only; the other refusals leave it byte-identical.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ def _ref(card: Path, sealing: bool) -> dict[str, str]:
     return {"zone_id": c.zone_id, "name": c.name, "key_id": c.sealing_key_id if sealing else c.signing_key_id}
 
 
-def _import(ctx: Ctx, bundle: Path) -> Call:
-    return Call(["import", bundle], home=ctx.prod, outputs=[bundle])
+def _import(ctx: Ctx, bundle: Path, expect: str = "unchanged") -> Call:
+    return Call(["import", bundle], home=ctx.prod, outputs=[bundle], expect=expect)
 
 
 def _skipped(ctx: Ctx) -> Call:
@@ -30,7 +31,7 @@ def _skipped(ctx: Ctx) -> Call:
     ok("trust", "set", "dev", "--via", "other", home=ctx.prod)
     out = ctx.path("direct.bundle")
     ok("export", ctx.release(version="1.4.1"), "--to", "prod", "-o", out, home=ctx.dev)
-    return _import(ctx, out)
+    return _import(ctx, out, "refusal")
 
 
 def _untrusted(ctx: Ctx) -> Call:
@@ -40,7 +41,7 @@ def _untrusted(ctx: Ctx) -> Call:
     to_other, out = ctx.path("to-other.bundle"), ctx.path("relayed.bundle")
     ok("export", ctx.release(version="1.4.1"), "--to", "other", "-o", to_other, home=ctx.dev)
     ok("relay", to_other, "--to", "prod", "-o", out, home=ctx.other)
-    return _import(ctx, out)
+    return _import(ctx, out, "refusal")
 
 
 def _broken_chain(ctx: Ctx) -> Call:

@@ -127,7 +127,10 @@ def _into_space(ctx: Ctx, *, retrust: bool) -> Call:
     if retrust:
         ok("trust", "remove", "dev", home=home)
         ok("trust", "add", ctx.get("dev.card"), "--space", "Web", home=home)
-    return Call(["import", ctx.get("acme.bundle"), "--space", "Web"], home=home, outputs=[ctx.get("acme.bundle")])
+    # the release names Default: refused in Web whatever is typed, so reported to dev (decision 968);
+    # without ``retrust`` only the --space typed is wrong, this zone's own affair
+    return Call(["import", ctx.get("acme.bundle"), "--space", "Web"], home=home, outputs=[ctx.get("acme.bundle")],
+                expect="refusal" if retrust else "unchanged")
 
 
 def _file_disagrees(ctx: Ctx) -> Call:
@@ -160,7 +163,7 @@ ROWS = [
     Row("store_unavailable", _store_not_mounted),
     Row("invalid_audit_chain", _audit_cut),
     # spaces (decision 660): dev is trusted in Default, so its release may not enter Web; trusted in
-    # Web, its release that names space Default may not either; neither refusal is queued for dev
+    # Web, its release that names space Default may not either, and that refusal is queued for dev
     Row("space_denied", lambda c: _into_space(c, retrust=False), "untrusted-space"),
     Row("space_denied", lambda c: _into_space(c, retrust=True), "names-another-space"),
     Row("unknown_space", lambda c: Call(["targets", "add", "web-09", "--environment", "Production", "--role", "web",
