@@ -51,12 +51,16 @@ from bundlekit.zone.spaces import reads_same, resolve_space, space_names
 @click.option("--wait", "wait", type=AsciiFloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to queue behind a running `bundlekit prune` (on any node) before refusing with "
                    "prune_in_progress.")
+@click.option("--skip-unknown-refusals", "skip_unknown", is_flag=True,
+              help="For a receipt: record its other entries and skip (and list) each refused import it reports of "
+                   "a bundle this zone has no record of sending there (default: refuse the receipt, unknown_bundle).")
 @space_option
 @quiet_option
 @json_option
 def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | None, policy_file: Path | None,
                replace: bool, dry_run: bool, accept_lifecycle_removal: bool, evidence: tuple[Path, ...],
-               set_choice: str | None, wait: float, space: str, quiet: bool, as_json: bool) -> None:
+               set_choice: str | None, wait: float, skip_unknown: bool, space: str, quiet: bool,
+               as_json: bool) -> None:
     """Verify a bundle and merge it into this zone, atomically.
 
     A release enters the space given with --space (default Default), and only when its source is
@@ -70,7 +74,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     if len(paths) > 1 and all(p.is_file() for p in paths):
         _each_in_turn(paths, as_json=as_json, evidence=evidence, home=home, on_conflict=on_conflict,
                       policy_file=policy_file, replace=replace, dry_run=dry_run,
-                      accept_lifecycle_removal=accept_lifecycle_removal, set_choice=set_choice, wait=wait, quiet=quiet)
+                      accept_lifecycle_removal=accept_lifecycle_removal, set_choice=set_choice, wait=wait, quiet=quiet,
+                      skip_unknown=skip_unknown)
         return
 
     def waiting(what: str) -> None:
@@ -83,7 +88,8 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     with (open_home(home) as z, Bars("import", quiet=quiet, as_json=as_json) as bars,
           bundle_path(paths, set_choice=set_choice, progress=bars) as path):
         if _kind(path) == "receipt":
-            rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=bars, space=space)
+            rec = import_receipt(z, path, now=clock.now(), dry_run=dry_run, progress=bars, space=space,
+                                 skip_unknown_refusals=skip_unknown)
             _report_receipt(rec, dry_run, as_json, paths)
             return
         plan = import_bundle(z, path, now=clock.now(), strategy=on_conflict, policy=policy,
@@ -228,8 +234,11 @@ def _report_receipt(rec: ReceiptImport, dry_run: bool, as_json: bool, paths: tup
              f"in {rec.verified.source.name}{carried}: {d['state']}{known}")
     for r in info["refusals"]:
         known = "" if r["new"] else " (already known)"
-        echo(f"{verb} refusal {r['refusal_id']}: {r['project']} {r['release']} refused in "
-             f"{rec.verified.source.name}: {r['code']}{known}")
+        what = f"refusal {r['refusal_id']}: {r['project']} {r['release']} refused in {rec.verified.source.name}: {r['code']}"
+        if r["skipped"]:
+            echo(f"skipped {what}: {r['skipped']}")
+        else:
+            echo(f"{verb} {what}{known}")
     for key in rec.new_keys:
         echo(f"zone {rec.verified.source.name} rotated its signing key: now trusting {key}, its old key revoked")
 

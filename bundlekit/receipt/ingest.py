@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.text import MASK
+from bundlekit.core.text import MASK, shell_word
 from bundlekit.errors import BundleError, StateError, TrustError, VerificationError
 from bundlekit.format import crypto
 from bundlekit.format.crypto import unb64
@@ -55,6 +55,9 @@ class ReceiptImport:
     #: The relays each relayed release took to the signer, by release bundle id, from the hops its
     #: entries carry: ``[{zone_id, name, relayed}, ...]`` in hop order (the dashboard's path).
     release_paths: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Refusal entries about a release bundle this zone has no record of sending the signer, by
+    #: refusal id: why each was skipped (recorded nowhere; the other entries are, decision 969).
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.verified.manifest
@@ -67,13 +70,18 @@ class ReceiptImport:
                                  "release": e["release"], "environment": e["environment"], "state": e["state"]}
                                 for e in m.receipts],
                 "refusals": [{"refusal_id": r["refusal_id"], "project": r["project"]["name"], "release": r["release"],
-                              "code": r["code"], "message": r["message"], "new": r["refusal_id"] in self.refusals}
+                              "code": r["code"], "message": r["message"], "new": r["refusal_id"] in self.refusals,
+                              "skipped": self.skipped.get(r["refusal_id"])}
                              for r in m.refusals]}
 
 
 def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool = False,
-                   progress: Callable[[int], None] | None = None, space: str | None = None) -> ReceiptImport:
+                   progress: Callable[[int], None] | None = None, space: str | None = None,
+                   skip_unknown_refusals: bool = False) -> ReceiptImport:
     """Verify the receipt bundle at ``path`` and record what it reports, in one transaction.
+
+    ``skip_unknown_refusals``: a refusal entry about a bundle this zone has no record of sending
+    the signer is skipped (``ReceiptImport.skipped``) instead of refusing the receipt (decision 969).
 
     With ``space`` (a space of this zone, in its spelling) the receipt's source must be trusted
     in that space: receipts belong to the space of the zone that sent them (``TrustError``
@@ -96,7 +104,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
     _check_entry_spaces(zone.db, v, where)
     if space is not None:
         _check_space(zone.db, v.source.zone_id, v.source.name, space, where)
-    trust = {"sources": truststore.sources(zone), "revoked": truststore.revoked_key_ids(zone)}
+    trust = {"sources": truststore.sources(zone), "revoked": truststore.revoked_key_ids(zone),
+             "skip_unknown_refusals": skip_unknown_refusals, "home": zone.home}
     result = decide_receipt(zone.db, v, where, **trust)
     if result.noop:
         return result
@@ -120,7 +129,8 @@ def import_receipt(zone: Zone, path: Path, *, now: EpochSeconds, dry_run: bool =
             if e["deployment_id"] in result.recorded:
                 remote.record_remote(tx, v.source.zone_id, m.bundle_id, e, now)
         for r in m.refusals:
-            refusals.record_remote(tx, v.source.zone_id, m.bundle_id, r, now)
+            if r["refusal_id"] not in result.skipped:
+                refusals.record_remote(tx, v.source.zone_id, m.bundle_id, r, now)
         if not result.late:  # what a zone holds now comes from its newest receipt, never a late one
             exports.replace_inventory(tx, v.source.zone_id, m.inventory, now)
             exports.replace_features(tx, v.source.zone_id, m.raw.get("features", ()), now)
@@ -148,7 +158,8 @@ def _kept(path: RelayPath) -> list[dict[str, Any]]:
 
 
 def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequence[TrustedSource] = (),
-                   revoked: frozenset[str] = frozenset()) -> ReceiptImport:
+                   revoked: frozenset[str] = frozenset(), skip_unknown_refusals: bool = False,
+                   home: Path | None = None) -> ReceiptImport:
     """What importing the verified receipt ``v`` would record on the state ``db`` shows: a no-op
     (imported already), or the entries it adds and whether it is late. Raises, in this order
     (spec/bundle-format.md §6.6), ``VerificationError`` ``sequence_reused``, ``unknown_bundle`` (or
@@ -156,7 +167,10 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequen
     zones trusted here; ``revoked``: the revoked key ids), or
     ``receipt_mismatch`` (the first entry that fails, deployments before refusals; then a
     deployment entry whose Success contradicts its own runs) and
-    ``replay``, each message naming ``where``. Reads ``db`` only."""
+    ``replay``, each message naming ``where``. A refusal entry's ``unknown_bundle`` or
+    ``untrusted_relay`` is worded for a refusal and names ``--skip-unknown-refusals`` (with
+    ``--home home``); with ``skip_unknown_refusals`` the entry is skipped instead (``skipped``:
+    refusal id -> why). Reads ``db`` only."""
     m = v.manifest
     if sequences.already_imported(db, v.digest):
         return ReceiptImport(v, noop=True)
@@ -179,7 +193,19 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequen
     entries = [(f"receipts[{i}] (deployment {e['deployment_id']})", e) for i, e in enumerate(m.receipts)]
     entries += [(f"refusals[{i}] ({r['refusal_id']})", r) for i, r in enumerate(m.refusals)]
     for what, e in entries:
-        hops = _check_answers_export(db, v, where, what, e, sources, revoked)
+        try:
+            hops = _check_answers_export(db, v, where, what, e, sources, revoked)
+        except BundleError as err:
+            if "refusal_id" not in e or err.code not in UNMATCHED:
+                raise
+            why = _unmatched_refusal(v, e, err)
+            if not skip_unknown_refusals:
+                again = f"bundlekit import {shell_word(where)} --skip-unknown-refusals" + (
+                    f" --home {shell_word(str(home))}" if home is not None else "")
+                raise type(err)(f"{where}: {what}: {why}. Nothing was recorded. To record the receipt's other entries "
+                                f"and skip this one: `{again}`", code=err.code, details=err.details) from None
+            result.skipped[e["refusal_id"]] = why
+            continue
         if hops:
             result.release_paths[e["release_bundle"]["bundle_id"]] = hops
     for what, e in entries[:len(m.receipts)]:
@@ -188,14 +214,31 @@ def decide_receipt(db: Reader, v: VerifiedBundle, where: str, *, sources: Sequen
     for e in m.receipts:
         known = remote.is_recorded(db, v.source.zone_id, e["deployment_id"])
         (result.already_known if known else result.recorded).append(e["deployment_id"])
-    result.refusals = [r["refusal_id"] for r in m.refusals
-                       if not refusals.is_recorded(db, v.source.zone_id, r["refusal_id"])]
+    result.refusals = [r["refusal_id"] for r in m.refusals if r["refusal_id"] not in result.skipped
+                       and not refusals.is_recorded(db, v.source.zone_id, r["refusal_id"])]
     if late and not result.recorded and not result.refusals:
         raise VerificationError(
             f"{where}: receipt sequence {m.sequence} from zone {v.source.name!r} is older than the last received "
             f"({last}) and every entry it carries was already recorded; refusing a replayed receipt",
             code="replay", details={"sequence": m.sequence, "last": last})
     return result
+
+
+#: Why a refusal entry may not answer an export of this zone: it is skipped, not the receipt (decision 969).
+UNMATCHED = frozenset({"unknown_bundle", "untrusted_relay"})
+
+
+def _unmatched_refusal(v: VerifiedBundle, e: dict[str, Any], err: BundleError) -> str:
+    """Why the refusal entry ``e`` of ``v``, refused ``err`` by :func:`_check_answers_export`, is
+    skipped: the signer refused a release bundle signed with this zone's key that this zone has no
+    record of sending it (nor of relays leading there)."""
+    name, rb = v.source.name, e["release_bundle"]
+    how = (f"carried through a relay this zone does not trust ({err.message})" if err.code == "untrusted_relay" else
+           f"this zone has no record of exporting it to zone {name!r}, nor to a relay whose hops lead there")
+    return (f"zone {name} refused release bundle {rb['bundle_id']} (sequence {rb['sequence']}, {e['project']['name']} "
+            f"{e['release']}: {e['code']}), signed by this zone, but {how}. A bundle this zone did not export was made "
+            "with its signing key elsewhere: by another copy of this zone's home (a restored backup), or by someone "
+            "holding that key; if neither, replace it (`bundlekit rotate-key`)")
 
 
 def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, e: dict[str, Any],
