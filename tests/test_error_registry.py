@@ -40,6 +40,9 @@ FORWARDED = {
     ("bundlekit/format/relay.py", "err.code"),
     # the import's rollback / sequence_reused, re-raised by relay with "nothing was written" (decision 957)
     ("bundlekit/export/relay.py", "err.code"),
+    # a receipt's refusal entry that answers no export: the check's own unknown_bundle or untrusted_relay,
+    # re-raised with words for a refusal entry (decision 969)
+    ("bundlekit/receipt/ingest.py", "err.code"),
     # a code a step runner reported; runner_error keeps it only if registered (else runner_failed)
     ("bundlekit/deploy/session.py", "str(message.get('code'))"),
     # the one code every target's preflight failure shares (each raised where the scan sees it)

@@ -23,6 +23,7 @@ from bundlekit.format.container import BundleFile, check_blob_layout
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import RotationStatement
 from bundlekit.format.manifest import Manifest, parse_manifest
+from bundlekit.format.relay import parse_hop, split_hops
 from bundlekit.importer.contents import bundle_environments, check_contents
 from bundlekit.trust.policy import TrustedSource, check_threshold, package_owners, select_source, verify_records
 from bundlekit.trust.relay import RelayPath, check_path, check_relay, check_relay_destination
@@ -218,10 +219,18 @@ def authenticate_origin(v: Verifier, path: Path) -> tuple[AuthenticBundle, bytes
     """Steps 1-17 of the verification on the origin bundle only, whatever its relays: enough to
     know that its source signed it, so that a refusal of the way it came (``relay_required``,
     ``untrusted_relay``) can be reported back (decision 968). Step 17 (addressed here) only when it
-    is not relayed. Returns it (``relay`` None) and its hops section as stored (None when it is not
-    relayed); raises what those steps raise."""
+    is not relayed; for a relayed one, its last hop, read unverified, must name this zone as the next
+    (``wrong_destination``: a bundle carried to the wrong zone is not reported). Returns it
+    (``relay`` None) and its hops section as stored (None when it is not relayed); raises what
+    those steps raise."""
+    where = str(path)
     with BundleFile(path) as bundle:
-        manifest, source, _ = _origin(v, bundle, str(path), bundle.hops_raw is None)
+        manifest, source, _ = _origin(v, bundle, where, bundle.hops_raw is None)
+        if bundle.hops_raw is not None:
+            last = parse_hop(split_hops(bundle.hops_raw, where)[-1].record, where)
+            if last.to["zone_id"] != v.zone_id:
+                raise VerificationError(f"{where}: its last relay hop names zone {last.to['name']!r}, not this zone",
+                                        code="wrong_destination")
         return AuthenticBundle(bundle.digest, manifest, source), bundle.hops_raw
 
 

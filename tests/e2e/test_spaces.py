@@ -4,7 +4,8 @@
 ``Payments`` only and exports the fixture release with ``space = "Payments"`` (a space dev has too:
 the release is created there, decision 887); zone ``devb`` is
 trusted in ``Web``. Every refusal below leaves prod's home byte-identical (the snapshot of every
-file), so neither space changed.
+file), so neither space changed, but for the refusal entry an import of a release its source signed
+queues for that source when it cannot enter the space the source is trusted in (decision 968).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bundlekit.format import codec, crypto
 from bundlekit.format.bundleid import bundle_id_of
 from tests.conftest import CANARY, FIXTURES, cli_in_process, run_cli, snapshot
 from tests.refusals.forge import parts, resign
+from tests.reported import unchanged_or_reported
 
 
 def ok(*args: object, home: Path | None = None) -> str:
@@ -147,8 +149,9 @@ def test_a_hostile_bundle_for_payments_naming_web_changes_neither_space(world: d
         done = run_cli("import", hostile, "--space", space, "--json", home=prod)  # a process of its own
         err = json.loads(done.stdout)["error"]
         assert (err["code"], done.returncode) == ("space_denied", 3), (space, err)
-    assert snapshot(prod) == before
-    assert json.loads(ok("outbox", "list", "--json", home=prod))["refusals"] == []
+    # dev signed it: refused whatever the space typed, so reported to dev, once (decision 968)
+    unchanged_or_reported(prod, before, "space_denied")
+    assert [r["code"] for r in json.loads(ok("outbox", "list", "--json", home=prod))["refusals"]] == ["space_denied"]
     assert json.loads(ok("releases", "list", "--space", "Web", "--json", home=prod))["releases"] == []
 
 
@@ -284,4 +287,4 @@ def test_a_project_never_moves_to_the_space_its_source_is_trusted_in_later(world
     before = snapshot(prod)
     err = refused("import", moved, "--space", "Web", home=prod)
     assert err["code"] == "space_denied" and "another space" in err["message"], err
-    assert snapshot(prod) == before
+    unchanged_or_reported(prod, before, "space_denied")  # its source signed it: reported to dev (decision 968)
