@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from bundlekit.core.hints import home_flag
 from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, emit_json, home_option, json_option
 from bundlekit.cli.egress_cmds import audit_entry_line
@@ -56,7 +57,7 @@ def parse_head(text: str) -> ChainHead:
     seq, _, digest = text.partition(":")
     if not (seq.isascii() and seq.isdigit() and re.fullmatch(r"[0-9a-f]{64}", digest)):
         raise UsageError(f"--head {text!r}: give SEQ:HASH, an entry's seq and its 64-hex hash (`bundlekit audit "
-                         "--json` shows the head)", code="usage", details={"option": "--head"})
+                         f"--json{home_flag()}` shows the head)", code="usage", details={"option": "--head"})
     return ChainHead(int(seq), digest)
 
 
@@ -102,7 +103,7 @@ def _sign_head(z: Any, noted: ChainHead | None, as_json: bool) -> None:
         echo(f"the audit trail's head (entry {last.seq}) is signed already and the trail is intact: nothing to do")
     else:
         echo(f"audit trail checked and its head signed: entry {last.seq} records this signing; "
-             "`bundlekit audit --verify` checks the head from now on")
+             f"`bundlekit audit --verify{home_flag()}` checks the head from now on")
 
 
 def _line(e: Entry) -> str:
@@ -198,4 +199,4 @@ def audit(since: str | None, check: bool, witness: str | None, sign: bool, from_
         return
     for e, _ in shown:
         echo(_line(e))
-    echo(f"{counted(len(shown), 'entry', 'entries')} as stored; `bundlekit audit --verify` checks them")
+    echo(f"{counted(len(shown), 'entry', 'entries')} as stored; `bundlekit audit --verify{home_flag()}` checks them")

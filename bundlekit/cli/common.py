@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Callable, NoReturn, TypeVar
 import click
 
 from bundlekit.cli.concepts import concept_hint
+from bundlekit.core.hints import given_home
 from bundlekit.core.text import dumps, size_text, terminal_text
 from bundlekit.core.files import read_limited, unusable_path
 from bundlekit.errors import BundleError, InputError, UsageError, exit_code_for
@@ -356,7 +357,8 @@ class BundleCommand(click.Command):
 
         _last_ctx.append(ctx)
         tell_swept(_swept)
-        with acting(ctx.command_path.partition(" ")[2] or ctx.command_path, audited_object(ctx)) as current:
+        given = ctx.params.get("home") if any(p.name == "home" for p in self.params) else None
+        with given_home(str(Path(given).expanduser()) if given else None), acting(ctx.command_path.partition(" ")[2] or ctx.command_path, audited_object(ctx)) as current:
             try:
                 return super().invoke(ctx)
             except BundleError as err:

@@ -19,7 +19,7 @@ from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
 from bundlekit.core.clock import recorded_when_text, when_text
 from bundlekit.core.text import fit_cells, shell_word
-from bundlekit.core.hints import in_space, shown, space_flag
+from bundlekit.core.hints import home_flag, in_space, shown, here_flags
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.receipt.evidence import write_evidence
@@ -168,7 +168,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
                 echo(f"    {r.action:<6} {r.step} on {where}{extra}")
             if prunes_after:  # what deploying would also do (review v33-15u F4)
                 echo(f"after a successful deployment, retention prunes (auto-prune of space {outcome.request.space}): "
-                     "`bundlekit prune --dry-run` shows what it would remove")
+                     f"`bundlekit prune --dry-run{home_flag()}` shows what it would remove")
         return
     rec = outcome.record
     assert rec is not None
@@ -181,14 +181,14 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
                               f"{counts['Success']} run(s) had succeeded, {counts['Canceled']} were canceled"
                               + (f", {counts['Failed']} failed" if counts["Failed"] else "")
                               + f"; it is recorded{'' if outcome.local else ' and its receipt queued'}. See "
-                              f"`bundlekit deployments show {rec.deployment_id}`; deploy again to finish it.",
+                              f"`bundlekit deployments show {rec.deployment_id}{home_flag()}`; deploy again to finish it.",
                               code="deployment_canceled",
                               details={"deployment_id": rec.deployment_id, "state": rec.state})
     elif rec.state != "Success":
         failed = next((r for r in rec.runs if r.failed), None)
         failure = DeployError(f"deployment {rec.deployment_id} failed" + (f" at step {failed.step!r} on "
                               f"{failed.target or 'the zone'}" if failed else "") + "; see `bundlekit deployments "
-                              f"show {rec.deployment_id}`", code="deploy_failed",
+                              f"show {rec.deployment_id}{home_flag()}`", code="deploy_failed",
                               details={"deployment_id": rec.deployment_id, "state": rec.state})
     if as_json:
         out = rec.to_dict(mask=True)
@@ -215,7 +215,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         elif outcome.local:
             echo("the release was created in this zone: the deployment shows on this zone's dashboard")
         else:
-            echo("receipt queued in the outbox (`bundlekit outbox pack -o FILE` to carry it back)")
+            echo(f"receipt queued in the outbox (`bundlekit outbox pack -o FILE{home_flag()}` to carry it back)")
         for line in (pruned_note(pruned) or "").splitlines():
             echo(line)
     if failure is not None:
@@ -280,7 +280,7 @@ def deployments_show(deployment_id: str, home: str | None, space: str | None, as
         spaces = space_column(z.db, None)  # a zone of one space: every deployment's is Default
     if row is None or (space is not None and row["in_space"].casefold() != space.casefold()):
         raise StateError(f"no deployment {shown(deployment_id)}{in_space(space)}; see `bundlekit deployments list"
-                         f"{space_flag(space)}`", code="unknown_deployment")
+                         f"{here_flags(space)}`", code="unknown_deployment")
     record = row["record"]
     from bundlekit.dashboard.model import outcome
 
@@ -337,7 +337,7 @@ def deployments_receipt(deployment_id: str, to: str, output: Path, home: str | N
                    "deployments": list(res.deployments), "withheld": list(res.withheld_outputs)})
         return
     echo(f"receipt of {deployment_id} for zone {to} written to {res.path}; there, offer it with "
-         f"`bundlekit deploy PROJECT VERSION --environment ENV --evidence {shell_word(res.path.name)}`")
+         f"`bundlekit deploy PROJECT VERSION --environment ENV --evidence {shell_word(res.path.name)}{home_flag()}`")
     for o in res.withheld_outputs:  # named, never a value or a length (spec/egress.md)
         echo(f"  output {o['name']} of step {o['step']}" + (f" on {o['target']}" if o["target"] else "")
              + ": withheld (named in the receipt only; its value stays in this zone)")

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from bundlekit.core.hints import home_flag
 from bundlekit.cli import cli
 from bundlekit.cli.common import counted, echo, echo_text, emit_json, home_option, json_option, stdin_text
 from bundlekit.cli.zones import open_home
@@ -87,7 +88,7 @@ def egress_set(policy_file: str, home: str | None, as_json: bool) -> None:
         emit_json(_shown(policy.to_dict(), int(now)))
     else:
         echo(f"egress policy set: {counted(len(policy.rules), 'rule')}; projects no rule matches get the defaults "
-             "(`bundlekit egress show`)")
+             f"(`bundlekit egress show{home_flag()}`)")
 
 
 def _log_text(log: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.hints import space_flag
+from bundlekit.core.hints import here_flags
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, ConflictError, UsageError
 from bundlekit.format.container import BundleFile
@@ -134,7 +134,7 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
         for w in plan.withdrawn_waivers:
             echo(f"  waiver withdrawn: {w['phase']} ({w['reason']}): it was made for the content this replaces; "
                  f"`bundlekit lifecycle waive {shell_word(m.project['slug'])} --phase {shell_word(w['phase'])} --reason TEXT"
-                 f"{space_flag(space)}` again if it still stands")
+                 f"{here_flags(space)}` again if it still stands")
         notes = m.raw.get("lint_notes") or ()
         if notes:  # what the source's lint warned about travels with the release (spec/release-file.md)
             echo(f"  lint: {len(notes)} warning(s) when zone {plan.verified.source.name} exported it; "

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.hints import home_flag
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.cli.passphrase import ENV, new_passphrase, passphrase_file_option
@@ -95,7 +96,7 @@ def keys_protect(passphrase_file: Path | None, home: str | None, as_json: bool) 
              "without it the keys cannot be used. Commands read it from BUNDLEKIT_PASSPHRASE_FILE or a prompt.")
         if info["other_nodes"]:
             echo("note: this changed this node's key files only; every node of the zone keeps its own copy: run "
-                 "`bundlekit keys protect` on each", err=True)
+                 f"`bundlekit keys protect{home_flag()}` on each", err=True)
 
 
 @keys.command("unprotect", epilog="bundlekit keys unprotect --home ./prod")
@@ -140,7 +141,7 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
         if unsigned is not None:
             found.append({"level": "warning", "code": "audit_head_unsigned",
                           "message": f"the audit trail's head (entry {unsigned.seq}) is not signed yet, as in a zone "
-                                     "last changed by a bundlekit from before signed heads: `bundlekit audit --verify` "
+                                     f"last changed by a bundlekit from before signed heads: `bundlekit audit --verify{home_flag()}` "
                                      "fails until it is. The zone's next change signs it; to sign it now: "
                                      f"`bundlekit audit --sign-head [--head SEQ:HASH] --home {shell_word(str(z.home))}` (--head: a head "
                                      "noted earlier, which the trail must hold)"})

@@ -16,7 +16,7 @@ from bundlekit.core.operator import operator_name
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.hints import in_space, space_flag
+from bundlekit.core.hints import in_space, here_flags
 from bundlekit.export.register import create_release
 from bundlekit.importer import edits
 from bundlekit.promotion import gate
@@ -49,8 +49,8 @@ def releases_list(home: str | None, space: str | None, as_json: bool) -> None:
         emit_json({"releases": rows})
         return
     if not rows:
-        echo(f"no releases yet{in_space(space)}; import a bundle (`bundlekit import BUNDLE{space_flag(space)}`) or "
-             f"create one (`bundlekit releases create RELEASE_FILE{space_flag(space)}`)")
+        echo(f"no releases yet{in_space(space)}; import a bundle (`bundlekit import BUNDLE{here_flags(space)}`) or "
+             f"create one (`bundlekit releases create RELEASE_FILE{here_flags(space)}`)")
         return
     now = clock.now()
     origins = ["created here" if r["local"] else f"from {r['source'] or '?'} seq {r['sequence']}" for r in rows]
@@ -93,7 +93,7 @@ def releases_create(release_file: Path, home: str | None, replace: bool, space: 
         echo(w.text(), err=True)
     verb = {"created": "created", "replaced": "replaced", "unchanged": "already created (unchanged):"}[reg.status]
     echo(f"{verb} {info['project']} {info['version']} in zone {z.name}{in_space(placed)}; deploy it with "
-         f"`bundlekit deploy {shell_word(info['slug'])} {shell_word(info['version'])} --environment ENV{space_flag(placed)}`")
+         f"`bundlekit deploy {shell_word(info['slug'])} {shell_word(info['version'])} --environment ENV{here_flags(placed)}`")
 
 
 def _change_line(c: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from bundlekit.core.hints import home_flag
 from bundlekit.cli import cli
 from bundlekit.cli.space_cmds import space_column, space_filter_option, space_option
 from bundlekit.cli.common import AsciiIntRange, echo, emit_json, home_option, json_option, quiet_option
@@ -58,7 +59,7 @@ def retention_show(home: str | None, space: str | None, as_json: bool) -> None:
         for line in _removed_lines(last):
             echo(line)
     else:
-        echo("never pruned; see `bundlekit prune --dry-run`")
+        echo(f"never pruned; see `bundlekit prune --dry-run{home_flag()}`")
 
 
 @retention.command("set", epilog="bundlekit retention set --keep 3 --home ./prod\n"
@@ -208,7 +209,7 @@ def pruned_note(pruned: dict[str, Any] | None) -> str | None:
         return None
     removed = len(pruned["remove"]) - len(pruned["not_removed"])
     return "\n".join([f"retention: removed {removed} item(s), freed {size_text(pruned['freed_bytes'])} "
-                      "(`bundlekit retention show`)", *_removed_lines(pruned)])
+                      f"(`bundlekit retention show{home_flag()}`)", *_removed_lines(pruned)])
 
 
 def _removed_lines(pruned: dict[str, Any]) -> list[str]:

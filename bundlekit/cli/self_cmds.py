@@ -13,7 +13,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.text import size_text
+from bundlekit.core.text import shell_word, size_text
 from bundlekit.errors import UsageError
 from bundlekit.export.exporter import DEFAULT_EXPIRY, parse_duration
 from bundlekit.selfupdate.export_self import export_self
@@ -126,7 +126,7 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
     if as_json:
         emit_json(res.to_dict())
         return
-    run = res.current / "bin" / "bundlekit"
+    run = shell_word(str(res.current / "bin" / "bundlekit"))  # a command to paste (finding newuser35 #2)
     if back:
         echo(f"rolled back: {res.current} now names {res.venv} (bundlekit {res.version or 'of unknown version'}); "
              f"{res.previous} is kept as previous: `bundlekit self-update --rollback {used}` switches back to it")

@@ -6,6 +6,7 @@ from typing import Callable, TypeVar
 
 import click
 
+from bundlekit.core.hints import home_flag
 from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option
 from bundlekit.cli.zones import open_home
@@ -78,4 +79,4 @@ def spaces_add(name: str, home: str | None, as_json: bool) -> None:
         emit_json(row)
     else:
         echo(f"added space {terminal_text(row['name'])}; trust a source in it with `bundlekit trust add CARD "
-             f"--space {terminal_text(shell_word(row['name']))}`")
+             f"--space {terminal_text(shell_word(row['name']))}{home_flag()}`")

@@ -17,7 +17,7 @@ from bundlekit.cli.common import (AsciiIntRange, counted, echo, emit_json, home_
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest, dumps, shell_word
-from bundlekit.core.hints import in_space, shown, space_flag
+from bundlekit.core.hints import in_space, shown, here_flags
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
@@ -253,7 +253,7 @@ def targets_check(ctx: click.Context, names: tuple[str, ...], max_parallel: int,
         emit_json({"healthy": all(h.healthy for h in health), "targets": [h.to_dict() for h in health]})
     elif not health:
         echo(f"no targets{in_space(space)}; add one with `bundlekit targets add NAME --environment ENV --role ROLE "
-             f"--root DIR{space_flag(space)}`")
+             f"--root DIR{here_flags(space)}`")
     else:
         for line in _health_table(health):
             echo(line)
@@ -298,7 +298,7 @@ def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
         return
     if not rows:
         echo(f"no targets{in_space(space)}; add one with `bundlekit targets add NAME --environment ENV --role ROLE "
-             f"--root DIR{space_flag(space)}`")
+             f"--root DIR{here_flags(space)}`")
     if rows:  # a header row names the columns (as `releases list`)
         echo(f"{'Space':<12} " * spaces + f"{'Environment':<14} {'Target':<16} {'Kind':<6} {'Roles':<16} Address")
     for t in rows:

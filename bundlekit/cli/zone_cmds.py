@@ -27,7 +27,7 @@ from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
-from bundlekit.core.hints import in_space, space_flag
+from bundlekit.core.hints import in_space, here_flags, home_flag
 from bundlekit.core.text import shell_word
 from bundlekit.zone.spaces import resolve_space, space_names, told_apart
 from bundlekit.zone.trust_rules import apply_change, plan_change, relay_warnings, set_command, space_warnings
@@ -82,10 +82,12 @@ def init(zone_name: str, home: str | None, state: str | None, package_store: Pat
         emit_json(info)
     else:
         echo(f"created zone {z.name} ({z.zone_id}) in {z.home}")
-        echo(f"next: bundlekit identity --home {z.home} -o {z.name}.card")
+        # the hint is pasted: the home quoted for the shell (finding newuser35 #1)
+        echo(f"next: bundlekit identity --home {shell_word(str(z.home))} -o {shell_word(z.name + '.card')}")
     if z.settings.state is not None and z.settings.package_store is None:
         echo(f"note: packages stay in this home ({z.home / 'packages'}); other nodes cannot join until they are in a "
-             f"folder every node mounts: bundlekit zone migrate-state --package-store DIR --home {z.home}", err=True)
+             f"folder every node mounts: bundlekit zone migrate-state --package-store DIR --home {shell_word(str(z.home))}",
+             err=True)
     if notice:
         echo(notice, err=True)
 
@@ -321,7 +323,7 @@ def trust_list(home: str | None, space: str | None, as_json: bool) -> None:
         emit_json({"zones": [e.to_dict() for e in entries]})
         return
     if not entries:
-        echo(f"no trusted zones{in_space(space)}; add one with `bundlekit trust add CARD{space_flag(space)}`")
+        echo(f"no trusted zones{in_space(space)}; add one with `bundlekit trust add CARD{here_flags(space)}`")
     for e in entries:
         p = e.policy
         echo(f"{e.name:<16} {e.zone_id}  key {e.signing_key_id}  space {told_apart(e.space, known)}  threshold {p.threshold}  "
@@ -363,10 +365,10 @@ def trust_remove(name: str, home: str | None, as_json: bool) -> None:
 def _reroute(entry: truststore.TrustEntry) -> str:
     """How an operator changes ``entry``'s rule whose relays are no longer all trusted (decision 944)."""
     gone = [name for name, zid in zip(entry.via, entry.policy.via) if zid in entry.via_untrusted]
-    return (f"name relays it still trusts (`bundlekit trust set {shell_word(entry.name)} --via ZONE`, repeated in order), "
-            f"accept them directly or through any trusted relay (`bundlekit trust set {shell_word(entry.name)} --no-via`), "
-            f"or trust {' and '.join(gone)} again (`bundlekit trust add CARD{space_flag(entry.space)}` with its card, "
-            "then `bundlekit trust set` as before)")
+    return (f"name relays it still trusts (`bundlekit trust set {shell_word(entry.name)} --via ZONE{home_flag()}`, repeated in order), "
+            f"accept them directly or through any trusted relay (`bundlekit trust set {shell_word(entry.name)} --no-via{home_flag()}`), "
+            f"or trust {' and '.join(gone)} again (`bundlekit trust add CARD{here_flags(entry.space)}` with its card, "
+            f"then `bundlekit trust set{home_flag()}` as before)")
 
 
 @trust.command("add-signer", epilog="bundlekit trust add-signer alice.pub --for dev --home ./prod")
@@ -465,4 +467,4 @@ def rotate_key_cmd(home: str | None, as_json: bool) -> None:
         emit_json({"old_key_id": old, "new_key_id": new, "issued": st.issued})
     else:
         echo(f"rotated signing key {old} -> {new}; the next bundles carry the rotation statement. "
-             "Hand out a fresh identity card (`bundlekit identity`) to zones that trust you anew.")
+             f"Hand out a fresh identity card (`bundlekit identity{home_flag()}`) to zones that trust you anew.")

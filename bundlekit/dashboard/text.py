@@ -17,6 +17,7 @@ import textwrap
 from collections import Counter
 from functools import lru_cache
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import cell_width, char_cells, terminal_text
 from bundlekit.dashboard.selfsent import text_lines
@@ -63,7 +64,7 @@ def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bo
     if not view.projects or not view.columns:
         other = " of a project" if view.self_sent else ""  # bundlekit's own is listed apart (decision 947)
         empty = (f"Nothing to show yet: no release{other} has been exported or deployed from zone "
-                 f"{_clean(view.zone_name)}. Export one with `bundlekit export`, deploy it, then run this again."
+                 f"{_clean(view.zone_name)}. Export one with `bundlekit export{home_flag()}`, deploy it, then run this again."
                  if only is None else _clean(only.empty_text(view.zone_name, "run this again")))
         # wrapped, not cut like the grid's lines: the sentence says what to do
         return _finish([title, "", *(textwrap.wrap(empty, width, break_on_hyphens=False) if width else [empty]),

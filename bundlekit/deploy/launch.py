@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.tree import tree_apply
 from bundlekit.deploy.targets import Isolation
 from bundlekit.errors import DeployError
@@ -238,7 +239,7 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
     work = str(work_dir)
     if os.path.isabs(isolation.python) and not os.access(isolation.python, os.X_OK):
         raise DeployError(f"the Python that runs steps on this machine, {isolation.python}, is missing or cannot be "
-                          "run. Install it, or choose another with `bundlekit worker set ... --python PATH`.",
+                          f"run. Install it, or choose another with `bundlekit worker set ... --python PATH{home_flag()}`.",
                           code="worker_unavailable")
     probe = probe or inventory
     argv = bootstrap_argv(isolation.python, work, runner_sha, runner_size, probe=probe, inventory=inventory)
@@ -249,7 +250,7 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
             entry = pwd.getpwnam(isolation.user or "")
         except KeyError:
             raise DeployError(f"the worker user {isolation.user!r} does not exist on this machine; create it with "
-                              "`bundlekit worker setup` (as root) or name another with `bundlekit worker set`.",
+                              f"`bundlekit worker setup{home_flag()}` (as root) or name another with `bundlekit worker set{home_flag()}`.",
                               code="worker_unavailable") from None
         if os.geteuid() == 0:
             kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], cwd="/")
@@ -261,7 +262,7 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
         if bwrap is None:
             raise DeployError("steps on this machine run in a bubblewrap sandbox, but `bwrap` is not installed. "
                               "Install it (Debian: apt-get install bubblewrap) or set up a worker user with "
-                              "`bundlekit worker setup`.", code="worker_unavailable")
+                              f"`bundlekit worker setup{home_flag()}`.", code="worker_unavailable")
         # A probe writes nothing: it sees the nearest existing folder as the runner would, and starts in /.
         writable = str(_existing(work_dir)) if probe else work
         # Nothing of the machine but what is listed here (decision 760): an empty root, the system
@@ -288,7 +289,7 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
             if setpriv is None:
                 raise DeployError("steps on this machine run in a bubblewrap sandbox as the unprivileged `nobody`, "
                                   "but `setpriv` (util-linux) is not installed. Install it, or set up a worker user "
-                                  "with `bundlekit worker setup`.", code="worker_unavailable")
+                                  f"with `bundlekit worker setup{home_flag()}`.", code="worker_unavailable")
             uid, gid = sandbox_user()
             sandbox += [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
                         "--bounding-set=-all", "--no-new-privs", "--"]

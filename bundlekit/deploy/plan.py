@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from bundlekit.core.hints import space_flag
+from bundlekit.core.hints import here_flags
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     TENANT_NAME,
@@ -82,7 +82,7 @@ def verify_package(package: PackageInput, space: str | None = None) -> None:
     except OSError as error:
         raise DeployError(
             f"package {package.id} {package.version}: cannot read {package.path}: {error.strerror}. "
-            f"Import the release's bundle again (`bundlekit import BUNDLE{space_flag(space)}`): an identical bundle "
+            f"Import the release's bundle again (`bundlekit import BUNDLE{here_flags(space)}`): an identical bundle "
             "imported again restores the package objects the store lost or damaged.",
             code="package_unreadable", details={"package": package.id, "path": str(package.path)},
         ) from None
@@ -90,7 +90,7 @@ def verify_package(package: PackageInput, space: str | None = None) -> None:
         raise VerificationError(
             f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
             "release pinned; the package store was changed. Nothing was run. Import the release's bundle again "
-            f"(`bundlekit import BUNDLE{space_flag(space)}`): it restores the store's copy from the bundle. In the "
+            f"(`bundlekit import BUNDLE{here_flags(space)}`): it restores the store's copy from the bundle. In the "
             f"zone that authored it, remove {package.path} and run `bundlekit releases create RELEASE_FILE`.",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
@@ -259,19 +259,19 @@ class _Run:
         if parse_output_ref(name) is not None:
             return self._output_problem(name) or "output variable"
         command = f"bundlekit variables set {shlex.quote(self.request.project_slug)} {shlex.quote(name)}"
-        command += space_flag(self.request.space)
+        here = here_flags(self.request.space)  # --space, --home: the zone refused in, last (decision 964)
         chosen = self.chosen.get(fold_name(name))
         if chosen is not None and chosen.value is None:
-            how = (f"`{command} - --sensitive` (it reads the value from stdin, off the command line)"
-                   if chosen.sensitive else f"`{command} VALUE`")
+            how = (f"`{command} - --sensitive{here}` (it reads the value from stdin, off the command line)"
+                   if chosen.sensitive else f"`{command} VALUE{here}`")
             return f"a placeholder with no value in this zone: bind one with {how}"
         if any(fold_name(v.name) == fold_name(name) for v in self.request.variables):
             return (f"defined, but no value is scoped to this step, target and environment: add one with "
-                    f"`{command} VALUE --environment {shlex.quote(self.request.environment)}`")
+                    f"`{command} VALUE --environment {shlex.quote(self.request.environment)}{here}`")
         if fold_name(name) == fold_name(TENANT_NAME) and self.request.tenant is None:
             return (f"set only in a deployment for a tenant: deploy with --tenant NAME, or write "
                     f"#{{if {TENANT_NAME}}}...#{{/if}} around it so an untenanted deployment leaves it out")
-        return f"not defined: define it with `{command} VALUE --new`"
+        return f"not defined: define it with `{command} VALUE --new{here}`"
 
     def unbound_required(self) -> list[_Missing]:
         """Required placeholders that apply to this run and have no value (reported once per

@@ -22,6 +22,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core import clock
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.deploy.model import DeploymentRecord, StepRun
@@ -162,7 +163,7 @@ class Stopped:
                  "another command had already closed it Interrupted; what this process did is added to that record")
         return DeployError(f"deployment {self.deployment_id} lost its claim on the zone's state while it ran and was "
                            f"stopped, so that no other node runs beside it: {self.why}. {ran}; {where}. See "
-                           f"`bundlekit deployments show {self.deployment_id}`; check the targets, then deploy again",
+                           f"`bundlekit deployments show {self.deployment_id}{home_flag()}`; check the targets, then deploy again",
                            code="deployment_claim_lost",
                            details={"deployment_id": self.deployment_id, "recorded": self.recorded})
 

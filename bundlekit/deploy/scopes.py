@@ -10,7 +10,7 @@ from typing import Any
 
 from bundlekit.core.names import check_label
 from bundlekit.core.text import closest, shell_word
-from bundlekit.core.hints import cut, in_space, shown, space_flag
+from bundlekit.core.hints import cut, in_space, shown, here_flags, home_flag
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.edits import known_scope_values
 from bundlekit.promotion.gate import release_lifecycle
@@ -45,13 +45,13 @@ def environment_spelling(zone: Zone, project: projects.ProjectRecord, release: d
     hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else
             f" Known environments: {', '.join(known)}." if known else "")
     # inside a space its deployments see its own targets only: say so, and add the target there (review v33-11a N4)
-    option = space_flag(project.in_space)
+    option = here_flags(project.in_space)
     note = " (a space's deployments see its own targets only)" if option else ""
     raise StateError(
         f"no target, deployment or release{in_space(project.in_space, 'of')} of zone {zone.name} names environment "
         f"{shown(environment)}{note}; nothing was run.{hint} To deploy to a new environment, add a target in it first: "
         f"`bundlekit targets add NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST --host-key "
-        f"KEY{option}` (or --root DIR)",
+        f"KEY{option}{home_flag()}` (or --root DIR)",
         code="unknown_environment", details={"environment": environment, "known": known, "suggestions": similar})
 
 
@@ -82,6 +82,6 @@ def tenant_spelling(project: projects.ProjectRecord, release: dict[str, Any], te
             f" Known tenants: {', '.join(sorted(known))}." if known else
             " No value of the project is scoped to a tenant; a tenant exists once the release or this zone scopes "
             f"a value to it (`bundlekit variables set {shell_word(project.slug)} NAME VALUE --tenant NAME"
-            f"{space_flag(project.in_space)}`).")
+            f"{here_flags(project.in_space)}`).")
     raise StateError(f"project {project.name!r}{in_space(project.in_space)} has no tenant {shown(tenant)}.{hint}",
                      code="unknown_tenant", details={"tenant": cut(tenant), "known": sorted(known)})

@@ -40,7 +40,7 @@ from typing import Any, Callable
 from bundlekit.core.clock import EpochSeconds, stamp, to_datetime, utc_text
 from bundlekit.core.files import refuse_unwritable_place
 from bundlekit.core.names import check_environment
-from bundlekit.core.hints import in_space, space_flag
+from bundlekit.core.hints import in_space, here_flags, home_flag, without_home
 from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import closest, shell_word
 from bundlekit.deploy import recording
@@ -118,7 +118,7 @@ def zone_fleet(zone: Zone, max_parallel: int = DEFAULT_MAX_PARALLEL) -> Fleet:
         data = client_key(zone, create=False)
         if data is None:
             raise DeployError("this zone has no SSH key yet, so no SSH target can know it: run `bundlekit targets "
-                              "ssh-key` (it creates the key) and add the line it prints to each target user's "
+                              f"ssh-key{home_flag()}` (it creates the key) and add the line it prints to each target user's "
                               "~/.ssh/authorized_keys.", code="target_auth_failed")
         return asyncssh.import_private_key(data)
     return Fleet(key, max_parallel=max_parallel)
@@ -200,7 +200,7 @@ def _request(zone: Zone, what: recording.Release, environment: str, tenant: str 
         hint = f" (did you mean {', '.join(repr(k) for k in similar)}?)" if similar else ""
         raise DeployError(f"no targets in environment {environment!r}{in_space(project.in_space, 'of')}{hint}; add one with "
                           f"`bundlekit targets add NAME --environment {shell_word(environment)} --role ROLE --ssh USER@HOST "
-                          f"--host-key KEY{space_flag(project.in_space)}` (or --root DIR)", code="no_targets",
+                          f"--host-key KEY{here_flags(project.in_space)}` (or --root DIR)", code="no_targets",
                           details={"environment": environment, "space": project.in_space, "suggestions": similar})
     # Zone-level steps run on the worker: its folder is outside the home, its isolation the zone's.
     zone_target = LocalFolderTarget(zone.name, environment, frozenset(), Path(get_worker(zone).folder), local)
@@ -314,7 +314,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     if receipt_out is not None and what.local:
         raise UsageError(f"--receipt-out: {what.project.name} {version} was created in this zone, so no zone awaits "
                          "a receipt of it; to give a zone that holds it proof of this deployment, deploy without "
-                         "--receipt-out, then `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE`",
+                         f"--receipt-out, then `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE{home_flag()}`",
                          code="usage")
     if receipt_out is not None and not dry_run:  # before anything runs: the receipt would have nowhere to go
         refuse_in_home(receipt_out, "--receipt-out", zone)  # never among the zone's files (decision 942)
@@ -356,7 +356,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                     failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
                                               "Failed", at, at,
                                               (StepRun(PREFLIGHT, None, "Failed", at, at, None, "", (),
-                                                       f"[{err.code}] {err.message}"),), request.warnings)
+                                                       f"[{err.code}] {without_home(err.message)}"),), request.warnings)
                     recording.record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out, err.code)
             raise
@@ -476,13 +476,13 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
             raise ConflictError(
                 f"the claim of {slot} (deployments of {project.name} to {where}) is still held by a connection "
                 f"to zone {zone.name}'s state, and no deployment of it is recorded running (`bundlekit deployments "
-                f"list` shows the last ones); deployments of a project to one environment run one at a time. "
+                f"list{home_flag()}` shows the last ones); deployments of a project to one environment run one at a time. "
                 f"{_then(waited)}", code="deployment_in_progress", details={"running": None, "node": None})
         elif time.monotonic() >= deadline:
             raise ConflictError(
                 f"{running} of {project.name} to {where} is still running "
                 f"({'on ' + node + ', a node' if node else 'on this or another node'} of zone {zone.name}; `bundlekit deployments "
-                f"list` shows it); deployments of a project to one environment run one at a time. {_then(waited)}",
+                f"list{home_flag()}` shows it); deployments of a project to one environment run one at a time. {_then(waited)}",
                 code="deployment_in_progress", details={"running": running, "node": node})
         if on_wait is not None and not told:
             on_wait(f"`bundlekit prune` in zone {zone.name}" if pruning

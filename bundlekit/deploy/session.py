@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.progress import Advance, begin
 from bundlekit.core.text import shell_word
 from bundlekit.errors import REGISTRY, BundleError, DeployError, TrustError, VerificationError
@@ -164,11 +165,11 @@ class Session:
     def _install(self) -> str:
         """What to do about a target without a usable python3 (decision 341)."""
         if self.kind == "local":
-            return (f"Give the zone's worker a Python {_MIN} or newer (`bundlekit worker set --python PATH`), then "
-                    f"`bundlekit targets check {shell_word(self.target)}`.")
+            return (f"Give the zone's worker a Python {_MIN} or newer (`bundlekit worker set --python PATH{home_flag()}`), then "
+                    f"`bundlekit targets check {shell_word(self.target)}{home_flag()}`.")
         return (f"Install one on that machine so that `python3` on its user's PATH is {_MIN} or newer (Debian, "
                 "Ubuntu: `apt-get install python3`; RHEL, Fedora, Rocky: `dnf install python3`; Alpine: `apk add "
-                f"python3`), then run `bundlekit targets check {shell_word(self.target)}`.")
+                f"python3`), then run `bundlekit targets check {shell_word(self.target)}{home_flag()}`.")
 
     def _where(self) -> str:
         return f"{self.target!r}" + (f" ({self.address})" if self.address else "")

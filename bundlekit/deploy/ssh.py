@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncssh
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.files import KIB, read_user_file
 from bundlekit.deploy.session import Session
 from bundlekit.deploy.targets import SshTarget
@@ -197,7 +198,7 @@ async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SS
         raise _mismatch(target, (await _offered(host, target.port))[0]) from None
     except asyncssh.PermissionDenied:
         raise DeployError(f"target {target.name!r} ({target.address}) refused the zone's SSH key. Add the line of "
-                          "`bundlekit targets ssh-key` to that user's ~/.ssh/authorized_keys.",
+                          f"`bundlekit targets ssh-key{home_flag()}` to that user's ~/.ssh/authorized_keys.",
                           code="target_auth_failed", details=_details(target)) from None
     except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
         if isinstance(error, (asyncssh.KeyExchangeFailed, asyncssh.ConnectionLost, ConnectionResetError)):
@@ -210,7 +211,7 @@ async def connect(target: SshTarget, client_key: asyncssh.SSHKey) -> asyncssh.SS
                 raise _mismatch(target, offered) from None
         raise DeployError(f"target {target.name!r} ({target.address}) is unreachable: {_why(error)}. "
                           "Check that the machine is up and its SSH server listens there "
-                          f"(`bundlekit targets check {shell_word(target.name)}`).",
+                          f"(`bundlekit targets check {shell_word(target.name)}{home_flag()}`).",
                           code="target_unreachable", details=_details(target)) from None
 
 
@@ -227,7 +228,7 @@ def _mismatch(target: SshTarget, offered: list[asyncssh.SSHKey]) -> TrustError:
         f"target {target.name!r} ({target.address}) offered host key(s) {shown}, none of which is pinned "
         f"({', '.join(f'{k.get_algorithm()} {fingerprint(k)}' for k in pinned)}). Nothing was run. If the machine "
         f"was re-installed, compare the key out of band (`bundlekit targets scan-host-key "
-        f"{shell_word(target.host + ':' + str(target.port))}`) and re-pin it with `bundlekit targets set-host-key {shell_word(target.name)} 'KEY'`.",
+        f"{shell_word(target.host + ':' + str(target.port))}`) and re-pin it with `bundlekit targets set-host-key {shell_word(target.name)} 'KEY'{home_flag()}`.",
         code="host_key_mismatch", details=dict(_details(target), offered=[fingerprint(k) for k in offered],
                                                pinned=[fingerprint(k) for k in pinned]))
 

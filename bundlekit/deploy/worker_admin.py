@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.tree import tree_apply
 from bundlekit.deploy.launch import bwrap_path
 from bundlekit.errors import InputError
@@ -73,7 +74,7 @@ def setup_worker(zone: Zone, user: str = DEFAULT_WORKER_USER, folder: Path | Non
     """Create (if needed) the worker user and its folder, hand it the local targets; root only."""
     if os.geteuid() != 0:
         raise _bad(f"`worker setup` creates an OS user and must run as root (sudo bundlekit worker setup --home "
-                   f"{zone.home}); or name an existing user with `bundlekit worker set --user NAME`.")
+                   f"{zone.home}); or name an existing user with `bundlekit worker set --user NAME{home_flag()}`.")
     work = _folder(zone, folder, None)  # refused before any user is made; choose_worker warns
     try:
         pwd.getpwnam(user)
@@ -99,7 +100,7 @@ def choose_worker(zone: Zone, mode: str, *, user: str | None = None, folder: Pat
         try:
             entry = pwd.getpwnam(user or "")
         except KeyError:
-            raise _bad(f"there is no OS user {user!r}; create one (or run `bundlekit worker setup` as root).") from None
+            raise _bad(f"there is no OS user {user!r}; create one (or run `bundlekit worker setup{home_flag()}` as root).") from None
         if entry.pw_uid == 0 or entry.pw_uid == os.geteuid() or entry.pw_uid == zone.home.stat().st_uid:
             raise _bad(f"the worker user {user!r} must be an unprivileged user that is not the zone's owner.")
         work.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,7 @@ def choose_worker(zone: Zone, mode: str, *, user: str | None = None, folder: Pat
     elif mode == "sandbox":
         if bwrap_path() is None:
             raise _bad("bubblewrap (`bwrap`) is not installed: install it (Debian: apt-get install bubblewrap) or set "
-                       "up a worker user with `bundlekit worker setup`.")
+                       f"up a worker user with `bundlekit worker setup{home_flag()}`.")
         work.mkdir(parents=True, exist_ok=True)
     elif mode == "unconfined":
         work.mkdir(parents=True, exist_ok=True)
@@ -129,12 +130,12 @@ def worker_notice(zone: Zone) -> str | None:
         return None
     if worker.mode == "unconfined":
         return ("WARNING: steps on this machine (zone-level steps, local folder targets) run UNCONFINED as this "
-                "zone's own OS user and can read its keys. Set up a worker user: `bundlekit worker setup`.")
+                f"zone's own OS user and can read its keys. Set up a worker user: `bundlekit worker setup{home_flag()}`.")
     if bwrap_path() is None:
         return ("WARNING: no worker user and no bubblewrap: zone-level steps and local folder targets cannot run. "
-                "Run `bundlekit worker setup` as root (creates an unprivileged worker user), install bubblewrap, or "
-                "accept the risk with `bundlekit worker set --unconfined`.")
+                f"Run `bundlekit worker setup{home_flag()}` as root (creates an unprivileged worker user), install bubblewrap, or "
+                f"accept the risk with `bundlekit worker set --unconfined{home_flag()}`.")
     return ("WARNING: no separate worker user: zone-level steps and local folder targets run inside a bubblewrap "
             "sandbox that shows them only the system's folders, the interpreter and their own folder (not the zone's "
             "home nor any other file of its OS user), as `nobody` when the zone runs as root, else as this zone's own "
-            "OS user. `bundlekit worker setup` (as root) creates an unprivileged worker user.")
+            f"OS user. `bundlekit worker setup{home_flag()}` (as root) creates an unprivileged worker user.")

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
 from bundlekit.core.text import MASK, closest, shell_word
-from bundlekit.core.hints import cut, in_space, shown, space_flag
+from bundlekit.core.hints import cut, in_space, shown, here_flags
 from bundlekit.errors import InputError, StateError
 from bundlekit.importer.merge_model import variable_key
 from bundlekit.zone import projects as project_store
@@ -205,7 +205,7 @@ def _no_such_value(project: ProjectRecord, name: str, scope: Mapping[str, list[s
         hint = f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ""
     return StateError(f"project {project.name!r}{in_space(project.in_space)} has no value of {shown(name)} with "
                       f"{_scope_text(scope)}.{hint} See `bundlekit variables list {shell_word(project.slug)}"
-                      f"{space_flag(project.in_space)}`", code="unknown_variable",
+                      f"{here_flags(project.in_space)}`", code="unknown_variable",
                       details={"name": cut(name), "scopes": scopes, "suggestions": similar})
 
 
@@ -242,7 +242,7 @@ def unset_variable(zone: Zone, project_ref: str, name: str, *, scope: Mapping[st
             raise StateError(
                 f"{name!r} ({scope_d or 'unscoped'}) of {project.name!r} is the release's value, not one set in zone "
                 f"{zone.name}{in_space(project.in_space)}: a release value can be overridden (`bundlekit variables set "
-                f"{shell_word(project.slug)} {shell_word(name)} VALUE{space_flag(project.in_space)}` with the same scope), not deleted."
+                f"{shell_word(project.slug)} {shell_word(name)} VALUE{here_flags(project.in_space)}` with the same scope), not deleted."
                 f"{also}", code="not_local", details={"set_here": mine})
         elif release_value is not None:
             local["variables"][key] = dict(release_value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.text import shell_word
 from bundlekit.errors import TrustError
 from bundlekit.format.manifest import PackageRef
@@ -35,7 +36,7 @@ def _taken(where: str, p: PackageRef, source: str) -> str:
             "deliver only its own package ids, so that no source can take another's next version. Rename the "
             "package (for example with your project's prefix), or ask this zone's operator to share the packages "
             f"of the source that owns the id with zone {source} (`bundlekit trust set ZONE --share-packages-with "
-            f"{shell_word(source)}`); nothing was changed")
+            f"{shell_word(source)}{home_flag()}`); nothing was changed")
 
 
 def check_package_ids(db: Reader, items: Iterable[PackageRef], where: str, source: str, owners: frozenset[str],

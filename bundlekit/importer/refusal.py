@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.hints import without_home
 from bundlekit.errors import BundleError
 from bundlekit.format.crypto import b64
 from bundlekit.importer.state_rules import check_space
@@ -73,7 +74,8 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
         return None
     if err.code == "space_denied" and _enters_its_sources_space(zone, path, auth):
         return None
-    message = err.message.replace(str(path), path.name)
+    # the source reads it: this zone's paths (the bundle's, the --home a hint carries) are not its own
+    message = without_home(err.message).replace(str(path), path.name)
     if len(message) > MESSAGE_LIMIT:
         message = message[:MESSAGE_LIMIT] + " ... (truncated)"
 

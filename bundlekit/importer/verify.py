@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping
 
 from bundlekit.core.clock import CLOCK_SKEW, EpochSeconds, when_text
 from bundlekit.core.progress import begin
-from bundlekit.core.hints import space_flag
+from bundlekit.core.hints import here_flags, home_flag
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.audit import check_carried
 from bundlekit.format.blobcheck import stream_blob
@@ -260,7 +260,7 @@ def _origin(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
     signed_by = verify_records(bundle.signed_message, bundle.signatures, kind, where)
     try:
         source = select_source(signed_by, v.sources, v.revoked, where,
-                               trust_command=f"bundlekit trust add CARD{space_flag(v.space)}")
+                               trust_command=f"bundlekit trust add CARD{here_flags(v.space)}")
     except TrustError as err:
         if err.code == "untrusted":
             _refuse_own(v, bundle, signed_by, where)
@@ -287,7 +287,7 @@ def _origin(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
     if addressed_here and manifest.destination.key_id != v.sealing_key_id:
         raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
                                 f"is {v.sealing_key_id}: zone {source.name!r} exported it for another card of this "
-                                f"zone. Give zone {source.name!r} this zone's current card (`bundlekit identity`, "
+                                f"zone. Give zone {source.name!r} this zone's current card (`bundlekit identity{home_flag()}`, "
                                 "then `bundlekit trust add CARD` there) and ask it to export again",
                                 code="wrong_destination")
     return manifest, source, signed_by

@@ -22,7 +22,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_label
 from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import closest, shell_word
-from bundlekit.core.hints import cut, in_space, shown, space_flag
+from bundlekit.core.hints import cut, in_space, shown, here_flags, home_flag
 from bundlekit.errors import DeployError, InputError, StateError
 from bundlekit.format.lifecycle import Lifecycle
 from bundlekit.promotion.lifecycle import (Decision, Progress, Success, counts_for, decide, progress,
@@ -63,7 +63,7 @@ class _Judge:
             return f"signed by key {bad[0]} of zone {entry.name}, revoked ({self.revoked[bad[0]]})"
         if evidence_kind and not entry.policy.may_prove(environment):
             return (f"zone {entry.name} may not prove deployments to {environment}; if it may: `bundlekit trust set "
-                    f"{shell_word(entry.name)} --evidence-for {shell_word(environment)}`")
+                    f"{shell_word(entry.name)} --evidence-for {shell_word(environment)}{home_flag()}`")
         return None
 
     def count(self, out: list[Success], where: str, environment: str, tenant: str | None, why: str | None,
@@ -172,7 +172,7 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
         f"{block.phase.name!r} needs {need} and has {len(block.succeeded)}{got}. Nothing was run. Deploy it there "
         "first, offer the receipt of such a deployment in another zone with --evidence RECEIPT.bundle, or waive the "
         f"phase: `bundlekit lifecycle waive {shell_word(project.slug)} --phase {shell_word(block.phase.name)} --reason TEXT"
-        f"{space_flag(project.in_space)}`{where}",
+        f"{here_flags(project.in_space)}`{where}",
         code="lifecycle_violation", details={**details, "phase": decision.phase.name,
                                              "blocking_phase": block.phase.name, "not_counted": unused})
 
@@ -228,7 +228,7 @@ def _phase_in_any(db: Reader, project: projects.ProjectRecord, phase: str, versi
     known = f"its releases' phases are {', '.join(names)}" if names else "none of its releases has a lifecycle"
     raise StateError(f"project {project.name!r}{in_space(project.in_space)} has no lifecycle phase {shown(phase)}. "
                      f"{hint}{known[0].upper()}{known[1:]}; see `bundlekit lifecycle show {shell_word(project.slug)}"
-                     f"{space_flag(project.in_space)}`", code="unknown_phase",
+                     f"{here_flags(project.in_space)}`", code="unknown_phase",
                      details={"phase": cut(phase), "known": names, "suggestions": similar})
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.atomic import commit_parked
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import FormatError, InputError, StateError
@@ -231,7 +232,7 @@ def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
 def _taken(ids: Sequence[str], where: str | None) -> StateError:
     return StateError(f"{', '.join(ids)}: packed into another receipt{f' ({where})' if where else ''} by another "
                       "process of this zone while this one was written; nothing was recorded. Carry that receipt, "
-                      "or run `bundlekit outbox pack` again for what is still waiting", code="outbox_entry_packed")
+                      f"or run `bundlekit outbox pack{home_flag()}` again for what is still waiting", code="outbox_entry_packed")
 
 
 def refuse_existing(out: Path, *, recorded: bool = False) -> None:
@@ -275,7 +276,7 @@ def gather(zone: Zone, dest_zone_id: str, deployment_ids: Sequence[str], *, refu
     dest = truststore.entry_for_id(zone.db, dest_zone_id)
     if dest is None:
         raise StateError(f"receipts wait for zone {dest_zone_id}, which this zone no longer trusts; trust its card "
-                         "again (`bundlekit trust add CARD`) to send them", code="unknown_zone")
+                         f"again (`bundlekit trust add CARD{home_flag()}`) to send them", code="unknown_zone")
     queued = outbox.entries(zone.db, dest_zone_id, deployment_ids) + [e for e, _ in local]
     local_logs = {digest: data for _, logs in local for digest, data in logs.items()}
     entries, logs = egress.apply_policy(zone_egress.get_policy(zone.db), queued,

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import shell_word
@@ -63,19 +64,19 @@ def write_evidence(zone: Zone, deployment_id: str, to: str, out: Path, *, now: E
     row = get_deployment(zone.db, deployment_id)
     if row is None or row["state"] == "Executing":
         raise StateError(f"no finished deployment {deployment_id!r} in zone {zone.name}; see `bundlekit deployments "
-                         "list`", code="unknown_deployment")
+                         f"list{home_flag()}`", code="unknown_deployment")
     dest = truststore.get_zone(zone, to)
     project = projects.find_project(zone.db, row["project_slug"], zone.name)
     # a deployment of bundlekit's release (an older bundlekit allowed it) installed nothing: no proof of it
     refuse_self_project(project.slug, zone.home, asked=f"deployments receipt {deployment_id}")
     if project.source_zone_id != zone.zone_id:
         raise StateError(f"{deployment_id} deployed {project.name} {row['release']}, a release from another zone; its "
-                         "receipt goes back there (`bundlekit outbox pack`)", code="not_local")
+                         f"receipt goes back there (`bundlekit outbox pack{home_flag()}`)", code="not_local")
     sent = exports.latest_export_of(zone.db, project.slug, row["release"], dest.zone_id)
     if sent is None:
         raise StateError(f"{project.name} {row['release']} was never exported to zone {dest.name}, so no proof of "
                          f"its deployments can serve there; export it: `bundlekit export RELEASE.toml --to "
-                         f"{shell_word(dest.name)} -o FILE` (the bundle carries this zone's successful deployments of it)",
+                         f"{shell_word(dest.name)} -o FILE{home_flag()}` (the bundle carries this zone's successful deployments of it)",
                          code="not_exported")
     release = {"bundle_id": sent["bundle_id"], "bundle_digest": sent["digest"], "sequence": sent["sequence"],
                "version": row["release"], "release_digest": row["release_digest"]}

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.tree import remove_tree, tree_size
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
@@ -371,7 +372,7 @@ def _refuse_if_lost(zone: Zone, watch: ClaimWatch, result: PruneResult, planned:
             f"{zone.db.location}: prune's claim on zone {zone.name} ended (its connection to the state database "
             f"was lost) after {len(result.removed)} of {planned} removals; it stopped there, since imports and "
             "deployments on other nodes go ahead once the claim is gone. What it removed no release uses any more. "
-            "Run `bundlekit prune` again to remove the rest", code="prune_claim_lost",
+            f"Run `bundlekit prune{home_flag()}` again to remove the rest", code="prune_claim_lost",
             details={"removed": len(result.removed), "planned": planned})
 
 

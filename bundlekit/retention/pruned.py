@@ -3,6 +3,7 @@ them back (``deploy`` asks before it plans)."""
 
 from __future__ import annotations
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import utc_text
 from bundlekit.errors import StateError
 from bundlekit.zone import projects
@@ -29,7 +30,7 @@ def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:
     for p in release["snapshot"]["packages"].values():
         when = state.pruned_at(zone.db, p["id"], p["version"])
         if when is not None and not zone.store.has(p["sha256"]):  # bytes brought back (created again) count
-            again = ("run `bundlekit releases create` on its release file again (it copies the package files back)"
+            again = (f"run `bundlekit releases create{home_flag()}` on its release file again (it copies the package files back)"
                      if project.source_zone_id == zone.zone_id else
                      "import the bundle that delivered it again if you still have it (an identical bundle "
                      "puts its packages back), or export it once more in its source zone with --full and import "

@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from bundlekit.core.hints import home_flag
 from bundlekit.format.usertoml import loads_user_toml
 from bundlekit.core.names import label_problem
 from bundlekit.errors import UsageError
@@ -145,7 +146,7 @@ def _toml_string(text: str) -> str:
 
 
 def _bad(where: str, what: str) -> UsageError:
-    return UsageError(f"{where}: {what}; see spec/egress.md for the file format, or `bundlekit egress show` for the "
+    return UsageError(f"{where}: {what}; see spec/egress.md for the file format, or `bundlekit egress show{home_flag()}` for the "
                       "policy in force", code="invalid_policy")
 
 

@@ -23,7 +23,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from bundlekit.core.hints import DEFAULT_SPACE
+from bundlekit.core.hints import DEFAULT_SPACE, home_flag
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.container import SignatureRecord
 from bundlekit.format.crypto import key_id, verify_signature
@@ -206,7 +206,7 @@ def check_policy(source: TrustedSource, *, space: str, project: str, project_slu
     if why is not None:
         widen = policy_widening(source, space=space, project=project, project_slug=project_slug, environments=envs)
         raise TrustError(f"{where}: zone {source.name!r} may not send {why}. If it may, widen its trust rule here, "
-                         f"keeping the rest of it: `{widen}`", code="policy_denied")
+                         f"keeping the rest of it: `{widen}{home_flag()}`", code="policy_denied")
 
 
 def package_owners(source_zone_id: str, sources: Iterable[TrustedSource]) -> frozenset[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.trust.egress import EgressPolicy, parse_policy
@@ -30,7 +31,7 @@ def get_policy(db: Reader) -> EgressPolicy:
         return parse_policy(json.loads(row["value"]), "the egress policy in the zone's state")
     except (ValueError, TypeError) as err:
         raise StateError(f"the egress policy stored in the zone's state is damaged ({err}); set it again with "
-                         "`bundlekit egress set FILE`", code="state_damaged") from None
+                         f"`bundlekit egress set FILE{home_flag()}`", code="state_damaged") from None
 
 
 def policy_set_at(db: Reader) -> EpochSeconds | None:

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import shell_word
 from bundlekit.errors import StateError
@@ -107,7 +108,7 @@ def remove_waiver(tx: Writer, *, space: str, project_slug: str, phase: str, rele
               (space, project_slug, phase, release)) == 0:
         raise StateError(f"no waiver of phase {phase!r} for {project_slug} "
                          f"{'(every release)' if release == ALL_RELEASES else release}; see `bundlekit lifecycle "
-                         f"show {shell_word(project_slug)}`", code="unknown_waiver")
+                         f"show {shell_word(project_slug)}{home_flag()}`", code="unknown_waiver")
 
 
 def withdraw_version_waivers(tx: Writer, *, space: str, project_slug: str, release: str) -> int:

@@ -35,6 +35,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.atomic import fsync_dir, write_atomic
 from bundlekit.core.tree import remove_tree, tree_paths
 from bundlekit.errors import InputError, StateError
@@ -134,7 +135,7 @@ def ssh_seed(data: bytes, where: str) -> bytes:
         key = None
     if not isinstance(key, Ed25519PrivateKey):
         raise StateError(f"{where}: not an unencrypted OpenSSH Ed25519 private key; the zone's SSH key file is "
-                         f"damaged. {RESTORE}, or delete it and run `bundlekit targets ssh-key` to make a new one "
+                         f"damaged. {RESTORE}, or delete it and run `bundlekit targets ssh-key{home_flag()}` to make a new one "
                          "(then put its public line on every SSH target)", code="invalid_zone_key")
     return raw_private(key)
 

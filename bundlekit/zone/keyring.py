@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.format.crypto import key_id, raw_private, raw_public
@@ -84,7 +85,7 @@ class Keyring:
         except InvalidTag:
             raise StateError(f"the zone key {name!r} in the zone's state does not authenticate under this zone's "
                              "key: it was altered, or written by something that is not a node of this zone. Nothing "
-                             "was used; restore the state from a backup, or run `bundlekit rotate-key` on a node "
+                             f"was used; restore the state from a backup, or run `bundlekit rotate-key{home_flag()}` on a node "
                              "that signs with the zone's current key", code="zone_key_damaged") from None
 
     def fetch(self, db: Reader, name: str) -> bytes | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
@@ -46,7 +47,7 @@ def entries(db: Reader, dest_zone_id: str, deployment_ids: Sequence[str]) -> lis
         row = db.one("SELECT entry, dest_zone_id FROM outbox WHERE deployment_id = ?", (dep,))
         if row is None or row["dest_zone_id"] != dest_zone_id:
             raise StateError(f"deployment {dep!r} has no receipt entry in the outbox for zone {dest_zone_id}; "
-                             "see `bundlekit outbox list`", code="unknown_deployment")
+                             f"see `bundlekit outbox list{home_flag()}`", code="unknown_deployment")
         out.append(json.loads(row["entry"]))
     return out
 

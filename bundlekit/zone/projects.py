@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import version_order
 from bundlekit.core.text import closest
-from bundlekit.core.hints import cut, in_space, shown, space_flag
+from bundlekit.core.hints import cut, in_space, shown, here_flags
 from bundlekit.errors import StateError
 from bundlekit.zone import secrets
 from bundlekit.zone.db import Reader, Row, Writer
@@ -75,8 +75,8 @@ def find_project(db: Reader, ref: str, zone_name: str, *, space: str | None = No
         known = [f"{r['slug']} ({r['name']})" if r["slug"] != r["name"] else r["slug"] for r in rows]
         hint = (f" Did you mean {', '.join(repr(k) for k in similar)}?" if similar else "") + (
             f" Known projects: {', '.join(known)}." if known else
-            f" No project has been imported or created yet (`bundlekit import BUNDLE{space_flag(space)}`, "
-            f"`bundlekit releases create RELEASE_FILE{space_flag(space)}`).")
+            f" No project has been imported or created yet (`bundlekit import BUNDLE{here_flags(space)}`, "
+            f"`bundlekit releases create RELEASE_FILE{here_flags(space)}`).")
         inside = "" if space is None else f" space {space} of"
         raise StateError(f"no project {shown(ref)} in{inside} zone {zone_name}.{hint}", code="unknown_project",
                          details={"project": cut(ref), "suggestions": similar})
@@ -151,7 +151,7 @@ def get_release(db: Reader, project: ProjectRecord, version: str | None) -> dict
         hint = ((f". Did you mean {', '.join(repr(k) for k in similar)}?" if similar else ".")
                 + f" Its releases here: {', '.join(known)}" if known else
                 f"; import a release bundle first (or create one: `bundlekit releases create RELEASE_FILE"
-                f"{space_flag(project.in_space)}`)")
+                f"{here_flags(project.in_space)}`)")
         raise StateError(f"project {project.name!r}{in_space(project.in_space)} has no release "
                          f"{cut(version) if version else '(none yet)'}{hint}", code="unknown_release",
                          details={"release": None if version is None else cut(version), "known": known,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Sequence
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import StateError
 from bundlekit.zone.db import Reader, Row, Writer
@@ -55,7 +56,7 @@ def entries(db: Reader, dest_zone_id: str, refusal_ids: Sequence[str]) -> list[d
         row = db.one("SELECT entry, dest_zone_id FROM refusals WHERE refusal_id = ?", (rid,))
         if row is None or row["dest_zone_id"] != dest_zone_id:
             raise StateError(f"refusal {rid!r} has no entry in the outbox for zone {dest_zone_id}; see "
-                             "`bundlekit outbox list`", code="unknown_deployment")
+                             f"`bundlekit outbox list{home_flag()}`", code="unknown_deployment")
         out.append(json.loads(row["entry"]))
     return out
 

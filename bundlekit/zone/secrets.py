@@ -24,6 +24,7 @@ from typing import Any, Mapping
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bundlekit.core.hints import home_flag
 from bundlekit.errors import StateError
 from bundlekit.format import crypto
 from bundlekit.zone.db import Writer
@@ -102,5 +103,5 @@ def reveal(zone: Zone, ref: str) -> str:
     except UnicodeDecodeError:
         raise StateError(f"sensitive value {ref[:20]}... in the zone's state opens to bytes that are not UTF-8 text, "
                          "which this zone never stores: the state was changed by something else. Set the variable "
-                         "again (`bundlekit variables set ... --sensitive`) and check who can write the zone's state",
+                         f"again (`bundlekit variables set ... --sensitive{home_flag()}`) and check who can write the zone's state",
                          code="state_damaged") from None

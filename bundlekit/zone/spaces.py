@@ -15,7 +15,7 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.confusables import invisible, skeleton, small_capitals_folded
-from bundlekit.core.hints import DEFAULT_SPACE, cut
+from bundlekit.core.hints import DEFAULT_SPACE, cut, home_flag
 from bundlekit.core.names import check_label, quoted
 from bundlekit.core.text import closest, shell_word
 from bundlekit.errors import InputError, StateError
@@ -69,12 +69,12 @@ def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
     if alike:
         raise StateError(f"{option} {shown}: {len(alike)} spaces of this zone read like it "
                          f"({', '.join(f'{k!r} ({code_points(k)})' for k in alike)}); give one exactly as "
-                         "`bundlekit spaces list --json` spells it; nothing was changed", code="unknown_space",
+                         f"`bundlekit spaces list --json{home_flag()}` spells it; nothing was changed", code="unknown_space",
                          details={"space": cut(name), "known": known, "suggestions": alike})
     similar = closest(name, known)
     hint = f" Did you mean {', '.join(repr(s) for s in similar)}?" if similar else ""
     raise StateError(f"{option} {shown}: no space of that name in this zone (spaces: {', '.join(known)}).{hint} "
-                     f"Add it with `bundlekit spaces add NAME`; nothing was changed", code="unknown_space",
+                     f"Add it with `bundlekit spaces add NAME{home_flag()}`; nothing was changed", code="unknown_space",
                      details={"space": cut(name), "known": known, "suggestions": similar})
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from bundlekit.core.hints import home_flag
 from bundlekit.errors import StateError
 from bundlekit.core.text import shell_word
 from bundlekit.zone.db import Database, Reader
@@ -138,7 +139,7 @@ def _too_new(home: Path, err: StateError) -> StateError:
             readers.append((name, prefix, answer))
     if not readers:
         return StateError(f"{err.message} (the bundlekit that wrote it or a later one; in a zone without a package "
-                          "index, that bundlekit installs itself with `bundlekit self-update BUNDLE`)",
+                          f"index, that bundlekit installs itself with `bundlekit self-update BUNDLE{home_flag()}`)",
                           code="state_too_new", details=err.details)
     name, prefix, answer = readers[0]
     run = shell_word(str(prefix / "bin" / "bundlekit"))

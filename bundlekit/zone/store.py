@@ -37,6 +37,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, NoReturn
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core import clock
 from bundlekit.core.atomic import CHUNK, AtomicFile, commit_all, fsync_dir, write_atomic
 from bundlekit.core.tree import remove_tree
@@ -77,7 +78,7 @@ class PackageStore:
                 h.update(chunk)
         if h.hexdigest() != digest:
             raise VerificationError(f"{path}: the package store's copy does not match its SHA-256; the store was "
-                                    "damaged. Import the release's bundle again (`bundlekit import BUNDLE`): it restores the copy (in the "
+                                    f"damaged. Import the release's bundle again (`bundlekit import BUNDLE{home_flag()}`): it restores the copy (in the "
                                     "zone that authored the release, remove this file and run `bundlekit releases create "
                                     "RELEASE_FILE`: it copies the package file into a store that lacks it)",
                                     code="package_hash_mismatch")

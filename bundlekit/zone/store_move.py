@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.atomic import AtomicFile, fsync_dir
 from bundlekit.core.tree import remove_tree
 from bundlekit.errors import StateError, UsageError, VerificationError
@@ -58,7 +59,7 @@ def _copy(src: Path, dest: Path) -> int:
             size += len(chunk)
         if digest.hexdigest() != src.name:
             raise VerificationError(f"{src}: the package object does not match its SHA-256; nothing was moved. Import "
-                                    "its release's bundle again (`bundlekit import BUNDLE`) to restore it, then move "
+                                    f"its release's bundle again (`bundlekit import BUNDLE{home_flag()}`) to restore it, then move "
                                     "the store", code="package_hash_mismatch")
     return size
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import check_environment, check_label, check_name, fold
-from bundlekit.core.hints import cut, in_space, shown, space_flag
+from bundlekit.core.hints import cut, in_space, shown, here_flags
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.environments import resolve_environment
@@ -98,7 +98,7 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
     if other is not None:  # names are the zone's, whatever the space (decision 660)
         where = "" if other.space == space else f" (in space {other.space}: target names are unique in the zone)"
         raise StateError(f"target {other.name!r} already exists{where}; `bundlekit targets remove {shell_word(other.name)}"
-                         f"{space_flag(other.space)}` first, or choose another name", code="target_exists")
+                         f"{here_flags(other.space)}` first, or choose another name", code="target_exists")
     if root is not None:
         root = root.expanduser().resolve()
         if root.exists() and not root.is_dir():
@@ -147,7 +147,7 @@ def unknown_target(db: Reader, names: list[str], space: str | None, *, near: str
                           f"add `--space {shell_word(other.space)}` to the command", code="unknown_target",
                           details={"target": other.name, "space": other.space})
     return StateError(f"no target named {listed}{in_space(space)}" + (f" (did you mean {near!r}?)" if near else "")
-                      + f"; see `bundlekit targets list{space_flag(space)}`", code="unknown_target",
+                      + f"; see `bundlekit targets list{here_flags(space)}`", code="unknown_target",
                       details={"target": cut(names[0]) if len(names) == 1 else [cut(n) for n in names]})
 
 

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.text import closest, shell_word
-from bundlekit.core.hints import cut, shown
+from bundlekit.core.hints import cut, shown, home_flag
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.format.card import IdentityCard
 from bundlekit.format.container import Limits
@@ -158,7 +158,7 @@ def unknown_zone(db: Reader, name: str, what: str) -> StateError:
     names ("Did you mean"), and where to see them all (finding 10.8)."""
     similar = closest(name, zone_names(db).values())
     hint = f". Did you mean {', '.join(repr(s) for s in similar)}? See" if similar else "; see"
-    return StateError(f"{what}{hint} `bundlekit trust list`", code="unknown_zone",
+    return StateError(f"{what}{hint} `bundlekit trust list{home_flag()}`", code="unknown_zone",
                       details={"zone": cut(name), "suggestions": similar})
 
 
@@ -297,7 +297,7 @@ def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None,
                              details={"relay": cut(name)})
         if found is None:
             raise unknown_zone(zone.db, name, f"--via {shown(name)}: no trusted zone has that name; a relay must be a "
-                                              "trusted zone (`bundlekit trust add` its card first); nothing was changed")
+                                              f"trusted zone (`bundlekit trust add{home_flag()}` its card first); nothing was changed")
         if found in out or found == source:
             raise UsageError(f"--via {name}: a release passes each relay once, and never through its own source; "
                              "name each relay once, in the order the release takes", code="invalid_policy")

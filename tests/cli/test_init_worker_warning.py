@@ -8,6 +8,7 @@ worker user, and gives the same text under ``worker_warning`` with ``--json``.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -20,7 +21,7 @@ def test_init_warns_loudly_that_steps_run_in_the_sandbox_when_no_worker_user_is_
     assert done.returncode == 0, done.stderr
     warning = [line for line in done.stderr.splitlines() if line.startswith("WARNING: no separate worker user")]
     assert len(warning) == 1, done.stderr
-    assert "bubblewrap" in warning[0] and "`bundlekit worker setup`" in warning[0]
+    assert "bubblewrap" in warning[0] and f"`bundlekit worker setup --home {shlex.quote(str(tmp_path / 'laptop'))}`" in warning[0]
     assert "WARNING" not in done.stdout  # on stderr, where a script piping stdout still shows it
     shown = run_cli("init", "--zone", "other", "--json", home=tmp_path / "other")
     assert shown.returncode == 0, shown.stderr

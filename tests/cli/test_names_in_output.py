@@ -30,7 +30,7 @@ def test_spaces_add_hint_pastes_into_a_shell_as_the_name_typed(tmp_path: Path) -
         done = cli_in_process("spaces", "add", "--home", home, "--", name)
         assert done.returncode == 0, done.stderr
         hint = done.stdout.split("`")[1]
-        assert shlex.split(hint) == ["bundlekit", "trust", "add", "CARD", "--space", name]
+        assert shlex.split(hint) == ["bundlekit", "trust", "add", "CARD", "--space", name, "--home", str(home)]
 
 
 def test_every_hint_that_names_a_trusted_zone_or_space_quotes_it_for_the_shell() -> None:
@@ -57,7 +57,7 @@ def test_no_hint_in_the_source_embeds_a_name_without_quoting_it() -> None:
         for match in command.finditer(path.read_text("utf-8")):
             for inner in field.findall(match.group(0)):
                 if not inner.startswith(("shell_word(", "terminal_text(shell_word(", "shlex.quote(", "quote(", "run", "where",
-                                          "how", "space_flag(")) \
+                                          "how", "space_flag(", "here_flags(", "home_flag(")) \
                         and inner not in reviewed and not inner.isupper():
                     bad.append(f"{path.relative_to(root)}: {{{inner}}} in {match.group(0)[:80]}")
     assert not bad, "\n".join(bad)

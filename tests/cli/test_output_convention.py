@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from pathlib import Path
 
@@ -188,11 +189,12 @@ def test_a_placeholder_without_a_value_names_the_command_that_binds_it(w: World,
     err = json.loads(r.stdout)["error"]
     assert (r.exit_code, err["code"]) == (5, "preflight_unresolved_variables")
     command = re.search(r"bind one with `(bundlekit variables set [^`]*)`", err["message"])
-    assert command is not None and command.group(1) == "bundlekit variables set acme-web Acme.ApiKey - --sensitive"
-    empty = bk(*command.group(1).split()[1:], "--json", home=home, input="")
+    assert command is not None and command.group(1) == ("bundlekit variables set acme-web Acme.ApiKey - --sensitive "
+                                                   f"--home {shlex.quote(str(home))}")  # decision 964
+    empty = bk(*shlex.split(command.group(1))[1:], "--json", home=home, input="")
     error = json.loads(empty.stdout)["error"]  # decision 540: an empty value is refused, never stored
     assert (empty.exit_code, error["code"]) == (1, "value_missing") and "standard input" in error["message"]
-    done = bk(*command.group(1).split()[1:], home=home, input="k-from-stdin\n")
+    done = bk(*shlex.split(command.group(1))[1:], home=home, input="k-from-stdin\n")
     assert done.exit_code == 0 and "sealed at rest" in done.stdout
     ok("deploy", "acme-web", "1.4.0", "--environment", "Production", "--dry-run", home=home)
     assert b"k-from-stdin" not in b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())

@@ -7,6 +7,7 @@ to do (10.8). Through the real CLI, on copies of the refusal table's zones
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_refusals_of_unknown_names_say_what_exists_and_what_to_do(ctx: Ctx) -> N
     code, err = _error("variables", "unset", "acme-web", "Acme.Db.Nmae", home=ctx.prod)
     assert (code, err["code"]) == (1, "unknown_variable")
     assert "Did you mean 'Acme.Db.Name'?" in str(err["message"])
-    assert "`bundlekit variables list acme-web`" in str(err["message"]) and "unscoped" not in str(err["message"])
+    assert f"`bundlekit variables list acme-web --home {shlex.quote(str(ctx.prod))}`" in str(err["message"]) and "unscoped" not in str(err["message"])
     code, err = _error("variables", "unset", "acme-web", "Acme.Db.Name", "--environment", "Staging", home=ctx.prod)
     assert "It has values of that name with no scope; --environment Production: give the same scope options" in \
         str(err["message"])

@@ -9,6 +9,7 @@ tell a new zone that took the name staging apart from it.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def test_removing_a_relay_a_via_rule_needs_succeeds_and_names_the_rule_and_how_t
     assert r.returncode == 0, r.stderr
     assert "no longer trusting zone staging" in r.stdout
     assert "warning: the trust rule of zone dev" in r.stderr and "staging" in r.stderr, r.stderr
-    assert "`bundlekit trust set dev --via ZONE`" in r.stderr and "`bundlekit trust set dev --no-via`" in r.stderr
+    at = f"--home {shlex.quote(str(removed.home('prod')))}"  # the home the command was given (decision 964)
+    assert f"`bundlekit trust set dev --via ZONE {at}`" in r.stderr and f"`bundlekit trust set dev --no-via {at}`" in r.stderr
 
 
 def test_trust_list_names_a_removed_relay_by_the_name_it_had_and_says_it_is_no_longer_trusted(removed: Chain) -> None:

@@ -7,6 +7,7 @@ unchanged: its keys name the fields.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -52,5 +53,7 @@ def test_the_json_is_unchanged_and_an_empty_zone_prints_no_header(prod: Path, tm
     assert {r["project"] for r in rows} == {"Pay Web", "Widget API"}
     assert all(KEYS <= r.keys() for r in rows), rows
     ok("init", "--zone", "empty", home=tmp_path / "empty")
+    at = f"--home {shlex.quote(str(tmp_path / 'empty'))}"  # the home given, so that the pasted command works on it (decision 964)
     assert _listed(tmp_path / "empty") == [
-        "no releases yet; import a bundle (`bundlekit import BUNDLE`) or create one (`bundlekit releases create RELEASE_FILE`)"]
+        f"no releases yet; import a bundle (`bundlekit import BUNDLE {at}`) or create one (`bundlekit releases create "
+        f"RELEASE_FILE {at}`)"]

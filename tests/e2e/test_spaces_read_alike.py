@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import sqlite3
 from pathlib import Path
@@ -57,9 +58,10 @@ def test_no_targets_in_a_space_names_it_and_the_command_it_suggests_adds_the_tar
     assert "no targets in environment 'Production' of space B" in error["message"], error
     assert error["details"]["space"] == "B"
     command = re.search(r"`bundlekit (targets add [^`]*)`", error["message"])
-    assert command is not None and command.group(1).endswith("--space B"), error["message"]
+    # the target goes to space B of the zone refused in (decision 964)
+    assert command is not None and command.group(1).endswith(f"--space B --home {shlex.quote(str(prod))}"), error["message"]
     # do exactly what it says, with a folder target as its "(or --root DIR)" allows
-    words = command.group(1).replace("--ssh USER@HOST --host-key KEY", f"--root {tmp_path / 'web-b'}").split()
+    words = shlex.split(command.group(1).replace("--ssh USER@HOST --host-key KEY", f"--root {tmp_path / 'web-b'}"))
     words = ["web-b" if w == "NAME" else "web" if w == "ROLE" else w for w in words]
     assert run_cli(*words, home=prod).returncode == 0
     after = run_cli(*deploy, "--json", home=prod)
@@ -68,12 +70,13 @@ def test_no_targets_in_a_space_names_it_and_the_command_it_suggests_adds_the_tar
 
 def test_listings_of_an_empty_space_name_it_and_suggest_commands_for_it(world: dict[str, Path]) -> None:
     prod = world["prod"]
+    at = f"--home {shlex.quote(str(prod))}"  # and the zone's home as given (decision 964)
     text = ok("targets", "list", "--space", "B", home=prod)
-    assert "no targets in space B" in text and "--space B`" in text, text
+    assert "no targets in space B" in text and f"--space B {at}`" in text, text
     text = ok("releases", "list", "--space", "A", home=prod)
-    assert "no releases yet in space A" in text and "import BUNDLE --space A`" in text, text
+    assert "no releases yet in space A" in text and f"import BUNDLE --space A {at}`" in text, text
     err = refused("variables", "unset", "bravo-web", "Nope", "--space", "B", home=prod)
-    assert "in space B" in err["message"] and "variables list bravo-web --space B`" in err["message"], err
+    assert "in space B" in err["message"] and f"variables list bravo-web --space B {at}`" in err["message"], err
 
 
 @pytest.mark.parametrize("look_alike", [CYRILLIC_A, GREEK_ALPHA, FULLWIDTH_A, "a"],
@@ -162,7 +165,8 @@ def test_a_release_from_an_unknown_zone_imported_into_a_space_is_told_to_trust_i
     stranger = zones(tmp_path, "stranger")["stranger"]
     ok("trust", "add", world["root"] / "prod.card", home=stranger)
     ok("export", FIXTURES / "acme" / "release.toml", "--to", "prod", "-o", tmp_path / "s.bundle", home=stranger)
-    for space, command in (("B", "`bundlekit trust add CARD --space B`"), ("Default", "`bundlekit trust add CARD`")):
+    at = f"--home {shlex.quote(str(world['prod']))}"
+    for space, command in (("B", f"`bundlekit trust add CARD --space B {at}`"), ("Default", f"`bundlekit trust add CARD {at}`")):
         error = refused("import", tmp_path / "s.bundle", "--space", space, home=world["prod"])
         assert error["code"] == "untrusted" and command in error["message"], error
 

@@ -13,6 +13,7 @@ deployment until production binds it, and its optional one never does.
 from __future__ import annotations
 
 import io
+import shlex
 import zipfile
 from pathlib import Path
 
@@ -156,11 +157,12 @@ def test_an_unbound_required_placeholder_no_step_renders_refuses_and_says_how_to
     assert code == 5
     error = out["error"]
     assert error["code"] == "preflight_unresolved_variables"
+    at = f"--home {shlex.quote(str(world.prod))}"  # the bound value goes to the zone refused in (decision 964)
     assert ("Payment.MerchantId in step 'Run migrations' on db-01, the release's required placeholders: a "
             "placeholder with no value in this zone: bind one with "
-            "`bundlekit variables set acme-web Payment.MerchantId VALUE`") in error["message"]
+            f"`bundlekit variables set acme-web Payment.MerchantId VALUE {at}`") in error["message"]
     # Acme.ApiKey, which appsettings.json renders, is missing too; the optional placeholder is not.
-    assert "`bundlekit variables set acme-web Acme.ApiKey - --sensitive`" in error["message"]
+    assert f"`bundlekit variables set acme-web Acme.ApiKey - --sensitive {at}`" in error["message"]
     assert "Payment.Region" not in error["message"]
     assert sorted({d["name"] for d in error["details"]}) == ["Acme.ApiKey", "Payment.MerchantId"]
     assert snapshot(world.prod) == home and snapshot(world.root / "targets") == targets

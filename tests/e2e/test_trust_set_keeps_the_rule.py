@@ -139,10 +139,11 @@ def test_policy_denied_names_the_trust_set_that_admits_the_project_and_that_comm
     ok("export", script_release(tmp_path, "widget"), "--to", "prod", "-o", bundle, home=dev)
     message = _refused(run_cli("import", bundle, home=prod), "policy_denied", 3)
     assert "may not send project 'Widget API' (allowed: acme-*)" in message
-    # no --home: the message also goes back to dev in the refusal entry (the one row it writes)
-    assert _suggested(message) == ["bundlekit", "trust", "set", "dev", "--projects", "acme-*,widget-api"]
+    # the --home given (decision 964); the refusal entry that goes back to dev keeps it out
+    # (tests/e2e/test_hints_name_the_home.py)
+    assert _suggested(message) == ["bundlekit", "trust", "set", "dev", "--projects", "acme-*,widget-api", "--home", str(prod)]
     assert json.loads(ok("releases", "list", "--json", home=prod))["releases"] == []
-    done = _run([*_suggested(message), "--home", str(prod)])
+    done = _run(_suggested(message))
     assert done.returncode == 0, done.stderr
     ok("import", bundle, home=prod)
 
@@ -157,7 +158,8 @@ def test_policy_denied_for_an_environment_names_the_environments_to_add(tmp_path
     ok("targets", "add", "web-01", "--environment", "Production", "--role", "web", "--root", tmp_path / "t", home=prod)
     message = _refused(run_cli("deploy", "widget-api", "1.0.0", "--environment", "Production", home=prod),
                        "policy_denied", 3)
-    assert _suggested(message) == ["bundlekit", "trust", "set", "dev", "--environments", "Staging,Production"]
+    assert _suggested(message) == ["bundlekit", "trust", "set", "dev", "--environments", "Staging,Production",
+                                   "--home", str(prod)]
 
 
 def test_trust_add_spaces_of_another_space_without_space_warns_and_names_the_move_that_works(tmp_path: Path) -> None:
