@@ -39,9 +39,13 @@ def space_names(db: Reader) -> list[str]:
 
 
 def list_spaces(db: Reader) -> list[dict[str, Any]]:
-    """Every space with what belongs to it: ``{name, added (epoch seconds; 0 for Default),
-    projects, targets, trusted_zones}`` (counts), in :func:`space_names` order."""
+    """Every space with what belongs to it: ``{name, added (epoch seconds; for Default, which every
+    zone has from its start, the zone's creation time, or None in a state that does not record
+    it), projects, targets, trusted_zones}`` (counts), in :func:`space_names` order."""
     added = {r["name"]: r["added"] for r in db.all("SELECT name, added FROM spaces")}
+    if not added.get(DEFAULT):  # stored as 0 (schema 14, decision 660): not a time (decision 965)
+        created = db.scalar("SELECT value FROM meta WHERE key = 'created'")
+        added[DEFAULT] = int(created) if created is not None else None
     counts: dict[str, dict[str, int]] = {name.casefold(): {"projects": 0, "targets": 0, "trusted_zones": 0}
                                          for name in added}
     for table, key in (("projects", "projects"), ("targets", "targets"), ("trusted_zones", "trusted_zones")):
