@@ -26,6 +26,7 @@ from bundlekit.receipt.evidence import write_evidence
 from bundlekit.retention.pruned import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.projects import project_names
+from bundlekit.zone.remote import reported_counts, reported_with_id
 
 
 def _progress(quiet: bool, as_json: bool, bars: Bars, told: list[str]):  # type: ignore[no-untyped-def]
@@ -240,11 +241,12 @@ def deployments_list(home: str | None, space: str | None, as_json: bool) -> None
         items = list_deployments(z.db, space=space)
         names = project_names(z.db)
         spaces = space_column(z.db, space)
+        reported = reported_counts(z.db, space=space) if not items and not as_json else []
     if as_json:
         emit_json({"deployments": items})
         return
     if not items:
-        echo("no deployments yet" + (f" in space {space}" if space is not None else ""))
+        echo(_none_here(space, reported))
     now = clock.now()
     tenants = any(d["tenant"] for d in items)  # a tenant column once any deployment was for a tenant
     if items:  # a header row names the columns (as `releases list`)
@@ -256,6 +258,32 @@ def deployments_list(home: str | None, space: str | None, as_json: bool) -> None
         where = f"{_fit(d['in_space'], 12)} " if spaces else ""
         echo(f"{d['id']:<16} {where}{_fit(names.get(d['project_slug'], d['project_slug']), 20)} "
              f"{_fit(d['release'], 10)} {_fit(d['environment'], 12)} {tenant}{d['state']:<9} {when}")
+
+
+def _none_here(space: str | None, reported: list[Any]) -> str:
+    """What `deployments list` says with no deployment of its own: where the deployments other
+    zones reported in receipts are, when there are any (finding newuser35 #14)."""
+    where = f" in space {space}" if space is not None else ""
+    if not reported:
+        return f"no deployments yet{where}"
+    total = sum(r["n"] for r in reported)
+    by = "; ".join(f"{r['zone']}: {r['n']} of {r['project_slug']}" for r in reported[:5])
+    more = f"; and {len(reported) - 5} more" if len(reported) > 5 else ""
+    first = reported[0]
+    return (f"no deployments ran in this zone{where}; other zones reported {total} in receipts ({by}{more}): "
+            f"`bundlekit dashboard{here_flags(space)}` shows them, `bundlekit outputs "
+            f"{shell_word(first['project_slug'])} --zone {shell_word(first['zone'])}{here_flags(space)}` "
+            "the outputs of one")
+
+
+def _reported_as(reported: list[Any], space: str | None) -> str:
+    """Which zones reported a deployment of the id `deployments show` was given, and where to see it."""
+    first = reported[0]
+    what = ", ".join(f"zone {r['zone']} ({r['project_slug']} {r['release']} to {r['environment']}, {r['state']})"
+                     for r in reported[:3])
+    return (f"{what} reported one of that id in a receipt: `bundlekit dashboard{here_flags(space)}` shows it, "
+            f"`bundlekit outputs {shell_word(first['project_slug'])} --zone {shell_word(first['zone'])}"
+            f"{here_flags(space)}` its outputs")
 
 
 def _fit(text: str, width: int) -> str:
@@ -279,8 +307,12 @@ def deployments_show(deployment_id: str, home: str | None, space: str | None, as
         names = project_names(z.db)
         spaces = space_column(z.db, None)  # a zone of one space: every deployment's is Default
     if row is None or (space is not None and row["in_space"].casefold() != space.casefold()):
-        raise StateError(f"no deployment {shown(deployment_id)}{in_space(space)}; see `bundlekit deployments list"
-                         f"{here_flags(space)}`", code="unknown_deployment")
+        with open_home(home) as z:
+            reported = [r for r in reported_with_id(z.db, deployment_id)
+                        if space is None or r["space"].casefold() == space.casefold()]
+        raise StateError(f"no deployment {shown(deployment_id)}{in_space(space)}"
+                         + (f" ran in this zone; {_reported_as(reported, space)}" if reported else "")
+                         + f"; see `bundlekit deployments list{here_flags(space)}`", code="unknown_deployment")
     record = row["record"]
     from bundlekit.dashboard.model import outcome
 

@@ -18,7 +18,7 @@ from bundlekit.zone.deployments import mixed_runs
 
 __all__ = ["is_recorded", "record_remote", "remote_deployments", "reported_for_project", "entries_for_slug",
            "receipt_plan", "receipt_relays", "GRID_COLUMNS", "GRID_ROW", "grid_fields", "grid_rows", "grid_sequences",
-           "entries_of", "fill_grid_columns"]
+           "entries_of", "fill_grid_columns", "reported_counts", "reported_with_id"]
 
 #: The columns copied from a reported deployment's entry (decision 870): the project's name and
 #: space, the tenant (None: untenanted), ``partial`` (1: a step succeeded on some targets and
@@ -203,3 +203,26 @@ def receipt_relays(db: Reader) -> tuple[dict[str, list[dict[str, Any]]], dict[st
         if isinstance(paths, dict) and paths:
             forward[row["bundle_id"]] = paths
     return back, forward
+
+
+_REPORTER = "COALESCE(z.name, r.source_zone_id)"
+_REPORTED_FROM = "FROM remote_deployments r LEFT JOIN trusted_zones z ON z.zone_id = r.source_zone_id "
+
+
+def reported_counts(db: Reader, *, space: str | None = None) -> list[Row]:
+    """How many deployments other zones reported in receipts (of projects of ``space`` only,
+    when given), by reporting zone and project: ``zone`` (its name here, or its zone id once no
+    longer trusted), ``project_slug``, ``n``; ordered by zone, then project. For a zone whose own
+    deployment list is empty to say where the reported ones are (finding newuser35 #14)."""
+    where, params = ("WHERE lower(r.space) = lower(?) ", (space,)) if space is not None else ("", ())
+    return db.all(f"SELECT {_REPORTER} AS zone, r.project_slug AS project_slug, COUNT(*) AS n {_REPORTED_FROM}"
+                  f"{where}GROUP BY {_REPORTER}, r.project_slug ORDER BY 1, 2", params)
+
+
+def reported_with_id(db: Reader, deployment_id: str) -> list[Row]:
+    """The deployments other zones reported under the id ``deployment_id`` (ids are per zone, so
+    several zones may have one): ``zone`` (as :func:`reported_counts`), ``project_slug``,
+    ``release``, ``environment``, ``state``, ``space``; oldest first."""
+    return db.all(f"SELECT {_REPORTER} AS zone, r.project_slug AS project_slug, r.release AS release, "
+                  f"r.environment AS environment, r.state AS state, r.space AS space {_REPORTED_FROM}"
+                  "WHERE lower(r.deployment_id) = lower(?) ORDER BY r.started", (deployment_id,))
