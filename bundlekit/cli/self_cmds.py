@@ -85,7 +85,7 @@ def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | N
     if held:
         echo(f"  {len(held)} of {len(m.packages)} wheels by reference or as changes (zone {m.destination.name} reported "
              "holding them); `--full` sends every one whole, as a relay or a zone that pruned them needs")
-    echo(f"  there: bundlekit self-update {res.result.path.name} --home DIR")
+    echo(f"  there: bundlekit self-update {shell_word(res.result.path.name)} --home DIR")
 
 
 @cli.command("self-update", epilog="bundlekit self-update bundlekit-0.2.0.bundle --home ./prod --dry-run\n"

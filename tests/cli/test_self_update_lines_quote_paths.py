@@ -35,3 +35,18 @@ def test_the_bundlekit_to_run_is_quoted_for_the_shell(tmp_path: Path, monkeypatc
     first = done.stdout.splitlines()[0]
     tail = first.split(": run ", 1)[1] if not already else first.split("already current: ", 1)[1]
     assert shlex.split(tail) == [str(home / "self" / "current" / "bin" / "bundlekit")]
+
+
+def test_export_self_names_the_bundle_to_self_update_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "there: bundlekit self-update BUNDLE --home DIR" line, with a bundle named with a space."""
+    home = tmp_path / "dev"
+    assert cli_in_process("init", "--zone", "dev", home=home).returncode == 0
+    out = tmp_path / "bk 0.8.1.bundle"
+    manifest = SimpleNamespace(release={"version": "0.8.1"}, sequence=1, destination=SimpleNamespace(name="prod"),
+                               expires=2_000_000_000)
+    result = SimpleNamespace(manifest=manifest, path=out, size=1, digest="0" * 64)
+    monkeypatch.setattr("bundlekit.cli.self_cmds.export_self", lambda *a, **kw: SimpleNamespace(result=result, wheels=[1]))
+    done = cli_in_process("export-self", "--to", "prod", "-o", out, home=home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [there] = [line for line in done.stdout.splitlines() if line.startswith("  there: ")]
+    assert shlex.split(there[len("  there: "):]) == ["bundlekit", "self-update", out.name, "--home", "DIR"]
