@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bundlekit.core.clock import Clock, Timestamp, stamp
+from bundlekit.core.hints import without_home
 from bundlekit.core.names import LABEL_RULE, label_problem
 from bundlekit.core.text import size_text
 from bundlekit.deploy.context import OutputStore, build_dictionary, scope_context, system_variables, winners
@@ -405,8 +406,9 @@ class _Executor:
         # A value that became secret late may have been printed in an earlier log, or set in a plain
         # output of an earlier run (or of another target of the same step): the record is what every
         # listing, state row and receipt takes its outputs from, so it is checked once more here.
-        runs = tuple(dataclasses.replace(r, log=self.masker.mask(r.log),
-                                         reason=self.masker.mask(r.reason) if r.reason else r.reason,
+        # The record also goes to the source in a receipt: a hint's --home of this zone is left out (decision 964).
+        runs = tuple(dataclasses.replace(r, log=without_home(self.masker.mask(r.log)),
+                                         reason=without_home(self.masker.mask(r.reason)) if r.reason else r.reason,
                                          outputs=tuple(derived_sensitive(r.outputs, self.masker)))
                      for r in records)
         state = "Failed" if any(r.failed for r in runs) else "Success"
