@@ -67,7 +67,7 @@ def test_pasted_refusal_hints_change_the_zone_refused_in_not_the_one_bundlekit_h
                      "preflight_unresolved_variables")
     binds = _hints(message, "variables set acme-web Acme.ApiKey")
     assert binds and all(at_prod in b for b in binds), message
-    assert _paste(binds[0].replace(" < FILE", ""), decoy, input=API_KEY.encode()).returncode == 0
+    assert _paste(binds[0], decoy, input=API_KEY.encode()).returncode == 0
     # the refusal's record travels to dev in a receipt: there prod's home means nothing
     shown = json.loads(ok("deployments", "show", "Deployments-1", "--json", home=prod))
     assert "Acme.ApiKey" in json.dumps(shown) and "--home" not in json.dumps(shown)
