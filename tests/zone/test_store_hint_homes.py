@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
-
 from bundlekit.core.hints import given_home
-from bundlekit.errors import VerificationError
 from bundlekit.zone.store import PackageStore
+from tests.conftest import raises_code
 
 
 def test_damaged_store_copy_names_this_zone_s_home_for_import_only(tmp_path: Path) -> None:
@@ -18,7 +16,7 @@ def test_damaged_store_copy_names_this_zone_s_home_for_import_only(tmp_path: Pat
     digest = hashlib.sha256(b"good").hexdigest()
     store.path(digest).parent.mkdir(parents=True)
     store.path(digest).write_bytes(b"damaged")
-    with given_home("/srv/a b/prod"), pytest.raises(VerificationError) as caught:
+    with given_home("/srv/a b/prod"), raises_code("package_hash_mismatch") as caught:
         store.verify(digest)
     message = caught.value.message
     assert "`bundlekit import BUNDLE --home '/srv/a b/prod'`" in message
