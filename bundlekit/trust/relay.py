@@ -103,6 +103,7 @@ def _rekeyed(raw: RawHop, sources: Iterable[TrustedSource]) -> TrustedSource | N
 
 
 def _card(name: str) -> str:
+    """The file name of zone ``name``'s identity card, shell-quoted for a hint."""
     return shell_word(f"{name}.card")
 
 

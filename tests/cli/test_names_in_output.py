@@ -57,7 +57,7 @@ def test_no_hint_in_the_source_embeds_a_name_without_quoting_it() -> None:
         for match in command.finditer(path.read_text("utf-8")):
             for inner in field.findall(match.group(0)):
                 if not inner.startswith(("shell_word(", "terminal_text(shell_word(", "shlex.quote(", "quote(", "run", "where",
-                                          "how", "space_flag(", "here_flags(", "home_flag(")) \
+                                          "how", "space_flag(", "here_flags(", "home_flag(", "_card(")) \
                         and inner not in reviewed and not inner.isupper():
                     bad.append(f"{path.relative_to(root)}: {{{inner}}} in {match.group(0)[:80]}")
     assert not bad, "\n".join(bad)
