@@ -83,8 +83,8 @@ def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | N
     echo(f"  sequence {m.sequence}, {size_text(res.result.size)}, digest {res.result.digest}, expires "
          f"{when_text(m.expires, now)}")
     if held:
-        echo(f"  {len(held)} of {len(m.packages)} wheels by reference or as changes (zone {m.destination.name} reported "
-             "holding them); `--full` sends every one whole, as a relay or a zone that pruned them needs")
+        echo(f"  {len(held)} of {len(m.packages)} wheels by reference or as changes (zone {m.destination.name} "
+             "reported holding them); `--full` sends every one whole, as a relay or a zone that pruned them needs")
     echo(f"  there: bundlekit self-update {shell_word(res.result.path.name)} --home DIR")
 
 
