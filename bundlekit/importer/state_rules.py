@@ -12,6 +12,7 @@ the same two checks in the same order before anything else it decides (``importe
 
 from __future__ import annotations
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.selfproject import full_export
 from bundlekit.core.text import shell_word
 from bundlekit.errors import TrustError, VerificationError
@@ -109,7 +110,7 @@ def _way_in(db: Reader, v: VerifiedBundle, named: str, space: str, trusted_in: s
     else the space the release names, else ``Default``."""
     target = space if _takes(space, named) else _space_taking(db, named)
     if trusted_in is None:
-        return f"Trust its card in space {target} (`bundlekit trust add CARD --space {shell_word(target)}`)"
+        return f"Trust its card in space {target} (`bundlekit trust add CARD --space {shell_word(target)}{home_flag()}`)"
     if _takes(trusted_in, named):
         return f"Import it with the --space of its trust rule (`--space {shell_word(trusted_in)}`)"
     return (f"This release names space {named} (project.space), so only space {target}"
@@ -128,7 +129,7 @@ def _move_rule(source: str, target: str) -> str:
     settings (``--via``, ``--evidence-for``, ...; not remove + add, which drop them: review atk35
     #5), and how to import the release then."""
     then = "" if target == DEFAULT else f" with --space {shell_word(target)}"
-    return (f"`bundlekit trust set {shell_word(source)} --space {shell_word(target)}` moves its trust rule there "
+    return (f"`bundlekit trust set {shell_word(source)} --space {shell_word(target)}{home_flag()}` moves its trust rule there "
             f"and keeps the rule's other settings; then import it{then}")
 
 
@@ -147,7 +148,7 @@ def _self_space_denied(v: VerifiedBundle, trusted_in: str | None, where: str) ->
         f"from a source trusted there for the project bundlekit; zone {name!r} is trusted in space "
         f"{trusted_in or DEFAULT}. A team space never replaces the zone's bundlekit. Nothing was changed. To accept "
         f"bundlekit from zone {name}, trust it in space {DEFAULT} (a zone is trusted in one space: `bundlekit trust "
-        f"remove {shell_word(name)}`, then `bundlekit trust add CARD --projects 'PATTERNS,bundlekit'`), or have a "
+        f"remove {shell_word(name)}{home_flag()}`, then `bundlekit trust add CARD --projects 'PATTERNS,bundlekit'{home_flag()}`), or have a "
         f"zone trusted in {DEFAULT} for bundlekit send it", code="space_denied",
         details={"space": DEFAULT, "trusted_in": trusted_in, "project": _SELF_SLUG})
 

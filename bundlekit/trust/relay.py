@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from bundlekit.core.clock import CLOCK_SKEW, EpochSeconds, utc_text
-from bundlekit.core.hints import DEFAULT_SPACE
+from bundlekit.core.hints import DEFAULT_SPACE, home_flag
 from bundlekit.core.selfproject import export_command
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, TrustError, VerificationError
@@ -74,7 +74,7 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
                          f"rotation statement. Nothing was changed. If {rekeyed.name} did rotate (ask its operator; "
                          f"its new card must show signing key {kid}), trust its new key keeping the rule: in "
                          f"{rekeyed.name}, `bundlekit identity -o {_card(rekeyed.name)}`; here, "
-                         f"`bundlekit trust remove {shell_word(rekeyed.name)}` then "
+                         f"`bundlekit trust remove {shell_word(rekeyed.name)}{home_flag()}` then "
                          f"`{_trust_again(rekeyed, sources)}` (rules that name {rekeyed.name} by --via keep it"
                          f"{_signers_again(rekeyed)}); then import the bundle again",
                          code="untrusted_relay", details={"zone": rekeyed.name, "zone_id": rekeyed.zone_id,
@@ -87,7 +87,7 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
     why = ("a relay re-seals the release's secrets, so only a trusted zone may relay" if kind == "release" else
            "a relay's countersignature is part of what this zone accepts, so only a trusted zone may relay")
     raise TrustError(f"{where}: relay hop {n} is countersigned by key {kid}, which belongs to no zone trusted here; "
-                     f"{why}. Trust its card with `bundlekit trust add CARD` if it should, or carry the bundle "
+                     f"{why}. Trust its card with `bundlekit trust add CARD{home_flag()}` if it should, or carry the bundle "
                      "through a trusted relay", code="untrusted_relay")
 
 
@@ -123,7 +123,7 @@ def _trust_again(src: TrustedSource, sources: Iterable[TrustedSource]) -> str:
     parts += [f"--share-packages-with {shell_word(names[z])}" for z in p.share_packages_with if z in names]
     parts += [f"--evidence-for {shell_word(e)}" for e in p.evidence_for]
     parts += [f"--via {shell_word(names.get(z, p.relay_name(i)))}" for i, z in enumerate(p.via)]
-    return " ".join(parts)
+    return " ".join(parts) + home_flag()
 
 
 def _signers_again(src: TrustedSource) -> str:
@@ -218,7 +218,7 @@ def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, envi
             widen = policy_widening(relay, space=manifest.project["space"], project=manifest.project["name"],
                                     project_slug=manifest.project["slug"], environments=environments)
             why = (f"the trust policy of zone {relay.name!r} does not admit {denied} (if it may relay it: "
-                   f"`{widen}`)")
+                   f"`{widen}{home_flag()}`)")
     if why is not None:
         raise TrustError(f"{where}: relay hop {n} is countersigned by zone {relay.name!r}, which may not relay this "
                          f"release: {why}. A relay re-seals the release's secrets, so it needs the trust a source of "
@@ -370,7 +370,7 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
         other = [f" (the zone now named {names[h]} it came through is another zone, zone id {h})" for h in hops
                  if h in names and h not in via and any(names[h].casefold() == had[i].casefold() for i in gone)]
         advice = (f"a relay the rule requires is no longer trusted, so no release of {source.name!r} is accepted "
-                  f"whichever way it comes. Change the rule (`bundlekit trust set {shell_word(source.name)} --via ZONE`, or "
+                  f"whichever way it comes. Change the rule (`bundlekit trust set {shell_word(source.name)} --via ZONE{home_flag()}`, or "
                   f"`--no-via`), or trust {' and '.join(had[i] for i in gone)} again with its own card")
         raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
                          f"{wanted}; this one came {came}{''.join(dict.fromkeys(other))}. Nothing was imported: {advice}",
@@ -389,13 +389,13 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
     export = export_command(manifest.project["slug"], shell_word(relays[0]), full=bool(manifest.packages))
     steps = [f"in zone {source.name}, `{export}`"]
     for i, relay in enumerate(relays):
-        steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)}`")
+        steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)} -o OUT`")
     raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
                      f"{wanted}{', in that order' if len(relays) > 1 else ''}; this one came {came}: {problem}. Nothing was changed. A bundle is "
                      f"relayed only by the zone it is addressed to, here {zone_name} itself, so this one cannot be sent "
                      f"back onto that path: ask zone {source.name} for a new export along it "
                      f"({'; then '.join(steps)}), or change "
-                     f"this zone's policy with `bundlekit trust set {shell_word(source.name)} --via ZONE` (`--no-via` to drop it)",
+                     f"this zone's policy with `bundlekit trust set {shell_word(source.name)} --via ZONE{home_flag()}` (`--no-via` to drop it)",
                      code="relay_required",
                      details={"via": relays, "came_through": [names.get(z, z) for z in hops],
                               "missing": missing})

@@ -168,4 +168,4 @@ def move_trust(zone_name: str, space: str) -> str:
     ``trust remove`` + ``trust add``, which would drop them (review atk35 #5)."""
     where = space if space == DEFAULT else f"{space} or {DEFAULT}"
     return (f"trust it in space {where} instead (`bundlekit trust set {shell_word(zone_name)} --space "
-            f"{shell_word(space)}` moves its trust rule there and keeps the rule's other settings)")
+            f"{shell_word(space)}{home_flag()}` moves its trust rule there and keeps the rule's other settings)")

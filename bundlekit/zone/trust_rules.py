@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.text import shell_word
 from bundlekit.errors import UsageError
 from bundlekit.trust.policy import SourcePolicy, glob_options, matches_any, policy_denial, policy_widening
@@ -134,8 +135,8 @@ def relay_warnings(zone: Zone, relay_id: str) -> list[str]:
                                     environments=envs)
             out.append(f"zone {relay.name} relays the releases of zone {rule.name} (its rule's --via), but its rule "
                        f"here does not admit those of project {p['name']} now: not {denied}. None of them is accepted "
-                       f"(untrusted_relay) until {relay.name} may relay them (`{widen}`) or zone {rule.name}'s rule "
-                       f"changes (`bundlekit trust set {shell_word(rule.name)} --no-via`, or --via another zone)")
+                       f"(untrusted_relay) until {relay.name} may relay them (`{widen}{home_flag()}`) or zone {rule.name}'s rule "
+                       f"changes (`bundlekit trust set {shell_word(rule.name)} --no-via{home_flag()}`, or --via another zone)")
     return out
 
 

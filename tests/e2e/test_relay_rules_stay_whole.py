@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, cli_in_process, snapshot
+from tests.reported import unchanged_or_reported
 from tests.e2e.test_spaces import ok, refused, zones
 
 
@@ -69,8 +70,9 @@ def test_a_release_refused_for_its_source_s_space_names_the_trust_set_that_keeps
         error = refused("import", chain["root"] / "ap.bundle", *space, home=prod)
         assert error["code"] == "space_denied", error
         assert "trust remove" not in error["message"] and "trust add" not in error["message"], error["message"]
-        assert _suggested(error["message"]) == ["trust", "set", "dev", "--space", "Default"], error["message"]
-    assert snapshot(prod) == before
+        assert _suggested(error["message"]) == ["trust", "set", "dev", "--space", "Default", "--home", str(prod)], \
+            error["message"]
+    unchanged_or_reported(prod, before, "space_denied")  # the refusal goes back to dev (decision 968)
     ok(*_suggested(error["message"]), home=prod)
     assert "relayed by staging into space Default" in ok("import", chain["root"] / "ap.bundle", home=prod)
     rule = _rule(prod, "dev")
