@@ -42,7 +42,7 @@ def test_export_self_names_the_bundle_to_self_update_quoted(tmp_path: Path, monk
     home = tmp_path / "dev"
     assert cli_in_process("init", "--zone", "dev", home=home).returncode == 0
     out = tmp_path / "bk 0.8.1.bundle"
-    manifest = SimpleNamespace(release={"version": "0.8.1"}, sequence=1, destination=SimpleNamespace(name="prod"),
+    manifest = SimpleNamespace(release={"version": "0.8.1"}, packages=[], sequence=1, destination=SimpleNamespace(name="prod"),
                                expires=2_000_000_000)
     result = SimpleNamespace(manifest=manifest, path=out, size=1, digest="0" * 64)
     monkeypatch.setattr("bundlekit.cli.self_cmds.export_self", lambda *a, **kw: SimpleNamespace(result=result, wheels=[1]))

@@ -48,7 +48,8 @@ def test_a_default_project_is_not_sent_to_a_zone_trusted_in_another_space(world:
         before = snapshot(w.dev, out)
         err = _refused("export", w.release_dir / "release.toml", "--to", "prod", "-o", out / "a.bundle", home=w.dev)
         assert err["code"] == "space_denied" and err["details"]["trusted_in"] == "Payments", err
-        assert "space Default" in err["message"] and "`bundlekit trust set prod --space Default`" in err["message"], err
+        assert "space Default" in err["message"], err
+        assert f"`bundlekit trust set prod --space Default --home {w.dev}`" in err["message"], err
         assert "Default or Default" not in err["message"], err
         assert snapshot(w.dev, out) == before
     finally:
@@ -70,7 +71,7 @@ def test_a_receipt_about_another_spaces_project_is_refused_whatever_the_space_gi
             err = _refused("import", receipt, *space, home=w.dev)
             assert err["code"] == "space_denied", err
             assert "Acme Web" in err["message"] and "space Default" in err["message"], err
-            assert "`bundlekit trust set prod --space Default`" in err["message"], err
+            assert f"`bundlekit trust set prod --space Default --home {w.dev}`" in err["message"], err
             assert "import the receipt again" in err["message"]
         assert snapshot(w.dev) == before
         w.cli("trust", "set", "prod", "--space", "Default", home=w.dev)  # what it names (review atk35 #5)

@@ -98,7 +98,7 @@ def test_a_zone_that_makes_releases_cannot_prove_staging_with_an_environment_of_
     err = _refused_prod(w)
     assert err["details"]["blocking_phase"] == "Staging"
     why = ("zone dev may not prove deployments to Staging; if it may: `bundlekit trust set dev --evidence-for "
-           "Staging`")  # quoted for the shell only when it needs it (shell_word)
+           f"Staging --home {w.prod}`")  # quoted for the shell only when it needs it (shell_word)
     assert [(i["environment"], i["why"]) for i in err["details"]["not_counted"]] == [("Staging", why)]
     show = okj("lifecycle", "show", "acme-web", "1.5.0", home=w.prod)
     assert [p["passed"] for p in show["lifecycle"]["phases"]] == [True, False, False]

@@ -39,7 +39,7 @@ def test_a_release_relayed_after_the_relay_rotated_its_key_is_let_in_by_the_comm
     commands = re.findall(r"`(bundlekit [^`]+)`", err["message"])
     identity, remove, add = (next(x for x in commands if x.startswith(f"bundlekit {w}"))
                              for w in ("identity", "trust remove", "trust add"))
-    assert add == "bundlekit trust add staging.card --projects 'acme-*' --evidence-for Staging", add
+    assert add == f"bundlekit trust add staging.card --projects 'acme-*' --evidence-for Staging --home {c.home('prod')}", add
     card = tmp_path / "new" / "staging.card"
     card.parent.mkdir()
     for command, home in ((identity, "staging"), (remove, "prod"), (add, "prod")):

@@ -125,7 +125,7 @@ def test_narrowing_a_relay_so_it_no_longer_admits_a_project_of_its_via_rule_warn
         assert done.returncode == 0, done.stderr
         warning = next((line for line in done.stderr.splitlines() if "relays the releases of zone dev" in line), "")
         assert denied in warning and "project Acme Web" in warning and "untrusted_relay" in warning, done.stderr
-        assert "`bundlekit trust set dev --no-via`" in warning, warning
+        assert f"`bundlekit trust set dev --no-via --home {prod}`" in warning, warning
         widen = re.search(r"`bundlekit (trust set staging [^`]*)`", warning)
         assert widen is not None, warning
         ok(*shlex.split(widen.group(1)), home=prod)  # what it names admits the project again: no warning then
@@ -154,4 +154,4 @@ def test_trusting_a_removed_relay_again_with_a_policy_that_leaves_out_a_project_
     done = cli_in_process("trust", "add", chain["root"] / "staging.card", "--projects", "nothing-*", home=prod)
     assert done.returncode == 0, done.stderr
     assert "relays the releases of zone dev" in done.stderr and "project Acme Web" in done.stderr, done.stderr
-    assert "`bundlekit trust set staging --projects 'nothing-*,acme-web'`" in done.stderr, done.stderr
+    assert f"`bundlekit trust set staging --projects 'nothing-*,acme-web' --home {prod}`" in done.stderr, done.stderr

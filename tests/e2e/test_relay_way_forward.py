@@ -54,7 +54,7 @@ def test_a_release_that_skipped_its_relay_is_refused_with_a_new_export_through_i
     message = refused(z, "relay_required", "import", direct, at="prod")
     assert "only when relayed through staging; this one came directly from dev: it skipped staging." in message
     assert ("ask zone dev for a new export along it (in zone dev, `bundlekit export RELEASE_FILE --to staging`; "
-            "then in staging, `bundlekit relay BUNDLE --to prod`)") in message
+            "then in staging, `bundlekit relay BUNDLE --to prod -o OUT`)") in message
     # the relay the old message sent the user to: refused, saying why no relay of this bundle can work
     message = refused(z, "wrong_destination", "relay", direct, "--to", "prod", "-o", z.path("x.bundle"),
                       at="staging", unwritten=z.path("x.bundle"))
@@ -80,7 +80,7 @@ def test_two_required_relays_in_the_wrong_order_or_one_skipped_are_named_and_the
     assert ("relayed through staging -> dmz, in that order; this one came dev -> dmz -> staging -> prod: "
             "staging and dmz relayed it, but not in the order required.") in message
     advice = ("in zone dev, `bundlekit export RELEASE_FILE --to staging`; then in staging, `bundlekit relay BUNDLE "
-              "--to dmz`; then in dmz, `bundlekit relay BUNDLE --to prod`")
+              "--to dmz -o OUT`; then in dmz, `bundlekit relay BUNDLE --to prod -o OUT`")
     assert advice in message
     # dev -> staging -> prod: dmz skipped
     z.ok("export", release, "--to", "staging", "-o", z.path("b.bundle"), at="dev")

@@ -31,13 +31,13 @@ def test_a_self_bundle_that_skipped_the_required_relay_names_export_self_and_tha
     message = err["message"]
     assert "RELEASE_FILE" not in message, message
     commands = re.findall(r"`(bundlekit [^`]+)`", message)
-    assert "bundlekit export-self --to staging -o OUT --wheelhouse DIR" in commands, message
-    assert "bundlekit relay BUNDLE --to prod" in commands, message
+    assert "bundlekit export-self --to staging -o OUT --wheelhouse DIR --full" in commands, message
+    assert "bundlekit relay BUNDLE --to prod -o OUT" in commands, message
     assert snapshot(homes["prod"]) == before
     # The way it names, followed: export-self to staging, staging relays it to prod.
     to_staging, relayed = tmp_path / "self.staging.bundle", tmp_path / "self.prod.bundle"
     args = [a.replace("OUT", str(to_staging)).replace("DIR", str(wheelhouse)) for a in shlex.split(
-        "bundlekit export-self --to staging -o OUT --wheelhouse DIR")[1:]]
+        "bundlekit export-self --to staging -o OUT --wheelhouse DIR --full")[1:]]
     assert run_cli(*args, home=homes["dev"]).returncode == 0
     done = run_cli("relay", to_staging, "--to", "prod", "-o", relayed, home=homes["staging"])
     assert done.returncode == 0, done.stderr

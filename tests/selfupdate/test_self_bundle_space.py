@@ -36,7 +36,8 @@ def test_a_self_bundle_from_a_source_trusted_in_a_team_space_is_refused_with_adv
         assert "trusted in space Payments" in message
         assert "--space" not in message and "release file" not in message
         hint = message.split("`")[3]
-        assert shlex.split(hint) == ["bundlekit", "trust", "add", "CARD", "--projects", "PATTERNS,bundlekit"]
+        assert shlex.split(hint) == ["bundlekit", "trust", "add", "CARD", "--projects", "PATTERNS,bundlekit", "--home",
+                                     str(prod)]
         unchanged_or_reported(prod, before, "space_denied")  # an import reports it to dev (decision 968)
     flag = run_cli("self-update", bundle, "--space", "Payments", home=prod)
     assert flag.returncode == 2

@@ -140,7 +140,7 @@ def test_the_readme_s_zone_refusing_bundlekit_names_the_trust_set_that_admits_it
     done = run_cli("self-update", bundle, "--dry-run", home=prod)
     assert done.returncode == 3 and "error [policy_denied]" in done.stderr, done.stderr
     assert "may not send project 'bundlekit' (allowed: acme-*)" in done.stderr
-    command = "bundlekit trust set dev --projects 'acme-*,bundlekit'"
+    command = f"bundlekit trust set dev --projects 'acme-*,bundlekit' --home {prod}"
     assert f"`{command}`" in done.stderr, done.stderr
     assert run_cli(*shlex.split(command)[1:], home=prod).returncode == 0
     done = run_cli("self-update", bundle, "--dry-run", home=prod)

@@ -115,4 +115,4 @@ def test_state_too_new_never_names_an_installation_that_does_not_run_from_its_fo
     listed = run_cli("releases", "list", home=prod)
     assert listed.returncode == 1 and "error [state_too_new]" in listed.stderr
     assert "self-update --rollback" not in listed.stderr  # its bin/bundlekit runs the other home's
-    assert "installs itself with `bundlekit self-update BUNDLE`" in listed.stderr
+    assert f"installs itself with `bundlekit self-update BUNDLE --home {prod}`" in listed.stderr
