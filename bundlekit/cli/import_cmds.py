@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +157,8 @@ def _named_space_note(z: Zone, plan: ImportPlan, named: str, space: str, dry_run
             f"trusted here, and its project stays in space {space} (a project never moves between spaces)")
     if has is not None:
         note += (f". If zone {source}'s releases belong in space {has}, move its trust rule before importing the "
-                 f"next project (`bundlekit trust set {shlex.quote(source)} --space {shlex.quote(has)} "
-                 f"--home {shlex.quote(str(z.home))}`)")
+                 f"next project (`bundlekit trust set {shell_word(source)} --space {shell_word(has)} "
+                 f"--home {shell_word(str(z.home))}`)")
     return note
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 import click
@@ -215,7 +214,7 @@ def _given_options(ctx: click.Context) -> list[str]:
         if isinstance(value, bool):
             out += [flag] if value else []
         else:
-            out += [f"{flag} {shlex.quote(str(v))}" for v in (value if isinstance(value, tuple) else (value,))]
+            out += [f"{flag} {shell_word(str(v))}" for v in (value if isinstance(value, tuple) else (value,))]
     return out
 
 

@@ -10,10 +10,10 @@ dashboard asks :func:`is_self_project` to show the project apart (decision 947).
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Any
 
+from bundlekit.core.text import shell_word
 from bundlekit.errors import UsageError
 
 __all__ = ["SELF_SLUG", "is_self_project", "refuse_self_project", "export_command", "full_export",
@@ -46,7 +46,7 @@ def full_export(slug: str, to: str) -> str:
     --wheelhouse DIR --full`` (``to``: the zone the source exported it to, quoted here; newuser35
     finding 16)."""
     if is_self_project(slug):
-        return export_command(slug, shlex.quote(to), full=True)
+        return export_command(slug, shell_word(to), full=True)
     return "bundlekit export --full"
 
 
@@ -59,7 +59,7 @@ def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:
     raise UsageError(
         f"{asked}: the project bundlekit is bundlekit's own release, which is never deployed to an environment (it "
         "has no steps: a deployment would install nothing). A zone installs it with `bundlekit self-update BUNDLE "
-        f"--home {shlex.quote(str(home))}` (BUNDLE: what `bundlekit export-self` made). Nothing was run, recorded or "
+        f"--home {shell_word(str(home))}` (BUNDLE: what `bundlekit export-self` made). Nothing was run, recorded or "
         "changed", code="self_not_deployable", details={"project": SELF_SLUG})
 
 
@@ -72,10 +72,10 @@ def refuse_self_import(manifest: Any, bundle: Path, home: Path) -> None:
     if manifest.kind != "release" or not is_self_project(str(manifest.project.get("slug", ""))):
         return
     version = manifest.release.get("version")
-    where = shlex.quote(str(home))
+    where = shell_word(str(home))
     raise UsageError(
         f"{bundle}: bundlekit {version} from zone {manifest.source.name} is bundlekit's own release, which a zone "
-        f"installs with `bundlekit self-update {shlex.quote(str(bundle))} --home {where}` (it checks the bundle as "
+        f"installs with `bundlekit self-update {shell_word(str(bundle))} --home {where}` (it checks the bundle as "
         "import does, installs it in a new environment, imports it only once that runs, and switches to it; "
         f"`--dry-run` first shows what it would do). `import` would make bundlekit {version} this zone's accepted "
         "bundlekit without installing it, and an older build would then be refused as a rollback. Nothing was "

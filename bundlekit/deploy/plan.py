@@ -13,10 +13,10 @@ so :meth:`DeployPlan.to_dict` is safe to print (``--dry-run``). Rules: ``spec/de
 from __future__ import annotations
 
 import hashlib
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from bundlekit.core.text import shell_word
 from bundlekit.core.hints import here_flags
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
@@ -258,7 +258,7 @@ class _Run:
         """Why ``name`` has no value here, and the command that gives it one."""
         if parse_output_ref(name) is not None:
             return self._output_problem(name) or "output variable"
-        command = f"bundlekit variables set {shlex.quote(self.request.project_slug)} {shlex.quote(name)}"
+        command = f"bundlekit variables set {shell_word(self.request.project_slug)} {shell_word(name)}"
         here = here_flags(self.request.space)  # --space, --home: the zone refused in, last (decision 964)
         chosen = self.chosen.get(fold_name(name))
         if chosen is not None and chosen.value is None:
@@ -267,7 +267,7 @@ class _Run:
             return f"a placeholder with no value in this zone: bind one with {how}"
         if any(fold_name(v.name) == fold_name(name) for v in self.request.variables):
             return (f"defined, but no value is scoped to this step, target and environment: add one with "
-                    f"`{command} VALUE --environment {shlex.quote(self.request.environment)}{here}`")
+                    f"`{command} VALUE --environment {shell_word(self.request.environment)}{here}`")
         if fold_name(name) == fold_name(TENANT_NAME) and self.request.tenant is None:
             return (f"set only in a deployment for a tenant: deploy with --tenant NAME, or write "
                     f"#{{if {TENANT_NAME}}}...#{{/if}} around it so an untenanted deployment leaves it out")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shlex
 import stat
 import sys
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from bundlekit.core.text import shell_word
 from bundlekit.core.atomic import fsync_dir, replace_symlink, write_atomic
 from bundlekit.core.tree import remove_tree
 from bundlekit.errors import BundleError, StateError
@@ -67,7 +67,7 @@ class Links:
 def home_option_of(root: Path) -> str:
     """``--home HOME`` for the home whose ``HOME/self`` is ``root``, as a shell would take it: the
     hints of self-update name the home it was given, never a placeholder."""
-    return f"--home {shlex.quote(str(root.parent))}"
+    return f"--home {shell_word(str(root.parent))}"
 
 
 def _refuse(path: Path, what: str) -> StateError:

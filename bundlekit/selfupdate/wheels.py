@@ -21,7 +21,6 @@ from __future__ import annotations
 import email.message
 import email.parser
 import re
-import shlex
 import sys
 import zipfile
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from bundlekit.core.text import shell_word
 from bundlekit.errors import InputError
 
 __all__ = ["Target", "Wheel", "wheel_at", "resolve", "SELF_DIST"]
@@ -91,7 +91,7 @@ class Target:
         out = []
         if self.python_version is not None:
             out.append("--python-version %d.%d" % self.python_version)
-        out.extend(f"--platform {shlex.quote(p)}" for p in self.platforms)
+        out.extend(f"--platform {shell_word(p)}" for p in self.platforms)
         return " ".join(out)
 
     def describe(self) -> str:
@@ -312,8 +312,8 @@ def _check_label(wheel: Wheel, target: Target) -> None:
     if problem is None:
         return
     opts = target.pip_options()
-    fetch = (f"pip download --only-binary=:all: --no-deps --dest {shlex.quote(str(wheel.path.parent))}"
-             f"{' ' + opts if opts else ''} {shlex.quote(f'{wheel.name}=={wheel.version}')}")
+    fetch = (f"pip download --only-binary=:all: --no-deps --dest {shell_word(str(wheel.path.parent))}"
+             f"{' ' + opts if opts else ''} {shell_word(f'{wheel.name}=={wheel.version}')}")
     raise InputError(f"{wheel.path}: {problem}: a renamed wheel, or another distribution's, which pip would refuse to "
                      f"install on the far side. Nothing was exported. Remove it and fetch it again (`{fetch}`), then "
                      "run export-self again", code="invalid_wheel",
@@ -350,7 +350,7 @@ def _no_bundlekit(wheels: list[Wheel], rank: dict[Tag, int], folder: Path, targe
             "bundlekit release that supports this one", code="unsupported_python",
             details={"wheel": newest.path.name, "requires_python": str(newest.requires_python()),
                      "python": shown})
-    where = shlex.quote(str(folder))
+    where = shell_word(str(folder))
     return InputError(f"{folder}: no wheel of bundlekit itself installs on {target.describe()}; build it with "
                       f"`pip wheel --no-deps -w {where} PATH-TO-BUNDLEKIT-SOURCE` (a checkout or sdist of the release "
                       "to send), then run export-self again", code="wheel_missing")
@@ -417,10 +417,10 @@ def _missing(missing: dict[str, _Need], house: dict[str, list[Wheel]], rank: dic
         need = missing[name]
         req = name + ("[" + ",".join(sorted(need.extras)) + "]" if need.extras else "") + str(need.spec)
         why = _why(house.get(name, []), need, rank, python)
-        reqs.append(shlex.quote(req))
+        reqs.append(shell_word(req))
         lines.append(f"{req!r} (needed by {', '.join(dict.fromkeys(need.by))}): {why}")
         listed.append({"requirement": req, "needed_by": list(dict.fromkeys(need.by)), "why": why})
-    command = (f"pip download --only-binary=:all: --dest {shlex.quote(str(folder))}{' ' + opts if opts else ''} "
+    command = (f"pip download --only-binary=:all: --dest {shell_word(str(folder))}{' ' + opts if opts else ''} "
                + " ".join(reqs))
     return InputError(f"{folder}: {len(missing)} wheel(s) the destination needs are missing for "
                       f"{target.describe()}: {'; '.join(lines)}. Fetch them all with `{command}`, then run "

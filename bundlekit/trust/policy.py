@@ -19,10 +19,10 @@ Rules (spec/bundle-format.md §6):
 from __future__ import annotations
 
 import fnmatch
-import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from bundlekit.core.text import shell_word
 from bundlekit.core.hints import DEFAULT_SPACE, home_flag
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.container import SignatureRecord
@@ -185,7 +185,7 @@ def policy_widening(source: TrustedSource, *, space: str, project: str, project_
         if not denied:
             return None
         option, globs, value = "--environments", p.environments, denied[0]
-    return f"bundlekit trust set {shlex.quote(source.name)} {glob_options(option, (*globs, value))}"
+    return f"bundlekit trust set {shell_word(source.name)} {glob_options(option, (*globs, value))}"
 
 
 def glob_options(option: str, globs: Sequence[str]) -> str:
@@ -193,8 +193,8 @@ def glob_options(option: str, globs: Sequence[str]) -> str:
     value (``--projects 'acme-*,bundlekit'``), or the option once per glob when one holds a comma
     (the commands split a value on commas)."""
     if any("," in g for g in globs):
-        return " ".join(f"{option} {shlex.quote(g)}" for g in globs)
-    return f"{option} {shlex.quote(','.join(globs))}"
+        return " ".join(f"{option} {shell_word(g)}" for g in globs)
+    return f"{option} {shell_word(','.join(globs))}"
 
 
 def check_policy(source: TrustedSource, *, space: str, project: str, project_slug: str,

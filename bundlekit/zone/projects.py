@@ -15,13 +15,12 @@ sensitive never reaches the state with its value in clear, whoever built the sna
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.names import version_order
-from bundlekit.core.text import closest
+from bundlekit.core.text import closest, shell_word
 from bundlekit.core.hints import cut, in_space, shown, here_flags
 from bundlekit.errors import StateError
 from bundlekit.zone import secrets
@@ -65,7 +64,7 @@ def find_project(db: Reader, ref: str, zone_name: str, *, space: str | None = No
         if row is None and space is not None else None
     if elsewhere is not None:  # slugs are the zone's (decision 660): it can only be that one
         raise StateError(f"no project {ref!r} in space {space} of zone {zone_name}: project {elsewhere['slug']} "
-                         f"is in space {elsewhere['in_space']}; add `--space {shlex.quote(elsewhere['in_space'])}` "
+                         f"is in space {elsewhere['in_space']}; add `--space {shell_word(elsewhere['in_space'])}` "
                          "to the command", code="unknown_project",
                          details={"project": ref, "suggestions": [], "space": elsewhere["in_space"]})
     if row is None:
