@@ -13,7 +13,7 @@ the same two checks in the same order before anything else it decides (``importe
 from __future__ import annotations
 
 from bundlekit.core.hints import home_flag
-from bundlekit.core.selfproject import full_export
+from bundlekit.core.selfproject import SELF_SLUG, full_export
 from bundlekit.core.text import shell_word
 from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.manifest import PackageRef
@@ -67,7 +67,7 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
     space: only a trust rule of ``space`` lets a bundle into it."""
     m = v.manifest
     trusted_in = truststore.space_of(db, v.source.zone_id)
-    if m.project.get("slug") == _SELF_SLUG and any(s.casefold() != DEFAULT.casefold()
+    if m.project.get("slug") == SELF_SLUG and any(s.casefold() != DEFAULT.casefold()
                                                    for s in (space, trusted_in or DEFAULT)):
         raise _self_space_denied(v, trusted_in, where)
     named = str(m.project.get("space", ""))
@@ -133,11 +133,6 @@ def _move_rule(source: str, target: str) -> str:
             f"and keeps the rule's other settings; then import it{then}")
 
 
-#: The reserved project of bundlekit's own releases (``export/release_rules.py`` ``SELF_SLUG``, decision
-#: 560; the importer sits below export, so it names it here).
-_SELF_SLUG = "bundlekit"
-
-
 def _self_space_denied(v: VerifiedBundle, trusted_in: str | None, where: str) -> TrustError:
     """The refusal of bundlekit's own release from a source not trusted in space Default, or into
     another space: advice that works for it (``export-self`` has no release file and no space, and
@@ -150,7 +145,7 @@ def _self_space_denied(v: VerifiedBundle, trusted_in: str | None, where: str) ->
         f"bundlekit from zone {name}, trust it in space {DEFAULT} (a zone is trusted in one space: `bundlekit trust "
         f"remove {shell_word(name)}{home_flag()}`, then `bundlekit trust add CARD --projects 'PATTERNS,bundlekit'{home_flag()}`), or have a "
         f"zone trusted in {DEFAULT} for bundlekit send it", code="space_denied",
-        details={"space": DEFAULT, "trusted_in": trusted_in, "project": _SELF_SLUG})
+        details={"space": DEFAULT, "trusted_in": trusted_in, "project": SELF_SLUG})
 
 
 def package_gone(v: VerifiedBundle, p: PackageRef) -> VerificationError:
