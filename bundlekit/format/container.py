@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from bundlekit.core.files import open_regular
 from bundlekit.format import codec
 from bundlekit.format.blobio import Ring, Stage, choose_encoding
 from bundlekit.format.relay_header import RELAYED, check_relay_header
-from bundlekit.format.versions import READ_MAJOR, unsupported_format, unsupported_kind
+from bundlekit.format.versions import READ_MAJOR, stated_writer, unsupported_format, unsupported_kind
 from bundlekit.errors import FormatError, InputError, UsageError, VerificationError
 
 __all__ = ["MAGIC", "FORMAT_MAJOR", "FORMAT_MINOR", "KINDS", "HEADER_SIZE", "SIGNATURE_RECORD", "Limits", "Header",
@@ -49,8 +48,6 @@ KIND_CODES = {v: k for k, v in KINDS.items()}
 HEADER_SIZE = 32
 SIGNATURE_RECORD = 96
 _HEADER = struct.Struct(">8sHHB3sQQ")
-#: What a manifest's ``writer.version`` must look like to be repeated in a message (schema: ``writer``).
-_WRITER_VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +208,7 @@ class BundleFile:
             obj = codec.decode(data)
         except FormatError:
             return None
-        writer = obj.get("writer") if isinstance(obj, dict) else None
-        version = writer.get("version") if isinstance(writer, dict) else None
-        if isinstance(version, str) and _WRITER_VERSION.fullmatch(version):
-            return version
-        return None
+        return stated_writer(obj)
 
     def _read_exact(self, n: int, where: str) -> bytes:
         data = self._fh.read(n)

@@ -20,6 +20,7 @@ from bundlekit.errors import FormatError
 from bundlekit.format import codec
 from bundlekit.format.container import BlobRecord
 from bundlekit.format.lifecycle import Lifecycle, release_digest
+from bundlekit.format.versions import stated_writer, unsupported_manifest_format
 from bundlekit.format.delta import DeltaRef
 from bundlekit.format.manifest_checks import cross_check
 from bundlekit.format.schemacheck import schema_errors
@@ -394,6 +395,6 @@ def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:
         raise FormatError(f"{where}: the manifest is not a map", code="invalid_manifest")
     fmt = obj.get("format")
     if fmt != FORMAT_ID:
-        raise FormatError(f"{where}: format {fmt!r}; this bundlekit reads {FORMAT_ID!r}", code="unsupported_version")
+        raise unsupported_manifest_format(where, fmt, stated_writer(obj))
     with codec.no_cycle_collection():  # a 1.2 recipe read in list form is a million lists
         return from_dict(obj, where)

@@ -255,3 +255,34 @@ def test_a_refusal_never_names_a_version_that_is_not_newer_than_the_running_one(
             BundleFile(bundle)
         assert f"install bundlekit {older}" not in info.value.message
         assert f"install a bundlekit release newer than {__version__} that reads format 2" in info.value.message
+
+
+def test_a_newer_manifest_format_under_a_major_1_header_names_the_release_to_install() -> None:
+    """atk36 finding 2: a manifest saying ``bundlekit/3`` (its header's major 1) named neither the
+    release to install nor what to do, where the header-major refusal of the same code does."""
+    from bundlekit.format.manifest import parse_manifest
+
+    with raises_code("unsupported_version") as info:
+        parse_manifest(codec.encode({"format": "bundlekit/3", "writer": {"name": "bundlekit", "version": "3.1.0"}}))
+    assert f"format 'bundlekit/3'; this bundlekit ({__version__}) reads 'bundlekit/1'" in info.value.message
+    assert "install bundlekit 3.1.0 or later (`bundlekit self-update` carries it across the gap)" in info.value.message
+    with raises_code("unsupported_version") as info:
+        parse_manifest(codec.encode({"format": "bundlekit/3"}))
+    assert f"install a bundlekit release newer than {__version__} that reads format 3" in info.value.message
+
+
+def test_a_manifest_format_that_names_no_newer_major_never_names_a_release() -> None:
+    """A writer that is not newer, a hostile writer version, or a format that is no bundlekit format:
+    no release is named that would not read it; the message says what to do instead."""
+    from bundlekit.format.manifest import parse_manifest
+
+    for manifest in ({"format": "bundlekit/3", "writer": {"name": "bundlekit", "version": "0.1.0"}},
+                     {"format": "bundlekit/3", "writer": {"name": "bundlekit", "version": "9.0\x1b[2J; curl evil"}}):
+        with raises_code("unsupported_version") as info:
+            parse_manifest(codec.encode(manifest))
+        assert "install bundlekit 0.1.0" not in info.value.message and "evil" not in info.value.message
+        assert f"newer than {__version__} that reads format 3" in info.value.message
+    for manifest in ({}, {"format": 7}, {"format": "bundlekit/01"}, {"format": "bundle\x1bkit/2"}):
+        with raises_code("unsupported_version") as info:
+            parse_manifest(codec.encode(manifest))
+        assert "ask its source to send it again" in info.value.message and "\x1b" not in info.value.message
