@@ -13,7 +13,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.text import shell_word, size_text
+from bundlekit.core.text import shell_word, size_text, terminal_text
 from bundlekit.errors import UsageError
 from bundlekit.export.exporter import DEFAULT_EXPIRY, parse_duration
 from bundlekit.selfupdate.export_self import export_self
@@ -128,8 +128,10 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
         return
     run = shell_word(str(res.current / "bin" / "bundlekit"))  # a command to paste (finding newuser35 #2)
     if back:
+        before = (f"{res.previous} is kept as previous: `bundlekit self-update --rollback {used}` switches back to it"
+                  if res.previous_gone is None else f"{_gone(res.previous, res.previous_gone, used)}")
         echo(f"rolled back: {res.current} now names {res.venv} (bundlekit {res.version or 'of unknown version'}); "
-             f"{res.previous} is kept as previous: `bundlekit self-update --rollback {used}` switches back to it")
+             f"{before}")
     elif res.already:
         echo(f"bundlekit {res.version} from this bundle is already current: {run}")
     elif res.dry_run:
@@ -143,4 +145,15 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
         if res.downgrade_from:
             echo(f"  a downgrade from {res.downgrade_from} to {res.version}: the source zone sent an older version as "
                  "its newest (a higher sequence)")
-        echo(f"  the installation before ({res.previous}) is kept: bundlekit self-update --rollback {used}")
+        if res.previous_gone is None:
+            echo(f"  the installation before ({res.previous}) is kept: bundlekit self-update --rollback {used}")
+        else:
+            echo(f"  the installation before: {_gone(res.previous, res.previous_gone, used)}")
+
+
+def _gone(previous: str | None, why: str, used: str) -> str:
+    """The success line's words for an installation switched away from that ``--rollback`` cannot
+    switch back to (``why``: "which ..." words): no promise that it is kept, and the command that
+    makes it again (atk36 finding 4)."""
+    return (f"{previous}, which {terminal_text(why)}, cannot be switched back to; to go back to that release, make "
+            f"it again here with `bundlekit self-update BUNDLE {used}` (BUNDLE: the bundle it came from)")

@@ -76,11 +76,14 @@ class SelfUpdate:
     already: bool = False
     #: The current installation's version when this release's is lower (the source's downgrade).
     downgrade_from: str | None = None
+    #: Why ``previous`` cannot be switched back to (words that follow its name: "which ..."), as a
+    #: deleted or moved installation leaves it; None when ``--rollback`` would switch back to it.
+    previous_gone: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"version": self.version, "venv": str(self.venv), "current": str(self.current),
                 "previous": self.previous, "wheels": self.wheels, "dry_run": self.dry_run, "already": self.already,
-                "downgrade_from": self.downgrade_from}
+                "downgrade_from": self.downgrade_from, "previous_gone": self.previous_gone}
 
 
 def self_dir(zone: Zone) -> Path:
@@ -136,6 +139,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     check_launcher_path(zone.home, venv / "bin" / "python")
     if dry_run:
         result.previous = _previous_after(links, name)
+        result.previous_gone = _gone(root, result.previous)
         with tempfile.TemporaryDirectory(prefix="bundlekit-self-dry-run-") as tmp:  # never in the home: read-only
             _extract(zone, bundle, m, wheels, Path(tmp), now)
             _check_labels(Path(tmp), wheels, str(bundle), plan.verified.source.name)
@@ -172,6 +176,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
             raise
         remove_tree(work, ignore_errors=True)
         result.previous = _previous_after(links, name)
+        result.previous_gone = _gone(root, result.previous)
         _audit_switch(zone, root, result.previous, name, rollback=False)
         write_switch(root, name, result.previous)
     return result
@@ -201,13 +206,36 @@ def rollback(zone: Zone) -> SelfUpdate:
                              "nothing to go back to; nothing was changed. Install the release wanted with "
                              f"`bundlekit self-update BUNDLE {home_option_of(root)}`", code="rollback_missing")
         if not (target / "bin" / "bundlekit").exists():
-            raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more; nothing "
-                             "was changed", code="rollback_missing")
+            raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more (it was "
+                             "removed), so there is nothing to go back to; nothing was changed. Keep the current "
+                             "installation, or make that release's installation again here with "
+                             f"{_again(root)}", code="rollback_missing", details={"previous": previous})
         _check_from_its_folder(root, previous, target)
         _check_reads_state(zone, root, previous, target)
         _audit_switch(zone, root, current, previous, rollback=True)
         write_switch(root, previous, current)
-    return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current)
+    return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current,
+                      previous_gone=_gone(root, current))
+
+
+def _again(root: Path) -> str:
+    """The command that makes an installation of a release again in this home, for a message."""
+    return (f"`bundlekit self-update BUNDLE {home_option_of(root)}` (BUNDLE: the bundle it came from, or a newer one "
+            "its source sends with `bundlekit export-self`)")
+
+
+def _gone(root: Path, name: str | None) -> str | None:
+    """Why ``--rollback`` could not switch to the installation ``name`` (relative to ``root``, or
+    absolute), in words that follow its name ("which ..."), or None: a switch must not promise to
+    keep, or offer to switch back to, an installation that was removed or does not run from its
+    own folder (atk36 finding 4). Only its files are read (the checks of a rollback that ask it
+    to run are left to the rollback)."""
+    if name is None:
+        return None
+    target = root / name
+    if is_running(target):
+        return None
+    return not_from_its_folder(target)
 
 
 def _check_from_its_folder(root: Path, previous: str, target: Path) -> None:
@@ -221,9 +249,8 @@ def _check_from_its_folder(root: Path, previous: str, target: Path) -> None:
     raise StateError(
         f"{root / 'previous'}: names {previous}, which {terminal_text(why)}; after a rollback "
         f"{root / 'current' / 'bin' / 'bundlekit'} would not run this zone's installation. Nothing was changed. Keep "
-        "the current installation, or make that release's installation again here with `bundlekit self-update "
-        f"BUNDLE {home_option_of(root)}` (BUNDLE: the bundle it came from, or a newer one its source sends with "
-        "`bundlekit export-self`; an installation that does not run from its own folder is made again in place)",
+        f"the current installation, or make that release's installation again here with {_again(root)}; an "
+        "installation that does not run from its own folder is made again in place",
         code="rollback_missing", details={"previous": previous, "runs": launcher_interpreter(target)})
 
 
