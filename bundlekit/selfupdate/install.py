@@ -50,10 +50,11 @@ from bundlekit.selfupdate.wheels import Wheel, wheel_at
 from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, check_made, finish_switch, home_option_of,
                                         read_links, self_lock, sweep, switched_installations, write_switch)
 from bundlekit.selfupdate.platform_check import check_installs_here
+from bundlekit.selfupdate.switchable import again, check_from_its_folder, gone
 from bundlekit.zone import audit, sequences
 from bundlekit.zone.home import Zone
-from bundlekit.zone.installations import (clean_environment, is_running, launcher_interpreter, not_from_its_folder,
-                                          probe)
+from bundlekit.zone.installations import (clean_environment, is_running, not_from_its_folder,
+                                          probe, through_link)
 from bundlekit.zone.schema import SCHEMA_VERSION
 from bundlekit.zone.state import stored_schema
 
@@ -124,8 +125,10 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
         _check_superseded(zone, plan.verified, bundle)
     version = m.release["version"]
     root = self_dir(zone)
-    venv = root / "venvs" / f"{version}-{plan.verified.digest[:12]}"
-    name = _relative(venv, root)
+    # At the home's real path: pip names the interpreter's path in every command it writes, and one
+    # through a symlinked --home would stop starting when that link goes (atk36 finding 1, decision 974).
+    venv = Path(os.path.realpath(root)) / "venvs" / f"{version}-{plan.verified.digest[:12]}"
+    name = _relative(venv, Path(os.path.realpath(root)))
     links = read_links(root)  # refuses a tampered current or previous before anything is written
     check_made(root, links, lambda: switched_installations(zone.db))  # and one bundlekit did not make
     result = SelfUpdate(version, venv, root / "current", links.previous, [p.file for p in wheels], dry_run)
@@ -139,7 +142,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     check_launcher_path(zone.home, venv / "bin" / "python")
     if dry_run:
         result.previous = _previous_after(links, name)
-        result.previous_gone = _gone(root, result.previous)
+        result.previous_gone = gone(root, result.previous)
         with tempfile.TemporaryDirectory(prefix="bundlekit-self-dry-run-") as tmp:  # never in the home: read-only
             _extract(zone, bundle, m, wheels, Path(tmp), now)
             _check_labels(Path(tmp), wheels, str(bundle), plan.verified.source.name)
@@ -176,7 +179,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
             raise
         remove_tree(work, ignore_errors=True)
         result.previous = _previous_after(links, name)
-        result.previous_gone = _gone(root, result.previous)
+        result.previous_gone = gone(root, result.previous)
         _audit_switch(zone, root, result.previous, name, rollback=False)
         write_switch(root, name, result.previous)
     return result
@@ -209,49 +212,13 @@ def rollback(zone: Zone) -> SelfUpdate:
             raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more (it was "
                              "removed), so there is nothing to go back to; nothing was changed. Keep the current "
                              "installation, or make that release's installation again here with "
-                             f"{_again(root)}", code="rollback_missing", details={"previous": previous})
-        _check_from_its_folder(root, previous, target)
+                             f"{again(root)}", code="rollback_missing", details={"previous": previous})
+        check_from_its_folder(root, previous, target)
         _check_reads_state(zone, root, previous, target)
         _audit_switch(zone, root, current, previous, rollback=True)
         write_switch(root, previous, current)
     return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current,
-                      previous_gone=_gone(root, current))
-
-
-def _again(root: Path) -> str:
-    """The command that makes an installation of a release again in this home, for a message."""
-    return (f"`bundlekit self-update BUNDLE {home_option_of(root)}` (BUNDLE: the bundle it came from, or a newer one "
-            "its source sends with `bundlekit export-self`)")
-
-
-def _gone(root: Path, name: str | None) -> str | None:
-    """Why ``--rollback`` could not switch to the installation ``name`` (relative to ``root``, or
-    absolute), in words that follow its name ("which ..."), or None: a switch must not promise to
-    keep, or offer to switch back to, an installation that was removed or does not run from its
-    own folder (atk36 finding 4). Only its files are read (the checks of a rollback that ask it
-    to run are left to the rollback)."""
-    if name is None:
-        return None
-    target = root / name
-    if is_running(target):
-        return None
-    return not_from_its_folder(target)
-
-
-def _check_from_its_folder(root: Path, previous: str, target: Path) -> None:
-    """Refuse (``StateError`` ``rollback_missing``) going back to ``target`` when it does not run
-    from its own folder (decision 953, the rule of 952 for every switch): a home moved, copied or
-    restored elsewhere keeps launchers naming the old folder, so ``HOME/self/current/bin/bundlekit``
-    would not start, or would run the other home's installation."""
-    why = not_from_its_folder(target)
-    if why is None:
-        return
-    raise StateError(
-        f"{root / 'previous'}: names {previous}, which {terminal_text(why)}; after a rollback "
-        f"{root / 'current' / 'bin' / 'bundlekit'} would not run this zone's installation. Nothing was changed. Keep "
-        f"the current installation, or make that release's installation again here with {_again(root)}; an "
-        "installation that does not run from its own folder is made again in place",
-        code="rollback_missing", details={"previous": previous, "runs": launcher_interpreter(target)})
+                      previous_gone=gone(root, current))
 
 
 def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> None:
@@ -342,7 +309,7 @@ def _previous_after(links: Links, name: str) -> str:
 def _ready(venv: Path, version: str, links: Links, root: Path) -> bool:
     """Whether ``venv`` is a finished environment of ``version`` (it holds the marker, or a link
     names it: it ran when it was switched to) that still runs from its own folder."""
-    finished = (venv / MARKER).exists() or os.path.normpath(venv) in {os.path.normpath(p) for p in links.named(root)}
+    finished = (venv / MARKER).exists() or os.path.realpath(venv) in {os.path.realpath(p) for p in links.named(root)}
     return finished and _runs(venv, version)[0]
 
 
@@ -355,6 +322,9 @@ def _runs(venv: Path, version: str) -> tuple[bool, str]:
     moved = not_from_its_folder(venv)
     if moved is not None:
         return False, f"it {moved}"
+    link = through_link(venv)
+    if link is not None:  # it runs, but only while that link leads here: made again at the real path (974)
+        return False, f"it runs its interpreter through the link {link} (a symlinked home), so it stops when that goes"
     shown, why = _installed_version(venv, clean_environment())
     if shown != version:
         return False, f"`bundlekit --version` says {shown}, not {version}" if shown is not None else \

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Mapping
 
 __all__ = ["Probe", "probe", "clean_environment", "launcher_interpreter", "runs_from_its_folder",
-           "not_from_its_folder", "self_installations", "is_running", "PROBE_TIMEOUT"]
+           "not_from_its_folder", "through_link", "self_installations", "is_running", "PROBE_TIMEOUT"]
 
 #: Seconds an installation may take to answer (importing every command module of a loaded machine).
 PROBE_TIMEOUT = 300
@@ -134,11 +134,39 @@ def runs_from_its_folder(prefix: Path) -> bool:
     return named is not None and os.path.realpath(os.path.dirname(named)) == os.path.realpath(prefix / "bin")
 
 
+def through_link(prefix: Path) -> str | None:
+    """The link ``prefix/bin/bundlekit`` reaches its interpreter through, or None: its ``#!`` line
+    names a path with a symbolic link in it (an installation made through a symlinked home, as
+    self-update did before it installed at the home's real path, decision 974), so the
+    installation starts only while that link leads here."""
+    named = launcher_interpreter(prefix)
+    if named is None or not os.path.isabs(named):
+        return None
+    if os.path.normpath(os.path.dirname(named)) == os.path.realpath(prefix / "bin"):
+        return None
+    return _link_to(named, prefix)
+
+
+def _link_to(named: str, prefix: Path) -> str | None:
+    """The symbolic link on the absolute path ``named`` (an interpreter a launcher of ``prefix``
+    names) that stood for a folder of ``prefix``'s real path: the rest of ``named`` after it is how
+    that real path ends (``st1link`` + ``self/venvs/V/bin/python`` for ``/s/st1/self/venvs/V``).
+    None when there is no such link: another link on the way (``/var`` of a moved home) is not it."""
+    real = Path(os.path.realpath(prefix / "bin")).parts + (os.path.basename(named),)
+    at = Path(named)
+    for parent in reversed(at.parents[:-1]):  # "/a", "/a/b", ... (not "/" itself)
+        rest = at.relative_to(parent).parts
+        if os.path.islink(parent) and real[-len(rest):] == rest:
+            return str(parent)
+    return None
+
+
 def not_from_its_folder(prefix: Path) -> str | None:
     """Why the installation at ``prefix`` does not run from its own folder, in words that follow
     its name in a message ("which ..."), or None when it does (:func:`runs_from_its_folder`). A
     moved or copied home keeps launchers naming the old folder: nothing starts there, or, when
-    the old folder is still there, its installation runs instead (decision 953)."""
+    the old folder is still there, its installation runs instead (decision 953). One made through
+    a symlinked home names the link, when it is still there, as the cause (decision 974)."""
     if runs_from_its_folder(prefix):
         return None
     if not os.path.lexists(prefix / "bin" / "bundlekit"):
@@ -148,7 +176,16 @@ def not_from_its_folder(prefix: Path) -> str | None:
         return "has a bin/bundlekit that is not a launcher pip writes (no interpreter named on its first lines)"
     outcome = ("which is still there, so the installation in that other folder would run instead"
                if os.path.exists(named) else "which is gone, so it does not start")
-    return f"was moved or copied from another folder: its bin/bundlekit runs {named}, outside its own bin/, {outcome}"
+    link = _link_to(named, prefix) if os.path.isabs(named) else None
+    if link is not None:
+        cause = (f"was made through the link {link} (a symlinked home), which now leads to {os.path.realpath(link)}, "
+                 "not here")
+    elif not os.path.exists(named):
+        cause = ("was moved or copied from another folder, or made through a link that was removed since (a "
+                 "symlinked home)")
+    else:
+        cause = "was moved or copied from another folder"
+    return f"{cause}: its bin/bundlekit runs {named}, outside its own bin/, {outcome}"
 
 
 def self_installations(home: Path) -> list[tuple[str, Path]]:
