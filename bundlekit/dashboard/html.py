@@ -77,6 +77,13 @@ def _e(s: str) -> str:
     return html_text(s, multiline=False)
 
 
+def _reason(s: str) -> str:
+    """A reason bundlekit wrote (a refusal's message, which may list one item per line): each line
+    escaped as :func:`_e` does, the line feeds between them as ``<br>`` (newuser36 finding 6);
+    every other control character is still shown escaped."""
+    return "<br>".join(_e(line) for line in s.split("\n"))
+
+
 def deployment_anchor(deployment_id: str, zone: str = "") -> str:
     """The fragment id of a deployment's section (ids are unique per zone: ``zone/id``); names
     that are not plain get a hash."""
@@ -377,7 +384,7 @@ def _deployment(d: DeploymentView, now: EpochSeconds, exported_at: float | None,
         carried = f", carried back by {_e(', '.join(back))}" if back else ""
         meta.append(("Reported by", f"zone {_e(d.zone)}, in a receipt it signed{carried}"))
     if d.reason and d.state == "refused":
-        meta.append(("Refused", _e(d.reason)))
+        meta.append(("Refused", _reason(d.reason)))
     if d.superseded_by is not None:
         meta.append(("Settled", f"by <code>{_e(d.superseded_by)}</code>: {_e(d.release)} later succeeded in zone "
                                 f"{_e(d.zone)}"))
@@ -449,7 +456,7 @@ def _output(o: OutputView, zone: str) -> str:
 def _step(s: StepView, zone: str) -> str:
     cls = _STEP_CLASS[s.state]
     target = _e(s.target) if s.target is not None else '<span class="muted">(once, no target)</span>'
-    reason = f'<span class="reason">{_e(s.reason)}</span>' if s.reason else ""
+    reason = f'<span class="reason">{_reason(s.reason)}</span>' if s.reason else ""
     code = "" if s.exit_code is None else str(s.exit_code)
     items = "".join(_output(o, zone) for o in s.outputs)
     outputs = f'<ul class="outputs">{items}</ul>' if items else ""

@@ -316,3 +316,21 @@ def test_a_refused_cell_reads_its_state_once_and_its_code_as_a_word_of_its_own()
     cell = find_cell(parse(render_html(view, NOW)), "acme-web", "qa", "Production")
     text = " ".join(cell.text().split())
     assert text == "0.9.2 Refused, just now policy_denied", text
+
+
+def test_a_multi_line_reason_shows_its_line_breaks_and_still_escapes_every_other_control() -> None:
+    """newuser36 finding 6: a preflight refusal's reason, one item per line, showed `\\x0a` on the page."""
+    reason = ("[preflight_unresolved_variables] cannot be resolved (Acme.ApiKey). Nothing was run.\n"
+              "  - Acme.ApiKey in step 'Deploy web' on web-01 <b>\x1b[31m\r")
+    step = StepView("(preflight)", None, "Failed", NOW - 5, NOW - 5, None, "", (), reason)
+    failed = DeploymentView("d1", "P", "p", "1.0", "prod", "Production", "failed", NOW - 5, NOW - 5, (step,), None)
+    refused = DeploymentView("Refusals-1", "P", "p", "1.1", "prod", "Production", "refused", NOW - 4, NOW - 4, (), None,
+                             reason=reason)
+    view = DashboardView("dev", "z", NOW, (("prod", "Production"),),
+                         (ProjectRow("P", "p", (CellView("prod", "Production", refused, None, None),)),),
+                         (failed, refused))
+    page = render_html(view, NOW)
+    shown = ("Nothing was run.<br>  - Acme.ApiKey in step &#x27;Deploy web&#x27; on web-01 "
+             "&lt;b&gt;\\x1b[31m\\x0d")
+    assert page.count(shown) == 2, page
+    assert "\\x0a" not in page and "\x1b" not in page and "\r" not in page
