@@ -23,6 +23,7 @@ from bundlekit.core.hints import home_flag, in_space, shown, here_flags
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.receipt.evidence import write_evidence
+from bundlekit.receipt.outbox import pack_command
 from bundlekit.retention.pruned import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.projects import project_names
@@ -216,7 +217,8 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
         elif outcome.local:
             echo("the release was created in this zone: the deployment shows on this zone's dashboard")
         else:
-            echo(f"receipt queued in the outbox (`bundlekit outbox pack -o FILE{home_flag()}` to carry it back)")
+            dest = outcome.receipt_for or "ZONE"
+            echo(f"receipt queued in the outbox (`{pack_command(dest)}` to carry it back to zone {dest})")
         for line in (pruned_note(pruned) or "").splitlines():
             echo(line)
     if failure is not None:

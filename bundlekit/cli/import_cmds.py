@@ -67,8 +67,9 @@ def import_cmd(paths: tuple[Path, ...], home: str | None, on_conflict: str | Non
     space_denied with nothing changed.
 
     A refused bundle that really came from its source is reported back to it: a refusal entry
-    waits in the outbox for the next receipt (`bundlekit outbox pack`). No import is applied
-    while `bundlekit prune` removes files: it waits up to --wait seconds, then is refused."""
+    waits in the outbox for the next receipt to it (`bundlekit outbox pack --to ZONE -o FILE`). No
+    import is applied while `bundlekit prune` removes files: it waits up to --wait seconds, then is
+    refused."""
 
     if len(paths) > 1 and all(p.is_file() for p in paths):
         _each_in_turn(paths, as_json=as_json, evidence=evidence, home=home, on_conflict=on_conflict,

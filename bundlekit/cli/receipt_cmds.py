@@ -27,7 +27,8 @@ from bundlekit.dashboard.spacefilter import SpaceFilter
 from bundlekit.dashboard.view import DashboardView
 from bundlekit.errors import UsageError
 from bundlekit.receipt.ingest import reported_outputs
-from bundlekit.receipt.outbox import empty_listing, list_outbox, pack, preview
+from bundlekit.receipt.build import ReceiptContents
+from bundlekit.receipt.outbox import empty_listing, list_outbox, pack, pack_command, preview, previews
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.outputs import check_output, write_output
@@ -67,7 +68,8 @@ def outbox_list(home: str | None, as_json: bool) -> None:
 @home_option
 @click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the receipt bundle (not with --dry-run).")
-@click.option("--to", "to", default=None, help="Only receipts for this zone (needed when several zones wait).")
+@click.option("--to", "to", default=None, help="Only receipts for this zone (needed to pack when several zones wait; "
+              "--dry-run without it lists each zone's).")
 @click.option("--dry-run", "dry_run", is_flag=True,
               help="List exactly what the receipt would carry (the egress policy applied); write nothing.")
 @json_option
@@ -77,7 +79,9 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
     What leaves is what the zone's egress policy lets leave (`bundlekit egress show`): by default
     sensitive output variables are withheld, named only. --dry-run lists every entry, every output
     (leaving, sealed or withheld), the log sizes and the package inventory; when nothing waits it
-    says so and exits 0 (--json: empty lists, totals 0).
+    says so and exits 0 (--json: empty lists, totals 0). A receipt goes to one zone: when receipts
+    wait for several, packing needs --to ZONE, and --dry-run without --to lists what waits for
+    each zone (--json: {"receipts": [one listing per zone]}).
 
     -o never replaces an existing file (it may be a receipt not carried yet): give each pack
     its own name, for instance with the date.
@@ -87,7 +91,11 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
             raise UsageError("--dry-run writes nothing: drop -o/--output, or drop --dry-run to write the receipt",
                              code="usage")
         with open_home(home) as z:
-            contents = preview(z, to=to)
+            every = previews(z) if to is None else None
+            if every is not None and len(every) > 1:  # one listing per zone, where packing asks for --to
+                _echo_previews(every, as_json)
+                return
+            contents = (every[0] if every else None) if every is not None else preview(z, to=to)
             dest = truststore.get_zone(z, to) if contents is None and to is not None else None
         if contents is None:  # nothing waits: an empty listing, exit 0 (a dry run asks, it is not refused)
             listing = {"destination": None if dest is None else {"name": dest.name, "zone_id": dest.zone_id},
@@ -118,6 +126,20 @@ def outbox_pack(home: str | None, output: Path | None, to: str | None, dry_run: 
         if rf.withheld:
             echo(f"  the egress policy withheld {rf.withheld} output variable(s), named in the receipt only: "
                  f"`bundlekit inspect {shell_word(str(rf.path))} --contents` lists them")
+
+
+def _echo_previews(every: list[ReceiptContents], as_json: bool) -> None:
+    """``outbox pack --dry-run`` when receipts wait for several zones: each zone's listing, and
+    the command that packs it (decision 977)."""
+    listings = [{"destination": {"name": c.dest.name, "zone_id": c.dest.zone_id}, **c.listing()} for c in every]
+    if as_json:
+        emit_json({"receipts": listings})
+        return
+    echo(f"receipts wait for {len(every)} zones ({', '.join(c.dest.name for c in every)}); a receipt goes to one "
+         "zone, so each is packed on its own (nothing written):")
+    for c, listing in zip(every, listings):
+        echo("")
+        echo_contents(listing, f"a receipt for zone {c.dest.name} would carry (`{pack_command(c.dest.name)}`):")
 
 
 @cli.command(epilog="bundlekit outputs acme-web --zone prod --home ./dev --reveal")

@@ -83,6 +83,7 @@ class DeployOutcome:
     waived: tuple[str, ...] = ()  # lifecycle phases a zone waiver let this deployment skip
     waivers: tuple[dict[str, Any], ...] = ()  # those waivers, as recorded with the deployment
     local: bool = False  # the release was created in this zone (no receipt to send)
+    receipt_for: str | None = None  # the zone a queued receipt waits for (its name): `outbox pack --to` it
     #: set when the deployment lost its claims while it ran and was stopped (decision 421): why,
     #: and whether its record is its own (``recorded``) or another command closed it first
     claims_lost: "recording.Stopped | None" = None
@@ -385,7 +386,8 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             fleet.close()
     return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out,
                                                                recording.failure_code(record, claims_lost)),
-                         waived=ctx.waived, waivers=ctx.waivers, local=what.local, claims_lost=claims_lost)
+                         waived=ctx.waived, waivers=ctx.waivers, local=what.local, claims_lost=claims_lost,
+                         receipt_for=None if what.source is None else what.source.name)
 
 
 def _refuse_canceled(cancel: threading.Event | None) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from bundlekit.core.hints import home_flag
+from bundlekit.core.text import shell_word
 from bundlekit.core.atomic import commit_parked
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.errors import FormatError, InputError, StateError
@@ -44,7 +45,7 @@ from bundlekit.zone.outputs import refuse_in_home
 from bundlekit.zone.rotation import signing_at_commit, zone_signing
 
 __all__ = ["RECEIPT_EXPIRY", "DeploymentOutcome", "output_seal_ad", "make_entry", "gather", "ReceiptContents",
-           "write_receipt", "ReceiptFile", "parked_name", "finish_parked", "refuse_existing"]
+           "write_receipt", "ReceiptFile", "parked_name", "finish_parked", "refuse_existing", "pack_command"]
 
 RECEIPT_EXPIRY = 365 * 86400
 #: What this zone tells its sources it can read beyond format 1.1 (spec/bundle-format.md §7): delta
@@ -229,10 +230,17 @@ def receipt_id_for(source_zone: str, dest_zone: str, sequence: int) -> str:
     return receipt_bundle_id(source_zone, dest_zone, sequence)
 
 
-def _taken(ids: Sequence[str], where: str | None) -> StateError:
+def pack_command(dest: str) -> str:
+    """The command that packs what waits for zone ``dest`` (its name) into a receipt, as a hint
+    prints it: with ``--to``, which packing needs as soon as receipts wait for another zone too
+    (newuser36 finding 3), and this run's ``--home``."""
+    return f"bundlekit outbox pack --to {shell_word(dest)} -o FILE{home_flag()}"
+
+
+def _taken(ids: Sequence[str], where: str | None, dest: str) -> StateError:
     return StateError(f"{', '.join(ids)}: packed into another receipt{f' ({where})' if where else ''} by another "
                       "process of this zone while this one was written; nothing was recorded. Carry that receipt, "
-                      f"or run `bundlekit outbox pack{home_flag()}` again for what is still waiting", code="outbox_entry_packed")
+                      f"or run `{pack_command(dest)}` again for what is still waiting", code="outbox_entry_packed")
 
 
 def refuse_existing(out: Path, *, recorded: bool = False) -> None:
@@ -347,7 +355,7 @@ def write_receipt(zone: Zone, dest_zone_id: str, deployment_ids: list[str], out:
             taken = outbox.mark_packed(tx, bundle_id, deployment_ids)
             taken_refusals = refusals.mark_packed(tx, bundle_id, refusal_ids)
             if taken or taken_refusals:  # another process packed them after we read them: write nothing
-                raise _taken(taken + taken_refusals, outbox.packed_into(tx, taken[0]) if taken else None)
+                raise _taken(taken + taken_refusals, outbox.packed_into(tx, taken[0]) if taken else None, dest.name)
     except BaseException:
         writer.abort()
         raise

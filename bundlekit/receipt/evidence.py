@@ -26,7 +26,7 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.selfproject import refuse_self_project
 from bundlekit.core.text import shell_word
 from bundlekit.errors import StateError
-from bundlekit.receipt.build import ReceiptFile, make_entry, refuse_existing, write_receipt
+from bundlekit.receipt.build import ReceiptFile, make_entry, pack_command, refuse_existing, write_receipt
 from bundlekit.zone import exports, projects, truststore
 from bundlekit.zone.deployments import get_deployment
 from bundlekit.zone.home import Zone
@@ -70,8 +70,10 @@ def write_evidence(zone: Zone, deployment_id: str, to: str, out: Path, *, now: E
     # a deployment of bundlekit's release (an older bundlekit allowed it) installed nothing: no proof of it
     refuse_self_project(project.slug, zone.home, asked=f"deployments receipt {deployment_id}")
     if project.source_zone_id != zone.zone_id:
+        source = truststore.entry_for_id(zone.db, project.source_zone_id)
+        back = source.name if source is not None else "ZONE"
         raise StateError(f"{deployment_id} deployed {project.name} {row['release']}, a release from another zone; its "
-                         f"receipt goes back there (`bundlekit outbox pack{home_flag()}`)", code="not_local")
+                         f"receipt goes back there (`{pack_command(back)}`)", code="not_local")
     sent = exports.latest_export_of(zone.db, project.slug, row["release"], dest.zone_id)
     if sent is None:
         raise StateError(f"{project.name} {row['release']} was never exported to zone {dest.name}, so no proof of "

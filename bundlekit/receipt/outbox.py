@@ -6,14 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.hints import home_flag
 from bundlekit.errors import StateError, UsageError
 from bundlekit.receipt import egress
-from bundlekit.receipt.build import RECEIPT_FEATURES, ReceiptContents, ReceiptFile, finish_parked, gather, write_receipt
+from bundlekit.receipt.build import (RECEIPT_FEATURES, ReceiptContents, ReceiptFile, finish_parked, gather, pack_command,
+                                     write_receipt)
 from bundlekit.zone import outbox, refusals, truststore
 from bundlekit.zone.home import Zone
 from bundlekit.zone.outputs import refuse_in_home
 
-__all__ = ["list_outbox", "pack", "preview", "empty_listing", "ATTEMPTS"]
+__all__ = ["list_outbox", "pack", "preview", "previews", "empty_listing", "pack_command", "ATTEMPTS"]
 
 
 def list_outbox(zone: Zone) -> dict[str, Any]:
@@ -65,6 +67,20 @@ def preview(zone: Zone, *, to: str | None) -> ReceiptContents | None:
     return gather(zone, dest, deployment_ids, refusal_ids=refusal_ids)
 
 
+def previews(zone: Zone) -> list[ReceiptContents]:
+    """What :func:`pack` would put in a receipt for each zone receipts wait for, by zone name
+    (``outbox pack --dry-run`` without ``--to``: a dry run shows what waits for several zones
+    where packing asks for one, newuser36 finding 3); empty when nothing waits."""
+    rows = outbox.pending(zone.db) + refusals.pending(zone.db)
+    by_dest: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_dest.setdefault(r["dest_zone_id"], []).append(r)
+    found = [gather(zone, dest, [r["deployment_id"] for r in waiting if "deployment_id" in r],
+                    refusal_ids=[r["refusal_id"] for r in waiting if "refusal_id" in r])
+             for dest, waiting in by_dest.items()]
+    return sorted(found, key=lambda c: c.dest.name.casefold())
+
+
 def empty_listing() -> dict[str, Any]:
     """The listing of a receipt that would carry nothing: every list empty, every total 0."""
     return egress.contents([], [], [], RECEIPT_FEATURES, {})
@@ -98,8 +114,10 @@ def _waiting(zone: Zone, to: str | None, again: bool = False) -> tuple[str, list
                          code="outbox_empty")
     dests = {r["dest_zone_id"] for r in rows}
     if len(dests) > 1:
-        names = ", ".join(sorted({r["dest_name"] or r["dest_zone_id"] for r in rows}))
-        raise UsageError(f"receipts wait for several zones ({names}); pack one at a time with --to ZONE",
+        names = sorted({r["dest_name"] or r["dest_zone_id"] for r in rows}, key=str.casefold)
+        commands = "; ".join(f"`{pack_command(n)}`" for n in names)
+        raise UsageError(f"receipts wait for several zones ({', '.join(names)}); pack one receipt per zone with --to "
+                         f"ZONE: {commands} (`bundlekit outbox pack --dry-run{home_flag()}` lists what waits for each)",
                          code="usage")
     return (dests.pop(), [r["deployment_id"] for r in rows if "deployment_id" in r],
             [r["refusal_id"] for r in rows if "refusal_id" in r])

@@ -75,7 +75,7 @@ def test_pasted_refusal_hints_change_the_zone_refused_in_not_the_one_bundlekit_h
     # success: the outbox hint
     done = ok("deploy", "acme-web", "1.4.0", "--environment", "Production", home=prod)
     [pack] = _hints(done, "outbox pack")
-    assert pack == f"bundlekit outbox pack -o FILE {at_prod}"
+    assert pack == f"bundlekit outbox pack --to dev -o FILE {at_prod}"
 
     # no_targets: the `targets add` for the environment that lost its targets
     for name in ("db-01", "web-01"):
