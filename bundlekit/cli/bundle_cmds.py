@@ -14,6 +14,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
+from bundlekit.core.names import listed
 from bundlekit.core.text import shell_word, size_text
 from bundlekit.errors import BundleError, FormatError, UsageError
 
@@ -178,7 +179,7 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
         if m.release.get("notes"):
             echo_field("notes", m.release["notes"], indent="  ")
         for s in m.steps:
-            echo(f"  step    {s.name} [{s.type}] roles {', '.join(s.roles) or '-'}")
+            echo(f"  step    {s.name} [{s.type}] roles {listed(s.roles) or '-'}")
         for p in m.packages:
             how = "" if p.included else " (by reference)"
             if p.delta is not None:

@@ -17,6 +17,7 @@ from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
 from bundlekit.core.hints import here_flags
+from bundlekit.core.names import listed
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, ConflictError, UsageError
 from bundlekit.format.container import BundleFile
@@ -273,7 +274,7 @@ def show(project: str, version: str | None, home: str | None, space: str, as_jso
     if rel["notes"]:
         echo_field("notes", rel["notes"], indent="  ")
     for s in info["steps"]:
-        echo(f"  step {s['name']} [{s['type']}] roles {', '.join(s['roles']) or '-'}"
+        echo(f"  step {s['name']} [{s['type']}] roles {listed(s['roles']) or '-'}"
              + ("" if s["enabled"] else "  (disabled)"))
     for pk in info["packages"]:
         echo(f"  package {pk['id']} {pk['version']} sha256 {pk['sha256'][:16]}...")
@@ -282,7 +283,7 @@ def show(project: str, version: str | None, home: str | None, space: str, as_jso
 
 
 def _var_line(v: dict) -> str:  # type: ignore[type-arg]
-    scope = " ".join(f"{k}={','.join(x)}" for k, x in v["scope"].items())
+    scope = " ".join(f"{k}={listed(x, ',')}" for k, x in v["scope"].items())
     value = "<unbound>" if v["value"] is None else repr(v["value"]) if not v["sensitive"] else v["value"]
     return f"{v['name']}{' [' + scope + ']' if scope else ''} = {value}  ({v['origin']})"
 

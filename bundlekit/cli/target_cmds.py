@@ -16,6 +16,7 @@ from bundlekit.cli.common import (AsciiIntRange, counted, echo, emit_json, home_
                                   overwrite_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
+from bundlekit.core.names import listed
 from bundlekit.core.text import closest, dumps, shell_word
 from bundlekit.core.hints import in_space, shown, here_flags
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
@@ -150,7 +151,7 @@ def targets_add(name: str, environment: str, roles: tuple[str, ...], ssh_given: 
     if as_json:
         emit_json(t.to_dict())
     else:
-        echo(f"added {t.kind} target {t.name} in {t.environment} (space {t.space}) with roles {', '.join(t.roles)} "
+        echo(f"added {t.kind} target {t.name} in {t.environment} (space {t.space}) with roles {listed(t.roles)} "
              f"at {t.address}")
 
 
@@ -303,7 +304,7 @@ def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
         echo(f"{'Space':<12} " * spaces + f"{'Environment':<14} {'Target':<16} {'Kind':<6} {'Roles':<16} Address")
     for t in rows:
         where = f"{t.space:<12} " if spaces else ""
-        echo(f"{where}{t.environment:<14} {t.name:<16} {t.kind:<6} {','.join(t.roles):<16} {t.address}")
+        echo(f"{where}{t.environment:<14} {t.name:<16} {t.kind:<6} {listed(t.roles, ','):<16} {t.address}")
         if t.kind == "ssh":
             keys = ", ".join(_shown_key(k) for k in t.config.get("host_keys") or [])
             echo(f"{'':<14} work folder {t.config.get('work_dir')}; host key {keys}; identity "

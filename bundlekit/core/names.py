@@ -51,6 +51,8 @@ from typing import Iterable, List, Optional, Tuple, Type
 from bundlekit.errors import BundleError
 
 __all__ = [
+    "check_one_name",
+    "listed",
     "version_order",
     "check_environment",
     "MAX_NAME_LENGTH",
@@ -338,6 +340,27 @@ def quoted(value: object, limit: int = QUOTED_LENGTH) -> str:
     if isinstance(value, str) and len(value) > limit:
         return f"{value[:limit]!r}..."
     return repr(value)
+
+
+def check_one_name(value: str, *, option: str, error: Type[BundleError], code: str = "joined_names") -> str:
+    """Return ``value``, given to ``option``, an option that takes one role or scope name per use
+    and is repeated for more (``targets add --role``, ``variables set --role``): a comma in it is
+    refused (``error(code)``), as a list typed the way ``trust add --projects`` takes one would
+    otherwise become one name that every listing shows as two (newuser36 finding 9, decision 976)."""
+    if "," in value:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        again = " ".join(f"{option} {p if re.fullmatch(r'[A-Za-z0-9._+@-]+', p) else repr(p)}" for p in parts)
+        raise error(f"{option} {quoted(value)}: {option} takes one name, not a list (a comma in a name cannot be "
+                    f"told from two names); repeat the option for each name: {again}", code=code,
+                    details={"field": option, "value": quoted(value), "problem": "holds a comma"})
+    return value
+
+
+def listed(names: Iterable[str], sep: str = ", ") -> str:
+    """``names`` joined by ``sep`` for a listing, each shown as it is spelled unless it holds a comma
+    or white space (a name an older bundlekit let in), which is quoted (:func:`quoted`), so one name
+    is never read as two (newuser36 finding 9)."""
+    return sep.join(quoted(n) if re.search(r"[,\s]", n) else n for n in names)
 
 
 def _raise(error: Type[BundleError], code: str, what: str, value: object, problem: str, rule: str) -> BundleError:

@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from bundlekit.core.names import listed
 from bundlekit.core.text import shell_word
 from bundlekit.core.hints import here_flags
 from bundlekit.deploy.context import (
@@ -334,7 +335,7 @@ def _targets_for(step: Step, request: DeployRequest) -> list[Target | None]:
     chosen: list[Target | None] = [t for t in request.targets if t.has_role(step.roles)]
     if not chosen:
         raise DeployError(
-            f"step {step.name!r} runs on targets with role(s) {', '.join(step.roles)}, but no target in "
+            f"step {step.name!r} runs on targets with role(s) {listed(step.roles)}, but no target in "
             f"{request.environment} has one. Add a target with that role, or disable the step. Nothing was run.",
             code="no_targets_for_roles", details={"step": step.name, "roles": list(step.roles)},
         )

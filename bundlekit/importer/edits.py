@@ -24,10 +24,10 @@ import difflib
 from typing import Any, Mapping
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.names import check_label
+from bundlekit.core.names import check_label, check_one_name
 from bundlekit.core.text import MASK, closest, shell_word
 from bundlekit.core.hints import cut, in_space, shown, here_flags
-from bundlekit.errors import InputError, StateError
+from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.importer.merge_model import variable_key
 from bundlekit.zone import projects as project_store
 from bundlekit.zone import secrets
@@ -114,6 +114,19 @@ def _spelled(db: Reader, project: ProjectRecord, scope: dict[str, list[str]]) ->
     return {dim: [known[dim].get(v.casefold(), v) for v in values] for dim, values in scope.items()}
 
 
+def _refuse_joined(db: Reader, project: ProjectRecord, scope: Mapping[str, list[str]]) -> None:
+    """Refuse (``UsageError`` ``joined_names``) a scope value holding a comma that no name known
+    for the project spells so (a step named "Migrate, then seed" is one): most likely a list typed
+    where the option is repeated (newuser36 finding 9, decision 976); ``--new`` does not allow it."""
+    if not any("," in v for values in scope.values() for v in values):
+        return
+    known = known_scope_values(db, project)
+    for dim, values in scope.items():
+        for value in values:
+            if value.casefold() not in known[dim]:
+                check_one_name(value, option=f"--{dim}", error=UsageError)
+
+
 def _check_scope(db: Reader, project: ProjectRecord, scope: Mapping[str, list[str]]) -> None:
     """Refuse a scope value nothing in this zone knows (a typo would never apply): ``StateError``
     ``unknown_scope_value`` naming the closest known values; ``--new`` allows it."""
@@ -150,6 +163,7 @@ def _settable(db: Reader, zone: Zone, project_ref: str, name: str, scope: Mappin
     check_label(name, what="variable name", error=InputError, code="invalid_label")
     project = find_project(db, project_ref, zone.name, space=space)
     scope_d = _spelled(db, project, _scope(scope or {}))
+    _refuse_joined(db, project, scope_d)
     known = _known_names(db, project)
     if not new and name.casefold() not in {k.casefold() for k in known}:
         spelled = {k.casefold(): k for k in known}

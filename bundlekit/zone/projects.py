@@ -30,7 +30,7 @@ from bundlekit.zone.home import Zone
 __all__ = ["Snapshot", "ProjectRecord", "NewRelease", "find_project", "project_for_import", "project_names",
            "project_labels",
            "list_releases", "get_release", "authored_packages", "release_content_digest", "save_local", "record_release",
-           "update_release_variables", "lifecycles", "last_lifecycle"]
+           "update_release_variables", "lifecycles", "last_lifecycle", "step_roles"]
 
 #: A project snapshot: {"variables": {...}, "steps": {...}, "step_order": [...], "packages": {...}}.
 Snapshot = dict[str, Any]
@@ -51,6 +51,18 @@ class ProjectRecord:
 def _project(row: Row) -> ProjectRecord:
     return ProjectRecord(row["slug"], row["name"], row["space"], row["source_zone_id"], json.loads(row["local"]),
                          json.loads(row["base"]), row["in_space"])
+
+
+def step_roles(db: Reader, space: str) -> set[str]:
+    """Every role a step of a project of ``space`` names (its latest release's and this zone's copy),
+    casefolded: the roles a target there can be given though they hold a comma (decision 976)."""
+    roles: set[str] = set()
+    for row in db.all("SELECT * FROM projects WHERE in_space = ?", (space,)):
+        p = _project(row)
+        for snap in (p.base, p.local):
+            roles.update(r.casefold() for step in snap.get("steps", {}).values() for r in step.get("roles") or ()
+                         if isinstance(r, str))
+    return roles
 
 
 def find_project(db: Reader, ref: str, zone_name: str, *, space: str | None = None) -> ProjectRecord:

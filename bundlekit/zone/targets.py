@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.names import check_environment, check_label, check_name, fold
+from bundlekit.core.names import check_environment, check_label, check_name, check_one_name, fold
 from bundlekit.core.hints import cut, in_space, shown, here_flags
 from bundlekit.errors import InputError, StateError, UsageError
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.environments import resolve_environment
 from bundlekit.zone.home import Zone
 from bundlekit.zone.homescan import refuse_folder_with_home
+from bundlekit.zone.projects import step_roles
 from bundlekit.core.text import shell_word
 
 __all__ = ["TargetRecord", "add_target", "list_targets", "remove_target", "set_host_keys", "inside_home",
@@ -89,6 +90,12 @@ def add_target(zone: Zone, name: str, environment: str, roles: tuple[str, ...], 
         raise InputError("give the target at least one --role", code="invalid_input")
     for role in roles:
         check_label(role, what="role", error=InputError, code="invalid_label")
+    joined = [r for r in roles if "," in r]
+    if joined:  # a list typed as one role; only a role a release's step spells so is one (decision 976)
+        spelled = step_roles(zone.db, space)
+        for role in joined:
+            if role.casefold() not in spelled:
+                check_one_name(role, option="--role", error=UsageError)
     if (root is None) == (ssh is None):
         raise UsageError("give exactly one of --root DIR (a folder on this machine) and --ssh USER@HOST[:PORT]",
                          code="usage")
