@@ -88,7 +88,7 @@ def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | N
     echo(f"  there: bundlekit self-update {shell_word(res.result.path.name)} --home DIR")
 
 
-@cli.command("self-update", epilog="bundlekit self-update bundlekit-0.2.0.bundle --home ./prod --dry-run\n"
+@cli.command("self-update", epilog="bundlekit self-update bundlekit.bundle --home ./prod --dry-run\n"
                                    "bundlekit self-update --rollback --home ./prod")
 @click.argument("bundle", type=click.Path(path_type=Path), required=False)
 @home_option
