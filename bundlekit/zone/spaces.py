@@ -16,7 +16,7 @@ from typing import Any
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.confusables import invisible, skeleton, small_capitals_folded
 from bundlekit.core.hints import DEFAULT_SPACE, cut, home_flag
-from bundlekit.core.names import check_label, quoted
+from bundlekit.core.names import check_label, label_problem, quoted
 from bundlekit.core.text import closest, shell_word
 from bundlekit.errors import InputError, StateError
 from bundlekit.zone import audit
@@ -55,12 +55,14 @@ def list_spaces(db: Reader) -> list[dict[str, Any]]:
     return [{"name": name, "added": added[name], **counts[name.casefold()]} for name in space_names(db)]
 
 
-def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
+def resolve_space(db: Reader, name: str, *, option: str = "--space", then: str = "") -> str:
     """``name`` in the spelling the zone knows the space by: the space spelled so, else the one
     that reads the same (:func:`reads_same`: case, compatibility forms, invisible characters,
     confusable letters of other scripts), as ``spaces add`` compares names (review relayatk #9).
     ``StateError`` ``unknown_space`` naming the closest spaces and how to add one, or, when
-    several spaces read like ``name`` (a zone from before decision 943), naming them all."""
+    several spaces read like ``name`` (a zone from before decision 943), naming them all. The
+    ``spaces add`` it suggests names ``name`` itself, shell-quoted, when it is one ``spaces add``
+    takes (else ``NAME``); ``then`` says what to do after adding it (``, then export again``)."""
     known = space_names(db)
     if name in known:
         audit.worked_in(name, spelling_only=True)
@@ -78,8 +80,16 @@ def resolve_space(db: Reader, name: str, *, option: str = "--space") -> str:
     similar = closest(name, known)
     hint = f" Did you mean {', '.join(repr(s) for s in similar)}?" if similar else ""
     raise StateError(f"{option} {shown}: no space of that name in this zone (spaces: {', '.join(known)}).{hint} "
-                     f"Add it with `bundlekit spaces add NAME{home_flag()}`; nothing was changed", code="unknown_space",
+                     f"Add it with `bundlekit spaces add {_addable(name)}{home_flag()}`{then}; nothing was changed",
+                     code="unknown_space",
                      details={"space": cut(name), "known": known, "suggestions": similar})
+
+
+def _addable(name: str) -> str:
+    """``name`` as the argument of a suggested ``spaces add``: shell-quoted when it is a valid label
+    (newuser36 finding 7: the refusal knows the name), else ``NAME`` (``spaces add`` would refuse it,
+    and a refused 100 000-character name is not repeated whole)."""
+    return "NAME" if label_problem(name) else shell_word(name)
 
 
 def _looks(name: str) -> set[str]:
