@@ -129,7 +129,9 @@ def release_space(zone: Zone, spec: ReleaseSpec, given: str | None, *, explicit:
     another space than the one chosen (decision 660)."""
     space = given
     if spec.space_named:
-        named = resolve_space(zone.db, spec.project["space"], option=f"{spec.path}: project.space")
+        named = resolve_space(zone.db, spec.project["space"], option=f"{spec.path}: project.space",
+                              then=", then run the same command again (a release is created in the space its release "
+                                   "file names, which the zone that imports it must trust this zone in)")
         if explicit and given is not None and given.casefold() != named.casefold():
             raise TrustError(f"{spec.path}: project.space is {spec.project['space']!r} but --space is {given!r}; a "
                              f"release is created in the space its release file names: leave --space out, give "

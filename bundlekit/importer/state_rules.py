@@ -85,8 +85,10 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
                    f"between spaces): to take zone {source}'s releases into it, {_move_rule(source, held.in_space)}")
         else:
             target = _space_taking(db, named)
-            way = (f"Zone {source} must export it with space = {space!r} in its release file, or this zone take it "
-                   f"into space {target}, where it can enter: {_move_rule(source, target)}")
+            way = (f"Zone {source} must export it with space = {space!r} under [project] in its release file, which "
+                   f"needs a space of that name there too (in zone {source}, `bundlekit spaces add "
+                   f"{shell_word(space)}`), or this zone take it into space {target}, where it can enter: "
+                   f"{_move_rule(source, target)}")
         raise TrustError(f"{where}: the bundle's project.space is {named!r}, but it is imported into space {space}, "
                          f"the space zone {source!r} is trusted in; a bundle for another space is refused. "
                          f"Nothing was changed. {way}", code="space_denied", details={"space": space, "named": named})
