@@ -223,6 +223,12 @@ ROWS = [
     Row("invalid_label", lambda c: Call(["targets", "add", "web-02", "--environment", "Production", "--role",
                                          "../web\x9b", "--root", c.path("t")], home=c.prod, outputs=[c.path("t")]),
         name="role"),
+    # newuser36 finding 9: a list typed into an option taking one name (decision 976)
+    Row("joined_names", lambda c: Call(["targets", "add", "web-02", "--environment", "Production", "--role",
+                                        "web,db", "--root", c.path("t")], home=c.prod, outputs=[c.path("t")]),
+        name="targets-add-role"),
+    Row("joined_names", lambda c: Call(["variables", "set", "acme-web", "Acme.ApiKey", "x", "--role", "web,db"],
+                                       home=c.prod), name="variables-scope"),
     Row("invalid_label", lambda c: Call(["targets", "add", "web-02", "--environment", "E" * 201, "--role", "web",
                                          "--root", c.path("t")], home=c.prod, outputs=[c.path("t")]),
         name="environment-over-200-characters"),
