@@ -13,6 +13,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
+from bundlekit.core.names import check_one_name
 from bundlekit.core.text import shell_word, size_text, terminal_text
 from bundlekit.errors import UsageError
 from bundlekit.export.exporter import DEFAULT_EXPIRY, parse_duration
@@ -64,6 +65,8 @@ def export_self_cmd(to: str, output: Path, overwrite: bool, wheelhouse: Path | N
     the bundle offline with `bundlekit self-update`, and must trust this zone for the project
     `bundlekit`.
     """
+    for platform in platforms:  # a tag never holds a comma: a list typed into one --platform (decision 976)
+        check_one_name(platform, option="--platform", error=UsageError)
     expires_in = parse_duration(expires) if expires else DEFAULT_EXPIRY
     target = Target(_python_version(python_version), tuple(platforms))
     now = clock.now()

@@ -58,3 +58,17 @@ def test_targets_list_quotes_a_role_holding_a_comma(tmp_path: Path) -> None:
         db.execute("UPDATE targets SET roles = ? WHERE name = 'sweb'", (json.dumps(["web,db"]),))
     rows = {line.split()[1]: line for line in ok("targets", "list", home=home).splitlines() if "Staging" in line}
     assert "'web,db'" in rows["sweb"] and "db,web" in rows["sweb2"] and "'" not in rows["sweb2"], rows
+
+
+def test_a_comma_in_export_self_platform_is_refused_before_the_wheelhouse_is_read(tmp_path: Path) -> None:
+    """pip takes one tag per --platform; `a,b` was read as one tag no wheel has, and the refusal
+    listed every wheel as for another platform."""
+    home = tmp_path / "dev"
+    ok("init", "--zone", "dev", home=home)
+    before = snapshot(home)
+    r = run_cli("export-self", "--to", "prod", "-o", tmp_path / "self.bundle", "--wheelhouse", tmp_path / "none",
+                "--platform", "manylinux_2_17_x86_64,linux_x86_64", "--json", home=home)
+    err = json.loads(r.stdout)["error"]
+    assert r.returncode == 2 and err["code"] == "joined_names", err
+    assert "--platform manylinux_2_17_x86_64 --platform linux_x86_64" in err["message"], err
+    assert snapshot(home) == before and not (tmp_path / "self.bundle").exists()
