@@ -79,17 +79,12 @@ def resolve_space(db: Reader, name: str, *, option: str = "--space", then: str =
                          details={"space": cut(name), "known": known, "suggestions": alike})
     similar = closest(name, known)
     hint = f" Did you mean {', '.join(repr(s) for s in similar)}?" if similar else ""
-    raise StateError(f"{option} {shown}: no space of that name in this zone (spaces: {', '.join(known)}).{hint} "
-                     f"Add it with `bundlekit spaces add {_addable(name)}{home_flag()}`{then}; nothing was changed",
+    # the name it refuses, when `spaces add` takes it (newuser36 finding 7); a name it would refuse stays NAME
+    raise StateError(f"{option} {shown}: no space of that name in this zone (spaces: {', '.join(known)}).{hint} Add it "
+                     f"with `bundlekit spaces add {shell_word(name) if not label_problem(name) else 'NAME'}{home_flag()}`"
+                     f"{then}; nothing was changed",
                      code="unknown_space",
                      details={"space": cut(name), "known": known, "suggestions": similar})
-
-
-def _addable(name: str) -> str:
-    """``name`` as the argument of a suggested ``spaces add``: shell-quoted when it is a valid label
-    (newuser36 finding 7: the refusal knows the name), else ``NAME`` (``spaces add`` would refuse it,
-    and a refused 100 000-character name is not repeated whole)."""
-    return "NAME" if label_problem(name) else shell_word(name)
 
 
 def _looks(name: str) -> set[str]:
