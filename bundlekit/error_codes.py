@@ -111,9 +111,8 @@ REGISTRY, ALIASES = _build(
     # -- usage (exit 2) ----------------------------------------------------------------------
     _E("usage", "usage", "options that cannot go together, or one that is needed is missing"),
     _E("invalid_var", "usage", "a --var is not NAME=VALUE", aliases=("bad_var",)),
-    _E("joined_names", "usage", "an option that takes one role, scope name or platform tag per use (`targets add "
-                                "--role`, `variables set|unset` scopes, `export-self --platform`) was given names "
-                                "joined by a comma: repeat the option (decision 976)"),
+    _E("joined_names", "usage", "a --role, scope option or --platform given names joined by a comma: repeat the "
+                                "option (decision 976)"),
     _E("output_in_home", "usage", "an output path (-o, --html, --out, --spool) is or lies in a zone's home or "
                                   "package store (decision 942)", aliases=("usage",)),
     _E("invalid_config_file", "usage", "the file given to render-config does not parse as its format"),

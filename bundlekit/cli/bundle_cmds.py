@@ -14,7 +14,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.names import listed
+from bundlekit.core.hints import listed
 from bundlekit.core.text import shell_word, size_text
 from bundlekit.errors import BundleError, FormatError, UsageError
 

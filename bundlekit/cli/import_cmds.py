@@ -16,8 +16,7 @@ from bundlekit.cli.progress import Bars
 from bundlekit.cli.transport_glue import bundle_path, shown_as, source_fields
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.hints import here_flags
-from bundlekit.core.names import listed
+from bundlekit.core.hints import here_flags, listed
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, ConflictError, UsageError
 from bundlekit.format.container import BundleFile

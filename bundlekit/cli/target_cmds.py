@@ -16,9 +16,8 @@ from bundlekit.cli.common import (AsciiIntRange, counted, echo, emit_json, home_
                                   overwrite_option)
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
-from bundlekit.core.names import listed
 from bundlekit.core.text import closest, dumps, shell_word
-from bundlekit.core.hints import in_space, shown, here_flags
+from bundlekit.core.hints import in_space, shown, here_flags, listed
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,

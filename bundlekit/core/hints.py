@@ -19,12 +19,13 @@ A command suggested for another zone ("in zone dev, `bundlekit export ...`") nev
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+import re
+from typing import Any, Iterable, List, Optional
 
 from bundlekit.core.names import MAX_LABEL_LENGTH, QUOTED_LENGTH, quoted
 from bundlekit.core.text import shell_word
 
-__all__ = ["DEFAULT_SPACE", "shown", "cut", "space_flag", "in_space", "home_flag", "given_home", "here_flags", "without_home"]
+__all__ = ["DEFAULT_SPACE", "shown", "cut", "listed", "space_flag", "in_space", "home_flag", "given_home", "here_flags", "without_home"]
 
 #: The space every zone has, and every command's space when none is given (decision 660).
 DEFAULT_SPACE = "Default"
@@ -40,6 +41,13 @@ def cut(text: str, limit: int = QUOTED_LENGTH) -> str:
     """``text`` unquoted (for a name the zone already knows, shown as it is spelled), only its
     first ``limit`` characters and ``...`` when longer."""
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def listed(names: Iterable[str], sep: str = ", ") -> str:
+    """``names`` joined by ``sep`` for a listing, each shown as it is spelled unless it holds a comma
+    or white space (a name an older bundlekit let in), which is quoted (:func:`quoted`), so one name
+    is never read as two (newuser36 finding 9)."""
+    return sep.join(quoted(n) if re.search(r"[,\s]", n) else n for n in names)
 
 
 def _is_default(space: Optional[str]) -> bool:

@@ -52,7 +52,6 @@ from bundlekit.errors import BundleError
 
 __all__ = [
     "check_one_name",
-    "listed",
     "version_order",
     "check_environment",
     "MAX_NAME_LENGTH",
@@ -354,13 +353,6 @@ def check_one_name(value: str, *, option: str, error: Type[BundleError], code: s
                     f"told from two names); repeat the option for each name: {again}", code=code,
                     details={"field": option, "value": quoted(value), "problem": "holds a comma"})
     return value
-
-
-def listed(names: Iterable[str], sep: str = ", ") -> str:
-    """``names`` joined by ``sep`` for a listing, each shown as it is spelled unless it holds a comma
-    or white space (a name an older bundlekit let in), which is quoted (:func:`quoted`), so one name
-    is never read as two (newuser36 finding 9)."""
-    return sep.join(quoted(n) if re.search(r"[,\s]", n) else n for n in names)
 
 
 def _raise(error: Type[BundleError], code: str, what: str, value: object, problem: str, rule: str) -> BundleError:

@@ -16,9 +16,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from bundlekit.core.names import listed
 from bundlekit.core.text import shell_word
-from bundlekit.core.hints import here_flags
+from bundlekit.core.hints import here_flags, listed
 from bundlekit.deploy.context import (
     CURRENT_INSTALL_DIR,
     TENANT_NAME,

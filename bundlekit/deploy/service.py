@@ -73,7 +73,6 @@ __all__ = ["DeployOutcome", "prepare", "deploy", "open_target", "isolation", "zo
 PREFLIGHT = "(preflight)"
 
 
-
 @dataclass
 class DeployOutcome:
     request: DeployRequest
@@ -384,10 +383,9 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
     finally:
         if own:
             fleet.close()
-    return DeployOutcome(request, plan, record, _write_receipt(zone, what, deployment_id, now, receipt_out,
-                                                               recording.failure_code(record, claims_lost)),
-                         waived=ctx.waived, waivers=ctx.waivers, local=what.local, claims_lost=claims_lost,
-                         receipt_for=None if what.source is None else what.source.name)
+    receipt = _write_receipt(zone, what, deployment_id, now, receipt_out, recording.failure_code(record, claims_lost))
+    return DeployOutcome(request, plan, record, receipt, waived=ctx.waived, waivers=ctx.waivers, local=what.local,
+                         claims_lost=claims_lost, receipt_for=None if what.source is None else what.source.name)
 
 
 def _refuse_canceled(cancel: threading.Event | None) -> None:
