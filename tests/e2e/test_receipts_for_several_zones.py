@@ -51,6 +51,9 @@ def test_the_queued_receipt_hint_names_its_zone_and_works_pasted_while_another_z
     prod, done = _two_sources_waiting(tmp_path)
     [hint] = re.findall(r"`(bundlekit outbox pack[^`]*)`", done)
     assert "--to pay" in hint, done
+    # deployments receipt of a release from another zone (not_local) points at the same command
+    local = run_cli("deployments", "receipt", "Deployments-2", "--to", "pay", "-o", tmp_path / "x.bundle", home=prod)
+    assert "error [not_local]" in local.stderr and f"`{hint}`" in local.stderr, local.stderr
     words = shlex.split(hint.replace("FILE", str(tmp_path / "pay-receipt.bundle")))
     packed = run_cli(*words[1:])
     assert packed.returncode == 0, packed.stderr
