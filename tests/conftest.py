@@ -34,6 +34,7 @@ from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.home import Zone, init_zone
 from bundlekit.zone.location import StateURL, parse_state_url
+from tests import zygote
 from tests.pgserver import PostgresServer, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,14 +273,17 @@ LOW_COST_CLI = [sys.executable, "-c", "import runpy, sys; import bundlekit.forma
 
 def run_cli(*args: str | Path, home: Path | None = None, env: dict[str, str] | None = None,
             input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real `bundlekit` CLI in a subprocess."""
-    cmd = [sys.executable, "-m", "bundlekit", *map(str, args)]
-    if home is not None:
-        cmd += ["--home", str(home)]
+    """Run the real `bundlekit` CLI in a process of its own, as ``python -m bundlekit ARGS`` with
+    stdout and stderr captured: a child forked from a process that imported bundlekit already
+    (``tests/zygote.py``, decision 979), or a new interpreter when the environment asks for one."""
+    argv = [*map(str, args)] + (["--home", str(home)] if home is not None else [])
     full_env = dict(os.environ)
     full_env.pop("BUNDLEKIT_HOME", None)
     if env:
         full_env.update(env)
+    if zygote.usable(full_env):
+        return zygote.run(argv, full_env, input, timeout)
+    cmd = [sys.executable, "-m", "bundlekit", *argv]
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout,
                           input=input.decode() if input is not None else None)
 
