@@ -26,7 +26,7 @@ from bundlekit.format.manifest import Manifest, parse_manifest
 from bundlekit.format.relay import parse_hop, split_hops
 from bundlekit.importer.contents import bundle_environments, check_contents
 from bundlekit.trust.policy import TrustedSource, check_threshold, package_owners, select_source, verify_records
-from bundlekit.trust.relay import RelayPath, check_path, check_relay, check_relay_destination
+from bundlekit.trust.relay import RelayPath, addressed_elsewhere, check_path, check_relay, check_relay_destination
 from bundlekit.zone import packages, truststore
 from bundlekit.importer.rebuild import check_bases, check_shared, rebuild_all
 from bundlekit.zone.home import Zone
@@ -280,7 +280,7 @@ def _origin(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
         todo = (f"only the zone a bundle is addressed to can relay it (its secrets are sealed to that zone's key). "
                 f"Carry it to zone {dest!r}; for a release that should go through {v.zone_name}, ask zone "
                 f"{source.name!r} to export it again `--to {v.zone_name}`" if relaying else
-                f"carry it to zone {dest!r} and import it there")
+                addressed_elsewhere(source, manifest, {s.zone_id: s.name for s in v.sources}, v.zone_name))
         raise VerificationError(
             f"{where}: addressed to zone {dest!r} ({manifest.destination.zone_id}), "
             f"this is zone {v.zone_name!r} ({v.zone_id}); {todo}", code="wrong_destination")

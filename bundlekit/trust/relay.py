@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 from bundlekit.core.clock import CLOCK_SKEW, EpochSeconds, utc_text
 from bundlekit.core.hints import DEFAULT_SPACE, home_flag
-from bundlekit.core.selfproject import export_command
+from bundlekit.core.selfproject import export_command, is_self_project
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
@@ -27,7 +27,8 @@ from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
 from bundlekit.trust.policy import TrustedSource, glob_options, policy_denial, policy_widening, relays_for
 
-__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path"]
+__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path", "export_steps",
+           "addressed_elsewhere"]
 
 
 
@@ -322,9 +323,14 @@ def check_relay_destination(path: RelayPath, manifest: Manifest, zone_id: str, z
     ``VerificationError`` ``wrong_destination``."""
     to, last = path.last.to, path.last.zone["name"]
     if to["zone_id"] != zone_id:
+        own = manifest.kind == "release" and is_self_project(str(manifest.project.get("slug", "")))
+        there = (f"carry it to zone {to['name']!r}, which relays it on or installs it with `bundlekit self-update "
+                 "BUNDLE` (`import` refuses bundlekit's own release)" if own  # newuser36 finding 7
+                 else f"carry it to zone {to['name']!r} and import it there")
+        taken = "installs it (`bundlekit self-update`)" if own else "imports it"
         todo = (f"only the zone a bundle is addressed to can relay it on (its secrets are sealed to that zone's key, "
                 f"and each hop starts where the one before ended). Carry it to zone {to['name']!r}, which relays it "
-                "on or imports it" if relaying else f"carry it to zone {to['name']!r} and import it there")
+                f"on or {taken}" if relaying else there)
         raise VerificationError(f"{where}: relayed by zone {last!r} to zone {to['name']!r} ({to['zone_id']}), this "
                                 f"is zone {zone_name!r} ({zone_id}); {todo}", code="wrong_destination")
     if manifest.kind == "release" and to["key_id"] != sealing_key_id:
@@ -386,10 +392,7 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
         problem = f"it did not go through {_and(missing)}"
     else:
         problem = f"{_and(relays)} relayed it, but not in the order required"
-    export = export_command(manifest.project["slug"], shell_word(relays[0]), full=bool(manifest.packages))
-    steps = [f"in zone {source.name}, `{export}`"]
-    for i, relay in enumerate(relays):
-        steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)} -o OUT`")
+    steps = export_steps(source.name, manifest.project["slug"], relays, zone_name, full=bool(manifest.packages))
     raise TrustError(f"{where}: this zone accepts releases of zone {source.name!r} only when relayed through "
                      f"{wanted}{', in that order' if len(relays) > 1 else ''}; this one came {came}: {problem}. Nothing was changed. A bundle is "
                      f"relayed only by the zone it is addressed to, here {zone_name} itself, so this one cannot be sent "
@@ -399,6 +402,42 @@ def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest
                      code="relay_required",
                      details={"via": relays, "came_through": [names.get(z, z) for z in hops],
                               "missing": missing})
+
+
+def export_steps(source: str, slug: str, relays: Sequence[str], zone_name: str, *, full: bool) -> list[str]:
+    """The commands, zone by zone, that bring zone ``zone_name`` a new bundle of project ``slug``
+    from zone ``source`` along ``relays`` (the names of its rule's relays, in order; empty: sent
+    directly): the source's export (to the first relay, or to ``zone_name``; ``--full`` when
+    ``full``) and each relay's ``bundlekit relay``. Each step reads ``in zone NAME, `COMMAND```."""
+    first = relays[0] if relays else zone_name
+    steps = [f"in zone {source}, `{export_command(slug, shell_word(first), full=full)}`"]
+    for i, relay in enumerate(relays):
+        steps.append(f"in {relay}, `bundlekit relay BUNDLE --to {shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)} -o OUT`")
+    return steps
+
+
+def addressed_elsewhere(source: TrustedSource, manifest: Manifest, names: dict[str, str], zone_name: str) -> str:
+    """What to do with ``manifest``'s release, addressed to another zone than this one (zone
+    ``zone_name``; ``names``: zone id -> name of the trusted zones), in words after "; ": a relay
+    this zone's rule for ``source`` names relays it on, bundlekit's own release is installed with
+    ``self-update`` (``import`` refuses it, decision 972), any other release is imported there
+    (newuser36 finding 7)."""
+    dest, slug = manifest.destination, str(manifest.project.get("slug", ""))
+    own = manifest.kind == "release" and is_self_project(slug)
+    take = f"`bundlekit {'self-update' if own else 'import'} OUT{home_flag()}`"
+    relays = [names.get(z, source.policy.relay_name(i)) for i, z in enumerate(source.policy.via)]
+    if manifest.kind == "release" and dest.zone_id in source.policy.via:
+        first = source.policy.via.index(dest.zone_id)
+        steps = [f"in {relays[i]}, `bundlekit relay BUNDLE --to "
+                 f"{shell_word(relays[i + 1] if i + 1 < len(relays) else zone_name)} -o OUT`"
+                 for i in range(first, len(relays))]
+        return (f"zone {dest.name!r} is a relay this zone's rule for zone {source.name!r} names: carry it there and "
+                f"relay it on ({'; then '.join(steps)}), then here {take}")
+    if not own:
+        return f"carry it to zone {dest.name!r} and import it there"
+    steps = export_steps(source.name, slug, relays, zone_name, full=bool(relays))
+    return (f"it is bundlekit's own release: zone {dest.name!r} installs it with `bundlekit self-update BUNDLE` "
+            f"(`import` refuses it). For this zone: {'; then '.join(steps)}; then here {take}")
 
 
 def _either(space: str) -> str:
