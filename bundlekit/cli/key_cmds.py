@@ -21,6 +21,7 @@ from bundlekit.cli.passphrase import ENV, new_passphrase, passphrase_file_option
 from bundlekit.cli.zone_cmds import keys
 from bundlekit.cli.zones import open_home
 from bundlekit.errors import FAMILIES, BundleError
+from bundlekit.selfupdate.wayback import remake_hint
 from bundlekit.zone import audit as trail
 from bundlekit.zone.keyfiles import SWAP, change_protection, key_states, opened_by
 from bundlekit.zone.backup import leftover_message, restore_leftovers
@@ -161,29 +162,32 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
         if mode & 0o077:
             found.append({"level": "warning", "code": "home_open",
                           "message": f"{z.home} has mode {mode:04o}: other users may enter it. `chmod 700` it"})
-        found += _self_findings(z.home)
+        found += _self_findings(z)
     return found
 
 
-def _self_findings(home: Path) -> list[dict[str, str]]:
+def _self_findings(zone: Any) -> list[dict[str, str]]:
     """``HOME/self/current`` (an error: the zone's bundlekit there does not start, or runs another
     home's) or ``previous`` (a warning: ``--rollback`` is refused) naming an installation that does
-    not run from its own folder, as a moved or copied home leaves them (decision 953)."""
+    not run from its own folder, as a moved or copied home leaves them (decision 953); what to do
+    leads somewhere that works: the bundle it came from only while self-update would accept it,
+    else a new export from its source (decision 978)."""
     found: list[dict[str, str]] = []
-    again = f"`bundlekit self-update BUNDLE --home {shell_word(str(home))}`"
+    root = zone.home / "self"
     for name, level in (("current", "error"), ("previous", "warning")):
-        link = home / "self" / name
+        link = root / name
         why = not_from_its_folder(link) if os.path.islink(link) else None
         if why is None:
             continue
         named = terminal_text(f"{link} names {os.readlink(link)}, which {why}")  # a launcher's bytes, shown
+        again = remake_hint(zone, root, os.readlink(link))
         if name == "current":
             message = (f"{named}: {link / 'bin' / 'bundlekit'} does not run this zone's bundlekit. Make the installation "
-                       f"again here with {again} (BUNDLE: the bundle it came from; an installation that does not run "
-                       "from its own folder is made again in place)")
+                       f"again here with {again}; an installation that does not run from its own folder is made again "
+                       "in place")
         else:
             message = (f"{named}: `bundlekit self-update --rollback` is refused. To go back to that release, install "
-                       f"it again here with {again} (BUNDLE: the bundle it came from)")
+                       f"it again here with {again}")
         found.append({"level": level, "code": f"self_{name}_not_here", "message": message})
     return found
 

@@ -132,7 +132,7 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
     run = shell_word(str(res.current / "bin" / "bundlekit"))  # a command to paste (finding newuser35 #2)
     if back:
         before = (f"{res.previous} is kept as previous: `bundlekit self-update --rollback {used}` switches back to it"
-                  if res.previous_gone is None else f"{_gone(res.previous, res.previous_gone, used)}")
+                  if res.previous_gone is None else f"{_gone(res.previous, res.previous_gone, res.previous_again)}")
         echo(f"rolled back: {res.current} now names {res.venv} (bundlekit {res.version or 'of unknown version'}); "
              f"{before}")
     elif res.already:
@@ -151,12 +151,13 @@ def self_update_cmd(bundle: Path | None, home: str | None, dry_run: bool, back: 
         if res.previous_gone is None:
             echo(f"  the installation before ({res.previous}) is kept: bundlekit self-update --rollback {used}")
         else:
-            echo(f"  the installation before: {_gone(res.previous, res.previous_gone, used)}")
+            echo(f"  the installation before: {_gone(res.previous, res.previous_gone, res.previous_again)}")
 
 
-def _gone(previous: str | None, why: str, used: str) -> str:
+def _gone(previous: str | None, why: str, again: str | None) -> str:
     """The success line's words for an installation switched away from that ``--rollback`` cannot
-    switch back to (``why``: "which ..." words): no promise that it is kept, and the command that
-    makes it again (atk36 finding 4)."""
+    switch back to (``why``: "which ..." words): no promise that it is kept, and how to make it
+    again (``again``, after "with": the bundle it came from, or the new export its source must make
+    once that bundle is refused as a rollback; atk36 finding 4, newuser36 finding 5)."""
     return (f"{previous}, which {terminal_text(why)}, cannot be switched back to; to go back to that release, make "
-            f"it again here with `bundlekit self-update BUNDLE {used}` (BUNDLE: the bundle it came from)")
+            f"it again here with {again}")

@@ -38,12 +38,12 @@ from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.selfproject import full_export
 from bundlekit.core.text import terminal_text
 from bundlekit.core.tree import remove_tree
-from bundlekit.errors import DeployError, InputError, StateError, UsageError, VerificationError
+from bundlekit.errors import BundleError, DeployError, InputError, StateError, UsageError
 from bundlekit.export.releasefile import SELF_SLUG
 from bundlekit.format.manifest import Manifest, PackageRef
 from bundlekit.importer.importer import import_bundle
 from bundlekit.importer.rebuild import rebuild_all
-from bundlekit.importer.verify import VerifiedBundle, usable_packages, verifier_for, verify_bundle
+from bundlekit.importer.verify import usable_packages, verifier_for, verify_bundle
 from bundlekit.selfupdate.export_self import WHEEL_PREFIX
 from bundlekit.selfupdate.launcher import check_launcher_path
 from bundlekit.selfupdate.wheels import Wheel, wheel_at
@@ -51,14 +51,15 @@ from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, check_made, 
                                         read_links, self_lock, sweep, switched_installations, write_switch)
 from bundlekit.selfupdate.platform_check import check_installs_here
 from bundlekit.selfupdate.switchable import again, check_from_its_folder, gone
-from bundlekit.zone import audit, sequences
+from bundlekit.selfupdate.wayback import check_superseded
+from bundlekit.zone import audit
 from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import (clean_environment, is_running, not_from_its_folder,
                                           probe, through_link)
 from bundlekit.zone.schema import SCHEMA_VERSION
 from bundlekit.zone.state import stored_schema
 
-__all__ = ["SelfUpdate", "self_update", "rollback", "self_dir", "PIP_TIMEOUT"]
+__all__ = ["SelfUpdate", "self_update", "rollback", "rollback_refusal", "self_dir", "PIP_TIMEOUT"]
 
 #: Seconds pip and the new ``bundlekit --version`` may take before the update is given up.
 PIP_TIMEOUT = 900
@@ -80,11 +81,14 @@ class SelfUpdate:
     #: Why ``previous`` cannot be switched back to (words that follow its name: "which ..."), as a
     #: deleted or moved installation leaves it; None when ``--rollback`` would switch back to it.
     previous_gone: str | None = None
+    #: How to make a gone ``previous`` again (after "with"; newuser36 finding 5).
+    previous_again: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"version": self.version, "venv": str(self.venv), "current": str(self.current),
                 "previous": self.previous, "wheels": self.wheels, "dry_run": self.dry_run, "already": self.already,
-                "downgrade_from": self.downgrade_from, "previous_gone": self.previous_gone}
+                "downgrade_from": self.downgrade_from, "previous_gone": self.previous_gone,
+                "previous_again": self.previous_again}
 
 
 def self_dir(zone: Zone) -> Path:
@@ -122,7 +126,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
                          "source zone for `bundlekit export-self` again", code="invalid_self_bundle")
     check_installs_here(bundle, m, wheels)  # pip would find no wheel of another Python or platform
     if plan.noop:  # accepted before: an import would do nothing, but installing it may undo a newer one
-        _check_superseded(zone, plan.verified, bundle)
+        check_superseded(zone, plan.verified, bundle, lambda: rollback_refusal(zone) is None)
     version = m.release["version"]
     root = self_dir(zone)
     # At the home's real path: pip names the interpreter's path in every command it writes, and one
@@ -143,6 +147,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     if dry_run:
         result.previous = _previous_after(links, name)
         result.previous_gone = gone(root, result.previous)
+        result.previous_again = again(zone, root, result.previous) if result.previous_gone else None
         with tempfile.TemporaryDirectory(prefix="bundlekit-self-dry-run-") as tmp:  # never in the home: read-only
             _extract(zone, bundle, m, wheels, Path(tmp), now)
             _check_labels(Path(tmp), wheels, str(bundle), plan.verified.source.name)
@@ -154,7 +159,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
         sweep(root, links)
         # Decide again under the lock (as decision 312 does for receipts): a run that held it may have
         # accepted a newer bundlekit bundle of this source, or switched current, since the checks above.
-        _check_superseded(zone, plan.verified, bundle)
+        check_superseded(zone, plan.verified, bundle, lambda: rollback_refusal(zone) is None)
         if links.current == name and _runs(venv, version)[0]:
             result.already = True
             result.downgrade_from = None
@@ -180,6 +185,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
         remove_tree(work, ignore_errors=True)
         result.previous = _previous_after(links, name)
         result.previous_gone = gone(root, result.previous)
+        result.previous_again = again(zone, root, result.previous) if result.previous_gone else None
         _audit_switch(zone, root, result.previous, name, rollback=False)
         write_switch(root, name, result.previous)
     return result
@@ -212,13 +218,37 @@ def rollback(zone: Zone) -> SelfUpdate:
             raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more (it was "
                              "removed), so there is nothing to go back to; nothing was changed. Keep the current "
                              "installation, or make that release's installation again here with "
-                             f"{again(root)}", code="rollback_missing", details={"previous": previous})
-        check_from_its_folder(root, previous, target)
+                             f"{again(zone, root, previous)}", code="rollback_missing", details={"previous": previous})
+        check_from_its_folder(zone, root, previous, target)
         _check_reads_state(zone, root, previous, target)
         _audit_switch(zone, root, current, previous, rollback=True)
         write_switch(root, previous, current)
+    left = gone(root, current)
     return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current,
-                      previous_gone=gone(root, current))
+                      previous_gone=left, previous_again=again(zone, root, current) if left else None)
+
+
+def rollback_refusal(zone: Zone) -> str | None:
+    """Why ``self-update --rollback`` would be refused in ``zone`` now (its refusal's words), or
+    None when it would switch: the checks :func:`rollback` makes, without its lock, changing
+    nothing. A hint offers ``--rollback`` only when this is None (newuser36 finding 5)."""
+    root = self_dir(zone)
+    try:
+        links = read_links(root)
+        check_made(root, links, lambda: switched_installations(zone.db))
+        previous, current = links.previous, links.current
+        if previous is None or current is None:
+            return "self-update has not switched this zone yet"
+        target = root / previous
+        if os.path.normpath(target) == os.path.normpath(root / current):
+            return f"{root / 'previous'} names the current installation itself"
+        if not (target / "bin" / "bundlekit").exists():
+            return f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more"
+        check_from_its_folder(zone, root, previous, target)
+        _check_reads_state(zone, root, previous, target)
+    except BundleError as err:
+        return err.message
+    return None
 
 
 def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> None:
@@ -274,27 +304,6 @@ def _audit_switch(zone: Zone, root: Path, before: str, after: str, *, rollback: 
 
     audit.naming({"from": named(before), "to": named(after), **({"rollback": True} if rollback else {})})
     audit.note(zone, "self", {"from": before, "to": after, "rollback": rollback})
-
-
-def _check_superseded(zone: Zone, v: VerifiedBundle, bundle: Path) -> None:
-    """Refuse (``VerificationError`` ``rollback``) the accepted bundlekit bundle ``v`` when its
-    source's bundlekit has a higher sequence here: installing it again would undo that update."""
-    m = v.manifest
-    last = sequences.last_incoming(zone.db, sequences.release_key(v.source.zone_id, m.project["space"],
-                                                                  m.project["slug"]))
-    if last is None or m.sequence >= last:
-        return
-    newest = sequences.last_import(zone.db, v.source.zone_id, m.project["slug"])
-    release = newest["release"] if newest else "a newer release"
-    raise VerificationError(
-        f"{bundle}: bundlekit {m.release['version']} has sequence {m.sequence} from zone {v.source.name!r}, and this "
-        f"zone has since accepted bundlekit {release} (sequence {last}) from it; installing the older bundle again "
-        "would undo that update, so it is refused as a rollback. Nothing was changed. To go back to the installation "
-        f"used before the last switch, run `bundlekit self-update --rollback {home_option_of(self_dir(zone))}`; for "
-        "another version, zone "
-        f"{v.source.name} sends it with `bundlekit export-self` (a new sequence)", code="rollback",
-        details={"project": m.project["slug"], "sequence": m.sequence, "last_sequence": last,
-                 "last_release": newest["release"] if newest else None})
 
 
 def _previous_after(links: Links, name: str) -> str:

@@ -10,16 +10,18 @@ from pathlib import Path
 
 from bundlekit.core.text import terminal_text
 from bundlekit.errors import StateError
-from bundlekit.selfupdate.links import home_option_of
+from bundlekit.selfupdate.wayback import remake_hint
+from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import is_running, launcher_interpreter, not_from_its_folder
 
 __all__ = ["again", "gone", "check_from_its_folder"]
 
 
-def again(root: Path) -> str:
-    """The command that makes an installation of a release again in this home, for a message."""
-    return (f"`bundlekit self-update BUNDLE {home_option_of(root)}` (BUNDLE: the bundle it came from, or a newer one "
-            "its source sends with `bundlekit export-self`)")
+def again(zone: Zone, root: Path, name: str) -> str:
+    """How to make the installation ``name`` of ``root`` (``HOME/self``) again in this home, for a
+    message: the bundle it came from while self-update would accept it, else the new export its
+    source must make (:func:`~bundlekit.selfupdate.wayback.remake_hint`, newuser36 finding 5)."""
+    return remake_hint(zone, root, name)
 
 
 def gone(root: Path, name: str | None) -> str | None:
@@ -36,7 +38,7 @@ def gone(root: Path, name: str | None) -> str | None:
     return not_from_its_folder(target)
 
 
-def check_from_its_folder(root: Path, previous: str, target: Path) -> None:
+def check_from_its_folder(zone: Zone, root: Path, previous: str, target: Path) -> None:
     """Refuse (``StateError`` ``rollback_missing``) going back to ``target`` when it does not run
     from its own folder (decision 953, the rule of 952 for every switch): a home moved, copied or
     restored elsewhere keeps launchers naming the old folder, so ``HOME/self/current/bin/bundlekit``
@@ -47,6 +49,6 @@ def check_from_its_folder(root: Path, previous: str, target: Path) -> None:
     raise StateError(
         f"{root / 'previous'}: names {previous}, which {terminal_text(why)}; after a rollback "
         f"{root / 'current' / 'bin' / 'bundlekit'} would not run this zone's installation. Nothing was changed. Keep "
-        f"the current installation, or make that release's installation again here with {again(root)}; an "
+        f"the current installation, or make that release's installation again here with {again(zone, root, previous)}; an "
         "installation that does not run from its own folder is made again in place",
         code="rollback_missing", details={"previous": previous, "runs": launcher_interpreter(target)})

@@ -22,8 +22,8 @@ from bundlekit.errors import VerificationError
 from bundlekit.zone.db import Reader, Row, Writer
 
 __all__ = ["next_outgoing", "next_release_sequence", "already_imported", "check_incoming", "record_incoming",
-           "receipt_key", "release_key", "last_import", "last_incoming", "receipt_sequence_taken", "highest_exported",
-           "relay_hops_of"]
+           "receipt_key", "release_key", "last_import", "import_by_digest_prefix", "last_incoming",
+           "receipt_sequence_taken", "highest_exported", "relay_hops_of"]
 
 
 def receipt_key(dest_zone_id: str) -> str:
@@ -64,6 +64,15 @@ def last_import(db: Reader, source_zone_id: str, slug: str) -> Row | None:
     {sequence, release, imported_at}, or None."""
     return db.one("SELECT sequence, release, imported_at FROM imports WHERE source_zone_id = ? AND project_slug = ? "
                   "ORDER BY sequence DESC LIMIT 1", (source_zone_id, slug))
+
+
+def import_by_digest_prefix(db: Reader, prefix: str, slug: str) -> Row | None:
+    """The import of project ``slug`` whose bundle digest starts with ``prefix`` (an installation's
+    folder names 12 characters of it): {source_zone_id, sequence, release}, or None when no import,
+    or more than one, has it."""
+    rows = db.all("SELECT source_zone_id, sequence, release FROM imports WHERE substr(digest, 1, ?) = ? "
+                  "AND project_slug = ?", (len(prefix), prefix, slug))
+    return rows[0] if len(rows) == 1 else None
 
 
 def next_outgoing(tx: Writer, key: str, pinned: int | None = None) -> int:

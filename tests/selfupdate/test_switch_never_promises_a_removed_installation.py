@@ -67,6 +67,8 @@ def test_self_update_away_from_a_removed_installation_does_not_say_it_is_kept(tm
     assert done.returncode == 0, done.stderr
     assert "is kept" not in done.stdout and "--rollback" not in done.stdout
     assert f"venvs/{venv.name}, which holds no bin/bundlekit, cannot be switched back to" in done.stdout
-    assert f"`bundlekit self-update BUNDLE --home {prod}`" in done.stdout
+    # the bundle it came from is refused now as a rollback: the source's new export makes it again (decision 978)
+    assert "in zone dev, `bundlekit export-self --to prod -o OUT --wheelhouse DIR`" in done.stdout
+    assert f"then here `bundlekit self-update OUT --home {prod}`" in done.stdout
     shown = json.loads(run_cli("self-update", "--rollback", "--json", home=prod).stdout)
     assert shown["error"]["code"] == "rollback_missing"
