@@ -424,7 +424,7 @@ def addressed_elsewhere(source: TrustedSource, manifest: Manifest, names: dict[s
     (newuser36 finding 7)."""
     dest, slug = manifest.destination, str(manifest.project.get("slug", ""))
     own = manifest.kind == "release" and is_self_project(slug)
-    take = f"`bundlekit {'self-update' if own else 'import'} OUT{home_flag()}`"
+    take = f"`bundlekit self-update OUT{home_flag()}`" if own else f"`bundlekit import OUT{home_flag()}`"
     relays = [names.get(z, source.policy.relay_name(i)) for i, z in enumerate(source.policy.via)]
     if manifest.kind == "release" and dest.zone_id in source.policy.via:
         first = source.policy.via.index(dest.zone_id)
