@@ -32,22 +32,21 @@ def export_command(slug: str, to: str, *, full: bool = False) -> str:
     """The command a source zone runs to export a new bundle of project ``slug`` to zone ``to``
     (already shell-quoted by the caller): ``bundlekit export-self --to TO -o OUT --wheelhouse DIR``
     for bundlekit's own project, which has no release file (review atk35 F15; newuser35 findings 3
-    and 16), else ``bundlekit export RELEASE_FILE --to TO``; with ``--full`` (every package's
+    and 16), else ``bundlekit export RELEASE_FILE --to TO -o OUT`` (newuser36 finding 1); with ``--full`` (every package's
     bytes, none by reference or as changes) when ``full``: export-self has it too."""
     if is_self_project(slug):
         return f"bundlekit export-self --to {to} -o OUT --wheelhouse DIR" + (" --full" if full else "")
-    return f"bundlekit export RELEASE_FILE --to {to}" + (" --full" if full else "")
+    return f"bundlekit export RELEASE_FILE --to {to}" + (" --full" if full else "") + " -o OUT"
 
 
 def full_export(slug: str, to: str) -> str:
     """The export a refusal of an import suggests when the bundle lacks a package's bytes (by
-    reference, or as changes to one this zone lacks): ``bundlekit export --full``, or for
+    reference, or as changes to one this zone lacks): ``bundlekit export RELEASE_FILE --to TO --full -o
+    OUT`` (all of it, so it runs as printed: newuser36 finding 1), or for
     bundlekit's own release, which no release file makes, ``bundlekit export-self --to TO -o OUT
     --wheelhouse DIR --full`` (``to``: the zone the source exported it to, quoted here; newuser35
     finding 16)."""
-    if is_self_project(slug):
-        return export_command(slug, shell_word(to), full=True)
-    return "bundlekit export --full"
+    return export_command(slug, shell_word(to), full=True)
 
 
 def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:

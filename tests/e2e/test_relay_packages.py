@@ -52,7 +52,7 @@ def test_a_release_listing_its_package_by_reference_is_not_relayed_on_and_export
     error = json.loads(r.stdout)["error"]
     assert error["code"] == "relay_by_reference"
     assert "Foo App 1.0.1 lists 1 package(s) without their bytes: Foo 1.0.0." in error["message"]
-    assert "`bundlekit export RELEASE_FILE --to staging --full`" in error["message"]
+    assert "`bundlekit export RELEASE_FILE --to staging --full -o OUT`" in error["message"]
     assert "relay with --allow-by-reference" in error["message"]
     assert not out.exists() and snapshot(z.home("staging")) == before
     # the advice: the release exported in full travels the chain and prod imports it

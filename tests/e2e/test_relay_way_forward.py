@@ -53,7 +53,7 @@ def test_a_release_that_skipped_its_relay_is_refused_with_a_new_export_through_i
     z.ok("export", release, "--to", "prod", "-o", direct, at="dev")
     message = refused(z, "relay_required", "import", direct, at="prod")
     assert "only when relayed through staging; this one came directly from dev: it skipped staging." in message
-    assert ("ask zone dev for a new export along it (in zone dev, `bundlekit export RELEASE_FILE --to staging`; "
+    assert ("ask zone dev for a new export along it (in zone dev, `bundlekit export RELEASE_FILE --to staging -o OUT`; "
             "then in staging, `bundlekit relay BUNDLE --to prod -o OUT`)") in message
     # the relay the old message sent the user to: refused, saying why no relay of this bundle can work
     message = refused(z, "wrong_destination", "relay", direct, "--to", "prod", "-o", z.path("x.bundle"),
@@ -79,7 +79,7 @@ def test_two_required_relays_in_the_wrong_order_or_one_skipped_are_named_and_the
     message = refused(z, "relay_required", "import", z.path("a3.bundle"), at="prod")
     assert ("relayed through staging -> dmz, in that order; this one came dev -> dmz -> staging -> prod: "
             "staging and dmz relayed it, but not in the order required.") in message
-    advice = ("in zone dev, `bundlekit export RELEASE_FILE --to staging`; then in staging, `bundlekit relay BUNDLE "
+    advice = ("in zone dev, `bundlekit export RELEASE_FILE --to staging -o OUT`; then in staging, `bundlekit relay BUNDLE "
               "--to dmz -o OUT`; then in dmz, `bundlekit relay BUNDLE --to prod -o OUT`")
     assert advice in message
     # dev -> staging -> prod: dmz skipped

@@ -93,7 +93,7 @@ def test_a_refused_path_names_what_is_wrong_and_the_new_export_that_takes_the_re
                    zone_name="prod")
     assert problem in info.value.message
     # the bundle is addressed to prod: no relay can take it back, a new export along the path can
-    assert ("in zone dev, `bundlekit export RELEASE_FILE --to za`; then in za, `bundlekit relay BUNDLE --to zc -o OUT`; "
+    assert ("in zone dev, `bundlekit export RELEASE_FILE --to za -o OUT`; then in za, `bundlekit relay BUNDLE --to zc -o OUT`; "
             "then in zc, `bundlekit relay BUNDLE --to prod -o OUT`") in info.value.message
 
 
