@@ -416,7 +416,8 @@ class _Executor:
                 r.state == "Canceled" for r in runs):
             state = "Canceled"  # stopped on purpose: what had ended keeps its own state (decision 402)
         self.emit({"event": "deployment_finished", "deployment_id": self.request.deployment_id, "state": state})
-        warnings = tuple(dict.fromkeys(w for w in (*(self.request.warnings or ()), *self.fleet.notices) if w))
+        # Recorded and sent back in receipts: this zone's --home in a hint means nothing elsewhere.
+        warnings = tuple(dict.fromkeys(without_home(w) for w in (*(self.request.warnings or ()), *self.fleet.notices) if w))
         return DeploymentRecord(self.request.deployment_id, self.request.project_slug, self.request.release_version,
                                 self.request.environment, state, started, self.now(), runs, warnings)
 

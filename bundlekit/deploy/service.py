@@ -356,7 +356,8 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                     failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
                                               "Failed", at, at,
                                               (StepRun(PREFLIGHT, None, "Failed", at, at, None, "", (),
-                                                       f"[{err.code}] {without_home(err.message)}"),), request.warnings)
+                                                       f"[{err.code}] {without_home(err.message)}"),),
+                                              tuple(without_home(w) for w in request.warnings))
                     recording.record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out, err.code)
             raise

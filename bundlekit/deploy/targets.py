@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bundlekit.core.hints import home_flag
 from bundlekit.core.names import work_folder_problem
 from bundlekit.errors import DeployError, UsageError
 
@@ -109,9 +110,9 @@ class Isolation:
             return ("WARNING: no separate worker user: steps on this machine run inside a bubblewrap sandbox "
                     "that shows them only the system's folders, the interpreter and their own folder (decision "
                     "760), as `nobody` when the zone runs as root, else as the zone's own "
-                    "OS user (`bundlekit worker setup` creates a worker user)")
+                    f"OS user (`bundlekit worker setup{home_flag()}` creates a worker user)")
         return ("WARNING: steps on this machine run UNCONFINED as the zone's own OS user and can read the "
-                "zone's keys (chosen with `bundlekit worker set --unconfined`; `bundlekit worker setup` "
+                f"zone's keys (chosen with `bundlekit worker set --unconfined{home_flag()}`; `bundlekit worker setup{home_flag()}` "
                 "creates a worker user)")
 
     @property
