@@ -26,6 +26,7 @@ from bundlekit.format.crypto import key_id, raw_public
 from bundlekit.format.crypto import sign as crypto_sign
 from bundlekit.format.keyfile import MAX_KEY_FILE_BYTES, parse_private, parse_public, render_private, render_public
 from bundlekit.trust.policy import SourcePolicy
+from bundlekit.trust.relay import trust_add_command
 from bundlekit.core.hints import in_space, here_flags, home_flag
 from bundlekit.core.text import shell_word
 from bundlekit.zone.spaces import resolve_space, space_names, told_apart
@@ -352,22 +353,28 @@ def trust_remove(name: str, home: str | None, as_json: bool) -> None:
     them (decision 944)."""
     with open_home(home) as z:
         entry, relying = truststore.remove_zone(z, name)
+        names = {**truststore.zone_names(z.db), **dict(zip(entry.policy.via, entry.via))}
     if as_json:
         emit_json({"removed": entry.to_dict(), "rules_needing_it": [r.to_dict() for r in relying]})
         return
     echo(f"no longer trusting zone {entry.name} ({entry.zone_id})")
     for r in relying:
         echo(f"warning: the trust rule of zone {r.name} accepts its releases only when relayed through "
-             f"{r.relays()}, so none of them is accepted now: {_reroute(r)}", err=True)
+             f"{r.relays()}, so none of them is accepted now: {_reroute(r, entry, names)}", err=True)
 
 
-def _reroute(entry: truststore.TrustEntry) -> str:
-    """How an operator changes ``entry``'s rule whose relays are no longer all trusted (decision 944)."""
+def _reroute(entry: truststore.TrustEntry, removed: truststore.TrustEntry | None = None,
+             names: dict[str, str] | None = None) -> str:
+    """How an operator changes ``entry``'s rule whose relays are no longer all trusted (decision 944);
+    right after ``removed`` was removed, the complete ``trust add`` that restores its rule (atk36
+    finding 3: "then `bundlekit trust set` as before" did not run)."""
     gone = [name for name, zid in zip(entry.via, entry.policy.via) if zid in entry.via_untrusted]
+    again = (f"`{trust_add_command(removed.name, removed.space, removed.policy, names or {})}` with its card"
+             if removed is not None else
+             f"`bundlekit trust add CARD{here_flags(entry.space)}` with its card and the options its rule had")
     return (f"name relays it still trusts (`bundlekit trust set {shell_word(entry.name)} --via ZONE{home_flag()}`, repeated in order), "
             f"accept them directly or through any trusted relay (`bundlekit trust set {shell_word(entry.name)} --no-via{home_flag()}`), "
-            f"or trust {' and '.join(gone)} again (`bundlekit trust add CARD{here_flags(entry.space)}` with its card, "
-            f"then `bundlekit trust set{home_flag()}` as before)")
+            f"or trust {' and '.join(gone)} again ({again})")
 
 
 @trust.command("add-signer", epilog="bundlekit trust add-signer alice.pub --for dev --home ./prod")

@@ -28,7 +28,7 @@ from bundlekit.errors import TrustError, VerificationError
 from bundlekit.format.container import SignatureRecord
 from bundlekit.format.crypto import key_id, verify_signature
 
-__all__ = ["relays_for", "SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy",
+__all__ = ["relays_for", "relay_spaces", "SourcePolicy", "TrustedSource", "verify_records", "select_source", "count_approvals", "check_policy",
            "policy_denial", "policy_widening", "glob_options", "matches_any", "package_owners"]
 
 
@@ -223,3 +223,10 @@ def relays_for(relay_space: str, space: str) -> bool:
     space, as a source trusted there does (decision 915); one trusted in another space only for
     releases entering that space. Space names compare without case."""
     return relay_space.casefold() in (DEFAULT_SPACE.casefold(), space.casefold())
+
+
+def relay_spaces(space: str) -> str:
+    """The spaces :func:`relays_for` allows for releases entering ``space``, as a sentence ends
+    after "trusted in": ``Payments or in Default``, or just ``Default`` when ``space`` is Default
+    (newuser36 finding 4: "a zone trusted in Default or in Default")."""
+    return DEFAULT_SPACE if space.casefold() == DEFAULT_SPACE.casefold() else f"{space} or in {DEFAULT_SPACE}"

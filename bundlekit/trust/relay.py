@@ -25,10 +25,10 @@ from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
 from bundlekit.format.relay import Hop, RawHop, hop_message, parse_hop, split_hops
-from bundlekit.trust.policy import TrustedSource, glob_options, policy_denial, policy_widening, relays_for
+from bundlekit.trust.policy import SourcePolicy, TrustedSource, glob_options, policy_denial, policy_widening, relay_spaces, relays_for
 
-__all__ = ["RelayPath", "check_relay", "check_delivery", "check_relay_destination", "check_path", "export_steps",
-           "addressed_elsewhere"]
+__all__ = ["RelayPath", "trust_add_command", "check_relay", "check_delivery", "check_relay_destination", "check_path",
+           "export_steps", "addressed_elsewhere"]
 
 
 
@@ -71,7 +71,7 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
     if rekeyed is not None:
         raise TrustError(f"{where}: relay hop {n} names zone {rekeyed.name!r} (zone id {rekeyed.zone_id}), trusted here, "
                          f"but is countersigned by key {kid}, which is not a key of {rekeyed.name!r} known here: that "
-                         f"zone has most likely rotated its signing key (`bundlekit rotate-key`), and a hop carries no "
+                         f"zone has most likely rotated its signing key (in {rekeyed.name}, `bundlekit rotate-key`), and a hop carries no "
                          f"rotation statement. Nothing was changed. If {rekeyed.name} did rotate (ask its operator; "
                          f"its new card must show signing key {kid}), trust its new key keeping the rule: in "
                          f"{rekeyed.name}, `bundlekit identity -o {_card(rekeyed.name)}`; here, "
@@ -111,11 +111,16 @@ def _card(name: str) -> str:
 def _trust_again(src: TrustedSource, sources: Iterable[TrustedSource]) -> str:
     """The ``bundlekit trust add CARD ...`` that gives zone ``src``'s new card the rule ``src``
     has now (space, policy globs, threshold, package sharing, evidence, relays by name)."""
-    names = {s.zone_id: s.name for s in sources}
-    p = src.policy
-    parts = [f"bundlekit trust add {_card(src.name)}"]
-    if src.space.casefold() != DEFAULT_SPACE.casefold():
-        parts.append(f"--space {shell_word(src.space)}")
+    return trust_add_command(src.name, src.space, src.policy, {s.zone_id: s.name for s in sources})
+
+
+def trust_add_command(name: str, space: str, p: SourcePolicy, names: dict[str, str]) -> str:
+    """``bundlekit trust add NAME.card ... --home DIR`` restoring the rule of zone ``name`` (in
+    ``space``, policy ``p``; ``names``: zone id -> name of the zones it shares with or relays by),
+    complete, so it runs as printed (atk36 finding 3)."""
+    parts = [f"bundlekit trust add {_card(name)}"]
+    if space.casefold() != DEFAULT_SPACE.casefold():
+        parts.append(f"--space {shell_word(space)}")
     for flag, globs in (("--spaces", p.spaces), ("--projects", p.projects), ("--environments", p.environments)):
         if tuple(globs) != ("*",):
             parts.append(glob_options(flag, globs))
@@ -129,7 +134,7 @@ def _trust_again(src: TrustedSource, sources: Iterable[TrustedSource]) -> str:
 
 def _signers_again(src: TrustedSource) -> str:
     return (f"; add its {len(src.signers)} approver key(s) again with `bundlekit trust add-signer KEY --for "
-            f"{shell_word(src.name)}`" if src.signers else "")
+            f"{shell_word(src.name)}{home_flag()}`" if src.signers else "")
 
 
 def _claims_zone(raw: RawHop, zone_id: str) -> bool:
@@ -211,7 +216,7 @@ def _admit(relay: TrustedSource, source: TrustedSource, manifest: Manifest, envi
     if not relays_for(relay.space, source.space):
         why = (f"zone {relay.name!r} is trusted here in space {relay.space}, and the release's source "
                f"{source.name!r} in space {source.space}, the space the release enters; a relay must be trusted in "
-               f"that space or in {DEFAULT_SPACE}")
+               f"{'that space or in ' + DEFAULT_SPACE if relay_spaces(source.space) != DEFAULT_SPACE else DEFAULT_SPACE}")
     else:
         denied = policy_denial(relay, space=manifest.project["space"], project=manifest.project["name"],
                                project_slug=manifest.project["slug"], environments=environments)
@@ -336,12 +341,13 @@ def check_relay_destination(path: RelayPath, manifest: Manifest, zone_id: str, z
     if manifest.kind == "release" and to["key_id"] != sealing_key_id:
         raise VerificationError(f"{where}: relayed with its secrets sealed to key {to['key_id']}, this zone's sealing "
                                 f"key is {sealing_key_id}: zone {last!r} relayed it for another card of this zone. "
-                                f"Give zone {last!r} this zone's current card (`bundlekit identity`, then `bundlekit "
-                                "trust add CARD` there) and ask it to relay the bundle again", code="wrong_destination")
+                                f"Give zone {last!r} this zone's current card (`bundlekit identity -o CARD{home_flag()}`; "
+                                f"in {last}, `bundlekit trust add CARD`) and ask it to relay the bundle again",
+                                code="wrong_destination")
     if manifest.kind == "receipt" and not relaying and manifest.destination.zone_id != zone_id:
         raise VerificationError(f"{where}: a receipt for zone {manifest.destination.name!r}, relayed here; only "
                                 "that zone imports it: relay it on to that zone (`bundlekit relay BUNDLE --to "
-                                f"{shell_word(manifest.destination.name)}`)", code="wrong_destination")
+                                f"{shell_word(manifest.destination.name)} -o OUT{home_flag()}`)", code="wrong_destination")
 
 
 def check_path(source: TrustedSource, path: RelayPath | None, manifest: Manifest, names: dict[str, str],

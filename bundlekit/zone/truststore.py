@@ -19,7 +19,7 @@ from bundlekit.format.card import IdentityCard
 from bundlekit.format.container import Limits
 from bundlekit.format.crypto import key_id
 from bundlekit.format.keyfile import ApproverKey
-from bundlekit.trust.policy import SourcePolicy, TrustedSource, relays_for
+from bundlekit.trust.policy import SourcePolicy, TrustedSource, relay_spaces, relays_for
 from bundlekit.zone.db import Reader, Row
 from bundlekit.zone.home import Zone
 from bundlekit.zone.spaces import DEFAULT, move_trust
@@ -89,7 +89,7 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
         if stranded:
             raise stranded_refusal(f"space {space}", card.name, space, stranded,
                                    f"trust it in space {stranded[0][1]} or {DEFAULT} instead (`bundlekit trust add CARD "
-                                   f"--space {shell_word(stranded[0][1])}`, or without --space)")
+                                   f"--space {shell_word(stranded[0][1])}{home_flag()}`, or without --space)")
         tx.run("INSERT INTO trusted_zones(zone_id, name, card, sealing_key, policy, added, in_space) "
                "VALUES (?,?,?,?,?,?,?)",
                (card.zone_id, card.name, card.body(), card.sealing_key, json.dumps(policy.to_dict()), now, space))
@@ -119,7 +119,7 @@ def stranded_refusal(option: str, relay: str, space: str, stranded: list[tuple[s
                       f"enter space {stranded[0][1]}; a relay must be trusted in the space the releases it relays "
                       f"enter, or in {DEFAULT} (decisions 905, 945), so in space {space} it could relay none of them. "
                       f"Nothing was changed: {instead}, or change those rules first (`bundlekit trust set "
-                      f"{shell_word(stranded[0][0])} --no-via`, or --via another zone)", code="invalid_policy",
+                      f"{shell_word(stranded[0][0])} --no-via{home_flag()}`, or --via another zone)", code="invalid_policy",
                       details={"relay": relay, "space": space, "relied_on_by": [name for name, _ in stranded]})
 
 
@@ -136,8 +136,8 @@ def _already_trusted(zone: Zone, existing: Row, card: IdentityCard, instead: str
                           code="already_trusted", details={"zone": name, "space": in_space})
     how = (f"change it in place, keeping the rest of it (relays, evidence, approvers, shared packages): `{instead} "
            f"{home}`" if instead else
-           f"`bundlekit trust list {home}` shows it; change any of its settings in place with `bundlekit trust set "
-           f"{shell_word(name)} OPTION... {home}` (the options of trust add but the card)")
+           f"`bundlekit trust list {home}` shows it; change any of its settings in place with trust set "
+           f"(`bundlekit trust set {shell_word(name)} --help` lists the options: those of trust add but the card)")
     return StateError(f"zone {name!r} is already trusted (in space {in_space}); a zone has one trust rule: {how}",
                       code="already_trusted", details={"zone": name, "space": in_space})
 
@@ -292,19 +292,19 @@ def via_ids(zone: Zone, names: Iterable[str], *, source: str | None = None,
         if found is None and name.casefold() in (zone.name.casefold(), zone.zone_id.casefold()):
             raise UsageError(f"--via {shown(name)}: that is this zone's own name; a relay is another zone a release "
                              "passes through before it reaches this one, so name the zone that hands the releases on "
-                             "to this zone (`bundlekit trust list` shows the trusted ones), or leave --via out to "
+                             f"to this zone (`bundlekit trust list{home_flag()}` shows the trusted ones), or leave --via out to "
                              "accept them directly. Nothing was changed", code="invalid_policy",
                              details={"relay": cut(name)})
         if found is None:
             raise unknown_zone(zone.db, name, f"--via {shown(name)}: no trusted zone has that name; a relay must be a "
-                                              f"trusted zone (`bundlekit trust add{home_flag()}` its card first); nothing was changed")
+                                              f"trusted zone (`bundlekit trust add CARD{home_flag()}` with its card first); nothing was changed")
         if found in out or found == source:
             raise UsageError(f"--via {name}: a release passes each relay once, and never through its own source; "
                              "name each relay once, in the order the release takes", code="invalid_policy")
         relay_space = space_of(zone.db, found)
         if space is not None and relay_space is not None and not relays_for(relay_space, space):
             raise UsageError(f"--via {name}: zone {name} is trusted here in space {relay_space}, but these releases "
-                             f"enter space {space}, which only a zone trusted in {space} or in {DEFAULT} may relay "
+                             f"enter space {space}, which only a zone trusted in {relay_spaces(space)} may relay "
                              f"(decisions 905, 945: a relay trusted in {DEFAULT} relays for every space). Nothing was "
                              f"changed: {move_trust(name, DEFAULT)}, or name another relay",
                              code="invalid_policy", details={"relay": name, "relay_space": relay_space, "space": space})
@@ -354,7 +354,7 @@ def add_signer(zone: Zone, source: str, approver: ApproverKey, now: EpochSeconds
 def revoke(zone: Zone, kid: str, reason: str, now: EpochSeconds) -> None:
     kid = kid.strip().lower()
     if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
-        raise InputError(f"{shown(kid)} is not a key id (32 hex characters, as `bundlekit trust list` shows)",
+        raise InputError(f"{shown(kid)} is not a key id (32 hex characters, as `bundlekit trust list{home_flag()}` shows)",
                          code="invalid_input")
     with zone.db.transaction() as tx:
         tx.run("INSERT INTO revoked_keys(key_id, revoked, reason) VALUES (?, ?, ?) ON CONFLICT(key_id) "
