@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from bundlekit.core.hints import home_flag
+
 __all__ = ["SpaceFilter"]
 
 
@@ -26,8 +28,8 @@ class SpaceFilter:
         n = sum(self.elsewhere.values())
         if not n:
             return (f"Nothing to show yet in space {self.name}, nor in any other space: no release has been "
-                    f"exported or deployed from zone {zone_name}. Export one with `bundlekit export`, deploy it, "
-                    f"then {action}.")
+                    f"exported or deployed from zone {zone_name}. Export one with `bundlekit export RELEASE_FILE --to ZONE -o OUT{home_flag()}`, "
+                    f"deploy it, then {action}.")
         where = ", ".join(f"{k} project(s) in space {s}" for s, k in self.elsewhere.items())
         return (f"Nothing exported or deployed in space {self.name} yet; zone {zone_name} shows {where}: drop "
                 "--space to see every space.")

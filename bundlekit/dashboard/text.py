@@ -64,7 +64,7 @@ def _render(view: DashboardView, now: EpochSeconds, width: int | None, color: bo
     if not view.projects or not view.columns:
         other = " of a project" if view.self_sent else ""  # bundlekit's own is listed apart (decision 947)
         empty = (f"Nothing to show yet: no release{other} has been exported or deployed from zone "
-                 f"{_clean(view.zone_name)}. Export one with `bundlekit export{home_flag()}`, deploy it, then run this again."
+                 f"{_clean(view.zone_name)}. Export one with `bundlekit export RELEASE_FILE --to ZONE -o OUT{home_flag()}`, deploy it, then run this again."
                  if only is None else _clean(only.empty_text(view.zone_name, "run this again")))
         # wrapped, not cut like the grid's lines: the sentence says what to do
         return _finish([title, "", *(textwrap.wrap(empty, width, break_on_hyphens=False) if width else [empty]),
