@@ -356,8 +356,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                     failed = DeploymentRecord(deployment_id, what.project.slug, what.release["version"], environment,
                                               "Failed", at, at,
                                               (StepRun(PREFLIGHT, None, "Failed", at, at, None, "", (),
-                                                       f"[{err.code}] {without_home(err.message)}"),),
-                                              tuple(without_home(w) for w in request.warnings))
+                                                       f"[{err.code}] {without_home(err.message)}"),), tuple(map(without_home, request.warnings)))
                     recording.record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out, err.code)
             raise
