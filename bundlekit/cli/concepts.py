@@ -5,6 +5,7 @@ Octopus users bring their habits: ``deploy --channel``, ``export --environment``
 file, the project's variables, the environment's targets), the unknown option is answered
 with where to find it instead of click's "Did you mean '--help'?". Keys are the command
 path without ``bundlekit`` (``"deploy"``, ``"variables set"``) or ``"*"`` for every command.
+A suggested command ends in ``{home}``: :func:`concept_hint` puts the operator's --home there.
 """
 
 from __future__ import annotations
@@ -12,28 +13,28 @@ from __future__ import annotations
 __all__ = ["concept_hint", "HINTS", "SPACE_COMMANDS"]
 
 _CHANNEL = ("a release's channel is part of the release: it is set in the release file ([release] channel) "
-            "and `bundlekit show PROJECT VERSION` shows it; deploy picks the release by its VERSION argument")
+            "and `bundlekit show PROJECT VERSION{home}` shows it; deploy picks the release by its VERSION argument")
 _TARGETS = ("a deployment runs on every target of --environment that has a role a step names; see them with "
-            "`bundlekit targets list`, leave one out with `bundlekit targets remove NAME`, or leave a step "
-            "out with `bundlekit steps disable PROJECT STEP`")
+            "`bundlekit targets list{home}`, leave one out with `bundlekit targets remove NAME{home}`, or leave a step "
+            "out with `bundlekit steps disable PROJECT STEP{home}`")
 _VARIABLES = ("deploy-time values are the zone's copy of the project's variables: set them first with "
-              "`bundlekit variables set PROJECT NAME VALUE [--environment ENV]`, a sensitive value from stdin, "
-              "never on the command line: `bundlekit variables set PROJECT NAME - --sensitive < FILE`")
+              "`bundlekit variables set PROJECT NAME VALUE --environment ENV{home}`, a sensitive value from stdin, "
+              "never on the command line: `bundlekit variables set PROJECT NAME - --sensitive{home} < FILE`")
 _PACKAGES = "a release's packages are listed in its release file ([[packages]]) and travel with it"
-_STEPS = "leave a step out of this zone's deployments with `bundlekit steps disable PROJECT STEP`"
-_VERSION = "give the release version as the second argument: `bundlekit deploy PROJECT VERSION --environment ENV`"
+_STEPS = "leave a step out of this zone's deployments with `bundlekit steps disable PROJECT STEP{home}`"
+_VERSION = "give the release version as the second argument: `bundlekit deploy PROJECT VERSION --environment ENV{home}`"
 _PROJECT = "give the project (name or slug) as the first argument"
 #: The commands that take --space (tests/cli/test_space_option_hint.py checks the list against the CLI).
 SPACE_COMMANDS = ("import", "deploy", "deployments list/show", "variables", "steps", "releases", "show", "lifecycle",
                   "targets (but ssh-key and scan-host-key)", "outputs", "retention", "trust add/set/list", "dashboard",
                   "serve", "audit")
 _TAKES_SPACE = (f"The commands that work in one space take --space NAME ({', '.join(SPACE_COMMANDS)}); "
-                "`bundlekit spaces list` shows the spaces")
+                "`bundlekit spaces list{home}` shows the spaces")
 _WHOLE_ZONE = "it works on the whole zone, every space at once"
 #: Why a command has no --space (review newuser finding 12), by command path; others: _WHOLE_ZONE.
 _NO_SPACE = {
     "spaces list": "it shows every space, with what belongs to each",
-    "spaces add": "it adds the space its argument names (`bundlekit spaces add NAME`)",
+    "spaces add": "it adds the space its argument names (`bundlekit spaces add NAME{home}`)",
     "export-self": ("it sends bundlekit itself, which serves every space of the zone that installs it: its releases "
                     "belong to space Default there"),
     "self-update": ("it installs bundlekit for the whole zone, every space: bundlekit's own releases belong to space "
@@ -41,7 +42,7 @@ _NO_SPACE = {
                     "never replaces the zone's bundlekit)"),
     "relay": "it passes a bundle on unchanged; the zone it is addressed to chooses the space it enters",
     "verify": ("it checks a bundle whatever space it will enter: the space is chosen when it is imported "
-               "(`bundlekit import BUNDLE --space NAME`), where only a space its source is trusted in takes it"),
+               "(`bundlekit import BUNDLE --space NAME{home}`), where only a space its source is trusted in takes it"),
     "inspect": "it shows what a bundle holds, the space its release file names included",
     "sign": "it adds an approver's signature to a bundle, whatever space it will enter",
     "lint": "it checks a release file, which names its own space ([project] space)",
@@ -50,33 +51,33 @@ _NO_SPACE = {
     "outbox list": "it lists the receipts waiting for every trusted zone, whatever their projects' space",
     "outbox pack": "it packs every receipt waiting for the zone --to names, of each space that zone answers for",
     "deployments receipt": "it names a deployment by its id, which is unique in the zone",
-    "trust remove": "it names the trusted zone, which is trusted in one space (`bundlekit trust list` shows it)",
+    "trust remove": "it names the trusted zone, which is trusted in one space (`bundlekit trust list{home}` shows it)",
     "trust add-signer": "it adds an approver to the trusted zone --for names, whichever space it is trusted in",
     "trust revoke": "it refuses a signing key in every space",
     "targets ssh-key": "it prints the zone's own SSH key, the same for every space",
     "targets scan-host-key": "it reads a host's key over the network; `targets add --space NAME` pins it in a space",
     "prune": ("it judges each space's releases by that space's retention policy (`bundlekit retention set --space "
-              "NAME`)"),
+              "NAME{home}`)"),
 }
 
 
 def _space_hint(command_path: str) -> str:
     """Why ``command_path`` has no --space, and which commands do (review newuser finding 12)."""
-    return f"`bundlekit {command_path}` takes no --space: {_NO_SPACE.get(command_path, _WHOLE_ZONE)}. {_TAKES_SPACE}"
+    return f"bundlekit {command_path} takes no --space: {_NO_SPACE.get(command_path, _WHOLE_ZONE)}. {_TAKES_SPACE}"
 _LIFECYCLE = ("a release's lifecycle comes with it from its release file ([lifecycle]); deploy names the "
               "environment (--environment) and the lifecycle decides whether it is open yet; phases are "
-              "waived with `bundlekit lifecycle waive`")
+              "waived with `bundlekit lifecycle waive PROJECT --phase PHASE --reason TEXT{home}`")
 _TENANT = ("a tenant is chosen when deploying (`bundlekit deploy PROJECT VERSION --environment ENV --tenant "
-           "NAME`) and scopes values (`bundlekit variables set ... --tenant NAME`)")
+           "NAME{home}`) and scopes values (`bundlekit variables set PROJECT NAME VALUE --tenant NAME{home}`)")
 _RELEASE_FIELDS = ("set in the release file: [project] name, slug and space, [release] version, channel and "
                    "notes (see spec/release-file.md)")
 _ENV_AT_DEPLOY = ("a bundle is not tied to an environment: the zone that imports it chooses one when it "
-                  "deploys (`bundlekit deploy PROJECT VERSION --environment ENV`)")
+                  "deploys (`bundlekit deploy PROJECT VERSION --environment ENV{home}`)")
 _SCOPES = ("bundlekit scopes variables by --environment, --role, --machine, --tenant, --channel and --step "
            "(repeatable); an action or tenant-tag scope is not supported")
 
 _UPDATE_VARIABLES = ("a release's variables are refreshed from this zone's current values before a deployment with "
-                     "`bundlekit releases update-variables PROJECT VERSION` (`--dry-run` shows the changes first); "
+                     "`bundlekit releases update-variables PROJECT VERSION{home}` (`--dry-run` shows the changes first); "
                      "deploy then uses them")
 _WINDOW = ("a rolling deployment is set per step in the release file ([[steps]] window_size = N: at most N "
            "targets run that step at once); --max-parallel caps every step of this deployment")
@@ -103,7 +104,7 @@ HINTS: dict[tuple[str, str], str] = {
     ("deploy", "--project"): _PROJECT,
     ("deploy", "--force"): ("there is no --force: deploying a version again needs no option (run the same command "
                             "again), and a lifecycle phase still to pass is waived, on the record, with "
-                            "`bundlekit lifecycle waive PROJECT --phase PHASE --reason TEXT`"),
+                            "`bundlekit lifecycle waive PROJECT --phase PHASE --reason TEXT{home}`"),
     **{("deploy", o): _LIFECYCLE for o in ("--lifecycle", "--phase")},
     ("deploy", "--env"): "the option is --environment",
     **{("deploy", o): _UPDATE_VARIABLES for o in ("--update-variables", "--updatevariables")},
@@ -127,10 +128,12 @@ HINTS: dict[tuple[str, str], str] = {
 }
 
 
-def concept_hint(command_path: str, option: str) -> str | None:
+def concept_hint(command_path: str, option: str, home: str = "") -> str | None:
     """Where the concept behind ``option`` lives for ``command_path`` (``"deploy"``), or None. A
-    command without --space says why, and which commands take it."""
+    command without --space says why, and which commands take it. ``home``: the `` --home DIR``
+    the operator gave (:func:`bundlekit.core.hints.home_flag`), put where a command says
+    ``{home}``, so each runs as printed (decision 973)."""
     found = HINTS.get((command_path, option)) or HINTS.get(("*", option))
     if found is None and option == "--space":
-        return _space_hint(command_path)
-    return found
+        found = _space_hint(command_path)
+    return None if found is None else found.replace("{home}", home)

@@ -56,14 +56,14 @@ def test_every_command_without_space_says_why_and_never_the_pre_spaces_sentence(
         hint = concept_hint(path, "--space")
         assert hint is not None, path
         assert "named by its name or slug alone" not in hint, path
-        assert f"`bundlekit {path}` takes no --space" in hint or "release file" in hint, (path, hint)
+        assert f"bundlekit {path} takes no --space" in hint or "release file" in hint, (path, hint)
 
 
 @pytest.mark.parametrize("args, why", [
-    (("spaces", "list"), "`bundlekit spaces list` takes no --space: it shows every space"),
-    (("outbox", "list"), "`bundlekit outbox list` takes no --space: it lists the receipts waiting for every "
+    (("spaces", "list"), "bundlekit spaces list takes no --space: it shows every space"),
+    (("outbox", "list"), "bundlekit outbox list takes no --space: it lists the receipts waiting for every "
                          "trusted zone"),
-    (("verify", "w.bundle"), "`bundlekit verify` takes no --space: it checks a bundle whatever space it will enter"),
+    (("verify", "w.bundle"), "bundlekit verify takes no --space: it checks a bundle whatever space it will enter"),
 ])
 def test_the_finding_s_commands_say_why_they_take_no_space_and_which_do(tmp_path: Path, args: tuple[str, ...],
                                                                           why: str) -> None:
