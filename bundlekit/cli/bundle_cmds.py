@@ -14,7 +14,7 @@ from bundlekit.cli.zones import open_home
 from bundlekit.cli.progress import Bars
 from bundlekit.core import clock
 from bundlekit.core.clock import when_text
-from bundlekit.core.hints import listed
+from bundlekit.core.hints import home_flag, listed
 from bundlekit.core.text import shell_word, size_text
 from bundlekit.errors import BundleError, FormatError, UsageError
 
@@ -164,7 +164,7 @@ def inspect(bundle: Path, contents: bool, as_json: bool) -> None:
     if bf.relay_header is not None:  # spec/relay.md §1: the envelope's version, then the origin's own
         relayed = f"relayed {m.kind} bundle, format {relay_version(bf.relay_header)} (origin "
     echo(f"{relayed or m.kind + ' bundle, '}format {version}{writer}{')' if relayed else ''} (bundlekit/1; "
-         "unverified: use `bundlekit verify` in the destination zone)")
+         "unverified: bundlekit verify checks it in the destination zone)")
     echo(f"  {_way(m, hops)}")
     now = clock.now()
     echo(f"  sequence {m.sequence}, created {when_text(m.created, now)}, expires {when_text(m.expires, now)}")
@@ -235,8 +235,8 @@ def _contents(m: Manifest, info: dict[str, Any], as_json: bool) -> None:
     from bundlekit.receipt.egress import contents as receipt_contents
 
     if m.kind != "receipt":
-        raise UsageError(f"--contents lists what a receipt carries; this is a {m.kind} bundle (plain `bundlekit "
-                         "inspect` shows it)", code="usage")
+        raise UsageError(f"--contents lists what a receipt carries; this is a {m.kind} bundle (plain bundlekit "
+                         "inspect shows it)", code="usage")
     listing = {"destination": {"name": m.destination.name, "zone_id": m.destination.zone_id},
                **receipt_contents(m.receipts, m.refusals, m.inventory, m.raw.get("features", ()),
                                   {b.digest: b.size for b in m.blobs})}
@@ -254,7 +254,7 @@ def _refuse_folder(bundle: Path) -> None:
     (review v33-15u F7)."""
     if bundle.is_dir():
         raise FormatError(f"{bundle}: is a folder, not a bundle file; for a folder of media volumes, `bundlekit "
-                          f"import {shell_word(str(bundle))} --dry-run` checks it as import would, `bundlekit media check "
+                          f"import {shell_word(str(bundle))} --dry-run{home_flag()}` checks it as import would, `bundlekit media check "
                           f"{shell_word(str(bundle))}` checks the volumes and `bundlekit media join {shell_word(str(bundle))} "
                           "-o FILE` rebuilds the bundle",
                           code="not_a_bundle", details={"path": str(bundle)})

@@ -101,7 +101,7 @@ def _batches(outcome: Any, max_parallel: int) -> list[dict[str, Any]]:
               help="Also write the signed receipt bundle to FILE (otherwise it waits in the outbox).")
 @click.option("--wait", "wait", type=AsciiFloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to queue behind a running deployment of the same project to the same environment, "
-                   "or a running `bundlekit prune` (on any node), before refusing with deployment_in_progress "
+                   "or a running bundlekit prune (on any node), before refusing with deployment_in_progress "
                    "or prune_in_progress.")
 @click.option("--max-parallel", type=AsciiIntRange(min=1), default=DEFAULT_MAX_PARALLEL, show_default=True,
               help="How many targets run a step (and are checked by the preflight) at once.")

@@ -46,9 +46,9 @@ from bundlekit.zone.spaces import reads_same, resolve_space, space_names
               help="A receipt bundle from another zone proving an earlier lifecycle phase of this release "
                    "(repeatable); verified and kept for later deployments.")
 @click.option("--set", "set_choice", default=None, metavar="SHA256-PREFIX",
-              help="When the volume folders hold several bundles: the one to import (see `bundlekit media check`).")
+              help="When the volume folders hold several bundles: the one to import (bundlekit media check DIRS lists them).")
 @click.option("--wait", "wait", type=AsciiFloatRange(min=0), default=0.0, show_default=True,
-              help="Seconds to queue behind a running `bundlekit prune` (on any node) before refusing with "
+              help="Seconds to queue behind a running bundlekit prune (on any node) before refusing with "
                    "prune_in_progress.")
 @click.option("--skip-unknown-refusals", "skip_unknown", is_flag=True,
               help="For a receipt: record its other entries and skip (and list) each refused import it reports of "

@@ -144,7 +144,7 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
                           "message": f"the audit trail's head (entry {unsigned.seq}) is not signed yet, as in a zone "
                                      f"last changed by a bundlekit from before signed heads: `bundlekit audit --verify{home_flag()}` "
                                      "fails until it is. The zone's next change signs it; to sign it now: "
-                                     f"`bundlekit audit --sign-head [--head SEQ:HASH] --home {shell_word(str(z.home))}` (--head: a head "
+                                     f"`bundlekit audit --sign-head --home {shell_word(str(z.home))}` (add --head SEQ:HASH, a head "
                                      "noted earlier, which the trail must hold)"})
         for path, marked in restore_leftovers(z.home):
             found.append({"level": "warning", "code": "restore_left",
@@ -186,7 +186,7 @@ def _self_findings(zone: Any) -> list[dict[str, str]]:
                        f"again here with {again}; an installation that does not run from its own folder is made again "
                        "in place")
         else:
-            message = (f"{named}: `bundlekit self-update --rollback` is refused. To go back to that release, install "
+            message = (f"{named}: bundlekit self-update --rollback is refused. To go back to that release, install "
                        f"it again here with {again}")
         found.append({"level": level, "code": f"self_{name}_not_here", "message": message})
     return found

@@ -26,7 +26,7 @@ __all__ = ["lint"]
 @cli.command(epilog="bundlekit lint release.toml\nbundlekit lint release.toml --targets prod-targets.json --json")
 @click.argument("release_file", type=click.Path(path_type=Path))
 @click.option("--targets", "targets_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The deploying zone's target inventory (`bundlekit targets export-inventory` there): steps "
+              help="The deploying zone's target inventory (what bundlekit targets export-inventory wrote there): steps "
                    "whose role no target has are errors.")
 @json_option
 def lint(release_file: Path, targets_file: Path | None, as_json: bool) -> None:

@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., object])
 def space_option(f: F) -> F:
     """``--space NAME`` (default ``Default``): the space of the zone a command works in."""
     return click.option("--space", "space", default=DEFAULT, show_default=True, metavar="NAME",
-                        help="The space of this zone to work in (`bundlekit spaces list`).")(f)
+                        help="The space of this zone to work in (bundlekit spaces list shows them).")(f)
 
 
 def space_filter_option(f: F) -> F:

@@ -17,7 +17,7 @@ from bundlekit.cli.common import (AsciiIntRange, counted, echo, emit_json, home_
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest, dumps, shell_word
-from bundlekit.core.hints import in_space, shown, here_flags, listed
+from bundlekit.core.hints import in_space, shown, here_flags, home_flag, listed
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
@@ -307,7 +307,7 @@ def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
         if t.kind == "ssh":
             keys = ", ".join(_shown_key(k) for k in t.config.get("host_keys") or [])
             echo(f"{'':<14} work folder {t.config.get('work_dir')}; host key {keys}; identity "
-                 f"{t.config.get('identity_file') or 'the zone key (`bundlekit targets ssh-key`)'}")
+                 f"{t.config.get('identity_file') or 'the zone key (`bundlekit targets ssh-key' + home_flag() + '`)'}")
 
 
 @targets.command("export-inventory", epilog="bundlekit targets export-inventory -o prod-targets.json --home ./prod\n"
@@ -339,8 +339,8 @@ def targets_export_inventory(output: Path | None, overwrite: bool, home: str | N
         emit_json({"path": str(output), "targets": len(doc["targets"]), "environments": doc["environments"]})
         return
     echo(f"wrote the inventory of {counted(len(doc['targets']), 'target')} in "
-         f"{counted(len(doc['environments']), 'environment')} to {output}; carry it to the development zone for "
-         "`bundlekit lint --targets`")
+         f"{counted(len(doc['environments']), 'environment')} to {output}; carry it to the development zone; there, "
+         f"`bundlekit lint RELEASE_FILE --targets {shell_word(output.name)}`")
 
 
 @targets.command("remove", epilog="bundlekit targets remove web-01 --home ./prod")
@@ -424,7 +424,7 @@ def worker_show(home: str | None, as_json: bool) -> None:
     echo(f"this node's worker ({z.home}): mode {settings.mode}  user {settings.user or '-'}  "
                f"python {settings.python or '(default)'}  folder {settings.folder}  [set by: {settings.source}]")
     if settings.source != "this node":
-        echo("other nodes of this zone keep their own worker settings; `bundlekit worker set` changes only "
+        echo("other nodes of this zone keep their own worker settings; bundlekit worker set changes only "
                    "this node's", err=True)
     if notice:
         echo(notice, err=True)

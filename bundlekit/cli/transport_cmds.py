@@ -88,7 +88,7 @@ def media_split(bundle: Path, volume_size: str, out: Path, parity: int, replace:
     echo(f"split {h.name} ({size_text(h.bundle_size)}, sha256 {h.bundle_sha256.hex()}) into "
          f"{h.data_count} data + {h.parity_count} parity volume(s) in {out}:")
     if digest:
-        echo(f"  bundle digest {digest} (as `bundlekit export` and `inspect` show it)")
+        echo(f"  bundle digest {digest} (as bundlekit export and inspect show it)")
     for v in vols:
         echo(f"  {v['path']}  ({size_text(v['size'])})")
 
@@ -112,8 +112,8 @@ def media_check(dirs: tuple[Path, ...], set_choice: str | None, quiet: bool, as_
     left = [(p, p.stat().st_size) for p in split_leftovers(dirs)]
     if not as_json:
         for p, n in left:
-            echo(f"  {'leftover':<10} {p}  ({size_text(n)}: a temporary file of an interrupted `bundlekit media "
-                 "split`; delete it, or split again into this folder)")
+            echo(f"  {'leftover':<10} {p}  ({size_text(n)}: a temporary file of an interrupted bundlekit media "
+                 "split; delete it, or split again into this folder)")
         for v in report.volumes:
             label = v.label or "volume"
             echo(f"  {v.status:<10} {label:<26} {v.path}" + (f"  ({v.detail})" if v.detail else ""))
@@ -318,5 +318,5 @@ def diode_receive(listen: str | None, out: Path, idle_timeout: float, spool: Pat
     if report.spool_kept:
         echo(f"note: {counted(len(report.spool_kept), 'spool file')} kept in {spool}: "
              f"{'its' if len(report.spool_kept) == 1 else 'their'} frames belong to no file finished here (another "
-             "sender's, or one still incomplete); the next `bundlekit diode receive --spool` reads them again",
+             "sender's, or one still incomplete); the next bundlekit diode receive --spool reads them again",
              err=True)

@@ -63,7 +63,7 @@ def bundle_path(paths: tuple[Path, ...], *, set_choice: str | None = None,
         raise UsageError(f"{files[0]}: pass one bundle file at a time", code="usage")
     if files:
         raise UsageError(f"{files[0]}: pass bundle files, or folders of media volumes "
-                         "(`bundlekit media split`), not both", code="usage")
+                         "(what bundlekit media split writes), not both", code="usage")
     # Folders: joined as `media join` would, so a folder without volumes is `no_volumes` here too.
     tmp = Path(tempfile.mkdtemp(prefix="bundlekit-join-"))
     try:

@@ -52,7 +52,7 @@ from bundlekit.zone.rotation import rotate_key
                    "it is marked as this zone's.")
 @password_file_option
 @passphrase_file_option("Protect the zone's private keys with the passphrase in this file (one line; "
-                        "`bundlekit keys protect` does it later). Commands that need a key then read it from "
+                        "bundlekit keys protect does it later). Commands that need a key then read it from "
                         "the file BUNDLEKIT_PASSPHRASE_FILE names, or ask on a terminal.")
 @json_option
 def init(zone_name: str, home: str | None, state: str | None, package_store: Path | None,
@@ -130,7 +130,7 @@ EVIDENCE_HELP = ("Glob(s) of the environments whose deployments this zone's rece
                  "releases may prove to a lifecycle (repeat for several). By default its word proves none: "
                  "name the environments it deploys to, e.g. --evidence-for Staging. A plain name close to a "
                  "known environment but not equal is refused as a typo unless --new.")
-VIA_HELP = ("A trusted zone this zone's releases must be relayed through (`bundlekit relay` there); repeat in the "
+VIA_HELP = ("A trusted zone this zone's releases must be relayed through (bundlekit relay there); repeat in the "
             "order the releases take (--via staging --via dmz). A release that skipped one, or came through them in "
             "another order, is refused (relay_required).")
 SHARE_HELP = ("A trusted zone whose releases may use this zone's packages by hash, and whose receipts list them "
@@ -158,7 +158,7 @@ def _evidence_patterns(z: Zone, values: tuple[str, ...], new: bool) -> tuple[str
 @click.argument("card", type=click.Path(path_type=Path))
 @home_option
 @click.option("--space", "space", default="Default", show_default=True, metavar="NAME",
-              help="The space of this zone the source's releases enter (`bundlekit spaces list`); the only one.")
+              help="The space of this zone the source's releases enter (bundlekit spaces list shows them); the only one.")
 @click.option("--spaces", multiple=True, help="Glob(s) of the project.space values its bundles may give "
                                                "(default all).")
 @click.option("--projects", multiple=True, help="Glob(s) of project names or slugs (default all).")
@@ -226,8 +226,8 @@ def _given_options(ctx: click.Context) -> list[str]:
                              "bundlekit trust set staging --evidence-for Staging --home ./prod")
 @click.argument("name")
 @click.option("--space", "space", default=None, metavar="NAME",
-              help="Move the rule to this space of this zone: the zone's later releases enter it (`bundlekit "
-                   "spaces list`). The projects it created stay where they are.")
+              help="Move the rule to this space of this zone: the zone's later releases enter it (bundlekit "
+                   "spaces list shows them). The projects it created stay where they are.")
 @click.option("--spaces", multiple=True, help="Glob(s) of the project.space values its bundles may give; "
                                                "replaces the globs given before.")
 @click.option("--projects", multiple=True, help="Glob(s) of project names or slugs; replaces the globs given before.")
@@ -441,7 +441,7 @@ def keys_new(name: str, prefix: Path, as_json: bool) -> None:
 @cli.command(epilog="bundlekit sign acme-1.4.0.bundle --key alice.key")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--key", "key_file", required=True, type=click.Path(path_type=Path),
-              help="The approver's private key file (PREFIX.key from `bundlekit keys new`).")
+              help="The approver's private key file (PREFIX.key from bundlekit keys new).")
 @json_option
 def sign(bundle: Path, key_file: Path, as_json: bool) -> None:
     """Add an approver's signature to a bundle (what was signed does not change)."""
@@ -473,4 +473,4 @@ def rotate_key_cmd(home: str | None, as_json: bool) -> None:
         emit_json({"old_key_id": old, "new_key_id": new, "issued": st.issued})
     else:
         echo(f"rotated signing key {old} -> {new}; the next bundles carry the rotation statement. "
-             f"Hand out a fresh identity card (`bundlekit identity{home_flag()}`) to zones that trust you anew.")
+             f"Hand out a fresh identity card (`bundlekit identity -o CARD{home_flag()}`) to zones that trust you anew.")

@@ -58,7 +58,7 @@ def refuse_self_project(slug: str, home: Path, *, asked: str) -> None:
     raise UsageError(
         f"{asked}: the project bundlekit is bundlekit's own release, which is never deployed to an environment (it "
         "has no steps: a deployment would install nothing). A zone installs it with `bundlekit self-update BUNDLE "
-        f"--home {shell_word(str(home))}` (BUNDLE: what `bundlekit export-self` made). Nothing was run, recorded or "
+        f"--home {shell_word(str(home))}` (BUNDLE: what bundlekit export-self made). Nothing was run, recorded or "
         "changed", code="self_not_deployable", details={"project": SELF_SLUG})
 
 

@@ -18,7 +18,7 @@ def invalid(where: str, expected: str) -> InputError:
     """The refusal of a malformed view at ``where`` (a key path), saying what was ``expected``."""
     return InputError(
         f"dashboard view: {where}: expected {expected}. The view is produced by "
-        "`bundlekit dashboard --json`; regenerate it rather than editing it by hand.",
+        "bundlekit dashboard --json; regenerate it rather than editing it by hand.",
         code=_CODE,
     )
 

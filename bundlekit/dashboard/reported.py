@@ -162,7 +162,7 @@ def entry_of(texts: dict[tuple[str, str], Any], v: tuple[Any, ...], zone: str) -
         raise StateError(f"the receipt entry of deployment {v[DEPLOYMENT_ID]} reported by zone {zone} is "
                          "damaged in the state (remote_deployments.entry): the grid still shows its cell, but its "
                          "steps cannot be read. Restore the state from a backup of the home, or show the dashboard "
-                         "without the deployment's details (`bundlekit dashboard` in a terminal)",
+                         "without the deployment's details (bundlekit dashboard in a terminal)",
                          code="state_damaged")
     texts[key] = entry
     return entry

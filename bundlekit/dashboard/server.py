@@ -94,7 +94,7 @@ def _loopback(host: str) -> tuple[socket.AddressFamily, str]:
         raise UsageError(
             f"refusing to serve the dashboard on {host!r}: it shows a zone's deployments and logs, so it "
             "only listens on loopback (127.0.0.1, ::1 or localhost). To show it on another machine, "
-            "copy the self-contained HTML page that `bundlekit dashboard` writes.",
+            "copy the self-contained HTML page that bundlekit dashboard writes.",
             code="non_loopback",
         )
     return (socket.AF_INET6 if addr.version == 6 else socket.AF_INET), literal

@@ -239,7 +239,7 @@ def local_command(isolation: Isolation, work_dir: Path, runner_sha: str, runner_
     work = str(work_dir)
     if os.path.isabs(isolation.python) and not os.access(isolation.python, os.X_OK):
         raise DeployError(f"the Python that runs steps on this machine, {isolation.python}, is missing or cannot be "
-                          f"run. Install it, or choose another with `bundlekit worker set ... --python PATH{home_flag()}`.",
+                          f"run. Install it, or choose another with `bundlekit worker set --python PATH{home_flag()}`.",
                           code="worker_unavailable")
     probe = probe or inventory
     argv = bootstrap_argv(isolation.python, work, runner_sha, runner_size, probe=probe, inventory=inventory)

@@ -91,7 +91,7 @@ def verify_package(package: PackageInput, space: str | None = None) -> None:
             f"package {package.id} {package.version} at {package.path} does not match the SHA-256 the "
             "release pinned; the package store was changed. Nothing was run. Import the release's bundle again "
             f"(`bundlekit import BUNDLE{here_flags(space)}`): it restores the store's copy from the bundle. In the "
-            f"zone that authored it, remove {package.path} and run `bundlekit releases create RELEASE_FILE`.",
+            f"zone that authored it, remove {package.path} and run there: `bundlekit releases create RELEASE_FILE`.",
             code="package_hash_mismatch", details={"package": package.id, "path": str(package.path)},
         )
 

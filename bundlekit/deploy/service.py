@@ -219,8 +219,8 @@ def _refreshed(release: dict[str, Any]) -> tuple[str, ...]:
     updated = release.get("variables_updated")
     if updated is None:
         return ()
-    return (f"the variables of {release['version']} were updated ({utc_text(updated)}, `bundlekit releases "
-            "update-variables`): deployments of it before then, and the lifecycle proof they gave, ran the "
+    return (f"the variables of {release['version']} were updated ({utc_text(updated)}, bundlekit releases "
+            "update-variables): deployments of it before then, and the lifecycle proof they gave, ran the "
             "earlier values",)
 
 
@@ -413,7 +413,7 @@ def _then(waited: float) -> str:
 
 def _prune_running(zone: Zone, waited: float) -> ConflictError:
     return ConflictError(
-        f"`bundlekit prune` is removing old releases' files in zone {zone.name} (on this or another node); no "
+        f"bundlekit prune is removing old releases' files in zone {zone.name} (on this or another node); no "
         f"deployment starts until it ends. {_then(waited)}", code="prune_in_progress")
 
 
@@ -430,7 +430,7 @@ def _await_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] | N
         if time.monotonic() >= deadline:
             raise _prune_running(zone, waited)
         if on_wait is not None and not told:
-            on_wait(f"`bundlekit prune` in zone {zone.name}")
+            on_wait(f"bundlekit prune in zone {zone.name}")
             told = True
         time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
 
@@ -485,7 +485,7 @@ def _start(zone: Zone, ctx: recording.Context, now: EpochSeconds, slot: str, dea
                 f"list{home_flag()}` shows it); deployments of a project to one environment run one at a time. {_then(waited)}",
                 code="deployment_in_progress", details={"running": running, "node": node})
         if on_wait is not None and not told:
-            on_wait(f"`bundlekit prune` in zone {zone.name}" if pruning
+            on_wait(f"bundlekit prune in zone {zone.name}" if pruning
                     else f"{running or 'another deployment'} of {project.name} to {where}")
             told = True
         time.sleep(POLL if finishing else min(POLL, max(0.0, deadline - time.monotonic())))

@@ -349,7 +349,7 @@ def main() -> int:
             return False
 
     if not (piped(sys.stdin) and piped(sys.stdout)):
-        sys.stderr.write("bundlekit's package transfer process is started by `bundlekit deploy` (through pipes), "
+        sys.stderr.write("bundlekit's package transfer process is started by bundlekit deploy (through pipes), "
                          "not by hand.\n")
         return 2
     return asyncio.run(_serve())

@@ -68,8 +68,8 @@ def inventory_document(zone: str, targets: Iterable[tuple[str, str, Iterable[str
 
 
 def _bad(path: Path, problem: str) -> UsageError:
-    return UsageError(f"--targets {path}: {problem}; write the file with `bundlekit targets export-inventory` in "
-                      "the zone that deploys", code="invalid_inventory")
+    return UsageError(f"--targets {path}: {problem}; write it in the zone that deploys: "
+                      "`bundlekit targets export-inventory -o FILE`", code="invalid_inventory")
 
 
 def load_inventory(path: Path) -> Inventory:

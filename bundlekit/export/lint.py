@@ -239,5 +239,5 @@ def manifest_notes(report: LintReport, release: Path) -> list[dict[str, Any]]:
     if len(notes) > MAX_NOTES:
         left = len(notes) - MAX_NOTES + 1
         notes = notes[:MAX_NOTES - 1] + [{"severity": WARNING, "code": "more_notes", "file": release.name,
-                                          "message": f"{left} more warnings: run `bundlekit lint` on the release file"}]
+                                          "message": f"{left} more warnings: run `bundlekit lint RELEASE_FILE`"}]
     return notes

@@ -128,7 +128,7 @@ def _roles(doc: dict[str, Any], where: _Where, inventory: Inventory | None) -> l
                                          f"steps[{i}].roles[{k}]",
                                          _did_you_mean(nearest(role, _targeted(inventory, envs))) or
                                          "add a target with this role in the deploying zone "
-                                         "(`bundlekit targets add ... --role`)", role))
+                                         "(bundlekit targets add with --role)", role))
     known_roles = set(step_roles) | ({r.casefold() for r in inventory.roles()} if inventory else set())
     # With an inventory, only roles some target has are worth suggesting: a step's role with no
     # target is itself an error (role_without_targets), no fix for this one.

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from bundlekit.core.atomic import AtomicFile
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.hints import home_flag
 from bundlekit.core.selfproject import export_command
 from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError, FormatError, TrustError, UsageError
@@ -136,10 +137,10 @@ def _refuse_self(zone: Zone, to: str) -> None:
         return
     others = sorted(truststore.zone_names(zone.db).values(), key=str.casefold)
     shown = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
-    where = f"a zone it trusts: {shown}" if others else "a zone it trusts (it trusts none yet: `bundlekit trust add CARD`)"
-    raise UsageError(f"--to {shell_word(to)}: that is this zone ({zone.name}) itself. `bundlekit relay` writes a bundle "
+    where = f"a zone it trusts: {shown}" if others else f"a zone it trusts (it trusts none yet: `bundlekit trust add CARD{home_flag()}`)"
+    raise UsageError(f"--to {shell_word(to)}: that is this zone ({zone.name}) itself. bundlekit relay writes a bundle "
                      f"for the next zone on its way, {where}; name that zone with --to. A release addressed to this "
-                     "zone that ends its way here is imported (`bundlekit import BUNDLE`), not relayed. Nothing was "
+                     f"zone that ends its way here is imported (`bundlekit import BUNDLE{home_flag()}`), not relayed. Nothing was "
                      "written", code="usage", details={"to": to, "zones": others})
 
 

@@ -132,8 +132,8 @@ def _problems(path: Path, doc: dict[str, Any], skip: Skip, values: dict[int, str
         if found:
             yield found
         elif slug.lower() == SELF_SLUG:
-            yield _fail(path, "project.slug", f"{SELF_SLUG!r} is reserved for bundlekit's own releases (`bundlekit "
-                        "export-self`); give the project another slug ([project] slug = ...)",
+            yield _fail(path, "project.slug", f"{SELF_SLUG!r} is reserved for bundlekit's own releases (bundlekit "
+                        "export-self); give the project another slug ([project] slug = ...)",
                         "give the project another slug ([project] slug = ...)")
     base = path.parent.resolve()
     for i, p in _items(doc, "packages", skip):

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from bundlekit.core.hints import home_flag
 from bundlekit.errors import BundleError, VerificationError
 from bundlekit.format import codec
 from bundlekit.format.crypto import sign, verify_signature
@@ -275,7 +276,7 @@ def check_head(zone_id: str, head: ChainHead, signature: str | None, keys: Mappi
                                 "signed yet, so a cut tail cannot be ruled out. A zone last changed by a bundlekit "
                                 "from before signed heads has none until its next change signs it; a signature "
                                 "deleted by hand looks the same. To sign it now, checking the trail holds a head noted "
-                                "earlier: `bundlekit audit --sign-head --head SEQ:HASH` (without --head once you "
+                                f"earlier: `bundlekit audit --sign-head --head SEQ:HASH{home_flag()}` (without --head once you "
                                 "know the trail is whole)", code="invalid_audit_chain",
                                 details={"seq": head.seq, "reason": "head_unsigned"})
     kid, _, encoded = signature.partition(":")

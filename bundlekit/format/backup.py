@@ -76,7 +76,7 @@ class BackupHeader:
 def read_header(stream: BinaryIO, where: str) -> tuple[BackupHeader, bytes]:
     """The clear header of a backup and the bytes it was read from (``invalid_backup``)."""
     def bad(why: str) -> FormatError:
-        return FormatError(f"{where}: not a bundlekit zone backup ({why}); give a file `bundlekit zone backup` wrote",
+        return FormatError(f"{where}: not a bundlekit zone backup ({why}); give a file bundlekit zone backup wrote",
                            code="invalid_backup")
 
     head = stream.read(len(MAGIC) + 4)

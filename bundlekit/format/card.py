@@ -81,7 +81,7 @@ def parse_card(data: bytes, where: str) -> IdentityCard:
     lines = text.split("\n")
     if lines[0] != HEADER:
         raise InputError(f"{where}: not a bundlekit identity card (first line should be {HEADER!r}); "
-                         "create one with `bundlekit identity -o CARD`", code="invalid_card")
+                         "create one in its zone with bundlekit identity -o CARD", code="invalid_card")
     if len(lines) != len(_FIELDS) + 3 or lines[-1] != "":
         raise InputError(f"{where}: expected {len(_FIELDS) + 2} lines ending with a newline", code="invalid_card")
     values: dict[str, str] = {}

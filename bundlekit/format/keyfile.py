@@ -68,7 +68,7 @@ def _parse(data: bytes, where: str, header: str) -> tuple[str, bytes]:
     try:
         return name, unb64(lines[2][len("key: ed25519:"):], "key", 32)
     except BundleError as err:
-        raise InputError(f"{where}: the 'key:' line is damaged ({err.message}); use the file `bundlekit keys new` "
+        raise InputError(f"{where}: the 'key:' line is damaged ({err.message}); use the file bundlekit keys new "
                          "wrote, or make a new key pair", code="invalid_key_file") from None
 
 

@@ -28,7 +28,7 @@ READ_MAJOR = 1
 #: hops). A release that adds a minor raises it, and bundlekit's version to ``0.<minor>.0``.
 READ_MINOR = 8
 
-_TO_GET_IT = "(`bundlekit self-update` carries it across the gap)"
+_TO_GET_IT = "(bundlekit self-update carries it across the gap)"
 
 #: What a manifest's ``writer.version`` must look like to be repeated in a message (spec §10).
 _WRITER_VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}")

@@ -18,7 +18,7 @@ POLL = 0.25
 
 def _prune_running(zone: Zone) -> ConflictError:
     return ConflictError(
-        f"`bundlekit prune` is removing old releases' files in zone {zone.name} (on this or another node); no "
+        f"bundlekit prune is removing old releases' files in zone {zone.name} (on this or another node); no "
         "import is applied until it ends, since it could remove a package the import names. Nothing was imported. "
         "Run the import again when it ends, or give --wait SECONDS to queue behind it", code="prune_in_progress")
 
@@ -30,7 +30,7 @@ def wait_for_prune(zone: Zone, deadline: float, on_wait: Callable[[str], None] |
     if time.monotonic() >= deadline:
         raise _prune_running(zone)
     if on_wait is not None and not told:
-        on_wait(f"`bundlekit prune` in zone {zone.name}")
+        on_wait(f"bundlekit prune in zone {zone.name}")
     time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
     return True
 

@@ -157,13 +157,13 @@ def package_gone(v: VerifiedBundle, p: PackageRef) -> VerificationError:
     where = f"{v.path}: package {p.id} {p.version}"
     if not p.included and p.delta is None:
         return VerificationError(
-            f"{where} is listed by reference, and this zone no longer has it: `bundlekit prune` removed it while "
+            f"{where} is listed by reference, and this zone no longer has it: bundlekit prune removed it while "
             f"this import was being planned; nothing was imported. Export the release again in zone {v.source.name} "
             f"with --full (`{full_export(v.manifest.project['slug'], v.manifest.destination.name)}`: the package "
             "travels with it) and import that bundle", code="package_missing",
             details={"package": p.id, "version": p.version})
     return VerificationError(
         f"{where}: the bundle carries it, and the import took the zone's copy of the same bytes instead, which "
-        "`bundlekit prune` removed before the import was applied; nothing was imported. Import the same bundle "
+        "bundlekit prune removed before the import was applied; nothing was imported. Import the same bundle "
         "again (it then stores the bundle's copy)", code="package_missing",
         details={"package": p.id, "version": p.version})

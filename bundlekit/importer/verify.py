@@ -287,8 +287,8 @@ def _origin(v: Verifier, bundle: BundleFile, where: str, addressed_here: bool,
     if addressed_here and manifest.destination.key_id != v.sealing_key_id:
         raise VerificationError(f"{where}: sealed to key {manifest.destination.key_id}, this zone's sealing key "
                                 f"is {v.sealing_key_id}: zone {source.name!r} exported it for another card of this "
-                                f"zone. Give zone {source.name!r} this zone's current card (`bundlekit identity{home_flag()}`, "
-                                "then `bundlekit trust add CARD` there) and ask it to export again",
+                                f"zone. Give zone {source.name!r} this zone's current card (`bundlekit identity -o CARD{home_flag()}`; "
+                                f"in {source.name}, `bundlekit trust add CARD`) and ask it to export again",
                                 code="wrong_destination")
     return manifest, source, signed_by
 
@@ -306,7 +306,7 @@ def _refuse_own(v: Verifier, bundle: BundleFile, signed_by: list[bytes], where: 
     dest = manifest.destination.name
     if bundle.hops_raw is not None:  # its hops are not checked yet: no name of theirs is quoted
         what, going = ("a relayed copy of a bundle", "carry it on to the zone its last relay addressed it to "
-                                                      "(`bundlekit inspect` names it)")
+                                                      "(`bundlekit inspect BUNDLE` names it)")
     else:
         what, going = "a bundle", f"carry it to zone {dest!r}, the zone it is addressed to, and import or relay it there"
     raise TrustError(f"{where}: {what} this zone ({v.zone_name}) wrote itself (signed with its key "

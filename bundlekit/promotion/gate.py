@@ -166,7 +166,7 @@ def check(db: Reader, zone_name: str, project: projects.ProjectRecord, release: 
     where = ("" if not _author_may_prove(db, project, zone_name, block.phase.environments) else
              "; or, when it succeeded in the zone that authored the release, export the release from there again "
              "(the new bundle carries that zone's signed proof) or bring that zone's receipt of the deployment "
-             "(`bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE` there)")
+             "(there, `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE`)")
     raise DeployError(
         f"{what} cannot be deployed to {environment} (phase {decision.phase.name!r}) yet: phase "
         f"{block.phase.name!r} needs {need} and has {len(block.succeeded)}{got}. Nothing was run. Deploy it there "

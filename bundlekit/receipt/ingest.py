@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bundlekit.core.clock import EpochSeconds
+from bundlekit.core.hints import home_flag
 from bundlekit.core.text import MASK, shell_word
 from bundlekit.errors import BundleError, StateError, TrustError, VerificationError
 from bundlekit.format import crypto
@@ -238,7 +239,7 @@ def _unmatched_refusal(v: VerifiedBundle, e: dict[str, Any], err: BundleError) -
     return (f"zone {name} refused release bundle {rb['bundle_id']} (sequence {rb['sequence']}, {e['project']['name']} "
             f"{e['release']}: {e['code']}), signed by this zone, but {how}. A bundle this zone did not export was made "
             "with its signing key elsewhere: by another copy of this zone's home (a restored backup), or by someone "
-            "holding that key; if neither, replace it (`bundlekit rotate-key`)")
+            f"holding that key; if neither, replace it (`bundlekit rotate-key{home_flag()}`)")
 
 
 def _check_answers_export(db: Reader, v: VerifiedBundle, where: str, what: str, e: dict[str, Any],

@@ -305,7 +305,7 @@ def refuse_if_pruning(zone: Zone) -> None:
 
 
 def _pruning(zone: Zone) -> None:
-    raise ConflictError(f"another `bundlekit prune` of zone {zone.name} is removing files (on this or another "
+    raise ConflictError(f"another bundlekit prune of zone {zone.name} is removing files (on this or another "
                         "node); run this one again when it ends", code="prune_in_progress")
 
 

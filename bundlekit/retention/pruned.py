@@ -30,13 +30,13 @@ def refuse_pruned(zone: Zone, project_ref: str, version: str) -> None:
     for p in release["snapshot"]["packages"].values():
         when = state.pruned_at(zone.db, p["id"], p["version"])
         if when is not None and not zone.store.has(p["sha256"]):  # bytes brought back (created again) count
-            again = (f"run `bundlekit releases create{home_flag()}` on its release file again (it copies the package files back)"
+            again = (f"run `bundlekit releases create RELEASE_FILE{home_flag()}` on its release file again (it copies the package files back)"
                      if project.source_zone_id == zone.zone_id else
                      "import the bundle that delivered it again if you still have it (an identical bundle "
                      "puts its packages back), or export it once more in its source zone with --full and import "
                      "that bundle here")
             raise StateError(
-                f"{project.name} {release['version']}: package {p['id']} {p['version']} was removed by `bundlekit "
-                f"prune` on {utc_text(when)} (retention policy); to deploy this release again, {again}",
+                f"{project.name} {release['version']}: package {p['id']} {p['version']} was removed by bundlekit "
+                f"prune on {utc_text(when)} (retention policy); to deploy this release again, {again}",
                 code="release_pruned",
                 details={"package": p["id"], "version": p["version"], "pruned_at": when})

@@ -117,13 +117,13 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     m = plan.manifest
     if m.project.get("slug") != SELF_SLUG:
         raise UsageError(f"{bundle}: a release of {m.project.get('name')!r}, not of bundlekit itself; import it with "
-                         "`bundlekit import` (`bundlekit export-self` makes a bundle for self-update)",
+                         "bundlekit import (bundlekit export-self makes a bundle for self-update)",
                          code="invalid_self_bundle")
     wheels = [p for p in m.packages if p.id.startswith(WHEEL_PREFIX)]
     files = [p.file.lower() for p in wheels]
     if not wheels or len(set(files)) != len(files):
         raise UsageError(f"{bundle}: a release of bundlekit whose packages are not one wheel file each; ask the "
-                         "source zone for `bundlekit export-self` again", code="invalid_self_bundle")
+                         "source zone for a new bundle from bundlekit export-self", code="invalid_self_bundle")
     check_installs_here(bundle, m, wheels)  # pip would find no wheel of another Python or platform
     if plan.noop:  # accepted before: an import would do nothing, but installing it may undo a newer one
         check_superseded(zone, plan.verified, bundle, lambda: rollback_refusal(zone) is None)
@@ -283,8 +283,8 @@ def _check_reads_state(zone: Zone, root: Path, previous: str, target: Path) -> N
         f"{root / 'previous'}: names {previous} (bundlekit {version}), which reads state schema {reads} at most, but "
         f"the zone's state is at schema {stored} (the current installation migrated it); after the rollback every "
         "command would refuse `state_too_new`. Nothing was changed. Keep the current installation (send a fixed "
-        "release with `bundlekit export-self` to go forward), or restore a backup of the zone made before that "
-        "migration (`bundlekit zone restore`) and then roll back",
+        "release with bundlekit export-self to go forward), or restore a backup of the zone made before that "
+        "migration (bundlekit zone restore) and then roll back",
         code="rollback_state_too_new",
         details={"previous": previous, "previous_version": version, "reads_schema": reads, "state_schema": stored})
 
@@ -415,7 +415,7 @@ def _check_labels(folder: Path, wheels: list[PackageRef], where: str, source: st
         if problem is not None:
             raise UsageError(f"{where}: the bundle's wheel {p.file}: {terminal_text(problem)}; pip would refuse to "
                              f"install it. Nothing was changed. Ask zone {source} to fetch that wheel again and send "
-                             "bundlekit again with `bundlekit export-self`", code="invalid_self_bundle",
+                             "bundlekit again with bundlekit export-self", code="invalid_self_bundle",
                              details={"wheel": p.file})
 
 

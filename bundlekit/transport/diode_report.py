@@ -94,8 +94,8 @@ class ReceiveReport:
                             "sender you expect sends, then send again; more --redundancy does not help with that")
             if self.spool_kept:
                 message += (f". {len(self.spool_kept)} spool file(s) whose frames are still needed were kept in "
-                            f"{spool}, so nothing read is lost: once more arrive, run `bundlekit diode receive "
-                            "--spool` again and it takes them up")
+                            f"{spool}, so nothing read is lost: once more arrive, run bundlekit diode receive "
+                            "--spool again and it takes them up")
             also = "also " if other else ""
             lost = (f"spool files were {also}lost or damaged on the way: check the mirror, then send again"
                     if spool is not None else f"frames were {also}lost on the way: send again")

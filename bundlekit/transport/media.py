@@ -351,7 +351,7 @@ def join(dirs: Sequence[Path], out: Path, *, choice: str | None = None,
         if whole.digest() != h.bundle_sha256:
             raise TransportError(f"the joined {h.name} does not match the SHA-256 its volumes name "
                                  f"({h.bundle_sha256.hex()}); nothing was written to {out}; run `bundlekit media "
-                                 "check` and copy the damaged volumes again", code="bundle_digest_mismatch")
+                                 "check DIRS` and copy the damaged volumes again", code="bundle_digest_mismatch")
     return Path(out)
 
 
@@ -413,7 +413,7 @@ def _rebuild(vs: VolumeSet, dst: BinaryIO, lost: list[int], good: dict[int, Volu
         raise TransportError(
             f"{h.name} cannot be joined: " + ", ".join(volume_label(i, k, m) for i in lost)
             + f" missing or damaged and only {len(available) - len(good)} usable parity volume(s) of {m}; "
-            "run `bundlekit media check` to see which volumes to copy again",
+            "run `bundlekit media check DIRS` to see which volumes to copy again",
             code="volumes_incomplete", details={"unavailable": unavailable})
     codec = StripeCodec(k, m)
     chosen = sorted(available)[:k]

@@ -132,7 +132,7 @@ def check_threshold(signed_by: Sequence[bytes], source: TrustedSource, revoked: 
     n = count_approvals(signed_by, source, revoked)
     if n < source.policy.threshold:
         raise TrustError(f"{where}: {n} distinct trusted signature(s), zone {source.name!r} requires "
-                         f"{source.policy.threshold}; have approvers add theirs with `bundlekit sign`",
+                         f"{source.policy.threshold}; have approvers add theirs with bundlekit sign",
                          code="threshold_not_met")
     return n
 

@@ -117,7 +117,7 @@ class Zone:
     def _this_zone(self, found: Found) -> None:
         """Refuse a shared state that is not this home's zone, before anything is migrated in it."""
         if found.zone_id is None and (self.home / PENDING).is_file():
-            raise StateError(f"{self.home}: `bundlekit init` of this zone did not finish (it was stopped before it "
+            raise StateError(f"{self.home}: bundlekit init of this zone did not finish (it was stopped before it "
                              f"recorded the zone in {self.settings.state}); run the same init command again to "
                              "finish it", code="not_a_zone")
         if found.zone_id != self.zone_id:
@@ -307,8 +307,8 @@ def _record_zone(db: Database, info: ZoneInfo, state: StateURL | None) -> None:
         if found == info.zone_id:
             return
         if found is not None:  # another node was quicker
-            raise StateError(f"{state}: another node created a zone in this database first; use `bundlekit "
-                             "join`", code="state_not_empty")
+            raise StateError(f"{state}: another node created a zone in this database first; use bundlekit "
+                             "join", code="state_not_empty")
         for k, v in (("name", info.name), ("zone_id", info.zone_id), ("created", str(info.created))):
             tx.run("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
 
@@ -326,7 +326,7 @@ def _finish_init(home: Path, name: str, state: StateURL, password: str | None,
     settings = read_settings(home)
     store = package_store.resolve() if package_store is not None else None
     if (name, state, store) != (info.name, settings.state, settings.package_store):
-        raise StateError(f"{home}: `bundlekit init` of zone {info.name!r} into {settings.state} did not finish "
+        raise StateError(f"{home}: bundlekit init of zone {info.name!r} into {settings.state} did not finish "
                          "here; run that same command again (same --zone, --state and --package-store) to finish "
                          "it, or use another --home", code="zone_exists")
 
@@ -356,7 +356,7 @@ def _no_zone(state: StateURL) -> Callable[[Found], None]:
     def check(found: Found) -> None:
         if found.zone_id:
             raise StateError(f"{state}: the database already holds {found.describe()}; nothing was changed in it. "
-                             "To add a node to that zone use `bundlekit join --from EXISTING_HOME`, or give an "
+                             "To add a node to that zone use bundlekit join --from EXISTING_HOME with its --state, or give an "
                              "empty database", code="state_not_empty")
     return check
 

@@ -103,5 +103,5 @@ def reveal(zone: Zone, ref: str) -> str:
     except UnicodeDecodeError:
         raise StateError(f"sensitive value {ref[:20]}... in the zone's state opens to bytes that are not UTF-8 text, "
                          "which this zone never stores: the state was changed by something else. Set the variable "
-                         f"again (`bundlekit variables set ... --sensitive{home_flag()}`) and check who can write the zone's state",
+                         f"again (`bundlekit variables set PROJECT NAME - --sensitive{home_flag()}`) and check who can write the zone's state",
                          code="state_damaged") from None

@@ -79,7 +79,7 @@ class PackageStore:
         if h.hexdigest() != digest:
             raise VerificationError(f"{path}: the package store's copy does not match its SHA-256; the store was "
                                     f"damaged. Import the release's bundle again (`bundlekit import BUNDLE{home_flag()}`): it restores the copy (in the "
-                                    "zone that authored the release, remove this file and run `bundlekit releases create "
+                                    "zone that authored the release, remove this file and run there: `bundlekit releases create "
                                     "RELEASE_FILE`: it copies the package file into a store that lacks it)",
                                     code="package_hash_mismatch")
         return path

@@ -29,7 +29,7 @@ def test_the_authoring_zone_mends_a_damaged_store_copy_as_the_deploy_refusal_say
     assert err["code"] == "package_hash_mismatch", err
     assert "releases create" in err["message"] and str(victim) in err["message"], err
     # The advice, as written: remove the file, create the release again.
-    assert re.search(r"remove \S+ and run `bundlekit releases create RELEASE_FILE`", err["message"])
+    assert re.search(r"remove \S+ and run there: `bundlekit releases create RELEASE_FILE`", err["message"])
     victim.unlink()
     ok("releases", "create", w.release, home=w.dev)
     assert hashlib.sha256(victim.read_bytes()).hexdigest() == victim.name

@@ -203,7 +203,7 @@ def test_the_authoring_zone_gives_signed_proof_of_a_deployment_made_after_the_ex
     err = json.loads(r.stdout)["error"]
     assert (r.returncode, err["code"]) == (5, "lifecycle_violation")
     assert "export the release from there again" in err["message"]
-    assert "`bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE` there" in err["message"]
+    assert "(there, `bundlekit deployments receipt DEPLOYMENT-ID --to ZONE -o FILE`)" in err["message"]
     r = run_cli("deploy", "acme-web", "1.5.0", "--environment", "Development", "--receipt-out",
                 w.root / "x.bundle", home=w.dev)
     assert r.returncode == 2 and "bundlekit deployments receipt" in r.stderr

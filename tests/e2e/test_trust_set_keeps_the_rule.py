@@ -107,7 +107,7 @@ def test_a_second_trust_add_names_every_option_it_was_given_and_no_default(tmp_p
     policy = _rule(prod, "dev")["policy"]
     assert (policy["projects"], policy["environments"]) == (["acme-*", "bundlekit"], ["Staging", "Production"])
     plain = _refused(run_cli("trust", "add", tmp_path / "dev.card", home=prod), "already_trusted", 1)
-    assert f"`bundlekit trust set dev OPTION... --home {prod}`" in plain, plain
+    assert "`bundlekit trust set dev --help` lists the options" in plain, plain
 
 
 def test_trust_set_changes_spaces_projects_environments_and_threshold_and_keeps_the_rest(tmp_path: Path) -> None:

@@ -64,4 +64,4 @@ def test_a_manifest_carries_at_most_200_notes_and_says_how_many_were_left_out(zo
     assert len(notes) == 200
     assert [n["path"] for n in notes[:199]] == [f"variables[{5 + i}].name" for i in range(199)]
     assert notes[199] == {"severity": "warning", "code": "more_notes", "file": RELEASE,
-                          "message": "51 more warnings: run `bundlekit lint` on the release file"}
+                          "message": "51 more warnings: run `bundlekit lint RELEASE_FILE`"}

@@ -230,7 +230,7 @@ def test_an_import_waits_while_a_prune_holds_the_zone_and_is_applied_when_it_end
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
-        assert line.startswith("waiting for `bundlekit prune` in zone prod to finish (up to 300 s)"), line
+        assert line.startswith("waiting for bundlekit prune in zone prod to finish (up to 300 s)"), line
         assert proc.poll() is None and "1.5.0" not in _releases(w.prod)
     finally:
         pruning.release(retention.PRUNE_CLAIM)

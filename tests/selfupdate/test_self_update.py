@@ -156,5 +156,5 @@ def test_self_update_refuses_a_release_of_another_project(tmp_path: Path) -> Non
     before = snapshot(prod)
     done = run_cli("self-update", bundle, home=prod)
     assert done.returncode == 2 and "error [invalid_self_bundle]" in done.stderr
-    assert "import it with `bundlekit import`" in done.stderr
+    assert "import it with bundlekit import" in done.stderr
     assert snapshot(prod) == before
