@@ -16,7 +16,7 @@ being one node) and checks each backquoted `bundlekit ...` command in it with cl
   there, no option may be unknown and no word left over;
 - a command whose leaf takes ``--home`` (it uses a zone) carries it, unless the text says the
   command is for another zone: right before the opening backquote it reads ``in zone NAME, `` /
-  ``in NAME, `` / ``there, `` (``:`` instead of ``,`` as well).
+  ``in NAME, `` / ``in the|that|its ... zone ..., `` / ``there, `` (``:`` instead of ``,`` as well).
 
 Docstrings are not printed and are not read; ``--help`` texts and examples are checked by
 tests/cli/test_help_ranges.py and the README checks.
@@ -45,7 +45,7 @@ FLAG_HELPERS = {"here_flags": " --space SPACE --home HOME", "home_flag": " --hom
 COMMAND = re.compile(r"(?<!`)`(bundlekit(?: [^`]*)?)`(?!`)")
 
 #: The text before a command suggested to another zone ends like this (decision 973).
-OTHER_ZONE = re.compile(r"(?:\bin (?:zone )?[^\s,:`()]+|\bthere)\s*[,:]\s*$")
+OTHER_ZONE = re.compile(r"(?:\bin (?:zone )?[^\s,:`()]+|\bin (?:the|that|its) [^,:`()]*zone[^,:`()]*|\bthere)\s*[,:]\s*$")
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ def _flag_names(tree: ast.AST) -> dict[str, str]:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             f = node.value.func
             name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
-            if name in FLAG_HELPERS:
+            if name in FLAG_HELPERS or name == "home_option_of":
                 for target in node.targets:
                     if isinstance(target, ast.Name):
-                        out[target.id] = FLAG_HELPERS[name]
+                        out[target.id] = FLAG_HELPERS.get(name, " --home HOME")
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.JoinedStr):
             first = node.value.values[0] if node.value.values else None
             if isinstance(first, ast.Constant) and str(first.value).startswith("--home "):  # home = f"--home {...}"
@@ -86,7 +86,9 @@ def _flag_names(tree: ast.AST) -> dict[str, str]:
     return out
 
 
-def _printed(value: ast.expr, flags: dict[str, str]) -> str:
+def _printed(value: ast.expr, flags: dict[str, str], before: str) -> str:
+    if not before.rstrip().endswith("--home") and "home" in ast.unparse(value).rsplit("(", 1)[0]:
+        return " --home HOME"  # home_option_of(root), {home}: a name of the flag, not a value after --home
     if isinstance(value, ast.Call):
         f = value.func
         name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
@@ -97,16 +99,21 @@ def _printed(value: ast.expr, flags: dict[str, str]) -> str:
     return "VALUE"
 
 
+def _fields(text: str) -> str:
+    """A constant later filled in (``.format``, ``.replace``): ``{home}`` is the --home flag, any
+    other ``{field}`` a value."""
+    return re.sub(r"\{([^{}`]*)\}", lambda m: " --home HOME" if m.group(1) == "home" else "VALUE", text)
+
+
 def _text(node: ast.expr, flags: dict[str, str]) -> str:
     if isinstance(node, ast.Constant):
-        # A constant later .format()-ed: its {fields} are values as well.
-        return re.sub(r"\{[^{}`]*\}", "VALUE", node.value)
+        return _fields(node.value)
     parts = []
     for value in node.values:  # type: ignore[attr-defined]
         if isinstance(value, ast.Constant):
-            parts.append(value.value)
+            parts.append(_fields(value.value))
         elif isinstance(value, ast.FormattedValue):
-            parts.append(_printed(value.value, flags))
+            parts.append(_printed(value.value, flags, "".join(parts)))
     return "".join(parts)
 
 
@@ -149,6 +156,7 @@ def problem(hint: Hint) -> Optional[str]:
     """What keeps ``hint`` from running as printed, or None."""
     try:
         words = shlex.split(hint.command)[1:]
+        words = words[: words.index("<")] if "<" in words else words  # `... < FILE`: the shell reads FILE
     except ValueError as exc:
         return f"not shell words ({exc})"
     command, args, path = _resolve(words)
@@ -207,24 +215,9 @@ def test_the_check_refuses_what_would_not_run_as_printed(before: str, command: s
     assert (got is None) if expected is None else (got is not None and expected in got), got
 
 
-def _not_yet() -> set[tuple[str, str]]:
-    """(file, command) of the sites not rewritten yet (decision 973): this list only shrinks."""
-    text = (Path(__file__).with_name("hints_not_yet.txt")).read_text("utf-8")
-    return {tuple(line.split(" ", 1)) for line in text.splitlines() if line and not line.startswith("#")}  # type: ignore[misc]
-
-
 def test_every_backquoted_bundlekit_command_runs_as_printed() -> None:
-    not_yet, seen, wrong = _not_yet(), set(), []
-    for h in hints():
-        p = problem(h)
-        key = (h.where.rsplit(":", 1)[0], h.command)
-        if p and key in not_yet:
-            seen.add(key)
-        elif p:
-            wrong.append(f"{h.where}: `{h.command}`: {p}")
+    wrong = [f"{h.where}: `{h.command}`: {p}" for h in hints() if (p := problem(h))]
     assert not wrong, f"{len(wrong)} printed commands would not run as printed:\n" + "\n".join(wrong)
-    stale = sorted(not_yet - seen)
-    assert not stale, f"fixed, so take them out of tests/cli/hints_not_yet.txt: {stale}"
 
 
 def test_a_relay_for_default_is_said_to_be_trusted_in_default_once() -> None:
