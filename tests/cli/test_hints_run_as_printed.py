@@ -225,3 +225,11 @@ def test_a_relay_for_default_is_said_to_be_trusted_in_default_once() -> None:
     assert relay_spaces("Default") == "Default"
     assert relay_spaces("default") == "Default"
     assert relay_spaces("Payments") == "Payments or in Default"
+
+
+def test_a_concept_hint_for_an_unknown_option_carries_the_home_typed(tmp_path: Path) -> None:
+    from tests.conftest import cli_in_process
+    home = tmp_path / "my zone"
+    r = cli_in_process("deploy", "acme", "1.0.0", "--channel", "Beta", "--home", str(home))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"`bundlekit show PROJECT VERSION --home '{home}'`" in r.stderr, r.stderr
