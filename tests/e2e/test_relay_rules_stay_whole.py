@@ -105,7 +105,7 @@ def test_trusting_a_relay_again_in_a_space_that_cannot_relay_for_its_via_rule_is
     error = refused("trust", "add", tmp_path / "staging.card", "--space", "Ops", home=p2)
     assert error["code"] == "invalid_policy" and error["details"]["relied_on_by"] == ["dev"], error
     assert "relays the releases of zone(s) dev" in error["message"] and "Nothing was changed" in error["message"]
-    assert "`bundlekit trust add CARD --space Payments`" in error["message"], error["message"]
+    assert f"`bundlekit trust add CARD --space Payments --home {shlex.quote(str(p2))}`" in error["message"], error["message"]
     assert snapshot(p2) == before
     assert "no longer trusted here" in ok("trust", "list", home=p2)  # the note that the rule accepts nothing stays
     ok("trust", "add", tmp_path / "staging.card", "--space", "Payments", home=p2)  # what the refusal names works

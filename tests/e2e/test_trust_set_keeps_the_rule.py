@@ -248,7 +248,7 @@ def test_a_relay_other_rules_need_cannot_move_to_another_space(tmp_path: Path) -
     ok("trust", "add", tmp_path / "dev.card", "--via", "staging", home=prod)
     before = snapshot(prod)
     message = _refused(run_cli("trust", "set", "staging", "--space", "Payments", home=prod), "invalid_policy", 2)
-    assert "relays the releases of zone(s) dev" in message and "`bundlekit trust set dev --no-via`" in message
+    assert "relays the releases of zone(s) dev" in message and f"`bundlekit trust set dev --no-via --home {shlex.quote(str(prod))}`" in message
     assert snapshot(prod) == before
     # dev's rule may move with its relay: staging, trusted in Default, relays for every space (decision 945)
     moved = run_cli("trust", "set", "dev", "--space", "Payments", home=prod)
