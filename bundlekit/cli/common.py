@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Callable, NoReturn, TypeVar
 
 import click
 
-from bundlekit.cli.concepts import concept_hint
+from bundlekit.cli.concepts import concept_hint, home_typed
 from bundlekit.core.hints import given_home, home_flag
 from bundlekit.core.text import dumps, size_text, terminal_text
 from bundlekit.core.files import read_limited, unusable_path
@@ -268,20 +268,6 @@ def _home_to_the_end(args: list[str]) -> list[str]:
     return rest + moved
 
 
-def _home_in(args: list[str]) -> str | None:
-    """The value of the last ``--home`` in ``args`` (``~`` expanded), or None: for a hint printed
-    when parsing failed, before click has read it."""
-    found = None
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg == "--home" and i + 1 < len(args):
-            found = args[i + 1]
-        elif arg.startswith("--home="):
-            found = arg[len("--home="):]
-    return str(Path(found).expanduser()) if found else None
-
-
 def _drop_home(ctx: click.Context, args: list[str]) -> list[str]:
     """``--home`` on a command that uses no zone (``inspect``, ``media``, ``diode``, ...) is
     ignored with a note on stderr, instead of "No such option" (every command accepts it)."""
@@ -358,7 +344,7 @@ class BundleCommand(click.Command):
             return super().parse_args(ctx, args)
         except click.NoSuchOption as err:
             path = ctx.command_path.split(" ", 1)[1] if " " in ctx.command_path else ctx.command_path
-            with given_home(_home_in(args)):  # parsing failed, so only the words say which --home was given
+            with given_home(home_typed(args)):  # parsing failed, so only the words say which --home was given
                 hint = concept_hint(path, err.option_name, home_flag())
             if hint is None:
                 raise

@@ -10,7 +10,9 @@ A suggested command ends in ``{home}``: :func:`concept_hint` puts the operator's
 
 from __future__ import annotations
 
-__all__ = ["concept_hint", "HINTS", "SPACE_COMMANDS"]
+from pathlib import Path
+
+__all__ = ["concept_hint", "home_typed", "HINTS", "SPACE_COMMANDS"]
 
 _CHANNEL = ("a release's channel is part of the release: it is set in the release file ([release] channel) "
             "and `bundlekit show PROJECT VERSION{home}` shows it; deploy picks the release by its VERSION argument")
@@ -137,3 +139,17 @@ def concept_hint(command_path: str, option: str, home: str = "") -> str | None:
     if found is None and option == "--space":
         found = _space_hint(command_path)
     return None if found is None else found.replace("{home}", home)
+
+
+def home_typed(args: list[str]) -> str | None:
+    """The value of the last ``--home`` in ``args`` (``~`` expanded), or None: for a hint printed
+    when parsing failed, before click has read it."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--home" and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith("--home="):
+            found = arg[len("--home="):]
+    return str(Path(found).expanduser()) if found else None
