@@ -10,6 +10,7 @@ a relay that cannot open the secrets, and a scan of the relaying zone for the se
 from __future__ import annotations
 
 import base64
+import shlex
 import shutil
 from pathlib import Path
 
@@ -526,5 +527,6 @@ def test_relay_to_the_relaying_zone_itself_says_so_and_names_the_zones_it_could_
     assert r.returncode == 2 and err["code"] == "usage", r.stdout + r.stderr
     assert f"--to {to}: that is this zone (staging) itself" in err["message"], err
     assert "a zone it trusts: dev, prod; name that zone with --to" in err["message"], err
-    assert "`bundlekit import BUNDLE`" in err["message"] and err["details"]["zones"] == ["dev", "prod"], err
+    assert f"`bundlekit import BUNDLE --home {shlex.quote(str(chain.home('staging')))}`" in err["message"], err
+    assert err["details"]["zones"] == ["dev", "prod"], err
     assert snapshot(chain.home("staging"), out.parent) == before
