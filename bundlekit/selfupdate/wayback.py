@@ -72,7 +72,7 @@ def new_bundle_hint(zone: Zone, root: Path, version: str, source_id: str) -> str
     (along the relays its trust rule names) and install it: a phrase that follows "with"."""
     entry = truststore.entry_for_id(zone.db, source_id)
     if entry is None:
-        return (f"a new bundle of bundlekit {version} from a zone this zone trusts (`bundlekit export-self` there), "
+        return (f"a new bundle of bundlekit {version} from a zone this zone trusts (made there by bundlekit export-self), "
                 f"then here `bundlekit self-update OUT {home_option_of(root)}`")
     steps = export_steps(entry.name, SELF_SLUG, entry.via, zone.name, full=bool(entry.via))
     return (f"a new bundle of bundlekit {version} from zone {entry.name} (a new sequence): {'; then '.join(steps)} "
@@ -88,7 +88,7 @@ def remake_hint(zone: Zone, root: Path, name: str) -> str:
     home = home_option_of(root)
     if origin is None:
         return (f"`bundlekit self-update BUNDLE {home}` (BUNDLE: a bundle of the release wanted, which "
-                "`bundlekit export-self` makes in a source zone)")
+                "bundlekit export-self makes in a source zone)")
     if not origin.superseded:
         return (f"`bundlekit self-update BUNDLE {home}` (BUNDLE: the bundle it came from, bundlekit {origin.version} "
                 f"with sequence {origin.sequence})")

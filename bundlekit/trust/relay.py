@@ -329,10 +329,10 @@ def check_relay_destination(path: RelayPath, manifest: Manifest, zone_id: str, z
     to, last = path.last.to, path.last.zone["name"]
     if to["zone_id"] != zone_id:
         own = manifest.kind == "release" and is_self_project(str(manifest.project.get("slug", "")))
-        there = (f"carry it to zone {to['name']!r}, which relays it on or installs it with `bundlekit self-update "
-                 "BUNDLE` (`import` refuses bundlekit's own release)" if own  # newuser36 finding 7
+        there = (f"carry it to zone {to['name']!r}, which relays it on or installs it with bundlekit self-update "
+                 "(import refuses bundlekit's own release)" if own  # newuser36 finding 7
                  else f"carry it to zone {to['name']!r} and import it there")
-        taken = "installs it (`bundlekit self-update`)" if own else "imports it"
+        taken = "installs it with bundlekit self-update" if own else "imports it"
         todo = (f"only the zone a bundle is addressed to can relay it on (its secrets are sealed to that zone's key, "
                 f"and each hop starts where the one before ended). Carry it to zone {to['name']!r}, which relays it "
                 f"on or {taken}" if relaying else there)
@@ -442,8 +442,8 @@ def addressed_elsewhere(source: TrustedSource, manifest: Manifest, names: dict[s
     if not own:
         return f"carry it to zone {dest.name!r} and import it there"
     steps = export_steps(source.name, slug, relays, zone_name, full=bool(relays))
-    return (f"it is bundlekit's own release: zone {dest.name!r} installs it with `bundlekit self-update BUNDLE` "
-            f"(`import` refuses it). For this zone: {'; then '.join(steps)}; then here {take}")
+    return (f"it is bundlekit's own release: zone {dest.name!r} installs it with bundlekit self-update "
+            f"(import refuses it). For this zone: {'; then '.join(steps)}; then here {take}")
 
 
 def _either(space: str) -> str:
