@@ -18,7 +18,7 @@ from tests.conftest import cli_in_process
 def _result(home: Path, *, already: bool) -> SimpleNamespace:
     return SimpleNamespace(current=home / "self" / "current", venv=home / "self" / "venvs" / "0.8.1-abc",
                            previous=home / "self" / "previous", version="0.8.1", already=already,
-                           dry_run=False, downgrade_from=None, wheels=())
+                           dry_run=False, downgrade_from=None, wheels=(), previous_gone=None, previous_again=None)
 
 
 @pytest.mark.parametrize("already", [False, True], ids=["installed", "already_current"])

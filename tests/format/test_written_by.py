@@ -265,7 +265,7 @@ def test_a_newer_manifest_format_under_a_major_1_header_names_the_release_to_ins
     with raises_code("unsupported_version") as info:
         parse_manifest(codec.encode({"format": "bundlekit/3", "writer": {"name": "bundlekit", "version": "3.1.0"}}))
     assert f"format 'bundlekit/3'; this bundlekit ({__version__}) reads 'bundlekit/1'" in info.value.message
-    assert "install bundlekit 3.1.0 or later (`bundlekit self-update` carries it across the gap)" in info.value.message
+    assert "install bundlekit 3.1.0 or later (bundlekit self-update carries it across the gap)" in info.value.message
     with raises_code("unsupported_version") as info:
         parse_manifest(codec.encode({"format": "bundlekit/3"}))
     assert f"install a bundlekit release newer than {__version__} that reads format 3" in info.value.message

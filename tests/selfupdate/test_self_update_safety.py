@@ -60,7 +60,9 @@ def test_a_bundle_a_newer_one_superseded_is_refused_as_a_rollback(tmp_path: Path
         err = _error(done)
         assert err["code"] == "rollback"
         assert "sequence 1" in str(err["message"]) and "(sequence 2)" in str(err["message"])
-        assert "self-update --rollback" in str(err["message"])
+        # prod never switched, so --rollback has nothing to go back to: the way on is a new export (decision 978)
+        assert "self-update --rollback" not in str(err["message"])
+        assert "bundlekit export-self --to prod" in str(err["message"])
         assert snapshot(prod) == before  # nothing installed, no link, no folder
     newest = run_cli("self-update", second, "--dry-run", home=prod)
     assert newest.returncode == 0 and f"would install bundlekit {NEWER}" in newest.stdout
