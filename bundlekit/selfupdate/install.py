@@ -50,8 +50,8 @@ from bundlekit.selfupdate.wheels import Wheel, wheel_at
 from bundlekit.selfupdate.links import (MARKER, WORK_PREFIX, Links, check_made, finish_switch, home_option_of,
                                         read_links, self_lock, sweep, switched_installations, write_switch)
 from bundlekit.selfupdate.platform_check import check_installs_here
-from bundlekit.selfupdate.switchable import again, check_from_its_folder, gone
-from bundlekit.selfupdate.wayback import check_superseded
+from bundlekit.selfupdate.switchable import check_from_its_folder, gone
+from bundlekit.selfupdate.wayback import check_superseded, remake_hint
 from bundlekit.zone import audit
 from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import (clean_environment, is_running, not_from_its_folder,
@@ -147,7 +147,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
     if dry_run:
         result.previous = _previous_after(links, name)
         result.previous_gone = gone(root, result.previous)
-        result.previous_again = again(zone, root, result.previous) if result.previous_gone else None
+        result.previous_again = remake_hint(zone, root, result.previous) if result.previous_gone else None
         with tempfile.TemporaryDirectory(prefix="bundlekit-self-dry-run-") as tmp:  # never in the home: read-only
             _extract(zone, bundle, m, wheels, Path(tmp), now)
             _check_labels(Path(tmp), wheels, str(bundle), plan.verified.source.name)
@@ -185,7 +185,7 @@ def self_update(zone: Zone, bundle: Path, *, now: EpochSeconds, dry_run: bool = 
         remove_tree(work, ignore_errors=True)
         result.previous = _previous_after(links, name)
         result.previous_gone = gone(root, result.previous)
-        result.previous_again = again(zone, root, result.previous) if result.previous_gone else None
+        result.previous_again = remake_hint(zone, root, result.previous) if result.previous_gone else None
         _audit_switch(zone, root, result.previous, name, rollback=False)
         write_switch(root, name, result.previous)
     return result
@@ -218,14 +218,14 @@ def rollback(zone: Zone) -> SelfUpdate:
             raise StateError(f"{root / 'previous'}: names {previous}, which holds no bin/bundlekit any more (it was "
                              "removed), so there is nothing to go back to; nothing was changed. Keep the current "
                              "installation, or make that release's installation again here with "
-                             f"{again(zone, root, previous)}", code="rollback_missing", details={"previous": previous})
+                             f"{remake_hint(zone, root, previous)}", code="rollback_missing", details={"previous": previous})
         check_from_its_folder(zone, root, previous, target)
         _check_reads_state(zone, root, previous, target)
         _audit_switch(zone, root, current, previous, rollback=True)
         write_switch(root, previous, current)
     left = gone(root, current)
     return SelfUpdate(_version_named(root, previous) or "", target, root / "current", current,
-                      previous_gone=left, previous_again=again(zone, root, current) if left else None)
+                      previous_gone=left, previous_again=remake_hint(zone, root, current) if left else None)
 
 
 def rollback_refusal(zone: Zone) -> str | None:

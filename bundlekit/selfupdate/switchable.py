@@ -14,14 +14,8 @@ from bundlekit.selfupdate.wayback import remake_hint
 from bundlekit.zone.home import Zone
 from bundlekit.zone.installations import is_running, launcher_interpreter, not_from_its_folder
 
-__all__ = ["again", "gone", "check_from_its_folder"]
+__all__ = ["gone", "check_from_its_folder"]
 
-
-def again(zone: Zone, root: Path, name: str) -> str:
-    """How to make the installation ``name`` of ``root`` (``HOME/self``) again in this home, for a
-    message: the bundle it came from while self-update would accept it, else the new export its
-    source must make (:func:`~bundlekit.selfupdate.wayback.remake_hint`, newuser36 finding 5)."""
-    return remake_hint(zone, root, name)
 
 
 def gone(root: Path, name: str | None) -> str | None:
@@ -49,6 +43,6 @@ def check_from_its_folder(zone: Zone, root: Path, previous: str, target: Path) -
     raise StateError(
         f"{root / 'previous'}: names {previous}, which {terminal_text(why)}; after a rollback "
         f"{root / 'current' / 'bin' / 'bundlekit'} would not run this zone's installation. Nothing was changed. Keep "
-        f"the current installation, or make that release's installation again here with {again(zone, root, previous)}; an "
-        "installation that does not run from its own folder is made again in place",
+        f"the current installation, or make that release's installation again here with "
+        f"{remake_hint(zone, root, previous)}; an installation that does not run from its own folder is made again in place",
         code="rollback_missing", details={"previous": previous, "runs": launcher_interpreter(target)})
