@@ -136,6 +136,9 @@ def _preload() -> None:
     for info in pkgutil.walk_packages(bundlekit.__path__, "bundlekit."):
         importlib.import_module(info.name)
     cli.load_all()  # type: ignore[attr-defined]
+    from bundlekit.runtime.pack import runner
+
+    runner()  # built once per process (its bytecode compiled by a child): every deploying child inherits it
     if threading.active_count() != 1:
         raise RuntimeError("importing bundlekit started a thread: a forked child would lack it")
 

@@ -7,6 +7,14 @@ zone, the CLI or a workflow: ``tests/runtime/test_shipped.py``), plus a ``__main
 imports are vendored from this installation when they are pure Python
 (:data:`VENDORED`; ``docs/decisions/140-step-runner.md``). Entries are sorted and dated
 1980-01-01, so the same sources always give the same bytes and the same name on every target.
+
+Each module is shipped twice: its source, and its bytecode compiled by the zone's interpreter
+(an unchecked hash-based ``.pyc``, PEP 552). A target whose Python is the zone's minor version
+imports the bytecode and compiles nothing; any other finds a magic number it does not know, and
+``zipimport`` falls back to the source. The bytecode is compiled in a fresh interpreter with a
+fixed hash seed: ``marshal``'s output depends on the process that writes it (string hashes order
+frozenset constants; reference counts decide shared references), and the runner's name must not
+(``docs/decisions/980-the-runner-ships-its-bytecode.md``).
 This module runs in the zone (Python 3.11); it is shipped too, but never run on a target.
 """
 
@@ -16,6 +24,8 @@ import ast
 import hashlib
 import importlib.util
 import io
+import marshal
+import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -35,6 +45,20 @@ OPTIONAL: tuple[str, ...] = ("lxml",)
 _MAIN = b"import sys\nfrom bundlekit.runtime.agent import main\nsys.exit(main())\n"
 _PACKAGE_INIT = b'"""bundlekit\'s step runner (a zipapp; see bundlekit.runtime)."""\n'
 _DATE = (1980, 1, 1, 0, 0, 0)
+#: Reads ``marshal((names, sources))`` on stdin and writes ``marshal([pyc bytes, ...])``: each an
+#: unchecked hash-based pyc (magic, flags 0b01, the source's hash, the code; PEP 552).
+_COMPILER = r"""
+import importlib.util, marshal, sys
+names, sources = marshal.loads(sys.stdin.buffer.read())
+out = []
+for name, source in zip(names, sources):
+    code = compile(source, name, "exec", dont_inherit=True)
+    head = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + importlib.util.source_hash(source)
+    out.append(head + marshal.dumps(code))
+sys.stdout.buffer.write(marshal.dumps(out))
+"""
+#: Seconds the compiler may take (it takes about 0.2 s).
+_COMPILE_TIMEOUT = 120
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,24 @@ def _vendored_files(top: str) -> list[tuple[str, bytes]]:
     return out
 
 
+def _bytecode(files: dict[str, bytes]) -> dict[str, bytes]:
+    """``{NAME.pyc: bytecode}`` for every ``NAME.py`` of ``files`` (archive name -> source), compiled
+    by this interpreter in a process of its own (``-P -s -S``: nothing of the caller's folder, user
+    or site; ``PYTHONHASHSEED=0``: the same bytes every time). Empty if that process cannot run
+    or fails: the runner then ships its sources only, which every target can compile."""
+    names = sorted(n for n in files if n.endswith(".py"))
+    try:
+        done = subprocess.run([sys.executable, "-P", "-s", "-S", "-c", _COMPILER],
+                              input=marshal.dumps((names, [files[n] for n in names])), capture_output=True,
+                              env={"PYTHONHASHSEED": "0"}, cwd="/", timeout=_COMPILE_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if done.returncode != 0:
+        return {}
+    compiled = marshal.loads(done.stdout)
+    return {n[:-3] + ".pyc": pyc for n, pyc in zip(names, compiled)}
+
+
 @lru_cache(maxsize=1)
 def runner() -> Runner:
     """The runner of this installation (built once per process, about 1 MiB)."""
@@ -136,6 +178,7 @@ def runner() -> Runner:
         files[path.relative_to(_ROOT.parent).as_posix()] = path.read_bytes()
     for top in VENDORED:
         files.update(_vendored_files(top))
+    files.update(_bytecode(files))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):
