@@ -210,11 +210,16 @@ class _Builders:
         self.modules = {m.name: m for m in modules}
         self.signatures: dict[tuple[str, str], list[str]] = {}
         self.builds: dict[tuple[str, str], dict[str, str]] = {}
+        #: (module, function, its parameters, the calls in it that are not to itself), found once.
+        self.functions: list[tuple[_Module, ast.FunctionDef | ast.AsyncFunctionDef, set[str], list[ast.Call]]] = []
         for mod in modules:
             for fn in ast.walk(mod.tree):
                 if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     self.signatures.setdefault((mod.rel, fn.name), _positional(fn))
-        while self._grow(modules):
+                    params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+                    calls = [c for c in ast.walk(fn) if isinstance(c, ast.Call) and _callee(c) != fn.name]
+                    self.functions.append((mod, fn, params, calls))
+        while self._grow():
             pass
 
     def find(self, mod: _Module, name: str) -> tuple[str, str] | None:
@@ -256,23 +261,17 @@ class _Builders:
             out[code_param] = (spec, args[code_param])
         return out
 
-    def _grow(self, modules: list[_Module]) -> bool:
+    def _grow(self) -> bool:
         grew = False
-        for mod in modules:
-            for fn in ast.walk(mod.tree):
-                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    continue
-                params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-                found = self.builds.get((mod.rel, fn.name), {})
-                for call in ast.walk(fn):
-                    if not isinstance(call, ast.Call) or _callee(call) == fn.name:
-                        continue
-                    for spec, code in self.classes(mod, call, params).values():
-                        if isinstance(code, ast.Name) and code.id in params and found.get(code.id) != spec:
-                            found[code.id] = spec
-                            grew = True
-                if found:
-                    self.builds[(mod.rel, fn.name)] = found
+        for mod, fn, params, calls in self.functions:
+            found = self.builds.get((mod.rel, fn.name), {})
+            for call in calls:
+                for spec, code in self.classes(mod, call, params).values():
+                    if isinstance(code, ast.Name) and code.id in params and found.get(code.id) != spec:
+                        found[code.id] = spec
+                        grew = True
+            if found:
+                self.builds[(mod.rel, fn.name)] = found
         return grew
 
 
