@@ -18,7 +18,6 @@ The order is always the same (``docs/decisions/042-safe-package-extraction.md``)
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import secrets
 import stat
@@ -322,7 +321,7 @@ _AT_FDCWD = -100
 
 def _renameat2() -> "ctypes._CFuncPtr | None":
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # the C library this process already has (no ldconfig run)
         return getattr(libc, "renameat2", None)
     except (OSError, AttributeError):
         return None

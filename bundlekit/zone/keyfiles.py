@@ -23,7 +23,6 @@ so a kill at any point leaves ``keys/`` wholly old or wholly new (the other copy
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import hashlib
 import os
@@ -235,7 +234,7 @@ _AT_FDCWD = -100
 
 def exchange_folders(a: Path, b: Path) -> None:
     """Swap two folders in one step (Linux ``renameat2``); ``OSError`` where the system cannot."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # the C library this process already has (no ldconfig run)
     fn = getattr(libc, "renameat2", None)
     if fn is None:
         raise OSError(errno.ENOSYS, "renameat2 is not available")
