@@ -36,9 +36,11 @@ the installed package versions (under a package folder that has the runner's loc
 package archives and the deployments' working folders, each with its size in bytes, at most
 2,000 of each kind.
 
-After ``HAVE`` it replaces itself (``exec``) with ``python3 -s -E RUNNER WORK_DIR RUNNER_SHA``
-(``RUNNER`` the memory file's ``/proc/self/fd/N``, or the private copy), which speaks the framed protocol on the same stdin and stdout. Stdin is read with
-``os.read`` so not one byte meant for the runner is consumed here.
+After ``HAVE`` it runs the runner in the same interpreter, as ``python3 -s -E RUNNER WORK_DIR
+RUNNER_SHA`` would (``sys.argv`` set so, ``RUNNER`` the memory file's ``/proc/self/fd/N`` or the
+private copy, run as ``__main__``; no second Python start: decision 982), which speaks the framed
+protocol on the same stdin and stdout. Stdin is read with ``os.read`` so not one byte meant for
+the runner is consumed here.
 """
 
 from __future__ import annotations
@@ -228,7 +230,12 @@ if path is None:
     path = os.path.join(private, "runner.pyz")
     with open(path, "wb") as out:
         out.write(runner)
-os.execv(sys.executable, [sys.executable, "-s", "-E", path, work, sha])
+# In this interpreter (started -s -E, like the runner): a second one would cost a Python start
+# on every target of every deployment (decision 982).
+del runner
+sys.argv[:] = [path, work, sha]
+import runpy
+runpy.run_path(path, run_name="__main__")
 """
 
 
