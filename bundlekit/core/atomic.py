@@ -38,7 +38,6 @@ import errno
 import os
 import stat
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Iterable, List, Optional, Sequence, Type, Union
@@ -107,6 +106,8 @@ def fsync_tree(top: PathLike) -> None:
         for path in files:
             sync(path, 0)
     else:
+        from concurrent.futures import ThreadPoolExecutor  # here: it imports logging, which a runner start need not
+
         with ThreadPoolExecutor(min(FSYNC_THREADS, len(files))) as pool:
             for _ in pool.map(lambda p: sync(p, 0), files):
                 pass
