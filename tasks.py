@@ -89,8 +89,10 @@ def _chooses_workers(args: list[str]) -> bool:
 
 def pytest_args(args: list[str]) -> list[str]:
     """The pytest command line for ``tasks.py test ARGS``: the suite runs on every core
-    (pytest-xdist, ``-n auto``) unless ARGS choose (``-n 2``, ``-n 0``, ``-p no:xdist``)."""
-    parallel = [] if _chooses_workers(args) else ["-n", "auto"]
+    (pytest-xdist, ``-n auto``; ``--dist worksteal``: a worker that runs out of tests takes some
+    of another's queue, so a few long tests queued late do not leave a core idle at the end)
+    unless ARGS choose (``-n 2``, ``-n 0``, ``-p no:xdist``)."""
+    parallel = [] if _chooses_workers(args) else ["-n", "auto", "--dist", "worksteal"]
     return ["-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel, *args]
 
 

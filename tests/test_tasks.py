@@ -21,6 +21,7 @@ def _tasks() -> ModuleType:
 def test_suite_runs_with_xdist_by_default() -> None:
     args = _tasks().pytest_args(["tests/deploy"])
     assert args[args.index("-n") + 1] == "auto" and args[-1] == "tests/deploy"
+    assert args[args.index("--dist") + 1] == "worksteal"  # long tests queued late do not idle a core
 
 
 @pytest.mark.parametrize("given", [["-q", "-x", "-n", "2"], ["-n2"], ["-n=3"], ["--numprocesses", "4"],
