@@ -47,7 +47,9 @@ __all__ = ["TransferPool", "HELPER_MIN_BYTES", "default_pool_size", "main"]
 HELPER_MIN_BYTES = 32 << 20
 #: Progress is reported to the zone once per this many bytes, or after a second, and at the end.
 _REPORT_EVERY = 4 << 20
-_LINE_LIMIT = 1 << 20
+#: The longest line either side reads: the first carries the step runner in base64 (about 1.2 MB
+#: since it ships its bytecode, decision 980), so the limit leaves it room to grow.
+_LINE_LIMIT = 16 << 20
 #: The families of the errors a transfer can meet, by the class that raises them.
 _FAMILIES: dict[str, type[BundleError]] = {"deploy": DeployError, "verification": VerificationError,
                                            "trust": TrustError}
