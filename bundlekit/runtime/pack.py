@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import io
 import marshal
+import os
 import subprocess
 import sys
 import zipfile
@@ -152,15 +153,18 @@ def _bytecode(files: dict[str, bytes]) -> dict[str, bytes]:
     or site; ``PYTHONHASHSEED=0``: the same bytes every time). Empty if that process cannot run
     or fails: the runner then ships its sources only, which every target can compile."""
     names = sorted(n for n in files if n.endswith(".py"))
+    env = {"PYTHONHASHSEED": "0"}
+    if "LD_LIBRARY_PATH" in os.environ:  # an interpreter built to find its libpython there
+        env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
     try:
         done = subprocess.run([sys.executable, "-P", "-s", "-S", "-c", _COMPILER],
                               input=marshal.dumps((names, [files[n] for n in names])), capture_output=True,
-                              env={"PYTHONHASHSEED": "0"}, cwd="/", timeout=_COMPILE_TIMEOUT, check=False)
-    except (OSError, subprocess.SubprocessError):
+                              env=env, cwd="/", timeout=_COMPILE_TIMEOUT, check=False)
+        compiled = marshal.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError, EOFError, TypeError):
         return {}
-    if done.returncode != 0:
+    if not isinstance(compiled, list) or len(compiled) != len(names) or not all(isinstance(c, bytes) for c in compiled):
         return {}
-    compiled = marshal.loads(done.stdout)
     return {n[:-3] + ".pyc": pyc for n, pyc in zip(names, compiled)}
 
 

@@ -10,6 +10,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from bundlekit.runtime import pack
 from bundlekit.runtime.pack import runner
 
 #: Prints where the code of the runner's main loop came from: the name it was compiled under.
@@ -63,3 +66,17 @@ def test_zone_processes_with_different_hash_seeds_build_the_same_runner() -> Non
         assert done.returncode == 0, done.stderr
         shas.add(done.stdout.strip())
     assert shas == {runner().sha256}
+
+
+@pytest.mark.parametrize("breakage", ["no interpreter", "garbage out", "fails"])
+def test_a_compiler_that_cannot_run_or_answers_garbage_leaves_a_runner_of_sources(
+        breakage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if breakage == "no interpreter":
+        monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    else:
+        monkeypatch.setattr(pack, "_COMPILER", "print('not marshal data')" if breakage == "garbage out"
+                            else "raise SystemExit(3)")
+    built = pack.runner.__wrapped__()  # a fresh build, not the cached one
+    members = _members(built.data)
+    assert not any(n.endswith(".pyc") for n in members)
+    assert "bundlekit/runtime/agent.py" in members and built.sha256 != runner().sha256
