@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
-from bundlekit.core.hints import without_home
+from bundlekit.core.hints import home_flag, without_home
 from bundlekit.errors import BundleError
 from bundlekit.format.crypto import b64
 from bundlekit.importer.state_rules import check_space
@@ -56,7 +56,8 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
     Returns the refusal id, or None when nothing was queued (not an authentic release bundle
     addressed here, for ``PATH_CODES`` one whose origin is not authentic, a family not reported,
     a ``space_denied`` of the ``--space`` typed only, or the same refusal already queued). Never
-    raises a ``BundleError`` of its own: the caller re-raises ``err``.
+    raises a ``BundleError`` of its own: the caller re-raises ``err``, whose message then says,
+    when an entry was queued, that the refusal was (:func:`_say_reported`).
     """
     if err.family not in REPORTED_FAMILIES:
         return None
@@ -88,7 +89,20 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
                 "refused_ms": now * 1000}
 
     with zone.db.transaction() as tx:
-        return queue_refusal(tx, auth.source.zone_id, auth.digest, err.code, entry, now)
+        refusal_id = queue_refusal(tx, auth.source.zone_id, auth.digest, err.code, entry, now)
+    if refusal_id is not None:
+        _say_reported(err, auth.source.name, refusal_id)
+    return refusal_id
+
+
+def _say_reported(err: BundleError, source: str, refusal_id: str) -> None:
+    """Add to ``err``'s message that its refusal was queued for ``source``: the one row this writes
+    is the documented exception to "nothing was changed", and the operator who hashes the home, or
+    wonders whether the source will hear of it, reads why."""
+    err.message += (f" (The release was not imported; the refusal itself is queued as {refusal_id} for zone "
+                    f"{source} and leaves with the next receipt: `bundlekit outbox pack --to {source} -o FILE"
+                    f"{home_flag()}`.)")
+    err.args = (err.message,)
 
 
 def _enters_its_sources_space(zone: Zone, path: Path, auth: AuthenticBundle) -> bool:

@@ -34,9 +34,10 @@ def _queued(z: Zones) -> list[tuple[str, str]]:
     return [(r["code"], r["destination"]) for r in listed]
 
 
-def _refused(z: Zones, bundle: Path, code: str, *extra: str) -> None:
+def _refused(z: Zones, bundle: Path, code: str, *extra: str) -> str:
     done = z.run("import", bundle, *extra, at="prod")
     assert done.returncode == 3 and f"error [{code}]" in done.stderr, done.stderr
+    return done.stderr
 
 
 def test_a_skipped_relay_and_an_untrusted_relay_are_reported_to_the_source_which_stops_waiting(
@@ -44,11 +45,15 @@ def test_a_skipped_relay_and_an_untrusted_relay_are_reported_to_the_source_which
     z = _zones(tmp_path)
     direct, to_dmz, via_dmz = z.path("direct.bundle"), z.path("to-dmz.bundle"), z.path("via-dmz.bundle")
     z.ok("export", z.release(WIDGET, "1.0.0"), "--to", "prod", "-o", direct, at="dev")
-    _refused(z, direct, "relay_required")
+    said = _refused(z, direct, "relay_required")
+    # "nothing was changed" speaks of the release; the message names the one row that was written
+    assert "the refusal itself is queued as Refusals-1 for zone dev" in said, said
+    assert "`bundlekit outbox pack --to dev -o FILE --home " in said, said
     z.ok("export", z.release(WIDGET, "1.0.1"), "--to", "dmz", "-o", to_dmz, at="dev")
     z.ok("relay", to_dmz, "--to", "prod", "-o", via_dmz, at="dmz")
-    _refused(z, via_dmz, "untrusted_relay")
-    _refused(z, via_dmz, "untrusted_relay")  # the same refusal again queues nothing new
+    assert "queued as Refusals-2 for zone dev" in _refused(z, via_dmz, "untrusted_relay")
+    again = _refused(z, via_dmz, "untrusted_relay")  # the same refusal again queues nothing new
+    assert "queued as" not in again, again
     assert _queued(z) == [("relay_required", "dev"), ("untrusted_relay", "dev")]
 
     receipt = z.path("receipt.bundle")
