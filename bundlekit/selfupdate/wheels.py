@@ -221,8 +221,11 @@ def read_wheelhouse(folder: Path) -> dict[str, list[Wheel]]:
     ``invalid_wheelhouse`` when ``folder`` is not a folder, ``invalid_wheel`` for a ``.whl``
     whose name does not follow the wheel naming rules."""
     if not folder.is_dir():
-        raise InputError(f"{folder}: the wheelhouse is not a folder; fill one with `pip wheel` and `pip download` "
-                         "(see `bundlekit export-self --help`)", code="invalid_wheelhouse")
+        where = shell_word(str(folder))
+        raise InputError(f"{folder}: the wheelhouse is not a folder. Make it and put bundlekit's wheel in it: "
+                         f"`mkdir -p {where} && pip wheel --no-deps -w {where} PATH-TO-BUNDLEKIT-SOURCE` (a checkout "
+                         "or sdist of the release to send); export-self then names the one `pip download` command "
+                         "that fetches its dependencies", code="invalid_wheelhouse")
     out: dict[str, list[Wheel]] = {}
     for path in sorted(folder.iterdir()):
         if path.suffix != ".whl" or not path.is_file():

@@ -143,6 +143,16 @@ def test_a_wheelhouse_without_bundlekit_says_how_to_build_its_wheel(tmp_path: Pa
         resolve(tmp_path, LINUX)
 
 
+
+def test_a_wheelhouse_that_does_not_exist_says_how_to_make_and_fill_it(tmp_path: Path) -> None:
+    """New-user review 38: the default HOME/wheelhouse does not exist after init; the refusal gives
+    the commands, not a pointer to --help."""
+    house = tmp_path / "my wheels"
+    with raises_code("invalid_wheelhouse", match="pip wheel --no-deps -w") as caught:
+        resolve(house, LINUX)
+    assert f"mkdir -p '{house}' && pip wheel --no-deps -w '{house}' PATH-TO-BUNDLEKIT-SOURCE" in caught.value.message
+    assert not house.exists()
+
 @pytest.mark.parametrize("bad", ["junk.whl", "bundlekit-0.2.0.whl"])
 def test_a_file_that_is_not_a_wheel_is_refused_by_name(tmp_path: Path, bad: str) -> None:
     (tmp_path / bad).write_bytes(b"not a zip")
