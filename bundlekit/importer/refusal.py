@@ -33,6 +33,7 @@ from typing import Any
 
 from bundlekit.core.clock import EpochSeconds
 from bundlekit.core.hints import home_flag, without_home
+from bundlekit.core.text import shell_word
 from bundlekit.errors import BundleError
 from bundlekit.format.crypto import b64
 from bundlekit.importer.state_rules import check_space
@@ -100,7 +101,7 @@ def _say_reported(err: BundleError, source: str, refusal_id: str) -> None:
     is the documented exception to "nothing was changed", and the operator who hashes the home, or
     wonders whether the source will hear of it, reads why."""
     err.message += (f" (The release was not imported; the refusal itself is queued as {refusal_id} for zone "
-                    f"{source} and leaves with the next receipt: `bundlekit outbox pack --to {source} -o FILE"
+                    f"{source} and leaves with the next receipt: `bundlekit outbox pack --to {shell_word(source)} -o FILE"
                     f"{home_flag()}`.)")
     err.args = (err.message,)
 
