@@ -28,6 +28,7 @@ This is the documented exception to "a refusal leaves the home as it was" for im
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ REPORTED_FAMILIES = frozenset({"verification", "trust", "format"})
 #: Refusals of the way a relayed release came: reported when its origin alone is authentic.
 PATH_CODES = frozenset({"relay_required", "untrusted_relay"})
 MESSAGE_LIMIT = 2000
+_NOTHING = re.compile("([Nn])othing was changed")
 
 
 def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSeconds) -> str | None:
@@ -97,13 +99,21 @@ def record_refusal(zone: Zone, path: Path, err: BundleError, *, now: EpochSecond
 
 
 def _say_reported(err: BundleError, source: str, refusal_id: str) -> None:
-    """Add to ``err``'s message that its refusal was queued for ``source``: the one row this writes
-    is the documented exception to "nothing was changed", and the operator who hashes the home, or
-    wonders whether the source will hear of it, reads why."""
-    err.message += (f" (The release was not imported; the refusal itself is queued as {refusal_id} for zone "
-                    f"{source} and leaves with the next receipt: `bundlekit outbox pack --to {shell_word(source)} -o FILE"
-                    f"{home_flag()}`.)")
+    """Say in ``err`` that its refusal was queued for ``source``: the one row this writes is the
+    documented exception to "nothing was changed", so the message says "the release was not
+    imported" instead and names the entry, and ``--json`` gives its id (``details.refusal_queued``,
+    when the details are an object or absent)."""
+    said, found = _NOTHING.subn(lambda m: f"{'T' if m.group(1) == 'N' else 't'}he release was not imported",
+                                err.message, count=1)
+    if not found:
+        said += ". The release was not imported"
+    err.message = (f"{said.rstrip('. ')}. This zone queued the refusal as {refusal_id} for zone {source}: it leaves "
+                   f"with the next receipt (`bundlekit outbox pack --to {shell_word(source)} -o FILE{home_flag()}`)")
     err.args = (err.message,)
+    if err.details is None:
+        err.details = {"refusal_queued": refusal_id}
+    elif isinstance(err.details, dict):
+        err.details = {**err.details, "refusal_queued": refusal_id}
 
 
 def _enters_its_sources_space(zone: Zone, path: Path, auth: AuthenticBundle) -> bool:

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from bundlekit.core.clock import CLOCK_SKEW, EpochSeconds, utc_text
 from bundlekit.core.hints import DEFAULT_SPACE, home_flag
 from bundlekit.core.selfproject import export_command, is_self_project
-from bundlekit.core.text import shell_word
+from bundlekit.core.text import shell_word, terminal_text
 from bundlekit.errors import BundleError, TrustError, VerificationError
 from bundlekit.format.crypto import key_id, seal_label, verify_signature
 from bundlekit.format.manifest import Manifest, scope_to_dict
@@ -87,9 +87,22 @@ def _relay_zone(raw: RawHop, sources: Iterable[TrustedSource], revoked: frozense
                          "received", code="untrusted_relay")
     why = ("a relay re-seals the release's secrets, so only a trusted zone may relay" if kind == "release" else
            "a relay's countersignature is part of what this zone accepts, so only a trusted zone may relay")
-    raise TrustError(f"{where}: relay hop {n} is countersigned by key {kid}, which belongs to no zone trusted here; "
-                     f"{why}. Trust its card with `bundlekit trust add CARD{home_flag()}` if it should, or carry the bundle "
-                     "through a trusted relay", code="untrusted_relay")
+    claimed = _claimed_name(raw)
+    named = f" (its record names zone {terminal_text(repr(claimed))}, unverified)" if claimed else ""
+    raise TrustError(f"{where}: relay hop {n}{named} is countersigned by key {kid}, which belongs to no zone trusted "
+                     f"here; {why}. Trust its card with `bundlekit trust add CARD{home_flag()}` if it should, or carry "
+                     "the bundle through a trusted relay", code="untrusted_relay",
+                     details={"hop": n, "key_id": kid, "claimed_zone": claimed})
+
+
+def _claimed_name(raw: RawHop) -> str | None:
+    """The zone name the (unverified) record of ``raw`` gives, so a refusal can name the zone the
+    operator knows instead of a key id alone (new-user review 38); None when it does not parse."""
+    try:
+        name = parse_hop(raw.record, "relay hop").zone["name"]
+    except BundleError:
+        return None
+    return name if isinstance(name, str) and name else None
 
 
 def _rekeyed(raw: RawHop, sources: Iterable[TrustedSource]) -> TrustedSource | None:

@@ -46,14 +46,21 @@ def test_a_skipped_relay_and_an_untrusted_relay_are_reported_to_the_source_which
     direct, to_dmz, via_dmz = z.path("direct.bundle"), z.path("to-dmz.bundle"), z.path("via-dmz.bundle")
     z.ok("export", z.release(WIDGET, "1.0.0"), "--to", "prod", "-o", direct, at="dev")
     said = _refused(z, direct, "relay_required")
-    # "nothing was changed" speaks of the release; the message names the one row that was written
-    assert "the refusal itself is queued as Refusals-1 for zone dev" in said, said
+    # new-user reviews 38 (F1): the one row written is named, and "nothing was changed" is not said
+    assert "The release was not imported." in said and "othing was changed" not in said, said
+    assert "This zone queued the refusal as Refusals-1 for zone dev" in said, said
     assert "`bundlekit outbox pack --to dev -o FILE --home " in said, said
+    as_json = json.loads(z.run("import", direct, "--json", at="prod").stdout)["error"]
+    assert "refusal_queued" not in as_json["details"]  # already queued: nothing new to name
     z.ok("export", z.release(WIDGET, "1.0.1"), "--to", "dmz", "-o", to_dmz, at="dev")
     z.ok("relay", to_dmz, "--to", "prod", "-o", via_dmz, at="dmz")
-    assert "queued as Refusals-2 for zone dev" in _refused(z, via_dmz, "untrusted_relay")
+    done = z.run("import", via_dmz, "--json", at="prod")
+    error = json.loads(done.stdout)["error"]
+    assert error["details"]["refusal_queued"] == "Refusals-2", done.stdout
+    # new-user review 38 (F5): the zone the hop names, not a key id alone
+    assert error["details"]["claimed_zone"] == "dmz" and "its record names zone 'dmz', unverified" in error["message"]
     again = _refused(z, via_dmz, "untrusted_relay")  # the same refusal again queues nothing new
-    assert "queued as" not in again, again
+    assert "queued the refusal" not in again, again
     assert _queued(z) == [("relay_required", "dev"), ("untrusted_relay", "dev")]
 
     receipt = z.path("receipt.bundle")
