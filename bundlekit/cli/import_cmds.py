@@ -157,9 +157,10 @@ def _named_space_note(z: Zone, plan: ImportPlan, named: str, space: str, dry_run
     note = (f"the release names space {named} ([project] space); it {enters} space {space}, where zone {source} is "
             f"trusted here, and its project stays in space {space} (a project never moves between spaces)")
     if has is not None:
-        note += (f". If zone {source}'s releases belong in space {has}, move its trust rule before importing the "
-                 f"next project (`bundlekit trust set {shell_word(source)} --space {shell_word(has)} "
-                 f"--home {shell_word(str(z.home))}`)")
+        note += (f". If zone {source}'s releases belong in space {has}, move its trust rule before it sends another "
+                 f"project (`bundlekit trust set {shell_word(source)} --space {shell_word(has)} "
+                 f"--home {shell_word(str(z.home))}`); this project's releases then cannot enter either space, as "
+                 f"its rule would name {has} and the project stays in {space}")
     return note
 
 

@@ -93,9 +93,19 @@ def check_space(db: Reader, v: VerifiedBundle, space: str, where: str) -> None:
                          f"the space zone {source!r} is trusted in; a bundle for another space is refused. "
                          f"Nothing was changed. {way}", code="space_denied", details={"space": space, "named": named})
     if held is not None and held.in_space.casefold() != space.casefold():
-        raise TrustError(f"{where}: project {m.project['slug']!r} of this zone belongs to another space than {space}; "
-                         "a project never moves between spaces and no import into one space changes another. "
-                         "Nothing was changed", code="space_denied", details={"space": space})
+        raise TrustError(f"{where}: project {m.project['slug']!r} of this zone belongs to space {held.in_space}, not "
+                         f"{space}; no import into one space changes another. Nothing was changed. "
+                         + _held_elsewhere(v, held.in_space),
+                         code="space_denied", details={"space": space, "held_in": held.in_space})
+
+
+def _held_elsewhere(v: VerifiedBundle, held_in: str) -> str:
+    """The way in for a release whose project this zone holds in space ``held_in``, another than
+    its source's trust rule names: a project never moves between spaces (decision 946), so only
+    a rule in ``held_in`` takes its releases (new-user review 38, F6: ``--space`` of the rule led
+    to this same dead end)."""
+    return (f"Project {v.manifest.project['name']} stays in space {held_in} (a project never moves between spaces), "
+            f"so its releases enter only there: {_move_rule(v.source.name, held_in)}")
 
 
 def _takes(space: str, named: str) -> bool:
@@ -113,6 +123,9 @@ def _way_in(db: Reader, v: VerifiedBundle, named: str, space: str, trusted_in: s
     target = space if _takes(space, named) else _space_taking(db, named)
     if trusted_in is None:
         return f"Trust its card in space {target} (`bundlekit trust add CARD --space {shell_word(target)}{home_flag()}`)"
+    held = projects.project_for_import(db, v.manifest.project["slug"])
+    if held is not None and held.in_space.casefold() != trusted_in.casefold():  # --space of the rule would fail too
+        return _held_elsewhere(v, held.in_space)
     if _takes(trusted_in, named):
         return f"Import it with the --space of its trust rule (`--space {shell_word(trusted_in)}`)"
     return (f"This release names space {named} (project.space), so only space {target}"

@@ -286,5 +286,6 @@ def test_a_project_never_moves_to_the_space_its_source_is_trusted_in_later(world
     moved = _hostile(world, "Web", root / "plain.bundle")
     before = snapshot(prod)
     err = refused("import", moved, "--space", "Web", home=prod)
-    assert err["code"] == "space_denied" and "another space" in err["message"], err
+    assert err["code"] == "space_denied" and "belongs to space Payments, not Web" in err["message"], err
+    assert err["details"]["held_in"] == "Payments", err
     unchanged_or_reported(prod, before, "space_denied")  # its source signed it: reported to dev (decision 968)
