@@ -50,6 +50,9 @@ _REPORT_EVERY = 4 << 20
 #: The longest line either side reads: the first carries the step runner in base64 (about 1.2 MB
 #: since it ships its bytecode, decision 980), so the limit leaves it room to grow.
 _LINE_LIMIT = 16 << 20
+#: The most characters of an error message a helper forwards: a target's runner may answer an
+#: error of up to a frame (8 MiB), which escaped as JSON could outgrow the line limit (atk38 F1).
+_MESSAGE_LIMIT = 64 << 10
 #: The families of the errors a transfer can meet, by the class that raises them.
 _FAMILIES: dict[str, type[BundleError]] = {"deploy": DeployError, "verification": VerificationError,
                                            "trust": TrustError}
@@ -76,6 +79,9 @@ class _Helper:
 
 class TransferPool:
     """Up to ``size`` helper processes sending packages for one :class:`~bundlekit.deploy.fleet.Fleet`."""
+
+    #: The program of a helper process (a test gives another that speaks the same lines).
+    command: tuple[str, ...] = (sys.executable, "-m", "bundlekit.deploy.transfer")
 
     def __init__(self, runner: Runner, size: int | None = None) -> None:
         self.runner = runner
@@ -130,11 +136,11 @@ class TransferPool:
     async def _start(self) -> _Helper:
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bundlekit.deploy.transfer", stdin=asyncio.subprocess.PIPE,
+                *self.command, stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
                 start_new_session=True)  # a Ctrl-C on the terminal is the zone's to handle, not the helper's
         except OSError as error:
-            raise DeployError(f"cannot start a package transfer process ({sys.executable}: {error.strerror}).",
+            raise DeployError(f"cannot start a package transfer process ({self.command[0]}: {error.strerror}).",
                               code="runner_failed") from None
         helper = _Helper(process)
         helper.reader = asyncio.ensure_future(self._read(helper))
@@ -147,11 +153,16 @@ class TransferPool:
         process = helper.process
         assert process.stdout is not None and process.stderr is not None
         tail = asyncio.ensure_future(_tail(process.stderr))
+        overrun = False
         try:
             while True:
                 try:
                     line = await process.stdout.readline()
                 except (ValueError, asyncio.LimitOverrunError):
+                    # The helper is past understanding, and it ends only when its stdin does: stop it,
+                    # or its jobs would be waited for forever (atk38 F1).
+                    overrun = True
+                    process.kill()
                     break
                 if not line:
                     break
@@ -179,11 +190,12 @@ class TransferPool:
             await process.wait()
             helper.stderr_tail = await tail
             why = helper.stderr_tail.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            ended = (f"was stopped: it sent a line longer than {_LINE_LIMIT >> 20} MiB" if overrun else
+                     f"ended unexpectedly (exit {process.returncode}{': ' + why[0][:200] if why[0] else ''})")
             for future, _, target, _, _ in list(helper.jobs.values()):
                 if not future.done():
-                    future.set_exception(DeployError(
-                        f"target {target!r}: the package transfer process ended unexpectedly (exit "
-                        f"{process.returncode}{': ' + why[0][:200] if why[0] else ''}).", code="runner_failed"))
+                    future.set_exception(DeployError(f"target {target!r}: the package transfer process {ended}.",
+                                                     code="runner_failed"))
 
     async def close(self) -> None:
         """End every helper (its stdin closes; killed if it has not ended within 5 seconds)."""
@@ -267,6 +279,13 @@ class _Sent:
         self.pending, self.last = 0, self.now()
 
 
+def capped(message: str) -> str:
+    """``message`` as a helper forwards it: at most :data:`_MESSAGE_LIMIT` characters (then
+    `` ... (truncated)``), so its JSON line stays far below the zone's line limit whatever a
+    target's runner answered."""
+    return message if len(message) <= _MESSAGE_LIMIT else message[:_MESSAGE_LIMIT] + " ... (truncated)"
+
+
 def _object(line: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(line)
@@ -310,7 +329,7 @@ async def _serve() -> int:
             sent.flush()
             say({"job": number, "done": True, "transferred": transferred})
         except BundleError as error:
-            say({"job": number, "error": {"code": error.code, "message": error.message}})
+            say({"job": number, "error": {"code": error.code, "message": capped(error.message)}})
         except OSError as error:
             say({"job": number, "error": {"code": "runner_failed",
                                           "message": f"cannot read the package to send: {error.strerror or error}"}})
