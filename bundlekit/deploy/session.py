@@ -51,10 +51,21 @@ class ByteWriter(Protocol):
     async def drain(self) -> None: ...
 
 
+#: The most characters of a target's error message the zone keeps: a runner may answer an error
+#: of up to a frame (8 MiB), which would otherwise fill the zone's records, receipts and terminal.
+MESSAGE_LIMIT = 64 << 10
+
+
+def capped(message: str) -> str:
+    """``message`` cut to :data:`MESSAGE_LIMIT` characters (then `` ... (truncated)``)."""
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + " ... (truncated)"
+
+
 def runner_error(target: str, code: str, message: str) -> BundleError:
-    """The error a runner reported, in the family its code belongs to (``runner_failed`` if unknown)."""
+    """The error a runner reported, in the family its code belongs to (``runner_failed`` if
+    unknown), its message :func:`capped` (a target's words, of any length it chose)."""
     entry = REGISTRY.get(code)
-    text = f"target {target!r}: {message}"
+    text = f"target {target!r}: {capped(message)}"
     classes = {"deploy": DeployError, "verification": VerificationError, "trust": TrustError}
     if entry is not None and entry.family in classes:
         return classes[entry.family](text, code=code)

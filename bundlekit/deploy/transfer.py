@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bundlekit.core.progress import Advance, begin
+from bundlekit.deploy.session import capped
 from bundlekit.deploy.targets import SshTarget
 from bundlekit.errors import REGISTRY, BundleError, DeployError, TrustError, VerificationError
 from bundlekit.runtime.pack import Runner
@@ -50,9 +51,6 @@ _REPORT_EVERY = 4 << 20
 #: The longest line either side reads: the first carries the step runner in base64 (about 1.2 MB
 #: since it ships its bytecode, decision 980), so the limit leaves it room to grow.
 _LINE_LIMIT = 16 << 20
-#: The most characters of an error message a helper forwards: a target's runner may answer an
-#: error of up to a frame (8 MiB), which escaped as JSON could outgrow the line limit (atk38 F1).
-_MESSAGE_LIMIT = 64 << 10
 #: The families of the errors a transfer can meet, by the class that raises them.
 _FAMILIES: dict[str, type[BundleError]] = {"deploy": DeployError, "verification": VerificationError,
                                            "trust": TrustError}
@@ -279,13 +277,6 @@ class _Sent:
         self.pending, self.last = 0, self.now()
 
 
-def capped(message: str) -> str:
-    """``message`` as a helper forwards it: at most :data:`_MESSAGE_LIMIT` characters (then
-    `` ... (truncated)``), so its JSON line stays far below the zone's line limit whatever a
-    target's runner answered."""
-    return message if len(message) <= _MESSAGE_LIMIT else message[:_MESSAGE_LIMIT] + " ... (truncated)"
-
-
 def _object(line: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(line)
@@ -329,6 +320,7 @@ async def _serve() -> int:
             sent.flush()
             say({"job": number, "done": True, "transferred": transferred})
         except BundleError as error:
+            # capped: escaped as JSON, a long message could outgrow the line limit (atk38 F1)
             say({"job": number, "error": {"code": error.code, "message": capped(error.message)}})
         except OSError as error:
             say({"job": number, "error": {"code": "runner_failed",

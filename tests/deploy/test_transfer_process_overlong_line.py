@@ -16,7 +16,8 @@ from pathlib import Path
 import asyncssh
 
 from bundlekit.deploy.targets import SshTarget
-from bundlekit.deploy.transfer import TransferPool, capped
+from bundlekit.deploy.session import capped, runner_error
+from bundlekit.deploy.transfer import TransferPool
 from bundlekit.runtime.pack import Runner
 from tests.conftest import raises_code
 
@@ -72,8 +73,11 @@ def test_a_line_past_the_limit_stops_the_transfer_process_and_fails_its_job(tmp_
     assert not _alive(pid)
 
 
-def test_a_helper_forwards_at_most_64_kib_of_a_targets_error_message() -> None:
+def test_the_zone_keeps_at_most_64_kib_of_a_targets_error_message() -> None:
+    """What a runner answers becomes the zone's error (and the helper's line) cut to 64 KiB."""
     assert capped("short") == "short"
     long = "é" * (1 << 20)
     said = capped(long)
     assert said == long[:64 << 10] + " ... (truncated)" and len(said.encode("utf-8")) < 1 << 20
+    error = runner_error("web-01", "package_hash_mismatch", long)
+    assert error.code == "package_hash_mismatch" and error.message == f"target 'web-01': {said}"
