@@ -154,7 +154,8 @@ def _evidence_patterns(z: Zone, values: tuple[str, ...], new: bool) -> tuple[str
 
 
 @trust.command("add", epilog="bundlekit trust add dev.card --home ./prod --projects 'acme-*' --threshold 2\n"
-                             "bundlekit trust add staging.card --home ./prod --evidence-for Staging")
+                             "bundlekit trust add staging.card --home ./prod --evidence-for Staging\n"
+                             "bundlekit trust add dev.card --via staging --home ./prod")
 @click.argument("card", type=click.Path(path_type=Path))
 @home_option
 @click.option("--space", "space", default="Default", show_default=True, metavar="NAME",
