@@ -58,7 +58,8 @@ class RelayResult:
         m = self.verified.manifest
         previous = self.verified.relay.to_dict() if self.verified.relay is not None else []
         out: dict[str, Any] = {
-            "relayed": str(self.path), "kind": m.kind, "origin": {"bundle_id": m.bundle_id,
+            # "path": absolute, as export gives it; "relayed": the same, as typed (kept for scripts)
+            "path": str(self.path.absolute()), "relayed": str(self.path), "kind": m.kind, "origin": {"bundle_id": m.bundle_id,
                                                                   "digest": self.verified.digest,
                                                                   "source": self.verified.source.name},
             "to": self.hop.to["name"], "checks": list(self.hop.checks), "sealed_values": len(self.hop.sealed),

@@ -281,6 +281,7 @@ def test_a_receipt_is_relayed_back_whatever_the_space_its_signer_is_trusted_in(c
     out = tmp_path / "receipt.dev.bundle"
     relayed = json_of(ok("relay", chain.media / "receipt-1.bundle", "--to", "dev", "-o", out, "--json", home=staging))
     assert relayed["kind"] == "receipt" and relayed["to"] == "dev" and relayed["sealed_values"] == 0, relayed
+    assert relayed["path"] == str(out.absolute()) and out.is_file(), relayed  # as export names it (newuser38 F2)
 
 
 @pytest.mark.parametrize("zone, bundle, args, dest", [
