@@ -3,7 +3,7 @@
 One Python process cannot spread SSH packet handling over more than one core: on a zone server
 with many cores and fast links, the zone's own process would limit how fast a package reaches
 many targets at once (decision 340). A :class:`TransferPool` therefore sends large packages
-from up to ``size`` helper processes (``python -m bundlekit.deploy.transfer``; by default none on
+from up to ``size`` helper processes (``python -P -m bundlekit.deploy.transfer``; by default none on
 a machine of fewer than 4 cores, see :func:`default_pool_size`), started on first use and kept
 for the deployment. Each job opens its own connection to the target (the same pinned host keys
 and client key as the deployment's own connection), starts the target's step runner and sends
@@ -78,8 +78,11 @@ class _Helper:
 class TransferPool:
     """Up to ``size`` helper processes sending packages for one :class:`~bundlekit.deploy.fleet.Fleet`."""
 
-    #: The program of a helper process (a test gives another that speaks the same lines).
-    command: tuple[str, ...] = (sys.executable, "-m", "bundlekit.deploy.transfer")
+    #: The program of a helper process (a test gives another that speaks the same lines). ``-P``:
+    #: ``-m`` would otherwise put the operator's current folder first on ``sys.path``, and a
+    #: ``json.py`` on the medium a bundle came on would run in the process handed the zone's SSH key
+    #: (attack review 38, B1).
+    command: tuple[str, ...] = (sys.executable, "-P", "-m", "bundlekit.deploy.transfer")
 
     def __init__(self, runner: Runner, size: int | None = None) -> None:
         self.runner = runner
