@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,7 @@ from bundlekit.cli.signals import cancel_on_signals
 from bundlekit.core import clock
 from bundlekit.core.clock import recorded_when_text, when_text
 from bundlekit.core.text import fit_cells, shell_word
-from bundlekit.core.hints import home_flag, in_space, shown, here_flags
+from bundlekit.core.hints import home_flag, in_space, shown, here_flags, without_home
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL
 from bundlekit.errors import DeployError, StateError
 from bundlekit.receipt.evidence import write_evidence
@@ -28,6 +28,18 @@ from bundlekit.retention.pruned import refuse_pruned
 from bundlekit.zone.deployments import get_deployment, list_deployments
 from bundlekit.zone.projects import project_names
 from bundlekit.zone.remote import reported_counts, reported_with_id
+
+if TYPE_CHECKING:  # the engine and asyncio are imported only when deploying
+    from bundlekit.deploy.service import DeployOutcome
+
+
+def _warnings(outcome: DeployOutcome) -> list[str]:
+    """What the deployment warns of: the request's warnings, then what the targets showed while it
+    ran (a cached runner found altered, ...), which only its record kept (attack review 38, F2)."""
+    said = list(outcome.request.warnings)
+    recorded = {without_home(w) for w in said}
+    later = outcome.record.warnings if outcome.record is not None else ()
+    return said + [w for w in later if w not in recorded]
 
 
 def _progress(quiet: bool, as_json: bool, bars: Bars, told: list[str]):  # type: ignore[no-untyped-def]
@@ -142,7 +154,7 @@ def deploy(project: str, version: str, environment: str, tenant: str | None, evi
             pruned = after_deploy(z, now=now, environment=outcome.request.environment, max_parallel=max_parallel,
                                   space=outcome.request.space, show_plan=not (quiet or as_json))
         prunes_after = dry_run and auto_prunes(z, outcome.request.space)
-    for warning in outcome.request.warnings if not as_json else ():
+    for warning in _warnings(outcome) if not as_json else ():
         if warning not in told:
             echo(warning, err=True)
     environment = outcome.request.environment

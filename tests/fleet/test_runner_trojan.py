@@ -109,6 +109,8 @@ def test_a_runner_rewritten_by_a_step_never_runs_for_another_sources_deployment(
 
     deployed = run_cli("deploy", "acme-web", "1.4.0", "--environment", "Production", home=prod)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    # the operator deploying is told, not only the record (attack review 38, F2)
+    assert "WARNING: target 'web-01': the step runner cached in its work folder had been altered" in deployed.stderr
     second = ok("deployments", "show", "Deployments-2", "--json", home=prod)
     assert '"state": "Success"' in second, second
     assert "cached in its work folder had been altered" in second and "web-01" in second, second
