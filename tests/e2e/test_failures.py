@@ -77,7 +77,10 @@ def test_unbound_placeholder_stops_deploy_before_anything_runs(unbound: World) -
     shown = json_of(run_cli("deployments", "show", listed[0]["id"], "--json", home=unbound.prod).stdout)
     [run] = shown["record"]["runs"]
     assert run["step"] == "(preflight)" and "[preflight_unresolved_variables]" in run["reason"]
-    assert "Acme.ApiKey" in run["reason"]
+    assert "Acme.ApiKey" in run["reason"] and "Recorded as" not in run["reason"]
+    # the refusal itself says it was recorded (new-user review 38, F4)
+    assert (f"(Recorded as {listed[0]['id']}, Failed before any step ran; its receipt entry tells the source zone "
+            "that this deployment did not happen; --dry-run checks without recording.)") in err["message"], err
     pending = json_of(run_cli("outbox", "list", "--json", home=unbound.prod).stdout)["pending"]
     assert [(e["deployment_id"], e["state"]) for e in pending] == [(listed[0]["id"], "Failed")]
 
