@@ -178,7 +178,7 @@ def outputs(project: str, zone_name: str, home: str | None, reveal: bool, space:
 @home_option
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write one self-contained HTML file instead of the terminal table (outside the zone's home; a new "
-                   "file unless --overwrite).")
+                   "file unless --overwrite; '-': the page on standard output).")
 @overwrite_option
 @click.option("--space", "space", default=None, metavar="NAME",
               help="Show one space only (default: every space, each project under its space).")
@@ -187,10 +187,14 @@ def dashboard(home: str | None, html_file: Path | None, overwrite: bool, space: 
     """The deployment dashboard: projects x (zone, environment), latest release and state, of every
     space or of --space only. --html writes a new file; --overwrite lets it replace the page an earlier
     run wrote."""
+    piped = html_file is not None and str(html_file) == "-"  # as '-' means elsewhere (new-user review 38, F18)
+    if piped and (as_json or overwrite):
+        raise UsageError(f"--html - writes the page on standard output: drop {'--json' if as_json else '--overwrite'}, "
+                         "or give --html a file", code="usage")
     overwrite_needs(html_file, "--html", overwrite)
     now = clock.now()
     with open_home(home) as z:
-        if html_file is not None:
+        if html_file is not None and not piped:
             check_output(html_file, "--html", z, overwrite=overwrite)
         # Steps are the costly part: the terminal shows none, the page details some (decision 741).
         steps = True if as_json and html_file is None else detailed if html_file is not None else False
@@ -200,6 +204,10 @@ def dashboard(home: str | None, html_file: Path | None, overwrite: bool, space: 
             # other name is most likely a typo.
             space = resolve_space(z.db, space)
         only = _space_filter(z, now, space, view)
+    if piped:
+        sys.stdout.buffer.write(render_html(view, now, only=only).encode("utf-8"))
+        sys.stdout.flush()
+        return
     if html_file is not None:
         write_output(html_file, "--html", render_html(view, now, only=only).encode("utf-8"), overwrite=overwrite)
         if as_json:
