@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bundlekit.core.clock import Clock
 from bundlekit.core.progress import Advance
 from bundlekit.deploy.launch import hand_to_sandbox, local_command
-from bundlekit.deploy.session import Session
+from bundlekit.deploy.session import BOOT_LINE_LIMIT, Session
 from bundlekit.deploy.targets import DEFAULT_MAX_PARALLEL, LocalFolderTarget, SshTarget, Target
 from bundlekit.deploy.transfer import HELPER_MIN_BYTES, TransferPool, default_pool_size
 from bundlekit.errors import BundleError, DeployError, TrustError
@@ -260,7 +260,7 @@ class Fleet:
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, limit=1 << 20, **kwargs)
+                stderr=asyncio.subprocess.PIPE, limit=BOOT_LINE_LIMIT, **kwargs)
         except OSError as error:
             raise DeployError(f"target {target.name!r}: cannot start the step runner ({argv[0]}: {error.strerror}).",
                               code="worker_unavailable") from None

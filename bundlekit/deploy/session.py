@@ -51,6 +51,9 @@ class ByteWriter(Protocol):
     async def drain(self) -> None: ...
 
 
+#: The longest line the zone reads from a bootstrap: its inventory lists at most 2,000 entries of
+#: each of three kinds, each name at most 255 bytes (about 2 MiB of JSON), with room to spare.
+BOOT_LINE_LIMIT = 8 << 20
 #: The most characters of a target's error message the zone keeps: a runner may answer an error
 #: of up to a frame (8 MiB), which would otherwise fill the zone's records, receipts and terminal.
 MESSAGE_LIMIT = 64 << 10
@@ -156,6 +159,11 @@ class Session:
                 raw = await self.reader.readline()
             except self.lost_errors as error:
                 raise self._lost(str(error) or type(error).__name__) from None
+            except (ValueError, asyncio.LimitOverrunError):  # a line past the reader's limit
+                raise DeployError(f"target {self.target!r}: it answered the bootstrap with a line over "
+                                  f"{BOOT_LINE_LIMIT >> 20} MiB, more than bundlekit's bootstrap ever writes: something "
+                                  "else answered in its place (a login script, a wrapper). Nothing was run there.",
+                                  code="runner_failed") from None
             if not raw:
                 detail = await self._close()
                 self.closed = True

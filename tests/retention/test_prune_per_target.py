@@ -220,3 +220,22 @@ def test_a_release_waiting_to_be_deployed_keeps_its_packages(built: Path, tmp_pa
     _add(home, targets, "w2", "Production", "web", "canary")
     assert ok_json("deploy", "demo", "1.0.6", "--environment", "Production", home=home)["state"] == "Success"
     assert _versions(targets / "w2") == ["1.0.4", "1.0.6"]  # 1.0.3: neither its last two nor kept by a release
+
+
+def test_a_target_listing_as_much_as_a_bootstrap_ever_lists_is_read_whole(built: Path, tmp_path: Path) -> None:
+    """Attack review 38, B3: 2,000 archives of 244-character names in a local target's package
+    cache made its inventory line outgrow the 1 MiB the zone read, and prune (and every successful
+    deployment under auto-prune) ended in a traceback. The zone now reads what a bootstrap can
+    list; prune answers, and leaves what no deployment of its record installed."""
+    home, targets = _copy(built, tmp_path)
+    _add(home, targets, "w1", "Production", "web")
+    cache = targets / "w1" / ".bundlekit" / "packages"
+    for n in range(2000):
+        folder = cache / f"{n:064x}"
+        folder.mkdir(parents=True)
+        (folder / (f"{n:04d}" + "a" * 240 + ".zip")).write_bytes(b"")
+    plan = ok_json("prune", "--dry-run", home=home)
+    # asked and answered: the only word of w1 is that it holds more than one listing (2,004 archives)
+    assert [s for s in plan["skipped"] if "w1" in s] == [
+        "target w1: holds more than one prune lists; prune again to remove the rest"], plan["skipped"]
+    assert bk("prune", "--dry-run", home=home).exit_code == 0
