@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bundlekit.core.names import check_name
 from bundlekit.errors import InputError
-from bundlekit.format.crypto import b64, key_id, raw_public, sign, unb64, verify_signature
+from bundlekit.format.crypto import b64, key_id, raw_public, sealable, sign, unb64, verify_signature
 
 __all__ = ["IdentityCard", "parse_card"]
 
@@ -106,6 +106,10 @@ def parse_card(data: bytes, where: str) -> IdentityCard:
     if body != card.body() or not verify_signature(signing, "identity", body, sig):
         raise InputError(f"{where}: the card's self-signature does not match its contents; it was altered. "
                          "Ask the zone's operators for a fresh card.", code="invalid_card")
+    if not sealable(sealing):  # attack review 38, B5: trusted, then every export to it crashed
+        raise InputError(f"{where}: its sealing key is a low-order X25519 point, to which nothing can be sealed "
+                         "secretly; no zone's `bundlekit identity` writes one. Ask the zone's operators for its real "
+                         "card.", code="invalid_card")
     return card
 
 

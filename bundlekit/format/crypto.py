@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bundlekit.errors import FormatError, VerificationError
+from bundlekit.errors import FormatError, InputError, VerificationError
 
 __all__ = [
     "DOMAINS",
@@ -37,6 +37,7 @@ __all__ = [
     "sign",
     "verify_signature",
     "seal",
+    "sealable",
     "open_sealed",
     "open_text",
     "sealed_text",
@@ -138,6 +139,17 @@ def seal_label(kind: str, name: str, scope: dict[str, list[str]]) -> str:
     return f"{kind}:{name.lower()}|{parts}"
 
 
+def sealable(public: bytes) -> bool:
+    """Whether ``public`` (32 bytes) is an X25519 key a value can be sealed to: not a point of low
+    order, with which every shared secret is all zeros (RFC 7748 §6.1; OpenSSL refuses the
+    exchange). The identity card's sealing key must be one (spec/bundle-format.md §6.5)."""
+    try:
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError:
+        return False
+    return True
+
+
 def _derive(shared: bytes, epk: bytes, rpk: bytes) -> bytes:
     if hmac.compare_digest(shared, b"\x00" * 32):
         raise VerificationError("sealed value uses a low-order ephemeral key", code="invalid_seal")
@@ -153,7 +165,12 @@ def seal(recipient_public: bytes, plaintext: bytes, ad: bytes,
     """
     eph = ephemeral or X25519PrivateKey.generate()
     epk = raw_public(eph)
-    shared = eph.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    try:
+        shared = eph.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    except ValueError:  # a low-order point (cards that say so are refused: a zone trusted before that rule)
+        raise InputError(f"sealing key {key_id('x25519', recipient_public)} is a low-order X25519 point: nothing "
+                         "sealed to it would be secret. Trust that zone again with a card of its real keys "
+                         "(`bundlekit trust remove NAME`, then `bundlekit trust add CARD`)", code="invalid_card") from None
     key = _derive(shared, epk, recipient_public)
     return epk + ChaCha20Poly1305(key).encrypt(_ZERO_NONCE, plaintext, ad)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bundlekit.format.card import IdentityCard, parse_card
-from bundlekit.format.crypto import b64, raw_public, sign
+from bundlekit.format.crypto import b64, raw_public, seal, sealable, sign
 from tests.conftest import raises_code
 
 
@@ -73,3 +74,28 @@ def test_not_a_card_message_says_how_to_make_one() -> None:
     with raises_code("invalid_card") as info:
         parse_card(b"hello\n", "x.card")
     assert "bundlekit identity" in info.value.message
+
+
+# The u-coordinates of X25519's points of low order (RFC 7748 §6.1 lists them; the last two are
+# the same points above 2^255 - 19, as X25519 reads u modulo p).
+LOW_ORDER = [0, 1, 325606250916557431795983626356110631294008115727848805560023387167927233504,
+             39382357235489614581723060781553021112529911719440698176882885853963445705823,
+             2 ** 255 - 19 - 1, 2 ** 255 - 19, 2 ** 255 - 19 + 1]
+
+
+@pytest.mark.parametrize("u", LOW_ORDER)
+def test_a_card_whose_sealing_key_is_of_low_order_is_refused_and_nothing_seals_to_it(u: int) -> None:
+    """Attack review 38, B5: such a card was trusted, then every export or relay to its zone ended
+    in a traceback. It is refused where it is read, and sealing to such a key is a coded refusal."""
+    sk = Ed25519PrivateKey.generate()
+    low = u.to_bytes(32, "little")
+    data = IdentityCard("prod", "ab" * 16, raw_public(sk), low, 1700000000).render(sk)
+    with raises_code("invalid_card", match="prod.card: its sealing key is a low-order X25519 point"):
+        parse_card(data, "prod.card")
+    assert not sealable(low)
+    with raises_code("invalid_card", match="is a low-order X25519 point: nothing sealed to it would be secret"):
+        seal(low, b"secret", b"ad")
+
+
+def test_every_generated_sealing_key_is_sealable() -> None:
+    assert all(sealable(raw_public(X25519PrivateKey.generate())) for _ in range(50))
