@@ -85,6 +85,14 @@ def add_zone(zone: Zone, card: IdentityCard, policy: SourcePolicy, now: EpochSec
                           (card.zone_id, card.name))
         if existing is not None:
             raise _already_trusted(zone, existing, card, instead)
+        holder = tx.one("SELECT z.name AS name FROM trusted_keys k JOIN trusted_zones z ON z.zone_id = k.zone_id "
+                        "WHERE k.key_id = ?", (card.signing_key_id,))
+        if holder is not None:  # attack review 38: one key answering for two zones makes its signer ambiguous
+            raise StateError(f"card {card.name!r}: its signing key {card.signing_key_id} already counts for zone "
+                             f"{holder['name']!r} here, and one key answers for one zone. Nothing was changed. Ask "
+                             f"zone {card.name}'s operators for its own card (in that zone, `bundlekit identity -o "
+                             "CARD`)", code="already_trusted",
+                             details={"zone": holder["name"], "key_id": card.signing_key_id})
         stranded = stranded_rules(tx, card.zone_id, space)
         if stranded:
             raise stranded_refusal(f"space {space}", card.name, space, stranded,
