@@ -341,6 +341,10 @@ class WorkFolder:
             folder = self.root / entry
             if entry.startswith(".") or folder.is_symlink() or not (folder / _LOCK).is_file():
                 continue
+            try:
+                check_component("package id", entry)
+            except BundleError:  # a copy a step made ("Acme.Web (old)"): not a folder of bundlekit's (atk38 B2)
+                continue
             with self.package_lock(entry, wait=False) as held:
                 if held:
                     done.extend(f"{entry}: {line}" for line in sweep_leftovers(folder))

@@ -154,6 +154,25 @@ def test_the_sweep_removes_variables_files_older_runners_left(work: WorkFolder) 
     assert work.sweep() and not leftover.exists()
 
 
+def test_the_sweep_passes_over_a_copy_of_a_package_folder_under_a_name_bundlekit_never_makes(
+        work: WorkFolder, tmp_path: Path) -> None:
+    """Attack review 38, B2: a step's backup (`cp -a Acme.Web "Acme.Web (old)"`) copied the lock
+    file too, and the sweep refused its name as a package id: every deployment to that target
+    failed invalid_name. The copy is not bundlekit's: left as it is; the real folder still swept."""
+    archive = make_zip(tmp_path / "v1.zip", {"index.html": b"v1"})
+    dest = work.package_folder("Acme.Web", "1.0.0")
+    with work.package_lock("Acme.Web"):
+        extract_package(archive, dest)
+    copy = work.root / "Acme.Web (old)"
+    copy.mkdir()
+    (copy / ".bundlekit.lock").write_bytes(b"")
+    (copy / ".1.0.0.old-0123").mkdir()  # what the sweep would remove in a folder of its own
+    (dest.parent / ".1.0.0.old-4567").mkdir()
+    before = snapshot(copy)
+    done = work.sweep()
+    assert snapshot(copy) == before
+    assert not (dest.parent / ".1.0.0.old-4567").exists() and done and all("(old)" not in line for line in done)
+
 def test_only_regular_files_inside_the_package_are_substituted(tmp_path: Path) -> None:
     folder = tmp_path / "pkg"
     (folder / "config").mkdir(parents=True)
