@@ -17,7 +17,7 @@ from bundlekit.cli.common import (AsciiIntRange, counted, echo, emit_json, home_
 from bundlekit.cli.zones import open_home
 from bundlekit.core import clock
 from bundlekit.core.text import closest, dumps, shell_word
-from bundlekit.core.hints import in_space, shown, here_flags, home_flag, listed
+from bundlekit.core.hints import DEFAULT_SPACE, in_space, shown, here_flags, home_flag, listed
 from bundlekit.deploy.targets import (DEFAULT_MAX_PARALLEL, DEFAULT_WORK_DIR, SshTarget, check_ssh_address,
                                       check_work_dir)
 from bundlekit.deploy.worker_admin import (DEFAULT_WORKER_USER, choose_worker, prepare_local_folder, setup_worker,
@@ -293,6 +293,8 @@ def targets_list(home: str | None, space: str | None, as_json: bool) -> None:
             space = resolve_space(z.db, space)
         rows = list_targets(z.db, space=space)
         spaces = space_column(z.db, space)
+    if spaces:  # grouped by space (Default first), each by environment and name (new-user review 38, F8)
+        rows.sort(key=lambda t: (t.space != DEFAULT_SPACE, t.space.casefold()))
     if as_json:
         emit_json({"targets": [t.to_dict() for t in rows]})
         return

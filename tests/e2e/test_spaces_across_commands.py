@@ -320,6 +320,10 @@ def test_an_environment_only_another_space_has_is_unknown_in_this_space_and_the_
     prod, root = world["prod"], world["root"]
     ok("targets", "add", "qa-web", "--environment", "QA", "--role", "web", "--root", root / "t" / "qa-web", "--new",
        home=prod)  # Default's
+    # the listing groups targets by space, Default first (new-user review 38, F8: the column alternated)
+    listed = [(t["space"], t["name"]) for t in json.loads(ok("targets", "list", "--json", home=prod))["targets"]]
+    assert listed == [("Default", "qa-web"), ("Payments", "pay-db"), ("Payments", "pay-web"), ("Shop", "shop-db"),
+                      ("Shop", "shop-web")], listed
     ok("releases", "create", _release(root, "rel-local", "Local Pay", "Payments"), "--space", "Payments", home=prod)
     before = snapshot(prod)
     err = refused("deploy", "local-pay", "1.4.0", "--environment", "QA", "--space", "Payments", home=prod)
