@@ -7,6 +7,7 @@ that opens the zone, whichever it is (``deploy/recording.py``, decision 370).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,19 @@ __all__ = ["open_home"]
 
 #: State errors that leave settling to a later command: the command's own work may still be a read.
 _LATER = frozenset({"state_read_only", "state_busy"})
+
+
+def _say_other_installation(home: Path) -> None:
+    """Warn when ``HOME/self/current`` is an installation other than the one running, which can
+    start: after a self-update, the old ``bundlekit`` on the PATH went on working on the zone and
+    nothing said so (new-user review 38, F11). Reads two links and a ``#!`` line; starts nothing."""
+    from bundlekit.zone.installations import is_running, runs_from_its_folder, self_installations
+
+    for name, prefix in self_installations(home):
+        if name == "current" and not is_running(prefix) and runs_from_its_folder(prefix):
+            run = prefix / "bin" / "bundlekit"
+            echo(f"warning: this zone's bundlekit is {prefix} (self-update made it current), but this command runs "
+                 f"the one in {sys.prefix}: run {run}, or put {prefix / 'bin'} first on PATH", err=True)
 
 
 def open_home(home: str | Path | None, *, name_leftovers: bool = True) -> Zone:
@@ -36,6 +50,8 @@ def open_home(home: str | Path | None, *, name_leftovers: bool = True) -> Zone:
     zone = open_zone(home if isinstance(home, Path) else resolve_home(home))
     for path, marked in restore_leftovers(zone.home) if name_leftovers else ():  # every command (decision 678)
         echo(f"warning: {leftover_message(path, marked, zone.home)}", err=True)
+    if name_leftovers:
+        _say_other_installation(zone.home)
     try:
         if deployments.executing(zone.db):  # the deploy layer loads only when a deployment may be stuck
             from bundlekit.deploy.recording import settle_interrupted

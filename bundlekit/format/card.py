@@ -108,7 +108,7 @@ def parse_card(data: bytes, where: str) -> IdentityCard:
                          "Ask the zone's operators for a fresh card.", code="invalid_card")
     if not sealable(sealing):  # attack review 38, B5: trusted, then every export to it crashed
         raise InputError(f"{where}: its sealing key is a low-order X25519 point, to which nothing can be sealed "
-                         "secretly; no zone's `bundlekit identity` writes one. Ask the zone's operators for its real "
+                         "secretly, and which no zone's identity command writes. Ask the zone's operators for its real "
                          "card.", code="invalid_card")
     return card
 

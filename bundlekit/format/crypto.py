@@ -169,8 +169,8 @@ def seal(recipient_public: bytes, plaintext: bytes, ad: bytes,
         shared = eph.exchange(X25519PublicKey.from_public_bytes(recipient_public))
     except ValueError:  # a low-order point (cards that say so are refused: a zone trusted before that rule)
         raise InputError(f"sealing key {key_id('x25519', recipient_public)} is a low-order X25519 point: nothing "
-                         "sealed to it would be secret. Trust that zone again with a card of its real keys "
-                         "(`bundlekit trust remove NAME`, then `bundlekit trust add CARD`)", code="invalid_card") from None
+                         "sealed to it would be secret. Trust that zone again with a card of its real keys (trust "
+                         "remove, then trust add)", code="invalid_card") from None
     key = _derive(shared, epk, recipient_public)
     return epk + ChaCha20Poly1305(key).encrypt(_ZERO_NONCE, plaintext, ad)
 

@@ -48,11 +48,18 @@ def test_self_update_installs_offline_beside_the_old_one_and_rolls_back(
     listed = cli(new, "releases", "list", "--home", prod, env={"NO_COLOR": "1"})
     assert listed.returncode == 0, listed.stderr
     assert "bundlekit" in listed.stdout and NEWER in listed.stdout and "from dev seq 1" in listed.stdout
+    assert "this zone's bundlekit is" not in listed.stderr
+    # the old bundlekit still works on the zone, and says which is current (new-user review 38, F11)
+    stale = cli(old, "releases", "list", "--home", prod)
+    assert stale.returncode == 0, stale.stderr
+    assert (f"warning: this zone's bundlekit is {current} (self-update made it current), but this command runs the "
+            f"one in {old.parent.parent}: run {new}, or put {current / 'bin'} first on PATH") in stale.stderr
 
     back = cli(new, "self-update", "--rollback", "--home", prod)
     assert back.returncode == 0, back.stderr
     assert version_of(current / "bin" / "bundlekit") == RUNNING
     assert os.readlink(prod / "self" / "previous").startswith(f"venvs/{NEWER}-")
+    assert "this zone's bundlekit is" not in cli(old, "releases", "list", "--home", prod).stderr  # current again
 
     # forward again from the same bundle: its environment is still there and runs, so it is reused
     again = cli(old, "self-update", bundle, "--home", prod, env=OFFLINE)
