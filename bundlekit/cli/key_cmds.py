@@ -19,7 +19,7 @@ from bundlekit.cli import cli
 from bundlekit.cli.common import echo, emit_json, home_option, json_option, resolve_home
 from bundlekit.cli.passphrase import ENV, new_passphrase, passphrase_file_option
 from bundlekit.cli.zone_cmds import keys
-from bundlekit.cli.zones import open_home
+from bundlekit.cli.zones import open_home, other_installation
 from bundlekit.errors import FAMILIES, BundleError
 from bundlekit.selfupdate.wayback import remake_hint
 from bundlekit.zone import audit as trail
@@ -163,6 +163,9 @@ def doctor_findings(home: Path) -> list[dict[str, str]]:
             found.append({"level": "warning", "code": "home_open",
                           "message": f"{z.home} has mode {mode:04o}: other users may enter it. `chmod 700` it"})
         found += _self_findings(z)
+        other = other_installation(z.home)
+        if other is not None:
+            found.append({"level": "warning", "code": "self_not_running", "message": other})
     return found
 
 

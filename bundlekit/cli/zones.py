@@ -23,17 +23,17 @@ __all__ = ["open_home"]
 _LATER = frozenset({"state_read_only", "state_busy"})
 
 
-def _say_other_installation(home: Path) -> None:
-    """Warn when ``HOME/self/current`` is an installation other than the one running, which can
-    start: after a self-update, the old ``bundlekit`` on the PATH went on working on the zone and
-    nothing said so (new-user review 38, F11). Reads two links and a ``#!`` line; starts nothing."""
+def other_installation(home: Path) -> str | None:
+    """What to say when ``HOME/self/current`` is an installation other than the one running, which
+    can start (after a self-update, the old ``bundlekit`` on the PATH goes on working on the zone:
+    new-user review 38, F11); None otherwise. Reads two links and a ``#!`` line; starts nothing."""
     from bundlekit.zone.installations import is_running, runs_from_its_folder, self_installations
 
     for name, prefix in self_installations(home):
         if name == "current" and not is_running(prefix) and runs_from_its_folder(prefix):
-            run = prefix / "bin" / "bundlekit"
-            echo(f"warning: this zone's bundlekit is {prefix} (self-update made it current), but this command runs "
-                 f"the one in {sys.prefix}: run {run}, or put {prefix / 'bin'} first on PATH", err=True)
+            return (f"this zone's bundlekit is {prefix} (self-update made it current), but this command runs the one "
+                    f"in {sys.prefix}: run {prefix / 'bin' / 'bundlekit'}, or put {prefix / 'bin'} first on PATH")
+    return None
 
 
 def open_home(home: str | Path | None, *, name_leftovers: bool = True) -> Zone:
@@ -50,8 +50,9 @@ def open_home(home: str | Path | None, *, name_leftovers: bool = True) -> Zone:
     zone = open_zone(home if isinstance(home, Path) else resolve_home(home))
     for path, marked in restore_leftovers(zone.home) if name_leftovers else ():  # every command (decision 678)
         echo(f"warning: {leftover_message(path, marked, zone.home)}", err=True)
-    if name_leftovers:
-        _say_other_installation(zone.home)
+    other = other_installation(zone.home) if name_leftovers else None  # doctor lists it among its findings
+    if other is not None:
+        echo(f"warning: {other}", err=True)
     try:
         if deployments.executing(zone.db):  # the deploy layer loads only when a deployment may be stuck
             from bundlekit.deploy.recording import settle_interrupted

@@ -54,6 +54,8 @@ def test_self_update_installs_offline_beside_the_old_one_and_rolls_back(
     assert stale.returncode == 0, stale.stderr
     assert (f"warning: this zone's bundlekit is {current} (self-update made it current), but this command runs the "
             f"one in {old.parent.parent}: run {new}, or put {current / 'bin'} first on PATH") in stale.stderr
+    doctor = json.loads(cli(old, "doctor", "--json", "--home", prod).stdout)
+    assert "self_not_running" in [f["code"] for f in doctor["findings"]], doctor
 
     back = cli(new, "self-update", "--rollback", "--home", prod)
     assert back.returncode == 0, back.stderr
