@@ -43,8 +43,11 @@ OFFLINE.update(no_proxy="", NO_PROXY="")
 
 def _shared(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
     """``build(path)`` once for every xdist worker of the session: the first takes a lock and
-    builds, the others wait for it and share the result."""
-    shared = factory.getbasetemp().parent / "self-update"
+    builds, the others wait for it and share the result. Under xdist the workers' temporary
+    folders share the session's; in one process that parent is every session's, whose builds of
+    an older checkout must not be reused: the session's own folder then."""
+    base = factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "self-update"
     shared.mkdir(exist_ok=True)
     made = shared / name
     with open(shared / f"{name}.lock", "w") as lock:
