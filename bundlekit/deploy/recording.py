@@ -37,7 +37,7 @@ from bundlekit.zone.home import Zone
 from bundlekit.zone.truststore import TrustEntry
 
 __all__ = ["Release", "Context", "Stopped", "insert_running", "this_node", "noting_reached", "record", "record_kept",
-           "resolve_recorded", "settle_interrupted", "running_here", "INTERRUPTED_STEP"]
+           "resolve_recorded", "settle_interrupted", "running_here", "INTERRUPTED_STEP", "say_recorded"]
 
 #: Deployments this process is running now, as ``(zone id, deployment id)``: alive whatever a
 #: claim check from this very connection would say.
@@ -291,3 +291,13 @@ def settle_interrupted(zone: Zone, now: EpochSeconds | None = None) -> list[str]
                 record(zone, tx, ctx, outcome, when, deployments.INTERRUPTED, extra)
             closed.append(row["id"])
     return closed
+
+
+def say_recorded(err: BundleError, deployment_id: str, local: bool) -> None:
+    """Add to the preflight's refusal ``err`` that it was recorded as the failed deployment
+    ``deployment_id`` (decision 112): its "nothing was run" is true, and the deployment list and the
+    dashboard then show the failure (new-user review 38, F4)."""
+    told = "" if local else "; its receipt entry tells the source zone that this deployment did not happen"
+    err.message = (f"{err.message.rstrip()} (Recorded as {deployment_id}, Failed before any step ran{told}; "
+                   "--dry-run checks without recording.)")
+    err.args = (err.message,)

@@ -281,16 +281,6 @@ def _offered(zone: Zone, what: recording.Release, paths: tuple[Path, ...], now: 
     return out
 
 
-def _say_recorded(err: BundleError, deployment_id: str, local: bool) -> None:
-    """Add to the preflight's refusal ``err`` that it was recorded as the failed deployment
-    ``deployment_id`` (decision 112): its "nothing was run" is true, and the deployment list and the
-    dashboard then show the failure (new-user review 38, F4)."""
-    told = "" if local else "; its receipt entry tells the source zone that this deployment did not happen"
-    err.message = (f"{err.message.rstrip()} (Recorded as {deployment_id}, Failed before any step ran{told}; "
-                   "--dry-run checks without recording.)")
-    err.args = (err.message,)
-
-
 def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now: EpochSeconds,
            dry_run: bool = False, receipt_out: Path | None = None,
            on_event: Callable[[dict[str, Any]], None] | None = None,
@@ -358,8 +348,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
             _refuse_missing_formats(request, plan, fleet.preflight(used, start=not dry_run))
         except BundleError as err:
             # The release's own problems are recorded for its source; the targets' are not (decision 407).
-            if not dry_run and not checking:
-                # Nothing ran, but the source must still learn that this deployment did not happen.
+            if not dry_run and not checking:  # nothing ran, but the source must learn it did not happen
                 with zone.db.transaction() as tx:
                     deployment_id = recording.insert_running(tx, ctx, now)
                     at = stamp()
@@ -369,7 +358,7 @@ def deploy(zone: Zone, project_ref: str, version: str, environment: str, *, now:
                                                        f"[{err.code}] {without_home(err.message)}"),), tuple(map(without_home, request.warnings)))
                     recording.record(zone, tx, ctx, failed, now)
                 _write_receipt(zone, what, deployment_id, now, receipt_out, err.code)
-                _say_recorded(err, deployment_id, what.local)
+                recording.say_recorded(err, deployment_id, what.local)
             raise
         if dry_run:
             return DeployOutcome(request, plan, waived=ctx.waived, waivers=ctx.waivers, local=what.local)
