@@ -76,6 +76,12 @@ class BundleError(Exception):
         self.details = details
         self.exit_code = entry.exit_code
 
+    def reword(self, message: str) -> None:
+        """Replace the message (what a caller learned after the raise: which file, what was recorded),
+        keeping the code and details; ``str(err)`` follows."""
+        self.message = message
+        self.args = (message,)
+
     @property
     def aliases(self) -> tuple[str, ...]:
         """The codes this refusal had in earlier releases (scripts may still match on them)."""

@@ -182,8 +182,7 @@ def _each_in_turn(paths: tuple[Path, ...], *, as_json: bool, evidence: tuple[Pat
             done, left = paths[:n], paths[n + 1:]
             note = (f" (imported before it: {', '.join(map(str, done)) or 'none'}; not tried: "
                     f"{', '.join(map(str, left)) or 'none'})")
-            err.message += note
-            err.args = (err.message,)
+            err.reword(err.message + note)
             raise
 
 

@@ -72,8 +72,7 @@ def bundle_path(paths: tuple[Path, ...], *, set_choice: str | None = None,
             yield joined
         except BundleError as err:
             shown = shown_as(paths)
-            err.message = _replace(err.message, str(joined), shown)
-            err.args = (err.message,)
+            err.reword(_replace(err.message, str(joined), shown))
             err.details = _replace(err.details, str(joined), shown)
             raise
     finally:

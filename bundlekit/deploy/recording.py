@@ -298,6 +298,5 @@ def say_recorded(err: BundleError, deployment_id: str, local: bool) -> None:
     ``deployment_id`` (decision 112): its "nothing was run" is true, and the deployment list and the
     dashboard then show the failure (new-user review 38, F4)."""
     told = "" if local else "; its receipt entry tells the source zone that this deployment did not happen"
-    err.message = (f"{err.message.rstrip()} (Recorded as {deployment_id}, Failed before any step ran{told}; "
-                   "--dry-run checks without recording.)")
-    err.args = (err.message,)
+    err.reword(f"{err.message.rstrip()} (Recorded as {deployment_id}, Failed before any step ran{told}; "
+               "--dry-run checks without recording.)")

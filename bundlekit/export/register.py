@@ -251,9 +251,8 @@ def _placed(err: UsageError, release_file: Path) -> None:
     if not errors:
         return
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    err.message = ("; ".join(f.text() for f in errors[:3]) + more
-                   + f". Fix them (`bundlekit lint {shell_word(str(release_file))}` lists every one) and create it again")
-    err.args = (err.message,)
+    err.reword("; ".join(f.text() for f in errors[:3]) + more
+               + f". Fix them (`bundlekit lint {shell_word(str(release_file))}` lists every one) and create it again")
     err.details = [f.to_dict() for f in errors]
 
 

@@ -107,9 +107,8 @@ def _say_reported(err: BundleError, source: str, refusal_id: str) -> None:
                                 err.message, count=1)
     if not found:
         said += ". The release was not imported"
-    err.message = (f"{said.rstrip('. ')}. This zone queued the refusal as {refusal_id} for zone {source}: it leaves "
-                   f"with the next receipt (`bundlekit outbox pack --to {shell_word(source)} -o FILE{home_flag()}`)")
-    err.args = (err.message,)
+    err.reword(f"{said.rstrip('. ')}. This zone queued the refusal as {refusal_id} for zone {source}: it leaves "
+               f"with the next receipt (`bundlekit outbox pack --to {shell_word(source)} -o FILE{home_flag()}`)")
     if err.details is None:
         err.details = {"refusal_queued": refusal_id}
     elif isinstance(err.details, dict):
