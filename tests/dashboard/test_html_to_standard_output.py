@@ -29,8 +29,10 @@ def test_html_dash_prints_the_page_and_writes_no_file(tmp_path: Path, monkeypatc
 def test_html_dash_with_a_flag_it_cannot_serve_is_a_usage_error(tmp_path: Path, flag: str) -> None:
     home = tmp_path / "dev"
     init_zone(home, "dev", 1_800_000_000).close()
+    before = snapshot(tmp_path)
     done = run_cli("dashboard", "--html", "-", flag, home=home)
     assert done.returncode == 2, done.stderr
+    assert snapshot(tmp_path) == before
     said = json.loads(done.stdout)["error"]["message"] if flag == "--json" else done.stderr
     assert f"--html - writes the page on standard output: drop {flag}, or give --html a file" in said
     assert "<html" not in done.stdout

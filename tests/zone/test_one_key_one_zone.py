@@ -3,6 +3,7 @@ zone names were both trusted, which leaves "the zone that signed" a bundle ambig
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from bundlekit.format.crypto import raw_public
 from bundlekit.trust.policy import SourcePolicy
 from bundlekit.zone import truststore
 from bundlekit.zone.home import init_zone
-from tests.conftest import raises_code, snapshot
+from tests.conftest import raises_code, run_cli, snapshot
 
 
 def test_a_second_zone_with_a_trusted_zones_signing_key_is_refused_and_nothing_changes(tmp_path: Path) -> None:
@@ -36,3 +37,16 @@ def test_a_second_zone_with_a_trusted_zones_signing_key_is_refused_and_nothing_c
         assert [z.name for z in truststore.list_zones(zone)] == ["dev"]
     finally:
         zone.close()
+
+
+def test_trust_add_of_a_card_with_a_low_order_sealing_key_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    """Attack review 38, B5, through the real CLI: refused where the card is read, before the trust."""
+    key = Ed25519PrivateKey.generate()
+    card = tmp_path / "low.card"
+    card.write_bytes(IdentityCard("low", os.urandom(16).hex(), raw_public(key), bytes(32), 1_700_000_000).render(key))
+    init_zone(tmp_path / "prod", "prod", int(time.time())).close()
+    before = snapshot(tmp_path / "prod")
+    done = run_cli("trust", "add", card, "--json", home=tmp_path / "prod")
+    assert done.returncode != 0 and json.loads(done.stdout)["error"]["code"] == "invalid_card", done.stdout
+    assert "its sealing key is a low-order X25519 point" in json.loads(done.stdout)["error"]["message"]
+    assert snapshot(tmp_path / "prod") == before
