@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -79,11 +80,28 @@ def owner() -> Iterator[Owner]:
                     "--user-group", name], check=True, capture_output=True)
     entry = pwd.getpwnam(name)
     assert entry.pw_uid != 0
+    opened = _let_others_through(Path(sys.executable).parent, Path(__file__).resolve().parents[2])
     try:
         yield Owner(entry.pw_uid, entry.pw_gid, switch=True)
     finally:
         subprocess.run(["userdel", name], check=False, capture_output=True)
         subprocess.run(["groupdel", name], check=False, capture_output=True)
+        for folder, mode in opened:
+            os.chmod(folder, mode)
+
+
+def _let_others_through(*paths: Path) -> list[tuple[Path, int]]:
+    """Let other users pass through (o+x, not list) every folder above ``paths`` that stops them:
+    the throwaway account must start this checkout's interpreter, and a checkout in a private
+    folder (`mktemp -d` makes it 0700) would refuse it. Returns (folder, mode before), to restore."""
+    opened: list[tuple[Path, int]] = []
+    for path in paths:
+        for folder in (path, *path.parents):
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            if not mode & stat.S_IXOTH and folder not in [f for f, _ in opened]:
+                os.chmod(folder, mode | stat.S_IXOTH)
+                opened.append((folder, mode))
+    return opened
 
 
 def test_a_non_root_zones_steps_read_neither_a_sibling_zones_keys_nor_the_users_own_files(
